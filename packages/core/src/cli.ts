@@ -1,0 +1,129 @@
+import type { ChalkInstance } from "chalk";
+import { Command, CommanderError, Option } from "commander";
+import { describeError, exitCodeOf, OpsguardError } from "./errors";
+import { ExitCode, exitCodeHelpText } from "./exit";
+import { type LogFormat, Logger, type LogLevel, type SyslogOptions } from "./log";
+import { redactSecrets } from "./secret";
+import { colorEnabled, createStyle } from "./tty";
+
+export interface ToolInfo {
+  name: string;
+  version: string;
+  description: string;
+  /** Exit codes this tool can return, for --help; all of them when omitted. */
+  exitCodes?: ExitCode[];
+  /** Extra help text (config keys, examples) after the options. */
+  helpAfter?: string;
+}
+
+export interface GlobalOptions {
+  config?: string;
+  json: boolean;
+  verbose: number;
+  quiet: boolean;
+  color: boolean;
+  logFormat: LogFormat;
+}
+
+export interface CliContext {
+  tool: string;
+  opts: GlobalOptions;
+  log: Logger;
+  /** chalk that prints plain text unless stderr is a TTY and colour is allowed. */
+  style: ChalkInstance;
+  color: boolean;
+}
+
+/** A commander program with the flags every opsguard tool shares. */
+export function createProgram(info: ToolInfo): Command {
+  const program = new Command(info.name)
+    .description(info.description)
+    .version(info.version, "-V, --version", "print the version")
+    .helpOption("-h, --help", "show this help")
+    .option("-c, --config <file>", `config file (default: ${configSearchHelp(info.name)})`)
+    .option("--json", "machine-readable JSON on stdout", false)
+    .option("-v, --verbose", "more detail on stderr (-vv for debug)", (_v: string, prev: number) => prev + 1, 0)
+    .option("-q, --quiet", "print only errors on stderr", false)
+    .option("--no-color", "no colour or spinners, even on a TTY")
+    .addOption(new Option("--log-format <format>", "format of log lines on stderr").choices(["human", "json"]).default("human"))
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => process.stdout.write(s), writeErr: (s) => process.stderr.write(s) });
+  const after = [info.helpAfter, exitCodeHelpText(info.exitCodes)].filter(Boolean).join("\n\n");
+  program.addHelpText("after", `\n${after}`);
+  return program;
+}
+
+export function configSearchHelp(tool: string): string {
+  return `$${envPrefix(tool)}_CONFIG, ./.${tool}rc{,.json,.yaml}, ~/.config/opsguard/${tool}.{json,yaml}, /etc/opsguard/${tool}.{json,yaml}`;
+}
+
+/** AUTHKEYS for authkeys, SOCK_CHECK for sock-check. */
+export function envPrefix(tool: string): string {
+  return tool.toUpperCase().replace(/[^A-Z0-9]/g, "_");
+}
+
+export interface ContextOptions {
+  /** Level when neither --verbose nor --quiet is given; quiet tools default to warn. */
+  defaultLevel?: LogLevel;
+  syslog?: SyslogOptions;
+  /** Send log lines only to syslog (sshd's AuthorizedKeysCommand stderr goes nowhere useful). */
+  stderr?: boolean;
+}
+
+export function cliContext(command: Command, options: ContextOptions = {}): CliContext {
+  const root = rootOf(command);
+  const opts = command.optsWithGlobals<GlobalOptions>();
+  const level: LogLevel = opts.quiet
+    ? "error"
+    : opts.verbose >= 2
+      ? "debug"
+      : opts.verbose === 1
+        ? "info"
+        : (options.defaultLevel ?? "warn");
+  const color = colorEnabled(process.stderr, opts.color);
+  const log = new Logger({
+    tool: root.name(),
+    level,
+    format: opts.logFormat,
+    ...(options.syslog ? { syslog: options.syslog } : {}),
+    ...(options.stderr === undefined ? {} : { stderr: options.stderr }),
+  });
+  return { tool: root.name(), opts, log, style: createStyle(color), color };
+}
+
+function rootOf(command: Command): Command {
+  let c = command;
+  while (c.parent) c = c.parent;
+  return c;
+}
+
+/**
+ * Parses argv, runs the chosen action and turns any error into one line on stderr and the
+ * documented exit code. A closed stdout (`| head`, sshd hanging up) is not an error.
+ */
+export async function runCli(program: Command, argv: readonly string[] = process.argv): Promise<void> {
+  process.stdout.on("error", (error: NodeJS.ErrnoException) => {
+    if (error.code === "EPIPE") process.exit(process.exitCode ?? ExitCode.OK);
+    throw error;
+  });
+  try {
+    await program.parseAsync(argv as string[]);
+  } catch (error) {
+    process.exitCode = reportError(program, error);
+  }
+}
+
+function reportError(program: Command, error: unknown): ExitCode {
+  if (error instanceof CommanderError) {
+    if (error.code === "commander.helpDisplayed" || error.code === "commander.version" || error.code === "commander.help")
+      return ExitCode.OK;
+    return ExitCode.USAGE;
+  }
+  const line = redactSecrets(describeError(error));
+  process.stderr.write(`${program.name()}: ${line}\n`);
+  const verbose = (program.opts<GlobalOptions>().verbose ?? 0) > 0;
+  if (verbose && !(error instanceof OpsguardError) && error instanceof Error && error.stack) {
+    process.stderr.write(`${redactSecrets(error.stack)}\n`);
+  }
+  return exitCodeOf(error);
+}

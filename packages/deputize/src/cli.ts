@@ -1,0 +1,10 @@
+import { createProgram, runCli } from "@opsguard/core";
+import pkg from "../package.json" with { type: "json" };
+
+const program = createProgram({
+  name: "deputize",
+  version: pkg.version,
+  description: pkg.description,
+});
+
+void runCli(program);

@@ -1,0 +1,65 @@
+#!/usr/bin/env node
+// Builds every package: each bin into one self-contained CommonJS file (sshd runs authkeys on every
+// login, so a tool must start without resolving hundreds of modules), and each package's library
+// entry into dist/index.js for publishing. Core also gets its type declarations.
+import { spawnSync } from "node:child_process";
+import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { build } from "esbuild";
+
+const root = new URL("..", import.meta.url).pathname;
+const only = process.argv.slice(2);
+
+const packages = readdirSync(join(root, "packages"))
+  .map((dir) => ({ dir: join(root, "packages", dir), pkg: JSON.parse(readFileSync(join(root, "packages", dir, "package.json"), "utf8")) }))
+  .filter(({ pkg }) => !pkg.private)
+  .filter(({ pkg }) => only.length === 0 || only.some((name) => pkg.name.endsWith(name)));
+
+const shared = {
+  bundle: true,
+  platform: "node",
+  target: "node20",
+  logLevel: "warning",
+  legalComments: "none",
+  // ssh2 tries its optional native binding first and falls back to pure JS.
+  external: ["cpu-features", "*.node"],
+};
+
+await Promise.all(
+  packages.map(async ({ dir, pkg }) => {
+    rmSync(join(dir, "dist"), { recursive: true, force: true });
+    const jobs = [];
+    for (const [bin, out] of Object.entries(pkg.bin ?? {})) {
+      jobs.push(
+        build({
+          ...shared,
+          entryPoints: [join(dir, pkg.opsguard?.entry ?? "src/cli.ts")],
+          outfile: join(dir, out),
+          format: "cjs",
+          minify: true,
+          banner: { js: "#!/usr/bin/env node" },
+          define: { "import.meta.url": "__opsguardImportMetaUrl" },
+          inject: [join(root, "scripts/build-shims/import-meta-url.js")],
+        }).then(() => bin),
+      );
+    }
+    if (existsSync(join(dir, "src/index.ts"))) {
+      jobs.push(
+        build({
+          ...shared,
+          entryPoints: [join(dir, "src/index.ts")],
+          outfile: join(dir, "dist/index.js"),
+          format: "esm",
+          packages: "external",
+        }),
+      );
+    }
+    await Promise.all(jobs);
+  }),
+);
+
+if (packages.some(({ pkg }) => pkg.name === "@opsguard/core")) {
+  const tsc = spawnSync(join(root, "node_modules/.bin/tsc"), ["-p", join(root, "packages/core/tsconfig.build.json")], { stdio: "inherit" });
+  if (tsc.status !== 0) process.exit(tsc.status ?? 1);
+}
+console.error(`built ${packages.map(({ pkg }) => pkg.name).join(", ")}`);

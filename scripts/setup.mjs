@@ -1,0 +1,54 @@
+#!/usr/bin/env node
+// Brings a fresh machine (Node.js and npm only) to the point where the lab, the demo and the tests run:
+// Debian packages for the real servers the tests start, then the workspace's npm dependencies.
+import { spawnSync } from "node:child_process";
+import { existsSync, rmSync, writeFileSync } from "node:fs";
+
+const SYSTEM_PACKAGES = [
+  ["slapd", "/usr/sbin/slapd"],
+  ["ldap-utils", "/usr/bin/ldapadd"],
+  ["openssh-server", "/usr/sbin/sshd"],
+  ["openssh-client", "/usr/bin/ssh-keygen"],
+  ["redis-server", "/usr/bin/redis-server"],
+  ["openssl", "/usr/bin/openssl"],
+  ["git", "/usr/bin/git"],
+];
+
+function run(cmd, args, env = {}) {
+  const r = spawnSync(cmd, args, { stdio: "inherit", env: { ...process.env, ...env } });
+  if (r.status !== 0) {
+    console.error(`setup: '${cmd} ${args.join(" ")}' failed (exit ${r.status ?? r.signal})`);
+    process.exit(r.status || 1);
+  }
+}
+
+const [major, minor] = process.versions.node.split(".").map(Number);
+if (major < 20 || (major === 20 && minor < 19)) {
+  console.error(`setup: Node.js ${process.versions.node} is too old; install Node.js 20.19+ (22 or 24 LTS recommended)`);
+  process.exit(78);
+}
+
+const missing = SYSTEM_PACKAGES.filter(([, bin]) => !existsSync(bin)).map(([pkg]) => pkg);
+if (missing.length > 0) {
+  if (process.getuid?.() !== 0 || !existsSync("/usr/bin/apt-get")) {
+    console.error(`setup: missing system packages: ${missing.join(" ")}`);
+    console.error(`setup: install them with: sudo apt-get install -y ${missing.join(" ")}`);
+    process.exit(69);
+  }
+  console.error(`setup: installing ${missing.join(" ")} from Debian`);
+  // policy-rc.d stops the packages from starting system-wide daemons: the lab starts its own on loopback.
+  const policy = "/usr/sbin/policy-rc.d";
+  const ownPolicy = !existsSync(policy);
+  if (ownPolicy) writeFileSync(policy, "#!/bin/sh\nexit 101\n", { mode: 0o755 });
+  try {
+    const env = { DEBIAN_FRONTEND: "noninteractive" };
+    run("apt-get", ["update", "-qq"], env);
+    run("apt-get", ["install", "-y", "-qq", "--no-install-recommends", ...missing], env);
+  } finally {
+    if (ownPolicy) rmSync(policy, { force: true });
+  }
+}
+
+const pnpmArgs = existsSync("pnpm-lock.yaml") ? ["install", "--frozen-lockfile"] : ["install"];
+run("node", ["scripts/pnpm.mjs", ...pnpmArgs, "--reporter=append-only"]);
+run("node", ["scripts/build.mjs"]);
