@@ -1,0 +1,121 @@
+import { existsSync } from "node:fs";
+import { homedir } from "node:os";
+import { join } from "node:path";
+import { cosmiconfig, defaultLoaders } from "cosmiconfig";
+import { z } from "zod";
+import { envPrefix } from "./cli";
+import { ConfigError } from "./errors";
+
+/** A secret reference in config; see resolveSecret. Literal secrets are refused. */
+export const secretRefSchema = z.union([
+  z.string().regex(/^(env:[A-Za-z_][A-Za-z0-9_]*|file:\/.+|\/.+)$/, {
+    message: 'expected "env:NAME", "file:/path" or an absolute path to a file holding the secret (literal secrets are not accepted)',
+  }),
+  z.strictObject({ file: z.string().startsWith("/", { message: "expected an absolute path" }) }),
+  z.strictObject({ env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { message: "expected an environment variable name" }) }),
+]);
+
+export interface LoadConfigOptions<S extends z.ZodType> {
+  tool: string;
+  schema: S;
+  /** --config FILE; wins over every other place. */
+  path?: string | undefined;
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+  /** When false (the default) a missing config file is an error naming where it looked. */
+  optional?: boolean;
+}
+
+export interface LoadedConfig<T> {
+  config: T;
+  /** The file the config came from; undefined when optional and none was found. */
+  filepath: string | undefined;
+}
+
+/** Where a tool's config is looked for, in order, after --config and $<TOOL>_CONFIG. */
+export function configSearchPaths(tool: string, cwd: string = process.cwd()): string[] {
+  const home = homedir();
+  return [
+    ...[`.${tool}rc`, `.${tool}rc.json`, `.${tool}rc.yaml`, `.${tool}rc.yml`].map((f) => join(cwd, f)),
+    ...(home ? [`${tool}.json`, `${tool}.yaml`, `${tool}.yml`].map((f) => join(home, ".config/opsguard", f)) : []),
+    ...[`${tool}.json`, `${tool}.yaml`, `${tool}.yml`].map((f) => join("/etc/opsguard", f)),
+  ];
+}
+
+/**
+ * Finds, parses and validates a tool's config. Only JSON and YAML are read: a config file in the
+ * working directory must never be able to run code in a tool that may run as root.
+ */
+export async function loadConfig<S extends z.ZodType>(options: LoadConfigOptions<S>): Promise<LoadedConfig<z.output<S>>> {
+  const env = options.env ?? process.env;
+  const envName = `${envPrefix(options.tool)}_CONFIG`;
+  const explicit = options.path ?? (env[envName] || undefined);
+  const explorer = cosmiconfig(options.tool, {
+    searchPlaces: [],
+    loaders: {
+      ".json": defaultLoaders[".json"],
+      ".yaml": defaultLoaders[".yaml"],
+      ".yml": defaultLoaders[".yml"],
+      noExt: defaultLoaders[".yaml"],
+    },
+    cache: false,
+  });
+
+  let filepath: string | undefined;
+  let raw: unknown;
+  if (explicit) {
+    if (!existsSync(explicit)) {
+      throw new ConfigError(`config file ${explicit} does not exist`, {
+        hint: options.path ? "check --config" : `check $${envName}`,
+      });
+    }
+    filepath = explicit;
+  } else {
+    filepath = configSearchPaths(options.tool, options.cwd).find((p) => existsSync(p));
+  }
+  if (filepath) {
+    try {
+      raw = (await explorer.load(filepath))?.config ?? {};
+    } catch (error) {
+      throw new ConfigError(`cannot parse config file ${filepath}: ${firstLine(error)}`, { hint: "fix the JSON/YAML syntax" });
+    }
+  } else if (!options.optional) {
+    throw new ConfigError(`no config file found for ${options.tool}`, {
+      hint: `pass --config FILE, set $${envName}, or create /etc/opsguard/${options.tool}.yaml`,
+    });
+  } else {
+    raw = {};
+  }
+
+  const parsed = options.schema.safeParse(raw);
+  if (!parsed.success) {
+    throw new ConfigError(`invalid config${filepath ? ` in ${filepath}` : ""}: ${formatIssues(parsed.error)}`);
+  }
+  return { config: parsed.data, filepath };
+}
+
+/** "ldap.urls[1]: expected ..."; at most three issues, so the error stays one line. */
+export function formatIssues(error: z.ZodError): string {
+  const shown = error.issues.slice(0, 3).map((issue) => `${keyPath(issue.path) || "(top level)"}: ${describeIssue(issue)}`);
+  const more = error.issues.length > 3 ? `; and ${error.issues.length - 3} more` : "";
+  return shown.join("; ") + more;
+}
+
+export function keyPath(path: ReadonlyArray<PropertyKey>): string {
+  return path.reduce<string>(
+    (acc, part) => (typeof part === "number" ? `${acc}[${part}]` : acc ? `${acc}.${String(part)}` : String(part)),
+    "",
+  );
+}
+
+function describeIssue(issue: z.core.$ZodIssue): string {
+  if (issue.code === "unrecognized_keys")
+    return `unknown key${issue.keys.length > 1 ? "s" : ""} ${issue.keys.map((k) => `"${k}"`).join(", ")}`;
+  if (issue.code === "invalid_type" && issue.input === undefined) return `required ${issue.expected} is missing`;
+  // Zod 4 messages never echo the input value, so a mistyped secret cannot end up in the error.
+  return issue.message;
+}
+
+function firstLine(error: unknown): string {
+  return (error instanceof Error ? error.message : String(error)).split("\n")[0] ?? "";
+}

@@ -1,0 +1,247 @@
+import { type ErrorDetails, OpsguardError } from "./errors";
+import { ExitCode } from "./exit";
+import type { Logger } from "./log";
+
+export type QueryValue = string | number | boolean | ReadonlyArray<string | number> | undefined;
+
+export interface HttpRequest {
+  method?: "GET" | "POST" | "PUT" | "PATCH" | "DELETE" | "HEAD";
+  /** Absolute URL, or a path resolved against the client's baseUrl. */
+  url: string;
+  query?: Record<string, QueryValue>;
+  headers?: Record<string, string>;
+  /** Sent as JSON unless it is a string or URLSearchParams. */
+  body?: unknown;
+  timeoutMs?: number;
+  retries?: number;
+  /**
+   * Retry 5xx and network failures even though the method is not idempotent. 429 is always
+   * retried: the server says it did not process the request.
+   */
+  retryUnsafe?: boolean;
+}
+
+export interface HttpResponse<T = unknown> {
+  status: number;
+  headers: Headers;
+  /** Parsed JSON when the response says it is JSON, the text otherwise. */
+  body: T;
+}
+
+export interface HttpClientOptions {
+  /** Names the service in errors: "PagerDuty API". */
+  service: string;
+  baseUrl?: string;
+  headers?: Record<string, string>;
+  /** Per attempt. */
+  timeoutMs?: number;
+  retries?: number;
+  /** A Retry-After longer than this is not waited for: the call fails as a temporary failure. */
+  maxRetryAfterMs?: number;
+  backoffBaseMs?: number;
+  backoffMaxMs?: number;
+  log?: Logger;
+  /** Called before every attempt; benchmarks count requests with it. */
+  onAttempt?: (method: string, url: URL) => void;
+}
+
+/** An HTTP answer that was not a success, after any retries. The body is kept for callers that inspect API errors. */
+export class HttpError extends OpsguardError {
+  readonly status: number | undefined;
+  readonly body: unknown;
+
+  constructor(message: string, exitCode: OpsguardError["exitCode"], status: number | undefined, body: unknown, details?: ErrorDetails) {
+    super(message, exitCode, details);
+    this.status = status;
+    this.body = body;
+  }
+}
+
+const IDEMPOTENT = new Set(["GET", "HEAD", "PUT", "DELETE"]);
+const RETRY_STATUS = new Set([500, 502, 503, 504]);
+
+/** fetch with a timeout on every attempt, bounded retries with full-jitter backoff, and 429 + Retry-After honoured. */
+export class HttpClient {
+  readonly options: Required<Omit<HttpClientOptions, "log" | "onAttempt" | "baseUrl">> & HttpClientOptions;
+
+  constructor(options: HttpClientOptions) {
+    this.options = {
+      headers: {},
+      timeoutMs: 10_000,
+      retries: 3,
+      maxRetryAfterMs: 60_000,
+      backoffBaseMs: 250,
+      backoffMaxMs: 8_000,
+      ...options,
+    };
+  }
+
+  async request<T = unknown>(req: HttpRequest): Promise<HttpResponse<T>> {
+    const method = req.method ?? "GET";
+    const url = this.#url(req);
+    const retries = req.retries ?? this.options.retries;
+    const mayRetryFailure = IDEMPOTENT.has(method) || req.retryUnsafe === true;
+    for (let attempt = 0; ; attempt++) {
+      this.options.onAttempt?.(method, url);
+      let response: Response;
+      try {
+        response = await fetch(url, {
+          method,
+          headers: this.#headers(req),
+          body: encodeBody(req.body),
+          signal: AbortSignal.timeout(req.timeoutMs ?? this.options.timeoutMs),
+          redirect: "follow",
+        });
+      } catch (error) {
+        const failure = this.#networkError(error, url, req.timeoutMs ?? this.options.timeoutMs);
+        if (attempt < retries && mayRetryFailure) {
+          await this.#backoff(attempt, `${failure.message}`);
+          continue;
+        }
+        throw failure;
+      }
+      const body = await readBody(response, url, this.options.service);
+      if (response.ok) return { status: response.status, headers: response.headers, body: body as T };
+
+      const retryAfterMs = parseRetryAfter(response.headers.get("retry-after"));
+      if (response.status === 429 && attempt < retries) {
+        const wait = retryAfterMs ?? this.#backoffDelay(attempt);
+        if (wait > this.options.maxRetryAfterMs) {
+          throw this.#statusError(response.status, body, url, `rate limited for ${Math.ceil(wait / 1000)} s`);
+        }
+        this.options.log?.debug(`${this.options.service} rate limited; retrying`, { waitMs: wait, attempt: attempt + 1 });
+        await sleep(wait);
+        continue;
+      }
+      if (RETRY_STATUS.has(response.status) && mayRetryFailure && attempt < retries) {
+        await this.#backoff(attempt, `HTTP ${response.status}`, retryAfterMs);
+        continue;
+      }
+      throw this.#statusError(response.status, body, url);
+    }
+  }
+
+  get<T = unknown>(url: string, query?: Record<string, QueryValue>, headers?: Record<string, string>): Promise<HttpResponse<T>> {
+    return this.request<T>({ url, ...(query ? { query } : {}), ...(headers ? { headers } : {}) });
+  }
+
+  #url(req: HttpRequest): URL {
+    const url = this.options.baseUrl ? new URL(joinUrl(this.options.baseUrl, req.url)) : new URL(req.url);
+    for (const [key, value] of Object.entries(req.query ?? {})) {
+      if (value === undefined) continue;
+      if (Array.isArray(value)) for (const v of value) url.searchParams.append(key, String(v));
+      else url.searchParams.append(key, String(value));
+    }
+    return url;
+  }
+
+  #headers(req: HttpRequest): Record<string, string> {
+    const headers: Record<string, string> = { accept: "application/json", ...this.options.headers, ...req.headers };
+    if (req.body !== undefined && !(typeof req.body === "string") && !(req.body instanceof URLSearchParams)) {
+      headers["content-type"] ??= "application/json; charset=utf-8";
+    }
+    return headers;
+  }
+
+  #backoffDelay(attempt: number): number {
+    const cap = Math.min(this.options.backoffMaxMs, this.options.backoffBaseMs * 2 ** attempt);
+    return Math.round(Math.random() * cap);
+  }
+
+  async #backoff(attempt: number, reason: string, retryAfterMs?: number): Promise<void> {
+    const wait = Math.min(retryAfterMs ?? this.#backoffDelay(attempt), this.options.maxRetryAfterMs);
+    this.options.log?.debug(`${this.options.service}: ${reason}; retrying`, { waitMs: wait, attempt: attempt + 1 });
+    await sleep(wait);
+  }
+
+  #networkError(error: unknown, url: URL, timeoutMs: number): OpsguardError {
+    const where = describeUrl(url);
+    const name = (error as Error)?.name;
+    if (name === "TimeoutError" || name === "AbortError") {
+      return new HttpError(
+        `${this.options.service} did not answer within ${timeoutMs} ms (${where})`,
+        ExitCode.TEMP_FAIL,
+        undefined,
+        undefined,
+        {
+          hint: "check the service or raise the timeout",
+        },
+      );
+    }
+    const code = ((error as { cause?: { code?: string } })?.cause?.code ?? (error as Error)?.message) || "network error";
+    return new HttpError(`${this.options.service} is unreachable (${code}, ${where})`, ExitCode.UNAVAILABLE, undefined, undefined, {
+      hint: "check the URL and the network",
+    });
+  }
+
+  #statusError(status: number, body: unknown, url: URL, extra?: string): HttpError {
+    const where = describeUrl(url);
+    const detail = apiErrorText(body);
+    const message = `${this.options.service} answered HTTP ${status}${detail ? `: ${detail}` : ""}${extra ? ` (${extra})` : ""} (${where})`;
+    if (status === 401 || status === 403) {
+      return new HttpError(message, ExitCode.NO_PERM, status, body, { hint: "check the API token and its scopes" });
+    }
+    if (status === 429) return new HttpError(message, ExitCode.TEMP_FAIL, status, body, { hint: "retry later" });
+    if (status >= 500) return new HttpError(message, ExitCode.UNAVAILABLE, status, body);
+    return new HttpError(message, ExitCode.DATA_ERR, status, body);
+  }
+}
+
+function joinUrl(base: string, path: string): string {
+  if (/^https?:\/\//.test(path)) return path;
+  return `${base.replace(/\/+$/, "")}/${path.replace(/^\/+/, "")}`;
+}
+
+/** Origin and path only: query strings can carry tokens. */
+export function describeUrl(url: URL): string {
+  return `${url.origin}${url.pathname}`;
+}
+
+function encodeBody(body: unknown): string | URLSearchParams | undefined {
+  if (body === undefined) return undefined;
+  if (typeof body === "string" || body instanceof URLSearchParams) return body;
+  return JSON.stringify(body);
+}
+
+async function readBody(response: Response, url: URL, service: string): Promise<unknown> {
+  let text: string;
+  try {
+    text = await response.text();
+  } catch {
+    throw new HttpError(
+      `${service} closed the connection mid-response (${describeUrl(url)})`,
+      ExitCode.TEMP_FAIL,
+      response.status,
+      undefined,
+    );
+  }
+  if (!(response.headers.get("content-type") ?? "").includes("json")) return text;
+  if (text === "") return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new HttpError(`${service} sent invalid JSON (${describeUrl(url)})`, ExitCode.UNAVAILABLE, response.status, text);
+  }
+}
+
+/** Seconds or an HTTP date, as RFC 9110 allows. */
+export function parseRetryAfter(value: string | null, now: number = Date.now()): number | undefined {
+  if (!value) return undefined;
+  if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1000;
+  const date = Date.parse(value);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
+}
+
+/** The message part of the common API error bodies (PagerDuty, GitHub, GitLab, Opsgenie, Slack). */
+function apiErrorText(body: unknown): string {
+  if (typeof body === "string") return body.slice(0, 200).split("\n")[0] ?? "";
+  if (!body || typeof body !== "object") return "";
+  const b = body as Record<string, unknown>;
+  const nested = b.error && typeof b.error === "object" ? (b.error as Record<string, unknown>).message : undefined;
+  const text = nested ?? b.message ?? b.error ?? b.error_description;
+  return typeof text === "string" ? text.slice(0, 200) : "";
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
