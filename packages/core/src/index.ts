@@ -6,3 +6,4 @@ export * from "./http";
 export * from "./log";
 export * from "./secret";
 export * from "./tty";
+export * from "./paginate";

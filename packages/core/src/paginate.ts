@@ -1,0 +1,92 @@
+import { DataError } from "./errors";
+import type { HttpClient, HttpRequest, QueryValue } from "./http";
+
+export interface PaginateOptions<T> {
+  /** The items of one page's body; the body itself when it is an array by default. */
+  itemsOf?: (body: unknown) => readonly T[];
+  /** A guard against a server that never stops paging. */
+  maxPages?: number;
+}
+
+/** rel → URL from an RFC 8288 Link header: `<https://x?page=2>; rel="next", <…>; rel="last"`. */
+export function parseLinkHeader(header: string | null | undefined): Record<string, string> {
+  const links: Record<string, string> = {};
+  if (!header) return links;
+  for (const part of header.split(/,\s*(?=<)/)) {
+    const match = /^<([^>]*)>\s*;(.*)$/.exec(part.trim());
+    if (!match) continue;
+    const rel = /rel="?([^";]+)"?/i.exec(match[2] ?? "")?.[1];
+    if (rel && match[1] !== undefined) for (const r of rel.trim().split(/\s+/)) links[r.toLowerCase()] = match[1];
+  }
+  return links;
+}
+
+/**
+ * Follows page links as GitHub and GitLab send them: `Link: <…>; rel="next"`, or GitLab's
+ * `x-next-page` header when Link is absent. A next link to another origin is refused: following it
+ * would send the API token to that host.
+ */
+export async function* paginateLink<T>(client: HttpClient, req: HttpRequest, options: PaginateOptions<T> = {}): AsyncGenerator<T> {
+  const itemsOf = options.itemsOf ?? defaultItems<T>;
+  const maxPages = options.maxPages ?? 1000;
+  let next: HttpRequest | undefined = req;
+  const origin = new URL(client.options.baseUrl ?? req.url).origin;
+  for (let page = 1; next; page++) {
+    if (page > maxPages) throw tooManyPages(client, maxPages);
+    const response = await client.request(next);
+    yield* itemsOf(response.body);
+    const link = parseLinkHeader(response.headers.get("link")).next;
+    const nextPage = response.headers.get("x-next-page");
+    if (link) {
+      const url = new URL(link, client.options.baseUrl ?? req.url);
+      if (url.origin !== origin) {
+        throw new DataError(`${client.options.service} sent a next-page link to another host (${url.origin})`, {
+          hint: "check the API base URL",
+        });
+      }
+      next = { ...req, url: url.toString(), query: {} };
+    } else if (nextPage && /^\d+$/.test(nextPage)) {
+      next = { ...req, query: { ...req.query, page: nextPage } };
+    } else {
+      next = undefined;
+    }
+  }
+}
+
+/** Offset/limit paging with a `more` flag, as PagerDuty's classic pagination documents it. */
+export async function* paginateOffset<T>(
+  client: HttpClient,
+  req: HttpRequest,
+  options: PaginateOptions<T> & { limit?: number } = {},
+): AsyncGenerator<T> {
+  const itemsOf = options.itemsOf ?? defaultItems<T>;
+  const maxPages = options.maxPages ?? 1000;
+  const limit = options.limit ?? 100;
+  let offset = 0;
+  for (let page = 1; ; page++) {
+    if (page > maxPages) throw tooManyPages(client, maxPages);
+    const query: Record<string, QueryValue> = { ...req.query, offset, limit };
+    const response = await client.request({ ...req, query });
+    const items = itemsOf(response.body);
+    yield* items;
+    const body = response.body as { more?: unknown } | undefined;
+    if (body?.more !== true || items.length === 0) return;
+    offset += items.length;
+  }
+}
+
+/** Drains an async iterable into an array. */
+export async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = [];
+  for await (const item of items) out.push(item);
+  return out;
+}
+
+function defaultItems<T>(body: unknown): readonly T[] {
+  if (Array.isArray(body)) return body as T[];
+  throw new DataError("expected a JSON array in a paged response");
+}
+
+function tooManyPages(client: HttpClient, maxPages: number): DataError {
+  return new DataError(`${client.options.service} returned more than ${maxPages} pages`, { hint: "narrow the query" });
+}
