@@ -1,5 +1,5 @@
 import { DataError } from "./errors";
-import type { HttpClient, HttpRequest, QueryValue } from "./http";
+import type { HttpClient, HttpRequest, HttpResponse, QueryValue } from "./http";
 
 export interface PaginateOptions<T> {
   /** The items of one page's body; the body itself when it is an array by default. */
@@ -33,12 +33,12 @@ export async function* paginateLink<T>(client: HttpClient, req: HttpRequest, opt
   const origin = new URL(client.options.baseUrl ?? req.url).origin;
   for (let page = 1; next; page++) {
     if (page > maxPages) throw tooManyPages(client, maxPages);
-    const response = await client.request(next);
+    const response: HttpResponse = await client.request(next);
     yield* itemsOf(response.body);
-    const link = parseLinkHeader(response.headers.get("link")).next;
-    const nextPage = response.headers.get("x-next-page");
+    const link: string | undefined = parseLinkHeader(response.headers.get("link")).next;
+    const nextPage: string | null = response.headers.get("x-next-page");
     if (link) {
-      const url = new URL(link, client.options.baseUrl ?? req.url);
+      const url: URL = new URL(link, client.options.baseUrl ?? req.url);
       if (url.origin !== origin) {
         throw new DataError(`${client.options.service} sent a next-page link to another host (${url.origin})`, {
           hint: "check the API base URL",
