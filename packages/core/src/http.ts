@@ -49,11 +49,21 @@ export interface HttpClientOptions {
 export class HttpError extends OpsguardError {
   readonly status: number | undefined;
   readonly body: unknown;
+  /** The response headers, for APIs that say how long to back off in them (GitHub's secondary rate limits on 403). */
+  readonly headers: Headers | undefined;
 
-  constructor(message: string, exitCode: OpsguardError["exitCode"], status: number | undefined, body: unknown, details?: ErrorDetails) {
+  constructor(
+    message: string,
+    exitCode: OpsguardError["exitCode"],
+    status: number | undefined,
+    body: unknown,
+    details?: ErrorDetails,
+    headers?: Headers,
+  ) {
     super(message, exitCode, details);
     this.status = status;
     this.body = body;
+    this.headers = headers;
   }
 }
 
@@ -107,7 +117,7 @@ export class HttpClient {
       if (response.status === 429 && attempt < retries) {
         const wait = retryAfterMs ?? this.#backoffDelay(attempt);
         if (wait > this.options.maxRetryAfterMs) {
-          throw this.#statusError(response.status, body, url, `rate limited for ${Math.ceil(wait / 1000)} s`);
+          throw this.#statusError(response, body, url, `rate limited for ${Math.ceil(wait / 1000)} s`);
         }
         this.options.log?.debug(`${this.options.service} rate limited; retrying`, { waitMs: wait, attempt: attempt + 1 });
         await sleep(wait);
@@ -117,7 +127,7 @@ export class HttpClient {
         await this.#backoff(attempt, `HTTP ${response.status}`, retryAfterMs);
         continue;
       }
-      throw this.#statusError(response.status, body, url);
+      throw this.#statusError(response, body, url);
     }
   }
 
@@ -174,16 +184,17 @@ export class HttpClient {
     });
   }
 
-  #statusError(status: number, body: unknown, url: URL, extra?: string): HttpError {
+  #statusError(response: Response, body: unknown, url: URL, extra?: string): HttpError {
+    const { status, headers } = response;
     const where = describeUrl(url);
     const detail = apiErrorText(body);
     const message = `${this.options.service} answered HTTP ${status}${detail ? `: ${detail}` : ""}${extra ? ` (${extra})` : ""} (${where})`;
     if (status === 401 || status === 403) {
-      return new HttpError(message, ExitCode.NO_PERM, status, body, { hint: "check the API token and its scopes" });
+      return new HttpError(message, ExitCode.NO_PERM, status, body, { hint: "check the API token and its scopes" }, headers);
     }
-    if (status === 429) return new HttpError(message, ExitCode.TEMP_FAIL, status, body, { hint: "retry later" });
-    if (status >= 500) return new HttpError(message, ExitCode.UNAVAILABLE, status, body);
-    return new HttpError(message, ExitCode.DATA_ERR, status, body);
+    if (status === 429) return new HttpError(message, ExitCode.TEMP_FAIL, status, body, { hint: "retry later" }, headers);
+    if (status >= 500) return new HttpError(message, ExitCode.UNAVAILABLE, status, body, undefined, headers);
+    return new HttpError(message, ExitCode.DATA_ERR, status, body, undefined, headers);
   }
 }
 
