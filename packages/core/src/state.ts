@@ -1,0 +1,352 @@
+import { randomBytes } from "node:crypto";
+import { constants } from "node:fs";
+import { chmod, link, lstat, mkdir, open, readFile, rename, unlink } from "node:fs/promises";
+import { hostname } from "node:os";
+import { basename, dirname, join } from "node:path";
+import type { z } from "zod";
+import { formatIssues } from "./config";
+import { IoError, PermissionError, TempFailError } from "./errors";
+import type { Logger } from "./log";
+
+/**
+ * State files: small JSON documents a tool keeps between runs (vpnnotify's last login per user,
+ * authkeys' offline key cache). Writes are atomic, concurrent processes serialise through a lock
+ * file, permissions stay private, and a corrupt file is moved aside instead of stopping the tool.
+ */
+
+const FILE_MODE = 0o600;
+const DIR_MODE = 0o700;
+
+export interface PrivateDirOptions {
+  /** Tighten a directory we own that group/other can write to (the default); refuse when false. */
+  fix?: boolean;
+  log?: Logger;
+}
+
+/**
+ * Creates `dir` (mode 0700) if missing and checks an existing one: it must be a real directory
+ * owned by us or root, and nobody else may write to it — anyone who can write there can replace
+ * the state a tool trusts.
+ */
+export async function ensurePrivateDir(dir: string, options: PrivateDirOptions = {}): Promise<void> {
+  try {
+    await mkdir(dir, { recursive: true, mode: DIR_MODE });
+  } catch (error) {
+    throw fsError(error, `cannot create state directory ${dir}`);
+  }
+  const info = await lstat(dir).catch((error: unknown) => {
+    throw fsError(error, `cannot inspect state directory ${dir}`);
+  });
+  if (!info.isDirectory()) {
+    throw new IoError(`state directory ${dir} is not a directory`, { hint: "remove it or choose another state directory" });
+  }
+  const uid = process.getuid?.();
+  if (uid !== undefined && info.uid !== uid && info.uid !== 0) {
+    throw new PermissionError(`state directory ${dir} is owned by uid ${info.uid}, not by this user (uid ${uid}) or root`, {
+      hint: `chown it to uid ${uid} or choose another state directory`,
+    });
+  }
+  if ((info.mode & 0o022) === 0) return;
+  const mode = (info.mode & 0o777).toString(8).padStart(3, "0");
+  if (options.fix === false || (uid !== undefined && info.uid !== uid)) {
+    throw new PermissionError(`state directory ${dir} is writable by group or others (mode ${mode})`, { hint: `chmod 700 ${dir}` });
+  }
+  await chmod(dir, DIR_MODE).catch((error: unknown) => {
+    throw fsError(error, `cannot tighten permissions of state directory ${dir}`);
+  });
+  options.log?.warn("state directory was writable by group or others; set it to 0700", { dir, was: mode });
+}
+
+export interface WriteOptions {
+  /** File mode; 0600 unless told otherwise. */
+  mode?: number;
+}
+
+/**
+ * Writes `data` to `path` so that readers see either the old or the new content, never a part:
+ * a temp file in the same directory, fsync, rename over the target, fsync the directory so the
+ * rename survives a crash.
+ */
+export async function writeFileAtomic(path: string, data: string | Uint8Array, options: WriteOptions = {}): Promise<void> {
+  const dir = dirname(path);
+  const temp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
+  try {
+    const handle = await open(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, options.mode ?? FILE_MODE);
+    try {
+      await handle.writeFile(data);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(temp, path);
+  } catch (error) {
+    await unlink(temp).catch(() => {});
+    throw fsError(error, `cannot write ${path}`);
+  }
+  await syncDir(dir);
+}
+
+async function syncDir(dir: string): Promise<void> {
+  const handle = await open(dir, constants.O_RDONLY).catch(() => undefined);
+  if (!handle) return;
+  try {
+    await handle.sync();
+  } catch {
+    // Some file systems cannot fsync a directory; the rename is still atomic there.
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Anything with zod's safeParse; a zod schema is the usual validator. */
+export type StateValidator<T> = z.ZodType<T>;
+
+export interface ReadJsonOptions<T> {
+  validate?: StateValidator<T>;
+  log?: Logger;
+}
+
+/**
+ * Reads and validates a JSON file. Missing → undefined. Unparsable or invalid → warns, moves it
+ * aside to `<name>.corrupt-<timestamp>` for a person to inspect, and returns undefined so the
+ * tool carries on with empty state. Call it under the file's lock when others may write it.
+ */
+export async function readJsonFile<T = unknown>(path: string, options: ReadJsonOptions<T> = {}): Promise<T | undefined> {
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw fsError(error, `cannot read ${path}`);
+  }
+  const problem = checkJson(text, options.validate);
+  if (problem.ok) return problem.value;
+  const aside = await quarantine(path);
+  options.log?.warn("state file is corrupt; moved it aside and starting from empty state", {
+    file: path,
+    movedTo: aside,
+    problem: problem.reason,
+  });
+  return undefined;
+}
+
+type Checked<T> = { ok: true; value: T } | { ok: false; reason: string };
+
+function checkJson<T>(text: string, validate: StateValidator<T> | undefined): Checked<T> {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (error) {
+    return { ok: false, reason: `invalid JSON: ${(error as Error).message}` };
+  }
+  if (!validate) return { ok: true, value: raw as T };
+  const parsed = validate.safeParse(raw);
+  return parsed.success ? { ok: true, value: parsed.data } : { ok: false, reason: formatIssues(parsed.error) };
+}
+
+async function quarantine(path: string): Promise<string> {
+  const aside = `${path}.corrupt-${new Date().toISOString().replace(/[:.]/g, "-")}`;
+  await rename(path, aside).catch((error: unknown) => {
+    throw fsError(error, `cannot move corrupt state file ${path} aside`);
+  });
+  return aside;
+}
+
+export interface LockOptions {
+  /** How long to wait for another holder; then TempFailError. */
+  timeoutMs?: number;
+  /** A lock older than this is stale even if its pid is alive (pid reuse after a crash). */
+  staleMs?: number;
+}
+
+interface LockInfo {
+  pid: number;
+  host: string;
+  token: string;
+  time: number;
+}
+
+/**
+ * Runs `fn` while holding an exclusive lock on `path` (the lock file is `<path>.lock`), across
+ * processes. The lock file is created with O_EXCL and names its holder; a lock whose holder is
+ * gone (dead pid on this host, or older than staleMs) is broken. Waiting is bounded.
+ */
+export async function withLock<T>(path: string, fn: () => Promise<T> | T, options: LockOptions = {}): Promise<T> {
+  const lockPath = `${path}.lock`;
+  const token = await acquireLock(lockPath, options.timeoutMs ?? 5_000, options.staleMs ?? 30_000);
+  try {
+    return await fn();
+  } finally {
+    await releaseLock(lockPath, token);
+  }
+}
+
+async function acquireLock(lockPath: string, timeoutMs: number, staleMs: number): Promise<string> {
+  const info: LockInfo = { pid: process.pid, host: hostname(), token: randomBytes(8).toString("hex"), time: Date.now() };
+  const deadline = Date.now() + timeoutMs;
+  let delay = 2;
+  for (;;) {
+    try {
+      const handle = await open(lockPath, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, FILE_MODE);
+      try {
+        await handle.writeFile(JSON.stringify(info));
+      } finally {
+        await handle.close();
+      }
+      return info.token;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw fsError(error, `cannot create lock file ${lockPath}`);
+    }
+    const holder = await readLock(lockPath);
+    if (holder === "gone") continue;
+    if (isStale(holder, staleMs)) {
+      await breakLock(lockPath, holder);
+      continue;
+    }
+    if (Date.now() >= deadline) {
+      const who = holder.pid ? `process ${holder.pid}${holder.host === hostname() ? "" : ` on ${holder.host}`}` : "another process";
+      throw new TempFailError(`${lockPath} is held by ${who}; gave up after ${timeoutMs} ms`, {
+        hint: "retry later, or remove the lock file if that process is hung",
+      });
+    }
+    await new Promise((resolve) => setTimeout(resolve, Math.min(delay, Math.max(1, deadline - Date.now()))));
+    delay = Math.min(delay * 2, 50);
+  }
+}
+
+/** The holder named in a lock file; `gone` when it vanished meanwhile. A half-written lock file reads as a fresh anonymous one. */
+async function readLock(lockPath: string): Promise<(Partial<LockInfo> & { mtime: number }) | "gone"> {
+  try {
+    const [text, stat] = await Promise.all([readFile(lockPath, "utf8"), lstat(lockPath)]);
+    let parsed: Partial<LockInfo> = {};
+    try {
+      parsed = JSON.parse(text) as Partial<LockInfo>;
+    } catch {
+      // Being written right now by its creator, or truncated by a crash: the age check decides.
+    }
+    return { ...parsed, mtime: stat.mtimeMs };
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return "gone";
+    throw fsError(error, `cannot read lock file ${lockPath}`);
+  }
+}
+
+function isStale(holder: Partial<LockInfo> & { mtime: number }, staleMs: number): boolean {
+  if (Date.now() - holder.mtime > staleMs) return true;
+  if (typeof holder.pid !== "number" || holder.host !== hostname()) return false;
+  try {
+    process.kill(holder.pid, 0);
+    return false;
+  } catch (error) {
+    // EPERM: the process exists under another user.
+    return (error as NodeJS.ErrnoException).code === "ESRCH";
+  }
+}
+
+/**
+ * Removes a stale lock without removing a live one that replaced it meanwhile: move it to a
+ * private name, and if it turns out not to be the stale lock we judged, link it back.
+ */
+async function breakLock(lockPath: string, stale: Partial<LockInfo>): Promise<void> {
+  const moved = `${lockPath}.stale-${process.pid}-${randomBytes(4).toString("hex")}`;
+  try {
+    await rename(lockPath, moved);
+  } catch {
+    return;
+  }
+  const taken = await readFile(moved, "utf8").catch(() => "");
+  let token: string | undefined;
+  try {
+    token = (JSON.parse(taken) as Partial<LockInfo>).token;
+  } catch {
+    token = undefined;
+  }
+  if (token !== stale.token) await link(moved, lockPath).catch(() => {});
+  await unlink(moved).catch(() => {});
+}
+
+async function releaseLock(lockPath: string, token: string): Promise<void> {
+  const current = await readFile(lockPath, "utf8").catch(() => "");
+  // Only our own lock: after a stale break someone else may hold it now.
+  if (current.includes(`"token":"${token}"`)) await unlink(lockPath).catch(() => {});
+}
+
+export interface JsonStateFileOptions<T> {
+  path: string;
+  validate: StateValidator<T>;
+  /** The state to start from when the file is missing or corrupt. */
+  empty: () => T;
+  log?: Logger;
+  lock?: LockOptions;
+  /** Check (and create) the directory with ensurePrivateDir on first use; default true. */
+  ensureDir?: boolean;
+}
+
+/**
+ * One JSON state document: load() for readers, update() for read-modify-write under the lock,
+ * so two processes updating at once (two VPN connects for one user) never lose an update.
+ */
+export class JsonStateFile<T> {
+  readonly path: string;
+  readonly #opts: JsonStateFileOptions<T>;
+  #dirChecked = false;
+
+  constructor(options: JsonStateFileOptions<T>) {
+    this.path = options.path;
+    this.#opts = options;
+  }
+
+  /** The current state; writes are atomic, so no lock is needed to read a consistent one. */
+  async load(): Promise<T> {
+    let text: string;
+    try {
+      text = await readFile(this.path, "utf8");
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "ENOENT") return this.#opts.empty();
+      throw fsError(error, `cannot read ${this.path}`);
+    }
+    const checked = checkJson(text, this.#opts.validate);
+    if (checked.ok) return checked.value;
+    // Move it aside under the lock: a writer may have replaced it with a good file meanwhile.
+    return this.#locked(async () => (await this.#read()) ?? this.#opts.empty());
+  }
+
+  /**
+   * Applies `change` to the current state and writes the result atomically, all under the lock.
+   * `change` may mutate its argument or return a new value. Nothing is written when the result is
+   * unchanged. Returns the new state.
+   */
+  async update(change: (state: T) => T | undefined | Promise<T | undefined>): Promise<T> {
+    return this.#locked(async () => {
+      const current = (await this.#read()) ?? this.#opts.empty();
+      const before = JSON.stringify(current);
+      const next = (await change(current)) ?? current;
+      const checked = this.#opts.validate.safeParse(next);
+      if (!checked.success) throw new IoError(`refusing to write invalid state to ${this.path}: ${formatIssues(checked.error)}`);
+      const text = JSON.stringify(checked.data);
+      if (text !== before) await writeFileAtomic(this.path, `${text}\n`);
+      return checked.data;
+    });
+  }
+
+  async #read(): Promise<T | undefined> {
+    return readJsonFile(this.path, { validate: this.#opts.validate, ...(this.#opts.log ? { log: this.#opts.log } : {}) });
+  }
+
+  async #locked<R>(fn: () => Promise<R>): Promise<R> {
+    if (!this.#dirChecked && this.#opts.ensureDir !== false) {
+      await ensurePrivateDir(dirname(this.path), this.#opts.log ? { log: this.#opts.log } : {});
+      this.#dirChecked = true;
+    }
+    return withLock(this.path, fn, this.#opts.lock);
+  }
+}
+
+function fsError(error: unknown, what: string): IoError | PermissionError {
+  const code = (error as NodeJS.ErrnoException).code ?? "error";
+  if (code === "EACCES" || code === "EPERM") {
+    return new PermissionError(`${what}: permission denied`, { hint: "check the owner and mode of the state directory" });
+  }
+  if (error instanceof IoError || error instanceof PermissionError) return error;
+  return new IoError(`${what} (${code})`, { hint: "check the disk and the state directory" });
+}

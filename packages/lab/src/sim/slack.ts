@@ -1,0 +1,398 @@
+import { type SimRequest, type SimResponse, SimServer } from "./server";
+
+/**
+ * A Slack Web API simulator: the methods opsguard's tools call, with Slack's documented shapes —
+ * HTTP 200 with {ok:false,error} for API errors, missing_scope with needed/provided, 429 with
+ * Retry-After for rate limits, topic objects {value,creator,last_set}, and Slack's own link
+ * markup in stored topics (<mailto:a@b|a@b>, <https://…>) that callers must undo to compare.
+ */
+
+export interface SimSlackUser {
+  id: string;
+  name: string;
+  email?: string;
+  real_name?: string;
+  tz?: string;
+  deleted?: boolean;
+  is_bot?: boolean;
+}
+
+export interface SimSlackChannel {
+  id: string;
+  name: string;
+  is_private?: boolean;
+  is_archived?: boolean;
+  /** Whether the app's bot user is in the channel (posting and setTopic need it). */
+  is_member?: boolean;
+  topic?: string;
+}
+
+export interface SimSlackUsergroup {
+  id: string;
+  handle: string;
+  name?: string;
+  users?: string[];
+}
+
+export interface SimSlackMessage {
+  /** Where it landed: the channel id, or the DM id for a message to a user. */
+  channel: string;
+  /** The channel or user id the caller addressed. */
+  to: string;
+  ts: string;
+  text: string | undefined;
+  blocks: unknown[] | undefined;
+}
+
+export interface SlackSimOptions {
+  /** Accepted tokens and their scopes; default one bot token with every scope the tools use. */
+  tokens?: Record<string, string[]>;
+  teamId?: string;
+  botUserId?: string;
+}
+
+export const SLACK_SIM_TOKEN = "xoxb-1111-2222-simulatortoken";
+export const SLACK_ALL_SCOPES = [
+  "chat:write",
+  "users:read",
+  "users:read.email",
+  "channels:read",
+  "groups:read",
+  "channels:manage",
+  "groups:write",
+  "usergroups:read",
+  "usergroups:write",
+];
+
+interface Topic {
+  value: string;
+  creator: string;
+  last_set: number;
+}
+
+interface Channel extends SimSlackChannel {
+  topicObj: Topic;
+  created: number;
+}
+
+interface Usergroup {
+  id: string;
+  handle: string;
+  name: string;
+  users: string[];
+  date_update: number;
+}
+
+type Args = Record<string, unknown>;
+
+/** Read methods take GET query or form arguments; writes may also take a JSON body. */
+const METHODS: Record<string, { scope: (args: Args, sim: SlackSim) => string; write: boolean }> = {
+  "chat.postMessage": { scope: () => "chat:write", write: true },
+  "users.lookupByEmail": { scope: () => "users:read.email", write: false },
+  "users.info": { scope: () => "users:read", write: false },
+  "conversations.info": { scope: (a, sim) => (sim.isPrivate(a.channel) ? "groups:read" : "channels:read"), write: false },
+  "conversations.setTopic": { scope: (a, sim) => (sim.isPrivate(a.channel) ? "groups:write" : "channels:manage"), write: true },
+  "usergroups.users.list": { scope: () => "usergroups:read", write: false },
+  "usergroups.users.update": { scope: () => "usergroups:write", write: true },
+};
+
+export class SlackSim extends SimServer {
+  readonly teamId: string;
+  readonly botUserId: string;
+  readonly messages: SimSlackMessage[] = [];
+  readonly #tokens: Map<string, string[]>;
+  readonly #users = new Map<string, SimSlackUser>();
+  readonly #channels = new Map<string, Channel>();
+  readonly #usergroups = new Map<string, Usergroup>();
+  #delayMs = 0;
+  #clock = 1_700_000_000;
+
+  constructor(options: SlackSimOptions = {}) {
+    super("Slack");
+    this.#tokens = new Map(Object.entries(options.tokens ?? { [SLACK_SIM_TOKEN]: SLACK_ALL_SCOPES }));
+    this.teamId = options.teamId ?? "T0SIM0001";
+    this.botUserId = options.botUserId ?? "U0BOT0001";
+    for (const [method, spec] of Object.entries(METHODS)) {
+      const handler = (req: SimRequest) => this.#dispatch(method, spec, req);
+      this.route("GET", `/api/${method}`, handler);
+      this.route("POST", `/api/${method}`, handler);
+    }
+  }
+
+  /** The base URL a SlackClient should use. */
+  get apiUrl(): string {
+    return `${this.url}/api`;
+  }
+
+  // ---- seeding ----
+
+  addUser(user: SimSlackUser): this {
+    this.#users.set(user.id, user);
+    return this;
+  }
+
+  addChannel(channel: SimSlackChannel): this {
+    this.#channels.set(channel.id, {
+      is_member: true,
+      ...channel,
+      topicObj: { value: channel.topic ?? "", creator: channel.topic ? this.botUserId : "", last_set: channel.topic ? this.#clock : 0 },
+      created: this.#clock,
+    });
+    return this;
+  }
+
+  addUsergroup(group: SimSlackUsergroup): this {
+    this.#usergroups.set(group.id, {
+      id: group.id,
+      handle: group.handle,
+      name: group.name ?? group.handle,
+      users: [...(group.users ?? [])],
+      date_update: this.#clock,
+    });
+    return this;
+  }
+
+  // ---- inspection ----
+
+  /** Messages addressed to a channel id or user id (DMs are found by the user id too). */
+  messagesTo(channelOrUser: string): SimSlackMessage[] {
+    return this.messages.filter((m) => m.to === channelOrUser || m.channel === channelOrUser);
+  }
+
+  /** The stored topic value, with Slack's link markup. */
+  topic(channel: string): string | undefined {
+    return this.#channels.get(channel)?.topicObj.value;
+  }
+
+  usergroupMembers(usergroup: string): string[] | undefined {
+    const group = this.#usergroups.get(usergroup);
+    return group ? [...group.users] : undefined;
+  }
+
+  /** Requests to one Web API method. */
+  callsTo(method: string): typeof this.requests {
+    return this.requests.filter((r) => r.path === `/api/${method}`);
+  }
+
+  // ---- faults ----
+
+  /** The next `times` calls get HTTP 429 {ok:false,error:"ratelimited"} with Retry-After. */
+  rateLimit(times: number, retryAfterSeconds = 1, method?: string): this {
+    return this.fault(
+      { status: 429, headers: { "retry-after": String(retryAfterSeconds) }, body: { ok: false, error: "ratelimited" } },
+      { times, ...(method ? { path: `/api/${method}` } : {}) },
+    );
+  }
+
+  /** Every API answer waits this long (a slow Slack); 0 to stop. */
+  slow(delayMs: number): this {
+    this.#delayMs = delayMs;
+    return this;
+  }
+
+  /** Slack is down: 503 service_unavailable until up(). */
+  down(): this {
+    return this.fault({ status: 503, body: { ok: false, error: "service_unavailable" } }, { times: Number.POSITIVE_INFINITY });
+  }
+
+  up(): this {
+    this.clearFaults();
+    this.#delayMs = 0;
+    return this;
+  }
+
+  /** Whether `channel` names a private channel (for the scope a method needs). */
+  isPrivate(channel: unknown): boolean {
+    return typeof channel === "string" && this.#channels.get(channel)?.is_private === true;
+  }
+
+  // ---- the API ----
+
+  async #dispatch(method: string, spec: (typeof METHODS)[string], req: SimRequest): Promise<SimResponse> {
+    const answer = this.#answer(method, spec, req);
+    return this.#delayMs > 0 ? { ...answer, delayMs: this.#delayMs } : answer;
+  }
+
+  #answer(method: string, spec: (typeof METHODS)[string], req: SimRequest): SimResponse {
+    const contentType = String(req.headers["content-type"] ?? "");
+    const isJson = req.method === "POST" && contentType.includes("application/json");
+    const bodyArgs = req.body && typeof req.body === "object" ? (req.body as Args) : {};
+    if (isJson && !spec.write) {
+      // Slack's read methods do not accept JSON bodies: the arguments are simply not seen.
+      return this.#error("invalid_arguments");
+    }
+    const args: Args = { ...Object.fromEntries(req.query), ...bodyArgs };
+    const warnings = isJson && !/charset=utf-8/i.test(contentType) ? ["missing_charset"] : [];
+
+    const header = String(req.headers.authorization ?? "");
+    // JSON bodies cannot carry the token; form bodies may (legacy), query strings no longer may.
+    const token = header.startsWith("Bearer ") ? header.slice(7) : !isJson && typeof bodyArgs.token === "string" ? bodyArgs.token : "";
+    if (!token) return this.#error("not_authed");
+    const scopes = this.#tokens.get(token);
+    if (!scopes) return this.#error("invalid_auth");
+    const needed = spec.scope(args, this);
+    if (!scopes.includes(needed)) {
+      return this.#reply({ ok: false, error: "missing_scope", needed, provided: scopes.join(",") }, scopes);
+    }
+
+    const result = this.#methods[method]?.(args);
+    if (!result) return this.#error("unknown_method");
+    if (!result.ok) return this.#reply(result, scopes);
+    return this.#reply(warnings.length > 0 ? { ...result, warning: warnings.join(","), response_metadata: { warnings } } : result, scopes);
+  }
+
+  #reply(body: Args, scopes: string[]): SimResponse {
+    return { status: 200, headers: { "x-oauth-scopes": scopes.join(",") }, body };
+  }
+
+  #error(error: string): SimResponse {
+    return { status: 200, body: { ok: false, error } };
+  }
+
+  readonly #methods: Record<string, (args: Args) => Args> = {
+    "chat.postMessage": (args) => {
+      const target = str(args.channel);
+      if (!target) return { ok: false, error: "channel_not_found" };
+      const blocks = typeof args.blocks === "string" ? (JSON.parse(args.blocks) as unknown[]) : (args.blocks as unknown[] | undefined);
+      const text = str(args.text);
+      if (!text && (!blocks || blocks.length === 0)) return { ok: false, error: "no_text" };
+      let channelId: string;
+      const user = this.#users.get(target);
+      if (user) {
+        if (user.deleted) return { ok: false, error: "user_disabled" };
+        channelId = `D${user.id.slice(1)}`;
+      } else {
+        const channel = this.#findChannel(target);
+        if (!channel) return { ok: false, error: "channel_not_found" };
+        if (channel.is_archived) return { ok: false, error: "is_archived" };
+        if (!channel.is_member) return { ok: false, error: "not_in_channel" };
+        channelId = channel.id;
+      }
+      const ts = this.#nextTs();
+      this.messages.push({ channel: channelId, to: target, ts, text, blocks });
+      return {
+        ok: true,
+        channel: channelId,
+        ts,
+        message: { type: "message", user: this.botUserId, text: text ?? "", ts, ...(blocks ? { blocks } : {}) },
+      };
+    },
+
+    "users.lookupByEmail": (args) => {
+      const email = str(args.email)?.toLowerCase();
+      if (!email) return { ok: false, error: "invalid_arguments" };
+      const user = [...this.#users.values()].find((u) => u.email?.toLowerCase() === email && !u.deleted);
+      return user ? { ok: true, user: this.#userObject(user) } : { ok: false, error: "users_not_found" };
+    },
+
+    "users.info": (args) => {
+      const user = this.#users.get(str(args.user) ?? "");
+      return user ? { ok: true, user: this.#userObject(user) } : { ok: false, error: "user_not_found" };
+    },
+
+    "conversations.info": (args) => {
+      const channel = this.#channels.get(str(args.channel) ?? "");
+      return channel ? { ok: true, channel: this.#channelObject(channel) } : { ok: false, error: "channel_not_found" };
+    },
+
+    "conversations.setTopic": (args) => {
+      const channel = this.#channels.get(str(args.channel) ?? "");
+      if (!channel) return { ok: false, error: "channel_not_found" };
+      if (channel.is_archived) return { ok: false, error: "is_archived" };
+      if (!channel.is_member) return { ok: false, error: "not_in_channel" };
+      const topic = str(args.topic) ?? "";
+      if (topic.length > 250) return { ok: false, error: "too_long" };
+      channel.topicObj = { value: linkify(topic), creator: this.botUserId, last_set: this.#tick() };
+      return { ok: true, channel: this.#channelObject(channel) };
+    },
+
+    "usergroups.users.list": (args) => {
+      const group = this.#usergroups.get(str(args.usergroup) ?? "");
+      return group ? { ok: true, users: [...group.users] } : { ok: false, error: "no_such_subteam" };
+    },
+
+    "usergroups.users.update": (args) => {
+      const group = this.#usergroups.get(str(args.usergroup) ?? "");
+      if (!group) return { ok: false, error: "no_such_subteam" };
+      const raw = Array.isArray(args.users) ? args.users.map(String).join(",") : str(args.users);
+      if (raw === undefined) return { ok: false, error: "no_users_provided" };
+      const users = raw
+        .split(",")
+        .map((u) => u.trim())
+        .filter(Boolean);
+      if (users.length === 0 || users.some((u) => !this.#users.has(u))) return { ok: false, error: "invalid_users" };
+      group.users = [...new Set(users)];
+      group.date_update = this.#tick();
+      return { ok: true, usergroup: this.#usergroupObject(group) };
+    },
+  };
+
+  #findChannel(target: string): Channel | undefined {
+    const name = target.replace(/^#/, "");
+    return this.#channels.get(target) ?? [...this.#channels.values()].find((c) => c.name === name);
+  }
+
+  #userObject(user: SimSlackUser): Args {
+    return {
+      id: user.id,
+      team_id: this.teamId,
+      name: user.name,
+      deleted: user.deleted ?? false,
+      real_name: user.real_name ?? user.name,
+      tz: user.tz ?? "UTC",
+      is_bot: user.is_bot ?? false,
+      profile: {
+        real_name: user.real_name ?? user.name,
+        display_name: user.name,
+        ...(user.email ? { email: user.email } : {}),
+      },
+    };
+  }
+
+  #channelObject(channel: Channel): Args {
+    return {
+      id: channel.id,
+      name: channel.name,
+      is_channel: true,
+      is_private: channel.is_private ?? false,
+      is_archived: channel.is_archived ?? false,
+      is_member: channel.is_member ?? true,
+      created: channel.created,
+      topic: { ...channel.topicObj },
+      purpose: { value: "", creator: "", last_set: 0 },
+    };
+  }
+
+  #usergroupObject(group: Usergroup): Args {
+    return {
+      id: group.id,
+      team_id: this.teamId,
+      is_usergroup: true,
+      name: group.name,
+      handle: group.handle,
+      date_update: group.date_update,
+      users: [...group.users],
+      user_count: group.users.length,
+    };
+  }
+
+  #tick(): number {
+    this.#clock += 1;
+    return this.#clock;
+  }
+
+  #nextTs(): string {
+    return `${this.#tick()}.${String(this.messages.length + 1).padStart(6, "0")}`;
+  }
+}
+
+function str(value: unknown): string | undefined {
+  return typeof value === "string" ? value : typeof value === "number" ? String(value) : undefined;
+}
+
+/** Slack turns bare emails and URLs in stored text into its link markup. */
+function linkify(text: string): string {
+  return text
+    .replace(/(^|[\s(])(https?:\/\/[^\s<>|]+)/g, "$1<$2>")
+    .replace(/(^|[\s(:,])([A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,})/g, "$1<mailto:$2|$2>");
+}
