@@ -3,6 +3,7 @@ export * from "./config";
 export * from "./errors";
 export * from "./exit";
 export * from "./http";
+export * from "./ldap";
 export * from "./log";
 export * from "./paginate";
 export * from "./secret";

@@ -1,0 +1,425 @@
+import { readFileSync } from "node:fs";
+import { isIP, connect as netConnect, type Socket } from "node:net";
+import { type ConnectionOptions, connect as tlsConnect } from "node:tls";
+import { Attribute, Change, Client, ResultCodeError } from "ldapts";
+import { ConfigError, OpsguardError } from "../errors";
+import { Logger } from "../log";
+import type { Secret } from "../secret";
+import { LdapEntry } from "./entry";
+import {
+  LdapAuthError,
+  LdapNotFoundError,
+  LdapOperationError,
+  LdapPermissionError,
+  LdapTimeoutError,
+  LdapTooManyError,
+  LdapUnavailableError,
+} from "./errors";
+import { parseFilter } from "./filter";
+
+export interface LdapClientOptions {
+  /** Tried in order on every (re)connect; the first that completes connect + TLS + bind wins. */
+  urls: readonly string[];
+  startTls?: boolean;
+  caFile?: string | undefined;
+  /** PEM text of trusted CA certificates; an alternative to caFile. */
+  ca?: string | undefined;
+  tlsInsecure?: boolean;
+  allowPlaintext?: boolean;
+  bindDn?: string | undefined;
+  bindPassword?: Secret | undefined;
+  connectTimeoutMs?: number;
+  timeoutMs?: number;
+  deadlineMs?: number;
+  pageSize?: number;
+  log?: Logger | undefined;
+}
+
+export interface LdapSearchOptions {
+  /** An RFC 4515 filter; build it with ldapFilter`` or a compiled filter template. Default (objectClass=*). */
+  filter?: string;
+  scope?: "base" | "one" | "sub";
+  attributes?: readonly string[];
+  /** Entries per page; 0 turns paging off. Defaults to the client's pageSize. */
+  pageSize?: number;
+  /** More matching entries than this is an LdapTooManyError rather than a silently cut list. */
+  sizeLimit?: number;
+}
+
+export type LdapChange = { operation: "add" | "delete" | "replace"; attribute: string; values: readonly string[] };
+
+interface Attempt {
+  url: string;
+  reason: string;
+  timedOut: boolean;
+}
+
+const DEFAULTS = { connectTimeoutMs: 3000, timeoutMs: 5000, deadlineMs: 10_000, pageSize: 500 };
+const TLS_CODES = /CERT|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)|ALTNAME|ERR_SSL|ERR_TLS/;
+const NETWORK_REASONS: Record<string, string> = {
+  ECONNREFUSED: "connection refused",
+  ECONNRESET: "connection reset",
+  ENOTFOUND: "host not found",
+  EAI_AGAIN: "DNS lookup failed",
+  EHOSTUNREACH: "host unreachable",
+  ENETUNREACH: "network unreachable",
+  EPIPE: "connection closed",
+};
+
+/**
+ * An LDAP connection with failover across servers, verified TLS, bounded waits and typed errors.
+ * The deadline starts at the first connection attempt and bounds every later step, so a caller
+ * such as sshd's AuthorizedKeysCommand knows the longest it can wait. Always close() it (or use
+ * withLdap), so no socket keeps the process alive.
+ */
+export class LdapClient {
+  readonly #opts: Required<Pick<LdapClientOptions, "connectTimeoutMs" | "timeoutMs" | "deadlineMs" | "pageSize">> & LdapClientOptions;
+  readonly #log: Logger;
+  readonly #ca: string | undefined;
+  readonly #sockets = new Set<Socket>();
+  #client: Client | undefined;
+  #url: string | undefined;
+  #deadlineAt: number | undefined;
+
+  constructor(options: LdapClientOptions) {
+    this.#opts = { ...DEFAULTS, ...stripUndefined(options) };
+    this.#log = options.log ?? new Logger({ tool: "ldap" });
+    if (options.urls.length === 0) throw new ConfigError("no LDAP server URL configured", { hint: "list at least one in ldap.urls" });
+    for (const url of options.urls) checkUrl(url, this.#opts);
+    this.#ca = options.ca ?? (options.caFile ? readCaFile(options.caFile) : undefined);
+  }
+
+  /** The server currently connected to, if any. */
+  get url(): string | undefined {
+    return this.#url;
+  }
+
+  /** Milliseconds left before the overall deadline (the full deadline before the first connect). */
+  remainingMs(): number {
+    return this.#deadlineAt === undefined ? this.#opts.deadlineMs : Math.max(0, this.#deadlineAt - Date.now());
+  }
+
+  /** Connects (with failover) if not connected; operations call this themselves. */
+  async connect(): Promise<void> {
+    await this.#connected();
+  }
+
+  async search(base: string, options: LdapSearchOptions = {}): Promise<LdapEntry[]> {
+    const entries: LdapEntry[] = [];
+    for await (const page of this.searchPages(base, options)) entries.push(...page);
+    return entries;
+  }
+
+  /** Pages as they arrive (each bounded by the operation timeout), for large result sets. */
+  async *searchPages(base: string, options: LdapSearchOptions = {}): AsyncGenerator<LdapEntry[]> {
+    const filter = parseFilter(options.filter ?? "(objectClass=*)");
+    const pageSize = options.pageSize ?? this.#opts.pageSize;
+    const client = await this.#connected();
+    const what = `search under "${base}"`;
+    const request = {
+      filter,
+      scope: options.scope ?? "sub",
+      attributes: options.attributes ? [...options.attributes] : [],
+      ...(options.sizeLimit === undefined ? {} : { sizeLimit: options.sizeLimit + 1 }),
+    } as const;
+    let total = 0;
+    const count = (page: LdapEntry[]): LdapEntry[] => {
+      total += page.length;
+      if (options.sizeLimit !== undefined && total > options.sizeLimit) {
+        throw new LdapTooManyError(`${what} matched more than ${options.sizeLimit} entries`, { hint: "narrow the filter or the base DN" });
+      }
+      return page;
+    };
+    if (pageSize === 0) {
+      const result = await this.#op(what, () => client.search(base, request));
+      yield count(result.searchEntries.map((e) => LdapEntry.fromLdapts(e)));
+      return;
+    }
+    const pages = client.searchPaginated(base, { ...request, paged: { pageSize } });
+    try {
+      while (true) {
+        const next = await this.#op(what, () => pages.next());
+        if (next.done) return;
+        yield count(next.value.searchEntries.map((e) => LdapEntry.fromLdapts(e)));
+      }
+    } finally {
+      void pages.return(undefined).catch(() => {});
+    }
+  }
+
+  /** The single entry matching; undefined when none; LdapTooManyError when several do. */
+  async searchOne(base: string, options: Omit<LdapSearchOptions, "sizeLimit" | "pageSize"> = {}): Promise<LdapEntry | undefined> {
+    const entries = await this.search(base, { ...options, sizeLimit: 1, pageSize: 0 });
+    return entries[0];
+  }
+
+  /** Reads one entry by DN; undefined when it does not exist. */
+  async read(dn: string, attributes?: readonly string[]): Promise<LdapEntry | undefined> {
+    try {
+      return await this.searchOne(dn, { scope: "base", ...(attributes ? { attributes } : {}) });
+    } catch (error) {
+      if (error instanceof LdapNotFoundError) return undefined;
+      throw error;
+    }
+  }
+
+  /** One modify request: all changes apply atomically or none do (RFC 4511 §4.6). */
+  async modify(dn: string, changes: readonly LdapChange[]): Promise<void> {
+    const client = await this.#connected();
+    const request = changes.map(
+      (c) => new Change({ operation: c.operation, modification: new Attribute({ type: c.attribute, values: [...c.values] }) }),
+    );
+    await this.#op(`modify "${dn}"`, () => client.modify(dn, request));
+  }
+
+  async add(dn: string, attributes: Readonly<Record<string, string | readonly string[]>>): Promise<void> {
+    const client = await this.#connected();
+    const attrs = Object.entries(attributes).map(([type, v]) => new Attribute({ type, values: typeof v === "string" ? [v] : [...v] }));
+    await this.#op(`add "${dn}"`, () => client.add(dn, attrs));
+  }
+
+  async delete(dn: string): Promise<void> {
+    const client = await this.#connected();
+    await this.#op(`delete "${dn}"`, () => client.del(dn));
+  }
+
+  /** Unbinds and closes every socket; safe to call more than once. */
+  async close(): Promise<void> {
+    const client = this.#client;
+    this.#client = undefined;
+    this.#url = undefined;
+    if (client?.isConnected) {
+      await withTimeout(client.unbind(), 1000, () => {}).catch(() => {});
+    }
+    this.#destroySockets();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  async #connected(): Promise<Client> {
+    // ldapts silently reconnects a dropped socket without TLS or bind; never let it.
+    if (this.#client?.isConnected) return this.#client;
+    if (this.#client) await this.close();
+    this.#deadlineAt ??= Date.now() + this.#opts.deadlineMs;
+    const attempts: Attempt[] = [];
+    for (const url of this.#opts.urls) {
+      const budget = Math.min(this.#opts.connectTimeoutMs, this.remainingMs());
+      if (budget <= 0) {
+        attempts.push({ url, reason: "not tried: deadline reached", timedOut: true });
+        continue;
+      }
+      try {
+        this.#client = await this.#attempt(url, budget);
+        this.#url = url;
+        if (attempts.length > 0)
+          this.#log.warn(`LDAP failover: using ${url}`, { failed: attempts.map((a) => `${a.url} (${a.reason})`).join(", ") });
+        return this.#client;
+      } catch (error) {
+        if (error instanceof LdapAuthError) throw error;
+        const attempt = describeFailure(url, error, budget);
+        attempts.push(attempt);
+        this.#log.debug("LDAP server failed", { url, reason: attempt.reason });
+      }
+    }
+    throw failoverError(attempts, this.#opts.deadlineMs);
+  }
+
+  async #attempt(url: string, budget: number): Promise<Client> {
+    const { hostname } = new URL(url);
+    const host = hostname.replace(/^\[|\]$/g, "");
+    const ldaps = url.toLowerCase().startsWith("ldaps:");
+    const tlsOptions: ConnectionOptions = {
+      rejectUnauthorized: !this.#opts.tlsInsecure,
+      minVersion: "TLSv1.2",
+      host,
+      ...(this.#ca ? { ca: this.#ca } : {}),
+      ...(isIP(host) ? {} : { servername: host }),
+    };
+    if ((ldaps || this.#opts.startTls) && this.#opts.tlsInsecure) {
+      this.#log.warn(`TLS certificate verification is OFF for ${url} (tlsInsecure): anyone on the network path can impersonate the server`);
+    }
+    const track = <S extends Socket>(socket: S): S => {
+      this.#sockets.add(socket);
+      socket.once("close", () => this.#sockets.delete(socket));
+      return socket;
+    };
+    const client = new Client({
+      url,
+      connectTimeout: budget,
+      strictDN: false,
+      ...(ldaps ? { tlsOptions } : {}),
+      createConnection: ((port: number, h: string) => track(netConnect(port, h))) as unknown as typeof netConnect,
+      createSecureConnection: ((...args: unknown[]) =>
+        track(
+          typeof args[0] === "number"
+            ? tlsConnect(args[0], args[1] as string, args[2] as ConnectionOptions)
+            : tlsConnect(args[0] as ConnectionOptions),
+        )) as unknown as typeof tlsConnect,
+    });
+    const handshake = async (): Promise<void> => {
+      if (this.#opts.startTls && !ldaps) await client.startTLS({ ...tlsOptions });
+      // An anonymous bind still proves the server answers before we commit to it.
+      await client.bind(this.#opts.bindDn ?? "", this.#opts.bindPassword?.reveal() ?? "");
+    };
+    try {
+      await withTimeout(handshake(), budget, () => this.#destroySockets());
+      return client;
+    } catch (error) {
+      this.#destroySockets();
+      if (error instanceof ResultCodeError && error.code === 49) {
+        throw new LdapAuthError(`LDAP bind as "${this.#opts.bindDn ?? "(anonymous)"}" rejected by ${url}: invalid credentials`, {
+          hint: `check ldap.bindDn and the password from ${this.#opts.bindPassword?.source ?? "ldap.bindPassword"}`,
+        });
+      }
+      if (error instanceof ResultCodeError && (error.code === 13 || error.code === 8)) {
+        throw new LdapAuthError(`${url} refuses to bind over an unencrypted connection`, {
+          hint: "set ldap.startTls: true or use an ldaps:// URL",
+        });
+      }
+      throw error;
+    }
+  }
+
+  async #op<T>(what: string, run: () => Promise<T>): Promise<T> {
+    const remaining = this.remainingMs();
+    const budget = Math.min(this.#opts.timeoutMs, remaining);
+    const url = this.#url ?? "LDAP";
+    if (budget <= 0)
+      throw new LdapTimeoutError(`LDAP deadline of ${this.#opts.deadlineMs} ms reached before ${what}`, { hint: "raise ldap.deadlineMs" });
+    try {
+      return await withTimeout(run(), budget, () => {
+        this.#client = undefined;
+        this.#destroySockets();
+      });
+    } catch (error) {
+      if (error instanceof TimeoutSignal) {
+        const cause = budget < this.#opts.timeoutMs ? `the overall deadline of ${this.#opts.deadlineMs} ms` : `${budget} ms`;
+        throw new LdapTimeoutError(`${url} did not answer ${what} within ${cause}`, {
+          hint: "check the server's health, or raise ldap.timeoutMs",
+        });
+      }
+      throw operationError(error, url, what);
+    }
+  }
+
+  #destroySockets(): void {
+    for (const socket of this.#sockets) socket.destroy();
+    this.#sockets.clear();
+  }
+}
+
+/** Runs fn with a connected client and always closes it, whatever fn does. */
+export async function withLdap<T>(options: LdapClientOptions, fn: (client: LdapClient) => Promise<T>): Promise<T> {
+  const client = new LdapClient(options);
+  try {
+    return await fn(client);
+  } finally {
+    await client.close();
+  }
+}
+
+class TimeoutSignal extends Error {}
+
+function withTimeout<T>(promise: Promise<T>, ms: number, onTimeout: () => void): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      onTimeout();
+      reject(new TimeoutSignal(`timed out after ${ms} ms`));
+    }, ms);
+  });
+  // The loser of the race may still reject (its socket was destroyed); that is expected.
+  promise.catch(() => {});
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+function describeFailure(url: string, error: unknown, budget: number): Attempt {
+  if (error instanceof TimeoutSignal || (error instanceof Error && /Connection timeout/.test(error.message))) {
+    return { url, reason: `no answer within ${budget} ms`, timedOut: true };
+  }
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  if (typeof code === "string" && TLS_CODES.test(code)) {
+    return { url, reason: `TLS certificate not trusted (${code}); check ldap.caFile`, timedOut: false };
+  }
+  if (typeof code === "string" && code in NETWORK_REASONS) return { url, reason: NETWORK_REASONS[code] ?? code, timedOut: false };
+  if (error instanceof ResultCodeError) return { url, reason: `server error ${error.code}`, timedOut: false };
+  const message = error instanceof Error ? error.message.split("\n")[0] : String(error);
+  return { url, reason: message ?? "unknown error", timedOut: false };
+}
+
+function failoverError(attempts: Attempt[], deadlineMs: number): OpsguardError {
+  const detail = attempts.map((a) => `${a.url}: ${a.reason}`).join("; ");
+  if (attempts.every((a) => a.timedOut)) {
+    return new LdapTimeoutError(`no LDAP server answered in time (${detail})`, {
+      hint: `the servers accept connections but do not respond; deadline ${deadlineMs} ms`,
+    });
+  }
+  return new LdapUnavailableError(`no LDAP server reachable (${detail})`, { hint: "check ldap.urls and that a server is up" });
+}
+
+function operationError(error: unknown, url: string, what: string): OpsguardError {
+  if (error instanceof OpsguardError) return error;
+  if (!(error instanceof ResultCodeError)) {
+    const message = error instanceof Error ? (error.message.split("\n")[0] ?? "") : String(error);
+    if (/Connection closed|Socket error|ECONNRESET|EPIPE/.test(message)) {
+      return new LdapUnavailableError(`lost the connection to ${url} during ${what}`, { hint: "retry; check the server's health" });
+    }
+    return new LdapOperationError(`${what} failed on ${url}: ${message}`, undefined);
+  }
+  const text = `${what} failed on ${url}: ${error.message.replace(/ Code: 0x[0-9a-f]+$/, "")} (result code ${error.code})`;
+  switch (error.code) {
+    case 32:
+      return new LdapNotFoundError(`${what}: no such entry on ${url}`, { hint: "check the DN and ldap.baseDn" });
+    case 50:
+      return new LdapPermissionError(text, { hint: "the bind DN lacks the access rights; ask the directory admins for an ACL" });
+    case 4:
+    case 11:
+      return new LdapTooManyError(text, { hint: "narrow the filter or use a smaller base DN" });
+    case 3:
+      return new LdapTimeoutError(text);
+    case 49:
+      return new LdapAuthError(text);
+    case 51:
+    case 52:
+    case 53:
+      return new LdapUnavailableError(text);
+    default:
+      return new LdapOperationError(text, error.code);
+  }
+}
+
+function checkUrl(url: string, opts: LdapClientOptions): void {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new ConfigError(`invalid LDAP URL "${url}"`, { hint: 'write "ldap://host[:port]" or "ldaps://host[:port]"' });
+  }
+  const scheme = parsed.protocol.toLowerCase();
+  if (scheme !== "ldap:" && scheme !== "ldaps:") {
+    throw new ConfigError(`invalid LDAP URL "${url}": scheme must be ldap:// or ldaps://`);
+  }
+  const host = parsed.hostname.replace(/^\[|\]$/g, "");
+  const loopback = host === "localhost" || host === "::1" || /^127\./.test(host);
+  if (scheme === "ldap:" && !opts.startTls && opts.bindPassword && !loopback && !opts.allowPlaintext) {
+    throw new ConfigError(`${url} would carry the bind password in clear text`, {
+      hint: "set ldap.startTls: true, use ldaps://, or (not recommended) ldap.allowPlaintext: true",
+    });
+  }
+}
+
+function readCaFile(path: string): string {
+  try {
+    return readFileSync(path, "utf8");
+  } catch (error) {
+    throw new ConfigError(`ldap.caFile: cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? "error"})`, {
+      hint: "check the path and that this user may read it",
+    });
+  }
+}
+
+function stripUndefined<T extends object>(obj: T): T {
+  return Object.fromEntries(Object.entries(obj).filter(([, v]) => v !== undefined)) as T;
+}

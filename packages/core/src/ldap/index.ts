@@ -1,0 +1,6 @@
+export * from "./client";
+export * from "./config";
+export * from "./dn";
+export * from "./entry";
+export * from "./errors";
+export * from "./filter";

@@ -1,0 +1,97 @@
+import { type ChildProcess, execFile, spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { createConnection, createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+/** A port nobody listens on right now; callers retry if another process takes it first. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      const port = typeof address === "object" && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Resolves once something accepts TCP on host:port, or rejects after timeoutMs. */
+export async function waitForPort(port: number, timeoutMs: number, host = "127.0.0.1"): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    const open = await new Promise<boolean>((resolve) => {
+      const socket = createConnection({ host, port });
+      socket.once("connect", () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.once("error", () => resolve(false));
+    });
+    if (open) return;
+    await sleep(25);
+  }
+  throw new Error(`nothing listens on ${host}:${port} after ${timeoutMs} ms`);
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+export function run(file: string, args: readonly string[], options: { cwd?: string; input?: string } = {}): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = execFile(file, [...args], { cwd: options.cwd, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
+      if (error) reject(new Error(`${file} ${args.join(" ")} failed: ${stderr.trim() || error.message}`));
+      else resolve(stdout);
+    });
+    if (options.input !== undefined) child.stdin?.end(options.input);
+  });
+}
+
+const cleanups = new Set<() => void>();
+let exitHookInstalled = false;
+
+/**
+ * Runs fn synchronously when the process exits, however it exits, so a crashed test file never
+ * leaves a slapd or a temp dir behind. The returned function unregisters it.
+ */
+export function onProcessExit(fn: () => void): () => void {
+  if (!exitHookInstalled) {
+    exitHookInstalled = true;
+    process.once("exit", () => {
+      for (const cleanup of cleanups) {
+        try {
+          cleanup();
+        } catch {
+          // best effort at exit
+        }
+      }
+    });
+  }
+  cleanups.add(fn);
+  return () => cleanups.delete(fn);
+}
+
+export function makeTempDir(prefix: string): string {
+  return mkdtempSync(join(tmpdir(), `opsguard-${prefix}-`));
+}
+
+export function removeDir(dir: string): void {
+  rmSync(dir, { recursive: true, force: true });
+}
+
+/** Sends SIGTERM, then SIGKILL if the process has not exited after graceMs. */
+export async function stopProcess(child: ChildProcess, graceMs = 3000): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  child.kill("SIGTERM");
+  const timer = setTimeout(() => child.kill("SIGKILL"), graceMs);
+  await exited;
+  clearTimeout(timer);
+}
+
+export function commandExists(path: string): boolean {
+  return spawnSync(path, ["-VV"], { stdio: "ignore" }).error === undefined;
+}
