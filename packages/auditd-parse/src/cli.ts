@@ -1,10 +1,305 @@
-import { createProgram, runCli } from "@opsguard/core";
+import {
+  type CliContext,
+  cliContext,
+  colorEnabled,
+  createProgram,
+  createStyle,
+  DataError,
+  ExitCode,
+  loadConfig,
+  runCli,
+  UsageError,
+} from "@opsguard/core";
+import { z } from "zod";
 import pkg from "../package.json" with { type: "json" };
+import { eventFilter, listOption, parseSuccess, parseTime } from "./filter";
+import { formatRow, formatText, tableHeader } from "./format";
+import { followFile, readInput, rotationOrder } from "./input";
+import type { AuditEvent } from "./interpret";
+import { type Connection, connectionOf, formatConnection } from "./net";
+import { Output } from "./output";
+import { AuditParser } from "./parser";
+import { formatSession, SessionTracker } from "./sessions";
+
+type Command = ReturnType<typeof createProgram>;
+
+const configSchema = z.strictObject({
+  passwd: z.string().optional(),
+  group: z.string().optional(),
+  windowMs: z.number().int().positive().max(600_000).optional(),
+});
+
+interface ParseFlags {
+  format?: "ndjson" | "text" | "table";
+  pretty: boolean;
+  type?: string[];
+  user?: string[];
+  key?: string[];
+  syscall?: string[];
+  since?: string;
+  until?: string;
+  success?: string;
+  follow: boolean;
+  fromEnd: boolean;
+  output?: string;
+  strict: boolean;
+  passwd?: string;
+  group?: string;
+  window?: string;
+}
+
+const HELP_AFTER = `Input: files (rotated audit.log.N and .gz are read oldest first), or stdin when none or "-".
+Output: NDJSON, one event per line (schema: schema/event.schema.json in the package).
+
+Config keys (--config, $AUDITD_PARSE_CONFIG, ./.auditd-parserc, /etc/opsguard/auditd-parse.json …):
+  passwd     passwd file for uid → name (default /etc/passwd)
+  group      group file for gid → name (default /etc/group)
+  windowMs   grouping window in log time (default 2000, auditd's own)
+
+Examples:
+  auditd-parse /var/log/audit/audit.log* --key sshd-config
+  auditd-parse -F --format text /var/log/audit/audit.log
+  auditd-parse sessions --since 1d /var/log/audit/audit.log
+  auditd-parse net --json /var/log/audit/audit.log
+  # auditd plugin (/etc/audit/plugins.d/auditd-parse.conf): path=/usr/bin/auditd-parse args=plugin -o /var/log/audit/events.json format=string`;
+
+function addInputOptions(command: Command): Command {
+  return command
+    .argument("[files...]", "audit logs (default: stdin)")
+    .option("--type <types>", "only events with one of these record types (comma list, repeatable)", listOption)
+    .option("--user <users>", "only events whose auid or uid is one of these names or numbers", listOption)
+    .option("--key <keys>", "only events with one of these audit rule keys", listOption)
+    .option("--syscall <names>", "only events of these syscalls (names or numbers)", listOption)
+    .option("--since <time>", "only events at or after: ISO 8601, epoch seconds, or an age like 2h")
+    .option("--until <time>", "only events before this time")
+    .option("--success <yes|no>", "only successful (yes) or failed (no) events")
+    .option("--passwd <file>", "passwd file for uid names (default /etc/passwd)")
+    .option("--group <file>", "group file for gid names (default /etc/group)")
+    .option("--window <ms>", "grouping window in log time, milliseconds (default 2000)")
+    .option("--strict", "exit 65 when any input line was malformed", false);
+}
 
 const program = createProgram({
   name: "auditd-parse",
   version: pkg.version,
-  description: pkg.description,
+  description: "Group Linux audit records into events, decode every field, and print one JSON object per event.",
+  exitCodes: [ExitCode.OK, ExitCode.USAGE, ExitCode.DATA_ERR, ExitCode.NO_INPUT, ExitCode.SOFTWARE, ExitCode.IO_ERR, ExitCode.CONFIG],
+  helpAfter: HELP_AFTER,
 });
+
+addInputOptions(program)
+  .option("--format <format>", "output format: ndjson, text or table", "ndjson")
+  .option("--pretty", "indented JSON (one event per block)", false)
+  .option("-F, --follow", "keep reading the file as it grows and across rotation, like tail -F", false)
+  .option("--from-end", "with --follow: start at the end of the file", false)
+  .option("-o, --output <file>", "append to this file instead of stdout")
+  .action(async (files: string[], _flags: ParseFlags, command: Command) => {
+    await parseCommand(files, command, "events");
+  });
+
+addInputOptions(program.command("sessions").description("per-user login sessions with the commands and connections inside each")).action(
+  async (files: string[], _flags: ParseFlags, command: Command) => {
+    await parseCommand(files, command, "sessions");
+  },
+);
+
+addInputOptions(
+  program.command("net").description("network connections (connect/accept/bind …) with process, user, direction, address"),
+).action(async (files: string[], _flags: ParseFlags, command: Command) => {
+  await parseCommand(files, command, "net");
+});
+
+program
+  .command("plugin")
+  .description("auditd plugin mode: read the audisp string format on stdin until EOF or SIGTERM; SIGHUP reopens --output")
+  .option("-o, --output <file>", "append events to this file instead of stdout")
+  .option("--passwd <file>", "passwd file for uid names")
+  .option("--group <file>", "group file for gid names")
+  .action(async (_flags: ParseFlags, command: Command) => {
+    await pluginCommand(command);
+  });
+
+type Mode = "events" | "sessions" | "net";
+
+async function parseCommand(files: string[], command: Command, mode: Mode): Promise<void> {
+  const ctx = cliContext(command);
+  const flags = command.opts<ParseFlags>();
+  const { config } = await loadConfig({ tool: "auditd-parse", schema: configSchema, path: ctx.opts.config, optional: true });
+  const filter = eventFilter({
+    ...(flags.type ? { types: flags.type } : {}),
+    ...(flags.user ? { users: flags.user } : {}),
+    ...(flags.key ? { keys: flags.key } : {}),
+    ...(flags.syscall ? { syscalls: flags.syscall } : {}),
+    ...(flags.since ? { sinceMs: parseTime(flags.since, "--since") } : {}),
+    ...(flags.until ? { untilMs: parseTime(flags.until, "--until") } : {}),
+    ...(flags.success ? { success: parseSuccess(flags.success) } : {}),
+  });
+  if (!["ndjson", "text", "table"].includes(flags.format ?? "ndjson")) {
+    throw new UsageError(`--format ${flags.format} is not supported`, { hint: "use ndjson, text or table" });
+  }
+  const output = new Output(flags.output);
+  const sink = makeSink(mode, flags, ctx, output);
+  const parser = new AuditParser(
+    (event) => {
+      if (filter === undefined || filter(event)) sink.event(event);
+    },
+    parserOptions(flags, config),
+  );
+  const onChunk = (chunk: Buffer): Promise<void> | undefined => {
+    parser.pushBytes(chunk);
+    return sink.pending();
+  };
+  const inputs = files.length === 0 ? ["-"] : rotationOrder(files);
+  if (flags.follow) {
+    if (inputs.length !== 1 || inputs[0] === "-") throw new UsageError("--follow needs exactly one file");
+    const abort = new AbortController();
+    for (const sig of ["SIGINT", "SIGTERM"] as const) process.once(sig, () => abort.abort());
+    const windowMs = config.windowMs ?? 2000;
+    await followFile(inputs[0]!, onChunk, {
+      fromEnd: flags.fromEnd,
+      signal: abort.signal,
+      onTick: () => {
+        parser.expireBefore(Date.now(), windowMs);
+        return output.flush();
+      },
+    });
+  } else {
+    for (const file of inputs) {
+      await readInput(file, onChunk);
+      parser.endOfFile();
+    }
+  }
+  parser.end();
+  await sink.finish();
+  await output.close();
+  report(ctx, parser, flags.strict);
+}
+
+/** Consumes events for one mode and writes them; pending() is the backpressure hook. */
+interface Sink {
+  event(e: AuditEvent): void;
+  pending(): Promise<void> | undefined;
+  finish(): Promise<void>;
+}
+
+function makeSink(mode: Mode, flags: ParseFlags, ctx: CliContext, output: Output): Sink {
+  const style = createStyle(colorEnabled(process.stdout, ctx.opts.color));
+  let wait: Promise<void> | undefined;
+  const line = (text: string): void => {
+    const w = output.line(text);
+    if (w) wait = w;
+  };
+  const pending = (): Promise<void> | undefined => {
+    const w = wait;
+    wait = undefined;
+    return w;
+  };
+  if (mode === "sessions") {
+    const tracker = new SessionTracker();
+    return {
+      event: (e) => tracker.add(e),
+      pending,
+      finish: async () => {
+        const sessions = tracker.list();
+        if (ctx.opts.json) line(JSON.stringify(sessions, null, flags.pretty ? 2 : undefined));
+        else for (const s of sessions) line(`${formatSession(s)}\n`);
+      },
+    };
+  }
+  if (mode === "net") {
+    const all: Connection[] = [];
+    return {
+      event: (e) => {
+        const c = connectionOf(e);
+        if (c === undefined) return;
+        if (ctx.opts.json) all.push(c);
+        else line(formatConnection(c));
+      },
+      pending,
+      finish: async () => {
+        if (ctx.opts.json) line(JSON.stringify(all, null, flags.pretty ? 2 : undefined));
+      },
+    };
+  }
+  if (flags.format === "table") line(tableHeader(style));
+  const format =
+    flags.format === "text"
+      ? (e: AuditEvent) => formatText(e, style)
+      : flags.format === "table"
+        ? (e: AuditEvent) => formatRow(e, style)
+        : flags.pretty
+          ? (e: AuditEvent) => JSON.stringify(e, null, 2)
+          : (e: AuditEvent) => JSON.stringify(e);
+  return { event: (e) => line(format(e)), pending, finish: async () => undefined };
+}
+
+async function pluginCommand(command: Command): Promise<void> {
+  const ctx = cliContext(command);
+  const flags = command.opts<ParseFlags>();
+  const { config } = await loadConfig({ tool: "auditd-parse", schema: configSchema, path: ctx.opts.config, optional: true });
+  const output = new Output(flags.output);
+  let wait: Promise<void> | undefined;
+  const parser = new AuditParser(
+    (e) => {
+      wait = output.line(JSON.stringify(e)) ?? wait;
+    },
+    parserOptions(flags, config),
+  );
+  const windowMs = config.windowMs ?? 2000;
+  // auditd feeds events live: complete them on the wall clock too, or a lone kernel record would wait forever
+  const timer = setInterval(() => {
+    parser.expireBefore(Date.now(), windowMs);
+    void output.flush();
+  }, 500);
+  const onHup = () => void output.reopen();
+  process.on("SIGHUP", onHup);
+  const stop = () => process.stdin.destroy();
+  process.once("SIGTERM", stop);
+  try {
+    for await (const chunk of process.stdin) {
+      parser.pushBytes(chunk as Buffer);
+      if (wait) {
+        await wait;
+        wait = undefined;
+      }
+    }
+  } finally {
+    clearInterval(timer);
+    process.off("SIGHUP", onHup);
+    process.off("SIGTERM", stop);
+  }
+  parser.end();
+  await output.close();
+  report(ctx, parser, false);
+}
+
+function parserOptions(flags: ParseFlags, config: z.output<typeof configSchema>) {
+  const passwd = flags.passwd ?? config.passwd;
+  const group = flags.group ?? config.group;
+  const windowMs = flags.window === undefined ? config.windowMs : parseWindow(flags.window);
+  return {
+    ids: { ...(passwd ? { passwd } : {}), ...(group ? { group } : {}) },
+    ...(windowMs === undefined ? {} : { windowMs }),
+  };
+}
+
+function parseWindow(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n <= 0 || n > 600_000)
+    throw new UsageError(`--window ${value} is not a number of milliseconds between 1 and 600000`);
+  return n;
+}
+
+/** The stderr summary: counts, lost events, and the malformed-input verdict for --strict. */
+function report(ctx: CliContext, parser: AuditParser, strict: boolean): void {
+  const s = parser.stats;
+  ctx.log.info(`${s.lines} lines, ${s.records} records, ${s.events} events, ${s.lost} lost (serial gaps), ${s.malformed} malformed`);
+  if (s.lost > 0) ctx.log.warn(`${s.lost} events missing (gaps in serial numbers: the kernel or auditd dropped them)`);
+  if (s.malformed > 0) {
+    const message = `${s.malformed} malformed input line(s), kept as "unparsed" in the output`;
+    if (strict) throw new DataError(message);
+    ctx.log.warn(message);
+  }
+}
 
 void runCli(program);

@@ -1,0 +1,157 @@
+import { type AuditRecord, parseRecord } from "./record";
+import { isStandaloneType } from "./record-types";
+
+/** The records of one event, in arrival order, before interpretation. */
+export interface RawEvent {
+  node: string | undefined;
+  stamp: string;
+  timeMs: number;
+  serial: number;
+  records: AuditRecord[];
+  /** Input lines without an audit header; such an event has no records. */
+  unparsed: string[] | undefined;
+}
+
+export interface AssemblerOptions {
+  /** An event still open this long (in log time) after newer records is complete: auditd's own default. */
+  windowMs?: number;
+  /** Bound on open events, so memory stays flat whatever the input. */
+  maxInFlight?: number;
+}
+
+export interface AssemblerStats {
+  lines: number;
+  records: number;
+  events: number;
+  /** Lines without an audit header plus records with an untokenisable body. */
+  malformed: number;
+  /** Serial numbers skipped (events the kernel or auditd lost). */
+  lost: number;
+}
+
+const SERIAL_SPACE = 2 ** 32;
+/** A backwards jump larger than this is an auditd restart, not a late record. */
+const SERIAL_RESET = 100_000;
+
+/**
+ * Groups records into events by (node, timestamp, serial). An event completes on EOE, when its type is
+ * single-record by nature, when it falls out of the window, when too many are open, or at flush().
+ */
+export class Assembler {
+  readonly stats: AssemblerStats = { lines: 0, records: 0, events: 0, malformed: 0, lost: 0 };
+  private readonly open = new Map<string, RawEvent>();
+  private readonly lastSerial = new Map<string, number>();
+  private readonly windowMs: number;
+  private readonly maxInFlight: number;
+  private newestMs = 0;
+
+  constructor(
+    private readonly emit: (event: RawEvent) => void,
+    options: AssemblerOptions = {},
+  ) {
+    this.windowMs = options.windowMs ?? 2000;
+    this.maxInFlight = options.maxInFlight ?? 2048;
+  }
+
+  push(line: string): void {
+    this.stats.lines++;
+    const first = line.charCodeAt(0);
+    if (line.length === 0 || first === 35 /* # */ || (first === 32 && line.trim() === "")) return;
+    const record = parseRecord(line);
+    if (record === undefined) {
+      this.stats.malformed++;
+      this.complete({ node: undefined, stamp: "", timeMs: 0, serial: -1, records: [], unparsed: [line] });
+      return;
+    }
+    this.stats.records++;
+    if (record.unparsed !== undefined) this.stats.malformed++;
+    const key = record.node === undefined ? record.stamp : `${record.node} ${record.stamp}`;
+    let event = this.open.get(key);
+    if (record.type === "EOE") {
+      if (event) {
+        this.open.delete(key);
+        this.complete(event);
+      }
+      return;
+    }
+    if (event === undefined) {
+      this.trackSerial(record.node ?? "", record.serial);
+      event = {
+        node: record.node,
+        stamp: record.stamp,
+        timeMs: record.timeMs,
+        serial: record.serial,
+        records: [record],
+        unparsed: undefined,
+      };
+      if (isStandaloneType(record.type, undefined)) {
+        this.complete(event);
+      } else {
+        this.open.set(key, event);
+        if (this.open.size > this.maxInFlight) this.completeOldest();
+      }
+    } else {
+      event.records.push(record);
+    }
+    if (record.timeMs > this.newestMs) {
+      this.newestMs = record.timeMs;
+      this.expire(this.newestMs - this.windowMs);
+    }
+  }
+
+  /**
+   * Completes open events whose log time is before `beforeMs` (follow mode calls it on a wall clock).
+   * Open events are in arrival order, which is nearly log-time order, so the scan stops at the first
+   * young one; a late straggler behind it waits at most one more window.
+   */
+  expire(beforeMs: number): void {
+    for (const [key, event] of this.open) {
+      if (event.timeMs >= beforeMs) break;
+      this.open.delete(key);
+      this.complete(event);
+    }
+  }
+
+  /** Completes everything still open (end of input). */
+  flush(): void {
+    const events = [...this.open.values()];
+    this.open.clear();
+    for (const event of events) this.complete(event);
+  }
+
+  get inFlight(): number {
+    return this.open.size;
+  }
+
+  private completeOldest(): void {
+    const first = this.open.entries().next();
+    if (first.done) return;
+    this.open.delete(first.value[0]);
+    this.complete(first.value[1]);
+  }
+
+  private complete(event: RawEvent): void {
+    this.stats.events++;
+    this.emit(event);
+  }
+
+  /** Counts serials skipped between events, modulo 2^32 so the 32-bit rollover is not a gap. */
+  private trackSerial(node: string, serial: number): void {
+    const last = this.lastSerial.get(node);
+    if (last === undefined) {
+      this.lastSerial.set(node, serial);
+      return;
+    }
+    const ahead = (serial - last + SERIAL_SPACE) % SERIAL_SPACE;
+    if (ahead === 0) return;
+    if (ahead < SERIAL_SPACE / 2) {
+      if (ahead - 1 < SERIAL_RESET) this.stats.lost += ahead - 1;
+      this.lastSerial.set(node, serial);
+    } else if (SERIAL_SPACE - ahead > SERIAL_RESET) {
+      this.lastSerial.set(node, serial);
+    } else if (this.stats.lost > 0) {
+      // a late event from an earlier serial fills one of the gaps counted before
+      this.stats.lost--;
+    }
+  }
+}

@@ -1,0 +1,112 @@
+import { isHex } from "./sockaddr";
+import { CAP_NAMES, ERRNO_NAMES, SYSCALLS_AARCH64, SYSCALLS_I386, SYSCALLS_X86_64 } from "./tables/generated";
+
+/** AUDIT_ARCH_* values as audit writes them (lowercase hex). */
+const ARCH_NAMES: Readonly<Record<string, string>> = {
+  c000003e: "x86_64",
+  "40000003": "i386",
+  c00000b7: "aarch64",
+  "40000028": "arm",
+  "80000015": "ppc64",
+  c0000015: "ppc64le",
+  "80000016": "s390x",
+  "00000016": "s390",
+  c00000f3: "riscv64",
+  "400000f3": "riscv32",
+};
+
+const SYSCALL_TABLES: Readonly<Record<string, readonly (string | null)[]>> = {
+  x86_64: SYSCALLS_X86_64,
+  i386: SYSCALLS_I386,
+  aarch64: SYSCALLS_AARCH64,
+};
+
+export function archName(raw: string): string | undefined {
+  return ARCH_NAMES[raw.toLowerCase()];
+}
+
+/** Syscall number → name for arches we have a table for; undefined otherwise. */
+export function syscallName(arch: string | undefined, nr: string): string | undefined {
+  const table = arch === undefined ? undefined : SYSCALL_TABLES[arch];
+  if (table === undefined) return undefined;
+  const n = Number(nr);
+  return Number.isInteger(n) ? (table[n] ?? undefined) : undefined;
+}
+
+/** Syscall name → number for an arch (for --syscall filters). */
+export function syscallNumber(arch: string, name: string): number | undefined {
+  const n = SYSCALL_TABLES[arch]?.indexOf(name);
+  return n === undefined || n < 0 ? undefined : n;
+}
+
+/** `-13` → EACCES; other values unchanged (undefined). */
+export function errnoName(exit: string): string | undefined {
+  if (exit.charCodeAt(0) !== 45) return undefined;
+  const n = Number(exit.slice(1));
+  return Number.isInteger(n) ? (ERRNO_NAMES[n] ?? undefined) : undefined;
+}
+
+/** Hex-encoded untrusted string (audit's encoding for values with spaces or odd bytes) → text. */
+export function decodeHexString(hex: string): string | undefined {
+  if (hex.length % 2 !== 0 || !isHex(hex)) return undefined;
+  return Buffer.from(hex, "hex").toString("utf8");
+}
+
+/** A capability mask in hex → "chown,net_admin" ("none" when empty). */
+export function capNames(hex: string): string | undefined {
+  if (!isHex(hex) || hex.length > 16) return undefined;
+  const mask = BigInt(`0x${hex}`);
+  if (mask === 0n) return "none";
+  const names: string[] = [];
+  for (let bit = 0; bit < 64; bit++) {
+    if ((mask >> BigInt(bit)) & 1n) names.push(CAP_NAMES[bit] ?? `cap_${bit}`);
+  }
+  return names.join(",");
+}
+
+const FILE_TYPES: ReadonlyArray<readonly [number, string]> = [
+  [0o140000, "socket"],
+  [0o120000, "link"],
+  [0o100000, "file"],
+  [0o060000, "block"],
+  [0o040000, "dir"],
+  [0o020000, "character"],
+  [0o010000, "fifo"],
+];
+
+/** Octal st_mode → "file,suid,755", the way `ausearch -i` prints it. */
+export function modeText(octal: string): string | undefined {
+  if (!/^[0-7]{1,7}$/.test(octal)) return undefined;
+  const mode = Number.parseInt(octal, 8);
+  const parts: string[] = [];
+  const type = FILE_TYPES.find(([bits]) => (mode & 0o170000) === bits);
+  if (type) parts.push(type[1]);
+  if (mode & 0o4000) parts.push("suid");
+  if (mode & 0o2000) parts.push("sgid");
+  if (mode & 0o1000) parts.push("sticky");
+  parts.push((mode & 0o777).toString(8).padStart(3, "0"));
+  return parts.join(",");
+}
+
+/** Audit rule permission bits → "rwxa" letters. */
+export function permText(value: string): string | undefined {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 15) return undefined;
+  if (n === 0) return "none";
+  return `${n & 4 ? "r" : ""}${n & 2 ? "w" : ""}${n & 1 ? "x" : ""}${n & 8 ? "a" : ""}`;
+}
+
+export type SecurityContext = { user: string; role: string; type: string; level?: string } | { profile: string; mode?: string };
+
+/** SELinux `user:role:type:level` or an AppArmor label `profile (mode)`. */
+export function securityContext(value: string): SecurityContext | undefined {
+  const space = value.indexOf(" (");
+  if (space > 0 && value.endsWith(")")) return { profile: value.slice(0, space), mode: value.slice(space + 2, -1) };
+  const parts = value.split(":");
+  if (parts.length >= 3 && !value.startsWith("/")) {
+    const [user, role, type] = parts as [string, string, string];
+    const level = parts.slice(3).join(":");
+    return level ? { user, role, type, level } : { user, role, type };
+  }
+  return value.length > 0 ? { profile: value } : undefined;
+}

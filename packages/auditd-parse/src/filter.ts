@@ -1,0 +1,67 @@
+import { UsageError } from "@opsguard/core";
+import type { AuditEvent } from "./interpret";
+
+export interface FilterOptions {
+  types?: string[];
+  users?: string[];
+  keys?: string[];
+  syscalls?: string[];
+  sinceMs?: number;
+  untilMs?: number;
+  success?: boolean;
+}
+
+/** A predicate for the given filters (all must match; a list matches when any entry does), or undefined. */
+export function eventFilter(o: FilterOptions): ((event: AuditEvent) => boolean) | undefined {
+  const tests: Array<(e: AuditEvent) => boolean> = [];
+  if (o.types?.length) {
+    const types = new Set(o.types.map((t) => t.toUpperCase()));
+    tests.push((e) => e.records.some((r) => types.has(r.type)));
+  }
+  if (o.users?.length) {
+    const users = new Set(o.users);
+    tests.push((e) => {
+      const first = e.records[0];
+      return [e.auid, e.uid, first?.raw?.auid, first?.raw?.uid].some((u) => u !== undefined && users.has(u));
+    });
+  }
+  if (o.keys?.length) {
+    const keys = new Set(o.keys);
+    tests.push((e) => e.keys?.some((k) => keys.has(k)) ?? false);
+  }
+  if (o.syscalls?.length) {
+    const syscalls = new Set(o.syscalls);
+    tests.push((e) => e.syscall !== undefined && (syscalls.has(e.syscall) || syscalls.has(e.records[0]?.raw?.syscall ?? "")));
+  }
+  const { sinceMs, untilMs, success } = o;
+  if (sinceMs !== undefined) tests.push((e) => e.time !== null && Date.parse(e.time) >= sinceMs);
+  if (untilMs !== undefined) tests.push((e) => e.time !== null && Date.parse(e.time) < untilMs);
+  if (success !== undefined) tests.push((e) => e.success === success);
+  if (tests.length === 0) return undefined;
+  return (e) => tests.every((t) => t(e));
+}
+
+/** `--since`/`--until`: ISO 8601, epoch seconds, or an age such as 15m, 2h, 7d (before now). */
+export function parseTime(value: string, flag: string, nowMs = Date.now()): number {
+  const age = /^(\d+)([smhd])$/.exec(value);
+  if (age) return nowMs - Number(age[1]) * { s: 1e3, m: 6e4, h: 36e5, d: 864e5 }[age[2] as "s" | "m" | "h" | "d"];
+  if (/^\d+(\.\d+)?$/.test(value)) return Math.round(Number(value) * 1000);
+  const ms = Date.parse(value);
+  if (Number.isNaN(ms)) {
+    throw new UsageError(`${flag} ${JSON.stringify(value)} is not a time`, {
+      hint: "use ISO 8601 (2024-05-01T10:00:00Z), epoch seconds, or an age like 15m, 2h, 7d",
+    });
+  }
+  return ms;
+}
+
+export function parseSuccess(value: string): boolean {
+  if (value === "yes") return true;
+  if (value === "no") return false;
+  throw new UsageError(`--success ${JSON.stringify(value)} is not yes or no`, { hint: "use --success yes or --success no" });
+}
+
+/** "a,b" and repeated flags → one list. */
+export function listOption(value: string, previous: string[] = []): string[] {
+  return [...previous, ...value.split(",").filter(Boolean)];
+}

@@ -1,0 +1,63 @@
+import type { CliContext } from "@opsguard/core";
+import type { AuditEvent } from "./interpret";
+
+type ChalkInstance = CliContext["style"];
+
+/** One short line per event for people: time, id, record types, what happened, who, and the details. */
+export function formatText(e: AuditEvent, style: ChalkInstance): string {
+  if (e.id === null) return style.red(`unparsed: ${(e.unparsed ?? []).join(" | ")}`);
+  const types = [...new Set(e.records.map((r) => r.type))].join(",");
+  const parts = [style.dim(e.time ?? ""), e.node ? `${e.node}:${e.serial}` : String(e.serial), style.bold(types)];
+  if (e.syscall !== undefined) parts.push(e.success === false ? style.red(`${e.syscall}=${e.exit ?? "?"}`) : style.green(e.syscall));
+  else if (e.success !== undefined) parts.push(e.success ? style.green("success") : style.red("failed"));
+  parts.push(`auid=${e.auid ?? "?"} uid=${e.uid ?? "?"}`);
+  if (e.comm !== undefined || e.exe !== undefined) parts.push(`${e.comm ?? ""}(${e.exe ?? ""})`);
+  parts.push(detail(e));
+  return parts.filter(Boolean).join(" ");
+}
+
+const COLUMNS = [
+  ["TIME", 24],
+  ["SERIAL", 10],
+  ["TYPE", 14],
+  ["SYSCALL", 12],
+  ["OK", 3],
+  ["AUID", 10],
+  ["COMM", 14],
+] as const;
+
+export function tableHeader(style: ChalkInstance): string {
+  return style.bold([...COLUMNS.map(([name, width]) => name.padEnd(width)), "DETAIL"].join(" "));
+}
+
+/** A fixed-width row; the last column takes what is left. */
+export function formatRow(e: AuditEvent, style: ChalkInstance): string {
+  if (e.id === null) return style.red(`unparsed: ${(e.unparsed ?? []).join(" | ")}`);
+  const ok = e.success === undefined ? "" : e.success ? "yes" : "no";
+  const cells = [e.time ?? "", String(e.serial), e.records[0]?.type ?? "", e.syscall ?? "", ok, e.auid ?? "", e.comm ?? ""];
+  const row = cells.map((c, i) => fit(c, COLUMNS[i]![1])).join(" ");
+  return `${e.success === false ? style.red(row) : row} ${detail(e)}`;
+}
+
+function fit(s: string, width: number): string {
+  return s.length > width ? `${s.slice(0, width - 1)}…` : s.padEnd(width);
+}
+
+function detail(e: AuditEvent): string {
+  if (e.argv !== undefined) return e.argv.join(" ");
+  const sa = e.sockaddr;
+  if (sa !== undefined) {
+    if (sa.family === "inet" || sa.family === "inet6") return `${sa.family} ${sa.address} port ${sa.port}`;
+    if (sa.family === "unix") return `unix ${sa.abstract ? "@" : ""}${sa.path}`;
+    return sa.family;
+  }
+  if (e.proctitle !== undefined) return e.proctitle.join(" ");
+  const first = e.records[0];
+  if (first === undefined) return "";
+  const f = first.fields;
+  const bits = ["op", "acct", "hostname", "addr", "terminal", "res", "name", "key"]
+    .filter((k) => typeof f[k] === "string")
+    .map((k) => `${k}=${f[k] as string}`);
+  if (first.text) bits.unshift(first.text);
+  return bits.join(" ");
+}

@@ -1,0 +1,65 @@
+import type { AuditEvent } from "./interpret";
+
+export interface Connection {
+  time: string;
+  id: string;
+  node?: string;
+  /** outbound: connect/sendto/sendmsg; inbound: accept; listen: bind. */
+  direction: "outbound" | "inbound" | "listen";
+  syscall: string;
+  success: boolean | undefined;
+  pid?: string;
+  comm?: string;
+  exe?: string;
+  auid?: string;
+  uid?: string;
+  ses?: string;
+  family: string;
+  /** The peer (outbound, inbound) or the bound local address (listen). Audit does not log the other end. */
+  address: string;
+  port?: number;
+}
+
+const DIRECTIONS: Readonly<Record<string, Connection["direction"]>> = {
+  connect: "outbound",
+  sendto: "outbound",
+  sendmsg: "outbound",
+  sendmmsg: "outbound",
+  accept: "inbound",
+  accept4: "inbound",
+  bind: "listen",
+};
+
+/** The network connection an event records, if any (a socket syscall with a decoded sockaddr). */
+export function connectionOf(e: AuditEvent): Connection | undefined {
+  const direction = e.syscall === undefined ? undefined : DIRECTIONS[e.syscall];
+  const sa = e.sockaddr;
+  if (direction === undefined || sa === undefined || e.id === null || e.time === null) return undefined;
+  let address: string;
+  let port: number | undefined;
+  if (sa.family === "inet" || sa.family === "inet6") {
+    address = sa.address;
+    port = sa.port;
+  } else if (sa.family === "unix") {
+    address = sa.abstract ? `@${sa.path}` : sa.path;
+  } else if (sa.family === "netlink") {
+    address = `pid ${sa.pid}`;
+  } else {
+    return undefined;
+  }
+  const c: Connection = { time: e.time, id: e.id, direction, syscall: e.syscall!, success: e.success, family: sa.family, address };
+  if (port !== undefined) c.port = port;
+  if (e.node !== undefined) c.node = e.node;
+  for (const key of ["pid", "comm", "exe", "auid", "uid", "ses"] as const) {
+    const v = e[key];
+    if (v !== undefined) c[key] = v;
+  }
+  return c;
+}
+
+export function formatConnection(c: Connection): string {
+  const arrow = c.direction === "outbound" ? "->" : c.direction === "inbound" ? "<-" : "listen";
+  const where = c.port === undefined ? c.address : c.family === "inet6" ? `[${c.address}]:${c.port}` : `${c.address}:${c.port}`;
+  const result = c.success === false ? " (failed)" : "";
+  return `${c.time} ${c.auid ?? "?"} ${c.comm ?? "?"}[${c.pid ?? "?"}] ${c.syscall} ${arrow} ${c.family} ${where}${result}`;
+}

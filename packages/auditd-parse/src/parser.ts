@@ -1,0 +1,60 @@
+import { Assembler, type AssemblerOptions, type AssemblerStats } from "./assemble";
+import { IdNames, type IdSources } from "./ids";
+import { type AuditEvent, Interpreter } from "./interpret";
+import { LineSplitter } from "./lines";
+
+export interface ParserOptions extends AssemblerOptions {
+  ids?: IdSources;
+}
+
+/**
+ * The whole pipeline for one input stream: bytes → lines → records → grouped events → interpreted events.
+ * Push bytes (or lines), then end(); events arrive through onEvent as they complete.
+ */
+export class AuditParser {
+  private readonly assembler: Assembler;
+  private readonly splitter: LineSplitter;
+
+  constructor(onEvent: (event: AuditEvent) => void, options: ParserOptions = {}) {
+    const interpreter = new Interpreter(new IdNames(options.ids));
+    this.assembler = new Assembler((raw) => onEvent(interpreter.event(raw)), options);
+    this.splitter = new LineSplitter((line) => this.assembler.push(line));
+  }
+
+  get stats(): AssemblerStats {
+    return this.assembler.stats;
+  }
+
+  pushBytes(chunk: Buffer): void {
+    this.splitter.push(chunk);
+  }
+
+  pushLine(line: string): void {
+    this.assembler.push(line);
+  }
+
+  /** Completes events older than `ageMs` in log time relative to `nowMs` (live input: call on a timer). */
+  expireBefore(nowMs: number, ageMs: number): void {
+    this.assembler.expire(nowMs - ageMs);
+  }
+
+  /** End of one input file: its last line may lack a newline. Open events stay open (rotation). */
+  endOfFile(): void {
+    this.splitter.end();
+  }
+
+  /** End of all input: completes every open event. */
+  end(): void {
+    this.splitter.end();
+    this.assembler.flush();
+  }
+}
+
+/** Parses a whole string (tests, small inputs) into events. */
+export function parseText(text: string, options: ParserOptions = {}): { events: AuditEvent[]; stats: AssemblerStats } {
+  const events: AuditEvent[] = [];
+  const parser = new AuditParser((e) => events.push(e), options);
+  parser.pushBytes(Buffer.from(text, "utf8"));
+  parser.end();
+  return { events, stats: parser.stats };
+}
