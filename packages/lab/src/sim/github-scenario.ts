@@ -1,0 +1,304 @@
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { GitHubSim, type ReviewState } from "./github";
+
+/**
+ * A repository and its GitHub history written the way GitHub writes it: feature branches merged
+ * by pull request (merge or squash commits committed by GitHub), direct pushes, co-authors,
+ * deploy tags, reviews, check runs and statuses. Commits are written with `git fast-import`, so a
+ * thousand-commit release range takes well under a second to build.
+ */
+
+export interface ScenarioUser {
+  name: string;
+  email: string;
+  bot?: boolean;
+}
+
+export interface ScenarioCommit {
+  message: string;
+  /** Login of the author; the committer too unless a PR merge commits it. */
+  author: string;
+  coAuthors?: string[];
+  files?: Record<string, string>;
+}
+
+export interface ScenarioReview {
+  by: string;
+  state?: ReviewState;
+  /** Index of the PR commit the review was given on; the head by default. */
+  onCommit?: number;
+  /** Submitted this long after the merge (a retroactive review); before the merge otherwise. */
+  afterMergeMs?: number;
+}
+
+export interface ScenarioPull {
+  title: string;
+  body?: string;
+  author: string;
+  branch?: string;
+  commits?: ScenarioCommit[];
+  reviews?: ScenarioReview[];
+  /** Check runs on the head commit: name → conclusion; the app is "github-actions" unless given as "app/name". */
+  checks?: Record<string, "success" | "failure" | "neutral" | "skipped" | "cancelled" | "timed_out">;
+  /** Commit statuses on the head commit: context → state. */
+  statuses?: Record<string, "success" | "failure" | "error" | "pending">;
+  labels?: string[];
+  mergedBy?: string;
+  squash?: boolean;
+  /** When the PR is merged; the scenario clock (a minute per event) otherwise. */
+  mergedAt?: Date;
+}
+
+export interface BuiltPull {
+  number: number;
+  headSha: string;
+  mergeSha: string;
+  commitShas: string[];
+}
+
+interface PendingCommit {
+  mark: number;
+  ref: string;
+  parents: number[];
+  message: string;
+  author: ScenarioUser;
+  committer: ScenarioUser;
+  time: number;
+  files: Record<string, string>;
+}
+
+interface PendingPull {
+  number: number;
+  spec: ScenarioPull;
+  branch: string;
+  commitMarks: number[];
+  mergeMark: number;
+  createdAt: number;
+  mergedAt: number;
+}
+
+const GITHUB_COMMITTER: ScenarioUser = { name: "GitHub", email: "noreply@github.com" };
+
+export class GitHubScenario {
+  readonly sim: GitHubSim;
+  readonly users: Record<string, ScenarioUser>;
+  readonly token: string;
+  #dir: string | undefined;
+  #commits: PendingCommit[] = [];
+  #pulls: PendingPull[] = [];
+  #tags: Array<{ name: string; mark: number }> = [];
+  #mainHead: number | undefined;
+  #clock: number;
+  #shas = new Map<number, string>();
+  #built: BuiltPull[] = [];
+
+  constructor(options: { owner?: string; repo?: string; token?: string; users: Record<string, ScenarioUser>; start?: Date }) {
+    this.users = options.users;
+    this.token = options.token ?? "ghp_scenarioToken0123456789";
+    this.sim = new GitHubSim({ owner: options.owner ?? "acme", repo: options.repo ?? "shop", tokens: { [this.token]: "ci-bot" } });
+    for (const [login, user] of Object.entries(options.users)) this.sim.addUser(login, [user.email], { bot: user.bot === true });
+    this.sim.addUser("web-flow", [GITHUB_COMMITTER.email]);
+    this.#clock = (options.start ?? new Date(Date.now() - 30 * 86_400_000)).getTime();
+  }
+
+  get dir(): string {
+    if (!this.#dir) throw new Error("scenario is not built");
+    return this.#dir;
+  }
+
+  /** Moves the clock forward to `date` (never back). */
+  advanceTo(date: Date): this {
+    this.#clock = Math.max(this.#clock, date.getTime());
+    return this;
+  }
+
+  /** A commit pushed straight to main, no PR. Returns its mark for sha(). */
+  directPush(commit: ScenarioCommit): number {
+    const mark = this.#add("refs/heads/main", this.#mainHead === undefined ? [] : [this.#mainHead], commit, this.#user(commit.author));
+    this.#mainHead = mark;
+    return mark;
+  }
+
+  /** A feature branch off main with its commits, merged by PR. Returns the PR number. */
+  pullRequest(spec: ScenarioPull): number {
+    const number = this.#pulls.length + 1;
+    const branch = spec.branch ?? `feature/pr-${number}`;
+    const base = this.#mainHead;
+    const createdAt = this.#tick();
+    const commits = spec.commits ?? [
+      { message: spec.title, author: spec.author, files: { [`changes/pr-${number}.txt`]: `${spec.title}\n` } },
+    ];
+    const commitMarks: number[] = [];
+    let parent = base;
+    for (const commit of commits) {
+      parent = this.#add(`refs/heads/${branch}`, parent === undefined ? [] : [parent], commit, this.#user(commit.author));
+      commitMarks.push(parent);
+    }
+    if (spec.mergedAt) this.advanceTo(spec.mergedAt);
+    const headMark = commitMarks.at(-1)!;
+    const mergeMessage = spec.squash
+      ? `${spec.title} (#${number})\n\n${commits.map((c) => `* ${c.message.split("\n")[0]}`).join("\n")}`
+      : `Merge pull request #${number} from acme/${branch}\n\n${spec.title}`;
+    const mergeParents = spec.squash ? (base === undefined ? [] : [base]) : [...(base === undefined ? [] : [base]), headMark];
+    // fast-import builds each tree from the first parent, so the merge lists what the branch changed.
+    const mergeFiles = Object.assign({}, ...commitMarks.map((m) => this.#commits[m - 1]?.files ?? {}));
+    const mergeMark = this.#add(
+      "refs/heads/main",
+      mergeParents,
+      { message: mergeMessage, author: spec.mergedBy ?? spec.author, files: mergeFiles },
+      GITHUB_COMMITTER,
+    );
+    this.#mainHead = mergeMark;
+    this.#pulls.push({ number, spec, branch, commitMarks, mergeMark, createdAt, mergedAt: this.#commits.at(-1)!.time });
+    return number;
+  }
+
+  tag(name: string): this {
+    if (this.#mainHead === undefined) throw new Error("tag before any commit");
+    this.#tags.push({ name, mark: this.#mainHead });
+    return this;
+  }
+
+  sha(mark: number): string {
+    const sha = this.#shas.get(mark);
+    if (!sha) throw new Error(`scenario: mark ${mark} is not built`);
+    return sha;
+  }
+
+  pull(number: number): BuiltPull {
+    const built = this.#built.find((p) => p.number === number);
+    if (!built) throw new Error(`scenario: PR #${number} is not built`);
+    return built;
+  }
+
+  /** Writes the repository (main checked out) and gives the simulator its commits and PRs. */
+  build(dir: string = mkdtempSync(join(tmpdir(), "opsguard-gh-"))): string {
+    this.#dir = dir;
+    const env = gitEnv();
+    execFileSync("git", ["init", "-q", "-b", "main", dir], { env });
+    const marksFile = join(dir, ".git", "opsguard-marks");
+    execFileSync("git", ["fast-import", "--quiet", `--export-marks=${marksFile}`], { cwd: dir, env, input: this.#stream() });
+    for (const line of readFileSync(marksFile, "utf8").split("\n")) {
+      const [mark, sha] = line.split(" ");
+      if (mark && sha) this.#shas.set(Number(mark.slice(1)), sha);
+    }
+    rmSync(marksFile);
+    execFileSync("git", ["checkout", "-q", "-f", "main"], { cwd: dir, env });
+    this.sim.pushGitRepository(dir);
+    for (const pull of this.#pulls) this.#seedPull(pull);
+    return dir;
+  }
+
+  cleanup(): void {
+    if (this.#dir) rmSync(this.#dir, { recursive: true, force: true });
+  }
+
+  #seedPull(pull: PendingPull): void {
+    const { spec, number } = pull;
+    const commitShas = pull.commitMarks.map((m) => this.sha(m));
+    const headSha = commitShas.at(-1)!;
+    const mergeSha = this.sha(pull.mergeMark);
+    const mergedAt = new Date(pull.mergedAt).toISOString();
+    this.sim.addPullRequest({
+      number,
+      title: spec.title,
+      body: spec.body ?? "",
+      user: spec.author,
+      headRef: pull.branch,
+      headSha,
+      baseRef: "main",
+      commits: commitShas,
+      createdAt: new Date(pull.createdAt).toISOString(),
+      merged: true,
+      mergedAt,
+      mergedBy: spec.mergedBy ?? spec.author,
+      mergeCommitSha: mergeSha,
+      labels: spec.labels ?? [],
+    });
+    const beforeMerge = pull.mergedAt - 60_000;
+    for (const review of spec.reviews ?? []) {
+      const onCommit = commitShas[review.onCommit ?? commitShas.length - 1] ?? headSha;
+      const at = review.afterMergeMs === undefined ? beforeMerge : pull.mergedAt + review.afterMergeMs;
+      this.sim.addReview(number, {
+        user: review.by,
+        state: review.state ?? "APPROVED",
+        commitId: onCommit,
+        submittedAt: new Date(at).toISOString(),
+      });
+    }
+    for (const [key, conclusion] of Object.entries(spec.checks ?? {})) {
+      const [app, name] = key.includes("/") ? (key.split("/", 2) as [string, string]) : ["github-actions", key];
+      this.sim.addCheckRun({ headSha, name, app, conclusion, completedAt: new Date(beforeMerge - 60_000).toISOString() });
+    }
+    for (const [context, state] of Object.entries(spec.statuses ?? {})) {
+      this.sim.addStatus({ sha: headSha, context, state, creator: "ci-bot", createdAt: new Date(beforeMerge - 60_000).toISOString() });
+    }
+    this.#built.push({ number, headSha, mergeSha, commitShas });
+  }
+
+  #user(login: string): ScenarioUser {
+    const user = this.users[login];
+    if (!user) throw new Error(`scenario: unknown user ${login}`);
+    return user;
+  }
+
+  #tick(): number {
+    this.#clock += 60_000;
+    return this.#clock;
+  }
+
+  #add(ref: string, parents: number[], commit: ScenarioCommit, committer: ScenarioUser): number {
+    const mark = this.#commits.length + 1;
+    const trailers = (commit.coAuthors ?? []).map((login) => {
+      const user = this.#user(login);
+      return `Co-authored-by: ${user.name} <${user.email}>`;
+    });
+    const message = trailers.length > 0 ? `${commit.message}\n\n${trailers.join("\n")}` : commit.message;
+    this.#commits.push({
+      mark,
+      ref,
+      parents,
+      message,
+      author: this.#user(commit.author),
+      committer,
+      time: this.#tick(),
+      files: commit.files ?? { [`changes/commit-${mark}.txt`]: `${commit.message}\n` },
+    });
+    return mark;
+  }
+
+  #stream(): string {
+    const out: string[] = [];
+    const data = (text: string) => `data ${Buffer.byteLength(text)}\n${text}\n`;
+    for (const c of this.#commits) {
+      const seconds = Math.floor(c.time / 1000);
+      out.push(`commit ${c.ref}\nmark :${c.mark}\n`);
+      out.push(`author ${c.author.name} <${c.author.email}> ${seconds} +0000\n`);
+      out.push(`committer ${c.committer.name} <${c.committer.email}> ${seconds} +0000\n`);
+      out.push(data(c.message));
+      const [first, ...rest] = c.parents;
+      if (first !== undefined) out.push(`from :${first}\n`);
+      for (const p of rest) out.push(`merge :${p}\n`);
+      for (const [path, content] of Object.entries(c.files)) out.push(`M 100644 inline ${path}\n${data(content)}`);
+      out.push("\n");
+    }
+    for (const t of this.#tags) out.push(`reset refs/tags/${t.name}\nfrom :${t.mark}\n\n`);
+    return out.join("");
+  }
+}
+
+/** git without the user's or the machine's config, so tests see the same behaviour everywhere. */
+export function gitEnv(): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    GIT_CONFIG_NOSYSTEM: "1",
+    GIT_CONFIG_GLOBAL: "/dev/null",
+    GIT_AUTHOR_NAME: "opsguard lab",
+    GIT_AUTHOR_EMAIL: "lab@example.test",
+    GIT_COMMITTER_NAME: "opsguard lab",
+    GIT_COMMITTER_EMAIL: "lab@example.test",
+  };
+}
