@@ -1,0 +1,233 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Writable } from "node:stream";
+import { beforeAll, describe, expect, it } from "vitest";
+import { z } from "zod";
+import {
+  ensurePrivateDir,
+  IoError,
+  JsonStateFile,
+  Logger,
+  PermissionError,
+  readJsonFile,
+  TempFailError,
+  withLock,
+  writeFileAtomic,
+} from "../src/index";
+import { bundleFixture } from "./fixtures/bundle";
+
+let child = "";
+let root = "";
+
+beforeAll(async () => {
+  child = await bundleFixture(join(import.meta.dirname, "fixtures/state-child.ts"));
+  root = mkdtempSync(join(tmpdir(), "opsguard-state-"));
+});
+
+function fresh(name: string): string {
+  const dir = join(root, name);
+  mkdirSync(dir, { mode: 0o700 });
+  return dir;
+}
+
+function capture(): { log: Logger; lines: string[] } {
+  const lines: string[] = [];
+  const stream = new Writable({
+    write(chunk, _enc, done) {
+      lines.push(...String(chunk).split("\n").filter(Boolean));
+      done();
+    },
+  });
+  return { log: new Logger({ tool: "test", level: "debug", stream }), lines };
+}
+
+function run(args: string[]): ChildProcess {
+  return spawn(process.execPath, [child, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+}
+
+function exited(proc: ChildProcess): Promise<number | null> {
+  return new Promise((resolve) => proc.on("exit", (code) => resolve(code)));
+}
+
+const mode = (path: string) => statSync(path).mode & 0o777;
+
+describe("writeFileAtomic", () => {
+  it("writes a 0600 file and replaces it whole", async () => {
+    const file = join(fresh("write"), "a.json");
+    await writeFileAtomic(file, "first");
+    expect(mode(file)).toBe(0o600);
+    await writeFileAtomic(file, "second");
+    expect(readFileSync(file, "utf8")).toBe("second");
+    expect(readdirSync(join(root, "write"))).toEqual(["a.json"]);
+  });
+
+  it("never leaves a half-written file when the writer is killed mid-write", async () => {
+    const dir = fresh("kill");
+    const file = join(dir, "state.json");
+    for (const delayMs of [3, 8, 13, 19, 26, 34, 43, 52, 61, 75]) {
+      const proc = run(["write-loop", file]);
+      await new Promise<void>((resolve) => proc.stdout?.once("data", () => resolve()));
+      await new Promise((resolve) => setTimeout(resolve, delayMs));
+      proc.kill("SIGKILL");
+      await exited(proc);
+      const doc = JSON.parse(readFileSync(file, "utf8")) as { seq: number; pad: string };
+      expect(doc.pad.length).toBe(100_000 + (doc.seq % 7) * 50_000);
+    }
+    expect(mode(file)).toBe(0o600);
+  });
+});
+
+describe("JsonStateFile", () => {
+  const schema = z.object({ count: z.number(), writers: z.array(z.number()) });
+
+  it("serialises updates from several processes without losing any", async () => {
+    const file = join(fresh("concurrent"), "counter.json");
+    const procs = Array.from({ length: 4 }, () => run(["increment", file, "25"]));
+    const codes = await Promise.all(procs.map(exited));
+    expect(codes).toEqual([0, 0, 0, 0]);
+    const state = schema.parse(JSON.parse(readFileSync(file, "utf8")));
+    expect(state.count).toBe(100);
+    expect(new Set(state.writers).size).toBe(4);
+    expect(existsSync(`${file}.lock`)).toBe(false);
+  });
+
+  it("moves a corrupt file aside, warns, and continues from empty state", async () => {
+    const dir = fresh("corrupt");
+    const file = join(dir, "users.json");
+    writeFileSync(file, '{"count": 3, "writ', { mode: 0o600 });
+    const { log, lines } = capture();
+    const state = new JsonStateFile({ path: file, validate: schema, empty: () => ({ count: 0, writers: [] }), log });
+    expect(await state.load()).toEqual({ count: 0, writers: [] });
+    const aside = readdirSync(dir).filter((f) => f.startsWith("users.json.corrupt-"));
+    expect(aside).toHaveLength(1);
+    expect(readFileSync(join(dir, aside[0] ?? ""), "utf8")).toBe('{"count": 3, "writ');
+    expect(lines.join("\n")).toMatch(/warn: state file is corrupt.*users\.json/);
+    expect(await state.update((s) => ({ ...s, count: s.count + 1 }))).toEqual({ count: 1, writers: [] });
+  });
+
+  it("treats a file that fails validation as corrupt", async () => {
+    const dir = fresh("invalid");
+    const file = join(dir, "s.json");
+    writeFileSync(file, JSON.stringify({ count: "three" }));
+    const { log, lines } = capture();
+    expect(await readJsonFile(file, { validate: schema, log })).toBeUndefined();
+    expect(existsSync(file)).toBe(false);
+    expect(lines.join("\n")).toContain("count: ");
+  });
+
+  it("refuses to write state that fails validation and keeps the old file", async () => {
+    const file = join(fresh("refuse"), "s.json");
+    const state = new JsonStateFile({ path: file, validate: schema, empty: () => ({ count: 0, writers: [] }) });
+    await state.update((s) => ({ ...s, count: 5 }));
+    await expect(state.update(() => ({ count: "x" }) as unknown as z.infer<typeof schema>)).rejects.toThrow(IoError);
+    expect(JSON.parse(readFileSync(file, "utf8"))).toEqual({ count: 5, writers: [] });
+  });
+
+  it("does not rewrite the file when an update changes nothing", async () => {
+    const file = join(fresh("unchanged"), "s.json");
+    const state = new JsonStateFile({ path: file, validate: schema, empty: () => ({ count: 0, writers: [] }) });
+    await state.update((s) => ({ ...s, count: 1 }));
+    const before = statSync(file).ino;
+    await state.update((s) => s);
+    expect(statSync(file).ino).toBe(before);
+  });
+
+  it("creates its directory 0700", async () => {
+    const dir = join(root, "made", "deeper");
+    const state = new JsonStateFile({ path: join(dir, "s.json"), validate: schema, empty: () => ({ count: 0, writers: [] }) });
+    await state.update((s) => ({ ...s, count: 1 }));
+    expect(mode(dir)).toBe(0o700);
+    expect(mode(join(dir, "s.json"))).toBe(0o600);
+  });
+});
+
+describe("ensurePrivateDir", () => {
+  it("tightens a group/other-writable directory it owns, with a warning", async () => {
+    const dir = join(root, "loose");
+    mkdirSync(dir);
+    chmodSync(dir, 0o777);
+    const { log, lines } = capture();
+    await ensurePrivateDir(dir, { log });
+    expect(mode(dir)).toBe(0o700);
+    expect(lines.join("\n")).toContain("was=777");
+  });
+
+  it("refuses a loose directory when told not to fix it", async () => {
+    const dir = join(root, "loose-refused");
+    mkdirSync(dir);
+    chmodSync(dir, 0o775);
+    await expect(ensurePrivateDir(dir, { fix: false })).rejects.toThrow(PermissionError);
+    await expect(ensurePrivateDir(dir, { fix: false })).rejects.toMatchObject({ hint: `chmod 700 ${dir}` });
+  });
+
+  it.skipIf(process.getuid?.() !== 0)("refuses a directory owned by another user", async () => {
+    const dir = join(root, "foreign");
+    mkdirSync(dir, { mode: 0o700 });
+    chownSync(dir, 4321, 4321);
+    await expect(ensurePrivateDir(dir)).rejects.toThrow(/owned by uid 4321/);
+  });
+
+  it("refuses a path that is not a directory", async () => {
+    const path = join(root, "plain-file");
+    writeFileSync(path, "");
+    await expect(ensurePrivateDir(path)).rejects.toThrow(IoError);
+  });
+});
+
+describe("withLock", () => {
+  it("gives up after the timeout while a live process holds the lock", async () => {
+    const file = join(fresh("held"), "s.json");
+    writeFileSync(
+      `${file}.lock`,
+      JSON.stringify({ pid: process.pid, host: (await import("node:os")).hostname(), token: "x", time: Date.now() }),
+    );
+    const error = await withLock(file, () => "never", { timeoutMs: 150 }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(TempFailError);
+    expect(String((error as Error).message)).toContain(`process ${process.pid}`);
+    expect(existsSync(`${file}.lock`)).toBe(true);
+  });
+
+  it("breaks a lock left by a dead process", async () => {
+    const file = join(fresh("dead"), "s.json");
+    const gone = spawn(process.execPath, ["-e", ""]);
+    await exited(gone);
+    writeFileSync(
+      `${file}.lock`,
+      JSON.stringify({ pid: gone.pid, host: (await import("node:os")).hostname(), token: "old", time: Date.now() }),
+    );
+    expect(await withLock(file, () => "ran", { timeoutMs: 200 })).toBe("ran");
+    expect(existsSync(`${file}.lock`)).toBe(false);
+  });
+
+  it("breaks a lock older than staleMs even if its pid is alive", async () => {
+    const file = join(fresh("old"), "s.json");
+    writeFileSync(`${file}.lock`, JSON.stringify({ pid: process.pid, host: (await import("node:os")).hostname(), token: "old", time: 0 }));
+    const hourAgo = new Date(Date.now() - 3_600_000);
+    utimesSync(`${file}.lock`, hourAgo, hourAgo);
+    expect(await withLock(file, () => "ran", { timeoutMs: 200, staleMs: 60_000 })).toBe("ran");
+  });
+
+  it("releases the lock when the function throws", async () => {
+    const file = join(fresh("throws"), "s.json");
+    await expect(
+      withLock(file, () => {
+        throw new Error("boom");
+      }),
+    ).rejects.toThrow("boom");
+    expect(existsSync(`${file}.lock`)).toBe(false);
+    expect(await withLock(file, () => 1, { timeoutMs: 100 })).toBe(1);
+  });
+});
