@@ -316,7 +316,8 @@ export class JsonStateFile<T> {
    * `change` may mutate its argument or return a new value. Nothing is written when the result is
    * unchanged. Returns the new state.
    */
-  async update(change: (state: T) => T | undefined | Promise<T | undefined>): Promise<T> {
+  // biome-ignore lint/suspicious/noConfusingVoidType: a mutating callback returns nothing, and that must type-check
+  async update(change: (state: T) => T | void | Promise<T | void>): Promise<T> {
     return this.#locked(async () => {
       const current = (await this.#read()) ?? this.#opts.empty();
       const before = JSON.stringify(current);
