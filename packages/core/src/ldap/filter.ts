@@ -170,7 +170,7 @@ class Parser {
             any: parts.slice(1, -1).filter(Boolean),
           });
         }
-        return new EqualityFilter({ attribute, value: this.#bytes(raw) });
+        return new EqualityFilter({ attribute, value: this.#textOrBytes(raw) });
     }
   }
 
@@ -191,6 +191,16 @@ class Parser {
     }
     parts.push(Buffer.from(plain, "utf8"));
     return Buffer.concat(parts);
+  }
+
+  // Valid UTF-8 goes as text (readable in logs and toString); other bytes as an octet string.
+  #textOrBytes(raw: string): string | Buffer {
+    const bytes = this.#bytes(raw);
+    try {
+      return utf8.decode(bytes);
+    } catch {
+      return bytes;
+    }
   }
 
   // ldapts writes these assertion kinds as strings; an escaped value must still be valid UTF-8 for them.

@@ -1,0 +1,346 @@
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { Writable } from "node:stream";
+import { type BlackholeServer, closedPort, makeCa, type SlapdLab, startBlackholeServer, startSlapd } from "@opsguard/lab";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  describeError,
+  ExitCode,
+  escapeDnValue,
+  exitCodeOf,
+  LdapAuthError,
+  LdapClient,
+  type LdapClientOptions,
+  LdapNotFoundError,
+  LdapOperationError,
+  LdapPermissionError,
+  LdapTimeoutError,
+  LdapTooManyError,
+  LdapUnavailableError,
+  Logger,
+  ldapFilter,
+  ldapOptionsFromConfig,
+  Secret,
+  withLdap,
+} from "../src/index";
+
+let lab: SlapdLab;
+let hole: BlackholeServer;
+let otherCaFile: string;
+let scratch: string;
+
+const BULK = 23;
+
+beforeAll(async () => {
+  scratch = mkdtempSync(join(tmpdir(), "ldap-client-test-"));
+  [lab, hole, { certFile: otherCaFile }] = await Promise.all([
+    startSlapd({ bulkUsers: BULK }),
+    startBlackholeServer(),
+    makeCa(scratch, "rogue"),
+  ]);
+});
+
+afterAll(async () => {
+  await lab?.stop();
+  await hole?.stop();
+  rmSync(scratch, { recursive: true, force: true });
+});
+
+function capture(): { log: Logger; text: () => string } {
+  let text = "";
+  const stream = new Writable({
+    write(chunk, _enc, done) {
+      text += String(chunk);
+      done();
+    },
+  });
+  return { log: new Logger({ tool: "test", level: "debug", stream }), text: () => text };
+}
+
+/** Reader over StartTLS with the lab CA, plus overrides. */
+function opts(overrides: Partial<LdapClientOptions> = {}): LdapClientOptions {
+  return { ...ldapOptionsFromConfig(lab.connection()), log: capture().log, ...overrides };
+}
+
+async function rejection(promise: Promise<unknown>): Promise<Error> {
+  try {
+    await promise;
+  } catch (error) {
+    return error as Error;
+  }
+  throw new Error("expected the promise to reject");
+}
+
+async function timed<T>(fn: () => Promise<T>): Promise<{ ms: number; result: T }> {
+  const start = Date.now();
+  const result = await fn();
+  return { ms: Date.now() - start, result };
+}
+
+describe("TLS", () => {
+  it("reads a user's keys over StartTLS, verifying the server against the lab CA", async () => {
+    const alice = await withLdap(opts(), (c) =>
+      c.searchOne(lab.peopleDn, { filter: ldapFilter`(uid=${"alice"})`, attributes: ["sshPublicKey"] }),
+    );
+    expect(alice?.dn).toBe(lab.users.alice.dn);
+    expect(alice?.get("sshPublicKey")).toEqual(lab.users.alice.sshPublicKeys);
+  });
+
+  it("connects over ldaps:// with the lab CA", async () => {
+    const entry = await withLdap(opts({ urls: [lab.ldapsUrl], startTls: false }), (c) => c.read(lab.users.bob.dn, ["uid"]));
+    expect(entry?.first("uid")).toBe("bob");
+  });
+
+  it.each([
+    ["StartTLS", () => ({ urls: [lab.url], startTls: true })],
+    ["ldaps", () => ({ urls: [lab.ldapsUrl], startTls: false })],
+  ])("refuses a server whose certificate a different CA signed (%s)", async (_name, urls) => {
+    const error = await rejection(withLdap(opts({ ...urls(), caFile: otherCaFile }), (c) => c.connect()));
+    expect(error).toBeInstanceOf(LdapUnavailableError);
+    expect(error.message).toMatch(/certificate not trusted/);
+    expect(exitCodeOf(error)).toBe(ExitCode.UNAVAILABLE);
+  });
+
+  it("refuses the lab's certificate against the system trust store (no caFile)", async () => {
+    const error = await rejection(withLdap(opts({ caFile: undefined }), (c) => c.connect()));
+    expect(error.message).toMatch(/certificate not trusted/);
+  });
+
+  it("accepts an unverifiable certificate only with tlsInsecure, and says so loudly", async () => {
+    const { log, text } = capture();
+    const entry = await withLdap(opts({ caFile: otherCaFile, tlsInsecure: true, log }), (c) => c.read(lab.users.bob.dn, ["uid"]));
+    expect(entry?.first("uid")).toBe("bob");
+    expect(text()).toMatch(/warn: TLS certificate verification is OFF for ldap:\/\/127\.0\.0\.1/);
+  });
+
+  it("refuses to send a bind password in clear text to a non-loopback host", () => {
+    const config = opts({ urls: ["ldap://ldap.example.com"], startTls: false });
+    expect(() => new LdapClient(config)).toThrow(/clear text/);
+    expect(() => new LdapClient({ ...config, allowPlaintext: true })).not.toThrow();
+  });
+});
+
+describe("failover, timeouts and the deadline", () => {
+  it("answers from the second server when the first refuses connections", async () => {
+    const dead = `ldap://127.0.0.1:${await closedPort()}`;
+    const { log, text } = capture();
+    await withLdap(opts({ urls: [dead, lab.url], log }), async (c) => {
+      expect(await c.read(lab.users.alice.dn, ["uid"])).toBeDefined();
+      expect(c.url).toBe(lab.url);
+    });
+    expect(text()).toContain(`${dead} (connection refused)`);
+  });
+
+  it("gives a typed 'unavailable' error, well within the deadline, when every server is down", async () => {
+    const urls = [`ldap://127.0.0.1:${await closedPort()}`, `ldap://127.0.0.1:${await closedPort()}`];
+    const { ms, result: error } = await timed(() => rejection(withLdap(opts({ urls, deadlineMs: 5000 }), (c) => c.connect())));
+    expect(error).toBeInstanceOf(LdapUnavailableError);
+    expect(exitCodeOf(error)).toBe(ExitCode.UNAVAILABLE);
+    expect(error.message).toContain(urls[0]);
+    expect(error.message).toContain(urls[1]);
+    expect(ms).toBeLessThan(5000);
+  });
+
+  it("times out on a server that accepts TCP and never answers, within the connect timeout", async () => {
+    const before = hole.connections();
+    const { ms, result: error } = await timed(() =>
+      rejection(withLdap(opts({ urls: [hole.url], connectTimeoutMs: 400 }), (c) => c.connect())),
+    );
+    expect(error).toBeInstanceOf(LdapTimeoutError);
+    expect(exitCodeOf(error)).toBe(ExitCode.TEMP_FAIL);
+    expect(hole.connections()).toBe(before + 1);
+    expect(ms).toBeGreaterThanOrEqual(350);
+    expect(ms).toBeLessThan(2000);
+  });
+
+  it("times out on an ldaps:// server that never completes the TLS handshake", async () => {
+    const url = `ldaps://127.0.0.1:${hole.port}`;
+    const { ms, result: error } = await timed(() => rejection(withLdap(opts({ urls: [url], connectTimeoutMs: 400 }), (c) => c.connect())));
+    expect(error).toBeInstanceOf(LdapTimeoutError);
+    expect(ms).toBeLessThan(2000);
+  });
+
+  it("fails over from a blackholed server to a live one", async () => {
+    const { ms } = await timed(() =>
+      withLdap(opts({ urls: [hole.url, lab.url], connectTimeoutMs: 400 }), async (c) => {
+        expect(await c.read(lab.users.carol.dn, ["uid"])).toBeDefined();
+        expect(c.url).toBe(lab.url);
+      }),
+    );
+    expect(ms).toBeGreaterThanOrEqual(350);
+  });
+
+  it("bounds the whole failover loop by the overall deadline", async () => {
+    const urls = Array.from({ length: 6 }, () => hole.url).concat(lab.url);
+    const { ms, result: error } = await timed(() =>
+      rejection(withLdap(opts({ urls, connectTimeoutMs: 1000, deadlineMs: 1500 }), (c) => c.read(lab.users.alice.dn))),
+    );
+    expect(error).toBeInstanceOf(LdapTimeoutError);
+    expect(error.message).toContain("deadline reached");
+    expect(ms).toBeGreaterThanOrEqual(1400);
+    expect(ms).toBeLessThan(3000);
+  });
+
+  it("times out an operation on a connected server that stops answering", async () => {
+    const client = new LdapClient(opts({ timeoutMs: 500 }));
+    try {
+      await client.connect();
+      lab.freeze();
+      const { ms, result: error } = await timed(() => rejection(client.search(lab.peopleDn, { filter: "(uid=alice)" })));
+      expect(error).toBeInstanceOf(LdapTimeoutError);
+      expect(error.message).toMatch(/did not answer search/);
+      expect(ms).toBeLessThan(2000);
+    } finally {
+      lab.thaw();
+      await client.close();
+    }
+  });
+
+  it("never lets the process hang on an open socket, even after a timeout", () => {
+    const core = resolve(__dirname, "../src/index.ts");
+    const script = `
+      const { withLdap, LdapClient } = await import(${JSON.stringify(core)});
+      const live = { urls: [${JSON.stringify(lab.url)}], deadlineMs: 5000 };
+      const found = await withLdap(live, (c) => c.search(${JSON.stringify(lab.peopleDn)}, { filter: "(uid=alice)" }));
+      const hung = new LdapClient({ urls: [${JSON.stringify(hole.url)}], connectTimeoutMs: 300 });
+      const error = await hung.connect().catch((e) => e);
+      console.log(found.length, error.constructor.name);
+    `;
+    const tsx = resolve(__dirname, "../../../node_modules/.bin/tsx");
+    const child = spawnSync(tsx, ["--input-type=module", "-e", script], { encoding: "utf8", timeout: 15_000 });
+    expect(child.error).toBeUndefined();
+    expect(child.stdout.trim()).toBe("1 LdapTimeoutError");
+    expect(child.status).toBe(0);
+  });
+});
+
+describe("binding", () => {
+  it("rejects a wrong password with a typed error that never contains the password", async () => {
+    const password = "Hunter2-wrong-passw0rd";
+    const error = await rejection(
+      withLdap(opts({ bindDn: lab.readerDn, bindPassword: new Secret(password, "env TEST_PW") }), (c) => c.connect()),
+    );
+    expect(error).toBeInstanceOf(LdapAuthError);
+    expect(exitCodeOf(error)).toBe(ExitCode.CONFIG);
+    expect(error.message).toContain(lab.readerDn);
+    for (const text of [error.message, describeError(error), String(error), JSON.stringify(error), error.stack ?? ""]) {
+      expect(text).not.toContain(password);
+    }
+    expect(describeError(error)).toContain("env TEST_PW");
+  });
+
+  it("does not fail over on bad credentials (no lockout multiplier)", async () => {
+    const { log, text } = capture();
+    const error = await rejection(
+      withLdap(opts({ urls: [lab.url, lab.ldapsUrl], bindPassword: new Secret("nope-nope", "test"), log }), (c) => c.connect()),
+    );
+    expect(error).toBeInstanceOf(LdapAuthError);
+    expect(text()).not.toContain("failover");
+  });
+
+  it("binds anonymously when no bind DN is set, and never sees password hashes", async () => {
+    const alice = await withLdap(opts({ bindDn: undefined, bindPassword: undefined }), (c) =>
+      c.read(lab.users.alice.dn, ["uid", "userPassword"]),
+    );
+    expect(alice?.first("uid")).toBe("alice");
+    expect(alice?.has("userPassword")).toBe(false);
+  });
+});
+
+describe("searching", () => {
+  it("pages through more entries than the page size", async () => {
+    await withLdap(opts(), async (c) => {
+      const pages: number[] = [];
+      for await (const page of c.searchPages(lab.bulkDn, { filter: "(objectClass=inetOrgPerson)", pageSize: 5, attributes: ["uid"] })) {
+        pages.push(page.length);
+      }
+      expect(pages).toEqual([5, 5, 5, 5, 3]);
+      const all = await c.search(lab.bulkDn, { filter: "(objectClass=inetOrgPerson)", pageSize: 4, attributes: ["uid"] });
+      expect(new Set(all.map((e) => e.first("uid"))).size).toBe(BULK);
+    });
+  });
+
+  it("raises a typed error instead of silently truncating past sizeLimit", async () => {
+    const error = await rejection(withLdap(opts(), (c) => c.search(lab.bulkDn, { filter: "(uid=bulk*)", pageSize: 5, sizeLimit: 12 })));
+    expect(error).toBeInstanceOf(LdapTooManyError);
+    expect(exitCodeOf(error)).toBe(ExitCode.DATA_ERR);
+  });
+
+  it("searchOne: undefined for no match, the entry for one, a typed error for several", async () => {
+    await withLdap(opts(), async (c) => {
+      expect(await c.searchOne(lab.peopleDn, { filter: "(uid=nobody)" })).toBeUndefined();
+      expect((await c.searchOne(lab.peopleDn, { filter: "(mail=carol@opsguard.test)" }))?.dn).toBe(lab.users.carol.dn);
+      await expect(c.searchOne(lab.peopleDn, { filter: "(objectClass=posixAccount)" })).rejects.toBeInstanceOf(LdapTooManyError);
+    });
+  });
+
+  it("finds entries by non-ASCII values (escaped UTF-8 reaches the server intact)", async () => {
+    const carol = await withLdap(opts(), (c) => c.searchOne(lab.peopleDn, { filter: ldapFilter`(cn=${"Carol Núñez"})` }));
+    expect(carol?.dn).toBe(lab.users.carol.dn);
+  });
+
+  it("reports a missing search base as 'not found'", async () => {
+    const error = await rejection(withLdap(opts(), (c) => c.search(`ou=nowhere,${lab.baseDn}`)));
+    expect(error).toBeInstanceOf(LdapNotFoundError);
+    expect(exitCodeOf(error)).toBe(ExitCode.NO_INPUT);
+    expect(await withLdap(opts(), (c) => c.read(`uid=ghost,${lab.peopleDn}`))).toBeUndefined();
+  });
+
+  it("exposes memberOf maintained by the server's overlay", async () => {
+    const alice = await withLdap(opts(), (c) => c.read(lab.users.alice.dn, ["memberOf"]));
+    expect(alice?.get("memberOf")).toEqual([lab.groups.sre]);
+  });
+});
+
+describe("modifying", () => {
+  const service = () => opts({ bindDn: lab.serviceDn, bindPassword: new Secret(lab.servicePassword, "test") });
+
+  it("swaps on-call members in one atomic modify: add and delete together", async () => {
+    await withLdap(service(), async (c) => {
+      await c.modify(lab.groups.oncall, [
+        { operation: "add", attribute: "member", values: [lab.users.alice.dn] },
+        { operation: "delete", attribute: "member", values: [lab.users.bob.dn] },
+      ]);
+      expect((await c.read(lab.groups.oncall, ["member"]))?.get("member")).toEqual([lab.users.alice.dn]);
+      expect((await c.read(lab.users.alice.dn, ["memberOf"]))?.get("memberOf")).toContain(lab.groups.oncall);
+
+      // The second change fails (carol is not a member), so the first must not happen either.
+      const error = await rejection(
+        c.modify(lab.groups.oncall, [
+          { operation: "add", attribute: "member", values: [lab.users.dave.dn] },
+          { operation: "delete", attribute: "member", values: [lab.users.carol.dn] },
+        ]),
+      );
+      expect(error).toBeInstanceOf(LdapOperationError);
+      expect((error as LdapOperationError).resultCode).toBe(16);
+      expect((await c.read(lab.groups.oncall, ["member"]))?.get("member")).toEqual([lab.users.alice.dn]);
+
+      await c.modify(lab.groups.oncall, [{ operation: "replace", attribute: "member", values: [lab.users.bob.dn] }]);
+    });
+  });
+
+  it("lets the service account write only the on-call group (ACL → permission error)", async () => {
+    const error = await rejection(
+      withLdap(service(), (c) => c.modify(lab.groups.sre, [{ operation: "add", attribute: "member", values: [lab.users.bob.dn] }])),
+    );
+    expect(error).toBeInstanceOf(LdapPermissionError);
+    expect(exitCodeOf(error)).toBe(ExitCode.NO_PERM);
+    const readerError = await rejection(
+      withLdap(opts(), (c) => c.modify(lab.groups.oncall, [{ operation: "add", attribute: "member", values: [lab.users.carol.dn] }])),
+    );
+    expect(readerError).toBeInstanceOf(LdapPermissionError);
+  });
+
+  it("adds and reads back an entry whose name needs every kind of DN escaping", async () => {
+    const name = '#Ops, "night" <shift>; a+b=c\\d';
+    const dn = `cn=${escapeDnValue(name)},${lab.groupsDn}`;
+    await lab.addEntry(dn, { objectClass: "organizationalRole", cn: name });
+    const entry = await withLdap(opts(), (c) => c.read(dn, ["cn"]));
+    expect(entry?.first("cn")).toBe(name);
+    const byFilter = await withLdap(opts(), (c) => c.searchOne(lab.groupsDn, { filter: ldapFilter`(cn=${name})` }));
+    expect(byFilter?.first("cn")).toBe(name);
+    await lab.deleteEntry(dn);
+  });
+});
