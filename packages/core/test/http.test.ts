@@ -1,0 +1,180 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { ExitCode, HttpClient, HttpError, parseRetryAfter } from "../src/index";
+
+type Handler = (req: IncomingMessage, res: ServerResponse, attempt: number) => void;
+
+const TOKEN = "s3cr3t-bearer-value";
+const QUERY_TOKEN = "q-token-abcdef";
+let server: Server;
+let base = "";
+let handler: Handler = (_req, res) => res.end();
+let hits: { method: string; url: string; authorization: string | undefined }[] = [];
+
+beforeAll(async () => {
+  server = createServer((req, res) => {
+    hits.push({ method: req.method ?? "", url: req.url ?? "", authorization: req.headers.authorization });
+    handler(req, res, hits.length);
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+
+afterAll(async () => {
+  server.closeAllConnections();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+});
+
+beforeEach(() => {
+  hits = [];
+});
+
+function json(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  res.writeHead(status, { "content-type": "application/json", ...headers });
+  res.end(JSON.stringify(body));
+}
+
+function client(options: Partial<ConstructorParameters<typeof HttpClient>[0]> = {}): HttpClient {
+  return new HttpClient({
+    service: "Test API",
+    baseUrl: base,
+    headers: { authorization: `Bearer ${TOKEN}` },
+    timeoutMs: 1_000,
+    retries: 2,
+    backoffBaseMs: 5,
+    backoffMaxMs: 20,
+    ...options,
+  });
+}
+
+async function failure(promise: Promise<unknown>): Promise<HttpError> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(HttpError);
+  return error as HttpError;
+}
+
+describe("HttpClient", () => {
+  it("returns parsed JSON and sends query arguments", async () => {
+    handler = (req, res) => json(res, 200, { got: req.url });
+    const response = await client().get<{ got: string }>("/things", { q: "a b", tag: ["x", "y"], skip: undefined });
+    expect(response.body.got).toBe("/things?q=a+b&tag=x&tag=y");
+    expect(hits[0]?.authorization).toBe(`Bearer ${TOKEN}`);
+  });
+
+  it("times out each attempt and stops after the retries", async () => {
+    handler = () => {};
+    const error = await failure(client({ timeoutMs: 100, retries: 2 }).get("/hang"));
+    expect(error.exitCode).toBe(ExitCode.TEMP_FAIL);
+    expect(error.message).toContain("did not answer within 100 ms");
+    expect(hits).toHaveLength(3);
+  });
+
+  it("retries a 5xx on GET a bounded number of times", async () => {
+    handler = (_req, res) => json(res, 503, { message: "maintenance" });
+    const error = await failure(client({ retries: 3 }).get("/flaky"));
+    expect(error).toMatchObject({ status: 503, exitCode: ExitCode.UNAVAILABLE });
+    expect(error.message).toContain("maintenance");
+    expect(hits).toHaveLength(4);
+  });
+
+  it("recovers when a retry succeeds", async () => {
+    handler = (_req, res, attempt) => (attempt < 3 ? json(res, 502, {}) : json(res, 200, { ok: true }));
+    expect((await client().get("/recover")).body).toEqual({ ok: true });
+    expect(hits).toHaveLength(3);
+  });
+
+  it("does not retry a POST on 5xx unless told it is safe", async () => {
+    handler = (_req, res) => json(res, 500, { message: "boom" });
+    await failure(client().request({ method: "POST", url: "/create", body: { a: 1 } }));
+    expect(hits).toHaveLength(1);
+    hits = [];
+    await failure(client().request({ method: "POST", url: "/create", body: { a: 1 }, retryUnsafe: true }));
+    expect(hits).toHaveLength(3);
+  });
+
+  it("honours Retry-After on 429, even for a POST", async () => {
+    handler = (_req, res, attempt) =>
+      attempt === 1 ? json(res, 429, { message: "slow down" }, { "retry-after": "1" }) : json(res, 201, {});
+    const started = Date.now();
+    const response = await client().request({ method: "POST", url: "/limited", body: {} });
+    expect(response.status).toBe(201);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(950);
+    expect(hits).toHaveLength(2);
+  });
+
+  it("fails at once when Retry-After exceeds the cap", async () => {
+    handler = (_req, res) => json(res, 429, { message: "come back tomorrow" }, { "retry-after": "86400" });
+    const error = await failure(client({ maxRetryAfterMs: 2_000 }).get("/limited"));
+    expect(error).toMatchObject({ status: 429, exitCode: ExitCode.TEMP_FAIL });
+    expect(error.message).toContain("rate limited for 86400 s");
+    expect(hits).toHaveLength(1);
+  });
+
+  it("stops retrying a 429 storm after the retries", async () => {
+    handler = (_req, res) => json(res, 429, {}, { "retry-after": "0" });
+    const error = await failure(client({ retries: 2 }).get("/storm"));
+    expect(error.exitCode).toBe(ExitCode.TEMP_FAIL);
+    expect(hits).toHaveLength(3);
+  });
+
+  it("maps 401/403 to permission, 404 to data error, and bad JSON to unavailable", async () => {
+    handler = (req, res) => {
+      if (req.url === "/401") json(res, 401, { message: "bad credentials" });
+      else if (req.url === "/404") json(res, 404, { error: { message: "no such thing" } });
+      else {
+        res.writeHead(200, { "content-type": "application/json" });
+        res.end("{not json");
+      }
+    };
+    expect(await failure(client().get("/401"))).toMatchObject({ exitCode: ExitCode.NO_PERM, hint: "check the API token and its scopes" });
+    expect((await failure(client().get("/404"))).message).toContain("no such thing");
+    expect((await failure(client().get("/bad"))).exitCode).toBe(ExitCode.UNAVAILABLE);
+  });
+
+  it("reports an unreachable service as unavailable", async () => {
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, "127.0.0.1", resolve));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise<void>((resolve) => closed.close(() => resolve()));
+    const error = await failure(client({ baseUrl: `http://127.0.0.1:${port}`, retries: 1 }).get("/x"));
+    expect(error.exitCode).toBe(ExitCode.UNAVAILABLE);
+    expect(error.message).toContain("ECONNREFUSED");
+  });
+
+  it("never puts the Authorization header or query tokens into an error", async () => {
+    handler = (_req, res) => json(res, 500, { message: "internal" });
+    const errors = [
+      await failure(client({ retries: 0 }).get("/fail", { token: QUERY_TOKEN, api_key: QUERY_TOKEN })),
+      await failure(client({ retries: 0, timeoutMs: 50 }).get(`${base}/hang?access_token=${QUERY_TOKEN}`)),
+    ];
+    handler = () => {};
+    errors.push(await failure(client({ retries: 0, timeoutMs: 50 }).get("/hang", { token: QUERY_TOKEN })));
+    for (const error of errors) {
+      const text = [error.message, error.hint, String(error), JSON.stringify(error), error.stack].join("\n");
+      expect(text).not.toContain(TOKEN);
+      expect(text).not.toContain(QUERY_TOKEN);
+    }
+  });
+
+  it("counts every attempt through onAttempt", async () => {
+    handler = (_req, res) => json(res, 503, {});
+    const seen: string[] = [];
+    await failure(client({ retries: 1, onAttempt: (method, url) => seen.push(`${method} ${url.pathname}`) }).get("/count"));
+    expect(seen).toEqual(["GET /count", "GET /count"]);
+  });
+});
+
+describe("parseRetryAfter", () => {
+  it("reads seconds and HTTP dates", () => {
+    const now = Date.parse("2026-01-01T00:00:00Z");
+    expect(parseRetryAfter("7", now)).toBe(7_000);
+    expect(parseRetryAfter("Thu, 01 Jan 2026 00:00:30 GMT", now)).toBe(30_000);
+    expect(parseRetryAfter("Wed, 31 Dec 2025 23:00:00 GMT", now)).toBe(0);
+    expect(parseRetryAfter("soon", now)).toBeUndefined();
+    expect(parseRetryAfter(null, now)).toBeUndefined();
+  });
+});
