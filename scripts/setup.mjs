@@ -12,6 +12,7 @@ const SYSTEM_PACKAGES = [
   ["redis-server", "/usr/bin/redis-server"],
   ["openssl", "/usr/bin/openssl"],
   ["git", "/usr/bin/git"],
+  ["libnss-wrapper", "/usr/lib/x86_64-linux-gnu/libnss_wrapper.so"],
 ];
 
 function run(cmd, args, env = {}) {

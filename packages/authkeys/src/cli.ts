@@ -1,10 +1,96 @@
-import { createProgram, runCli } from "@opsguard/core";
+import { performance } from "node:perf_hooks";
+import { cliContext, createProgram, ExitCode, Logger, loadConfig, runCli } from "@opsguard/core";
 import pkg from "../package.json" with { type: "json" };
+import { authkeysConfigSchema } from "./config";
+import { HELP_AFTER } from "./help";
+import { lookupKeys } from "./lookup";
+
+type Command = Parameters<typeof cliContext>[0];
 
 const program = createProgram({
   name: "authkeys",
   version: pkg.version,
-  description: pkg.description,
+  description: "Print a user's SSH public keys from LDAP for sshd's AuthorizedKeysCommand: validated, cached for outages, fail closed.",
+  exitCodes: [
+    ExitCode.OK,
+    ExitCode.FAILED,
+    ExitCode.USAGE,
+    ExitCode.UNAVAILABLE,
+    ExitCode.IO_ERR,
+    ExitCode.TEMP_FAIL,
+    ExitCode.NO_PERM,
+    ExitCode.CONFIG,
+  ],
+  helpAfter: HELP_AFTER,
 });
+
+program
+  .command("lookup", { isDefault: true })
+  .description("print the authorized_keys lines of <user> (the default command; what sshd runs)")
+  .argument("<user>", "login name (sshd's %u)")
+  .argument("[fingerprint]", "print only the key with this SHA256 fingerprint (sshd's %f)")
+  .argument("[type]", "key type offered (sshd's %t); informational")
+  .argument("[key]", "base64 key offered (sshd's %k); informational")
+  .action(async (user: string, fingerprint: string | undefined, _type: unknown, _key: unknown, _opts: unknown, command: Command) => {
+    const ctx = cliContext(command);
+    const { config } = await loadConfig({ tool: "authkeys", schema: authkeysConfigSchema, path: ctx.opts.config });
+    const facility = config.syslog ? config.syslog.facility : undefined;
+    const log = new Logger({
+      tool: "authkeys",
+      level: ctx.log.level,
+      format: ctx.opts.logFormat,
+      ...(facility ? { syslog: { facility } } : {}),
+    });
+    const audit = facility ? new Logger({ tool: "authkeys", level: "info", syslog: { facility }, stderr: false }) : log;
+    try {
+      const outcome = await lookupKeys(config, { user, fingerprint }, { log });
+      if (ctx.opts.json) {
+        process.stdout.write(`${JSON.stringify({ user, result: outcome.result, source: outcome.source, keys: outcome.lines })}\n`);
+      } else if (outcome.lines.length > 0) {
+        process.stdout.write(`${outcome.lines.join("\n")}\n`);
+      }
+      audit.info("lookup", {
+        user: printableUser(user),
+        result: outcome.result,
+        keys: outcome.lines.length,
+        source: outcome.source,
+        ms: elapsed(),
+      });
+    } catch (error) {
+      audit.info("lookup", { user: printableUser(user), result: "error", keys: 0, source: "none", ms: elapsed() });
+      throw error;
+    }
+  });
+
+program
+  .command("doctor")
+  .description("check the config, the install (as sshd would), DNS/TCP/TLS/bind, and look up a sample user")
+  .option("-u, --user <name>", "sample user to look up")
+  .option("--binary <path>", "the authkeys file sshd will run (default: this one)")
+  .action(async (opts: { user?: string; binary?: string }, command: Command) => {
+    const { runDoctor } = await import("./doctor");
+    process.exitCode = await runDoctor(cliContext(command), opts);
+  });
+
+program
+  .command("sshd-config")
+  .description("print the sshd_config lines that make sshd use authkeys")
+  .option("--path <file>", "where authkeys is installed", "/usr/local/sbin/authkeys")
+  .option("--run-as <user>", "AuthorizedKeysCommandUser", "authkeys")
+  .action(async (opts: { path: string; runAs: string }, command: Command) => {
+    const { sshdConfigLines } = await import("./sshd-config");
+    process.stdout.write(
+      sshdConfigLines({ path: opts.path, user: opts.runAs, config: command.optsWithGlobals<{ config?: string }>().config }),
+    );
+  });
+
+function elapsed(): number {
+  return Math.round(performance.now());
+}
+
+/** Usernames come from the network; keep the log line one line. */
+function printableUser(user: string): string {
+  return user.replace(/[^\x21-\x7e]/g, "?").slice(0, 64);
+}
 
 void runCli(program);

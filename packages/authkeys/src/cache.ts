@@ -1,0 +1,80 @@
+import { readFile, stat, unlink, utimes } from "node:fs/promises";
+import { join } from "node:path";
+import { ensurePrivateDir, IoError, type Logger, PermissionError, readJsonFile, writeFileAtomic } from "@opsguard/core";
+import { z } from "zod";
+
+const cacheFileSchema = z.strictObject({ version: z.literal(1), user: z.string(), lines: z.array(z.string()) });
+
+export interface CachedKeys {
+  lines: string[];
+  ageMs: number;
+}
+
+/**
+ * The last keys LDAP gave for each user, one private file per user, so an LDAP outage does not lock
+ * everyone out. The file's mtime is when LDAP last confirmed the keys: an unchanged answer only
+ * touches it, so a routine login costs no fsync.
+ */
+export class KeyCache {
+  readonly #dir: string;
+  readonly #log: Logger;
+
+  constructor(dir: string, log: Logger) {
+    this.#dir = dir;
+    this.#log = log;
+  }
+
+  /** The user name is already validated, so it is a safe file name. */
+  #path(user: string): string {
+    return join(this.#dir, `${user}.json`);
+  }
+
+  async store(user: string, lines: readonly string[]): Promise<void> {
+    const path = this.#path(user);
+    const text = `${JSON.stringify({ version: 1, user, lines })}\n`;
+    const current = await readFile(path, "utf8").catch(() => undefined);
+    if (current === text) {
+      const now = new Date();
+      await utimes(path, now, now);
+      return;
+    }
+    await ensurePrivateDir(this.#dir, { log: this.#log });
+    await writeFileAtomic(path, text, { mode: 0o600 });
+  }
+
+  /** Revocation: the directory said no, so the cached keys must not outlive that answer. */
+  async remove(user: string): Promise<boolean> {
+    try {
+      await unlink(this.#path(user));
+      return true;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "ENOENT") return false;
+      throw new IoError(`cannot delete cached keys ${this.#path(user)} (${(error as NodeJS.ErrnoException).code})`, {
+        hint: "the cache directory must be owned by the AuthorizedKeysCommandUser",
+      });
+    }
+  }
+
+  /** Cached keys if present, private and consistent; a corrupt file is moved aside and ignored. */
+  async load(user: string, now = Date.now()): Promise<CachedKeys | undefined> {
+    const path = this.#path(user);
+    const info = await stat(path).catch(() => undefined);
+    if (!info) return undefined;
+    const uid = process.getuid?.();
+    if ((uid !== undefined && info.uid !== uid) || (info.mode & 0o077) !== 0) {
+      throw new PermissionError(
+        `cached keys ${path} are not private to this user (owner uid ${info.uid}, mode ${(info.mode & 0o777).toString(8)})`,
+        {
+          hint: `chown the cache to the AuthorizedKeysCommandUser and chmod 600 ${path}`,
+        },
+      );
+    }
+    const content = await readJsonFile(path, { validate: cacheFileSchema, log: this.#log });
+    if (!content) return undefined;
+    if (content.user !== user) {
+      this.#log.warn("cached keys belong to another user; ignoring them", { file: path });
+      return undefined;
+    }
+    return { lines: content.lines, ageMs: Math.max(0, now - info.mtimeMs) };
+  }
+}

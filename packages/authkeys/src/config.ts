@@ -1,0 +1,87 @@
+import { ldapConnectionSchema } from "@opsguard/core";
+import { z } from "zod";
+import { checkOptions, DEFAULT_KEY_TYPES } from "./keys";
+
+/**
+ * sshd waits for us on every login attempt, once per offered key: the LDAP defaults keep a login
+ * under about 4 s even when every server is dead or blackholed.
+ */
+export const LOGIN_LDAP_DEFAULTS = { connectTimeoutMs: 1500, timeoutMs: 2000, deadlineMs: 4000 };
+
+const keyOptions = z.string().superRefine((value, ctx) => {
+  const problem = checkOptions(value);
+  if (problem) ctx.addIssue({ code: "custom", message: problem });
+});
+
+const allowedGroup = z.union([
+  z.string().min(1),
+  z.strictObject({
+    dn: z.string().min(1),
+    /** authorized_keys options put in front of every key of a member, e.g. `from="10.0.0.0/8",no-agent-forwarding`. */
+    keyOptions: keyOptions.optional(),
+  }),
+]);
+
+export const authkeysConfigSchema = z.strictObject({
+  ldap: z.preprocess((raw) => (raw && typeof raw === "object" ? { ...LOGIN_LDAP_DEFAULTS, ...raw } : raw), ldapConnectionSchema),
+  /** Where users are searched (subtree); ldap.baseDn when unset. */
+  userBase: z.string().min(1).optional(),
+  /** {user} is replaced by the escaped login name. Keep it an equality match on an indexed attribute. */
+  userFilter: z.string().default("(&(objectClass=posixAccount)(uid={user}))"),
+  keyAttribute: z
+    .string()
+    .regex(/^[A-Za-z][A-Za-z0-9-]*$/, { message: "expected an attribute name" })
+    .default("sshPublicKey"),
+  /** Only members of one of these groups get keys; the first listed group the user is in decides keyOptions. */
+  allowedGroups: z.array(allowedGroup).optional(),
+  keyTypes: z.array(z.string().regex(/^[a-z0-9@.-]+$/)).default(DEFAULT_KEY_TYPES),
+  minRsaBits: z.number().int().min(1024).max(16384).default(2048),
+  cache: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      /** Owned by AuthorizedKeysCommandUser, mode 0700. */
+      dir: z.string().startsWith("/", { message: "expected an absolute path" }).default("/var/cache/opsguard/authkeys"),
+      /** Cached keys older than this are not served when LDAP is down. */
+      maxStaleSeconds: z
+        .number()
+        .int()
+        .positive()
+        .default(3 * 24 * 3600),
+    })
+    .prefault({}),
+  /** Where the one line per lookup goes besides stderr; false for stderr only. */
+  syslog: z
+    .union([
+      z.literal(false),
+      z.strictObject({
+        facility: z.enum([
+          "auth",
+          "authpriv",
+          "daemon",
+          "user",
+          "local0",
+          "local1",
+          "local2",
+          "local3",
+          "local4",
+          "local5",
+          "local6",
+          "local7",
+        ]),
+      }),
+    ])
+    .default({ facility: "authpriv" }),
+});
+
+export type AuthkeysConfig = z.output<typeof authkeysConfigSchema>;
+
+export interface GroupRule {
+  dn: string;
+  keyOptions: string;
+}
+
+export function groupRules(config: AuthkeysConfig): GroupRule[] | undefined {
+  return config.allowedGroups?.map((g) =>
+    typeof g === "string" ? { dn: g, keyOptions: "" } : { dn: g.dn, keyOptions: g.keyOptions ?? "" },
+  );
+}

@@ -1,0 +1,49 @@
+import { dnEquals, type FilterTemplate, type LdapClient, LdapNotFoundError, ldapFilter } from "@opsguard/core";
+import type { GroupRule } from "./config";
+
+export interface DirectoryQuery {
+  base: string;
+  filter: FilterTemplate;
+  keyAttribute: string;
+  groups: readonly GroupRule[] | undefined;
+}
+
+export type DirectoryAnswer =
+  | { kind: "unknown-user" }
+  | { kind: "not-allowed"; dn: string }
+  | { kind: "user"; dn: string; values: string[]; group: GroupRule | undefined };
+
+/**
+ * One indexed equality search for the user (only the attributes needed), then — when logins are
+ * limited to groups — the first allowed group the user belongs to, by memberOf or by the group's
+ * member / uniqueMember / memberUid values.
+ */
+export async function queryDirectory(client: LdapClient, query: DirectoryQuery, user: string): Promise<DirectoryAnswer> {
+  const attributes = query.groups ? [query.keyAttribute, "memberOf"] : [query.keyAttribute];
+  const entry = await client.searchOne(query.base, { filter: query.filter.fill({ user }), attributes });
+  if (!entry) return { kind: "unknown-user" };
+  const values = entry.get(query.keyAttribute);
+  if (!query.groups) return { kind: "user", dn: entry.dn, values, group: undefined };
+  const memberOf = entry.get("memberOf");
+  for (const group of query.groups) {
+    if (memberOf.some((dn) => dnEquals(dn, group.dn)) || (await isMember(client, group.dn, entry.dn, user))) {
+      return { kind: "user", dn: entry.dn, values, group };
+    }
+  }
+  return { kind: "not-allowed", dn: entry.dn };
+}
+
+async function isMember(client: LdapClient, groupDn: string, userDn: string, user: string): Promise<boolean> {
+  try {
+    const match = await client.searchOne(groupDn, {
+      scope: "base",
+      filter: ldapFilter`(|(member=${userDn})(uniqueMember=${userDn})(memberUid=${user}))`,
+      attributes: ["1.1"],
+    });
+    return match !== undefined;
+  } catch (error) {
+    // A group that does not exist has no members: fail closed.
+    if (error instanceof LdapNotFoundError) return false;
+    throw error;
+  }
+}

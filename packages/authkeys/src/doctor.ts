@@ -1,0 +1,174 @@
+import { lookup as dnsLookup } from "node:dns/promises";
+import { realpathSync, statSync } from "node:fs";
+import { connect } from "node:net";
+import { dirname } from "node:path";
+import {
+  type CliContext,
+  describeError,
+  ExitCode,
+  LdapClient,
+  type LdapConnectionConfig,
+  Logger,
+  ldapOptionsFromConfig,
+  loadConfig,
+} from "@opsguard/core";
+import { type AuthkeysConfig, authkeysConfigSchema } from "./config";
+import { lookupKeys } from "./lookup";
+
+export type Verdict = "ok" | "warn" | "fail";
+
+export interface Check {
+  step: string;
+  verdict: Verdict;
+  detail: string;
+}
+
+export interface DoctorOptions {
+  user?: string | undefined;
+  binary?: string | undefined;
+}
+
+/** Every check in order, each with a verdict; later steps still run after a failure where they can. */
+export async function runDoctor(ctx: CliContext, options: DoctorOptions): Promise<ExitCode> {
+  const checks: Check[] = [];
+  const add = (step: string, verdict: Verdict, detail: string) => {
+    checks.push({ step, verdict, detail });
+    if (!ctx.opts.json) printCheck(ctx, { step, verdict, detail });
+  };
+
+  let config: AuthkeysConfig | undefined;
+  try {
+    const loaded = await loadConfig({ tool: "authkeys", schema: authkeysConfigSchema, path: ctx.opts.config });
+    config = loaded.config;
+    add("config", "ok", `${loaded.filepath} is valid`);
+  } catch (error) {
+    add("config", "fail", describeError(error));
+  }
+
+  const binary = options.binary ?? process.argv[1] ?? "";
+  for (const check of checkCommandPath(binary)) add("install", check.verdict, check.detail);
+
+  if (config) {
+    add("cache", ...checkCacheDir(config));
+    for (const url of config.ldap.urls) {
+      for (const check of await checkServer(url, config.ldap)) add(`ldap ${url}`, check.verdict, check.detail);
+    }
+    if (options.user) add(`lookup ${options.user}`, ...(await sampleLookup(config, options.user)));
+    else add("lookup", "warn", "no sample user: pass --user NAME to look one up");
+  }
+
+  if (ctx.opts.json) process.stdout.write(`${JSON.stringify({ checks }, null, 2)}\n`);
+  return checks.some((c) => c.verdict === "fail") ? ExitCode.FAILED : ExitCode.OK;
+}
+
+function printCheck(ctx: CliContext, check: Check): void {
+  const mark =
+    check.verdict === "ok" ? ctx.style.green("ok  ") : check.verdict === "warn" ? ctx.style.yellow("warn") : ctx.style.red("FAIL");
+  process.stdout.write(`${mark}  ${check.step}: ${check.detail}\n`);
+}
+
+/** What sshd checks before running the command: the file and every directory above it root-owned, not group/other-writable. */
+export function checkCommandPath(path: string): Array<{ verdict: Verdict; detail: string }> {
+  let real: string;
+  try {
+    real = realpathSync(path);
+  } catch {
+    return [{ verdict: "fail", detail: `${path} does not exist` }];
+  }
+  const problems: string[] = [];
+  for (let p = real; ; p = dirname(p)) {
+    const info = statSync(p);
+    if (info.uid !== 0) problems.push(`${p} is owned by uid ${info.uid}, not root`);
+    if ((info.mode & 0o022) !== 0) problems.push(`${p} is writable by group or others (mode ${(info.mode & 0o777).toString(8)})`);
+    if (p === dirname(p)) break;
+  }
+  if (problems.length > 0) {
+    return [{ verdict: "fail", detail: `sshd will refuse ${real}: ${problems.join("; ")} (install it as described in the README)` }];
+  }
+  const checks: Array<{ verdict: Verdict; detail: string }> = [
+    { verdict: "ok", detail: `${real} and its directories are root-owned and not writable by others` },
+  ];
+  if (statSync(real).mode & 0o111) checks.push({ verdict: "ok", detail: `${real} is executable` });
+  else checks.push({ verdict: "fail", detail: `${real} is not executable (chmod 755 ${real})` });
+  return checks;
+}
+
+function checkCacheDir(config: AuthkeysConfig): [Verdict, string] {
+  if (!config.cache.enabled) return ["warn", "the offline cache is disabled: an LDAP outage locks everyone out"];
+  const dir = config.cache.dir;
+  let info: ReturnType<typeof statSync>;
+  try {
+    info = statSync(dir);
+  } catch {
+    return ["warn", `${dir} does not exist yet; create it: install -d -o authkeys -g authkeys -m 700 ${dir}`];
+  }
+  if ((info.mode & 0o077) !== 0) return ["fail", `${dir} has mode ${(info.mode & 0o777).toString(8)}; chmod 700 ${dir}`];
+  if (info.uid === 0) return ["warn", `${dir} is owned by root; chown it to the AuthorizedKeysCommandUser`];
+  return ["ok", `${dir} is private (mode 700, owner uid ${info.uid})`];
+}
+
+async function checkServer(url: string, ldap: LdapConnectionConfig): Promise<Array<{ verdict: Verdict; detail: string }>> {
+  const parsed = new URL(url);
+  const host = parsed.hostname.replace(/^\[|\]$/g, "");
+  const port = Number(parsed.port || (parsed.protocol === "ldaps:" ? 636 : 389));
+  const out: Array<{ verdict: Verdict; detail: string }> = [];
+  try {
+    const { address } = await dnsLookup(host);
+    out.push({ verdict: "ok", detail: `DNS: ${host} is ${address}` });
+  } catch (error) {
+    return [{ verdict: "fail", detail: `DNS: cannot resolve ${host} (${(error as NodeJS.ErrnoException).code ?? "error"})` }];
+  }
+  const tcp = await tcpCheck(host, port, ldap.connectTimeoutMs);
+  out.push(tcp);
+  if (tcp.verdict === "fail") return out;
+  const tls = parsed.protocol === "ldaps:" ? "ldaps" : ldap.startTls ? "StartTLS" : "no TLS";
+  const client = new LdapClient({
+    ...ldapOptionsFromConfig({ ...ldap, urls: [url] }),
+    log: new Logger({ tool: "authkeys", level: "error" }),
+  });
+  try {
+    await client.connect();
+    const who = ldap.bindDn ? `bound as ${ldap.bindDn}` : "anonymous bind";
+    out.push({
+      verdict: tls === "no TLS" ? "warn" : "ok",
+      detail: `${tls}, ${who}${tls === "no TLS" ? " (keys travel unprotected: use ldaps:// or startTls)" : ""}`,
+    });
+  } catch (error) {
+    out.push({ verdict: "fail", detail: `${tls}: ${describeError(error)}` });
+  } finally {
+    await client.close();
+  }
+  return out;
+}
+
+function tcpCheck(host: string, port: number, timeoutMs: number): Promise<{ verdict: Verdict; detail: string }> {
+  return new Promise((resolve) => {
+    const started = Date.now();
+    const socket = connect({ host, port });
+    const done = (verdict: Verdict, detail: string) => {
+      socket.destroy();
+      resolve({ verdict, detail });
+    };
+    socket.setTimeout(timeoutMs, () => done("fail", `TCP: no connection to ${host}:${port} within ${timeoutMs} ms`));
+    socket.once("connect", () => done("ok", `TCP: connected to ${host}:${port} in ${Date.now() - started} ms`));
+    socket.once("error", (error: NodeJS.ErrnoException) => done("fail", `TCP: ${host}:${port}: ${error.code ?? error.message}`));
+  });
+}
+
+/** A real lookup with the cache off: the doctor often runs as root and must not leave root-owned cache files. */
+async function sampleLookup(config: AuthkeysConfig, user: string): Promise<[Verdict, string]> {
+  const started = Date.now();
+  try {
+    const outcome = await lookupKeys(
+      { ...config, cache: { ...config.cache, enabled: false } },
+      { user },
+      { log: new Logger({ tool: "authkeys", level: "warn" }) },
+    );
+    const ms = Date.now() - started;
+    if (outcome.result === "keys")
+      return ["ok", `${outcome.lines.length} key(s) in ${ms} ms${outcome.dropped ? `, ${outcome.dropped} dropped (see warnings)` : ""}`];
+    return ["warn", `no keys (${outcome.result}) in ${ms} ms`];
+  } catch (error) {
+    return ["fail", describeError(error)];
+  }
+}

@@ -1,0 +1,37 @@
+/** Shown by --help after the options; the README says the same. */
+export const HELP_AFTER = `sshd runs it once per offered key:
+  AuthorizedKeysCommand /usr/local/sbin/authkeys lookup %u %f
+  AuthorizedKeysCommandUser authkeys
+(print these lines with: authkeys sshd-config)
+
+It prints only valid authorized_keys lines and exits 0 — with no lines for an unknown user, a user
+outside allowedGroups or a user without keys. When no LDAP server answers it serves the keys cached
+at the last successful lookup if they are younger than cache.maxStaleSeconds, else it fails (non-zero,
+no output). One line per lookup goes to syslog (authpriv): user, result, keys, source, ms.
+
+Config (/etc/opsguard/authkeys.yaml, or --config, or $AUTHKEYS_CONFIG):
+  ldap.urls              servers tried in order, e.g. [ldaps://ldap1.example.org, ldaps://ldap2.example.org]
+  ldap.baseDn            search base
+  ldap.bindDn            bind DN (omit both for an anonymous bind)
+  ldap.bindPassword      "file:/etc/opsguard/authkeys.pw" or "env:NAME"
+  ldap.startTls          upgrade ldap:// with StartTLS (default false)
+  ldap.caFile            CA certificate(s) to trust
+  ldap.connectTimeoutMs  per server (default 1500)
+  ldap.timeoutMs         per operation (default 2000)
+  ldap.deadlineMs        everything, failover included (default 4000)
+  userBase               where users live (default ldap.baseDn)
+  userFilter             default (&(objectClass=posixAccount)(uid={user}))
+  keyAttribute           default sshPublicKey
+  allowedGroups          group DNs, or {dn, keyOptions} to prepend e.g. from="10.0.0.0/8",no-agent-forwarding
+  keyTypes               default ssh-ed25519, ecdsa-sha2-nistp256/384/521, ssh-rsa
+  minRsaBits             default 2048
+  cache.enabled          default true
+  cache.dir              default /var/cache/opsguard/authkeys (owner: the command user, mode 0700)
+  cache.maxStaleSeconds  default 259200 (3 days)
+  syslog                 {facility: authpriv} (default) or false for stderr only
+
+Examples:
+  authkeys alice                         keys of alice
+  authkeys lookup alice SHA256:abc...    only the key with that fingerprint
+  authkeys doctor --user alice           check the whole setup, step by step
+  authkeys sshd-config --path /usr/local/sbin/authkeys`;

@@ -1,0 +1,146 @@
+import {
+  compileFilterTemplate,
+  type LdapClientOptions,
+  LdapTimeoutError,
+  LdapUnavailableError,
+  type Logger,
+  ldapOptionsFromConfig,
+  withLdap,
+} from "@opsguard/core";
+import { KeyCache } from "./cache";
+import { type AuthkeysConfig, groupRules } from "./config";
+import { queryDirectory } from "./directory";
+import { type AuthorizedKey, checkKeyValue, formatKeyLine, type KeyPolicy } from "./keys";
+import { isValidUsername } from "./username";
+
+export type LookupResult = "keys" | "no-keys" | "unknown-user" | "not-allowed" | "invalid-user";
+
+export interface LookupOutcome {
+  result: LookupResult;
+  source: "ldap" | "cache" | "none";
+  /** authorized_keys lines to print, already filtered by the fingerprint if one was given. */
+  lines: string[];
+  /** Keys dropped by validation. */
+  dropped: number;
+  /** Set when the lines came from the cache: how old they are. */
+  cacheAgeMs?: number;
+}
+
+export interface LookupRequest {
+  user: string;
+  /** sshd's %f: print only the key with this fingerprint. */
+  fingerprint?: string | undefined;
+}
+
+export interface LookupDeps {
+  log: Logger;
+  env?: NodeJS.ProcessEnv;
+  now?: () => number;
+  /** Overrides for the LDAP client (tests pass a CA text, the doctor a logger). */
+  ldap?: Partial<LdapClientOptions>;
+}
+
+/**
+ * The whole decision for one login attempt. LDAP is the authority whenever it answers: a missing
+ * user, a user outside the allowed groups or without keys deletes the cached keys at once. Only when
+ * no server answers are cached keys served, and only if younger than cache.maxStaleSeconds.
+ */
+export async function lookupKeys(config: AuthkeysConfig, request: LookupRequest, deps: LookupDeps): Promise<LookupOutcome> {
+  const { user } = request;
+  if (!isValidUsername(user)) return { result: "invalid-user", source: "none", lines: [], dropped: 0 };
+  const log = deps.log;
+  const policy: KeyPolicy = { types: config.keyTypes, minRsaBits: config.minRsaBits };
+  const cache = config.cache.enabled ? new KeyCache(config.cache.dir, log) : undefined;
+  const query = {
+    base: config.userBase ?? config.ldap.baseDn,
+    filter: compileFilterTemplate(config.userFilter, ["user"], "userFilter"),
+    keyAttribute: config.keyAttribute,
+    groups: groupRules(config),
+  };
+  const options = { ...ldapOptionsFromConfig(config.ldap, "ldap", deps.env), log, ...deps.ldap };
+
+  let answer: Awaited<ReturnType<typeof queryDirectory>>;
+  try {
+    answer = await withLdap(options, (client) => queryDirectory(client, query, user));
+  } catch (error) {
+    if (!(error instanceof LdapUnavailableError || error instanceof LdapTimeoutError) || !cache) throw error;
+    return fromCache(cache, request, policy, config.cache.maxStaleSeconds * 1000, error, deps);
+  }
+
+  if (answer.kind !== "user") {
+    await cache?.remove(user);
+    return { result: answer.kind, source: "ldap", lines: [], dropped: 0 };
+  }
+  const { keys, dropped } = validKeys(answer.values, policy, user, log);
+  const extra = answer.group?.keyOptions ?? "";
+  const lines = keys.map((k) => formatKeyLine(k, extra));
+  if (lines.length === 0) {
+    await cache?.remove(user);
+    return { result: "no-keys", source: "ldap", lines: [], dropped };
+  }
+  if (cache) {
+    // The keys are good even if the cache is not: a full disk must not lock anyone out.
+    await cache
+      .store(user, lines)
+      .catch((error: unknown) => log.warn(`could not update the key cache: ${(error as Error).message}`, { user }));
+  }
+  return { result: "keys", source: "ldap", lines: byFingerprint(keys, lines, request.fingerprint), dropped };
+}
+
+async function fromCache(
+  cache: KeyCache,
+  request: LookupRequest,
+  policy: KeyPolicy,
+  maxAgeMs: number,
+  ldapError: Error,
+  deps: LookupDeps,
+): Promise<LookupOutcome> {
+  const cached = await cache.load(request.user, deps.now?.());
+  if (!cached) throw ldapError;
+  if (cached.ageMs > maxAgeMs) {
+    deps.log.warn("LDAP unreachable and the cached keys are too old; refusing", {
+      user: request.user,
+      ageSeconds: Math.round(cached.ageMs / 1000),
+      maxStaleSeconds: maxAgeMs / 1000,
+    });
+    throw ldapError;
+  }
+  const { keys, dropped } = validKeys(cached.lines, policy, request.user, deps.log);
+  const lines = keys.map((k) => formatKeyLine(k));
+  deps.log.warn(`LDAP unreachable (${ldapError.message}); serving cached keys`, {
+    user: request.user,
+    keys: lines.length,
+    ageSeconds: Math.round(cached.ageMs / 1000),
+  });
+  return {
+    result: lines.length > 0 ? "keys" : "no-keys",
+    source: "cache",
+    lines: byFingerprint(keys, lines, request.fingerprint),
+    dropped,
+    cacheAgeMs: cached.ageMs,
+  };
+}
+
+/** Valid keys, first occurrence of each; every dropped value is reported by fingerprint, never by content. */
+function validKeys(values: readonly string[], policy: KeyPolicy, user: string, log: Logger): { keys: AuthorizedKey[]; dropped: number } {
+  const keys: AuthorizedKey[] = [];
+  const seen = new Set<string>();
+  let dropped = 0;
+  for (const value of values) {
+    const verdict = checkKeyValue(value, policy);
+    if (!verdict.ok) {
+      dropped++;
+      log.warn(`dropped a key: ${verdict.reason}`, { user, fingerprint: verdict.fingerprint ?? "none" });
+      continue;
+    }
+    if (seen.has(verdict.key.fingerprint)) continue;
+    seen.add(verdict.key.fingerprint);
+    keys.push(verdict.key);
+  }
+  return { keys, dropped };
+}
+
+function byFingerprint(keys: readonly AuthorizedKey[], lines: readonly string[], fingerprint: string | undefined): string[] {
+  if (!fingerprint) return [...lines];
+  return lines.filter((_, i) => keys[i]?.fingerprint === fingerprint);
+}

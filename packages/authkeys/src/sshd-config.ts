@@ -1,0 +1,20 @@
+export interface SshdConfigOptions {
+  /** Where the authkeys file is installed (root-owned path, no spaces: sshd splits the line on them). */
+  path: string;
+  /** AuthorizedKeysCommandUser: a dedicated account that owns the cache directory. */
+  user: string;
+  config?: string | undefined;
+}
+
+/** The sshd_config snippet; `lookup` before %u keeps a user named like a subcommand from running it. */
+export function sshdConfigLines(options: SshdConfigOptions): string {
+  const configArg = options.config ? ` --config ${options.config}` : "";
+  return [
+    "# /etc/ssh/sshd_config.d/10-authkeys.conf — then: sshd -t && systemctl reload ssh",
+    `AuthorizedKeysCommand ${options.path}${configArg} lookup %u %f`,
+    `AuthorizedKeysCommandUser ${options.user}`,
+    "# Keys come only from LDAP; keep a file (e.g. .ssh/authorized_keys) here only for local break-glass accounts.",
+    "AuthorizedKeysFile none",
+    "",
+  ].join("\n");
+}

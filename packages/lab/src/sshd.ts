@@ -1,0 +1,216 @@
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { chmodSync, chownSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { createConnection } from "node:net";
+import { join } from "node:path";
+import { ensureDebianPackages } from "./ensure";
+import { freePort, makeTempDir, onProcessExit, removeDir, stopProcess } from "./process";
+
+const SSHD = "/usr/sbin/sshd";
+const MULTIARCH: Record<string, string> = { x64: "x86_64-linux-gnu", arm64: "aarch64-linux-gnu" };
+const NSS_WRAPPER = `/usr/lib/${MULTIARCH[process.arch] ?? `${process.arch}-linux-gnu`}/libnss_wrapper.so`;
+
+/** A login account sshd resolves through nss_wrapper, so no user is ever added to the machine. */
+export interface SshdUser {
+  name: string;
+  uid: number;
+  gid?: number;
+  home?: string;
+}
+
+export interface AuthorizedKeysCommandOptions {
+  /** Absolute path of a root-owned executable under a root-owned, non-writable directory (see installRootOwned). */
+  path: string;
+  /** Arguments after the path, with sshd's tokens (%u %f %t %k). */
+  args: string;
+  /** The unprivileged account sshd runs the command as; it must be one of `users`. */
+  user: string;
+}
+
+export interface SshdOptions {
+  users: SshdUser[];
+  authorizedKeysCommand?: AuthorizedKeysCommandOptions;
+  /** "none" (the default) or a path pattern such as "%h/.ssh/authorized_keys" or an absolute file. */
+  authorizedKeysFile?: string;
+  /** DEBUG1 or higher also shows the command's stderr in `logs()`. */
+  logLevel?: "INFO" | "VERBOSE" | "DEBUG1" | "DEBUG3";
+}
+
+export interface SshdHandle {
+  host: string;
+  port: number;
+  dir: string;
+  /** The host key's public line, for a client's host key check. */
+  hostPublicKey: string;
+  /** Everything sshd wrote to stderr so far. */
+  logs(): string;
+  stop(): Promise<void>;
+}
+
+/**
+ * A real OpenSSH sshd on a free loopback port, configured from scratch in a temp dir: its own host key,
+ * no PAM, key-only auth. Users exist only for this sshd (nss_wrapper via LD_PRELOAD).
+ */
+export async function startSshd(options: SshdOptions): Promise<SshdHandle> {
+  requireRoot("sshd");
+  ensureDebianPackages([
+    { program: SSHD, pkg: "openssh-server" },
+    { program: "/usr/bin/ssh-keygen", pkg: "openssh-client" },
+    { program: NSS_WRAPPER, pkg: "libnss-wrapper" },
+  ]);
+  // Privilege separation directory; the Debian package creates it only when its service starts.
+  mkdirSync("/run/sshd", { recursive: true, mode: 0o755 });
+
+  const dir = makeTempDir("sshd");
+  const hostKey = join(dir, "ssh_host_ed25519_key");
+  execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "opsguard-lab", "-f", hostKey]);
+  const { passwd, group } = nssFiles(dir, options.users);
+  const port = await freePort();
+  const config = join(dir, "sshd_config");
+  writeFileSync(config, sshdConfig(options, { port, hostKey, dir }));
+
+  // Bare name: the dynamic loader finds the library in the multiarch directory.
+  const env = {
+    PATH: "/usr/sbin:/usr/bin:/sbin:/bin",
+    LD_PRELOAD: NSS_WRAPPER,
+    NSS_WRAPPER_PASSWD: passwd,
+    NSS_WRAPPER_GROUP: group,
+  };
+  execFileSync(SSHD, ["-t", "-f", config], { env, stdio: ["ignore", "ignore", "pipe"] });
+  const child = spawn(SSHD, ["-D", "-e", "-f", config], { env, stdio: ["ignore", "ignore", "pipe"] });
+  let log = "";
+  child.stderr?.setEncoding("utf8").on("data", (chunk: string) => {
+    log += chunk;
+  });
+  const unregister = onProcessExit(() => {
+    child.kill("SIGKILL");
+    removeDir(dir);
+  });
+  const stop = once(async () => {
+    await stopProcess(child);
+    removeDir(dir);
+    unregister();
+  });
+  try {
+    await waitForBanner(port, child, () => log);
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return {
+    host: "127.0.0.1",
+    port,
+    dir,
+    hostPublicKey: readFileSync(`${hostKey}.pub`, "utf8").trim(),
+    logs: () => log,
+    stop,
+  };
+}
+
+/**
+ * Copies files into a fresh root-owned 0755 directory under /run: sshd refuses an AuthorizedKeysCommand
+ * if any directory above it is group- or world-writable (as /tmp is). Returns the directory and a remover.
+ */
+export function installRootOwned(files: Record<string, { from?: string; content?: string; mode: number }>): {
+  dir: string;
+  remove(): void;
+} {
+  requireRoot("a root-owned command directory");
+  const dir = mkdtempSync("/run/opsguard-lab-");
+  chmodSync(dir, 0o755);
+  chownSync(dir, 0, 0);
+  for (const [name, file] of Object.entries(files)) {
+    const target = join(dir, name);
+    if (file.from) copyFileSync(file.from, target);
+    else writeFileSync(target, file.content ?? "");
+    chownSync(target, 0, 0);
+    chmodSync(target, file.mode);
+  }
+  const unregister = onProcessExit(() => removeDir(dir));
+  return {
+    dir,
+    remove: once(() => {
+      removeDir(dir);
+      unregister();
+    }),
+  };
+}
+
+function sshdConfig(options: SshdOptions, at: { port: number; hostKey: string; dir: string }): string {
+  const lines = [
+    `Port ${at.port}`,
+    "ListenAddress 127.0.0.1",
+    `HostKey ${at.hostKey}`,
+    `PidFile ${join(at.dir, "sshd.pid")}`,
+    "UsePAM no",
+    "StrictModes no",
+    "PasswordAuthentication no",
+    "KbdInteractiveAuthentication no",
+    "PubkeyAuthentication yes",
+    "PermitRootLogin no",
+    "MaxAuthTries 10",
+    "LoginGraceTime 60",
+    "MaxStartups 100:30:200",
+    "UseDNS no",
+    ...(sshdSupportsPenalties() ? ["PerSourcePenalties no"] : []),
+    `AuthorizedKeysFile ${options.authorizedKeysFile ?? "none"}`,
+    `LogLevel ${options.logLevel ?? "VERBOSE"}`,
+  ];
+  if (options.authorizedKeysCommand) {
+    const c = options.authorizedKeysCommand;
+    lines.push(`AuthorizedKeysCommand ${c.path}${c.args ? ` ${c.args}` : ""}`, `AuthorizedKeysCommandUser ${c.user}`);
+  }
+  return `${lines.join("\n")}\n`;
+}
+
+// PerSourcePenalties (OpenSSH 9.8+) would lock the test client out after a few refused logins.
+function sshdSupportsPenalties(): boolean {
+  const version = execFileSync(SSHD, ["-V"], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }).toString();
+  const match = /OpenSSH_(\d+)\.(\d+)/.exec(version);
+  return match !== null && (Number(match[1]) > 9 || (Number(match[1]) === 9 && Number(match[2]) >= 8));
+}
+
+function nssFiles(dir: string, users: SshdUser[]): { passwd: string; group: string } {
+  const passwd = join(dir, "passwd");
+  const group = join(dir, "group");
+  const extraUsers = users.map((u) => `${u.name}:*:${u.uid}:${u.gid ?? u.uid}:${u.name}:${u.home ?? dir}:/bin/sh`);
+  const extraGroups = users.map((u) => `${u.name}:x:${u.gid ?? u.uid}:`);
+  writeFileSync(passwd, `${readFileSync("/etc/passwd", "utf8").trimEnd()}\n${extraUsers.join("\n")}\n`);
+  writeFileSync(group, `${readFileSync("/etc/group", "utf8").trimEnd()}\n${extraGroups.join("\n")}\n`);
+  return { passwd, group };
+}
+
+async function waitForBanner(port: number, child: ChildProcess, logs: () => string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`sshd exited with ${child.exitCode}: ${logs().trim()}`);
+    if (await answersBanner(port)) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`sshd did not answer on 127.0.0.1:${port} within 10 s: ${logs().trim()}`);
+}
+
+function answersBanner(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = createConnection({ host: "127.0.0.1", port });
+    const done = (ok: boolean) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(1000, () => done(false));
+    socket.once("error", () => done(false));
+    socket.once("data", (data) => done(data.toString("latin1").startsWith("SSH-2.0-")));
+  });
+}
+
+function requireRoot(what: string): void {
+  if (process.getuid?.() !== 0)
+    throw new Error(`${what} needs root (sshd checks root ownership and switches users); run the tests as root`);
+}
+
+function once<T>(fn: () => T): () => T {
+  let result: { value: T } | undefined;
+  return () => {
+    result ??= { value: fn() };
+    return result.value;
+  };
+}
