@@ -123,7 +123,7 @@ type Mode = "events" | "sessions" | "net";
 
 async function parseCommand(files: string[], command: Command, mode: Mode): Promise<void> {
   const ctx = cliContext(command);
-  const flags = command.opts<ParseFlags>();
+  const flags = command.optsWithGlobals<ParseFlags>();
   const { config } = await loadConfig({ tool: "auditd-parse", schema: configSchema, path: ctx.opts.config, optional: true });
   const filter = eventFilter({
     ...(flags.type ? { types: flags.type } : {}),
@@ -235,7 +235,7 @@ function makeSink(mode: Mode, flags: ParseFlags, ctx: CliContext, output: Output
 
 async function pluginCommand(command: Command): Promise<void> {
   const ctx = cliContext(command);
-  const flags = command.opts<ParseFlags>();
+  const flags = command.optsWithGlobals<ParseFlags>();
   const { config } = await loadConfig({ tool: "auditd-parse", schema: configSchema, path: ctx.opts.config, optional: true });
   const output = new Output(flags.output);
   let wait: Promise<void> | undefined;

@@ -99,11 +99,16 @@ define(Kind.Key, "key");
 define(Kind.Session, "ses old-ses");
 define(Kind.Nested, "msg");
 
+/** Bound on argv indexes, so a corrupt `a99999999=` cannot allocate a huge sparse array. */
+const MAX_ARGS = 100_000;
+
 /** Field values that carry no information: kept as null, with the raw text beside. */
 const NULLISH = new Set(["(null)", "?", "(none)"]);
 
 /** Turns grouped raw records into readable events. */
 export class Interpreter {
+  private chunks: Map<number, string> | undefined;
+
   constructor(private readonly ids: IdNames) {}
 
   event(raw: RawEvent): AuditEvent {
@@ -140,6 +145,7 @@ export class Interpreter {
     for (const record of raw.records) {
       event.records.push(this.record(record, event));
     }
+    this.finishArgv(event);
     return event;
   }
 
@@ -158,7 +164,7 @@ export class Interpreter {
     return out;
   }
 
-  private fields(keys: string[], values: string[], out: OutputRecord, event: AuditEvent, isSyscall: boolean): void {
+  private fields(keys: string[], values: string[], out: OutputRecord, event: AuditEvent, isSyscall: boolean, nested = false): void {
     const fields = out.fields;
     let arch: string | undefined;
     for (let i = 0; i < keys.length; i++) {
@@ -173,7 +179,8 @@ export class Interpreter {
         this.nested(value, out, event);
         continue;
       }
-      const name = key in fields ? `msg.${key}` : key;
+      // inner msg='…' fields may repeat an outer name (pid, uid); keep both
+      const name = nested && key in fields ? `msg.${key}` : key;
       if (!quoted && NULLISH.has(value)) {
         fields[name] = null;
         keepRaw(out, name, value);
@@ -250,7 +257,7 @@ export class Interpreter {
     const sink = { text: undefined as string | undefined };
     tokenize(quotedValue, 1, end, keys, values, sink, true);
     if (sink.text !== undefined) out.text = sink.text;
-    this.fields(keys, values, out, event, false);
+    this.fields(keys, values, out, event, false, true);
   }
 
   private summarise(event: AuditEvent, key: string, v: FieldValue, raw: string): void {
@@ -299,8 +306,6 @@ export class Interpreter {
     event.argv ??= [];
     const argv = event.argv;
     const { keys, values } = record;
-    let chunkArg = -1;
-    let chunkHex = "";
     for (let i = 0; i < keys.length; i++) {
       const key = keys[i]!;
       const value = values[i]!;
@@ -314,20 +319,24 @@ export class Interpreter {
       }
       const bracket = key.indexOf("[");
       if (bracket > 0) {
+        // chunks of one long argument may continue in the next EXECVE record: join the hex, decode at the end
         const index = Number(key.slice(1, bracket));
-        if (index !== chunkArg) {
-          if (chunkArg >= 0) argv[chunkArg] = decodeArg(chunkHex);
-          chunkArg = index;
-          chunkHex = "";
-        }
-        chunkHex += value;
+        if (!Number.isInteger(index) || index >= MAX_ARGS) continue;
+        this.chunks ??= new Map();
+        this.chunks.set(index, (this.chunks.get(index) ?? "") + value);
         continue;
       }
       if (key.endsWith("_len")) continue;
       const index = Number(key.slice(1));
-      if (Number.isInteger(index) && index < 1_000_000) argv[index] = decodeArg(value);
+      if (Number.isInteger(index) && index < MAX_ARGS) argv[index] = decodeArg(value);
     }
-    if (chunkArg >= 0) argv[chunkArg] = decodeArg(chunkHex);
+  }
+
+  private finishArgv(event: AuditEvent): void {
+    const argv = event.argv;
+    if (argv === undefined) return;
+    if (this.chunks) for (const [index, hexChunks] of this.chunks) argv[index] = decodeArg(hexChunks);
+    this.chunks = undefined;
     for (let i = 0; i < argv.length; i++) argv[i] ??= "";
   }
 

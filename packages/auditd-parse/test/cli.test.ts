@@ -1,0 +1,168 @@
+import { spawn, spawnSync } from "node:child_process";
+import { appendFileSync, mkdtempSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { setTimeout as delay } from "node:timers/promises";
+import { gzipSync } from "node:zlib";
+import { beforeAll, describe, expect, it } from "vitest";
+
+const CLI = new URL("../src/cli.ts", import.meta.url).pathname;
+const hex = (s: string) => Buffer.from(s).toString("hex").toUpperCase();
+
+function run(args: string[], input?: string) {
+  const r = spawnSync(process.execPath, ["--import", "tsx", CLI, ...args], {
+    input,
+    encoding: "utf8",
+    env: { ...process.env, NO_COLOR: "1" },
+  });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+const SESSION_LOG = [
+  "type=USER_LOGIN msg=audit(1700000000.000:10): pid=900 uid=0 auid=1000 ses=7 msg='op=login id=1000 exe=\"/usr/sbin/sshd\" hostname=203.0.113.9 addr=203.0.113.9 terminal=ssh res=success'",
+  'type=USER_START msg=audit(1700000000.010:11): pid=900 uid=0 auid=1000 ses=7 msg=\'op=PAM:session_open acct="alice" exe="/usr/sbin/sshd" hostname=203.0.113.9 addr=203.0.113.9 terminal=ssh res=success\'',
+  'type=SYSCALL msg=audit(1700000001.000:12): arch=c000003e syscall=59 success=yes exit=0 ppid=900 pid=901 auid=1000 uid=1000 ses=7 comm="cat" exe="/usr/bin/cat" key="exec"',
+  `type=EXECVE msg=audit(1700000001.000:12): argc=2 a0="cat" a1=${hex("my notes.txt")}`,
+  'type=CWD msg=audit(1700000001.000:12): cwd="/home/alice"',
+  "type=EOE msg=audit(1700000001.000:12):",
+  'type=SYSCALL msg=audit(1700000002.000:13): arch=c000003e syscall=42 success=no exit=-115 pid=902 auid=1000 uid=1000 ses=7 comm="curl" exe="/usr/bin/curl" key="net"',
+  "type=SOCKADDR msg=audit(1700000002.000:13): saddr=020001BB5DB8D8220000000000000000",
+  "type=EOE msg=audit(1700000002.000:13):",
+  'type=USER_END msg=audit(1700000009.000:14): pid=900 uid=0 auid=1000 ses=7 msg=\'op=PAM:session_close acct="alice" exe="/usr/sbin/sshd" hostname=203.0.113.9 addr=203.0.113.9 terminal=ssh res=success\'',
+].join("\n");
+
+let dir: string;
+let passwd: string;
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), "auditd-parse-cli-"));
+  passwd = join(dir, "passwd");
+  writeFileSync(passwd, "alice:x:1000:1000::/home/alice:/bin/sh\n");
+  writeFileSync(join(dir, "audit.log.1"), `${SESSION_LOG.split("\n").slice(0, 6).join("\n")}\n`);
+  writeFileSync(join(dir, "audit.log"), gzipSync(`${SESSION_LOG.split("\n").slice(6).join("\n")}\n`));
+});
+
+describe("auditd-parse CLI", () => {
+  it("reads rotated and gzipped files oldest first and filters by key, user and success", () => {
+    const r = run([join(dir, "audit.log"), join(dir, "audit.log.1"), "--passwd", passwd, "--key", "exec,net", "--user", "alice"]);
+    expect(r.code).toBe(0);
+    const events = r.stdout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
+    expect(events.map((e) => [e.serial, e.syscall, e.auid])).toEqual([
+      [12, "execve", "alice"],
+      [13, "connect", "alice"],
+    ]);
+    expect(events[0].argv).toEqual(["cat", "my notes.txt"]);
+    const failed = run([join(dir, "audit.log.1"), join(dir, "audit.log"), "--success", "no"]);
+    expect(
+      failed.stdout
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l).serial),
+    ).toEqual([13]);
+  });
+
+  it("builds a session timeline with commands and connections, as text and JSON", () => {
+    const text = run(["sessions", "--passwd", passwd], SESSION_LOG);
+    expect(text.code).toBe(0);
+    expect(text.stdout).toContain("session 7");
+    expect(text.stdout).toContain("user alice");
+    expect(text.stdout).toContain("from 203.0.113.9");
+    expect(text.stdout).toContain("exec cat my notes.txt");
+    expect(text.stdout).toContain("connect -> inet 93.184.216.34:443 (failed)");
+    const json = JSON.parse(run(["sessions", "--json", "--passwd", passwd], SESSION_LOG).stdout);
+    expect(json).toHaveLength(1);
+    expect(json[0]).toMatchObject({
+      ses: "7",
+      user: "alice",
+      start: "2023-11-14T22:13:20.000Z",
+      end: "2023-11-14T22:13:29.000Z",
+      via: "/usr/sbin/sshd",
+    });
+    expect(json[0].commands[0].argv).toEqual(["cat", "my notes.txt"]);
+    expect(json[0].connections[0]).toMatchObject({ direction: "outbound", address: "93.184.216.34", port: 443, success: false });
+  });
+
+  it("lists connections with net --json", () => {
+    const r = run(["net", "--json"], SESSION_LOG);
+    expect(JSON.parse(r.stdout)).toEqual([
+      expect.objectContaining({
+        syscall: "connect",
+        direction: "outbound",
+        family: "inet",
+        address: "93.184.216.34",
+        port: 443,
+        comm: "curl",
+        pid: "902",
+      }),
+    ]);
+  });
+
+  it("reports malformed input on stderr, keeps it as unparsed, and fails only with --strict", () => {
+    const input = `${SESSION_LOG}\nthis is not audit\n`;
+    const lax = run([], input);
+    expect(lax.code).toBe(0);
+    expect(lax.stderr).toContain("1 malformed input line");
+    expect(lax.stdout).toContain('"unparsed":["this is not audit"]');
+    const strict = run(["--strict"], input);
+    expect(strict.code).toBe(65);
+    expect(strict.stderr).not.toMatch(/at .*\.ts:\d+/);
+  });
+
+  it("rejects bad flags and missing files with one line and a documented code", () => {
+    const missing = run([join(dir, "nope.log")]);
+    expect(missing.code).toBe(66);
+    expect(missing.stderr.trim().split("\n")).toHaveLength(1);
+    expect(run(["--since", "yesterday-ish"], "").code).toBe(64);
+    expect(run(["--format", "xml"], "").code).toBe(64);
+  });
+
+  it("follows a growing file across rotation and exits cleanly on SIGTERM", async () => {
+    const log = join(dir, "follow.log");
+    writeFileSync(log, "type=USER_LOGIN msg=audit(1700000000.000:1): pid=1 uid=0 auid=0 ses=1 msg='op=a res=success'\n");
+    const child = spawn(process.execPath, ["--import", "tsx", CLI, "--follow", log], { stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    child.stdout.on("data", (d: Buffer) => {
+      out += d.toString();
+    });
+    const waitFor = async (n: number) => {
+      for (let i = 0; i < 100 && out.split("\n").filter(Boolean).length < n; i++) await delay(100);
+    };
+    await waitFor(1);
+    appendFileSync(log, "type=USER_LOGIN msg=audit(1700000000.000:2): pid=1 uid=0 auid=0 ses=1 msg='op=b res=success'\n");
+    await waitFor(2);
+    renameSync(log, `${log}.1`);
+    writeFileSync(log, "type=USER_LOGIN msg=audit(1700000000.000:3): pid=1 uid=0 auid=0 ses=1 msg='op=c res=success'\n");
+    await waitFor(3);
+    child.kill("SIGTERM");
+    const code = await new Promise((resolve) => child.on("exit", resolve));
+    expect(code).toBe(0);
+    expect(
+      out
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l).records[0].fields.op),
+    ).toEqual(["a", "b", "c"]);
+  });
+
+  it("runs as an auditd plugin: events from stdin, output file reopened on SIGHUP", async () => {
+    const outFile = join(dir, "plugin.json");
+    const child = spawn(process.execPath, ["--import", "tsx", CLI, "plugin", "-o", outFile], { stdio: ["pipe", "pipe", "pipe"] });
+    child.stdin.write("type=USER_LOGIN msg=audit(1700000000.000:1): pid=1 uid=0 auid=0 ses=1 msg='op=a res=success'\n");
+    for (let i = 0; i < 100; i++) {
+      await delay(100);
+      try {
+        if (readFileSync(outFile, "utf8").includes('"op":"a"')) break;
+      } catch {}
+    }
+    renameSync(outFile, `${outFile}.1`);
+    child.kill("SIGHUP");
+    await delay(300);
+    child.stdin.end("type=USER_LOGIN msg=audit(1700000000.000:2): pid=1 uid=0 auid=0 ses=1 msg='op=b res=success'\n");
+    const code = await new Promise((resolve) => child.on("exit", resolve));
+    expect(code).toBe(0);
+    expect(readFileSync(`${outFile}.1`, "utf8")).toContain('"op":"a"');
+    expect(readFileSync(outFile, "utf8")).toContain('"op":"b"');
+  });
+});

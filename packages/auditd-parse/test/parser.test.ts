@@ -1,0 +1,236 @@
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { decodeSockaddr, parseRecord, parseText, syscallName } from "../src/index";
+
+const hex = (s: string) => Buffer.from(s).toString("hex").toUpperCase();
+
+describe("record header", () => {
+  it("reads node, numeric and UNKNOWN[n] types, and the stamp", () => {
+    const r = parseRecord("node=web1 type=1300 msg=audit(1700000000.123:42): arch=c000003e syscall=59");
+    expect(r).toMatchObject({ node: "web1", type: "SYSCALL", stamp: "1700000000.123:42", serial: 42, timeMs: 1700000000123 });
+    expect(parseRecord("type=UNKNOWN[1327] msg=audit(1.5:7): proctitle=6C73")?.type).toBe("PROCTITLE");
+    expect(parseRecord("type=UNKNOWN[1999] msg=audit(1.500:7): x=1")?.type).toBe("UNKNOWN[1999]");
+  });
+
+  it("unwraps syslog-forwarded kernel lines", () => {
+    const r = parseRecord(
+      'Mar  1 12:00:00 web1 kernel: [ 12.345] audit: type=1400 audit(1700000000.001:9): apparmor="DENIED" operation="open" profile="/usr/sbin/cupsd"',
+    );
+    expect(r).toMatchObject({ type: "AVC", serial: 9, keys: ["apparmor", "operation", "profile"] });
+  });
+
+  it("returns undefined for lines without an audit header", () => {
+    expect(parseRecord("hello world")).toBeUndefined();
+    expect(parseRecord("type=SYSCALL msg=audit(bogus): x=1")).toBeUndefined();
+  });
+});
+
+describe("events", () => {
+  it("groups interleaved records by stamp, completes on EOE and drops the EOE record", () => {
+    const log = [
+      "type=SYSCALL msg=audit(1700000000.000:1): arch=c000003e syscall=59 success=yes exit=0 auid=1000 uid=0 ses=3",
+      "type=SYSCALL msg=audit(1700000000.001:2): arch=c000003e syscall=2 success=no exit=-13 auid=1000 uid=1000 ses=3",
+      'type=EXECVE msg=audit(1700000000.000:1): argc=2 a0="ls" a1="-l"',
+      "type=EOE msg=audit(1700000000.001:2): ",
+      "type=EOE msg=audit(1700000000.000:1): ",
+    ].join("\n");
+    const { events, stats } = parseText(log);
+    expect(events.map((e) => [e.serial, e.records.map((r) => r.type)])).toEqual([
+      [2, ["SYSCALL"]],
+      [1, ["SYSCALL", "EXECVE"]],
+    ]);
+    expect(events[0]).toMatchObject({ syscall: "open", success: false, exit: "EACCES" });
+    expect(events[1]).toMatchObject({ syscall: "execve", argv: ["ls", "-l"], argc: 2, time: "2023-11-14T22:13:20.000Z" });
+    expect(stats).toMatchObject({ events: 2, lost: 0, malformed: 0 });
+  });
+
+  it("keeps events of different nodes apart even with the same stamp", () => {
+    const log = [
+      "node=a type=SYSCALL msg=audit(1.000:5): arch=c000003e syscall=0",
+      "node=b type=SYSCALL msg=audit(1.000:5): arch=c000003e syscall=1",
+    ];
+    const { events } = parseText(log.join("\n"));
+    expect(events.map((e) => [e.node, e.syscall])).toEqual([
+      ["a", "read"],
+      ["b", "write"],
+    ]);
+  });
+
+  it("completes an event without EOE once log time passes the window", () => {
+    const events: number[] = [];
+    const { events: all } = parseText(
+      [
+        "type=SYSCALL msg=audit(100.000:1): syscall=0",
+        "type=SYSCALL msg=audit(103.000:2): syscall=0",
+        "type=SYSCALL msg=audit(100.500:1): syscall=1",
+      ].join("\n"),
+    );
+    for (const e of all) events.push(e.records.length);
+    // serial 1 closed when serial 2 arrived 3 s later; its straggler becomes an event of its own
+    expect(all.map((e) => e.serial)).toEqual([1, 2, 1]);
+    expect(events).toEqual([1, 1, 1]);
+  });
+
+  it("emits user-space records at once and counts lost serials across the 32-bit rollover", () => {
+    const log = [
+      'type=USER_LOGIN msg=audit(1.000:4294967294): pid=1 uid=0 auid=1000 ses=1 msg=\'op=login acct="alice" exe="/usr/sbin/sshd" hostname=? addr=10.0.0.1 terminal=ssh res=success\'',
+      "type=USER_END msg=audit(1.000:4294967295): pid=1 uid=0 auid=1000 ses=1 msg='op=PAM:session_close acct=\"alice\" res=success'",
+      "type=USER_END msg=audit(1.000:0): pid=1 uid=0 auid=1000 ses=1 msg='op=x res=success'",
+      "type=USER_END msg=audit(1.000:4): pid=1 uid=0 auid=1000 ses=1 msg='op=x res=failed'",
+    ].join("\n");
+    const { events, stats } = parseText(log);
+    expect(events).toHaveLength(4);
+    expect(stats.lost).toBe(3);
+    expect(events[0]?.records[0]?.fields).toMatchObject({
+      op: "login",
+      acct: "alice",
+      addr: "10.0.0.1",
+      hostname: null,
+      terminal: "ssh",
+      res: "success",
+    });
+    expect(events[3]?.success).toBe(false);
+  });
+
+  it("parses the old PAM msg form with its parenthesised tail", () => {
+    const { events } = parseText(
+      'type=USER_START msg=audit(1.000:1): user pid=5 uid=0 auid=0 ses=2 msg=\'PAM: session open acct="root" : exe="/usr/sbin/cron" (hostname=?, addr=?, terminal=cron res=success)\'',
+    );
+    const r = events[0]!.records[0]!;
+    expect(r.fields).toMatchObject({ acct: "root", exe: "/usr/sbin/cron", hostname: null, addr: null, terminal: "cron", res: "success" });
+    expect(r.text).toContain("PAM:");
+  });
+});
+
+describe("interpretation", () => {
+  it("rebuilds argv split across records and chunks, and notes argc beyond the fields present", () => {
+    const long = "x".repeat(20);
+    const log = [
+      "type=SYSCALL msg=audit(1.000:1): arch=c000003e syscall=59 success=yes exit=0",
+      `type=EXECVE msg=audit(1.000:1): argc=5 a0="sh" a1_len=40 a1[0]=${hex(long)}`,
+      `type=EXECVE msg=audit(1.000:1): a1[1]=${hex(long)} a2=${hex("has space")}`,
+      "type=EOE msg=audit(1.000:1):",
+    ];
+    const e = parseText(log.join("\n")).events[0]!;
+    expect(e.argv).toEqual(["sh", long + long, "has space"]);
+    expect(e.argc).toBe(5);
+  });
+
+  it("decodes proctitle hex at NULs and hex-encoded strings, keeping the raw value", () => {
+    const log = [
+      `type=SYSCALL msg=audit(1.000:1): arch=c000003e syscall=2 success=yes exit=3 comm=${hex("my prog")} key=${hex("k1\x01k2")}`,
+      `type=PROCTITLE msg=audit(1.000:1): proctitle=${hex("nc\u0000-l\u0000-p\u0000555")}`,
+    ];
+    const e = parseText(log.join("\n")).events[0]!;
+    expect(e.proctitle).toEqual(["nc", "-l", "-p", "555"]);
+    expect(e.comm).toBe("my prog");
+    expect(e.keys).toEqual(["k1", "k2"]);
+    expect(e.records[0]?.raw?.comm).toBe(hex("my prog"));
+  });
+
+  it("names syscalls per architecture from the kernel tables", () => {
+    expect(syscallName("x86_64", "59")).toBe("execve");
+    expect(syscallName("i386", "11")).toBe("execve");
+    expect(syscallName("aarch64", "221")).toBe("execve");
+    expect(syscallName("aarch64", "64")).toBe("write");
+    expect(syscallName("aarch64", "79")).toBe("newfstatat");
+    expect(syscallName("x86_64", "99999")).toBeUndefined();
+  });
+
+  it("decodes sockaddr of every family", () => {
+    expect(decodeSockaddr("02000050A9FEA9FE0000000000000000")).toEqual({ family: "inet", address: "169.254.169.254", port: 80 });
+    expect(decodeSockaddr("0002D903000000000000000000000000")).toEqual({ family: "inet", address: "0.0.0.0", port: 55555 });
+    expect(decodeSockaddr("0A0001BB00000000200108B0000000000000000000000001000000000000")).toMatchObject({
+      family: "inet6",
+      address: "2001:8b0::1",
+      port: 443,
+    });
+    expect(decodeSockaddr(`0100${hex("/run/x.sock")}00DEADBEEF`)).toEqual({ family: "unix", path: "/run/x.sock", abstract: false });
+    expect(decodeSockaddr(`010000${hex("dbus-abc")}0000`)).toEqual({ family: "unix", path: "dbus-abc", abstract: true });
+    expect(decodeSockaddr("10000000D20400000100000000000000")).toEqual({ family: "netlink", pid: 1234, groups: 1 });
+    expect(decodeSockaddr("2A00FFFF")).toEqual({ family: "unknown", familyNumber: 42, bytes: "2a00ffff" });
+    expect(decodeSockaddr("zz")).toBeUndefined();
+  });
+
+  it("maps ids through a configured passwd/group file and 4294967295 to unset", () => {
+    const dir = mkdtempSync(join(tmpdir(), "auditd-parse-ids-"));
+    writeFileSync(join(dir, "passwd"), "root:x:0:0::/root:/bin/sh\nalice:x:1000:1000::/home/alice:/bin/sh\n");
+    writeFileSync(join(dir, "group"), "root:x:0:\nstaff:x:1000:\n");
+    const { events } = parseText(
+      "type=SYSCALL msg=audit(1.000:1): arch=c000003e syscall=0 auid=4294967295 uid=1000 gid=1000 euid=7 ses=4294967295",
+      {
+        ids: { passwd: join(dir, "passwd"), group: join(dir, "group") },
+      },
+    );
+    const r = events[0]!.records[0]!;
+    expect(r.fields).toMatchObject({ auid: "unset", uid: "alice", gid: "staff", euid: "7", ses: "unset" });
+    expect(r.raw).toMatchObject({ auid: "4294967295", uid: "1000", gid: "1000" });
+  });
+
+  it("interprets mode, caps, SELinux and AppArmor contexts, AVC text and ENRICHED fields", () => {
+    const log = [
+      'type=AVC msg=audit(1.000:1): avc:  denied  { read write } for  pid=9 comm="httpd" scontext=system_u:system_r:httpd_t:s0 tcontext=unconfined_u:object_r:user_home_t:s0:c0.c1023 tclass=file permissive=0',
+      'type=PATH msg=audit(1.000:1): item=0 name="/usr/bin/sudo" mode=0104755 cap_fp=0000000000003000 cap_fi=0 subj=/usr/bin/man (enforce)',
+      "type=SOCKADDR msg=audit(1.000:1): saddr=0200001685B8D8220000000000000000\x1dSADDR={ saddr_fam=inet laddr=133.184.216.34 lport=22 }",
+      "type=EOE msg=audit(1.000:1):",
+    ];
+    const [avc, path, sockaddr] = parseText(log.join("\n")).events[0]!.records;
+    expect(avc?.fields).toMatchObject({
+      seresult: "denied",
+      seperms: "read,write",
+      scontext: { user: "system_u", role: "system_r", type: "httpd_t", level: "s0" },
+      tcontext: { type: "user_home_t", level: "s0:c0.c1023" },
+    });
+    expect(path?.fields).toMatchObject({
+      mode: "file,suid,755",
+      cap_fp: "net_admin,net_raw",
+      cap_fi: "none",
+      subj: { profile: "/usr/bin/man", mode: "enforce" },
+    });
+    expect(sockaddr?.fields.saddr).toEqual({ family: "inet", address: "133.184.216.34", port: 22 });
+    expect(sockaddr?.enriched).toEqual({ SADDR: { saddr_fam: "inet", laddr: "133.184.216.34", lport: "22" } });
+  });
+});
+
+describe("bad input", () => {
+  it("keeps unparseable lines and unterminated quotes as unparsed, skipping blanks and comments", () => {
+    const { events, stats } = parseText(
+      ["# comment", "", "garbage line", 'type=SYSCALL msg=audit(1.000:1): comm="unterminated'].join("\n"),
+    );
+    expect(events[0]).toMatchObject({ id: null, unparsed: ["garbage line"] });
+    expect(events[1]?.records[0]?.unparsed).toBe('comm="unterminated');
+    expect(stats.malformed).toBe(2);
+  });
+
+  it("survives fuzzed input: random bytes, NULs, invalid UTF-8, truncated and 1 MB lines", () => {
+    const valid = [
+      'node=h type=SYSCALL msg=audit(1700000000.000:1): arch=c000003e syscall=42 success=yes exit=0 a0=3 comm="nc" key=6B31016B32',
+      "type=SOCKADDR msg=audit(1700000000.000:1): saddr=0A00",
+      `type=EXECVE msg=audit(1700000000.000:1): argc=3 a0="a" a1[0]=41 a1_len=2 a1[1]=4`,
+      "type=USER_LOGIN msg=audit(1700000000.000:2): pid=1 msg='op=x (hostname=?, addr=?,",
+      "type=PROCTITLE msg=audit(1700000000.000:1): proctitle=0",
+      "type=AVC msg=audit(1700000000.000:3): avc: { }",
+      "type=SYSCALL msg=audit(1700000000.000:4): \x1dSADDR={ { x=",
+    ].join("\n");
+    let seed = 42;
+    const rand = () => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed;
+    };
+    for (let round = 0; round < 300; round++) {
+      const bytes = Buffer.from(valid);
+      for (let i = 0; i < 20; i++) bytes[rand() % bytes.length] = rand() % 256;
+      const cut = bytes.subarray(0, rand() % bytes.length);
+      expect(() => parseText(cut.toString("latin1"))).not.toThrow();
+      expect(() => parseText(bytes.toString("utf8"))).not.toThrow();
+    }
+    const random = Buffer.alloc(200_000);
+    for (let i = 0; i < random.length; i++) random[i] = rand() % 256;
+    expect(() => parseText(random.toString("utf8"))).not.toThrow();
+    const huge = `type=EXECVE msg=audit(1.000:1): argc=1 a0=${"41".repeat(512 * 1024)}`;
+    const { events } = parseText(huge);
+    expect(events[0]?.argv?.[0]).toHaveLength(512 * 1024);
+  });
+});
