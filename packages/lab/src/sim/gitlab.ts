@@ -26,7 +26,7 @@ export interface GitLabState {
   members: Map<number, Map<number, number>>;
 }
 
-export const API = "/api/v4";
+export const GITLAB_API_PREFIX = "/api/v4";
 
 /**
  * A GitLab REST v4 simulator: users, groups and group members, `PRIVATE-TOKEN` or
@@ -45,26 +45,26 @@ export class GitLabSim extends SimServer {
       const given = req.headers["private-token"] ?? bearer(req.headers.authorization);
       return given === this.token ? undefined : { status: 401, body: { message: "401 Unauthorized" } };
     });
-    this.route("GET", `${API}/users`, (req) => this.#listUsers(req));
-    this.route("GET", `${API}/users/:id`, (req) => {
+    this.route("GET", `${GITLAB_API_PREFIX}/users`, (req) => this.#listUsers(req));
+    this.route("GET", `${GITLAB_API_PREFIX}/users/:id`, (req) => {
       const user = this.state.users.find((u) => String(u.id) === req.params.id);
-      return user ? { body: userJson(user) } : notFound("User");
+      return user ? { body: userJson(user) } : gitlabNotFound("User");
     });
-    this.route("GET", `${API}/groups/:group`, (req) => {
+    this.route("GET", `${GITLAB_API_PREFIX}/groups/:group`, (req) => {
       const group = this.findGroup(req.params.group ?? "");
-      return group ? { body: groupJson(group) } : notFound("Group");
+      return group ? { body: groupJson(group) } : gitlabNotFound("Group");
     });
-    this.route("GET", `${API}/groups/:group/members`, (req) => this.#listMembers(req));
-    this.route("GET", `${API}/groups/:group/members/:user`, (req) => {
+    this.route("GET", `${GITLAB_API_PREFIX}/groups/:group/members`, (req) => this.#listMembers(req));
+    this.route("GET", `${GITLAB_API_PREFIX}/groups/:group/members/:user`, (req) => {
       const group = this.findGroup(req.params.group ?? "");
-      if (!group) return notFound("Group");
+      if (!group) return gitlabNotFound("Group");
       const level = this.state.members.get(group.id)?.get(Number(req.params.user));
       const user = this.state.users.find((u) => u.id === Number(req.params.user));
-      return level !== undefined && user ? { body: memberJson(user, level) } : notFound("Member");
+      return level !== undefined && user ? { body: memberJson(user, level) } : gitlabNotFound("Member");
     });
-    this.route("POST", `${API}/groups/:group/members`, (req) => this.#addMember(req));
-    this.route("PUT", `${API}/groups/:group/members/:user`, (req) => this.#editMember(req));
-    this.route("DELETE", `${API}/groups/:group/members/:user`, (req) => this.#removeMember(req));
+    this.route("POST", `${GITLAB_API_PREFIX}/groups/:group/members`, (req) => this.#addMember(req));
+    this.route("PUT", `${GITLAB_API_PREFIX}/groups/:group/members/:user`, (req) => this.#editMember(req));
+    this.route("DELETE", `${GITLAB_API_PREFIX}/groups/:group/members/:user`, (req) => this.#removeMember(req));
   }
 
   addUser(user: Omit<GitLabUser, "id"> & { id?: number }): GitLabUser {
@@ -118,7 +118,7 @@ export class GitLabSim extends SimServer {
 
   #listMembers(req: SimRequest): SimResponse {
     const group = this.findGroup(req.params.group ?? "");
-    if (!group) return notFound("Group");
+    if (!group) return gitlabNotFound("Group");
     const members = [...(this.state.members.get(group.id) ?? [])].flatMap(([userId, level]) => {
       const user = this.state.users.find((u) => u.id === userId);
       return user ? [memberJson(user, level)] : [];
@@ -128,11 +128,11 @@ export class GitLabSim extends SimServer {
 
   #addMember(req: SimRequest): SimResponse {
     const group = this.findGroup(req.params.group ?? "");
-    if (!group) return notFound("Group");
+    if (!group) return gitlabNotFound("Group");
     const body = (req.body ?? {}) as { user_id?: unknown; access_level?: unknown };
     const user = this.state.users.find((u) => u.id === Number(body.user_id));
     const level = Number(body.access_level);
-    if (!user) return notFound("User");
+    if (!user) return gitlabNotFound("User");
     if (!Object.values(GitLabAccess).includes(level as never))
       return { status: 400, body: { message: { access_level: ["is not included in the list"] } } };
     const members = this.state.members.get(group.id) ?? new Map<number, number>();
@@ -144,10 +144,10 @@ export class GitLabSim extends SimServer {
 
   #editMember(req: SimRequest): SimResponse {
     const group = this.findGroup(req.params.group ?? "");
-    if (!group) return notFound("Group");
+    if (!group) return gitlabNotFound("Group");
     const members = this.state.members.get(group.id);
     const user = this.state.users.find((u) => u.id === Number(req.params.user));
-    if (!user || !members?.has(user.id)) return notFound("Member");
+    if (!user || !members?.has(user.id)) return gitlabNotFound("Member");
     const level = Number((req.body as { access_level?: unknown } | undefined)?.access_level);
     members.set(user.id, level);
     return { body: memberJson(user, level) };
@@ -155,10 +155,10 @@ export class GitLabSim extends SimServer {
 
   #removeMember(req: SimRequest): SimResponse {
     const group = this.findGroup(req.params.group ?? "");
-    if (!group) return notFound("Group");
+    if (!group) return gitlabNotFound("Group");
     const members = this.state.members.get(group.id);
     const userId = Number(req.params.user);
-    if (!members?.has(userId)) return notFound("Member");
+    if (!members?.has(userId)) return gitlabNotFound("Member");
     const owners = [...members.values()].filter((l) => l === GitLabAccess.OWNER).length;
     if (members.get(userId) === GitLabAccess.OWNER && owners === 1) {
       return { status: 403, body: { message: "403 Forbidden - A group must have at least one owner" } };
@@ -202,7 +202,7 @@ export function gitlabPage<T>(items: readonly T[], req: SimRequest, baseUrl: str
   };
 }
 
-export function notFound(what: string): SimResponse {
+export function gitlabNotFound(what: string): SimResponse {
   return { status: 404, body: { message: `404 ${what} Not Found` } };
 }
 

@@ -80,13 +80,12 @@ export class PagerDutySim extends SimServer {
     const window = timeWindow(req);
     if (typeof window === "string") return invalid(window);
     const scheduleIds = req.query.getAll("schedule_ids[]");
-    const levels = req.query.getAll("escalation_levels[]").map(Number);
     const includeUsers = req.query.getAll("include[]").includes("users");
     const rows = this.schedules
       .filter((s) => scheduleIds.length === 0 || scheduleIds.includes(s.id))
       .flatMap((schedule) =>
         schedule.shifts
-          .filter((shift) => overlaps(shift, window) && (levels.length === 0 || levels.includes(shift.escalationLevel ?? 1)))
+          .filter((shift) => overlaps(shift, window))
           .flatMap((shift) => {
             const user = this.users.find((u) => u.id === shift.userId);
             if (!user) return [];

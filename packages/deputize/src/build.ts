@@ -1,0 +1,175 @@
+import {
+  ConfigError,
+  HttpClient,
+  type HttpClientOptions,
+  LdapClient,
+  type Logger,
+  ldapOptionsFromConfig,
+  resolveSecret,
+  SlackClient,
+} from "@opsguard/core";
+import type { DeputizeConfig, SinkConfig, SourceConfig } from "./config";
+import { GitLabGroupSink } from "./sinks/gitlab";
+import { LdapGroupSink } from "./sinks/ldap-group";
+import type { Sink } from "./sinks/sink";
+import { SlackSink } from "./sinks/slack";
+import { WebhookSink } from "./sinks/webhook";
+import { OpsgenieSource } from "./sources/opsgenie";
+import { PagerDutySource } from "./sources/pagerduty";
+import { RotationSource } from "./sources/rotation";
+import type { Source } from "./sources/source";
+import { DeputizeState } from "./state";
+
+export interface Deputize {
+  sources: Source[];
+  sinks: Sink[];
+  state: DeputizeState;
+  settings: Pick<DeputizeConfig, "lookAheadMinutes" | "graceMinutes" | "allowEmpty" | "maxRemovals" | "stateDir">;
+  /** Closes the LDAP connection, if one was opened. */
+  close(): Promise<void>;
+}
+
+export interface BuildOptions {
+  log?: Logger;
+  env?: NodeJS.ProcessEnv;
+  /** Benchmarks count requests with it. */
+  onHttpAttempt?: HttpClientOptions["onAttempt"];
+}
+
+/** Sources, sinks and state from a validated config; secrets are resolved here, once. */
+export function buildDeputize(config: DeputizeConfig, options: BuildOptions = {}): Deputize {
+  const state = new DeputizeState(config.stateDir, options.log);
+  let ldap: LdapClient | undefined;
+  const ldapClient = async (): Promise<LdapClient> => {
+    if (!config.ldap) throw new ConfigError("an ldap-group sink needs an ldap section");
+    ldap ??= new LdapClient({ ...ldapOptionsFromConfig(config.ldap, "ldap", options.env), log: options.log });
+    return ldap;
+  };
+  const http = (service: string, baseUrl: string, headers: Record<string, string>): HttpClient =>
+    new HttpClient({
+      service,
+      baseUrl,
+      headers,
+      timeoutMs: config.timeoutMs,
+      retries: config.retries,
+      ...(options.log ? { log: options.log } : {}),
+      ...(options.onHttpAttempt ? { onAttempt: options.onHttpAttempt } : {}),
+    });
+
+  const sources = config.sources.map((source, i) => buildSource(source, i, http, options.env));
+  const sinks = config.sinks.map((sink, i) => buildSink(sink, i, { config, http, ldapClient, state, options }));
+  for (const list of [sources, sinks]) {
+    const names = list.map((x) => x.name);
+    const dup = names.find((n, i) => names.indexOf(n) !== i);
+    if (dup)
+      throw new ConfigError(`two ${list === sources ? "sources" : "sinks"} are named "${dup}"`, { hint: "give each a distinct name" });
+  }
+  return {
+    sources,
+    sinks,
+    state,
+    settings: config,
+    close: async () => {
+      await ldap?.close();
+    },
+  };
+}
+
+type MakeHttp = (service: string, baseUrl: string, headers: Record<string, string>) => HttpClient;
+
+function buildSource(source: SourceConfig, i: number, http: MakeHttp, env?: NodeJS.ProcessEnv): Source {
+  const keyPath = `sources[${i}]`;
+  const name = source.name ?? (i === 0 ? source.type : `${source.type}-${i + 1}`);
+  switch (source.type) {
+    case "pagerduty": {
+      const token = resolveSecret(source.token, `${keyPath}.token`, env).reveal();
+      const authorization = source.auth === "bearer" ? `Bearer ${token}` : `Token token=${token}`;
+      return new PagerDutySource({
+        name,
+        http: http("PagerDuty API", source.baseUrl, { authorization, accept: "application/vnd.pagerduty+json;version=2" }),
+        schedules: source.schedules,
+        escalationLevels: source.escalationLevels,
+      });
+    }
+    case "opsgenie": {
+      const key = resolveSecret(source.apiKey, `${keyPath}.apiKey`, env).reveal();
+      return new OpsgenieSource({
+        name,
+        http: http("Opsgenie API", source.baseUrl, { authorization: `GenieKey ${key}` }),
+        schedules: source.schedules,
+        identifierType: source.identifierType,
+      });
+    }
+    case "rotation":
+      return new RotationSource({ name, file: source.file, schedules: source.schedules });
+  }
+}
+
+interface SinkContext {
+  config: DeputizeConfig;
+  http: MakeHttp;
+  ldapClient: () => Promise<LdapClient>;
+  state: DeputizeState;
+  options: BuildOptions;
+}
+
+function buildSink(sink: SinkConfig, i: number, ctx: SinkContext): Sink {
+  const keyPath = `sinks[${i}]`;
+  const env = ctx.options.env;
+  switch (sink.type) {
+    case "ldap-group":
+      return new LdapGroupSink({
+        name: sink.name ?? `ldap:${sink.group.split(",")[0]?.replace(/^[^=]*=/, "")}`,
+        client: ctx.ldapClient,
+        group: sink.group,
+        peopleBase: sink.peopleBase ?? ctx.config.ldap?.baseDn ?? "",
+        peopleFilter: sink.peopleFilter,
+        emailAttribute: sink.emailAttribute,
+        uidAttribute: sink.uidAttribute,
+        permanentMembers: sink.permanentMembers,
+        schedules: sink.schedules,
+      });
+    case "gitlab-group": {
+      const token = resolveSecret(sink.token, `${keyPath}.token`, env).reveal();
+      const headers: Record<string, string> = sink.auth === "bearer" ? { authorization: `Bearer ${token}` } : { "private-token": token };
+      return new GitLabGroupSink({
+        name: sink.name ?? `gitlab:${sink.group}`,
+        http: ctx.http("GitLab API", `${sink.baseUrl.replace(/\/+$/, "")}/api/v4`, headers),
+        group: sink.group,
+        accessLevel: sink.accessLevel,
+        schedules: sink.schedules,
+      });
+    }
+    case "slack":
+      return new SlackSink({
+        name: sink.name ?? `slack:${sink.channel}`,
+        slack: new SlackClient({
+          token: resolveSecret(sink.token, `${keyPath}.token`, env),
+          ...(sink.baseUrl ? { baseUrl: sink.baseUrl } : {}),
+          timeoutMs: ctx.config.timeoutMs,
+          retries: ctx.config.retries,
+          ...(ctx.options.log ? { log: ctx.options.log } : {}),
+          ...(ctx.options.onHttpAttempt ? { onAttempt: ctx.options.onHttpAttempt } : {}),
+        }),
+        state: ctx.state,
+        channel: sink.channel,
+        topic: sink.topic,
+        announce: sink.announce,
+        usergroup: sink.usergroup,
+        schedules: sink.schedules,
+      });
+    case "webhook": {
+      const headers = Object.fromEntries(
+        Object.entries(sink.headers).map(([header, ref]) => [header, resolveSecret(ref, `${keyPath}.headers.${header}`, env).reveal()]),
+      );
+      const url = new URL(sink.url);
+      return new WebhookSink({
+        name: sink.name ?? `webhook:${url.host}`,
+        http: ctx.http(`webhook ${url.host}`, url.origin, headers),
+        url: sink.url,
+        state: ctx.state,
+        schedules: sink.schedules,
+      });
+    }
+  }
+}

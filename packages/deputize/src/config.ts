@@ -1,0 +1,118 @@
+import { ldapConnectionSchema, secretRefSchema } from "@opsguard/core";
+import { z } from "zod";
+
+const name = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.:@/-]*$/, { message: "use letters, digits and . _ : @ / -" });
+const httpUrl = z.url({ protocol: /^https?$/, message: "expected an http(s) URL" });
+const schedules = z.array(z.string().min(1)).min(1).optional();
+
+const scheduleRef = z.union([z.string().min(1), z.strictObject({ id: z.string().min(1) }), z.strictObject({ name: z.string().min(1) })]);
+
+export const sourceSchema = z.discriminatedUnion("type", [
+  z.strictObject({
+    type: z.literal("pagerduty"),
+    name: name.optional(),
+    token: secretRefSchema,
+    /** "token" sends `Authorization: Token token=…` (REST API key); "bearer" an OAuth access token. */
+    auth: z.enum(["token", "bearer"]).default("token"),
+    baseUrl: httpUrl.default("https://api.pagerduty.com"),
+    schedules: z.array(scheduleRef).min(1),
+    escalationLevels: z.array(z.number().int().positive()).min(1).optional(),
+  }),
+  z.strictObject({
+    type: z.literal("opsgenie"),
+    name: name.optional(),
+    apiKey: secretRefSchema,
+    baseUrl: httpUrl.default("https://api.opsgenie.com"),
+    schedules: z.array(z.string().min(1)).min(1),
+    identifierType: z.enum(["id", "name"]).default("name"),
+  }),
+  z.strictObject({
+    type: z.literal("rotation"),
+    name: name.optional(),
+    file: z.string().min(1),
+    /** Which schedules of the file to use; all by default. */
+    schedules,
+  }),
+]);
+
+const ACCESS_LEVELS = { guest: 10, reporter: 20, developer: 30 } as const;
+
+export const sinkSchema = z.discriminatedUnion("type", [
+  z.strictObject({
+    type: z.literal("ldap-group"),
+    name: name.optional(),
+    group: z.string().min(1),
+    peopleBase: z.string().min(1).optional(),
+    peopleFilter: z.string().min(1).default("(objectClass=inetOrgPerson)"),
+    emailAttribute: z.string().min(1).default("mail"),
+    uidAttribute: z.string().min(1).default("uid"),
+    permanentMembers: z.array(z.string().min(1)).default([]),
+    schedules,
+  }),
+  z.strictObject({
+    type: z.literal("gitlab-group"),
+    name: name.optional(),
+    baseUrl: httpUrl.default("https://gitlab.com"),
+    token: secretRefSchema,
+    /** PRIVATE-TOKEN for personal/group access tokens, bearer for OAuth tokens. */
+    auth: z.enum(["private-token", "bearer"]).default("private-token"),
+    group: z.union([z.string().min(1), z.number().int().positive()]).transform(String),
+    /** Maintainer and owner are refused: deputize never manages those. */
+    accessLevel: z
+      .union([z.enum(["guest", "reporter", "developer"]), z.literal(10), z.literal(20), z.literal(30)])
+      .default("developer")
+      .transform((l) => (typeof l === "number" ? l : ACCESS_LEVELS[l])),
+    schedules,
+  }),
+  z.strictObject({
+    type: z.literal("slack"),
+    name: name.optional(),
+    token: secretRefSchema,
+    baseUrl: httpUrl.optional(),
+    channel: z.string().regex(/^[CG][A-Z0-9]+$/, { message: "expected a channel id such as C0123ABCD" }),
+    topic: z.boolean().default(true),
+    announce: z.boolean().default(true),
+    usergroup: z
+      .string()
+      .regex(/^S[A-Z0-9]+$/, { message: "expected a user group id such as S0123ABCD" })
+      .optional(),
+    schedules,
+  }),
+  z.strictObject({
+    type: z.literal("webhook"),
+    name: name.optional(),
+    url: httpUrl,
+    /** Extra headers whose values are secrets (an Authorization header, a signing key). */
+    headers: z.record(z.string().regex(/^[A-Za-z0-9-]+$/), secretRefSchema).default({}),
+    schedules,
+  }),
+]);
+
+export const configSchema = z
+  .strictObject({
+    sources: z.array(sourceSchema).min(1, { message: "configure at least one source" }),
+    sinks: z.array(sinkSchema).min(1, { message: "configure at least one sink" }),
+    ldap: ldapConnectionSchema.optional(),
+    /** Grant access this many minutes before a shift starts. */
+    lookAheadMinutes: z.number().int().min(0).max(10_080).default(0),
+    /** Keep access this many minutes after a shift ends. */
+    graceMinutes: z.number().int().min(0).max(10_080).default(0),
+    /** Let a sink become empty when nobody is on call (otherwise it is left as it is). */
+    allowEmpty: z.boolean().default(false),
+    /** Refuse a change that removes more members than this from one sink, unless --force. */
+    maxRemovals: z.number().int().min(0).default(5),
+    stateDir: z.string().startsWith("/", { message: "expected an absolute path" }).default("/var/lib/opsguard/deputize"),
+    timeoutMs: z.number().int().positive().max(120_000).default(10_000),
+    retries: z.number().int().min(0).max(10).default(3),
+  })
+  .superRefine((c, ctx) => {
+    c.sinks.forEach((sink, i) => {
+      if (sink.type === "ldap-group" && !c.ldap) {
+        ctx.addIssue({ code: "custom", path: ["ldap"], message: `sinks[${i}] is an ldap-group: add an ldap section` });
+      }
+    });
+  });
+
+export type DeputizeConfig = z.output<typeof configSchema>;
+export type SourceConfig = z.output<typeof sourceSchema>;
+export type SinkConfig = z.output<typeof sinkSchema>;

@@ -1,0 +1,137 @@
+import { describeError, ExitCode, exitCodeOf, type Logger } from "@opsguard/core";
+import type { Deputize } from "./build";
+import { mergePeople, type Person, type ScheduleOnCall } from "./people";
+import { hasChanges, type Sink, type SinkPlan } from "./sinks/sink";
+import { accessWindow, type Window } from "./window";
+
+export interface RunOptions {
+  /** Plan and report, write nothing. */
+  dryRun: boolean;
+  /** Apply even a change that removes more than maxRemovals members. */
+  force?: boolean;
+  now?: Date;
+  log?: Logger;
+}
+
+export type SinkStatus = "unchanged" | "changed" | "would-change" | "refused" | "failed" | "skipped";
+
+export interface SinkReport {
+  sink: string;
+  kind: string;
+  status: SinkStatus;
+  /** Who this sink should hold, from its schedules. */
+  onCall: string[];
+  plan?: Omit<SinkPlan, "apply">;
+  /** Why it failed, was refused or skipped: one line, no secrets. */
+  reason?: string;
+  exitCode?: ExitCode;
+}
+
+export interface RunReport {
+  window: { since: string; now: string; until: string };
+  schedules: Array<{ source: string; schedule: string; onCall: string[] }>;
+  sourceErrors: Array<{ source: string; error: string; exitCode: ExitCode }>;
+  sinks: SinkReport[];
+  exitCode: ExitCode;
+}
+
+/**
+ * One pass: who is on call → each sink's current state → diff → apply. Sinks are independent: a
+ * failing one is reported and the others still run. Nothing is written in a dry run.
+ */
+export async function runOnce(dep: Deputize, options: RunOptions): Promise<RunReport> {
+  const window = accessWindow(options.now ?? new Date(), dep.settings.lookAheadMinutes, dep.settings.graceMinutes);
+  const { schedules, sourceErrors } = await gatherOnCall(dep, window);
+  for (const e of sourceErrors) options.log?.error(`source ${e.source} failed: ${e.error}`);
+  const sinks = await Promise.all(dep.sinks.map((sink) => runSink(dep, sink, schedules, sourceErrors, options)));
+  for (const r of sinks) logSink(options.log, r);
+  return {
+    window: { since: window.since.toISOString(), now: window.now.toISOString(), until: window.until.toISOString() },
+    schedules: schedules.map((s) => ({ source: s.source, schedule: s.schedule, onCall: s.people.map((p) => p.key) })),
+    sourceErrors,
+    sinks,
+    exitCode: overallExitCode(sinks, sourceErrors),
+  };
+}
+
+async function gatherOnCall(dep: Deputize, window: Window) {
+  const results = await Promise.allSettled(dep.sources.map((s) => s.onCall(window)));
+  const schedules: ScheduleOnCall[] = [];
+  const sourceErrors: RunReport["sourceErrors"] = [];
+  results.forEach((result, i) => {
+    const source = dep.sources[i]?.name ?? String(i);
+    if (result.status === "fulfilled") schedules.push(...result.value);
+    else sourceErrors.push({ source, error: describeError(result.reason), exitCode: exitCodeOf(result.reason) });
+  });
+  return { schedules, sourceErrors };
+}
+
+async function runSink(
+  dep: Deputize,
+  sink: Sink,
+  schedules: readonly ScheduleOnCall[],
+  sourceErrors: RunReport["sourceErrors"],
+  options: RunOptions,
+): Promise<SinkReport> {
+  const base = { sink: sink.name, kind: sink.kind };
+  const feeding = sink.schedules ? schedules.filter((s) => sink.schedules?.includes(s.schedule)) : schedules;
+  const missing = (sink.schedules ?? []).filter((name) => !schedules.some((s) => s.schedule === name));
+  // A source that failed may have held people for this sink: acting on the rest would remove them.
+  if (sourceErrors.length > 0 && (!sink.schedules || missing.length > 0)) {
+    const failed = sourceErrors.map((e) => e.source).join(", ");
+    return {
+      ...base,
+      status: "skipped",
+      onCall: [],
+      reason: `source ${failed} failed; left as it is`,
+      exitCode: sourceErrors[0]?.exitCode,
+    };
+  }
+  if (missing.length > 0) {
+    return { ...base, status: "failed", onCall: [], reason: `no schedule named ${missing.join(", ")}`, exitCode: ExitCode.CONFIG };
+  }
+  const people: Person[] = mergePeople(feeding.map((s) => s.people));
+  const onCall = people.map((p) => p.key);
+  try {
+    const { apply, ...plan } = await sink.plan(people);
+    const report: SinkReport = { ...base, onCall, plan, status: "unchanged" };
+    if (!hasChanges(plan)) return report;
+    if (people.length === 0 && !dep.settings.allowEmpty) {
+      return {
+        ...report,
+        status: "refused",
+        reason: "nobody is on call; left as it is (set allowEmpty to empty it)",
+        exitCode: ExitCode.FAILED,
+      };
+    }
+    if (plan.remove.length > dep.settings.maxRemovals && !options.force) {
+      return {
+        ...report,
+        status: "refused",
+        reason: `would remove ${plan.remove.length} members, more than maxRemovals (${dep.settings.maxRemovals}); re-run with --force if intended`,
+        exitCode: ExitCode.FAILED,
+      };
+    }
+    if (options.dryRun) return { ...report, status: "would-change" };
+    await apply();
+    return { ...report, status: "changed" };
+  } catch (error) {
+    return { ...base, onCall, status: "failed", reason: describeError(error), exitCode: exitCodeOf(error) };
+  }
+}
+
+/** 0 when every sink is fine; the failure's own code when nothing succeeded; PARTIAL when some did. */
+function overallExitCode(sinks: readonly SinkReport[], sourceErrors: RunReport["sourceErrors"]): ExitCode {
+  const bad = sinks.filter((s) => s.exitCode !== undefined);
+  if (bad.length === 0) return sourceErrors.length > 0 ? ExitCode.PARTIAL : ExitCode.OK;
+  if (bad.length === sinks.length) return bad[0]?.exitCode ?? ExitCode.FAILED;
+  return ExitCode.PARTIAL;
+}
+
+function logSink(log: Logger | undefined, r: SinkReport): void {
+  if (!log) return;
+  for (const problem of r.plan?.unresolved ?? []) log.warn(`${r.sink}: ${problem}`);
+  if (r.status === "failed" || r.status === "skipped") log.error(`sink ${r.sink} ${r.status}: ${r.reason}`);
+  else if (r.status === "refused") log.warn(`sink ${r.sink} refused: ${r.reason}`);
+  else if (r.status === "changed") log.info(`sink ${r.sink} updated`, { added: r.plan?.add, removed: r.plan?.remove });
+}

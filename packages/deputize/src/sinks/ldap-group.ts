@@ -1,0 +1,140 @@
+import {
+  ConfigError,
+  DataError,
+  escapeFilterValue,
+  type LdapClient,
+  type LdapEntry,
+  normalizeDn,
+  parseDn,
+  parseFilter,
+} from "@opsguard/core";
+import type { Person } from "../people";
+import type { Sink, SinkPlan } from "./sink";
+
+export interface LdapGroupSinkOptions {
+  name: string;
+  client: () => Promise<LdapClient>;
+  group: string;
+  /** Where people live, and which entries count as people. */
+  peopleBase: string;
+  peopleFilter: string;
+  emailAttribute: string;
+  uidAttribute: string;
+  /** DNs (or uids for a posixGroup) that stay whatever the schedule says. */
+  permanentMembers: readonly string[];
+  schedules?: readonly string[] | undefined;
+}
+
+const MEMBER_ATTRIBUTE: Record<string, string> = {
+  groupofnames: "member",
+  groupofuniquenames: "uniqueMember",
+  posixgroup: "memberUid",
+};
+
+/**
+ * An LDAP group (groupOfNames, groupOfUniqueNames or posixGroup) whose members follow the
+ * schedule. People are found with one search for all of them, and the change is ONE modify with
+ * add and delete of values, which the server applies atomically: the group is never empty or half-done.
+ */
+export class LdapGroupSink implements Sink {
+  readonly kind = "ldap-group";
+  readonly name: string;
+  readonly schedules: readonly string[] | undefined;
+  readonly #o: LdapGroupSinkOptions;
+
+  constructor(options: LdapGroupSinkOptions) {
+    this.#o = options;
+    this.name = options.name;
+    this.schedules = options.schedules;
+    try {
+      parseFilter(options.peopleFilter);
+    } catch (error) {
+      throw new ConfigError(`sink ${options.name}: peopleFilter: ${(error as Error).message}`);
+    }
+  }
+
+  async plan(people: readonly Person[]): Promise<SinkPlan> {
+    const ldap = await this.#o.client();
+    const group = await ldap.read(this.#o.group, ["objectClass", "member", "uniqueMember", "memberUid"]);
+    if (!group) throw new DataError(`group ${this.#o.group} does not exist`, { hint: "check the sink's group DN" });
+    const attribute = memberAttributeOf(group);
+    const byDn = attribute !== "memberUid";
+    const key = (value: string) => (byDn ? normalizeDn(value) : value);
+    const current = group.get(attribute);
+
+    const { values, unresolved } = await this.#resolve(ldap, people, byDn);
+    const desired = new Map<string, string>();
+    for (const value of [...this.#o.permanentMembers, ...values]) desired.set(key(value), value);
+    const currentKeys = new Set(current.map(key));
+    const add = [...desired].filter(([k]) => !currentKeys.has(k)).map(([, v]) => v);
+    const remove = current.filter((v) => !desired.has(key(v)));
+
+    return {
+      current: current.map(display),
+      desired: [...desired.values()].map(display),
+      add: add.map(display),
+      remove: remove.map(display),
+      updates: [],
+      unresolved,
+      apply: async () => {
+        if (add.length === 0 && remove.length === 0) return;
+        await ldap.modify(this.#o.group, [
+          ...(add.length > 0 ? [{ operation: "add" as const, attribute, values: add }] : []),
+          ...(remove.length > 0 ? [{ operation: "delete" as const, attribute, values: remove }] : []),
+        ]);
+      },
+    };
+  }
+
+  /** One search for everyone: (&<peopleFilter>(|(mail=a)(uid=b)…)), every value escaped. */
+  async #resolve(ldap: LdapClient, people: readonly Person[], byDn: boolean): Promise<{ values: string[]; unresolved: string[] }> {
+    if (people.length === 0) return { values: [], unresolved: [] };
+    const { emailAttribute: mailAttr, uidAttribute: uidAttr } = this.#o;
+    const terms = people.map((p) =>
+      p.email ? `(${mailAttr}=${escapeFilterValue(p.email)})` : `(${uidAttr}=${escapeFilterValue(p.uid ?? "")})`,
+    );
+    const filter = `(&${wrap(this.#o.peopleFilter)}(|${terms.join("")}))`;
+    const entries = await ldap.search(this.#o.peopleBase, { filter, attributes: [mailAttr, uidAttr] });
+    const values: string[] = [];
+    const unresolved: string[] = [];
+    for (const p of people) {
+      const matches = entries.filter((e) =>
+        p.email ? e.get(mailAttr).some((m) => m.toLowerCase() === p.email?.toLowerCase()) : e.get(uidAttr).includes(p.uid ?? ""),
+      );
+      const who = p.email ?? p.uid ?? p.key;
+      const match = matches[0];
+      if (!match) unresolved.push(`${who}: no entry under ${this.#o.peopleBase}`);
+      else if (matches.length > 1) unresolved.push(`${who}: ${matches.length} entries match`);
+      else if (byDn) values.push(match.dn);
+      else {
+        const uid = match.first(uidAttr);
+        if (uid) values.push(uid);
+        else unresolved.push(`${who}: entry ${match.dn} has no ${uidAttr}`);
+      }
+    }
+    return { values, unresolved };
+  }
+}
+
+function memberAttributeOf(group: LdapEntry): string {
+  for (const oc of group.get("objectClass")) {
+    const attribute = MEMBER_ATTRIBUTE[oc.toLowerCase()];
+    if (attribute) return attribute;
+  }
+  throw new DataError(`${group.dn} is not a groupOfNames, groupOfUniqueNames or posixGroup`, { hint: "point the sink at a group entry" });
+}
+
+function wrap(filter: string): string {
+  const f = filter.trim();
+  return f.startsWith("(") ? f : `(${f})`;
+}
+
+/** uid=alice,ou=people,… → alice; a memberUid stays as it is. */
+function display(value: string): string {
+  try {
+    const first = parseDn(value)[0]?.[0];
+    return first && parseDn(value).length > 1 ? first.value : value;
+  } catch {
+    return value;
+  }
+}

@@ -1,0 +1,28 @@
+import type { Person } from "../people";
+
+/** What one sink would change: computed from a read of its current state, applied only when not a dry run. */
+export interface SinkPlan {
+  /** Who is in the sink now (display names: uids, DNs, handles). */
+  current: string[];
+  /** Who is in it after apply. */
+  desired: string[];
+  add: string[];
+  remove: string[];
+  /** Other writes besides membership ("topic: … → …", "post hand-off message"). */
+  updates: string[];
+  /** People on call this sink could not place (unknown email, no account); the rest still apply. */
+  unresolved: string[];
+  apply(): Promise<void>;
+}
+
+export interface Sink {
+  readonly name: string;
+  readonly kind: string;
+  /** Schedules (as named in status) that feed this sink; all of them when undefined. */
+  readonly schedules: readonly string[] | undefined;
+  plan(people: readonly Person[]): Promise<SinkPlan>;
+}
+
+export function hasChanges(plan: Pick<SinkPlan, "add" | "remove" | "updates">): boolean {
+  return plan.add.length > 0 || plan.remove.length > 0 || plan.updates.length > 0;
+}

@@ -1,0 +1,178 @@
+import { escapeSlackText, type SlackClient, SlackNotFoundError, slackPlainText } from "@opsguard/core";
+import { handleOf, type Person } from "../people";
+import type { DeputizeState } from "../state";
+import type { Sink, SinkPlan } from "./sink";
+
+export interface SlackSinkOptions {
+  name: string;
+  slack: SlackClient;
+  state: DeputizeState;
+  channel: string;
+  /** Keep "On call: @a, @b | <rest>" as the channel topic. */
+  topic: boolean;
+  /** Post a hand-off message in the channel when the on-call set changes. */
+  announce: boolean;
+  /** A user group (S…) whose members are the people on call. */
+  usergroup?: string | undefined;
+  schedules?: readonly string[] | undefined;
+}
+
+const TOPIC_PREFIX = "On call: ";
+const TOPIC_MAX = 250;
+
+/**
+ * Slack: the channel topic, a hand-off message and an optional user group. The topic is compared
+ * after undoing Slack's own link markup, so an unchanged schedule never rewrites it; the message
+ * goes out only when the set of people differs from the one last announced.
+ */
+export class SlackSink implements Sink {
+  readonly kind = "slack";
+  readonly name: string;
+  readonly schedules: readonly string[] | undefined;
+  readonly #o: SlackSinkOptions;
+
+  constructor(options: SlackSinkOptions) {
+    this.#o = options;
+    this.name = options.name;
+    this.schedules = options.schedules;
+  }
+
+  async plan(people: readonly Person[]): Promise<SinkPlan> {
+    const { slack, channel, state } = this.#o;
+    const handles = people.map(handleOf);
+    const updates: string[] = [];
+    const unresolved: string[] = [];
+    const steps: Array<() => Promise<void>> = [];
+
+    let topicNames: string[] | undefined;
+    if (this.#o.topic) {
+      const info = await slack.conversationInfo(channel);
+      const current = slackPlainText(info.topic?.value ?? "");
+      const parsed = parseTopic(current);
+      topicNames = parsed.names;
+      const desired = composeTopic(handles, parsed.rest);
+      if (desired !== current) {
+        updates.push(`topic: "${current}" → "${desired}"`);
+        steps.push(async () => {
+          await slack.setTopic(channel, desired);
+        });
+      }
+    }
+
+    if (this.#o.usergroup) {
+      const usergroup = this.#o.usergroup;
+      const ids = await this.#slackIds(people, unresolved);
+      const current = await slack.usergroupMembers(usergroup);
+      const desired = [...new Set(Object.values(ids.byKey))].sort();
+      const add = desired.filter((id) => !current.includes(id));
+      const remove = current.filter((id) => !desired.includes(id));
+      if (desired.length === 0 && current.length > 0) {
+        unresolved.push(`user group ${usergroup}: Slack does not allow an empty user group; left as it is`);
+      } else if (add.length > 0 || remove.length > 0) {
+        updates.push(`user group ${usergroup}: ${[...add.map((id) => `+${id}`), ...remove.map((id) => `-${id}`)].join(" ")}`);
+        steps.push(async () => {
+          await slack.setUsergroupMembers(usergroup, desired);
+        });
+      }
+      if (Object.keys(ids.looked).length > 0) steps.push(() => state.recordSlackIds(ids.looked));
+    }
+
+    const keys = people.map((p) => p.key).sort();
+    const announced = await state.announced(this.name);
+    const changed = announced === undefined || announced.join("\n") !== keys.join("\n");
+    if (this.#o.announce && changed) {
+      const text = handoffText(handles, announced, people);
+      updates.push(`message: "${text}"`);
+      steps.push(async () => {
+        await slack.postMessage({ channel, text, unfurl_links: false });
+      });
+    }
+    if (changed) steps.push(() => state.recordAnnounced(this.name, keys));
+
+    const before = topicNames ?? announced?.map((k) => k.split("@")[0] ?? k) ?? [];
+    return {
+      current: before,
+      desired: handles,
+      add: handles.filter((h) => !before.includes(h)),
+      remove: before.filter((h) => !handles.includes(h)),
+      updates,
+      unresolved,
+      apply: async () => {
+        for (const step of steps) await step();
+      },
+    };
+  }
+
+  /** Slack user ids by email: from the state cache, else users.lookupByEmail (each person once, ever). */
+  async #slackIds(
+    people: readonly Person[],
+    unresolved: string[],
+  ): Promise<{ byKey: Record<string, string>; looked: Record<string, string> }> {
+    const byKey: Record<string, string> = {};
+    const looked: Record<string, string> = {};
+    for (const p of people) {
+      if (!p.email) {
+        unresolved.push(`${p.key}: no email to find the Slack user by`);
+        continue;
+      }
+      const cached = await this.#o.state.slackId(p.email);
+      if (cached) {
+        byKey[p.key] = cached;
+        continue;
+      }
+      try {
+        const user = await this.#o.slack.lookupUserByEmail(p.email);
+        byKey[p.key] = user.id;
+        looked[p.email] = user.id;
+      } catch (error) {
+        if (!(error instanceof SlackNotFoundError)) throw error;
+        unresolved.push(`${p.email}: no Slack user with this email`);
+      }
+    }
+    return { byKey, looked };
+  }
+}
+
+/** "On call: @a, @b | rest" → names and rest; a topic of ours without a rest, or someone else's topic kept whole. */
+export function parseTopic(topic: string): { names: string[]; rest: string } {
+  if (!topic.startsWith(TOPIC_PREFIX)) return { names: [], rest: topic.trim() };
+  const body = topic.slice(TOPIC_PREFIX.length);
+  const bar = body.indexOf(" | ");
+  const list = bar === -1 ? body : body.slice(0, bar);
+  const names =
+    list === "nobody"
+      ? []
+      : list
+          .split(",")
+          .map((n) =>
+            n
+              .trim()
+              .replace(/^@/, "")
+              .replace(/ \+\d+ more$/, ""),
+          )
+          .filter(Boolean);
+  return { names, rest: bar === -1 ? "" : body.slice(bar + 3).trim() };
+}
+
+/** The topic within Slack's 250 characters: the rest is shortened first, then the list. */
+export function composeTopic(handles: readonly string[], rest: string): string {
+  const list = handles.length === 0 ? "nobody" : handles.map((h) => `@${h}`).join(", ");
+  let head = `${TOPIC_PREFIX}${list}`;
+  for (let shown = handles.length - 1; head.length > TOPIC_MAX && shown > 0; shown--) {
+    head = `${TOPIC_PREFIX}${handles
+      .slice(0, shown)
+      .map((h) => `@${h}`)
+      .join(", ")} +${handles.length - shown} more`;
+  }
+  if (!rest) return head;
+  const room = TOPIC_MAX - head.length - 3;
+  if (room <= 1) return head;
+  return `${head} | ${rest.length > room ? `${rest.slice(0, room - 1)}…` : rest}`;
+}
+
+function handoffText(handles: readonly string[], before: readonly string[] | undefined, people: readonly Person[]): string {
+  const now = handles.length === 0 ? "nobody is on call" : `on call now: ${handles.map((h) => `@${h}`).join(", ")}`;
+  const keys = new Set(people.map((p) => p.key));
+  const off = (before ?? []).filter((k) => !keys.has(k)).map((k) => `@${k.split("@")[0]}`);
+  return escapeSlackText(`On-call hand-off: ${now}${off.length > 0 ? ` (off duty: ${off.join(", ")})` : ""}`);
+}

@@ -1,0 +1,62 @@
+import type { HttpClient } from "@opsguard/core";
+import type { Person } from "../people";
+import type { DeputizeState } from "../state";
+import type { Sink, SinkPlan } from "./sink";
+
+export interface WebhookSinkOptions {
+  name: string;
+  http: HttpClient;
+  url: string;
+  state: DeputizeState;
+  schedules?: readonly string[] | undefined;
+}
+
+/**
+ * A generic webhook: a JSON POST of the previous and the new on-call set, sent only when the set
+ * changed since the last delivery (remembered in the state file, as a webhook cannot be read back).
+ */
+export class WebhookSink implements Sink {
+  readonly kind = "webhook";
+  readonly name: string;
+  readonly schedules: readonly string[] | undefined;
+  readonly #o: WebhookSinkOptions;
+
+  constructor(options: WebhookSinkOptions) {
+    this.#o = options;
+    this.name = options.name;
+    this.schedules = options.schedules;
+  }
+
+  async plan(people: readonly Person[]): Promise<SinkPlan> {
+    const keys = people.map((p) => p.key).sort();
+    const previous = (await this.#o.state.announced(this.name)) ?? [];
+    const add = keys.filter((k) => !previous.includes(k));
+    const remove = previous.filter((k) => !keys.includes(k));
+    const first = (await this.#o.state.announced(this.name)) === undefined;
+    const changed = first || add.length > 0 || remove.length > 0;
+    return {
+      current: previous,
+      desired: keys,
+      add,
+      remove,
+      updates: changed && add.length === 0 && remove.length === 0 ? ["first delivery of the on-call set"] : [],
+      unresolved: [],
+      apply: async () => {
+        if (!changed) return;
+        await this.#o.http.request({
+          method: "POST",
+          url: this.#o.url,
+          body: {
+            sink: this.name,
+            at: new Date().toISOString(),
+            previous,
+            current: people.map((p) => ({ key: p.key, email: p.email, uid: p.uid, name: p.name })),
+            added: add,
+            removed: remove,
+          },
+        });
+        await this.#o.state.recordAnnounced(this.name, keys);
+      },
+    };
+  }
+}

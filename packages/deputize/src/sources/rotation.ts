@@ -1,0 +1,183 @@
+import { readFile } from "node:fs/promises";
+import { ConfigError, formatIssues, NoInputError } from "@opsguard/core";
+import { parse as parseYaml } from "yaml";
+import { z } from "zod";
+import { type Person, person, type ScheduleOnCall } from "../people";
+import type { Window } from "../window";
+import type { Source } from "./source";
+
+const memberSchema = z.union([
+  z.string().min(1),
+  z.strictObject({ email: z.string().min(1).optional(), uid: z.string().min(1).optional(), name: z.string().optional() }),
+]);
+
+const localDateTime = z.string().regex(/^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2})?(Z|[+-]\d{2}:\d{2})?$/, {
+  message: 'expected "YYYY-MM-DDTHH:MM" (local time in the schedule\'s timeZone) or with an offset',
+});
+
+const scheduleSchema = z.strictObject({
+  timeZone: z.string().default("UTC"),
+  /** Local date of the first member's first shift. */
+  start: z.string().regex(/^\d{4}-\d{2}-\d{2}$/, { message: 'expected "YYYY-MM-DD"' }),
+  /** Local hand-off time. */
+  handoff: z
+    .string()
+    .regex(/^([01]\d|2[0-3]):[0-5]\d$/, { message: 'expected "HH:MM"' })
+    .default("09:00"),
+  rotationDays: z.number().int().positive().max(366).default(7),
+  members: z.array(memberSchema).min(1, { message: "list at least one member" }),
+  overrides: z.array(z.strictObject({ start: localDateTime, end: localDateTime, member: memberSchema })).default([]),
+});
+
+export const rotationFileSchema = z.strictObject({ schedules: z.record(z.string().min(1), scheduleSchema) });
+export type RotationFile = z.output<typeof rotationFileSchema>;
+type RotationSchedule = z.output<typeof scheduleSchema>;
+
+/** A local YAML rotation: members take turns of rotationDays, handing off at a local time; dated overrides win. */
+export class RotationSource implements Source {
+  readonly name: string;
+  readonly #file: string;
+  readonly #only: readonly string[] | undefined;
+
+  constructor(options: { name: string; file: string; schedules?: readonly string[] | undefined }) {
+    this.name = options.name;
+    this.#file = options.file;
+    this.#only = options.schedules;
+  }
+
+  async onCall(window: Window): Promise<ScheduleOnCall[]> {
+    const rotation = await loadRotationFile(this.#file);
+    const names = this.#only ?? Object.keys(rotation.schedules);
+    return names.map((name) => {
+      const schedule = rotation.schedules[name];
+      if (!schedule) throw new ConfigError(`rotation file ${this.#file} has no schedule "${name}"`, { hint: "check the schedule names" });
+      return { source: this.name, schedule: name, people: onCallInWindow(schedule, window, `${this.#file}: schedules.${name}`) };
+    });
+  }
+}
+
+export async function loadRotationFile(file: string): Promise<RotationFile> {
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch (error) {
+    throw new NoInputError(`cannot read rotation file ${file} (${(error as NodeJS.ErrnoException).code ?? "error"})`, {
+      hint: "check the path in sources[].file",
+    });
+  }
+  let raw: unknown;
+  try {
+    raw = parseYaml(text);
+  } catch (error) {
+    throw new ConfigError(`cannot parse rotation file ${file}: ${(error as Error).message.split("\n")[0]}`, {
+      hint: "fix the YAML syntax",
+    });
+  }
+  const parsed = rotationFileSchema.safeParse(raw);
+  if (!parsed.success) throw new ConfigError(`invalid rotation file ${file}: ${formatIssues(parsed.error)}`);
+  for (const [name, schedule] of Object.entries(parsed.data.schedules))
+    zoneOffsetMs(schedule.timeZone, Date.now(), `${file}: schedules.${name}`);
+  return parsed.data;
+}
+
+/** Everyone on call at any moment of the window (a zero-length window is one instant). */
+export function onCallInWindow(schedule: RotationSchedule, window: Window, where = "rotation"): Person[] {
+  const members = schedule.members.map((m) => toPerson(m, where));
+  const overrides = schedule.overrides.map((o) => ({
+    start: parseLocal(o.start, schedule.timeZone),
+    end: parseLocal(o.end, schedule.timeZone),
+    member: toPerson(o.member, where),
+  }));
+  const since = window.since.getTime();
+  const until = window.until.getTime();
+  // Who is on call only changes at a shift boundary or an override edge: sample each piece once.
+  const points = new Set<number>([since]);
+  for (const o of overrides) for (const t of [o.start, o.end]) if (t > since && t <= until) points.add(t);
+  const zone = schedule.timeZone;
+  const first = shiftIndexAt(schedule, since);
+  const last = shiftIndexAt(schedule, until);
+  for (let k = first + 1; k <= Math.min(last, first + members.length); k++) points.add(shiftStart(schedule, k, zone));
+  const onCall = new Map<string, Person>();
+  for (const t of [...points].filter((p) => p <= until)) {
+    const covering = overrides.filter((o) => o.start <= t && t < o.end);
+    const atT =
+      covering.length > 0
+        ? covering.map((o) => o.member)
+        : [members[((shiftIndexAt(schedule, t) % members.length) + members.length) % members.length] as Person];
+    for (const p of atT) if (!onCall.has(p.key)) onCall.set(p.key, p);
+  }
+  return [...onCall.values()];
+}
+
+function toPerson(member: z.output<typeof memberSchema>, where: string): Person {
+  if (typeof member === "string") return member.includes("@") ? person({ email: member }) : person({ uid: member });
+  if (!member.email && !member.uid) throw new ConfigError(`${where}: a member needs an email or a uid`);
+  return person(member);
+}
+
+const DAY = 86_400_000;
+
+/** The index of the shift that covers instant t (shift 0 starts at start + handoff, local time). */
+function shiftIndexAt(schedule: RotationSchedule, t: number): number {
+  const startDay = Date.parse(`${schedule.start}T00:00:00Z`) / DAY;
+  const offset = zoneOffsetMs(schedule.timeZone, t);
+  const localDay = Math.floor((t + offset) / DAY);
+  let k = Math.floor((localDay - startDay) / schedule.rotationDays);
+  // A shift starts at the hand-off time, not at midnight: before it, the previous shift still runs.
+  if (t < shiftStart(schedule, k, schedule.timeZone)) k--;
+  return k;
+}
+
+function shiftStart(schedule: RotationSchedule, k: number, zone: string): number {
+  const startDay = Date.parse(`${schedule.start}T00:00:00Z`) / DAY;
+  const [hh, mm] = schedule.handoff.split(":").map(Number) as [number, number];
+  return localToUtc((startDay + k * schedule.rotationDays) * DAY + (hh * 60 + mm) * 60_000, zone);
+}
+
+/** "2026-11-23T09:00" in the zone (or with its own offset) → epoch ms. */
+function parseLocal(text: string, zone: string): number {
+  const iso = text.replace(" ", "T");
+  if (/(Z|[+-]\d{2}:\d{2})$/.test(iso)) return Date.parse(iso);
+  return localToUtc(Date.parse(`${iso.length === 16 ? `${iso}:00` : iso}Z`), zone);
+}
+
+/** Wall-clock ms (as if UTC) in a zone → the real instant; twice, so a DST change in between settles. */
+function localToUtc(wallMs: number, zone: string): number {
+  let guess = wallMs - zoneOffsetMs(zone, wallMs);
+  guess = wallMs - zoneOffsetMs(zone, guess);
+  return guess;
+}
+
+const formatters = new Map<string, Intl.DateTimeFormat>();
+
+/** The zone's UTC offset at instant t, from Intl (no tz database of our own). */
+function zoneOffsetMs(zone: string, t: number, where?: string): number {
+  let format = formatters.get(zone);
+  if (!format) {
+    try {
+      format = new Intl.DateTimeFormat("en-US", {
+        timeZone: zone,
+        hourCycle: "h23",
+        year: "numeric",
+        month: "2-digit",
+        day: "2-digit",
+        hour: "2-digit",
+        minute: "2-digit",
+        second: "2-digit",
+      });
+    } catch {
+      throw new ConfigError(`${where ?? "rotation"}: unknown time zone "${zone}"`, { hint: 'use an IANA name such as "Europe/Berlin"' });
+    }
+    formatters.set(zone, format);
+  }
+  const parts = Object.fromEntries(format.formatToParts(new Date(t)).map((p) => [p.type, p.value]));
+  const wall = Date.UTC(
+    Number(parts.year),
+    Number(parts.month) - 1,
+    Number(parts.day),
+    Number(parts.hour),
+    Number(parts.minute),
+    Number(parts.second),
+  );
+  return wall - Math.floor(t / 1000) * 1000;
+}

@@ -1,0 +1,192 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describeError, HttpClient } from "@opsguard/core";
+import { OpsgenieSim, PagerDutySim } from "@opsguard/lab";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { OpsgenieSource } from "../src/sources/opsgenie";
+import { PagerDutySource } from "../src/sources/pagerduty";
+import { onCallInWindow, RotationSource, rotationFileSchema } from "../src/sources/rotation";
+import { accessWindow } from "../src/window";
+
+const at = (iso: string) => accessWindow(new Date(iso), 0, 0);
+const keys = (people: Array<{ key: string }>) => people.map((p) => p.key);
+
+describe("rotation schedule", () => {
+  const schedule = rotationFileSchema.parse({
+    schedules: {
+      sre: {
+        timeZone: "Europe/Berlin",
+        start: "2026-11-02",
+        handoff: "09:00",
+        rotationDays: 7,
+        members: ["alice@opsguard.test", { uid: "bob", email: "bob@opsguard.test" }, "carol@opsguard.test"],
+        overrides: [{ start: "2026-11-25T12:00", end: "2026-11-25T18:00", member: "dave@opsguard.test" }],
+      },
+    },
+  }).schedules.sre!;
+
+  it("hands off at the local hand-off time, not at UTC midnight", () => {
+    // Berlin is UTC+1 in November: 09:00 local is 08:00Z.
+    expect(keys(onCallInWindow(schedule, at("2026-11-09T07:59:00Z")))).toEqual(["alice@opsguard.test"]);
+    expect(keys(onCallInWindow(schedule, at("2026-11-09T08:00:00Z")))).toEqual(["bob@opsguard.test"]);
+    expect(keys(onCallInWindow(schedule, at("2026-11-16T08:00:00Z")))).toEqual(["carol@opsguard.test"]);
+    expect(keys(onCallInWindow(schedule, at("2026-11-23T08:00:00Z")))).toEqual(["alice@opsguard.test"]);
+  });
+
+  it("lets a dated override replace the rotation while it lasts", () => {
+    expect(keys(onCallInWindow(schedule, at("2026-11-25T11:30:00Z")))).toEqual(["dave@opsguard.test"]);
+    expect(keys(onCallInWindow(schedule, at("2026-11-25T17:00:00Z")))).toEqual(["alice@opsguard.test"]);
+  });
+
+  it("with look-ahead and grace includes the people on either side of a hand-off", () => {
+    const justBefore = accessWindow(new Date("2026-11-09T07:30:00Z"), 60, 0);
+    expect(keys(onCallInWindow(schedule, justBefore))).toEqual(["alice@opsguard.test", "bob@opsguard.test"]);
+    const justAfter = accessWindow(new Date("2026-11-09T08:30:00Z"), 0, 60);
+    expect(keys(onCallInWindow(schedule, justAfter))).toEqual(["alice@opsguard.test", "bob@opsguard.test"]);
+  });
+
+  it("names the file and key of a bad rotation file", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "deputize-rot-"));
+    try {
+      const file = join(dir, "rotation.yaml");
+      writeFileSync(file, "schedules:\n  sre:\n    start: 2026-11-02\n    members: []\n");
+      await expect(new RotationSource({ name: "rotation", file }).onCall(at("2026-11-09T08:00:00Z"))).rejects.toThrow(
+        /invalid rotation file .*rotation\.yaml: schedules\.sre\.members: list at least one member/,
+      );
+      writeFileSync(file, "schedules:\n  sre:\n    start: '2026-11-02'\n    timeZone: Mars/Olympus\n    members: [a@b.c]\n");
+      await expect(new RotationSource({ name: "rotation", file }).onCall(at("2026-11-09T08:00:00Z"))).rejects.toThrow(
+        /unknown time zone "Mars\/Olympus"/,
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("PagerDuty source", () => {
+  const pd = new PagerDutySim();
+  const now = new Date();
+  const h = (n: number) => new Date(now.getTime() + n * 3_600_000);
+  let http: HttpClient;
+
+  beforeAll(async () => {
+    await pd.start();
+    http = new HttpClient({ service: "PagerDuty API", baseUrl: pd.url, headers: { authorization: `Token token=${pd.token}` }, retries: 2 });
+    for (const name of ["alice", "bob", "carol", "dave"])
+      pd.addUser({ id: `PU${name.toUpperCase()}`, name, email: `${name}@opsguard.test` });
+    pd.addSchedule({
+      id: "PSRE001",
+      name: "SRE",
+      shifts: [
+        { userId: "PUALICE", start: h(-2), end: h(1) },
+        { userId: "PUBOB", start: h(1), end: h(9) },
+      ],
+    });
+    pd.addSchedule({ id: "PSRE002", name: "SRE secondary", shifts: [{ userId: "PUCAROL", start: h(-2), end: h(9) }] });
+    pd.addSchedule({
+      id: "PDB0001",
+      name: "Database",
+      shifts: [
+        { userId: "PUALICE", start: h(-1), end: h(2) },
+        { userId: "PUDAVE", start: h(-1), end: h(2), escalationLevel: 2 },
+      ],
+    });
+  });
+  afterAll(() => pd.stop());
+
+  it("resolves names exactly (not the API's substring match) with one-item pages, and de-duplicates", async () => {
+    pd.requests.length = 0;
+    const source = new PagerDutySource({ name: "pd", http, schedules: ["SRE", "Database"], pageSize: 1 });
+    const result = await source.onCall(accessWindow(now, 0, 0));
+    expect(result.map((s) => [s.schedule, keys(s.people)])).toEqual([
+      ["SRE", ["alice@opsguard.test"]],
+      ["Database", ["alice@opsguard.test", "dave@opsguard.test"]],
+    ]);
+    const oncalls = pd.requests.filter((r) => r.path === "/oncalls");
+    expect(oncalls.map((r) => r.query.get("offset"))).toEqual(["0", "1", "2"]);
+    expect(pd.requests.filter((r) => r.path === "/schedules").length).toBeGreaterThan(2);
+    expect(oncalls[0]?.query.getAll("schedule_ids[]")).toEqual(["PSRE001", "PDB0001"]);
+    expect(oncalls[0]?.query.getAll("include[]")).toEqual(["users"]);
+    expect(oncalls[0]?.headers.authorization).toBe(`Token token=${pd.token}`);
+  });
+
+  it("follows offset/limit/more pagination", async () => {
+    pd.requests.length = 0;
+    const paged = new PagerDutySource({ name: "pd", http, schedules: ["SRE secondary", "PSRE001", "Database"], pageSize: 1 });
+    const result = await paged.onCall(accessWindow(now, 0, 0));
+    expect(result.flatMap((s) => keys(s.people))).toEqual([
+      "carol@opsguard.test",
+      "alice@opsguard.test",
+      "alice@opsguard.test",
+      "dave@opsguard.test",
+    ]);
+    const offsets = pd.requests.filter((r) => r.path === "/oncalls").map((r) => r.query.get("offset"));
+    expect(offsets).toEqual(["0", "1", "2", "3"]);
+  });
+
+  it("filters by escalation level and widens the window for look-ahead", async () => {
+    const levelOne = new PagerDutySource({ name: "pd", http, schedules: ["Database"], escalationLevels: [1] });
+    expect(keys((await levelOne.onCall(accessWindow(now, 0, 0)))[0]!.people)).toEqual(["alice@opsguard.test"]);
+    const ahead = new PagerDutySource({ name: "pd", http, schedules: ["SRE"] });
+    expect(keys((await ahead.onCall(accessWindow(now, 90, 0)))[0]!.people)).toEqual(["alice@opsguard.test", "bob@opsguard.test"]);
+  });
+
+  it("says which name does not exist, and which names are ambiguous", async () => {
+    const unknown = await new PagerDutySource({ name: "pd", http, schedules: ["SR"] }).onCall(at(now.toISOString())).catch((e) => e);
+    expect(describeError(unknown)).toBe('pd: no PagerDuty schedule is named "SR" (did you mean "SRE", "SRE secondary"?)');
+    expect(unknown.exitCode).toBe(78);
+    pd.addSchedule({ id: "PDUP001", name: "Twin", shifts: [] });
+    pd.addSchedule({ id: "PDUP002", name: "Twin", shifts: [] });
+    const twin = await new PagerDutySource({ name: "pd", http, schedules: ["Twin"] }).onCall(at(now.toISOString())).catch((e) => e);
+    expect(describeError(twin)).toBe('pd: 2 PagerDuty schedules are named "Twin" (use the ID instead: PDUP001, PDUP002)');
+  });
+
+  it("rides out a 429 with Retry-After, and a bad token is a permission error", async () => {
+    pd.fault(
+      { status: 429, headers: { "retry-after": "0" }, body: { error: { message: "Rate Limit Exceeded", code: 2020 } } },
+      { times: 2 },
+    );
+    const result = await new PagerDutySource({ name: "pd", http, schedules: ["PSRE002"] }).onCall(accessWindow(now, 0, 0));
+    expect(keys(result[0]!.people)).toEqual(["carol@opsguard.test"]);
+    const wrong = new HttpClient({ service: "PagerDuty API", baseUrl: pd.url, headers: { authorization: "Token token=nope" }, retries: 0 });
+    const error = await new PagerDutySource({ name: "pd", http: wrong, schedules: ["PSRE002"] })
+      .onCall(at(now.toISOString()))
+      .catch((e) => e);
+    expect(error.exitCode).toBe(77);
+    expect(error.message).toMatch(/PagerDuty API answered HTTP 401: Unauthorized/);
+  });
+});
+
+describe("Opsgenie source", () => {
+  const og = new OpsgenieSim();
+  const now = new Date();
+  const h = (n: number) => new Date(now.getTime() + n * 3_600_000);
+
+  beforeAll(async () => {
+    await og.start();
+    og.addSchedule({
+      id: "9f0c8a1e-0000-4000-8000-000000000001",
+      name: "platform_schedule",
+      shifts: [
+        { email: "alice@opsguard.test", start: h(-3), end: h(1) },
+        { email: "bob@opsguard.test", start: h(1), end: h(5) },
+      ],
+    });
+  });
+  afterAll(() => og.stop());
+
+  it("reads flat on-call recipients with GenieKey auth, also at the look-ahead instant", async () => {
+    const http = new HttpClient({ service: "Opsgenie API", baseUrl: og.url, headers: { authorization: `GenieKey ${og.apiKey}` } });
+    const source = new OpsgenieSource({ name: "og", http, schedules: ["platform_schedule"], identifierType: "name" });
+    expect(keys((await source.onCall(accessWindow(now, 0, 0)))[0]!.people)).toEqual(["alice@opsguard.test"]);
+    expect(keys((await source.onCall(accessWindow(now, 120, 0)))[0]!.people)).toEqual(["alice@opsguard.test", "bob@opsguard.test"]);
+    expect(og.requests.every((r) => r.query.get("flat") === "true" && r.query.get("scheduleIdentifierType") === "name")).toBe(true);
+  });
+
+  it("reports an unknown schedule with Opsgenie's message", async () => {
+    const http = new HttpClient({ service: "Opsgenie API", baseUrl: og.url, headers: { authorization: `GenieKey ${og.apiKey}` } });
+    const source = new OpsgenieSource({ name: "og", http, schedules: ["nope"], identifierType: "name" });
+    await expect(source.onCall(accessWindow(now, 0, 0))).rejects.toThrow(/Schedule with identifier \[nope\] doesn't exist/);
+  });
+});
