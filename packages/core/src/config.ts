@@ -1,4 +1,4 @@
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { cosmiconfig, defaultLoaders } from "cosmiconfig";
@@ -77,7 +77,7 @@ export async function loadConfig<S extends z.ZodType>(options: LoadConfigOptions
     try {
       raw = (await explorer.load(filepath))?.config ?? {};
     } catch (error) {
-      throw new ConfigError(`cannot parse config file ${filepath}: ${firstLine(error)}`, { hint: "fix the JSON/YAML syntax" });
+      throw new ConfigError(`cannot parse config file ${filepath}: ${parseProblem(error, filepath)}`, { hint: "fix the JSON/YAML syntax" });
     }
   } else if (!options.optional) {
     throw new ConfigError(`no config file found for ${options.tool}`, {
@@ -116,6 +116,18 @@ function describeIssue(issue: z.core.$ZodIssue): string {
   return issue.message;
 }
 
-function firstLine(error: unknown): string {
-  return (error instanceof Error ? error.message : String(error)).split("\n")[0] ?? "";
+/**
+ * The parser's own diagnosis with its place in the file, on one line. cosmiconfig's message also
+ * quotes the offending lines (a code frame), which may hold a secret, so only the diagnosis is kept.
+ */
+function parseProblem(error: unknown, filepath: string): string {
+  const lines = (error instanceof Error ? error.message : String(error)).split("\n").slice(1);
+  const diagnosis = lines.map((l) => l.trim()).find((l) => l !== "" && !/^(>|\||\d+ \||-*\^)/.test(l)) ?? "syntax error";
+  const cleaned = diagnosis.replace(/ while parsing .*$/, "").replace(/,? ".*" is not valid JSON$/, "");
+  const position = /at position (\d+)/.exec(cleaned);
+  if (!position) return cleaned;
+  const before = readFileSync(filepath, "utf8").slice(0, Number(position[1]));
+  const line = before.split("\n").length;
+  const column = before.length - before.lastIndexOf("\n");
+  return cleaned.replace(/at position \d+/, `at line ${line}, column ${column}`);
 }

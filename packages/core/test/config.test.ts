@@ -1,0 +1,191 @@
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { z } from "zod";
+import { ConfigError, configSearchPaths, ExitCode, loadConfig, resolveSecret, secretRefSchema } from "../src/index";
+
+const TOOL = "ogtest";
+const schema = z.strictObject({
+  source: z.string(),
+  ldap: z
+    .strictObject({
+      urls: z.array(z.url()).min(1),
+      bindPassword: secretRefSchema,
+      timeoutMs: z.number().int().positive().default(3_000),
+    })
+    .optional(),
+});
+
+let dir = "";
+let home = "";
+let cwd = "";
+const savedHome = process.env.HOME;
+
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), "opsguard-config-"));
+  home = join(dir, "home");
+  cwd = join(dir, "work");
+  mkdirSync(join(home, ".config/opsguard"), { recursive: true });
+  mkdirSync(cwd);
+  process.env.HOME = home;
+});
+
+afterEach(() => {
+  process.env.HOME = savedHome;
+});
+
+function file(path: string, text: string): string {
+  writeFileSync(path, text);
+  return path;
+}
+
+async function configError(promise: Promise<unknown>): Promise<ConfigError> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(ConfigError);
+  expect((error as ConfigError).exitCode).toBe(ExitCode.CONFIG);
+  expect((error as ConfigError).message).not.toContain("\n");
+  return error as ConfigError;
+}
+
+describe("config discovery", () => {
+  it("prefers --config, then $TOOL_CONFIG, then ./.toolrc*, then ~/.config/opsguard", async () => {
+    const explicit = file(join(dir, "explicit.yaml"), "source: flag\n");
+    const fromEnv = file(join(dir, "env.json"), '{"source": "env"}');
+    file(join(cwd, ".ogtestrc.yaml"), "source: cwd\n");
+    file(join(home, ".config/opsguard/ogtest.yaml"), "source: home\n");
+    const env = { OGTEST_CONFIG: fromEnv };
+
+    const load = (path?: string, e: NodeJS.ProcessEnv = env) => loadConfig({ tool: TOOL, schema, path, env: e, cwd });
+    expect(await load(explicit)).toEqual({ config: { source: "flag" }, filepath: explicit });
+    expect((await load()).config.source).toBe("env");
+    expect((await load(undefined, { OGTEST_CONFIG: "" })).config.source).toBe("cwd");
+    expect((await loadConfig({ tool: TOOL, schema, env: {}, cwd: dir })).config.source).toBe("home");
+  });
+
+  it("reads the rc file without extension as YAML, before the .json one", async () => {
+    file(join(cwd, ".ogtestrc"), "source: plain-rc\n");
+    file(join(cwd, ".ogtestrc.json"), '{"source": "json-rc"}');
+    expect((await loadConfig({ tool: TOOL, schema, env: {}, cwd })).config.source).toBe("plain-rc");
+  });
+
+  it("looks in /etc/opsguard last", () => {
+    const paths = configSearchPaths(TOOL, cwd);
+    expect(paths.slice(-3)).toEqual(["/etc/opsguard/ogtest.json", "/etc/opsguard/ogtest.yaml", "/etc/opsguard/ogtest.yml"]);
+    expect(paths[0]).toBe(join(cwd, ".ogtestrc"));
+    expect(paths.indexOf(join(home, ".config/opsguard/ogtest.json"))).toBeLessThan(paths.indexOf("/etc/opsguard/ogtest.json"));
+  });
+
+  it("says where it looked when there is no config, unless config is optional", async () => {
+    const error = await configError(loadConfig({ tool: TOOL, schema, env: {}, cwd }));
+    expect(error.message).toBe("no config file found for ogtest");
+    expect(error.hint).toContain("/etc/opsguard/ogtest.yaml");
+    expect(error.hint).toContain("$OGTEST_CONFIG");
+    const optional = await loadConfig({ tool: TOOL, schema: schema.partial(), env: {}, cwd, optional: true });
+    expect(optional).toEqual({ config: {}, filepath: undefined });
+  });
+
+  it("names the flag or variable that points at a missing file", async () => {
+    const viaFlag = await configError(loadConfig({ tool: TOOL, schema, path: join(dir, "nope.yaml"), env: {}, cwd }));
+    expect(viaFlag.message).toContain("nope.yaml does not exist");
+    expect(viaFlag.hint).toBe("check --config");
+    const viaEnv = await configError(loadConfig({ tool: TOOL, schema, env: { OGTEST_CONFIG: join(dir, "gone.json") }, cwd }));
+    expect(viaEnv.hint).toBe("check $OGTEST_CONFIG");
+  });
+});
+
+describe("config validation", () => {
+  const load = (text: string, name = "c.yaml") => loadConfig({ tool: TOOL, schema, path: file(join(dir, name), text), env: {}, cwd });
+
+  it("applies defaults and accepts valid config", async () => {
+    const { config } = await load("source: x\nldap:\n  urls: [ldaps://a.example.com]\n  bindPassword: env:LDAP_PW\n");
+    expect(config.ldap).toEqual({ urls: ["ldaps://a.example.com"], bindPassword: "env:LDAP_PW", timeoutMs: 3_000 });
+  });
+
+  it("names an unknown key by its path", async () => {
+    const error = await configError(load("source: x\nldap:\n  urls: [ldaps://a]\n  bindPassword: env:X\n  timeout: 5\n"));
+    expect(error.message).toMatch(/invalid config in .*c\.yaml: ldap: unknown key "timeout"$/);
+  });
+
+  it("names a wrong type by its path, with array indexes", async () => {
+    const error = await configError(
+      load("source: x\nldap:\n  urls: [ldaps://a.example.com, 42]\n  bindPassword: env:X\n  timeoutMs: soon\n"),
+    );
+    expect(error.message).toContain("ldap.urls[1]: ");
+    expect(error.message).toContain("ldap.timeoutMs: ");
+  });
+
+  it("says when a required key is missing", async () => {
+    const error = await configError(load("ldap:\n  urls: [ldaps://a.example.com]\n  bindPassword: env:X\n"));
+    expect(error.message).toContain("source: required string is missing");
+  });
+
+  it("keeps many problems on one line", async () => {
+    const error = await configError(load("a: 1\nsource: 5\nldap:\n  urls: 1\n  bindPassword: 2\n  timeoutMs: x\n"));
+    expect(error.message).toMatch(/; and \d+ more$/);
+  });
+
+  it("never repeats a secret value in an error", async () => {
+    const secret = "hunter2-literal-password";
+    const cases = [
+      `source: x\nldap:\n  urls: [ldaps://a.example.com]\n  bindPassword: ${secret}\n`,
+      `source: x\nldap:\n  urls: [ldaps://a.example.com]\n  bindPassword: {file: ${secret}}\n`,
+      `source: x\nldap:\n  urls: [ldaps://a.example.com]\n  bindPasword: ${secret}\n  bindPassword: env:X\n`,
+      `source: x\nldap:\n  urls: [${secret}]\n  bindPassword: env:X\n`,
+      `source: x\nldap:\n  bindPassword: "${secret}\n  urls: [\n`,
+    ];
+    for (const text of cases) {
+      const error = await configError(load(text));
+      expect(`${error.message} ${error.hint ?? ""}`).not.toContain(secret);
+    }
+    const literal = await configError(load(cases[0] ?? ""));
+    expect(literal.message).toContain("ldap.bindPassword: ");
+    expect(literal.message).toContain("literal secrets are not accepted");
+  });
+
+  it("reports a YAML syntax error with its line, not the file's content", async () => {
+    const error = await configError(load('source: x\nldap:\n  bindPassword: "s3cret-in-yaml\n'));
+    expect(error.message).toMatch(/cannot parse config file .*c\.yaml: .*\(\d+:\d+\)$/);
+    expect(error.message).not.toContain("s3cret-in-yaml");
+    expect(error.hint).toBe("fix the JSON/YAML syntax");
+  });
+
+  it("reports a JSON syntax error with line and column, not the file's content", async () => {
+    const error = await configError(load('{\n  "source": "x",\n  "token": "s3cret-in-json"\n  "more": 1\n}', "c.json"));
+    expect(error.message).toMatch(/cannot parse config file .*c\.json: .* at line 4, column 3$/);
+    expect(error.message).not.toContain("s3cret-in-json");
+  });
+});
+
+describe("secretRefSchema", () => {
+  it.each([
+    ["env:LDAP_PW"],
+    ["file:/etc/opsguard/ldap.pw"],
+    ["/run/secrets/token"],
+    [{ file: "/run/secrets/x" }],
+    [{ env: "SLACK_TOKEN" }],
+  ])("accepts %j", (ref) => {
+    expect(secretRefSchema.safeParse(ref).success).toBe(true);
+  });
+
+  it.each([
+    ["xoxb-literal-token"],
+    ["file:relative/path"],
+    ["env:1BAD"],
+    [{ file: "relative" }],
+    [{ env: "has space" }],
+    [{ file: "/x", env: "Y" }],
+    [42],
+  ])("refuses %j", (ref) => {
+    expect(secretRefSchema.safeParse(ref).success).toBe(false);
+  });
+
+  it("resolves what it accepts", () => {
+    const path = file(join(dir, "pw"), "from-file\n");
+    expect(resolveSecret(`file:${path}`, "k").reveal()).toBe("from-file");
+    expect(resolveSecret({ env: "PW" }, "k", { PW: "from-env" }).reveal()).toBe("from-env");
+  });
+});
