@@ -1,5 +1,7 @@
 export * from "./blackhole";
+export * from "./components";
 export * from "./ensure";
+export * from "./lab";
 export * from "./process";
 export * from "./sim/gitlab";
 export * from "./sim/opsgenie";
@@ -8,5 +10,3 @@ export * from "./sim/slack";
 export * from "./slapd";
 export * from "./sshkeys";
 export * from "./tls";
-export * from "./components";
-export * from "./lab";

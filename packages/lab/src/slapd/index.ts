@@ -116,7 +116,8 @@ export async function startSlapd(options: SlapdOptions = {}): Promise<SlapdLab> 
 
     const passwordFile = (name: string, value: string): string => {
       const path = join(dir, `${name}.password`);
-      writeFileSync(path, `${value}\n`, { mode: 0o600 });
+      // No trailing newline: ldapsearch -y sends the whole file as the password.
+      writeFileSync(path, value, { mode: 0o600 });
       return path;
     };
     const adminPasswordFile = passwordFile("admin", layout.adminPassword);

@@ -72,17 +72,16 @@ export interface SeedLayout {
 
 /** Generates the keys and builds every entry, parents first. */
 export async function buildSeed(l: SeedLayout): Promise<Seed> {
-  const users = {} as Record<SeedUserName, LabUser>;
-  await Promise.all(
-    USERS.map(async (spec, index) => {
+  const built = await Promise.all(
+    USERS.map(async (spec, index): Promise<LabUser> => {
       const pairs = await Promise.all(
         spec.keys.map((type) => generateSshKey(l.dir, `${spec.uid}_${type}`, type, `${spec.uid}@opsguard.test`)),
       );
       const byType = Object.fromEntries(pairs.map((k) => [k.type, k]));
       const password = `${spec.uid}-${randomWord()}`;
       const passwordFile = join(l.dir, `${spec.uid}.password`);
-      writeFileSync(passwordFile, `${password}\n`, { mode: 0o600 });
-      users[spec.uid] = {
+      writeFileSync(passwordFile, password, { mode: 0o600 });
+      return {
         uid: spec.uid,
         dn: `uid=${spec.uid},${l.peopleDn}`,
         cn: spec.cn,
@@ -98,6 +97,7 @@ export async function buildSeed(l: SeedLayout): Promise<Seed> {
       };
     }),
   );
+  const users = Object.fromEntries(built.map((u) => [u.uid, u])) as Record<SeedUserName, LabUser>;
 
   const servicePassword = `deputize-${randomWord()}`;
   const readerPassword = `reader-${randomWord()}`;

@@ -1,0 +1,70 @@
+import { parseArgs } from "node:util";
+import { LAB_COMPONENTS, LAB_TOOL_CONFIGS } from "./components";
+import { startLab } from "./lab";
+
+const HELP = `Usage: pnpm lab [--only NAME,...] [--json]
+
+Starts the opsguard lab on loopback only, on free ports, under a temp dir:
+${LAB_COMPONENTS.map((c) => `  - ${c.name}`).join("\n")}
+prints what runs where and the ready config files, and stops everything on Ctrl-C or SIGTERM.
+
+  --only NAME,...  start only these components
+  --json           print the config sections and files as JSON on stdout
+  -h, --help       show this help
+
+Exit codes: 0 stopped cleanly, 1 a component failed to start, 64 bad flag.`;
+
+async function main(): Promise<number> {
+  let args: ReturnType<typeof parse>;
+  try {
+    args = parse();
+  } catch (error) {
+    process.stderr.write(`lab: ${(error as Error).message} (see pnpm lab --help)\n`);
+    return 64;
+  }
+  if (args.help) {
+    process.stdout.write(`${HELP}\n`);
+    return 0;
+  }
+  const only = args.only?.split(",").map((s) => s.trim());
+  const unknown = only?.filter((name) => !LAB_COMPONENTS.some((c) => c.name === name)) ?? [];
+  if (unknown.length > 0) {
+    process.stderr.write(`lab: unknown component ${unknown.join(", ")} (known: ${LAB_COMPONENTS.map((c) => c.name).join(", ")})\n`);
+    return 64;
+  }
+  process.stderr.write("lab: starting...\n");
+  let lab: Awaited<ReturnType<typeof startLab>>;
+  try {
+    lab = await startLab({ components: LAB_COMPONENTS.filter((c) => !only || only.includes(c.name)), tools: LAB_TOOL_CONFIGS });
+  } catch (error) {
+    process.stderr.write(`lab: could not start: ${(error as Error).message}\n`);
+    return 1;
+  }
+  if (args.json) {
+    process.stdout.write(`${JSON.stringify({ dir: lab.dir, sections: lab.sections, configFiles: lab.configFiles }, null, 2)}\n`);
+  } else {
+    const lines = [...lab.components.values()].flatMap((c) => c.describe());
+    lines.push("", `lab dir         ${lab.dir}`, `config sections ${lab.dir}/lab.yaml`);
+    for (const [tool, path] of Object.entries(lab.configFiles))
+      lines.push(`export ${tool.toUpperCase().replace(/[^A-Z0-9]/g, "_")}_CONFIG=${path}`);
+    lines.push("", "Ctrl-C stops the lab and removes its files.");
+    process.stdout.write(`${lines.join("\n")}\n`);
+  }
+  await new Promise<void>((resolve) => {
+    process.once("SIGINT", resolve);
+    process.once("SIGTERM", resolve);
+  });
+  process.stderr.write("lab: stopping...\n");
+  await lab.stop();
+  return 0;
+}
+
+function parse() {
+  return parseArgs({
+    options: { only: { type: "string" }, json: { type: "boolean", default: false }, help: { type: "boolean", short: "h", default: false } },
+    strict: true,
+    allowPositionals: false,
+  }).values;
+}
+
+process.exitCode = await main();

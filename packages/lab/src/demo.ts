@@ -1,0 +1,27 @@
+import { LAB_COMPONENTS, LAB_TOOL_CONFIGS } from "./components";
+import { DEMO_SECTIONS } from "./demo/index";
+import { type RunningLab, startLab } from "./lab";
+
+/** `pnpm lab:demo`: starts the lab, runs every demo section in order, stops the lab. */
+async function main(): Promise<number> {
+  const write = (line: string) => process.stdout.write(`${line}\n`);
+  let lab: RunningLab | undefined;
+  try {
+    const started = Date.now();
+    lab = await startLab({ components: LAB_COMPONENTS, tools: LAB_TOOL_CONFIGS });
+    write(`opsguard lab up in ${((Date.now() - started) / 1000).toFixed(1)} s: ${[...lab.components.keys()].join(", ")} on 127.0.0.1`);
+    for (const [index, section] of DEMO_SECTIONS.entries()) {
+      write(`\n[${index + 1}/${DEMO_SECTIONS.length}] ${section.title}`);
+      await section.run(lab, (line) => write(`  ${line}`));
+    }
+    write("\ndemo complete; lab stopped.");
+    return 0;
+  } catch (error) {
+    process.stderr.write(`demo failed: ${(error as Error).message}\n`);
+    return 1;
+  } finally {
+    await lab?.stop();
+  }
+}
+
+process.exitCode = await main();

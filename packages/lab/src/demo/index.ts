@@ -1,0 +1,7 @@
+import { ldapKeysDemo } from "./ldap-keys";
+import type { DemoSection } from "./types";
+
+export type { DemoSection } from "./types";
+
+/** The demo's sections, run in this order; each tool registers its own with one line. */
+export const DEMO_SECTIONS: DemoSection[] = [ldapKeysDemo];
