@@ -68,7 +68,6 @@ export async function startSshd(options: SshdOptions): Promise<SshdHandle> {
   const config = join(dir, "sshd_config");
   writeFileSync(config, sshdConfig(options, { port, hostKey, dir }));
 
-  // Bare name: the dynamic loader finds the library in the multiarch directory.
   const env = {
     PATH: "/usr/sbin:/usr/bin:/sbin:/bin",
     LD_PRELOAD: NSS_WRAPPER,

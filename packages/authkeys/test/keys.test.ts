@@ -1,0 +1,79 @@
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { checkKeyValue, checkOptions, DEFAULT_KEY_TYPES, formatKeyLine, isValidUsername } from "../src/index";
+
+const dir = mkdtempSync(join(tmpdir(), "authkeys-keys-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function keygen(name: string, args: string[]): { pub: string; priv: string; fingerprint: string } {
+  const file = join(dir, name);
+  execFileSync("ssh-keygen", ["-q", ...args, "-N", "", "-C", `${name}@test`, "-f", file]);
+  const fingerprint = execFileSync("ssh-keygen", ["-l", "-E", "sha256", "-f", `${file}.pub`], { encoding: "utf8" }).split(" ")[1] ?? "";
+  return { pub: readFileSync(`${file}.pub`, "utf8").trim(), priv: readFileSync(file, "utf8"), fingerprint };
+}
+
+const policy = { types: DEFAULT_KEY_TYPES, minRsaBits: 2048 };
+const ed = keygen("ed", ["-t", "ed25519"]);
+const rsa1024 = keygen("rsa1024", ["-t", "rsa", "-b", "1024"]);
+const rsa2048 = keygen("rsa2048", ["-t", "rsa", "-b", "2048"]);
+const dsa = keygen("dsa", ["-t", "dsa"]);
+
+describe("checkKeyValue", () => {
+  it("accepts a valid key with the same fingerprint ssh-keygen computes", () => {
+    const verdict = checkKeyValue(ed.pub, policy);
+    expect(verdict.ok && verdict.key.fingerprint).toBe(ed.fingerprint);
+    expect(verdict.ok && formatKeyLine(verdict.key)).toBe(ed.pub);
+  });
+
+  it("drops RSA under the minimum and ssh-dss by default, naming the fingerprint", () => {
+    expect(checkKeyValue(rsa1024.pub, policy)).toEqual({
+      ok: false,
+      reason: "RSA key of 1024 bits (minimum 2048)",
+      fingerprint: rsa1024.fingerprint,
+    });
+    expect(checkKeyValue(dsa.pub, policy)).toMatchObject({
+      ok: false,
+      reason: "key type ssh-dss is not allowed",
+      fingerprint: dsa.fingerprint,
+    });
+    const rsa = checkKeyValue(rsa2048.pub, policy);
+    expect(rsa.ok && rsa.key.bits).toBe(2048);
+  });
+
+  it("drops malformed blobs, trailing garbage, private keys and smuggled second lines", () => {
+    const [type, blob] = ed.pub.split(" ");
+    expect(checkKeyValue(`${type} AAAAC3NzaC1lZDI1NTE5AAAAI-not-base64!!`, policy).ok).toBe(false);
+    const padded = Buffer.concat([Buffer.from(blob ?? "", "base64"), Buffer.from([0, 0, 0, 1, 65])]).toString("base64");
+    expect(checkKeyValue(`${type} ${padded}`, policy)).toMatchObject({ ok: false, reason: "malformed ssh-ed25519 key" });
+    expect(checkKeyValue(ed.priv, policy).ok).toBe(false);
+    expect(checkKeyValue(`${ed.pub}\n${rsa2048.pub}`, policy)).toMatchObject({ ok: false, reason: "contains a line break or NUL" });
+    expect(checkKeyValue(`ssh-rsa ${blob}`, policy).ok).toBe(false);
+  });
+
+  it("keeps valid options and refuses unknown or broken ones", () => {
+    const verdict = checkKeyValue(`from="10.0.0.0/8,192.168.1.1",no-pty,command="echo \\"hi\\"" ${ed.pub}`, policy);
+    expect(verdict.ok && formatKeyLine(verdict.key, "no-agent-forwarding")).toBe(
+      `no-agent-forwarding,from="10.0.0.0/8,192.168.1.1",no-pty,command="echo \\"hi\\"" ${ed.pub}`,
+    );
+    expect(checkKeyValue(`evil-option ${ed.pub}`, policy)).toMatchObject({ ok: false, reason: 'unknown key option "evil-option"' });
+    expect(checkKeyValue(`from="10.0.0.0/8 ${ed.pub}`, policy).ok).toBe(false);
+    expect(checkOptions('from="10.0.0.0/8",no-agent-forwarding')).toBeUndefined();
+    expect(checkOptions("no-pty x")).toBeDefined();
+  });
+
+  it("strips control characters from comments", () => {
+    const verdict = checkKeyValue(`${ed.pub.split(" ").slice(0, 2).join(" ")} a\u001b[31mb`, policy);
+    expect(verdict.ok && verdict.key.comment).toBe("a[31mb");
+  });
+});
+
+describe("isValidUsername", () => {
+  it.each(["alice", "a.b-c_d", "svc$", "A1"])("accepts %s", (name) => expect(isValidUsername(name)).toBe(true));
+  it.each(["*", "*)(uid=*", "\\00", "admin)(|(uid=*", "-rf", ".hidden", "", "a b", "a/b", "x".repeat(65), "al\u0000ice", "ålice"])(
+    "refuses %j",
+    (name) => expect(isValidUsername(name)).toBe(false),
+  );
+});

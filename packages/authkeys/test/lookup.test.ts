@@ -1,0 +1,220 @@
+import { chmodSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { compileFilterTemplate, LdapClient, LdapTimeoutError, LdapUnavailableError, Logger, ldapOptionsFromConfig } from "@opsguard/core";
+import { type BlackholeServer, closedPort, type SlapdLab, startBlackholeServer, startSlapd } from "@opsguard/lab";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type AuthkeysConfig, authkeysConfigSchema, fingerprintOf, lookupKeys, queryDirectory } from "../src/index";
+
+let lab: SlapdLab;
+let blackhole: BlackholeServer;
+let deadUrl: string;
+let cacheRoot: string;
+let n = 0;
+const warnings: string[] = [];
+const log = new Logger({
+  tool: "authkeys",
+  level: "warn",
+  stream: { write: (line: string) => warnings.push(line) } as unknown as NodeJS.WritableStream,
+});
+
+beforeAll(async () => {
+  [lab, blackhole] = await Promise.all([startSlapd(), startBlackholeServer()]);
+  deadUrl = `ldap://127.0.0.1:${await closedPort()}`;
+  cacheRoot = join(lab.dir, "caches");
+});
+afterAll(async () => {
+  await Promise.all([lab?.stop(), blackhole?.stop()]);
+});
+
+/** A fresh cache dir per config, so tests do not see each other's cached keys. */
+function config(overrides: Record<string, unknown> = {}, ldap: Record<string, unknown> = {}): AuthkeysConfig {
+  n++;
+  return authkeysConfigSchema.parse({
+    ldap: { ...lab.connection(), ...ldap },
+    cache: { dir: join(cacheRoot, String(n)) },
+    syslog: false,
+    ...overrides,
+  });
+}
+
+describe("lookup against a real slapd", () => {
+  it("prints every valid key of a user, from LDAP", async () => {
+    const outcome = await lookupKeys(config(), { user: "alice" }, { log });
+    expect(outcome).toMatchObject({ result: "keys", source: "ldap", dropped: 0 });
+    expect(outcome.lines).toEqual(lab.users.alice.keys.map((k) => k.publicKey));
+  });
+
+  it("drops weak, disallowed and malformed keys with a warning naming the fingerprint, never the key", async () => {
+    warnings.length = 0;
+    const outcome = await lookupKeys(config(), { user: "dave" }, { log });
+    const good = lab.users.dave.keys.filter((k) => k.type === "ed25519");
+    expect(outcome.lines).toEqual(good.map((k) => k.publicKey));
+    expect(outcome.dropped).toBe(3);
+    const text = warnings.join("");
+    for (const value of lab.users.dave.sshPublicKeys.filter((v) => /^ssh-(rsa|dss) /.test(v))) {
+      expect(text).toContain(fingerprintOf(Buffer.from(value.split(" ")[1] ?? "", "base64")));
+    }
+    expect(text.match(/dropped a key/g)).toHaveLength(3);
+    expect(text).toContain("user=dave");
+    for (const value of lab.users.dave.sshPublicKeys) expect(text).not.toContain(value.split(" ")[1]);
+  });
+
+  it("with a fingerprint, prints only the matching key", async () => {
+    const ecdsa = lab.users.alice.keys.find((k) => k.type === "ecdsa")!;
+    const one = await lookupKeys(config(), { user: "alice", fingerprint: ecdsa.fingerprint }, { log });
+    expect(one.lines).toEqual([ecdsa.publicKey]);
+    const none = await lookupKeys(config(), { user: "alice", fingerprint: lab.users.bob.keys[0]!.fingerprint }, { log });
+    expect(none.lines).toEqual([]);
+  });
+
+  it("unknown users and users without keys get nothing", async () => {
+    expect(await lookupKeys(config(), { user: "mallory" }, { log })).toMatchObject({ result: "unknown-user", lines: [] });
+    expect(await lookupKeys(config(), { user: "frank" }, { log })).toMatchObject({ result: "no-keys", lines: [] });
+  });
+
+  it("de-duplicates a key stored twice (another comment) and keeps the first", async () => {
+    const bob = lab.users.bob;
+    const [type, blob] = bob.keys[0]!.publicKey.split(" ");
+    await lab.modify(bob.dn, [{ operation: "add", attribute: "sshPublicKey", values: [`${type} ${blob} second-copy`] }]);
+    try {
+      expect((await lookupKeys(config(), { user: "bob" }, { log })).lines).toEqual([bob.keys[0]!.publicKey]);
+    } finally {
+      await lab.modify(bob.dn, [{ operation: "delete", attribute: "sshPublicKey", values: [`${type} ${blob} second-copy`] }]);
+    }
+  });
+});
+
+describe("filter injection", () => {
+  const attempts = ["*", "*)(uid=*", "\\00", "\u0000", "admin)(|(uid=*", "alice)(uid=*", "ali*", "*)(|(objectClass=*"];
+
+  it.each(attempts)("%j is refused before LDAP and prints nothing", async (user) => {
+    expect(await lookupKeys(config(), { user }, { log })).toMatchObject({ result: "invalid-user", lines: [] });
+  });
+
+  it("escaped in the filter even when validation is bypassed: never matches another user", async () => {
+    const cfg = config();
+    const client = new LdapClient(ldapOptionsFromConfig(cfg.ldap));
+    try {
+      const query = {
+        base: cfg.ldap.baseDn,
+        filter: compileFilterTemplate(cfg.userFilter, ["user"]),
+        keyAttribute: "sshPublicKey",
+        groups: undefined,
+      };
+      for (const user of attempts) expect(await queryDirectory(client, query, user)).toEqual({ kind: "unknown-user" });
+      expect(await queryDirectory(client, query, "alice")).toMatchObject({ kind: "user", dn: lab.users.alice.dn });
+    } finally {
+      await client.close();
+    }
+  });
+});
+
+describe("allowedGroups", () => {
+  it("posixGroup memberUid and groupOfNames (memberOf) both count; others are refused", async () => {
+    const cfg = config({ allowedGroups: [lab.groups.ops, lab.groups.sre] });
+    expect((await lookupKeys(cfg, { user: "bob" }, { log })).result).toBe("keys");
+    expect((await lookupKeys(cfg, { user: "carol" }, { log })).result).toBe("keys");
+    expect(await lookupKeys(cfg, { user: "dave" }, { log })).toMatchObject({ result: "not-allowed", lines: [] });
+  });
+
+  it("prepends the first matching group's key options", async () => {
+    const cfg = config({ allowedGroups: [{ dn: lab.groups.ops, keyOptions: 'from="10.0.0.0/8",no-agent-forwarding' }, lab.groups.sre] });
+    const bob = await lookupKeys(cfg, { user: "bob" }, { log });
+    expect(bob.lines).toEqual([`from="10.0.0.0/8",no-agent-forwarding ${lab.users.bob.keys[0]!.publicKey}`]);
+    const carol = await lookupKeys(cfg, { user: "carol" }, { log });
+    expect(carol.lines).toEqual([lab.users.carol.keys[0]!.publicKey]);
+  });
+
+  it("a group that does not exist admits nobody", async () => {
+    const cfg = config({ allowedGroups: [`cn=missing,${lab.groupsDn}`] });
+    expect((await lookupKeys(cfg, { user: "alice" }, { log })).result).toBe("not-allowed");
+  });
+});
+
+describe("offline cache", () => {
+  it("stores keys privately and serves them when LDAP is unreachable", async () => {
+    const cfg = config();
+    await lookupKeys(cfg, { user: "alice" }, { log });
+    const file = join(cfg.cache.dir, "alice.json");
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    expect(statSync(cfg.cache.dir).mode & 0o777).toBe(0o700);
+    const offline = { ...cfg, ldap: { ...cfg.ldap, urls: [deadUrl] } };
+    warnings.length = 0;
+    const outcome = await lookupKeys(offline, { user: "alice" }, { log });
+    expect(outcome).toMatchObject({ result: "keys", source: "cache" });
+    expect(outcome.lines).toEqual(lab.users.alice.keys.map((k) => k.publicKey));
+    expect(warnings.join("")).toContain("serving cached keys");
+  });
+
+  it("fails closed for a user never cached, and for cached keys older than maxStaleSeconds", async () => {
+    const cfg = config();
+    await lookupKeys(cfg, { user: "bob" }, { log });
+    const offline = { ...cfg, ldap: { ...cfg.ldap, urls: [deadUrl] } };
+    await expect(lookupKeys(offline, { user: "carol" }, { log })).rejects.toBeInstanceOf(LdapUnavailableError);
+    const later = () => Date.now() + (cfg.cache.maxStaleSeconds + 60) * 1000;
+    await expect(lookupKeys(offline, { user: "bob" }, { log, now: later })).rejects.toBeInstanceOf(LdapUnavailableError);
+  });
+
+  it("revocation wins: a user removed from LDAP, from the group, or left without keys loses the cached keys", async () => {
+    const cfg = config({ allowedGroups: [lab.groups.sre] });
+    await lookupKeys(cfg, { user: "carol" }, { log });
+    const file = join(cfg.cache.dir, "carol.json");
+    expect(existsSync(file)).toBe(true);
+    await lab.modify(lab.groups.sre, [{ operation: "delete", attribute: "member", values: [lab.users.carol.dn] }]);
+    try {
+      expect((await lookupKeys(cfg, { user: "carol" }, { log })).result).toBe("not-allowed");
+      expect(existsSync(file)).toBe(false);
+    } finally {
+      await lab.modify(lab.groups.sre, [{ operation: "add", attribute: "member", values: [lab.users.carol.dn] }]);
+    }
+    await lookupKeys(cfg, { user: "carol" }, { log });
+    const keys = lab.users.carol.sshPublicKeys;
+    await lab.modify(lab.users.carol.dn, [{ operation: "delete", attribute: "sshPublicKey", values: keys }]);
+    try {
+      expect((await lookupKeys(cfg, { user: "carol" }, { log })).result).toBe("no-keys");
+      expect(existsSync(file)).toBe(false);
+    } finally {
+      await lab.modify(lab.users.carol.dn, [{ operation: "add", attribute: "sshPublicKey", values: keys }]);
+    }
+  });
+
+  it("a corrupt cache file is moved aside and never served", async () => {
+    const cfg = config();
+    await lookupKeys(cfg, { user: "alice" }, { log });
+    writeFileSync(join(cfg.cache.dir, "alice.json"), "{not json", { mode: 0o600 });
+    const offline = { ...cfg, ldap: { ...cfg.ldap, urls: [deadUrl] } };
+    await expect(lookupKeys(offline, { user: "alice" }, { log })).rejects.toBeInstanceOf(LdapUnavailableError);
+    expect(readdirSync(cfg.cache.dir).some((f) => f.startsWith("alice.json.corrupt-"))).toBe(true);
+  });
+
+  it("a cache file readable by others is refused", async () => {
+    const cfg = config();
+    await lookupKeys(cfg, { user: "alice" }, { log });
+    chmodSync(join(cfg.cache.dir, "alice.json"), 0o644);
+    const offline = { ...cfg, ldap: { ...cfg.ldap, urls: [deadUrl] } };
+    await expect(lookupKeys(offline, { user: "alice" }, { log })).rejects.toThrow(/not private/);
+  });
+
+  it("an unchanged answer only touches the cache file", async () => {
+    const cfg = config();
+    await lookupKeys(cfg, { user: "bob" }, { log });
+    const file = join(cfg.cache.dir, "bob.json");
+    const before = readFileSync(file, "utf8");
+    const inode = statSync(file).ino;
+    await lookupKeys(cfg, { user: "bob" }, { log });
+    expect(statSync(file).ino).toBe(inode);
+    expect(readFileSync(file, "utf8")).toBe(before);
+  });
+});
+
+describe("blackholed LDAP", () => {
+  it("gives up within the deadline, then serves a fresh cache", async () => {
+    const cfg = config();
+    await lookupKeys(cfg, { user: "alice" }, { log });
+    const hung = { ...cfg, ldap: { ...cfg.ldap, urls: [blackhole.url], connectTimeoutMs: 300, timeoutMs: 300, deadlineMs: 800 } };
+    const started = Date.now();
+    expect((await lookupKeys(hung, { user: "alice" }, { log })).source).toBe("cache");
+    await expect(lookupKeys(hung, { user: "bob" }, { log })).rejects.toBeInstanceOf(LdapTimeoutError);
+    expect(Date.now() - started).toBeLessThan(2 * 800 + 500);
+  });
+});
