@@ -65,7 +65,7 @@ export class Logger {
     if (this.#opts.stderr !== false) {
       const line =
         this.#opts.format === "json"
-          ? redactSecrets(JSON.stringify({ time: new Date().toISOString(), level, tool: this.#opts.tool, msg, ...all }))
+          ? redactSecrets(JSON.stringify({ time: new Date().toISOString(), level, tool: this.#opts.tool, msg: redactSecrets(msg), ...all }))
           : `${this.#opts.tool}: ${level === "info" ? "" : `${level}: `}${human}`;
       (this.#opts.stream ?? process.stderr).write(`${line}\n`);
     }
@@ -74,10 +74,25 @@ export class Logger {
 }
 
 function scrubFields(fields: LogFields): LogFields {
+  return scrubValue(fields, 0) as LogFields;
+}
+
+/**
+ * Secret-looking keys are blanked at any depth (a logged config block nests its passwords), and
+ * registered secrets are cut out of strings before JSON escaping could disguise them.
+ */
+function scrubValue(value: unknown, depth: number): unknown {
+  if (typeof value === "string") return redactSecrets(value);
+  if (value instanceof Error) return redactSecrets(value.message);
+  if (value === null || typeof value !== "object" || depth > 6) return value;
+  if (Array.isArray(value)) return value.map((v) => scrubValue(v, depth + 1));
+  const proto = Object.getPrototypeOf(value);
+  // Class instances (Secret, URL, Date) serialise themselves; Secret prints "[redacted]".
+  if (proto !== Object.prototype && proto !== null) return value;
   const out: LogFields = {};
-  for (const [key, value] of Object.entries(fields)) {
-    if (value === undefined) continue;
-    out[key] = SECRET_KEY.test(key) ? "[redacted]" : value;
+  for (const [key, v] of Object.entries(value)) {
+    if (v === undefined) continue;
+    out[key] = SECRET_KEY.test(key) ? "[redacted]" : scrubValue(v, depth + 1);
   }
   return out;
 }

@@ -1,0 +1,86 @@
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { inspect } from "node:util";
+import { beforeAll, describe, expect, it } from "vitest";
+import { ConfigError, ExitCode, redactSecrets, resolveSecret, Secret } from "../src/index";
+
+let dir = "";
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), "opsguard-secret-"));
+});
+
+function caught(fn: () => unknown): ConfigError {
+  try {
+    fn();
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).exitCode).toBe(ExitCode.CONFIG);
+    return error as ConfigError;
+  }
+  throw new Error("expected a ConfigError");
+}
+
+describe("Secret", () => {
+  it("does not print its value by accident", () => {
+    const secret = new Secret("tok-123456789", "env SLACK_TOKEN");
+    expect(String(secret)).toBe("[redacted]");
+    expect(`${secret}`).toBe("[redacted]");
+    expect(JSON.stringify({ token: secret })).toBe('{"token":"[redacted]"}');
+    expect(inspect({ token: secret })).toBe("{ token: Secret(env SLACK_TOKEN) }");
+    expect(secret.reveal()).toBe("tok-123456789");
+  });
+
+  it("registers its value so any text embedding it is scrubbed", () => {
+    const secret = new Secret("pw-abcdefgh", "file /etc/pw");
+    expect(redactSecrets(`bind as cn=x with pw-abcdefgh failed; retry pw-abcdefgh`)).toBe(
+      "bind as cn=x with [redacted] failed; retry [redacted]",
+    );
+    expect(secret.source).toBe("file /etc/pw");
+  });
+
+  it("leaves very short values alone, which would otherwise blank ordinary words", () => {
+    new Secret("abc", "test");
+    expect(redactSecrets("abc def")).toBe("abc def");
+  });
+});
+
+describe("resolveSecret", () => {
+  it("reads environment variables in both forms", () => {
+    const env = { SLACK_TOKEN: "xoxb-from-env" };
+    expect(resolveSecret("env:SLACK_TOKEN", "slack.token", env).reveal()).toBe("xoxb-from-env");
+    expect(resolveSecret({ env: "SLACK_TOKEN" }, "slack.token", env).source).toBe("env SLACK_TOKEN");
+  });
+
+  it("reads files in every form, dropping one trailing newline", () => {
+    const path = join(dir, "pw");
+    writeFileSync(path, "line-one-secret\r\n", { mode: 0o600 });
+    for (const ref of [`file:${path}`, path, { file: path }])
+      expect(resolveSecret(ref, "ldap.bindPassword").reveal()).toBe("line-one-secret");
+    writeFileSync(path, "ends-with-two\n\n");
+    expect(resolveSecret(path, "k").reveal()).toBe("ends-with-two\n");
+  });
+
+  it("names the key and the variable when the environment lacks it", () => {
+    const error = caught(() => resolveSecret("env:LDAP_PW", "ldap.bindPassword", {}));
+    expect(error.message).toBe("ldap.bindPassword: environment variable LDAP_PW is not set");
+    expect(error.hint).toContain("export LDAP_PW");
+    caught(() => resolveSecret({ env: "EMPTY" }, "k", { EMPTY: "" }));
+  });
+
+  it("names the file and the reason when it cannot be read", () => {
+    expect(caught(() => resolveSecret(join(dir, "missing"), "k")).message).toContain("(ENOENT)");
+    const sub = join(dir, "a-directory");
+    mkdirSync(sub);
+    expect(caught(() => resolveSecret(`file:${sub}`, "k")).message).toContain("(EISDIR)");
+    const empty = join(dir, "empty");
+    writeFileSync(empty, "\n");
+    expect(caught(() => resolveSecret(empty, "k")).message).toContain("is empty");
+  });
+
+  it("refuses a literal secret without repeating it", () => {
+    const error = caught(() => resolveSecret("xoxb-pasted-literal-token", "slack.token"));
+    expect(`${error.message} ${error.hint}`).not.toContain("xoxb-pasted-literal-token");
+    expect(error.hint).toBe("literal secrets are not accepted in config files");
+  });
+});
