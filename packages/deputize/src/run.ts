@@ -92,8 +92,10 @@ async function runSink(
   }
   const people: Person[] = mergePeople(feeding.map((s) => s.people));
   const onCall = people.map((p) => p.key);
+  let planned: Omit<SinkPlan, "apply"> | undefined;
   try {
     const { apply, ...plan } = await sink.plan(people);
+    planned = plan;
     const report: SinkReport = { ...base, onCall, plan, status: "unchanged" };
     if (!hasChanges(plan)) return report;
     if (people.length === 0 && !dep.settings.allowEmpty) {
@@ -116,7 +118,14 @@ async function runSink(
     await apply();
     return { ...report, status: "changed" };
   } catch (error) {
-    return { ...base, onCall, status: "failed", reason: describeError(error), exitCode: exitCodeOf(error) };
+    return {
+      ...base,
+      onCall,
+      ...(planned ? { plan: planned } : {}),
+      status: "failed",
+      reason: describeError(error),
+      exitCode: exitCodeOf(error),
+    };
   }
 }
 

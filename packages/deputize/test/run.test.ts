@@ -1,0 +1,316 @@
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { LdapClient, Logger } from "@opsguard/core";
+import { GitLabAccess, GitLabSim, PagerDutySim, SLACK_SIM_TOKEN, SlackSim, type SlapdLab, startSlapd } from "@opsguard/lab";
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
+import { buildDeputize } from "../src/build";
+import { configSchema } from "../src/config";
+import { runOnce } from "../src/run";
+
+const CHANNEL = "C0ONCALL";
+const USERGROUP = "S0ONCALL";
+const people = ["alice", "bob", "carol", "dave", "frank", "ghost", "zoe"] as const;
+type Who = (typeof people)[number];
+
+let lab: SlapdLab;
+let admin: LdapClient;
+const pd = new PagerDutySim();
+const slack = new SlackSim();
+const gitlab = new GitLabSim();
+let hook: Server;
+let hookUrl = "";
+const hookBodies: Array<{ previous: string[]; current: Array<{ key: string }>; added: string[]; removed: string[] }> = [];
+let stateDir = "";
+const logLines: string[] = [];
+const log = new Logger({
+  tool: "deputize",
+  level: "info",
+  stream: { write: (s: string) => logLines.push(s) } as unknown as NodeJS.WritableStream,
+});
+const modify = vi.spyOn(LdapClient.prototype, "modify");
+const env = { PD_TOKEN: pd.token, SLACK_TOKEN: SLACK_SIM_TOKEN, GITLAB_TOKEN: gitlab.token };
+
+/** Who PagerDuty says is on call now, per schedule. */
+function onCall(schedules: { SRE?: Who[]; Database?: Who[] }): void {
+  const now = Date.now();
+  for (const schedule of pd.schedules) {
+    const who = schedules[schedule.name as "SRE" | "Database"] ?? [];
+    schedule.shifts = who.map((p) => ({
+      userId: `PU${p.toUpperCase()}`,
+      start: new Date(now - 3_600_000),
+      end: new Date(now + 3_600_000),
+    }));
+  }
+}
+
+function config(overrides: Record<string, unknown> = {}, sinks?: unknown[]) {
+  return configSchema.parse({
+    sources: [{ type: "pagerduty", token: "env:PD_TOKEN", baseUrl: pd.url, schedules: ["SRE", "Database"] }],
+    ldap: lab.connection({ bindDn: lab.serviceDn, bindPassword: lab.servicePasswordFile }),
+    sinks: sinks ?? [
+      { type: "ldap-group", name: "ldap:oncall", group: lab.groups.oncall, peopleBase: lab.peopleDn },
+      { type: "gitlab-group", name: "gitlab", baseUrl: gitlab.url, token: "env:GITLAB_TOKEN", group: "platform/approvers" },
+      { type: "slack", name: "slack", token: "env:SLACK_TOKEN", baseUrl: slack.apiUrl, channel: CHANNEL, usergroup: USERGROUP },
+      { type: "webhook", name: "hook", url: `${hookUrl}/deputize` },
+    ],
+    stateDir,
+    maxRemovals: 2,
+    retries: 2,
+    timeoutMs: 3000,
+    ...overrides,
+  });
+}
+
+async function run(options: { dryRun?: boolean; force?: boolean; overrides?: Record<string, unknown>; sinks?: unknown[] } = {}) {
+  const dep = buildDeputize(config(options.overrides, options.sinks), { env, log });
+  try {
+    return await runOnce(dep, { dryRun: options.dryRun ?? false, force: options.force ?? false, log });
+  } finally {
+    await dep.close();
+  }
+}
+
+async function members(dn: string, attribute = "member"): Promise<string[]> {
+  const entry = await admin.read(dn, [attribute]);
+  return (entry?.get(attribute) ?? []).map((v) => (attribute === "member" ? (/^uid=([^,]+)/.exec(v)?.[1] ?? v) : v)).sort();
+}
+
+const writes = () => slack.writes().length + gitlab.writes().length + hookBodies.length;
+
+beforeAll(async () => {
+  lab = await startSlapd();
+  admin = lab.adminClient();
+  await lab.addEntry(`uid=zoë,${lab.peopleDn}`, {
+    objectClass: "inetOrgPerson",
+    uid: "zoë",
+    cn: "Zoë Zeta",
+    sn: "Zeta",
+    mail: "zoe@opsguard.test",
+  });
+  await Promise.all([pd.start(), slack.start(), gitlab.start()]);
+  hook = createServer((req, res) => {
+    let body = "";
+    req.on("data", (c) => {
+      body += c;
+    });
+    req.on("end", () => {
+      hookBodies.push(JSON.parse(body));
+      res.writeHead(204).end();
+    });
+  });
+  await new Promise<void>((resolve) => hook.listen(0, "127.0.0.1", resolve));
+  hookUrl = `http://127.0.0.1:${(hook.address() as AddressInfo).port}`;
+  stateDir = mkdtempSync(join(tmpdir(), "deputize-state-"));
+
+  for (const p of people) pd.addUser({ id: `PU${p.toUpperCase()}`, name: p, email: `${p}@opsguard.test` });
+  pd.addSchedule({ id: "PSRE001", name: "SRE", shifts: [] });
+  pd.addSchedule({ id: "PDB0001", name: "Database", shifts: [] });
+  pd.addSchedule({ id: "PSRE009", name: "SRE (old)", shifts: [] });
+  for (const p of people.filter((p) => p !== "ghost")) slack.addUser({ id: `U0${p.toUpperCase()}`, name: p, email: `${p}@opsguard.test` });
+  slack.addChannel({ id: CHANNEL, name: "oncall", topic: "On call: @bob | Runbook: <https://wiki.example/oncall>" });
+  slack.addUsergroup({ id: USERGROUP, handle: "oncall", users: ["U0BOB"] });
+  for (const p of ["owner", "maint", ...people.filter((p) => p !== "ghost")])
+    gitlab.addUser({ username: p, name: p, email: `${p}@opsguard.test` });
+  gitlab.addGroup("platform/approvers", { owner: GitLabAccess.OWNER, maint: GitLabAccess.MAINTAINER, bob: GitLabAccess.DEVELOPER });
+});
+
+afterAll(async () => {
+  modify.mockRestore();
+  await admin?.close();
+  await Promise.all([lab?.stop(), pd.stop(), slack.stop(), gitlab.stop()]);
+  await new Promise<void>((resolve) => (hook ? hook.close(() => resolve()) : resolve()));
+  if (stateDir) rmSync(stateDir, { recursive: true, force: true });
+});
+
+beforeEach(() => {
+  slack.clearFaults();
+  pd.clearFaults();
+  logLines.length = 0;
+});
+
+describe("deputize run", () => {
+  it("hands off from bob to alice in every sink, with one LDAP modify", async () => {
+    expect(await members(lab.groups.oncall)).toEqual(["bob"]);
+    onCall({ SRE: ["alice"] });
+    modify.mockClear();
+    const report = await run();
+
+    expect(report.exitCode).toBe(0);
+    expect(report.sinks.map((s) => [s.sink, s.status])).toEqual([
+      ["ldap:oncall", "changed"],
+      ["gitlab", "changed"],
+      ["slack", "changed"],
+      ["hook", "changed"],
+    ]);
+    expect(await members(lab.groups.oncall)).toEqual(["alice"]);
+    expect(modify).toHaveBeenCalledTimes(1);
+    expect(modify.mock.calls[0]?.[1]).toEqual([
+      { operation: "add", attribute: "member", values: [lab.users.alice.dn] },
+      { operation: "delete", attribute: "member", values: [lab.users.bob.dn] },
+    ]);
+    expect(gitlab.membersOf("platform/approvers")).toEqual({ owner: 50, maint: 40, alice: 30 });
+    expect(slack.topic(CHANNEL)).toBe("On call: @alice | Runbook: <https://wiki.example/oncall>");
+    expect(slack.usergroupMembers(USERGROUP)).toEqual(["U0ALICE"]);
+    expect(slack.messagesTo(CHANNEL).map((m) => m.text)).toEqual(["On-call hand-off: on call now: @alice"]);
+    expect(hookBodies).toHaveLength(1);
+    expect(hookBodies[0]).toMatchObject({ previous: [], added: ["alice@opsguard.test"], current: [{ key: "alice@opsguard.test" }] });
+  });
+
+  it("changes nothing and sends nothing on a second run", async () => {
+    modify.mockClear();
+    const before = writes();
+    const report = await run();
+    expect(report.exitCode).toBe(0);
+    expect(report.sinks.every((s) => s.status === "unchanged")).toBe(true);
+    expect(writes()).toBe(before);
+    expect(modify).not.toHaveBeenCalled();
+    expect(slack.messagesTo(CHANNEL)).toHaveLength(1);
+    expect(logLines).toEqual([]);
+  });
+
+  it("merges overlapping schedules into one group, each person once", async () => {
+    onCall({ SRE: ["alice", "carol"], Database: ["carol"] });
+    const report = await run();
+    expect(report.exitCode).toBe(0);
+    expect(report.sinks[0]?.plan).toMatchObject({ add: ["carol"], remove: [] });
+    expect(await members(lab.groups.oncall)).toEqual(["alice", "carol"]);
+    expect(slack.topic(CHANNEL)).toBe("On call: @alice, @carol | Runbook: <https://wiki.example/oncall>");
+    expect(slack.messagesTo(CHANNEL).at(-1)?.text).toBe("On-call hand-off: on call now: @alice, @carol");
+    expect(gitlab.membersOf("platform/approvers")).toEqual({ owner: 50, maint: 40, alice: 30, carol: 30 });
+  });
+
+  it("dry run shows the diff and sends no request that writes", async () => {
+    onCall({ SRE: ["dave"] });
+    modify.mockClear();
+    const statePath = join(stateDir, "state.json");
+    const stateBefore = readFileSync(statePath, "utf8");
+    const slackWrites = slack.writes().length;
+    const gitlabWrites = gitlab.writes().length;
+    const hooks = hookBodies.length;
+
+    const report = await run({ dryRun: true });
+    expect(report.exitCode).toBe(0);
+    expect(report.sinks.map((s) => s.status)).toEqual(["would-change", "would-change", "would-change", "would-change"]);
+    expect(report.sinks[0]?.plan).toMatchObject({ add: ["dave"], remove: ["alice", "carol"] });
+    expect(report.sinks[2]?.plan?.updates.join("\n")).toMatch(
+      /topic: "On call: @alice, @carol \| Runbook: https:\/\/wiki.example\/oncall" → "On call: @dave/,
+    );
+
+    expect(slack.writes().length).toBe(slackWrites);
+    expect(gitlab.writes().length).toBe(gitlabWrites);
+    expect(hookBodies.length).toBe(hooks);
+    expect(modify).not.toHaveBeenCalled();
+    expect(await members(lab.groups.oncall)).toEqual(["alice", "carol"]);
+    expect(readFileSync(statePath, "utf8")).toBe(stateBefore);
+  });
+
+  it("places everyone it can when an on-call email is unknown, and names the unknown one", async () => {
+    onCall({ SRE: ["dave", "ghost"] });
+    const report = await run();
+    expect(report.exitCode).toBe(0);
+    expect(await members(lab.groups.oncall)).toEqual(["dave"]);
+    expect(report.sinks[0]?.plan?.unresolved).toEqual([`ghost@opsguard.test: no entry under ${lab.peopleDn}`]);
+    expect(report.sinks[1]?.plan?.unresolved).toEqual(["ghost: no GitLab user with this username"]);
+    expect(report.sinks[2]?.plan?.unresolved).toEqual(["ghost@opsguard.test: no Slack user with this email"]);
+    expect(slack.usergroupMembers(USERGROUP)).toEqual(["U0DAVE"]);
+    expect(logLines.join("")).toMatch(/warn: ldap:oncall: ghost@opsguard.test: no entry under/);
+  });
+
+  it("leaves every sink as it is when nobody is on call", async () => {
+    onCall({});
+    const before = writes();
+    const report = await run();
+    expect(report.exitCode).toBe(1);
+    expect(report.sinks.every((s) => s.status === "refused")).toBe(true);
+    expect(report.sinks[0]?.reason).toMatch(/nobody is on call; left as it is \(set allowEmpty to empty it\)/);
+    expect(await members(lab.groups.oncall)).toEqual(["dave"]);
+    expect(writes()).toBe(before);
+  });
+
+  it("refuses to remove more than maxRemovals members unless forced", async () => {
+    onCall({ SRE: ["alice", "bob", "carol", "dave"] });
+    expect((await run()).exitCode).toBe(0);
+    onCall({ SRE: ["frank"] });
+    const refused = await run();
+    expect(refused.exitCode).toBe(1);
+    expect(refused.sinks[0]).toMatchObject({ status: "refused" });
+    expect(refused.sinks[0]?.reason).toMatch(/would remove 4 members, more than maxRemovals \(2\); re-run with --force/);
+    expect(await members(lab.groups.oncall)).toEqual(["alice", "bob", "carol", "dave"]);
+    const forced = await run({ force: true });
+    expect(forced.exitCode).toBe(0);
+    expect(await members(lab.groups.oncall)).toEqual(["frank"]);
+  });
+
+  it("rides out a short Slack 429 storm, and reports only Slack when the storm outlasts the retries", async () => {
+    onCall({ SRE: ["alice"] });
+    slack.rateLimit(2, 0);
+    const short = await run();
+    expect(short.exitCode).toBe(0);
+    expect(slack.topic(CHANNEL)).toMatch(/^On call: @alice \|/);
+
+    onCall({ SRE: ["bob"] });
+    slack.rateLimit(50, 0);
+    const storm = await run();
+    expect(storm.exitCode).toBe(2);
+    expect(storm.sinks.map((s) => [s.sink, s.status])).toEqual([
+      ["ldap:oncall", "changed"],
+      ["gitlab", "changed"],
+      ["slack", "failed"],
+      ["hook", "changed"],
+    ]);
+    expect(storm.sinks[2]?.reason).toMatch(/Slack conversations.info failed: ratelimited/);
+    expect(logLines.join("")).toMatch(/error: sink slack failed: Slack conversations.info failed: ratelimited/);
+    expect(await members(lab.groups.oncall)).toEqual(["bob"]);
+
+    slack.clearFaults();
+    const after = await run();
+    expect(after.exitCode).toBe(0);
+    expect(slack.topic(CHANNEL)).toMatch(/^On call: @bob \|/);
+    expect(slack.messagesTo(CHANNEL).at(-1)?.text).toBe("On-call hand-off: on call now: @bob (off duty: @alice)");
+  });
+
+  it("changes no sink when the source fails", async () => {
+    onCall({ SRE: ["carol"] });
+    pd.fault({ status: 503, body: { error: { message: "Service Unavailable", code: 5000 } } }, { times: 20 });
+    const before = writes();
+    const report = await run();
+    expect(report.exitCode).toBe(69);
+    expect(report.sinks.every((s) => s.status === "skipped")).toBe(true);
+    expect(report.sourceErrors[0]?.error).toMatch(/PagerDuty API answered HTTP 503/);
+    expect(await members(lab.groups.oncall)).toEqual(["bob"]);
+    expect(writes()).toBe(before);
+  });
+
+  it("keeps a group whole when the server rejects the modify halfway (old members, never mixed)", async () => {
+    const posix = `cn=oncall-posix,${lab.groupsDn}`;
+    await lab.addEntry(posix, { objectClass: "posixGroup", cn: "oncall-posix", gidNumber: "5100", memberUid: ["alice"] });
+    onCall({ SRE: ["bob", "zoe"] });
+    const sinks = [{ type: "ldap-group", name: "posix", group: posix, peopleBase: lab.peopleDn }];
+    // memberUid is IA5 (ASCII): "zoë" is invalid, so slapd must refuse the whole add+delete.
+    const report = await run({ sinks, overrides: { ldap: lab.connection({ bindDn: lab.adminDn, bindPassword: lab.adminPasswordFile }) } });
+    expect(report.sinks[0]?.plan).toMatchObject({ add: ["bob", "zoë"], remove: ["alice"] });
+    expect(report.sinks[0]?.status).toBe("failed");
+    expect(report.exitCode).toBe(65);
+    expect(report.sinks[0]?.reason).toMatch(/memberUid: value #1 invalid per syntax/);
+    expect(await members(posix, "memberUid")).toEqual(["alice"]);
+  });
+
+  it("one sink denied by the directory ACL does not stop the others", async () => {
+    onCall({ SRE: ["carol"] });
+    const sinks = [
+      { type: "ldap-group", name: "ldap:sre", group: lab.groups.sre, peopleBase: lab.peopleDn },
+      { type: "ldap-group", name: "ldap:oncall", group: lab.groups.oncall, peopleBase: lab.peopleDn },
+    ];
+    const report = await run({ sinks });
+    expect(report.exitCode).toBe(2);
+    expect(report.sinks[0]).toMatchObject({ sink: "ldap:sre", status: "failed", exitCode: 77 });
+    expect(report.sinks[1]).toMatchObject({ sink: "ldap:oncall", status: "changed" });
+    expect(await members(lab.groups.sre)).toEqual(["alice", "carol"]);
+    expect(await members(lab.groups.oncall)).toEqual(["carol"]);
+    expect(logLines.join("")).toMatch(/error: sink ldap:sre failed: /);
+    expect(logLines.join("")).not.toContain(lab.servicePassword);
+  });
+});
