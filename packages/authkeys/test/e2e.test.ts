@@ -1,0 +1,87 @@
+import { type BlackholeServer, type SlapdLab, type SshdHandle, startBlackholeServer, startSlapd, startSshd } from "@opsguard/lab";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { COMMAND_UID, type Install, installForSshd, sshLogin, writeConfig } from "./harness";
+
+// Real OpenSSH sshd → the built authkeys bundle (as an unprivileged user) → real slapd, all on loopback.
+let lab: SlapdLab;
+let blackhole: BlackholeServer;
+let install: Install;
+let sshd: SshdHandle;
+const DEADLINE_MS = 1500;
+
+beforeAll(async () => {
+  [lab, blackhole] = await Promise.all([startSlapd(), startBlackholeServer()]);
+  install = installForSshd(lab, { allowedGroups: [lab.groups.ops, lab.groups.sre] });
+  const users = (["alice", "bob", "carol", "dave"] as const).map((name) => ({ name, uid: lab.users[name].uidNumber }));
+  sshd = await startSshd({
+    users: [...users, { name: "authkeys", uid: COMMAND_UID, home: install.dir }],
+    authorizedKeysCommand: { path: install.bin, args: `--config ${install.configFile} lookup %u %f`, user: "authkeys" },
+  });
+});
+
+afterAll(async () => {
+  await sshd?.stop();
+  install?.remove();
+  await Promise.all([lab?.stop(), blackhole?.stop()]);
+});
+
+const key = (user: "alice" | "bob" | "carol" | "dave", type = "ed25519") => {
+  const found = lab.users[user].keys.find((k) => k.type === type);
+  if (!found) throw new Error(`lab user ${user} has no ${type} key`);
+  return found.privateKeyFile;
+};
+
+describe("sshd with AuthorizedKeysCommand authkeys", () => {
+  it("logs in with the key stored in LDAP and refuses another key", async () => {
+    expect(await sshLogin(sshd.port, "alice", key("alice")), sshd.logs()).toMatchObject({ ok: true });
+    expect(await sshLogin(sshd.port, "alice", key("alice", "rsa"))).toMatchObject({ ok: true });
+    expect(await sshLogin(sshd.port, "alice", key("bob"))).toMatchObject({ ok: false });
+  });
+
+  it("refuses a user outside allowedGroups even with a valid key", async () => {
+    expect(await sshLogin(sshd.port, "dave", key("dave"))).toMatchObject({ ok: false });
+    expect(await sshLogin(sshd.port, "carol", key("carol", "ecdsa"))).toMatchObject({ ok: true });
+  });
+
+  it("refuses the next attempt once the key is removed from LDAP", async () => {
+    const bob = lab.users.bob;
+    expect(await sshLogin(sshd.port, "bob", key("bob"))).toMatchObject({ ok: true });
+    await lab.modify(bob.dn, [{ operation: "delete", attribute: "sshPublicKey", values: bob.sshPublicKeys }]);
+    try {
+      expect(await sshLogin(sshd.port, "bob", key("bob"))).toMatchObject({ ok: false });
+    } finally {
+      await lab.modify(bob.dn, [{ operation: "add", attribute: "sshPublicKey", values: bob.sshPublicKeys }]);
+    }
+  });
+
+  it("with slapd stopped: a freshly cached user logs in, a never-cached one is refused within the deadline", async () => {
+    // The dead slapd first, then a server that accepts TCP and never answers: the worst case for the deadline.
+    writeConfig(install.configFile, {
+      ldap: {
+        ...lab.connection(),
+        urls: [lab.url, blackhole.url],
+        caFile: `${install.dir}/ca.pem`,
+        bindPassword: `file:${install.dir}/reader.password`,
+        connectTimeoutMs: 700,
+        timeoutMs: 700,
+        deadlineMs: DEADLINE_MS,
+      },
+      allowedGroups: [lab.groups.ops, lab.groups.sre],
+      cache: { dir: install.cacheDir },
+      syslog: false,
+    });
+    expect(await sshLogin(sshd.port, "alice", key("alice"))).toMatchObject({ ok: true });
+    await lab.stopServer();
+    try {
+      const cached = await sshLogin(sshd.port, "alice", key("alice"));
+      expect(cached.ok, sshd.logs()).toBe(true);
+      const refused = await sshLogin(sshd.port, "bob", key("bob"));
+      expect(refused.ok).toBe(false);
+      // sshd asks once for the offered key (and the refusal needs no second ask): one deadline plus process start-up.
+      console.info(`refusal with LDAP down took ${refused.ms} ms (deadline ${DEADLINE_MS} ms); cached login ${cached.ms} ms`);
+      expect(refused.ms).toBeLessThan(DEADLINE_MS + 2500);
+    } finally {
+      await lab.startServer();
+    }
+  });
+});
