@@ -6,6 +6,7 @@ import { Writable } from "node:stream";
 import { type BlackholeServer, closedPort, makeCa, type SlapdLab, startBlackholeServer, startSlapd } from "@opsguard/lab";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
+  ConfigError,
   describeError,
   ExitCode,
   escapeDnValue,
@@ -20,6 +21,7 @@ import {
   LdapTooManyError,
   LdapUnavailableError,
   Logger,
+  ldapConnectionSchema,
   ldapFilter,
   ldapOptionsFromConfig,
   Secret,
@@ -342,5 +344,63 @@ describe("modifying", () => {
     const byFilter = await withLdap(opts(), (c) => c.searchOne(lab.groupsDn, { filter: ldapFilter`(cn=${name})` }));
     expect(byFilter?.first("cn")).toBe(name);
     await lab.deleteEntry(dn);
+  });
+});
+
+describe("config", () => {
+  const base = { urls: ["ldaps://ldap.example.com"], baseDn: "dc=example,dc=com" };
+
+  it("fills the documented defaults", () => {
+    expect(ldapConnectionSchema.parse(base)).toMatchObject({
+      startTls: false,
+      tlsInsecure: false,
+      connectTimeoutMs: 3000,
+      timeoutMs: 5000,
+      deadlineMs: 10_000,
+      pageSize: 500,
+    });
+  });
+
+  it.each([
+    [{ ...base, bindDn: "cn=x" }, /bindPassword/],
+    [{ ...base, bindDn: "cn=x", bindPassword: "s3cret-literal" }, /literal secrets are not accepted/],
+    [{ ...base, urls: ["http://ldap.example.com"] }, /ldap:\/\//],
+    [{ ...base, urls: [] }, /at least one/],
+    [{ ...base, timeoutMs: 0 }, /timeoutMs|too small/],
+    [{ ...base, tlsInsecur: true }, /tlsInsecur|unrecognized/i],
+  ])("rejects %j", (input, message) => {
+    const result = ldapConnectionSchema.safeParse(input);
+    expect(result.success).toBe(false);
+    expect(JSON.stringify(result.error?.issues)).toMatch(message);
+  });
+
+  it("resolves the bind password reference, naming the key when it cannot", () => {
+    const config = ldapConnectionSchema.parse({ ...base, bindDn: "cn=x", bindPassword: "env:OPSGUARD_TEST_UNSET_PW" });
+    expect(() => ldapOptionsFromConfig(config, "ldap", {})).toThrow(
+      /ldap\.bindPassword: environment variable OPSGUARD_TEST_UNSET_PW is not set/,
+    );
+    expect(ldapOptionsFromConfig(config, "ldap", { OPSGUARD_TEST_UNSET_PW: "pw-value" }).bindPassword?.reveal()).toBe("pw-value");
+  });
+
+  it("fails closed on a bind DN without a password (an unauthenticated bind would pass as anonymous)", () => {
+    expect(() => new LdapClient({ urls: [lab.url], bindDn: lab.readerDn })).toThrow(ConfigError);
+    expect(() => new LdapClient({ urls: [lab.url], bindDn: lab.readerDn, bindPassword: new Secret("", "test") })).toThrow(/no password/);
+  });
+});
+
+describe("an outage of the only server", () => {
+  it("reports 'unavailable' while slapd is down and reconnects, with TLS and bind, once it is back", async () => {
+    const client = new LdapClient(opts({ deadlineMs: 30_000 }));
+    try {
+      expect(await client.read(lab.users.alice.dn, ["uid"])).toBeDefined();
+      await lab.stopServer();
+      const error = await rejection(client.read(lab.users.alice.dn, ["uid"]));
+      expect(error).toBeInstanceOf(LdapUnavailableError);
+      await lab.startServer();
+      expect((await client.read(lab.users.alice.dn, ["uid"]))?.first("uid")).toBe("alice");
+    } finally {
+      await lab.startServer();
+      await client.close();
+    }
   });
 });

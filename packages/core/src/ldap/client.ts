@@ -78,6 +78,9 @@ export class LdapClient {
   readonly #ca: string | undefined;
   readonly #sockets = new Set<Socket>();
   #client: Client | undefined;
+  /** Settles when a socket of the current connection closes; ldapts misses this after StartTLS. */
+  #lost: Promise<never> | undefined;
+  #isLost = false;
   #url: string | undefined;
   #deadlineAt: number | undefined;
 
@@ -85,6 +88,10 @@ export class LdapClient {
     this.#opts = { ...DEFAULTS, ...stripUndefined(options) };
     this.#log = options.log ?? new Logger({ tool: "ldap" });
     if (options.urls.length === 0) throw new ConfigError("no LDAP server URL configured", { hint: "list at least one in ldap.urls" });
+    // A DN with an empty password is an "unauthenticated bind" that many servers accept as anonymous: fail closed.
+    if (options.bindDn !== undefined && !options.bindPassword?.reveal()) {
+      throw new ConfigError(`ldap.bindDn is set to "${options.bindDn}" but no password was given`, { hint: "set ldap.bindPassword" });
+    }
     for (const url of options.urls) checkUrl(url, this.#opts);
     this.#ca = options.ca ?? (options.caFile ? readCaFile(options.caFile) : undefined);
   }
@@ -186,8 +193,7 @@ export class LdapClient {
   /** Unbinds and closes every socket; safe to call more than once. */
   async close(): Promise<void> {
     const client = this.#client;
-    this.#client = undefined;
-    this.#url = undefined;
+    this.#forget();
     if (client?.isConnected) {
       await withTimeout(client.unbind(), 1000, () => {}).catch(() => {});
     }
@@ -200,7 +206,7 @@ export class LdapClient {
 
   async #connected(): Promise<Client> {
     // ldapts silently reconnects a dropped socket without TLS or bind; never let it.
-    if (this.#client?.isConnected) return this.#client;
+    if (this.#client?.isConnected && !this.#isLost) return this.#client;
     if (this.#client) await this.close();
     this.#deadlineAt ??= Date.now() + this.#opts.deadlineMs;
     const attempts: Attempt[] = [];
@@ -240,9 +246,21 @@ export class LdapClient {
     if ((ldaps || this.#opts.startTls) && this.#opts.tlsInsecure) {
       this.#log.warn(`TLS certificate verification is OFF for ${url} (tlsInsecure): anyone on the network path can impersonate the server`);
     }
+    let markLost: () => void = () => {};
+    const lost = new Promise<never>((_, reject) => {
+      markLost = () => reject(new LdapUnavailableError(`lost the connection to ${url}`, { hint: "retry; check the server's health" }));
+    });
+    lost.catch(() => {});
     const track = <S extends Socket>(socket: S): S => {
       this.#sockets.add(socket);
-      socket.once("close", () => this.#sockets.delete(socket));
+      socket.once("close", () => {
+        this.#sockets.delete(socket);
+        // Only an unexpected close counts; close() and timeouts forget the connection first.
+        if (this.#lost === lost) {
+          this.#isLost = true;
+          markLost();
+        }
+      });
       return socket;
     };
     const client = new Client({
@@ -265,6 +283,8 @@ export class LdapClient {
     };
     try {
       await withTimeout(handshake(), budget, () => this.#destroySockets());
+      this.#lost = lost;
+      this.#isLost = false;
       return client;
     } catch (error) {
       this.#destroySockets();
@@ -289,10 +309,11 @@ export class LdapClient {
     if (budget <= 0)
       throw new LdapTimeoutError(`LDAP deadline of ${this.#opts.deadlineMs} ms reached before ${what}`, { hint: "raise ldap.deadlineMs" });
     try {
-      return await withTimeout(run(), budget, () => {
-        this.#client = undefined;
+      const result = withTimeout(run(), budget, () => {
+        this.#forget();
         this.#destroySockets();
       });
+      return await (this.#lost ? Promise.race([result, this.#lost]) : result);
     } catch (error) {
       if (error instanceof TimeoutSignal) {
         const cause = budget < this.#opts.timeoutMs ? `the overall deadline of ${this.#opts.deadlineMs} ms` : `${budget} ms`;
@@ -302,6 +323,13 @@ export class LdapClient {
       }
       throw operationError(error, url, what);
     }
+  }
+
+  #forget(): void {
+    this.#client = undefined;
+    this.#url = undefined;
+    this.#lost = undefined;
+    this.#isLost = false;
   }
 
   #destroySockets(): void {

@@ -4,10 +4,15 @@ import type { Entry } from "ldapts";
 export class LdapEntry {
   readonly dn: string;
   readonly #values = new Map<string, string[]>();
+  /** lower-case → the name as the server spelled it, for output. */
+  readonly #names = new Map<string, string>();
 
   constructor(dn: string, attributes: Readonly<Record<string, readonly string[]>>) {
     this.dn = dn;
-    for (const [name, values] of Object.entries(attributes)) this.#values.set(name.toLowerCase(), [...values]);
+    for (const [name, values] of Object.entries(attributes)) {
+      this.#values.set(name.toLowerCase(), [...values]);
+      this.#names.set(name.toLowerCase(), name);
+    }
   }
 
   static fromLdapts(entry: Entry): LdapEntry {
@@ -34,10 +39,10 @@ export class LdapEntry {
   }
 
   get attributeNames(): string[] {
-    return [...this.#values.keys()];
+    return [...this.#names.values()];
   }
 
   toJSON(): { dn: string; attributes: Record<string, string[]> } {
-    return { dn: this.dn, attributes: Object.fromEntries(this.#values) };
+    return { dn: this.dn, attributes: Object.fromEntries([...this.#values].map(([key, values]) => [this.#names.get(key) ?? key, values])) };
   }
 }
