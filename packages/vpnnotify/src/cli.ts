@@ -1,10 +1,6 @@
-import { createProgram, runCli } from "@opsguard/core";
-import pkg from "../package.json" with { type: "json" };
+import { runHookFastPath } from "./hook";
 
-const program = createProgram({
-  name: "vpnnotify",
-  version: pkg.version,
-  description: pkg.description,
-});
-
-void runCli(program);
+// The hook path first, with nothing heavy loaded; everything else through the full CLI.
+if (!runHookFastPath(process.argv.slice(2), process.env, process.argv[1] ?? "")) {
+  void import("./main").then((m) => m.main());
+}

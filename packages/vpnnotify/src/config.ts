@@ -1,0 +1,150 @@
+import { ldapConnectionSchema, secretRefSchema, slackConfigSchema } from "@opsguard/core";
+import { z } from "zod";
+
+const absolutePath = z.string().startsWith("/", { message: "expected an absolute path" });
+const timeZone = z.string().refine(
+  (tz) => {
+    try {
+      new Intl.DateTimeFormat("en", { timeZone: tz });
+      return true;
+    } catch {
+      return false;
+    }
+  },
+  { message: 'expected an IANA time zone such as "Europe/Berlin"' },
+);
+
+export const DEFAULT_STATE_FILE = "/var/lib/opsguard/vpnnotify/state.json";
+
+export const DEFAULT_USER_TEMPLATE = [
+  "Hi {{user}}, a VPN session just started under your name on *{{server}}*{{#environment}} ({{environment}}){{/environment}}.",
+  "• From: {{ip}}{{#port}} port {{port}}{{/port}}: {{location}}{{#asn}} ({{asn}}{{#org}} {{org}}{{/org}}){{/asn}}",
+  "• When: {{time}}",
+  "{{#newPlace}}• This is a place we have not seen you connect from before.{{/newPlace}}",
+  "{{#newCountry}}• This is a country you have not connected from before.{{/newCountry}}",
+  "If this was not you, tell the security team right away.",
+].join("\n");
+
+export const DEFAULT_SECURITY_TEMPLATE = [
+  ":rotating_light: VPN login to look at: *{{user}}*{{#slackUser}} (<@{{slackUser}}>){{/slackUser}} on {{server}}{{#environment}} ({{environment}}){{/environment}}",
+  "• Why: {{flags}}",
+  "• From: {{ip}}: {{location}}{{#asn}} ({{asn}}{{#org}} {{org}}{{/org}}){{/asn}}",
+  "• When: {{time}}",
+  "{{#previousLocation}}• Previous login: {{previousLocation}}, {{previousTime}}{{/previousLocation}}",
+].join("\n");
+
+const redisSchema = z.strictObject({
+  url: z.string().regex(/^rediss?:\/\//, { message: 'expected "redis://host:port/db" or "rediss://host:port/db"' }),
+  username: z.string().min(1).optional(),
+  password: secretRefSchema.optional(),
+  caFile: absolutePath.optional(),
+  servername: z.string().min(1).optional(),
+  keyPrefix: z.string().default("vpnnotify:"),
+  connectTimeoutMs: z.number().int().positive().max(30_000).default(500),
+  commandTimeoutMs: z.number().int().positive().max(30_000).default(500),
+});
+
+export const configSchema = z.strictObject({
+  /** Shown in messages; from config, never guessed from the host name. */
+  server: z.strictObject({ name: z.string().min(1), environment: z.string().min(1).optional() }),
+  slack: slackConfigSchema,
+  /** Channel id for unmapped users, failed lookups, new countries and impossible travel. */
+  securityChannel: z.string().regex(/^[CGD][A-Z0-9]+$/, { message: 'expected a Slack channel id such as "C0123ABCD"' }),
+  directory: z
+    .strictObject({
+      ldap: ldapConnectionSchema.optional(),
+      /** RFC 4515 filter with {user}; the value is escaped. */
+      filter: z.string().default("(&(objectClass=inetOrgPerson)(uid={user}))"),
+      /** Attribute holding the Slack user id (U…/W…). */
+      slackIdAttribute: z.string().min(1).optional(),
+      /** Attribute holding an email address to look up with users.lookupByEmail. */
+      emailAttribute: z.string().min(1).optional(),
+      timeZoneAttribute: z.string().min(1).optional(),
+      /** Without LDAP: look up "<user>@<emailDomain>" in Slack. */
+      emailDomain: z.string().min(1).optional(),
+    })
+    .refine((d) => d.ldap === undefined || d.slackIdAttribute !== undefined || d.emailAttribute !== undefined, {
+      message: "with directory.ldap, set slackIdAttribute or emailAttribute",
+      path: ["ldap"],
+    })
+    .optional(),
+  geoip: z
+    .strictObject({
+      city: absolutePath.optional(),
+      asn: absolutePath.optional(),
+      /** The bundled public-domain country database, used when no city database is set. */
+      embedded: z.boolean().default(true),
+    })
+    .prefault({}),
+  state: z
+    .strictObject({
+      file: absolutePath.default(DEFAULT_STATE_FILE),
+      redis: redisSchema.optional(),
+    })
+    .prefault({}),
+  policy: z
+    .strictObject({
+      knownBy: z
+        .array(z.enum(["ip", "network", "asn"]))
+        .min(1)
+        .default(["ip", "network"]),
+      renotifyAfterDays: z.number().positive().default(30),
+      forgetAfterDays: z.number().positive().default(365),
+      impossibleTravelKmh: z.number().positive().default(1000),
+      minTravelKm: z.number().nonnegative().default(50),
+      maxPlacesPerUser: z.number().int().positive().max(10_000).default(200),
+    })
+    .prefault({}),
+  templates: z
+    .strictObject({
+      user: z.string().min(1).default(DEFAULT_USER_TEMPLATE),
+      security: z.string().min(1).default(DEFAULT_SECURITY_TEMPLATE),
+    })
+    .prefault({}),
+  /** Used for users whose own time zone is unknown. */
+  timeZone: timeZone.default("UTC"),
+  /** The whole hook, start to finish, including every network call. */
+  deadlineMs: z.number().int().positive().max(60_000).default(2_000),
+  /** reject: a failure refuses the login (deferred client-connect or --wait only). */
+  onFailure: z.enum(["accept", "reject"]).default("accept"),
+  log: z
+    .strictObject({
+      syslogFacility: z
+        .enum(["auth", "authpriv", "daemon", "user", "local0", "local1", "local2", "local3", "local4", "local5", "local6", "local7"])
+        .default("daemon"),
+      /** Also append log lines here (the detached worker has no stderr). */
+      file: absolutePath.optional(),
+    })
+    .prefault({}),
+});
+
+export type VpnnotifyConfig = z.output<typeof configSchema>;
+
+export const TEMPLATE_NAMES = [
+  "user",
+  "slackUser",
+  "ip",
+  "port",
+  "vpnIp",
+  "location",
+  "city",
+  "region",
+  "country",
+  "countryCode",
+  "asn",
+  "org",
+  "server",
+  "environment",
+  "time",
+  "timeZone",
+  "newPlace",
+  "newCountry",
+  "impossibleTravel",
+  "travelKm",
+  "travelKmh",
+  "previousLocation",
+  "previousTime",
+  "flags",
+  "reason",
+  "source",
+] as const;

@@ -1,0 +1,92 @@
+import {
+  compileFilterTemplate,
+  describeError,
+  type FilterTemplate,
+  type LdapClientOptions,
+  type LdapEntry,
+  type Logger,
+  type SlackClient,
+  SlackNotFoundError,
+  withLdap,
+} from "@opsguard/core";
+import type { VpnnotifyConfig } from "./config";
+
+/** Who to tell about a VPN user's login, or why nobody can be told. */
+export type Recipient = { slackId: string; timeZone?: string; via: string } | { problem: string; lookupFailed: boolean };
+
+type DirectoryConfig = NonNullable<VpnnotifyConfig["directory"]>;
+
+/**
+ * Maps a VPN user to a Slack user: an LDAP attribute holding the Slack id, or one holding an
+ * email address that Slack's users.lookupByEmail resolves, or "<user>@<emailDomain>" without
+ * LDAP. The user name goes into the LDAP filter escaped (RFC 4515).
+ */
+export class SlackDirectory {
+  readonly #config: DirectoryConfig | undefined;
+  readonly #ldap: LdapClientOptions | undefined;
+  readonly #filter: FilterTemplate | undefined;
+  readonly #slack: SlackClient;
+  readonly #log: Logger;
+
+  constructor(config: DirectoryConfig | undefined, ldap: LdapClientOptions | undefined, slack: SlackClient, log: Logger) {
+    this.#config = config;
+    this.#ldap = ldap;
+    this.#filter = ldap && config ? compileFilterTemplate(config.filter, ["user"], "directory.filter") : undefined;
+    this.#slack = slack;
+    this.#log = log;
+  }
+
+  async find(user: string): Promise<Recipient> {
+    const config = this.#config;
+    if (!config) return { problem: "no directory is configured", lookupFailed: false };
+    if (this.#ldap && this.#filter) return this.#fromLdap(user, config, this.#ldap, this.#filter);
+    if (config.emailDomain) return this.#byEmail(`${user}@${config.emailDomain}`, undefined);
+    return { problem: "no directory is configured", lookupFailed: false };
+  }
+
+  async #fromLdap(user: string, config: DirectoryConfig, ldap: LdapClientOptions, filter: FilterTemplate): Promise<Recipient> {
+    const attributes = [config.slackIdAttribute, config.emailAttribute, config.timeZoneAttribute].filter((a): a is string => !!a);
+    let list: LdapEntry[];
+    try {
+      list = await withLdap({ ...ldap, log: this.#log }, (client) =>
+        client.search(config.ldap?.baseDn ?? "", { filter: filter.fill({ user }), attributes, sizeLimit: 2, pageSize: 0 }),
+      );
+    } catch (error) {
+      return { problem: `directory lookup failed: ${describeError(error)}`, lookupFailed: true };
+    }
+    if (list.length === 0) return { problem: "unknown user: not in the directory", lookupFailed: false };
+    if (list.length > 1) return { problem: "ambiguous user: several directory entries match", lookupFailed: false };
+    const entry = list[0]!;
+    const timeZone = config.timeZoneAttribute ? entry.first(config.timeZoneAttribute) : undefined;
+    const slackId = config.slackIdAttribute ? entry.first(config.slackIdAttribute) : undefined;
+    if (slackId) {
+      if (!/^[UW][A-Z0-9]+$/.test(slackId)) return { problem: `${config.slackIdAttribute} is not a Slack user id`, lookupFailed: false };
+      return { slackId, via: config.slackIdAttribute ?? "ldap", ...(validZone(timeZone) ? { timeZone } : {}) };
+    }
+    const email = config.emailAttribute ? entry.first(config.emailAttribute) : undefined;
+    if (email) return this.#byEmail(email, validZone(timeZone) ? timeZone : undefined);
+    return { problem: "no Slack mapping in the directory entry", lookupFailed: false };
+  }
+
+  async #byEmail(email: string, timeZone: string | undefined): Promise<Recipient> {
+    try {
+      const found = await this.#slack.lookupUserByEmail(email);
+      if (found.deleted) return { problem: "the Slack account is deactivated", lookupFailed: false };
+      const zone = timeZone ?? (validZone(found.tz) ? found.tz : undefined);
+      return { slackId: found.id, via: "users.lookupByEmail", ...(zone ? { timeZone: zone } : {}) };
+    } catch (error) {
+      if (error instanceof SlackNotFoundError) return { problem: "no Slack user has the directory's email address", lookupFailed: false };
+      return { problem: `Slack user lookup failed: ${describeError(error)}`, lookupFailed: true };
+    }
+  }
+}
+
+function validZone(zone: string | undefined): zone is string {
+  if (!zone) return false;
+  try {
+    new Intl.DateTimeFormat("en", { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}

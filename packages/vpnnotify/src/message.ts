@@ -1,0 +1,76 @@
+import type { Recipient } from "./directory";
+import type { VpnEvent } from "./event";
+import { type GeoInfo, placeName } from "./geoip";
+import type { Decision } from "./places";
+import type { TemplateContext } from "./template";
+
+/** "23 Nov 2026, 14:05 CET" in the given zone. */
+export function formatTime(time: number, timeZone: string): string {
+  return new Intl.DateTimeFormat("en-GB", {
+    timeZone,
+    year: "numeric",
+    month: "short",
+    day: "numeric",
+    hour: "2-digit",
+    minute: "2-digit",
+    hourCycle: "h23",
+    timeZoneName: "short",
+  }).format(time);
+}
+
+/** Why a login also goes to the security channel; empty when it does not. */
+export function securityReasons(decision: Decision, recipient: Recipient): string[] {
+  const why: string[] = [];
+  if (decision.newCountry) why.push("new country");
+  const travel = decision.impossibleTravel;
+  if (travel) {
+    const speed = Number.isFinite(travel.kmh) ? `${travel.kmh} km/h` : "at the same moment";
+    why.push(`impossible travel: ${travel.km} km from ${travel.from} (${speed})`);
+  }
+  if ("problem" in recipient) why.push(`nobody to tell: ${recipient.problem}`);
+  return why;
+}
+
+export interface MessageFacts {
+  event: VpnEvent;
+  ip: string;
+  geo: GeoInfo;
+  decision: Decision;
+  recipient: Recipient;
+  server: { name: string; environment?: string | undefined };
+  defaultTimeZone: string;
+}
+
+export function messageContext(facts: MessageFacts): TemplateContext {
+  const { event, geo, decision, recipient } = facts;
+  const timeZone = ("timeZone" in recipient && recipient.timeZone) || facts.defaultTimeZone;
+  const travel = decision.impossibleTravel;
+  return {
+    user: event.user,
+    slackUser: "slackId" in recipient ? recipient.slackId : undefined,
+    ip: facts.ip,
+    port: event.port,
+    vpnIp: event.vpnIp,
+    location: placeName(geo),
+    city: geo.city,
+    region: geo.region,
+    country: geo.country,
+    countryCode: geo.countryCode,
+    asn: geo.asn ? `AS${geo.asn}` : undefined,
+    org: geo.org,
+    server: facts.server.name,
+    environment: facts.server.environment,
+    time: formatTime(event.time, timeZone),
+    timeZone,
+    newPlace: decision.newPlace,
+    newCountry: decision.newCountry,
+    impossibleTravel: travel !== undefined,
+    travelKm: travel?.km,
+    travelKmh: travel && Number.isFinite(travel.kmh) ? travel.kmh : undefined,
+    previousLocation: decision.previous?.place,
+    previousTime: decision.previous ? formatTime(decision.previous.time, timeZone) : undefined,
+    flags: securityReasons(decision, recipient).join("; "),
+    reason: decision.reason,
+    source: event.source,
+  };
+}

@@ -1,0 +1,187 @@
+import type { GeoInfo } from "./geoip";
+
+/**
+ * The memory of where each user has connected from, and the decision it drives: tell the user
+ * about a new place (or a known one after the renotify window), stay quiet otherwise, and flag a
+ * new country or an impossible journey for the security channel.
+ */
+
+export interface PlaceSeen {
+  firstSeen: number;
+  lastSeen: number;
+  /** When the user was last told about a login from here. */
+  lastNotified?: number;
+}
+
+export interface LastLogin {
+  time: number;
+  ip: string;
+  countryCode?: string;
+  latitude?: number;
+  longitude?: number;
+  place: string;
+}
+
+/** Per user; keys are "ip:…", "net:…/24", "asn:…", "country:…". */
+export interface UserHistory {
+  places: Record<string, PlaceSeen>;
+  last?: LastLogin;
+}
+
+export type KnownBy = "ip" | "network" | "asn";
+
+export interface PlacePolicy {
+  /** Which keys make a place "known" (the country alone never does). */
+  knownBy: readonly KnownBy[];
+  renotifyAfterMs: number;
+  /** Places not seen for this long are forgotten. */
+  forgetAfterMs: number;
+  impossibleTravelKmh: number;
+  /** Shorter hops are GeoIP noise, not travel. */
+  minTravelKm: number;
+  /** At most this many keys per user are kept (the most recently seen). */
+  maxPlaces: number;
+}
+
+export interface Login {
+  time: number;
+  geo: GeoInfo;
+  place: string;
+}
+
+export type Reason = "first-login" | "new-place" | "renotify" | "known-place" | "state-unavailable";
+
+export interface Travel {
+  km: number;
+  kmh: number;
+  hours: number;
+  from: string;
+}
+
+export interface Decision {
+  notify: boolean;
+  reason: Reason;
+  newPlace: boolean;
+  newCountry: boolean;
+  impossibleTravel?: Travel;
+  /** Flags that also go to the security channel. */
+  suspicious: boolean;
+  /** The keys this login matched or added. */
+  keys: string[];
+  previous?: LastLogin;
+}
+
+export function placeKeys(geo: GeoInfo): { ip: string; network: string; asn?: string; country?: string } {
+  return {
+    ip: `ip:${geo.ip}`,
+    network: `net:${geo.network}`,
+    ...(geo.asn ? { asn: `asn:${geo.asn}` } : {}),
+    ...(geo.countryCode ? { country: `country:${geo.countryCode}` } : {}),
+  };
+}
+
+/** What to do about a login, given what we remember (undefined: nothing, or the store was unreachable). */
+export function decide(history: UserHistory | undefined, login: Login, policy: PlacePolicy, stateAvailable = true): Decision {
+  const keys = placeKeys(login.geo);
+  const allKeys = [keys.ip, keys.network, keys.asn, keys.country].filter((k): k is string => k !== undefined);
+  const live = liveEntries(history, login.time, policy);
+  const known = policy.knownBy
+    .map((by) => (by === "ip" ? keys.ip : by === "network" ? keys.network : keys.asn))
+    .filter((k): k is string => k !== undefined && live.has(k));
+  const hasHistory = live.size > 0;
+  const newCountry = hasHistory && keys.country !== undefined && !live.has(keys.country);
+  const previous = history?.last;
+  const travel = previous ? impossibleTravel(previous, login, policy) : undefined;
+  const base = {
+    newCountry,
+    ...(travel ? { impossibleTravel: travel } : {}),
+    suspicious: newCountry || travel !== undefined,
+    keys: allKeys,
+    ...(previous ? { previous } : {}),
+  };
+  if (!stateAvailable) return { ...base, notify: true, reason: "state-unavailable", newPlace: false };
+  if (!hasHistory) return { ...base, notify: true, reason: "first-login", newPlace: true };
+  const lastNotified = Math.max(0, ...known.map((k) => live.get(k)?.lastNotified ?? 0));
+  // Seen before but the user was never told (Slack was down then): still news to them.
+  if (known.length === 0 || lastNotified === 0) return { ...base, notify: true, reason: "new-place", newPlace: true };
+  if (login.time - lastNotified >= policy.renotifyAfterMs) return { ...base, notify: true, reason: "renotify", newPlace: false };
+  return { ...base, notify: base.suspicious, reason: "known-place", newPlace: false };
+}
+
+/**
+ * The history after this login: every key seen now, old places forgotten, the list bounded. A
+ * notification is claimed here (lastNotified) so that a second connect racing this one stays
+ * quiet; releaseClaim undoes it when the message could not be sent.
+ */
+export function recordLogin(history: UserHistory | undefined, login: Login, decision: Decision, policy: PlacePolicy): UserHistory {
+  const places: Record<string, PlaceSeen> = Object.fromEntries(liveEntries(history, login.time, policy));
+  for (const key of decision.keys) {
+    const seen = places[key];
+    places[key] = {
+      firstSeen: seen?.firstSeen ?? login.time,
+      lastSeen: Math.max(seen?.lastSeen ?? 0, login.time),
+      ...(decision.notify ? { lastNotified: login.time } : seen?.lastNotified !== undefined ? { lastNotified: seen.lastNotified } : {}),
+    };
+  }
+  const kept = Object.entries(places)
+    .sort((a, b) => b[1].lastSeen - a[1].lastSeen)
+    .slice(0, policy.maxPlaces);
+  const last: LastLogin = {
+    time: login.time,
+    ip: login.geo.ip,
+    place: login.place,
+    ...(login.geo.countryCode ? { countryCode: login.geo.countryCode } : {}),
+    ...(login.geo.latitude !== undefined && login.geo.longitude !== undefined
+      ? { latitude: login.geo.latitude, longitude: login.geo.longitude }
+      : {}),
+  };
+  const newer = history?.last && history.last.time > login.time ? history.last : last;
+  return { places: Object.fromEntries(kept), last: newer };
+}
+
+/** Puts lastNotified back to what it was before `decision` claimed it. */
+export function releaseClaim(
+  history: UserHistory | undefined,
+  before: UserHistory | undefined,
+  decision: Decision,
+): UserHistory | undefined {
+  if (!history) return history;
+  const places = { ...history.places };
+  for (const key of decision.keys) {
+    const seen = places[key];
+    if (!seen) continue;
+    const previous = before?.places[key]?.lastNotified;
+    const { lastNotified: _dropped, ...rest } = seen;
+    places[key] = previous === undefined ? rest : { ...rest, lastNotified: previous };
+  }
+  return { ...history, places };
+}
+
+function liveEntries(history: UserHistory | undefined, now: number, policy: PlacePolicy): Map<string, PlaceSeen> {
+  const live = new Map<string, PlaceSeen>();
+  for (const [key, seen] of Object.entries(history?.places ?? {})) {
+    if (now - seen.lastSeen < policy.forgetAfterMs) live.set(key, seen);
+  }
+  return live;
+}
+
+function impossibleTravel(previous: LastLogin, login: Login, policy: PlacePolicy): Travel | undefined {
+  const { latitude, longitude } = login.geo;
+  if (previous.latitude === undefined || previous.longitude === undefined || latitude === undefined || longitude === undefined)
+    return undefined;
+  const km = distanceKm(previous.latitude, previous.longitude, latitude, longitude);
+  if (km < policy.minTravelKm) return undefined;
+  const hours = Math.max(0, login.time - previous.time) / 3_600_000;
+  const kmh = hours === 0 ? Number.POSITIVE_INFINITY : km / hours;
+  if (kmh <= policy.impossibleTravelKmh) return undefined;
+  return { km: Math.round(km), kmh: Number.isFinite(kmh) ? Math.round(kmh) : kmh, hours, from: previous.place };
+}
+
+/** Great-circle distance (haversine, mean Earth radius). */
+export function distanceKm(lat1: number, lon1: number, lat2: number, lon2: number): number {
+  const rad = Math.PI / 180;
+  const dLat = (lat2 - lat1) * rad;
+  const dLon = (lon2 - lon1) * rad;
+  const a = Math.sin(dLat / 2) ** 2 + Math.cos(lat1 * rad) * Math.cos(lat2 * rad) * Math.sin(dLon / 2) ** 2;
+  return 2 * 6371.0088 * Math.asin(Math.min(1, Math.sqrt(a)));
+}

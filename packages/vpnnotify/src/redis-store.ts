@@ -1,0 +1,146 @@
+import { readFileSync } from "node:fs";
+import { ConfigError, type Secret, TempFailError, UnavailableError } from "@opsguard/core";
+import { Redis, type RedisOptions } from "ioredis";
+import { stateSchema } from "./file-store";
+import type { UserHistory } from "./places";
+import type { PlaceStore } from "./store";
+
+export interface RedisStoreOptions {
+  /** redis://host:port/db or rediss:// for TLS. */
+  url: string;
+  username?: string | undefined;
+  password?: Secret | undefined;
+  /** PEM file of the CA that signed the server's certificate (rediss:// only); the system store otherwise. */
+  caFile?: string | undefined;
+  /** Name to verify the server certificate against, when it differs from the host in the URL. */
+  servername?: string | undefined;
+  keyPrefix: string;
+  connectTimeoutMs: number;
+  commandTimeoutMs: number;
+  /** Idle users' histories expire after this. */
+  ttlMs: number;
+}
+
+const historySchema = stateSchema.shape.users.valueType;
+const MAX_TRANSACTION_RETRIES = 8;
+
+/**
+ * Histories in Redis, one JSON value per user, shared by several VPN servers. Updates are
+ * optimistic transactions (WATCH/MULTI/EXEC), retried a bounded number of times when another
+ * server wrote the same user in between. One connection attempt, no reconnect loop: a login
+ * never waits for Redis to come back.
+ */
+export class RedisPlaceStore implements PlaceStore {
+  readonly name: string;
+  readonly #redis: Redis;
+  readonly #opts: RedisStoreOptions;
+  #connected: Promise<void> | undefined;
+
+  constructor(options: RedisStoreOptions) {
+    this.#opts = options;
+    const url = parseRedisUrl(options.url);
+    this.name = `redis ${url.host}:${url.port}`;
+    const redisOptions: RedisOptions = {
+      host: url.host,
+      port: url.port,
+      db: url.db,
+      ...(options.username ? { username: options.username } : {}),
+      ...(options.password ? { password: options.password.reveal() } : {}),
+      lazyConnect: true,
+      connectTimeout: options.connectTimeoutMs,
+      commandTimeout: options.commandTimeoutMs,
+      maxRetriesPerRequest: 0,
+      enableOfflineQueue: false,
+      retryStrategy: () => null,
+      ...(url.tls
+        ? {
+            tls: {
+              ...(options.caFile ? { ca: readCa(options.caFile) } : {}),
+              servername: options.servername ?? url.host,
+              rejectUnauthorized: true,
+            },
+          }
+        : {}),
+    };
+    this.#redis = new Redis(redisOptions);
+    // Errors surface through the commands that hit them; without a listener ioredis prints them.
+    this.#redis.on("error", () => {});
+  }
+
+  async get(user: string): Promise<UserHistory | undefined> {
+    await this.#connect();
+    return parseHistory(await this.#redis.get(this.#key(user)));
+  }
+
+  async update(user: string, change: (history: UserHistory | undefined) => UserHistory | undefined): Promise<UserHistory | undefined> {
+    await this.#connect();
+    const key = this.#key(user);
+    for (let attempt = 0; attempt < MAX_TRANSACTION_RETRIES; attempt++) {
+      await this.#redis.watch(key);
+      const next = change(parseHistory(await this.#redis.get(key)));
+      if (!next) {
+        await this.#redis.unwatch();
+        return next;
+      }
+      const done = await this.#redis.multi().set(key, JSON.stringify(next), "PX", this.#opts.ttlMs).exec();
+      if (done !== null) return next;
+    }
+    throw new TempFailError(`${this.name}: ${user}'s history kept changing under ${MAX_TRANSACTION_RETRIES} attempts to update it`);
+  }
+
+  async close(): Promise<void> {
+    this.#redis.disconnect();
+  }
+
+  #key(user: string): string {
+    return `${this.#opts.keyPrefix}user:${user}`;
+  }
+
+  #connect(): Promise<void> {
+    this.#connected ??= this.#redis.connect().catch((error: unknown) => {
+      throw new UnavailableError(`${this.name} is unavailable: ${(error as Error).message}`, { hint: "check state.redis" });
+    });
+    return this.#connected;
+  }
+}
+
+/** A stored value that is not a valid history (hand-edited, another version) counts as no history. */
+function parseHistory(raw: string | null): UserHistory | undefined {
+  if (raw === null) return undefined;
+  try {
+    const parsed = historySchema.safeParse(JSON.parse(raw));
+    return parsed.success ? parsed.data : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export function parseRedisUrl(text: string): { host: string; port: number; db: number; tls: boolean } {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new ConfigError(`state.redis.url: "${text}" is not a URL`, { hint: 'write "redis://host:6379/0" or "rediss://host:6380/0"' });
+  }
+  if (url.protocol !== "redis:" && url.protocol !== "rediss:") {
+    throw new ConfigError(`state.redis.url: unsupported scheme ${url.protocol}`, { hint: "use redis:// or rediss://" });
+  }
+  if (url.username || url.password) {
+    throw new ConfigError("state.redis.url must not carry credentials", { hint: "use state.redis.username and state.redis.password" });
+  }
+  const db = url.pathname.replace(/^\//, "");
+  return {
+    host: url.hostname.replace(/^\[|\]$/g, ""),
+    port: Number(url.port || 6379),
+    db: db === "" ? 0 : Number(db),
+    tls: url.protocol === "rediss:",
+  };
+}
+
+function readCa(path: string): string {
+  try {
+    return readFileSync(path, "utf8");
+  } catch (error) {
+    throw new ConfigError(`state.redis.caFile: cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? "error"})`);
+  }
+}

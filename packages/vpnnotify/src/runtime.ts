@@ -1,0 +1,104 @@
+import { createWriteStream } from "node:fs";
+import {
+  createSlackClient,
+  type LdapClientOptions,
+  type LogFormat,
+  Logger,
+  type LogLevel,
+  ldapOptionsFromConfig,
+  resolveSecret,
+  type SecretRef,
+} from "@opsguard/core";
+import { TEMPLATE_NAMES, type VpnnotifyConfig } from "./config";
+import { SlackDirectory } from "./directory";
+import { FilePlaceStore } from "./file-store";
+import { GeoIp } from "./geoip";
+import type { Notifier } from "./notify";
+import type { PlacePolicy } from "./places";
+import { RedisPlaceStore } from "./redis-store";
+import type { PlaceStore } from "./store";
+import { compileTemplate } from "./template";
+
+const DAY_MS = 86_400_000;
+
+export function placePolicy(config: VpnnotifyConfig): PlacePolicy {
+  return {
+    knownBy: config.policy.knownBy,
+    renotifyAfterMs: config.policy.renotifyAfterDays * DAY_MS,
+    forgetAfterMs: config.policy.forgetAfterDays * DAY_MS,
+    impossibleTravelKmh: config.policy.impossibleTravelKmh,
+    minTravelKm: config.policy.minTravelKm,
+    maxPlaces: config.policy.maxPlacesPerUser,
+  };
+}
+
+export function createStore(config: VpnnotifyConfig, log: Logger): PlaceStore {
+  const redis = config.state.redis;
+  if (redis) {
+    return new RedisPlaceStore({
+      url: redis.url,
+      username: redis.username,
+      password: redis.password === undefined ? undefined : resolveSecret(redis.password as SecretRef, "state.redis.password"),
+      caFile: redis.caFile,
+      servername: redis.servername,
+      keyPrefix: redis.keyPrefix,
+      connectTimeoutMs: Math.min(redis.connectTimeoutMs, config.deadlineMs),
+      commandTimeoutMs: Math.min(redis.commandTimeoutMs, config.deadlineMs),
+      ttlMs: config.policy.forgetAfterDays * DAY_MS,
+    });
+  }
+  return new FilePlaceStore(config.state.file, { log, lockTimeoutMs: Math.floor(config.deadlineMs / 2) });
+}
+
+/** Builds every part from a validated config; the network parts connect only when used. */
+export function createNotifier(config: VpnnotifyConfig, log: Logger): Notifier {
+  const slack = createSlackClient(
+    { ...config.slack, timeoutMs: config.slack.timeoutMs ?? Math.floor(config.deadlineMs * 0.6) },
+    { log, retries: 1, maxRetryAfterMs: Math.floor(config.deadlineMs / 2) },
+  );
+  const ldap: LdapClientOptions | undefined = config.directory?.ldap
+    ? {
+        ...ldapOptionsFromConfig(config.directory.ldap, "directory.ldap"),
+        deadlineMs: Math.min(config.directory.ldap.deadlineMs, config.deadlineMs),
+      }
+    : undefined;
+  return {
+    geo: new GeoIp({ city: config.geoip.city, asn: config.geoip.asn, embedded: config.geoip.embedded }),
+    store: createStore(config, log),
+    directory: new SlackDirectory(config.directory, ldap, slack, log),
+    slack,
+    securityChannel: config.securityChannel,
+    templates: {
+      user: compileTemplate(config.templates.user, TEMPLATE_NAMES, "templates.user"),
+      security: compileTemplate(config.templates.security, TEMPLATE_NAMES, "templates.security"),
+    },
+    policy: placePolicy(config),
+    server: config.server,
+    timeZone: config.timeZone,
+    log,
+  };
+}
+
+export interface HookLogOptions {
+  level: LogLevel;
+  format: LogFormat;
+  /** The detached worker's stderr goes nowhere: it logs to syslog and, if set, a log file. */
+  detached: boolean;
+  facility: VpnnotifyConfig["log"]["syslogFacility"];
+  file?: string | undefined;
+}
+
+/** A logger for the hook, and close() that waits until the log file has every line. */
+export function hookLogger(options: HookLogOptions): { log: Logger; close: () => Promise<void> } {
+  const stream = options.detached && options.file ? createWriteStream(options.file, { flags: "a", mode: 0o640 }) : undefined;
+  stream?.on("error", () => {});
+  const log = new Logger({
+    tool: "vpnnotify",
+    level: options.level,
+    format: options.format,
+    ...(options.detached ? { syslog: { facility: options.facility }, stderr: stream !== undefined } : {}),
+    ...(stream ? { stream } : {}),
+  });
+  const close = () => new Promise<void>((resolve) => (stream ? stream.end(resolve) : resolve()));
+  return { log, close };
+}

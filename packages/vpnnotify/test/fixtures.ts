@@ -1,0 +1,185 @@
+import { spawn } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { writeMmdb } from "@opsguard/lab";
+
+/** Places the test GeoIP databases know; addresses are public ones, so they are looked up. */
+export const PLACES = {
+  london: {
+    ip: "81.2.69.142",
+    cidr: "81.2.69.0/24",
+    city: "London",
+    region: "England",
+    code: "GB",
+    country: "United Kingdom",
+    lat: 51.5142,
+    lon: -0.0931,
+    tz: "Europe/London",
+    asn: 20712,
+    org: "Andrews & Arnold Ltd",
+  },
+  londonOther: {
+    ip: "81.2.70.7",
+    cidr: "81.2.70.0/24",
+    city: "London",
+    region: "England",
+    code: "GB",
+    country: "United Kingdom",
+    lat: 51.52,
+    lon: -0.1,
+    tz: "Europe/London",
+    asn: 20712,
+    org: "Andrews & Arnold Ltd",
+  },
+  reading: {
+    ip: "86.10.1.1",
+    cidr: "86.10.0.0/16",
+    city: "Reading",
+    region: "England",
+    code: "GB",
+    country: "United Kingdom",
+    lat: 51.4543,
+    lon: -0.9781,
+    tz: "Europe/London",
+    asn: 5089,
+    org: "Virgin Media",
+  },
+  paris: {
+    ip: "90.100.1.2",
+    cidr: "90.100.0.0/16",
+    city: "Paris",
+    region: "Île-de-France",
+    code: "FR",
+    country: "France",
+    lat: 48.8566,
+    lon: 2.3522,
+    tz: "Europe/Paris",
+    asn: 3215,
+    org: "Orange",
+  },
+  sydney: {
+    ip: "1.128.3.4",
+    cidr: "1.128.0.0/11",
+    city: "Sydney",
+    region: "New South Wales",
+    code: "AU",
+    country: "Australia",
+    lat: -33.8688,
+    lon: 151.2093,
+    tz: "Australia/Sydney",
+    asn: 1221,
+    org: "Telstra <Corp>",
+  },
+  berlin6: {
+    ip: "2a02:8100::1",
+    cidr: "2a02:8100::/32",
+    city: "Berlin",
+    region: "Land Berlin",
+    code: "DE",
+    country: "Germany",
+    lat: 52.52,
+    lon: 13.405,
+    tz: "Europe/Berlin",
+    asn: 31334,
+    org: "Vodafone Kabel Deutschland",
+  },
+} as const;
+
+export type PlaceName = keyof typeof PLACES;
+
+/** A City and an ASN database in MaxMind's formats, answering for PLACES. */
+export function writeGeoDatabases(dir: string): { city: string; asn: string } {
+  const places = Object.values(PLACES);
+  const city = join(dir, "city.mmdb");
+  const asn = join(dir, "asn.mmdb");
+  writeFileSync(
+    city,
+    writeMmdb({
+      databaseType: "GeoIP2-City",
+      networks: places.map((p) => ({
+        cidr: p.cidr,
+        data: {
+          city: { names: { en: p.city } },
+          subdivisions: [{ names: { en: p.region } }],
+          country: { iso_code: p.code, names: { en: p.country } },
+          location: { latitude: p.lat, longitude: p.lon, accuracy_radius: 20, time_zone: p.tz },
+        },
+      })),
+    }),
+  );
+  writeFileSync(
+    asn,
+    writeMmdb({
+      databaseType: "GeoLite2-ASN",
+      networks: places.map((p) => ({ cidr: p.cidr, data: { autonomous_system_number: p.asn, autonomous_system_organization: p.org } })),
+    }),
+  );
+  return { city, asn };
+}
+
+export const CLI = join(import.meta.dirname, "../src/cli.ts");
+
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  ms: number;
+}
+
+/** Runs the real CLI (through tsx) the way a VPN server runs a hook: environment in, exit code out. */
+export function runCli(args: readonly string[], env: Record<string, string | undefined>, timeoutMs = 20_000): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const start = Date.now();
+    const clean = Object.fromEntries(
+      Object.entries(process.env).filter(([k]) => !/^(script_type|PLUTO_|REASON$|USERNAME$|IP_REAL|VPNNOTIFY_)/.test(k)),
+    );
+    const child = spawn(process.execPath, ["--import", "tsx", CLI, ...args], {
+      cwd: join(import.meta.dirname, "../../.."),
+      env: { ...clean, NO_COLOR: "1", ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (c: Buffer) => {
+      stdout += c.toString();
+    });
+    child.stderr.on("data", (c: Buffer) => {
+      stderr += c.toString();
+    });
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`vpnnotify ${args.join(" ")} did not exit within ${timeoutMs} ms: ${stderr}`));
+    }, timeoutMs);
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr, ms: Date.now() - start });
+    });
+  });
+}
+
+/** OpenVPN's client-connect environment, as documented in openvpn(8). */
+export function openvpnConnectEnv(user: string, ip: string, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    script_type: "client-connect",
+    common_name: user,
+    trusted_ip: ip,
+    trusted_port: "51413",
+    untrusted_ip: ip,
+    untrusted_port: "51413",
+    ifconfig_pool_remote_ip: "10.8.0.6",
+    time_unix: String(Math.floor(Date.now() / 1000)),
+    time_ascii: new Date().toString(),
+    dev: "tun0",
+    ...extra,
+  };
+}
+
+export async function waitFor<T>(check: () => T | undefined | false, timeoutMs = 10_000, what = "condition"): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const value = check();
+    if (value) return value;
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
