@@ -1,0 +1,119 @@
+import { spawn, spawnSync } from "node:child_process";
+import { copyFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { closedPort, type SlapdLab, startSlapd } from "@opsguard/lab";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { requireBundle } from "./harness";
+
+// The built bundle as sshd and people run it: exit codes, stdout/stderr discipline, EPIPE.
+let lab: SlapdLab;
+let bin: string;
+let configFile: string;
+let deadConfigFile: string;
+
+beforeAll(async () => {
+  bin = requireBundle();
+  lab = await startSlapd();
+  configFile = join(lab.dir, "authkeys.json");
+  const base = { ldap: lab.connection(), cache: { dir: join(lab.dir, "cache") }, syslog: false };
+  writeFileSync(configFile, JSON.stringify(base));
+  deadConfigFile = join(lab.dir, "authkeys-dead.json");
+  const dead = {
+    ...base,
+    ldap: { ...lab.connection(), urls: [`ldap://127.0.0.1:${await closedPort()}`] },
+    cache: { dir: join(lab.dir, "cache-dead") },
+  };
+  writeFileSync(deadConfigFile, JSON.stringify(dead));
+});
+afterAll(async () => {
+  await lab?.stop();
+});
+
+function run(...args: string[]) {
+  const r = spawnSync(process.execPath, [bin, ...args], {
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { PATH: process.env.PATH },
+  });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe("authkeys CLI", () => {
+  it("prints the keys on stdout and nothing on stderr", () => {
+    const r = run("--config", configFile, "alice");
+    expect(r).toMatchObject({ code: 0, stderr: "" });
+    expect(r.stdout).toBe(`${lab.users.alice.keys.map((k) => k.publicKey).join("\n")}\n`);
+  });
+
+  it("takes sshd's %u %f %t %k and prints only the offered key", () => {
+    const ecdsa = lab.users.alice.keys.find((k) => k.type === "ecdsa")!;
+    const [type, blob] = ecdsa.publicKey.split(" ");
+    const r = run("--config", configFile, "lookup", "alice", ecdsa.fingerprint, type ?? "", blob ?? "");
+    expect(r).toMatchObject({ code: 0, stdout: `${ecdsa.publicKey}\n` });
+  });
+
+  it("a user named like a subcommand is still a lookup after `lookup`", () => {
+    expect(run("--config", configFile, "lookup", "doctor")).toMatchObject({ code: 0, stdout: "" });
+  });
+
+  it("exits 0 with no output for unknown and invalid users", () => {
+    expect(run("--config", configFile, "mallory")).toMatchObject({ code: 0, stdout: "" });
+    expect(run("--config", configFile, "lookup", "*)(uid=*")).toMatchObject({ code: 0, stdout: "" });
+  });
+
+  it("--json describes the result", () => {
+    const r = run("--config", configFile, "--json", "frank");
+    expect(JSON.parse(r.stdout)).toEqual({ user: "frank", result: "no-keys", source: "ldap", keys: [] });
+  });
+
+  it("LDAP down and nothing cached: exit 69, one line on stderr, nothing on stdout", () => {
+    const r = run("--config", deadConfigFile, "alice");
+    expect(r.code).toBe(69);
+    expect(r.stdout).toBe("");
+    expect(r.stderr.trim().split("\n")).toHaveLength(1);
+    expect(r.stderr).toMatch(/^authkeys: no LDAP server reachable/);
+  });
+
+  it("a missing or invalid config: exit 78 with the problem and the fix, no stack trace", () => {
+    const missing = run("--config", "/nonexistent/authkeys.yaml", "alice");
+    expect(missing.code).toBe(78);
+    expect(missing.stderr).toMatch(/config file \/nonexistent\/authkeys.yaml does not exist/);
+    const bad = join(lab.dir, "bad.json");
+    writeFileSync(bad, JSON.stringify({ ldap: lab.connection(), minRsaBits: 512, syslog: false }));
+    const invalid = run("--config", bad, "alice");
+    expect(invalid.code).toBe(78);
+    expect(invalid.stderr).toMatch(/minRsaBits/);
+    expect(invalid.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it("a reader that hangs up early (EPIPE) does not turn into a failure", async () => {
+    const child = spawn(process.execPath, [bin, "--config", configFile, "alice"], { stdio: ["ignore", "pipe", "pipe"] });
+    child.stdout.destroy();
+    let stderr = "";
+    child.stderr.on("data", (d: Buffer) => {
+      stderr += d.toString();
+    });
+    const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
+    expect(code).toBe(0);
+    expect(stderr).toBe("");
+  });
+
+  it("sshd-config prints the lines to add", () => {
+    const r = run("sshd-config", "--path", "/usr/local/sbin/authkeys", "--config", "/etc/opsguard/authkeys.yaml");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("AuthorizedKeysCommand /usr/local/sbin/authkeys --config /etc/opsguard/authkeys.yaml lookup %u %f\n");
+    expect(r.stdout).toContain("AuthorizedKeysCommandUser authkeys\n");
+  });
+
+  it("doctor checks every step and fails on an install sshd would refuse", () => {
+    const copy = join(lab.dir, "authkeys");
+    copyFileSync(bin, copy);
+    const r = run("--config", configFile, "doctor", "--user", "alice", "--binary", copy);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/^ok +config: /m);
+    expect(r.stdout).toMatch(/^FAIL +install: sshd will refuse .*\/tmp is writable by group or others/m);
+    expect(r.stdout).toMatch(/^ok +ldap ldap:\/\/127\.0\.0\.1:\d+: TCP: connected/m);
+    expect(r.stdout).toMatch(/^ok +ldap ldap:\/\/127\.0\.0\.1:\d+: StartTLS, bound as cn=reader/m);
+    expect(r.stdout).toMatch(/^ok +lookup alice: 3 key\(s\)/m);
+  });
+});
