@@ -1,10 +1,123 @@
-import { createProgram, runCli } from "@opsguard/core";
+import { cliContext, colorEnabled, createProgram, createStyle, ExitCode, runCli, startSpinner } from "@opsguard/core";
 import pkg from "../package.json" with { type: "json" };
+import { type CheckOptions, runCheck } from "./check";
+import { HELP_AFTER } from "./help";
+import { deliver, type OutputFormat, verdictError } from "./output";
+import { renderRetro, retroError } from "./retro";
+
+type Command = Parameters<typeof cliContext>[0];
+
+interface RangeFlags {
+  repoDir: string;
+  from?: string;
+  fromFile?: string;
+  fromUrl?: string;
+  to: string;
+  repo?: string;
+}
 
 const program = createProgram({
   name: "sock-check",
   version: pkg.version,
   description: pkg.description,
+  exitCodes: [
+    ExitCode.OK,
+    ExitCode.FAILED,
+    ExitCode.USAGE,
+    ExitCode.DATA_ERR,
+    ExitCode.NO_INPUT,
+    ExitCode.UNAVAILABLE,
+    ExitCode.IO_ERR,
+    ExitCode.TEMP_FAIL,
+    ExitCode.NO_PERM,
+    ExitCode.CONFIG,
+  ],
+  helpAfter: HELP_AFTER,
+});
+
+function withRange(command: ReturnType<typeof program.command>) {
+  return command
+    .option("-C, --repo-dir <dir>", "the git checkout", ".")
+    .option("--from <ref>", "deployed commit or tag (default: the last deploy tag)")
+    .option("--from-file <path>", "file holding the deployed SHA")
+    .option("--from-url <url>", "URL answering with the deployed SHA (text or JSON)")
+    .option("--to <ref>", "candidate commit", "HEAD")
+    .option("--repo <owner/name>", "GitHub repository (default: policy, then the origin remote)");
+}
+
+function checkOptions(flags: RangeFlags, ctx: ReturnType<typeof cliContext>): CheckOptions {
+  return {
+    dir: flags.repoDir,
+    from: flags.from,
+    fromFile: flags.fromFile,
+    fromUrl: flags.fromUrl,
+    to: flags.to,
+    repository: flags.repo,
+    policyPath: ctx.opts.config ?? (process.env.SOCK_CHECK_CONFIG || undefined),
+    log: ctx.log,
+    toolVersion: pkg.version,
+  };
+}
+
+withRange(program.command("check", { isDefault: true }).description("check every change in the range against the policy (the default)"))
+  .addOption(
+    program
+      .createOption("--format <format>", "report on stdout (or in --output)")
+      .choices(["digest", "markdown", "json", "csv"])
+      .default("digest"),
+  )
+  .option("-o, --output <file>", "write the report (evidence) to FILE; the digest still goes to stdout")
+  .option("--allow-unverified", "do not block on changes the provider could not verify (they are still reported)", false)
+  .option("--post-slack <channel>", "post the digest to this Slack channel (needs slack.token)")
+  .action(
+    async (
+      flags: RangeFlags & { format: OutputFormat; output?: string; allowUnverified: boolean; postSlack?: string },
+      command: Command,
+    ) => {
+      const ctx = cliContext(command);
+      const spinner = await startSpinner("collecting changes", ctx.color);
+      let result: Awaited<ReturnType<typeof runCheck>>;
+      try {
+        result = await runCheck(checkOptions(flags, ctx));
+        spinner.stop();
+      } catch (error) {
+        spinner.fail();
+        throw error;
+      }
+      const format: OutputFormat = ctx.opts.json ? "json" : flags.format;
+      const stdoutStyle = createStyle(colorEnabled(process.stdout, ctx.opts.color));
+      await deliver(result, {
+        format,
+        output: flags.output,
+        allowUnverified: flags.allowUnverified,
+        postSlack: flags.postSlack,
+        style: stdoutStyle,
+        log: ctx.log,
+      });
+      ctx.log.info("done", { requests: result.report.requests, commits: result.report.summary.commits });
+      const error = verdictError(result, flags.allowUnverified);
+      if (error) throw error;
+    },
+  );
+
+withRange(
+  program.command("retro").description("report emergency changes in the range: retroactive review done, pending or overdue"),
+).action(async (flags: RangeFlags, command: Command) => {
+  const ctx = cliContext(command);
+  const result = await runCheck(checkOptions(flags, ctx));
+  if (ctx.opts.json) {
+    process.stdout.write(
+      `${JSON.stringify(
+        result.report.records.filter((r) => r.emergency),
+        null,
+        2,
+      )}\n`,
+    );
+  } else {
+    process.stdout.write(renderRetro(result.report, createStyle(colorEnabled(process.stdout, ctx.opts.color))));
+  }
+  const error = retroError(result.report);
+  if (error) throw error;
 });
 
 void runCli(program);

@@ -1,0 +1,159 @@
+import { readFile } from "node:fs/promises";
+import { ConfigError, type HttpClientOptions, type Logger, NoInputError, resolveSecret, type SecretRef, UsageError } from "@opsguard/core";
+import { shaFromFile, shaFromUrl } from "./deployed";
+import { evaluate } from "./evaluate";
+import { GitRepo, repositoryFromRemote } from "./git";
+import { collectGitHubFacts } from "./github";
+import { GitHubApi } from "./github-api";
+import type { ProviderFacts } from "./model";
+import { POLICY_FILE, type Policy, parsePolicy } from "./policy";
+import { type Report, summarize } from "./record";
+
+export interface CheckOptions {
+  /** The git checkout. */
+  dir: string;
+  from?: string | undefined;
+  fromFile?: string | undefined;
+  fromUrl?: string | undefined;
+  to?: string | undefined;
+  /** A policy file outside the repository; wins over the repository's .sock-check.yml. */
+  policyPath?: string | undefined;
+  /** owner/name; wins over the policy and the origin remote. */
+  repository?: string | undefined;
+  env?: NodeJS.ProcessEnv;
+  log?: Logger | undefined;
+  now?: Date;
+  toolVersion: string;
+  onAttempt?: HttpClientOptions["onAttempt"];
+}
+
+export interface CheckResult {
+  report: Report;
+  policy: Policy;
+  facts: ProviderFacts;
+}
+
+/** Gathers the range, the policy and the provider's facts, and evaluates every commit. */
+export async function runCheck(options: CheckOptions): Promise<CheckResult> {
+  const git = new GitRepo(options.dir);
+  await git.ensureRepository();
+  const to = await git.resolve(options.to ?? "HEAD", "--to");
+  const candidatePolicy = options.policyPath ? undefined : await git.show(to, POLICY_FILE);
+  const bootstrap = await loadPolicy(options, candidatePolicy, `${short(to)}:${POLICY_FILE}`);
+  const from = await resolveFrom(git, options, bootstrap.policy, to);
+
+  let { policy, source } = bootstrap;
+  if (!options.policyPath) {
+    // The deployed policy governs: a change under review must not be able to relax the rules it is judged by.
+    const deployed = await git.show(from, POLICY_FILE);
+    if (deployed !== undefined) {
+      ({ policy, source } = await loadPolicy(options, deployed, `${short(from)}:${POLICY_FILE}`));
+      if (candidatePolicy !== undefined && candidatePolicy !== deployed) {
+        options.log?.warn(`${POLICY_FILE} changes in this range; the deployed version applies until it ships`);
+      }
+    } else {
+      options.log?.warn(`no ${POLICY_FILE} in the deployed commit; using the candidate's, which this range could have changed`);
+    }
+  }
+  if (!(await git.isAncestor(from, to))) {
+    options.log?.warn("the deployed commit is not an ancestor of the candidate (rollback or rewritten history?)", { from, to });
+  }
+
+  const firstParent = policy.commits === "first-parent";
+  const commits = await git.commits(from, to, firstParent);
+  const changedPaths = new Map<string, string[]>();
+  if (policy.pathRules.length > 0) {
+    for (const c of commits) changedPaths.set(c.sha, await git.changedPaths(c.sha, c.parents[0]));
+  }
+  const repo = await repositoryOf(git, options, policy);
+  const [owner, name] = repo.split("/") as [string, string];
+  const env = options.env ?? process.env;
+  let requests = 0;
+  const api = new GitHubApi({
+    apiUrl: policy.github.apiUrl,
+    graphqlUrl: policy.github.graphqlUrl,
+    token: resolveSecret(policy.github.token as SecretRef, "github.token", env),
+    timeoutMs: policy.github.timeoutMs,
+    maxRateLimitWaitMs: policy.github.maxRateLimitWaitMs,
+    log: options.log,
+    onAttempt: (method, url) => {
+      requests++;
+      options.onAttempt?.(method, url);
+    },
+  });
+  const teams = [...new Set(policy.pathRules.flatMap((r) => r.teams))];
+  const facts = commits.length > 0 ? await collectGitHubFacts(api, commits, { owner, name, teams, log: options.log }) : emptyFacts();
+
+  const now = options.now ?? new Date();
+  const range = { from, to, mode: policy.commits };
+  const records = evaluate({ policy, repo, range, commits, facts, changedPaths, now, toolVersion: options.toolVersion });
+  return {
+    policy,
+    facts,
+    report: {
+      schema: "opsguard.sock-check/v1",
+      tool_version: options.toolVersion,
+      generated_at: now.toISOString(),
+      repo,
+      range,
+      policy_source: source,
+      summary: summarize(records),
+      records,
+      requests,
+    },
+  };
+}
+
+async function loadPolicy(options: CheckOptions, text: string | undefined, source: string): Promise<{ policy: Policy; source: string }> {
+  if (options.policyPath) {
+    let fileText: string;
+    try {
+      fileText = await readFile(options.policyPath, "utf8");
+    } catch (error) {
+      throw new ConfigError(`cannot read policy file ${options.policyPath} (${(error as NodeJS.ErrnoException).code ?? "error"})`, {
+        hint: "check --config",
+      });
+    }
+    return { policy: parsePolicy(fileText, options.policyPath), source: options.policyPath };
+  }
+  if (text === undefined) {
+    throw new ConfigError(`no ${POLICY_FILE} in the repository`, { hint: `commit one (see the README) or pass --config FILE` });
+  }
+  return { policy: parsePolicy(text, source), source };
+}
+
+async function resolveFrom(git: GitRepo, options: CheckOptions, policy: Policy, to: string): Promise<string> {
+  const given = [options.from, options.fromFile, options.fromUrl].filter((v) => v !== undefined);
+  if (given.length > 1) throw new UsageError("give only one of --from, --from-file and --from-url");
+  if (options.from) return git.resolve(options.from, "--from");
+  if (options.fromFile) return git.resolve(await shaFromFile(options.fromFile), "--from-file");
+  if (options.fromUrl) return git.resolve(await shaFromUrl(options.fromUrl, policy.github.timeoutMs), "--from-url");
+  const tag = await git.lastTag(policy.deploy.tagPattern, to);
+  if (!tag) {
+    throw new NoInputError(`no deploy tag matching "${policy.deploy.tagPattern}" before ${short(to)}`, {
+      hint: "pass --from REF, --from-file or --from-url, or set deploy.tagPattern",
+    });
+  }
+  return git.resolve(tag, `deploy tag ${tag}`);
+}
+
+async function repositoryOf(git: GitRepo, options: CheckOptions, policy: Policy): Promise<string> {
+  if (options.repository) {
+    if (!/^[\w.-]+\/[\w.-]+$/.test(options.repository)) throw new UsageError(`--repo ${options.repository}: expected owner/name`);
+    return options.repository;
+  }
+  if (policy.github.repository) return policy.github.repository;
+  const remote = await git.remoteUrl();
+  const fromRemote = remote ? repositoryFromRemote(remote) : undefined;
+  if (!fromRemote)
+    throw new ConfigError("cannot tell which GitHub repository this is", { hint: "set github.repository or pass --repo owner/name" });
+  return fromRemote;
+}
+
+function emptyFacts(): ProviderFacts {
+  return { commits: new Map(), pulls: new Map(), teams: new Map(), unverified: new Map(), failure: undefined };
+}
+
+function short(sha: string): string {
+  return sha.slice(0, 7);
+}

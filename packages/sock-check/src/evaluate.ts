@@ -1,0 +1,330 @@
+import type { LocalCommit } from "./git";
+import type { Person, ProviderFacts, PullFact, ReviewFact } from "./model";
+import { durationMs, type Policy, requiredChecks } from "./policy";
+import type { ApprovalRecord, ChangeRecord, CheckRecord, EmergencyRecord, Verdict, Violation } from "./record";
+
+/** The change-management rules, applied to what the provider reported. Pure: same facts, same verdicts. */
+
+export interface EvaluateInput {
+  policy: Policy;
+  repo: string;
+  range: ChangeRecord["range"];
+  commits: readonly LocalCommit[];
+  facts: ProviderFacts;
+  /** sha → paths it changed; only needed when the policy has path rules. */
+  changedPaths: ReadonlyMap<string, readonly string[]>;
+  now: Date;
+  toolVersion: string;
+}
+
+/** GitHub commits merges and web edits as this account; it is nobody's review conflict. */
+const PLATFORM_LOGINS = new Set(["web-flow"]);
+const PLATFORM_EMAILS = new Set(["noreply@github.com"]);
+
+interface PullVerdict {
+  approvals: ApprovalRecord[];
+  checks: CheckRecord[];
+  tickets: string[];
+  emergency: EmergencyRecord | null;
+  exemption: string | null;
+  violations: Violation[];
+  eligibleApprovers: string[];
+}
+
+export function evaluate(input: EvaluateInput): ChangeRecord[] {
+  const generatedAt = input.now.toISOString();
+  const byPull = new Map<number, PullVerdict>();
+  return input.commits.map((commit) => {
+    const base = {
+      repo: input.repo,
+      range: input.range,
+      commit: {
+        sha: commit.sha,
+        subject: commit.subject,
+        author: withLogin(commit.author, input.facts.commits.get(commit.sha)?.authorLogin),
+        committer: withLogin(commit.committer, input.facts.commits.get(commit.sha)?.committerLogin),
+        co_authors: commit.coAuthors,
+        signed: input.facts.commits.get(commit.sha)?.verified ?? null,
+      },
+      tool_version: input.toolVersion,
+      generated_at: generatedAt,
+    };
+    const empty = { pr: null, approvals: [], checks: [], tickets: [], labels: [], emergency: null, exemption: null };
+    const unverified = input.facts.unverified.get(commit.sha);
+    if (unverified !== undefined) {
+      return {
+        ...base,
+        ...empty,
+        verdict: "unverified",
+        violations: [{ rule: "unverified", message: `could not be verified: ${unverified}` }],
+      };
+    }
+    const fact = input.facts.commits.get(commit.sha);
+    const pull = fact ? pickPull(commit.sha, fact.pulls, input.facts) : undefined;
+    if (!pull) {
+      const unmerged = fact?.pulls.length ? ` (PR #${fact.pulls.join(", #")} not merged)` : "";
+      const violations: Violation[] = [{ rule: "direct-push", message: `pushed to the branch without a merged pull request${unmerged}` }];
+      if (input.policy.signedCommits && fact?.verified !== true)
+        violations.push({ rule: "unsigned", message: "commit is not signed and verified" });
+      return { ...base, ...empty, verdict: "noncompliant", violations };
+    }
+    let verdict = byPull.get(pull.number);
+    if (!verdict) {
+      verdict = evaluatePull(pull, input);
+      byPull.set(pull.number, verdict);
+    }
+    const violations = [...verdict.violations];
+    if (input.policy.signedCommits && fact?.verified !== true && !pull.commits.some((c) => c.sha === commit.sha)) {
+      violations.push({ rule: "unsigned", message: `commit ${commit.sha.slice(0, 7)} is not signed and verified` });
+    }
+    violations.push(...pathViolations(commit, pull, verdict, input));
+    return {
+      ...base,
+      pr: {
+        number: pull.number,
+        url: pull.url,
+        title: pull.title,
+        author: pull.author,
+        head_ref: pull.headRef,
+        head_sha: pull.headSha,
+        merged_at: pull.mergedAt,
+        merged_by: pull.mergedBy,
+      },
+      approvals: verdict.approvals,
+      checks: verdict.checks,
+      tickets: uniq([...verdict.tickets, ...ticketsIn(commit.message, input.policy)]),
+      labels: pull.labels,
+      emergency: verdict.emergency,
+      exemption: verdict.exemption,
+      verdict: verdictOf(violations, verdict, input.facts.unverified.has(commit.sha)),
+      violations,
+    };
+  });
+}
+
+function verdictOf(violations: readonly Violation[], pull: PullVerdict, unverified: boolean): Verdict {
+  if (unverified) return "unverified";
+  if (violations.length > 0) return "noncompliant";
+  if (pull.emergency?.status === "pending") return "emergency";
+  if (pull.exemption) return "exempt";
+  return "compliant";
+}
+
+/** The merged PR that brought the commit in: the one whose merge (or squash) commit it is, else the earliest merged. */
+function pickPull(sha: string, numbers: readonly number[], facts: ProviderFacts): PullFact | undefined {
+  const pulls = numbers.map((n) => facts.pulls.get(n)).filter((p): p is PullFact => p?.merged === true);
+  return pulls.find((p) => p.mergeCommit === sha) ?? pulls.sort((a, b) => (a.mergedAt ?? "").localeCompare(b.mergedAt ?? ""))[0];
+}
+
+function evaluatePull(pull: PullFact, input: EvaluateInput): PullVerdict {
+  const { policy } = input;
+  const violations: Violation[] = [];
+  const conflicted = conflictedIdentities(pull, policy);
+  const isConflicted = (login: string | null) => login === null || conflicted.has(login.toLowerCase());
+  const mergedAt = pull.mergedAt ?? "9999";
+  const reviews = [...pull.reviews].sort((a, b) => (a.submittedAt ?? "").localeCompare(b.submittedAt ?? ""));
+  const beforeMerge = reviews.filter((r) => (r.submittedAt ?? "") <= mergedAt);
+
+  // A reviewer's standing decision is their latest approve / request-changes / dismissal before the merge.
+  const standing = new Map<string, ReviewFact>();
+  for (const review of beforeMerge) {
+    if (review.reviewer && ["APPROVED", "CHANGES_REQUESTED", "DISMISSED"].includes(review.state)) standing.set(review.reviewer, review);
+  }
+  const approvals: ApprovalRecord[] = reviews
+    .filter((r) => r.state !== "COMMENTED" && r.state !== "PENDING")
+    .map((r) => {
+      const latest = r.reviewer ? standing.get(r.reviewer) : undefined;
+      const after = (r.submittedAt ?? "") > mergedAt;
+      const note = after
+        ? "after the merge"
+        : r.state !== "APPROVED"
+          ? undefined
+          : isConflicted(r.reviewer)
+            ? "reviewer is the PR author, a commit author/co-author or committer"
+            : latest !== r
+              ? "superseded by a later review"
+              : undefined;
+      return {
+        reviewer: r.reviewer,
+        state: r.state,
+        submitted_at: r.submittedAt,
+        commit: r.commit,
+        on_head: r.commit === pull.headSha,
+        counts: r.state === "APPROVED" && note === undefined,
+        ...(note ? { note } : {}),
+      };
+    });
+  const eligible = approvals.filter((a) => a.counts);
+  const eligibleApprovers = uniq(eligible.map((a) => a.reviewer ?? ""));
+  const selfApprovers = uniq(approvals.filter((a) => a.note?.startsWith("reviewer is")).map((a) => a.reviewer ?? "?"));
+
+  const approvalViolations: Violation[] = [];
+  const required = policy.approvals.required;
+  if (eligibleApprovers.length < required) {
+    const self =
+      selfApprovers.length > 0 ? `; approval by ${selfApprovers.join(", ")} does not count (author, co-author or committer)` : "";
+    approvalViolations.push({
+      rule: selfApprovers.length > 0 && eligibleApprovers.length === 0 ? "self-approval" : "approvals",
+      message: `needs ${required} independent approval${required === 1 ? "" : "s"}, has ${eligibleApprovers.length}${self}`,
+    });
+  }
+  if (policy.approvals.requireOnHead && required > 0 && eligible.length > 0 && !eligible.some((a) => a.on_head)) {
+    approvalViolations.push({
+      rule: "stale-approval",
+      message: `no approval on the final head ${pull.headSha.slice(0, 7)}: ${eligibleApprovers.join(", ")} approved before later pushes`,
+    });
+  }
+  const objectors = [...standing.values()].filter((r) => r.state === "CHANGES_REQUESTED").map((r) => r.reviewer ?? "?");
+  if (objectors.length > 0) {
+    approvalViolations.push({ rule: "changes-requested", message: `changes requested by ${objectors.join(", ")} still stand` });
+  }
+
+  const bot = pull.author && policy.exemptions.bots.includes(pull.author) ? pull.author : null;
+  const emergencyLabel = policy.exemptions.emergency?.label;
+  let emergency: EmergencyRecord | null = null;
+  if (bot) {
+    // Dependency bumps from a listed bot skip review and ticket; checks still apply.
+  } else if (emergencyLabel && pull.labels.includes(emergencyLabel) && approvalViolations.length > 0) {
+    emergency = emergencyOf(pull, reviews, isConflicted, input);
+    if (emergency.status === "overdue") {
+      violations.push({
+        rule: "retro-overdue",
+        message: `emergency change: retroactive review was due ${emergency.due_at} and has not happened`,
+      });
+    }
+  } else {
+    violations.push(...approvalViolations);
+  }
+
+  const checks = checkRecords(pull, policy);
+  violations.push(...checkViolations(pull, policy));
+
+  const tickets = uniq([
+    ...ticketsIn(pull.title, policy),
+    ...ticketsIn(pull.body, policy),
+    ...ticketsIn(pull.headRef, policy),
+    ...pull.commits.flatMap((c) => ticketsIn(c.message, policy)),
+  ]);
+  if (policy.ticket.required && !bot && tickets.length === 0) {
+    violations.push({ rule: "ticket", message: "no ticket reference in the PR title, body, branch or commit messages" });
+  }
+
+  if (policy.signedCommits) {
+    const unsigned = pull.commits.filter((c) => c.verified !== true).map((c) => c.sha.slice(0, 7));
+    if (unsigned.length > 0) violations.push({ rule: "unsigned", message: `unsigned or unverified commits: ${unsigned.join(", ")}` });
+  }
+  return { approvals, checks, tickets, emergency, exemption: bot ? `bot:${bot}` : null, violations, eligibleApprovers };
+}
+
+function emergencyOf(
+  pull: PullFact,
+  reviews: readonly ReviewFact[],
+  isConflicted: (login: string | null) => boolean,
+  input: EvaluateInput,
+): EmergencyRecord {
+  const rule = input.policy.exemptions.emergency!;
+  const mergedAt = Date.parse(pull.mergedAt ?? input.now.toISOString());
+  const due = new Date(mergedAt + durationMs(rule.reviewWithin));
+  const retro = reviews.find((r) => r.state === "APPROVED" && Date.parse(r.submittedAt ?? "") > mergedAt && !isConflicted(r.reviewer));
+  return {
+    label: rule.label,
+    due_at: due.toISOString(),
+    status: retro ? "done" : input.now > due ? "overdue" : "pending",
+    retro_reviewer: retro?.reviewer ?? null,
+    retro_reviewed_at: retro?.submittedAt ?? null,
+  };
+}
+
+/** Logins and e-mails that may not approve: the PR author, every commit author/co-author and committer. */
+function conflictedIdentities(pull: PullFact, policy: Policy): Set<string> {
+  const people: Person[] = pull.commits.flatMap((c) => [...c.authors, c.committer]);
+  const logins = new Set<string>();
+  if (pull.author) logins.add(pull.author.toLowerCase());
+  const emails = new Set<string>();
+  for (const person of people) {
+    if (person.login && !PLATFORM_LOGINS.has(person.login)) logins.add(person.login.toLowerCase());
+    if (person.email && !PLATFORM_EMAILS.has(person.email.toLowerCase())) emails.add(person.email.toLowerCase());
+  }
+  for (const email of emails) {
+    const noreply = /^(?:\d+\+)?([^@]+)@users\.noreply\.github\.com$/.exec(email);
+    if (noreply?.[1]) logins.add(noreply[1]);
+  }
+  for (const [login, addresses] of Object.entries(policy.identities)) {
+    if (addresses.some((a) => emails.has(a.toLowerCase()))) logins.add(login.toLowerCase());
+  }
+  return logins;
+}
+
+function matchingChecks(pull: PullFact, name: string, app: string | undefined) {
+  return pull.checks.filter((c) => c.name === name && (!app || c.app === app)).sort((a, b) => (a.at ?? "").localeCompare(b.at ?? ""));
+}
+
+function checkRecords(pull: PullFact, policy: Policy): CheckRecord[] {
+  const required = requiredChecks(policy);
+  return pull.checks.map((c) => ({
+    name: c.name,
+    app: c.app,
+    kind: c.kind,
+    state: c.state,
+    required: required.some((r) => r.name === c.name && (!r.app || r.app === c.app)),
+  }));
+}
+
+function checkViolations(pull: PullFact, policy: Policy): Violation[] {
+  const violations: Violation[] = [];
+  for (const { name, app } of requiredChecks(policy)) {
+    const label = app ? `${name} (${app})` : name;
+    const latest = matchingChecks(pull, name, app).at(-1);
+    if (!latest) {
+      violations.push({ rule: "check-missing", message: `required check ${label} did not run on head ${pull.headSha.slice(0, 7)}` });
+    } else if (latest.state !== "success") {
+      violations.push({ rule: "check-failed", message: `required check ${label} is ${latest.state} on head ${pull.headSha.slice(0, 7)}` });
+    }
+  }
+  return violations;
+}
+
+function pathViolations(commit: LocalCommit, pull: PullFact, verdict: PullVerdict, input: EvaluateInput): Violation[] {
+  const paths = input.changedPaths.get(commit.sha) ?? [];
+  const violations: Violation[] = [];
+  for (const rule of input.policy.pathRules) {
+    const matcher = rule.paths.map(globToRegExp);
+    const touched = paths.filter((p) => matcher.some((m) => m.test(p)));
+    if (touched.length === 0) continue;
+    const allowed = new Set([...rule.reviewers, ...rule.teams.flatMap((t) => input.facts.teams.get(t) ?? [])].map((l) => l.toLowerCase()));
+    if (verdict.eligibleApprovers.some((a) => allowed.has(a.toLowerCase()))) continue;
+    const who = [...rule.reviewers, ...rule.teams.map((t) => `@${t}`)].join(", ");
+    violations.push({
+      rule: "path-rule",
+      message: `changes ${touched[0]}${touched.length > 1 ? ` and ${touched.length - 1} more` : ""} in PR #${pull.number} need an approval from ${who}`,
+    });
+  }
+  return violations;
+}
+
+/** `*` within a path segment, `**` across segments, `?` one character. */
+export function globToRegExp(glob: string): RegExp {
+  let source = "";
+  for (let i = 0; i < glob.length; i++) {
+    const ch = glob[i]!;
+    if (ch === "*" && glob[i + 1] === "*") {
+      source += glob[i + 2] === "/" ? "(?:.*/)?" : ".*";
+      i += glob[i + 2] === "/" ? 2 : 1;
+    } else if (ch === "*") source += "[^/]*";
+    else if (ch === "?") source += "[^/]";
+    else source += ch.replace(/[.+^${}()|[\]\\]/g, "\\$&");
+  }
+  return new RegExp(`^${source}${glob.endsWith("/") ? ".*" : ""}$`);
+}
+
+export function ticketsIn(text: string, policy: Policy): string[] {
+  return [...text.matchAll(new RegExp(policy.ticket.pattern, "g"))].map((m) => m[0]);
+}
+
+function withLogin(person: Person, login: string | null | undefined): Person {
+  return login ? { ...person, login } : person;
+}
+
+function uniq<T>(items: readonly T[]): T[] {
+  return [...new Set(items)];
+}

@@ -1,0 +1,149 @@
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
+import { DataError, NoInputError, UsageError } from "@opsguard/core";
+
+const run = promisify(execFile);
+
+export interface GitPerson {
+  name: string;
+  email: string;
+}
+
+export interface LocalCommit {
+  sha: string;
+  parents: string[];
+  subject: string;
+  message: string;
+  author: GitPerson;
+  committer: GitPerson;
+  authoredAt: string;
+  coAuthors: GitPerson[];
+}
+
+/** The local checkout, read with the git CLI (no library reimplements git's rev-list semantics as well). */
+export class GitRepo {
+  readonly dir: string;
+
+  constructor(dir: string) {
+    this.dir = dir;
+  }
+
+  async #git(args: string[], what: string): Promise<string> {
+    try {
+      const { stdout } = await run("git", args, {
+        cwd: this.dir,
+        maxBuffer: 512 * 1024 * 1024,
+        timeout: 120_000,
+        env: { ...process.env, GIT_TERMINAL_PROMPT: "0", LC_ALL: "C" },
+      });
+      return stdout;
+    } catch (error) {
+      const e = error as NodeJS.ErrnoException & { stderr?: string };
+      if (e.code === "ENOENT") throw new NoInputError("git is not installed or not on PATH", { hint: "install git" });
+      const detail = (e.stderr ?? e.message ?? "").trim().split("\n")[0];
+      throw new DataError(`${what}: ${detail}`);
+    }
+  }
+
+  async ensureRepository(): Promise<void> {
+    try {
+      await run("git", ["rev-parse", "--git-dir"], { cwd: this.dir, timeout: 10_000 });
+    } catch {
+      throw new NoInputError(`${this.dir} is not a git checkout`, { hint: "run in the repository or pass --repo-dir" });
+    }
+  }
+
+  /** The full SHA of a ref; a usage error naming the flag when it does not exist. */
+  async resolve(ref: string, flag: string): Promise<string> {
+    if (ref.startsWith("-")) throw new UsageError(`${flag} ${ref}: not a git ref`);
+    try {
+      const { stdout } = await run("git", ["rev-parse", "--verify", "--quiet", `${ref}^{commit}`], { cwd: this.dir, timeout: 10_000 });
+      return stdout.trim();
+    } catch {
+      throw new UsageError(`${flag} ${ref}: no such commit in ${this.dir}`, {
+        hint: "fetch it first (git fetch --tags; a shallow clone needs fetch-depth: 0)",
+      });
+    }
+  }
+
+  async isAncestor(ancestor: string, of: string): Promise<boolean> {
+    try {
+      await run("git", ["merge-base", "--is-ancestor", ancestor, of], { cwd: this.dir, timeout: 30_000 });
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** The newest tag matching the pattern that is an ancestor of `ref` (the last deploy). */
+  async lastTag(pattern: string, ref: string): Promise<string | undefined> {
+    const out = await this.#git(["tag", "--list", pattern, "--merged", ref, "--sort=-creatordate", "--format=%(refname:short)"], "git tag");
+    return out.split("\n").find((line) => line.trim() !== "");
+  }
+
+  /** Commits in from..to, oldest first. */
+  async commits(from: string, to: string, firstParent: boolean): Promise<LocalCommit[]> {
+    const args = ["log", "--reverse", "--format=%H%x00%P%x00%an%x00%ae%x00%cn%x00%ce%x00%aI%x00%B%x1e"];
+    if (firstParent) args.push("--first-parent");
+    args.push(`${from}..${to}`, "--");
+    const out = await this.#git(args, "git log");
+    return out
+      .split("\x1e")
+      .map((record) => record.replace(/^\n/, ""))
+      .filter((record) => record !== "")
+      .map(parseCommit);
+  }
+
+  /** Paths a commit changed; for a merge, against its first parent (what it brought to the branch). */
+  async changedPaths(sha: string, firstParent: string | undefined): Promise<string[]> {
+    const args = firstParent
+      ? ["diff", "--name-only", "--no-renames", firstParent, sha, "--"]
+      : ["diff-tree", "--root", "--no-commit-id", "--name-only", "-r", "--no-renames", sha, "--"];
+    return (await this.#git(args, "git diff")).split("\n").filter((p) => p !== "");
+  }
+
+  /** A file's content at a ref; undefined when the file does not exist there. */
+  async show(ref: string, path: string): Promise<string | undefined> {
+    try {
+      const { stdout } = await run("git", ["show", `${ref}:${path}`], { cwd: this.dir, timeout: 30_000, maxBuffer: 16 * 1024 * 1024 });
+      return stdout;
+    } catch {
+      return undefined;
+    }
+  }
+
+  async remoteUrl(name = "origin"): Promise<string | undefined> {
+    try {
+      const { stdout } = await run("git", ["remote", "get-url", name], { cwd: this.dir, timeout: 10_000 });
+      return stdout.trim() || undefined;
+    } catch {
+      return undefined;
+    }
+  }
+}
+
+function parseCommit(record: string): LocalCommit {
+  const [sha = "", parents = "", an = "", ae = "", cn = "", ce = "", ad = "", body = ""] = record.split("\x00");
+  const message = body.replace(/\n+$/, "");
+  return {
+    sha,
+    parents: parents ? parents.split(" ") : [],
+    subject: message.split("\n")[0] ?? "",
+    message,
+    author: { name: an, email: ae },
+    committer: { name: cn, email: ce },
+    authoredAt: ad,
+    coAuthors: coAuthorsOf(message),
+  };
+}
+
+/** `Co-authored-by: Name <email>` trailers, as GitHub and GitLab read them. */
+export function coAuthorsOf(message: string): GitPerson[] {
+  return [...message.matchAll(/^Co-authored-by:\s*(.*?)\s*<([^>\s]+)>\s*$/gim)].map((m) => ({ name: m[1] ?? "", email: m[2] ?? "" }));
+}
+
+/** owner/name from an SSH or HTTPS remote URL. */
+export function repositoryFromRemote(url: string): string | undefined {
+  const match = /[:/]([\w.-]+)\/([\w.-]+?)(?:\.git)?\/?$/.exec(url);
+  return match ? `${match[1]}/${match[2]}` : undefined;
+}

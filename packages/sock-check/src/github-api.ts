@@ -1,0 +1,153 @@
+import {
+  DataError,
+  HttpClient,
+  type HttpClientOptions,
+  HttpError,
+  type Logger,
+  parseRetryAfter,
+  type Secret,
+  sleep,
+  TempFailError,
+} from "@opsguard/core";
+
+export interface GitHubApiOptions {
+  apiUrl: string;
+  /** Derived from apiUrl when absent: api.github.com/graphql, or <host>/api/graphql for Enterprise Server. */
+  graphqlUrl?: string | undefined;
+  token: Secret;
+  timeoutMs: number;
+  /** Longest wait for a rate-limit reset or a secondary-limit back-off; longer fails as a temporary failure. */
+  maxRateLimitWaitMs: number;
+  log?: Logger | undefined;
+  onAttempt?: HttpClientOptions["onAttempt"];
+}
+
+export interface GraphQLError {
+  message: string;
+  type?: string;
+  path?: Array<string | number>;
+}
+
+export interface GraphQLResult<T> {
+  data: T | null;
+  errors: GraphQLError[];
+}
+
+const SECONDARY_RETRIES = 3;
+
+/**
+ * GitHub's REST and GraphQL endpoints on core's HttpClient, with GitHub's rate-limit rules:
+ * wait for x-ratelimit-reset when the window is spent, and for retry-after (or a minute) on a
+ * secondary limit — each wait bounded, so a CI step fails instead of hanging for an hour.
+ */
+export class GitHubApi {
+  readonly #http: HttpClient;
+  readonly #graphqlUrl: string;
+  readonly #options: GitHubApiOptions;
+  #remaining: number | undefined;
+  #resetAt: number | undefined;
+
+  constructor(options: GitHubApiOptions) {
+    this.#options = options;
+    this.#graphqlUrl = options.graphqlUrl ?? graphqlUrlFor(options.apiUrl);
+    this.#http = new HttpClient({
+      service: "GitHub API",
+      baseUrl: options.apiUrl,
+      timeoutMs: options.timeoutMs,
+      retries: 3,
+      maxRetryAfterMs: options.maxRateLimitWaitMs,
+      headers: {
+        accept: "application/vnd.github+json",
+        "x-github-api-version": "2022-11-28",
+        "user-agent": "opsguard-sock-check",
+      },
+      ...(options.log ? { log: options.log } : {}),
+      ...(options.onAttempt ? { onAttempt: options.onAttempt } : {}),
+    });
+  }
+
+  /** A query; data and per-field errors are returned, request-level failures thrown. */
+  async graphql<T>(query: string, variables: Record<string, unknown>): Promise<GraphQLResult<T>> {
+    for (let attempt = 0; ; attempt++) {
+      const body = await this.#send<{ data?: T | null; errors?: GraphQLError[] }>({
+        method: "POST",
+        url: this.#graphqlUrl,
+        body: { query, variables },
+        retryUnsafe: true,
+      });
+      const errors = Array.isArray(body?.errors) ? body.errors : [];
+      if (errors.some((e) => e.type === "RATE_LIMITED") && attempt < SECONDARY_RETRIES) {
+        await this.#waitForReset("GraphQL rate limit exceeded");
+        continue;
+      }
+      if (errors.some((e) => e.type === "RATE_LIMITED"))
+        throw new TempFailError("GitHub GraphQL rate limit exceeded", { hint: "retry later" });
+      if (!body || typeof body !== "object") throw new DataError("GitHub GraphQL answered without a JSON body");
+      return { data: body.data ?? null, errors };
+    }
+  }
+
+  async #send<T>(req: { method: "GET" | "POST"; url: string; body?: unknown; retryUnsafe?: boolean }): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      if (this.#remaining === 0) await this.#waitForReset("rate limit spent");
+      try {
+        const response = await this.#http.request<T>({
+          ...req,
+          headers: { authorization: `Bearer ${this.#options.token.reveal()}` },
+        });
+        this.#track(response.headers);
+        return response.body;
+      } catch (error) {
+        if (!(error instanceof HttpError) || (error.status !== 403 && error.status !== 429) || !error.headers) throw error;
+        this.#track(error.headers);
+        if (attempt >= SECONDARY_RETRIES) throw error;
+        const retryAfter = parseRetryAfter(error.headers.get("retry-after"));
+        if (retryAfter !== undefined || isSecondaryLimit(error.body)) {
+          // GitHub: on a secondary limit without retry-after, wait at least a minute.
+          await this.#wait(retryAfter ?? 60_000, "secondary rate limit");
+        } else if (this.#remaining === 0) {
+          await this.#waitForReset("rate limit spent");
+        } else {
+          throw error;
+        }
+      }
+    }
+  }
+
+  #track(headers: Headers): void {
+    const remaining = headers.get("x-ratelimit-remaining");
+    const reset = headers.get("x-ratelimit-reset");
+    if (remaining !== null && /^\d+$/.test(remaining)) this.#remaining = Number(remaining);
+    if (reset !== null && /^\d+$/.test(reset)) this.#resetAt = Number(reset) * 1000;
+  }
+
+  async #waitForReset(reason: string): Promise<void> {
+    const wait = Math.max(0, (this.#resetAt ?? Date.now()) - Date.now()) + 1000;
+    await this.#wait(wait, reason);
+    this.#remaining = undefined;
+  }
+
+  async #wait(ms: number, reason: string): Promise<void> {
+    if (ms > this.#options.maxRateLimitWaitMs) {
+      throw new TempFailError(`GitHub API ${reason}: it asks to wait ${Math.ceil(ms / 1000)} s`, {
+        hint: "retry later, or raise github.maxRateLimitWaitMs",
+      });
+    }
+    this.#options.log?.info(`GitHub API ${reason}; waiting`, { waitMs: ms });
+    await sleep(ms);
+  }
+}
+
+export function graphqlUrlFor(apiUrl: string): string {
+  const url = new URL(apiUrl);
+  if (url.pathname.replace(/\/+$/, "").endsWith("/api/v3")) {
+    url.pathname = url.pathname.replace(/\/api\/v3\/*$/, "/api/graphql");
+    return url.toString();
+  }
+  return `${apiUrl.replace(/\/+$/, "")}/graphql`;
+}
+
+function isSecondaryLimit(body: unknown): boolean {
+  const message = (body as { message?: unknown } | undefined)?.message;
+  return typeof message === "string" && /secondary rate limit|abuse/i.test(message);
+}

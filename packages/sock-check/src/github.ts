@@ -1,0 +1,356 @@
+import type { Logger } from "@opsguard/core";
+import type { LocalCommit } from "./git";
+import type { GitHubApi, GraphQLError, GraphQLResult } from "./github-api";
+import type { CheckFact, Person, ProviderFacts, PullCommitFact, PullFact, ReviewFact, ReviewState } from "./model";
+
+/**
+ * Collects PRs, reviews, commits and check results for a release range with batched GraphQL:
+ * one query per 100 commits finds their PRs, one query per 25 PRs fetches everything about them,
+ * and only connections longer than a page cost extra queries. A failed batch leaves its commits
+ * unverified (never assumed compliant) and stops further requests to a failing API.
+ */
+
+export const COMMITS_PER_QUERY = 100;
+export const PULLS_PER_QUERY = 25;
+const PAGE = 100;
+const MAX_EXTRA_PAGES = 50;
+
+export interface CollectOptions {
+  owner: string;
+  name: string;
+  teams: string[];
+  log?: Logger | undefined;
+}
+
+interface Connection<T> {
+  totalCount?: number;
+  nodes: Array<T | null> | null;
+  pageInfo?: { hasNextPage: boolean; endCursor: string | null };
+}
+
+interface GqlActor {
+  login: string;
+}
+interface GqlGitActor {
+  name: string | null;
+  email: string | null;
+  user: GqlActor | null;
+}
+interface GqlPullCommit {
+  oid: string;
+  message: string;
+  signature: { isValid: boolean } | null;
+  authors: Connection<GqlGitActor>;
+  committer: GqlGitActor | null;
+}
+interface GqlContext {
+  __typename: "CheckRun" | "StatusContext";
+  name?: string;
+  conclusion?: string | null;
+  status?: string;
+  completedAt?: string | null;
+  checkSuite?: { app: { slug: string } | null };
+  context?: string;
+  state?: string;
+  createdAt?: string;
+  creator?: GqlActor | null;
+}
+interface GqlReview {
+  author: GqlActor | null;
+  state: ReviewState;
+  submittedAt: string | null;
+  commit: { oid: string } | null;
+}
+interface GqlPull {
+  number: number;
+  title: string;
+  body: string;
+  url: string;
+  merged: boolean;
+  mergedAt: string | null;
+  headRefName: string;
+  headRefOid: string;
+  baseRefName: string;
+  author: GqlActor | null;
+  mergedBy: GqlActor | null;
+  mergeCommit: { oid: string } | null;
+  labels: Connection<{ name: string }> | null;
+  reviews: Connection<GqlReview> | null;
+  commits: Connection<{ commit: GqlPullCommit }>;
+  headCommit: Connection<{ commit: { oid: string; statusCheckRollup: { contexts: Connection<GqlContext> } | null } }>;
+}
+
+const PULL_COMMIT_FIELDS = `oid message signature { isValid }
+  authors(first: 10) { nodes { name email user { login } } }
+  committer { name email user { login } }`;
+
+const CONTEXT_FIELDS = `pageInfo { hasNextPage endCursor }
+  nodes { __typename
+    ... on CheckRun { name status conclusion completedAt checkSuite { app { slug } } }
+    ... on StatusContext { context state createdAt creator { login } } }`;
+
+const REVIEW_FIELDS = `pageInfo { hasNextPage endCursor } nodes { author { login } state submittedAt commit { oid } }`;
+
+const PULL_FIELDS = `number title body url merged mergedAt headRefName headRefOid baseRefName
+  author { login } mergedBy { login } mergeCommit { oid }
+  labels(first: 50) { nodes { name } }
+  reviews(first: ${PAGE}) { ${REVIEW_FIELDS} }
+  commits(first: ${PAGE}) { totalCount pageInfo { hasNextPage endCursor } nodes { commit { ${PULL_COMMIT_FIELDS} } } }
+  headCommit: commits(last: 1) { nodes { commit { oid statusCheckRollup { contexts(first: ${PAGE}) { ${CONTEXT_FIELDS} } } } } }`;
+
+export async function collectGitHubFacts(api: GitHubApi, commits: readonly LocalCommit[], options: CollectOptions): Promise<ProviderFacts> {
+  const facts: ProviderFacts = { commits: new Map(), pulls: new Map(), teams: new Map(), unverified: new Map(), failure: undefined };
+  const repo = { owner: options.owner, name: options.name };
+
+  /** Runs one request; on failure marks `shas` unverified and opens the circuit for the rest. */
+  const attempt = async <T>(shas: readonly string[], fn: () => Promise<T>): Promise<T | undefined> => {
+    if (facts.failure) {
+      for (const sha of shas) facts.unverified.set(sha, `not checked after an earlier API failure: ${facts.failure.message}`);
+      return undefined;
+    }
+    try {
+      return await fn();
+    } catch (error) {
+      facts.failure = error instanceof Error ? error : new Error(String(error));
+      for (const sha of shas) facts.unverified.set(sha, facts.failure.message);
+      options.log?.warn("GitHub API request failed; the changes it covers are unverified", { error: facts.failure.message });
+      return undefined;
+    }
+  };
+
+  for (const batch of chunks(commits, COMMITS_PER_QUERY)) {
+    const variables: Record<string, unknown> = { ...repo };
+    const fields = batch.map((c, i) => {
+      variables[`c${i}`] = c.sha;
+      return `c${i}: object(oid: $c${i}) { ... on Commit { oid signature { isValid } author { user { login } } committer { user { login } }
+        associatedPullRequests(first: 10) { nodes { number merged mergeCommit { oid } } } } }`;
+    });
+    const query = `query(${["$owner: String!", "$name: String!", ...batch.map((_, i) => `$c${i}: GitObjectID!`)].join(", ")}) {
+      repository(owner: $owner, name: $name) { ${fields.join("\n")} } }`;
+    const shas = batch.map((c) => c.sha);
+    const result = await attempt(shas, () => api.graphql<{ repository: Record<string, unknown> | null }>(query, variables));
+    if (!result) continue;
+    batch.forEach((c, i) => {
+      const node = result.data?.repository?.[`c${i}`] as
+        | {
+            oid: string;
+            signature: { isValid: boolean } | null;
+            author: { user: GqlActor | null } | null;
+            committer: { user: GqlActor | null } | null;
+            associatedPullRequests: Connection<{ number: number; merged: boolean; mergeCommit: { oid: string } | null }> | null;
+          }
+        | null
+        | undefined;
+      if (!node) {
+        facts.unverified.set(c.sha, errorFor(result.errors, `c${i}`) ?? "GitHub does not know this commit (was it pushed?)");
+        return;
+      }
+      facts.commits.set(c.sha, {
+        sha: c.sha,
+        verified: node.signature?.isValid ?? false,
+        authorLogin: node.author?.user?.login ?? null,
+        committerLogin: node.committer?.user?.login ?? null,
+        pulls: (node.associatedPullRequests?.nodes ?? []).filter((p) => p !== null).map((p) => p.number),
+      });
+    });
+  }
+
+  const wanted = [...new Set([...facts.commits.values()].flatMap((c) => c.pulls))].sort((a, b) => a - b);
+  const shasOfPull = (n: number) => [...facts.commits.values()].filter((c) => c.pulls.includes(n)).map((c) => c.sha);
+  for (const batch of chunks(wanted, PULLS_PER_QUERY)) {
+    const variables: Record<string, unknown> = { ...repo };
+    const fields = batch.map((n, i) => {
+      variables[`p${i}`] = n;
+      return `p${i}: pullRequest(number: $p${i}) { ${PULL_FIELDS} }`;
+    });
+    const query = `query(${["$owner: String!", "$name: String!", ...batch.map((_, i) => `$p${i}: Int!`)].join(", ")}) {
+      repository(owner: $owner, name: $name) { ${fields.join("\n")} } }`;
+    const shas = batch.flatMap(shasOfPull);
+    const result = await attempt(shas, () => api.graphql<{ repository: Record<string, GqlPull | null> | null }>(query, variables));
+    if (!result) continue;
+    for (const [i, n] of batch.entries()) {
+      const node = result.data?.repository?.[`p${i}`];
+      if (!node) {
+        const reason = `PR #${n}: ${errorFor(result.errors, `p${i}`) ?? "missing from GitHub's answer"}`;
+        for (const sha of shasOfPull(n)) facts.unverified.set(sha, reason);
+        continue;
+      }
+      const complete = await attempt(shasOfPull(n), () => completePull(api, repo, node));
+      if (complete) facts.pulls.set(n, toPullFact(complete));
+    }
+  }
+
+  for (const team of options.teams) {
+    const [org, slug] = team.split("/") as [string, string];
+    const members = await attempt([], () => teamMembers(api, org, slug));
+    if (members) facts.teams.set(team, members);
+  }
+  return facts;
+}
+
+/** Fetches the rest of any connection longer than one page: reviews, commits, check contexts. */
+async function completePull(api: GitHubApi, repo: { owner: string; name: string }, pull: GqlPull): Promise<GqlPull> {
+  const pageOf = async <T>(field: string, selection: string, after: string): Promise<Connection<T>> => {
+    const query = `query($owner: String!, $name: String!, $n: Int!, $after: String) {
+      repository(owner: $owner, name: $name) { pullRequest(number: $n) { ${field}(first: ${PAGE}, after: $after) { ${selection} } } } }`;
+    const result = await api.graphql<{ repository: { pullRequest: Record<string, Connection<T>> | null } | null }>(query, {
+      ...repo,
+      n: pull.number,
+      after,
+    });
+    const connection = result.data?.repository?.pullRequest?.[field];
+    if (!connection) throw new Error(`PR #${pull.number}: GitHub did not return more ${field} (${result.errors[0]?.message ?? "no data"})`);
+    return connection;
+  };
+  const drain = async <T>(first: Connection<T> | null, field: string, selection: string): Promise<Connection<T> | null> => {
+    if (!first) return first;
+    const nodes = [...(first.nodes ?? [])];
+    let info = first.pageInfo;
+    for (let page = 0; info?.hasNextPage && info.endCursor; page++) {
+      if (page >= MAX_EXTRA_PAGES) throw new Error(`PR #${pull.number} has more ${field} than sock-check reads`);
+      const next = await pageOf<T>(field, selection, info.endCursor);
+      nodes.push(...(next.nodes ?? []));
+      info = next.pageInfo;
+    }
+    return { ...first, nodes, pageInfo: { hasNextPage: false, endCursor: null } };
+  };
+  const reviews = await drain(pull.reviews, "reviews", REVIEW_FIELDS);
+  const commits = await drain(
+    pull.commits,
+    "commits",
+    `totalCount pageInfo { hasNextPage endCursor } nodes { commit { ${PULL_COMMIT_FIELDS} } }`,
+  );
+  const head = pull.headCommit.nodes?.[0]?.commit;
+  let headCommit = pull.headCommit;
+  const contexts = head?.statusCheckRollup?.contexts;
+  if (head && contexts?.pageInfo?.hasNextPage) {
+    const nodes = [...(contexts.nodes ?? [])];
+    let info: Connection<GqlContext>["pageInfo"] = contexts.pageInfo;
+    for (let page = 0; info?.hasNextPage && info.endCursor; page++) {
+      if (page >= MAX_EXTRA_PAGES) throw new Error(`PR #${pull.number} has more checks than sock-check reads`);
+      const query = `query($owner: String!, $name: String!, $oid: GitObjectID!, $after: String) {
+        repository(owner: $owner, name: $name) { object(oid: $oid) { ... on Commit { statusCheckRollup { contexts(first: ${PAGE}, after: $after) { ${CONTEXT_FIELDS} } } } } } }`;
+      const result: GraphQLResult<{
+        repository: { object: { statusCheckRollup: { contexts: Connection<GqlContext> } | null } | null } | null;
+      }> = await api.graphql(query, { ...repo, oid: head.oid, after: info.endCursor });
+      const next: Connection<GqlContext> | undefined = result.data?.repository?.object?.statusCheckRollup?.contexts;
+      if (!next) throw new Error(`PR #${pull.number}: GitHub did not return more checks`);
+      nodes.push(...(next.nodes ?? []));
+      info = next.pageInfo;
+    }
+    headCommit = { nodes: [{ commit: { ...head, statusCheckRollup: { contexts: { nodes } } } }] };
+  }
+  return { ...pull, reviews, commits: commits ?? pull.commits, headCommit };
+}
+
+async function teamMembers(api: GitHubApi, org: string, slug: string): Promise<string[]> {
+  const members: string[] = [];
+  let after: string | null = null;
+  for (let page = 0; page < MAX_EXTRA_PAGES; page++) {
+    const result: { data: { organization: { team: { members: Connection<GqlActor> } | null } | null } | null; errors: GraphQLError[] } =
+      await api.graphql(
+        `query($org: String!, $slug: String!, $after: String) {
+          organization(login: $org) { team(slug: $slug) { members(first: ${PAGE}, after: $after) { pageInfo { hasNextPage endCursor } nodes { login } } } } }`,
+        { org, slug, after },
+      );
+    const connection = result.data?.organization?.team?.members;
+    if (!connection) throw new Error(`team ${org}/${slug} is not visible to this token (${result.errors[0]?.message ?? "not found"})`);
+    members.push(...(connection.nodes ?? []).filter((m) => m !== null).map((m) => m.login));
+    if (!connection.pageInfo?.hasNextPage) return members;
+    after = connection.pageInfo.endCursor;
+  }
+  throw new Error(`team ${org}/${slug} has more members than sock-check reads`);
+}
+
+function toPullFact(pull: GqlPull): PullFact {
+  const contexts = pull.headCommit.nodes?.[0]?.commit.statusCheckRollup?.contexts.nodes ?? [];
+  return {
+    number: pull.number,
+    url: pull.url,
+    title: pull.title,
+    body: pull.body ?? "",
+    author: pull.author?.login ?? null,
+    headRef: pull.headRefName,
+    headSha: pull.headRefOid,
+    baseRef: pull.baseRefName,
+    merged: pull.merged,
+    mergedAt: pull.mergedAt,
+    mergedBy: pull.mergedBy?.login ?? null,
+    mergeCommit: pull.mergeCommit?.oid ?? null,
+    labels: (pull.labels?.nodes ?? []).filter((l) => l !== null).map((l) => l.name),
+    reviews: (pull.reviews?.nodes ?? []).filter((r) => r !== null).map(toReview),
+    commits: (pull.commits.nodes ?? []).filter((c) => c !== null).map((c) => toPullCommit(c.commit)),
+    checks: contexts.filter((c) => c !== null).map(toCheck),
+  };
+}
+
+function toReview(review: GqlReview): ReviewFact {
+  return {
+    reviewer: review.author?.login ?? null,
+    state: review.state,
+    submittedAt: review.submittedAt,
+    commit: review.commit?.oid ?? null,
+  };
+}
+
+function toPerson(actor: GqlGitActor | null): Person {
+  return {
+    ...(actor?.name ? { name: actor.name } : {}),
+    ...(actor?.email ? { email: actor.email } : {}),
+    ...(actor?.user?.login ? { login: actor.user.login } : {}),
+  };
+}
+
+function toPullCommit(commit: GqlPullCommit): PullCommitFact {
+  return {
+    sha: commit.oid,
+    message: commit.message,
+    authors: (commit.authors.nodes ?? []).filter((a) => a !== null).map(toPerson),
+    committer: toPerson(commit.committer),
+    verified: commit.signature?.isValid ?? false,
+  };
+}
+
+function toCheck(context: GqlContext): CheckFact {
+  if (context.__typename === "CheckRun") {
+    return {
+      name: context.name ?? "",
+      app: context.checkSuite?.app?.slug ?? null,
+      kind: "check_run",
+      state: (context.conclusion ?? "pending").toLowerCase(),
+      at: context.completedAt ?? null,
+    };
+  }
+  return {
+    name: context.context ?? "",
+    app: context.creator?.login ?? null,
+    kind: "status",
+    state: (context.state ?? "pending").toLowerCase(),
+    at: context.createdAt ?? null,
+  };
+}
+
+function errorFor(errors: readonly GraphQLError[], alias: string): string | undefined {
+  return errors.find((e) => e.path?.includes(alias))?.message;
+}
+
+function chunks<T>(items: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+/**
+ * What the same facts would cost with one REST call per object, as a tool without GraphQL makes
+ * them: compare pages, a PR lookup per commit, and per PR the PR, its reviews, commits, combined
+ * status and check runs, each paged at GitHub's maximum of 100.
+ */
+export function naiveRestRequests(commitCount: number, pulls: Iterable<PullFact>): number {
+  let total = Math.max(1, Math.ceil(commitCount / 100)) + commitCount;
+  for (const pull of pulls) {
+    const pages = (n: number) => Math.max(1, Math.ceil(n / 100));
+    total +=
+      1 + pages(pull.reviews.length) + pages(pull.commits.length) + 1 + pages(pull.checks.filter((c) => c.kind === "check_run").length);
+  }
+  return total;
+}

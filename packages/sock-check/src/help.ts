@@ -1,0 +1,23 @@
+/** The text after the options in --help; the README says the same. */
+export const HELP_AFTER = `Policy (.sock-check.yml, read from the DEPLOYED commit so a change cannot relax its own rules;
+--config FILE overrides):
+  github.repository        owner/name (default: from the origin remote)
+  github.apiUrl            https://api.github.com, or https://HOST/api/v3 for Enterprise Server
+  github.token             secret reference (default env:GITHUB_TOKEN); never printed
+  deploy.tagPattern        last deploy tag, the default --from (default deploy-*)
+  commits                  first-parent (default) or all
+  approvals.required       independent approvals per PR (default 1)
+  approvals.requireOnHead  one approval must be on the final head commit (default true)
+  checks.required          check/status names, or {name, app}
+  ticket.pattern           regex looked for in PR title, body, branch and commits (default [A-Z][A-Z0-9]+-\\d+)
+  signedCommits            require verified signatures (default false)
+  pathRules                [{paths: [glob], reviewers: [login], teams: [org/slug]}]
+  exemptions.bots          PR authors exempt from review and ticket (checks still apply)
+  exemptions.emergency     {label, reviewWithin: 72h}: let a change through, review after the merge
+  slack.token              for --post-slack
+
+Examples:
+  sock-check                                      # deploy-* tag .. HEAD, digest on stdout
+  sock-check --from-url https://shop.example/version --format markdown >> "$GITHUB_STEP_SUMMARY"
+  sock-check --from v1.4.0 --to v1.5.0 --output evidence.json --format json
+  sock-check retro                                # emergency changes: retro review done, pending or overdue`;

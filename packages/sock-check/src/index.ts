@@ -1,0 +1,15 @@
+export { type CheckOptions, type CheckResult, runCheck } from "./check";
+export { shaFromText } from "./deployed";
+export { type EvaluateInput, evaluate, globToRegExp } from "./evaluate";
+export { coAuthorsOf, GitRepo, type LocalCommit, repositoryFromRemote } from "./git";
+export { COMMITS_PER_QUERY, collectGitHubFacts, naiveRestRequests, PULLS_PER_QUERY } from "./github";
+export { GitHubApi, type GitHubApiOptions, graphqlUrlFor } from "./github-api";
+export type * from "./model";
+export { isBlocked, type OutputFormat, render, verdictError } from "./output";
+export { POLICY_FILE, type Policy, parsePolicy, policySchema } from "./policy";
+export type * from "./record";
+export { summarize } from "./record";
+export { renderCsv } from "./report/csv";
+export { renderDigest } from "./report/digest";
+export { renderMarkdown } from "./report/markdown";
+export { renderRetro } from "./retro";

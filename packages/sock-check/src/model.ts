@@ -1,0 +1,75 @@
+/** What the provider reports about a change, before any policy is applied. */
+
+export interface Person {
+  name?: string;
+  email?: string;
+  login?: string;
+}
+
+export type ReviewState = "APPROVED" | "CHANGES_REQUESTED" | "COMMENTED" | "DISMISSED" | "PENDING";
+
+export interface ReviewFact {
+  reviewer: string | null;
+  state: ReviewState;
+  submittedAt: string | null;
+  /** The PR head the review was given on. */
+  commit: string | null;
+}
+
+export interface CheckFact {
+  name: string;
+  /** The GitHub App slug for a check run; the creator for a commit status. */
+  app: string | null;
+  kind: "check_run" | "status";
+  /** Conclusion (check run) or state (status), lower case; "pending" while running. */
+  state: string;
+  at: string | null;
+}
+
+export interface PullCommitFact {
+  sha: string;
+  message: string;
+  /** The author and every Co-authored-by, linked to accounts where the provider could. */
+  authors: Person[];
+  committer: Person;
+  verified: boolean | null;
+}
+
+export interface PullFact {
+  number: number;
+  url: string;
+  title: string;
+  body: string;
+  author: string | null;
+  headRef: string;
+  headSha: string;
+  baseRef: string;
+  merged: boolean;
+  mergedAt: string | null;
+  mergedBy: string | null;
+  mergeCommit: string | null;
+  labels: string[];
+  reviews: ReviewFact[];
+  commits: PullCommitFact[];
+  checks: CheckFact[];
+}
+
+export interface CommitFact {
+  sha: string;
+  verified: boolean | null;
+  authorLogin: string | null;
+  committerLogin: string | null;
+  /** Numbers of the PRs the provider associates with the commit. */
+  pulls: number[];
+}
+
+export interface ProviderFacts {
+  commits: Map<string, CommitFact>;
+  pulls: Map<number, PullFact>;
+  /** "org/slug" → member logins. */
+  teams: Map<string, string[]>;
+  /** sha → why it could not be verified. */
+  unverified: Map<string, string>;
+  /** The first failure that left something unverified: decides the exit code when blocking. */
+  failure: Error | undefined;
+}

@@ -1,0 +1,112 @@
+import {
+  type CliContext,
+  createSlackClient,
+  createStyle,
+  ExitCode,
+  escapeSlackText,
+  type Logger,
+  OpsguardError,
+  PolicyError,
+  writeFileAtomic,
+} from "@opsguard/core";
+import type { CheckResult } from "./check";
+import { renderCsv } from "./report/csv";
+import { renderDigest } from "./report/digest";
+import { groupRecords, plural } from "./report/groups";
+import { renderMarkdown } from "./report/markdown";
+
+export type OutputFormat = "digest" | "markdown" | "json" | "csv";
+
+export interface DeliverOptions {
+  format: OutputFormat;
+  output?: string | undefined;
+  allowUnverified: boolean;
+  postSlack?: string | undefined;
+  style: CliContext["style"];
+  log: Logger;
+}
+
+/** Whether the deploy must stop: any noncompliant change, or any unverified one unless allowed. */
+export function isBlocked(result: CheckResult, allowUnverified: boolean): boolean {
+  const s = result.report.summary;
+  return s.noncompliant > 0 || (s.unverified > 0 && !allowUnverified);
+}
+
+export function render(result: CheckResult, format: OutputFormat, style: CliContext["style"], blocked: boolean): string {
+  switch (format) {
+    case "json":
+      return `${JSON.stringify(result.report, null, 2)}\n`;
+    case "csv":
+      return renderCsv(result.report);
+    case "markdown":
+      return renderMarkdown(result.report, { blocked });
+    default:
+      return renderDigest(result.report, style, { blocked });
+  }
+}
+
+/** Writes the report (atomically, to --output or stdout), the digest to stdout, and the Slack post. */
+export async function deliver(result: CheckResult, options: DeliverOptions): Promise<void> {
+  const blocked = isBlocked(result, options.allowUnverified);
+  if (options.output) {
+    await writeFileAtomic(options.output, render(result, options.format, createStyle(false), blocked));
+    process.stdout.write(renderDigest(result.report, options.style, { blocked }));
+  } else {
+    process.stdout.write(render(result, options.format, options.style, blocked));
+  }
+  const unverified = result.report.records.filter((r) => r.verdict === "unverified");
+  if (unverified.length > 0 && options.allowUnverified) {
+    options.log.warn(`${plural(unverified.length, "commit")} could not be verified and are let through (--allow-unverified)`, {
+      commits: unverified.map((r) => r.commit.sha.slice(0, 12)).join(","),
+    });
+  }
+  if (options.postSlack) await postToSlack(result, options.postSlack, blocked, options.log);
+}
+
+/** The error that carries the exit code, or undefined when the deploy may go ahead. */
+export function verdictError(result: CheckResult, allowUnverified: boolean): OpsguardError | undefined {
+  const s = result.report.summary;
+  if (s.noncompliant > 0) {
+    return new PolicyError(
+      `deploy blocked: ${plural(s.noncompliant, "noncompliant commit")} in ${result.report.range.from.slice(0, 7)}..${result.report.range.to.slice(0, 7)}`,
+    );
+  }
+  if (s.unverified > 0 && !allowUnverified) {
+    const shas = result.report.records.filter((r) => r.verdict === "unverified").map((r) => r.commit.sha.slice(0, 7));
+    const failure = result.facts.failure;
+    const code = failure instanceof OpsguardError ? failure.exitCode : ExitCode.UNAVAILABLE;
+    const listed = shas.length > 10 ? `${shas.slice(0, 10).join(", ")} and ${shas.length - 10} more` : shas.join(", ");
+    const reason = failure ? `: ${failure.message}` : "";
+    return new OpsguardError(`deploy blocked: ${plural(shas.length, "commit")} could not be verified (${listed})${reason}`, code, {
+      hint: "fix access to GitHub and re-run, or pass --allow-unverified to let them through flagged",
+    });
+  }
+  return undefined;
+}
+
+async function postToSlack(result: CheckResult, channel: string, blocked: boolean, log: Logger): Promise<void> {
+  const slackConfig = result.policy.slack;
+  if (!slackConfig) throw new OpsguardError("--post-slack needs slack.token in the policy", ExitCode.CONFIG);
+  const client = createSlackClient(slackConfig, { log });
+  const s = result.report.summary;
+  const lines = [
+    `*sock-check ${escapeSlackText(result.report.repo)}* ${blocked ? ":x: deploy blocked" : ":white_check_mark: compliant"} — ` +
+      `${plural(s.commits, "commit")} in ${plural(s.pulls, "PR")}: ${s.compliant} compliant, ${s.exempt} exempt, ${s.emergency} emergency, ${s.noncompliant} noncompliant, ${s.unverified} unverified`,
+    ...groupRecords(result.report.records)
+      .filter((g) => g.verdict !== "compliant")
+      .slice(0, 20)
+      .map((g) => {
+        const what = g.first.pr
+          ? `#${g.first.pr.number} ${g.first.pr.title}`
+          : `${g.first.commit.sha.slice(0, 7)} ${g.first.commit.subject}`;
+        const why = g.violations.map((v) => v.message).join("; ") || g.verdict;
+        return `• ${escapeSlackText(what)}: ${escapeSlackText(why)}`;
+      }),
+  ];
+  try {
+    await client.postMessage({ channel, text: lines.join("\n"), unfurl_links: false });
+  } catch (error) {
+    // The verdict stands whether or not chat heard about it.
+    log.error(`could not post the digest to Slack: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}

@@ -1,0 +1,111 @@
+import { ConfigError, formatIssues, secretRefSchema, slackConfigSchema } from "@opsguard/core";
+import { parse as parseYaml } from "yaml";
+import { z } from "zod";
+
+/** The change-management policy, `.sock-check.yml`. Every key has a safe default except what must be chosen. */
+
+const duration = z.string().regex(/^\d+\s*[mhd]$/, { message: 'expected a duration such as "72h", "3d" or "90m"' });
+
+const requiredCheck = z.union([z.string().min(1), z.strictObject({ name: z.string().min(1), app: z.string().min(1).optional() })]);
+
+const regex = z.string().refine(
+  (source) => {
+    try {
+      new RegExp(source);
+      return true;
+    } catch {
+      return false;
+    }
+  },
+  { message: "not a valid regular expression" },
+);
+
+export const policySchema = z.strictObject({
+  provider: z.enum(["github"]).default("github"),
+  github: z
+    .strictObject({
+      /** owner/name; read from the origin remote when absent. */
+      repository: z
+        .string()
+        .regex(/^[\w.-]+\/[\w.-]+$/, { message: 'expected "owner/name"' })
+        .optional(),
+      apiUrl: z.url({ protocol: /^https?$/ }).default("https://api.github.com"),
+      graphqlUrl: z.url({ protocol: /^https?$/ }).optional(),
+      token: secretRefSchema.default("env:GITHUB_TOKEN"),
+      timeoutMs: z.number().int().positive().max(120_000).default(15_000),
+      /** Longest wait for a rate-limit window to reset before giving up. */
+      maxRateLimitWaitMs: z.number().int().min(0).max(3_600_000).default(120_000),
+    })
+    .prefault({}),
+  deploy: z.strictObject({ tagPattern: z.string().min(1).default("deploy-*") }).prefault({}),
+  /** first-parent: the changes that landed on the deploy branch (merges, squashes, direct pushes); all: every commit. */
+  commits: z.enum(["first-parent", "all"]).default("first-parent"),
+  approvals: z
+    .strictObject({
+      required: z.number().int().min(0).max(10).default(1),
+      requireOnHead: z.boolean().default(true),
+    })
+    .prefault({}),
+  checks: z.strictObject({ required: z.array(requiredCheck).default([]) }).prefault({}),
+  ticket: z
+    .strictObject({
+      pattern: regex.default("[A-Z][A-Z0-9]+-\\d+"),
+      required: z.boolean().default(true),
+    })
+    .prefault({}),
+  signedCommits: z.boolean().default(false),
+  pathRules: z
+    .array(
+      z.strictObject({
+        paths: z.array(z.string().min(1)).min(1),
+        reviewers: z.array(z.string().min(1)).default([]),
+        /** "org/team-slug" */
+        teams: z.array(z.string().regex(/^[\w.-]+\/[\w.-]+$/, { message: 'expected "org/team-slug"' })).default([]),
+      }),
+    )
+    .default([]),
+  /** Extra e-mail addresses per login, for commits whose e-mail is not linked to the account. */
+  identities: z.record(z.string(), z.array(z.string().email())).default({}),
+  exemptions: z
+    .strictObject({
+      bots: z.array(z.string().min(1)).default([]),
+      emergency: z
+        .strictObject({
+          label: z.string().min(1).default("emergency"),
+          reviewWithin: duration.default("72h"),
+        })
+        .optional(),
+    })
+    .prefault({}),
+  slack: slackConfigSchema.optional(),
+});
+
+export type Policy = z.output<typeof policySchema>;
+export type RequiredCheck = { name: string; app?: string | undefined };
+
+export const POLICY_FILE = ".sock-check.yml";
+
+/** Parses and validates policy text; errors name the source and the key path. */
+export function parsePolicy(text: string, source: string): Policy {
+  let raw: unknown;
+  try {
+    raw = parseYaml(text) ?? {};
+  } catch (error) {
+    const line = (error instanceof Error ? error.message : String(error)).split("\n")[0];
+    throw new ConfigError(`cannot parse ${source}: ${line}`, { hint: "fix the YAML syntax" });
+  }
+  const parsed = policySchema.safeParse(raw);
+  if (!parsed.success) throw new ConfigError(`invalid policy in ${source}: ${formatIssues(parsed.error)}`);
+  return parsed.data;
+}
+
+export function requiredChecks(policy: Policy): RequiredCheck[] {
+  return policy.checks.required.map((c) => (typeof c === "string" ? { name: c } : c));
+}
+
+export function durationMs(text: string): number {
+  const match = /^(\d+)\s*([mhd])$/.exec(text);
+  if (!match) throw new ConfigError(`invalid duration "${text}"`);
+  const unit = { m: 60_000, h: 3_600_000, d: 86_400_000 }[match[2] as "m" | "h" | "d"];
+  return Number(match[1]) * unit;
+}

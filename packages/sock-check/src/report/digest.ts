@@ -1,0 +1,93 @@
+import type { CliContext } from "@opsguard/core";
+import type { CheckRecord, Report, Verdict } from "../record";
+import { approversOf, type ChangeGroup, groupRecords, plural, titleOf } from "./groups";
+
+type ChalkInstance = CliContext["style"];
+
+const MARK: Record<Verdict, string> = { compliant: "✓", exempt: "~", emergency: "!", noncompliant: "✗", unverified: "?" };
+
+/** The terminal digest: one block per PR, worst first, and a summary line. Colour only when `style` has it. */
+export function renderDigest(report: Report, style: ChalkInstance, options: { blocked: boolean }): string {
+  const colour: Record<Verdict, (s: string) => string> = {
+    compliant: style.green,
+    exempt: style.cyan,
+    emergency: style.yellow,
+    noncompliant: style.red,
+    unverified: style.magenta,
+  };
+  const lines: string[] = [];
+  const { range } = report;
+  lines.push(
+    style.bold(
+      `${report.repo} ${range.from.slice(0, 7)}..${range.to.slice(0, 7)} (${range.mode}): ${plural(report.summary.commits, "commit")} in ${plural(report.summary.pulls, "PR")}`,
+    ),
+  );
+  lines.push(style.dim(`policy: ${report.policy_source}`));
+  for (const group of groupRecords(report.records)) {
+    lines.push("");
+    lines.push(`${colour[group.verdict](MARK[group.verdict])} ${headline(group, style)}`);
+    const detail = details(group, style);
+    if (detail) lines.push(`    ${detail}`);
+    for (const v of group.violations) lines.push(`    ${colour[group.verdict]("✗")} ${v.rule}: ${v.message}`);
+  }
+  const s = report.summary;
+  const counts = [
+    `${s.compliant} compliant`,
+    `${s.exempt} exempt`,
+    `${s.emergency} emergency`,
+    `${s.noncompliant} noncompliant`,
+    `${s.unverified} unverified`,
+  ].join(", ");
+  const outcome = options.blocked ? style.red.bold("BLOCKED") : style.green.bold("OK to deploy");
+  lines.push("");
+  lines.push(`${plural(s.commits, "commit")}, ${plural(s.pulls, "PR")}: ${counts} — ${outcome}`);
+  return `${lines.join("\n")}\n`;
+}
+
+function headline(group: ChangeGroup, style: ChalkInstance): string {
+  const r = group.first;
+  const tags: string[] = [];
+  if (r.emergency) {
+    tags.push(
+      r.emergency.status === "done"
+        ? `emergency, retro review by ${r.emergency.retro_reviewer}`
+        : r.emergency.status === "pending"
+          ? `emergency: needs retroactive review by ${r.emergency.due_at}`
+          : "emergency: retroactive review OVERDUE",
+    );
+  }
+  if (r.exemption) tags.push(`exempt: ${r.exemption}`);
+  const suffix = tags.length > 0 ? ` ${style.yellow(`[${tags.join("; ")}]`)}` : "";
+  if (r.pr) {
+    const commits = group.records.length > 1 ? style.dim(` (${group.records.length} commits)`) : "";
+    return `${style.bold(`#${r.pr.number}`)} ${oneLine(titleOf(group))}${commits}${suffix}`;
+  }
+  return `${style.bold(r.commit.sha.slice(0, 7))} ${oneLine(r.commit.subject)} ${style.dim("(no PR)")}${suffix}`;
+}
+
+function details(group: ChangeGroup, style: ChalkInstance): string {
+  const r = group.first;
+  if (!r.pr) {
+    const who = r.commit.author.login ?? r.commit.author.email ?? r.commit.author.name ?? "?";
+    return r.verdict === "unverified" ? "" : `author ${who}`;
+  }
+  const approvers = approversOf(r);
+  const parts = [
+    `author ${r.pr.author ?? "?"}`,
+    `approved by ${approvers.length > 0 ? approvers.join(", ") : "—"}`,
+    `checks ${r.checks.length > 0 ? r.checks.map((c) => checkText(c, style)).join(" ") : "—"}`,
+    `ticket ${r.tickets.length > 0 ? r.tickets.join(", ") : "—"}`,
+  ];
+  return parts.join(style.dim(" · "));
+}
+
+function checkText(check: CheckRecord, style: ChalkInstance): string {
+  const ok = check.state === "success";
+  const mark = ok ? style.green("✓") : ["neutral", "skipped", "pending"].includes(check.state) ? style.yellow("…") : style.red("✗");
+  return `${check.name}${mark}`;
+}
+
+/** Titles come from whoever opened the PR: no newlines or terminal escapes reach the terminal. */
+export function oneLine(text: string): string {
+  return text.replace(/[\u0000-\u001f\u007f-\u009f]+/g, " ").trim();
+}

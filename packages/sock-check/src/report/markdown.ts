@@ -1,0 +1,49 @@
+import type { Report, Verdict } from "../record";
+import { approversOf, groupRecords, plural, titleOf } from "./groups";
+
+const ICON: Record<Verdict, string> = { compliant: "✅", exempt: "☑️", emergency: "⚠️", noncompliant: "❌", unverified: "❓" };
+
+/** Markdown for $GITHUB_STEP_SUMMARY, MR comments and chat. Every untrusted string is escaped. */
+export function renderMarkdown(report: Report, options: { blocked: boolean }): string {
+  const s = report.summary;
+  const out: string[] = [];
+  out.push(`### sock-check: ${options.blocked ? "❌ deploy blocked" : "✅ compliant"}`);
+  out.push("");
+  out.push(
+    `${md(report.repo)} \`${report.range.from.slice(0, 12)}..${report.range.to.slice(0, 12)}\` (${report.range.mode}): ` +
+      `${plural(s.commits, "commit")} in ${plural(s.pulls, "PR")} — ${s.compliant} compliant, ${s.exempt} exempt, ` +
+      `${s.emergency} emergency, ${s.noncompliant} noncompliant, ${s.unverified} unverified.`,
+  );
+  out.push("");
+  out.push("| | Change | Author | Approved by | Checks | Ticket | Verdict |");
+  out.push("|---|---|---|---|---|---|---|");
+  const groups = groupRecords(report.records);
+  for (const g of groups) {
+    const r = g.first;
+    const change = r.pr
+      ? `[#${r.pr.number}](${r.pr.url}) ${md(titleOf(g))}`
+      : `\`${r.commit.sha.slice(0, 7)}\` ${md(r.commit.subject)} (no PR)`;
+    const author = md(r.pr?.author ?? r.commit.author.login ?? r.commit.author.email ?? "?");
+    const checks = r.checks.map((c) => `${md(c.name)} ${c.state === "success" ? "✓" : "✗"}`).join(", ") || "—";
+    const verdict =
+      g.violations.length > 0
+        ? g.violations.map((v) => md(v.message)).join("; ")
+        : r.emergency
+          ? `emergency (${r.emergency.status})`
+          : g.verdict;
+    out.push(
+      `| ${ICON[g.verdict]} | ${change} | ${author} | ${md(approversOf(r).join(", ")) || "—"} | ${checks} | ${md(r.tickets.join(", ")) || "—"} | ${verdict} |`,
+    );
+  }
+  out.push("");
+  out.push(`<sub>sock-check ${md(report.tool_version)} · policy ${md(report.policy_source)} · ${report.generated_at}</sub>`);
+  return `${out.join("\n")}\n`;
+}
+
+/** Escapes Markdown and HTML so a PR title cannot add links, images, mentions or break the table. */
+export function md(text: string): string {
+  return text
+    .replace(/[\r\n]+/g, " ")
+    .replace(/[\\`*_{}[\]()<>#+!|~@]/g, "\\$&")
+    .trim();
+}
