@@ -1,4 +1,4 @@
-import { type ChildProcess, execFile, spawnSync } from "node:child_process";
+import { type ChildProcess, execFile, spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { createConnection, createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -72,6 +72,23 @@ export function onProcessExit(fn: () => void): () => void {
   }
   cleanups.add(fn);
   return () => cleanups.delete(fn);
+}
+
+/**
+ * A tiny sh process that SIGKILLs child and removes dir when our end of its stdin closes, which
+ * happens even when this process is SIGKILLed (a vitest worker killed on timeout) and no exit hook
+ * runs. Returns a function that dismisses it, for a normal stop.
+ */
+export function guardChild(child: ChildProcess, dir?: string): () => void {
+  if (child.pid === undefined) return () => {};
+  const script = 'read _ignored; kill -9 "$0" 2>/dev/null; [ -n "$1" ] && rm -rf -- "$1"';
+  const watchdog = spawn("sh", ["-c", script, String(child.pid), dir ?? ""], { stdio: ["pipe", "ignore", "ignore"] });
+  watchdog.on("error", () => {});
+  watchdog.unref();
+  (watchdog.stdin as unknown as { unref?: () => void } | null)?.unref?.();
+  return () => {
+    watchdog.kill("SIGKILL");
+  };
 }
 
 export function makeTempDir(prefix: string): string {

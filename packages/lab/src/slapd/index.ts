@@ -3,7 +3,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type LdapChange, LdapClient, type LdapConnectionConfig, ldapConnectionSchema, Secret } from "@opsguard/core";
 import { ensureDebianPackages } from "../ensure";
-import { freePort, makeTempDir, onProcessExit, removeDir, run, sleep, stopProcess, waitForPort } from "../process";
+import { freePort, guardChild, makeTempDir, onProcessExit, removeDir, run, sleep, stopProcess, waitForPort } from "../process";
 import { makeCa, makeServerCert } from "../tls";
 import { slapdConfigLdif } from "./config";
 import { buildSeed, type LabUser, type SeedUserName } from "./seed";
@@ -78,6 +78,7 @@ export async function startSlapd(options: SlapdOptions = {}): Promise<SlapdLab> 
   ]);
   const dir = makeTempDir("slapd");
   let child: ChildProcess | undefined;
+  let dismissGuard = () => {};
   const unregister = onProcessExit(() => {
     child?.kill("SIGKILL");
     removeDir(dir);
@@ -131,6 +132,8 @@ export async function startSlapd(options: SlapdOptions = {}): Promise<SlapdLab> 
       // -d keeps slapd in the foreground as our child, so it dies with us and its exit is observable.
       const proc = spawn(SLAPD, ["-F", confDir, "-h", urls, "-d", "0"], { stdio: ["ignore", "ignore", "pipe"] });
       child = proc;
+      dismissGuard();
+      dismissGuard = guardChild(proc, dir);
       proc.stderr?.on("data", (chunk: Buffer) => {
         stderr = (stderr + chunk.toString()).slice(-20_000);
       });
@@ -218,6 +221,7 @@ export async function startSlapd(options: SlapdOptions = {}): Promise<SlapdLab> 
       deleteEntry: (dn) => asAdmin((c) => c.delete(dn)),
       stopServer: async () => {
         if (child) {
+          dismissGuard();
           child.kill("SIGCONT");
           await stopProcess(child);
         }
@@ -243,6 +247,7 @@ export async function startSlapd(options: SlapdOptions = {}): Promise<SlapdLab> 
     };
     return lab;
   } catch (error) {
+    dismissGuard();
     if (child) await stopProcess(child);
     removeDir(dir);
     unregister();
