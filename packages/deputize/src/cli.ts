@@ -1,10 +1,153 @@
-import { createProgram, runCli } from "@opsguard/core";
+import { join } from "node:path";
+import {
+  type CliContext,
+  cliContext,
+  createProgram,
+  describeError,
+  ExitCode,
+  ensurePrivateDir,
+  loadConfig,
+  runCli,
+  UsageError,
+  withLock,
+} from "@opsguard/core";
+
+type Command = Parameters<typeof cliContext>[0];
+
 import pkg from "../package.json" with { type: "json" };
+import { buildDeputize } from "./build";
+import { configSchema } from "./config";
+import { formatDiff, formatStatus } from "./format";
+import { type RunReport, runOnce } from "./run";
+
+const HELP = `Config keys (YAML or JSON; see the README for every key):
+  sources[]        type pagerduty | opsgenie | rotation, with schedules by name or id
+  sinks[]          type ldap-group | gitlab-group | slack | webhook
+  ldap             urls, startTls, caFile, bindDn, bindPassword (file:/… or env:…), baseDn
+  lookAheadMinutes grant access this long before a shift starts (0)
+  graceMinutes     keep access this long after a shift ends (0)
+  allowEmpty       let a sink become empty when nobody is on call (false)
+  maxRemovals      refuse a change removing more members at once, unless --force (5)
+  stateDir         where the last announcement and Slack ids are kept (/var/lib/opsguard/deputize)
+Secrets are only read from files or the environment, and never printed.
+
+Examples:
+  deputize run --dry-run          show what would change, change nothing
+  deputize run                    make every sink match (quiet when nothing changed)
+  deputize run --watch 5          stay running, every 5 minutes
+  deputize status --json          on-call people, sink members and pending changes`;
 
 const program = createProgram({
   name: "deputize",
   version: pkg.version,
   description: pkg.description,
+  exitCodes: [
+    ExitCode.OK,
+    ExitCode.FAILED,
+    ExitCode.PARTIAL,
+    ExitCode.USAGE,
+    ExitCode.DATA_ERR,
+    ExitCode.NO_INPUT,
+    ExitCode.UNAVAILABLE,
+    ExitCode.TEMP_FAIL,
+    ExitCode.NO_PERM,
+    ExitCode.CONFIG,
+  ],
+  helpAfter: `${HELP}\n\nExit code 1 means a change was refused (nobody on call, too many removals); 2 that some sinks failed.`,
 });
+
+program
+  .command("run", { isDefault: true })
+  .description("make every sink match who is on call now")
+  .option("-n, --dry-run", "print the per-sink diff and change nothing", false)
+  .option("--force", "apply even a change that removes more than maxRemovals members", false)
+  .option("--watch <minutes>", "keep running, one pass every <minutes>")
+  .action(async (opts: { dryRun: boolean; force: boolean; watch?: string }, command: Command) => {
+    const ctx = cliContext(command, { defaultLevel: "warn" });
+    const every = opts.watch === undefined ? undefined : Number(opts.watch);
+    if (every !== undefined && !(Number.isFinite(every) && every > 0)) {
+      throw new UsageError(`--watch expects a number of minutes, got "${opts.watch}"`, { hint: "for example --watch 5" });
+    }
+    const pass = () => runPass(ctx, opts.dryRun, opts.force);
+    if (every === undefined) {
+      process.exitCode = await pass();
+      return;
+    }
+    await watch(ctx, every, pass);
+  });
+
+program
+  .command("status")
+  .description("who is on call per schedule, who is in each sink, and what the next run would change")
+  .action(async (_opts: unknown, command: Command) => {
+    const ctx = cliContext(command, { defaultLevel: "warn" });
+    const report = await withDeputize(ctx, (dep) => runOnce(dep, { dryRun: true, log: ctx.log }));
+    process.stdout.write(ctx.opts.json ? `${JSON.stringify(statusJson(report), null, 2)}\n` : formatStatus(report));
+    process.exitCode = report.exitCode;
+  });
+
+async function runPass(ctx: CliContext, dryRun: boolean, force: boolean): Promise<number> {
+  const report = await withDeputize(ctx, async (dep) => {
+    if (dryRun) return runOnce(dep, { dryRun, force, log: ctx.log });
+    // Two overlapping cron runs would post the hand-off twice: one run at a time.
+    await ensurePrivateDir(dep.settings.stateDir, { log: ctx.log });
+    return withLock(join(dep.settings.stateDir, "run"), () => runOnce(dep, { dryRun, force, log: ctx.log }), { timeoutMs: 60_000 });
+  });
+  process.stdout.write(ctx.opts.json ? `${JSON.stringify(report, null, 2)}\n` : formatDiff(report, dryRun));
+  return report.exitCode;
+}
+
+async function withDeputize<T>(ctx: CliContext, fn: (dep: ReturnType<typeof buildDeputize>) => Promise<T>): Promise<T> {
+  const { config } = await loadConfig({ tool: "deputize", schema: configSchema, path: ctx.opts.config });
+  const dep = buildDeputize(config, { log: ctx.log });
+  try {
+    return await fn(dep);
+  } finally {
+    await dep.close();
+  }
+}
+
+/** A long-running loop for a service manager: a failed pass is logged, the next one still comes; SIGTERM ends it. */
+async function watch(ctx: CliContext, minutes: number, pass: () => Promise<number>): Promise<void> {
+  let stopping = false;
+  let wake: (() => void) | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  const stop = () => {
+    stopping = true;
+    clearTimeout(timer);
+    wake?.();
+  };
+  process.once("SIGTERM", stop);
+  process.once("SIGINT", stop);
+  while (!stopping) {
+    try {
+      const code = await pass();
+      if (code !== ExitCode.OK) ctx.log.warn(`pass ended with exit code ${code}; next in ${minutes} min`);
+    } catch (error) {
+      ctx.log.error(`pass failed: ${describeError(error)}; next in ${minutes} min`);
+    }
+    if (stopping) break;
+    await new Promise<void>((resolve) => {
+      wake = resolve;
+      timer = setTimeout(resolve, minutes * 60_000);
+    });
+  }
+}
+
+function statusJson(report: RunReport) {
+  return {
+    window: report.window,
+    schedules: report.schedules,
+    sourceErrors: report.sourceErrors,
+    sinks: report.sinks.map((s) => ({
+      sink: s.sink,
+      kind: s.kind,
+      members: s.plan?.current ?? [],
+      onCall: s.onCall,
+      nextRun: { status: s.status, add: s.plan?.add ?? [], remove: s.plan?.remove ?? [], updates: s.plan?.updates ?? [], reason: s.reason },
+      unresolved: s.plan?.unresolved ?? [],
+    })),
+  };
+}
 
 void runCli(program);

@@ -1,0 +1,62 @@
+import type { RunReport, SinkReport } from "./run";
+
+const VERB: Record<SinkReport["status"], string> = {
+  unchanged: "unchanged",
+  changed: "changed",
+  "would-change": "would change",
+  refused: "refused",
+  failed: "FAILED",
+  skipped: "skipped",
+};
+
+/**
+ * The per-sink diff as people read it: `+` added, `-` removed, `~` another write, `!` a problem.
+ * `all` includes sinks with nothing to do (dry run, status); a cron run prints only what happened.
+ */
+export function formatDiff(report: RunReport, all: boolean): string {
+  const lines: string[] = [];
+  for (const e of report.sourceErrors) lines.push(`source ${e.source}: FAILED: ${e.error}`);
+  for (const sink of report.sinks) {
+    const problems = sink.plan?.unresolved ?? [];
+    if (!all && sink.status === "unchanged" && problems.length === 0) continue;
+    lines.push(`${sink.sink} (${sink.kind}): ${VERB[sink.status]}${sink.reason ? `: ${sink.reason}` : ""}`);
+    for (const a of sink.plan?.add ?? []) lines.push(`  + ${a}`);
+    for (const r of sink.plan?.remove ?? []) lines.push(`  - ${r}`);
+    for (const u of sink.plan?.updates ?? []) lines.push(`  ~ ${u}`);
+    for (const p of problems) lines.push(`  ! ${p}`);
+  }
+  return lines.length > 0 ? `${lines.join("\n")}\n` : "";
+}
+
+/** `deputize status`: who is on call per schedule, who is in each sink, what the next run would change. */
+export function formatStatus(report: RunReport): string {
+  const schedules = table(
+    ["SCHEDULE", "SOURCE", "ON CALL"],
+    report.schedules.map((s) => [s.schedule, s.source, s.onCall.join(", ") || "nobody"]),
+  );
+  const sinks = table(
+    ["SINK", "KIND", "NOW", "NEXT RUN"],
+    report.sinks.map((s) => [s.sink, s.kind, (s.plan?.current ?? []).join(", ") || "-", nextRun(s)]),
+  );
+  const errors = report.sourceErrors.map((e) => `source ${e.source} FAILED: ${e.error}\n`).join("");
+  return `${schedules}\n${errors}${errors ? "\n" : ""}${sinks}`;
+}
+
+function nextRun(s: SinkReport): string {
+  if (s.status === "failed" || s.status === "skipped" || s.status === "refused") return `${VERB[s.status]}: ${s.reason ?? ""}`;
+  const plan = s.plan;
+  if (!plan || (plan.add.length === 0 && plan.remove.length === 0 && plan.updates.length === 0)) return "nothing";
+  const parts = [...plan.add.map((a) => `+${a}`), ...plan.remove.map((r) => `-${r}`)];
+  if (plan.updates.length > 0) parts.push(`${plan.updates.length} other update${plan.updates.length > 1 ? "s" : ""}`);
+  return parts.join(" ");
+}
+
+function table(header: readonly string[], rows: ReadonlyArray<readonly string[]>): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
+  const line = (cells: readonly string[]) =>
+    cells
+      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0)))
+      .join("  ")
+      .trimEnd();
+  return `${[line(header), ...rows.map(line)].join("\n")}\n`;
+}

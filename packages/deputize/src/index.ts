@@ -1,0 +1,16 @@
+export { type BuildOptions, buildDeputize, type Deputize } from "./build";
+export { configSchema, type DeputizeConfig, type SinkConfig, type SourceConfig } from "./config";
+export { formatDiff, formatStatus } from "./format";
+export { handleOf, mergePeople, type Person, person, type ScheduleOnCall } from "./people";
+export { type RunOptions, type RunReport, runOnce, type SinkReport, type SinkStatus } from "./run";
+export { GitLabGroupSink } from "./sinks/gitlab";
+export { LdapGroupSink } from "./sinks/ldap-group";
+export { hasChanges, type Sink, type SinkPlan } from "./sinks/sink";
+export { composeTopic, parseTopic, SlackSink } from "./sinks/slack";
+export { WebhookSink } from "./sinks/webhook";
+export { OpsgenieSource } from "./sources/opsgenie";
+export { PagerDutySource, type ScheduleRef } from "./sources/pagerduty";
+export { loadRotationFile, onCallInWindow, RotationSource, rotationFileSchema } from "./sources/rotation";
+export type { Source } from "./sources/source";
+export { DeputizeState } from "./state";
+export { accessWindow, type Window } from "./window";

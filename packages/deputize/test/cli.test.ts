@@ -1,0 +1,144 @@
+import { execFile } from "node:child_process";
+import { existsSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { SLACK_SIM_TOKEN, SlackSim, type SlapdLab, startSlapd } from "@opsguard/lab";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+// The built bundle as cron and people run it: stdout/stderr discipline, exit codes, no secrets.
+const BUNDLE = new URL("../dist/deputize.cjs", import.meta.url).pathname;
+const CHANNEL = "C0ONCALL";
+
+let lab: SlapdLab;
+const slack = new SlackSim();
+let configFile = "";
+let tokenFile = "";
+
+beforeAll(async () => {
+  if (!existsSync(BUNDLE)) throw new Error(`${BUNDLE} is missing: run "node scripts/build.mjs deputize" first`);
+  lab = await startSlapd();
+  await slack.start();
+  slack.addUser({ id: "U0ALICE", name: "alice", email: "alice@opsguard.test" });
+  slack.addChannel({ id: CHANNEL, name: "oncall", topic: "Runbook: <https://wiki.example/oncall>" });
+  const rotation = join(lab.dir, "rotation.yaml");
+  const weekAgo = new Date(Date.now() - 7 * 86_400_000).toISOString().slice(0, 10);
+  writeFileSync(
+    rotation,
+    `schedules:\n  sre:\n    timeZone: UTC\n    start: "${weekAgo}"\n    handoff: "00:00"\n    rotationDays: 1\n    members: [alice@opsguard.test]\n`,
+  );
+  tokenFile = join(lab.dir, "slack.token");
+  writeFileSync(tokenFile, `${SLACK_SIM_TOKEN}\n`, { mode: 0o600 });
+  configFile = join(lab.dir, "deputize.json");
+  writeFileSync(
+    configFile,
+    JSON.stringify({
+      sources: [{ type: "rotation", file: rotation }],
+      ldap: lab.connection({ bindDn: lab.serviceDn, bindPassword: lab.servicePasswordFile }),
+      sinks: [
+        { type: "ldap-group", name: "ldap:oncall", group: lab.groups.oncall, peopleBase: lab.peopleDn },
+        { type: "slack", name: "slack", token: `file:${tokenFile}`, baseUrl: slack.apiUrl, channel: CHANNEL },
+      ],
+      stateDir: join(lab.dir, "deputize-state"),
+    }),
+  );
+});
+afterAll(async () => {
+  await Promise.all([lab?.stop(), slack.stop()]);
+});
+
+function deputize(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [BUNDLE, ...args],
+      { env: { PATH: process.env.PATH, NO_COLOR: "1" }, timeout: 20_000 },
+      (error, stdout, stderr) => {
+        resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr });
+      },
+    );
+  });
+}
+
+describe("deputize CLI", () => {
+  it("--dry-run prints the per-sink diff and writes nothing", async () => {
+    const r = await deputize("--config", configFile, "run", "--dry-run");
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe(
+      [
+        "ldap:oncall (ldap-group): would change",
+        "  + alice",
+        "  - bob",
+        "slack (slack): would change",
+        "  + alice",
+        '  ~ topic: "Runbook: https://wiki.example/oncall" → "On call: @alice | Runbook: https://wiki.example/oncall"',
+        '  ~ message: "On-call hand-off: on call now: @alice"',
+        "",
+      ].join("\n"),
+    );
+    expect(slack.writes()).toEqual([]);
+  });
+
+  it("status shows schedules, sink members and the next run's changes", async () => {
+    const r = await deputize("--config", configFile, "status");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^SCHEDULE\s+SOURCE\s+ON CALL\nsre\s+rotation\s+alice@opsguard.test\n/);
+    expect(r.stdout).toMatch(/\nldap:oncall\s+ldap-group\s+bob\s+\+alice -bob\n/);
+    expect(r.stdout).toMatch(/\nslack\s+slack\s+-\s+\+alice 2 other updates\n/);
+  });
+
+  it("run applies, then a second run is silent and changes nothing", async () => {
+    const first = await deputize("--config", configFile, "run");
+    expect(first.code).toBe(0);
+    expect(first.stdout).toMatch(/^ldap:oncall \(ldap-group\): changed\n {2}\+ alice\n {2}- bob\n/);
+    expect(slack.topic(CHANNEL)).toBe("On call: @alice | Runbook: <https://wiki.example/oncall>");
+    const admin = lab.adminClient();
+    try {
+      expect((await admin.read(lab.groups.oncall, ["member"]))?.get("member")).toEqual([lab.users.alice.dn]);
+    } finally {
+      await admin.close();
+    }
+    const writes = slack.writes().length;
+    const second = await deputize("--config", configFile, "run");
+    expect(second).toEqual({ code: 0, stdout: "", stderr: "" });
+    expect(slack.writes().length).toBe(writes);
+  });
+
+  it("status --json is machine-readable", async () => {
+    const r = await deputize("--config", configFile, "--json", "status");
+    const status = JSON.parse(r.stdout);
+    expect(status.sinks[0]).toMatchObject({
+      sink: "ldap:oncall",
+      members: ["alice"],
+      nextRun: { status: "unchanged", add: [], remove: [] },
+    });
+  });
+
+  it("never prints a secret, even with -vv", async () => {
+    const r = await deputize("--config", configFile, "-vv", "run", "--dry-run");
+    expect(r.code).toBe(0);
+    for (const secret of [lab.servicePassword, SLACK_SIM_TOKEN]) {
+      expect(r.stdout).not.toContain(secret);
+      expect(r.stderr).not.toContain(secret);
+    }
+  });
+
+  it("a bad config is one line naming the key, exit 78", async () => {
+    const bad = join(lab.dir, "bad.json");
+    writeFileSync(
+      bad,
+      JSON.stringify({ sources: [{ type: "rotation", file: "/x" }], sinks: [{ type: "slack", token: "xoxb-literal", channel: "C1" }] }),
+    );
+    const r = await deputize("--config", bad, "run");
+    expect(r.code).toBe(78);
+    expect(r.stdout).toBe("");
+    expect(r.stderr.trim().split("\n")).toHaveLength(1);
+    expect(r.stderr).toMatch(/^deputize: invalid config in .*bad\.json: sinks\[0\]\.token: expected "env:NAME"/);
+    expect(r.stderr).not.toContain("xoxb-literal");
+  });
+
+  it("--watch with a bad interval is a usage error", async () => {
+    const r = await deputize("--config", configFile, "run", "--watch", "soon");
+    expect(r.code).toBe(64);
+    expect(r.stderr).toBe('deputize: --watch expects a number of minutes, got "soon" (for example --watch 5)\n');
+  });
+});
