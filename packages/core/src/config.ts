@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
-import { cosmiconfig, defaultLoaders } from "cosmiconfig";
+import { parse as parseYaml, YAMLError } from "yaml";
 import { z } from "zod";
 import { envPrefix } from "./cli";
 import { ConfigError } from "./errors";
@@ -50,17 +50,6 @@ export async function loadConfig<S extends z.ZodType>(options: LoadConfigOptions
   const env = options.env ?? process.env;
   const envName = `${envPrefix(options.tool)}_CONFIG`;
   const explicit = options.path ?? (env[envName] || undefined);
-  const explorer = cosmiconfig(options.tool, {
-    searchPlaces: [],
-    loaders: {
-      ".json": defaultLoaders[".json"],
-      ".yaml": defaultLoaders[".yaml"],
-      ".yml": defaultLoaders[".yml"],
-      noExt: defaultLoaders[".yaml"],
-    },
-    cache: false,
-  });
-
   let filepath: string | undefined;
   let raw: unknown;
   if (explicit) {
@@ -74,11 +63,7 @@ export async function loadConfig<S extends z.ZodType>(options: LoadConfigOptions
     filepath = configSearchPaths(options.tool, options.cwd).find((p) => existsSync(p));
   }
   if (filepath) {
-    try {
-      raw = (await explorer.load(filepath))?.config ?? {};
-    } catch (error) {
-      throw new ConfigError(`cannot parse config file ${filepath}: ${parseProblem(error, filepath)}`, { hint: "fix the JSON/YAML syntax" });
-    }
+    raw = readConfigFile(filepath);
   } else if (!options.optional) {
     throw new ConfigError(`no config file found for ${options.tool}`, {
       hint: `pass --config FILE, set $${envName}, or create /etc/opsguard/${options.tool}.yaml`,
@@ -117,16 +102,45 @@ function describeIssue(issue: z.core.$ZodIssue): string {
 }
 
 /**
- * The parser's own diagnosis with its place in the file, on one line. cosmiconfig's message also
- * quotes the offending lines (a code frame), which may hold a secret, so only the diagnosis is kept.
+ * Parses a config file: JSON for *.json, YAML otherwise (rc files without an extension too).
+ * The config loader is deliberately tiny: a loader that can also read JS/TS config drags a
+ * TypeScript compiler into every bundled bin, and sshd starts authkeys on every login.
  */
-function parseProblem(error: unknown, filepath: string): string {
-  const lines = (error instanceof Error ? error.message : String(error)).split("\n").slice(1);
-  const diagnosis = lines.map((l) => l.trim()).find((l) => l !== "" && !/^(>|\||\d+ \||-*\^)/.test(l)) ?? "syntax error";
-  const cleaned = diagnosis.replace(/ while parsing .*$/, "").replace(/,? ".*" is not valid JSON$/, "");
+function readConfigFile(filepath: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(filepath, "utf8").replace(/^\uFEFF/, "");
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? "error";
+    throw new ConfigError(`cannot read config file ${filepath} (${code})`, { hint: "check that this user may read it" });
+  }
+  try {
+    const raw: unknown = filepath.endsWith(".json") ? JSON.parse(text) : parseYaml(text);
+    return raw ?? {};
+  } catch (error) {
+    throw new ConfigError(`cannot parse config file ${filepath}: ${parseProblem(error, text)}`, { hint: "fix the JSON/YAML syntax" });
+  }
+}
+
+/**
+ * The parser's diagnosis and its place in the file, on one line. Never the offending text:
+ * the broken line may hold a secret.
+ */
+function parseProblem(error: unknown, text: string): string {
+  if (error instanceof YAMLError) {
+    const at = error.linePos?.[0];
+    const what =
+      error.message
+        .split("\n")[0]
+        ?.replace(/ at line \d+, column \d+:?$/, "")
+        .replace(/:$/, "") ?? "syntax error";
+    return at ? `${what} at line ${at.line}, column ${at.col}` : what;
+  }
+  const message = (error instanceof Error ? error.message : String(error)).replace(/,? ".*" is not valid JSON$/s, "");
+  const cleaned = (message.split("\n")[0] ?? "syntax error").replace(/^Unexpected token '.*?'/, "Unexpected character");
   const position = /at position (\d+)/.exec(cleaned);
   if (!position) return cleaned;
-  const before = readFileSync(filepath, "utf8").slice(0, Number(position[1]));
+  const before = text.slice(0, Number(position[1]));
   const line = before.split("\n").length;
   const column = before.length - before.lastIndexOf("\n");
   return cleaned.replace(/at position \d+/, `at line ${line}, column ${column}`);

@@ -148,9 +148,25 @@ describe("config validation", () => {
 
   it("reports a YAML syntax error with its line, not the file's content", async () => {
     const error = await configError(load('source: x\nldap:\n  bindPassword: "s3cret-in-yaml\n'));
-    expect(error.message).toMatch(/cannot parse config file .*c\.yaml: .*\(\d+:\d+\)$/);
+    expect(error.message).toMatch(/cannot parse config file .*c\.yaml: Missing closing "quote at line 4, column 1$/);
     expect(error.message).not.toContain("s3cret-in-yaml");
     expect(error.hint).toBe("fix the JSON/YAML syntax");
+  });
+
+  it("refuses duplicate YAML keys, which would silently override each other", async () => {
+    const error = await configError(load("source: a\nsource: b\n"));
+    expect(error.message).toMatch(/Map keys must be unique at line 2, column 1$/);
+  });
+
+  it("treats an empty file as empty config", async () => {
+    expect((await loadConfig({ tool: TOOL, schema: schema.partial(), path: file(join(dir, "e.yaml"), ""), env: {}, cwd })).config).toEqual(
+      {},
+    );
+  });
+
+  it("says when the config file cannot be read", async () => {
+    const error = await configError(loadConfig({ tool: TOOL, schema, path: dir, env: {}, cwd }));
+    expect(error.message).toBe(`cannot read config file ${dir} (EISDIR)`);
   });
 
   it("reports a JSON syntax error with line and column, not the file's content", async () => {

@@ -1,0 +1,132 @@
+import { spawn, spawnSync } from "node:child_process";
+import { join } from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+import { ExitCode } from "../src/index";
+import { bundleFixture } from "./fixtures/bundle";
+
+let bin = "";
+const ANSI = /\u001b\[/;
+
+beforeAll(async () => {
+  bin = await bundleFixture(join(import.meta.dirname, "fixtures/cli-child.ts"));
+});
+
+function run(args: string[], env: NodeJS.ProcessEnv = {}): { status: number | null; stdout: string; stderr: string } {
+  const result = spawnSync(process.execPath, [bin, ...args], {
+    encoding: "utf8",
+    env: { PATH: process.env.PATH, TERM: "xterm-256color", ...env },
+    timeout: 10_000,
+  });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+/** Runs the bin on a pseudo-terminal (util-linux script), so stdout and stderr are TTYs. */
+function runOnTty(args: string[], env: NodeJS.ProcessEnv = {}): string {
+  const command = [process.execPath, bin, ...args].map((a) => `'${a}'`).join(" ");
+  const result = spawnSync("script", ["-qec", command, "/dev/null"], {
+    encoding: "utf8",
+    env: { PATH: process.env.PATH, TERM: "xterm-256color", ...env },
+    timeout: 10_000,
+  });
+  return result.stdout;
+}
+
+describe("exit codes", () => {
+  it("exits 64 with one line for an unknown flag", () => {
+    const result = run(["--bogus"]);
+    expect(result.status).toBe(ExitCode.USAGE);
+    expect(result.stderr.trim().split("\n")).toHaveLength(1);
+    expect(result.stderr).toContain("--bogus");
+    expect(result.stdout).toBe("");
+  });
+
+  it("exits 64 for an unknown command or a missing argument", () => {
+    expect(run(["frobnicate"]).status).toBe(ExitCode.USAGE);
+    expect(run(["fail"]).status).toBe(ExitCode.USAGE);
+  });
+
+  it("prints help on stdout with the config keys and exit codes, and exits 0", () => {
+    const result = run(["--help"]);
+    expect(result.status).toBe(ExitCode.OK);
+    expect(result.stdout).toContain("Usage: ogdemo");
+    expect(result.stdout).toContain("demo.key");
+    expect(result.stdout).toMatch(/Exit codes:\n {2}0 {3}success\n {2}64 {2}usage error/);
+    expect(result.stdout).not.toContain("internal error");
+    expect(result.stderr).toBe("");
+  });
+
+  it("prints the version and exits 0", () => {
+    expect(run(["--version"])).toMatchObject({ status: 0, stdout: "1.2.3\n" });
+  });
+
+  it.each([
+    ["usage", ExitCode.USAGE, "ogdemo: --since must be a date (use YYYY-MM-DD)"],
+    ["config", ExitCode.CONFIG, "ogdemo: invalid config: ldap.urls: required"],
+    ["data", ExitCode.DATA_ERR, "ogdemo: line 3 is not an audit record"],
+    ["noinput", ExitCode.NO_INPUT, "ogdemo: cannot read /nope"],
+    ["unavailable", ExitCode.UNAVAILABLE, "ogdemo: LDAP is down"],
+    ["tempfail", ExitCode.TEMP_FAIL, "ogdemo: Slack rate limited"],
+    ["perm", ExitCode.NO_PERM, "ogdemo: bind refused"],
+    ["io", ExitCode.IO_ERR, "ogdemo: disk full"],
+    ["policy", ExitCode.FAILED, "ogdemo: 2 changes are noncompliant"],
+  ])("maps a %s error to exit %i and one line", (kind, code, line) => {
+    const result = run(["fail", kind]);
+    expect(result.status).toBe(code);
+    expect(result.stderr).toBe(`${line}\n`);
+  });
+
+  it("reports an unexpected error as internal (70) without a stack trace", () => {
+    const result = run(["fail", "internal"]);
+    expect(result.status).toBe(ExitCode.SOFTWARE);
+    expect(result.stderr).toBe(
+      "ogdemo: internal error: cannot read properties of undefined (re-run with --verbose for details and please report it)\n",
+    );
+  });
+
+  it("shows the stack with --verbose, with secrets still cut out", () => {
+    const token = "xoxb-leaky-token-value";
+    const quiet = run(["leak"], { OGDEMO_TOKEN: token });
+    expect(quiet.status).toBe(ExitCode.SOFTWARE);
+    expect(quiet.stderr).not.toContain(token);
+    expect(quiet.stderr).toContain("server rejected [redacted]");
+    const verbose = run(["-v", "leak"], { OGDEMO_TOKEN: token });
+    expect(verbose.stderr).toMatch(/\n\s+at /);
+    expect(verbose.stderr).not.toContain(token);
+  });
+
+  it("treats a closed stdout as the reader being done, not as an error", async () => {
+    const child = spawn(process.execPath, [bin, "flood"], { stdio: ["ignore", "pipe", "pipe"] });
+    let stderr = "";
+    child.stderr.on("data", (chunk: Buffer) => {
+      stderr += String(chunk);
+    });
+    await new Promise<void>((resolve) => child.stdout.once("data", () => resolve()));
+    child.stdout.destroy();
+    const code = await new Promise<number | null>((resolve) => child.on("exit", (c) => resolve(c)));
+    expect(code).toBe(ExitCode.OK);
+    expect(stderr).toBe("");
+  });
+});
+
+describe("colour", () => {
+  it("uses no ANSI escapes when stderr is not a TTY", () => {
+    const result = run(["style"]);
+    expect(result.stderr).toContain("red text color=false");
+    expect(result.stderr).toContain("ogdemo: warn: a warning");
+    expect(result.stderr).not.toMatch(ANSI);
+  });
+
+  it("colours on a TTY, and honours NO_COLOR and --no-color there", () => {
+    const coloured = runOnTty(["style"]);
+    expect(coloured).toContain("color=true");
+    expect(coloured).toMatch(ANSI);
+    for (const output of [
+      runOnTty(["style"], { NO_COLOR: "1" }),
+      runOnTty(["--no-color", "style"]),
+      runOnTty(["style"], { TERM: "dumb" }),
+    ]) {
+      expect(output).toContain("color=false");
+      expect(output).not.toMatch(ANSI);
+    }
+  });
+});
