@@ -200,6 +200,15 @@ describe("failover, timeouts and the deadline", () => {
     }
   });
 
+  it("opens one connection for operations started together", async () => {
+    const before = hole.connections();
+    await withLdap(opts({ urls: [hole.url, lab.url], connectTimeoutMs: 300 }), async (c) => {
+      const results = await Promise.all([c.read(lab.users.alice.dn), c.read(lab.users.bob.dn), c.read(lab.users.carol.dn)]);
+      expect(results.map((e) => e?.first("uid"))).toEqual(["alice", "bob", "carol"]);
+    });
+    expect(hole.connections()).toBe(before + 1);
+  });
+
   it("never lets the process hang on an open socket, even after a timeout", () => {
     const core = resolve(__dirname, "../src/index.ts");
     const script = `

@@ -83,6 +83,8 @@ export class LdapClient {
   #isLost = false;
   #url: string | undefined;
   #deadlineAt: number | undefined;
+  /** One failover loop at a time, however many operations start together. */
+  #connecting: Promise<Client> | undefined;
 
   constructor(options: LdapClientOptions) {
     this.#opts = { ...DEFAULTS, ...stripUndefined(options) };
@@ -207,6 +209,13 @@ export class LdapClient {
   async #connected(): Promise<Client> {
     // ldapts silently reconnects a dropped socket without TLS or bind; never let it.
     if (this.#client?.isConnected && !this.#isLost) return this.#client;
+    this.#connecting ??= this.#failover().finally(() => {
+      this.#connecting = undefined;
+    });
+    return this.#connecting;
+  }
+
+  async #failover(): Promise<Client> {
     if (this.#client) await this.close();
     this.#deadlineAt ??= Date.now() + this.#opts.deadlineMs;
     const attempts: Attempt[] = [];
