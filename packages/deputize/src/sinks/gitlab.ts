@@ -10,6 +10,8 @@ export interface GitLabSinkOptions {
   group: string;
   /** The access level deputize grants and removes; members at any other level are never touched. */
   accessLevel: number;
+  /** Members per page (GitLab allows up to 100). */
+  pageSize?: number;
   schedules?: readonly string[] | undefined;
 }
 
@@ -39,7 +41,7 @@ export class GitLabGroupSink implements Sink {
   async plan(people: readonly Person[]): Promise<SinkPlan> {
     const { http, accessLevel } = this.#o;
     const groupPath = `/groups/${encodeURIComponent(this.#o.group)}/members`;
-    const members = await collect(paginateLink<Member>(http, { url: groupPath, query: { per_page: 100 } }));
+    const members = await collect(paginateLink<Member>(http, { url: groupPath, query: { per_page: this.#o.pageSize ?? 100 } }));
     const byName = new Map(members.map((m) => [m.username.toLowerCase(), m]));
     const managed = members.filter((m) => m.access_level === accessLevel);
     const wanted = [...new Set(people.map((p) => handleOf(p)))];

@@ -1,0 +1,92 @@
+import { HttpClient } from "@opsguard/core";
+import { GitLabAccess, GitLabSim } from "@opsguard/lab";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { person } from "../src/people";
+import { GitLabGroupSink } from "../src/sinks/gitlab";
+import { composeTopic, parseTopic } from "../src/sinks/slack";
+
+describe("Slack topic", () => {
+  it("keeps the rest of the topic and reads back what it wrote", () => {
+    const topic = composeTopic(["alice", "bob"], "Runbook: https://wiki.example/oncall");
+    expect(topic).toBe("On call: @alice, @bob | Runbook: https://wiki.example/oncall");
+    expect(parseTopic(topic)).toEqual({ names: ["alice", "bob"], rest: "Runbook: https://wiki.example/oncall" });
+    expect(parseTopic("Welcome to #oncall")).toEqual({ names: [], rest: "Welcome to #oncall" });
+    expect(composeTopic([], "")).toBe("On call: nobody");
+  });
+
+  it("never exceeds Slack's 250 characters: the rest is cut first, then the list", () => {
+    const long = composeTopic(["alice"], "x".repeat(400));
+    expect(long.length).toBe(250);
+    expect(long.endsWith("…")).toBe(true);
+    const many = Array.from({ length: 40 }, (_, i) => `engineer${i}`);
+    const crowded = composeTopic(many, "rest");
+    expect(crowded.length).toBeLessThanOrEqual(250);
+    expect(crowded).toMatch(/^On call: @engineer0, .* \+\d+ more/);
+    expect(parseTopic(crowded).names.length).toBeLessThan(40);
+  });
+});
+
+describe("GitLab approver group sink", () => {
+  const gitlab = new GitLabSim();
+  let http: HttpClient;
+
+  beforeAll(async () => {
+    await gitlab.start();
+    for (const u of ["owner", "maint", "guest", "alice", "bob", "carol"])
+      gitlab.addUser({ username: u, name: u, email: `${u}@opsguard.test` });
+    gitlab.addGroup("platform/approvers", {
+      owner: GitLabAccess.OWNER,
+      maint: GitLabAccess.MAINTAINER,
+      guest: GitLabAccess.GUEST,
+      bob: GitLabAccess.DEVELOPER,
+    });
+    http = new HttpClient({
+      service: "GitLab API",
+      baseUrl: `${gitlab.url}/api/v4`,
+      headers: { authorization: `Bearer ${gitlab.token}` },
+      retries: 3,
+    });
+  });
+  afterAll(() => gitlab.stop());
+
+  const sink = () =>
+    new GitLabGroupSink({ name: "gitlab", http, group: "platform/approvers", accessLevel: GitLabAccess.DEVELOPER, pageSize: 1 });
+  const on = (...names: string[]) => names.map((n) => person({ email: `${n}@opsguard.test`, uid: n }));
+
+  it("pages through members one at a time and manages only its own access level", async () => {
+    gitlab.requests.length = 0;
+    const plan = await sink().plan(on("alice", "maint", "guest"));
+    expect(gitlab.requests.filter((r) => r.path.endsWith("/members")).map((r) => r.query.get("page") ?? "1")).toEqual(["1", "2", "3", "4"]);
+    expect(plan).toMatchObject({
+      current: ["bob"],
+      add: ["alice"],
+      remove: ["bob"],
+      unresolved: ["guest: already a member at level 10; left as it is"],
+    });
+    await plan.apply();
+    expect(gitlab.membersOf("platform/approvers")).toEqual({ owner: 50, maint: 40, guest: 10, alice: 30 });
+  });
+
+  it("never removes owners or maintainers, even when nobody of them is on call", async () => {
+    const plan = await sink().plan(on("carol"));
+    expect(plan.remove).toEqual(["alice"]);
+    await plan.apply();
+    expect(gitlab.membersOf("platform/approvers")).toEqual({ owner: 50, maint: 40, guest: 10, carol: 30 });
+  });
+
+  it("honours 429 Retry-After while applying", async () => {
+    const plan = await sink().plan(on("alice"));
+    gitlab.fault(
+      { status: 429, headers: { "retry-after": "0" }, body: { message: "429 Too Many Requests" } },
+      { times: 2, method: "POST" },
+    );
+    await plan.apply();
+    expect(gitlab.membersOf("platform/approvers")).toEqual({ owner: 50, maint: 40, guest: 10, alice: 30 });
+    expect(gitlab.requests.filter((r) => r.method === "POST").map((r) => r.status)).toEqual([201, 201, 429, 429, 201]);
+  });
+
+  it("reports GitLab's error message when the group does not exist", async () => {
+    const missing = new GitLabGroupSink({ name: "gitlab", http, group: "platform/nope", accessLevel: 30 });
+    await expect(missing.plan(on("alice"))).rejects.toThrow(/GitLab API answered HTTP 404: 404 Group Not Found/);
+  });
+});
