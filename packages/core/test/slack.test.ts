@@ -189,6 +189,62 @@ describe("SlackClient against the simulator", () => {
   });
 });
 
+describe("the Slack simulator speaks Slack's protocol", () => {
+  const raw = (method: string, init: RequestInit = {}) =>
+    fetch(`${sim.apiUrl}/${method}`, init).then((r) => r.json() as Promise<Record<string, unknown>>);
+
+  it("answers a request without a token with HTTP 200 not_authed", async () => {
+    const response = await fetch(`${sim.apiUrl}/users.info?user=U01ALICE`);
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ ok: false, error: "not_authed" });
+  });
+
+  it("takes the token from a form body but not from a JSON body", async () => {
+    const form = new URLSearchParams({ token: SLACK_SIM_TOKEN, user: "U01ALICE" });
+    expect(await raw("users.info", { method: "POST", body: form })).toMatchObject({ ok: true, user: { id: "U01ALICE" } });
+    const json = {
+      method: "POST",
+      headers: { "content-type": "application/json; charset=utf-8" },
+      body: JSON.stringify({ token: SLACK_SIM_TOKEN }),
+    };
+    expect(await raw("chat.postMessage", json)).toEqual({ ok: false, error: "not_authed" });
+  });
+
+  it("does not read JSON bodies on read methods, and warns about a missing charset on writes", async () => {
+    const auth = { authorization: `Bearer ${SLACK_SIM_TOKEN}` };
+    const read = await raw("users.lookupByEmail", {
+      method: "POST",
+      headers: { ...auth, "content-type": "application/json; charset=utf-8" },
+      body: JSON.stringify({ email: "alice@example.com" }),
+    });
+    expect(read).toEqual({ ok: false, error: "invalid_arguments" });
+    const write = await raw("chat.postMessage", {
+      method: "POST",
+      headers: { ...auth, "content-type": "application/json" },
+      body: JSON.stringify({ channel: "C01OPS", text: "hi" }),
+    });
+    expect(write).toMatchObject({ ok: true, warning: "missing_charset", response_metadata: { warnings: ["missing_charset"] } });
+  });
+
+  it("reports missing_scope with needed and provided, and the token's scopes in a header", async () => {
+    const response = await fetch(`${sim.apiUrl}/usergroups.users.list?usergroup=S01ONCALL`, {
+      headers: { authorization: `Bearer ${READ_ONLY_TOKEN}` },
+    });
+    expect(response.headers.get("x-oauth-scopes")).toBe("users:read,channels:read");
+    expect(await response.json()).toEqual({
+      ok: false,
+      error: "missing_scope",
+      needed: "usergroups:read",
+      provided: "users:read,channels:read",
+    });
+  });
+
+  it("refuses a topic over 250 characters and a message without text", async () => {
+    await expect(client().setTopic("C01OPS", "x".repeat(251))).rejects.toMatchObject({ code: "too_long" });
+    await expect(client().postMessage({ channel: "C01OPS", text: "" })).rejects.toMatchObject({ code: "no_text" });
+  });
+});
+
 describe("Slack text helpers", () => {
   it("escapes untrusted text so it cannot mention @channel or fake a link", () => {
     expect(escapeSlackText("<!channel> & <https://evil|bank>")).toBe("&lt;!channel&gt; &amp; &lt;https://evil|bank&gt;");
