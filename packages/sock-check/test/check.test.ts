@@ -1,0 +1,244 @@
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { GitHubScenario } from "../../lab/src/sim/github-scenario";
+import { type ChangeRecord, runCheck } from "../src/index";
+import { envFor, policyYaml, runSockCheck, startScenario } from "./fixture";
+
+const HOUR = 3_600_000;
+let scenario: GitHubScenario;
+let pr: Record<string, number>;
+let directPushMark: number;
+
+beforeAll(async () => {
+  scenario = await startScenario();
+  const s = scenario;
+  s.directPush({ message: "Initial import", author: "alice", files: { ".sock-check.yml": policyYaml(s.sim.url), "README.md": "shop\n" } });
+  s.tag("deploy-1");
+  pr = {};
+  pr.compliant = s.pullRequest({ title: "SHOP-1 Add the cart", author: "alice", reviews: [{ by: "bob" }], checks: { build: "success" } });
+  pr.bot = s.pullRequest({ title: "Bump lodash from 4.17.20 to 4.17.21", author: "dependabot[bot]", checks: { build: "success" } });
+  s.tag("deploy-2");
+  pr.self = s.pullRequest({
+    title: "SHOP-2 Pricing rules",
+    author: "alice",
+    commits: [{ message: "Pricing rules", author: "alice", coAuthors: ["carol"] }],
+    reviews: [{ by: "carol" }],
+    checks: { build: "success" },
+  });
+  pr.stale = s.pullRequest({
+    title: "SHOP-3 Checkout flow",
+    author: "alice",
+    commits: [
+      { message: "Checkout flow", author: "alice" },
+      { message: "Pushed after the approval", author: "alice" },
+    ],
+    reviews: [{ by: "bob", onCommit: 0 }],
+    checks: { build: "success" },
+  });
+  pr.failedCheck = s.pullRequest({
+    title: "SHOP-4 Faster search",
+    author: "bob",
+    reviews: [{ by: "alice" }],
+    checks: { build: "failure" },
+  });
+  pr.noTicket = s.pullRequest({
+    title: "Tidy the footer",
+    author: "bob",
+    branch: "tidy-footer",
+    reviews: [{ by: "carol" }],
+    checks: { build: "success" },
+  });
+  directPushMark = s.directPush({ message: "Fix typo on prod", author: "dave" });
+  pr.changesRequested = s.pullRequest({
+    title: "SHOP-8 New shipping rates",
+    author: "carol",
+    reviews: [{ by: "alice" }, { by: "dave", state: "CHANGES_REQUESTED" }],
+    checks: { build: "success" },
+  });
+  s.tag("deploy-3");
+  pr.emergencyDone = s.pullRequest({
+    title: "SHOP-9 Stop the outage",
+    author: "dave",
+    labels: ["emergency"],
+    checks: { build: "success" },
+    reviews: [{ by: "bob", afterMergeMs: 2 * HOUR }],
+  });
+  s.tag("deploy-4");
+  pr.emergencyOverdue = s.pullRequest({
+    title: "SHOP-10 Hotfix payments",
+    author: "dave",
+    labels: ["emergency"],
+    checks: { build: "success" },
+  });
+  s.tag("deploy-5");
+  pr.emergencyPending = s.pullRequest({
+    title: "SHOP-11 Hotfix login",
+    author: "carol",
+    labels: ["emergency"],
+    checks: { build: "success" },
+    mergedAt: new Date(Date.now() - HOUR),
+  });
+  s.build();
+});
+
+afterAll(async () => {
+  await scenario?.sim.stop();
+  scenario?.cleanup();
+});
+
+async function check(from: string, to = "HEAD") {
+  return runCheck({ dir: scenario.dir, from, to, env: envFor(scenario), toolVersion: "test" });
+}
+
+function byPull(records: readonly ChangeRecord[], number: number): ChangeRecord {
+  const record = records.find((r) => r.pr?.number === number);
+  if (!record) throw new Error(`no record for PR #${number}`);
+  return record;
+}
+
+describe("sock-check against a real repository and the GitHub simulator", () => {
+  it("passes a range where every change was reviewed, checked and ticketed, and exempts listed bots", async () => {
+    const { report } = await check("deploy-1", "deploy-2");
+    expect(report.summary).toMatchObject({ commits: 2, pulls: 2, compliant: 1, exempt: 1, noncompliant: 0, unverified: 0 });
+    const ok = byPull(report.records, pr.compliant!);
+    expect(ok.verdict).toBe("compliant");
+    expect(ok.approvals).toEqual([expect.objectContaining({ reviewer: "bob", state: "APPROVED", on_head: true, counts: true })]);
+    expect(ok.tickets).toEqual(["SHOP-1"]);
+    expect(ok.checks).toEqual([expect.objectContaining({ name: "build", state: "success", required: true })]);
+    expect(ok.pr).toMatchObject({ author: "alice", merged_by: "alice", head_sha: scenario.pull(pr.compliant!).headSha });
+    expect(ok.commit.sha).toBe(scenario.pull(pr.compliant!).mergeSha);
+    const bot = byPull(report.records, pr.bot!);
+    expect(bot.verdict).toBe("exempt");
+    expect(bot.exemption).toBe("bot:dependabot[bot]");
+  });
+
+  it("finds each kind of violation and names the rule", async () => {
+    const { report } = await check("deploy-2", "deploy-3");
+    const rules = (n: number) => byPull(report.records, n).violations.map((v) => v.rule);
+    expect(rules(pr.self!)).toEqual(["self-approval"]);
+    expect(byPull(report.records, pr.self!).violations[0]?.message).toContain("approval by carol does not count");
+    expect(rules(pr.stale!)).toEqual(["stale-approval"]);
+    expect(rules(pr.failedCheck!)).toEqual(["check-failed"]);
+    expect(rules(pr.noTicket!)).toEqual(["ticket"]);
+    expect(rules(pr.changesRequested!)).toEqual(["changes-requested"]);
+    expect(byPull(report.records, pr.changesRequested!).violations[0]?.message).toContain("dave");
+    const direct = report.records.find((r) => r.commit.sha === scenario.sha(directPushMark));
+    expect(direct).toMatchObject({ pr: null, verdict: "noncompliant", violations: [expect.objectContaining({ rule: "direct-push" })] });
+    expect(report.summary).toMatchObject({ commits: 6, noncompliant: 6, compliant: 0 });
+  });
+
+  it("lets an emergency change through flagged, and clears it once reviewed after the merge", async () => {
+    const done = byPull((await check("deploy-3", "deploy-4")).report.records, pr.emergencyDone!);
+    expect(done.verdict).toBe("compliant");
+    expect(done.emergency).toMatchObject({ status: "done", retro_reviewer: "bob" });
+
+    const pending = byPull((await check("deploy-5")).report.records, pr.emergencyPending!);
+    expect(pending.verdict).toBe("emergency");
+    expect(pending.emergency?.status).toBe("pending");
+    expect(Date.parse(pending.emergency!.due_at) - Date.parse(pending.pr!.merged_at!)).toBe(72 * HOUR);
+  });
+
+  it("blocks an emergency change whose retroactive review is overdue", async () => {
+    const overdue = byPull((await check("deploy-4", "deploy-5")).report.records, pr.emergencyOverdue!);
+    expect(overdue.verdict).toBe("noncompliant");
+    expect(overdue.violations.map((v) => v.rule)).toEqual(["retro-overdue"]);
+  });
+
+  it("exits 0 on a compliant range and 1 on a noncompliant one, with the digest on stdout", async () => {
+    const ok = await runSockCheck(["--from", "deploy-1", "--to", "deploy-2"], { cwd: scenario.dir, env: envFor(scenario) });
+    expect(ok.code).toBe(0);
+    expect(ok.stdout).toContain("✓ #1 SHOP-1 Add the cart");
+    expect(ok.stdout).toMatch(/OK to deploy/);
+
+    const bad = await runSockCheck(["--from", "deploy-2", "--to", "deploy-3"], { cwd: scenario.dir, env: envFor(scenario) });
+    expect(bad.code).toBe(1);
+    expect(bad.stdout).toContain("✗ direct-push: pushed to the branch without a merged pull request");
+    expect(bad.stdout).toMatch(/6 noncompliant, 0 unverified — BLOCKED/);
+    expect(bad.stderr.trim()).toMatch(/^sock-check: deploy blocked: 6 noncompliant commits in [0-9a-f]{7}\.\.[0-9a-f]{7}$/);
+    expect(bad.stderr).not.toContain(scenario.token);
+  });
+
+  it("writes JSON evidence to --output while the digest goes to the terminal", async () => {
+    const out = join(scenario.dir, "..", `evidence-${process.pid}.json`);
+    const run = await runSockCheck(["--from", "deploy-2", "--to", "deploy-3", "--format", "json", "--output", out], {
+      cwd: scenario.dir,
+      env: envFor(scenario),
+    });
+    expect(run.code).toBe(1);
+    expect(run.stdout).toContain("BLOCKED");
+    const evidence = JSON.parse(readFileSync(out, "utf8"));
+    expect(evidence).toMatchObject({ schema: "opsguard.sock-check/v1", repo: "acme/shop", summary: { commits: 6 } });
+    expect(evidence.records[0]).toHaveProperty("commit.sha");
+    expect(evidence.records[0]).toHaveProperty("generated_at");
+    expect(evidence.records[0]).toHaveProperty("tool_version");
+  });
+
+  it("reports retro status with `retro` and fails when one is overdue", async () => {
+    const overdue = await runSockCheck(["retro", "--from", "deploy-4", "--to", "deploy-5"], { cwd: scenario.dir, env: envFor(scenario) });
+    expect(overdue.code).toBe(1);
+    expect(overdue.stdout).toContain("retroactive review OVERDUE");
+    const done = await runSockCheck(["retro", "--from", "deploy-3", "--to", "deploy-4"], { cwd: scenario.dir, env: envFor(scenario) });
+    expect(done.code).toBe(0);
+    expect(done.stdout).toContain("reviewed by bob");
+  });
+
+  it("fails closed when GitHub cannot answer, and says which commits were not verified", async () => {
+    scenario.sim.fault({ status: 502, body: { message: "Server Error" } }, { path: "/graphql", times: 1000 });
+    try {
+      const blocked = await runSockCheck(["--from", "deploy-1", "--to", "deploy-2"], { cwd: scenario.dir, env: envFor(scenario) });
+      expect(blocked.code).toBe(69);
+      expect(blocked.stderr).toMatch(/deploy blocked: 2 commits could not be verified \([0-9a-f]{7}, [0-9a-f]{7}\)/);
+      expect(blocked.stdout).toContain("BLOCKED");
+
+      const allowed = await runSockCheck(["--from", "deploy-1", "--to", "deploy-2", "--allow-unverified", "--format", "json"], {
+        cwd: scenario.dir,
+        env: envFor(scenario),
+      });
+      expect(allowed.code).toBe(0);
+      expect(JSON.parse(allowed.stdout).summary).toMatchObject({ unverified: 2, compliant: 0 });
+      expect(allowed.stderr).toContain("could not be verified and are let through");
+    } finally {
+      scenario.sim.clearFaults();
+    }
+  });
+
+  it("rides out GitHub's secondary rate limit (403 and 429 with retry-after)", async () => {
+    scenario.sim.secondaryRateLimit(1, 1, 403);
+    const before = scenario.sim.requests.length;
+    const first = await check("deploy-1", "deploy-2");
+    expect(first.report.summary.compliant).toBe(1);
+    expect(scenario.sim.requests.slice(before).map((r) => r.status)).toEqual([403, 200, 200]);
+    scenario.sim.secondaryRateLimit(1, 1, 429);
+    const second = await check("deploy-1", "deploy-2");
+    expect(second.report.summary.unverified).toBe(0);
+  });
+
+  it("turns a bad token, a bad ref and a bad policy into one line and their exit codes", async () => {
+    const badToken = await runSockCheck(["--from", "deploy-1", "--to", "deploy-2"], {
+      cwd: scenario.dir,
+      env: { ...envFor(scenario), SOCK_CHECK_TEST_GITHUB_TOKEN: "ghp_wrongwrongwrong" },
+    });
+    expect(badToken.code).toBe(77);
+    expect(badToken.stderr).toContain("Bad credentials");
+    expect(badToken.stderr).not.toContain("ghp_wrongwrongwrong");
+
+    const noToken = await runSockCheck(["--from", "deploy-1"], {
+      cwd: scenario.dir,
+      env: { ...envFor(scenario), SOCK_CHECK_TEST_GITHUB_TOKEN: "" },
+    });
+    expect(noToken.code).toBe(78);
+    expect(noToken.stderr.trim().split("\n")).toHaveLength(1);
+
+    const badRef = await runSockCheck(["--from", "no-such-tag"], { cwd: scenario.dir, env: envFor(scenario) });
+    expect(badRef.code).toBe(64);
+    expect(badRef.stderr).toContain("--from no-such-tag: no such commit");
+
+    const policy = join(scenario.dir, "..", `bad-policy-${process.pid}.yml`);
+    writeFileSync(policy, "approvals:\n  required: many\nunknownKey: 1\n");
+    const badPolicy = await runSockCheck(["--config", policy, "--from", "deploy-1"], { cwd: scenario.dir, env: envFor(scenario) });
+    expect(badPolicy.code).toBe(78);
+    expect(badPolicy.stderr).toMatch(/invalid policy in .*: (approvals\.required|\(top level\))/);
+    expect(badPolicy.stderr.trim().split("\n")).toHaveLength(1);
+  });
+});

@@ -1,0 +1,72 @@
+import { execFile } from "node:child_process";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { GitHubScenario, type ScenarioUser } from "../../lab/src/sim/github-scenario";
+
+const run = promisify(execFile);
+const root = join(import.meta.dirname, "../../..");
+
+export const TOKEN_ENV = "SOCK_CHECK_TEST_GITHUB_TOKEN";
+
+export const USERS: Record<string, ScenarioUser> = {
+  alice: { name: "Alice Archer", email: "alice@acme.test" },
+  bob: { name: "Bob Baker", email: "bob@acme.test" },
+  carol: { name: "Carol Chen", email: "carol@acme.test" },
+  dave: { name: "Dave Diaz", email: "dave@acme.test" },
+  "dependabot[bot]": { name: "dependabot[bot]", email: "49699333+dependabot[bot]@users.noreply.github.com", bot: true },
+};
+
+export function policyYaml(apiUrl: string, extra = ""): string {
+  return `github:
+  repository: acme/shop
+  apiUrl: ${apiUrl}
+  token: env:${TOKEN_ENV}
+  timeoutMs: 3000
+  maxRateLimitWaitMs: 5000
+deploy:
+  tagPattern: "deploy-*"
+approvals:
+  required: 1
+checks:
+  required: [build]
+ticket:
+  pattern: "SHOP-\\\\d+"
+exemptions:
+  bots: ["dependabot[bot]"]
+  emergency:
+    label: emergency
+    reviewWithin: 72h
+${extra}`;
+}
+
+/** A scenario whose simulator is already listening, so the policy can point at it. */
+export async function startScenario(options: { start?: Date } = {}): Promise<GitHubScenario> {
+  const scenario = new GitHubScenario({ users: USERS, ...(options.start ? { start: options.start } : {}) });
+  await scenario.sim.start();
+  return scenario;
+}
+
+export function envFor(scenario: GitHubScenario): NodeJS.ProcessEnv {
+  return { ...process.env, [TOKEN_ENV]: scenario.token, NO_COLOR: "1" };
+}
+
+export interface CliRun {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** The CLI from source, as a user runs it: a separate process, exit code and both streams. */
+export async function runSockCheck(args: string[], options: { cwd: string; env: NodeJS.ProcessEnv }): Promise<CliRun> {
+  try {
+    const { stdout, stderr } = await run(join(root, "node_modules/.bin/tsx"), [join(root, "packages/sock-check/src/cli.ts"), ...args], {
+      cwd: options.cwd,
+      env: options.env,
+      timeout: 60_000,
+    });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const e = error as { code?: number; stdout?: string; stderr?: string };
+    return { code: typeof e.code === "number" ? e.code : -1, stdout: e.stdout ?? "", stderr: e.stderr ?? "" };
+  }
+}
