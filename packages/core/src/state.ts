@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { constants } from "node:fs";
+import { constants, readFileSync } from "node:fs";
 import { chmod, link, lstat, mkdir, open, readFile, rename, unlink } from "node:fs/promises";
 import { hostname } from "node:os";
 import { basename, dirname, join } from "node:path";
@@ -155,12 +155,14 @@ async function quarantine(path: string): Promise<string> {
 export interface LockOptions {
   /** How long to wait for another holder; then TempFailError. */
   timeoutMs?: number;
-  /** A lock older than this is stale even if its pid is alive (pid reuse after a crash). */
+  /** A lock whose holder cannot be checked (another host, no /proc) is stale after this long. */
   staleMs?: number;
 }
 
 interface LockInfo {
   pid: number;
+  /** The holder's start time from /proc, so a reused pid is not mistaken for the holder. */
+  start: string | undefined;
   host: string;
   token: string;
   time: number;
@@ -168,8 +170,9 @@ interface LockInfo {
 
 /**
  * Runs `fn` while holding an exclusive lock on `path` (the lock file is `<path>.lock`), across
- * processes. The lock file is created with O_EXCL and names its holder; a lock whose holder is
- * gone (dead pid on this host, or older than staleMs) is broken. Waiting is bounded.
+ * processes. The lock file is created with O_EXCL and names its holder. A lock is broken when its
+ * holder is gone: on this host, its pid is dead or now belongs to a younger process; elsewhere, it
+ * is older than staleMs. A live holder is never broken, however long it holds. Waiting is bounded.
  */
 export async function withLock<T>(path: string, fn: () => Promise<T> | T, options: LockOptions = {}): Promise<T> {
   const lockPath = `${path}.lock`;
@@ -182,7 +185,13 @@ export async function withLock<T>(path: string, fn: () => Promise<T> | T, option
 }
 
 async function acquireLock(lockPath: string, timeoutMs: number, staleMs: number): Promise<string> {
-  const info: LockInfo = { pid: process.pid, host: hostname(), token: randomBytes(8).toString("hex"), time: Date.now() };
+  const info: LockInfo = {
+    pid: process.pid,
+    start: processStart(process.pid),
+    host: hostname(),
+    token: randomBytes(8).toString("hex"),
+    time: Date.now(),
+  };
   const deadline = Date.now() + timeoutMs;
   let delay = 2;
   for (;;) {
@@ -232,14 +241,26 @@ async function readLock(lockPath: string): Promise<(Partial<LockInfo> & { mtime:
 }
 
 function isStale(holder: Partial<LockInfo> & { mtime: number }, staleMs: number): boolean {
-  if (Date.now() - holder.mtime > staleMs) return true;
-  if (typeof holder.pid !== "number" || holder.host !== hostname()) return false;
+  const old = Date.now() - holder.mtime > staleMs;
+  if (typeof holder.pid !== "number" || holder.host !== hostname()) return old;
   try {
     process.kill(holder.pid, 0);
-    return false;
   } catch (error) {
     // EPERM: the process exists under another user.
     return (error as NodeJS.ErrnoException).code === "ESRCH";
+  }
+  if (holder.start === undefined) return old;
+  const start = processStart(holder.pid);
+  return start !== undefined && start !== holder.start;
+}
+
+/** Field 22 of /proc/<pid>/stat (start time in clock ticks since boot); undefined off Linux. */
+function processStart(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
+  } catch {
+    return undefined;
   }
 }
 

@@ -11,7 +11,7 @@ import {
   utimesSync,
   writeFileSync,
 } from "node:fs";
-import { tmpdir } from "node:os";
+import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -190,10 +190,7 @@ describe("ensurePrivateDir", () => {
 describe("withLock", () => {
   it("gives up after the timeout while a live process holds the lock", async () => {
     const file = join(fresh("held"), "s.json");
-    writeFileSync(
-      `${file}.lock`,
-      JSON.stringify({ pid: process.pid, host: (await import("node:os")).hostname(), token: "x", time: Date.now() }),
-    );
+    writeFileSync(`${file}.lock`, JSON.stringify({ pid: process.pid, host: hostname(), token: "x", time: Date.now() }));
     const error = await withLock(file, () => "never", { timeoutMs: 150 }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(TempFailError);
     expect(String((error as Error).message)).toContain(`process ${process.pid}`);
@@ -204,20 +201,37 @@ describe("withLock", () => {
     const file = join(fresh("dead"), "s.json");
     const gone = spawn(process.execPath, ["-e", ""]);
     await exited(gone);
-    writeFileSync(
-      `${file}.lock`,
-      JSON.stringify({ pid: gone.pid, host: (await import("node:os")).hostname(), token: "old", time: Date.now() }),
-    );
+    writeFileSync(`${file}.lock`, JSON.stringify({ pid: gone.pid, host: hostname(), token: "old", time: Date.now() }));
     expect(await withLock(file, () => "ran", { timeoutMs: 200 })).toBe("ran");
     expect(existsSync(`${file}.lock`)).toBe(false);
   });
 
-  it("breaks a lock older than staleMs even if its pid is alive", async () => {
-    const file = join(fresh("old"), "s.json");
-    writeFileSync(`${file}.lock`, JSON.stringify({ pid: process.pid, host: (await import("node:os")).hostname(), token: "old", time: 0 }));
+  it("breaks a lock whose pid now belongs to a younger process", async () => {
+    const file = join(fresh("reused"), "s.json");
+    writeFileSync(`${file}.lock`, JSON.stringify({ pid: process.pid, start: "1", host: hostname(), token: "old", time: 0 }));
+    expect(await withLock(file, () => "ran", { timeoutMs: 200 })).toBe("ran");
+  });
+
+  it("never breaks a live holder's lock, however old", async () => {
+    const file = join(fresh("long-held"), "s.json");
+    const release = withLock(file, () => new Promise((resolve) => setTimeout(resolve, 400)));
+    await new Promise((resolve) => setTimeout(resolve, 50));
     const hourAgo = new Date(Date.now() - 3_600_000);
     utimesSync(`${file}.lock`, hourAgo, hourAgo);
-    expect(await withLock(file, () => "ran", { timeoutMs: 200, staleMs: 60_000 })).toBe("ran");
+    await expect(withLock(file, () => "stole it", { timeoutMs: 150, staleMs: 1_000 })).rejects.toThrow(TempFailError);
+    await release;
+    expect(await withLock(file, () => "after", { timeoutMs: 150 })).toBe("after");
+  });
+
+  it("breaks a lock from another host only when it is older than staleMs", async () => {
+    const file = join(fresh("other-host"), "s.json");
+    writeFileSync(`${file}.lock`, JSON.stringify({ pid: 1, host: "elsewhere.example.com", token: "remote", time: 0 }));
+    await expect(withLock(file, () => "early", { timeoutMs: 100, staleMs: 60_000 })).rejects.toThrow(
+      /process 1 on elsewhere\.example\.com/,
+    );
+    const hourAgo = new Date(Date.now() - 3_600_000);
+    utimesSync(`${file}.lock`, hourAgo, hourAgo);
+    expect(await withLock(file, () => "ran", { timeoutMs: 100, staleMs: 60_000 })).toBe("ran");
   });
 
   it("releases the lock when the function throws", async () => {
