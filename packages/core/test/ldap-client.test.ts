@@ -102,6 +102,7 @@ describe("TLS", () => {
     const error = await rejection(withLdap(opts({ ...urls(), caFile: otherCaFile }), (c) => c.connect()));
     expect(error).toBeInstanceOf(LdapUnavailableError);
     expect(error.message).toMatch(/certificate not trusted/);
+    expect(describeError(error)).toMatch(/ldap\.caFile/);
     expect(exitCodeOf(error)).toBe(ExitCode.UNAVAILABLE);
   });
 

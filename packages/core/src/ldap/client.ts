@@ -52,6 +52,7 @@ interface Attempt {
   url: string;
   reason: string;
   timedOut: boolean;
+  untrusted?: boolean;
 }
 
 const DEFAULTS = { connectTimeoutMs: 3000, timeoutMs: 5000, deadlineMs: 10_000, pageSize: 500 };
@@ -378,7 +379,7 @@ function describeFailure(url: string, error: unknown, budget: number): Attempt {
   }
   const code = (error as NodeJS.ErrnoException | undefined)?.code;
   if (typeof code === "string" && TLS_CODES.test(code)) {
-    return { url, reason: `TLS certificate not trusted (${code}); check ldap.caFile`, timedOut: false };
+    return { url, reason: `TLS certificate not trusted (${code})`, timedOut: false, untrusted: true };
   }
   if (typeof code === "string" && code in NETWORK_REASONS) return { url, reason: NETWORK_REASONS[code] ?? code, timedOut: false };
   if (error instanceof ResultCodeError) return { url, reason: `server error ${error.code}`, timedOut: false };
@@ -391,6 +392,11 @@ function failoverError(attempts: Attempt[], deadlineMs: number): OpsguardError {
   if (attempts.every((a) => a.timedOut)) {
     return new LdapTimeoutError(`no LDAP server answered in time (${detail})`, {
       hint: `the servers accept connections but do not respond; deadline ${deadlineMs} ms`,
+    });
+  }
+  if (attempts.every((a) => a.untrusted)) {
+    return new LdapUnavailableError(`no LDAP server has a certificate we trust (${detail})`, {
+      hint: "point ldap.caFile at the CA that signed the servers' certificates and check the URLs' host names",
     });
   }
   return new LdapUnavailableError(`no LDAP server reachable (${detail})`, { hint: "check ldap.urls and that a server is up" });
