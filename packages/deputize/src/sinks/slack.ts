@@ -89,12 +89,14 @@ export class SlackSink implements Sink {
     }
     if (changed) steps.push(() => state.recordAnnounced(this.name, keys));
 
-    const before = topicNames ?? announced?.map((k) => k.split("@")[0] ?? k) ?? [];
+    // Membership as last announced (the topic may show only the first names of a long list).
+    const before = announced?.map(handleOfKey) ?? topicNames ?? [];
+    const previous = new Set(announced ?? []);
     return {
       current: before,
       desired: handles,
-      add: handles.filter((h) => !before.includes(h)),
-      remove: before.filter((h) => !handles.includes(h)),
+      add: announced ? people.filter((p) => !previous.has(p.key)).map(handleOf) : handles.filter((h) => !before.includes(h)),
+      remove: announced ? announced.filter((k) => !keys.includes(k)).map(handleOfKey) : before.filter((h) => !handles.includes(h)),
       updates,
       unresolved,
       apply: async () => {
@@ -173,6 +175,10 @@ export function composeTopic(handles: readonly string[], rest: string): string {
 function handoffText(handles: readonly string[], before: readonly string[] | undefined, people: readonly Person[]): string {
   const now = handles.length === 0 ? "nobody is on call" : `on call now: ${handles.map((h) => `@${h}`).join(", ")}`;
   const keys = new Set(people.map((p) => p.key));
-  const off = (before ?? []).filter((k) => !keys.has(k)).map((k) => `@${k.split("@")[0]}`);
+  const off = (before ?? []).filter((k) => !keys.has(k)).map((k) => `@${handleOfKey(k)}`);
   return escapeSlackText(`On-call hand-off: ${now}${off.length > 0 ? ` (off duty: ${off.join(", ")})` : ""}`);
+}
+
+function handleOfKey(key: string): string {
+  return key.split("@")[0] ?? key;
 }
