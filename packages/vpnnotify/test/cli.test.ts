@@ -1,0 +1,223 @@
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { SLACK_SIM_TOKEN, SlackSim } from "@opsguard/lab";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { openvpnConnectEnv, PLACES, runCli, waitFor, writeGeoDatabases } from "./fixtures";
+
+const SECURITY = "C0SECURITY";
+let dir: string;
+let slack: SlackSim;
+let geo: { city: string; asn: string };
+let n = 0;
+
+interface Setup {
+  config: string;
+  state: string;
+  logFile: string;
+}
+
+/** A fresh config (and state file) per test, so tests do not see each other's places. */
+function setup(overrides: Record<string, unknown> = {}): Setup {
+  n++;
+  const state = join(dir, `state-${n}`, "state.json");
+  const logFile = join(dir, `vpnnotify-${n}.log`);
+  const config = join(dir, `config-${n}.json`);
+  writeFileSync(
+    config,
+    JSON.stringify({
+      server: { name: "vpn-test", environment: "lab" },
+      slack: { token: "env:VPNNOTIFY_TEST_TOKEN", baseUrl: slack.apiUrl },
+      securityChannel: SECURITY,
+      directory: { emailDomain: "example.org" },
+      geoip: { city: geo.city, asn: geo.asn },
+      state: { file: state },
+      log: { file: logFile },
+      // Generous: tsx compiles the CLI on every start, which the deadline (counted from process start) includes.
+      deadlineMs: 10_000,
+      ...overrides,
+    }),
+  );
+  return { config, state, logFile };
+}
+
+const base = (s: Setup) => ({ VPNNOTIFY_CONFIG: s.config, VPNNOTIFY_TEST_TOKEN: SLACK_SIM_TOKEN });
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), "vpnnotify-cli-"));
+  geo = writeGeoDatabases(dir);
+  slack = new SlackSim();
+  slack.addUser({ id: "U0ALICE", name: "alice", email: "alice@example.org" });
+  slack.addUser({ id: "U0BOB", name: "bob", email: "bob@example.org" });
+  slack.addChannel({ id: SECURITY, name: "security-alerts" });
+  await slack.start();
+});
+
+afterAll(async () => {
+  await slack.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+beforeEach(() => {
+  slack.up();
+  slack.messages.length = 0;
+});
+
+describe("OpenVPN client-connect", () => {
+  it("answers at once, leaves the dynamic config file alone, and a detached worker sends the DM", async () => {
+    const s = setup();
+    const ccFile = join(dir, "openvpn_cc_1.tmp");
+    writeFileSync(ccFile, "");
+    const result = await runCli([ccFile], { ...base(s), ...openvpnConnectEnv("alice", PLACES.london.ip) });
+    expect(result).toMatchObject({ code: 0, stdout: "", stderr: "" });
+    const dm = await waitFor(() => slack.messagesTo("U0ALICE")[0], 15_000, "the DM");
+    expect(dm.text).toContain("London, England, United Kingdom");
+    expect(readFileSync(ccFile, "utf8")).toBe("");
+    const log = await waitFor(() => existsSync(s.logFile) && readFileSync(s.logFile, "utf8"), 5_000, "the log line");
+    expect(log).toMatch(/^vpnnotify: notified user=alice ip=81\.2\.69\.142 .*reason=first-login dm=U0ALICE\n$/);
+  });
+
+  it("deferred: writes 2 at once, then 1 from the worker once Slack answered (onFailure reject)", async () => {
+    const s = setup({ onFailure: "reject" });
+    const deferred = join(dir, "openvpn_acf_1.tmp");
+    writeFileSync(deferred, "");
+    slack.slow(1_500);
+    const result = await runCli(["openvpn", join(dir, "cc.tmp")], {
+      ...base(s),
+      ...openvpnConnectEnv("bob", PLACES.paris.ip, { client_connect_deferred_file: deferred }),
+    });
+    expect(result.code).toBe(0);
+    expect(readFileSync(deferred, "utf8")).toBe("2");
+    await waitFor(() => readFileSync(deferred, "utf8") === "1", 15_000, 'the deferred file to say "1"');
+    expect(slack.messagesTo("U0BOB")).toHaveLength(1);
+  });
+
+  it("deferred with onFailure reject: Slack down makes the worker write 0", async () => {
+    const s = setup({ onFailure: "reject" });
+    const deferred = join(dir, "openvpn_acf_2.tmp");
+    writeFileSync(deferred, "");
+    slack.down();
+    const result = await runCli([], {
+      ...base(s),
+      ...openvpnConnectEnv("alice", PLACES.sydney.ip, { client_connect_deferred_file: deferred }),
+    });
+    expect(result.code).toBe(0);
+    await waitFor(() => readFileSync(deferred, "utf8") === "0", 15_000, 'the deferred file to say "0"');
+    expect(readFileSync(s.logFile, "utf8")).toMatch(/^vpnnotify: error: failed user=alice .*service_unavailable/m);
+  });
+
+  it("deferred with the default onFailure accept: the worker lets the client in even though Slack is down", async () => {
+    const s = setup();
+    const deferred = join(dir, "openvpn_acf_3.tmp");
+    writeFileSync(deferred, "");
+    slack.down();
+    const result = await runCli([], {
+      ...base(s),
+      ...openvpnConnectEnv("alice", PLACES.london.ip, { client_connect_deferred_file: deferred }),
+    });
+    expect(result.code).toBe(0);
+    await waitFor(() => readFileSync(deferred, "utf8") === "1", 15_000, 'the deferred file to say "1"');
+    const log = await waitFor(() => existsSync(s.logFile) && readFileSync(s.logFile, "utf8"), 15_000, "the worker's log line");
+    expect(log).toMatch(/^vpnnotify: error: failed user=alice /);
+  });
+
+  it("--wait with a hung Slack: exits 0 within the deadline and says why in one log line", async () => {
+    const s = setup({ deadlineMs: 3_000 });
+    slack.fault({ hang: true }, { times: 10 });
+    const result = await runCli(["openvpn", "--wait"], { ...base(s), ...openvpnConnectEnv("alice", PLACES.reading.ip) });
+    expect(result.code).toBe(0);
+    expect(result.ms).toBeLessThan(3_000 + 1_500);
+    expect(result.stderr).toMatch(/^vpnnotify: error: failed user=alice ip=86\.10\.1\.1 reason=.*deadline/m);
+    expect(result.stderr.trim().split("\n")).toHaveLength(1);
+  });
+
+  it("two concurrent connects for one user leave one valid state and one DM", async () => {
+    const s = setup();
+    const env = { ...base(s), ...openvpnConnectEnv("alice", PLACES.paris.ip) };
+    const results = await Promise.all([runCli(["--wait"], env), runCli(["--wait"], env)]);
+    expect(results.map((r) => r.code)).toEqual([0, 0]);
+    const verdicts = results.map((r) => /vpnnotify: (?:\w+: )?(\w+) /.exec(r.stderr)?.[1]).sort();
+    expect(verdicts).toEqual(["notified", "suppressed"]);
+    expect(slack.messagesTo("U0ALICE")).toHaveLength(1);
+    const state = JSON.parse(readFileSync(s.state, "utf8"));
+    expect(Object.keys(state.users.alice.places)).toEqual(expect.arrayContaining([`ip:${PLACES.paris.ip}`, "country:FR"]));
+  });
+
+  it("client-disconnect logs the session's end and length", async () => {
+    const s = setup();
+    const result = await runCli(["--wait"], {
+      ...base(s),
+      ...openvpnConnectEnv("alice", PLACES.london.ip, { script_type: "client-disconnect", time_duration: "3600" }),
+    });
+    expect(result.code).toBe(0);
+    expect(result.stderr).toMatch(/^vpnnotify: session ended user=alice ip=81\.2\.69\.142 duration=3600s$/m);
+  });
+
+  it("a broken config never disconnects the client: exit 0 and one line naming the problem", async () => {
+    const config = join(dir, "broken.json");
+    writeFileSync(config, JSON.stringify({ server: { name: "x" }, securityChannel: "#not-an-id" }));
+    const result = await runCli(["--wait"], { VPNNOTIFY_CONFIG: config, ...openvpnConnectEnv("alice", PLACES.london.ip) });
+    expect(result.code).toBe(0);
+    expect(result.stderr).toMatch(/^vpnnotify: failed user=alice ip=81\.2\.69\.142 reason=".*invalid config.*slack/m);
+  });
+});
+
+describe("other VPN servers", () => {
+  it("strongSwan updown up-client: the XAuth id is the user, PLUTO_PEER the address", async () => {
+    const s = setup();
+    const result = await runCli(["--wait"], {
+      ...base(s),
+      PLUTO_VERB: "up-client",
+      PLUTO_VERSION: "1.1",
+      PLUTO_CONNECTION: "rw",
+      PLUTO_PEER: PLACES.berlin6.ip,
+      PLUTO_PEER_ID: "C=DE, O=Example, CN=alice",
+      PLUTO_XAUTH_ID: "bob",
+      PLUTO_PEER_SOURCEIP: "10.10.0.2",
+    });
+    expect(result.code).toBe(0);
+    expect(slack.messagesTo("U0BOB")[0]?.text).toContain("2a02:8100::1: Berlin, Land Berlin, Germany");
+  });
+
+  it("libreswan updown without XAuth: the certificate's CN names the user", async () => {
+    const s = setup();
+    const result = await runCli(["updown", "--wait"], {
+      ...base(s),
+      PLUTO_VERB: "up-client",
+      PLUTO_PEER: PLACES.london.ip,
+      PLUTO_PEER_ID: "C=GB, O=Example, CN=alice",
+    });
+    expect(result.code).toBe(0);
+    expect(slack.messagesTo("U0ALICE")).toHaveLength(1);
+  });
+
+  it("ocserv connect-script", async () => {
+    const s = setup();
+    const result = await runCli(["--wait"], {
+      ...base(s),
+      REASON: "connect",
+      USERNAME: "bob",
+      IP_REAL: PLACES.sydney.ip,
+      IP_REAL_LOCAL: "192.0.2.1",
+      IP_REMOTE: "10.20.0.5",
+      DEVICE: "vpns0",
+    });
+    expect(result.code).toBe(0);
+    expect(slack.messagesTo("U0BOB")[0]?.text).toContain("Sydney, New South Wales, Australia");
+  });
+
+  it("notify --json prints the decision; a bad address is a usage-level error", async () => {
+    const s = setup();
+    const ok = await runCli(["notify", "--user", "alice", "--ip", PLACES.paris.ip, "--json"], base(s));
+    expect(ok.code).toBe(0);
+    expect(JSON.parse(ok.stdout)).toMatchObject({
+      verdict: "notified",
+      user: "alice",
+      place: "Paris, Île-de-France, France",
+      dm: "U0ALICE",
+    });
+    const bad = await runCli(["notify", "--user", "alice", "--ip", "not-an-ip"], base(s));
+    expect(bad.code).toBe(65);
+    expect(bad.stderr.trim()).toBe('vpnnotify: "not-an-ip" is not an IP address (pass the client\'s public address)');
+  });
+});
