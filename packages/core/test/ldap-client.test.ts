@@ -186,6 +186,18 @@ describe("failover, timeouts and the deadline", () => {
     expect(ms).toBeLessThan(3000);
   });
 
+  it("refuses operations once the deadline has passed, until it is restarted", async () => {
+    await withLdap(opts({ deadlineMs: 300 }), async (c) => {
+      expect(await c.read(lab.users.alice.dn, ["uid"])).toBeDefined();
+      await new Promise((r) => setTimeout(r, 350));
+      const error = await rejection(c.read(lab.users.alice.dn, ["uid"]));
+      expect(error).toBeInstanceOf(LdapTimeoutError);
+      expect(error.message).toMatch(/deadline of 300 ms reached/);
+      c.restartDeadline();
+      expect(await c.read(lab.users.alice.dn, ["uid"])).toBeDefined();
+    });
+  });
+
   it("times out an operation on a connected server that stops answering", async () => {
     const client = new LdapClient(opts({ timeoutMs: 500 }));
     try {

@@ -109,6 +109,14 @@ export class LdapClient {
     return this.#deadlineAt === undefined ? this.#opts.deadlineMs : Math.max(0, this.#deadlineAt - Date.now());
   }
 
+  /**
+   * Starts a fresh overall deadline from now, for a long-running caller between phases (deputize
+   * reads, talks to other services, then writes); a short-lived tool never needs it.
+   */
+  restartDeadline(): void {
+    this.#deadlineAt = Date.now() + this.#opts.deadlineMs;
+  }
+
   /** Connects (with failover) if not connected; operations call this themselves. */
   async connect(): Promise<void> {
     await this.#connected();
