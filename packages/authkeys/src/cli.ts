@@ -1,9 +1,11 @@
+import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { cliContext, createProgram, ExitCode, Logger, loadConfig, runCli } from "@opsguard/core";
 import pkg from "../package.json" with { type: "json" };
 import { authkeysConfigSchema } from "./config";
 import { HELP_AFTER } from "./help";
 import { lookupKeys } from "./lookup";
+import { DEFAULT_PREFIX } from "./sshd-config";
 
 type Command = Parameters<typeof cliContext>[0];
 
@@ -73,9 +75,25 @@ program
   });
 
 program
+  .command("install")
+  .description("install this bundle where sshd accepts it (root-owned), with a V8 code cache and the cache directory")
+  .option("--prefix <dir>", "install directory", DEFAULT_PREFIX)
+  .option("--run-as <user>", "AuthorizedKeysCommandUser, owner of the cache directory", "authkeys")
+  .option("--cache-dir <dir>", "offline key cache (cache.dir in the config)", "/var/cache/opsguard/authkeys")
+  .action(async (opts: { prefix: string; runAs: string; cacheDir: string }, command: Command) => {
+    const ctx = cliContext(command);
+    const { installAuthkeys } = await import("./install");
+    const report = installAuthkeys({ ...opts, config: ctx.opts.config });
+    for (const warning of report.warnings) ctx.log.warn(warning);
+    process.stderr.write(`authkeys: installed ${report.launcher}; add these lines to sshd_config:\n`);
+    process.stdout.write(report.sshdConfig);
+    if (report.warnings.length > 0) process.exitCode = ExitCode.FAILED;
+  });
+
+program
   .command("sshd-config")
   .description("print the sshd_config lines that make sshd use authkeys")
-  .option("--path <file>", "where authkeys is installed", "/usr/local/sbin/authkeys")
+  .option("--path <file>", "where authkeys is installed", join(DEFAULT_PREFIX, "authkeys"))
   .option("--run-as <user>", "AuthorizedKeysCommandUser", "authkeys")
   .action(async (opts: { path: string; runAs: string }, command: Command) => {
     const { sshdConfigLines } = await import("./sshd-config");

@@ -1,8 +1,9 @@
 /** Shown by --help after the options; the README says the same. */
-export const HELP_AFTER = `sshd runs it once per offered key:
-  AuthorizedKeysCommand /usr/local/sbin/authkeys lookup %u %f
+export const HELP_AFTER = `Install (as root): authkeys install — copies it to /usr/local/lib/opsguard/authkeys/ (root-owned, as sshd
+requires) with a launcher and a V8 code cache, creates the cache directory, and prints the sshd_config lines:
+  AuthorizedKeysCommand /usr/local/lib/opsguard/authkeys/authkeys lookup %u %f
   AuthorizedKeysCommandUser authkeys
-(print these lines with: authkeys sshd-config)
+sshd runs it once per offered key.
 
 It prints only valid authorized_keys lines and exits 0 — with no lines for an unknown user, a user
 outside allowedGroups or a user without keys. When no LDAP server answers it serves the keys cached
@@ -34,4 +35,4 @@ Examples:
   authkeys alice                         keys of alice
   authkeys lookup alice SHA256:abc...    only the key with that fingerprint
   authkeys doctor --user alice           check the whole setup, step by step
-  authkeys sshd-config --path /usr/local/sbin/authkeys`;
+  authkeys sshd-config --config /etc/opsguard/authkeys.yaml`;

@@ -1,3 +1,6 @@
+/** Where `authkeys install` puts the bundle, its launcher and its code cache. */
+export const DEFAULT_PREFIX = "/usr/local/lib/opsguard/authkeys";
+
 export interface SshdConfigOptions {
   /** Where the authkeys file is installed (root-owned path, no spaces: sshd splits the line on them). */
   path: string;

@@ -1,0 +1,162 @@
+#!/usr/bin/env node
+// authkeys speed and memory, measured as ratios within one run against the lab's real slapd and sshd:
+// - start-up + lookup: `authkeys <user>` (the built bundle, and the installed launcher with its V8 code
+//   cache) against bare `node -e 0` and `ldapsearch` doing the same query (StartTLS, bind, one search);
+// - scale: a directory with 10,000 more users, and a user with 50 keys, against the plain lookup;
+// - a whole sshd login through authkeys against a login with a static authorized_keys file;
+// - peak RSS of one lookup.
+import { execFileSync } from "node:child_process";
+import { generateKeyPairSync } from "node:crypto";
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { tsImport } from "tsx/esm/api";
+import { median, peakRssMb, printTable, timeCommand } from "./lib.mjs";
+
+const runs = Number(process.env.RUNS ?? 20);
+const root = new URL("../..", import.meta.url).pathname;
+const bundle = join(root, "packages/authkeys/dist/authkeys.cjs");
+if (!existsSync(bundle)) throw new Error(`${bundle} is missing: run "node scripts/build.mjs authkeys" first`);
+if (process.getuid?.() !== 0) throw new Error("run as root: the launcher is installed root-owned and sshd switches users");
+
+const lab = await tsImport(join(root, "packages/lab/src/index.ts"), import.meta.url);
+const auth = await tsImport(join(root, "packages/authkeys/test/harness.ts"), import.meta.url);
+
+const small = await lab.startSlapd();
+const big = await lab.startSlapd({ bulkUsers: 10_000 });
+const cleanups = [() => small.stop(), () => big.stop()];
+try {
+  await addFiftyKeyUser(big);
+  const installed = auth.installForSshd(small, {});
+  cleanups.push(() => installed.remove());
+  // The real launcher: `authkeys install` into a root-owned prefix, code cache included.
+  execFileSync(process.execPath, [bundle, "install", "--prefix", installed.dir, "--run-as", "root", "--cache-dir", installed.cacheDir], {
+    stdio: "ignore",
+  });
+  const bigConfig = join(installed.dir, "big.json");
+  writeFileSync(
+    bigConfig,
+    JSON.stringify({
+      ...JSON.parse(readFileSync(installed.configFile, "utf8")),
+      ldap: { ...big.connection() },
+      cache: { dir: join(installed.dir, "cache-big") },
+    }),
+  );
+  chmodSync(bigConfig, 0o644);
+
+  const env = { PATH: "/usr/bin:/bin", LDAPTLS_CACERT: small.caFile, LDAPTLS_REQCERT: "demand" };
+  const time = (argv, e = env) => median(timeCommand(argv, { runs, env: e }));
+  const node = time([process.execPath, "-e", "0"]);
+  const launcher = join(installed.dir, "authkeys");
+  const lookup = time([launcher, "--config", installed.configFile, "alice"]);
+  const plain = time([process.execPath, bundle, "--config", installed.configFile, "alice"]);
+  const ldapsearch = time(ldapsearchArgv(small, "alice"));
+  const bigLookup = time([launcher, "--config", bigConfig, "alice"]);
+  const fifty = time([launcher, "--config", bigConfig, "fifty"]);
+  const rss = peakRssMb([launcher, "--config", installed.configFile, "alice"], { env });
+  const rssPlain = peakRssMb([process.execPath, bundle, "--config", installed.configFile, "alice"], { env });
+
+  const logins = await loginRatio(installed, small);
+
+  console.log(`authkeys benchmark: median wall time over ${runs} runs each (Node ${process.version})`);
+  printTable([
+    ["command", "median ms", "ratio"],
+    ["node -e 0", node.toFixed(1), "1.00 (baseline)"],
+    ["authkeys alice (installed launcher + code cache)", lookup.toFixed(1), `${(lookup / node).toFixed(2)} vs node -e 0 (target <= 1.3)`],
+    ["node dist/authkeys.cjs alice (bundle, no code cache)", plain.toFixed(1), `${(plain / node).toFixed(2)} vs node -e 0`],
+    ["ldapsearch -ZZ (same query)", ldapsearch.toFixed(1), `authkeys/ldapsearch = ${(lookup / ldapsearch).toFixed(2)}`],
+    ["authkeys alice, directory + 10,000 users", bigLookup.toFixed(1), `${(bigLookup / lookup).toFixed(2)} vs small directory`],
+    ["authkeys fifty (50 keys), directory + 10,000 users", fifty.toFixed(1), `${(fifty / lookup).toFixed(2)} vs alice (3 keys)`],
+    ["sshd login via authkeys", logins.command.toFixed(1), `${(logins.command / logins.file).toFixed(2)} vs static authorized_keys`],
+    ["sshd login, static authorized_keys", logins.file.toFixed(1), "1.00"],
+  ]);
+  console.log(
+    `peak RSS of one lookup: ${rss?.toFixed(1) ?? "n/a"} MB installed, ${rssPlain?.toFixed(1) ?? "n/a"} MB bundle (target <= 60 MB)`,
+  );
+} finally {
+  for (const cleanup of cleanups.reverse()) await cleanup();
+}
+
+function ldapsearchArgv(l, user) {
+  const password = readFileSync(l.readerPasswordFile, "utf8").trim();
+  const filter = `(&(objectClass=posixAccount)(uid=${user}))`;
+  return [
+    "/usr/bin/ldapsearch",
+    "-x",
+    "-ZZ",
+    "-LLL",
+    "-H",
+    l.url,
+    "-D",
+    l.readerDn,
+    "-w",
+    password,
+    "-b",
+    l.baseDn,
+    filter,
+    "sshPublicKey",
+  ];
+}
+
+/** A user with 50 ed25519 keys, as a team's shared break-glass account might have. */
+async function addFiftyKeyUser(l) {
+  const keys = Array.from({ length: 50 }, (_, i) => {
+    const der = generateKeyPairSync("ed25519").publicKey.export({ type: "spki", format: "der" });
+    const blob = Buffer.concat([sshString(Buffer.from("ssh-ed25519")), sshString(der.subarray(der.length - 32))]);
+    return `ssh-ed25519 ${blob.toString("base64")} key${i}@fifty`;
+  });
+  await l.addEntry(`uid=fifty,${l.peopleDn}`, {
+    objectClass: ["inetOrgPerson", "posixAccount", "ldapPublicKey"],
+    uid: "fifty",
+    cn: "Fifty Keys",
+    sn: "Keys",
+    uidNumber: "30050",
+    gidNumber: "30050",
+    homeDirectory: "/home/fifty",
+    sshPublicKey: keys,
+  });
+}
+
+function sshString(buf) {
+  const len = Buffer.alloc(4);
+  len.writeUInt32BE(buf.length);
+  return Buffer.concat([len, buf]);
+}
+
+/** Median wall time of N publickey logins with a real client, through authkeys and through a static file. */
+async function loginRatio(installed, l) {
+  const alice = l.users.alice;
+  const key = alice.keys.find((k) => k.type === "ed25519");
+  const keysDir = mkdtempSync("/run/opsguard-bench-keys-");
+  chmodSync(keysDir, 0o755);
+  const staticFile = join(keysDir, "authorized_keys");
+  writeFileSync(staticFile, `${key.publicKey}\n`, { mode: 0o644 });
+  const users = [
+    { name: "alice", uid: alice.uidNumber },
+    { name: "authkeys", uid: auth.COMMAND_UID, home: installed.dir },
+  ];
+  const viaCommand = await lab.startSshd({
+    users,
+    authorizedKeysCommand: {
+      path: join(installed.dir, "authkeys"),
+      args: `--config ${installed.configFile} lookup %u %f`,
+      user: "authkeys",
+    },
+  });
+  const viaFile = await lab.startSshd({ users, authorizedKeysFile: staticFile });
+  try {
+    const measure = async (port) => {
+      const samples = [];
+      for (let i = 0; i <= runs; i++) {
+        const r = await auth.sshLogin(port, "alice", key.privateKeyFile);
+        if (!r.ok) throw new Error(`login on port ${port} was refused`);
+        if (i > 0) samples.push(r.ms);
+      }
+      return median(samples);
+    };
+    return { command: await measure(viaCommand.port), file: await measure(viaFile.port) };
+  } finally {
+    await viaCommand.stop();
+    await viaFile.stop();
+    rmSync(keysDir, { recursive: true, force: true });
+  }
+}
