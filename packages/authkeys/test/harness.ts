@@ -1,4 +1,5 @@
-import { chownSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { chownSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { installRootOwned, type SlapdLab } from "@opsguard/lab";
 import { Client } from "ssh2";
@@ -27,7 +28,6 @@ export interface Install {
 export function installForSshd(lab: SlapdLab, config: Record<string, unknown>): Install {
   const placeholder = { content: "", mode: 0o644 };
   const installed = installRootOwned({
-    authkeys: { from: requireBundle(), mode: 0o755 },
     "ca.pem": { from: lab.caFile, mode: 0o644 },
     "reader.password": { from: lab.readerPasswordFile, mode: 0o600 },
     "authkeys.json": placeholder,
@@ -35,7 +35,10 @@ export function installForSshd(lab: SlapdLab, config: Record<string, unknown>): 
   const dir = installed.dir;
   chownSync(join(dir, "reader.password"), COMMAND_UID, COMMAND_UID);
   const cacheDir = join(dir, "cache");
-  mkdirSync(cacheDir, { mode: 0o700 });
+  // As the README says: `authkeys install` (launcher + code cache); the command user exists only in the test sshd.
+  execFileSync(process.execPath, [requireBundle(), "install", "--prefix", dir, "--run-as", "root", "--cache-dir", cacheDir], {
+    stdio: "ignore",
+  });
   chownSync(cacheDir, COMMAND_UID, COMMAND_UID);
   const configFile = join(dir, "authkeys.json");
   const full = {
