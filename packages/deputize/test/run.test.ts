@@ -154,7 +154,7 @@ describe("deputize run", () => {
     expect(gitlab.membersOf("platform/approvers")).toEqual({ owner: 50, maint: 40, alice: 30 });
     expect(slack.topic(CHANNEL)).toBe("On call: @alice | Runbook: <https://wiki.example/oncall>");
     expect(slack.usergroupMembers(USERGROUP)).toEqual(["U0ALICE"]);
-    expect(slack.messagesTo(CHANNEL).map((m) => m.text)).toEqual(["On-call hand-off: on call now: @alice"]);
+    expect(slack.messagesTo(CHANNEL).map((m) => m.text)).toEqual(["On-call hand-off: on call now: @alice (off duty: @bob)"]);
     expect(hookBodies).toHaveLength(1);
     expect(hookBodies[0]).toMatchObject({ previous: [], added: ["alice@opsguard.test"], current: [{ key: "alice@opsguard.test" }] });
   });

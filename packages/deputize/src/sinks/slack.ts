@@ -81,7 +81,7 @@ export class SlackSink implements Sink {
     const announced = await state.announced(this.name);
     const changed = announced === undefined || announced.join("\n") !== keys.join("\n");
     if (this.#o.announce && changed) {
-      const text = handoffText(handles, announced, people);
+      const text = handoffText(handles, announced?.map(handleOfKey) ?? topicNames ?? []);
       updates.push(`message: "${text}"`);
       steps.push(async () => {
         await slack.postMessage({ channel, text, unfurl_links: false });
@@ -172,10 +172,9 @@ export function composeTopic(handles: readonly string[], rest: string): string {
   return `${head} | ${rest.length > room ? `${rest.slice(0, room - 1)}…` : rest}`;
 }
 
-function handoffText(handles: readonly string[], before: readonly string[] | undefined, people: readonly Person[]): string {
+function handoffText(handles: readonly string[], before: readonly string[]): string {
   const now = handles.length === 0 ? "nobody is on call" : `on call now: ${handles.map((h) => `@${h}`).join(", ")}`;
-  const keys = new Set(people.map((p) => p.key));
-  const off = (before ?? []).filter((k) => !keys.has(k)).map((k) => `@${handleOfKey(k)}`);
+  const off = before.filter((h) => !handles.includes(h)).map((h) => `@${h}`);
   return escapeSlackText(`On-call hand-off: ${now}${off.length > 0 ? ` (off duty: ${off.join(", ")})` : ""}`);
 }
 

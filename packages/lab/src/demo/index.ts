@@ -1,7 +1,8 @@
+import { deputizeDemo } from "./deputize";
 import { ldapKeysDemo } from "./ldap-keys";
 import type { DemoSection } from "./types";
 
 export type { DemoSection } from "./types";
 
 /** The demo's sections, run in this order; each tool registers its own with one line. */
-export const DEMO_SECTIONS: DemoSection[] = [ldapKeysDemo];
+export const DEMO_SECTIONS: DemoSection[] = [ldapKeysDemo, deputizeDemo];
