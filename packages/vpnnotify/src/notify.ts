@@ -57,7 +57,7 @@ export async function handleConnect(event: VpnEvent, n: Notifier): Promise<Outco
       return recordLogin(history, login, decision, n.policy);
     });
   } catch (error) {
-    stateError = `${n.store.name}: ${describeError(error)}`;
+    stateError = describeError(error);
   }
   const final = stateError || !decision ? decide(undefined, login, n.policy, false) : decision;
   const recipient = await recipientLookup;

@@ -22,7 +22,7 @@ export interface RedisStoreOptions {
 }
 
 const historySchema = stateSchema.shape.users.valueType;
-const MAX_TRANSACTION_RETRIES = 8;
+const MAX_TRANSACTION_RETRIES = 10;
 
 /**
  * Histories in Redis, one JSON value per user, shared by several VPN servers. Updates are
@@ -35,6 +35,7 @@ export class RedisPlaceStore implements PlaceStore {
   readonly #redis: Redis;
   readonly #opts: RedisStoreOptions;
   #connected: Promise<void> | undefined;
+  #queue: Promise<unknown> = Promise.resolve();
 
   constructor(options: RedisStoreOptions) {
     this.#opts = options;
@@ -72,7 +73,17 @@ export class RedisPlaceStore implements PlaceStore {
     return parseHistory(await this.#redis.get(this.#key(user)));
   }
 
-  async update(user: string, change: (history: UserHistory | undefined) => UserHistory | undefined): Promise<UserHistory | undefined> {
+  update(user: string, change: (history: UserHistory | undefined) => UserHistory | undefined): Promise<UserHistory | undefined> {
+    // WATCH belongs to the connection: transactions of one connection must not interleave.
+    const run = this.#queue.then(() => this.#transaction(user, change));
+    this.#queue = run.catch(() => undefined);
+    return run;
+  }
+
+  async #transaction(
+    user: string,
+    change: (history: UserHistory | undefined) => UserHistory | undefined,
+  ): Promise<UserHistory | undefined> {
     await this.#connect();
     const key = this.#key(user);
     for (let attempt = 0; attempt < MAX_TRANSACTION_RETRIES; attempt++) {
@@ -84,6 +95,8 @@ export class RedisPlaceStore implements PlaceStore {
       }
       const done = await this.#redis.multi().set(key, JSON.stringify(next), "PX", this.#opts.ttlMs).exec();
       if (done !== null) return next;
+      // Another server won this round; a random pause keeps the contenders from colliding again.
+      await new Promise((resolve) => setTimeout(resolve, Math.random() * 10 * (attempt + 1)));
     }
     throw new TempFailError(`${this.name}: ${user}'s history kept changing under ${MAX_TRANSACTION_RETRIES} attempts to update it`);
   }
@@ -96,9 +109,31 @@ export class RedisPlaceStore implements PlaceStore {
     return `${this.#opts.keyPrefix}user:${user}`;
   }
 
+  /** Connect, TLS and AUTH within connectTimeoutMs: a server that accepts and then hangs counts as down. */
   #connect(): Promise<void> {
-    this.#connected ??= this.#redis.connect().catch((error: unknown) => {
-      throw new UnavailableError(`${this.name} is unavailable: ${(error as Error).message}`, { hint: "check state.redis" });
+    this.#connected ??= new Promise<void>((resolve, reject) => {
+      let lastError: Error | undefined;
+      const onError = (error: Error) => {
+        lastError = error;
+      };
+      this.#redis.on("error", onError);
+      const timer = setTimeout(() => {
+        this.#redis.disconnect();
+        reject(
+          new UnavailableError(`${this.name} did not get ready within ${this.#opts.connectTimeoutMs} ms`, { hint: "check state.redis" }),
+        );
+      }, this.#opts.connectTimeoutMs);
+      this.#redis.connect().then(
+        () => {
+          clearTimeout(timer);
+          resolve();
+        },
+        (error: Error) => {
+          clearTimeout(timer);
+          const reason = lastError && lastError !== error ? `${lastError.message}; ${error.message}` : error.message;
+          reject(new UnavailableError(`${this.name} is unavailable: ${reason}`, { hint: "check state.redis" }));
+        },
+      );
     });
     return this.#connected;
   }

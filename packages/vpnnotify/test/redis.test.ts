@@ -1,0 +1,166 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Logger, Secret } from "@opsguard/core";
+import { type RedisLab, SLACK_SIM_TOKEN, SlackSim, startRedis } from "@opsguard/lab";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { configSchema } from "../src/config";
+import { handleConnect } from "../src/notify";
+import { decide, type Login, type PlacePolicy, recordLogin } from "../src/places";
+import { RedisPlaceStore } from "../src/redis-store";
+import { createNotifier } from "../src/runtime";
+import { PLACES, writeGeoDatabases } from "./fixtures";
+
+const SECURITY = "C0SECURITY";
+let dir: string;
+let redis: RedisLab;
+let tlsRedis: RedisLab;
+let slack: SlackSim;
+let geo: { city: string; asn: string };
+
+function redisConfig(lab: RedisLab, extra: Record<string, unknown> = {}) {
+  return { url: lab.url, password: `file:${lab.passwordFile}`, keyPrefix: `t${Math.random().toString(36).slice(2)}:`, ...extra };
+}
+
+function notifier(redisSection: Record<string, unknown>) {
+  const config = configSchema.parse({
+    server: { name: "vpn-eu-1" },
+    slack: { token: "env:TEST_SLACK_TOKEN", baseUrl: slack.apiUrl },
+    securityChannel: SECURITY,
+    directory: { emailDomain: "example.org" },
+    geoip: { city: geo.city, asn: geo.asn },
+    state: { redis: redisSection },
+  });
+  const lines: string[] = [];
+  const stream = { write: (line: string) => lines.push(line.trimEnd()) } as unknown as NodeJS.WritableStream;
+  return { n: createNotifier(config, new Logger({ tool: "vpnnotify", level: "info", stream })), lines };
+}
+
+const login = (ip: string, time = Date.now()) => ({ kind: "connect" as const, source: "openvpn" as const, user: "alice", ip, time });
+
+beforeAll(async () => {
+  process.env.TEST_SLACK_TOKEN = SLACK_SIM_TOKEN;
+  dir = mkdtempSync(join(tmpdir(), "vpnnotify-redis-"));
+  geo = writeGeoDatabases(dir);
+  [redis, tlsRedis] = await Promise.all([
+    startRedis({ password: "lab-redis-pw-1" }),
+    startRedis({ password: "lab-redis-pw-2", tls: true }),
+  ]);
+  slack = new SlackSim();
+  slack.addUser({ id: "U0ALICE", name: "alice", email: "alice@example.org" });
+  slack.addChannel({ id: SECURITY, name: "security-alerts" });
+  await slack.start();
+});
+
+afterAll(async () => {
+  await slack?.stop();
+  await redis?.stop();
+  await tlsRedis?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+beforeEach(() => {
+  slack.messages.length = 0;
+});
+
+describe("known places in Redis (several VPN servers)", () => {
+  it("remembers places across servers: the second server suppresses a repeat", async () => {
+    const section = redisConfig(redis);
+    const serverA = notifier(section);
+    const serverB = notifier(section);
+    const t0 = Date.now();
+    expect((await handleConnect(login(PLACES.london.ip, t0), serverA.n)).verdict).toBe("notified");
+    expect((await handleConnect(login(PLACES.london.ip, t0 + 60_000), serverB.n)).verdict).toBe("suppressed");
+    await Promise.all([serverA.n.store.close(), serverB.n.store.close()]);
+  });
+
+  it("speaks TLS, verifying the server against the configured CA", async () => {
+    const { n } = notifier(redisConfig(tlsRedis, { caFile: tlsRedis.caFile }));
+    expect((await handleConnect(login(PLACES.paris.ip), n)).stateError).toBeUndefined();
+    expect(await n.store.get("alice")).toMatchObject({ last: { ip: PLACES.paris.ip } });
+    await n.store.close();
+    const untrusted = notifier(redisConfig(tlsRedis));
+    const outcome = await handleConnect(login(PLACES.paris.ip), untrusted.n);
+    expect(outcome.stateError).toMatch(/^redis 127\.0\.0\.1:\d+ is unavailable: self-signed certificate/);
+    await untrusted.n.store.close();
+  });
+
+  it("concurrent updates of one user from several servers lose nothing", async () => {
+    const section = redisConfig(redis);
+    const policy: PlacePolicy = {
+      knownBy: ["ip"],
+      renotifyAfterMs: 86_400_000,
+      forgetAfterMs: 365 * 86_400_000,
+      impossibleTravelKmh: 1000,
+      minTravelKm: 50,
+      maxPlaces: 1000,
+    };
+    const stores = Array.from(
+      { length: 6 },
+      () =>
+        new RedisPlaceStore({
+          ...section,
+          password: new Secret("lab-redis-pw-1", "test"),
+          connectTimeoutMs: 2_000,
+          commandTimeoutMs: 2_000,
+          ttlMs: 60_000,
+        }),
+    );
+    const t0 = Date.now();
+    await Promise.all(
+      stores.flatMap((store, s) =>
+        Array.from({ length: 5 }, (_, i) => {
+          const ip = `81.2.${s}.${i + 1}`;
+          const l: Login = { time: t0 + i, geo: { ip, network: `81.2.${s}.0/24` }, place: "x" };
+          return store.update("alice", (h) => recordLogin(h, l, decide(h, l, policy), policy));
+        }),
+      ),
+    );
+    const history = await stores[0]!.get("alice");
+    const ips = Object.keys(history?.places ?? {}).filter((k) => k.startsWith("ip:"));
+    expect(ips).toHaveLength(30);
+    await Promise.all(stores.map((s) => s.close()));
+  });
+
+  it("Redis down: the user is still told, and the log line says the store was unavailable", async () => {
+    await redis.stopServer();
+    try {
+      const { n, lines } = notifier(redisConfig(redis));
+      const started = Date.now();
+      const outcome = await handleConnect(login(PLACES.reading.ip), n);
+      expect(Date.now() - started).toBeLessThan(1_500);
+      expect(outcome).toMatchObject({ verdict: "notified", reason: "state-unavailable", dm: "U0ALICE" });
+      expect(lines.at(-1)).toMatch(
+        /^vpnnotify: warn: notified user=alice .*state="unavailable \(redis 127\.0\.0\.1:\d+ is unavailable: .*\)"/,
+      );
+      await n.store.close();
+    } finally {
+      await redis.startServer();
+    }
+  });
+
+  it("a hung Redis costs at most its connect timeout", async () => {
+    redis.freeze();
+    try {
+      const { n } = notifier(redisConfig(redis, { connectTimeoutMs: 300, commandTimeoutMs: 300 }));
+      const started = Date.now();
+      const outcome = await handleConnect(login(PLACES.sydney.ip), n);
+      expect(Date.now() - started).toBeLessThan(1_500);
+      expect(outcome.reason).toBe("state-unavailable");
+      expect(slack.messagesTo("U0ALICE")).toHaveLength(1);
+      await n.store.close();
+    } finally {
+      redis.thaw();
+    }
+  });
+
+  it("never logs the Redis password", async () => {
+    process.env.VPNNOTIFY_TEST_REDIS_PW = "wrong-password-123";
+    const { n, lines } = notifier(redisConfig(redis, { password: "env:VPNNOTIFY_TEST_REDIS_PW" }));
+    const outcome = await handleConnect(login(PLACES.london.ip), n);
+    expect(outcome.stateError).toMatch(/WRONGPASS|invalid password/i);
+    expect(lines).toHaveLength(1);
+    expect(lines.join("\n")).not.toContain("wrong-password-123");
+    await n.store.close();
+  });
+});
