@@ -1,4 +1,4 @@
-import { SLACK_ALL_SCOPES, SLACK_SIM_TOKEN, SlackSim } from "@opsguard/lab";
+import { SLACK_ALL_SCOPES, SLACK_LAB, SLACK_SIM_TOKEN, SlackSim, slackComponent, slapdComponent, startLab } from "@opsguard/lab";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import {
   createSlackClient,
@@ -242,6 +242,22 @@ describe("the Slack simulator speaks Slack's protocol", () => {
   it("refuses a topic over 250 characters and a message without text", async () => {
     await expect(client().setTopic("C01OPS", "x".repeat(251))).rejects.toMatchObject({ code: "too_long" });
     await expect(client().postMessage({ channel: "C01OPS", text: "" })).rejects.toMatchObject({ code: "no_text" });
+  });
+});
+
+describe("the lab's Slack component", () => {
+  it("offers a ready slack config and knows the directory's people", async () => {
+    const lab = await startLab({ components: [slapdComponent, slackComponent] });
+    try {
+      const slack = createSlackClient(slackConfigSchema.parse(lab.sections.slack), {});
+      const alice = await slack.lookupUserByEmail("alice@opsguard.test");
+      expect(alice.name).toBe("alice");
+      expect(alice.id).toMatch(/^U0ALICE/);
+      expect((await slack.conversationInfo(SLACK_LAB.oncallChannel)).name).toBe("oncall");
+      expect(await slack.usergroupMembers(SLACK_LAB.oncallGroup)).toEqual([]);
+    } finally {
+      await lab.stop();
+    }
   });
 });
 

@@ -1,3 +1,7 @@
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import type { SlapdComponent } from "../components";
+import type { LabComponent, StartedComponent } from "../lab";
 import { type SimRequest, type SimResponse, SimServer } from "./server";
 
 /**
@@ -396,3 +400,42 @@ function linkify(text: string): string {
     .replace(/(^|[\s(])(https?:\/\/[^\s<>|]+)/g, "$1<$2>")
     .replace(/(^|[\s(:,])([A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,})/g, "$1<mailto:$2|$2>");
 }
+
+export interface SlackComponent extends StartedComponent {
+  slack: SlackSim;
+}
+
+/** The lab's channels and user group; the on-call tools point their config at these ids. */
+export const SLACK_LAB = { oncallChannel: "C0ONCALL01", securityChannel: "C0SECURITY", oncallGroup: "S0ONCALL01" } as const;
+
+/**
+ * The Slack simulator as a lab part: the directory's people (from slapd, when it runs first) as
+ * Slack users with their slackId and mail, #oncall, #security and an @oncall user group.
+ */
+export const slackComponent: LabComponent<SlackComponent> = {
+  name: "slack",
+  async start(ctx) {
+    const slack = new SlackSim();
+    const directory = (ctx.started.get("slapd") as SlapdComponent | undefined)?.slapd.users;
+    for (const user of Object.values(directory ?? {})) {
+      slack.addUser({ id: user.slackId, name: user.slackName, email: user.mail, real_name: user.cn, deleted: user.disabled });
+    }
+    slack
+      .addChannel({ id: SLACK_LAB.oncallChannel, name: "oncall", topic: "On call: nobody yet" })
+      .addChannel({ id: SLACK_LAB.securityChannel, name: "security", is_private: true })
+      .addUsergroup({ id: SLACK_LAB.oncallGroup, handle: "oncall", name: "On call" });
+    await slack.start();
+    const tokenFile = join(ctx.dir, "slack.token");
+    writeFileSync(tokenFile, `${SLACK_SIM_TOKEN}\n`, { mode: 0o600 });
+    return {
+      slack,
+      describe: () => [
+        `Slack API sim   ${slack.apiUrl}  token file ${tokenFile}`,
+        `  channels      #oncall ${SLACK_LAB.oncallChannel}, #security ${SLACK_LAB.securityChannel}; user group @oncall ${SLACK_LAB.oncallGroup}`,
+        `  try           curl -s -H "Authorization: Bearer $(cat ${tokenFile})" "${slack.apiUrl}/conversations.info?channel=${SLACK_LAB.oncallChannel}"`,
+      ],
+      sections: () => ({ slack: { token: `file:${tokenFile}`, baseUrl: slack.apiUrl }, slackLab: { ...SLACK_LAB } }),
+      stop: () => slack.stop(),
+    };
+  },
+};
