@@ -5,7 +5,6 @@
 // - scale: a directory with 10,000 more users, and a user with 50 keys, against the plain lookup;
 // - a whole sshd login through authkeys against a login with a static authorized_keys file;
 // - peak RSS of one lookup.
-import { execFileSync } from "node:child_process";
 import { generateKeyPairSync } from "node:crypto";
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -19,19 +18,16 @@ if (!existsSync(bundle)) throw new Error(`${bundle} is missing: run "node script
 if (process.getuid?.() !== 0) throw new Error("run as root: the launcher is installed root-owned and sshd switches users");
 
 const lab = await tsImport(join(root, "packages/lab/src/index.ts"), import.meta.url);
-const auth = await tsImport(join(root, "packages/authkeys/test/harness.ts"), import.meta.url);
+const { sshLogin } = await tsImport(join(root, "packages/authkeys/test/harness.ts"), import.meta.url);
 
 const small = await lab.startSlapd();
 const big = await lab.startSlapd({ bulkUsers: 10_000 });
 const cleanups = [() => small.stop(), () => big.stop()];
 try {
   await addFiftyKeyUser(big);
-  const installed = auth.installForSshd(small, {});
-  cleanups.push(() => installed.remove());
   // The real launcher: `authkeys install` into a root-owned prefix, code cache included.
-  execFileSync(process.execPath, [bundle, "install", "--prefix", installed.dir, "--run-as", "root", "--cache-dir", installed.cacheDir], {
-    stdio: "ignore",
-  });
+  const installed = lab.installAuthkeys(small);
+  cleanups.push(() => installed.remove());
   const bigConfig = join(installed.dir, "big.json");
   writeFileSync(
     bigConfig,
@@ -132,7 +128,7 @@ async function loginRatio(installed, l) {
   writeFileSync(staticFile, `${key.publicKey}\n`, { mode: 0o644 });
   const users = [
     { name: "alice", uid: alice.uidNumber },
-    { name: "authkeys", uid: auth.COMMAND_UID, home: installed.dir },
+    { name: "authkeys", uid: lab.AUTHKEYS_UID, home: installed.dir },
   ];
   const viaCommand = await lab.startSshd({
     users,
@@ -147,7 +143,7 @@ async function loginRatio(installed, l) {
     const measure = async (port) => {
       const samples = [];
       for (let i = 0; i <= runs; i++) {
-        const r = await auth.sshLogin(port, "alice", key.privateKeyFile);
+        const r = await sshLogin(port, "alice", key.privateKeyFile);
         if (!r.ok) throw new Error(`login on port ${port} was refused`);
         if (i > 0) samples.push(r.ms);
       }

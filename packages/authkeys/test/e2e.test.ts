@@ -1,20 +1,31 @@
-import { type BlackholeServer, type SlapdLab, type SshdHandle, startBlackholeServer, startSlapd, startSshd } from "@opsguard/lab";
+import {
+  AUTHKEYS_UID,
+  type AuthkeysInstall,
+  type BlackholeServer,
+  installAuthkeys,
+  type SlapdLab,
+  type SshdHandle,
+  startBlackholeServer,
+  startSlapd,
+  startSshd,
+} from "@opsguard/lab";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { COMMAND_UID, type Install, installForSshd, sshLogin, writeConfig } from "./harness";
+import { requireBundle, sshLogin, writeConfig } from "./harness";
 
 // Real OpenSSH sshd → the built authkeys bundle (as an unprivileged user) → real slapd, all on loopback.
 let lab: SlapdLab;
 let blackhole: BlackholeServer;
-let install: Install;
+let install: AuthkeysInstall;
 let sshd: SshdHandle;
 const DEADLINE_MS = 1500;
 
 beforeAll(async () => {
+  requireBundle();
   [lab, blackhole] = await Promise.all([startSlapd(), startBlackholeServer()]);
-  install = installForSshd(lab, { allowedGroups: [lab.groups.ops, lab.groups.sre] });
+  install = installAuthkeys(lab, { allowedGroups: [lab.groups.ops, lab.groups.sre] });
   const users = (["alice", "bob", "carol", "dave"] as const).map((name) => ({ name, uid: lab.users[name].uidNumber }));
   sshd = await startSshd({
-    users: [...users, { name: "authkeys", uid: COMMAND_UID, home: install.dir }],
+    users: [...users, { name: "authkeys", uid: AUTHKEYS_UID, home: install.dir }],
     authorizedKeysCommand: { path: install.bin, args: `--config ${install.configFile} lookup %u %f`, user: "authkeys" },
   });
 });

@@ -1,5 +1,6 @@
 import type { LabComponent, StartedComponent, ToolConfigBuilder } from "./lab";
 import { type SlapdLab, startSlapd } from "./slapd";
+import { sshdComponent } from "./sshd";
 
 export interface SlapdComponent extends StartedComponent {
   slapd: SlapdLab;
@@ -37,7 +38,7 @@ export const slapdComponent: LabComponent<SlapdComponent> = {
  * Everything `pnpm lab` and `pnpm lab:demo` start, in order. A later issue adds its part (sshd,
  * redis-server, a SaaS simulator) with one line here.
  */
-export const LAB_COMPONENTS: LabComponent[] = [slapdComponent];
+export const LAB_COMPONENTS: LabComponent[] = [slapdComponent, sshdComponent];
 
 /** Ready-to-use tool configs written into the lab dir; each tool adds its builder with one line here. */
 export const LAB_TOOL_CONFIGS: ToolConfigBuilder[] = [];

@@ -1,9 +1,11 @@
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { chmodSync, chownSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { createConnection } from "node:net";
 import { join } from "node:path";
 import { ensureDebianPackages } from "./ensure";
+import type { LabComponent, StartedComponent } from "./lab";
 import { freePort, makeTempDir, onProcessExit, removeDir, stopProcess } from "./process";
+import type { SlapdLab } from "./slapd";
 
 const SSHD = "/usr/sbin/sshd";
 const MULTIARCH: Record<string, string> = { x64: "x86_64-linux-gnu", arm64: "aarch64-linux-gnu" };
@@ -213,3 +215,93 @@ function once<T>(fn: () => T): () => T {
     return result.value;
   };
 }
+
+/** uid of the dedicated AuthorizedKeysCommandUser; it exists only inside the lab's sshd (nss_wrapper). */
+export const AUTHKEYS_UID = 20_000;
+/** The built authkeys bundle (`node scripts/build.mjs authkeys`). */
+export const AUTHKEYS_BUNDLE = new URL("../../authkeys/dist/authkeys.cjs", import.meta.url).pathname;
+
+export interface AuthkeysInstall {
+  dir: string;
+  /** The launcher sshd runs. */
+  bin: string;
+  configFile: string;
+  cacheDir: string;
+  remove(): void;
+}
+
+/**
+ * Installs the built authkeys the way its README says (`authkeys install`: root-owned directory,
+ * launcher, V8 code cache), with a config against the lab's slapd whose files the command user can read,
+ * and a cache directory owned by that user.
+ */
+export function installAuthkeys(slapd: SlapdLab, config: Record<string, unknown> = {}): AuthkeysInstall {
+  if (!existsSync(AUTHKEYS_BUNDLE)) throw new Error(`${AUTHKEYS_BUNDLE} is missing: run "node scripts/build.mjs authkeys" first`);
+  const installed = installRootOwned({
+    "ca.pem": { from: slapd.caFile, mode: 0o644 },
+    "reader.password": { from: slapd.readerPasswordFile, mode: 0o600 },
+  });
+  const dir = installed.dir;
+  chownSync(join(dir, "reader.password"), AUTHKEYS_UID, AUTHKEYS_UID);
+  const cacheDir = join(dir, "cache");
+  execFileSync(process.execPath, [AUTHKEYS_BUNDLE, "install", "--prefix", dir, "--run-as", "root", "--cache-dir", cacheDir], {
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  chownSync(cacheDir, AUTHKEYS_UID, AUTHKEYS_UID);
+  const configFile = join(dir, "authkeys.json");
+  writeFileSync(
+    configFile,
+    JSON.stringify(
+      {
+        ldap: { ...slapd.connection(), caFile: join(dir, "ca.pem"), bindPassword: `file:${join(dir, "reader.password")}` },
+        cache: { dir: cacheDir },
+        syslog: false,
+        ...config,
+      },
+      null,
+      2,
+    ),
+    { mode: 0o644 },
+  );
+  return { dir, bin: join(dir, "authkeys"), configFile, cacheDir, remove: installed.remove };
+}
+
+export interface SshdComponent extends StartedComponent {
+  sshd: SshdHandle;
+  authkeys: AuthkeysInstall;
+}
+
+/** `pnpm lab`'s sshd: logins for the seeded users, keys from slapd through the built authkeys. */
+export const sshdComponent: LabComponent<SshdComponent> = {
+  name: "sshd",
+  async start({ started }) {
+    const slapd = (started.get("slapd") as { slapd?: SlapdLab } | undefined)?.slapd;
+    if (!slapd) throw new Error("sshd needs the slapd component (authkeys reads keys from it)");
+    const authkeys = installAuthkeys(slapd, { allowedGroups: [slapd.groups.ops, slapd.groups.sre] });
+    try {
+      const users = Object.values(slapd.users).map((u) => ({ name: u.uid, uid: u.uidNumber }));
+      const sshd = await startSshd({
+        users: [...users, { name: "authkeys", uid: AUTHKEYS_UID, home: authkeys.dir }],
+        authorizedKeysCommand: { path: authkeys.bin, args: `--config ${authkeys.configFile} lookup %u %f`, user: "authkeys" },
+      });
+      const alice = slapd.users.alice.keys[0]?.privateKeyFile ?? "";
+      return {
+        sshd,
+        authkeys,
+        describe: () => [
+          `OpenSSH sshd    127.0.0.1:${sshd.port}  AuthorizedKeysCommand ${authkeys.bin} (allowedGroups: ops, sre)`,
+          `  authkeys      config ${authkeys.configFile}; cache ${authkeys.cacheDir}`,
+          `  try           ssh -p ${sshd.port} -i ${alice} -o StrictHostKeyChecking=no alice@127.0.0.1 true`,
+        ],
+        sections: () => ({ sshd: { host: sshd.host, port: sshd.port, authkeysConfig: authkeys.configFile } }),
+        stop: async () => {
+          await sshd.stop();
+          authkeys.remove();
+        },
+      };
+    } catch (error) {
+      authkeys.remove();
+      throw error;
+    }
+  },
+};

@@ -1,3 +1,4 @@
+import { authkeysDemo } from "./authkeys";
 import { deputizeDemo } from "./deputize";
 import { ldapKeysDemo } from "./ldap-keys";
 import type { DemoSection } from "./types";
@@ -5,4 +6,4 @@ import type { DemoSection } from "./types";
 export type { DemoSection } from "./types";
 
 /** The demo's sections, run in this order; each tool registers its own with one line. */
-export const DEMO_SECTIONS: DemoSection[] = [ldapKeysDemo, deputizeDemo];
+export const DEMO_SECTIONS: DemoSection[] = [ldapKeysDemo, authkeysDemo, deputizeDemo];
