@@ -14,6 +14,7 @@ import { z } from "zod";
 import pkg from "../package.json" with { type: "json" };
 import { eventFilter, listOption, parseSuccess, parseTime } from "./filter";
 import { formatRow, formatText, tableHeader } from "./format";
+import { IdNames, type IdSources } from "./ids";
 import { followFile, readInput, rotationOrder } from "./input";
 import type { AuditEvent } from "./interpret";
 import { type Connection, connectionOf, formatConnection } from "./net";
@@ -28,6 +29,8 @@ const configSchema = z.strictObject({
   group: z.string().optional(),
   windowMs: z.number().int().positive().max(600_000).optional(),
 });
+
+type Config = z.output<typeof configSchema>;
 
 interface ParseFlags {
   format?: "ndjson" | "text" | "table";
@@ -125,25 +128,29 @@ async function parseCommand(files: string[], command: Command, mode: Mode): Prom
   const ctx = cliContext(command);
   const flags = command.optsWithGlobals<ParseFlags>();
   const { config } = await loadConfig({ tool: "auditd-parse", schema: configSchema, path: ctx.opts.config, optional: true });
-  const filter = eventFilter({
-    ...(flags.type ? { types: flags.type } : {}),
-    ...(flags.user ? { users: flags.user } : {}),
-    ...(flags.key ? { keys: flags.key } : {}),
-    ...(flags.syscall ? { syscalls: flags.syscall } : {}),
-    ...(flags.since ? { sinceMs: parseTime(flags.since, "--since") } : {}),
-    ...(flags.until ? { untilMs: parseTime(flags.until, "--until") } : {}),
-    ...(flags.success ? { success: parseSuccess(flags.success) } : {}),
-  });
+  const ids = new IdNames(idSources(flags, config));
+  const filter = eventFilter(
+    {
+      ...(flags.type ? { types: flags.type } : {}),
+      ...(flags.user ? { users: flags.user } : {}),
+      ...(flags.key ? { keys: flags.key } : {}),
+      ...(flags.syscall ? { syscalls: flags.syscall } : {}),
+      ...(flags.since ? { sinceMs: parseTime(flags.since, "--since") } : {}),
+      ...(flags.until ? { untilMs: parseTime(flags.until, "--until") } : {}),
+      ...(flags.success ? { success: parseSuccess(flags.success) } : {}),
+    },
+    ids,
+  );
   if (!["ndjson", "text", "table"].includes(flags.format ?? "ndjson")) {
     throw new UsageError(`--format ${flags.format} is not supported`, { hint: "use ndjson, text or table" });
   }
   const output = new Output(flags.output);
   const sink = makeSink(mode, flags, ctx, output);
   const parser = new AuditParser(
-    (event) => {
-      if (filter === undefined || filter(event)) sink.event(event);
+    (event, json) => {
+      if (filter === undefined || filter(event)) sink.event(event, json);
     },
-    parserOptions(flags, config),
+    { ...parserOptions(flags, config), recordObjects: mode === "sessions" || flags.format === "text" || flags.format === "table" },
   );
   const onChunk = (chunk: Buffer): Promise<void> | undefined => {
     parser.pushBytes(chunk);
@@ -177,7 +184,7 @@ async function parseCommand(files: string[], command: Command, mode: Mode): Prom
 
 /** Consumes events for one mode and writes them; pending() is the backpressure hook. */
 interface Sink {
-  event(e: AuditEvent): void;
+  event(e: AuditEvent, json: string): void;
   pending(): Promise<void> | undefined;
   finish(): Promise<void>;
 }
@@ -228,9 +235,9 @@ function makeSink(mode: Mode, flags: ParseFlags, ctx: CliContext, output: Output
       : flags.format === "table"
         ? (e: AuditEvent) => formatRow(e, style)
         : flags.pretty
-          ? (e: AuditEvent) => JSON.stringify(e, null, 2)
-          : (e: AuditEvent) => JSON.stringify(e);
-  return { event: (e) => line(format(e)), pending, finish: async () => undefined };
+          ? (_e: AuditEvent, json: string) => JSON.stringify(JSON.parse(json), null, 2)
+          : (_e: AuditEvent, json: string) => json;
+  return { event: (e, json) => line(format(e, json)), pending, finish: async () => undefined };
 }
 
 async function pluginCommand(command: Command): Promise<void> {
@@ -240,10 +247,10 @@ async function pluginCommand(command: Command): Promise<void> {
   const output = new Output(flags.output);
   let wait: Promise<void> | undefined;
   const parser = new AuditParser(
-    (e) => {
-      wait = output.line(JSON.stringify(e)) ?? wait;
+    (_event, json) => {
+      wait = output.line(json) ?? wait;
     },
-    parserOptions(flags, config),
+    { ...parserOptions(flags, config), recordObjects: false },
   );
   const windowMs = config.windowMs ?? 2000;
   // auditd feeds events live: complete them on the wall clock too, or a lone kernel record would wait forever
@@ -273,14 +280,15 @@ async function pluginCommand(command: Command): Promise<void> {
   report(ctx, parser, false);
 }
 
-function parserOptions(flags: ParseFlags, config: z.output<typeof configSchema>) {
+function idSources(flags: ParseFlags, config: Config): IdSources {
   const passwd = flags.passwd ?? config.passwd;
   const group = flags.group ?? config.group;
+  return { ...(passwd ? { passwd } : {}), ...(group ? { group } : {}) };
+}
+
+function parserOptions(flags: ParseFlags, config: Config) {
   const windowMs = flags.window === undefined ? config.windowMs : parseWindow(flags.window);
-  return {
-    ids: { ...(passwd ? { passwd } : {}), ...(group ? { group } : {}) },
-    ...(windowMs === undefined ? {} : { windowMs }),
-  };
+  return { ids: idSources(flags, config), ...(windowMs === undefined ? {} : { windowMs }) };
 }
 
 function parseWindow(value: string): number {

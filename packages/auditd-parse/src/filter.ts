@@ -1,4 +1,6 @@
 import { UsageError } from "@opsguard/core";
+import { syscallName } from "./decode";
+import type { IdNames } from "./ids";
 import type { AuditEvent } from "./interpret";
 
 export interface FilterOptions {
@@ -11,27 +13,31 @@ export interface FilterOptions {
   success?: boolean;
 }
 
-/** A predicate for the given filters (all must match; a list matches when any entry does), or undefined. */
-export function eventFilter(o: FilterOptions): ((event: AuditEvent) => boolean) | undefined {
+/**
+ * A predicate for the given filters (all must match; a list matches when any entry does), or undefined.
+ * Numeric users and syscalls are matched through the same names the events carry.
+ */
+export function eventFilter(o: FilterOptions, ids: IdNames): ((event: AuditEvent) => boolean) | undefined {
   const tests: Array<(e: AuditEvent) => boolean> = [];
   if (o.types?.length) {
     const types = new Set(o.types.map((t) => t.toUpperCase()));
-    tests.push((e) => e.records.some((r) => types.has(r.type)));
+    tests.push((e) => e.types.some((t) => types.has(t)));
   }
   if (o.users?.length) {
-    const users = new Set(o.users);
-    tests.push((e) => {
-      const first = e.records[0];
-      return [e.auid, e.uid, first?.raw?.auid, first?.raw?.uid].some((u) => u !== undefined && users.has(u));
-    });
+    const users = new Set(o.users.map((u) => (/^\d+$/.test(u) ? ids.user(u) : u)));
+    tests.push((e) => (e.auid !== undefined && users.has(e.auid)) || (e.uid !== undefined && users.has(e.uid)));
   }
   if (o.keys?.length) {
     const keys = new Set(o.keys);
     tests.push((e) => e.keys?.some((k) => keys.has(k)) ?? false);
   }
   if (o.syscalls?.length) {
-    const syscalls = new Set(o.syscalls);
-    tests.push((e) => e.syscall !== undefined && (syscalls.has(e.syscall) || syscalls.has(e.records[0]?.raw?.syscall ?? "")));
+    const names = o.syscalls;
+    tests.push((e) => {
+      const name = e.syscall;
+      if (name === undefined) return false;
+      return names.some((s) => s === name || (/^\d+$/.test(s) && syscallName(e.arch, s) === name));
+    });
   }
   const { sinceMs, untilMs, success } = o;
   if (sinceMs !== undefined) tests.push((e) => e.time !== null && Date.parse(e.time) >= sinceMs);

@@ -1,7 +1,7 @@
 export { Assembler, type AssemblerOptions, type AssemblerStats, type RawEvent } from "./assemble";
 export { archName, errnoName, syscallName, syscallNumber } from "./decode";
 export { IdNames, type IdSources } from "./ids";
-export type { AuditEvent, FieldValue, OutputRecord } from "./interpret";
+export type { AuditEvent, FieldValue, InterpreterOptions, OutputRecord } from "./interpret";
 export { Interpreter } from "./interpret";
 export { AuditParser, type ParserOptions, parseText } from "./parser";
 export { type AuditRecord, parseRecord } from "./record";

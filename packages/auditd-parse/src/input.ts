@@ -5,7 +5,7 @@ import { setTimeout as delay } from "node:timers/promises";
 import { createGunzip } from "node:zlib";
 import { NoInputError } from "@opsguard/core";
 
-const CHUNK = 1024 * 1024;
+const CHUNK = 64 * 1024;
 
 /**
  * Rotated logs in the order they were written: audit.log.3 … audit.log.1, then audit.log. Arguments that are

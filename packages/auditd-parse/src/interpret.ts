@@ -11,6 +11,7 @@ import {
   syscallName,
 } from "./decode";
 import { type IdNames, UNSET_ID } from "./ids";
+import { jsonString, member } from "./json";
 import { type AuditRecord, tokenize } from "./record";
 import { decodeSockaddr, type Sockaddr } from "./sockaddr";
 
@@ -27,7 +28,7 @@ export interface OutputRecord {
   raw?: Record<string, string>;
   text?: string;
   enriched?: EnrichedObject;
-  unparsed?: string | undefined;
+  unparsed?: string;
 }
 
 /** One event: the stable output schema (schema/event.schema.json). */
@@ -36,6 +37,8 @@ export interface AuditEvent {
   node?: string | undefined;
   time: string | null;
   serial: number | null;
+  /** Record types in arrival order. */
+  types: string[];
   syscall?: string | undefined;
   arch?: string | undefined;
   success?: boolean | undefined;
@@ -53,8 +56,14 @@ export interface AuditEvent {
   proctitle?: string[] | undefined;
   cwd?: string | undefined;
   sockaddr?: Sockaddr | undefined;
+  /** The records as objects: filled only when the Interpreter is asked for them (see InterpreterOptions). */
   records: OutputRecord[];
   unparsed?: string[] | undefined;
+}
+
+export interface InterpreterOptions {
+  /** Also build `records` as objects (the API, sessions); NDJSON output needs only the JSON text. */
+  recordObjects?: boolean;
 }
 
 enum Kind {
@@ -71,7 +80,6 @@ enum Kind {
   Saddr,
   Key,
   Session,
-  Nested,
 }
 
 const KINDS = new Map<string, Kind>();
@@ -97,31 +105,49 @@ define(Kind.Context, "subj obj scontext tcontext");
 define(Kind.Saddr, "saddr");
 define(Kind.Key, "key");
 define(Kind.Session, "ses old-ses");
-define(Kind.Nested, "msg");
+
+/** Event summary slots filled from record fields (the first record that has one wins, SYSCALL first). */
+const SUMMARY = new Set(["pid", "ppid", "auid", "uid", "ses", "comm", "exe", "cwd"]);
 
 /** Bound on argv indexes, so a corrupt `a99999999=` cannot allocate a huge sparse array. */
 const MAX_ARGS = 100_000;
 
-/** Field values that carry no information: kept as null, with the raw text beside. */
-const NULLISH = new Set(["(null)", "?", "(none)"]);
+/** Per-record output being built: JSON member lists, cheaper than objects plus JSON.stringify. */
+interface RecordJson {
+  fields: string;
+  raw: string;
+  text: string | undefined;
+}
 
-/** Turns grouped raw records into readable events. */
+/** Turns grouped raw records into readable events and their NDJSON text. */
 export class Interpreter {
   private chunks: Map<number, string> | undefined;
+  private readonly recordObjects: boolean;
+  private isoSecond = -1;
+  private isoPrefix = "";
+  private readonly contextJson = new Map<string, string>();
+  private readonly modeCache = new Map<string, string>();
 
-  constructor(private readonly ids: IdNames) {}
+  constructor(
+    private readonly ids: IdNames,
+    options: InterpreterOptions = {},
+  ) {
+    this.recordObjects = options.recordObjects ?? true;
+  }
 
-  event(raw: RawEvent): AuditEvent {
+  /** The event and its one-line JSON (the same data; records only as JSON unless recordObjects). */
+  event(raw: RawEvent): { event: AuditEvent; json: string } {
     if (raw.records.length === 0) {
-      return { id: null, time: null, serial: null, records: [], unparsed: raw.unparsed ?? [] };
+      const event: AuditEvent = { id: null, time: null, serial: null, types: [], records: [], unparsed: raw.unparsed ?? [] };
+      return { event, json: JSON.stringify(event) };
     }
-    // Every key declared up front, in schema order: one hidden class for V8, a stable key order in the
-    // output; JSON.stringify drops the ones left undefined.
+    // Every key declared up front, in schema order: one hidden class for V8.
     const event: AuditEvent = {
       id: raw.stamp,
       node: raw.node,
-      time: new Date(raw.timeMs).toISOString(),
+      time: this.isoTime(raw.timeMs),
       serial: raw.serial,
+      types: [],
       syscall: undefined,
       arch: undefined,
       success: undefined,
@@ -142,30 +168,55 @@ export class Interpreter {
       records: [],
       unparsed: undefined,
     };
+    let records = "";
     for (const record of raw.records) {
-      event.records.push(this.record(record, event));
+      event.types.push(record.type);
+      const json = this.record(record, event);
+      records = records.length === 0 ? json : `${records},${json}`;
+      if (this.recordObjects) event.records.push(JSON.parse(json) as OutputRecord);
     }
     this.finishArgv(event);
-    return event;
+    return { event, json: eventJson(event, records) };
   }
 
-  private record(record: AuditRecord, event: AuditEvent): OutputRecord {
-    const out: OutputRecord = { type: record.type, fields: {} };
+  private isoTime(ms: number): string {
+    const second = Math.floor(ms / 1000);
+    if (second !== this.isoSecond) {
+      this.isoSecond = second;
+      this.isoPrefix = new Date(second * 1000).toISOString().slice(0, 20);
+    }
+    const frac = ms - second * 1000;
+    return `${this.isoPrefix}${frac < 10 ? "00" : frac < 100 ? "0" : ""}${frac}Z`;
+  }
+
+  private record(record: AuditRecord, event: AuditEvent): string {
+    const out: RecordJson = { fields: "", raw: "", text: undefined };
     const type = record.type;
     if (type === "EXECVE") this.execve(record, event, out);
     else if (type === "PROCTITLE") this.proctitle(record, event, out);
-    else this.fields(record.keys, record.values, out, event, type === "SYSCALL");
+    else this.fields(record.keys, record.values, out, event, type === "SYSCALL", undefined);
     if (record.text !== undefined) {
       out.text = out.text === undefined ? record.text : `${record.text} ${out.text}`;
-      if (record.text.startsWith("avc:")) avcResult(out.text, out.fields);
+      if (record.text.startsWith("avc:")) out.fields = avcResult(out.text, out.fields);
     }
-    if (record.enrichedKeys && record.enrichedValues) out.enriched = enrichedObject(record.enrichedKeys, record.enrichedValues);
-    if (record.unparsed !== undefined) out.unparsed = record.unparsed;
-    return out;
+    let json = `{"type":${jsonString(type)},"fields":{${out.fields}}`;
+    if (out.raw.length > 0) json += `,"raw":{${out.raw}}`;
+    if (out.text !== undefined) json += `,"text":${jsonString(out.text)}`;
+    if (record.enrichedKeys && record.enrichedValues) {
+      json += `,"enriched":${JSON.stringify(enrichedObject(record.enrichedKeys, record.enrichedValues))}`;
+    }
+    if (record.unparsed !== undefined) json += `,"unparsed":${jsonString(record.unparsed)}`;
+    return `${json}}`;
   }
 
-  private fields(keys: string[], values: string[], out: OutputRecord, event: AuditEvent, isSyscall: boolean, nested = false): void {
-    const fields = out.fields;
+  private fields(
+    keys: string[],
+    values: string[],
+    out: RecordJson,
+    event: AuditEvent,
+    isSyscall: boolean,
+    outerKeys: string[] | undefined,
+  ): void {
     let arch: string | undefined;
     for (let i = 0; i < keys.length; i++) {
       const key = keys[i]!;
@@ -176,18 +227,19 @@ export class Interpreter {
         value = value.slice(1, -1);
         quoted = true;
       } else if (q === 39) {
-        this.nested(value, out, event);
+        this.nested(value, out, event, keys);
         continue;
       }
-      // inner msg='…' fields may repeat an outer name (pid, uid); keep both
-      const name = nested && key in fields ? `msg.${key}` : key;
-      if (!quoted && NULLISH.has(value)) {
-        fields[name] = null;
-        keepRaw(out, name, value);
+      // inner msg='…' fields may repeat an outer name (pid, uid): keep both
+      const name = outerKeys?.includes(key) ? `msg.${key}` : key;
+      if (!quoted && isNullish(value, q)) {
+        out.fields = member(out.fields, name, "null");
+        out.raw = member(out.raw, name, jsonString(value));
         continue;
       }
       const kind = KINDS.get(key);
-      let v: FieldValue = value;
+      let v: string = value;
+      let vJson: string | undefined;
       if (kind !== undefined) {
         switch (kind) {
           case Kind.User:
@@ -202,15 +254,18 @@ export class Interpreter {
           case Kind.Arch:
             arch = archName(value);
             v = arch ?? value;
+            if (isSyscall) event.arch = v;
             break;
           case Kind.Syscall:
             v = syscallName(arch ?? event.arch, value) ?? value;
+            if (isSyscall) event.syscall = v;
             break;
           case Kind.Exit:
             v = errnoName(value) ?? value;
+            if (isSyscall) event.exit = v;
             break;
           case Kind.Mode:
-            v = modeText(value) ?? value;
+            v = this.mode(value);
             break;
           case Kind.Perm:
             v = permText(value) ?? value;
@@ -219,12 +274,12 @@ export class Interpreter {
             v = capNames(value) ?? value;
             break;
           case Kind.Context:
-            v = securityContext(value) ?? value;
+            vJson = this.context(value);
             break;
           case Kind.Saddr: {
             const decoded = decodeSockaddr(value);
             if (decoded) {
-              v = decoded;
+              vJson = JSON.stringify(decoded);
               event.sockaddr ??= decoded;
             }
             break;
@@ -238,62 +293,38 @@ export class Interpreter {
           case Kind.Session:
             if (value === UNSET_ID) v = "unset";
             break;
-          case Kind.Nested:
-            break;
         }
       }
-      fields[name] = v;
-      if (v !== value) keepRaw(out, name, value);
-      if (isSyscall) this.summarise(event, key, v, value);
-      else this.summariseUser(event, key, v);
+      out.fields = member(out.fields, name, vJson ?? jsonString(v));
+      if (vJson !== undefined || v !== value) out.raw = member(out.raw, name, jsonString(value));
+      if (isSyscall && key === "success") event.success = value === "yes";
+      else if (SUMMARY.has(key)) this.summarise(event, key, v);
+      else if (key === "res" || key === "result") event.success ??= v === "success" || v === "1" || v === "yes";
     }
   }
 
-  /** msg='op=… acct="root" exe=… res=success' in user-space records: its fields join the record's. */
-  private nested(quotedValue: string, out: OutputRecord, event: AuditEvent): void {
-    const end = quotedValue.charCodeAt(quotedValue.length - 1) === 39 ? quotedValue.length - 1 : quotedValue.length;
-    const keys: string[] = [];
-    const values: string[] = [];
-    const sink = { text: undefined as string | undefined };
-    tokenize(quotedValue, 1, end, keys, values, sink, true);
-    if (sink.text !== undefined) out.text = sink.text;
-    this.fields(keys, values, out, event, false, true);
-  }
-
-  private summarise(event: AuditEvent, key: string, v: FieldValue, raw: string): void {
-    switch (key) {
-      case "arch":
-        event.arch = v as string;
-        break;
-      case "syscall":
-        event.syscall = v as string;
-        break;
-      case "success":
-        event.success = raw === "yes";
-        break;
-      case "exit":
-        event.exit = v as string;
-        break;
-      default:
-        this.summariseUser(event, key, v);
-    }
-  }
-
-  private summariseUser(event: AuditEvent, key: string, v: FieldValue): void {
-    if (typeof v !== "string") return;
+  private summarise(event: AuditEvent, key: string, v: string): void {
     switch (key) {
       case "pid":
-      case "ppid":
-      case "auid":
-      case "uid":
-      case "ses":
-      case "comm":
-      case "exe":
-        event[key] ??= v;
+        event.pid ??= v;
         break;
-      case "res":
-      case "result":
-        event.success ??= v === "success" || v === "1" || v === "yes";
+      case "ppid":
+        event.ppid ??= v;
+        break;
+      case "auid":
+        event.auid ??= v;
+        break;
+      case "uid":
+        event.uid ??= v;
+        break;
+      case "ses":
+        event.ses ??= v;
+        break;
+      case "comm":
+        event.comm ??= v;
+        break;
+      case "exe":
+        event.exe ??= v;
         break;
       case "cwd":
         event.cwd ??= v;
@@ -301,8 +332,38 @@ export class Interpreter {
     }
   }
 
+  private mode(value: string): string {
+    let text = this.modeCache.get(value);
+    if (text === undefined) {
+      text = modeText(value) ?? value;
+      if (this.modeCache.size < 1024) this.modeCache.set(value, text);
+    }
+    return text;
+  }
+
+  private context(value: string): string {
+    let json = this.contextJson.get(value);
+    if (json === undefined) {
+      const ctx = securityContext(value);
+      json = ctx === undefined ? jsonString(value) : JSON.stringify(ctx);
+      if (this.contextJson.size < 4096) this.contextJson.set(value, json);
+    }
+    return json;
+  }
+
+  /** msg='op=… acct="root" exe=… res=success' in user-space records: its fields join the record's. */
+  private nested(quotedValue: string, out: RecordJson, event: AuditEvent, outerKeys: string[]): void {
+    const end = quotedValue.charCodeAt(quotedValue.length - 1) === 39 ? quotedValue.length - 1 : quotedValue.length;
+    const keys: string[] = [];
+    const values: string[] = [];
+    const sink = { text: undefined as string | undefined };
+    tokenize(quotedValue, 1, end, keys, values, sink, true);
+    if (sink.text !== undefined) out.text = sink.text;
+    this.fields(keys, values, out, event, false, outerKeys);
+  }
+
   /** a0…aN, including arguments split as aN_len/aN[i] and spread over several EXECVE records. */
-  private execve(record: AuditRecord, event: AuditEvent, out: OutputRecord): void {
+  private execve(record: AuditRecord, event: AuditEvent, out: RecordJson): void {
     event.argv ??= [];
     const argv = event.argv;
     const { keys, values } = record;
@@ -314,7 +375,7 @@ export class Interpreter {
           const n = Number(value);
           if (Number.isInteger(n)) event.argc = n;
         }
-        out.fields[key] = value;
+        out.fields = member(out.fields, key, jsonString(value));
         continue;
       }
       const bracket = key.indexOf("[");
@@ -340,10 +401,10 @@ export class Interpreter {
     for (let i = 0; i < argv.length; i++) argv[i] ??= "";
   }
 
-  private proctitle(record: AuditRecord, event: AuditEvent, out: OutputRecord): void {
+  private proctitle(record: AuditRecord, event: AuditEvent, out: RecordJson): void {
     const i = record.keys.indexOf("proctitle");
     if (i < 0) {
-      this.fields(record.keys, record.values, out, event, false);
+      this.fields(record.keys, record.values, out, event, false, undefined);
       return;
     }
     const value = record.values[i]!;
@@ -354,15 +415,41 @@ export class Interpreter {
   }
 }
 
+/** The event's JSON text: summary keys in schema order (absent ones left out), then the records. */
+function eventJson(e: AuditEvent, records: string): string {
+  let json = `{"id":${jsonString(e.id!)}`;
+  if (e.node !== undefined) json += `,"node":${jsonString(e.node)}`;
+  json += `,"time":"${e.time}","serial":${e.serial},"types":${JSON.stringify(e.types)}`;
+  if (e.syscall !== undefined) json += `,"syscall":${jsonString(e.syscall)}`;
+  if (e.arch !== undefined) json += `,"arch":${jsonString(e.arch)}`;
+  if (e.success !== undefined) json += `,"success":${e.success}`;
+  if (e.exit !== undefined) json += `,"exit":${jsonString(e.exit)}`;
+  if (e.pid !== undefined) json += `,"pid":${jsonString(e.pid)}`;
+  if (e.ppid !== undefined) json += `,"ppid":${jsonString(e.ppid)}`;
+  if (e.auid !== undefined) json += `,"auid":${jsonString(e.auid)}`;
+  if (e.uid !== undefined) json += `,"uid":${jsonString(e.uid)}`;
+  if (e.ses !== undefined) json += `,"ses":${jsonString(e.ses)}`;
+  if (e.comm !== undefined) json += `,"comm":${jsonString(e.comm)}`;
+  if (e.exe !== undefined) json += `,"exe":${jsonString(e.exe)}`;
+  if (e.keys !== undefined) json += `,"keys":${JSON.stringify(e.keys)}`;
+  if (e.argc !== undefined) json += `,"argc":${e.argc}`;
+  if (e.argv !== undefined) json += `,"argv":${JSON.stringify(e.argv)}`;
+  if (e.proctitle !== undefined) json += `,"proctitle":${JSON.stringify(e.proctitle)}`;
+  if (e.cwd !== undefined) json += `,"cwd":${jsonString(e.cwd)}`;
+  if (e.sockaddr !== undefined) json += `,"sockaddr":${JSON.stringify(e.sockaddr)}`;
+  return `${json},"records":[${records}]}`;
+}
+
+function isNullish(value: string, first: number): boolean {
+  // "(null)", "(none)" and "?" carry no information
+  if (first === 63) return value.length === 1;
+  return first === 40 && (value === "(null)" || value === "(none)");
+}
+
 function decodeArg(value: string): string {
   if (value.charCodeAt(0) === 34) return value.slice(1, value.length - (value.endsWith('"') ? 1 : 0));
   if (value === "(null)") return value;
   return decodeHexString(value) ?? value;
-}
-
-function keepRaw(out: OutputRecord, name: string, value: string): void {
-  if (out.raw === undefined) out.raw = {};
-  out.raw[name] = value;
 }
 
 function isNumeric(s: string): boolean {
@@ -374,17 +461,25 @@ function isNumeric(s: string): boolean {
 }
 
 /** "avc: denied { read write } for …" → seresult/seperms, the names ausearch uses. */
-function avcResult(text: string, fields: Record<string, FieldValue>): void {
+function avcResult(text: string, fields: string): string {
   const open = text.indexOf("{");
   const close = text.indexOf("}", open);
   const result = text.slice(4, open < 0 ? undefined : open).trim();
-  if (result) fields.seresult = result;
+  let out = fields;
+  if (result) out = member(out, "seresult", jsonString(result));
   if (open >= 0 && close > open)
-    fields.seperms = text
-      .slice(open + 1, close)
-      .trim()
-      .split(/\s+/)
-      .join(",");
+    out = member(
+      out,
+      "seperms",
+      jsonString(
+        text
+          .slice(open + 1, close)
+          .trim()
+          .split(/\s+/)
+          .join(","),
+      ),
+    );
+  return out;
 }
 
 function enrichedObject(keys: string[], values: string[]): EnrichedObject {

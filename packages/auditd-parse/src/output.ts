@@ -2,15 +2,16 @@ import { once } from "node:events";
 import { createWriteStream, type WriteStream } from "node:fs";
 import { IoError } from "@opsguard/core";
 
-const FLUSH_AT = 256 * 1024;
+const BUFFER_BYTES = 512 * 1024;
 
 /**
- * Buffered output to stdout or a file: lines are joined into big writes, and the caller awaits
- * backpressure only when a write was needed. reopen() (on SIGHUP) lets logrotate move the file.
+ * Buffered output to stdout or a file. Each line is encoded into one reused byte buffer at once, so the
+ * strings it was built from die young (cheap for the GC), and the buffer goes out in one big write; the
+ * caller awaits backpressure only when a write was needed. reopen() (on SIGHUP) lets logrotate move the file.
  */
 export class Output {
-  private parts: string[] = [];
-  private size = 0;
+  private buffer = Buffer.allocUnsafe(BUFFER_BYTES);
+  private used = 0;
   private stream: NodeJS.WritableStream;
 
   constructor(private readonly path: string | undefined) {
@@ -19,16 +20,34 @@ export class Output {
 
   /** Queues one line (without its newline). Returns a promise only when the caller should wait. */
   line(text: string): Promise<void> | undefined {
-    this.parts.push(text);
-    this.size += text.length + 1;
-    return this.size >= FLUSH_AT ? this.flush() : undefined;
+    // a UTF-16 unit takes at most 3 UTF-8 bytes
+    if (this.used + text.length * 3 + 1 > BUFFER_BYTES) {
+      const pending = this.flush();
+      if (text.length * 3 + 1 > BUFFER_BYTES) {
+        return pending.then(() => this.write(Buffer.from(`${text}\n`)));
+      }
+      this.append(text);
+      return pending;
+    }
+    this.append(text);
+    return undefined;
+  }
+
+  private append(text: string): void {
+    this.used += this.buffer.write(text, this.used);
+    this.buffer[this.used++] = 10;
   }
 
   async flush(): Promise<void> {
-    if (this.parts.length === 0) return;
-    const data = `${this.parts.join("\n")}\n`;
-    this.parts = [];
-    this.size = 0;
+    if (this.used === 0) return;
+    const data = this.buffer.subarray(0, this.used);
+    // the stream may hold on to the bytes until they are written: hand it this buffer, take a fresh one
+    this.buffer = Buffer.allocUnsafe(BUFFER_BYTES);
+    this.used = 0;
+    await this.write(data);
+  }
+
+  private async write(data: Buffer): Promise<void> {
     if (!this.stream.write(data)) await once(this.stream, "drain");
   }
 

@@ -1,9 +1,9 @@
 import { Assembler, type AssemblerOptions, type AssemblerStats } from "./assemble";
 import { IdNames, type IdSources } from "./ids";
-import { type AuditEvent, Interpreter } from "./interpret";
+import { type AuditEvent, Interpreter, type InterpreterOptions } from "./interpret";
 import { LineSplitter } from "./lines";
 
-export interface ParserOptions extends AssemblerOptions {
+export interface ParserOptions extends AssemblerOptions, InterpreterOptions {
   ids?: IdSources;
 }
 
@@ -15,9 +15,13 @@ export class AuditParser {
   private readonly assembler: Assembler;
   private readonly splitter: LineSplitter;
 
-  constructor(onEvent: (event: AuditEvent) => void, options: ParserOptions = {}) {
-    const interpreter = new Interpreter(new IdNames(options.ids));
-    this.assembler = new Assembler((raw) => onEvent(interpreter.event(raw)), options);
+  /** onEvent gets each event and its NDJSON line (records as objects only with recordObjects, the default). */
+  constructor(onEvent: (event: AuditEvent, json: string) => void, options: ParserOptions = {}) {
+    const interpreter = new Interpreter(new IdNames(options.ids), options);
+    this.assembler = new Assembler((raw) => {
+      const { event, json } = interpreter.event(raw);
+      onEvent(event, json);
+    }, options);
     this.splitter = new LineSplitter((line) => this.assembler.push(line));
   }
 

@@ -1,0 +1,50 @@
+import { describe, expect, it } from "vitest";
+import { AuditParser } from "../src/index";
+import { LineSplitter, MAX_LINE_BYTES } from "../src/lines";
+
+function split(chunks: Buffer[]): string[] {
+  const lines: string[] = [];
+  const s = new LineSplitter((l) => lines.push(l));
+  for (const c of chunks) s.push(c);
+  s.end();
+  return lines;
+}
+
+describe("LineSplitter", () => {
+  it("keeps a UTF-8 character split across chunks and strips CR", () => {
+    const bytes = Buffer.from('a="é"\r\nb=1\nc=2');
+    const at = bytes.indexOf(0xa9); // second byte of é
+    expect(split([bytes.subarray(0, at), bytes.subarray(at)])).toEqual(['a="é"', "b=1", "c=2"]);
+  });
+
+  it("cuts a runaway line at the limit and resumes at the next line", () => {
+    const big = Buffer.alloc(MAX_LINE_BYTES + 10, 0x41);
+    const lines = split([big.subarray(0, 1000), big.subarray(1000), Buffer.from("AAA\nnext\n")]);
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toHaveLength(MAX_LINE_BYTES);
+    expect(lines[1]).toBe("next");
+  });
+});
+
+describe("NDJSON text", () => {
+  it("says the same as the event objects, key for key", () => {
+    const log = [
+      'node=n1 type=SYSCALL msg=audit(1700000000.000:1): arch=c000003e syscall=42 success=no exit=-111 auid=4294967295 uid=0 ses=4294967295 comm="nc" key=(null) subj=u:r:t:s0',
+      "node=n1 type=SOCKADDR msg=audit(1700000000.000:1): saddr=0A0001BB000000000000000000000000000000000000000100000000\x1dSADDR={ saddr_fam=inet6 laddr=::1 lport=443 }",
+      `node=n1 type=PROCTITLE msg=audit(1700000000.000:1): proctitle=${Buffer.from('nc\u0000"q"\\').toString("hex")}`,
+      "node=n1 type=EOE msg=audit(1700000000.000:1):",
+      "node=n1 type=AVC msg=audit(1700000000.000:2): avc:  denied  { read } for pid=1 scontext=a:b:c:s0",
+      "not an audit line \u0001",
+    ].join("\n");
+    const pairs: Array<[unknown, string]> = [];
+    const parser = new AuditParser((event, json) => pairs.push([event, json]));
+    parser.pushBytes(Buffer.from(log));
+    parser.end();
+    expect(pairs).toHaveLength(3);
+    for (const [event, json] of pairs) expect(JSON.parse(json)).toEqual(JSON.parse(JSON.stringify(event)));
+    expect(JSON.parse(pairs[0]![1])).toMatchObject({
+      proctitle: ["nc", '"q"\\'],
+      sockaddr: { family: "inet6", address: "::1", port: 443 },
+    });
+  });
+});
