@@ -1,5 +1,6 @@
 import {
   ConfigError,
+  createGitLabClient,
   HttpClient,
   type HttpClientOptions,
   LdapClient,
@@ -129,17 +130,22 @@ function buildSink(sink: SinkConfig, i: number, ctx: SinkContext): Sink {
         permanentMembers: sink.permanentMembers,
         schedules: sink.schedules,
       });
-    case "gitlab-group": {
-      const token = resolveSecret(sink.token, `${keyPath}.token`, env).reveal();
-      const headers: Record<string, string> = sink.auth === "bearer" ? { authorization: `Bearer ${token}` } : { "private-token": token };
+    case "gitlab-group":
       return new GitLabGroupSink({
         name: sink.name ?? `gitlab:${sink.group}`,
-        http: ctx.http("GitLab API", `${sink.baseUrl.replace(/\/+$/, "")}/api/v4`, headers),
+        http: createGitLabClient({
+          baseUrl: sink.baseUrl,
+          token: resolveSecret(sink.token, `${keyPath}.token`, env),
+          auth: sink.auth,
+          timeoutMs: ctx.config.timeoutMs,
+          retries: ctx.config.retries,
+          ...(ctx.options.log ? { log: ctx.options.log } : {}),
+          ...(ctx.options.onHttpAttempt ? { onAttempt: ctx.options.onHttpAttempt } : {}),
+        }),
         group: sink.group,
         accessLevel: sink.accessLevel,
         schedules: sink.schedules,
       });
-    }
     case "slack":
       return new SlackSink({
         name: sink.name ?? `slack:${sink.channel}`,

@@ -1,4 +1,4 @@
-import { HttpClient } from "@opsguard/core";
+import { createGitLabClient, type HttpClient, Secret } from "@opsguard/core";
 import { GitLabAccess, GitLabSim } from "@opsguard/lab";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { person } from "../src/people";
@@ -40,12 +40,7 @@ describe("GitLab approver group sink", () => {
       guest: GitLabAccess.GUEST,
       bob: GitLabAccess.DEVELOPER,
     });
-    http = new HttpClient({
-      service: "GitLab API",
-      baseUrl: `${gitlab.url}/api/v4`,
-      headers: { authorization: `Bearer ${gitlab.token}` },
-      retries: 3,
-    });
+    http = createGitLabClient({ baseUrl: gitlab.url, token: new Secret(gitlab.token, "test"), auth: "bearer", retries: 3 });
   });
   afterAll(() => gitlab.stop());
 

@@ -1,10 +1,10 @@
-import { collect, type HttpClient, HttpError, paginateLink } from "@opsguard/core";
+import { collect, gitlabPages, type HttpClient, HttpError } from "@opsguard/core";
 import { handleOf, type Person } from "../people";
 import type { Sink, SinkPlan } from "./sink";
 
 export interface GitLabSinkOptions {
   name: string;
-  /** An HttpClient whose baseUrl ends in /api/v4 and that sends the token. */
+  /** From core's createGitLabClient. */
   http: HttpClient;
   /** Numeric id or full path ("platform/approvers"). */
   group: string;
@@ -41,7 +41,7 @@ export class GitLabGroupSink implements Sink {
   async plan(people: readonly Person[]): Promise<SinkPlan> {
     const { http, accessLevel } = this.#o;
     const groupPath = `/groups/${encodeURIComponent(this.#o.group)}/members`;
-    const members = await collect(paginateLink<Member>(http, { url: groupPath, query: { per_page: this.#o.pageSize ?? 100 } }));
+    const members = await collect(gitlabPages<Member>(http, groupPath, {}, this.#o.pageSize));
     const byName = new Map(members.map((m) => [m.username.toLowerCase(), m]));
     const managed = members.filter((m) => m.access_level === accessLevel);
     const wanted = [...new Set(people.map((p) => handleOf(p)))];

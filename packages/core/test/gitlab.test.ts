@@ -1,0 +1,40 @@
+import { GitLabAccess, GitLabSim } from "@opsguard/lab";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { collect, createGitLabClient, describeError, gitlabPages, Secret } from "../src/index";
+
+const gitlab = new GitLabSim({ token: "glpat-core-test-token-42" });
+
+beforeAll(async () => {
+  await gitlab.start();
+  for (const u of ["ann", "ben", "cat"]) gitlab.addUser({ username: u, name: u, email: `${u}@example.test` });
+  gitlab.addGroup("platform/approvers", { ann: GitLabAccess.OWNER, ben: GitLabAccess.DEVELOPER, cat: GitLabAccess.REPORTER });
+});
+afterAll(() => gitlab.stop());
+
+describe("GitLab REST client", () => {
+  it("sends PRIVATE-TOKEN by default and Bearer for OAuth, under /api/v4", async () => {
+    const token = new Secret(gitlab.token, "test");
+    gitlab.requests.length = 0;
+    await createGitLabClient({ baseUrl: `${gitlab.url}/`, token }).get("/groups/platform%2Fapprovers");
+    await createGitLabClient({ baseUrl: gitlab.url, token, auth: "bearer" }).get("/groups/platform%2Fapprovers");
+    expect(gitlab.requests.map((r) => [r.path, r.headers["private-token"], r.headers.authorization])).toEqual([
+      ["/api/v4/groups/platform%2Fapprovers", gitlab.token, undefined],
+      ["/api/v4/groups/platform%2Fapprovers", undefined, `Bearer ${gitlab.token}`],
+    ]);
+  });
+
+  it("follows GitLab's paging headers to the last page", async () => {
+    const client = createGitLabClient({ baseUrl: gitlab.url, token: new Secret(gitlab.token, "test") });
+    gitlab.requests.length = 0;
+    const members = await collect(gitlabPages<{ username: string }>(client, "/groups/platform%2Fapprovers/members", {}, 1));
+    expect(members.map((m) => m.username)).toEqual(["ann", "ben", "cat"]);
+    expect(gitlab.requests.map((r) => r.query.get("page") ?? "1")).toEqual(["1", "2", "3"]);
+  });
+
+  it("reports GitLab's message on a bad token and never the token itself", async () => {
+    const client = createGitLabClient({ baseUrl: gitlab.url, token: new Secret("glpat-wrong-token-0000", "test"), retries: 0 });
+    const error = await client.get("/groups/1").catch((e: unknown) => e);
+    expect(describeError(error)).toMatch(/^GitLab API answered HTTP 401: 401 Unauthorized .* \(check the API token and its scopes\)$/);
+    expect(describeError(error)).not.toContain("glpat-wrong-token-0000");
+  });
+});
