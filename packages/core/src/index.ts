@@ -4,7 +4,6 @@ export * from "./errors";
 export * from "./exit";
 export * from "./gitlab";
 export * from "./http";
-export * from "./launcher";
 export * from "./ldap";
 export * from "./log";
 export * from "./paginate";
