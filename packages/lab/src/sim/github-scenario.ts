@@ -131,6 +131,7 @@ export class GitHubScenario {
     const commits = spec.commits ?? [
       { message: spec.title, author: spec.author, files: { [`changes/pr-${number}.txt`]: `${spec.title}\n` } },
     ];
+    if (commits.length === 0) throw new Error("scenario: a pull request needs at least one commit");
     const commitMarks: number[] = [];
     let parent = base;
     for (const commit of commits) {

@@ -1,5 +1,14 @@
 import { execFileSync } from "node:child_process";
-import { buildSchema, type GraphQLError, graphql } from "graphql";
+import {
+  buildSchema,
+  type DocumentNode,
+  execute,
+  type GraphQLError,
+  OverlappingFieldsCanBeMergedRule,
+  parse,
+  specifiedRules,
+  validate,
+} from "graphql";
 import { linkPage, type SimHandler, type SimRequest, type SimResponse, SimServer } from "./server";
 
 /**
@@ -10,6 +19,7 @@ import { linkPage, type SimHandler, type SimRequest, type SimResponse, SimServer
  */
 
 const DOCS = "https://docs.github.com/rest";
+const RULES = specifiedRules.filter((rule) => rule !== OverlappingFieldsCanBeMergedRule);
 
 export interface GitHubActor {
   name: string;
@@ -110,6 +120,7 @@ export class GitHubSim extends SimServer {
   readonly #windows = new Map<string, Window>();
   #secondary: { remaining: number; retryAfterSeconds: number; status: 403 | 429 } | undefined;
   #nextId = 1;
+  #pullIndex: Map<string, GitHubPullRequest[]> | undefined;
   readonly #schema = buildSchema(SCHEMA);
 
   constructor(options: GitHubSimOptions) {
@@ -223,6 +234,7 @@ export class GitHubSim extends SimServer {
       reviews: [],
     };
     this.pulls.set(pull.number, pull);
+    this.#pullIndex = undefined;
     return pull;
   }
 
@@ -452,7 +464,15 @@ export class GitHubSim extends SimServer {
 
   /** PRs whose commits contain the commit, or that merged it (GitHub's "commits/{sha}/pulls"). */
   pullsOfCommit(sha: string): GitHubPullRequest[] {
-    return [...this.pulls.values()].filter((p) => p.mergeCommitSha === sha || p.commits.includes(sha));
+    if (!this.#pullIndex) {
+      this.#pullIndex = new Map();
+      for (const p of this.pulls.values()) {
+        for (const c of new Set([...p.commits, ...(p.mergeCommitSha ? [p.mergeCommitSha] : [])])) {
+          this.#pullIndex.set(c, [...(this.#pullIndex.get(c) ?? []), p]);
+        }
+      }
+    }
+    return this.#pullIndex.get(sha) ?? [];
   }
 
   #pullsOfCommit(req: SimRequest): SimResponse {
@@ -569,9 +589,18 @@ export class GitHubSim extends SimServer {
       return { status: 400, body: { message: "Problems parsing JSON", documentation_url: "https://docs.github.com/graphql" } };
     }
     const errors: Array<Record<string, unknown>> = [];
-    const result = await graphql({
+    let document: DocumentNode;
+    try {
+      document = parse(body.query);
+    } catch (error) {
+      return { body: { errors: [formatError(error as GraphQLError)] } };
+    }
+    // OverlappingFieldsCanBeMerged is quadratic in the number of aliases; batched queries have hundreds.
+    const invalid = validate(this.#schema, document, RULES);
+    if (invalid.length > 0) return { body: { errors: invalid.map(formatError) } };
+    const result = await execute({
       schema: this.#schema,
-      source: body.query,
+      document,
       rootValue: this.#root(errors, this.#window(this.#tokenOf(req) ?? "")),
       variableValues: body.variables ?? {},
     });
@@ -728,7 +757,7 @@ export class GitHubSim extends SimServer {
       baseRefName: pull.baseRef,
       author: this.#gqlActor(pull.user),
       mergedBy: this.#gqlActor(pull.mergedBy),
-      mergeCommit: pull.mergeCommitSha && this.commits.has(pull.mergeCommitSha) ? this.#gqlCommit(pull.mergeCommitSha) : null,
+      mergeCommit: () => (pull.mergeCommitSha && this.commits.has(pull.mergeCommitSha) ? this.#gqlCommit(pull.mergeCommitSha) : null),
       labels: (args: PageArgs) =>
         connection(
           pull.labels.map((name) => ({ name })),
