@@ -4,6 +4,7 @@ import { z } from "zod";
 const name = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.:@/-]*$/, { message: "use letters, digits and . _ : @ / -" });
 const httpUrl = z.url({ protocol: /^https?$/, message: "expected an http(s) URL" });
 const schedules = z.array(z.string().min(1)).min(1).optional();
+const attribute = z.string().regex(/^[A-Za-z][A-Za-z0-9-]*$/, { message: "expected an LDAP attribute name such as mail" });
 
 const scheduleRef = z.union([z.string().min(1), z.strictObject({ id: z.string().min(1) }), z.strictObject({ name: z.string().min(1) })]);
 
@@ -44,8 +45,8 @@ export const sinkSchema = z.discriminatedUnion("type", [
     group: z.string().min(1),
     peopleBase: z.string().min(1).optional(),
     peopleFilter: z.string().min(1).default("(objectClass=inetOrgPerson)"),
-    emailAttribute: z.string().min(1).default("mail"),
-    uidAttribute: z.string().min(1).default("uid"),
+    emailAttribute: attribute.default("mail"),
+    uidAttribute: attribute.default("uid"),
     permanentMembers: z.array(z.string().min(1)).default([]),
     schedules,
   }),

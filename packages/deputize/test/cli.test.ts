@@ -1,4 +1,4 @@
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { SLACK_SIM_TOKEN, SlackSim, type SlapdLab, startSlapd } from "@opsguard/lab";
@@ -134,6 +134,24 @@ describe("deputize CLI", () => {
     expect(r.stderr.trim().split("\n")).toHaveLength(1);
     expect(r.stderr).toMatch(/^deputize: invalid config in .*bad\.json: sinks\[0\]\.token: expected "env:NAME"/);
     expect(r.stderr).not.toContain("xoxb-literal");
+  });
+
+  it("--watch runs pass after pass until SIGTERM, then exits 0", async () => {
+    const before = slack.callsTo("conversations.info").length;
+    const child = spawn(process.execPath, [BUNDLE, "--config", configFile, "run", "--watch", "0.005"], {
+      env: { PATH: process.env.PATH },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stderr = "";
+    child.stderr.on("data", (c: Buffer) => {
+      stderr += c.toString();
+    });
+    const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+    for (let i = 0; i < 100 && slack.callsTo("conversations.info").length < before + 2; i++) await new Promise((r) => setTimeout(r, 100));
+    expect(slack.callsTo("conversations.info").length).toBeGreaterThanOrEqual(before + 2);
+    child.kill("SIGTERM");
+    expect(await exited).toBe(0);
+    expect(stderr).toBe("");
   });
 
   it("--watch with a bad interval is a usage error", async () => {

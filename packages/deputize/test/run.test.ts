@@ -298,6 +298,42 @@ describe("deputize run", () => {
     expect(await members(posix, "memberUid")).toEqual(["alice"]);
   });
 
+  it("keeps posixGroup and groupOfUniqueNames groups too, and never removes a permanent member", async () => {
+    const posix = `cn=ops-oncall,${lab.groupsDn}`;
+    const unique = `cn=approvers,${lab.groupsDn}`;
+    await lab.addEntry(posix, { objectClass: "posixGroup", cn: "ops-oncall", gidNumber: "5200", memberUid: ["frank", "dave"] });
+    await lab.addEntry(unique, {
+      objectClass: "groupOfUniqueNames",
+      cn: "approvers",
+      uniqueMember: [lab.users.frank.dn, lab.users.dave.dn],
+    });
+    onCall({ SRE: ["alice"], Database: ["bob"] });
+    const sinks = [
+      { type: "ldap-group", name: "posix", group: posix, peopleBase: lab.peopleDn, permanentMembers: ["frank"] },
+      {
+        type: "ldap-group",
+        name: "unique",
+        group: unique,
+        peopleBase: lab.peopleDn,
+        permanentMembers: [lab.users.frank.dn],
+        schedules: ["SRE"],
+      },
+    ];
+    const adminBind = { ldap: lab.connection({ bindDn: lab.adminDn, bindPassword: lab.adminPasswordFile }) };
+    const report = await run({ sinks, overrides: adminBind });
+    expect(report.exitCode).toBe(0);
+    expect(report.sinks.map((s) => s.plan && [s.plan.add, s.plan.remove])).toEqual([
+      [["alice", "bob"], ["dave"]],
+      [["alice"], ["dave"]],
+    ]);
+    expect(await members(posix, "memberUid")).toEqual(["alice", "bob", "frank"]);
+    expect(await members(unique, "uniqueMember")).toEqual([lab.users.alice.dn, lab.users.frank.dn].sort());
+    onCall({});
+    const empty = await run({ sinks, overrides: { ...adminBind, allowEmpty: true } });
+    expect(empty.exitCode).toBe(0);
+    expect(await members(posix, "memberUid")).toEqual(["frank"]);
+  });
+
   it("one sink denied by the directory ACL does not stop the others", async () => {
     onCall({ SRE: ["carol"] });
     const sinks = [
