@@ -5,6 +5,8 @@ export * from "./lab";
 export * from "./mmdb";
 export * from "./process";
 export * from "./redis";
+export * from "./sim/github";
+export * from "./sim/github-scenario";
 export * from "./sim/gitlab";
 export * from "./sim/opsgenie";
 export * from "./sim/pagerduty";
