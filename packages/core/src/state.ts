@@ -37,6 +37,10 @@ export async function ensurePrivateDir(dir: string, options: PrivateDirOptions =
   const info = await lstat(dir).catch((error: unknown) => {
     throw fsError(error, `cannot inspect state directory ${dir}`);
   });
+  if (info.isSymbolicLink()) {
+    // Whoever can change the link decides where the state goes.
+    throw new IoError(`state directory ${dir} is a symbolic link`, { hint: "configure the real directory instead" });
+  }
   if (!info.isDirectory()) {
     throw new IoError(`state directory ${dir} is not a directory`, { hint: "remove it or choose another state directory" });
   }
@@ -329,7 +333,13 @@ export class JsonStateFile<T> {
     const checked = checkJson(text, this.#opts.validate);
     if (checked.ok) return checked.value;
     // Move it aside under the lock: a writer may have replaced it with a good file meanwhile.
-    return this.#locked(async () => (await this.#read()) ?? this.#opts.empty());
+    try {
+      return await this.#locked(async () => (await this.#read()) ?? this.#opts.empty());
+    } catch (error) {
+      if (!(error instanceof TempFailError)) throw error;
+      this.#opts.log?.warn("state file is corrupt and locked; using empty state for now", { file: this.path, problem: checked.reason });
+      return this.#opts.empty();
+    }
   }
 
   /**

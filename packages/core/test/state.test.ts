@@ -8,6 +8,7 @@ import {
   readdirSync,
   readFileSync,
   statSync,
+  symlinkSync,
   utimesSync,
   writeFileSync,
 } from "node:fs";
@@ -118,6 +119,24 @@ describe("JsonStateFile", () => {
     expect(await state.update((s) => ({ ...s, count: s.count + 1 }))).toEqual({ count: 1, writers: [] });
   });
 
+  it("reads a corrupt file as empty while another process holds the lock, leaving it for the holder", async () => {
+    const file = join(fresh("corrupt-locked"), "s.json");
+    writeFileSync(file, "{broken");
+    const { log, lines } = capture();
+    const state = new JsonStateFile({
+      path: file,
+      validate: schema,
+      empty: () => ({ count: 0, writers: [] }),
+      log,
+      lock: { timeoutMs: 100 },
+    });
+    await withLock(file, async () => {
+      expect(await state.load()).toEqual({ count: 0, writers: [] });
+    });
+    expect(readFileSync(file, "utf8")).toBe("{broken");
+    expect(lines.join("\n")).toContain("corrupt and locked");
+  });
+
   it("treats a file that fails validation as corrupt", async () => {
     const dir = fresh("invalid");
     const file = join(dir, "s.json");
@@ -178,6 +197,13 @@ describe("ensurePrivateDir", () => {
     mkdirSync(dir, { mode: 0o700 });
     chownSync(dir, 4321, 4321);
     await expect(ensurePrivateDir(dir)).rejects.toThrow(/owned by uid 4321/);
+  });
+
+  it("refuses a symbolic link, whose owner would decide where the state goes", async () => {
+    const real = join(root, "real-dir");
+    mkdirSync(real, { mode: 0o700 });
+    symlinkSync(real, join(root, "linked-dir"));
+    await expect(ensurePrivateDir(join(root, "linked-dir"))).rejects.toThrow(/is a symbolic link/);
   });
 
   it("refuses a path that is not a directory", async () => {
