@@ -22,6 +22,7 @@ const slack = new SlackSim();
 const gitlab = new GitLabSim();
 let hook: Server;
 let hookUrl = "";
+let hookFailures = 0;
 const hookBodies: Array<{ previous: string[]; current: Array<{ key: string }>; added: string[]; removed: string[] }> = [];
 let stateDir = "";
 const logLines: string[] = [];
@@ -97,6 +98,11 @@ beforeAll(async () => {
       body += c;
     });
     req.on("end", () => {
+      if (hookFailures > 0) {
+        hookFailures--;
+        res.writeHead(502, { "content-type": "text/plain" }).end("bad gateway");
+        return;
+      }
       hookBodies.push(JSON.parse(body));
       res.writeHead(204).end();
     });
@@ -272,15 +278,36 @@ describe("deputize run", () => {
     expect(slack.messagesTo(CHANNEL).at(-1)?.text).toBe("On-call hand-off: on call now: @bob (off duty: @alice)");
   });
 
-  it("changes no sink when the source fails", async () => {
+  it("retries a webhook that failed on the next run, without re-sending anything else", async () => {
     onCall({ SRE: ["carol"] });
+    hookFailures = 1;
+    const hooks = hookBodies.length;
+    const failed = await run();
+    expect(failed.exitCode).toBe(2);
+    expect(failed.sinks.find((s) => s.sink === "hook")).toMatchObject({ status: "failed", exitCode: 69 });
+    expect(failed.sinks.find((s) => s.sink === "hook")?.reason).toMatch(/webhook 127.0.0.1:\d+ answered HTTP 502: bad gateway/);
+    expect(hookBodies.length).toBe(hooks);
+    const messages = slack.messagesTo(CHANNEL).length;
+    const retried = await run();
+    expect(retried.exitCode).toBe(0);
+    expect(retried.sinks.map((s) => s.status)).toEqual(["unchanged", "unchanged", "unchanged", "changed"]);
+    expect(hookBodies.at(-1)).toMatchObject({
+      previous: ["bob@opsguard.test"],
+      added: ["carol@opsguard.test"],
+      removed: ["bob@opsguard.test"],
+    });
+    expect(slack.messagesTo(CHANNEL).length).toBe(messages);
+  });
+
+  it("changes no sink when the source fails", async () => {
+    onCall({ SRE: ["alice"] });
     pd.fault({ status: 503, body: { error: { message: "Service Unavailable", code: 5000 } } }, { times: 20 });
     const before = writes();
     const report = await run();
     expect(report.exitCode).toBe(69);
     expect(report.sinks.every((s) => s.status === "skipped")).toBe(true);
     expect(report.sourceErrors[0]?.error).toMatch(/PagerDuty API answered HTTP 503/);
-    expect(await members(lab.groups.oncall)).toEqual(["bob"]);
+    expect(await members(lab.groups.oncall)).toEqual(["carol"]);
     expect(writes()).toBe(before);
   });
 
@@ -335,7 +362,7 @@ describe("deputize run", () => {
   });
 
   it("one sink denied by the directory ACL does not stop the others", async () => {
-    onCall({ SRE: ["carol"] });
+    onCall({ SRE: ["dave"] });
     const sinks = [
       { type: "ldap-group", name: "ldap:sre", group: lab.groups.sre, peopleBase: lab.peopleDn },
       { type: "ldap-group", name: "ldap:oncall", group: lab.groups.oncall, peopleBase: lab.peopleDn },
@@ -345,7 +372,7 @@ describe("deputize run", () => {
     expect(report.sinks[0]).toMatchObject({ sink: "ldap:sre", status: "failed", exitCode: 77 });
     expect(report.sinks[1]).toMatchObject({ sink: "ldap:oncall", status: "changed" });
     expect(await members(lab.groups.sre)).toEqual(["alice", "carol"]);
-    expect(await members(lab.groups.oncall)).toEqual(["carol"]);
+    expect(await members(lab.groups.oncall)).toEqual(["dave"]);
     expect(logLines.join("")).toMatch(/error: sink ldap:sre failed: /);
     expect(logLines.join("")).not.toContain(lab.servicePassword);
   });

@@ -29,10 +29,11 @@ export class WebhookSink implements Sink {
 
   async plan(people: readonly Person[]): Promise<SinkPlan> {
     const keys = people.map((p) => p.key).sort();
-    const previous = (await this.#o.state.announced(this.name)) ?? [];
+    const announced = await this.#o.state.announced(this.name);
+    const previous = announced ?? [];
     const add = keys.filter((k) => !previous.includes(k));
     const remove = previous.filter((k) => !keys.includes(k));
-    const first = (await this.#o.state.announced(this.name)) === undefined;
+    const first = announced === undefined;
     const changed = first || add.length > 0 || remove.length > 0;
     return {
       current: previous,
