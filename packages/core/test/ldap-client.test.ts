@@ -202,7 +202,7 @@ describe("failover, timeouts and the deadline", () => {
     const client = new LdapClient(opts({ timeoutMs: 500 }));
     try {
       await client.connect();
-      lab.freeze();
+      await lab.freeze();
       const { ms, result: error } = await timed(() => rejection(client.search(lab.peopleDn, { filter: "(uid=alice)" })));
       expect(error).toBeInstanceOf(LdapTimeoutError);
       expect(error.message).toMatch(/did not answer search/);

@@ -1,5 +1,5 @@
-import { type ChildProcess, execFile, spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { createConnection, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -109,6 +109,29 @@ export async function stopProcess(child: ChildProcess, graceMs = 3000): Promise<
   clearTimeout(timer);
 }
 
-export function commandExists(path: string): boolean {
-  return spawnSync(path, ["-VV"], { stdio: "ignore" }).error === undefined;
+/**
+ * SIGSTOP, then waits until the kernel reports every thread stopped: a busy process can still
+ * answer a request or two right after kill() returns, which made "hung server" tests flaky.
+ */
+export async function suspendProcess(child: ChildProcess, timeoutMs = 2000): Promise<void> {
+  const pid = child.pid;
+  if (pid === undefined || !child.kill("SIGSTOP")) throw new Error("cannot suspend a process that is not running");
+  const until = Date.now() + timeoutMs;
+  while (!allThreadsStopped(pid)) {
+    if (Date.now() > until) throw new Error(`process ${pid} did not stop within ${timeoutMs} ms`);
+    await sleep(2);
+  }
+}
+
+function allThreadsStopped(pid: number): boolean {
+  try {
+    return readdirSync(`/proc/${pid}/task`).every((tid) => {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8");
+      const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
+      return state === "T" || state === "t";
+    });
+  } catch {
+    // No /proc (not Linux): give the signal a moment instead.
+    return true;
+  }
 }

@@ -3,7 +3,18 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type LdapChange, LdapClient, type LdapConnectionConfig, ldapConnectionSchema, Secret } from "@opsguard/core";
 import { ensureDebianPackages } from "../ensure";
-import { freePort, guardChild, makeTempDir, onProcessExit, removeDir, run, sleep, stopProcess, waitForPort } from "../process";
+import {
+  freePort,
+  guardChild,
+  makeTempDir,
+  onProcessExit,
+  removeDir,
+  run,
+  sleep,
+  stopProcess,
+  suspendProcess,
+  waitForPort,
+} from "../process";
 import { makeCa, makeServerCert } from "../tls";
 import { slapdConfigLdif } from "./config";
 import { buildSeed, type LabUser, type SeedUserName } from "./seed";
@@ -57,8 +68,8 @@ export interface SlapdLab {
   stopServer(): Promise<void>;
   /** Starts it again on the same ports with the same data. */
   startServer(): Promise<void>;
-  /** SIGSTOP: connections are accepted by the kernel but never answered (a hung server). */
-  freeze(): void;
+  /** SIGSTOP: connections are accepted by the kernel but never answered (a hung server). Resolves once it is stopped. */
+  freeze(): Promise<void>;
   thaw(): void;
   /** What slapd wrote on stderr. */
   logs(): string;
@@ -230,8 +241,8 @@ export async function startSlapd(options: SlapdOptions = {}): Promise<SlapdLab> 
         if (child && child.exitCode === null && child.signalCode === null) return;
         await launch();
       },
-      freeze: () => {
-        child?.kill("SIGSTOP");
+      freeze: async () => {
+        if (child) await suspendProcess(child);
       },
       thaw: () => {
         child?.kill("SIGCONT");
