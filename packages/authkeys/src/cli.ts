@@ -1,5 +1,5 @@
+import "./zod-jitless";
 import { join } from "node:path";
-import { performance } from "node:perf_hooks";
 import { cliContext, createProgram, ExitCode, Logger, loadConfig, runCli } from "@opsguard/core";
 import pkg from "../package.json" with { type: "json" };
 import { authkeysConfigSchema } from "./config";
@@ -43,7 +43,10 @@ program
       format: ctx.opts.logFormat,
       ...(facility ? { syslog: { facility } } : {}),
     });
-    const audit = facility ? new Logger({ tool: "authkeys", level: "info", syslog: { facility }, stderr: false }) : log;
+    // The one line per lookup goes to syslog, or to stderr when syslog is off (-q silences it there).
+    const audit = facility
+      ? new Logger({ tool: "authkeys", level: "info", syslog: { facility }, stderr: false })
+      : new Logger({ tool: "authkeys", level: ctx.opts.quiet ? "error" : "info", format: ctx.opts.logFormat });
     try {
       const outcome = await lookupKeys(config, { user, fingerprint }, { log });
       if (ctx.opts.json) {
@@ -59,7 +62,8 @@ program
         ms: elapsed(),
       });
     } catch (error) {
-      audit.info("lookup", { user: printableUser(user), result: "error", keys: 0, source: "none", ms: elapsed() });
+      // On stderr the error line itself is the one line; syslog gets the lookup record too.
+      if (facility) audit.info("lookup", { user: printableUser(user), result: "error", keys: 0, source: "none", ms: elapsed() });
       throw error;
     }
   });
@@ -102,8 +106,9 @@ program
     );
   });
 
+/** Since the process started, as sshd waits for it; process.uptime() needs no perf_hooks module. */
 function elapsed(): number {
-  return Math.round(performance.now());
+  return Math.round(process.uptime() * 1000);
 }
 
 /** Usernames come from the network; keep the log line one line. */
