@@ -30,6 +30,11 @@ export interface AssemblerStats {
 }
 
 const SERIAL_SPACE = 2 ** 32;
+/**
+ * The most recent open events stay open whatever their age in log time: a record that arrives after a
+ * burst of newer ones (one CPU lagging behind the others) still finds its event.
+ */
+const KEEP_RECENT = 4;
 /** A backwards jump larger than this is an auditd restart, not a late record. */
 const SERIAL_RESET = 100_000;
 
@@ -100,13 +105,14 @@ export class Assembler {
   }
 
   /**
-   * Completes open events whose log time is before `beforeMs` (follow mode calls it on a wall clock).
+   * Completes open events whose log time is before `beforeMs`, except the few most recent ones unless
+   * keepRecent is false (live input calls it on a wall clock, where nothing newer may ever come).
    * Open events are in arrival order, which is nearly log-time order, so the scan stops at the first
    * young one; a late straggler behind it waits at most one more window.
    */
-  expire(beforeMs: number): void {
+  expire(beforeMs: number, keepRecent = true): void {
     for (const [key, event] of this.open) {
-      if (event.timeMs >= beforeMs) break;
+      if (event.timeMs >= beforeMs || (keepRecent && this.open.size <= KEEP_RECENT)) break;
       this.open.delete(key);
       this.complete(event);
     }

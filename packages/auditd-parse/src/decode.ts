@@ -1,3 +1,4 @@
+import { constants } from "node:os";
 import { isHex } from "./sockaddr";
 import { CAP_NAMES, ERRNO_NAMES, SYSCALLS_AARCH64, SYSCALLS_I386, SYSCALLS_X86_64 } from "./tables/generated";
 
@@ -109,4 +110,12 @@ export function securityContext(value: string): SecurityContext | undefined {
     return level ? { user, role, type, level } : { user, role, type };
   }
   return value.length > 0 ? { profile: value } : undefined;
+}
+
+const SIGNAL_NAMES = new Map<string, string>();
+for (const [name, nr] of Object.entries(constants.signals)) if (!SIGNAL_NAMES.has(String(nr))) SIGNAL_NAMES.set(String(nr), name);
+
+/** Signal number → SIGSYS etc. (Linux numbering, as on the host this runs on). */
+export function signalName(nr: string): string | undefined {
+  return SIGNAL_NAMES.get(nr);
 }

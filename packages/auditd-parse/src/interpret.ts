@@ -8,6 +8,7 @@ import {
   permText,
   type SecurityContext,
   securityContext,
+  signalName,
   syscallName,
 } from "./decode";
 import { type IdNames, UNSET_ID } from "./ids";
@@ -80,6 +81,7 @@ enum Kind {
   Saddr,
   Key,
   Session,
+  Signal,
 }
 
 const KINDS = new Map<string, Kind>();
@@ -105,6 +107,7 @@ define(Kind.Context, "subj obj scontext tcontext");
 define(Kind.Saddr, "saddr");
 define(Kind.Key, "key");
 define(Kind.Session, "ses old-ses");
+define(Kind.Signal, "sig");
 
 /** Event summary slots filled from record fields (the first record that has one wins, SYSCALL first). */
 const SUMMARY = new Set(["pid", "ppid", "auid", "uid", "ses", "comm", "exe", "cwd"]);
@@ -292,6 +295,9 @@ export class Interpreter {
           }
           case Kind.Session:
             if (value === UNSET_ID) v = "unset";
+            break;
+          case Kind.Signal:
+            v = signalName(value) ?? value;
             break;
         }
       }

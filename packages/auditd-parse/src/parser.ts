@@ -39,7 +39,7 @@ export class AuditParser {
 
   /** Completes events older than `ageMs` in log time relative to `nowMs` (live input: call on a timer). */
   expireBefore(nowMs: number, ageMs: number): void {
-    this.assembler.expire(nowMs - ageMs);
+    this.assembler.expire(nowMs - ageMs, false);
   }
 
   /** End of one input file: its last line may lack a newline. Open events stay open (rotation). */

@@ -1,6 +1,7 @@
 import { KERNEL_RECORD_TYPES } from "./tables/generated";
 
-// User-space record types live in libaudit.h, not the kernel UAPI headers (values from audit-userspace).
+// User-space record types live in libaudit.h, not the kernel UAPI headers (values from audit-userspace);
+// plus kernel types newer than the headers the tables were generated from.
 const USER_RECORD_TYPES: Readonly<Record<number, string>> = {
   1100: "USER_AUTH",
   1101: "USER_ACCT",
@@ -45,6 +46,9 @@ const USER_RECORD_TYPES: Readonly<Record<number, string>> = {
   1207: "DAEMON_ACCEPT",
   1208: "DAEMON_CLOSE",
   1209: "DAEMON_ERR",
+  // newer than the kernel headers on the build host
+  1420: "MAC_TASK_CONTEXTS",
+  1421: "MAC_OBJ_CONTEXTS",
   2100: "ANOM_LOGIN_FAILURES",
   2101: "ANOM_LOGIN_TIME",
   2102: "ANOM_LOGIN_SESSIONS",

@@ -121,8 +121,8 @@ export function digits(s: string, from: number, to: number): number {
 
 /**
  * Splits `k=v k="v" k='v' k={ … }` into keys/values; words without '=' become free text. In nested mode
- * (inside msg='…') values also end at ',' and ')' and keys may start after '(' — the old PAM form
- * `(hostname=?, addr=?, terminal=cron res=success)`. Returns the offset of an unterminated quote, else -1.
+ * (inside msg='…') a trailing ',' or ')' is not part of a value and keys may start after '(' — the old PAM
+ * form `(hostname=?, addr=?, terminal=cron res=success)`. Returns the offset of an unterminated quote, else -1.
  */
 export function tokenize(
   s: string,
@@ -174,14 +174,16 @@ export function tokenize(
       end = matchBrace(s, pos, to);
     } else {
       end = pos;
-      while (end < to) {
-        c = s.charCodeAt(end);
-        if (c === SPACE || (nested && (c === COMMA || c === RPAREN))) break;
-        end++;
-      }
+      while (end < to && s.charCodeAt(end) !== SPACE) end++;
     }
     keys.push(key);
-    values.push(s.slice(pos, end));
+    // nested: "addr=?," and "res=success)" end in list punctuation; "grantors=pam_env,pam_unix" keeps its commas
+    let valueEnd = end;
+    if (nested) {
+      c = s.charCodeAt(valueEnd - 1);
+      if ((c === COMMA || c === RPAREN) && valueEnd > pos) valueEnd--;
+    }
+    values.push(s.slice(pos, valueEnd));
     pos = end;
   }
   return -1;
