@@ -1,0 +1,189 @@
+import { writeFileSync } from "node:fs";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { GitHubScenario } from "../../lab/src/sim/github-scenario";
+import { type ChangeRecord, globToRegExp, renderCsv, renderMarkdown, runCheck, shaFromText } from "../src/index";
+import { envFor, policyYaml, runSockCheck, startScenario } from "./fixture";
+
+let scenario: GitHubScenario;
+let versionServer: Server;
+const pr: Record<string, number> = {};
+
+beforeAll(async () => {
+  scenario = await startScenario();
+  const s = scenario;
+  s.sim.setTeam("acme", "sre", ["dave"]);
+  const rules = `pathRules:\n  - paths: ["infra/**"]\n    teams: [acme/sre]\n`;
+  s.directPush({ message: "Initial import", author: "alice", files: { ".sock-check.yml": policyYaml(s.sim.url, rules) } });
+  s.tag("deploy-1");
+  pr.reapproved = s.pullRequest({
+    title: "SHOP-20 Reviewed again after the last push",
+    author: "alice",
+    commits: [
+      { message: "First go", author: "alice" },
+      { message: "Address review", author: "alice" },
+    ],
+    reviews: [{ by: "bob", state: "CHANGES_REQUESTED", onCommit: 0 }, { by: "bob" }],
+    checks: { build: "success" },
+  });
+  pr.infraByTeam = s.pullRequest({
+    title: "SHOP-21 Bigger database",
+    author: "alice",
+    commits: [{ message: "Resize", author: "alice", files: { "infra/db.tf": "size = 2\n" } }],
+    reviews: [{ by: "dave" }],
+    checks: { build: "success" },
+  });
+  pr.infraNoTeam = s.pullRequest({
+    title: "SHOP-22 Open the firewall",
+    author: "alice",
+    commits: [{ message: "Open 22", author: "alice", files: { "infra/fw.tf": "open = true\n" } }],
+    reviews: [{ by: "bob" }],
+    checks: { build: "success" },
+  });
+  pr.relax = s.pullRequest({
+    title: "SHOP-23 Relax the policy, unreviewed",
+    author: "carol",
+    commits: [
+      {
+        message: "No approvals needed",
+        author: "carol",
+        files: { ".sock-check.yml": policyYaml(s.sim.url, "approvals:\n  required: 0\n").replace(/approvals:\n {2}required: 1\n/, "") },
+      },
+    ],
+    checks: { build: "success" },
+  });
+  pr.injection = s.pullRequest({
+    title: "=cmd|' /C calc'!A0 SHOP-24 [click](https://evil.example) @here",
+    author: "bob",
+    reviews: [{ by: "carol" }],
+    checks: { build: "success" },
+  });
+  s.tag("deploy-2");
+  s.build();
+  versionServer = createServer((_req, res) => {
+    res.writeHead(200, { "content-type": "application/json" });
+    res.end(JSON.stringify({ service: "shop", sha: s.sha(1) }));
+  });
+  await new Promise<void>((resolve) => versionServer.listen(0, "127.0.0.1", resolve));
+});
+
+afterAll(async () => {
+  versionServer?.close();
+  await scenario?.sim.stop();
+  scenario?.cleanup();
+});
+
+function byPull(records: readonly ChangeRecord[], number: number): ChangeRecord {
+  const record = records.find((r) => r.pr?.number === number);
+  if (!record) throw new Error(`no record for PR #${number}`);
+  return record;
+}
+
+describe("policy rules", () => {
+  it("applies the deployed policy, so a change cannot relax the rules it is judged by", async () => {
+    const { report } = await runCheck({ dir: scenario.dir, from: "deploy-1", to: "deploy-2", env: envFor(scenario), toolVersion: "test" });
+    expect(report.policy_source).toMatch(/^[0-9a-f]{7}:\.sock-check\.yml$/);
+    expect(report.policy_source.slice(0, 7)).toBe(scenario.sha(1).slice(0, 7));
+    expect(byPull(report.records, pr.relax!).violations.map((v) => v.rule)).toEqual(["approvals"]);
+  });
+
+  it("accepts a reviewer who requested changes and then approved the final head", async () => {
+    const { report } = await runCheck({ dir: scenario.dir, from: "deploy-1", to: "deploy-2", env: envFor(scenario), toolVersion: "test" });
+    const record = byPull(report.records, pr.reapproved!);
+    expect(record.verdict).toBe("compliant");
+    expect(record.approvals.map((a) => [a.reviewer, a.state, a.counts])).toEqual([
+      ["bob", "CHANGES_REQUESTED", false],
+      ["bob", "APPROVED", true],
+    ]);
+  });
+
+  it("requires an approval from the owning team for changes under a path rule", async () => {
+    const { report } = await runCheck({ dir: scenario.dir, from: "deploy-1", to: "deploy-2", env: envFor(scenario), toolVersion: "test" });
+    expect(byPull(report.records, pr.infraByTeam!).verdict).toBe("compliant");
+    const blocked = byPull(report.records, pr.infraNoTeam!);
+    expect(blocked.violations).toEqual([
+      { rule: "path-rule", message: `changes infra/fw.tf in PR #${pr.infraNoTeam} need an approval from @acme/sre` },
+    ]);
+  });
+
+  it("defaults --from to the last deploy tag, and reads the deployed SHA from a file or URL", async () => {
+    const byTag = await runCheck({ dir: scenario.dir, env: envFor(scenario), toolVersion: "test" });
+    expect(byTag.report.range.from).toBe(scenario.pull(pr.injection!).mergeSha);
+    expect(byTag.report.summary.commits).toBe(0);
+    const file = join(scenario.dir, "..", `deployed-${process.pid}.txt`);
+    writeFileSync(file, `${scenario.sha(1)}\n`);
+    const byFile = await runCheck({ dir: scenario.dir, fromFile: file, env: envFor(scenario), toolVersion: "test" });
+    expect(byFile.report.range.from).toBe(scenario.sha(1));
+    const url = `http://127.0.0.1:${(versionServer.address() as AddressInfo).port}/version`;
+    const byUrl = await runCheck({ dir: scenario.dir, fromUrl: url, env: envFor(scenario), toolVersion: "test" });
+    expect(byUrl.report.range.from).toBe(scenario.sha(1));
+    expect(byUrl.report.summary.commits).toBe(5);
+  });
+
+  it("keeps untrusted PR titles inert in Markdown and CSV", async () => {
+    const { report } = await runCheck({ dir: scenario.dir, from: "deploy-1", to: "deploy-2", env: envFor(scenario), toolVersion: "test" });
+    const markdown = renderMarkdown(report, { blocked: true });
+    const row = markdown.split("\n").find((line) => line.includes(`#${pr.injection}]`))!;
+    expect(row).toContain("\\[click\\]\\(https://evil.example\\)");
+    expect(row).toContain("\\@here");
+    expect(row.split(/(?<!\\)\|/).length).toBe(9);
+    const csv = renderCsv(report);
+    const lines = csv.trimEnd().split("\r\n");
+    expect(lines).toHaveLength(1 + report.records.length);
+    expect(lines[0]?.startsWith("repo,range_from,range_to,commit_sha")).toBe(true);
+    const injected = report.records.find((r) => r.pr?.number === pr.injection)!;
+    expect(csv).not.toMatch(/,=cmd/);
+    expect(injected.pr?.title.startsWith("=cmd")).toBe(true);
+  });
+
+  it("checks signed commits when the policy asks for them", async () => {
+    const policy = join(scenario.dir, "..", `signed-${process.pid}.yml`);
+    writeFileSync(policy, policyYaml(scenario.sim.url, "signedCommits: true\n"));
+    const built = scenario.pull(pr.reapproved!);
+    for (const sha of [...built.commitShas, built.mergeSha]) scenario.sim.setVerified(sha);
+    const { report } = await runCheck({
+      dir: scenario.dir,
+      from: "deploy-1",
+      to: "deploy-2",
+      policyPath: policy,
+      env: envFor(scenario),
+      toolVersion: "test",
+    });
+    expect(byPull(report.records, pr.reapproved!).verdict).toBe("compliant");
+    const unsigned = byPull(report.records, pr.infraByTeam!);
+    expect(unsigned.violations.map((v) => v.rule)).toContain("unsigned");
+  });
+
+  it("writes CSV evidence with --output and a Markdown summary on stdout when asked", async () => {
+    const out = join(scenario.dir, "..", `evidence-${process.pid}.csv`);
+    const run = await runSockCheck(["--from", "deploy-1", "--to", "deploy-2", "--format", "csv", "-o", out], {
+      cwd: scenario.dir,
+      env: envFor(scenario),
+    });
+    expect(run.code).toBe(1);
+    expect(run.stdout).toContain("BLOCKED");
+    const md = await runSockCheck(["--from", "deploy-1", "--to", "deploy-2", "--format", "markdown"], {
+      cwd: scenario.dir,
+      env: envFor(scenario),
+    });
+    expect(md.stdout.startsWith("### sock-check: ❌ deploy blocked")).toBe(true);
+  });
+});
+
+describe("helpers", () => {
+  it("matches path globs like .gitignore users expect", () => {
+    expect(globToRegExp("infra/**").test("infra/a/b.tf")).toBe(true);
+    expect(globToRegExp("infra/*.tf").test("infra/a/b.tf")).toBe(false);
+    expect(globToRegExp("**/*.sql").test("db/migrations/001.sql")).toBe(true);
+    expect(globToRegExp("**/*.sql").test("001.sql")).toBe(true);
+    expect(globToRegExp("docs/").test("docs/readme.md")).toBe(true);
+  });
+
+  it("reads a deployed SHA from text or JSON and refuses anything else", () => {
+    expect(shaFromText("0123456789abcdef0123456789abcdef01234567\n", "x")).toBe("0123456789abcdef0123456789abcdef01234567");
+    expect(shaFromText('{"revision":"ABCDEF1"}', "x")).toBe("abcdef1");
+    expect(() => shaFromText("<html>maintenance</html>", "--from-url https://x")).toThrow(/does not contain a commit SHA/);
+  });
+});
