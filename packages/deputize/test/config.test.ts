@@ -1,0 +1,86 @@
+import { formatIssues } from "@opsguard/core";
+import { OpsgenieSim, PagerDutySim } from "@opsguard/lab";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { buildDeputize } from "../src/build";
+import { configSchema } from "../src/config";
+import { accessWindow } from "../src/window";
+
+const webhook = { type: "webhook", url: "http://127.0.0.1:9/unused" };
+
+function problems(raw: unknown): string {
+  const parsed = configSchema.safeParse(raw);
+  return parsed.success ? "" : formatIssues(parsed.error);
+}
+
+describe("config", () => {
+  it("names the key path of each problem", () => {
+    expect(problems({ sources: [], sinks: [webhook] })).toBe("sources: configure at least one source");
+    expect(problems({ sources: [{ type: "rotation", file: "/r.yaml", schedule: "x" }], sinks: [webhook] })).toBe(
+      'sources[0]: unknown key "schedule"',
+    );
+    expect(problems({ sources: [{ type: "rotation", file: "/r.yaml" }], sinks: [{ type: "ldap-group", group: "cn=oncall,dc=x" }] })).toBe(
+      "ldap: sinks[0] is an ldap-group: add an ldap section",
+    );
+  });
+
+  it("refuses literal secrets and the maintainer/owner access levels", () => {
+    expect(problems({ sources: [{ type: "pagerduty", token: "u+abcdef", schedules: ["SRE"] }], sinks: [webhook] })).toMatch(
+      /^sources\[0\]\.token: expected "env:NAME"/,
+    );
+    const gitlab = { type: "gitlab-group", token: "env:T", group: "a/b", accessLevel: 40 };
+    expect(problems({ sources: [{ type: "rotation", file: "/r.yaml" }], sinks: [gitlab] })).toMatch(/^sinks\[0\]\.accessLevel: /);
+    expect(problems({ sources: [{ type: "rotation", file: "/r.yaml" }], sinks: [{ ...gitlab, accessLevel: "maintainer" }] })).toMatch(
+      /^sinks\[0\]\.accessLevel: /,
+    );
+  });
+
+  it("refuses two sinks with the same name", () => {
+    const config = configSchema.parse({ sources: [{ type: "rotation", file: "/r.yaml" }], sinks: [webhook, webhook] });
+    expect(() => buildDeputize(config)).toThrow(/two sinks are named "webhook:127.0.0.1:9"/);
+  });
+});
+
+describe("sources built from config", () => {
+  const pd = new PagerDutySim({ token: "oauth-access-token-1234" });
+  const og = new OpsgenieSim();
+
+  beforeAll(async () => {
+    await Promise.all([pd.start(), og.start()]);
+    const now = Date.now();
+    pd.addUser({ id: "PUANN", name: "Ann", email: "ann@opsguard.test" });
+    pd.addSchedule({
+      id: "PSRE001",
+      name: "SRE",
+      shifts: [{ userId: "PUANN", start: new Date(now - 60_000), end: new Date(now + 60_000) }],
+    });
+    og.addSchedule({
+      id: "og-1",
+      name: "platform",
+      shifts: [{ email: "ben@opsguard.test", start: new Date(now - 60_000), end: new Date(now + 60_000) }],
+    });
+  });
+  afterAll(() => Promise.all([pd.stop(), og.stop()]));
+
+  it("send PagerDuty's OAuth bearer and Opsgenie's GenieKey from the environment", async () => {
+    const config = configSchema.parse({
+      sources: [
+        { type: "pagerduty", auth: "bearer", token: "env:PD", baseUrl: pd.url, schedules: [{ id: "PSRE001" }] },
+        { type: "opsgenie", apiKey: "env:OG", baseUrl: og.url, schedules: ["og-1"], identifierType: "id" },
+      ],
+      sinks: [webhook],
+    });
+    const dep = buildDeputize(config, { env: { PD: pd.token, OG: og.apiKey } });
+    const window = accessWindow(new Date(), 0, 0);
+    const [fromPd, fromOg] = await Promise.all(dep.sources.map((s) => s.onCall(window)));
+    expect(fromPd?.[0]?.people.map((p) => p.key)).toEqual(["ann@opsguard.test"]);
+    expect(fromOg?.[0]).toMatchObject({ schedule: "platform", people: [{ key: "ben@opsguard.test" }] });
+    expect(pd.requests[0]?.headers.authorization).toBe(`Bearer ${pd.token}`);
+    expect(pd.requests[0]?.headers.accept).toBe("application/vnd.pagerduty+json;version=2");
+    expect(og.requests[0]?.headers.authorization).toBe(`GenieKey ${og.apiKey}`);
+  });
+
+  it("names the missing environment variable of a secret", () => {
+    const config = configSchema.parse({ sources: [{ type: "opsgenie", apiKey: "env:OG_KEY", schedules: ["x"] }], sinks: [webhook] });
+    expect(() => buildDeputize(config, { env: {} })).toThrow("sources[0].apiKey: environment variable OG_KEY is not set");
+  });
+});
