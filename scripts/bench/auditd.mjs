@@ -1,0 +1,117 @@
+#!/usr/bin/env node
+// auditd-parse throughput and memory, as ratios within one run against laurel and ausearch on the same
+// generated log (~100 MiB of execve/connect/file/PAM events; plus the ENRICHED variant of the same mix).
+// Each command runs RUNS times (default 3); the fastest run counts, so a busy shared machine hurts less.
+// Targets: auditd-parse >= 2x laurel's MiB/s, peak RSS <= 100 MB.
+// Env: AUDITD_BENCH_MB (default 100), RUNS (default 3), AUSEARCH=0 to skip the slow ausearch runs.
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { generateLog } from "../../packages/auditd-parse/scripts/gen-log.mjs";
+import { printTable } from "./lib.mjs";
+
+const root = new URL("../..", import.meta.url).pathname;
+const bundle = join(root, "packages/auditd-parse/dist/auditd-parse.cjs");
+const mb = Number(process.env.AUDITD_BENCH_MB ?? 100);
+const runs = Number(process.env.RUNS ?? 3);
+const withAusearch = process.env.AUSEARCH !== "0";
+
+if (!existsSync(bundle)) {
+  console.error(`${bundle} is missing: run "node scripts/build.mjs auditd-parse" first`);
+  process.exit(66);
+}
+if (!existsSync("/usr/bin/time")) {
+  console.error("GNU time is needed for peak RSS: apt-get install time");
+  process.exit(69);
+}
+
+/** laurel (Debian package) and ausearch (package auditd): installed with apt-get when root and missing. */
+function ensure(command, pkg) {
+  if (spawnSync("sh", ["-c", `command -v ${command}`]).status === 0 || existsSync(`/usr/sbin/${command}`)) return true;
+  if (process.getuid?.() !== 0) {
+    console.log(`${command} is missing: apt-get install ${pkg} (as root), then re-run`);
+    return false;
+  }
+  writeFileSync("/usr/sbin/policy-rc.d", "#!/bin/sh\nexit 101\n", { mode: 0o755 });
+  try {
+    const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
+    spawnSync("apt-get", ["update", "-qq"], { stdio: "inherit", env });
+    return spawnSync("apt-get", ["install", "-y", "-qq", pkg], { stdio: "inherit", env }).status === 0;
+  } finally {
+    rmSync("/usr/sbin/policy-rc.d", { force: true });
+  }
+}
+
+/** One run under GNU time: wall seconds and peak RSS (MB); stdin from a file when given. */
+function measure(argv, stdinFile) {
+  const shell = `exec /usr/bin/time -f "%e %M" ${argv.map((a) => `'${a}'`).join(" ")}${stdinFile ? ` < '${stdinFile}'` : ""} > /dev/null`;
+  const r = spawnSync("sh", ["-c", shell], { encoding: "utf8", maxBuffer: 1 << 26 });
+  const last = r.stderr.trim().split("\n").pop() ?? "";
+  const [secs, kb] = last.split(" ").map(Number);
+  if (!Number.isFinite(secs) || !Number.isFinite(kb)) throw new Error(`${argv.join(" ")} failed: ${r.stderr.trim().slice(-500)}`);
+  return { secs, rssMb: kb / 1024 };
+}
+
+function best(argv, stdinFile, before) {
+  let result;
+  for (let i = 0; i < runs; i++) {
+    before?.();
+    const m = measure(argv, stdinFile);
+    if (!result || m.secs < result.secs) result = { secs: m.secs, rssMb: Math.max(m.rssMb, result?.rssMb ?? 0) };
+    else result.rssMb = Math.max(result.rssMb, m.rssMb);
+  }
+  return result;
+}
+
+const dir = mkdtempSync(join(existsSync("/dev/shm") ? "/dev/shm" : tmpdir(), "auditd-bench-"));
+try {
+  const raw = join(dir, "audit.log");
+  const enriched = join(dir, "audit-enriched.log");
+  console.log(`generating ${mb} MiB logs (raw and ENRICHED) in ${dir} …`);
+  await generateLog(raw, mb);
+  await generateLog(enriched, mb, { enriched: true });
+
+  const laurelOk = ensure("laurel", "laurel");
+  const ausearchOk = withAusearch && ensure("ausearch", "auditd");
+  // laurel reads the audisp stream on stdin and writes its JSON log into a directory; /proc enrichment off
+  const laurelConfig = join(dir, "laurel.toml");
+  writeFileSync(
+    laurelConfig,
+    `directory = "${dir}"\nuser = "${process.getuid?.() === 0 ? "root" : ""}"\nstatusreport-period = 0\n[auditlog]\nfile = "laurel.json"\nsize = 100000000000\ngenerations = 2\n[transform]\nexecve-argv = [ "array" ]\n[translate]\nuniversal = false\nuser-db = false\n[enrich]\npid = false\nexecve-env = []\ncontainer = false\nscript = false\n`,
+  );
+  const clearLaurel = () => rmSync(join(dir, "laurel.json"), { force: true });
+
+  const rows = [["input", "tool", "MiB/s", "peak RSS MB", "vs laurel"]];
+  const verdicts = [];
+  for (const [label, file] of [
+    ["raw", raw],
+    ["enriched", enriched],
+  ]) {
+    const mib = statSync(file).size / 1048576;
+    const results = [];
+    results.push(["auditd-parse", best([process.execPath, bundle, "-q", file])]);
+    if (laurelOk) results.push(["laurel", best(["laurel", "-c", laurelConfig], file, clearLaurel)]);
+    if (ausearchOk) {
+      results.push(["ausearch -i", best(["ausearch", "-i", "-if", file], undefined)]);
+      results.push(["ausearch --format raw", best(["ausearch", "--format", "raw", "-if", file], undefined)]);
+    }
+    const laurel = results.find(([n]) => n === "laurel")?.[1];
+    for (const [name, r] of results) {
+      const rate = mib / r.secs;
+      rows.push([label, name, rate.toFixed(1), r.rssMb.toFixed(0), laurel ? `${(rate / (mib / laurel.secs)).toFixed(2)}x` : "-"]);
+    }
+    const ours = results[0][1];
+    if (laurel)
+      verdicts.push(
+        `${label}: throughput ${(laurel.secs / ours.secs).toFixed(2)}x laurel (target >= 2x) ${laurel.secs / ours.secs >= 2 ? "MET" : "MISSED"}`,
+      );
+    verdicts.push(`${label}: peak RSS ${ours.rssMb.toFixed(0)} MB (target <= 100) ${ours.rssMb <= 100 ? "MET" : "MISSED"}`);
+  }
+  console.log("");
+  printTable(rows);
+  console.log("");
+  for (const v of verdicts) console.log(v);
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
