@@ -40,7 +40,8 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-export function run(file: string, args: readonly string[], options: { cwd?: string; input?: string } = {}): Promise<string> {
+/** Runs a program to completion; rejects with its stderr when it fails. */
+export function runCommand(file: string, args: readonly string[], options: { cwd?: string; input?: string } = {}): Promise<string> {
   return new Promise((resolve, reject) => {
     const child = execFile(file, [...args], { cwd: options.cwd, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
       if (error) reject(new Error(`${file} ${args.join(" ")} failed: ${stderr.trim() || error.message}`));

@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { run } from "./process";
+import { runCommand } from "./process";
 
 export type LabKeyType = "ed25519" | "ecdsa" | "rsa" | "rsa-1024" | "dsa";
 
@@ -24,8 +24,8 @@ const KEYGEN_ARGS: Record<LabKeyType, string[]> = {
 /** A real key pair made by ssh-keygen (no passphrase), so sshd and ssh2 accept it. */
 export async function generateSshKey(dir: string, name: string, type: LabKeyType, comment: string): Promise<LabKey> {
   const privateKeyFile = join(dir, name);
-  await run("ssh-keygen", ["-q", ...KEYGEN_ARGS[type], "-N", "", "-C", comment, "-f", privateKeyFile]);
+  await runCommand("ssh-keygen", ["-q", ...KEYGEN_ARGS[type], "-N", "", "-C", comment, "-f", privateKeyFile]);
   const publicKey = readFileSync(`${privateKeyFile}.pub`, "utf8").trim();
-  const fingerprint = (await run("ssh-keygen", ["-l", "-E", "sha256", "-f", `${privateKeyFile}.pub`])).split(" ")[1] ?? "";
+  const fingerprint = (await runCommand("ssh-keygen", ["-l", "-E", "sha256", "-f", `${privateKeyFile}.pub`])).split(" ")[1] ?? "";
   return { type, publicKey, privateKeyFile, fingerprint };
 }

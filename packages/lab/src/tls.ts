@@ -1,6 +1,6 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { run } from "./process";
+import { runCommand } from "./process";
 
 export interface LabCa {
   certFile: string;
@@ -16,8 +16,8 @@ export interface LabServerCert {
 export async function makeCa(dir: string, name = "lab"): Promise<LabCa> {
   const keyFile = join(dir, `${name}-ca.key`);
   const certFile = join(dir, `${name}-ca.pem`);
-  await run("openssl", ["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", keyFile]);
-  await run("openssl", [
+  await runCommand("openssl", ["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", keyFile]);
+  await runCommand("openssl", [
     "req",
     "-x509",
     "-new",
@@ -44,9 +44,9 @@ export async function makeServerCert(dir: string, ca: LabCa, name = "server"): P
     extFile,
     "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1,IP:::1,DNS:localhost\n",
   );
-  await run("openssl", ["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", keyFile]);
-  await run("openssl", ["req", "-new", "-key", keyFile, "-out", csrFile, "-subj", "/CN=localhost"]);
-  await run("openssl", [
+  await runCommand("openssl", ["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", keyFile]);
+  await runCommand("openssl", ["req", "-new", "-key", keyFile, "-out", csrFile, "-subj", "/CN=localhost"]);
+  await runCommand("openssl", [
     "x509",
     "-req",
     "-in",

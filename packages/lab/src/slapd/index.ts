@@ -9,7 +9,7 @@ import {
   makeTempDir,
   onProcessExit,
   removeDir,
-  run,
+  runCommand,
   sleep,
   stopProcess,
   suspendProcess,
@@ -124,7 +124,7 @@ export async function startSlapd(options: SlapdOptions = {}): Promise<SlapdLab> 
       keyFile: cert.keyFile,
     });
     writeFileSync(join(dir, "config.ldif"), ldif);
-    await run("/usr/sbin/slapadd", ["-n0", "-F", confDir, "-l", join(dir, "config.ldif")]);
+    await runCommand("/usr/sbin/slapadd", ["-n0", "-F", confDir, "-l", join(dir, "config.ldif")]);
 
     const passwordFile = (name: string, value: string): string => {
       const path = join(dir, `${name}.password`);
