@@ -36,6 +36,7 @@ program
   .action(async (user: string, fingerprint: string | undefined, _type: unknown, _key: unknown, _opts: unknown, command: Command) => {
     const ctx = cliContext(command);
     const { config } = await loadConfig({ tool: "authkeys", schema: authkeysConfigSchema, path: ctx.opts.config });
+    watchdog(config.ldap.deadlineMs + WATCHDOG_GRACE_MS);
     const facility = config.syslog ? config.syslog.facility : undefined;
     const log = new Logger({
       tool: "authkeys",
@@ -105,6 +106,20 @@ program
       sshdConfigLines({ path: opts.path, user: opts.runAs, config: command.optsWithGlobals<{ config?: string }>().config }),
     );
   });
+
+/** Beyond the LDAP deadline: time for the cache, the output and the exit. */
+const WATCHDOG_GRACE_MS = 2000;
+
+/**
+ * sshd has no timeout of its own: whatever hangs (a socket left open, a stuck file system), the
+ * process ends, without output, shortly after the deadline. Unref'd, so it never delays a normal exit.
+ */
+function watchdog(ms: number): void {
+  setTimeout(() => {
+    process.stderr.write(`authkeys: gave up after ${ms} ms (no keys printed)\n`);
+    process.exit(ExitCode.TEMP_FAIL);
+  }, ms).unref();
+}
 
 /** Since the process started, as sshd waits for it; process.uptime() needs no perf_hooks module. */
 function elapsed(): number {

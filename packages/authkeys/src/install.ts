@@ -39,7 +39,13 @@ try {
 const source = readFileSync(bundle, "utf8").replace(/^#!/, "//");
 const script = new Script(Module.wrap(source), { filename: bundle, cachedData });
 if (process.env.AUTHKEYS_CODE_CACHE === "write") {
-  process.once("exit", () => writeFileSync(bundle + ".cache", script.createCachedData(), { mode: 0o644 }));
+  process.once("exit", () => {
+    try {
+      writeFileSync(bundle + ".cache", script.createCachedData(), { mode: 0o644 });
+    } catch (error) {
+      process.stderr.write("authkeys: cannot write the code cache: " + error.message + "\\n");
+    }
+  });
 }
 const mod = { exports: {} };
 script.runInThisContext().call(mod.exports, mod.exports, Module.createRequire(bundle), mod, bundle, __dirname);
