@@ -93,7 +93,8 @@ export class HttpClient {
     const mayRetryFailure = IDEMPOTENT.has(method) || req.retryUnsafe === true;
     for (let attempt = 0; ; attempt++) {
       this.options.onAttempt?.(method, url);
-      let response: Response;
+      let response: Response | undefined;
+      let text: string;
       try {
         response = await fetch(url, {
           method,
@@ -102,15 +103,17 @@ export class HttpClient {
           signal: AbortSignal.timeout(req.timeoutMs ?? this.options.timeoutMs),
           redirect: "follow",
         });
+        // The timeout covers the body too: a server that stalls mid-answer is as stuck as one that never answers.
+        text = await response.text();
       } catch (error) {
-        const failure = this.#networkError(error, url, req.timeoutMs ?? this.options.timeoutMs);
+        const failure = this.#networkError(error, url, req.timeoutMs ?? this.options.timeoutMs, response);
         if (attempt < retries && mayRetryFailure) {
           await this.#backoff(attempt, `${failure.message}`);
           continue;
         }
         throw failure;
       }
-      const body = await readBody(response, url, this.options.service);
+      const body = parseBody(text, response, url, this.options.service);
       if (response.ok) return { status: response.status, headers: response.headers, body: body as T };
 
       const retryAfterMs = parseRetryAfter(response.headers.get("retry-after"));
@@ -164,7 +167,7 @@ export class HttpClient {
     await sleep(wait);
   }
 
-  #networkError(error: unknown, url: URL, timeoutMs: number): OpsguardError {
+  #networkError(error: unknown, url: URL, timeoutMs: number, response?: Response): OpsguardError {
     const where = describeUrl(url);
     const name = (error as Error)?.name;
     if (name === "TimeoutError" || name === "AbortError") {
@@ -176,6 +179,14 @@ export class HttpClient {
         {
           hint: "check the service or raise the timeout",
         },
+      );
+    }
+    if (response) {
+      return new HttpError(
+        `${this.options.service} closed the connection mid-response (${where})`,
+        ExitCode.TEMP_FAIL,
+        response.status,
+        undefined,
       );
     }
     const code = ((error as { cause?: { code?: string } })?.cause?.code ?? (error as Error)?.message) || "network error";
@@ -214,18 +225,7 @@ function encodeBody(body: unknown): string | URLSearchParams | undefined {
   return JSON.stringify(body);
 }
 
-async function readBody(response: Response, url: URL, service: string): Promise<unknown> {
-  let text: string;
-  try {
-    text = await response.text();
-  } catch {
-    throw new HttpError(
-      `${service} closed the connection mid-response (${describeUrl(url)})`,
-      ExitCode.TEMP_FAIL,
-      response.status,
-      undefined,
-    );
-  }
+function parseBody(text: string, response: Response, url: URL, service: string): unknown {
   if (!(response.headers.get("content-type") ?? "").includes("json")) return text;
   if (text === "") return undefined;
   try {

@@ -73,6 +73,28 @@ describe("HttpClient", () => {
     expect(hits).toHaveLength(3);
   });
 
+  it("bounds an answer that stalls mid-body like one that never starts, and retries a GET", async () => {
+    handler = (_req, res) => {
+      res.writeHead(200, { "content-type": "application/json" });
+      res.write('{"items": [');
+    };
+    const error = await failure(client({ timeoutMs: 150, retries: 1 }).get("/stall"));
+    expect(error.exitCode).toBe(ExitCode.TEMP_FAIL);
+    expect(error.message).toContain("did not answer within 150 ms");
+    expect(hits).toHaveLength(2);
+  });
+
+  it("retries a GET whose connection drops mid-body", async () => {
+    handler = (_req, res, attempt) => {
+      if (attempt > 1) return json(res, 200, { ok: true });
+      res.writeHead(200, { "content-type": "application/json", "content-length": "100" });
+      res.write('{"partial"');
+      setTimeout(() => res.destroy(), 20);
+    };
+    expect((await client().get("/drop")).body).toEqual({ ok: true });
+    expect(hits).toHaveLength(2);
+  });
+
   it("retries a 5xx on GET a bounded number of times", async () => {
     handler = (_req, res) => json(res, 503, { message: "maintenance" });
     const error = await failure(client({ retries: 3 }).get("/flaky"));
