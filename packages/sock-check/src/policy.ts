@@ -94,7 +94,8 @@ export function parsePolicy(text: string, source: string): Policy {
     const line = (error instanceof Error ? error.message : String(error)).split("\n")[0];
     throw new ConfigError(`cannot parse ${source}: ${line}`, { hint: "fix the YAML syntax" });
   }
-  const parsed = policySchema.safeParse(raw);
+  // reportInput lets the error tell a wrong type from a missing key; zod messages never echo the value.
+  const parsed = policySchema.safeParse(raw, { reportInput: true });
   if (!parsed.success) throw new ConfigError(`invalid policy in ${source}: ${formatIssues(parsed.error)}`);
   return parsed.data;
 }
