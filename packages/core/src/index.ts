@@ -4,6 +4,7 @@ export * from "./errors";
 export * from "./exit";
 export * from "./gitlab";
 export * from "./http";
+export * from "./launcher";
 export * from "./ldap";
 export * from "./log";
 export * from "./paginate";

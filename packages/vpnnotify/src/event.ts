@@ -1,10 +1,11 @@
 /**
  * A VPN session event as the hooks of OpenVPN, strongSwan/libreswan and ocserv describe it in
- * their environment. This module has no dependencies: the hook's fast path loads it on every connect.
+ * their environment.
  */
 
 export type VpnEventKind = "connect" | "disconnect";
-export type VpnSource = "openvpn" | "updown" | "ocserv" | "cli";
+export type HookSource = "openvpn" | "updown" | "ocserv";
+export type VpnSource = HookSource | "cli";
 
 export interface VpnEvent {
   kind: VpnEventKind;
@@ -25,102 +26,84 @@ export interface VpnEvent {
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
-/** Why an environment is not a usable hook call; the CLI turns it into one line and exit 64. */
-export class EventError extends Error {}
-
-/** Which hook called us, from the environment; undefined when none did. */
-export function detectSource(env: Env): Exclude<VpnSource, "cli"> | undefined {
-  if (env.script_type) return "openvpn";
-  if (env.PLUTO_VERB) return "updown";
-  if (env.REASON && (env.IP_REAL !== undefined || env.USERNAME !== undefined)) return "ocserv";
-  return undefined;
+/** Which hook called, and its event; no event for a phase with nothing to do (OpenVPN's `up`), `problem` for unusable input. */
+export interface HookCall {
+  source: HookSource;
+  event?: VpnEvent;
+  problem?: string;
 }
 
-/** The event of a hook call, or undefined for a hook phase vpnnotify has nothing to do in (e.g. OpenVPN's `up`). */
-export function eventFromEnv(source: Exclude<VpnSource, "cli">, env: Env, now: number = Date.now()): VpnEvent | undefined {
-  switch (source) {
-    case "openvpn":
-      return openvpnEvent(env, now);
-    case "updown":
-      return updownEvent(env, now);
-    case "ocserv":
-      return ocservEvent(env, now);
+/**
+ * Reads a hook call from the environment; undefined when no VPN server called us. It is
+ * self-contained (no reference to anything outside its body) because `vpnnotify install` copies
+ * its source into the launcher, which answers hooks without loading the bundle.
+ */
+export function parseHookEnv(env: Env, now: number): HookCall | undefined {
+  const text = (value: string | undefined): string | undefined => {
+    const v = value?.trim();
+    return v ? v : undefined;
+  };
+  const int = (value: string | undefined): number | undefined =>
+    value !== undefined && /^\d+$/.test(value.trim()) ? Number(value.trim()) : undefined;
+  const defined = <T extends object>(fields: T): T => {
+    for (const key of Object.keys(fields) as (keyof T)[]) if (fields[key] === undefined) delete fields[key];
+    return fields;
+  };
+  if (env.script_type) {
+    const kind: VpnEventKind | undefined =
+      env.script_type === "client-connect" ? "connect" : env.script_type === "client-disconnect" ? "disconnect" : undefined;
+    if (!kind) return { source: "openvpn" };
+    const user = text(env.username) ?? text(env.common_name);
+    if (!user) return { source: "openvpn", problem: "OpenVPN gave neither username nor common_name" };
+    const ip = text(env.trusted_ip) ?? text(env.trusted_ip6);
+    if (!ip) return { source: "openvpn", problem: "OpenVPN gave neither trusted_ip nor trusted_ip6" };
+    const started = int(env.time_unix);
+    const duration = kind === "disconnect" ? int(env.time_duration) : undefined;
+    const time = started === undefined ? now : (started + (duration ?? 0)) * 1000;
+    const event: VpnEvent = defined({
+      kind,
+      source: "openvpn" as const,
+      user,
+      ip,
+      port: int(env.trusted_port),
+      vpnIp: text(env.ifconfig_pool_remote_ip) ?? text(env.ifconfig_pool_remote_ip6),
+      time,
+      durationSec: duration,
+      deferredFile: kind === "connect" ? text(env.client_connect_deferred_file) : undefined,
+    });
+    return { source: "openvpn", event };
   }
-}
-
-function openvpnEvent(env: Env, now: number): VpnEvent | undefined {
-  const kind = env.script_type === "client-connect" ? "connect" : env.script_type === "client-disconnect" ? "disconnect" : undefined;
-  if (!kind) return undefined;
-  const user = nonEmpty(env.username) ?? nonEmpty(env.common_name);
-  if (!user) throw new EventError("OpenVPN gave neither username nor common_name");
-  const ip = nonEmpty(env.trusted_ip) ?? nonEmpty(env.trusted_ip6);
-  if (!ip) throw new EventError("OpenVPN gave neither trusted_ip nor trusted_ip6");
-  const seconds = integer(env.time_unix);
-  return {
-    kind,
-    source: "openvpn",
-    user,
-    ip,
-    ...optional("port", integer(env.trusted_port)),
-    ...optional("vpnIp", nonEmpty(env.ifconfig_pool_remote_ip) ?? nonEmpty(env.ifconfig_pool_remote_ip6)),
-    time: seconds === undefined ? now : seconds * 1000 + (kind === "disconnect" ? (integer(env.time_duration) ?? 0) * 1000 : 0),
-    ...optional("durationSec", kind === "disconnect" ? integer(env.time_duration) : undefined),
-    ...optional("deferredFile", kind === "connect" ? nonEmpty(env.client_connect_deferred_file) : undefined),
-  };
-}
-
-function updownEvent(env: Env, now: number): VpnEvent | undefined {
-  const verb = env.PLUTO_VERB ?? "";
-  const kind = /^up-(client|host)(-v6)?$/.test(verb) ? "connect" : /^down-(client|host)(-v6)?$/.test(verb) ? "disconnect" : undefined;
-  if (!kind) return undefined;
-  const id = nonEmpty(env.PLUTO_XAUTH_ID) ?? nonEmpty(env.PLUTO_PEER_EAP_IDENTITY) ?? nonEmpty(env.PLUTO_PEER_ID);
-  if (!id) throw new EventError("updown gave none of PLUTO_XAUTH_ID, PLUTO_PEER_EAP_IDENTITY, PLUTO_PEER_ID");
-  const ip = nonEmpty(env.PLUTO_PEER);
-  if (!ip) throw new EventError("updown gave no PLUTO_PEER");
-  return {
-    kind,
-    source: "updown",
-    user: userFromPeerId(id),
-    ip,
-    ...optional("vpnIp", nonEmpty(env.PLUTO_PEER_SOURCEIP)),
-    time: now,
-  };
-}
-
-/** A certificate subject as the peer id ("C=DE, O=Example, CN=alice") names its owner by CN. */
-function userFromPeerId(id: string): string {
-  const cn = /(?:^|[,/]\s*)CN=([^,/]+)/i.exec(id);
-  return cn?.[1]?.trim() ?? id;
-}
-
-function ocservEvent(env: Env, now: number): VpnEvent | undefined {
-  const kind = env.REASON === "connect" ? "connect" : env.REASON === "disconnect" ? "disconnect" : undefined;
-  if (!kind) return undefined;
-  const user = nonEmpty(env.USERNAME);
-  if (!user) throw new EventError("ocserv gave no USERNAME");
-  const ip = nonEmpty(env.IP_REAL);
-  if (!ip) throw new EventError("ocserv gave no IP_REAL");
-  return {
-    kind,
-    source: "ocserv",
-    user,
-    ip,
-    ...optional("vpnIp", nonEmpty(env.IP_REMOTE)),
-    time: now,
-    ...optional("durationSec", kind === "disconnect" ? integer(env.STATS_DURATION) : undefined),
-  };
-}
-
-function nonEmpty(value: string | undefined): string | undefined {
-  const v = value?.trim();
-  return v ? v : undefined;
-}
-
-function integer(value: string | undefined): number | undefined {
-  if (value === undefined || !/^\d+$/.test(value.trim())) return undefined;
-  return Number(value.trim());
-}
-
-function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
-  return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
+  if (env.PLUTO_VERB) {
+    const verb = env.PLUTO_VERB;
+    const kind: VpnEventKind | undefined = /^up-(client|host)(-v6)?$/.test(verb)
+      ? "connect"
+      : /^down-(client|host)(-v6)?$/.test(verb)
+        ? "disconnect"
+        : undefined;
+    if (!kind) return { source: "updown" };
+    const id = text(env.PLUTO_XAUTH_ID) ?? text(env.PLUTO_PEER_EAP_IDENTITY) ?? text(env.PLUTO_PEER_ID);
+    if (!id) return { source: "updown", problem: "updown gave none of PLUTO_XAUTH_ID, PLUTO_PEER_EAP_IDENTITY, PLUTO_PEER_ID" };
+    const ip = text(env.PLUTO_PEER);
+    if (!ip) return { source: "updown", problem: "updown gave no PLUTO_PEER" };
+    // A certificate subject as peer id ("C=DE, O=Example, CN=alice") names its owner by CN.
+    const cn = /(?:^|[,/]\s*)CN=([^,/]+)/i.exec(id)?.[1]?.trim();
+    return {
+      source: "updown",
+      event: defined({ kind, source: "updown" as const, user: cn ?? id, ip, vpnIp: text(env.PLUTO_PEER_SOURCEIP), time: now }),
+    };
+  }
+  if (env.REASON && (env.IP_REAL !== undefined || env.USERNAME !== undefined)) {
+    const kind: VpnEventKind | undefined = env.REASON === "connect" ? "connect" : env.REASON === "disconnect" ? "disconnect" : undefined;
+    if (!kind) return { source: "ocserv" };
+    const user = text(env.USERNAME);
+    if (!user) return { source: "ocserv", problem: "ocserv gave no USERNAME" };
+    const ip = text(env.IP_REAL);
+    if (!ip) return { source: "ocserv", problem: "ocserv gave no IP_REAL" };
+    const durationSec = kind === "disconnect" ? int(env.STATS_DURATION) : undefined;
+    return {
+      source: "ocserv",
+      event: defined({ kind, source: "ocserv" as const, user, ip, vpnIp: text(env.IP_REMOTE), time: now, durationSec }),
+    };
+  }
+  return undefined;
 }

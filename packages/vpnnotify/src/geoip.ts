@@ -1,6 +1,7 @@
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { ConfigError } from "@opsguard/core";
 import { type AsnResponse, type CityResponse, Reader, type Response } from "maxmind";
 import { networkOf, specialRange } from "./address";
@@ -122,11 +123,23 @@ function describeLocation(record: LocationRecord, names: Intl.DisplayNames): Par
   return out;
 }
 
-/** The bundled IPtoASN country database (PDDL 1.0, public domain), one file per address family. */
+/**
+ * The bundled IPtoASN country database (PDDL 1.0, public domain), one file per address family:
+ * next to the running bundle when `vpnnotify install` put it there, else from the npm package.
+ */
 export function embeddedDatabase(family: 4 | 6): string {
-  const require = createRequire(import.meta.url);
-  const dir = dirname(require.resolve(`${EMBEDDED_PACKAGE}/package.json`));
-  return join(dir, `iptoasn-country-ipv${family}.mmdb`);
+  const file = `iptoasn-country-ipv${family}.mmdb`;
+  const beside = join(dirname(fileURLToPath(import.meta.url)), file);
+  if (existsSync(beside)) return beside;
+  return join(embeddedPackageDir(), file);
+}
+
+export function embeddedDatabaseFiles(): string[] {
+  return [4, 6].map((family) => join(embeddedPackageDir(), `iptoasn-country-ipv${family}.mmdb`));
+}
+
+function embeddedPackageDir(): string {
+  return dirname(createRequire(import.meta.url).resolve(`${EMBEDDED_PACKAGE}/package.json`));
 }
 
 /** "Berlin, Berlin, Germany", or the special-range label, or "unknown location". */

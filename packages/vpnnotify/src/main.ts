@@ -1,5 +1,6 @@
 import { writeFileSync } from "node:fs";
 import { performance } from "node:perf_hooks";
+import { fileURLToPath } from "node:url";
 import {
   cliContext,
   createProgram,
@@ -7,6 +8,7 @@ import {
   describeError,
   ExitCode,
   type GlobalOptions,
+  installWithLauncher,
   type Logger,
   loadConfig,
   runCli,
@@ -16,8 +18,9 @@ import {
 } from "@opsguard/core";
 import pkg from "../package.json" with { type: "json" };
 import { configSchema, type VpnnotifyConfig } from "./config";
-import { detectSource, EventError, eventFromEnv, type VpnEvent, type VpnSource } from "./event";
-import { DETACHED_ENV } from "./hook";
+import { type HookSource, parseHookEnv, type VpnEvent } from "./event";
+import { embeddedDatabaseFiles } from "./geoip";
+import { DETACHED_ENV, launcherFastPath } from "./hook";
 import { handleConnect, handleDisconnect, type Notifier, type Outcome } from "./notify";
 import { createNotifier, hookLogger } from "./runtime";
 
@@ -63,7 +66,7 @@ export async function main(argv: readonly string[] = process.argv): Promise<void
     exitCodes: [...EXIT_CODES],
     helpAfter: HELP,
   });
-  const hook = (name: "hook" | Exclude<VpnSource, "cli">, description: string, isDefault = false) =>
+  const hook = (name: "hook" | HookSource, description: string, isDefault = false) =>
     program
       .command(name, isDefault ? { isDefault: true } : {})
       .description(description)
@@ -82,25 +85,55 @@ export async function main(argv: readonly string[] = process.argv): Promise<void
     .option("--port <port>", "the client's source port")
     .option("--time <iso8601>", "when the session started (default: now)")
     .action(async (opts: { user: string; ip: string; port?: string; time?: string }, command: Command) => runNotify(opts, command));
+  program
+    .command("install")
+    .description("install this bundle with a code-cached launcher, the command to give the VPN server")
+    .option("--prefix <dir>", "where to put it", "/usr/local/lib/vpnnotify")
+    .action((opts: { prefix: string }) => runInstall(opts.prefix));
   await runCli(program, argv);
 }
 
-async function runHook(name: "hook" | Exclude<VpnSource, "cli">, command: Command): Promise<void> {
+function runInstall(prefix: string): void {
+  const bundle = fileURLToPath(import.meta.url);
+  if (!bundle.endsWith(".cjs"))
+    throw new UsageError("install copies the built bundle", { hint: "run the built vpnnotify (dist/vpnnotify.cjs)" });
+  const { launcher } = installWithLauncher({
+    bundle,
+    prefix,
+    name: "vpnnotify",
+    cacheEnv: "VPNNOTIFY_CODE_CACHE",
+    files: embeddedDatabaseFiles(),
+    fastPath: launcherFastPath(parseHookEnv),
+  });
+  process.stdout.write(
+    [
+      `installed ${launcher}`,
+      "OpenVPN server config:",
+      "  script-security 2",
+      `  client-connect ${launcher}`,
+      `  client-disconnect ${launcher}`,
+      `strongSwan: leftupdown=${launcher}    ocserv: connect-script = ${launcher}`,
+      "",
+    ].join("\n"),
+  );
+}
+
+async function runHook(name: "hook" | HookSource, command: Command): Promise<void> {
   const opts = command.optsWithGlobals<GlobalOptions>();
   const detached = process.env[DETACHED_ENV] === "1";
-  const source = name === "hook" ? detectSource(process.env) : name;
-  if (!source) {
+  const call = parseHookEnv(process.env, Date.now());
+  if (!call) {
     throw new UsageError("no VPN hook environment found (script_type, PLUTO_VERB or REASON)", {
       hint: "run it as an OpenVPN/strongSwan/ocserv hook, or use `vpnnotify notify --user U --ip IP`",
     });
   }
-  let event: VpnEvent | undefined;
-  try {
-    event = eventFromEnv(source, process.env);
-  } catch (error) {
-    if (error instanceof EventError) throw new DataError(error.message, { hint: "check the VPN server's script settings" });
-    throw error;
+  if (name !== "hook" && call.source !== name) {
+    throw new UsageError(`"vpnnotify ${name}" was called with a ${call.source} environment`, {
+      hint: "use the command of your VPN server, or plain vpnnotify",
+    });
   }
+  if (call.problem) throw new DataError(call.problem, { hint: "check the VPN server's script settings" });
+  const event = call.event;
   if (!event) return;
 
   let config: VpnnotifyConfig;

@@ -1,0 +1,89 @@
+import { spawnSync } from "node:child_process";
+import { chmodSync, chownSync, copyFileSync, mkdirSync, renameSync, writeFileSync } from "node:fs";
+import { basename, join } from "node:path";
+import { IoError } from "./errors";
+
+/**
+ * Installing a bundled bin for a hot path (sshd, OpenVPN run it on every login): the bundle next
+ * to a small launcher that runs it from a V8 code cache made at install time, so each start skips
+ * parsing and compiling the bundle. A cache from another Node version is rejected by V8 and the
+ * bundle compiles as usual, so a stale cache costs time, never correctness.
+ */
+
+/** The launcher: an absolute node path (hooks get a minimal PATH), the bundle, its code cache. */
+export function codeCacheLauncherSource(nodePath: string, bundleName: string, cacheEnv: string, fastPath?: string): string {
+  return `#!${nodePath}
+"use strict";
+// Written by the tool's "install" command; run it again after upgrading the tool or Node.js.
+${fastPath ? `if (!${fastPath}) {\n` : ""}const { readFileSync, writeFileSync } = require("node:fs");
+const Module = require("node:module");
+const { Script } = require("node:vm");
+const bundle = __dirname + ${JSON.stringify(`/${bundleName}`)};
+let cachedData;
+try {
+  cachedData = readFileSync(bundle + ".cache");
+} catch {}
+const source = readFileSync(bundle, "utf8").replace(/^#!/, "//");
+const script = new Script(Module.wrap(source), { filename: bundle, cachedData });
+if (process.env.${cacheEnv} === "write") {
+  process.once("exit", () => writeFileSync(bundle + ".cache", script.createCachedData(), { mode: 0o644 }));
+}
+const mod = { exports: {} };
+script.runInThisContext().call(mod.exports, mod.exports, Module.createRequire(bundle), mod, bundle, __dirname);
+${fastPath ? "}\n" : ""}`;
+}
+
+export interface LauncherInstallOptions {
+  /** The built bundle to install (dist/<tool>.cjs). */
+  bundle: string;
+  /** Directory for the bundle, its cache and the launcher; created 0755. */
+  prefix: string;
+  /** The launcher's file name: the command the VPN server or sshd runs. */
+  name: string;
+  /** Environment variable that makes a run write the code cache. */
+  cacheEnv: string;
+  /** Arguments of the warm-up run that writes the cache; default --version. */
+  warmArgs?: readonly string[];
+  /** Data files the bundle reads from its own directory (a GeoIP database), copied next to it. */
+  files?: readonly string[];
+  /**
+   * A self-contained JS expression run first; when it is true the launcher is done without loading
+   * the bundle at all (vpnnotify answers OpenVPN this way). Its free variables: require, __filename.
+   */
+  fastPath?: string;
+}
+
+/** Copies the bundle, writes the launcher and warms the code cache; root-owned when run as root. */
+export function installWithLauncher(options: LauncherInstallOptions): { launcher: string; bundle: string } {
+  mkdirSync(options.prefix, { recursive: true, mode: 0o755 });
+  const bundle = join(options.prefix, basename(options.bundle));
+  const launcher = join(options.prefix, options.name);
+  // Replace by rename: a run in progress keeps reading the old, complete file.
+  for (const file of options.files ?? []) replaceFile(join(options.prefix, basename(file)), (temp) => copyFileSync(file, temp), 0o644);
+  replaceFile(bundle, (temp) => copyFileSync(options.bundle, temp), 0o644);
+  replaceFile(
+    launcher,
+    (temp) => writeFileSync(temp, codeCacheLauncherSource(process.execPath, basename(bundle), options.cacheEnv, options.fastPath)),
+    0o755,
+  );
+  const warm = spawnSync(process.execPath, [launcher, ...(options.warmArgs ?? ["--version"])], {
+    env: { PATH: "/usr/bin:/bin", [options.cacheEnv]: "write" },
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  if (warm.status !== 0) throw new IoError(`the installed launcher failed: ${warm.stderr.toString().trim().split("\n")[0]}`);
+  return { launcher, bundle };
+}
+
+function replaceFile(path: string, write: (temp: string) => void, mode: number): void {
+  const temp = `${path}.new-${process.pid}`;
+  try {
+    write(temp);
+    if (process.getuid?.() === 0) chownSync(temp, 0, 0);
+    chmodSync(temp, mode);
+    renameSync(temp, path);
+  } catch (error) {
+    throw new IoError(`cannot install ${path} (${(error as NodeJS.ErrnoException).code ?? "error"})`, {
+      hint: "check the prefix and permissions",
+    });
+  }
+}

@@ -1,0 +1,135 @@
+#!/usr/bin/env node
+// vpnnotify's added latency to a VPN connect, as ratios within one run against bare `node -e 0`:
+// the OpenVPN client-connect hook (deferred, as OpenVPN 2.5+ offers it) with every login a new place,
+// so each detached worker really looks up LDAP, updates Redis and posts to a Slack that takes 2 s to
+// answer. Workers run between the timed samples, never during them, so they do not steal the CPU.
+// Also: the synchronous --wait path with healthy services and with a hung Slack (bounded by deadlineMs).
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { tsImport } from "tsx/esm/api";
+import { median, printTable } from "./lib.mjs";
+
+const runs = Number(process.env.RUNS ?? 20);
+const root = new URL("../..", import.meta.url).pathname;
+const bundle = join(root, "packages/vpnnotify/dist/vpnnotify.cjs");
+if (!existsSync(bundle)) throw new Error(`${bundle} is missing: run "node scripts/build.mjs vpnnotify" first`);
+
+const lab = await tsImport(join(root, "packages/lab/src/index.ts"), import.meta.url);
+const dir = mkdtempSync(join(tmpdir(), "vpnnotify-bench-"));
+const [slapd, redis] = await Promise.all([lab.startSlapd(), lab.startRedis()]);
+const slack = new lab.SlackSim();
+slack.addChannel({ id: "C0SECURITY", name: "security-alerts" });
+for (const user of Object.values(slapd.users)) slack.addUser({ id: user.slackId, name: user.uid, email: user.mail });
+await slack.start();
+
+try {
+  const install = spawnSync(process.execPath, [bundle, "install", "--prefix", join(dir, "lib")], { encoding: "utf8" });
+  if (install.status !== 0) throw new Error(`vpnnotify install failed: ${install.stderr}`);
+  const launcher = join(dir, "lib/vpnnotify");
+  const logFile = join(dir, "worker.log");
+  const config = join(dir, "vpnnotify.json");
+  writeFileSync(
+    config,
+    JSON.stringify({
+      server: { name: "vpn-bench" },
+      slack: { token: "env:BENCH_SLACK_TOKEN", baseUrl: slack.apiUrl },
+      securityChannel: "C0SECURITY",
+      directory: { ldap: slapd.connection(), slackIdAttribute: "slackId" },
+      state: { redis: { url: redis.url } },
+      policy: { knownBy: ["ip"] },
+      deadlineMs: 3_000,
+      log: { file: logFile },
+    }),
+  );
+  const baseEnv = { PATH: "/usr/bin:/bin", VPNNOTIFY_CONFIG: config, BENCH_SLACK_TOKEN: lab.SLACK_SIM_TOKEN };
+  let login = 0;
+  const connectEnv = () => {
+    login++;
+    const deferred = join(dir, `acf-${login}`);
+    writeFileSync(deferred, "");
+    return {
+      ...baseEnv,
+      script_type: "client-connect",
+      common_name: "alice",
+      trusted_ip: `81.2.${login >> 8}.${login & 255}`,
+      trusted_port: "51413",
+      ifconfig_pool_remote_ip: "10.8.0.6",
+      time_unix: String(Math.floor(Date.now() / 1000)),
+      client_connect_deferred_file: deferred,
+    };
+  };
+  const loggedLines = () => (existsSync(logFile) ? readFileSync(logFile, "utf8").split("\n").filter(Boolean).length : 0);
+  const timed = (argv, env) => {
+    const start = process.hrtime.bigint();
+    const r = spawnSync(argv[0], argv.slice(1), { env, stdio: ["ignore", "ignore", "pipe"] });
+    const ms = Number(process.hrtime.bigint() - start) / 1e6;
+    if (r.status !== 0) throw new Error(`${argv.join(" ")} exited ${r.status}: ${r.stderr}`);
+    return ms;
+  };
+  /** Waits (untimed) until the detached worker of the last hook run has logged its decision. */
+  const settle = async (before) => {
+    const until = Date.now() + 15_000;
+    while (loggedLines() <= before) {
+      if (Date.now() > until) throw new Error("a detached worker did not log its decision within 15 s");
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  };
+
+  slack.slow(1_500);
+  const samples = { node: [], bundle: [], launcher: [] };
+  for (let i = 0; i <= runs; i++) {
+    const node = timed([process.execPath, "-e", "0"], baseEnv);
+    let before = loggedLines();
+    const viaBundle = timed([process.execPath, bundle], connectEnv());
+    await settle(before);
+    before = loggedLines();
+    const viaLauncher = timed([launcher], connectEnv());
+    await settle(before);
+    if (i === 0) continue;
+    samples.node.push(node);
+    samples.bundle.push(viaBundle);
+    samples.launcher.push(viaLauncher);
+  }
+  const lines = readFileSync(logFile, "utf8").split("\n").filter(Boolean);
+  const notified = lines.filter((l) => / notified user=alice /.test(l)).length;
+  if (notified !== lines.length) throw new Error(`expected every worker to notify, got:\n${lines.slice(0, 5).join("\n")}`);
+
+  slack.slow(0);
+  const waitHealthy = [];
+  for (let i = 0; i <= Math.min(runs, 10); i++) {
+    const ms = timed([launcher, "--wait"], connectEnv());
+    if (i > 0) waitHealthy.push(ms);
+  }
+  slack.fault({ hang: true }, { times: 1_000 });
+  const waitHung = [];
+  for (let i = 0; i < 3; i++) waitHung.push(timed([launcher, "--wait"], connectEnv()));
+  slack.up();
+
+  const node = median(samples.node);
+  const row = (name, ms, note) => [name, ms.toFixed(1), note];
+  console.log(`vpnnotify benchmark: median wall time over ${runs} runs each (Node ${process.version})`);
+  console.log(`each connect is a new place; its worker queried LDAP, updated Redis and posted to a Slack answering in 1.5 s`);
+  printTable([
+    ["command", "median ms", "ratio"],
+    row("node -e 0", node, "1.00 (baseline)"),
+    row(
+      "client-connect hook, installed launcher + code cache",
+      median(samples.launcher),
+      `${(median(samples.launcher) / node).toFixed(2)} vs node -e 0 (target <= 1.3)`,
+    ),
+    row(
+      "client-connect hook, node dist/vpnnotify.cjs",
+      median(samples.bundle),
+      `${(median(samples.bundle) / node).toFixed(2)} vs node -e 0`,
+    ),
+    row("--wait, healthy Slack/LDAP/Redis (whole job)", median(waitHealthy), `${(median(waitHealthy) / node).toFixed(2)} vs node -e 0`),
+    row("--wait, Slack hangs (deadlineMs 3000)", median(waitHung), `${(median(waitHung) / 3000).toFixed(2)} of the deadline`),
+  ]);
+  console.log(`worker decisions logged: ${lines.length} (all notified)`);
+} finally {
+  await slack.stop();
+  await Promise.all([slapd.stop(), redis.stop()]);
+  rmSync(dir, { recursive: true, force: true });
+}
