@@ -1,9 +1,13 @@
-import { createGitLabClient, type HttpClient, Secret } from "@opsguard/core";
-import { GitLabAccess, GitLabSim } from "@opsguard/lab";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createGitLabClient, type HttpClient, Secret, SlackClient } from "@opsguard/core";
+import { GitLabAccess, GitLabSim, SLACK_SIM_TOKEN, SlackSim } from "@opsguard/lab";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { person } from "../src/people";
 import { GitLabGroupSink } from "../src/sinks/gitlab";
-import { composeTopic, parseTopic } from "../src/sinks/slack";
+import { composeTopic, parseTopic, SlackSink } from "../src/sinks/slack";
+import { DeputizeState } from "../src/state";
 
 describe("Slack topic", () => {
   it("keeps the rest of the topic and reads back what it wrote", () => {
@@ -83,5 +87,37 @@ describe("GitLab approver group sink", () => {
   it("reports GitLab's error message when the group does not exist", async () => {
     const missing = new GitLabGroupSink({ name: "gitlab", http, group: "platform/nope", accessLevel: 30 });
     await expect(missing.plan(on("alice"))).rejects.toThrow(/GitLab API answered HTTP 404: 404 Group Not Found/);
+  });
+});
+
+describe("Slack sink with a fresh state directory", () => {
+  const slack = new SlackSim();
+  const dir = mkdtempSync(join(tmpdir(), "deputize-slack-"));
+  beforeAll(() => slack.start());
+  afterAll(async () => {
+    await slack.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("does not re-announce people the topic already names, and announces a real change", async () => {
+    slack.addChannel({ id: "C0FRESH", name: "fresh", topic: "On call: @alice | pager: 555-0100" });
+    const sink = new SlackSink({
+      name: "slack",
+      slack: new SlackClient({ token: new Secret(SLACK_SIM_TOKEN, "test"), baseUrl: slack.apiUrl }),
+      state: new DeputizeState(dir),
+      channel: "C0FRESH",
+      topic: true,
+      announce: true,
+    });
+    const same = await sink.plan([person({ email: "alice@opsguard.test", uid: "alice" })]);
+    expect(same).toMatchObject({ add: [], remove: [], updates: [] });
+    const handoff = await sink.plan([person({ email: "bob@opsguard.test", uid: "bob" })]);
+    expect(handoff.updates).toEqual([
+      'topic: "On call: @alice | pager: 555-0100" → "On call: @bob | pager: 555-0100"',
+      'message: "On-call hand-off: on call now: @bob (off duty: @alice)"',
+    ]);
+    await handoff.apply();
+    expect(slack.topic("C0FRESH")).toBe("On call: @bob | pager: 555-0100");
+    expect(slack.messagesTo("C0FRESH").map((m) => m.text)).toEqual(["On-call hand-off: on call now: @bob (off duty: @alice)"]);
   });
 });

@@ -79,7 +79,10 @@ export class SlackSink implements Sink {
 
     const keys = people.map((p) => p.key).sort();
     const announced = await state.announced(this.name);
-    const changed = announced === undefined || announced.join("\n") !== keys.join("\n");
+    // With no record yet, the topic tells who was announced last (a fresh state dir must not re-announce).
+    const changed = announced
+      ? announced.join("\n") !== keys.join("\n")
+      : topicNames === undefined || [...topicNames].sort().join("\n") !== [...handles].sort().join("\n");
     if (this.#o.announce && changed) {
       const text = handoffText(handles, announced?.map(handleOfKey) ?? topicNames ?? []);
       updates.push(`message: "${text}"`);
