@@ -73,7 +73,7 @@ describe("sources built from config", () => {
     const window = accessWindow(new Date(), 0, 0);
     const [fromPd, fromOg] = await Promise.all(dep.sources.map((s) => s.onCall(window)));
     expect(fromPd?.[0]?.people.map((p) => p.key)).toEqual(["ann@opsguard.test"]);
-    expect(fromOg?.[0]).toMatchObject({ schedule: "platform", people: [{ key: "ben@opsguard.test" }] });
+    expect(fromOg?.[0]).toMatchObject({ schedule: "og-1", people: [{ key: "ben@opsguard.test" }] });
     expect(pd.requests[0]?.headers.authorization).toBe(`Bearer ${pd.token}`);
     expect(pd.requests[0]?.headers.accept).toBe("application/vnd.pagerduty+json;version=2");
     expect(og.requests[0]?.headers.authorization).toBe(`GenieKey ${og.apiKey}`);

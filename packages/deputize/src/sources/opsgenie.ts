@@ -4,7 +4,7 @@ import type { Window } from "../window";
 import type { Source } from "./source";
 
 interface OnCallsReply {
-  data?: { _parent?: { name?: string }; onCallRecipients?: string[] };
+  data?: { onCallRecipients?: string[] };
 }
 
 /**
@@ -41,7 +41,8 @@ export class OpsgenieSource implements Source {
         const people = replies.map((r) =>
           (r.body.data?.onCallRecipients ?? []).filter((e) => e.includes("@")).map((email) => person({ email })),
         );
-        return { source: this.name, schedule: replies[0]?.body.data?._parent?.name ?? schedule, people: mergePeople(people) };
+        // Named as configured, so a sink's `schedules` list matches whether it says an id or a name.
+        return { source: this.name, schedule, people: mergePeople(people) };
       }),
     );
   }
