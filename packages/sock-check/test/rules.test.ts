@@ -4,6 +4,7 @@ import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { GitHubScenario } from "../../lab/src/sim/github-scenario";
+import { SLACK_SIM_TOKEN, SlackSim } from "../../lab/src/sim/slack";
 import { type ChangeRecord, globToRegExp, renderCsv, renderMarkdown, runCheck, shaFromText } from "../src/index";
 import { envFor, policyYaml, runSockCheck, startScenario } from "./fixture";
 
@@ -169,6 +170,30 @@ describe("policy rules", () => {
       env: envFor(scenario),
     });
     expect(md.stdout.startsWith("### sock-check: ❌ deploy blocked")).toBe(true);
+  });
+});
+
+describe("--post-slack", () => {
+  it("posts the verdict and the noncompliant changes, escaped, without changing the exit code", async () => {
+    const slack = new SlackSim();
+    await slack.start();
+    try {
+      slack.addChannel({ id: "C0DEPLOYS", name: "deploys", is_member: true });
+      const policy = join(scenario.dir, "..", `slack-${process.pid}.yml`);
+      writeFileSync(policy, policyYaml(scenario.sim.url, `slack:\n  token: env:SOCK_CHECK_TEST_SLACK\n  baseUrl: ${slack.apiUrl}\n`));
+      const run = await runSockCheck(["--config", policy, "--from", "deploy-1", "--to", "deploy-2", "--post-slack", "C0DEPLOYS"], {
+        cwd: scenario.dir,
+        env: { ...envFor(scenario), SOCK_CHECK_TEST_SLACK: SLACK_SIM_TOKEN },
+      });
+      expect(run.code).toBe(1);
+      const [message] = slack.messagesTo("C0DEPLOYS");
+      expect(message?.text).toContain(":x: deploy blocked");
+      expect(message?.text).toContain(`#${pr.relax} SHOP-23 Relax the policy, unreviewed: needs 1 independent approval, has 0`);
+      expect(message?.text).not.toContain("<https://evil.example>");
+      expect(run.stderr).not.toContain(SLACK_SIM_TOKEN);
+    } finally {
+      await slack.stop();
+    }
   });
 });
 
