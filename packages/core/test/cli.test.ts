@@ -1,4 +1,6 @@
 import { spawn, spawnSync } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { ExitCode } from "../src/index";
@@ -92,6 +94,26 @@ describe("exit codes", () => {
     const verbose = run(["-v", "leak"], { OGDEMO_TOKEN: token });
     expect(verbose.stderr).toMatch(/\n\s+at /);
     expect(verbose.stderr).not.toContain(token);
+  });
+
+  it("never prints a secret from the config, even at -vv", () => {
+    const dir = mkdtempSync(join(tmpdir(), "opsguard-cli-"));
+    const secret = "xoxb-config-secret-value";
+    const good = join(dir, "good.yaml");
+    writeFileSync(good, "server: ldaps://ldap.example.com\ntoken: env:OGDEMO_TOKEN\n");
+    for (const format of ["human", "json"]) {
+      const result = run(["-vv", "--log-format", format, "--config", good, "show-config"], { OGDEMO_TOKEN: secret });
+      expect(result.status).toBe(ExitCode.OK);
+      expect(result.stderr).toContain("config loaded");
+      expect(result.stderr).toContain("would connect to ldaps://ldap.example.com with [redacted]");
+      expect(result.stderr).not.toContain(secret);
+    }
+    const literal = join(dir, "literal.yaml");
+    writeFileSync(literal, `server: ldaps://ldap.example.com\ntoken: ${secret}\nretries: "${secret}"\n`);
+    const refused = run(["-vv", "--config", literal, "show-config"]);
+    expect(refused.status).toBe(ExitCode.CONFIG);
+    expect(refused.stderr).toMatch(/^ogdemo: invalid config in .*literal\.yaml: token: .*; retries: .*\n$/);
+    expect(refused.stderr).not.toContain(secret);
   });
 
   it("treats a closed stdout as the reader being done, not as an error", async () => {
