@@ -132,8 +132,8 @@ function wrap(filter: string): string {
 /** uid=alice,ou=people,… → alice; a memberUid stays as it is. */
 function display(value: string): string {
   try {
-    const first = parseDn(value)[0]?.[0];
-    return first && parseDn(value).length > 1 ? first.value : value;
+    const rdns = parseDn(value);
+    return rdns.length > 1 ? (rdns[0]?.[0]?.value ?? value) : value;
   } catch {
     return value;
   }
