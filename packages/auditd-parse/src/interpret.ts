@@ -112,6 +112,31 @@ define(Kind.Signal, "sig");
 /** Event summary slots filled from record fields (the first record that has one wins, SYSCALL first). */
 const SUMMARY = new Set(["pid", "ppid", "auid", "uid", "ses", "comm", "exe", "cwd"]);
 
+/** What the interpreter needs to know about a field name, looked up once per field. */
+interface FieldInfo {
+  kind: Kind | undefined;
+  summary: boolean;
+  /** `"name":` ready to append. */
+  json: string;
+}
+
+const FIELD_INFO = new Map<string, FieldInfo>();
+/** Bound on remembered field names: corrupt input could invent endless ones. */
+const MAX_FIELD_NAMES = 10_000;
+
+function fieldInfo(name: string): FieldInfo {
+  let info = FIELD_INFO.get(name);
+  if (info === undefined) {
+    info = { kind: KINDS.get(name), summary: SUMMARY.has(name), json: `${jsonString(name)}:` };
+    if (FIELD_INFO.size < MAX_FIELD_NAMES) FIELD_INFO.set(name, info);
+  }
+  return info;
+}
+
+function addMember(list: string, info: FieldInfo, valueJson: string): string {
+  return list.length === 0 ? info.json + valueJson : `${list},${info.json}${valueJson}`;
+}
+
 /** Bound on argv indexes, so a corrupt `a99999999=` cannot allocate a huge sparse array. */
 const MAX_ARGS = 100_000;
 
@@ -234,13 +259,13 @@ export class Interpreter {
         continue;
       }
       // inner msg='…' fields may repeat an outer name (pid, uid): keep both
-      const name = outerKeys?.includes(key) ? `msg.${key}` : key;
+      const info = fieldInfo(outerKeys?.includes(key) ? `msg.${key}` : key);
       if (!quoted && isNullish(value, q)) {
-        out.fields = member(out.fields, name, "null");
-        out.raw = member(out.raw, name, jsonString(value));
+        out.fields = addMember(out.fields, info, "null");
+        out.raw = addMember(out.raw, info, jsonString(value));
         continue;
       }
-      const kind = KINDS.get(key);
+      const kind = info.kind;
       let v: string = value;
       let vJson: string | undefined;
       if (kind !== undefined) {
@@ -301,10 +326,10 @@ export class Interpreter {
             break;
         }
       }
-      out.fields = member(out.fields, name, vJson ?? jsonString(v));
-      if (vJson !== undefined || v !== value) out.raw = member(out.raw, name, jsonString(value));
+      out.fields = addMember(out.fields, info, vJson ?? jsonString(v));
+      if (vJson !== undefined || v !== value) out.raw = addMember(out.raw, info, jsonString(value));
       if (isSyscall && key === "success") event.success = value === "yes";
-      else if (SUMMARY.has(key)) this.summarise(event, key, v);
+      else if (info.summary) this.summarise(event, key, v);
       else if (key === "res" || key === "result") event.success ??= v === "success" || v === "1" || v === "yes";
     }
   }

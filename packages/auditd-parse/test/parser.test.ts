@@ -73,6 +73,21 @@ describe("events", () => {
     expect(events).toEqual([1, 1, 1]);
   });
 
+  it("still joins a late record to one of the most recent events after log time jumped ahead", () => {
+    const log = [
+      "type=SYSCALL msg=audit(100.000:1): arch=c000003e syscall=59",
+      "type=SYSCALL msg=audit(100.010:2): arch=c000003e syscall=59",
+      "type=SYSCALL msg=audit(108.000:3): arch=c000003e syscall=42",
+      'type=PATH msg=audit(100.010:2): item=1 name="/lib64/ld.so"',
+    ].join("\n");
+    const { events } = parseText(log);
+    expect(events.map((e) => [e.serial, e.types])).toEqual([
+      [1, ["SYSCALL"]],
+      [2, ["SYSCALL", "PATH"]],
+      [3, ["SYSCALL"]],
+    ]);
+  });
+
   it("emits user-space records at once and counts lost serials across the 32-bit rollover", () => {
     const log = [
       'type=USER_LOGIN msg=audit(1.000:4294967294): pid=1 uid=0 auid=1000 ses=1 msg=\'op=login acct="alice" exe="/usr/sbin/sshd" hostname=? addr=10.0.0.1 terminal=ssh res=success\'',
