@@ -167,12 +167,12 @@ describe("failover, timeouts and the deadline", () => {
 
   it("fails over from a blackholed server to a live one", async () => {
     const { ms } = await timed(() =>
-      withLdap(opts({ urls: [hole.url, lab.url], connectTimeoutMs: 400 }), async (c) => {
+      withLdap(opts({ urls: [hole.url, lab.url], connectTimeoutMs: 1000 }), async (c) => {
         expect(await c.read(lab.users.carol.dn, ["uid"])).toBeDefined();
         expect(c.url).toBe(lab.url);
       }),
     );
-    expect(ms).toBeGreaterThanOrEqual(350);
+    expect(ms).toBeGreaterThanOrEqual(950);
   });
 
   it("bounds the whole failover loop by the overall deadline", async () => {
@@ -187,12 +187,12 @@ describe("failover, timeouts and the deadline", () => {
   });
 
   it("refuses operations once the deadline has passed, until it is restarted", async () => {
-    await withLdap(opts({ deadlineMs: 300 }), async (c) => {
+    await withLdap(opts({ deadlineMs: 1500 }), async (c) => {
       expect(await c.read(lab.users.alice.dn, ["uid"])).toBeDefined();
-      await new Promise((r) => setTimeout(r, 350));
+      await new Promise((r) => setTimeout(r, c.remainingMs() + 50));
       const error = await rejection(c.read(lab.users.alice.dn, ["uid"]));
       expect(error).toBeInstanceOf(LdapTimeoutError);
-      expect(error.message).toMatch(/deadline of 300 ms reached/);
+      expect(error.message).toMatch(/deadline of 1500 ms reached/);
       c.restartDeadline();
       expect(await c.read(lab.users.alice.dn, ["uid"])).toBeDefined();
     });
@@ -215,7 +215,8 @@ describe("failover, timeouts and the deadline", () => {
 
   it("opens one connection for operations started together", async () => {
     const before = hole.connections();
-    await withLdap(opts({ urls: [hole.url, lab.url], connectTimeoutMs: 300 }), async (c) => {
+    // The live server gets a generous budget: a loaded CI machine may be slow to finish StartTLS and bind.
+    await withLdap(opts({ urls: [hole.url, lab.url], connectTimeoutMs: 1000 }), async (c) => {
       const results = await Promise.all([c.read(lab.users.alice.dn), c.read(lab.users.bob.dn), c.read(lab.users.carol.dn)]);
       expect(results.map((e) => e?.first("uid"))).toEqual(["alice", "bob", "carol"]);
     });
