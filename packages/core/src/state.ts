@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { constants, readFileSync } from "node:fs";
-import { chmod, link, lstat, mkdir, open, readFile, rename, unlink } from "node:fs/promises";
+import { chmod, link, lstat, mkdir, open, readdir, readFile, rename, unlink } from "node:fs/promises";
 import { hostname } from "node:os";
 import { basename, dirname, join } from "node:path";
 import type { z } from "zod";
@@ -88,6 +88,31 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, o
     throw fsError(error, `cannot write ${path}`);
   }
   await syncDir(dir);
+}
+
+/**
+ * Deletes temp files that writeFileAtomic left for `path` when its writer was killed mid-write
+ * (their pid is gone); a live writer's temp file is left alone.
+ */
+export async function removeOrphanedTemps(path: string): Promise<void> {
+  const dir = dirname(path);
+  const prefix = `.${basename(path)}.`;
+  const names = await readdir(dir).catch(() => [] as string[]);
+  for (const name of names) {
+    if (!name.startsWith(prefix)) continue;
+    const pid = /^(\d+)\.[0-9a-f]{8}\.tmp$/.exec(name.slice(prefix.length))?.[1];
+    if (pid !== undefined && !isAlive(Number(pid))) await unlink(join(dir, name)).catch(() => {});
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: the process exists under another user.
+    return (error as NodeJS.ErrnoException).code !== "ESRCH";
+  }
 }
 
 async function syncDir(dir: string): Promise<void> {
@@ -247,12 +272,7 @@ async function readLock(lockPath: string): Promise<(Partial<LockInfo> & { mtime:
 function isStale(holder: Partial<LockInfo> & { mtime: number }, staleMs: number): boolean {
   const old = Date.now() - holder.mtime > staleMs;
   if (typeof holder.pid !== "number" || holder.host !== hostname()) return old;
-  try {
-    process.kill(holder.pid, 0);
-  } catch (error) {
-    // EPERM: the process exists under another user.
-    return (error as NodeJS.ErrnoException).code === "ESRCH";
-  }
+  if (!isAlive(holder.pid)) return true;
   if (holder.start === undefined) return old;
   const start = processStart(holder.pid);
   return start !== undefined && start !== holder.start;
@@ -315,6 +335,7 @@ export class JsonStateFile<T> {
   readonly path: string;
   readonly #opts: JsonStateFileOptions<T>;
   #dirChecked = false;
+  #tempsSwept = false;
 
   constructor(options: JsonStateFileOptions<T>) {
     this.path = options.path;
@@ -350,6 +371,10 @@ export class JsonStateFile<T> {
   // biome-ignore lint/suspicious/noConfusingVoidType: a mutating callback returns nothing, and that must type-check
   async update(change: (state: T) => T | void | Promise<T | void>): Promise<T> {
     return this.#locked(async () => {
+      if (!this.#tempsSwept) {
+        await removeOrphanedTemps(this.path);
+        this.#tempsSwept = true;
+      }
       const current = (await this.#read()) ?? this.#opts.empty();
       const before = JSON.stringify(current);
       const next = (await change(current)) ?? current;

@@ -164,6 +164,19 @@ describe("JsonStateFile", () => {
     expect(statSync(file).ino).toBe(before);
   });
 
+  it("sweeps temp files left by writers that were killed, but not a live writer's", async () => {
+    const dir = fresh("orphans");
+    const file = join(dir, "s.json");
+    const gone = spawn(process.execPath, ["-e", ""]);
+    await exited(gone);
+    writeFileSync(join(dir, `.s.json.${gone.pid}.0badf00d.tmp`), '{"count": 1, "wri');
+    writeFileSync(join(dir, `.s.json.${process.pid}.0000beef.tmp`), "in progress");
+    writeFileSync(join(dir, `.other.json.${gone.pid}.0badf00d.tmp`), "not ours");
+    const state = new JsonStateFile({ path: file, validate: schema, empty: () => ({ count: 0, writers: [] }) });
+    await state.update((s) => ({ ...s, count: 1 }));
+    expect(readdirSync(dir).sort()).toEqual([`.other.json.${gone.pid}.0badf00d.tmp`, `.s.json.${process.pid}.0000beef.tmp`, "s.json"]);
+  });
+
   it("creates its directory 0700", async () => {
     const dir = join(root, "made", "deeper");
     const state = new JsonStateFile({ path: join(dir, "s.json"), validate: schema, empty: () => ({ count: 0, writers: [] }) });
