@@ -278,6 +278,21 @@ describe("deputize run", () => {
     expect(slack.messagesTo(CHANNEL).at(-1)?.text).toBe("On-call hand-off: on call now: @bob (off duty: @alice)");
   });
 
+  it("a hung Slack costs one timeout and does not hold up the other sinks", async () => {
+    onCall({ SRE: ["bob"] });
+    slack.fault({ hang: true }, { times: 5 });
+    const started = Date.now();
+    const report = await run({ overrides: { timeoutMs: 300, retries: 1 } });
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(report.exitCode).toBe(2);
+    expect(report.sinks.find((s) => s.sink === "slack")).toMatchObject({ status: "failed", exitCode: 75 });
+    expect(report.sinks.find((s) => s.sink === "slack")?.reason).toMatch(/Slack API did not answer within 300 ms/);
+    expect(await members(lab.groups.oncall)).toEqual(["bob"]);
+    slack.clearFaults();
+    expect((await run()).exitCode).toBe(0);
+    expect(slack.topic(CHANNEL)).toMatch(/^On call: @bob \|/);
+  });
+
   it("retries a webhook that failed on the next run, without re-sending anything else", async () => {
     onCall({ SRE: ["carol"] });
     hookFailures = 1;
