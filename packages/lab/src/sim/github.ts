@@ -1,4 +1,3 @@
-import { execFileSync } from "node:child_process";
 import {
   buildSchema,
   type DocumentNode,
@@ -9,6 +8,7 @@ import {
   specifiedRules,
   validate,
 } from "graphql";
+import { coAuthorTrailers, readGitHistory } from "./git-history";
 import { linkPage, type SimHandler, type SimRequest, type SimResponse, SimServer } from "./server";
 
 /**
@@ -187,32 +187,9 @@ export class GitHubSim extends SimServer {
 
   /** Every commit of a local repository, as `git push --all` would make them known to GitHub. */
   pushGitRepository(dir: string): this {
-    const out = execFileSync("git", ["log", "--all", "--format=%H%x00%P%x00%an%x00%ae%x00%aI%x00%cn%x00%ce%x00%cI%x00%B%x1e"], {
-      cwd: dir,
-      encoding: "utf8",
-      maxBuffer: 256 * 1024 * 1024,
-    });
-    for (const record of out.split("\x1e")) {
-      const [sha, parents, an, ae, ad, cn, ce, cd, message] = record.replace(/^\n/, "").split("\x00");
-      if (!sha || this.commits.has(sha)) continue;
-      this.commits.set(sha, {
-        sha,
-        parents: parents ? parents.split(" ") : [],
-        message: (message ?? "").replace(/\n+$/, ""),
-        author: { name: an ?? "", email: ae ?? "", date: ad ?? "" },
-        committer: { name: cn ?? "", email: ce ?? "", date: cd ?? "" },
-        verified: false,
-      });
-    }
-    const refs = execFileSync("git", ["for-each-ref", "--format=%(objectname) %(*objectname) %(refname)", "refs/heads", "refs/tags"], {
-      cwd: dir,
-      encoding: "utf8",
-    });
-    for (const line of refs.split("\n")) {
-      const [object, peeled, ref] = line.split(" ");
-      if (!object || !ref) continue;
-      this.refs.set(ref.replace(/^refs\/(heads|tags)\//, ""), peeled || object);
-    }
+    const { commits, refs } = readGitHistory(dir);
+    for (const commit of commits) if (!this.commits.has(commit.sha)) this.commits.set(commit.sha, { ...commit, verified: false });
+    for (const [name, sha] of refs) this.refs.set(name, sha);
     return this;
   }
 
@@ -686,10 +663,7 @@ export class GitHubSim extends SimServer {
 
   #gqlCommit(sha: string): Record<string, unknown> {
     const c = this.commits.get(sha)!;
-    const coAuthors = [...c.message.matchAll(/^Co-authored-by:\s*(.+?)\s*<([^>]+)>\s*$/gim)].map((m) => ({
-      name: m[1] ?? "",
-      email: m[2] ?? "",
-    }));
+    const coAuthors = coAuthorTrailers(c.message);
     return {
       __typename: "Commit",
       oid: sha,
