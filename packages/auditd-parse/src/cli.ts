@@ -64,7 +64,9 @@ Examples:
   auditd-parse -F --format text /var/log/audit/audit.log
   auditd-parse sessions --since 1d /var/log/audit/audit.log
   auditd-parse net --json /var/log/audit/audit.log
-  # auditd plugin (/etc/audit/plugins.d/auditd-parse.conf): path=/usr/bin/auditd-parse args=plugin -o /var/log/audit/events.json format=string`;
+  auditd plugin: /etc/audit/plugins.d/auditd-parse.conf with
+    active = yes, direction = out, type = always, format = string,
+    path = /usr/bin/auditd-parse, args = plugin -o /var/log/audit/events.json`;
 
 function addInputOptions(command: Command): Command {
   return command

@@ -48,3 +48,33 @@ describe("NDJSON text", () => {
     });
   });
 });
+
+describe("schema/event.schema.json", () => {
+  it("declares every key the parser writes, for events and records", async () => {
+    const { readFileSync } = await import("node:fs");
+    const schema = JSON.parse(readFileSync(new URL("../schema/event.schema.json", import.meta.url), "utf8"));
+    const lines: string[] = [];
+    const parser = new AuditParser((_e, json) => lines.push(json));
+    parser.pushBytes(
+      Buffer.from(
+        [
+          'node=h type=SYSCALL msg=audit(1.000:1): arch=c000003e syscall=59 success=yes exit=0 pid=2 ppid=1 auid=0 uid=0 ses=1 comm="sh" exe="/bin/sh" key="k"',
+          'node=h type=EXECVE msg=audit(1.000:1): argc=1 a0="sh"',
+          'node=h type=CWD msg=audit(1.000:1): cwd="/"',
+          "node=h type=SOCKADDR msg=audit(1.000:1): saddr=0200001600000000\x1dSADDR={ saddr_fam=inet }",
+          "node=h type=PROCTITLE msg=audit(1.000:1): proctitle=7368",
+          'type=AVC msg=audit(2.000:2): avc:  denied  { read } for x="unterminated',
+          "garbage",
+        ].join("\n"),
+      ),
+    );
+    parser.end();
+    for (const line of lines) {
+      const event = JSON.parse(line);
+      for (const key of Object.keys(event)) expect(schema.properties).toHaveProperty(key);
+      for (const record of event.records) for (const key of Object.keys(record)) expect(schema.$defs.record.properties).toHaveProperty(key);
+    }
+    const keys = new Set(lines.flatMap((l) => Object.keys(JSON.parse(l))));
+    expect([...keys].sort()).toEqual(Object.keys(schema.properties).sort());
+  });
+});
