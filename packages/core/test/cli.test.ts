@@ -1,8 +1,8 @@
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { beforeAll, describe, expect, it } from "vitest";
+import { dirname, join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ExitCode } from "../src/index";
 import { bundleFixture } from "./fixtures/bundle";
 
@@ -12,6 +12,8 @@ const ANSI = /\u001b\[/;
 beforeAll(async () => {
   bin = await bundleFixture(join(import.meta.dirname, "fixtures/cli-child.ts"));
 });
+
+afterAll(() => rmSync(dirname(bin), { recursive: true, force: true }));
 
 function run(args: string[], env: NodeJS.ProcessEnv = {}): { status: number | null; stdout: string; stderr: string } {
   const result = spawnSync(process.execPath, [bin, ...args], {
@@ -114,6 +116,7 @@ describe("exit codes", () => {
     expect(refused.status).toBe(ExitCode.CONFIG);
     expect(refused.stderr).toMatch(/^ogdemo: invalid config in .*literal\.yaml: token: .*; retries: .*\n$/);
     expect(refused.stderr).not.toContain(secret);
+    rmSync(dir, { recursive: true, force: true });
   });
 
   it("treats a closed stdout as the reader being done, not as an error", async () => {

@@ -1,14 +1,16 @@
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { inspect } from "node:util";
-import { beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ConfigError, ExitCode, redactSecrets, resolveSecret, Secret } from "../src/index";
 
 let dir = "";
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), "opsguard-secret-"));
 });
+
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 function caught(fn: () => unknown): ConfigError {
   try {

@@ -7,15 +7,16 @@ import {
   mkdtempSync,
   readdirSync,
   readFileSync,
+  rmSync,
   statSync,
   symlinkSync,
   utimesSync,
   writeFileSync,
 } from "node:fs";
 import { hostname, tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { Writable } from "node:stream";
-import { beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import {
   ensurePrivateDir,
@@ -36,6 +37,11 @@ let root = "";
 beforeAll(async () => {
   child = await bundleFixture(join(import.meta.dirname, "fixtures/state-child.ts"));
   root = mkdtempSync(join(tmpdir(), "opsguard-state-"));
+});
+
+afterAll(() => {
+  rmSync(dirname(child), { recursive: true, force: true });
+  rmSync(root, { recursive: true, force: true });
 });
 
 function fresh(name: string): string {
