@@ -89,6 +89,11 @@ describe("SlackClient against the simulator", () => {
     expect(info.topic?.last_set).toBeGreaterThan(0);
   });
 
+  it("keeps markup the caller already wrote in a topic", async () => {
+    const topic = "On call: <@U01ALICE> <mailto:bob@example.com|bob@example.com> <https://wiki.example.com|runbook>";
+    expect((await client().setTopic("C01OPS", topic)).topic?.value).toBe(topic);
+  });
+
   it("reports not_in_channel with the fix", async () => {
     const error = await client()
       .setTopic("C02ELSEWHERE", "x")

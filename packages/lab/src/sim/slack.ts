@@ -394,11 +394,18 @@ function str(value: unknown): string | undefined {
   return typeof value === "string" ? value : typeof value === "number" ? String(value) : undefined;
 }
 
-/** Slack turns bare emails and URLs in stored text into its link markup. */
+/** Slack turns bare emails and URLs in stored text into its link markup; existing markup stays as it is. */
 function linkify(text: string): string {
   return text
-    .replace(/(^|[\s(])(https?:\/\/[^\s<>|]+)/g, "$1<$2>")
-    .replace(/(^|[\s(:,])([A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,})/g, "$1<mailto:$2|$2>");
+    .split(/(<[^<>]*>)/)
+    .map((part) =>
+      part.startsWith("<")
+        ? part
+        : part
+            .replace(/(^|[\s(])(https?:\/\/[^\s<>|]+)/g, "$1<$2>")
+            .replace(/(^|[\s(:,])([A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,})/g, "$1<mailto:$2|$2>"),
+    )
+    .join("");
 }
 
 export interface SlackComponent extends StartedComponent {
