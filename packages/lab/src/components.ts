@@ -1,4 +1,5 @@
 import type { LabComponent, StartedComponent, ToolConfigBuilder } from "./lab";
+import { redisComponent } from "./redis";
 import { type SlapdLab, startSlapd } from "./slapd";
 import { sshdComponent } from "./sshd";
 
@@ -38,7 +39,7 @@ export const slapdComponent: LabComponent<SlapdComponent> = {
  * Everything `pnpm lab` and `pnpm lab:demo` start, in order. A later issue adds its part (sshd,
  * redis-server, a SaaS simulator) with one line here.
  */
-export const LAB_COMPONENTS: LabComponent[] = [slapdComponent, sshdComponent];
+export const LAB_COMPONENTS: LabComponent[] = [slapdComponent, sshdComponent, redisComponent];
 
 /** Ready-to-use tool configs written into the lab dir; each tool adds its builder with one line here. */
 export const LAB_TOOL_CONFIGS: ToolConfigBuilder[] = [];

@@ -16,12 +16,13 @@ const timeZone = z.string().refine(
 
 export const DEFAULT_STATE_FILE = "/var/lib/opsguard/vpnnotify/state.json";
 
+// Optional lines start inside their section, so a section that is off leaves no blank line.
 export const DEFAULT_USER_TEMPLATE = [
   "Hi {{user}}, a VPN session just started under your name on *{{server}}*{{#environment}} ({{environment}}){{/environment}}.",
   "• From: {{ip}}{{#port}} port {{port}}{{/port}}: {{location}}{{#asn}} ({{asn}}{{#org}} {{org}}{{/org}}){{/asn}}",
-  "• When: {{time}}",
-  "{{#newPlace}}• This is a place we have not seen you connect from before.{{/newPlace}}",
-  "{{#newCountry}}• This is a country you have not connected from before.{{/newCountry}}",
+  "• When: {{time}}{{#newPlace}}",
+  "• This is a place we have not seen you connect from before.{{/newPlace}}{{#newCountry}}",
+  "• This is a country you have not connected from before.{{/newCountry}}",
   "If this was not you, tell the security team right away.",
 ].join("\n");
 
@@ -29,8 +30,8 @@ export const DEFAULT_SECURITY_TEMPLATE = [
   ":rotating_light: VPN login to look at: *{{user}}*{{#slackUser}} (<@{{slackUser}}>){{/slackUser}} on {{server}}{{#environment}} ({{environment}}){{/environment}}",
   "• Why: {{flags}}",
   "• From: {{ip}}: {{location}}{{#asn}} ({{asn}}{{#org}} {{org}}{{/org}}){{/asn}}",
-  "• When: {{time}}",
-  "{{#previousLocation}}• Previous login: {{previousLocation}}, {{previousTime}}{{/previousLocation}}",
+  "• When: {{time}}{{#previousLocation}}",
+  "• Previous login: {{previousLocation}}, {{previousTime}}{{/previousLocation}}",
 ].join("\n");
 
 const redisSchema = z.strictObject({

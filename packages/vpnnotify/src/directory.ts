@@ -61,11 +61,22 @@ export class SlackDirectory {
     const slackId = config.slackIdAttribute ? entry.first(config.slackIdAttribute) : undefined;
     if (slackId) {
       if (!/^[UW][A-Z0-9]+$/.test(slackId)) return { problem: `${config.slackIdAttribute} is not a Slack user id`, lookupFailed: false };
-      return { slackId, via: config.slackIdAttribute ?? "ldap", ...(validZone(timeZone) ? { timeZone } : {}) };
+      const zone = validZone(timeZone) ? timeZone : await this.#slackTimeZone(slackId);
+      return { slackId, via: config.slackIdAttribute ?? "ldap", ...(zone ? { timeZone: zone } : {}) };
     }
     const email = config.emailAttribute ? entry.first(config.emailAttribute) : undefined;
     if (email) return this.#byEmail(email, validZone(timeZone) ? timeZone : undefined);
     return { problem: "no Slack mapping in the directory entry", lookupFailed: false };
+  }
+
+  /** The user's zone from their Slack profile; only for the message's clock, so any failure just means "unknown". */
+  async #slackTimeZone(slackId: string): Promise<string | undefined> {
+    try {
+      const tz = (await this.#slack.userInfo(slackId)).tz;
+      return validZone(tz) ? tz : undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   async #byEmail(email: string, timeZone: string | undefined): Promise<Recipient> {

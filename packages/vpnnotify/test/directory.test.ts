@@ -53,10 +53,11 @@ beforeEach(() => {
 });
 
 describe("mapping VPN users to Slack through LDAP", () => {
-  it("uses the Slack id stored in the directory entry", async () => {
+  it("uses the Slack id stored in the directory entry, and the Slack profile's time zone", async () => {
     const outcome = await handleConnect(login("alice"), notifier({ slackIdAttribute: "slackId" }));
     expect(outcome).toMatchObject({ verdict: "notified", dm: slapd.users.alice.slackId });
     expect(slack.callsTo("users.lookupByEmail")).toHaveLength(0);
+    expect(slack.messagesTo(slapd.users.alice.slackId)[0]?.text).toMatch(/• When: .* (EST|EDT|GMT-[45])/);
   });
 
   it("looks the entry's mail up in Slack and writes the time in the Slack user's zone", async () => {

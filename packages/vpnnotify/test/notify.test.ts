@@ -72,6 +72,7 @@ describe("who is told about a login", () => {
     expect(dm?.text).toContain("*vpn-eu-1* (production)");
     expect(dm?.text).toContain("23 Nov 2026, 10:30 CET");
     expect(dm?.text).toContain("not seen you connect from before");
+    expect(dm?.text).not.toMatch(/\n\s*\n/);
     expect(logLines).toEqual([expect.stringMatching(/^vpnnotify: notified user=alice ip=81\.2\.69\.142 .*reason=first-login dm=U0ALICE$/)]);
   });
 

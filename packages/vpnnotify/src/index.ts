@@ -1,0 +1,14 @@
+export * from "./address";
+export * from "./config";
+export * from "./directory";
+export * from "./event";
+export * from "./file-store";
+export * from "./geoip";
+export { launcherFastPath, runHookFastPath } from "./hook";
+export * from "./message";
+export * from "./notify";
+export * from "./places";
+export * from "./redis-store";
+export * from "./runtime";
+export * from "./store";
+export * from "./template";
