@@ -23,9 +23,12 @@ export interface InstallReport {
  * The launcher sshd runs: an absolute node path (sshd gives the command a minimal PATH) and the
  * bundle run from a V8 code cache made at install time, so each login skips parsing and compiling
  * the bundle. A cache from another Node version is rejected by V8 and the bundle compiles as usual.
+ * --use-openssl-ca: trust comes from the system store, looked up by hash on demand, instead of
+ * parsing Node's ~140 bundled roots on every start (tens of ms); an explicit ldap.caFile still
+ * replaces the store, as without the flag.
  */
 export function launcherSource(nodePath: string): string {
-  return `#!${nodePath}
+  return `#!${nodePath} --use-openssl-ca
 "use strict";
 // Written by "authkeys install"; run it again after upgrading authkeys or Node.js.
 const { readFileSync, writeFileSync } = require("node:fs");
