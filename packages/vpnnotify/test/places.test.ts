@@ -1,0 +1,71 @@
+import { describe, expect, it } from "vitest";
+import { networkOf, normalizeIp, specialRange } from "../src/address";
+import { decide, distanceKm, type Login, type PlacePolicy, recordLogin } from "../src/places";
+
+const policy: PlacePolicy = {
+  knownBy: ["ip", "network"],
+  renotifyAfterMs: 30 * 86_400_000,
+  forgetAfterMs: 365 * 86_400_000,
+  impossibleTravelKmh: 1000,
+  minTravelKm: 50,
+  maxPlaces: 5,
+};
+
+const at = (ip: string, time: number, extra: Partial<Login["geo"]> = {}): Login => ({
+  time,
+  geo: { ip, network: networkOf(ip), ...extra },
+  place: extra.city ?? ip,
+});
+
+describe("addresses", () => {
+  it("normalises IPv4-mapped and long IPv6 forms, and names special ranges", () => {
+    expect(normalizeIp("::ffff:81.2.69.142")).toBe("81.2.69.142");
+    expect(normalizeIp("2001:0DB8:0000:0000:0000:0000:0000:0001")).toBe("2001:db8::1");
+    expect(normalizeIp("[2a02:8100::1]")).toBe("2a02:8100::1");
+    expect(normalizeIp("81.2.69.142; rm -rf /")).toBeUndefined();
+    expect(["10.1.2.3", "100.64.0.1", "127.0.0.1", "fd00::1", "fe80::1", "8.8.8.8"].map(specialRange)).toEqual([
+      "private network",
+      "carrier-grade NAT range",
+      "loopback",
+      "private network",
+      "link-local",
+      undefined,
+    ]);
+    expect(networkOf("2a02:8100:1234:5678::1")).toBe("2a02:8100:1234::/48");
+  });
+});
+
+describe("places", () => {
+  it("measures great-circle distances", () => {
+    expect(Math.round(distanceKm(51.5142, -0.0931, 48.8566, 2.3522))).toBe(343);
+  });
+
+  it("forgets places not seen for forgetAfter, so an old place is new again", () => {
+    const first = at("81.2.69.1", 0);
+    const history = recordLogin(undefined, first, decide(undefined, first, policy), policy);
+    const much = at("81.2.69.1", 400 * 86_400_000);
+    expect(decide(history, much, policy)).toMatchObject({ notify: true, reason: "first-login" });
+  });
+
+  it("keeps at most maxPlaces keys, the most recently seen", () => {
+    let history: ReturnType<typeof recordLogin> | undefined;
+    for (let i = 0; i < 10; i++) {
+      const login = at(`81.2.${i}.1`, i * 1000);
+      history = recordLogin(history, login, decide(history, login, policy), policy);
+    }
+    expect(Object.keys(history?.places ?? {})).toEqual(["ip:81.2.9.1", "net:81.2.9.0/24", "ip:81.2.8.1", "net:81.2.8.0/24", "ip:81.2.7.1"]);
+  });
+
+  it("flags a login from far away at the same moment, even with no time between", () => {
+    const london = at("81.2.69.1", 1000, { latitude: 51.5, longitude: -0.1, countryCode: "GB" });
+    const history = recordLogin(undefined, london, decide(undefined, london, policy), policy);
+    const sydney = at("1.128.0.1", 1000, { latitude: -33.9, longitude: 151.2, countryCode: "AU" });
+    const decision = decide(history, sydney, policy);
+    expect(decision.impossibleTravel?.kmh).toBe(Number.POSITIVE_INFINITY);
+    expect(decision).toMatchObject({ newCountry: true, suspicious: true, notify: true });
+  });
+
+  it("an unreachable store still notifies, saying why", () => {
+    expect(decide(undefined, at("81.2.69.1", 0), policy, false)).toMatchObject({ notify: true, reason: "state-unavailable" });
+  });
+});

@@ -1,0 +1,40 @@
+import { describe, expect, it } from "vitest";
+import { configSchema, TEMPLATE_NAMES } from "../src/config";
+import { compileTemplate } from "../src/template";
+
+describe("message templates", () => {
+  it("fills placeholders, escaping Slack markup so a value cannot mention @channel or hide a link", () => {
+    const t = compileTemplate("{{user}} from {{org}}", TEMPLATE_NAMES, "templates.user");
+    expect(t.render({ user: "eve <!channel>", org: "Evil & Co <https://x|y>" })).toBe(
+      "eve &lt;!channel&gt; from Evil &amp; Co &lt;https://x|y&gt;",
+    );
+  });
+
+  it("keeps a section only when its value is set, and an inverted one only when it is not", () => {
+    const t = compileTemplate("a{{#port}}:{{port}}{{/port}}{{^newPlace}} (known){{/newPlace}}", TEMPLATE_NAMES, "t");
+    expect(t.render({ port: 443, newPlace: false })).toBe("a:443 (known)");
+    expect(t.render({ newPlace: true })).toBe("a");
+  });
+
+  it("refuses unknown placeholders and unbalanced sections when the config is loaded", () => {
+    expect(() => compileTemplate("{{password}}", TEMPLATE_NAMES, "templates.user")).toThrow(
+      /templates\.user: unknown placeholder \{\{password\}\}/,
+    );
+    expect(() => compileTemplate("{{#port}}x", TEMPLATE_NAMES, "t")).toThrow(/never closed/);
+    expect(() => compileTemplate("x{{/port}}", TEMPLATE_NAMES, "t")).toThrow(/not open/);
+  });
+
+  it("renders the default templates from every name without a blank line", () => {
+    const config = configSchema.parse({ server: { name: "s" }, slack: { token: "env:X" }, securityChannel: "C1" });
+    for (const source of [config.templates.user, config.templates.security]) {
+      const text = compileTemplate(source, TEMPLATE_NAMES, "t").render({
+        user: "u",
+        ip: "1.2.3.4",
+        location: "here",
+        time: "now",
+        server: "s",
+      });
+      expect(text).not.toMatch(/\n\s*\n|\{\{/);
+    }
+  });
+});
