@@ -216,17 +216,19 @@ function makeSink(mode: Mode, flags: ParseFlags, ctx: CliContext, output: Output
     };
   }
   if (mode === "net") {
-    const all: Connection[] = [];
+    // a JSON array written as it goes, so memory does not grow with the number of connections
+    let count = 0;
+    const item = (c: Connection): string => (flags.pretty ? JSON.stringify(c, null, 2) : JSON.stringify(c));
     return {
       event: (e) => {
         const c = connectionOf(e);
         if (c === undefined) return;
-        if (ctx.opts.json) all.push(c);
-        else line(formatConnection(c));
+        if (!ctx.opts.json) line(formatConnection(c));
+        else line(`${count++ === 0 ? "[" : ","}${item(c)}`);
       },
       pending,
       finish: async () => {
-        if (ctx.opts.json) line(JSON.stringify(all, null, flags.pretty ? 2 : undefined));
+        if (ctx.opts.json) line(count === 0 ? "[]" : "]");
       },
     };
   }
