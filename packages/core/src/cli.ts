@@ -47,7 +47,18 @@ export function createProgram(info: ToolInfo): Command {
     .option("--no-color", "no colour or spinners, even on a TTY")
     .addOption(new Option("--log-format <format>", "format of log lines on stderr").choices(["human", "json"]).default("human"))
     .exitOverride()
-    .configureOutput({ writeOut: (s) => process.stdout.write(s), writeErr: (s) => process.stderr.write(s) });
+    .configureOutput({
+      writeOut: (s) => process.stdout.write(s),
+      writeErr: (s) => process.stderr.write(s),
+      // Usage errors look like every other error: one line, the tool's name, and where to look.
+      outputError: (text, write) =>
+        write(
+          `${info.name}: ${text
+            .replace(/^error: /, "")
+            .trim()
+            .replace(/\s*\n\s*/g, " ")} (see ${info.name} --help)\n`,
+        ),
+    });
   const after = [info.helpAfter, exitCodeHelpText(info.exitCodes)].filter(Boolean).join("\n\n");
   program.addHelpText("after", `\n${after}`);
   return program;

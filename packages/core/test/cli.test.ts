@@ -39,14 +39,19 @@ describe("exit codes", () => {
   it("exits 64 with one line for an unknown flag", () => {
     const result = run(["--bogus"]);
     expect(result.status).toBe(ExitCode.USAGE);
-    expect(result.stderr.trim().split("\n")).toHaveLength(1);
-    expect(result.stderr).toContain("--bogus");
+    expect(result.stderr).toBe("ogdemo: unknown option '--bogus' (see ogdemo --help)\n");
     expect(result.stdout).toBe("");
   });
 
-  it("exits 64 for an unknown command or a missing argument", () => {
-    expect(run(["frobnicate"]).status).toBe(ExitCode.USAGE);
-    expect(run(["fail"]).status).toBe(ExitCode.USAGE);
+  it("exits 64 for an unknown command or a missing argument, with one line each", () => {
+    const unknown = run(["frobnicate"]);
+    expect(unknown.status).toBe(ExitCode.USAGE);
+    expect(unknown.stderr).toBe("ogdemo: unknown command 'frobnicate' (see ogdemo --help)\n");
+    const missing = run(["fail"]);
+    expect(missing.status).toBe(ExitCode.USAGE);
+    expect(missing.stderr).toBe("ogdemo: missing required argument 'kind' (see ogdemo --help)\n");
+    const suggested = run(["--jsn"]);
+    expect(suggested.stderr).toBe("ogdemo: unknown option '--jsn' (Did you mean --json?) (see ogdemo --help)\n");
   });
 
   it("prints help on stdout with the config keys and exit codes, and exits 0", () => {
