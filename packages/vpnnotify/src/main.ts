@@ -4,7 +4,6 @@ import { fileURLToPath } from "node:url";
 import {
   cliContext,
   createProgram,
-  DataError,
   describeError,
   ExitCode,
   type GlobalOptions,
@@ -132,7 +131,11 @@ async function runHook(name: "hook" | HookSource, command: Command): Promise<voi
       hint: "use the command of your VPN server, or plain vpnnotify",
     });
   }
-  if (call.problem) throw new DataError(call.problem, { hint: "check the VPN server's script settings" });
+  if (call.problem) {
+    // Called by a VPN server after all: its odd environment must not cost the user the connection.
+    process.stderr.write(`vpnnotify: failed reason=${JSON.stringify(`${call.problem} (check the VPN server's script settings)`)}\n`);
+    return;
+  }
   const event = call.event;
   if (!event) return;
 

@@ -160,6 +160,16 @@ describe("OpenVPN client-connect", () => {
     expect(result.code).toBe(0);
     expect(result.stderr).toMatch(/^vpnnotify: failed user=alice ip=81\.2\.69\.142 reason=".*invalid config.*slack/m);
   });
+  it("an OpenVPN environment without the client's address is logged, and the client still connects", async () => {
+    const s = setup();
+    const env = openvpnConnectEnv("alice", PLACES.london.ip);
+    delete env.trusted_ip;
+    const result = await runCli([], { ...base(s), ...env });
+    expect(result.code).toBe(0);
+    expect(result.stderr).toBe(
+      'vpnnotify: failed reason="OpenVPN gave neither trusted_ip nor trusted_ip6 (check the VPN server\'s script settings)"\n',
+    );
+  });
 });
 
 describe("other VPN servers", () => {
