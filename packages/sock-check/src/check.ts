@@ -1,10 +1,20 @@
 import { readFile } from "node:fs/promises";
-import { ConfigError, type HttpClientOptions, type Logger, NoInputError, resolveSecret, type SecretRef, UsageError } from "@opsguard/core";
+import {
+  ConfigError,
+  HttpClient,
+  type HttpClientOptions,
+  type Logger,
+  NoInputError,
+  resolveSecret,
+  type SecretRef,
+  UsageError,
+} from "@opsguard/core";
 import { shaFromFile, shaFromUrl } from "./deployed";
 import { evaluate } from "./evaluate";
-import { GitRepo, repositoryFromRemote } from "./git";
+import { GitRepo, projectFromRemote, repositoryFromRemote } from "./git";
 import { collectGitHubFacts } from "./github";
 import { GitHubApi } from "./github-api";
+import { collectGitLabFacts } from "./gitlab";
 import type { ProviderFacts } from "./model";
 import { POLICY_FILE, type Policy, parsePolicy } from "./policy";
 import { type Report, summarize } from "./record";
@@ -65,24 +75,43 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
   if (policy.pathRules.length > 0) {
     for (const c of commits) changedPaths.set(c.sha, await git.changedPaths(c.sha, c.parents[0]));
   }
-  const repo = await repositoryOf(git, options, policy);
-  const [owner, name] = repo.split("/") as [string, string];
   const env = options.env ?? process.env;
   let requests = 0;
-  const api = new GitHubApi({
-    apiUrl: policy.github.apiUrl,
-    graphqlUrl: policy.github.graphqlUrl,
-    token: resolveSecret(policy.github.token as SecretRef, "github.token", env),
-    timeoutMs: policy.github.timeoutMs,
-    maxRateLimitWaitMs: policy.github.maxRateLimitWaitMs,
-    log: options.log,
-    onAttempt: (method, url) => {
-      requests++;
-      options.onAttempt?.(method, url);
-    },
-  });
+  const onAttempt: HttpClientOptions["onAttempt"] = (method, url) => {
+    requests++;
+    options.onAttempt?.(method, url);
+  };
   const teams = [...new Set(policy.pathRules.flatMap((r) => r.teams))];
-  const facts = commits.length > 0 ? await collectGitHubFacts(api, commits, { owner, name, teams, log: options.log }) : emptyFacts();
+  let repo: string;
+  let facts: ProviderFacts;
+  if (policy.provider === "gitlab") {
+    repo = await gitlabProjectOf(git, options, policy);
+    const http = new HttpClient({
+      service: "GitLab API",
+      baseUrl: policy.gitlab.apiUrl,
+      timeoutMs: policy.gitlab.timeoutMs,
+      maxRetryAfterMs: policy.gitlab.maxRateLimitWaitMs,
+      headers: { authorization: `Bearer ${resolveSecret(policy.gitlab.token as SecretRef, "gitlab.token", env).reveal()}` },
+      ...(options.log ? { log: options.log } : {}),
+      onAttempt,
+    });
+    facts = commits.length > 0 ? await collectGitLabFacts(http, commits, { project: repo, teams, log: options.log }) : emptyFacts();
+  } else {
+    repo = await repositoryOf(git, options, policy);
+    const [owner, name] = repo.split("/") as [string, string];
+    const badTeam = teams.find((t) => t.split("/").length !== 2);
+    if (badTeam) throw new ConfigError(`pathRules: team "${badTeam}" must be "org/team-slug" with provider github`);
+    const api = new GitHubApi({
+      apiUrl: policy.github.apiUrl,
+      graphqlUrl: policy.github.graphqlUrl,
+      token: resolveSecret(policy.github.token as SecretRef, "github.token", env),
+      timeoutMs: policy.github.timeoutMs,
+      maxRateLimitWaitMs: policy.github.maxRateLimitWaitMs,
+      log: options.log,
+      onAttempt,
+    });
+    facts = commits.length > 0 ? await collectGitHubFacts(api, commits, { owner, name, teams, log: options.log }) : emptyFacts();
+  }
 
   const now = options.now ?? new Date();
   const range = { from, to, mode: policy.commits };
@@ -147,6 +176,16 @@ async function repositoryOf(git: GitRepo, options: CheckOptions, policy: Policy)
   const fromRemote = remote ? repositoryFromRemote(remote) : undefined;
   if (!fromRemote)
     throw new ConfigError("cannot tell which GitHub repository this is", { hint: "set github.repository or pass --repo owner/name" });
+  return fromRemote;
+}
+
+async function gitlabProjectOf(git: GitRepo, options: CheckOptions, policy: Policy): Promise<string> {
+  if (options.repository) return options.repository;
+  if (policy.gitlab.project !== undefined) return String(policy.gitlab.project);
+  const remote = await git.remoteUrl();
+  const fromRemote = remote ? projectFromRemote(remote) : undefined;
+  if (!fromRemote)
+    throw new ConfigError("cannot tell which GitLab project this is", { hint: "set gitlab.project or pass --repo group/name" });
   return fromRemote;
 }
 

@@ -147,3 +147,10 @@ export function repositoryFromRemote(url: string): string | undefined {
   const match = /[:/]([\w.-]+)\/([\w.-]+?)(?:\.git)?\/?$/.exec(url);
   return match ? `${match[1]}/${match[2]}` : undefined;
 }
+
+/** group/subgroup/name from an SSH or HTTPS remote URL (GitLab allows nested groups). */
+export function projectFromRemote(url: string): string | undefined {
+  const path = /^[\w+.-]+:\/\/[^/]+\/(.+)$/.exec(url)?.[1] ?? /^[^@/]+@[^:]+:(.+)$/.exec(url)?.[1];
+  const project = path?.replace(/\.git\/?$/, "").replace(/\/+$/, "");
+  return project && /^[\w.-]+(\/[\w.-]+)+$/.test(project) ? project : undefined;
+}

@@ -4,6 +4,7 @@ export { type EvaluateInput, evaluate, globToRegExp } from "./evaluate";
 export { coAuthorsOf, GitRepo, type LocalCommit, repositoryFromRemote } from "./git";
 export { COMMITS_PER_QUERY, collectGitHubFacts, naiveRestRequests, PULLS_PER_QUERY } from "./github";
 export { GitHubApi, type GitHubApiOptions, graphqlUrlFor } from "./github-api";
+export { collectGitLabFacts } from "./gitlab";
 export type * from "./model";
 export { isBlocked, type OutputFormat, render, verdictError } from "./output";
 export { POLICY_FILE, type Policy, parsePolicy, policySchema } from "./policy";

@@ -57,6 +57,10 @@ export interface BuiltPull {
   headSha: string;
   mergeSha: string;
   commitShas: string[];
+  spec: ScenarioPull;
+  branch: string;
+  createdAt: string;
+  mergedAt: string;
 }
 
 interface PendingCommit {
@@ -169,6 +173,11 @@ export class GitHubScenario {
     return sha;
   }
 
+  /** Every PR as built, for mirroring the same history onto another Git host simulator. */
+  builtPulls(): readonly BuiltPull[] {
+    return this.#built;
+  }
+
   pull(number: number): BuiltPull {
     const built = this.#built.find((p) => p.number === number);
     if (!built) throw new Error(`scenario: PR #${number} is not built`);
@@ -237,7 +246,16 @@ export class GitHubScenario {
     for (const [context, state] of Object.entries(spec.statuses ?? {})) {
       this.sim.addStatus({ sha: headSha, context, state, creator: "ci-bot", createdAt: new Date(beforeMerge - 60_000).toISOString() });
     }
-    this.#built.push({ number, headSha, mergeSha, commitShas });
+    this.#built.push({
+      number,
+      headSha,
+      mergeSha,
+      commitShas,
+      spec,
+      branch: pull.branch,
+      createdAt: new Date(pull.createdAt).toISOString(),
+      mergedAt,
+    });
   }
 
   #user(login: string): ScenarioUser {

@@ -1,4 +1,5 @@
 import { type GitHistoryCommit, readGitHistory } from "./git-history";
+import type { GitHubScenario } from "./github-scenario";
 import { GITLAB_API_PREFIX, type GitLabSim, gitlabNotFound, gitlabPage } from "./gitlab";
 import type { SimRequest, SimResponse } from "./server";
 
@@ -279,5 +280,53 @@ export class GitLabMergeRequests {
         allow_failure: false,
       }));
     return gitlabPage(statuses, req, this.sim.url);
+  }
+}
+
+/**
+ * The same history on GitLab: a built GitHubScenario's repository, users, PRs (as merged MRs),
+ * approvals (as approval notes at the time of the reviewed push) and checks (as commit statuses).
+ */
+export function mirrorScenarioToGitLab(scenario: GitHubScenario, mrs: GitLabMergeRequests): void {
+  for (const [username, user] of Object.entries(scenario.users)) {
+    if (!mrs.sim.state.users.some((u) => u.username === username)) mrs.sim.addUser({ username, name: user.name, email: user.email });
+  }
+  mrs.pushGitRepository(scenario.dir);
+  for (const pull of scenario.builtPulls()) {
+    const { spec } = pull;
+    mrs.addMergeRequest({
+      iid: pull.number,
+      title: spec.title,
+      description: spec.body ?? "",
+      author: spec.author,
+      sourceBranch: pull.branch,
+      commits: pull.commitShas,
+      createdAt: pull.createdAt,
+      mergedAt: pull.mergedAt,
+      mergedBy: spec.mergedBy ?? spec.author,
+      mergeCommitSha: spec.squash ? null : pull.mergeSha,
+      squashCommitSha: spec.squash ? pull.mergeSha : null,
+      labels: spec.labels ?? [],
+    });
+    const merged = Date.parse(pull.mergedAt);
+    for (const review of spec.reviews ?? []) {
+      if (review.state && review.state !== "APPROVED") continue;
+      const onCommit = review.onCommit ?? pull.commitShas.length - 1;
+      const pushedAt = Date.parse(mrs.commits.get(pull.commitShas[onCommit] ?? "")?.committer.date ?? pull.createdAt);
+      const at = review.afterMergeMs !== undefined ? merged + review.afterMergeMs : Math.min(pushedAt + 30_000, merged - 1000);
+      mrs.approve(pull.number, review.by, new Date(at).toISOString());
+    }
+    const status = {
+      success: "success",
+      failure: "failed",
+      neutral: "success",
+      skipped: "skipped",
+      cancelled: "canceled",
+      timed_out: "failed",
+    } as const;
+    for (const [key, conclusion] of Object.entries(spec.checks ?? {})) {
+      const at = new Date(merged - 120_000).toISOString();
+      mrs.addStatus({ sha: pull.headSha, name: key.split("/").pop() ?? key, status: status[conclusion], createdAt: at, finishedAt: at });
+    }
   }
 }

@@ -1,0 +1,94 @@
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { GitHubScenario } from "../../lab/src/sim/github-scenario";
+import { GitLabSim } from "../../lab/src/sim/gitlab";
+import { GitLabMergeRequests, mirrorScenarioToGitLab } from "../../lab/src/sim/gitlab-merge-requests";
+import { type ChangeRecord, runCheck } from "../src/index";
+import { USERS } from "./fixture";
+
+/** The same rules against GitLab: merge requests, approval notes tied to pushes, CI statuses. */
+
+let scenario: GitHubScenario;
+let gitlab: GitLabSim;
+const mr: Record<string, number> = {};
+let directPush: number;
+
+beforeAll(async () => {
+  gitlab = new GitLabSim();
+  await gitlab.start();
+  scenario = new GitHubScenario({ users: USERS });
+  const policy = `provider: gitlab
+gitlab:
+  project: acme/shop
+  apiUrl: ${gitlab.url}/api/v4
+  token: env:SOCK_CHECK_TEST_GITLAB_TOKEN
+  timeoutMs: 3000
+checks:
+  required: [build]
+ticket:
+  pattern: "SHOP-\\\\d+"
+`;
+  scenario.directPush({ message: "Initial import", author: "alice", files: { ".sock-check.yml": policy } });
+  scenario.tag("deploy-1");
+  mr.ok = scenario.pullRequest({ title: "SHOP-1 Add the cart", author: "alice", reviews: [{ by: "bob" }], checks: { build: "success" } });
+  mr.self = scenario.pullRequest({
+    title: "SHOP-2 Pricing",
+    author: "alice",
+    commits: [{ message: "Pricing", author: "alice", coAuthors: ["carol"] }],
+    reviews: [{ by: "carol" }],
+    checks: { build: "success" },
+  });
+  mr.stale = scenario.pullRequest({
+    title: "SHOP-3 Checkout",
+    author: "alice",
+    commits: [
+      { message: "Checkout", author: "alice" },
+      { message: "Pushed after the approval", author: "alice" },
+    ],
+    reviews: [{ by: "bob", onCommit: 0 }],
+    checks: { build: "success" },
+  });
+  mr.failed = scenario.pullRequest({ title: "SHOP-4 Search", author: "bob", reviews: [{ by: "alice" }], checks: { build: "failure" } });
+  directPush = scenario.directPush({ message: "Fix typo on prod", author: "dave" });
+  scenario.build();
+  mirrorScenarioToGitLab(scenario, new GitLabMergeRequests(gitlab, { id: 7, path: "acme/shop" }));
+});
+
+afterAll(async () => {
+  await gitlab?.stop();
+  scenario?.cleanup();
+});
+
+function byMr(records: readonly ChangeRecord[], iid: number): ChangeRecord {
+  const record = records.find((r) => r.pr?.number === iid);
+  if (!record) throw new Error(`no record for !${iid}`);
+  return record;
+}
+
+it("applies the policy to GitLab merge requests", async () => {
+  const { report } = await runCheck({
+    dir: scenario.dir,
+    from: "deploy-1",
+    env: { ...process.env, SOCK_CHECK_TEST_GITLAB_TOKEN: gitlab.token },
+    toolVersion: "test",
+  });
+  expect(report.repo).toBe("acme/shop");
+  expect(byMr(report.records, mr.ok!)).toMatchObject({ verdict: "compliant", tickets: ["SHOP-1"] });
+  expect(byMr(report.records, mr.ok!).approvals).toEqual([expect.objectContaining({ reviewer: "bob", on_head: true, counts: true })]);
+  expect(byMr(report.records, mr.self!).violations.map((v) => v.rule)).toEqual(["self-approval"]);
+  expect(byMr(report.records, mr.stale!).violations.map((v) => v.rule)).toEqual(["stale-approval"]);
+  expect(byMr(report.records, mr.failed!).violations.map((v) => v.rule)).toEqual(["check-failed"]);
+  const direct = report.records.find((r) => r.commit.sha === scenario.sha(directPush));
+  expect(direct?.violations.map((v) => v.rule)).toEqual(["direct-push"]);
+  expect(gitlab.requests.every((r) => r.headers.authorization === `Bearer ${gitlab.token}`)).toBe(true);
+});
+
+it("fails closed when GitLab refuses the token", async () => {
+  const { report, facts } = await runCheck({
+    dir: scenario.dir,
+    from: "deploy-1",
+    env: { ...process.env, SOCK_CHECK_TEST_GITLAB_TOKEN: "glpat-wrong-token-000" },
+    toolVersion: "test",
+  });
+  expect(report.summary.unverified).toBe(report.summary.commits);
+  expect(facts.failure?.message).toContain("HTTP 401");
+});
