@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { chmodSync, chownSync, copyFileSync, mkdirSync, renameSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, copyFileSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { IoError, PermissionError, UsageError } from "@opsguard/core";
@@ -27,7 +27,7 @@ export interface InstallReport {
  * parsing Node's ~140 bundled roots on every start (tens of ms); an explicit ldap.caFile still
  * replaces the store, as without the flag.
  */
-export function launcherSource(nodePath: string): string {
+export function launcherSource(nodePath: string, encoding: "latin1" | "utf8"): string {
   return `#!${nodePath} --use-openssl-ca
 "use strict";
 // Written by "authkeys install"; run it again after upgrading authkeys or Node.js.
@@ -39,7 +39,7 @@ let cachedData;
 try {
   cachedData = readFileSync(bundle + ".cache");
 } catch {}
-const source = readFileSync(bundle, "utf8").replace(/^#!/, "//");
+const source = readFileSync(bundle, "${encoding}").replace(/^#!/, "//");
 const script = new Script(Module.wrap(source), { filename: bundle, cachedData });
 if (process.env.AUTHKEYS_CODE_CACHE === "write") {
   process.once("exit", () => {
@@ -69,7 +69,9 @@ export function installAuthkeys(options: InstallOptions): InstallReport {
   const launcher = join(options.prefix, "authkeys");
   // Replace files by rename: a login in progress keeps reading the old, complete file.
   replaceFile(target, (temp) => copyFileSync(bundle, temp), 0o644);
-  replaceFile(launcher, (temp) => writeFileSync(temp, launcherSource(process.execPath)), 0o755);
+  // An ASCII bundle (esbuild's default output) is read as latin1: a plain copy instead of UTF-8 decoding.
+  const encoding = readFileSync(target).every((byte) => byte < 0x80) ? "latin1" : "utf8";
+  replaceFile(launcher, (temp) => writeFileSync(temp, launcherSource(process.execPath, encoding)), 0o755);
 
   const warm = spawnSync(process.execPath, [launcher, "--version"], {
     env: { PATH: "/usr/bin:/bin", AUTHKEYS_CODE_CACHE: "write" },
