@@ -5,11 +5,12 @@
 // - scale: a directory with 10,000 more users, and a user with 50 keys, against the plain lookup;
 // - a whole sshd login through authkeys against a login with a static authorized_keys file;
 // - peak RSS of one lookup.
+import { spawnSync } from "node:child_process";
 import { generateKeyPairSync } from "node:crypto";
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { tsImport } from "tsx/esm/api";
-import { median, peakRssMb, printTable, timeCommand } from "./lib.mjs";
+import { median, peakRssMb, printTable } from "./lib.mjs";
 
 const runs = Number(process.env.RUNS ?? 20);
 const root = new URL("../..", import.meta.url).pathname;
@@ -40,14 +41,18 @@ try {
   chmodSync(bigConfig, 0o644);
 
   const env = { PATH: "/usr/bin:/bin", LDAPTLS_CACERT: small.caFile, LDAPTLS_REQCERT: "demand" };
-  const time = (argv, e = env) => median(timeCommand(argv, { runs, env: e }));
-  const node = time([process.execPath, "-e", "0"]);
   const launcher = join(installed.dir, "authkeys");
-  const lookup = time([launcher, "--config", installed.configFile, "alice"]);
-  const plain = time([process.execPath, bundle, "--config", installed.configFile, "alice"]);
-  const ldapsearch = time(ldapsearchArgv(small, "alice"));
-  const bigLookup = time([launcher, "--config", bigConfig, "alice"]);
-  const fifty = time([launcher, "--config", bigConfig, "fifty"]);
+  const [node, lookup, plain, ldapsearch, bigLookup, fifty] = timeInterleaved(
+    [
+      [process.execPath, "-e", "0"],
+      [launcher, "--config", installed.configFile, "alice"],
+      [process.execPath, bundle, "--config", installed.configFile, "alice"],
+      ldapsearchArgv(small, "alice"),
+      [launcher, "--config", bigConfig, "alice"],
+      [launcher, "--config", bigConfig, "fifty"],
+    ],
+    env,
+  );
   const rss = peakRssMb([launcher, "--config", installed.configFile, "alice"], { env });
   const rssPlain = peakRssMb([process.execPath, bundle, "--config", installed.configFile, "alice"], { env });
 
@@ -70,6 +75,24 @@ try {
   );
 } finally {
   for (const cleanup of cleanups.reverse()) await cleanup();
+}
+
+/**
+ * Median wall time of each command, run in turns (A B C A B C …) rather than in blocks, so a burst of
+ * load on a shared machine hits every command alike and the ratios stay meaningful.
+ */
+function timeInterleaved(commands, env) {
+  const samples = commands.map(() => []);
+  for (let i = 0; i <= runs; i++) {
+    commands.forEach((argv, j) => {
+      const start = process.hrtime.bigint();
+      const r = spawnSync(argv[0], argv.slice(1), { env, stdio: ["ignore", "ignore", "pipe"] });
+      const ms = Number(process.hrtime.bigint() - start) / 1e6;
+      if (r.status !== 0) throw new Error(`${argv.join(" ")} exited ${r.status}: ${r.stderr?.toString().trim()}`);
+      if (i > 0) samples[j].push(ms);
+    });
+  }
+  return samples.map(median);
 }
 
 function ldapsearchArgv(l, user) {
