@@ -49,8 +49,8 @@ export function render(result: CheckResult, format: OutputFormat, style: CliCont
 export async function deliver(result: CheckResult, options: DeliverOptions): Promise<void> {
   const blocked = isBlocked(result, options.allowUnverified);
   if (options.output) {
-    await writeFileAtomic(options.output, render(result, options.format, createStyle(false), blocked));
     process.stdout.write(renderDigest(result.report, options.style, { blocked }));
+    await writeFileAtomic(options.output, render(result, options.format, createStyle(false), blocked));
   } else {
     process.stdout.write(render(result, options.format, options.style, blocked));
   }
