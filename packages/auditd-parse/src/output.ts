@@ -10,8 +10,9 @@ const BUFFER_BYTES = 512 * 1024;
  * caller awaits backpressure only when a write was needed. reopen() (on SIGHUP) lets logrotate move the file.
  */
 export class Output {
-  private buffer = Buffer.allocUnsafe(BUFFER_BYTES);
+  private buffer: Buffer = Buffer.allocUnsafe(BUFFER_BYTES);
   private used = 0;
+  private readonly spare: Buffer[] = [];
   private stream: NodeJS.WritableStream;
 
   constructor(private readonly path: string | undefined) {
@@ -40,15 +41,19 @@ export class Output {
 
   async flush(): Promise<void> {
     if (this.used === 0) return;
-    const data = this.buffer.subarray(0, this.used);
-    // the stream may hold on to the bytes until they are written: hand it this buffer, take a fresh one
-    this.buffer = Buffer.allocUnsafe(BUFFER_BYTES);
+    const full = this.buffer;
+    const data = full.subarray(0, this.used);
+    // the stream may hold the bytes until they are written: continue in a spare buffer, and take this one
+    // back once the write is done, so a long run reuses a few buffers instead of allocating one per flush
+    this.buffer = this.spare.pop() ?? Buffer.allocUnsafe(BUFFER_BYTES);
     this.used = 0;
-    await this.write(data);
+    await this.write(data, () => {
+      if (this.spare.length < 2) this.spare.push(full);
+    });
   }
 
-  private async write(data: Buffer): Promise<void> {
-    if (!this.stream.write(data)) await once(this.stream, "drain");
+  private async write(data: Buffer, done?: () => void): Promise<void> {
+    if (!this.stream.write(data, done)) await once(this.stream, "drain");
   }
 
   async reopen(): Promise<void> {
