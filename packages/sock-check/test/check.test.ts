@@ -2,7 +2,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { GitHubScenario } from "../../lab/src/sim/github-scenario";
-import { type ChangeRecord, runCheck } from "../src/index";
+import { type ChangeRecord, runCheck, verdictError } from "../src/index";
 import { envFor, policyYaml, runSockCheck, startScenario } from "./fixture";
 
 const HOUR = 3_600_000;
@@ -212,6 +212,26 @@ describe("sock-check against a real repository and the GitHub simulator", () => 
     scenario.sim.secondaryRateLimit(1, 1, 429);
     const second = await check("deploy-1", "deploy-2");
     expect(second.report.summary.unverified).toBe(0);
+  });
+
+  it("waits for the primary rate-limit window when GitHub says it is spent, and gives up when the reset is too far", async () => {
+    scenario.sim.setRateLimitRemaining(scenario.token, 1, 2);
+    const before = scenario.sim.requests.length;
+    const waited = await check("deploy-1", "deploy-2");
+    expect(waited.report.summary.compliant).toBe(1);
+    expect(scenario.sim.requests.slice(before).map((r) => r.status)).toEqual([200, 200]);
+
+    scenario.sim.setRateLimitRemaining(scenario.token, 0, 3600);
+    try {
+      const result = await check("deploy-1", "deploy-2");
+      const { report, facts } = result;
+      expect(report.summary.unverified).toBe(2);
+      expect(facts.failure).toMatchObject({ exitCode: 75 });
+      expect(facts.failure?.message).toMatch(/rate limit .*wait \d+ s/);
+      expect(verdictError(result, false)?.exitCode).toBe(75);
+    } finally {
+      scenario.sim.setRateLimitRemaining(scenario.token, 5000, 3600);
+    }
   });
 
   it("turns a bad token, a bad ref and a bad policy into one line and their exit codes", async () => {
