@@ -72,6 +72,13 @@ describe("lookup against a real slapd", () => {
     expect(await lookupKeys(config(), { user: "frank" }, { log })).toMatchObject({ result: "no-keys", lines: [] });
   });
 
+  it("a userFilter clause can shut out locked accounts", async () => {
+    expect((await lookupKeys(config(), { user: "eve" }, { log })).result).toBe("keys");
+    const cfg = config({ userFilter: "(&(objectClass=posixAccount)(uid={user})(!(loginShell=/usr/sbin/nologin)))" });
+    expect(await lookupKeys(cfg, { user: "eve" }, { log })).toMatchObject({ result: "unknown-user", lines: [] });
+    expect((await lookupKeys(cfg, { user: "alice" }, { log })).lines).toHaveLength(3);
+  });
+
   it("de-duplicates a key stored twice (another comment) and keeps the first", async () => {
     const bob = lab.users.bob;
     const [type, blob] = bob.keys[0]!.publicKey.split(" ");
