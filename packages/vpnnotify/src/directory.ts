@@ -16,6 +16,8 @@ export type Recipient = { slackId: string; timeZone?: string; via: string } | { 
 
 type DirectoryConfig = NonNullable<VpnnotifyConfig["directory"]>;
 
+const TIME_ZONE_WAIT_MS = 400;
+
 /**
  * Maps a VPN user to a Slack user: an LDAP attribute holding the Slack id, or one holding an
  * email address that Slack's users.lookupByEmail resolves, or "<user>@<emailDomain>" without
@@ -69,13 +71,23 @@ export class SlackDirectory {
     return { problem: "no Slack mapping in the directory entry", lookupFailed: false };
   }
 
-  /** The user's zone from their Slack profile; only for the message's clock, so any failure just means "unknown". */
+  /**
+   * The user's zone from their Slack profile. It only sets the message's clock, so it gets a short
+   * wait of its own, and any failure just means "unknown": the message itself matters more.
+   */
   async #slackTimeZone(slackId: string): Promise<string | undefined> {
+    let timer: NodeJS.Timeout | undefined;
+    const giveUp = new Promise<undefined>((resolve) => {
+      timer = setTimeout(() => resolve(undefined), TIME_ZONE_WAIT_MS);
+    });
+    const lookup = this.#slack.userInfo(slackId).then(
+      (user) => (validZone(user.tz) ? user.tz : undefined),
+      () => undefined,
+    );
     try {
-      const tz = (await this.#slack.userInfo(slackId)).tz;
-      return validZone(tz) ? tz : undefined;
-    } catch {
-      return undefined;
+      return await Promise.race([lookup, giveUp]);
+    } finally {
+      clearTimeout(timer);
     }
   }
 
