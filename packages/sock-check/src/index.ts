@@ -1,7 +1,7 @@
 export { type CheckOptions, type CheckResult, runCheck } from "./check";
 export { shaFromText } from "./deployed";
 export { type EvaluateInput, evaluate, globToRegExp } from "./evaluate";
-export { coAuthorsOf, GitRepo, type LocalCommit, repositoryFromRemote } from "./git";
+export { coAuthorsOf, GitRepo, type LocalCommit, projectFromRemote, repositoryFromRemote } from "./git";
 export { COMMITS_PER_QUERY, collectGitHubFacts, naiveRestRequests, PULLS_PER_QUERY } from "./github";
 export { GitHubApi, type GitHubApiOptions, graphqlUrlFor } from "./github-api";
 export { collectGitLabFacts } from "./gitlab";

@@ -5,7 +5,17 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { GitHubScenario } from "../../lab/src/sim/github-scenario";
 import { SLACK_SIM_TOKEN, SlackSim } from "../../lab/src/sim/slack";
-import { type ChangeRecord, globToRegExp, renderCsv, renderMarkdown, runCheck, shaFromText } from "../src/index";
+import {
+  type ChangeRecord,
+  globToRegExp,
+  graphqlUrlFor,
+  projectFromRemote,
+  renderCsv,
+  renderMarkdown,
+  repositoryFromRemote,
+  runCheck,
+  shaFromText,
+} from "../src/index";
 import { envFor, policyYaml, runSockCheck, startScenario } from "./fixture";
 
 let scenario: GitHubScenario;
@@ -204,6 +214,16 @@ describe("helpers", () => {
     expect(globToRegExp("**/*.sql").test("db/migrations/001.sql")).toBe(true);
     expect(globToRegExp("**/*.sql").test("001.sql")).toBe(true);
     expect(globToRegExp("docs/").test("docs/readme.md")).toBe(true);
+  });
+
+  it("finds the GraphQL endpoint and the repository the way github.com, Enterprise Server and GitLab lay them out", () => {
+    expect(graphqlUrlFor("https://api.github.com")).toBe("https://api.github.com/graphql");
+    expect(graphqlUrlFor("https://ghe.example.com/api/v3")).toBe("https://ghe.example.com/api/graphql");
+    expect(repositoryFromRemote("git@github.com:acme/shop.git")).toBe("acme/shop");
+    expect(repositoryFromRemote("https://github.com/acme/shop")).toBe("acme/shop");
+    expect(projectFromRemote("git@gitlab.example.com:platform/payments/api.git")).toBe("platform/payments/api");
+    expect(projectFromRemote("https://gitlab.example.com/platform/api.git")).toBe("platform/api");
+    expect(projectFromRemote("/srv/git/api.git")).toBeUndefined();
   });
 
   it("reads a deployed SHA from text or JSON and refuses anything else", () => {
