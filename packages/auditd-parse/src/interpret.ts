@@ -106,7 +106,7 @@ define(
 define(Kind.Context, "subj obj scontext tcontext");
 define(Kind.Saddr, "saddr");
 define(Kind.Key, "key");
-define(Kind.Session, "ses old-ses");
+define(Kind.Session, "ses old-ses new-ses");
 define(Kind.Signal, "sig");
 
 /** Event summary slots filled from record fields (the first record that has one wins, SYSCALL first). */

@@ -134,6 +134,7 @@ export function tokenize(
   nested: boolean,
 ): number {
   let pos = from;
+  let prefix = "";
   while (pos < to) {
     let c = s.charCodeAt(pos);
     if (c === SPACE || (nested && (c === LPAREN || c === COMMA))) {
@@ -151,14 +152,18 @@ export function tokenize(
       if (nested && word.endsWith(")")) word = word.slice(0, -1);
       // "subj=/usr/bin/man (enforce)": a parenthesised word belongs to the value before it.
       const last = values.length - 1;
-      if (word.charCodeAt(0) === LPAREN && word.charCodeAt(word.length - 1) === RPAREN && last >= 0 && values[last] !== "") {
+      if (word === "old" || word === "new") {
+        // legacy LOGIN: "old auid=4294967295 new auid=1000 old ses=… new ses=…"
+        prefix = `${word}-`;
+      } else if (word.charCodeAt(0) === LPAREN && word.charCodeAt(word.length - 1) === RPAREN && last >= 0 && values[last] !== "") {
         values[last] = `${values[last]} ${word}`;
       } else if (textSink && word.length > 0) {
         textSink.text = textSink.text === undefined ? word : `${textSink.text} ${word}`;
       }
       continue;
     }
-    const key = s.slice(start, pos);
+    const key = prefix === "" ? s.slice(start, pos) : prefix + s.slice(start, pos);
+    prefix = "";
     pos++;
     c = s.charCodeAt(pos);
     let end: number;

@@ -116,6 +116,9 @@ describe("events", () => {
     const r = events[0]!.records[0]!;
     expect(r.fields).toMatchObject({ acct: "root", exe: "/usr/sbin/cron", hostname: null, addr: null, terminal: "cron", res: "success" });
     expect(r.text).toContain("PAM:");
+    const login = parseText("type=LOGIN msg=audit(1.000:2): login pid=5 uid=0 old auid=4294967295 new auid=0 old ses=4294967295 new ses=3")
+      .events[0]!;
+    expect(login.records[0]?.fields).toMatchObject({ "old-auid": "unset", "new-auid": "root", "old-ses": "unset", "new-ses": "3" });
   });
 });
 
