@@ -51,7 +51,7 @@ function connect(stamp, ses, [uid, name], port, enriched) {
       (enriched
         ? `${GS}ARCH=x86_64 SYSCALL=connect AUID="${name}" UID="${name}" GID="${name}" EUID="${name}" SUID="${name}" FSUID="${name}" EGID="${name}" SGID="${name}" FSGID="${name}"`
         : ""),
-    `${header("SOCKADDR", stamp)}saddr=${saddr}` + (enriched ? `${GS}SADDR={ saddr_fam=inet laddr=93.184.216.34 lport=${port} }` : ""),
+    `${header("SOCKADDR", stamp)}saddr=${saddr}${enriched ? `${GS}SADDR={ saddr_fam=inet laddr=93.184.216.34 lport=${port} }` : ""}`,
     `${header("PROCTITLE", stamp)}proctitle=${hex("curl\0-s\0https://example.com/")}`,
     `${header("EOE", stamp)}`,
   ];
