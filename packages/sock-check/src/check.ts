@@ -48,23 +48,34 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
   const git = new GitRepo(options.dir);
   await git.ensureRepository();
   const to = await git.resolve(options.to ?? "HEAD", "--to");
-  const candidatePolicy = options.policyPath ? undefined : await git.show(to, POLICY_FILE);
-  const bootstrap = await loadPolicy(options, candidatePolicy, `${short(to)}:${POLICY_FILE}`);
-  const from = await resolveFrom(git, options, bootstrap.policy, to);
+  const candidateText = options.policyPath ? undefined : await git.show(to, POLICY_FILE);
+  let candidate: LoadedPolicy | undefined;
+  const candidatePolicy = async () => {
+    candidate ??= await loadPolicy(options, candidateText, `${short(to)}:${POLICY_FILE}`);
+    return candidate;
+  };
+  const from = await resolveFrom(git, options, candidatePolicy, to);
 
-  let { policy, source } = bootstrap;
-  if (!options.policyPath) {
+  let loaded: LoadedPolicy;
+  const deployedText = options.policyPath ? undefined : await git.show(from, POLICY_FILE);
+  if (options.policyPath) {
+    loaded = await loadPolicy(options, undefined, options.policyPath);
+  } else if (deployedText !== undefined) {
     // The deployed policy governs: a change under review must not be able to relax the rules it is judged by.
-    const deployed = await git.show(from, POLICY_FILE);
-    if (deployed !== undefined) {
-      ({ policy, source } = await loadPolicy(options, deployed, `${short(from)}:${POLICY_FILE}`));
-      if (candidatePolicy !== undefined && candidatePolicy !== deployed) {
-        options.log?.warn(`${POLICY_FILE} changes in this range; the deployed version applies until it ships`);
-      }
-    } else {
-      options.log?.warn(`no ${POLICY_FILE} in the deployed commit; using the candidate's, which this range could have changed`);
+    loaded = await loadPolicy(options, deployedText, `${short(from)}:${POLICY_FILE}`);
+    if (candidateText !== undefined && candidateText !== deployedText) {
+      options.log?.warn(`${POLICY_FILE} changes in this range; the deployed version applies until it ships`);
     }
+    if (candidate && candidate.policy.deploy.tagPattern !== loaded.policy.deploy.tagPattern) {
+      throw new ConfigError("deploy.tagPattern changes in this range, so the last deploy tag cannot be trusted", {
+        hint: "pass --from with the deployed commit",
+      });
+    }
+  } else {
+    options.log?.warn(`no ${POLICY_FILE} in the deployed commit; using the candidate's, which this range could have changed`);
+    loaded = await candidatePolicy();
   }
+  const { policy, source } = loaded;
   if (!(await git.isAncestor(from, to))) {
     options.log?.warn("the deployed commit is not an ancestor of the candidate (rollback or rewritten history?)", { from, to });
   }
@@ -133,7 +144,12 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
   };
 }
 
-async function loadPolicy(options: CheckOptions, text: string | undefined, source: string): Promise<{ policy: Policy; source: string }> {
+interface LoadedPolicy {
+  policy: Policy;
+  source: string;
+}
+
+async function loadPolicy(options: CheckOptions, text: string | undefined, source: string): Promise<LoadedPolicy> {
   if (options.policyPath) {
     let fileText: string;
     try {
@@ -151,12 +167,13 @@ async function loadPolicy(options: CheckOptions, text: string | undefined, sourc
   return { policy: parsePolicy(text, source), source };
 }
 
-async function resolveFrom(git: GitRepo, options: CheckOptions, policy: Policy, to: string): Promise<string> {
+async function resolveFrom(git: GitRepo, options: CheckOptions, candidatePolicy: () => Promise<LoadedPolicy>, to: string): Promise<string> {
   const given = [options.from, options.fromFile, options.fromUrl].filter((v) => v !== undefined);
   if (given.length > 1) throw new UsageError("give only one of --from, --from-file and --from-url");
   if (options.from) return git.resolve(options.from, "--from");
   if (options.fromFile) return git.resolve(await shaFromFile(options.fromFile), "--from-file");
-  if (options.fromUrl) return git.resolve(await shaFromUrl(options.fromUrl, policy.github.timeoutMs), "--from-url");
+  if (options.fromUrl) return git.resolve(await shaFromUrl(options.fromUrl, 10_000), "--from-url");
+  const { policy } = await candidatePolicy();
   const tag = await git.lastTag(policy.deploy.tagPattern, to);
   if (!tag) {
     throw new NoInputError(`no deploy tag matching "${policy.deploy.tagPattern}" before ${short(to)}`, {
