@@ -61,7 +61,13 @@ export async function lookupKeys(config: AuthkeysConfig, request: LookupRequest,
 
   let answer: Awaited<ReturnType<typeof queryDirectory>>;
   try {
-    answer = await withLdap(options, (client) => queryDirectory(client, query, user));
+    const started = Date.now();
+    answer = await withLdap(options, async (client) => {
+      const found = await queryDirectory(client, query, user);
+      // -vv shows where a slow login spends its time.
+      log.debug("LDAP answered", { user, server: client.url, ms: Date.now() - started });
+      return found;
+    });
   } catch (error) {
     if (!(error instanceof LdapUnavailableError || error instanceof LdapTimeoutError) || !cache) throw error;
     return fromCache(cache, request, policy, config.cache.maxStaleSeconds * 1000, error, deps);
