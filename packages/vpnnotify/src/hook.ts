@@ -41,7 +41,13 @@ export function runHookFastPath(
     stdio: "ignore",
     env: { ...env, VPNNOTIFY_DETACHED: "1" },
   });
-  child.on("spawn", () => child.unref());
+  child.on("spawn", () => {
+    child.unref();
+    // The notification is background work: it must not compete with the VPN server for the CPU.
+    try {
+      if (child.pid) process.getBuiltinModule("node:os").setPriority(child.pid, 10);
+    } catch {}
+  });
   child.on("error", (error: Error) => {
     // No worker, no notification; the login itself must still go through.
     if (event.deferredFile) writeFileSync(event.deferredFile, "1");
