@@ -1,6 +1,6 @@
 import { ldapConnectionSchema } from "@opsguard/core";
 import { z } from "zod";
-import { checkOptions, DEFAULT_KEY_TYPES } from "./keys";
+import { checkOptions, DEFAULT_KEY_TYPES } from "./key-options";
 
 /**
  * sshd waits for us on every login attempt, once per offered key: the LDAP defaults keep a login

@@ -2,16 +2,8 @@ export { KeyCache } from "./cache";
 export { type AuthkeysConfig, authkeysConfigSchema, type GroupRule, groupRules, LOGIN_LDAP_DEFAULTS } from "./config";
 export { type DirectoryAnswer, type DirectoryQuery, queryDirectory } from "./directory";
 export { checkCommandPath } from "./doctor";
-export {
-  type AuthorizedKey,
-  checkKeyValue,
-  checkOptions,
-  DEFAULT_KEY_TYPES,
-  fingerprintOf,
-  formatKeyLine,
-  type KeyPolicy,
-  type KeyVerdict,
-} from "./keys";
+export { checkOptions, DEFAULT_KEY_TYPES } from "./key-options";
+export { type AuthorizedKey, checkKeyValue, fingerprintOf, formatKeyLine, type KeyPolicy, type KeyVerdict } from "./keys";
 export { type LookupDeps, type LookupOutcome, type LookupRequest, type LookupResult, lookupKeys } from "./lookup";
 export { sshdConfigLines } from "./sshd-config";
 export { isValidUsername } from "./username";

@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import keyParser from "ssh2/lib/protocol/keyParser.js";
+import { splitOptions } from "./key-options";
 
 /** A public key that passed every check, ready to print as one authorized_keys line. */
 export interface AuthorizedKey {
@@ -22,26 +23,6 @@ export interface KeyPolicy {
 
 export type KeyVerdict = { ok: true; key: AuthorizedKey } | { ok: false; reason: string; fingerprint: string | undefined };
 
-export const DEFAULT_KEY_TYPES = ["ssh-ed25519", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521", "ssh-rsa"];
-
-// sshd(8) AUTHORIZED_KEYS FILE FORMAT; a line with any other option is rejected by sshd as a whole.
-const FLAG_OPTIONS = new Set([
-  "agent-forwarding",
-  "cert-authority",
-  "no-agent-forwarding",
-  "no-port-forwarding",
-  "no-pty",
-  "no-user-rc",
-  "no-x11-forwarding",
-  "port-forwarding",
-  "pty",
-  "no-touch-required",
-  "verify-required",
-  "restrict",
-  "user-rc",
-  "x11-forwarding",
-]);
-const VALUE_OPTIONS = new Set(["command", "environment", "expiry-time", "from", "permitopen", "permitlisten", "principals", "tunnel"]);
 const KEY_LINE = /^(\S+) ([A-Za-z0-9+/]+={0,2})(?:[ \t]+(.*))?$/;
 
 /**
@@ -80,44 +61,8 @@ export function formatKeyLine(key: AuthorizedKey, extraOptions = ""): string {
   return [options, key.type, key.blob, key.comment].filter(Boolean).join(" ");
 }
 
-/** Checks an options string as written in config ("from=\"10.0.0.0/8\",no-pty"); returns a problem or undefined. */
-export function checkOptions(options: string): string | undefined {
-  const split = splitOptions(`${options} ssh-ed25519 AAAA`);
-  if (typeof split === "string") return split;
-  return split.options === options ? undefined : "options must not contain spaces outside quotes";
-}
-
 function reject(reason: string, fingerprint?: string): KeyVerdict {
   return { ok: false, reason, fingerprint };
-}
-
-/** Splits `opt1,opt2="x y" type blob comment` into options and the key part; a string is a problem. */
-function splitOptions(text: string): { options: string; rest: string } | string {
-  const first = /^\S+/.exec(text)?.[0] ?? "";
-  if (/^(ssh-|ecdsa-|sk-)/.test(first) && !first.includes("=") && !first.includes(",")) return { options: "", rest: text };
-  let i = 0;
-  while (true) {
-    const name = /^[A-Za-z0-9-]+/.exec(text.slice(i))?.[0];
-    if (!name) return "malformed key options";
-    const lower = name.toLowerCase();
-    i += name.length;
-    if (text[i] === "=") {
-      if (!VALUE_OPTIONS.has(lower)) return `unknown key option "${name}"`;
-      if (text[i + 1] !== '"') return `option ${name} needs a quoted value`;
-      i += 2;
-      while (i < text.length && text[i] !== '"') i += text[i] === "\\" ? 2 : 1;
-      if (i >= text.length) return `unterminated quote in option ${name}`;
-      i++;
-    } else if (!FLAG_OPTIONS.has(lower)) {
-      return `unknown key option "${name}"`;
-    }
-    if (text[i] === ",") {
-      i++;
-      continue;
-    }
-    if (text[i] === " " || text[i] === "\t") return { options: text.slice(0, i), rest: text.slice(i).trimStart() };
-    return "malformed key options";
-  }
 }
 
 /** Modulus size of an ssh-rsa blob: string type, mpint e, mpint n. */

@@ -10,7 +10,7 @@ import {
 import { KeyCache } from "./cache";
 import { type AuthkeysConfig, groupRules } from "./config";
 import { queryDirectory } from "./directory";
-import { type AuthorizedKey, checkKeyValue, formatKeyLine, type KeyPolicy } from "./keys";
+import type { AuthorizedKey, KeyPolicy } from "./keys";
 import { isValidUsername } from "./username";
 
 export type LookupResult = "keys" | "no-keys" | "unknown-user" | "not-allowed" | "invalid-user";
@@ -77,9 +77,7 @@ export async function lookupKeys(config: AuthkeysConfig, request: LookupRequest,
     await cache?.remove(user);
     return { result: answer.kind, source: "ldap", lines: [], dropped: 0 };
   }
-  const { keys, dropped } = validKeys(answer.values, policy, user, log);
-  const extra = answer.group?.keyOptions ?? "";
-  const lines = keys.map((k) => formatKeyLine(k, extra));
+  const { keys, lines, dropped } = await validKeys(answer.values, policy, user, log, answer.group?.keyOptions ?? "");
   if (lines.length === 0) {
     await cache?.remove(user);
     return { result: "no-keys", source: "ldap", lines: [], dropped };
@@ -111,8 +109,7 @@ async function fromCache(
     });
     throw ldapError;
   }
-  const { keys, dropped } = validKeys(cached.lines, policy, request.user, deps.log);
-  const lines = keys.map((k) => formatKeyLine(k));
+  const { keys, lines, dropped } = await validKeys(cached.lines, policy, request.user, deps.log, "");
   deps.log.warn(`LDAP unreachable (${ldapError.message}); serving cached keys`, {
     user: request.user,
     keys: lines.length,
@@ -127,8 +124,18 @@ async function fromCache(
   };
 }
 
-/** Valid keys, first occurrence of each; every dropped value is reported by fingerprint, never by content. */
-function validKeys(values: readonly string[], policy: KeyPolicy, user: string, log: Logger): { keys: AuthorizedKey[]; dropped: number } {
+/**
+ * Valid keys, first occurrence of each; every dropped value is reported by fingerprint, never by content.
+ * ssh2's key parser loads here, not at start-up: --help, config errors and users without keys never pay for it.
+ */
+async function validKeys(
+  values: readonly string[],
+  policy: KeyPolicy,
+  user: string,
+  log: Logger,
+  extraOptions: string,
+): Promise<{ keys: AuthorizedKey[]; lines: string[]; dropped: number }> {
+  const { checkKeyValue, formatKeyLine } = await import("./keys");
   const keys: AuthorizedKey[] = [];
   const seen = new Set<string>();
   let dropped = 0;
@@ -143,7 +150,7 @@ function validKeys(values: readonly string[], policy: KeyPolicy, user: string, l
     seen.add(verdict.key.fingerprint);
     keys.push(verdict.key);
   }
-  return { keys, dropped };
+  return { keys, lines: keys.map((k) => formatKeyLine(k, extraOptions)), dropped };
 }
 
 function byFingerprint(keys: readonly AuthorizedKey[], lines: readonly string[], fingerprint: string | undefined): string[] {
