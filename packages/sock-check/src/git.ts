@@ -75,9 +75,12 @@ export class GitRepo {
     }
   }
 
-  /** The newest tag matching the pattern that is an ancestor of `ref` (the last deploy). */
+  /** The newest tag matching the pattern on a strict ancestor of `ref` (the last deploy; a tag on `ref` itself is what ships now). */
   async lastTag(pattern: string, ref: string): Promise<string | undefined> {
-    const out = await this.#git(["tag", "--list", pattern, "--merged", ref, "--sort=-creatordate", "--format=%(refname:short)"], "git tag");
+    const out = await this.#git(
+      ["tag", "--list", pattern, "--merged", ref, "--no-contains", ref, "--sort=-creatordate", "--format=%(refname:short)"],
+      "git tag",
+    );
     return out.split("\n").find((line) => line.trim() !== "");
   }
 

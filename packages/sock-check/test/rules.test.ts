@@ -121,8 +121,9 @@ describe("policy rules", () => {
 
   it("defaults --from to the last deploy tag, and reads the deployed SHA from a file or URL", async () => {
     const byTag = await runCheck({ dir: scenario.dir, env: envFor(scenario), toolVersion: "test" });
-    expect(byTag.report.range.from).toBe(scenario.pull(pr.injection!).mergeSha);
-    expect(byTag.report.summary.commits).toBe(0);
+    // HEAD carries deploy-2 (what ships now), so the last deploy is deploy-1.
+    expect(byTag.report.range.from).toBe(scenario.sha(1));
+    expect(byTag.report.summary.commits).toBe(5);
     const file = join(scenario.dir, "..", `deployed-${process.pid}.txt`);
     writeFileSync(file, `${scenario.sha(1)}\n`);
     const byFile = await runCheck({ dir: scenario.dir, fromFile: file, env: envFor(scenario), toolVersion: "test" });
@@ -230,5 +231,42 @@ describe("helpers", () => {
     expect(shaFromText("0123456789abcdef0123456789abcdef01234567\n", "x")).toBe("0123456789abcdef0123456789abcdef01234567");
     expect(shaFromText('{"revision":"ABCDEF1"}', "x")).toBe("abcdef1");
     expect(() => shaFromText("<html>maintenance</html>", "--from-url https://x")).toThrow(/does not contain a commit SHA/);
+  });
+});
+
+describe("a range that edits the policy", () => {
+  it("refuses a deploy tag found with a tag pattern the range itself changed, and judges a broken candidate policy by the deployed one", async () => {
+    const s = await startScenario();
+    try {
+      s.directPush({ message: "Initial import", author: "alice", files: { ".sock-check.yml": policyYaml(s.sim.url) } });
+      s.tag("deploy-1");
+      const retag = s.pullRequest({
+        title: "SHOP-30 Count every tag as a deploy",
+        author: "alice",
+        commits: [
+          { message: "Any tag", author: "alice", files: { ".sock-check.yml": policyYaml(s.sim.url).replace('"deploy-*"', '"*"') } },
+        ],
+        reviews: [{ by: "bob" }],
+        checks: { build: "success" },
+      });
+      s.tag("nightly");
+      s.pullRequest({
+        title: "SHOP-31 Break the policy file",
+        author: "alice",
+        commits: [{ message: "Oops", author: "alice", files: { ".sock-check.yml": "approvals: [\n" } }],
+        reviews: [{ by: "bob" }],
+        checks: { build: "success" },
+      });
+      s.build();
+      await expect(runCheck({ dir: s.dir, to: s.pull(retag).mergeSha, env: envFor(s), toolVersion: "test" })).rejects.toMatchObject({
+        exitCode: 78,
+        message: expect.stringContaining("deploy.tagPattern changes in this range"),
+      });
+      const { report } = await runCheck({ dir: s.dir, from: "deploy-1", env: envFor(s), toolVersion: "test" });
+      expect(report.summary).toMatchObject({ commits: 2, compliant: 2 });
+    } finally {
+      await s.sim.stop();
+      s.cleanup();
+    }
   });
 });
