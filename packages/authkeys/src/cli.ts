@@ -5,7 +5,7 @@ import pkg from "../package.json" with { type: "json" };
 import { authkeysConfigSchema } from "./config";
 import { HELP_AFTER } from "./help";
 import { lookupKeys } from "./lookup";
-import { DEFAULT_PREFIX } from "./sshd-config";
+import { DEFAULT_PREFIX, sshdConfigLines } from "./sshd-config";
 
 type Command = Parameters<typeof cliContext>[0];
 
@@ -17,6 +17,7 @@ const program = createProgram({
     ExitCode.OK,
     ExitCode.FAILED,
     ExitCode.USAGE,
+    ExitCode.DATA_ERR,
     ExitCode.UNAVAILABLE,
     ExitCode.IO_ERR,
     ExitCode.TEMP_FAIL,
@@ -100,8 +101,7 @@ program
   .description("print the sshd_config lines that make sshd use authkeys")
   .option("--path <file>", "where authkeys is installed", join(DEFAULT_PREFIX, "authkeys"))
   .option("--run-as <user>", "AuthorizedKeysCommandUser", "authkeys")
-  .action(async (opts: { path: string; runAs: string }, command: Command) => {
-    const { sshdConfigLines } = await import("./sshd-config");
+  .action((opts: { path: string; runAs: string }, command: Command) => {
     process.stdout.write(
       sshdConfigLines({ path: opts.path, user: opts.runAs, config: command.optsWithGlobals<{ config?: string }>().config }),
     );
