@@ -52,4 +52,3 @@ if (missing.length > 0) {
 
 const pnpmArgs = existsSync("pnpm-lock.yaml") ? ["install", "--frozen-lockfile"] : ["install"];
 run("node", ["scripts/pnpm.mjs", ...pnpmArgs, "--reporter=append-only"]);
-run("node", ["scripts/build.mjs"]);
