@@ -33,7 +33,8 @@ export class KeyCache {
     const path = this.#path(user);
     const text = `${JSON.stringify({ version: 1, user, lines })}\n`;
     const current = await readFile(path, "utf8").catch(() => undefined);
-    if (current === text) {
+    const privateFile = current !== undefined && ((await stat(path)).mode & 0o077) === 0;
+    if (current === text && privateFile) {
       const now = new Date();
       await utimes(path, now, now);
       return;

@@ -1,6 +1,5 @@
 import {
   compileFilterTemplate,
-  type LdapClientOptions,
   LdapTimeoutError,
   LdapUnavailableError,
   type Logger,
@@ -36,8 +35,6 @@ export interface LookupDeps {
   log: Logger;
   env?: NodeJS.ProcessEnv;
   now?: () => number;
-  /** Overrides for the LDAP client (tests pass a CA text, the doctor a logger). */
-  ldap?: Partial<LdapClientOptions>;
 }
 
 /**
@@ -57,7 +54,7 @@ export async function lookupKeys(config: AuthkeysConfig, request: LookupRequest,
     keyAttribute: config.keyAttribute,
     groups: groupRules(config),
   };
-  const options = { ...ldapOptionsFromConfig(config.ldap, "ldap", deps.env), log, ...deps.ldap };
+  const options = { ...ldapOptionsFromConfig(config.ldap, "ldap", deps.env), log };
 
   let answer: Awaited<ReturnType<typeof queryDirectory>>;
   try {

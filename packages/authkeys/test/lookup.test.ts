@@ -194,12 +194,15 @@ describe("offline cache", () => {
     expect(readdirSync(cfg.cache.dir).some((f) => f.startsWith("alice.json.corrupt-"))).toBe(true);
   });
 
-  it("a cache file readable by others is refused", async () => {
+  it("a cache file readable by others is refused, and rewritten privately at the next answer", async () => {
     const cfg = config();
     await lookupKeys(cfg, { user: "alice" }, { log });
-    chmodSync(join(cfg.cache.dir, "alice.json"), 0o644);
+    const file = join(cfg.cache.dir, "alice.json");
+    chmodSync(file, 0o644);
     const offline = { ...cfg, ldap: { ...cfg.ldap, urls: [deadUrl] } };
     await expect(lookupKeys(offline, { user: "alice" }, { log })).rejects.toThrow(/not private/);
+    await lookupKeys(cfg, { user: "alice" }, { log });
+    expect(statSync(file).mode & 0o777).toBe(0o600);
   });
 
   it("an unchanged answer only touches the cache file", async () => {
