@@ -1,6 +1,6 @@
+import { collect, createGitLabClient, describeError, gitlabPages, Secret } from "@opsguard/core";
 import { GitLabAccess, GitLabSim } from "@opsguard/lab";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { collect, createGitLabClient, describeError, gitlabPages, Secret } from "../src/index";
 
 const gitlab = new GitLabSim({ token: "glpat-core-test-token-42" });
 

@@ -3,8 +3,6 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { Writable } from "node:stream";
-import { type BlackholeServer, closedPort, makeCa, type SlapdLab, startBlackholeServer, startSlapd } from "@opsguard/lab";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   ConfigError,
   describeError,
@@ -26,7 +24,9 @@ import {
   ldapOptionsFromConfig,
   Secret,
   withLdap,
-} from "../src/index";
+} from "@opsguard/core";
+import { type BlackholeServer, closedPort, makeCa, type SlapdLab, startBlackholeServer, startSlapd } from "@opsguard/lab";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 let lab: SlapdLab;
 let hole: BlackholeServer;
@@ -224,7 +224,7 @@ describe("failover, timeouts and the deadline", () => {
   });
 
   it("never lets the process hang on an open socket, even after a timeout", () => {
-    const core = resolve(__dirname, "../src/index.ts");
+    const core = resolve(__dirname, "../../packages/core/src/index.ts");
     const script = `
       const { withLdap, LdapClient } = await import(${JSON.stringify(core)});
       const live = { urls: [${JSON.stringify(lab.url)}], deadlineMs: 5000 };
@@ -233,7 +233,7 @@ describe("failover, timeouts and the deadline", () => {
       const error = await hung.connect().catch((e) => e);
       console.log(found.length, error.constructor.name);
     `;
-    const tsx = resolve(__dirname, "../../../node_modules/.bin/tsx");
+    const tsx = resolve(__dirname, "../../node_modules/.bin/tsx");
     const child = spawnSync(tsx, ["--input-type=module", "-e", script], { encoding: "utf8", timeout: 15_000 });
     expect(child.error).toBeUndefined();
     expect(child.stdout.trim()).toBe("1 LdapTimeoutError");

@@ -1,6 +1,6 @@
+import { compileFilterTemplate, LdapClient, ldapFilter, ldapOptionsFromConfig } from "@opsguard/core";
 import { type SlapdLab, startSlapd } from "@opsguard/lab";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { compileFilterTemplate, LdapClient, ldapFilter, ldapOptionsFromConfig } from "../src/index";
 
 let lab: SlapdLab;
 let client: LdapClient;

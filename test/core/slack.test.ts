@@ -1,5 +1,3 @@
-import { SLACK_ALL_SCOPES, SLACK_LAB, SLACK_SIM_TOKEN, SlackSim, slackComponent, slapdComponent, startLab } from "@opsguard/lab";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import {
   createSlackClient,
   ExitCode,
@@ -11,7 +9,9 @@ import {
   SlackPermissionError,
   slackConfigSchema,
   slackPlainText,
-} from "../src/index";
+} from "@opsguard/core";
+import { SLACK_ALL_SCOPES, SLACK_LAB, SLACK_SIM_TOKEN, SlackSim, slackComponent, slapdComponent, startLab } from "@opsguard/lab";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 
 const READ_ONLY_TOKEN = "xoxb-3333-4444-readonlytoken";
 const sim = new SlackSim({ tokens: { [SLACK_SIM_TOKEN]: SLACK_ALL_SCOPES, [READ_ONLY_TOKEN]: ["users:read", "channels:read"] } });
