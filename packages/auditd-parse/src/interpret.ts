@@ -231,7 +231,7 @@ export class Interpreter {
     if (out.raw.length > 0) json += `,"raw":{${out.raw}}`;
     if (out.text !== undefined) json += `,"text":${jsonString(out.text)}`;
     if (record.enrichedKeys && record.enrichedValues) {
-      json += `,"enriched":${JSON.stringify(enrichedObject(record.enrichedKeys, record.enrichedValues))}`;
+      json += `,"enriched":{${enrichedJson(record.enrichedKeys, record.enrichedValues)}}`;
     }
     if (record.unparsed !== undefined) json += `,"unparsed":${jsonString(record.unparsed)}`;
     return `${json}}`;
@@ -513,19 +513,22 @@ function avcResult(text: string, fields: string): string {
   return out;
 }
 
-function enrichedObject(keys: string[], values: string[]): EnrichedObject {
-  const out: EnrichedObject = {};
+/** ENRICHED fields as JSON members: values unquoted, braced values (`SADDR={ … }`) as nested objects. */
+function enrichedJson(keys: string[], values: string[]): string {
+  let out = "";
   for (let i = 0; i < keys.length; i++) {
     const value = values[i]!;
     const c = value.charCodeAt(0);
+    let json: string;
     if (c === 123 /* { */) {
       const innerKeys: string[] = [];
       const innerValues: string[] = [];
       tokenize(value, 1, value.length - 1, innerKeys, innerValues, undefined, false);
-      out[keys[i]!] = enrichedObject(innerKeys, innerValues);
+      json = `{${enrichedJson(innerKeys, innerValues)}}`;
     } else {
-      out[keys[i]!] = c === 34 && value.length >= 2 ? value.slice(1, -1) : value;
+      json = jsonString(c === 34 && value.length >= 2 ? value.slice(1, -1) : value);
     }
+    out = member(out, keys[i]!, json);
   }
   return out;
 }
