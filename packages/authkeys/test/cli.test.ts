@@ -100,6 +100,18 @@ describe("authkeys CLI", () => {
     expect(stderr).not.toMatch(/error|EPIPE/i);
   });
 
+  it("install refuses to run as anyone but root", () => {
+    const r = spawnSync(
+      "setpriv",
+      ["--reuid=65534", "--regid=65534", "--clear-groups", process.execPath, bin, "install", "--prefix", join(lab.dir, "x")],
+      {
+        encoding: "utf8",
+      },
+    );
+    expect(r.status).toBe(77);
+    expect(r.stderr).toMatch(/^authkeys: install must run as root/);
+  });
+
   it("sshd-config prints the lines to add", () => {
     const r = run("sshd-config", "--path", "/usr/local/sbin/authkeys", "--config", "/etc/opsguard/authkeys.yaml");
     expect(r.code).toBe(0);

@@ -1,3 +1,4 @@
+import { spawnSync } from "node:child_process";
 import {
   AUTHKEYS_UID,
   type AuthkeysInstall,
@@ -43,6 +44,22 @@ const key = (user: "alice" | "bob" | "carol" | "dave", type = "ed25519") => {
 };
 
 describe("sshd with AuthorizedKeysCommand authkeys", () => {
+  it("doctor approves the installed launcher as sshd would, and the lookup as the command user", () => {
+    const r = spawnSync(install.bin, ["--config", install.configFile, "doctor", "--user", "alice"], { encoding: "utf8" });
+    expect(r.stdout).toMatch(new RegExp(`^ok +install: ${install.bin} and its directories are root-owned`, "m"));
+    expect(r.stdout).toMatch(/^ok +lookup alice: 3 key\(s\)/m);
+    const asUser = spawnSync(
+      "setpriv",
+      [`--reuid=${AUTHKEYS_UID}`, `--regid=${AUTHKEYS_UID}`, "--clear-groups", install.bin, "--config", install.configFile, "alice"],
+      {
+        encoding: "utf8",
+        env: { PATH: "/usr/bin:/bin" },
+      },
+    );
+    expect(asUser.status, asUser.stderr).toBe(0);
+    expect(asUser.stdout.trim().split("\n")).toHaveLength(3);
+  });
+
   it("logs in with the key stored in LDAP and refuses another key", async () => {
     expect(await sshLogin(sshd.port, "alice", key("alice")), sshd.logs()).toMatchObject({ ok: true });
     expect(await sshLogin(sshd.port, "alice", key("alice", "rsa"))).toMatchObject({ ok: true });
