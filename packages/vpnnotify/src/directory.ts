@@ -12,7 +12,7 @@ import {
 import type { VpnnotifyConfig } from "./config";
 
 /** Who to tell about a VPN user's login, or why nobody can be told. */
-export type Recipient = { slackId: string; timeZone?: string; via: string } | { problem: string; lookupFailed: boolean };
+export type Recipient = { slackId: string; timeZone?: string } | { problem: string };
 
 type DirectoryConfig = NonNullable<VpnnotifyConfig["directory"]>;
 
@@ -40,10 +40,10 @@ export class SlackDirectory {
 
   async find(user: string): Promise<Recipient> {
     const config = this.#config;
-    if (!config) return { problem: "no directory is configured", lookupFailed: false };
+    if (!config) return { problem: "no directory is configured" };
     if (this.#ldap && this.#filter) return this.#fromLdap(user, config, this.#ldap, this.#filter);
     if (config.emailDomain) return this.#byEmail(`${user}@${config.emailDomain}`, undefined);
-    return { problem: "no directory is configured", lookupFailed: false };
+    return { problem: "no directory is configured" };
   }
 
   async #fromLdap(user: string, config: DirectoryConfig, ldap: LdapClientOptions, filter: FilterTemplate): Promise<Recipient> {
@@ -54,21 +54,21 @@ export class SlackDirectory {
         client.search(config.ldap?.baseDn ?? "", { filter: filter.fill({ user }), attributes, sizeLimit: 2, pageSize: 0 }),
       );
     } catch (error) {
-      return { problem: `directory lookup failed: ${describeError(error)}`, lookupFailed: true };
+      return { problem: `directory lookup failed: ${describeError(error)}` };
     }
-    if (list.length === 0) return { problem: "unknown user: not in the directory", lookupFailed: false };
-    if (list.length > 1) return { problem: "ambiguous user: several directory entries match", lookupFailed: false };
+    if (list.length === 0) return { problem: "unknown user: not in the directory" };
+    if (list.length > 1) return { problem: "ambiguous user: several directory entries match" };
     const entry = list[0]!;
     const timeZone = config.timeZoneAttribute ? entry.first(config.timeZoneAttribute) : undefined;
     const slackId = config.slackIdAttribute ? entry.first(config.slackIdAttribute) : undefined;
     if (slackId) {
-      if (!/^[UW][A-Z0-9]+$/.test(slackId)) return { problem: `${config.slackIdAttribute} is not a Slack user id`, lookupFailed: false };
+      if (!/^[UW][A-Z0-9]+$/.test(slackId)) return { problem: `${config.slackIdAttribute} is not a Slack user id` };
       const zone = validZone(timeZone) ? timeZone : await this.#slackTimeZone(slackId);
-      return { slackId, via: config.slackIdAttribute ?? "ldap", ...(zone ? { timeZone: zone } : {}) };
+      return { slackId, ...(zone ? { timeZone: zone } : {}) };
     }
     const email = config.emailAttribute ? entry.first(config.emailAttribute) : undefined;
     if (email) return this.#byEmail(email, validZone(timeZone) ? timeZone : undefined);
-    return { problem: "no Slack mapping in the directory entry", lookupFailed: false };
+    return { problem: "no Slack mapping in the directory entry" };
   }
 
   /**
@@ -94,12 +94,12 @@ export class SlackDirectory {
   async #byEmail(email: string, timeZone: string | undefined): Promise<Recipient> {
     try {
       const found = await this.#slack.lookupUserByEmail(email);
-      if (found.deleted) return { problem: "the Slack account is deactivated", lookupFailed: false };
+      if (found.deleted) return { problem: "the Slack account is deactivated" };
       const zone = timeZone ?? (validZone(found.tz) ? found.tz : undefined);
-      return { slackId: found.id, via: "users.lookupByEmail", ...(zone ? { timeZone: zone } : {}) };
+      return { slackId: found.id, ...(zone ? { timeZone: zone } : {}) };
     } catch (error) {
-      if (error instanceof SlackNotFoundError) return { problem: "no Slack user has the directory's email address", lookupFailed: false };
-      return { problem: `Slack user lookup failed: ${describeError(error)}`, lookupFailed: true };
+      if (error instanceof SlackNotFoundError) return { problem: "no Slack user has the directory's email address" };
+      return { problem: `Slack user lookup failed: ${describeError(error)}` };
     }
   }
 }

@@ -31,6 +31,10 @@ describe("the installed launcher answers hooks without loading the bundle", () =
     expect(isolated({ script_type: "up" }, 0)).toEqual({ source: "openvpn" });
     expect(isolated({ script_type: "client-connect", trusted_ip: "1.2.3.4" }, 0)?.problem).toMatch(/common_name/);
     expect(isolated({ PATH: "/bin" }, 0)).toBeUndefined();
+    const v6 = isolated({ script_type: "client-connect", username: "carol", common_name: "laptop-7", trusted_ip6: "2a02:8100::1" }, 7);
+    expect(v6?.event).toMatchObject({ user: "carol", ip: "2a02:8100::1", time: 7 });
+    const ended = isolated({ REASON: "disconnect", USERNAME: "dave", IP_REAL: "1.2.3.4", STATS_DURATION: "95" }, 9);
+    expect(ended?.event).toMatchObject({ kind: "disconnect", source: "ocserv", user: "dave", durationSec: 95 });
   });
 
   it("deferred connect: the launcher writes 2, and the worker it detaches runs the bundle with the same arguments", () => {
