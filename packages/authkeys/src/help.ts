@@ -17,9 +17,9 @@ Config (/etc/opsguard/authkeys.yaml, or --config, or $AUTHKEYS_CONFIG):
   ldap.bindPassword      "file:/etc/opsguard/authkeys.pw" or "env:NAME"
   ldap.startTls          upgrade ldap:// with StartTLS (default false)
   ldap.caFile            CA certificate(s) to trust
-  ldap.connectTimeoutMs  per server (default 1500)
-  ldap.timeoutMs         per operation (default 2000)
-  ldap.deadlineMs        everything, failover included (default 4000)
+  ldap.connectTimeoutMs  per server (default 1000)
+  ldap.timeoutMs         per operation (default 1500)
+  ldap.deadlineMs        everything, failover included (default 2500)
   userBase               where users live (default ldap.baseDn)
   userFilter             default (&(objectClass=posixAccount)(uid={user}))
   keyAttribute           default sshPublicKey

@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { checkKeyValue, checkOptions, DEFAULT_KEY_TYPES, formatKeyLine, isValidUsername } from "../src/index";
+import { authkeysConfigSchema, checkKeyValue, checkOptions, DEFAULT_KEY_TYPES, formatKeyLine, isValidUsername } from "../src/index";
 
 const dir = mkdtempSync(join(tmpdir(), "authkeys-keys-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -76,4 +76,25 @@ describe("isValidUsername", () => {
     "refuses %j",
     (name) => expect(isValidUsername(name)).toBe(false),
   );
+});
+
+describe("config defaults", () => {
+  it("keep a login attempt short when LDAP is dead, and keep the documented defaults", () => {
+    const config = authkeysConfigSchema.parse({ ldap: { urls: ["ldaps://ldap.example.org"], baseDn: "dc=example,dc=org" } });
+    expect(config.ldap).toMatchObject({ connectTimeoutMs: 1000, timeoutMs: 1500, deadlineMs: 2500 });
+    expect(config).toMatchObject({
+      userFilter: "(&(objectClass=posixAccount)(uid={user}))",
+      keyAttribute: "sshPublicKey",
+      minRsaBits: 2048,
+      cache: { enabled: true, dir: "/var/cache/opsguard/authkeys", maxStaleSeconds: 259200 },
+      syslog: { facility: "authpriv" },
+    });
+    expect(config.keyTypes).not.toContain("ssh-dss");
+  });
+
+  it("refuses bad group key options and literal passwords", () => {
+    const ldap = { urls: ["ldaps://ldap.example.org"], baseDn: "dc=example,dc=org" };
+    expect(authkeysConfigSchema.safeParse({ ldap, allowedGroups: [{ dn: "cn=x", keyOptions: "bogus-option" }] }).success).toBe(false);
+    expect(authkeysConfigSchema.safeParse({ ldap: { ...ldap, bindDn: "cn=a", bindPassword: "hunter2" } }).success).toBe(false);
+  });
 });
