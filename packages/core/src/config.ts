@@ -96,9 +96,10 @@ export function keyPath(path: ReadonlyArray<PropertyKey>): string {
 function describeIssue(issue: z.core.$ZodIssue): string {
   if (issue.code === "unrecognized_keys")
     return `unknown key${issue.keys.length > 1 ? "s" : ""} ${issue.keys.map((k) => `"${k}"`).join(", ")}`;
-  if (issue.code === "invalid_type" && issue.input === undefined) return `required ${issue.expected} is missing`;
+  // Zod keeps the input out of issues unless asked, so a missing key is told by its message.
+  if (issue.code === "invalid_type" && issue.message.endsWith("received undefined")) return `required ${issue.expected} is missing`;
   // Zod 4 messages never echo the input value, so a mistyped secret cannot end up in the error.
-  return issue.message;
+  return issue.message.replace(/^Invalid input: /, "");
 }
 
 /**

@@ -113,8 +113,7 @@ export function parsePolicy(text: string, source: string): Policy {
     const line = (error instanceof Error ? error.message : String(error)).split("\n")[0];
     throw new ConfigError(`cannot parse ${source}: ${line}`, { hint: "fix the YAML syntax" });
   }
-  // reportInput lets the error tell a wrong type from a missing key; zod messages never echo the value.
-  const parsed = policySchema.safeParse(raw, { reportInput: true });
+  const parsed = policySchema.safeParse(raw);
   if (!parsed.success) throw new ConfigError(`invalid policy in ${source}: ${formatIssues(parsed.error)}`);
   return parsed.data;
 }
