@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // auditd-parse throughput and memory, as ratios within one run against laurel and ausearch on the same
 // generated log (~100 MiB of execve/connect/file/PAM events; plus the ENRICHED variant of the same mix).
-// Each command runs RUNS times (default 3); the fastest run counts, so a busy shared machine hurts less.
+// Each command runs RUNS times (default 3), interleaved with the others; the fastest run counts, so a busy
+// shared machine hurts less.
 // Targets: auditd-parse >= 2x laurel's MiB/s, peak RSS <= 100 MB.
 // Env: AUDITD_BENCH_MB (default 100), RUNS (default 3), AUSEARCH=0 to skip the slow ausearch runs.
 import { spawnSync } from "node:child_process";
@@ -53,15 +54,21 @@ function measure(argv, stdinFile) {
   return { secs, rssMb: kb / 1024 };
 }
 
-function best(argv, stdinFile, before) {
-  let result;
+/**
+ * Runs every tool RUNS times, interleaved (a, b, c, a, b, c …) so a load spike from other work on the
+ * machine hits them alike; keeps each tool's fastest run and its highest RSS.
+ */
+function bestOf(tools) {
+  const results = tools.map(() => undefined);
   for (let i = 0; i < runs; i++) {
-    before?.();
-    const m = measure(argv, stdinFile);
-    if (!result || m.secs < result.secs) result = { secs: m.secs, rssMb: Math.max(m.rssMb, result?.rssMb ?? 0) };
-    else result.rssMb = Math.max(result.rssMb, m.rssMb);
+    tools.forEach(({ argv, stdin, before }, t) => {
+      before?.();
+      const m = measure(argv, stdin);
+      const r = results[t];
+      results[t] = r ? { secs: Math.min(r.secs, m.secs), rssMb: Math.max(r.rssMb, m.rssMb) } : m;
+    });
   }
-  return result;
+  return results;
 }
 
 const dir = mkdtempSync(join(existsSync("/dev/shm") ? "/dev/shm" : tmpdir(), "auditd-bench-"));
@@ -89,13 +96,13 @@ try {
     ["enriched", enriched],
   ]) {
     const mib = statSync(file).size / 1048576;
-    const results = [];
-    results.push(["auditd-parse", best([process.execPath, bundle, "-q", file])]);
-    if (laurelOk) results.push(["laurel", best(["laurel", "-c", laurelConfig], file, clearLaurel)]);
+    const tools = [{ name: "auditd-parse", argv: [process.execPath, bundle, "-q", file] }];
+    if (laurelOk) tools.push({ name: "laurel", argv: ["laurel", "-c", laurelConfig], stdin: file, before: clearLaurel });
     if (ausearchOk) {
-      results.push(["ausearch -i", best(["ausearch", "-i", "-if", file], undefined)]);
-      results.push(["ausearch --format raw", best(["ausearch", "--format", "raw", "-if", file], undefined)]);
+      tools.push({ name: "ausearch -i", argv: ["ausearch", "-i", "-if", file] });
+      tools.push({ name: "ausearch --format raw", argv: ["ausearch", "--format", "raw", "-if", file] });
     }
+    const results = bestOf(tools).map((r, i) => [tools[i].name, r]);
     const laurel = results.find(([n]) => n === "laurel")?.[1];
     for (const [name, r] of results) {
       const rate = mib / r.secs;

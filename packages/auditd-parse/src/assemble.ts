@@ -125,10 +125,6 @@ export class Assembler {
     for (const event of events) this.complete(event);
   }
 
-  get inFlight(): number {
-    return this.open.size;
-  }
-
   private completeOldest(): void {
     const first = this.open.entries().next();
     if (first.done) return;

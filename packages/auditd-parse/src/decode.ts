@@ -34,12 +34,6 @@ export function syscallName(arch: string | undefined, nr: string): string | unde
   return Number.isInteger(n) ? (table[n] ?? undefined) : undefined;
 }
 
-/** Syscall name → number for an arch (for --syscall filters). */
-export function syscallNumber(arch: string, name: string): number | undefined {
-  const n = SYSCALL_TABLES[arch]?.indexOf(name);
-  return n === undefined || n < 0 ? undefined : n;
-}
-
 /** `-13` → EACCES; other values unchanged (undefined). */
 export function errnoName(exit: string): string | undefined {
   if (exit.charCodeAt(0) !== 45) return undefined;

@@ -1,5 +1,5 @@
 export { Assembler, type AssemblerOptions, type AssemblerStats, type RawEvent } from "./assemble";
-export { archName, errnoName, syscallName, syscallNumber } from "./decode";
+export { archName, errnoName, syscallName } from "./decode";
 export { IdNames, type IdSources } from "./ids";
 export type { AuditEvent, FieldValue, InterpreterOptions, OutputRecord } from "./interpret";
 export { Interpreter } from "./interpret";

@@ -108,7 +108,7 @@ function typeName(raw: string): string {
 }
 
 /** A non-negative decimal integer in s[from, to), or -1. */
-export function digits(s: string, from: number, to: number): number {
+function digits(s: string, from: number, to: number): number {
   if (to <= from || to - from > 15) return -1;
   let n = 0;
   for (let i = from; i < to; i++) {

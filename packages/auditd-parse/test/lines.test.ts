@@ -38,7 +38,7 @@ describe("NDJSON text", () => {
     ].join("\n");
     const pairs: Array<[unknown, string]> = [];
     const parser = new AuditParser((event, json) => pairs.push([event, json]));
-    parser.pushBytes(Buffer.from(log));
+    for (const line of log.split("\n")) parser.pushLine(line);
     parser.end();
     expect(pairs).toHaveLength(3);
     for (const [event, json] of pairs) expect(JSON.parse(json)).toEqual(JSON.parse(JSON.stringify(event)));
