@@ -270,7 +270,12 @@ async function pluginCommand(command: Command): Promise<void> {
   }, 500);
   const onHup = () => void output.reopen();
   process.on("SIGHUP", onHup);
-  const stop = () => process.stdin.destroy();
+  // SIGTERM (auditd stopping us) ends input like EOF: what was read is completed and written, exit 0
+  let stopping = false;
+  const stop = () => {
+    stopping = true;
+    process.stdin.destroy();
+  };
   process.once("SIGTERM", stop);
   try {
     for await (const chunk of process.stdin) {
@@ -280,6 +285,8 @@ async function pluginCommand(command: Command): Promise<void> {
         wait = undefined;
       }
     }
+  } catch (error) {
+    if (!stopping) throw error;
   } finally {
     clearInterval(timer);
     process.off("SIGHUP", onHup);

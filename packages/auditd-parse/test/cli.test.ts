@@ -165,4 +165,21 @@ describe("auditd-parse CLI", () => {
     expect(readFileSync(`${outFile}.1`, "utf8")).toContain('"op":"a"');
     expect(readFileSync(outFile, "utf8")).toContain('"op":"b"');
   });
+
+  it("plugin mode exits 0 on SIGTERM with what it read written", async () => {
+    const outFile = join(dir, "plugin-term.json");
+    const child = spawn(process.execPath, ["--import", "tsx", CLI, "plugin", "-o", outFile], { stdio: ["pipe", "pipe", "pipe"] });
+    child.stdin.write("type=SYSCALL msg=audit(1700000000.000:5): arch=c000003e syscall=1 success=yes exit=1\n");
+    let text = "";
+    for (let i = 0; i < 100 && !text.includes('"write"'); i++) {
+      await delay(100);
+      try {
+        text = readFileSync(outFile, "utf8");
+      } catch {}
+    }
+    child.kill("SIGTERM");
+    const code = await new Promise((resolve) => child.on("exit", resolve));
+    expect(code).toBe(0);
+    expect(JSON.parse(readFileSync(outFile, "utf8").trim())).toMatchObject({ serial: 5, syscall: "write" });
+  });
 });
