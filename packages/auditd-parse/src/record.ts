@@ -22,6 +22,7 @@ export interface AuditRecord {
   unparsed: string | undefined;
 }
 
+const MAX_SECONDS = 8.64e12;
 const SPACE = 32;
 const EQUALS = 61;
 const DQUOTE = 34;
@@ -66,7 +67,8 @@ export function parseRecord(line: string): AuditRecord | undefined {
   const sec = digits(stamp, 0, dot);
   const ms = digits(stamp, dot + 1, colon);
   const serial = digits(stamp, colon + 1, stamp.length);
-  if (sec < 0 || ms < 0 || serial < 0) return undefined;
+  // beyond what a Date can hold (year 275760) is not a real audit time
+  if (sec < 0 || sec > MAX_SECONDS || ms < 0 || serial < 0) return undefined;
   pos = close + 1;
   if (line.charCodeAt(pos) === 58) pos++;
   const record: AuditRecord = {

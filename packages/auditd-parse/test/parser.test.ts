@@ -24,6 +24,7 @@ describe("record header", () => {
   it("returns undefined for lines without an audit header", () => {
     expect(parseRecord("hello world")).toBeUndefined();
     expect(parseRecord("type=SYSCALL msg=audit(bogus): x=1")).toBeUndefined();
+    expect(parseRecord("type=SYSCALL msg=audit(999999999999999.000:1): x=1")).toBeUndefined();
   });
 });
 
