@@ -26,6 +26,8 @@ export interface CheckOptions {
   fromFile?: string | undefined;
   fromUrl?: string | undefined;
   to?: string | undefined;
+  /** Without --from*: the range is the first-parent commits of `to` since this time, not the last deploy tag. */
+  since?: Date | undefined;
   /** A policy file outside the repository; wins over the repository's .sock-check.yml. */
   policyPath?: string | undefined;
   /** owner/name; wins over the policy and the origin remote. */
@@ -173,6 +175,7 @@ async function resolveFrom(git: GitRepo, options: CheckOptions, candidatePolicy:
   if (options.from) return git.resolve(options.from, "--from");
   if (options.fromFile) return git.resolve(await shaFromFile(options.fromFile), "--from-file");
   if (options.fromUrl) return git.resolve(await shaFromUrl(options.fromUrl, 10_000), "--from-url");
+  if (options.since) return git.windowStart(to, options.since);
   const { policy } = await candidatePolicy();
   const tag = await git.lastTag(policy.deploy.tagPattern, to);
   if (!tag) {

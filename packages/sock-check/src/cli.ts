@@ -1,8 +1,9 @@
-import { cliContext, colorEnabled, createProgram, createStyle, ExitCode, runCli, startSpinner } from "@opsguard/core";
+import { cliContext, colorEnabled, createProgram, createStyle, ExitCode, runCli, startSpinner, UsageError } from "@opsguard/core";
 import pkg from "../package.json" with { type: "json" };
 import { type CheckOptions, runCheck } from "./check";
 import { HELP_AFTER } from "./help";
 import { deliver, type OutputFormat, verdictError } from "./output";
+import { durationMs } from "./policy";
 import { renderRetro, retroError } from "./retro";
 
 type Command = Parameters<typeof cliContext>[0];
@@ -101,23 +102,30 @@ withRange(program.command("check", { isDefault: true }).description("check every
   );
 
 withRange(
-  program.command("retro").description("report emergency changes in the range: retroactive review done, pending or overdue"),
-).action(async (flags: RangeFlags, command: Command) => {
-  const ctx = cliContext(command);
-  const result = await runCheck(checkOptions(flags, ctx));
-  if (ctx.opts.json) {
-    process.stdout.write(
-      `${JSON.stringify(
-        result.report.records.filter((r) => r.emergency),
-        null,
-        2,
-      )}\n`,
-    );
-  } else {
-    process.stdout.write(renderRetro(result.report, createStyle(colorEnabled(process.stdout, ctx.opts.color))));
-  }
-  const error = retroError(result.report);
-  if (error) throw error;
-});
+  program
+    .command("retro")
+    .description("report emergency changes merged recently (or in the range): retroactive review done, pending or overdue"),
+)
+  .option("--since <duration>", "without --from*: look at what merged in this window (m, h or d), shipped or not", "30d")
+  .action(async (flags: RangeFlags & { since: string }, command: Command) => {
+    const ctx = cliContext(command);
+    if (!/^\d+\s*[mhd]$/.test(flags.since)) throw new UsageError(`--since ${flags.since}: expected a duration such as 30d, 72h or 90m`);
+    const ranged = flags.from !== undefined || flags.fromFile !== undefined || flags.fromUrl !== undefined;
+    const since = ranged ? undefined : new Date(Date.now() - durationMs(flags.since));
+    const result = await runCheck({ ...checkOptions(flags, ctx), since });
+    if (ctx.opts.json) {
+      process.stdout.write(
+        `${JSON.stringify(
+          result.report.records.filter((r) => r.emergency),
+          null,
+          2,
+        )}\n`,
+      );
+    } else {
+      process.stdout.write(renderRetro(result.report, createStyle(colorEnabled(process.stdout, ctx.opts.color))));
+    }
+    const error = retroError(result.report);
+    if (error) throw error;
+  });
 
 void runCli(program);

@@ -84,6 +84,17 @@ export class GitRepo {
     return out.split("\n").find((line) => line.trim() !== "");
   }
 
+  /**
+   * The commit just before the first-parent commits of `ref` made since `since` (merge time for a merge), so that
+   * `result..ref` is that window; the root commit when the window reaches it, `ref` itself when the window is empty.
+   */
+  async windowStart(ref: string, since: Date): Promise<string> {
+    const out = await this.#git(["rev-list", "--first-parent", "--parents", `--since=${since.toISOString()}`, ref, "--"], "git rev-list");
+    const oldest = out.trim().split("\n").at(-1)?.split(" ");
+    if (!oldest?.[0]) return ref;
+    return oldest[1] ?? oldest[0];
+  }
+
   /** Commits in from..to, oldest first. */
   async commits(from: string, to: string, firstParent: boolean): Promise<LocalCommit[]> {
     const args = ["log", "--reverse", "--format=%H%x00%P%x00%an%x00%ae%x00%cn%x00%ce%x00%aI%x00%B%x1e"];

@@ -20,4 +20,4 @@ Examples:
   sock-check                                      # deploy-* tag .. HEAD, digest on stdout
   sock-check --from-url https://shop.example/version --format markdown >> "$GITHUB_STEP_SUMMARY"
   sock-check --from v1.4.0 --to v1.5.0 --output evidence.json --format json
-  sock-check retro                                # emergency changes: retro review done, pending or overdue`;
+  sock-check retro --since 30d                    # emergency merges of the last 30 days: review done, pending or overdue`;

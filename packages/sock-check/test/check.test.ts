@@ -183,6 +183,23 @@ describe("sock-check against a real repository and the GitHub simulator", () => 
     expect(done.stdout).toContain("reviewed by bob");
   });
 
+  it("runs `retro` over what merged recently, so emergency changes that already shipped past the deploy tag are still followed up", async () => {
+    const recent = await runSockCheck(["retro"], { cwd: scenario.dir, env: envFor(scenario) });
+    expect(recent.code).toBe(1);
+    expect(recent.stdout).toContain(`#${pr.emergencyDone} SHOP-9 Stop the outage: reviewed by bob`);
+    expect(recent.stdout).toContain(`#${pr.emergencyOverdue} SHOP-10 Hotfix payments: retroactive review OVERDUE`);
+    expect(recent.stdout).toContain(`#${pr.emergencyPending} SHOP-11 Hotfix login: needs retroactive review by`);
+
+    const lastDay = await runSockCheck(["retro", "--since", "1d"], { cwd: scenario.dir, env: envFor(scenario) });
+    expect(lastDay.code).toBe(0);
+    expect(lastDay.stdout).toContain("SHOP-11 Hotfix login: needs retroactive review by");
+    expect(lastDay.stdout).not.toContain("SHOP-10");
+
+    const bad = await runSockCheck(["retro", "--since", "a week"], { cwd: scenario.dir, env: envFor(scenario) });
+    expect(bad.code).toBe(64);
+    expect(bad.stderr.trim()).toBe("sock-check: --since a week: expected a duration such as 30d, 72h or 90m");
+  });
+
   it("fails closed when GitHub cannot answer, and says which commits were not verified", async () => {
     scenario.sim.fault({ status: 502, body: { message: "Server Error" } }, { path: "/graphql", times: 1000 });
     try {
