@@ -108,7 +108,10 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
       ...(options.log ? { log: options.log } : {}),
       onAttempt,
     });
-    facts = commits.length > 0 ? await collectGitLabFacts(http, commits, { project: repo, teams, log: options.log }) : emptyFacts();
+    facts =
+      commits.length > 0
+        ? await collectGitLabFacts(http, commits, { project: repo, teams, signed: policy.signedCommits, log: options.log })
+        : emptyFacts();
   } else {
     repo = await repositoryOf(git, options, policy);
     const [owner, name] = repo.split("/") as [string, string];

@@ -47,6 +47,9 @@ interface GlVersion {
   head_commit_sha: string;
   created_at: string;
 }
+interface GlSignature {
+  verification_status: string;
+}
 interface GlStatus {
   name: string;
   status: string;
@@ -59,7 +62,7 @@ const PAGE = { per_page: 100 };
 export async function collectGitLabFacts(
   http: HttpClient,
   commits: readonly LocalCommit[],
-  options: { project: string; teams: string[]; log?: Logger | undefined },
+  options: { project: string; teams: string[]; signed: boolean; log?: Logger | undefined },
 ): Promise<ProviderFacts> {
   const facts: ProviderFacts = { commits: new Map(), pulls: new Map(), teams: new Map(), unverified: new Map(), failure: undefined };
   const project = `/projects/${encodeURIComponent(options.project)}`;
@@ -80,13 +83,30 @@ export async function collectGitLabFacts(
     }
   };
 
+  const signatures = new Map<string, boolean>();
+  /** GitLab answers 404 for an unsigned commit; only asked when the policy wants signed commits. */
+  const verified = async (sha: string): Promise<boolean | null> => {
+    if (!options.signed) return null;
+    if (!signatures.has(sha)) {
+      try {
+        const { body } = await http.get<GlSignature>(`${project}/repository/commits/${sha}/signature`);
+        signatures.set(sha, VERIFIED.has(body.verification_status));
+      } catch (error) {
+        if (!(error instanceof HttpError && error.status === 404)) throw error;
+        signatures.set(sha, false);
+      }
+    }
+    return signatures.get(sha) ?? false;
+  };
+
   const mergeRequests = new Map<number, GlMergeRequest>();
   for (const commit of commits) {
     const found = await attempt([commit.sha], async () => {
       try {
-        return await collect(
+        const mrs = await collect(
           paginateLink<GlMergeRequest>(http, { url: `${project}/repository/commits/${commit.sha}/merge_requests`, query: PAGE }),
         );
+        return { mrs, verified: await verified(commit.sha) };
       } catch (error) {
         if (error instanceof HttpError && error.status === 404) return null;
         throw error;
@@ -97,13 +117,13 @@ export async function collectGitLabFacts(
       facts.unverified.set(commit.sha, "GitLab does not know this commit (was it pushed?)");
       continue;
     }
-    for (const mr of found) mergeRequests.set(mr.iid, mr);
+    for (const mr of found.mrs) mergeRequests.set(mr.iid, mr);
     facts.commits.set(commit.sha, {
       sha: commit.sha,
-      verified: null,
+      verified: found.verified,
       authorLogin: null,
       committerLogin: null,
-      pulls: found.map((mr) => mr.iid),
+      pulls: found.mrs.map((mr) => mr.iid),
     });
   }
 
@@ -141,7 +161,7 @@ export async function collectGitLabFacts(
           message: c.message,
           authors,
           committer: await person(c.committer_name, c.committer_email),
-          verified: null,
+          verified: await verified(c.id),
         });
       }
       return {
@@ -191,6 +211,9 @@ function approvalsFrom(notes: readonly GlNote[], versions: readonly GlVersion[])
       commit: pushes.filter((v) => v.created_at <= n.created_at).at(-1)?.head_commit_sha ?? null,
     }));
 }
+
+/** Signature states GitLab shows as "Verified": a known key of the committer, GitLab's own web commits, a trusted CA. */
+const VERIFIED = new Set(["verified", "verified_system", "verified_ca"]);
 
 const STATES: Record<string, string> = {
   success: "success",

@@ -20,84 +20,79 @@ const regex = z.string().refine(
   { message: "not a valid regular expression" },
 );
 
-export const policySchema = z
-  .strictObject({
-    provider: z.enum(["github", "gitlab"]).default("github"),
-    github: z
-      .strictObject({
-        /** owner/name; read from the origin remote when absent. */
-        repository: z
-          .string()
-          .regex(/^[\w.-]+\/[\w.-]+$/, { message: 'expected "owner/name"' })
-          .optional(),
-        apiUrl: z.url({ protocol: /^https?$/ }).default("https://api.github.com"),
-        graphqlUrl: z.url({ protocol: /^https?$/ }).optional(),
-        token: secretRefSchema.default("env:GITHUB_TOKEN"),
-        timeoutMs: z.number().int().positive().max(120_000).default(15_000),
-        /** Longest wait for a rate-limit window to reset before giving up. */
-        maxRateLimitWaitMs: z.number().int().min(0).max(3_600_000).default(120_000),
-      })
-      .prefault({}),
-    gitlab: z
-      .strictObject({
-        /** "group/subgroup/name" or the numeric id; read from the origin remote when absent. */
-        project: z
-          .union([z.string().regex(/^[\w.-]+(\/[\w.-]+)+$/, { message: 'expected "group/name"' }), z.number().int().positive()])
-          .optional(),
-        apiUrl: z.url({ protocol: /^https?$/ }).default("https://gitlab.com/api/v4"),
-        token: secretRefSchema.default("env:GITLAB_TOKEN"),
-        timeoutMs: z.number().int().positive().max(120_000).default(15_000),
-        maxRateLimitWaitMs: z.number().int().min(0).max(3_600_000).default(120_000),
-      })
-      .prefault({}),
-    deploy: z.strictObject({ tagPattern: z.string().min(1).default("deploy-*") }).prefault({}),
-    /** first-parent: the changes that landed on the deploy branch (merges, squashes, direct pushes); all: every commit. */
-    commits: z.enum(["first-parent", "all"]).default("first-parent"),
-    approvals: z
-      .strictObject({
-        required: z.number().int().min(0).max(10).default(1),
-        requireOnHead: z.boolean().default(true),
-      })
-      .prefault({}),
-    checks: z.strictObject({ required: z.array(requiredCheck).default([]) }).prefault({}),
-    ticket: z
-      .strictObject({
-        pattern: regex.default("[A-Z][A-Z0-9]+-\\d+"),
-        required: z.boolean().default(true),
-      })
-      .prefault({}),
-    signedCommits: z.boolean().default(false),
-    pathRules: z
-      .array(
-        z.strictObject({
-          paths: z.array(z.string().min(1)).min(1),
-          reviewers: z.array(z.string().min(1)).default([]),
-          /** GitHub "org/team-slug"; GitLab a group's full path. */
-          teams: z
-            .array(z.string().regex(/^[\w.-]+(\/[\w.-]+)*$/, { message: 'expected "org/team-slug" (GitHub) or a group path (GitLab)' }))
-            .default([]),
-        }),
-      )
-      .default([]),
-    /** Extra e-mail addresses per login, for commits whose e-mail is not linked to the account. */
-    identities: z.record(z.string(), z.array(z.string().email())).default({}),
-    exemptions: z
-      .strictObject({
-        bots: z.array(z.string().min(1)).default([]),
-        emergency: z
-          .strictObject({
-            label: z.string().min(1).default("emergency"),
-            reviewWithin: duration.default("72h"),
-          })
-          .optional(),
-      })
-      .prefault({}),
-    slack: slackConfigSchema.optional(),
-  })
-  .refine((p) => !(p.provider === "gitlab" && p.signedCommits), {
-    message: "signedCommits is supported with provider github only",
-    path: ["signedCommits"],
-  });
+export const policySchema = z.strictObject({
+  provider: z.enum(["github", "gitlab"]).default("github"),
+  github: z
+    .strictObject({
+      /** owner/name; read from the origin remote when absent. */
+      repository: z
+        .string()
+        .regex(/^[\w.-]+\/[\w.-]+$/, { message: 'expected "owner/name"' })
+        .optional(),
+      apiUrl: z.url({ protocol: /^https?$/ }).default("https://api.github.com"),
+      graphqlUrl: z.url({ protocol: /^https?$/ }).optional(),
+      token: secretRefSchema.default("env:GITHUB_TOKEN"),
+      timeoutMs: z.number().int().positive().max(120_000).default(15_000),
+      /** Longest wait for a rate-limit window to reset before giving up. */
+      maxRateLimitWaitMs: z.number().int().min(0).max(3_600_000).default(120_000),
+    })
+    .prefault({}),
+  gitlab: z
+    .strictObject({
+      /** "group/subgroup/name" or the numeric id; read from the origin remote when absent. */
+      project: z
+        .union([z.string().regex(/^[\w.-]+(\/[\w.-]+)+$/, { message: 'expected "group/name"' }), z.number().int().positive()])
+        .optional(),
+      apiUrl: z.url({ protocol: /^https?$/ }).default("https://gitlab.com/api/v4"),
+      token: secretRefSchema.default("env:GITLAB_TOKEN"),
+      timeoutMs: z.number().int().positive().max(120_000).default(15_000),
+      maxRateLimitWaitMs: z.number().int().min(0).max(3_600_000).default(120_000),
+    })
+    .prefault({}),
+  deploy: z.strictObject({ tagPattern: z.string().min(1).default("deploy-*") }).prefault({}),
+  /** first-parent: the changes that landed on the deploy branch (merges, squashes, direct pushes); all: every commit. */
+  commits: z.enum(["first-parent", "all"]).default("first-parent"),
+  approvals: z
+    .strictObject({
+      required: z.number().int().min(0).max(10).default(1),
+      requireOnHead: z.boolean().default(true),
+    })
+    .prefault({}),
+  checks: z.strictObject({ required: z.array(requiredCheck).default([]) }).prefault({}),
+  ticket: z
+    .strictObject({
+      pattern: regex.default("[A-Z][A-Z0-9]+-\\d+"),
+      required: z.boolean().default(true),
+    })
+    .prefault({}),
+  signedCommits: z.boolean().default(false),
+  pathRules: z
+    .array(
+      z.strictObject({
+        paths: z.array(z.string().min(1)).min(1),
+        reviewers: z.array(z.string().min(1)).default([]),
+        /** GitHub "org/team-slug"; GitLab a group's full path. */
+        teams: z
+          .array(z.string().regex(/^[\w.-]+(\/[\w.-]+)*$/, { message: 'expected "org/team-slug" (GitHub) or a group path (GitLab)' }))
+          .default([]),
+      }),
+    )
+    .default([]),
+  /** Extra e-mail addresses per login, for commits whose e-mail is not linked to the account. */
+  identities: z.record(z.string(), z.array(z.string().email())).default({}),
+  exemptions: z
+    .strictObject({
+      bots: z.array(z.string().min(1)).default([]),
+      emergency: z
+        .strictObject({
+          label: z.string().min(1).default("emergency"),
+          reviewWithin: duration.default("72h"),
+        })
+        .optional(),
+    })
+    .prefault({}),
+  slack: slackConfigSchema.optional(),
+});
 
 export type Policy = z.output<typeof policySchema>;
 export type RequiredCheck = { name: string; app?: string | undefined };

@@ -1,3 +1,5 @@
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { GitHubScenario } from "../../lab/src/sim/github-scenario";
 import { GitLabSim } from "../../lab/src/sim/gitlab";
@@ -11,12 +13,14 @@ let scenario: GitHubScenario;
 let gitlab: GitLabSim;
 const mr: Record<string, number> = {};
 let directPush: number;
+let mrs: GitLabMergeRequests;
+let policyText: string;
 
 beforeAll(async () => {
   gitlab = new GitLabSim();
   await gitlab.start();
   scenario = new GitHubScenario({ users: USERS });
-  const policy = `provider: gitlab
+  policyText = `provider: gitlab
 gitlab:
   project: acme/shop
   apiUrl: ${gitlab.url}/api/v4
@@ -27,7 +31,7 @@ checks:
 ticket:
   pattern: "SHOP-\\\\d+"
 `;
-  scenario.directPush({ message: "Initial import", author: "alice", files: { ".sock-check.yml": policy } });
+  scenario.directPush({ message: "Initial import", author: "alice", files: { ".sock-check.yml": policyText } });
   scenario.tag("deploy-1");
   mr.ok = scenario.pullRequest({ title: "SHOP-1 Add the cart", author: "alice", reviews: [{ by: "bob" }], checks: { build: "success" } });
   mr.self = scenario.pullRequest({
@@ -50,7 +54,8 @@ ticket:
   mr.failed = scenario.pullRequest({ title: "SHOP-4 Search", author: "bob", reviews: [{ by: "alice" }], checks: { build: "failure" } });
   directPush = scenario.directPush({ message: "Fix typo on prod", author: "dave" });
   scenario.build();
-  mirrorScenarioToGitLab(scenario, new GitLabMergeRequests(gitlab, { id: 7, path: "acme/shop" }));
+  mrs = new GitLabMergeRequests(gitlab, { id: 7, path: "acme/shop" });
+  mirrorScenarioToGitLab(scenario, mrs);
 });
 
 afterAll(async () => {
@@ -91,4 +96,29 @@ it("fails closed when GitLab refuses the token", async () => {
   });
   expect(report.summary.unverified).toBe(report.summary.commits);
   expect(facts.failure?.message).toContain("HTTP 401");
+});
+
+it("checks GitLab commit signatures when the policy asks for signed commits", async () => {
+  const policyPath = join(scenario.dir, "..", `gitlab-signed-${process.pid}.yml`);
+  writeFileSync(policyPath, `${policyText}signedCommits: true\n`);
+  const ok = scenario.pull(mr.ok!);
+  for (const sha of [...ok.commitShas, ok.mergeSha]) mrs.signatures.set(sha, "verified");
+  const failed = scenario.pull(mr.failed!);
+  for (const sha of [...failed.commitShas, failed.mergeSha]) mrs.signatures.set(sha, "unverified_key");
+  const { report } = await runCheck({
+    dir: scenario.dir,
+    from: "deploy-1",
+    policyPath,
+    env: { ...process.env, SOCK_CHECK_TEST_GITLAB_TOKEN: gitlab.token },
+    toolVersion: "test",
+  });
+  expect(byMr(report.records, mr.ok!)).toMatchObject({ verdict: "compliant", commit: { signed: true } });
+  // A signature GitLab cannot verify counts as none; the MR's commits and its merge commit are each named.
+  const failedMr = byMr(report.records, mr.failed!);
+  expect(failedMr.violations.map((v) => v.rule)).toEqual(["check-failed", "unsigned", "unsigned"]);
+  expect(failedMr.violations.map((v) => v.message).join(" ")).toContain(failed.mergeSha.slice(0, 7));
+  expect(byMr(report.records, mr.self!).violations.map((v) => v.rule)).toEqual(["self-approval", "unsigned", "unsigned"]);
+  const direct = report.records.find((r) => r.commit.sha === scenario.sha(directPush));
+  expect(direct?.violations.map((v) => v.rule)).toEqual(["direct-push", "unsigned"]);
+  expect(gitlab.requests.some((r) => r.path.endsWith(`/repository/commits/${ok.mergeSha}/signature`))).toBe(true);
 });

@@ -42,12 +42,17 @@ export interface GitLabCommitStatus {
 export type MergeRequestInput = Pick<GitLabMergeRequest, "iid" | "title" | "author" | "sourceBranch" | "commits"> &
   Partial<Omit<GitLabMergeRequest, "iid" | "title" | "author" | "sourceBranch" | "commits" | "versions" | "notes">>;
 
+/** GitLab's verification_status values for a commit signature. */
+export type GitLabSignatureStatus = "verified" | "verified_system" | "unverified" | "unverified_key" | "unknown_key" | "other_user";
+
 export class GitLabMergeRequests {
   readonly sim: GitLabSim;
   readonly project: { id: number; path: string };
   readonly commits = new Map<string, GitHistoryCommit>();
   readonly mergeRequests = new Map<number, GitLabMergeRequest>();
   readonly statuses: GitLabCommitStatus[] = [];
+  /** sha → its SSH signature's verification status; a commit not here is unsigned. */
+  readonly signatures = new Map<string, GitLabSignatureStatus>();
   #nextId = 1;
 
   constructor(sim: GitLabSim, project: { id: number; path: string }) {
@@ -65,6 +70,11 @@ export class GitLabMergeRequests {
       "GET",
       `${base}/repository/commits/:sha/merge_requests`,
       scoped((req) => this.#mergeRequestsOfCommit(req)),
+    );
+    sim.route(
+      "GET",
+      `${base}/repository/commits/:sha/signature`,
+      scoped((req) => this.#signature(req)),
     );
     sim.route(
       "GET",
@@ -200,6 +210,23 @@ export class GitLabMergeRequests {
   #commit(req: SimRequest): SimResponse {
     const sha = req.params.sha ?? "";
     return this.commits.has(sha) ? { body: this.#commitJson(sha) } : gitlabNotFound("Commit");
+  }
+
+  /** As GitLab answers for an SSH-signed commit; an unsigned one is a 404. */
+  #signature(req: SimRequest): SimResponse {
+    const sha = req.params.sha ?? "";
+    if (!this.commits.has(sha)) return gitlabNotFound("Commit");
+    const status = this.signatures.get(sha);
+    if (!status) return gitlabNotFound("Signature");
+    const committer = this.commits.get(sha)!.committer;
+    return {
+      body: {
+        signature_type: "SSH",
+        verification_status: status,
+        key: { id: 1, title: `${committer.name}'s signing key`, usage_type: "auth_and_signing" },
+        commit_source: "gitaly",
+      },
+    };
   }
 
   #mergeRequestsOfCommit(req: SimRequest): SimResponse {
