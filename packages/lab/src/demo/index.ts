@@ -1,3 +1,4 @@
+import { auditdParseDemo } from "./auditd-parse";
 import { authkeysDemo } from "./authkeys";
 import { deputizeDemo } from "./deputize";
 import { ldapKeysDemo } from "./ldap-keys";
@@ -8,4 +9,4 @@ import { vpnnotifyDemo } from "./vpnnotify";
 export type { DemoSection } from "./types";
 
 /** The demo's sections, run in this order; each tool registers its own with one line. */
-export const DEMO_SECTIONS: DemoSection[] = [ldapKeysDemo, authkeysDemo, deputizeDemo, sockCheckDemo, vpnnotifyDemo];
+export const DEMO_SECTIONS: DemoSection[] = [ldapKeysDemo, authkeysDemo, deputizeDemo, sockCheckDemo, vpnnotifyDemo, auditdParseDemo];
