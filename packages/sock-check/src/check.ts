@@ -131,7 +131,21 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
 
   const now = options.now ?? new Date();
   const range = { from, to, mode: policy.commits };
-  const records = evaluate({ policy, repo, range, commits, facts, changedPaths, now, toolVersion: options.toolVersion });
+  // What lands on the deploy line must arrive through a PR into the deploy branch, not one merged elsewhere and pushed on.
+  const deployLine = new Set((firstParent ? commits : await git.commits(from, to, true)).map((c) => c.sha));
+  const deployBranch = policy.deploy.branch ?? facts.defaultBranch;
+  const records = evaluate({
+    policy,
+    repo,
+    range,
+    commits,
+    facts,
+    changedPaths,
+    deployLine,
+    deployBranch,
+    now,
+    toolVersion: options.toolVersion,
+  });
   return {
     policy,
     facts,
@@ -213,7 +227,7 @@ async function gitlabProjectOf(git: GitRepo, options: CheckOptions, policy: Poli
 }
 
 function emptyFacts(): ProviderFacts {
-  return { commits: new Map(), pulls: new Map(), teams: new Map(), unverified: new Map(), failure: undefined };
+  return { commits: new Map(), pulls: new Map(), teams: new Map(), unverified: new Map(), defaultBranch: null, failure: undefined };
 }
 
 function short(sha: string): string {

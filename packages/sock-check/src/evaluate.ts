@@ -13,6 +13,10 @@ export interface EvaluateInput {
   facts: ProviderFacts;
   /** sha → paths it changed; only needed when the policy has path rules. */
   changedPaths: ReadonlyMap<string, readonly string[]>;
+  /** Commits on the first-parent line of the candidate: these must arrive through a PR into `deployBranch`. */
+  deployLine: ReadonlySet<string>;
+  /** null when the provider did not say; then any merged PR counts. */
+  deployBranch: string | null;
   now: Date;
   toolVersion: string;
 }
@@ -60,9 +64,16 @@ export function evaluate(input: EvaluateInput): ChangeRecord[] {
       };
     }
     const fact = input.facts.commits.get(commit.sha);
-    const pull = fact ? pickPull(commit.sha, fact.pulls, input.facts) : undefined;
+    const branch = input.deployLine.has(commit.sha) ? input.deployBranch : null;
+    const pull = fact ? pickPull(commit.sha, fact.pulls, input.facts, branch) : undefined;
     if (!pull) {
-      const unmerged = fact?.pulls.length ? ` (PR #${fact.pulls.join(", #")} not merged)` : "";
+      const elsewhere = fact ? mergedElsewhere(fact.pulls, input.facts, branch) : [];
+      const unmerged =
+        elsewhere.length > 0
+          ? ` (PR ${elsewhere.map((p) => `#${p.number} was merged into ${p.baseRef}`).join(", ")}, not ${branch})`
+          : fact?.pulls.length
+            ? ` (PR #${fact.pulls.join(", #")} not merged)`
+            : "";
       const violations: Violation[] = [{ rule: "direct-push", message: `pushed to the branch without a merged pull request${unmerged}` }];
       if (input.policy.signedCommits && fact?.verified !== true)
         violations.push({ rule: "unsigned", message: "commit is not signed and verified" });
@@ -110,10 +121,21 @@ function verdictOf(violations: readonly Violation[], pull: PullVerdict, unverifi
   return "compliant";
 }
 
-/** The merged PR that brought the commit in: the one whose merge (or squash) commit it is, else the earliest merged. */
-function pickPull(sha: string, numbers: readonly number[], facts: ProviderFacts): PullFact | undefined {
-  const pulls = numbers.map((n) => facts.pulls.get(n)).filter((p): p is PullFact => p?.merged === true);
+/**
+ * The merged PR that brought the commit in: the one whose merge (or squash) commit it is, else the earliest merged.
+ * With a `branch`, only PRs merged into it count: a PR reviewed into another branch did not review the push onward.
+ */
+function pickPull(sha: string, numbers: readonly number[], facts: ProviderFacts, branch: string | null): PullFact | undefined {
+  const pulls = mergedPulls(numbers, facts).filter((p) => branch === null || p.baseRef === branch);
   return pulls.find((p) => p.mergeCommit === sha) ?? pulls.sort((a, b) => (a.mergedAt ?? "").localeCompare(b.mergedAt ?? ""))[0];
+}
+
+function mergedPulls(numbers: readonly number[], facts: ProviderFacts): PullFact[] {
+  return numbers.map((n) => facts.pulls.get(n)).filter((p): p is PullFact => p?.merged === true);
+}
+
+function mergedElsewhere(numbers: readonly number[], facts: ProviderFacts, branch: string | null): PullFact[] {
+  return branch === null ? [] : mergedPulls(numbers, facts).filter((p) => p.baseRef !== branch);
 }
 
 function evaluatePull(pull: PullFact, input: EvaluateInput): PullVerdict {

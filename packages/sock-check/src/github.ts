@@ -99,7 +99,14 @@ const PULL_FIELDS = `number title body url merged mergedAt headRefName headRefOi
   headCommit: commits(last: 1) { nodes { commit { oid statusCheckRollup { contexts(first: ${PAGE}) { ${CONTEXT_FIELDS} } } } } }`;
 
 export async function collectGitHubFacts(api: GitHubApi, commits: readonly LocalCommit[], options: CollectOptions): Promise<ProviderFacts> {
-  const facts: ProviderFacts = { commits: new Map(), pulls: new Map(), teams: new Map(), unverified: new Map(), failure: undefined };
+  const facts: ProviderFacts = {
+    commits: new Map(),
+    pulls: new Map(),
+    teams: new Map(),
+    unverified: new Map(),
+    defaultBranch: null,
+    failure: undefined,
+  };
   const repo = { owner: options.owner, name: options.name };
 
   /** Runs one request; on failure marks `shas` unverified and opens the circuit for the rest. */
@@ -126,10 +133,11 @@ export async function collectGitHubFacts(api: GitHubApi, commits: readonly Local
         associatedPullRequests(first: 10) { nodes { number merged mergeCommit { oid } } } } }`;
     });
     const query = `query(${["$owner: String!", "$name: String!", ...batch.map((_, i) => `$c${i}: GitObjectID!`)].join(", ")}) {
-      repository(owner: $owner, name: $name) { ${fields.join("\n")} } }`;
+      repository(owner: $owner, name: $name) { defaultBranchRef { name } ${fields.join("\n")} } }`;
     const shas = batch.map((c) => c.sha);
     const result = await attempt(shas, () => api.graphql<{ repository: Record<string, unknown> | null }>(query, variables));
     if (!result) continue;
+    facts.defaultBranch ??= (result.data?.repository?.defaultBranchRef as { name: string } | null | undefined)?.name ?? null;
     batch.forEach((c, i) => {
       const node = result.data?.repository?.[`c${i}`] as
         | {

@@ -64,7 +64,14 @@ export async function collectGitLabFacts(
   commits: readonly LocalCommit[],
   options: { project: string; teams: string[]; signed: boolean; log?: Logger | undefined },
 ): Promise<ProviderFacts> {
-  const facts: ProviderFacts = { commits: new Map(), pulls: new Map(), teams: new Map(), unverified: new Map(), failure: undefined };
+  const facts: ProviderFacts = {
+    commits: new Map(),
+    pulls: new Map(),
+    teams: new Map(),
+    unverified: new Map(),
+    defaultBranch: null,
+    failure: undefined,
+  };
   const project = `/projects/${encodeURIComponent(options.project)}`;
   const usernames = new Map<string, string | null>();
 
@@ -98,6 +105,12 @@ export async function collectGitLabFacts(
     }
     return signatures.get(sha) ?? false;
   };
+
+  const projectInfo = await attempt(
+    commits.map((c) => c.sha),
+    async () => (await http.get<{ default_branch: string | null }>(project)).body,
+  );
+  facts.defaultBranch = projectInfo?.default_branch ?? null;
 
   const mergeRequests = new Map<number, GlMergeRequest>();
   for (const commit of commits) {

@@ -5,6 +5,7 @@ export const HELP_AFTER = `Policy (.sock-check.yml, read from the DEPLOYED commi
   github.apiUrl            https://api.github.com, or https://HOST/api/v3 for Enterprise Server
   github.token             secret reference (default env:GITHUB_TOKEN); never printed
   deploy.tagPattern        last deploy tag, the default --from (default deploy-*)
+  deploy.branch            PRs must be merged into it (default: the repository's default branch)
   commits                  first-parent (default) or all
   approvals.required       independent approvals per PR (default 1)
   approvals.requireOnHead  one approval must be on the final head commit (default true)

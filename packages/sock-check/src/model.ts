@@ -70,6 +70,8 @@ export interface ProviderFacts {
   teams: Map<string, string[]>;
   /** sha → why it could not be verified. */
   unverified: Map<string, string>;
+  /** The repository's default branch, where a change must be merged to count as reviewed for the deploy line. */
+  defaultBranch: string | null;
   /** The first failure that left something unverified: decides the exit code when blocking. */
   failure: Error | undefined;
 }

@@ -49,7 +49,13 @@ export const policySchema = z.strictObject({
       maxRateLimitWaitMs: z.number().int().min(0).max(3_600_000).default(120_000),
     })
     .prefault({}),
-  deploy: z.strictObject({ tagPattern: z.string().min(1).default("deploy-*") }).prefault({}),
+  deploy: z
+    .strictObject({
+      tagPattern: z.string().min(1).default("deploy-*"),
+      /** The branch deploys are cut from; PRs into it count for commits on its first-parent line. Default: the repository's default branch. */
+      branch: z.string().min(1).optional(),
+    })
+    .prefault({}),
   /** first-parent: the changes that landed on the deploy branch (merges, squashes, direct pushes); all: every commit. */
   commits: z.enum(["first-parent", "all"]).default("first-parent"),
   approvals: z

@@ -72,6 +72,14 @@ beforeAll(async () => {
     checks: { build: "success" },
   });
   s.tag("deploy-2");
+  pr.sandbox = s.pullRequest({
+    title: "SHOP-25 Reviewed into a sandbox branch, then pushed to main",
+    author: "bob",
+    base: "sandbox",
+    reviews: [{ by: "carol" }],
+    checks: { build: "success" },
+  });
+  s.tag("deploy-3");
   s.build();
   versionServer = createServer((_req, res) => {
     res.writeHead(200, { "content-type": "application/json" });
@@ -110,6 +118,37 @@ describe("policy rules", () => {
     ]);
   });
 
+  it("counts only PRs into the deploy branch for what lands on it: a PR merged into another branch and pushed on is a direct push", async () => {
+    const sandbox = scenario.pull(pr.sandbox!);
+    const { report } = await runCheck({ dir: scenario.dir, from: "deploy-2", to: "deploy-3", env: envFor(scenario), toolVersion: "test" });
+    const pushed = report.records.find((r) => r.commit.sha === sandbox.mergeSha);
+    expect(pushed).toMatchObject({ pr: null, verdict: "noncompliant" });
+    expect(pushed?.violations).toEqual([
+      {
+        rule: "direct-push",
+        message: `pushed to the branch without a merged pull request (PR #${pr.sandbox} was merged into sandbox, not main)`,
+      },
+    ]);
+
+    const policyPath = join(scenario.dir, "..", `sandbox-${process.pid}.yml`);
+    writeFileSync(
+      policyPath,
+      policyYaml(scenario.sim.url, "commits: all\n").replace('tagPattern: "deploy-*"', 'tagPattern: "deploy-*"\n  branch: sandbox'),
+    );
+    const asSandbox = await runCheck({
+      dir: scenario.dir,
+      from: "deploy-2",
+      to: "deploy-3",
+      policyPath,
+      env: envFor(scenario),
+      toolVersion: "test",
+    });
+    expect(asSandbox.report.records.map((r) => [r.pr?.number, r.verdict])).toEqual([
+      [pr.sandbox, "compliant"],
+      [pr.sandbox, "compliant"],
+    ]);
+  });
+
   it("requires an approval from the owning team for changes under a path rule", async () => {
     const { report } = await runCheck({ dir: scenario.dir, from: "deploy-1", to: "deploy-2", env: envFor(scenario), toolVersion: "test" });
     expect(byPull(report.records, pr.infraByTeam!).verdict).toBe("compliant");
@@ -120,16 +159,16 @@ describe("policy rules", () => {
   });
 
   it("defaults --from to the last deploy tag, and reads the deployed SHA from a file or URL", async () => {
-    const byTag = await runCheck({ dir: scenario.dir, env: envFor(scenario), toolVersion: "test" });
-    // HEAD carries deploy-2 (what ships now), so the last deploy is deploy-1.
+    const byTag = await runCheck({ dir: scenario.dir, to: "deploy-2", env: envFor(scenario), toolVersion: "test" });
+    // The candidate carries deploy-2 (what ships now), so the last deploy is deploy-1.
     expect(byTag.report.range.from).toBe(scenario.sha(1));
     expect(byTag.report.summary.commits).toBe(5);
     const file = join(scenario.dir, "..", `deployed-${process.pid}.txt`);
     writeFileSync(file, `${scenario.sha(1)}\n`);
-    const byFile = await runCheck({ dir: scenario.dir, fromFile: file, env: envFor(scenario), toolVersion: "test" });
+    const byFile = await runCheck({ dir: scenario.dir, fromFile: file, to: "deploy-2", env: envFor(scenario), toolVersion: "test" });
     expect(byFile.report.range.from).toBe(scenario.sha(1));
     const url = `http://127.0.0.1:${(versionServer.address() as AddressInfo).port}/version`;
-    const byUrl = await runCheck({ dir: scenario.dir, fromUrl: url, env: envFor(scenario), toolVersion: "test" });
+    const byUrl = await runCheck({ dir: scenario.dir, fromUrl: url, to: "deploy-2", env: envFor(scenario), toolVersion: "test" });
     expect(byUrl.report.range.from).toBe(scenario.sha(1));
     expect(byUrl.report.summary.commits).toBe(5);
   });

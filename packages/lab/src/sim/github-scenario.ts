@@ -46,6 +46,8 @@ export interface ScenarioPull {
   /** Commit statuses on the head commit: context → state. */
   statuses?: Record<string, "success" | "failure" | "error" | "pending">;
   labels?: string[];
+  /** The branch the PR was merged into; its merge commit still lands on main (as when that branch is then pushed to main). */
+  base?: string;
   mergedBy?: string;
   squash?: boolean;
   /** When the PR is merged; the scenario clock (a minute per event) otherwise. */
@@ -219,7 +221,7 @@ export class GitHubScenario {
       user: spec.author,
       headRef: pull.branch,
       headSha,
-      baseRef: "main",
+      baseRef: spec.base ?? "main",
       commits: commitShas,
       createdAt: new Date(pull.createdAt).toISOString(),
       merged: true,

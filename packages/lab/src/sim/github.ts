@@ -628,6 +628,7 @@ export class GitHubSim extends SimServer {
   #gqlRepository(errors: Array<Record<string, unknown>>): Record<string, unknown> {
     return {
       nameWithOwner: `${this.owner}/${this.repo}`,
+      defaultBranchRef: { name: "main" },
       object: ({ oid, expression }: { oid?: string; expression?: string }) => {
         const sha = this.#resolve(oid ?? expression ?? "");
         return sha ? this.#gqlCommit(sha) : null;
@@ -856,8 +857,13 @@ const SCHEMA = /* GraphQL */ `
     url: URI!
   }
 
+  type Ref {
+    name: String!
+  }
+
   type Repository {
     nameWithOwner: String!
+    defaultBranchRef: Ref
     object(oid: GitObjectID, expression: String): GitObject
     pullRequest(number: Int!): PullRequest
   }

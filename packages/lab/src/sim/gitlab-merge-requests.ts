@@ -63,6 +63,11 @@ export class GitLabMergeRequests {
       req.params.project === String(project.id) || req.params.project === project.path ? handler(req) : gitlabNotFound("Project");
     sim.route(
       "GET",
+      base,
+      scoped(() => ({ body: this.#projectJson() })),
+    );
+    sim.route(
+      "GET",
       `${base}/repository/commits/:sha`,
       scoped((req) => this.#commit(req)),
     );
@@ -176,6 +181,18 @@ export class GitLabMergeRequests {
       committer_email: c.committer.email,
       committed_date: c.committer.date,
       web_url: `https://gitlab.example/${this.project.path}/-/commit/${sha}`,
+    };
+  }
+
+  #projectJson(): Record<string, unknown> {
+    const name = this.project.path.split("/").at(-1);
+    return {
+      id: this.project.id,
+      name,
+      path: name,
+      path_with_namespace: this.project.path,
+      default_branch: "main",
+      web_url: `https://gitlab.example/${this.project.path}`,
     };
   }
 
@@ -327,6 +344,7 @@ export function mirrorScenarioToGitLab(scenario: GitHubScenario, mrs: GitLabMerg
       description: spec.body ?? "",
       author: spec.author,
       sourceBranch: pull.branch,
+      targetBranch: spec.base ?? "main",
       commits: pull.commitShas,
       createdAt: pull.createdAt,
       mergedAt: pull.mergedAt,
