@@ -2,7 +2,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { GitHubScenario } from "../../lab/src/sim/github-scenario";
-import { GitLabSim } from "../../lab/src/sim/gitlab";
+import { GitLabAccess, GitLabSim } from "../../lab/src/sim/gitlab";
 import { GitLabMergeRequests, mirrorScenarioToGitLab } from "../../lab/src/sim/gitlab-merge-requests";
 import { type ChangeRecord, runCheck } from "../src/index";
 import { USERS } from "./fixture";
@@ -52,10 +52,32 @@ ticket:
     checks: { build: "success" },
   });
   mr.failed = scenario.pullRequest({ title: "SHOP-4 Search", author: "bob", reviews: [{ by: "alice" }], checks: { build: "failure" } });
+  mr.infraBySre = scenario.pullRequest({
+    title: "SHOP-5 Bigger database",
+    author: "alice",
+    commits: [{ message: "Resize", author: "alice", files: { "infra/db.tf": "size = 2\n" } }],
+    reviews: [{ by: "dave" }],
+    checks: { build: "success" },
+  });
+  mr.infraByOther = scenario.pullRequest({
+    title: "SHOP-6 Open the firewall",
+    author: "alice",
+    commits: [{ message: "Open 22", author: "alice", files: { "infra/fw.tf": "open = true\n" } }],
+    reviews: [{ by: "bob" }],
+    checks: { build: "success" },
+  });
+  mr.sandbox = scenario.pullRequest({
+    title: "SHOP-7 Reviewed into a sandbox branch",
+    author: "bob",
+    base: "sandbox",
+    reviews: [{ by: "carol" }],
+    checks: { build: "success" },
+  });
   directPush = scenario.directPush({ message: "Fix typo on prod", author: "dave" });
   scenario.build();
   mrs = new GitLabMergeRequests(gitlab, { id: 7, path: "acme/shop" });
   mirrorScenarioToGitLab(scenario, mrs);
+  gitlab.addGroup("acme/sre", { dave: GitLabAccess.DEVELOPER });
 });
 
 afterAll(async () => {
@@ -84,6 +106,9 @@ it("applies the policy to GitLab merge requests", async () => {
   expect(byMr(report.records, mr.failed!).violations.map((v) => v.rule)).toEqual(["check-failed"]);
   const direct = report.records.find((r) => r.commit.sha === scenario.sha(directPush));
   expect(direct?.violations.map((v) => v.rule)).toEqual(["direct-push"]);
+  // The project's default branch (main) is the deploy branch: an MR merged into sandbox does not count for main.
+  const pushedOn = report.records.find((r) => r.commit.sha === scenario.pull(mr.sandbox!).mergeSha);
+  expect(pushedOn?.violations[0]?.message).toContain(`#${mr.sandbox} was merged into sandbox, not main`);
   expect(gitlab.requests.every((r) => r.headers.authorization === `Bearer ${gitlab.token}`)).toBe(true);
 });
 
@@ -121,4 +146,21 @@ it("checks GitLab commit signatures when the policy asks for signed commits", as
   const direct = report.records.find((r) => r.commit.sha === scenario.sha(directPush));
   expect(direct?.violations.map((v) => v.rule)).toEqual(["direct-push", "unsigned"]);
   expect(gitlab.requests.some((r) => r.path.endsWith(`/repository/commits/${ok.mergeSha}/signature`))).toBe(true);
+});
+
+it("requires an approval from a member of the GitLab group a path rule names", async () => {
+  const policyPath = join(scenario.dir, "..", `gitlab-paths-${process.pid}.yml`);
+  writeFileSync(policyPath, `${policyText}pathRules:\n  - paths: ["infra/**"]\n    teams: [acme/sre]\n`);
+  const { report } = await runCheck({
+    dir: scenario.dir,
+    from: "deploy-1",
+    policyPath,
+    env: { ...process.env, SOCK_CHECK_TEST_GITLAB_TOKEN: gitlab.token },
+    toolVersion: "test",
+  });
+  expect(byMr(report.records, mr.infraBySre!).verdict).toBe("compliant");
+  expect(byMr(report.records, mr.infraByOther!).violations).toEqual([
+    { rule: "path-rule", message: `changes infra/fw.tf in PR #${mr.infraByOther} need an approval from @acme/sre` },
+  ]);
+  expect(byMr(report.records, mr.ok!).verdict).toBe("compliant");
 });
