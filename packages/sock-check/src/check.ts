@@ -11,6 +11,7 @@ import {
 } from "@opsguard/core";
 import { shaFromFile, shaFromUrl } from "./deployed";
 import { evaluate } from "./evaluate";
+import { emptyFacts } from "./facts";
 import { GitRepo, projectFromRemote, repositoryFromRemote } from "./git";
 import { collectGitHubFacts } from "./github";
 import { GitHubApi } from "./github-api";
@@ -224,10 +225,6 @@ async function gitlabProjectOf(git: GitRepo, options: CheckOptions, policy: Poli
   if (!fromRemote)
     throw new ConfigError("cannot tell which GitLab project this is", { hint: "set gitlab.project or pass --repo group/name" });
   return fromRemote;
-}
-
-function emptyFacts(): ProviderFacts {
-  return { commits: new Map(), pulls: new Map(), teams: new Map(), unverified: new Map(), defaultBranch: null, failure: undefined };
 }
 
 function short(sha: string): string {

@@ -1,4 +1,5 @@
 import type { Logger } from "@opsguard/core";
+import { emptyFacts, failClosed } from "./facts";
 import type { LocalCommit } from "./git";
 import type { GitHubApi, GraphQLError, GraphQLResult } from "./github-api";
 import type { CheckFact, Person, ProviderFacts, PullCommitFact, PullFact, ReviewFact, ReviewState } from "./model";
@@ -99,31 +100,10 @@ const PULL_FIELDS = `number title body url merged mergedAt headRefName headRefOi
   headCommit: commits(last: 1) { nodes { commit { oid statusCheckRollup { contexts(first: ${PAGE}) { ${CONTEXT_FIELDS} } } } } }`;
 
 export async function collectGitHubFacts(api: GitHubApi, commits: readonly LocalCommit[], options: CollectOptions): Promise<ProviderFacts> {
-  const facts: ProviderFacts = {
-    commits: new Map(),
-    pulls: new Map(),
-    teams: new Map(),
-    unverified: new Map(),
-    defaultBranch: null,
-    failure: undefined,
-  };
+  const facts = emptyFacts();
   const repo = { owner: options.owner, name: options.name };
 
-  /** Runs one request; on failure marks `shas` unverified and opens the circuit for the rest. */
-  const attempt = async <T>(shas: readonly string[], fn: () => Promise<T>): Promise<T | undefined> => {
-    if (facts.failure) {
-      for (const sha of shas) facts.unverified.set(sha, `not checked after an earlier API failure: ${facts.failure.message}`);
-      return undefined;
-    }
-    try {
-      return await fn();
-    } catch (error) {
-      facts.failure = error instanceof Error ? error : new Error(String(error));
-      for (const sha of shas) facts.unverified.set(sha, facts.failure.message);
-      options.log?.warn("GitHub API request failed; the changes it covers are unverified", { error: facts.failure.message });
-      return undefined;
-    }
-  };
+  const attempt = failClosed(facts, "GitHub API", options.log);
 
   for (const batch of chunks(commits, COMMITS_PER_QUERY)) {
     const variables: Record<string, unknown> = { ...repo };

@@ -1,4 +1,5 @@
 import { collect, type HttpClient, HttpError, type Logger, paginateLink } from "@opsguard/core";
+import { emptyFacts, failClosed } from "./facts";
 import type { LocalCommit } from "./git";
 import { coAuthorsOf } from "./git";
 import type { CheckFact, Person, ProviderFacts, PullCommitFact, PullFact, ReviewFact } from "./model";
@@ -64,31 +65,11 @@ export async function collectGitLabFacts(
   commits: readonly LocalCommit[],
   options: { project: string; teams: string[]; signed: boolean; log?: Logger | undefined },
 ): Promise<ProviderFacts> {
-  const facts: ProviderFacts = {
-    commits: new Map(),
-    pulls: new Map(),
-    teams: new Map(),
-    unverified: new Map(),
-    defaultBranch: null,
-    failure: undefined,
-  };
+  const facts = emptyFacts();
   const project = `/projects/${encodeURIComponent(options.project)}`;
   const usernames = new Map<string, string | null>();
 
-  const attempt = async <T>(shas: readonly string[], fn: () => Promise<T>): Promise<T | undefined> => {
-    if (facts.failure) {
-      for (const sha of shas) facts.unverified.set(sha, `not checked after an earlier API failure: ${facts.failure.message}`);
-      return undefined;
-    }
-    try {
-      return await fn();
-    } catch (error) {
-      facts.failure = error instanceof Error ? error : new Error(String(error));
-      for (const sha of shas) facts.unverified.set(sha, facts.failure.message);
-      options.log?.warn("GitLab API request failed; the changes it covers are unverified", { error: facts.failure.message });
-      return undefined;
-    }
-  };
+  const attempt = failClosed(facts, "GitLab API", options.log);
 
   const signatures = new Map<string, boolean>();
   /** GitLab answers 404 for an unsigned commit; only asked when the policy wants signed commits. */

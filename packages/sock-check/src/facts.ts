@@ -1,0 +1,29 @@
+import type { Logger } from "@opsguard/core";
+import type { ProviderFacts } from "./model";
+
+export function emptyFacts(): ProviderFacts {
+  return { commits: new Map(), pulls: new Map(), teams: new Map(), unverified: new Map(), defaultBranch: null, failure: undefined };
+}
+
+export type Attempt = <T>(shas: readonly string[], fn: () => Promise<T>) => Promise<T | undefined>;
+
+/**
+ * Fail closed: runs one provider request; on failure marks `shas` unverified and opens the circuit, so every
+ * later request is skipped and its commits are marked unverified too (never assumed compliant).
+ */
+export function failClosed(facts: ProviderFacts, service: string, log: Logger | undefined): Attempt {
+  return async (shas, fn) => {
+    if (facts.failure) {
+      for (const sha of shas) facts.unverified.set(sha, `not checked after an earlier API failure: ${facts.failure.message}`);
+      return undefined;
+    }
+    try {
+      return await fn();
+    } catch (error) {
+      facts.failure = error instanceof Error ? error : new Error(String(error));
+      for (const sha of shas) facts.unverified.set(sha, facts.failure.message);
+      log?.warn(`${service} request failed; the changes it covers are unverified`, { error: facts.failure.message });
+      return undefined;
+    }
+  };
+}
