@@ -171,17 +171,31 @@ describe("Opsgenie source", () => {
       shifts: [
         { email: "alice@opsguard.test", start: h(-3), end: h(1) },
         { email: "bob@opsguard.test", start: h(1), end: h(5) },
+        { email: "carol@opsguard.test", start: h(0.25), end: h(0.75) },
+        { email: "dave@opsguard.test", start: h(-2), end: h(-1.5) },
       ],
     });
   });
   afterAll(() => og.stop());
 
-  it("reads flat on-call recipients with GenieKey auth, also at the look-ahead instant", async () => {
+  it("reads who is on call now from the schedule's timeline with GenieKey auth", async () => {
     const http = new HttpClient({ service: "Opsgenie API", baseUrl: og.url, headers: { authorization: `GenieKey ${og.apiKey}` } });
     const source = new OpsgenieSource({ name: "og", http, schedules: ["platform_schedule"], identifierType: "name" });
+    const before = og.requests.length;
     expect(keys((await source.onCall(accessWindow(now, 0, 0)))[0]!.people)).toEqual(["alice@opsguard.test"]);
-    expect(keys((await source.onCall(accessWindow(now, 120, 0)))[0]!.people)).toEqual(["alice@opsguard.test", "bob@opsguard.test"]);
-    expect(og.requests.every((r) => r.query.get("flat") === "true" && r.query.get("scheduleIdentifierType") === "name")).toBe(true);
+    const asked = og.requests.slice(before);
+    expect(asked.map((r) => [r.path, r.query.get("identifierType")])).toEqual([["/v2/schedules/platform_schedule/timeline", "name"]]);
+  });
+
+  it("sees a shift that starts and ends inside the look-ahead or grace window", async () => {
+    const http = new HttpClient({ service: "Opsgenie API", baseUrl: og.url, headers: { authorization: `GenieKey ${og.apiKey}` } });
+    const source = new OpsgenieSource({ name: "og", http, schedules: ["platform_schedule"], identifierType: "name" });
+    expect(keys((await source.onCall(accessWindow(now, 120, 0)))[0]!.people)).toEqual([
+      "alice@opsguard.test",
+      "bob@opsguard.test",
+      "carol@opsguard.test",
+    ]);
+    expect(keys((await source.onCall(accessWindow(now, 0, 180)))[0]!.people)).toEqual(["alice@opsguard.test", "dave@opsguard.test"]);
   });
 
   it("reports an unknown schedule with Opsgenie's message", async () => {

@@ -3,14 +3,28 @@ import { mergePeople, person, type ScheduleOnCall } from "../people";
 import type { Window } from "../window";
 import type { Source } from "./source";
 
-interface OnCallsReply {
-  data?: { onCallRecipients?: string[] };
+interface Recipient {
+  type?: string;
+  name?: string;
 }
 
+interface TimelineReply {
+  data?: {
+    finalTimeline?: {
+      rotations?: Array<{
+        periods?: Array<{ startDate?: string; endDate?: string; recipient?: Recipient; flattenedRecipients?: Recipient[] }>;
+      }>;
+    };
+  };
+}
+
+const DAY_MS = 86_400_000;
+
 /**
- * Opsgenie `GET /v2/schedules/{id}/on-calls?flat=true`. The API answers for one instant, so a
- * look-ahead or grace window asks for its start, now and its end: people whose whole shift falls
- * strictly inside a longer window are not seen.
+ * Opsgenie `GET /v2/schedules/{id}/timeline`: the final timeline (rotations with overrides and
+ * forwardings applied) from the window's start, one request per schedule. Everyone with a period
+ * overlapping the window is on call, so a short shift entirely inside a long look-ahead or grace
+ * window is seen too (the on-calls API answers for one instant only).
  */
 export class OpsgenieSource implements Source {
   readonly name: string;
@@ -26,23 +40,30 @@ export class OpsgenieSource implements Source {
   }
 
   async onCall(window: Window): Promise<ScheduleOnCall[]> {
-    const instants = [...new Set([window.since, window.now, window.until].map((d) => d.toISOString()))];
+    const since = window.since.getTime();
+    const until = window.until.getTime();
+    const days = Math.max(1, Math.ceil((until - since) / DAY_MS));
     return Promise.all(
       this.#schedules.map(async (schedule) => {
-        const replies = await Promise.all(
-          instants.map((date) =>
-            this.#http.get<OnCallsReply>(`/v2/schedules/${encodeURIComponent(schedule)}/on-calls`, {
-              scheduleIdentifierType: this.#identifierType,
-              flat: true,
-              date,
-            }),
-          ),
-        );
-        const people = replies.map((r) =>
-          (r.body.data?.onCallRecipients ?? []).filter((e) => e.includes("@")).map((email) => person({ email })),
-        );
+        const reply = await this.#http.get<TimelineReply>(`/v2/schedules/${encodeURIComponent(schedule)}/timeline`, {
+          identifierType: this.#identifierType,
+          date: window.since.toISOString(),
+          interval: days,
+          intervalUnit: "days",
+        });
+        const emails: string[] = [];
+        for (const rotation of reply.body.data?.finalTimeline?.rotations ?? []) {
+          for (const period of rotation.periods ?? []) {
+            const start = Date.parse(period.startDate ?? "");
+            const end = Date.parse(period.endDate ?? "");
+            // An instant window (no look-ahead, no grace) is covered by the period holding it.
+            if (!(start <= until && end > since && (start < until || since === until))) continue;
+            const recipients = period.recipient?.type === "user" ? [period.recipient] : (period.flattenedRecipients ?? []);
+            for (const r of recipients) if (r.type === "user" && r.name?.includes("@")) emails.push(r.name);
+          }
+        }
         // Named as configured, so a sink's `schedules` list matches whether it says an id or a name.
-        return { source: this.name, schedule, people: mergePeople(people) };
+        return { source: this.name, schedule, people: mergePeople([emails.map((email) => person({ email }))]) };
       }),
     );
   }

@@ -14,10 +14,14 @@ export interface OpsgenieSchedule {
   shifts: OpsgenieShift[];
 }
 
+const INTERVAL_UNITS: Record<string, number> = { days: 86_400_000, weeks: 7 * 86_400_000, months: 31 * 86_400_000 };
+
 /**
  * Opsgenie Schedule API v2 simulator: `GET /v2/schedules/{identifier}/on-calls` by id or name
- * (`scheduleIdentifierType`), `flat=true` for recipient emails, `date` for another instant,
- * `Authorization: GenieKey …`, and Opsgenie's `{message, took, requestId}` bodies.
+ * (`scheduleIdentifierType`), `flat=true` for recipient emails, `date` for another instant;
+ * `GET /v2/schedules/{identifier}/timeline` (`identifierType`, `date`, `interval`, `intervalUnit`)
+ * with the final timeline's periods clipped to the interval; `Authorization: GenieKey …`, and
+ * Opsgenie's `{message, took, requestId}` bodies. Each shift is its own rotation.
  */
 export class OpsgenieSim extends SimServer {
   readonly schedules: OpsgenieSchedule[] = [];
@@ -30,6 +34,7 @@ export class OpsgenieSim extends SimServer {
       req.headers.authorization === `GenieKey ${this.apiKey}` ? undefined : reply(401, { message: "Could not authenticate" }),
     );
     this.route("GET", "/v2/schedules/:identifier/on-calls", (req) => this.#onCalls(req));
+    this.route("GET", "/v2/schedules/:identifier/timeline", (req) => this.#timeline(req));
   }
 
   addSchedule(schedule: OpsgenieSchedule): OpsgenieSchedule {
@@ -37,12 +42,49 @@ export class OpsgenieSim extends SimServer {
     return schedule;
   }
 
-  #onCalls(req: SimRequest): SimResponse {
+  #find(req: SimRequest, typeParam: string): OpsgenieSchedule | SimResponse {
     const identifier = req.params.identifier ?? "";
-    const type = req.query.get("scheduleIdentifierType") ?? "id";
-    if (type !== "id" && type !== "name") return reply(422, { message: "scheduleIdentifierType should be one of: id, name" });
+    const type = req.query.get(typeParam) ?? "id";
+    if (type !== "id" && type !== "name") return reply(422, { message: `${typeParam} should be one of: id, name` });
     const schedule = this.schedules.find((s) => (type === "id" ? s.id : s.name) === identifier);
-    if (!schedule) return reply(404, { message: `Schedule with identifier [${identifier}] doesn't exist` });
+    return schedule ?? reply(404, { message: `Schedule with identifier [${identifier}] doesn't exist` });
+  }
+
+  #timeline(req: SimRequest): SimResponse {
+    const schedule = this.#find(req, "identifierType");
+    if (!("shifts" in schedule)) return schedule;
+    const dateParam = req.query.get("date");
+    const start = dateParam ? Date.parse(dateParam) : Date.now();
+    if (Number.isNaN(start)) return reply(422, { message: "date is not a valid ISO 8601 date" });
+    const interval = Number(req.query.get("interval") ?? "1");
+    const unit = INTERVAL_UNITS[req.query.get("intervalUnit") ?? "weeks"];
+    if (!Number.isInteger(interval) || interval < 1 || unit === undefined) {
+      return reply(422, { message: "interval should be a positive integer and intervalUnit one of: days, weeks, months" });
+    }
+    const end = start + interval * unit;
+    const iso = (ms: number) => new Date(ms).toISOString();
+    const rotations = schedule.shifts
+      .filter((s) => s.start.getTime() < end && s.end.getTime() > start)
+      .map((s, i) => ({
+        id: randomUUID(),
+        name: `rot${i + 1}`,
+        order: i + 1,
+        periods: [
+          {
+            startDate: iso(Math.max(s.start.getTime(), start)),
+            endDate: iso(Math.min(s.end.getTime(), end)),
+            type: "default",
+            recipient: { id: randomUUID(), type: "user", name: s.email },
+          },
+        ],
+      }));
+    const parent = { id: schedule.id, name: schedule.name, enabled: schedule.enabled ?? true };
+    return reply(200, { data: { _parent: parent, startDate: iso(start), endDate: iso(end), finalTimeline: { rotations } } });
+  }
+
+  #onCalls(req: SimRequest): SimResponse {
+    const schedule = this.#find(req, "scheduleIdentifierType");
+    if (!("shifts" in schedule)) return schedule;
     const dateParam = req.query.get("date");
     const at = dateParam ? Date.parse(dateParam) : Date.now();
     if (Number.isNaN(at)) return reply(422, { message: "date is not a valid ISO 8601 date" });
