@@ -35,15 +35,18 @@ const program = createProgram({
   ],
   helpAfter: HELP_AFTER,
 });
+// The policy is never searched for (an rc file in the checkout would let the change under review plant one).
+const configOption = program.options.find((o) => o.long === "--config");
+if (configOption) configOption.description = "policy file outside the repository; wins over .sock-check.yml (default: $SOCK_CHECK_CONFIG)";
 
-function withRange(command: ReturnType<typeof program.command>) {
+function withRange(command: ReturnType<typeof program.command>, fromDefault = "the last deploy tag") {
   return command
     .option("-C, --repo-dir <dir>", "the git checkout", ".")
-    .option("--from <ref>", "deployed commit or tag (default: the last deploy tag)")
+    .option("--from <ref>", `deployed commit or tag (default: ${fromDefault})`)
     .option("--from-file <path>", "file holding the deployed SHA")
     .option("--from-url <url>", "URL answering with the deployed SHA (text or JSON)")
     .option("--to <ref>", "candidate commit", "HEAD")
-    .option("--repo <owner/name>", "GitHub repository (default: policy, then the origin remote)");
+    .option("--repo <owner/name>", "GitHub owner/name or GitLab group/name (default: policy, then the origin remote)");
 }
 
 function checkOptions(flags: RangeFlags, ctx: ReturnType<typeof cliContext>): CheckOptions {
@@ -105,6 +108,7 @@ withRange(
   program
     .command("retro")
     .description("report emergency changes merged recently (or in the range): retroactive review done, pending or overdue"),
+  "see --since",
 )
   .option("--since <duration>", "without --from*: look at what merged in this window (m, h or d), shipped or not", "30d")
   .action(async (flags: RangeFlags & { since: string }, command: Command) => {

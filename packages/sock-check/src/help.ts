@@ -4,6 +4,10 @@ export const HELP_AFTER = `Policy (.sock-check.yml, read from the DEPLOYED commi
   github.repository        owner/name (default: from the origin remote)
   github.apiUrl            https://api.github.com, or https://HOST/api/v3 for Enterprise Server
   github.token             secret reference (default env:GITHUB_TOKEN); never printed
+  github.timeoutMs         per request attempt (default 15000)
+  github.maxRateLimitWaitMs  longest wait for a rate-limit reset; longer → exit 75 (default 120000)
+  provider                 github (default) or gitlab, with gitlab.project, gitlab.apiUrl,
+                           gitlab.token (default env:GITLAB_TOKEN), gitlab.timeoutMs, gitlab.maxRateLimitWaitMs
   deploy.tagPattern        last deploy tag, the default --from (default deploy-*)
   deploy.branch            PRs must be merged into it (default: the repository's default branch)
   commits                  first-parent (default) or all
@@ -11,8 +15,10 @@ export const HELP_AFTER = `Policy (.sock-check.yml, read from the DEPLOYED commi
   approvals.requireOnHead  one approval must be on the final head commit (default true)
   checks.required          check/status names, or {name, app}
   ticket.pattern           regex looked for in PR title, body, branch and commits (default [A-Z][A-Z0-9]+-\\d+)
+  ticket.required          a change without a ticket is a violation (default true)
   signedCommits            require verified signatures (default false)
   pathRules                [{paths: [glob], reviewers: [login], teams: [org/slug]}]
+  identities               {login: [e-mail]}: addresses the provider cannot link to the account
   exemptions.bots          PR authors exempt from review and ticket (checks still apply)
   exemptions.emergency     {label, reviewWithin: 72h}: let a change through, review after the merge
   slack.token              for --post-slack

@@ -248,6 +248,18 @@ describe("--post-slack", () => {
 });
 
 describe("helpers", () => {
+  it("documents in --help the policy keys and that the policy is never searched for in rc files", async () => {
+    const help = await runSockCheck(["--help"], { cwd: scenario.dir, env: envFor(scenario) });
+    expect(help.code).toBe(0);
+    expect(help.stdout).not.toContain(".sock-checkrc");
+    expect(help.stdout).toMatch(/-c, --config <file>\s+policy file outside the repository/);
+    for (const key of ["deploy.branch", "gitlab.project", "identities", "exemptions.emergency", "maxRateLimitWaitMs"]) {
+      expect(help.stdout).toContain(key);
+    }
+    const retro = await runSockCheck(["retro", "--help"], { cwd: scenario.dir, env: envFor(scenario) });
+    expect(retro.stdout).toMatch(/--since <duration>[\s\S]*default: "30d"/);
+  });
+
   it("matches path globs like .gitignore users expect", () => {
     expect(globToRegExp("infra/**").test("infra/a/b.tf")).toBe(true);
     expect(globToRegExp("infra/*.tf").test("infra/a/b.tf")).toBe(false);
