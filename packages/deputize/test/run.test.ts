@@ -158,9 +158,9 @@ describe("deputize run", () => {
       { operation: "delete", attribute: "member", values: [lab.users.bob.dn] },
     ]);
     expect(gitlab.membersOf("platform/approvers")).toEqual({ owner: 50, maint: 40, alice: 30 });
-    expect(slack.topic(CHANNEL)).toBe("On call: @alice | Runbook: <https://wiki.example/oncall>");
+    expect(slack.topic(CHANNEL)).toBe("On call: <@U0ALICE> | Runbook: <https://wiki.example/oncall>");
     expect(slack.usergroupMembers(USERGROUP)).toEqual(["U0ALICE"]);
-    expect(slack.messagesTo(CHANNEL).map((m) => m.text)).toEqual(["On-call hand-off: on call now: @alice (off duty: @bob)"]);
+    expect(slack.messagesTo(CHANNEL).map((m) => m.text)).toEqual(["On-call hand-off: on call now: <@U0ALICE> (off duty: @bob)"]);
     expect(hookBodies).toHaveLength(1);
     expect(hookBodies[0]).toMatchObject({ previous: [], added: ["alice@opsguard.test"], current: [{ key: "alice@opsguard.test" }] });
   });
@@ -183,8 +183,8 @@ describe("deputize run", () => {
     expect(report.exitCode).toBe(0);
     expect(report.sinks[0]?.plan).toMatchObject({ add: ["carol"], remove: [] });
     expect(await members(lab.groups.oncall)).toEqual(["alice", "carol"]);
-    expect(slack.topic(CHANNEL)).toBe("On call: @alice, @carol | Runbook: <https://wiki.example/oncall>");
-    expect(slack.messagesTo(CHANNEL).at(-1)?.text).toBe("On-call hand-off: on call now: @alice, @carol");
+    expect(slack.topic(CHANNEL)).toBe("On call: <@U0ALICE>, <@U0CAROL> | Runbook: <https://wiki.example/oncall>");
+    expect(slack.messagesTo(CHANNEL).at(-1)?.text).toBe("On-call hand-off: on call now: <@U0ALICE>, <@U0CAROL>");
     expect(gitlab.membersOf("platform/approvers")).toEqual({ owner: 50, maint: 40, alice: 30, carol: 30 });
   });
 
@@ -202,7 +202,7 @@ describe("deputize run", () => {
     expect(report.sinks.map((s) => s.status)).toEqual(["would-change", "would-change", "would-change", "would-change"]);
     expect(report.sinks[0]?.plan).toMatchObject({ add: ["dave"], remove: ["alice", "carol"] });
     expect(report.sinks[2]?.plan?.updates.join("\n")).toMatch(
-      /topic: "On call: @alice, @carol \| Runbook: https:\/\/wiki.example\/oncall" → "On call: @dave/,
+      /topic: "On call: <@U0ALICE>, <@U0CAROL> \| Runbook: https:\/\/wiki.example\/oncall" → "On call: <@U0DAVE>/,
     );
 
     expect(slack.writes().length).toBe(slackWrites);
@@ -255,7 +255,7 @@ describe("deputize run", () => {
     slack.rateLimit(2, 0);
     const short = await run();
     expect(short.exitCode).toBe(0);
-    expect(slack.topic(CHANNEL)).toMatch(/^On call: @alice \|/);
+    expect(slack.topic(CHANNEL)).toMatch(/^On call: <@U0ALICE> \|/);
 
     onCall({ SRE: ["bob"] });
     slack.rateLimit(50, 0);
@@ -274,8 +274,8 @@ describe("deputize run", () => {
     slack.clearFaults();
     const after = await run();
     expect(after.exitCode).toBe(0);
-    expect(slack.topic(CHANNEL)).toMatch(/^On call: @bob \|/);
-    expect(slack.messagesTo(CHANNEL).at(-1)?.text).toBe("On-call hand-off: on call now: @bob (off duty: @alice)");
+    expect(slack.topic(CHANNEL)).toMatch(/^On call: <@U0BOB> \|/);
+    expect(slack.messagesTo(CHANNEL).at(-1)?.text).toBe("On-call hand-off: on call now: <@U0BOB> (off duty: <@U0ALICE>)");
   });
 
   it("a hung Slack costs one timeout and does not hold up the other sinks", async () => {
@@ -290,7 +290,7 @@ describe("deputize run", () => {
     expect(await members(lab.groups.oncall)).toEqual(["bob"]);
     slack.clearFaults();
     expect((await run()).exitCode).toBe(0);
-    expect(slack.topic(CHANNEL)).toMatch(/^On call: @bob \|/);
+    expect(slack.topic(CHANNEL)).toMatch(/^On call: <@U0BOB> \|/);
   });
 
   it("retries a webhook that failed on the next run, without re-sending anything else", async () => {

@@ -11,18 +11,18 @@ import { DeputizeState } from "../src/state";
 
 describe("Slack topic", () => {
   it("keeps the rest of the topic and reads back what it wrote", () => {
-    const topic = composeTopic(["alice", "bob"], "Runbook: https://wiki.example/oncall");
-    expect(topic).toBe("On call: @alice, @bob | Runbook: https://wiki.example/oncall");
-    expect(parseTopic(topic)).toEqual({ names: ["alice", "bob"], rest: "Runbook: https://wiki.example/oncall" });
+    const topic = composeTopic(["@alice", "<@U0BOB>"], "Runbook: https://wiki.example/oncall");
+    expect(topic).toBe("On call: @alice, <@U0BOB> | Runbook: https://wiki.example/oncall");
+    expect(parseTopic(topic)).toEqual({ names: ["alice", "U0BOB"], rest: "Runbook: https://wiki.example/oncall" });
     expect(parseTopic("Welcome to #oncall")).toEqual({ names: [], rest: "Welcome to #oncall" });
     expect(composeTopic([], "")).toBe("On call: nobody");
   });
 
   it("never exceeds Slack's 250 characters: the rest is cut first, then the list", () => {
-    const long = composeTopic(["alice"], "x".repeat(400));
+    const long = composeTopic(["@alice"], "x".repeat(400));
     expect(long.length).toBe(250);
     expect(long.endsWith("…")).toBe(true);
-    const many = Array.from({ length: 40 }, (_, i) => `engineer${i}`);
+    const many = Array.from({ length: 40 }, (_, i) => `@engineer${i}`);
     const crowded = composeTopic(many, "rest");
     expect(crowded.length).toBeLessThanOrEqual(250);
     expect(crowded).toMatch(/^On call: @engineer0, .* \+\d+ more/);
@@ -119,5 +119,37 @@ describe("Slack sink with a fresh state directory", () => {
     await handoff.apply();
     expect(slack.topic("C0FRESH")).toBe("On call: @bob | pager: 555-0100");
     expect(slack.messagesTo("C0FRESH").map((m) => m.text)).toEqual(["On-call hand-off: on call now: @bob (off duty: @alice)"]);
+  });
+
+  it("names people with real Slack mentions, keeps an old plain topic's people unannounced, and escapes markup", async () => {
+    slack.addUser({ id: "U0CARLA", name: "carla", email: "carla@opsguard.test" });
+    slack.addUser({ id: "U0DAN", name: "dan", email: "dan@opsguard.test" });
+    slack.addChannel({ id: "C0MENTION", name: "mention", topic: "On call: @carla | a &lt;b&gt; &amp; c" });
+    const sink = new SlackSink({
+      name: "slack-mention",
+      slack: new SlackClient({ token: new Secret(SLACK_SIM_TOKEN, "test"), baseUrl: slack.apiUrl }),
+      state: new DeputizeState(join(dir, "mention")),
+      channel: "C0MENTION",
+      topic: true,
+      announce: true,
+    });
+    const carla = person({ email: "carla@opsguard.test", uid: "carla" });
+    const migrate = await sink.plan([carla]);
+    expect(migrate.updates).toEqual(['topic: "On call: @carla | a <b> & c" → "On call: <@U0CARLA> | a &lt;b&gt; &amp; c"']);
+    await migrate.apply();
+    expect(slack.messagesTo("C0MENTION")).toEqual([]);
+    expect(slack.topic("C0MENTION")).toBe("On call: <@U0CARLA> | a &lt;b&gt; &amp; c");
+    expect((await sink.plan([carla])).updates).toEqual([]);
+
+    const handoff = await sink.plan([person({ email: "dan@opsguard.test", uid: "dan" }), person({ email: "x<!channel>@opsguard.test" })]);
+    await handoff.apply();
+    expect(slack.topic("C0MENTION")).toBe("On call: <@U0DAN>, @x&lt;!channel&gt; | a &lt;b&gt; &amp; c");
+    expect(slack.messagesTo("C0MENTION").map((m) => m.text)).toEqual([
+      "On-call hand-off: on call now: <@U0DAN>, @x&lt;!channel&gt; (off duty: <@U0CARLA>)",
+    ]);
+    expect(handoff.unresolved).toEqual(["x<!channel>@opsguard.test: no Slack user with this email"]);
+    expect(
+      (await sink.plan([person({ email: "dan@opsguard.test", uid: "dan" }), person({ email: "x<!channel>@opsguard.test" })])).updates,
+    ).toEqual([]);
   });
 });

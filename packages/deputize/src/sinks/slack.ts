@@ -19,6 +19,7 @@ export interface SlackSinkOptions {
 
 const TOPIC_PREFIX = "On call: ";
 const TOPIC_MAX = 250;
+const SLACK_USER_ID = /^[UW][A-Z0-9]{2,}$/;
 
 /**
  * Slack: the channel topic, a hand-off message and an optional user group. The topic is compared
@@ -43,15 +44,20 @@ export class SlackSink implements Sink {
     const updates: string[] = [];
     const unresolved: string[] = [];
     const steps: Array<() => Promise<void>> = [];
+    const ids = await this.#slackIds(people, unresolved);
+    if (Object.keys(ids.looked).length > 0) steps.push(() => state.recordSlackIds(ids.looked));
+    // A real mention (<@U…>) where Slack knows the person, so the name is clickable and notifies.
+    const mentions = people.map((p) => mention(ids.byKey[p.key], handleOf(p)));
 
-    let topicNames: string[] | undefined;
+    let topicTags: string[] | undefined;
     if (this.#o.topic) {
       const info = await slack.conversationInfo(channel);
       const current = slackPlainText(info.topic?.value ?? "");
       const parsed = parseTopic(current);
-      topicNames = parsed.names;
-      const desired = composeTopic(handles, parsed.rest);
-      if (desired !== current) {
+      topicTags = parsed.names;
+      // The kept rest was read as plain text: escaped again, so a "<" in it cannot turn into markup.
+      const desired = composeTopic(mentions, escapeSlackText(parsed.rest));
+      if (slackPlainText(desired) !== current) {
         updates.push(`topic: "${current}" → "${desired}"`);
         steps.push(async () => {
           await slack.setTopic(channel, desired);
@@ -61,7 +67,6 @@ export class SlackSink implements Sink {
 
     if (this.#o.usergroup) {
       const usergroup = this.#o.usergroup;
-      const ids = await this.#slackIds(people, unresolved);
       const current = await slack.usergroupMembers(usergroup);
       const desired = [...new Set(Object.values(ids.byKey))].sort();
       const add = desired.filter((id) => !current.includes(id));
@@ -74,17 +79,20 @@ export class SlackSink implements Sink {
           await slack.setUsergroupMembers(usergroup, desired);
         });
       }
-      if (Object.keys(ids.looked).length > 0) steps.push(() => state.recordSlackIds(ids.looked));
     }
 
     const keys = people.map((p) => p.key).sort();
     const announced = await state.announced(this.name);
     // With no record yet, the topic tells who was announced last (a fresh state dir must not re-announce).
+    const inTopic = (p: Person) => topicTags?.some((t) => t === ids.byKey[p.key] || t === handleOf(p)) ?? false;
     const changed = announced
       ? announced.join("\n") !== keys.join("\n")
-      : topicNames === undefined || [...topicNames].sort().join("\n") !== [...handles].sort().join("\n");
+      : topicTags === undefined || topicTags.length !== people.length || !people.every(inTopic);
     if (this.#o.announce && changed) {
-      const text = handoffText(handles, announced?.map(handleOfKey) ?? topicNames ?? []);
+      const offDuty = announced
+        ? await Promise.all(announced.filter((k) => !keys.includes(k)).map(async (k) => mention(await state.slackId(k), handleOfKey(k))))
+        : (topicTags ?? []).filter((t) => !people.some((p) => t === ids.byKey[p.key] || t === handleOf(p))).map(tagMention);
+      const text = handoffText(mentions, offDuty);
       updates.push(`message: "${text}"`);
       steps.push(async () => {
         await slack.postMessage({ channel, text, unfurl_links: false });
@@ -93,7 +101,8 @@ export class SlackSink implements Sink {
     if (changed) steps.push(() => state.recordAnnounced(this.name, keys));
 
     // Membership as last announced (the topic may show only the first names of a long list).
-    const before = announced?.map(handleOfKey) ?? topicNames ?? [];
+    const byId = new Map(people.flatMap((p) => (ids.byKey[p.key] ? [[ids.byKey[p.key], handleOf(p)] as const] : [])));
+    const before = announced?.map(handleOfKey) ?? (topicTags ?? []).map((t) => byId.get(t) ?? t);
     const previous = new Set(announced ?? []);
     return {
       current: before,
@@ -138,7 +147,10 @@ export class SlackSink implements Sink {
   }
 }
 
-/** "On call: @a, @b | rest" → names and rest; a topic of ours without a rest, or someone else's topic kept whole. */
+/**
+ * "On call: <@U1>, @b | rest" → tags (Slack user ids of mentions, else handles) and rest; a topic
+ * of ours without a rest, or someone else's topic kept whole.
+ */
 export function parseTopic(topic: string): { names: string[]; rest: string } {
   if (!topic.startsWith(TOPIC_PREFIX)) return { names: [], rest: topic.trim() };
   const body = topic.slice(TOPIC_PREFIX.length);
@@ -152,22 +164,19 @@ export function parseTopic(topic: string): { names: string[]; rest: string } {
           .map((n) =>
             n
               .trim()
-              .replace(/^@/, "")
-              .replace(/ \+\d+ more$/, ""),
+              .replace(/ \+\d+ more$/, "")
+              .replace(/^<@([^>|]+)(?:\|[^>]*)?>$/, "$1")
+              .replace(/^@/, ""),
           )
           .filter(Boolean);
   return { names, rest: bar === -1 ? "" : body.slice(bar + 3).trim() };
 }
 
-/** The topic within Slack's 250 characters: the rest is shortened first, then the list. */
-export function composeTopic(handles: readonly string[], rest: string): string {
-  const list = handles.length === 0 ? "nobody" : handles.map((h) => `@${h}`).join(", ");
-  let head = `${TOPIC_PREFIX}${list}`;
-  for (let shown = handles.length - 1; head.length > TOPIC_MAX && shown > 0; shown--) {
-    head = `${TOPIC_PREFIX}${handles
-      .slice(0, shown)
-      .map((h) => `@${h}`)
-      .join(", ")} +${handles.length - shown} more`;
+/** The topic within Slack's 250 characters: the rest is shortened first, then the list of mentions. */
+export function composeTopic(mentions: readonly string[], rest: string): string {
+  let head = `${TOPIC_PREFIX}${mentions.length === 0 ? "nobody" : mentions.join(", ")}`;
+  for (let shown = mentions.length - 1; head.length > TOPIC_MAX && shown > 0; shown--) {
+    head = `${TOPIC_PREFIX}${mentions.slice(0, shown).join(", ")} +${mentions.length - shown} more`;
   }
   if (!rest) return head;
   const room = TOPIC_MAX - head.length - 3;
@@ -175,10 +184,19 @@ export function composeTopic(handles: readonly string[], rest: string): string {
   return `${head} | ${rest.length > room ? `${rest.slice(0, room - 1)}…` : rest}`;
 }
 
-function handoffText(handles: readonly string[], before: readonly string[]): string {
-  const now = handles.length === 0 ? "nobody is on call" : `on call now: ${handles.map((h) => `@${h}`).join(", ")}`;
-  const off = before.filter((h) => !handles.includes(h)).map((h) => `@${h}`);
-  return escapeSlackText(`On-call hand-off: ${now}${off.length > 0 ? ` (off duty: ${off.join(", ")})` : ""}`);
+function handoffText(mentions: readonly string[], offDuty: readonly string[]): string {
+  const now = mentions.length === 0 ? "nobody is on call" : `on call now: ${mentions.join(", ")}`;
+  return `On-call hand-off: ${now}${offDuty.length > 0 ? ` (off duty: ${offDuty.join(", ")})` : ""}`;
+}
+
+/** <@U…> for a Slack user id, else "@handle" as escaped text (a handle comes from a source and may hold markup). */
+export function mention(slackId: string | undefined, handle: string): string {
+  return slackId && SLACK_USER_ID.test(slackId) ? `<@${slackId}>` : escapeSlackText(`@${handle}`);
+}
+
+/** A tag read back from the topic: a user id becomes a mention again, a handle stays text. */
+function tagMention(tag: string): string {
+  return mention(SLACK_USER_ID.test(tag) ? tag : undefined, tag);
 }
 
 function handleOfKey(key: string): string {
