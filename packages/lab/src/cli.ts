@@ -32,6 +32,12 @@ async function main(): Promise<number> {
     process.stderr.write(`lab: unknown component ${unknown.join(", ")} (known: ${LAB_COMPONENTS.map((c) => c.name).join(", ")})\n`);
     return 64;
   }
+  // Listening before the start: a Ctrl-C while slapd is still starting stops the lab once it is up, files removed.
+  const stopRequested = new Promise<void>((resolve) => {
+    process.once("SIGINT", resolve);
+    process.once("SIGTERM", resolve);
+  });
+  const startedAt = Date.now();
   process.stderr.write("lab: starting...\n");
   let lab: Awaited<ReturnType<typeof startLab>>;
   try {
@@ -40,20 +46,26 @@ async function main(): Promise<number> {
     process.stderr.write(`lab: could not start: ${(error as Error).message}\n`);
     return 1;
   }
+  process.stderr.write(`lab: up in ${((Date.now() - startedAt) / 1000).toFixed(1)} s\n`);
   if (args.json) {
-    process.stdout.write(`${JSON.stringify({ dir: lab.dir, sections: lab.sections, configFiles: lab.configFiles }, null, 2)}\n`);
+    process.stdout.write(
+      `${JSON.stringify({ dir: lab.dir, sections: lab.sections, configFiles: lab.configFiles, tryCommands: lab.tryCommands }, null, 2)}\n`,
+    );
   } else {
     const lines = [...lab.components.values()].flatMap((c) => c.describe());
     lines.push("", `lab dir         ${lab.dir}`, `config sections ${lab.dir}/lab.yaml`);
-    for (const [tool, path] of Object.entries(lab.configFiles))
-      lines.push(`export ${tool.toUpperCase().replace(/[^A-Z0-9]/g, "_")}_CONFIG=${path}`);
+    if (Object.keys(lab.configFiles).length > 0)
+      lines.push("", "Ready configs, and the command that tries each tool against the lab (from the repo root, after pnpm build):");
+    for (const [tool, path] of Object.entries(lab.configFiles)) {
+      lines.push(`  ${tool.padEnd(14)}${path}`);
+      const command = lab.tryCommands[tool];
+      if (command) lines.push(`  ${"".padEnd(14)}$ ${command}`);
+    }
+    lines.push(`  ${"auditd-parse".padEnd(14)}needs no service: $ node packages/auditd-parse/dist/auditd-parse.cjs --help`);
     lines.push("", "Ctrl-C stops the lab and removes its files.");
     process.stdout.write(`${lines.join("\n")}\n`);
   }
-  await new Promise<void>((resolve) => {
-    process.once("SIGINT", resolve);
-    process.once("SIGTERM", resolve);
-  });
+  await stopRequested;
   process.stderr.write("lab: stopping...\n");
   await lab.stop();
   return 0;

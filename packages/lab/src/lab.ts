@@ -24,14 +24,21 @@ export interface LabContext {
 
 export interface LabComponent<T extends StartedComponent = StartedComponent> {
   name: string;
+  /** Components this one uses from ctx.started; it starts once they are up, everything else in parallel. */
+  needs?: readonly string[];
   start(ctx: LabContext): Promise<T>;
 }
 
 /** Builds a ready-to-use config file for one tool from the sections the components offer. */
 export interface ToolConfigBuilder {
   tool: string;
-  /** Returns undefined when a section it needs is missing (its component was not started). */
-  build(sections: Readonly<Record<string, unknown>>): Record<string, unknown> | undefined;
+  /**
+   * Returns undefined when a section it needs is missing (its component was not started). May write
+   * side files (a rotation file, a token file) into dir.
+   */
+  build(sections: Readonly<Record<string, unknown>>, dir: string): Record<string, unknown> | undefined;
+  /** The one command line that tries the tool against the lab with this config file. */
+  tryCommand?(configFile: string, sections: Readonly<Record<string, unknown>>): string;
 }
 
 export interface RunningLab {
@@ -41,6 +48,8 @@ export interface RunningLab {
   sections: Readonly<Record<string, unknown>>;
   /** tool name → path of its ready config file (<dir>/<tool>.yaml). */
   configFiles: Readonly<Record<string, string>>;
+  /** tool name → the command line that tries it against the lab. */
+  tryCommands: Readonly<Record<string, string>>;
   get<T extends StartedComponent>(name: string): T;
   stop(): Promise<void>;
 }
@@ -51,8 +60,8 @@ export interface StartLabOptions {
 }
 
 /**
- * Starts components in order (a later one may use an earlier one), writes lab.yaml and one config
- * file per tool, and stops everything, in reverse order, on stop() or if a start fails.
+ * Starts components in parallel, each after the ones it needs, writes lab.yaml and one config file
+ * per tool, and stops everything, in reverse list order, on stop() or if a start fails.
  */
 export async function startLab(options: StartLabOptions): Promise<RunningLab> {
   const dir = makeTempDir("lab");
@@ -63,23 +72,30 @@ export async function startLab(options: StartLabOptions): Promise<RunningLab> {
     removeDir(dir);
   };
   const unregister = onProcessExit(() => removeDir(dir));
-  try {
-    for (const component of options.components) started.set(component.name, await component.start({ dir, started }));
-  } catch (error) {
+  const results = await Promise.allSettled(startInDependencyOrder(options.components, dir, started));
+  // Listed order, so describe() and stop() do not depend on which start finished first.
+  const inOrder = new Map(options.components.flatMap((c) => (started.has(c.name) ? [[c.name, started.get(c.name)!] as const] : [])));
+  started.clear();
+  for (const [name, component] of inOrder) started.set(name, component);
+  const failure = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
+  if (failure) {
     await stopAll();
     unregister();
-    throw error;
+    throw failure.reason;
   }
   const sections: Record<string, unknown> = {};
   for (const component of started.values()) Object.assign(sections, component.sections?.() ?? {});
   writeFileSync(join(dir, "lab.yaml"), stringify(sections));
   const configFiles: Record<string, string> = {};
+  const tryCommands: Record<string, string> = {};
   for (const builder of options.tools ?? []) {
-    const config = builder.build(sections);
+    const config = builder.build(sections, dir);
     if (!config) continue;
     const path = join(dir, `${builder.tool}.yaml`);
     writeFileSync(path, `# ${builder.tool} config for the opsguard lab; use: --config ${path}\n${stringify(config)}`);
     configFiles[builder.tool] = path;
+    const command = builder.tryCommand?.(path, sections);
+    if (command) tryCommands[builder.tool] = command;
   }
   let stopped = false;
   return {
@@ -87,6 +103,7 @@ export async function startLab(options: StartLabOptions): Promise<RunningLab> {
     components: started,
     sections,
     configFiles,
+    tryCommands,
     get<T extends StartedComponent>(name: string): T {
       const component = started.get(name);
       if (!component) throw new Error(`lab component "${name}" is not running`);
@@ -99,4 +116,21 @@ export async function startLab(options: StartLabOptions): Promise<RunningLab> {
       unregister();
     },
   };
+}
+
+/** One start promise per component; a component waits for the ones it needs (those not listed are skipped). */
+function startInDependencyOrder(components: readonly LabComponent[], dir: string, started: Map<string, StartedComponent>): Promise<void>[] {
+  const names = new Set(components.map((c) => c.name));
+  const pending = new Map<string, Promise<void>>();
+  const startOne = (component: LabComponent): Promise<void> => {
+    const existing = pending.get(component.name);
+    if (existing) return existing;
+    const needs = (component.needs ?? []).filter((n) => names.has(n));
+    const promise = Promise.all(needs.map((n) => startOne(components.find((c) => c.name === n)!))).then(async () => {
+      started.set(component.name, await component.start({ dir, started }));
+    });
+    pending.set(component.name, promise);
+    return promise;
+  };
+  return components.map(startOne);
 }
