@@ -143,9 +143,16 @@ async function runHook(name: "hook" | HookSource, command: Command): Promise<voi
   try {
     config = (await loadConfig({ tool: "vpnnotify", schema: configSchema, path: opts.config })).config;
   } catch (error) {
-    // Without a config we cannot know onFailure: a broken config must not lock everyone out.
-    process.stderr.write(`vpnnotify: failed user=${event.user} ip=${event.ip} reason=${JSON.stringify(describeError(error))}\n`);
+    // Without a config onFailure is unknown: a broken config must not lock everyone out. It does
+    // silence every alert, so the line says so, and the detached worker (no stderr) sends it to syslog.
     if (event.deferredFile) writeFileSync(event.deferredFile, "1");
+    const { log, close } = hookLogger({ level: "error", format: opts.logFormat, detached, facility: "daemon" });
+    log.error("failed", {
+      user: event.user,
+      ip: event.ip,
+      reason: `unusable config, so NO login is notified until it is fixed (the client was let in): ${describeError(error)}`,
+    });
+    await close();
     return;
   }
   const { log, close } = hookLogger({

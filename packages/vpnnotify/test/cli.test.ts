@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SLACK_SIM_TOKEN, SlackSim } from "@opsguard/lab";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { openvpnConnectEnv, PLACES, runCli, waitFor, writeGeoDatabases } from "./fixtures";
+import { openvpnConnectEnv, PLACES, runCli, syslogServer, waitFor, writeGeoDatabases } from "./fixtures";
 
 const SECURITY = "C0SECURITY";
 let dir: string;
@@ -158,8 +158,31 @@ describe("OpenVPN client-connect", () => {
     writeFileSync(config, JSON.stringify({ server: { name: "x" }, securityChannel: "#not-an-id" }));
     const result = await runCli(["--wait"], { VPNNOTIFY_CONFIG: config, ...openvpnConnectEnv("alice", PLACES.london.ip) });
     expect(result.code).toBe(0);
-    expect(result.stderr).toMatch(/^vpnnotify: failed user=alice ip=81\.2\.69\.142 reason=".*invalid config.*slack/m);
+    expect(result.stderr).toMatch(
+      /^vpnnotify: error: failed user=alice ip=81\.2\.69\.142 reason=".*NO login is notified.*invalid config.*slack/,
+    );
+    expect(result.stderr.trim().split("\n")).toHaveLength(1);
   });
+  it("a broken config in the detached worker still reaches syslog, saying that no login is notified", async () => {
+    const config = join(dir, "broken-detached.json");
+    writeFileSync(config, JSON.stringify({ server: { name: "x" }, securityChannel: "#not-an-id" }));
+    const syslog = await syslogServer();
+    try {
+      const deferred = join(dir, "deferred-broken");
+      const env = openvpnConnectEnv("alice", PLACES.london.ip, { client_connect_deferred_file: deferred });
+      const result = await runCli([], { VPNNOTIFY_CONFIG: config, PATH: syslog.path, ...env });
+      expect(result).toMatchObject({ code: 0, stderr: "" });
+      const line = await waitFor(() => syslog.lines.find((l) => l.includes("vpnnotify")), 15_000, "the syslog line");
+      // <27> is daemon.err; the line names the key at fault and that alerts are off.
+      expect(line).toMatch(
+        /^<27>.* vpnnotify .* failed user=alice ip=81\.2\.69\.142 reason=".*NO login is notified.*invalid config.*slack/,
+      );
+      expect(readFileSync(deferred, "utf8")).toBe("1");
+    } finally {
+      await syslog.close();
+    }
+  });
+
   it("an OpenVPN environment without the client's address is logged, and the client still connects", async () => {
     const s = setup();
     const env = openvpnConnectEnv("alice", PLACES.london.ip);

@@ -1,5 +1,7 @@
 import { spawn } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { createSocket } from "node:dgram";
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { writeMmdb } from "@opsguard/lab";
 
@@ -182,4 +184,24 @@ export async function waitFor<T>(check: () => T | undefined | false, timeoutMs =
     if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/**
+ * A syslog receiver on a loopback UDP port. Core sends syslog lines through logger(1), which
+ * writes to /dev/log; `path` puts a logger first on PATH that runs the real one against this port.
+ */
+export async function syslogServer(): Promise<{ lines: string[]; path: string; close: () => Promise<void> }> {
+  const socket = createSocket("udp4");
+  const lines: string[] = [];
+  socket.on("message", (message) => lines.push(message.toString()));
+  await new Promise<void>((resolve) => socket.bind(0, "127.0.0.1", resolve));
+  const bin = mkdtempSync(join(tmpdir(), "vpnnotify-syslog-"));
+  const shim = join(bin, "logger");
+  writeFileSync(shim, `#!/bin/sh\nexec /usr/bin/logger --udp --server 127.0.0.1 --port ${socket.address().port} "$@"\n`);
+  chmodSync(shim, 0o755);
+  const close = async () => {
+    await new Promise<void>((resolve) => socket.close(() => resolve()));
+    rmSync(bin, { recursive: true, force: true });
+  };
+  return { lines, path: `${bin}:/usr/bin:/bin`, close };
 }
