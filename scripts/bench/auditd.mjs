@@ -44,19 +44,19 @@ function ensure(command, pkg) {
   }
 }
 
-/** One run under GNU time: wall seconds and peak RSS (MB); stdin from a file when given. */
+/** One run under GNU time: wall seconds, CPU seconds (user + system) and peak RSS (MB); stdin from a file when given. */
 function measure(argv, stdinFile) {
-  const shell = `exec /usr/bin/time -f "%e %M" ${argv.map((a) => `'${a}'`).join(" ")}${stdinFile ? ` < '${stdinFile}'` : ""} > /dev/null`;
+  const shell = `exec /usr/bin/time -f "%e %U %S %M" ${argv.map((a) => `'${a}'`).join(" ")}${stdinFile ? ` < '${stdinFile}'` : ""} > /dev/null`;
   const r = spawnSync("sh", ["-c", shell], { encoding: "utf8", maxBuffer: 1 << 26 });
   const last = r.stderr.trim().split("\n").pop() ?? "";
-  const [secs, kb] = last.split(" ").map(Number);
+  const [secs, user, sys, kb] = last.split(" ").map(Number);
   if (!Number.isFinite(secs) || !Number.isFinite(kb)) throw new Error(`${argv.join(" ")} failed: ${r.stderr.trim().slice(-500)}`);
-  return { secs, rssMb: kb / 1024 };
+  return { secs, cpu: user + sys, rssMb: kb / 1024 };
 }
 
 /**
  * Runs every tool RUNS times, interleaved (a, b, c, a, b, c …) so a load spike from other work on the
- * machine hits them alike; keeps each tool's fastest run and its highest RSS.
+ * machine hits them alike; keeps each tool's fastest run, its least CPU time and its highest RSS.
  */
 function bestOf(tools) {
   const results = tools.map(() => undefined);
@@ -65,7 +65,7 @@ function bestOf(tools) {
       before?.();
       const m = measure(argv, stdin);
       const r = results[t];
-      results[t] = r ? { secs: Math.min(r.secs, m.secs), rssMb: Math.max(r.rssMb, m.rssMb) } : m;
+      results[t] = r ? { secs: Math.min(r.secs, m.secs), cpu: Math.min(r.cpu, m.cpu), rssMb: Math.max(r.rssMb, m.rssMb) } : m;
     });
   }
   return results;
@@ -89,7 +89,7 @@ try {
   );
   const clearLaurel = () => rmSync(join(dir, "laurel.json"), { force: true });
 
-  const rows = [["input", "tool", "MiB/s", "peak RSS MB", "vs laurel"]];
+  const rows = [["input", "tool", "MiB/s", "vs laurel", "CPU s", "CPU vs laurel", "peak RSS MB"]];
   const verdicts = [];
   for (const [label, file] of [
     ["raw", raw],
@@ -106,7 +106,15 @@ try {
     const laurel = results.find(([n]) => n === "laurel")?.[1];
     for (const [name, r] of results) {
       const rate = mib / r.secs;
-      rows.push([label, name, rate.toFixed(1), r.rssMb.toFixed(0), laurel ? `${(rate / (mib / laurel.secs)).toFixed(2)}x` : "-"]);
+      rows.push([
+        label,
+        name,
+        rate.toFixed(1),
+        laurel ? `${(rate / (mib / laurel.secs)).toFixed(2)}x` : "-",
+        r.cpu.toFixed(2),
+        laurel ? `${(r.cpu / laurel.cpu).toFixed(2)}x` : "-",
+        r.rssMb.toFixed(0),
+      ]);
     }
     const ours = results[0][1];
     if (laurel)
