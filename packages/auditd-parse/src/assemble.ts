@@ -1,13 +1,13 @@
-import { type AuditRecord, parseRecord, type RecordHeader } from "./record";
+import { type AuditRecord, parseRecord } from "./record";
 import { isStandaloneType } from "./record-types";
 
 /** The records of one event, in arrival order, before interpretation. */
-export interface RawEvent<R extends RecordHeader = AuditRecord> {
+export interface RawEvent {
   node: string | undefined;
   stamp: string;
   timeMs: number;
   serial: number;
-  records: R[];
+  records: AuditRecord[];
   /** Input lines without an audit header; such an event has no records. */
   unparsed: string[] | undefined;
 }
@@ -42,19 +42,17 @@ const SERIAL_RESET = 100_000;
  * Groups records into events by (node, timestamp, serial). An event completes on EOE, when its type is
  * single-record by nature, when it falls out of the window, when too many are open, or at flush().
  */
-export class Assembler<R extends RecordHeader = AuditRecord> {
+export class Assembler {
   readonly stats: AssemblerStats = { lines: 0, records: 0, events: 0, malformed: 0, lost: 0 };
-  private readonly open = new Map<string, RawEvent<R>>();
+  private readonly open = new Map<string, RawEvent>();
   private readonly lastSerial = new Map<string, number>();
   private readonly windowMs: number;
   private readonly maxInFlight: number;
   private newestMs = 0;
 
-  /** `parse` turns a line into a record (undefined: no audit header); the default tokenises the whole line. */
   constructor(
-    private readonly emit: (event: RawEvent<R>) => void,
+    private readonly emit: (event: RawEvent) => void,
     options: AssemblerOptions = {},
-    private readonly parse: (line: string) => R | undefined = parseRecord as unknown as (line: string) => R | undefined,
   ) {
     this.windowMs = options.windowMs ?? 2000;
     this.maxInFlight = options.maxInFlight ?? 2048;
@@ -64,7 +62,7 @@ export class Assembler<R extends RecordHeader = AuditRecord> {
     this.stats.lines++;
     const first = line.charCodeAt(0);
     if (line.length === 0 || first === 35 /* # */ || (first === 32 && line.trim() === "")) return;
-    const record = this.parse(line);
+    const record = parseRecord(line);
     if (record === undefined) {
       this.stats.malformed++;
       this.complete({ node: undefined, stamp: "", timeMs: 0, serial: -1, records: [], unparsed: [line] });
@@ -134,7 +132,7 @@ export class Assembler<R extends RecordHeader = AuditRecord> {
     this.complete(first.value[1]);
   }
 
-  private complete(event: RawEvent<R>): void {
+  private complete(event: RawEvent): void {
     this.stats.events++;
     this.emit(event);
   }

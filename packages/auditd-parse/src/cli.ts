@@ -1,6 +1,4 @@
-import { fileURLToPath } from "node:url";
 import { setFlagsFromString } from "node:v8";
-import { isMainThread } from "node:worker_threads";
 import {
   type CliContext,
   cliContext,
@@ -15,16 +13,13 @@ import {
 } from "@opsguard/core";
 import { z } from "zod";
 import pkg from "../package.json" with { type: "json" };
-import type { AssemblerStats } from "./assemble";
-import { eventFilter, type FilterOptions, listOption, parseSuccess, parseTime } from "./filter";
+import { eventFilter, listOption, parseSuccess, parseTime } from "./filter";
 import { formatRow, formatText, tableHeader } from "./format";
 import { IdNames, type IdSources } from "./ids";
 import { followFile, readInput, rotationOrder } from "./input";
 import type { AuditEvent } from "./interpret";
-import { serveInterpretation } from "./interpret-worker";
 import { type Connection, connectionOf, formatConnection } from "./net";
 import { Output } from "./output";
-import { ParallelParser } from "./parallel";
 import { AuditParser } from "./parser";
 import { formatSession, SessionTracker } from "./sessions";
 
@@ -142,34 +137,22 @@ async function parseCommand(files: string[], command: Command, mode: Mode): Prom
   const flags = command.optsWithGlobals<ParseFlags>();
   const { config } = await loadConfig({ tool: "auditd-parse", schema: configSchema, path: ctx.opts.config, optional: true });
   const ids = new IdNames(idSources(flags, config));
-  const filterOptions: FilterOptions = {
-    ...(flags.type ? { types: flags.type } : {}),
-    ...(flags.user ? { users: flags.user } : {}),
-    ...(flags.key ? { keys: flags.key } : {}),
-    ...(flags.syscall ? { syscalls: flags.syscall } : {}),
-    ...(flags.since ? { sinceMs: parseTime(flags.since, "--since") } : {}),
-    ...(flags.until ? { untilMs: parseTime(flags.until, "--until") } : {}),
-    ...(flags.success ? { success: parseSuccess(flags.success) } : {}),
-  };
-  const filter = eventFilter(filterOptions, ids);
+  const filter = eventFilter(
+    {
+      ...(flags.type ? { types: flags.type } : {}),
+      ...(flags.user ? { users: flags.user } : {}),
+      ...(flags.key ? { keys: flags.key } : {}),
+      ...(flags.syscall ? { syscalls: flags.syscall } : {}),
+      ...(flags.since ? { sinceMs: parseTime(flags.since, "--since") } : {}),
+      ...(flags.until ? { untilMs: parseTime(flags.until, "--until") } : {}),
+      ...(flags.success ? { success: parseSuccess(flags.success) } : {}),
+    },
+    ids,
+  );
   if (!["ndjson", "text", "table"].includes(flags.format ?? "ndjson")) {
     throw new UsageError(`--format ${flags.format} is not supported`, { hint: "use ndjson, text or table" });
   }
-  const inputs = files.length === 0 ? ["-"] : rotationOrder(files);
   const output = new Output(flags.output);
-  const workers = workerCount(mode, flags);
-  if (workers > 0) {
-    const init = { ids: idSources(flags, config), filter: filter === undefined ? undefined : filterOptions };
-    const parser = new ParallelParser(WORKER_FILE, workers, init, output, parserOptions(flags, config));
-    for (const file of inputs) {
-      await readInput(file, (chunk) => parser.pushBytes(chunk));
-      parser.endOfFile();
-    }
-    await parser.end();
-    await output.close();
-    report(ctx, parser.stats, flags.strict);
-    return;
-  }
   const sink = makeSink(mode, flags, ctx, output);
   const parser = new AuditParser(
     (event, json) => {
@@ -181,6 +164,7 @@ async function parseCommand(files: string[], command: Command, mode: Mode): Prom
     parser.pushBytes(chunk);
     return sink.pending();
   };
+  const inputs = files.length === 0 ? ["-"] : rotationOrder(files);
   if (flags.follow) {
     if (inputs.length !== 1 || inputs[0] === "-") throw new UsageError("--follow needs exactly one file");
     const abort = new AbortController();
@@ -203,23 +187,7 @@ async function parseCommand(files: string[], command: Command, mode: Mode): Prom
   parser.end();
   await sink.finish();
   await output.close();
-  report(ctx, parser.stats, flags.strict);
-}
-
-/** This file is also the worker threads' entry point (one bundle to ship). */
-const WORKER_FILE = fileURLToPath(import.meta.url);
-/**
- * Interpretation workers for this run: opt-in through AUDITD_PARSE_WORKERS (plain NDJSON events only).
- * Off by default: measured slower on a loaded 2-core machine, and each worker adds ~20 MB RSS.
- */
-function workerCount(mode: Mode, flags: ParseFlags): number {
-  if (mode !== "events" || (flags.format ?? "ndjson") !== "ndjson" || flags.pretty || flags.follow) return 0;
-  const forced = process.env.AUDITD_PARSE_WORKERS;
-  if (forced === undefined || forced === "") return 0;
-  const n = Number(forced);
-  if (!Number.isInteger(n) || n < 0 || n > 16)
-    throw new UsageError(`AUDITD_PARSE_WORKERS=${forced} is not a number of workers`, { hint: "use 0 to 16, or unset it" });
-  return n;
+  report(ctx, parser, flags.strict);
 }
 
 /** Consumes events for one mode and writes them; pending() is the backpressure hook. */
@@ -326,7 +294,7 @@ async function pluginCommand(command: Command): Promise<void> {
   }
   parser.end();
   await output.close();
-  report(ctx, parser.stats, false);
+  report(ctx, parser, false);
 }
 
 function idSources(flags: ParseFlags, config: Config): IdSources {
@@ -348,7 +316,8 @@ function parseWindow(value: string): number {
 }
 
 /** The stderr summary: counts, lost events, and the malformed-input verdict for --strict. */
-function report(ctx: CliContext, s: AssemblerStats, strict: boolean): void {
+function report(ctx: CliContext, parser: AuditParser, strict: boolean): void {
+  const s = parser.stats;
   ctx.log.info(`${s.lines} lines, ${s.records} records, ${s.events} events, ${s.lost} lost (serial gaps), ${s.malformed} malformed`);
   if (s.lost > 0) ctx.log.warn(`${s.lost} events missing (gaps in serial numbers: the kernel or auditd dropped them)`);
   if (s.malformed > 0) {
@@ -358,5 +327,4 @@ function report(ctx: CliContext, s: AssemblerStats, strict: boolean): void {
   }
 }
 
-if (isMainThread) void runCli(program);
-else serveInterpretation();
+void runCli(program);

@@ -34,20 +34,6 @@ export class Output {
     return undefined;
   }
 
-  /** Queues bytes that are already whole lines (a worker's batch). Returns a promise only when the caller should wait. */
-  bytes(data: Buffer): Promise<void> | undefined {
-    if (this.used + data.length <= BUFFER_BYTES) {
-      this.used += data.copy(this.buffer, this.used);
-      return undefined;
-    }
-    const pending = this.flush();
-    if (data.length <= BUFFER_BYTES) {
-      this.used = data.copy(this.buffer, 0);
-      return pending;
-    }
-    return pending.then(() => this.write(data));
-  }
-
   private append(text: string): void {
     this.used += this.buffer.write(text, this.used);
     this.buffer[this.used++] = 10;

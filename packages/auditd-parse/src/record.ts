@@ -1,7 +1,7 @@
 import { recordTypeName } from "./record-types";
 
-/** What grouping records into events needs: the parsed audit header of one line. */
-export interface RecordHeader {
+/** One audit record (one line), split into its header and raw key=value tokens. */
+export interface AuditRecord {
   node: string | undefined;
   /** Record type name; `UNKNOWN[n]` when the number has no name. */
   type: string;
@@ -10,12 +10,6 @@ export interface RecordHeader {
   /** Log time in epoch milliseconds. */
   timeMs: number;
   serial: number;
-  /** Part of the body that could not be tokenised (e.g. an unterminated quote). */
-  unparsed: string | undefined;
-}
-
-/** One audit record (one line), split into its header and raw key=value tokens. */
-export interface AuditRecord extends RecordHeader {
   /** Field names and their values as written (quotes kept, so hex and quoted strings stay distinguishable). */
   keys: string[];
   values: string[];
@@ -24,11 +18,8 @@ export interface AuditRecord extends RecordHeader {
   /** ENRICHED-format fields after the 0x1d separator. */
   enrichedKeys: string[] | undefined;
   enrichedValues: string[] | undefined;
-}
-
-/** A record header and its whole line, body untouched (the parallel pipeline tokenises in a worker). */
-export interface LineRecord extends RecordHeader {
-  line: string;
+  /** Part of the body that could not be tokenised (e.g. an unterminated quote). */
+  unparsed: string | undefined;
 }
 
 const MAX_SECONDS = 8.64e12;
@@ -47,14 +38,45 @@ const COMMA = 44;
  * `unparsed`). Header parsing uses indexOf and charCode scans only: this runs once per input line.
  */
 export function parseRecord(line: string): AuditRecord | undefined {
-  const pos = parseHeader(line);
-  if (pos < 0) return undefined;
+  let node: string | undefined;
+  let pos = 0;
+  if (line.startsWith("node=")) {
+    const sp = line.indexOf(" ", 5);
+    if (sp < 0) return undefined;
+    node = line.slice(5, sp);
+    pos = sp + 1;
+  }
+  if (!line.startsWith("type=", pos)) {
+    // syslog-wrapped kernel line: "… kernel: [ 12.3] audit: type=1400 audit(…): …"
+    const at = line.indexOf(" type=", pos);
+    if (at < 0) return undefined;
+    pos = at + 1;
+  }
+  const typeEnd = line.indexOf(" ", pos + 5);
+  if (typeEnd < 0) return undefined;
+  const type = typeName(line.slice(pos + 5, typeEnd));
+  pos = typeEnd + 1;
+  if (line.startsWith("msg=", pos)) pos += 4;
+  if (!line.startsWith("audit(", pos)) return undefined;
+  const close = line.indexOf(")", pos + 6);
+  if (close < 0) return undefined;
+  const stamp = line.slice(pos + 6, close);
+  const colon = stamp.indexOf(":");
+  const dot = stamp.indexOf(".");
+  if (colon < 0 || dot < 0 || dot > colon) return undefined;
+  const sec = digits(stamp, 0, dot);
+  const ms = digits(stamp, dot + 1, colon);
+  const serial = digits(stamp, colon + 1, stamp.length);
+  // beyond what a Date can hold (year 275760) is not a real audit time
+  if (sec < 0 || sec > MAX_SECONDS || ms < 0 || serial < 0) return undefined;
+  pos = close + 1;
+  if (line.charCodeAt(pos) === 58) pos++;
   const record: AuditRecord = {
-    node: header.node,
-    type: header.type,
-    stamp: header.stamp,
-    timeMs: header.timeMs,
-    serial: header.serial,
+    node,
+    type,
+    stamp,
+    timeMs: sec * 1000 + (colon - dot - 1 === 3 ? ms : Math.round(ms * 10 ** (3 - (colon - dot - 1)))),
+    serial,
     keys: [],
     values: [],
     text: undefined,
@@ -72,66 +94,6 @@ export function parseRecord(line: string): AuditRecord | undefined {
     tokenize(line, gs + 1, line.length, record.enrichedKeys, record.enrichedValues, undefined, false);
   }
   return record;
-}
-
-/** Parses only the header of one line (undefined when it has none), keeping the line for later. */
-export function parseLineRecord(line: string): LineRecord | undefined {
-  if (parseHeader(line) < 0) return undefined;
-  return {
-    node: header.node,
-    type: header.type,
-    stamp: header.stamp,
-    timeMs: header.timeMs,
-    serial: header.serial,
-    unparsed: undefined,
-    line,
-  };
-}
-
-/** The last header parsed: one reused object instead of an allocation per line. */
-const header = { node: undefined as string | undefined, type: "", stamp: "", timeMs: 0, serial: 0 };
-
-/** Fills `header` from the line; returns where the body starts, or -1 when the line has no audit header. */
-function parseHeader(line: string): number {
-  let node: string | undefined;
-  let pos = 0;
-  if (line.startsWith("node=")) {
-    const sp = line.indexOf(" ", 5);
-    if (sp < 0) return -1;
-    node = line.slice(5, sp);
-    pos = sp + 1;
-  }
-  if (!line.startsWith("type=", pos)) {
-    // syslog-wrapped kernel line: "… kernel: [ 12.3] audit: type=1400 audit(…): …"
-    const at = line.indexOf(" type=", pos);
-    if (at < 0) return -1;
-    pos = at + 1;
-  }
-  const typeEnd = line.indexOf(" ", pos + 5);
-  if (typeEnd < 0) return -1;
-  const type = typeName(line.slice(pos + 5, typeEnd));
-  pos = typeEnd + 1;
-  if (line.startsWith("msg=", pos)) pos += 4;
-  if (!line.startsWith("audit(", pos)) return -1;
-  const close = line.indexOf(")", pos + 6);
-  if (close < 0) return -1;
-  const stamp = line.slice(pos + 6, close);
-  const colon = stamp.indexOf(":");
-  const dot = stamp.indexOf(".");
-  if (colon < 0 || dot < 0 || dot > colon) return -1;
-  const sec = digits(stamp, 0, dot);
-  const ms = digits(stamp, dot + 1, colon);
-  const serial = digits(stamp, colon + 1, stamp.length);
-  // beyond what a Date can hold (year 275760) is not a real audit time
-  if (sec < 0 || sec > MAX_SECONDS || ms < 0 || serial < 0) return -1;
-  pos = close + 1;
-  if (line.charCodeAt(pos) === 58) pos++;
-  header.node = node;
-  header.type = type;
-  header.stamp = stamp;
-  header.timeMs = sec * 1000 + (colon - dot - 1 === 3 ? ms : Math.round(ms * 10 ** (3 - (colon - dot - 1))));
-  header.serial = serial;
-  return pos;
 }
 
 function typeName(raw: string): string {

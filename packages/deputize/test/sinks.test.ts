@@ -38,6 +38,7 @@ describe("GitLab approver group sink", () => {
     await gitlab.start();
     for (const u of ["owner", "maint", "guest", "alice", "bob", "carol"])
       gitlab.addUser({ username: u, name: u, email: `${u}@opsguard.test` });
+    gitlab.addUser({ username: "ekrause", name: "Erin Krause", email: "Erin@opsguard.test" });
     gitlab.addGroup("platform/approvers", {
       owner: GitLabAccess.OWNER,
       maint: GitLabAccess.MAINTAINER,
@@ -82,6 +83,17 @@ describe("GitLab approver group sink", () => {
     await plan.apply();
     expect(gitlab.membersOf("platform/approvers")).toEqual({ owner: 50, maint: 40, guest: 10, alice: 30 });
     expect(gitlab.requests.filter((r) => r.method === "POST").map((r) => r.status)).toEqual([201, 201, 429, 429, 201]);
+  });
+
+  it("finds a person whose GitLab username differs from their uid by email, and keeps them on the next run", async () => {
+    const erin = person({ email: "erin@opsguard.test", uid: "erin" });
+    const plan = await sink().plan([erin, ...on("alice")]);
+    expect(plan).toMatchObject({ add: ["ekrause"], remove: [], unresolved: [] });
+    await plan.apply();
+    expect(gitlab.membersOf("platform/approvers")).toMatchObject({ alice: 30, ekrause: 30 });
+    expect(await sink().plan([erin, ...on("alice")])).toMatchObject({ add: [], remove: [], desired: ["alice", "ekrause"] });
+    const off = await sink().plan(on("alice", "nobody"));
+    expect(off).toMatchObject({ remove: ["ekrause"], unresolved: ["nobody: no GitLab user with this username or email"] });
   });
 
   it("reports GitLab's error message when the group does not exist", async () => {

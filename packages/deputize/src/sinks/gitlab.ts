@@ -21,10 +21,19 @@ interface Member {
   access_level: number;
 }
 
+interface User {
+  id: number;
+  username: string;
+  /** Only in an administrator's view. */
+  email?: string;
+  public_email?: string;
+}
+
 /**
  * A GitLab approver group: on-call people become members at one access level. Only members at
  * exactly that level are managed, so owners, maintainers and anyone added by hand at another
- * level are never removed or demoted. GitLab usernames are the people's uids (or email local parts).
+ * level are never removed or demoted. People are matched by username (their uid, else email local
+ * part), then by email.
  */
 export class GitLabGroupSink implements Sink {
   readonly kind = "gitlab-group";
@@ -43,29 +52,33 @@ export class GitLabGroupSink implements Sink {
     const groupPath = `/groups/${encodeURIComponent(this.#o.group)}/members`;
     const members = await collect(gitlabPages<Member>(http, groupPath, {}, this.#o.pageSize));
     const byName = new Map(members.map((m) => [m.username.toLowerCase(), m]));
-    const managed = members.filter((m) => m.access_level === accessLevel);
-    const wanted = [...new Set(people.map((p) => handleOf(p)))];
-    const wantedLower = new Set(wanted.map((w) => w.toLowerCase()));
+    const byId = new Map(members.map((m) => [m.id, m]));
     const unresolved: string[] = [];
-    const add: Array<{ id: number; username: string }> = [];
-    for (const username of wanted) {
-      const member = byName.get(username.toLowerCase());
-      if (member) {
-        if (member.access_level < accessLevel)
-          unresolved.push(`${username}: already a member at level ${member.access_level}; left as it is`);
+    const add: User[] = [];
+    const kept = new Set<number>();
+    const seen = new Set<string>();
+    for (const p of people) {
+      const username = handleOf(p);
+      if (seen.has(username.toLowerCase())) continue;
+      seen.add(username.toLowerCase());
+      // Looked up only for people who are not members by that name: the cost follows the change, not the team size.
+      const user = byName.get(username.toLowerCase()) ?? (await this.#findUser(username, p.email));
+      if (!user) {
+        unresolved.push(`${username}: no GitLab user with this username${p.email ? " or email" : ""}`);
         continue;
       }
-      // Looked up only for people to add: the cost follows the change, not the team size.
-      const users = (await http.get<Array<{ id: number; username: string }>>("/users", { username })).body;
-      const user = users.find((u) => u.username.toLowerCase() === username.toLowerCase());
-      if (user) add.push(user);
-      else unresolved.push(`${username}: no GitLab user with this username`);
+      const member = byId.get(user.id);
+      if (!member) add.push(user);
+      else if (member.access_level < accessLevel)
+        unresolved.push(`${member.username}: already a member at level ${member.access_level}; left as it is`);
+      else kept.add(member.id);
     }
-    const remove = managed.filter((m) => !wantedLower.has(m.username.toLowerCase()));
+    const managed = members.filter((m) => m.access_level === accessLevel);
+    const remove = managed.filter((m) => !kept.has(m.id));
 
     return {
       current: managed.map((m) => m.username),
-      desired: wanted.filter((w) => byName.has(w.toLowerCase()) || add.some((a) => a.username === w)),
+      desired: [...managed.filter((m) => kept.has(m.id)).map((m) => m.username), ...add.map((u) => u.username)].sort(),
       add: add.map((u) => u.username),
       remove: remove.map((m) => m.username),
       updates: [],
@@ -82,6 +95,21 @@ export class GitLabGroupSink implements Sink {
         }
       },
     };
+  }
+
+  /**
+   * The GitLab account for a username, else for an email: `?search=` matches any email of a user
+   * for an administrator's token, only public emails otherwise, and is a substring search, so only an
+   * exact email match counts.
+   */
+  async #findUser(username: string, email: string | undefined): Promise<User | undefined> {
+    const { http } = this.#o;
+    const named = (await http.get<User[]>("/users", { username })).body;
+    const user = named.find((u) => u.username.toLowerCase() === username.toLowerCase());
+    if (user || !email) return user;
+    const found = (await http.get<User[]>("/users", { search: email })).body;
+    const wanted = email.toLowerCase();
+    return found.find((u) => u.email?.toLowerCase() === wanted || u.public_email?.toLowerCase() === wanted);
   }
 }
 
