@@ -1,0 +1,103 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { connect } from "node:net";
+import { dirname } from "node:path";
+import { describe, expect, it } from "vitest";
+
+const ROOT = new URL("../../../", import.meta.url).pathname;
+const TSX = `${ROOT}node_modules/.bin/tsx`;
+
+interface LabJson {
+  dir: string;
+  sections: Record<string, Record<string, unknown>>;
+  configFiles: Record<string, string>;
+  tryCommands: Record<string, string>;
+}
+
+/** `pnpm lab --json` in its own process group, as a terminal runs it (Ctrl-C signals the whole group). */
+function startCli(args: string[]): { child: ChildProcess; output: Promise<LabJson>; exit: Promise<number | null> } {
+  const child = spawn(TSX, ["packages/lab/src/cli.ts", ...args], { cwd: ROOT, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+  let stdout = "";
+  let stderr = "";
+  child.stderr?.on("data", (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  const exit = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  const output = new Promise<LabJson>((resolve, reject) => {
+    child.stdout?.on("data", (chunk: Buffer) => {
+      stdout += chunk.toString();
+      try {
+        resolve(JSON.parse(stdout) as LabJson);
+      } catch {
+        // not the whole document yet
+      }
+    });
+    void exit.then((code) => reject(new Error(`lab exited ${code} before it was up: ${stderr}`)));
+  });
+  // A caller that only waits for the exit code never reads output: its rejection is expected there.
+  output.catch(() => {});
+  return { child, output, exit };
+}
+
+function portOf(url: string): number {
+  return Number(new URL(url).port);
+}
+
+function answers(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: "127.0.0.1", port });
+    socket.setTimeout(1000);
+    socket.once("connect", () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once("error", () => resolve(false));
+    socket.once("timeout", () => {
+      socket.destroy();
+      resolve(false);
+    });
+  });
+}
+
+describe("pnpm lab", () => {
+  it("starts every component, and Ctrl-C stops every server and removes every file", async () => {
+    const { child, output, exit } = startCli(["--json"]);
+    let lab: LabJson;
+    try {
+      lab = await output;
+    } catch (error) {
+      if (child.pid) process.kill(-child.pid, "SIGKILL");
+      throw error;
+    }
+    const s = lab.sections;
+    const ports = [
+      portOf(String((s.ldap?.urls as string[] | undefined)?.[0])),
+      Number(s.sshd?.port),
+      portOf(String(s.redis?.url)),
+      portOf(String(s.slack?.baseUrl)),
+      portOf(String(s.pagerduty?.baseUrl)),
+      portOf(String(s.opsgenie?.baseUrl)),
+      portOf(String(s.gitlab?.baseUrl)),
+      portOf(String(s.github?.apiUrl)),
+    ];
+    const dirs = [lab.dir, dirname(String(s.ldap?.caFile)), dirname(String(s.sshd?.authkeysConfig))];
+    expect(await Promise.all(ports.map(answers))).toEqual(ports.map(() => true));
+    for (const dir of dirs) expect(existsSync(dir), dir).toBe(true);
+    expect(Object.keys(lab.tryCommands).sort()).toEqual(["authkeys", "deputize", "sock-check", "vpnnotify"]);
+
+    process.kill(-(child.pid ?? 0), "SIGINT");
+    expect(await exit).toBe(0);
+    expect(await Promise.all(ports.map(answers))).toEqual(ports.map(() => false));
+    for (const dir of dirs) expect(existsSync(dir), dir).toBe(false);
+  });
+
+  it("refuses an unknown component with exit 64 and the list of known ones", async () => {
+    const { exit, child } = startCli(["--only", "slapd,mainframe"]);
+    let stderr = "";
+    child.stderr?.on("data", (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    expect(await exit).toBe(64);
+    expect(stderr).toContain("unknown component mainframe (known: slapd, sshd, redis, slack, pagerduty, opsgenie, gitlab, github)");
+  });
+});
