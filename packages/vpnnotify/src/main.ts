@@ -25,27 +25,39 @@ import { createNotifier, hookLogger } from "./runtime";
 
 type Command = ReturnType<typeof createProgram>;
 
-const HELP = `Hooks (each exits 0 at once and notifies from a detached worker, unless --wait):
-  OpenVPN      client-connect "/usr/local/bin/vpnnotify openvpn"   (also client-disconnect; deferred
-               client-connect is used automatically: "2" at once, "1"/"0" from the worker)
-  strongSwan   leftupdown=/usr/local/bin/vpnnotify  (PLUTO_VERB up-client / down-client)
-  libreswan    leftupdown="/usr/local/bin/vpnnotify updown"
-  ocserv       connect-script = /usr/local/bin/vpnnotify   (REASON=connect, USERNAME, IP_REAL)
-  anything     vpnnotify notify --user alice --ip 81.2.69.142
+const HELP = `Install once (as root), then give the VPN server the launcher it prints:
+  vpnnotify install [--prefix /usr/local/lib/vpnnotify]
 
-Config keys (YAML or JSON; see the README for all of them):
+Hooks (each exits 0 at once and notifies from a detached worker; --wait works in the hook itself):
+  OpenVPN      client-connect /usr/local/lib/vpnnotify/vpnnotify   (and client-disconnect; deferred
+               client-connect is used automatically: "2" at once, "1"/"0" from the worker)
+  strongSwan   leftupdown=/usr/local/lib/vpnnotify/vpnnotify   (PLUTO_VERB up-client / down-client)
+  libreswan    leftupdown=/usr/local/lib/vpnnotify/vpnnotify
+  ocserv       connect-script = /usr/local/lib/vpnnotify/vpnnotify   (REASON=connect, USERNAME, IP_REAL)
+  anything     vpnnotify notify --user alice --ip 81.2.69.142 [--port N] [--time ISO8601] [--json]
+
+Config keys (YAML or JSON; the README explains each):
   server.name, server.environment     shown in messages
-  slack.token, slack.baseUrl          token as "env:NAME" or "file:/path"
+  slack.token, slack.baseUrl, slack.timeoutMs   token as "env:NAME" or "file:/path"
   securityChannel                     channel id for escalations and unmapped users
   directory.ldap, directory.filter    LDAP lookup of the user; {user} is escaped
-  directory.slackIdAttribute | directory.emailAttribute | directory.emailDomain
-  geoip.city, geoip.asn               MaxMind DB files; a public-domain country DB is built in
-  state.file | state.redis.url        memory of known places (file by default)
-  policy.renotifyAfterDays, policy.impossibleTravelKmh, policy.minTravelKm, policy.knownBy
+  directory.slackIdAttribute | directory.emailAttribute | directory.emailDomain, directory.timeZoneAttribute
+  geoip.city, geoip.asn, geoip.embedded   MaxMind DB files; a public-domain country DB is built in
+  state.file | state.redis.{url,username,password,caFile,servername,keyPrefix,connectTimeoutMs,commandTimeoutMs}
+  policy.knownBy, policy.renotifyAfterDays, policy.forgetAfterDays, policy.impossibleTravelKmh,
+  policy.minTravelKm, policy.maxPlacesPerUser
   templates.user, templates.security  {{placeholders}} and {{#section}}…{{/section}}
   deadlineMs (2000), onFailure (accept|reject), timeZone, log.syslogFacility, log.file
 
-A hook never fails a login because of its own trouble (exit 0) unless onFailure is "reject".`;
+Example config (/etc/opsguard/vpnnotify.yaml):
+  server: { name: vpn-eu-1, environment: production }
+  slack: { token: file:/etc/opsguard/slack-token }
+  securityChannel: C0SECURITY
+  directory: { emailDomain: example.org }
+
+A hook never fails a login because of its own trouble (exit 0), a broken config included, unless
+onFailure is "reject": then OpenVPN's deferred client-connect gets "0", and with --wait the exit
+code refuses the login (OpenVPN, ocserv; strongSwan and libreswan ignore updown's exit code).`;
 
 const EXIT_CODES = [
   ExitCode.OK,

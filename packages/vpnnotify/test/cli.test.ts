@@ -254,3 +254,17 @@ describe("other VPN servers", () => {
     expect(bad.stderr.trim()).toBe('vpnnotify: "not-an-ip" is not an IP address (pass the client\'s public address)');
   });
 });
+
+describe("--help", () => {
+  it("names every config key the README documents, and the install command", async () => {
+    const readme = readFileSync(join(import.meta.dirname, "../README.md"), "utf8");
+    const table = readme.slice(readme.indexOf("## Config keys"), readme.indexOf("### Templates"));
+    const keys = [...table.matchAll(/^\| (.+?) \|/gm)].flatMap((row) => [...(row[1] ?? "").matchAll(/`([\w.]+)`/g)].map((m) => m[1] ?? ""));
+    expect(keys.length).toBeGreaterThan(20);
+    const result = await runCli(["--help"], {});
+    expect(result.code).toBe(0);
+    const missing = keys.filter((key) => !result.stdout.includes(key.split(".").pop() ?? key));
+    expect(missing).toEqual([]);
+    expect(result.stdout).toContain("vpnnotify install");
+  });
+});
