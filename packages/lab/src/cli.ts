@@ -6,13 +6,14 @@ const HELP = `Usage: pnpm lab [--only NAME,...] [--json]
 
 Starts the opsguard lab on loopback only, on free ports, under a temp dir:
 ${LAB_COMPONENTS.map((c) => `  - ${c.name}`).join("\n")}
-prints what runs where and the ready config files, and stops everything on Ctrl-C or SIGTERM.
+prints what runs where, a ready config file per tool (authkeys, deputize, vpnnotify, sock-check) with
+the command that tries it against the lab, and stops everything on Ctrl-C or SIGTERM.
 
   --only NAME,...  start only these components
-  --json           print the config sections and files as JSON on stdout
+  --json           print {dir, sections, configFiles, tryCommands} as JSON on stdout
   -h, --help       show this help
 
-Exit codes: 0 stopped cleanly, 1 a component failed to start, 64 bad flag.`;
+Exit codes: 0 stopped cleanly, 1 a component failed to start, 64 bad flag or unknown component.`;
 
 async function main(): Promise<number> {
   let args: ReturnType<typeof parse>;
