@@ -4,7 +4,7 @@
 // entry into dist/index.js for publishing. Core also gets its type declarations.
 import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { build } from "esbuild";
 
 const root = new URL("..", import.meta.url).pathname;
@@ -25,6 +25,24 @@ const shared = {
   external: ["cpu-features", "*.node"],
 };
 
+/**
+ * zod re-exports its ~50 translated error-message sets as `z.locales`, and a namespace export keeps
+ * all of them in a bundle and evaluates them at every start (about 10% of authkeys' start-up). Our
+ * messages are English (zod's default, which it registers itself), so the bins get only that one.
+ */
+const englishZodOnly = {
+  name: "english-zod-only",
+  setup(b) {
+    b.onResolve({ filter: /\/locales\/index\.js$/ }, ({ path, resolveDir }) =>
+      /[\\/]zod[\\/]v4[\\/]/.test(resolveDir) ? { path: join(resolveDir, path), namespace: "zod-en" } : undefined,
+    );
+    b.onLoad({ filter: /.*/, namespace: "zod-en" }, ({ path }) => ({
+      contents: `export { default as en } from ${JSON.stringify(join(path, "../en.js"))};`,
+      resolveDir: dirname(path),
+    }));
+  },
+};
+
 await Promise.all(
   packages.map(async ({ dir, pkg }) => {
     rmSync(join(dir, "dist"), { recursive: true, force: true });
@@ -40,6 +58,7 @@ await Promise.all(
           banner: { js: "#!/usr/bin/env node" },
           define: { "import.meta.url": "__opsguardImportMetaUrl" },
           inject: [join(root, "scripts/build-shims/import-meta-url.js")],
+          plugins: [englishZodOnly],
         }).then(() => bin),
       );
     }
