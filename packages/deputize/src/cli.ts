@@ -53,7 +53,7 @@ const program = createProgram({
     ExitCode.NO_PERM,
     ExitCode.CONFIG,
   ],
-  helpAfter: `${HELP}\n\nExit code 1 means a change was refused (nobody on call, too many removals); 2 that some sinks failed.`,
+  helpAfter: `${HELP}\n\nExit code 1 means a change was refused (nobody on call, too many removals); 2 that some sinks failed\nor someone on call could not be placed (no LDAP entry, Slack user or GitLab account).`,
 });
 
 program

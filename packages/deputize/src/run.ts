@@ -96,7 +96,14 @@ async function runSink(
   try {
     const { apply, ...plan } = await sink.plan(people);
     planned = plan;
-    const report: SinkReport = { ...base, onCall, plan, status: "unchanged" };
+    // Someone on call without access is what an operator must hear about: partial, not OK.
+    const report: SinkReport = {
+      ...base,
+      onCall,
+      plan,
+      status: "unchanged",
+      ...(plan.unresolved.length > 0 ? { exitCode: ExitCode.PARTIAL } : {}),
+    };
     if (!hasChanges(plan)) return report;
     if (people.length === 0 && !dep.settings.allowEmpty) {
       return {
@@ -129,11 +136,15 @@ async function runSink(
   }
 }
 
-/** 0 when every sink is fine; the failure's own code when nothing succeeded; PARTIAL when some did. */
+/**
+ * 0 when every sink is fine; the failure's own code when every sink failed; PARTIAL when some
+ * sinks (or some people in a sink) could not be brought in line and the rest were.
+ */
 function overallExitCode(sinks: readonly SinkReport[], sourceErrors: RunReport["sourceErrors"]): ExitCode {
   const bad = sinks.filter((s) => s.exitCode !== undefined);
   if (bad.length === 0) return sourceErrors.length > 0 ? ExitCode.PARTIAL : ExitCode.OK;
-  if (bad.length === sinks.length) return bad[0]?.exitCode ?? ExitCode.FAILED;
+  const failures = bad.filter((s) => s.exitCode !== ExitCode.PARTIAL);
+  if (failures.length === sinks.length) return failures[0]?.exitCode ?? ExitCode.FAILED;
   return ExitCode.PARTIAL;
 }
 

@@ -70,8 +70,8 @@ describe("deputize CLI", () => {
         "  - bob",
         "slack (slack): would change",
         "  + alice",
-        '  ~ topic: "Runbook: https://wiki.example/oncall" → "On call: @alice | Runbook: https://wiki.example/oncall"',
-        '  ~ message: "On-call hand-off: on call now: @alice"',
+        '  ~ topic: "Runbook: https://wiki.example/oncall" → "On call: <@U0ALICE> | Runbook: https://wiki.example/oncall"',
+        '  ~ message: "On-call hand-off: on call now: <@U0ALICE>"',
         "",
       ].join("\n"),
     );
@@ -90,7 +90,7 @@ describe("deputize CLI", () => {
     const first = await deputize("--config", configFile, "run");
     expect(first.code).toBe(0);
     expect(first.stdout).toMatch(/^ldap:oncall \(ldap-group\): changed\n {2}\+ alice\n {2}- bob\n/);
-    expect(slack.topic(CHANNEL)).toBe("On call: @alice | Runbook: <https://wiki.example/oncall>");
+    expect(slack.topic(CHANNEL)).toBe("On call: <@U0ALICE> | Runbook: <https://wiki.example/oncall>");
     const admin = lab.adminClient();
     try {
       expect((await admin.read(lab.groups.oncall, ["member"]))?.get("member")).toEqual([lab.users.alice.dn]);

@@ -216,7 +216,8 @@ describe("deputize run", () => {
   it("places everyone it can when an on-call email is unknown, and names the unknown one", async () => {
     onCall({ SRE: ["dave", "ghost"] });
     const report = await run();
-    expect(report.exitCode).toBe(0);
+    expect(report.exitCode).toBe(2);
+    expect(report.sinks.map((s) => s.status)).toEqual(["changed", "changed", "changed", "changed"]);
     expect(await members(lab.groups.oncall)).toEqual(["dave"]);
     expect(report.sinks[0]?.plan?.unresolved).toEqual([`ghost@opsguard.test: no entry under ${lab.peopleDn}`]);
     expect(report.sinks[1]?.plan?.unresolved).toEqual(["ghost: no GitLab user with this username or email"]);
