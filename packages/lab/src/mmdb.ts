@@ -131,3 +131,31 @@ function control(type: number, size: number): Buffer {
   const rest = size - 65_821;
   return Buffer.from([typeBits | 31, ...extended, rest >> 16, (rest >> 8) & 0xff, rest & 0xff]);
 }
+
+/** A place as a GeoIP2 City database describes it, for the network that holds its addresses. */
+export interface CityPlace {
+  cidr: string;
+  city: string;
+  region: string;
+  code: string;
+  country: string;
+  lat: number;
+  lon: number;
+  tz?: string;
+}
+
+/** A GeoIP2-City database answering for the given places. */
+export function writeCityMmdb(places: readonly CityPlace[]): Buffer {
+  return writeMmdb({
+    databaseType: "GeoIP2-City",
+    networks: places.map((p) => ({
+      cidr: p.cidr,
+      data: {
+        city: { names: { en: p.city } },
+        subdivisions: [{ names: { en: p.region } }],
+        country: { iso_code: p.code, names: { en: p.country } },
+        location: { latitude: p.lat, longitude: p.lon, accuracy_radius: 20, ...(p.tz ? { time_zone: p.tz } : {}) },
+      },
+    })),
+  });
+}

@@ -3,7 +3,7 @@ import { createSocket } from "node:dgram";
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { writeMmdb } from "@opsguard/lab";
+import { writeCityMmdb, writeMmdb } from "@opsguard/lab";
 
 /** Places the test GeoIP databases know; addresses are public ones, so they are looked up. */
 export const PLACES = {
@@ -94,21 +94,7 @@ export function writeGeoDatabases(dir: string): { city: string; asn: string } {
   const places = Object.values(PLACES);
   const city = join(dir, "city.mmdb");
   const asn = join(dir, "asn.mmdb");
-  writeFileSync(
-    city,
-    writeMmdb({
-      databaseType: "GeoIP2-City",
-      networks: places.map((p) => ({
-        cidr: p.cidr,
-        data: {
-          city: { names: { en: p.city } },
-          subdivisions: [{ names: { en: p.region } }],
-          country: { iso_code: p.code, names: { en: p.country } },
-          location: { latitude: p.lat, longitude: p.lon, accuracy_radius: 20, time_zone: p.tz },
-        },
-      })),
-    }),
-  );
+  writeFileSync(city, writeCityMmdb(places));
   writeFileSync(
     asn,
     writeMmdb({

@@ -2,7 +2,7 @@ import { execFile } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { SlapdComponent } from "../components";
-import { writeMmdb } from "../mmdb";
+import { writeCityMmdb } from "../mmdb";
 import type { RedisComponent } from "../redis";
 import { SLACK_SIM_TOKEN, SlackSim } from "../sim/slack";
 import type { DemoSection } from "./types";
@@ -44,21 +44,7 @@ export const vpnnotifyDemo: DemoSection = {
       slack.addChannel({ id: SECURITY, name: "security-alerts" });
       const dir = lab.dir;
       const city = join(dir, "demo-city.mmdb");
-      writeFileSync(
-        city,
-        writeMmdb({
-          databaseType: "GeoIP2-City",
-          networks: [HOME, AWAY].map((p) => ({
-            cidr: p.cidr,
-            data: {
-              city: { names: { en: p.city } },
-              subdivisions: [{ names: { en: p.region } }],
-              country: { iso_code: p.code, names: { en: p.country } },
-              location: { latitude: p.lat, longitude: p.lon, accuracy_radius: 20 },
-            },
-          })),
-        }),
-      );
+      writeFileSync(city, writeCityMmdb([HOME, AWAY]));
       writeFileSync(join(dir, "vpnnotify-slack.token"), `${SLACK_SIM_TOKEN}\n`, { mode: 0o600 });
       const logFile = join(dir, "vpnnotify.log");
       const configFile = join(dir, "vpnnotify-demo.json");
