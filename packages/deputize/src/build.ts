@@ -46,19 +46,18 @@ export function buildDeputize(config: DeputizeConfig, options: BuildOptions = {}
     ldap ??= new LdapClient({ ...ldapOptionsFromConfig(config.ldap, "ldap", options.env), log: options.log });
     return ldap;
   };
+  // Every HTTP client (sources, webhook, GitLab, Slack) shares the timeout, retry bound and logging.
+  const httpOptions = {
+    timeoutMs: config.timeoutMs,
+    retries: config.retries,
+    ...(options.log ? { log: options.log } : {}),
+    ...(options.onHttpAttempt ? { onAttempt: options.onHttpAttempt } : {}),
+  };
   const http = (service: string, baseUrl: string, headers: Record<string, string>): HttpClient =>
-    new HttpClient({
-      service,
-      baseUrl,
-      headers,
-      timeoutMs: config.timeoutMs,
-      retries: config.retries,
-      ...(options.log ? { log: options.log } : {}),
-      ...(options.onHttpAttempt ? { onAttempt: options.onHttpAttempt } : {}),
-    });
+    new HttpClient({ service, baseUrl, headers, ...httpOptions });
 
   const sources = config.sources.map((source, i) => buildSource(source, i, http, options.env));
-  const sinks = config.sinks.map((sink, i) => buildSink(sink, i, { config, http, ldapClient, state, options }));
+  const sinks = config.sinks.map((sink, i) => buildSink(sink, i, { config, http, httpOptions, ldapClient, state, options }));
   for (const list of [sources, sinks]) {
     const names = list.map((x) => x.name);
     const dup = names.find((n, i) => names.indexOf(n) !== i);
@@ -109,6 +108,7 @@ function buildSource(source: SourceConfig, i: number, http: MakeHttp, env?: Node
 interface SinkContext {
   config: DeputizeConfig;
   http: MakeHttp;
+  httpOptions: Pick<HttpClientOptions, "timeoutMs" | "retries" | "log" | "onAttempt">;
   ldapClient: () => Promise<LdapClient>;
   state: DeputizeState;
   options: BuildOptions;
@@ -137,10 +137,7 @@ function buildSink(sink: SinkConfig, i: number, ctx: SinkContext): Sink {
           baseUrl: sink.baseUrl,
           token: resolveSecret(sink.token, `${keyPath}.token`, env),
           auth: sink.auth,
-          timeoutMs: ctx.config.timeoutMs,
-          retries: ctx.config.retries,
-          ...(ctx.options.log ? { log: ctx.options.log } : {}),
-          ...(ctx.options.onHttpAttempt ? { onAttempt: ctx.options.onHttpAttempt } : {}),
+          ...ctx.httpOptions,
         }),
         group: sink.group,
         accessLevel: sink.accessLevel,
@@ -152,10 +149,7 @@ function buildSink(sink: SinkConfig, i: number, ctx: SinkContext): Sink {
         slack: new SlackClient({
           token: resolveSecret(sink.token, `${keyPath}.token`, env),
           ...(sink.baseUrl ? { baseUrl: sink.baseUrl } : {}),
-          timeoutMs: ctx.config.timeoutMs,
-          retries: ctx.config.retries,
-          ...(ctx.options.log ? { log: ctx.options.log } : {}),
-          ...(ctx.options.onHttpAttempt ? { onAttempt: ctx.options.onHttpAttempt } : {}),
+          ...ctx.httpOptions,
         }),
         state: ctx.state,
         channel: sink.channel,
