@@ -202,7 +202,12 @@ async function runNotify(opts: { user: string; ip: string; port?: string; time?:
   }
   const event: VpnEvent = { kind: "connect", source: "cli", user: opts.user, ip: opts.ip, time, ...(port ? { port } : {}) };
   const { config } = await loadConfig({ tool: "vpnnotify", schema: configSchema, path: ctx.opts.config });
-  const outcome = await runBounded(event, config, ctx.log);
+  const outcome = await runBounded(event, config, ctx.log).catch((error: unknown) => {
+    // Past the deadline, calls still in flight would keep the process alive until their own
+    // timeouts: exit as soon as runCli has reported the error.
+    setImmediate(() => process.exit());
+    throw error;
+  });
   if (ctx.opts.json) process.stdout.write(`${JSON.stringify(outcome)}\n`);
   if (outcome.verdict === "failed") {
     process.exitCode = ExitCode.UNAVAILABLE;

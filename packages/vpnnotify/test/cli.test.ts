@@ -131,6 +131,15 @@ describe("OpenVPN client-connect", () => {
     expect(result.stderr.trim().split("\n")).toHaveLength(1);
   });
 
+  it("notify with a hung Slack: exits 75 at the deadline, not when Slack's own timeout runs out", async () => {
+    const s = setup({ deadlineMs: 3_000, slack: { token: "env:VPNNOTIFY_TEST_TOKEN", baseUrl: slack.apiUrl, timeoutMs: 20_000 } });
+    slack.fault({ hang: true }, { times: 10 });
+    const result = await runCli(["notify", "--user", "alice", "--ip", PLACES.reading.ip], base(s));
+    expect(result.code).toBe(75);
+    expect(result.ms).toBeLessThan(3_000 + 2_500);
+    expect(result.stderr).toBe("vpnnotify: gave up at the 3000 ms deadline (check Slack, LDAP and the state store)\n");
+  });
+
   it("two concurrent connects for one user leave one valid state and one DM", async () => {
     const s = setup();
     const env = { ...base(s), ...openvpnConnectEnv("alice", PLACES.paris.ip) };
