@@ -113,6 +113,16 @@ async function runSink(
         exitCode: ExitCode.FAILED,
       };
     }
+    // Nobody placed (a wrong peopleBase, a renamed mail attribute) must not read as "nobody on call".
+    const nonePlaced = people.length > 0 && plan.unresolved.length >= people.length && plan.add.length === 0;
+    if (nonePlaced && plan.remove.length > 0 && !dep.settings.allowEmpty) {
+      return {
+        ...report,
+        status: "refused",
+        reason: `none of the ${people.length} people on call could be placed; left as it is (set allowEmpty to empty it)`,
+        exitCode: ExitCode.FAILED,
+      };
+    }
     if (plan.remove.length > dep.settings.maxRemovals && !options.force) {
       return {
         ...report,

@@ -237,6 +237,19 @@ describe("deputize run", () => {
     expect(writes()).toBe(before);
   });
 
+  it("does not empty a group when people are on call but none of them can be placed", async () => {
+    onCall({ SRE: ["ghost"] });
+    const before = gitlab.writes().length;
+    const report = await run();
+    expect(report.exitCode).toBe(2);
+    expect(report.sinks.slice(0, 2).map((s) => [s.status, s.reason])).toEqual([
+      ["refused", "none of the 1 people on call could be placed; left as it is (set allowEmpty to empty it)"],
+      ["refused", "none of the 1 people on call could be placed; left as it is (set allowEmpty to empty it)"],
+    ]);
+    expect(await members(lab.groups.oncall)).toEqual(["dave"]);
+    expect(gitlab.writes().length).toBe(before);
+  });
+
   it("refuses to remove more than maxRemovals members unless forced", async () => {
     onCall({ SRE: ["alice", "bob", "carol", "dave"] });
     expect((await run()).exitCode).toBe(0);
