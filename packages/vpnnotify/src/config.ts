@@ -1,18 +1,9 @@
 import { ldapConnectionSchema, secretRefSchema, slackConfigSchema } from "@opsguard/core";
 import { z } from "zod";
+import { isTimeZone } from "./time-zone";
 
 const absolutePath = z.string().startsWith("/", { message: "expected an absolute path" });
-const timeZone = z.string().refine(
-  (tz) => {
-    try {
-      new Intl.DateTimeFormat("en", { timeZone: tz });
-      return true;
-    } catch {
-      return false;
-    }
-  },
-  { message: 'expected an IANA time zone such as "Europe/Berlin"' },
-);
+const timeZone = z.string().refine(isTimeZone, { message: 'expected an IANA time zone such as "Europe/Berlin"' });
 
 export const DEFAULT_STATE_FILE = "/var/lib/opsguard/vpnnotify/state.json";
 

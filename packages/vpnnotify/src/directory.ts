@@ -10,6 +10,7 @@ import {
   withLdap,
 } from "@opsguard/core";
 import type { VpnnotifyConfig } from "./config";
+import { isTimeZone } from "./time-zone";
 
 /** Who to tell about a VPN user's login, or why nobody can be told. */
 export type Recipient = { slackId: string; timeZone?: string } | { problem: string };
@@ -63,11 +64,11 @@ export class SlackDirectory {
     const slackId = config.slackIdAttribute ? entry.first(config.slackIdAttribute) : undefined;
     if (slackId) {
       if (!/^[UW][A-Z0-9]+$/.test(slackId)) return { problem: `${config.slackIdAttribute} is not a Slack user id` };
-      const zone = validZone(timeZone) ? timeZone : await this.#slackTimeZone(slackId);
+      const zone = isTimeZone(timeZone) ? timeZone : await this.#slackTimeZone(slackId);
       return { slackId, ...(zone ? { timeZone: zone } : {}) };
     }
     const email = config.emailAttribute ? entry.first(config.emailAttribute) : undefined;
-    if (email) return this.#byEmail(email, validZone(timeZone) ? timeZone : undefined);
+    if (email) return this.#byEmail(email, isTimeZone(timeZone) ? timeZone : undefined);
     return { problem: "no Slack mapping in the directory entry" };
   }
 
@@ -81,7 +82,7 @@ export class SlackDirectory {
       timer = setTimeout(() => resolve(undefined), TIME_ZONE_WAIT_MS);
     });
     const lookup = this.#slack.userInfo(slackId).then(
-      (user) => (validZone(user.tz) ? user.tz : undefined),
+      (user) => (isTimeZone(user.tz) ? user.tz : undefined),
       () => undefined,
     );
     try {
@@ -95,21 +96,11 @@ export class SlackDirectory {
     try {
       const found = await this.#slack.lookupUserByEmail(email);
       if (found.deleted) return { problem: "the Slack account is deactivated" };
-      const zone = timeZone ?? (validZone(found.tz) ? found.tz : undefined);
+      const zone = timeZone ?? (isTimeZone(found.tz) ? found.tz : undefined);
       return { slackId: found.id, ...(zone ? { timeZone: zone } : {}) };
     } catch (error) {
       if (error instanceof SlackNotFoundError) return { problem: "no Slack user has the directory's email address" };
       return { problem: `Slack user lookup failed: ${describeError(error)}` };
     }
-  }
-}
-
-function validZone(zone: string | undefined): zone is string {
-  if (!zone) return false;
-  try {
-    new Intl.DateTimeFormat("en", { timeZone: zone });
-    return true;
-  } catch {
-    return false;
   }
 }

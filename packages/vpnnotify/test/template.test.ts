@@ -38,3 +38,14 @@ describe("message templates", () => {
     }
   });
 });
+
+describe("config", () => {
+  const minimal = { server: { name: "s" }, slack: { token: "env:X" }, securityChannel: "C1" };
+
+  it("takes an IANA time zone and refuses a made-up one, naming what it expects", () => {
+    expect(configSchema.parse({ ...minimal, timeZone: "Europe/Berlin" }).timeZone).toBe("Europe/Berlin");
+    const bad = configSchema.safeParse({ ...minimal, timeZone: "Mars/Olympus" });
+    expect(bad.success).toBe(false);
+    expect(bad.error?.issues[0]).toMatchObject({ path: ["timeZone"], message: expect.stringContaining("IANA time zone") });
+  });
+});
