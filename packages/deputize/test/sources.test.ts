@@ -58,6 +58,17 @@ describe("rotation schedule", () => {
       await expect(new RotationSource({ name: "rotation", file }).onCall(at("2026-11-09T08:00:00Z"))).rejects.toThrow(
         /unknown time zone "Mars\/Olympus"/,
       );
+      writeFileSync(
+        file,
+        "schedules:\n  sre:\n    start: '2026-11-02'\n    members: [a@b.c]\n    overrides:\n      - { start: '2026-11-25T18:00', end: '2026-11-25T12:00', member: d@e.f }\n",
+      );
+      await expect(new RotationSource({ name: "rotation", file }).onCall(at("2026-11-09T08:00:00Z"))).rejects.toThrow(
+        /schedules\.sre\.overrides\[0\]: end 2026-11-25T12:00 is not after start 2026-11-25T18:00/,
+      );
+      writeFileSync(file, `schedules:\n  sre:\n    start: '2026-11-02'\n    members: [${"a".repeat(300)}@b.c]\n`);
+      await expect(new RotationSource({ name: "rotation", file }).onCall(at("2026-11-09T08:00:00Z"))).rejects.toThrow(
+        /schedules\.sre\.members\[0\]: Too big: expected string to have <=254 characters/,
+      );
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -6,9 +6,11 @@ import { type Person, person, type ScheduleOnCall } from "../people";
 import type { Window } from "../window";
 import type { Source } from "./source";
 
+// 254: the longest address SMTP allows; anything longer is a mistake, not a person.
+const identity = z.string().min(1).max(254);
 const memberSchema = z.union([
-  z.string().min(1),
-  z.strictObject({ email: z.string().min(1).optional(), uid: z.string().min(1).optional(), name: z.string().optional() }),
+  identity,
+  z.strictObject({ email: identity.optional(), uid: identity.optional(), name: z.string().max(254).optional() }),
 ]);
 
 const localDateTime = z.string().regex(/^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2})?(Z|[+-]\d{2}:\d{2})?$/, {
@@ -75,8 +77,20 @@ export async function loadRotationFile(file: string): Promise<RotationFile> {
   }
   const parsed = rotationFileSchema.safeParse(raw);
   if (!parsed.success) throw new ConfigError(`invalid rotation file ${file}: ${formatIssues(parsed.error)}`);
-  for (const [name, schedule] of Object.entries(parsed.data.schedules))
+  for (const [name, schedule] of Object.entries(parsed.data.schedules)) {
     zoneOffsetMs(schedule.timeZone, Date.now(), `${file}: schedules.${name}`);
+    schedule.overrides.forEach((o, i) => {
+      // An override that ends before it starts would silently never apply: the swap the team planned would not happen.
+      if (!(parseLocal(o.end, schedule.timeZone) > parseLocal(o.start, schedule.timeZone))) {
+        throw new ConfigError(
+          `invalid rotation file ${file}: schedules.${name}.overrides[${i}]: end ${o.end} is not after start ${o.start}`,
+          {
+            hint: "swap or fix the dates",
+          },
+        );
+      }
+    });
+  }
   return parsed.data;
 }
 
