@@ -133,6 +133,25 @@ describe("Slack sink with a fresh state directory", () => {
     expect(slack.messagesTo("C0FRESH").map((m) => m.text)).toEqual(["On-call hand-off: on call now: @bob (off duty: @alice)"]);
   });
 
+  it("keeps the rest of the topic as Slack stored it: labelled links and entities survive, a cut never breaks one", async () => {
+    const rest = "Runbook: <https://wiki.example/oncall|the runbook> &amp; pager";
+    slack.addChannel({ id: "C0LINKS", name: "links", topic: rest });
+    const sink = new SlackSink({
+      name: "slack-links",
+      slack: new SlackClient({ token: new Secret(SLACK_SIM_TOKEN, "test"), baseUrl: slack.apiUrl }),
+      state: new DeputizeState(join(dir, "links")),
+      channel: "C0LINKS",
+      topic: true,
+      announce: false,
+    });
+    const plan = await sink.plan([person({ email: "alice@opsguard.test", uid: "alice" })]);
+    await plan.apply();
+    expect(slack.topic("C0LINKS")).toBe(`On call: @alice | ${rest}`);
+    expect((await sink.plan([person({ email: "alice@opsguard.test", uid: "alice" })])).updates).toEqual([]);
+    const cut = composeTopic(["@alice"], `${"x".repeat(200)} <https://wiki.example/a-long-page|runbook> &amp; more`);
+    expect(cut).toBe(`On call: @alice | ${"x".repeat(200)} …`);
+  });
+
   it("names people with real Slack mentions, keeps an old plain topic's people unannounced, and escapes markup", async () => {
     slack.addUser({ id: "U0CARLA", name: "carla", email: "carla@opsguard.test" });
     slack.addUser({ id: "U0DAN", name: "dan", email: "dan@opsguard.test" });

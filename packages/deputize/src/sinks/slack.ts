@@ -52,11 +52,11 @@ export class SlackSink implements Sink {
     let topicTags: string[] | undefined;
     if (this.#o.topic) {
       const info = await slack.conversationInfo(channel);
-      const current = slackPlainText(info.topic?.value ?? "");
-      const parsed = parseTopic(current);
-      topicTags = parsed.names;
-      // The kept rest was read as plain text: escaped again, so a "<" in it cannot turn into markup.
-      const desired = composeTopic(mentions, escapeSlackText(parsed.rest));
+      const raw = info.topic?.value ?? "";
+      const current = slackPlainText(raw);
+      topicTags = parseTopic(current).names;
+      // The rest is kept as Slack stored it, so its links (and their labels) and entities survive.
+      const desired = composeTopic(mentions, parseTopic(raw).rest);
       if (slackPlainText(desired) !== current) {
         updates.push(`topic: "${current}" → "${desired}"`);
         steps.push(async () => {
@@ -181,7 +181,14 @@ export function composeTopic(mentions: readonly string[], rest: string): string 
   if (!rest) return head;
   const room = TOPIC_MAX - head.length - 3;
   if (room <= 1) return head;
-  return `${head} | ${rest.length > room ? `${rest.slice(0, room - 1)}…` : rest}`;
+  return `${head} | ${rest.length > room ? `${cutMarkup(rest.slice(0, room - 1))}…` : rest}`;
+}
+
+/** A cut topic must not end inside a link (<…) or an entity (&amp;), which Slack would show broken. */
+function cutMarkup(text: string): string {
+  const open = text.lastIndexOf("<");
+  const cut = open > text.lastIndexOf(">") ? text.slice(0, open) : text;
+  return cut.replace(/&[a-z]*$/, "");
 }
 
 function handoffText(mentions: readonly string[], offDuty: readonly string[]): string {
