@@ -166,7 +166,7 @@ describe("Slack sink with a fresh state directory", () => {
     });
     const carla = person({ email: "carla@opsguard.test", uid: "carla" });
     const migrate = await sink.plan([carla]);
-    expect(migrate.updates).toEqual(['topic: "On call: @carla | a <b> & c" → "On call: <@U0CARLA> | a &lt;b&gt; &amp; c"']);
+    expect(migrate.updates).toEqual(['topic: "On call: @carla | a <b> & c" → "On call: <@U0CARLA> | a <b> & c"']);
     await migrate.apply();
     expect(slack.messagesTo("C0MENTION")).toEqual([]);
     expect(slack.topic("C0MENTION")).toBe("On call: <@U0CARLA> | a &lt;b&gt; &amp; c");

@@ -58,7 +58,7 @@ export class SlackSink implements Sink {
       // The rest is kept as Slack stored it, so its links (and their labels) and entities survive.
       const desired = composeTopic(mentions, parseTopic(raw).rest);
       if (slackPlainText(desired) !== current) {
-        updates.push(`topic: "${current}" → "${desired}"`);
+        updates.push(`topic: "${current}" → "${slackPlainText(desired)}"`);
         steps.push(async () => {
           await slack.setTopic(channel, desired);
         });
