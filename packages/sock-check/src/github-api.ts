@@ -8,6 +8,7 @@ import {
   type Secret,
   sleep,
   TempFailError,
+  UnavailableError,
 } from "@opsguard/core";
 
 export interface GitHubApiOptions {
@@ -83,6 +84,9 @@ export class GitHubApi {
       if (errors.some((e) => e.type === "RATE_LIMITED"))
         throw new TempFailError("GitHub GraphQL rate limit exceeded", { hint: "retry later" });
       if (!body || typeof body !== "object") throw new DataError("GitHub GraphQL answered without a JSON body");
+      // No data at all is a failed query (an outage or a rejected query), not "nothing found".
+      if ((body.data ?? null) === null)
+        throw new UnavailableError(`GitHub GraphQL failed: ${errors[0]?.message ?? "an answer without data"}`);
       return { data: body.data ?? null, errors };
     }
   }

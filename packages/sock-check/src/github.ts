@@ -1,4 +1,4 @@
-import type { Logger } from "@opsguard/core";
+import { type Logger, UnavailableError } from "@opsguard/core";
 import { emptyFacts, failClosed } from "./facts";
 import type { LocalCommit } from "./git";
 import type { GitHubApi, GraphQLError, GraphQLResult } from "./github-api";
@@ -117,6 +117,12 @@ export async function collectGitHubFacts(api: GitHubApi, commits: readonly Local
     const shas = batch.map((c) => c.sha);
     const result = await attempt(shas, () => api.graphql<{ repository: Record<string, unknown> | null }>(query, variables));
     if (!result) continue;
+    if (!result.data?.repository) {
+      const reason = `repository ${options.owner}/${options.name}: ${errorFor(result.errors, "repository") ?? "not visible to this token"}`;
+      for (const sha of shas) facts.unverified.set(sha, reason);
+      facts.failure ??= new UnavailableError(reason);
+      continue;
+    }
     facts.defaultBranch ??= (result.data?.repository?.defaultBranchRef as { name: string } | null | undefined)?.name ?? null;
     batch.forEach((c, i) => {
       const node = result.data?.repository?.[`c${i}`] as

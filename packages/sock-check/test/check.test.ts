@@ -220,6 +220,34 @@ describe("sock-check against a real repository and the GitHub simulator", () => 
     }
   });
 
+  it("names the reason when GitHub rejects the query or cannot see the repository, instead of blaming the commits", async () => {
+    scenario.sim.fault(
+      { status: 200, body: { errors: [{ message: "Something went wrong while executing your query." }] } },
+      {
+        path: "/graphql",
+        times: 1,
+      },
+    );
+    const broken = await check("deploy-1", "deploy-2");
+    expect(broken.report.summary).toMatchObject({ unverified: 2 });
+    expect(broken.report.records[0]?.violations[0]?.message).toBe(
+      "could not be verified: GitHub GraphQL failed: Something went wrong while executing your query.",
+    );
+
+    const hidden = await runCheck({
+      dir: scenario.dir,
+      from: "deploy-1",
+      to: "deploy-2",
+      repository: "acme/nope",
+      env: envFor(scenario),
+      toolVersion: "test",
+    });
+    expect(hidden.report.records[0]?.violations[0]?.message).toBe(
+      "could not be verified: repository acme/nope: Could not resolve to a Repository with the name 'acme/nope'.",
+    );
+    expect(verdictError(hidden, false)?.exitCode).toBe(69);
+  });
+
   it("rides out GitHub's secondary rate limit (403 and 429 with retry-after)", async () => {
     scenario.sim.secondaryRateLimit(1, 1, 403);
     const before = scenario.sim.requests.length;
