@@ -42,7 +42,8 @@ export class OpsgenieSource implements Source {
   async onCall(window: Window): Promise<ScheduleOnCall[]> {
     const since = window.since.getTime();
     const until = window.until.getTime();
-    const days = Math.max(1, Math.ceil((until - since) / DAY_MS));
+    // One day more than the window: the timeline may begin at the start of `date`'s day, not at `date`.
+    const days = Math.ceil((until - since) / DAY_MS) + 1;
     return Promise.all(
       this.#schedules.map(async (schedule) => {
         const reply = await this.#http.get<TimelineReply>(`/v2/schedules/${encodeURIComponent(schedule)}/timeline`, {
