@@ -96,6 +96,12 @@ program
     if (report.warnings.length > 0) process.exitCode = ExitCode.FAILED;
   });
 
+// Run by "install" while it writes the code cache; not a user-facing command.
+program.command("warm-up", { hidden: true }).action(async () => {
+  const { warmUp } = await import("./warm-up");
+  await warmUp();
+});
+
 program
   .command("sshd-config")
   .description("print the sshd_config lines that make sshd use authkeys")

@@ -73,7 +73,8 @@ export function installAuthkeys(options: InstallOptions): InstallReport {
   const encoding = readFileSync(target).every((byte) => byte < 0x80) ? "latin1" : "utf8";
   replaceFile(launcher, (temp) => writeFileSync(temp, launcherSource(process.execPath, encoding)), 0o755);
 
-  const warm = spawnSync(process.execPath, [launcher, "--version"], {
+  // The warm-up run walks a login's code offline, so the cache holds it compiled (see warm-up.ts).
+  const warm = spawnSync(process.execPath, [launcher, "warm-up"], {
     env: { PATH: "/usr/bin:/bin", AUTHKEYS_CODE_CACHE: "write" },
     stdio: ["ignore", "ignore", "pipe"],
   });

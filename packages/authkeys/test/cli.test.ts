@@ -54,6 +54,11 @@ describe("authkeys CLI", () => {
     expect(r).toMatchObject({ code: 0, stdout: `${ecdsa.publicKey}\n` });
   });
 
+  it("the install-time warm-up walks a lookup offline without output, and is not offered in --help", () => {
+    expect(run("warm-up")).toEqual({ code: 0, stdout: "", stderr: "" });
+    expect(run("--help").stdout).not.toContain("warm-up");
+  });
+
   it("a user named like a subcommand is still a lookup after `lookup`", () => {
     expect(run("--config", configFile, "lookup", "doctor")).toMatchObject({ code: 0, stdout: "" });
   });
