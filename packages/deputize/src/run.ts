@@ -43,6 +43,9 @@ export async function runOnce(dep: Deputize, options: RunOptions): Promise<RunRe
   const window = accessWindow(options.now ?? new Date(), dep.settings.lookAheadMinutes, dep.settings.graceMinutes);
   const { schedules, sourceErrors } = await gatherOnCall(dep, window);
   for (const e of sourceErrors) options.log?.error(`source ${e.source} failed: ${e.error}`);
+  for (const s of schedules) {
+    options.log?.debug(`schedule ${s.schedule} (${s.source}): ${s.people.map((p) => p.key).join(", ") || "nobody"} on call`);
+  }
   const sinks = await Promise.all(dep.sinks.map((sink) => runSink(dep, sink, schedules, sourceErrors, options)));
   for (const r of sinks) logSink(options.log, r);
   return {
@@ -164,4 +167,5 @@ function logSink(log: Logger | undefined, r: SinkReport): void {
   if (r.status === "failed" || r.status === "skipped") log.error(`sink ${r.sink} ${r.status}: ${r.reason}`);
   else if (r.status === "refused") log.warn(`sink ${r.sink} refused: ${r.reason}`);
   else if (r.status === "changed") log.info(`sink ${r.sink} updated`, { added: r.plan?.add, removed: r.plan?.remove });
+  else log.debug(`sink ${r.sink} ${r.status}`, { members: r.plan?.current });
 }

@@ -113,12 +113,15 @@ describe("deputize CLI", () => {
     });
   });
 
-  it("never prints a secret, even with -vv", async () => {
-    const r = await deputize("--config", configFile, "-vv", "run", "--dry-run");
-    expect(r.code).toBe(0);
-    for (const secret of [lab.servicePassword, SLACK_SIM_TOKEN]) {
-      expect(r.stdout).not.toContain(secret);
-      expect(r.stderr).not.toContain(secret);
+  it("never prints a secret, even with -vv, in either log format", async () => {
+    for (const format of ["human", "json"]) {
+      const r = await deputize("--config", configFile, "-vv", "--log-format", format, "run", "--dry-run");
+      expect(r.code).toBe(0);
+      expect(r.stderr).toMatch(/schedule sre \(rotation\): alice@opsguard\.test on call/);
+      for (const secret of [lab.servicePassword, SLACK_SIM_TOKEN]) {
+        expect(r.stdout).not.toContain(secret);
+        expect(r.stderr).not.toContain(secret);
+      }
     }
   });
 
