@@ -84,14 +84,15 @@ export class SlackSink implements Sink {
     const keys = people.map((p) => p.key).sort();
     const announced = await state.announced(this.name);
     // With no record yet, the topic tells who was announced last (a fresh state dir must not re-announce).
-    const inTopic = (p: Person) => topicTags?.some((t) => t === ids.byKey[p.key] || t === handleOf(p)) ?? false;
+    const named = (p: Person, tag: string) => tag === ids.byKey[p.key] || tag === handleOf(p);
+    const inTopic = (p: Person) => topicTags?.some((t) => named(p, t)) ?? false;
     const changed = announced
       ? announced.join("\n") !== keys.join("\n")
       : topicTags === undefined || topicTags.length !== people.length || !people.every(inTopic);
     if (this.#o.announce && changed) {
       const offDuty = announced
         ? await Promise.all(announced.filter((k) => !keys.includes(k)).map(async (k) => mention(await state.slackId(k), handleOfKey(k))))
-        : (topicTags ?? []).filter((t) => !people.some((p) => t === ids.byKey[p.key] || t === handleOf(p))).map(tagMention);
+        : (topicTags ?? []).filter((t) => !people.some((p) => named(p, t))).map(tagMention);
       const text = handoffText(mentions, offDuty);
       updates.push(`message: "${text}"`);
       steps.push(async () => {
