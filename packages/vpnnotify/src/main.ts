@@ -145,7 +145,9 @@ async function runHook(name: "hook" | HookSource, command: Command): Promise<voi
   }
   if (call.problem) {
     // Called by a VPN server after all: its odd environment must not cost the user the connection.
-    process.stderr.write(`vpnnotify: failed reason=${JSON.stringify(`${call.problem} (check the VPN server's script settings)`)}\n`);
+    const { log, close } = hookLogger({ level: "error", format: opts.logFormat, detached, facility: "daemon" });
+    log.error("failed", { reason: `${call.problem} (check the VPN server's script settings)` });
+    await close();
     return;
   }
   const event = call.event;

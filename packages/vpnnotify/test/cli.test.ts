@@ -199,8 +199,16 @@ describe("OpenVPN client-connect", () => {
     const result = await runCli([], { ...base(s), ...env });
     expect(result.code).toBe(0);
     expect(result.stderr).toBe(
-      'vpnnotify: failed reason="OpenVPN gave neither trusted_ip nor trusted_ip6 (check the VPN server\'s script settings)"\n',
+      'vpnnotify: error: failed reason="OpenVPN gave neither trusted_ip nor trusted_ip6 (check the VPN server\'s script settings)"\n',
     );
+    const json = await runCli(["--log-format", "json"], { ...base(s), ...env });
+    expect(json.code).toBe(0);
+    expect(JSON.parse(json.stderr)).toMatchObject({
+      level: "error",
+      tool: "vpnnotify",
+      msg: "failed",
+      reason: expect.stringMatching(/trusted_ip6/),
+    });
   });
 });
 
@@ -246,6 +254,15 @@ describe("other VPN servers", () => {
     });
     expect(result.code).toBe(0);
     expect(slack.messagesTo("U0BOB")[0]?.text).toContain("Sydney, New South Wales, Australia");
+  });
+
+  it("ocserv with --wait and onFailure reject: Slack down refuses the login with a non-zero exit", async () => {
+    const s = setup({ onFailure: "reject" });
+    slack.down();
+    const env = { ...base(s), REASON: "connect", USERNAME: "bob", IP_REAL: PLACES.paris.ip };
+    const result = await runCli(["--wait"], env);
+    expect(result.code).toBe(69);
+    expect(result.stderr).toMatch(/^vpnnotify: error: failed user=bob ip=90\.100\.1\.2 .*error=/m);
   });
 
   it("notify --json prints the decision; a bad address is a usage-level error", async () => {
