@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { LAB_COMPONENTS, LAB_TOOL_CONFIGS } from "./components";
 import { startLab } from "./lab";
@@ -35,8 +36,10 @@ async function main(): Promise<number> {
   }
   // Listening before the start: a Ctrl-C while slapd is still starting stops the lab once it is up, files removed.
   const stopRequested = new Promise<void>((resolve) => {
-    process.once("SIGINT", resolve);
-    process.once("SIGTERM", resolve);
+    // on, not once: Ctrl-C reaches us twice (from the terminal and relayed by tsx), and a signal with no
+    // listener left would kill the lab halfway through stopping.
+    for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.on(signal, () => resolve());
+    whenLauncherDies(resolve);
   });
   const startedAt = Date.now();
   process.stderr.write("lab: starting...\n");
@@ -70,6 +73,42 @@ async function main(): Promise<number> {
   process.stderr.write("lab: stopping...\n");
   await lab.stop();
   return 0;
+}
+
+/**
+ * pnpm (and the corepack wrapper) die on SIGTERM without passing it on, which would leave the lab
+ * running orphaned: stop when any process that launched us is gone.
+ */
+function whenLauncherDies(stop: () => void): void {
+  const launchers: number[] = [];
+  for (let pid = process.ppid; pid > 1 && launchers.length < 16; ) {
+    launchers.push(pid);
+    const stat = readProcStat(pid);
+    if (!stat) break;
+    // Field 4 of /proc/PID/stat, counted after the ")" that ends the command name (which may hold spaces).
+    pid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+  }
+  const timer = setInterval(() => {
+    if (launchers.some((pid) => !isAlive(pid))) {
+      clearInterval(timer);
+      stop();
+    }
+  }, 500);
+  timer.unref();
+}
+
+/** A zombie (dead, not yet reaped by its parent) counts as gone. */
+function isAlive(pid: number): boolean {
+  const stat = readProcStat(pid);
+  return stat !== undefined && stat[stat.lastIndexOf(")") + 2] !== "Z";
+}
+
+function readProcStat(pid: number): string | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/stat`, "utf8");
+  } catch {
+    return undefined;
+  }
 }
 
 function parse() {

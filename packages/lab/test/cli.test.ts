@@ -5,7 +5,11 @@ import { dirname } from "node:path";
 import { describe, expect, it } from "vitest";
 
 const ROOT = new URL("../../../", import.meta.url).pathname;
-const TSX = `${ROOT}node_modules/.bin/tsx`;
+/**
+ * tsx loaded in the lab's own process: the tsx CLI would sit in between and SIGKILL the lab when it
+ * does not acknowledge a relayed signal within 30 ms, which a loaded CI machine can miss.
+ */
+const LAB = [process.execPath, "--import", "tsx", "packages/lab/src/cli.ts"] as const;
 
 interface LabJson {
   dir: string;
@@ -15,8 +19,11 @@ interface LabJson {
 }
 
 /** `pnpm lab --json` in its own process group, as a terminal runs it (Ctrl-C signals the whole group). */
-function startCli(args: string[]): { child: ChildProcess; output: Promise<LabJson>; exit: Promise<number | null> } {
-  const child = spawn(TSX, ["packages/lab/src/cli.ts", ...args], { cwd: ROOT, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+function startCli(
+  args: string[],
+  [command, commandArgs]: [string, string[]] = [LAB[0], [...LAB.slice(1), ...args]],
+): { child: ChildProcess; output: Promise<LabJson>; exit: Promise<number | null> } {
+  const child = spawn(command, commandArgs, { cwd: ROOT, detached: true, stdio: ["ignore", "pipe", "pipe"] });
   let stdout = "";
   let stderr = "";
   child.stderr?.on("data", (chunk: Buffer) => {
@@ -85,10 +92,39 @@ describe("pnpm lab", () => {
     for (const dir of dirs) expect(existsSync(dir), dir).toBe(true);
     expect(Object.keys(lab.tryCommands).sort()).toEqual(["authkeys", "deputize", "sock-check", "vpnnotify"]);
 
-    process.kill(-(child.pid ?? 0), "SIGINT");
+    if (!child.pid) throw new Error("the lab did not start");
+    process.kill(-child.pid, "SIGINT");
     expect(await exit).toBe(0);
     expect(await Promise.all(ports.map(answers))).toEqual(ports.map(() => false));
     for (const dir of dirs) expect(existsSync(dir), dir).toBe(false);
+  });
+
+  it("stops when the process that launched it dies without passing SIGTERM on, as pnpm does", async () => {
+    // The launcher is a node process that waits on the lab like scripts/pnpm.mjs and pnpm do.
+    const [node, ...labArgs] = LAB;
+    const launcher = `require("node:child_process").spawnSync(${JSON.stringify(node)}, ${JSON.stringify([...labArgs, "--json", "--only", "redis,slack"])}, { stdio: "inherit" })`;
+    const { child, output, exit } = startCli(["--only", "redis,slack"], [process.execPath, ["-e", launcher]]);
+    const lab = await output.catch((error: unknown) => {
+      if (child.pid) process.kill(-child.pid, "SIGKILL");
+      throw error;
+    });
+    try {
+      const ports = [portOf(String(lab.sections.redis?.url)), portOf(String(lab.sections.slack?.baseUrl))];
+      expect(await Promise.all(ports.map(answers))).toEqual([true, true]);
+      child.kill("SIGTERM");
+      await exit;
+      const until = Date.now() + 10_000;
+      while (existsSync(lab.dir) && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(existsSync(lab.dir)).toBe(false);
+      expect(await Promise.all(ports.map(answers))).toEqual([false, false]);
+    } finally {
+      // Should the lab outlive its launcher, stop it the way Ctrl-C would (its process group).
+      try {
+        if (child.pid) process.kill(-child.pid, "SIGTERM");
+      } catch {
+        // already gone: the expected case
+      }
+    }
   });
 
   it("refuses an unknown component with exit 64 and the list of known ones", async () => {
