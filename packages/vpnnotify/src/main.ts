@@ -138,15 +138,14 @@ async function runHook(name: "hook" | HookSource, command: Command): Promise<voi
       hint: "run it as an OpenVPN/strongSwan/ocserv hook, or use `vpnnotify notify --user U --ip IP`",
     });
   }
-  if (name !== "hook" && call.source !== name) {
-    throw new UsageError(`"vpnnotify ${name}" was called with a ${call.source} environment`, {
-      hint: "use the command of your VPN server, or plain vpnnotify",
-    });
-  }
-  if (call.problem) {
-    // Called by a VPN server after all: its odd environment must not cost the user the connection.
+  const problem =
+    name !== "hook" && call.source !== name
+      ? `"vpnnotify ${name}" was called with an ${call.source} environment (use the command of your VPN server, or plain vpnnotify)`
+      : call.problem && `${call.problem} (check the VPN server's script settings)`;
+  if (problem) {
+    // Called by a VPN server after all: a setup mistake must not cost the user the connection.
     const { log, close } = hookLogger({ level: "error", format: opts.logFormat, detached, facility: "daemon" });
-    log.error("failed", { reason: `${call.problem} (check the VPN server's script settings)` });
+    log.error("failed", { reason: problem });
     await close();
     return;
   }

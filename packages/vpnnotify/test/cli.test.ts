@@ -212,6 +212,17 @@ describe("OpenVPN client-connect", () => {
   });
 });
 
+describe("setup mistakes never disconnect a client", () => {
+  it("the command of another VPN server (updown under OpenVPN) is logged, and the client still connects", async () => {
+    const s = setup();
+    const result = await runCli(["updown"], { ...base(s), ...openvpnConnectEnv("alice", PLACES.london.ip) });
+    expect(result.code).toBe(0);
+    expect(result.stderr).toBe(
+      'vpnnotify: error: failed reason="\\"vpnnotify updown\\" was called with an openvpn environment (use the command of your VPN server, or plain vpnnotify)"\n',
+    );
+  });
+});
+
 describe("other VPN servers", () => {
   it("strongSwan updown up-client: the XAuth id is the user, PLUTO_PEER the address", async () => {
     const s = setup();
