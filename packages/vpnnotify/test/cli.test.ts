@@ -213,6 +213,16 @@ describe("OpenVPN client-connect", () => {
 });
 
 describe("setup mistakes never disconnect a client", () => {
+  it("a mistyped flag in the hook line is printed, and the client goes in (deferred: 1)", async () => {
+    const s = setup();
+    const deferred = join(dir, "deferred-typo");
+    const env = openvpnConnectEnv("alice", PLACES.london.ip, { client_connect_deferred_file: deferred });
+    const result = await runCli(["--wiat"], { ...base(s), ...env });
+    expect(result.code).toBe(0);
+    expect(result.stderr).toBe("vpnnotify: unknown option '--wiat' (Did you mean --wait?) (see vpnnotify --help)\n");
+    expect(readFileSync(deferred, "utf8")).toBe("1");
+  });
+
   it("the command of another VPN server (updown under OpenVPN) is logged, and the client still connects", async () => {
     const s = setup();
     const result = await runCli(["updown"], { ...base(s), ...openvpnConnectEnv("alice", PLACES.london.ip) });
