@@ -55,7 +55,7 @@ export class GitRepo {
 
   /** The full SHA of a ref; a usage error naming the flag when it does not exist. */
   async resolve(ref: string, flag: string): Promise<string> {
-    if (ref.startsWith("-")) throw new UsageError(`${flag} ${ref}: not a git ref`);
+    if (ref.startsWith("-")) throw new UsageError(`${flag} ${ref}: not a git ref`, { hint: "a ref never starts with '-'" });
     try {
       const { stdout } = await run("git", ["rev-parse", "--verify", "--quiet", `${ref}^{commit}`], { cwd: this.dir, timeout: 10_000 });
       return stdout.trim();

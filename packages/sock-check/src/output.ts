@@ -47,6 +47,12 @@ export function render(result: CheckResult, format: OutputFormat, style: CliCont
 
 /** Writes the report (atomically, to --output or stdout), the digest to stdout, and the Slack post. */
 export async function deliver(result: CheckResult, options: DeliverOptions): Promise<void> {
+  // A configuration mistake is reported before any output, so the exit code is the configuration error's alone.
+  if (options.postSlack && !result.policy.slack) {
+    throw new OpsguardError("--post-slack needs slack.token in the policy", ExitCode.CONFIG, {
+      hint: "add slack: {token: env:SLACK_TOKEN} to the policy, or drop --post-slack",
+    });
+  }
   const blocked = isBlocked(result, options.allowUnverified);
   if (options.output) {
     process.stdout.write(renderDigest(result.report, options.style, { blocked }));
@@ -78,16 +84,14 @@ export function verdictError(result: CheckResult, allowUnverified: boolean): Ops
     const listed = shas.length > 10 ? `${shas.slice(0, 10).join(", ")} and ${shas.length - 10} more` : shas.join(", ");
     const reason = failure ? `: ${failure.message}` : "";
     return new OpsguardError(`deploy blocked: ${plural(shas.length, "commit")} could not be verified (${listed})${reason}`, code, {
-      hint: "fix access to GitHub and re-run, or pass --allow-unverified to let them through flagged",
+      hint: `fix access to ${result.policy.provider === "gitlab" ? "GitLab" : "GitHub"} and re-run, or pass --allow-unverified to let them through flagged`,
     });
   }
   return undefined;
 }
 
 async function postToSlack(result: CheckResult, channel: string, blocked: boolean, log: Logger): Promise<void> {
-  const slackConfig = result.policy.slack;
-  if (!slackConfig) throw new OpsguardError("--post-slack needs slack.token in the policy", ExitCode.CONFIG);
-  const client = createSlackClient(slackConfig, { log });
+  const client = createSlackClient(result.policy.slack!, { log });
   const s = result.report.summary;
   const lines = [
     `*sock-check ${escapeSlackText(result.report.repo)}* ${blocked ? ":x: deploy blocked" : ":white_check_mark: compliant"} — ` +

@@ -224,6 +224,18 @@ describe("policy rules", () => {
 });
 
 describe("--post-slack", () => {
+  it("refuses --post-slack without slack.token before printing anything, with the configuration exit code", async () => {
+    const run = await runSockCheck(["--from", "deploy-1", "--to", "deploy-2", "--post-slack", "C0DEPLOYS"], {
+      cwd: scenario.dir,
+      env: envFor(scenario),
+    });
+    expect(run.code).toBe(78);
+    expect(run.stdout).toBe("");
+    expect(run.stderr.trim().split("\n").at(-1)).toBe(
+      "sock-check: --post-slack needs slack.token in the policy (add slack: {token: env:SLACK_TOKEN} to the policy, or drop --post-slack)",
+    );
+  });
+
   it("posts the verdict and the noncompliant changes, escaped, without changing the exit code", async () => {
     const slack = new SlackSim();
     await slack.start();
