@@ -7,7 +7,9 @@ import { authkeysConfigSchema } from "../../authkeys/src/config";
 import { configSchema as deputizeSchema } from "../../deputize/src/config";
 import { policySchema } from "../../sock-check/src/policy";
 import { configSchema as vpnnotifySchema } from "../../vpnnotify/src/config";
+import { toolBin } from "../src/configs/sections";
 import {
+  GITLAB_LAB,
   type GitLabComponent,
   LAB_COMPONENTS,
   LAB_TOOL_CONFIGS,
@@ -25,6 +27,10 @@ const ROOT = new URL("../../../", import.meta.url).pathname;
 function tryTool(lab: RunningLab, tool: string): Promise<{ code: number; stdout: string; stderr: string }> {
   const command = lab.tryCommands[tool];
   if (!command) throw new Error(`no command to try ${tool}`);
+  return runCommandLine(command);
+}
+
+function runCommandLine(command: string): Promise<{ code: number; stdout: string; stderr: string }> {
   const [node, bundle, ...args] = command.split(" ");
   if (node !== "node" || !bundle) throw new Error(`unexpected command ${command}`);
   if (!existsSync(join(ROOT, bundle))) throw new Error(`${bundle} is missing: run "node scripts/build.mjs" first`);
@@ -79,6 +85,25 @@ describe("pnpm lab's ready configs", () => {
     expect(slack.topic(SLACK_LAB.oncallChannel)).toBe("On call: nobody yet");
     expect(slack.messagesTo(SLACK_LAB.oncallChannel)).toEqual([]);
     expect(slack.usergroupMembers(SLACK_LAB.oncallGroup)).toEqual([]);
+  });
+
+  it("deputize: the same config applies it for real, and a second run changes nothing", async () => {
+    const configFile = lab.configFiles.deputize ?? "";
+    const run = (...args: string[]) => runCommandLine(`node ${toolBin("deputize")} --config ${configFile} ${args.join(" ")}`);
+    const first = await run("run");
+    expect(first.code, first.stderr).toBe(0);
+    const { slapd } = lab.get<SlapdComponent>("slapd");
+    const admin = slapd.adminClient();
+    try {
+      const members = (await admin.read(slapd.groups.oncall, ["member"]))?.get("member");
+      expect([...(members ?? [])].sort()).toEqual([slapd.users.alice.dn, slapd.users.bob.dn, slapd.users.carol.dn].sort());
+    } finally {
+      await admin.close();
+    }
+    expect(lab.get<GitLabComponent>("gitlab").gitlab.membersOf(GITLAB_LAB.oncallGroup)).toEqual({ alice: 30, bob: 30, carol: 40 });
+    const { slack } = lab.get<SlackComponent>("slack");
+    expect(slack.topic(SLACK_LAB.oncallChannel)).toContain("<@U0ALICEXX>");
+    expect(await run("run")).toEqual({ code: 0, stdout: "", stderr: "" });
   });
 
   it("vpnnotify: a login for alice lands in the Slack sim as a DM to her slackId", async () => {
