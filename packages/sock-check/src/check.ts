@@ -134,7 +134,8 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
   const range = { from, to, mode: policy.commits };
   // What lands on the deploy line must arrive through a PR into the deploy branch, not one merged elsewhere and pushed on.
   const deployLine = new Set((firstParent ? commits : await git.commits(from, to, true)).map((c) => c.sha));
-  const deployBranch = policy.deploy.branch ?? facts.defaultBranch;
+  const configured = policy.deploy.branch === undefined ? undefined : [policy.deploy.branch].flat();
+  const deployBranches = configured ?? (facts.defaultBranch ? [facts.defaultBranch] : null);
   const records = evaluate({
     policy,
     repo,
@@ -143,7 +144,7 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
     facts,
     changedPaths,
     deployLine,
-    deployBranch,
+    deployBranches,
     now,
     toolVersion: options.toolVersion,
   });

@@ -13,10 +13,10 @@ export interface EvaluateInput {
   facts: ProviderFacts;
   /** sha → paths it changed; only needed when the policy has path rules. */
   changedPaths: ReadonlyMap<string, readonly string[]>;
-  /** Commits on the first-parent line of the candidate: these must arrive through a PR into `deployBranch`. */
+  /** Commits on the first-parent line of the candidate: these must arrive through a PR into one of `deployBranches`. */
   deployLine: ReadonlySet<string>;
-  /** null when the provider did not say; then any merged PR counts. */
-  deployBranch: string | null;
+  /** Branch names or globs; null when the provider did not say, and then any merged PR counts. */
+  deployBranches: readonly string[] | null;
   now: Date;
   toolVersion: string;
 }
@@ -64,13 +64,13 @@ export function evaluate(input: EvaluateInput): ChangeRecord[] {
       };
     }
     const fact = input.facts.commits.get(commit.sha);
-    const branch = input.deployLine.has(commit.sha) ? input.deployBranch : null;
+    const branch = input.deployLine.has(commit.sha) && input.deployBranches ? input.deployBranches : null;
     const pull = fact ? pickPull(commit.sha, fact.pulls, input.facts, branch) : undefined;
     if (!pull) {
       const elsewhere = fact ? mergedElsewhere(fact.pulls, input.facts, branch) : [];
       const unmerged =
         elsewhere.length > 0
-          ? ` (PR ${elsewhere.map((p) => `#${p.number} was merged into ${p.baseRef}`).join(", ")}, not ${branch})`
+          ? ` (PR ${elsewhere.map((p) => `#${p.number} was merged into ${p.baseRef}`).join(", ")}, not ${branch?.join(" or ")})`
           : fact?.pulls.length
             ? ` (PR #${fact.pulls.join(", #")} not merged)`
             : "";
@@ -125,8 +125,8 @@ function verdictOf(violations: readonly Violation[], pull: PullVerdict, unverifi
  * The merged PR that brought the commit in: the one whose merge (or squash) commit it is, else the earliest merged.
  * With a `branch`, only PRs merged into it count: a PR reviewed into another branch did not review the push onward.
  */
-function pickPull(sha: string, numbers: readonly number[], facts: ProviderFacts, branch: string | null): PullFact | undefined {
-  const pulls = mergedPulls(numbers, facts).filter((p) => branch === null || p.baseRef === branch);
+function pickPull(sha: string, numbers: readonly number[], facts: ProviderFacts, branch: readonly string[] | null): PullFact | undefined {
+  const pulls = mergedPulls(numbers, facts).filter((p) => branch === null || intoBranch(p, branch));
   return pulls.find((p) => p.mergeCommit === sha) ?? pulls.sort((a, b) => (a.mergedAt ?? "").localeCompare(b.mergedAt ?? ""))[0];
 }
 
@@ -134,8 +134,12 @@ function mergedPulls(numbers: readonly number[], facts: ProviderFacts): PullFact
   return numbers.map((n) => facts.pulls.get(n)).filter((p): p is PullFact => p?.merged === true);
 }
 
-function mergedElsewhere(numbers: readonly number[], facts: ProviderFacts, branch: string | null): PullFact[] {
-  return branch === null ? [] : mergedPulls(numbers, facts).filter((p) => p.baseRef !== branch);
+function mergedElsewhere(numbers: readonly number[], facts: ProviderFacts, branch: readonly string[] | null): PullFact[] {
+  return branch === null ? [] : mergedPulls(numbers, facts).filter((p) => !intoBranch(p, branch));
+}
+
+function intoBranch(pull: PullFact, branches: readonly string[]): boolean {
+  return branches.some((b) => globToRegExp(b).test(pull.baseRef));
 }
 
 function evaluatePull(pull: PullFact, input: EvaluateInput): PullVerdict {

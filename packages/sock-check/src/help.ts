@@ -9,7 +9,7 @@ export const HELP_AFTER = `Policy (.sock-check.yml, read from the DEPLOYED commi
   provider                 github (default) or gitlab, with gitlab.project, gitlab.apiUrl,
                            gitlab.token (default env:GITLAB_TOKEN), gitlab.timeoutMs, gitlab.maxRateLimitWaitMs
   deploy.tagPattern        last deploy tag, the default --from (default deploy-*)
-  deploy.branch            PRs must be merged into it (default: the repository's default branch)
+  deploy.branch            PRs must be merged into it; a name, glob or list (default: the repository's default branch)
   commits                  first-parent (default) or all
   approvals.required       independent approvals per PR (default 1)
   approvals.requireOnHead  one approval must be on the final head commit (default true)

@@ -52,8 +52,8 @@ export const policySchema = z.strictObject({
   deploy: z
     .strictObject({
       tagPattern: z.string().min(1).default("deploy-*"),
-      /** The branch deploys are cut from; PRs into it count for commits on its first-parent line. Default: the repository's default branch. */
-      branch: z.string().min(1).optional(),
+      /** Branches (names or globs) whose PRs count for commits on the deploy line. Default: the repository's default branch. */
+      branch: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).optional(),
     })
     .prefault({}),
   /** first-parent: the changes that landed on the deploy branch (merges, squashes, direct pushes); all: every commit. */

@@ -133,7 +133,7 @@ describe("policy rules", () => {
     const policyPath = join(scenario.dir, "..", `sandbox-${process.pid}.yml`);
     writeFileSync(
       policyPath,
-      policyYaml(scenario.sim.url, "commits: all\n").replace('tagPattern: "deploy-*"', 'tagPattern: "deploy-*"\n  branch: sandbox'),
+      policyYaml(scenario.sim.url, "commits: all\n").replace('tagPattern: "deploy-*"', 'tagPattern: "deploy-*"\n  branch: [main, "sand*"]'),
     );
     const asSandbox = await runCheck({
       dir: scenario.dir,
