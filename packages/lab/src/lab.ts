@@ -74,28 +74,33 @@ export async function startLab(options: StartLabOptions): Promise<RunningLab> {
   const unregister = onProcessExit(() => removeDir(dir));
   const results = await Promise.allSettled(startInDependencyOrder(options.components, dir, started));
   // Listed order, so describe() and stop() do not depend on which start finished first.
-  const inOrder = new Map(options.components.flatMap((c) => (started.has(c.name) ? [[c.name, started.get(c.name)!] as const] : [])));
+  const inOrder = options.components.flatMap((c) => {
+    const component = started.get(c.name);
+    return component ? [[c.name, component] as const] : [];
+  });
   started.clear();
   for (const [name, component] of inOrder) started.set(name, component);
-  const failure = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
-  if (failure) {
-    await stopAll();
-    unregister();
-    throw failure.reason;
-  }
   const sections: Record<string, unknown> = {};
-  for (const component of started.values()) Object.assign(sections, component.sections?.() ?? {});
-  writeFileSync(join(dir, "lab.yaml"), stringify(sections));
   const configFiles: Record<string, string> = {};
   const tryCommands: Record<string, string> = {};
-  for (const builder of options.tools ?? []) {
-    const config = builder.build(sections, dir);
-    if (!config) continue;
-    const path = join(dir, `${builder.tool}.yaml`);
-    writeFileSync(path, `# ${builder.tool} config for the opsguard lab; use: --config ${path}\n${stringify(config)}`);
-    configFiles[builder.tool] = path;
-    const command = builder.tryCommand?.(path, sections);
-    if (command) tryCommands[builder.tool] = command;
+  try {
+    const failure = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
+    if (failure) throw failure.reason;
+    for (const component of started.values()) Object.assign(sections, component.sections?.() ?? {});
+    writeFileSync(join(dir, "lab.yaml"), stringify(sections));
+    for (const builder of options.tools ?? []) {
+      const config = builder.build(sections, dir);
+      if (!config) continue;
+      const path = join(dir, `${builder.tool}.yaml`);
+      writeFileSync(path, `# ${builder.tool} config for the opsguard lab; use: --config ${path}\n${stringify(config)}`);
+      configFiles[builder.tool] = path;
+      const command = builder.tryCommand?.(path, sections);
+      if (command) tryCommands[builder.tool] = command;
+    }
+  } catch (error) {
+    await stopAll();
+    unregister();
+    throw error;
   }
   let stopped = false;
   return {
@@ -120,13 +125,13 @@ export async function startLab(options: StartLabOptions): Promise<RunningLab> {
 
 /** One start promise per component; a component waits for the ones it needs (those not listed are skipped). */
 function startInDependencyOrder(components: readonly LabComponent[], dir: string, started: Map<string, StartedComponent>): Promise<void>[] {
-  const names = new Set(components.map((c) => c.name));
   const pending = new Map<string, Promise<void>>();
   const startOne = (component: LabComponent): Promise<void> => {
     const existing = pending.get(component.name);
     if (existing) return existing;
-    const needs = (component.needs ?? []).filter((n) => names.has(n));
-    const promise = Promise.all(needs.map((n) => startOne(components.find((c) => c.name === n)!))).then(async () => {
+    const needs = component.needs ?? [];
+    const needed = components.filter((c) => needs.includes(c.name));
+    const promise = Promise.all(needed.map(startOne)).then(async () => {
       started.set(component.name, await component.start({ dir, started }));
     });
     pending.set(component.name, promise);

@@ -50,6 +50,23 @@ describe("startLab", () => {
     expect(events.some((e) => e.startsWith("start app"))).toBe(false);
   });
 
+  it("stops what started when a tool's config cannot be written", async () => {
+    const events: string[] = [];
+    const start = startLab({
+      components: [part("db", events)],
+      tools: [
+        {
+          tool: "broken",
+          build: () => {
+            throw new Error("no room for the rotation file");
+          },
+        },
+      ],
+    });
+    await expect(start).rejects.toThrow("no room for the rotation file");
+    expect(events).toContain("stop db");
+  });
+
   it("writes each tool's config and its try command from the sections offered, skipping a tool whose section is missing", async () => {
     const lab = await startLab({
       components: [part("db", [])],
