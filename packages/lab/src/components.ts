@@ -48,7 +48,7 @@ export const slapdComponent: LabComponent<SlapdComponent> = {
 
 const DAY_MS = 86_400_000;
 
-/** The directory's people the simulators know: everyone but the disabled account and the keyless one. */
+/** The people the simulators know: alice, bob and carol (not dave with his legacy keys, disabled eve or keyless frank). */
 function labPeople(ctx: { started: ReadonlyMap<string, StartedComponent> }): LabUser[] {
   const slapd = (ctx.started.get("slapd") as SlapdComponent | undefined)?.slapd;
   if (!slapd) throw new Error("the SaaS simulators need the slapd component (they are seeded with its people)");
@@ -56,7 +56,7 @@ function labPeople(ctx: { started: ReadonlyMap<string, StartedComponent> }): Lab
   return [alice, bob, carol];
 }
 
-/** Weekly shifts handing over at midnight UTC, the first person on call since yesterday. */
+/** Three weekly shifts handing over at midnight UTC, the first person on call since yesterday. */
 function weeklyShifts(people: readonly LabUser[]): Array<{ user: LabUser; start: Date; end: Date }> {
   const today = Math.floor(Date.now() / DAY_MS) * DAY_MS;
   return people.map((user, i) => ({
