@@ -14,6 +14,7 @@ const historySchema = z.object({
       countryCode: z.string().optional(),
       latitude: z.number().optional(),
       longitude: z.number().optional(),
+      endedAt: z.number().optional(),
     })
     .optional(),
 });

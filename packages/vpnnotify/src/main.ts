@@ -235,7 +235,7 @@ async function runBounded(event: VpnEvent, config: VpnnotifyConfig, log: Logger)
   });
   try {
     notifier = createNotifier(config, log);
-    const work = event.kind === "disconnect" ? Promise.resolve(handleDisconnect(event, log)) : handleConnect(event, notifier);
+    const work = event.kind === "disconnect" ? handleDisconnect(event, notifier) : handleConnect(event, notifier);
     return await Promise.race([work, deadline]);
   } finally {
     clearTimeout(timer);

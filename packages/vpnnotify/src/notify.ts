@@ -4,7 +4,7 @@ import type { SlackDirectory } from "./directory";
 import type { VpnEvent } from "./event";
 import { type GeoInfo, type GeoIp, placeName } from "./geoip";
 import { messageContext, securityReasons } from "./message";
-import { type Decision, decide, type PlacePolicy, recordLogin, releaseClaim, type UserHistory } from "./places";
+import { type Decision, decide, type PlacePolicy, recordLogin, recordSessionEnd, releaseClaim, type UserHistory } from "./places";
 import type { PlaceStore } from "./store";
 import type { Template } from "./template";
 
@@ -102,11 +102,31 @@ export async function handleConnect(event: VpnEvent, n: Notifier): Promise<Outco
   return outcome;
 }
 
-/** A disconnect only makes a log line: the session's end and length. */
-export function handleDisconnect(event: VpnEvent, log: Logger): Outcome {
+/** A disconnect: the log line with the session's length, and its end in the store for the next travel check. */
+export async function handleDisconnect(event: VpnEvent, n: Pick<Notifier, "store" | "log">): Promise<Outcome> {
   const ip = normalizeIp(event.ip) ?? event.ip;
-  const outcome: Outcome = { verdict: "ended", reason: "disconnect", user: event.user, ip, place: "", flags: [], errors: [] };
-  log.info("session ended", { user: event.user, ip, duration: event.durationSec === undefined ? undefined : `${event.durationSec}s` });
+  let stateError: string | undefined;
+  try {
+    await n.store.update(event.user, (history) => recordSessionEnd(history, ip, event.time));
+  } catch (error) {
+    stateError = describeError(error);
+  }
+  const outcome: Outcome = {
+    verdict: "ended",
+    reason: "disconnect",
+    user: event.user,
+    ip,
+    place: "",
+    flags: [],
+    ...(stateError ? { stateError } : {}),
+    errors: [],
+  };
+  n.log.info("session ended", {
+    user: event.user,
+    ip,
+    duration: event.durationSec === undefined ? undefined : `${event.durationSec}s`,
+    state: stateError ? `unavailable (${stateError})` : undefined,
+  });
   return outcome;
 }
 

@@ -20,6 +20,8 @@ export interface LastLogin {
   latitude?: number;
   longitude?: number;
   place: string;
+  /** When that session ended, as the VPN server reported on disconnect: the user was still there then. */
+  endedAt?: number;
 }
 
 /** Per user; keys are "ip:…", "net:…/24", "asn:…", "country:…". */
@@ -171,10 +173,21 @@ function impossibleTravel(previous: LastLogin, login: Login, policy: PlacePolicy
     return undefined;
   const km = distanceKm(previous.latitude, previous.longitude, latitude, longitude);
   if (km < policy.minTravelKm) return undefined;
-  const hours = Math.max(0, login.time - previous.time) / 3_600_000;
+  const hours = Math.max(0, login.time - Math.max(previous.time, previous.endedAt ?? 0)) / 3_600_000;
   const kmh = hours === 0 ? Number.POSITIVE_INFINITY : km / hours;
   if (kmh <= policy.impossibleTravelKmh) return undefined;
   return { km: Math.round(km), kmh: Number.isFinite(kmh) ? Math.round(kmh) : kmh, hours, from: previous.place };
+}
+
+/**
+ * The history after a session from `ip` ended at `time`: the last login's place then counts as
+ * left only at its end, so a long session shortens any journey after it. Another address's
+ * disconnect (an older session) changes nothing.
+ */
+export function recordSessionEnd(history: UserHistory | undefined, ip: string, time: number): UserHistory | undefined {
+  const last = history?.last;
+  if (!history || !last || last.ip !== ip || time <= Math.max(last.time, last.endedAt ?? 0)) return history;
+  return { ...history, last: { ...last, endedAt: time } };
 }
 
 /** Great-circle distance (haversine, mean Earth radius). */

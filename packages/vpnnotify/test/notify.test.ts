@@ -6,7 +6,7 @@ import { SLACK_SIM_TOKEN, SlackSim } from "@opsguard/lab";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { configSchema } from "../src/config";
 import type { VpnEvent } from "../src/event";
-import { handleConnect } from "../src/notify";
+import { handleConnect, handleDisconnect } from "../src/notify";
 import { createNotifier } from "../src/runtime";
 import { PLACES, type PlaceName, writeGeoDatabases } from "./fixtures";
 
@@ -125,6 +125,18 @@ describe("who is told about a login", () => {
     const alert = slack.messagesTo(SECURITY)[0]?.text ?? "";
     expect(alert).toContain("Previous login: London, England, United Kingdom");
     expect(alert).toContain("Telstra &lt;Corp&gt;");
+  });
+
+  it("counts a journey from when the last session ended: a day-long London session, then Sydney 4 h after it", async () => {
+    const n = notifier();
+    const t0 = Date.UTC(2026, 10, 3, 8);
+    await handleConnect(connect("alice", "london", t0), n);
+    const ended = await handleDisconnect({ ...connect("alice", "london", t0 + 20 * HOUR), kind: "disconnect", durationSec: 72_000 }, n);
+    expect(ended.verdict).toBe("ended");
+    expect(logLines.at(-1)).toBe(`vpnnotify: session ended user=alice ip=${PLACES.london.ip} duration=72000s`);
+    // 24 h after the connect would be a plausible 708 km/h; 4 h after the session ended it is not.
+    const sydney = await handleConnect(connect("alice", "sydney", t0 + 24 * HOUR), n);
+    expect(sydney.flags).toContainEqual(expect.stringMatching(/^impossible travel: 169\d\d km from London.* \(42\d\d km\/h\)$/));
   });
 
   it("does not call a short hop travel, and allows long trips that take long enough", async () => {
