@@ -131,10 +131,15 @@ function reportError(program: Command, error: unknown): ExitCode {
     return ExitCode.USAGE;
   }
   const line = redactSecrets(describeError(error));
-  process.stderr.write(`${program.name()}: ${line}\n`);
-  const verbose = (program.opts<GlobalOptions>().verbose ?? 0) > 0;
-  if (verbose && !(error instanceof OpsguardError) && error instanceof Error && error.stack) {
+  const exitCode = exitCodeOf(error);
+  const opts = program.opts<GlobalOptions>();
+  process.stderr.write(
+    opts.logFormat === "json"
+      ? `${JSON.stringify({ time: new Date().toISOString(), level: "error", tool: program.name(), msg: line, exitCode })}\n`
+      : `${program.name()}: ${line}\n`,
+  );
+  if ((opts.verbose ?? 0) > 0 && !(error instanceof OpsguardError) && error instanceof Error && error.stack) {
     process.stderr.write(`${redactSecrets(error.stack)}\n`);
   }
-  return exitCodeOf(error);
+  return exitCode;
 }

@@ -23,7 +23,8 @@ const silentSpinner: Spinner = { update() {}, succeed() {}, fail() {}, stop() {}
 
 /** An ora spinner on a TTY; a no-op otherwise, so callers never branch on it. */
 export async function startSpinner(text: string, enabled: boolean): Promise<Spinner> {
-  if (!enabled) return silentSpinner;
+  // A terminal of 0 columns (script(1), some CI runners, `docker -t`) sends ora into an endless redraw loop.
+  if (!enabled || !process.stderr.columns) return silentSpinner;
   const { default: ora } = await import("ora");
   const spinner = ora({ text, stream: process.stderr }).start();
   return {

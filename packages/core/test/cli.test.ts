@@ -84,6 +84,19 @@ describe("exit codes", () => {
     expect(result.stderr).toBe(`${line}\n`);
   });
 
+  it("writes the error as one JSON line with --log-format json", () => {
+    const result = run(["--log-format", "json", "fail", "config"]);
+    expect(result.status).toBe(ExitCode.CONFIG);
+    const lines = result.stderr.trimEnd().split("\n");
+    expect(lines).toHaveLength(1);
+    expect(JSON.parse(lines[0] ?? "")).toMatchObject({
+      level: "error",
+      tool: "ogdemo",
+      msg: "invalid config: ldap.urls: required",
+      exitCode: 78,
+    });
+  });
+
   it("reports an unexpected error as internal (70) without a stack trace", () => {
     const result = run(["fail", "internal"]);
     expect(result.status).toBe(ExitCode.SOFTWARE);
@@ -135,6 +148,31 @@ describe("exit codes", () => {
     const code = await new Promise<number | null>((resolve) => child.on("exit", (c) => resolve(c)));
     expect(code).toBe(ExitCode.OK);
     expect(stderr).toBe("");
+  });
+});
+
+describe("spinner", () => {
+  it("finishes on a terminal that reports 0 columns instead of redrawing forever", () => {
+    const command = [process.execPath, bin, "spin"].map((a) => `'${a}'`).join(" ");
+    const result = spawnSync("script", ["-qec", `stty cols 0 rows 0; ${command}`, "/dev/null"], {
+      encoding: "utf8",
+      env: { PATH: process.env.PATH, TERM: "xterm-256color" },
+      timeout: 10_000,
+      maxBuffer: 1024 * 1024,
+    });
+    expect(result.status).toBe(0);
+    expect(result.stdout).toContain("finished");
+  });
+
+  it("spins and succeeds on a sized terminal", () => {
+    const command = [process.execPath, bin, "spin"].map((a) => `'${a}'`).join(" ");
+    const result = spawnSync("script", ["-qec", `stty cols 80 rows 24; ${command}`, "/dev/null"], {
+      encoding: "utf8",
+      env: { PATH: process.env.PATH, TERM: "xterm-256color" },
+      timeout: 10_000,
+    });
+    expect(result.status).toBe(0);
+    expect(result.stdout).toContain("spun");
   });
 });
 
