@@ -82,7 +82,7 @@ describe("pnpm lab's ready configs", () => {
     expect(lab.get<PagerDutyComponent>("pagerduty").pagerduty.requests.length).toBeGreaterThan(0);
     expect(lab.get<GitLabComponent>("gitlab").gitlab.writes()).toEqual([]);
     const { slack } = lab.get<SlackComponent>("slack");
-    expect(slack.topic(SLACK_LAB.oncallChannel)).toBe("On call: nobody yet");
+    expect(slack.topic(SLACK_LAB.oncallChannel)).toBe("On call: <@U0BOBXXXX> | Runbook: <https://wiki.example/oncall|runbook>");
     expect(slack.messagesTo(SLACK_LAB.oncallChannel)).toEqual([]);
     expect(slack.usergroupMembers(SLACK_LAB.oncallGroup)).toEqual([]);
   });
@@ -102,7 +102,9 @@ describe("pnpm lab's ready configs", () => {
     }
     expect(lab.get<GitLabComponent>("gitlab").gitlab.membersOf(GITLAB_LAB.oncallGroup)).toEqual({ alice: 30, bob: 30, carol: 40 });
     const { slack } = lab.get<SlackComponent>("slack");
-    expect(slack.topic(SLACK_LAB.oncallChannel)).toContain("<@U0ALICEXX>");
+    expect(slack.topic(SLACK_LAB.oncallChannel)).toMatch(
+      /^On call: .*<@U0ALICEXX>.* \| Runbook: <https:\/\/wiki\.example\/oncall\|runbook>$/,
+    );
     expect(await run("run")).toEqual({ code: 0, stdout: "", stderr: "" });
   });
 

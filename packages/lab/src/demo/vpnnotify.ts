@@ -102,7 +102,7 @@ function connect(configFile: string, vars: Record<string, string>): Promise<{ co
   });
 }
 
-async function waitUntil(check: () => boolean, timeoutMs = 15_000): Promise<void> {
+async function waitUntil(check: () => boolean, timeoutMs = 45_000): Promise<void> {
   const until = Date.now() + timeoutMs;
   while (!check()) {
     if (Date.now() > until) throw new Error("vpnnotify's worker did not finish in time");

@@ -421,6 +421,7 @@ export const SLACK_LAB = { oncallChannel: "C0ONCALL01", securityChannel: "C0SECU
  */
 export const slackComponent: LabComponent<SlackComponent> = {
   name: "slack",
+  needs: ["slapd"],
   async start(ctx) {
     const slack = new SlackSim();
     const directory = (ctx.started.get("slapd") as SlapdComponent | undefined)?.slapd.users;
@@ -428,7 +429,7 @@ export const slackComponent: LabComponent<SlackComponent> = {
       slack.addUser({ id: user.slackId, name: user.slackName, email: user.mail, real_name: user.cn, deleted: user.disabled });
     }
     slack
-      .addChannel({ id: SLACK_LAB.oncallChannel, name: "oncall", topic: "On call: nobody yet" })
+      .addChannel({ id: SLACK_LAB.oncallChannel, name: "oncall", topic: oncallTopic(directory?.bob?.slackId) })
       .addChannel({ id: SLACK_LAB.securityChannel, name: "security", is_private: true })
       .addUsergroup({ id: SLACK_LAB.oncallGroup, handle: "oncall", name: "On call" });
     await slack.start();
@@ -446,3 +447,9 @@ export const slackComponent: LabComponent<SlackComponent> = {
     };
   },
 };
+
+/** The #oncall topic as it stands before deputize runs: the directory's on-call group holds bob. */
+function oncallTopic(bobSlackId: string | undefined): string {
+  const runbook = "Runbook: <https://wiki.example/oncall|runbook>";
+  return bobSlackId ? `On call: <@${bobSlackId}> | ${runbook}` : runbook;
+}
