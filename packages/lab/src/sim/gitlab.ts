@@ -1,4 +1,4 @@
-import { type SimRequest, type SimResponse, SimServer } from "./server";
+import { linkPage, type SimRequest, type SimResponse, SimServer } from "./server";
 
 /** GitLab's documented access levels (REST API "Roles"). */
 export const GitLabAccess = { GUEST: 10, REPORTER: 20, DEVELOPER: 30, MAINTAINER: 40, OWNER: 50 } as const;
@@ -173,32 +173,18 @@ export class GitLabSim extends SimServer {
  * (default 20, at most 100).
  */
 export function gitlabPage<T>(items: readonly T[], req: SimRequest, baseUrl: string): SimResponse {
-  const perPage = Math.min(100, Math.max(1, Number(req.query.get("per_page") ?? 20) || 20));
-  const page = Math.max(1, Number(req.query.get("page") ?? 1) || 1);
-  const totalPages = Math.max(1, Math.ceil(items.length / perPage));
-  const link = (n: number, rel: string) => {
-    const q = new URLSearchParams(req.query);
-    q.set("page", String(n));
-    q.set("per_page", String(perPage));
-    return `<${baseUrl}${req.path}?${q}>; rel="${rel}"`;
-  };
-  const links = [
-    ...(page > 1 ? [link(page - 1, "prev")] : []),
-    ...(page < totalPages ? [link(page + 1, "next")] : []),
-    link(1, "first"),
-    link(totalPages, "last"),
-  ];
+  const { page, headers, pageNo, perPage, lastPage } = linkPage(items, req, baseUrl, 20, 100, "gitlab");
   return {
     headers: {
-      "x-page": String(page),
+      "x-page": String(pageNo),
       "x-per-page": String(perPage),
       "x-total": String(items.length),
-      "x-total-pages": String(totalPages),
-      "x-next-page": page < totalPages ? String(page + 1) : "",
-      "x-prev-page": page > 1 ? String(page - 1) : "",
-      link: links.join(", "),
+      "x-total-pages": String(lastPage),
+      "x-next-page": pageNo < lastPage ? String(pageNo + 1) : "",
+      "x-prev-page": pageNo > 1 ? String(pageNo - 1) : "",
+      ...headers,
     },
-    body: items.slice((page - 1) * perPage, page * perPage),
+    body: page,
   };
 }
 

@@ -217,27 +217,39 @@ export function offsetPage<T>(
   return { page, offset, limit, more: offset + limit < items.length, total: items.length };
 }
 
-/** page/per_page paging with a Link header, as GitHub and GitLab document it. */
+/**
+ * page/per_page paging with a Link header, as GitHub and GitLab document it. GitHub names only the
+ * pages that exist around this one; GitLab always names first and last.
+ */
 export function linkPage<T>(
   items: readonly T[],
   req: SimRequest,
   baseUrl: string,
   defaultPerPage = 30,
   maxPerPage = 100,
-): { page: T[]; headers: Record<string, string> } {
+  style: "github" | "gitlab" = "github",
+): { page: T[]; headers: Record<string, string>; pageNo: number; perPage: number; lastPage: number } {
   const perPage = Math.min(maxPerPage, Math.max(1, Number(req.query.get("per_page") ?? defaultPerPage) || defaultPerPage));
   const pageNo = Math.max(1, Number(req.query.get("page") ?? 1) || 1);
   const page = items.slice((pageNo - 1) * perPage, pageNo * perPage);
-  const last = Math.max(1, Math.ceil(items.length / perPage));
+  const lastPage = Math.max(1, Math.ceil(items.length / perPage));
   const link = (n: number, rel: string) => {
     const q = new URLSearchParams(req.query);
     q.set("page", String(n));
     q.set("per_page", String(perPage));
     return `<${baseUrl}${req.path}?${q}>; rel="${rel}"`;
   };
-  const links = [
-    ...(pageNo < last ? [link(pageNo + 1, "next"), link(last, "last")] : []),
-    ...(pageNo > 1 ? [link(1, "first"), link(pageNo - 1, "prev")] : []),
-  ];
-  return { page, headers: links.length > 0 ? { link: links.join(", ") } : {} };
+  const links =
+    style === "gitlab"
+      ? [
+          ...(pageNo > 1 ? [link(pageNo - 1, "prev")] : []),
+          ...(pageNo < lastPage ? [link(pageNo + 1, "next")] : []),
+          link(1, "first"),
+          link(lastPage, "last"),
+        ]
+      : [
+          ...(pageNo < lastPage ? [link(pageNo + 1, "next"), link(lastPage, "last")] : []),
+          ...(pageNo > 1 ? [link(1, "first"), link(pageNo - 1, "prev")] : []),
+        ];
+  return { page, headers: links.length > 0 ? { link: links.join(", ") } : {}, pageNo, perPage, lastPage };
 }
