@@ -65,7 +65,7 @@ export function createProgram(info: ToolInfo): Command {
 }
 
 export function configSearchHelp(tool: string): string {
-  return `$${envPrefix(tool)}_CONFIG, ./.${tool}rc{,.json,.yaml}, ~/.config/opsguard/${tool}.{json,yaml}, /etc/opsguard/${tool}.{json,yaml}`;
+  return `$${envPrefix(tool)}_CONFIG, ./.${tool}rc{,.json,.yaml,.yml}, ~/.config/opsguard/${tool}.{json,yaml,yml}, /etc/opsguard/${tool}.{json,yaml,yml}`;
 }
 
 /** AUTHKEYS for authkeys, SOCK_CHECK for sock-check. */
