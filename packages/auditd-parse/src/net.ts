@@ -8,6 +8,10 @@ export interface Connection {
   direction: "outbound" | "inbound" | "listen";
   syscall: string;
   success: boolean | undefined;
+  /** errno name when the syscall failed (ECONNREFUSED …). */
+  exit?: string;
+  /** A nonblocking connect that returned EINPROGRESS: the connection is under way, not failed. */
+  inProgress?: true;
   pid?: string;
   comm?: string;
   exe?: string;
@@ -49,6 +53,8 @@ export function connectionOf(e: AuditEvent): Connection | undefined {
   }
   const c: Connection = { time: e.time, id: e.id, direction, syscall: e.syscall!, success: e.success, family: sa.family, address };
   if (port !== undefined) c.port = port;
+  if (e.success === false && e.exit !== undefined) c.exit = e.exit;
+  if (e.success === false && e.exit === "EINPROGRESS" && e.syscall === "connect") c.inProgress = true;
   if (e.node !== undefined) c.node = e.node;
   for (const key of ["pid", "comm", "exe", "auid", "uid", "ses"] as const) {
     const v = e[key];
@@ -60,6 +66,10 @@ export function connectionOf(e: AuditEvent): Connection | undefined {
 export function formatConnection(c: Connection): string {
   const arrow = c.direction === "outbound" ? "->" : c.direction === "inbound" ? "<-" : "listen";
   const where = c.port === undefined ? c.address : c.family === "inet6" ? `[${c.address}]:${c.port}` : `${c.address}:${c.port}`;
-  const result = c.success === false ? " (failed)" : "";
+  const result = c.inProgress
+    ? " (in progress: nonblocking connect)"
+    : c.success === false
+      ? ` (failed${c.exit === undefined ? "" : `: ${c.exit}`})`
+      : "";
   return `${c.time} ${c.auid ?? "?"} ${c.comm ?? "?"}[${c.pid ?? "?"}] ${c.syscall} ${arrow} ${c.family} ${where}${result}`;
 }

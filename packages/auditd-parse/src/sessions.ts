@@ -9,6 +9,8 @@ export interface SessionCommand {
   cwd?: string;
   argv: string[];
   success?: boolean;
+  /** errno name when the exec failed. */
+  exit?: string;
 }
 
 export interface Session {
@@ -64,6 +66,7 @@ export class SessionTracker {
       if (e.exe !== undefined) c.exe = e.exe;
       if (e.cwd !== undefined) c.cwd = e.cwd;
       if (e.success !== undefined) c.success = e.success;
+      if (e.success === false && e.exit !== undefined) c.exit = e.exit;
       s.commands.push(c);
     }
     const conn = connectionOf(e);
@@ -95,7 +98,7 @@ export function formatSession(s: Session): string {
   const items = [
     ...s.commands.map((c) => ({
       time: c.time,
-      text: `  ${c.time} exec ${c.argv.join(" ")}${c.cwd ? `  (cwd ${c.cwd})` : ""}${c.success === false ? " (failed)" : ""}`,
+      text: `  ${c.time} exec ${c.argv.join(" ")}${c.cwd ? `  (cwd ${c.cwd})` : ""}${c.success === false ? ` (failed${c.exit ? `: ${c.exit}` : ""})` : ""}`,
     })),
     ...s.connections.map((c) => ({ time: c.time, text: `  ${c.time} net  ${formatConnection(c).slice(c.time.length + 1)}` })),
   ].sort((a, b) => (a.time < b.time ? -1 : a.time > b.time ? 1 : 0));

@@ -63,6 +63,24 @@ describe("auditd-parse CLI", () => {
     ).toEqual([13]);
   });
 
+  it("tells a refused connect from a nonblocking one still under way", () => {
+    const refused = SESSION_LOG.split("\n")
+      .slice(6, 9)
+      .map((l) => l.replaceAll(":13)", ":20)").replace("exit=-115", "exit=-111"))
+      .join("\n");
+    const r = run(["net", "--passwd", passwd], `${SESSION_LOG}\n${refused}\n`);
+    expect(r.code).toBe(0);
+    expect(r.stdout.trim().split("\n")).toEqual([
+      "2023-11-14T22:13:22.000Z alice curl[902] connect -> inet 93.184.216.34:443 (in progress: nonblocking connect)",
+      "2023-11-14T22:13:22.000Z alice curl[902] connect -> inet 93.184.216.34:443 (failed: ECONNREFUSED)",
+    ]);
+    const json = JSON.parse(run(["net", "--json", "--passwd", passwd], `${SESSION_LOG}\n${refused}\n`).stdout);
+    expect(json.map((c: { inProgress?: boolean; exit?: string }) => [c.inProgress, c.exit])).toEqual([
+      [true, "EINPROGRESS"],
+      [undefined, "ECONNREFUSED"],
+    ]);
+  });
+
   it("builds a session timeline with commands and connections, as text and JSON", () => {
     const text = run(["sessions", "--passwd", passwd], SESSION_LOG);
     expect(text.code).toBe(0);
@@ -70,7 +88,9 @@ describe("auditd-parse CLI", () => {
     expect(text.stdout).toContain("user alice");
     expect(text.stdout).toContain("from 203.0.113.9");
     expect(text.stdout).toContain("exec cat my notes.txt");
-    expect(text.stdout).toContain("connect -> inet 93.184.216.34:443 (failed)");
+    // exit=-115 on a nonblocking socket: the connection is under way, not refused
+    expect(text.stdout).toContain("connect -> inet 93.184.216.34:443 (in progress: nonblocking connect)");
+    expect(text.stdout).not.toContain("(failed");
     const json = JSON.parse(run(["sessions", "--json", "--passwd", passwd], SESSION_LOG).stdout);
     expect(json).toHaveLength(1);
     expect(json[0]).toMatchObject({
