@@ -97,9 +97,9 @@ program
   });
 
 // Run by "install" while it writes the code cache; not a user-facing command.
-program.command("warm-up", { hidden: true }).action(async () => {
+program.command("warm-up", { hidden: true }).action(async (_opts: unknown, command: Command) => {
   const { warmUp } = await import("./warm-up");
-  await warmUp();
+  await warmUp(cliContext(command).opts.config);
 });
 
 program

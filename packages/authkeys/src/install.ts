@@ -73,8 +73,9 @@ export function installAuthkeys(options: InstallOptions): InstallReport {
   const encoding = readFileSync(target).every((byte) => byte < 0x80) ? "latin1" : "utf8";
   replaceFile(launcher, (temp) => writeFileSync(temp, launcherSource(process.execPath, encoding)), 0o755);
 
-  // The warm-up run walks a login's code offline, so the cache holds it compiled (see warm-up.ts).
-  const warm = spawnSync(process.execPath, [launcher, "warm-up"], {
+  // The warm-up run walks a login's code, so the cache holds it compiled (see warm-up.ts).
+  const configArgs = options.config ? ["--config", options.config] : [];
+  const warm = spawnSync(process.execPath, [launcher, ...configArgs, "warm-up"], {
     env: { PATH: "/usr/bin:/bin", AUTHKEYS_CODE_CACHE: "write" },
     stdio: ["ignore", "ignore", "pipe"],
   });

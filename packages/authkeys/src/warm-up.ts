@@ -1,30 +1,39 @@
 import { generateKeyPairSync, type KeyObject } from "node:crypto";
-import { Logger } from "@opsguard/core";
-import { authkeysConfigSchema } from "./config";
+import { Logger, loadConfig } from "@opsguard/core";
+import { type AuthkeysConfig, authkeysConfigSchema } from "./config";
 import { lookupKeys } from "./lookup";
 
 /**
- * Runs a login's code once, offline, while `authkeys install` writes the V8 code cache: V8 caches
- * only the functions compiled so far, and a cache made from a mere --version run left the config
- * check, the LDAP client and the key parser to be compiled again at every login. The directory is a
- * closed loopback port, so the lookup ends in "unavailable" without touching the network; the keys
- * are made here, one of each kind the parser handles.
+ * Runs a login's code once while `authkeys install` writes the V8 code cache: V8 caches only the
+ * functions compiled so far, and a cache made from a mere --version run left the config check, the
+ * LDAP client and the key parser to be compiled again at every login. With a readable config, a
+ * made-up user is looked up in the real directory (read-only, key cache off), so the TLS and LDAP
+ * reply path is compiled too; the offline lookup against a closed loopback port covers the failover
+ * path without touching the network; the keys are made here, one of each kind the parser handles.
  */
-export async function warmUp(): Promise<void> {
-  const config = authkeysConfigSchema.parse({
+export async function warmUp(configPath: string | undefined): Promise<void> {
+  const log = new Logger({ tool: "authkeys", level: "silent" });
+  const configured = await loadConfig({ tool: "authkeys", schema: authkeysConfigSchema, path: configPath }).catch(() => undefined);
+  if (configured) {
+    const config: AuthkeysConfig = { ...configured.config, cache: { ...configured.config.cache, enabled: false }, syslog: false };
+    await lookupKeys(config, { user: WARM_UP_USER }, { log }).catch(() => undefined);
+  }
+  const offline = authkeysConfigSchema.parse({
     ldap: { urls: ["ldaps://127.0.0.1:1", "ldap://127.0.0.1:1"], baseDn: "dc=warm-up", connectTimeoutMs: 200, deadlineMs: 500 },
     allowedGroups: ["cn=warm-up,dc=warm-up"],
     cache: { enabled: false },
     syslog: false,
   });
-  const log = new Logger({ tool: "authkeys", level: "silent" });
-  await lookupKeys(config, { user: "warm-up" }, { log }).catch(() => undefined);
+  await lookupKeys(offline, { user: WARM_UP_USER }, { log }).catch(() => undefined);
   const { checkKeyValue, formatKeyLine } = await import("./keys");
   for (const line of sampleKeyLines()) {
-    const verdict = checkKeyValue(line, { types: config.keyTypes, minRsaBits: config.minRsaBits });
+    const verdict = checkKeyValue(line, { types: offline.keyTypes, minRsaBits: offline.minRsaBits });
     if (verdict.ok) formatKeyLine(verdict.key, 'from="127.0.0.1"');
   }
 }
+
+/** Looked up at install time only; whatever the directory answers, nothing is printed or cached. */
+const WARM_UP_USER = "opsguard-authkeys-warm-up";
 
 function sampleKeyLines(): string[] {
   const ed25519 = generateKeyPairSync("ed25519").publicKey.export({ type: "spki", format: "der" });

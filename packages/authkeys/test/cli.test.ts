@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from "node:child_process";
-import { copyFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { closedPort, type SlapdLab, startSlapd } from "@opsguard/lab";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -57,6 +57,26 @@ describe("authkeys CLI", () => {
   it("the install-time warm-up walks a lookup offline without output, and is not offered in --help", () => {
     expect(run("warm-up")).toEqual({ code: 0, stdout: "", stderr: "" });
     expect(run("--help").stdout).not.toContain("warm-up");
+  });
+
+  it("with a config, the warm-up also looks up its made-up user in the directory but prints and caches nothing", async () => {
+    const user = "opsguard-authkeys-warm-up";
+    await lab.addEntry(`uid=${user},${lab.peopleDn}`, {
+      objectClass: ["inetOrgPerson", "posixAccount", "ldapPublicKey"],
+      uid: user,
+      cn: "Warm Up",
+      sn: "Up",
+      uidNumber: "30099",
+      gidNumber: "30099",
+      homeDirectory: "/nonexistent",
+      sshPublicKey: lab.users.alice.keys[0]?.publicKey ?? "",
+    });
+    const cached = join(lab.dir, "cache", `${user}.json`);
+    expect(run("--config", configFile, "warm-up")).toEqual({ code: 0, stdout: "", stderr: "" });
+    expect(existsSync(cached)).toBe(false);
+    // A real lookup of the same user does cache its keys: the warm-up leaves no trace in the key cache.
+    expect(run("--config", configFile, "-q", user)).toMatchObject({ code: 0, stdout: `${lab.users.alice.keys[0]?.publicKey}\n` });
+    expect(existsSync(cached)).toBe(true);
   });
 
   it("a user named like a subcommand is still a lookup after `lookup`", () => {
