@@ -77,7 +77,7 @@ Examples:
 function addInputOptions(command: Command): Command {
   return command
     .argument("[files...]", "audit logs (default: stdin)")
-    .option("--type <types>", "only events with one of these record types (comma list, repeatable)", listOption)
+    .option("--type <types>", "only events with one of these record types, names or numbers (comma list, repeatable)", listOption)
     .option("--user <users>", "only events whose auid or uid is one of these names or numbers", listOption)
     .option("--key <keys>", "only events with one of these audit rule keys", listOption)
     .option("--syscall <names>", "only events of these syscalls (names or numbers)", listOption)

@@ -2,6 +2,7 @@ import { UsageError } from "@opsguard/core";
 import { syscallName } from "./decode";
 import type { IdNames } from "./ids";
 import type { AuditEvent } from "./interpret";
+import { recordTypeOf } from "./record-types";
 
 export interface FilterOptions {
   types?: string[];
@@ -20,7 +21,7 @@ export interface FilterOptions {
 export function eventFilter(o: FilterOptions, ids: IdNames): ((event: AuditEvent) => boolean) | undefined {
   const tests: Array<(e: AuditEvent) => boolean> = [];
   if (o.types?.length) {
-    const types = new Set(o.types.map((t) => t.toUpperCase()));
+    const types = new Set(o.types.map(typeOption));
     tests.push((e) => e.types.some((t) => types.has(t)));
   }
   if (o.users?.length) {
@@ -45,6 +46,16 @@ export function eventFilter(o: FilterOptions, ids: IdNames): ((event: AuditEvent
   if (success !== undefined) tests.push((e) => e.success === success);
   if (tests.length === 0) return undefined;
   return (e) => tests.every((t) => t(e));
+}
+
+function typeOption(value: string): string {
+  const type = recordTypeOf(value);
+  if (type === undefined) {
+    throw new UsageError(`--type ${JSON.stringify(value)} is not an audit record type`, {
+      hint: "use a name such as SYSCALL, EXECVE, USER_LOGIN, AVC, or a number such as 1300",
+    });
+  }
+  return type;
 }
 
 /** `--since`/`--until`: ISO 8601, epoch seconds, or an age such as 15m, 2h, 7d (before now). */

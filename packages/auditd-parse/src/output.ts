@@ -1,6 +1,6 @@
 import { once } from "node:events";
 import { createWriteStream, type WriteStream } from "node:fs";
-import { IoError } from "@opsguard/core";
+import { ExitCode } from "@opsguard/core";
 
 const BUFFER_BYTES = 512 * 1024;
 
@@ -16,7 +16,7 @@ export class Output {
   private stream: NodeJS.WritableStream;
 
   constructor(private readonly path: string | undefined) {
-    this.stream = path === undefined ? process.stdout : openFile(path);
+    this.stream = path === undefined ? guardStdout() : openFile(path);
   }
 
   /** Queues one line (without its newline). Returns a promise only when the caller should wait. */
@@ -68,8 +68,9 @@ export class Output {
     await this.flush();
     if (this.path !== undefined) {
       const stream = this.stream as WriteStream;
-      await new Promise<void>((resolve, reject) => {
-        stream.end((error?: Error | null) => (error ? reject(new IoError(`cannot write ${this.path}: ${error.message}`)) : resolve()));
+      const path = this.path;
+      await new Promise<void>((resolve) => {
+        stream.end((error?: Error | null) => (error ? writeFailed(path, error) : resolve()));
       });
     }
   }
@@ -77,9 +78,26 @@ export class Output {
 
 function openFile(path: string): WriteStream {
   const stream = createWriteStream(path, { flags: "a" });
-  stream.on("error", (error) => {
-    process.stderr.write(`auditd-parse: cannot write ${path}: ${error.message}\n`);
-    process.exit(74);
-  });
+  stream.on("error", (error) => writeFailed(path, error));
   return stream;
+}
+
+/** A full disk or closed fd behind stdout is an I/O error (74), one line; EPIPE (`| head`) is left to core. */
+function guardStdout(): NodeJS.WritableStream {
+  process.stdout.prependListener("error", onStdoutError);
+  return process.stdout;
+}
+
+function onStdoutError(error: NodeJS.ErrnoException): void {
+  if (error.code !== "EPIPE") writeFailed("standard output", error);
+}
+
+let failed = false;
+
+/** Both the stream's error event and a pending callback may report one failure: one line, then exit 74. */
+function writeFailed(target: string, error: Error): void {
+  if (failed) return;
+  failed = true;
+  process.stderr.write(`auditd-parse: cannot write ${target}: ${error.message}\n`);
+  process.exit(ExitCode.IO_ERR);
 }

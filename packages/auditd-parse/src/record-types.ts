@@ -109,3 +109,11 @@ const TYPE_NUMBERS = new Map<string, number>();
 for (const table of [KERNEL_RECORD_TYPES, USER_RECORD_TYPES]) {
   for (const [nr, name] of Object.entries(table)) TYPE_NUMBERS.set(name, Number(nr));
 }
+
+/** `--type` accepts names (SYSCALL), numbers (1300) and the parser's UNKNOWN[n]; the canonical name or undefined. */
+export function recordTypeOf(value: string): string | undefined {
+  const upper = value.toUpperCase();
+  if (/^\d+$/.test(upper)) return recordTypeName(Number(upper)) ?? `UNKNOWN[${Number(upper)}]`;
+  if (TYPE_NUMBERS.has(upper) || /^UNKNOWN\[\d+\]$/.test(upper)) return upper;
+  return undefined;
+}

@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from "node:child_process";
-import { appendFileSync, mkdtempSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { appendFileSync, closeSync, mkdtempSync, openSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
@@ -38,6 +38,7 @@ beforeAll(() => {
   passwd = join(dir, "passwd");
   writeFileSync(passwd, "alice:x:1000:1000::/home/alice:/bin/sh\n");
   writeFileSync(join(dir, "audit.log.1"), `${SESSION_LOG.split("\n").slice(0, 6).join("\n")}\n`);
+  writeFileSync(join(dir, "corrupt.gz"), gzipSync(SESSION_LOG).subarray(0, 40));
   writeFileSync(join(dir, "audit.log"), gzipSync(`${SESSION_LOG.split("\n").slice(6).join("\n")}\n`));
 });
 
@@ -136,6 +137,46 @@ describe("auditd-parse CLI", () => {
     expect(missing.stderr.trim().split("\n")).toHaveLength(1);
     expect(run(["--since", "yesterday-ish"], "").code).toBe(64);
     expect(run(["--format", "xml"], "").code).toBe(64);
+    const typo = run(["--type", "SYSCAL"], SESSION_LOG);
+    expect([typo.code, typo.stderr.trim()]).toEqual([
+      64,
+      expect.stringMatching(/^auditd-parse: --type "SYSCAL" is not an audit record type/),
+    ]);
+    expect(run(["--window", "abc"], "").code).toBe(64);
+    for (const bad of [dir, join(dir, "corrupt.gz")]) {
+      const r = run([bad]);
+      expect([r.code, r.stderr.trim().split("\n").length]).toEqual([66, 1]);
+    }
+  });
+
+  it("filters --type by name or number", () => {
+    const byNumber = run(["--type", "1112"], SESSION_LOG);
+    expect(
+      byNumber.stdout
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l).serial),
+    ).toEqual([10]);
+    expect(run(["--type", "user_login"], SESSION_LOG).stdout).toBe(byNumber.stdout);
+  });
+
+  it("exits 74 with one line when the output cannot be written (full disk), not a stack trace", () => {
+    const full = openSync("/dev/full", "w");
+    try {
+      const toStdout = spawnSync(process.execPath, ["--import", "tsx", CLI], {
+        input: SESSION_LOG,
+        stdio: ["pipe", full, "pipe"],
+        encoding: "utf8",
+      });
+      expect([toStdout.status, toStdout.stderr.trim()]).toEqual([
+        74,
+        "auditd-parse: cannot write standard output: ENOSPC: no space left on device, write",
+      ]);
+    } finally {
+      closeSync(full);
+    }
+    const toFile = run(["-o", "/dev/full"], SESSION_LOG);
+    expect([toFile.code, toFile.stderr.trim().split("\n")]).toEqual([74, [expect.stringContaining("cannot write /dev/full: ENOSPC")]]);
   });
 
   it("follows a growing file across rotation and exits cleanly on SIGTERM", async () => {
