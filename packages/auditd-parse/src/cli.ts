@@ -210,14 +210,18 @@ function makeSink(mode: Mode, flags: ParseFlags, ctx: CliContext, output: Output
     return w;
   };
   if (mode === "sessions") {
-    const tracker = new SessionTracker();
+    // each session is written when it ends (a JSON array written as it goes), so memory stays bounded
+    let count = 0;
+    const tracker = new SessionTracker((s) => {
+      if (!ctx.opts.json) line(`${formatSession(s)}\n`);
+      else line(`${count++ === 0 ? "[" : ","}${JSON.stringify(s, null, flags.pretty ? 2 : undefined)}`);
+    });
     return {
       event: (e) => tracker.add(e),
       pending,
       finish: async () => {
-        const sessions = tracker.list();
-        if (ctx.opts.json) line(JSON.stringify(sessions, null, flags.pretty ? 2 : undefined));
-        else for (const s of sessions) line(`${formatSession(s)}\n`);
+        tracker.flush();
+        if (ctx.opts.json) line(count === 0 ? "[]" : "]");
       },
     };
   }

@@ -28,37 +28,70 @@ export interface Session {
   loginSuccess?: boolean;
   commands: SessionCommand[];
   connections: Connection[];
+  /** Commands and connections past the per-session cap, counted but not listed. */
+  omitted?: number;
 }
 
 const LOGIN_TYPES = new Set(["USER_LOGIN", "USER_START", "USER_END", "USER_LOGOUT", "CRED_ACQ", "CRED_REFR", "CRED_DISP", "LOGIN"]);
 
-/** Builds per-session timelines from events keyed by (node, ses); events without a session are skipped. */
+export interface SessionTrackerOptions {
+  /** Open sessions kept at most; past it the oldest is emitted as it stands (still open). */
+  maxOpen?: number;
+  /** Commands plus connections kept per session; past it they are counted in `omitted`. */
+  maxItems?: number;
+}
+
+/** Ended sessions remembered so their trailing CRED_DISP does not open a new one. */
+const CLOSED_REMEMBERED = 4096;
+
+/**
+ * Builds per-session timelines from events keyed by (node, ses) and hands each session to `emit` when it
+ * ends: the USER_END/USER_LOGOUT of the program that opened it (a sudo inside the session ends only sudo's
+ * PAM session), or CRED_DISP when the session never had a USER_END. Events without a session are skipped.
+ */
 export class SessionTracker {
   private readonly sessions = new Map<string, Session>();
+  private readonly closed = new Set<string>();
+  private readonly maxOpen: number;
+  private readonly maxItems: number;
+
+  constructor(
+    private readonly emit: (s: Session) => void,
+    options: SessionTrackerOptions = {},
+  ) {
+    this.maxOpen = options.maxOpen ?? 10_000;
+    this.maxItems = options.maxItems ?? 10_000;
+  }
 
   add(e: AuditEvent): void {
     if (e.ses === undefined || e.ses === "unset" || e.id === null || e.time === null) return;
     const key = `${e.node ?? ""} ${e.ses}`;
     let s = this.sessions.get(key);
     if (s === undefined) {
+      // the teardown records that follow an ended session's USER_END belong to it, not to a new session
+      if (this.closed.has(key) && e.records.every((r) => LOGIN_TYPES.has(r.type))) return;
       s = { ses: e.ses, commands: [], connections: [] };
       if (e.node !== undefined) s.node = e.node;
       this.sessions.set(key, s);
+      if (this.sessions.size > this.maxOpen) this.endOldest();
     }
     if (e.auid !== undefined && e.auid !== "unset") s.user ??= e.auid;
     s.start ??= e.time;
+    let ended = false;
     for (const r of e.records) {
       if (!LOGIN_TYPES.has(r.type)) continue;
       const f = r.fields;
       const from = str(f.addr) ?? str(f.hostname);
       if (from) s.from ??= from;
       if (str(f.terminal)) s.terminal ??= str(f.terminal);
-      if (str(f.exe) && r.type !== "LOGIN") s.via ??= str(f.exe);
+      const exe = str(f.exe);
+      if (exe && r.type !== "LOGIN") s.via ??= exe;
       if (r.type === "USER_LOGIN" || r.type === "USER_START") {
         const res = str(f.res);
         if (res !== undefined) s.loginSuccess = res === "success" && s.loginSuccess !== false;
       }
-      if (r.type === "USER_END" || r.type === "USER_LOGOUT") s.end = e.time;
+      if ((r.type === "USER_END" || r.type === "USER_LOGOUT") && (exe === undefined || exe === s.via)) ended = true;
+      if (r.type === "CRED_DISP" && s.end === undefined && (exe === undefined || exe === s.via)) ended = true;
     }
     if (e.argv !== undefined) {
       const c: SessionCommand = { time: e.time, id: e.id, argv: e.argv };
@@ -67,14 +100,35 @@ export class SessionTracker {
       if (e.cwd !== undefined) c.cwd = e.cwd;
       if (e.success !== undefined) c.success = e.success;
       if (e.success === false && e.exit !== undefined) c.exit = e.exit;
-      s.commands.push(c);
+      this.keep(s, () => s.commands.push(c));
     }
     const conn = connectionOf(e);
-    if (conn) s.connections.push(conn);
+    if (conn) this.keep(s, () => s.connections.push(conn));
+    if (ended) {
+      s.end = e.time;
+      this.sessions.delete(key);
+      this.closed.add(key);
+      if (this.closed.size > CLOSED_REMEMBERED) this.closed.delete(this.closed.values().next().value as string);
+      this.emit(s);
+    }
   }
 
-  list(): Session[] {
-    return [...this.sessions.values()];
+  /** Emits the sessions still open (end of input), oldest first. */
+  flush(): void {
+    for (const s of this.sessions.values()) this.emit(s);
+    this.sessions.clear();
+  }
+
+  private keep(s: Session, add: () => void): void {
+    if (s.commands.length + s.connections.length < this.maxItems) add();
+    else s.omitted = (s.omitted ?? 0) + 1;
+  }
+
+  private endOldest(): void {
+    const first = this.sessions.entries().next();
+    if (first.done) return;
+    this.sessions.delete(first.value[0]);
+    this.emit(first.value[1]);
   }
 }
 
@@ -102,5 +156,6 @@ export function formatSession(s: Session): string {
     })),
     ...s.connections.map((c) => ({ time: c.time, text: `  ${c.time} net  ${formatConnection(c).slice(c.time.length + 1)}` })),
   ].sort((a, b) => (a.time < b.time ? -1 : a.time > b.time ? 1 : 0));
-  return [head, ...items.map((i) => i.text)].join("\n");
+  const omitted = s.omitted ? [`  … ${s.omitted} more commands/connections not listed (per-session cap)`] : [];
+  return [head, ...items.map((i) => i.text), ...omitted].join("\n");
 }

@@ -1,0 +1,62 @@
+import { describe, expect, it } from "vitest";
+import { parseText } from "../src/parser";
+import { type Session, SessionTracker } from "../src/sessions";
+
+const hex = (s: string) => Buffer.from(s).toString("hex").toUpperCase();
+const ids = { passwd: "/dev/null", group: "/dev/null" };
+
+/** One login session of `ses` by sshd at second `t`, with a sudo inside it and a command after sudo ended. */
+function sshSession(ses: number, t: number, serial: number): string[] {
+  const pam = (type: string, n: number, exe: string, op: string) =>
+    `type=${type} msg=audit(${t + n}.000:${serial + n}): pid=900 uid=0 auid=1000 ses=${ses} msg='op=${op} acct="alice" exe="${exe}" hostname=203.0.113.9 addr=203.0.113.9 terminal=ssh res=success'`;
+  const exec = (n: number, arg: string) => [
+    `type=SYSCALL msg=audit(${t + n}.000:${serial + n}): arch=c000003e syscall=59 success=yes exit=0 ppid=900 pid=901 auid=1000 uid=1000 ses=${ses} comm="ls" exe="/usr/bin/ls"`,
+    `type=EXECVE msg=audit(${t + n}.000:${serial + n}): argc=2 a0="ls" a1=${hex(arg)}`,
+    `type=EOE msg=audit(${t + n}.000:${serial + n}):`,
+  ];
+  return [
+    pam("USER_START", 0, "/usr/sbin/sshd", "PAM:session_open"),
+    ...exec(1, "one"),
+    pam("USER_START", 2, "/usr/bin/sudo", "PAM:session_open"),
+    pam("USER_END", 3, "/usr/bin/sudo", "PAM:session_close"),
+    ...exec(4, "two"),
+    pam("USER_END", 5, "/usr/sbin/sshd", "PAM:session_close"),
+    pam("CRED_DISP", 6, "/usr/sbin/sshd", "PAM:setcred"),
+  ];
+}
+
+function track(lines: string[], options = {}): { emitted: Session[]; atEnd: Session[] } {
+  const emitted: Session[] = [];
+  const tracker = new SessionTracker((s) => emitted.push(s), options);
+  for (const e of parseText(`${lines.join("\n")}\n`, { ids, recordObjects: true }).events) tracker.add(e);
+  const before = emitted.length;
+  tracker.flush();
+  return { emitted: emitted.slice(0, before), atEnd: emitted.slice(before) };
+}
+
+describe("SessionTracker", () => {
+  it("emits a session at its opener's USER_END, not at a sudo's inside it, and keeps its CRED_DISP from opening a new one", () => {
+    const { emitted, atEnd } = track(sshSession(7, 1_700_000_000, 10));
+    expect(atEnd).toEqual([]);
+    expect(emitted).toHaveLength(1);
+    expect(emitted[0]).toMatchObject({ ses: "7", via: "/usr/sbin/sshd", end: "2023-11-14T22:13:25.000Z" });
+    expect(emitted[0]!.commands.map((c) => c.argv[1])).toEqual(["one", "two"]);
+  });
+
+  it("emits ended sessions as they end and the open ones at the end of input", () => {
+    const open = sshSession(9, 1_700_000_100, 100).slice(0, 4);
+    const { emitted, atEnd } = track([...open, ...sshSession(7, 1_700_000_200, 200)]);
+    expect(emitted.map((s) => s.ses)).toEqual(["7"]);
+    expect(atEnd.map((s) => [s.ses, s.end])).toEqual([["9", undefined]]);
+  });
+
+  it("bounds open sessions and the items kept per session", () => {
+    const many = Array.from({ length: 5 }, (_, i) => sshSession(i + 1, 1_700_000_000 + i * 10, i * 10 + 1).slice(0, 4)).flat();
+    const { emitted, atEnd } = track(many, { maxOpen: 2, maxItems: 1 });
+    expect(emitted.map((s) => s.ses)).toEqual(["1", "2", "3"]);
+    expect(atEnd.map((s) => s.ses)).toEqual(["4", "5"]);
+    expect(atEnd[0]!.omitted).toBeUndefined();
+    const capped = track(sshSession(7, 1_700_000_000, 10), { maxItems: 1 }).emitted[0]!;
+    expect([capped.commands.length, capped.omitted]).toEqual([1, 1]);
+  });
+});
