@@ -25,8 +25,10 @@ export interface AssemblerStats {
   events: number;
   /** Lines without an audit header plus records with an untokenisable body. */
   malformed: number;
-  /** Serial numbers skipped (events the kernel or auditd lost). */
+  /** Serial numbers skipped inside a contiguous stream (events the kernel or auditd lost). */
   lost: number;
+  /** Every serial number skipped, as go-libaudit counts them (on an excerpt, the events left out). */
+  skipped: number;
 }
 
 const SERIAL_SPACE = 2 ** 32;
@@ -35,6 +37,8 @@ const SERIAL_SPACE = 2 ** 32;
  * burst of newer ones (one CPU lagging behind the others) still finds its event.
  */
 const KEEP_RECENT = 4;
+/** Consecutive serials needed before a gap counts as lost events rather than an excerpt's omission. */
+const DENSE_RUN = 8;
 /** A backwards jump larger than this is an auditd restart, not a late record. */
 const SERIAL_RESET = 100_000;
 
@@ -43,9 +47,9 @@ const SERIAL_RESET = 100_000;
  * single-record by nature, when it falls out of the window, when too many are open, or at flush().
  */
 export class Assembler {
-  readonly stats: AssemblerStats = { lines: 0, records: 0, events: 0, malformed: 0, lost: 0 };
+  readonly stats: AssemblerStats = { lines: 0, records: 0, events: 0, malformed: 0, lost: 0, skipped: 0 };
   private readonly open = new Map<string, RawEvent>();
-  private readonly lastSerial = new Map<string, number>();
+  private readonly serials = new Map<string, { last: number; run: number; fillable: number }>();
   private readonly windowMs: number;
   private readonly maxInFlight: number;
   private newestMs = 0;
@@ -137,23 +141,44 @@ export class Assembler {
     this.emit(event);
   }
 
-  /** Counts serials skipped between events, modulo 2^32 so the 32-bit rollover is not a gap. */
+  /**
+   * Counts serials skipped between events, modulo 2^32 so the 32-bit rollover is not a gap. Only gaps inside
+   * a contiguous stream count: after at least DENSE_RUN consecutive serials on that node. An excerpt or a
+   * filtered log (ausearch -k, grep) skips serials all the time, and those events were left out, not lost.
+   */
   private trackSerial(node: string, serial: number): void {
-    const last = this.lastSerial.get(node);
-    if (last === undefined) {
-      this.lastSerial.set(node, serial);
+    const state = this.serials.get(node);
+    if (state === undefined) {
+      this.serials.set(node, { last: serial, run: 0, fillable: 0 });
       return;
     }
-    const ahead = (serial - last + SERIAL_SPACE) % SERIAL_SPACE;
+    const ahead = (serial - state.last + SERIAL_SPACE) % SERIAL_SPACE;
     if (ahead === 0) return;
-    if (ahead < SERIAL_SPACE / 2) {
-      if (ahead - 1 < SERIAL_RESET) this.stats.lost += ahead - 1;
-      this.lastSerial.set(node, serial);
+    if (ahead === 1) {
+      state.run++;
+      state.last = serial;
+    } else if (ahead < SERIAL_SPACE / 2) {
+      if (ahead - 1 < SERIAL_RESET) this.stats.skipped += ahead - 1;
+      if (ahead - 1 < SERIAL_RESET && state.run >= DENSE_RUN) {
+        this.stats.lost += ahead - 1;
+        state.fillable += ahead - 1;
+      } else {
+        state.fillable = 0;
+      }
+      state.run = 0;
+      state.last = serial;
     } else if (SERIAL_SPACE - ahead > SERIAL_RESET) {
-      this.lastSerial.set(node, serial);
-    } else if (this.stats.lost > 0) {
+      state.run = 0;
+      state.fillable = 0;
+      state.last = serial;
+    } else {
       // a late event from an earlier serial fills one of the gaps counted before
-      this.stats.lost--;
+      if (this.stats.skipped > 0) this.stats.skipped--;
+      if (state.fillable > 0) {
+        this.stats.lost--;
+        // every counted gap filled: the stream was contiguous after all
+        if (--state.fillable === 0) state.run = DENSE_RUN;
+      }
     }
   }
 }

@@ -322,8 +322,10 @@ function parseWindow(value: string): number {
 /** The stderr summary: counts, lost events, and the malformed-input verdict for --strict. */
 function report(ctx: CliContext, parser: AuditParser, strict: boolean): void {
   const s = parser.stats;
-  ctx.log.info(`${s.lines} lines, ${s.records} records, ${s.events} events, ${s.lost} lost (serial gaps), ${s.malformed} malformed`);
-  if (s.lost > 0) ctx.log.warn(`${s.lost} events missing (gaps in serial numbers: the kernel or auditd dropped them)`);
+  ctx.log.info(
+    `${s.lines} lines, ${s.records} records, ${s.events} events, ${s.lost} lost (serial gaps in a contiguous stream), ${s.skipped} serials skipped in all, ${s.malformed} malformed`,
+  );
+  if (s.lost > 0) ctx.log.warn(`${s.lost} events missing (gaps in a contiguous run of serial numbers: the kernel or auditd dropped them)`);
   if (s.malformed > 0) {
     const message = `${s.malformed} malformed input line(s), kept as "unparsed" in the output`;
     if (strict) throw new DataError(message);

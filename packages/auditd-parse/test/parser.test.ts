@@ -91,15 +91,20 @@ describe("events", () => {
 
   it("emits user-space records at once and counts lost serials across the 32-bit rollover", () => {
     const log = [
+      // a contiguous stream first: only gaps inside one count as lost
+      ...Array.from(
+        { length: 8 },
+        (_, i) => `type=USER_CMD msg=audit(1.000:${4294967286 + i}): pid=1 uid=0 auid=1000 ses=1 msg='cmd=6C73 res=success'`,
+      ),
       'type=USER_LOGIN msg=audit(1.000:4294967294): pid=1 uid=0 auid=1000 ses=1 msg=\'op=login acct="alice" exe="/usr/sbin/sshd" hostname=? addr=10.0.0.1 terminal=ssh res=success\'',
       "type=USER_END msg=audit(1.000:4294967295): pid=1 uid=0 auid=1000 ses=1 msg='op=PAM:session_close acct=\"alice\" res=success'",
       "type=USER_END msg=audit(1.000:0): pid=1 uid=0 auid=1000 ses=1 msg='op=x res=success'",
       "type=USER_END msg=audit(1.000:4): pid=1 uid=0 auid=1000 ses=1 msg='op=x res=failed'",
     ].join("\n");
     const { events, stats } = parseText(log);
-    expect(events).toHaveLength(4);
+    expect(events).toHaveLength(12);
     expect(stats.lost).toBe(3);
-    expect(events[0]?.records[0]?.fields).toMatchObject({
+    expect(events[8]?.records[0]?.fields).toMatchObject({
       op: "login",
       acct: "alice",
       addr: "10.0.0.1",
@@ -107,7 +112,15 @@ describe("events", () => {
       terminal: "ssh",
       res: "success",
     });
-    expect(events[3]?.success).toBe(false);
+    expect(events[11]?.success).toBe(false);
+  });
+
+  it("does not count the serials an excerpt or filtered log leaves out as lost", () => {
+    const line = (n: number) => `type=USER_CMD msg=audit(1.000:${n}): pid=1 uid=0 auid=1000 ses=1 msg='cmd=6C73 res=success'`;
+    expect(parseText([10, 20, 35, 36, 50, 51, 52, 90].map(line).join("\n")).stats).toMatchObject({ lost: 0, skipped: 72 });
+    // 109 arrives late and fills the gap before 110; the stream is still contiguous, so 110..115 lost 4
+    const dense = [...Array.from({ length: 9 }, (_, i) => 100 + i), 110, 109, 115];
+    expect(parseText(dense.map(line).join("\n")).stats.lost).toBe(4);
   });
 
   it("parses the old PAM msg form with its parenthesised tail", () => {
