@@ -10,6 +10,8 @@ export interface RawEvent {
   records: AuditRecord[];
   /** Input lines without an audit header; such an event has no records. */
   unparsed: string[] | undefined;
+  /** The assembler's wall-clock tick when the event last got a record (live input). */
+  tick: number;
 }
 
 export interface AssemblerOptions {
@@ -53,6 +55,7 @@ export class Assembler {
   private readonly windowMs: number;
   private readonly maxInFlight: number;
   private newestMs = 0;
+  private ticks = 0;
 
   constructor(
     private readonly emit: (event: RawEvent) => void,
@@ -69,7 +72,7 @@ export class Assembler {
     const record = parseRecord(line);
     if (record === undefined) {
       this.stats.malformed++;
-      this.complete({ node: undefined, stamp: "", timeMs: 0, serial: -1, records: [], unparsed: [line] });
+      this.complete({ node: undefined, stamp: "", timeMs: 0, serial: -1, records: [], unparsed: [line], tick: 0 });
       return;
     }
     this.stats.records++;
@@ -92,6 +95,7 @@ export class Assembler {
         serial: record.serial,
         records: [record],
         unparsed: undefined,
+        tick: this.ticks,
       };
       if (isStandaloneType(record.type, undefined)) {
         this.complete(event);
@@ -101,6 +105,7 @@ export class Assembler {
       }
     } else {
       event.records.push(record);
+      event.tick = this.ticks;
     }
     if (record.timeMs > this.newestMs) {
       this.newestMs = record.timeMs;
@@ -109,14 +114,27 @@ export class Assembler {
   }
 
   /**
-   * Completes open events whose log time is before `beforeMs`, except the few most recent ones unless
-   * keepRecent is false (live input calls it on a wall clock, where nothing newer may ever come).
+   * Completes open events whose log time is before `beforeMs`, except the few most recent ones.
    * Open events are in arrival order, which is nearly log-time order, so the scan stops at the first
    * young one; a late straggler behind it waits at most one more window.
    */
-  expire(beforeMs: number, keepRecent = true): void {
+  expire(beforeMs: number): void {
     for (const [key, event] of this.open) {
-      if (event.timeMs >= beforeMs || (keepRecent && this.open.size <= KEEP_RECENT)) break;
+      if (event.timeMs >= beforeMs || this.open.size <= KEEP_RECENT) break;
+      this.open.delete(key);
+      this.complete(event);
+    }
+  }
+
+  /**
+   * Live input, called on a wall-clock timer: completes the events that got no record during the last
+   * `idleTicks` calls. Arrival time, not log time, so a host clock that is off (or a log replayed from the
+   * past) neither holds events open nor cuts them early.
+   */
+  tick(idleTicks: number): void {
+    this.ticks++;
+    for (const [key, event] of this.open) {
+      if (this.ticks - event.tick < idleTicks) continue;
       this.open.delete(key);
       this.complete(event);
     }

@@ -132,6 +132,10 @@ program
 
 type Mode = "events" | "sessions" | "net";
 
+/** Live input completes events on the wall clock: how often --follow polls and the plugin checks. */
+const FOLLOW_POLL_MS = 250;
+const PLUGIN_TICK_MS = 500;
+
 async function parseCommand(files: string[], command: Command, mode: Mode): Promise<void> {
   const ctx = cliContext(command);
   const flags = command.optsWithGlobals<ParseFlags>();
@@ -169,12 +173,13 @@ async function parseCommand(files: string[], command: Command, mode: Mode): Prom
     if (inputs.length !== 1 || inputs[0] === "-") throw new UsageError("--follow needs exactly one file");
     const abort = new AbortController();
     for (const sig of ["SIGINT", "SIGTERM"] as const) process.once(sig, () => abort.abort());
-    const windowMs = config.windowMs ?? 2000;
+    const windowMs = parserOptions(flags, config).windowMs ?? 2000;
     await followFile(inputs[0]!, onChunk, {
       fromEnd: flags.fromEnd,
+      intervalMs: FOLLOW_POLL_MS,
       signal: abort.signal,
       onTick: () => {
-        parser.expireBefore(Date.now(), windowMs);
+        parser.tick(FOLLOW_POLL_MS, windowMs);
         return output.flush();
       },
     });
@@ -269,9 +274,9 @@ async function pluginCommand(command: Command): Promise<void> {
   const windowMs = config.windowMs ?? 2000;
   // auditd feeds events live: complete them on the wall clock too, or a lone kernel record would wait forever
   const timer = setInterval(() => {
-    parser.expireBefore(Date.now(), windowMs);
+    parser.tick(PLUGIN_TICK_MS, windowMs);
     void output.flush();
-  }, 500);
+  }, PLUGIN_TICK_MS);
   const onHup = () => void output.reopen();
   process.on("SIGHUP", onHup);
   // SIGTERM (auditd stopping us) ends input like EOF: what was read is completed and written, exit 0

@@ -37,9 +37,9 @@ export class AuditParser {
     this.assembler.push(line);
   }
 
-  /** Completes events older than `ageMs` in log time relative to `nowMs` (live input: call on a timer). */
-  expireBefore(nowMs: number, ageMs: number): void {
-    this.assembler.expire(nowMs - ageMs, false);
+  /** Live input: call every `intervalMs`; completes the events that got no record for `windowMs` of wall time. */
+  tick(intervalMs: number, windowMs: number): void {
+    this.assembler.tick(Math.max(1, Math.ceil(windowMs / intervalMs)));
   }
 
   /** End of one input file: its last line may lack a newline. Open events stay open (rotation). */

@@ -207,6 +207,27 @@ describe("auditd-parse CLI", () => {
     ).toEqual(["a", "b", "c"]);
   });
 
+  it("with --follow completes an event on the wall clock even when the host's clock is off (log time in 2100)", async () => {
+    const log = join(dir, "skewed.log");
+    // a syscall event whose EOE never comes, stamped far ahead of this machine's clock
+    writeFileSync(
+      log,
+      'type=SYSCALL msg=audit(4102444800.000:7): arch=c000003e syscall=2 success=yes exit=3 pid=5 auid=0 uid=0 comm="cat"\n',
+    );
+    const child = spawn(process.execPath, ["--import", "tsx", CLI, "--follow", "--window", "300", log], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let out = "";
+    child.stdout.on("data", (d: Buffer) => {
+      out += d.toString();
+    });
+    for (let i = 0; i < 50 && out === ""; i++) await delay(100);
+    const seenWhileRunning = out;
+    child.kill("SIGTERM");
+    await new Promise((resolve) => child.on("exit", resolve));
+    expect(JSON.parse(seenWhileRunning)).toMatchObject({ serial: 7, syscall: "open", time: "2100-01-01T00:00:00.000Z" });
+  });
+
   it("runs as an auditd plugin: events from stdin, output file reopened on SIGHUP", async () => {
     const outFile = join(dir, "plugin.json");
     const child = spawn(process.execPath, ["--import", "tsx", CLI, "plugin", "-o", outFile], { stdio: ["pipe", "pipe", "pipe"] });
