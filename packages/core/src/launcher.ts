@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { chmodSync, chownSync, copyFileSync, mkdirSync, renameSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, copyFileSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { IoError } from "./errors";
 
@@ -10,9 +10,24 @@ import { IoError } from "./errors";
  * bundle compiles as usual, so a stale cache costs time, never correctness.
  */
 
+export interface LauncherSourceOptions {
+  /** See LauncherInstallOptions.fastPath. */
+  fastPath?: string | undefined;
+  /** One node option for the shebang line (the kernel passes the rest of that line as one argument). */
+  nodeFlag?: string | undefined;
+  /** latin1 reads an ASCII bundle as a plain copy instead of decoding UTF-8. */
+  encoding?: "latin1" | "utf8";
+}
+
 /** The launcher: an absolute node path (hooks get a minimal PATH), the bundle, its code cache. */
-export function codeCacheLauncherSource(nodePath: string, bundleName: string, cacheEnv: string, fastPath?: string): string {
-  return `#!${nodePath}
+export function codeCacheLauncherSource(
+  nodePath: string,
+  bundleName: string,
+  cacheEnv: string,
+  options: LauncherSourceOptions = {},
+): string {
+  const { fastPath, nodeFlag, encoding = "utf8" } = options;
+  return `#!${nodePath}${nodeFlag ? ` ${nodeFlag}` : ""}
 "use strict";
 // Written by the tool's "install" command; run it again after upgrading the tool or Node.js.
 ${fastPath ? `if (!${fastPath}) {\n` : ""}const { readFileSync, writeFileSync } = require("node:fs");
@@ -23,10 +38,16 @@ let cachedData;
 try {
   cachedData = readFileSync(bundle + ".cache");
 } catch {}
-const source = readFileSync(bundle, "utf8").replace(/^#!/, "//");
+const source = readFileSync(bundle, "${encoding}").replace(/^#!/, "//");
 const script = new Script(Module.wrap(source), { filename: bundle, cachedData });
 if (process.env.${cacheEnv} === "write") {
-  process.once("exit", () => writeFileSync(bundle + ".cache", script.createCachedData(), { mode: 0o644 }));
+  process.once("exit", () => {
+    try {
+      writeFileSync(bundle + ".cache", script.createCachedData(), { mode: 0o644 });
+    } catch (error) {
+      process.stderr.write(${JSON.stringify(`${bundleName}: cannot write the code cache: `)} + error.message + "\\n");
+    }
+  });
 }
 const mod = { exports: {} };
 script.runInThisContext().call(mod.exports, mod.exports, Module.createRequire(bundle), mod, bundle, __dirname);
@@ -51,11 +72,16 @@ export interface LauncherInstallOptions {
    * the bundle at all (vpnnotify answers OpenVPN this way). Its free variables: require, __filename.
    */
   fastPath?: string;
+  /** One node option for the launcher's shebang line. */
+  nodeFlag?: string;
 }
 
 /** Copies the bundle, writes the launcher and warms the code cache; root-owned when run as root. */
 export function installWithLauncher(options: LauncherInstallOptions): { launcher: string; bundle: string } {
   mkdirSync(options.prefix, { recursive: true, mode: 0o755 });
+  // sshd (and careful admins) refuse a command in a directory others could write to.
+  if (process.getuid?.() === 0) chownSync(options.prefix, 0, 0);
+  chmodSync(options.prefix, 0o755);
   const bundle = join(options.prefix, basename(options.bundle));
   const launcher = join(options.prefix, options.name);
   // Replace by rename: a run in progress keeps reading the old, complete file.
@@ -63,7 +89,15 @@ export function installWithLauncher(options: LauncherInstallOptions): { launcher
   replaceFile(bundle, (temp) => copyFileSync(options.bundle, temp), 0o644);
   replaceFile(
     launcher,
-    (temp) => writeFileSync(temp, codeCacheLauncherSource(process.execPath, basename(bundle), options.cacheEnv, options.fastPath)),
+    (temp) =>
+      writeFileSync(
+        temp,
+        codeCacheLauncherSource(process.execPath, basename(bundle), options.cacheEnv, {
+          fastPath: options.fastPath,
+          nodeFlag: options.nodeFlag,
+          encoding: readFileSync(bundle).every((byte) => byte < 0x80) ? "latin1" : "utf8",
+        }),
+      ),
     0o755,
   );
   const warm = spawnSync(process.execPath, [launcher, ...(options.warmArgs ?? ["--version"])], {
