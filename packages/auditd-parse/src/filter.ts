@@ -61,10 +61,13 @@ function typeOption(value: string): string {
 /** `--since`/`--until`: ISO 8601, epoch seconds, or an age such as 15m, 2h, 7d (before now). */
 export function parseTime(value: string, flag: string, nowMs = Date.now()): number {
   const age = /^(\d+)([smhd])$/.exec(value);
-  if (age) return nowMs - Number(age[1]) * { s: 1e3, m: 6e4, h: 36e5, d: 864e5 }[age[2] as "s" | "m" | "h" | "d"];
-  if (/^\d+(\.\d+)?$/.test(value)) return Math.round(Number(value) * 1000);
-  const ms = Date.parse(value);
-  if (Number.isNaN(ms)) {
+  const ms = age
+    ? nowMs - Number(age[1]) * { s: 1e3, m: 6e4, h: 36e5, d: 864e5 }[age[2] as "s" | "m" | "h" | "d"]
+    : /^\d+(\.\d+)?$/.test(value)
+      ? Math.round(Number(value) * 1000)
+      : Date.parse(value);
+  // beyond ±8.64e15 ms a JavaScript date (and so an event time) does not exist
+  if (Number.isNaN(ms) || Math.abs(ms) > 8.64e15) {
     throw new UsageError(`${flag} ${JSON.stringify(value)} is not a time`, {
       hint: "use ISO 8601 (2024-05-01T10:00:00Z), epoch seconds, or an age like 15m, 2h, 7d",
     });

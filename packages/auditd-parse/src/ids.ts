@@ -40,7 +40,7 @@ function loadIds(file: string, required: boolean): Map<string, string> {
   } catch (error) {
     if (!required) return map;
     throw new NoInputError(`cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`, {
-      hint: "check the --passwd/--group path",
+      hint: "check the --passwd/--group path or the passwd/group config key",
     });
   }
   for (const line of text.split("\n")) {

@@ -143,6 +143,7 @@ describe("auditd-parse CLI", () => {
       expect.stringMatching(/^auditd-parse: --type "SYSCAL" is not an audit record type/),
     ]);
     expect(run(["--window", "abc"], "").code).toBe(64);
+    expect(run(["--since", "99999999999999999999"], "").code).toBe(64);
     for (const bad of [dir, join(dir, "corrupt.gz")]) {
       const r = run([bad]);
       expect([r.code, r.stderr.trim().split("\n").length]).toEqual([66, 1]);
