@@ -7,7 +7,7 @@
 // - peak RSS of one lookup.
 import { spawnSync } from "node:child_process";
 import { generateKeyPairSync } from "node:crypto";
-import { chmodSync, chownSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { tsImport } from "tsx/esm/api";
 import { median, peakRssMb, printTable } from "./lib.mjs";
@@ -26,17 +26,9 @@ const big = await lab.startSlapd({ bulkUsers: 10_000 });
 const cleanups = [() => small.stop(), () => big.stop()];
 try {
   await addFiftyKeyUser(big);
-  // The real launcher: `authkeys install` into a root-owned prefix, code cache included.
+  // The real launcher: `authkeys install --config` into a root-owned prefix, code cache warmed by a lookup.
   const installed = lab.installAuthkeys(small);
   cleanups.push(() => installed.remove());
-  // Installed again now that the config exists, as the README says: the warm-up then walks the TLS and LDAP reply path too.
-  const reinstall = spawnSync(
-    process.execPath,
-    [bundle, "--config", installed.configFile, "install", "--prefix", installed.dir, "--run-as", "root", "--cache-dir", installed.cacheDir],
-    { stdio: ["ignore", "ignore", "pipe"] },
-  );
-  if (reinstall.status !== 0) throw new Error(`install --config failed: ${reinstall.stderr.toString().trim()}`);
-  chownSync(installed.cacheDir, lab.AUTHKEYS_UID, lab.AUTHKEYS_UID);
   const bigConfig = join(installed.dir, "big.json");
   writeFileSync(
     bigConfig,

@@ -244,10 +244,6 @@ export function installAuthkeys(slapd: SlapdLab, config: Record<string, unknown>
   const dir = installed.dir;
   chownSync(join(dir, "reader.password"), AUTHKEYS_UID, AUTHKEYS_UID);
   const cacheDir = join(dir, "cache");
-  execFileSync(process.execPath, [AUTHKEYS_BUNDLE, "install", "--prefix", dir, "--run-as", "root", "--cache-dir", cacheDir], {
-    stdio: ["ignore", "ignore", "pipe"],
-  });
-  chownSync(cacheDir, AUTHKEYS_UID, AUTHKEYS_UID);
   const configFile = join(dir, "authkeys.json");
   writeFileSync(
     configFile,
@@ -263,6 +259,13 @@ export function installAuthkeys(slapd: SlapdLab, config: Record<string, unknown>
     ),
     { mode: 0o644 },
   );
+  // Config first, as the README says: install's warm-up lookup then compiles the LDAP reply path into the code cache.
+  execFileSync(
+    process.execPath,
+    [AUTHKEYS_BUNDLE, "install", "--config", configFile, "--prefix", dir, "--run-as", "root", "--cache-dir", cacheDir],
+    { stdio: ["ignore", "ignore", "pipe"] },
+  );
+  chownSync(cacheDir, AUTHKEYS_UID, AUTHKEYS_UID);
   return { dir, bin: join(dir, "authkeys"), configFile, cacheDir, remove: installed.remove };
 }
 
