@@ -108,14 +108,38 @@ addInputOptions(program)
     await parseCommand(files, command, "events");
   });
 
-addInputOptions(program.command("sessions").description("per-user login sessions with the commands and connections inside each")).action(
-  async (files: string[], _flags: ParseFlags, command: Command) => {
-    await parseCommand(files, command, "sessions");
-  },
-);
+const SUBCOMMAND_HELP = `
+Output: a readable list, or a JSON array with --json (--pretty indents); -o FILE appends to a file.
+Config keys, exit codes and more examples: auditd-parse --help.`;
 
 addInputOptions(
-  program.command("net").description("network connections (connect/accept/bind …) with process, user, direction, address"),
+  program
+    .command("sessions")
+    .description("per-user login sessions with the commands and connections inside each")
+    .addHelpText(
+      "after",
+      `${SUBCOMMAND_HELP}
+Each session is written when its opener's USER_END (or its CRED_DISP) arrives; open ones come last.
+
+Example:
+  auditd-parse sessions --user alice --since 1d /var/log/audit/audit.log*`,
+    ),
+).action(async (files: string[], _flags: ParseFlags, command: Command) => {
+  await parseCommand(files, command, "sessions");
+});
+
+addInputOptions(
+  program
+    .command("net")
+    .description("network connections (connect/accept/bind …) with process, user, direction, address")
+    .addHelpText(
+      "after",
+      `${SUBCOMMAND_HELP}
+A nonblocking connect that returned EINPROGRESS is shown as in progress, not failed.
+
+Example:
+  auditd-parse net --json /var/log/audit/audit.log | jq '.[] | select(.direction == "outbound")'`,
+    ),
 ).action(async (files: string[], _flags: ParseFlags, command: Command) => {
   await parseCommand(files, command, "net");
 });
