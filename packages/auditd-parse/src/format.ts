@@ -8,12 +8,18 @@ export function formatText(e: AuditEvent, style: ChalkInstance): string {
   if (e.id === null) return style.red(`unparsed: ${(e.unparsed ?? []).join(" | ")}`);
   const types = [...new Set(e.records.map((r) => r.type))].join(",");
   const parts = [style.dim(e.time ?? ""), e.node ? `${e.node}:${e.serial}` : String(e.serial), style.bold(types)];
-  if (e.syscall !== undefined) parts.push(e.success === false ? style.red(`${e.syscall}=${e.exit ?? "?"}`) : style.green(e.syscall));
+  if (e.syscall !== undefined) parts.push(syscallResult(e, style));
   else if (e.success !== undefined) parts.push(e.success ? style.green("success") : style.red("failed"));
   parts.push(`auid=${e.auid ?? "?"} uid=${e.uid ?? "?"}`);
   if (e.comm !== undefined || e.exe !== undefined) parts.push(`${e.comm ?? ""}(${e.exe ?? ""})`);
   parts.push(detail(e));
   return parts.filter(Boolean).join(" ");
+}
+
+function syscallResult(e: AuditEvent, style: ChalkInstance): string {
+  // a nonblocking connect returns EINPROGRESS while the connection is being made: not a failure
+  if (e.syscall === "connect" && e.exit === "EINPROGRESS") return style.yellow("connect=EINPROGRESS (in progress)");
+  return e.success === false ? style.red(`${e.syscall}=${e.exit ?? "?"}`) : style.green(e.syscall ?? "");
 }
 
 const COLUMNS = [

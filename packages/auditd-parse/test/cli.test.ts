@@ -75,6 +75,9 @@ describe("auditd-parse CLI", () => {
       "2023-11-14T22:13:22.000Z alice curl[902] connect -> inet 93.184.216.34:443 (in progress: nonblocking connect)",
       "2023-11-14T22:13:22.000Z alice curl[902] connect -> inet 93.184.216.34:443 (failed: ECONNREFUSED)",
     ]);
+    const text = run(["--format", "text", "--syscall", "connect", "--passwd", passwd], `${SESSION_LOG}\n${refused}\n`).stdout;
+    expect(text).toContain(" connect=EINPROGRESS (in progress) ");
+    expect(text).toContain(" connect=ECONNREFUSED ");
     const json = JSON.parse(run(["net", "--json", "--passwd", passwd], `${SESSION_LOG}\n${refused}\n`).stdout);
     expect(json.map((c: { inProgress?: boolean; exit?: string }) => [c.inProgress, c.exit])).toEqual([
       [true, "EINPROGRESS"],
