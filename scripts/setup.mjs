@@ -2,7 +2,8 @@
 // Brings a fresh machine (Node.js and npm only) to the point where the lab, the demo and the tests run:
 // Debian packages for the real servers the tests start, then the workspace's npm dependencies.
 import { spawnSync } from "node:child_process";
-import { existsSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync } from "node:fs";
+import { aptInstall } from "./apt.mjs";
 
 const SYSTEM_PACKAGES = [
   ["slapd", "/usr/sbin/slapd"],
@@ -39,16 +40,9 @@ if (missing.length > 0) {
     process.exit(69);
   }
   console.error(`setup: installing ${missing.join(" ")} from Debian`);
-  // policy-rc.d stops the packages from starting system-wide daemons: the lab starts its own on loopback.
-  const policy = "/usr/sbin/policy-rc.d";
-  const ownPolicy = !existsSync(policy);
-  if (ownPolicy) writeFileSync(policy, "#!/bin/sh\nexit 101\n", { mode: 0o755 });
-  try {
-    const env = { DEBIAN_FRONTEND: "noninteractive" };
-    run("apt-get", ["update", "-qq"], env);
-    run("apt-get", ["install", "-y", "-qq", "--no-install-recommends", ...missing], env);
-  } finally {
-    if (ownPolicy) rmSync(policy, { force: true });
+  if (!aptInstall(missing)) {
+    console.error(`setup: 'apt-get install ${missing.join(" ")}' failed`);
+    process.exit(69);
   }
 }
 

@@ -11,6 +11,7 @@ import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:f
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { generateLog } from "../../packages/auditd-parse/scripts/gen-log.mjs";
+import { aptInstall } from "../apt.mjs";
 import { printTable } from "./lib.mjs";
 
 const root = new URL("../..", import.meta.url).pathname;
@@ -35,14 +36,7 @@ function ensure(command, pkg) {
     console.log(`${command} is missing: apt-get install ${pkg} (as root), then re-run`);
     return false;
   }
-  writeFileSync("/usr/sbin/policy-rc.d", "#!/bin/sh\nexit 101\n", { mode: 0o755 });
-  try {
-    const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
-    spawnSync("apt-get", ["update", "-qq"], { stdio: "inherit", env });
-    return spawnSync("apt-get", ["install", "-y", "-qq", pkg], { stdio: "inherit", env }).status === 0;
-  } finally {
-    rmSync("/usr/sbin/policy-rc.d", { force: true });
-  }
+  return aptInstall([pkg]);
 }
 
 /** One run under GNU time: wall seconds, CPU seconds (user + system) and peak RSS (MB); stdin from a file when given. */

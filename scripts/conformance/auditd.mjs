@@ -10,6 +10,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
+import { aptInstall } from "../apt.mjs";
 
 const root = new URL("../..", import.meta.url).pathname;
 const args = process.argv.slice(2);
@@ -248,14 +249,7 @@ function ensureLaurel() {
     console.log("laurel is not installed: run as root to install it, or: apt-get install laurel");
     return false;
   }
-  writeFileSync("/usr/sbin/policy-rc.d", "#!/bin/sh\nexit 101\n", { mode: 0o755 });
-  try {
-    const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
-    spawnSync("apt-get", ["update", "-qq"], { stdio: "inherit", env });
-    return spawnSync("apt-get", ["install", "-y", "-qq", "laurel"], { stdio: "inherit", env }).status === 0;
-  } finally {
-    rmSync("/usr/sbin/policy-rc.d", { force: true });
-  }
+  return aptInstall(["laurel"]);
 }
 
 /** Runs laurel over a file offline: stdin in, its JSON log in a temp dir, no /proc enrichment. */
