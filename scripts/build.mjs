@@ -62,12 +62,17 @@ await Promise.all(
         }).then(() => bin),
       );
     }
-    if (existsSync(join(dir, "src/index.ts"))) {
+    const entries = libraryEntries(pkg).filter((src) => existsSync(join(dir, src)));
+    if (entries.length > 0) {
       jobs.push(
         build({
           ...shared,
-          entryPoints: [join(dir, "src/index.ts")],
-          outfile: join(dir, "dist/index.js"),
+          // dist/<path>.js for src/<path>.ts, so each export's declarations (tsc) sit next to it; shared
+          // modules go to chunks, so an error class is the same class through every entry point.
+          entryPoints: entries.map((src) => ({ in: join(dir, src), out: src.replace(/^\.\/src\//, "").replace(/\.ts$/, "") })),
+          outdir: join(dir, "dist"),
+          splitting: entries.length > 1,
+          chunkNames: "chunks/[name]-[hash]",
           format: "esm",
           packages: "external",
         }),
@@ -76,6 +81,12 @@ await Promise.all(
     await Promise.all(jobs);
   }),
 );
+
+/** The package's library entry points: every path its exports map names (core has one per module). */
+function libraryEntries(pkg) {
+  if (typeof pkg.exports === "string") return [pkg.exports];
+  return Object.values(pkg.exports ?? {}).filter((src) => typeof src === "string" && src.startsWith("./src/"));
+}
 
 if (packages.some(({ pkg }) => pkg.name === "@opsguard/core")) {
   const tsc = spawnSync(join(root, "node_modules/.bin/tsc"), ["-p", join(root, "packages/core/tsconfig.build.json")], { stdio: "inherit" });

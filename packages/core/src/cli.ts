@@ -1,9 +1,9 @@
 import type { ChalkInstance } from "chalk";
 import { Command, CommanderError, Option } from "commander";
-import { describeError, exitCodeOf, OpsguardError } from "./errors";
+import { envPrefix } from "./config";
 import { ExitCode, exitCodeHelpText } from "./exit";
 import { type LogFormat, Logger, type LogLevel, type SyslogOptions } from "./log";
-import { redactSecrets } from "./secret";
+import { exitQuietlyOnEpipe, reportError } from "./report";
 import { colorEnabled, createStyle } from "./tty";
 
 export interface ToolInfo {
@@ -68,11 +68,6 @@ export function configSearchHelp(tool: string): string {
   return `$${envPrefix(tool)}_CONFIG, ./.${tool}rc{,.json,.yaml,.yml}, ~/.config/opsguard/${tool}.{json,yaml,yml}, /etc/opsguard/${tool}.{json,yaml,yml}`;
 }
 
-/** AUTHKEYS for authkeys, SOCK_CHECK for sock-check. */
-export function envPrefix(tool: string): string {
-  return tool.toUpperCase().replace(/[^A-Z0-9]/g, "_");
-}
-
 export interface ContextOptions {
   /** Level when neither --verbose nor --quiet is given; quiet tools default to warn. */
   defaultLevel?: LogLevel;
@@ -113,33 +108,20 @@ function rootOf(command: Command): Command {
  * documented exit code. A closed stdout (`| head`, sshd hanging up) is not an error.
  */
 export async function runCli(program: Command, argv: readonly string[] = process.argv): Promise<void> {
-  process.stdout.on("error", (error: NodeJS.ErrnoException) => {
-    if (error.code === "EPIPE") process.exit(process.exitCode ?? ExitCode.OK);
-    throw error;
-  });
+  exitQuietlyOnEpipe();
   try {
     await program.parseAsync(argv as string[]);
   } catch (error) {
-    process.exitCode = reportError(program, error);
+    process.exitCode = cliError(program, error);
   }
 }
 
-function reportError(program: Command, error: unknown): ExitCode {
+function cliError(program: Command, error: unknown): ExitCode {
   if (error instanceof CommanderError) {
     if (error.code === "commander.helpDisplayed" || error.code === "commander.version" || error.code === "commander.help")
       return ExitCode.OK;
     return ExitCode.USAGE;
   }
-  const line = redactSecrets(describeError(error));
-  const exitCode = exitCodeOf(error);
   const opts = program.opts<GlobalOptions>();
-  process.stderr.write(
-    opts.logFormat === "json"
-      ? `${JSON.stringify({ time: new Date().toISOString(), level: "error", tool: program.name(), msg: line, exitCode })}\n`
-      : `${program.name()}: ${line}\n`,
-  );
-  if ((opts.verbose ?? 0) > 0 && !(error instanceof OpsguardError) && error instanceof Error && error.stack) {
-    process.stderr.write(`${redactSecrets(error.stack)}\n`);
-  }
-  return exitCode;
+  return reportError(program.name(), error, { logFormat: opts.logFormat, verbose: opts.verbose });
 }

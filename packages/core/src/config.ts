@@ -1,10 +1,14 @@
 import { existsSync, readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
-import { parse as parseYaml, YAMLError } from "yaml";
+import type { YAMLError } from "yaml";
 import { z } from "zod";
-import { envPrefix } from "./cli";
 import { ConfigError } from "./errors";
+
+/** AUTHKEYS for authkeys, SOCK_CHECK for sock-check: the prefix of a tool's environment variables. */
+export function envPrefix(tool: string): string {
+  return tool.toUpperCase().replace(/[^A-Z0-9]/g, "_");
+}
 
 /** A secret reference in config; see resolveSecret. Literal secrets are refused. */
 export const secretRefSchema = z.union([
@@ -63,7 +67,7 @@ export async function loadConfig<S extends z.ZodType>(options: LoadConfigOptions
     filepath = configSearchPaths(options.tool, options.cwd).find((p) => existsSync(p));
   }
   if (filepath) {
-    raw = readConfigFile(filepath);
+    raw = await readConfigFile(filepath);
   } else if (!options.optional) {
     throw new ConfigError(`no config file found for ${options.tool}`, {
       hint: `pass --config FILE, set $${envName}, or create /etc/opsguard/${options.tool}.yaml`,
@@ -105,9 +109,10 @@ function describeIssue(issue: z.core.$ZodIssue): string {
 /**
  * Parses a config file: JSON for *.json, YAML otherwise (rc files without an extension too).
  * The config loader is deliberately tiny: a loader that can also read JS/TS config drags a
- * TypeScript compiler into every bundled bin, and sshd starts authkeys on every login.
+ * TypeScript compiler into every bundled bin, and sshd starts authkeys on every login. The YAML
+ * parser is loaded only for a YAML file, so a JSON config does not pay for evaluating it.
  */
-function readConfigFile(filepath: string): unknown {
+async function readConfigFile(filepath: string): Promise<unknown> {
   let text: string;
   try {
     text = readFileSync(filepath, "utf8").replace(/^\uFEFF/, "");
@@ -115,11 +120,14 @@ function readConfigFile(filepath: string): unknown {
     const code = (error as NodeJS.ErrnoException).code ?? "error";
     throw new ConfigError(`cannot read config file ${filepath} (${code})`, { hint: "check that this user may read it" });
   }
+  const yaml = filepath.endsWith(".json") ? undefined : await import("yaml");
   try {
-    const raw: unknown = filepath.endsWith(".json") ? JSON.parse(text) : parseYaml(text);
+    const raw: unknown = yaml ? yaml.parse(text) : JSON.parse(text);
     return raw ?? {};
   } catch (error) {
-    throw new ConfigError(`cannot parse config file ${filepath}: ${parseProblem(error, text)}`, { hint: "fix the JSON/YAML syntax" });
+    throw new ConfigError(`cannot parse config file ${filepath}: ${parseProblem(error, text, yaml?.YAMLError)}`, {
+      hint: "fix the JSON/YAML syntax",
+    });
   }
 }
 
@@ -127,8 +135,8 @@ function readConfigFile(filepath: string): unknown {
  * The parser's diagnosis and its place in the file, on one line. Never the offending text:
  * the broken line may hold a secret.
  */
-function parseProblem(error: unknown, text: string): string {
-  if (error instanceof YAMLError) {
+function parseProblem(error: unknown, text: string, yamlError: typeof YAMLError | undefined): string {
+  if (yamlError && error instanceof yamlError) {
     const at = error.linePos?.[0];
     const what =
       error.message

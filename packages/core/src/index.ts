@@ -8,6 +8,7 @@ export * from "./launcher";
 export * from "./ldap";
 export * from "./log";
 export * from "./paginate";
+export * from "./report";
 export * from "./secret";
 export * from "./slack";
 export * from "./state";
