@@ -1,7 +1,4 @@
-/**
- * authorized_keys options, without the key parser: config validation uses these on every start,
- * while ssh2's parser is loaded only when there are keys to check.
- */
+/** authorized_keys options: checked in each key value and in the config's group keyOptions. */
 
 export const DEFAULT_KEY_TYPES = ["ssh-ed25519", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521", "ssh-rsa"];
 

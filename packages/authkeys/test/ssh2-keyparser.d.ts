@@ -1,4 +1,4 @@
-// Only ssh2's key parser is loaded (not the whole SSH stack); @types/ssh2 does not describe the deep path.
+// The tests compare our key reader with ssh2's parser; @types/ssh2 does not describe its deep path.
 declare module "ssh2/lib/protocol/keyParser.js" {
   export interface ParsedKey {
     type: string;
