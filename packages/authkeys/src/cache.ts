@@ -1,6 +1,8 @@
 import { readFile, stat, unlink, utimes } from "node:fs/promises";
 import { join } from "node:path";
-import { ensurePrivateDir, IoError, type Logger, PermissionError, readJsonFile, writeFileAtomic } from "@opsguard/core";
+import { IoError, PermissionError } from "@opsguard/core/errors";
+import type { Logger } from "@opsguard/core/log";
+import { ensurePrivateDir, readJsonFile, writeFileAtomic } from "@opsguard/core/state";
 import { z } from "zod";
 
 const cacheFileSchema = z.strictObject({ version: z.literal(1), user: z.string(), lines: z.array(z.string()) });

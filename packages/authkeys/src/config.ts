@@ -1,4 +1,4 @@
-import { ldapConnectionSchema } from "@opsguard/core";
+import { ldapConnectionSchema } from "@opsguard/core/ldap";
 import { z } from "zod";
 import { checkOptions, DEFAULT_KEY_TYPES } from "./key-options";
 

@@ -1,4 +1,4 @@
-import { dnEquals, type FilterTemplate, type LdapClient, LdapNotFoundError, ldapFilter } from "@opsguard/core";
+import { dnEquals, type FilterTemplate, type LdapClient, LdapNotFoundError, ldapFilter } from "@opsguard/core/ldap";
 import type { GroupRule } from "./config";
 
 export interface DirectoryQuery {

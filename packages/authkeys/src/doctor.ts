@@ -2,16 +2,12 @@ import { lookup as dnsLookup } from "node:dns/promises";
 import { realpathSync, statSync } from "node:fs";
 import { connect } from "node:net";
 import { dirname } from "node:path";
-import {
-  type CliContext,
-  describeError,
-  ExitCode,
-  LdapClient,
-  type LdapConnectionConfig,
-  Logger,
-  ldapOptionsFromConfig,
-  loadConfig,
-} from "@opsguard/core";
+import type { CliContext } from "@opsguard/core/cli";
+import { loadConfig } from "@opsguard/core/config";
+import { describeError } from "@opsguard/core/errors";
+import { ExitCode } from "@opsguard/core/exit";
+import { LdapClient, type LdapConnectionConfig, ldapOptionsFromConfig } from "@opsguard/core/ldap";
+import { Logger } from "@opsguard/core/log";
 import { type AuthkeysConfig, authkeysConfigSchema } from "./config";
 import { lookupKeys } from "./lookup";
 

@@ -1,7 +1,8 @@
 import { spawnSync } from "node:child_process";
 import { chmodSync, chownSync, mkdirSync, statSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { installWithLauncher, PermissionError, UsageError } from "@opsguard/core";
+import { PermissionError, UsageError } from "@opsguard/core/errors";
+import { installWithLauncher } from "@opsguard/core/launcher";
 import { checkCommandPath } from "./doctor";
 import { sshdConfigLines } from "./sshd-config";
 

@@ -1,15 +1,9 @@
-import {
-  compileFilterTemplate,
-  LdapTimeoutError,
-  LdapUnavailableError,
-  type Logger,
-  ldapOptionsFromConfig,
-  withLdap,
-} from "@opsguard/core";
+import { compileFilterTemplate, LdapTimeoutError, LdapUnavailableError, ldapOptionsFromConfig, withLdap } from "@opsguard/core/ldap";
+import type { Logger } from "@opsguard/core/log";
 import { KeyCache } from "./cache";
 import { type AuthkeysConfig, groupRules } from "./config";
 import { queryDirectory } from "./directory";
-import type { AuthorizedKey, KeyPolicy } from "./keys";
+import { type AuthorizedKey, checkKeyValue, formatKeyLine, type KeyPolicy } from "./keys";
 import { isValidUsername } from "./username";
 
 export type LookupResult = "keys" | "no-keys" | "unknown-user" | "not-allowed" | "invalid-user";
@@ -74,7 +68,7 @@ export async function lookupKeys(config: AuthkeysConfig, request: LookupRequest,
     await cache?.remove(user);
     return { result: answer.kind, source: "ldap", lines: [], dropped: 0 };
   }
-  const { keys, lines, dropped } = await validKeys(answer.values, policy, user, log, answer.group?.keyOptions ?? "");
+  const { keys, lines, dropped } = validKeys(answer.values, policy, user, log, answer.group?.keyOptions ?? "");
   if (lines.length === 0) {
     await cache?.remove(user);
     return { result: "no-keys", source: "ldap", lines: [], dropped };
@@ -106,7 +100,7 @@ async function fromCache(
     });
     throw ldapError;
   }
-  const { keys, lines, dropped } = await validKeys(cached.lines, policy, request.user, deps.log, "");
+  const { keys, lines, dropped } = validKeys(cached.lines, policy, request.user, deps.log, "");
   deps.log.warn(`LDAP unreachable (${ldapError.message}); serving cached keys`, {
     user: request.user,
     keys: lines.length,
@@ -121,18 +115,14 @@ async function fromCache(
   };
 }
 
-/**
- * Valid keys, first occurrence of each; every dropped value is reported by fingerprint, never by content.
- * ssh2's key parser loads here, not at start-up: --help, config errors and users without keys never pay for it.
- */
-async function validKeys(
+/** Valid keys, first occurrence of each; every dropped value is reported by fingerprint, never by content. */
+function validKeys(
   values: readonly string[],
   policy: KeyPolicy,
   user: string,
   log: Logger,
   extraOptions: string,
-): Promise<{ keys: AuthorizedKey[]; lines: string[]; dropped: number }> {
-  const { checkKeyValue, formatKeyLine } = await import("./keys");
+): { keys: AuthorizedKey[]; lines: string[]; dropped: number } {
   const keys: AuthorizedKey[] = [];
   const seen = new Set<string>();
   let dropped = 0;

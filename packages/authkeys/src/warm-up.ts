@@ -1,6 +1,8 @@
 import { generateKeyPairSync, type KeyObject } from "node:crypto";
-import { Logger, loadConfig } from "@opsguard/core";
+import { loadConfig } from "@opsguard/core/config";
+import { Logger } from "@opsguard/core/log";
 import { type AuthkeysConfig, authkeysConfigSchema } from "./config";
+import { checkKeyValue, formatKeyLine } from "./keys";
 import { lookupKeys } from "./lookup";
 
 /**
@@ -25,7 +27,6 @@ export async function warmUp(configPath: string | undefined): Promise<void> {
     syslog: false,
   });
   await lookupKeys(offline, { user: WARM_UP_USER }, { log }).catch(() => undefined);
-  const { checkKeyValue, formatKeyLine } = await import("./keys");
   for (const line of sampleKeyLines()) {
     const verdict = checkKeyValue(line, { types: offline.keyTypes, minRsaBits: offline.minRsaBits });
     if (verdict.ok) formatKeyLine(verdict.key, 'from="127.0.0.1"');

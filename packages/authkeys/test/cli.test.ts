@@ -79,6 +79,27 @@ describe("authkeys CLI", () => {
     expect(existsSync(cached)).toBe(true);
   });
 
+  it("sshd's argument shapes print what the full CLI prints for them, and other shapes still reach the full CLI", () => {
+    const ecdsa = lab.users.alice.keys.find((k) => k.type === "ecdsa");
+    const shapes = [
+      ["alice"],
+      ["lookup", "alice", ecdsa?.fingerprint ?? ""],
+      ["lookup", "alice", "SHA256:unknown", "ssh-ed25519", "AAAA"],
+      ["mallory"],
+      ["lookup", "*)(uid=*"],
+    ];
+    const timeless = (r: ReturnType<typeof run>) => ({ ...r, stderr: r.stderr.replace(/ms=\d+/g, "ms=N") });
+    for (const args of shapes) {
+      // An explicit default flag sends the same lookup through commander.
+      const full = timeless(run("--config", configFile, "--log-format", "human", ...args));
+      expect(timeless(run("--config", configFile, ...args))).toEqual(full);
+      expect(timeless(run(`--config=${configFile}`, ...args))).toEqual(full);
+    }
+    expect(run("--config", configFile, "alice", "a", "b", "c", "d")).toMatchObject({ code: 64, stdout: "" });
+    expect(run("--config", configFile)).toMatchObject({ code: 64, stdout: "" });
+    expect(run("--config", configFile, "help").stdout).toContain("Usage: authkeys");
+  });
+
   it("a user named like a subcommand is still a lookup after `lookup`", () => {
     expect(run("--config", configFile, "lookup", "doctor")).toMatchObject({ code: 0, stdout: "" });
   });

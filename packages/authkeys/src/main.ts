@@ -1,0 +1,34 @@
+import { parseSshdArgv } from "./sshd-argv";
+
+/**
+ * The bin's entry. sshd runs authkeys on every login attempt, once per offered key, so its shape of
+ * arguments runs the lookup directly: without building the commander program or evaluating what only
+ * the other commands and --help need. Everything else goes through the full CLI. Both branches are
+ * loaded on demand, so neither pays for the other's modules.
+ */
+const hot = parseSshdArgv(process.argv.slice(2));
+if (hot?.kind === "lookup") {
+  void (async () => {
+    const [{ runLookupCommand }, { exitQuietlyOnEpipe, reportError }] = await Promise.all([
+      import("./lookup-command"),
+      import("@opsguard/core/report"),
+    ]);
+    exitQuietlyOnEpipe();
+    try {
+      await runLookupCommand(hot.user, hot.fingerprint, {
+        config: hot.config,
+        json: false,
+        quiet: false,
+        level: "warn",
+        logFormat: "human",
+      });
+    } catch (error) {
+      process.exitCode = reportError("authkeys", error);
+    }
+  })();
+} else if (hot?.kind === "warm-up") {
+  // Run by "install" while it writes the code cache: the cache then holds this login path, not commander.
+  void import("./warm-up").then(({ warmUp }) => warmUp(hot.config));
+} else {
+  void import("./cli");
+}

@@ -1,0 +1,36 @@
+import { describe, expect, it } from "vitest";
+import { parseSshdArgv } from "../src/sshd-argv";
+
+describe("parseSshdArgv", () => {
+  it("takes sshd's shapes: [--config FILE] [lookup] <user> [fingerprint [type [key]]]", () => {
+    expect(parseSshdArgv(["alice"])).toEqual({ kind: "lookup", config: undefined, user: "alice", fingerprint: undefined });
+    expect(parseSshdArgv(["--config", "/etc/a.yaml", "lookup", "alice", "SHA256:x", "ssh-ed25519", "AAAA"])).toEqual({
+      kind: "lookup",
+      config: "/etc/a.yaml",
+      user: "alice",
+      fingerprint: "SHA256:x",
+    });
+    expect(parseSshdArgv(["-c", "/a", "lookup", "doctor"])).toMatchObject({ user: "doctor" });
+    expect(parseSshdArgv(["--config=/a", "warm-up"])).toEqual({ kind: "warm-up", config: "/a" });
+  });
+
+  it("leaves every other shape to the full CLI", () => {
+    for (const argv of [
+      [],
+      ["--config", "/a"],
+      ["doctor"],
+      ["install"],
+      ["sshd-config"],
+      ["help"],
+      ["lookup"],
+      ["--json", "alice"],
+      ["alice", "-v"],
+      ["--config", "-v", "alice"],
+      ["alice", "a", "b", "c", "d"],
+      ["--", "-alice"],
+      ["--version"],
+    ]) {
+      expect(parseSshdArgv(argv)).toBeUndefined();
+    }
+  });
+});
