@@ -1,18 +1,7 @@
-import { type AuditRecord, parseRecord } from "./record";
+import type { EventJson } from "./event-json";
+import type { AuditEvent, Interpreter, OpenEvent } from "./interpret";
+import { Header, parseHeader } from "./record";
 import { isStandaloneType } from "./record-types";
-
-/** The records of one event, in arrival order, before interpretation. */
-export interface RawEvent {
-  node: string | undefined;
-  stamp: string;
-  timeMs: number;
-  serial: number;
-  records: AuditRecord[];
-  /** Input lines without an audit header; such an event has no records. */
-  unparsed: string[] | undefined;
-  /** The assembler's wall-clock tick when the event last got a record (live input). */
-  tick: number;
-}
 
 export interface AssemblerOptions {
   /** An event still open this long (in log time) after newer records is complete: auditd's own default. */
@@ -45,72 +34,89 @@ const DENSE_RUN = 8;
 const SERIAL_RESET = 100_000;
 
 /**
- * Groups records into events by (node, timestamp, serial). An event completes on EOE, when its type is
- * single-record by nature, when it falls out of the window, when too many are open, or at flush().
+ * Groups records into events by (node, timestamp, serial), each record interpreted as it arrives. An event
+ * completes on EOE, when its type is single-record by nature, when it falls out of the window, when too many
+ * are open, or at flush().
  */
 export class Assembler {
   readonly stats: AssemblerStats = { lines: 0, records: 0, events: 0, malformed: 0, lost: 0, skipped: 0 };
-  private readonly open = new Map<string, RawEvent>();
+  private readonly open = new Map<string, OpenEvent>();
+  private readonly header = new Header();
+  /** The event of the previous record: the next record nearly always belongs to it too. */
+  private last: OpenEvent | undefined;
   private readonly serials = new Map<string, { last: number; run: number; fillable: number }>();
   private readonly windowMs: number;
   private readonly maxInFlight: number;
   private newestMs = 0;
   private ticks = 0;
 
+  /** emit gets each completed event; its json is valid only during the call. */
   constructor(
-    private readonly emit: (event: RawEvent) => void,
+    private readonly interpreter: Interpreter,
+    private readonly emit: (event: AuditEvent, json: EventJson) => void,
     options: AssemblerOptions = {},
   ) {
     this.windowMs = options.windowMs ?? 2000;
     this.maxInFlight = options.maxInFlight ?? 2048;
   }
 
-  push(line: string): void {
+  /** One input line, buf[start, end). */
+  push(buf: Buffer, start: number, end: number): void {
     this.stats.lines++;
-    const first = line.charCodeAt(0);
-    if (line.length === 0 || first === 35 /* # */ || (first === 32 && line.trim() === "")) return;
-    const record = parseRecord(line);
-    if (record === undefined) {
+    const first = buf[start];
+    if (end === start || first === 35 /* # */ || (first === 32 && buf.toString("utf8", start, end).trim() === "")) return;
+    const h = this.header;
+    if (!parseHeader(buf, start, end, h)) {
       this.stats.malformed++;
-      this.complete({ node: undefined, stamp: "", timeMs: 0, serial: -1, records: [], unparsed: [line], tick: 0 });
+      const { event, json } = this.interpreter.unparsedLine(buf.toString("utf8", start, end));
+      this.stats.events++;
+      this.emit(event, json);
       return;
     }
     this.stats.records++;
-    if (record.unparsed !== undefined) this.stats.malformed++;
-    const key = record.node === undefined ? record.stamp : `${record.node} ${record.stamp}`;
-    let event = this.open.get(key);
-    if (record.type === "EOE") {
-      if (event) {
-        this.open.delete(key);
-        this.complete(event);
+    let event = this.last;
+    if (event === undefined || event.closed || !sameEvent(event.event, h, buf)) {
+      const stamp = buf.toString("latin1", h.stampStart, h.stampEnd);
+      const key = h.node === undefined ? stamp : `${h.node} ${stamp}`;
+      event = this.open.get(key);
+      if (h.type === "EOE") {
+        if (event) {
+          this.open.delete(key);
+          this.complete(event);
+        }
+        return;
       }
-      return;
-    }
-    if (event === undefined) {
-      this.trackSerial(record.node ?? "", record.serial);
-      event = {
-        node: record.node,
-        stamp: record.stamp,
-        timeMs: record.timeMs,
-        serial: record.serial,
-        records: [record],
-        unparsed: undefined,
-        tick: this.ticks,
-      };
-      if (isStandaloneType(record.type, undefined)) {
-        this.complete(event);
+      if (event === undefined) {
+        this.trackSerial(h.node ?? "", h.serial);
+        event = this.interpreter.begin(h, stamp, this.ticks);
+        this.addRecord(event, buf, end);
+        if (isStandaloneType(h.type, undefined)) {
+          this.complete(event);
+        } else {
+          this.open.set(key, event);
+          this.last = event;
+          if (this.open.size > this.maxInFlight) this.completeOldest();
+        }
       } else {
-        this.open.set(key, event);
-        if (this.open.size > this.maxInFlight) this.completeOldest();
+        this.addRecord(event, buf, end);
+        this.last = event;
       }
+    } else if (h.type === "EOE") {
+      this.open.delete(h.node === undefined ? event.event.id! : `${h.node} ${event.event.id}`);
+      this.complete(event);
+      return;
     } else {
-      event.records.push(record);
-      event.tick = this.ticks;
+      this.addRecord(event, buf, end);
     }
-    if (record.timeMs > this.newestMs) {
-      this.newestMs = record.timeMs;
+    if (h.timeMs > this.newestMs) {
+      this.newestMs = h.timeMs;
       this.expire(this.newestMs - this.windowMs);
     }
+  }
+
+  private addRecord(event: OpenEvent, buf: Buffer, end: number): void {
+    event.tick = this.ticks;
+    if (!this.interpreter.record(event, this.header, buf, end)) this.stats.malformed++;
   }
 
   /**
@@ -154,9 +160,11 @@ export class Assembler {
     this.complete(first.value[1]);
   }
 
-  private complete(event: RawEvent): void {
+  private complete(open: OpenEvent): void {
     this.stats.events++;
-    this.emit(event);
+    const { event, json } = this.interpreter.finish(open);
+    this.emit(event, json);
+    this.interpreter.release(open, json);
   }
 
   /**
@@ -199,4 +207,14 @@ export class Assembler {
       }
     }
   }
+}
+
+/** Whether the record with header h belongs to `event`: same node, same stamp bytes. */
+function sameEvent(event: AuditEvent, h: Header, buf: Buffer): boolean {
+  if (event.node !== h.node) return false;
+  const stamp = event.id!;
+  const n = h.stampEnd - h.stampStart;
+  if (stamp.length !== n) return false;
+  for (let i = 0; i < n; i++) if (stamp.charCodeAt(i) !== buf[h.stampStart + i]) return false;
+  return true;
 }

@@ -13,6 +13,7 @@ import {
 } from "@opsguard/core";
 import { z } from "zod";
 import pkg from "../package.json" with { type: "json" };
+import type { EventJson } from "./event-json";
 import { eventFilter, listOption, parseSuccess, parseTime } from "./filter";
 import { formatRow, formatText, tableHeader } from "./format";
 import { IdNames, type IdSources } from "./ids";
@@ -221,7 +222,7 @@ async function parseCommand(files: string[], command: Command, mode: Mode): Prom
 
 /** Consumes events for one mode and writes them; pending() is the backpressure hook. */
 interface Sink {
-  event(e: AuditEvent, json: string): void;
+  event(e: AuditEvent, json: EventJson): void;
   pending(): Promise<void> | undefined;
   finish(): Promise<void>;
 }
@@ -272,15 +273,17 @@ function makeSink(mode: Mode, flags: ParseFlags, ctx: CliContext, output: Output
     };
   }
   if (flags.format === "table") line(tableHeader(style));
-  const format =
-    flags.format === "text"
-      ? (e: AuditEvent) => formatText(e, style)
-      : flags.format === "table"
-        ? (e: AuditEvent) => formatRow(e, style)
-        : flags.pretty
-          ? (_e: AuditEvent, json: string) => JSON.stringify(JSON.parse(json), null, 2)
-          : (_e: AuditEvent, json: string) => json;
-  return { event: (e, json) => line(format(e, json)), pending, finish: async () => undefined };
+  if (flags.format === undefined || flags.format === "ndjson") {
+    const event = flags.pretty
+      ? (_e: AuditEvent, json: EventJson) => line(JSON.stringify(JSON.parse(String(json)), null, 2))
+      : (_e: AuditEvent, json: EventJson) => {
+          const w = output.event(json);
+          if (w) wait = w;
+        };
+    return { event, pending, finish: async () => undefined };
+  }
+  const format = flags.format === "text" ? (e: AuditEvent) => formatText(e, style) : (e: AuditEvent) => formatRow(e, style);
+  return { event: (e) => line(format(e)), pending, finish: async () => undefined };
 }
 
 async function pluginCommand(command: Command): Promise<void> {
@@ -291,7 +294,7 @@ async function pluginCommand(command: Command): Promise<void> {
   let wait: Promise<void> | undefined;
   const parser = new AuditParser(
     (_event, json) => {
-      wait = output.line(json) ?? wait;
+      wait = output.event(json) ?? wait;
     },
     { ...parserOptions(flags, config), recordObjects: false },
   );

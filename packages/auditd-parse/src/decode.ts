@@ -47,6 +47,31 @@ export function decodeHexString(hex: string): string | undefined {
   return Buffer.from(hex, "hex").toString("utf8");
 }
 
+let hexScratch = Buffer.allocUnsafe(4096);
+
+/** decodeHexString() for hex given as bytes of the line: no string is made of the hex itself. */
+export function decodeHexAt(buf: Buffer, from: number, to: number): string | undefined {
+  const n = to - from;
+  if (n === 0 || n % 2 !== 0) return undefined;
+  if (n / 2 > hexScratch.length) hexScratch = Buffer.allocUnsafe(n);
+  const out = hexScratch;
+  for (let i = from, o = 0; i < to; i += 2, o++) {
+    const hi = HEX_VALUES[buf[i]!]!;
+    const lo = HEX_VALUES[buf[i + 1]!]!;
+    if ((hi | lo) > 15) return undefined;
+    out[o] = (hi << 4) | lo;
+  }
+  return out.toString("utf8", 0, n / 2);
+}
+
+/** Byte → its hex digit value, 255 for any other byte. */
+const HEX_VALUES = new Uint8Array(256).fill(255);
+for (let c = 0; c < 10; c++) HEX_VALUES[48 + c] = c;
+for (let c = 0; c < 6; c++) {
+  HEX_VALUES[65 + c] = 10 + c;
+  HEX_VALUES[97 + c] = 10 + c;
+}
+
 /** A capability mask in hex → "chown,net_admin" ("none" when empty). */
 export function capNames(hex: string): string | undefined {
   if (!isHex(hex) || hex.length > 16) return undefined;

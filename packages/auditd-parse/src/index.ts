@@ -1,8 +1,9 @@
-export { Assembler, type AssemblerOptions, type AssemblerStats, type RawEvent } from "./assemble";
+export { Assembler, type AssemblerOptions, type AssemblerStats } from "./assemble";
 export { archName, errnoName, syscallName } from "./decode";
+export { EventJson } from "./event-json";
 export { IdNames, type IdSources } from "./ids";
 export type { AuditEvent, FieldValue, InterpreterOptions, OutputRecord } from "./interpret";
-export { Interpreter } from "./interpret";
+export { Interpreter, OpenEvent } from "./interpret";
 export { AuditParser, type ParserOptions, parseText } from "./parser";
 export { type AuditRecord, parseRecord } from "./record";
 export { decodeSockaddr, type Sockaddr } from "./sockaddr";

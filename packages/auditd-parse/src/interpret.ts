@@ -1,7 +1,8 @@
-import type { RawEvent } from "./assemble";
+import { ByteNames } from "./byte-names";
 import {
   archName,
   capNames,
+  decodeHexAt,
   decodeHexString,
   errnoName,
   modeText,
@@ -11,9 +12,11 @@ import {
   signalName,
   syscallName,
 } from "./decode";
+import { EventJson, writeHead } from "./event-json";
+import { type FieldInfo, fieldInfo, fieldInfoAt, Kind, Status } from "./fields";
 import { type IdNames, UNSET_ID } from "./ids";
-import { jsonString, member } from "./json";
-import { type AuditRecord, tokenize } from "./record";
+import { JsonBytes, jsonString, member } from "./json";
+import { type AuditRecord, type Header, recordOf, tokenize } from "./record";
 import { decodeSockaddr, type Sockaddr } from "./sockaddr";
 
 export type FieldValue = string | null | SecurityContext | Sockaddr | EnrichedObject;
@@ -67,114 +70,98 @@ export interface InterpreterOptions {
   recordObjects?: boolean;
 }
 
-enum Kind {
-  User = 1,
-  Group,
-  Encoded,
-  Arch,
-  Syscall,
-  Exit,
-  Mode,
-  Perm,
-  Cap,
-  Context,
-  Saddr,
-  Key,
-  Session,
-  Signal,
-}
+/** One event being assembled: its summary so far and its records, already written as JSON bytes. */
+export class OpenEvent {
+  recordCount = 0;
+  /** argv chunks (aN[i]) being joined: one long argument may continue in the next EXECVE record. */
+  chunks: Map<number, string> | undefined = undefined;
+  /** Set once the event is handed over. */
+  closed = false;
 
-const KINDS = new Map<string, Kind>();
-const define = (kind: Kind, names: string) => {
-  for (const name of names.split(" ")) KINDS.set(name, kind);
-};
-define(Kind.User, "uid auid euid suid fsuid ouid obj_uid oauid iuid inode_uid old-auid new-auid sauid loginuid old_loginuid id");
-define(Kind.Group, "gid egid sgid fsgid ogid obj_gid igid inode_gid new_gid old_gid");
-define(
-  Kind.Encoded,
-  "acct cmd comm cwd data dir exe file name ocomm path root_dir vm watch new-disk old-disk new-chardev old-chardev new-fs old-fs new-net old-net new-rng old-rng device cgroup sw",
-);
-define(Kind.Arch, "arch");
-define(Kind.Syscall, "syscall");
-define(Kind.Exit, "exit");
-define(Kind.Mode, "mode");
-define(Kind.Perm, "perm perm_mask");
-define(
-  Kind.Cap,
-  "cap_fp cap_fi cap_pi cap_pp cap_pe cap_pa cap_pb fp fi old_pp old_pi old_pe old_pa new_pp new_pi new_pe new_pa pp pi pe pa",
-);
-define(Kind.Context, "subj obj scontext tcontext");
-define(Kind.Saddr, "saddr");
-define(Kind.Key, "key");
-define(Kind.Session, "ses old-ses new-ses");
-define(Kind.Signal, "sig");
-
-/** Event summary slots filled from record fields (the first record that has one wins, SYSCALL first). */
-const SUMMARY = new Set(["pid", "ppid", "auid", "uid", "ses", "comm", "exe", "cwd"]);
-
-/** What the interpreter needs to know about a field name, looked up once per field. */
-interface FieldInfo {
-  kind: Kind | undefined;
-  summary: boolean;
-  /** `"name":` ready to append. */
-  json: string;
-}
-
-const FIELD_INFO = new Map<string, FieldInfo>();
-/** Bound on remembered field names: corrupt input could invent endless ones. */
-const MAX_FIELD_NAMES = 10_000;
-
-function fieldInfo(name: string): FieldInfo {
-  let info = FIELD_INFO.get(name);
-  if (info === undefined) {
-    info = { kind: KINDS.get(name), summary: SUMMARY.has(name), json: `${jsonString(name)}:` };
-    if (FIELD_INFO.size < MAX_FIELD_NAMES) FIELD_INFO.set(name, info);
-  }
-  return info;
-}
-
-function addMember(list: string, info: FieldInfo, valueJson: string): string {
-  return list.length === 0 ? info.json + valueJson : `${list},${info.json}${valueJson}`;
+  constructor(
+    readonly event: AuditEvent,
+    readonly timeMs: number,
+    readonly records: JsonBytes,
+    /** The assembler's wall-clock tick when the event last got a record (live input). */
+    public tick: number,
+  ) {}
 }
 
 /** Bound on argv indexes, so a corrupt `a99999999=` cannot allocate a huge sparse array. */
 const MAX_ARGS = 100_000;
+/** Event buffers kept for reuse, and the largest one worth keeping (a runaway line grows one). */
+const POOL_SIZE = 64;
+const POOL_MAX_BYTES = 1 << 20;
 
-/** Per-record output being built: JSON member lists, cheaper than objects plus JSON.stringify. */
-interface RecordJson {
-  fields: string;
-  raw: string;
-  text: string | undefined;
+const SPACE = 32;
+const DQUOTE = 34;
+const SQUOTE = 39;
+const COMMA = 44;
+const EQUALS = 61;
+const LBRACE = 123;
+const RBRACE = 125;
+const GS = 0x1d;
+const RAW_OPEN = Buffer.from(',"raw":{');
+const ENRICHED_OPEN = Buffer.from(',"enriched":{');
+const NULL = Buffer.from("null");
+
+interface IdName {
+  text: string;
+  json: Uint8Array;
+  /** The name is the number itself (no passwd/group entry). */
+  same: boolean;
 }
 
-/** Turns grouped raw records into readable events and their NDJSON text. */
+/**
+ * Turns records into readable events and their NDJSON text, record by record as they arrive. A record whose
+ * body is plain `key=value` pairs (most of them) is read as bytes and copied into the output with no string
+ * made of any value that needs no interpretation; any other shape goes through the text tokenizer.
+ */
 export class Interpreter {
-  private chunks: Map<number, string> | undefined;
   private readonly recordObjects: boolean;
   private isoSecond = -1;
   private isoPrefix = "";
-  private readonly contextJson = new Map<string, string>();
-  private readonly modeCache = new Map<string, string>();
+  private readonly typePrefixes = new Map<string, Uint8Array>();
+  private readonly userNames = new Map<number, IdName>();
+  private readonly groupNames = new Map<number, IdName>();
+  private readonly pool: JsonBytes[] = [];
+  /** Token offsets of the record being read: key start, key end, value start, value end. */
+  private offsets = new Int32Array(1024);
+  /** The record being written: its fields go to `out`, its raw values to `raw` until the fields close. */
+  private out = new JsonBytes(0);
+  private readonly raw = new JsonBytes(1024);
+  /** The head of the event being handed over. */
+  private readonly head = new JsonBytes(4096);
+  /** Readings of values by their bytes, per kind that depends on the value alone. */
+  private readonly readings: (ByteNames<Reading & { bytes: Uint8Array }> | undefined)[] = [];
+  private fieldCount = 0;
+  private rawCount = 0;
+  private isSyscall = false;
+  private arch: string | undefined;
+  /** Free text of a nested msg='…' body. */
+  private nestedText: string | undefined;
 
   constructor(
     private readonly ids: IdNames,
     options: InterpreterOptions = {},
   ) {
     this.recordObjects = options.recordObjects ?? true;
+    for (const kind of VALUE_KINDS) {
+      this.readings[kind] = new ByteNames((value) => {
+        const r = readingOf(kind, value);
+        return { ...r, bytes: Buffer.from(r.json) };
+      });
+    }
   }
 
-  /** The event and its one-line JSON (the same data; records only as JSON unless recordObjects). */
-  event(raw: RawEvent): { event: AuditEvent; json: string } {
-    if (raw.records.length === 0) {
-      const event: AuditEvent = { id: null, time: null, serial: null, types: [], records: [], unparsed: raw.unparsed ?? [] };
-      return { event, json: JSON.stringify(event) };
-    }
+  /** A new event for the record whose header is `h`. */
+  begin(h: Header, stamp: string, tick: number): OpenEvent {
     // Every key declared up front, in schema order: one hidden class for V8.
     const event: AuditEvent = {
-      id: raw.stamp,
-      node: raw.node,
-      time: this.isoTime(raw.timeMs),
-      serial: raw.serial,
+      id: stamp,
+      node: h.node,
+      time: this.isoTime(h.timeMs),
+      serial: h.serial,
       types: [],
       syscall: undefined,
       arch: undefined,
@@ -196,15 +183,56 @@ export class Interpreter {
       records: [],
       unparsed: undefined,
     };
-    let records = "";
-    for (const record of raw.records) {
-      event.types.push(record.type);
-      const json = this.record(record, event);
-      records = records.length === 0 ? json : `${records},${json}`;
-      if (this.recordObjects) event.records.push(JSON.parse(json) as OutputRecord);
+    return new OpenEvent(event, h.timeMs, this.pool.pop() ?? new JsonBytes(8192), tick);
+  }
+
+  /** Adds the record buf[h.bodyStart, end) to the event; false when part of it could not be tokenised. */
+  record(open: OpenEvent, h: Header, buf: Buffer, end: number): boolean {
+    const type = h.type;
+    open.event.types.push(type);
+    const out = open.records;
+    if (open.recordCount++ > 0) out.byte(COMMA);
+    this.out = out;
+    this.fieldCount = 0;
+    this.rawCount = 0;
+    this.raw.reset();
+    this.isSyscall = type === "SYSCALL";
+    this.arch = undefined;
+    const tokens = this.scan(buf, h.bodyStart, end);
+    if (tokens >= 0) {
+      this.fastRecord(open, type, buf, tokens);
+      return true;
     }
-    this.finishArgv(event);
-    return { event, json: eventJson(event, records) };
+    const record = recordOf(h, open.event.id!, buf.toString("utf8", h.bodyStart, end));
+    this.textRecord(open, record);
+    return record.unparsed === undefined;
+  }
+
+  /** The finished event and its NDJSON line; call release(open) once the line is written. */
+  finish(open: OpenEvent): { event: AuditEvent; json: EventJson } {
+    open.closed = true;
+    const event = open.event;
+    finishArgv(open);
+    this.head.reset();
+    writeHead(this.head, event);
+    const json = new EventJson(this.head, open.records);
+    if (this.recordObjects) event.records = JSON.parse(`[${open.records.buf.toString("utf8", 0, open.records.length)}]`) as OutputRecord[];
+    return { event, json };
+  }
+
+  release(open: OpenEvent, json: EventJson): void {
+    json.release();
+    const records = open.records;
+    records.reset();
+    if (this.pool.length < POOL_SIZE && records.buf.length <= POOL_MAX_BYTES) this.pool.push(records);
+  }
+
+  /** An input line without an audit header, kept whole. */
+  unparsedLine(line: string): { event: AuditEvent; json: EventJson } {
+    const event: AuditEvent = { id: null, time: null, serial: null, types: [], records: [], unparsed: [line] };
+    this.head.reset();
+    this.head.text(JSON.stringify(event));
+    return { event, json: new EventJson(this.head, undefined) };
   }
 
   private isoTime(ms: number): string {
@@ -217,35 +245,322 @@ export class Interpreter {
     return `${this.isoPrefix}${frac < 10 ? "00" : frac < 100 ? "0" : ""}${frac}Z`;
   }
 
-  private record(record: AuditRecord, event: AuditEvent): string {
-    const out: RecordJson = { fields: "", raw: "", text: undefined };
-    const type = record.type;
-    if (type === "EXECVE") this.execve(record, event, out);
-    else if (type === "PROCTITLE") this.proctitle(record, event, out);
-    else this.fields(record.keys, record.values, out, event, type === "SYSCALL", undefined);
-    if (record.text !== undefined) {
-      out.text = out.text === undefined ? record.text : `${record.text} ${out.text}`;
-      if (record.text.startsWith("avc:")) out.fields = avcResult(out.text, out.fields);
+  /**
+   * Splits a body of plain `k=v k="v"` pairs (then, after 0x1d, the ENRICHED pairs) into this.offsets.
+   * Returns the number of body pairs (the ENRICHED ones follow them, ending at a -1), or -1 for any other
+   * shape: free text, msg='…', braces, an unterminated quote. Same token rules as tokenize().
+   */
+  private scan(buf: Buffer, from: number, to: number): number {
+    let offsets = this.offsets;
+    let n = 0;
+    let bodyTokens = -1;
+    let pos = from;
+    while (pos < to) {
+      let c = buf[pos]!;
+      if (c === SPACE) {
+        pos++;
+        continue;
+      }
+      if (c === GS && bodyTokens < 0) {
+        bodyTokens = n >> 2;
+        pos++;
+        continue;
+      }
+      const keyStart = pos;
+      // in the body, 0x1d ends everything (the body is cut there); in the ENRICHED part it is a plain byte
+      const cut = bodyTokens < 0 ? GS : -1;
+      while (pos < to) {
+        c = buf[pos]!;
+        if (c === EQUALS || c === SPACE || c === cut) break;
+        pos++;
+      }
+      if (pos >= to || c !== EQUALS) return -1;
+      const keyEnd = pos++;
+      const valueStart = pos;
+      c = pos < to ? buf[pos]! : SPACE;
+      if (c === DQUOTE) {
+        pos++;
+        while (pos < to && buf[pos] !== DQUOTE && buf[pos] !== cut) pos++;
+        if (pos >= to || buf[pos] !== DQUOTE) return -1;
+        pos++;
+      } else if (c === SQUOTE || c === LBRACE) {
+        return -1;
+      } else {
+        while (pos < to && buf[pos] !== SPACE && buf[pos] !== cut) pos++;
+      }
+      if (n + 5 > offsets.length) {
+        const grown = new Int32Array(offsets.length * 2);
+        grown.set(offsets);
+        this.offsets = offsets = grown;
+      }
+      offsets[n++] = keyStart;
+      offsets[n++] = keyEnd;
+      offsets[n++] = valueStart;
+      offsets[n++] = pos;
     }
-    let json = `{"type":${jsonString(type)},"fields":{${out.fields}}`;
-    if (out.raw.length > 0) json += `,"raw":{${out.raw}}`;
-    if (out.text !== undefined) json += `,"text":${jsonString(out.text)}`;
-    if (record.enrichedKeys && record.enrichedValues) {
-      json += `,"enriched":{${enrichedJson(record.enrichedKeys, record.enrichedValues)}}`;
-    }
-    if (record.unparsed !== undefined) json += `,"unparsed":${jsonString(record.unparsed)}`;
-    return `${json}}`;
+    offsets[n] = -1;
+    return bodyTokens < 0 ? n >> 2 : bodyTokens;
   }
 
-  private fields(
-    keys: string[],
-    values: string[],
-    out: RecordJson,
-    event: AuditEvent,
-    isSyscall: boolean,
-    outerKeys: string[] | undefined,
-  ): void {
-    let arch: string | undefined;
+  private fastRecord(open: OpenEvent, type: string, buf: Buffer, tokens: number): void {
+    const out = this.out;
+    const offsets = this.offsets;
+    out.bytes(this.typePrefix(type));
+    if (type === "EXECVE") this.execveAt(open, buf, tokens);
+    else if (type !== "PROCTITLE" || !this.proctitleAt(open, buf, tokens)) {
+      for (let i = 0; i < tokens * 4; i += 4) this.fastField(open, buf, offsets[i]!, offsets[i + 1]!, offsets[i + 2]!, offsets[i + 3]!);
+    }
+    let i = tokens * 4;
+    out.byte(RBRACE);
+    this.closeRaw();
+    if (offsets[i] !== -1) {
+      out.bytes(ENRICHED_OPEN);
+      for (let first = true; offsets[i] !== -1; i += 4, first = false) {
+        if (!first) out.byte(COMMA);
+        out.bytes(fieldInfoAt.get(buf, offsets[i]!, offsets[i + 1]!).key);
+        let from = offsets[i + 2]!;
+        let to = offsets[i + 3]!;
+        if (to - from >= 2 && buf[from] === DQUOTE) {
+          from++;
+          to--;
+        }
+        out.copyString(buf, from, to);
+      }
+      out.byte(RBRACE);
+    }
+    out.byte(RBRACE);
+  }
+
+  /** EXECVE from byte tokens: the same rules as execve(), with strings made only for the arguments. */
+  private execveAt(open: OpenEvent, buf: Buffer, tokens: number): void {
+    const event = open.event;
+    event.argv ??= [];
+    const argv = event.argv;
+    const offsets = this.offsets;
+    for (let t = 0; t < tokens * 4; t += 4) {
+      const info = fieldInfoAt.get(buf, offsets[t]!, offsets[t + 1]!);
+      const key = info.name;
+      const from = offsets[t + 2]!;
+      const to = offsets[t + 3]!;
+      if (key.charCodeAt(0) !== 97 /* a */ || key === "argc") {
+        if (key === "argc") {
+          const n = Number(buf.toString("utf8", from, to));
+          if (Number.isInteger(n)) event.argc = n;
+        }
+        this.member(info);
+        this.out.copyString(buf, from, to);
+        continue;
+      }
+      const bracket = key.indexOf("[");
+      if (bracket > 0) {
+        this.addChunk(open, key, bracket, buf.toString("utf8", from, to));
+        continue;
+      }
+      if (key.endsWith("_len")) continue;
+      const index = Number(key.slice(1));
+      if (Number.isInteger(index) && index < MAX_ARGS) argv[index] = argAt(buf, from, to);
+    }
+  }
+
+  /** PROCTITLE from byte tokens; false when it has no proctitle field (then its fields are written). */
+  private proctitleAt(open: OpenEvent, buf: Buffer, tokens: number): boolean {
+    const offsets = this.offsets;
+    for (let t = 0; t < tokens * 4; t += 4) {
+      if (!bytesAre(buf, offsets[t]!, offsets[t + 1]!, "proctitle")) continue;
+      const from = offsets[t + 2]!;
+      const to = offsets[t + 3]!;
+      const text =
+        buf[from] === DQUOTE ? buf.toString("utf8", from + 1, to - 1) : (decodeHexAt(buf, from, to) ?? buf.toString("utf8", from, to));
+      open.event.proctitle = proctitleParts(text);
+      return true;
+    }
+    return false;
+  }
+
+  private fastField(open: OpenEvent, buf: Buffer, keyStart: number, keyEnd: number, valueStart: number, valueEnd: number): void {
+    const info = fieldInfoAt.get(buf, keyStart, keyEnd);
+    let from = valueStart;
+    let to = valueEnd;
+    const quoted = to - from >= 2 && buf[from] === DQUOTE && buf[to - 1] === DQUOTE;
+    if (quoted) {
+      from++;
+      to--;
+    } else if (isNullishAt(buf, from, to)) {
+      this.member(info);
+      this.out.bytes(NULL);
+      this.rawMember(info);
+      this.raw.copyString(buf, from, to);
+      return;
+    }
+    if (info.plain || (info.kind === Kind.Encoded && quoted && !info.summary)) {
+      this.member(info);
+      this.out.copyString(buf, from, to);
+      if (info.status !== Status.None) this.status(open.event, info.status, buf, from, to);
+      return;
+    }
+    const readings = info.kind === undefined ? undefined : this.readings[info.kind];
+    if (readings !== undefined) {
+      const r = readings.get(buf, from, to);
+      this.member(info);
+      this.out.bytes(r.bytes);
+      if (!r.same) {
+        this.rawMember(info);
+        this.raw.copyString(buf, from, to);
+      }
+      if (info.kind === Kind.Exit && this.isSyscall) open.event.exit = r.text;
+      if (info.summary) summarise(open.event, info.name, r.text);
+      return;
+    }
+    if (info.kind === Kind.User || info.kind === Kind.Group) {
+      const id = idNumber(buf, from, to);
+      if (id >= 0) {
+        this.idField(open.event, info, id, buf, from, to);
+        return;
+      }
+    }
+    this.field(open.event, info, info.name, buf.toString("utf8", from, to), quoted);
+  }
+
+  /** A numeric uid/gid: the name, from a cache keyed by the number, so no string is made per field. */
+  private idField(event: AuditEvent, info: FieldInfo, id: number, buf: Buffer, from: number, to: number): void {
+    const user = info.kind === Kind.User;
+    const cache = user ? this.userNames : this.groupNames;
+    let name = cache.get(id);
+    if (name === undefined) {
+      const value = buf.toString("latin1", from, to);
+      const text = user ? this.ids.user(value) : this.ids.group(value);
+      name = { text, json: Buffer.from(jsonString(text)), same: text === value };
+      if (cache.size < 65_536) cache.set(id, name);
+    }
+    this.member(info);
+    this.out.bytes(name.json);
+    if (!name.same) {
+      this.rawMember(info);
+      this.raw.copyString(buf, from, to);
+    }
+    if (info.summary) summarise(event, info.name, name.text);
+  }
+
+  /** success=yes of a syscall, res=success of a user-space record, as bytes. */
+  private status(event: AuditEvent, status: Status, buf: Buffer, from: number, to: number): void {
+    if (status === Status.Success) {
+      if (this.isSyscall) event.success = bytesAre(buf, from, to, "yes");
+    } else {
+      event.success ??= bytesAre(buf, from, to, "success") || bytesAre(buf, from, to, "1") || bytesAre(buf, from, to, "yes");
+    }
+  }
+
+  /** One field given as text: interpreted by kind, written with its raw value where they differ. */
+  private field(event: AuditEvent, info: FieldInfo, key: string, value: string, quoted: boolean): void {
+    let v: string = value;
+    let vJson: string | undefined;
+    switch (info.kind) {
+      case undefined:
+        break;
+      case Kind.User:
+        if (isNumeric(value)) v = this.ids.user(value);
+        break;
+      case Kind.Group:
+        if (isNumeric(value)) v = this.ids.group(value);
+        break;
+      case Kind.Encoded:
+        if (!quoted) v = decodeHexString(value) ?? value;
+        break;
+      case Kind.Arch:
+        this.arch = archName(value);
+        v = this.arch ?? value;
+        if (this.isSyscall) event.arch = v;
+        break;
+      case Kind.Syscall:
+        v = syscallName(this.arch ?? event.arch, value) ?? value;
+        if (this.isSyscall) event.syscall = v;
+        break;
+      case Kind.Saddr: {
+        const decoded = decodeSockaddr(value);
+        if (decoded) {
+          vJson = JSON.stringify(decoded);
+          event.sockaddr ??= decoded;
+        }
+        break;
+      }
+      case Kind.Key: {
+        const list = quoted ? [value] : (decodeHexString(value)?.split("\x01") ?? [value]);
+        v = list.join(",");
+        if (this.isSyscall || event.keys === undefined) event.keys = list;
+        break;
+      }
+      default: {
+        const r = readingOf(info.kind, value);
+        v = r.text;
+        if (!r.same) vJson = r.json;
+        if (info.kind === Kind.Exit && this.isSyscall) event.exit = v;
+      }
+    }
+    this.member(info);
+    if (vJson === undefined) this.out.string(v);
+    else this.out.text(vJson);
+    if (vJson !== undefined || v !== value) {
+      this.rawMember(info);
+      this.raw.string(value);
+    }
+    if (this.isSyscall && key === "success") event.success = value === "yes";
+    else if (info.summary) summarise(event, key, v);
+    else if (key === "res" || key === "result") event.success ??= v === "success" || v === "1" || v === "yes";
+  }
+
+  private member(info: FieldInfo): void {
+    if (this.fieldCount++ > 0) this.out.byte(COMMA);
+    this.out.bytes(info.key);
+  }
+
+  private rawMember(info: FieldInfo): void {
+    if (this.rawCount++ > 0) this.raw.byte(COMMA);
+    this.raw.bytes(info.key);
+  }
+
+  private closeRaw(): void {
+    if (this.rawCount === 0) return;
+    const out = this.out;
+    out.bytes(RAW_OPEN);
+    out.reserve(this.raw.length + 1);
+    this.raw.buf.copy(out.buf, out.length, 0, this.raw.length);
+    out.length += this.raw.length;
+    out.byte(RBRACE);
+  }
+
+  private typePrefix(type: string): Uint8Array {
+    let prefix = this.typePrefixes.get(type);
+    if (prefix === undefined) {
+      prefix = Buffer.from(`{"type":${jsonString(type)},"fields":{`);
+      if (this.typePrefixes.size < 1024) this.typePrefixes.set(type, prefix);
+    }
+    return prefix;
+  }
+
+  /** A record of any shape, from its text tokens: free text, msg='…', braces, argv, proctitle. */
+  private textRecord(open: OpenEvent, record: AuditRecord): void {
+    const out = this.out;
+    out.bytes(this.typePrefix(record.type));
+    this.nestedText = undefined;
+    if (record.type === "EXECVE") this.execve(open, record);
+    else if (record.type === "PROCTITLE") this.proctitle(open, record);
+    else this.fields(open.event, record.keys, record.values, undefined);
+    let text: string | undefined = this.nestedText;
+    if (record.text !== undefined) {
+      text = text === undefined ? record.text : `${record.text} ${text}`;
+      if (record.text.startsWith("avc:")) this.avcResult(text);
+    }
+    out.byte(RBRACE);
+    this.closeRaw();
+    if (text !== undefined) out.text(`,"text":${jsonString(text)}`);
+    if (record.enrichedKeys && record.enrichedValues) {
+      out.text(`,"enriched":{${enrichedJson(record.enrichedKeys, record.enrichedValues)}}`);
+    }
+    if (record.unparsed !== undefined) out.text(`,"unparsed":${jsonString(record.unparsed)}`);
+    out.byte(RBRACE);
+  }
+
+  private fields(event: AuditEvent, keys: string[], values: string[], outerKeys: string[] | undefined): void {
     for (let i = 0; i < keys.length; i++) {
       const key = keys[i]!;
       let value = values[i]!;
@@ -255,146 +570,36 @@ export class Interpreter {
         value = value.slice(1, -1);
         quoted = true;
       } else if (q === 39) {
-        this.nested(value, out, event, keys);
+        this.nested(event, value, keys);
         continue;
       }
       // inner msg='…' fields may repeat an outer name (pid, uid): keep both
       const info = fieldInfo(outerKeys?.includes(key) ? `msg.${key}` : key);
       if (!quoted && isNullish(value, q)) {
-        out.fields = addMember(out.fields, info, "null");
-        out.raw = addMember(out.raw, info, jsonString(value));
+        this.member(info);
+        this.out.bytes(NULL);
+        this.rawMember(info);
+        this.raw.string(value);
         continue;
       }
-      const kind = info.kind;
-      let v: string = value;
-      let vJson: string | undefined;
-      if (kind !== undefined) {
-        switch (kind) {
-          case Kind.User:
-            if (isNumeric(value)) v = this.ids.user(value);
-            break;
-          case Kind.Group:
-            if (isNumeric(value)) v = this.ids.group(value);
-            break;
-          case Kind.Encoded:
-            if (!quoted) v = decodeHexString(value) ?? value;
-            break;
-          case Kind.Arch:
-            arch = archName(value);
-            v = arch ?? value;
-            if (isSyscall) event.arch = v;
-            break;
-          case Kind.Syscall:
-            v = syscallName(arch ?? event.arch, value) ?? value;
-            if (isSyscall) event.syscall = v;
-            break;
-          case Kind.Exit:
-            v = errnoName(value) ?? value;
-            if (isSyscall) event.exit = v;
-            break;
-          case Kind.Mode:
-            v = this.mode(value);
-            break;
-          case Kind.Perm:
-            v = permText(value) ?? value;
-            break;
-          case Kind.Cap:
-            v = capNames(value) ?? value;
-            break;
-          case Kind.Context:
-            vJson = this.context(value);
-            break;
-          case Kind.Saddr: {
-            const decoded = decodeSockaddr(value);
-            if (decoded) {
-              vJson = JSON.stringify(decoded);
-              event.sockaddr ??= decoded;
-            }
-            break;
-          }
-          case Kind.Key: {
-            const list = quoted ? [value] : (decodeHexString(value)?.split("\x01") ?? [value]);
-            v = list.join(",");
-            if (isSyscall || event.keys === undefined) event.keys = list;
-            break;
-          }
-          case Kind.Session:
-            if (value === UNSET_ID) v = "unset";
-            break;
-          case Kind.Signal:
-            v = signalName(value) ?? value;
-            break;
-        }
-      }
-      out.fields = addMember(out.fields, info, vJson ?? jsonString(v));
-      if (vJson !== undefined || v !== value) out.raw = addMember(out.raw, info, jsonString(value));
-      if (isSyscall && key === "success") event.success = value === "yes";
-      else if (info.summary) this.summarise(event, key, v);
-      else if (key === "res" || key === "result") event.success ??= v === "success" || v === "1" || v === "yes";
+      this.field(event, info, key, value, quoted);
     }
-  }
-
-  private summarise(event: AuditEvent, key: string, v: string): void {
-    switch (key) {
-      case "pid":
-        event.pid ??= v;
-        break;
-      case "ppid":
-        event.ppid ??= v;
-        break;
-      case "auid":
-        event.auid ??= v;
-        break;
-      case "uid":
-        event.uid ??= v;
-        break;
-      case "ses":
-        event.ses ??= v;
-        break;
-      case "comm":
-        event.comm ??= v;
-        break;
-      case "exe":
-        event.exe ??= v;
-        break;
-      case "cwd":
-        event.cwd ??= v;
-        break;
-    }
-  }
-
-  private mode(value: string): string {
-    let text = this.modeCache.get(value);
-    if (text === undefined) {
-      text = modeText(value) ?? value;
-      if (this.modeCache.size < 1024) this.modeCache.set(value, text);
-    }
-    return text;
-  }
-
-  private context(value: string): string {
-    let json = this.contextJson.get(value);
-    if (json === undefined) {
-      const ctx = securityContext(value);
-      json = ctx === undefined ? jsonString(value) : JSON.stringify(ctx);
-      if (this.contextJson.size < 4096) this.contextJson.set(value, json);
-    }
-    return json;
   }
 
   /** msg='op=… acct="root" exe=… res=success' in user-space records: its fields join the record's. */
-  private nested(quotedValue: string, out: RecordJson, event: AuditEvent, outerKeys: string[]): void {
+  private nested(event: AuditEvent, quotedValue: string, outerKeys: string[]): void {
     const end = quotedValue.charCodeAt(quotedValue.length - 1) === 39 ? quotedValue.length - 1 : quotedValue.length;
     const keys: string[] = [];
     const values: string[] = [];
     const sink = { text: undefined as string | undefined };
     tokenize(quotedValue, 1, end, keys, values, sink, true);
-    if (sink.text !== undefined) out.text = sink.text;
-    this.fields(keys, values, out, event, false, outerKeys);
+    if (sink.text !== undefined) this.nestedText = sink.text;
+    this.fields(event, keys, values, outerKeys);
   }
 
   /** a0…aN, including arguments split as aN_len/aN[i] and spread over several EXECVE records. */
-  private execve(record: AuditRecord, event: AuditEvent, out: RecordJson): void {
+  private execve(open: OpenEvent, record: AuditRecord): void {
+    const event = open.event;
     event.argv ??= [];
     const argv = event.argv;
     const { keys, values } = record;
@@ -406,16 +611,14 @@ export class Interpreter {
           const n = Number(value);
           if (Number.isInteger(n)) event.argc = n;
         }
-        out.fields = member(out.fields, key, jsonString(value));
+        this.member(fieldInfo(key));
+        this.out.string(value);
         continue;
       }
       const bracket = key.indexOf("[");
       if (bracket > 0) {
         // chunks of one long argument may continue in the next EXECVE record: join the hex, decode at the end
-        const index = Number(key.slice(1, bracket));
-        if (!Number.isInteger(index) || index >= MAX_ARGS) continue;
-        this.chunks ??= new Map();
-        this.chunks.set(index, (this.chunks.get(index) ?? "") + value);
+        this.addChunk(open, key, bracket, value);
         continue;
       }
       if (key.endsWith("_len")) continue;
@@ -424,51 +627,164 @@ export class Interpreter {
     }
   }
 
-  private finishArgv(event: AuditEvent): void {
-    const argv = event.argv;
-    if (argv === undefined) return;
-    if (this.chunks) for (const [index, hexChunks] of this.chunks) argv[index] = decodeArg(hexChunks);
-    this.chunks = undefined;
-    for (let i = 0; i < argv.length; i++) argv[i] ??= "";
+  /** aN[i]: chunks of one long argument may continue in the next EXECVE record; joined, decoded at the end. */
+  private addChunk(open: OpenEvent, key: string, bracket: number, hex: string): void {
+    const index = Number(key.slice(1, bracket));
+    if (!Number.isInteger(index) || index >= MAX_ARGS) return;
+    open.chunks ??= new Map();
+    open.chunks.set(index, (open.chunks.get(index) ?? "") + hex);
   }
 
-  private proctitle(record: AuditRecord, event: AuditEvent, out: RecordJson): void {
+  private proctitle(open: OpenEvent, record: AuditRecord): void {
     const i = record.keys.indexOf("proctitle");
     if (i < 0) {
-      this.fields(record.keys, record.values, out, event, false, undefined);
+      this.fields(open.event, record.keys, record.values, undefined);
       return;
     }
     const value = record.values[i]!;
-    const text = value.charCodeAt(0) === 34 ? value.slice(1, -1) : (decodeHexString(value) ?? value);
-    const parts = text.split("\0");
-    while (parts.length > 1 && parts[parts.length - 1] === "") parts.pop();
-    event.proctitle = parts;
+    open.event.proctitle = proctitleParts(value.charCodeAt(0) === 34 ? value.slice(1, -1) : (decodeHexString(value) ?? value));
+  }
+
+  /** "avc: denied { read write } for …" → seresult/seperms, the names ausearch uses. */
+  private avcResult(text: string): void {
+    const open = text.indexOf("{");
+    const close = text.indexOf("}", open);
+    const result = text.slice(4, open < 0 ? undefined : open).trim();
+    if (result) {
+      this.member(fieldInfo("seresult"));
+      this.out.string(result);
+    }
+    if (open >= 0 && close > open) {
+      this.member(fieldInfo("seperms"));
+      this.out.string(
+        text
+          .slice(open + 1, close)
+          .trim()
+          .split(/\s+/)
+          .join(","),
+      );
+    }
   }
 }
 
-/** The event's JSON text: summary keys in schema order (absent ones left out), then the records. */
-function eventJson(e: AuditEvent, records: string): string {
-  let json = `{"id":${jsonString(e.id!)}`;
-  if (e.node !== undefined) json += `,"node":${jsonString(e.node)}`;
-  json += `,"time":"${e.time}","serial":${e.serial},"types":${JSON.stringify(e.types)}`;
-  if (e.syscall !== undefined) json += `,"syscall":${jsonString(e.syscall)}`;
-  if (e.arch !== undefined) json += `,"arch":${jsonString(e.arch)}`;
-  if (e.success !== undefined) json += `,"success":${e.success}`;
-  if (e.exit !== undefined) json += `,"exit":${jsonString(e.exit)}`;
-  if (e.pid !== undefined) json += `,"pid":${jsonString(e.pid)}`;
-  if (e.ppid !== undefined) json += `,"ppid":${jsonString(e.ppid)}`;
-  if (e.auid !== undefined) json += `,"auid":${jsonString(e.auid)}`;
-  if (e.uid !== undefined) json += `,"uid":${jsonString(e.uid)}`;
-  if (e.ses !== undefined) json += `,"ses":${jsonString(e.ses)}`;
-  if (e.comm !== undefined) json += `,"comm":${jsonString(e.comm)}`;
-  if (e.exe !== undefined) json += `,"exe":${jsonString(e.exe)}`;
-  if (e.keys !== undefined) json += `,"keys":${JSON.stringify(e.keys)}`;
-  if (e.argc !== undefined) json += `,"argc":${e.argc}`;
-  if (e.argv !== undefined) json += `,"argv":${JSON.stringify(e.argv)}`;
-  if (e.proctitle !== undefined) json += `,"proctitle":${JSON.stringify(e.proctitle)}`;
-  if (e.cwd !== undefined) json += `,"cwd":${jsonString(e.cwd)}`;
-  if (e.sockaddr !== undefined) json += `,"sockaddr":${JSON.stringify(e.sockaddr)}`;
-  return `${json},"records":[${records}]}`;
+/** Kinds whose reading depends on the value alone, so it can be cached by the value's bytes. */
+const VALUE_KINDS = [Kind.Exit, Kind.Mode, Kind.Perm, Kind.Cap, Kind.Context, Kind.Session, Kind.Signal] as const;
+
+/** A value read by its kind: the text, its JSON, and whether that is the value itself. */
+interface Reading {
+  text: string;
+  json: string;
+  same: boolean;
+}
+
+function readingOf(kind: Kind, value: string): Reading {
+  let v = value;
+  let json: string | undefined;
+  switch (kind) {
+    case Kind.Exit:
+      v = errnoName(value) ?? value;
+      break;
+    case Kind.Mode:
+      v = modeText(value) ?? value;
+      break;
+    case Kind.Perm:
+      v = permText(value) ?? value;
+      break;
+    case Kind.Cap:
+      v = capNames(value) ?? value;
+      break;
+    case Kind.Context: {
+      const ctx = securityContext(value);
+      json = ctx === undefined ? jsonString(value) : JSON.stringify(ctx);
+      break;
+    }
+    case Kind.Session:
+      if (value === UNSET_ID) v = "unset";
+      break;
+    case Kind.Signal:
+      v = signalName(value) ?? value;
+      break;
+  }
+  return { text: v, json: json ?? jsonString(v), same: json === undefined && v === value };
+}
+
+/** The command line at its NULs, without the trailing empty parts. */
+function proctitleParts(text: string): string[] {
+  const parts = text.split("\0");
+  while (parts.length > 1 && parts[parts.length - 1] === "") parts.pop();
+  return parts;
+}
+
+/** decodeArg() for a value given as bytes. */
+function argAt(buf: Buffer, from: number, to: number): string {
+  if (buf[from] === DQUOTE) return buf.toString("utf8", from + 1, to - (to - from > 1 && buf[to - 1] === DQUOTE ? 1 : 0));
+  if (bytesAre(buf, from, to, "(null)")) return "(null)";
+  return decodeHexAt(buf, from, to) ?? buf.toString("utf8", from, to);
+}
+
+function bytesAre(buf: Buffer, from: number, to: number, text: string): boolean {
+  if (to - from !== text.length) return false;
+  for (let i = 0; i < text.length; i++) if (buf[from + i] !== text.charCodeAt(i)) return false;
+  return true;
+}
+
+function finishArgv(open: OpenEvent): void {
+  const argv = open.event.argv;
+  if (argv === undefined) return;
+  if (open.chunks) for (const [index, hexChunks] of open.chunks) argv[index] = decodeArg(hexChunks);
+  open.chunks = undefined;
+  for (let i = 0; i < argv.length; i++) argv[i] ??= "";
+}
+
+function summarise(event: AuditEvent, key: string, v: string): void {
+  switch (key) {
+    case "pid":
+      event.pid ??= v;
+      break;
+    case "ppid":
+      event.ppid ??= v;
+      break;
+    case "auid":
+      event.auid ??= v;
+      break;
+    case "uid":
+      event.uid ??= v;
+      break;
+    case "ses":
+      event.ses ??= v;
+      break;
+    case "comm":
+      event.comm ??= v;
+      break;
+    case "exe":
+      event.exe ??= v;
+      break;
+    case "cwd":
+      event.cwd ??= v;
+      break;
+  }
+}
+
+/** "?", "(null)" or "(none)" as bytes: no information. */
+function isNullishAt(buf: Buffer, from: number, to: number): boolean {
+  const n = to - from;
+  if (n === 1) return buf[from] === 63;
+  if (n !== 6 || buf[from] !== 40 || buf[from + 5] !== 41) return false;
+  const inner = buf.toString("latin1", from + 1, from + 5);
+  return inner === "null" || inner === "none";
+}
+
+/** A uid/gid written in canonical decimal (no sign, no leading zero), or -1. */
+function idNumber(buf: Buffer, from: number, to: number): number {
+  const n = to - from;
+  if (n < 1 || n > 10 || (n > 1 && buf[from] === 48)) return -1;
+  let id = 0;
+  for (let i = from; i < to; i++) {
+    const c = buf[i]! - 48;
+    if (c < 0 || c > 9) return -1;
+    id = id * 10 + c;
+  }
+  return id;
 }
 
 function isNullish(value: string, first: number): boolean {
@@ -489,28 +805,6 @@ function isNumeric(s: string): boolean {
     if (c < 48 || c > 57) return false;
   }
   return s.length > 0;
-}
-
-/** "avc: denied { read write } for …" → seresult/seperms, the names ausearch uses. */
-function avcResult(text: string, fields: string): string {
-  const open = text.indexOf("{");
-  const close = text.indexOf("}", open);
-  const result = text.slice(4, open < 0 ? undefined : open).trim();
-  let out = fields;
-  if (result) out = member(out, "seresult", jsonString(result));
-  if (open >= 0 && close > open)
-    out = member(
-      out,
-      "seperms",
-      jsonString(
-        text
-          .slice(open + 1, close)
-          .trim()
-          .split(/\s+/)
-          .join(","),
-      ),
-    );
-  return out;
 }
 
 /** ENRICHED fields as JSON members: values unquoted, braced values (`SADDR={ … }`) as nested objects. */

@@ -7,7 +7,107 @@ export function jsonString(s: string): string {
   return `"${s}"`;
 }
 
+/** JSON.stringify's escapes for the bytes below 0x20 (\n, \t … and \u00XX for the rest). */
 /** Appends `"key":value` to a comma-separated member list. */
 export function member(list: string, key: string, valueJson: string): string {
   return list.length === 0 ? `${jsonString(key)}:${valueJson}` : `${list},${jsonString(key)}:${valueJson}`;
+}
+
+const ESCAPES: Uint8Array[] = Array.from({ length: 32 }, (_, c) => Buffer.from(JSON.stringify(String.fromCharCode(c)).slice(1, -1)));
+
+/**
+ * JSON text built straight into bytes. The hot path copies values from the input buffer with escaping done
+ * in the same pass, so a plain field costs no string at all; strings are written only for interpreted values.
+ */
+export class JsonBytes {
+  buf: Buffer;
+  length = 0;
+
+  constructor(size = 4096) {
+    this.buf = Buffer.allocUnsafe(size);
+  }
+
+  reset(): void {
+    this.length = 0;
+  }
+
+  /** Room for n more bytes. */
+  reserve(n: number): void {
+    if (this.length + n <= this.buf.length) return;
+    let size = this.buf.length * 2;
+    while (size < this.length + n) size *= 2;
+    const grown = Buffer.allocUnsafe(size);
+    this.buf.copy(grown, 0, 0, this.length);
+    this.buf = grown;
+  }
+
+  byte(c: number): void {
+    this.reserve(1);
+    this.buf[this.length++] = c;
+  }
+
+  /** Bytes known to be valid JSON text (pre-encoded keys and punctuation). */
+  bytes(b: Uint8Array): void {
+    const n = b.length;
+    this.reserve(n);
+    const buf = this.buf;
+    let at = this.length;
+    for (let i = 0; i < n; i++) buf[at++] = b[i]!;
+    this.length = at;
+  }
+
+  /** JSON text given as a string (already escaped). */
+  text(s: string): void {
+    this.reserve(s.length * 3);
+    this.length += this.buf.write(s, this.length);
+  }
+
+  /** `s` as a JSON string literal. */
+  string(s: string): void {
+    const n = s.length;
+    this.reserve(n + 2);
+    const buf = this.buf;
+    let at = this.length;
+    buf[at++] = 34;
+    for (let i = 0; i < n; i++) {
+      const c = s.charCodeAt(i);
+      if (c < 32 || c === 34 || c === 92 || c > 126) {
+        this.text(jsonString(s));
+        return;
+      }
+      buf[at++] = c;
+    }
+    buf[at++] = 34;
+    this.length = at;
+  }
+
+  /**
+   * src[from, to) as a JSON string literal, escaping as JSON.stringify does. A value with bytes above 0x7f
+   * goes through a UTF-8 decode instead, so invalid sequences become U+FFFD exactly as when read as text.
+   */
+  copyString(src: Buffer, from: number, to: number): void {
+    this.reserve((to - from) * 6 + 2);
+    const buf = this.buf;
+    const start = this.length;
+    let at = start;
+    buf[at++] = 34;
+    for (let i = from; i < to; i++) {
+      const c = src[i]!;
+      if (c >= 32 && c !== 34 && c !== 92 && c < 128) {
+        buf[at++] = c;
+      } else if (c < 32) {
+        const e = ESCAPES[c]!;
+        for (let j = 0; j < e.length; j++) buf[at++] = e[j]!;
+      } else if (c < 128) {
+        buf[at++] = 92;
+        buf[at++] = c;
+      } else {
+        this.length = start;
+        this.text(jsonString(src.toString("utf8", from, to)));
+        return;
+      }
+    }
+    buf[at++] = 34;
+    this.length = at;
+  }
 }

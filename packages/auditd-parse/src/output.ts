@@ -1,6 +1,7 @@
 import { once } from "node:events";
 import { createWriteStream, type WriteStream } from "node:fs";
 import { ExitCode } from "@opsguard/core";
+import type { EventJson } from "./event-json";
 
 const BUFFER_BYTES = 512 * 1024;
 
@@ -32,6 +33,28 @@ export class Output {
     }
     this.append(text);
     return undefined;
+  }
+
+  /** Queues one event's NDJSON line, copied as bytes. */
+  event(json: EventJson): Promise<void> | undefined {
+    const head = json.headBytes;
+    const body = json.body;
+    const size = head.length + (body === undefined ? 1 : body.length + 3);
+    if (size > BUFFER_BYTES) {
+      const whole = Buffer.from(`${json}\n`);
+      return this.flush().then(() => this.write(whole));
+    }
+    const pending = this.used + size > BUFFER_BYTES ? this.flush() : undefined;
+    const buffer = this.buffer;
+    let used = this.used + head.copy(buffer, this.used);
+    if (body !== undefined) {
+      used += body.copy(buffer, used);
+      buffer[used++] = 93; // ]
+      buffer[used++] = 125; // }
+    }
+    buffer[used++] = 10;
+    this.used = used;
+    return pending;
   }
 
   private append(text: string): void {

@@ -1,4 +1,5 @@
 import { Assembler, type AssemblerOptions, type AssemblerStats } from "./assemble";
+import type { EventJson } from "./event-json";
 import { IdNames, type IdSources } from "./ids";
 import { type AuditEvent, Interpreter, type InterpreterOptions } from "./interpret";
 import { LineSplitter } from "./lines";
@@ -15,14 +16,14 @@ export class AuditParser {
   private readonly assembler: Assembler;
   private readonly splitter: LineSplitter;
 
-  /** onEvent gets each event and its NDJSON line (records as objects only with recordObjects, the default). */
-  constructor(onEvent: (event: AuditEvent, json: string) => void, options: ParserOptions = {}) {
+  /**
+   * onEvent gets each event and its NDJSON line (records as objects only with recordObjects, the default).
+   * The line is valid only during the call: write it, or keep String(json).
+   */
+  constructor(onEvent: (event: AuditEvent, json: EventJson) => void, options: ParserOptions = {}) {
     const interpreter = new Interpreter(new IdNames(options.ids), options);
-    this.assembler = new Assembler((raw) => {
-      const { event, json } = interpreter.event(raw);
-      onEvent(event, json);
-    }, options);
-    this.splitter = new LineSplitter((line) => this.assembler.push(line));
+    this.assembler = new Assembler(interpreter, onEvent, options);
+    this.splitter = new LineSplitter((buf, start, end) => this.assembler.push(buf, start, end));
   }
 
   get stats(): AssemblerStats {
@@ -34,7 +35,8 @@ export class AuditParser {
   }
 
   pushLine(line: string): void {
-    this.assembler.push(line);
+    const buf = Buffer.from(line, "utf8");
+    this.assembler.push(buf, 0, buf.length);
   }
 
   /** Live input: call every `intervalMs`; completes the events that got no record for `windowMs` of wall time. */

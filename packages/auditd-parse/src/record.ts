@@ -1,3 +1,4 @@
+import { ByteNames } from "./byte-names";
 import { recordTypeName } from "./record-types";
 
 /** One audit record (one line), split into its header and raw key=value tokens. */
@@ -32,51 +33,79 @@ const RBRACE = 125;
 const LPAREN = 40;
 const RPAREN = 41;
 const COMMA = 44;
+const COLON = 58;
+const DOT = 46;
+const NODE = Buffer.from("node=");
+const TYPE = Buffer.from("type=");
+const MSG = Buffer.from("msg=");
+const AUDIT = Buffer.from("audit(");
+
+/** Where one line's audit header ends and what it says, filled by parseHeader (one reused instance). */
+export class Header {
+  node: string | undefined = undefined;
+  type = "";
+  /** The stamp `sec.ms:serial` as a byte range of the line. */
+  stampStart = 0;
+  stampEnd = 0;
+  timeMs = 0;
+  serial = 0;
+  bodyStart = 0;
+}
+
+const TYPE_NAMES = new ByteNames(typeName, 1024);
 
 /**
- * Parses one line; returns undefined when it has no audit header at all (the caller keeps the line as
- * `unparsed`). Header parsing uses indexOf and charCode scans only: this runs once per input line.
+ * Reads the header of the line buf[start, end) into `h`; false when it has no audit header at all (the
+ * caller keeps the line as `unparsed`). Every scan is bounded by the line: this runs once per input line.
  */
-export function parseRecord(line: string): AuditRecord | undefined {
-  let node: string | undefined;
-  let pos = 0;
-  if (line.startsWith("node=")) {
-    const sp = line.indexOf(" ", 5);
-    if (sp < 0) return undefined;
-    node = line.slice(5, sp);
+export function parseHeader(buf: Buffer, start: number, end: number, h: Header): boolean {
+  let pos = start;
+  h.node = undefined;
+  if (startsWith(buf, pos, end, NODE)) {
+    const sp = find(buf, SPACE, pos + 5, end);
+    if (sp < 0) return false;
+    h.node = buf.toString("utf8", pos + 5, sp);
     pos = sp + 1;
   }
-  if (!line.startsWith("type=", pos)) {
+  if (!startsWith(buf, pos, end, TYPE)) {
     // syslog-wrapped kernel line: "… kernel: [ 12.3] audit: type=1400 audit(…): …"
-    const at = line.indexOf(" type=", pos);
-    if (at < 0) return undefined;
+    const at = findType(buf, pos, end);
+    if (at < 0) return false;
     pos = at + 1;
   }
-  const typeEnd = line.indexOf(" ", pos + 5);
-  if (typeEnd < 0) return undefined;
-  const type = typeName(line.slice(pos + 5, typeEnd));
+  const typeEnd = find(buf, SPACE, pos + 5, end);
+  if (typeEnd < 0) return false;
+  h.type = TYPE_NAMES.get(buf, pos + 5, typeEnd);
   pos = typeEnd + 1;
-  if (line.startsWith("msg=", pos)) pos += 4;
-  if (!line.startsWith("audit(", pos)) return undefined;
-  const close = line.indexOf(")", pos + 6);
-  if (close < 0) return undefined;
-  const stamp = line.slice(pos + 6, close);
-  const colon = stamp.indexOf(":");
-  const dot = stamp.indexOf(".");
-  if (colon < 0 || dot < 0 || dot > colon) return undefined;
-  const sec = digits(stamp, 0, dot);
-  const ms = digits(stamp, dot + 1, colon);
-  const serial = digits(stamp, colon + 1, stamp.length);
+  if (startsWith(buf, pos, end, MSG)) pos += 4;
+  if (!startsWith(buf, pos, end, AUDIT)) return false;
+  const stampStart = pos + 6;
+  const close = find(buf, RPAREN, stampStart, end);
+  if (close < 0) return false;
+  const colon = find(buf, COLON, stampStart, close);
+  const dot = find(buf, DOT, stampStart, close);
+  if (colon < 0 || dot < 0 || dot > colon) return false;
+  const sec = digits(buf, stampStart, dot);
+  const ms = digits(buf, dot + 1, colon);
+  const serial = digits(buf, colon + 1, close);
   // beyond what a Date can hold (year 275760) is not a real audit time
-  if (sec < 0 || sec > MAX_SECONDS || ms < 0 || serial < 0) return undefined;
-  pos = close + 1;
-  if (line.charCodeAt(pos) === 58) pos++;
+  if (sec < 0 || sec > MAX_SECONDS || ms < 0 || serial < 0) return false;
+  h.stampStart = stampStart;
+  h.stampEnd = close;
+  h.timeMs = sec * 1000 + (colon - dot - 1 === 3 ? ms : Math.round(ms * 10 ** (3 - (colon - dot - 1))));
+  h.serial = serial;
+  h.bodyStart = close + 1 < end && buf[close + 1] === COLON ? close + 2 : close + 1;
+  return true;
+}
+
+/** The record of a parsed header and its body text (everything after the header, decoded). */
+export function recordOf(h: Header, stamp: string, body: string): AuditRecord {
   const record: AuditRecord = {
-    node,
-    type,
+    node: h.node,
+    type: h.type,
     stamp,
-    timeMs: sec * 1000 + (colon - dot - 1 === 3 ? ms : Math.round(ms * 10 ** (3 - (colon - dot - 1)))),
-    serial,
+    timeMs: h.timeMs,
+    serial: h.serial,
     keys: [],
     values: [],
     text: undefined,
@@ -84,41 +113,72 @@ export function parseRecord(line: string): AuditRecord | undefined {
     enrichedValues: undefined,
     unparsed: undefined,
   };
-  const gs = line.indexOf("\x1d", pos);
-  const bodyEnd = gs < 0 ? line.length : gs;
-  const bad = tokenize(line, pos, bodyEnd, record.keys, record.values, record, false);
-  if (bad >= 0) record.unparsed = line.slice(bad, bodyEnd);
+  const gs = body.indexOf("\x1d");
+  const bodyEnd = gs < 0 ? body.length : gs;
+  const bad = tokenize(body, 0, bodyEnd, record.keys, record.values, record, false);
+  if (bad >= 0) record.unparsed = body.slice(bad, bodyEnd);
   if (gs >= 0) {
     record.enrichedKeys = [];
     record.enrichedValues = [];
-    tokenize(line, gs + 1, line.length, record.enrichedKeys, record.enrichedValues, undefined, false);
+    tokenize(body, gs + 1, body.length, record.enrichedKeys, record.enrichedValues, undefined, false);
   }
   return record;
+}
+
+/** Parses one line given as text; undefined when it has no audit header. */
+export function parseRecord(line: string): AuditRecord | undefined {
+  const buf = Buffer.from(line, "utf8");
+  const h = new Header();
+  if (!parseHeader(buf, 0, buf.length, h)) return undefined;
+  return recordOf(h, buf.toString("latin1", h.stampStart, h.stampEnd), buf.toString("utf8", h.bodyStart));
 }
 
 function typeName(raw: string): string {
   const c = raw.charCodeAt(0);
   if (c >= 48 && c <= 57) {
-    const nr = digits(raw, 0, raw.length);
+    const nr = textDigits(raw);
     return (nr >= 0 && recordTypeName(nr)) || `UNKNOWN[${raw}]`;
   }
   if (raw.startsWith("UNKNOWN[") && raw.endsWith("]")) {
-    const nr = digits(raw, 8, raw.length - 1);
+    const nr = textDigits(raw.slice(8, -1));
     return (nr >= 0 && recordTypeName(nr)) || raw;
   }
   return raw;
 }
 
-/** A non-negative decimal integer in s[from, to), or -1. */
-function digits(s: string, from: number, to: number): number {
+function textDigits(s: string): number {
+  return /^\d{1,15}$/.test(s) ? Number(s) : -1;
+}
+
+/** A non-negative decimal integer in buf[from, to), or -1. */
+function digits(buf: Buffer, from: number, to: number): number {
   if (to <= from || to - from > 15) return -1;
   let n = 0;
   for (let i = from; i < to; i++) {
-    const c = s.charCodeAt(i) - 48;
+    const c = buf[i]! - 48;
     if (c < 0 || c > 9) return -1;
     n = n * 10 + c;
   }
   return n;
+}
+
+function find(buf: Buffer, byte: number, from: number, to: number): number {
+  for (let i = from; i < to; i++) if (buf[i] === byte) return i;
+  return -1;
+}
+
+function startsWith(buf: Buffer, pos: number, end: number, prefix: Uint8Array): boolean {
+  if (end - pos < prefix.length) return false;
+  for (let i = 0; i < prefix.length; i++) if (buf[pos + i] !== prefix[i]) return false;
+  return true;
+}
+
+/** The offset of " type=" in buf[from, to), or -1. */
+function findType(buf: Buffer, from: number, to: number): number {
+  for (let i = find(buf, SPACE, from, to); i >= 0; i = find(buf, SPACE, i + 1, to)) {
+    if (startsWith(buf, i + 1, to, TYPE)) return i;
+  }
+  return -1;
 }
 
 /**

@@ -4,7 +4,7 @@ import { LineSplitter, MAX_LINE_BYTES } from "../src/lines";
 
 function split(chunks: Buffer[]): string[] {
   const lines: string[] = [];
-  const s = new LineSplitter((l) => lines.push(l));
+  const s = new LineSplitter((buf, start, end) => lines.push(buf.toString("utf8", start, end)));
   for (const c of chunks) s.push(c);
   s.end();
   return lines;
@@ -37,7 +37,7 @@ describe("NDJSON text", () => {
       "not an audit line \u0001",
     ].join("\n");
     const pairs: Array<[unknown, string]> = [];
-    const parser = new AuditParser((event, json) => pairs.push([event, json]));
+    const parser = new AuditParser((event, json) => pairs.push([event, String(json)]));
     for (const line of log.split("\n")) parser.pushLine(line);
     parser.end();
     expect(pairs).toHaveLength(3);
@@ -54,7 +54,7 @@ describe("schema/event.schema.json", () => {
     const { readFileSync } = await import("node:fs");
     const schema = JSON.parse(readFileSync(new URL("../schema/event.schema.json", import.meta.url), "utf8"));
     const lines: string[] = [];
-    const parser = new AuditParser((_e, json) => lines.push(json));
+    const parser = new AuditParser((_e, json) => lines.push(String(json)));
     parser.pushBytes(
       Buffer.from(
         [

@@ -1,0 +1,135 @@
+import type { AuditEvent } from "./interpret";
+import type { JsonBytes } from "./json";
+
+/**
+ * One event's NDJSON line as bytes: the head (summary keys), then the records, closed with `]}`; a line
+ * without records is all head. Valid only during the onEvent call that hands it over: the bytes are reused.
+ */
+export class EventJson {
+  private released = false;
+
+  constructor(
+    private head: JsonBytes | undefined,
+    private records: JsonBytes | undefined,
+  ) {}
+
+  /** The head's bytes (up to and including `"records":[`, or the whole line). */
+  get headBytes(): Buffer {
+    const head = this.live(this.head);
+    return head.buf.subarray(0, head.length);
+  }
+
+  /** The records' bytes, or undefined when the head is the whole line. */
+  get body(): Buffer | undefined {
+    return this.records === undefined ? undefined : this.live(this.records).buf.subarray(0, this.records.length);
+  }
+
+  /** The line as text. */
+  toString(): string {
+    const body = this.body;
+    const head = this.headBytes.toString("utf8");
+    return body === undefined ? head : `${head}${body.toString("utf8")}]}`;
+  }
+
+  /** After the event is handed over: its bytes now belong to another event. */
+  release(): void {
+    this.head = undefined;
+    this.records = undefined;
+    this.released = true;
+  }
+
+  private live(bytes: JsonBytes | undefined): JsonBytes {
+    if (this.released || bytes === undefined) throw new Error("EventJson used after its onEvent call: keep String(json) instead");
+    return bytes;
+  }
+}
+
+const KEY = (name: string) => Buffer.from(`,"${name}":`);
+const ID = Buffer.from('{"id":');
+const NODE = KEY("node");
+const TIME = KEY("time");
+const SERIAL = KEY("serial");
+const TYPES = KEY("types");
+const SYSCALL = KEY("syscall");
+const ARCH = KEY("arch");
+const SUCCESS = Buffer.from(',"success":true');
+const FAILURE = Buffer.from(',"success":false');
+const EXIT = KEY("exit");
+const PID = KEY("pid");
+const PPID = KEY("ppid");
+const AUID = KEY("auid");
+const UID = KEY("uid");
+const SES = KEY("ses");
+const COMM = KEY("comm");
+const EXE = KEY("exe");
+const KEYS = KEY("keys");
+const ARGC = KEY("argc");
+const ARGV = KEY("argv");
+const PROCTITLE = KEY("proctitle");
+const CWD = KEY("cwd");
+const SOCKADDR = KEY("sockaddr");
+const RECORDS = Buffer.from(',"records":[');
+
+/** Writes the event's JSON up to its records: summary keys in schema order (absent ones left out). */
+export function writeHead(w: JsonBytes, e: AuditEvent): void {
+  w.bytes(ID);
+  w.string(e.id!);
+  if (e.node !== undefined) {
+    w.bytes(NODE);
+    w.string(e.node);
+  }
+  w.bytes(TIME);
+  w.string(e.time!);
+  w.bytes(SERIAL);
+  w.text(String(e.serial));
+  w.bytes(TYPES);
+  stringArray(w, e.types);
+  optional(w, SYSCALL, e.syscall);
+  optional(w, ARCH, e.arch);
+  if (e.success !== undefined) w.bytes(e.success ? SUCCESS : FAILURE);
+  optional(w, EXIT, e.exit);
+  optional(w, PID, e.pid);
+  optional(w, PPID, e.ppid);
+  optional(w, AUID, e.auid);
+  optional(w, UID, e.uid);
+  optional(w, SES, e.ses);
+  optional(w, COMM, e.comm);
+  optional(w, EXE, e.exe);
+  if (e.keys !== undefined) {
+    w.bytes(KEYS);
+    stringArray(w, e.keys);
+  }
+  if (e.argc !== undefined) {
+    w.bytes(ARGC);
+    w.text(String(e.argc));
+  }
+  if (e.argv !== undefined) {
+    w.bytes(ARGV);
+    stringArray(w, e.argv);
+  }
+  if (e.proctitle !== undefined) {
+    w.bytes(PROCTITLE);
+    stringArray(w, e.proctitle);
+  }
+  optional(w, CWD, e.cwd);
+  if (e.sockaddr !== undefined) {
+    w.bytes(SOCKADDR);
+    w.text(JSON.stringify(e.sockaddr));
+  }
+  w.bytes(RECORDS);
+}
+
+function optional(w: JsonBytes, key: Uint8Array, value: string | undefined): void {
+  if (value === undefined) return;
+  w.bytes(key);
+  w.string(value);
+}
+
+function stringArray(w: JsonBytes, list: readonly string[]): void {
+  w.byte(91);
+  for (let i = 0; i < list.length; i++) {
+    if (i > 0) w.byte(44);
+    w.string(list[i]!);
+  }
+  w.byte(93);
+}

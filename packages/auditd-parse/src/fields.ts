@@ -1,0 +1,86 @@
+import { ByteNames } from "./byte-names";
+import { jsonString } from "./json";
+
+/** How a field's value is interpreted, by field name. */
+export enum Kind {
+  User = 1,
+  Group,
+  Encoded,
+  Arch,
+  Syscall,
+  Exit,
+  Mode,
+  Perm,
+  Cap,
+  Context,
+  Saddr,
+  Key,
+  Session,
+  Signal,
+}
+
+const KINDS = new Map<string, Kind>();
+const define = (kind: Kind, names: string) => {
+  for (const name of names.split(" ")) KINDS.set(name, kind);
+};
+define(Kind.User, "uid auid euid suid fsuid ouid obj_uid oauid iuid inode_uid old-auid new-auid sauid loginuid old_loginuid id");
+define(Kind.Group, "gid egid sgid fsgid ogid obj_gid igid inode_gid new_gid old_gid");
+define(
+  Kind.Encoded,
+  "acct cmd comm cwd data dir exe file name ocomm path root_dir vm watch new-disk old-disk new-chardev old-chardev new-fs old-fs new-net old-net new-rng old-rng device cgroup sw",
+);
+define(Kind.Arch, "arch");
+define(Kind.Syscall, "syscall");
+define(Kind.Exit, "exit");
+define(Kind.Mode, "mode");
+define(Kind.Perm, "perm perm_mask");
+define(
+  Kind.Cap,
+  "cap_fp cap_fi cap_pi cap_pp cap_pe cap_pa cap_pb fp fi old_pp old_pi old_pe old_pa new_pp new_pi new_pe new_pa pp pi pe pa",
+);
+define(Kind.Context, "subj obj scontext tcontext");
+define(Kind.Saddr, "saddr");
+define(Kind.Key, "key");
+define(Kind.Session, "ses old-ses new-ses");
+define(Kind.Signal, "sig");
+
+/** Event summary slots filled from record fields (the first record that has one wins, SYSCALL first). */
+const SUMMARY = new Set(["pid", "ppid", "auid", "uid", "ses", "comm", "exe", "cwd"]);
+/** Fields that say whether the event succeeded: `success` (of a syscall), `res`/`result` (user space). */
+export enum Status {
+  None = 0,
+  Success,
+  Result,
+}
+
+/** What the interpreter needs to know about a field name, looked up once per field. */
+export interface FieldInfo {
+  name: string;
+  kind: Kind | undefined;
+  summary: boolean;
+  /** Written as it is, with no string made of it: no interpretation, no summary slot. */
+  plain: boolean;
+  status: Status;
+  /** `"name":` as UTF-8, ready to append. */
+  key: Uint8Array;
+}
+
+const FIELD_INFO = new Map<string, FieldInfo>();
+/** Bound on remembered field names: corrupt input could invent endless ones. */
+const MAX_FIELD_NAMES = 10_000;
+
+export function fieldInfo(name: string): FieldInfo {
+  let info = FIELD_INFO.get(name);
+  if (info === undefined) {
+    const kind = KINDS.get(name);
+    const summary = SUMMARY.has(name);
+    const plain = kind === undefined && !summary;
+    const status = name === "success" ? Status.Success : name === "res" || name === "result" ? Status.Result : Status.None;
+    info = { name, kind, summary, plain, status, key: Buffer.from(`${jsonString(name)}:`) };
+    if (FIELD_INFO.size < MAX_FIELD_NAMES) FIELD_INFO.set(name, info);
+  }
+  return info;
+}
+
+/** The same, for a name given as bytes of the input line. */
+export const fieldInfoAt = new ByteNames(fieldInfo);
