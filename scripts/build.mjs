@@ -3,6 +3,7 @@
 // login, so a tool must start without resolving hundreds of modules), and each package's library
 // entry into dist/index.js for publishing. Core also gets its type declarations.
 import { spawnSync } from "node:child_process";
+import { randomUUID } from "node:crypto";
 import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { build } from "esbuild";
@@ -56,7 +57,8 @@ await Promise.all(
           format: "cjs",
           minify: true,
           banner: { js: "#!/usr/bin/env node" },
-          define: { "import.meta.url": "__opsguardImportMetaUrl" },
+          // A bin can tell files it made at install time from those of another build.
+          define: { "import.meta.url": "__opsguardImportMetaUrl", __OPSGUARD_BUILD_ID__: JSON.stringify(randomUUID()) },
           inject: [join(root, "scripts/build-shims/import-meta-url.js")],
           plugins: [englishZodOnly],
         }).then(() => bin),

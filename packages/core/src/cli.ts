@@ -1,6 +1,6 @@
 import type { ChalkInstance } from "chalk";
 import { Command, CommanderError, Option } from "commander";
-import { envPrefix } from "./config";
+import { envPrefix } from "./config-file";
 import { ExitCode, exitCodeHelpText } from "./exit";
 import { type LogFormat, Logger, type LogLevel, type SyslogOptions } from "./log";
 import { exitQuietlyOnEpipe, reportError } from "./report";

@@ -67,6 +67,8 @@ export interface LauncherInstallOptions {
   warmArgs?: readonly string[];
   /** Data files the bundle reads from its own directory (a GeoIP database), copied next to it. */
   files?: readonly string[];
+  /** Files made at install time (name → content), written next to the bundle before the warm-up run. */
+  generatedFiles?: Readonly<Record<string, string>>;
   /**
    * A self-contained JS expression run first; when it is true the launcher is done without loading
    * the bundle at all (vpnnotify answers OpenVPN this way). Its free variables: require, __filename.
@@ -86,6 +88,9 @@ export function installWithLauncher(options: LauncherInstallOptions): { launcher
   const launcher = join(options.prefix, options.name);
   // Replace by rename: a run in progress keeps reading the old, complete file.
   for (const file of options.files ?? []) replaceFile(join(options.prefix, basename(file)), (temp) => copyFileSync(file, temp), 0o644);
+  for (const [name, content] of Object.entries(options.generatedFiles ?? {})) {
+    replaceFile(join(options.prefix, basename(name)), (temp) => writeFileSync(temp, content), 0o644);
+  }
   replaceFile(bundle, (temp) => copyFileSync(options.bundle, temp), 0o644);
   replaceFile(
     launcher,

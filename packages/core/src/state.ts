@@ -4,8 +4,8 @@ import { chmod, link, lstat, mkdir, open, readdir, readFile, rename, unlink } fr
 import { hostname } from "node:os";
 import { basename, dirname, join } from "node:path";
 import type { z } from "zod";
-import { formatIssues } from "./config";
 import { IoError, PermissionError, TempFailError } from "./errors";
+import { formatIssues } from "./issues";
 import type { Logger } from "./log";
 
 /**

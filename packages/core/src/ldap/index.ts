@@ -4,3 +4,4 @@ export * from "./dn";
 export * from "./entry";
 export * from "./errors";
 export * from "./filter";
+export * from "./options";
