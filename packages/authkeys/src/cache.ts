@@ -3,9 +3,6 @@ import { join } from "node:path";
 import { IoError, PermissionError } from "@opsguard/core/errors";
 import type { Logger } from "@opsguard/core/log";
 import { ensurePrivateDir, readJsonFile, writeFileAtomic } from "@opsguard/core/state";
-import { z } from "zod";
-
-const cacheFileSchema = z.strictObject({ version: z.literal(1), user: z.string(), lines: z.array(z.string()) });
 
 export interface CachedKeys {
   lines: string[];
@@ -72,6 +69,7 @@ export class KeyCache {
         },
       );
     }
+    const { cacheFileSchema } = await import("./cache-schema");
     const content = await readJsonFile(path, { validate: cacheFileSchema, log: this.#log });
     if (!content) return undefined;
     if (content.user !== user) {

@@ -64,7 +64,7 @@ program
   .action(async (opts: { prefix: string; runAs: string; cacheDir: string }, command: Command) => {
     const ctx = cliContext(command);
     const { installAuthkeys } = await import("./install");
-    const report = installAuthkeys({ ...opts, config: ctx.opts.config });
+    const report = await installAuthkeys({ ...opts, config: ctx.opts.config });
     for (const warning of report.warnings) ctx.log.warn(warning);
     process.stderr.write(`authkeys: installed ${report.launcher}; add these lines to sshd_config:\n`);
     process.stdout.write(report.sshdConfig);

@@ -1,3 +1,4 @@
+import "./zod-jitless";
 import { ldapConnectionSchema } from "@opsguard/core/ldap";
 import { z } from "zod";
 import { checkOptions, DEFAULT_KEY_TYPES } from "./key-options";
@@ -74,14 +75,3 @@ export const authkeysConfigSchema = z.strictObject({
 });
 
 export type AuthkeysConfig = z.output<typeof authkeysConfigSchema>;
-
-export interface GroupRule {
-  dn: string;
-  keyOptions: string;
-}
-
-export function groupRules(config: AuthkeysConfig): GroupRule[] | undefined {
-  return config.allowedGroups?.map((g) =>
-    typeof g === "string" ? { dn: g, keyOptions: "" } : { dn: g.dn, keyOptions: g.keyOptions ?? "" },
-  );
-}

@@ -1,5 +1,8 @@
-import { dnEquals, type FilterTemplate, type LdapClient, LdapNotFoundError, ldapFilter } from "@opsguard/core/ldap";
-import type { GroupRule } from "./config";
+import type { LdapClient } from "@opsguard/core/ldap/client";
+import { dnEquals } from "@opsguard/core/ldap/dn";
+import { LdapNotFoundError } from "@opsguard/core/ldap/errors";
+import { type FilterTemplate, ldapFilter } from "@opsguard/core/ldap/filter";
+import type { AuthkeysConfig } from "./config";
 
 export interface DirectoryQuery {
   base: string;
@@ -46,4 +49,15 @@ async function isMember(client: LdapClient, groupDn: string, userDn: string, use
     if (error instanceof LdapNotFoundError) return false;
     throw error;
   }
+}
+
+export interface GroupRule {
+  dn: string;
+  keyOptions: string;
+}
+
+export function groupRules(config: AuthkeysConfig): GroupRule[] | undefined {
+  return config.allowedGroups?.map((g) =>
+    typeof g === "string" ? { dn: g, keyOptions: "" } : { dn: g.dn, keyOptions: g.keyOptions ?? "" },
+  );
 }

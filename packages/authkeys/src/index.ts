@@ -1,6 +1,6 @@
 export { KeyCache } from "./cache";
-export { type AuthkeysConfig, authkeysConfigSchema, type GroupRule, groupRules, LOGIN_LDAP_DEFAULTS } from "./config";
-export { type DirectoryAnswer, type DirectoryQuery, queryDirectory } from "./directory";
+export { type AuthkeysConfig, authkeysConfigSchema, LOGIN_LDAP_DEFAULTS } from "./config";
+export { type DirectoryAnswer, type DirectoryQuery, type GroupRule, groupRules, queryDirectory } from "./directory";
 export { checkCommandPath } from "./doctor";
 export { checkOptions, DEFAULT_KEY_TYPES } from "./key-options";
 export { type AuthorizedKey, checkKeyValue, fingerprintOf, formatKeyLine, type KeyPolicy, type KeyVerdict } from "./keys";

@@ -1,9 +1,10 @@
 import { spawnSync } from "node:child_process";
 import { chmodSync, chownSync, mkdirSync, statSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { PermissionError, UsageError } from "@opsguard/core/errors";
+import { describeError, PermissionError, UsageError } from "@opsguard/core/errors";
 import { installWithLauncher } from "@opsguard/core/launcher";
 import { checkCommandPath } from "./doctor";
+import { VALIDATED_CONFIG_FILE, validatedConfigFile } from "./login-config";
 import { sshdConfigLines } from "./sshd-config";
 
 export interface InstallOptions {
@@ -26,13 +27,18 @@ export interface InstallReport {
  * Node's ~140 bundled roots on every start (tens of ms); an explicit ldap.caFile still replaces the
  * store, as without the flag.
  */
-export function installAuthkeys(options: InstallOptions): InstallReport {
+export async function installAuthkeys(options: InstallOptions): Promise<InstallReport> {
   if (process.getuid?.() !== 0) throw new PermissionError("install must run as root", { hint: "sudo authkeys install" });
   const bundle = fileURLToPath(import.meta.url);
   if (!bundle.endsWith(".cjs"))
     throw new UsageError("install copies the built bundle", { hint: "run the built authkeys (dist/authkeys.cjs)" });
   // The warm-up run walks a login's code, so the cache holds it compiled (see warm-up.ts).
   const configArgs = options.config ? ["--config", options.config] : [];
+  const warnings: string[] = [];
+  const validated = await validatedConfigFile(options.config).catch((error: unknown) => {
+    warnings.push(`the config was not validated, so every login validates it: ${describeError(error)}`);
+    return undefined;
+  });
   const { launcher } = installWithLauncher({
     bundle,
     prefix: options.prefix,
@@ -40,8 +46,8 @@ export function installAuthkeys(options: InstallOptions): InstallReport {
     cacheEnv: "AUTHKEYS_CODE_CACHE",
     warmArgs: [...configArgs, "warm-up"],
     nodeFlag: "--use-openssl-ca",
+    generatedFiles: validated ? { [VALIDATED_CONFIG_FILE]: validated } : {},
   });
-  const warnings: string[] = [];
   for (const check of checkCommandPath(launcher)) if (check.verdict === "fail") warnings.push(check.detail);
   warnings.push(...prepareCacheDir(options.cacheDir, options.runAs));
   return { launcher, warnings, sshdConfig: sshdConfigLines({ path: launcher, user: options.runAs, config: options.config }) };

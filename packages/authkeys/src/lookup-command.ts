@@ -1,8 +1,6 @@
-import "./zod-jitless";
-import { loadConfig } from "@opsguard/core/config";
 import { ExitCode } from "@opsguard/core/exit";
 import { type LogFormat, Logger, type LogLevel } from "@opsguard/core/log";
-import { authkeysConfigSchema } from "./config";
+import { loadLoginConfig } from "./login-config";
 import { lookupKeys } from "./lookup";
 
 export interface LookupCommandOptions {
@@ -15,7 +13,7 @@ export interface LookupCommandOptions {
 
 /** `authkeys [lookup] <user> [fingerprint]`: the keys on stdout, one audit line per lookup. */
 export async function runLookupCommand(user: string, fingerprint: string | undefined, options: LookupCommandOptions): Promise<void> {
-  const { config } = await loadConfig({ tool: "authkeys", schema: authkeysConfigSchema, path: options.config });
+  const config = await loadLoginConfig(options.config);
   watchdog(config.ldap.deadlineMs + WATCHDOG_GRACE_MS);
   const facility = config.syslog ? config.syslog.facility : undefined;
   const log = new Logger({

@@ -1,8 +1,11 @@
-import { compileFilterTemplate, LdapTimeoutError, LdapUnavailableError, ldapOptionsFromConfig, withLdap } from "@opsguard/core/ldap";
+import { withLdap } from "@opsguard/core/ldap/client";
+import { LdapTimeoutError, LdapUnavailableError } from "@opsguard/core/ldap/errors";
+import { compileFilterTemplate } from "@opsguard/core/ldap/filter";
+import { ldapOptionsFromConfig } from "@opsguard/core/ldap/options";
 import type { Logger } from "@opsguard/core/log";
 import { KeyCache } from "./cache";
-import { type AuthkeysConfig, groupRules } from "./config";
-import { queryDirectory } from "./directory";
+import type { AuthkeysConfig } from "./config";
+import { groupRules, queryDirectory } from "./directory";
 import { type AuthorizedKey, checkKeyValue, formatKeyLine, type KeyPolicy } from "./keys";
 import { isValidUsername } from "./username";
 

@@ -1,8 +1,8 @@
 import { generateKeyPairSync, type KeyObject } from "node:crypto";
-import { loadConfig } from "@opsguard/core/config";
 import { Logger } from "@opsguard/core/log";
-import { type AuthkeysConfig, authkeysConfigSchema } from "./config";
+import type { AuthkeysConfig } from "./config";
 import { checkKeyValue, formatKeyLine } from "./keys";
+import { loadLoginConfig } from "./login-config";
 import { lookupKeys } from "./lookup";
 
 /**
@@ -15,22 +15,32 @@ import { lookupKeys } from "./lookup";
  */
 export async function warmUp(configPath: string | undefined): Promise<void> {
   const log = new Logger({ tool: "authkeys", level: "silent" });
-  const configured = await loadConfig({ tool: "authkeys", schema: authkeysConfigSchema, path: configPath }).catch(() => undefined);
+  const configured = await loadLoginConfig(configPath).catch(() => undefined);
   if (configured) {
-    const config: AuthkeysConfig = { ...configured.config, cache: { ...configured.config.cache, enabled: false }, syslog: false };
+    const config: AuthkeysConfig = { ...configured, cache: { ...configured.cache, enabled: false }, syslog: false };
     await lookupKeys(config, { user: WARM_UP_USER }, { log }).catch(() => undefined);
   }
-  const offline = authkeysConfigSchema.parse({
-    ldap: { urls: ["ldaps://127.0.0.1:1", "ldap://127.0.0.1:1"], baseDn: "dc=warm-up", connectTimeoutMs: 200, deadlineMs: 500 },
-    allowedGroups: ["cn=warm-up,dc=warm-up"],
-    cache: { enabled: false },
-    syslog: false,
-  });
+  const offline = await offlineConfig(configured);
   await lookupKeys(offline, { user: WARM_UP_USER }, { log }).catch(() => undefined);
   for (const line of sampleKeyLines()) {
     const verdict = checkKeyValue(line, { types: offline.keyTypes, minRsaBits: offline.minRsaBits });
     if (verdict.ok) formatKeyLine(verdict.key, 'from="127.0.0.1"');
   }
+}
+
+/**
+ * The configured lookup pointed at closed loopback ports, behind a group check. Derived from the
+ * config when there is one, so the warm-up does not evaluate zod, which a login with a stored
+ * validation result never does (and the code cache would carry for nothing).
+ */
+async function offlineConfig(configured: AuthkeysConfig | undefined): Promise<AuthkeysConfig> {
+  const ldap = { urls: ["ldaps://127.0.0.1:1", "ldap://127.0.0.1:1"], connectTimeoutMs: 200, deadlineMs: 500 };
+  const overrides = { allowedGroups: ["cn=warm-up,dc=warm-up"], syslog: false as const };
+  if (configured) {
+    return { ...configured, ...overrides, ldap: { ...configured.ldap, ...ldap }, cache: { ...configured.cache, enabled: false } };
+  }
+  const { authkeysConfigSchema } = await import("./config");
+  return authkeysConfigSchema.parse({ ldap: { ...ldap, baseDn: "dc=warm-up" }, ...overrides, cache: { enabled: false } });
 }
 
 /** Looked up at install time only; whatever the directory answers, nothing is printed or cached. */

@@ -1,4 +1,6 @@
 import { spawnSync } from "node:child_process";
+import { chmodSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import {
   AUTHKEYS_UID,
   type AuthkeysInstall,
@@ -58,6 +60,32 @@ describe("sshd with AuthorizedKeysCommand authkeys", () => {
     );
     expect(asUser.status, asUser.stderr).toBe(0);
     expect(asUser.stdout.trim().split("\n")).toHaveLength(3);
+  });
+
+  it("a login uses install's validation of the config only for those exact bytes, stored where only root can write", () => {
+    const stored = join(install.dir, "authkeys.validated-config.json");
+    const original = { config: readFileSync(install.configFile, "utf8"), stored: readFileSync(stored, "utf8") };
+    const lookup = () =>
+      spawnSync(install.bin, ["--config", install.configFile, "alice"], { encoding: "utf8", env: { PATH: "/usr/bin:/bin" } });
+    try {
+      // The stored result is what a login reads: one naming another key attribute finds no keys.
+      const result = JSON.parse(original.stored) as { config: Record<string, unknown> };
+      writeFileSync(stored, JSON.stringify({ ...result, config: { ...result.config, keyAttribute: "cn" } }));
+      expect(lookup()).toMatchObject({ status: 0, stdout: "" });
+      chmodSync(stored, 0o666);
+      expect(lookup().stdout.trim().split("\n")).toHaveLength(3);
+      chmodSync(stored, 0o644);
+      // An edited config is validated again, whatever was stored.
+      writeConfig(install.configFile, { ...JSON.parse(original.config), minRsaBits: 512 });
+      const edited = lookup();
+      expect(edited.status).toBe(78);
+      expect(edited.stderr).toMatch(/minRsaBits/);
+    } finally {
+      writeFileSync(install.configFile, original.config);
+      writeFileSync(stored, original.stored);
+      chmodSync(stored, 0o644);
+    }
+    expect(lookup().stdout.trim().split("\n")).toHaveLength(3);
   });
 
   it("logs in with the key stored in LDAP and refuses another key", async () => {
