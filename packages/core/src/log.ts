@@ -1,4 +1,3 @@
-import { spawn } from "node:child_process";
 import { redactSecrets } from "./secret";
 
 export type LogLevel = "debug" | "info" | "warn" | "error" | "silent";
@@ -108,9 +107,11 @@ function formatValue(value: unknown): string {
 }
 
 // Node has no datagram client for /dev/log, so logger(1) carries the line; it is detached so a slow
-// syslog daemon never holds up the caller (sshd and OpenVPN wait on our exit).
+// syslog daemon never holds up the caller (sshd and OpenVPN wait on our exit). child_process loads on
+// the first line: a run that logs to stderr only does not evaluate it.
 function sendToSyslog(tool: string, facility: string, severity: string, line: string): void {
   try {
+    const { spawn } = process.getBuiltinModule("node:child_process");
     const child = spawn("logger", ["-t", tool, "--id", String(process.pid), "-p", `${facility}.${severity}`, "--", line], {
       stdio: "ignore",
       detached: true,
