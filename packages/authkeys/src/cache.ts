@@ -1,8 +1,7 @@
-import { readFile, stat, unlink, utimes } from "node:fs/promises";
+import { readFileSync, statSync, unlinkSync, utimesSync } from "node:fs";
 import { join } from "node:path";
 import { IoError, PermissionError } from "@opsguard/core/errors";
 import type { Logger } from "@opsguard/core/log";
-import { ensurePrivateDir, readJsonFile, writeFileAtomic } from "@opsguard/core/state";
 
 export interface CachedKeys {
   lines: string[];
@@ -12,7 +11,8 @@ export interface CachedKeys {
 /**
  * The last keys LDAP gave for each user, one private file per user, so an LDAP outage does not lock
  * everyone out. The file's mtime is when LDAP last confirmed the keys: an unchanged answer only
- * touches it, so a routine login costs no fsync.
+ * touches it, so a routine login costs no fsync. That routine path is synchronous and core's state
+ * module (fs/promises and all) loads only to write or read a file, not on every login.
  */
 export class KeyCache {
   readonly #dir: string;
@@ -31,13 +31,12 @@ export class KeyCache {
   async store(user: string, lines: readonly string[]): Promise<void> {
     const path = this.#path(user);
     const text = `${JSON.stringify({ version: 1, user, lines })}\n`;
-    const current = await readFile(path, "utf8").catch(() => undefined);
-    const privateFile = current !== undefined && ((await stat(path)).mode & 0o077) === 0;
-    if (current === text && privateFile) {
+    if (holdsPrivately(path, text)) {
       const now = new Date();
-      await utimes(path, now, now);
+      utimesSync(path, now, now);
       return;
     }
+    const { ensurePrivateDir, writeFileAtomic } = await import("@opsguard/core/state");
     await ensurePrivateDir(this.#dir, { log: this.#log });
     await writeFileAtomic(path, text, { mode: 0o600 });
   }
@@ -45,7 +44,7 @@ export class KeyCache {
   /** Revocation: the directory said no, so the cached keys must not outlive that answer. */
   async remove(user: string): Promise<boolean> {
     try {
-      await unlink(this.#path(user));
+      unlinkSync(this.#path(user));
       return true;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === "ENOENT") return false;
@@ -58,7 +57,7 @@ export class KeyCache {
   /** Cached keys if present, private and consistent; a corrupt file is moved aside and ignored. */
   async load(user: string, now = Date.now()): Promise<CachedKeys | undefined> {
     const path = this.#path(user);
-    const info = await stat(path).catch(() => undefined);
+    const info = statSync(path, { throwIfNoEntry: false });
     if (!info) return undefined;
     const uid = process.getuid?.();
     if ((uid !== undefined && info.uid !== uid) || (info.mode & 0o077) !== 0) {
@@ -69,7 +68,7 @@ export class KeyCache {
         },
       );
     }
-    const { cacheFileSchema } = await import("./cache-schema");
+    const [{ cacheFileSchema }, { readJsonFile }] = await Promise.all([import("./cache-schema"), import("@opsguard/core/state")]);
     const content = await readJsonFile(path, { validate: cacheFileSchema, log: this.#log });
     if (!content) return undefined;
     if (content.user !== user) {
@@ -77,5 +76,14 @@ export class KeyCache {
       return undefined;
     }
     return { lines: content.lines, ageMs: Math.max(0, now - info.mtimeMs) };
+  }
+}
+
+/** The file holds exactly this text, readable by its owner only. */
+function holdsPrivately(path: string, text: string): boolean {
+  try {
+    return (statSync(path).mode & 0o077) === 0 && readFileSync(path, "utf8") === text;
+  } catch {
+    return false;
   }
 }
