@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // authkeys speed and memory, measured as ratios within one run against the lab's real slapd and sshd:
 // - start-up + lookup: `authkeys <user>` (the built bundle, and the installed launcher with its V8 code
-//   cache) against bare `node -e 0` and `ldapsearch` doing the same query (StartTLS, bind, one search);
+//   cache) against bare `node -e 0` and `ldapsearch` doing the same query (StartTLS, bind, one search),
+//   every command as sshd runs it: as the AuthorizedKeysCommandUser, with a minimal environment;
 // - scale: a directory with 10,000 more users, and a user with 50 keys, against the plain lookup;
 // - a whole sshd login through authkeys against a login with a static authorized_keys file;
 // - peak RSS of one lookup.
@@ -29,18 +30,13 @@ try {
   // The real launcher: `authkeys install --config` into a root-owned prefix, code cache warmed by a lookup.
   const installed = lab.installAuthkeys(small);
   cleanups.push(() => installed.remove());
-  const bigConfig = join(installed.dir, "big.json");
-  writeFileSync(
-    bigConfig,
-    JSON.stringify({
-      ...JSON.parse(readFileSync(installed.configFile, "utf8")),
-      ldap: { ...big.connection() },
-      cache: { dir: join(installed.dir, "cache-big") },
-    }),
-  );
-  chmodSync(bigConfig, 0o644);
+  // Its own install, so its config has its own install-time validation, as the small directory's has.
+  const bigInstalled = lab.installAuthkeys(big);
+  cleanups.push(() => bigInstalled.remove());
 
-  const env = { PATH: "/usr/bin:/bin", LDAPTLS_CACERT: small.caFile, LDAPTLS_REQCERT: "demand" };
+  const env = { PATH: "/usr/bin:/bin", LDAPTLS_CACERT: join(installed.dir, "ca.pem"), LDAPTLS_REQCERT: "demand" };
+  // The command user owns the key cache, so a lookup refreshes it as under sshd (as root it could not).
+  const asCommandUser = (argv) => ["setpriv", `--reuid=${lab.AUTHKEYS_UID}`, `--regid=${lab.AUTHKEYS_UID}`, "--clear-groups", ...argv];
   const launcher = join(installed.dir, "authkeys");
   const [node, lookup, plain, ldapsearch, bigLookup, fifty] = timeInterleaved(
     [
@@ -48,13 +44,13 @@ try {
       [launcher, "--config", installed.configFile, "alice"],
       [process.execPath, bundle, "--config", installed.configFile, "alice"],
       ldapsearchArgv(small, "alice"),
-      [launcher, "--config", bigConfig, "alice"],
-      [launcher, "--config", bigConfig, "fifty"],
+      [bigInstalled.bin, "--config", bigInstalled.configFile, "alice"],
+      [bigInstalled.bin, "--config", bigInstalled.configFile, "fifty"],
     ],
     env,
   );
-  const rss = peakRssMb([launcher, "--config", installed.configFile, "alice"], { env });
-  const rssPlain = peakRssMb([process.execPath, bundle, "--config", installed.configFile, "alice"], { env });
+  const rss = peakRssMb(asCommandUser([launcher, "--config", installed.configFile, "alice"]), { env });
+  const rssPlain = peakRssMb(asCommandUser([process.execPath, bundle, "--config", installed.configFile, "alice"]), { env });
 
   const logins = await loginRatio(installed, small);
 
@@ -86,7 +82,12 @@ function timeInterleaved(commands, env) {
   for (let i = 0; i <= runs; i++) {
     commands.forEach((argv, j) => {
       const start = process.hrtime.bigint();
-      const r = spawnSync(argv[0], argv.slice(1), { env, stdio: ["ignore", "ignore", "pipe"] });
+      const r = spawnSync(argv[0], argv.slice(1), {
+        env,
+        stdio: ["ignore", "ignore", "pipe"],
+        uid: lab.AUTHKEYS_UID,
+        gid: lab.AUTHKEYS_UID,
+      });
       const ms = Number(process.hrtime.bigint() - start) / 1e6;
       if (r.status !== 0) throw new Error(`${argv.join(" ")} exited ${r.status}: ${r.stderr?.toString().trim()}`);
       if (i > 0) samples[j].push(ms);
