@@ -1,5 +1,3 @@
-import type { EventJson } from "./event-json";
-import type { AuditEvent, Interpreter, OpenEvent } from "./interpret";
 import { Header, parseHeader } from "./record";
 import { isStandaloneType } from "./record-types";
 
@@ -8,6 +6,31 @@ export interface AssemblerOptions {
   windowMs?: number;
   /** Bound on open events, so memory stays flat whatever the input. */
   maxInFlight?: number;
+}
+
+/** What the assembler needs of an event it holds open. */
+export interface PendingEvent {
+  readonly node: string | undefined;
+  /** The stamp as written: `sec.ms:serial`. */
+  readonly stamp: string;
+  readonly timeMs: number;
+  /** The assembler's wall-clock tick when the event last got a record (live input). */
+  tick: number;
+  /** Set once the event is handed over. */
+  closed: boolean;
+}
+
+/**
+ * Where grouped records go (the Interpreter): begin/record see each record in arrival order, complete hands
+ * an event over.
+ */
+export interface EventBuilder<E extends PendingEvent> {
+  begin(h: Header, stamp: string, tick: number): E;
+  /** False when part of the record could not be tokenised (counted as malformed). */
+  record(event: E, h: Header, buf: Buffer, end: number): boolean;
+  complete(event: E): void;
+  /** A line without an audit header, kept whole as its own event. */
+  unparsedLine(buf: Buffer, start: number, end: number): void;
 }
 
 export interface AssemblerStats {
@@ -38,22 +61,20 @@ const SERIAL_RESET = 100_000;
  * completes on EOE, when its type is single-record by nature, when it falls out of the window, when too many
  * are open, or at flush().
  */
-export class Assembler {
+export class Assembler<E extends PendingEvent> {
   readonly stats: AssemblerStats = { lines: 0, records: 0, events: 0, malformed: 0, lost: 0, skipped: 0 };
-  private readonly open = new Map<string, OpenEvent>();
+  private readonly open = new Map<string, E>();
   private readonly header = new Header();
   /** The event of the previous record: the next record nearly always belongs to it too. */
-  private last: OpenEvent | undefined;
+  private last: E | undefined;
   private readonly serials = new Map<string, { last: number; run: number; fillable: number }>();
   private readonly windowMs: number;
   private readonly maxInFlight: number;
   private newestMs = 0;
   private ticks = 0;
 
-  /** emit gets each completed event; its json is valid only during the call. */
   constructor(
-    private readonly interpreter: Interpreter,
-    private readonly emit: (event: AuditEvent, json: EventJson) => void,
+    private readonly builder: EventBuilder<E>,
     options: AssemblerOptions = {},
   ) {
     this.windowMs = options.windowMs ?? 2000;
@@ -68,14 +89,13 @@ export class Assembler {
     const h = this.header;
     if (!parseHeader(buf, start, end, h)) {
       this.stats.malformed++;
-      const { event, json } = this.interpreter.unparsedLine(buf.toString("utf8", start, end));
       this.stats.events++;
-      this.emit(event, json);
+      this.builder.unparsedLine(buf, start, end);
       return;
     }
     this.stats.records++;
     let event = this.last;
-    if (event === undefined || event.closed || !sameEvent(event.event, h, buf)) {
+    if (event === undefined || event.closed || !sameEvent(event, h, buf)) {
       const stamp = buf.toString("latin1", h.stampStart, h.stampEnd);
       const key = h.node === undefined ? stamp : `${h.node} ${stamp}`;
       event = this.open.get(key);
@@ -88,7 +108,7 @@ export class Assembler {
       }
       if (event === undefined) {
         this.trackSerial(h.node ?? "", h.serial);
-        event = this.interpreter.begin(h, stamp, this.ticks);
+        event = this.builder.begin(h, stamp, this.ticks);
         this.addRecord(event, buf, end);
         if (isStandaloneType(h.type, undefined)) {
           this.complete(event);
@@ -102,7 +122,7 @@ export class Assembler {
         this.last = event;
       }
     } else if (h.type === "EOE") {
-      this.open.delete(h.node === undefined ? event.event.id! : `${h.node} ${event.event.id}`);
+      this.open.delete(h.node === undefined ? event.stamp : `${h.node} ${event.stamp}`);
       this.complete(event);
       return;
     } else {
@@ -114,9 +134,9 @@ export class Assembler {
     }
   }
 
-  private addRecord(event: OpenEvent, buf: Buffer, end: number): void {
+  private addRecord(event: E, buf: Buffer, end: number): void {
     event.tick = this.ticks;
-    if (!this.interpreter.record(event, this.header, buf, end)) this.stats.malformed++;
+    if (!this.builder.record(event, this.header, buf, end)) this.stats.malformed++;
   }
 
   /**
@@ -160,11 +180,10 @@ export class Assembler {
     this.complete(first.value[1]);
   }
 
-  private complete(open: OpenEvent): void {
+  private complete(event: E): void {
     this.stats.events++;
-    const { event, json } = this.interpreter.finish(open);
-    this.emit(event, json);
-    this.interpreter.release(open, json);
+    event.closed = true;
+    this.builder.complete(event);
   }
 
   /**
@@ -210,9 +229,9 @@ export class Assembler {
 }
 
 /** Whether the record with header h belongs to `event`: same node, same stamp bytes. */
-function sameEvent(event: AuditEvent, h: Header, buf: Buffer): boolean {
+function sameEvent(event: PendingEvent, h: Header, buf: Buffer): boolean {
   if (event.node !== h.node) return false;
-  const stamp = event.id!;
+  const stamp = event.stamp;
   const n = h.stampEnd - h.stampStart;
   if (stamp.length !== n) return false;
   for (let i = 0; i < n; i++) if (stamp.charCodeAt(i) !== buf[h.stampStart + i]) return false;

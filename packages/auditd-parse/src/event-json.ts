@@ -1,4 +1,4 @@
-import type { AuditEvent } from "./interpret";
+import { type AuditEvent, type EventBuffers, Slot } from "./interpret";
 import type { JsonBytes } from "./json";
 
 /**
@@ -70,8 +70,11 @@ const CWD = KEY("cwd");
 const SOCKADDR = KEY("sockaddr");
 const RECORDS = Buffer.from(',"records":[');
 
-/** Writes the event's JSON up to its records: summary keys in schema order (absent ones left out). */
-export function writeHead(w: JsonBytes, e: AuditEvent): void {
+/**
+ * Writes the event's JSON up to its records: summary keys in schema order (absent ones left out). A summary
+ * value taken from a field is copied from that field's JSON in the records, not encoded again.
+ */
+export function writeHead(w: JsonBytes, e: AuditEvent, from: EventBuffers): void {
   w.bytes(ID);
   w.string(e.id!);
   if (e.node !== undefined) {
@@ -84,17 +87,17 @@ export function writeHead(w: JsonBytes, e: AuditEvent): void {
   w.text(String(e.serial));
   w.bytes(TYPES);
   stringArray(w, e.types);
-  optional(w, SYSCALL, e.syscall);
-  optional(w, ARCH, e.arch);
+  optional(w, SYSCALL, e.syscall, from, Slot.Syscall);
+  optional(w, ARCH, e.arch, from, Slot.Arch);
   if (e.success !== undefined) w.bytes(e.success ? SUCCESS : FAILURE);
-  optional(w, EXIT, e.exit);
-  optional(w, PID, e.pid);
-  optional(w, PPID, e.ppid);
-  optional(w, AUID, e.auid);
-  optional(w, UID, e.uid);
-  optional(w, SES, e.ses);
-  optional(w, COMM, e.comm);
-  optional(w, EXE, e.exe);
+  optional(w, EXIT, e.exit, from, Slot.Exit);
+  optional(w, PID, e.pid, from, Slot.Pid);
+  optional(w, PPID, e.ppid, from, Slot.Ppid);
+  optional(w, AUID, e.auid, from, Slot.Auid);
+  optional(w, UID, e.uid, from, Slot.Uid);
+  optional(w, SES, e.ses, from, Slot.Ses);
+  optional(w, COMM, e.comm, from, Slot.Comm);
+  optional(w, EXE, e.exe, from, Slot.Exe);
   if (e.keys !== undefined) {
     w.bytes(KEYS);
     stringArray(w, e.keys);
@@ -111,7 +114,7 @@ export function writeHead(w: JsonBytes, e: AuditEvent): void {
     w.bytes(PROCTITLE);
     stringArray(w, e.proctitle);
   }
-  optional(w, CWD, e.cwd);
+  optional(w, CWD, e.cwd, from, Slot.Cwd);
   if (e.sockaddr !== undefined) {
     w.bytes(SOCKADDR);
     w.text(JSON.stringify(e.sockaddr));
@@ -119,10 +122,12 @@ export function writeHead(w: JsonBytes, e: AuditEvent): void {
   w.bytes(RECORDS);
 }
 
-function optional(w: JsonBytes, key: Uint8Array, value: string | undefined): void {
+function optional(w: JsonBytes, key: Uint8Array, value: string | undefined, from: EventBuffers, slot: Slot): void {
   if (value === undefined) return;
   w.bytes(key);
-  w.string(value);
+  const start = from.spans[slot * 2]!;
+  if (start >= 0) w.append(from.records.buf, start, from.spans[slot * 2 + 1]!);
+  else w.string(value);
 }
 
 function stringArray(w: JsonBytes, list: readonly string[]): void {

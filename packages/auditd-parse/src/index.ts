@@ -1,4 +1,4 @@
-export { Assembler, type AssemblerOptions, type AssemblerStats } from "./assemble";
+export { Assembler, type AssemblerOptions, type AssemblerStats, type EventBuilder, type PendingEvent } from "./assemble";
 export { archName, errnoName, syscallName } from "./decode";
 export { EventJson } from "./event-json";
 export { IdNames, type IdSources } from "./ids";

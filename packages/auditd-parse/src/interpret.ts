@@ -1,3 +1,4 @@
+import type { EventBuilder, PendingEvent } from "./assemble";
 import { ByteNames } from "./byte-names";
 import {
   archName,
@@ -70,21 +71,52 @@ export interface InterpreterOptions {
   recordObjects?: boolean;
 }
 
+/** Summary slots whose JSON value is copied from the record that set it (see OpenEvent.spans). */
+export enum Slot {
+  Syscall = 0,
+  Arch,
+  Exit,
+  Pid,
+  Ppid,
+  Auid,
+  Uid,
+  Ses,
+  Comm,
+  Exe,
+  Cwd,
+  Count,
+}
+
+/** An event's reusable byte buffers: its records' JSON, and where in it each summary value was written. */
+export class EventBuffers {
+  readonly records = new JsonBytes(8192);
+  /** Per Slot: start and end of the value's JSON in records, or -1. */
+  readonly spans = new Int32Array(Slot.Count * 2).fill(-1);
+
+  reset(): void {
+    this.records.reset();
+    this.spans.fill(-1);
+  }
+}
+
 /** One event being assembled: its summary so far and its records, already written as JSON bytes. */
-export class OpenEvent {
+export class OpenEvent implements PendingEvent {
   recordCount = 0;
   /** argv chunks (aN[i]) being joined: one long argument may continue in the next EXECVE record. */
   chunks: Map<number, string> | undefined = undefined;
-  /** Set once the event is handed over. */
   closed = false;
+  readonly records: JsonBytes;
 
   constructor(
     readonly event: AuditEvent,
+    readonly node: string | undefined,
+    readonly stamp: string,
     readonly timeMs: number,
-    readonly records: JsonBytes,
-    /** The assembler's wall-clock tick when the event last got a record (live input). */
+    readonly buffers: EventBuffers,
     public tick: number,
-  ) {}
+  ) {
+    this.records = buffers.records;
+  }
 }
 
 /** Bound on argv indexes, so a corrupt `a99999999=` cannot allocate a huge sparse array. */
@@ -117,14 +149,16 @@ interface IdName {
  * body is plain `key=value` pairs (most of them) is read as bytes and copied into the output with no string
  * made of any value that needs no interpretation; any other shape goes through the text tokenizer.
  */
-export class Interpreter {
+export class Interpreter implements EventBuilder<OpenEvent> {
   private readonly recordObjects: boolean;
   private isoSecond = -1;
   private isoPrefix = "";
   private readonly typePrefixes = new Map<string, Uint8Array>();
   private readonly userNames = new Map<number, IdName>();
   private readonly groupNames = new Map<number, IdName>();
-  private readonly pool: JsonBytes[] = [];
+  private readonly pool: EventBuffers[] = [];
+  /** Summary spans of the event being written. */
+  private spans = new Int32Array(0);
   /** Token offsets of the record being read: key start, key end, value start, value end. */
   private offsets = new Int32Array(1024);
   /** The record being written: its fields go to `out`, its raw values to `raw` until the fields close. */
@@ -141,8 +175,10 @@ export class Interpreter {
   /** Free text of a nested msg='…' body. */
   private nestedText: string | undefined;
 
+  /** onEvent gets each completed event and its NDJSON line, valid only during the call. */
   constructor(
     private readonly ids: IdNames,
+    private readonly onEvent: (event: AuditEvent, json: EventJson) => void,
     options: InterpreterOptions = {},
   ) {
     this.recordObjects = options.recordObjects ?? true;
@@ -183,7 +219,7 @@ export class Interpreter {
       records: [],
       unparsed: undefined,
     };
-    return new OpenEvent(event, h.timeMs, this.pool.pop() ?? new JsonBytes(8192), tick);
+    return new OpenEvent(event, h.node, stamp, h.timeMs, this.pool.pop() ?? new EventBuffers(), tick);
   }
 
   /** Adds the record buf[h.bodyStart, end) to the event; false when part of it could not be tokenised. */
@@ -193,6 +229,7 @@ export class Interpreter {
     const out = open.records;
     if (open.recordCount++ > 0) out.byte(COMMA);
     this.out = out;
+    this.spans = open.buffers.spans;
     this.fieldCount = 0;
     this.rawCount = 0;
     this.raw.reset();
@@ -208,31 +245,27 @@ export class Interpreter {
     return record.unparsed === undefined;
   }
 
-  /** The finished event and its NDJSON line; call release(open) once the line is written. */
-  finish(open: OpenEvent): { event: AuditEvent; json: EventJson } {
-    open.closed = true;
+  complete(open: OpenEvent): void {
     const event = open.event;
     finishArgv(open);
     this.head.reset();
-    writeHead(this.head, event);
+    writeHead(this.head, event, open.buffers);
     const json = new EventJson(this.head, open.records);
     if (this.recordObjects) event.records = JSON.parse(`[${open.records.buf.toString("utf8", 0, open.records.length)}]`) as OutputRecord[];
-    return { event, json };
-  }
-
-  release(open: OpenEvent, json: EventJson): void {
+    this.onEvent(event, json);
     json.release();
-    const records = open.records;
-    records.reset();
-    if (this.pool.length < POOL_SIZE && records.buf.length <= POOL_MAX_BYTES) this.pool.push(records);
+    const buffers = open.buffers;
+    buffers.reset();
+    if (this.pool.length < POOL_SIZE && buffers.records.buf.length <= POOL_MAX_BYTES) this.pool.push(buffers);
   }
 
-  /** An input line without an audit header, kept whole. */
-  unparsedLine(line: string): { event: AuditEvent; json: EventJson } {
-    const event: AuditEvent = { id: null, time: null, serial: null, types: [], records: [], unparsed: [line] };
+  unparsedLine(buf: Buffer, start: number, end: number): void {
+    const event: AuditEvent = { id: null, time: null, serial: null, types: [], records: [], unparsed: [buf.toString("utf8", start, end)] };
     this.head.reset();
     this.head.text(JSON.stringify(event));
-    return { event, json: new EventJson(this.head, undefined) };
+    const json = new EventJson(this.head, undefined);
+    this.onEvent(event, json);
+    json.release();
   }
 
   private isoTime(ms: number): string {
@@ -402,13 +435,17 @@ export class Interpreter {
     if (readings !== undefined) {
       const r = readings.get(buf, from, to);
       this.member(info);
+      const at = this.out.length;
       this.out.bytes(r.bytes);
       if (!r.same) {
         this.rawMember(info);
         this.raw.copyString(buf, from, to);
       }
-      if (info.kind === Kind.Exit && this.isSyscall) open.event.exit = r.text;
-      if (info.summary) summarise(open.event, info.name, r.text);
+      if (info.kind === Kind.Exit && this.isSyscall) {
+        open.event.exit = r.text;
+        this.span(Slot.Exit, at);
+      }
+      if (info.summary) this.summarise(open.event, info.name, r.text, at);
       return;
     }
     if (info.kind === Kind.User || info.kind === Kind.Group) {
@@ -433,12 +470,13 @@ export class Interpreter {
       if (cache.size < 65_536) cache.set(id, name);
     }
     this.member(info);
+    const at = this.out.length;
     this.out.bytes(name.json);
     if (!name.same) {
       this.rawMember(info);
       this.raw.copyString(buf, from, to);
     }
-    if (info.summary) summarise(event, info.name, name.text);
+    if (info.summary) this.summarise(event, info.name, name.text, at);
   }
 
   /** success=yes of a syscall, res=success of a user-space record, as bytes. */
@@ -454,6 +492,7 @@ export class Interpreter {
   private field(event: AuditEvent, info: FieldInfo, key: string, value: string, quoted: boolean): void {
     let v: string = value;
     let vJson: string | undefined;
+    let slot = -1;
     switch (info.kind) {
       case undefined:
         break;
@@ -469,11 +508,17 @@ export class Interpreter {
       case Kind.Arch:
         this.arch = archName(value);
         v = this.arch ?? value;
-        if (this.isSyscall) event.arch = v;
+        if (this.isSyscall) {
+          event.arch = v;
+          slot = Slot.Arch;
+        }
         break;
       case Kind.Syscall:
         v = syscallName(this.arch ?? event.arch, value) ?? value;
-        if (this.isSyscall) event.syscall = v;
+        if (this.isSyscall) {
+          event.syscall = v;
+          slot = Slot.Syscall;
+        }
         break;
       case Kind.Saddr: {
         const decoded = decodeSockaddr(value);
@@ -493,19 +538,76 @@ export class Interpreter {
         const r = readingOf(info.kind, value);
         v = r.text;
         if (!r.same) vJson = r.json;
-        if (info.kind === Kind.Exit && this.isSyscall) event.exit = v;
+        if (info.kind === Kind.Exit && this.isSyscall) {
+          event.exit = v;
+          slot = Slot.Exit;
+        }
       }
     }
     this.member(info);
+    const at = this.out.length;
     if (vJson === undefined) this.out.string(v);
     else this.out.text(vJson);
+    if (slot >= 0) this.span(slot, at);
     if (vJson !== undefined || v !== value) {
       this.rawMember(info);
       this.raw.string(value);
     }
     if (this.isSyscall && key === "success") event.success = value === "yes";
-    else if (info.summary) summarise(event, key, v);
+    else if (info.summary) this.summarise(event, key, v, at);
     else if (key === "res" || key === "result") event.success ??= v === "success" || v === "1" || v === "yes";
+  }
+
+  /** Fills an empty summary slot with the value just written at `at`. */
+  private summarise(event: AuditEvent, key: string, v: string, at: number): void {
+    switch (key) {
+      case "pid":
+        if (event.pid !== undefined) return;
+        event.pid = v;
+        this.span(Slot.Pid, at);
+        return;
+      case "ppid":
+        if (event.ppid !== undefined) return;
+        event.ppid = v;
+        this.span(Slot.Ppid, at);
+        return;
+      case "auid":
+        if (event.auid !== undefined) return;
+        event.auid = v;
+        this.span(Slot.Auid, at);
+        return;
+      case "uid":
+        if (event.uid !== undefined) return;
+        event.uid = v;
+        this.span(Slot.Uid, at);
+        return;
+      case "ses":
+        if (event.ses !== undefined) return;
+        event.ses = v;
+        this.span(Slot.Ses, at);
+        return;
+      case "comm":
+        if (event.comm !== undefined) return;
+        event.comm = v;
+        this.span(Slot.Comm, at);
+        return;
+      case "exe":
+        if (event.exe !== undefined) return;
+        event.exe = v;
+        this.span(Slot.Exe, at);
+        return;
+      case "cwd":
+        if (event.cwd !== undefined) return;
+        event.cwd = v;
+        this.span(Slot.Cwd, at);
+        return;
+    }
+  }
+
+  /** The JSON of a summary value is out[at, out.length): the head copies it from there. */
+  private span(slot: Slot, at: number): void {
+    this.spans[slot * 2] = at;
+    this.spans[slot * 2 + 1] = this.out.length;
   }
 
   private member(info: FieldInfo): void {
@@ -522,9 +624,7 @@ export class Interpreter {
     if (this.rawCount === 0) return;
     const out = this.out;
     out.bytes(RAW_OPEN);
-    out.reserve(this.raw.length + 1);
-    this.raw.buf.copy(out.buf, out.length, 0, this.raw.length);
-    out.length += this.raw.length;
+    out.append(this.raw.buf, 0, this.raw.length);
     out.byte(RBRACE);
   }
 
@@ -734,35 +834,6 @@ function finishArgv(open: OpenEvent): void {
   if (open.chunks) for (const [index, hexChunks] of open.chunks) argv[index] = decodeArg(hexChunks);
   open.chunks = undefined;
   for (let i = 0; i < argv.length; i++) argv[i] ??= "";
-}
-
-function summarise(event: AuditEvent, key: string, v: string): void {
-  switch (key) {
-    case "pid":
-      event.pid ??= v;
-      break;
-    case "ppid":
-      event.ppid ??= v;
-      break;
-    case "auid":
-      event.auid ??= v;
-      break;
-    case "uid":
-      event.uid ??= v;
-      break;
-    case "ses":
-      event.ses ??= v;
-      break;
-    case "comm":
-      event.comm ??= v;
-      break;
-    case "exe":
-      event.exe ??= v;
-      break;
-    case "cwd":
-      event.cwd ??= v;
-      break;
-  }
 }
 
 /** "?", "(null)" or "(none)" as bytes: no information. */

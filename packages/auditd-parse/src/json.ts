@@ -56,6 +56,22 @@ export class JsonBytes {
     this.length = at;
   }
 
+  /** src[from, to), bytes that are JSON text already. */
+  append(src: Uint8Array, from: number, to: number): void {
+    const n = to - from;
+    this.reserve(n);
+    const buf = this.buf;
+    let at = this.length;
+    // a short run is cheaper as a loop than as a native copy call
+    if (n > 64) {
+      buf.set(src.subarray(from, to), at);
+      at += n;
+    } else {
+      for (let i = from; i < to; i++) buf[at++] = src[i]!;
+    }
+    this.length = at;
+  }
+
   /** JSON text given as a string (already escaped). */
   text(s: string): void {
     this.reserve(s.length * 3);

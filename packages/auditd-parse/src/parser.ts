@@ -1,7 +1,7 @@
 import { Assembler, type AssemblerOptions, type AssemblerStats } from "./assemble";
 import type { EventJson } from "./event-json";
 import { IdNames, type IdSources } from "./ids";
-import { type AuditEvent, Interpreter, type InterpreterOptions } from "./interpret";
+import { type AuditEvent, Interpreter, type InterpreterOptions, type OpenEvent } from "./interpret";
 import { LineSplitter } from "./lines";
 
 export interface ParserOptions extends AssemblerOptions, InterpreterOptions {
@@ -13,7 +13,7 @@ export interface ParserOptions extends AssemblerOptions, InterpreterOptions {
  * Push bytes (or lines), then end(); events arrive through onEvent as they complete.
  */
 export class AuditParser {
-  private readonly assembler: Assembler;
+  private readonly assembler: Assembler<OpenEvent>;
   private readonly splitter: LineSplitter;
 
   /**
@@ -21,8 +21,7 @@ export class AuditParser {
    * The line is valid only during the call: write it, or keep String(json).
    */
   constructor(onEvent: (event: AuditEvent, json: EventJson) => void, options: ParserOptions = {}) {
-    const interpreter = new Interpreter(new IdNames(options.ids), options);
-    this.assembler = new Assembler(interpreter, onEvent, options);
+    this.assembler = new Assembler(new Interpreter(new IdNames(options.ids), onEvent, options), options);
     this.splitter = new LineSplitter((buf, start, end) => this.assembler.push(buf, start, end));
   }
 
