@@ -183,11 +183,17 @@ async function parseCommand(files: string[], command: Command, mode: Mode): Prom
   }
   const output = new Output(flags.output);
   const sink = makeSink(mode, flags, ctx, output);
+  const objects = mode === "sessions" || flags.format === "text" || flags.format === "table";
   const parser = new AuditParser(
     (event, json) => {
       if (filter === undefined || filter(event)) sink.event(event, json);
     },
-    { ...parserOptions(flags, config), recordObjects: mode === "sessions" || flags.format === "text" || flags.format === "table" },
+    {
+      ...parserOptions(flags, config),
+      recordObjects: objects,
+      // NDJSON alone reads only the JSON; filters and the other modes read the event's summary fields
+      summaries: objects || mode !== "events" || filter !== undefined,
+    },
   );
   const onChunk = (chunk: Buffer): Promise<void> | undefined => {
     parser.pushBytes(chunk);
@@ -296,7 +302,7 @@ async function pluginCommand(command: Command): Promise<void> {
     (_event, json) => {
       wait = output.event(json) ?? wait;
     },
-    { ...parserOptions(flags, config), recordObjects: false },
+    { ...parserOptions(flags, config), recordObjects: false, summaries: false },
   );
   const windowMs = config.windowMs ?? 2000;
   // auditd feeds events live: complete them on the wall clock too, or a lone kernel record would wait forever

@@ -1,4 +1,5 @@
-import { type AuditEvent, type EventBuffers, Slot } from "./interpret";
+import { Slot } from "./fields";
+import type { AuditEvent, EventBuffers } from "./interpret";
 import type { JsonBytes } from "./json";
 
 /**
@@ -74,7 +75,7 @@ const RECORDS = Buffer.from(',"records":[');
  * Writes the event's JSON up to its records: summary keys in schema order (absent ones left out). A summary
  * value taken from a field is copied from that field's JSON in the records, not encoded again.
  */
-export function writeHead(w: JsonBytes, e: AuditEvent, from: EventBuffers): void {
+export function writeHead(w: JsonBytes, e: AuditEvent, from: EventBuffers, time: IsoTime, timeMs: number): void {
   w.bytes(ID);
   w.string(e.id!);
   if (e.node !== undefined) {
@@ -82,11 +83,16 @@ export function writeHead(w: JsonBytes, e: AuditEvent, from: EventBuffers): void
     w.string(e.node);
   }
   w.bytes(TIME);
-  w.string(e.time!);
+  time.write(w, timeMs);
   w.bytes(SERIAL);
   w.text(String(e.serial));
   w.bytes(TYPES);
-  stringArray(w, e.types);
+  w.byte(91);
+  for (let i = 0; i < e.types.length; i++) {
+    if (i > 0) w.byte(44);
+    w.bytes(typeJson(e.types[i]!));
+  }
+  w.byte(93);
   optional(w, SYSCALL, e.syscall, from, Slot.Syscall);
   optional(w, ARCH, e.arch, from, Slot.Arch);
   if (e.success !== undefined) w.bytes(e.success ? SUCCESS : FAILURE);
@@ -122,12 +128,63 @@ export function writeHead(w: JsonBytes, e: AuditEvent, from: EventBuffers): void
   w.bytes(RECORDS);
 }
 
+/** A summary key: copied from the field that set it, else from the event (or left out). */
 function optional(w: JsonBytes, key: Uint8Array, value: string | undefined, from: EventBuffers, slot: Slot): void {
-  if (value === undefined) return;
-  w.bytes(key);
   const start = from.spans[slot * 2]!;
-  if (start >= 0) w.append(from.records.buf, start, from.spans[slot * 2 + 1]!);
-  else w.string(value);
+  if (start >= 0) {
+    w.bytes(key);
+    w.append(from.records.buf, start, from.spans[slot * 2 + 1]!);
+  } else if (value !== undefined) {
+    w.bytes(key);
+    w.string(value);
+  }
+}
+
+/** Log time as ISO 8601 with milliseconds, as text and as JSON bytes; the date part is made once a second. */
+export class IsoTime {
+  private second = Number.NaN;
+  private prefix = "";
+  private prefixJson: Uint8Array = new Uint8Array(0);
+
+  text(ms: number): string {
+    const frac = this.use(ms);
+    return `${this.prefix}${frac < 10 ? "00" : frac < 100 ? "0" : ""}${frac}Z`;
+  }
+
+  /** `"…Z"` into w. */
+  write(w: JsonBytes, ms: number): void {
+    const frac = this.use(ms);
+    w.bytes(this.prefixJson);
+    w.byte(48 + Math.floor(frac / 100));
+    w.byte(48 + (Math.floor(frac / 10) % 10));
+    w.byte(48 + (frac % 10));
+    w.byte(90); // Z
+    w.byte(34);
+  }
+
+  /** Makes the prefix that of ms's second; returns the milliseconds within it. */
+  private use(ms: number): number {
+    const second = Math.floor(ms / 1000);
+    if (second !== this.second) {
+      this.second = second;
+      this.prefix = new Date(second * 1000).toISOString().slice(0, 20);
+      this.prefixJson = Buffer.from(`"${this.prefix}`);
+    }
+    return ms - second * 1000;
+  }
+}
+
+const TYPE_JSON = new Map<string, Uint8Array>();
+
+/** A record type as a JSON string, encoded once per type. */
+function typeJson(type: string): Uint8Array {
+  let json = TYPE_JSON.get(type);
+  if (json === undefined) {
+    json = Buffer.from(JSON.stringify(type));
+    // corrupt input could invent endless types: remember a bounded number
+    if (TYPE_JSON.size < 1024) TYPE_JSON.set(type, json);
+  }
+  return json;
 }
 
 function stringArray(w: JsonBytes, list: readonly string[]): void {

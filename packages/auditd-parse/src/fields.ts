@@ -44,8 +44,33 @@ define(Kind.Key, "key");
 define(Kind.Session, "ses old-ses new-ses");
 define(Kind.Signal, "sig");
 
+/** Summary slots whose JSON value is copied from the record that set it (see OpenEvent.spans). */
+export enum Slot {
+  Syscall = 0,
+  Arch,
+  Exit,
+  Pid,
+  Ppid,
+  Auid,
+  Uid,
+  Ses,
+  Comm,
+  Exe,
+  Cwd,
+  Count,
+}
+
 /** Event summary slots filled from record fields (the first record that has one wins, SYSCALL first). */
-const SUMMARY = new Set(["pid", "ppid", "auid", "uid", "ses", "comm", "exe", "cwd"]);
+const SUMMARY = new Map<string, Slot>([
+  ["pid", Slot.Pid],
+  ["ppid", Slot.Ppid],
+  ["auid", Slot.Auid],
+  ["uid", Slot.Uid],
+  ["ses", Slot.Ses],
+  ["comm", Slot.Comm],
+  ["exe", Slot.Exe],
+  ["cwd", Slot.Cwd],
+]);
 /** Fields that say whether the event succeeded: `success` (of a syscall), `res`/`result` (user space). */
 export enum Status {
   None = 0,
@@ -57,7 +82,8 @@ export enum Status {
 export interface FieldInfo {
   name: string;
   kind: Kind | undefined;
-  summary: boolean;
+  /** The event summary slot this field fills, or -1. */
+  slot: number;
   /** Written as it is, with no string made of it: no interpretation, no summary slot. */
   plain: boolean;
   status: Status;
@@ -73,10 +99,10 @@ export function fieldInfo(name: string): FieldInfo {
   let info = FIELD_INFO.get(name);
   if (info === undefined) {
     const kind = KINDS.get(name);
-    const summary = SUMMARY.has(name);
-    const plain = kind === undefined && !summary;
+    const slot = SUMMARY.get(name) ?? -1;
+    const plain = kind === undefined && slot < 0;
     const status = name === "success" ? Status.Success : name === "res" || name === "result" ? Status.Result : Status.None;
-    info = { name, kind, summary, plain, status, key: Buffer.from(`${jsonString(name)}:`) };
+    info = { name, kind, slot, plain, status, key: Buffer.from(`${jsonString(name)}:`) };
     if (FIELD_INFO.size < MAX_FIELD_NAMES) FIELD_INFO.set(name, info);
   }
   return info;

@@ -13,8 +13,8 @@ import {
   signalName,
   syscallName,
 } from "./decode";
-import { EventJson, writeHead } from "./event-json";
-import { type FieldInfo, fieldInfo, fieldInfoAt, Kind, Status } from "./fields";
+import { EventJson, IsoTime, writeHead } from "./event-json";
+import { type FieldInfo, fieldInfo, fieldInfoAt, Kind, Slot, Status } from "./fields";
 import { type IdNames, UNSET_ID } from "./ids";
 import { JsonBytes, jsonString, member } from "./json";
 import { type AuditRecord, type Header, recordOf, tokenize } from "./record";
@@ -69,22 +69,11 @@ export interface AuditEvent {
 export interface InterpreterOptions {
   /** Also build `records` as objects (the API, sessions); NDJSON output needs only the JSON text. */
   recordObjects?: boolean;
-}
-
-/** Summary slots whose JSON value is copied from the record that set it (see OpenEvent.spans). */
-export enum Slot {
-  Syscall = 0,
-  Arch,
-  Exit,
-  Pid,
-  Ppid,
-  Auid,
-  Uid,
-  Ses,
-  Comm,
-  Exe,
-  Cwd,
-  Count,
+  /**
+   * Fill the event's summary fields (pid, comm, auid …) as text, default true. NDJSON output with no filter
+   * reads only the JSON, which has them either way.
+   */
+  summaries?: boolean;
 }
 
 /** An event's reusable byte buffers: its records' JSON, and where in it each summary value was written. */
@@ -151,8 +140,8 @@ interface IdName {
  */
 export class Interpreter implements EventBuilder<OpenEvent> {
   private readonly recordObjects: boolean;
-  private isoSecond = -1;
-  private isoPrefix = "";
+  private readonly summaries: boolean;
+  private readonly time = new IsoTime();
   private readonly typePrefixes = new Map<string, Uint8Array>();
   private readonly userNames = new Map<number, IdName>();
   private readonly groupNames = new Map<number, IdName>();
@@ -182,6 +171,7 @@ export class Interpreter implements EventBuilder<OpenEvent> {
     options: InterpreterOptions = {},
   ) {
     this.recordObjects = options.recordObjects ?? true;
+    this.summaries = options.summaries ?? true;
     for (const kind of VALUE_KINDS) {
       this.readings[kind] = new ByteNames((value) => {
         const r = readingOf(kind, value);
@@ -196,7 +186,7 @@ export class Interpreter implements EventBuilder<OpenEvent> {
     const event: AuditEvent = {
       id: stamp,
       node: h.node,
-      time: this.isoTime(h.timeMs),
+      time: this.time.text(h.timeMs),
       serial: h.serial,
       types: [],
       syscall: undefined,
@@ -249,7 +239,7 @@ export class Interpreter implements EventBuilder<OpenEvent> {
     const event = open.event;
     finishArgv(open);
     this.head.reset();
-    writeHead(this.head, event, open.buffers);
+    writeHead(this.head, event, open.buffers, this.time, open.timeMs);
     const json = new EventJson(this.head, open.records);
     if (this.recordObjects) event.records = JSON.parse(`[${open.records.buf.toString("utf8", 0, open.records.length)}]`) as OutputRecord[];
     this.onEvent(event, json);
@@ -266,16 +256,6 @@ export class Interpreter implements EventBuilder<OpenEvent> {
     const json = new EventJson(this.head, undefined);
     this.onEvent(event, json);
     json.release();
-  }
-
-  private isoTime(ms: number): string {
-    const second = Math.floor(ms / 1000);
-    if (second !== this.isoSecond) {
-      this.isoSecond = second;
-      this.isoPrefix = new Date(second * 1000).toISOString().slice(0, 20);
-    }
-    const frac = ms - second * 1000;
-    return `${this.isoPrefix}${frac < 10 ? "00" : frac < 100 ? "0" : ""}${frac}Z`;
   }
 
   /**
@@ -425,10 +405,18 @@ export class Interpreter implements EventBuilder<OpenEvent> {
       this.raw.copyString(buf, from, to);
       return;
     }
-    if (info.plain || (info.kind === Kind.Encoded && quoted && !info.summary)) {
+    if (info.plain || (info.kind === Kind.Encoded && quoted && info.slot < 0)) {
       this.member(info);
       this.out.copyString(buf, from, to);
       if (info.status !== Status.None) this.status(open.event, info.status, buf, from, to);
+      return;
+    }
+    if (info.slot >= 0 && (info.kind === undefined || (info.kind === Kind.Encoded && quoted))) {
+      // pid, ppid, a quoted comm/exe/cwd: written as they are, kept for the summary
+      this.member(info);
+      const at = this.out.length;
+      this.out.copyString(buf, from, to);
+      this.summariseAt(open.event, info.slot, buf, from, to, at);
       return;
     }
     const readings = info.kind === undefined ? undefined : this.readings[info.kind];
@@ -445,7 +433,7 @@ export class Interpreter implements EventBuilder<OpenEvent> {
         open.event.exit = r.text;
         this.span(Slot.Exit, at);
       }
-      if (info.summary) this.summarise(open.event, info.name, r.text, at);
+      if (info.slot >= 0) this.summarise(open.event, info.slot, r.text, at);
       return;
     }
     if (info.kind === Kind.User || info.kind === Kind.Group) {
@@ -476,7 +464,7 @@ export class Interpreter implements EventBuilder<OpenEvent> {
       this.rawMember(info);
       this.raw.copyString(buf, from, to);
     }
-    if (info.summary) this.summarise(event, info.name, name.text, at);
+    if (info.slot >= 0) this.summarise(event, info.slot, name.text, at);
   }
 
   /** success=yes of a syscall, res=success of a user-space record, as bytes. */
@@ -554,54 +542,25 @@ export class Interpreter implements EventBuilder<OpenEvent> {
       this.raw.string(value);
     }
     if (this.isSyscall && key === "success") event.success = value === "yes";
-    else if (info.summary) this.summarise(event, key, v, at);
+    else if (info.slot >= 0) this.summarise(event, info.slot, v, at);
     else if (key === "res" || key === "result") event.success ??= v === "success" || v === "1" || v === "yes";
   }
 
-  /** Fills an empty summary slot with the value just written at `at`. */
-  private summarise(event: AuditEvent, key: string, v: string, at: number): void {
-    switch (key) {
-      case "pid":
-        if (event.pid !== undefined) return;
-        event.pid = v;
-        this.span(Slot.Pid, at);
-        return;
-      case "ppid":
-        if (event.ppid !== undefined) return;
-        event.ppid = v;
-        this.span(Slot.Ppid, at);
-        return;
-      case "auid":
-        if (event.auid !== undefined) return;
-        event.auid = v;
-        this.span(Slot.Auid, at);
-        return;
-      case "uid":
-        if (event.uid !== undefined) return;
-        event.uid = v;
-        this.span(Slot.Uid, at);
-        return;
-      case "ses":
-        if (event.ses !== undefined) return;
-        event.ses = v;
-        this.span(Slot.Ses, at);
-        return;
-      case "comm":
-        if (event.comm !== undefined) return;
-        event.comm = v;
-        this.span(Slot.Comm, at);
-        return;
-      case "exe":
-        if (event.exe !== undefined) return;
-        event.exe = v;
-        this.span(Slot.Exe, at);
-        return;
-      case "cwd":
-        if (event.cwd !== undefined) return;
-        event.cwd = v;
-        this.span(Slot.Cwd, at);
-        return;
-    }
+  /**
+   * Fills an empty summary slot with the value just written at `at`: the head copies those bytes, and the
+   * event object gets the text unless nothing will read it (summaries off).
+   */
+  private summarise(event: AuditEvent, slot: number, v: string, at: number): void {
+    if (this.spans[slot * 2]! >= 0) return;
+    this.span(slot, at);
+    if (this.summaries) setSummary(event, slot, v);
+  }
+
+  /** summarise() for a value given as bytes: no string is made when no one will read it. */
+  private summariseAt(event: AuditEvent, slot: number, buf: Buffer, from: number, to: number, at: number): void {
+    if (this.spans[slot * 2]! >= 0) return;
+    this.span(slot, at);
+    if (this.summaries) setSummary(event, slot, buf.toString("utf8", from, to));
   }
 
   /** The JSON of a summary value is out[at, out.length): the head copies it from there. */
@@ -826,6 +785,35 @@ function bytesAre(buf: Buffer, from: number, to: number, text: string): boolean 
   if (to - from !== text.length) return false;
   for (let i = 0; i < text.length; i++) if (buf[from + i] !== text.charCodeAt(i)) return false;
   return true;
+}
+
+function setSummary(event: AuditEvent, slot: Slot, v: string): void {
+  switch (slot) {
+    case Slot.Pid:
+      event.pid = v;
+      break;
+    case Slot.Ppid:
+      event.ppid = v;
+      break;
+    case Slot.Auid:
+      event.auid = v;
+      break;
+    case Slot.Uid:
+      event.uid = v;
+      break;
+    case Slot.Ses:
+      event.ses = v;
+      break;
+    case Slot.Comm:
+      event.comm = v;
+      break;
+    case Slot.Exe:
+      event.exe = v;
+      break;
+    case Slot.Cwd:
+      event.cwd = v;
+      break;
+  }
 }
 
 function finishArgv(open: OpenEvent): void {
