@@ -9,6 +9,7 @@ import { ExitCode } from "@opsguard/core/exit";
 import { LdapClient, type LdapConnectionConfig, ldapOptionsFromConfig } from "@opsguard/core/ldap";
 import { Logger } from "@opsguard/core/log";
 import { type AuthkeysConfig, authkeysConfigSchema } from "./config";
+import { storedValidationState } from "./login-config";
 import { lookupKeys } from "./lookup";
 
 export type Verdict = "ok" | "warn" | "fail";
@@ -37,6 +38,9 @@ export async function runDoctor(ctx: CliContext, options: DoctorOptions): Promis
     const loaded = await loadConfig({ tool: "authkeys", schema: authkeysConfigSchema, path: ctx.opts.config });
     config = loaded.config;
     add("config", "ok", `${loaded.filepath} is valid`);
+    if (storedValidationState(ctx.opts.config) === "stale") {
+      add("config", "warn", "changed since install, so every login validates it again (about 9 ms): re-run install");
+    }
   } catch (error) {
     add("config", "fail", describeError(error));
   }

@@ -27,7 +27,13 @@ interface ValidatedConfig {
 /** The config for a lookup: the stored validation result when it applies, else found, parsed and validated. */
 export async function loadLoginConfig(path: string | undefined): Promise<AuthkeysConfig> {
   const found = readConfigText({ tool: "authkeys", path });
-  return storedResult(found) ?? validate(found);
+  const stored = storedValidation(found);
+  return stored.kind === "applies" ? stored.config : validate(found);
+}
+
+/** For doctor: whether logins skip validating this config; "none" when nothing was stored (or running from source). */
+export function storedValidationState(path: string | undefined): StoredValidation["kind"] {
+  return storedValidation(readConfigText({ tool: "authkeys", path })).kind;
 }
 
 /** What `install` stores: undefined when running from source or without a config file; an invalid config throws its error. */
@@ -44,21 +50,26 @@ async function validate(found: ConfigText): Promise<AuthkeysConfig> {
   return validateConfig(await parseConfigText(found), authkeysConfigSchema, found.filepath);
 }
 
-function storedResult(found: ConfigText): AuthkeysConfig | undefined {
-  if (BUILD_ID === undefined) return undefined;
+type StoredValidation = { kind: "applies"; config: AuthkeysConfig } | { kind: "stale" } | { kind: "none" };
+
+/** "stale": stored for other contents or by another build, or writable by others than root. */
+function storedValidation(found: ConfigText): StoredValidation {
+  if (BUILD_ID === undefined) return { kind: "none" };
   let fd: number;
   try {
     fd = openSync(join(dirname(fileURLToPath(import.meta.url)), VALIDATED_CONFIG_FILE), "r");
   } catch {
-    return undefined;
+    return { kind: "none" };
   }
   try {
     const info = fstatSync(fd);
-    if (info.uid !== 0 || (info.mode & 0o022) !== 0) return undefined;
+    if (info.uid !== 0 || (info.mode & 0o022) !== 0) return { kind: "stale" };
     const stored = JSON.parse(readFileSync(fd, "utf8")) as ValidatedConfig;
-    return stored.build === BUILD_ID && stored.sha256 === sha256(found.text) ? stored.config : undefined;
+    return stored.build === BUILD_ID && stored.sha256 === sha256(found.text)
+      ? { kind: "applies", config: stored.config }
+      : { kind: "stale" };
   } catch {
-    return undefined;
+    return { kind: "stale" };
   } finally {
     closeSync(fd);
   }

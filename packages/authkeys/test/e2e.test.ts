@@ -75,7 +75,11 @@ describe("sshd with AuthorizedKeysCommand authkeys", () => {
       chmodSync(stored, 0o666);
       expect(lookup().stdout.trim().split("\n")).toHaveLength(3);
       chmodSync(stored, 0o644);
-      // An edited config is validated again, whatever was stored.
+      // An edited config is validated again, whatever was stored, and doctor says install should be re-run.
+      const doctor = () => spawnSync(install.bin, ["--config", install.configFile, "doctor"], { encoding: "utf8" }).stdout;
+      expect(doctor()).not.toMatch(/changed since install/);
+      writeConfig(install.configFile, { ...JSON.parse(original.config), minRsaBits: 3072 });
+      expect(doctor()).toMatch(/^warn +config: changed since install, so every login validates it again/m);
       writeConfig(install.configFile, { ...JSON.parse(original.config), minRsaBits: 512 });
       const edited = lookup();
       expect(edited.status).toBe(78);
