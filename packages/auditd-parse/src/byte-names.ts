@@ -1,10 +1,15 @@
 /**
- * A bounded lookup from a name given as bytes (a field name, a record type) to what the parser knows about
- * it, so the hot path never makes a string of a name it has seen before. Open addressing on an FNV-1a hash;
- * a name is compared byte by byte, so collisions cost time, never correctness.
+ * A bounded lookup from a name given as bytes (a field name, a record type, a short value) to what the
+ * parser knows about it, so the hot path never makes a string of a name it has seen before. A name's first
+ * eight bytes are packed into two integers, so most lookups compare three numbers instead of bytes; longer
+ * names compare their tail too. Collisions cost time, never correctness.
  */
 export class ByteNames<T> {
-  private readonly names: (Uint8Array | undefined)[];
+  private readonly lengths: Int32Array;
+  private readonly heads: Int32Array;
+  private readonly mids: Int32Array;
+  /** Bytes after the first eight, for the names that have them. */
+  private readonly tails: (Uint8Array | undefined)[];
   private readonly values: (T | undefined)[];
   private readonly mask: number;
   private size = 0;
@@ -14,35 +19,55 @@ export class ByteNames<T> {
     private readonly make: (name: string) => T,
     slots = 4096,
   ) {
-    this.names = new Array(slots).fill(undefined);
+    this.lengths = new Int32Array(slots).fill(-1);
+    this.heads = new Int32Array(slots);
+    this.mids = new Int32Array(slots);
+    this.tails = new Array(slots).fill(undefined);
     this.values = new Array(slots).fill(undefined);
     this.mask = slots - 1;
   }
 
   get(buf: Buffer, from: number, to: number): T {
-    let hash = 0x811c9dc5;
-    for (let i = from; i < to; i++) hash = Math.imul(hash ^ buf[i]!, 0x01000193);
-    const names = this.names;
+    const length = to - from;
+    let head = 0;
+    let mid = 0;
+    const headEnd = length < 4 ? to : from + 4;
+    for (let i = from; i < headEnd; i++) head |= buf[i]! << ((i - from) * 8);
+    const midEnd = length < 8 ? to : from + 8;
+    for (let i = from + 4; i < midEnd; i++) mid |= buf[i]! << ((i - from - 4) * 8);
+    let hash = Math.imul(head ^ Math.imul(mid, 0x9e3779b1) ^ length, 0x85ebca6b);
+    for (let i = from + 8; i < to; i++) hash = Math.imul(hash ^ buf[i]!, 0x01000193);
+    hash ^= hash >>> 15;
+    const lengths = this.lengths;
     for (let slot = hash & this.mask, probes = 0; probes < 8; slot = (slot + 1) & this.mask, probes++) {
-      const name = names[slot];
-      if (name === undefined) {
+      const known = lengths[slot]!;
+      if (known === -1) {
         const value = this.make(buf.toString("utf8", from, to));
         // a full table (corrupt input inventing names) stops remembering, it does not stop working
         if (this.size < (this.mask + 1) / 2) {
-          names[slot] = Uint8Array.prototype.slice.call(buf, from, to);
+          lengths[slot] = length;
+          this.heads[slot] = head;
+          this.mids[slot] = mid;
+          if (length > 8) this.tails[slot] = Uint8Array.prototype.slice.call(buf, from + 8, to);
           this.values[slot] = value;
           this.size++;
         }
         return value;
       }
-      if (sameBytes(name, buf, from, to)) return this.values[slot]!;
+      if (
+        known === length &&
+        this.heads[slot] === head &&
+        this.mids[slot] === mid &&
+        (length <= 8 || sameTail(this.tails[slot]!, buf, from + 8))
+      ) {
+        return this.values[slot]!;
+      }
     }
     return this.make(buf.toString("utf8", from, to));
   }
 }
 
-function sameBytes(name: Uint8Array, buf: Buffer, from: number, to: number): boolean {
-  if (name.length !== to - from) return false;
-  for (let i = 0; i < name.length; i++) if (name[i] !== buf[from + i]) return false;
+function sameTail(tail: Uint8Array, buf: Buffer, from: number): boolean {
+  for (let i = 0; i < tail.length; i++) if (tail[i] !== buf[from + i]) return false;
   return true;
 }

@@ -89,6 +89,8 @@ export interface FieldInfo {
   status: Status;
   /** `"name":` as UTF-8, ready to append. */
   key: Uint8Array;
+  /** `,"name":`, for every member but an object's first. */
+  nextKey: Uint8Array;
 }
 
 const FIELD_INFO = new Map<string, FieldInfo>();
@@ -102,7 +104,7 @@ export function fieldInfo(name: string): FieldInfo {
     const slot = SUMMARY.get(name) ?? -1;
     const plain = kind === undefined && slot < 0;
     const status = name === "success" ? Status.Success : name === "res" || name === "result" ? Status.Result : Status.None;
-    info = { name, kind, slot, plain, status, key: Buffer.from(`${jsonString(name)}:`) };
+    info = { name, kind, slot, plain, status, key: Buffer.from(`${jsonString(name)}:`), nextKey: Buffer.from(`,${jsonString(name)}:`) };
     if (FIELD_INFO.size < MAX_FIELD_NAMES) FIELD_INFO.set(name, info);
   }
   return info;

@@ -570,13 +570,11 @@ export class Interpreter implements EventBuilder<OpenEvent> {
   }
 
   private member(info: FieldInfo): void {
-    if (this.fieldCount++ > 0) this.out.byte(COMMA);
-    this.out.bytes(info.key);
+    this.out.bytes(this.fieldCount++ > 0 ? info.nextKey : info.key);
   }
 
   private rawMember(info: FieldInfo): void {
-    if (this.rawCount++ > 0) this.raw.byte(COMMA);
-    this.raw.bytes(info.key);
+    this.raw.bytes(this.rawCount++ > 0 ? info.nextKey : info.key);
   }
 
   private closeRaw(): void {

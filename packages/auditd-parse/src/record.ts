@@ -80,11 +80,20 @@ export function parseHeader(buf: Buffer, start: number, end: number, h: Header):
   if (startsWith(buf, pos, end, MSG)) pos += 4;
   if (!startsWith(buf, pos, end, AUDIT)) return false;
   const stampStart = pos + 6;
-  const close = find(buf, RPAREN, stampStart, end);
-  if (close < 0) return false;
-  const colon = find(buf, COLON, stampStart, close);
-  const dot = find(buf, DOT, stampStart, close);
-  if (colon < 0 || dot < 0 || dot > colon) return false;
+  // one pass: the first '.', the first ':' and the closing ')'
+  let dot = -1;
+  let colon = -1;
+  let close = -1;
+  for (let i = stampStart; i < end; i++) {
+    const c = buf[i];
+    if (c === RPAREN) {
+      close = i;
+      break;
+    }
+    if (c === DOT && dot < 0) dot = i;
+    else if (c === COLON && colon < 0) colon = i;
+  }
+  if (close < 0 || colon < 0 || dot < 0 || dot > colon) return false;
   const sec = digits(buf, stampStart, dot);
   const ms = digits(buf, dot + 1, colon);
   const serial = digits(buf, colon + 1, close);
