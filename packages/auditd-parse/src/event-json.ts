@@ -121,7 +121,11 @@ export function writeHead(w: JsonBytes, e: AuditEvent, from: EventBuffers, time:
     stringArray(w, e.proctitle);
   }
   optional(w, CWD, e.cwd, from, Slot.Cwd);
-  if (e.sockaddr !== undefined) {
+  const saddr = from.spans[Slot.Sockaddr * 2]!;
+  if (saddr >= 0) {
+    w.bytes(SOCKADDR);
+    w.append(from.records.buf, saddr, from.spans[Slot.Sockaddr * 2 + 1]!);
+  } else if (e.sockaddr !== undefined) {
     w.bytes(SOCKADDR);
     w.text(JSON.stringify(e.sockaddr));
   }

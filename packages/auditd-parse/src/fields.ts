@@ -57,6 +57,7 @@ export enum Slot {
   Comm,
   Exe,
   Cwd,
+  Sockaddr,
   Count,
 }
 

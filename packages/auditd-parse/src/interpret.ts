@@ -512,7 +512,10 @@ export class Interpreter implements EventBuilder<OpenEvent> {
         const decoded = decodeSockaddr(value);
         if (decoded) {
           vJson = JSON.stringify(decoded);
-          event.sockaddr ??= decoded;
+          if (event.sockaddr === undefined) {
+            event.sockaddr = decoded;
+            slot = Slot.Sockaddr;
+          }
         }
         break;
       }

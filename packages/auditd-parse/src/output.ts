@@ -46,9 +46,12 @@ export class Output {
     }
     const pending = this.used + size > BUFFER_BYTES ? this.flush() : undefined;
     const buffer = this.buffer;
-    let used = this.used + head.copy(buffer, this.used);
+    // TypedArray#set: a plain memcpy, without Buffer#copy's argument handling
+    buffer.set(head, this.used);
+    let used = this.used + head.length;
     if (body !== undefined) {
-      used += body.copy(buffer, used);
+      buffer.set(body, used);
+      used += body.length;
       buffer[used++] = 93; // ]
       buffer[used++] = 125; // }
     }
