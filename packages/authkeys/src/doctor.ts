@@ -39,7 +39,7 @@ export async function runDoctor(ctx: CliContext, options: DoctorOptions): Promis
     config = loaded.config;
     add("config", "ok", `${loaded.filepath} is valid`);
     if (storedValidationState(ctx.opts.config) === "stale") {
-      add("config", "warn", "changed since install, so every login validates it again (about 9 ms): re-run install");
+      add("config", "warn", "changed since install, so every login validates it again (about 15 ms): re-run install");
     }
   } catch (error) {
     add("config", "fail", describeError(error));

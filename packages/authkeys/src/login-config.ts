@@ -7,7 +7,7 @@ import type { AuthkeysConfig } from "./config";
 
 /**
  * Validating the config costs a login more than its TLS handshake: evaluating zod, building the
- * schemas and the first parse take about 9 ms. So `install` validates the config once and stores the
+ * schemas and the first parse take 9 ms or more. So `install` validates the config once and stores the
  * result next to the bundle, root-owned like it. A login whose config file has exactly those bytes,
  * run by exactly that build, takes the stored result and never loads zod. Other contents (edited
  * since install), another build's result, or a stored file others could write: validated as usual.
