@@ -1,0 +1,81 @@
+import { describe, expect, it } from "vitest";
+import { type AuditEvent, AuditParser } from "../src/index";
+import { JsonBytes } from "../src/json";
+
+const hex = (s: string) => Buffer.from(s).toString("hex").toUpperCase();
+
+/** Each event's NDJSON line, parsed, for the given parser options. */
+function lines(log: Buffer, options: ConstructorParameters<typeof AuditParser>[1] = {}): unknown[] {
+  const out: unknown[] = [];
+  const parser = new AuditParser((_e: AuditEvent, json) => out.push(JSON.parse(String(json))), options);
+  // odd chunk sizes: lines and UTF-8 sequences split across chunks
+  for (let i = 0; i < log.length; i += 37) parser.pushBytes(log.subarray(i, i + 37));
+  parser.end();
+  return out;
+}
+
+type Rec = { type: string; fields: Record<string, unknown>; raw?: Record<string, unknown>; enriched?: unknown; text?: string };
+
+/** The records of a one-event log. */
+const recordsOf = (line: string): Rec[] => (lines(Buffer.from(`${line}\n`))[0] as { records: Rec[] }).records;
+
+const BODIES = [
+  'arch=c000003e syscall=59 success=yes exit=-13 a0=7ffd items=2 ppid=1 pid=5 auid=0 uid=1000 gid=0 euid=4294967295 ses=4294967295 tty=(none) comm="ls" exe=2F62696E2F6C73 subj=unconfined_u:unconfined_r:unconfined_t:s0 key=(null)',
+  'item=0 name="/tmp/a b" inode=12 dev=fd:01 mode=0104755 ouid=0 ogid=0 rdev=00:00 nametype=NORMAL cap_fp=0000000000003000 cap_fi=0 cap_fe=0',
+  'cwd="/home/x" sig=9 perm=6 res=success saddr=020001BB5DB8D8220000000000000000',
+  'name="caf\u00e9 \u00fc" comm="tab\there" data="back\\\\slash" x=? y="?" z=(null) w=""',
+  'a=1 b=2\x1dAUID="root" UID="root" ARCH=x86_64',
+  'key=6B310001B2 cmd=2F62696E2F7368202D63 path="with space"',
+];
+
+describe("byte path", () => {
+  it("reads a plain key=value record exactly as the text tokenizer does", () => {
+    for (const body of BODIES) {
+      const fast = recordsOf(`type=PATH msg=audit(1.000:1): ${body}`)[0]!;
+      // a free-text word sends the same record through the text tokenizer; only "text" may differ
+      const viaText = recordsOf(`type=PATH msg=audit(1.000:1): word ${body}`)[0]!;
+      expect(viaText.text).toBe("word");
+      delete viaText.text;
+      expect(fast).toEqual(viaText);
+    }
+  });
+
+  it("writes the same NDJSON whether or not the event's summary is kept as text", () => {
+    const log = Buffer.from(
+      [
+        `node=h1 type=SYSCALL msg=audit(1.000:1): ${BODIES[0]}`,
+        `node=h1 type=EXECVE msg=audit(1.000:1): argc=3 a0="sh" a1_len=8 a1[0]=${hex("long")} a2=${hex("x y")}`,
+        `node=h1 type=EXECVE msg=audit(1.000:1): a1[1]=${hex("argx")}`,
+        `node=h1 type=CWD msg=audit(1.000:1): cwd=${hex("/r\u00f6\u00f6t")}`,
+        `node=h1 type=SOCKADDR msg=audit(1.000:1): saddr=0A0001BB000000000000000000000000000000000000000100000000\x1dSADDR={ saddr_fam=inet6 laddr=::1 lport=443 }`,
+        `node=h1 type=PROCTITLE msg=audit(1.000:1): proctitle=${hex("sh\u0000-c\u0000x")}`,
+        "node=h1 type=EOE msg=audit(1.000:1):",
+        'type=USER_START msg=audit(2.5:2): pid=1 uid=0 auid=1000 ses=3 msg=\'op=PAM:session_open acct="alice" exe="/usr/sbin/sshd" res=success\'',
+        "garbage \xff line",
+      ].join("\n"),
+      "latin1",
+    );
+    const withText = lines(log, { recordObjects: false });
+    expect(lines(log, { recordObjects: false, summaries: false })).toEqual(withText);
+    expect(withText[0]).toMatchObject({ comm: "ls", exe: "/bin/ls", cwd: "/r\u00f6\u00f6t", argv: ["sh", "longargx", "x y"] });
+  });
+
+  it("escapes every byte as JSON.stringify does, and reads invalid UTF-8 as U+FFFD", () => {
+    const all = Buffer.from(Array.from({ length: 256 }, (_, i) => i).filter((b) => b !== 0x0a));
+    const w = new JsonBytes(16);
+    w.copyString(all, 0, all.length);
+    expect(w.buf.toString("utf8", 0, w.length)).toBe(JSON.stringify(all.toString("utf8")));
+    const ascii = Buffer.from('a"b\\c\u0001d\u007f');
+    const v = new JsonBytes(4);
+    v.copyString(ascii, 0, ascii.length);
+    expect(JSON.parse(v.buf.toString("utf8", 0, v.length))).toBe('a"b\\c\u0001d\u007f');
+  });
+
+  it("keeps every field name right once the name table is full", () => {
+    const names = Array.from({ length: 5000 }, (_, i) => `f${i}_${"x".repeat(i % 13)}`);
+    const body = names.map((n, i) => `${n}=${i}`).join(" ");
+    const [record] = recordsOf(`type=PATH msg=audit(1.000:1): ${body}`);
+    expect(Object.keys(record!.fields)).toEqual(names);
+    expect(Object.values(record!.fields)).toEqual(names.map((_, i) => String(i)));
+  });
+});
