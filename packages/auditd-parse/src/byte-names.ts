@@ -28,13 +28,20 @@ export class ByteNames<T> {
   }
 
   get(buf: Buffer, from: number, to: number): T {
-    const length = to - from;
     let head = 0;
     let mid = 0;
-    const headEnd = length < 4 ? to : from + 4;
-    for (let i = from; i < headEnd; i++) head |= buf[i]! << ((i - from) * 8);
-    const midEnd = length < 8 ? to : from + 8;
-    for (let i = from + 4; i < midEnd; i++) mid |= buf[i]! << ((i - from - 4) * 8);
+    const packEnd = Math.min(to, from + 8);
+    for (let i = from; i < packEnd; i++) {
+      const k = i - from;
+      if (k < 4) head |= buf[i]! << (k * 8);
+      else mid |= buf[i]! << ((k - 4) * 8);
+    }
+    return this.find(buf, from, to, head, mid);
+  }
+
+  /** get() with the first eight bytes already packed (by a caller that read them anyway), as packName does. */
+  find(buf: Buffer, from: number, to: number, head: number, mid: number): T {
+    const length = to - from;
     let hash = Math.imul(head ^ Math.imul(mid, 0x9e3779b1) ^ length, 0x85ebca6b);
     for (let i = from + 8; i < to; i++) hash = Math.imul(hash ^ buf[i]!, 0x01000193);
     hash ^= hash >>> 15;

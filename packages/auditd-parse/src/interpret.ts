@@ -150,6 +150,8 @@ export class Interpreter implements EventBuilder<OpenEvent> {
   private spans = new Int32Array(0);
   /** Token offsets of the record being read: key start, key end, value start, value end. */
   private offsets = new Int32Array(1024);
+  /** Each token's field, found while its name was read. */
+  private readonly infos: FieldInfo[] = [];
   /** The record being written: its fields go to `out`, its raw values to `raw` until the fields close. */
   private out = new JsonBytes(0);
   private readonly raw = new JsonBytes(1024);
@@ -282,13 +284,20 @@ export class Interpreter implements EventBuilder<OpenEvent> {
       const keyStart = pos;
       // in the body, 0x1d ends everything (the body is cut there); in the ENRICHED part it is a plain byte
       const cut = bodyTokens < 0 ? GS : -1;
+      // the name's first eight bytes, packed as ByteNames.find wants them, while they are read anyway
+      let head = 0;
+      let mid = 0;
       while (pos < to) {
         c = buf[pos]!;
         if (c === EQUALS || c === SPACE || c === cut) break;
+        const k = pos - keyStart;
+        if (k < 4) head |= c << (k * 8);
+        else if (k < 8) mid |= c << ((k - 4) * 8);
         pos++;
       }
       if (pos >= to || c !== EQUALS) return -1;
       const keyEnd = pos++;
+      this.infos[n >> 2] = fieldInfoAt.find(buf, keyStart, keyEnd, head, mid);
       const valueStart = pos;
       c = pos < to ? buf[pos]! : SPACE;
       if (c === DQUOTE) {
@@ -321,7 +330,8 @@ export class Interpreter implements EventBuilder<OpenEvent> {
     out.bytes(this.typePrefix(type));
     if (type === "EXECVE") this.execveAt(open, buf, tokens);
     else if (type !== "PROCTITLE" || !this.proctitleAt(open, buf, tokens)) {
-      for (let i = 0; i < tokens * 4; i += 4) this.fastField(open, buf, offsets[i]!, offsets[i + 1]!, offsets[i + 2]!, offsets[i + 3]!);
+      const infos = this.infos;
+      for (let t = 0, i = 0; t < tokens; t++, i += 4) this.fastField(open, infos[t]!, buf, offsets[i + 2]!, offsets[i + 3]!);
     }
     let i = tokens * 4;
     out.byte(RBRACE);
@@ -330,7 +340,7 @@ export class Interpreter implements EventBuilder<OpenEvent> {
       out.bytes(ENRICHED_OPEN);
       for (let first = true; offsets[i] !== -1; i += 4, first = false) {
         if (!first) out.byte(COMMA);
-        out.bytes(fieldInfoAt.get(buf, offsets[i]!, offsets[i + 1]!).key);
+        out.bytes(this.infos[i >> 2]!.key);
         let from = offsets[i + 2]!;
         let to = offsets[i + 3]!;
         if (to - from >= 2 && buf[from] === DQUOTE) {
@@ -351,7 +361,7 @@ export class Interpreter implements EventBuilder<OpenEvent> {
     const argv = event.argv;
     const offsets = this.offsets;
     for (let t = 0; t < tokens * 4; t += 4) {
-      const info = fieldInfoAt.get(buf, offsets[t]!, offsets[t + 1]!);
+      const info = this.infos[t >> 2]!;
       const key = info.name;
       const from = offsets[t + 2]!;
       const to = offsets[t + 3]!;
@@ -379,7 +389,7 @@ export class Interpreter implements EventBuilder<OpenEvent> {
   private proctitleAt(open: OpenEvent, buf: Buffer, tokens: number): boolean {
     const offsets = this.offsets;
     for (let t = 0; t < tokens * 4; t += 4) {
-      if (!bytesAre(buf, offsets[t]!, offsets[t + 1]!, "proctitle")) continue;
+      if (this.infos[t >> 2]!.name !== "proctitle") continue;
       const from = offsets[t + 2]!;
       const to = offsets[t + 3]!;
       const text =
@@ -390,8 +400,7 @@ export class Interpreter implements EventBuilder<OpenEvent> {
     return false;
   }
 
-  private fastField(open: OpenEvent, buf: Buffer, keyStart: number, keyEnd: number, valueStart: number, valueEnd: number): void {
-    const info = fieldInfoAt.get(buf, keyStart, keyEnd);
+  private fastField(open: OpenEvent, info: FieldInfo, buf: Buffer, valueStart: number, valueEnd: number): void {
     let from = valueStart;
     let to = valueEnd;
     const quoted = to - from >= 2 && buf[from] === DQUOTE && buf[to - 1] === DQUOTE;
