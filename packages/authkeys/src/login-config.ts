@@ -1,8 +1,9 @@
 import { createHash } from "node:crypto";
-import { closeSync, fstatSync, openSync, readFileSync } from "node:fs";
+import { closeSync, fstatSync, openSync, readFileSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type ConfigText, parseConfigText, readConfigText } from "@opsguard/core/config-file";
+import type { GeneratedFile } from "@opsguard/core/launcher";
 import type { AuthkeysConfig } from "./config";
 
 /**
@@ -36,13 +37,17 @@ export function storedValidationState(path: string | undefined): StoredValidatio
   return storedValidation(readConfigText({ tool: "authkeys", path })).kind;
 }
 
-/** What `install` stores: undefined when running from source or without a config file; an invalid config throws its error. */
-export async function validatedConfigFile(path: string | undefined): Promise<string | undefined> {
+/**
+ * What `install` stores: undefined when running from source or without a config file; an invalid config
+ * throws its error. Readable by whom the config is (its mode and group): no more readers than the original.
+ */
+export async function validatedConfigFile(path: string | undefined): Promise<GeneratedFile | undefined> {
   if (BUILD_ID === undefined) return undefined;
   const found = readConfigText({ tool: "authkeys", path, optional: true });
   if (!found) return undefined;
   const stored: ValidatedConfig = { build: BUILD_ID, sha256: sha256(found.text), config: await validate(found) };
-  return `${JSON.stringify(stored)}\n`;
+  const { mode, gid } = statSync(found.filepath);
+  return { content: `${JSON.stringify(stored)}\n`, mode: mode & 0o644, gid };
 }
 
 async function validate(found: ConfigText): Promise<AuthkeysConfig> {

@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { chmodSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import {
   AUTHKEYS_UID,
@@ -90,6 +90,40 @@ describe("sshd with AuthorizedKeysCommand authkeys", () => {
       chmodSync(stored, 0o644);
     }
     expect(lookup().stdout.trim().split("\n")).toHaveLength(3);
+  });
+
+  it("stores install's validation of the config readable by no one the config itself is not readable by", () => {
+    const stored = join(install.dir, "authkeys.validated-config.json");
+    const reinstall = () =>
+      spawnSync(
+        process.execPath,
+        [
+          requireBundle(),
+          "install",
+          "--config",
+          install.configFile,
+          "--prefix",
+          install.dir,
+          "--run-as",
+          "root",
+          "--cache-dir",
+          install.cacheDir,
+        ],
+        { encoding: "utf8" },
+      );
+    try {
+      chownSync(install.configFile, 0, AUTHKEYS_UID);
+      chmodSync(install.configFile, 0o640);
+      expect(reinstall().status).toBe(0);
+      expect(statSync(stored)).toMatchObject({ uid: 0, gid: AUTHKEYS_UID });
+      expect(statSync(stored).mode & 0o777).toBe(0o640);
+    } finally {
+      chownSync(install.configFile, 0, 0);
+      chmodSync(install.configFile, 0o644);
+      expect(reinstall().status).toBe(0);
+      chownSync(install.cacheDir, AUTHKEYS_UID, AUTHKEYS_UID);
+    }
+    expect(statSync(stored).mode & 0o777).toBe(0o644);
   });
 
   it("logs in with the key stored in LDAP and refuses another key", async () => {

@@ -67,8 +67,11 @@ export interface LauncherInstallOptions {
   warmArgs?: readonly string[];
   /** Data files the bundle reads from its own directory (a GeoIP database), copied next to it. */
   files?: readonly string[];
-  /** Files made at install time (name → content), written next to the bundle before the warm-up run. */
-  generatedFiles?: Readonly<Record<string, string>>;
+  /**
+   * Files made at install time, written next to the bundle before the warm-up run; root-owned, with the
+   * given mode and group (a copy of a config keeps the config's readers, no more).
+   */
+  generatedFiles?: Readonly<Record<string, GeneratedFile>>;
   /**
    * A self-contained JS expression run first; when it is true the launcher is done without loading
    * the bundle at all (vpnnotify answers OpenVPN this way). Its free variables: require, __filename.
@@ -76,6 +79,12 @@ export interface LauncherInstallOptions {
   fastPath?: string;
   /** One node option for the launcher's shebang line. */
   nodeFlag?: string;
+}
+
+export interface GeneratedFile {
+  content: string;
+  mode: number;
+  gid: number;
 }
 
 /** Copies the bundle, writes the launcher and warms the code cache; root-owned when run as root. */
@@ -88,8 +97,8 @@ export function installWithLauncher(options: LauncherInstallOptions): { launcher
   const launcher = join(options.prefix, options.name);
   // Replace by rename: a run in progress keeps reading the old, complete file.
   for (const file of options.files ?? []) replaceFile(join(options.prefix, basename(file)), (temp) => copyFileSync(file, temp), 0o644);
-  for (const [name, content] of Object.entries(options.generatedFiles ?? {})) {
-    replaceFile(join(options.prefix, basename(name)), (temp) => writeFileSync(temp, content), 0o644);
+  for (const [name, file] of Object.entries(options.generatedFiles ?? {})) {
+    replaceFile(join(options.prefix, basename(name)), (temp) => writeFileSync(temp, file.content), file.mode, file.gid);
   }
   replaceFile(bundle, (temp) => copyFileSync(options.bundle, temp), 0o644);
   replaceFile(
@@ -113,11 +122,11 @@ export function installWithLauncher(options: LauncherInstallOptions): { launcher
   return { launcher, bundle };
 }
 
-function replaceFile(path: string, write: (temp: string) => void, mode: number): void {
+function replaceFile(path: string, write: (temp: string) => void, mode: number, gid = 0): void {
   const temp = `${path}.new-${process.pid}`;
   try {
     write(temp);
-    if (process.getuid?.() === 0) chownSync(temp, 0, 0);
+    if (process.getuid?.() === 0) chownSync(temp, 0, gid);
     chmodSync(temp, mode);
     renameSync(temp, path);
   } catch (error) {
