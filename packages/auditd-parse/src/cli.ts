@@ -1,18 +1,10 @@
 import { setFlagsFromString } from "node:v8";
-import {
-  type CliContext,
-  cliContext,
-  colorEnabled,
-  createProgram,
-  createStyle,
-  DataError,
-  ExitCode,
-  loadConfig,
-  runCli,
-  UsageError,
-} from "@opsguard/core";
-import { z } from "zod";
+import { type CliContext, cliContext, createProgram, runCli } from "@opsguard/core/cli";
+import { DataError, UsageError } from "@opsguard/core/errors";
+import { ExitCode } from "@opsguard/core/exit";
+import { colorEnabled, createStyle } from "@opsguard/core/tty";
 import pkg from "../package.json" with { type: "json" };
+import { type Config, loadAuditdConfig } from "./config";
 import type { EventJson } from "./event-json";
 import { eventFilter, listOption, parseSuccess, parseTime } from "./filter";
 import { formatRow, formatText, tableHeader } from "./format";
@@ -30,14 +22,6 @@ import { formatSession, SessionTracker } from "./sessions";
 setFlagsFromString("--semi-space-growth-factor=1");
 
 type Command = ReturnType<typeof createProgram>;
-
-const configSchema = z.strictObject({
-  passwd: z.string().optional(),
-  group: z.string().optional(),
-  windowMs: z.number().int().positive().max(600_000).optional(),
-});
-
-type Config = z.output<typeof configSchema>;
 
 interface ParseFlags {
   format?: "ndjson" | "text" | "table";
@@ -164,7 +148,7 @@ const PLUGIN_TICK_MS = 500;
 async function parseCommand(files: string[], command: Command, mode: Mode): Promise<void> {
   const ctx = cliContext(command);
   const flags = command.optsWithGlobals<ParseFlags>();
-  const { config } = await loadConfig({ tool: "auditd-parse", schema: configSchema, path: ctx.opts.config, optional: true });
+  const config = await loadAuditdConfig(ctx.opts.config);
   const ids = new IdNames(idSources(flags, config));
   const filter = eventFilter(
     {
@@ -295,7 +279,7 @@ function makeSink(mode: Mode, flags: ParseFlags, ctx: CliContext, output: Output
 async function pluginCommand(command: Command): Promise<void> {
   const ctx = cliContext(command);
   const flags = command.optsWithGlobals<ParseFlags>();
-  const { config } = await loadConfig({ tool: "auditd-parse", schema: configSchema, path: ctx.opts.config, optional: true });
+  const config = await loadAuditdConfig(ctx.opts.config);
   const output = new Output(flags.output);
   let wait: Promise<void> | undefined;
   const parser = new AuditParser(

@@ -1,4 +1,4 @@
-import { UsageError } from "@opsguard/core";
+import { UsageError } from "@opsguard/core/errors";
 import { syscallName } from "./decode";
 import type { IdNames } from "./ids";
 import type { AuditEvent } from "./interpret";

@@ -1,4 +1,4 @@
-import type { CliContext } from "@opsguard/core";
+import type { CliContext } from "@opsguard/core/cli";
 import type { AuditEvent } from "./interpret";
 
 type ChalkInstance = CliContext["style"];

@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { NoInputError } from "@opsguard/core";
+import { NoInputError } from "@opsguard/core/errors";
 
 /** (uid_t)-1: the kernel's "not set", e.g. the auid of a process that never logged in. */
 export const UNSET_ID = "4294967295";

@@ -3,7 +3,7 @@ import { basename } from "node:path";
 import type { Readable } from "node:stream";
 import { setTimeout as delay } from "node:timers/promises";
 import { createGunzip } from "node:zlib";
-import { NoInputError } from "@opsguard/core";
+import { NoInputError } from "@opsguard/core/errors";
 
 const CHUNK = 64 * 1024;
 

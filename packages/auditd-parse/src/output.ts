@@ -1,6 +1,6 @@
 import { once } from "node:events";
 import { createWriteStream, type WriteStream } from "node:fs";
-import { ExitCode } from "@opsguard/core";
+import { ExitCode } from "@opsguard/core/exit";
 import type { EventJson } from "./event-json";
 
 const BUFFER_BYTES = 512 * 1024;
