@@ -28,10 +28,13 @@ export function archName(raw: string): string | undefined {
 
 /** Syscall number → name for arches we have a table for; undefined otherwise. */
 export function syscallName(arch: string | undefined, nr: string): string | undefined {
-  const table = arch === undefined ? undefined : SYSCALL_TABLES[arch];
-  if (table === undefined) return undefined;
   const n = Number(nr);
-  return Number.isInteger(n) ? (table[n] ?? undefined) : undefined;
+  return Number.isInteger(n) ? syscallNumberName(arch, n) : undefined;
+}
+
+export function syscallNumberName(arch: string | undefined, n: number): string | undefined {
+  const table = arch === undefined ? undefined : SYSCALL_TABLES[arch];
+  return table?.[n] ?? undefined;
 }
 
 /** `-13` → EACCES; other values unchanged (undefined). */
@@ -51,6 +54,11 @@ let hexScratch = Buffer.allocUnsafe(4096);
 
 /** decodeHexString() for hex given as bytes of the line: no string is made of the hex itself. */
 export function decodeHexAt(buf: Buffer, from: number, to: number): string | undefined {
+  return decodeHexBytes(buf, from, to)?.toString("utf8");
+}
+
+/** The bytes hex in buf[from, to) stands for, in a scratch buffer valid until the next call; undefined when not hex. */
+export function decodeHexBytes(buf: Buffer, from: number, to: number): Buffer | undefined {
   const n = to - from;
   if (n === 0 || n % 2 !== 0) return undefined;
   if (n / 2 > hexScratch.length) hexScratch = Buffer.allocUnsafe(n);
@@ -61,7 +69,7 @@ export function decodeHexAt(buf: Buffer, from: number, to: number): string | und
     if ((hi | lo) > 15) return undefined;
     out[o] = (hi << 4) | lo;
   }
-  return out.toString("utf8", 0, n / 2);
+  return out.subarray(0, n / 2);
 }
 
 /** Byte → its hex digit value, 255 for any other byte. */

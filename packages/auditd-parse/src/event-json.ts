@@ -116,7 +116,10 @@ export function writeHead(w: JsonBytes, e: AuditEvent, from: EventBuffers, time:
     w.bytes(ARGV);
     stringArray(w, e.argv);
   }
-  if (e.proctitle !== undefined) {
+  if (from.proctitle.length > 0) {
+    w.bytes(PROCTITLE);
+    w.append(from.proctitle.buf, 0, from.proctitle.length);
+  } else if (e.proctitle !== undefined) {
     w.bytes(PROCTITLE);
     stringArray(w, e.proctitle);
   }

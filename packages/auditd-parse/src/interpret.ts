@@ -4,6 +4,7 @@ import {
   archName,
   capNames,
   decodeHexAt,
+  decodeHexBytes,
   decodeHexString,
   errnoName,
   modeText,
@@ -12,6 +13,7 @@ import {
   securityContext,
   signalName,
   syscallName,
+  syscallNumberName,
 } from "./decode";
 import { EventJson, IsoTime, writeHead } from "./event-json";
 import { type FieldInfo, fieldInfo, fieldInfoAt, Kind, Slot, Status } from "./fields";
@@ -81,10 +83,13 @@ export class EventBuffers {
   readonly records = new JsonBytes(8192);
   /** Per Slot: start and end of the value's JSON in records, or -1. */
   readonly spans = new Int32Array(Slot.Count * 2).fill(-1);
+  /** The proctitle as a JSON array, when it was written straight from the record's hex (summaries off). */
+  readonly proctitle = new JsonBytes(256);
 
   reset(): void {
     this.records.reset();
     this.spans.fill(-1);
+    this.proctitle.reset();
   }
 }
 
@@ -157,6 +162,12 @@ export class Interpreter implements EventBuilder<OpenEvent> {
   private readonly raw = new JsonBytes(1024);
   /** The head of the event being handed over. */
   private readonly head = new JsonBytes(4096);
+  /** arch= values by their bytes: the name (undefined when unknown) and the JSON written. */
+  private readonly arches = new ByteNames((value) => {
+    const arch = archName(value);
+    const text = arch ?? value;
+    return { arch, text, bytes: Buffer.from(jsonString(text)), same: text === value };
+  }, 256);
   /** Readings of values by their bytes, per kind that depends on the value alone. */
   private readonly readings: (ByteNames<Reading & { bytes: Uint8Array }> | undefined)[] = [];
   private fieldCount = 0;
@@ -392,9 +403,17 @@ export class Interpreter implements EventBuilder<OpenEvent> {
       if (this.infos[t >> 2]!.name !== "proctitle") continue;
       const from = offsets[t + 2]!;
       const to = offsets[t + 3]!;
+      const bytes = this.summaries || buf[from] === DQUOTE ? undefined : decodeHexBytes(buf, from, to);
+      if (bytes !== undefined) {
+        // no one reads the event's proctitle as text: its JSON goes straight from the decoded bytes
+        proctitleJson(open.buffers.proctitle, bytes);
+        open.event.proctitle = undefined;
+        return true;
+      }
       const text =
         buf[from] === DQUOTE ? buf.toString("utf8", from + 1, to - 1) : (decodeHexAt(buf, from, to) ?? buf.toString("utf8", from, to));
       open.event.proctitle = proctitleParts(text);
+      open.buffers.proctitle.reset();
       return true;
     }
     return false;
@@ -427,6 +446,37 @@ export class Interpreter implements EventBuilder<OpenEvent> {
       this.out.copyString(buf, from, to);
       this.summariseAt(open.event, info.slot, buf, from, to, at);
       return;
+    }
+    if (info.kind === Kind.Arch) {
+      const r = this.arches.get(buf, from, to);
+      this.arch = r.arch;
+      this.member(info);
+      const at = this.out.length;
+      this.out.bytes(r.bytes);
+      if (!r.same) {
+        this.rawMember(info);
+        this.raw.copyString(buf, from, to);
+      }
+      if (this.isSyscall) {
+        open.event.arch = r.text;
+        this.span(Slot.Arch, at);
+      }
+      return;
+    }
+    if (info.kind === Kind.Syscall) {
+      const name = syscallNumberName(this.arch ?? open.event.arch, idNumber(buf, from, to));
+      if (name !== undefined) {
+        this.member(info);
+        const at = this.out.length;
+        this.out.string(name);
+        this.rawMember(info);
+        this.raw.copyString(buf, from, to);
+        if (this.isSyscall) {
+          open.event.syscall = name;
+          this.span(Slot.Syscall, at);
+        }
+        return;
+      }
     }
     const readings = info.kind === undefined ? undefined : this.readings[info.kind];
     if (readings !== undefined) {
@@ -712,6 +762,7 @@ export class Interpreter implements EventBuilder<OpenEvent> {
     }
     const value = record.values[i]!;
     open.event.proctitle = proctitleParts(value.charCodeAt(0) === 34 ? value.slice(1, -1) : (decodeHexString(value) ?? value));
+    open.buffers.proctitle.reset();
   }
 
   /** "avc: denied { read write } for …" → seresult/seperms, the names ausearch uses. */
@@ -782,6 +833,22 @@ function proctitleParts(text: string): string[] {
   const parts = text.split("\0");
   while (parts.length > 1 && parts[parts.length - 1] === "") parts.pop();
   return parts;
+}
+
+/** proctitleParts() as a JSON array, written from the decoded bytes: parts at NULs, trailing NULs dropped. */
+function proctitleJson(out: JsonBytes, bytes: Buffer): void {
+  out.reset();
+  let end = bytes.length;
+  while (end > 0 && bytes[end - 1] === 0) end--;
+  out.byte(91);
+  let start = 0;
+  for (let i = 0; i <= end; i++) {
+    if (i < end && bytes[i] !== 0) continue;
+    if (start > 0) out.byte(COMMA);
+    out.copyString(bytes, start, i);
+    start = i + 1;
+  }
+  out.byte(93);
 }
 
 /** decodeArg() for a value given as bytes. */

@@ -50,6 +50,9 @@ describe("byte path", () => {
         `node=h1 type=SOCKADDR msg=audit(1.000:1): saddr=0A0001BB000000000000000000000000000000000000000100000000\x1dSADDR={ saddr_fam=inet6 laddr=::1 lport=443 }`,
         `node=h1 type=PROCTITLE msg=audit(1.000:1): proctitle=${hex("sh\u0000-c\u0000x")}`,
         "node=h1 type=EOE msg=audit(1.000:1):",
+        `type=PROCTITLE msg=audit(1.5:3): proctitle=${hex('caf\u00e9\u0000"q"\u0000\u0000')}`,
+        `type=PROCTITLE msg=audit(1.5:4): proctitle=${hex("\u0000\u0000")}`,
+        "type=PROCTITLE msg=audit(1.5:5): proctitle=6C7",
         'type=USER_START msg=audit(2.5:2): pid=1 uid=0 auid=1000 ses=3 msg=\'op=PAM:session_open acct="alice" exe="/usr/sbin/sshd" res=success\'',
         "garbage \xff line",
       ].join("\n"),
@@ -57,6 +60,8 @@ describe("byte path", () => {
     );
     const withText = lines(log, { recordObjects: false });
     expect(lines(log, { recordObjects: false, summaries: false })).toEqual(withText);
+    const proctitles = Object.fromEntries(withText.map((e) => [(e as { id: string }).id, (e as { proctitle?: string[] }).proctitle]));
+    expect(proctitles).toMatchObject({ "1.5:3": ["caf\u00e9", '"q"'], "1.5:4": [""], "1.5:5": ["6C7"] });
     expect(withText[0]).toMatchObject({ comm: "ls", exe: "/bin/ls", cwd: "/r\u00f6\u00f6t", argv: ["sh", "longargx", "x y"] });
   });
 
