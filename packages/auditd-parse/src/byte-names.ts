@@ -28,14 +28,7 @@ export class ByteNames<T> {
   }
 
   get(buf: Buffer, from: number, to: number): T {
-    let head = 0;
-    let mid = 0;
-    const packEnd = Math.min(to, from + 8);
-    for (let i = from; i < packEnd; i++) {
-      const k = i - from;
-      if (k < 4) head |= buf[i]! << (k * 8);
-      else mid |= buf[i]! << ((k - 4) * 8);
-    }
+    const [head, mid] = packName(buf, from, to);
     return this.find(buf, from, to, head, mid);
   }
 
@@ -72,6 +65,19 @@ export class ByteNames<T> {
     }
     return this.make(buf.toString("utf8", from, to));
   }
+}
+
+/** A name's first eight bytes as two little-endian integers (zero-padded). */
+export function packName(buf: Uint8Array, from: number, to: number): [head: number, mid: number] {
+  let head = 0;
+  let mid = 0;
+  const packEnd = Math.min(to, from + 8);
+  for (let i = from; i < packEnd; i++) {
+    const k = i - from;
+    if (k < 4) head |= buf[i]! << (k * 8);
+    else mid |= buf[i]! << ((k - 4) * 8);
+  }
+  return [head, mid];
 }
 
 function sameTail(tail: Uint8Array, buf: Buffer, from: number): boolean {

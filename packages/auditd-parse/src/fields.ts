@@ -1,4 +1,4 @@
-import { ByteNames } from "./byte-names";
+import { ByteNames, packName } from "./byte-names";
 import { jsonString } from "./json";
 
 /** How a field's value is interpreted, by field name. */
@@ -92,6 +92,10 @@ export interface FieldInfo {
   key: Uint8Array;
   /** `,"name":`, for every member but an object's first. */
   nextKey: Uint8Array;
+  /** The name as UTF-8, and its first eight bytes packed as ByteNames packs them (for a quick compare). */
+  bytes: Uint8Array;
+  head: number;
+  mid: number;
 }
 
 const FIELD_INFO = new Map<string, FieldInfo>();
@@ -105,7 +109,20 @@ export function fieldInfo(name: string): FieldInfo {
     const slot = SUMMARY.get(name) ?? -1;
     const plain = kind === undefined && slot < 0;
     const status = name === "success" ? Status.Success : name === "res" || name === "result" ? Status.Result : Status.None;
-    info = { name, kind, slot, plain, status, key: Buffer.from(`${jsonString(name)}:`), nextKey: Buffer.from(`,${jsonString(name)}:`) };
+    const bytes = Buffer.from(name);
+    const [head, mid] = packName(bytes, 0, bytes.length);
+    info = {
+      name,
+      kind,
+      slot,
+      plain,
+      status,
+      key: Buffer.from(`${jsonString(name)}:`),
+      nextKey: Buffer.from(`,${jsonString(name)}:`),
+      bytes,
+      head,
+      mid,
+    };
     if (FIELD_INFO.size < MAX_FIELD_NAMES) FIELD_INFO.set(name, info);
   }
   return info;

@@ -148,6 +148,7 @@ export class Interpreter implements EventBuilder<OpenEvent> {
   private readonly summaries: boolean;
   private readonly time = new IsoTime();
   private readonly typePrefixes = new Map<string, Uint8Array>();
+  private readonly memos = new Map<string, FieldInfo[]>();
   private readonly userNames = new Map<number, IdName>();
   private readonly groupNames = new Map<number, IdName>();
   private readonly pool: EventBuffers[] = [];
@@ -238,7 +239,7 @@ export class Interpreter implements EventBuilder<OpenEvent> {
     this.raw.reset();
     this.isSyscall = type === "SYSCALL";
     this.arch = undefined;
-    const tokens = this.scan(buf, h.bodyStart, end);
+    const tokens = this.scan(buf, h.bodyStart, end, this.memoFor(type));
     if (tokens >= 0) {
       this.fastRecord(open, type, buf, tokens);
       return true;
@@ -276,7 +277,17 @@ export class Interpreter implements EventBuilder<OpenEvent> {
    * Returns the number of body pairs (the ENRICHED ones follow them, ending at a -1), or -1 for any other
    * shape: free text, msg='…', braces, an unterminated quote. Same token rules as tokenize().
    */
-  private scan(buf: Buffer, from: number, to: number): number {
+  /** The fields found at each position of the last record of this type (records of a type repeat their fields). */
+  private memoFor(type: string): FieldInfo[] {
+    let memo = this.memos.get(type);
+    if (memo === undefined) {
+      memo = [];
+      if (this.memos.size < 1024) this.memos.set(type, memo);
+    }
+    return memo;
+  }
+
+  private scan(buf: Buffer, from: number, to: number, memo: FieldInfo[]): number {
     let offsets = this.offsets;
     let n = 0;
     let bodyTokens = -1;
@@ -308,7 +319,13 @@ export class Interpreter implements EventBuilder<OpenEvent> {
       }
       if (pos >= to || c !== EQUALS) return -1;
       const keyEnd = pos++;
-      this.infos[n >> 2] = fieldInfoAt.find(buf, keyStart, keyEnd, head, mid);
+      const t = n >> 2;
+      let info = memo[t];
+      if (info === undefined || info.head !== head || info.mid !== mid || !sameName(info.bytes, buf, keyStart, keyEnd)) {
+        info = fieldInfoAt.find(buf, keyStart, keyEnd, head, mid);
+        if (t < 256) memo[t] = info;
+      }
+      this.infos[t] = info;
       const valueStart = pos;
       c = pos < to ? buf[pos]! : SPACE;
       if (c === DQUOTE) {
@@ -856,6 +873,13 @@ function argAt(buf: Buffer, from: number, to: number): string {
   if (buf[from] === DQUOTE) return buf.toString("utf8", from + 1, to - (to - from > 1 && buf[to - 1] === DQUOTE ? 1 : 0));
   if (bytesAre(buf, from, to, "(null)")) return "(null)";
   return decodeHexAt(buf, from, to) ?? buf.toString("utf8", from, to);
+}
+
+/** Whether buf[from, to) is `name`, past the eight bytes already compared packed. */
+function sameName(name: Uint8Array, buf: Buffer, from: number, to: number): boolean {
+  if (name.length !== to - from) return false;
+  for (let i = 8; i < name.length; i++) if (name[i] !== buf[from + i]) return false;
+  return true;
 }
 
 function bytesAre(buf: Buffer, from: number, to: number, text: string): boolean {
