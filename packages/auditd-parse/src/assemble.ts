@@ -14,6 +14,11 @@ export interface PendingEvent {
   /** The stamp as written: `sec.ms:serial`. */
   readonly stamp: string;
   readonly timeMs: number;
+  /** The stamp as Header's numbers (see Header.sec). */
+  readonly serial: number;
+  readonly sec: number;
+  readonly msDigits: number;
+  readonly shape: number;
   /** The assembler's wall-clock tick when the event last got a record (live input). */
   tick: number;
   /** Set once the event is handed over. */
@@ -95,7 +100,7 @@ export class Assembler<E extends PendingEvent> {
     }
     this.stats.records++;
     let event = this.last;
-    if (event === undefined || event.closed || !sameEvent(event, h, buf)) {
+    if (event === undefined || event.closed || !sameEvent(event, h)) {
       const stamp = buf.toString("latin1", h.stampStart, h.stampEnd);
       const key = h.node === undefined ? stamp : `${h.node} ${stamp}`;
       event = this.open.get(key);
@@ -228,12 +233,9 @@ export class Assembler<E extends PendingEvent> {
   }
 }
 
-/** Whether the record with header h belongs to `event`: same node, same stamp bytes. */
-function sameEvent(event: PendingEvent, h: Header, buf: Buffer): boolean {
-  if (event.node !== h.node) return false;
-  const stamp = event.stamp;
-  const n = h.stampEnd - h.stampStart;
-  if (stamp.length !== n) return false;
-  for (let i = 0; i < n; i++) if (stamp.charCodeAt(i) !== buf[h.stampStart + i]) return false;
-  return true;
+/** Whether the record with header h belongs to `event`: same node, same stamp. */
+function sameEvent(event: PendingEvent, h: Header): boolean {
+  return (
+    event.serial === h.serial && event.sec === h.sec && event.msDigits === h.msDigits && event.shape === h.shape && event.node === h.node
+  );
 }

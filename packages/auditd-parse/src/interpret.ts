@@ -100,16 +100,27 @@ export class OpenEvent implements PendingEvent {
   chunks: Map<number, string> | undefined = undefined;
   closed = false;
   readonly records: JsonBytes;
+  readonly node: string | undefined;
+  readonly timeMs: number;
+  readonly serial: number;
+  readonly sec: number;
+  readonly msDigits: number;
+  readonly shape: number;
 
   constructor(
     readonly event: AuditEvent,
-    readonly node: string | undefined,
+    h: Header,
     readonly stamp: string,
-    readonly timeMs: number,
     readonly buffers: EventBuffers,
     public tick: number,
   ) {
     this.records = buffers.records;
+    this.node = h.node;
+    this.timeMs = h.timeMs;
+    this.serial = h.serial;
+    this.sec = h.sec;
+    this.msDigits = h.msDigits;
+    this.shape = h.shape;
   }
 }
 
@@ -131,6 +142,21 @@ const RAW_OPEN = Buffer.from(',"raw":{');
 const ENRICHED_OPEN = Buffer.from(',"enriched":{');
 const NULL = Buffer.from("null");
 
+/** uid/gid → name: an array for ids below 65536 (an index instead of a hash), a bounded map above. */
+class IdCache {
+  private readonly small: (IdName | undefined)[] = new Array(65_536).fill(undefined);
+  private readonly large = new Map<number, IdName>();
+
+  get(id: number): IdName | undefined {
+    return id < 65_536 ? this.small[id] : this.large.get(id);
+  }
+
+  set(id: number, name: IdName): void {
+    if (id < 65_536) this.small[id] = name;
+    else if (this.large.size < 65_536) this.large.set(id, name);
+  }
+}
+
 interface IdName {
   text: string;
   json: Uint8Array;
@@ -149,8 +175,9 @@ export class Interpreter implements EventBuilder<OpenEvent> {
   private readonly time = new IsoTime();
   private readonly typePrefixes = new Map<string, Uint8Array>();
   private readonly memos = new Map<string, FieldInfo[]>();
-  private readonly userNames = new Map<number, IdName>();
-  private readonly groupNames = new Map<number, IdName>();
+  /** Names of numeric ids: the usual small ids in an array, others (4294967295 …) in a bounded map. */
+  private readonly userNames = new IdCache();
+  private readonly groupNames = new IdCache();
   private readonly pool: EventBuffers[] = [];
   /** Summary spans of the event being written. */
   private spans = new Int32Array(0);
@@ -223,7 +250,7 @@ export class Interpreter implements EventBuilder<OpenEvent> {
       records: [],
       unparsed: undefined,
     };
-    return new OpenEvent(event, h.node, stamp, h.timeMs, this.pool.pop() ?? new EventBuffers(), tick);
+    return new OpenEvent(event, h, stamp, this.pool.pop() ?? new EventBuffers(), tick);
   }
 
   /** Adds the record buf[h.bodyStart, end) to the event; false when part of it could not be tokenised. */
@@ -531,7 +558,7 @@ export class Interpreter implements EventBuilder<OpenEvent> {
       const value = buf.toString("latin1", from, to);
       const text = user ? this.ids.user(value) : this.ids.group(value);
       name = { text, json: Buffer.from(jsonString(text)), same: text === value };
-      if (cache.size < 65_536) cache.set(id, name);
+      cache.set(id, name);
     }
     this.member(info);
     const at = this.out.length;

@@ -49,6 +49,14 @@ export class Header {
   stampEnd = 0;
   timeMs = 0;
   serial = 0;
+  /**
+   * The stamp as numbers: seconds, the millisecond digits' value and where '.', ':' and ')' are. Two
+   * stamps are the same text exactly when these and the serial are equal (a fixed-width run of digits
+   * has one value per text), so records are matched to their event without comparing text.
+   */
+  sec = 0;
+  msDigits = 0;
+  shape = 0;
   bodyStart = 0;
 }
 
@@ -103,6 +111,9 @@ export function parseHeader(buf: Buffer, start: number, end: number, h: Header):
   h.stampEnd = close;
   h.timeMs = sec * 1000 + (colon - dot - 1 === 3 ? ms : Math.round(ms * 10 ** (3 - (colon - dot - 1))));
   h.serial = serial;
+  h.sec = sec;
+  h.msDigits = ms;
+  h.shape = (dot - stampStart) | ((colon - stampStart) << 8) | ((close - stampStart) << 16);
   h.bodyStart = close + 1 < end && buf[close + 1] === COLON ? close + 2 : close + 1;
   return true;
 }

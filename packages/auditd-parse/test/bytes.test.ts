@@ -76,6 +76,21 @@ describe("byte path", () => {
     expect(JSON.parse(v.buf.toString("utf8", 0, v.length))).toBe('a"b\\c\u0001d\u007f');
   });
 
+  it("groups by the stamp as written: the same time in other digits is another event", () => {
+    const log = [
+      "type=SYSCALL msg=audit(1.5:7): x=1",
+      "type=CWD msg=audit(1.500:7): y=2",
+      "type=PATH msg=audit(01.5:7): z=3",
+      "type=PATH msg=audit(1.5:7): w=4",
+    ];
+    const ids = lines(Buffer.from(`${log.join("\n")}\n`)).map((e) => [(e as { id: string }).id, (e as { types: string[] }).types]);
+    expect(ids).toEqual([
+      ["1.5:7", ["SYSCALL", "PATH"]],
+      ["1.500:7", ["CWD"]],
+      ["01.5:7", ["PATH"]],
+    ]);
+  });
+
   it("keeps every field name right once the name table is full", () => {
     const names = Array.from({ length: 5000 }, (_, i) => `f${i}_${"x".repeat(i % 13)}`);
     const body = names.map((n, i) => `${n}=${i}`).join(" ");
