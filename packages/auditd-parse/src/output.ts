@@ -37,26 +37,13 @@ export class Output {
 
   /** Queues one event's NDJSON line, copied as bytes. */
   event(json: EventJson): Promise<void> | undefined {
-    const head = json.headBytes;
-    const body = json.body;
-    const size = head.length + (body === undefined ? 1 : body.length + 3);
+    const size = json.lineLength;
     if (size > BUFFER_BYTES) {
       const whole = Buffer.from(`${json}\n`);
       return this.flush().then(() => this.write(whole));
     }
     const pending = this.used + size > BUFFER_BYTES ? this.flush() : undefined;
-    const buffer = this.buffer;
-    // TypedArray#set: a plain memcpy, without Buffer#copy's argument handling
-    buffer.set(head, this.used);
-    let used = this.used + head.length;
-    if (body !== undefined) {
-      buffer.set(body, used);
-      used += body.length;
-      buffer[used++] = 93; // ]
-      buffer[used++] = 125; // }
-    }
-    buffer[used++] = 10;
-    this.used = used;
+    this.used = json.copyLine(this.buffer, this.used);
     return pending;
   }
 
