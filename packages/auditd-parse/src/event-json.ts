@@ -55,13 +55,9 @@ export class EventJson {
   }
 }
 
-/** bytes' JSON into target at `at` (a loop: these runs are a few hundred bytes, a native copy costs more per call). */
+/** bytes' JSON into target at `at`; returns the end. */
 function copyRun(target: Uint8Array, at: number, bytes: JsonBytes): number {
-  const buf = bytes.buf;
-  const n = bytes.length;
-  let end = at;
-  for (let i = 0; i < n; i++) target[end++] = buf[i]!;
-  return end;
+  return at + bytes.buf.copy(target, at, 0, bytes.length);
 }
 
 const KEY = (name: string) => Buffer.from(`,"${name}":`);
