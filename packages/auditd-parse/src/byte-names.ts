@@ -28,8 +28,7 @@ export class ByteNames<T> {
   }
 
   get(buf: Buffer, from: number, to: number): T {
-    const [head, mid] = packName(buf, from, to);
-    return this.find(buf, from, to, head, mid);
+    return this.find(buf, from, to, packHead(buf, from, to), packMid(buf, from, to));
   }
 
   /** get() with the first eight bytes already packed (by a caller that read them anyway), as packName does. */
@@ -67,17 +66,18 @@ export class ByteNames<T> {
   }
 }
 
-/** A name's first eight bytes as two little-endian integers (zero-padded). */
-export function packName(buf: Uint8Array, from: number, to: number): [head: number, mid: number] {
+/** A name's bytes 0–3 as a little-endian integer (zero-padded): with packMid, how names are compared. */
+export function packHead(buf: Uint8Array, from: number, to: number): number {
   let head = 0;
+  for (let i = from; i < to && i < from + 4; i++) head |= buf[i]! << ((i - from) * 8);
+  return head;
+}
+
+/** A name's bytes 4–7 as a little-endian integer (zero-padded). */
+export function packMid(buf: Uint8Array, from: number, to: number): number {
   let mid = 0;
-  const packEnd = Math.min(to, from + 8);
-  for (let i = from; i < packEnd; i++) {
-    const k = i - from;
-    if (k < 4) head |= buf[i]! << (k * 8);
-    else mid |= buf[i]! << ((k - 4) * 8);
-  }
-  return [head, mid];
+  for (let i = from + 4; i < to && i < from + 8; i++) mid |= buf[i]! << ((i - from - 4) * 8);
+  return mid;
 }
 
 function sameTail(tail: Uint8Array, buf: Buffer, from: number): boolean {

@@ -1,4 +1,4 @@
-import { ByteNames, packName } from "./byte-names";
+import { ByteNames, packHead, packMid } from "./byte-names";
 import { jsonString } from "./json";
 
 /** How a field's value is interpreted, by field name. */
@@ -110,7 +110,8 @@ export function fieldInfo(name: string): FieldInfo {
     const plain = kind === undefined && slot < 0;
     const status = name === "success" ? Status.Success : name === "res" || name === "result" ? Status.Result : Status.None;
     const bytes = Buffer.from(name);
-    const [head, mid] = packName(bytes, 0, bytes.length);
+    const head = packHead(bytes, 0, bytes.length);
+    const mid = packMid(bytes, 0, bytes.length);
     info = {
       name,
       kind,

@@ -57,15 +57,14 @@ export class JsonBytes {
   }
 
   /** src[from, to), bytes that are JSON text already. */
-  append(src: Uint8Array, from: number, to: number): void {
+  append(src: Buffer, from: number, to: number): void {
     const n = to - from;
     this.reserve(n);
     const buf = this.buf;
     let at = this.length;
     // a short run is cheaper as a loop than as a native copy call
     if (n > 64) {
-      buf.set(src.subarray(from, to), at);
-      at += n;
+      at += src.copy(buf, at, from, to);
     } else {
       for (let i = from; i < to; i++) buf[at++] = src[i]!;
     }
