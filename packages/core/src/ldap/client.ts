@@ -204,8 +204,10 @@ export class LdapClient {
   /** Unbinds and closes every socket; safe to call more than once. */
   async close(): Promise<void> {
     const client = this.#client;
+    // Unbinding a connection whose socket already closed would wait for nothing (or let ldapts reconnect in clear).
+    const lost = this.#isLost;
     this.#forget();
-    if (client?.isConnected) {
+    if (client?.isConnected && !lost) {
       await withTimeout(client.unbind(), 1000, () => {}).catch(() => {});
     }
     this.#destroySockets();
