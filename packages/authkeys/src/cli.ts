@@ -56,6 +56,15 @@ program
   });
 
 program
+  .command("agent")
+  .description("keep one LDAP connection open and answer logins over agent.socket (runs until SIGTERM)")
+  .action(async (_opts: unknown, command: Command) => {
+    const ctx = cliContext(command);
+    const [{ loadLoginConfig }, { runAgent }] = await Promise.all([import("./login-config"), import("./agent")]);
+    await runAgent(await loadLoginConfig(ctx.opts.config), ctx.log);
+  });
+
+program
   .command("install")
   .description("install this bundle where sshd accepts it (root-owned), with a V8 code cache and the cache directory")
   .option("--prefix <dir>", "install directory", DEFAULT_PREFIX)

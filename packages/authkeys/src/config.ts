@@ -50,6 +50,18 @@ export const authkeysConfigSchema = z.strictObject({
         .default(3 * 24 * 3600),
     })
     .prefault({}),
+  /**
+   * The resident lookup helper (`authkeys agent`), which keeps one LDAP connection open. Absent: no
+   * agent, every login looks up directly. Logins ask it first and look up directly on any problem.
+   */
+  agent: z
+    .strictObject({
+      /** In a directory owned by the agent's user and writable by no one else (systemd RuntimeDirectory). */
+      socket: z.string().startsWith("/", { message: "expected an absolute path" }),
+      /** How long a login waits for the agent (connect and reply) before looking up directly. */
+      timeoutMs: z.number().int().positive().max(10_000).default(1000),
+    })
+    .optional(),
   /** Where the one line per lookup goes besides stderr; false for stderr only. */
   syslog: z
     .union([

@@ -1,7 +1,10 @@
 import { ExitCode } from "@opsguard/core/exit";
 import { type LogFormat, Logger, type LogLevel } from "@opsguard/core/log";
+import { askAgent } from "./agent-client";
+import type { AuthkeysConfig } from "./config";
 import { loadLoginConfig } from "./login-config";
-import { lookupKeys } from "./lookup";
+import type { LookupOutcome } from "./lookup";
+import { printableUser } from "./username";
 
 export interface LookupCommandOptions {
   config: string | undefined;
@@ -14,7 +17,8 @@ export interface LookupCommandOptions {
 /** `authkeys [lookup] <user> [fingerprint]`: the keys on stdout, one audit line per lookup. */
 export async function runLookupCommand(user: string, fingerprint: string | undefined, options: LookupCommandOptions): Promise<void> {
   const config = await loadLoginConfig(options.config);
-  watchdog(config.ldap.deadlineMs + WATCHDOG_GRACE_MS);
+  // A late or broken agent must leave the direct lookup its whole deadline.
+  watchdog((config.agent?.timeoutMs ?? 0) + config.ldap.deadlineMs + WATCHDOG_GRACE_MS);
   const facility = config.syslog ? config.syslog.facility : undefined;
   const log = new Logger({
     tool: "authkeys",
@@ -27,7 +31,7 @@ export async function runLookupCommand(user: string, fingerprint: string | undef
     ? new Logger({ tool: "authkeys", level: "info", syslog: { facility }, stderr: false })
     : new Logger({ tool: "authkeys", level: options.quiet ? "error" : "info", format: options.logFormat });
   try {
-    const outcome = await lookupKeys(config, { user, fingerprint }, { log });
+    const outcome = (await fromAgent(config, user, fingerprint, log)) ?? (await lookupDirectly(config, user, fingerprint, log));
     if (options.json) {
       process.stdout.write(`${JSON.stringify({ user, result: outcome.result, source: outcome.source, keys: outcome.lines })}\n`);
     } else if (outcome.lines.length > 0) {
@@ -47,6 +51,29 @@ export async function runLookupCommand(user: string, fingerprint: string | undef
   }
 }
 
+type Outcome = Pick<LookupOutcome, "result" | "lines"> & { source: string };
+
+/**
+ * The agent's answer, or undefined on any problem with it (not configured, not trusted, down,
+ * late, a malformed or error reply): the caller then looks up directly, as without an agent.
+ */
+async function fromAgent(config: AuthkeysConfig, user: string, fingerprint: string | undefined, log: Logger): Promise<Outcome | undefined> {
+  if (!config.agent) return undefined;
+  const answer = await askAgent(config.agent, { kind: "lookup", user, fingerprint });
+  if (answer.ok && answer.reply.kind === "lookup") {
+    return { result: answer.reply.result, source: `agent:${answer.reply.source}`, lines: answer.reply.lines };
+  }
+  const problem = answer.ok ? (answer.reply.kind === "error" ? answer.reply.error : "unexpected reply") : answer.problem;
+  log.warn(`agent not used (${problem}); looking up directly`, { socket: config.agent.socket });
+  return undefined;
+}
+
+/** The LDAP modules (tls, ldapts) load only here, so a login answered by the agent never pays for them. */
+async function lookupDirectly(config: AuthkeysConfig, user: string, fingerprint: string | undefined, log: Logger): Promise<Outcome> {
+  const { lookupKeys } = await import("./lookup");
+  return lookupKeys(config, { user, fingerprint }, { log });
+}
+
 /** Beyond the LDAP deadline: time for the cache, the output and the exit. */
 const WATCHDOG_GRACE_MS = 2000;
 
@@ -64,9 +91,4 @@ function watchdog(ms: number): void {
 /** Since the process started, as sshd waits for it; process.uptime() needs no perf_hooks module. */
 function elapsed(): number {
   return Math.round(process.uptime() * 1000);
-}
-
-/** Usernames come from the network; keep the log line one line. */
-function printableUser(user: string): string {
-  return user.replace(/[^\x21-\x7e]/g, "?").slice(0, 64);
 }

@@ -1,4 +1,4 @@
-import { withLdap } from "@opsguard/core/ldap/client";
+import { type LdapClient, type LdapClientOptions, withLdap } from "@opsguard/core/ldap/client";
 import { LdapTimeoutError, LdapUnavailableError } from "@opsguard/core/ldap/errors";
 import { compileFilterTemplate } from "@opsguard/core/ldap/filter";
 import { ldapOptionsFromConfig } from "@opsguard/core/ldap/options";
@@ -32,7 +32,11 @@ export interface LookupDeps {
   log: Logger;
   env?: NodeJS.ProcessEnv;
   now?: () => number;
+  /** Runs the directory query on a client: a fresh connection per lookup unless a long-running agent holds one. */
+  ldap?: LdapSession;
 }
+
+export type LdapSession = <T>(options: LdapClientOptions, fn: (client: LdapClient) => Promise<T>) => Promise<T>;
 
 /**
  * The whole decision for one login attempt. LDAP is the authority whenever it answers: a missing
@@ -56,7 +60,7 @@ export async function lookupKeys(config: AuthkeysConfig, request: LookupRequest,
   let answer: Awaited<ReturnType<typeof queryDirectory>>;
   try {
     const started = Date.now();
-    answer = await withLdap(options, async (client) => {
+    answer = await (deps.ldap ?? withLdap)(options, async (client) => {
       const found = await queryDirectory(client, query, user);
       // -vv shows where a slow login spends its time.
       log.debug("LDAP answered", { user, server: client.url, ms: Date.now() - started });

@@ -4,7 +4,7 @@ export type HotCommand =
   | { kind: "warm-up"; config: string | undefined };
 
 /** Names the full CLI reads as a command, not as a user, when `lookup` is not written first. */
-const COMMANDS = new Set(["doctor", "install", "sshd-config", "help"]);
+const COMMANDS = new Set(["agent", "doctor", "install", "sshd-config", "help"]);
 
 /**
  * Recognises sshd's shape, `[--config FILE] [lookup] <user> [fingerprint [type [key]]]`, and the

@@ -8,3 +8,8 @@ const USERNAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,62}\$?$/;
 export function isValidUsername(name: string): boolean {
   return USERNAME.test(name);
 }
+
+/** User names come from the network; keep a log line one line. */
+export function printableUser(user: string): string {
+  return user.replace(/[^\x21-\x7e]/g, "?").slice(0, 64);
+}

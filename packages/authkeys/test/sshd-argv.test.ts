@@ -18,6 +18,7 @@ describe("parseSshdArgv", () => {
     for (const argv of [
       [],
       ["--config", "/a"],
+      ["agent"],
       ["doctor"],
       ["install"],
       ["sshd-config"],

@@ -1,0 +1,168 @@
+import { chmodSync, lstatSync, statSync, unlinkSync } from "node:fs";
+import { connect, createServer, type Server, type Socket } from "node:net";
+import { dirname } from "node:path";
+import { ConfigError, describeError, OpsguardError, PermissionError } from "@opsguard/core/errors";
+import { ExitCode } from "@opsguard/core/exit";
+import { LdapClient } from "@opsguard/core/ldap/client";
+import { LdapTimeoutError, LdapUnavailableError } from "@opsguard/core/ldap/errors";
+import { ldapOptionsFromConfig } from "@opsguard/core/ldap/options";
+import type { Logger } from "@opsguard/core/log";
+import { type AgentReply, formatReply, MAX_REQUEST_BYTES, parseRequest } from "./agent-protocol";
+import type { AuthkeysConfig } from "./config";
+import { type LdapSession, lookupKeys } from "./lookup";
+import { printableUser } from "./username";
+
+/** Logins ask at most a few at a time; more open connections than this are not sshd asking. */
+const MAX_CONNECTIONS = 64;
+
+export interface RunningAgent {
+  socket: string;
+  /** Stops listening, closes the LDAP connection and removes the socket. */
+  stop(): Promise<void>;
+}
+
+/**
+ * `authkeys agent`: answers logins over a unix socket with the same decision as a direct lookup
+ * (a fresh LDAP search each time, cache write and revocation, fail closed), on one LDAP connection
+ * kept open between requests, so a login pays neither TLS nor bind.
+ */
+export async function startAgent(config: AuthkeysConfig, log: Logger): Promise<RunningAgent> {
+  if (!config.agent) {
+    throw new ConfigError("agent.socket is not configured", { hint: 'add agent: { socket: "/run/authkeys/agent.sock" } to the config' });
+  }
+  const { socket: path } = config.agent;
+  checkSocketDir(dirname(path));
+  await removeStaleSocket(path);
+  const client = new LdapClient({ ...ldapOptionsFromConfig(config.ldap), log });
+  const session = persistentSession(client);
+  const server = createServer((connection) => serve(connection, config, session, log));
+  server.maxConnections = MAX_CONNECTIONS;
+  await listenPrivately(server, path);
+  log.info("agent listening", { socket: path });
+  return {
+    socket: path,
+    async stop() {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await client.close();
+      log.info("agent stopped", { socket: path });
+    },
+  };
+}
+
+/** Runs until SIGTERM or SIGINT, then exits 0 once open requests are answered. */
+export async function runAgent(config: AuthkeysConfig, log: Logger): Promise<void> {
+  const agent = await startAgent(config, log);
+  const stop = () => {
+    void agent.stop().then(() => process.exit(0));
+  };
+  process.once("SIGTERM", stop);
+  process.once("SIGINT", stop);
+}
+
+/** Only its owner may create a socket there: otherwise another user could answer in the agent's name. */
+function checkSocketDir(dir: string): void {
+  const euid = process.geteuid?.() ?? 0;
+  let info: ReturnType<typeof statSync>;
+  try {
+    info = statSync(dir);
+  } catch (error) {
+    throw new ConfigError(`agent: socket directory ${dir} is missing (${(error as NodeJS.ErrnoException).code})`, {
+      hint: "create it owned by the command user, mode 0700 (systemd: RuntimeDirectory=authkeys)",
+    });
+  }
+  if (info.uid !== euid || (info.mode & 0o022) !== 0) {
+    throw new PermissionError(
+      `agent: socket directory ${dir} must be owned by uid ${euid} and not writable by others (owner uid ${info.uid}, mode ${(info.mode & 0o777).toString(8)})`,
+      { hint: `chown the directory to the agent's user and chmod 700 ${dir}` },
+    );
+  }
+}
+
+/** A socket left by an agent that died is removed; one that still answers means another agent runs. */
+async function removeStaleSocket(path: string): Promise<void> {
+  const info = lstatSync(path, { throwIfNoEntry: false });
+  if (!info) return;
+  if (!info.isSocket()) throw new ConfigError(`agent: ${path} exists and is not a socket`, { hint: "remove it or choose agent.socket" });
+  const alive = await new Promise<boolean>((resolve) => {
+    const probe = connect({ path }, () => {
+      probe.destroy();
+      resolve(true);
+    });
+    probe.on("error", () => resolve(false));
+  });
+  if (alive) throw new OpsguardError(`agent: another agent is listening on ${path}`, ExitCode.UNAVAILABLE, { hint: "stop it first" });
+  unlinkSync(path);
+}
+
+async function listenPrivately(server: Server, path: string): Promise<void> {
+  // The umask makes the socket 0600 from its creation, not only after the chmod.
+  const umask = process.umask(0o177);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(path, () => {
+        server.off("error", reject);
+        resolve();
+      });
+    });
+  } finally {
+    process.umask(umask);
+  }
+  chmodSync(path, 0o600);
+}
+
+/**
+ * Each lookup gets the full deadline on the shared connection. A connection that failed is closed,
+ * so the next lookup connects again with failover from the first URL.
+ */
+function persistentSession(client: LdapClient): LdapSession {
+  return async (_options, fn) => {
+    client.restartDeadline();
+    try {
+      return await fn(client);
+    } catch (error) {
+      if (error instanceof LdapUnavailableError || error instanceof LdapTimeoutError) await client.close();
+      throw error;
+    }
+  };
+}
+
+/** One request per connection, read within the LDAP deadline and at most MAX_REQUEST_BYTES long. */
+function serve(connection: Socket, config: AuthkeysConfig, session: LdapSession, log: Logger): void {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  let answered = false;
+  const reply = (body: AgentReply) => {
+    answered = true;
+    connection.end(formatReply(body));
+  };
+  connection.setTimeout(config.ldap.deadlineMs, () => connection.destroy());
+  connection.on("error", () => connection.destroy());
+  connection.on("data", (chunk: Buffer) => {
+    if (answered) return;
+    const end = chunk.indexOf(10);
+    size += end === -1 ? chunk.length : end;
+    if (size > MAX_REQUEST_BYTES) return reply({ kind: "error", error: `request larger than ${MAX_REQUEST_BYTES} bytes` });
+    chunks.push(end === -1 ? chunk : chunk.subarray(0, end));
+    if (end === -1) return;
+    answered = true;
+    connection.pause();
+    void answer(Buffer.concat(chunks).toString("utf8"), config, session, log).then(reply);
+  });
+}
+
+async function answer(line: string, config: AuthkeysConfig, session: LdapSession, log: Logger): Promise<AgentReply> {
+  const request = parseRequest(line);
+  if ("error" in request) return { kind: "error", error: request.error };
+  if (request.kind === "ping") return { kind: "pong" };
+  const started = Date.now();
+  const user = printableUser(request.user);
+  try {
+    const outcome = await lookupKeys(config, { user: request.user, fingerprint: request.fingerprint }, { log, ldap: session });
+    log.debug("agent lookup", { user, result: outcome.result, source: outcome.source, ms: Date.now() - started });
+    return { kind: "lookup", result: outcome.result, source: outcome.source, lines: outcome.lines };
+  } catch (error) {
+    log.warn(`agent lookup failed: ${describeError(error)}`, { user });
+    return { kind: "error", error: error instanceof Error ? error.message : String(error) };
+  }
+}

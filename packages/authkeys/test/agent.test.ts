@@ -1,0 +1,217 @@
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { chmodSync, chownSync, existsSync, mkdtempSync, rmSync } from "node:fs";
+import { connect, createServer, type Server, type Socket } from "node:net";
+import { join } from "node:path";
+import { AUTHKEYS_UID, type AuthkeysInstall, installAuthkeys, type SlapdLab, type SshdHandle, startSlapd, startSshd } from "@opsguard/lab";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { MAX_REQUEST_BYTES } from "../src/agent-protocol";
+import { requireBundle, sshLogin } from "./harness";
+
+// Real sshd → authkeys (as the command user) → the agent over its unix socket → real slapd; and every way the agent can fail.
+let lab: SlapdLab;
+let install: AuthkeysInstall;
+let sshd: SshdHandle;
+let runDir: string;
+let socket: string;
+let agent: AgentProcess | undefined;
+const AGENT_TIMEOUT_MS = 400;
+
+beforeAll(async () => {
+  requireBundle();
+  lab = await startSlapd();
+  runDir = mkdtempSync("/run/opsguard-agent-test-");
+  chownSync(runDir, AUTHKEYS_UID, AUTHKEYS_UID);
+  chmodSync(runDir, 0o700);
+  socket = join(runDir, "agent.sock");
+  install = installAuthkeys(lab, { allowedGroups: [lab.groups.ops, lab.groups.sre], agent: { socket, timeoutMs: AGENT_TIMEOUT_MS } });
+  const users = (["alice", "bob"] as const).map((name) => ({ name, uid: lab.users[name].uidNumber }));
+  sshd = await startSshd({
+    users: [...users, { name: "authkeys", uid: AUTHKEYS_UID, home: install.dir }],
+    authorizedKeysCommand: { path: install.bin, args: `--config ${install.configFile} lookup %u %f`, user: "authkeys" },
+  });
+  agent = await startAgent();
+});
+
+afterAll(async () => {
+  await agent?.stop();
+  await sshd?.stop();
+  install?.remove();
+  rmSync(runDir, { recursive: true, force: true });
+  await lab?.stop();
+});
+
+interface AgentProcess {
+  child: ChildProcess;
+  stderr: () => string;
+  /** SIGTERM; resolves with the exit code. */
+  stop: () => Promise<number | null>;
+}
+
+const asCommandUser = (argv: string[]) => ["setpriv", `--reuid=${AUTHKEYS_UID}`, `--regid=${AUTHKEYS_UID}`, "--clear-groups", ...argv];
+
+/** The agent as the command user, through the installed launcher, once it answers a ping. */
+async function startAgent(): Promise<AgentProcess> {
+  const [cmd = "", ...args] = asCommandUser([install.bin, "--config", install.configFile, "agent"]);
+  const child = spawn(cmd, args, { stdio: ["ignore", "ignore", "pipe"], env: { PATH: "/usr/bin:/bin" } });
+  let stderr = "";
+  child.stderr?.on("data", (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  for (let i = 0; i < 100 && !(await pings()); i++) {
+    if (child.exitCode !== null) throw new Error(`agent exited ${child.exitCode}: ${stderr}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return {
+    child,
+    stderr: () => stderr,
+    stop: () => {
+      child.kill("SIGTERM");
+      return exited;
+    },
+  };
+}
+
+function request(text: string | Buffer): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const s = connect({ path: socket }, () => s.write(text));
+    let reply = "";
+    s.on("data", (c: Buffer) => {
+      reply += c.toString();
+    });
+    s.on("close", () => resolve(reply));
+    s.on("error", reject);
+  });
+}
+
+async function pings(): Promise<boolean> {
+  return request('{"ping":true}\n').then(
+    (r) => r === '{"pong":true}\n',
+    () => false,
+  );
+}
+
+/** One lookup as sshd runs it; source is the audit line's (stderr, since syslog is off). */
+function lookup(user: string) {
+  const [cmd = "", ...args] = asCommandUser([install.bin, "--config", install.configFile, "lookup", user]);
+  const started = Date.now();
+  const r = spawnSync(cmd, args, { encoding: "utf8", env: { PATH: "/usr/bin:/bin" } });
+  return {
+    code: r.status,
+    keys: r.stdout.split("\n").filter(Boolean).length,
+    stderr: r.stderr,
+    source: /source=(\S+)/.exec(r.stderr)?.[1],
+    ms: Date.now() - started,
+  };
+}
+
+const key = (user: "alice" | "bob") => {
+  const found = lab.users[user].keys.find((k) => k.type === "ed25519");
+  if (!found) throw new Error(`lab user ${user} has no ed25519 key`);
+  return found.privateKeyFile;
+};
+
+describe("authkeys agent", () => {
+  it("answers lookups on a 0600 socket; sshd logs in through it", async () => {
+    expect(existsSync(socket)).toBe(true);
+    expect(spawnSync("stat", ["-c", "%a %u", socket], { encoding: "utf8" }).stdout.trim()).toBe(`600 ${AUTHKEYS_UID}`);
+    expect(lookup("alice")).toMatchObject({ code: 0, keys: 3, source: "agent:ldap" });
+    expect(await sshLogin(sshd.port, "alice", key("alice")), sshd.logs()).toMatchObject({ ok: true });
+    expect(await sshLogin(sshd.port, "alice", key("bob"))).toMatchObject({ ok: false });
+  });
+
+  it("refuses the next attempt once the key is removed from LDAP: no positive answer is kept", async () => {
+    const bob = lab.users.bob;
+    expect(await sshLogin(sshd.port, "bob", key("bob"))).toMatchObject({ ok: true });
+    await lab.modify(bob.dn, [{ operation: "delete", attribute: "sshPublicKey", values: bob.sshPublicKeys }]);
+    try {
+      expect(lookup("bob")).toMatchObject({ code: 0, keys: 0, source: "agent:ldap" });
+      expect(await sshLogin(sshd.port, "bob", key("bob"))).toMatchObject({ ok: false });
+    } finally {
+      await lab.modify(bob.dn, [{ operation: "add", attribute: "sshPublicKey", values: bob.sshPublicKeys }]);
+    }
+  });
+
+  it("reconnects to LDAP on the next request after slapd restarts", async () => {
+    expect(lookup("alice")).toMatchObject({ source: "agent:ldap" });
+    await lab.stopServer();
+    await lab.startServer();
+    const after = lookup("alice");
+    expect(after, `${after.stderr}\n${agent?.stderr()}`).toMatchObject({ code: 0, keys: 3, source: "agent:ldap" });
+  });
+
+  it("answers an oversized or garbage request with an error and keeps serving", async () => {
+    const huge = await request(Buffer.alloc(MAX_REQUEST_BYTES + 10, "a"));
+    expect(JSON.parse(huge)).toEqual({ error: `request larger than ${MAX_REQUEST_BYTES} bytes` });
+    expect(JSON.parse(await request("not json\n"))).toEqual({ error: "request is not JSON" });
+    expect(JSON.parse(await request("[1]\n"))).toEqual({ error: "request is not a JSON object" });
+    expect(JSON.parse(await request('{"user":7}\n'))).toEqual({ error: "request has no user" });
+    expect(JSON.parse(await request('{"user":"*)(uid=*"}\n'))).toMatchObject({ result: "invalid-user", lines: [] });
+    expect(lookup("alice")).toMatchObject({ keys: 3, source: "agent:ldap" });
+    expect(agent?.stderr()).not.toMatch(/ssh-ed25519 AAAA/);
+  });
+
+  it("is not trusted when its directory is writable by others or the socket belongs to another user", () => {
+    try {
+      chmodSync(runDir, 0o770);
+      const r = lookup("alice");
+      expect(r).toMatchObject({ code: 0, keys: 3, source: "ldap" });
+      expect(r.stderr).toMatch(/agent not used \(.*writable by group or others/);
+    } finally {
+      chmodSync(runDir, 0o700);
+    }
+    try {
+      chownSync(socket, 12_345, 12_345);
+      expect(lookup("alice")).toMatchObject({ keys: 3, source: "ldap", stderr: expect.stringMatching(/owned by uid 12345/) });
+    } finally {
+      chownSync(socket, AUTHKEYS_UID, AUTHKEYS_UID);
+    }
+    expect(lookup("alice")).toMatchObject({ source: "agent:ldap" });
+  });
+
+  it("refuses to start, with one line and exit 77, when the socket directory is writable by others", () => {
+    try {
+      chmodSync(runDir, 0o777);
+      const [cmd = "", ...args] = asCommandUser([install.bin, "--config", install.configFile, "agent"]);
+      const r = spawnSync(cmd, args, { encoding: "utf8", env: { PATH: "/usr/bin:/bin" } });
+      expect(r.status).toBe(77);
+      expect(r.stderr).toMatch(/socket directory .* must be owned by uid 20000 and not writable by others/);
+    } finally {
+      chmodSync(runDir, 0o700);
+    }
+  });
+
+  it("an agent that accepts and never answers: the login looks up directly within the agent's timeout", async () => {
+    await agent?.stop();
+    agent = undefined;
+    // Root may answer on the socket too (as a root-run agent would); this one never does.
+    rmSync(socket, { force: true });
+    const held = new Set<Socket>();
+    const hung: Server = createServer((c) => held.add(c));
+    await new Promise<void>((resolve) => hung.listen(socket, resolve));
+    chmodSync(socket, 0o666);
+    try {
+      const r = lookup("alice");
+      expect(r).toMatchObject({ code: 0, keys: 3, source: "ldap" });
+      expect(r.stderr).toMatch(new RegExp(`agent not used \\(no reply within ${AGENT_TIMEOUT_MS} ms\\)`));
+      console.info(`lookup with a hung agent took ${r.ms} ms (agent timeout ${AGENT_TIMEOUT_MS} ms)`);
+      // The agent's timeout, then a direct lookup (process start, TLS, bind, search) well inside its deadline.
+      expect(r.ms).toBeGreaterThanOrEqual(AGENT_TIMEOUT_MS);
+      expect(r.ms).toBeLessThan(AGENT_TIMEOUT_MS + 2000);
+      expect(await sshLogin(sshd.port, "alice", key("alice")), sshd.logs()).toMatchObject({ ok: true });
+    } finally {
+      for (const c of held) c.destroy();
+      await new Promise((resolve) => hung.close(resolve));
+    }
+  });
+
+  it("stopped (SIGTERM exits 0), logins still work through the direct lookup", async () => {
+    agent = await startAgent();
+    expect(lookup("alice")).toMatchObject({ source: "agent:ldap" });
+    expect(await agent.stop()).toBe(0);
+    agent = undefined;
+    const r = lookup("alice");
+    expect(r).toMatchObject({ code: 0, keys: 3, source: "ldap" });
+    expect(await sshLogin(sshd.port, "alice", key("alice"))).toMatchObject({ ok: true });
+  });
+});
