@@ -14,6 +14,7 @@ function run(args: string[], input?: string) {
     input,
     encoding: "utf8",
     env: { ...process.env, NO_COLOR: "1" },
+    maxBuffer: 1 << 26,
   });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
@@ -151,6 +152,26 @@ describe("auditd-parse CLI", () => {
       const r = run([bad]);
       expect([r.code, r.stderr.trim().split("\n").length]).toEqual([66, 1]);
     }
+  });
+
+  it("writes an event larger than its output buffer whole, between its neighbours", () => {
+    const big = "x".repeat(1_500_000);
+    const log = [
+      "type=SYSCALL msg=audit(1700000001.000:12): syscall=59 pid=1",
+      "type=EOE msg=audit(1700000001.000:12):",
+      `type=PATH msg=audit(1700000003.000:20): name="${big}" nametype=NORMAL`,
+      "type=EOE msg=audit(1700000003.000:20):",
+      "type=SYSCALL msg=audit(1700000004.000:21): syscall=59 pid=2",
+      "type=EOE msg=audit(1700000004.000:21):",
+    ];
+    const r = run(["-q"], `${log.join("\n")}\n`);
+    expect(r.code).toBe(0);
+    const events = r.stdout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
+    expect(events.map((e) => e.id)).toEqual(["1700000001.000:12", "1700000003.000:20", "1700000004.000:21"]);
+    expect(events[1].records[0].fields.name).toBe(big);
   });
 
   it("filters --type by name or number", () => {
