@@ -5,10 +5,12 @@
 //   every command as sshd runs it: as the AuthorizedKeysCommandUser, with a minimal environment;
 // - scale: a directory with 10,000 more users, and a user with 50 keys, against the plain lookup;
 // - a whole sshd login through authkeys against a login with a static authorized_keys file;
+// - via agent: the same lookup answered by `authkeys agent` (started here as the command user), which
+//   keeps its LDAP connection open, so the login process loads no TLS or LDAP code;
 // - peak RSS of one lookup.
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { generateKeyPairSync } from "node:crypto";
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { tsImport } from "tsx/esm/api";
 import { median, peakRssMb, printTable } from "./lib.mjs";
@@ -34,14 +36,21 @@ try {
   const bigInstalled = lab.installAuthkeys(big);
   cleanups.push(() => bigInstalled.remove());
 
+  const viaAgent = await startAgent(small);
+  cleanups.push(() => viaAgent.stop());
+
   const env = { PATH: "/usr/bin:/bin", LDAPTLS_CACERT: join(installed.dir, "ca.pem"), LDAPTLS_REQCERT: "demand" };
   // The command user owns the key cache, so a lookup refreshes it as under sshd (as root it could not).
   const asCommandUser = (argv) => ["setpriv", `--reuid=${lab.AUTHKEYS_UID}`, `--regid=${lab.AUTHKEYS_UID}`, "--clear-groups", ...argv];
   const launcher = join(installed.dir, "authkeys");
-  const [node, lookup, plain, ldapsearch, bigLookup, fifty] = timeInterleaved(
+  const agentLookup = [viaAgent.installed.bin, "--config", viaAgent.installed.configFile, "alice"];
+  const check = spawnSync(agentLookup[0], agentLookup.slice(1), { env, encoding: "utf8", uid: lab.AUTHKEYS_UID, gid: lab.AUTHKEYS_UID });
+  if (!/source=agent:ldap/.test(check.stderr)) throw new Error(`the agent did not answer: ${check.stderr.trim()}`);
+  const [node, lookup, agent, plain, ldapsearch, bigLookup, fifty] = timeInterleaved(
     [
       [process.execPath, "-e", "0"],
       [launcher, "--config", installed.configFile, "alice"],
+      agentLookup,
       [process.execPath, bundle, "--config", installed.configFile, "alice"],
       ldapsearchArgv(small, "alice"),
       [bigInstalled.bin, "--config", bigInstalled.configFile, "alice"],
@@ -59,6 +68,7 @@ try {
     ["command", "median ms", "ratio"],
     ["node -e 0", node.toFixed(1), "1.00 (baseline)"],
     ["authkeys alice (installed launcher + code cache)", lookup.toFixed(1), `${(lookup / node).toFixed(2)} vs node -e 0 (target <= 1.3)`],
+    ["authkeys alice via agent (installed launcher)", agent.toFixed(1), `${(agent / node).toFixed(2)} vs node -e 0 (target <= 1.3)`],
     ["node dist/authkeys.cjs alice (bundle, no code cache)", plain.toFixed(1), `${(plain / node).toFixed(2)} vs node -e 0`],
     ["ldapsearch -ZZ (same query)", ldapsearch.toFixed(1), `authkeys/ldapsearch = ${(lookup / ldapsearch).toFixed(2)}`],
     ["authkeys alice, directory + 10,000 users", bigLookup.toFixed(1), `${(bigLookup / lookup).toFixed(2)} vs small directory`],
@@ -71,6 +81,27 @@ try {
   );
 } finally {
   for (const cleanup of cleanups.reverse()) await cleanup();
+}
+
+/** Its own install with agent.socket set, and `authkeys agent` running as the command user until stop(). */
+async function startAgent(l) {
+  const runDir = mkdtempSync("/run/opsguard-bench-agent-");
+  chownSync(runDir, lab.AUTHKEYS_UID, lab.AUTHKEYS_UID);
+  const socket = join(runDir, "agent.sock");
+  const installed = lab.installAuthkeys(l, { agent: { socket } });
+  const argv = ["--config", installed.configFile, "agent"];
+  const child = spawn(installed.bin, argv, { stdio: ["ignore", "ignore", "inherit"], uid: lab.AUTHKEYS_UID, gid: lab.AUTHKEYS_UID });
+  const exited = new Promise((resolve) => child.once("exit", resolve));
+  for (let i = 0; i < 100 && !existsSync(socket); i++) await new Promise((r) => setTimeout(r, 50));
+  return {
+    installed,
+    async stop() {
+      child.kill("SIGTERM");
+      await exited;
+      installed.remove();
+      rmSync(runDir, { recursive: true, force: true });
+    },
+  };
 }
 
 /**

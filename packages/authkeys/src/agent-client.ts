@@ -15,23 +15,22 @@ export type AgentAnswer = { ok: true; reply: AgentReply } | { ok: false; problem
  * in, so it must belong to this user (the agent runs as the command user) or root, in a directory
  * no one else can write, where no one could have swapped in a socket of their own.
  */
-export function untrustedSocket(path: string): string | undefined {
-  const euid = process.geteuid?.() ?? 0;
+export function untrustedSocket(path: string, owner = process.geteuid?.() ?? 0): string | undefined {
   const info = lstatSync(path, { throwIfNoEntry: false });
   if (!info) return `${path} does not exist`;
   if (!info.isSocket()) return `${path} is not a socket`;
-  if (info.uid !== euid && info.uid !== 0) return `${path} is owned by uid ${info.uid}, not by this user (uid ${euid}) or root`;
+  if (info.uid !== owner && info.uid !== 0) return `${path} is owned by uid ${info.uid}, not by uid ${owner} or root`;
   const dir = statSync(dirname(path));
-  if (dir.uid !== euid && dir.uid !== 0) return `${dirname(path)} is owned by uid ${dir.uid}, not by this user or root`;
+  if (dir.uid !== owner && dir.uid !== 0) return `${dirname(path)} is owned by uid ${dir.uid}, not by uid ${owner} or root`;
   if ((dir.mode & 0o022) !== 0) return `${dirname(path)} is writable by group or others (mode ${(dir.mode & 0o777).toString(8)})`;
   return undefined;
 }
 
-/** One request, one reply, within settings.timeoutMs from the connect; never throws. */
-export function askAgent(settings: AgentSettings, request: AgentRequest): Promise<AgentAnswer> {
+/** One request, one reply, within settings.timeoutMs from the connect; never throws. owner: whom the agent runs as. */
+export function askAgent(settings: AgentSettings, request: AgentRequest, owner?: number): Promise<AgentAnswer> {
   let problem: string | undefined;
   try {
-    problem = untrustedSocket(settings.socket);
+    problem = untrustedSocket(settings.socket, owner);
   } catch (error) {
     problem = `cannot check ${settings.socket} (${(error as NodeJS.ErrnoException).code ?? "error"})`;
   }

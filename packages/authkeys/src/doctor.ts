@@ -8,6 +8,7 @@ import { describeError } from "@opsguard/core/errors";
 import { ExitCode } from "@opsguard/core/exit";
 import { LdapClient, type LdapConnectionConfig, ldapOptionsFromConfig } from "@opsguard/core/ldap";
 import { Logger } from "@opsguard/core/log";
+import { type AgentSettings, askAgent } from "./agent-client";
 import { type AuthkeysConfig, authkeysConfigSchema } from "./config";
 import { storedValidationState } from "./login-config";
 import { lookupKeys } from "./lookup";
@@ -50,6 +51,7 @@ export async function runDoctor(ctx: CliContext, options: DoctorOptions): Promis
 
   if (config) {
     add("cache", ...checkCacheDir(config));
+    if (config.agent) for (const check of await checkAgent(config.agent, commandUid(config), options.user)) add("agent", ...check);
     for (const url of config.ldap.urls) {
       for (const check of await checkServer(url, config.ldap)) add(`ldap ${url}`, check.verdict, check.detail);
     }
@@ -105,6 +107,37 @@ function checkCacheDir(config: AuthkeysConfig): [Verdict, string] {
   if ((info.mode & 0o077) !== 0) return ["fail", `${dir} has mode ${(info.mode & 0o777).toString(8)}; chmod 700 ${dir}`];
   if (info.uid === 0) return ["warn", `${dir} is owned by root; chown it to the AuthorizedKeysCommandUser`];
   return ["ok", `${dir} is private (mode 700, owner uid ${info.uid})`];
+}
+
+/** The agent runs as the command user, who owns the cache directory; the doctor itself usually runs as root. */
+function commandUid(config: AuthkeysConfig): number | undefined {
+  const uid = statSync(config.cache.dir, { throwIfNoEntry: false })?.uid;
+  return uid === 0 ? undefined : uid;
+}
+
+/** What a login would find: a socket it trusts, an agent answering on it, and (with --user) the same keys through it. */
+async function checkAgent(settings: AgentSettings, owner: number | undefined, user: string | undefined): Promise<Array<[Verdict, string]>> {
+  const started = Date.now();
+  const ping = await askAgent(settings, { kind: "ping" }, owner);
+  if (!ping.ok) {
+    const down = /does not exist|ECONNREFUSED|ENOENT/.test(ping.problem);
+    return [
+      [down ? "warn" : "fail", `${ping.problem}: logins look up directly${down ? " (start it: systemctl start authkeys-agent)" : ""}`],
+    ];
+  }
+  const checks: Array<[Verdict, string]> = [["ok", `answers on ${settings.socket} in ${Date.now() - started} ms`]];
+  if (!user) return checks;
+  const lookup = await askAgent(settings, { kind: "lookup", user, fingerprint: undefined }, owner);
+  if (!lookup.ok) checks.push(["fail", `lookup ${user}: ${lookup.problem}`]);
+  else if (lookup.reply.kind === "error") checks.push(["fail", `lookup ${user}: ${lookup.reply.error}`]);
+  else if (lookup.reply.kind === "lookup") {
+    const { result, source, lines } = lookup.reply;
+    checks.push([
+      result === "keys" ? "ok" : "warn",
+      `lookup ${user}: ${lines.length} key(s) (${result}, from ${source}) in ${Date.now() - started} ms`,
+    ]);
+  }
+  return checks;
 }
 
 async function checkServer(url: string, ldap: LdapConnectionConfig): Promise<Array<{ verdict: Verdict; detail: string }>> {

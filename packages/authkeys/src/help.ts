@@ -31,9 +31,18 @@ Config (/etc/opsguard/authkeys.yaml, or --config, or $AUTHKEYS_CONFIG):
   cache.dir              default /var/cache/opsguard/authkeys (owner: the command user, mode 0700)
   cache.maxStaleSeconds  default 259200 (3 days)
   syslog                 {facility: authpriv} (default) or false for stderr only
+  agent.socket           unix socket of "authkeys agent" (default: no agent), e.g. /run/authkeys/agent.sock
+  agent.timeoutMs        how long a login waits for the agent before looking up directly (default 1000)
+
+Agent (optional): "authkeys agent" keeps one verified LDAP connection open and answers logins on
+agent.socket, so a login loads no TLS or LDAP code. Run it as the AuthorizedKeysCommandUser (systemd:
+User=authkeys, RuntimeDirectory=authkeys, RuntimeDirectoryMode=0700, Restart=on-failure). Every request
+is still a full lookup (fresh search, cache, revocation); on any agent problem a login looks up directly.
+It refuses to start (exit 77) if the socket's directory is not its own or is writable by others.
 
 Examples:
   authkeys alice                         keys of alice
   authkeys lookup alice SHA256:abc...    only the key with that fingerprint
   authkeys doctor --user alice           check the whole setup, step by step
+  authkeys --config /etc/opsguard/authkeys.yaml agent   the resident helper (under systemd)
   authkeys sshd-config --config /etc/opsguard/authkeys.yaml`;

@@ -120,6 +120,12 @@ describe("authkeys agent", () => {
     expect(await sshLogin(sshd.port, "alice", key("bob"))).toMatchObject({ ok: false });
   });
 
+  it("doctor pings the agent and looks the user up through it", () => {
+    const r = spawnSync(install.bin, ["--config", install.configFile, "doctor", "--user", "alice"], { encoding: "utf8" });
+    expect(r.stdout).toMatch(/^ok +agent: answers on \S+agent.sock in \d+ ms$/m);
+    expect(r.stdout).toMatch(/^ok +agent: lookup alice: 3 key\(s\) \(keys, from ldap\)/m);
+  });
+
   it("refuses the next attempt once the key is removed from LDAP: no positive answer is kept", async () => {
     const bob = lab.users.bob;
     expect(await sshLogin(sshd.port, "bob", key("bob"))).toMatchObject({ ok: true });
@@ -212,6 +218,8 @@ describe("authkeys agent", () => {
     agent = undefined;
     const r = lookup("alice");
     expect(r).toMatchObject({ code: 0, keys: 3, source: "ldap" });
+    const doctor = spawnSync(install.bin, ["--config", install.configFile, "doctor"], { encoding: "utf8" });
+    expect(doctor.stdout).toMatch(/^warn +agent: \S+ does not exist: logins look up directly/m);
     expect(await sshLogin(sshd.port, "alice", key("alice"))).toMatchObject({ ok: true });
   });
 });
