@@ -1,6 +1,7 @@
+import type { AuditEvent } from "./event";
 import { Slot } from "./fields";
-import type { AuditEvent, EventBuffers } from "./interpret";
 import type { JsonBytes } from "./json";
+import type { EventBuffers } from "./open-event";
 
 /**
  * One event's NDJSON line as bytes: the head (summary keys), then the records, closed with `]}`; a line

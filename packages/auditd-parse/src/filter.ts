@@ -1,7 +1,7 @@
 import { UsageError } from "@opsguard/core/errors";
 import { syscallName } from "./decode";
+import type { AuditEvent } from "./event";
 import type { IdNames } from "./ids";
-import type { AuditEvent } from "./interpret";
 import { recordTypeOf } from "./record-types";
 
 export interface FilterOptions {

@@ -1,5 +1,5 @@
 import type { CliContext } from "@opsguard/core/cli";
-import type { AuditEvent } from "./interpret";
+import type { AuditEvent } from "./event";
 
 type ChalkInstance = CliContext["style"];
 

@@ -1,9 +1,10 @@
 export { Assembler, type AssemblerOptions, type AssemblerStats, type EventBuilder, type PendingEvent } from "./assemble";
 export { archName, errnoName, syscallName } from "./decode";
+export type { AuditEvent, FieldValue, OutputRecord } from "./event";
 export { EventJson } from "./event-json";
 export { IdNames, type IdSources } from "./ids";
-export type { AuditEvent, FieldValue, InterpreterOptions, OutputRecord } from "./interpret";
-export { Interpreter, OpenEvent } from "./interpret";
+export { Interpreter, type InterpreterOptions } from "./interpret";
+export { OpenEvent } from "./open-event";
 export { AuditParser, type ParserOptions, parseText } from "./parser";
 export { type AuditRecord, parseRecord } from "./record";
 export { decodeSockaddr, type Sockaddr } from "./sockaddr";

@@ -1,128 +1,31 @@
-import type { EventBuilder, PendingEvent } from "./assemble";
+import type { EventBuilder } from "./assemble";
 import { ByteNames } from "./byte-names";
-import {
-  archName,
-  capNames,
-  decodeHexAt,
-  decodeHexBytes,
-  decodeHexString,
-  errnoName,
-  modeText,
-  permText,
-  type SecurityContext,
-  securityContext,
-  signalName,
-  syscallName,
-  syscallNumberName,
-} from "./decode";
+import { archName, decodeHexAt, decodeHexBytes, decodeHexString, syscallName, syscallNumberName } from "./decode";
+import type { AuditEvent, OutputRecord } from "./event";
 import { EventJson, IsoTime, writeHead } from "./event-json";
 import { type FieldInfo, fieldInfo, fieldInfoAt, Kind, Slot, Status } from "./fields";
-import { type IdNames, UNSET_ID } from "./ids";
-import { JsonBytes, jsonString, member } from "./json";
+import type { IdNames } from "./ids";
+import { JsonBytes, jsonString } from "./json";
+import { EventBuffers, finishArgv, OpenEvent, setSummary } from "./open-event";
 import { type AuditRecord, type Header, recordOf, tokenize } from "./record";
-import { decodeSockaddr, type Sockaddr } from "./sockaddr";
-
-export type FieldValue = string | null | SecurityContext | Sockaddr | EnrichedObject;
-export interface EnrichedObject {
-  [key: string]: string | EnrichedObject;
-}
-
-/** One record of an event, see schema/event.schema.json. */
-export interface OutputRecord {
-  type: string;
-  fields: Record<string, FieldValue>;
-  /** Values as logged (quotes removed), only for fields whose interpreted value differs. */
-  raw?: Record<string, string>;
-  text?: string;
-  enriched?: EnrichedObject;
-  unparsed?: string;
-}
-
-/** One event: the stable output schema (schema/event.schema.json). */
-export interface AuditEvent {
-  id: string | null;
-  node?: string | undefined;
-  time: string | null;
-  serial: number | null;
-  /** Record types in arrival order. */
-  types: string[];
-  syscall?: string | undefined;
-  arch?: string | undefined;
-  success?: boolean | undefined;
-  exit?: string | undefined;
-  pid?: string | undefined;
-  ppid?: string | undefined;
-  auid?: string | undefined;
-  uid?: string | undefined;
-  ses?: string | undefined;
-  comm?: string | undefined;
-  exe?: string | undefined;
-  keys?: string[] | undefined;
-  argc?: number | undefined;
-  argv?: string[] | undefined;
-  proctitle?: string[] | undefined;
-  cwd?: string | undefined;
-  sockaddr?: Sockaddr | undefined;
-  /** The records as objects: filled only when the Interpreter is asked for them (see InterpreterOptions). */
-  records: OutputRecord[];
-  unparsed?: string[] | undefined;
-}
-
-export interface InterpreterOptions {
-  /** Also build `records` as objects (the API, sessions); NDJSON output needs only the JSON text. */
-  recordObjects?: boolean;
-  /**
-   * Fill the event's summary fields (pid, comm, auid …) as text, default true. NDJSON output with no filter
-   * reads only the JSON, which has them either way.
-   */
-  summaries?: boolean;
-}
-
-/** An event's reusable byte buffers: its records' JSON, and where in it each summary value was written. */
-export class EventBuffers {
-  readonly records = new JsonBytes(8192);
-  /** Per Slot: start and end of the value's JSON in records, or -1. */
-  readonly spans = new Int32Array(Slot.Count * 2).fill(-1);
-  /** The proctitle as a JSON array, when it was written straight from the record's hex (summaries off). */
-  readonly proctitle = new JsonBytes(256);
-
-  reset(): void {
-    this.records.reset();
-    this.spans.fill(-1);
-    this.proctitle.reset();
-  }
-}
-
-/** One event being assembled: its summary so far and its records, already written as JSON bytes. */
-export class OpenEvent implements PendingEvent {
-  recordCount = 0;
-  /** argv chunks (aN[i]) being joined: one long argument may continue in the next EXECVE record. */
-  chunks: Map<number, string> | undefined = undefined;
-  closed = false;
-  readonly records: JsonBytes;
-  readonly node: string | undefined;
-  readonly timeMs: number;
-  readonly serial: number;
-  readonly sec: number;
-  readonly msDigits: number;
-  readonly shape: number;
-
-  constructor(
-    readonly event: AuditEvent,
-    h: Header,
-    readonly stamp: string,
-    readonly buffers: EventBuffers,
-    public tick: number,
-  ) {
-    this.records = buffers.records;
-    this.node = h.node;
-    this.timeMs = h.timeMs;
-    this.serial = h.serial;
-    this.sec = h.sec;
-    this.msDigits = h.msDigits;
-    this.shape = h.shape;
-  }
-}
+import { decodeSockaddr } from "./sockaddr";
+import {
+  argAt,
+  bytesAre,
+  decodeArg,
+  enrichedJson,
+  IdCache,
+  idNumber,
+  isNullish,
+  isNullishAt,
+  isNumeric,
+  proctitleJson,
+  proctitleParts,
+  type Reading,
+  readingOf,
+  sameName,
+  VALUE_KINDS,
+} from "./values";
 
 /** Bound on argv indexes, so a corrupt `a99999999=` cannot allocate a huge sparse array. */
 const MAX_ARGS = 100_000;
@@ -142,26 +45,14 @@ const RAW_OPEN = Buffer.from(',"raw":{');
 const ENRICHED_OPEN = Buffer.from(',"enriched":{');
 const NULL = Buffer.from("null");
 
-/** uid/gid → name: an array for ids below 65536 (an index instead of a hash), a bounded map above. */
-class IdCache {
-  private readonly small: (IdName | undefined)[] = new Array(65_536).fill(undefined);
-  private readonly large = new Map<number, IdName>();
-
-  get(id: number): IdName | undefined {
-    return id < 65_536 ? this.small[id] : this.large.get(id);
-  }
-
-  set(id: number, name: IdName): void {
-    if (id < 65_536) this.small[id] = name;
-    else if (this.large.size < 65_536) this.large.set(id, name);
-  }
-}
-
-interface IdName {
-  text: string;
-  json: Uint8Array;
-  /** The name is the number itself (no passwd/group entry). */
-  same: boolean;
+export interface InterpreterOptions {
+  /** Also build `records` as objects (the API, sessions); NDJSON output needs only the JSON text. */
+  recordObjects?: boolean;
+  /**
+   * Fill the event's summary fields (pid, comm, auid …) as text, default true. NDJSON output with no filter
+   * reads only the JSON, which has them either way.
+   */
+  summaries?: boolean;
 }
 
 /**
@@ -169,6 +60,7 @@ interface IdName {
  * body is plain `key=value` pairs (most of them) is read as bytes and copied into the output with no string
  * made of any value that needs no interpretation; any other shape goes through the text tokenizer.
  */
+
 export class Interpreter implements EventBuilder<OpenEvent> {
   private readonly recordObjects: boolean;
   private readonly summaries: boolean;
@@ -829,187 +721,4 @@ export class Interpreter implements EventBuilder<OpenEvent> {
       );
     }
   }
-}
-
-/** Kinds whose reading depends on the value alone, so it can be cached by the value's bytes. */
-const VALUE_KINDS = [Kind.Exit, Kind.Mode, Kind.Perm, Kind.Cap, Kind.Context, Kind.Session, Kind.Signal] as const;
-
-/** A value read by its kind: the text, its JSON, and whether that is the value itself. */
-interface Reading {
-  text: string;
-  json: string;
-  same: boolean;
-}
-
-function readingOf(kind: Kind, value: string): Reading {
-  let v = value;
-  let json: string | undefined;
-  switch (kind) {
-    case Kind.Exit:
-      v = errnoName(value) ?? value;
-      break;
-    case Kind.Mode:
-      v = modeText(value) ?? value;
-      break;
-    case Kind.Perm:
-      v = permText(value) ?? value;
-      break;
-    case Kind.Cap:
-      v = capNames(value) ?? value;
-      break;
-    case Kind.Context: {
-      const ctx = securityContext(value);
-      json = ctx === undefined ? jsonString(value) : JSON.stringify(ctx);
-      break;
-    }
-    case Kind.Session:
-      if (value === UNSET_ID) v = "unset";
-      break;
-    case Kind.Signal:
-      v = signalName(value) ?? value;
-      break;
-  }
-  return { text: v, json: json ?? jsonString(v), same: json === undefined && v === value };
-}
-
-/** The command line at its NULs, without the trailing empty parts. */
-function proctitleParts(text: string): string[] {
-  const parts = text.split("\0");
-  while (parts.length > 1 && parts[parts.length - 1] === "") parts.pop();
-  return parts;
-}
-
-/** proctitleParts() as a JSON array, written from the decoded bytes: parts at NULs, trailing NULs dropped. */
-function proctitleJson(out: JsonBytes, bytes: Buffer): void {
-  out.reset();
-  let end = bytes.length;
-  while (end > 0 && bytes[end - 1] === 0) end--;
-  out.byte(91);
-  let start = 0;
-  for (let i = 0; i <= end; i++) {
-    if (i < end && bytes[i] !== 0) continue;
-    if (start > 0) out.byte(COMMA);
-    out.copyString(bytes, start, i);
-    start = i + 1;
-  }
-  out.byte(93);
-}
-
-/** decodeArg() for a value given as bytes. */
-function argAt(buf: Buffer, from: number, to: number): string {
-  if (buf[from] === DQUOTE) return buf.toString("utf8", from + 1, to - (to - from > 1 && buf[to - 1] === DQUOTE ? 1 : 0));
-  if (bytesAre(buf, from, to, "(null)")) return "(null)";
-  return decodeHexAt(buf, from, to) ?? buf.toString("utf8", from, to);
-}
-
-/** Whether buf[from, to) is `name`, past the eight bytes already compared packed. */
-function sameName(name: Uint8Array, buf: Buffer, from: number, to: number): boolean {
-  if (name.length !== to - from) return false;
-  for (let i = 8; i < name.length; i++) if (name[i] !== buf[from + i]) return false;
-  return true;
-}
-
-function bytesAre(buf: Buffer, from: number, to: number, text: string): boolean {
-  if (to - from !== text.length) return false;
-  for (let i = 0; i < text.length; i++) if (buf[from + i] !== text.charCodeAt(i)) return false;
-  return true;
-}
-
-function setSummary(event: AuditEvent, slot: Slot, v: string): void {
-  switch (slot) {
-    case Slot.Pid:
-      event.pid = v;
-      break;
-    case Slot.Ppid:
-      event.ppid = v;
-      break;
-    case Slot.Auid:
-      event.auid = v;
-      break;
-    case Slot.Uid:
-      event.uid = v;
-      break;
-    case Slot.Ses:
-      event.ses = v;
-      break;
-    case Slot.Comm:
-      event.comm = v;
-      break;
-    case Slot.Exe:
-      event.exe = v;
-      break;
-    case Slot.Cwd:
-      event.cwd = v;
-      break;
-  }
-}
-
-function finishArgv(open: OpenEvent): void {
-  const argv = open.event.argv;
-  if (argv === undefined) return;
-  if (open.chunks) for (const [index, hexChunks] of open.chunks) argv[index] = decodeArg(hexChunks);
-  open.chunks = undefined;
-  for (let i = 0; i < argv.length; i++) argv[i] ??= "";
-}
-
-/** "?", "(null)" or "(none)" as bytes: no information. */
-function isNullishAt(buf: Buffer, from: number, to: number): boolean {
-  const n = to - from;
-  if (n === 1) return buf[from] === 63;
-  if (n !== 6 || buf[from] !== 40 || buf[from + 5] !== 41) return false;
-  const inner = buf.toString("latin1", from + 1, from + 5);
-  return inner === "null" || inner === "none";
-}
-
-/** A uid/gid written in canonical decimal (no sign, no leading zero), or -1. */
-function idNumber(buf: Buffer, from: number, to: number): number {
-  const n = to - from;
-  if (n < 1 || n > 10 || (n > 1 && buf[from] === 48)) return -1;
-  let id = 0;
-  for (let i = from; i < to; i++) {
-    const c = buf[i]! - 48;
-    if (c < 0 || c > 9) return -1;
-    id = id * 10 + c;
-  }
-  return id;
-}
-
-function isNullish(value: string, first: number): boolean {
-  // "(null)", "(none)" and "?" carry no information
-  if (first === 63) return value.length === 1;
-  return first === 40 && (value === "(null)" || value === "(none)");
-}
-
-function decodeArg(value: string): string {
-  if (value.charCodeAt(0) === 34) return value.slice(1, value.length - (value.endsWith('"') ? 1 : 0));
-  if (value === "(null)") return value;
-  return decodeHexString(value) ?? value;
-}
-
-function isNumeric(s: string): boolean {
-  for (let i = s.charCodeAt(0) === 45 ? 1 : 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c < 48 || c > 57) return false;
-  }
-  return s.length > 0;
-}
-
-/** ENRICHED fields as JSON members: values unquoted, braced values (`SADDR={ … }`) as nested objects. */
-function enrichedJson(keys: string[], values: string[]): string {
-  let out = "";
-  for (let i = 0; i < keys.length; i++) {
-    const value = values[i]!;
-    const c = value.charCodeAt(0);
-    let json: string;
-    if (c === 123 /* { */) {
-      const innerKeys: string[] = [];
-      const innerValues: string[] = [];
-      tokenize(value, 1, value.length - 1, innerKeys, innerValues, undefined, false);
-      json = `{${enrichedJson(innerKeys, innerValues)}}`;
-    } else {
-      json = jsonString(c === 34 && value.length >= 2 ? value.slice(1, -1) : value);
-    }
-    out = member(out, keys[i]!, json);
-  }
-  return out;
 }

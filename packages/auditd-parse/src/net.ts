@@ -1,4 +1,4 @@
-import type { AuditEvent } from "./interpret";
+import type { AuditEvent } from "./event";
 
 export interface Connection {
   time: string;

@@ -1,8 +1,10 @@
 import { Assembler, type AssemblerOptions, type AssemblerStats } from "./assemble";
+import type { AuditEvent } from "./event";
 import type { EventJson } from "./event-json";
 import { IdNames, type IdSources } from "./ids";
-import { type AuditEvent, Interpreter, type InterpreterOptions, type OpenEvent } from "./interpret";
+import { Interpreter, type InterpreterOptions } from "./interpret";
 import { LineSplitter } from "./lines";
+import type { OpenEvent } from "./open-event";
 
 export interface ParserOptions extends AssemblerOptions, InterpreterOptions {
   ids?: IdSources;

@@ -1,4 +1,4 @@
-import type { AuditEvent, FieldValue } from "./interpret";
+import type { AuditEvent, FieldValue } from "./event";
 import { type Connection, connectionOf, formatConnection } from "./net";
 
 export interface SessionCommand {

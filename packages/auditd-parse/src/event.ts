@@ -1,0 +1,48 @@
+import type { SecurityContext } from "./decode";
+import type { Sockaddr } from "./sockaddr";
+
+export type FieldValue = string | null | SecurityContext | Sockaddr | EnrichedObject;
+export interface EnrichedObject {
+  [key: string]: string | EnrichedObject;
+}
+
+/** One record of an event, see schema/event.schema.json. */
+export interface OutputRecord {
+  type: string;
+  fields: Record<string, FieldValue>;
+  /** Values as logged (quotes removed), only for fields whose interpreted value differs. */
+  raw?: Record<string, string>;
+  text?: string;
+  enriched?: EnrichedObject;
+  unparsed?: string;
+}
+
+/** One event: the stable output schema (schema/event.schema.json). */
+export interface AuditEvent {
+  id: string | null;
+  node?: string | undefined;
+  time: string | null;
+  serial: number | null;
+  /** Record types in arrival order. */
+  types: string[];
+  syscall?: string | undefined;
+  arch?: string | undefined;
+  success?: boolean | undefined;
+  exit?: string | undefined;
+  pid?: string | undefined;
+  ppid?: string | undefined;
+  auid?: string | undefined;
+  uid?: string | undefined;
+  ses?: string | undefined;
+  comm?: string | undefined;
+  exe?: string | undefined;
+  keys?: string[] | undefined;
+  argc?: number | undefined;
+  argv?: string[] | undefined;
+  proctitle?: string[] | undefined;
+  cwd?: string | undefined;
+  sockaddr?: Sockaddr | undefined;
+  /** The records as objects: filled only when the Interpreter is asked for them (see InterpreterOptions). */
+  records: OutputRecord[];
+  unparsed?: string[] | undefined;
+}

@@ -1,0 +1,91 @@
+import type { PendingEvent } from "./assemble";
+import type { AuditEvent } from "./event";
+import { Slot } from "./fields";
+import { JsonBytes } from "./json";
+import type { Header } from "./record";
+import { decodeArg } from "./values";
+
+/** An event's reusable byte buffers: its records' JSON, and where in it each summary value was written. */
+export class EventBuffers {
+  readonly records = new JsonBytes(8192);
+  /** Per Slot: start and end of the value's JSON in records, or -1. */
+  readonly spans = new Int32Array(Slot.Count * 2).fill(-1);
+  /** The proctitle as a JSON array, when it was written straight from the record's hex (summaries off). */
+  readonly proctitle = new JsonBytes(256);
+
+  reset(): void {
+    this.records.reset();
+    this.spans.fill(-1);
+    this.proctitle.reset();
+  }
+}
+
+/** One event being assembled: its summary so far and its records, already written as JSON bytes. */
+export class OpenEvent implements PendingEvent {
+  recordCount = 0;
+  /** argv chunks (aN[i]) being joined: one long argument may continue in the next EXECVE record. */
+  chunks: Map<number, string> | undefined = undefined;
+  closed = false;
+  readonly records: JsonBytes;
+  readonly node: string | undefined;
+  readonly timeMs: number;
+  readonly serial: number;
+  readonly sec: number;
+  readonly msDigits: number;
+  readonly shape: number;
+
+  constructor(
+    readonly event: AuditEvent,
+    h: Header,
+    readonly stamp: string,
+    readonly buffers: EventBuffers,
+    public tick: number,
+  ) {
+    this.records = buffers.records;
+    this.node = h.node;
+    this.timeMs = h.timeMs;
+    this.serial = h.serial;
+    this.sec = h.sec;
+    this.msDigits = h.msDigits;
+    this.shape = h.shape;
+  }
+}
+
+/** Sets the event's summary field for a slot. */
+export function setSummary(event: AuditEvent, slot: Slot, v: string): void {
+  switch (slot) {
+    case Slot.Pid:
+      event.pid = v;
+      break;
+    case Slot.Ppid:
+      event.ppid = v;
+      break;
+    case Slot.Auid:
+      event.auid = v;
+      break;
+    case Slot.Uid:
+      event.uid = v;
+      break;
+    case Slot.Ses:
+      event.ses = v;
+      break;
+    case Slot.Comm:
+      event.comm = v;
+      break;
+    case Slot.Exe:
+      event.exe = v;
+      break;
+    case Slot.Cwd:
+      event.cwd = v;
+      break;
+  }
+}
+
+/** argv complete: the joined chunks decoded, holes filled with "" (argc beyond the fields present). */
+export function finishArgv(open: OpenEvent): void {
+  const argv = open.event.argv;
+  if (argv === undefined) return;
+  if (open.chunks) for (const [index, hexChunks] of open.chunks) argv[index] = decodeArg(hexChunks);
+  open.chunks = undefined;
+  for (let i = 0; i < argv.length; i++) argv[i] ??= "";
+}

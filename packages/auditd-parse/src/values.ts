@@ -1,0 +1,178 @@
+import { capNames, decodeHexAt, decodeHexString, errnoName, modeText, permText, securityContext, signalName } from "./decode";
+import { Kind } from "./fields";
+import { UNSET_ID } from "./ids";
+import { type JsonBytes, jsonString, member } from "./json";
+import { tokenize } from "./record";
+
+/** Value-level helpers of the interpreter: readings by kind, bytes tests, argv and proctitle decoding. */
+
+const DQUOTE = 34;
+const COMMA = 44;
+
+/** uid/gid → name: an array for ids below 65536 (an index instead of a hash), a bounded map above. */
+export class IdCache {
+  private readonly small: (IdName | undefined)[] = new Array(65_536).fill(undefined);
+  private readonly large = new Map<number, IdName>();
+
+  get(id: number): IdName | undefined {
+    return id < 65_536 ? this.small[id] : this.large.get(id);
+  }
+
+  set(id: number, name: IdName): void {
+    if (id < 65_536) this.small[id] = name;
+    else if (this.large.size < 65_536) this.large.set(id, name);
+  }
+}
+
+export interface IdName {
+  text: string;
+  json: Uint8Array;
+  /** The name is the number itself (no passwd/group entry). */
+  same: boolean;
+}
+
+/** Kinds whose reading depends on the value alone, so it can be cached by the value's bytes. */
+export const VALUE_KINDS = [Kind.Exit, Kind.Mode, Kind.Perm, Kind.Cap, Kind.Context, Kind.Session, Kind.Signal] as const;
+
+/** A value read by its kind: the text, its JSON, and whether that is the value itself. */
+export interface Reading {
+  text: string;
+  json: string;
+  same: boolean;
+}
+
+export function readingOf(kind: Kind, value: string): Reading {
+  let v = value;
+  let json: string | undefined;
+  switch (kind) {
+    case Kind.Exit:
+      v = errnoName(value) ?? value;
+      break;
+    case Kind.Mode:
+      v = modeText(value) ?? value;
+      break;
+    case Kind.Perm:
+      v = permText(value) ?? value;
+      break;
+    case Kind.Cap:
+      v = capNames(value) ?? value;
+      break;
+    case Kind.Context: {
+      const ctx = securityContext(value);
+      json = ctx === undefined ? jsonString(value) : JSON.stringify(ctx);
+      break;
+    }
+    case Kind.Session:
+      if (value === UNSET_ID) v = "unset";
+      break;
+    case Kind.Signal:
+      v = signalName(value) ?? value;
+      break;
+  }
+  return { text: v, json: json ?? jsonString(v), same: json === undefined && v === value };
+}
+
+/** The command line at its NULs, without the trailing empty parts. */
+export function proctitleParts(text: string): string[] {
+  const parts = text.split("\0");
+  while (parts.length > 1 && parts[parts.length - 1] === "") parts.pop();
+  return parts;
+}
+
+/** proctitleParts() as a JSON array, written from the decoded bytes: parts at NULs, trailing NULs dropped. */
+export function proctitleJson(out: JsonBytes, bytes: Buffer): void {
+  out.reset();
+  let end = bytes.length;
+  while (end > 0 && bytes[end - 1] === 0) end--;
+  out.byte(91);
+  let start = 0;
+  for (let i = 0; i <= end; i++) {
+    if (i < end && bytes[i] !== 0) continue;
+    if (start > 0) out.byte(COMMA);
+    out.copyString(bytes, start, i);
+    start = i + 1;
+  }
+  out.byte(93);
+}
+
+/** decodeArg() for a value given as bytes. */
+export function argAt(buf: Buffer, from: number, to: number): string {
+  if (buf[from] === DQUOTE) return buf.toString("utf8", from + 1, to - (to - from > 1 && buf[to - 1] === DQUOTE ? 1 : 0));
+  if (bytesAre(buf, from, to, "(null)")) return "(null)";
+  return decodeHexAt(buf, from, to) ?? buf.toString("utf8", from, to);
+}
+
+/** Whether buf[from, to) is `name`, past the eight bytes already compared packed. */
+export function sameName(name: Uint8Array, buf: Buffer, from: number, to: number): boolean {
+  if (name.length !== to - from) return false;
+  for (let i = 8; i < name.length; i++) if (name[i] !== buf[from + i]) return false;
+  return true;
+}
+
+export function bytesAre(buf: Buffer, from: number, to: number, text: string): boolean {
+  if (to - from !== text.length) return false;
+  for (let i = 0; i < text.length; i++) if (buf[from + i] !== text.charCodeAt(i)) return false;
+  return true;
+}
+
+/** "?", "(null)" or "(none)" as bytes: no information. */
+export function isNullishAt(buf: Buffer, from: number, to: number): boolean {
+  const n = to - from;
+  if (n === 1) return buf[from] === 63;
+  if (n !== 6 || buf[from] !== 40 || buf[from + 5] !== 41) return false;
+  const inner = buf.toString("latin1", from + 1, from + 5);
+  return inner === "null" || inner === "none";
+}
+
+/** A uid/gid written in canonical decimal (no sign, no leading zero), or -1. */
+export function idNumber(buf: Buffer, from: number, to: number): number {
+  const n = to - from;
+  if (n < 1 || n > 10 || (n > 1 && buf[from] === 48)) return -1;
+  let id = 0;
+  for (let i = from; i < to; i++) {
+    const c = buf[i]! - 48;
+    if (c < 0 || c > 9) return -1;
+    id = id * 10 + c;
+  }
+  return id;
+}
+
+export function isNullish(value: string, first: number): boolean {
+  // "(null)", "(none)" and "?" carry no information
+  if (first === 63) return value.length === 1;
+  return first === 40 && (value === "(null)" || value === "(none)");
+}
+
+export function decodeArg(value: string): string {
+  if (value.charCodeAt(0) === 34) return value.slice(1, value.length - (value.endsWith('"') ? 1 : 0));
+  if (value === "(null)") return value;
+  return decodeHexString(value) ?? value;
+}
+
+export function isNumeric(s: string): boolean {
+  for (let i = s.charCodeAt(0) === 45 ? 1 : 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 48 || c > 57) return false;
+  }
+  return s.length > 0;
+}
+
+/** ENRICHED fields as JSON members: values unquoted, braced values (`SADDR={ … }`) as nested objects. */
+export function enrichedJson(keys: string[], values: string[]): string {
+  let out = "";
+  for (let i = 0; i < keys.length; i++) {
+    const value = values[i]!;
+    const c = value.charCodeAt(0);
+    let json: string;
+    if (c === 123 /* { */) {
+      const innerKeys: string[] = [];
+      const innerValues: string[] = [];
+      tokenize(value, 1, value.length - 1, innerKeys, innerValues, undefined, false);
+      json = `{${enrichedJson(innerKeys, innerValues)}}`;
+    } else {
+      json = jsonString(c === 34 && value.length >= 2 ? value.slice(1, -1) : value);
+    }
+    out = member(out, keys[i]!, json);
+  }
+  return out;
+}
