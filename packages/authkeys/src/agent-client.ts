@@ -1,7 +1,4 @@
-import { lstatSync, statSync } from "node:fs";
-import { connect } from "node:net";
-import { dirname } from "node:path";
-import { type AgentReply, type AgentRequest, formatRequest, MAX_REPLY_BYTES, parseReply } from "./agent-protocol";
+import type { AgentReply, AgentRequest } from "./agent-protocol";
 
 export interface AgentSettings {
   socket: string;
@@ -11,34 +8,63 @@ export interface AgentSettings {
 export type AgentAnswer = { ok: true; reply: AgentReply } | { ok: false; problem: string };
 
 /**
- * Why this socket must not be trusted, or undefined. Whoever answers on it decides which keys log
- * in, so it must belong to this user (the agent runs as the command user) or root, in a directory
- * no one else can write, where no one could have swapped in a socket of their own.
+ * One request, one reply, within settings.timeoutMs from the connect; never throws. owner: whom the
+ * agent runs as (default this user). Self-contained (it refers to nothing outside its body), because
+ * the installed launcher carries a copy and asks the agent without loading the bundle.
+ *
+ * The socket is trusted only when it and its directory belong to the owner or root and no one else
+ * can write that directory: whoever answers on it decides which keys log in. A reply is used only if
+ * it is exactly one the agent sends: a line break inside a key line (a smuggled second line) voids it.
  */
-export function untrustedSocket(path: string, owner = process.geteuid?.() ?? 0): string | undefined {
-  const info = lstatSync(path, { throwIfNoEntry: false });
-  if (!info) return `${path} does not exist`;
-  if (!info.isSocket()) return `${path} is not a socket`;
-  if (info.uid !== owner && info.uid !== 0) return `${path} is owned by uid ${info.uid}, not by uid ${owner} or root`;
-  const dir = statSync(dirname(path));
-  if (dir.uid !== owner && dir.uid !== 0) return `${dirname(path)} is owned by uid ${dir.uid}, not by uid ${owner} or root`;
-  if ((dir.mode & 0o022) !== 0) return `${dirname(path)} is writable by group or others (mode ${(dir.mode & 0o777).toString(8)})`;
-  return undefined;
-}
-
-/** One request, one reply, within settings.timeoutMs from the connect; never throws. owner: whom the agent runs as. */
 export function askAgent(settings: AgentSettings, request: AgentRequest, owner?: number): Promise<AgentAnswer> {
+  const MAX_REPLY_BYTES = 1024 * 1024;
+  const RESULTS = ["keys", "no-keys", "unknown-user", "not-allowed", "invalid-user"];
+  const SOURCES = ["ldap", "cache", "none"];
+  const { lstatSync, statSync } = process.getBuiltinModule("node:fs");
+  const { dirname } = process.getBuiltinModule("node:path");
+  const path = settings.socket;
+  const uid = owner ?? process.geteuid?.() ?? 0;
+
+  const untrusted = (): string | undefined => {
+    const info = lstatSync(path, { throwIfNoEntry: false });
+    if (!info) return `${path} does not exist`;
+    if (!info.isSocket()) return `${path} is not a socket`;
+    if (info.uid !== uid && info.uid !== 0) return `${path} is owned by uid ${info.uid}, not by uid ${uid} or root`;
+    const dir = statSync(dirname(path));
+    if (dir.uid !== uid && dir.uid !== 0) return `${dirname(path)} is owned by uid ${dir.uid}, not by uid ${uid} or root`;
+    if ((dir.mode & 0o022) !== 0) return `${dirname(path)} is writable by group or others (mode ${(dir.mode & 0o777).toString(8)})`;
+    return undefined;
+  };
+  const parseReply = (line: string): AgentReply | undefined => {
+    let value: Record<string, unknown>;
+    try {
+      value = JSON.parse(line);
+    } catch {
+      return undefined;
+    }
+    if (typeof value !== "object" || value === null || Array.isArray(value)) return undefined;
+    if (value.pong === true) return { kind: "pong" };
+    if (typeof value.error === "string") return { kind: "error", error: value.error };
+    const { result, source, lines } = value;
+    if (typeof result !== "string" || !RESULTS.includes(result)) return undefined;
+    if (typeof source !== "string" || !SOURCES.includes(source)) return undefined;
+    if (!Array.isArray(lines) || !lines.every((l) => typeof l === "string" && l.length > 0 && !/[\r\n\0]/.test(l))) return undefined;
+    if (result !== "keys" && lines.length > 0) return undefined;
+    return { kind: "lookup", result, source, lines } as AgentReply;
+  };
+
   let problem: string | undefined;
   try {
-    problem = untrustedSocket(settings.socket, owner);
+    problem = untrusted();
   } catch (error) {
-    problem = `cannot check ${settings.socket} (${(error as NodeJS.ErrnoException).code ?? "error"})`;
+    problem = `cannot check ${path} (${(error as NodeJS.ErrnoException).code ?? "error"})`;
   }
   if (problem) return Promise.resolve({ ok: false, problem });
+  const body = request.kind === "ping" ? { ping: true } : { user: request.user, fingerprint: request.fingerprint };
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     let size = 0;
-    const socket = connect({ path: settings.socket });
+    const socket = process.getBuiltinModule("node:net").connect({ path });
     const finish = (answer: AgentAnswer) => {
       clearTimeout(timer);
       socket.destroy();
@@ -46,7 +72,7 @@ export function askAgent(settings: AgentSettings, request: AgentRequest, owner?:
     };
     const timer = setTimeout(() => finish({ ok: false, problem: `no reply within ${settings.timeoutMs} ms` }), settings.timeoutMs);
     socket.on("error", (error: NodeJS.ErrnoException) => finish({ ok: false, problem: error.code ?? error.message }));
-    socket.on("connect", () => socket.write(formatRequest(request)));
+    socket.on("connect", () => socket.write(`${JSON.stringify(body)}\n`));
     socket.on("data", (chunk: Buffer) => {
       const end = chunk.indexOf(10);
       size += end === -1 ? chunk.length : end;

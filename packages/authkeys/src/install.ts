@@ -3,6 +3,8 @@ import { chmodSync, chownSync, mkdirSync, statSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { describeError, PermissionError, UsageError } from "@opsguard/core/errors";
 import { installWithLauncher } from "@opsguard/core/launcher";
+import { agentFastPathExpression, configStamp } from "./agent-fast-path";
+import type { AuthkeysConfig } from "./config";
 import { checkCommandPath } from "./doctor";
 import { VALIDATED_CONFIG_FILE, validatedConfigFile } from "./login-config";
 import { sshdConfigLines } from "./sshd-config";
@@ -47,10 +49,30 @@ export async function installAuthkeys(options: InstallOptions): Promise<InstallR
     warmArgs: [...configArgs, "warm-up"],
     nodeFlag: "--use-openssl-ca",
     generatedFiles: validated ? { [VALIDATED_CONFIG_FILE]: validated } : {},
+    ...agentFastPath(options.config, validated?.content),
   });
   for (const check of checkCommandPath(launcher)) if (check.verdict === "fail") warnings.push(check.detail);
   warnings.push(...prepareCacheDir(options.cacheDir, options.runAs));
   return { launcher, warnings, sshdConfig: sshdConfigLines({ path: launcher, user: options.runAs, config: options.config }) };
+}
+
+/**
+ * With an agent in the validated config, the launcher asks it before loading the bundle, for logins
+ * that name this config file (as the printed sshd_config line does) while the file is unchanged.
+ */
+function agentFastPath(configPath: string | undefined, validated: string | undefined): { fastPath?: string } {
+  if (!configPath || !validated) return {};
+  const { config } = JSON.parse(validated) as { config: AuthkeysConfig };
+  if (!config.agent) return {};
+  return {
+    fastPath: agentFastPathExpression({
+      configPath,
+      configStamp: configStamp(configPath),
+      socket: config.agent.socket,
+      timeoutMs: config.agent.timeoutMs,
+      facility: config.syslog ? config.syslog.facility : undefined,
+    }),
+  };
 }
 
 function prepareCacheDir(dir: string, user: string): string[] {

@@ -1,6 +1,7 @@
 import { ExitCode } from "@opsguard/core/exit";
 import { type LogFormat, Logger, type LogLevel } from "@opsguard/core/log";
 import { askAgent } from "./agent-client";
+import { AGENT_PROBLEM_GLOBAL } from "./agent-fast-path";
 import type { AuthkeysConfig } from "./config";
 import { loadLoginConfig } from "./login-config";
 import type { LookupOutcome } from "./lookup";
@@ -17,8 +18,10 @@ export interface LookupCommandOptions {
 /** `authkeys [lookup] <user> [fingerprint]`: the keys on stdout, one audit line per lookup. */
 export async function runLookupCommand(user: string, fingerprint: string | undefined, options: LookupCommandOptions): Promise<void> {
   const config = await loadLoginConfig(options.config);
+  const launcherProblem = (globalThis as Record<string, unknown>)[AGENT_PROBLEM_GLOBAL] as string | undefined;
   // A late or broken agent must leave the direct lookup its whole deadline.
-  watchdog((config.agent?.timeoutMs ?? 0) + config.ldap.deadlineMs + WATCHDOG_GRACE_MS);
+  const agentWait = config.agent && launcherProblem === undefined ? config.agent.timeoutMs : 0;
+  watchdog(agentWait + config.ldap.deadlineMs + WATCHDOG_GRACE_MS);
   const facility = config.syslog ? config.syslog.facility : undefined;
   const log = new Logger({
     tool: "authkeys",
@@ -31,7 +34,8 @@ export async function runLookupCommand(user: string, fingerprint: string | undef
     ? new Logger({ tool: "authkeys", level: "info", syslog: { facility }, stderr: false })
     : new Logger({ tool: "authkeys", level: options.quiet ? "error" : "info", format: options.logFormat });
   try {
-    const outcome = (await fromAgent(config, user, fingerprint, log)) ?? (await lookupDirectly(config, user, fingerprint, log));
+    const outcome =
+      (await fromAgent(config, user, fingerprint, log, launcherProblem)) ?? (await lookupDirectly(config, user, fingerprint, log));
     if (options.json) {
       process.stdout.write(`${JSON.stringify({ user, result: outcome.result, source: outcome.source, keys: outcome.lines })}\n`);
     } else if (outcome.lines.length > 0) {
@@ -55,11 +59,21 @@ type Outcome = Pick<LookupOutcome, "result" | "lines"> & { source: string };
 
 /**
  * The agent's answer, or undefined on any problem with it (not configured, not trusted, down,
- * late, a malformed or error reply): the caller then looks up directly, as without an agent.
+ * late, a malformed or error reply): the caller then looks up directly, as without an agent. When
+ * the launcher already asked it (launcherProblem), it is not asked again.
  */
-async function fromAgent(config: AuthkeysConfig, user: string, fingerprint: string | undefined, log: Logger): Promise<Outcome | undefined> {
+async function fromAgent(
+  config: AuthkeysConfig,
+  user: string,
+  fingerprint: string | undefined,
+  log: Logger,
+  launcherProblem: string | undefined,
+): Promise<Outcome | undefined> {
   if (!config.agent) return undefined;
-  const answer = await askAgent(config.agent, { kind: "lookup", user, fingerprint });
+  const answer =
+    launcherProblem === undefined
+      ? await askAgent(config.agent, { kind: "lookup", user, fingerprint })
+      : ({ ok: false, problem: launcherProblem } as const);
   if (answer.ok && answer.reply.kind === "lookup") {
     return { result: answer.reply.result, source: `agent:${answer.reply.source}`, lines: answer.reply.lines };
   }
