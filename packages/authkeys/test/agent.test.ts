@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { type ChildProcess, execFile, spawn, spawnSync } from "node:child_process";
 import { chmodSync, chownSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { connect, createServer, type Server, type Socket } from "node:net";
 import { join } from "node:path";
@@ -105,6 +105,17 @@ function lookup(user: string) {
   };
 }
 
+/** lookup() without blocking this process, for a fake agent served from it. */
+function lookupAsync(user: string): Promise<{ keys: number; stderr: string; source: string | undefined }> {
+  const [cmd = "", ...args] = asCommandUser([install.bin, "--config", install.configFile, "lookup", user]);
+  return new Promise((resolve, reject) => {
+    execFile(cmd, args, { encoding: "utf8", env: { PATH: "/usr/bin:/bin" } }, (error, stdout, stderr) => {
+      if (error) reject(error);
+      else resolve({ keys: stdout.split("\n").filter(Boolean).length, stderr, source: /source=(\S+)/.exec(stderr)?.[1] });
+    });
+  });
+}
+
 const key = (user: "alice" | "bob") => {
   const found = lab.users[user].keys.find((k) => k.type === "ed25519");
   if (!found) throw new Error(`lab user ${user} has no ed25519 key`);
@@ -209,6 +220,30 @@ describe("authkeys agent", () => {
     } finally {
       for (const c of held) c.destroy();
       await new Promise((resolve) => hung.close(resolve));
+    }
+  });
+
+  it("a reply that smuggles a second key line is not used: the login looks up directly", async () => {
+    rmSync(socket, { force: true });
+    const smuggled = {
+      result: "keys",
+      source: "ldap",
+      lines: ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAA x\nssh-ed25519 AAAAC3NzaC1lZDI1NTE5BBBB evil"],
+    };
+    const held = new Set<Socket>();
+    const fake = createServer((c) => {
+      held.add(c);
+      c.end(`${JSON.stringify(smuggled)}\n`);
+    });
+    await new Promise<void>((resolve) => fake.listen(socket, resolve));
+    chmodSync(socket, 0o666);
+    try {
+      const r = await lookupAsync("alice");
+      expect(r).toMatchObject({ keys: 3, source: "ldap" });
+      expect(r.stderr).toMatch(/agent not used \(malformed reply\)/);
+    } finally {
+      for (const c of held) c.destroy();
+      await new Promise((resolve) => fake.close(resolve));
     }
   });
 
