@@ -127,7 +127,7 @@ function persistentSession(client: LdapClient): LdapSession {
   };
 }
 
-/** One request per connection, read within the LDAP deadline and at most MAX_REQUEST_BYTES long. */
+/** One request per connection, sent within ldap.deadlineMs of the last byte and at most MAX_REQUEST_BYTES long. */
 function serve(connection: Socket, config: AuthkeysConfig, session: LdapSession, log: Logger): void {
   const chunks: Buffer[] = [];
   let size = 0;
@@ -146,6 +146,8 @@ function serve(connection: Socket, config: AuthkeysConfig, session: LdapSession,
     chunks.push(end === -1 ? chunk : chunk.subarray(0, end));
     if (end === -1) return;
     answered = true;
+    // From here the lookup's own deadline bounds the wait.
+    connection.setTimeout(0);
     connection.pause();
     void answer(Buffer.concat(chunks).toString("utf8"), config, session, log).then(reply);
   });

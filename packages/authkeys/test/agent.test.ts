@@ -157,6 +157,13 @@ describe("authkeys agent", () => {
     expect(after, `${after.stderr}\n${agent?.stderr()}`).toMatchObject({ code: 0, keys: 3, source: "agent:ldap" });
   });
 
+  it("answers concurrent lookups on its one LDAP connection", async () => {
+    const users = ["alice", "bob", "carol", "alice", "bob", "carol", "alice", "bob"];
+    const replies = await Promise.all(users.map((user) => request(`${JSON.stringify({ user })}\n`)));
+    const counts = replies.map((r) => (JSON.parse(r) as { lines: string[] }).lines.length);
+    expect(counts).toEqual(users.map((u) => lab.users[u as "alice" | "bob" | "carol"].keys.length));
+  });
+
   it("answers an oversized or garbage request with an error and keeps serving", async () => {
     const huge = await request(Buffer.alloc(MAX_REQUEST_BYTES + 10, "a"));
     expect(JSON.parse(huge)).toEqual({ error: `request larger than ${MAX_REQUEST_BYTES} bytes` });
