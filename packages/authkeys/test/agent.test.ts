@@ -131,6 +131,19 @@ describe("authkeys agent", () => {
     expect(await sshLogin(sshd.port, "alice", key("bob"))).toMatchObject({ ok: false });
   });
 
+  it("a reader that hangs up early (EPIPE) does not turn an agent's answer into a failure", async () => {
+    const [cmd = "", ...args] = asCommandUser([install.bin, "--config", install.configFile, "lookup", "alice"]);
+    const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"], env: { PATH: "/usr/bin:/bin" } });
+    child.stdout.destroy();
+    let stderr = "";
+    child.stderr.on("data", (d: Buffer) => {
+      stderr += d.toString();
+    });
+    const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
+    expect(code).toBe(0);
+    expect(stderr).toMatch(/^authkeys: lookup user=alice result=keys keys=3 source=agent:ldap ms=\d+\n$/);
+  });
+
   it("doctor pings the agent and looks the user up through it", () => {
     const r = spawnSync(install.bin, ["--config", install.configFile, "doctor", "--user", "alice"], { encoding: "utf8" });
     expect(r.stdout).toMatch(/^ok +agent: answers on \S+agent.sock in \d+ ms$/m);
