@@ -61,7 +61,7 @@ try {
   const rss = peakRssMb(asCommandUser([launcher, "--config", installed.configFile, "alice"]), { env });
   const rssPlain = peakRssMb(asCommandUser([process.execPath, bundle, "--config", installed.configFile, "alice"]), { env });
 
-  const logins = await loginRatio(installed, small);
+  const logins = await loginRatio(installed, small, viaAgent.installed);
 
   console.log(`authkeys benchmark: median wall time over ${runs} runs each (Node ${process.version})`);
   printTable([
@@ -74,6 +74,7 @@ try {
     ["authkeys alice, directory + 10,000 users", bigLookup.toFixed(1), `${(bigLookup / lookup).toFixed(2)} vs small directory`],
     ["authkeys fifty (50 keys), directory + 10,000 users", fifty.toFixed(1), `${(fifty / lookup).toFixed(2)} vs alice (3 keys)`],
     ["sshd login via authkeys", logins.command.toFixed(1), `${(logins.command / logins.file).toFixed(2)} vs static authorized_keys`],
+    ["sshd login via authkeys + agent", logins.agent.toFixed(1), `${(logins.agent / logins.file).toFixed(2)} vs static authorized_keys`],
     ["sshd login, static authorized_keys", logins.file.toFixed(1), "1.00"],
   ]);
   console.log(
@@ -173,8 +174,8 @@ function sshString(buf) {
   return Buffer.concat([len, buf]);
 }
 
-/** Median wall time of N publickey logins with a real client, through authkeys and through a static file. */
-async function loginRatio(installed, l) {
+/** Median wall time of N publickey logins with a real client: through authkeys, with its agent, and through a static file. */
+async function loginRatio(installed, l, agentInstalled) {
   const alice = l.users.alice;
   const key = alice.keys.find((k) => k.type === "ed25519");
   const keysDir = mkdtempSync("/run/opsguard-bench-keys-");
@@ -193,6 +194,10 @@ async function loginRatio(installed, l) {
       user: "authkeys",
     },
   });
+  const viaAgent = await lab.startSshd({
+    users,
+    authorizedKeysCommand: { path: agentInstalled.bin, args: `--config ${agentInstalled.configFile} lookup %u %f`, user: "authkeys" },
+  });
   const viaFile = await lab.startSshd({ users, authorizedKeysFile: staticFile });
   try {
     const measure = async (port) => {
@@ -204,9 +209,10 @@ async function loginRatio(installed, l) {
       }
       return median(samples);
     };
-    return { command: await measure(viaCommand.port), file: await measure(viaFile.port) };
+    return { command: await measure(viaCommand.port), agent: await measure(viaAgent.port), file: await measure(viaFile.port) };
   } finally {
     await viaCommand.stop();
+    await viaAgent.stop();
     await viaFile.stop();
     rmSync(keysDir, { recursive: true, force: true });
   }
