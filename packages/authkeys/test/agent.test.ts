@@ -279,6 +279,37 @@ describe("authkeys agent", () => {
     expect(await sshLogin(sshd.port, "alice", key("alice"))).toMatchObject({ ok: true });
   });
 
+  it("with syslog on, the audit line of an agent's answer goes to logger(1) as the bundle writes it", async () => {
+    agent ??= await startAgent();
+    const fakeBin = mkdtempSync("/run/opsguard-agent-logger-");
+    chmodSync(fakeBin, 0o777);
+    const logFile = join(fakeBin, "syslog");
+    writeFileSync(join(fakeBin, "logger"), `#!/bin/sh\nprintf '%s\\n' "$*" >> ${logFile}\n`, { mode: 0o755 });
+    const syslogInstall = installAuthkeys(lab, { agent: { socket, timeoutMs: AGENT_TIMEOUT_MS }, syslog: { facility: "authpriv" } });
+    const [cmd = "", ...args] = asCommandUser([syslogInstall.bin, "--config", syslogInstall.configFile, "lookup", "alice"]);
+    const loggedLines = async (count: number) => {
+      for (let i = 0; i < 100 && (existsSync(logFile) ? readFileSync(logFile, "utf8").split("\n").length <= count : true); i++) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      return readFileSync(logFile, "utf8").trim().split("\n");
+    };
+    try {
+      const env = { PATH: `${fakeBin}:/usr/bin:/bin` };
+      expect(spawnSync(cmd, args, { encoding: "utf8", env })).toMatchObject({ status: 0, stderr: "" });
+      // The same config, touched: the launcher no longer answers, the bundle asks the agent and logs.
+      writeFileSync(syslogInstall.configFile, readFileSync(syslogInstall.configFile));
+      expect(spawnSync(cmd, args, { encoding: "utf8", env })).toMatchObject({ status: 0, stderr: "" });
+      const lines = await loggedLines(2);
+      expect(lines).toHaveLength(2);
+      for (const line of lines) {
+        expect(line).toMatch(/^-t authkeys --id \d+ -p authpriv\.info -- lookup user=alice result=keys keys=3 source=agent:ldap ms=\d+$/);
+      }
+    } finally {
+      syslogInstall.remove();
+      rmSync(fakeBin, { recursive: true, force: true });
+    }
+  });
+
   it("a config edited since install is read again: without agent.socket the agent is not asked", async () => {
     agent = await startAgent();
     const original = readFileSync(install.configFile, "utf8");
