@@ -1,6 +1,7 @@
 import { chmodSync, lstatSync, statSync, unlinkSync } from "node:fs";
 import { connect, createServer, type Server, type Socket } from "node:net";
 import { dirname } from "node:path";
+import { readConfigText } from "@opsguard/core/config-file";
 import { ConfigError, describeError, OpsguardError, PermissionError } from "@opsguard/core/errors";
 import { ExitCode } from "@opsguard/core/exit";
 import { LdapClient } from "@opsguard/core/ldap/client";
@@ -9,11 +10,14 @@ import { ldapOptionsFromConfig } from "@opsguard/core/ldap/options";
 import type { Logger } from "@opsguard/core/log";
 import { type AgentReply, formatReply, MAX_REQUEST_BYTES, parseRequest } from "./agent-protocol";
 import type { AuthkeysConfig } from "./config";
+import { loadLoginConfigText } from "./login-config";
 import { type LdapSession, lookupKeys } from "./lookup";
 import { printableUser } from "./username";
 
 /** Logins ask at most a few at a time; more open connections than this are not sshd asking. */
 const MAX_CONNECTIONS = 64;
+/** A login sends its request as soon as it connects; a connection silent this long is dropped. */
+const REQUEST_IDLE_MS = 2000;
 
 export interface RunningAgent {
   socket: string;
@@ -26,16 +30,17 @@ export interface RunningAgent {
  * (a fresh LDAP search each time, cache write and revocation, fail closed), on one LDAP connection
  * kept open between requests, so a login pays neither TLS nor bind.
  */
-export async function startAgent(config: AuthkeysConfig, log: Logger): Promise<RunningAgent> {
+export async function startAgent(configPath: string | undefined, log: Logger): Promise<RunningAgent> {
+  const loaded = await loadLoginConfigText(configPath);
+  const config = loaded.config;
   if (!config.agent) {
     throw new ConfigError("agent.socket is not configured", { hint: 'add agent: { socket: "/run/authkeys/agent.sock" } to the config' });
   }
   const { socket: path } = config.agent;
   checkSocketDir(dirname(path));
   await removeStaleSocket(path);
-  const client = new LdapClient({ ...ldapOptionsFromConfig(config.ldap), log });
-  const session = persistentSession(client);
-  const server = createServer((connection) => serve(connection, config, session, log));
+  const current = new CurrentConfig(configPath, loaded, log);
+  const server = createServer((connection) => serve(connection, current, log));
   server.maxConnections = MAX_CONNECTIONS;
   await listenPrivately(server, path);
   log.info("agent listening", { socket: path });
@@ -43,15 +48,15 @@ export async function startAgent(config: AuthkeysConfig, log: Logger): Promise<R
     socket: path,
     async stop() {
       await new Promise<void>((resolve) => server.close(() => resolve()));
-      await client.close();
+      await current.close();
       log.info("agent stopped", { socket: path });
     },
   };
 }
 
 /** Runs until SIGTERM or SIGINT, then exits 0 once open requests are answered. */
-export async function runAgent(config: AuthkeysConfig, log: Logger): Promise<void> {
-  const agent = await startAgent(config, log);
+export async function runAgent(configPath: string | undefined, log: Logger): Promise<void> {
+  const agent = await startAgent(configPath, log);
   const stop = () => {
     void agent.stop().then(() => process.exit(0));
   };
@@ -112,6 +117,54 @@ async function listenPrivately(server: Server, path: string): Promise<void> {
 }
 
 /**
+ * The config every request decides with. A login reads the config file each time, so the agent must
+ * too: when the file's text changed, it is loaded again (and the LDAP connection replaced if the ldap
+ * section changed) before the lookup, so an edit (a group removed from allowedGroups) applies at once.
+ */
+class CurrentConfig {
+  readonly #path: string | undefined;
+  readonly #log: Logger;
+  #text: string;
+  #config: AuthkeysConfig;
+  #client: LdapClient;
+  #session: LdapSession;
+
+  constructor(path: string | undefined, loaded: { text: string; config: AuthkeysConfig }, log: Logger) {
+    this.#path = path;
+    this.#log = log;
+    this.#text = loaded.text;
+    this.#config = loaded.config;
+    this.#client = new LdapClient({ ...ldapOptionsFromConfig(loaded.config.ldap), log });
+    this.#session = persistentSession(this.#client);
+  }
+
+  /** An unreadable or invalid config throws, as it fails a login. */
+  async get(): Promise<{ config: AuthkeysConfig; session: LdapSession }> {
+    if (readConfigText({ tool: "authkeys", path: this.#path }).text !== this.#text) {
+      const loaded = await loadLoginConfigText(this.#path);
+      if (JSON.stringify(loaded.config.ldap) !== JSON.stringify(this.#config.ldap)) {
+        // Lookups still running on the old connection finish within their deadline.
+        const old = this.#client;
+        setTimeout(() => void old.close(), this.#config.ldap.deadlineMs).unref();
+        this.#client = new LdapClient({ ...ldapOptionsFromConfig(loaded.config.ldap), log: this.#log });
+        this.#session = persistentSession(this.#client);
+      }
+      if (loaded.config.agent?.socket !== this.#config.agent?.socket) {
+        this.#log.warn("agent.socket changed in the config: restart the agent to listen there", { socket: this.#config.agent?.socket });
+      }
+      this.#log.info("config changed; reloaded", { file: loaded.filepath });
+      this.#text = loaded.text;
+      this.#config = loaded.config;
+    }
+    return { config: this.#config, session: this.#session };
+  }
+
+  async close(): Promise<void> {
+    await this.#client.close();
+  }
+}
+
+/**
  * Each lookup gets the full deadline on the shared connection. A connection that failed is closed,
  * so the next lookup connects again with failover from the first URL.
  */
@@ -128,7 +181,7 @@ function persistentSession(client: LdapClient): LdapSession {
 }
 
 /** One request per connection, sent within ldap.deadlineMs of the last byte and at most MAX_REQUEST_BYTES long. */
-function serve(connection: Socket, config: AuthkeysConfig, session: LdapSession, log: Logger): void {
+function serve(connection: Socket, current: CurrentConfig, log: Logger): void {
   const chunks: Buffer[] = [];
   let size = 0;
   let answered = false;
@@ -136,7 +189,7 @@ function serve(connection: Socket, config: AuthkeysConfig, session: LdapSession,
     answered = true;
     connection.end(formatReply(body));
   };
-  connection.setTimeout(config.ldap.deadlineMs, () => connection.destroy());
+  connection.setTimeout(REQUEST_IDLE_MS, () => connection.destroy());
   connection.on("error", () => connection.destroy());
   connection.on("data", (chunk: Buffer) => {
     if (answered) return;
@@ -149,17 +202,18 @@ function serve(connection: Socket, config: AuthkeysConfig, session: LdapSession,
     // From here the lookup's own deadline bounds the wait.
     connection.setTimeout(0);
     connection.pause();
-    void answer(Buffer.concat(chunks).toString("utf8"), config, session, log).then(reply);
+    void answer(Buffer.concat(chunks).toString("utf8"), current, log).then(reply);
   });
 }
 
-async function answer(line: string, config: AuthkeysConfig, session: LdapSession, log: Logger): Promise<AgentReply> {
+async function answer(line: string, current: CurrentConfig, log: Logger): Promise<AgentReply> {
   const request = parseRequest(line);
   if ("error" in request) return { kind: "error", error: request.error };
   if (request.kind === "ping") return { kind: "pong" };
   const started = Date.now();
   const user = printableUser(request.user);
   try {
+    const { config, session } = await current.get();
     const outcome = await lookupKeys(config, { user: request.user, fingerprint: request.fingerprint }, { log, ldap: session });
     log.debug("agent lookup", { user, result: outcome.result, source: outcome.source, ms: Date.now() - started });
     return { kind: "lookup", result: outcome.result, source: outcome.source, lines: outcome.lines };

@@ -60,8 +60,8 @@ program
   .description("keep one LDAP connection open and answer logins over agent.socket (runs until SIGTERM)")
   .action(async (_opts: unknown, command: Command) => {
     const ctx = cliContext(command);
-    const [{ loadLoginConfig }, { runAgent }] = await Promise.all([import("./login-config"), import("./agent")]);
-    await runAgent(await loadLoginConfig(ctx.opts.config), ctx.log);
+    const { runAgent } = await import("./agent");
+    await runAgent(ctx.opts.config, ctx.log);
   });
 
 program

@@ -27,9 +27,14 @@ interface ValidatedConfig {
 
 /** The config for a lookup: the stored validation result when it applies, else found, parsed and validated. */
 export async function loadLoginConfig(path: string | undefined): Promise<AuthkeysConfig> {
+  return (await loadLoginConfigText(path)).config;
+}
+
+/** loadLoginConfig, with the file and the exact text it was made from (the agent notices edits by them). */
+export async function loadLoginConfigText(path: string | undefined): Promise<ConfigText & { config: AuthkeysConfig }> {
   const found = readConfigText({ tool: "authkeys", path });
   const stored = storedValidation(found);
-  return stored.kind === "applies" ? stored.config : validate(found);
+  return { ...found, config: stored.kind === "applies" ? stored.config : await validate(found) };
 }
 
 /** For doctor: whether logins skip validating this config; "none" when nothing was stored (or running from source). */

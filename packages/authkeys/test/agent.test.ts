@@ -310,11 +310,14 @@ describe("authkeys agent", () => {
     }
   });
 
-  it("a config edited since install is read again: without agent.socket the agent is not asked", async () => {
+  it("a config edited since install is read again, by the login and by the agent", async () => {
     agent = await startAgent();
     const original = readFileSync(install.configFile, "utf8");
     try {
       expect(lookup("alice")).toMatchObject({ source: "agent:ldap" });
+      // The agent reads the edited config too: another key attribute finds no keys, at once.
+      writeConfig(install.configFile, { ...JSON.parse(original), keyAttribute: "cn" });
+      expect(lookup("alice")).toMatchObject({ code: 0, keys: 0, source: "agent:ldap" });
       writeConfig(install.configFile, { ...JSON.parse(original), agent: undefined });
       expect(lookup("alice")).toMatchObject({ code: 0, keys: 3, source: "ldap", stderr: expect.not.stringMatching(/agent/) });
       writeFileSync(install.configFile, original);
