@@ -311,7 +311,7 @@ describe("authkeys agent", () => {
   });
 
   it("a config edited since install is read again, by the login and by the agent", async () => {
-    agent = await startAgent();
+    agent ??= await startAgent();
     const original = readFileSync(install.configFile, "utf8");
     try {
       expect(lookup("alice")).toMatchObject({ source: "agent:ldap" });
