@@ -11,16 +11,15 @@ const COMMA = 44;
 
 /** uid/gid → name: an array for ids below 65536 (an index instead of a hash), a bounded map above. */
 export class IdCache {
-  /** Made on first use: a parser for a few lines (parseText) should not pay for it. */
-  private small: (IdName | undefined)[] | undefined;
+  private readonly small: (IdName | undefined)[] = new Array(65_536).fill(undefined);
   private readonly large = new Map<number, IdName>();
 
   get(id: number): IdName | undefined {
-    return id < 65_536 ? this.small?.[id] : this.large.get(id);
+    return id < 65_536 ? this.small[id] : this.large.get(id);
   }
 
   set(id: number, name: IdName): void {
-    if (id < 65_536) (this.small ??= new Array(65_536).fill(undefined))[id] = name;
+    if (id < 65_536) this.small[id] = name;
     else if (this.large.size < 65_536) this.large.set(id, name);
   }
 }
