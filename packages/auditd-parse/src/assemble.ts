@@ -11,8 +11,6 @@ export interface AssemblerOptions {
 /** What the assembler needs of an event it holds open. */
 export interface PendingEvent {
   readonly node: string | undefined;
-  /** The stamp as written: `sec.ms:serial`. */
-  readonly stamp: string;
   readonly timeMs: number;
   /** The stamp as Header's numbers (see Header.sec). */
   readonly serial: number;
@@ -21,8 +19,6 @@ export interface PendingEvent {
   readonly shape: number;
   /** The assembler's wall-clock tick when the event last got a record (live input). */
   tick: number;
-  /** Set once the event is handed over. */
-  closed: boolean;
 }
 
 /**
@@ -68,10 +64,15 @@ const SERIAL_RESET = 100_000;
  */
 export class Assembler<E extends PendingEvent> {
   readonly stats: AssemblerStats = { lines: 0, records: 0, events: 0, malformed: 0, lost: 0, skipped: 0 };
+  /** Open events by node and stamp, in the order they were created, except the newest (`last`). */
   private readonly open = new Map<string, E>();
   private readonly header = new Header();
-  /** The event of the previous record: the next record nearly always belongs to it too. */
+  /**
+   * The newest open event, kept out of the map until a record of another event arrives: most events'
+   * records come together and end with EOE, so they never touch the map at all.
+   */
   private last: E | undefined;
+  private lastKey = "";
   private readonly serials = new Map<string, { last: number; run: number; fillable: number }>();
   private readonly windowMs: number;
   private readonly maxInFlight: number;
@@ -100,7 +101,13 @@ export class Assembler<E extends PendingEvent> {
     }
     this.stats.records++;
     let event = this.last;
-    if (event === undefined || event.closed || !sameEvent(event, h)) {
+    if (event !== undefined && sameEvent(event, h)) {
+      if (h.type === "EOE") {
+        this.complete(event);
+        return;
+      }
+      this.addRecord(event, buf, end);
+    } else {
       const stamp = buf.toString("latin1", h.stampStart, h.stampEnd);
       const key = h.node === undefined ? stamp : `${h.node} ${stamp}`;
       event = this.open.get(key);
@@ -118,20 +125,14 @@ export class Assembler<E extends PendingEvent> {
         if (isStandaloneType(h.type, undefined)) {
           this.complete(event);
         } else {
-          this.open.set(key, event);
+          if (this.last !== undefined) this.open.set(this.lastKey, this.last);
           this.last = event;
-          if (this.open.size > this.maxInFlight) this.completeOldest();
+          this.lastKey = key;
+          if (this.size() > this.maxInFlight) this.completeOldest();
         }
       } else {
         this.addRecord(event, buf, end);
-        this.last = event;
       }
-    } else if (h.type === "EOE") {
-      this.open.delete(h.node === undefined ? event.stamp : `${h.node} ${event.stamp}`);
-      this.complete(event);
-      return;
-    } else {
-      this.addRecord(event, buf, end);
     }
     if (h.timeMs > this.newestMs) {
       this.newestMs = h.timeMs;
@@ -150,8 +151,9 @@ export class Assembler<E extends PendingEvent> {
    * young one; a late straggler behind it waits at most one more window.
    */
   expire(beforeMs: number): void {
+    // `last` is the newest: with KEEP_RECENT ≥ 1 the scan always stops before it
     for (const [key, event] of this.open) {
-      if (event.timeMs >= beforeMs || this.open.size <= KEEP_RECENT) break;
+      if (event.timeMs >= beforeMs || this.size() <= KEEP_RECENT) break;
       this.open.delete(key);
       this.complete(event);
     }
@@ -169,25 +171,35 @@ export class Assembler<E extends PendingEvent> {
       this.open.delete(key);
       this.complete(event);
     }
+    if (this.last !== undefined && this.ticks - this.last.tick >= idleTicks) this.complete(this.last);
   }
 
   /** Completes everything still open (end of input). */
   flush(): void {
     const events = [...this.open.values()];
     this.open.clear();
+    if (this.last !== undefined) events.push(this.last);
     for (const event of events) this.complete(event);
+  }
+
+  /** Open events, the newest included. */
+  private size(): number {
+    return this.open.size + (this.last === undefined ? 0 : 1);
   }
 
   private completeOldest(): void {
     const first = this.open.entries().next();
-    if (first.done) return;
+    if (first.done) {
+      if (this.last !== undefined) this.complete(this.last);
+      return;
+    }
     this.open.delete(first.value[0]);
     this.complete(first.value[1]);
   }
 
   private complete(event: E): void {
     this.stats.events++;
-    event.closed = true;
+    if (event === this.last) this.last = undefined;
     this.builder.complete(event);
   }
 

@@ -142,7 +142,7 @@ export class Interpreter implements EventBuilder<OpenEvent> {
       records: [],
       unparsed: undefined,
     };
-    return new OpenEvent(event, h, stamp, this.pool.pop() ?? new EventBuffers(), tick);
+    return new OpenEvent(event, h, this.pool.pop() ?? new EventBuffers(), tick);
   }
 
   /** Adds the record buf[h.bodyStart, end) to the event; false when part of it could not be tokenised. */

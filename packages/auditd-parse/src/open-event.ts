@@ -25,7 +25,6 @@ export class OpenEvent implements PendingEvent {
   recordCount = 0;
   /** argv chunks (aN[i]) being joined: one long argument may continue in the next EXECVE record. */
   chunks: Map<number, string> | undefined = undefined;
-  closed = false;
   readonly records: JsonBytes;
   readonly node: string | undefined;
   readonly timeMs: number;
@@ -37,7 +36,6 @@ export class OpenEvent implements PendingEvent {
   constructor(
     readonly event: AuditEvent,
     h: Header,
-    readonly stamp: string,
     readonly buffers: EventBuffers,
     public tick: number,
   ) {
