@@ -27,6 +27,8 @@ import {
   VALUE_KINDS,
 } from "./values";
 
+/** Token space kept between records; a longer record's is dropped after it (a 4 MiB line may have a million). */
+const MAX_KEPT_TOKENS = 16_384;
 /** Bound on argv indexes, so a corrupt `a99999999=` cannot allocate a huge sparse array. */
 const MAX_ARGS = 100_000;
 /** Event buffers kept for reuse, and the largest one worth keeping (a runaway line grows one). */
@@ -161,6 +163,7 @@ export class Interpreter implements EventBuilder<OpenEvent> {
     const tokens = this.scan(buf, h.bodyStart, end, this.memoFor(type));
     if (tokens >= 0) {
       this.fastRecord(open, type, buf, tokens);
+      if (this.offsets.length > MAX_KEPT_TOKENS * 4) this.shrinkTokens();
       return true;
     }
     const record = recordOf(h, open.event.id!, buf.toString("utf8", h.bodyStart, end));
@@ -196,6 +199,12 @@ export class Interpreter implements EventBuilder<OpenEvent> {
    * Returns the number of body pairs (the ENRICHED ones follow them, ending at a -1), or -1 for any other
    * shape: free text, msg='…', braces, an unterminated quote. Same token rules as tokenize().
    */
+  /** After a runaway line: token space back to its usual size, not held for the rest of the run. */
+  private shrinkTokens(): void {
+    this.offsets = new Int32Array(1024);
+    this.infos.length = 0;
+  }
+
   /** The fields found at each position of the last record of this type (records of a type repeat their fields). */
   private memoFor(type: string): FieldInfo[] {
     let memo = this.memos.get(type);
