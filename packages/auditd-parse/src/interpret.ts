@@ -1,3 +1,4 @@
+import { COMMA, DQUOTE, EQUALS, GS, LBRACE, RBRACE, SPACE, SQUOTE } from "./ascii";
 import type { EventBuilder } from "./assemble";
 import { ByteNames } from "./byte-names";
 import { archName, decodeHexAt, decodeHexBytes, decodeHexString, syscallName, syscallNumberName } from "./decode";
@@ -35,17 +36,16 @@ const MAX_ARGS = 100_000;
 const POOL_SIZE = 64;
 const POOL_MAX_BYTES = 1 << 20;
 
-const SPACE = 32;
-const DQUOTE = 34;
-const SQUOTE = 39;
-const COMMA = 44;
-const EQUALS = 61;
-const LBRACE = 123;
-const RBRACE = 125;
-const GS = 0x1d;
 const RAW_OPEN = Buffer.from(',"raw":{');
 const ENRICHED_OPEN = Buffer.from(',"enriched":{');
 const NULL = Buffer.from("null");
+
+interface TypeInfo {
+  /** `{"type":"…","fields":{`, ready to append. */
+  prefix: Uint8Array;
+  /** The field found at each position of the last record of this type (records of a type repeat their fields). */
+  memo: FieldInfo[];
+}
 
 export interface InterpreterOptions {
   /** Also build `records` as objects (the API, sessions); NDJSON output needs only the JSON text. */
@@ -67,8 +67,7 @@ export class Interpreter implements EventBuilder<OpenEvent> {
   private readonly recordObjects: boolean;
   private readonly summaries: boolean;
   private readonly time = new IsoTime();
-  private readonly typePrefixes = new Map<string, Uint8Array>();
-  private readonly memos = new Map<string, FieldInfo[]>();
+  private readonly types = new Map<string, TypeInfo>();
   /** Names of numeric ids: the usual small ids in an array, others (4294967295 …) in a bounded map. */
   private readonly userNames = new IdCache();
   private readonly groupNames = new IdCache();
@@ -160,9 +159,10 @@ export class Interpreter implements EventBuilder<OpenEvent> {
     this.raw.reset();
     this.isSyscall = type === "SYSCALL";
     this.arch = undefined;
-    const tokens = this.scan(buf, h.bodyStart, end, this.memoFor(type));
+    const typeInfo = this.typeInfo(type);
+    const tokens = this.scan(buf, h.bodyStart, end, typeInfo.memo);
     if (tokens >= 0) {
-      this.fastRecord(open, type, buf, tokens);
+      this.fastRecord(open, type, typeInfo.prefix, buf, tokens);
       if (this.offsets.length > MAX_KEPT_TOKENS * 4) this.shrinkTokens();
       return true;
     }
@@ -205,14 +205,15 @@ export class Interpreter implements EventBuilder<OpenEvent> {
     this.infos.length = 0;
   }
 
-  /** The fields found at each position of the last record of this type (records of a type repeat their fields). */
-  private memoFor(type: string): FieldInfo[] {
-    let memo = this.memos.get(type);
-    if (memo === undefined) {
-      memo = [];
-      if (this.memos.size < 1024) this.memos.set(type, memo);
+  /** What is kept per record type: its JSON prefix, and the fields found at each position last time. */
+  private typeInfo(type: string): TypeInfo {
+    let info = this.types.get(type);
+    if (info === undefined) {
+      info = { prefix: Buffer.from(`{"type":${jsonString(type)},"fields":{`), memo: [] };
+      // corrupt input could invent endless types: remember a bounded number
+      if (this.types.size < 1024) this.types.set(type, info);
     }
-    return memo;
+    return info;
   }
 
   private scan(buf: Buffer, from: number, to: number, memo: FieldInfo[]): number {
@@ -280,10 +281,10 @@ export class Interpreter implements EventBuilder<OpenEvent> {
     return bodyTokens < 0 ? n >> 2 : bodyTokens;
   }
 
-  private fastRecord(open: OpenEvent, type: string, buf: Buffer, tokens: number): void {
+  private fastRecord(open: OpenEvent, type: string, prefix: Uint8Array, buf: Buffer, tokens: number): void {
     const out = this.out;
     const offsets = this.offsets;
-    out.bytes(this.typePrefix(type));
+    out.bytes(prefix);
     if (type === "EXECVE") this.execveAt(open, buf, tokens);
     else if (type !== "PROCTITLE" || !this.proctitleAt(open, buf, tokens)) {
       const infos = this.infos;
@@ -395,13 +396,7 @@ export class Interpreter implements EventBuilder<OpenEvent> {
     if (info.kind === Kind.Arch) {
       const r = this.arches.get(buf, from, to);
       this.arch = r.arch;
-      this.member(info);
-      const at = this.out.length;
-      this.out.bytes(r.bytes);
-      if (!r.same) {
-        this.rawMember(info);
-        this.raw.copyString(buf, from, to);
-      }
+      const at = this.readValue(info, r.bytes, r.same, buf, from, to);
       if (this.isSyscall) {
         open.event.arch = r.text;
         this.span(Slot.Arch, at);
@@ -426,13 +421,7 @@ export class Interpreter implements EventBuilder<OpenEvent> {
     const readings = info.kind === undefined ? undefined : this.readings[info.kind];
     if (readings !== undefined) {
       const r = readings.get(buf, from, to);
-      this.member(info);
-      const at = this.out.length;
-      this.out.bytes(r.bytes);
-      if (!r.same) {
-        this.rawMember(info);
-        this.raw.copyString(buf, from, to);
-      }
+      const at = this.readValue(info, r.bytes, r.same, buf, from, to);
       if (info.kind === Kind.Exit && this.isSyscall) {
         open.event.exit = r.text;
         this.span(Slot.Exit, at);
@@ -461,14 +450,23 @@ export class Interpreter implements EventBuilder<OpenEvent> {
       name = { text, json: Buffer.from(jsonString(text)), same: text === value };
       cache.set(id, name);
     }
+    const at = this.readValue(info, name.json, name.same, buf, from, to);
+    if (info.slot >= 0) this.summarise(event, info.slot, name.text, at);
+  }
+
+  /**
+   * A field read from a cache: its JSON, and the value as logged under raw unless they are the same.
+   * Returns where the JSON starts (for the event's summary).
+   */
+  private readValue(info: FieldInfo, json: Uint8Array, same: boolean, buf: Buffer, from: number, to: number): number {
     this.member(info);
     const at = this.out.length;
-    this.out.bytes(name.json);
-    if (!name.same) {
+    this.out.bytes(json);
+    if (!same) {
       this.rawMember(info);
       this.raw.copyString(buf, from, to);
     }
-    if (info.slot >= 0) this.summarise(event, info.slot, name.text, at);
+    return at;
   }
 
   /** success=yes of a syscall, res=success of a user-space record, as bytes. */
@@ -592,19 +590,10 @@ export class Interpreter implements EventBuilder<OpenEvent> {
     out.byte(RBRACE);
   }
 
-  private typePrefix(type: string): Uint8Array {
-    let prefix = this.typePrefixes.get(type);
-    if (prefix === undefined) {
-      prefix = Buffer.from(`{"type":${jsonString(type)},"fields":{`);
-      if (this.typePrefixes.size < 1024) this.typePrefixes.set(type, prefix);
-    }
-    return prefix;
-  }
-
   /** A record of any shape, from its text tokens: free text, msg='…', braces, argv, proctitle. */
   private textRecord(open: OpenEvent, record: AuditRecord): void {
     const out = this.out;
-    out.bytes(this.typePrefix(record.type));
+    out.bytes(this.typeInfo(record.type).prefix);
     this.nestedText = undefined;
     if (record.type === "EXECVE") this.execve(open, record);
     else if (record.type === "PROCTITLE") this.proctitle(open, record);

@@ -1,3 +1,4 @@
+import { COLON, COMMA, DOT, DQUOTE, EQUALS, LBRACE, LPAREN, RBRACE, RPAREN, SPACE, SQUOTE } from "./ascii";
 import { ByteNames } from "./byte-names";
 import { recordTypeName } from "./record-types";
 
@@ -24,17 +25,6 @@ export interface AuditRecord {
 }
 
 const MAX_SECONDS = 8.64e12;
-const SPACE = 32;
-const EQUALS = 61;
-const DQUOTE = 34;
-const SQUOTE = 39;
-const LBRACE = 123;
-const RBRACE = 125;
-const LPAREN = 40;
-const RPAREN = 41;
-const COMMA = 44;
-const COLON = 58;
-const DOT = 46;
 const NODE = Buffer.from("node=");
 const TYPE = Buffer.from("type=");
 const MSG = Buffer.from("msg=");
@@ -170,8 +160,8 @@ function textDigits(s: string): number {
   return /^\d{1,15}$/.test(s) ? Number(s) : -1;
 }
 
-/** A non-negative decimal integer in buf[from, to), or -1. */
-function digits(buf: Buffer, from: number, to: number): number {
+/** A non-negative decimal integer of at most 15 digits in buf[from, to), or -1. */
+export function digits(buf: Buffer, from: number, to: number): number {
   if (to <= from || to - from > 15) return -1;
   let n = 0;
   for (let i = from; i < to; i++) {

@@ -1,13 +1,11 @@
+import { COMMA, DQUOTE } from "./ascii";
 import { capNames, decodeHexAt, decodeHexString, errnoName, modeText, permText, securityContext, signalName } from "./decode";
 import { Kind } from "./fields";
 import { UNSET_ID } from "./ids";
 import { type JsonBytes, jsonString, member } from "./json";
-import { tokenize } from "./record";
+import { digits, tokenize } from "./record";
 
 /** Value-level helpers of the interpreter: readings by kind, bytes tests, argv and proctitle decoding. */
-
-const DQUOTE = 34;
-const COMMA = 44;
 
 /** uid/gid → name: an array for ids below 65536 (an index instead of a hash), a bounded map above. */
 export class IdCache {
@@ -127,14 +125,7 @@ export function isNullishAt(buf: Buffer, from: number, to: number): boolean {
 /** A uid/gid written in canonical decimal (no sign, no leading zero), or -1. */
 export function idNumber(buf: Buffer, from: number, to: number): number {
   const n = to - from;
-  if (n < 1 || n > 10 || (n > 1 && buf[from] === 48)) return -1;
-  let id = 0;
-  for (let i = from; i < to; i++) {
-    const c = buf[i]! - 48;
-    if (c < 0 || c > 9) return -1;
-    id = id * 10 + c;
-  }
-  return id;
+  return n > 10 || (n > 1 && buf[from] === 48) ? -1 : digits(buf, from, to);
 }
 
 export function isNullish(value: string, first: number): boolean {

@@ -1,0 +1,13 @@
+/** Byte values of the ASCII characters the parsers look for. */
+export const GS = 0x1d;
+export const SPACE = 32;
+export const DQUOTE = 34;
+export const SQUOTE = 39;
+export const LPAREN = 40;
+export const RPAREN = 41;
+export const COMMA = 44;
+export const DOT = 46;
+export const COLON = 58;
+export const EQUALS = 61;
+export const LBRACE = 123;
+export const RBRACE = 125;
