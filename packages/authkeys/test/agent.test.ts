@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { AUTHKEYS_UID, type AuthkeysInstall, installAuthkeys, type SlapdLab, type SshdHandle, startSlapd, startSshd } from "@opsguard/lab";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MAX_REQUEST_BYTES } from "../src/agent-protocol";
-import { requireBundle, sshLogin, writeConfig } from "./harness";
+import { requireBundle, runWithClosedStdout, sshLogin, writeConfig } from "./harness";
 
 // Real sshd → authkeys (as the command user) → the agent over its unix socket → real slapd; and every way the agent can fail.
 let lab: SlapdLab;
@@ -132,14 +132,9 @@ describe("authkeys agent", () => {
   });
 
   it("a reader that hangs up early (EPIPE) does not turn an agent's answer into a failure", async () => {
-    const [cmd = "", ...args] = asCommandUser([install.bin, "--config", install.configFile, "lookup", "alice"]);
-    const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"], env: { PATH: "/usr/bin:/bin" } });
-    child.stdout.destroy();
-    let stderr = "";
-    child.stderr.on("data", (d: Buffer) => {
-      stderr += d.toString();
+    const { code, stderr } = await runWithClosedStdout(asCommandUser([install.bin, "--config", install.configFile, "lookup", "alice"]), {
+      PATH: "/usr/bin:/bin",
     });
-    const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
     expect(code).toBe(0);
     expect(stderr).toMatch(/^authkeys: lookup user=alice result=keys keys=3 source=agent:ldap ms=\d+\n$/);
   });

@@ -1,9 +1,9 @@
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { copyFileSync, existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { closedPort, type SlapdLab, startSlapd } from "@opsguard/lab";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { requireBundle } from "./harness";
+import { requireBundle, runWithClosedStdout } from "./harness";
 
 // The built bundle as sshd and people run it: exit codes, stdout/stderr discipline, EPIPE.
 let lab: SlapdLab;
@@ -135,13 +135,7 @@ describe("authkeys CLI", () => {
   });
 
   it("a reader that hangs up early (EPIPE) does not turn into a failure", async () => {
-    const child = spawn(process.execPath, [bin, "--config", configFile, "alice"], { stdio: ["ignore", "pipe", "pipe"] });
-    child.stdout.destroy();
-    let stderr = "";
-    child.stderr.on("data", (d: Buffer) => {
-      stderr += d.toString();
-    });
-    const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
+    const { code, stderr } = await runWithClosedStdout([process.execPath, bin, "--config", configFile, "alice"]);
     expect(code).toBe(0);
     expect(stderr).not.toMatch(/error|EPIPE/i);
   });

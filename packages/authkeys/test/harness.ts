@@ -1,3 +1,4 @@
+import { spawn } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { AUTHKEYS_BUNDLE } from "@opsguard/lab";
 import { Client } from "ssh2";
@@ -8,6 +9,22 @@ export function requireBundle(): string {
 }
 
 /** Rewrites an installed config in place: the root-owned directory and the file's mode stay as installed. */
+/** Runs argv with its stdout closed at once, as sshd may (EPIPE); its exit code and stderr. */
+export async function runWithClosedStdout(
+  argv: readonly string[],
+  env?: NodeJS.ProcessEnv,
+): Promise<{ code: number | null; stderr: string }> {
+  const [cmd = "", ...args] = argv;
+  const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"], ...(env ? { env } : {}) });
+  child.stdout.destroy();
+  let stderr = "";
+  child.stderr.on("data", (d: Buffer) => {
+    stderr += d.toString();
+  });
+  const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
+  return { code, stderr };
+}
+
 export function writeConfig(file: string, config: Record<string, unknown>): void {
   writeFileSync(file, JSON.stringify(config, null, 2));
 }
