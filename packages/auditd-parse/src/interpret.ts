@@ -1,4 +1,4 @@
-import { COMMA, DQUOTE, EQUALS, GS, LBRACE, RBRACE, SPACE, SQUOTE } from "./ascii";
+import { COLON, COMMA, DQUOTE, EQUALS, GS, LBRACE, RBRACE, SPACE, SQUOTE } from "./ascii";
 import type { EventBuilder } from "./assemble";
 import { ByteNames } from "./byte-names";
 import { archName, decodeHexAt, decodeHexBytes, decodeHexString, syscallName, syscallNumberName } from "./decode";
@@ -262,6 +262,10 @@ export class Interpreter implements EventBuilder<OpenEvent> {
         while (pos < to && buf[pos] !== DQUOTE && buf[pos] !== cut) pos++;
         if (pos >= to || buf[pos] !== DQUOTE) return -1;
         pos++;
+      } else if (c === LBRACE && bodyTokens >= 0) {
+        // an ENRICHED `SADDR={ saddr_fam=inet laddr=… lport=443 }`: read here when it holds plain pairs only
+        pos = plainBraces(buf, pos, to);
+        if (pos < 0) return -1;
       } else if (c === SQUOTE || c === LBRACE) {
         return -1;
       } else {
@@ -300,6 +304,10 @@ export class Interpreter implements EventBuilder<OpenEvent> {
         out.bytes(this.infos[i >> 2]!.key);
         let from = offsets[i + 2]!;
         let to = offsets[i + 3]!;
+        if (buf[from] === LBRACE) {
+          bracesJson(out, buf, from + 1, to - 1);
+          continue;
+        }
         if (to - from >= 2 && buf[from] === DQUOTE) {
           from++;
           to--;
@@ -719,4 +727,51 @@ export class Interpreter implements EventBuilder<OpenEvent> {
       );
     }
   }
+}
+
+/**
+ * The end of the braces opening at buf[open] when they hold only `k=v` pairs (no quotes, braces or bare words,
+ * which the text tokenizer reads in ways of their own), else -1. Such a value is written as an object, as
+ * enrichedJson() writes it.
+ */
+function plainBraces(buf: Buffer, open: number, to: number): number {
+  let pos = open + 1;
+  while (pos < to) {
+    const c = buf[pos]!;
+    if (c === RBRACE) return pos + 1;
+    if (c === SPACE) {
+      pos++;
+      continue;
+    }
+    if (c === EQUALS || c === DQUOTE || c === SQUOTE || c === LBRACE) return -1;
+    while (pos < to && buf[pos] !== EQUALS && buf[pos] !== SPACE && buf[pos] !== RBRACE) pos++;
+    if (pos >= to || buf[pos] !== EQUALS) return -1;
+    pos++;
+    const v = pos < to ? buf[pos]! : SPACE;
+    if (v === DQUOTE || v === SQUOTE || v === LBRACE) return -1;
+    while (pos < to && buf[pos] !== SPACE && buf[pos] !== RBRACE) {
+      if (buf[pos] === LBRACE) return -1;
+      pos++;
+    }
+  }
+  return -1;
+}
+
+/** The pairs of buf[from, to) (checked by plainBraces) as a JSON object. */
+function bracesJson(out: JsonBytes, buf: Buffer, from: number, to: number): void {
+  out.byte(LBRACE);
+  let pos = from;
+  for (let first = true; pos < to; first = false) {
+    while (pos < to && buf[pos] === SPACE) pos++;
+    if (pos >= to) break;
+    const keyStart = pos;
+    while (buf[pos] !== EQUALS) pos++;
+    if (!first) out.byte(COMMA);
+    out.copyString(buf, keyStart, pos);
+    out.byte(COLON);
+    const valueStart = ++pos;
+    while (pos < to && buf[pos] !== SPACE) pos++;
+    out.copyString(buf, valueStart, pos);
+  }
+  out.byte(RBRACE);
 }

@@ -26,6 +26,11 @@ const BODIES = [
   'name="caf\u00e9 \u00fc" comm="tab\there" data="back\\\\slash" x=? y="?" z=(null) w=""',
   'a=1 b=2\x1dAUID="root" UID="root" ARCH=x86_64',
   'key=6B310001B2 cmd=2F62696E2F7368202D63 path="with space"',
+  "saddr=020001BB5DB8D8220000000000000000\x1dSADDR={ saddr_fam=inet laddr=93.184.216.34 lport=443 }",
+  'a=1\x1dSADDR={saddr_fam=local path=/run/x=y}X={ } Y={} Z="q"',
+  "a=1\x1dSADDR={ saddr_fam=netlink nlnk-fam=16 nlnk-pid=0 } UID=root",
+  // not plain pairs: read by the text tokenizer, in both records
+  'a=1\x1dSADDR={ unknown-family } B={ x="y z" } C={ old a=1 } D={ a=(b) (c) } E={ a={b} }',
 ];
 
 describe("byte path", () => {
