@@ -744,7 +744,7 @@ function plainBraces(buf: Buffer, open: number, to: number): number {
       continue;
     }
     if (c === EQUALS || c === DQUOTE || c === SQUOTE || c === LBRACE) return -1;
-    while (pos < to && buf[pos] !== EQUALS && buf[pos] !== SPACE && buf[pos] !== RBRACE) pos++;
+    while (pos < to && buf[pos] !== EQUALS && buf[pos] !== SPACE && buf[pos] !== RBRACE && buf[pos] !== LBRACE) pos++;
     if (pos >= to || buf[pos] !== EQUALS) return -1;
     pos++;
     const v = pos < to ? buf[pos]! : SPACE;

@@ -31,6 +31,7 @@ const BODIES = [
   "a=1\x1dSADDR={ saddr_fam=netlink nlnk-fam=16 nlnk-pid=0 } UID=root",
   // not plain pairs: read by the text tokenizer, in both records
   'a=1\x1dSADDR={ unknown-family } B={ x="y z" } C={ old a=1 } D={ a=(b) (c) } E={ a={b} }',
+  "a=1\x1dF={ a{b=1 } G=2",
 ];
 
 describe("byte path", () => {
