@@ -9,7 +9,7 @@ import type { IdNames } from "./ids";
 import { JsonBytes, jsonString } from "./json";
 import { EventBuffers, finishArgv, OpenEvent, setSummary } from "./open-event";
 import { type AuditRecord, type Header, recordOf, tokenize } from "./record";
-import { decodeSockaddr } from "./sockaddr";
+import { decodeSockaddr, type Sockaddr } from "./sockaddr";
 import {
   argAt,
   bytesAre,
@@ -20,6 +20,7 @@ import {
   isNullish,
   isNullishAt,
   isNumeric,
+  keyList,
   proctitleJson,
   proctitleParts,
   type Reading,
@@ -89,6 +90,23 @@ export class Interpreter implements EventBuilder<OpenEvent> {
     const text = arch ?? value;
     return { arch, text, bytes: Buffer.from(jsonString(text)), same: text === value };
   }, 256);
+  /** key= values by their bytes as written, quotes and all: the list of keys and the JSON written. */
+  private readonly keyLists = new ByteNames((written) => {
+    const quoted = written.length >= 2 && written.charCodeAt(0) === 34 && written.charCodeAt(written.length - 1) === 34;
+    const value = quoted ? written.slice(1, -1) : written;
+    const list = keyList(value, quoted);
+    const text = list.join(",");
+    return { list, bytes: Buffer.from(jsonString(text)), same: text === value };
+  });
+  /** saddr= values by their bytes: the address (undefined when it is not hex) and the JSON written. */
+  private readonly saddrs = new ByteNames((value) => {
+    const decoded: Sockaddr | undefined = decodeSockaddr(value);
+    return {
+      decoded,
+      bytes: Buffer.from(decoded === undefined ? jsonString(value) : JSON.stringify(decoded)),
+      same: decoded === undefined,
+    };
+  });
   /** Readings of values by their bytes, per kind that depends on the value alone. */
   private readonly readings: (ByteNames<Reading & { bytes: Uint8Array }> | undefined)[] = [];
   private fieldCount = 0;
@@ -444,6 +462,22 @@ export class Interpreter implements EventBuilder<OpenEvent> {
         return;
       }
     }
+    if (info.kind === Kind.Key) {
+      const r = this.keyLists.get(buf, valueStart, valueEnd);
+      this.readValue(info, r.bytes, r.same, buf, from, to);
+      // the event gets its own array: the cached one is shared by every event with this key
+      if (this.isSyscall || open.event.keys === undefined) open.event.keys = [...r.list];
+      return;
+    }
+    if (info.kind === Kind.Saddr) {
+      const r = this.saddrs.get(buf, from, to);
+      const at = this.readValue(info, r.bytes, r.same, buf, from, to);
+      if (r.decoded !== undefined && open.event.sockaddr === undefined) {
+        open.event.sockaddr = { ...r.decoded };
+        this.span(Slot.Sockaddr, at);
+      }
+      return;
+    }
     this.field(open.event, info, info.name, buf.toString("utf8", from, to), quoted);
   }
 
@@ -530,7 +564,7 @@ export class Interpreter implements EventBuilder<OpenEvent> {
         break;
       }
       case Kind.Key: {
-        const list = quoted ? [value] : (decodeHexString(value)?.split("\x01") ?? [value]);
+        const list = keyList(value, quoted);
         v = list.join(",");
         if (this.isSyscall || event.keys === undefined) event.keys = list;
         break;

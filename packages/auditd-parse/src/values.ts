@@ -70,6 +70,11 @@ export function readingOf(kind: Kind, value: string): Reading {
   return { text: v, json: json ?? jsonString(v), same: json === undefined && v === value };
 }
 
+/** A `key=` value: one quoted name, or hex of names joined by 0x01 (several -k rules matched). */
+export function keyList(value: string, quoted: boolean): string[] {
+  return quoted ? [value] : (decodeHexString(value)?.split("\x01") ?? [value]);
+}
+
 /** The command line at its NULs, without the trailing empty parts. */
 export function proctitleParts(text: string): string[] {
   const parts = text.split("\0");

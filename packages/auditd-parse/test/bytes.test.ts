@@ -26,6 +26,9 @@ const BODIES = [
   'name="caf\u00e9 \u00fc" comm="tab\there" data="back\\\\slash" x=? y="?" z=(null) w=""',
   'a=1 b=2\x1dAUID="root" UID="root" ARCH=x86_64',
   'key=6B310001B2 cmd=2F62696E2F7368202D63 path="with space"',
+  'key="exec" saddr="020001BB5DB8D8220000000000000000" x=1',
+  'key=7A7A key="" saddr=zz saddr=01002F746D702F73 saddr=0A00',
+  "key=6E6574776F726B016578656301 saddr=10000000D20400000000000000",
   "saddr=020001BB5DB8D8220000000000000000\x1dSADDR={ saddr_fam=inet laddr=93.184.216.34 lport=443 }",
   'a=1\x1dSADDR={saddr_fam=local path=/run/x=y}X={ } Y={} Z="q"',
   "a=1\x1dSADDR={ saddr_fam=netlink nlnk-fam=16 nlnk-pid=0 } UID=root",
@@ -44,6 +47,36 @@ describe("byte path", () => {
       delete viaText.text;
       expect(fast).toEqual(viaText);
     }
+  });
+
+  it("gives the event the same keys and sockaddr as the text tokenizer does", () => {
+    const summary = (line: string) => {
+      const { keys, sockaddr } = lines(Buffer.from(`${line}\n`))[0] as { keys?: string[]; sockaddr?: unknown };
+      return { keys, sockaddr };
+    };
+    for (const body of BODIES) {
+      const fast = summary(`type=SYSCALL msg=audit(1.000:1): ${body}`);
+      expect(summary(`type=SYSCALL msg=audit(1.000:1): word ${body}`)).toEqual(fast);
+    }
+    expect(summary(`type=SYSCALL msg=audit(1.000:1): ${BODIES.find((b) => b.startsWith("key=6E65"))}`)).toEqual({
+      keys: ["network", "exec", ""],
+      sockaddr: { family: "netlink", pid: 1234, groups: 0 },
+    });
+  });
+
+  it("gives each event its own keys and sockaddr, though their readings are cached", () => {
+    const log = [
+      "type=SYSCALL msg=audit(1.000:1): key=6B31 saddr=020001BB5DB8D822",
+      "type=SYSCALL msg=audit(1.000:2): key=6B31 saddr=020001BB5DB8D822",
+    ];
+    const events: AuditEvent[] = [];
+    const parser = new AuditParser((e) => events.push(e));
+    parser.pushBytes(Buffer.from(`${log.join("\n")}\n`));
+    parser.end();
+    expect(events[0]!.keys).toEqual(["k1"]);
+    expect(events[0]!.keys).not.toBe(events[1]!.keys);
+    expect(events[0]!.sockaddr).toEqual({ family: "inet", port: 443, address: "93.184.216.34" });
+    expect(events[0]!.sockaddr).not.toBe(events[1]!.sockaddr);
   });
 
   it("writes the same NDJSON whether or not the event's summary is kept as text", () => {
