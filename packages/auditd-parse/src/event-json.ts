@@ -101,13 +101,10 @@ export function writeHead(w: JsonBytes, e: AuditEvent, from: EventBuffers, time:
   w.bytes(TIME);
   time.write(w, timeMs);
   w.bytes(SERIAL);
-  w.text(String(e.serial));
+  w.number(e.serial!);
   w.bytes(TYPES);
   w.byte(91);
-  for (let i = 0; i < e.types.length; i++) {
-    if (i > 0) w.byte(44);
-    w.bytes(typeJson(e.types[i]!));
-  }
+  w.append(from.types.buf, 0, from.types.length);
   w.byte(93);
   optional(w, SYSCALL, e.syscall, from, Slot.Syscall);
   optional(w, ARCH, e.arch, from, Slot.Arch);
@@ -126,7 +123,7 @@ export function writeHead(w: JsonBytes, e: AuditEvent, from: EventBuffers, time:
   }
   if (e.argc !== undefined) {
     w.bytes(ARGC);
-    w.text(String(e.argc));
+    w.number(e.argc);
   }
   if (e.argv !== undefined) {
     w.bytes(ARGV);
@@ -195,19 +192,6 @@ export class IsoTime {
     }
     return ms - second * 1000;
   }
-}
-
-const TYPE_JSON = new Map<string, Uint8Array>();
-
-/** A record type as a JSON string, encoded once per type. */
-function typeJson(type: string): Uint8Array {
-  let json = TYPE_JSON.get(type);
-  if (json === undefined) {
-    json = Buffer.from(JSON.stringify(type));
-    // corrupt input could invent endless types: remember a bounded number
-    if (TYPE_JSON.size < 1024) TYPE_JSON.set(type, json);
-  }
-  return json;
 }
 
 function stringArray(w: JsonBytes, list: readonly string[]): void {

@@ -42,7 +42,8 @@ const ENRICHED_OPEN = Buffer.from(',"enriched":{');
 const NULL = Buffer.from("null");
 
 interface TypeInfo {
-  /** `{"type":"…","fields":{`, ready to append. */
+  /** The type as a JSON string, and `{"type":"…","fields":{`, ready to append. */
+  json: Uint8Array;
   prefix: Uint8Array;
   /** The field found at each position of the last record of this type (records of a type repeat their fields). */
   memo: FieldInfo[];
@@ -178,6 +179,9 @@ export class Interpreter implements EventBuilder<OpenEvent> {
     this.isSyscall = type === "SYSCALL";
     this.arch = undefined;
     const typeInfo = this.typeInfo(type);
+    const types = open.buffers.types;
+    if (types.length > 0) types.byte(COMMA);
+    types.bytes(typeInfo.json);
     const tokens = this.scan(buf, h.bodyStart, end, typeInfo.memo);
     if (tokens >= 0) {
       this.fastRecord(open, type, typeInfo.prefix, buf, tokens);
@@ -227,7 +231,8 @@ export class Interpreter implements EventBuilder<OpenEvent> {
   private typeInfo(type: string): TypeInfo {
     let info = this.types.get(type);
     if (info === undefined) {
-      info = { prefix: Buffer.from(`{"type":${jsonString(type)},"fields":{`), memo: [] };
+      const json = jsonString(type);
+      info = { json: Buffer.from(json), prefix: Buffer.from(`{"type":${json},"fields":{`), memo: [] };
       // corrupt input could invent endless types: remember a bounded number
       if (this.types.size < 1024) this.types.set(type, info);
     }

@@ -71,6 +71,24 @@ export class JsonBytes {
     this.length = at;
   }
 
+  /** A number as String(n) writes it; a non-negative integer without making that string. */
+  number(n: number): void {
+    if (!(n >= 0 && n <= Number.MAX_SAFE_INTEGER && Number.isInteger(n))) {
+      this.text(String(n));
+      return;
+    }
+    let digits = 1;
+    for (let rest = n; rest >= 10; rest = Math.floor(rest / 10)) digits++;
+    this.reserve(digits);
+    const buf = this.buf;
+    let rest = n;
+    for (let at = this.length + digits - 1; at >= this.length; at--) {
+      buf[at] = 48 + (rest % 10);
+      rest = Math.floor(rest / 10);
+    }
+    this.length += digits;
+  }
+
   /** JSON text given as a string (already escaped). */
   text(s: string): void {
     this.reserve(s.length * 3);

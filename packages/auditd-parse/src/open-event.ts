@@ -12,9 +12,12 @@ export class EventBuffers {
   readonly spans = new Int32Array(Slot.Count * 2).fill(-1);
   /** The proctitle as a JSON array, when it was written straight from the record's hex (summaries off). */
   readonly proctitle = new JsonBytes(256);
+  /** The record types as JSON strings, comma-separated, in arrival order (the head's "types"). */
+  readonly types = new JsonBytes(256);
 
   reset(): void {
     this.records.reset();
+    this.types.reset();
     this.spans.fill(-1);
     this.proctitle.reset();
   }

@@ -115,6 +115,14 @@ describe("byte path", () => {
     expect(JSON.parse(v.buf.toString("utf8", 0, v.length))).toBe('a"b\\c\u0001d\u007f');
   });
 
+  it("writes numbers as String() does", () => {
+    for (const n of [0, 7, 10, 99, 100, 4294967295, Number.MAX_SAFE_INTEGER, 2 ** 53, -0, -1, 1.5, 1e21, Number.NaN]) {
+      const w = new JsonBytes(1);
+      w.number(n);
+      expect(w.buf.toString("utf8", 0, w.length)).toBe(String(n));
+    }
+  });
+
   it("groups by the stamp as written: the same time in other digits is another event", () => {
     const log = [
       "type=SYSCALL msg=audit(1.5:7): x=1",
