@@ -1,4 +1,4 @@
-import { COLON, COMMA, DQUOTE, EQUALS, GS, LBRACE, RBRACE, SPACE, SQUOTE } from "./ascii";
+import { COLON, COMMA, DQUOTE, EQUALS, GS, LBRACE, LPAREN, RBRACE, RPAREN, SPACE, SQUOTE } from "./ascii";
 import type { EventBuilder } from "./assemble";
 import { ByteNames } from "./byte-names";
 import { archName, decodeHexAt, decodeHexBytes, decodeHexString, syscallName, syscallNumberName } from "./decode";
@@ -116,6 +116,10 @@ export class Interpreter implements EventBuilder<OpenEvent> {
   private arch: string | undefined;
   /** Free text of a nested msg='…' body. */
   private nestedText: string | undefined;
+  /** The pairs of a msg='…' read by the last scan (token indexes, -1 when none), and its key. */
+  private nestedFrom = -1;
+  private nestedTo = -1;
+  private nestedKey: FieldInfo | undefined;
 
   /** onEvent gets each completed event and its NDJSON line, valid only during the call. */
   constructor(
@@ -182,8 +186,9 @@ export class Interpreter implements EventBuilder<OpenEvent> {
     const types = open.buffers.types;
     if (types.length > 0) types.byte(COMMA);
     types.bytes(typeInfo.json);
-    const tokens = this.scan(buf, h.bodyStart, end, typeInfo.memo);
-    if (tokens >= 0) {
+    // EXECVE's text path keeps a quoted '…' value as it is
+    const tokens = this.scan(buf, h.bodyStart, end, typeInfo.memo, type !== "EXECVE");
+    if (tokens >= 0 && (this.nestedFrom < 0 || this.nestedApart(tokens))) {
       this.fastRecord(open, type, typeInfo.prefix, buf, tokens);
       if (this.offsets.length > MAX_KEPT_TOKENS * 4) this.shrinkTokens();
       return true;
@@ -216,11 +221,6 @@ export class Interpreter implements EventBuilder<OpenEvent> {
     json.release();
   }
 
-  /**
-   * Splits a body of plain `k=v k="v"` pairs (then, after 0x1d, the ENRICHED pairs) into this.offsets.
-   * Returns the number of body pairs (the ENRICHED ones follow them, ending at a -1), or -1 for any other
-   * shape: free text, msg='…', braces, an unterminated quote. Same token rules as tokenize().
-   */
   /** After a runaway line: token space back to its usual size, not held for the rest of the run. */
   private shrinkTokens(): void {
     this.offsets = new Int32Array(1024);
@@ -239,12 +239,32 @@ export class Interpreter implements EventBuilder<OpenEvent> {
     return info;
   }
 
-  private scan(buf: Buffer, from: number, to: number, memo: FieldInfo[]): number {
+  /**
+   * Splits a body of plain `k=v k="v"` pairs (then, after 0x1d, the ENRICHED pairs) into this.offsets.
+   * One `k='…'` of plain pairs (user-space records' msg) gives its pairs in its place, as the text path
+   * does; they run from token nestedFrom to nestedTo. Returns the number of body pairs (the ENRICHED ones
+   * follow them, ending at a -1), or -1 for any other shape: free text, braces, words or list punctuation
+   * inside msg='…', an unterminated quote. Same token rules as tokenize().
+   */
+  private scan(buf: Buffer, from: number, to: number, memo: FieldInfo[], nestedOk: boolean): number {
     let offsets = this.offsets;
     let n = 0;
     let bodyTokens = -1;
     let pos = from;
-    while (pos < to) {
+    // inside k='…': the closing quote, where the pairs end and the outer body goes on after
+    let nestedEnd = -1;
+    let end = to;
+    this.nestedFrom = -1;
+    this.nestedTo = -1;
+    for (;;) {
+      if (pos >= end) {
+        if (nestedEnd < 0) break;
+        this.nestedTo = n >> 2;
+        pos = nestedEnd + 1;
+        end = to;
+        nestedEnd = -1;
+        continue;
+      }
       let c = buf[pos]!;
       if (c === SPACE) {
         pos++;
@@ -255,13 +275,15 @@ export class Interpreter implements EventBuilder<OpenEvent> {
         pos++;
         continue;
       }
+      // the text path skips these between nested pairs (the old PAM form "(hostname=?, addr=?"): its own
+      if (nestedEnd >= 0 && (c === LPAREN || c === COMMA)) return -1;
       const keyStart = pos;
       // in the body, 0x1d ends everything (the body is cut there); in the ENRICHED part it is a plain byte
       const cut = bodyTokens < 0 ? GS : -1;
       // the name's first eight bytes, packed as ByteNames.find wants them, while they are read anyway
       let head = 0;
       let mid = 0;
-      while (pos < to) {
+      while (pos < end) {
         c = buf[pos]!;
         if (c === EQUALS || c === SPACE || c === cut) break;
         const k = pos - keyStart;
@@ -269,7 +291,7 @@ export class Interpreter implements EventBuilder<OpenEvent> {
         else if (k < 8) mid |= c << ((k - 4) * 8);
         pos++;
       }
-      if (pos >= to || c !== EQUALS) return -1;
+      if (pos >= end || c !== EQUALS) return -1;
       const keyEnd = pos++;
       const t = n >> 2;
       let info = memo[t];
@@ -279,20 +301,31 @@ export class Interpreter implements EventBuilder<OpenEvent> {
       }
       this.infos[t] = info;
       const valueStart = pos;
-      c = pos < to ? buf[pos]! : SPACE;
+      c = pos < end ? buf[pos]! : SPACE;
       if (c === DQUOTE) {
         pos++;
-        while (pos < to && buf[pos] !== DQUOTE && buf[pos] !== cut) pos++;
-        if (pos >= to || buf[pos] !== DQUOTE) return -1;
+        while (pos < end && buf[pos] !== DQUOTE && buf[pos] !== cut) pos++;
+        if (pos >= end || buf[pos] !== DQUOTE) return -1;
         pos++;
       } else if (c === LBRACE && bodyTokens >= 0) {
         // an ENRICHED `SADDR={ saddr_fam=inet laddr=… lport=443 }`: read here when it holds plain pairs only
         pos = plainBraces(buf, pos, to);
         if (pos < 0) return -1;
+      } else if (c === SQUOTE && bodyTokens < 0 && nestedEnd < 0 && this.nestedFrom < 0 && nestedOk) {
+        let close = pos + 1;
+        while (close < to && buf[close] !== SQUOTE && buf[close] !== GS) close++;
+        if (close >= to || buf[close] !== SQUOTE) return -1;
+        this.nestedKey = info;
+        this.nestedFrom = t;
+        nestedEnd = end = close;
+        pos++;
+        continue;
       } else if (c === SQUOTE || c === LBRACE) {
         return -1;
       } else {
-        while (pos < to && buf[pos] !== SPACE && buf[pos] !== cut) pos++;
+        while (pos < end && buf[pos] !== SPACE && buf[pos] !== cut) pos++;
+        // inside msg='…' the text path drops a trailing ',' or ')' ("addr=?," "res=success)")
+        if (nestedEnd >= 0 && pos > valueStart && (buf[pos - 1] === COMMA || buf[pos - 1] === RPAREN)) return -1;
       }
       if (n + 5 > offsets.length) {
         const grown = new Int32Array(offsets.length * 2);
@@ -306,6 +339,20 @@ export class Interpreter implements EventBuilder<OpenEvent> {
     }
     offsets[n] = -1;
     return bodyTokens < 0 ? n >> 2 : bodyTokens;
+  }
+
+  /**
+   * Whether the msg='…' pairs of the last scan share no name with the record's own (nor with msg itself):
+   * the text path renames such a pair msg.<name>, and reads it as that name.
+   */
+  private nestedApart(tokens: number): boolean {
+    const infos = this.infos;
+    for (let i = this.nestedFrom; i < this.nestedTo; i++) {
+      const name = infos[i]!.name;
+      if (name === this.nestedKey!.name) return false;
+      for (let j = 0; j < tokens; j++) if ((j < this.nestedFrom || j >= this.nestedTo) && infos[j]!.name === name) return false;
+    }
+    return true;
   }
 
   private fastRecord(open: OpenEvent, type: string, prefix: Uint8Array, buf: Buffer, tokens: number): void {
