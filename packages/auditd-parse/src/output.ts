@@ -15,6 +15,7 @@ export class Output {
   private used = 0;
   private readonly spare: Buffer[] = [];
   private stream: NodeJS.WritableStream;
+  private drained: Promise<void> | undefined;
 
   constructor(private readonly path: string | undefined) {
     this.stream = path === undefined ? guardStdout() : openFile(path);
@@ -66,7 +67,12 @@ export class Output {
   }
 
   private async write(data: Buffer, done?: () => void): Promise<void> {
-    if (!this.stream.write(data, done)) await once(this.stream, "drain");
+    if (this.stream.write(data, done)) return;
+    // writes queued before the stream drains wait for the same drain, not one listener each
+    this.drained ??= once(this.stream, "drain").then(() => {
+      this.drained = undefined;
+    });
+    await this.drained;
   }
 
   async reopen(): Promise<void> {

@@ -1,0 +1,37 @@
+import { spawnSync } from "node:child_process";
+import { createReadStream, mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { setTimeout as delay } from "node:timers/promises";
+import { describe, expect, it } from "vitest";
+import { Output } from "../src/output";
+
+describe("Output", () => {
+  it("queues many writes behind a slow reader in order, without a listener per write", async () => {
+    const fifo = join(mkdtempSync(join(tmpdir(), "auditd-parse-out-")), "fifo");
+    expect(spawnSync("mkfifo", [fifo]).status).toBe(0);
+    const warnings: Error[] = [];
+    const onWarning = (w: Error) => warnings.push(w);
+    process.on("warning", onWarning);
+    try {
+      const reader = createReadStream(fifo);
+      reader.pause();
+      const chunks: Buffer[] = [];
+      reader.on("data", (c) => chunks.push(c as Buffer));
+      const ended = new Promise<void>((resolve) => reader.on("end", () => resolve()));
+      const output = new Output(fifo);
+      // each line fills most of the 512 KiB buffer, so every one after the first flushes: 20 writes in flight
+      const lines = Array.from({ length: 20 }, (_, i) => String.fromCharCode(97 + i).repeat(400_000));
+      for (const line of lines) void output.line(line);
+      await delay(200);
+      reader.resume();
+      await output.close();
+      await ended;
+      await delay(10);
+      expect(Buffer.concat(chunks).toString()).toBe(lines.map((l) => `${l}\n`).join(""));
+      expect(warnings.map((w) => w.name)).toEqual([]);
+    } finally {
+      process.off("warning", onWarning);
+    }
+  });
+});
