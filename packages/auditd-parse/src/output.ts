@@ -26,9 +26,7 @@ export class Output {
     // a UTF-16 unit takes at most 3 UTF-8 bytes
     if (this.used + text.length * 3 + 1 > BUFFER_BYTES) {
       const pending = this.flush();
-      if (text.length * 3 + 1 > BUFFER_BYTES) {
-        return pending.then(() => this.write(Buffer.from(`${text}\n`)));
-      }
+      if (text.length * 3 + 1 > BUFFER_BYTES) return this.writeAfter(pending, Buffer.from(`${text}\n`));
       this.append(text);
       return pending;
     }
@@ -39,10 +37,7 @@ export class Output {
   /** Queues one event's NDJSON line, copied as bytes. */
   event(json: EventJson): Promise<void> | undefined {
     const size = json.lineLength;
-    if (size > BUFFER_BYTES) {
-      const whole = Buffer.from(`${json}\n`);
-      return this.flush().then(() => this.write(whole));
-    }
+    if (size > BUFFER_BYTES) return this.writeAfter(this.flush(), Buffer.from(`${json}\n`));
     const pending = this.used + size > BUFFER_BYTES ? this.flush() : undefined;
     this.used = json.copyLine(this.buffer, this.used);
     return pending;
@@ -64,6 +59,14 @@ export class Output {
     await this.write(data, () => {
       if (this.spare.length < 2) this.spare.push(full);
     });
+  }
+
+  /**
+   * A line too long for the buffer, handed to the stream now, right behind the buffer just flushed: a line
+   * queued later must not overtake it.
+   */
+  private async writeAfter(flushed: Promise<void>, whole: Buffer): Promise<void> {
+    await Promise.all([flushed, this.write(whole)]);
   }
 
   private async write(data: Buffer, done?: () => void): Promise<void> {

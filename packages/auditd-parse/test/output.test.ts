@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { createReadStream, mkdtempSync } from "node:fs";
+import { createReadStream, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
@@ -33,5 +33,17 @@ describe("Output", () => {
     } finally {
       process.off("warning", onWarning);
     }
+  });
+
+  it("keeps a line longer than its buffer in its place among the lines around it", async () => {
+    const file = join(mkdtempSync(join(tmpdir(), "auditd-parse-out-")), "out.json");
+    const output = new Output(file);
+    const long = `{"commands":"${"x".repeat(2_000_000)}"}`;
+    // not awaited in between, as a caller writing a burst of lines does not
+    void output.line("[");
+    void output.line(long);
+    void output.line("]");
+    await output.close();
+    expect(readFileSync(file, "utf8")).toBe(`[\n${long}\n]\n`);
   });
 });
