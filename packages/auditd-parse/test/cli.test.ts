@@ -109,6 +109,25 @@ describe("auditd-parse CLI", () => {
     expect(json[0].connections[0]).toMatchObject({ direction: "outbound", address: "93.184.216.34", port: 443, success: false });
   });
 
+  it("writes sessions --json as one valid array when an open session outgrows the output buffer", () => {
+    const log: string[] = [];
+    for (let i = 0; i < 1500; i++) {
+      const stamp = `${1700000100 + i}.000:${100 + i}`;
+      log.push(
+        `type=SYSCALL msg=audit(${stamp}): arch=c000003e syscall=59 success=yes exit=0 pid=${2000 + i} auid=1000 uid=1000 ses=9 comm="ls" exe="/usr/bin/ls"`,
+        `type=EXECVE msg=audit(${stamp}): argc=2 a0="ls" a1="/home/alice/${"d".repeat(60)}/${i}"`,
+        `type=EOE msg=audit(${stamp}):`,
+      );
+    }
+    const r = run(["sessions", "--json", "--passwd", passwd], `${SESSION_LOG}\n${log.join("\n")}\n`);
+    expect([r.code, r.stderr]).toEqual([0, ""]);
+    const sessions = JSON.parse(r.stdout);
+    expect(sessions.map((s: { ses: string; commands: unknown[] }) => [s.ses, s.commands.length])).toEqual([
+      ["7", 1],
+      ["9", 1500],
+    ]);
+  });
+
   it("lists connections with net --json", () => {
     const r = run(["net", "--json"], SESSION_LOG);
     expect(JSON.parse(r.stdout)).toEqual([
