@@ -105,6 +105,8 @@ addInputOptions(
       "after",
       `${SUBCOMMAND_HELP}
 Each session is written when its opener's USER_END (or its CRED_DISP) arrives; open ones come last.
+At most 10000 commands and connections are listed per session and 40000 across open sessions;
+the rest are counted in "omitted".
 
 Example:
   auditd-parse sessions --user alice --since 1d /var/log/audit/audit.log*`,

@@ -28,7 +28,7 @@ export interface Session {
   loginSuccess?: boolean;
   commands: SessionCommand[];
   connections: Connection[];
-  /** Commands and connections past the per-session cap, counted but not listed. */
+  /** Commands and connections past the caps (per session, across open sessions), counted but not listed. */
   omitted?: number;
 }
 
@@ -39,6 +39,11 @@ export interface SessionTrackerOptions {
   maxOpen?: number;
   /** Commands plus connections kept per session; past it they are counted in `omitted`. */
   maxItems?: number;
+  /**
+   * Commands plus connections kept across all open sessions (so memory stays flat when sessions never
+   * end); past it they are counted in their session's `omitted` until an emitted session frees room.
+   */
+  maxKept?: number;
 }
 
 /** Ended sessions remembered so their trailing CRED_DISP does not open a new one. */
@@ -54,6 +59,9 @@ export class SessionTracker {
   private readonly closed = new Set<string>();
   private readonly maxOpen: number;
   private readonly maxItems: number;
+  private readonly maxKept: number;
+  /** Commands plus connections held by the open sessions. */
+  private kept = 0;
 
   constructor(
     private readonly emit: (s: Session) => void,
@@ -61,6 +69,7 @@ export class SessionTracker {
   ) {
     this.maxOpen = options.maxOpen ?? 10_000;
     this.maxItems = options.maxItems ?? 10_000;
+    this.maxKept = options.maxKept ?? 40_000;
   }
 
   add(e: AuditEvent): void {
@@ -109,26 +118,36 @@ export class SessionTracker {
       this.sessions.delete(key);
       this.closed.add(key);
       if (this.closed.size > CLOSED_REMEMBERED) this.closed.delete(this.closed.values().next().value as string);
-      this.emit(s);
+      this.release(s);
     }
   }
 
   /** Emits the sessions still open (end of input), oldest first. */
   flush(): void {
-    for (const s of this.sessions.values()) this.emit(s);
+    for (const s of this.sessions.values()) this.release(s);
     this.sessions.clear();
   }
 
   private keep(s: Session, add: () => void): void {
-    if (s.commands.length + s.connections.length < this.maxItems) add();
-    else s.omitted = (s.omitted ?? 0) + 1;
+    if (s.commands.length + s.connections.length < this.maxItems && this.kept < this.maxKept) {
+      add();
+      this.kept++;
+    } else {
+      s.omitted = (s.omitted ?? 0) + 1;
+    }
+  }
+
+  /** Hands a session over; its items no longer count against maxKept. */
+  private release(s: Session): void {
+    this.kept -= s.commands.length + s.connections.length;
+    this.emit(s);
   }
 
   private endOldest(): void {
     const first = this.sessions.entries().next();
     if (first.done) return;
     this.sessions.delete(first.value[0]);
-    this.emit(first.value[1]);
+    this.release(first.value[1]);
   }
 }
 
@@ -156,6 +175,6 @@ export function formatSession(s: Session): string {
     })),
     ...s.connections.map((c) => ({ time: c.time, text: `  ${c.time} net  ${formatConnection(c).slice(c.time.length + 1)}` })),
   ].sort((a, b) => (a.time < b.time ? -1 : a.time > b.time ? 1 : 0));
-  const omitted = s.omitted ? [`  … ${s.omitted} more commands/connections not listed (per-session cap)`] : [];
+  const omitted = s.omitted ? [`  … ${s.omitted} more commands/connections not listed (capped to bound memory)`] : [];
   return [head, ...items.map((i) => i.text), ...omitted].join("\n");
 }

@@ -59,4 +59,19 @@ describe("SessionTracker", () => {
     const capped = track(sshSession(7, 1_700_000_000, 10), { maxItems: 1 }).emitted[0]!;
     expect([capped.commands.length, capped.omitted]).toEqual([1, 1]);
   });
+
+  it("bounds the items kept across open sessions, and frees them when a session is written", () => {
+    // session 1 ends after its two commands; 2 and 3 overlap it and stay open
+    const one = sshSession(1, 1_700_000_000, 10);
+    const two = sshSession(2, 1_700_000_000, 100).slice(0, 4);
+    const three = sshSession(3, 1_700_000_100, 200).slice(0, 4);
+    const { emitted, atEnd } = track([...one.slice(0, 4), ...two, ...one.slice(4), ...three], { maxKept: 2 });
+    const items = (s: Session) => [s.ses, s.commands.length, s.omitted ?? 0];
+    // 1's first command and 2's fill the two places, so 1's second is omitted; once 1 is written, 3 gets one
+    expect(emitted.map(items)).toEqual([["1", 1, 1]]);
+    expect(atEnd.map(items)).toEqual([
+      ["2", 1, 0],
+      ["3", 1, 0],
+    ]);
+  });
 });
