@@ -6,9 +6,13 @@ import { type SimRequest, type SimResponse, SimServer } from "./server";
 
 /**
  * A Slack Web API simulator: the methods opsguard's tools call, with Slack's documented shapes —
- * HTTP 200 with {ok:false,error} for API errors, missing_scope with needed/provided, 429 with
- * Retry-After for rate limits, topic objects {value,creator,last_set}, and Slack's own link
- * markup in stored topics (<mailto:a@b|a@b>, <https://…>) that callers must undo to compare.
+ * HTTP 200 with {ok:false,error} for API errors (https://docs.slack.dev/apis/web-api/#evaluating-responses),
+ * missing_scope with needed/provided, 429 with Retry-After for rate limits
+ * (https://docs.slack.dev/apis/web-api/rate-limits), topic objects {value,creator,last_set}. Topics a
+ * person typed in the Slack client carry Slack's link markup (<mailto:a@b|a@b>, <https://…>), seed
+ * them that way; topics set through the API are stored as sent (see conversations.setTopic below).
+ * The documented quirks can be switched off one by one with `quirks()`, to show a client's
+ * behaviour with and without them.
  */
 
 export interface SimSlackUser {
@@ -48,11 +52,49 @@ export interface SimSlackMessage {
   blocks: unknown[] | undefined;
 }
 
+/**
+ * Slack behaviour a client must cope with. All on by default, as the live service behaves; a
+ * scenario may switch one off to compare.
+ */
+export interface SlackQuirks {
+  /**
+   * chat.postMessage answers msg_too_long when `text` is longer than this many characters; 0 turns
+   * the check off. The method's docs (https://docs.slack.dev/reference/methods/chat.postMessage,
+   * "Truncating content" and the errors table) say: keep text under 4,000 characters, text over
+   * 40,000 is truncated, and list `msg_too_long` ("Message text is too long"). In practice Slack now
+   * refuses text well under 40,000: a Slack developer-relations engineer confirmed that the 40K
+   * truncation "is an old requirement and the platform now has a smaller limit", with msg_too_long
+   * for ~4K text (https://github.com/seratch/ChatGPT-in-Slack/issues/102). Default 4,000, the
+   * documented limit; 40,000 models the documented truncation ceiling.
+   */
+  maxTextChars: number;
+  /**
+   * conversations.info on a private channel the token's bot is not a member of answers
+   * channel_not_found, as if it did not exist: private channels are visible only to members
+   * (https://docs.slack.dev/reference/methods/conversations.info, errors: channel_not_found
+   * "Value passed for channel was invalid"; https://docs.slack.dev/apis/web-api/using-the-conversations-api
+   * "private channels … only visible to members"). Posting and setTopic there answer it too.
+   */
+  privateChannelsHidden: boolean;
+}
+
+export const SLACK_DEFAULT_QUIRKS: Readonly<SlackQuirks> = { maxTextChars: 4_000, privateChannelsHidden: true };
+
+/**
+ * Block Kit limits (https://docs.slack.dev/reference/block-kit/blocks): up to 50 blocks in a
+ * message; a section block's text at most 3,000 characters
+ * (https://docs.slack.dev/reference/block-kit/blocks/section-block). chat.postMessage refuses a
+ * message past them with invalid_blocks ("Blocks submitted with this message are not valid").
+ */
+const MAX_BLOCKS = 50;
+const MAX_SECTION_TEXT = 3_000;
+
 export interface SlackSimOptions {
   /** Accepted tokens and their scopes; default one bot token with every scope the tools use. */
   tokens?: Record<string, string[]>;
   teamId?: string;
   botUserId?: string;
+  quirks?: Partial<SlackQuirks>;
 }
 
 export const SLACK_SIM_TOKEN = "xoxb-1111-2222-simulatortoken";
@@ -110,12 +152,14 @@ export class SlackSim extends SimServer {
   readonly #usergroups = new Map<string, Usergroup>();
   #delayMs = 0;
   #clock = 1_700_000_000;
+  #quirks: SlackQuirks;
 
   constructor(options: SlackSimOptions = {}) {
     super("Slack");
     this.#tokens = new Map(Object.entries(options.tokens ?? { [SLACK_SIM_TOKEN]: SLACK_ALL_SCOPES }));
     this.teamId = options.teamId ?? "T0SIM0001";
     this.botUserId = options.botUserId ?? "U0BOT0001";
+    this.#quirks = { ...SLACK_DEFAULT_QUIRKS, ...options.quirks };
     for (const [method, spec] of Object.entries(METHODS)) {
       const handler = (req: SimRequest) => this.#dispatch(method, spec, req);
       this.route("GET", `/api/${method}`, handler);
@@ -178,7 +222,13 @@ export class SlackSim extends SimServer {
     return this.requests.filter((r) => r.path === `/api/${method}`);
   }
 
-  // ---- faults ----
+  // ---- quirks and faults ----
+
+  /** Switch documented Slack behaviours on or off (see SlackQuirks); returns the quirks now in force. */
+  quirks(change: Partial<SlackQuirks> = {}): Readonly<SlackQuirks> {
+    this.#quirks = { ...this.#quirks, ...change };
+    return { ...this.#quirks };
+  }
 
   /** The next `times` calls get HTTP 429 {ok:false,error:"ratelimited"} with Retry-After. */
   rateLimit(times: number, retryAfterSeconds = 1, method?: string): this {
@@ -257,16 +307,22 @@ export class SlackSim extends SimServer {
     "chat.postMessage": (args) => {
       const target = str(args.channel);
       if (!target) return { ok: false, error: "channel_not_found" };
-      const blocks = typeof args.blocks === "string" ? (JSON.parse(args.blocks) as unknown[]) : (args.blocks as unknown[] | undefined);
+      const blocks = parseBlocks(args.blocks);
+      // "invalid_blocks_format: The blocks is not a valid JSON object or doesn't match the Block Kit syntax." (chat.postMessage docs)
+      if (blocks === null) return { ok: false, error: "invalid_blocks_format" };
       const text = str(args.text);
       if (!text && (!blocks || blocks.length === 0)) return { ok: false, error: "no_text" };
+      const limit = this.#quirks.maxTextChars;
+      // Characters, not UTF-16 units: an emoji counts once.
+      if (limit > 0 && text !== undefined && [...text].length > limit) return { ok: false, error: "msg_too_long" };
+      if (blocks && !blocksValid(blocks)) return { ok: false, error: "invalid_blocks" };
       let channelId: string;
       const user = this.#users.get(target);
       if (user) {
         if (user.deleted) return { ok: false, error: "user_disabled" };
         channelId = `D${user.id.slice(1)}`;
       } else {
-        const channel = this.#findChannel(target);
+        const channel = this.#visible(this.#findChannel(target));
         if (!channel) return { ok: false, error: "channel_not_found" };
         if (channel.is_archived) return { ok: false, error: "is_archived" };
         if (!channel.is_member) return { ok: false, error: "not_in_channel" };
@@ -295,18 +351,20 @@ export class SlackSim extends SimServer {
     },
 
     "conversations.info": (args) => {
-      const channel = this.#channels.get(str(args.channel) ?? "");
+      const channel = this.#visible(this.#channels.get(str(args.channel) ?? ""));
       return channel ? { ok: true, channel: this.#channelObject(channel) } : { ok: false, error: "channel_not_found" };
     },
 
     "conversations.setTopic": (args) => {
-      const channel = this.#channels.get(str(args.channel) ?? "");
+      const channel = this.#visible(this.#channels.get(str(args.channel) ?? ""));
       if (!channel) return { ok: false, error: "channel_not_found" };
       if (channel.is_archived) return { ok: false, error: "is_archived" };
       if (!channel.is_member) return { ok: false, error: "not_in_channel" };
       const topic = str(args.topic) ?? "";
-      if (topic.length > 250) return { ok: false, error: "too_long" };
-      channel.topicObj = { value: linkify(topic), creator: this.botUserId, last_set: this.#tick() };
+      // "Does not support formatting or linkification" (https://docs.slack.dev/reference/methods/conversations.setTopic,
+      // argument topic): stored exactly as sent, so a bare URL or e-mail stays bare; 250 characters at most (error too_long).
+      if ([...topic].length > 250) return { ok: false, error: "too_long" };
+      channel.topicObj = { value: topic, creator: this.botUserId, last_set: this.#tick() };
       return { ok: true, channel: this.#channelObject(channel) };
     },
 
@@ -330,6 +388,12 @@ export class SlackSim extends SimServer {
       return { ok: true, usergroup: this.#usergroupObject(group) };
     },
   };
+
+  /** A channel as the bot may see it: private ones it is not in do not exist for it. */
+  #visible(channel: Channel | undefined): Channel | undefined {
+    if (channel?.is_private && !channel.is_member && this.#quirks.privateChannelsHidden) return undefined;
+    return channel;
+  }
 
   #findChannel(target: string): Channel | undefined {
     const name = target.replace(/^#/, "");
@@ -394,18 +458,29 @@ function str(value: unknown): string | undefined {
   return typeof value === "string" ? value : typeof value === "number" ? String(value) : undefined;
 }
 
-/** Slack turns bare emails and URLs in stored text into its link markup; existing markup stays as it is. */
-function linkify(text: string): string {
-  return text
-    .split(/(<[^<>]*>)/)
-    .map((part) =>
-      part.startsWith("<")
-        ? part
-        : part
-            .replace(/(^|[\s(])(https?:\/\/[^\s<>|]+)/g, "$1<$2>")
-            .replace(/(^|[\s(:,])([A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,})/g, "$1<mailto:$2|$2>"),
-    )
-    .join("");
+/** Blocks as a form field (a JSON string) or in a JSON body; null when they are not a JSON array. */
+function parseBlocks(raw: unknown): unknown[] | undefined | null {
+  if (raw === undefined) return undefined;
+  let value = raw;
+  if (typeof raw === "string") {
+    try {
+      value = JSON.parse(raw);
+    } catch {
+      return null;
+    }
+  }
+  return Array.isArray(value) ? value : null;
+}
+
+/** Within Block Kit's documented limits (MAX_BLOCKS, MAX_SECTION_TEXT). */
+function blocksValid(blocks: unknown[]): boolean {
+  if (blocks.length > MAX_BLOCKS) return false;
+  return blocks.every((block) => {
+    if (!block || typeof block !== "object") return false;
+    const { type, text } = block as { type?: unknown; text?: { text?: unknown } };
+    if (typeof type !== "string") return false;
+    return type !== "section" || typeof text?.text !== "string" || [...text.text].length <= MAX_SECTION_TEXT;
+  });
 }
 
 export interface SlackComponent extends StartedComponent {
