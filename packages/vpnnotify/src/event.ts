@@ -26,11 +26,16 @@ export interface VpnEvent {
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
-/** Which hook called, and its event; no event for a phase with nothing to do (OpenVPN's `up`), `problem` for unusable input. */
+/**
+ * Which hook called, and its event; no event for a phase with nothing to do (OpenVPN's `up`),
+ * `problem` for unusable input. `refuse`: the hook's exit code is a verdict vpnnotify cannot give
+ * (OpenVPN's auth-user-pass-verify), so it must exit non-zero instead of letting the login pass.
+ */
 export interface HookCall {
   source: HookSource;
   event?: VpnEvent;
   problem?: string;
+  refuse?: boolean;
 }
 
 /**
@@ -50,6 +55,15 @@ export function parseHookEnv(env: Env, now: number): HookCall | undefined {
     return fields;
   };
   if (env.script_type) {
+    // There exit 0 means "the password is right": a notifier answering 0 would accept any password.
+    if (env.script_type === "user-pass-verify") {
+      return {
+        source: "openvpn",
+        refuse: true,
+        problem:
+          "OpenVPN runs vpnnotify as auth-user-pass-verify, where exit 0 means the password is right; vpnnotify checks no password, so it refuses every login there (wire it as client-connect instead)",
+      };
+    }
     const kind: VpnEventKind | undefined =
       env.script_type === "client-connect" ? "connect" : env.script_type === "client-disconnect" ? "disconnect" : undefined;
     if (!kind) return { source: "openvpn" };

@@ -57,7 +57,8 @@ Example config (/etc/opsguard/vpnnotify.yaml):
 
 A hook never fails a login because of its own trouble (exit 0), a broken config included, unless
 onFailure is "reject": then OpenVPN's deferred client-connect gets "0", and with --wait the exit
-code refuses the login (OpenVPN, ocserv; strongSwan and libreswan ignore updown's exit code).`;
+code refuses the login (OpenVPN, ocserv; strongSwan and libreswan ignore updown's exit code).
+vpnnotify checks no password: run as OpenVPN's auth-user-pass-verify it refuses (exit 78).`;
 
 const EXIT_CODES = [
   ExitCode.OK,
@@ -144,15 +145,18 @@ async function runHook(name: "hook" | HookSource, command: Command): Promise<voi
       hint: "run it as an OpenVPN/strongSwan/ocserv hook, or use `vpnnotify notify --user U --ip IP`",
     });
   }
-  const problem =
-    name !== "hook" && call.source !== name
+  const problem = call.refuse
+    ? call.problem
+    : name !== "hook" && call.source !== name
       ? `"vpnnotify ${name}" was called with an ${call.source} environment (use the command of your VPN server, or plain vpnnotify)`
       : call.problem && `${call.problem} (check the VPN server's script settings)`;
   if (problem) {
-    // Called by a VPN server after all: a setup mistake must not cost the user the connection.
+    // Called by a VPN server after all: a setup mistake must not cost the user the connection,
+    // unless the exit code is the verdict on a password (then exit 0 would let anyone in).
     const { log, close } = hookLogger({ level: "error", format: opts.logFormat, detached, facility: "daemon" });
-    log.error("failed", { reason: problem });
+    log.error(call.refuse ? "refused" : "failed", { reason: problem });
     await close();
+    if (call.refuse) process.exitCode = ExitCode.CONFIG;
     return;
   }
   const event = call.event;

@@ -191,3 +191,52 @@ export async function syslogServer(): Promise<{ lines: string[]; path: string; c
   };
   return { lines, path: `${bin}:/usr/bin:/bin`, close };
 }
+
+/**
+ * Runs the CLI as `env -i` would: the process gets exactly `vars` (what the VPN server sets) and
+ * nothing of the test runner's environment, so the config must come from the hook line's --config.
+ */
+export function runBare(args: readonly string[], vars: Record<string, string>, timeoutMs = 20_000): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const start = Date.now();
+    const pairs = Object.entries(vars).map(([k, v]) => `${k}=${v}`);
+    const child = spawn("/usr/bin/env", ["-i", ...pairs, process.execPath, "--import", "tsx", CLI, ...args], {
+      cwd: join(import.meta.dirname, "../../.."),
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (c: Buffer) => {
+      stdout += c.toString();
+    });
+    child.stderr.on("data", (c: Buffer) => {
+      stderr += c.toString();
+    });
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`vpnnotify ${args.join(" ")} did not exit within ${timeoutMs} ms: ${stderr}`));
+    }, timeoutMs);
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr, ms: Date.now() - start });
+    });
+  });
+}
+
+/** What OpenVPN 2.6 sets for auth-user-pass-verify via-env (openvpn(8), "Environmental Variables"). */
+export function openvpnUserPassEnv(user: string, password: string, ip: string): Record<string, string> {
+  return {
+    script_type: "user-pass-verify",
+    username: user,
+    password,
+    untrusted_ip: ip,
+    untrusted_port: "51413",
+    common_name: user,
+    daemon: "0",
+    daemon_log_redirect: "0",
+    dev: "tun0",
+    dev_type: "tun",
+    script_context: "init",
+    verb: "3",
+  };
+}
