@@ -39,7 +39,11 @@ afterAll(async () => {
 describe("wired as OpenVPN's auth-user-pass-verify (env -i, only OpenVPN's variables)", () => {
   it("refuses with exit 78 and one line saying why, never echoing the password, and sends nothing", async () => {
     const env = openvpnUserPassEnv("alice", "hunter2-secret", PLACES.london.ip);
-    for (const args of [["--config", config], ["--config", config, "--wait"], ["--config", config, "openvpn"]]) {
+    for (const args of [
+      ["--config", config],
+      ["--config", config, "--wait"],
+      ["--config", config, "openvpn"],
+    ]) {
       const result = await runBare(args, env);
       expect(result.code).toBe(78);
       expect(result.stderr).toMatch(/^vpnnotify: error: refused reason=".*auth-user-pass-verify.*refuses every login.*client-connect/);
