@@ -13,5 +13,6 @@ export * from "./paginate";
 export * from "./report";
 export * from "./secret";
 export * from "./slack";
+export * from "./spool";
 export * from "./state";
 export * from "./tty";

@@ -11,7 +11,7 @@ export const DEFAULT_STATE_FILE = "/var/lib/opsguard/vpnnotify/state.json";
 export const DEFAULT_USER_TEMPLATE = [
   "Hi {{user}}, a VPN session just started under your name on *{{server}}*{{#environment}} ({{environment}}){{/environment}}.",
   "• From: {{ip}}{{#port}} port {{port}}{{/port}}: {{location}}{{#asn}} ({{asn}}{{#org}} {{org}}{{/org}}){{/asn}}",
-  "• When: {{time}}{{#newPlace}}",
+  "• When: {{time}}{{#delayed}} (this message is {{delayed}} late: Slack or the directory could not be reached){{/delayed}}{{#newPlace}}",
   "• This is a place we have not seen you connect from before.{{/newPlace}}{{#newCountry}}",
   "• This is a country you have not connected from before.{{/newCountry}}",
   "If this was not you, tell the security team right away.",
@@ -21,7 +21,7 @@ export const DEFAULT_SECURITY_TEMPLATE = [
   ":rotating_light: VPN login to look at: *{{user}}*{{#slackUser}} (<@{{slackUser}}>){{/slackUser}} on {{server}}{{#environment}} ({{environment}}){{/environment}}",
   "• Why: {{flags}}",
   "• From: {{ip}}: {{location}}{{#asn}} ({{asn}}{{#org}} {{org}}{{/org}}){{/asn}}",
-  "• When: {{time}}{{#previousLocation}}",
+  "• When: {{time}}{{#delayed}} (alert {{delayed}} late){{/delayed}}{{#previousLocation}}",
   "• Previous login: {{previousLocation}}, {{previousTime}}{{/previousLocation}}",
 ].join("\n");
 
@@ -72,6 +72,16 @@ export const configSchema = z.strictObject({
     .strictObject({
       file: absolutePath.default(DEFAULT_STATE_FILE),
       redis: redisSchema.optional(),
+    })
+    .prefault({}),
+  /** Alerts not delivered yet, retried by later hook runs and `vpnnotify flush`. */
+  spool: z
+    .strictObject({
+      /** Default: "spool" beside state.file. */
+      dir: absolutePath.optional(),
+      maxAttempts: z.number().int().positive().max(1_000).default(12),
+      /** After the first failure; doubled after each further one, up to an hour. */
+      retryAfterSeconds: z.number().nonnegative().max(3_600).default(60),
     })
     .prefault({}),
   policy: z
@@ -139,4 +149,5 @@ export const TEMPLATE_NAMES = [
   "flags",
   "reason",
   "source",
+  "delayed",
 ] as const;

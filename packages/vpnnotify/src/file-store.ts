@@ -3,7 +3,12 @@ import { z } from "zod";
 import type { UserHistory } from "./places";
 import type { PlaceStore } from "./store";
 
-const placeSchema = z.object({ firstSeen: z.number(), lastSeen: z.number(), lastNotified: z.number().optional() });
+const placeSchema = z.object({
+  firstSeen: z.number(),
+  lastSeen: z.number(),
+  lastNotified: z.number().optional(),
+  pendingUntil: z.number().optional(),
+});
 const historySchema = z.object({
   places: z.record(z.string(), placeSchema),
   last: z

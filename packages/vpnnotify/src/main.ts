@@ -1,4 +1,5 @@
 import { writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import {
@@ -11,6 +12,7 @@ import {
   type Logger,
   loadConfig,
   runCli,
+  type SpoolStatus,
   TempFailError,
   UnavailableError,
   UsageError,
@@ -20,8 +22,9 @@ import { configSchema, type VpnnotifyConfig } from "./config";
 import { type HookSource, parseHookEnv, type VpnEvent } from "./event";
 import { embeddedDatabaseFiles } from "./geoip";
 import { DETACHED_ENV, launcherFastPath } from "./hook";
-import { handleConnect, handleDisconnect, type Notifier, type Outcome } from "./notify";
-import { createNotifier, hookLogger } from "./runtime";
+import { formatDelay } from "./message";
+import { flushAlerts, handleConnect, handleDisconnect, type Notifier } from "./notify";
+import { createNotifier, createSpool, hookLogger } from "./runtime";
 
 type Command = ReturnType<typeof createProgram>;
 
@@ -97,6 +100,15 @@ export async function main(argv: readonly string[] = process.argv): Promise<void
     .option("--port <port>", "the client's source port")
     .option("--time <iso8601>", "when the session started (default: now)")
     .action(async (opts: { user: string; ip: string; port?: string; time?: string }, command: Command) => runNotify(opts, command));
+  program
+    .command("flush")
+    .description("retry the alerts that could not be delivered yet (run it from a timer)")
+    .option("--force", "retry every pending alert now, ignoring its backoff")
+    .action(async (opts: { force?: boolean }, command: Command) => runFlush(opts, command));
+  program
+    .command("status")
+    .description("show the undelivered alerts: how many, the oldest, the last error")
+    .action(async (_opts: unknown, command: Command) => runStatus(command));
   program
     .command("install")
     .description("install this bundle with a code-cached launcher, the command to give the VPN server")
@@ -191,14 +203,27 @@ async function runHook(name: "hook" | HookSource, command: Command): Promise<voi
   if (deferred && !reject) writeFileSync(deferred, "1");
 
   let failure: Error | undefined;
+  const deadlineAt = processDeadline(config);
+  let notifier: Notifier | undefined;
   try {
-    const outcome = await runBounded(event, config, log);
+    const n = createNotifier(config, log, deadlineAt);
+    notifier = n;
+    const outcome = await runBounded(deadlineAt, config, () =>
+      event.kind === "disconnect" ? handleDisconnect(event, n) : handleConnect(event, n),
+    );
     if (outcome.verdict === "failed") failure = new UnavailableError(outcome.errors[0] ?? "nobody could be told about the login");
   } catch (error) {
     failure = error as Error;
     log.error("failed", { user: event.user, ip: event.ip, reason: describeError(error) });
   }
   if (deferred && reject) writeFileSync(deferred, failure ? "0" : "1");
+  if (notifier) {
+    const n = notifier;
+    // Earlier runs' undelivered alerts, in the time left; only where no VPN server waits on us.
+    if (detached) await runBounded(deadlineAt, config, () => flushAlerts(n, { stop: () => Date.now() >= deadlineAt })).catch(() => {});
+    await logPending(n, log);
+    await n.store.close().catch(() => {});
+  }
   await close();
   process.exit(failure && reject && !detached ? exitOf(failure) : ExitCode.OK);
 }
@@ -213,12 +238,16 @@ async function runNotify(opts: { user: string; ip: string; port?: string; time?:
   }
   const event: VpnEvent = { kind: "connect", source: "cli", user: opts.user, ip: opts.ip, time, ...(port ? { port } : {}) };
   const { config } = await loadConfig({ tool: "vpnnotify", schema: configSchema, path: ctx.opts.config });
-  const outcome = await runBounded(event, config, ctx.log).catch((error: unknown) => {
+  const deadlineAt = processDeadline(config);
+  const n = createNotifier(config, ctx.log, deadlineAt);
+  const outcome = await runBounded(deadlineAt, config, () => handleConnect(event, n)).catch((error: unknown) => {
     // Past the deadline, calls still in flight would keep the process alive until their own
     // timeouts: exit as soon as runCli has reported the error.
     setImmediate(() => process.exit());
     throw error;
   });
+  await logPending(n, ctx.log);
+  await n.store.close().catch(() => {});
   if (ctx.opts.json) process.stdout.write(`${JSON.stringify(outcome)}\n`);
   if (outcome.verdict === "failed") {
     process.exitCode = ExitCode.UNAVAILABLE;
@@ -226,24 +255,87 @@ async function runNotify(opts: { user: string; ip: string; port?: string; time?:
   process.exit(process.exitCode ?? ExitCode.OK);
 }
 
-/** The whole job under one deadline, counted from process start, so the caller knows the longest it can take. */
-async function runBounded(event: VpnEvent, config: VpnnotifyConfig, log: Logger): Promise<Outcome> {
-  const remaining = Math.max(0, config.deadlineMs - performance.now());
-  let notifier: Notifier | undefined;
+async function runFlush(opts: { force?: boolean }, command: Command): Promise<void> {
+  const ctx = cliContext(command, { defaultLevel: "info" });
+  const { config } = await loadConfig({ tool: "vpnnotify", schema: configSchema, path: ctx.opts.config });
+  const n = createNotifier(config, ctx.log);
+  // Each alert is bounded by the Slack, LDAP and store timeouts, and the spool holds a bounded number.
+  const result = await flushAlerts(n, { force: opts.force === true });
+  const status = await n.spool.status();
+  await n.store.close().catch(() => {});
+  if (ctx.opts.json) process.stdout.write(`${JSON.stringify({ ...result, ...statusJson(status), spool: n.spool.dir })}\n`);
+  if (result.busy) ctx.log.warn("another vpnnotify is flushing the spool; nothing done", { spool: n.spool.dir });
+  else if (status.pending > 0) await logPending(n, ctx.log);
+  process.exit(result.busy ? ExitCode.TEMP_FAIL : result.failed > 0 ? ExitCode.UNAVAILABLE : ExitCode.OK);
+}
+
+async function runStatus(command: Command): Promise<void> {
+  const ctx = cliContext(command, { defaultLevel: "info" });
+  const { config } = await loadConfig({ tool: "vpnnotify", schema: configSchema, path: ctx.opts.config });
+  const spool = createSpool(config, ctx.log);
+  const status = await spool.status();
+  if (ctx.opts.json) {
+    process.stdout.write(`${JSON.stringify({ ...statusJson(status), spool: spool.dir })}\n`);
+    return;
+  }
+  const lines = [`pending: ${status.pending}`];
+  if (status.oldest !== undefined)
+    lines.push(`oldest: ${new Date(status.oldest).toISOString()} (${formatDelay(Date.now() - status.oldest)} ago)`);
+  if (status.lastError !== undefined) {
+    // JSON quoting: an error text from a server reaches a terminal with its control characters escaped.
+    lines.push(
+      `last error: ${JSON.stringify(status.lastError)}${status.lastAttemptAt ? ` at ${new Date(status.lastAttemptAt).toISOString()}` : ""}`,
+    );
+  }
+  lines.push(`given up: ${status.dead}${status.dead > 0 ? ` (kept in ${join(spool.dir, "dead")})` : ""}`, `spool: ${spool.dir}`);
+  process.stdout.write(`${lines.join("\n")}\n`);
+}
+
+function statusJson(status: SpoolStatus): Record<string, unknown> {
+  return {
+    pending: status.pending,
+    oldest: status.oldest === undefined ? null : new Date(status.oldest).toISOString(),
+    lastError: status.lastError ?? null,
+    lastAttemptAt: status.lastAttemptAt === undefined ? null : new Date(status.lastAttemptAt).toISOString(),
+    gaveUp: status.dead,
+  };
+}
+
+/** One warning while alerts wait in the spool, so the VPN server's log or syslog shows it. */
+async function logPending(n: Notifier, log: Logger): Promise<void> {
+  try {
+    const status = await n.spool.status();
+    if (status.pending === 0 && status.dead === 0) return;
+    log.warn("undelivered alerts", {
+      pending: status.pending,
+      oldest: status.oldest === undefined ? undefined : new Date(status.oldest).toISOString(),
+      lastError: status.lastError,
+      gaveUp: status.dead || undefined,
+      spool: n.spool.dir,
+    });
+  } catch (error) {
+    log.warn("cannot read the spool of undelivered alerts", { spool: n.spool.dir, error: describeError(error) });
+  }
+}
+
+/** When this process must be done: deadlineMs counted from process start. */
+function processDeadline(config: VpnnotifyConfig): number {
+  return Date.now() + Math.max(0, config.deadlineMs - performance.now());
+}
+
+/** Work under the process's deadline, so the caller knows the longest it can take. */
+async function runBounded<T>(deadlineAt: number, config: VpnnotifyConfig, work: () => Promise<T>): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<never>((_, reject) => {
     timer = setTimeout(
       () => reject(new TempFailError(`gave up at the ${config.deadlineMs} ms deadline`, { hint: "check Slack, LDAP and the state store" })),
-      remaining,
+      Math.max(0, deadlineAt - Date.now()),
     );
   });
   try {
-    notifier = createNotifier(config, log);
-    const work = event.kind === "disconnect" ? handleDisconnect(event, notifier) : handleConnect(event, notifier);
-    return await Promise.race([work, deadline]);
+    return await Promise.race([work(), deadline]);
   } finally {
     clearTimeout(timer);
-    await notifier?.store.close().catch(() => {});
   }
 }
 

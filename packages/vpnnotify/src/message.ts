@@ -32,13 +32,24 @@ export function securityReasons(decision: Decision, recipient: Recipient): strin
 }
 
 export interface MessageFacts {
-  event: VpnEvent;
+  event: Pick<VpnEvent, "source" | "user" | "port" | "vpnIp" | "time">;
   ip: string;
   geo: GeoInfo;
   decision: Decision;
   recipient: Recipient;
   server: { name: string; environment?: string | undefined };
   defaultTimeZone: string;
+  /** Set when the message goes out late (from the spool): how long after the login. */
+  delayedMs?: number;
+}
+
+/** "3 min", "2 h 5 min", "1 d 4 h": how late a spooled message is. */
+export function formatDelay(ms: number): string {
+  const minutes = Math.max(1, Math.round(ms / 60_000));
+  if (minutes < 60) return `${minutes} min`;
+  const hours = Math.floor(minutes / 60);
+  if (hours < 24) return minutes % 60 ? `${hours} h ${minutes % 60} min` : `${hours} h`;
+  return hours % 24 ? `${Math.floor(hours / 24)} d ${hours % 24} h` : `${Math.floor(hours / 24)} d`;
 }
 
 export function messageContext(facts: MessageFacts): TemplateContext {
@@ -72,5 +83,6 @@ export function messageContext(facts: MessageFacts): TemplateContext {
     flags: securityReasons(decision, recipient).join("; "),
     reason: decision.reason,
     source: event.source,
+    delayed: facts.delayedMs === undefined ? undefined : formatDelay(facts.delayedMs),
   };
 }

@@ -1,10 +1,10 @@
-import { DataError, describeError, type Logger, type SlackClient } from "@opsguard/core";
+import { DataError, describeError, type Logger, type SlackClient, type SpoolEntry, UnavailableError } from "@opsguard/core";
 import { normalizeIp } from "./address";
+import { type AlertJob, type AlertSpool, deliverAlert } from "./alert";
 import type { SlackDirectory } from "./directory";
 import type { VpnEvent } from "./event";
 import { type GeoInfo, type GeoIp, placeName } from "./geoip";
-import { messageContext, securityReasons } from "./message";
-import { type Decision, decide, type PlacePolicy, recordLogin, recordSessionEnd, releaseClaim, type UserHistory } from "./places";
+import { type Decision, decide, type PlacePolicy, recordLogin, recordSessionEnd, releaseLease } from "./places";
 import type { PlaceStore } from "./store";
 import type { Template } from "./template";
 
@@ -14,6 +14,9 @@ export interface Notifier {
   store: PlaceStore;
   directory: SlackDirectory;
   slack: SlackClient;
+  spool: AlertSpool;
+  /** Until when this process works on an alert (its deadline): the lease other workers respect. */
+  leaseUntil: () => number;
   securityChannel: string;
   templates: { user: Template; security: Template };
   policy: PlacePolicy;
@@ -36,70 +39,135 @@ export interface Outcome {
   flags: string[];
   /** Set when the place store could not be used (the login was notified anyway). */
   stateError?: string;
+  /** The spool entry keeping an alert that did not go out (retried later). */
+  spooled?: string;
+  /** Set when the alert could not be spooled (it was still sent if Slack answered). */
+  spoolError?: string;
   errors: string[];
 }
 
-/** Handles one connect: decide, tell the user and/or the security channel, remember the place. */
+/**
+ * Handles one connect: decide, keep the alert in the spool, tell the user and/or the security
+ * channel, and only then record the place as told. An alert that did not go out stays spooled
+ * (and the place unknown), so a later run delivers it and the next login is not waved through.
+ */
 export async function handleConnect(event: VpnEvent, n: Notifier): Promise<Outcome> {
   const ip = normalizeIp(event.ip);
   if (!ip) throw new DataError(`"${event.ip}" is not an IP address`, { hint: "pass the client's public address" });
   const geo = lookup(n, ip);
   const login = { time: event.time, geo, place: placeName(geo) };
   const recipientLookup = n.directory.find(event.user);
+  const leaseUntil = n.leaseUntil();
 
-  let before: UserHistory | undefined;
   let decision: Decision | undefined;
   let stateError: string | undefined;
   try {
     await n.store.update(event.user, (history) => {
-      before = history;
       decision = decide(history, login, n.policy);
-      return recordLogin(history, login, decision, n.policy);
+      return recordLogin(history, login, decision, n.policy, leaseUntil);
     });
   } catch (error) {
     stateError = describeError(error);
   }
   const final = stateError || !decision ? decide(undefined, login, n.policy, false) : decision;
-  const recipient = await recipientLookup;
-  const facts = { event, ip, geo, decision: final, recipient, server: n.server, defaultTimeZone: n.timeZone };
-  const context = messageContext(facts);
-  const flags = securityReasons(final, recipient);
-  const wantsDm = final.notify && "slackId" in recipient;
-  const wantsSecurity = flags.length > 0 && (final.notify || final.suspicious);
+  const base = { reason: final.reason, user: event.user, ip, place: login.place, ...(stateError ? { stateError } : {}) };
+  if (!final.notify && !final.suspicious) {
+    const outcome: Outcome = { verdict: "suppressed", ...base, flags: [], errors: [] };
+    logOutcome(n.log, outcome);
+    return outcome;
+  }
 
-  const errors: string[] = [];
-  const send = async (channel: string, template: Template): Promise<boolean> => {
-    try {
-      await n.slack.postMessage({ channel, text: template.render(context), unfurl_links: false, unfurl_media: false });
-      return true;
-    } catch (error) {
-      errors.push(describeError(error));
-      return false;
-    }
+  const job: AlertJob = {
+    event: {
+      source: event.source,
+      user: event.user,
+      ip,
+      time: event.time,
+      ...(event.port !== undefined ? { port: event.port } : {}),
+      ...(event.vpnIp !== undefined ? { vpnIp: event.vpnIp } : {}),
+    },
+    geo,
+    decision: final,
+    sent: {},
   };
-  const [dmSent, securitySent] = await Promise.all([
-    wantsDm && "slackId" in recipient ? send(recipient.slackId, n.templates.user) : Promise.resolve(false),
-    wantsSecurity ? send(n.securityChannel, n.templates.security) : Promise.resolve(false),
-  ]);
-  if (final.notify && !stateError && !dmSent && !securitySent) {
-    // Nobody was told: forget the claim so the next login from here tries again.
-    await n.store.update(event.user, (history) => releaseClaim(history, before, final)).catch(() => {});
+  // Kept before the first try: a worker cut off at its deadline leaves the alert here.
+  let entry: SpoolEntry<AlertJob> | undefined;
+  let spoolError: string | undefined;
+  try {
+    entry = await n.spool.add(job, leaseUntil);
+  } catch (error) {
+    spoolError = describeError(error);
+  }
+  const spooled = entry;
+  const delivery = await deliverAlert(job, n, {
+    recipient: await recipientLookup,
+    save: async () => {
+      if (spooled) await n.spool.save(spooled);
+    },
+  });
+  if (!delivery.told && !stateError) {
+    // Let the next login from here try again instead of waiting out this worker's lease.
+    await n.store.update(event.user, (history) => releaseLease(history, final.keys, leaseUntil)).catch(() => {});
+  }
+  let kept: string | undefined;
+  if (spooled) {
+    try {
+      if (delivery.complete) await n.spool.remove(spooled);
+      else if (!(await n.spool.fail(spooled, delivery.errors.join("; ") || "not delivered"))) kept = spooled.id;
+    } catch (error) {
+      spoolError = describeError(error);
+    }
   }
 
   const outcome: Outcome = {
-    verdict: verdictOf(final, wantsDm, dmSent, wantsSecurity, securitySent),
-    reason: final.reason,
-    user: event.user,
-    ip,
-    place: login.place,
-    ...(dmSent && "slackId" in recipient ? { dm: recipient.slackId } : {}),
-    ...(securitySent ? { securityChannel: n.securityChannel } : {}),
-    flags,
-    ...(stateError ? { stateError } : {}),
-    errors,
+    verdict: verdictOf(final, delivery.wantsDm, delivery.dmSent, delivery.wantsSecurity, delivery.securitySent),
+    ...base,
+    ...(delivery.dmSent && delivery.recipient && "slackId" in delivery.recipient ? { dm: delivery.recipient.slackId } : {}),
+    ...(delivery.securitySent ? { securityChannel: n.securityChannel } : {}),
+    flags: delivery.flags,
+    ...(delivery.stateError && !stateError ? { stateError: delivery.stateError } : {}),
+    ...(kept ? { spooled: kept } : {}),
+    ...(spoolError ? { spoolError } : {}),
+    errors: delivery.errors,
   };
   logOutcome(n.log, outcome);
   return outcome;
+}
+
+export interface FlushResult {
+  busy: boolean;
+  delivered: number;
+  failed: number;
+  gaveUp: number;
+}
+
+/**
+ * Retries the spooled alerts that are due (all unless leased, with `force`), oldest first, one
+ * log line each. `stop` is asked between alerts (the hook's deadline).
+ */
+export async function flushAlerts(n: Notifier, options: { force?: boolean; stop?: () => boolean } = {}): Promise<FlushResult> {
+  const deliver = async (entry: SpoolEntry<AlertJob>) => {
+    const job = entry.payload;
+    const d = await deliverAlert(job, n, { save: () => n.spool.save(entry), late: true });
+    const fields = {
+      user: job.event.user,
+      ip: job.event.ip,
+      place: placeName(job.geo),
+      login: new Date(job.event.time).toISOString(),
+      attempts: entry.attempts,
+      dm: job.sent.dm && job.recipient ? job.recipient.slackId : undefined,
+      security: job.sent.security ? d.flags.join("; ") : undefined,
+      state: d.stateError ? `unavailable (${d.stateError})` : undefined,
+    };
+    if (d.complete) {
+      n.log.info("delivered late", fields);
+      return;
+    }
+    const error = d.errors.join("; ") || "not delivered";
+    n.log.warn("still undelivered", { ...fields, error });
+    throw new UnavailableError(error);
+  };
+  return n.spool.drain(deliver, { leaseUntil: n.leaseUntil, ...options });
 }
 
 /** A disconnect: the log line with the session's length, and its end in the store for the next travel check. */
@@ -156,6 +224,8 @@ export function logOutcome(log: Logger, o: Outcome): void {
     dm: o.dm,
     security: o.securityChannel ? o.flags.join("; ") : undefined,
     state: o.stateError ? `unavailable (${o.stateError})` : undefined,
+    spooled: o.spooled,
+    spool: o.spoolError ? `unavailable (${o.spoolError})` : undefined,
     error: o.errors.length > 0 ? o.errors.join("; ") : undefined,
   };
   if (o.verdict === "failed") log.error(o.verdict, fields);

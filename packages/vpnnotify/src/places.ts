@@ -9,8 +9,13 @@ import type { GeoInfo } from "./geoip";
 export interface PlaceSeen {
   firstSeen: number;
   lastSeen: number;
-  /** When the user was last told about a login from here. */
+  /** When the user (or, when nobody could be, the security channel) was last told about a login from here. */
   lastNotified?: number;
+  /**
+   * A worker is telling them right now, until this time (its deadline): a login racing it stays
+   * quiet. Only a delivered message sets lastNotified, so a worker that dies leaves the place unknown.
+   */
+  pendingUntil?: number;
 }
 
 export interface LastLogin {
@@ -51,7 +56,7 @@ export interface Login {
   place: string;
 }
 
-export type Reason = "first-login" | "new-place" | "renotify" | "known-place" | "state-unavailable";
+export type Reason = "first-login" | "new-place" | "renotify" | "known-place" | "being-told" | "state-unavailable";
 
 export interface Travel {
   km: number;
@@ -82,8 +87,17 @@ export function placeKeys(geo: GeoInfo): { ip: string; network: string; asn?: st
   };
 }
 
-/** What to do about a login, given what we remember (undefined: nothing, or the store was unreachable). */
-export function decide(history: UserHistory | undefined, login: Login, policy: PlacePolicy, stateAvailable = true): Decision {
+/**
+ * What to do about a login, given what we remember (undefined: nothing, or the store was
+ * unreachable). `now` is the wall clock, for other workers' leases (login.time may be OpenVPN's).
+ */
+export function decide(
+  history: UserHistory | undefined,
+  login: Login,
+  policy: PlacePolicy,
+  stateAvailable = true,
+  now = Date.now(),
+): Decision {
   const keys = placeKeys(login.geo);
   const allKeys = [keys.ip, keys.network, keys.asn, keys.country].filter((k): k is string => k !== undefined);
   const live = liveEntries(history, login.time, policy);
@@ -104,25 +118,37 @@ export function decide(history: UserHistory | undefined, login: Login, policy: P
   if (!stateAvailable) return { ...base, notify: true, reason: "state-unavailable", newPlace: false };
   if (!hasHistory) return { ...base, notify: true, reason: "first-login", newPlace: true };
   const lastNotified = Math.max(0, ...known.map((k) => live.get(k)?.lastNotified ?? 0));
+  const beingTold = known.some((k) => (live.get(k)?.pendingUntil ?? 0) > now);
+  const due = lastNotified === 0 || login.time - lastNotified >= policy.renotifyAfterMs;
+  // Another worker is telling them about this place right now; its alert is spooled if it fails.
+  if (due && beingTold) return { ...base, notify: base.suspicious, reason: "being-told", newPlace: false };
   // Seen before but the user was never told (Slack was down then): still news to them.
   if (known.length === 0 || lastNotified === 0) return { ...base, notify: true, reason: "new-place", newPlace: true };
-  if (login.time - lastNotified >= policy.renotifyAfterMs) return { ...base, notify: true, reason: "renotify", newPlace: false };
+  if (due) return { ...base, notify: true, reason: "renotify", newPlace: false };
   return { ...base, notify: base.suspicious, reason: "known-place", newPlace: false };
 }
 
 /**
  * The history after this login: every key seen now, old places forgotten, the list bounded. A
- * notification is claimed here (lastNotified) so that a second connect racing this one stays
- * quiet; releaseClaim undoes it when the message could not be sent.
+ * notification due is leased here (pendingUntil, the worker's deadline) so that a connect racing
+ * this one stays quiet; markTold records the delivery, releaseLease gives up the lease early.
  */
-export function recordLogin(history: UserHistory | undefined, login: Login, decision: Decision, policy: PlacePolicy): UserHistory {
+export function recordLogin(
+  history: UserHistory | undefined,
+  login: Login,
+  decision: Decision,
+  policy: PlacePolicy,
+  leaseUntil: number,
+): UserHistory {
   const places: Record<string, PlaceSeen> = Object.fromEntries(liveEntries(history, login.time, policy));
   for (const key of decision.keys) {
     const seen = places[key];
+    const pendingUntil = decision.notify ? leaseUntil : seen?.pendingUntil;
     places[key] = {
       firstSeen: seen?.firstSeen ?? login.time,
       lastSeen: Math.max(seen?.lastSeen ?? 0, login.time),
-      ...(decision.notify ? { lastNotified: login.time } : seen?.lastNotified !== undefined ? { lastNotified: seen.lastNotified } : {}),
+      ...(seen?.lastNotified !== undefined ? { lastNotified: seen.lastNotified } : {}),
+      ...(pendingUntil !== undefined ? { pendingUntil } : {}),
     };
   }
   const kept = Object.entries(places)
@@ -141,20 +167,25 @@ export function recordLogin(history: UserHistory | undefined, login: Login, deci
   return { places: Object.fromEntries(kept), last: newer };
 }
 
-/** Puts lastNotified back to what it was before `decision` claimed it. */
-export function releaseClaim(
-  history: UserHistory | undefined,
-  before: UserHistory | undefined,
-  decision: Decision,
-): UserHistory | undefined {
+/** The history once someone was told about the login at `time` from the places `keys`. */
+export function markTold(history: UserHistory | undefined, keys: readonly string[], time: number): UserHistory {
+  const places = { ...history?.places };
+  for (const key of keys) {
+    const { pendingUntil: _done, ...seen } = places[key] ?? { firstSeen: time, lastSeen: time };
+    places[key] = { ...seen, lastNotified: Math.max(seen.lastNotified ?? 0, time) };
+  }
+  return { ...history, places };
+}
+
+/** Gives up this worker's lease (the message failed): the next login from there is told again. */
+export function releaseLease(history: UserHistory | undefined, keys: readonly string[], leaseUntil: number): UserHistory | undefined {
   if (!history) return history;
   const places = { ...history.places };
-  for (const key of decision.keys) {
+  for (const key of keys) {
     const seen = places[key];
-    if (!seen) continue;
-    const previous = before?.places[key]?.lastNotified;
-    const { lastNotified: _dropped, ...rest } = seen;
-    places[key] = previous === undefined ? rest : { ...rest, lastNotified: previous };
+    if (seen?.pendingUntil !== leaseUntil) continue;
+    const { pendingUntil: _dropped, ...rest } = seen;
+    places[key] = rest;
   }
   return { ...history, places };
 }

@@ -1,4 +1,5 @@
 import { createWriteStream } from "node:fs";
+import { dirname, join } from "node:path";
 import {
   createSlackClient,
   type LdapClientOptions,
@@ -8,7 +9,9 @@ import {
   ldapOptionsFromConfig,
   resolveSecret,
   type SecretRef,
+  Spool,
 } from "@opsguard/core";
+import { type AlertSpool, alertJobSchema } from "./alert";
 import { TEMPLATE_NAMES, type VpnnotifyConfig } from "./config";
 import { SlackDirectory } from "./directory";
 import { FilePlaceStore } from "./file-store";
@@ -50,8 +53,26 @@ export function createStore(config: VpnnotifyConfig, log: Logger): PlaceStore {
   return new FilePlaceStore(config.state.file, { log, lockTimeoutMs: Math.floor(config.deadlineMs / 2) });
 }
 
-/** Builds every part from a validated config; the network parts connect only when used. */
-export function createNotifier(config: VpnnotifyConfig, log: Logger): Notifier {
+export function spoolDir(config: VpnnotifyConfig): string {
+  return config.spool.dir ?? join(dirname(config.state.file), "spool");
+}
+
+export function createSpool(config: VpnnotifyConfig, log: Logger): AlertSpool {
+  return new Spool({
+    dir: spoolDir(config),
+    payload: alertJobSchema,
+    maxAttempts: config.spool.maxAttempts,
+    backoffMs: config.spool.retryAfterSeconds * 1000,
+    log,
+  });
+}
+
+/**
+ * Builds every part from a validated config; the network parts connect only when used.
+ * `deadlineAt` is when this process stops working on an alert (the hook's deadline); without it,
+ * each alert gets deadlineMs from when it is started.
+ */
+export function createNotifier(config: VpnnotifyConfig, log: Logger, deadlineAt?: number): Notifier {
   const slack = createSlackClient(
     { ...config.slack, timeoutMs: config.slack.timeoutMs ?? Math.floor(config.deadlineMs * 0.6) },
     { log, retries: 1, maxRetryAfterMs: Math.floor(config.deadlineMs / 2) },
@@ -67,6 +88,8 @@ export function createNotifier(config: VpnnotifyConfig, log: Logger): Notifier {
     store: createStore(config, log),
     directory: new SlackDirectory(config.directory, ldap, slack, log),
     slack,
+    spool: createSpool(config, log),
+    leaseUntil: () => deadlineAt ?? Date.now() + config.deadlineMs,
     securityChannel: config.securityChannel,
     templates: {
       user: compileTemplate(config.templates.user, TEMPLATE_NAMES, "templates.user"),

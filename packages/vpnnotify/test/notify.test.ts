@@ -27,6 +27,7 @@ function notifier(overrides: Record<string, unknown> = {}) {
     directory: { emailDomain: "example.org" },
     geoip: { city: geo.city, asn: geo.asn },
     state: { file: join(dir, `state-${Math.random().toString(36).slice(2)}.json`) },
+    spool: { dir: join(dir, `spool-${Math.random().toString(36).slice(2)}`) },
     ...overrides,
   });
   const stream = { write: (line: string) => logLines.push(line.trimEnd()) } as unknown as NodeJS.WritableStream;

@@ -42,7 +42,7 @@ describe("places", () => {
 
   it("forgets places not seen for forgetAfter, so an old place is new again", () => {
     const first = at("81.2.69.1", 0);
-    const history = recordLogin(undefined, first, decide(undefined, first, policy), policy);
+    const history = recordLogin(undefined, first, decide(undefined, first, policy), policy, 0);
     const much = at("81.2.69.1", 400 * 86_400_000);
     expect(decide(history, much, policy)).toMatchObject({ notify: true, reason: "first-login" });
   });
@@ -51,14 +51,14 @@ describe("places", () => {
     let history: ReturnType<typeof recordLogin> | undefined;
     for (let i = 0; i < 10; i++) {
       const login = at(`81.2.${i}.1`, i * 1000);
-      history = recordLogin(history, login, decide(history, login, policy), policy);
+      history = recordLogin(history, login, decide(history, login, policy), policy, 0);
     }
     expect(Object.keys(history?.places ?? {})).toEqual(["ip:81.2.9.1", "net:81.2.9.0/24", "ip:81.2.8.1", "net:81.2.8.0/24", "ip:81.2.7.1"]);
   });
 
   it("flags a login from far away at the same moment, even with no time between", () => {
     const london = at("81.2.69.1", 1000, { latitude: 51.5, longitude: -0.1, countryCode: "GB" });
-    const history = recordLogin(undefined, london, decide(undefined, london, policy), policy);
+    const history = recordLogin(undefined, london, decide(undefined, london, policy), policy, 0);
     const sydney = at("1.128.0.1", 1000, { latitude: -33.9, longitude: 151.2, countryCode: "AU" });
     const decision = decide(history, sydney, policy);
     expect(decision.impossibleTravel?.kmh).toBe(Number.POSITIVE_INFINITY);

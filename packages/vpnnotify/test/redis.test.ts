@@ -30,6 +30,7 @@ function notifier(redisSection: Record<string, unknown>) {
     directory: { emailDomain: "example.org" },
     geoip: { city: geo.city, asn: geo.asn },
     state: { redis: redisSection },
+    spool: { dir: join(dir, `spool-${Math.random().toString(36).slice(2)}`) },
   });
   const lines: string[] = [];
   const stream = { write: (line: string) => lines.push(line.trimEnd()) } as unknown as NodeJS.WritableStream;
@@ -112,7 +113,7 @@ describe("known places in Redis (several VPN servers)", () => {
         Array.from({ length: 5 }, (_, i) => {
           const ip = `81.2.${s}.${i + 1}`;
           const l: Login = { time: t0 + i, geo: { ip, network: `81.2.${s}.0/24` }, place: "x" };
-          return store.update("alice", (h) => recordLogin(h, l, decide(h, l, policy), policy));
+          return store.update("alice", (h) => recordLogin(h, l, decide(h, l, policy), policy, 0));
         }),
       ),
     );

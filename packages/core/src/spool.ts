@@ -1,0 +1,271 @@
+import { randomBytes } from "node:crypto";
+import { readdir, readFile, rename, unlink } from "node:fs/promises";
+import { join } from "node:path";
+import { z } from "zod";
+import { describeError, TempFailError } from "./errors";
+import { formatIssues } from "./issues";
+import type { Logger } from "./log";
+import { ensurePrivateDir, removeOrphanedTemps, withLock, writeFileAtomic } from "./state";
+
+/**
+ * A durable spool of messages not delivered yet: one JSON file per message in a private
+ * directory, each written atomically, so a process killed at its deadline loses nothing and
+ * nothing is half-written. Whoever works on an entry holds a lease on it (leaseUntil), so a
+ * second process never sends it at the same time; a failed attempt sets a growing backoff, and
+ * after maxAttempts the entry moves to dead/ for a person to look at instead of being retried
+ * forever. One drainer at a time per directory (a lock file), which is what a later per-host
+ * worker draining the spool needs.
+ */
+
+export interface SpoolEntry<T> {
+  /** `<createdAt>-<random>`: file names sort oldest first. */
+  id: string;
+  createdAt: number;
+  /** Attempts made so far, the one under way included. */
+  attempts: number;
+  /** Nobody else touches the entry before this: someone is delivering it. */
+  leaseUntil: number;
+  /** The backoff: not retried before this (unless forced). */
+  nextAttemptAt: number;
+  lastAttemptAt?: number;
+  lastError?: string;
+  payload: T;
+}
+
+export interface SpoolOptions<T> {
+  dir: string;
+  /** Checks each entry's payload as it is read back. */
+  payload: z.ZodType<T>;
+  maxAttempts: number;
+  /** Wait after the first failure; doubled after each further one, up to maxBackoffMs. */
+  backoffMs: number;
+  maxBackoffMs?: number;
+  log?: Logger;
+}
+
+export interface SpoolStatus {
+  pending: number;
+  /** createdAt of the oldest pending entry. */
+  oldest?: number;
+  /** The most recent attempt's error, over all pending entries. */
+  lastError?: string;
+  lastAttemptAt?: number;
+  /** Entries given up on (in dead/). */
+  dead: number;
+}
+
+export interface DrainResult {
+  /** Another process was draining: nothing was done. */
+  busy: boolean;
+  delivered: number;
+  failed: number;
+  /** Entries moved to dead/ in this run. */
+  gaveUp: number;
+}
+
+const ENTRY = /^\d+-[0-9a-f]{8}\.json$/;
+const TEMP = /^\.(\d+-[0-9a-f]{8}\.json)\.\d+\.[0-9a-f]{8}\.tmp$/;
+
+export class Spool<T> {
+  readonly dir: string;
+  readonly #opts: SpoolOptions<T>;
+  readonly #schema: z.ZodType<SpoolEntry<T>>;
+  #ready: Promise<void> | undefined;
+
+  constructor(options: SpoolOptions<T>) {
+    this.dir = options.dir;
+    this.#opts = options;
+    this.#schema = z.object({
+      id: z.string().regex(/^\d+-[0-9a-f]{8}$/),
+      createdAt: z.number(),
+      attempts: z.number().int().nonnegative(),
+      leaseUntil: z.number(),
+      nextAttemptAt: z.number(),
+      lastAttemptAt: z.number().optional(),
+      lastError: z.string().optional(),
+      payload: options.payload,
+    }) as unknown as z.ZodType<SpoolEntry<T>>;
+  }
+
+  /** Keeps `payload` before its first attempt, which the caller makes now and finishes by leaseUntil. */
+  async add(payload: T, leaseUntil: number): Promise<SpoolEntry<T>> {
+    await this.#ensureDir();
+    const now = Date.now();
+    const entry: SpoolEntry<T> = {
+      id: `${now}-${randomBytes(4).toString("hex")}`,
+      createdAt: now,
+      attempts: 1,
+      leaseUntil,
+      nextAttemptAt: now,
+      lastAttemptAt: now,
+      payload,
+    };
+    await this.save(entry);
+    return entry;
+  }
+
+  /** Writes the entry as it is now (e.g. a payload recording which part was delivered). */
+  async save(entry: SpoolEntry<T>): Promise<void> {
+    await writeFileAtomic(this.#path(entry.id), `${JSON.stringify(entry)}\n`);
+  }
+
+  /** Delivered: the entry is gone. */
+  async remove(entry: SpoolEntry<T>): Promise<void> {
+    await unlink(this.#path(entry.id)).catch((error: NodeJS.ErrnoException) => {
+      if (error.code !== "ENOENT") throw error;
+    });
+  }
+
+  /**
+   * The attempt failed: back off, or give up after maxAttempts (the entry moves to dead/ and an
+   * error line says so). Returns whether it was given up on.
+   */
+  async fail(entry: SpoolEntry<T>, error: string): Promise<boolean> {
+    const now = Date.now();
+    entry.lastError = error;
+    entry.leaseUntil = now;
+    if (entry.attempts >= this.#opts.maxAttempts) {
+      await this.save(entry);
+      await ensurePrivateDir(join(this.dir, "dead"));
+      await rename(this.#path(entry.id), join(this.dir, "dead", `${entry.id}.json`));
+      this.#opts.log?.error("gave up on a spooled message", {
+        spool: this.dir,
+        id: entry.id,
+        attempts: entry.attempts,
+        error,
+        kept: join(this.dir, "dead", `${entry.id}.json`),
+      });
+      return true;
+    }
+    const backoff = Math.min(this.#opts.backoffMs * 2 ** (entry.attempts - 1), this.#opts.maxBackoffMs ?? 3_600_000);
+    entry.nextAttemptAt = now + backoff;
+    await this.save(entry);
+    return false;
+  }
+
+  /** Pending entries, oldest first. An unreadable one moves to dead/ with a warning instead of blocking the rest. */
+  async list(): Promise<SpoolEntry<T>[]> {
+    const names = await this.#names();
+    const entries: SpoolEntry<T>[] = [];
+    for (const name of names.filter((n) => ENTRY.test(n)).sort()) {
+      const path = join(this.dir, name);
+      let text: string;
+      try {
+        text = await readFile(path, "utf8");
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === "ENOENT") continue; // delivered meanwhile
+        throw error;
+      }
+      const problem = this.#check(text);
+      if (typeof problem !== "string") {
+        entries.push(problem);
+        continue;
+      }
+      await ensurePrivateDir(join(this.dir, "dead"));
+      await rename(path, join(this.dir, "dead", `${name}.corrupt`)).catch(() => {});
+      this.#opts.log?.warn("spooled message is unreadable; moved it to dead/", { file: path, problem });
+    }
+    // Temp files of writers killed mid-write (their pid is gone).
+    for (const name of names) {
+      const target = TEMP.exec(name)?.[1];
+      if (target) await removeOrphanedTemps(join(this.dir, target));
+    }
+    return entries;
+  }
+
+  async status(): Promise<SpoolStatus> {
+    const entries = await this.list();
+    const dead = (await readdir(join(this.dir, "dead")).catch(() => [] as string[])).length;
+    const last = entries.filter((e) => e.lastError !== undefined).sort((a, b) => (b.lastAttemptAt ?? 0) - (a.lastAttemptAt ?? 0))[0];
+    return {
+      pending: entries.length,
+      ...(entries[0] ? { oldest: entries[0].createdAt } : {}),
+      ...(last?.lastError ? { lastError: last.lastError } : {}),
+      ...(last?.lastAttemptAt ? { lastAttemptAt: last.lastAttemptAt } : {}),
+      dead,
+    };
+  }
+
+  /**
+   * Tries every entry that is due (not leased; past its backoff unless `force`), oldest first,
+   * one drainer at a time: when another process is draining, returns busy at once. `deliver`
+   * resolves when the message went out (it may save() progress on the way) and throws when not.
+   */
+  async drain(
+    deliver: (entry: SpoolEntry<T>) => Promise<void>,
+    options: { leaseUntil: () => number; force?: boolean; stop?: () => boolean },
+  ): Promise<DrainResult> {
+    const result: DrainResult = { busy: false, delivered: 0, failed: 0, gaveUp: 0 };
+    if ((await this.#names()).every((n) => !ENTRY.test(n))) return result;
+    let locked = false;
+    try {
+      await withLock(
+        join(this.dir, "drain"),
+        () => {
+          locked = true;
+          return this.#drainLocked(deliver, options, result);
+        },
+        { timeoutMs: 0 },
+      );
+    } catch (error) {
+      if (locked || !(error instanceof TempFailError)) throw error;
+      result.busy = true;
+    }
+    return result;
+  }
+
+  async #drainLocked(
+    deliver: (entry: SpoolEntry<T>) => Promise<void>,
+    options: { leaseUntil: () => number; force?: boolean; stop?: () => boolean },
+    result: DrainResult,
+  ): Promise<void> {
+    for (const entry of await this.list()) {
+      if (options.stop?.()) return;
+      const now = Date.now();
+      if (entry.leaseUntil > now || (!options.force && entry.nextAttemptAt > now)) continue;
+      // Counted and leased before the attempt: a process killed mid-attempt still used it up.
+      entry.attempts++;
+      entry.lastAttemptAt = now;
+      entry.leaseUntil = options.leaseUntil();
+      await this.save(entry);
+      try {
+        await deliver(entry);
+      } catch (error) {
+        result.failed++;
+        if (await this.fail(entry, describeError(error))) result.gaveUp++;
+        continue;
+      }
+      await this.remove(entry);
+      result.delivered++;
+    }
+  }
+
+  #check(text: string): SpoolEntry<T> | string {
+    let raw: unknown;
+    try {
+      raw = JSON.parse(text);
+    } catch (error) {
+      return `invalid JSON: ${(error as Error).message}`;
+    }
+    const parsed = this.#schema.safeParse(raw);
+    return parsed.success ? parsed.data : formatIssues(parsed.error);
+  }
+
+  async #names(): Promise<string[]> {
+    try {
+      return await readdir(this.dir);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "ENOENT") return [];
+      throw error;
+    }
+  }
+
+  #ensureDir(): Promise<void> {
+    this.#ready ??= ensurePrivateDir(this.dir, this.#opts.log ? { log: this.#opts.log } : {});
+    return this.#ready;
+  }
+
+  #path(id: string): string {
+    return join(this.dir, `${id}.json`);
+  }
+}

@@ -1,0 +1,173 @@
+import { describeError, type Spool } from "@opsguard/core";
+import { z } from "zod";
+import type { Recipient } from "./directory";
+import type { VpnEvent } from "./event";
+import type { GeoInfo } from "./geoip";
+import { messageContext, securityReasons } from "./message";
+import type { Notifier } from "./notify";
+import { type Decision, markTold } from "./places";
+
+/**
+ * One login's alert as it waits in the spool: the facts it is written from (so a retry tells
+ * what happened then, not now), whom it reached so far, and the Slack user once known. The
+ * recipient is looked up again on a retry when it was not found the first time (LDAP hung).
+ */
+export interface AlertJob {
+  event: Pick<VpnEvent, "source" | "user" | "ip" | "port" | "vpnIp" | "time">;
+  geo: GeoInfo;
+  decision: Decision;
+  recipient?: { slackId: string; timeZone?: string | undefined };
+  /** Message timestamps of the parts delivered. */
+  sent: { dm?: string; security?: string };
+}
+
+const lastLogin = z.object({
+  time: z.number(),
+  ip: z.string(),
+  place: z.string(),
+  countryCode: z.string().optional(),
+  latitude: z.number().optional(),
+  longitude: z.number().optional(),
+  endedAt: z.number().optional(),
+});
+
+/** The spool file's payload, checked when read back (JSON has no Infinity: "at the same moment" is null). */
+export const alertJobSchema: z.ZodType<AlertJob> = z.object({
+  event: z.object({
+    source: z.enum(["openvpn", "updown", "ocserv", "cli"]),
+    user: z.string(),
+    ip: z.string(),
+    port: z.number().optional(),
+    vpnIp: z.string().optional(),
+    time: z.number(),
+  }),
+  geo: z.object({
+    ip: z.string(),
+    special: z.string().optional(),
+    network: z.string(),
+    countryCode: z.string().optional(),
+    country: z.string().optional(),
+    region: z.string().optional(),
+    city: z.string().optional(),
+    latitude: z.number().optional(),
+    longitude: z.number().optional(),
+    accuracyKm: z.number().optional(),
+    timeZone: z.string().optional(),
+    asn: z.number().optional(),
+    org: z.string().optional(),
+  }),
+  decision: z.object({
+    notify: z.boolean(),
+    reason: z.enum(["first-login", "new-place", "renotify", "known-place", "being-told", "state-unavailable"]),
+    newPlace: z.boolean(),
+    newCountry: z.boolean(),
+    impossibleTravel: z
+      .object({
+        km: z.number(),
+        kmh: z
+          .number()
+          .nullable()
+          .transform((v) => v ?? Number.POSITIVE_INFINITY),
+        hours: z.number(),
+        from: z.string(),
+      })
+      .optional(),
+    suspicious: z.boolean(),
+    keys: z.array(z.string()),
+    previous: lastLogin.optional(),
+  }),
+  recipient: z.object({ slackId: z.string(), timeZone: z.string().optional() }).optional(),
+  sent: z.object({ dm: z.string().optional(), security: z.string().optional() }),
+}) as unknown as z.ZodType<AlertJob>;
+
+export interface Delivery {
+  recipient: Recipient;
+  flags: string[];
+  wantsDm: boolean;
+  wantsSecurity: boolean;
+  dmSent: boolean;
+  securitySent: boolean;
+  /** Everything that was due went out. */
+  complete: boolean;
+  /** Someone was told (the user, or the security channel when the user cannot be): the place is known now. */
+  told: boolean;
+  errors: string[];
+  stateError?: string;
+}
+
+export interface DeliverOptions {
+  /** The recipient found meanwhile; looked up when not given and not in the job. */
+  recipient?: Recipient;
+  /** Records progress (job.sent) durably; called after each part that went out. */
+  save: () => Promise<void>;
+  /** Delivered from the spool: the message says how late it is. */
+  late?: boolean;
+}
+
+/**
+ * Sends what the job still owes (the DM, the security channel's alert) and, once someone was
+ * told, records the place as told in the store. Never throws: what failed is in `errors`.
+ */
+export async function deliverAlert(job: AlertJob, n: Notifier, options: DeliverOptions): Promise<Delivery> {
+  const recipient = job.recipient ?? options.recipient ?? (await n.directory.find(job.event.user));
+  if ("slackId" in recipient) job.recipient = recipient;
+  const flags = securityReasons(job.decision, recipient);
+  const wantsDm = job.decision.notify && "slackId" in recipient;
+  const wantsSecurity = flags.length > 0 && (job.decision.notify || job.decision.suspicious);
+  const context = messageContext({
+    event: job.event,
+    ip: job.event.ip,
+    geo: job.geo,
+    decision: job.decision,
+    recipient,
+    server: n.server,
+    defaultTimeZone: n.timeZone,
+    ...(options.late ? { delayedMs: Date.now() - job.event.time } : {}),
+  });
+
+  const errors: string[] = [];
+  // One write at a time: two parts finishing together must not overwrite each other's record.
+  let saving = Promise.resolve();
+  const send = async (part: "dm" | "security", channel: string, text: string): Promise<boolean> => {
+    if (job.sent[part]) return true;
+    try {
+      const sent = await n.slack.postMessage({ channel, text, unfurl_links: false, unfurl_media: false });
+      job.sent[part] = sent.ts;
+      saving = saving.then(options.save).catch((error: unknown) => {
+        errors.push(`cannot record the delivery in the spool: ${describeError(error)}`);
+      });
+      await saving;
+      return true;
+    } catch (error) {
+      errors.push(describeError(error));
+      return false;
+    }
+  };
+  const [dmSent, securitySent] = await Promise.all([
+    wantsDm && "slackId" in recipient ? send("dm", recipient.slackId, n.templates.user.render(context)) : false,
+    wantsSecurity ? send("security", n.securityChannel, n.templates.security.render(context)) : false,
+  ]);
+  const told = wantsDm ? dmSent : securitySent;
+  let stateError: string | undefined;
+  if (told) {
+    try {
+      await n.store.update(job.event.user, (history) => markTold(history, job.decision.keys, job.event.time));
+    } catch (error) {
+      stateError = describeError(error);
+    }
+  }
+  return {
+    recipient,
+    flags,
+    wantsDm,
+    wantsSecurity,
+    dmSent,
+    securitySent,
+    complete: (!wantsDm || dmSent) && (!wantsSecurity || securitySent),
+    told,
+    errors,
+    ...(stateError ? { stateError } : {}),
+  };
+}
+
+export type AlertSpool = Spool<AlertJob>;
