@@ -39,6 +39,10 @@ Hooks (each exits 0 at once and notifies from a detached worker; --wait works in
   ocserv       connect-script = /usr/local/lib/vpnnotify/vpnnotify   (REASON=connect, USERNAME, IP_REAL)
   anything     vpnnotify notify --user alice --ip 81.2.69.142 [--port N] [--time ISO8601] [--json]
 
+Undelivered alerts (Slack or LDAP down or hung) wait in the spool; the next hook's worker retries
+them, and so does a timer running "vpnnotify flush" (exit 69 while some still fail). "vpnnotify
+status [--json]" shows how many wait, the oldest and the last error.
+
 Config keys (YAML or JSON; the README explains each):
   server.name, server.environment     shown in messages
   slack.token, slack.baseUrl, slack.timeoutMs   token as "env:NAME" or "file:/path"
@@ -47,6 +51,7 @@ Config keys (YAML or JSON; the README explains each):
   directory.slackIdAttribute | directory.emailAttribute | directory.emailDomain, directory.timeZoneAttribute
   geoip.city, geoip.asn, geoip.embedded   MaxMind DB files; a public-domain country DB is built in
   state.file | state.redis.{url,username,password,caFile,servername,keyPrefix,connectTimeoutMs,commandTimeoutMs}
+  spool.dir, spool.maxAttempts, spool.retryAfterSeconds   undelivered alerts, retried later
   policy.knownBy, policy.renotifyAfterDays, policy.forgetAfterDays, policy.impossibleTravelKmh,
   policy.minTravelKm, policy.maxPlacesPerUser
   templates.user, templates.security  {{placeholders}} and {{#section}}…{{/section}}

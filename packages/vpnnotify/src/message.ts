@@ -43,9 +43,10 @@ export interface MessageFacts {
   delayedMs?: number;
 }
 
-/** "3 min", "2 h 5 min", "1 d 4 h": how late a spooled message is. */
+/** "under a minute", "3 min", "2 h 5 min", "1 d 4 h": how late a spooled message is. */
 export function formatDelay(ms: number): string {
-  const minutes = Math.max(1, Math.round(ms / 60_000));
+  if (ms < 60_000) return "under a minute";
+  const minutes = Math.round(ms / 60_000);
   if (minutes < 60) return `${minutes} min`;
   const hours = Math.floor(minutes / 60);
   if (hours < 24) return minutes % 60 ? `${hours} h ${minutes % 60} min` : `${hours} h`;

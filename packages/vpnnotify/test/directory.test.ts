@@ -23,6 +23,7 @@ function notifier(directory: Record<string, unknown>) {
     directory: { ldap: slapd.connection({ deadlineMs: 1_500, connectTimeoutMs: 500 }), ...directory },
     geoip: { city: geo.city, asn: geo.asn },
     state: { file: join(dir, `state-${Math.random().toString(36).slice(2)}.json`) },
+    spool: { dir: join(dir, `spool-${Math.random().toString(36).slice(2)}`) },
   });
   return createNotifier(config, new Logger({ tool: "vpnnotify", level: "silent" }));
 }

@@ -1,0 +1,87 @@
+import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { z } from "zod";
+import { UnavailableError } from "../src/errors";
+import { Spool } from "../src/spool";
+import { withLock } from "../src/state";
+
+let root: string;
+let n = 0;
+
+beforeAll(() => {
+  root = mkdtempSync(join(tmpdir(), "core-spool-"));
+});
+afterAll(() => {
+  rmSync(root, { recursive: true, force: true });
+});
+
+function spool(options: { maxAttempts?: number; backoffMs?: number } = {}) {
+  return new Spool({
+    dir: join(root, `spool-${++n}`, "q"),
+    payload: z.object({ text: z.string() }),
+    maxAttempts: 3,
+    backoffMs: 0,
+    ...options,
+  });
+}
+
+describe("Spool", () => {
+  it("keeps each message in its own private file until it is delivered", async () => {
+    const s = spool();
+    const entry = await s.add({ text: "hello" }, Date.now() - 1);
+    expect(statSync(s.dir).mode & 0o777).toBe(0o700);
+    expect(statSync(join(s.dir, `${entry.id}.json`)).mode & 0o777).toBe(0o600);
+    const seen: string[] = [];
+    const result = await s.drain(async (e) => void seen.push(e.payload.text), { leaseUntil: () => Date.now() + 1000 });
+    expect(result).toEqual({ busy: false, delivered: 1, failed: 0, gaveUp: 0 });
+    expect(seen).toEqual(["hello"]);
+    expect(await s.status()).toEqual({ pending: 0, dead: 0 });
+  });
+
+  it("leaves alone what another process is delivering (its lease) and what is backing off, unless forced", async () => {
+    const s = spool({ backoffMs: 60_000 });
+    await s.add({ text: "leased" }, Date.now() + 60_000);
+    const failing = await s.add({ text: "backing off" }, Date.now() - 1);
+    await s.fail(failing, "Slack said no");
+    const seen: string[] = [];
+    const deliver = async (e: { payload: { text: string } }) => void seen.push(e.payload.text);
+    await s.drain(deliver, { leaseUntil: () => Date.now() + 1000 });
+    expect(seen).toEqual([]);
+    expect(await s.status()).toMatchObject({ pending: 2, lastError: "Slack said no" });
+    await s.drain(deliver, { leaseUntil: () => Date.now() + 1000, force: true });
+    expect(seen).toEqual(["backing off"]);
+  });
+
+  it("counts attempts, backs off, and after maxAttempts moves the message to dead/", async () => {
+    const s = spool({ maxAttempts: 3 });
+    await s.add({ text: "doomed" }, Date.now() - 1);
+    const fail = async () => {
+      throw new UnavailableError("Slack is down");
+    };
+    expect(await s.drain(fail, { leaseUntil: () => Date.now() })).toMatchObject({ failed: 1, gaveUp: 0 });
+    expect((await s.list())[0]).toMatchObject({ attempts: 2, lastError: "Slack is down" });
+    expect(await s.drain(fail, { leaseUntil: () => Date.now() })).toMatchObject({ failed: 1, gaveUp: 1 });
+    expect(await s.status()).toMatchObject({ pending: 0, dead: 1 });
+    expect(await s.drain(fail, { leaseUntil: () => Date.now() })).toMatchObject({ failed: 0 });
+  });
+
+  it("one drainer at a time: a second one returns busy without touching anything", async () => {
+    const s = spool();
+    await s.add({ text: "once" }, Date.now() - 1);
+    const result = await withLock(join(s.dir, "drain"), () => s.drain(async () => {}, { leaseUntil: () => Date.now() }));
+    expect(result.busy).toBe(true);
+    expect((await s.status()).pending).toBe(1);
+  });
+
+  it("moves an unreadable file to dead/ and goes on with the rest", async () => {
+    const s = spool();
+    await s.add({ text: "good" }, Date.now() - 1);
+    writeFileSync(join(s.dir, "1000-deadbeef.json"), '{"id": "trunc');
+    const seen: string[] = [];
+    await s.drain(async (e) => void seen.push(e.payload.text), { leaseUntil: () => Date.now() });
+    expect(seen).toEqual(["good"]);
+    expect(readdirSync(join(s.dir, "dead"))).toEqual(["1000-deadbeef.json.corrupt"]);
+  });
+});

@@ -1,0 +1,192 @@
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import {
+  type BlackholeServer,
+  type RedisLab,
+  SLACK_SIM_TOKEN,
+  SlackSim,
+  type SlapdLab,
+  startBlackholeServer,
+  startRedis,
+  startSlapd,
+} from "@opsguard/lab";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { openvpnConnectEnv, PLACES, runCli, waitFor, writeGeoDatabases } from "./fixtures";
+
+/**
+ * An alert that could not be delivered (Slack or LDAP hanging) must neither mark the place as
+ * told nor be lost: the next login from there is notified, and the spooled alert goes out later,
+ * exactly once. Real redis-server, slapd and a hung TCP port; the CLI runs as the VPN server runs it.
+ */
+
+const SECURITY = "C0SECURITY";
+let dir: string;
+let slack: SlackSim;
+let redis: RedisLab;
+let slapd: SlapdLab;
+let blackhole: BlackholeServer;
+let geo: { city: string; asn: string };
+let n = 0;
+
+interface Site {
+  dir: string;
+  log: string;
+  spool: string;
+  /** A config file for this site, sharing its state and spool with every other config of the site. */
+  config(overrides?: Record<string, unknown>): string;
+}
+
+function site(state: Record<string, unknown> | "file"): Site {
+  n++;
+  const root = join(dir, `site-${n}`);
+  const log = join(root, "vpnnotify.log");
+  const spool = join(root, "spool");
+  let configs = 0;
+  return {
+    dir: root,
+    log,
+    spool,
+    config(overrides = {}) {
+      const path = join(dir, `config-${n}-${++configs}.json`);
+      writeFileSync(
+        path,
+        JSON.stringify({
+          server: { name: "vpn-test" },
+          slack: { token: "env:VPNNOTIFY_TEST_TOKEN", baseUrl: slack.apiUrl },
+          securityChannel: SECURITY,
+          directory: { emailDomain: "example.org" },
+          geoip: { city: geo.city, asn: geo.asn },
+          state: state === "file" ? { file: join(root, "state.json") } : { file: join(root, "state.json"), redis: state },
+          spool: { dir: spool, retryAfterSeconds: 0 },
+          log: { file: log },
+          deadlineMs: 15_000,
+          ...overrides,
+        }),
+      );
+      return path;
+    },
+  };
+}
+
+const env = (config: string, extra: Record<string, string> = {}) => ({
+  VPNNOTIFY_CONFIG: config,
+  VPNNOTIFY_TEST_TOKEN: SLACK_SIM_TOKEN,
+  ...extra,
+});
+const logText = (s: Site) => (existsSync(s.log) ? readFileSync(s.log, "utf8") : "");
+
+async function status(config: string): Promise<Record<string, unknown>> {
+  const result = await runCli(["status", "--json"], env(config));
+  expect(result.code).toBe(0);
+  return JSON.parse(result.stdout);
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), "vpnnotify-spool-"));
+  geo = writeGeoDatabases(dir);
+  [redis, slapd, blackhole] = await Promise.all([startRedis({ password: "lab-redis-pw-3" }), startSlapd(), startBlackholeServer()]);
+  slack = new SlackSim();
+  slack.addUser({ id: "U0ALICE", name: "alice", email: "alice@example.org" });
+  slack.addUser({ id: slapd.users.alice.slackId, name: "alice-ldap", email: slapd.users.alice.mail });
+  slack.addChannel({ id: SECURITY, name: "security-alerts" });
+  await slack.start();
+});
+
+afterAll(async () => {
+  await slack?.stop();
+  await redis?.stop();
+  await slapd?.stop();
+  await blackhole?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+beforeEach(() => {
+  slack.up();
+  slack.messages.length = 0;
+});
+
+describe.each([
+  ["a state file", () => site("file")],
+  ["Redis", () => site({ url: redis.url, password: `file:${redis.passwordFile}`, keyPrefix: `s${n}:` })],
+])("Slack hanging, state in %s", (_name, makeSite) => {
+  it("the next login is notified, not suppressed, and the spooled alert is delivered later exactly once", async () => {
+    const s = makeSite();
+    // Slack's own timeout is longer than the job's: the worker is cut off at its deadline, mid-request.
+    slack.fault({ hang: true }, { times: 10 });
+    const hung = s.config({ deadlineMs: 4_000, slack: { token: "env:VPNNOTIFY_TEST_TOKEN", baseUrl: slack.apiUrl, timeoutMs: 30_000 } });
+    const first = await runCli(["--wait"], { ...env(hung), ...openvpnConnectEnv("alice", PLACES.london.ip) });
+    expect(first.code).toBe(0);
+    expect(first.stderr).toMatch(/^vpnnotify: error: failed user=alice ip=81\.2\.69\.142 reason=".*4000 ms deadline/m);
+    expect(first.stderr).toMatch(/^vpnnotify: warn: undelivered alerts pending=1 oldest=\S+ spool=/m);
+    expect(slack.messages).toEqual([]);
+    expect(await status(hung)).toMatchObject({ pending: 1, gaveUp: 0 });
+
+    slack.up();
+    const config = s.config();
+    // The next login from the same address, through the detached worker as OpenVPN runs it.
+    const second = await runCli([], { ...env(config), ...openvpnConnectEnv("alice", PLACES.london.ip) });
+    expect(second).toMatchObject({ code: 0, stderr: "" });
+    await waitFor(() => /delivered late/.test(logText(s)), 20_000, "the spooled alert to go out");
+    expect(logText(s)).toMatch(/^vpnnotify: notified user=alice ip=81\.2\.69\.142 .*reason=new-place dm=U0ALICE$/m);
+    expect(logText(s)).toMatch(/^vpnnotify: delivered late user=alice ip=81\.2\.69\.142 .*attempts=2 dm=U0ALICE$/m);
+    const dms = slack.messagesTo("U0ALICE");
+    expect(dms).toHaveLength(2);
+    expect(dms.filter((m) => /this message is under a minute late/.test(m.text ?? ""))).toHaveLength(1);
+
+    // Nothing is left to send, however often the timer runs; the place is known now.
+    const flush = await runCli(["flush", "--force", "--json"], env(config));
+    expect(flush.code).toBe(0);
+    expect(JSON.parse(flush.stdout)).toMatchObject({ busy: false, delivered: 0, failed: 0, pending: 0 });
+    const third = await runCli(["--wait"], { ...env(config), ...openvpnConnectEnv("alice", PLACES.london.ip) });
+    expect(third.stderr).toMatch(/^vpnnotify: suppressed user=alice .*reason=known-place$/m);
+    expect(slack.messagesTo("U0ALICE")).toHaveLength(2);
+  });
+});
+
+describe("LDAP hanging", () => {
+  it("a worker cut off at its deadline leaves the alert spooled; once LDAP answers, the user gets it, once", async () => {
+    const s = site("file");
+    const hung = s.config({
+      deadlineMs: 4_000,
+      // LDAP's own deadline is longer than the job's: the worker is cut off waiting for it.
+      directory: {
+        ldap: { urls: [blackhole.url], baseDn: slapd.baseDn, deadlineMs: 30_000, connectTimeoutMs: 30_000 },
+        slackIdAttribute: "slackId",
+      },
+    });
+    const first = await runCli(["--wait"], { ...env(hung), ...openvpnConnectEnv("alice", PLACES.paris.ip) });
+    expect(first.code).toBe(0);
+    expect(first.stderr).toMatch(/^vpnnotify: error: failed user=alice ip=90\.100\.1\.2 reason=.*deadline/m);
+    expect(slack.messages).toEqual([]);
+    expect(readdirSync(s.spool).filter((f) => f.endsWith(".json"))).toHaveLength(1);
+
+    const healthy = s.config({ directory: { ldap: slapd.connection(), slackIdAttribute: "slackId" } });
+    const second = await runCli([], { ...env(healthy), ...openvpnConnectEnv("alice", PLACES.paris.ip) });
+    expect(second).toMatchObject({ code: 0, stderr: "" });
+    await waitFor(() => /delivered late/.test(logText(s)), 20_000, "the spooled alert to go out");
+    const to = slapd.users.alice.slackId;
+    expect(logText(s)).toMatch(new RegExp(`^vpnnotify: notified user=alice ip=90\\.100\\.1\\.2 .*reason=new-place dm=${to}$`, "m"));
+    expect(slack.messagesTo(to)).toHaveLength(2);
+    expect(slack.messagesTo(to).filter((m) => / late: /.test(m.text ?? ""))).toHaveLength(1);
+    expect(await status(healthy)).toMatchObject({ pending: 0, gaveUp: 0 });
+  });
+});
+
+describe("bounded retries", () => {
+  it("gives up after spool.maxAttempts, keeps the alert in dead/, and status says so", async () => {
+    const s = site("file");
+    const config = s.config({ spool: { dir: join(dir, `spool-bounded-${n}`), maxAttempts: 2, retryAfterSeconds: 0 } });
+    slack.down();
+    const first = await runCli(["--wait"], { ...env(config), ...openvpnConnectEnv("alice", PLACES.reading.ip) });
+    expect(first.stderr).toMatch(/^vpnnotify: error: failed user=alice .*spooled=/m);
+    const flush = await runCli(["flush"], env(config));
+    expect(flush.code).toBe(69);
+    expect(flush.stderr).toMatch(/^vpnnotify: warn: still undelivered user=alice ip=86\.10\.1\.1 .*attempts=2 .*service_unavailable/m);
+    expect(flush.stderr).toMatch(/^vpnnotify: error: gave up on a spooled message .*attempts=2 .*kept=\S+\/dead\//m);
+    expect(await status(config)).toMatchObject({ pending: 0, gaveUp: 1 });
+    const human = await runCli(["status"], env(config));
+    expect(human.stdout).toMatch(/^pending: 0\ngiven up: 1 \(kept in \S+\/dead\)\nspool: \S+$/m);
+    expect(slack.messages).toEqual([]);
+  });
+});
