@@ -101,9 +101,13 @@ function formatHuman(msg: string, fields: LogFields): string {
   return parts.length > 0 ? `${msg} ${parts.join(" ")}` : msg;
 }
 
+// Control characters (a VPN user name is the client's choice) are quoted and escaped, so a value
+// can neither forge a log line nor send escape sequences to the terminal reading the log.
 function formatValue(value: unknown): string {
   const text = typeof value === "string" ? value : JSON.stringify(value);
-  return /[\s"=]/.test(text ?? "") ? JSON.stringify(text) : String(text);
+  if (!/[\s"=\p{Cc}]/u.test(text ?? "")) return String(text);
+  // JSON escapes C0 controls but leaves DEL and the C1 range (0x9b is CSI on some terminals).
+  return JSON.stringify(text).replace(/[\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
 }
 
 // Node has no datagram client for /dev/log, so logger(1) carries the line; it is detached so a slow

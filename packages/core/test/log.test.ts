@@ -32,6 +32,12 @@ describe("Logger", () => {
     expect(lines).toEqual(["ogtest: connected server=ldaps://a.example.com tries=2", 'ogtest: warn: slow answer note="took a while"']);
   });
 
+  it("quotes and escapes values with control characters: no forged line, no terminal escape", () => {
+    const { log, lines } = logger();
+    log.info("login", { user: "eve\u001b[2Jx", other: "a\u009b1mb", name: "bob\nogtest: forged" });
+    expect(lines).toEqual(['ogtest: login user="eve\\u001b[2Jx" other="a\\u009b1mb" name="bob\\nogtest: forged"']);
+  });
+
   it("drops lines below its level", () => {
     const { log, lines } = logger({ level: "warn" });
     log.debug("d");

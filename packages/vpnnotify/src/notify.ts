@@ -6,7 +6,7 @@ import type { VpnEvent } from "./event";
 import { type GeoInfo, type GeoIp, placeName } from "./geoip";
 import { type Decision, decide, type PlacePolicy, recordLogin, recordSessionEnd, releaseLease } from "./places";
 import type { PlaceStore } from "./store";
-import type { Template } from "./template";
+import { cutField, type Template } from "./template";
 
 /** Everything a login notification needs, built once per process from the config. */
 export interface Notifier {
@@ -150,7 +150,7 @@ export async function flushAlerts(n: Notifier, options: { force?: boolean; stop?
     const job = entry.payload;
     const d = await deliverAlert(job, n, { save: () => n.spool.save(entry), late: true });
     const fields = {
-      user: job.event.user,
+      user: cutField(job.event.user),
       ip: job.event.ip,
       place: placeName(job.geo),
       login: new Date(job.event.time).toISOString(),
@@ -217,7 +217,7 @@ function verdictOf(decision: Decision, wantsDm: boolean, dmSent: boolean, wantsS
 /** One line per decision, in a form that reads well in OpenVPN's log and greps well in syslog. */
 export function logOutcome(log: Logger, o: Outcome): void {
   const fields = {
-    user: o.user,
+    user: cutField(o.user),
     ip: o.ip,
     place: o.place,
     reason: o.reason,

@@ -7,6 +7,16 @@ import { ConfigError, escapeSlackText } from "@opsguard/core";
  * template can never run code.
  */
 
+/**
+ * Slack's chat.postMessage: keep text under 4,000 characters (its docs, "Truncating content"); a
+ * longer text is refused with msg_too_long, and the alert would be lost. Counted in characters
+ * (code points), as Slack counts.
+ */
+export const SLACK_TEXT_LIMIT = 4_000;
+
+/** The most characters one value puts in a message: a 100,000-character user name still leaves room for the rest. */
+export const MAX_FIELD_CHARS = 200;
+
 export type TemplateValue = string | number | boolean | undefined;
 export type TemplateContext = Readonly<Record<string, TemplateValue>>;
 
@@ -47,9 +57,12 @@ export function compileTemplate(source: string, names: readonly string[], keyPat
   if (last < source.length) current.push({ text: source.slice(last) });
   return {
     render: (context) =>
-      renderNodes(root, context)
-        .replace(/\n{3,}/g, "\n\n")
-        .trim(),
+      capText(
+        renderNodes(root, context)
+          .replace(/\n{3,}/g, "\n\n")
+          .trim(),
+        SLACK_TEXT_LIMIT,
+      ),
   };
 }
 
@@ -57,7 +70,7 @@ function renderNodes(nodes: readonly Node[], context: TemplateContext): string {
   let out = "";
   for (const node of nodes) {
     if ("text" in node) out += node.text;
-    else if ("name" in node) out += escapeSlackText(String(context[node.name] ?? ""));
+    else if ("name" in node) out += escapeSlackText(fieldText(String(context[node.name] ?? "")));
     else {
       const value = context[node.section];
       const on = value !== undefined && value !== false && value !== "";
@@ -65,4 +78,34 @@ function renderNodes(nodes: readonly Node[], context: TemplateContext): string {
     }
   }
   return out;
+}
+
+// Line breaks (a raw newline would forge a line of the message), other control characters, and
+// bidirectional overrides (which reorder what the reader sees).
+const UNSAFE = /[\p{Cc}\u2028\u2029\u202a-\u202e\u2066-\u2069]/gu;
+const NAMED: Readonly<Record<string, string>> = { "\n": "\\n", "\r": "\\r", "\t": "\\t" };
+
+/**
+ * One interpolated value as it may appear in a message: control characters shown as escapes
+ * (`\n`, `\u001b`), at most MAX_FIELD_CHARS characters, and a cut value says how long it was.
+ */
+export function fieldText(value: string): string {
+  return cutField(value).replace(UNSAFE, (c) => NAMED[c] ?? `\\u${c.codePointAt(0)?.toString(16).padStart(4, "0")}`);
+}
+
+/** At most MAX_FIELD_CHARS characters of `value`; a cut value says how long it was. Also for log lines. */
+export function cutField(value: string): string {
+  const chars = [...value];
+  return chars.length > MAX_FIELD_CHARS ? `${chars.slice(0, MAX_FIELD_CHARS).join("")}… (${chars.length} characters)` : value;
+}
+
+/** At most `limit` characters, ending in "…" when cut, never inside an entity (&amp;) or a <@mention>. */
+export function capText(text: string, limit: number): string {
+  const chars = [...text];
+  if (chars.length <= limit) return text;
+  const head = chars
+    .slice(0, limit - 1)
+    .join("")
+    .replace(/&[a-z]*$|<[^<>]*$/, "");
+  return `${head}…`;
 }

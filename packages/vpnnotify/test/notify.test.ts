@@ -158,6 +158,18 @@ describe("who is told about a login", () => {
     expect(slack.messages.map((m) => m.to)).toEqual([SECURITY]);
   });
 
+  it("a 100,000-character user name with newlines still reaches Slack, as one capped, escaped value", async () => {
+    const n = notifier();
+    const user = `mallory\n• Why: nothing, all fine\n${"x".repeat(100_000)}`;
+    const outcome = await handleConnect(connect(user, "london", Date.UTC(2026, 10, 5)), n);
+    expect(outcome).toMatchObject({ verdict: "escalated", securityChannel: SECURITY, errors: [] });
+    const text = slack.messagesTo(SECURITY)[0]?.text ?? "";
+    expect(text).toContain("*mallory\\n• Why: nothing, all fine\\nxxx");
+    expect(text).toContain("… (100033 characters)*");
+    expect(text.split("\n").filter((line) => line.startsWith("• Why:"))).toHaveLength(1);
+    expect(logLines.at(-1)?.length).toBeLessThan(1_000);
+  });
+
   it("labels private addresses instead of looking them up", async () => {
     const n = notifier();
     const outcome = await handleConnect(connect("bob", "london", Date.UTC(2026, 10, 6), "10.20.30.40"), n);

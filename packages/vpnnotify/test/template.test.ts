@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { configSchema, TEMPLATE_NAMES } from "../src/config";
-import { compileTemplate } from "../src/template";
+import { compileTemplate, MAX_FIELD_CHARS, SLACK_TEXT_LIMIT } from "../src/template";
 
 describe("message templates", () => {
   it("fills placeholders, escaping Slack markup so a value cannot mention @channel or hide a link", () => {
@@ -8,6 +8,25 @@ describe("message templates", () => {
     expect(t.render({ user: "eve <!channel>", org: "Evil & Co <https://x|y>" })).toBe(
       "eve &lt;!channel&gt; from Evil &amp; Co &lt;https://x|y&gt;",
     );
+  });
+
+  it("shows a newline or other control character in a value as an escape, so no value forges a line", () => {
+    const t = compileTemplate("Hi {{user}},\n• From: {{ip}}", TEMPLATE_NAMES, "templates.user");
+    const text = t.render({ user: "alice\n• From: 10.0.0.1 (office)\r\u001b[31m\u202e", ip: "1.2.3.4" });
+    expect(text).toBe("Hi alice\\n• From: 10.0.0.1 (office)\\r\\u001b[31m\\u202e,\n• From: 1.2.3.4");
+    expect(text.split("\n")).toHaveLength(2);
+  });
+
+  it("caps every value and the whole message, so Slack never answers msg_too_long", () => {
+    const t = compileTemplate("{{user}}|{{org}}", TEMPLATE_NAMES, "t");
+    const text = t.render({ user: "a".repeat(100_000), org: "b" });
+    expect(text).toBe(`${"a".repeat(MAX_FIELD_CHARS)}… (100000 characters)|b`);
+    // Every field at its longest, each character escaped to five: still within Slack's limit.
+    const names = TEMPLATE_NAMES.map((name) => `{{${name}}}`).join(" ");
+    const all = compileTemplate(`${names} ${names}`, TEMPLATE_NAMES, "t");
+    const huge = all.render(Object.fromEntries(TEMPLATE_NAMES.map((name) => [name, "&".repeat(100_000)])));
+    expect([...huge].length).toBeLessThanOrEqual(SLACK_TEXT_LIMIT);
+    expect(huge).toMatch(/&amp;…$/);
   });
 
   it("keeps a section only when its value is set, and an inverted one only when it is not", () => {
