@@ -47,10 +47,18 @@ export function specialRange(ip: string): string | undefined {
   return lists.find((l) => l.type === type && l.list.check(ip, type))?.label;
 }
 
-/** The /24 (IPv4) or /48 (IPv6) an address is in: one home or office network, roughly. */
+/**
+ * The /24 (IPv4) or /56 (IPv6) an address is in: one home or office network, roughly. For IPv6,
+ * /56 is what ISPs commonly delegate to one residential customer (RIPE-690 recommends /56 or /48;
+ * BT, Deutsche Telekom and many others hand out /56), so the addresses a laptop cycles through
+ * (privacy extensions within a /64, several /64s of one home) stay one place, while a /48 would
+ * lump up to 256 such customers together, or several tenants of one cloud region, and hide a
+ * stranger on the same ISP block. A business with a /48 is at most a few places, each told once.
+ */
 export function networkOf(ip: string): string {
   if (isIP(ip) === 4) return `${ip.split(".").slice(0, 3).join(".")}.0/24`;
-  return `${formatIpv6([...expandIpv6(ip).slice(0, 3), 0, 0, 0, 0, 0])}/48`;
+  const [a = 0, b = 0, c = 0, d = 0] = expandIpv6(ip);
+  return `${formatIpv6([a, b, c, d & 0xff00, 0, 0, 0, 0])}/56`;
 }
 
 function expandIpv6(ip: string): number[] {

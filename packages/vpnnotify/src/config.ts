@@ -64,7 +64,7 @@ export const configSchema = z.strictObject({
     .strictObject({
       city: absolutePath.optional(),
       asn: absolutePath.optional(),
-      /** The bundled public-domain country database, used when no city database is set. */
+      /** The bundled DB-IP Lite country database (CC BY 4.0), used when no city database is set. */
       embedded: z.boolean().default(true),
     })
     .prefault({}),

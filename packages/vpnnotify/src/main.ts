@@ -49,7 +49,7 @@ Config keys (YAML or JSON; the README explains each):
   securityChannel                     channel id for escalations and unmapped users
   directory.ldap, directory.filter    LDAP lookup of the user; {user} is escaped
   directory.slackIdAttribute | directory.emailAttribute | directory.emailDomain, directory.timeZoneAttribute
-  geoip.city, geoip.asn, geoip.embedded   MaxMind DB files; a public-domain country DB is built in
+  geoip.city, geoip.asn, geoip.embedded   MaxMind DB files; DB-IP Lite country (CC BY 4.0) is built in
   state.file | state.redis.{url,username,password,caFile,servername,keyPrefix,connectTimeoutMs,commandTimeoutMs}
   spool.dir, spool.maxAttempts, spool.retryAfterSeconds   undelivered alerts, retried later
   policy.knownBy, policy.renotifyAfterDays, policy.forgetAfterDays, policy.impossibleTravelKmh,
@@ -66,7 +66,9 @@ Example config (/etc/opsguard/vpnnotify.yaml):
 A hook never fails a login because of its own trouble (exit 0), a broken config included, unless
 onFailure is "reject": then OpenVPN's deferred client-connect gets "0", and with --wait the exit
 code refuses the login (OpenVPN, ocserv; strongSwan and libreswan ignore updown's exit code).
-vpnnotify checks no password: run as OpenVPN's auth-user-pass-verify it refuses (exit 78).`;
+vpnnotify checks no password: run as OpenVPN's auth-user-pass-verify it refuses (exit 78).
+
+Country data: IP Geolocation by DB-IP (https://db-ip.com), CC BY 4.0.`;
 
 const EXIT_CODES = [
   ExitCode.OK,

@@ -1,5 +1,5 @@
 import { DataError, describeError, type Logger, type SlackClient, type SpoolEntry, UnavailableError } from "@opsguard/core";
-import { normalizeIp } from "./address";
+import { networkOf, normalizeIp } from "./address";
 import { type AlertJob, type AlertSpool, deliverAlert } from "./alert";
 import type { SlackDirectory } from "./directory";
 import type { VpnEvent } from "./event";
@@ -203,7 +203,8 @@ function lookup(n: Notifier, ip: string): GeoInfo {
     return n.geo.lookup(ip);
   } catch (error) {
     n.log.warn("GeoIP lookup failed; the message will say unknown location", { error: describeError(error) });
-    return { ip, network: ip };
+    // Still one place per network, so a dynamic address does not make every login new.
+    return { ip, network: networkOf(ip) };
   }
 }
 

@@ -31,7 +31,9 @@ describe("addresses", () => {
       "link-local",
       undefined,
     ]);
-    expect(networkOf("2a02:8100:1234:5678::1")).toBe("2a02:8100:1234::/48");
+    expect(networkOf("2a02:8100:1234:5678::1")).toBe("2a02:8100:1234:5600::/56");
+    expect(networkOf("2a02:8100:1234:56ff:a:b:c:d")).toBe("2a02:8100:1234:5600::/56");
+    expect(networkOf("2a02:8100:1234:5700::1")).toBe("2a02:8100:1234:5700::/56");
   });
 });
 
