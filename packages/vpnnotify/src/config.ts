@@ -37,8 +37,22 @@ const redisSchema = z.strictObject({
 });
 
 export const configSchema = z.strictObject({
-  /** Shown in messages; from config, never guessed from the host name. */
-  server: z.strictObject({ name: z.string().min(1), environment: z.string().min(1).optional() }),
+  /** Shown in messages. */
+  server: z
+    .strictObject({
+      name: z.string().min(1),
+      environment: z.string().min(1).optional(),
+      /** A regular expression on the host name; its first group (else the match) is the environment. */
+      environmentPattern: z
+        .string()
+        .min(1)
+        .refine(isRegExp, { message: 'expected a regular expression such as "(dev|staging|prod)"' })
+        .optional(),
+    })
+    .refine((s) => !(s.environment && s.environmentPattern), {
+      message: "set environment or environmentPattern, not both",
+      path: ["environmentPattern"],
+    }),
   slack: slackConfigSchema,
   /** Channel id for unmapped users, failed lookups, new countries and impossible travel. */
   securityChannel: z.string().regex(/^[CGD][A-Z0-9]+$/, { message: 'expected a Slack channel id such as "C0123ABCD"' }),
@@ -99,8 +113,17 @@ export const configSchema = z.strictObject({
     .prefault({}),
   templates: z
     .strictObject({
-      user: z.string().min(1).default(DEFAULT_USER_TEMPLATE),
-      security: z.string().min(1).default(DEFAULT_SECURITY_TEMPLATE),
+      /** Default DEFAULT_USER_TEMPLATE. */
+      user: z.string().min(1).optional(),
+      security: z.string().min(1).optional(),
+      /** The same, read from a file (as the original's TemplatePath). */
+      userFile: absolutePath.optional(),
+      securityFile: absolutePath.optional(),
+    })
+    .refine((t) => !(t.user && t.userFile), { message: "set templates.user or templates.userFile, not both", path: ["userFile"] })
+    .refine((t) => !(t.security && t.securityFile), {
+      message: "set templates.security or templates.securityFile, not both",
+      path: ["securityFile"],
     })
     .prefault({}),
   /** Used for users whose own time zone is unknown. */
@@ -119,6 +142,15 @@ export const configSchema = z.strictObject({
     })
     .prefault({}),
 });
+
+function isRegExp(pattern: string): boolean {
+  try {
+    new RegExp(pattern);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 export type VpnnotifyConfig = z.output<typeof configSchema>;
 

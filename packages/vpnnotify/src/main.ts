@@ -44,7 +44,7 @@ them, and so does a timer running "vpnnotify flush" (exit 69 while some still fa
 status [--json]" shows how many wait, the oldest and the last error.
 
 Config keys (YAML or JSON; the README explains each):
-  server.name, server.environment     shown in messages
+  server.name, server.environment     shown in messages; or server.environmentPattern, a regex on the host name
   slack.token, slack.baseUrl, slack.timeoutMs   token as "env:NAME" or "file:/path"
   securityChannel                     channel id for escalations and unmapped users
   directory.ldap, directory.filter    LDAP lookup of the user; {user} is escaped
@@ -55,6 +55,7 @@ Config keys (YAML or JSON; the README explains each):
   policy.knownBy, policy.renotifyAfterDays, policy.forgetAfterDays, policy.impossibleTravelKmh,
   policy.minTravelKm, policy.maxPlacesPerUser
   templates.user, templates.security  {{placeholders}} and {{#section}}…{{/section}}
+  templates.userFile, templates.securityFile   the same, read from a file
   deadlineMs (2000), onFailure (accept|reject), timeZone, log.syslogFacility, log.file
 
 Example config (/etc/opsguard/vpnnotify.yaml):

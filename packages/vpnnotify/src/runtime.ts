@@ -1,6 +1,8 @@
-import { createWriteStream } from "node:fs";
+import { createWriteStream, readFileSync } from "node:fs";
+import { hostname } from "node:os";
 import { dirname, join } from "node:path";
 import {
+  ConfigError,
   createSlackClient,
   type LdapClientOptions,
   type LogFormat,
@@ -12,7 +14,7 @@ import {
   Spool,
 } from "@opsguard/core";
 import { type AlertSpool, alertJobSchema } from "./alert";
-import { TEMPLATE_NAMES, type VpnnotifyConfig } from "./config";
+import { DEFAULT_SECURITY_TEMPLATE, DEFAULT_USER_TEMPLATE, TEMPLATE_NAMES, type VpnnotifyConfig } from "./config";
 import { SlackDirectory } from "./directory";
 import { FilePlaceStore } from "./file-store";
 import { GeoIp } from "./geoip";
@@ -20,7 +22,7 @@ import type { Notifier } from "./notify";
 import type { PlacePolicy } from "./places";
 import { RedisPlaceStore } from "./redis-store";
 import type { PlaceStore } from "./store";
-import { compileTemplate } from "./template";
+import { compileTemplate, type Template } from "./template";
 
 const DAY_MS = 86_400_000;
 
@@ -92,14 +94,41 @@ export function createNotifier(config: VpnnotifyConfig, log: Logger, deadlineAt?
     leaseUntil: () => deadlineAt ?? Date.now() + config.deadlineMs,
     securityChannel: config.securityChannel,
     templates: {
-      user: compileTemplate(config.templates.user, TEMPLATE_NAMES, "templates.user"),
-      security: compileTemplate(config.templates.security, TEMPLATE_NAMES, "templates.security"),
+      user: template(config.templates.user, config.templates.userFile, DEFAULT_USER_TEMPLATE, "templates.user"),
+      security: template(config.templates.security, config.templates.securityFile, DEFAULT_SECURITY_TEMPLATE, "templates.security"),
     },
     policy: placePolicy(config),
-    server: config.server,
+    server: serverLabel(config.server, hostname()),
     timeZone: config.timeZone,
     log,
   };
+}
+
+/** A template from the config, or from the file it names (compiled, so a mistake is a config error), or the default. */
+function template(inline: string | undefined, file: string | undefined, fallback: string, key: string): Template {
+  if (!file) return compileTemplate(inline ?? fallback, TEMPLATE_NAMES, key);
+  let source: string;
+  try {
+    source = readFileSync(file, "utf8");
+  } catch (error) {
+    throw new ConfigError(`${key}File: cannot read ${file} (${(error as NodeJS.ErrnoException).code ?? "error"})`, {
+      hint: "check the path and that the VPN server's script user may read it",
+    });
+  }
+  // A file's trailing newline is not part of the message.
+  return compileTemplate(source.replace(/\r?\n$/, ""), TEMPLATE_NAMES, `${key}File (${file})`);
+}
+
+/**
+ * The server's name and environment for messages. With environmentPattern the environment comes
+ * from the host name, as the original guessed it ("dev" or "prod" in the FQDN): the pattern's first
+ * group, else its whole match; no match, no environment.
+ */
+export function serverLabel(server: VpnnotifyConfig["server"], host: string): { name: string; environment?: string } {
+  if (!server.environmentPattern) return { name: server.name, ...(server.environment ? { environment: server.environment } : {}) };
+  const match = new RegExp(server.environmentPattern).exec(host);
+  const environment = match ? (match[1] ?? match[0]) : undefined;
+  return { name: server.name, ...(environment ? { environment } : {}) };
 }
 
 export interface HookLogOptions {

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Logger } from "@opsguard/core";
@@ -168,6 +168,22 @@ describe("who is told about a login", () => {
     expect(text).toContain("… (100033 characters)*");
     expect(text.split("\n").filter((line) => line.startsWith("• Why:"))).toHaveLength(1);
     expect(logLines.at(-1)?.length).toBeLessThan(1_000);
+  });
+
+  it("takes the message templates from files, in the same template language", async () => {
+    const userFile = join(dir, "user.tmpl");
+    writeFileSync(userFile, "VPN login as {{user}} on {{server}} from {{location}}{{#newPlace}} (new place){{/newPlace}}\n");
+    const n = notifier({ templates: { userFile } });
+    await handleConnect(connect("alice", "paris", Date.UTC(2026, 10, 8)), n);
+    expect(slack.messagesTo("U0ALICE")[0]?.text).toBe("VPN login as alice on vpn-eu-1 from Paris, Île-de-France, France (new place)");
+    writeFileSync(userFile, "{{user}} {{password}}");
+    expect(() => notifier({ templates: { userFile } })).toThrow(
+      /templates\.userFile \(.*user\.tmpl\): unknown placeholder \{\{password\}\}/,
+    );
+    expect(() => notifier({ templates: { userFile: join(dir, "missing.tmpl") } })).toThrow(
+      /templates\.userFile: cannot read .*missing\.tmpl \(ENOENT\)/,
+    );
+    expect(() => notifier({ templates: { user: "x", userFile } })).toThrow(/not both/);
   });
 
   it("labels private addresses instead of looking them up", async () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { configSchema, TEMPLATE_NAMES } from "../src/config";
+import { configSchema, DEFAULT_SECURITY_TEMPLATE, DEFAULT_USER_TEMPLATE, TEMPLATE_NAMES } from "../src/config";
+import { serverLabel } from "../src/runtime";
 import { compileTemplate, MAX_FIELD_CHARS, SLACK_TEXT_LIMIT } from "../src/template";
 
 describe("message templates", () => {
@@ -44,8 +45,7 @@ describe("message templates", () => {
   });
 
   it("renders the default templates from every name without a blank line", () => {
-    const config = configSchema.parse({ server: { name: "s" }, slack: { token: "env:X" }, securityChannel: "C1" });
-    for (const source of [config.templates.user, config.templates.security]) {
+    for (const source of [DEFAULT_USER_TEMPLATE, DEFAULT_SECURITY_TEMPLATE]) {
       const text = compileTemplate(source, TEMPLATE_NAMES, "t").render({
         user: "u",
         ip: "1.2.3.4",
@@ -66,5 +66,17 @@ describe("config", () => {
     const bad = configSchema.safeParse({ ...minimal, timeZone: "Mars/Olympus" });
     expect(bad.success).toBe(false);
     expect(bad.error?.issues[0]).toMatchObject({ path: ["timeZone"], message: expect.stringContaining("IANA time zone") });
+  });
+
+  it("guesses the environment from the host name by a configured pattern, as the original did", () => {
+    const parse = (server: Record<string, unknown>) =>
+      configSchema.parse({ server: { name: "vpn-1", ...server }, slack: { token: "env:X" }, securityChannel: "C1" }).server;
+    const pattern = parse({ environmentPattern: "\\.(dev|staging|prod)\\." });
+    expect(serverLabel(pattern, "vpn-1.prod.example.org")).toEqual({ name: "vpn-1", environment: "prod" });
+    expect(serverLabel(pattern, "vpn-1.example.org")).toEqual({ name: "vpn-1" });
+    expect(serverLabel(parse({ environmentPattern: "bunker" }), "bunker-vpn")).toEqual({ name: "vpn-1", environment: "bunker" });
+    expect(serverLabel(parse({ environment: "production" }), "anything")).toEqual({ name: "vpn-1", environment: "production" });
+    expect(() => parse({ environmentPattern: "(unclosed" })).toThrow(/regular expression/);
+    expect(() => parse({ environment: "x", environmentPattern: "y" })).toThrow(/not both/);
   });
 });
