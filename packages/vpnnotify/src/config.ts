@@ -34,6 +34,8 @@ const redisSchema = z.strictObject({
   keyPrefix: z.string().default("vpnnotify:"),
   connectTimeoutMs: z.number().int().positive().max(30_000).default(500),
   commandTimeoutMs: z.number().int().positive().max(30_000).default(500),
+  /** Seed a user's history from the original vpnnotify's vpn:<cn>:lastip / lasttime keys. */
+  importLegacy: z.boolean().default(true),
 });
 
 export const configSchema = z.strictObject({

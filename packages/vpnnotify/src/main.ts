@@ -50,7 +50,8 @@ Config keys (YAML or JSON; the README explains each):
   directory.ldap, directory.filter    LDAP lookup of the user; {user} is escaped
   directory.slackIdAttribute | directory.emailAttribute | directory.emailDomain, directory.timeZoneAttribute
   geoip.city, geoip.asn, geoip.embedded   MaxMind DB files; DB-IP Lite country (CC BY 4.0) is built in
-  state.file | state.redis.{url,username,password,caFile,servername,keyPrefix,connectTimeoutMs,commandTimeoutMs}
+  state.file | state.redis.{url,username,password,caFile,servername,keyPrefix,connectTimeoutMs,commandTimeoutMs,
+               importLegacy}   importLegacy: start from the original vpnnotify's vpn:<cn>:lastip keys
   spool.dir, spool.maxAttempts, spool.retryAfterSeconds   undelivered alerts, retried later
   policy.knownBy, policy.renotifyAfterDays, policy.forgetAfterDays, policy.impossibleTravelKmh,
   policy.minTravelKm, policy.maxPlacesPerUser

@@ -19,6 +19,18 @@ export interface RedisStoreOptions {
   commandTimeoutMs: number;
   /** Idle users' histories expire after this. */
   ttlMs: number;
+  /**
+   * Builds a history from the original vpnnotify's keys (`vpn:<cn>:lastip`, `vpn:<cn>:lasttime`)
+   * for a user who has none yet, so an upgrade does not tell everyone about a "new" login.
+   */
+  importLegacy?: ((legacy: LegacyLogin) => UserHistory | undefined) | undefined;
+}
+
+/** What the original vpnnotify (threatstack/vpnnotify) kept per user in Redis. */
+export interface LegacyLogin {
+  ip: string;
+  /** Epoch milliseconds of the last login, when its lasttime key was readable. */
+  time?: number;
 }
 
 const historySchema = stateSchema.shape.users.valueType;
@@ -88,7 +100,7 @@ export class RedisPlaceStore implements PlaceStore {
     const key = this.#key(user);
     for (let attempt = 0; attempt < MAX_TRANSACTION_RETRIES; attempt++) {
       await this.#redis.watch(key);
-      const next = change(parseHistory(await this.#redis.get(key)));
+      const next = change(parseHistory(await this.#redis.get(key)) ?? (await this.#legacy(user)));
       if (!next) {
         await this.#redis.unwatch();
         return next;
@@ -99,6 +111,15 @@ export class RedisPlaceStore implements PlaceStore {
       await new Promise((resolve) => setTimeout(resolve, Math.random() * 10 * (attempt + 1)));
     }
     throw new TempFailError(`${this.name}: ${user}'s history kept changing under ${MAX_TRANSACTION_RETRIES} attempts to update it`);
+  }
+
+  /** The original's memory of this user, as a history; only asked while the user has none of ours. */
+  async #legacy(user: string): Promise<UserHistory | undefined> {
+    if (!this.#opts.importLegacy) return undefined;
+    const [ip, time] = await this.#redis.mget(`vpn:${user}:lastip`, `vpn:${user}:lasttime`);
+    if (!ip) return undefined;
+    const seconds = time && /^\d+$/.test(time) ? Number(time) : undefined;
+    return this.#opts.importLegacy({ ip, ...(seconds !== undefined ? { time: seconds * 1000 } : {}) });
   }
 
   async close(): Promise<void> {

@@ -13,14 +13,15 @@ import {
   type SecretRef,
   Spool,
 } from "@opsguard/core";
+import { networkOf, normalizeIp } from "./address";
 import { type AlertSpool, alertJobSchema } from "./alert";
 import { DEFAULT_SECURITY_TEMPLATE, DEFAULT_USER_TEMPLATE, TEMPLATE_NAMES, type VpnnotifyConfig } from "./config";
 import { SlackDirectory } from "./directory";
 import { FilePlaceStore } from "./file-store";
-import { GeoIp } from "./geoip";
+import { type GeoInfo, GeoIp, placeName } from "./geoip";
 import type { Notifier } from "./notify";
-import type { PlacePolicy } from "./places";
-import { RedisPlaceStore } from "./redis-store";
+import { decide, markTold, type PlacePolicy, recordLogin, type UserHistory } from "./places";
+import { type LegacyLogin, RedisPlaceStore } from "./redis-store";
 import type { PlaceStore } from "./store";
 import { compileTemplate, type Template } from "./template";
 
@@ -37,7 +38,7 @@ export function placePolicy(config: VpnnotifyConfig): PlacePolicy {
   };
 }
 
-export function createStore(config: VpnnotifyConfig, log: Logger): PlaceStore {
+export function createStore(config: VpnnotifyConfig, log: Logger, geo?: GeoIp): PlaceStore {
   const redis = config.state.redis;
   if (redis) {
     return new RedisPlaceStore({
@@ -50,6 +51,7 @@ export function createStore(config: VpnnotifyConfig, log: Logger): PlaceStore {
       connectTimeoutMs: Math.min(redis.connectTimeoutMs, config.deadlineMs),
       commandTimeoutMs: Math.min(redis.commandTimeoutMs, config.deadlineMs),
       ttlMs: config.policy.forgetAfterDays * DAY_MS,
+      importLegacy: redis.importLegacy && geo ? (legacy) => historyFromLegacy(legacy, geo, placePolicy(config)) : undefined,
     });
   }
   return new FilePlaceStore(config.state.file, { log, lockTimeoutMs: Math.floor(config.deadlineMs / 2) });
@@ -70,6 +72,25 @@ export function createSpool(config: VpnnotifyConfig, log: Logger): AlertSpool {
 }
 
 /**
+ * The original vpnnotify's last login as a history: that address, its network (and country, ASN)
+ * known and told at that time, so the next login from there stays quiet and a new country is
+ * still news. An address that does not parse imports nothing.
+ */
+export function historyFromLegacy(legacy: LegacyLogin, geo: GeoIp, policy: PlacePolicy, now = Date.now()): UserHistory | undefined {
+  const ip = normalizeIp(legacy.ip);
+  if (!ip) return undefined;
+  let info: GeoInfo;
+  try {
+    info = geo.lookup(ip);
+  } catch {
+    info = { ip, network: networkOf(ip) };
+  }
+  const login = { time: legacy.time ?? now, geo: info, place: placeName(info) };
+  const decision = decide(undefined, login, policy);
+  return markTold(recordLogin(undefined, login, { ...decision, notify: false }, policy, 0), decision.keys, login.time);
+}
+
+/**
  * Builds every part from a validated config; the network parts connect only when used.
  * `deadlineAt` is when this process stops working on an alert (the hook's deadline); without it,
  * each alert gets deadlineMs from when it is started.
@@ -85,9 +106,10 @@ export function createNotifier(config: VpnnotifyConfig, log: Logger, deadlineAt?
         deadlineMs: Math.min(config.directory.ldap.deadlineMs, config.deadlineMs),
       }
     : undefined;
+  const geo = new GeoIp({ city: config.geoip.city, asn: config.geoip.asn, embedded: config.geoip.embedded });
   return {
-    geo: new GeoIp({ city: config.geoip.city, asn: config.geoip.asn, embedded: config.geoip.embedded }),
-    store: createStore(config, log),
+    geo,
+    store: createStore(config, log, geo),
     directory: new SlackDirectory(config.directory, ldap, slack, log),
     slack,
     spool: createSpool(config, log),

@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Logger, Secret } from "@opsguard/core";
 import { type RedisLab, SLACK_SIM_TOKEN, SlackSim, startRedis } from "@opsguard/lab";
+import { Redis } from "ioredis";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { configSchema } from "../src/config";
 import { handleConnect } from "../src/notify";
@@ -49,6 +50,7 @@ beforeAll(async () => {
   ]);
   slack = new SlackSim();
   slack.addUser({ id: "U0ALICE", name: "alice", email: "alice@example.org" });
+  slack.addUser({ id: "U0CAROL", name: "carol", email: "carol@example.org" });
   slack.addChannel({ id: SECURITY, name: "security-alerts" });
   await slack.start();
 });
@@ -163,5 +165,35 @@ describe("known places in Redis (several VPN servers)", () => {
     expect(lines).toHaveLength(1);
     expect(lines.join("\n")).not.toContain("wrong-password-123");
     await n.store.close();
+  });
+
+  it("imports the original vpnnotify's vpn:<cn>:lastip on first run: no false 'new login' after the upgrade", async () => {
+    const raw = new Redis({ host: redis.host, port: redis.port, password: redis.password });
+    try {
+      const lastLogin = Math.floor(Date.now() / 1000) - 3 * 3600;
+      await raw.mset("vpn:carol:lastip", PLACES.london.ip, "vpn:carol:lasttime", String(lastLogin));
+      const carol = (ip: string, time: number) => ({ ...login(ip, time), user: "carol" });
+      const { n } = notifier(redisConfig(redis));
+      const t0 = Date.now();
+      expect(await handleConnect(carol(PLACES.london.ip, t0), n)).toMatchObject({ verdict: "suppressed", reason: "known-place" });
+      expect(await handleConnect(carol("81.2.69.99", t0 + 1), n)).toMatchObject({ verdict: "suppressed", reason: "known-place" });
+      // Imported with its country: France is news to the user and the security channel.
+      expect(await handleConnect(carol(PLACES.paris.ip, t0 + 7_200_000), n)).toMatchObject({
+        verdict: "escalated",
+        flags: ["new country"],
+      });
+      expect(await n.store.get("carol")).toMatchObject({ places: { "ip:81.2.69.142": { lastNotified: lastLogin * 1000 } } });
+      // Only while the user has no history of ours: the original's keys are left alone, and not read again.
+      await raw.set("vpn:carol:lastip", PLACES.sydney.ip);
+      expect(await handleConnect(carol(PLACES.sydney.ip, t0 + 172_800_000), n)).toMatchObject({
+        verdict: "escalated",
+        reason: "new-place",
+      });
+      const off = notifier(redisConfig(redis, { importLegacy: false }));
+      expect(await handleConnect(carol(PLACES.london.ip, t0), off.n)).toMatchObject({ verdict: "notified", reason: "first-login" });
+      await Promise.all([n.store.close(), off.n.store.close()]);
+    } finally {
+      raw.disconnect();
+    }
   });
 });
