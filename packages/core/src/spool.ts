@@ -63,6 +63,8 @@ export interface DrainResult {
   gaveUp: number;
 }
 
+/** An attempt whose lease ran out with no outcome recorded: its process stopped before any answer came. */
+const CUT_OFF = "the last attempt was cut off before any answer (its process stopped at its deadline)";
 const ENTRY = /^\d+-[0-9a-f]{8}\.json$/;
 const TEMP = /^\.(\d+-[0-9a-f]{8}\.json)\.\d+\.[0-9a-f]{8}\.tmp$/;
 
@@ -176,11 +178,15 @@ export class Spool<T> {
   async status(): Promise<SpoolStatus> {
     const entries = await this.list();
     const dead = (await readdir(join(this.dir, "dead")).catch(() => [] as string[])).length;
-    const last = entries.filter((e) => e.lastError !== undefined).sort((a, b) => (b.lastAttemptAt ?? 0) - (a.lastAttemptAt ?? 0))[0];
+    const now = Date.now();
+    const last = entries
+      .filter((e) => e.lastError !== undefined || e.leaseUntil <= now)
+      .sort((a, b) => (b.lastAttemptAt ?? 0) - (a.lastAttemptAt ?? 0))[0];
+    const lastError = last && (last.lastError ?? CUT_OFF);
     return {
       pending: entries.length,
       ...(entries[0] ? { oldest: entries[0].createdAt } : {}),
-      ...(last?.lastError ? { lastError: last.lastError } : {}),
+      ...(lastError ? { lastError } : {}),
       ...(last?.lastAttemptAt ? { lastAttemptAt: last.lastAttemptAt } : {}),
       dead,
     };
@@ -227,6 +233,8 @@ export class Spool<T> {
       entry.attempts++;
       entry.lastAttemptAt = now;
       entry.leaseUntil = options.leaseUntil();
+      // This attempt's own outcome replaces it; none at all means the attempt was cut off.
+      delete entry.lastError;
       await this.save(entry);
       try {
         await deliver(entry);

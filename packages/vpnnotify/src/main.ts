@@ -229,7 +229,8 @@ async function runHook(name: "hook" | HookSource, command: Command): Promise<voi
   if (notifier) {
     const n = notifier;
     // Earlier runs' undelivered alerts, in the time left; only where no VPN server waits on us.
-    if (detached) await runBounded(deadlineAt, config, () => flushAlerts(n, { stop: () => Date.now() >= deadlineAt })).catch(() => {});
+    if (detached && Date.now() < deadlineAt)
+      await runBounded(deadlineAt, config, () => flushAlerts(n, { stop: () => Date.now() >= deadlineAt })).catch(() => {});
     await logPending(n, log);
     await n.store.close().catch(() => {});
   }

@@ -118,9 +118,9 @@ describe.each([
     const first = await runCli(["--wait"], { ...env(hung), ...openvpnConnectEnv("alice", PLACES.london.ip) });
     expect(first.code).toBe(0);
     expect(first.stderr).toMatch(/^vpnnotify: error: failed user=alice ip=81\.2\.69\.142 reason=".*4000 ms deadline/m);
-    expect(first.stderr).toMatch(/^vpnnotify: warn: undelivered alerts pending=1 oldest=\S+ spool=/m);
+    expect(first.stderr).toMatch(/^vpnnotify: warn: undelivered alerts pending=1 oldest=\S+ lastError=".*cut off.*deadline.*" spool=/m);
     expect(slack.messages).toEqual([]);
-    expect(await status(hung)).toMatchObject({ pending: 1, gaveUp: 0 });
+    expect(await status(hung)).toMatchObject({ pending: 1, gaveUp: 0, lastError: expect.stringMatching(/cut off/) });
 
     slack.up();
     const config = s.config();
