@@ -122,7 +122,8 @@ describe("OpenVPN client-connect", () => {
   });
 
   it("--wait with a hung Slack: exits 0 within the deadline, says why in one log line and that the alert waits in the spool", async () => {
-    const s = setup({ deadlineMs: 3_000 });
+    // Slack's own timeout longer than the job's, so the deadline ends it however fast the start was.
+    const s = setup({ deadlineMs: 3_000, slack: { token: "env:VPNNOTIFY_TEST_TOKEN", baseUrl: slack.apiUrl, timeoutMs: 20_000 } });
     slack.fault({ hang: true }, { times: 10 });
     const result = await runCli(["openvpn", "--wait"], { ...base(s), ...openvpnConnectEnv("alice", PLACES.reading.ip) });
     expect(result.code).toBe(0);
