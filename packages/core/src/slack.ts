@@ -278,3 +278,34 @@ export function slackPlainText(text: string): string {
     .replace(/&gt;/g, ">")
     .replace(/&amp;/g, "&");
 }
+
+export interface SlackRequestCheck {
+  signingSecret: Secret;
+  /** X-Slack-Request-Timestamp. */
+  timestamp: string | undefined;
+  /** X-Slack-Signature: "v0=" and the hex HMAC. */
+  signature: string | undefined;
+  /** The raw request body, exactly as received. */
+  body: Buffer;
+  now?: number;
+}
+
+/**
+ * Whether a request really comes from Slack (interactivity, slash commands, events), as Slack's
+ * "Verifying requests from Slack" describes: HMAC-SHA256 with the app's signing secret over
+ * `v0:<timestamp>:<body>`, compared in constant time, and a timestamp within five minutes so a
+ * recorded request cannot be replayed later. Returns why not, or undefined when it is genuine.
+ */
+export function slackRequestProblem(check: SlackRequestCheck): string | undefined {
+  const { createHmac, timingSafeEqual } = process.getBuiltinModule("node:crypto");
+  if (!check.timestamp || !/^\d+$/.test(check.timestamp)) return "no X-Slack-Request-Timestamp";
+  const age = Math.abs((check.now ?? Date.now()) / 1000 - Number(check.timestamp));
+  if (age > 300) return `timestamp ${Math.round(age)} s away from now (over 5 minutes: a replay, or a wrong clock)`;
+  const match = /^v0=([0-9a-f]{64})$/.exec(check.signature ?? "");
+  if (!match?.[1]) return "no valid X-Slack-Signature";
+  const hmac = createHmac("sha256", check.signingSecret.reveal());
+  hmac.update(`v0:${check.timestamp}:`);
+  hmac.update(check.body);
+  const expected = hmac.digest();
+  return timingSafeEqual(expected, Buffer.from(match[1], "hex")) ? undefined : "signature does not match the signing secret";
+}
