@@ -6,6 +6,7 @@ import type { GeoInfo } from "./geoip";
 import { messageContext, securityReasons } from "./message";
 import type { Notifier } from "./notify";
 import { type Decision, markTold } from "./places";
+import { capText, cutField } from "./template";
 
 /**
  * One login's alert as it waits in the spool: the facts it is written from (so a retry tells
@@ -19,6 +20,8 @@ export interface AlertJob {
   recipient?: { slackId: string; timeZone?: string | undefined };
   /** Message timestamps of the parts delivered. */
   sent: { dm?: string; security?: string };
+  /** The user answered "No, it wasn't me" (Slack user id, epoch ms): this job escalates that. */
+  disowned?: { by: string; at: number };
 }
 
 const lastLogin = z.object({
@@ -58,7 +61,7 @@ export const alertJobSchema: z.ZodType<AlertJob> = z.object({
   }),
   decision: z.object({
     notify: z.boolean(),
-    reason: z.enum(["first-login", "new-place", "renotify", "known-place", "being-told", "state-unavailable"]),
+    reason: z.enum(["first-login", "new-place", "renotify", "known-place", "being-told", "state-unavailable", "disowned"]),
     newPlace: z.boolean(),
     newCountry: z.boolean(),
     impossibleTravel: z
@@ -78,6 +81,7 @@ export const alertJobSchema: z.ZodType<AlertJob> = z.object({
   }),
   recipient: z.object({ slackId: z.string(), timeZone: z.string().optional() }).optional(),
   sent: z.object({ dm: z.string().optional(), security: z.string().optional() }),
+  disowned: z.object({ by: z.string(), at: z.number() }).optional(),
 }) as unknown as z.ZodType<AlertJob>;
 
 export interface Delivery {
@@ -111,27 +115,30 @@ export interface DeliverOptions {
 export async function deliverAlert(job: AlertJob, n: Notifier, options: DeliverOptions): Promise<Delivery> {
   const recipient = job.recipient ?? options.recipient ?? (await n.directory.find(job.event.user));
   if ("slackId" in recipient) job.recipient = recipient;
-  const flags = securityReasons(job.decision, recipient);
+  const flags = [...(job.disowned ? ["the user answered that this login was NOT them"] : []), ...securityReasons(job.decision, recipient)];
   const wantsDm = job.decision.notify && "slackId" in recipient;
   const wantsSecurity = flags.length > 0 && (job.decision.notify || job.decision.suspicious);
-  const context = messageContext({
-    event: job.event,
-    ip: job.event.ip,
-    geo: job.geo,
-    decision: job.decision,
-    recipient,
-    server: n.server,
-    defaultTimeZone: n.timeZone,
-    ...(options.late ? { delayedMs: Date.now() - job.event.time } : {}),
-  });
+  const context = {
+    ...messageContext({
+      event: job.event,
+      ip: job.event.ip,
+      geo: job.geo,
+      decision: job.decision,
+      recipient,
+      server: n.server,
+      defaultTimeZone: n.timeZone,
+      ...(options.late ? { delayedMs: Date.now() - job.event.time } : {}),
+    }),
+    flags: flags.join("; "),
+  };
 
   const errors: string[] = [];
   // One write at a time: two parts finishing together must not overwrite each other's record.
   let saving = Promise.resolve();
-  const send = async (part: "dm" | "security", channel: string, text: string): Promise<boolean> => {
+  const send = async (part: "dm" | "security", channel: string, text: string, blocks?: unknown[]): Promise<boolean> => {
     if (job.sent[part]) return true;
     try {
-      const sent = await n.slack.postMessage({ channel, text, unfurl_links: false, unfurl_media: false });
+      const sent = await n.slack.postMessage({ channel, text, ...(blocks ? { blocks } : {}), unfurl_links: false, unfurl_media: false });
       job.sent[part] = sent.ts;
       saving = saving.then(options.save).catch((error: unknown) => {
         errors.push(`cannot record the delivery in the spool: ${describeError(error)}`);
@@ -143,13 +150,16 @@ export async function deliverAlert(job: AlertJob, n: Notifier, options: DeliverO
       return false;
     }
   };
+  // With answers configured, the DM asks "was this you?" with two buttons; `vpnnotify serve` gets the answer.
+  const sendDm = (slackId: string, text: string) =>
+    send("dm", slackId, text, n.answerButtons ? answerBlocks(text, answerOf(job, slackId)) : undefined);
   const [dmSent, securitySent] = await Promise.all([
-    wantsDm && "slackId" in recipient ? send("dm", recipient.slackId, n.templates.user.render(context)) : false,
+    wantsDm && "slackId" in recipient ? sendDm(recipient.slackId, n.templates.user.render(context)) : false,
     wantsSecurity ? send("security", n.securityChannel, n.templates.security.render(context)) : false,
   ]);
   const told = wantsDm ? dmSent : securitySent;
   let stateError: string | undefined;
-  if (told) {
+  if (told && job.decision.keys.length > 0) {
     try {
       await n.store.update(job.event.user, (history) => markTold(history, job.decision.keys, job.event.time));
     } catch (error) {
@@ -171,3 +181,48 @@ export async function deliverAlert(job: AlertJob, n: Notifier, options: DeliverO
 }
 
 export type AlertSpool = Spool<AlertJob>;
+
+/** What a button carries back: enough to tell the security channel which login was disowned. */
+export interface AnswerRef {
+  /** VPN user (cut like any message value), the Slack user the DM went to, address, login time, VPN source. */
+  u: string;
+  s: string;
+  ip: string;
+  t: number;
+  src: AlertJob["event"]["source"];
+}
+
+export const answerRefSchema: z.ZodType<AnswerRef> = z.object({
+  u: z.string(),
+  s: z.string().regex(/^[UW][A-Z0-9]+$/),
+  ip: z.string(),
+  t: z.number(),
+  src: z.enum(["openvpn", "updown", "ocserv", "cli"]),
+});
+
+function answerOf(job: AlertJob, slackId: string): AnswerRef {
+  return { u: cutField(job.event.user), s: slackId, ip: job.event.ip, t: job.event.time, src: job.event.source };
+}
+
+export const ANSWER_YES = "vpnnotify_yes";
+export const ANSWER_NO = "vpnnotify_no";
+
+/**
+ * The DM as Block Kit: its text in a section (3,000 characters at most there) and the two answers.
+ * Block Kit limits: https://docs.slack.dev/reference/block-kit/blocks/section-block (text up to
+ * 3,000), button value up to 2,000 characters (ours stays far under: every part is capped).
+ */
+function answerBlocks(text: string, ref: AnswerRef): unknown[] {
+  const value = JSON.stringify(ref);
+  return [
+    { type: "section", text: { type: "mrkdwn", text: capText(text, 3_000) } },
+    {
+      type: "actions",
+      block_id: "vpnnotify_answer",
+      elements: [
+        { type: "button", action_id: ANSWER_YES, style: "primary", text: { type: "plain_text", text: "Yes, it was me" }, value },
+        { type: "button", action_id: ANSWER_NO, style: "danger", text: { type: "plain_text", text: "No, it wasn't" }, value },
+      ],
+    },
+  ];
+}

@@ -128,6 +128,20 @@ export const configSchema = z.strictObject({
       path: ["securityFile"],
     })
     .prefault({}),
+  /**
+   * "Was this you?" buttons in the DM, answered through `vpnnotify serve` (Slack interactivity):
+   * the request URL Slack posts to, and the app's signing secret that proves a request is Slack's.
+   */
+  answers: z
+    .strictObject({
+      signingSecret: secretRefSchema,
+      listen: z
+        .string()
+        .regex(/^(\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}$/, { message: 'expected "host:port", e.g. "127.0.0.1:8787"' })
+        .default("127.0.0.1:8787"),
+      path: z.string().startsWith("/").default("/slack/actions"),
+    })
+    .optional(),
   /** Used for users whose own time zone is unknown. */
   timeZone: timeZone.default("UTC"),
   /** The whole hook, start to finish, including every network call. */

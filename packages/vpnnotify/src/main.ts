@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import {
+  ConfigError,
   cliContext,
   createProgram,
   describeError,
@@ -11,13 +12,16 @@ import {
   installWithLauncher,
   type Logger,
   loadConfig,
+  resolveSecret,
   runCli,
+  type SecretRef,
   type SpoolStatus,
   TempFailError,
   UnavailableError,
   UsageError,
 } from "@opsguard/core";
 import pkg from "../package.json" with { type: "json" };
+import { startAnswerServer } from "./answers";
 import { configSchema, type VpnnotifyConfig } from "./config";
 import { type HookSource, parseHookEnv, type VpnEvent } from "./event";
 import { embeddedDatabaseFiles } from "./geoip";
@@ -43,6 +47,9 @@ Undelivered alerts (Slack or LDAP down or hung) wait in the spool; the next hook
 them, and so does a timer running "vpnnotify flush" (exit 69 while some still fail). "vpnnotify
 status [--json]" shows how many wait, the oldest and the last error.
 
+With answers.signingSecret set, the DM asks "was this you?" with two buttons; "vpnnotify serve" is
+the Slack app's interactivity Request URL (signed requests only; "No" goes to the security channel).
+
 Config keys (YAML or JSON; the README explains each):
   server.name, server.environment     shown in messages; or server.environmentPattern, a regex on the host name
   slack.token, slack.baseUrl, slack.timeoutMs   token as "env:NAME" or "file:/path"
@@ -53,6 +60,7 @@ Config keys (YAML or JSON; the README explains each):
   state.file | state.redis.{url,username,password,caFile,servername,keyPrefix,connectTimeoutMs,commandTimeoutMs,
                importLegacy}   importLegacy: start from the original vpnnotify's vpn:<cn>:lastip keys
   spool.dir, spool.maxAttempts, spool.retryAfterSeconds   undelivered alerts, retried later
+  answers.signingSecret, answers.listen, answers.path   "was this you?" buttons, answered by vpnnotify serve
   policy.knownBy, policy.renotifyAfterDays, policy.forgetAfterDays, policy.impossibleTravelKmh,
   policy.minTravelKm, policy.maxPlacesPerUser
   templates.user, templates.security  {{placeholders}} and {{#section}}…{{/section}}
@@ -118,6 +126,10 @@ export async function main(argv: readonly string[] = process.argv): Promise<void
     .command("status")
     .description("show the undelivered alerts: how many, the oldest, the last error")
     .action(async (_opts: unknown, command: Command) => runStatus(command));
+  program
+    .command("serve")
+    .description('answer the DM\'s "was this you?" buttons (Slack interactivity request URL; needs answers.signingSecret)')
+    .action(async (_opts: unknown, command: Command) => runServe(command));
   program
     .command("install")
     .description("install this bundle with a code-cached launcher, the command to give the VPN server")
@@ -228,9 +240,11 @@ async function runHook(name: "hook" | HookSource, command: Command): Promise<voi
   if (deferred && reject) writeFileSync(deferred, failure ? "0" : "1");
   if (notifier) {
     const n = notifier;
-    // Earlier runs' undelivered alerts, in the time left; only where no VPN server waits on us.
-    if (detached && Date.now() < deadlineAt)
-      await runBounded(deadlineAt, config, () => flushAlerts(n, { stop: () => Date.now() >= deadlineAt })).catch(() => {});
+    // Earlier runs' undelivered alerts, only where no VPN server waits on us, and only while half
+    // the deadline is left: in a storm of logins each worker's own alert comes first, and workers
+    // that linger draining would slow the next ones down (the flush timer takes the backlog).
+    const ample = () => deadlineAt - Date.now() >= config.deadlineMs / 2;
+    if (detached && ample()) await runBounded(deadlineAt, config, () => flushAlerts(n, { stop: () => !ample() })).catch(() => {});
     await logPending(n, log);
     await n.store.close().catch(() => {});
   }
@@ -309,6 +323,32 @@ function statusJson(status: SpoolStatus): Record<string, unknown> {
     lastAttemptAt: status.lastAttemptAt === undefined ? null : new Date(status.lastAttemptAt).toISOString(),
     gaveUp: status.dead,
   };
+}
+
+async function runServe(command: Command): Promise<void> {
+  const ctx = cliContext(command, { defaultLevel: "info" });
+  const { config } = await loadConfig({ tool: "vpnnotify", schema: configSchema, path: ctx.opts.config });
+  if (!config.answers) {
+    throw new ConfigError("serve needs answers.signingSecret in the config", {
+      hint: "set answers: { signingSecret: file:/etc/opsguard/slack-signing-secret } (the Slack app's Basic Information page)",
+    });
+  }
+  const n = createNotifier(config, ctx.log);
+  const at = config.answers.listen.lastIndexOf(":");
+  const server = await startAnswerServer(n, {
+    signingSecret: resolveSecret(config.answers.signingSecret as SecretRef, "answers.signingSecret"),
+    host: config.answers.listen.slice(0, at).replace(/^\[|\]$/g, ""),
+    port: Number(config.answers.listen.slice(at + 1)),
+    path: config.answers.path,
+  });
+  ctx.log.info("listening for Slack's button answers", { url: server.url });
+  await new Promise<void>((resolve) => {
+    process.once("SIGTERM", resolve);
+    process.once("SIGINT", resolve);
+  });
+  await server.close();
+  await n.store.close().catch(() => {});
+  process.exit(ExitCode.OK);
 }
 
 /** One warning while alerts wait in the spool, so the VPN server's log or syslog shows it. */

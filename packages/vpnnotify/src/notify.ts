@@ -14,6 +14,8 @@ export interface Notifier {
   store: PlaceStore;
   directory: SlackDirectory;
   slack: SlackClient;
+  /** DMs carry "Yes, it was me" / "No, it wasn't" buttons (answers configured). */
+  answerButtons: boolean;
   spool: AlertSpool;
   /** Until when this process works on an alert (its deadline): the lease other workers respect. */
   leaseUntil: () => number;

@@ -56,7 +56,7 @@ export interface Login {
   place: string;
 }
 
-export type Reason = "first-login" | "new-place" | "renotify" | "known-place" | "being-told" | "state-unavailable";
+export type Reason = "first-login" | "new-place" | "renotify" | "known-place" | "being-told" | "state-unavailable" | "disowned";
 
 export interface Travel {
   km: number;

@@ -112,6 +112,7 @@ export function createNotifier(config: VpnnotifyConfig, log: Logger, deadlineAt?
     store: createStore(config, log, geo),
     directory: new SlackDirectory(config.directory, ldap, slack, log),
     slack,
+    answerButtons: config.answers !== undefined,
     spool: createSpool(config, log),
     leaseUntil: () => deadlineAt ?? Date.now() + config.deadlineMs,
     securityChannel: config.securityChannel,

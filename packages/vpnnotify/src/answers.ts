@@ -1,0 +1,162 @@
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import { describeError, type Secret, slackRequestProblem } from "@opsguard/core";
+import { networkOf, normalizeIp } from "./address";
+import { type AlertJob, ANSWER_NO, ANSWER_YES, type AnswerRef, answerRefSchema, deliverAlert } from "./alert";
+import type { GeoInfo } from "./geoip";
+
+import type { Notifier } from "./notify";
+import { cutField } from "./template";
+
+/** An interaction payload is a few KiB; anything far larger is not Slack. */
+const MAX_BODY = 64 * 1024;
+
+export interface AnswerServerOptions {
+  signingSecret: Secret;
+  host: string;
+  port: number;
+  path: string;
+}
+
+/**
+ * Slack interactivity for the DM's "was this you?" buttons. Every request must carry Slack's
+ * signature (else 401 and a warning); "Yes" is logged, "No" is logged and escalated to the
+ * security channel with the session's details. The escalation is spooled before Slack gets its
+ * 200, so it survives a Slack outage (retried by `vpnnotify flush`); a failure to spool answers
+ * 500, which Slack shows the user, so an answer is never silently dropped.
+ */
+export async function startAnswerServer(n: Notifier, options: AnswerServerOptions): Promise<{ url: string; close: () => Promise<void> }> {
+  const server = createServer((req, res) => {
+    handle(n, options, req, res).catch((error: unknown) => {
+      n.log.error("answer failed", { error: describeError(error) });
+      if (!res.headersSent) reply(res, 500, "internal error");
+    });
+  });
+  // Slack waits 3 s for the acknowledgement; a client that dribbles its request is cut off.
+  server.requestTimeout = 10_000;
+  server.headersTimeout = 10_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port, options.host, () => resolve());
+  });
+  const address = server.address();
+  const port = typeof address === "object" && address ? address.port : options.port;
+  const host = options.host.includes(":") ? `[${options.host}]` : options.host;
+  return {
+    url: `http://${host}:${port}${options.path}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+async function handle(n: Notifier, options: AnswerServerOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  if (new URL(req.url ?? "/", "http://x").pathname !== options.path) return reply(res, 404, "not found");
+  if (req.method !== "POST") return reply(res, 405, "POST only");
+  const body = await readBody(req);
+  if (!body) return reply(res, 413, "request too large");
+  const header = (name: string) => {
+    const value = req.headers[name];
+    return Array.isArray(value) ? value[0] : value;
+  };
+  const problem = slackRequestProblem({
+    signingSecret: options.signingSecret,
+    timestamp: header("x-slack-request-timestamp"),
+    signature: header("x-slack-signature"),
+    body,
+  });
+  if (problem) {
+    n.log.warn("refused a request that is not from Slack", { reason: problem, from: req.socket.remoteAddress });
+    return reply(res, 401, "invalid signature");
+  }
+  const answer = parseAnswer(body);
+  if (answer === "ignore") return reply(res, 200, "");
+  if (typeof answer === "string") {
+    n.log.warn("refused an interaction", { reason: answer });
+    return reply(res, 400, answer);
+  }
+  const { ref, clicker, no } = answer;
+  const fields = { user: ref.u, ip: ref.ip, login: new Date(ref.t).toISOString(), slackUser: clicker };
+  if (clicker !== ref.s) {
+    // Only the person the DM went to can vouch for the login (a forwarded message is someone else).
+    n.log.warn("ignored an answer from someone the alert was not sent to", { ...fields, to: ref.s });
+    return reply(res, 200, "");
+  }
+  if (!no) {
+    n.log.info("answer: it was me", fields);
+    return reply(res, 200, "");
+  }
+  n.log.warn("answer: it was NOT me", fields);
+  const job = disownedJob(n, ref, clicker);
+  const entry = await n.spool.add(job, n.leaseUntil());
+  reply(res, 200, "");
+  const delivery = await deliverAlert(job, n, { save: () => n.spool.save(entry) });
+  if (delivery.complete) await n.spool.remove(entry);
+  else {
+    await n.spool.fail(entry, delivery.errors.join("; ") || "not delivered");
+    n.log.error("escalation spooled for retry", { ...fields, error: delivery.errors.join("; ") });
+  }
+}
+
+type Parsed = { ref: AnswerRef; clicker: string; no: boolean } | "ignore" | string;
+
+/** A block_actions payload for one of our buttons; "ignore" for any other interaction. */
+function parseAnswer(body: Buffer): Parsed {
+  let payload: {
+    type?: unknown;
+    user?: { id?: unknown };
+    actions?: { action_id?: unknown; value?: unknown }[];
+  };
+  try {
+    payload = JSON.parse(new URLSearchParams(body.toString("utf8")).get("payload") ?? "");
+  } catch {
+    return "the body has no JSON payload field";
+  }
+  if (payload?.type !== "block_actions" || !Array.isArray(payload.actions)) return "ignore";
+  const action = payload.actions.find((a) => a?.action_id === ANSWER_YES || a?.action_id === ANSWER_NO);
+  if (!action) return "ignore";
+  let ref: AnswerRef;
+  try {
+    ref = answerRefSchema.parse(JSON.parse(String(action.value)));
+  } catch {
+    return "the button's value is not one vpnnotify wrote";
+  }
+  const clicker = typeof payload.user?.id === "string" ? payload.user.id : "";
+  return { ref, clicker, no: action.action_id === ANSWER_NO };
+}
+
+/** The escalation of a disowned login, as a security-channel-only alert job. */
+function disownedJob(n: Notifier, ref: AnswerRef, by: string): AlertJob {
+  const ip = normalizeIp(ref.ip) ?? ref.ip;
+  let geo: GeoInfo;
+  try {
+    geo = n.geo.lookup(ip);
+  } catch {
+    geo = { ip, network: networkOf(ip) };
+  }
+  return {
+    event: { source: ref.src, user: cutField(ref.u), ip, time: ref.t },
+    geo,
+    decision: { notify: false, reason: "disowned", newPlace: false, newCountry: false, suspicious: true, keys: [] },
+    recipient: { slackId: ref.s },
+    sent: {},
+    disowned: { by, at: Date.now() },
+  };
+}
+
+async function readBody(req: IncomingMessage): Promise<Buffer | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_BODY) return undefined;
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+function reply(res: ServerResponse, status: number, text: string): void {
+  res.writeHead(status, { "content-type": "text/plain; charset=utf-8" });
+  res.end(text);
+}

@@ -1,0 +1,194 @@
+import { spawn } from "node:child_process";
+import { createHmac } from "node:crypto";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Logger, Secret } from "@opsguard/core";
+import { SLACK_SIM_TOKEN, SlackSim } from "@opsguard/lab";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { startAnswerServer } from "../src/answers";
+import { configSchema } from "../src/config";
+import { handleConnect } from "../src/notify";
+import { createNotifier } from "../src/runtime";
+import { CLI, PLACES, waitFor, writeGeoDatabases } from "./fixtures";
+
+/**
+ * The DM's "was this you?" buttons and `vpnnotify serve`. The lab's Slack simulator does not model
+ * interactivity (it never posts to a request URL), so these tests send what Slack sends, as its docs
+ * describe: a form body with a block_actions `payload`, signed with the app's signing secret
+ * (X-Slack-Signature, v0 HMAC-SHA256 over "v0:<timestamp>:<body>", X-Slack-Request-Timestamp).
+ */
+
+const SECURITY = "C0SECURITY";
+const SIGNING_SECRET = "lab-signing-secret-0123456789abcdef";
+let dir: string;
+let slack: SlackSim;
+let geo: { city: string; asn: string };
+let logLines: string[];
+
+function config(extra: Record<string, unknown> = {}) {
+  const id = Math.random().toString(36).slice(2);
+  return {
+    server: { name: "vpn-eu-1" },
+    slack: { token: "env:TEST_SLACK_TOKEN", baseUrl: slack.apiUrl },
+    securityChannel: SECURITY,
+    directory: { emailDomain: "example.org" },
+    geoip: { city: geo.city, asn: geo.asn },
+    state: { file: join(dir, `state-${id}.json`) },
+    spool: { dir: join(dir, `spool-${id}`) },
+    answers: { signingSecret: "env:TEST_SIGNING_SECRET", listen: "127.0.0.1:0" },
+    ...extra,
+  };
+}
+
+function notifier() {
+  const stream = { write: (line: string) => logLines.push(line.trimEnd()) } as unknown as NodeJS.WritableStream;
+  return createNotifier(configSchema.parse(config()), new Logger({ tool: "vpnnotify", level: "info", stream }));
+}
+
+/** A block_actions request as Slack posts it when `user` clicks `actionId` on the DM `message`. */
+function interaction(
+  message: { blocks?: unknown[] | undefined },
+  actionId: string,
+  user: string,
+  secret = SIGNING_SECRET,
+  now = Date.now(),
+) {
+  const actions = (message.blocks?.[1] as { elements: { action_id: string; value: string }[] }).elements;
+  const button = actions.find((a) => a.action_id === actionId);
+  const payload = {
+    type: "block_actions",
+    user: { id: user, username: "alice", team_id: "T0LAB" },
+    actions: [{ type: "button", block_id: "vpnnotify_answer", action_id: actionId, value: button?.value, action_ts: "1.2" }],
+  };
+  const body = `payload=${encodeURIComponent(JSON.stringify(payload))}`;
+  const timestamp = String(Math.floor(now / 1000));
+  const signature = `v0=${createHmac("sha256", secret).update(`v0:${timestamp}:${body}`).digest("hex")}`;
+  return {
+    method: "POST",
+    headers: {
+      "content-type": "application/x-www-form-urlencoded",
+      "x-slack-request-timestamp": timestamp,
+      "x-slack-signature": signature,
+    },
+    body,
+  };
+}
+
+beforeAll(async () => {
+  process.env.TEST_SLACK_TOKEN = SLACK_SIM_TOKEN;
+  process.env.TEST_SIGNING_SECRET = SIGNING_SECRET;
+  dir = mkdtempSync(join(tmpdir(), "vpnnotify-answers-"));
+  geo = writeGeoDatabases(dir);
+  slack = new SlackSim();
+  slack.addUser({ id: "U0ALICE", name: "alice", email: "alice@example.org" });
+  slack.addUser({ id: "U0MALLORY", name: "mallory", email: "mallory@example.org" });
+  slack.addChannel({ id: SECURITY, name: "security-alerts" });
+  await slack.start();
+});
+
+afterAll(async () => {
+  await slack.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+beforeEach(() => {
+  slack.up();
+  slack.messages.length = 0;
+  logLines = [];
+});
+
+describe('"was this you?" in one click', () => {
+  it("the DM carries the two buttons; No reaches the security channel with the session, Yes is only logged", async () => {
+    const n = notifier();
+    const time = Date.UTC(2026, 10, 9, 14, 5);
+    await handleConnect({ kind: "connect", source: "openvpn", user: "alice", ip: PLACES.paris.ip, port: 51413, time }, n);
+    const dm = slack.messagesTo("U0ALICE")[0];
+    expect(dm?.blocks?.[0]).toMatchObject({ type: "section", text: { type: "mrkdwn", text: dm?.text } });
+    expect(JSON.stringify(dm?.blocks?.[1])).toMatch(/Yes, it was me.*No, it wasn't/);
+    const server = await startAnswerServer(n, {
+      signingSecret: new Secret(SIGNING_SECRET, "test"),
+      host: "127.0.0.1",
+      port: 0,
+      path: "/slack/actions",
+    });
+    try {
+      const yes = await fetch(server.url, interaction(dm ?? {}, "vpnnotify_yes", "U0ALICE"));
+      expect(yes.status).toBe(200);
+      expect(slack.messagesTo(SECURITY)).toEqual([]);
+      expect(logLines.at(-1)).toMatch(
+        /^vpnnotify: answer: it was me user=alice ip=90\.100\.1\.2 login=2026-11-09T14:05:00\.000Z slackUser=U0ALICE$/,
+      );
+
+      const no = await fetch(server.url, interaction(dm ?? {}, "vpnnotify_no", "U0ALICE"));
+      expect(no.status).toBe(200);
+      const alert = await waitFor(() => slack.messagesTo(SECURITY)[0], 5_000, "the escalation");
+      expect(alert.text).toContain("*alice* (<@U0ALICE>) on vpn-eu-1");
+      expect(alert.text).toContain("Why: the user answered that this login was NOT them");
+      expect(alert.text).toContain("From: 90.100.1.2: Paris, Île-de-France, France (AS3215 Orange)");
+      expect(alert.text).toContain("When: 9 Nov 2026, 14:05 UTC");
+      expect(await n.spool.status()).toMatchObject({ pending: 0 });
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("refuses a forged or replayed request, and ignores an answer from anyone but the DM's recipient", async () => {
+    const n = notifier();
+    await handleConnect({ kind: "connect", source: "openvpn", user: "alice", ip: PLACES.london.ip, time: Date.now() }, n);
+    const dm = slack.messagesTo("U0ALICE")[0] ?? {};
+    const server = await startAnswerServer(n, {
+      signingSecret: new Secret(SIGNING_SECRET, "test"),
+      host: "127.0.0.1",
+      port: 0,
+      path: "/slack/actions",
+    });
+    try {
+      const forged = await fetch(server.url, interaction(dm, "vpnnotify_no", "U0ALICE", "not-the-signing-secret"));
+      expect(forged.status).toBe(401);
+      expect(logLines.at(-1)).toMatch(/^vpnnotify: warn: refused a request that is not from Slack reason="signature does not match/);
+      const replayed = await fetch(server.url, interaction(dm, "vpnnotify_no", "U0ALICE", SIGNING_SECRET, Date.now() - 10 * 60_000));
+      expect(replayed.status).toBe(401);
+      const tampered = interaction(dm, "vpnnotify_no", "U0ALICE");
+      const altered = await fetch(server.url, { ...tampered, body: tampered.body.replace("alice", "bob") });
+      expect(altered.status).toBe(401);
+      const other = await fetch(server.url, interaction(dm, "vpnnotify_no", "U0MALLORY"));
+      expect(other.status).toBe(200);
+      expect(logLines.at(-1)).toMatch(
+        /^vpnnotify: warn: ignored an answer from someone the alert was not sent to .*slackUser=U0MALLORY to=U0ALICE$/,
+      );
+      expect((await fetch(server.url)).status).toBe(405);
+      expect(slack.messagesTo(SECURITY)).toEqual([]);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("vpnnotify serve: listens where configured, answers signed requests, and stops on SIGTERM", async () => {
+    const path = join(dir, "serve.json");
+    writeFileSync(path, JSON.stringify(config()));
+    const child = spawn(process.execPath, ["--import", "tsx", CLI, "serve"], {
+      cwd: join(import.meta.dirname, "../../.."),
+      env: { ...process.env, VPNNOTIFY_CONFIG: path },
+      stdio: ["ignore", "ignore", "pipe"],
+    });
+    let stderr = "";
+    child.stderr.on("data", (c: Buffer) => {
+      stderr += c.toString();
+    });
+    try {
+      const url = await waitFor(() => /url=(\S+)/.exec(stderr)?.[1], 20_000, "the listening line");
+      expect(stderr).toMatch(/^vpnnotify: listening for Slack's button answers url=http:\/\/127\.0\.0\.1:\d+\/slack\/actions$/m);
+      const forged = await fetch(
+        url,
+        interaction({ blocks: [{}, { elements: [{ action_id: "vpnnotify_no", value: "{}" }] }] }, "vpnnotify_no", "U0ALICE", "wrong"),
+      );
+      expect(forged.status).toBe(401);
+      const exited = new Promise<number | null>((resolve) => child.on("close", resolve));
+      child.kill("SIGTERM");
+      expect(await exited).toBe(0);
+    } finally {
+      child.kill("SIGKILL");
+    }
+  });
+});
