@@ -54,7 +54,7 @@ function interaction(
   secret = SIGNING_SECRET,
   now = Date.now(),
 ) {
-  const actions = (message.blocks?.[1] as { elements: { action_id: string; value: string }[] }).elements;
+  const actions = (message.blocks?.[1] as { elements: { action_id: string; value: string }[] } | undefined)?.elements ?? [];
   const button = actions.find((a) => a.action_id === actionId);
   const payload = {
     type: "block_actions",
