@@ -1,5 +1,5 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import { describeError, type Secret, slackRequestProblem } from "@opsguard/core";
+import { describeError, type Secret, slackRequestProblem, UnavailableError } from "@opsguard/core";
 import { networkOf, normalizeIp } from "./address";
 import { type AlertJob, ANSWER_NO, ANSWER_YES, type AnswerRef, answerRefSchema, deliverAlert } from "./alert";
 import type { GeoInfo } from "./geoip";
@@ -35,7 +35,13 @@ export async function startAnswerServer(n: Notifier, options: AnswerServerOption
   server.requestTimeout = 10_000;
   server.headersTimeout = 10_000;
   await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
+    server.once("error", (error: NodeJS.ErrnoException) =>
+      reject(
+        new UnavailableError(`cannot listen on ${options.host}:${options.port}: ${error.code ?? error.message}`, {
+          hint: "check answers.listen (a free port, an address of this host)",
+        }),
+      ),
+    );
     server.listen(options.port, options.host, () => resolve());
   });
   const address = server.address();

@@ -138,6 +138,7 @@ export const configSchema = z.strictObject({
       listen: z
         .string()
         .regex(/^(\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}$/, { message: 'expected "host:port", e.g. "127.0.0.1:8787"' })
+        .refine((listen) => Number(listen.slice(listen.lastIndexOf(":") + 1)) <= 65_535, { message: "the port must be at most 65535" })
         .default("127.0.0.1:8787"),
       path: z.string().startsWith("/").default("/slack/actions"),
     })
