@@ -14,7 +14,9 @@ import { ensurePrivateDir, removeOrphanedTemps, withLock, writeFileAtomic } from
  * second process never sends it at the same time; a failed attempt sets a growing backoff, and
  * after maxAttempts the entry moves to dead/ for a person to look at instead of being retried
  * forever. One drainer at a time per directory (a lock file), which is what a later per-host
- * worker draining the spool needs.
+ * worker draining the spool needs. A message's first record is fsynced (it survives a power
+ * cut); later records of its progress are not: they survive the process being killed, and a
+ * lost one can only make a part be sent again (at least once, never lost).
  */
 
 export interface SpoolEntry<T> {
@@ -102,13 +104,13 @@ export class Spool<T> {
       lastAttemptAt: now,
       payload,
     };
-    await this.save(entry);
+    await writeFileAtomic(this.#path(entry.id), `${JSON.stringify(entry)}\n`);
     return entry;
   }
 
   /** Writes the entry as it is now (e.g. a payload recording which part was delivered). */
   async save(entry: SpoolEntry<T>): Promise<void> {
-    await writeFileAtomic(this.#path(entry.id), `${JSON.stringify(entry)}\n`);
+    await writeFileAtomic(this.#path(entry.id), `${JSON.stringify(entry)}\n`, { fsync: false });
   }
 
   /** Delivered: the entry is gone. */

@@ -92,21 +92,21 @@ export async function handleConnect(event: VpnEvent, n: Notifier): Promise<Outco
     decision: final,
     sent: {},
   };
-  // Kept before the first try: a worker cut off at its deadline leaves the alert here.
-  let entry: SpoolEntry<AlertJob> | undefined;
+  // Kept while the first try runs (a worker cut off at its deadline leaves the alert there); the
+  // write and its disk flush overlap the directory lookup and Slack instead of delaying them.
   let spoolError: string | undefined;
-  try {
-    entry = await n.spool.add(job, leaseUntil);
-  } catch (error) {
+  const adding = n.spool.add(job, leaseUntil).catch((error: unknown) => {
     spoolError = describeError(error);
-  }
-  const spooled = entry;
+    return undefined;
+  });
   const delivery = await deliverAlert(job, n, {
     recipient: await recipientLookup,
     save: async () => {
-      if (spooled) await n.spool.save(spooled);
+      const entry = await adding;
+      if (entry) await n.spool.save(entry);
     },
   });
+  const spooled = await adding;
   if (!delivery.told && !stateError) {
     // Let the next login from here try again instead of waiting out this worker's lease.
     await n.store.update(event.user, (history) => releaseLease(history, final.keys, leaseUntil)).catch(() => {});

@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { ConfigError, type Secret, TempFailError, UnavailableError } from "@opsguard/core";
+import { ConfigError, OpsguardError, type Secret, TempFailError, UnavailableError } from "@opsguard/core";
 import { Redis, type RedisOptions } from "ioredis";
 import { stateSchema } from "./file-store";
 import type { UserHistory } from "./places";
@@ -82,12 +82,12 @@ export class RedisPlaceStore implements PlaceStore {
 
   async get(user: string): Promise<UserHistory | undefined> {
     await this.#connect();
-    return parseHistory(await this.#redis.get(this.#key(user)));
+    return parseHistory(await this.#redis.get(this.#key(user)).catch((error: unknown) => this.#failed(error)));
   }
 
   update(user: string, change: (history: UserHistory | undefined) => UserHistory | undefined): Promise<UserHistory | undefined> {
     // WATCH belongs to the connection: transactions of one connection must not interleave.
-    const run = this.#queue.then(() => this.#transaction(user, change));
+    const run = this.#queue.then(() => this.#transaction(user, change).catch((error: unknown) => this.#failed(error)));
     this.#queue = run.catch(() => undefined);
     return run;
   }
@@ -120,6 +120,12 @@ export class RedisPlaceStore implements PlaceStore {
     if (!ip) return undefined;
     const seconds = time && /^\d+$/.test(time) ? Number(time) : undefined;
     return this.#opts.importLegacy({ ip, ...(seconds !== undefined ? { time: seconds * 1000 } : {}) });
+  }
+
+  /** ioredis' own errors ("Command timed out", a dropped connection) as the store being unavailable. */
+  #failed(error: unknown): never {
+    if (error instanceof OpsguardError) throw error;
+    throw new UnavailableError(`${this.name}: ${(error as Error).message}`, { hint: "check state.redis" });
   }
 
   async close(): Promise<void> {

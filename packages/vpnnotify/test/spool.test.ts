@@ -108,7 +108,18 @@ beforeEach(() => {
 
 describe.each([
   ["a state file", () => site("file")],
-  ["Redis", () => site({ url: redis.url, password: `file:${redis.passwordFile}`, keyPrefix: `s${n}:` })],
+  // Generous Redis timeouts: this is about Slack, and the test machine may be busy.
+  [
+    "Redis",
+    () =>
+      site({
+        url: redis.url,
+        password: `file:${redis.passwordFile}`,
+        keyPrefix: `s${n}:`,
+        connectTimeoutMs: 5_000,
+        commandTimeoutMs: 5_000,
+      }),
+  ],
 ])("Slack hanging, state in %s", (_name, makeSite) => {
   it("the next login is notified, not suppressed, and the spooled alert is delivered later exactly once", async () => {
     const s = makeSite();
