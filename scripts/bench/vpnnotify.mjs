@@ -61,7 +61,16 @@ try {
       client_connect_deferred_file: deferred,
     };
   };
-  const loggedLines = () => (existsSync(logFile) ? readFileSync(logFile, "utf8").split("\n").filter(Boolean).length : 0);
+  // A worker's decision lines only: a worker also reports the spool ("undelivered alerts" and the
+  // like), and counting those would start the next sample while the current worker still runs.
+  const decision = / (notified|suppressed|escalated|failed) user=/;
+  const decisionLines = () =>
+    existsSync(logFile)
+      ? readFileSync(logFile, "utf8")
+          .split("\n")
+          .filter((l) => decision.test(l))
+      : [];
+  const loggedLines = () => decisionLines().length;
   const timed = (argv, env) => {
     const start = process.hrtime.bigint();
     const r = spawnSync(argv[0], argv.slice(1), { env, stdio: ["ignore", "ignore", "pipe"] });
@@ -110,10 +119,7 @@ try {
     samples.bundle.push(viaBundle);
     samples.launcher.push(viaLauncher);
   }
-  // Decision lines only: "undelivered alerts" and "delivered late" lines report the spool.
-  const lines = readFileSync(logFile, "utf8")
-    .split("\n")
-    .filter((l) => l && !/ (undelivered alerts|delivered late) /.test(l));
+  const lines = decisionLines();
   const others = lines.filter((l) => !/ notified user=alice /.test(l));
 
   slack.slow(0);
