@@ -75,6 +75,7 @@ export class Spool<T> {
   readonly #opts: SpoolOptions<T>;
   readonly #schema: z.ZodType<SpoolEntry<T>>;
   #ready: Promise<void> | undefined;
+  readonly #writing = new Set<Promise<unknown>>();
 
   constructor(options: SpoolOptions<T>) {
     this.dir = options.dir;
@@ -91,8 +92,32 @@ export class Spool<T> {
     }) as unknown as z.ZodType<SpoolEntry<T>>;
   }
 
+  /**
+   * Resolves once every write started so far has finished (at most `capMs`): a process about to
+   * exit at its deadline calls it, so an alert being spooled at that moment is not cut off.
+   */
+  async idle(capMs = 1_000): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const cap = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, capMs);
+    });
+    await Promise.race([Promise.allSettled([...this.#writing]), cap]);
+    clearTimeout(timer);
+  }
+
+  #track<R>(work: Promise<R>): Promise<R> {
+    this.#writing.add(work);
+    const done = () => this.#writing.delete(work);
+    work.then(done, done);
+    return work;
+  }
+
   /** Keeps `payload` before its first attempt, which the caller makes now and finishes by leaseUntil. */
-  async add(payload: T, leaseUntil: number): Promise<SpoolEntry<T>> {
+  add(payload: T, leaseUntil: number): Promise<SpoolEntry<T>> {
+    return this.#track(this.#add(payload, leaseUntil));
+  }
+
+  async #add(payload: T, leaseUntil: number): Promise<SpoolEntry<T>> {
     await this.#ensureDir();
     const now = Date.now();
     const entry: SpoolEntry<T> = {
@@ -109,8 +134,8 @@ export class Spool<T> {
   }
 
   /** Writes the entry as it is now (e.g. a payload recording which part was delivered). */
-  async save(entry: SpoolEntry<T>): Promise<void> {
-    await writeFileAtomic(this.#path(entry.id), `${JSON.stringify(entry)}\n`, { fsync: false });
+  save(entry: SpoolEntry<T>): Promise<void> {
+    return this.#track(writeFileAtomic(this.#path(entry.id), `${JSON.stringify(entry)}\n`, { fsync: false }));
   }
 
   /** Delivered: the entry is gone. */

@@ -240,6 +240,8 @@ async function runHook(name: "hook" | HookSource, command: Command): Promise<voi
   if (deferred && reject) writeFileSync(deferred, failure ? "0" : "1");
   if (notifier) {
     const n = notifier;
+    // Cut off at the deadline while the alert was being spooled: let that local write finish.
+    await n.spool.idle();
     // Earlier runs' undelivered alerts, only where no VPN server waits on us, and only while half
     // the deadline is left: in a storm of logins each worker's own alert comes first, and workers
     // that linger draining would slow the next ones down (the flush timer takes the backlog).
@@ -264,7 +266,8 @@ async function runNotify(opts: { user: string; ip: string; port?: string; time?:
   const { config } = await loadConfig({ tool: "vpnnotify", schema: configSchema, path: ctx.opts.config });
   const deadlineAt = processDeadline(config);
   const n = createNotifier(config, ctx.log, deadlineAt);
-  const outcome = await runBounded(deadlineAt, config, () => handleConnect(event, n)).catch((error: unknown) => {
+  const outcome = await runBounded(deadlineAt, config, () => handleConnect(event, n)).catch(async (error: unknown) => {
+    await n.spool.idle();
     // Past the deadline, calls still in flight would keep the process alive until their own
     // timeouts: exit as soon as runCli has reported the error.
     setImmediate(() => process.exit());

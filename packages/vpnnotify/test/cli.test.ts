@@ -127,7 +127,8 @@ describe("OpenVPN client-connect", () => {
     slack.fault({ hang: true }, { times: 10 });
     const result = await runCli(["openvpn", "--wait"], { ...base(s), ...openvpnConnectEnv("alice", PLACES.reading.ip) });
     expect(result.code).toBe(0);
-    expect(result.ms).toBeLessThan(3_000 + 2_500);
+    // Far under Slack's own 20 s timeout, with room for tsx starting on a busy machine.
+    expect(result.ms).toBeLessThan(3_000 + 10_000);
     const lines = result.stderr.trim().split("\n");
     expect(lines).toEqual([
       expect.stringMatching(/^vpnnotify: error: failed user=alice ip=86\.10\.1\.1 reason=.*deadline/),
@@ -140,7 +141,8 @@ describe("OpenVPN client-connect", () => {
     slack.fault({ hang: true }, { times: 10 });
     const result = await runCli(["notify", "--user", "alice", "--ip", PLACES.reading.ip], base(s));
     expect(result.code).toBe(75);
-    expect(result.ms).toBeLessThan(3_000 + 2_500);
+    // Far under Slack's own 20 s timeout, with room for tsx starting on a busy machine.
+    expect(result.ms).toBeLessThan(3_000 + 10_000);
     expect(result.stderr).toBe("vpnnotify: gave up at the 3000 ms deadline (check Slack, LDAP and the state store)\n");
   });
 

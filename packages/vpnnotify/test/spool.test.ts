@@ -125,10 +125,11 @@ describe.each([
     const s = makeSite();
     // Slack's own timeout is longer than the job's: the worker is cut off at its deadline, mid-request.
     slack.fault({ hang: true }, { times: 10 });
-    const hung = s.config({ deadlineMs: 4_000, slack: { token: "env:VPNNOTIFY_TEST_TOKEN", baseUrl: slack.apiUrl, timeoutMs: 30_000 } });
+    // Generous: tsx compiles the CLI at every start, which the deadline (from process start) includes.
+    const hung = s.config({ deadlineMs: 8_000, slack: { token: "env:VPNNOTIFY_TEST_TOKEN", baseUrl: slack.apiUrl, timeoutMs: 30_000 } });
     const first = await runCli(["--wait"], { ...env(hung), ...openvpnConnectEnv("alice", PLACES.london.ip) });
     expect(first.code).toBe(0);
-    expect(first.stderr).toMatch(/^vpnnotify: error: failed user=alice ip=81\.2\.69\.142 reason=".*4000 ms deadline/m);
+    expect(first.stderr).toMatch(/^vpnnotify: error: failed user=alice ip=81\.2\.69\.142 reason=".*8000 ms deadline/m);
     expect(first.stderr).toMatch(/^vpnnotify: warn: undelivered alerts pending=1 oldest=\S+ lastError=".*cut off.*deadline.*" spool=/m);
     expect(slack.messages).toEqual([]);
     expect(await status(hung)).toMatchObject({ pending: 1, gaveUp: 0, lastError: expect.stringMatching(/cut off/) });
@@ -159,7 +160,7 @@ describe("LDAP hanging", () => {
   it("a worker cut off at its deadline leaves the alert spooled; once LDAP answers, the user gets it, once", async () => {
     const s = site("file");
     const hung = s.config({
-      deadlineMs: 4_000,
+      deadlineMs: 8_000,
       // LDAP's own deadline is longer than the job's: the worker is cut off waiting for it.
       directory: {
         ldap: { urls: [blackhole.url], baseDn: slapd.baseDn, deadlineMs: 30_000, connectTimeoutMs: 30_000 },
