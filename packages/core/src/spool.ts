@@ -101,7 +101,12 @@ export class Spool<T> {
     const cap = new Promise<void>((resolve) => {
       timer = setTimeout(resolve, capMs);
     });
-    await Promise.race([Promise.allSettled([...this.#writing]), cap]);
+    let capped = false;
+    void cap.then(() => {
+      capped = true;
+    });
+    // Writes may start more writes (a removal once the record is written): until none is left.
+    while (this.#writing.size > 0 && !capped) await Promise.race([Promise.allSettled([...this.#writing]), cap]);
     clearTimeout(timer);
   }
 
@@ -138,11 +143,13 @@ export class Spool<T> {
     return this.#track(writeFileAtomic(this.#path(entry.id), `${JSON.stringify(entry)}\n`, { fsync: false }));
   }
 
-  /** Delivered: the entry is gone. */
-  async remove(entry: SpoolEntry<T>): Promise<void> {
-    await unlink(this.#path(entry.id)).catch((error: NodeJS.ErrnoException) => {
-      if (error.code !== "ENOENT") throw error;
-    });
+  /** Delivered (or not needed after all): the entry is gone. */
+  remove(entry: SpoolEntry<T>): Promise<void> {
+    return this.#track(
+      unlink(this.#path(entry.id)).catch((error: NodeJS.ErrnoException) => {
+        if (error.code !== "ENOENT") throw error;
+      }),
+    );
   }
 
   /**

@@ -60,6 +60,27 @@ export async function handleConnect(event: VpnEvent, n: Notifier): Promise<Outco
   const login = { time: event.time, geo, place: placeName(geo) };
   const recipientLookup = n.directory.find(event.user);
   const leaseUntil = n.leaseUntil();
+  const job: AlertJob = {
+    event: {
+      source: event.source,
+      user: event.user,
+      ip,
+      time: event.time,
+      ...(event.port !== undefined ? { port: event.port } : {}),
+      ...(event.vpnIp !== undefined ? { vpnIp: event.vpnIp } : {}),
+    },
+    geo,
+    decision: decide(undefined, login, n.policy, false),
+    sent: {},
+  };
+  // Spooled from the start, while the store is asked, as "the store could not say, so tell them":
+  // a worker cut off at its deadline, even before the store answered, leaves the alert there. The
+  // write and its disk flush overlap the store, the directory and Slack instead of delaying them.
+  let spoolError: string | undefined;
+  const adding = n.spool.add(job, leaseUntil).catch((error: unknown) => {
+    spoolError = describeError(error);
+    return undefined;
+  });
 
   let decision: Decision | undefined;
   let stateError: string | undefined;
@@ -73,40 +94,30 @@ export async function handleConnect(event: VpnEvent, n: Notifier): Promise<Outco
   }
   const final = stateError || !decision ? decide(undefined, login, n.policy, false) : decision;
   const base = { reason: final.reason, user: event.user, ip, place: login.place, ...(stateError ? { stateError } : {}) };
+  job.decision = final;
   if (!final.notify && !final.suspicious) {
     const outcome: Outcome = { verdict: "suppressed", ...base, flags: [], errors: [] };
     logOutcome(n.log, outcome);
+    // Nothing to tell: out of the spool again, once written.
+    const entry = await adding;
+    if (entry) await n.spool.remove(entry).catch(() => {});
     return outcome;
   }
-
-  const job: AlertJob = {
-    event: {
-      source: event.source,
-      user: event.user,
-      ip,
-      time: event.time,
-      ...(event.port !== undefined ? { port: event.port } : {}),
-      ...(event.vpnIp !== undefined ? { vpnIp: event.vpnIp } : {}),
-    },
-    geo,
-    decision: final,
-    sent: {},
-  };
-  // Kept while the first try runs (a worker cut off at its deadline leaves the alert there); the
-  // write and its disk flush overlap the directory lookup and Slack instead of delaying them.
-  let spoolError: string | undefined;
-  const adding = n.spool.add(job, leaseUntil).catch((error: unknown) => {
-    spoolError = describeError(error);
-    return undefined;
+  const decided = adding.then(async (entry) => {
+    if (entry) await n.spool.save(entry);
+    return entry;
   });
   const delivery = await deliverAlert(job, n, {
     recipient: await recipientLookup,
     save: async () => {
-      const entry = await adding;
+      const entry = await decided.catch(() => undefined);
       if (entry) await n.spool.save(entry);
     },
   });
-  const spooled = await adding;
+  const spooled = await decided.catch((error: unknown) => {
+    spoolError = describeError(error);
+    return undefined;
+  });
   if (!delivery.told && !stateError) {
     // Let the next login from here try again instead of waiting out this worker's lease.
     await n.store.update(event.user, (history) => releaseLease(history, final.keys, leaseUntil)).catch(() => {});

@@ -86,6 +86,8 @@ describe("who is told about a login", () => {
     expect([same.verdict, sameNet.verdict]).toEqual(["suppressed", "suppressed"]);
     expect(slack.messagesTo("U0ALICE")).toHaveLength(1);
     expect(logLines.at(-1)).toMatch(/^vpnnotify: suppressed user=alice ip=81\.2\.69\.200 .*reason=known-place/);
+    // Every alert is spooled until delivered; a suppressed login leaves nothing behind.
+    expect(await n.spool.status()).toEqual({ pending: 0, dead: 0 });
   });
 
   it("tells the user again once the renotify window has passed", async () => {
