@@ -31,6 +31,34 @@ describe("GitLab REST client", () => {
     expect(gitlab.requests.map((r) => r.query.get("page") ?? "1")).toEqual(["1", "2", "3"]);
   });
 
+  it("pages to the end when GitLab leaves out the totals (above 10,000 rows), by its Link and x-next-page", async () => {
+    const client = createGitLabClient({ baseUrl: gitlab.url, token: new Secret(gitlab.token, "test") });
+    gitlab.quirks.totalHeadersLimit = 1;
+    try {
+      const members = await collect(gitlabPages<{ username: string }>(client, "/groups/platform%2Fapprovers/members", {}, 2));
+      expect(members.map((m) => m.username)).toEqual(["ann", "ben", "cat"]);
+    } finally {
+      gitlab.quirks.totalHeadersLimit = 10_000;
+    }
+  });
+
+  it("waits out GitLab's 429 for the Retry-After it names, then gets the answer", async () => {
+    const client = createGitLabClient({ baseUrl: gitlab.url, token: new Secret(gitlab.token, "test"), retries: 2 });
+    gitlab.requests.length = 0;
+    gitlab.rateLimit(1, { retryAfterSec: 1 });
+    const { body } = await client.get<{ full_path: string }>("/groups/platform%2Fapprovers");
+    expect(body.full_path).toBe("platform/approvers");
+    expect(gitlab.requests.map((r) => r.status)).toEqual([429, 200]);
+  });
+
+  it("names the missing scope when the token may not use the API", async () => {
+    gitlab.addToken("glpat-profile-only-token", { scopes: ["read_user"] });
+    const client = createGitLabClient({ baseUrl: gitlab.url, token: new Secret("glpat-profile-only-token", "test"), retries: 0 });
+    const error = await client.get("/groups/1").catch((e: unknown) => e);
+    expect(describeError(error)).toMatch(/HTTP 403: insufficient_scope: .*\(scope needed: api read_api\)/);
+    expect(describeError(error)).not.toContain("glpat-profile-only-token");
+  });
+
   it("reports GitLab's message on a bad token and never the token itself", async () => {
     const client = createGitLabClient({ baseUrl: gitlab.url, token: new Secret("glpat-wrong-token-0000", "test"), retries: 0 });
     const error = await client.get("/groups/1").catch((e: unknown) => e);
