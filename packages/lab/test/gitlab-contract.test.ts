@@ -81,6 +81,10 @@ beforeAll(async () => {
         [`/projects/7/merge_requests/${iid}/versions`, "DiffVersion[]", "DiffVersion[]"],
       ],
     ),
+    ["/projects/7/merge_requests?state=merged&order_by=updated_at", "MergeRequest[]", "MergeRequest[]"],
+    ["/projects/7/events?action=approved&target_type=merge_request", "Event[]", "Event[]"],
+    ["/projects/7/events?action=pushed", "Event[]", "Event[]"],
+    ["/projects/7/jobs", "Job[]", "Job[]"],
     ["/projects/7/merge_requests/999", "ErrorMessage", "ErrorMessage"],
     ["/groups/nope", "ErrorMessage", "ErrorMessage"],
   ];

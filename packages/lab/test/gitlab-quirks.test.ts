@@ -153,6 +153,32 @@ describe("merge request approval rules (https://docs.gitlab.com/api/merge_reques
       expect(state.rules[0]?.eligible_approvers.map((u) => u.username).sort()).toEqual(["alice", "bob", "carol"]);
       mrs.approve(iid, "bob", new Date().toISOString(), false);
       expect((await call(`/projects/9/merge_requests/${iid}/approvals`)).json()).toMatchObject({ approved: false, approvals_left: 1 });
+      // The events feed keeps both approvals: GitLab records no event when one is withdrawn.
+      const events = (await call("/projects/9/events?action=approved&target_type=merge_request")).json() as Array<{
+        author_username: string;
+      }>;
+      expect(events.map((e) => e.author_username).sort()).toEqual(["bob", "carol"]);
+      // GraphQL's approvedBy is who approves now (https://docs.gitlab.com/api/graphql/reference/#mergerequest).
+      const gql = await fetch(`${gitlab.url}/api/graphql`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${ORDINARY}`, "content-type": "application/json" },
+        body: JSON.stringify({
+          query:
+            "query($p: ID!, $i: [String!]) { project(fullPath: $p) { mergeRequests(iids: $i) { nodes { iid approvedBy { nodes { username } } } } } }",
+          variables: { p: "acme/rules", i: [String(iid)] },
+        }),
+      });
+      expect(await gql.json()).toEqual({
+        data: { project: { mergeRequests: { nodes: [{ iid: String(iid), approvedBy: { nodes: [{ username: "carol" }] } }] } } },
+      });
+      // A field GitLab's schema does not have is a validation error in an HTTP 200 answer.
+      const bad = await fetch(`${gitlab.url}/api/graphql`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${ORDINARY}`, "content-type": "application/json" },
+        body: JSON.stringify({ query: '{ project(fullPath: "acme/rules") { mergeRequests { nodes { approvals } } } }' }),
+      });
+      expect(bad.status).toBe(200);
+      expect(((await bad.json()) as { errors: Array<{ message: string }> }).errors[0]?.message).toMatch(/Cannot query field "approvals"/);
     } finally {
       scenario.cleanup();
     }

@@ -62,6 +62,7 @@ export type GitLabSignatureStatus = "verified" | "verified_system" | "unverified
 
 /** Creation time of the lab's projects: before any history a test builds. */
 const EPOCH = new Date(Date.UTC(2020, 0, 1)).toISOString();
+const DAY_MS = 86_400_000;
 
 export class GitLabMergeRequests {
   readonly sim: GitLabSim;
@@ -86,6 +87,29 @@ export class GitLabMergeRequests {
       base,
       scoped(() => ({ body: this.#projectJson() })),
     );
+    sim.route(
+      "GET",
+      `${base}/merge_requests`,
+      scoped((req) => this.#listMergeRequests(req)),
+    );
+    sim.route(
+      "GET",
+      `${base}/events`,
+      scoped((req) => this.#events(req)),
+    );
+    sim.route(
+      "GET",
+      `${base}/jobs`,
+      scoped((req) => this.#jobs(req)),
+    );
+    sim.graphqlProjects.push({
+      projectPath: project.path,
+      projectId: project.id,
+      mergeRequests: () => this.mergeRequests.values(),
+      approvers: (mr) => this.#approvers(mr),
+      userId: (username) => Number(sim.userRef(username).id),
+      userName: (username) => String(sim.userRef(username).name),
+    });
     sim.route(
       "GET",
       `${base}/repository/commits/:sha`,
@@ -512,6 +536,170 @@ export class GitLabMergeRequests {
         patch_id_sha: v.headSha,
       })),
     };
+  }
+
+  /**
+   * GET /projects/:id/merge_requests (https://docs.gitlab.com/api/merge_requests/#list-project-merge-requests):
+   * state, iids[], target_branch, created/updated after/before, order_by created_at|updated_at (default
+   * created_at), sort desc by default.
+   */
+  #listMergeRequests(req: SimRequest): SimResponse {
+    const q = req.query;
+    const state = q.get("state") ?? "all";
+    const iids = q.getAll("iids[]").map(Number);
+    const orderBy = q.get("order_by") === "updated_at" ? "updated_at" : "created_at";
+    const asc = q.get("sort") === "asc";
+    const within = (value: string, after: string | null, before: string | null) =>
+      (after === null || Date.parse(value) >= Date.parse(after)) && (before === null || Date.parse(value) <= Date.parse(before));
+    const rows = [...this.mergeRequests.values()]
+      .map((mr) => this.#mrJson(mr))
+      .filter(
+        (mr) =>
+          (state === "all" || mr.state === state) &&
+          (iids.length === 0 || iids.includes(mr.iid as number)) &&
+          (q.get("target_branch") === null || mr.target_branch === q.get("target_branch")) &&
+          within(mr.created_at as string, q.get("created_after"), q.get("created_before")) &&
+          within(mr.updated_at as string, q.get("updated_after"), q.get("updated_before")),
+      )
+      .sort((a, b) => (asc ? 1 : -1) * (String(a[orderBy]).localeCompare(String(b[orderBy])) || (a.iid as number) - (b.iid as number)));
+    return gitlabPage(rows, req, this.sim.url, this.sim.quirks);
+  }
+
+  /**
+   * GET /projects/:id/events (https://docs.gitlab.com/api/events/#list-a-projects-visible-events): pushes
+   * (one per diff version, by the MR's author, with push_data) and approvals. GitLab records no event
+   * when an approval is withdrawn (the `approved` action has no counterpart), so neither does the simulator.
+   * `after`/`before` are dates and exclusive; newest first unless sort=asc.
+   */
+  #events(req: SimRequest): SimResponse {
+    const q = req.query;
+    const events: Array<Record<string, unknown>> = [];
+    for (const mr of this.mergeRequests.values()) {
+      mr.versions.forEach((v, i) => {
+        const from = i === 0 ? "0000000000000000000000000000000000000000" : (mr.versions[i - 1]?.headSha ?? "");
+        events.push({
+          ...this.#eventBase(v.id, mr.author, v.createdAt),
+          action_name: i === 0 ? "pushed new" : "pushed to",
+          target_id: null,
+          target_iid: null,
+          target_type: null,
+          target_title: null,
+          push_data: {
+            commit_count: i === 0 ? mr.commits.indexOf(v.headSha) + 1 : mr.commits.indexOf(v.headSha) - mr.commits.indexOf(from),
+            action: i === 0 ? "created" : "pushed",
+            ref_type: "branch",
+            commit_from: i === 0 ? null : from,
+            commit_to: v.headSha,
+            ref: mr.sourceBranch,
+            commit_title: this.commits.get(v.headSha)?.message.split("\n")[0] ?? "",
+            ref_count: null,
+          },
+        });
+      });
+      for (const note of mr.notes) {
+        if (!note.system || note.body !== "approved this merge request") continue;
+        events.push({
+          ...this.#eventBase(note.id, note.author, note.createdAt),
+          action_name: "approved",
+          target_id: 1000 + mr.iid,
+          target_iid: mr.iid,
+          target_type: "MergeRequest",
+          target_title: mr.title,
+        });
+      }
+    }
+    const action = q.get("action");
+    const targetType = q.get("target_type");
+    const day = (d: string | null) => (d === null ? null : Date.parse(`${d}T00:00:00Z`));
+    const after = day(q.get("after"));
+    const before = day(q.get("before"));
+    const rows = events
+      .filter((e) => {
+        const name = String(e.action_name);
+        const matches = action === null || (action === "pushed" ? name.startsWith("pushed") : name === action);
+        const at = Date.parse(String(e.created_at));
+        return (
+          matches &&
+          (targetType === null || String(e.target_type ?? "").toLowerCase() === targetType.replace("_", "")) &&
+          (after === null || at >= after + DAY_MS) &&
+          (before === null || at < before)
+        );
+      })
+      .sort((a, b) => (q.get("sort") === "asc" ? 1 : -1) * String(a.created_at).localeCompare(String(b.created_at)));
+    return gitlabPage(rows, req, this.sim.url, this.sim.quirks);
+  }
+
+  #eventBase(id: number, username: string, at: string): Record<string, unknown> {
+    const author = this.sim.userRef(username);
+    return {
+      id,
+      project_id: this.project.id,
+      author_id: author.id,
+      author,
+      author_username: username,
+      created_at: at,
+      imported: false,
+      imported_from: "none",
+    };
+  }
+
+  /**
+   * GET /projects/:id/jobs (https://docs.gitlab.com/api/jobs/#list-project-jobs): the CI jobs behind the
+   * commit statuses, newest first, each with its commit and pipeline.
+   */
+  #jobs(req: SimRequest): SimResponse {
+    const scopes = req.query.getAll("scope[]");
+    const rows = [...this.statuses]
+      .filter((s) => scopes.length === 0 || scopes.includes(s.status))
+      .sort((a, b) => b.id - a.id)
+      .map((s) => {
+        const c = this.commits.get(s.sha);
+        const ref = this.#refOf(s.sha);
+        const mr = [...this.mergeRequests.values()].find((m) => m.commits.includes(s.sha));
+        return {
+          id: s.id,
+          status: s.status,
+          stage: "test",
+          name: s.name,
+          ref,
+          tag: false,
+          coverage: null,
+          allow_failure: false,
+          created_at: s.createdAt,
+          started_at: s.createdAt,
+          finished_at: s.finishedAt,
+          erased_at: null,
+          duration: s.finishedAt ? Math.max(0, (Date.parse(s.finishedAt) - Date.parse(s.createdAt)) / 1000) : null,
+          queued_duration: 0,
+          user: this.sim.userRef(mr?.author ?? this.sim.state.users[0]?.username ?? "root"),
+          commit: {
+            id: s.sha,
+            short_id: s.sha.slice(0, 8),
+            title: c?.message.split("\n")[0] ?? "",
+            message: c?.message ?? "",
+            author_name: c?.author.name ?? "",
+            author_email: c?.author.email ?? "",
+            created_at: c?.committer.date ?? s.createdAt,
+          },
+          pipeline: {
+            id: s.id,
+            iid: s.id,
+            project_id: this.project.id,
+            sha: s.sha,
+            ref,
+            status: s.status,
+            source: mr ? "merge_request_event" : "push",
+            created_at: s.createdAt,
+            updated_at: s.finishedAt ?? s.createdAt,
+            web_url: `https://gitlab.example/${this.project.path}/-/pipelines/${s.id}`,
+          },
+          web_url: `https://gitlab.example/${this.project.path}/-/jobs/${s.id}`,
+          artifacts: [],
+          runner: null,
+          failure_reason: s.status === "failed" ? "script_failure" : undefined,
+        };
+      });
+    return gitlabPage(rows, req, this.sim.url, this.sim.quirks);
   }
 
   /** The branch a status ran on: the source branch of the MR whose commit it is. */

@@ -1,3 +1,4 @@
+import { type GitLabGraphQLData, gitlabGraphQL } from "./gitlab-graphql";
 import { linkPage, type SimRequest, type SimResponse, SimServer } from "./server";
 
 /**
@@ -63,6 +64,8 @@ export class GitLabSim extends SimServer {
   readonly token: string;
   readonly tokens = new Map<string, GitLabToken>();
   readonly quirks: GitLabQuirks = { totalHeadersLimit: 10_000 };
+  /** Projects the GraphQL endpoint answers for (merge-request files register theirs). */
+  readonly graphqlProjects: GitLabGraphQLData[] = [];
   #throttle: { remaining: number; retryAfterSec: number; limit: number } | undefined;
 
   constructor(options: { token?: string; admin?: boolean } = {}) {
@@ -70,6 +73,7 @@ export class GitLabSim extends SimServer {
     this.token = options.token ?? "glpat-lab-token-0123456789";
     this.addToken(this.token, { admin: options.admin ?? true });
     this.authenticate((req) => this.#authenticate(req));
+    this.route("POST", "/api/graphql", (req) => gitlabGraphQL(req, this.graphqlProjects));
     this.route("GET", `${GITLAB_API_PREFIX}/users`, (req) => this.#listUsers(req));
     this.route("GET", `${GITLAB_API_PREFIX}/users/:id`, (req) => {
       const user = this.state.users.find((u) => String(u.id) === req.params.id);

@@ -55,6 +55,10 @@ export function checkGitLabContract(cases: readonly ContractCase[]): string[] {
   if (!source) throw new Error("contract check: the generated file was not compiled");
   const caseAt = (pos: number) => cases[source.getLineAndCharacterOfPosition(pos).line - 1]?.label ?? "?";
   const problems: string[] = [];
+  // The contract types themselves must compile, or every check against them would pass.
+  for (const d of program.getSemanticDiagnostics().filter((d) => d.file && d.file !== source && d.file.fileName.startsWith(HERE))) {
+    problems.push(`${d.file?.fileName}: ${ts.flattenDiagnosticMessageText(d.messageText, " ")}`);
+  }
   for (const d of [...program.getSemanticDiagnostics(source), ...program.getSyntacticDiagnostics(source)]) {
     problems.push(`${d.start === undefined ? "?" : caseAt(d.start)}: ${ts.flattenDiagnosticMessageText(d.messageText, " ")}`);
   }

@@ -3,13 +3,17 @@ import type {
   ApprovalStateSchema,
   CommitSchema,
   CommitStatusSchema,
+  CondensedCommitSchema,
   DiffRefsSchema,
+  EventSchema,
   GroupSchema,
+  JobSchema,
   MemberSchema,
   MergeRequestDiffVersionsSchema,
   MergeRequestLevelMergeRequestApprovalSchema,
   MergeRequestNoteSchema,
   MergeRequestSchema,
+  PipelineSchema,
   PipelineStatus,
   SimpleProjectSchema,
   SimpleUserSchema,
@@ -149,3 +153,57 @@ export type SshSignature = {
 export type ErrorMessage = { message: string | Record<string, string[]> };
 /** A token without the scope a route needs (https://docs.gitlab.com/api/rest/authentication/). */
 export type ScopeError = { error: "insufficient_scope"; error_description: string; scope: string };
+
+/**
+ * https://docs.gitlab.com/api/events/#list-a-projects-visible-events: a push has no target (null target_*)
+ * and carries push_data; `target_iid`, `imported` and `imported_from` are documented and absent from gitbeaker's type.
+ */
+export type Event = MappedOmit<EventSchema, "target_id" | "target_type" | "target_title" | "author"> & {
+  author: EmbeddedUser;
+  target_id: number | null;
+  target_iid: number | null;
+  target_type: "MergeRequest" | "Issue" | "Milestone" | "Note" | "Project" | "Snippet" | "User" | null;
+  target_title: string | null;
+  imported: boolean;
+  imported_from: string;
+  push_data?: {
+    commit_count: number;
+    action: "pushed" | "created" | "removed";
+    ref_type: "branch" | "tag";
+    commit_from: string | null;
+    commit_to: string | null;
+    ref: string;
+    commit_title: string | null;
+    ref_count: number | null;
+  };
+};
+
+/**
+ * https://docs.gitlab.com/api/jobs/#list-project-jobs: `user` is the job's user as GitLab embeds users,
+ * `runner` and the time fields are null until set, `status` is a job state.
+ */
+type JobOverrides =
+  | "user"
+  | "runner"
+  | "commit"
+  | "pipeline"
+  | "coverage"
+  | "started_at"
+  | "finished_at"
+  | "erased_at"
+  | "duration"
+  | "artifacts_file"
+  | "status";
+export type Job = MappedOmit<JobSchema, JobOverrides> & {
+  status: PipelineStatus;
+  user: EmbeddedUser;
+  runner: null | Record<string, unknown>;
+  commit: CondensedCommitSchema;
+  pipeline: PipelineSchema;
+  coverage: number | null;
+  started_at: string | null;
+  finished_at: string | null;
+  erased_at: string | null;
+  duration: number | null;
+  failure_reason?: string;
+};
