@@ -230,7 +230,8 @@ export async function collectGitLabFacts(
 
   // The MR-level facts for every MR at once: standing approvers, approval and push events, CI jobs.
   const relevantShas = merged.flatMap((mr) => shasOf(mr.iid));
-  const eventsSince = dayBefore(Math.min(...merged.map((mr) => Date.parse(mr.created_at))));
+  // Events from before the oldest MR or commit: the push an approval was given on may predate the MR.
+  const eventsSince = dayBefore(Math.min(Date.parse(since), ...merged.map((mr) => Date.parse(mr.created_at))));
   const shared = await attempt(relevantShas, async () => ({
     approvers: await standingApprovers(http, projectInfo.path_with_namespace, merged),
     approvals: await collect(
