@@ -40,6 +40,8 @@ export interface GitLabCommitStatus {
   status: "success" | "failed" | "canceled" | "skipped" | "running" | "pending" | "created" | "manual";
   createdAt: string;
   finishedAt: string | null;
+  /** Posted through the commit status API by an outside service: a status, not a CI job (not in /jobs). */
+  external?: boolean;
 }
 
 /** An approval rule of one MR (https://docs.gitlab.com/api/merge_request_approvals/#merge-request-level-mr-approvals). */
@@ -650,7 +652,7 @@ export class GitLabMergeRequests {
   #jobs(req: SimRequest): SimResponse {
     const scopes = req.query.getAll("scope[]");
     const rows = [...this.statuses]
-      .filter((s) => scopes.length === 0 || scopes.includes(s.status))
+      .filter((s) => !s.external && (scopes.length === 0 || scopes.includes(s.status)))
       .sort((a, b) => b.id - a.id)
       .map((s) => {
         const c = this.commits.get(s.sha);
