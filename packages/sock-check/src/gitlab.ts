@@ -312,11 +312,11 @@ export async function collectGitLabFacts(
     const independent = pull.reviews.filter((r) => r.reviewer && r.reviewer.toLowerCase() !== pull.author?.toLowerCase());
     if (unknown.length > 0 && independent.length > 0) {
       // An approver could be the person GitLab cannot name: their approval is neither counted nor refused, it is reported.
-      const who = unknown.map((p) => `${p.name ?? "?"} <${p.email}>`).join(", ");
+      const who = unknown.map((p) => printable(`${p.name ?? "?"} <${p.email}>`)).join(", ");
       for (const sha of shas) {
         facts.unverified.set(
           sha,
-          `MR !${mr.iid}: ${who} (commit author, co-author or committer) is not linked to a GitLab account — the token cannot search private e-mails — so approval by ${uniq(independent.map((r) => r.reviewer ?? "?")).join(", ")} cannot be shown to be independent; add the address under identities in the policy`,
+          `MR !${mr.iid}: ${who} (commit author, co-author or committer) is not linked to a GitLab account this token can see (an ordinary token finds public e-mails only), so approval by ${uniq(independent.map((r) => r.reviewer ?? "?")).join(", ")} cannot be shown to be independent; add the address under identities in the policy`,
         );
       }
     }
@@ -527,6 +527,11 @@ async function withTeams(
 
 function dayBefore(time: number): string {
   return new Date((Number.isFinite(time) ? time : Date.now()) - DAY).toISOString().slice(0, 10);
+}
+
+/** Names and addresses come from commit trailers anyone can write: control characters are shown, not sent to the terminal. */
+function printable(text: string): string {
+  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
 }
 
 function uniq<T>(items: readonly T[]): T[] {

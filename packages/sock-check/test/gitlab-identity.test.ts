@@ -28,7 +28,10 @@ beforeAll(async () => {
   for (const [username, user] of Object.entries(USERS)) {
     gitlab.addUser({ username, name: user.name, email: user.email, publicEmail: username === "dave" ? user.email : null });
   }
-  scenario = new GitHubScenario({ users: USERS });
+  // eve keeps her e-mail private too, and her name is one no terminal should be handed as it is.
+  const eve = { name: "Eve\u001b[2J Evans", email: "eve@outside.test" };
+  gitlab.addUser({ username: "eve", ...eve, publicEmail: null });
+  scenario = new GitHubScenario({ users: { ...USERS, eve } });
   policyText = `provider: gitlab
 gitlab:
   project: acme/shop
@@ -65,6 +68,13 @@ ticket:
     title: "SHOP-5 Invoices",
     author: "alice",
     commits: [{ message: "Invoices", author: "alice", coAuthors: ["dave"] }],
+    reviews: [{ by: "dave" }],
+    checks: { build: "success" },
+  });
+  mr.eveCoAuthors = scenario.pullRequest({
+    title: "SHOP-7 Export",
+    author: "bob",
+    commits: [{ message: "Export", author: "bob", coAuthors: ["eve"] }],
     reviews: [{ by: "dave" }],
     checks: { build: "success" },
   });
@@ -117,7 +127,12 @@ describe("GitLab co-authors with an ordinary token", () => {
     expect(record?.violations[0]?.message).toContain("Carol Chen <carol@acme.test>");
     expect(record?.violations[0]?.message).toContain("identities");
     expect(record?.violations[0]?.message).toContain("approval by carol");
-    expect(report.summary.unverified).toBe(1);
+    expect(report.summary.unverified).toBe(2);
+    // Control characters in a name from a commit trailer are shown escaped.
+    const eve = report.records.find((r) => r.commit.sha === scenario.pull(mr.eveCoAuthors!).mergeSha);
+    expect(eve?.verdict).toBe("unverified");
+    expect(eve?.violations[0]?.message).toContain("Eve\\u001b[2J Evans <eve@outside.test>");
+    expect(eve?.violations[0]?.message).not.toContain("\u001b");
   });
 
   it("links a co-author through the policy's identities, and then refuses their approval", async () => {
