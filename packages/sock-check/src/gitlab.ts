@@ -149,7 +149,7 @@ export async function collectGitLabFacts(
 
   // An MR that brought a commit in was merged after the commit was written: list those updated since the
   // oldest commit (a day earlier, for clocks that disagree). updated_at is never before merged_at.
-  const oldest = Math.min(...commits.map((c) => Date.parse(c.authoredAt)).filter((t) => !Number.isNaN(t)));
+  const oldest = earliest(commits.map((c) => c.authoredAt));
   const since = new Date((Number.isFinite(oldest) ? oldest : Date.now()) - DAY).toISOString();
   const listed = await attempt(allShas, () =>
     collect(
@@ -231,7 +231,7 @@ export async function collectGitLabFacts(
   // The MR-level facts for every MR at once: standing approvers, approval and push events, CI jobs.
   const relevantShas = merged.flatMap((mr) => shasOf(mr.iid));
   // Events from before the oldest MR or commit: the push an approval was given on may predate the MR.
-  const eventsSince = dayBefore(Math.min(Date.parse(since), ...merged.map((mr) => Date.parse(mr.created_at))));
+  const eventsSince = dayBefore(earliest([since, ...merged.map((mr) => mr.created_at)]));
   const shared = await attempt(relevantShas, async () => ({
     approvers: await standingApprovers(http, projectInfo.path_with_namespace, merged),
     approvals: await collect(
@@ -523,6 +523,16 @@ async function withTeams(
       );
   }
   return facts;
+}
+
+/** The earliest of some timestamps (a loop: a spread of a huge range would overflow the call stack). */
+function earliest(times: readonly string[]): number {
+  let min = Number.POSITIVE_INFINITY;
+  for (const t of times) {
+    const ms = Date.parse(t);
+    if (ms < min) min = ms;
+  }
+  return min;
 }
 
 function dayBefore(time: number): string {
