@@ -1,4 +1,4 @@
-import { collect, createGitLabClient, describeError, gitlabPages, Secret } from "@opsguard/core";
+import { collect, createGitLabClient, describeError, gitlabPages, gitlabUserByEmail, Secret } from "@opsguard/core";
 import { GitLabAccess, GitLabSim } from "@opsguard/lab";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
@@ -57,6 +57,21 @@ describe("GitLab REST client", () => {
     const error = await client.get("/groups/1").catch((e: unknown) => e);
     expect(describeError(error)).toMatch(/HTTP 403: insufficient_scope: .*\(scope needed: api read_api\)/);
     expect(describeError(error)).not.toContain("glpat-profile-only-token");
+  });
+
+  it("finds a user by e-mail as the token may: private e-mails for an administrator, confirmed public ones otherwise", async () => {
+    gitlab.addUser({ username: "dee", name: "Dee Private", email: "dee@private.test", publicEmail: null });
+    gitlab.addUser({ username: "eli", name: "Eli Public", email: "eli@private.test", publicEmail: "eli@public.test" });
+    // Someone who calls themselves by another person's address must not be taken for them.
+    gitlab.addUser({ username: "mallory", name: "dee@private.test", email: "m@evil.test", publicEmail: null });
+    gitlab.addToken("glpat-ordinary-core-token", { admin: false });
+    const admin = createGitLabClient({ baseUrl: gitlab.url, token: new Secret(gitlab.token, "test") });
+    const ordinary = createGitLabClient({ baseUrl: gitlab.url, token: new Secret("glpat-ordinary-core-token", "test") });
+    expect(await gitlabUserByEmail(admin, "DEE@private.test")).toBe("dee");
+    expect(await gitlabUserByEmail(ordinary, "dee@private.test")).toBeNull();
+    expect(await gitlabUserByEmail(ordinary, "eli@public.test")).toBe("eli");
+    expect(await gitlabUserByEmail(ordinary, "eli@private.test")).toBeNull();
+    expect(await gitlabUserByEmail(admin, "nobody@private.test")).toBeNull();
   });
 
   it("reports GitLab's message on a bad token and never the token itself", async () => {

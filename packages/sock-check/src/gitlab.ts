@@ -1,4 +1,4 @@
-import { collect, type HttpClient, HttpError, type Logger, paginateLink } from "@opsguard/core";
+import { collect, gitlabUserByEmail, type HttpClient, HttpError, type Logger, paginateLink } from "@opsguard/core";
 import { emptyFacts, failClosed } from "./facts";
 import type { GitPerson, GitRepo, LocalCommit } from "./git";
 import { coAuthorsOf } from "./git";
@@ -19,10 +19,7 @@ import type { CheckFact, Person, ProviderFacts, PullCommitFact, PullFact, Review
  */
 
 interface GlUser {
-  id?: number;
   username: string;
-  email?: string;
-  public_email?: string;
 }
 interface GlMergeRequest {
   iid: number;
@@ -453,7 +450,7 @@ async function resolvePeople(
         logins.set(email, noreply[1]);
         continue;
       }
-      logins.set(email, await searchUser(http, email));
+      logins.set(email, await gitlabUserByEmail(http, email));
     }
     return true;
   });
@@ -472,22 +469,6 @@ async function resolvePeople(
       return { name: p.name, email: p.email, ...(login ? { login } : {}) };
     },
   };
-}
-
-/** The one user whose e-mail is exactly `email`, as far as this token can see; null when none or unsure. */
-async function searchUser(http: HttpClient, email: string): Promise<string | null> {
-  const found = (await http.get<GlUser[]>("/users", { search: email, ...PAGE })).body;
-  // An administrator sees addresses in the list; an ordinary token sees none, and `search` also matches names.
-  const shown = found.filter((u) => u.email?.toLowerCase() === email || u.public_email?.toLowerCase() === email);
-  if (shown.length === 1) return shown[0]?.username ?? null;
-  if (found.some((u) => u.email !== undefined) || found.length === 0 || found.length > 3) return null;
-  const confirmed: string[] = [];
-  for (const u of found) {
-    if (u.id === undefined) continue;
-    const profile = (await http.get<GlUser>(`/users/${u.id}`)).body;
-    if (profile.public_email?.toLowerCase() === email) confirmed.push(profile.username);
-  }
-  return confirmed.length === 1 ? (confirmed[0] ?? null) : null;
 }
 
 /** People of the MR's commits with no GitLab username and no address in `identities`. */
