@@ -158,6 +158,11 @@ describe("merge request approval rules (https://docs.gitlab.com/api/merge_reques
         author_username: string;
       }>;
       expect(events.map((e) => e.author_username).sort()).toEqual(["bob", "carol"]);
+      // GitLab prunes events older than three years: switched on, the older ones are gone.
+      mrs.eventsKeptSince = new Date(Date.now() - 60_000).toISOString();
+      const kept = (await call("/projects/9/events?action=approved")).json() as Array<{ author_username: string }>;
+      expect(kept.map((e) => e.author_username)).toEqual(["carol"]);
+      mrs.eventsKeptSince = null;
       // GraphQL's approvedBy is who approves now (https://docs.gitlab.com/api/graphql/reference/#mergerequest).
       const gql = await fetch(`${gitlab.url}/api/graphql`, {
         method: "POST",

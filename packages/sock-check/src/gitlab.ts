@@ -305,6 +305,18 @@ export async function collectGitLabFacts(
       };
     });
     if (!pull) continue;
+    const untimed = pull.reviews.filter((r) => r.submittedAt === null).map((r) => r.reviewer ?? "?");
+    if (untimed.length > 0) {
+      // Without its time an approval can be neither placed before the merge nor tied to a head.
+      for (const sha of shas) {
+        facts.unverified.set(
+          sha,
+          `MR !${mr.iid}: GitLab's events do not say when ${untimed.join(", ")} approved (older than the events GitLab keeps?)`,
+        );
+      }
+      facts.pulls.set(mr.iid, pull);
+      continue;
+    }
     const unknown = unresolvedIn(pull, options.identities);
     const independent = pull.reviews.filter((r) => r.reviewer && r.reviewer.toLowerCase() !== pull.author?.toLowerCase());
     if (unknown.length > 0 && independent.length > 0) {

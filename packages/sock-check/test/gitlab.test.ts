@@ -171,6 +171,26 @@ it("rides out GitLab's rate limit and keeps the verdicts", async () => {
   expect(gitlab.requests.filter((r) => r.status === 429)).toHaveLength(2);
 });
 
+it("leaves an MR unverified when GitLab's events no longer say when a standing approval was given", async () => {
+  const ok = scenario.pull(mr.ok!);
+  const approval = mrs.mergeRequests.get(mr.ok!)?.notes.find((n) => n.body === "approved this merge request");
+  mrs.eventsKeptSince = new Date(Date.parse(approval?.createdAt ?? "") + 1).toISOString();
+  try {
+    const { report } = await runCheck({
+      dir: scenario.dir,
+      from: "deploy-1",
+      env: { ...process.env, SOCK_CHECK_TEST_GITLAB_TOKEN: gitlab.token },
+      toolVersion: "test",
+    });
+    const record = report.records.find((r) => r.commit.sha === ok.mergeSha);
+    expect(record?.verdict).toBe("unverified");
+    expect(record?.violations[0]?.message).toContain(`MR !${mr.ok}: GitLab's events do not say when bob approved`);
+    expect(byMr(report.records, mr.failed!).violations.map((v) => v.rule)).toEqual(["check-failed"]);
+  } finally {
+    mrs.eventsKeptSince = null;
+  }
+});
+
 it("leaves the MRs unverified when GitLab's GraphQL answers with errors", async () => {
   gitlab.fault({ body: { data: null, errors: [{ message: "Internal server error" }] } }, { method: "POST", path: "/api/graphql" });
   const { report, facts } = await runCheck({

@@ -74,6 +74,11 @@ export class GitLabMergeRequests {
   readonly statuses: GitLabCommitStatus[] = [];
   /** sha → its SSH signature's verification status; a commit not here is unsigned. */
   readonly signatures = new Map<string, GitLabSignatureStatus>();
+  /**
+   * Events before this time are gone, as GitLab prunes events older than three years
+   * (https://docs.gitlab.com/user/profile/contributions_calendar/#event-time-period-limit); null keeps all.
+   */
+  eventsKeptSince: string | null = null;
   /** iid → the MR's approval rules; an MR without any needs no approval (GitLab Free's default). */
   readonly approvalRules = new Map<number, GitLabApprovalRule[]>();
   #nextId = 1;
@@ -622,6 +627,7 @@ export class GitLabMergeRequests {
         const at = Date.parse(String(e.created_at));
         return (
           matches &&
+          (this.eventsKeptSince === null || at >= Date.parse(this.eventsKeptSince)) &&
           (targetType === null || String(e.target_type ?? "").toLowerCase() === targetType.replace("_", "")) &&
           (after === null || at >= after + DAY_MS) &&
           (before === null || at < before)
