@@ -97,6 +97,13 @@ describe("errors (https://docs.gitlab.com/api/rest/troubleshooting/#status-codes
     expect(scope.json()).toMatchObject({ error: "insufficient_scope", scope: "api" });
     expect((await call("/users", PROFILE_ONLY)).status).toBe(403);
     expect((await call("/users", READ_ONLY)).status).toBe(200);
+    // A GraphQL query is a read: read_api may send it.
+    const query = await fetch(`${gitlab.url}/api/graphql`, {
+      method: "POST",
+      headers: { "private-token": READ_ONLY, "content-type": "application/json" },
+      body: JSON.stringify({ query: '{ project(fullPath: "none/here") { id } }' }),
+    });
+    expect([query.status, await query.json()]).toEqual([200, { data: { project: null } }]);
     expect(await call("/groups/acme%2Fsre/members/1", gitlab.token, "DELETE")).toMatchObject({ status: 403 });
     expect((await call("/groups/acme%2Fsre/members/1", gitlab.token, "DELETE")).json()).toEqual({
       message: "403 Forbidden - A group must have at least one owner",

@@ -22,6 +22,8 @@ let policyText: string;
 
 beforeAll(async () => {
   gitlab = new GitLabSim({ admin: false, token: ORDINARY });
+  // The scope the README asks for, and no more.
+  gitlab.addToken(ORDINARY, { admin: false, scopes: ["read_api"] });
   gitlab.addToken("glpat-administrator-token-9", { admin: true });
   await gitlab.start();
   // Everyone keeps their e-mail private (GitLab's default) except dave, who shows it on his profile.

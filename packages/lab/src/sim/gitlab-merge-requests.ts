@@ -679,7 +679,7 @@ export class GitLabMergeRequests {
           erased_at: null,
           duration: s.finishedAt ? Math.max(0, (Date.parse(s.finishedAt) - Date.parse(s.createdAt)) / 1000) : null,
           queued_duration: 0,
-          user: this.sim.userRef(mr?.author ?? this.sim.state.users[0]?.username ?? "root"),
+          user: this.sim.userProfile(mr?.author ?? this.sim.state.users[0]?.username ?? "root"),
           commit: {
             id: s.sha,
             short_id: s.sha.slice(0, 8),

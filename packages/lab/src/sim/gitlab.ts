@@ -163,8 +163,16 @@ export class GitLabSim extends SimServer {
 
   /** The user as GitLab embeds one in other resources (author, merged_by, approved_by…). */
   userRef(username: string): Record<string, unknown> {
-    const user = this.state.users.find((u) => u.username === username);
-    return basicUserJson(user ?? { id: 0, username, name: username, email: "", publicEmail: null });
+    return basicUserJson(this.#userOrStub(username));
+  }
+
+  /** The public profile, as GitLab embeds it in a job (https://docs.gitlab.com/api/jobs/#list-project-jobs). */
+  userProfile(username: string): Record<string, unknown> {
+    return publicUserJson(this.#userOrStub(username));
+  }
+
+  #userOrStub(username: string): GitLabUser {
+    return this.state.users.find((u) => u.username === username) ?? { id: 0, username, name: username, email: "", publicEmail: null };
   }
 
   #authenticate(req: SimRequest): SimResponse | undefined {
@@ -191,7 +199,8 @@ export class GitLabSim extends SimServer {
     if (!token) return { status: 401, body: { message: "401 Unauthorized" } };
     // A token without an API scope: 403 insufficient_scope, as GitLab's OAuth layer answers
     // (https://docs.gitlab.com/api/rest/authentication/#personalprojectgroup-access-tokens).
-    const write = req.method !== "GET" && req.method !== "HEAD";
+    // A GraphQL query is a read (read_api may send it); the simulator serves no mutations.
+    const write = req.method !== "GET" && req.method !== "HEAD" && req.path !== "/api/graphql";
     if (!token.scopes.includes("api") && (write || !token.scopes.includes("read_api"))) {
       return {
         status: 403,

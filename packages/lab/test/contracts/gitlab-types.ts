@@ -179,7 +179,8 @@ export type Event = MappedOmit<EventSchema, "target_id" | "target_type" | "targe
 };
 
 /**
- * https://docs.gitlab.com/api/jobs/#list-project-jobs: `user` is the job's user as GitLab embeds users,
+ * https://docs.gitlab.com/api/jobs/#list-project-jobs: `user` is the user's public profile (gitbeaker's
+ * ExpandedUserSchema has the fields only the user themself or an administrator sees),
  * `runner` and the time fields are null until set, `status` is a job state.
  */
 type JobOverrides =
@@ -196,7 +197,7 @@ type JobOverrides =
   | "status";
 export type Job = MappedOmit<JobSchema, JobOverrides> & {
   status: PipelineStatus;
-  user: EmbeddedUser;
+  user: PublicUser;
   runner: null | Record<string, unknown>;
   commit: CondensedCommitSchema;
   pipeline: PipelineSchema;
