@@ -94,3 +94,6 @@ async function naiveRest(baseUrl, token, base, head) {
     await getAll(`/repos/acme/shop/commits/${pull.head.sha}/check-runs`);
   }
 }
+
+// GitLab: 300 commits from 100 merge requests, its request count next to its target.
+await (await import("./sock-check-gitlab.mjs")).gitlabCost();

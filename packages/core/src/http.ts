@@ -249,6 +249,10 @@ function apiErrorText(body: unknown): string {
   if (!body || typeof body !== "object") return "";
   const b = body as Record<string, unknown>;
   const nested = b.error && typeof b.error === "object" ? (b.error as Record<string, unknown>).message : undefined;
+  // RFC 6750 errors (GitLab's insufficient_scope) put the explanation and the scope needed beside the code.
+  if (nested === undefined && b.message === undefined && typeof b.error === "string" && typeof b.error_description === "string") {
+    return `${b.error}: ${b.error_description}${typeof b.scope === "string" ? ` (scope needed: ${b.scope})` : ""}`.slice(0, 200);
+  }
   const text = nested ?? b.message ?? b.error ?? b.error_description;
   return typeof text === "string" ? text.slice(0, 200) : "";
 }

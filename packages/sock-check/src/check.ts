@@ -17,7 +17,7 @@ import { collectGitHubFacts } from "./github";
 import { GitHubApi } from "./github-api";
 import { collectGitLabFacts } from "./gitlab";
 import type { ProviderFacts } from "./model";
-import { POLICY_FILE, type Policy, parsePolicy } from "./policy";
+import { POLICY_FILE, type Policy, parsePolicy, requiredChecks } from "./policy";
 import { type Report, summarize } from "./record";
 
 export interface CheckOptions {
@@ -111,7 +111,14 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
     });
     facts =
       commits.length > 0
-        ? await collectGitLabFacts(http, commits, { project: repo, teams, signed: policy.signedCommits, log: options.log })
+        ? await collectGitLabFacts(http, git, commits, {
+            project: repo,
+            teams,
+            signed: policy.signedCommits,
+            requiredChecks: requiredChecks(policy).map((c) => c.name),
+            identities: policy.identities,
+            log: options.log,
+          })
         : emptyFacts();
   } else {
     repo = await repositoryOf(git, options, policy);

@@ -1,13 +1,21 @@
-import { collect, type HttpClient, HttpError, type Logger, paginateLink } from "@opsguard/core";
+import { collect, gitlabUserByEmail, type HttpClient, HttpError, type Logger, paginateLink } from "@opsguard/core";
 import { emptyFacts, failClosed } from "./facts";
-import type { LocalCommit } from "./git";
+import type { GitPerson, GitRepo, LocalCommit } from "./git";
 import { coAuthorsOf } from "./git";
 import type { CheckFact, Person, ProviderFacts, PullCommitFact, PullFact, ReviewFact } from "./model";
 
 /**
- * Collects merge requests, approvals, commits and CI statuses from GitLab's REST API. GitLab keeps
- * approvals as system notes and every push as a diff version, so an approval is tied to the head
- * the MR had when it was given — which is what makes stale approvals visible.
+ * Collects merge requests, approvals, commits and CI jobs from GitLab with a fixed number of requests
+ * per release rather than several per commit and per MR:
+ * - merged MRs are listed per time window (one page per 100 MRs) and tied to the range's commits by
+ *   their merge/squash/head SHAs and the local history (a merge commit's second parent is the MR head);
+ * - who approves an MR now comes from GraphQL's `approvedBy` (100 MRs a query), when each approval was
+ *   given from the project's `approved` events, and which head it was given on from its `pushed` events
+ *   (GitLab records no event when an approval is withdrawn, hence GraphQL for the standing set);
+ * - CI results from the project's job list, with a commit's statuses asked only when a required check
+ *   is not among the jobs (an external status is not a job).
+ * Anything not explained this way (a commit no listed MR covers, a squashed MR's commits) is asked
+ * per commit or per MR, as before. Every failure leaves the changes it covers unverified.
  */
 
 interface GlUser {
@@ -18,6 +26,7 @@ interface GlMergeRequest {
   title: string;
   description: string | null;
   state: string;
+  created_at: string;
   merged_at: string | null;
   merge_user?: GlUser | null;
   merged_by?: GlUser | null;
@@ -38,15 +47,19 @@ interface GlCommit {
   committer_name: string;
   committer_email: string;
 }
-interface GlNote {
-  body: string;
-  author: GlUser | null;
-  system: boolean;
+interface GlEvent {
+  action_name: string;
+  author_username: string;
   created_at: string;
+  target_iid?: number | null;
+  push_data?: { ref: string; ref_type: string; commit_to: string | null } | null;
 }
-interface GlVersion {
-  head_commit_sha: string;
+interface GlJob {
+  name: string;
+  status: string;
   created_at: string;
+  finished_at: string | null;
+  commit?: { id: string } | null;
 }
 interface GlSignature {
   verification_status: string;
@@ -57,19 +70,56 @@ interface GlStatus {
   created_at: string;
   finished_at: string | null;
 }
+interface ApprovedByPage {
+  data?: {
+    project: {
+      mergeRequests: {
+        pageInfo: { hasNextPage: boolean; endCursor: string | null };
+        nodes: Array<{
+          iid: string;
+          approvedBy: { pageInfo: { hasNextPage: boolean }; nodes: Array<{ username: string } | null> } | null;
+        } | null> | null;
+      } | null;
+    } | null;
+  };
+  errors?: Array<{ message: string }>;
+}
+
+export interface GitLabCollectOptions {
+  project: string;
+  teams: string[];
+  signed: boolean;
+  /** Names of the required checks: when one is not among the CI jobs, the head's commit statuses are asked. */
+  requiredChecks: string[];
+  /** The policy's `identities`: login → e-mail addresses, for people GitLab cannot name. */
+  identities: Record<string, string[]>;
+  log?: Logger | undefined;
+}
 
 const PAGE = { per_page: 100 };
+const DAY = 86_400_000;
+/** MRs per GraphQL query: GitLab's largest page (https://docs.gitlab.com/api/graphql/#max-page-size). */
+const GRAPHQL_BATCH = 100;
+
+const APPROVED_BY = `query($path: ID!, $iids: [String!], $after: String) {
+  project(fullPath: $path) {
+    mergeRequests(iids: $iids, first: ${GRAPHQL_BATCH}, after: $after) {
+      pageInfo { hasNextPage endCursor }
+      nodes { iid approvedBy(first: 100) { pageInfo { hasNextPage } nodes { username } } }
+    }
+  }
+}`;
 
 export async function collectGitLabFacts(
   http: HttpClient,
+  git: GitRepo,
   commits: readonly LocalCommit[],
-  options: { project: string; teams: string[]; signed: boolean; log?: Logger | undefined },
+  options: GitLabCollectOptions,
 ): Promise<ProviderFacts> {
   const facts = emptyFacts();
   const project = `/projects/${encodeURIComponent(options.project)}`;
-  const usernames = new Map<string, string | null>();
-
   const attempt = failClosed(facts, "GitLab API", options.log);
+  const allShas = commits.map((c) => c.sha);
 
   const signatures = new Map<string, boolean>();
   /** GitLab answers 404 for an unsigned commit; only asked when the policy wants signed commits. */
@@ -88,19 +138,61 @@ export async function collectGitLabFacts(
   };
 
   const projectInfo = await attempt(
-    commits.map((c) => c.sha),
-    async () => (await http.get<{ default_branch: string | null }>(project)).body,
+    allShas,
+    async () => (await http.get<{ default_branch: string | null; path_with_namespace: string }>(project)).body,
   );
-  facts.defaultBranch = projectInfo?.default_branch ?? null;
+  if (!projectInfo) return facts;
+  facts.defaultBranch = projectInfo.default_branch ?? null;
 
+  // An MR that brought a commit in was merged after the commit was written: list those updated since the
+  // oldest commit (a day earlier, for clocks that disagree). updated_at is never before merged_at.
+  const oldest = earliest(commits.map((c) => c.authoredAt));
+  const since = new Date((Number.isFinite(oldest) ? oldest : Date.now()) - DAY).toISOString();
+  const listed = await attempt(allShas, () =>
+    collect(
+      paginateLink<GlMergeRequest>(http, {
+        url: `${project}/merge_requests`,
+        query: { state: "merged", updated_after: since, order_by: "updated_at", sort: "desc", ...PAGE },
+      }),
+    ),
+  );
+  if (!listed) return facts;
+
+  const inRange = new Map(commits.map((c) => [c.sha, c]));
   const mergeRequests = new Map<number, GlMergeRequest>();
+  /** iid → the MR's commits, oldest first, from the local history when it has them. */
+  const mrCommits = new Map<number, PullCommitSource[]>();
+  const pullsOf = new Map<string, Set<number>>();
+  const tie = (sha: string, iid: number) => {
+    if (!inRange.has(sha)) return;
+    const set = pullsOf.get(sha) ?? new Set<number>();
+    set.add(iid);
+    pullsOf.set(sha, set);
+  };
+  for (const mr of listed) {
+    const landed = [mr.merge_commit_sha, mr.squash_commit_sha, mr.sha].filter((s): s is string => !!s && inRange.has(s));
+    if (landed.length === 0) continue;
+    mergeRequests.set(mr.iid, mr);
+    for (const sha of landed) tie(sha, mr.iid);
+    const merge = mr.merge_commit_sha ? inRange.get(mr.merge_commit_sha) : undefined;
+    // A merge commit's second parent is the MR's head: its commits are the ones the first parent lacks.
+    if (merge && merge.parents.length === 2 && merge.parents[1] === mr.sha && merge.parents[0]) {
+      const local = await git.commits(merge.parents[0], mr.sha, false).catch(() => undefined);
+      if (local && local.length > 0) {
+        mrCommits.set(mr.iid, local.map(fromLocal));
+        for (const c of local) tie(c.sha, mr.iid);
+      }
+    }
+  }
+
+  // Commits no listed MR explains (direct pushes, MRs merged elsewhere or before the window): asked one by one.
   for (const commit of commits) {
+    if (pullsOf.has(commit.sha)) continue;
     const found = await attempt([commit.sha], async () => {
       try {
-        const mrs = await collect(
+        return await collect(
           paginateLink<GlMergeRequest>(http, { url: `${project}/repository/commits/${commit.sha}/merge_requests`, query: PAGE }),
         );
-        return { mrs, verified: await verified(commit.sha) };
       } catch (error) {
         if (error instanceof HttpError && error.status === 404) return null;
         throw error;
@@ -111,51 +203,86 @@ export async function collectGitLabFacts(
       facts.unverified.set(commit.sha, "GitLab does not know this commit (was it pushed?)");
       continue;
     }
-    for (const mr of found.mrs) mergeRequests.set(mr.iid, mr);
+    pullsOf.set(commit.sha, new Set());
+    for (const mr of found) {
+      if (!mergeRequests.has(mr.iid)) mergeRequests.set(mr.iid, mr);
+      tie(commit.sha, mr.iid);
+    }
+  }
+  for (const commit of commits) {
+    if (facts.unverified.has(commit.sha) || !pullsOf.has(commit.sha)) continue;
+    const verifiedCommit = await attempt([commit.sha], () => verified(commit.sha));
+    if (verifiedCommit === undefined) continue;
     facts.commits.set(commit.sha, {
       sha: commit.sha,
-      verified: found.verified,
+      verified: verifiedCommit,
       authorLogin: null,
       committerLogin: null,
-      pulls: found.mrs.map((mr) => mr.iid),
+      pulls: [...(pullsOf.get(commit.sha) ?? [])],
     });
   }
+  const shasOf = (iid: number) => [...facts.commits.values()].filter((c) => c.pulls.includes(iid)).map((c) => c.sha);
+  const merged = [...mergeRequests.values()];
+  if (merged.length === 0) return withTeams(facts, http, options, attempt);
 
-  const usernameOf = async (email: string): Promise<string | null> => {
-    const key = email.toLowerCase();
-    if (!usernames.has(key)) {
-      const users = await collect(paginateLink<GlUser & { email?: string }>(http, { url: "/users", query: { search: email, ...PAGE } }));
-      usernames.set(key, users.length === 1 ? (users[0]?.username ?? null) : null);
+  // The MR-level facts for every MR at once: standing approvers, approval and push events, CI jobs.
+  const relevantShas = merged.flatMap((mr) => shasOf(mr.iid));
+  // Events from before the oldest MR or commit: the push an approval was given on may predate the MR.
+  const eventsSince = dayBefore(earliest([since, ...merged.map((mr) => mr.created_at)]));
+  const shared = await attempt(relevantShas, async () => ({
+    approvers: await standingApprovers(http, projectInfo.path_with_namespace, merged),
+    approvals: await collect(
+      paginateLink<GlEvent>(http, {
+        url: `${project}/events`,
+        query: { action: "approved", target_type: "merge_request", after: eventsSince, sort: "asc", ...PAGE },
+      }),
+    ),
+    pushes: await collect(
+      paginateLink<GlEvent>(http, { url: `${project}/events`, query: { action: "pushed", after: eventsSince, sort: "asc", ...PAGE } }),
+    ),
+    jobs: await jobsSince(http, project, Date.parse(`${eventsSince}T00:00:00Z`)),
+  }));
+  if (!shared) return withTeams(facts, http, options, attempt);
+
+  for (const mr of merged) {
+    if (mrCommits.has(mr.iid)) continue;
+    // A squashed (or fast-forwarded) MR's own commits are not in the local history: GitLab lists them.
+    const listedCommits = await attempt(shasOf(mr.iid), async () =>
+      (await collect(paginateLink<GlCommit>(http, { url: `${project}/merge_requests/${mr.iid}/commits`, query: PAGE })))
+        .reverse()
+        .map(fromGitLab),
+    );
+    if (listedCommits) mrCommits.set(mr.iid, listedCommits);
+  }
+
+  const people = await resolvePeople(http, merged, mrCommits, options, attempt, relevantShas);
+  if (!people) return withTeams(facts, http, options, attempt);
+
+  for (const mr of merged) {
+    const shas = shasOf(mr.iid);
+    const sources = mrCommits.get(mr.iid);
+    const approvers = shared.approvers.get(mr.iid);
+    if (!sources || !approvers) {
+      for (const sha of shas) facts.unverified.set(sha, `GitLab did not answer for the commits or approvals of MR !${mr.iid}`);
+      continue;
     }
-    return usernames.get(key) ?? null;
-  };
-  const person = async (name: string, email: string): Promise<Person> => {
-    const login = await usernameOf(email);
-    return { name, email, ...(login ? { login } : {}) };
-  };
-
-  for (const mr of mergeRequests.values()) {
-    const shas = [...facts.commits.values()].filter((c) => c.pulls.includes(mr.iid)).map((c) => c.sha);
     const pull = await attempt(shas, async (): Promise<PullFact> => {
-      const base = `${project}/merge_requests/${mr.iid}`;
-      const mrCommits = (await collect(paginateLink<GlCommit>(http, { url: `${base}/commits`, query: PAGE }))).reverse();
-      const notes = await collect(
-        paginateLink<GlNote>(http, { url: `${base}/notes`, query: { sort: "asc", order_by: "created_at", ...PAGE } }),
-      );
-      const versions = (await http.get<GlVersion[]>(`${base}/versions`)).body;
-      const statuses = await collect(
-        paginateLink<GlStatus>(http, { url: `${project}/repository/commits/${mr.sha}/statuses`, query: PAGE }),
-      );
+      let checks = shared.jobs.filter((j) => j.commit?.id === mr.sha).map(toCheck);
+      if (options.requiredChecks.some((name) => !checks.some((c) => c.name === name))) {
+        // An external commit status is not a CI job: ask the head's statuses before calling a check missing.
+        const statuses = await collect(
+          paginateLink<GlStatus>(http, { url: `${project}/repository/commits/${mr.sha}/statuses`, query: PAGE }),
+        );
+        checks = statuses.map(toCheck);
+      }
       const pullCommits: PullCommitFact[] = [];
-      for (const c of mrCommits) {
-        const authors = [await person(c.author_name, c.author_email)];
-        for (const co of coAuthorsOf(c.message)) authors.push(await person(co.name, co.email));
+      for (const c of sources) {
         pullCommits.push({
-          sha: c.id,
+          sha: c.sha,
           message: c.message,
-          authors,
-          committer: await person(c.committer_name, c.committer_email),
-          verified: await verified(c.id),
+          authors: [people.person(c.author), ...coAuthorsOf(c.message).map(people.person)],
+          committer: people.person(c.committer),
+          verified: await verified(c.sha),
         });
       }
       return {
@@ -172,14 +299,212 @@ export async function collectGitLabFacts(
         mergedBy: mr.merge_user?.username ?? mr.merged_by?.username ?? null,
         mergeCommit: mr.merge_commit_sha ?? mr.squash_commit_sha,
         labels: mr.labels,
-        reviews: approvalsFrom(notes, versions),
+        reviews: reviewsOf(mr, approvers, shared.approvals, shared.pushes),
         commits: pullCommits,
-        checks: statuses.map(toCheck),
+        checks,
       };
     });
-    if (pull) facts.pulls.set(mr.iid, pull);
+    if (!pull) continue;
+    const untimed = pull.reviews.filter((r) => r.submittedAt === null).map((r) => r.reviewer ?? "?");
+    if (untimed.length > 0) {
+      // Without its time an approval can be neither placed before the merge nor tied to a head.
+      for (const sha of shas) {
+        facts.unverified.set(
+          sha,
+          `MR !${mr.iid}: GitLab's events do not say when ${untimed.join(", ")} approved (older than the events GitLab keeps?)`,
+        );
+      }
+      facts.pulls.set(mr.iid, pull);
+      continue;
+    }
+    const unknown = unresolvedIn(pull, options.identities);
+    const independent = pull.reviews.filter((r) => r.reviewer && r.reviewer.toLowerCase() !== pull.author?.toLowerCase());
+    if (unknown.length > 0 && independent.length > 0) {
+      // An approver could be the person GitLab cannot name: their approval is neither counted nor refused, it is reported.
+      const who = unknown.map((p) => printable(`${p.name ?? "?"} <${p.email}>`)).join(", ");
+      for (const sha of shas) {
+        facts.unverified.set(
+          sha,
+          `MR !${mr.iid}: ${who} (commit author, co-author or committer) is not linked to a GitLab account this token can see (an ordinary token finds public e-mails only), so approval by ${uniq(independent.map((r) => r.reviewer ?? "?")).join(", ")} cannot be shown to be independent; add the address under identities in the policy`,
+        );
+      }
+    }
+    facts.pulls.set(mr.iid, pull);
   }
+  return withTeams(facts, http, options, attempt);
+}
 
+/** A commit of an MR as the collector needs it, from local git or from GitLab. */
+interface PullCommitSource {
+  sha: string;
+  message: string;
+  author: GitPerson;
+  committer: GitPerson;
+}
+
+function fromLocal(c: LocalCommit): PullCommitSource {
+  return { sha: c.sha, message: c.message, author: c.author, committer: c.committer };
+}
+
+function fromGitLab(c: GlCommit): PullCommitSource {
+  return {
+    sha: c.id,
+    message: c.message,
+    author: { name: c.author_name, email: c.author_email },
+    committer: { name: c.committer_name, email: c.committer_email },
+  };
+}
+
+/** iid → usernames whose approval stands now, from GraphQL (the REST events feed never says when one is withdrawn). */
+async function standingApprovers(http: HttpClient, path: string, mrs: readonly GlMergeRequest[]): Promise<Map<number, string[]>> {
+  const out = new Map<number, string[]>();
+  const graphqlUrl = `${(http.options.baseUrl ?? "").replace(/\/api\/v4\/?$/, "")}/api/graphql`;
+  for (let i = 0; i < mrs.length; i += GRAPHQL_BATCH) {
+    const iids = mrs.slice(i, i + GRAPHQL_BATCH).map((mr) => String(mr.iid));
+    let after: string | null = null;
+    do {
+      const { body }: { body: ApprovedByPage } = await http.request<ApprovedByPage>({
+        method: "POST",
+        url: graphqlUrl,
+        body: { query: APPROVED_BY, variables: { path, iids, after } },
+      });
+      if (body.errors?.length)
+        throw new Error(
+          `GitLab GraphQL answered with errors: ${body.errors
+            .map((e) => e.message)
+            .join("; ")
+            .slice(0, 300)}`,
+        );
+      const connection: NonNullable<NonNullable<ApprovedByPage["data"]>["project"]>["mergeRequests"] | undefined =
+        body.data?.project?.mergeRequests;
+      if (!connection) throw new Error(`GitLab GraphQL does not show the merge requests of ${path} to this token`);
+      for (const node of connection.nodes ?? []) {
+        if (!node?.approvedBy) continue;
+        if (node.approvedBy.pageInfo.hasNextPage) throw new Error(`MR !${node.iid} has more than 100 approvers; not read in full`);
+        out.set(
+          Number(node.iid),
+          node.approvedBy.nodes.flatMap((u) => (u ? [u.username] : [])),
+        );
+      }
+      after = connection.pageInfo.hasNextPage ? connection.pageInfo.endCursor : null;
+    } while (after);
+  }
+  return out;
+}
+
+/** The project's CI jobs, newest first, down to the first older than `since`. */
+async function jobsSince(http: HttpClient, project: string, since: number): Promise<GlJob[]> {
+  const jobs: GlJob[] = [];
+  for await (const job of paginateLink<GlJob>(http, { url: `${project}/jobs`, query: PAGE })) {
+    if (Date.parse(job.created_at) < since) break;
+    jobs.push(job);
+  }
+  return jobs;
+}
+
+/**
+ * One review per standing approver: given at their latest `approved` event on the MR, on the head the
+ * MR's source branch had then (its latest push before the approval). An approval with no event left
+ * (events older than GitLab keeps) has no time and no head, so it cannot count as on the head.
+ */
+function reviewsOf(
+  mr: GlMergeRequest,
+  approvers: readonly string[],
+  approvals: readonly GlEvent[],
+  pushes: readonly GlEvent[],
+): ReviewFact[] {
+  const branchPushes = pushes
+    .filter((p) => p.push_data?.ref_type === "branch" && p.push_data.ref === mr.source_branch && p.push_data.commit_to)
+    .sort((a, b) => a.created_at.localeCompare(b.created_at));
+  return approvers.map((username) => {
+    const at =
+      approvals
+        .filter((e) => e.target_iid === mr.iid && e.author_username === username)
+        .map((e) => e.created_at)
+        .sort()
+        .at(-1) ?? null;
+    const head = at === null ? undefined : branchPushes.filter((p) => p.created_at <= at).at(-1);
+    return { reviewer: username, state: "APPROVED", submittedAt: at, commit: head?.push_data?.commit_to ?? null };
+  });
+}
+
+interface People {
+  person: (p: GitPerson) => Person;
+}
+
+/**
+ * Links each commit author, co-author and committer of the MRs to a GitLab username, strongest evidence
+ * first: the policy's `identities`; GitLab's private commit address (`id-username@users.noreply.<host>`);
+ * a user search that shows the address (an administrator's token matches private e-mails, an ordinary one
+ * only public e-mails, checked on the user's profile); and last, the author of an MR whose commits are all
+ * written with that one address. Someone none of these names stays unlinked, and the caller says so.
+ */
+async function resolvePeople(
+  http: HttpClient,
+  mrs: readonly GlMergeRequest[],
+  mrCommits: ReadonlyMap<number, readonly PullCommitSource[]>,
+  options: GitLabCollectOptions,
+  attempt: ReturnType<typeof failClosed>,
+  shas: readonly string[],
+): Promise<People | undefined> {
+  const logins = new Map<string, string | null>();
+  for (const [login, addresses] of Object.entries(options.identities)) for (const a of addresses) logins.set(a.toLowerCase(), login);
+  const emails = new Set<string>();
+  for (const commits of mrCommits.values()) {
+    for (const c of commits)
+      for (const p of [c.author, c.committer, ...coAuthorsOf(c.message)]) if (p.email) emails.add(p.email.toLowerCase());
+  }
+  const searched = await attempt(shas, async () => {
+    for (const email of emails) {
+      if (logins.has(email)) continue;
+      const noreply = /^\d+-([^@]+)@users\.noreply\./.exec(email);
+      if (noreply?.[1]) {
+        logins.set(email, noreply[1]);
+        continue;
+      }
+      logins.set(email, await gitlabUserByEmail(http, email));
+    }
+    return true;
+  });
+  if (!searched) return undefined;
+  // An MR's author who wrote every commit of it with one address: that address is theirs, unless another MR says otherwise.
+  const claims = new Map<string, Set<string>>();
+  for (const mr of mrs) {
+    const addresses = new Set((mrCommits.get(mr.iid) ?? []).map((c) => c.author.email.toLowerCase()));
+    const [only] = addresses;
+    if (addresses.size === 1 && only && mr.author?.username) claims.set(only, (claims.get(only) ?? new Set()).add(mr.author.username));
+  }
+  for (const [email, users] of claims) if (!logins.get(email) && users.size === 1) logins.set(email, [...users][0] ?? null);
+  return {
+    person: (p) => {
+      const login = p.email ? logins.get(p.email.toLowerCase()) : undefined;
+      return { name: p.name, email: p.email, ...(login ? { login } : {}) };
+    },
+  };
+}
+
+/** People of the MR's commits with no GitLab username and no address in `identities`. */
+function unresolvedIn(pull: PullFact, identities: Record<string, string[]>): Person[] {
+  const known = new Set(
+    Object.values(identities)
+      .flat()
+      .map((a) => a.toLowerCase()),
+  );
+  const out = new Map<string, Person>();
+  for (const c of pull.commits) {
+    for (const p of [...c.authors, c.committer]) {
+      if (!p.login && p.email && !known.has(p.email.toLowerCase())) out.set(p.email.toLowerCase(), p);
+    }
+  }
+  return [...out.values()];
+}
+
+async function withTeams(
+  facts: ProviderFacts,
+  http: HttpClient,
+  options: GitLabCollectOptions,
+  attempt: ReturnType<typeof failClosed>,
+): Promise<ProviderFacts> {
   for (const group of options.teams) {
     const members = await attempt([], () =>
       collect(paginateLink<GlUser>(http, { url: `/groups/${encodeURIComponent(group)}/members`, query: PAGE })),
@@ -193,17 +518,27 @@ export async function collectGitLabFacts(
   return facts;
 }
 
-/** Approve/unapprove system notes as reviews, each tied to the MR head at that moment. */
-function approvalsFrom(notes: readonly GlNote[], versions: readonly GlVersion[]): ReviewFact[] {
-  const pushes = [...versions].sort((a, b) => a.created_at.localeCompare(b.created_at));
-  return notes
-    .filter((n) => n.system && /^(un)?approved this merge request$/.test(n.body))
-    .map((n) => ({
-      reviewer: n.author?.username ?? null,
-      state: n.body.startsWith("approved") ? "APPROVED" : "DISMISSED",
-      submittedAt: n.created_at,
-      commit: pushes.filter((v) => v.created_at <= n.created_at).at(-1)?.head_commit_sha ?? null,
-    }));
+/** The earliest of some timestamps (a loop: a spread of a huge range would overflow the call stack). */
+function earliest(times: readonly string[]): number {
+  let min = Number.POSITIVE_INFINITY;
+  for (const t of times) {
+    const ms = Date.parse(t);
+    if (ms < min) min = ms;
+  }
+  return min;
+}
+
+function dayBefore(time: number): string {
+  return new Date((Number.isFinite(time) ? time : Date.now()) - DAY).toISOString().slice(0, 10);
+}
+
+/** Names and addresses come from commit trailers anyone can write: control characters are shown, not sent to the terminal. */
+function printable(text: string): string {
+  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+}
+
+function uniq<T>(items: readonly T[]): T[] {
+  return [...new Set(items)];
 }
 
 /** Signature states GitLab shows as "Verified": a known key of the committer, GitLab's own web commits, a trusted CA. */
@@ -220,7 +555,7 @@ const STATES: Record<string, string> = {
   created: "pending",
 };
 
-function toCheck(status: GlStatus): CheckFact {
+function toCheck(status: GlStatus | GlJob): CheckFact {
   return {
     name: status.name,
     app: null,

@@ -7,7 +7,7 @@ export const HELP_AFTER = `Policy (.sock-check.yml, read from the DEPLOYED commi
   github.timeoutMs         per request attempt (default 15000)
   github.maxRateLimitWaitMs  longest wait for a rate-limit reset; longer → exit 75 (default 120000)
   provider                 github (default) or gitlab, with gitlab.project, gitlab.apiUrl,
-                           gitlab.token (default env:GITLAB_TOKEN), gitlab.timeoutMs, gitlab.maxRateLimitWaitMs
+                           gitlab.token (read_api scope; default env:GITLAB_TOKEN), gitlab.timeoutMs, gitlab.maxRateLimitWaitMs
   deploy.tagPattern        last deploy tag, the default --from (default deploy-*)
   deploy.branch            PRs must be merged into it; a name, glob or list (default: the repository's default branch)
   commits                  first-parent (default) or all
@@ -19,6 +19,7 @@ export const HELP_AFTER = `Policy (.sock-check.yml, read from the DEPLOYED commi
   signedCommits            require verified signatures (default false)
   pathRules                [{paths: [glob], reviewers: [login], teams: [org/slug]}]
   identities               {login: [e-mail]}: addresses the provider cannot link to the account
+                           (GitLab: an unlinked author/co-author of an approved MR makes it unverified)
   exemptions.bots          PR authors exempt from review and ticket (checks still apply)
   exemptions.emergency     {label, reviewWithin: 72h}: let a change through, review after the merge
   slack.token              for --post-slack

@@ -73,11 +73,33 @@ ticket:
     reviews: [{ by: "carol" }],
     checks: { build: "success" },
   });
+  mr.squashed = scenario.pullRequest({
+    title: "SHOP-8 Squashed wishlist",
+    author: "bob",
+    commits: [
+      { message: "Wishlist", author: "bob" },
+      { message: "Wishlist, with carol", author: "bob", coAuthors: ["carol"] },
+    ],
+    reviews: [{ by: "carol" }],
+    checks: { build: "success" },
+    squash: true,
+  });
+  mr.scanned = scenario.pullRequest({ title: "SHOP-9 Scanned", author: "bob", reviews: [{ by: "alice" }], checks: { build: "success" } });
   directPush = scenario.directPush({ message: "Fix typo on prod", author: "dave" });
   scenario.build();
   mrs = new GitLabMergeRequests(gitlab, { id: 7, path: "acme/shop" });
   mirrorScenarioToGitLab(scenario, mrs);
   gitlab.addGroup("acme/sre", { dave: GitLabAccess.DEVELOPER });
+  // An outside scanner reports through the commit status API: a status on the head, not a CI job.
+  const scanned = scenario.pull(mr.scanned!);
+  mrs.addStatus({
+    sha: scanned.headSha,
+    name: "security/scan",
+    status: "success",
+    createdAt: scanned.mergedAt,
+    finishedAt: scanned.mergedAt,
+    external: true,
+  });
 });
 
 afterAll(async () => {
@@ -92,6 +114,7 @@ function byMr(records: readonly ChangeRecord[], iid: number): ChangeRecord {
 }
 
 it("applies the policy to GitLab merge requests", async () => {
+  gitlab.requests.length = 0;
   const { report } = await runCheck({
     dir: scenario.dir,
     from: "deploy-1",
@@ -110,6 +133,75 @@ it("applies the policy to GitLab merge requests", async () => {
   const pushedOn = report.records.find((r) => r.commit.sha === scenario.pull(mr.sandbox!).mergeSha);
   expect(pushedOn?.violations[0]?.message).toContain(`#${mr.sandbox} was merged into sandbox, not main`);
   expect(gitlab.requests.every((r) => r.headers.authorization === `Bearer ${gitlab.token}`)).toBe(true);
+  // Every required check is a CI job here: no commit's statuses are asked.
+  expect(gitlab.requests.filter((r) => r.path.endsWith("/statuses"))).toEqual([]);
+  // A squashed MR's commits are not in the local history: GitLab's list of them still shows carol as co-author.
+  expect(byMr(report.records, mr.squashed!).violations.map((v) => v.rule)).toEqual(["self-approval"]);
+});
+
+it("asks a head's commit statuses only when a required check is not among the CI jobs", async () => {
+  const policyPath = join(scenario.dir, "..", `gitlab-external-${process.pid}.yml`);
+  writeFileSync(policyPath, policyText.replace("required: [build]", "required: [build, security/scan]"));
+  gitlab.requests.length = 0;
+  const { report } = await runCheck({
+    dir: scenario.dir,
+    from: "deploy-1",
+    policyPath,
+    env: { ...process.env, SOCK_CHECK_TEST_GITLAB_TOKEN: gitlab.token },
+    toolVersion: "test",
+  });
+  expect(byMr(report.records, mr.scanned!).verdict).toBe("compliant");
+  expect(byMr(report.records, mr.ok!).violations).toEqual([{ rule: "check-missing", message: expect.stringContaining("security/scan") }]);
+  const heads = new Set(scenario.builtPulls().map((p) => p.headSha));
+  const statusCalls = gitlab.requests.filter((r) => r.path.endsWith("/statuses"));
+  expect(statusCalls.length).toBeGreaterThan(0);
+  expect(statusCalls.every((r) => heads.has(r.path.split("/").at(-2) ?? ""))).toBe(true);
+});
+
+it("rides out GitLab's rate limit and keeps the verdicts", async () => {
+  gitlab.rateLimit(2, { retryAfterSec: 1 });
+  const { report } = await runCheck({
+    dir: scenario.dir,
+    from: "deploy-1",
+    env: { ...process.env, SOCK_CHECK_TEST_GITLAB_TOKEN: gitlab.token },
+    toolVersion: "test",
+  });
+  expect(byMr(report.records, mr.ok!).verdict).toBe("compliant");
+  expect(report.summary.unverified).toBe(0);
+  expect(gitlab.requests.filter((r) => r.status === 429)).toHaveLength(2);
+});
+
+it("leaves an MR unverified when GitLab's events no longer say when a standing approval was given", async () => {
+  const ok = scenario.pull(mr.ok!);
+  const approval = mrs.mergeRequests.get(mr.ok!)?.notes.find((n) => n.body === "approved this merge request");
+  mrs.eventsKeptSince = new Date(Date.parse(approval?.createdAt ?? "") + 1).toISOString();
+  try {
+    const { report } = await runCheck({
+      dir: scenario.dir,
+      from: "deploy-1",
+      env: { ...process.env, SOCK_CHECK_TEST_GITLAB_TOKEN: gitlab.token },
+      toolVersion: "test",
+    });
+    const record = report.records.find((r) => r.commit.sha === ok.mergeSha);
+    expect(record?.verdict).toBe("unverified");
+    expect(record?.violations[0]?.message).toContain(`MR !${mr.ok}: GitLab's events do not say when bob approved`);
+    expect(byMr(report.records, mr.failed!).violations.map((v) => v.rule)).toEqual(["check-failed"]);
+  } finally {
+    mrs.eventsKeptSince = null;
+  }
+});
+
+it("leaves the MRs unverified when GitLab's GraphQL answers with errors", async () => {
+  gitlab.fault({ body: { data: null, errors: [{ message: "Internal server error" }] } }, { method: "POST", path: "/api/graphql" });
+  const { report, facts } = await runCheck({
+    dir: scenario.dir,
+    from: "deploy-1",
+    env: { ...process.env, SOCK_CHECK_TEST_GITLAB_TOKEN: gitlab.token },
+    toolVersion: "test",
+  });
+  expect(facts.failure?.message).toContain("GitLab GraphQL answered with errors: Internal server error");
+  expect(report.records.find((r) => r.commit.sha === scenario.pull(mr.ok!).mergeSha)?.verdict).toBe("unverified");
+  expect(report.summary.compliant).toBe(0);
 });
 
 it("fails closed when GitLab refuses the token", async () => {
