@@ -190,13 +190,13 @@ async function loginRatio(installed, l, agentInstalled) {
     users,
     authorizedKeysCommand: {
       path: join(installed.dir, "authkeys"),
-      args: `--config ${installed.configFile} lookup %u %f`,
+      args: `--config ${installed.configFile} lookup -- %u %f`,
       user: "authkeys",
     },
   });
   const viaAgent = await lab.startSshd({
     users,
-    authorizedKeysCommand: { path: agentInstalled.bin, args: `--config ${agentInstalled.configFile} lookup %u %f`, user: "authkeys" },
+    authorizedKeysCommand: { path: agentInstalled.bin, args: `--config ${agentInstalled.configFile} lookup -- %u %f`, user: "authkeys" },
   });
   const viaFile = await lab.startSshd({ users, authorizedKeysFile: staticFile });
   try {

@@ -33,6 +33,11 @@ export const authkeysConfigSchema = z.strictObject({
     .string()
     .regex(/^[A-Za-z][A-Za-z0-9-]*$/, { message: "expected an attribute name" })
     .default("sshPublicKey"),
+  /** The attribute that must equal the login name exactly (sshd's names are case-sensitive, LDAP's uid is not). */
+  userNameAttribute: z
+    .string()
+    .regex(/^[A-Za-z][A-Za-z0-9-]*$/, { message: "expected an attribute name" })
+    .default("uid"),
   /** Only members of one of these groups get keys; the first listed group the user is in decides keyOptions. */
   allowedGroups: z.array(allowedGroup).optional(),
   keyTypes: z.array(z.string().regex(/^[a-z0-9@.-]+$/)).default(DEFAULT_KEY_TYPES),

@@ -2,7 +2,7 @@
 export const HELP_AFTER = `Install (as root): authkeys install — copies it to /usr/local/lib/opsguard/authkeys/ (root-owned, as sshd
 requires) with a launcher, a V8 code cache and the validated config (re-run it after editing the config, or
 every login validates it again), creates the cache directory, and prints the sshd_config lines:
-  AuthorizedKeysCommand /usr/local/lib/opsguard/authkeys/authkeys lookup %u %f
+  AuthorizedKeysCommand /usr/local/lib/opsguard/authkeys/authkeys lookup -- %u %f
   AuthorizedKeysCommandUser authkeys
 sshd runs it once per offered key.
 

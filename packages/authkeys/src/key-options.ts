@@ -55,3 +55,73 @@ export function splitOptions(text: string): { options: string; rest: string } | 
     return "malformed key options";
   }
 }
+
+/** One option as written: its lower-case name and its text ("from=\"10.0.0.0/8\""). */
+interface KeyOption {
+  name: string;
+  text: string;
+}
+
+/** The options of a string splitOptions accepted, in order. */
+function optionList(options: string): KeyOption[] {
+  const list: KeyOption[] = [];
+  let i = 0;
+  while (i < options.length) {
+    const start = i;
+    while (i < options.length && options[i] !== "," && options[i] !== '"') i++;
+    if (options[i] === '"') {
+      i++;
+      while (i < options.length && options[i] !== '"') i += options[i] === "\\" ? 2 : 1;
+      i++;
+    }
+    const text = options.slice(start, i);
+    list.push({ name: (/^[A-Za-z0-9-]+/.exec(text)?.[0] ?? "").toLowerCase(), text });
+    i++;
+  }
+  return list;
+}
+
+/** Each flag that turns a capability back on, and the group options that turn it off. */
+const ENABLERS: Record<string, readonly string[]> = {
+  "agent-forwarding": ["no-agent-forwarding", "restrict"],
+  "port-forwarding": ["no-port-forwarding", "restrict"],
+  pty: ["no-pty", "restrict"],
+  "user-rc": ["no-user-rc", "restrict"],
+  "x11-forwarding": ["no-x11-forwarding", "restrict"],
+  "no-touch-required": ["verify-required"],
+};
+/** sshd adds up these lists, so a user's own value would allow more than the group's. */
+const WIDENING_LISTS = new Set(["permitopen", "permitlisten"]);
+/** sshd refuses a line that has one of these twice ("multiple ... clauses"). */
+const SINGLE = new Set(["command", "from", "principals", "tunnel"]);
+
+/** Whether an options string (as splitOptions returned it) has this flag, e.g. cert-authority. */
+export function hasOption(options: string, name: string): boolean {
+  return options !== "" && optionList(options).some((o) => o.name === name);
+}
+
+export type MergedOptions = { ok: true; options: string; dropped: string[] } | { ok: false; reason: string };
+
+/**
+ * The options of one key of a group member: the group's, then the key's own minus every option that
+ * would undo one of the group's. sshd reads options left to right and a later `port-forwarding`
+ * (or `pty`, … even after `restrict`) wins, so putting the group's first is not enough, and a
+ * `restrict` of ours would be undone the same way: the key's conflicting options are dropped
+ * (the caller logs them). When both set a clause sshd accepts once (from, command, …) the key is
+ * refused whole, as sshd itself would refuse the line; keeping either value could widen access.
+ */
+export function mergeGroupOptions(group: string, own: string): MergedOptions {
+  if (!group) return { ok: true, options: own, dropped: [] };
+  const groupNames = new Set(optionList(group).map((o) => o.name));
+  const kept: string[] = [];
+  const dropped: string[] = [];
+  for (const option of own ? optionList(own) : []) {
+    if (SINGLE.has(option.name) && groupNames.has(option.name)) {
+      return { ok: false, reason: `its own ${option.name}= conflicts with the group's` };
+    }
+    const undoes = ENABLERS[option.name]?.some((name) => groupNames.has(name)) ?? false;
+    if (undoes || (WIDENING_LISTS.has(option.name) && groupNames.has(option.name))) dropped.push(option.text);
+    else kept.push(option.text);
+  }
+  return { ok: true, options: [group, ...kept].join(","), dropped };
+}

@@ -6,6 +6,7 @@ import type { Logger } from "@opsguard/core/log";
 import { KeyCache } from "./cache";
 import type { AuthkeysConfig } from "./config";
 import { groupRules, queryDirectory } from "./directory";
+import { hasOption, mergeGroupOptions } from "./key-options";
 import { type AuthorizedKey, checkKeyValue, formatKeyLine, type KeyPolicy } from "./keys";
 import { isValidUsername } from "./username";
 
@@ -53,6 +54,7 @@ export async function lookupKeys(config: AuthkeysConfig, request: LookupRequest,
     base: config.userBase ?? config.ldap.baseDn,
     filter: compileFilterTemplate(config.userFilter, ["user"], "userFilter"),
     keyAttribute: config.keyAttribute,
+    nameAttribute: config.userNameAttribute,
     groups: groupRules(config),
   };
   const options = { ...ldapOptionsFromConfig(config.ldap, "ldap", deps.env), log };
@@ -122,32 +124,54 @@ async function fromCache(
   };
 }
 
-/** Valid keys, first occurrence of each; every dropped value is reported by fingerprint, never by content. */
+/**
+ * Valid keys, first occurrence of each; every dropped value is reported by fingerprint, never by
+ * content. A group's options are merged in so that the key's own options cannot undo them.
+ */
 function validKeys(
   values: readonly string[],
   policy: KeyPolicy,
   user: string,
   log: Logger,
-  extraOptions: string,
+  groupOptions: string,
 ): { keys: AuthorizedKey[]; lines: string[]; dropped: number } {
   const keys: AuthorizedKey[] = [];
   const seen = new Set<string>();
   let dropped = 0;
+  const drop = (reason: string, fingerprint: string | undefined) => {
+    dropped++;
+    log.warn(`dropped a key: ${reason}`, { user, fingerprint: fingerprint ?? "none" });
+  };
   for (const value of values) {
     const verdict = checkKeyValue(value, policy);
     if (!verdict.ok) {
-      dropped++;
-      log.warn(`dropped a key: ${verdict.reason}`, { user, fingerprint: verdict.fingerprint ?? "none" });
+      drop(verdict.reason, verdict.fingerprint);
+      continue;
+    }
+    const merged = mergeGroupOptions(groupOptions, verdict.key.options);
+    if (!merged.ok) {
+      drop(merged.reason, verdict.key.fingerprint);
       continue;
     }
     if (seen.has(verdict.key.fingerprint)) continue;
     seen.add(verdict.key.fingerprint);
-    keys.push(verdict.key);
+    if (merged.dropped.length > 0) {
+      log.warn("ignored key options that would undo the group's keyOptions", {
+        user,
+        fingerprint: verdict.key.fingerprint,
+        options: merged.dropped.map((text) => /^[A-Za-z0-9-]+/.exec(text)?.[0] ?? "?").join(","),
+      });
+    }
+    keys.push({ ...verdict.key, options: merged.options });
   }
-  return { keys, lines: keys.map((k) => formatKeyLine(k, extraOptions)), dropped };
+  return { keys, lines: keys.map((k) => formatKeyLine(k)), dropped };
 }
 
+/**
+ * sshd's %f is the fingerprint of the offered key; for a certificate, of the key inside it, never of the
+ * CA that signed it. So cert-authority lines always stay: sshd matches them against certificates only.
+ */
 function byFingerprint(keys: readonly AuthorizedKey[], lines: readonly string[], fingerprint: string | undefined): string[] {
   if (!fingerprint) return [...lines];
-  return lines.filter((_, i) => keys[i]?.fingerprint === fingerprint);
+  return lines.filter((_, i) => keys[i]?.fingerprint === fingerprint || hasOption(keys[i]?.options ?? "", "cert-authority"));
 }

@@ -27,7 +27,7 @@ beforeAll(async () => {
   const users = (["alice", "bob"] as const).map((name) => ({ name, uid: lab.users[name].uidNumber }));
   sshd = await startSshd({
     users: [...users, { name: "authkeys", uid: AUTHKEYS_UID, home: install.dir }],
-    authorizedKeysCommand: { path: install.bin, args: `--config ${install.configFile} lookup %u %f`, user: "authkeys" },
+    authorizedKeysCommand: { path: install.bin, args: `--config ${install.configFile} lookup -- %u %f`, user: "authkeys" },
   });
   agent = await startAgent();
 });

@@ -106,6 +106,7 @@ describe("filter injection", () => {
         base: cfg.ldap.baseDn,
         filter: compileFilterTemplate(cfg.userFilter, ["user"]),
         keyAttribute: "sshPublicKey",
+        nameAttribute: "uid",
         groups: undefined,
       };
       for (const user of attempts) expect(await queryDirectory(client, query, user)).toEqual({ kind: "unknown-user" });
@@ -113,6 +114,17 @@ describe("filter injection", () => {
     } finally {
       await client.close();
     }
+  });
+});
+
+describe("user names are case-sensitive, as sshd's are", () => {
+  it("another spelling of an existing uid gets nothing and leaves no cache file, though LDAP matches it", async () => {
+    const cfg = config();
+    for (const user of ["ALICE", "Alice", "alicE"]) {
+      expect(await lookupKeys(cfg, { user }, { log })).toMatchObject({ result: "unknown-user", lines: [] });
+    }
+    expect((await lookupKeys(cfg, { user: "alice" }, { log })).result).toBe("keys");
+    expect(readdirSync(cfg.cache.dir)).toEqual(["alice.json"]);
   });
 });
 
