@@ -69,8 +69,8 @@ program
   .description("install this bundle where sshd accepts it (root-owned), with a V8 code cache and the cache directory")
   .option("--prefix <dir>", "install directory", DEFAULT_PREFIX)
   .option("--run-as <user>", "AuthorizedKeysCommandUser, owner of the cache directory", "authkeys")
-  .option("--cache-dir <dir>", "offline key cache (cache.dir in the config)", "/var/cache/opsguard/authkeys")
-  .action(async (opts: { prefix: string; runAs: string; cacheDir: string }, command: Command) => {
+  .option("--cache-dir <dir>", "offline key cache, only when the config has none (default: the config's cache.dir)")
+  .action(async (opts: { prefix: string; runAs: string; cacheDir?: string }, command: Command) => {
     const ctx = cliContext(command);
     const { installAuthkeys } = await import("./install");
     const report = await installAuthkeys({ ...opts, config: ctx.opts.config });

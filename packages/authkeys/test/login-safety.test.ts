@@ -1,0 +1,231 @@
+import { execFileSync, spawnSync } from "node:child_process";
+import { readFileSync, statSync } from "node:fs";
+import { dirname, join } from "node:path";
+import {
+  AUTHKEYS_UID,
+  type AuthkeysInstall,
+  generateSshKey,
+  installAuthkeys,
+  type SlapdLab,
+  type SshdHandle,
+  startSlapd,
+  startSshd,
+} from "@opsguard/lab";
+import { Client } from "ssh2";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { requireBundle, sshLogin } from "./harness";
+
+// Issue 15: logins through a real sshd that runs the authkeys installed as its README says, as the
+// command user, against a real slapd: nothing may widen access, and nothing may lock the fleet out.
+let lab: SlapdLab;
+let install: AuthkeysInstall;
+let sshd: SshdHandle;
+const GROUP_OPTIONS = "no-port-forwarding,no-agent-forwarding";
+
+beforeAll(async () => {
+  requireBundle();
+  lab = await startSlapd();
+  // ops (alice, bob) may log in without forwarding; sre (carol) without restrictions.
+  install = installAuthkeys(lab, { allowedGroups: [{ dn: lab.groups.ops, keyOptions: GROUP_OPTIONS }, lab.groups.sre] });
+  const users = (["alice", "bob", "carol"] as const).map((name) => ({ name, uid: lab.users[name].uidNumber }));
+  sshd = await startSshd({
+    users: [
+      ...users,
+      // Accounts sshd knows under names LDAP would match case-insensitively or read as options.
+      { name: "ALICE", uid: lab.users.alice.uidNumber },
+      { name: "-c", uid: lab.users.alice.uidNumber },
+      { name: "--help", uid: lab.users.alice.uidNumber },
+      { name: "authkeys", uid: AUTHKEYS_UID, home: install.dir },
+    ],
+    authorizedKeysCommand: install.command,
+    logLevel: "DEBUG1",
+  });
+});
+
+afterAll(async () => {
+  await sshd?.stop();
+  install?.remove();
+  await lab?.stop();
+});
+
+const key = (user: "alice" | "bob" | "carol", type = "ed25519") => {
+  const found = lab.users[user].keys.find((k) => k.type === type);
+  if (!found) throw new Error(`lab user ${user} has no ${type} key`);
+  return found;
+};
+
+/** Runs argv as the AuthorizedKeysCommandUser with sshd's minimal environment. */
+function asCommandUser(args: string[]) {
+  return spawnSync("setpriv", [`--reuid=${AUTHKEYS_UID}`, `--regid=${AUTHKEYS_UID}`, "--clear-groups", install.bin, ...args], {
+    encoding: "utf8",
+    env: { PATH: "/usr/bin:/bin" },
+  });
+}
+
+/** Replaces a user's sshPublicKey values for the duration of fn. */
+async function withKeys(user: "alice" | "bob" | "carol", values: string[], fn: () => Promise<void>): Promise<void> {
+  const { dn, sshPublicKeys } = lab.users[user];
+  await lab.modify(dn, [{ operation: "replace", attribute: "sshPublicKey", values }]);
+  try {
+    await fn();
+  } finally {
+    await lab.modify(dn, [{ operation: "replace", attribute: "sshPublicKey", values: sshPublicKeys }]);
+  }
+}
+
+/** Logs in and asks sshd to open a direct-tcpip channel to slapd's port: whether port forwarding is allowed. */
+function forwardingAllowed(username: string, privateKeyFile: string): Promise<boolean> {
+  return new Promise((resolve, reject) => {
+    const client = new Client();
+    client
+      .on("ready", () => {
+        client.forwardOut("127.0.0.1", 0, "127.0.0.1", lab.port, (error, channel) => {
+          channel?.destroy();
+          client.end();
+          resolve(!error);
+        });
+      })
+      .on("error", reject)
+      .connect({ host: "127.0.0.1", port: sshd.port, username, privateKey: readFileSync(privateKeyFile), readyTimeout: 30_000 });
+  });
+}
+
+describe("install as the README says, run as the command user", () => {
+  it("creates cache.dir from the config, its new parents open to pass through, and doctor as the command user proves it", () => {
+    expect(statSync(install.cacheDir)).toMatchObject({ uid: AUTHKEYS_UID });
+    expect(statSync(install.cacheDir).mode & 0o777).toBe(0o700);
+    for (let dir = dirname(install.cacheDir); dir !== install.dir; dir = dirname(dir)) {
+      expect(statSync(dir).mode & 0o777, dir).toBe(0o755);
+    }
+    expect(install.command.args).toBe(`--config ${install.configFile} lookup -- %u %f`);
+    const doctor = asCommandUser(["--config", install.configFile, "doctor", "--user", "alice"]);
+    expect(doctor.stdout).toMatch(
+      new RegExp(`^ok +cache: ${install.cacheDir} is private \\(mode 700\\) and uid ${AUTHKEYS_UID} wrote, read`, "m"),
+    );
+    expect(doctor.status, doctor.stdout).toBe(0);
+  });
+
+  it("install refuses a --cache-dir other than the config's cache.dir, which logins use", () => {
+    const r = spawnSync(
+      process.execPath,
+      [
+        requireBundle(),
+        "install",
+        "--config",
+        install.configFile,
+        "--prefix",
+        install.dir,
+        "--run-as",
+        "root",
+        "--cache-dir",
+        "/elsewhere",
+      ],
+      { encoding: "utf8" },
+    );
+    expect(r.status).toBe(64);
+    expect(r.stderr).toMatch(/--cache-dir \/elsewhere differs from cache.dir .* in the config/);
+  });
+
+  it("doctor as the command user fails when it cannot write the cache", () => {
+    execFileSync("chown", ["root:root", install.cacheDir]);
+    try {
+      const doctor = asCommandUser(["--config", install.configFile, "doctor"]);
+      expect(doctor.status).toBe(1);
+      expect(doctor.stdout).toMatch(/^FAIL +cache: /m);
+    } finally {
+      execFileSync("chown", [`${AUTHKEYS_UID}:${AUTHKEYS_UID}`, install.cacheDir]);
+    }
+  });
+});
+
+describe("user names are matched as sshd matches them", () => {
+  it("ALICE, an account sshd knows, does not get alice's keys though LDAP matches uid case-insensitively", async () => {
+    expect(await sshLogin(sshd.port, "alice", key("alice").privateKeyFile)).toMatchObject({ ok: true });
+    expect(await sshLogin(sshd.port, "ALICE", key("alice").privateKeyFile)).toMatchObject({ ok: false });
+    expect(asCommandUser(["--config", install.configFile, "lookup", "--", "ALICE"])).toMatchObject({ status: 0, stdout: "" });
+  });
+
+  it("a user named like an option is looked up as a name (and refused), not read as an option", async () => {
+    for (const name of ["-c", "--help"]) {
+      expect(await sshLogin(sshd.port, name, key("alice").privateKeyFile)).toMatchObject({ ok: false });
+    }
+    // sshd logs the command's stderr at DEBUG1: the lookup line, no help text and no config error.
+    expect(sshd.logs()).toMatch(/lookup user=-c result=invalid-user/);
+    expect(sshd.logs()).toMatch(/lookup user=--help result=invalid-user/);
+    expect(sshd.logs()).not.toMatch(/Usage: authkeys|config file SHA256/);
+  });
+});
+
+describe("a group's keyOptions hold", () => {
+  it("a member's own port-forwarding/agent-forwarding options are dropped (and logged), so forwarding stays off", async () => {
+    const bob = key("bob");
+    await withKeys("bob", [`port-forwarding,agent-forwarding ${bob.publicKey}`], async () => {
+      const lookup = asCommandUser(["--config", install.configFile, "bob"]);
+      expect(lookup.stdout).toBe(`${GROUP_OPTIONS} ${bob.publicKey}\n`);
+      expect(lookup.stderr).toMatch(
+        /ignored key options that would undo the group's keyOptions .*options=port-forwarding,agent-forwarding/,
+      );
+      expect(await forwardingAllowed("bob", bob.privateKeyFile)).toBe(false);
+    });
+    // The check can tell: a member of a group without keyOptions may forward.
+    expect(await forwardingAllowed("carol", key("carol", "ecdsa").privateKeyFile)).toBe(true);
+  });
+});
+
+describe("key lines sshd accepts", () => {
+  it("a key separated from its type by two spaces or a tab logs in", async () => {
+    const carol = key("carol", "ecdsa");
+    const [type, blob, comment] = carol.publicKey.split(" ");
+    for (const value of [`${type}  ${blob} ${comment}`, `${type}\t${blob}\t${comment}`]) {
+      await withKeys("carol", [value], async () => {
+        expect(await sshLogin(sshd.port, "carol", carol.privateKeyFile), value).toMatchObject({ ok: true });
+      });
+    }
+  });
+
+  it("a cert-authority line lets in a certificate it signed, though sshd passes the certificate key's %f", async () => {
+    const dir = join(lab.dir, "certs");
+    execFileSync("mkdir", ["-p", dir]);
+    const ca = await generateSshKey(dir, "ca", "ed25519", "ca@opsguard.test");
+    const user = await generateSshKey(dir, "carol-cert", "ed25519", "carol@opsguard.test");
+    execFileSync("ssh-keygen", [
+      "-q",
+      "-s",
+      ca.privateKeyFile,
+      "-I",
+      "carol-cert",
+      "-n",
+      "carol",
+      "-V",
+      "-5m:+1h",
+      `${user.privateKeyFile}.pub`,
+    ]);
+    const [type, blob] = ca.publicKey.split(" ");
+    const ssh = () =>
+      spawnSync(
+        "ssh",
+        [
+          ...[
+            "-F",
+            "/dev/null",
+            "-p",
+            String(sshd.port),
+            "-i",
+            user.privateKeyFile,
+            "-o",
+            `CertificateFile=${user.privateKeyFile}-cert.pub`,
+          ],
+          ...["-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null"],
+          "carol@127.0.0.1",
+          "true",
+        ],
+        { encoding: "utf8", timeout: 30_000 },
+      );
+    // Without the CA line the certificate is refused: the check can tell.
+    expect(ssh().status).not.toBe(0);
+    await withKeys("carol", [`cert-authority,principals="carol"\t${type}  ${blob} ca`], async () => {
+      const r = ssh();
+      expect(r.status, `${r.stderr}\n${sshd.logs().slice(-3000)}`).toBe(0);
+    });
+  });
+});
