@@ -1,5 +1,6 @@
+import { describeError } from "@opsguard/core/errors";
 import { type LdapClient, type LdapClientOptions, withLdap } from "@opsguard/core/ldap/client";
-import { LdapTimeoutError, LdapUnavailableError } from "@opsguard/core/ldap/errors";
+import { LdapAuthError, LdapTimeoutError, LdapUnavailableError } from "@opsguard/core/ldap/errors";
 import { compileFilterTemplate } from "@opsguard/core/ldap/filter";
 import { ldapOptionsFromConfig } from "@opsguard/core/ldap/options";
 import type { Logger } from "@opsguard/core/log";
@@ -69,7 +70,7 @@ export async function lookupKeys(config: AuthkeysConfig, request: LookupRequest,
       return found;
     });
   } catch (error) {
-    if (!(error instanceof LdapUnavailableError || error instanceof LdapTimeoutError) || !cache) throw error;
+    if (!isOutage(error) || !cache) throw error;
     return fromCache(cache, request, policy, config.cache.maxStaleSeconds * 1000, error, deps);
   }
 
@@ -91,6 +92,15 @@ export async function lookupKeys(config: AuthkeysConfig, request: LookupRequest,
   return { result: "keys", source: "ldap", lines: byFingerprint(keys, lines, request.fingerprint), dropped };
 }
 
+/**
+ * What the cache stands in for: no server answered in time, or none would let us bind. A rejected
+ * bind (the password rotated on the servers first) refuses every user alike, so from the fleet's
+ * view it is an outage, not an answer about the user.
+ */
+function isOutage(error: unknown): error is Error {
+  return error instanceof LdapUnavailableError || error instanceof LdapTimeoutError || error instanceof LdapAuthError;
+}
+
 async function fromCache(
   cache: KeyCache,
   request: LookupRequest,
@@ -102,7 +112,7 @@ async function fromCache(
   const cached = await cache.load(request.user, deps.now?.());
   if (!cached) throw ldapError;
   if (cached.ageMs > maxAgeMs) {
-    deps.log.warn("LDAP unreachable and the cached keys are too old; refusing", {
+    deps.log.warn("no usable LDAP answer and the cached keys are too old; refusing", {
       user: request.user,
       ageSeconds: Math.round(cached.ageMs / 1000),
       maxStaleSeconds: maxAgeMs / 1000,
@@ -110,11 +120,13 @@ async function fromCache(
     throw ldapError;
   }
   const { keys, lines, dropped } = validKeys(cached.lines, policy, request.user, deps.log, "");
-  deps.log.warn(`LDAP unreachable (${ldapError.message}); serving cached keys`, {
-    user: request.user,
-    keys: lines.length,
-    ageSeconds: Math.round(cached.ageMs / 1000),
-  });
+  const served = { user: request.user, keys: lines.length, ageSeconds: Math.round(cached.ageMs / 1000) };
+  if (ldapError instanceof LdapAuthError) {
+    // Not an outage of the servers but of our account: someone must fix it before the cache runs out.
+    deps.log.error(`${describeError(ldapError)}; serving cached keys until it is fixed`, served);
+  } else {
+    deps.log.warn(`LDAP unreachable (${ldapError.message}); serving cached keys`, served);
+  }
   return {
     result: lines.length > 0 ? "keys" : "no-keys",
     source: "cache",

@@ -1,5 +1,5 @@
 import { execFileSync, spawnSync } from "node:child_process";
-import { readFileSync, statSync } from "node:fs";
+import { readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import {
   AUTHKEYS_UID,
@@ -227,5 +227,34 @@ describe("key lines sshd accepts", () => {
       const r = ssh();
       expect(r.status, `${r.stderr}\n${sshd.logs().slice(-3000)}`).toBe(0);
     });
+  });
+});
+
+describe("a bind the servers refuse is an outage, not an answer", () => {
+  it("serves fresh cached keys with an error naming the bind DN, refuses the uncached, and doctor fails", async () => {
+    const passwordFile = join(install.dir, "reader.password");
+    const password = readFileSync(passwordFile);
+    expect(await sshLogin(sshd.port, "alice", key("alice").privateKeyFile)).toMatchObject({ ok: true });
+    rmSync(join(install.cacheDir, "carol.json"), { force: true });
+    // The password rotated in the directory before this host got the new one.
+    writeFileSync(passwordFile, "rotated-elsewhere\n");
+    try {
+      expect(await sshLogin(sshd.port, "alice", key("alice").privateKeyFile), sshd.logs().slice(-2000)).toMatchObject({ ok: true });
+      const cached = asCommandUser(["--config", install.configFile, "alice"]);
+      expect(cached.status).toBe(0);
+      expect(cached.stdout.trim().split("\n")).toHaveLength(3);
+      expect(cached.stderr).toMatch(
+        /^authkeys: error: LDAP bind as "cn=reader,ou=services,dc=opsguard,dc=test" rejected by .*; serving cached keys/m,
+      );
+      const uncached = asCommandUser(["--config", install.configFile, "carol"]);
+      expect(uncached).toMatchObject({ status: 78, stdout: "" });
+      expect(uncached.stderr).toMatch(/LDAP bind as "cn=reader,ou=services,dc=opsguard,dc=test" rejected/);
+      expect(await sshLogin(sshd.port, "carol", key("carol", "ecdsa").privateKeyFile)).toMatchObject({ ok: false });
+      const doctor = asCommandUser(["--config", install.configFile, "doctor"]);
+      expect(doctor.status).toBe(1);
+      expect(doctor.stdout).toMatch(/^FAIL +ldap .*bind as "cn=reader,ou=services,dc=opsguard,dc=test" rejected/m);
+    } finally {
+      writeFileSync(passwordFile, password);
+    }
   });
 });
