@@ -53,6 +53,11 @@ export const authkeysConfigSchema = z.strictObject({
         .int()
         .positive()
         .default(3 * 24 * 3600),
+      /**
+       * A server that failed is skipped by the next lookups (sshd runs two per login) for this long,
+       * then probed again; remembered in the cache directory. 0: every lookup tries every server.
+       */
+      deadServerSeconds: z.number().int().min(0).max(3600).default(30),
     })
     .prefault({}),
   /**

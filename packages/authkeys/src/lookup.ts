@@ -9,6 +9,7 @@ import type { AuthkeysConfig } from "./config";
 import { groupRules, queryDirectory } from "./directory";
 import { hasOption, mergeGroupOptions } from "./key-options";
 import { type AuthorizedKey, checkKeyValue, formatKeyLine, type KeyPolicy } from "./keys";
+import { ServerMemory } from "./server-memory";
 import { isValidUsername } from "./username";
 
 export type LookupResult = "keys" | "no-keys" | "unknown-user" | "not-allowed" | "invalid-user";
@@ -58,7 +59,11 @@ export async function lookupKeys(config: AuthkeysConfig, request: LookupRequest,
     nameAttribute: config.userNameAttribute,
     groups: groupRules(config),
   };
-  const options = { ...ldapOptionsFromConfig(config.ldap, "ldap", deps.env), log };
+  const memory =
+    cache && config.cache.deadServerSeconds > 0 && !deps.ldap
+      ? new ServerMemory(config.cache.dir, config.cache.deadServerSeconds, log, deps.now?.())
+      : undefined;
+  const options = { ...ldapOptionsFromConfig(config.ldap, "ldap", deps.env), log, health: memory };
 
   let answer: Awaited<ReturnType<typeof queryDirectory>>;
   try {
@@ -70,9 +75,11 @@ export async function lookupKeys(config: AuthkeysConfig, request: LookupRequest,
       return found;
     });
   } catch (error) {
+    await memory?.save();
     if (!isOutage(error) || !cache) throw error;
     return fromCache(cache, request, policy, config.cache.maxStaleSeconds * 1000, error, deps);
   }
+  await memory?.save();
 
   if (answer.kind !== "user") {
     await cache?.remove(user);

@@ -1,4 +1,4 @@
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import {
@@ -8,12 +8,13 @@ import {
   installAuthkeys,
   type SlapdLab,
   type SshdHandle,
+  startBlackholeServer,
   startSlapd,
   startSshd,
 } from "@opsguard/lab";
 import { Client } from "ssh2";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { requireBundle, sshLogin } from "./harness";
+import { requireBundle, sshLogin, writeConfig } from "./harness";
 
 // Issue 15: logins through a real sshd that runs the authkeys installed as its README says, as the
 // command user, against a real slapd: nothing may widen access, and nothing may lock the fleet out.
@@ -88,6 +89,30 @@ function forwardingAllowed(username: string, privateKeyFile: string): Promise<bo
       .on("error", reject)
       .connect({ host: "127.0.0.1", port: sshd.port, username, privateKey: readFileSync(privateKeyFile), readyTimeout: 30_000 });
   });
+}
+
+/**
+ * A login with OpenSSH's own client, which (unlike ssh2) first asks whether the key would do and then
+ * signs: sshd runs the command twice, as for a real engineer.
+ */
+async function opensshLogin(username: string, privateKeyFile: string, extra: string[] = []) {
+  const started = Date.now();
+  const args = [
+    ...["-F", "/dev/null", "-p", String(sshd.port), "-i", privateKeyFile, ...extra],
+    ...["-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null"],
+    `${username}@127.0.0.1`,
+    "true",
+  ];
+  // Asynchronously, so sshd's log keeps being read meanwhile.
+  const child = spawn("ssh", args, { stdio: ["ignore", "ignore", "pipe"], timeout: 30_000 });
+  let stderr = "";
+  child.stderr.on("data", (d: Buffer) => {
+    stderr += d.toString();
+  });
+  const status = await new Promise<number | null>((resolve) => child.on("close", resolve));
+  // sshd's last lines may still be on their way through its stderr pipe.
+  await new Promise((r) => setTimeout(r, 100));
+  return { status, stderr, ms: Date.now() - started };
 }
 
 describe("install as the README says, run as the command user", () => {
@@ -201,30 +226,11 @@ describe("key lines sshd accepts", () => {
       `${user.privateKeyFile}.pub`,
     ]);
     const [type, blob] = ca.publicKey.split(" ");
-    const ssh = () =>
-      spawnSync(
-        "ssh",
-        [
-          ...[
-            "-F",
-            "/dev/null",
-            "-p",
-            String(sshd.port),
-            "-i",
-            user.privateKeyFile,
-            "-o",
-            `CertificateFile=${user.privateKeyFile}-cert.pub`,
-          ],
-          ...["-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null"],
-          "carol@127.0.0.1",
-          "true",
-        ],
-        { encoding: "utf8", timeout: 30_000 },
-      );
+    const ssh = () => opensshLogin("carol", user.privateKeyFile, ["-o", `CertificateFile=${user.privateKeyFile}-cert.pub`]);
     // Without the CA line the certificate is refused: the check can tell.
-    expect(ssh().status).not.toBe(0);
+    expect((await ssh()).status).not.toBe(0);
     await withKeys("carol", [`cert-authority,principals="carol"\t${type}  ${blob} ca`], async () => {
-      const r = ssh();
+      const r = await ssh();
       expect(r.status, `${r.stderr}\n${sshd.logs().slice(-3000)}`).toBe(0);
     });
   });
@@ -255,6 +261,35 @@ describe("a bind the servers refuse is an outage, not an answer", () => {
       expect(doctor.stdout).toMatch(/^FAIL +ldap .*bind as "cn=reader,ou=services,dc=opsguard,dc=test" rejected/m);
     } finally {
       writeFileSync(passwordFile, password);
+    }
+  });
+});
+
+describe("with every LDAP server blackholed", () => {
+  it("a whole login (both sshd runs) waits for each dead server once; later runs and logins skip them", async () => {
+    const holes = await Promise.all([startBlackholeServer(), startBlackholeServer()]);
+    const original = readFileSync(install.configFile, "utf8");
+    try {
+      expect((await opensshLogin("alice", key("alice").privateKeyFile)).status).toBe(0);
+      rmSync(join(install.cacheDir, "bob.json"), { force: true });
+      const config = JSON.parse(original) as { ldap: Record<string, unknown> };
+      const ldap = { ...config.ldap, urls: holes.map((h) => h.url), connectTimeoutMs: 700, timeoutMs: 700, deadlineMs: 1500 };
+      writeConfig(install.configFile, { ...config, ldap });
+      const runs = () => sshd.logs().match(/lookup user=alice result=keys keys=1 source=cache/g)?.length ?? 0;
+      const runsBefore = runs();
+      const cached = await opensshLogin("alice", key("alice").privateKeyFile);
+      expect(cached.status, cached.stderr).toBe(0);
+      // sshd ran the lookup twice (query, then signature), both from the cache; only the first waited.
+      expect(runs() - runsBefore).toBe(2);
+      expect(holes.map((h) => h.connections())).toEqual([1, 1]);
+      const refused = await opensshLogin("bob", key("bob").privateKeyFile);
+      expect(refused.status).not.toBe(0);
+      expect(holes.map((h) => h.connections())).toEqual([1, 1]);
+      expect(sshd.logs()).toMatch(/skipped: failed moments ago, tried again in \d+ s/);
+      console.info(`all LDAP blackholed (deadline 1500 ms): cached login ${cached.ms} ms, uncached refusal ${refused.ms} ms`);
+    } finally {
+      writeFileSync(install.configFile, original);
+      await Promise.all(holes.map((h) => h.stop()));
     }
   });
 });

@@ -233,10 +233,55 @@ describe("blackholed LDAP", () => {
   it("gives up within the deadline, then serves a fresh cache", async () => {
     const cfg = config();
     await lookupKeys(cfg, { user: "alice" }, { log });
-    const hung = { ...cfg, ldap: { ...cfg.ldap, urls: [blackhole.url], connectTimeoutMs: 300, timeoutMs: 300, deadlineMs: 800 } };
+    const hung = {
+      ...cfg,
+      ldap: { ...cfg.ldap, urls: [blackhole.url], connectTimeoutMs: 300, timeoutMs: 300, deadlineMs: 800 },
+      cache: { ...cfg.cache, deadServerSeconds: 0 },
+    };
     const started = Date.now();
     expect((await lookupKeys(hung, { user: "alice" }, { log })).source).toBe("cache");
     await expect(lookupKeys(hung, { user: "bob" }, { log })).rejects.toBeInstanceOf(LdapTimeoutError);
     expect(Date.now() - started).toBeLessThan(2 * 800 + 500);
+  });
+});
+
+describe("a server that failed is remembered across lookups", () => {
+  it("is skipped by the next lookups, forgotten when it answers, and probed again once deadServerSeconds pass", async () => {
+    const cfg = config({}, { connectTimeoutMs: 300, timeoutMs: 300, deadlineMs: 800 });
+    await lookupKeys(cfg, { user: "alice" }, { log });
+    const urls = [blackhole.url, lab.url];
+    const both = { ...cfg, ldap: { ...cfg.ldap, urls } };
+    const before = blackhole.connections();
+    // The first lookup waits for the blackholed server, then fails over; the next ones go straight to slapd.
+    expect((await lookupKeys(both, { user: "alice" }, { log })).source).toBe("ldap");
+    expect(blackhole.connections()).toBe(before + 1);
+    expect((await lookupKeys(both, { user: "alice" }, { log })).source).toBe("ldap");
+    expect((await lookupKeys(both, { user: "bob" }, { log })).source).toBe("ldap");
+    expect(blackhole.connections()).toBe(before + 1);
+    const memory = JSON.parse(readFileSync(join(cfg.cache.dir, ".servers.json"), "utf8")) as { down: Record<string, number> };
+    expect(Object.keys(memory.down)).toEqual([blackhole.url]);
+    expect(statSync(join(cfg.cache.dir, ".servers.json")).mode & 0o777).toBe(0o600);
+    // Every server down: the cache is served at once, without waiting for any.
+    const dead = { ...cfg, ldap: { ...cfg.ldap, urls: [blackhole.url] } };
+    const warningsBefore = warnings.length;
+    expect(await lookupKeys(dead, { user: "alice" }, { log })).toMatchObject({ source: "cache" });
+    expect(warnings.slice(warningsBefore).join("")).toMatch(/skipped: failed moments ago, tried again in \d+ s/);
+    expect(blackhole.connections()).toBe(before + 1);
+    // Later, it is probed again.
+    const later = () => Date.now() + 31_000;
+    expect((await lookupKeys(both, { user: "alice" }, { log, now: later })).source).toBe("ldap");
+    expect(blackhole.connections()).toBe(before + 2);
+    // A server that answers again is forgotten at once.
+    const labOnly = { ...cfg, ldap: { ...cfg.ldap, urls: [lab.url] } };
+    await lab.stopServer();
+    try {
+      expect((await lookupKeys(labOnly, { user: "alice" }, { log })).source).toBe("cache");
+    } finally {
+      await lab.startServer();
+    }
+    const remembered = () => Object.keys(JSON.parse(readFileSync(join(cfg.cache.dir, ".servers.json"), "utf8")).down);
+    expect(remembered()).toContain(lab.url);
+    expect((await lookupKeys(labOnly, { user: "alice" }, { log, now: later })).source).toBe("ldap");
+    expect(remembered()).not.toContain(lab.url);
   });
 });
