@@ -91,6 +91,8 @@ export const authkeysConfigSchema = z.strictObject({
           "local6",
           "local7",
         ]),
+        /** The local syslog datagram socket. */
+        socket: z.string().startsWith("/", { message: "expected an absolute path" }).optional(),
       }),
     ])
     .default({ facility: "authpriv" }),

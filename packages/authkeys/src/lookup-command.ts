@@ -22,16 +22,16 @@ export async function runLookupCommand(user: string, fingerprint: string | undef
   // A late or broken agent must leave the direct lookup its whole deadline.
   const agentWait = config.agent && launcherProblem === undefined ? config.agent.timeoutMs : 0;
   watchdog(agentWait + config.ldap.deadlineMs + WATCHDOG_GRACE_MS);
-  const facility = config.syslog ? config.syslog.facility : undefined;
+  const syslog = config.syslog || undefined;
   const log = new Logger({
     tool: "authkeys",
     level: options.level,
     format: options.logFormat,
-    ...(facility ? { syslog: { facility } } : {}),
+    ...(syslog ? { syslog } : {}),
   });
   // The one line per lookup goes to syslog, or to stderr when syslog is off (-q silences it there).
-  const audit = facility
-    ? new Logger({ tool: "authkeys", level: "info", syslog: { facility }, stderr: false })
+  const audit = syslog
+    ? new Logger({ tool: "authkeys", level: "info", syslog, stderr: false })
     : new Logger({ tool: "authkeys", level: options.quiet ? "error" : "info", format: options.logFormat });
   try {
     const outcome =
@@ -50,7 +50,7 @@ export async function runLookupCommand(user: string, fingerprint: string | undef
     });
   } catch (error) {
     // On stderr the error line itself is the one line; syslog gets the lookup record too.
-    if (facility) audit.info("lookup", { user: printableUser(user), result: "error", keys: 0, source: "none", ms: elapsed() });
+    if (syslog) audit.info("lookup", { user: printableUser(user), result: "error", keys: 0, source: "none", ms: elapsed() });
     throw error;
   }
 }

@@ -6,6 +6,7 @@ import {
   type AuthkeysInstall,
   generateSshKey,
   installAuthkeys,
+  MALFORMED_KEY,
   type SlapdLab,
   type SshdHandle,
   startBlackholeServer,
@@ -14,7 +15,7 @@ import {
 } from "@opsguard/lab";
 import { Client } from "ssh2";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { requireBundle, sshLogin, writeConfig } from "./harness";
+import { requireBundle, sshLogin, startSyslogSocket, writeConfig } from "./harness";
 
 // Issue 15: logins through a real sshd that runs the authkeys installed as its README says, as the
 // command user, against a real slapd: nothing may widen access, and nothing may lock the fleet out.
@@ -293,3 +294,80 @@ describe("with every LDAP server blackholed", () => {
     }
   });
 });
+
+describe("syslog", () => {
+  it("sends every line of a lookup to the syslog socket, in order, RFC 3164 with the lookup's own PID", async () => {
+    // Where the command user can reach it (the lab's own directory is private).
+    const syslog = await startSyslogSocket(join(install.dir, "dev-log"));
+    const original = readFileSync(install.configFile, "utf8");
+    const bob = key("bob");
+    const weak = lab.users.dave.sshPublicKeys.find((v) => v.startsWith("ssh-rsa ")) ?? "";
+    try {
+      writeConfig(install.configFile, { ...JSON.parse(original), syslog: { facility: "authpriv", socket: syslog.path } });
+      await withKeys("bob", [bob.publicKey, weak, MALFORMED_KEY], async () => {
+        const r = asCommandUser(["--config", install.configFile, "bob"]);
+        expect(r.status, r.stderr).toBe(0);
+        expect(r.stdout).toBe(`${GROUP_OPTIONS} ${bob.publicKey}\n`);
+        await waitFor(() => syslog.messages().length >= 3, "three syslog lines");
+        const messages = syslog.messages();
+        expect(messages).toHaveLength(3);
+        // authpriv.warning (10*8+4) for the two dropped keys, then authpriv.info for the one lookup line.
+        const header = (pri: number) => new RegExp(`^<${pri}>[A-Z][a-z]{2} [ \\d]\\d \\d\\d:\\d\\d:\\d\\d authkeys\\[${r.pid}\\]: `);
+        expect(messages[0]).toMatch(header(84));
+        expect(messages[0]).toMatch(/dropped a key: RSA key of 1024 bits/);
+        expect(messages[1]).toMatch(header(84));
+        expect(messages[2]).toMatch(header(86));
+        expect(messages[2]).toMatch(/lookup user=bob result=keys keys=1 source=ldap ms=\d+$/);
+        // Warnings also reach stderr (sshd's log); the lookup line only syslog.
+        expect(r.stderr).not.toMatch(/lookup user=bob/);
+      });
+      // A real login: sshd's run of the command logs there too.
+      const before = syslog.messages().length;
+      expect(await sshLogin(sshd.port, "bob", bob.privateKeyFile)).toMatchObject({ ok: true });
+      await waitFor(
+        () =>
+          syslog
+            .messages()
+            .slice(before)
+            .some((m) => /^<86>.* authkeys\[\d+\]: lookup user=bob result=keys keys=1 source=ldap/.test(m)),
+        "the lookup line of sshd's run",
+      );
+    } finally {
+      writeFileSync(install.configFile, original);
+      await syslog.stop();
+    }
+  });
+
+  it("without a syslog socket or without logger(1), the lines go to stderr, never nowhere", async () => {
+    const original = readFileSync(install.configFile, "utf8");
+    try {
+      writeConfig(install.configFile, {
+        ...JSON.parse(original),
+        syslog: { facility: "authpriv", socket: join(lab.dir, "no-such-socket") },
+      });
+      const noSocket = asCommandUser(["--config", install.configFile, "alice"]);
+      expect(noSocket.status).toBe(0);
+      expect(noSocket.stdout.trim().split("\n")).toHaveLength(3);
+      expect(noSocket.stderr).toMatch(/^authkeys: error: syslog unavailable \(.*no-such-socket.*\); its lines go to stderr$/m);
+      expect(noSocket.stderr).toMatch(/^authkeys: lookup user=alice result=keys keys=3 source=ldap ms=\d+$/m);
+      const noLogger = spawnSync(
+        "/usr/bin/setpriv",
+        [`--reuid=${AUTHKEYS_UID}`, `--regid=${AUTHKEYS_UID}`, "--clear-groups", install.bin, "--config", install.configFile, "alice"],
+        { encoding: "utf8", env: { PATH: "/nonexistent" } },
+      );
+      expect(noLogger.status).toBe(0);
+      expect(noLogger.stderr).toMatch(/^authkeys: error: syslog unavailable \(.*ENOENT.*\); its lines go to stderr$/m);
+      expect(noLogger.stderr).toMatch(/^authkeys: lookup user=alice result=keys keys=3 source=ldap ms=\d+$/m);
+    } finally {
+      writeFileSync(install.configFile, original);
+    }
+  });
+});
+
+async function waitFor(condition: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 400; i++) {
+    if (condition()) return;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
