@@ -18,6 +18,7 @@ const program = createProgram({
     ExitCode.USAGE,
     ExitCode.DATA_ERR,
     ExitCode.UNAVAILABLE,
+    ExitCode.SOFTWARE,
     ExitCode.IO_ERR,
     ExitCode.TEMP_FAIL,
     ExitCode.NO_PERM,
@@ -29,7 +30,7 @@ const program = createProgram({
 program
   .command("lookup", { isDefault: true })
   .description("print the authorized_keys lines of <user> (the default command; what sshd runs)")
-  .argument("<user>", "login name (sshd's %u)")
+  .argument("<user>", "login name (sshd's %u; write -- before it)")
   .argument("[fingerprint]", "print only the key with this SHA256 fingerprint (sshd's %f)")
   .argument("[type]", "key type offered (sshd's %t); informational")
   .argument("[key]", "base64 key offered (sshd's %k); informational")
