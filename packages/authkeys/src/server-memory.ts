@@ -6,6 +6,9 @@ import type { Logger } from "@opsguard/core/log";
 /** In the cache directory, private like the cached keys; a leading dot, so no user's cache file can have this name. */
 export const SERVER_MEMORY_FILE = ".servers.json";
 
+/** Long enough for sshd's second run of one login (query, then signature). */
+const LOGIN_WINDOW_MS = 5000;
+
 interface MemoryFile {
   version: 1;
   /** URL → until when (epoch ms) it is skipped. */
@@ -39,11 +42,21 @@ export class ServerMemory implements ServerHealth {
     if (until === undefined || until <= this.#now) return undefined;
     // Never trust a time further away than one hold: a clock set back must not park a server for long.
     if (until - this.#now > this.#holdMs) return undefined;
-    return `skipped: failed moments ago, tried again in ${Math.ceil((until - this.#now) / 1000)} s`;
+    return `skipped: down moments ago, tried again in ${Math.ceil((until - this.#now) / 1000)} s`;
   }
 
   failed(url: string): void {
     this.#down.set(url, Date.now() + this.#holdMs);
+    this.#changed = true;
+  }
+
+  /**
+   * The deadline ran out before this server was tried. sshd runs the command again for the same login
+   * a moment later, and that run must not spend a second deadline on it: the deadline is per login.
+   * It is skipped only for that moment, so the next login tries it (the failed ones being skipped).
+   */
+  unreached(url: string): void {
+    this.#down.set(url, Date.now() + Math.min(this.#holdMs, LOGIN_WINDOW_MS));
     this.#changed = true;
   }
 

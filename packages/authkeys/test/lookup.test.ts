@@ -265,7 +265,7 @@ describe("a server that failed is remembered across lookups", () => {
     const dead = { ...cfg, ldap: { ...cfg.ldap, urls: [blackhole.url] } };
     const warningsBefore = warnings.length;
     expect(await lookupKeys(dead, { user: "alice" }, { log })).toMatchObject({ source: "cache" });
-    expect(warnings.slice(warningsBefore).join("")).toMatch(/skipped: failed moments ago, tried again in \d+ s/);
+    expect(warnings.slice(warningsBefore).join("")).toMatch(/skipped: down moments ago, tried again in \d+ s/);
     expect(blackhole.connections()).toBe(before + 1);
     // Later, it is probed again.
     const later = () => Date.now() + 31_000;
@@ -283,5 +283,27 @@ describe("a server that failed is remembered across lookups", () => {
     expect(remembered()).toContain(lab.url);
     expect((await lookupKeys(labOnly, { user: "alice" }, { log, now: later })).source).toBe("ldap");
     expect(remembered()).not.toContain(lab.url);
+  });
+});
+
+describe("the deadline is per login", () => {
+  it("a server the deadline left untried is skipped by sshd's second run only, and tried by the next login", async () => {
+    const cfg = config();
+    await lookupKeys(cfg, { user: "alice" }, { log });
+    // The blackholed server takes the whole deadline: slapd, second in line, is never reached.
+    const tight = { ...cfg, ldap: { ...cfg.ldap, urls: [blackhole.url, lab.url], connectTimeoutMs: 400, deadlineMs: 400 } };
+    const before = blackhole.connections();
+    expect((await lookupKeys(tight, { user: "alice" }, { log })).source).toBe("cache");
+    expect(blackhole.connections()).toBe(before + 1);
+    // sshd's second run, a moment later: both skipped, the cache at once.
+    const warningsBefore = warnings.length;
+    expect((await lookupKeys(tight, { user: "alice" }, { log })).source).toBe("cache");
+    const skipped = (url: string, seconds: string) =>
+      new RegExp(`${url.replaceAll(".", "\\.")}: skipped: down moments ago, tried again in ${seconds} s`);
+    expect(warnings.slice(warningsBefore).join("")).toMatch(skipped(lab.url, "[1-5]"));
+    expect(warnings.slice(warningsBefore).join("")).toMatch(skipped(blackhole.url, "(29|30)"));
+    // A login seconds later reaches slapd (the blackholed server still skipped).
+    expect((await lookupKeys(tight, { user: "alice" }, { log, now: () => Date.now() + 6000 })).source).toBe("ldap");
+    expect(blackhole.connections()).toBe(before + 1);
   });
 });
