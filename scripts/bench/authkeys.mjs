@@ -85,15 +85,16 @@ try {
       `${(logins.agent / logins.file).toFixed(2)} vs static authorized_keys (target <= 1.5)`,
     ],
     ["sshd login, static authorized_keys", logins.file.toFixed(1), "1.00"],
+    ["whole ssh login (OpenSSH client), slapd up", outage.normal.toFixed(1), "baseline of the two rows below"],
     [
       `whole ssh login, cached user, ${outage.servers} servers blackholed`,
       outage.cached.toFixed(1),
-      `${((outage.cached - outage.deadlineMs) / 1000).toFixed(2)} s over the ${outage.deadlineMs} ms deadline (target <= 1 s)`,
+      `+${((outage.cached - outage.normal - outage.deadlineMs) / 1000).toFixed(2)} s over baseline + ${outage.deadlineMs} ms deadline (target <= 1 s)`,
     ],
     [
       `ssh refusal, uncached user, ${outage.servers} servers blackholed`,
       outage.refused.toFixed(1),
-      `${((outage.refused - outage.deadlineMs) / 1000).toFixed(2)} s over the ${outage.deadlineMs} ms deadline (target <= 1 s)`,
+      `+${((outage.refused - outage.normal - outage.deadlineMs) / 1000).toFixed(2)} s over baseline + ${outage.deadlineMs} ms deadline (target <= 1 s)`,
     ],
   ]);
   console.log(
@@ -128,7 +129,13 @@ async function blackholedLogins(l) {
     return { ok: code === 0, ms: Number(process.hrtime.bigint() - started) / 1e6 };
   };
   try {
-    if (!(await login("alice")).ok) throw new Error("alice could not log in with slapd up");
+    // The same login with slapd up: what sshd and the ssh client cost by themselves on this machine now.
+    const normal = [];
+    for (let i = 0; i < 4; i++) {
+      const a = await login("alice");
+      if (!a.ok) throw new Error("alice could not log in with slapd up");
+      if (i > 0) normal.push(a.ms);
+    }
     const config = JSON.parse(readFileSync(installed.configFile, "utf8"));
     // authkeys' own defaults (the lab's connection carries core's longer ones).
     const timeouts = { connectTimeoutMs: 1000, timeoutMs: 1500, deadlineMs: 2500 };
@@ -144,7 +151,13 @@ async function blackholedLogins(l) {
       if (b.ok) throw new Error("bob, never cached, logged in with LDAP blackholed");
       refused.push(b.ms);
     }
-    return { servers: holes.length, deadlineMs: timeouts.deadlineMs, cached: median(cached), refused: median(refused) };
+    return {
+      servers: holes.length,
+      deadlineMs: timeouts.deadlineMs,
+      normal: median(normal),
+      cached: median(cached),
+      refused: median(refused),
+    };
   } finally {
     await sshd.stop();
     installed.remove();

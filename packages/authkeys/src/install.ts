@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { chmodSync, chownSync, mkdirSync, statSync } from "node:fs";
+import { chmodSync, chownSync, mkdirSync, readdirSync, statSync } from "node:fs";
 import { dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describeError, PermissionError, UsageError } from "@opsguard/core/errors";
@@ -122,6 +122,13 @@ function prepareCacheDir(dir: string, user: string): string[] {
   const gid = idOf(user, "-g");
   if (uid === undefined || gid === undefined) {
     return [`user ${user} does not exist: useradd --system --no-create-home --shell /usr/sbin/nologin ${user}, then re-run install`];
+  }
+  const existing = statSync(dir, { throwIfNoEntry: false });
+  // A cache.dir naming a directory in use (/tmp, /var, a home) must not be handed to the command user.
+  if (existing && existing.uid !== uid && (!existing.isDirectory() || readdirSync(dir).length > 0)) {
+    return [
+      `${dir} exists, is not empty and belongs to uid ${existing.uid}: not giving it to ${user}; set cache.dir to a directory of its own`,
+    ];
   }
   mkdirSync(dirname(dir), { recursive: true, mode: 0o755 });
   mkdirSync(dir, { recursive: true, mode: 0o700 });

@@ -1,5 +1,5 @@
 import { execFileSync, spawn, spawnSync } from "node:child_process";
-import { readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import {
   AUTHKEYS_UID,
@@ -150,6 +150,26 @@ describe("install as the README says, run as the command user", () => {
     );
     expect(r.status).toBe(64);
     expect(r.stderr).toMatch(/--cache-dir \/elsewhere differs from cache.dir .* in the config/);
+  });
+
+  it("install does not hand a directory in use to the command user", () => {
+    const prefix = mkdtempSync("/run/opsguard-authkeys-prefix-");
+    const config = join(prefix, "authkeys.json");
+    try {
+      chmodSync(prefix, 0o755);
+      // cache.dir naming a directory that holds other files (as /tmp or /var would).
+      writeConfig(config, { ...JSON.parse(readFileSync(install.configFile, "utf8")), cache: { dir: install.dir } });
+      const r = spawnSync(process.execPath, [requireBundle(), "install", "--config", config, "--prefix", prefix, "--run-as", "authkeys"], {
+        encoding: "utf8",
+        env: install.installEnv,
+      });
+      expect(r.status).toBe(1);
+      expect(r.stderr).toMatch(/exists, is not empty and belongs to uid 0: not giving it to authkeys/);
+      expect(statSync(install.dir)).toMatchObject({ uid: 0 });
+      expect(statSync(install.dir).mode & 0o777).toBe(0o755);
+    } finally {
+      rmSync(prefix, { recursive: true, force: true });
+    }
   });
 
   it("doctor as the command user fails when it cannot write the cache", () => {

@@ -230,6 +230,8 @@ export interface AuthkeysInstall {
   cacheDir: string;
   /** The AuthorizedKeysCommand that install printed, split for startSshd. */
   command: AuthorizedKeysCommandOptions;
+  /** The environment install ran in (the command user known through nss_wrapper), to run it again. */
+  installEnv: NodeJS.ProcessEnv;
   remove(): void;
 }
 
@@ -269,16 +271,13 @@ export function installAuthkeys(slapd: SlapdLab, config: Record<string, unknown>
   mkdirSync(nssDir, { mode: 0o755 });
   const nss = nssFiles(nssDir, [{ name: AUTHKEYS_USER, uid: AUTHKEYS_UID }]);
   // Config first, as the README says: install's warm-up lookup then compiles the LDAP reply path into the code cache.
+  const installEnv = { ...process.env, LD_PRELOAD: NSS_WRAPPER, NSS_WRAPPER_PASSWD: nss.passwd, NSS_WRAPPER_GROUP: nss.group };
   const printed = execFileSync(
     process.execPath,
     [AUTHKEYS_BUNDLE, "install", "--config", configFile, "--prefix", dir, "--run-as", AUTHKEYS_USER],
-    {
-      encoding: "utf8",
-      stdio: ["ignore", "pipe", "pipe"],
-      env: { ...process.env, LD_PRELOAD: NSS_WRAPPER, NSS_WRAPPER_PASSWD: nss.passwd, NSS_WRAPPER_GROUP: nss.group },
-    },
+    { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], env: installEnv },
   );
-  return { dir, bin: join(dir, "authkeys"), configFile, cacheDir, command: commandOf(printed), remove: installed.remove };
+  return { dir, bin: join(dir, "authkeys"), configFile, cacheDir, command: commandOf(printed), installEnv, remove: installed.remove };
 }
 
 /** The AuthorizedKeysCommand and AuthorizedKeysCommandUser lines of printed sshd_config lines. */
