@@ -44,7 +44,8 @@ export type LdapSession = <T>(options: LdapClientOptions, fn: (client: LdapClien
 /**
  * The whole decision for one login attempt. LDAP is the authority whenever it answers: a missing
  * user, a user outside the allowed groups or without keys deletes the cached keys at once. Only when
- * no server answers are cached keys served, and only if younger than cache.maxStaleSeconds.
+ * no server answers (or none lets us bind) are cached keys served, and only if younger than
+ * cache.maxStaleSeconds. Servers that failed moments ago, in this process or an earlier one, are skipped.
  */
 export async function lookupKeys(config: AuthkeysConfig, request: LookupRequest, deps: LookupDeps): Promise<LookupOutcome> {
   const { user } = request;
