@@ -4,6 +4,7 @@ import { dirname, join } from "node:path";
 import {
   AUTHKEYS_UID,
   type AuthkeysInstall,
+  closedPort,
   generateSshKey,
   installAuthkeys,
   MALFORMED_KEY,
@@ -169,6 +170,25 @@ describe("install as the README says, run as the command user", () => {
       expect(statSync(install.dir).mode & 0o777).toBe(0o755);
     } finally {
       rmSync(prefix, { recursive: true, force: true });
+    }
+  });
+
+  it("a cache the command user cannot reach fails an outage lookup with the cause and the fix (77), not an internal error", async () => {
+    const parent = dirname(install.cacheDir);
+    const dead = join(install.dir, "dead.json");
+    const config = JSON.parse(readFileSync(install.configFile, "utf8")) as { ldap: Record<string, unknown> };
+    writeConfig(dead, { ...config, ldap: { ...config.ldap, urls: [`ldap://127.0.0.1:${await closedPort()}`] } });
+    chmodSync(parent, 0o700);
+    try {
+      const r = asCommandUser(["--config", dead, "alice"]);
+      expect(r).toMatchObject({ status: 77, stdout: "" });
+      expect(r.stderr).toMatch(
+        new RegExp(`^authkeys: cannot read the key cache ${install.cacheDir} \\(EACCES\\) \\(re-run authkeys install`, "m"),
+      );
+      expect(r.stderr).not.toMatch(/internal error/);
+    } finally {
+      chmodSync(parent, 0o755);
+      rmSync(dead, { force: true });
     }
   });
 
