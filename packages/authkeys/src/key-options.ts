@@ -125,3 +125,19 @@ export function mergeGroupOptions(group: string, own: string): MergedOptions {
   }
   return { ok: true, options: [group, ...kept].join(","), dropped };
 }
+
+/**
+ * Options with every flag dropped that would turn back on what an earlier one turned off: what the
+ * group merge leaves, applied to cached lines, which an older version wrote with the group's options
+ * first and the key's own after them (`no-port-forwarding,port-forwarding`).
+ */
+export function withoutUndoing(options: string): string {
+  if (!options) return options;
+  const seen = new Set<string>();
+  const kept: string[] = [];
+  for (const option of optionList(options)) {
+    if (!ENABLERS[option.name]?.some((name) => seen.has(name))) kept.push(option.text);
+    seen.add(option.name);
+  }
+  return kept.join(",");
+}

@@ -7,7 +7,7 @@ import type { Logger } from "@opsguard/core/log";
 import { KeyCache } from "./cache";
 import type { AuthkeysConfig } from "./config";
 import { groupRules, queryDirectory } from "./directory";
-import { hasOption, mergeGroupOptions } from "./key-options";
+import { hasOption, mergeGroupOptions, withoutUndoing } from "./key-options";
 import { type AuthorizedKey, checkKeyValue, formatKeyLine, type KeyPolicy } from "./keys";
 import { ServerMemory } from "./server-memory";
 import { isValidUsername } from "./username";
@@ -127,7 +127,7 @@ async function fromCache(
     });
     throw ldapError;
   }
-  const { keys, lines, dropped } = validKeys(cached.lines, policy, request.user, deps.log, "");
+  const { keys, lines, dropped } = validKeys(cached.lines, policy, request.user, deps.log, "", true);
   const served = { user: request.user, keys: lines.length, ageSeconds: Math.round(cached.ageMs / 1000) };
   if (ldapError instanceof LdapAuthError) {
     // Not an outage of the servers but of our account: someone must fix it before the cache runs out.
@@ -154,6 +154,7 @@ function validKeys(
   user: string,
   log: Logger,
   groupOptions: string,
+  cached = false,
 ): { keys: AuthorizedKey[]; lines: string[]; dropped: number } {
   const keys: AuthorizedKey[] = [];
   const seen = new Set<string>();
@@ -168,7 +169,9 @@ function validKeys(
       drop(verdict.reason, verdict.fingerprint);
       continue;
     }
-    const merged = mergeGroupOptions(groupOptions, verdict.key.options);
+    const merged = cached
+      ? ({ ok: true, options: withoutUndoing(verdict.key.options), dropped: [] } as const)
+      : mergeGroupOptions(groupOptions, verdict.key.options);
     if (!merged.ok) {
       drop(merged.reason, verdict.key.fingerprint);
       continue;

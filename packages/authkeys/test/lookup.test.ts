@@ -217,6 +217,21 @@ describe("offline cache", () => {
     expect(statSync(file).mode & 0o777).toBe(0o600);
   });
 
+  it("cached keys an older version wrote with a group's options undone are served with them holding", async () => {
+    const cfg = config();
+    await lookupKeys(cfg, { user: "bob" }, { log });
+    const file = join(cfg.cache.dir, "bob.json");
+    const key = lab.users.bob.keys[0]!.publicKey;
+    writeFileSync(file, JSON.stringify({ version: 1, user: "bob", lines: [`no-port-forwarding,no-pty,port-forwarding ${key}`] }), {
+      mode: 0o600,
+    });
+    const offline = { ...cfg, ldap: { ...cfg.ldap, urls: [deadUrl] } };
+    expect(await lookupKeys(offline, { user: "bob" }, { log })).toMatchObject({
+      source: "cache",
+      lines: [`no-port-forwarding,no-pty ${key}`],
+    });
+  });
+
   it("an unchanged answer only touches the cache file", async () => {
     const cfg = config();
     await lookupKeys(cfg, { user: "bob" }, { log });
