@@ -304,7 +304,7 @@ export const sshdComponent: LabComponent<SshdComponent> = {
       const users = Object.values(slapd.users).map((u) => ({ name: u.uid, uid: u.uidNumber }));
       const sshd = await startSshd({
         users: [...users, { name: "authkeys", uid: AUTHKEYS_UID, home: authkeys.dir }],
-        authorizedKeysCommand: { path: authkeys.bin, args: `--config ${authkeys.configFile} lookup -- %u %f`, user: "authkeys" },
+        authorizedKeysCommand: authkeys.command,
       });
       const alice = slapd.users.alice.keys[0]?.privateKeyFile ?? "";
       return {
