@@ -236,6 +236,36 @@ describe("a group's keyOptions hold", () => {
     // The check can tell: a member of a group without keyOptions may forward.
     expect(await forwardingAllowed("carol", key("carol", "ecdsa").privateKeyFile)).toBe(true);
   });
+
+  // Found by a black-box try: inside a quoted value sshd reads only \" as an escape, so `"A=\\"` does
+  // not end there for sshd. Read any other way, the options sshd obeys are not the ones checked.
+  it("a backslash-quote crafted line cannot smuggle port-forwarding past the group (sshd login refuses to forward)", async () => {
+    const bob = key("bob");
+    const crafted = `environment="A=\\\\",environment=",port-forwarding,agent-forwarding,pty,command=" ${bob.publicKey}" ${bob.publicKey}`;
+    await withKeys("bob", [crafted], async () => {
+      const lookup = asCommandUser(["--config", install.configFile, "bob"]);
+      expect(lookup.stdout).toBe(`${GROUP_OPTIONS},environment="A=\\\\",environment=",pty,command=" ${bob.publicKey}" ${bob.publicKey}\n`);
+      expect(lookup.stderr).toMatch(
+        /ignored key options that would undo the group's keyOptions .*options=port-forwarding,agent-forwarding/,
+      );
+      expect(await forwardingAllowed("bob", bob.privateKeyFile)).toBe(false);
+    });
+  });
+
+  it("a crafted line cannot hide a weak key behind a cert-authority line authkeys would print (sshd refuses the key)", async () => {
+    const dir = join(lab.dir, "crafted");
+    execFileSync("mkdir", ["-p", dir]);
+    const ca = await generateSshKey(dir, "ca", "ed25519", "ca@opsguard.test");
+    const weak = await generateSshKey(dir, "weak", "rsa-1024", "weak@opsguard.test");
+    const crafted = `environment="A=\\\\",cert-authority,environment=",port-forwarding,command=" ${ca.publicKey}" ${weak.publicKey}`;
+    await withKeys("bob", [crafted], async () => {
+      const lookup = asCommandUser(["--config", install.configFile, "bob"]);
+      expect(lookup.stdout).toBe("");
+      expect(lookup.stderr).toMatch(/dropped a key: RSA key of 1024 bits \(minimum 2048\)/);
+      const login = await opensshLogin("bob", weak.privateKeyFile);
+      expect(login.status, login.stderr).not.toBe(0);
+    });
+  });
 });
 
 describe("key lines sshd accepts", () => {
