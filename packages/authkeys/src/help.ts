@@ -12,7 +12,8 @@ uid must equal the name byte for byte), a user outside allowedGroups or a user w
 keyOptions hold: a key's own options that would undo them are dropped with a warning. When no LDAP
 server answers, or the servers refuse our bind, it serves the keys cached at the last successful lookup
 if they are younger than cache.maxStaleSeconds, else it fails (non-zero, no output). A server that
-failed is skipped for cache.deadServerSeconds, then probed again. One line per lookup goes to syslog
+failed is skipped for cache.deadServerSeconds, then probed again, one such server per lookup; a server
+the deadline left untried is never skipped. One line per lookup goes to syslog
 (authpriv) through logger(1) with this PID: user, result, keys, source, ms; stderr if that fails.
 
 Config (/etc/opsguard/authkeys.yaml, or --config, or $AUTHKEYS_CONFIG):

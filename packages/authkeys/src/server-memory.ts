@@ -6,8 +6,7 @@ import type { Logger } from "@opsguard/core/log";
 /** In the cache directory, private like the cached keys; a leading dot, so no user's cache file can have this name. */
 export const SERVER_MEMORY_FILE = ".servers.json";
 
-/** Long enough for sshd's second run of one login (query, then signature). */
-const LOGIN_WINDOW_MS = 5000;
+const FORGET_AFTER_MS = 24 * 3600 * 1000;
 
 interface MemoryFile {
   version: 1;
@@ -19,44 +18,47 @@ interface MemoryFile {
  * Which LDAP servers failed in the last few seconds, shared by every lookup process through a small
  * file. sshd runs the command twice per login and every login is a new process: without this, each run
  * waits for a dead or blackholed server's whole timeout again. A server that failed is skipped until
- * its time is up, then probed again by the next lookup; one that answers is forgotten at once.
+ * its time is up, then probed again; one that answers is forgotten at once. Only a server that failed
+ * is ever skipped: one the deadline left untried is tried by the next run, even sshd's second run of
+ * the same login (else a working server behind dead ones would be skipped, and revocations missed).
  */
 export class ServerMemory implements ServerHealth {
   readonly #file: string;
   readonly #holdMs: number;
   readonly #now: number;
+  /** How far the clock given (a test's) is from Date.now(), so marks set later use the same clock. */
+  readonly #offset: number;
   readonly #log: Logger;
   readonly #down: Map<string, number>;
+  /** The one server whose mark ran out that this lookup probes again; see skip(). */
+  #probing: string | undefined;
   #changed = false;
 
   constructor(dir: string, holdSeconds: number, log: Logger, now = Date.now()) {
     this.#file = join(dir, SERVER_MEMORY_FILE);
     this.#holdMs = holdSeconds * 1000;
     this.#now = now;
+    this.#offset = now - Date.now();
     this.#log = log;
     this.#down = new Map(Object.entries(readMemory(this.#file)));
   }
 
   skip(url: string): string | undefined {
     const until = this.#down.get(url);
-    if (until === undefined || until <= this.#now) return undefined;
     // Never trust a time further away than one hold: a clock set back must not park a server for long.
-    if (until - this.#now > this.#holdMs) return undefined;
-    return `skipped: down moments ago, tried again in ${Math.ceil((until - this.#now) / 1000)} s`;
+    if (until === undefined || until - this.#now > this.#holdMs) return undefined;
+    if (until > this.#now) return `skipped: failed moments ago, tried again in ${Math.ceil((until - this.#now) / 1000)} s`;
+    // Its mark ran out. Dead servers' marks run out together, so one lookup probing all of them would
+    // wait for each again: a lookup probes one, the others wait for the next lookups, one each.
+    if (this.#probing === undefined || this.#probing === url) {
+      this.#probing = url;
+      return undefined;
+    }
+    return `skipped: failed before; this lookup probes ${this.#probing} again, the next lookup this one`;
   }
 
   failed(url: string): void {
-    this.#down.set(url, Date.now() + this.#holdMs);
-    this.#changed = true;
-  }
-
-  /**
-   * The deadline ran out before this server was tried. sshd runs the command again for the same login
-   * a moment later, and that run must not spend a second deadline on it: the deadline is per login.
-   * It is skipped only for that moment, so the next login tries it (the failed ones being skipped).
-   */
-  unreached(url: string): void {
-    this.#down.set(url, Date.now() + Math.min(this.#holdMs, LOGIN_WINDOW_MS));
+    this.#down.set(url, Date.now() + this.#offset + this.#holdMs);
     this.#changed = true;
   }
 
@@ -68,8 +70,10 @@ export class ServerMemory implements ServerHealth {
   async save(): Promise<void> {
     if (!this.#changed) return;
     this.#changed = false;
-    const now = Date.now();
-    const down = Object.fromEntries([...this.#down].filter(([, until]) => until > now));
+    // A mark that ran out is kept (until the server answers), so the probes stay one per lookup even
+    // after a quiet hour; only one a day old is dropped, e.g. a server no longer in the config.
+    const keepAfter = Date.now() + this.#offset - FORGET_AFTER_MS;
+    const down = Object.fromEntries([...this.#down].filter(([, until]) => until > keepAfter));
     try {
       const { writeFileAtomic } = await import("@opsguard/core/state");
       await writeFileAtomic(this.#file, `${JSON.stringify({ version: 1, down } satisfies MemoryFile)}\n`, { mode: 0o600 });

@@ -356,7 +356,7 @@ describe("with every LDAP server blackholed", () => {
       const refused = await opensshLogin("bob", key("bob").privateKeyFile);
       expect(refused.status).not.toBe(0);
       expect(holes.map((h) => h.connections())).toEqual([1, 1]);
-      expect(sshd.logs()).toMatch(/skipped: down moments ago, tried again in \d+ s/);
+      expect(sshd.logs()).toMatch(/skipped: failed moments ago, tried again in \d+ s/);
       console.info(`all LDAP blackholed (deadline 1500 ms): cached login ${cached.ms} ms, uncached refusal ${refused.ms} ms`);
     } finally {
       writeFileSync(install.configFile, original);

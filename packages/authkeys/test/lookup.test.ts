@@ -280,7 +280,7 @@ describe("a server that failed is remembered across lookups", () => {
     const dead = { ...cfg, ldap: { ...cfg.ldap, urls: [blackhole.url] } };
     const warningsBefore = warnings.length;
     expect(await lookupKeys(dead, { user: "alice" }, { log })).toMatchObject({ source: "cache" });
-    expect(warnings.slice(warningsBefore).join("")).toMatch(/skipped: down moments ago, tried again in \d+ s/);
+    expect(warnings.slice(warningsBefore).join("")).toMatch(/skipped: failed moments ago, tried again in \d+ s/);
     expect(blackhole.connections()).toBe(before + 1);
     // Later, it is probed again.
     const later = () => Date.now() + 31_000;
@@ -301,8 +301,8 @@ describe("a server that failed is remembered across lookups", () => {
   });
 });
 
-describe("the deadline is per login", () => {
-  it("a server the deadline left untried is skipped by sshd's second run only, and tried by the next login", async () => {
+describe("only servers that failed are skipped", () => {
+  it("a server the deadline left untried is tried by the next run (sshd's second run too), never skipped", async () => {
     const cfg = config();
     await lookupKeys(cfg, { user: "alice" }, { log });
     // The blackholed server takes the whole deadline: slapd, second in line, is never reached.
@@ -310,15 +310,42 @@ describe("the deadline is per login", () => {
     const before = blackhole.connections();
     expect((await lookupKeys(tight, { user: "alice" }, { log })).source).toBe("cache");
     expect(blackhole.connections()).toBe(before + 1);
-    // sshd's second run, a moment later: both skipped, the cache at once.
+    // sshd's second run and another user's login, a moment later: slapd answers (a revocation would
+    // be seen); only the blackholed server, which failed, is skipped.
     const warningsBefore = warnings.length;
-    expect((await lookupKeys(tight, { user: "alice" }, { log })).source).toBe("cache");
-    const skipped = (url: string, seconds: string) =>
-      new RegExp(`${url.replaceAll(".", "\\.")}: skipped: down moments ago, tried again in ${seconds} s`);
-    expect(warnings.slice(warningsBefore).join("")).toMatch(skipped(lab.url, "[1-5]"));
-    expect(warnings.slice(warningsBefore).join("")).toMatch(skipped(blackhole.url, "(29|30)"));
-    // A login seconds later reaches slapd (the blackholed server still skipped).
-    expect((await lookupKeys(tight, { user: "alice" }, { log, now: () => Date.now() + 6000 })).source).toBe("ldap");
+    expect((await lookupKeys(tight, { user: "alice" }, { log })).source).toBe("ldap");
+    expect(await lookupKeys(tight, { user: "bob" }, { log })).toMatchObject({ source: "ldap", result: "keys" });
     expect(blackhole.connections()).toBe(before + 1);
+    expect(warnings.slice(warningsBefore).join("")).not.toContain(`${lab.url}: skipped`);
+    const memory = JSON.parse(readFileSync(join(cfg.cache.dir, ".servers.json"), "utf8")) as { down: Record<string, number> };
+    expect(Object.keys(memory.down)).toEqual([blackhole.url]);
+  });
+
+  it("when the marks of several dead servers run out, each lookup probes one of them, not all", async () => {
+    const second = await startBlackholeServer();
+    try {
+      const cfg = config({}, { connectTimeoutMs: 300, timeoutMs: 300, deadlineMs: 1500 });
+      await lookupKeys(cfg, { user: "alice" }, { log }); // creates the cache directory, as install does
+      const three = { ...cfg, ldap: { ...cfg.ldap, urls: [blackhole.url, second.url, lab.url] } };
+      const counts = () => [blackhole.connections(), second.connections()];
+      const [a0 = 0, b0 = 0] = counts();
+      expect((await lookupKeys(three, { user: "alice" }, { log })).source).toBe("ldap");
+      expect(counts()).toEqual([a0 + 1, b0 + 1]);
+      // 31 s later both marks have run out: this lookup probes the first only, the next the second only.
+      const warningsBefore = warnings.length;
+      const at = (seconds: number) => () => Date.now() + seconds * 1000;
+      expect((await lookupKeys(three, { user: "alice" }, { log, now: at(31) })).source).toBe("ldap");
+      expect(counts()).toEqual([a0 + 2, b0 + 1]);
+      expect(warnings.slice(warningsBefore).join("")).toContain(
+        `${second.url} (skipped: failed before; this lookup probes ${blackhole.url}`,
+      );
+      expect((await lookupKeys(three, { user: "bob" }, { log, now: at(32) })).source).toBe("ldap");
+      expect(counts()).toEqual([a0 + 2, b0 + 2]);
+      // Both failed again, so both are skipped for the next 30 s.
+      expect((await lookupKeys(three, { user: "bob" }, { log, now: at(33) })).source).toBe("ldap");
+      expect(counts()).toEqual([a0 + 2, b0 + 2]);
+    } finally {
+      await second.stop();
+    }
   });
 });
