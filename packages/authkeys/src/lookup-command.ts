@@ -1,3 +1,4 @@
+import { describeError } from "@opsguard/core/errors";
 import { ExitCode } from "@opsguard/core/exit";
 import { type LogFormat, Logger, type LogLevel } from "@opsguard/core/log";
 import { askAgent } from "./agent-client";
@@ -49,8 +50,12 @@ export async function runLookupCommand(user: string, fingerprint: string | undef
       ms: elapsed(),
     });
   } catch (error) {
-    // On stderr the error line itself is the one line; syslog gets the lookup record too.
-    if (syslog) audit.info("lookup", { user: printableUser(user), result: "error", keys: 0, source: "none", ms: elapsed() });
+    // On stderr the error line itself is the one line; syslog gets the lookup record with the same
+    // cause (a rejected bind naming the DN, every server down, …), as the README promises.
+    if (syslog) {
+      const fields = { user: printableUser(user), result: "error", keys: 0, source: "none", ms: elapsed() };
+      audit.error("lookup", { ...fields, error: describeError(error) });
+    }
     throw error;
   }
 }

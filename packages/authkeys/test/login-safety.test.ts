@@ -408,6 +408,41 @@ describe("syslog", () => {
     }
   });
 
+  it("a failed lookup's syslog line says why, and odd user names are escaped distinctly", async () => {
+    const syslog = await startSyslogSocket(join(install.dir, "dev-log-errors"));
+    const original = readFileSync(install.configFile, "utf8");
+    try {
+      const config = JSON.parse(original) as { ldap: Record<string, unknown> };
+      const dead = `ldap://127.0.0.1:${await closedPort()}`;
+      writeConfig(install.configFile, {
+        ...config,
+        ldap: { ...config.ldap, urls: [dead] },
+        syslog: { facility: "authpriv", socket: syslog.path },
+      });
+      rmSync(join(install.cacheDir, "carol.json"), { force: true });
+      const r = asCommandUser(["--config", install.configFile, "carol"]);
+      expect(r.status).not.toBe(0);
+      // Names that all printed as alice? before; a byte that is not UTF-8 reaches Node as U+FFFD.
+      for (const name of ["alice ", "alice\xff", "a\\x20"]) asCommandUser(["--config", install.configFile, "--", name]);
+      const setpriv = `setpriv --reuid=${AUTHKEYS_UID} --regid=${AUTHKEYS_UID} --clear-groups`;
+      spawnSync("/bin/sh", ["-c", `exec ${setpriv} "$0" --config "$1" -- "$(printf 'alice\\377')"`, install.bin, install.configFile], {
+        env: { PATH: "/usr/bin:/bin" },
+      });
+      await waitFor(() => syslog.messages().length >= 5, "five syslog lines");
+      const [failed, spaced, latin, literal, byte] = syslog.messages();
+      // authpriv.err (10*8+3), with the cause the stderr line gives.
+      expect(failed).toMatch(/^<83>.* authkeys\[\d+\]: lookup user=carol result=error keys=0 source=none ms=\d+ error=".+"$/);
+      expect(failed).toContain(dead);
+      expect(spaced).toMatch(/lookup user=alice\\x20 result=invalid-user /);
+      expect(latin).toMatch(/lookup user=alice\\xff result=invalid-user /);
+      expect(byte).toMatch(/lookup user=alice\\u\{fffd\} result=invalid-user /);
+      expect(literal).toMatch(/lookup user=a\\\\x20 result=invalid-user /);
+    } finally {
+      writeFileSync(install.configFile, original);
+      await syslog.stop();
+    }
+  });
+
   it("without a syslog socket or without logger(1), the lines go to stderr, never nowhere", async () => {
     const original = readFileSync(install.configFile, "utf8");
     try {
