@@ -22,6 +22,8 @@ Config (/etc/opsguard/authkeys.yaml, or --config, or $AUTHKEYS_CONFIG):
   ldap.bindDn            bind DN (omit both for an anonymous bind)
   ldap.bindPassword      "file:/etc/opsguard/authkeys.pw" or "env:NAME"
   ldap.startTls          upgrade ldap:// with StartTLS (default false)
+  ldap.allowPlaintext    send the bind password over ldap:// without StartTLS (default false:
+                         refused, exit 78, except to 127.0.0.0/8, ::1, localhost)
   ldap.caFile            CA certificate(s) to trust
   ldap.connectTimeoutMs  per server (default 1000)
   ldap.timeoutMs         per operation (default 1500)

@@ -349,3 +349,20 @@ describe("only servers that failed are skipped", () => {
     }
   });
 });
+
+describe("a bind password never travels in clear text", () => {
+  it("ldap:// without StartTLS to a host that is not a loopback address is refused before any connection", async () => {
+    for (const url of ["ldap://ldap.example.org", "ldap://127.example.org", "ldap://127.0.0.1.example.org"]) {
+      const plain = config({}, { urls: [url], startTls: false });
+      await expect(lookupKeys(plain, { user: "alice" }, { log }), url).rejects.toThrow(
+        `${url} would carry the bind password in clear text`,
+      );
+    }
+  });
+
+  it("a loopback address is exempt, deliberately: its traffic never leaves the host", async () => {
+    const plainLab = lab.url.replace(/^ldaps?:\/\/[^:/]+/, "ldap://127.0.0.1");
+    const cfg = config({}, { urls: [plainLab], startTls: false, caFile: undefined });
+    expect(await lookupKeys(cfg, { user: "alice" }, { log })).toMatchObject({ source: "ldap", result: "keys" });
+  });
+});

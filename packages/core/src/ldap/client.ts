@@ -479,7 +479,9 @@ function checkUrl(url: string, opts: LdapClientOptions): void {
     throw new ConfigError(`invalid LDAP URL "${url}": scheme must be ldap:// or ldaps://`);
   }
   const host = parsed.hostname.replace(/^\[|\]$/g, "");
-  const loopback = host === "localhost" || host === "::1" || /^127\./.test(host);
+  // Deliberate: loopback traffic never leaves the host. Only an address literal counts, never a name
+  // that merely starts with "127." (127.example.org resolves anywhere), and "localhost".
+  const loopback = host === "localhost" || host === "::1" || (isIP(host) === 4 && host.startsWith("127."));
   if (scheme === "ldap:" && !opts.startTls && opts.bindPassword && !loopback && !opts.allowPlaintext) {
     throw new ConfigError(`${url} would carry the bind password in clear text`, {
       hint: "set ldap.startTls: true, use ldaps://, or (not recommended) ldap.allowPlaintext: true",
