@@ -45,8 +45,6 @@ export interface ServerHealth {
   /** Why to skip this server now, or undefined to try it. */
   skip(url: string): string | undefined;
   failed(url: string): void;
-  /** Not tried: the deadline ran out on the servers before it. */
-  unreached?(url: string): void;
   answered(url: string): void;
 }
 
@@ -255,7 +253,6 @@ export class LdapClient {
       const budget = Math.min(this.#opts.connectTimeoutMs, this.remainingMs());
       if (budget <= 0) {
         attempts.push({ url, reason: "not tried: deadline reached", timedOut: true });
-        health?.unreached?.(url);
         continue;
       }
       try {
