@@ -16,6 +16,9 @@ const SYSTEM_PACKAGES = [
   // laurel: the second auditd-parse conformance mode compares against it.
   ["laurel", "/usr/sbin/laurel"],
   ["libnss-wrapper", "/usr/lib/x86_64-linux-gnu/libnss_wrapper.so"],
+  // authkeys: logger(1) carries syslog lines; python3 binds the unix datagram socket its test reads them on.
+  ["bsdutils", "/usr/bin/logger"],
+  ["python3", "/usr/bin/python3"],
 ];
 
 function run(cmd, args, env = {}) {

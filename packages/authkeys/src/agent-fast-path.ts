@@ -16,8 +16,8 @@ export interface FastPathSettings {
   configStamp: string;
   socket: string;
   timeoutMs: number;
-  /** The audit line goes to syslog with this facility; undefined: to stderr. */
-  facility: string | undefined;
+  /** The audit line goes to syslog with this priority (facility * 8 + info) through logger(1); undefined: to stderr. */
+  syslog: { priority: number; socket: string | undefined } | undefined;
 }
 
 export function configStamp(path: string): string {
@@ -80,21 +80,36 @@ export function runAgentFastPath(
     const user = call.user.replace(/[^\x21-\x7e]/g, "?").slice(0, 64);
     const value = (text: string) => (/[\s"=]/.test(text) ? JSON.stringify(text) : text);
     const line = `lookup user=${value(user)} result=${result} keys=${lines.length} source=agent:${source} ms=${Math.round(process.uptime() * 1000)}`;
-    if (!settings.facility) {
+    if (!settings.syslog) {
       put(2, `authkeys: ${line}\n`);
       return;
     }
+    // As the bundle's Logger sends it: this PID, the priority on the line, and stderr if logger fails.
+    const args = [`--id=${process.pid}`, "-t", "authkeys", "--prio-prefix", "--socket-errors=on"];
+    if (settings.syslog.socket) args.push("-u", settings.syslog.socket);
+    let failed = false;
+    const fail = (problem: string) => {
+      if (failed) return;
+      failed = true;
+      put(2, `authkeys: error: syslog unavailable (${problem}); its lines go to stderr\nauthkeys: ${line}\n`);
+    };
     try {
       const child = process
         .getBuiltinModule("node:child_process")
-        .spawn("logger", ["-t", "authkeys", "--id", String(process.pid), "-p", `${settings.facility}.info`, "--", line], {
-          stdio: "ignore",
-          detached: true,
-        });
-      child.on("error", () => {});
-      child.unref();
-    } catch {
-      // syslog is best effort, as in the bundle's Logger.
+        .spawn("logger", args, { stdio: ["pipe", "ignore", "ignore"], detached: true });
+      child.on("error", (error) => fail(error.message));
+      child.on("exit", (code, signal) => {
+        if (code !== 0) fail(`logger exited with ${signal ?? code}`);
+      });
+      child.stdin.on("error", () => {});
+      child.stdin.end(`<${settings.syslog.priority}>${line}\n`);
+      const timer = setTimeout(() => {
+        child.kill();
+        fail("logger did not finish within 1 s");
+      }, 1000);
+      child.once("exit", () => clearTimeout(timer));
+    } catch (error) {
+      fail((error as Error).message);
     }
   });
   return true;

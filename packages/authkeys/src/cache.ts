@@ -57,7 +57,14 @@ export class KeyCache {
   /** Cached keys if present, private and consistent; a corrupt file is moved aside and ignored. */
   async load(user: string, now = Date.now()): Promise<CachedKeys | undefined> {
     const path = this.#path(user);
-    const info = statSync(path, { throwIfNoEntry: false });
+    let info: ReturnType<typeof statSync>;
+    try {
+      info = statSync(path, { throwIfNoEntry: false });
+    } catch (error) {
+      throw new PermissionError(`cannot read the key cache ${this.#dir} (${(error as NodeJS.ErrnoException).code})`, {
+        hint: "re-run authkeys install, then authkeys doctor as the AuthorizedKeysCommandUser",
+      });
+    }
     if (!info) return undefined;
     const uid = process.getuid?.();
     if ((uid !== undefined && info.uid !== uid) || (info.mode & 0o077) !== 0) {

@@ -18,6 +18,7 @@ const program = createProgram({
     ExitCode.USAGE,
     ExitCode.DATA_ERR,
     ExitCode.UNAVAILABLE,
+    ExitCode.SOFTWARE,
     ExitCode.IO_ERR,
     ExitCode.TEMP_FAIL,
     ExitCode.NO_PERM,
@@ -29,7 +30,7 @@ const program = createProgram({
 program
   .command("lookup", { isDefault: true })
   .description("print the authorized_keys lines of <user> (the default command; what sshd runs)")
-  .argument("<user>", "login name (sshd's %u)")
+  .argument("<user>", "login name (sshd's %u; write -- before it)")
   .argument("[fingerprint]", "print only the key with this SHA256 fingerprint (sshd's %f)")
   .argument("[type]", "key type offered (sshd's %t); informational")
   .argument("[key]", "base64 key offered (sshd's %k); informational")
@@ -69,8 +70,8 @@ program
   .description("install this bundle where sshd accepts it (root-owned), with a V8 code cache and the cache directory")
   .option("--prefix <dir>", "install directory", DEFAULT_PREFIX)
   .option("--run-as <user>", "AuthorizedKeysCommandUser, owner of the cache directory", "authkeys")
-  .option("--cache-dir <dir>", "offline key cache (cache.dir in the config)", "/var/cache/opsguard/authkeys")
-  .action(async (opts: { prefix: string; runAs: string; cacheDir: string }, command: Command) => {
+  .option("--cache-dir <dir>", "offline key cache, only when the config has none (default: the config's cache.dir)")
+  .action(async (opts: { prefix: string; runAs: string; cacheDir?: string }, command: Command) => {
     const ctx = cliContext(command);
     const { installAuthkeys } = await import("./install");
     const report = await installAuthkeys({ ...opts, config: ctx.opts.config });

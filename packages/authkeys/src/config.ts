@@ -33,6 +33,11 @@ export const authkeysConfigSchema = z.strictObject({
     .string()
     .regex(/^[A-Za-z][A-Za-z0-9-]*$/, { message: "expected an attribute name" })
     .default("sshPublicKey"),
+  /** The attribute that must equal the login name exactly (sshd's names are case-sensitive, LDAP's uid is not). */
+  userNameAttribute: z
+    .string()
+    .regex(/^[A-Za-z][A-Za-z0-9-]*$/, { message: "expected an attribute name" })
+    .default("uid"),
   /** Only members of one of these groups get keys; the first listed group the user is in decides keyOptions. */
   allowedGroups: z.array(allowedGroup).optional(),
   keyTypes: z.array(z.string().regex(/^[a-z0-9@.-]+$/)).default(DEFAULT_KEY_TYPES),
@@ -48,6 +53,11 @@ export const authkeysConfigSchema = z.strictObject({
         .int()
         .positive()
         .default(3 * 24 * 3600),
+      /**
+       * A server that failed is skipped by the next lookups (sshd runs two per login) for this long,
+       * then probed again; remembered in the cache directory. 0: every lookup tries every server.
+       */
+      deadServerSeconds: z.number().int().min(0).max(3600).default(30),
     })
     .prefault({}),
   /**
@@ -81,6 +91,8 @@ export const authkeysConfigSchema = z.strictObject({
           "local6",
           "local7",
         ]),
+        /** The local syslog datagram socket. */
+        socket: z.string().startsWith("/", { message: "expected an absolute path" }).optional(),
       }),
     ])
     .default({ facility: "authpriv" }),

@@ -8,6 +8,8 @@ export interface DirectoryQuery {
   base: string;
   filter: FilterTemplate;
   keyAttribute: string;
+  /** Must hold the requested name byte for byte: LDAP matches uid case-insensitively, sshd does not. */
+  nameAttribute: string;
   groups: readonly GroupRule[] | undefined;
 }
 
@@ -22,9 +24,10 @@ export type DirectoryAnswer =
  * member / uniqueMember / memberUid values.
  */
 export async function queryDirectory(client: LdapClient, query: DirectoryQuery, user: string): Promise<DirectoryAnswer> {
-  const attributes = query.groups ? [query.keyAttribute, "memberOf"] : [query.keyAttribute];
+  const attributes = [query.keyAttribute, query.nameAttribute, ...(query.groups ? ["memberOf"] : [])];
   const entry = await client.searchOne(query.base, { filter: query.filter.fill({ user }), attributes });
-  if (!entry) return { kind: "unknown-user" };
+  // "AKALICE" finds alice's entry (caseIgnoreMatch), but sshd logs AKALICE in as another account.
+  if (!entry?.get(query.nameAttribute).includes(user)) return { kind: "unknown-user" };
   const values = entry.get(query.keyAttribute);
   if (!query.groups) return { kind: "user", dn: entry.dn, values, group: undefined };
   const memberOf = entry.get("memberOf");

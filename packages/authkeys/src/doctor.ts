@@ -1,7 +1,7 @@
 import { lookup as dnsLookup } from "node:dns/promises";
-import { realpathSync, statSync } from "node:fs";
+import { readFileSync, realpathSync, rmSync, statSync, unlinkSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
-import { dirname } from "node:path";
+import { dirname, join } from "node:path";
 import type { CliContext } from "@opsguard/core/cli";
 import { loadConfig } from "@opsguard/core/config";
 import { describeError } from "@opsguard/core/errors";
@@ -95,18 +95,62 @@ export function checkCommandPath(path: string): Array<{ verdict: Verdict; detail
   return checks;
 }
 
+/**
+ * Run as the command user (as sshd runs logins), it proves the cache works: a file written, read back
+ * and removed. Run as root it can only check owner, mode and the way there.
+ */
 function checkCacheDir(config: AuthkeysConfig): [Verdict, string] {
   if (!config.cache.enabled) return ["warn", "the offline cache is disabled: an LDAP outage locks everyone out"];
   const dir = config.cache.dir;
   let info: ReturnType<typeof statSync>;
   try {
     info = statSync(dir);
-  } catch {
-    return ["warn", `${dir} does not exist yet; create it: install -d -o authkeys -g authkeys -m 700 ${dir}`];
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    return [
+      "fail",
+      `${dir}: ${code === "ENOENT" ? "does not exist" : `cannot reach it (${code})`}; logins run without a cache: re-run install`,
+    ];
   }
   if ((info.mode & 0o077) !== 0) return ["fail", `${dir} has mode ${(info.mode & 0o777).toString(8)}; chmod 700 ${dir}`];
+  const uid = process.getuid?.() ?? 0;
+  if (uid !== 0) return probeCache(dir, uid);
   if (info.uid === 0) return ["warn", `${dir} is owned by root; chown it to the AuthorizedKeysCommandUser`];
-  return ["ok", `${dir} is private (mode 700, owner uid ${info.uid})`];
+  for (let p = dirname(dir); ; p = dirname(p)) {
+    if (!searchable(statSync(p), info.uid, info.gid))
+      return ["fail", `${p} is closed to uid ${info.uid}, the owner of ${dir}: chmod o+x ${p}`];
+    if (p === dirname(p)) break;
+  }
+  return ["ok", `${dir} is private (mode 700, owner uid ${info.uid}); run doctor as that user to prove it writable`];
+}
+
+function probeCache(dir: string, uid: number): [Verdict, string] {
+  const probe = join(dir, `.doctor-${process.pid}`);
+  const text = `authkeys doctor ${Date.now()}\n`;
+  let written = false;
+  try {
+    writeFileSync(probe, text, { mode: 0o600, flag: "wx" });
+    written = true;
+    if (readFileSync(probe, "utf8") !== text) return ["fail", `${dir}: a file written there read back differently`];
+    unlinkSync(probe);
+    written = false;
+    return ["ok", `${dir} is private (mode 700) and uid ${uid} wrote, read and removed a file there`];
+  } catch (error) {
+    return [
+      "fail",
+      `uid ${uid} cannot write and read keys in ${dir} (${(error as NodeJS.ErrnoException).code}): chown it to this user, chmod 700`,
+    ];
+  } finally {
+    if (written) rmSync(probe, { force: true });
+  }
+}
+
+/** Whether this uid/gid (root aside) may pass through a directory. */
+export function searchable(info: { uid: number; gid: number; mode: number }, uid: number, gid: number): boolean {
+  if (uid === 0) return true;
+  if (info.uid === uid) return (info.mode & 0o100) !== 0;
+  if (info.gid === gid) return (info.mode & 0o010) !== 0;
+  return (info.mode & 0o001) !== 0;
 }
 
 /** The agent runs as the command user, who owns the cache directory; the doctor itself usually runs as root. */

@@ -1,15 +1,20 @@
 /** Shown by --help after the options; the README says the same. */
 export const HELP_AFTER = `Install (as root): authkeys install — copies it to /usr/local/lib/opsguard/authkeys/ (root-owned, as sshd
 requires) with a launcher, a V8 code cache and the validated config (re-run it after editing the config, or
-every login validates it again), creates the cache directory, and prints the sshd_config lines:
-  AuthorizedKeysCommand /usr/local/lib/opsguard/authkeys/authkeys lookup %u %f
+every login validates it again), creates the config's cache.dir for --run-as (parents it creates 0755),
+and prints the sshd_config lines ("--" keeps a user named like an option a name):
+  AuthorizedKeysCommand /usr/local/lib/opsguard/authkeys/authkeys lookup -- %u %f
   AuthorizedKeysCommandUser authkeys
 sshd runs it once per offered key.
 
-It prints only valid authorized_keys lines and exits 0 — with no lines for an unknown user, a user
-outside allowedGroups or a user without keys. When no LDAP server answers it serves the keys cached
-at the last successful lookup if they are younger than cache.maxStaleSeconds, else it fails (non-zero,
-no output). One line per lookup goes to syslog (authpriv): user, result, keys, source, ms.
+It prints only valid authorized_keys lines and exits 0 — with no lines for an unknown user (the entry's
+uid must equal the name byte for byte), a user outside allowedGroups or a user without keys. A group's
+keyOptions hold: a key's own options that would undo them are dropped with a warning. When no LDAP
+server answers, or the servers refuse our bind, it serves the keys cached at the last successful lookup
+if they are younger than cache.maxStaleSeconds, else it fails (non-zero, no output). A server that
+failed is skipped for cache.deadServerSeconds, then probed again, one such server per lookup; a server
+the deadline left untried is never skipped. One line per lookup goes to syslog
+(authpriv) through logger(1) with this PID: user, result, keys, source, ms; stderr if that fails.
 
 Config (/etc/opsguard/authkeys.yaml, or --config, or $AUTHKEYS_CONFIG):
   ldap.urls              servers tried in order, e.g. [ldaps://ldap1.example.org, ldaps://ldap2.example.org]
@@ -17,12 +22,15 @@ Config (/etc/opsguard/authkeys.yaml, or --config, or $AUTHKEYS_CONFIG):
   ldap.bindDn            bind DN (omit both for an anonymous bind)
   ldap.bindPassword      "file:/etc/opsguard/authkeys.pw" or "env:NAME"
   ldap.startTls          upgrade ldap:// with StartTLS (default false)
+  ldap.allowPlaintext    send the bind password over ldap:// without StartTLS (default false:
+                         refused, exit 78, except to 127.0.0.0/8, ::1, localhost)
   ldap.caFile            CA certificate(s) to trust
   ldap.connectTimeoutMs  per server (default 1000)
   ldap.timeoutMs         per operation (default 1500)
   ldap.deadlineMs        everything, failover included (default 2500)
   userBase               where users live (default ldap.baseDn)
   userFilter             default (&(objectClass=posixAccount)(uid={user}))
+  userNameAttribute      must equal the login name exactly (default uid)
   keyAttribute           default sshPublicKey
   allowedGroups          group DNs, or {dn, keyOptions} to prepend e.g. from="10.0.0.0/8",no-agent-forwarding
   keyTypes               default ssh-ed25519, ecdsa-sha2-nistp256/384/521, ssh-rsa
@@ -30,7 +38,9 @@ Config (/etc/opsguard/authkeys.yaml, or --config, or $AUTHKEYS_CONFIG):
   cache.enabled          default true
   cache.dir              default /var/cache/opsguard/authkeys (owner: the command user, mode 0700)
   cache.maxStaleSeconds  default 259200 (3 days)
+  cache.deadServerSeconds  skip a server that failed this long (default 30; 0: never)
   syslog                 {facility: authpriv} (default) or false for stderr only
+  syslog.socket          the local syslog socket (default /dev/log)
   agent.socket           unix socket of "authkeys agent" (default: no agent), e.g. /run/authkeys/agent.sock
   agent.timeoutMs        how long a login waits for the agent before looking up directly (default 1000)
 
@@ -39,6 +49,10 @@ agent.socket, so a login loads no TLS or LDAP code. Run it as the AuthorizedKeys
 User=authkeys, RuntimeDirectory=authkeys, RuntimeDirectoryMode=0700, Restart=on-failure). Every request
 is still a full lookup (fresh search, cache, revocation); on any agent problem a login looks up directly.
 It refuses to start (exit 77) if the socket's directory is not its own or is writable by others.
+
+Exit 65: LDAP refused the search (userFilter, userBase, attribute) or several entries matched;
+70: internal error (a bug: please report it). Run doctor as the command user (sudo -u authkeys ...):
+it then proves the cache directory writable and readable.
 
 Examples:
   authkeys alice                         keys of alice

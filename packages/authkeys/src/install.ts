@@ -1,18 +1,20 @@
 import { spawnSync } from "node:child_process";
-import { chmodSync, chownSync, mkdirSync, statSync } from "node:fs";
+import { chmodSync, chownSync, mkdirSync, readdirSync, statSync } from "node:fs";
+import { dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describeError, PermissionError, UsageError } from "@opsguard/core/errors";
 import { installWithLauncher } from "@opsguard/core/launcher";
 import { agentFastPathExpression, configStamp } from "./agent-fast-path";
 import type { AuthkeysConfig } from "./config";
-import { checkCommandPath } from "./doctor";
+import { checkCommandPath, searchable } from "./doctor";
 import { VALIDATED_CONFIG_FILE, validatedConfigFile } from "./login-config";
 import { sshdConfigLines } from "./sshd-config";
 
 export interface InstallOptions {
   prefix: string;
   runAs: string;
-  cacheDir: string;
+  /** --cache-dir: only where the config has no cache.dir of its own to say it. */
+  cacheDir?: string | undefined;
   config?: string | undefined;
 }
 
@@ -52,7 +54,8 @@ export async function installAuthkeys(options: InstallOptions): Promise<InstallR
     ...agentFastPath(options.config, validated?.content),
   });
   for (const check of checkCommandPath(launcher)) if (check.verdict === "fail") warnings.push(check.detail);
-  warnings.push(...prepareCacheDir(options.cacheDir, options.runAs));
+  const cache = cacheSettings(options.cacheDir, validated?.content);
+  if (cache.enabled) warnings.push(...prepareCacheDir(cache.dir, options.runAs));
   return { launcher, warnings, sshdConfig: sshdConfigLines({ path: launcher, user: options.runAs, config: options.config }) };
 }
 
@@ -70,21 +73,75 @@ function agentFastPath(configPath: string | undefined, validated: string | undef
       configStamp: configStamp(configPath),
       socket: config.agent.socket,
       timeoutMs: config.agent.timeoutMs,
-      facility: config.syslog ? config.syslog.facility : undefined,
+      syslog: config.syslog ? { priority: SYSLOG_FACILITY[config.syslog.facility] * 8 + 6, socket: config.syslog.socket } : undefined,
     }),
   };
 }
 
+/**
+ * Where logins will cache keys: the validated config's cache.dir (its default included), since that is
+ * what a login reads. --cache-dir only stands in when the config could not be validated; naming another
+ * directory than the config would leave logins without the one install prepared, so it is refused.
+ */
+/** RFC 5424 §6.2.1 facility numbers, as logger(1) and syslog(3) use them. */
+const SYSLOG_FACILITY: Record<Exclude<AuthkeysConfig["syslog"], false>["facility"], number> = {
+  auth: 4,
+  authpriv: 10,
+  daemon: 3,
+  user: 1,
+  local0: 16,
+  local1: 17,
+  local2: 18,
+  local3: 19,
+  local4: 20,
+  local5: 21,
+  local6: 22,
+  local7: 23,
+};
+
+function cacheSettings(flag: string | undefined, validated: string | undefined): { enabled: boolean; dir: string } {
+  if (!validated) return { enabled: true, dir: flag ?? DEFAULT_CACHE_DIR };
+  const { cache } = (JSON.parse(validated) as { config: AuthkeysConfig }).config;
+  if (flag !== undefined && flag !== cache.dir) {
+    throw new UsageError(`--cache-dir ${flag} differs from cache.dir ${cache.dir} in the config, which logins use`, {
+      hint: `set cache.dir: ${flag} in the config, or drop --cache-dir`,
+    });
+  }
+  return cache;
+}
+
+const DEFAULT_CACHE_DIR = "/var/cache/opsguard/authkeys";
+
+/**
+ * The cache directory owned by the command user, mode 0700. Directories created above it are 0755: a
+ * 0700 root-owned parent would keep the command user out, and every login would run without a cache.
+ * Existing parents are left as they are, but one the command user cannot pass through is reported.
+ */
 function prepareCacheDir(dir: string, user: string): string[] {
   const uid = idOf(user, "-u");
   const gid = idOf(user, "-g");
   if (uid === undefined || gid === undefined) {
     return [`user ${user} does not exist: useradd --system --no-create-home --shell /usr/sbin/nologin ${user}, then re-run install`];
   }
+  const existing = statSync(dir, { throwIfNoEntry: false });
+  // A cache.dir naming a directory in use (/tmp, /var, a home) must not be handed to the command user.
+  if (existing && existing.uid !== uid && (!existing.isDirectory() || readdirSync(dir).length > 0)) {
+    return [
+      `${dir} exists, is not empty and belongs to uid ${existing.uid}: not giving it to ${user}; set cache.dir to a directory of its own`,
+    ];
+  }
+  mkdirSync(dirname(dir), { recursive: true, mode: 0o755 });
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   chownSync(dir, uid, gid);
   chmodSync(dir, 0o700);
-  return statSync(dir).uid === uid ? [] : [`could not give ${dir} to ${user}`];
+  const warnings = statSync(dir).uid === uid ? [] : [`could not give ${dir} to ${user}`];
+  for (let p = dirname(dir); ; p = dirname(p)) {
+    if (!searchable(statSync(p), uid, gid)) {
+      warnings.push(`${user} cannot reach ${dir}: ${p} is closed to it (chmod o+x ${p}), so logins run without a cache`);
+    }
+    if (p === dirname(p)) break;
+  }
+  return warnings;
 }
 
 function idOf(user: string, flag: "-u" | "-g"): number | undefined {

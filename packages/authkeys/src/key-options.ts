@@ -22,15 +22,39 @@ const FLAG_OPTIONS = new Set([
 const VALUE_OPTIONS = new Set(["command", "environment", "expiry-time", "from", "permitopen", "permitlisten", "principals", "tunnel"]);
 /** Checks an options string as written in config ("from=\"10.0.0.0/8\",no-pty"); returns a problem or undefined. */
 export function checkOptions(options: string): string | undefined {
-  const split = splitOptions(`${options} ssh-ed25519 AAAA`);
-  if (typeof split === "string") return split;
-  return split.options === options ? undefined : "options must not contain spaces outside quotes";
+  const parsed = parseOptions(`${options} ssh-ed25519 AAAA`);
+  if (typeof parsed === "string") return parsed;
+  return parsed.rest === "ssh-ed25519 AAAA" ? undefined : "options must not contain spaces outside quotes";
 }
 
-/** Splits `opt1,opt2="x y" type blob comment` into options and the key part; a string is a problem. */
+/** One option as sshd reads it: its lower-case name and, for name="…", the value with sshd's quoting undone. */
+export interface KeyOption {
+  name: string;
+  value?: string;
+}
+
+/**
+ * Splits `opt1,opt2="x y" type blob comment` into options and the key part; a string is a problem.
+ * The options come back re-written from what was read (formatOptions), never as the user's raw text:
+ * what sshd is given is exactly what every check here looked at.
+ */
 export function splitOptions(text: string): { options: string; rest: string } | string {
+  const parsed = parseOptions(text);
+  if (typeof parsed === "string") return parsed;
+  return { options: formatOptions(parsed.options), rest: parsed.rest };
+}
+
+/**
+ * Reads options the way sshd does (auth-options.c sshauthopt_parse, opt_dequote;
+ * sshkey.c sshkey_advance_past_options): names case-insensitive, a value is `name="…"`, and inside
+ * the quotes ONLY `\"` is an escape: a backslash before anything else, another backslash included,
+ * is a literal backslash. So `"A=\\",x"` is one value, `A=\",x`, as sshd sees it. Where sshd would
+ * accept something unusual (a trailing comma before the key) this refuses: a dropped key is safe.
+ */
+export function parseOptions(text: string): { options: KeyOption[]; rest: string } | string {
   const first = /^\S+/.exec(text)?.[0] ?? "";
-  if (/^(ssh-|ecdsa-|sk-)/.test(first) && !first.includes("=") && !first.includes(",")) return { options: "", rest: text };
+  if (/^(ssh-|ecdsa-|sk-)/.test(first) && !first.includes("=") && !first.includes(",")) return { options: [], rest: text };
+  const options: KeyOption[] = [];
   let i = 0;
   while (true) {
     const name = /^[A-Za-z0-9-]+/.exec(text.slice(i))?.[0];
@@ -41,17 +65,105 @@ export function splitOptions(text: string): { options: string; rest: string } | 
       if (!VALUE_OPTIONS.has(lower)) return `unknown key option "${name}"`;
       if (text[i + 1] !== '"') return `option ${name} needs a quoted value`;
       i += 2;
-      while (i < text.length && text[i] !== '"') i += text[i] === "\\" ? 2 : 1;
+      let value = "";
+      while (i < text.length && text[i] !== '"') {
+        if (text[i] === "\\" && text[i + 1] === '"') i++;
+        value += text[i];
+        i++;
+      }
       if (i >= text.length) return `unterminated quote in option ${name}`;
       i++;
-    } else if (!FLAG_OPTIONS.has(lower)) {
+      options.push({ name: lower, value });
+    } else if (FLAG_OPTIONS.has(lower)) {
+      options.push({ name: lower });
+    } else {
       return `unknown key option "${name}"`;
     }
     if (text[i] === ",") {
       i++;
       continue;
     }
-    if (text[i] === " " || text[i] === "\t") return { options: text.slice(0, i), rest: text.slice(i).trimStart() };
+    if (text[i] === " " || text[i] === "\t") return { options, rest: text.slice(i).replace(/^[ \t]+/, "") };
     return "malformed key options";
   }
+}
+
+/**
+ * Writes options back as sshd reads them: a `"` in a value becomes `\"`, every other character stays.
+ * A value read by parseOptions never ends in a backslash (sshd would have read `\"` as an escape, not
+ * the closing quote), so the closing quote written here is always read as the end of the value.
+ */
+export function formatOptions(options: readonly KeyOption[]): string {
+  return options.map((o) => (o.value === undefined ? o.name : `${o.name}="${o.value.replaceAll('"', '\\"')}"`)).join(",");
+}
+
+/** The options of a string splitOptions returned (or a config's keyOptions), in order. */
+function optionList(options: string): KeyOption[] {
+  if (!options) return [];
+  const parsed = parseOptions(`${options} ssh-ed25519 AAAA`);
+  // Only strings this module wrote or checkOptions accepted get here; refuse to guess at anything else.
+  if (typeof parsed === "string") throw new Error(`key options not checked before use: ${parsed}`);
+  return parsed.options;
+}
+
+/** Each flag that turns a capability back on, and the group options that turn it off. */
+const ENABLERS: Record<string, readonly string[]> = {
+  "agent-forwarding": ["no-agent-forwarding", "restrict"],
+  "port-forwarding": ["no-port-forwarding", "restrict"],
+  pty: ["no-pty", "restrict"],
+  "user-rc": ["no-user-rc", "restrict"],
+  "x11-forwarding": ["no-x11-forwarding", "restrict"],
+  "no-touch-required": ["verify-required"],
+};
+/** sshd adds up these lists, so a user's own value would allow more than the group's. */
+const WIDENING_LISTS = new Set(["permitopen", "permitlisten"]);
+/** sshd refuses a line that has one of these twice ("multiple ... clauses"). */
+const SINGLE = new Set(["command", "from", "principals", "tunnel"]);
+
+/** Whether an options string (as splitOptions returned it) has this flag, e.g. cert-authority. */
+export function hasOption(options: string, name: string): boolean {
+  return optionList(options).some((o) => o.name === name);
+}
+
+export type MergedOptions = { ok: true; options: string; dropped: string[] } | { ok: false; reason: string };
+
+/**
+ * The options of one key of a group member: the group's, then the key's own minus every option that
+ * would undo one of the group's. sshd reads options left to right and a later `port-forwarding`
+ * (or `pty`, … even after `restrict`) wins, so putting the group's first is not enough, and a
+ * `restrict` of ours would be undone the same way: the key's conflicting options are dropped
+ * (the caller logs them). When both set a clause sshd accepts once (from, command, …) the key is
+ * refused whole, as sshd itself would refuse the line; keeping either value could widen access.
+ */
+export function mergeGroupOptions(group: string, own: string): MergedOptions {
+  if (!group) return { ok: true, options: own, dropped: [] };
+  const groupList = optionList(group);
+  const groupNames = new Set(groupList.map((o) => o.name));
+  const kept: KeyOption[] = [];
+  const dropped: string[] = [];
+  for (const option of optionList(own)) {
+    if (SINGLE.has(option.name) && groupNames.has(option.name)) {
+      return { ok: false, reason: `its own ${option.name}= conflicts with the group's` };
+    }
+    const undoes = ENABLERS[option.name]?.some((name) => groupNames.has(name)) ?? false;
+    if (undoes || (WIDENING_LISTS.has(option.name) && groupNames.has(option.name))) dropped.push(formatOptions([option]));
+    else kept.push(option);
+  }
+  return { ok: true, options: formatOptions([...groupList, ...kept]), dropped };
+}
+
+/**
+ * Options with every flag dropped that would turn back on what an earlier one turned off: what the
+ * group merge leaves, applied to cached lines, which an older version wrote with the group's options
+ * first and the key's own after them (`no-port-forwarding,port-forwarding`).
+ */
+export function withoutUndoing(options: string): string {
+  if (!options) return options;
+  const seen = new Set<string>();
+  const kept: KeyOption[] = [];
+  for (const option of optionList(options)) {
+    if (!ENABLERS[option.name]?.some((name) => seen.has(name))) kept.push(option);
+    seen.add(option.name);
+  }
+  return formatOptions(kept);
 }

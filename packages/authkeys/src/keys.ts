@@ -23,7 +23,8 @@ export interface KeyPolicy {
 
 export type KeyVerdict = { ok: true; key: AuthorizedKey } | { ok: false; reason: string; fingerprint: string | undefined };
 
-const KEY_LINE = /^(\S+) ([A-Za-z0-9+/]+={0,2})(?:[ \t]+(.*))?$/;
+// sshd skips any run of spaces and tabs between the fields (sshkey_read).
+const KEY_LINE = /^(\S+)[ \t]+([A-Za-z0-9+/]+={0,2})(?:[ \t]+(.*))?$/;
 
 /**
  * Checks one directory value: optional options, key type, base64 blob, comment. The blob must be

@@ -1,3 +1,4 @@
+import { describeError } from "@opsguard/core/errors";
 import { ExitCode } from "@opsguard/core/exit";
 import { type LogFormat, Logger, type LogLevel } from "@opsguard/core/log";
 import { askAgent } from "./agent-client";
@@ -22,16 +23,16 @@ export async function runLookupCommand(user: string, fingerprint: string | undef
   // A late or broken agent must leave the direct lookup its whole deadline.
   const agentWait = config.agent && launcherProblem === undefined ? config.agent.timeoutMs : 0;
   watchdog(agentWait + config.ldap.deadlineMs + WATCHDOG_GRACE_MS);
-  const facility = config.syslog ? config.syslog.facility : undefined;
+  const syslog = config.syslog || undefined;
   const log = new Logger({
     tool: "authkeys",
     level: options.level,
     format: options.logFormat,
-    ...(facility ? { syslog: { facility } } : {}),
+    ...(syslog ? { syslog } : {}),
   });
   // The one line per lookup goes to syslog, or to stderr when syslog is off (-q silences it there).
-  const audit = facility
-    ? new Logger({ tool: "authkeys", level: "info", syslog: { facility }, stderr: false })
+  const audit = syslog
+    ? new Logger({ tool: "authkeys", level: "info", syslog, stderr: false })
     : new Logger({ tool: "authkeys", level: options.quiet ? "error" : "info", format: options.logFormat });
   try {
     const outcome =
@@ -49,8 +50,12 @@ export async function runLookupCommand(user: string, fingerprint: string | undef
       ms: elapsed(),
     });
   } catch (error) {
-    // On stderr the error line itself is the one line; syslog gets the lookup record too.
-    if (facility) audit.info("lookup", { user: printableUser(user), result: "error", keys: 0, source: "none", ms: elapsed() });
+    // On stderr the error line itself is the one line; syslog gets the lookup record with the same
+    // cause (a rejected bind naming the DN, every server down, …), as the README promises.
+    if (syslog) {
+      const fields = { user: printableUser(user), result: "error", keys: 0, source: "none", ms: elapsed() };
+      audit.error("lookup", { ...fields, error: describeError(error) });
+    }
     throw error;
   }
 }

@@ -1,12 +1,15 @@
+import { describeError } from "@opsguard/core/errors";
 import { type LdapClient, type LdapClientOptions, withLdap } from "@opsguard/core/ldap/client";
-import { LdapTimeoutError, LdapUnavailableError } from "@opsguard/core/ldap/errors";
+import { LdapAuthError, LdapTimeoutError, LdapUnavailableError } from "@opsguard/core/ldap/errors";
 import { compileFilterTemplate } from "@opsguard/core/ldap/filter";
 import { ldapOptionsFromConfig } from "@opsguard/core/ldap/options";
 import type { Logger } from "@opsguard/core/log";
 import { KeyCache } from "./cache";
 import type { AuthkeysConfig } from "./config";
 import { groupRules, queryDirectory } from "./directory";
+import { hasOption, mergeGroupOptions, withoutUndoing } from "./key-options";
 import { type AuthorizedKey, checkKeyValue, formatKeyLine, type KeyPolicy } from "./keys";
+import { ServerMemory } from "./server-memory";
 import { isValidUsername } from "./username";
 
 export type LookupResult = "keys" | "no-keys" | "unknown-user" | "not-allowed" | "invalid-user";
@@ -41,7 +44,8 @@ export type LdapSession = <T>(options: LdapClientOptions, fn: (client: LdapClien
 /**
  * The whole decision for one login attempt. LDAP is the authority whenever it answers: a missing
  * user, a user outside the allowed groups or without keys deletes the cached keys at once. Only when
- * no server answers are cached keys served, and only if younger than cache.maxStaleSeconds.
+ * no server answers (or none lets us bind) are cached keys served, and only if younger than
+ * cache.maxStaleSeconds. Servers that failed moments ago, in this process or an earlier one, are skipped.
  */
 export async function lookupKeys(config: AuthkeysConfig, request: LookupRequest, deps: LookupDeps): Promise<LookupOutcome> {
   const { user } = request;
@@ -53,9 +57,14 @@ export async function lookupKeys(config: AuthkeysConfig, request: LookupRequest,
     base: config.userBase ?? config.ldap.baseDn,
     filter: compileFilterTemplate(config.userFilter, ["user"], "userFilter"),
     keyAttribute: config.keyAttribute,
+    nameAttribute: config.userNameAttribute,
     groups: groupRules(config),
   };
-  const options = { ...ldapOptionsFromConfig(config.ldap, "ldap", deps.env), log };
+  const memory =
+    cache && config.cache.deadServerSeconds > 0 && !deps.ldap
+      ? new ServerMemory(config.cache.dir, config.cache.deadServerSeconds, log, deps.now?.())
+      : undefined;
+  const options = { ...ldapOptionsFromConfig(config.ldap, "ldap", deps.env), log, health: memory };
 
   let answer: Awaited<ReturnType<typeof queryDirectory>>;
   try {
@@ -67,9 +76,11 @@ export async function lookupKeys(config: AuthkeysConfig, request: LookupRequest,
       return found;
     });
   } catch (error) {
-    if (!(error instanceof LdapUnavailableError || error instanceof LdapTimeoutError) || !cache) throw error;
+    await memory?.save();
+    if (!isOutage(error) || !cache) throw error;
     return fromCache(cache, request, policy, config.cache.maxStaleSeconds * 1000, error, deps);
   }
+  await memory?.save();
 
   if (answer.kind !== "user") {
     await cache?.remove(user);
@@ -89,6 +100,15 @@ export async function lookupKeys(config: AuthkeysConfig, request: LookupRequest,
   return { result: "keys", source: "ldap", lines: byFingerprint(keys, lines, request.fingerprint), dropped };
 }
 
+/**
+ * What the cache stands in for: no server answered in time, or none would let us bind. A rejected
+ * bind (the password rotated on the servers first) refuses every user alike, so from the fleet's
+ * view it is an outage, not an answer about the user.
+ */
+function isOutage(error: unknown): error is Error {
+  return error instanceof LdapUnavailableError || error instanceof LdapTimeoutError || error instanceof LdapAuthError;
+}
+
 async function fromCache(
   cache: KeyCache,
   request: LookupRequest,
@@ -100,19 +120,21 @@ async function fromCache(
   const cached = await cache.load(request.user, deps.now?.());
   if (!cached) throw ldapError;
   if (cached.ageMs > maxAgeMs) {
-    deps.log.warn("LDAP unreachable and the cached keys are too old; refusing", {
+    deps.log.warn("no usable LDAP answer and the cached keys are too old; refusing", {
       user: request.user,
       ageSeconds: Math.round(cached.ageMs / 1000),
       maxStaleSeconds: maxAgeMs / 1000,
     });
     throw ldapError;
   }
-  const { keys, lines, dropped } = validKeys(cached.lines, policy, request.user, deps.log, "");
-  deps.log.warn(`LDAP unreachable (${ldapError.message}); serving cached keys`, {
-    user: request.user,
-    keys: lines.length,
-    ageSeconds: Math.round(cached.ageMs / 1000),
-  });
+  const { keys, lines, dropped } = validKeys(cached.lines, policy, request.user, deps.log, "", true);
+  const served = { user: request.user, keys: lines.length, ageSeconds: Math.round(cached.ageMs / 1000) };
+  if (ldapError instanceof LdapAuthError) {
+    // Not an outage of the servers but of our account: someone must fix it before the cache runs out.
+    deps.log.error(`${describeError(ldapError)}; serving cached keys until it is fixed`, served);
+  } else {
+    deps.log.warn(`LDAP unreachable (${ldapError.message}); serving cached keys`, served);
+  }
   return {
     result: lines.length > 0 ? "keys" : "no-keys",
     source: "cache",
@@ -122,32 +144,57 @@ async function fromCache(
   };
 }
 
-/** Valid keys, first occurrence of each; every dropped value is reported by fingerprint, never by content. */
+/**
+ * Valid keys, first occurrence of each; every dropped value is reported by fingerprint, never by
+ * content. A group's options are merged in so that the key's own options cannot undo them.
+ */
 function validKeys(
   values: readonly string[],
   policy: KeyPolicy,
   user: string,
   log: Logger,
-  extraOptions: string,
+  groupOptions: string,
+  cached = false,
 ): { keys: AuthorizedKey[]; lines: string[]; dropped: number } {
   const keys: AuthorizedKey[] = [];
   const seen = new Set<string>();
   let dropped = 0;
+  const drop = (reason: string, fingerprint: string | undefined) => {
+    dropped++;
+    log.warn(`dropped a key: ${reason}`, { user, fingerprint: fingerprint ?? "none" });
+  };
   for (const value of values) {
     const verdict = checkKeyValue(value, policy);
     if (!verdict.ok) {
-      dropped++;
-      log.warn(`dropped a key: ${verdict.reason}`, { user, fingerprint: verdict.fingerprint ?? "none" });
+      drop(verdict.reason, verdict.fingerprint);
+      continue;
+    }
+    const merged = cached
+      ? ({ ok: true, options: withoutUndoing(verdict.key.options), dropped: [] } as const)
+      : mergeGroupOptions(groupOptions, verdict.key.options);
+    if (!merged.ok) {
+      drop(merged.reason, verdict.key.fingerprint);
       continue;
     }
     if (seen.has(verdict.key.fingerprint)) continue;
     seen.add(verdict.key.fingerprint);
-    keys.push(verdict.key);
+    if (merged.dropped.length > 0) {
+      log.warn("ignored key options that would undo the group's keyOptions", {
+        user,
+        fingerprint: verdict.key.fingerprint,
+        options: merged.dropped.map((text) => /^[A-Za-z0-9-]+/.exec(text)?.[0] ?? "?").join(","),
+      });
+    }
+    keys.push({ ...verdict.key, options: merged.options });
   }
-  return { keys, lines: keys.map((k) => formatKeyLine(k, extraOptions)), dropped };
+  return { keys, lines: keys.map((k) => formatKeyLine(k)), dropped };
 }
 
+/**
+ * sshd's %f is the fingerprint of the offered key; for a certificate, of the key inside it, never of the
+ * CA that signed it. So cert-authority lines always stay: sshd matches them against certificates only.
+ */
 function byFingerprint(keys: readonly AuthorizedKey[], lines: readonly string[], fingerprint: string | undefined): string[] {
   if (!fingerprint) return [...lines];
-  return lines.filter((_, i) => keys[i]?.fingerprint === fingerprint);
+  return lines.filter((_, i) => keys[i]?.fingerprint === fingerprint || hasOption(keys[i]?.options ?? "", "cert-authority"));
 }

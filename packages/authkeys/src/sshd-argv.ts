@@ -4,7 +4,7 @@ export type HotCommand =
   | { kind: "warm-up"; config: string | undefined };
 
 /**
- * Recognises sshd's shape, `[--config FILE] [lookup] <user> [fingerprint [type [key]]]`, and the
+ * Recognises sshd's shape, `[--config FILE] [lookup] [--] <user> [fingerprint [type [key]]]`, and the
  * install-time `[--config FILE] warm-up`. Anything else — any other flag, a command, a missing or
  * extra argument — is undefined and goes to the full CLI, which reads these same shapes identically
  * (a test holds the two to the same output) and owns every usage error. Self-contained: the
@@ -23,11 +23,17 @@ export function parseSshdArgv(argv: readonly string[]): HotCommand | undefined {
     config = first.slice("--config=".length);
     rest = rest.slice(1);
   }
-  if (rest.some((arg) => arg.startsWith("-"))) return undefined;
-  if (rest.length === 1 && rest[0] === "warm-up") return { kind: "warm-up", config };
-  if (rest[0] === "lookup") rest = rest.slice(1);
-  else if (rest[0] === undefined || COMMANDS.includes(rest[0])) return undefined;
-  const [user, fingerprint] = rest;
-  if (user === undefined || rest.length > 4) return undefined;
+  // After "--" (which sshd-config prints before %u) nothing is an option: a user "--help" or "-c" is a name.
+  const end = rest.indexOf("--");
+  const before = end === -1 ? rest : rest.slice(0, end);
+  if (before.some((arg) => arg.startsWith("-"))) return undefined;
+  if (end === -1 && rest.length === 1 && rest[0] === "warm-up") return { kind: "warm-up", config };
+  let names = before;
+  if (names[0] === "lookup") names = names.slice(1);
+  else if (end === -1 && (names[0] === undefined || COMMANDS.includes(names[0]))) return undefined;
+  if (end !== -1 && names.length > 0) return undefined;
+  const positional = end === -1 ? names : rest.slice(end + 1);
+  const [user, fingerprint] = positional;
+  if (user === undefined || positional.length > 4) return undefined;
   return { kind: "lookup", config, user, fingerprint };
 }

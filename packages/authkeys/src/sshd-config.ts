@@ -9,12 +9,15 @@ export interface SshdConfigOptions {
   config?: string | undefined;
 }
 
-/** The sshd_config snippet; `lookup` before %u keeps a user named like a subcommand from running it. */
+/**
+ * The sshd_config snippet. `lookup` before %u keeps a user named like a subcommand from running it, and
+ * `--` keeps a user named like an option (`--help`, `-c`) from being read as one.
+ */
 export function sshdConfigLines(options: SshdConfigOptions): string {
   const configArg = options.config ? ` --config ${options.config}` : "";
   return [
     "# /etc/ssh/sshd_config.d/10-authkeys.conf — then: sshd -t && systemctl reload ssh",
-    `AuthorizedKeysCommand ${options.path}${configArg} lookup %u %f`,
+    `AuthorizedKeysCommand ${options.path}${configArg} lookup -- %u %f`,
     `AuthorizedKeysCommandUser ${options.user}`,
     "# Keys come only from LDAP; keep a file (e.g. .ssh/authorized_keys) here only for local break-glass accounts.",
     "AuthorizedKeysFile none",

@@ -27,7 +27,7 @@ beforeAll(async () => {
   const users = (["alice", "bob"] as const).map((name) => ({ name, uid: lab.users[name].uidNumber }));
   sshd = await startSshd({
     users: [...users, { name: "authkeys", uid: AUTHKEYS_UID, home: install.dir }],
-    authorizedKeysCommand: { path: install.bin, args: `--config ${install.configFile} lookup %u %f`, user: "authkeys" },
+    authorizedKeysCommand: { path: install.bin, args: `--config ${install.configFile} lookup -- %u %f`, user: "authkeys" },
   });
   agent = await startAgent();
 });
@@ -279,7 +279,8 @@ describe("authkeys agent", () => {
     const fakeBin = mkdtempSync("/run/opsguard-agent-logger-");
     chmodSync(fakeBin, 0o777);
     const logFile = join(fakeBin, "syslog");
-    writeFileSync(join(fakeBin, "logger"), `#!/bin/sh\nprintf '%s\\n' "$*" >> ${logFile}\n`, { mode: 0o755 });
+    // Records its arguments and then every line it is given on stdin.
+    writeFileSync(join(fakeBin, "logger"), `#!/bin/sh\nprintf '%s\\n' "$*" >> ${logFile}\ncat >> ${logFile}\n`, { mode: 0o755 });
     const syslogInstall = installAuthkeys(lab, { agent: { socket, timeoutMs: AGENT_TIMEOUT_MS }, syslog: { facility: "authpriv" } });
     const [cmd = "", ...args] = asCommandUser([syslogInstall.bin, "--config", syslogInstall.configFile, "lookup", "alice"]);
     const loggedLines = async (count: number) => {
@@ -294,10 +295,14 @@ describe("authkeys agent", () => {
       // The same config, touched: the launcher no longer answers, the bundle asks the agent and logs.
       writeFileSync(syslogInstall.configFile, readFileSync(syslogInstall.configFile));
       expect(spawnSync(cmd, args, { encoding: "utf8", env })).toMatchObject({ status: 0, stderr: "" });
-      const lines = await loggedLines(2);
-      expect(lines).toHaveLength(2);
-      for (const line of lines) {
-        expect(line).toMatch(/^-t authkeys --id \d+ -p authpriv\.info -- lookup user=alice result=keys keys=3 source=agent:ldap ms=\d+$/);
+      const lines = await loggedLines(4);
+      expect(lines).toHaveLength(4);
+      for (const [i, line] of lines.entries()) {
+        expect(line).toMatch(
+          i % 2 === 0
+            ? /^--id=\d+ -t authkeys --prio-prefix --socket-errors=on$/
+            : /^<86>lookup user=alice result=keys keys=3 source=agent:ldap ms=\d+$/,
+        );
       }
     } finally {
       syslogInstall.remove();

@@ -87,6 +87,9 @@ describe("authkeys CLI", () => {
       ["lookup", "alice", "SHA256:unknown", "ssh-ed25519", "AAAA"],
       ["mallory"],
       ["lookup", "*)(uid=*"],
+      ["lookup", "--", "-c", "SHA256:x"],
+      ["lookup", "--", "--help"],
+      ["lookup", "--", "alice", ecdsa?.fingerprint ?? ""],
     ];
     const timeless = (r: ReturnType<typeof run>) => ({ ...r, stderr: r.stderr.replace(/ms=\d+/g, "ms=N") });
     for (const args of shapes) {
@@ -102,6 +105,16 @@ describe("authkeys CLI", () => {
 
   it("a user named like a subcommand is still a lookup after `lookup`", () => {
     expect(run("--config", configFile, "lookup", "doctor")).toMatchObject({ code: 0, stdout: "" });
+  });
+
+  it("a user named like an option is a user after `--` (as sshd-config prints it): no help, no config taken from %f", () => {
+    for (const user of ["--help", "-h", "--version", "-c", "--config"]) {
+      expect(run("--config", configFile, "lookup", "--", user, "SHA256:x")).toMatchObject({
+        code: 0,
+        stdout: "",
+        stderr: expect.stringMatching(/result=invalid-user/),
+      });
+    }
   });
 
   it("exits 0 with no output for unknown and invalid users", () => {
@@ -155,7 +168,7 @@ describe("authkeys CLI", () => {
   it("sshd-config prints the lines to add", () => {
     const r = run("sshd-config", "--path", "/usr/local/sbin/authkeys", "--config", "/etc/opsguard/authkeys.yaml");
     expect(r.code).toBe(0);
-    expect(r.stdout).toContain("AuthorizedKeysCommand /usr/local/sbin/authkeys --config /etc/opsguard/authkeys.yaml lookup %u %f\n");
+    expect(r.stdout).toContain("AuthorizedKeysCommand /usr/local/sbin/authkeys --config /etc/opsguard/authkeys.yaml lookup -- %u %f\n");
     expect(r.stdout).toContain("AuthorizedKeysCommandUser authkeys\n");
   });
 

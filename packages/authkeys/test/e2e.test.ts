@@ -29,7 +29,7 @@ beforeAll(async () => {
   const users = (["alice", "bob", "carol", "dave"] as const).map((name) => ({ name, uid: lab.users[name].uidNumber }));
   sshd = await startSshd({
     users: [...users, { name: "authkeys", uid: AUTHKEYS_UID, home: install.dir }],
-    authorizedKeysCommand: { path: install.bin, args: `--config ${install.configFile} lookup %u %f`, user: "authkeys" },
+    authorizedKeysCommand: { path: install.bin, args: `--config ${install.configFile} lookup -- %u %f`, user: "authkeys" },
   });
 });
 
@@ -97,19 +97,8 @@ describe("sshd with AuthorizedKeysCommand authkeys", () => {
     const reinstall = () =>
       spawnSync(
         process.execPath,
-        [
-          requireBundle(),
-          "install",
-          "--config",
-          install.configFile,
-          "--prefix",
-          install.dir,
-          "--run-as",
-          "root",
-          "--cache-dir",
-          install.cacheDir,
-        ],
-        { encoding: "utf8" },
+        [requireBundle(), "install", "--config", install.configFile, "--prefix", install.dir, "--run-as", "authkeys"],
+        { encoding: "utf8", env: install.installEnv },
       );
     try {
       chownSync(install.configFile, 0, AUTHKEYS_UID);
@@ -121,7 +110,6 @@ describe("sshd with AuthorizedKeysCommand authkeys", () => {
       chownSync(install.configFile, 0, 0);
       chmodSync(install.configFile, 0o644);
       expect(reinstall().status).toBe(0);
-      chownSync(install.cacheDir, AUTHKEYS_UID, AUTHKEYS_UID);
     }
     expect(statSync(stored).mode & 0o777).toBe(0o644);
   });

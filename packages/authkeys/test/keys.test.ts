@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { authkeysConfigSchema, checkKeyValue, checkOptions, DEFAULT_KEY_TYPES, formatKeyLine, isValidUsername } from "../src/index";
+import { mergeGroupOptions, withoutUndoing } from "../src/key-options";
 
 const dir = mkdtempSync(join(tmpdir(), "authkeys-keys-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -64,9 +65,60 @@ describe("checkKeyValue", () => {
     expect(checkOptions("no-pty x")).toBeDefined();
   });
 
+  it("reads a key separated from its type (and options from the key) by several spaces or tabs, as sshd does", () => {
+    const [type, blob, comment] = ed.pub.split(" ");
+    for (const value of [`${type}  ${blob}`, `${type}\t${blob}\t${comment}`, `no-pty\t ${type} \t${blob}  ${comment}`]) {
+      const verdict = checkKeyValue(value, policy);
+      expect(verdict, value).toMatchObject({ ok: true, key: { type, blob, fingerprint: ed.fingerprint } });
+    }
+  });
+
+  it("keeps cert-authority lines as valid keys", () => {
+    const verdict = checkKeyValue(`cert-authority,principals="alice" ${ed.pub}`, policy);
+    expect(verdict.ok && formatKeyLine(verdict.key)).toBe(`cert-authority,principals="alice" ${ed.pub}`);
+  });
+
   it("strips control characters from comments", () => {
     const verdict = checkKeyValue(`${ed.pub.split(" ").slice(0, 2).join(" ")} a\u001b[31mb`, policy);
     expect(verdict.ok && verdict.key.comment).toBe("a[31mb");
+  });
+});
+
+describe("a group's keyOptions hold against the key's own options", () => {
+  it("drops the key's options that would turn back on what the group turns off, and keeps the rest", () => {
+    expect(
+      mergeGroupOptions("no-port-forwarding,no-agent-forwarding", 'port-forwarding,no-pty,agent-forwarding,environment="A=b"'),
+    ).toEqual({
+      ok: true,
+      options: 'no-port-forwarding,no-agent-forwarding,no-pty,environment="A=b"',
+      dropped: ["port-forwarding", "agent-forwarding"],
+    });
+    expect(mergeGroupOptions("restrict", "pty,x11-forwarding,user-rc,port-forwarding,agent-forwarding,no-pty")).toEqual({
+      ok: true,
+      options: "restrict,no-pty",
+      dropped: ["pty", "x11-forwarding", "user-rc", "port-forwarding", "agent-forwarding"],
+    });
+    // permitopen lists add up in sshd: the key's own would open more than the group's.
+    expect(mergeGroupOptions('permitopen="db:5432"', 'permitopen="*:*"')).toMatchObject({ options: 'permitopen="db:5432"' });
+    expect(mergeGroupOptions("no-pty", "port-forwarding")).toMatchObject({ options: "no-pty,port-forwarding", dropped: [] });
+    expect(mergeGroupOptions("", "port-forwarding")).toMatchObject({ options: "port-forwarding", dropped: [] });
+  });
+
+  it("cached lines written before (group options, then the key's own) lose the flags that undo earlier ones", () => {
+    expect(withoutUndoing("no-port-forwarding,no-agent-forwarding,port-forwarding,no-pty,agent-forwarding")).toBe(
+      "no-port-forwarding,no-agent-forwarding,no-pty",
+    );
+    expect(withoutUndoing('restrict,pty,command="x"')).toBe('restrict,command="x"');
+    expect(withoutUndoing("port-forwarding,no-port-forwarding")).toBe("port-forwarding,no-port-forwarding");
+  });
+
+  it("refuses a key that sets a clause sshd takes once, which the group also sets", () => {
+    expect(mergeGroupOptions('from="10.0.0.0/8"', 'from="*"')).toEqual({ ok: false, reason: "its own from= conflicts with the group's" });
+    expect(mergeGroupOptions('command="/bin/true"', 'no-pty,command="/bin/sh"')).toMatchObject({ ok: false });
+    expect(mergeGroupOptions('from="10.0.0.0/8"', 'command="/usr/bin/backup"')).toMatchObject({
+      ok: true,
+      options: 'from="10.0.0.0/8",command="/usr/bin/backup"',
+    });
   });
 });
 

@@ -106,6 +106,7 @@ describe("filter injection", () => {
         base: cfg.ldap.baseDn,
         filter: compileFilterTemplate(cfg.userFilter, ["user"]),
         keyAttribute: "sshPublicKey",
+        nameAttribute: "uid",
         groups: undefined,
       };
       for (const user of attempts) expect(await queryDirectory(client, query, user)).toEqual({ kind: "unknown-user" });
@@ -113,6 +114,17 @@ describe("filter injection", () => {
     } finally {
       await client.close();
     }
+  });
+});
+
+describe("user names are case-sensitive, as sshd's are", () => {
+  it("another spelling of an existing uid gets nothing and leaves no cache file, though LDAP matches it", async () => {
+    const cfg = config();
+    for (const user of ["ALICE", "Alice", "alicE"]) {
+      expect(await lookupKeys(cfg, { user }, { log })).toMatchObject({ result: "unknown-user", lines: [] });
+    }
+    expect((await lookupKeys(cfg, { user: "alice" }, { log })).result).toBe("keys");
+    expect(readdirSync(cfg.cache.dir)).toEqual(["alice.json"]);
   });
 });
 
@@ -205,6 +217,21 @@ describe("offline cache", () => {
     expect(statSync(file).mode & 0o777).toBe(0o600);
   });
 
+  it("cached keys an older version wrote with a group's options undone are served with them holding", async () => {
+    const cfg = config();
+    await lookupKeys(cfg, { user: "bob" }, { log });
+    const file = join(cfg.cache.dir, "bob.json");
+    const key = lab.users.bob.keys[0]!.publicKey;
+    writeFileSync(file, JSON.stringify({ version: 1, user: "bob", lines: [`no-port-forwarding,no-pty,port-forwarding ${key}`] }), {
+      mode: 0o600,
+    });
+    const offline = { ...cfg, ldap: { ...cfg.ldap, urls: [deadUrl] } };
+    expect(await lookupKeys(offline, { user: "bob" }, { log })).toMatchObject({
+      source: "cache",
+      lines: [`no-port-forwarding,no-pty ${key}`],
+    });
+  });
+
   it("an unchanged answer only touches the cache file", async () => {
     const cfg = config();
     await lookupKeys(cfg, { user: "bob" }, { log });
@@ -221,10 +248,121 @@ describe("blackholed LDAP", () => {
   it("gives up within the deadline, then serves a fresh cache", async () => {
     const cfg = config();
     await lookupKeys(cfg, { user: "alice" }, { log });
-    const hung = { ...cfg, ldap: { ...cfg.ldap, urls: [blackhole.url], connectTimeoutMs: 300, timeoutMs: 300, deadlineMs: 800 } };
+    const hung = {
+      ...cfg,
+      ldap: { ...cfg.ldap, urls: [blackhole.url], connectTimeoutMs: 300, timeoutMs: 300, deadlineMs: 800 },
+      cache: { ...cfg.cache, deadServerSeconds: 0 },
+    };
     const started = Date.now();
     expect((await lookupKeys(hung, { user: "alice" }, { log })).source).toBe("cache");
     await expect(lookupKeys(hung, { user: "bob" }, { log })).rejects.toBeInstanceOf(LdapTimeoutError);
     expect(Date.now() - started).toBeLessThan(2 * 800 + 500);
+  });
+});
+
+describe("a server that failed is remembered across lookups", () => {
+  it("is skipped by the next lookups, forgotten when it answers, and probed again once deadServerSeconds pass", async () => {
+    const cfg = config({}, { connectTimeoutMs: 300, timeoutMs: 300, deadlineMs: 800 });
+    await lookupKeys(cfg, { user: "alice" }, { log });
+    const urls = [blackhole.url, lab.url];
+    const both = { ...cfg, ldap: { ...cfg.ldap, urls } };
+    const before = blackhole.connections();
+    // The first lookup waits for the blackholed server, then fails over; the next ones go straight to slapd.
+    expect((await lookupKeys(both, { user: "alice" }, { log })).source).toBe("ldap");
+    expect(blackhole.connections()).toBe(before + 1);
+    expect((await lookupKeys(both, { user: "alice" }, { log })).source).toBe("ldap");
+    expect((await lookupKeys(both, { user: "bob" }, { log })).source).toBe("ldap");
+    expect(blackhole.connections()).toBe(before + 1);
+    const memory = JSON.parse(readFileSync(join(cfg.cache.dir, ".servers.json"), "utf8")) as { down: Record<string, number> };
+    expect(Object.keys(memory.down)).toEqual([blackhole.url]);
+    expect(statSync(join(cfg.cache.dir, ".servers.json")).mode & 0o777).toBe(0o600);
+    // Every server down: the cache is served at once, without waiting for any.
+    const dead = { ...cfg, ldap: { ...cfg.ldap, urls: [blackhole.url] } };
+    const warningsBefore = warnings.length;
+    expect(await lookupKeys(dead, { user: "alice" }, { log })).toMatchObject({ source: "cache" });
+    expect(warnings.slice(warningsBefore).join("")).toMatch(/skipped: failed moments ago, tried again in \d+ s/);
+    expect(blackhole.connections()).toBe(before + 1);
+    // Later, it is probed again.
+    const later = () => Date.now() + 31_000;
+    expect((await lookupKeys(both, { user: "alice" }, { log, now: later })).source).toBe("ldap");
+    expect(blackhole.connections()).toBe(before + 2);
+    // A server that answers again is forgotten at once.
+    const labOnly = { ...cfg, ldap: { ...cfg.ldap, urls: [lab.url] } };
+    await lab.stopServer();
+    try {
+      expect((await lookupKeys(labOnly, { user: "alice" }, { log })).source).toBe("cache");
+    } finally {
+      await lab.startServer();
+    }
+    const remembered = () => Object.keys(JSON.parse(readFileSync(join(cfg.cache.dir, ".servers.json"), "utf8")).down);
+    expect(remembered()).toContain(lab.url);
+    expect((await lookupKeys(labOnly, { user: "alice" }, { log, now: later })).source).toBe("ldap");
+    expect(remembered()).not.toContain(lab.url);
+  });
+});
+
+describe("only servers that failed are skipped", () => {
+  it("a server the deadline left untried is tried by the next run (sshd's second run too), never skipped", async () => {
+    const cfg = config();
+    await lookupKeys(cfg, { user: "alice" }, { log });
+    // The blackholed server takes the whole deadline: slapd, second in line, is never reached.
+    const tight = { ...cfg, ldap: { ...cfg.ldap, urls: [blackhole.url, lab.url], connectTimeoutMs: 400, deadlineMs: 400 } };
+    const before = blackhole.connections();
+    expect((await lookupKeys(tight, { user: "alice" }, { log })).source).toBe("cache");
+    expect(blackhole.connections()).toBe(before + 1);
+    // sshd's second run and another user's login, a moment later: slapd answers (a revocation would
+    // be seen); only the blackholed server, which failed, is skipped.
+    const warningsBefore = warnings.length;
+    expect((await lookupKeys(tight, { user: "alice" }, { log })).source).toBe("ldap");
+    expect(await lookupKeys(tight, { user: "bob" }, { log })).toMatchObject({ source: "ldap", result: "keys" });
+    expect(blackhole.connections()).toBe(before + 1);
+    expect(warnings.slice(warningsBefore).join("")).not.toContain(`${lab.url}: skipped`);
+    const memory = JSON.parse(readFileSync(join(cfg.cache.dir, ".servers.json"), "utf8")) as { down: Record<string, number> };
+    expect(Object.keys(memory.down)).toEqual([blackhole.url]);
+  });
+
+  it("when the marks of several dead servers run out, each lookup probes one of them, not all", async () => {
+    const second = await startBlackholeServer();
+    try {
+      const cfg = config({}, { connectTimeoutMs: 300, timeoutMs: 300, deadlineMs: 1500 });
+      await lookupKeys(cfg, { user: "alice" }, { log }); // creates the cache directory, as install does
+      const three = { ...cfg, ldap: { ...cfg.ldap, urls: [blackhole.url, second.url, lab.url] } };
+      const counts = () => [blackhole.connections(), second.connections()];
+      const [a0 = 0, b0 = 0] = counts();
+      expect((await lookupKeys(three, { user: "alice" }, { log })).source).toBe("ldap");
+      expect(counts()).toEqual([a0 + 1, b0 + 1]);
+      // 31 s later both marks have run out: this lookup probes the first only, the next the second only.
+      const warningsBefore = warnings.length;
+      const at = (seconds: number) => () => Date.now() + seconds * 1000;
+      expect((await lookupKeys(three, { user: "alice" }, { log, now: at(31) })).source).toBe("ldap");
+      expect(counts()).toEqual([a0 + 2, b0 + 1]);
+      expect(warnings.slice(warningsBefore).join("")).toContain(
+        `${second.url} (skipped: failed before; this lookup probes ${blackhole.url}`,
+      );
+      expect((await lookupKeys(three, { user: "bob" }, { log, now: at(32) })).source).toBe("ldap");
+      expect(counts()).toEqual([a0 + 2, b0 + 2]);
+      // Both failed again, so both are skipped for the next 30 s.
+      expect((await lookupKeys(three, { user: "bob" }, { log, now: at(33) })).source).toBe("ldap");
+      expect(counts()).toEqual([a0 + 2, b0 + 2]);
+    } finally {
+      await second.stop();
+    }
+  });
+});
+
+describe("a bind password never travels in clear text", () => {
+  it("ldap:// without StartTLS to a host that is not a loopback address is refused before any connection", async () => {
+    for (const url of ["ldap://ldap.example.org", "ldap://127.example.org", "ldap://127.0.0.1.example.org"]) {
+      const plain = config({}, { urls: [url], startTls: false });
+      await expect(lookupKeys(plain, { user: "alice" }, { log }), url).rejects.toThrow(
+        `${url} would carry the bind password in clear text`,
+      );
+    }
+  });
+
+  it("a loopback address is exempt, deliberately: its traffic never leaves the host", async () => {
+    const plainLab = lab.url.replace(/^ldaps?:\/\/[^:/]+/, "ldap://127.0.0.1");
+    const cfg = config({}, { urls: [plainLab], startTls: false, caFile: undefined });
+    expect(await lookupKeys(cfg, { user: "alice" }, { log })).toMatchObject({ source: "ldap", result: "keys" });
   });
 });

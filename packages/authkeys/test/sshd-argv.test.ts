@@ -14,6 +14,18 @@ describe("parseSshdArgv", () => {
     expect(parseSshdArgv(["--config=/a", "warm-up"])).toEqual({ kind: "warm-up", config: "/a" });
   });
 
+  it("after --, as sshd-config prints it, a user name that looks like an option or a command is a user", () => {
+    for (const user of ["--help", "-c", "--config", "-", "--", "doctor", "warm-up"]) {
+      expect(parseSshdArgv(["--config", "/a", "lookup", "--", user, "SHA256:x"])).toEqual({
+        kind: "lookup",
+        config: "/a",
+        user,
+        fingerprint: "SHA256:x",
+      });
+    }
+    expect(parseSshdArgv(["--", "-c", "SHA256:x"])).toMatchObject({ user: "-c", fingerprint: "SHA256:x" });
+  });
+
   it("leaves every other shape to the full CLI", () => {
     for (const argv of [
       [],
@@ -28,7 +40,9 @@ describe("parseSshdArgv", () => {
       ["alice", "-v"],
       ["--config", "-v", "alice"],
       ["alice", "a", "b", "c", "d"],
-      ["--", "-alice"],
+      ["alice", "--", "x"],
+      ["lookup", "--"],
+      ["lookup", "--", "a", "b", "c", "d", "e"],
       ["--version"],
     ]) {
       expect(parseSshdArgv(argv)).toBeUndefined();

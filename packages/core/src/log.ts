@@ -5,12 +5,13 @@ export type LogFormat = "human" | "json";
 export type LogFields = Record<string, unknown>;
 
 const LEVELS: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40, silent: 99 };
-const SYSLOG_SEVERITY: Record<Exclude<LogLevel, "silent">, string> = { debug: "debug", info: "info", warn: "warning", error: "err" };
 const SECRET_KEY = /pass(word)?|secret|token|credential|api[-_]?key|authorization/i;
 
 export interface SyslogOptions {
   /** authpriv for sshd hooks, daemon for OpenVPN, cron for scheduled runs. */
   facility: "auth" | "authpriv" | "daemon" | "cron" | "user" | `local${0 | 1 | 2 | 3 | 4 | 5 | 6 | 7}`;
+  /** The local syslog socket; /dev/log when unset. */
+  socket?: string | undefined;
 }
 
 export interface LoggerOptions {
@@ -68,7 +69,7 @@ export class Logger {
           : `${this.#opts.tool}: ${level === "info" ? "" : `${level}: `}${human}`;
       (this.#opts.stream ?? process.stderr).write(`${line}\n`);
     }
-    if (this.#opts.syslog) sendToSyslog(this.#opts.tool, this.#opts.syslog.facility, SYSLOG_SEVERITY[level], human);
+    if (this.#opts.syslog) syslogPipe(this.#opts.tool, this.#opts.syslog.socket).send(this.#opts.syslog.facility, level, human);
   }
 }
 
@@ -110,19 +111,139 @@ function formatValue(value: unknown): string {
   return JSON.stringify(text).replace(/[\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
 }
 
-// Node has no datagram client for /dev/log, so logger(1) carries the line; it is detached so a slow
-// syslog daemon never holds up the caller (sshd and OpenVPN wait on our exit). child_process loads on
-// the first line: a run that logs to stderr only does not evaluate it.
-function sendToSyslog(tool: string, facility: string, severity: string, line: string): void {
-  try {
-    const { spawn } = process.getBuiltinModule("node:child_process");
-    const child = spawn("logger", ["-t", tool, "--id", String(process.pid), "-p", `${facility}.${severity}`, "--", line], {
-      stdio: "ignore",
-      detached: true,
-    });
-    child.on("error", () => {});
-    child.unref();
-  } catch {
-    // syslog is best effort; stderr already has the line unless it was turned off.
+const FACILITY_CODE: Record<SyslogOptions["facility"], number> = {
+  auth: 4,
+  authpriv: 10,
+  cron: 9,
+  daemon: 3,
+  user: 1,
+  local0: 16,
+  local1: 17,
+  local2: 18,
+  local3: 19,
+  local4: 20,
+  local5: 21,
+  local6: 22,
+  local7: 23,
+};
+const SEVERITY_CODE: Record<Exclude<LogLevel, "silent">, number> = { debug: 7, info: 6, warn: 4, error: 3 };
+
+type LoggerChild = import("node:child_process").ChildProcessByStdio<import("node:stream").Writable, null, import("node:stream").Readable>;
+
+/** One logger(1) per process and socket, shared by every Logger of that tool. */
+const pipes = new Map<string, SyslogPipe>();
+
+function syslogPipe(tool: string, socket: string | undefined): SyslogPipe {
+  const key = `${tool}\0${socket ?? ""}`;
+  let pipe = pipes.get(key);
+  if (!pipe) {
+    pipe = new SyslogPipe(tool, socket);
+    pipes.set(key, pipe);
   }
+  return pipe;
+}
+
+/**
+ * Syslog lines of this process, in order, through ONE logger(1) reading them on stdin: Node has no
+ * client for the unix datagram socket /dev/log (and the one native addon that has one costs a login
+ * about 27 ms to set up, ten times a spawn). logger writes RFC 3164 to the local socket, each line with
+ * its own priority (--prio-prefix) and this process's PID (--id=PID; the tag would otherwise carry
+ * logger's). A line is never dropped silently: when logger cannot run or reports a socket error
+ * (--socket-errors=on), every line it was given goes to stderr instead. A process that ends normally
+ * waits for logger (bounded); one that calls process.exit() leaves it to finish on its own, detached.
+ */
+class SyslogPipe {
+  readonly #tool: string;
+  readonly #socket: string | undefined;
+  #current: LoggerRun | undefined;
+  #failed = false;
+
+  constructor(tool: string, socket: string | undefined) {
+    this.#tool = tool;
+    this.#socket = socket;
+  }
+
+  send(facility: SyslogOptions["facility"], level: Exclude<LogLevel, "silent">, line: string): void {
+    // One message per stdin line: a line break would split it (and could forge a second message).
+    const text = line.replace(/[\r\n]+/g, " ");
+    if (this.#failed) {
+      this.#toStderr([text]);
+      return;
+    }
+    const run = this.#run();
+    run.pending.push(text);
+    run.child.stdin.write(`<${FACILITY_CODE[facility] * 8 + SEVERITY_CODE[level]}>${text}\n`);
+    // A long-lived process hands logger its lines in batches, so the unconfirmed ones stay few.
+    if (run.pending.length >= MAX_LINES_PER_RUN) this.#close(run);
+  }
+
+  #run(): LoggerRun {
+    if (this.#current) return this.#current;
+    const { spawn } = process.getBuiltinModule("node:child_process");
+    const args = [`--id=${process.pid}`, "-t", this.#tool, "--prio-prefix", "--socket-errors=on"];
+    if (this.#socket) args.push("-u", this.#socket);
+    const child: LoggerChild = spawn("logger", args, { stdio: ["pipe", "ignore", "pipe"], detached: true });
+    const run: LoggerRun = { child, pending: [], problem: "" };
+    this.#current = run;
+    child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
+      run.problem += chunk;
+    });
+    child.stdin.on("error", () => {});
+    child.on("error", (error) => this.#fail(run, error.message));
+    child.on("exit", (code, signal) => {
+      if (code === 0) run.pending = [];
+      else this.#fail(run, run.problem.trim().split("\n")[0] || `logger exited with ${signal ?? code}`);
+    });
+    // Idle, it must not keep the process alive; when the process has nothing left to do, it waits for it.
+    child.unref();
+    unrefStream(child.stdin);
+    unrefStream(child.stderr);
+    process.once("beforeExit", () => this.#close(run));
+    return run;
+  }
+
+  /** No more lines for this run: logger sends what it has and exits; wait (at most a second) for its verdict. */
+  #close(run: LoggerRun): void {
+    if (this.#current === run) this.#current = undefined;
+    const { child } = run;
+    if (child.exitCode !== null || child.stdin.writableEnded) return;
+    child.stdin.end();
+    child.ref();
+    refStream(child.stderr);
+    const timer = setTimeout(() => {
+      child.kill();
+      this.#fail(run, "logger did not finish within 1 s");
+    }, 1000);
+    child.once("exit", () => clearTimeout(timer));
+  }
+
+  #fail(run: LoggerRun, problem: string): void {
+    const lines = run.pending;
+    run.pending = [];
+    if (this.#current === run) this.#current = undefined;
+    if (!this.#failed) process.stderr.write(`${this.#tool}: error: syslog unavailable (${problem}); its lines go to stderr\n`);
+    this.#failed = true;
+    this.#toStderr(lines);
+  }
+
+  #toStderr(lines: readonly string[]): void {
+    for (const line of lines) process.stderr.write(`${this.#tool}: ${line}\n`);
+  }
+}
+
+const MAX_LINES_PER_RUN = 100;
+
+interface LoggerRun {
+  child: LoggerChild;
+  /** Lines given to this logger and not yet confirmed by its exit status. */
+  pending: string[];
+  problem: string;
+}
+
+function unrefStream(stream: unknown): void {
+  (stream as { unref?: () => void }).unref?.();
+}
+
+function refStream(stream: unknown): void {
+  (stream as { ref?: () => void }).ref?.();
 }

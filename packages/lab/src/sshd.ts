@@ -218,6 +218,7 @@ function once<T>(fn: () => T): () => T {
 
 /** uid of the dedicated AuthorizedKeysCommandUser; it exists only inside the lab's sshd (nss_wrapper). */
 export const AUTHKEYS_UID = 20_000;
+export const AUTHKEYS_USER = "authkeys";
 /** The built authkeys bundle (`node scripts/build.mjs authkeys`). */
 export const AUTHKEYS_BUNDLE = new URL("../../authkeys/dist/authkeys.cjs", import.meta.url).pathname;
 
@@ -227,13 +228,19 @@ export interface AuthkeysInstall {
   bin: string;
   configFile: string;
   cacheDir: string;
+  /** The AuthorizedKeysCommand that install printed, split for startSshd. */
+  command: AuthorizedKeysCommandOptions;
+  /** The environment install ran in (the command user known through nss_wrapper), to run it again. */
+  installEnv: NodeJS.ProcessEnv;
   remove(): void;
 }
 
 /**
- * Installs the built authkeys the way its README says (`authkeys install`: root-owned directory,
- * launcher, V8 code cache), with a config against the lab's slapd whose files the command user can read,
- * and a cache directory owned by that user.
+ * Installs the built authkeys the way its README says: the config (with cache.dir) in place first, then
+ * `authkeys install --config FILE --run-as authkeys` as root, which makes the root-owned directory, the
+ * launcher, the V8 code cache and the cache directory (with its parents) for the command user, and
+ * prints the sshd_config lines. The account exists for install's `id` through nss_wrapper, as it does
+ * for the lab's sshd, so nothing is added to the machine.
  */
 export function installAuthkeys(slapd: SlapdLab, config: Record<string, unknown> = {}): AuthkeysInstall {
   if (!existsSync(AUTHKEYS_BUNDLE)) throw new Error(`${AUTHKEYS_BUNDLE} is missing: run "node scripts/build.mjs authkeys" first`);
@@ -243,7 +250,8 @@ export function installAuthkeys(slapd: SlapdLab, config: Record<string, unknown>
   });
   const dir = installed.dir;
   chownSync(join(dir, "reader.password"), AUTHKEYS_UID, AUTHKEYS_UID);
-  const cacheDir = join(dir, "cache");
+  // Below directories install has to create, as /var/cache/opsguard/authkeys on a fresh host.
+  const cacheDir = join(dir, "var/cache/opsguard/authkeys");
   const configFile = join(dir, "authkeys.json");
   writeFileSync(
     configFile,
@@ -259,14 +267,25 @@ export function installAuthkeys(slapd: SlapdLab, config: Record<string, unknown>
     ),
     { mode: 0o644 },
   );
+  const nssDir = join(dir, "nss");
+  mkdirSync(nssDir, { mode: 0o755 });
+  const nss = nssFiles(nssDir, [{ name: AUTHKEYS_USER, uid: AUTHKEYS_UID }]);
   // Config first, as the README says: install's warm-up lookup then compiles the LDAP reply path into the code cache.
-  execFileSync(
+  const installEnv = { ...process.env, LD_PRELOAD: NSS_WRAPPER, NSS_WRAPPER_PASSWD: nss.passwd, NSS_WRAPPER_GROUP: nss.group };
+  const printed = execFileSync(
     process.execPath,
-    [AUTHKEYS_BUNDLE, "install", "--config", configFile, "--prefix", dir, "--run-as", "root", "--cache-dir", cacheDir],
-    { stdio: ["ignore", "ignore", "pipe"] },
+    [AUTHKEYS_BUNDLE, "install", "--config", configFile, "--prefix", dir, "--run-as", AUTHKEYS_USER],
+    { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], env: installEnv },
   );
-  chownSync(cacheDir, AUTHKEYS_UID, AUTHKEYS_UID);
-  return { dir, bin: join(dir, "authkeys"), configFile, cacheDir, remove: installed.remove };
+  return { dir, bin: join(dir, "authkeys"), configFile, cacheDir, command: commandOf(printed), installEnv, remove: installed.remove };
+}
+
+/** The AuthorizedKeysCommand and AuthorizedKeysCommandUser lines of printed sshd_config lines. */
+export function commandOf(sshdConfig: string): AuthorizedKeysCommandOptions {
+  const command = /^AuthorizedKeysCommand (\S+) (.*)$/m.exec(sshdConfig);
+  const user = /^AuthorizedKeysCommandUser (\S+)$/m.exec(sshdConfig);
+  if (!command?.[1] || command[2] === undefined || !user?.[1]) throw new Error(`no AuthorizedKeysCommand in:\n${sshdConfig}`);
+  return { path: command[1], args: command[2], user: user[1] };
 }
 
 export interface SshdComponent extends StartedComponent {
@@ -285,7 +304,7 @@ export const sshdComponent: LabComponent<SshdComponent> = {
       const users = Object.values(slapd.users).map((u) => ({ name: u.uid, uid: u.uidNumber }));
       const sshd = await startSshd({
         users: [...users, { name: "authkeys", uid: AUTHKEYS_UID, home: authkeys.dir }],
-        authorizedKeysCommand: { path: authkeys.bin, args: `--config ${authkeys.configFile} lookup %u %f`, user: "authkeys" },
+        authorizedKeysCommand: authkeys.command,
       });
       const alice = slapd.users.alice.keys[0]?.privateKeyFile ?? "";
       return {

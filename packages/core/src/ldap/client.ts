@@ -33,6 +33,19 @@ export interface LdapClientOptions {
   deadlineMs?: number;
   pageSize?: number;
   log?: Logger | undefined;
+  /** Memory of servers that failed recently (a short-lived caller keeps it in a file): those are skipped. */
+  health?: ServerHealth | undefined;
+}
+
+/**
+ * Lets a process that lives for one request (sshd's AuthorizedKeysCommand) skip a server that failed
+ * moments ago in an earlier process, instead of waiting for it again, as SSSD's offline mode does.
+ */
+export interface ServerHealth {
+  /** Why to skip this server now, or undefined to try it. */
+  skip(url: string): string | undefined;
+  failed(url: string): void;
+  answered(url: string): void;
 }
 
 export interface LdapSearchOptions {
@@ -230,7 +243,13 @@ export class LdapClient {
     if (this.#client) await this.close();
     this.#deadlineAt ??= Date.now() + this.#opts.deadlineMs;
     const attempts: Attempt[] = [];
+    const health = this.#opts.health;
     for (const url of this.#opts.urls) {
+      const skipped = health?.skip(url);
+      if (skipped) {
+        attempts.push({ url, reason: skipped, timedOut: false });
+        continue;
+      }
       const budget = Math.min(this.#opts.connectTimeoutMs, this.remainingMs());
       if (budget <= 0) {
         attempts.push({ url, reason: "not tried: deadline reached", timedOut: true });
@@ -239,6 +258,7 @@ export class LdapClient {
       try {
         this.#client = await this.#attempt(url, budget);
         this.#url = url;
+        health?.answered(url);
         if (attempts.length > 0)
           this.#log.warn(`LDAP failover: using ${url}`, { failed: attempts.map((a) => `${a.url} (${a.reason})`).join(", ") });
         return this.#client;
@@ -246,6 +266,7 @@ export class LdapClient {
         if (error instanceof LdapAuthError) throw error;
         const attempt = describeFailure(url, error, budget);
         attempts.push(attempt);
+        health?.failed(url);
         this.#log.debug("LDAP server failed", { url, reason: attempt.reason });
       }
     }
@@ -455,7 +476,9 @@ function checkUrl(url: string, opts: LdapClientOptions): void {
     throw new ConfigError(`invalid LDAP URL "${url}": scheme must be ldap:// or ldaps://`);
   }
   const host = parsed.hostname.replace(/^\[|\]$/g, "");
-  const loopback = host === "localhost" || host === "::1" || /^127\./.test(host);
+  // Deliberate: loopback traffic never leaves the host. Only an address literal counts, never a name
+  // that merely starts with "127." (127.example.org resolves anywhere), and "localhost".
+  const loopback = host === "localhost" || host === "::1" || (isIP(host) === 4 && host.startsWith("127."));
   if (scheme === "ldap:" && !opts.startTls && opts.bindPassword && !loopback && !opts.allowPlaintext) {
     throw new ConfigError(`${url} would carry the bind password in clear text`, {
       hint: "set ldap.startTls: true, use ldaps://, or (not recommended) ldap.allowPlaintext: true",

@@ -1,0 +1,97 @@
+import { readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
+import type { ServerHealth } from "@opsguard/core/ldap/client";
+import type { Logger } from "@opsguard/core/log";
+
+/** In the cache directory, private like the cached keys; a leading dot, so no user's cache file can have this name. */
+export const SERVER_MEMORY_FILE = ".servers.json";
+
+const FORGET_AFTER_MS = 24 * 3600 * 1000;
+
+interface MemoryFile {
+  version: 1;
+  /** URL → until when (epoch ms) it is skipped. */
+  down: Record<string, number>;
+}
+
+/**
+ * Which LDAP servers failed in the last few seconds, shared by every lookup process through a small
+ * file. sshd runs the command twice per login and every login is a new process: without this, each run
+ * waits for a dead or blackholed server's whole timeout again. A server that failed is skipped until
+ * its time is up, then probed again; one that answers is forgotten at once. Only a server that failed
+ * is ever skipped: one the deadline left untried is tried by the next run, even sshd's second run of
+ * the same login (else a working server behind dead ones would be skipped, and revocations missed).
+ */
+export class ServerMemory implements ServerHealth {
+  readonly #file: string;
+  readonly #holdMs: number;
+  readonly #now: number;
+  /** How far the clock given (a test's) is from Date.now(), so marks set later use the same clock. */
+  readonly #offset: number;
+  readonly #log: Logger;
+  readonly #down: Map<string, number>;
+  /** The one server whose mark ran out that this lookup probes again; see skip(). */
+  #probing: string | undefined;
+  #changed = false;
+
+  constructor(dir: string, holdSeconds: number, log: Logger, now = Date.now()) {
+    this.#file = join(dir, SERVER_MEMORY_FILE);
+    this.#holdMs = holdSeconds * 1000;
+    this.#now = now;
+    this.#offset = now - Date.now();
+    this.#log = log;
+    this.#down = new Map(Object.entries(readMemory(this.#file)));
+  }
+
+  skip(url: string): string | undefined {
+    const until = this.#down.get(url);
+    // Never trust a time further away than one hold: a clock set back must not park a server for long.
+    if (until === undefined || until - this.#now > this.#holdMs) return undefined;
+    if (until > this.#now) return `skipped: failed moments ago, tried again in ${Math.ceil((until - this.#now) / 1000)} s`;
+    // Its mark ran out. Dead servers' marks run out together, so one lookup probing all of them would
+    // wait for each again: a lookup probes one, the others wait for the next lookups, one each.
+    if (this.#probing === undefined || this.#probing === url) {
+      this.#probing = url;
+      return undefined;
+    }
+    return `skipped: failed before; this lookup probes ${this.#probing} again, the next lookup this one`;
+  }
+
+  failed(url: string): void {
+    this.#down.set(url, Date.now() + this.#offset + this.#holdMs);
+    this.#changed = true;
+  }
+
+  answered(url: string): void {
+    this.#changed ||= this.#down.delete(url);
+  }
+
+  /** Writes the file if anything changed; a failure to write costs only the next lookup's wait. */
+  async save(): Promise<void> {
+    if (!this.#changed) return;
+    this.#changed = false;
+    // A mark that ran out is kept (until the server answers), so the probes stay one per lookup even
+    // after a quiet hour; only one a day old is dropped, e.g. a server no longer in the config.
+    const keepAfter = Date.now() + this.#offset - FORGET_AFTER_MS;
+    const down = Object.fromEntries([...this.#down].filter(([, until]) => until > keepAfter));
+    try {
+      const { writeFileAtomic } = await import("@opsguard/core/state");
+      await writeFileAtomic(this.#file, `${JSON.stringify({ version: 1, down } satisfies MemoryFile)}\n`, { mode: 0o600 });
+    } catch (error) {
+      this.#log.debug("could not remember which LDAP servers failed", { file: this.#file, error: (error as Error).message });
+    }
+  }
+}
+
+/** The remembered failures, or none when the file is missing, not ours alone, or not what we write. */
+function readMemory(file: string): Record<string, number> {
+  try {
+    const info = statSync(file);
+    if (info.uid !== process.getuid?.() || (info.mode & 0o022) !== 0) return {};
+    const parsed = JSON.parse(readFileSync(file, "utf8")) as Partial<MemoryFile>;
+    if (parsed.version !== 1 || typeof parsed.down !== "object" || parsed.down === null) return {};
+    return Object.fromEntries(Object.entries(parsed.down).filter(([, until]) => typeof until === "number"));
+  } catch {
+    return {};
+  }
+}
