@@ -16,6 +16,9 @@ const SYSTEM_PACKAGES = [
   // laurel: the second auditd-parse conformance mode compares against it.
   ["laurel", "/usr/sbin/laurel"],
   ["libnss-wrapper", "/usr/lib/x86_64-linux-gnu/libnss_wrapper.so"],
+  // The install tests: man renders the generated man pages, lintian checks the .deb files.
+  ["man-db", "/usr/bin/man"],
+  ["lintian", "/usr/bin/lintian"],
 ];
 
 function run(cmd, args, env = {}) {

@@ -1,10 +1,11 @@
 #!/usr/bin/env node
 // Packs every public package into npm tarballs (node scripts/package/npm.mjs [out-dir], default dist/npm), from
-// the last build (node scripts/build.mjs). pnpm pack, not npm pack: it turns "workspace:*" into the real version
+// the last build (node scripts/build.mjs), with each tool's man page (scripts/package/man.mjs). pnpm pack, not npm pack: it turns "workspace:*" into the real version
 // and applies publishConfig (core's exports and types point at dist/ in the tarball, at src/ in the workspace).
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { writeManPage } from "./man.mjs";
 
 const root = new URL("../..", import.meta.url).pathname;
 const out = resolve(process.argv[2] ?? join(root, "dist/npm"));
@@ -25,6 +26,8 @@ function main() {
     for (const file of Object.values(pkg.bin ?? {})) {
       if (!existsSync(join(dir, file))) fail(`${pkg.name}: ${file} is missing: run node scripts/build.mjs first`);
     }
+    // The man page npm links into <prefix>/share/man (the "man" field), made from this build's --help.
+    if (pkg.man) writeManPage(pkg.name.replace(/^@opsguard\//, ""));
     if (pkg.publishConfig?.types && !existsSync(join(dir, pkg.publishConfig.types)))
       fail(`${pkg.name}: no type declarations: run node scripts/build.mjs first`);
     const r = spawnSync(process.execPath, [join(root, "scripts/pnpm.mjs"), "pack", "--pack-destination", out], {

@@ -124,6 +124,18 @@ describe("npm install -g --prefix <empty dir>", () => {
     expect(help.stdout).toMatch(new RegExp(`^Usage: ${tool}`, "m"));
   });
 
+  it.each(TOOLS)("%s's man page, made from its --help, is where man finds it", (tool) => {
+    const page = run("man", ["--warnings", "-l", join(prefix, "share/man/man1", `${tool}.1`)], {
+      env: { ...process.env, MANWIDTH: "80", LC_ALL: "C.UTF-8" },
+    });
+    expect(page.stderr).toBe("");
+    expect(page.status).toBe(0);
+    expect(page.stdout).toMatch(new RegExp(`^NAME\\n +${tool} +- `, "m"));
+    const help = run(join(prefix, "bin", tool), ["--help"], { cwd: work });
+    // Every option --help lists is in the man page.
+    for (const flag of help.stdout.match(/--[a-z][a-z-]+/g) ?? []) expect(page.stdout, flag).toContain(flag);
+  });
+
   it("installs no copy of core or zod under a tool", () => {
     const ls = run("npm", ["ls", "-g", "--prefix", prefix, "--all", "--parseable"], { cwd: work });
     expect(ls.stdout).toContain("/@opsguard/authkeys");
@@ -157,27 +169,31 @@ describe("@opsguard/core as a library", () => {
     );
   }, 300_000);
 
-  it.each(["nodenext", "bundler"])("its types check under moduleResolution %s, and the code runs", (resolution) => {
-    const tsconfig = {
-      compilerOptions: {
-        target: "ES2022",
-        module: resolution === "nodenext" ? "nodenext" : "esnext",
-        moduleResolution: resolution,
-        strict: true,
-        // The consumer's view of every declaration file we ship, not only the ones it imports.
-        skipLibCheck: false,
-        outDir: `out-${resolution}`,
-        typeRoots: [join(REPO, "node_modules/@types")],
-        types: ["node"],
-      },
-      files: ["index.ts"],
-    };
-    writeFileSync(join(consumer, `tsconfig.${resolution}.json`), JSON.stringify(tsconfig));
-    const tsc = run(join(REPO, "node_modules/.bin/tsc"), ["-p", `tsconfig.${resolution}.json`], { cwd: consumer });
-    expect(tsc.stdout + tsc.stderr).toBe("");
-    expect(tsc.status).toBe(0);
-    const out = run(process.execPath, [join(consumer, `out-${resolution}/index.js`)], { cwd: consumer });
-    expect(out.stderr).toBe("");
-    expect(JSON.parse(out.stdout)).toEqual(["a\\2a\\28b\\29", 78, "bad"]);
-  });
+  it.each(["nodenext", "bundler"])(
+    "its types check under moduleResolution %s, and the code runs",
+    (resolution) => {
+      const tsconfig = {
+        compilerOptions: {
+          target: "ES2022",
+          module: resolution === "nodenext" ? "nodenext" : "esnext",
+          moduleResolution: resolution,
+          strict: true,
+          // The consumer's view of every declaration file we ship, not only the ones it imports.
+          skipLibCheck: false,
+          outDir: `out-${resolution}`,
+          typeRoots: [join(REPO, "node_modules/@types")],
+          types: ["node"],
+        },
+        files: ["index.ts"],
+      };
+      writeFileSync(join(consumer, `tsconfig.${resolution}.json`), JSON.stringify(tsconfig));
+      const tsc = run(join(REPO, "node_modules/.bin/tsc"), ["-p", `tsconfig.${resolution}.json`], { cwd: consumer });
+      expect(tsc.stdout + tsc.stderr).toBe("");
+      expect(tsc.status).toBe(0);
+      const out = run(process.execPath, [join(consumer, `out-${resolution}/index.js`)], { cwd: consumer });
+      expect(out.stderr).toBe("");
+      expect(JSON.parse(out.stdout)).toEqual(["a\\2a\\28b\\29", 78, "bad"]);
+    },
+    180_000,
+  );
 });
