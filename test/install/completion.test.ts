@@ -11,7 +11,10 @@ const bundle = (tool: string) => join(REPO, "packages", tool, "dist", `${tool}.c
 const completionArgs = (tool: string, shell: string) => (tool === "authkeys" ? ["--completion", shell] : ["completion", shell]);
 
 function script(tool: string, shell: string): string {
-  const r = spawnSync(process.execPath, [bundle(tool), ...completionArgs(tool, shell)], { encoding: "utf8", env: { PATH: process.env.PATH } });
+  const r = spawnSync(process.execPath, [bundle(tool), ...completionArgs(tool, shell)], {
+    encoding: "utf8",
+    env: { PATH: process.env.PATH },
+  });
   expect(r.stderr).toBe("");
   expect(r.status).toBe(0);
   return r.stdout;
