@@ -147,6 +147,10 @@ export function writeManPage(tool) {
 
 if (process.argv[1] && resolve(process.argv[1]) === new URL(import.meta.url).pathname) {
   for (const tool of process.argv.length > 2 ? process.argv.slice(2) : TOOLS) {
+    if (!TOOLS.includes(tool)) {
+      console.error(`package/man: unknown tool ${tool}; one of ${TOOLS.join(", ")}`);
+      process.exit(64);
+    }
     try {
       console.log(writeManPage(tool));
     } catch (error) {

@@ -192,9 +192,13 @@ describe.skipIf(reason !== undefined)("Debian packages", () => {
       } else if (tool === "authkeys") {
         // As sshd runs it: the unprivileged command user, an empty environment. The example config names a
         // password file that is not there: it fails closed, one line on stderr, no key on stdout.
-        const r = run("runuser", ["-u", "authkeys", "--", exe, "--config", "/etc/opsguard/authkeys.yaml.example", "lookup", "alice"], {
-          env: noNode,
-        });
+        const r = run(
+          "/usr/sbin/runuser",
+          ["-u", "authkeys", "--", exe, "--config", "/etc/opsguard/authkeys.yaml.example", "lookup", "alice"],
+          {
+            env: noNode,
+          },
+        );
         expect(r.stdout).toBe("");
         expect(r.stderr).toMatch(/authkeys\.password/);
         expect(r.status).toBe(78);
@@ -218,7 +222,9 @@ describe.skipIf(reason !== undefined)("Debian packages", () => {
         // fail closed, at the secret file an admin has yet to write.
         const user = tool === "deputize" ? "deputize" : "nobody";
         const command = tool === "deputize" ? ["run", "--dry-run"] : ["notify", "--user", "alice", "--ip", "81.2.69.160"];
-        const r = run("runuser", ["-u", user, "--", exe, "--config", `/etc/opsguard/${tool}.yaml.example`, ...command], { env: noNode });
+        const r = run("/usr/sbin/runuser", ["-u", user, "--", exe, "--config", `/etc/opsguard/${tool}.yaml.example`, ...command], {
+          env: noNode,
+        });
         expect(r.stderr).toMatch(/cannot read secret file \/etc\/opsguard\/[a-z.-]+ \(ENOENT\)/);
         expect(r.stdout).toBe("");
         expect(r.status).toBe(78);
