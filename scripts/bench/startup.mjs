@@ -26,18 +26,27 @@ try {
     const { launcher } = installWithLauncher({ bundle, prefix: join(dir, tool), name: tool, cacheEnv: "OPSGUARD_BENCH_CODE_CACHE" });
     return { tool, bundle: [process.execPath, bundle], launcher: [launcher], standalone: [sea] };
   });
-  const baseline = median(timeCommand([process.execPath, "-e", "0"], { runs, env }));
-  const cell = (argv) => {
-    const ms = median(timeCommand(argv, { runs, env }));
-    return `${ms.toFixed(1)} (${(ms / baseline).toFixed(2)})`;
-  };
+  // Interleaved: each round runs every command once, so load from other processes falls on all forms alike.
+  const commands = [[process.execPath, "-e", "0"]];
+  for (const form of forms) {
+    for (const flag of ["--version", "--help"]) commands.push([...form.bundle, flag], [...form.launcher, flag], [...form.standalone, flag]);
+  }
+  const samples = commands.map(() => []);
+  for (let round = 0; round < runs; round++) {
+    commands.forEach((argv, i) => samples[i].push(...timeCommand(argv, { runs: 1, env })));
+  }
+  const medians = samples.map(median);
+  const baseline = medians[0];
+  const cell = (i) => `${medians[i].toFixed(1)} (${(medians[i] / baseline).toFixed(2)})`;
   const rows = [
     ["command", "bundle: node x.cjs", "installed launcher", "standalone (SEA)"],
-    ["node -e 0", `${baseline.toFixed(1)} (1.00)`, "", ""],
+    ["node -e 0", cell(0), "", ""],
   ];
+  let i = 1;
   for (const form of forms) {
     for (const flag of ["--version", "--help"]) {
-      rows.push([`${form.tool} ${flag}`, cell([...form.bundle, flag]), cell([...form.launcher, flag]), cell([...form.standalone, flag])]);
+      rows.push([`${form.tool} ${flag}`, cell(i), cell(i + 1), cell(i + 2)]);
+      i += 3;
     }
   }
   console.log(`median wall ms over ${runs} runs each (ratio vs node -e 0), Node ${process.version}`);

@@ -6,7 +6,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { ensureBuilt, REPO, TOOLS } from "./helpers";
 
 function run(cmd: string, args: string[], options: { env?: NodeJS.ProcessEnv; input?: string; timeout?: number } = {}) {
@@ -31,6 +31,9 @@ function skipReason(): string | undefined {
   if (present.length > 0) return `${present.join(", ")} already installed on this host; the test would replace it`;
   return undefined;
 }
+
+// dpkg, its man-db trigger and runs of 90 MB executables are slow on a busy machine: generous, never a speed check.
+vi.setConfig({ testTimeout: 300_000 });
 
 const reason = skipReason();
 if (reason) console.warn(`test/install/deb.test.ts: skipped: ${reason}`);
@@ -248,6 +251,6 @@ describe.skipIf(reason !== undefined)("Debian packages", () => {
       expect(purge.stderr).toBe("");
       expect(purge.status).toBe(0);
       expect(hostState(debs[tool]!, tool)).toEqual(before);
-    });
+    }, 300_000);
   });
 });
