@@ -33,7 +33,7 @@ try {
   }
   const samples = commands.map(() => []);
   for (let round = 0; round < runs; round++) {
-    commands.forEach((argv, i) => samples[i].push(...timeCommand(argv, { runs: 1, env })));
+    for (const [i, argv] of commands.entries()) samples[i].push(...timeCommand(argv, { runs: 1, env }));
   }
   const medians = samples.map(median);
   const baseline = medians[0];
