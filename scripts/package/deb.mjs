@@ -298,16 +298,22 @@ if (process.argv[1] && resolve(process.argv[1]) === new URL(import.meta.url).pat
   const args = process.argv.slice(2);
   const options = {};
   const tools = [];
+  let missingValue = false;
+  const value = (i) => {
+    const v = args[i];
+    if (v === undefined || v.startsWith("-")) missingValue = true;
+    return v ?? "";
+  };
   for (let i = 0; i < args.length; i++) {
-    if (args[i] === "--out") options.out = resolve(args[++i] ?? "");
-    else if (args[i] === "--compression") options.compression = args[++i];
+    if (args[i] === "--out") options.out = resolve(value(++i));
+    else if (args[i] === "--compression") options.compression = value(++i);
     // -z1 for a quick test build; releases keep dpkg-deb's default level.
-    else if (args[i] === "--level") options.level = Number(args[++i]);
+    else if (args[i] === "--level") options.level = Number(value(++i));
     else tools.push(args[i]);
   }
   const unknown = tools.filter((t) => !TOOLS.includes(t));
   const badLevel = options.level !== undefined && !(Number.isInteger(options.level) && options.level >= 0 && options.level <= 9);
-  if (unknown.length > 0 || badLevel || !["xz", "gzip", undefined].includes(options.compression)) {
+  if (missingValue || unknown.length > 0 || badLevel || !["xz", "gzip", undefined].includes(options.compression)) {
     console.error(`package/deb: usage: deb.mjs [--out DIR] [--compression xz|gzip] [--level 0-9] [${TOOLS.join("|")}...]`);
     process.exit(64);
   }
