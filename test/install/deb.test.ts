@@ -3,10 +3,12 @@
 // the host (packages, system users), so it runs only as root with dpkg, and only when no opsguard package is
 // installed already; otherwise it says why it skips, and under CI=true a skip is a failure.
 import { spawnSync } from "node:child_process";
-import { existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { chownSync, existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
+import { installRootOwned, type SshdHandle, startSlapd, startSshd } from "@opsguard/lab";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { sshLogin } from "../../packages/authkeys/test/harness";
 import { ensureBuilt, REPO, TOOLS } from "./helpers";
 
 function run(cmd: string, args: string[], options: { env?: NodeJS.ProcessEnv; input?: string; timeout?: number } = {}) {
@@ -243,6 +245,46 @@ describe.skipIf(reason !== undefined)("Debian packages", () => {
       if (tool === "deputize") {
         expect(readFileSync("/lib/systemd/system/deputize.service", "utf8")).toMatch(/^User=deputize$/m);
         expect(readFileSync("/lib/systemd/system/deputize.timer", "utf8")).toMatch(/^OnCalendar=/m);
+      }
+    });
+
+    it.runIf(tool === "authkeys")("lets a real sshd log in through the installed authkeys, and refuses another key", async () => {
+      // sshd (own config, loopback port, users via nss_wrapper) runs the packaged command as the package's
+      // authkeys user, with the config in a root-owned directory, against a real slapd.
+      const slapd = await startSlapd();
+      const files = installRootOwned({
+        "ca.pem": { from: slapd.caFile, mode: 0o644 },
+        "reader.password": { from: slapd.readerPasswordFile, mode: 0o600 },
+      });
+      let sshd: SshdHandle | undefined;
+      try {
+        const uid = Number(run("id", ["-u", "authkeys"]).stdout.trim());
+        chownSync(join(files.dir, "reader.password"), uid, uid);
+        const config = join(files.dir, "authkeys.json");
+        const ldap = {
+          ...slapd.connection(),
+          caFile: join(files.dir, "ca.pem"),
+          bindPassword: `file:${join(files.dir, "reader.password")}`,
+        };
+        writeFileSync(config, JSON.stringify({ ldap, allowedGroups: [slapd.groups.ops, slapd.groups.sre], syslog: false }), {
+          mode: 0o644,
+        });
+        sshd = await startSshd({
+          users: [
+            ...(["alice", "bob"] as const).map((name) => ({ name, uid: slapd.users[name].uidNumber })),
+            { name: "authkeys", uid, home: "/nonexistent" },
+          ],
+          authorizedKeysCommand: { path: exe, args: `--config ${config} lookup %u %f`, user: "authkeys" },
+        });
+        const key = (user: "alice" | "bob") => slapd.users[user].keys[0]?.privateKeyFile ?? "";
+        expect(await sshLogin(sshd.port, "alice", key("alice")), sshd.logs()).toMatchObject({ ok: true });
+        expect(await sshLogin(sshd.port, "alice", key("bob"))).toMatchObject({ ok: false });
+        // The lookup cached alice's keys where the package made the cache, as the authkeys user.
+        expect(readdirSync("/var/cache/opsguard/authkeys").length).toBeGreaterThan(0);
+      } finally {
+        await sshd?.stop();
+        files.remove();
+        await slapd.stop();
       }
     });
 
