@@ -4,7 +4,7 @@
 // man page says what --help says. Options and commands become roff tagged paragraphs that man(1) fills to the
 // reader's terminal; other sections (config keys, examples, exit codes) are kept as laid out.
 import { spawnSync } from "node:child_process";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 
 const root = new URL("../..", import.meta.url).pathname;
@@ -141,7 +141,10 @@ export function manPage(tool) {
 /** Writes packages/<tool>/dist/<tool>.1; returns its path. */
 export function writeManPage(tool) {
   const file = join(root, "packages", tool, "dist", `${tool}.1`);
-  writeFileSync(file, manPage(tool));
+  // By rename: the npm and Debian install tests make it at the same time, and one may be packing it.
+  const temp = `${file}.${process.pid}.tmp`;
+  writeFileSync(temp, manPage(tool));
+  renameSync(temp, file);
   return file;
 }
 
