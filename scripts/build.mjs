@@ -4,7 +4,7 @@
 // entry into dist/index.js for publishing. Core also gets its type declarations.
 import { spawnSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { build } from "esbuild";
 
@@ -90,8 +90,29 @@ function libraryEntries(pkg) {
   return Object.values(pkg.exports ?? {}).filter((src) => typeof src === "string" && src.startsWith("./src/"));
 }
 
+/**
+ * The sources import "./log" (bundler style), and tsc copies those specifiers into the declarations as
+ * written; a consumer on `moduleResolution: nodenext` then fails with TS2835. Each relative specifier is
+ * rewritten to the .js file it names (./log.js, ./ldap/index.js), which both nodenext and bundler accept.
+ */
+function withDeclarationExtensions(dir) {
+  for (const entry of readdirSync(dir, { recursive: true })) {
+    if (!entry.endsWith(".d.ts")) continue;
+    const file = join(dir, entry);
+    const text = readFileSync(file, "utf8").replace(/((?:from|import)\s*\(?\s*)"(\.\.?\/[^"]*)"/g, (whole, head, spec) => {
+      if (/\.js$/.test(spec)) return whole;
+      const base = join(dirname(file), spec);
+      if (existsSync(`${base}.d.ts`)) return `${head}"${spec}.js"`;
+      if (existsSync(join(base, "index.d.ts"))) return `${head}"${spec}/index.js"`;
+      throw new Error(`${file}: cannot resolve ${spec}`);
+    });
+    writeFileSync(file, text);
+  }
+}
+
 if (packages.some(({ pkg }) => pkg.name === "@opsguard/core")) {
   const tsc = spawnSync(join(root, "node_modules/.bin/tsc"), ["-p", join(root, "packages/core/tsconfig.build.json")], { stdio: "inherit" });
   if (tsc.status !== 0) process.exit(tsc.status ?? 1);
+  withDeclarationExtensions(join(root, "packages/core/dist"));
 }
 console.error(`built ${packages.map(({ pkg }) => pkg.name).join(", ")}`);

@@ -19,6 +19,9 @@ const SYSTEM_PACKAGES = [
   // authkeys: logger(1) carries syslog lines; python3 binds the unix datagram socket its test reads them on.
   ["bsdutils", "/usr/bin/logger"],
   ["python3", "/usr/bin/python3"],
+  // The install tests: man renders the generated man pages, lintian checks the .deb files.
+  ["man-db", "/usr/bin/man"],
+  ["lintian", "/usr/bin/lintian"],
 ];
 
 function run(cmd, args, env = {}) {

@@ -1,5 +1,6 @@
 import { setFlagsFromString } from "node:v8";
 import { type CliContext, cliContext, createProgram, runCli } from "@opsguard/core/cli";
+import { addCompletionCommand } from "@opsguard/core/completion";
 import { DataError, UsageError } from "@opsguard/core/errors";
 import { ExitCode } from "@opsguard/core/exit";
 import { colorEnabled, createStyle } from "@opsguard/core/tty";
@@ -357,4 +358,5 @@ function report(ctx: CliContext, parser: AuditParser, strict: boolean): void {
   }
 }
 
+addCompletionCommand(program);
 void runCli(program);

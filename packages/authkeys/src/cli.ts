@@ -1,3 +1,4 @@
+import { addCompletionOption } from "@opsguard/core/completion";
 import "./zod-jitless";
 import { join } from "node:path";
 import { cliContext, createProgram, runCli } from "@opsguard/core/cli";
@@ -92,4 +93,5 @@ program
     );
   });
 
+addCompletionOption(program);
 void runCli(program);

@@ -2,7 +2,16 @@ import { type ChildProcess, execFile, spawn, spawnSync } from "node:child_proces
 import { chmodSync, chownSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { connect, createServer, type Server, type Socket } from "node:net";
 import { join } from "node:path";
-import { AUTHKEYS_UID, type AuthkeysInstall, installAuthkeys, type SlapdLab, type SshdHandle, startSlapd, startSshd } from "@opsguard/lab";
+import {
+  AUTHKEYS_UID,
+  type AuthkeysInstall,
+  installAuthkeys,
+  type SlapdLab,
+  type SshdHandle,
+  sshdSkipReason,
+  startSlapd,
+  startSshd,
+} from "@opsguard/lab";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MAX_REQUEST_BYTES } from "../src/agent-protocol";
 import { requireBundle, runWithClosedStdout, sshLogin, writeConfig } from "./harness";
@@ -122,7 +131,7 @@ const key = (user: "alice" | "bob") => {
   return found.privateKeyFile;
 };
 
-describe("authkeys agent", () => {
+describe.skipIf(sshdSkipReason())("authkeys agent", () => {
   it("answers lookups on a 0600 socket; sshd logs in through it", async () => {
     expect(existsSync(socket)).toBe(true);
     expect(spawnSync("stat", ["-c", "%a %u", socket], { encoding: "utf8" }).stdout.trim()).toBe(`600 ${AUTHKEYS_UID}`);

@@ -8,6 +8,7 @@ import {
   installAuthkeys,
   type SlapdLab,
   type SshdHandle,
+  sshdSkipReason,
   startBlackholeServer,
   startSlapd,
   startSshd,
@@ -45,7 +46,7 @@ const key = (user: "alice" | "bob" | "carol" | "dave", type = "ed25519") => {
   return found.privateKeyFile;
 };
 
-describe("sshd with AuthorizedKeysCommand authkeys", () => {
+describe.skipIf(sshdSkipReason())("sshd with AuthorizedKeysCommand authkeys", () => {
   it("doctor approves the installed launcher as sshd would, and the lookup as the command user", () => {
     const r = spawnSync(install.bin, ["--config", install.configFile, "doctor", "--user", "alice"], { encoding: "utf8" });
     expect(r.stdout).toMatch(new RegExp(`^ok +install: ${install.bin} and its directories are root-owned`, "m"));

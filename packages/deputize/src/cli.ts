@@ -11,6 +11,7 @@ import {
   UsageError,
   withLock,
 } from "@opsguard/core";
+import { addCompletionCommand } from "@opsguard/core/completion";
 
 type Command = Parameters<typeof cliContext>[0];
 
@@ -150,4 +151,5 @@ function statusJson(report: RunReport) {
   };
 }
 
+addCompletionCommand(program);
 void runCli(program);

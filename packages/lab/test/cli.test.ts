@@ -3,6 +3,7 @@ import { existsSync } from "node:fs";
 import { connect } from "node:net";
 import { dirname } from "node:path";
 import { describe, expect, it } from "vitest";
+import { sshdSkipReason } from "../src/sshd";
 
 const ROOT = new URL("../../../", import.meta.url).pathname;
 /**
@@ -67,7 +68,7 @@ function answers(port: number): Promise<boolean> {
 }
 
 describe("pnpm lab", () => {
-  it("starts every component, and Ctrl-C stops every server and removes every file", async () => {
+  it.skipIf(sshdSkipReason())("starts every component, and Ctrl-C stops every server and removes every file", async () => {
     const { child, output, exit } = startCli(["--json"]);
     let lab: LabJson;
     try {

@@ -18,6 +18,7 @@ import {
   SLACK_LAB,
   type SlackComponent,
   type SlapdComponent,
+  sshdSkipReason,
   startLab,
 } from "../src/index";
 
@@ -54,7 +55,7 @@ afterAll(async () => {
   await lab?.stop();
 });
 
-describe("pnpm lab's ready configs", () => {
+describe.skipIf(sshdSkipReason())("pnpm lab's ready configs", () => {
   it("writes one config per service-backed tool, each valid for the tool's own config loader", async () => {
     expect(Object.keys(lab.configFiles).sort()).toEqual(["authkeys", "deputize", "sock-check", "vpnnotify"]);
     const schemas = { authkeys: authkeysConfigSchema, deputize: deputizeSchema, vpnnotify: vpnnotifySchema, "sock-check": policySchema };

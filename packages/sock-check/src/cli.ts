@@ -1,4 +1,5 @@
 import { cliContext, colorEnabled, createProgram, createStyle, ExitCode, runCli, startSpinner, UsageError } from "@opsguard/core";
+import { addCompletionCommand } from "@opsguard/core/completion";
 import pkg from "../package.json" with { type: "json" };
 import { type CheckOptions, runCheck } from "./check";
 import { HELP_AFTER } from "./help";
@@ -132,4 +133,5 @@ withRange(
     if (error) throw error;
   });
 
+addCompletionCommand(program);
 void runCli(program);

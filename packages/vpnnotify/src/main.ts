@@ -20,6 +20,7 @@ import {
   UnavailableError,
   UsageError,
 } from "@opsguard/core";
+import { addCompletionCommand } from "@opsguard/core/completion";
 import pkg from "../package.json" with { type: "json" };
 import { startAnswerServer } from "./answers";
 import { configSchema, type VpnnotifyConfig } from "./config";
@@ -135,6 +136,7 @@ export async function main(argv: readonly string[] = process.argv): Promise<void
     .description("install this bundle with a code-cached launcher, the command to give the VPN server")
     .option("--prefix <dir>", "where to put it", "/usr/local/lib/vpnnotify")
     .action((opts: { prefix: string }) => runInstall(opts.prefix));
+  addCompletionCommand(program);
   await runCli(program, argv);
   // A typo in the VPN server's hook line must not lock everyone out: runCli printed the problem, the client goes in.
   const call = process.exitCode === ExitCode.USAGE && !process.env[DETACHED_ENV] ? parseHookEnv(process.env, Date.now()) : undefined;

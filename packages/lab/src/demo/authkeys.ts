@@ -2,17 +2,21 @@ import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { Client } from "ssh2";
 import type { SlapdComponent } from "../components";
-import type { SshdComponent } from "../sshd";
+import { toolBin } from "../configs/sections";
+import { type SshdComponent, sshdSkipReason } from "../sshd";
 import type { DemoSection } from "./types";
 
 export const authkeysDemo: DemoSection = {
   title: "authkeys: sshd's AuthorizedKeysCommand backed by LDAP (validated keys, group check, real sshd logins)",
   async run(lab, out) {
     const { slapd } = lab.get<SlapdComponent>("slapd");
-    const { sshd, authkeys } = lab.get<SshdComponent>("sshd");
+    // Without root there is no sshd: authkeys runs from its bundle with the lab's ready config instead.
+    const withSshd = lab.components.has("sshd") ? lab.get<SshdComponent>("sshd") : undefined;
+    const [bin, ...binArgs] = withSshd ? [withSshd.authkeys.bin] : [process.execPath, toolBin("authkeys")];
+    const configFile = withSshd?.authkeys.configFile ?? lab.configFiles.authkeys ?? "";
     const run = (...args: string[]) => {
       const started = Date.now();
-      const r = spawnSync(authkeys.bin, ["--config", authkeys.configFile, ...args], { encoding: "utf8" });
+      const r = spawnSync(bin ?? "", [...binArgs, "--config", configFile, ...args], { encoding: "utf8" });
       return { ...r, ms: Date.now() - started };
     };
     const alice = run("alice");
@@ -28,6 +32,11 @@ export const authkeysDemo: DemoSection = {
     out(
       `$ authkeys lookup '*)(uid=*'  →  exit ${hostile.status}, ${hostile.stdout.split("\n").filter(Boolean).length} lines (refused before LDAP)`,
     );
+    if (!withSshd) {
+      out(`$ ssh alice@127.0.0.1  →  skipped: ${sshdSkipReason()}`);
+      return;
+    }
+    const { sshd } = withSshd;
     const aliceKey = slapd.users.alice.keys[0]?.privateKeyFile ?? "";
     const bobKey = slapd.users.bob.keys[0]?.privateKeyFile ?? "";
     out(`$ ssh -p ${sshd.port} alice@127.0.0.1 with alice's key  →  ${await login(sshd.port, "alice", aliceKey)}`);

@@ -1,0 +1,298 @@
+// Builds every opsguard-<tool>.deb (scripts/package/deb.mjs), checks them with lintian, installs each with
+// dpkg -i on this host, runs it with no node on PATH, purges it and checks nothing is left behind. It changes
+// the host (packages, system users), so it runs only as root with dpkg, and only when no opsguard package is
+// installed already; otherwise it says why it skips, and under CI=true a skip is a failure.
+import { spawnSync } from "node:child_process";
+import { chownSync, existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { basename, dirname, join } from "node:path";
+import { installRootOwned, type SshdHandle, startSlapd, startSshd } from "@opsguard/lab";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { sshLogin } from "../../packages/authkeys/test/harness";
+import { ensureBuilt, REPO, TOOLS } from "./helpers";
+
+function run(cmd: string, args: string[], options: { env?: NodeJS.ProcessEnv; input?: string; timeout?: number } = {}) {
+  const r = spawnSync(cmd, args, {
+    encoding: "utf8",
+    timeout: options.timeout ?? 120_000,
+    env: options.env ?? process.env,
+    input: options.input,
+  });
+  if (r.error) throw r.error;
+  return r;
+}
+
+function installed(pkg: string): boolean {
+  return run("dpkg-query", ["-W", `-f=\${Status}`, pkg]).stdout.includes("install ok installed");
+}
+
+function skipReason(): string | undefined {
+  if (process.getuid?.() !== 0) return "not running as root (dpkg -i needs root)";
+  for (const tool of ["/usr/bin/dpkg", "/usr/bin/dpkg-deb"]) if (!existsSync(tool)) return `${tool} is missing`;
+  const present = TOOLS.map((t) => `opsguard-${t}`).filter(installed);
+  if (present.length > 0) return `${present.join(", ")} already installed on this host; the test would replace it`;
+  return undefined;
+}
+
+// dpkg, its man-db trigger and runs of 90 MB executables are slow on a busy machine: generous, never a speed check.
+vi.setConfig({ testTimeout: 300_000 });
+
+const reason = skipReason();
+if (reason) console.warn(`test/install/deb.test.ts: skipped: ${reason}`);
+
+describe.runIf(reason !== undefined && process.env.CI === "true")("Debian packages under CI", () => {
+  it("are tested, not skipped", () => {
+    throw new Error(`the .deb install test cannot run here: ${reason}`);
+  });
+});
+
+/** Users, state and cache dirs each package's postinst makes: checked after install and gone after purge. */
+const HOST: Record<string, { users: string[]; dirs: Array<{ path: string; owner: string; mode: number }> }> = {
+  authkeys: { users: ["authkeys"], dirs: [{ path: "/var/cache/opsguard/authkeys", owner: "authkeys", mode: 0o700 }] },
+  deputize: { users: ["deputize"], dirs: [{ path: "/var/lib/opsguard/deputize", owner: "deputize", mode: 0o700 }] },
+  vpnnotify: { users: [], dirs: [{ path: "/var/lib/opsguard/vpnnotify", owner: "nobody", mode: 0o700 }] },
+  "sock-check": { users: [], dirs: [] },
+  "auditd-parse": { users: [], dirs: [] },
+};
+
+// Our own namespaces on the host, listed whole before and after.
+const OURS = ["/usr/lib/opsguard", "/etc/opsguard", "/var/lib/opsguard", "/var/cache/opsguard", "/etc/audit/plugins.d/auditd-parse.conf"];
+
+function exists(path: string): boolean {
+  try {
+    lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function tree(path: string): string[] {
+  if (!exists(path)) return [];
+  if (!lstatSync(path).isDirectory()) return [path];
+  return [path, ...readdirSync(path).flatMap((entry) => tree(join(path, entry)))];
+}
+
+/** What a package could leave behind: its own paths and their parents, our namespaces, its users and groups. */
+function hostState(deb: string, tool: string) {
+  const paths = run("dpkg-deb", ["-c", deb])
+    .stdout.trim()
+    .split("\n")
+    .map((line) =>
+      line
+        .slice(line.indexOf("./") + 1)
+        .replace(/\/$/, "")
+        .replace(/ -> .*$/, ""),
+    )
+    .filter((p) => p !== "");
+  const candidates = new Set([...paths, ...HOST[tool]!.dirs.flatMap((d) => [d.path, dirname(d.path)])]);
+  const accounts = HOST[tool]!.users.flatMap((u) => [
+    `passwd:${u}=${run("getent", ["passwd", u]).stdout.trim()}`,
+    `group:${u}=${run("getent", ["group", u]).stdout.trim()}`,
+  ]);
+  return {
+    paths: [...candidates].filter(exists).sort(),
+    ours: OURS.flatMap(tree).sort(),
+    accounts,
+    units: run("find", ["/etc/systemd", "-name", "authkeys-agent*", "-o", "-name", "deputize*"]).stdout.trim(),
+  };
+}
+
+describe.skipIf(reason !== undefined)("Debian packages", () => {
+  let out: string;
+  const debs: Record<string, string> = {};
+
+  beforeAll(() => {
+    ensureBuilt();
+    out = mkdtempSync(join(tmpdir(), "opsguard-deb-"));
+    // gzip -1: a quick build for the test; release builds use xz.
+    const build = run(process.execPath, [join(REPO, "scripts/package/deb.mjs"), "--out", out, "--compression", "gzip", "--level", "1"], {
+      timeout: 900_000,
+    });
+    if (build.status !== 0) throw new Error(`building the packages failed: ${build.stderr}`);
+    for (const deb of build.stdout.trim().split("\n")) debs[/^opsguard-(.+?)_/.exec(basename(deb))![1]!] = deb;
+  }, 900_000);
+
+  afterAll(() => {
+    for (const tool of TOOLS) if (installed(`opsguard-${tool}`)) run("dpkg", ["--purge", `opsguard-${tool}`]);
+    if (out) rmSync(out, { recursive: true, force: true });
+  });
+
+  it("one opsguard-<tool>_<version>_amd64.deb per tool", () => {
+    for (const tool of TOOLS) {
+      const { version } = JSON.parse(readFileSync(join(REPO, "packages", tool, "package.json"), "utf8"));
+      expect(debs[tool]).toBe(join(out, `opsguard-${tool}_${version}_amd64.deb`));
+      expect(run("dpkg-deb", ["-f", debs[tool]!, "Package", "Architecture"]).stdout).toBe(
+        `Package: opsguard-${tool}\nArchitecture: amd64\n`,
+      );
+    }
+  });
+
+  it.runIf(existsSync("/usr/bin/lintian"))(
+    "are clean under lintian (errors and warnings)",
+    () => {
+      const lintian = run("lintian", ["--fail-on", "error,warning", ...Object.values(debs)], { timeout: 900_000 });
+      const findings = lintian.stdout.split("\n").filter((line) => /^[EW]: /.test(line));
+      expect(findings).toEqual([]);
+      expect(lintian.status).toBe(0);
+    },
+    900_000,
+  );
+
+  describe.each(TOOLS)("opsguard-%s", (tool) => {
+    let before: ReturnType<typeof hostState>;
+    const exe = `/usr/lib/opsguard/${tool}/${tool}`;
+    // No node anywhere on PATH: the executable must need none.
+    const noNode = { PATH: "/nonexistent", LC_ALL: "C" };
+
+    beforeAll(() => {
+      before = hostState(debs[tool]!, tool);
+      const install = run("dpkg", ["-i", debs[tool]!]);
+      if (install.status !== 0) throw new Error(`dpkg -i failed: ${install.stderr}`);
+    }, 300_000);
+
+    it("installs the executable root-owned where sshd and hooks accept it, with a command in /usr/bin", () => {
+      for (const path of ["/usr/lib/opsguard", `/usr/lib/opsguard/${tool}`, exe]) {
+        const st = lstatSync(path);
+        expect(st.uid, path).toBe(0);
+        expect(st.mode & 0o022, path).toBe(0);
+      }
+      expect(lstatSync(`/usr/bin/${tool}`).isSymbolicLink()).toBe(true);
+      const version = run(`/usr/bin/${tool}`, ["--version"], { env: noNode });
+      expect(version.stderr).toBe("");
+      expect(version.stdout.trim()).toBe(JSON.parse(readFileSync(join(REPO, "packages", tool, "package.json"), "utf8")).version);
+      const help = run(exe, ["--help"], { env: noNode });
+      expect(help.status).toBe(0);
+      expect(help.stdout).toMatch(new RegExp(`^Usage: ${tool}`));
+    });
+
+    it("installs its man page and the example config as a conffile", () => {
+      expect(run("man", ["-w", tool]).stdout.trim()).toBe(`/usr/share/man/man1/${tool}.1.gz`);
+      const conffiles = run("dpkg-query", ["-W", `-f=\${Conffiles}`, `opsguard-${tool}`]).stdout;
+      expect(conffiles).toContain(`/etc/opsguard/${tool}.yaml.example`);
+    });
+
+    it("creates its system users and state/cache directories with the right owners", () => {
+      for (const user of HOST[tool]!.users) {
+        const entry = run("getent", ["passwd", user]).stdout.trim().split(":");
+        expect(entry[6], user).toBe("/usr/sbin/nologin");
+        expect(Number(entry[2]), user).toBeLessThan(1000);
+      }
+      for (const dir of HOST[tool]!.dirs) {
+        const st = lstatSync(dir.path);
+        expect(run("id", ["-u", dir.owner]).stdout.trim(), dir.path).toBe(String(st.uid));
+        expect(st.mode & 0o777, dir.path).toBe(dir.mode);
+      }
+    });
+
+    it("does its job from the package", () => {
+      if (tool === "auditd-parse") {
+        const r = run(exe, [], {
+          env: noNode,
+          input: 'type=SYSCALL msg=audit(1700000000.123:42): arch=c000003e syscall=59 success=yes exit=0 uid=0 comm="ls"\n',
+        });
+        expect(r.status).toBe(0);
+        const event = JSON.parse(r.stdout.trim().split("\n")[0]!);
+        expect(JSON.stringify(event)).toContain("execve");
+      } else if (tool === "authkeys") {
+        // As sshd runs it: the unprivileged command user, an empty environment. The example config names a
+        // password file that is not there: it fails closed, one line on stderr, no key on stdout.
+        const r = run(
+          "/usr/sbin/runuser",
+          ["-u", "authkeys", "--", exe, "--config", "/etc/opsguard/authkeys.yaml.example", "lookup", "alice"],
+          {
+            env: noNode,
+          },
+        );
+        expect(r.stdout).toBe("");
+        expect(r.stderr).toMatch(/authkeys\.password/);
+        expect(r.status).toBe(78);
+      } else if (tool === "sock-check") {
+        // The example policy is read and validated; the run then stops at the missing token, before any request.
+        const repo = mkdtempSync(join(tmpdir(), "opsguard-deb-git-"));
+        const git = (...args: string[]) => run("git", ["-C", repo, "-c", "user.name=t", "-c", "user.email=t@example.org", ...args]);
+        git("init", "-q");
+        git("commit", "-q", "--allow-empty", "-m", "one");
+        git("tag", "deploy-1");
+        const r = spawnSync(exe, ["--config", `/etc/opsguard/${tool}.yaml.example`, "--from", "deploy-1", "--repo", "acme/shop"], {
+          cwd: repo,
+          encoding: "utf8",
+          env: { PATH: "/usr/bin:/bin", HOME: repo },
+        });
+        rmSync(repo, { recursive: true, force: true });
+        expect(r.stderr).toMatch(/GITHUB_TOKEN is not set/);
+        expect(r.status).toBe(78);
+      } else {
+        // As the user the package runs it as: the example config is read and validated, and the run stops,
+        // fail closed, at the secret file an admin has yet to write.
+        const user = tool === "deputize" ? "deputize" : "nobody";
+        const command = tool === "deputize" ? ["run", "--dry-run"] : ["notify", "--user", "alice", "--ip", "81.2.69.160"];
+        const r = run("/usr/sbin/runuser", ["-u", user, "--", exe, "--config", `/etc/opsguard/${tool}.yaml.example`, ...command], {
+          env: noNode,
+        });
+        expect(r.stderr).toMatch(/cannot read secret file \/etc\/opsguard\/[a-z.-]+ \(ENOENT\)/);
+        expect(r.stdout).toBe("");
+        expect(r.status).toBe(78);
+      }
+      if (tool === "vpnnotify") {
+        for (const family of [4, 6]) expect(exists(`/usr/lib/opsguard/vpnnotify/iptoasn-country-ipv${family}.mmdb`)).toBe(true);
+      }
+      if (tool === "auditd-parse") {
+        const plugin = readFileSync("/etc/audit/plugins.d/auditd-parse.conf", "utf8");
+        expect(plugin).toMatch(/^active = no$/m);
+        expect(plugin).toMatch(new RegExp(`^path = ${exe}$`, "m"));
+      }
+      if (tool === "deputize") {
+        expect(readFileSync("/lib/systemd/system/deputize.service", "utf8")).toMatch(/^User=deputize$/m);
+        expect(readFileSync("/lib/systemd/system/deputize.timer", "utf8")).toMatch(/^OnCalendar=/m);
+      }
+    });
+
+    it.runIf(tool === "authkeys")("lets a real sshd log in through the installed authkeys, and refuses another key", async () => {
+      // sshd (own config, loopback port, users via nss_wrapper) runs the packaged command as the package's
+      // authkeys user, with the config in a root-owned directory, against a real slapd.
+      const slapd = await startSlapd();
+      const files = installRootOwned({
+        "ca.pem": { from: slapd.caFile, mode: 0o644 },
+        "reader.password": { from: slapd.readerPasswordFile, mode: 0o600 },
+      });
+      let sshd: SshdHandle | undefined;
+      try {
+        const uid = Number(run("id", ["-u", "authkeys"]).stdout.trim());
+        chownSync(join(files.dir, "reader.password"), uid, uid);
+        const config = join(files.dir, "authkeys.json");
+        const ldap = {
+          ...slapd.connection(),
+          caFile: join(files.dir, "ca.pem"),
+          bindPassword: `file:${join(files.dir, "reader.password")}`,
+        };
+        writeFileSync(config, JSON.stringify({ ldap, allowedGroups: [slapd.groups.ops, slapd.groups.sre], syslog: false }), {
+          mode: 0o644,
+        });
+        sshd = await startSshd({
+          users: [
+            ...(["alice", "bob"] as const).map((name) => ({ name, uid: slapd.users[name].uidNumber })),
+            { name: "authkeys", uid, home: "/nonexistent" },
+          ],
+          authorizedKeysCommand: { path: exe, args: `--config ${config} lookup %u %f`, user: "authkeys" },
+        });
+        const key = (user: "alice" | "bob") => slapd.users[user].keys[0]?.privateKeyFile ?? "";
+        expect(await sshLogin(sshd.port, "alice", key("alice")), sshd.logs()).toMatchObject({ ok: true });
+        expect(await sshLogin(sshd.port, "alice", key("bob"))).toMatchObject({ ok: false });
+        // The lookup cached alice's keys where the package made the cache, as the authkeys user.
+        expect(readdirSync("/var/cache/opsguard/authkeys").length).toBeGreaterThan(0);
+      } finally {
+        await sshd?.stop();
+        files.remove();
+        await slapd.stop();
+      }
+    });
+
+    it("purges without a trace", () => {
+      const purge = run("dpkg", ["--purge", `opsguard-${tool}`]);
+      expect(purge.stderr).toBe("");
+      expect(purge.status).toBe(0);
+      expect(hostState(debs[tool]!, tool)).toEqual(before);
+    }, 300_000);
+  });
+});
