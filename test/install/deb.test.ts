@@ -235,7 +235,7 @@ describe.skipIf(reason !== undefined)("Debian packages", () => {
         expect(r.status).toBe(78);
       }
       if (tool === "vpnnotify") {
-        for (const family of [4, 6]) expect(exists(`/usr/lib/opsguard/vpnnotify/iptoasn-country-ipv${family}.mmdb`)).toBe(true);
+        for (const family of [4, 6]) expect(exists(`/usr/lib/opsguard/vpnnotify/dbip-country-ipv${family}.mmdb`)).toBe(true);
       }
       if (tool === "auditd-parse") {
         const plugin = readFileSync("/etc/audit/plugins.d/auditd-parse.conf", "utf8");

