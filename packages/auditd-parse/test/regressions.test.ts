@@ -20,7 +20,14 @@ const log = [
 
 const summary = (text: string) =>
   parseText(text)
-    .events.map((e) => ({ node: e.node, comm: e.comm, pid: e.pid, types: e.types, argv: e.argv, port: e.sockaddr?.port }))
+    .events.map((e) => ({
+      node: e.node,
+      comm: e.comm,
+      pid: e.pid,
+      types: e.types,
+      argv: e.argv,
+      port: e.sockaddr && "port" in e.sockaddr ? e.sockaddr.port : undefined,
+    }))
     .sort((a, b) => String(a.node).localeCompare(String(b.node)));
 
 describe("auditd-parse regressions: the node is part of the grouping key", () => {

@@ -55,7 +55,7 @@ function judge({ policy = "", coAuthors = [], reviews }: Case): ChangeRecord {
   const [record] = evaluate({
     policy: parsePolicy(policy, "test policy"),
     repo: "acme/shop",
-    range: { from: OLD, to: SHA },
+    range: { from: OLD, to: SHA, mode: "first-parent" },
     commits: [commit],
     facts: {
       commits: new Map([[SHA, { sha: SHA, verified: true, authorLogin: "alice", committerLogin: "web-flow", pulls: [7] }]]),
