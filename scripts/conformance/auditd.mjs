@@ -109,15 +109,23 @@ function runOurs(file, extra = []) {
   return r;
 }
 
+/** auditd-parse's NDJSON → events; a line that is not JSON is a failure of auditd-parse, named as such. */
+function parseOurs(file, stdout) {
+  try {
+    return stdout
+      .split("\n")
+      .filter(Boolean)
+      .map((l) => JSON.parse(l));
+  } catch (error) {
+    fail(`auditd-parse ${file} wrote invalid JSON: ${error.message}`);
+    return [];
+  }
+}
+
 /** auditd-parse over one file → events (records as parsed JSON). */
 function ours(file) {
   const r = runOurs(file, ["-q"]);
-  if (!r) return [];
-  return r.stdout
-    .split("\n")
-    .filter(Boolean)
-    .map((l) => JSON.parse(l))
-    .filter((e) => e.id !== null);
+  return r ? parseOurs(file, r.stdout).filter((e) => e.id !== null) : [];
 }
 
 // ---- 0. golden files -----------------------------------------------------------------------------------
@@ -278,12 +286,22 @@ function compareEvent(id, e, t, theirTypes, diffs) {
   }
 }
 
-function readJsonLines(file) {
-  return readFileSync(file, "utf8")
-    .split("\n")
-    .filter((l) => l.trim())
-    .map((l) => JSON.parse(l));
+/** A corpus file that is not JSON is a broken corpus: one line naming it, exit 66 (never a stack trace). */
+function readJson(file, lines = false) {
+  try {
+    const text = readFileSync(file, "utf8");
+    return lines
+      ? text
+          .split("\n")
+          .filter((l) => l.trim())
+          .map((l) => JSON.parse(l))
+      : JSON.parse(text);
+  } catch (error) {
+    console.error(`conformance: cannot read ${file}: ${error.message} (a broken corpus copy? copy it again)`);
+    process.exit(66);
+  }
 }
+const readJsonLines = (file) => readJson(file, true);
 
 console.log(`laurel expected outputs (${laurelDir})`);
 for (const f of filesIn(laurelDir, (f) => /^record-.*\.json$/.test(f))) {
@@ -326,7 +344,7 @@ const staleKnown = (known) => {
 const acceptedGo = [];
 console.log(`go-libaudit per-record goldens (${auparseDir})`);
 for (const f of filesIn(auparseDir, (f) => f.endsWith(".log.golden"))) {
-  const golden = JSON.parse(readFileSync(join(auparseDir, f), "utf8"));
+  const golden = readJson(join(auparseDir, f));
   const events = ours(join(auparseDir, f.replace(/\.golden$/, "")));
   const records = [];
   for (const e of events) for (const r of e.records) records.push({ serial: e.serial, ...r });
@@ -364,15 +382,12 @@ staleKnown(knownGo);
 
 // ---- 1c. go-libaudit reassembler expectations ---------------------------------------------------------
 console.log(`go-libaudit reassembler expectations (${reasmDir})`);
-const expected = JSON.parse(readFileSync(join(reasmDir, "EXPECTED.json"), "utf8"));
+const expected = readJson(join(reasmDir, "EXPECTED.json"));
 for (const [file, want] of Object.entries(expected)) {
   if (file.startsWith("_")) continue;
   const r = runOurs(join(reasmDir, file), ["-v"]);
   if (!r) continue;
-  const events = r.stdout
-    .split("\n")
-    .filter(Boolean)
-    .map((l) => JSON.parse(l));
+  const events = parseOurs(file, r.stdout);
   const got = events.map((e) => [e.serial, e.records.length]);
   // go-libaudit counts every serial gap: that is our "skipped" (our "lost" counts gaps in a contiguous stream only)
   const lost = Number(/(\d+) serials skipped/.exec(r.stderr)?.[1] ?? -1);
