@@ -4,7 +4,7 @@ export const MODULES = {
   "core-ldap-escape": {
     what: "LDAP filter and DN escaping, filter parsing, DN normalising",
     mutate: ["packages/core/src/ldap/filter.ts", "packages/core/src/ldap/dn.ts"],
-    tests: ["packages/core/test/ldap-escape.test.ts"],
+    tests: ["packages/core/test/ldap-escape.test.ts", "packages/core/test/ldap-escape-edges.test.ts"],
   },
   "authkeys-username": {
     what: "authkeys' login name check",

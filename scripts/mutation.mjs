@@ -32,7 +32,10 @@ else if (args.includes("--changed")) {
   names = Object.entries(MODULES)
     .filter(([, m]) => [...m.mutate, ...m.tests].some((f) => changed.has(f)))
     .map(([n]) => n);
-  if (names.length === 0) console.log(`mutation: no decision module changed since ${ref}`);
+  if (names.length === 0) {
+    console.log(`mutation: no decision module changed since ${ref}`);
+    process.exit(0);
+  }
 } else names = args.filter((a, i) => !a.startsWith("--") && args[i - 1] !== "--min-score");
 if (!Number.isFinite(minScore)) usage("--min-score takes a number");
 if (!args.includes("--changed") && names.length === 0) usage("name a module, --all or --changed REF");
