@@ -14,7 +14,11 @@ export const MODULES = {
   "authkeys-keys": {
     what: "authkeys' key validation: key line, blob, type and size policy, options",
     mutate: ["packages/authkeys/src/keys.ts", "packages/authkeys/src/public-key.ts", "packages/authkeys/src/key-options.ts"],
-    tests: ["packages/authkeys/test/keys.test.ts", "packages/authkeys/test/public-key.test.ts"],
+    tests: [
+      "packages/authkeys/test/keys.test.ts",
+      "packages/authkeys/test/public-key.test.ts",
+      "packages/authkeys/test/key-validation.test.ts",
+    ],
   },
   "vpnnotify-places": {
     what: "vpnnotify's suppression and escalation decisions",
