@@ -34,6 +34,8 @@ describe("readPublicKeyBlob", () => {
     expect(readPublicKeyBlob("ssh-ed25519", Buffer.from([0, 0, 0]))).toBe("malformed");
     expect(readPublicKeyBlob("ssh-dss", blob("ssh-dss", "p", "q", "g", "y"))).toEqual({ bits: undefined });
     expect(readPublicKeyBlob("ssh-dss", blob("ssh-dss", "p", "q", "g"))).toBe("malformed");
+    // a last field may be empty: its length prefix then ends the blob exactly
+    expect(readPublicKeyBlob("ssh-dss", blob("ssh-dss", "p", "q", "g", ""))).toEqual({ bits: undefined });
     expect(readPublicKeyBlob("sk-ssh-ed25519@openssh.com", ed25519)).toBe("unsupported");
     expect(readPublicKeyBlob("ssh-ed25519-cert-v01@openssh.com", ed25519)).toBe("unsupported");
   });
@@ -72,6 +74,25 @@ describe("checkKeyValue", () => {
       ok: false,
       reason: "RSA key of 2047 bits (minimum 2048)",
     });
+  });
+
+  it("accepts each default key type (ssh-dss is not among them)", () => {
+    const valid: Record<string, Buffer> = {
+      "ssh-ed25519": ed25519,
+      "ecdsa-sha2-nistp256": blob("ecdsa-sha2-nistp256", "nistp256", point(32)),
+      "ecdsa-sha2-nistp384": blob("ecdsa-sha2-nistp384", "nistp384", point(48)),
+      "ecdsa-sha2-nistp521": blob("ecdsa-sha2-nistp521", "nistp521", point(66)),
+      "ssh-rsa": blob("ssh-rsa", e, modulus(3072)),
+    };
+    const defaults = { types: DEFAULT_KEY_TYPES, minRsaBits: 2048 };
+    for (const [type, b] of Object.entries(valid)) expect(checkKeyValue(line(type, b), defaults), type).toMatchObject({ ok: true });
+    expect(checkKeyValue(line("ssh-dss", blob("ssh-dss", "p", "q", "g", "y")), defaults)).toMatchObject({ ok: false });
+  });
+
+  it("the whole line is one key: nothing before the type, nothing after the blob but a comment", () => {
+    const key = line("ssh-ed25519", ed25519);
+    expect(checkKeyValue(`ssh-ed25519 not*base64 ${key}`, policy)).toMatchObject({ ok: false, reason: "not an OpenSSH public key line" });
+    expect(checkKeyValue(`${key}!!`, policy)).toMatchObject({ ok: false, reason: "not an OpenSSH public key line" });
   });
 
   it("names each problem, and the fingerprint where there is a blob", () => {
@@ -145,11 +166,14 @@ describe("key options", () => {
     }
     expect(checkKeyValue(`ssh-x=1 ${key}`, policy)).toMatchObject({ reason: 'unknown key option "ssh-x"' });
     expect(checkKeyValue(`ssh-x,no-pty ${key}`, policy)).toMatchObject({ reason: 'unknown key option "ssh-x"' });
+    expect(checkKeyValue(`no-ssh-agent ${key}`, policy)).toMatchObject({ reason: 'unknown key option "no-ssh-agent"' });
+    expect(checkKeyValue(`,no-pty ${key}`, policy)).toMatchObject({ reason: "malformed key options" });
   });
 
   it("checkOptions: config key options are one options string, nothing after it", () => {
     expect(checkOptions('from="10.0.0.0/8",no-pty')).toBeUndefined();
     expect(checkOptions("no-pty restrict")).toBe("options must not contain spaces outside quotes");
     expect(checkOptions("bogus")).toBe('unknown key option "bogus"');
+    expect(checkOptions(" ")).toBe("malformed key options");
   });
 });
