@@ -69,6 +69,7 @@ describe("scripts/conformance/auditd.mjs fails closed", { timeout: 180_000 }, ()
     expect(allowed.code).toBe(0);
     expect(allowed.out).toMatch(/!{20}[\s\S]*did NOT run/);
     expect(allowed.out).toMatch(/ok {3}nodes\.log: 3 events/); // the goldens still ran
+    expect(run([...missing, "--allow-missing"]).code).toBe(1); // goldens skipped as well: nothing was checked
     expect(run([...missing, "--allow-missing"], { CI: "true" }).code).toBe(66);
   });
 
