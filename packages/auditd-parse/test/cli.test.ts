@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from "node:child_process";
-import { appendFileSync, closeSync, mkdtempSync, openSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { appendFileSync, closeSync, existsSync, mkdtempSync, openSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
@@ -284,7 +284,8 @@ describe("auditd-parse CLI", () => {
     }
     renameSync(outFile, `${outFile}.1`);
     child.kill("SIGHUP");
-    await delay(300);
+    // reopening creates the file again: wait for that rather than a fixed time
+    for (let i = 0; i < 200 && !existsSync(outFile); i++) await delay(50);
     child.stdin.end("type=USER_LOGIN msg=audit(1700000000.000:2): pid=1 uid=0 auid=0 ses=1 msg='op=b res=success'\n");
     const code = await new Promise((resolve) => child.on("exit", resolve));
     expect(code).toBe(0);

@@ -259,11 +259,23 @@ describe("withLock", () => {
 
   it("never breaks a live holder's lock, however old", async () => {
     const file = join(fresh("long-held"), "s.json");
-    const release = withLock(file, () => new Promise((resolve) => setTimeout(resolve, 400)));
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    // events, not sleeps: the holder says when it holds the lock, and lets go only when told
+    let held = () => {};
+    let letGo = () => {};
+    const holding = new Promise<void>((resolve) => {
+      held = resolve;
+    });
+    const release = withLock(file, () => {
+      held();
+      return new Promise<void>((resolve) => {
+        letGo = resolve;
+      });
+    });
+    await holding;
     const hourAgo = new Date(Date.now() - 3_600_000);
     utimesSync(`${file}.lock`, hourAgo, hourAgo);
     await expect(withLock(file, () => "stole it", { timeoutMs: 150, staleMs: 1_000 })).rejects.toThrow(TempFailError);
+    letGo();
     await release;
     expect(await withLock(file, () => "after", { timeoutMs: 150 })).toBe("after");
   });

@@ -1,0 +1,48 @@
+// The decision modules under mutation testing, each with the tests that are meant to catch a change in it.
+// Tests are scoped per module so a run stays within minutes on a 2-core machine: only these files run.
+export const MODULES = {
+  "core-ldap-escape": {
+    what: "LDAP filter and DN escaping, filter parsing, DN normalising",
+    mutate: ["packages/core/src/ldap/filter.ts", "packages/core/src/ldap/dn.ts"],
+    tests: ["packages/core/test/ldap-escape.test.ts", "packages/core/test/ldap-escape-edges.test.ts"],
+  },
+  "authkeys-username": {
+    what: "authkeys' login name check",
+    mutate: ["packages/authkeys/src/username.ts"],
+    tests: ["packages/authkeys/test/keys.test.ts", "packages/authkeys/test/username.test.ts"],
+  },
+  "authkeys-keys": {
+    what: "authkeys' key validation: key line, blob, type and size policy, options",
+    mutate: ["packages/authkeys/src/keys.ts", "packages/authkeys/src/public-key.ts", "packages/authkeys/src/key-options.ts"],
+    tests: [
+      "packages/authkeys/test/keys.test.ts",
+      "packages/authkeys/test/public-key.test.ts",
+      "packages/authkeys/test/key-validation.test.ts",
+    ],
+  },
+  "vpnnotify-places": {
+    what: "vpnnotify's suppression and escalation decisions",
+    mutate: ["packages/vpnnotify/src/places.ts"],
+    tests: [
+      "packages/vpnnotify/test/places.test.ts",
+      "packages/vpnnotify/test/notify.test.ts",
+      "packages/vpnnotify/test/regressions.test.ts",
+    ],
+  },
+  "sock-check-evaluate": {
+    what: "sock-check's evaluation of each change against the policy",
+    mutate: ["packages/sock-check/src/evaluate.ts"],
+    tests: [
+      "packages/sock-check/test/regressions.test.ts",
+      "packages/sock-check/test/rules.test.ts",
+      "packages/sock-check/test/check.test.ts",
+    ],
+  },
+};
+
+/** The module named, or a usage error listing the names. */
+export function moduleNamed(name) {
+  const module = MODULES[name ?? ""];
+  if (!module) throw new Error(`unknown mutation module "${name}": one of ${Object.keys(MODULES).join(", ")}`);
+  return module;
+}

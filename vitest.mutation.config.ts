@@ -1,0 +1,13 @@
+import { defineConfig } from "vitest/config";
+import { moduleNamed } from "./scripts/mutation-modules.mjs";
+
+// Used by Stryker (stryker.config.mjs) only: the test files of the module under mutation, one worker.
+export default defineConfig({
+  test: {
+    include: moduleNamed(process.env.MUTATION_MODULE).tests,
+    testTimeout: 30_000,
+    hookTimeout: 60_000,
+    pool: "forks",
+    maxWorkers: 1,
+  },
+});
