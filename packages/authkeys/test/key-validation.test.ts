@@ -144,7 +144,8 @@ describe("key options", () => {
     for (const flag of flags) expect(optionsOf(flag), flag).toBe(flag);
     const values = ["command", "environment", "expiry-time", "from", "permitopen", "permitlisten", "principals", "tunnel"];
     for (const name of values) expect(optionsOf(`${name}="x"`), name).toBe(`${name}="x"`);
-    expect(optionsOf('NO-PTY,From="a b"')).toBe('NO-PTY,From="a b"');
+    // printed as authkeys read them (names lower-case), never as the stored text: what sshd reads is what was checked
+    expect(optionsOf('NO-PTY,From="a b"')).toBe('no-pty,from="a b"');
     expect(optionsOf('command="echo \\"a, b\\"",no-pty')).toBe('command="echo \\"a, b\\"",no-pty');
     expect(checkKeyValue(`no-pty\t${key}`, policy)).toMatchObject({ ok: true, key: { options: "no-pty" } });
   });
