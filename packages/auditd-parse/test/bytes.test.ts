@@ -104,7 +104,7 @@ describe("byte path", () => {
       if (viaText.text === undefined) delete viaText.text;
       expect(fast, body).toEqual(viaText);
     }
-  });
+  }, 120_000); // 3,000 seeded bodies: about 7 s on a quiet 2-core machine, far more when it is shared
 
   it("gives each event its own keys and sockaddr, though their readings are cached", () => {
     const log = [
