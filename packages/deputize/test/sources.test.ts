@@ -94,15 +94,19 @@ describe("PagerDuty source", () => {
         { userId: "PUBOB", start: h(1), end: h(9) },
       ],
     });
+    // In no escalation policy: /oncalls never lists it.
     pd.addSchedule({ id: "PSRE002", name: "SRE secondary", shifts: [{ userId: "PUCAROL", start: h(-2), end: h(9) }] });
     pd.addSchedule({
       id: "PDB0001",
       name: "Database",
       shifts: [
         { userId: "PUALICE", start: h(-1), end: h(2) },
-        { userId: "PUDAVE", start: h(-1), end: h(2), escalationLevel: 2 },
+        { userId: "PUDAVE", start: h(-1), end: h(2) },
       ],
     });
+    // SRE is level 1 of two policies (two rows for alice), Database only level 2.
+    pd.addEscalationPolicy({ id: "PEPSRE1", name: "SRE", rules: [{ schedules: ["PSRE001"] }, { schedules: ["PDB0001"] }] });
+    pd.addEscalationPolicy({ id: "PEPDB01", name: "DB", rules: [{ schedules: ["PSRE001"] }] });
   });
   afterAll(() => pd.stop());
 
@@ -115,7 +119,8 @@ describe("PagerDuty source", () => {
       ["Database", ["alice@opsguard.test", "dave@opsguard.test"]],
     ]);
     const oncalls = pd.requests.filter((r) => r.path === "/oncalls");
-    expect(oncalls.map((r) => r.query.get("offset"))).toEqual(["0", "1", "2"]);
+    // alice on SRE twice (level 1 of two policies), alice and dave on Database (level 2): four rows.
+    expect(oncalls.map((r) => r.query.get("offset"))).toEqual(["0", "1", "2", "3"]);
     expect(pd.requests.filter((r) => r.path === "/schedules").length).toBeGreaterThan(2);
     expect(oncalls[0]?.query.getAll("schedule_ids[]")).toEqual(["PSRE001", "PDB0001"]);
     expect(oncalls[0]?.query.getAll("include[]")).toEqual(["users"]);
@@ -136,9 +141,45 @@ describe("PagerDuty source", () => {
     expect(offsets).toEqual(["0", "1", "2", "3"]);
   });
 
+  it("reads a schedule in no escalation policy (absent from /oncalls) from /schedules/{id}/users", async () => {
+    pd.requests.length = 0;
+    const result = await new PagerDutySource({ name: "pd", http, schedules: ["SRE secondary"] }).onCall(accessWindow(now, 0, 0));
+    expect(keys(result[0]!.people)).toEqual(["carol@opsguard.test"]);
+    const users = pd.requests.find((r) => r.path === "/schedules/PSRE002/users");
+    expect(users?.query.get("since")).toBe(now.toISOString());
+  });
+
+  it("refuses escalationLevels for a schedule in no escalation policy, and finds nobody at a level a schedule is not on", async () => {
+    const outside = new PagerDutySource({ name: "pd", http, schedules: ["SRE secondary"], escalationLevels: [1] });
+    const error = await outside.onCall(accessWindow(now, 0, 0)).catch((e) => e);
+    expect(describeError(error)).toBe(
+      'pd: PagerDuty schedule "SRE secondary" is in no escalation policy, so escalationLevels cannot apply to it (drop escalationLevels from this source, or add the schedule to an escalation policy)',
+    );
+    expect(error.exitCode).toBe(78);
+    const levelThree = new PagerDutySource({ name: "pd", http, schedules: ["Database"], escalationLevels: [3] });
+    expect((await levelThree.onCall(accessWindow(now, 0, 0)))[0]!.people).toEqual([]);
+  });
+
+  it("reads every page when a few people fill more than 100 on-call rows", async () => {
+    for (let i = 0; i < 60; i++)
+      pd.addEscalationPolicy({ id: `PEPX${String(i).padStart(3, "0")}`, name: `svc ${i}`, rules: [{ schedules: ["PDB0001"] }] });
+    try {
+      pd.requests.length = 0;
+      const result = await new PagerDutySource({ name: "pd", http, schedules: ["Database"], escalationLevels: [1] }).onCall(
+        accessWindow(now, 0, 0),
+      );
+      expect(keys(result[0]!.people)).toEqual(["alice@opsguard.test", "dave@opsguard.test"]);
+      expect(pd.requests.filter((r) => r.path === "/oncalls").map((r) => r.query.get("offset"))).toEqual(["0", "100"]);
+    } finally {
+      pd.escalationPolicies.splice(2);
+    }
+  });
+
   it("filters by escalation level and widens the window for look-ahead", async () => {
     const levelOne = new PagerDutySource({ name: "pd", http, schedules: ["Database"], escalationLevels: [1] });
-    expect(keys((await levelOne.onCall(accessWindow(now, 0, 0)))[0]!.people)).toEqual(["alice@opsguard.test"]);
+    expect((await levelOne.onCall(accessWindow(now, 0, 0)))[0]!.people).toEqual([]);
+    const levelTwo = new PagerDutySource({ name: "pd", http, schedules: ["Database"], escalationLevels: [2] });
+    expect(keys((await levelTwo.onCall(accessWindow(now, 0, 0)))[0]!.people)).toEqual(["alice@opsguard.test", "dave@opsguard.test"]);
     const ahead = new PagerDutySource({ name: "pd", http, schedules: ["SRE"] });
     expect(keys((await ahead.onCall(accessWindow(now, 90, 0)))[0]!.people)).toEqual(["alice@opsguard.test", "bob@opsguard.test"]);
   });

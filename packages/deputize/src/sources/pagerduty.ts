@@ -1,5 +1,5 @@
 import { ConfigError, collect, type HttpClient, paginateOffset } from "@opsguard/core";
-import { mergePeople, person, type ScheduleOnCall } from "../people";
+import { mergePeople, type Person, person, type ScheduleOnCall } from "../people";
 import type { Window } from "../window";
 import type { Source } from "./source";
 
@@ -17,9 +17,16 @@ interface PdOnCall {
   user: { id: string; summary?: string; name?: string; email?: string };
 }
 
+interface PdUser {
+  name?: string;
+  email?: string;
+}
+
 /**
  * PagerDuty REST v2: schedule names resolved with `GET /schedules?query=` and matched exactly on
  * the client (the API filter is a substring match), then one paged `GET /oncalls` for all of them.
+ * /oncalls lists only schedules an escalation policy uses, so a schedule with no row there is read
+ * with `GET /schedules/{id}/users` (everyone on it in the window), as the original tool did.
  */
 export class PagerDutySource implements Source {
   readonly name: string;
@@ -60,12 +67,39 @@ export class PagerDutySource implements Source {
         { limit: this.#pageSize, itemsOf: (body) => (body as { oncalls?: PdOnCall[] }).oncalls ?? [] },
       ),
     );
-    return schedules.map((schedule) => {
-      const people = rows
-        .filter((r) => r.schedule?.id === schedule.id && (!this.#levels || this.#levels.includes(r.escalation_level)))
-        .flatMap((r) => (r.user.email ? [person({ email: r.user.email, name: r.user.name ?? r.user.summary })] : []));
-      return { source: this.name, schedule: schedule.name, people: mergePeople([people]) };
+    return Promise.all(
+      schedules.map(async (schedule) => {
+        const mine = rows.filter((r) => r.schedule?.id === schedule.id);
+        const people =
+          mine.length === 0
+            ? await this.#outsidePolicies(schedule, window)
+            : mine
+                .filter((r) => !this.#levels || this.#levels.includes(r.escalation_level))
+                .flatMap((r) => (r.user.email ? [person({ email: r.user.email, name: r.user.name ?? r.user.summary })] : []));
+        return { source: this.name, schedule: schedule.name, people: mergePeople([people]) };
+      }),
+    );
+  }
+
+  /** Who is on a schedule that /oncalls did not list: in no escalation policy, or nobody on it now. */
+  async #outsidePolicies(schedule: PdSchedule, window: Window): Promise<Person[]> {
+    const path = `/schedules/${encodeURIComponent(schedule.id)}`;
+    if (this.#levels) {
+      // Levels belong to escalation policies: a schedule in none has no level to filter on.
+      const { body } = await this.#http.request<{ schedule?: { escalation_policies?: unknown[] } }>({ url: path });
+      if ((body.schedule?.escalation_policies ?? []).length > 0) return [];
+      throw new ConfigError(
+        `${this.name}: PagerDuty schedule "${schedule.name}" is in no escalation policy, so escalationLevels cannot apply to it`,
+        {
+          hint: "drop escalationLevels from this source, or add the schedule to an escalation policy",
+        },
+      );
+    }
+    const { body } = await this.#http.request<{ users?: PdUser[] }>({
+      url: `${path}/users`,
+      query: { since: window.since.toISOString(), until: window.until.toISOString() },
     });
+    return (body.users ?? []).flatMap((u) => (u.email ? [person({ email: u.email, name: u.name })] : []));
   }
 
   async #resolve(ref: ScheduleRef): Promise<PdSchedule> {

@@ -34,6 +34,8 @@ export interface RecordedRequest {
   headers: IncomingMessage["headers"];
   body: unknown;
   status: number;
+  /** The answer's body as sent (objects before JSON encoding), for contract checks. */
+  response: unknown;
 }
 
 interface Route {
@@ -145,6 +147,7 @@ export class SimServer {
       headers: req.headers,
       body: simReq.body,
       status: response.status ?? 200,
+      response: response.body,
     });
     if (response.hang) return;
     if (response.delayMs) await new Promise((resolve) => setTimeout(resolve, response.delayMs));
