@@ -74,7 +74,7 @@ export class Contract {
     const responses = operation.responses as Json;
     const key = this.#options.responseKey?.(status, body) ?? (String(status) in responses ? String(status) : "default");
     if (!(key in responses)) return [`${method} ${template}: HTTP ${status} is not an answer the contract lists`];
-    let pointer = `/paths/${escape(template)}/${method.toLowerCase()}/responses/${escape(key)}`;
+    let pointer = `/paths/${pointerSegment(template)}/${method.toLowerCase()}/responses/${pointerSegment(key)}`;
     let response = responses[key] as Json;
     if (typeof response.$ref === "string") {
       pointer = response.$ref.slice(1);
@@ -89,7 +89,8 @@ export class Contract {
       this.#compiled.set(schemaPointer, validate);
     }
     const where = `${method} ${template} ${key}`;
-    if (!validate(body)) return (validate.errors ?? []).map((e) => `${where}: ${e.instancePath || "body"} ${e.message} ${JSON.stringify(e.params)}`);
+    if (!validate(body))
+      return (validate.errors ?? []).map((e) => `${where}: ${e.instancePath || "body"} ${e.message} ${JSON.stringify(e.params)}`);
     return this.#undeclared(schema, body, "").map((p) => `${where}: ${p}`);
   }
 
@@ -128,7 +129,8 @@ export class Contract {
     const declared = new Map<string, unknown[]>();
     let open = false;
     for (const m of members) {
-      for (const [name, sub] of Object.entries((m.properties as Json | undefined) ?? {})) declared.set(name, [...(declared.get(name) ?? []), sub]);
+      for (const [name, sub] of Object.entries((m.properties as Json | undefined) ?? {}))
+        declared.set(name, [...(declared.get(name) ?? []), sub]);
       if (m.additionalProperties && typeof m.additionalProperties === "object") open = true;
       if (m.additionalProperties === true) open = true;
     }
@@ -143,6 +145,6 @@ export class Contract {
   }
 }
 
-function escape(segment: string): string {
+function pointerSegment(segment: string): string {
   return segment.replace(/~/g, "~0").replace(/\//g, "~1");
 }

@@ -111,7 +111,9 @@ describe("PagerDuty simulator: on-calls come from escalation policies", () => {
   it("filters by schedule, policy and user, and includes full users on request", async () => {
     const rows = (await get("/oncalls", { "schedule_ids[]": "PDB0001", "escalation_policy_ids[]": "PEP0003", "include[]": "users" })).body
       .oncalls as { user: { type: string; email: string }; escalation_level: number }[];
-    expect(rows).toEqual([expect.objectContaining({ escalation_level: 2, user: expect.objectContaining({ type: "user", email: "bob@example.com" }) })]);
+    expect(rows).toEqual([
+      expect.objectContaining({ escalation_level: 2, user: expect.objectContaining({ type: "user", email: "bob@example.com" }) }),
+    ]);
     expect(((await get("/oncalls", { "user_ids[]": "PUCAROL" })).body.oncalls as unknown[]).length).toBe(25);
     expect((await get("/schedules/PNOPE00")).status).toBe(404);
   });
@@ -130,13 +132,19 @@ describe.skipIf(!dir)("PagerDuty simulator against PagerDuty's OpenAPI descripti
   });
 
   it("the check fails on answers the contract forbids", () => {
-    const row = { escalation_policy: { id: "P1", type: "escalation_policy_reference" }, escalation_level: "1", user: { id: "P2", type: "user_reference" } };
+    const row = {
+      escalation_policy: { id: "P1", type: "escalation_policy_reference" },
+      escalation_level: "1",
+      user: { id: "P2", type: "user_reference" },
+    };
     expect(contract?.check("GET", "/oncalls", 200, { oncalls: [row], limit: 25, offset: 0, more: false, total: null }).join("\n")).toMatch(
       /escalation_level must be integer/,
     );
     expect(contract?.check("GET", "/oncalls", 200, { oncalls: [], more: "no" }).join("\n")).toMatch(/more must be boolean/);
     expect(contract?.check("GET", "/oncalls", 200, { oncalls: [], on_call_now: true }).join("\n")).toMatch(/on_call_now is not a field/);
-    expect(contract?.check("GET", "/schedules/P1/users", 200, { users: [{ id: "P2", type: "person", name: "x", email: "x@y.z" }] })).not.toEqual([]);
+    expect(
+      contract?.check("GET", "/schedules/P1/users", 200, { users: [{ id: "P2", type: "person", name: "x", email: "x@y.z" }] }),
+    ).not.toEqual([]);
     expect(contract?.check("GET", "/schedules/P1", 200, {}).join("\n")).toMatch(/must have required property 'schedule'/);
     expect(contract?.check("GET", "/nowhere", 200, {})).toEqual(["GET /nowhere: no such path in the contract"]);
   });
