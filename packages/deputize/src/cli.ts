@@ -146,6 +146,8 @@ function statusJson(report: RunReport) {
       onCall: s.onCall,
       nextRun: { status: s.status, add: s.plan?.add ?? [], remove: s.plan?.remove ?? [], updates: s.plan?.updates ?? [], reason: s.reason },
       unresolved: s.plan?.unresolved ?? [],
+      ...(s.plan?.deliveries ? { deliveries: s.plan.deliveries } : {}),
+      ...(s.plan?.pendingMessage ? { pendingMessage: s.plan.pendingMessage } : {}),
     })),
   };
 }

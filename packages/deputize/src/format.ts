@@ -3,6 +3,7 @@ import type { RunReport, SinkReport } from "./run";
 const VERB: Record<SinkReport["status"], string> = {
   unchanged: "unchanged",
   changed: "changed",
+  "partly-changed": "PARTLY changed",
   "would-change": "would change",
   refused: "refused",
   failed: "FAILED",
@@ -39,7 +40,22 @@ export function formatStatus(report: RunReport): string {
     report.sinks.map((s) => [s.sink, s.kind, (s.plan?.current ?? []).join(", ") || "-", nextRun(s)]),
   );
   const errors = report.sourceErrors.map((e) => `source ${e.source} FAILED: ${e.error}\n`).join("");
-  return `${schedules}\n${errors}${errors ? "\n" : ""}${sinks}`;
+  const records = report.sinks.flatMap((s) => deliveryLines(s));
+  return `${schedules}\n${errors}${errors ? "\n" : ""}${sinks}${records.length > 0 ? `\nLAST DELIVERIES\n${records.join("\n")}\n` : ""}`;
+}
+
+/** A sink's per-part delivery records and a message still to be sent, for `status`. */
+function deliveryLines(s: SinkReport): string[] {
+  const lines = Object.entries(s.plan?.deliveries ?? {}).map(
+    ([part, d]) => `${s.sink} ${part}: ${d.status} ${d.at}${d.error ? `: ${d.error}` : ""}`,
+  );
+  const pending = s.plan?.pendingMessage;
+  if (pending) {
+    lines.push(
+      `${s.sink} message pending since ${pending.since}, ${pending.attempts} of ${pending.maxAttempts} attempts failed; next run retries: "${pending.text}"`,
+    );
+  }
+  return lines;
 }
 
 function nextRun(s: SinkReport): string {

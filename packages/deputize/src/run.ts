@@ -1,7 +1,7 @@
 import { describeError, ExitCode, exitCodeOf, type Logger } from "@opsguard/core";
 import type { Deputize } from "./build";
 import { mergePeople, type Person, type ScheduleOnCall } from "./people";
-import { hasChanges, type Sink, type SinkPlan } from "./sinks/sink";
+import { hasChanges, type PartOutcome, type Sink, type SinkPlan } from "./sinks/sink";
 import { accessWindow, type Window } from "./window";
 
 export interface RunOptions {
@@ -13,7 +13,7 @@ export interface RunOptions {
   log?: Logger;
 }
 
-export type SinkStatus = "unchanged" | "changed" | "would-change" | "refused" | "failed" | "skipped";
+export type SinkStatus = "unchanged" | "changed" | "partly-changed" | "would-change" | "refused" | "failed" | "skipped";
 
 export interface SinkReport {
   sink: string;
@@ -25,6 +25,8 @@ export interface SinkReport {
   /** Why it failed, was refused or skipped: one line, no secrets. */
   reason?: string;
   exitCode?: ExitCode;
+  /** For a sink written in independent parts (Slack topic, user group, message): how each went. */
+  parts?: Array<{ part: string; status: "applied" | "failed"; reason?: string }>;
 }
 
 export interface RunReport {
@@ -135,8 +137,9 @@ async function runSink(
       };
     }
     if (options.dryRun) return { ...report, status: "would-change" };
-    await apply();
-    return { ...report, status: "changed" };
+    const outcomes = await apply();
+    if (!outcomes) return { ...report, status: "changed" };
+    return withParts(report, outcomes);
   } catch (error) {
     return {
       ...base,
@@ -147,6 +150,26 @@ async function runSink(
       exitCode: exitCodeOf(error),
     };
   }
+}
+
+/** A sink applied part by part: failed parts are named, and the rest count as applied. */
+function withParts(report: SinkReport, outcomes: readonly PartOutcome[]): SinkReport {
+  const parts = outcomes.map((o) =>
+    o.error === undefined
+      ? { part: o.part, status: "applied" as const }
+      : { part: o.part, status: "failed" as const, reason: describeError(o.error) },
+  );
+  const failed = outcomes.filter((o) => o.error !== undefined);
+  if (failed.length === 0) return { ...report, status: "changed", parts };
+  const reason = parts.flatMap((p) => (p.status === "failed" ? [`${p.part}: ${p.reason}`] : [])).join("; ");
+  const anyApplied = failed.length < outcomes.length;
+  return {
+    ...report,
+    parts,
+    status: anyApplied ? "partly-changed" : "failed",
+    reason,
+    exitCode: anyApplied ? ExitCode.PARTIAL : exitCodeOf(failed[0]?.error),
+  };
 }
 
 /**
@@ -164,7 +187,8 @@ function overallExitCode(sinks: readonly SinkReport[], sourceErrors: RunReport["
 function logSink(log: Logger | undefined, r: SinkReport): void {
   if (!log) return;
   for (const problem of r.plan?.unresolved ?? []) log.warn(`${r.sink}: ${problem}`);
-  if (r.status === "failed" || r.status === "skipped") log.error(`sink ${r.sink} ${r.status}: ${r.reason}`);
+  if (r.status === "failed" || r.status === "skipped" || r.status === "partly-changed")
+    log.error(`sink ${r.sink} ${r.status}: ${r.reason}`);
   else if (r.status === "refused") log.warn(`sink ${r.sink} refused: ${r.reason}`);
   else if (r.status === "changed") log.info(`sink ${r.sink} updated`, { added: r.plan?.add, removed: r.plan?.remove });
   else log.debug(`sink ${r.sink} ${r.status}`, { members: r.plan?.current });

@@ -281,8 +281,13 @@ describe("deputize run", () => {
       ["slack", "failed"],
       ["hook", "changed"],
     ]);
-    expect(storm.sinks[2]?.reason).toMatch(/Slack conversations.info failed: ratelimited/);
-    expect(logLines.join("")).toMatch(/error: sink slack failed: Slack conversations.info failed: ratelimited/);
+    // Each part on its own: the topic and user group could not be read, the message not posted (kept for the next run).
+    expect(storm.sinks[2]?.plan?.unresolved).toEqual([
+      "topic: Slack conversations.info failed: ratelimited (Slack rate limit; retry later); left as it is",
+      "usergroup: Slack usergroups.users.list failed: ratelimited (Slack rate limit; retry later); left as it is",
+    ]);
+    expect(storm.sinks[2]?.reason).toMatch(/^message: Slack chat.postMessage failed: ratelimited/);
+    expect(logLines.join("")).toMatch(/error: sink slack failed: message: Slack chat.postMessage failed: ratelimited/);
     expect(await members(lab.groups.oncall)).toEqual(["bob"]);
 
     slack.clearFaults();

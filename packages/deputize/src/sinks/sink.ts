@@ -12,7 +12,19 @@ export interface SinkPlan {
   updates: string[];
   /** People on call this sink could not place (unknown email, no account); the rest still apply. */
   unresolved: string[];
-  apply(): Promise<void>;
+  /** How the last run's writes went, per part (sinks that keep such records: Slack). */
+  deliveries?: Record<string, { status: "delivered" | "failed" | "gave-up"; at: string; error?: string | undefined }>;
+  /** A hand-off message not delivered yet, to be retried. */
+  pendingMessage?: { text: string; attempts: number; maxAttempts: number; since: string };
+  /** Writes the change; a sink whose parts are independent (Slack) says how each went. */
+  apply(): Promise<PartOutcome[]> | Promise<void>;
+}
+
+/** One independently applied part of a sink's change ("topic", "usergroup", "message"). */
+export interface PartOutcome {
+  part: string;
+  /** The error when it failed; the other parts were still applied. */
+  error?: unknown;
 }
 
 export interface Sink {

@@ -1,7 +1,7 @@
-import { escapeSlackText, type SlackClient, SlackNotFoundError, slackPlainText } from "@opsguard/core";
+import { describeError, escapeSlackText, SlackApiError, type SlackClient, SlackNotFoundError, slackPlainText } from "@opsguard/core";
 import { handleOf, type Person } from "../people";
-import type { DeputizeState } from "../state";
-import type { Sink, SinkPlan } from "./sink";
+import { type DeputizeState, MAX_MESSAGE_ATTEMPTS, type PendingMessage } from "../state";
+import type { PartOutcome, Sink, SinkPlan } from "./sink";
 
 export interface SlackSinkOptions {
   name: string;
@@ -40,72 +40,84 @@ export class SlackSink implements Sink {
 
   async plan(people: readonly Person[]): Promise<SinkPlan> {
     const { slack, channel, state } = this.#o;
+    const sink = this.name;
     const handles = people.map(handleOf);
     const updates: string[] = [];
     const unresolved: string[] = [];
-    const steps: Array<() => Promise<void>> = [];
+    // Each part is written on its own: a topic the bot may not set must not cost the message or the user group.
+    const parts: Part[] = [];
     const ids = await this.#slackIds(people, unresolved);
-    if (Object.keys(ids.looked).length > 0) steps.push(() => state.recordSlackIds(ids.looked));
     // A real mention (<@U…>) where Slack knows the person, so the name is clickable and notifies.
     const mentions = people.map((p) => mention(ids.byKey[p.key], handleOf(p)));
 
     let topicTags: string[] | undefined;
     if (this.#o.topic) {
-      const info = await slack.conversationInfo(channel);
-      const raw = info.topic?.value ?? "";
-      const current = slackPlainText(raw);
-      topicTags = parseTopic(current).names;
-      // The rest is kept as Slack stored it, so its links (and their labels) and entities survive.
-      const desired = composeTopic(mentions, parseTopic(raw).rest);
-      if (slackPlainText(desired) !== current) {
-        updates.push(`topic: "${current}" → "${slackPlainText(desired)}"`);
-        steps.push(async () => {
-          await slack.setTopic(channel, desired);
-        });
+      const info = await readPart("topic", unresolved, () => slack.conversationInfo(channel));
+      if (info) {
+        const raw = info.topic?.value ?? "";
+        const current = slackPlainText(raw);
+        topicTags = parseTopic(current).names;
+        // The rest is kept as Slack stored it, so its links (and their labels) and entities survive.
+        const desired = composeTopic(mentions, parseTopic(raw).rest);
+        if (slackPlainText(desired) !== current) {
+          updates.push(`topic: "${current}" → "${slackPlainText(desired)}"`);
+          parts.push({ part: "topic", run: () => slack.setTopic(channel, desired) });
+        }
       }
     }
 
     if (this.#o.usergroup) {
       const usergroup = this.#o.usergroup;
-      const current = await slack.usergroupMembers(usergroup);
+      const current = await readPart("usergroup", unresolved, () => slack.usergroupMembers(usergroup));
       const desired = [...new Set(Object.values(ids.byKey))].sort();
-      const add = desired.filter((id) => !current.includes(id));
-      const remove = current.filter((id) => !desired.includes(id));
-      if (desired.length === 0 && current.length > 0) {
+      const add = desired.filter((id) => !current?.includes(id));
+      const remove = (current ?? []).filter((id) => !desired.includes(id));
+      if (!current) {
+        // Unreadable: reported above, left as it is.
+      } else if (desired.length === 0 && current.length > 0) {
         unresolved.push(`user group ${usergroup}: Slack does not allow an empty user group; left as it is`);
       } else if (add.length > 0 || remove.length > 0) {
         updates.push(`user group ${usergroup}: ${[...add.map((id) => `+${id}`), ...remove.map((id) => `-${id}`)].join(" ")}`);
-        steps.push(async () => {
-          await slack.setUsergroupMembers(usergroup, desired);
-        });
+        parts.push({ part: "usergroup", run: () => slack.setUsergroupMembers(usergroup, desired) });
       }
     }
 
     const keys = people.map((p) => p.key).sort();
-    const announced = await state.announced(this.name);
+    const announced = await state.announced(sink);
+    const pending = await state.pending(sink);
     // With no record yet, the topic tells who was announced last (a fresh state dir must not re-announce).
     const named = (p: Person, tag: string) => tag === ids.byKey[p.key] || tag === handleOf(p);
     const inTopic = (p: Person) => topicTags?.some((t) => named(p, t)) ?? false;
     const changed = announced
       ? announced.join("\n") !== keys.join("\n")
       : topicTags === undefined || topicTags.length !== people.length || !people.every(inTopic);
-    if (this.#o.announce && changed) {
+    // A message for this very set that did not get through is sent again (the topic may already say it).
+    const retry = this.#o.announce && pending !== undefined && pending.members.join("\n") === keys.join("\n");
+    if (retry) {
+      const attempt = pending.attempts + 1;
+      updates.push(`message (attempt ${attempt} of ${MAX_MESSAGE_ATTEMPTS}): "${pending.text}"`);
+      parts.push({ part: "message", run: () => this.#post(pending) });
+    } else if (this.#o.announce && changed) {
       const offDuty = announced
         ? await Promise.all(announced.filter((k) => !keys.includes(k)).map(async (k) => mention(await state.slackId(k), handleOfKey(k))))
         : (topicTags ?? []).filter((t) => !people.some((p) => named(p, t))).map(tagMention);
       const text = handoffText(mentions, offDuty);
       updates.push(`message: "${text}"`);
-      steps.push(async () => {
-        await slack.postMessage({ channel, text, unfurl_links: false });
-      });
+      parts.push({ part: "message", run: () => this.#post({ members: keys, text, attempts: 0, since: new Date().toISOString() }) });
+    } else if (changed) {
+      parts.push({ part: "announced", run: () => state.recordAnnounced(sink, keys) });
     }
-    if (changed) steps.push(() => state.recordAnnounced(this.name, keys));
 
     // Membership as last announced (the topic may show only the first names of a long list).
     const byId = new Map(people.flatMap((p) => (ids.byKey[p.key] ? [[ids.byKey[p.key], handleOf(p)] as const] : [])));
     const before = announced?.map(handleOfKey) ?? (topicTags ?? []).map((t) => byId.get(t) ?? t);
     const previous = new Set(announced ?? []);
+    const deliveries = await state.deliveries(sink);
     return {
+      ...(Object.keys(deliveries).length > 0 ? { deliveries } : {}),
+      ...(pending
+        ? { pendingMessage: { text: pending.text, attempts: pending.attempts, maxAttempts: MAX_MESSAGE_ATTEMPTS, since: pending.since } }
+        : {}),
       current: before,
       desired: handles,
       add: announced ? people.filter((p) => !previous.has(p.key)).map(handleOf) : handles.filter((h) => !before.includes(h)),
@@ -113,9 +125,51 @@ export class SlackSink implements Sink {
       updates,
       unresolved,
       apply: async () => {
-        for (const step of steps) await step();
+        if (Object.keys(ids.looked).length > 0) await state.recordSlackIds(ids.looked);
+        const outcomes: PartOutcome[] = [];
+        for (const { part, run } of parts) {
+          try {
+            await run();
+            if (part !== "announced" && part !== "message") await state.recordDelivery(sink, part, { status: "delivered" });
+            outcomes.push({ part });
+          } catch (error) {
+            if (part !== "message") await state.recordDelivery(sink, part, { status: "failed", error: describeError(error) });
+            outcomes.push({ part, error });
+          }
+        }
+        return outcomes;
       },
     };
+  }
+
+  /**
+   * Posts a hand-off message, kept as pending first so that a failure (or a crash) leaves it to
+   * be sent on the next run, for at most MAX_MESSAGE_ATTEMPTS attempts; never recorded as
+   * delivered unless Slack took it.
+   */
+  async #post(message: PendingMessage): Promise<void> {
+    const { slack, channel, state } = this.#o;
+    await state.recordPending(this.name, message);
+    try {
+      await slack.postMessage({ channel, text: message.text, unfurl_links: false });
+    } catch (error) {
+      const attempts = message.attempts + 1;
+      const reason = describeError(error);
+      if (attempts >= MAX_MESSAGE_ATTEMPTS) {
+        // Given up: the set counts as announced (so no new message is made for it), the record says it was not delivered.
+        await state.recordAnnounced(this.name, message.members);
+        await state.recordDelivery(this.name, "message", { status: "gave-up", error: `${reason}; gave up after ${attempts} attempts` });
+        throw new Error(`${reason}; gave up after ${attempts} attempts`, { cause: error });
+      }
+      await state.recordPending(this.name, { ...message, attempts });
+      await state.recordDelivery(this.name, "message", {
+        status: "failed",
+        error: `${reason}; retried on the next run (${attempts} of ${MAX_MESSAGE_ATTEMPTS})`,
+      });
+      throw error;
+    }
+    await state.recordAnnounced(this.name, message.members);
+    await state.recordDelivery(this.name, "message", { status: "delivered" });
   }
 
   /** Slack user ids by email: from the state cache, else users.lookupByEmail (each person once, ever). */
@@ -145,6 +199,22 @@ export class SlackSink implements Sink {
       }
     }
     return { byKey, looked };
+  }
+}
+
+interface Part {
+  part: string;
+  run: () => Promise<unknown>;
+}
+
+/** A read one part needs; when Slack refuses it, that part is reported and left alone, the others go on. */
+async function readPart<T>(part: string, unresolved: string[], read: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await read();
+  } catch (error) {
+    if (!(error instanceof SlackApiError)) throw error;
+    unresolved.push(`${part}: ${describeError(error)}; left as it is`);
+    return undefined;
   }
 }
 
