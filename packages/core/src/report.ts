@@ -26,6 +26,19 @@ export function reportError(tool: string, error: unknown, options: ReportOptions
   return exitCode;
 }
 
+/**
+ * Data for stdout, redacted as stderr is: a run's report may quote an API error that echoed a
+ * token. Strings are redacted before JSON encoding, so escaping cannot hide a secret from the scrub.
+ */
+export function writeStdout(text: string): void {
+  process.stdout.write(redactSecrets(text));
+}
+
+/** `value` as pretty JSON for stdout, with every known secret in its strings replaced. */
+export function redactedJson(value: unknown): string {
+  return `${JSON.stringify(value, (_key, v: unknown) => (typeof v === "string" ? redactSecrets(v) : v), 2)}\n`;
+}
+
 /** A closed stdout (`| head`, sshd hanging up) ends the run quietly instead of as an error. */
 export function exitQuietlyOnEpipe(): void {
   process.stdout.on("error", (error: NodeJS.ErrnoException) => {

@@ -7,9 +7,11 @@ import {
   ExitCode,
   ensurePrivateDir,
   loadConfig,
+  redactedJson,
   runCli,
   UsageError,
   withLock,
+  writeStdout,
 } from "@opsguard/core";
 
 type Command = Parameters<typeof cliContext>[0];
@@ -82,7 +84,7 @@ program
   .action(async (_opts: unknown, command: Command) => {
     const ctx = cliContext(command, { defaultLevel: "warn" });
     const report = await withDeputize(ctx, (dep) => runOnce(dep, { dryRun: true, log: ctx.log }));
-    process.stdout.write(ctx.opts.json ? `${JSON.stringify(statusJson(report), null, 2)}\n` : formatStatus(report));
+    writeStdout(ctx.opts.json ? redactedJson(statusJson(report)) : formatStatus(report));
     process.exitCode = report.exitCode;
   });
 
@@ -93,7 +95,7 @@ async function runPass(ctx: CliContext, dryRun: boolean, force: boolean): Promis
     await ensurePrivateDir(dep.settings.stateDir, { log: ctx.log });
     return withLock(join(dep.settings.stateDir, "run"), () => runOnce(dep, { dryRun, force, log: ctx.log }), { timeoutMs: 60_000 });
   });
-  process.stdout.write(ctx.opts.json ? `${JSON.stringify(report, null, 2)}\n` : formatDiff(report, dryRun));
+  writeStdout(ctx.opts.json ? redactedJson(report) : formatDiff(report, dryRun));
   return report.exitCode;
 }
 

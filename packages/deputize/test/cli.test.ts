@@ -1,7 +1,7 @@
 import { execFile, spawn } from "node:child_process";
 import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { SLACK_SIM_TOKEN, SlackSim, type SlapdLab, startSlapd } from "@opsguard/lab";
+import { PagerDutySim, SLACK_SIM_TOKEN, SlackSim, type SlapdLab, startSlapd } from "@opsguard/lab";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 // The built bundle as cron and people run it: stdout/stderr discipline, exit codes, no secrets.
@@ -122,6 +122,53 @@ describe("deputize CLI", () => {
         expect(r.stdout).not.toContain(secret);
         expect(r.stderr).not.toContain(secret);
       }
+    }
+  });
+
+  it("redacts a token an API error echoes from every byte of stdout, --json and stderr", async () => {
+    // A token with characters JSON escapes: a scrub of the encoded text alone would miss it.
+    const pdToken = 'pd"tok\\en-SECRET-4242';
+    const pd = new PagerDutySim({ token: pdToken });
+    await pd.start();
+    try {
+      const echoing = join(lab.dir, "echoing.json");
+      const pdTokenFile = join(lab.dir, "pd.token");
+      writeFileSync(pdTokenFile, `${pdToken}\n`, { mode: 0o600 });
+      writeFileSync(
+        echoing,
+        JSON.stringify({
+          sources: [
+            { type: "pagerduty", token: `file:${pdTokenFile}`, baseUrl: pd.url, schedules: ["PSRE001"] },
+            { type: "rotation", file: join(lab.dir, "rotation.yaml") },
+          ],
+          sinks: [
+            { type: "slack", name: "slack", token: `file:${tokenFile}`, baseUrl: slack.apiUrl, channel: CHANNEL, schedules: ["sre"] },
+          ],
+          stateDir: join(lab.dir, "echo-state"),
+          retries: 0,
+        }),
+      );
+      const outputs: string[] = [];
+      for (const args of [["run"], ["--json", "run"], ["status"], ["--json", "status"], ["--log-format", "json", "-vv", "run"]]) {
+        pd.fault({ status: 401, body: { error: { message: `Invalid token ${pdToken}`, code: 2006 } } }, { times: 5 });
+        slack.fault({ status: 200, body: { ok: false, error: `invalid_auth for ${SLACK_SIM_TOKEN}` } }, { times: 10 });
+        const r = await deputize("--config", echoing, ...args);
+        expect(r.code).not.toBe(0);
+        // The failures are reported, with the tokens replaced.
+        expect(`${r.stdout}${r.stderr}`).toMatch(/Invalid token \[redacted\]/);
+        expect(`${r.stdout}${r.stderr}`).toMatch(/invalid_auth for \[redacted\]/);
+        outputs.push(r.stdout, r.stderr);
+        slack.clearFaults();
+        pd.clearFaults();
+      }
+      const all = outputs.join("\n");
+      for (const secret of [pdToken, SLACK_SIM_TOKEN]) {
+        for (const form of [secret, JSON.stringify(secret).slice(1, -1), encodeURIComponent(secret)]) expect(all).not.toContain(form);
+      }
+      expect(all).not.toContain("SECRET-4242");
+    } finally {
+      slack.clearFaults();
+      await pd.stop();
     }
   });
 
