@@ -30,8 +30,11 @@ const HELP = `Config keys (YAML or JSON; see the README for every key):
   graceMinutes     keep access this long after a shift ends (0)
   allowEmpty       let a sink become empty when nobody is on call (false)
   maxRemovals      refuse a change removing more members at once, unless --force (5)
-  stateDir         where the last announcement and Slack ids are kept (/var/lib/opsguard/deputize)
-Secrets are only read from files or the environment, and never printed.
+  stateDir         where the last announcement, Slack ids, each Slack part's last delivery and a
+                   pending hand-off message are kept (/var/lib/opsguard/deputize)
+Secrets are only read from files or the environment, and never printed (stdout, --json, stderr).
+The Slack sink's topic, user group and message are applied one by one; a message that failed is
+retried on the next runs (at most 5 attempts) and shown by status.
 
 Examples:
   deputize run --dry-run          show what would change, change nothing
