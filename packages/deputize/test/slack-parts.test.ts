@@ -176,11 +176,11 @@ describe("Slack sink parts", () => {
     const report = await runOnce(dep, { dryRun: false }).finally(() => dep.close());
     expect(report.exitCode).toBe(2);
     expect(report.sinks[0]?.plan?.unresolved).toEqual([
-      "topic: Slack conversations.info failed: channel_not_found (check the id, name or email); left as it is",
+      "topic: Slack conversations.info failed: channel_not_found (check the channel id; a private channel stays invisible until the app is invited); left as it is",
     ]);
     expect(report.sinks[0]?.parts).toEqual([
       { part: "usergroup", status: "applied" },
-      { part: "message", status: "failed", reason: "Slack chat.postMessage failed: channel_not_found (check the id, name or email)" },
+      { part: "message", status: "failed", reason: "Slack chat.postMessage failed: channel_not_found (check the channel id; a private channel stays invisible until the app is invited)" },
     ]);
     expect(slack.usergroupMembers(USERGROUP)).toEqual(["U0ALICE00"]);
   });

@@ -1,4 +1,5 @@
 import { join } from "node:path";
+import { describeError, exitCodeOf, Secret, SlackApiError, SlackClient } from "@opsguard/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SLACK_SIM_TOKEN, SlackSim } from "../src/index";
 import { Contract, contractsDir } from "./contract";
@@ -107,6 +108,29 @@ describe("Slack simulator quirks", () => {
       status: 200,
       body: { ok: false, error: "user_not_found" },
     });
+  });
+});
+
+describe("core's SlackClient against the simulator's quirks", () => {
+  const client = () => new SlackClient({ token: new Secret(SLACK_SIM_TOKEN, "test"), baseUrl: slack.apiUrl, retries: 1 });
+
+  it("names msg_too_long and a hidden private channel with a hint, and rides out one 429", async () => {
+    const long = await client()
+      .postMessage({ channel: "C0PUBLIC01", text: "x".repeat(4_001) })
+      .catch((e: unknown) => e);
+    expect(long).toBeInstanceOf(SlackApiError);
+    expect(describeError(long)).toBe(
+      "Slack chat.postMessage failed: msg_too_long (the message text is too long for Slack; keep it under 4,000 characters)",
+    );
+    expect(exitCodeOf(long)).toBe(65);
+    const hidden = await client()
+      .conversationInfo("C0SECRET01")
+      .catch((e: unknown) => e);
+    expect(describeError(hidden)).toMatch(
+      /channel_not_found \(check the channel id; a private channel stays invisible until the app is invited\)/,
+    );
+    slack.rateLimit(1, 0, "users.info");
+    expect((await client().userInfo("U0ALICE001")).name).toBe("alice");
   });
 });
 
