@@ -5,8 +5,9 @@ import { formatIssues } from "./issues";
 
 /** A secret reference in config; see resolveSecret. Literal secrets are refused. */
 export const secretRefSchema = z.union([
-  z.string().regex(/^(env:[A-Za-z_][A-Za-z0-9_]*|file:\/.+|\/.+)$/, {
-    message: 'expected "env:NAME", "file:/path" or an absolute path to a file holding the secret (literal secrets are not accepted)',
+  z.string().regex(/^(env:[A-Za-z_][A-Za-z0-9_]*|file:\/.+|\/.+|credential:[A-Za-z0-9_.-]+)$/, {
+    message:
+      'expected "env:NAME", "file:/path", "credential:NAME" or an absolute path to a file holding the secret (literal secrets are not accepted)',
   }),
   z.strictObject({ file: z.string().startsWith("/", { message: "expected an absolute path" }) }),
   z.strictObject({ env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { message: "expected an environment variable name" }) }),

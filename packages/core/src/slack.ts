@@ -244,7 +244,9 @@ function slackError(method: string, reply: Reply): SlackApiError {
     return new SlackApiError(method, code, ExitCode.UNAVAILABLE, { hint: "Slack is having trouble; retry later" });
   if (code === "ratelimited") return new SlackApiError(method, code, ExitCode.TEMP_FAIL, { hint: "Slack rate limit; retry later" });
   if (code === "msg_too_long")
-    return new SlackApiError(method, code, ExitCode.DATA_ERR, { hint: "the message text is too long for Slack; keep it under 4,000 characters" });
+    return new SlackApiError(method, code, ExitCode.DATA_ERR, {
+      hint: "the message text is too long for Slack; keep it under 4,000 characters",
+    });
   return new SlackApiError(method, code, ExitCode.DATA_ERR);
 }
 

@@ -32,7 +32,8 @@ const HELP = `Config keys (YAML or JSON; see the README for every key):
   maxRemovals      refuse a change removing more members at once, unless --force (5)
   stateDir         where the last announcement, Slack ids, each Slack part's last delivery and a
                    pending hand-off message are kept (/var/lib/opsguard/deputize)
-Secrets are only read from files or the environment, and never printed (stdout, --json, stderr).
+Secrets are only read from files, the environment or systemd credentials (credential:NAME), and
+never printed (stdout, --json, stderr). Ready systemd units: packages/deputize/systemd/.
 The Slack sink's topic, user group and message are applied one by one; a message that failed is
 retried on the next runs (at most 5 attempts) and shown by status.
 

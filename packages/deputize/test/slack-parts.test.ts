@@ -180,7 +180,12 @@ describe("Slack sink parts", () => {
     ]);
     expect(report.sinks[0]?.parts).toEqual([
       { part: "usergroup", status: "applied" },
-      { part: "message", status: "failed", reason: "Slack chat.postMessage failed: channel_not_found (check the channel id; a private channel stays invisible until the app is invited)" },
+      {
+        part: "message",
+        status: "failed",
+        reason:
+          "Slack chat.postMessage failed: channel_not_found (check the channel id; a private channel stays invisible until the app is invited)",
+      },
     ]);
     expect(slack.usergroupMembers(USERGROUP)).toEqual(["U0ALICE00"]);
   });
