@@ -15,3 +15,4 @@ export * from "./secret";
 export * from "./slack";
 export * from "./state";
 export * from "./tty";
+export * from "./vault";

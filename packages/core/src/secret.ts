@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { inspect } from "node:util";
 import { ConfigError } from "./errors";
+import { vaultSecret } from "./vault";
 
 const REDACTED = "[redacted]";
 const knownSecrets = new Set<string>();
@@ -44,6 +45,8 @@ export class Secret {
  * - "env:NAME" reads environment variable NAME;
  * - "file:/path" or { file: "/path" } reads a file (trailing newline dropped);
  * - { env: "NAME" } likewise for the environment;
+ * - "vault:mount/path#key" is key of the KV v2 secret mount/path in Vault, read when the config was
+ *   loaded (see vault.ts);
  * - "credential:NAME" reads systemd credential NAME ($CREDENTIALS_DIRECTORY/NAME, from the unit's
  *   LoadCredential=), so a unit file names the secret files and the config stays the same.
  * Literal secrets in config are refused: config files get copied, pasted and logged.
@@ -51,6 +54,7 @@ export class Secret {
 export type SecretRef = string | { file: string } | { env: string };
 
 export function resolveSecret(ref: SecretRef, keyPath: string, env: NodeJS.ProcessEnv = process.env): Secret {
+  if (typeof ref === "string" && ref.startsWith("vault:")) return vaultSecret(ref, keyPath);
   const spec = typeof ref === "string" ? parseRefString(ref, keyPath, env) : ref;
   if ("env" in spec) {
     const value = env[spec.env];

@@ -82,9 +82,10 @@ export class SimServer {
 
   route(method: string, path: string, handler: SimHandler): this {
     const names: string[] = [];
-    const source = path.replace(/[.*+?^${}()|[\]\\]/g, "\\$&").replace(/:([A-Za-z_]+)/g, (_m, name: string) => {
+    // ":name" matches one path segment, "*name" the rest of the path (Vault's secret paths have slashes).
+    const source = path.replace(/[.+?^${}()|[\]\\]/g, "\\$&").replace(/([:*])([A-Za-z_]+)/g, (_m, kind: string, name: string) => {
       names.push(name);
-      return "([^/]+)";
+      return kind === "*" ? "(.+)" : "([^/]+)";
     });
     this.#routes.push({ method: method.toUpperCase(), pattern: new RegExp(`^${source}/?$`), names, handler });
     return this;
