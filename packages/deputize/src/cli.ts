@@ -32,7 +32,8 @@ const HELP = `Config keys (YAML or JSON; see the README for every key):
   maxRemovals      refuse a change removing more members at once, unless --force (5)
   stateDir         where the last announcement, Slack ids, each Slack part's last delivery and a
                    pending hand-off message are kept (/var/lib/opsguard/deputize)
-Secrets are only read from files, the environment or systemd credentials (credential:NAME), and
+Secrets are only read from files, the environment, systemd credentials (credential:NAME) or Vault
+(vault:secret/path#key with VAULT_ADDR and VAULT_TOKEN, or VAULT_ROLE_ID + VAULT_SECRET_ID), and
 never printed (stdout, --json, stderr). Ready systemd units: packages/deputize/systemd/.
 The Slack sink's topic, user group and message are applied one by one; a message that failed is
 retried on the next runs (at most 5 attempts) and shown by status.
