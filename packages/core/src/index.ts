@@ -14,5 +14,6 @@ export * from "./report";
 export * from "./secret";
 export * from "./slack";
 export * from "./state";
+export * from "./text";
 export * from "./tty";
 export * from "./vault";

@@ -7,10 +7,10 @@ import {
   ExitCode,
   ensurePrivateDir,
   loadConfig,
-  redactedJson,
   runCli,
   UsageError,
   withLock,
+  writeJson,
   writeStdout,
 } from "@opsguard/core";
 
@@ -89,7 +89,8 @@ program
   .action(async (_opts: unknown, command: Command) => {
     const ctx = cliContext(command, { defaultLevel: "warn" });
     const report = await withDeputize(ctx, (dep) => runOnce(dep, { dryRun: true, log: ctx.log }));
-    writeStdout(ctx.opts.json ? redactedJson(statusJson(report)) : formatStatus(report));
+    if (ctx.opts.json) writeJson(statusJson(report));
+    else writeStdout(formatStatus(report));
     process.exitCode = report.exitCode;
   });
 
@@ -100,7 +101,8 @@ async function runPass(ctx: CliContext, dryRun: boolean, force: boolean): Promis
     await ensurePrivateDir(dep.settings.stateDir, { log: ctx.log });
     return withLock(join(dep.settings.stateDir, "run"), () => runOnce(dep, { dryRun, force, log: ctx.log }), { timeoutMs: 60_000 });
   });
-  writeStdout(ctx.opts.json ? redactedJson(report) : formatDiff(report, dryRun));
+  if (ctx.opts.json) writeJson(report);
+  else writeStdout(formatDiff(report, dryRun));
   return report.exitCode;
 }
 

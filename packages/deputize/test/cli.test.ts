@@ -150,7 +150,9 @@ describe("deputize CLI", () => {
       );
       const outputs: string[] = [];
       for (const args of [["run"], ["--json", "run"], ["status"], ["--json", "status"], ["--log-format", "json", "-vv", "run"]]) {
-        pd.fault({ status: 401, body: { error: { message: `Invalid token ${pdToken}`, code: 2006 } } }, { times: 5 });
+        // ...and terminal escapes (ESC, BEL, a C1 CSI) that must reach the screen only as visible text.
+        const message = `Invalid token ${pdToken} \u001b]0;pwned\u0007\u009b2J`;
+        pd.fault({ status: 401, body: { error: { message, code: 2006 } } }, { times: 5 });
         slack.fault({ status: 200, body: { ok: false, error: `invalid_auth for ${SLACK_SIM_TOKEN}` } }, { times: 10 });
         const r = await deputize("--config", echoing, ...args);
         expect(r.code).not.toBe(0);
@@ -158,6 +160,9 @@ describe("deputize CLI", () => {
         expect(`${r.stdout}${r.stderr}`).toMatch(/Invalid token \[redacted\]/);
         expect(`${r.stdout}${r.stderr}`).toMatch(/invalid_auth for \[redacted\]/);
         outputs.push(r.stdout, r.stderr);
+        expect(`${r.stdout}${r.stderr}`).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/);
+        if (args.includes("--json")) expect(JSON.stringify(JSON.parse(r.stdout))).toContain("\\u001b]0;pwned\\u0007\u009b2J");
+        else expect(`${r.stdout}${r.stderr}`).toContain("\\x1b]0;pwned\\x07\\x9b2J");
         slack.clearFaults();
         pd.clearFaults();
       }
