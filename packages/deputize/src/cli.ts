@@ -34,7 +34,7 @@ const HELP = `Config keys (YAML or JSON; see the README for every key):
                    pending hand-off message are kept (/var/lib/opsguard/deputize)
 Secrets are only read from files, the environment, systemd credentials (credential:NAME) or Vault
 (vault:secret/path#key with VAULT_ADDR and VAULT_TOKEN, or VAULT_ROLE_ID + VAULT_SECRET_ID), and
-never printed (stdout, --json, stderr). Ready systemd units: packages/deputize/systemd/.
+never printed (stdout, --json, stderr). Ready systemd units ship in the package's systemd/ folder.
 The Slack sink's topic, user group and message are applied one by one; a message that failed is
 retried on the next runs (at most 5 attempts) and shown by status.
 

@@ -194,6 +194,25 @@ describe("PagerDuty source", () => {
     expect(describeError(twin)).toBe('pd: 2 PagerDuty schedules are named "Twin" (use the ID instead: PDUP001, PDUP002)');
   });
 
+  it("an answer in an unexpected shape is an error (exit 65), never nobody on call", async () => {
+    const source = new PagerDutySource({ name: "pd", http, schedules: ["PSRE001", "PSRE002"] });
+    const broken = [
+      "<html>proxy login</html>",
+      {},
+      { oncalls: "none" },
+      { oncalls: [{ escalation_level: 1, schedule: { id: "PSRE001" }, user: { id: "PUX" } }] },
+    ];
+    for (const body of broken) {
+      pd.fault({ status: 200, body }, { path: "/oncalls" });
+      const error = await source.onCall(accessWindow(now, 0, 0)).catch((e) => e);
+      expect(describeError(error)).toMatch(/^PagerDuty answered GET \/oncalls in an unexpected shape \(/);
+      expect(error.exitCode).toBe(65);
+    }
+    pd.fault({ status: 200, body: { users: [{ name: "no email" }] } }, { path: "/schedules/PSRE002/users" });
+    const error = await source.onCall(accessWindow(now, 0, 0)).catch((e) => e);
+    expect(describeError(error)).toMatch(/^PagerDuty answered GET \/schedules\/PSRE002\/users in an unexpected shape \(users\.0\.email: /);
+  });
+
   it("rides out a 429 with Retry-After, and a bad token is a permission error", async () => {
     pd.fault(
       { status: 429, headers: { "retry-after": "0" }, body: { error: { message: "Rate Limit Exceeded", code: 2020 } } },
@@ -254,5 +273,25 @@ describe("Opsgenie source", () => {
     const http = new HttpClient({ service: "Opsgenie API", baseUrl: og.url, headers: { authorization: `GenieKey ${og.apiKey}` } });
     const source = new OpsgenieSource({ name: "og", http, schedules: ["nope"], identifierType: "name" });
     await expect(source.onCall(accessWindow(now, 0, 0))).rejects.toThrow(/Schedule with identifier \[nope\] doesn't exist/);
+  });
+
+  it("a timeline in an unexpected shape is an error (exit 65), never nobody on call", async () => {
+    const http = new HttpClient({
+      service: "Opsgenie API",
+      baseUrl: og.url,
+      headers: { authorization: `GenieKey ${og.apiKey}` },
+      retries: 0,
+    });
+    const source = new OpsgenieSource({ name: "og", http, schedules: ["Platform"], identifierType: "name" });
+    for (const body of [
+      "<html>proxy login</html>",
+      { data: {} },
+      { data: { finalTimeline: { rotations: [{ periods: [{ startDate: "soon", endDate: "later" }] }] } } },
+    ]) {
+      og.fault({ status: 200, body });
+      const error = await source.onCall(accessWindow(now, 0, 0)).catch((e) => e);
+      expect(describeError(error)).toMatch(/^Opsgenie answered (the timeline|a period) of Platform /);
+      expect(error.exitCode).toBe(65);
+    }
   });
 });

@@ -1,4 +1,5 @@
-import { ConfigError, collect, type HttpClient, paginateOffset } from "@opsguard/core";
+import { ConfigError, collect, DataError, type HttpClient, paginateOffset } from "@opsguard/core";
+import { z } from "zod";
 import { mergePeople, type Person, person, type ScheduleOnCall } from "../people";
 import type { Window } from "../window";
 import type { Source } from "./source";
@@ -11,15 +12,30 @@ interface PdSchedule {
   name: string;
 }
 
-interface PdOnCall {
-  escalation_level: number;
-  schedule: { id: string } | null;
-  user: { id: string; summary?: string; name?: string; email?: string };
-}
+// What deputize relies on in PagerDuty's answers. A page that does not match is an error, never
+// "nobody on call": an empty group built from a broken answer would revoke everyone's access.
+const userSchema = z.object({ email: z.string().min(1), name: z.string().optional(), summary: z.string().nullish() });
+const onCallPage = z.object({
+  oncalls: z.array(
+    z.object({
+      escalation_level: z.number().int(),
+      schedule: z.object({ id: z.string() }).nullable(),
+      // include[]=users: the full user, with the email people are matched by.
+      user: userSchema,
+    }),
+  ),
+});
+const scheduleUsers = z.object({ users: z.array(userSchema) });
+type PdOnCall = z.output<typeof onCallPage>["oncalls"][number];
 
-interface PdUser {
-  name?: string;
-  email?: string;
+/** The answer as `schema` describes it, or a DataError naming the request. */
+function expectShape<T>(schema: z.ZodType<T>, body: unknown, what: string): T {
+  const parsed = schema.safeParse(body);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0];
+  throw new DataError(`PagerDuty answered ${what} in an unexpected shape (${issue?.path.join(".") || "body"}: ${issue?.message})`, {
+    hint: "check baseUrl points at the PagerDuty REST API",
+  });
 }
 
 /**
@@ -64,7 +80,7 @@ export class PagerDutySource implements Source {
             until: window.until.toISOString(),
           },
         },
-        { limit: this.#pageSize, itemsOf: (body) => (body as { oncalls?: PdOnCall[] }).oncalls ?? [] },
+        { limit: this.#pageSize, itemsOf: (body) => expectShape(onCallPage, body, "GET /oncalls").oncalls },
       ),
     );
     return Promise.all(
@@ -75,7 +91,7 @@ export class PagerDutySource implements Source {
             ? await this.#outsidePolicies(schedule, window)
             : mine
                 .filter((r) => !this.#levels || this.#levels.includes(r.escalation_level))
-                .flatMap((r) => (r.user.email ? [person({ email: r.user.email, name: r.user.name ?? r.user.summary })] : []));
+                .map((r) => person({ email: r.user.email, name: r.user.name ?? r.user.summary ?? undefined }));
         return { source: this.name, schedule: schedule.name, people: mergePeople([people]) };
       }),
     );
@@ -95,11 +111,11 @@ export class PagerDutySource implements Source {
         },
       );
     }
-    const { body } = await this.#http.request<{ users?: PdUser[] }>({
+    const { body } = await this.#http.request({
       url: `${path}/users`,
       query: { since: window.since.toISOString(), until: window.until.toISOString() },
     });
-    return (body.users ?? []).flatMap((u) => (u.email ? [person({ email: u.email, name: u.name })] : []));
+    return expectShape(scheduleUsers, body, `GET ${path}/users`).users.map((u) => person({ email: u.email, name: u.name }));
   }
 
   async #resolve(ref: ScheduleRef): Promise<PdSchedule> {
