@@ -155,6 +155,7 @@ function buildSink(sink: SinkConfig, i: number, ctx: SinkContext): Sink {
         channel: sink.channel,
         topic: sink.topic,
         announce: sink.announce,
+        announceChannels: sink.announceChannels,
         usergroup: sink.usergroup,
         schedules: sink.schedules,
       });

@@ -35,8 +35,8 @@ const HELP = `Config keys (YAML or JSON; see the README for every key):
 Secrets are only read from files, the environment, systemd credentials (credential:NAME) or Vault
 (vault:secret/path#key with VAULT_ADDR and VAULT_TOKEN, or VAULT_ROLE_ID + VAULT_SECRET_ID), and
 never printed (stdout, --json, stderr). Ready systemd units ship in the package's systemd/ folder.
-The Slack sink's topic, user group and message are applied one by one; a message that failed is
-retried on the next runs (at most 5 attempts) and shown by status.
+The Slack sink's topic, user group and message (also to announceChannels) are applied one by one;
+a message that failed is retried on the next runs (at most 5 attempts) and shown by status.
 
 Examples:
   deputize run --dry-run          show what would change, change nothing
@@ -156,7 +156,7 @@ function statusJson(report: RunReport) {
       nextRun: { status: s.status, add: s.plan?.add ?? [], remove: s.plan?.remove ?? [], updates: s.plan?.updates ?? [], reason: s.reason },
       unresolved: s.plan?.unresolved ?? [],
       ...(s.plan?.deliveries ? { deliveries: s.plan.deliveries } : {}),
-      ...(s.plan?.pendingMessage ? { pendingMessage: s.plan.pendingMessage } : {}),
+      ...(s.plan?.pendingMessages ? { pendingMessages: s.plan.pendingMessages } : {}),
     })),
   };
 }

@@ -73,6 +73,11 @@ export const sinkSchema = z.discriminatedUnion("type", [
     channel: z.string().regex(/^[CG][A-Z0-9]+$/, { message: "expected a channel id such as C0123ABCD" }),
     topic: z.boolean().default(true),
     announce: z.boolean().default(true),
+    /** More channels (ids) that get the same hand-off message, each delivered and retried on its own. */
+    announceChannels: z
+      .array(z.string().regex(/^[CG][A-Z0-9]+$/, { message: "expected a channel id such as C0123ABCD" }))
+      .max(20)
+      .default([]),
     usergroup: z
       .string()
       .regex(/^S[A-Z0-9]+$/, { message: "expected a user group id such as S0123ABCD" })

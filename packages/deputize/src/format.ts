@@ -49,10 +49,9 @@ function deliveryLines(s: SinkReport): string[] {
   const lines = Object.entries(s.plan?.deliveries ?? {}).map(
     ([part, d]) => `${s.sink} ${part}: ${d.status} ${d.at}${d.error ? `: ${d.error}` : ""}`,
   );
-  const pending = s.plan?.pendingMessage;
-  if (pending) {
+  for (const pending of s.plan?.pendingMessages ?? []) {
     lines.push(
-      `${s.sink} message pending since ${pending.since}, ${pending.attempts} of ${pending.maxAttempts} attempts failed; next run retries: "${pending.text}"`,
+      `${s.sink} message to ${pending.channel} pending since ${pending.since}, ${pending.attempts} of ${pending.maxAttempts} attempts failed; next run retries: "${pending.text}"`,
     );
   }
   return lines;

@@ -31,7 +31,7 @@ const stateSchema = z.object({
   slackIds: z.record(z.string(), z.string()),
   /** Per sink, per part ("topic", "usergroup", "message"): how its last write went. */
   deliveries: z.record(z.string(), z.record(z.string(), deliverySchema)).default({}),
-  /** Per sink: a hand-off message not delivered yet, retried on the next runs (at most MAX_MESSAGE_ATTEMPTS). */
+  /** Per sink (and "<sink> <channel>" for its extra channels): a hand-off message not delivered yet, retried on the next runs (at most MAX_MESSAGE_ATTEMPTS). */
   pending: z.record(z.string(), pendingSchema).default({}),
 });
 export type DeputizeStateData = z.output<typeof stateSchema>;
@@ -86,11 +86,11 @@ export class DeputizeState {
     return (await this.#load()).pending[sink];
   }
 
-  /** How one part of a sink's change went; a delivered message also clears its pending record. */
-  async recordDelivery(sink: string, part: string, delivery: Omit<Delivery, "at">, at: Date = new Date()): Promise<void> {
+  /** How one part of a sink's change went; `settled` names a pending message it delivered (or gave up). */
+  async recordDelivery(sink: string, part: string, delivery: Omit<Delivery, "at">, settled?: string, at: Date = new Date()): Promise<void> {
     this.#data = await this.#file.update((s) => {
       s.deliveries[sink] = { ...s.deliveries[sink], [part]: { ...delivery, at: at.toISOString() } };
-      if (part === "message" && delivery.status !== "failed") delete s.pending[sink];
+      if (settled !== undefined) delete s.pending[settled];
     });
   }
 

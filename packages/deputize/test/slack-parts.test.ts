@@ -30,13 +30,21 @@ function onCall(who: string): void {
   if (schedule) schedule.shifts = [{ userId: `PU${who.toUpperCase()}`, start: new Date(now - 3_600_000), end: new Date(now + 3_600_000) }];
 }
 
-async function run(dryRun = false) {
+async function run(dryRun = false, announceChannels: string[] = []) {
   const config = configSchema.parse({
     sources: [{ type: "pagerduty", token: "env:PD_TOKEN", baseUrl: pd.url, schedules: ["SRE"] }],
     ldap: lab.connection({ bindDn: lab.serviceDn, bindPassword: lab.servicePasswordFile }),
     sinks: [
       { type: "ldap-group", name: "ldap", group: lab.groups.oncall, peopleBase: lab.peopleDn },
-      { type: "slack", name: "slack", token: "env:SLACK_TOKEN", baseUrl: slack.apiUrl, channel: CHANNEL, usergroup: USERGROUP },
+      {
+        type: "slack",
+        name: "slack",
+        token: "env:SLACK_TOKEN",
+        baseUrl: slack.apiUrl,
+        channel: CHANNEL,
+        usergroup: USERGROUP,
+        announceChannels,
+      },
     ],
     stateDir,
     retries: 0,
@@ -101,11 +109,14 @@ describe("Slack sink parts", () => {
     expect(slack.messagesTo(CHANNEL)).toEqual([]);
 
     const status = await run(true);
-    expect(status.sinks[1]?.plan?.pendingMessage).toMatchObject({
-      attempts: 1,
-      maxAttempts: MAX_MESSAGE_ATTEMPTS,
-      text: "On-call hand-off: on call now: <@U0ALICE00> (off duty: @bob)",
-    });
+    expect(status.sinks[1]?.plan?.pendingMessages).toEqual([
+      expect.objectContaining({
+        channel: CHANNEL,
+        attempts: 1,
+        maxAttempts: MAX_MESSAGE_ATTEMPTS,
+        text: "On-call hand-off: on call now: <@U0ALICE00> (off duty: @bob)",
+      }),
+    ]);
     expect(status.sinks[1]?.plan?.deliveries).toMatchObject({
       topic: { status: "delivered" },
       usergroup: { status: "delivered" },
@@ -119,7 +130,7 @@ describe("Slack sink parts", () => {
     expect(second.exitCode).toBe(0);
     expect(slack.messagesTo(CHANNEL).map((m) => m.text)).toEqual(["On-call hand-off: on call now: <@U0ALICE00> (off duty: @bob)"]);
     const after = await run(true);
-    expect(after.sinks[1]?.plan?.pendingMessage).toBeUndefined();
+    expect(after.sinks[1]?.plan?.pendingMessages).toBeUndefined();
     expect(after.sinks[1]?.plan?.deliveries?.message?.status).toBe("delivered");
     expect(after.sinks[1]?.status).toBe("unchanged");
   });
@@ -159,6 +170,32 @@ describe("Slack sink parts", () => {
     expect(next.sinks[1]?.parts).toEqual([{ part: "topic", status: "applied" }]);
     expect(slack.topic(CHANNEL)).toBe("On call: <@U0CAROL00> | Runbook");
     expect(slack.messagesTo(CHANNEL).length).toBe(messages);
+  });
+
+  it("announces to several channels, each delivered and retried on its own", async () => {
+    slack.addChannel({ id: "C0SREANN01", name: "sre" }).addChannel({ id: "C0OPSANN01", name: "ops" });
+    onCall("bob");
+    slack.fault({ status: 200, body: { ok: false, error: "internal_error" } }, { path: "/api/chat.postMessage", times: 1 });
+    const announce = ["C0SREANN01", "C0OPSANN01"];
+    const first = await run(false, announce);
+    expect(first.exitCode).toBe(2);
+    // The fault hit the first post (the sink's own channel); the two others went out.
+    expect(first.sinks[1]?.parts?.map((p) => [p.part, p.status])).toEqual([
+      ["topic", "applied"],
+      ["usergroup", "applied"],
+      ["message", "failed"],
+      ["message C0SREANN01", "applied"],
+      ["message C0OPSANN01", "applied"],
+    ]);
+    const text = slack.messagesTo("C0SREANN01").at(-1)?.text;
+    expect(text).toMatch(/^On-call hand-off: on call now: <@U0BOB00>/);
+    expect(slack.messagesTo("C0OPSANN01").at(-1)?.text).toBe(text);
+    const second = await run(false, announce);
+    expect(second.exitCode).toBe(0);
+    expect(second.sinks[1]?.parts).toEqual([{ part: "message", status: "applied" }]);
+    expect(slack.messagesTo(CHANNEL).at(-1)?.text).toBe(text);
+    expect(slack.messagesTo("C0SREANN01").filter((m) => m.text === text)).toHaveLength(1);
+    expect((await run(false, announce)).sinks[1]?.status).toBe("unchanged");
   });
 
   it("a private channel the bot is not in: topic and message reported, the user group still set", async () => {

@@ -14,8 +14,8 @@ export interface SinkPlan {
   unresolved: string[];
   /** How the last run's writes went, per part (sinks that keep such records: Slack). */
   deliveries?: Record<string, { status: "delivered" | "failed" | "gave-up"; at: string; error?: string | undefined }>;
-  /** A hand-off message not delivered yet, to be retried. */
-  pendingMessage?: { text: string; attempts: number; maxAttempts: number; since: string };
+  /** Hand-off messages not delivered yet, per channel, to be retried. */
+  pendingMessages?: Array<{ channel: string; text: string; attempts: number; maxAttempts: number; since: string }>;
   /** Writes the change; a sink whose parts are independent (Slack) says how each went. */
   apply(): Promise<PartOutcome[]> | Promise<void>;
 }

@@ -12,6 +12,8 @@ export interface SlackSinkOptions {
   topic: boolean;
   /** Post a hand-off message in the channel when the on-call set changes. */
   announce: boolean;
+  /** More channels for the same hand-off message. */
+  announceChannels?: readonly string[] | undefined;
   /** A user group (S…) whose members are the people on call. */
   usergroup?: string | undefined;
   schedules?: readonly string[] | undefined;
@@ -84,40 +86,50 @@ export class SlackSink implements Sink {
 
     const keys = people.map((p) => p.key).sort();
     const announced = await state.announced(sink);
-    const pending = await state.pending(sink);
     // With no record yet, the topic tells who was announced last (a fresh state dir must not re-announce).
     const named = (p: Person, tag: string) => tag === ids.byKey[p.key] || tag === handleOf(p);
     const inTopic = (p: Person) => topicTags?.some((t) => named(p, t)) ?? false;
     const changed = announced
       ? announced.join("\n") !== keys.join("\n")
       : topicTags === undefined || topicTags.length !== people.length || !people.every(inTopic);
-    // A message for this very set that did not get through is sent again (the topic may already say it).
-    const retry = this.#o.announce && pending !== undefined && pending.members.join("\n") === keys.join("\n");
-    if (retry) {
-      const attempt = pending.attempts + 1;
-      updates.push(`message (attempt ${attempt} of ${MAX_MESSAGE_ATTEMPTS}): "${pending.text}"`);
-      parts.push({ part: "message", run: () => this.#post(pending) });
-    } else if (this.#o.announce && changed) {
-      const offDuty = announced
-        ? await Promise.all(announced.filter((k) => !keys.includes(k)).map(async (k) => mention(await state.slackId(k), handleOfKey(k))))
-        : (topicTags ?? []).filter((t) => !people.some((p) => named(p, t))).map(tagMention);
-      const text = handoffText(mentions, offDuty);
-      updates.push(`message: "${text}"`);
-      parts.push({ part: "message", run: () => this.#post({ members: keys, text, attempts: 0, since: new Date().toISOString() }) });
-    } else if (changed) {
-      parts.push({ part: "announced", run: () => state.recordAnnounced(sink, keys) });
+    const channels = this.#o.announce ? [channel, ...(this.#o.announceChannels ?? []).filter((c) => c !== channel)] : [];
+    const pendings = new Map<string, PendingMessage | undefined>();
+    for (const ch of channels) pendings.set(ch, await state.pending(this.#pendingKey(ch)));
+    let text: string | undefined;
+    for (const ch of channels) {
+      const part = ch === channel ? "message" : `message ${ch}`;
+      const pending = pendings.get(ch);
+      if (pending && pending.members.join("\n") === keys.join("\n")) {
+        // A message for this very set that did not get through is sent again (the topic may already say it).
+        updates.push(`${part} (attempt ${pending.attempts + 1} of ${MAX_MESSAGE_ATTEMPTS}): "${pending.text}"`);
+        parts.push({ part, run: () => this.#post(ch, part, pending) });
+      } else if (changed) {
+        if (text === undefined) {
+          const offDuty = announced
+            ? await Promise.all(
+                announced.filter((k) => !keys.includes(k)).map(async (k) => mention(await state.slackId(k), handleOfKey(k))),
+              )
+            : (topicTags ?? []).filter((t) => !people.some((p) => named(p, t))).map(tagMention);
+          text = handoffText(mentions, offDuty);
+        }
+        const message = { members: keys, text, attempts: 0, since: new Date().toISOString() };
+        updates.push(`${part}: "${text}"`);
+        parts.push({ part, run: () => this.#post(ch, part, message) });
+      }
     }
+    if (channels.length === 0 && changed) parts.push({ part: "announced", run: () => state.recordAnnounced(sink, keys) });
 
     // Membership as last announced (the topic may show only the first names of a long list).
     const byId = new Map(people.flatMap((p) => (ids.byKey[p.key] ? [[ids.byKey[p.key], handleOf(p)] as const] : [])));
     const before = announced?.map(handleOfKey) ?? (topicTags ?? []).map((t) => byId.get(t) ?? t);
     const previous = new Set(announced ?? []);
     const deliveries = await state.deliveries(sink);
+    const pendingList = [...pendings].flatMap(([ch, p]) =>
+      p ? [{ channel: ch, text: p.text, attempts: p.attempts, maxAttempts: MAX_MESSAGE_ATTEMPTS, since: p.since }] : [],
+    );
     return {
       ...(Object.keys(deliveries).length > 0 ? { deliveries } : {}),
-      ...(pending
-        ? { pendingMessage: { text: pending.text, attempts: pending.attempts, maxAttempts: MAX_MESSAGE_ATTEMPTS, since: pending.since } }
-        : {}),
+      ...(pendingList.length > 0 ? { pendingMessages: pendingList } : {}),
       current: before,
       desired: handles,
       add: announced ? people.filter((p) => !previous.has(p.key)).map(handleOf) : handles.filter((h) => !before.includes(h)),
@@ -130,10 +142,10 @@ export class SlackSink implements Sink {
         for (const { part, run } of parts) {
           try {
             await run();
-            if (part !== "announced" && part !== "message") await state.recordDelivery(sink, part, { status: "delivered" });
+            if (part !== "announced" && !part.startsWith("message")) await state.recordDelivery(sink, part, { status: "delivered" });
             outcomes.push({ part });
           } catch (error) {
-            if (part !== "message") await state.recordDelivery(sink, part, { status: "failed", error: describeError(error) });
+            if (!part.startsWith("message")) await state.recordDelivery(sink, part, { status: "failed", error: describeError(error) });
             outcomes.push({ part, error });
           }
         }
@@ -147,29 +159,35 @@ export class SlackSink implements Sink {
    * be sent on the next run, for at most MAX_MESSAGE_ATTEMPTS attempts; never recorded as
    * delivered unless Slack took it.
    */
-  async #post(message: PendingMessage): Promise<void> {
-    const { slack, channel, state } = this.#o;
-    await state.recordPending(this.name, message);
+  async #post(ch: string, part: string, message: PendingMessage): Promise<void> {
+    const { slack, state } = this.#o;
+    const key = this.#pendingKey(ch);
+    await state.recordPending(key, message);
     try {
-      await slack.postMessage({ channel, text: message.text, unfurl_links: false });
+      await slack.postMessage({ channel: ch, text: message.text, unfurl_links: false });
     } catch (error) {
       const attempts = message.attempts + 1;
       const reason = describeError(error);
       if (attempts >= MAX_MESSAGE_ATTEMPTS) {
         // Given up: the set counts as announced (so no new message is made for it), the record says it was not delivered.
         await state.recordAnnounced(this.name, message.members);
-        await state.recordDelivery(this.name, "message", { status: "gave-up", error: `${reason}; gave up after ${attempts} attempts` });
+        await state.recordDelivery(this.name, part, { status: "gave-up", error: `${reason}; gave up after ${attempts} attempts` }, key);
         throw new Error(`${reason}; gave up after ${attempts} attempts`, { cause: error });
       }
-      await state.recordPending(this.name, { ...message, attempts });
-      await state.recordDelivery(this.name, "message", {
+      await state.recordPending(key, { ...message, attempts });
+      await state.recordDelivery(this.name, part, {
         status: "failed",
         error: `${reason}; retried on the next run (${attempts} of ${MAX_MESSAGE_ATTEMPTS})`,
       });
       throw error;
     }
     await state.recordAnnounced(this.name, message.members);
-    await state.recordDelivery(this.name, "message", { status: "delivered" });
+    await state.recordDelivery(this.name, part, { status: "delivered" }, key);
+  }
+
+  /** Where a channel's undelivered message is kept: the sink's name for its own channel, else "<sink> <channel>". */
+  #pendingKey(ch: string): string {
+    return ch === this.#o.channel ? this.name : `${this.name} ${ch}`;
   }
 
   /** Slack user ids by email: from the state cache, else users.lookupByEmail (each person once, ever). */
