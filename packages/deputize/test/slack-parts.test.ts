@@ -6,6 +6,7 @@ import { PagerDutySim, SLACK_SIM_TOKEN, SlackSim, type SlapdLab, startSlapd } fr
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { buildDeputize } from "../src/build";
 import { configSchema } from "../src/config";
+import { formatStatus } from "../src/format";
 import { runOnce } from "../src/run";
 import { MAX_MESSAGE_ATTEMPTS } from "../src/state";
 
@@ -122,6 +123,10 @@ describe("Slack sink parts", () => {
       usergroup: { status: "delivered" },
       message: { status: "failed", error: expect.stringMatching(/internal_error.*retried on the next run \(1 of 5\)/) },
     });
+    // As `deputize status` shows it.
+    expect(formatStatus(status)).toMatch(
+      /LAST DELIVERIES\nslack topic: delivered \S+\nslack usergroup: delivered \S+\nslack message: failed \S+: Slack chat\.postMessage failed: internal_error .*; retried on the next run \(1 of 5\)\nslack message to C0HANDOFF1 pending since \S+, 1 of 5 attempts failed; next run retries: "On-call hand-off: on call now: <@U0ALICE00> \(off duty: @bob\)"\n$/,
+    );
     expect(status.sinks[1]?.plan?.updates).toEqual([
       'message (attempt 2 of 5): "On-call hand-off: on call now: <@U0ALICE00> (off duty: @bob)"',
     ]);
