@@ -16,10 +16,18 @@ type Json = Record<string, unknown>;
 
 /** ../shared/contracts beside the repository (the main checkout, when this is a git worktree). */
 export function contractsDir(): string | undefined {
-  const git = (...args: string[]) => execFileSync("git", args, { cwd: import.meta.dirname, encoding: "utf8" }).trim();
-  const candidates = [join(git("rev-parse", "--show-toplevel"), "..", "shared", "contracts")];
+  const git = (...args: string[]): string | undefined => {
+    try {
+      return execFileSync("git", args, { cwd: import.meta.dirname, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
+    } catch {
+      return undefined; // not a git checkout (an unpacked tarball): only the working directory's parent is tried
+    }
+  };
+  const top = git("rev-parse", "--show-toplevel") ?? process.cwd();
+  const candidates = [join(top, "..", "shared", "contracts")];
   // A worktree's top level is elsewhere; the main checkout sits beside the common git directory.
-  candidates.push(join(dirname(resolve(git("rev-parse", "--path-format=absolute", "--git-common-dir"))), "..", "shared", "contracts"));
+  const common = git("rev-parse", "--path-format=absolute", "--git-common-dir");
+  if (common) candidates.push(join(dirname(resolve(common)), "..", "shared", "contracts"));
   const found = candidates.find((dir) => existsSync(dir));
   if (!found && process.env.CI === "true") {
     throw new Error(`vendor contracts missing: none of ${candidates.join(", ")} exists; check out ../shared beside the repository`);
