@@ -1,3 +1,5 @@
+import { ConfigError } from "./errors";
+
 /**
  * Text for a terminal with its control characters made visible: an API error, a schedule or user
  * name can carry ESC sequences that would recolour, retitle or rewrite the screen. Newlines and tabs
@@ -21,4 +23,29 @@ export function terminalSafeJson(json: string): string {
     /[\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g,
     (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
   );
+}
+
+/**
+ * A file's bytes as UTF-8 text, or a ConfigError naming the first line that is not UTF-8: decoding
+ * with replacement characters would turn a broken byte into a wrong email or name, silently.
+ */
+export function decodeUtf8(bytes: Uint8Array, what: string): string {
+  const decoder = new TextDecoder("utf-8", { fatal: true });
+  try {
+    return decoder.decode(bytes);
+  } catch {
+    let line = 1;
+    let start = 0;
+    for (let i = 0; i < bytes.length; i++) {
+      if (bytes[i] !== 0x0a) continue;
+      try {
+        decoder.decode(bytes.subarray(start, i));
+      } catch {
+        break;
+      }
+      line++;
+      start = i + 1;
+    }
+    throw new ConfigError(`${what} is not valid UTF-8 (line ${line})`, { hint: "save it as UTF-8" });
+  }
 }

@@ -1,5 +1,8 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { escapeControlChars, redactedJson, Secret } from "../src/index";
+import { decodeUtf8, escapeControlChars, readConfigText, redactedJson, Secret } from "../src/index";
 
 describe("escapeControlChars", () => {
   it("makes terminal controls visible and keeps newlines, tabs and ordinary text", () => {
@@ -15,5 +18,28 @@ describe("redactedJson", () => {
     expect(json).not.toContain("pw");
     expect(JSON.parse(json)).toEqual({ error: "echo [redacted]", odd: "\u009b\u2028" });
     expect(json).toContain("\\u009b\\u2028");
+  });
+});
+
+describe("decodeUtf8", () => {
+  it("decodes UTF-8 and names the first line that is not", () => {
+    expect(decodeUtf8(Buffer.from("zoë: ✓\n"), "x")).toBe("zoë: ✓\n");
+    const bad = Buffer.concat([Buffer.from("a: 1\nb: 2\nc: al"), Buffer.from([0xff]), Buffer.from("ice\n")]);
+    expect(() => decodeUtf8(bad, "rotation file /r.yaml")).toThrow("rotation file /r.yaml is not valid UTF-8 (line 3)");
+    const truncated = Buffer.from("é").subarray(0, 1);
+    expect(() => decodeUtf8(truncated, "f")).toThrow("f is not valid UTF-8 (line 1)");
+  });
+});
+
+describe("config files", () => {
+  it("a config file that is not UTF-8 is refused with its line, exit 78", () => {
+    const dir = mkdtempSync(join(tmpdir(), "opsguard-utf8-"));
+    try {
+      const path = join(dir, "tool.yaml");
+      writeFileSync(path, Buffer.concat([Buffer.from("ldap:\n  bindDn: cn=r"), Buffer.from([0xc3, 0x28]), Buffer.from("\n")]));
+      expect(() => readConfigText({ tool: "tool", path })).toThrow(`config file ${path} is not valid UTF-8 (line 2)`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -75,6 +75,28 @@ describe("rotation schedule", () => {
   });
 });
 
+describe("rotation file bytes", () => {
+  it("a rotation file that is not UTF-8 is one line naming the line, not a garbled email", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "deputize-utf8-"));
+    try {
+      const file = join(dir, "rotation.yaml");
+      writeFileSync(
+        file,
+        Buffer.concat([
+          Buffer.from('schedules:\n  sre:\n    start: "2020-01-06"\n    members: [al'),
+          Buffer.from([0xff]),
+          Buffer.from("ice@x.test]\n"),
+        ]),
+      );
+      const error = await new RotationSource({ name: "rot", file }).onCall(accessWindow(new Date(), 0, 0)).catch((e) => e);
+      expect(describeError(error)).toBe(`rotation file ${file} is not valid UTF-8 (line 4) (save it as UTF-8)`);
+      expect(error.exitCode).toBe(78);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe("PagerDuty source", () => {
   const pd = new PagerDutySim();
   const now = new Date();

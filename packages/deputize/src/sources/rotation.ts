@@ -1,5 +1,5 @@
 import { readFile } from "node:fs/promises";
-import { ConfigError, formatIssues, NoInputError } from "@opsguard/core";
+import { ConfigError, decodeUtf8, formatIssues, NoInputError } from "@opsguard/core";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { type Person, person, type ScheduleOnCall } from "../people";
@@ -59,14 +59,15 @@ export class RotationSource implements Source {
 }
 
 export async function loadRotationFile(file: string): Promise<RotationFile> {
-  let text: string;
+  let bytes: Buffer;
   try {
-    text = await readFile(file, "utf8");
+    bytes = await readFile(file);
   } catch (error) {
     throw new NoInputError(`cannot read rotation file ${file} (${(error as NodeJS.ErrnoException).code ?? "error"})`, {
       hint: "check the path in sources[].file",
     });
   }
+  const text = decodeUtf8(bytes, `rotation file ${file}`);
   let raw: unknown;
   try {
     raw = parseYaml(text);
