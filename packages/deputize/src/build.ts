@@ -141,6 +141,7 @@ function buildSink(sink: SinkConfig, i: number, ctx: SinkContext): Sink {
         }),
         group: sink.group,
         accessLevel: sink.accessLevel,
+        usernameDomains: sink.usernameDomains,
         schedules: sink.schedules,
       });
     case "slack":

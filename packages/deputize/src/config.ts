@@ -63,6 +63,8 @@ export const sinkSchema = z.discriminatedUnion("type", [
       .union([z.enum(["guest", "reporter", "developer"]), z.literal(10), z.literal(20), z.literal(30)])
       .default("developer")
       .transform((l) => (typeof l === "number" ? l : ACCESS_LEVELS[l])),
+    /** E-mail domains whose local part is the GitLab username; other e-mails match only exactly. */
+    usernameDomains: z.array(z.string().regex(/^[A-Za-z0-9.-]+$/, "a domain such as example.com")).default([]),
     schedules,
   }),
   z.strictObject({

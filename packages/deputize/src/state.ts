@@ -1,5 +1,5 @@
 import { join } from "node:path";
-import { JsonStateFile, type Logger } from "@opsguard/core";
+import { JsonStateFile, type Logger, redactSecrets } from "@opsguard/core";
 import { z } from "zod";
 
 /** Attempts at one hand-off message (this run's included) before it is given up, so a broken channel cannot retry forever. */
@@ -89,7 +89,9 @@ export class DeputizeState {
   /** How one part of a sink's change went; `settled` names a pending message it delivered (or gave up). */
   async recordDelivery(sink: string, part: string, delivery: Omit<Delivery, "at">, settled?: string, at: Date = new Date()): Promise<void> {
     this.#data = await this.#file.update((s) => {
-      s.deliveries[sink] = { ...s.deliveries[sink], [part]: { ...delivery, at: at.toISOString() } };
+      // An error can echo a request header (a 500 body quoting Authorization): never persist a secret.
+      const error = delivery.error === undefined ? {} : { error: redactSecrets(delivery.error) };
+      s.deliveries[sink] = { ...s.deliveries[sink], [part]: { ...delivery, ...error, at: at.toISOString() } };
       if (settled !== undefined) delete s.pending[settled];
     });
   }

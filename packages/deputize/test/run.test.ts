@@ -220,7 +220,7 @@ describe("deputize run", () => {
     expect(report.sinks.map((s) => s.status)).toEqual(["changed", "changed", "changed", "changed"]);
     expect(await members(lab.groups.oncall)).toEqual(["dave"]);
     expect(report.sinks[0]?.plan?.unresolved).toEqual([`ghost@opsguard.test: no entry under ${lab.peopleDn}`]);
-    expect(report.sinks[1]?.plan?.unresolved).toEqual(["ghost: no GitLab user with this username or email"]);
+    expect(report.sinks[1]?.plan?.unresolved).toEqual(["ghost@opsguard.test: no GitLab user with this email"]);
     expect(report.sinks[2]?.plan?.unresolved).toEqual(["ghost@opsguard.test: no Slack user with this email"]);
     expect(slack.usergroupMembers(USERGROUP)).toEqual(["U0DAVE"]);
     expect(logLines.join("")).toMatch(/warn: ldap:oncall: ghost@opsguard.test: no entry under/);

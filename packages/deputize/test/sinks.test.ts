@@ -96,6 +96,30 @@ describe("GitLab approver group sink", () => {
     expect(off).toMatchObject({ remove: ["ekrause"], unresolved: ["nobody: no GitLab user with this username or email"] });
   });
 
+  it("never grants an account on a local-part match across domains: alice@evil.example is not GitLab's alice", async () => {
+    const before = gitlab.writes().length;
+    for (const email of ["alice@evil.example", "alice@opsguard.test)(mail=*"]) {
+      const plan = await sink().plan([person({ email })]);
+      expect(plan.add).toEqual([]);
+      expect(plan.unresolved).toEqual([`${email}: no GitLab user with this email`]);
+    }
+    expect(gitlab.writes().length).toBe(before);
+    // Known only by an exact e-mail (no trusted domain): found by that e-mail.
+    expect(await sink().plan([person({ email: "carol@opsguard.test" })])).toMatchObject({ add: ["carol"], unresolved: [] });
+    // With the domain trusted, the local part is the username; other domains still match only exactly.
+    const trusting = new GitLabGroupSink({
+      name: "gitlab",
+      http,
+      group: "platform/approvers",
+      accessLevel: GitLabAccess.DEVELOPER,
+      usernameDomains: ["OpsGuard.test"],
+    });
+    expect(await trusting.plan([person({ email: "bob@opsguard.test" }), person({ email: "carol@evil.example" })])).toMatchObject({
+      add: ["bob"],
+      unresolved: ["carol@evil.example: no GitLab user with this email"],
+    });
+  });
+
   it("reports GitLab's error message when the group does not exist", async () => {
     const missing = new GitLabGroupSink({ name: "gitlab", http, group: "platform/nope", accessLevel: 30 });
     await expect(missing.plan(on("alice"))).rejects.toThrow(/GitLab API answered HTTP 404: 404 Group Not Found/);

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { LdapClient } from "@opsguard/core";
@@ -138,6 +138,19 @@ describe("Slack sink parts", () => {
     expect(after.sinks[1]?.plan?.pendingMessages).toBeUndefined();
     expect(after.sinks[1]?.plan?.deliveries?.message?.status).toBe("delivered");
     expect(after.sinks[1]?.status).toBe("unchanged");
+  });
+
+  it("a delivery error that echoes the bot token is redacted before it is written to the state file", async () => {
+    onCall("carol");
+    slack.fault(
+      { status: 500, body: `upstream said: Authorization: Bearer ${SLACK_SIM_TOKEN}` },
+      { path: "/api/chat.postMessage", times: 1 },
+    );
+    const report = await run();
+    expect(report.sinks[1]?.parts?.find((p) => p.part === "message")?.status).toBe("failed");
+    const saved = readFileSync(join(stateDir, "state.json"), "utf8");
+    expect(saved).toContain("[redacted]");
+    expect(saved).not.toContain(SLACK_SIM_TOKEN);
   });
 
   it("gives a message up after the attempts allowed, says so, and does not retry it again", async () => {
