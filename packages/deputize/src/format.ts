@@ -1,4 +1,10 @@
+import { escapeControlChars } from "@opsguard/core";
 import type { RunReport, SinkReport } from "./run";
+
+/** One field of a line: a newline from a schedule's name must not forge another line. */
+export function field(text: string): string {
+  return escapeControlChars(text).replace(/\n/g, "\\n").replace(/\t/g, "\\t");
+}
 
 const VERB: Record<SinkReport["status"], string> = {
   unchanged: "unchanged",
@@ -16,15 +22,15 @@ const VERB: Record<SinkReport["status"], string> = {
  */
 export function formatDiff(report: RunReport, all: boolean): string {
   const lines: string[] = [];
-  for (const e of report.sourceErrors) lines.push(`source ${e.source}: FAILED: ${e.error}`);
+  for (const e of report.sourceErrors) lines.push(`source ${field(e.source)}: FAILED: ${field(e.error)}`);
   for (const sink of report.sinks) {
     const problems = sink.plan?.unresolved ?? [];
     if (!all && sink.status === "unchanged" && problems.length === 0) continue;
-    lines.push(`${sink.sink} (${sink.kind}): ${VERB[sink.status]}${sink.reason ? `: ${sink.reason}` : ""}`);
-    for (const a of sink.plan?.add ?? []) lines.push(`  + ${a}`);
-    for (const r of sink.plan?.remove ?? []) lines.push(`  - ${r}`);
-    for (const u of sink.plan?.updates ?? []) lines.push(`  ~ ${u}`);
-    for (const p of problems) lines.push(`  ! ${p}`);
+    lines.push(`${field(sink.sink)} (${sink.kind}): ${VERB[sink.status]}${sink.reason ? `: ${field(sink.reason)}` : ""}`);
+    for (const a of sink.plan?.add ?? []) lines.push(`  + ${field(a)}`);
+    for (const r of sink.plan?.remove ?? []) lines.push(`  - ${field(r)}`);
+    for (const u of sink.plan?.updates ?? []) lines.push(`  ~ ${field(u)}`);
+    for (const p of problems) lines.push(`  ! ${field(p)}`);
   }
   return lines.length > 0 ? `${lines.join("\n")}\n` : "";
 }
@@ -39,7 +45,7 @@ export function formatStatus(report: RunReport): string {
     ["SINK", "KIND", "NOW", "NEXT RUN"],
     report.sinks.map((s) => [s.sink, s.kind, (s.plan?.current ?? []).join(", ") || "-", nextRun(s)]),
   );
-  const errors = report.sourceErrors.map((e) => `source ${e.source} FAILED: ${e.error}\n`).join("");
+  const errors = report.sourceErrors.map((e) => `source ${field(e.source)} FAILED: ${field(e.error)}\n`).join("");
   const records = report.sinks.flatMap((s) => deliveryLines(s));
   return `${schedules}\n${errors}${errors ? "\n" : ""}${sinks}${records.length > 0 ? `\nLAST DELIVERIES\n${records.join("\n")}\n` : ""}`;
 }
@@ -47,11 +53,11 @@ export function formatStatus(report: RunReport): string {
 /** A sink's per-part delivery records and a message still to be sent, for `status`. */
 function deliveryLines(s: SinkReport): string[] {
   const lines = Object.entries(s.plan?.deliveries ?? {}).map(
-    ([part, d]) => `${s.sink} ${part}: ${d.status} ${d.at}${d.error ? `: ${d.error}` : ""}`,
+    ([part, d]) => `${field(s.sink)} ${part}: ${d.status} ${d.at}${d.error ? `: ${field(d.error)}` : ""}`,
   );
   for (const pending of s.plan?.pendingMessages ?? []) {
     lines.push(
-      `${s.sink} message to ${pending.channel} pending since ${pending.since}, ${pending.attempts} of ${pending.maxAttempts} attempts failed; next run retries: "${pending.text}"`,
+      `${field(s.sink)} message to ${field(pending.channel)} pending since ${pending.since}, ${pending.attempts} of ${pending.maxAttempts} attempts failed; next run retries: "${field(pending.text)}"`,
     );
   }
   return lines;
@@ -66,7 +72,8 @@ function nextRun(s: SinkReport): string {
   return parts.join(" ");
 }
 
-function table(header: readonly string[], rows: ReadonlyArray<readonly string[]>): string {
+function table(header: readonly string[], raw: ReadonlyArray<readonly string[]>): string {
+  const rows = raw.map((r) => r.map(field));
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
   const line = (cells: readonly string[]) =>
     cells

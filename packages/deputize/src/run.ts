@@ -1,5 +1,6 @@
 import { describeError, ExitCode, exitCodeOf, type Logger } from "@opsguard/core";
 import type { Deputize } from "./build";
+import { field } from "./format";
 import { mergePeople, type Person, type ScheduleOnCall } from "./people";
 import { hasChanges, type PartOutcome, type Sink, type SinkPlan } from "./sinks/sink";
 import { accessWindow, type Window } from "./window";
@@ -186,7 +187,8 @@ function overallExitCode(sinks: readonly SinkReport[], sourceErrors: RunReport["
 
 function logSink(log: Logger | undefined, r: SinkReport): void {
   if (!log) return;
-  for (const problem of r.plan?.unresolved ?? []) log.warn(`${r.sink}: ${problem}`);
+  // A log line is one line: a name from a schedule with a newline in it must not forge another.
+  for (const problem of r.plan?.unresolved ?? []) log.warn(`${r.sink}: ${field(problem)}`);
   if (r.status === "failed" || r.status === "skipped" || r.status === "partly-changed")
     log.error(`sink ${r.sink} ${r.status}: ${r.reason}`);
   else if (r.status === "refused") log.warn(`sink ${r.sink} refused: ${r.reason}`);

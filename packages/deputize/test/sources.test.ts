@@ -65,6 +65,17 @@ describe("rotation schedule", () => {
       await expect(new RotationSource({ name: "rotation", file }).onCall(at("2026-11-09T08:00:00Z"))).rejects.toThrow(
         /schedules\.sre\.overrides\[0\]: end 2026-11-25T12:00 is not after start 2026-11-25T18:00/,
       );
+      // A name that is neither an e-mail nor a uid (a newline forging output lines, a filter fragment) is refused.
+      for (const [member, problem] of [
+        ['"alice\\n  + mallory"', "members[0]: neither a valid e-mail address nor a valid uid"],
+        ['"alice@opsguard.test)(mail=*"', "members[0]: neither a valid e-mail address nor a valid uid"],
+        ['{ uid: "bob\\r\\nx" }', "members[0].uid: not a valid uid"],
+      ]) {
+        writeFileSync(file, `schedules:\n  sre:\n    start: '2026-11-02'\n    members: [${member}]\n`);
+        const error = await new RotationSource({ name: "rotation", file }).onCall(at("2026-11-09T08:00:00Z")).catch((e: unknown) => e);
+        expect(describeError(error)).toContain(`schedules.sre.${problem}`);
+        expect(describeError(error)).not.toContain("\n");
+      }
       writeFileSync(file, `schedules:\n  sre:\n    start: '2026-11-02'\n    members: [${"a".repeat(300)}@b.c]\n`);
       await expect(new RotationSource({ name: "rotation", file }).onCall(at("2026-11-09T08:00:00Z"))).rejects.toThrow(
         /schedules\.sre\.members\[0\]: Too big: expected string to have <=254 characters/,

@@ -107,7 +107,10 @@ export class GitLabGroupSink implements Sink {
   }
 
   #usernameOf(p: Person): string | undefined {
-    return usernameOf(p, (this.#o.usernameDomains ?? []).map((d) => d.toLowerCase()));
+    return usernameOf(
+      p,
+      (this.#o.usernameDomains ?? []).map((d) => d.toLowerCase()),
+    );
   }
 
   /**

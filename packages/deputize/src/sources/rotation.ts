@@ -7,10 +7,35 @@ import type { Window } from "../window";
 import type { Source } from "./source";
 
 // 254: the longest address SMTP allows; anything longer is a mistake, not a person.
-const identity = z.string().min(1).max(254);
+// A member is a valid e-mail or a valid uid, nothing else: a newline or a filter character in a
+// name would otherwise forge output lines or widen a directory search.
+const email = z
+  .string()
+  .max(254)
+  .regex(/^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$/, {
+    message: "not a valid e-mail address",
+  });
+const uid = z
+  .string()
+  .max(254)
+  .regex(/^[A-Za-z0-9_][A-Za-z0-9._-]*$/, { message: "not a valid uid (letters, digits, '.', '_', '-')" });
+const identity = z
+  .string()
+  .max(254)
+  .refine((v) => (v.includes("@") ? email : uid).safeParse(v).success, {
+    message: "neither a valid e-mail address nor a valid uid",
+  });
 const memberSchema = z.union([
   identity,
-  z.strictObject({ email: identity.optional(), uid: identity.optional(), name: z.string().max(254).optional() }),
+  z.strictObject({
+    email: email.optional(),
+    uid: uid.optional(),
+    name: z
+      .string()
+      .max(254)
+      .regex(/^[^\p{Cc}]*$/u, "control characters")
+      .optional(),
+  }),
 ]);
 
 const localDateTime = z.string().regex(/^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2})?(Z|[+-]\d{2}:\d{2})?$/, {
