@@ -50,10 +50,15 @@ export function redactedJson(value: unknown): string {
   return `${terminalSafeJson(json)}\n`;
 }
 
-/** A closed stdout (`| head`, sshd hanging up) ends the run quietly instead of as an error. */
-export function exitQuietlyOnEpipe(): void {
+/**
+ * A closed stdout (`| head`, sshd hanging up) ends the run quietly instead of as an error. Any
+ * other write error (disk full, a bad descriptor) means the data was not delivered: one line on
+ * stderr and exit 74, never a stack trace or a success.
+ */
+export function exitQuietlyOnEpipe(tool = "opsguard"): void {
   process.stdout.on("error", (error: NodeJS.ErrnoException) => {
     if (error.code === "EPIPE") process.exit(process.exitCode ?? ExitCode.OK);
-    throw error;
+    process.stderr.write(`${tool}: cannot write to stdout (${error.code ?? error.message}); the output is incomplete\n`);
+    process.exit(ExitCode.IO_ERR);
   });
 }

@@ -1,5 +1,5 @@
 import { escapeControlChars } from "@opsguard/core";
-import type { RunReport, SinkReport } from "./run";
+import type { RunProgress, RunReport, SinkReport } from "./run";
 
 /** One field of a line: a newline from a schedule's name must not forge another line. */
 export function field(text: string): string {
@@ -81,4 +81,19 @@ function table(header: readonly string[], raw: ReadonlyArray<readonly string[]>)
       .join("  ")
       .trimEnd();
   return `${[line(header), ...rows.map(line)].join("\n")}\n`;
+}
+
+/** The one line a run stopped by a signal leaves on stderr: what was applied, what may be half-done. */
+export function formatInterrupted(signal: string, progress: RunProgress): string {
+  const applied = progress.applied.map((r) => {
+    const changes = [...(r.plan?.add ?? []).map((a) => `+${a}`), ...(r.plan?.remove ?? []).map((m) => `-${m}`)];
+    if ((r.plan?.updates.length ?? 0) > 0) changes.push(`${r.plan?.updates.length} other update(s)`);
+    return `${r.sink} ${VERB[r.status]}${changes.length > 0 ? ` (${changes.join(" ")})` : ""}`;
+  });
+  const pending = [...progress.applying];
+  return field(
+    `interrupted by ${signal}; applied: ${applied.join(", ") || "nothing"}` +
+      (pending.length > 0 ? `; cut off while applying (may be partly applied): ${pending.join(", ")}` : "") +
+      "; the next run finishes the job",
+  );
 }

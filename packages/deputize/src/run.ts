@@ -12,6 +12,15 @@ export interface RunOptions {
   force?: boolean;
   now?: Date;
   log?: Logger;
+  /** Filled while the run goes, so a signal mid-run can say what was already applied. */
+  progress?: RunProgress;
+}
+
+export interface RunProgress {
+  /** Sinks whose change finished applying, with how it went. */
+  applied: SinkReport[];
+  /** Sinks whose change is being applied right now (may be partly done). */
+  applying: Set<string>;
 }
 
 export type SinkStatus = "unchanged" | "changed" | "partly-changed" | "would-change" | "refused" | "failed" | "skipped";
@@ -138,9 +147,11 @@ async function runSink(
       };
     }
     if (options.dryRun) return { ...report, status: "would-change" };
-    const outcomes = await apply();
-    if (!outcomes) return { ...report, status: "changed" };
-    return withParts(report, outcomes);
+    options.progress?.applying.add(sink.name);
+    const outcomes = await apply().finally(() => options.progress?.applying.delete(sink.name));
+    const done = outcomes ? withParts(report, outcomes) : { ...report, status: "changed" as const };
+    options.progress?.applied.push(done);
+    return done;
   } catch (error) {
     return {
       ...base,

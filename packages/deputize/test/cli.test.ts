@@ -1,5 +1,5 @@
 import { execFile, spawn } from "node:child_process";
-import { existsSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, openSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { PagerDutySim, SLACK_SIM_TOKEN, SlackSim, type SlapdLab, startSlapd } from "@opsguard/lab";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -191,9 +191,9 @@ describe("deputize CLI", () => {
     expect(r.stderr).not.toContain("xoxb-literal");
   });
 
-  it("--watch runs pass after pass until SIGTERM, then exits 0", async () => {
+  it("--watch runs a pass, waits, and ends on SIGTERM with exit 0", async () => {
     const before = slack.callsTo("conversations.info").length;
-    const child = spawn(process.execPath, [BUNDLE, "--config", configFile, "run", "--watch", "0.005"], {
+    const child = spawn(process.execPath, [BUNDLE, "--config", configFile, "run", "--watch", "1"], {
       env: { PATH: process.env.PATH },
       stdio: ["ignore", "pipe", "pipe"],
     });
@@ -202,8 +202,8 @@ describe("deputize CLI", () => {
       stderr += c.toString();
     });
     const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
-    for (let i = 0; i < 100 && slack.callsTo("conversations.info").length < before + 2; i++) await new Promise((r) => setTimeout(r, 100));
-    expect(slack.callsTo("conversations.info").length).toBeGreaterThanOrEqual(before + 2);
+    for (let i = 0; i < 100 && slack.callsTo("conversations.info").length < before + 1; i++) await new Promise((r) => setTimeout(r, 100));
+    expect(slack.callsTo("conversations.info").length).toBeGreaterThanOrEqual(before + 1);
     child.kill("SIGTERM");
     expect(await exited).toBe(0);
     expect(stderr).toBe("");
@@ -212,6 +212,79 @@ describe("deputize CLI", () => {
   it("--watch with a bad interval is a usage error", async () => {
     const r = await deputize("--config", configFile, "run", "--watch", "soon");
     expect(r.code).toBe(64);
-    expect(r.stderr).toBe('deputize: --watch expects a number of minutes, got "soon" (for example --watch 5)\n');
+    expect(r.stderr).toBe('deputize: --watch expects minutes between 1 and 10080 (one week), got "soon" (for example --watch 5)\n');
+  });
+
+  it("--watch outside 1 minute .. 1 week is refused (a huge value would overflow the timer into a busy loop)", async () => {
+    const calls = slack.callsTo("conversations.info").length;
+    for (const minutes of ["99999999", "0.001", "0", "-5", "Infinity"]) {
+      const r = await deputize("--config", configFile, "run", "--watch", minutes);
+      expect(r.code).toBe(64);
+      expect(r.stderr).toBe(`deputize: --watch expects minutes between 1 and 10080 (one week), got "${minutes}" (for example --watch 5)\n`);
+    }
+    expect(slack.callsTo("conversations.info").length).toBe(calls);
+  });
+
+  it("a stdout that cannot be written is exit 74 with one line, not a success or a stack trace", async () => {
+    const fd = openSync(configFile, "r"); // a descriptor that refuses writes (EBADF)
+    try {
+      const child = spawn(process.execPath, [BUNDLE, "--config", configFile, "run", "--dry-run"], {
+        env: { PATH: process.env.PATH },
+        stdio: ["ignore", fd, "pipe"],
+      });
+      let stderr = "";
+      child.stderr?.on("data", (c: Buffer) => {
+        stderr += c.toString();
+      });
+      const code = await new Promise<number | null>((resolve) => child.on("exit", (c) => resolve(c)));
+      expect(code).toBe(74);
+      expect(stderr).toBe("deputize: cannot write to stdout (EBADF); the output is incomplete\n");
+    } finally {
+      closeSync(fd);
+    }
+  });
+
+  it("SIGTERM mid-run ends with one line saying what was already applied", async () => {
+    const admin = lab.adminClient();
+    try {
+      await admin.modify(lab.groups.oncall, [{ operation: "replace", attribute: "member", values: [lab.users.bob.dn] }]);
+    } finally {
+      await admin.close();
+    }
+    slack.slow(30_000);
+    const child = spawn(process.execPath, [BUNDLE, "--config", configFile, "run"], {
+      env: { PATH: process.env.PATH },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stderr = "";
+    let stdout = "";
+    child.stderr.on("data", (c: Buffer) => {
+      stderr += c.toString();
+    });
+    child.stdout.on("data", (c: Buffer) => {
+      stdout += c.toString();
+    });
+    const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+    try {
+      // The LDAP change is applied while Slack still holds its first answer.
+      const check = lab.adminClient();
+      try {
+        for (let i = 0; i < 200; i++) {
+          const members = (await check.read(lab.groups.oncall, ["member"]))?.get("member");
+          if (members?.length === 1 && members[0] === lab.users.alice.dn) break;
+          await new Promise((r) => setTimeout(r, 50));
+        }
+      } finally {
+        await check.close();
+      }
+      await new Promise((r) => setTimeout(r, 200)); // let the run record it before the signal
+      child.kill("SIGTERM");
+      expect(await exited).toBe(143);
+    } finally {
+      slack.slow(0);
+    }
+    expect(stdout).toBe("");
+    expect(stderr).toMatch(/^deputize: interrupted by SIGTERM; applied: ldap:oncall changed \(\+alice -bob\); /);
+    expect(stderr.trim().split("\n")).toHaveLength(1);
   });
 });
