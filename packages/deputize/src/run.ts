@@ -129,8 +129,9 @@ async function runSink(
       };
     }
     // Nobody placed (a wrong peopleBase, a renamed mail attribute) must not read as "nobody on call".
-    const nonePlaced = people.length > 0 && plan.unresolved.length >= people.length && plan.add.length === 0;
-    if (nonePlaced && plan.remove.length > 0 && !dep.settings.allowEmpty) {
+    // Whatever it would change then (removals, a topic of bare handles), the sink is left as it is.
+    const placed = plan.placed ?? (plan.unresolved.length >= people.length && plan.add.length === 0 ? 0 : people.length);
+    if (people.length > 0 && placed === 0 && !dep.settings.allowEmpty) {
       return {
         ...report,
         status: "refused",

@@ -240,14 +240,20 @@ describe("deputize run", () => {
   it("does not empty a group when people are on call but none of them can be placed", async () => {
     onCall({ SRE: ["ghost"] });
     const before = gitlab.writes().length;
+    const slackBefore = slack.writes().length;
+    const topic = slack.topic(CHANNEL);
     const report = await run();
     expect(report.exitCode).toBe(2);
-    expect(report.sinks.slice(0, 2).map((s) => [s.status, s.reason])).toEqual([
+    // The Slack sink too (README): nobody on call has a Slack user, so topic and user group stay.
+    expect(report.sinks.slice(0, 3).map((s) => [s.status, s.reason])).toEqual([
+      ["refused", "none of the 1 people on call could be placed; left as it is (set allowEmpty to empty it)"],
       ["refused", "none of the 1 people on call could be placed; left as it is (set allowEmpty to empty it)"],
       ["refused", "none of the 1 people on call could be placed; left as it is (set allowEmpty to empty it)"],
     ]);
     expect(await members(lab.groups.oncall)).toEqual(["dave"]);
     expect(gitlab.writes().length).toBe(before);
+    expect(slack.writes().length).toBe(slackBefore);
+    expect(slack.topic(CHANNEL)).toBe(topic);
   });
 
   it("refuses to remove more than maxRemovals members unless forced", async () => {

@@ -12,6 +12,11 @@ export interface SinkPlan {
   updates: string[];
   /** People on call this sink could not place (unknown email, no account); the rest still apply. */
   unresolved: string[];
+  /**
+   * How many of the people on call the sink could place, when `unresolved` also holds other
+   * problems (Slack); otherwise everyone not in `unresolved` counts as placed.
+   */
+  placed?: number;
   /** How the last run's writes went, per part (sinks that keep such records: Slack). */
   deliveries?: Record<string, { status: "delivered" | "failed" | "gave-up"; at: string; error?: string | undefined }>;
   /** Hand-off messages not delivered yet, per channel, to be retried. */

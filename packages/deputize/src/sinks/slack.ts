@@ -136,6 +136,8 @@ export class SlackSink implements Sink {
       remove: announced ? announced.filter((k) => !keys.includes(k)).map(handleOfKey) : before.filter((h) => !handles.includes(h)),
       updates,
       unresolved,
+      // Someone without a Slack user is only a plain @handle: nobody with a user means nobody placed.
+      placed: people.filter((p) => ids.byKey[p.key]).length,
       apply: async () => {
         if (Object.keys(ids.looked).length > 0) await state.recordSlackIds(ids.looked);
         const outcomes: PartOutcome[] = [];
