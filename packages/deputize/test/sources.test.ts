@@ -34,6 +34,14 @@ describe("rotation schedule", () => {
     expect(keys(onCallInWindow(schedule, at("2026-11-23T08:00:00Z")))).toEqual(["alice@opsguard.test"]);
   });
 
+  it("puts nobody on call before the rotation's first shift, except through look-ahead", () => {
+    // The first shift starts 2026-11-02 09:00 Berlin (08:00Z).
+    expect(keys(onCallInWindow(schedule, at("2026-10-20T12:00:00Z")))).toEqual([]);
+    expect(keys(onCallInWindow(schedule, at("2026-11-02T07:59:00Z")))).toEqual([]);
+    expect(keys(onCallInWindow(schedule, accessWindow(new Date("2026-11-02T07:30:00Z"), 60, 0)))).toEqual(["alice@opsguard.test"]);
+    expect(keys(onCallInWindow(schedule, at("2026-11-02T08:00:00Z")))).toEqual(["alice@opsguard.test"]);
+  });
+
   it("lets a dated override replace the rotation while it lasts", () => {
     expect(keys(onCallInWindow(schedule, at("2026-11-25T11:30:00Z")))).toEqual(["dave@opsguard.test"]);
     expect(keys(onCallInWindow(schedule, at("2026-11-25T17:00:00Z")))).toEqual(["alice@opsguard.test"]);

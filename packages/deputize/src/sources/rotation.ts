@@ -140,10 +140,9 @@ export function onCallInWindow(schedule: RotationSchedule, window: Window, where
   const onCall = new Map<string, Person>();
   for (const t of [...points].filter((p) => p <= until)) {
     const covering = overrides.filter((o) => o.start <= t && t < o.end);
-    const atT =
-      covering.length > 0
-        ? covering.map((o) => o.member)
-        : [members[((shiftIndexAt(schedule, t) % members.length) + members.length) % members.length] as Person];
+    const k = shiftIndexAt(schedule, t);
+    // Before the rotation's first shift nobody is on call from it (only an override can be).
+    const atT = covering.length > 0 ? covering.map((o) => o.member) : k < 0 ? [] : [members[k % members.length] as Person];
     for (const p of atT) if (!onCall.has(p.key)) onCall.set(p.key, p);
   }
   return [...onCall.values()];
