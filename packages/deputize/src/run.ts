@@ -201,6 +201,10 @@ function logSink(log: Logger | undefined, r: SinkReport): void {
   if (!log) return;
   // A log line is one line: a name from a schedule with a newline in it must not forge another.
   for (const problem of r.plan?.unresolved ?? []) log.warn(`${r.sink}: ${field(problem)}`);
+  // A message given up is not retried any more: said on every run until a later one gets through.
+  for (const [part, d] of Object.entries(r.plan?.deliveries ?? {})) {
+    if (d.status === "gave-up") log.warn(`${r.sink}: ${part} was never delivered and is not retried: ${field(d.error ?? "")}`);
+  }
   if (r.status === "failed" || r.status === "skipped" || r.status === "partly-changed")
     log.error(`sink ${r.sink} ${r.status}: ${r.reason}`);
   else if (r.status === "refused") log.warn(`sink ${r.sink} refused: ${r.reason}`);

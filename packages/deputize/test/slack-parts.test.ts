@@ -1,7 +1,7 @@
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { LdapClient } from "@opsguard/core";
+import { type LdapClient, Logger } from "@opsguard/core";
 import { PagerDutySim, SLACK_SIM_TOKEN, SlackSim, type SlapdLab, startSlapd } from "@opsguard/lab";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { buildDeputize } from "../src/build";
@@ -31,6 +31,13 @@ function onCall(who: string): void {
   if (schedule) schedule.shifts = [{ userId: `PU${who.toUpperCase()}`, start: new Date(now - 3_600_000), end: new Date(now + 3_600_000) }];
 }
 
+const logLines: string[] = [];
+const log = new Logger({
+  tool: "deputize",
+  level: "warn",
+  stream: { write: (s: string) => logLines.push(s) } as unknown as NodeJS.WritableStream,
+});
+
 async function run(dryRun = false, announceChannels: string[] = []) {
   const config = configSchema.parse({
     sources: [{ type: "pagerduty", token: "env:PD_TOKEN", baseUrl: pd.url, schedules: ["SRE"] }],
@@ -53,7 +60,7 @@ async function run(dryRun = false, announceChannels: string[] = []) {
   });
   const dep = buildDeputize(config, { env });
   try {
-    return await runOnce(dep, { dryRun });
+    return await runOnce(dep, { dryRun, log });
   } finally {
     await dep.close();
   }
@@ -160,8 +167,14 @@ describe("Slack sink parts", () => {
     for (let i = 0; i < MAX_MESSAGE_ATTEMPTS; i++) codes.push((await run()).exitCode);
     expect(codes).toEqual(Array(MAX_MESSAGE_ATTEMPTS).fill(2));
     const posts = slack.callsTo("chat.postMessage").length;
+    logLines.length = 0;
     const quiet = await run();
     expect(quiet.exitCode).toBe(0);
+    // Not retried, but not silent either: every run says so on stderr.
+    expect(logLines.join("")).toMatch(/warn: slack: message was never delivered and is not retried: .*gave up after 5 attempts/);
+    logLines.length = 0;
+    await run();
+    expect(logLines.join("")).toMatch(/warn: slack: message was never delivered and is not retried/);
     expect(slack.callsTo("chat.postMessage").length).toBe(posts);
     expect(quiet.sinks[1]?.plan?.deliveries?.message).toMatchObject({
       status: "gave-up",
