@@ -109,7 +109,8 @@ async function runSink(
   const onCall = people.map((p) => p.key);
   let planned: Omit<SinkPlan, "apply"> | undefined;
   try {
-    const { apply, ...plan } = await sink.plan(people);
+    const full = await sink.plan(people);
+    const { apply, ...plan } = full;
     planned = plan;
     // Someone on call without access is what an operator must hear about: partial, not OK.
     const report: SinkReport = {
@@ -150,7 +151,9 @@ async function runSink(
     if (options.dryRun) return { ...report, status: "would-change" };
     options.progress?.applying.add(sink.name);
     const outcomes = await apply().finally(() => options.progress?.applying.delete(sink.name));
-    const done = outcomes ? withParts(report, outcomes) : { ...report, status: "changed" as const };
+    // A sink may correct its plan while applying (LDAP re-read after a conflict): report what was written.
+    const { apply: _applied, ...written } = full;
+    const done = outcomes ? withParts({ ...report, plan: written }, outcomes) : { ...report, plan: written, status: "changed" as const };
     options.progress?.applied.push(done);
     return done;
   } catch (error) {

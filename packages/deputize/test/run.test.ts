@@ -365,6 +365,21 @@ describe("deputize run", () => {
     expect(await members(posix, "memberUid")).toEqual(["alice"]);
   });
 
+  it("after a conflict with another writer, reports what the retried modify did, not the refused plan", async () => {
+    const posix = `cn=oncall-race,${lab.groupsDn}`;
+    await lab.addEntry(posix, { objectClass: "posixGroup", cn: "oncall-race", gidNumber: "5300", memberUid: ["alice"] });
+    onCall({ SRE: ["bob"] });
+    // Between deputize's read and its write, another host (or a person) swaps alice for frank.
+    modify.mockImplementationOnce(async function (this: LdapClient, dn, changes) {
+      await admin.modify(posix, [{ operation: "replace", attribute: "memberUid", values: ["frank"] }]);
+      return this.modify(dn, changes);
+    });
+    const sinks = [{ type: "ldap-group", name: "race", group: posix, peopleBase: lab.peopleDn }];
+    const report = await run({ sinks, overrides: { ldap: lab.connection({ bindDn: lab.adminDn, bindPassword: lab.adminPasswordFile }) } });
+    expect(await members(posix, "memberUid")).toEqual(["bob"]);
+    expect(report.sinks[0]).toMatchObject({ status: "changed", plan: { current: ["frank"], add: ["bob"], remove: ["frank"] } });
+  });
+
   it("keeps posixGroup and groupOfUniqueNames groups too, and never removes a permanent member", async () => {
     const posix = `cn=ops-oncall,${lab.groupsDn}`;
     const unique = `cn=approvers,${lab.groupsDn}`;

@@ -57,8 +57,9 @@ describe("two deputize instances on one LDAP group", () => {
     await planB.apply();
     await expect(planA.apply()).resolves.toBeUndefined();
     expect(await members()).toEqual(["alice"]);
-    // B's modify, then A's refused one; nothing was left for A to do.
+    // B's modify, then A's refused one; nothing was left for A to do, and A's report says so.
     expect(modify).toHaveBeenCalledTimes(2);
+    expect(planA).toMatchObject({ add: [], remove: [] });
   });
 
   it("run at the same moment, both finish and the group is what the schedule says", async () => {
@@ -75,5 +76,7 @@ describe("two deputize instances on one LDAP group", () => {
     expect(await members()).toEqual(["dave"]);
     await stale.apply();
     expect(await members()).toEqual(["bob"]);
+    // It planned "+bob -alice -carol" but, after the re-read, removed dave: the report names dave.
+    expect(stale).toMatchObject({ current: ["dave"], add: ["bob"], remove: ["dave"] });
   });
 });

@@ -70,7 +70,7 @@ export class LdapGroupSink implements Sink {
     const add = [...desired].filter(([k]) => !currentKeys.has(k)).map(([, v]) => v);
     const remove = current.filter((v) => !desired.has(key(v)));
 
-    return {
+    const plan: SinkPlan = {
       current: current.map(display),
       desired: [...desired.values()].map(display),
       add: add.map(display),
@@ -96,9 +96,14 @@ export class LdapGroupSink implements Sink {
           const stillAdd = [...desired].filter(([k]) => !nowKeys.has(k)).map(([, v]) => v);
           const stillRemove = now.filter((v) => !desired.has(key(v)));
           if (stillAdd.length > 0 || stillRemove.length > 0) await modify(stillAdd, stillRemove);
+          // The report must name what was really written (frank removed), not the refused first try.
+          plan.current = now.map(display);
+          plan.add = stillAdd.map(display);
+          plan.remove = stillRemove.map(display);
         }
       },
     };
+    return plan;
   }
 
   /** One search for everyone: (&<peopleFilter>(|(mail=a)(uid=b)…)), every value escaped. */
