@@ -254,6 +254,16 @@ describe("PagerDuty source", () => {
     expect(describeError(error)).toMatch(/^PagerDuty answered GET \/schedules\/PSRE002\/users in an unexpected shape \(users\.0\.email: /);
   });
 
+  it("an on-call e-mail that is not an e-mail (a newline, a filter fragment) fails the source closed (exit 65)", async () => {
+    const source = new PagerDutySource({ name: "pd", http, schedules: ["PSRE002"] });
+    for (const email of ["carol@opsguard.test\n  + mallory", "alice@opsguard.test)(mail=*"]) {
+      pd.fault({ status: 200, body: { users: [{ id: "PUCAROL", name: "carol", email }] } }, { path: "/schedules/PSRE002/users" });
+      const error = await source.onCall(accessWindow(now, 0, 0)).catch((e) => e);
+      expect(error.exitCode).toBe(65);
+      expect(describeError(error)).toBe(`${JSON.stringify(email)} is not a valid e-mail address (fix the person's e-mail at the source)`);
+    }
+  });
+
   it("rides out a 429 with Retry-After, and a bad token is a permission error", async () => {
     pd.fault(
       { status: 429, headers: { "retry-after": "0" }, body: { error: { message: "Rate Limit Exceeded", code: 2020 } } },

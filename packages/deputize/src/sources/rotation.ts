@@ -2,23 +2,15 @@ import { readFile } from "node:fs/promises";
 import { ConfigError, decodeUtf8, formatIssues, NoInputError } from "@opsguard/core";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
-import { type Person, person, type ScheduleOnCall } from "../people";
+import { EMAIL_PATTERN, type Person, person, type ScheduleOnCall, UID_PATTERN } from "../people";
 import type { Window } from "../window";
 import type { Source } from "./source";
 
 // 254: the longest address SMTP allows; anything longer is a mistake, not a person.
 // A member is a valid e-mail or a valid uid, nothing else: a newline or a filter character in a
 // name would otherwise forge output lines or widen a directory search.
-const email = z
-  .string()
-  .max(254)
-  .regex(/^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$/, {
-    message: "not a valid e-mail address",
-  });
-const uid = z
-  .string()
-  .max(254)
-  .regex(/^[A-Za-z0-9_][A-Za-z0-9._-]*$/, { message: "not a valid uid (letters, digits, '.', '_', '-')" });
+const email = z.string().max(254).regex(EMAIL_PATTERN, { message: "not a valid e-mail address" });
+const uid = z.string().max(254).regex(UID_PATTERN, { message: "not a valid uid (letters, digits, '.', '_', '-')" });
 const identity = z
   .string()
   .max(254)
