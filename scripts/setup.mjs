@@ -22,6 +22,8 @@ const SYSTEM_PACKAGES = [
   // The install tests: man renders the generated man pages, lintian checks the .deb files.
   ["man-db", "/usr/bin/man"],
   ["lintian", "/usr/bin/lintian"],
+  // systemd-analyze verify checks deputize's shipped units.
+  ["systemd", "/usr/bin/systemd-analyze"],
 ];
 
 function run(cmd, args, env = {}) {

@@ -57,6 +57,14 @@ gitlab.addGroup("bench/approvers", {});
 /** `people` people on call, spread over `schedules` schedules (each person on one of them). */
 function setOnCall(schedules, people, shift = 0) {
   pd.schedules.length = 0;
+  pd.escalationPolicies.length = 0;
+  // As in a real account, the schedules are on call through an escalation policy (level s + 1), so
+  // /oncalls lists them; a schedule in no policy costs one /schedules/{id}/users read more.
+  pd.addEscalationPolicy({
+    id: "PEPBENCH",
+    name: "bench",
+    rules: Array.from({ length: schedules }, (_, s) => ({ schedules: [`PS${String(s).padStart(5, "0")}`] })),
+  });
   const now = Date.now();
   for (let s = 0; s < schedules; s++) {
     const on = names.slice(shift, shift + people).filter((_, i) => i % schedules === s);

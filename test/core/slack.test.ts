@@ -80,13 +80,21 @@ describe("SlackClient against the simulator", () => {
     await expect(client().conversationInfo("C404")).rejects.toMatchObject({ code: "channel_not_found" });
   });
 
-  it("sets a topic and compares it after undoing Slack's link markup", async () => {
-    const channel = await client().setTopic("C01OPS", "On call: alice@example.com, runbook https://wiki.example.com/oncall");
-    expect(channel.topic?.value).toBe("On call: <mailto:alice@example.com|alice@example.com>, runbook <https://wiki.example.com/oncall>");
+  it("sets a topic as sent (Slack does not linkify it), and compares a person's topic after undoing its markup", async () => {
+    const plain = "On call: alice@example.com, runbook https://wiki.example.com/oncall";
+    const channel = await client().setTopic("C01OPS", plain);
+    expect(channel.topic?.value).toBe(plain);
     expect(channel.topic?.creator).toBe(sim.botUserId);
     const info = await client().conversationInfo("C01OPS");
-    expect(slackPlainText(info.topic?.value ?? "")).toBe("On call: alice@example.com, runbook https://wiki.example.com/oncall");
+    expect(info.topic?.value).toBe(plain);
     expect(info.topic?.last_set).toBeGreaterThan(0);
+    // Typed in the Slack client, the same topic is stored with Slack's link markup.
+    sim.addChannel({
+      id: "C03TYPED",
+      name: "typed",
+      topic: "On call: <mailto:alice@example.com|alice@example.com>, runbook <https://wiki.example.com/oncall>",
+    });
+    expect(slackPlainText((await client().conversationInfo("C03TYPED")).topic?.value ?? "")).toBe(plain);
   });
 
   it("keeps markup the caller already wrote in a topic", async () => {

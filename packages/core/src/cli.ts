@@ -108,7 +108,7 @@ function rootOf(command: Command): Command {
  * documented exit code. A closed stdout (`| head`, sshd hanging up) is not an error.
  */
 export async function runCli(program: Command, argv: readonly string[] = process.argv): Promise<void> {
-  exitQuietlyOnEpipe();
+  exitQuietlyOnEpipe(program.name());
   try {
     await program.parseAsync(argv as string[]);
   } catch (error) {

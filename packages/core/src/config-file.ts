@@ -3,6 +3,7 @@ import { homedir } from "node:os";
 import { join } from "node:path";
 import type { YAMLError } from "yaml";
 import { ConfigError } from "./errors";
+import { decodeUtf8 } from "./text";
 
 /**
  * Finding and reading a tool's config file, without validating it: zod-free, so a hot path can
@@ -64,12 +65,14 @@ export function readConfigText(options: ConfigFileOptions): ConfigText | undefin
       hint: `pass --config FILE, set $${envName}, or create /etc/opsguard/${options.tool}.yaml`,
     });
   }
+  let bytes: Buffer;
   try {
-    return { filepath, text: readFileSync(filepath, "utf8").replace(/^\uFEFF/, "") };
+    bytes = readFileSync(filepath);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code ?? "error";
     throw new ConfigError(`cannot read config file ${filepath} (${code})`, { hint: "check that this user may read it" });
   }
+  return { filepath, text: decodeUtf8(bytes, `config file ${filepath}`).replace(/^\uFEFF/, "") };
 }
 
 /**

@@ -2,11 +2,13 @@ import { z } from "zod";
 import { type ConfigFileOptions, parseConfigText, readConfigText } from "./config-file";
 import { ConfigError } from "./errors";
 import { formatIssues } from "./issues";
+import { fetchVaultSecrets } from "./vault";
 
 /** A secret reference in config; see resolveSecret. Literal secrets are refused. */
 export const secretRefSchema = z.union([
-  z.string().regex(/^(env:[A-Za-z_][A-Za-z0-9_]*|file:\/.+|\/.+)$/, {
-    message: 'expected "env:NAME", "file:/path" or an absolute path to a file holding the secret (literal secrets are not accepted)',
+  z.string().regex(/^(env:[A-Za-z_][A-Za-z0-9_]*|file:\/.+|\/.+|credential:[A-Za-z0-9_.-]+|vault:[^/#\s]+\/[^#\s]+#[^#\s]+)$/, {
+    message:
+      'expected "env:NAME", "file:/path", "credential:NAME", "vault:mount/path#key" or an absolute path to a file holding the secret (literal secrets are not accepted)',
   }),
   z.strictObject({ file: z.string().startsWith("/", { message: "expected an absolute path" }) }),
   z.strictObject({ env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { message: "expected an environment variable name" }) }),
@@ -29,7 +31,10 @@ export interface LoadedConfig<T> {
 export async function loadConfig<S extends z.ZodType>(options: LoadConfigOptions<S>): Promise<LoadedConfig<z.output<S>>> {
   const found = readConfigText(options);
   const raw = found ? await parseConfigText(found) : {};
-  return { config: validateConfig(raw, options.schema, found?.filepath), filepath: found?.filepath };
+  const config = validateConfig(raw, options.schema, found?.filepath);
+  // vault: references are read now, so that resolving secrets later stays synchronous.
+  await fetchVaultSecrets(config, options.env ? { env: options.env } : {});
+  return { config, filepath: found?.filepath };
 }
 
 /** The schema's output for a parsed config, or a ConfigError naming at most three problems. */

@@ -15,4 +15,6 @@ export * from "./secret";
 export * from "./slack";
 export * from "./spool";
 export * from "./state";
+export * from "./text";
 export * from "./tty";
+export * from "./vault";

@@ -1,4 +1,5 @@
 import { redactSecrets } from "./secret";
+import { escapeControlChars, terminalSafeJson } from "./text";
 
 export type LogLevel = "debug" | "info" | "warn" | "error" | "silent";
 export type LogFormat = "human" | "json";
@@ -61,11 +62,15 @@ export class Logger {
   #write(level: Exclude<LogLevel, "silent">, msg: string, fields?: LogFields): void {
     if (!this.enabled(level)) return;
     const all = scrubFields({ ...this.#fields, ...fields });
-    const human = redactSecrets(formatHuman(msg, all));
+    const human = escapeControlChars(redactSecrets(formatHuman(msg, all)));
     if (this.#opts.stderr !== false) {
       const line =
         this.#opts.format === "json"
-          ? redactSecrets(JSON.stringify({ time: new Date().toISOString(), level, tool: this.#opts.tool, msg: redactSecrets(msg), ...all }))
+          ? terminalSafeJson(
+              redactSecrets(
+                JSON.stringify({ time: new Date().toISOString(), level, tool: this.#opts.tool, msg: redactSecrets(msg), ...all }),
+              ),
+            )
           : `${this.#opts.tool}: ${level === "info" ? "" : `${level}: `}${human}`;
       (this.#opts.stream ?? process.stderr).write(`${line}\n`);
     }

@@ -2,6 +2,7 @@ import { describeError, exitCodeOf, OpsguardError } from "./errors";
 import { ExitCode } from "./exit";
 import type { LogFormat } from "./log";
 import { redactSecrets } from "./secret";
+import { escapeControlChars, terminalSafeJson } from "./text";
 
 export interface ReportOptions {
   logFormat?: LogFormat | undefined;
@@ -17,19 +18,47 @@ export function reportError(tool: string, error: unknown, options: ReportOptions
   const exitCode = exitCodeOf(error);
   process.stderr.write(
     options.logFormat === "json"
-      ? `${JSON.stringify({ time: new Date().toISOString(), level: "error", tool, msg: line, exitCode })}\n`
-      : `${tool}: ${line}\n`,
+      ? `${terminalSafeJson(JSON.stringify({ time: new Date().toISOString(), level: "error", tool, msg: line, exitCode }))}\n`
+      : `${tool}: ${escapeControlChars(line)}\n`,
   );
   if ((options.verbose ?? 0) > 0 && !(error instanceof OpsguardError) && error instanceof Error && error.stack) {
-    process.stderr.write(`${redactSecrets(error.stack)}\n`);
+    process.stderr.write(`${escapeControlChars(redactSecrets(error.stack))}\n`);
   }
   return exitCode;
 }
 
-/** A closed stdout (`| head`, sshd hanging up) ends the run quietly instead of as an error. */
-export function exitQuietlyOnEpipe(): void {
+/**
+ * Human text for stdout, redacted as stderr is (a run's report may quote an API error that echoed
+ * a token) and with its control characters made visible.
+ */
+export function writeStdout(text: string): void {
+  process.stdout.write(escapeControlChars(redactSecrets(text)));
+}
+
+/** `value` as JSON data on stdout, through the same redaction: see redactedJson. */
+export function writeJson(value: unknown): void {
+  process.stdout.write(redactedJson(value));
+}
+
+/**
+ * `value` as pretty JSON with every known secret in its strings replaced. Strings are redacted
+ * before encoding, so JSON escaping cannot hide a secret from the scrub; the characters JSON leaves
+ * raw that a terminal acts on (DEL, C1, line and bidi controls) are written as \uXXXX escapes.
+ */
+export function redactedJson(value: unknown): string {
+  const json = JSON.stringify(value, (_key, v: unknown) => (typeof v === "string" ? redactSecrets(v) : v), 2);
+  return `${terminalSafeJson(json)}\n`;
+}
+
+/**
+ * A closed stdout (`| head`, sshd hanging up) ends the run quietly instead of as an error. Any
+ * other write error (disk full, a bad descriptor) means the data was not delivered: one line on
+ * stderr and exit 74, never a stack trace or a success.
+ */
+export function exitQuietlyOnEpipe(tool = "opsguard"): void {
   process.stdout.on("error", (error: NodeJS.ErrnoException) => {
     if (error.code === "EPIPE") process.exit(process.exitCode ?? ExitCode.OK);
-    throw error;
+    process.stderr.write(`${tool}: cannot write to stdout (${error.code ?? error.message}); the output is incomplete\n`);
+    process.exit(ExitCode.IO_ERR);
   });
 }

@@ -1,6 +1,8 @@
 import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { inspect } from "node:util";
 import { ConfigError } from "./errors";
+import { vaultSecret } from "./vault";
 
 const REDACTED = "[redacted]";
 const knownSecrets = new Set<string>();
@@ -42,13 +44,18 @@ export class Secret {
  * A secret reference as written in config:
  * - "env:NAME" reads environment variable NAME;
  * - "file:/path" or { file: "/path" } reads a file (trailing newline dropped);
- * - { env: "NAME" } likewise for the environment.
+ * - { env: "NAME" } likewise for the environment;
+ * - "vault:mount/path#key" is key of the KV v2 secret mount/path in Vault, read when the config was
+ *   loaded (see vault.ts);
+ * - "credential:NAME" reads systemd credential NAME ($CREDENTIALS_DIRECTORY/NAME, from the unit's
+ *   LoadCredential=), so a unit file names the secret files and the config stays the same.
  * Literal secrets in config are refused: config files get copied, pasted and logged.
  */
 export type SecretRef = string | { file: string } | { env: string };
 
 export function resolveSecret(ref: SecretRef, keyPath: string, env: NodeJS.ProcessEnv = process.env): Secret {
-  const spec = typeof ref === "string" ? parseRefString(ref, keyPath) : ref;
+  if (typeof ref === "string" && ref.startsWith("vault:")) return vaultSecret(ref, keyPath);
+  const spec = typeof ref === "string" ? parseRefString(ref, keyPath, env) : ref;
   if ("env" in spec) {
     const value = env[spec.env];
     if (value === undefined || value === "") {
@@ -72,11 +79,24 @@ export function resolveSecret(ref: SecretRef, keyPath: string, env: NodeJS.Proce
   return new Secret(value, `file ${spec.file}`);
 }
 
-function parseRefString(ref: string, keyPath: string): { file: string } | { env: string } {
+function parseRefString(ref: string, keyPath: string, env: NodeJS.ProcessEnv): { file: string } | { env: string } {
   if (ref.startsWith("env:")) return { env: ref.slice(4) };
+  if (ref.startsWith("credential:")) {
+    const name = ref.slice(11);
+    const dir = env.CREDENTIALS_DIRECTORY;
+    if (!dir) {
+      throw new ConfigError(`${keyPath}: ${ref} needs $CREDENTIALS_DIRECTORY, which systemd sets for a unit with LoadCredential=`, {
+        hint: `run it from its systemd unit with LoadCredential=${name}:/path/to/secret, or use "file:/path"`,
+      });
+    }
+    if (!/^[A-Za-z0-9_.-]+$/.test(name) || name === "." || name === "..") {
+      throw new ConfigError(`${keyPath}: "${name}" is not a credential name`, { hint: "letters, digits, '_', '.' and '-' only" });
+    }
+    return { file: join(dir, name) };
+  }
   if (ref.startsWith("file:")) return { file: ref.slice(5) };
   if (ref.startsWith("/")) return { file: ref };
-  throw new ConfigError(`${keyPath}: expected "env:NAME", "file:/path" or an absolute path to a secret file`, {
+  throw new ConfigError(`${keyPath}: expected "env:NAME", "file:/path", "credential:NAME" or an absolute path to a secret file`, {
     hint: "literal secrets are not accepted in config files",
   });
 }

@@ -151,7 +151,10 @@ export class SlackClient {
     return (await this.call("conversations.info", { channel })).channel as SlackChannel;
   }
 
-  /** conversations.setTopic. Slack stores its own link markup; compare topics with slackPlainText. */
+  /**
+   * conversations.setTopic. Slack stores what is sent without formatting or linkification, but a
+   * topic a person typed carries Slack's link markup: compare topics with slackPlainText.
+   */
   async setTopic(channel: string, topic: string): Promise<SlackChannel> {
     return (await this.call("conversations.setTopic", { channel, topic }, { write: true, retryUnsafe: true })).channel as SlackChannel;
   }
@@ -228,12 +231,22 @@ function slackError(method: string, reply: Reply): SlackApiError {
     return new SlackPermissionError(method, code, ExitCode.NO_PERM, { hint, ...(needed ? { needed } : {}) });
   }
   if (NOT_FOUND_ERRORS.has(code)) {
-    const hint = code === "not_in_channel" ? "invite the app to the channel" : "check the id, name or email";
+    // A private channel the app is not in answers channel_not_found, as if it did not exist.
+    const hint =
+      code === "not_in_channel"
+        ? "invite the app to the channel"
+        : code === "channel_not_found"
+          ? "check the channel id; a private channel stays invisible until the app is invited"
+          : "check the id, name or email";
     return new SlackNotFoundError(method, code, ExitCode.DATA_ERR, { hint });
   }
   if (UNAVAILABLE_ERRORS.has(code))
     return new SlackApiError(method, code, ExitCode.UNAVAILABLE, { hint: "Slack is having trouble; retry later" });
   if (code === "ratelimited") return new SlackApiError(method, code, ExitCode.TEMP_FAIL, { hint: "Slack rate limit; retry later" });
+  if (code === "msg_too_long")
+    return new SlackApiError(method, code, ExitCode.DATA_ERR, {
+      hint: "the message text is too long for Slack; keep it under 4,000 characters",
+    });
   return new SlackApiError(method, code, ExitCode.DATA_ERR);
 }
 

@@ -80,6 +80,21 @@ describe("resolveSecret", () => {
     expect(caught(() => resolveSecret(empty, "k")).message).toContain("is empty");
   });
 
+  it("reads a systemd credential from $CREDENTIALS_DIRECTORY, and says where to get one outside a unit", () => {
+    writeFileSync(join(dir, "slack.token"), "xoxb-credential-1\n", { mode: 0o600 });
+    const secret = resolveSecret("credential:slack.token", "slack.token", { CREDENTIALS_DIRECTORY: dir });
+    expect(secret.reveal()).toBe("xoxb-credential-1");
+    expect(secret.source).toBe(`file ${join(dir, "slack.token")}`);
+    const outside = caught(() => resolveSecret("credential:slack.token", "slack.token", {}));
+    expect(outside.message).toBe(
+      "slack.token: credential:slack.token needs $CREDENTIALS_DIRECTORY, which systemd sets for a unit with LoadCredential=",
+    );
+    expect(caught(() => resolveSecret("credential:..", "k", { CREDENTIALS_DIRECTORY: dir })).message).toBe(
+      'k: ".." is not a credential name',
+    );
+    expect(caught(() => resolveSecret("credential:missing", "k", { CREDENTIALS_DIRECTORY: dir })).message).toContain("(ENOENT)");
+  });
+
   it("refuses a literal secret without repeating it", () => {
     const error = caught(() => resolveSecret("xoxb-pasted-literal-token", "slack.token"));
     expect(`${error.message} ${error.hint}`).not.toContain("xoxb-pasted-literal-token");

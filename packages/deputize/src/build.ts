@@ -77,12 +77,26 @@ export function buildDeputize(config: DeputizeConfig, options: BuildOptions = {}
 
 type MakeHttp = (service: string, baseUrl: string, headers: Record<string, string>) => HttpClient;
 
+/**
+ * A secret sent in an HTTP header: a line break or control character in it (a token file with two
+ * lines) is a config error naming the key, not an "API unreachable" from the HTTP stack.
+ */
+function headerSecret(...args: Parameters<typeof resolveSecret>): ReturnType<typeof resolveSecret> {
+  const secret = resolveSecret(...args);
+  if (/[\u0000-\u001f\u007f]/.test(secret.reveal())) {
+    throw new ConfigError(`${args[1]}: the secret from ${secret.source} has a line break or control character inside`, {
+      hint: "keep only the token on one line",
+    });
+  }
+  return secret;
+}
+
 function buildSource(source: SourceConfig, i: number, http: MakeHttp, env?: NodeJS.ProcessEnv): Source {
   const keyPath = `sources[${i}]`;
   const name = source.name ?? (i === 0 ? source.type : `${source.type}-${i + 1}`);
   switch (source.type) {
     case "pagerduty": {
-      const token = resolveSecret(source.token, `${keyPath}.token`, env).reveal();
+      const token = headerSecret(source.token, `${keyPath}.token`, env).reveal();
       const authorization = source.auth === "bearer" ? `Bearer ${token}` : `Token token=${token}`;
       return new PagerDutySource({
         name,
@@ -92,7 +106,7 @@ function buildSource(source: SourceConfig, i: number, http: MakeHttp, env?: Node
       });
     }
     case "opsgenie": {
-      const key = resolveSecret(source.apiKey, `${keyPath}.apiKey`, env).reveal();
+      const key = headerSecret(source.apiKey, `${keyPath}.apiKey`, env).reveal();
       return new OpsgenieSource({
         name,
         http: http("Opsgenie API", source.baseUrl, { authorization: `GenieKey ${key}` }),
@@ -135,19 +149,20 @@ function buildSink(sink: SinkConfig, i: number, ctx: SinkContext): Sink {
         name: sink.name ?? `gitlab:${sink.group}`,
         http: createGitLabClient({
           baseUrl: sink.baseUrl,
-          token: resolveSecret(sink.token, `${keyPath}.token`, env),
+          token: headerSecret(sink.token, `${keyPath}.token`, env),
           auth: sink.auth,
           ...ctx.httpOptions,
         }),
         group: sink.group,
         accessLevel: sink.accessLevel,
+        usernameDomains: sink.usernameDomains,
         schedules: sink.schedules,
       });
     case "slack":
       return new SlackSink({
         name: sink.name ?? `slack:${sink.channel}`,
         slack: new SlackClient({
-          token: resolveSecret(sink.token, `${keyPath}.token`, env),
+          token: headerSecret(sink.token, `${keyPath}.token`, env),
           ...(sink.baseUrl ? { baseUrl: sink.baseUrl } : {}),
           ...ctx.httpOptions,
         }),
@@ -155,12 +170,13 @@ function buildSink(sink: SinkConfig, i: number, ctx: SinkContext): Sink {
         channel: sink.channel,
         topic: sink.topic,
         announce: sink.announce,
+        announceChannels: sink.announceChannels,
         usergroup: sink.usergroup,
         schedules: sink.schedules,
       });
     case "webhook": {
       const headers = Object.fromEntries(
-        Object.entries(sink.headers).map(([header, ref]) => [header, resolveSecret(ref, `${keyPath}.headers.${header}`, env).reveal()]),
+        Object.entries(sink.headers).map(([header, ref]) => [header, headerSecret(ref, `${keyPath}.headers.${header}`, env).reveal()]),
       );
       const url = new URL(sink.url);
       return new WebhookSink({

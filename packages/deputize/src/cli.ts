@@ -7,9 +7,12 @@ import {
   ExitCode,
   ensurePrivateDir,
   loadConfig,
+  redactSecrets,
   runCli,
   UsageError,
   withLock,
+  writeJson,
+  writeStdout,
 } from "@opsguard/core";
 import { addCompletionCommand } from "@opsguard/core/completion";
 
@@ -18,8 +21,8 @@ type Command = Parameters<typeof cliContext>[0];
 import pkg from "../package.json" with { type: "json" };
 import { buildDeputize } from "./build";
 import { configSchema } from "./config";
-import { formatDiff, formatStatus } from "./format";
-import { type RunReport, runOnce } from "./run";
+import { formatDiff, formatInterrupted, formatStatus } from "./format";
+import { type RunProgress, type RunReport, runOnce } from "./run";
 
 const HELP = `Config keys (YAML or JSON; see the README for every key):
   sources[]        type pagerduty | opsgenie | rotation, with schedules by name or id
@@ -29,14 +32,25 @@ const HELP = `Config keys (YAML or JSON; see the README for every key):
   graceMinutes     keep access this long after a shift ends (0)
   allowEmpty       let a sink become empty when nobody is on call (false)
   maxRemovals      refuse a change removing more members at once, unless --force (5)
-  stateDir         where the last announcement and Slack ids are kept (/var/lib/opsguard/deputize)
-Secrets are only read from files or the environment, and never printed.
+  stateDir         where the last announcement, Slack ids, each Slack part's last delivery and a
+                   pending hand-off message are kept (/var/lib/opsguard/deputize)
+Secrets are only read from files, the environment, systemd credentials (credential:NAME) or Vault
+(vault:secret/path#key with VAULT_ADDR and VAULT_TOKEN, or VAULT_ROLE_ID + VAULT_SECRET_ID), and
+never printed (stdout, --json, stderr). Ready systemd units ship in the package's systemd/ folder.
+The Slack sink's topic, user group and message (also to announceChannels) are applied one by one;
+a message that failed is retried on the next runs (at most 5 attempts) and shown by status;
+delivery is at least once (a post whose answer was lost is sent again).
+--watch takes 1 to 10080 minutes. A run stopped by SIGTERM/Ctrl-C prints one line saying what
+was already applied (exit 143/130). Exit 74: stdout could not be written.
 
 Examples:
   deputize run --dry-run          show what would change, change nothing
   deputize run                    make every sink match (quiet when nothing changed)
   deputize run --watch 5          stay running, every 5 minutes
   deputize status --json          on-call people, sink members and pending changes`;
+
+const MIN_WATCH = 1;
+const MAX_WATCH = 7 * 24 * 60;
 
 const program = createProgram({
   name: "deputize",
@@ -50,6 +64,7 @@ const program = createProgram({
     ExitCode.DATA_ERR,
     ExitCode.NO_INPUT,
     ExitCode.UNAVAILABLE,
+    ExitCode.IO_ERR,
     ExitCode.TEMP_FAIL,
     ExitCode.NO_PERM,
     ExitCode.CONFIG,
@@ -62,16 +77,20 @@ program
   .description("make every sink match who is on call now")
   .option("-n, --dry-run", "print the per-sink diff and change nothing", false)
   .option("--force", "apply even a change that removes more than maxRemovals members", false)
-  .option("--watch <minutes>", "keep running, one pass every <minutes>")
+  .option("--watch <minutes>", "keep running, one pass every <minutes> (1 to 10080)")
   .action(async (opts: { dryRun: boolean; force: boolean; watch?: string }, command: Command) => {
     const ctx = cliContext(command, { defaultLevel: "warn" });
     const every = opts.watch === undefined ? undefined : Number(opts.watch);
-    if (every !== undefined && !(Number.isFinite(every) && every > 0)) {
-      throw new UsageError(`--watch expects a number of minutes, got "${opts.watch}"`, { hint: "for example --watch 5" });
+    // Bounded both ways: below a minute hammers every API, and past setTimeout's 2^31 ms (~24.8 days)
+    // Node fires at once, which would be a busy loop.
+    if (every !== undefined && !(Number.isFinite(every) && every >= MIN_WATCH && every <= MAX_WATCH)) {
+      throw new UsageError(`--watch expects minutes between ${MIN_WATCH} and ${MAX_WATCH} (one week), got "${opts.watch}"`, {
+        hint: "for example --watch 5",
+      });
     }
     const pass = () => runPass(ctx, opts.dryRun, opts.force);
     if (every === undefined) {
-      process.exitCode = await pass();
+      process.exitCode = await interruptible((progress) => runPass(ctx, opts.dryRun, opts.force, progress));
       return;
     }
     await watch(ctx, every, pass);
@@ -83,18 +102,21 @@ program
   .action(async (_opts: unknown, command: Command) => {
     const ctx = cliContext(command, { defaultLevel: "warn" });
     const report = await withDeputize(ctx, (dep) => runOnce(dep, { dryRun: true, log: ctx.log }));
-    process.stdout.write(ctx.opts.json ? `${JSON.stringify(statusJson(report), null, 2)}\n` : formatStatus(report));
+    if (ctx.opts.json) writeJson(statusJson(report));
+    else writeStdout(formatStatus(report));
     process.exitCode = report.exitCode;
   });
 
-async function runPass(ctx: CliContext, dryRun: boolean, force: boolean): Promise<number> {
+async function runPass(ctx: CliContext, dryRun: boolean, force: boolean, progress?: RunProgress): Promise<number> {
+  const options = { dryRun, force, log: ctx.log, ...(progress ? { progress } : {}) };
   const report = await withDeputize(ctx, async (dep) => {
-    if (dryRun) return runOnce(dep, { dryRun, force, log: ctx.log });
+    if (dryRun) return runOnce(dep, options);
     // Two overlapping cron runs would post the hand-off twice: one run at a time.
     await ensurePrivateDir(dep.settings.stateDir, { log: ctx.log });
-    return withLock(join(dep.settings.stateDir, "run"), () => runOnce(dep, { dryRun, force, log: ctx.log }), { timeoutMs: 60_000 });
+    return withLock(join(dep.settings.stateDir, "run"), () => runOnce(dep, options), { timeoutMs: 60_000 });
   });
-  process.stdout.write(ctx.opts.json ? `${JSON.stringify(report, null, 2)}\n` : formatDiff(report, dryRun));
+  if (ctx.opts.json) writeJson(report);
+  else writeStdout(formatDiff(report, dryRun));
   return report.exitCode;
 }
 
@@ -105,6 +127,27 @@ async function withDeputize<T>(ctx: CliContext, fn: (dep: ReturnType<typeof buil
     return await fn(dep);
   } finally {
     await dep.close();
+  }
+}
+
+/**
+ * One pass that a signal (cron's timeout, systemd stopping the unit, Ctrl-C) may cut short: it then
+ * ends at once with one line on stderr saying what was already applied, instead of silently.
+ */
+async function interruptible(run: (progress: RunProgress) => Promise<number>): Promise<number> {
+  const progress: RunProgress = { applied: [], applying: new Set() };
+  const handlers = (["SIGTERM", "SIGINT"] as const).map((signal) => {
+    const handler = () => {
+      process.stderr.write(`deputize: ${redactSecrets(formatInterrupted(signal, progress))}\n`);
+      process.exit(128 + (signal === "SIGTERM" ? 15 : 2));
+    };
+    process.once(signal, handler);
+    return [signal, handler] as const;
+  });
+  try {
+    return await run(progress);
+  } finally {
+    for (const [signal, handler] of handlers) process.off(signal, handler);
   }
 }
 
@@ -147,6 +190,8 @@ function statusJson(report: RunReport) {
       onCall: s.onCall,
       nextRun: { status: s.status, add: s.plan?.add ?? [], remove: s.plan?.remove ?? [], updates: s.plan?.updates ?? [], reason: s.reason },
       unresolved: s.plan?.unresolved ?? [],
+      ...(s.plan?.deliveries ? { deliveries: s.plan.deliveries } : {}),
+      ...(s.plan?.pendingMessages ? { pendingMessages: s.plan.pendingMessages } : {}),
     })),
   };
 }

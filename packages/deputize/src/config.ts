@@ -63,6 +63,8 @@ export const sinkSchema = z.discriminatedUnion("type", [
       .union([z.enum(["guest", "reporter", "developer"]), z.literal(10), z.literal(20), z.literal(30)])
       .default("developer")
       .transform((l) => (typeof l === "number" ? l : ACCESS_LEVELS[l])),
+    /** E-mail domains whose local part is the GitLab username; other e-mails match only exactly. */
+    usernameDomains: z.array(z.string().regex(/^[A-Za-z0-9.-]+$/, "a domain such as example.com")).default([]),
     schedules,
   }),
   z.strictObject({
@@ -73,6 +75,11 @@ export const sinkSchema = z.discriminatedUnion("type", [
     channel: z.string().regex(/^[CG][A-Z0-9]+$/, { message: "expected a channel id such as C0123ABCD" }),
     topic: z.boolean().default(true),
     announce: z.boolean().default(true),
+    /** More channels (ids) that get the same hand-off message, each delivered and retried on its own. */
+    announceChannels: z
+      .array(z.string().regex(/^[CG][A-Z0-9]+$/, { message: "expected a channel id such as C0123ABCD" }))
+      .max(20)
+      .default([]),
     usergroup: z
       .string()
       .regex(/^S[A-Z0-9]+$/, { message: "expected a user group id such as S0123ABCD" })

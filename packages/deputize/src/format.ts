@@ -1,8 +1,15 @@
-import type { RunReport, SinkReport } from "./run";
+import { escapeControlChars } from "@opsguard/core";
+import type { RunProgress, RunReport, SinkReport } from "./run";
+
+/** One field of a line: a newline from a schedule's name must not forge another line. */
+export function field(text: string): string {
+  return escapeControlChars(text).replace(/\n/g, "\\n").replace(/\t/g, "\\t");
+}
 
 const VERB: Record<SinkReport["status"], string> = {
   unchanged: "unchanged",
   changed: "changed",
+  "partly-changed": "PARTLY changed",
   "would-change": "would change",
   refused: "refused",
   failed: "FAILED",
@@ -15,15 +22,15 @@ const VERB: Record<SinkReport["status"], string> = {
  */
 export function formatDiff(report: RunReport, all: boolean): string {
   const lines: string[] = [];
-  for (const e of report.sourceErrors) lines.push(`source ${e.source}: FAILED: ${e.error}`);
+  for (const e of report.sourceErrors) lines.push(`source ${field(e.source)}: FAILED: ${field(e.error)}`);
   for (const sink of report.sinks) {
     const problems = sink.plan?.unresolved ?? [];
     if (!all && sink.status === "unchanged" && problems.length === 0) continue;
-    lines.push(`${sink.sink} (${sink.kind}): ${VERB[sink.status]}${sink.reason ? `: ${sink.reason}` : ""}`);
-    for (const a of sink.plan?.add ?? []) lines.push(`  + ${a}`);
-    for (const r of sink.plan?.remove ?? []) lines.push(`  - ${r}`);
-    for (const u of sink.plan?.updates ?? []) lines.push(`  ~ ${u}`);
-    for (const p of problems) lines.push(`  ! ${p}`);
+    lines.push(`${field(sink.sink)} (${sink.kind}): ${VERB[sink.status]}${sink.reason ? `: ${field(sink.reason)}` : ""}`);
+    for (const a of sink.plan?.add ?? []) lines.push(`  + ${field(a)}`);
+    for (const r of sink.plan?.remove ?? []) lines.push(`  - ${field(r)}`);
+    for (const u of sink.plan?.updates ?? []) lines.push(`  ~ ${field(u)}`);
+    for (const p of problems) lines.push(`  ! ${field(p)}`);
   }
   return lines.length > 0 ? `${lines.join("\n")}\n` : "";
 }
@@ -38,8 +45,22 @@ export function formatStatus(report: RunReport): string {
     ["SINK", "KIND", "NOW", "NEXT RUN"],
     report.sinks.map((s) => [s.sink, s.kind, (s.plan?.current ?? []).join(", ") || "-", nextRun(s)]),
   );
-  const errors = report.sourceErrors.map((e) => `source ${e.source} FAILED: ${e.error}\n`).join("");
-  return `${schedules}\n${errors}${errors ? "\n" : ""}${sinks}`;
+  const errors = report.sourceErrors.map((e) => `source ${field(e.source)} FAILED: ${field(e.error)}\n`).join("");
+  const records = report.sinks.flatMap((s) => deliveryLines(s));
+  return `${schedules}\n${errors}${errors ? "\n" : ""}${sinks}${records.length > 0 ? `\nLAST DELIVERIES\n${records.join("\n")}\n` : ""}`;
+}
+
+/** A sink's per-part delivery records and a message still to be sent, for `status`. */
+function deliveryLines(s: SinkReport): string[] {
+  const lines = Object.entries(s.plan?.deliveries ?? {}).map(
+    ([part, d]) => `${field(s.sink)} ${part}: ${d.status} ${d.at}${d.error ? `: ${field(d.error)}` : ""}`,
+  );
+  for (const pending of s.plan?.pendingMessages ?? []) {
+    lines.push(
+      `${field(s.sink)} message to ${field(pending.channel)} pending since ${pending.since}, ${pending.attempts} of ${pending.maxAttempts} attempts failed; next run retries: "${field(pending.text)}"`,
+    );
+  }
+  return lines;
 }
 
 function nextRun(s: SinkReport): string {
@@ -51,7 +72,8 @@ function nextRun(s: SinkReport): string {
   return parts.join(" ");
 }
 
-function table(header: readonly string[], rows: ReadonlyArray<readonly string[]>): string {
+function table(header: readonly string[], raw: ReadonlyArray<readonly string[]>): string {
+  const rows = raw.map((r) => r.map(field));
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
   const line = (cells: readonly string[]) =>
     cells
@@ -59,4 +81,19 @@ function table(header: readonly string[], rows: ReadonlyArray<readonly string[]>
       .join("  ")
       .trimEnd();
   return `${[line(header), ...rows.map(line)].join("\n")}\n`;
+}
+
+/** The one line a run stopped by a signal leaves on stderr: what was applied, what may be half-done. */
+export function formatInterrupted(signal: string, progress: RunProgress): string {
+  const applied = progress.applied.map((r) => {
+    const changes = [...(r.plan?.add ?? []).map((a) => `+${a}`), ...(r.plan?.remove ?? []).map((m) => `-${m}`)];
+    if ((r.plan?.updates.length ?? 0) > 0) changes.push(`${r.plan?.updates.length} other update(s)`);
+    return `${r.sink} ${VERB[r.status]}${changes.length > 0 ? ` (${changes.join(" ")})` : ""}`;
+  });
+  const pending = [...progress.applying];
+  return field(
+    `interrupted by ${signal}; applied: ${applied.join(", ") || "nothing"}` +
+      (pending.length > 0 ? `; cut off while applying (may be partly applied): ${pending.join(", ")}` : "") +
+      "; the next run finishes the job",
+  );
 }

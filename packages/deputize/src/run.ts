@@ -1,7 +1,8 @@
 import { describeError, ExitCode, exitCodeOf, type Logger } from "@opsguard/core";
 import type { Deputize } from "./build";
+import { field } from "./format";
 import { mergePeople, type Person, type ScheduleOnCall } from "./people";
-import { hasChanges, type Sink, type SinkPlan } from "./sinks/sink";
+import { hasChanges, type PartOutcome, type Sink, type SinkPlan } from "./sinks/sink";
 import { accessWindow, type Window } from "./window";
 
 export interface RunOptions {
@@ -11,9 +12,18 @@ export interface RunOptions {
   force?: boolean;
   now?: Date;
   log?: Logger;
+  /** Filled while the run goes, so a signal mid-run can say what was already applied. */
+  progress?: RunProgress;
 }
 
-export type SinkStatus = "unchanged" | "changed" | "would-change" | "refused" | "failed" | "skipped";
+export interface RunProgress {
+  /** Sinks whose change finished applying, with how it went. */
+  applied: SinkReport[];
+  /** Sinks whose change is being applied right now (may be partly done). */
+  applying: Set<string>;
+}
+
+export type SinkStatus = "unchanged" | "changed" | "partly-changed" | "would-change" | "refused" | "failed" | "skipped";
 
 export interface SinkReport {
   sink: string;
@@ -25,6 +35,8 @@ export interface SinkReport {
   /** Why it failed, was refused or skipped: one line, no secrets. */
   reason?: string;
   exitCode?: ExitCode;
+  /** For a sink written in independent parts (Slack topic, user group, message): how each went. */
+  parts?: Array<{ part: string; status: "applied" | "failed"; reason?: string }>;
 }
 
 export interface RunReport {
@@ -97,7 +109,8 @@ async function runSink(
   const onCall = people.map((p) => p.key);
   let planned: Omit<SinkPlan, "apply"> | undefined;
   try {
-    const { apply, ...plan } = await sink.plan(people);
+    const full = await sink.plan(people);
+    const { apply, ...plan } = full;
     planned = plan;
     // Someone on call without access is what an operator must hear about: partial, not OK.
     const report: SinkReport = {
@@ -117,8 +130,9 @@ async function runSink(
       };
     }
     // Nobody placed (a wrong peopleBase, a renamed mail attribute) must not read as "nobody on call".
-    const nonePlaced = people.length > 0 && plan.unresolved.length >= people.length && plan.add.length === 0;
-    if (nonePlaced && plan.remove.length > 0 && !dep.settings.allowEmpty) {
+    // Whatever it would change then (removals, a topic of bare handles), the sink is left as it is.
+    const placed = plan.placed ?? (plan.unresolved.length >= people.length && plan.add.length === 0 ? 0 : people.length);
+    if (people.length > 0 && placed === 0 && !dep.settings.allowEmpty) {
       return {
         ...report,
         status: "refused",
@@ -135,8 +149,13 @@ async function runSink(
       };
     }
     if (options.dryRun) return { ...report, status: "would-change" };
-    await apply();
-    return { ...report, status: "changed" };
+    options.progress?.applying.add(sink.name);
+    const outcomes = await apply().finally(() => options.progress?.applying.delete(sink.name));
+    // A sink may correct its plan while applying (LDAP re-read after a conflict): report what was written.
+    const { apply: _applied, ...written } = full;
+    const done = outcomes ? withParts({ ...report, plan: written }, outcomes) : { ...report, plan: written, status: "changed" as const };
+    options.progress?.applied.push(done);
+    return done;
   } catch (error) {
     return {
       ...base,
@@ -147,6 +166,26 @@ async function runSink(
       exitCode: exitCodeOf(error),
     };
   }
+}
+
+/** A sink applied part by part: failed parts are named, and the rest count as applied. */
+function withParts(report: SinkReport, outcomes: readonly PartOutcome[]): SinkReport {
+  const parts = outcomes.map((o) =>
+    o.error === undefined
+      ? { part: o.part, status: "applied" as const }
+      : { part: o.part, status: "failed" as const, reason: describeError(o.error) },
+  );
+  const failed = outcomes.filter((o) => o.error !== undefined);
+  if (failed.length === 0) return { ...report, status: "changed", parts };
+  const reason = parts.flatMap((p) => (p.status === "failed" ? [`${p.part}: ${p.reason}`] : [])).join("; ");
+  const anyApplied = failed.length < outcomes.length;
+  return {
+    ...report,
+    parts,
+    status: anyApplied ? "partly-changed" : "failed",
+    reason,
+    exitCode: anyApplied ? ExitCode.PARTIAL : exitCodeOf(failed[0]?.error),
+  };
 }
 
 /**
@@ -163,8 +202,14 @@ function overallExitCode(sinks: readonly SinkReport[], sourceErrors: RunReport["
 
 function logSink(log: Logger | undefined, r: SinkReport): void {
   if (!log) return;
-  for (const problem of r.plan?.unresolved ?? []) log.warn(`${r.sink}: ${problem}`);
-  if (r.status === "failed" || r.status === "skipped") log.error(`sink ${r.sink} ${r.status}: ${r.reason}`);
+  // A log line is one line: a name from a schedule with a newline in it must not forge another.
+  for (const problem of r.plan?.unresolved ?? []) log.warn(`${r.sink}: ${field(problem)}`);
+  // A message given up is not retried any more: said on every run until a later one gets through.
+  for (const [part, d] of Object.entries(r.plan?.deliveries ?? {})) {
+    if (d.status === "gave-up") log.warn(`${r.sink}: ${part} was never delivered and is not retried: ${field(d.error ?? "")}`);
+  }
+  if (r.status === "failed" || r.status === "skipped" || r.status === "partly-changed")
+    log.error(`sink ${r.sink} ${r.status}: ${r.reason}`);
   else if (r.status === "refused") log.warn(`sink ${r.sink} refused: ${r.reason}`);
   else if (r.status === "changed") log.info(`sink ${r.sink} updated`, { added: r.plan?.add, removed: r.plan?.remove });
   else log.debug(`sink ${r.sink} ${r.status}`, { members: r.plan?.current });

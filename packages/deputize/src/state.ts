@@ -1,6 +1,27 @@
 import { join } from "node:path";
-import { JsonStateFile, type Logger } from "@opsguard/core";
+import { JsonStateFile, type Logger, redactSecrets } from "@opsguard/core";
 import { z } from "zod";
+
+/** Attempts at one hand-off message (this run's included) before it is given up, so a broken channel cannot retry forever. */
+export const MAX_MESSAGE_ATTEMPTS = 5;
+
+const deliverySchema = z.object({
+  status: z.enum(["delivered", "failed", "gave-up"]),
+  at: z.string(),
+  /** Why it failed: one line, no secrets. */
+  error: z.string().optional(),
+});
+export type Delivery = z.output<typeof deliverySchema>;
+
+const pendingSchema = z.object({
+  /** The on-call set the message announces. */
+  members: z.array(z.string()),
+  text: z.string(),
+  /** Failed attempts so far. */
+  attempts: z.number().int().nonnegative(),
+  since: z.string(),
+});
+export type PendingMessage = z.output<typeof pendingSchema>;
 
 const stateSchema = z.object({
   version: z.literal(1),
@@ -8,6 +29,10 @@ const stateSchema = z.object({
   announced: z.record(z.string(), z.object({ members: z.array(z.string()), at: z.string() })),
   /** email → Slack user id; ids never change, so each person is looked up once. */
   slackIds: z.record(z.string(), z.string()),
+  /** Per sink, per part ("topic", "usergroup", "message"): how its last write went. */
+  deliveries: z.record(z.string(), z.record(z.string(), deliverySchema)).default({}),
+  /** Per sink (and "<sink> <channel>" for its extra channels): a hand-off message not delivered yet, retried on the next runs (at most MAX_MESSAGE_ATTEMPTS). */
+  pending: z.record(z.string(), pendingSchema).default({}),
 });
 export type DeputizeStateData = z.output<typeof stateSchema>;
 
@@ -23,7 +48,7 @@ export class DeputizeState {
     this.#file = new JsonStateFile({
       path: join(stateDir, "state.json"),
       validate: stateSchema,
-      empty: () => ({ version: 1, announced: {}, slackIds: {} }),
+      empty: () => ({ version: 1, announced: {}, slackIds: {}, deliveries: {}, pending: {} }),
       ...(log ? { log } : {}),
     });
   }
@@ -50,6 +75,31 @@ export class DeputizeState {
     if (Object.keys(ids).length === 0) return;
     this.#data = await this.#file.update((s) => {
       for (const [email, id] of Object.entries(ids)) s.slackIds[email.toLowerCase()] = id;
+    });
+  }
+
+  async deliveries(sink: string): Promise<Record<string, Delivery>> {
+    return { ...(await this.#load()).deliveries[sink] };
+  }
+
+  async pending(sink: string): Promise<PendingMessage | undefined> {
+    return (await this.#load()).pending[sink];
+  }
+
+  /** How one part of a sink's change went; `settled` names a pending message it delivered (or gave up). */
+  async recordDelivery(sink: string, part: string, delivery: Omit<Delivery, "at">, settled?: string, at: Date = new Date()): Promise<void> {
+    this.#data = await this.#file.update((s) => {
+      // An error can echo a request header (a 500 body quoting Authorization): never persist a secret.
+      const error = delivery.error === undefined ? {} : { error: redactSecrets(delivery.error) };
+      s.deliveries[sink] = { ...s.deliveries[sink], [part]: { ...delivery, ...error, at: at.toISOString() } };
+      if (settled !== undefined) delete s.pending[settled];
+    });
+  }
+
+  /** A message about to be sent is kept first, so a failure (or a crash) leaves it to be retried. */
+  async recordPending(sink: string, message: PendingMessage): Promise<void> {
+    this.#data = await this.#file.update((s) => {
+      s.pending[sink] = message;
     });
   }
 

@@ -1,7 +1,7 @@
 import { execFile, spawn } from "node:child_process";
-import { existsSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, openSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { SLACK_SIM_TOKEN, SlackSim, type SlapdLab, startSlapd } from "@opsguard/lab";
+import { PagerDutySim, SLACK_SIM_TOKEN, SlackSim, type SlapdLab, startSlapd } from "@opsguard/lab";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 // The built bundle as cron and people run it: stdout/stderr discipline, exit codes, no secrets.
@@ -125,6 +125,58 @@ describe("deputize CLI", () => {
     }
   });
 
+  it("redacts a token an API error echoes from every byte of stdout, --json and stderr", async () => {
+    // A token with characters JSON escapes: a scrub of the encoded text alone would miss it.
+    const pdToken = 'pd"tok\\en-SECRET-4242';
+    const pd = new PagerDutySim({ token: pdToken });
+    await pd.start();
+    try {
+      const echoing = join(lab.dir, "echoing.json");
+      const pdTokenFile = join(lab.dir, "pd.token");
+      writeFileSync(pdTokenFile, `${pdToken}\n`, { mode: 0o600 });
+      writeFileSync(
+        echoing,
+        JSON.stringify({
+          sources: [
+            { type: "pagerduty", token: `file:${pdTokenFile}`, baseUrl: pd.url, schedules: ["PSRE001"] },
+            { type: "rotation", file: join(lab.dir, "rotation.yaml") },
+          ],
+          sinks: [
+            { type: "slack", name: "slack", token: `file:${tokenFile}`, baseUrl: slack.apiUrl, channel: CHANNEL, schedules: ["sre"] },
+          ],
+          stateDir: join(lab.dir, "echo-state"),
+          retries: 0,
+        }),
+      );
+      const outputs: string[] = [];
+      for (const args of [["run"], ["--json", "run"], ["status"], ["--json", "status"], ["--log-format", "json", "-vv", "run"]]) {
+        // ...and terminal escapes (ESC, BEL, a C1 CSI) that must reach the screen only as visible text.
+        const message = `Invalid token ${pdToken} \u001b]0;pwned\u0007\u009b2J`;
+        pd.fault({ status: 401, body: { error: { message, code: 2006 } } }, { times: 5 });
+        slack.fault({ status: 200, body: { ok: false, error: `invalid_auth for ${SLACK_SIM_TOKEN}` } }, { times: 10 });
+        const r = await deputize("--config", echoing, ...args);
+        expect(r.code).not.toBe(0);
+        // The failures are reported, with the tokens replaced.
+        expect(`${r.stdout}${r.stderr}`).toMatch(/Invalid token \[redacted\]/);
+        expect(`${r.stdout}${r.stderr}`).toMatch(/invalid_auth for \[redacted\]/);
+        outputs.push(r.stdout, r.stderr);
+        expect(`${r.stdout}${r.stderr}`).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/);
+        if (args.includes("--json")) expect(JSON.stringify(JSON.parse(r.stdout))).toContain("\\u001b]0;pwned\\u0007\u009b2J");
+        else expect(`${r.stdout}${r.stderr}`).toContain("\\x1b]0;pwned\\x07\\x9b2J");
+        slack.clearFaults();
+        pd.clearFaults();
+      }
+      const all = outputs.join("\n");
+      for (const secret of [pdToken, SLACK_SIM_TOKEN]) {
+        for (const form of [secret, JSON.stringify(secret).slice(1, -1), encodeURIComponent(secret)]) expect(all).not.toContain(form);
+      }
+      expect(all).not.toContain("SECRET-4242");
+    } finally {
+      slack.clearFaults();
+      await pd.stop();
+    }
+  });
+
   it("a bad config is one line naming the key, exit 78", async () => {
     const bad = join(lab.dir, "bad.json");
     writeFileSync(
@@ -139,9 +191,9 @@ describe("deputize CLI", () => {
     expect(r.stderr).not.toContain("xoxb-literal");
   });
 
-  it("--watch runs pass after pass until SIGTERM, then exits 0", async () => {
+  it("--watch runs a pass, waits, and ends on SIGTERM with exit 0", async () => {
     const before = slack.callsTo("conversations.info").length;
-    const child = spawn(process.execPath, [BUNDLE, "--config", configFile, "run", "--watch", "0.005"], {
+    const child = spawn(process.execPath, [BUNDLE, "--config", configFile, "run", "--watch", "1"], {
       env: { PATH: process.env.PATH },
       stdio: ["ignore", "pipe", "pipe"],
     });
@@ -150,8 +202,8 @@ describe("deputize CLI", () => {
       stderr += c.toString();
     });
     const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
-    for (let i = 0; i < 100 && slack.callsTo("conversations.info").length < before + 2; i++) await new Promise((r) => setTimeout(r, 100));
-    expect(slack.callsTo("conversations.info").length).toBeGreaterThanOrEqual(before + 2);
+    for (let i = 0; i < 100 && slack.callsTo("conversations.info").length < before + 1; i++) await new Promise((r) => setTimeout(r, 100));
+    expect(slack.callsTo("conversations.info").length).toBeGreaterThanOrEqual(before + 1);
     child.kill("SIGTERM");
     expect(await exited).toBe(0);
     expect(stderr).toBe("");
@@ -160,6 +212,79 @@ describe("deputize CLI", () => {
   it("--watch with a bad interval is a usage error", async () => {
     const r = await deputize("--config", configFile, "run", "--watch", "soon");
     expect(r.code).toBe(64);
-    expect(r.stderr).toBe('deputize: --watch expects a number of minutes, got "soon" (for example --watch 5)\n');
+    expect(r.stderr).toBe('deputize: --watch expects minutes between 1 and 10080 (one week), got "soon" (for example --watch 5)\n');
+  });
+
+  it("--watch outside 1 minute .. 1 week is refused (a huge value would overflow the timer into a busy loop)", async () => {
+    const calls = slack.callsTo("conversations.info").length;
+    for (const minutes of ["99999999", "0.001", "0", "-5", "Infinity"]) {
+      const r = await deputize("--config", configFile, "run", "--watch", minutes);
+      expect(r.code).toBe(64);
+      expect(r.stderr).toBe(`deputize: --watch expects minutes between 1 and 10080 (one week), got "${minutes}" (for example --watch 5)\n`);
+    }
+    expect(slack.callsTo("conversations.info").length).toBe(calls);
+  });
+
+  it("a stdout that cannot be written is exit 74 with one line, not a success or a stack trace", async () => {
+    const fd = openSync(configFile, "r"); // a descriptor that refuses writes (EBADF)
+    try {
+      const child = spawn(process.execPath, [BUNDLE, "--config", configFile, "run", "--dry-run"], {
+        env: { PATH: process.env.PATH },
+        stdio: ["ignore", fd, "pipe"],
+      });
+      let stderr = "";
+      child.stderr?.on("data", (c: Buffer) => {
+        stderr += c.toString();
+      });
+      const code = await new Promise<number | null>((resolve) => child.on("exit", (c) => resolve(c)));
+      expect(code).toBe(74);
+      expect(stderr).toBe("deputize: cannot write to stdout (EBADF); the output is incomplete\n");
+    } finally {
+      closeSync(fd);
+    }
+  });
+
+  it("SIGTERM mid-run ends with one line saying what was already applied", async () => {
+    const admin = lab.adminClient();
+    try {
+      await admin.modify(lab.groups.oncall, [{ operation: "replace", attribute: "member", values: [lab.users.bob.dn] }]);
+    } finally {
+      await admin.close();
+    }
+    slack.slow(30_000);
+    const child = spawn(process.execPath, [BUNDLE, "--config", configFile, "run"], {
+      env: { PATH: process.env.PATH },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stderr = "";
+    let stdout = "";
+    child.stderr.on("data", (c: Buffer) => {
+      stderr += c.toString();
+    });
+    child.stdout.on("data", (c: Buffer) => {
+      stdout += c.toString();
+    });
+    const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+    try {
+      // The LDAP change is applied while Slack still holds its first answer.
+      const check = lab.adminClient();
+      try {
+        for (let i = 0; i < 200; i++) {
+          const members = (await check.read(lab.groups.oncall, ["member"]))?.get("member");
+          if (members?.length === 1 && members[0] === lab.users.alice.dn) break;
+          await new Promise((r) => setTimeout(r, 50));
+        }
+      } finally {
+        await check.close();
+      }
+      await new Promise((r) => setTimeout(r, 200)); // let the run record it before the signal
+      child.kill("SIGTERM");
+      expect(await exited).toBe(143);
+    } finally {
+      slack.slow(0);
+    }
+    expect(stdout).toBe("");
+    expect(stderr).toMatch(/^deputize: interrupted by SIGTERM; applied: ldap:oncall changed \(\+alice -bob\); /);
+    expect(stderr.trim().split("\n")).toHaveLength(1);
   });
 });

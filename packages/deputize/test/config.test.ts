@@ -1,4 +1,7 @@
-import { formatIssues } from "@opsguard/core";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describeError, exitCodeOf, formatIssues } from "@opsguard/core";
 import { OpsgenieSim, PagerDutySim } from "@opsguard/lab";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildDeputize } from "../src/build";
@@ -82,5 +85,30 @@ describe("sources built from config", () => {
   it("names the missing environment variable of a secret", () => {
     const config = configSchema.parse({ sources: [{ type: "opsgenie", apiKey: "env:OG_KEY", schedules: ["x"] }], sinks: [webhook] });
     expect(() => buildDeputize(config, { env: {} })).toThrow("sources[0].apiKey: environment variable OG_KEY is not set");
+  });
+
+  it("a token file with two lines is a config error (exit 78) naming the key, not an unreachable API", () => {
+    const dir = mkdtempSync(join(tmpdir(), "deputize-secret-"));
+    try {
+      const file = join(dir, "slack.token");
+      writeFileSync(file, "xoxb-first-line\nxoxb-second-line\n");
+      const config = configSchema.parse({
+        sources: [{ type: "rotation", file: "/r.yaml" }],
+        sinks: [{ type: "slack", token: `file:${file}`, channel: "C1" }],
+      });
+      const error = (() => {
+        try {
+          buildDeputize(config, { env: {} });
+        } catch (e) {
+          return e;
+        }
+      })();
+      expect(exitCodeOf(error)).toBe(78);
+      expect(describeError(error)).toBe(
+        `sinks[0].token: the secret from file ${file} has a line break or control character inside (keep only the token on one line)`,
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -220,7 +220,7 @@ describe("deputize run", () => {
     expect(report.sinks.map((s) => s.status)).toEqual(["changed", "changed", "changed", "changed"]);
     expect(await members(lab.groups.oncall)).toEqual(["dave"]);
     expect(report.sinks[0]?.plan?.unresolved).toEqual([`ghost@opsguard.test: no entry under ${lab.peopleDn}`]);
-    expect(report.sinks[1]?.plan?.unresolved).toEqual(["ghost: no GitLab user with this username or email"]);
+    expect(report.sinks[1]?.plan?.unresolved).toEqual(["ghost@opsguard.test: no GitLab user with this email"]);
     expect(report.sinks[2]?.plan?.unresolved).toEqual(["ghost@opsguard.test: no Slack user with this email"]);
     expect(slack.usergroupMembers(USERGROUP)).toEqual(["U0DAVE"]);
     expect(logLines.join("")).toMatch(/warn: ldap:oncall: ghost@opsguard.test: no entry under/);
@@ -240,14 +240,20 @@ describe("deputize run", () => {
   it("does not empty a group when people are on call but none of them can be placed", async () => {
     onCall({ SRE: ["ghost"] });
     const before = gitlab.writes().length;
+    const slackBefore = slack.writes().length;
+    const topic = slack.topic(CHANNEL);
     const report = await run();
     expect(report.exitCode).toBe(2);
-    expect(report.sinks.slice(0, 2).map((s) => [s.status, s.reason])).toEqual([
+    // The Slack sink too (README): nobody on call has a Slack user, so topic and user group stay.
+    expect(report.sinks.slice(0, 3).map((s) => [s.status, s.reason])).toEqual([
+      ["refused", "none of the 1 people on call could be placed; left as it is (set allowEmpty to empty it)"],
       ["refused", "none of the 1 people on call could be placed; left as it is (set allowEmpty to empty it)"],
       ["refused", "none of the 1 people on call could be placed; left as it is (set allowEmpty to empty it)"],
     ]);
     expect(await members(lab.groups.oncall)).toEqual(["dave"]);
     expect(gitlab.writes().length).toBe(before);
+    expect(slack.writes().length).toBe(slackBefore);
+    expect(slack.topic(CHANNEL)).toBe(topic);
   });
 
   it("refuses to remove more than maxRemovals members unless forced", async () => {
@@ -281,8 +287,13 @@ describe("deputize run", () => {
       ["slack", "failed"],
       ["hook", "changed"],
     ]);
-    expect(storm.sinks[2]?.reason).toMatch(/Slack conversations.info failed: ratelimited/);
-    expect(logLines.join("")).toMatch(/error: sink slack failed: Slack conversations.info failed: ratelimited/);
+    // Each part on its own: the topic and user group could not be read, the message not posted (kept for the next run).
+    expect(storm.sinks[2]?.plan?.unresolved).toEqual([
+      "topic: Slack conversations.info failed: ratelimited (Slack rate limit; retry later); left as it is",
+      "usergroup: Slack usergroups.users.list failed: ratelimited (Slack rate limit; retry later); left as it is",
+    ]);
+    expect(storm.sinks[2]?.reason).toMatch(/^message: Slack chat.postMessage failed: ratelimited/);
+    expect(logLines.join("")).toMatch(/error: sink slack failed: message: Slack chat.postMessage failed: ratelimited/);
     expect(await members(lab.groups.oncall)).toEqual(["bob"]);
 
     slack.clearFaults();
@@ -352,6 +363,21 @@ describe("deputize run", () => {
     expect(report.exitCode).toBe(65);
     expect(report.sinks[0]?.reason).toMatch(/memberUid: value #1 invalid per syntax/);
     expect(await members(posix, "memberUid")).toEqual(["alice"]);
+  });
+
+  it("after a conflict with another writer, reports what the retried modify did, not the refused plan", async () => {
+    const posix = `cn=oncall-race,${lab.groupsDn}`;
+    await lab.addEntry(posix, { objectClass: "posixGroup", cn: "oncall-race", gidNumber: "5300", memberUid: ["alice"] });
+    onCall({ SRE: ["bob"] });
+    // Between deputize's read and its write, another host (or a person) swaps alice for frank.
+    modify.mockImplementationOnce(async function (this: LdapClient, dn, changes) {
+      await admin.modify(posix, [{ operation: "replace", attribute: "memberUid", values: ["frank"] }]);
+      return this.modify(dn, changes);
+    });
+    const sinks = [{ type: "ldap-group", name: "race", group: posix, peopleBase: lab.peopleDn }];
+    const report = await run({ sinks, overrides: { ldap: lab.connection({ bindDn: lab.adminDn, bindPassword: lab.adminPasswordFile }) } });
+    expect(await members(posix, "memberUid")).toEqual(["bob"]);
+    expect(report.sinks[0]).toMatchObject({ status: "changed", plan: { current: ["frank"], add: ["bob"], remove: ["frank"] } });
   });
 
   it("keeps posixGroup and groupOfUniqueNames groups too, and never removes a permanent member", async () => {

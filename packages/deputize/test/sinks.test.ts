@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { createGitLabClient, type HttpClient, Secret, SlackClient } from "@opsguard/core";
 import { GitLabAccess, GitLabSim, SLACK_SIM_TOKEN, SlackSim } from "@opsguard/lab";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { person } from "../src/people";
+import { type Person, person } from "../src/people";
 import { GitLabGroupSink } from "../src/sinks/gitlab";
 import { composeTopic, parseTopic, SlackSink } from "../src/sinks/slack";
 import { DeputizeState } from "../src/state";
@@ -29,6 +29,9 @@ describe("Slack topic", () => {
     expect(parseTopic(crowded).names.length).toBeLessThan(40);
   });
 });
+
+/** A person as a source could hand one over unchecked (person() refuses such e-mails): defence in depth. */
+const raw = (email: string): Person => ({ key: email.toLowerCase(), email });
 
 describe("GitLab approver group sink", () => {
   const gitlab = new GitLabSim();
@@ -94,6 +97,30 @@ describe("GitLab approver group sink", () => {
     expect(await sink().plan([erin, ...on("alice")])).toMatchObject({ add: [], remove: [], desired: ["alice", "ekrause"] });
     const off = await sink().plan(on("alice", "nobody"));
     expect(off).toMatchObject({ remove: ["ekrause"], unresolved: ["nobody: no GitLab user with this username or email"] });
+  });
+
+  it("never grants an account on a local-part match across domains: alice@evil.example is not GitLab's alice", async () => {
+    const before = gitlab.writes().length;
+    for (const email of ["alice@evil.example", "alice@opsguard.test)(mail=*"]) {
+      const plan = await sink().plan([raw(email)]);
+      expect(plan.add).toEqual([]);
+      expect(plan.unresolved).toEqual([`${email}: no GitLab user with this email`]);
+    }
+    expect(gitlab.writes().length).toBe(before);
+    // Known only by an exact e-mail (no trusted domain): found by that e-mail.
+    expect(await sink().plan([person({ email: "carol@opsguard.test" })])).toMatchObject({ add: ["carol"], unresolved: [] });
+    // With the domain trusted, the local part is the username; other domains still match only exactly.
+    const trusting = new GitLabGroupSink({
+      name: "gitlab",
+      http,
+      group: "platform/approvers",
+      accessLevel: GitLabAccess.DEVELOPER,
+      usernameDomains: ["OpsGuard.test"],
+    });
+    expect(await trusting.plan([person({ email: "bob@opsguard.test" }), person({ email: "carol@evil.example" })])).toMatchObject({
+      add: ["bob"],
+      unresolved: ["carol@evil.example: no GitLab user with this email"],
+    });
   });
 
   it("reports GitLab's error message when the group does not exist", async () => {
@@ -172,15 +199,13 @@ describe("Slack sink with a fresh state directory", () => {
     expect(slack.topic("C0MENTION")).toBe("On call: <@U0CARLA> | a &lt;b&gt; &amp; c");
     expect((await sink.plan([carla])).updates).toEqual([]);
 
-    const handoff = await sink.plan([person({ email: "dan@opsguard.test", uid: "dan" }), person({ email: "x<!channel>@opsguard.test" })]);
+    const handoff = await sink.plan([person({ email: "dan@opsguard.test", uid: "dan" }), raw("x<!channel>@opsguard.test")]);
     await handoff.apply();
     expect(slack.topic("C0MENTION")).toBe("On call: <@U0DAN>, @x&lt;!channel&gt; | a &lt;b&gt; &amp; c");
     expect(slack.messagesTo("C0MENTION").map((m) => m.text)).toEqual([
       "On-call hand-off: on call now: <@U0DAN>, @x&lt;!channel&gt; (off duty: <@U0CARLA>)",
     ]);
     expect(handoff.unresolved).toEqual(["x<!channel>@opsguard.test: no Slack user with this email"]);
-    expect(
-      (await sink.plan([person({ email: "dan@opsguard.test", uid: "dan" }), person({ email: "x<!channel>@opsguard.test" })])).updates,
-    ).toEqual([]);
+    expect((await sink.plan([person({ email: "dan@opsguard.test", uid: "dan" }), raw("x<!channel>@opsguard.test")])).updates).toEqual([]);
   });
 });

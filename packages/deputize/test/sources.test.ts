@@ -34,6 +34,14 @@ describe("rotation schedule", () => {
     expect(keys(onCallInWindow(schedule, at("2026-11-23T08:00:00Z")))).toEqual(["alice@opsguard.test"]);
   });
 
+  it("puts nobody on call before the rotation's first shift, except through look-ahead", () => {
+    // The first shift starts 2026-11-02 09:00 Berlin (08:00Z).
+    expect(keys(onCallInWindow(schedule, at("2026-10-20T12:00:00Z")))).toEqual([]);
+    expect(keys(onCallInWindow(schedule, at("2026-11-02T07:59:00Z")))).toEqual([]);
+    expect(keys(onCallInWindow(schedule, accessWindow(new Date("2026-11-02T07:30:00Z"), 60, 0)))).toEqual(["alice@opsguard.test"]);
+    expect(keys(onCallInWindow(schedule, at("2026-11-02T08:00:00Z")))).toEqual(["alice@opsguard.test"]);
+  });
+
   it("lets a dated override replace the rotation while it lasts", () => {
     expect(keys(onCallInWindow(schedule, at("2026-11-25T11:30:00Z")))).toEqual(["dave@opsguard.test"]);
     expect(keys(onCallInWindow(schedule, at("2026-11-25T17:00:00Z")))).toEqual(["alice@opsguard.test"]);
@@ -65,10 +73,43 @@ describe("rotation schedule", () => {
       await expect(new RotationSource({ name: "rotation", file }).onCall(at("2026-11-09T08:00:00Z"))).rejects.toThrow(
         /schedules\.sre\.overrides\[0\]: end 2026-11-25T12:00 is not after start 2026-11-25T18:00/,
       );
+      // A name that is neither an e-mail nor a uid (a newline forging output lines, a filter fragment) is refused.
+      for (const [member, problem] of [
+        ['"alice\\n  + mallory"', "members[0]: neither a valid e-mail address nor a valid uid"],
+        ['"alice@opsguard.test)(mail=*"', "members[0]: neither a valid e-mail address nor a valid uid"],
+        ['{ uid: "bob\\r\\nx" }', "members[0].uid: not a valid uid"],
+      ]) {
+        writeFileSync(file, `schedules:\n  sre:\n    start: '2026-11-02'\n    members: [${member}]\n`);
+        const error = await new RotationSource({ name: "rotation", file }).onCall(at("2026-11-09T08:00:00Z")).catch((e: unknown) => e);
+        expect(describeError(error)).toContain(`schedules.sre.${problem}`);
+        expect(describeError(error)).not.toContain("\n");
+      }
       writeFileSync(file, `schedules:\n  sre:\n    start: '2026-11-02'\n    members: [${"a".repeat(300)}@b.c]\n`);
       await expect(new RotationSource({ name: "rotation", file }).onCall(at("2026-11-09T08:00:00Z"))).rejects.toThrow(
         /schedules\.sre\.members\[0\]: Too big: expected string to have <=254 characters/,
       );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("rotation file bytes", () => {
+  it("a rotation file that is not UTF-8 is one line naming the line, not a garbled email", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "deputize-utf8-"));
+    try {
+      const file = join(dir, "rotation.yaml");
+      writeFileSync(
+        file,
+        Buffer.concat([
+          Buffer.from('schedules:\n  sre:\n    start: "2020-01-06"\n    members: [al'),
+          Buffer.from([0xff]),
+          Buffer.from("ice@x.test]\n"),
+        ]),
+      );
+      const error = await new RotationSource({ name: "rot", file }).onCall(accessWindow(new Date(), 0, 0)).catch((e) => e);
+      expect(describeError(error)).toBe(`rotation file ${file} is not valid UTF-8 (line 4) (save it as UTF-8)`);
+      expect(error.exitCode).toBe(78);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -94,15 +135,19 @@ describe("PagerDuty source", () => {
         { userId: "PUBOB", start: h(1), end: h(9) },
       ],
     });
+    // In no escalation policy: /oncalls never lists it.
     pd.addSchedule({ id: "PSRE002", name: "SRE secondary", shifts: [{ userId: "PUCAROL", start: h(-2), end: h(9) }] });
     pd.addSchedule({
       id: "PDB0001",
       name: "Database",
       shifts: [
         { userId: "PUALICE", start: h(-1), end: h(2) },
-        { userId: "PUDAVE", start: h(-1), end: h(2), escalationLevel: 2 },
+        { userId: "PUDAVE", start: h(-1), end: h(2) },
       ],
     });
+    // SRE is level 1 of two policies (two rows for alice), Database only level 2.
+    pd.addEscalationPolicy({ id: "PEPSRE1", name: "SRE", rules: [{ schedules: ["PSRE001"] }, { schedules: ["PDB0001"] }] });
+    pd.addEscalationPolicy({ id: "PEPDB01", name: "DB", rules: [{ schedules: ["PSRE001"] }] });
   });
   afterAll(() => pd.stop());
 
@@ -115,7 +160,8 @@ describe("PagerDuty source", () => {
       ["Database", ["alice@opsguard.test", "dave@opsguard.test"]],
     ]);
     const oncalls = pd.requests.filter((r) => r.path === "/oncalls");
-    expect(oncalls.map((r) => r.query.get("offset"))).toEqual(["0", "1", "2"]);
+    // alice on SRE twice (level 1 of two policies), alice and dave on Database (level 2): four rows.
+    expect(oncalls.map((r) => r.query.get("offset"))).toEqual(["0", "1", "2", "3"]);
     expect(pd.requests.filter((r) => r.path === "/schedules").length).toBeGreaterThan(2);
     expect(oncalls[0]?.query.getAll("schedule_ids[]")).toEqual(["PSRE001", "PDB0001"]);
     expect(oncalls[0]?.query.getAll("include[]")).toEqual(["users"]);
@@ -136,9 +182,45 @@ describe("PagerDuty source", () => {
     expect(offsets).toEqual(["0", "1", "2", "3"]);
   });
 
+  it("reads a schedule in no escalation policy (absent from /oncalls) from /schedules/{id}/users", async () => {
+    pd.requests.length = 0;
+    const result = await new PagerDutySource({ name: "pd", http, schedules: ["SRE secondary"] }).onCall(accessWindow(now, 0, 0));
+    expect(keys(result[0]!.people)).toEqual(["carol@opsguard.test"]);
+    const users = pd.requests.find((r) => r.path === "/schedules/PSRE002/users");
+    expect(users?.query.get("since")).toBe(now.toISOString());
+  });
+
+  it("refuses escalationLevels for a schedule in no escalation policy, and finds nobody at a level a schedule is not on", async () => {
+    const outside = new PagerDutySource({ name: "pd", http, schedules: ["SRE secondary"], escalationLevels: [1] });
+    const error = await outside.onCall(accessWindow(now, 0, 0)).catch((e) => e);
+    expect(describeError(error)).toBe(
+      'pd: PagerDuty schedule "SRE secondary" is in no escalation policy, so escalationLevels cannot apply to it (drop escalationLevels from this source, or add the schedule to an escalation policy)',
+    );
+    expect(error.exitCode).toBe(78);
+    const levelThree = new PagerDutySource({ name: "pd", http, schedules: ["Database"], escalationLevels: [3] });
+    expect((await levelThree.onCall(accessWindow(now, 0, 0)))[0]!.people).toEqual([]);
+  });
+
+  it("reads every page when a few people fill more than 100 on-call rows", async () => {
+    for (let i = 0; i < 60; i++)
+      pd.addEscalationPolicy({ id: `PEPX${String(i).padStart(3, "0")}`, name: `svc ${i}`, rules: [{ schedules: ["PDB0001"] }] });
+    try {
+      pd.requests.length = 0;
+      const result = await new PagerDutySource({ name: "pd", http, schedules: ["Database"], escalationLevels: [1] }).onCall(
+        accessWindow(now, 0, 0),
+      );
+      expect(keys(result[0]!.people)).toEqual(["alice@opsguard.test", "dave@opsguard.test"]);
+      expect(pd.requests.filter((r) => r.path === "/oncalls").map((r) => r.query.get("offset"))).toEqual(["0", "100"]);
+    } finally {
+      pd.escalationPolicies.splice(2);
+    }
+  });
+
   it("filters by escalation level and widens the window for look-ahead", async () => {
     const levelOne = new PagerDutySource({ name: "pd", http, schedules: ["Database"], escalationLevels: [1] });
-    expect(keys((await levelOne.onCall(accessWindow(now, 0, 0)))[0]!.people)).toEqual(["alice@opsguard.test"]);
+    expect((await levelOne.onCall(accessWindow(now, 0, 0)))[0]!.people).toEqual([]);
+    const levelTwo = new PagerDutySource({ name: "pd", http, schedules: ["Database"], escalationLevels: [2] });
+    expect(keys((await levelTwo.onCall(accessWindow(now, 0, 0)))[0]!.people)).toEqual(["alice@opsguard.test", "dave@opsguard.test"]);
     const ahead = new PagerDutySource({ name: "pd", http, schedules: ["SRE"] });
     expect(keys((await ahead.onCall(accessWindow(now, 90, 0)))[0]!.people)).toEqual(["alice@opsguard.test", "bob@opsguard.test"]);
   });
@@ -151,6 +233,35 @@ describe("PagerDuty source", () => {
     pd.addSchedule({ id: "PDUP002", name: "Twin", shifts: [] });
     const twin = await new PagerDutySource({ name: "pd", http, schedules: ["Twin"] }).onCall(at(now.toISOString())).catch((e) => e);
     expect(describeError(twin)).toBe('pd: 2 PagerDuty schedules are named "Twin" (use the ID instead: PDUP001, PDUP002)');
+  });
+
+  it("an answer in an unexpected shape is an error (exit 65), never nobody on call", async () => {
+    const source = new PagerDutySource({ name: "pd", http, schedules: ["PSRE001", "PSRE002"] });
+    const broken = [
+      "<html>proxy login</html>",
+      {},
+      { oncalls: "none" },
+      { oncalls: [{ escalation_level: 1, schedule: { id: "PSRE001" }, user: { id: "PUX" } }] },
+    ];
+    for (const body of broken) {
+      pd.fault({ status: 200, body }, { path: "/oncalls" });
+      const error = await source.onCall(accessWindow(now, 0, 0)).catch((e) => e);
+      expect(describeError(error)).toMatch(/^PagerDuty answered GET \/oncalls in an unexpected shape \(/);
+      expect(error.exitCode).toBe(65);
+    }
+    pd.fault({ status: 200, body: { users: [{ name: "no email" }] } }, { path: "/schedules/PSRE002/users" });
+    const error = await source.onCall(accessWindow(now, 0, 0)).catch((e) => e);
+    expect(describeError(error)).toMatch(/^PagerDuty answered GET \/schedules\/PSRE002\/users in an unexpected shape \(users\.0\.email: /);
+  });
+
+  it("an on-call e-mail that is not an e-mail (a newline, a filter fragment) fails the source closed (exit 65)", async () => {
+    const source = new PagerDutySource({ name: "pd", http, schedules: ["PSRE002"] });
+    for (const email of ["carol@opsguard.test\n  + mallory", "alice@opsguard.test)(mail=*"]) {
+      pd.fault({ status: 200, body: { users: [{ id: "PUCAROL", name: "carol", email }] } }, { path: "/schedules/PSRE002/users" });
+      const error = await source.onCall(accessWindow(now, 0, 0)).catch((e) => e);
+      expect(error.exitCode).toBe(65);
+      expect(describeError(error)).toBe(`${JSON.stringify(email)} is not a valid e-mail address (fix the person's e-mail at the source)`);
+    }
   });
 
   it("rides out a 429 with Retry-After, and a bad token is a permission error", async () => {
@@ -213,5 +324,25 @@ describe("Opsgenie source", () => {
     const http = new HttpClient({ service: "Opsgenie API", baseUrl: og.url, headers: { authorization: `GenieKey ${og.apiKey}` } });
     const source = new OpsgenieSource({ name: "og", http, schedules: ["nope"], identifierType: "name" });
     await expect(source.onCall(accessWindow(now, 0, 0))).rejects.toThrow(/Schedule with identifier \[nope\] doesn't exist/);
+  });
+
+  it("a timeline in an unexpected shape is an error (exit 65), never nobody on call", async () => {
+    const http = new HttpClient({
+      service: "Opsgenie API",
+      baseUrl: og.url,
+      headers: { authorization: `GenieKey ${og.apiKey}` },
+      retries: 0,
+    });
+    const source = new OpsgenieSource({ name: "og", http, schedules: ["Platform"], identifierType: "name" });
+    for (const body of [
+      "<html>proxy login</html>",
+      { data: {} },
+      { data: { finalTimeline: { rotations: [{ periods: [{ startDate: "soon", endDate: "later" }] }] } } },
+    ]) {
+      og.fault({ status: 200, body });
+      const error = await source.onCall(accessWindow(now, 0, 0)).catch((e) => e);
+      expect(describeError(error)).toMatch(/^Opsgenie answered (the timeline|a period) of Platform /);
+      expect(error.exitCode).toBe(65);
+    }
   });
 });

@@ -91,6 +91,8 @@ export const pagerdutyComponent: LabComponent<PagerDutyComponent> = {
       name: PAGERDUTY_LAB.schedule,
       shifts: weeklyShifts(people).map((s) => ({ userId: `P${s.user.uid.toUpperCase()}`, start: s.start, end: s.end })),
     });
+    // As in a real account, the schedule is on call through an escalation policy (/oncalls lists only those).
+    pagerduty.addEscalationPolicy({ id: "PEPSRE1", name: "SRE", rules: [{ schedules: [PAGERDUTY_LAB.scheduleId] }] });
     await pagerduty.start();
     const tokenFile = secretFile(ctx.dir, "pagerduty.token", pagerduty.token);
     return {

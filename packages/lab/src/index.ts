@@ -12,6 +12,7 @@ export * from "./sim/gitlab-merge-requests";
 export * from "./sim/opsgenie";
 export * from "./sim/pagerduty";
 export * from "./sim/slack";
+export * from "./sim/vault";
 export * from "./slapd";
 export * from "./sshd";
 export * from "./sshkeys";

@@ -1,5 +1,8 @@
+import { join } from "node:path";
+import { describeError, exitCodeOf, Secret, SlackApiError, SlackClient } from "@opsguard/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SLACK_SIM_TOKEN, SlackSim } from "../src/index";
+import { Contract, contractsDir } from "./contract";
 
 /** The Slack simulator's documented quirks, each seen as a client sees it on the wire. */
 
@@ -20,10 +23,10 @@ async function call(method: string, args: Record<string, unknown>, http: "GET" |
 
 beforeAll(async () => {
   slack
-    .addUser({ id: "U0ALICE", name: "alice", email: "alice@example.com" })
-    .addChannel({ id: "C0PUBLIC", name: "public" })
-    .addChannel({ id: "C0SECRET", name: "secret", is_private: true, is_member: false })
-    .addChannel({ id: "C0OUTSIDE", name: "outside", is_member: false });
+    .addUser({ id: "U0ALICE001", name: "alice", email: "alice@example.com" })
+    .addChannel({ id: "C0PUBLIC01", name: "public" })
+    .addChannel({ id: "C0SECRET01", name: "secret", is_private: true, is_member: false })
+    .addChannel({ id: "C0OUTSIDE1", name: "outside", is_member: false });
   await slack.start();
 });
 afterAll(() => slack.stop());
@@ -31,21 +34,21 @@ afterAll(() => slack.stop());
 describe("Slack simulator quirks", () => {
   it("chat.postMessage refuses text over 4,000 characters with msg_too_long, HTTP 200, and posts nothing", async () => {
     const before = slack.messages.length;
-    const tooLong = await call("chat.postMessage", { channel: "C0PUBLIC", text: "x".repeat(4_001) });
+    const tooLong = await call("chat.postMessage", { channel: "C0PUBLIC01", text: "x".repeat(4_001) });
     expect(tooLong).toMatchObject({ status: 200, body: { ok: false, error: "msg_too_long" } });
     expect(slack.messages.length).toBe(before);
     // Characters count, not UTF-16 units: 4,000 emoji are 4,000 characters.
-    const emoji = await call("chat.postMessage", { channel: "C0PUBLIC", text: "🔥".repeat(4_000) });
+    const emoji = await call("chat.postMessage", { channel: "C0PUBLIC01", text: "🔥".repeat(4_000) });
     expect(emoji.body.ok).toBe(true);
   });
 
   it("the text limit can be moved to the documented 40,000 or switched off", async () => {
     try {
       slack.quirks({ maxTextChars: 40_000 });
-      expect((await call("chat.postMessage", { channel: "C0PUBLIC", text: "x".repeat(40_000) })).body.ok).toBe(true);
-      expect((await call("chat.postMessage", { channel: "C0PUBLIC", text: "x".repeat(40_001) })).body.error).toBe("msg_too_long");
+      expect((await call("chat.postMessage", { channel: "C0PUBLIC01", text: "x".repeat(40_000) })).body.ok).toBe(true);
+      expect((await call("chat.postMessage", { channel: "C0PUBLIC01", text: "x".repeat(40_001) })).body.error).toBe("msg_too_long");
       slack.quirks({ maxTextChars: 0 });
-      expect((await call("chat.postMessage", { channel: "C0PUBLIC", text: "x".repeat(50_000) })).body.ok).toBe(true);
+      expect((await call("chat.postMessage", { channel: "C0PUBLIC01", text: "x".repeat(50_000) })).body.ok).toBe(true);
     } finally {
       slack.quirks({ maxTextChars: 4_000 });
     }
@@ -54,38 +57,38 @@ describe("Slack simulator quirks", () => {
   it("chat.postMessage refuses more than 50 blocks, an over-long section and blocks that are not JSON", async () => {
     const section = (text: string) => ({ type: "section", text: { type: "mrkdwn", text } });
     const fifty = Array.from({ length: 50 }, () => section("hi"));
-    expect((await call("chat.postMessage", { channel: "C0PUBLIC", text: "t", blocks: fifty })).body.ok).toBe(true);
+    expect((await call("chat.postMessage", { channel: "C0PUBLIC01", text: "t", blocks: fifty })).body.ok).toBe(true);
     const fiftyOne = [...fifty, section("one more")];
-    expect((await call("chat.postMessage", { channel: "C0PUBLIC", text: "t", blocks: fiftyOne })).body.error).toBe("invalid_blocks");
+    expect((await call("chat.postMessage", { channel: "C0PUBLIC01", text: "t", blocks: fiftyOne })).body.error).toBe("invalid_blocks");
     const long = [section("y".repeat(3_001))];
-    expect((await call("chat.postMessage", { channel: "C0PUBLIC", text: "t", blocks: long })).body.error).toBe("invalid_blocks");
+    expect((await call("chat.postMessage", { channel: "C0PUBLIC01", text: "t", blocks: long })).body.error).toBe("invalid_blocks");
     const form = await fetch(`${slack.apiUrl}/chat.postMessage`, {
       method: "POST",
       headers: { authorization: `Bearer ${SLACK_SIM_TOKEN}`, "content-type": "application/x-www-form-urlencoded" },
-      body: new URLSearchParams({ channel: "C0PUBLIC", text: "t", blocks: "[{not json" }),
+      body: new URLSearchParams({ channel: "C0PUBLIC01", text: "t", blocks: "[{not json" }),
     });
     expect(await form.json()).toEqual({ ok: false, error: "invalid_blocks_format" });
   });
 
   it("conversations.setTopic stores the topic as sent: no links made of URLs or e-mails", async () => {
     const topic = "On call: alice@example.com | https://wiki.example/oncall & <b>";
-    const reply = await call("conversations.setTopic", { channel: "C0PUBLIC", topic });
+    const reply = await call("conversations.setTopic", { channel: "C0PUBLIC01", topic });
     expect(reply.body.ok).toBe(true);
-    expect(slack.topic("C0PUBLIC")).toBe(topic);
+    expect(slack.topic("C0PUBLIC01")).toBe(topic);
     expect((reply.body.channel as { topic: { value: string } }).topic.value).toBe(topic);
-    expect((await call("conversations.setTopic", { channel: "C0PUBLIC", topic: "z".repeat(251) })).body.error).toBe("too_long");
+    expect((await call("conversations.setTopic", { channel: "C0PUBLIC01", topic: "z".repeat(251) })).body.error).toBe("too_long");
   });
 
   it("a private channel the bot is not in does not exist for it; a public one it is not in does", async () => {
-    const info = await call("conversations.info", { channel: "C0SECRET" }, "GET");
+    const info = await call("conversations.info", { channel: "C0SECRET01" }, "GET");
     expect(info).toMatchObject({ status: 200, body: { ok: false, error: "channel_not_found" } });
-    expect((await call("conversations.setTopic", { channel: "C0SECRET", topic: "x" })).body.error).toBe("channel_not_found");
-    expect((await call("chat.postMessage", { channel: "C0SECRET", text: "x" })).body.error).toBe("channel_not_found");
-    expect((await call("conversations.info", { channel: "C0OUTSIDE" }, "GET")).body.ok).toBe(true);
-    expect((await call("chat.postMessage", { channel: "C0OUTSIDE", text: "x" })).body.error).toBe("not_in_channel");
+    expect((await call("conversations.setTopic", { channel: "C0SECRET01", topic: "x" })).body.error).toBe("channel_not_found");
+    expect((await call("chat.postMessage", { channel: "C0SECRET01", text: "x" })).body.error).toBe("channel_not_found");
+    expect((await call("conversations.info", { channel: "C0OUTSIDE1" }, "GET")).body.ok).toBe(true);
+    expect((await call("chat.postMessage", { channel: "C0OUTSIDE1", text: "x" })).body.error).toBe("not_in_channel");
     try {
       slack.quirks({ privateChannelsHidden: false });
-      expect((await call("conversations.info", { channel: "C0SECRET" }, "GET")).body.ok).toBe(true);
+      expect((await call("conversations.info", { channel: "C0SECRET01" }, "GET")).body.ok).toBe(true);
     } finally {
       slack.quirks({ privateChannelsHidden: true });
     }
@@ -93,17 +96,123 @@ describe("Slack simulator quirks", () => {
 
   it("a rate limit is HTTP 429 with Retry-After and ok:false ratelimited", async () => {
     slack.rateLimit(1, 7, "users.info");
-    const limited = await call("users.info", { user: "U0ALICE" }, "GET");
+    const limited = await call("users.info", { user: "U0ALICE001" }, "GET");
     expect(limited.status).toBe(429);
     expect(limited.headers.get("retry-after")).toBe("7");
     expect(limited.body).toEqual({ ok: false, error: "ratelimited" });
-    expect((await call("users.info", { user: "U0ALICE" }, "GET")).body.ok).toBe(true);
+    expect((await call("users.info", { user: "U0ALICE001" }, "GET")).body.ok).toBe(true);
   });
 
   it("API errors are HTTP 200 with ok:false", async () => {
-    expect(await call("users.info", { user: "U0NOBODY" }, "GET")).toMatchObject({
+    expect(await call("users.info", { user: "U0NOBODY01" }, "GET")).toMatchObject({
       status: 200,
       body: { ok: false, error: "user_not_found" },
     });
   });
 });
+
+describe("core's SlackClient against the simulator's quirks", () => {
+  const client = () => new SlackClient({ token: new Secret(SLACK_SIM_TOKEN, "test"), baseUrl: slack.apiUrl, retries: 1 });
+
+  it("names msg_too_long and a hidden private channel with a hint, and rides out one 429", async () => {
+    const long = await client()
+      .postMessage({ channel: "C0PUBLIC01", text: "x".repeat(4_001) })
+      .catch((e: unknown) => e);
+    expect(long).toBeInstanceOf(SlackApiError);
+    expect(describeError(long)).toBe(
+      "Slack chat.postMessage failed: msg_too_long (the message text is too long for Slack; keep it under 4,000 characters)",
+    );
+    expect(exitCodeOf(long)).toBe(65);
+    const hidden = await client()
+      .conversationInfo("C0SECRET01")
+      .catch((e: unknown) => e);
+    expect(describeError(hidden)).toMatch(
+      /channel_not_found \(check the channel id; a private channel stays invisible until the app is invited\)/,
+    );
+    slack.rateLimit(1, 0, "users.info");
+    expect((await client().userInfo("U0ALICE001")).name).toBe("alice");
+  });
+});
+
+const dir = contractsDir();
+
+describe.skipIf(!dir)("Slack simulator against Slack's Web API OpenAPI description", () => {
+  const contract = dir ? slackContract(dir) : undefined;
+
+  it("every answer given in this file is one the contract (with the live docs' additions) allows", async () => {
+    await call("users.lookupByEmail", { email: "alice@example.com" }, "GET");
+    await call("users.lookupByEmail", { email: "nobody@example.com" }, "GET");
+    await call("conversations.info", { channel: "C0PUBLIC01" }, "GET");
+    await call("usergroups.users.list", { usergroup: "S0NONE" }, "GET");
+    await call("chat.postMessage", { channel: "U0ALICE001", text: "hello" });
+    const answered = slack.requests.filter((r) => r.path.startsWith("/api/"));
+    expect(answered.length).toBeGreaterThan(20);
+    const problems = answered.flatMap(
+      (r) => contract?.check(r.method === "GET" ? "GET" : "POST", r.path, r.status, r.response) ?? ["no contract"],
+    );
+    expect(problems).toEqual([]);
+  });
+
+  it("the check fails on answers the contract forbids", () => {
+    const postOk = {
+      ok: true,
+      channel: "C0PUBLIC01",
+      ts: "1700000000.000001",
+      message: { type: "message", text: "x", ts: "1700000000.000001", user: "U0BOT0001" },
+    };
+    expect(contract?.check("POST", "/api/chat.postMessage", 200, postOk)).toEqual([]);
+    expect(contract?.check("POST", "/api/chat.postMessage", 200, { ...postOk, ts: 1.5 }).join("\n")).toMatch(/ts must be string/);
+    expect(contract?.check("POST", "/api/chat.postMessage", 200, { ...postOk, delivered: true }).join("\n")).toMatch(
+      /additional properties/,
+    );
+    expect(contract?.check("POST", "/api/chat.postMessage", 200, { ok: false, error: "message_too_long" }).join("\n")).toMatch(
+      /allowed values/,
+    );
+    expect(contract?.check("GET", "/api/conversations.info", 200, { ok: false })).not.toEqual([]);
+  });
+});
+
+/**
+ * Slack's OpenAPI v2 description is from 2021 (archived); where the live method docs list more,
+ * they win. Each addition below names the page that documents it.
+ */
+function slackContract(contracts: string): Contract {
+  const contract = new Contract(join(contracts, "slack", "web-openapi-v2.json"), {
+    style: "swagger2",
+    basePath: "/api",
+    // Slack answers errors with HTTP 200 and ok:false ("default" in the spec); 429s carry the same body.
+    responseKey: (_status, body) => ((body as { ok?: unknown } | undefined)?.ok === true ? "200" : "default"),
+  });
+  const moreErrors: Record<string, { doc: string; errors: string[] }> = {
+    // https://docs.slack.dev/apis/web-api/rate-limits: HTTP 429 with {"ok":false,"error":"ratelimited"} on every method.
+    "*": { doc: "rate-limits", errors: ["ratelimited", "invalid_arguments", "service_unavailable", "fatal_error", "internal_error"] },
+    // https://docs.slack.dev/reference/methods/chat.postMessage (errors table)
+    "/chat.postMessage": { doc: "chat.postMessage", errors: ["invalid_blocks", "invalid_blocks_format", "user_disabled", "missing_scope"] },
+    // https://docs.slack.dev/reference/methods/usergroups.users.list and usergroups.users.update (errors tables)
+    "/usergroups.users.list": { doc: "usergroups.users.list", errors: ["no_such_subteam", "missing_scope"] },
+    "/usergroups.users.update": {
+      doc: "usergroups.users.update",
+      errors: ["no_such_subteam", "invalid_users", "no_users_provided", "missing_scope"],
+    },
+    // https://docs.slack.dev/reference/methods/users.info and users.lookupByEmail (errors tables)
+    "/users.info": { doc: "users.info", errors: ["missing_scope"] },
+    "/users.lookupByEmail": { doc: "users.lookupByEmail", errors: ["missing_scope"] },
+  };
+  const paths = contract.spec.paths as Record<string, Record<string, { responses: { default: { schema: SlackErrorSchema } } }>>;
+  for (const [path, methods] of Object.entries(paths)) {
+    for (const operation of Object.values(methods)) {
+      const schema = operation.responses?.default?.schema;
+      if (!schema?.properties?.error?.enum) continue;
+      const extra = [...(moreErrors["*"]?.errors ?? []), ...(moreErrors[path]?.errors ?? [])];
+      schema.properties.error.enum = [...new Set([...schema.properties.error.enum, ...extra])];
+      // missing_scope answers carry needed/provided (https://docs.slack.dev/authentication/tokens#scopes).
+      schema.properties.needed ??= { type: "string" };
+      schema.properties.provided ??= { type: "string" };
+    }
+  }
+  return contract;
+}
+
+interface SlackErrorSchema {
+  properties?: { error?: { enum?: string[] }; needed?: unknown; provided?: unknown };
+}

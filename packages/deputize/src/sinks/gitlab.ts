@@ -1,5 +1,5 @@
 import { collect, gitlabPages, type HttpClient, HttpError } from "@opsguard/core";
-import { handleOf, type Person } from "../people";
+import type { Person } from "../people";
 import type { Sink, SinkPlan } from "./sink";
 
 export interface GitLabSinkOptions {
@@ -12,6 +12,11 @@ export interface GitLabSinkOptions {
   accessLevel: number;
   /** Members per page (GitLab allows up to 100). */
   pageSize?: number;
+  /**
+   * E-mail domains whose local part is the GitLab username (lower case). A person known only by an
+   * e-mail outside these is matched by that exact e-mail, never by its local part.
+   */
+  usernameDomains?: readonly string[];
   schedules?: readonly string[] | undefined;
 }
 
@@ -32,8 +37,8 @@ interface User {
 /**
  * A GitLab approver group: on-call people become members at one access level. Only members at
  * exactly that level are managed, so owners, maintainers and anyone added by hand at another
- * level are never removed or demoted. People are matched by username (their uid, else email local
- * part), then by email.
+ * level are never removed or demoted. People are matched by username (their uid, or their email's
+ * local part when its domain is one of `usernameDomains`), else by their exact email.
  */
 export class GitLabGroupSink implements Sink {
   readonly kind = "gitlab-group";
@@ -58,13 +63,17 @@ export class GitLabGroupSink implements Sink {
     const kept = new Set<number>();
     const seen = new Set<string>();
     for (const p of people) {
-      const username = handleOf(p);
-      if (seen.has(username.toLowerCase())) continue;
-      seen.add(username.toLowerCase());
+      const username = this.#usernameOf(p);
+      const id = (username ?? p.email ?? p.key).toLowerCase();
+      if (seen.has(id)) continue;
+      seen.add(id);
       // Looked up only for people who are not members by that name: the cost follows the change, not the team size.
-      const user = byName.get(username.toLowerCase()) ?? (await this.#findUser(username, p.email));
+      // Someone known only by an e-mail in a foreign domain is always looked up by that exact e-mail:
+      // alice@evil.example must never be given the account of GitLab's "alice".
+      const user = (username && byName.get(username.toLowerCase())) || (await this.#findUser(username, p.email));
       if (!user) {
-        unresolved.push(`${username}: no GitLab user with this username${p.email ? " or email" : ""}`);
+        const what = [username ? "username" : "", p.email ? "email" : ""].filter(Boolean).join(" or ");
+        unresolved.push(`${username ?? p.email ?? p.key}: no GitLab user with this ${what}`);
         continue;
       }
       const member = byId.get(user.id);
@@ -97,20 +106,38 @@ export class GitLabGroupSink implements Sink {
     };
   }
 
+  #usernameOf(p: Person): string | undefined {
+    return usernameOf(
+      p,
+      (this.#o.usernameDomains ?? []).map((d) => d.toLowerCase()),
+    );
+  }
+
   /**
    * The GitLab account for a username, else for an email: `?search=` matches any email of a user
    * for an administrator's token, only public emails otherwise, and is a substring search, so only an
    * exact email match counts.
    */
-  async #findUser(username: string, email: string | undefined): Promise<User | undefined> {
+  async #findUser(username: string | undefined, email: string | undefined): Promise<User | undefined> {
     const { http } = this.#o;
-    const named = (await http.get<User[]>("/users", { username })).body;
-    const user = named.find((u) => u.username.toLowerCase() === username.toLowerCase());
-    if (user || !email) return user;
+    if (username) {
+      const named = (await http.get<User[]>("/users", { username })).body;
+      const user = named.find((u) => u.username.toLowerCase() === username.toLowerCase());
+      if (user) return user;
+    }
+    if (!email) return undefined;
     const found = (await http.get<User[]>("/users", { search: email })).body;
     const wanted = email.toLowerCase();
     return found.find((u) => u.email?.toLowerCase() === wanted || u.public_email?.toLowerCase() === wanted);
   }
+}
+
+/** The username a person may be matched by: their uid, else a trusted domain's email local part. */
+function usernameOf(p: Person, domains: readonly string[]): string | undefined {
+  if (p.uid) return p.uid;
+  const at = p.email?.lastIndexOf("@") ?? -1;
+  if (!p.email || at < 1) return undefined;
+  return domains.includes(p.email.slice(at + 1).toLowerCase()) ? p.email.slice(0, at) : undefined;
 }
 
 /** Another run (or a person) already did it: "Member already exists", or gone already. */

@@ -4,6 +4,7 @@ import {
   escapeFilterValue,
   type LdapClient,
   type LdapEntry,
+  LdapOperationError,
   normalizeDn,
   parseDn,
   parseFilter,
@@ -69,7 +70,7 @@ export class LdapGroupSink implements Sink {
     const add = [...desired].filter(([k]) => !currentKeys.has(k)).map(([, v]) => v);
     const remove = current.filter((v) => !desired.has(key(v)));
 
-    return {
+    const plan: SinkPlan = {
       current: current.map(display),
       desired: [...desired.values()].map(display),
       add: add.map(display),
@@ -78,12 +79,31 @@ export class LdapGroupSink implements Sink {
       unresolved,
       apply: async () => {
         if (add.length === 0 && remove.length === 0) return;
-        await ldap.modify(this.#o.group, [
-          ...(add.length > 0 ? [{ operation: "add" as const, attribute, values: add }] : []),
-          ...(remove.length > 0 ? [{ operation: "delete" as const, attribute, values: remove }] : []),
-        ]);
+        const modify = (adding: string[], removing: string[]) =>
+          ldap.modify(this.#o.group, [
+            ...(adding.length > 0 ? [{ operation: "add" as const, attribute, values: adding }] : []),
+            ...(removing.length > 0 ? [{ operation: "delete" as const, attribute, values: removing }] : []),
+          ]);
+        try {
+          await modify(add, remove);
+        } catch (error) {
+          // The modify names the exact values to add and delete, so it is a compare-and-set: when another
+          // writer (deputize on a second host) changed the group since it was read, slapd refuses it whole
+          // (attributeOrValueExists 20, noSuchAttribute 16). Re-read once and apply what is still missing.
+          if (!(error instanceof LdapOperationError) || (error.resultCode !== 20 && error.resultCode !== 16)) throw error;
+          const now = (await ldap.read(this.#o.group, [attribute]))?.get(attribute) ?? [];
+          const nowKeys = new Set(now.map(key));
+          const stillAdd = [...desired].filter(([k]) => !nowKeys.has(k)).map(([, v]) => v);
+          const stillRemove = now.filter((v) => !desired.has(key(v)));
+          if (stillAdd.length > 0 || stillRemove.length > 0) await modify(stillAdd, stillRemove);
+          // The report must name what was really written (frank removed), not the refused first try.
+          plan.current = now.map(display);
+          plan.add = stillAdd.map(display);
+          plan.remove = stillRemove.map(display);
+        }
       },
     };
+    return plan;
   }
 
   /** One search for everyone: (&<peopleFilter>(|(mail=a)(uid=b)…)), every value escaped. */

@@ -12,7 +12,24 @@ export interface SinkPlan {
   updates: string[];
   /** People on call this sink could not place (unknown email, no account); the rest still apply. */
   unresolved: string[];
-  apply(): Promise<void>;
+  /**
+   * How many of the people on call the sink could place, when `unresolved` also holds other
+   * problems (Slack); otherwise everyone not in `unresolved` counts as placed.
+   */
+  placed?: number;
+  /** How the last run's writes went, per part (sinks that keep such records: Slack). */
+  deliveries?: Record<string, { status: "delivered" | "failed" | "gave-up"; at: string; error?: string | undefined }>;
+  /** Hand-off messages not delivered yet, per channel, to be retried. */
+  pendingMessages?: Array<{ channel: string; text: string; attempts: number; maxAttempts: number; since: string }>;
+  /** Writes the change; a sink whose parts are independent (Slack) says how each went. */
+  apply(): Promise<PartOutcome[]> | Promise<void>;
+}
+
+/** One independently applied part of a sink's change ("topic", "usergroup", "message"). */
+export interface PartOutcome {
+  part: string;
+  /** The error when it failed; the other parts were still applied. */
+  error?: unknown;
 }
 
 export interface Sink {

@@ -1,7 +1,7 @@
-import { escapeSlackText, type SlackClient, SlackNotFoundError, slackPlainText } from "@opsguard/core";
+import { describeError, escapeSlackText, SlackApiError, type SlackClient, SlackNotFoundError, slackPlainText } from "@opsguard/core";
 import { handleOf, type Person } from "../people";
-import type { DeputizeState } from "../state";
-import type { Sink, SinkPlan } from "./sink";
+import { type DeputizeState, MAX_MESSAGE_ATTEMPTS, type PendingMessage } from "../state";
+import type { PartOutcome, Sink, SinkPlan } from "./sink";
 
 export interface SlackSinkOptions {
   name: string;
@@ -12,6 +12,8 @@ export interface SlackSinkOptions {
   topic: boolean;
   /** Post a hand-off message in the channel when the on-call set changes. */
   announce: boolean;
+  /** More channels for the same hand-off message. */
+  announceChannels?: readonly string[] | undefined;
   /** A user group (S…) whose members are the people on call. */
   usergroup?: string | undefined;
   schedules?: readonly string[] | undefined;
@@ -40,82 +42,154 @@ export class SlackSink implements Sink {
 
   async plan(people: readonly Person[]): Promise<SinkPlan> {
     const { slack, channel, state } = this.#o;
+    const sink = this.name;
     const handles = people.map(handleOf);
     const updates: string[] = [];
     const unresolved: string[] = [];
-    const steps: Array<() => Promise<void>> = [];
+    // Each part is written on its own: a topic the bot may not set must not cost the message or the user group.
+    const parts: Part[] = [];
     const ids = await this.#slackIds(people, unresolved);
-    if (Object.keys(ids.looked).length > 0) steps.push(() => state.recordSlackIds(ids.looked));
     // A real mention (<@U…>) where Slack knows the person, so the name is clickable and notifies.
     const mentions = people.map((p) => mention(ids.byKey[p.key], handleOf(p)));
 
     let topicTags: string[] | undefined;
     if (this.#o.topic) {
-      const info = await slack.conversationInfo(channel);
-      const raw = info.topic?.value ?? "";
-      const current = slackPlainText(raw);
-      topicTags = parseTopic(current).names;
-      // The rest is kept as Slack stored it, so its links (and their labels) and entities survive.
-      const desired = composeTopic(mentions, parseTopic(raw).rest);
-      if (slackPlainText(desired) !== current) {
-        updates.push(`topic: "${current}" → "${slackPlainText(desired)}"`);
-        steps.push(async () => {
-          await slack.setTopic(channel, desired);
-        });
+      const info = await readPart("topic", unresolved, () => slack.conversationInfo(channel));
+      if (info) {
+        const raw = info.topic?.value ?? "";
+        const current = slackPlainText(raw);
+        topicTags = parseTopic(current).names;
+        // The rest is kept as Slack stored it, so its links (and their labels) and entities survive.
+        const desired = composeTopic(mentions, parseTopic(raw).rest);
+        if (slackPlainText(desired) !== current) {
+          updates.push(`topic: "${current}" → "${slackPlainText(desired)}"`);
+          parts.push({ part: "topic", run: () => slack.setTopic(channel, desired) });
+        }
       }
     }
 
     if (this.#o.usergroup) {
       const usergroup = this.#o.usergroup;
-      const current = await slack.usergroupMembers(usergroup);
+      const current = await readPart("usergroup", unresolved, () => slack.usergroupMembers(usergroup));
       const desired = [...new Set(Object.values(ids.byKey))].sort();
-      const add = desired.filter((id) => !current.includes(id));
-      const remove = current.filter((id) => !desired.includes(id));
-      if (desired.length === 0 && current.length > 0) {
+      const add = desired.filter((id) => !current?.includes(id));
+      const remove = (current ?? []).filter((id) => !desired.includes(id));
+      if (!current) {
+        // Unreadable: reported above, left as it is.
+      } else if (desired.length === 0 && current.length > 0) {
         unresolved.push(`user group ${usergroup}: Slack does not allow an empty user group; left as it is`);
       } else if (add.length > 0 || remove.length > 0) {
         updates.push(`user group ${usergroup}: ${[...add.map((id) => `+${id}`), ...remove.map((id) => `-${id}`)].join(" ")}`);
-        steps.push(async () => {
-          await slack.setUsergroupMembers(usergroup, desired);
-        });
+        parts.push({ part: "usergroup", run: () => slack.setUsergroupMembers(usergroup, desired) });
       }
     }
 
     const keys = people.map((p) => p.key).sort();
-    const announced = await state.announced(this.name);
+    const announced = await state.announced(sink);
     // With no record yet, the topic tells who was announced last (a fresh state dir must not re-announce).
     const named = (p: Person, tag: string) => tag === ids.byKey[p.key] || tag === handleOf(p);
     const inTopic = (p: Person) => topicTags?.some((t) => named(p, t)) ?? false;
     const changed = announced
       ? announced.join("\n") !== keys.join("\n")
       : topicTags === undefined || topicTags.length !== people.length || !people.every(inTopic);
-    if (this.#o.announce && changed) {
-      const offDuty = announced
-        ? await Promise.all(announced.filter((k) => !keys.includes(k)).map(async (k) => mention(await state.slackId(k), handleOfKey(k))))
-        : (topicTags ?? []).filter((t) => !people.some((p) => named(p, t))).map(tagMention);
-      const text = handoffText(mentions, offDuty);
-      updates.push(`message: "${text}"`);
-      steps.push(async () => {
-        await slack.postMessage({ channel, text, unfurl_links: false });
-      });
+    const channels = this.#o.announce ? [channel, ...(this.#o.announceChannels ?? []).filter((c) => c !== channel)] : [];
+    const pendings = new Map<string, PendingMessage | undefined>();
+    for (const ch of channels) pendings.set(ch, await state.pending(this.#pendingKey(ch)));
+    let text: string | undefined;
+    for (const ch of channels) {
+      const part = ch === channel ? "message" : `message ${ch}`;
+      const pending = pendings.get(ch);
+      if (pending && pending.members.join("\n") === keys.join("\n")) {
+        // A message for this very set that did not get through is sent again (the topic may already say it).
+        updates.push(`${part} (attempt ${pending.attempts + 1} of ${MAX_MESSAGE_ATTEMPTS}): "${pending.text}"`);
+        parts.push({ part, run: () => this.#post(ch, part, pending) });
+      } else if (changed) {
+        if (text === undefined) {
+          const offDuty = announced
+            ? await Promise.all(
+                announced.filter((k) => !keys.includes(k)).map(async (k) => mention(await state.slackId(k), handleOfKey(k))),
+              )
+            : (topicTags ?? []).filter((t) => !people.some((p) => named(p, t))).map(tagMention);
+          text = handoffText(mentions, offDuty);
+        }
+        const message = { members: keys, text, attempts: 0, since: new Date().toISOString() };
+        updates.push(`${part}: "${text}"`);
+        parts.push({ part, run: () => this.#post(ch, part, message) });
+      }
     }
-    if (changed) steps.push(() => state.recordAnnounced(this.name, keys));
+    if (channels.length === 0 && changed) parts.push({ part: "announced", run: () => state.recordAnnounced(sink, keys) });
 
     // Membership as last announced (the topic may show only the first names of a long list).
     const byId = new Map(people.flatMap((p) => (ids.byKey[p.key] ? [[ids.byKey[p.key], handleOf(p)] as const] : [])));
     const before = announced?.map(handleOfKey) ?? (topicTags ?? []).map((t) => byId.get(t) ?? t);
     const previous = new Set(announced ?? []);
+    const deliveries = await state.deliveries(sink);
+    const pendingList = [...pendings].flatMap(([ch, p]) =>
+      p ? [{ channel: ch, text: p.text, attempts: p.attempts, maxAttempts: MAX_MESSAGE_ATTEMPTS, since: p.since }] : [],
+    );
     return {
+      ...(Object.keys(deliveries).length > 0 ? { deliveries } : {}),
+      ...(pendingList.length > 0 ? { pendingMessages: pendingList } : {}),
       current: before,
       desired: handles,
       add: announced ? people.filter((p) => !previous.has(p.key)).map(handleOf) : handles.filter((h) => !before.includes(h)),
       remove: announced ? announced.filter((k) => !keys.includes(k)).map(handleOfKey) : before.filter((h) => !handles.includes(h)),
       updates,
       unresolved,
+      // Someone without a Slack user is only a plain @handle: nobody with a user means nobody placed.
+      placed: people.filter((p) => ids.byKey[p.key]).length,
       apply: async () => {
-        for (const step of steps) await step();
+        if (Object.keys(ids.looked).length > 0) await state.recordSlackIds(ids.looked);
+        const outcomes: PartOutcome[] = [];
+        for (const { part, run } of parts) {
+          try {
+            await run();
+            if (part !== "announced" && !part.startsWith("message")) await state.recordDelivery(sink, part, { status: "delivered" });
+            outcomes.push({ part });
+          } catch (error) {
+            if (!part.startsWith("message")) await state.recordDelivery(sink, part, { status: "failed", error: describeError(error) });
+            outcomes.push({ part, error });
+          }
+        }
+        return outcomes;
       },
     };
+  }
+
+  /**
+   * Posts a hand-off message, kept as pending first so that a failure (or a crash) leaves it to
+   * be sent on the next run, for at most MAX_MESSAGE_ATTEMPTS attempts; never recorded as
+   * delivered unless Slack took it.
+   */
+  async #post(ch: string, part: string, message: PendingMessage): Promise<void> {
+    const { slack, state } = this.#o;
+    const key = this.#pendingKey(ch);
+    await state.recordPending(key, message);
+    try {
+      await slack.postMessage({ channel: ch, text: message.text, unfurl_links: false });
+    } catch (error) {
+      const attempts = message.attempts + 1;
+      const reason = describeError(error);
+      if (attempts >= MAX_MESSAGE_ATTEMPTS) {
+        // Given up: the set counts as announced (so no new message is made for it), the record says it was not delivered.
+        await state.recordAnnounced(this.name, message.members);
+        await state.recordDelivery(this.name, part, { status: "gave-up", error: `${reason}; gave up after ${attempts} attempts` }, key);
+        throw new Error(`${reason}; gave up after ${attempts} attempts`, { cause: error });
+      }
+      await state.recordPending(key, { ...message, attempts });
+      await state.recordDelivery(this.name, part, {
+        status: "failed",
+        error: `${reason}; retried on the next run (${attempts} of ${MAX_MESSAGE_ATTEMPTS})`,
+      });
+      throw error;
+    }
+    await state.recordAnnounced(this.name, message.members);
+    await state.recordDelivery(this.name, part, { status: "delivered" }, key);
+  }
+
+  /** Where a channel's undelivered message is kept: the sink's name for its own channel, else "<sink> <channel>". */
+  #pendingKey(ch: string): string {
+    return ch === this.#o.channel ? this.name : `${this.name} ${ch}`;
   }
 
   /** Slack user ids by email: from the state cache, else users.lookupByEmail (each person once, ever). */
@@ -145,6 +219,22 @@ export class SlackSink implements Sink {
       }
     }
     return { byKey, looked };
+  }
+}
+
+interface Part {
+  part: string;
+  run: () => Promise<unknown>;
+}
+
+/** A read one part needs; when Slack refuses it, that part is reported and left alone, the others go on. */
+async function readPart<T>(part: string, unresolved: string[], read: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await read();
+  } catch (error) {
+    if (!(error instanceof SlackApiError)) throw error;
+    unresolved.push(`${part}: ${describeError(error)}; left as it is`);
+    return undefined;
   }
 }
 

@@ -1,22 +1,31 @@
-import type { HttpClient } from "@opsguard/core";
+import { DataError, type HttpClient } from "@opsguard/core";
+import { z } from "zod";
 import { mergePeople, person, type ScheduleOnCall } from "../people";
 import type { Window } from "../window";
 import type { Source } from "./source";
 
-interface Recipient {
-  type?: string;
-  name?: string;
-}
-
-interface TimelineReply {
-  data?: {
-    finalTimeline?: {
-      rotations?: Array<{
-        periods?: Array<{ startDate?: string; endDate?: string; recipient?: Recipient; flattenedRecipients?: Recipient[] }>;
-      }>;
-    };
-  };
-}
+const recipient = z.object({ type: z.string().optional(), name: z.string().optional() });
+// What deputize relies on in a timeline; anything else is an error, never "nobody on call".
+const timelineReply = z.object({
+  data: z.object({
+    finalTimeline: z.object({
+      rotations: z.array(
+        z.object({
+          periods: z
+            .array(
+              z.object({
+                startDate: z.string(),
+                endDate: z.string(),
+                recipient: recipient.optional(),
+                flattenedRecipients: z.array(recipient).optional(),
+              }),
+            )
+            .optional(),
+        }),
+      ),
+    }),
+  }),
+});
 
 const DAY_MS = 86_400_000;
 
@@ -46,17 +55,30 @@ export class OpsgenieSource implements Source {
     const days = Math.ceil((until - since) / DAY_MS) + 1;
     return Promise.all(
       this.#schedules.map(async (schedule) => {
-        const reply = await this.#http.get<TimelineReply>(`/v2/schedules/${encodeURIComponent(schedule)}/timeline`, {
+        const reply = await this.#http.get(`/v2/schedules/${encodeURIComponent(schedule)}/timeline`, {
           identifierType: this.#identifierType,
           date: window.since.toISOString(),
           interval: days,
           intervalUnit: "days",
         });
+        const parsed = timelineReply.safeParse(reply.body);
+        if (!parsed.success) {
+          const issue = parsed.error.issues[0];
+          throw new DataError(
+            `Opsgenie answered the timeline of ${schedule} in an unexpected shape (${issue?.path.join(".") || "body"}: ${issue?.message})`,
+            { hint: "check baseUrl points at the Opsgenie API" },
+          );
+        }
         const emails: string[] = [];
-        for (const rotation of reply.body.data?.finalTimeline?.rotations ?? []) {
+        for (const rotation of parsed.data.data.finalTimeline.rotations) {
           for (const period of rotation.periods ?? []) {
-            const start = Date.parse(period.startDate ?? "");
-            const end = Date.parse(period.endDate ?? "");
+            const start = Date.parse(period.startDate);
+            const end = Date.parse(period.endDate);
+            if (Number.isNaN(start) || Number.isNaN(end)) {
+              throw new DataError(`Opsgenie answered a period of ${schedule} without valid dates`, {
+                hint: "check baseUrl points at the Opsgenie API",
+              });
+            }
             // An instant window (no look-ahead, no grace) is covered by the period holding it.
             if (!(start <= until && end > since && (start < until || since === until))) continue;
             const recipients = period.recipient?.type === "user" ? [period.recipient] : (period.flattenedRecipients ?? []);

@@ -1,5 +1,6 @@
-import { ConfigError, collect, type HttpClient, paginateOffset } from "@opsguard/core";
-import { mergePeople, person, type ScheduleOnCall } from "../people";
+import { ConfigError, collect, DataError, type HttpClient, paginateOffset } from "@opsguard/core";
+import { z } from "zod";
+import { mergePeople, type Person, person, type ScheduleOnCall } from "../people";
 import type { Window } from "../window";
 import type { Source } from "./source";
 
@@ -11,15 +12,37 @@ interface PdSchedule {
   name: string;
 }
 
-interface PdOnCall {
-  escalation_level: number;
-  schedule: { id: string } | null;
-  user: { id: string; summary?: string; name?: string; email?: string };
+// What deputize relies on in PagerDuty's answers. A page that does not match is an error, never
+// "nobody on call": an empty group built from a broken answer would revoke everyone's access.
+const userSchema = z.object({ email: z.string().min(1), name: z.string().optional(), summary: z.string().nullish() });
+const onCallPage = z.object({
+  oncalls: z.array(
+    z.object({
+      escalation_level: z.number().int(),
+      schedule: z.object({ id: z.string() }).nullable(),
+      // include[]=users: the full user, with the email people are matched by.
+      user: userSchema,
+    }),
+  ),
+});
+const scheduleUsers = z.object({ users: z.array(userSchema) });
+type PdOnCall = z.output<typeof onCallPage>["oncalls"][number];
+
+/** The answer as `schema` describes it, or a DataError naming the request. */
+function expectShape<T>(schema: z.ZodType<T>, body: unknown, what: string): T {
+  const parsed = schema.safeParse(body);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0];
+  throw new DataError(`PagerDuty answered ${what} in an unexpected shape (${issue?.path.join(".") || "body"}: ${issue?.message})`, {
+    hint: "check baseUrl points at the PagerDuty REST API",
+  });
 }
 
 /**
  * PagerDuty REST v2: schedule names resolved with `GET /schedules?query=` and matched exactly on
  * the client (the API filter is a substring match), then one paged `GET /oncalls` for all of them.
+ * /oncalls lists only schedules an escalation policy uses, so a schedule with no row there is read
+ * with `GET /schedules/{id}/users` (everyone on it in the window), as the original tool did.
  */
 export class PagerDutySource implements Source {
   readonly name: string;
@@ -57,15 +80,42 @@ export class PagerDutySource implements Source {
             until: window.until.toISOString(),
           },
         },
-        { limit: this.#pageSize, itemsOf: (body) => (body as { oncalls?: PdOnCall[] }).oncalls ?? [] },
+        { limit: this.#pageSize, itemsOf: (body) => expectShape(onCallPage, body, "GET /oncalls").oncalls },
       ),
     );
-    return schedules.map((schedule) => {
-      const people = rows
-        .filter((r) => r.schedule?.id === schedule.id && (!this.#levels || this.#levels.includes(r.escalation_level)))
-        .flatMap((r) => (r.user.email ? [person({ email: r.user.email, name: r.user.name ?? r.user.summary })] : []));
-      return { source: this.name, schedule: schedule.name, people: mergePeople([people]) };
+    return Promise.all(
+      schedules.map(async (schedule) => {
+        const mine = rows.filter((r) => r.schedule?.id === schedule.id);
+        const people =
+          mine.length === 0
+            ? await this.#outsidePolicies(schedule, window)
+            : mine
+                .filter((r) => !this.#levels || this.#levels.includes(r.escalation_level))
+                .map((r) => person({ email: r.user.email, name: r.user.name ?? r.user.summary ?? undefined }));
+        return { source: this.name, schedule: schedule.name, people: mergePeople([people]) };
+      }),
+    );
+  }
+
+  /** Who is on a schedule that /oncalls did not list: in no escalation policy, or nobody on it now. */
+  async #outsidePolicies(schedule: PdSchedule, window: Window): Promise<Person[]> {
+    const path = `/schedules/${encodeURIComponent(schedule.id)}`;
+    if (this.#levels) {
+      // Levels belong to escalation policies: a schedule in none has no level to filter on.
+      const { body } = await this.#http.request<{ schedule?: { escalation_policies?: unknown[] } }>({ url: path });
+      if ((body.schedule?.escalation_policies ?? []).length > 0) return [];
+      throw new ConfigError(
+        `${this.name}: PagerDuty schedule "${schedule.name}" is in no escalation policy, so escalationLevels cannot apply to it`,
+        {
+          hint: "drop escalationLevels from this source, or add the schedule to an escalation policy",
+        },
+      );
+    }
+    const { body } = await this.#http.request({
+      url: `${path}/users`,
+      query: { since: window.since.toISOString(), until: window.until.toISOString() },
     });
+    return expectShape(scheduleUsers, body, `GET ${path}/users`).users.map((u) => person({ email: u.email, name: u.name }));
   }
 
   async #resolve(ref: ScheduleRef): Promise<PdSchedule> {

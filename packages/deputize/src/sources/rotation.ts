@@ -1,16 +1,33 @@
 import { readFile } from "node:fs/promises";
-import { ConfigError, formatIssues, NoInputError } from "@opsguard/core";
+import { ConfigError, decodeUtf8, formatIssues, NoInputError } from "@opsguard/core";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
-import { type Person, person, type ScheduleOnCall } from "../people";
+import { EMAIL_PATTERN, type Person, person, type ScheduleOnCall, UID_PATTERN } from "../people";
 import type { Window } from "../window";
 import type { Source } from "./source";
 
 // 254: the longest address SMTP allows; anything longer is a mistake, not a person.
-const identity = z.string().min(1).max(254);
+// A member is a valid e-mail or a valid uid, nothing else: a newline or a filter character in a
+// name would otherwise forge output lines or widen a directory search.
+const email = z.string().max(254).regex(EMAIL_PATTERN, { message: "not a valid e-mail address" });
+const uid = z.string().max(254).regex(UID_PATTERN, { message: "not a valid uid (letters, digits, '.', '_', '-')" });
+const identity = z
+  .string()
+  .max(254)
+  .refine((v) => (v.includes("@") ? email : uid).safeParse(v).success, {
+    message: "neither a valid e-mail address nor a valid uid",
+  });
 const memberSchema = z.union([
   identity,
-  z.strictObject({ email: identity.optional(), uid: identity.optional(), name: z.string().max(254).optional() }),
+  z.strictObject({
+    email: email.optional(),
+    uid: uid.optional(),
+    name: z
+      .string()
+      .max(254)
+      .regex(/^[^\p{Cc}]*$/u, "control characters")
+      .optional(),
+  }),
 ]);
 
 const localDateTime = z.string().regex(/^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2})?(Z|[+-]\d{2}:\d{2})?$/, {
@@ -59,14 +76,15 @@ export class RotationSource implements Source {
 }
 
 export async function loadRotationFile(file: string): Promise<RotationFile> {
-  let text: string;
+  let bytes: Buffer;
   try {
-    text = await readFile(file, "utf8");
+    bytes = await readFile(file);
   } catch (error) {
     throw new NoInputError(`cannot read rotation file ${file} (${(error as NodeJS.ErrnoException).code ?? "error"})`, {
       hint: "check the path in sources[].file",
     });
   }
+  const text = decodeUtf8(bytes, `rotation file ${file}`);
   let raw: unknown;
   try {
     raw = parseYaml(text);
@@ -114,10 +132,9 @@ export function onCallInWindow(schedule: RotationSchedule, window: Window, where
   const onCall = new Map<string, Person>();
   for (const t of [...points].filter((p) => p <= until)) {
     const covering = overrides.filter((o) => o.start <= t && t < o.end);
-    const atT =
-      covering.length > 0
-        ? covering.map((o) => o.member)
-        : [members[((shiftIndexAt(schedule, t) % members.length) + members.length) % members.length] as Person];
+    const k = shiftIndexAt(schedule, t);
+    // Before the rotation's first shift nobody is on call from it (only an override can be).
+    const atT = covering.length > 0 ? covering.map((o) => o.member) : k < 0 ? [] : [members[k % members.length] as Person];
     for (const p of atT) if (!onCall.has(p.key)) onCall.set(p.key, p);
   }
   return [...onCall.values()];

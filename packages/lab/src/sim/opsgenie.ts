@@ -79,7 +79,10 @@ export class OpsgenieSim extends SimServer {
         ],
       }));
     const parent = { id: schedule.id, name: schedule.name, enabled: schedule.enabled ?? true };
-    return reply(200, { data: { _parent: parent, startDate: iso(start), endDate: iso(end), finalTimeline: { rotations } } });
+    // `expandable` names the timelines `expand=` could add; the contract requires it (BaseResponseWithExpandable)
+    // and https://docs.opsgenie.com/docs/schedule-api#get-schedule-timeline shows it.
+    const data = { _parent: parent, startDate: iso(start), endDate: iso(end), finalTimeline: { rotations } };
+    return reply(200, { data, expandable: ["base", "forwarding", "override"] });
   }
 
   #onCalls(req: SimRequest): SimResponse {

@@ -34,6 +34,8 @@ export interface RecordedRequest {
   headers: IncomingMessage["headers"];
   body: unknown;
   status: number;
+  /** The answer's body as sent (objects before JSON encoding), for contract checks. */
+  response: unknown;
 }
 
 interface Route {
@@ -80,9 +82,10 @@ export class SimServer {
 
   route(method: string, path: string, handler: SimHandler): this {
     const names: string[] = [];
-    const source = path.replace(/[.*+?^${}()|[\]\\]/g, "\\$&").replace(/:([A-Za-z_]+)/g, (_m, name: string) => {
+    // ":name" matches one path segment, "*name" the rest of the path (Vault's secret paths have slashes).
+    const source = path.replace(/[.+?^${}()|[\]\\]/g, "\\$&").replace(/([:*])([A-Za-z_]+)/g, (_m, kind: string, name: string) => {
       names.push(name);
-      return "([^/]+)";
+      return kind === "*" ? "(.+)" : "([^/]+)";
     });
     this.#routes.push({ method: method.toUpperCase(), pattern: new RegExp(`^${source}/?$`), names, handler });
     return this;
@@ -145,6 +148,7 @@ export class SimServer {
       headers: req.headers,
       body: simReq.body,
       status: response.status ?? 200,
+      response: response.body,
     });
     if (response.hang) return;
     if (response.delayMs) await new Promise((resolve) => setTimeout(resolve, response.delayMs));

@@ -320,7 +320,8 @@ export class SlackSim extends SimServer {
       const user = this.#users.get(target);
       if (user) {
         if (user.deleted) return { ok: false, error: "user_disabled" };
-        channelId = `D${user.id.slice(1)}`;
+        // A DM's id: "D" and at least 8 more letters or digits, as Slack's ids are (defs_dm_id in the spec).
+        channelId = `D${user.id.slice(1).padEnd(8, "0")}`;
       } else {
         const channel = this.#visible(this.#findChannel(target));
         if (!channel) return { ok: false, error: "channel_not_found" };

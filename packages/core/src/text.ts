@@ -1,0 +1,51 @@
+import { ConfigError } from "./errors";
+
+/**
+ * Text for a terminal with its control characters made visible: an API error, a schedule or user
+ * name can carry ESC sequences that would recolour, retitle or rewrite the screen. Newlines and tabs
+ * stay (multi-line output); everything else in C0, DEL and C1 becomes \xNN, and the Unicode line
+ * and bidi controls \u{…}.
+ */
+export function escapeControlChars(text: string): string {
+  return text.replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g, (c) => {
+    const code = c.charCodeAt(0);
+    return code <= 0xff ? `\\x${code.toString(16).padStart(2, "0")}` : `\\u{${code.toString(16)}}`;
+  });
+}
+
+/**
+ * Encoded JSON with the characters JSON.stringify leaves raw but a terminal acts on (DEL, C1, line
+ * and bidi controls) written as \uXXXX escapes: the same data, safe to print. They can only occur
+ * inside strings, where the escape is valid JSON.
+ */
+export function terminalSafeJson(json: string): string {
+  return json.replace(
+    /[\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
+}
+
+/**
+ * A file's bytes as UTF-8 text, or a ConfigError naming the first line that is not UTF-8: decoding
+ * with replacement characters would turn a broken byte into a wrong email or name, silently.
+ */
+export function decodeUtf8(bytes: Uint8Array, what: string): string {
+  const decoder = new TextDecoder("utf-8", { fatal: true });
+  try {
+    return decoder.decode(bytes);
+  } catch {
+    let line = 1;
+    let start = 0;
+    for (let i = 0; i < bytes.length; i++) {
+      if (bytes[i] !== 0x0a) continue;
+      try {
+        decoder.decode(bytes.subarray(start, i));
+      } catch {
+        break;
+      }
+      line++;
+      start = i + 1;
+    }
+    throw new ConfigError(`${what} is not valid UTF-8 (line ${line})`, { hint: "save it as UTF-8" });
+  }
+}

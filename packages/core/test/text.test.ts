@@ -1,0 +1,45 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { decodeUtf8, escapeControlChars, readConfigText, redactedJson, Secret } from "../src/index";
+
+describe("escapeControlChars", () => {
+  it("makes terminal controls visible and keeps newlines, tabs and ordinary text", () => {
+    expect(escapeControlChars("a\u001b[31mred\u0007\r\nnext\tcol ü ✓")).toBe("a\\x1b[31mred\\x07\\x0d\nnext\tcol ü ✓");
+    expect(escapeControlChars("\u009b2J \u007f \u202eevil \u2028")).toBe("\\x9b2J \\x7f \\u{202e}evil \\u{2028}");
+  });
+});
+
+describe("redactedJson", () => {
+  it("redacts secrets inside strings before encoding, and escapes what JSON leaves raw", () => {
+    new Secret('pw"with\\quote-1', "test");
+    const json = redactedJson({ error: 'echo pw"with\\quote-1', odd: "\u009b\u2028" });
+    expect(json).not.toContain("pw");
+    expect(JSON.parse(json)).toEqual({ error: "echo [redacted]", odd: "\u009b\u2028" });
+    expect(json).toContain("\\u009b\\u2028");
+  });
+});
+
+describe("decodeUtf8", () => {
+  it("decodes UTF-8 and names the first line that is not", () => {
+    expect(decodeUtf8(Buffer.from("zoë: ✓\n"), "x")).toBe("zoë: ✓\n");
+    const bad = Buffer.concat([Buffer.from("a: 1\nb: 2\nc: al"), Buffer.from([0xff]), Buffer.from("ice\n")]);
+    expect(() => decodeUtf8(bad, "rotation file /r.yaml")).toThrow("rotation file /r.yaml is not valid UTF-8 (line 3)");
+    const truncated = Buffer.from("é").subarray(0, 1);
+    expect(() => decodeUtf8(truncated, "f")).toThrow("f is not valid UTF-8 (line 1)");
+  });
+});
+
+describe("config files", () => {
+  it("a config file that is not UTF-8 is refused with its line, exit 78", () => {
+    const dir = mkdtempSync(join(tmpdir(), "opsguard-utf8-"));
+    try {
+      const path = join(dir, "tool.yaml");
+      writeFileSync(path, Buffer.concat([Buffer.from("ldap:\n  bindDn: cn=r"), Buffer.from([0xc3, 0x28]), Buffer.from("\n")]));
+      expect(() => readConfigText({ tool: "tool", path })).toThrow(`config file ${path} is not valid UTF-8 (line 2)`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
