@@ -13,7 +13,7 @@ if (hot?.kind === "lookup") {
       import("./lookup-command"),
       import("@opsguard/core/report"),
     ]);
-    exitQuietlyOnEpipe();
+    exitQuietlyOnEpipe("authkeys");
     try {
       await runLookupCommand(hot.user, hot.fingerprint, {
         config: hot.config,
