@@ -56,6 +56,7 @@ Config keys (YAML or JSON; the README explains each):
   securityChannel                     channel id for escalations and unmapped users
   directory.ldap, directory.filter    LDAP lookup of the user; {user} is escaped
   directory.slackIdAttribute | directory.emailAttribute | directory.emailDomain, directory.timeZoneAttribute
+  directory.uidAttribute              the entry's canonical user name (default uid); other spellings are escalated
   geoip.city, geoip.asn, geoip.embedded   MaxMind DB files; DB-IP Lite country (CC BY 4.0) is built in
   state.file | state.redis.{url,username,password,caFile,servername,keyPrefix,connectTimeoutMs,commandTimeoutMs,
                importLegacy}   importLegacy: start from the original vpnnotify's vpn:<cn>:lastip keys

@@ -95,6 +95,9 @@ export function historyFromLegacy(legacy: LegacyLogin, geo: GeoIp, policy: Place
  * `deadlineAt` is when this process stops working on an alert (the hook's deadline); without it,
  * each alert gets deadlineMs from when it is started.
  */
+/** The part of the deadline the directory lookup may use; Slack gets the rest. */
+const LDAP_SHARE = 0.4;
+
 export function createNotifier(config: VpnnotifyConfig, log: Logger, deadlineAt?: number): Notifier {
   const slack = createSlackClient(
     { ...config.slack, timeoutMs: config.slack.timeoutMs ?? Math.floor(config.deadlineMs * 0.6) },
@@ -103,7 +106,8 @@ export function createNotifier(config: VpnnotifyConfig, log: Logger, deadlineAt?
   const ldap: LdapClientOptions | undefined = config.directory?.ldap
     ? {
         ...ldapOptionsFromConfig(config.directory.ldap, "directory.ldap"),
-        deadlineMs: Math.min(config.directory.ldap.deadlineMs, config.deadlineMs),
+        // A hung directory must leave time to tell the security channel within the deadline.
+        deadlineMs: Math.min(config.directory.ldap.deadlineMs, Math.floor(config.deadlineMs * LDAP_SHARE)),
       }
     : undefined;
   const geo = new GeoIp({ city: config.geoip.city, asn: config.geoip.asn, embedded: config.geoip.embedded });
