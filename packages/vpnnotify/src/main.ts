@@ -140,7 +140,8 @@ export async function main(argv: readonly string[] = process.argv): Promise<void
   // A typo in the VPN server's hook line must not lock everyone out: runCli printed the problem, the client goes in.
   const call = process.exitCode === ExitCode.USAGE && !process.env[DETACHED_ENV] ? parseHookEnv(process.env, Date.now()) : undefined;
   if (call?.event) {
-    if (call.event.deferredFile) writeFileSync(call.event.deferredFile, "1");
+    const unwritable = answerDeferred(call.event.deferredFile, "1");
+    if (unwritable) process.stderr.write(`vpnnotify: warn: ${unwritable}\n`);
     process.exitCode = ExitCode.OK;
   }
 }
@@ -202,8 +203,9 @@ async function runHook(name: "hook" | HookSource, command: Command): Promise<voi
   } catch (error) {
     // Without a config onFailure is unknown: a broken config must not lock everyone out. It does
     // silence every alert, so the line says so, and the detached worker (no stderr) sends it to syslog.
-    if (event.deferredFile) writeFileSync(event.deferredFile, "1");
+    const unwritable = answerDeferred(event.deferredFile, "1");
     const { log, close } = hookLogger({ level: "error", format: opts.logFormat, detached, facility: "daemon" });
+    if (unwritable) log.warn(unwritable);
     log.error("failed", {
       user: event.user,
       ip: event.ip,
@@ -222,7 +224,8 @@ async function runHook(name: "hook" | HookSource, command: Command): Promise<voi
   const reject = config.onFailure === "reject";
   const deferred = event.deferredFile;
   // With onFailure "accept" the answer is known already: let the client in now.
-  if (deferred && !reject) writeFileSync(deferred, "1");
+  const unwritable = deferred && !reject ? answerDeferred(deferred, "1") : undefined;
+  if (unwritable) log.warn(unwritable);
 
   let failure: Error | undefined;
   const deadlineAt = processDeadline(config);
@@ -238,7 +241,8 @@ async function runHook(name: "hook" | HookSource, command: Command): Promise<voi
     failure = error as Error;
     log.error("failed", { user: event.user, ip: event.ip, reason: describeError(error) });
   }
-  if (deferred && reject) writeFileSync(deferred, failure ? "0" : "1");
+  const unanswered = deferred && reject ? answerDeferred(deferred, failure ? "0" : "1") : undefined;
+  if (unanswered) log.warn(unanswered);
   if (notifier) {
     const n = notifier;
     // Cut off at the deadline while the alert was being spooled: let that local write finish.
@@ -396,4 +400,18 @@ async function runBounded<T>(deadlineAt: number, config: VpnnotifyConfig, work: 
 function exitOf(error: Error): number {
   const code = (error as { exitCode?: number }).exitCode;
   return typeof code === "number" && code !== 0 ? code : ExitCode.UNAVAILABLE;
+}
+
+/**
+ * OpenVPN's deferred answer. A file that cannot be written (permissions, a directory) is one log
+ * line, never a crash: the hook's own failures must not disconnect anyone. Returns that line.
+ */
+function answerDeferred(path: string | undefined, value: "0" | "1"): string | undefined {
+  if (!path) return undefined;
+  try {
+    writeFileSync(path, value);
+    return undefined;
+  } catch (error) {
+    return `cannot write client_connect_deferred_file ${JSON.stringify(path)}: ${describeError(error)}`;
+  }
 }

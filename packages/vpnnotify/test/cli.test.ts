@@ -92,6 +92,18 @@ describe("OpenVPN client-connect", () => {
     expect(slack.messagesTo("U0BOB")).toHaveLength(1);
   });
 
+  it("a deferred file it cannot write (a directory) is one log line and exit 0, and the worker still notifies", async () => {
+    const s = setup();
+    const deferred = mkdtempSync(join(dir, "acf-dir-"));
+    const result = await runCli([], {
+      ...base(s),
+      ...openvpnConnectEnv("bob", PLACES.london.ip, { client_connect_deferred_file: deferred }),
+    });
+    expect(result).toMatchObject({ code: 0, stdout: "" });
+    expect(result.stderr).toMatch(/^vpnnotify: warn: cannot write client_connect_deferred_file ".*acf-dir-.*" \(EISDIR\); .*\n$/);
+    await waitFor(() => slack.messagesTo("U0BOB")[0], 15_000, "the DM");
+  });
+
   it("deferred with onFailure reject: Slack down makes the worker write 0", async () => {
     const s = setup({ onFailure: "reject" });
     const deferred = join(dir, "openvpn_acf_2.tmp");
