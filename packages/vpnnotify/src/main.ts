@@ -10,7 +10,7 @@ import {
   ExitCode,
   type GlobalOptions,
   installWithLauncher,
-  type Logger,
+  Logger,
   loadConfig,
   resolveSecret,
   runCli,
@@ -141,7 +141,15 @@ export async function main(argv: readonly string[] = process.argv): Promise<void
   const call = process.exitCode === ExitCode.USAGE && !process.env[DETACHED_ENV] ? parseHookEnv(process.env, Date.now()) : undefined;
   if (call?.event) {
     const unwritable = answerDeferred(call.event.deferredFile, "1");
-    if (unwritable) process.stderr.write(`vpnnotify: warn: ${unwritable}\n`);
+    // Like a broken config: every call says, in the VPN server's log and in syslog, that alerts are off.
+    const log = new Logger({ tool: "vpnnotify", level: "error", syslog: { facility: "daemon" } });
+    if (unwritable) log.warn(unwritable);
+    log.error("failed", {
+      user: call.event.user,
+      ip: call.event.ip,
+      reason:
+        "the hook line in the VPN server's config is wrong (see above), so NO login is notified until it is fixed (the client was let in)",
+    });
     process.exitCode = ExitCode.OK;
   }
 }
