@@ -327,7 +327,10 @@ async function runStatus(command: Command): Promise<void> {
       `last error: ${JSON.stringify(status.lastError)}${status.lastAttemptAt ? ` at ${new Date(status.lastAttemptAt).toISOString()}` : ""}`,
     );
   }
-  lines.push(`given up: ${status.dead}${status.dead > 0 ? ` (kept in ${join(spool.dir, "dead")})` : ""}`, `spool: ${spool.dir}`);
+  lines.push(`given up: ${status.dead}${status.dead > 0 ? ` (kept in ${join(spool.dir, "dead")})` : ""}`);
+  // status only looks; the next flush or hook run moves these to dead/.
+  if (status.unreadable) lines.push(`unreadable: ${status.unreadable} (the next flush moves them to dead/)`);
+  lines.push(`spool: ${spool.dir}`);
   process.stdout.write(`${lines.join("\n")}\n`);
 }
 
@@ -338,6 +341,7 @@ function statusJson(status: SpoolStatus): Record<string, unknown> {
     lastError: status.lastError ?? null,
     lastAttemptAt: status.lastAttemptAt === undefined ? null : new Date(status.lastAttemptAt).toISOString(),
     gaveUp: status.dead,
+    unreadable: status.unreadable ?? 0,
   };
 }
 
