@@ -1,6 +1,7 @@
 import {
   compileFilterTemplate,
   describeError,
+  ExitCode,
   type FilterTemplate,
   type LdapClientOptions,
   type LdapEntry,
@@ -108,7 +109,10 @@ export class SlackDirectory {
       return { slackId: found.id, ...(zone ? { timeZone: zone } : {}) };
     } catch (error) {
       if (error instanceof SlackNotFoundError) return { problem: "no Slack user has the directory's email address" };
-      return { problem: `Slack user lookup failed: ${describeError(error)}`, retry: true };
+      // Only an outage is worth looking up again; a request Slack refuses (4xx) would be refused again.
+      const code = (error as { exitCode?: number }).exitCode;
+      const retry = code === ExitCode.UNAVAILABLE || code === ExitCode.TEMP_FAIL;
+      return { problem: `Slack user lookup failed: ${describeError(error)}`, ...(retry ? { retry } : {}) };
     }
   }
 }
