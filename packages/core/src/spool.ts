@@ -54,6 +54,8 @@ export interface SpoolStatus {
   lastAttemptAt?: number;
   /** Entries given up on (in dead/). */
   dead: number;
+  /** Entry files that cannot be read back (the next drain moves them to dead/); only when there are any. */
+  unreadable?: number;
 }
 
 export interface DrainResult {
@@ -179,8 +181,11 @@ export class Spool<T> {
     return false;
   }
 
-  /** Pending entries, oldest first. An unreadable one moves to dead/ with a warning instead of blocking the rest. */
-  async list(): Promise<SpoolEntry<T>[]> {
+  /**
+   * Pending entries, oldest first. An unreadable one moves to dead/ with a warning instead of
+   * blocking the rest; with `readOnly` (a status look) nothing is moved or cleaned, only counted.
+   */
+  async list(options: { readOnly?: boolean; unreadable?: string[] } = {}): Promise<SpoolEntry<T>[]> {
     const names = await this.#names();
     const entries: SpoolEntry<T>[] = [];
     for (const name of names.filter((n) => ENTRY.test(n)).sort()) {
@@ -197,12 +202,14 @@ export class Spool<T> {
         entries.push(problem);
         continue;
       }
+      options.unreadable?.push(name);
+      if (options.readOnly) continue;
       await ensurePrivateDir(join(this.dir, "dead"));
       await rename(path, join(this.dir, "dead", `${name}.corrupt`)).catch(() => {});
       this.#opts.log?.warn("spooled message is unreadable; moved it to dead/", { file: path, problem });
     }
     // Temp files of writers killed mid-write (their pid is gone).
-    for (const name of names) {
+    for (const name of options.readOnly ? [] : names) {
       const target = TEMP.exec(name)?.[1];
       if (target) await removeOrphanedTemps(join(this.dir, target));
     }
@@ -210,7 +217,8 @@ export class Spool<T> {
   }
 
   async status(): Promise<SpoolStatus> {
-    const entries = await this.list();
+    const unreadable: string[] = [];
+    const entries = await this.list({ readOnly: true, unreadable });
     const dead = (await readdir(join(this.dir, "dead")).catch(() => [] as string[])).length;
     const now = Date.now();
     const last = entries
@@ -223,6 +231,7 @@ export class Spool<T> {
       ...(lastError ? { lastError } : {}),
       ...(last?.lastAttemptAt ? { lastAttemptAt: last.lastAttemptAt } : {}),
       dead,
+      ...(unreadable.length > 0 ? { unreadable: unreadable.length } : {}),
     };
   }
 

@@ -84,4 +84,12 @@ describe("Spool", () => {
     expect(seen).toEqual(["good"]);
     expect(readdirSync(join(s.dir, "dead"))).toEqual(["1000-deadbeef.json.corrupt"]);
   });
+
+  it("status only looks: an unreadable file is counted, not moved", async () => {
+    const s = spool();
+    await s.add({ text: "good" }, Date.now() - 1);
+    writeFileSync(join(s.dir, "1000-deadbeef.json"), '{"id": "trunc');
+    expect(await s.status()).toMatchObject({ pending: 1, dead: 0, unreadable: 1 });
+    expect(readdirSync(s.dir)).toContain("1000-deadbeef.json");
+  });
 });

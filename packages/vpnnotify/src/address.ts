@@ -33,12 +33,16 @@ const lists = SPECIAL.map(([net, prefix, type, label]) => {
 /** The canonical text of an address (IPv4-mapped IPv6 becomes IPv4); undefined when it is not an IP address. */
 export function normalizeIp(text: string): string | undefined {
   const value = text.trim().replace(/^\[|\]$/g, "");
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(value);
-  if (mapped?.[1] && isIP(mapped[1]) === 4) return mapped[1];
   const family = isIP(value);
   if (family === 4) return value;
-  if (family === 6) return formatIpv6(expandIpv6(value));
-  return undefined;
+  if (family !== 6) return undefined;
+  const groups = expandIpv6(value);
+  // IPv4-mapped (::ffff:a.b.c.d, also written in hex, ::ffff:0509:0103) is that IPv4 client.
+  if (groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff) {
+    const [hi = 0, lo = 0] = groups.slice(6);
+    return [hi >> 8, hi & 0xff, lo >> 8, lo & 0xff].join(".");
+  }
+  return formatIpv6(groups);
 }
 
 /** A label such as "private network" for addresses that are not on the public internet. */

@@ -1,4 +1,4 @@
-import { describeError, type Spool } from "@opsguard/core";
+import { describeError, SlackApiError, type Spool } from "@opsguard/core";
 import { z } from "zod";
 import type { Recipient } from "./directory";
 import type { VpnEvent } from "./event";
@@ -18,8 +18,10 @@ export interface AlertJob {
   geo: GeoInfo;
   decision: Decision;
   recipient?: { slackId: string; timeZone?: string | undefined };
-  /** Message timestamps of the parts delivered. */
-  sent: { dm?: string; security?: string };
+  /** Message timestamps of the parts delivered; `refused` tells security the DM was refused. */
+  sent: { dm?: string; security?: string; refused?: string };
+  /** Slack refused the DM for good (its error code): security is told instead, the DM not retried. */
+  dmRefused?: string;
   /** The user answered "No, it wasn't me" (Slack user id, epoch ms): this job escalates that. */
   disowned?: { by: string; at: number };
 }
@@ -80,7 +82,8 @@ export const alertJobSchema: z.ZodType<AlertJob> = z.object({
     previous: lastLogin.optional(),
   }),
   recipient: z.object({ slackId: z.string(), timeZone: z.string().optional() }).optional(),
-  sent: z.object({ dm: z.string().optional(), security: z.string().optional() }),
+  sent: z.object({ dm: z.string().optional(), security: z.string().optional(), refused: z.string().optional() }),
+  dmRefused: z.string().optional(),
   disowned: z.object({ by: z.string(), at: z.number() }).optional(),
 }) as unknown as z.ZodType<AlertJob>;
 
@@ -90,6 +93,8 @@ export interface Delivery {
   wantsDm: boolean;
   wantsSecurity: boolean;
   dmSent: boolean;
+  /** The user could not be looked up right now: the DM is still owed (kept in the spool). */
+  dmOwed: boolean;
   securitySent: boolean;
   /** Everything that was due went out. */
   complete: boolean;
@@ -114,11 +119,18 @@ export interface DeliverOptions {
  */
 export async function deliverAlert(job: AlertJob, n: Notifier, options: DeliverOptions): Promise<Delivery> {
   const recipient = job.recipient ?? options.recipient ?? (await n.directory.find(job.event.user));
-  if ("slackId" in recipient) job.recipient = recipient;
-  const flags = [...(job.disowned ? ["the user answered that this login was NOT them"] : []), ...securityReasons(job.decision, recipient)];
-  const wantsDm = job.decision.notify && "slackId" in recipient;
+  if ("slackId" in recipient)
+    job.recipient = { slackId: recipient.slackId, ...(recipient.timeZone ? { timeZone: recipient.timeZone } : {}) };
+  // The lookup itself failed: the user may exist, so the DM stays owed (the spool looks them up again).
+  const dmOwed = job.decision.notify && "problem" in recipient && recipient.retry === true;
+  const flags = [
+    ...(job.disowned ? ["the user answered that this login was NOT them"] : []),
+    ...securityReasons(job.decision, recipient),
+    ...nameReasons(job.event.user, "uid" in recipient ? recipient.uid : undefined),
+  ];
+  const wantsDm = job.decision.notify && "slackId" in recipient && !job.dmRefused;
   const wantsSecurity = flags.length > 0 && (job.decision.notify || job.decision.suspicious);
-  const context = {
+  const contextOf = (why: string[]) => ({
     ...messageContext({
       event: job.event,
       ip: job.event.ip,
@@ -129,23 +141,28 @@ export async function deliverAlert(job: AlertJob, n: Notifier, options: DeliverO
       defaultTimeZone: n.timeZone,
       ...(options.late ? { delayedMs: Date.now() - job.event.time } : {}),
     }),
-    flags: flags.join("; "),
-  };
+    flags: why.join("; "),
+  });
 
-  const errors: string[] = [];
+  const errors: string[] = dmOwed && "problem" in recipient ? [`the DM waits for the user's lookup: ${recipient.problem}`] : [];
+  let refusal: string | undefined;
   // One write at a time: two parts finishing together must not overwrite each other's record.
   let saving = Promise.resolve();
-  const send = async (part: "dm" | "security", channel: string, text: string, blocks?: unknown[]): Promise<boolean> => {
+  const record = () => {
+    saving = saving.then(options.save).catch((error: unknown) => {
+      errors.push(`cannot record the delivery in the spool: ${describeError(error)}`);
+    });
+    return saving;
+  };
+  const send = async (part: keyof AlertJob["sent"], channel: string, text: string, blocks?: unknown[]): Promise<boolean> => {
     if (job.sent[part]) return true;
     try {
       const sent = await n.slack.postMessage({ channel, text, ...(blocks ? { blocks } : {}), unfurl_links: false, unfurl_media: false });
       job.sent[part] = sent.ts;
-      saving = saving.then(options.save).catch((error: unknown) => {
-        errors.push(`cannot record the delivery in the spool: ${describeError(error)}`);
-      });
-      await saving;
+      await record();
       return true;
     } catch (error) {
+      if (part === "dm" && error instanceof SlackApiError && DM_REFUSALS.has(error.code)) refusal = error.code;
       errors.push(describeError(error));
       return false;
     }
@@ -154,30 +171,65 @@ export async function deliverAlert(job: AlertJob, n: Notifier, options: DeliverO
   const sendDm = (slackId: string, text: string) =>
     send("dm", slackId, text, n.answerButtons ? answerBlocks(text, answerOf(job, slackId)) : undefined);
   const [dmSent, securitySent] = await Promise.all([
-    wantsDm && "slackId" in recipient ? sendDm(recipient.slackId, n.templates.user.render(context)) : false,
-    wantsSecurity ? send("security", n.securityChannel, n.templates.security.render(context)) : false,
+    wantsDm && "slackId" in recipient ? sendDm(recipient.slackId, n.templates.user.render(contextOf(flags))) : false,
+    wantsSecurity ? send("security", n.securityChannel, n.templates.security.render(contextOf(flags))) : false,
   ]);
-  const told = wantsDm ? dmSent : securitySent;
+  if (refusal) {
+    // Slack will never deliver this DM (account disabled, a bot…): nobody can be told but security.
+    job.dmRefused = refusal;
+    errors.pop();
+    await record();
+  }
+  const refusalFlag = job.dmRefused ? [`nobody to tell: Slack refused the direct message (${job.dmRefused})`] : [];
+  const refusalSent =
+    refusalFlag.length > 0 &&
+    (await send("refused", n.securityChannel, n.templates.security.render(contextOf([...refusalFlag, ...flags]))));
+  const dmDue = wantsDm && !job.dmRefused;
+  const told = !dmOwed && (job.dmRefused ? refusalSent : dmDue ? dmSent : securitySent);
   let stateError: string | undefined;
   if (told && job.decision.keys.length > 0) {
     try {
-      await n.store.update(job.event.user, (history) => markTold(history, job.decision.keys, job.event.time));
+      await n.store.update(historyKey(job.event.user), (history) => markTold(history, job.decision.keys, job.event.time));
     } catch (error) {
       stateError = describeError(error);
     }
   }
   return {
     recipient,
-    flags,
-    wantsDm,
-    wantsSecurity,
+    flags: [...refusalFlag, ...flags],
+    wantsDm: dmDue || dmOwed,
+    wantsSecurity: wantsSecurity || refusalFlag.length > 0,
     dmSent,
-    securitySent,
-    complete: (!wantsDm || dmSent) && (!wantsSecurity || securitySent),
+    dmOwed,
+    securitySent: securitySent || refusalSent,
+    complete: !dmOwed && (!dmDue || dmSent) && (!wantsSecurity || securitySent) && (!job.dmRefused || refusalSent),
     told,
     errors,
     ...(stateError ? { stateError } : {}),
   };
+}
+
+/**
+ * chat.postMessage errors that mean this user can never get a DM, so retrying is pointless
+ * (https://docs.slack.dev/reference/methods/chat.postMessage, "Errors"). Errors about our own
+ * token (account_inactive, invalid_auth…) are not here: once the token is fixed the DM goes out.
+ */
+const DM_REFUSALS = new Set(["user_disabled", "user_not_found", "channel_not_found", "cannot_dm_bot", "is_archived"]);
+
+/**
+ * The key of a user's history: OpenVPN, LDAP's caseIgnoreMatch and Slack's email lookup treat
+ * "Alice", " alice" and "alice" as one person, so their logins share one memory of places.
+ */
+export function historyKey(user: string): string {
+  return user.normalize("NFC").trim().replace(/\s+/g, " ").toLowerCase();
+}
+
+/** A login under a spelling other than the user's canonical name (the directory's, or the normalised one). */
+function nameReasons(user: string, uid: string | undefined): string[] {
+  const canonical = uid ?? historyKey(user);
+  return user === canonical
+    ? []
+    : [`user name ${cutField(JSON.stringify(user))} is not the canonical ${cutField(JSON.stringify(canonical))}`];
 }
 
 export type AlertSpool = Spool<AlertJob>;

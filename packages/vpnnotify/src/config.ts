@@ -63,6 +63,8 @@ export const configSchema = z.strictObject({
       ldap: ldapConnectionSchema.optional(),
       /** RFC 4515 filter with {user}; the value is escaped. */
       filter: z.string().default("(&(objectClass=inetOrgPerson)(uid={user}))"),
+      /** Attribute holding the user's canonical name: a login under any other spelling is escalated. */
+      uidAttribute: z.string().min(1).default("uid"),
       /** Attribute holding the Slack user id (U…/W…). */
       slackIdAttribute: z.string().min(1).optional(),
       /** Attribute holding an email address to look up with users.lookupByEmail. */

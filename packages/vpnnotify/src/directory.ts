@@ -1,6 +1,7 @@
 import {
   compileFilterTemplate,
   describeError,
+  ExitCode,
   type FilterTemplate,
   type LdapClientOptions,
   type LdapEntry,
@@ -12,8 +13,12 @@ import {
 import type { VpnnotifyConfig } from "./config";
 import { isTimeZone } from "./time-zone";
 
-/** Who to tell about a VPN user's login, or why nobody can be told. */
-export type Recipient = { slackId: string; timeZone?: string } | { problem: string };
+/**
+ * Who to tell about a VPN user's login, or why nobody can be told. `retry`: the lookup itself
+ * failed (LDAP or Slack down or hung), so the user may well exist and is still owed the DM.
+ * `uid`: the directory entry's own name for the user (its canonical form).
+ */
+export type Recipient = { slackId: string; timeZone?: string; uid?: string } | { problem: string; retry?: boolean; uid?: string };
 
 type DirectoryConfig = NonNullable<VpnnotifyConfig["directory"]>;
 
@@ -48,28 +53,32 @@ export class SlackDirectory {
   }
 
   async #fromLdap(user: string, config: DirectoryConfig, ldap: LdapClientOptions, filter: FilterTemplate): Promise<Recipient> {
-    const attributes = [config.slackIdAttribute, config.emailAttribute, config.timeZoneAttribute].filter((a): a is string => !!a);
+    const attributes = [config.uidAttribute, config.slackIdAttribute, config.emailAttribute, config.timeZoneAttribute].filter(
+      (a): a is string => !!a,
+    );
     let list: LdapEntry[];
     try {
       list = await withLdap({ ...ldap, log: this.#log }, (client) =>
         client.search(config.ldap?.baseDn ?? "", { filter: filter.fill({ user }), attributes, sizeLimit: 2, pageSize: 0 }),
       );
     } catch (error) {
-      return { problem: `directory lookup failed: ${describeError(error)}` };
+      return { problem: `directory lookup failed: ${describeError(error)}`, retry: true };
     }
     if (list.length === 0) return { problem: "unknown user: not in the directory" };
     if (list.length > 1) return { problem: "ambiguous user: several directory entries match" };
     const entry = list[0]!;
+    const uid = entry.first(config.uidAttribute);
+    const named = <R extends Recipient>(r: R): R => (uid ? { ...r, uid } : r);
     const timeZone = config.timeZoneAttribute ? entry.first(config.timeZoneAttribute) : undefined;
     const slackId = config.slackIdAttribute ? entry.first(config.slackIdAttribute) : undefined;
     if (slackId) {
-      if (!/^[UW][A-Z0-9]+$/.test(slackId)) return { problem: `${config.slackIdAttribute} is not a Slack user id` };
+      if (!/^[UW][A-Z0-9]+$/.test(slackId)) return named({ problem: `${config.slackIdAttribute} is not a Slack user id` });
       const zone = isTimeZone(timeZone) ? timeZone : await this.#slackTimeZone(slackId);
-      return { slackId, ...(zone ? { timeZone: zone } : {}) };
+      return named({ slackId, ...(zone ? { timeZone: zone } : {}) });
     }
     const email = config.emailAttribute ? entry.first(config.emailAttribute) : undefined;
-    if (email) return this.#byEmail(email, isTimeZone(timeZone) ? timeZone : undefined);
-    return { problem: "no Slack mapping in the directory entry" };
+    if (email) return named(await this.#byEmail(email, isTimeZone(timeZone) ? timeZone : undefined));
+    return named({ problem: "no Slack mapping in the directory entry" });
   }
 
   /**
@@ -100,7 +109,10 @@ export class SlackDirectory {
       return { slackId: found.id, ...(zone ? { timeZone: zone } : {}) };
     } catch (error) {
       if (error instanceof SlackNotFoundError) return { problem: "no Slack user has the directory's email address" };
-      return { problem: `Slack user lookup failed: ${describeError(error)}` };
+      // Only an outage is worth looking up again; a request Slack refuses (4xx) would be refused again.
+      const code = (error as { exitCode?: number }).exitCode;
+      const retry = code === ExitCode.UNAVAILABLE || code === ExitCode.TEMP_FAIL;
+      return { problem: `Slack user lookup failed: ${describeError(error)}`, ...(retry ? { retry } : {}) };
     }
   }
 }

@@ -35,11 +35,26 @@ export function runHookFastPath(
   if (!event) return true;
   const { writeFileSync } = process.getBuiltinModule("node:fs");
   const { spawn } = process.getBuiltinModule("node:child_process");
-  if (event.deferredFile) writeFileSync(event.deferredFile, "2");
+  const workerEnv: Record<string, string | undefined> = { ...env, VPNNOTIFY_DETACHED: "1" };
+  let deferred = event.deferredFile;
+  if (deferred) {
+    try {
+      writeFileSync(deferred, "2");
+    } catch (error) {
+      // Not deferred then: exit 0 lets the client in now, and the worker only notifies. A stack
+      // trace and exit 1 here would make OpenVPN reject the client.
+      const why = (error as NodeJS.ErrnoException).code ?? String(error);
+      process.stderr.write(
+        `vpnnotify: warn: cannot write client_connect_deferred_file ${JSON.stringify(deferred)} (${why}); the client goes in without waiting\n`,
+      );
+      deferred = undefined;
+      delete workerEnv.client_connect_deferred_file;
+    }
+  }
   const child = spawn(process.execPath, [...process.execArgv, script, ...args], {
     detached: true,
     stdio: "ignore",
-    env: { ...env, VPNNOTIFY_DETACHED: "1" },
+    env: workerEnv,
   });
   child.on("spawn", () => {
     child.unref();
@@ -50,7 +65,9 @@ export function runHookFastPath(
   });
   child.on("error", (error: Error) => {
     // No worker, no notification; the login itself must still go through.
-    if (event.deferredFile) writeFileSync(event.deferredFile, "1");
+    try {
+      if (deferred) writeFileSync(deferred, "1");
+    } catch {}
     process.stderr.write(`vpnnotify: failed user=${event.user} ip=${event.ip} reason="cannot start the worker: ${error.message}"\n`);
   });
   return true;

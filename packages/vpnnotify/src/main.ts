@@ -10,7 +10,7 @@ import {
   ExitCode,
   type GlobalOptions,
   installWithLauncher,
-  type Logger,
+  Logger,
   loadConfig,
   resolveSecret,
   runCli,
@@ -57,6 +57,7 @@ Config keys (YAML or JSON; the README explains each):
   securityChannel                     channel id for escalations and unmapped users
   directory.ldap, directory.filter    LDAP lookup of the user; {user} is escaped
   directory.slackIdAttribute | directory.emailAttribute | directory.emailDomain, directory.timeZoneAttribute
+  directory.uidAttribute              the entry's canonical user name (default uid); other spellings are escalated
   geoip.city, geoip.asn, geoip.embedded   MaxMind DB files; DB-IP Lite country (CC BY 4.0) is built in
   state.file | state.redis.{url,username,password,caFile,servername,keyPrefix,connectTimeoutMs,commandTimeoutMs,
                importLegacy}   importLegacy: start from the original vpnnotify's vpn:<cn>:lastip keys
@@ -141,7 +142,16 @@ export async function main(argv: readonly string[] = process.argv): Promise<void
   // A typo in the VPN server's hook line must not lock everyone out: runCli printed the problem, the client goes in.
   const call = process.exitCode === ExitCode.USAGE && !process.env[DETACHED_ENV] ? parseHookEnv(process.env, Date.now()) : undefined;
   if (call?.event) {
-    if (call.event.deferredFile) writeFileSync(call.event.deferredFile, "1");
+    const unwritable = answerDeferred(call.event.deferredFile, "1");
+    // Like a broken config: every call says, in the VPN server's log and in syslog, that alerts are off.
+    const log = new Logger({ tool: "vpnnotify", level: "error", syslog: { facility: "daemon" } });
+    if (unwritable) log.warn(unwritable);
+    log.error("failed", {
+      user: call.event.user,
+      ip: call.event.ip,
+      reason:
+        "the hook line in the VPN server's config is wrong (see above), so NO login is notified until it is fixed (the client was let in)",
+    });
     process.exitCode = ExitCode.OK;
   }
 }
@@ -203,8 +213,9 @@ async function runHook(name: "hook" | HookSource, command: Command): Promise<voi
   } catch (error) {
     // Without a config onFailure is unknown: a broken config must not lock everyone out. It does
     // silence every alert, so the line says so, and the detached worker (no stderr) sends it to syslog.
-    if (event.deferredFile) writeFileSync(event.deferredFile, "1");
+    const unwritable = answerDeferred(event.deferredFile, "1");
     const { log, close } = hookLogger({ level: "error", format: opts.logFormat, detached, facility: "daemon" });
+    if (unwritable) log.warn(unwritable);
     log.error("failed", {
       user: event.user,
       ip: event.ip,
@@ -223,7 +234,8 @@ async function runHook(name: "hook" | HookSource, command: Command): Promise<voi
   const reject = config.onFailure === "reject";
   const deferred = event.deferredFile;
   // With onFailure "accept" the answer is known already: let the client in now.
-  if (deferred && !reject) writeFileSync(deferred, "1");
+  const unwritable = deferred && !reject ? answerDeferred(deferred, "1") : undefined;
+  if (unwritable) log.warn(unwritable);
 
   let failure: Error | undefined;
   const deadlineAt = processDeadline(config);
@@ -239,7 +251,8 @@ async function runHook(name: "hook" | HookSource, command: Command): Promise<voi
     failure = error as Error;
     log.error("failed", { user: event.user, ip: event.ip, reason: describeError(error) });
   }
-  if (deferred && reject) writeFileSync(deferred, failure ? "0" : "1");
+  const unanswered = deferred && reject ? answerDeferred(deferred, failure ? "0" : "1") : undefined;
+  if (unanswered) log.warn(unanswered);
   if (notifier) {
     const n = notifier;
     // Cut off at the deadline while the alert was being spooled: let that local write finish.
@@ -316,7 +329,10 @@ async function runStatus(command: Command): Promise<void> {
       `last error: ${JSON.stringify(status.lastError)}${status.lastAttemptAt ? ` at ${new Date(status.lastAttemptAt).toISOString()}` : ""}`,
     );
   }
-  lines.push(`given up: ${status.dead}${status.dead > 0 ? ` (kept in ${join(spool.dir, "dead")})` : ""}`, `spool: ${spool.dir}`);
+  lines.push(`given up: ${status.dead}${status.dead > 0 ? ` (kept in ${join(spool.dir, "dead")})` : ""}`);
+  // status only looks; the next flush or hook run moves these to dead/.
+  if (status.unreadable) lines.push(`unreadable: ${status.unreadable} (the next flush moves them to dead/)`);
+  lines.push(`spool: ${spool.dir}`);
   process.stdout.write(`${lines.join("\n")}\n`);
 }
 
@@ -327,6 +343,7 @@ function statusJson(status: SpoolStatus): Record<string, unknown> {
     lastError: status.lastError ?? null,
     lastAttemptAt: status.lastAttemptAt === undefined ? null : new Date(status.lastAttemptAt).toISOString(),
     gaveUp: status.dead,
+    unreadable: status.unreadable ?? 0,
   };
 }
 
@@ -397,4 +414,18 @@ async function runBounded<T>(deadlineAt: number, config: VpnnotifyConfig, work: 
 function exitOf(error: Error): number {
   const code = (error as { exitCode?: number }).exitCode;
   return typeof code === "number" && code !== 0 ? code : ExitCode.UNAVAILABLE;
+}
+
+/**
+ * OpenVPN's deferred answer. A file that cannot be written (permissions, a directory) is one log
+ * line, never a crash: the hook's own failures must not disconnect anyone. Returns that line.
+ */
+function answerDeferred(path: string | undefined, value: "0" | "1"): string | undefined {
+  if (!path) return undefined;
+  try {
+    writeFileSync(path, value);
+    return undefined;
+  } catch (error) {
+    return `cannot write client_connect_deferred_file ${JSON.stringify(path)}: ${describeError(error)}`;
+  }
 }

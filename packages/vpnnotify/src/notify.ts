@@ -1,6 +1,6 @@
 import { DataError, describeError, type Logger, type SlackClient, type SpoolEntry, UnavailableError } from "@opsguard/core";
 import { networkOf, normalizeIp } from "./address";
-import { type AlertJob, type AlertSpool, deliverAlert } from "./alert";
+import { type AlertJob, type AlertSpool, type Delivery, deliverAlert, historyKey } from "./alert";
 import type { SlackDirectory } from "./directory";
 import type { VpnEvent } from "./event";
 import { type GeoInfo, type GeoIp, placeName } from "./geoip";
@@ -85,7 +85,7 @@ export async function handleConnect(event: VpnEvent, n: Notifier): Promise<Outco
   let decision: Decision | undefined;
   let stateError: string | undefined;
   try {
-    await n.store.update(event.user, (history) => {
+    await n.store.update(historyKey(event.user), (history) => {
       decision = decide(history, login, n.policy);
       return recordLogin(history, login, decision, n.policy, leaseUntil);
     });
@@ -120,7 +120,7 @@ export async function handleConnect(event: VpnEvent, n: Notifier): Promise<Outco
   });
   if (!delivery.told && !stateError) {
     // Let the next login from here try again instead of waiting out this worker's lease.
-    await n.store.update(event.user, (history) => releaseLease(history, final.keys, leaseUntil)).catch(() => {});
+    await n.store.update(historyKey(event.user), (history) => releaseLease(history, final.keys, leaseUntil)).catch(() => {});
   }
   let kept: string | undefined;
   if (spooled) {
@@ -133,7 +133,7 @@ export async function handleConnect(event: VpnEvent, n: Notifier): Promise<Outco
   }
 
   const outcome: Outcome = {
-    verdict: verdictOf(final, delivery.wantsDm, delivery.dmSent, delivery.wantsSecurity, delivery.securitySent),
+    verdict: verdictOf(final, delivery),
     ...base,
     ...(delivery.dmSent && delivery.recipient && "slackId" in delivery.recipient ? { dm: delivery.recipient.slackId } : {}),
     ...(delivery.securitySent ? { securityChannel: n.securityChannel } : {}),
@@ -188,7 +188,7 @@ export async function handleDisconnect(event: VpnEvent, n: Pick<Notifier, "store
   const ip = normalizeIp(event.ip) ?? event.ip;
   let stateError: string | undefined;
   try {
-    await n.store.update(event.user, (history) => recordSessionEnd(history, ip, event.time));
+    await n.store.update(historyKey(event.user), (history) => recordSessionEnd(history, ip, event.time));
   } catch (error) {
     stateError = describeError(error);
   }
@@ -221,8 +221,10 @@ function lookup(n: Notifier, ip: string): GeoInfo {
   }
 }
 
-function verdictOf(decision: Decision, wantsDm: boolean, dmSent: boolean, wantsSecurity: boolean, securitySent: boolean): Verdict {
-  if ((wantsDm && !dmSent) || (wantsSecurity && !securitySent)) return "failed";
+function verdictOf(decision: Decision, d: Delivery): Verdict {
+  const { wantsDm, dmSent, wantsSecurity, securitySent } = d;
+  // A DM owed because the user could not be looked up is spooled; security heard of it meanwhile.
+  if ((wantsDm && !dmSent && !(d.dmOwed && securitySent)) || (wantsSecurity && !securitySent)) return "failed";
   if (securitySent) return "escalated";
   if (dmSent) return "notified";
   return decision.notify ? "failed" : "suppressed";

@@ -1,4 +1,4 @@
-import { createWriteStream, readFileSync } from "node:fs";
+import { closeSync, constants, createWriteStream, fstatSync, openSync, readFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { dirname, join } from "node:path";
 import {
@@ -95,6 +95,9 @@ export function historyFromLegacy(legacy: LegacyLogin, geo: GeoIp, policy: Place
  * `deadlineAt` is when this process stops working on an alert (the hook's deadline); without it,
  * each alert gets deadlineMs from when it is started.
  */
+/** The part of the deadline the directory lookup may use; Slack gets the rest. */
+const LDAP_SHARE = 0.4;
+
 export function createNotifier(config: VpnnotifyConfig, log: Logger, deadlineAt?: number): Notifier {
   const slack = createSlackClient(
     { ...config.slack, timeoutMs: config.slack.timeoutMs ?? Math.floor(config.deadlineMs * 0.6) },
@@ -103,7 +106,8 @@ export function createNotifier(config: VpnnotifyConfig, log: Logger, deadlineAt?
   const ldap: LdapClientOptions | undefined = config.directory?.ldap
     ? {
         ...ldapOptionsFromConfig(config.directory.ldap, "directory.ldap"),
-        deadlineMs: Math.min(config.directory.ldap.deadlineMs, config.deadlineMs),
+        // A hung directory must leave time to tell the security channel within the deadline.
+        deadlineMs: Math.min(config.directory.ldap.deadlineMs, Math.floor(config.deadlineMs * LDAP_SHARE)),
       }
     : undefined;
   const geo = new GeoIp({ city: config.geoip.city, asn: config.geoip.asn, embedded: config.geoip.embedded });
@@ -127,16 +131,32 @@ export function createNotifier(config: VpnnotifyConfig, log: Logger, deadlineAt?
   };
 }
 
+/** Far above any useful message (Slack keeps 4,000 characters), far below what could stall a worker. */
+const MAX_TEMPLATE_BYTES = 64 * 1024;
+
 /** A template from the config, or from the file it names (compiled, so a mistake is a config error), or the default. */
 function template(inline: string | undefined, file: string | undefined, fallback: string, key: string): Template {
   if (!file) return compileTemplate(inline ?? fallback, TEMPLATE_NAMES, key);
   let source: string;
+  let fd: number | undefined;
   try {
-    source = readFileSync(file, "utf8");
+    // Non-blocking open: a FIFO must not hang the worker before its deadline can even start.
+    fd = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK);
+    const stat = fstatSync(fd);
+    if (!stat.isFile()) throw new ConfigError(`${key}File: ${file} is not a regular file`, { hint: "point it at a template file" });
+    if (stat.size > MAX_TEMPLATE_BYTES) {
+      throw new ConfigError(`${key}File: ${file} is larger than ${MAX_TEMPLATE_BYTES} bytes`, {
+        hint: "a Slack message is at most 4,000 characters",
+      });
+    }
+    source = readFileSync(fd, "utf8");
   } catch (error) {
+    if (error instanceof ConfigError) throw error;
     throw new ConfigError(`${key}File: cannot read ${file} (${(error as NodeJS.ErrnoException).code ?? "error"})`, {
       hint: "check the path and that the VPN server's script user may read it",
     });
+  } finally {
+    if (fd !== undefined) closeSync(fd);
   }
   // A file's trailing newline is not part of the message.
   return compileTemplate(source.replace(/\r?\n$/, ""), TEMPLATE_NAMES, `${key}File (${file})`);

@@ -92,6 +92,18 @@ describe("OpenVPN client-connect", () => {
     expect(slack.messagesTo("U0BOB")).toHaveLength(1);
   });
 
+  it("a deferred file it cannot write (a directory) is one log line and exit 0, and the worker still notifies", async () => {
+    const s = setup();
+    const deferred = mkdtempSync(join(dir, "acf-dir-"));
+    const result = await runCli([], {
+      ...base(s),
+      ...openvpnConnectEnv("bob", PLACES.london.ip, { client_connect_deferred_file: deferred }),
+    });
+    expect(result).toMatchObject({ code: 0, stdout: "" });
+    expect(result.stderr).toMatch(/^vpnnotify: warn: cannot write client_connect_deferred_file ".*acf-dir-.*" \(EISDIR\); .*\n$/);
+    await waitFor(() => slack.messagesTo("U0BOB")[0], 15_000, "the DM");
+  });
+
   it("deferred with onFailure reject: Slack down makes the worker write 0", async () => {
     const s = setup({ onFailure: "reject" });
     const deferred = join(dir, "openvpn_acf_2.tmp");
@@ -223,10 +235,24 @@ describe("setup mistakes never disconnect a client", () => {
     const s = setup();
     const deferred = join(dir, "deferred-typo");
     const env = openvpnConnectEnv("alice", PLACES.london.ip, { client_connect_deferred_file: deferred });
-    const result = await runCli(["--wiat"], { ...base(s), ...env });
-    expect(result.code).toBe(0);
-    expect(result.stderr).toBe("vpnnotify: unknown option '--wiat' (Did you mean --wait?) (see vpnnotify --help)\n");
-    expect(readFileSync(deferred, "utf8")).toBe("1");
+    const syslog = await syslogServer();
+    try {
+      const result = await runCli(["--wiat"], { ...base(s), PATH: syslog.path, ...env });
+      expect(result.code).toBe(0);
+      const [usage, alertsOff, ...rest] = result.stderr.split("\n");
+      expect(usage).toBe("vpnnotify: unknown option '--wiat' (Did you mean --wait?) (see vpnnotify --help)");
+      expect(alertsOff).toMatch(/^vpnnotify: error: failed user=alice ip=81\.2\.69\.142 reason=".*hook line.*NO login is notified/);
+      expect(rest).toEqual([""]);
+      expect(readFileSync(deferred, "utf8")).toBe("1");
+      const line = await waitFor(() => syslog.lines.find((l) => l.includes("NO login")), 15_000, "the syslog line");
+      expect(line).toMatch(/^<27>.* failed user=alice .*hook line/);
+      // Two positionals (OpenVPN passes one) are a wrong hook line too.
+      const two = await runCli(["a", "b"], { ...base(s), PATH: syslog.path, ...env });
+      expect(two.code).toBe(0);
+      expect(two.stderr).toMatch(/^vpnnotify: error: failed user=alice .*NO login is notified/m);
+    } finally {
+      await syslog.close();
+    }
   });
 
   it("the command of another VPN server (updown under OpenVPN) is logged, and the client still connects", async () => {

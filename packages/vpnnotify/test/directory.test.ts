@@ -5,7 +5,7 @@ import { Logger } from "@opsguard/core";
 import { SLACK_SIM_TOKEN, SlackSim, type SlapdLab, startSlapd } from "@opsguard/lab";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { configSchema } from "../src/config";
-import { handleConnect } from "../src/notify";
+import { flushAlerts, handleConnect } from "../src/notify";
 import { createNotifier } from "../src/runtime";
 import { PLACES, writeGeoDatabases } from "./fixtures";
 
@@ -28,7 +28,13 @@ function notifier(directory: Record<string, unknown>) {
   return createNotifier(config, new Logger({ tool: "vpnnotify", level: "silent" }));
 }
 
-const login = (user: string) => ({ kind: "connect" as const, source: "openvpn" as const, user, ip: PLACES.london.ip, time: Date.now() });
+const login = (user: string, ip: string = PLACES.london.ip, time = Date.now()) => ({
+  kind: "connect" as const,
+  source: "openvpn" as const,
+  user,
+  ip,
+  time,
+});
 
 beforeAll(async () => {
   process.env.TEST_SLACK_TOKEN = SLACK_SIM_TOKEN;
@@ -38,6 +44,8 @@ beforeAll(async () => {
   slack = new SlackSim();
   slack.addUser({ id: slapd.users.alice.slackId, name: "alice", email: slapd.users.alice.mail, tz: "America/New_York" });
   slack.addUser({ id: "U0BOBMAIL", name: "bob", email: slapd.users.bob.mail });
+  // eve's directory entry names a Slack account that is deactivated: chat.postMessage says user_disabled.
+  slack.addUser({ id: slapd.users.eve.slackId, name: "eve", email: slapd.users.eve.mail, deleted: true });
   slack.addChannel({ id: SECURITY, name: "security-alerts" });
   await slack.start();
 });
@@ -94,6 +102,63 @@ describe("mapping VPN users to Slack through LDAP", () => {
       expect(outcome.flags[0]).toMatch(/^nobody to tell: directory lookup failed: /);
     } finally {
       await slapd.startServer();
+    }
+  });
+
+  it("LDAP hung: security hears of it, the user's DM stays owed, and goes out once LDAP answers", async () => {
+    const n = notifier({ slackIdAttribute: "slackId" });
+    const to = slapd.users.alice.slackId;
+    const t0 = Date.now();
+    await slapd.freeze();
+    let second: Awaited<ReturnType<typeof handleConnect>>;
+    try {
+      const first = await handleConnect(login("alice", PLACES.paris.ip, t0), n);
+      expect(first).toMatchObject({ verdict: "escalated", spooled: expect.any(String) });
+      expect(first.flags[0]).toMatch(/^nobody to tell: directory lookup failed: /);
+      // The place is not "told" for alice: the next login from there is not waved through.
+      second = await handleConnect(login("alice", PLACES.paris.ip, t0 + 60_000), n);
+      expect(second.verdict).not.toBe("suppressed");
+    } finally {
+      slapd.thaw();
+    }
+    expect(slack.messagesTo(to)).toEqual([]);
+    const flushed = await flushAlerts(n, { force: true });
+    expect(flushed).toMatchObject({ delivered: 2, failed: 0 });
+    expect(slack.messagesTo(to)).toHaveLength(2);
+    expect(slack.messagesTo(to)[0]?.text).toMatch(/ late: /);
+    // Told now: the next login from there is quiet, and nothing is left to send.
+    const third = await handleConnect(login("alice", PLACES.paris.ip, t0 + 120_000), n);
+    expect(third.verdict).toBe("suppressed");
+    expect(await n.spool.status()).toEqual({ pending: 0, dead: 0 });
+  });
+
+  it("a DM Slack refuses for good (user_disabled) goes to the security channel instead, and is not retried", async () => {
+    const n = notifier({ slackIdAttribute: "slackId" });
+    const outcome = await handleConnect(login("eve"), n);
+    expect(outcome).toMatchObject({ verdict: "escalated", securityChannel: SECURITY, errors: [] });
+    expect(outcome.flags).toEqual(["nobody to tell: Slack refused the direct message (user_disabled)"]);
+    expect(slack.messagesTo(SECURITY)[0]?.text).toContain("Slack refused the direct message (user_disabled)");
+    expect(await n.spool.status()).toEqual({ pending: 0, dead: 0 });
+    const posts = slack.callsTo("chat.postMessage").length;
+    expect(await flushAlerts(n, { force: true })).toMatchObject({ delivered: 0, failed: 0 });
+    expect(slack.callsTo("chat.postMessage")).toHaveLength(posts);
+  });
+
+  it("a user name differing in case or spaces shares the user's history and is escalated", async () => {
+    const n = notifier({ slackIdAttribute: "slackId" });
+    const t0 = Date.now();
+    await handleConnect(login("alice", PLACES.london.ip, t0), n);
+    // Sydney an hour after London, Paris an hour after that: impossible travel, however the name is typed.
+    for (const [i, [variant, place]] of (
+      [
+        ["Alice", "sydney"],
+        ["alice ", "paris"],
+      ] as const
+    ).entries()) {
+      const far = await handleConnect(login(variant, PLACES[place].ip, t0 + (i + 1) * 3_600_000), n);
+      expect(far.verdict).toBe("escalated");
+      expect(far.flags).toContainEqual(expect.stringMatching(/^impossible travel: /));
+      expect(far.flags).toContain(`user name ${JSON.stringify(variant)} is not the canonical "alice"`);
     }
   });
 });

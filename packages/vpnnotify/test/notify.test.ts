@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -186,6 +187,18 @@ describe("who is told about a login", () => {
       /templates\.userFile: cannot read .*missing\.tmpl \(ENOENT\)/,
     );
     expect(() => notifier({ templates: { user: "x", userFile } })).toThrow(/not both/);
+  });
+
+  it("refuses a template file that is not a regular file or is huge, at once (a FIFO or /dev/zero never hangs it)", () => {
+    const fifo = join(dir, "user.fifo");
+    execFileSync("mkfifo", [fifo]);
+    expect(() => notifier({ templates: { userFile: fifo } })).toThrow(/templates\.userFile: .*user\.fifo is not a regular file/);
+    expect(() => notifier({ templates: { userFile: "/dev/zero" } })).toThrow(/templates\.userFile: \/dev\/zero is not a regular file/);
+    const huge = join(dir, "huge.tmpl");
+    writeFileSync(huge, "{{user}} ".repeat(100_000));
+    expect(() => notifier({ templates: { securityFile: huge } })).toThrow(
+      /templates\.securityFile: .*huge\.tmpl is larger than 65536 bytes/,
+    );
   });
 
   it("labels private addresses instead of looking them up", async () => {

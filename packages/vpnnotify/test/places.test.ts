@@ -20,6 +20,8 @@ const at = (ip: string, time: number, extra: Partial<Login["geo"]> = {}): Login 
 describe("addresses", () => {
   it("normalises IPv4-mapped and long IPv6 forms, and names special ranges", () => {
     expect(normalizeIp("::ffff:81.2.69.142")).toBe("81.2.69.142");
+    expect(normalizeIp("::ffff:0509:0103")).toBe("5.9.1.3");
+    expect(normalizeIp("0:0:0:0:0:FFFF:5.9.1.3")).toBe("5.9.1.3");
     expect(normalizeIp("2001:0DB8:0000:0000:0000:0000:0000:0001")).toBe("2001:db8::1");
     expect(normalizeIp("[2a02:8100::1]")).toBe("2a02:8100::1");
     expect(normalizeIp("81.2.69.142; rm -rf /")).toBeUndefined();
