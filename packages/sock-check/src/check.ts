@@ -54,7 +54,8 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
   const candidateText = options.policyPath ? undefined : await git.show(to, POLICY_FILE);
   let candidate: LoadedPolicy | undefined;
   const candidatePolicy = async () => {
-    candidate ??= await loadPolicy(options, candidateText, `${short(to)}:${POLICY_FILE}`);
+    // Full SHAs: the report is evidence, and an abbreviated one can become ambiguous as the repository grows.
+    candidate ??= await loadPolicy(options, candidateText, `${to}:${POLICY_FILE}`);
     return candidate;
   };
   const from = await resolveFrom(git, options, candidatePolicy, to);
@@ -65,7 +66,7 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
     loaded = await loadPolicy(options, undefined, options.policyPath);
   } else if (deployedText !== undefined) {
     // The deployed policy governs: a change under review must not be able to relax the rules it is judged by.
-    loaded = await loadPolicy(options, deployedText, `${short(from)}:${POLICY_FILE}`);
+    loaded = await loadPolicy(options, deployedText, `${from}:${POLICY_FILE}`);
     if (candidateText !== undefined && candidateText !== deployedText) {
       options.log?.warn(`${POLICY_FILE} changes in this range; the deployed version applies until it ships`);
     }

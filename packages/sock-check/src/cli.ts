@@ -2,7 +2,7 @@ import { cliContext, colorEnabled, createProgram, createStyle, ExitCode, runCli,
 import pkg from "../package.json" with { type: "json" };
 import { type CheckOptions, runCheck } from "./check";
 import { HELP_AFTER } from "./help";
-import { deliver, type OutputFormat, verdictError } from "./output";
+import { deliver, type OutputFormat, unverifiedError, verdictError } from "./output";
 import { durationMs } from "./policy";
 import { renderRetro, retroError } from "./retro";
 
@@ -117,6 +117,9 @@ withRange(
     const ranged = flags.from !== undefined || flags.fromFile !== undefined || flags.fromUrl !== undefined;
     const since = ranged ? undefined : new Date(Date.now() - durationMs(flags.since));
     const result = await runCheck({ ...checkOptions(flags, ctx), since });
+    // Fail closed like `check`: changes GitHub could not be asked about are not "no emergency changes".
+    const incomplete = unverifiedError(result, "retro incomplete", false);
+    if (incomplete) throw incomplete;
     if (ctx.opts.json) {
       process.stdout.write(
         `${JSON.stringify(

@@ -1,5 +1,6 @@
 import type { LocalCommit } from "./git";
-import type { Person, ProviderFacts, PullFact, ReviewFact } from "./model";
+import { branchMatcher, pathMatcher } from "./globs";
+import type { CheckFact, Person, ProviderFacts, PullFact, ReviewFact } from "./model";
 import { durationMs, type Policy, requiredChecks } from "./policy";
 import type { ApprovalRecord, ChangeRecord, CheckRecord, EmergencyRecord, Verdict, Violation } from "./record";
 
@@ -139,7 +140,7 @@ function mergedElsewhere(numbers: readonly number[], facts: ProviderFacts, branc
 }
 
 function intoBranch(pull: PullFact, branches: readonly string[]): boolean {
-  return branches.some((b) => globToRegExp(b).test(pull.baseRef));
+  return branches.some((b) => branchMatcher(b)(pull.baseRef));
 }
 
 function evaluatePull(pull: PullFact, input: EvaluateInput): PullVerdict {
@@ -205,7 +206,7 @@ function evaluatePull(pull: PullFact, input: EvaluateInput): PullVerdict {
     approvalViolations.push({ rule: "changes-requested", message: `changes requested by ${objectors.join(", ")} still stand` });
   }
 
-  const bot = pull.author && policy.exemptions.bots.includes(pull.author) ? pull.author : null;
+  const bot = exemptBot(pull, policy.exemptions.bots);
   const emergencyLabel = policy.exemptions.emergency?.label;
   let emergency: EmergencyRecord | null = null;
   if (bot) {
@@ -239,7 +240,24 @@ function evaluatePull(pull: PullFact, input: EvaluateInput): PullVerdict {
     const unsigned = pull.commits.filter((c) => c.verified !== true).map((c) => c.sha.slice(0, 7));
     if (unsigned.length > 0) violations.push({ rule: "unsigned", message: `unsigned or unverified commits: ${unsigned.join(", ")}` });
   }
-  return { approvals, checks, tickets, emergency, exemption: bot ? `bot:${bot}` : null, violations, eligibleApprovers };
+  return { approvals, checks, tickets, emergency, exemption: bot, violations, eligibleApprovers };
+}
+
+/**
+ * The exemption a listed bot gives the PR, naming the entry that matched; null when none does. An entry matches
+ * the author's login exactly, or — when the provider says the author is a bot (GitHub's `__typename: "Bot"`) —
+ * in either spelling: GitHub's GraphQL gives a GitHub App's bot as `dependabot`, REST and the UI as
+ * `dependabot[bot]`. A user account named like a bot is not one, so it gets no exemption by the bare name.
+ */
+function exemptBot(pull: PullFact, bots: readonly string[]): string | null {
+  const author = pull.author;
+  if (!author) return null;
+  const bare = (login: string) => login.toLowerCase().replace(/\[bot\]$/, "");
+  const exact = bots.find((b) => b.toLowerCase() === author.toLowerCase());
+  const entry = exact ?? (pull.authorType === "Bot" ? bots.find((b) => bare(b) === bare(author)) : undefined);
+  if (!entry) return null;
+  const who = pull.authorType === "Bot" ? `${author}, a bot account` : author;
+  return `bot:${entry} (exemptions.bots matched the PR author ${who})`;
 }
 
 function emergencyOf(
@@ -281,8 +299,29 @@ function conflictedIdentities(pull: PullFact, policy: Policy): Set<string> {
   return logins;
 }
 
-function matchingChecks(pull: PullFact, name: string, app: string | undefined) {
-  return pull.checks.filter((c) => c.name === name && (!app || c.app === app)).sort((a, b) => (a.at ?? "").localeCompare(b.at ?? ""));
+/**
+ * GitHub's required-check rules: a required name is met by check runs and commit statuses of that name, and
+ * when both exist both are required ("If there is a check and a status with the same name ... both the check
+ * and the status are required"); skipped and neutral count as passing ("required status checks must have a
+ * successful, skipped, or neutral status") —
+ * docs.github.com/repositories/configuring-branches-and-merges-in-your-repository/managing-protected-branches/about-protected-branches#require-status-checks-before-merging
+ * With an `app`, only that app's check runs (or statuses it posted) count, so another account cannot stand in.
+ */
+const PASSING = new Set(["success", "neutral", "skipped"]);
+
+function sameApp(actual: string | null, wanted: string): boolean {
+  const bare = (login: string) => login.toLowerCase().replace(/\[bot\]$/, "");
+  return actual !== null && bare(actual) === bare(wanted);
+}
+
+/** The newest result of each source (a check run's app, a status's creator) for a required check. */
+function latestPerSource(pull: PullFact, name: string, app: string | undefined): CheckFact[] {
+  const latest = new Map<string, CheckFact>();
+  const matching = pull.checks
+    .filter((c) => c.name === name && (!app || sameApp(c.app, app)))
+    .sort((a, b) => (a.at ?? "").localeCompare(b.at ?? ""));
+  for (const c of matching) latest.set(`${c.kind}:${c.app ?? ""}`, c);
+  return [...latest.values()];
 }
 
 function checkRecords(pull: PullFact, policy: Policy): CheckRecord[] {
@@ -292,19 +331,25 @@ function checkRecords(pull: PullFact, policy: Policy): CheckRecord[] {
     app: c.app,
     kind: c.kind,
     state: c.state,
-    required: required.some((r) => r.name === c.name && (!r.app || r.app === c.app)),
+    sha: c.sha ?? pull.headSha,
+    completed_at: c.at,
+    required: required.some((r) => r.name === c.name && (!r.app || sameApp(c.app, r.app))),
   }));
 }
 
 function checkViolations(pull: PullFact, policy: Policy): Violation[] {
   const violations: Violation[] = [];
+  const head = pull.headSha.slice(0, 7);
   for (const { name, app } of requiredChecks(policy)) {
     const label = app ? `${name} (${app})` : name;
-    const latest = matchingChecks(pull, name, app).at(-1);
-    if (!latest) {
-      violations.push({ rule: "check-missing", message: `required check ${label} did not run on head ${pull.headSha.slice(0, 7)}` });
-    } else if (latest.state !== "success") {
-      violations.push({ rule: "check-failed", message: `required check ${label} is ${latest.state} on head ${pull.headSha.slice(0, 7)}` });
+    const results = latestPerSource(pull, name, app);
+    if (results.length === 0) {
+      violations.push({ rule: "check-missing", message: `required check ${label} did not run on head ${head}` });
+      continue;
+    }
+    for (const c of results.filter((r) => !PASSING.has(r.state))) {
+      const source = c.kind === "status" ? `commit status by ${c.app ?? "?"}` : `check run by ${c.app ?? "?"}`;
+      violations.push({ rule: "check-failed", message: `required check ${label} is ${c.state} on head ${head} (${source})` });
     }
   }
   return violations;
@@ -314,8 +359,8 @@ function pathViolations(commit: LocalCommit, pull: PullFact, verdict: PullVerdic
   const paths = input.changedPaths.get(commit.sha) ?? [];
   const violations: Violation[] = [];
   for (const rule of input.policy.pathRules) {
-    const matcher = rule.paths.map(globToRegExp);
-    const touched = paths.filter((p) => matcher.some((m) => m.test(p)));
+    const matches = pathMatcher(rule.paths);
+    const touched = paths.filter((p) => matches(p));
     if (touched.length === 0) continue;
     const allowed = new Set([...rule.reviewers, ...rule.teams.flatMap((t) => input.facts.teams.get(t) ?? [])].map((l) => l.toLowerCase()));
     if (verdict.eligibleApprovers.some((a) => allowed.has(a.toLowerCase()))) continue;
@@ -326,21 +371,6 @@ function pathViolations(commit: LocalCommit, pull: PullFact, verdict: PullVerdic
     });
   }
   return violations;
-}
-
-/** `*` within a path segment, `**` across segments, `?` one character. */
-export function globToRegExp(glob: string): RegExp {
-  let source = "";
-  for (let i = 0; i < glob.length; i++) {
-    const ch = glob[i]!;
-    if (ch === "*" && glob[i + 1] === "*") {
-      source += glob[i + 2] === "/" ? "(?:.*/)?" : ".*";
-      i += glob[i + 2] === "/" ? 2 : 1;
-    } else if (ch === "*") source += "[^/]*";
-    else if (ch === "?") source += "[^/]";
-    else source += ch.replace(/[.+^${}()|[\]\\]/g, "\\$&");
-  }
-  return new RegExp(`^${source}${glob.endsWith("/") ? ".*" : ""}$`);
 }
 
 export function ticketsIn(text: string, policy: Policy): string[] {

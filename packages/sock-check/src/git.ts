@@ -1,4 +1,5 @@
 import { execFile } from "node:child_process";
+import { stat } from "node:fs/promises";
 import { promisify } from "node:util";
 import { DataError, NoInputError, UsageError } from "@opsguard/core";
 
@@ -46,10 +47,27 @@ export class GitRepo {
   }
 
   async ensureRepository(): Promise<void> {
+    const where = JSON.stringify(this.dir);
     try {
-      await run("git", ["rev-parse", "--git-dir"], { cwd: this.dir, timeout: 10_000 });
-    } catch {
-      throw new NoInputError(`${this.dir} is not a git checkout`, { hint: "run in the repository or pass --repo-dir" });
+      if (!(await stat(this.dir)).isDirectory())
+        throw new NoInputError(`${where} is not a directory`, { hint: "pass --repo-dir with the checkout" });
+    } catch (error) {
+      if (error instanceof NoInputError) throw error;
+      throw new NoInputError(`${where} does not exist or cannot be read`, { hint: "pass --repo-dir with the checkout" });
+    }
+    try {
+      await run("git", ["rev-parse", "--git-dir"], { cwd: this.dir, timeout: 10_000, env: { ...process.env, LC_ALL: "C" } });
+    } catch (error) {
+      const e = error as NodeJS.ErrnoException & { stderr?: string };
+      if (e.code === "ENOENT") throw new NoInputError("git is not installed or not on PATH", { hint: "install git" });
+      // git >= 2.35.2 refuses a repository owned by another user (CVE-2022-24765), common in CI containers.
+      if (/dubious ownership/i.test(e.stderr ?? "")) {
+        const top = /repository at '([^'\n]+)'/.exec(e.stderr ?? "")?.[1] ?? this.dir;
+        throw new NoInputError(`git refuses ${JSON.stringify(top)}: it is owned by another user ("dubious ownership")`, {
+          hint: `if you trust it: git config --global --add safe.directory '${top.replace(/'/g, "'\\''")}'`,
+        });
+      }
+      throw new NoInputError(`${where} is not a git checkout`, { hint: "run in the repository or pass --repo-dir" });
     }
   }
 

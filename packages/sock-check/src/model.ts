@@ -23,7 +23,10 @@ export interface CheckFact {
   kind: "check_run" | "status";
   /** Conclusion (check run) or state (status), lower case; "pending" while running. */
   state: string;
+  /** When it completed (check run) or was posted (status). */
   at: string | null;
+  /** The commit it ran on; the PR head when the provider reports checks per head. */
+  sha?: string | null;
 }
 
 export interface PullCommitFact {
@@ -41,6 +44,8 @@ export interface PullFact {
   title: string;
   body: string;
   author: string | null;
+  /** The author account's type where the provider says ("Bot" for a GitHub App's bot, "User", ...). */
+  authorType?: string | null;
   headRef: string;
   headSha: string;
   baseRef: string;

@@ -77,24 +77,33 @@ export function verdictError(result: CheckResult, allowUnverified: boolean): Ops
       `deploy blocked: ${plural(s.noncompliant, "noncompliant commit")} in ${result.report.range.from.slice(0, 7)}..${result.report.range.to.slice(0, 7)}`,
     );
   }
-  if (s.unverified > 0 && !allowUnverified) {
-    const shas = result.report.records.filter((r) => r.verdict === "unverified").map((r) => r.commit.sha.slice(0, 7));
-    const failure = result.facts.failure;
-    const code = failure instanceof OpsguardError ? failure.exitCode : ExitCode.UNAVAILABLE;
-    const listed = shas.length > 10 ? `${shas.slice(0, 10).join(", ")} and ${shas.length - 10} more` : shas.join(", ");
-    const reason = failure ? `: ${failure.message}` : "";
-    return new OpsguardError(`deploy blocked: ${plural(shas.length, "commit")} could not be verified (${listed})${reason}`, code, {
-      hint: `fix access to ${result.policy.provider === "gitlab" ? "GitLab" : "GitHub"} and re-run, or pass --allow-unverified to let them through flagged`,
-    });
-  }
-  return undefined;
+  return allowUnverified ? undefined : unverifiedError(result, "deploy blocked", true);
+}
+
+/**
+ * Fail closed: when some commits could not be verified (the provider unreachable, refusing, or answering in
+ * part), the error naming them, with the failure's exit code (69 unavailable unless the failure says otherwise).
+ */
+export function unverifiedError(result: CheckResult, what: string, allowable: boolean): OpsguardError | undefined {
+  const shas = result.report.records.filter((r) => r.verdict === "unverified").map((r) => r.commit.sha.slice(0, 7));
+  if (shas.length === 0) return undefined;
+  const failure = result.facts.failure;
+  const code = failure instanceof OpsguardError ? failure.exitCode : ExitCode.UNAVAILABLE;
+  const listed = shas.length > 10 ? `${shas.slice(0, 10).join(", ")} and ${shas.length - 10} more` : shas.join(", ");
+  const reason = failure ? `: ${failure.message}` : "";
+  const provider = result.policy.provider === "gitlab" ? "GitLab" : "GitHub";
+  return new OpsguardError(`${what}: ${plural(shas.length, "commit")} could not be verified (${listed})${reason}`, code, {
+    hint: allowable
+      ? `fix access to ${provider} and re-run, or pass --allow-unverified to let them through flagged`
+      : `fix access to ${provider} and re-run`,
+  });
 }
 
 async function postToSlack(result: CheckResult, channel: string, blocked: boolean, log: Logger): Promise<void> {
   const client = createSlackClient(result.policy.slack!, { log });
   const s = result.report.summary;
   const lines = [
-    `*sock-check ${escapeSlackText(result.report.repo)}* ${blocked ? ":x: deploy blocked" : ":white_check_mark: compliant"} — ` +
+    `*sock-check ${escapeSlackText(result.report.repo)}* ${blocked ? ":x: deploy blocked" : s.unverified > 0 ? ":warning: not blocked, with unverified changes (--allow-unverified)" : ":white_check_mark: compliant"} — ` +
       `${plural(s.commits, "commit")} in ${plural(s.pulls, "PR")}: ${s.compliant} compliant, ${s.exempt} exempt, ${s.emergency} emergency, ${s.noncompliant} noncompliant, ${s.unverified} unverified`,
     ...groupRecords(result.report.records)
       .filter((g) => g.verdict !== "compliant")

@@ -1,6 +1,7 @@
 import { ConfigError, formatIssues, secretRefSchema, slackConfigSchema } from "@opsguard/core";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
+import { branchPatternProblem, pathPatternProblem } from "./globs";
 
 /** The change-management policy, `.sock-check.yml`. Every key has a safe default except what must be chosen. */
 
@@ -19,6 +20,22 @@ const regex = z.string().refine(
   },
   { message: "not a valid regular expression" },
 );
+
+/** A glob the matcher can read; the policy is refused at load otherwise, never a rule that silently matches nothing. */
+const pathPattern = z
+  .string()
+  .min(1)
+  .superRefine((pattern, ctx) => {
+    const problem = pathPatternProblem(pattern);
+    if (problem) ctx.addIssue({ code: "custom", message: `cannot use path pattern "${pattern}": ${problem}` });
+  });
+const branchPattern = z
+  .string()
+  .min(1)
+  .superRefine((pattern, ctx) => {
+    const problem = branchPatternProblem(pattern);
+    if (problem) ctx.addIssue({ code: "custom", message: `cannot use branch pattern "${pattern}": ${problem}` });
+  });
 
 export const policySchema = z.strictObject({
   provider: z.enum(["github", "gitlab"]).default("github"),
@@ -53,7 +70,7 @@ export const policySchema = z.strictObject({
     .strictObject({
       tagPattern: z.string().min(1).default("deploy-*"),
       /** Branches (names or globs) whose PRs count for commits on the deploy line. Default: the repository's default branch. */
-      branch: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).optional(),
+      branch: z.union([branchPattern, z.array(branchPattern).min(1)]).optional(),
     })
     .prefault({}),
   /** first-parent: the changes that landed on the deploy branch (merges, squashes, direct pushes); all: every commit. */
@@ -75,7 +92,8 @@ export const policySchema = z.strictObject({
   pathRules: z
     .array(
       z.strictObject({
-        paths: z.array(z.string().min(1)).min(1),
+        /** .gitignore-style globs (picomatch): braces, classes, extglobs, `**`; see globs.ts. */
+        paths: z.array(pathPattern).min(1),
         reviewers: z.array(z.string().min(1)).default([]),
         /** GitHub "org/team-slug"; GitLab a group's full path. */
         teams: z

@@ -6,7 +6,7 @@ import {
   type GitHubStatus,
   type PullRequestInput,
 } from "./github-data";
-import { GitHubGraphQL, type GraphQLFault } from "./github-graphql";
+import { GitHubGraphQL, type GraphQLFault, githubSchema } from "./github-graphql";
 import { DOCS, GitHubRest } from "./github-rest";
 import { type SimHandler, type SimRequest, type SimResponse, SimServer } from "./server";
 
@@ -104,6 +104,12 @@ export class GitHubSim extends SimServer {
       "/graphql",
       this.#metered((req) => this.#graphql.run(req.body, this.#window(this.#tokenOf(req) ?? ""))),
     );
+  }
+
+  /** Listens once GitHub's schema is built, so the first query is not slower than GitHub answers. */
+  override async start(): Promise<string> {
+    await githubSchema();
+    return super.start();
   }
 
   // --- the data, for tests and scenarios -------------------------------------------------------

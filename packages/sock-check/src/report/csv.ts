@@ -16,6 +16,8 @@ const COLUMNS: Array<[string, (r: ChangeRecord) => string]> = [
   ["approvers", (r) => [...new Set(r.approvals.filter((a) => a.counts).map((a) => a.reviewer ?? ""))].join(" ")],
   ["approved_on_head", (r) => String(r.approvals.some((a) => a.counts && a.on_head))],
   ["checks", (r) => r.checks.map((c) => `${c.name}=${c.state}`).join(" ")],
+  // Which app ran each check (or which account posted the status), in the order of `checks`.
+  ["check_apps", (r) => r.checks.map((c) => `${c.name}=${c.app ?? ""}`).join(" ")],
   ["tickets", (r) => r.tickets.join(" ")],
   ["labels", (r) => r.labels.join(" ")],
   ["emergency", (r) => r.emergency?.status ?? ""],
