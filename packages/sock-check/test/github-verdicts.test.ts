@@ -1,0 +1,277 @@
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { GitHubScenario } from "../../lab/src/sim/github-scenario";
+import { type ChangeRecord, renderCsv, runCheck } from "../src/index";
+import { envFor, policyYaml, runSockCheck, USERS } from "./fixture";
+
+/**
+ * Verdicts on GitHub's answers as GitHub gives them (the lab executes every query against GitHub's published
+ * schema and reproduces its documented quirks), each over a real git history built by the test: issue 14's
+ * "no silent pass" cases.
+ */
+
+const DAY = 86_400_000;
+let scenario: GitHubScenario;
+const pr: Record<string, number> = {};
+
+beforeAll(async () => {
+  scenario = new GitHubScenario({
+    users: {
+      ...USERS,
+      // A person whose account is named like a bot: the policy's "renovate[bot]" must not exempt them.
+      renovate: { name: "Renovate Fan", email: "renovate@people.test" },
+      mallory: { name: "Mallory", email: "mallory@acme.test" },
+    },
+  });
+  await scenario.sim.start();
+  const s = scenario;
+  const policy = policyYaml(
+    s.sim.url,
+    `pathRules:\n  - paths: ["infra/**/*.{tf,hcl}", "config/[ab].yml"]\n    reviewers: [dave]\n`,
+  ).replace('bots: ["dependabot[bot]"]', 'bots: ["dependabot[bot]", "renovate[bot]"]');
+  s.directPush({ message: "Initial import", author: "alice", files: { ".sock-check.yml": policy } });
+  s.tag("t0");
+  // The head is authored two days before its parent (a rebase keeps author dates): GitHub lists it first.
+  pr.failedHead = s.pullRequest({
+    title: "SHOP-1 Faster search",
+    author: "alice",
+    commits: [
+      { message: "Search index", author: "alice", checks: { build: "success" } },
+      { message: "Tune the index", author: "alice", authorDate: new Date(Date.now() - 40 * DAY) },
+    ],
+    reviews: [{ by: "bob" }],
+    checks: { build: "failure" },
+  });
+  s.tag("t1");
+  pr.dependabot = s.pullRequest({ title: "Bump lodash from 4.17.20 to 4.17.21", author: "dependabot[bot]", checks: { build: "success" } });
+  pr.lookalike = s.pullRequest({ title: "Bump everything", author: "renovate", checks: { build: "success" } });
+  s.tag("t2");
+  pr.coAuthored = s.pullRequest({
+    title: "SHOP-3 Pricing",
+    author: "alice",
+    commits: [{ message: "Pricing", author: "alice", coAuthors: ["carol"] }],
+    reviews: [{ by: "carol" }],
+    checks: { build: "success" },
+  });
+  s.tag("t3");
+  pr.statusOverrules = s.pullRequest({
+    title: "SHOP-4 Status says yes",
+    author: "alice",
+    reviews: [{ by: "bob" }],
+    checks: { build: "failure" },
+    statuses: { build: "success" },
+    statusCreator: "mallory",
+  });
+  s.tag("t4");
+  pr.statusFails = s.pullRequest({
+    title: "SHOP-5 Check says yes",
+    author: "alice",
+    reviews: [{ by: "bob" }],
+    checks: { build: "success" },
+    statuses: { build: "failure" },
+  });
+  s.tag("t5");
+  pr.skipped = s.pullRequest({ title: "SHOP-6 Docs only", author: "alice", reviews: [{ by: "bob" }], checks: { build: "skipped" } });
+  pr.neutral = s.pullRequest({ title: "SHOP-7 Neutral", author: "alice", reviews: [{ by: "bob" }], checks: { build: "neutral" } });
+  pr.cancelled = s.pullRequest({ title: "SHOP-8 Cancelled", author: "alice", reviews: [{ by: "bob" }], checks: { build: "cancelled" } });
+  s.tag("t6");
+  pr.braces = s.pullRequest({
+    title: "SHOP-9 Terraform",
+    author: "alice",
+    commits: [{ message: "Bigger db", author: "alice", files: { "infra/prod/db.hcl": "size = 3\n" } }],
+    reviews: [{ by: "bob" }],
+    checks: { build: "success" },
+  });
+  pr.klass = s.pullRequest({
+    title: "SHOP-10 Config b",
+    author: "alice",
+    commits: [{ message: "Config b", author: "alice", files: { "config/b.yml": "b: 1\n" } }],
+    reviews: [{ by: "dave" }],
+    checks: { build: "success" },
+  });
+  s.tag("t7");
+  s.build();
+});
+
+afterAll(async () => {
+  await scenario?.sim.stop();
+  scenario?.cleanup();
+});
+
+async function check(from: string, to: string, policyPath?: string) {
+  return runCheck({ dir: scenario.dir, from, to, env: envFor(scenario), toolVersion: "test", ...(policyPath ? { policyPath } : {}) });
+}
+
+function byPull(records: readonly ChangeRecord[], number: number): ChangeRecord {
+  const record = records.find((r) => r.pr?.number === number);
+  if (!record) throw new Error(`no record for PR #${number}`);
+  return record;
+}
+
+function policyFile(name: string, extra: string): string {
+  const path = join(scenario.dir, "..", `${name}-${process.pid}.yml`);
+  writeFileSync(path, policyYaml(scenario.sim.url, extra));
+  return path;
+}
+
+describe("verdicts on GitHub's answers as GitHub gives them", () => {
+  it("blocks a PR whose head failed its build, though GitHub lists a green older commit last", async () => {
+    const built = scenario.pull(pr.failedHead!);
+    const { report } = await check("t0", "t1");
+    const record = byPull(report.records, pr.failedHead!);
+    expect(record.verdict).toBe("noncompliant");
+    expect(record.violations).toEqual([
+      {
+        rule: "check-failed",
+        message: `required check build is failure on head ${built.headSha.slice(0, 7)} (check run by github-actions)`,
+      },
+    ]);
+    // Evidence: the check that ran on the head, with its SHA, app, conclusion and completion time.
+    expect(record.checks).toEqual([
+      {
+        name: "build",
+        app: "github-actions",
+        kind: "check_run",
+        state: "failure",
+        sha: built.headSha,
+        completed_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+        required: true,
+      },
+    ]);
+    expect(record.approvals[0]).toMatchObject({ reviewer: "bob", commit: built.headSha, on_head: true });
+    const csv = renderCsv(report).split("\r\n");
+    const header = csv[0]!.split(",");
+    expect(csv[1]!.split(",")[header.indexOf("check_apps")]).toBe("build=github-actions");
+  });
+
+  it("exempts Dependabot, which GraphQL names `dependabot` (a Bot), and says which rule did; a user named like a bot is not exempt", async () => {
+    const { report } = await check("t1", "t2");
+    const bot = byPull(report.records, pr.dependabot!);
+    expect(bot.verdict).toBe("exempt");
+    expect(bot.exemption).toBe("bot:dependabot[bot] (exemptions.bots matched the PR author dependabot, a bot account)");
+    const lookalike = byPull(report.records, pr.lookalike!);
+    expect(lookalike.exemption).toBeNull();
+    expect(lookalike.verdict).toBe("noncompliant");
+
+    const digest = await runSockCheck(["--from", "t1", "--to", "t2"], { cwd: scenario.dir, env: envFor(scenario) });
+    expect(digest.stdout).toContain("[exempt: bot:dependabot[bot] (exemptions.bots matched the PR author dependabot, a bot account)]");
+  });
+
+  it("leaves a PR unverified when GitHub's answer has errors touching it, so a co-author's approval cannot slip through", async () => {
+    const lift = scenario.sim.failGraphQLField({
+      typeName: "GitActor",
+      fieldName: "user",
+      when: (actor) => actor.email === USERS.carol!.email,
+      message: "Resource not accessible by integration",
+    });
+    try {
+      const { report } = await check("t2", "t3");
+      const record = report.records[0]!;
+      expect(record.verdict).toBe("unverified");
+      expect(record.violations[0]?.message).toMatch(
+        new RegExp(
+          `^could not be verified: PR #${pr.coAuthored}: Resource not accessible by integration \\(at repository\\.p0\\.commits\\.nodes\\.0\\.commit\\.authors\\.nodes\\.1\\.user\\)$`,
+        ),
+      );
+    } finally {
+      lift();
+    }
+    // The same PR, answered in full: carol co-authored it, so her approval does not count.
+    const { report } = await check("t2", "t3");
+    expect(report.records[0]?.violations.map((v) => v.rule)).toEqual(["self-approval"]);
+  });
+
+  it("names a PR whose commit list GitHub could not give, instead of failing with a TypeError", async () => {
+    const lift = scenario.sim.failGraphQLField({ typeName: "PullRequest", fieldName: "commits", message: "Something went wrong" });
+    try {
+      const run = await runSockCheck(["--from", "t2", "--to", "t3"], { cwd: scenario.dir, env: envFor(scenario) });
+      expect(run.code).toBe(69);
+      expect(run.stderr).not.toMatch(/TypeError|Cannot read/);
+      expect(run.stdout).toContain(`could not be verified: PR #${pr.coAuthored}: Something went wrong`);
+    } finally {
+      lift();
+    }
+  });
+
+  it("requires both a check run and a commit status of the same name, and lets the policy pin the check to its app", async () => {
+    const overruled = byPull((await check("t3", "t4")).report.records, pr.statusOverrules!);
+    expect(overruled.verdict).toBe("noncompliant");
+    expect(overruled.violations.map((v) => v.message)).toEqual([expect.stringMatching(/build is failure .*check run by github-actions/)]);
+
+    const statusFails = byPull((await check("t4", "t5")).report.records, pr.statusFails!);
+    expect(statusFails.violations.map((v) => v.message)).toEqual([expect.stringMatching(/build is failure .*commit status by ci-bot/)]);
+    const pinned = join(scenario.dir, "..", `pinned-${process.pid}.yml`);
+    writeFileSync(pinned, policyYaml(scenario.sim.url).replace("required: [build]", "required: [{name: build, app: github-actions}]"));
+    const byApp = byPull((await check("t4", "t5", pinned)).report.records, pr.statusFails!);
+    expect(byApp.verdict).toBe("compliant");
+    expect(byApp.checks.map((c) => [c.kind, c.app, c.required])).toEqual([
+      ["check_run", "github-actions", true],
+      ["status", "ci-bot", false],
+    ]);
+    // Pinned to the app, a status from someone else cannot stand in for the check.
+    const pinnedOverruled = byPull((await check("t3", "t4", pinned)).report.records, pr.statusOverrules!);
+    expect(pinnedOverruled.verdict).toBe("noncompliant");
+  });
+
+  it("passes skipped and neutral required checks as GitHub does, and blocks a cancelled one", async () => {
+    const { report } = await check("t5", "t6");
+    expect(byPull(report.records, pr.skipped!).verdict).toBe("compliant");
+    expect(byPull(report.records, pr.neutral!).verdict).toBe("compliant");
+    expect(byPull(report.records, pr.cancelled!).violations.map((v) => v.message)).toEqual([
+      expect.stringMatching(/^required check build is cancelled on head/),
+    ]);
+  });
+
+  it("matches brace and class globs in path rules, and refuses a pattern it cannot read when loading the policy", async () => {
+    const { report } = await check("t6", "t7");
+    expect(byPull(report.records, pr.braces!).violations).toEqual([
+      { rule: "path-rule", message: `changes infra/prod/db.hcl in PR #${pr.braces} need an approval from dave` },
+    ]);
+    expect(byPull(report.records, pr.klass!).verdict).toBe("compliant");
+
+    const broken = policyFile("broken-glob", `pathRules:\n  - paths: ["infra/**/*.{tf,hcl"]\n    reviewers: [dave]\n`);
+    const run = await runSockCheck(["--config", broken, "--from", "t6", "--to", "t7"], { cwd: scenario.dir, env: envFor(scenario) });
+    expect(run.code).toBe(78);
+    expect(run.stderr.trim().split("\n")).toHaveLength(1);
+    expect(run.stderr).toContain('cannot use path pattern "infra/**/*.{tf,hcl": Missing closing: "}"');
+  });
+});
+
+describe("failing closed and saying so", () => {
+  it("`retro` exits 69 when GitHub is unreachable, instead of reporting no emergency changes", async () => {
+    scenario.sim.fault({ status: 502, body: { message: "Server Error" } }, { path: "/graphql", times: 1000 });
+    try {
+      const ranged = await runSockCheck(["retro", "--from", "t0", "--to", "t1"], { cwd: scenario.dir, env: envFor(scenario) });
+      expect(ranged.code).toBe(69);
+      expect(ranged.stdout).not.toContain("no emergency changes");
+      expect(ranged.stderr.trim().split("\n").at(-1)).toMatch(
+        /^sock-check: retro incomplete: 1 commit could not be verified \([0-9a-f]{7}\)/,
+      );
+      const recent = await runSockCheck(["retro"], { cwd: scenario.dir, env: envFor(scenario) });
+      expect(recent.code).toBe(69);
+
+      const markdown = await runSockCheck(["--from", "t0", "--to", "t1", "--format", "markdown", "--allow-unverified"], {
+        cwd: scenario.dir,
+        env: envFor(scenario),
+      });
+      expect(markdown.code).toBe(0);
+      expect(markdown.stdout.split("\n")[0]).toBe("### sock-check: ⚠️ not blocked: 1 commit unverified (--allow-unverified)");
+      expect(markdown.stdout).not.toContain("✅");
+    } finally {
+      scenario.sim.clearFaults();
+    }
+  });
+
+  it("reports a checkout git refuses for dubious ownership as such, with git's fix", async () => {
+    const run = await runSockCheck(["--from", "t0", "--to", "t1"], {
+      cwd: scenario.dir,
+      // git's own switch for "this repository belongs to someone else" (t/t0033-safe-directory.sh).
+      env: { ...envFor(scenario), GIT_TEST_ASSUME_DIFFERENT_OWNER: "1" },
+    });
+    expect(run.code).toBe(66);
+    expect(run.stderr).toContain('it is owned by another user ("dubious ownership")');
+    expect(run.stderr).toContain(`git config --global --add safe.directory '${scenario.dir}'`);
+    expect(run.stderr).not.toContain("not a git checkout");
+  });
+});
