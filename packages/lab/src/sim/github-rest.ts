@@ -141,12 +141,19 @@ export class GitHubRest {
       merged_at: pull.mergedAt,
       merge_commit_sha: pull.mergeCommitSha,
       assignee: null,
-      head: { label: `${this.#data.owner}:${pull.headRef}`, ref: pull.headRef, sha: pull.headSha, user: this.user(this.#data.owner) },
+      head: {
+        label: `${this.#data.owner}:${pull.headRef}`,
+        ref: pull.headRef,
+        sha: pull.headSha,
+        user: this.user(this.#data.owner),
+        repo: this.#repository(),
+      },
       base: {
         label: `${this.#data.owner}:${pull.baseRef}`,
         ref: pull.baseRef,
-        sha: pull.commits[0] ?? "",
+        sha: this.#data.commits.get(pull.commits[0] ?? "")?.parents[0] ?? pull.headSha,
         user: this.user(this.#data.owner),
+        repo: this.#repository(),
       },
       _links: {
         self: { href: url },
@@ -349,6 +356,42 @@ export class GitHubRest {
       updated_at: "2020-01-01T00:00:00Z",
       permissions: { checks: "write", metadata: "read" },
       events: ["check_run"],
+    };
+  }
+
+  /** GitHub's full "repository" object, as a PR's head and base carry it. */
+  #repository(): Json {
+    const { owner, repo } = this.#data;
+    const created = "2020-01-01T00:00:00Z";
+    return {
+      ...this.#minimalRepository(),
+      clone_url: `${WEB}/${owner}/${repo}.git`,
+      git_url: `git://github.com/${owner}/${repo}.git`,
+      ssh_url: `git@github.com:${owner}/${repo}.git`,
+      svn_url: `${WEB}/${owner}/${repo}`,
+      mirror_url: null,
+      homepage: null,
+      language: null,
+      default_branch: "main",
+      forks: 0,
+      forks_count: 0,
+      stargazers_count: 0,
+      watchers: 0,
+      watchers_count: 0,
+      open_issues: 0,
+      open_issues_count: 0,
+      size: 0,
+      has_downloads: true,
+      has_issues: true,
+      has_projects: true,
+      has_wiki: false,
+      has_pages: false,
+      archived: false,
+      disabled: false,
+      license: null,
+      pushed_at: created,
+      created_at: created,
+      updated_at: created,
     };
   }
 
