@@ -13,13 +13,16 @@ export const HELP_AFTER = `Policy (.sock-check.yml, read from the DEPLOYED commi
   commits                  first-parent (default) or all
   approvals.required       independent approvals per PR (default 1)
   approvals.requireOnHead  one approval must be on the final head commit (default true)
-  checks.required          check/status names, or {name, app}
+  checks.required          names (a check run and a status of one name are both required; skipped/neutral
+                           pass), or {name, app} to accept only that GitHub App's check
   ticket.pattern           regex looked for in PR title, body, branch and commits (default [A-Z][A-Z0-9]+-\\d+)
   ticket.required          a change without a ticket is a violation (default true)
   signedCommits            require verified signatures (default false)
-  pathRules                [{paths: [glob], reviewers: [login], teams: [org/slug]}]
+  pathRules                [{paths: [glob], reviewers: [login], teams: [org/slug]}]; globs with .gitignore
+                           placement ({tf,hcl}, [ab], **; no slash = any depth); unreadable ones refused
   identities               {login: [e-mail]}: addresses the provider cannot link to the account
-  exemptions.bots          PR authors exempt from review and ticket (checks still apply)
+  exemptions.bots          PR authors exempt from review and ticket (checks still apply); a GitHub App bot
+                           matches as dependabot or dependabot[bot]
   exemptions.emergency     {label, reviewWithin: 72h}: let a change through, review after the merge
   slack.token              for --post-slack
 

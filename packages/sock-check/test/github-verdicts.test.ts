@@ -1,4 +1,6 @@
-import { writeFileSync } from "node:fs";
+import { execFile } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GitHubScenario } from "../../lab/src/sim/github-scenario";
@@ -12,6 +14,7 @@ import { envFor, policyYaml, runSockCheck, USERS } from "./fixture";
  */
 
 const DAY = 86_400_000;
+const ROOT = join(import.meta.dirname, "../../..");
 let scenario: GitHubScenario;
 const pr: Record<string, number> = {};
 
@@ -273,5 +276,41 @@ describe("failing closed and saying so", () => {
     expect(run.stderr).toContain('it is owned by another user ("dubious ownership")');
     expect(run.stderr).toContain(`git config --global --add safe.directory '${scenario.dir}'`);
     expect(run.stderr).not.toContain("not a git checkout");
+  });
+});
+
+describe("the README's GitHub Actions example", () => {
+  it("puts the Markdown summary into $GITHUB_STEP_SUMMARY and fails the step with sock-check's exit code", async () => {
+    const readme = readFileSync(join(import.meta.dirname, "..", "README.md"), "utf8");
+    const line = readme.split("\n").find((l) => l.includes("$GITHUB_STEP_SUMMARY") && l.trimStart().startsWith("- run:"));
+    expect(line).toBeDefined();
+    // The step as written, with the deployed SHA from the test's tags instead of a live service.
+    const command = line!.replace(/^\s*- run:\s*/, "").replace(/--from-url \S+/, "--from t0 --to t1");
+    const bin = mkdtempSync(join(tmpdir(), "sock-check-bin-"));
+    const summary = join(bin, "step-summary.md");
+    writeFileSync(
+      join(bin, "sock-check"),
+      `#!/bin/sh\nexec "${join(ROOT, "node_modules/.bin/tsx")}" "${join(ROOT, "packages/sock-check/src/cli.ts")}" "$@"\n`,
+      {
+        mode: 0o755,
+      },
+    );
+    try {
+      // Asynchronously: the simulator answers from this process.
+      const status = await new Promise<number | null>((resolve) => {
+        const child = execFile("bash", ["-e", "-c", command], {
+          cwd: scenario.dir,
+          env: { ...envFor(scenario), PATH: `${bin}:${process.env.PATH}`, GITHUB_STEP_SUMMARY: summary },
+          timeout: 60_000,
+        });
+        child.on("exit", (code) => resolve(code));
+      });
+      expect(status).toBe(1);
+      const written = readFileSync(summary, "utf8");
+      expect(written.split("\n")[0]).toBe("### sock-check: ❌ deploy blocked");
+      expect(written).toContain("| ❌ |");
+    } finally {
+      rmSync(bin, { recursive: true, force: true });
+    }
   });
 });
