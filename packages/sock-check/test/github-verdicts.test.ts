@@ -224,6 +224,11 @@ describe("verdicts on GitHub's answers as GitHub gives them", () => {
     expect(byPull(report.records, pr.cancelled!).violations.map((v) => v.message)).toEqual([
       expect.stringMatching(/^required check build is cancelled on head/),
     ]);
+    const digest = await runSockCheck(["--from", "t5", "--to", "t6"], { cwd: scenario.dir, env: envFor(scenario) });
+    expect(digest.stdout).toContain("checks build✓(skipped)");
+    expect(digest.stdout).toContain("checks build✗");
+    const both = await runSockCheck(["--from", "t3", "--to", "t4"], { cwd: scenario.dir, env: envFor(scenario) });
+    expect(both.stdout).toContain("checks build✗ build[status]✓");
   });
 
   it("matches brace and class globs in path rules, and refuses a pattern it cannot read when loading the policy", async () => {
