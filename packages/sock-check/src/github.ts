@@ -294,6 +294,8 @@ async function teamMembers(api: GitHubApi, org: string, slug: string): Promise<s
       );
     const connection = result.data?.organization?.team?.members;
     if (!connection) throw new Error(`team ${org}/${slug} is not visible to this token (${result.errors[0]?.message ?? "not found"})`);
+    // A member list with errors may be missing members; path rules are not judged on part of a team.
+    if (result.errors.length > 0) throw new Error(`team ${org}/${slug}: GitHub answered in part (${result.errors[0]?.message})`);
     members.push(...(connection.nodes ?? []).filter((m) => m !== null).map((m) => m.login));
     if (!connection.pageInfo?.hasNextPage) return members;
     after = connection.pageInfo.endCursor;

@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GitHubScenario } from "../../lab/src/sim/github-scenario";
+import { graphqlViolations } from "../../lab/test/github-contract";
 import { type ChangeRecord, renderCsv, runCheck } from "../src/index";
 import { envFor, policyYaml, runSockCheck, USERS } from "./fixture";
 
@@ -28,6 +29,7 @@ beforeAll(async () => {
     },
   });
   await scenario.sim.start();
+  scenario.sim.graphqlLog = [];
   const s = scenario;
   const policy = policyYaml(
     s.sim.url,
@@ -316,6 +318,18 @@ describe("the README's GitHub Actions example", () => {
       expect(written).toContain("| ❌ |");
     } finally {
       rmSync(bin, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("sock-check's GraphQL against GitHub's contract", () => {
+  // Last in the file (tests run in order): every query sock-check sent above, and GitHub-shaped answer it got,
+  // replayed through GitHub's published schema by the contract check, independently of the simulator.
+  it("sends only queries GitHub's schema accepts, and got only answers it allows", async () => {
+    const exchanges = scenario.sim.graphqlLog ?? [];
+    expect(exchanges.length).toBeGreaterThan(20);
+    for (const { query, variables, answer } of exchanges) {
+      expect(await graphqlViolations(query, variables, answer)).toEqual([]);
     }
   });
 });

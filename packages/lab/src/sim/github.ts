@@ -102,9 +102,19 @@ export class GitHubSim extends SimServer {
     this.route(
       "POST",
       "/graphql",
-      this.#metered((req) => this.#graphql.run(req.body, this.#window(this.#tokenOf(req) ?? ""))),
+      this.#metered(async (req) => {
+        const answer = await this.#graphql.run(req.body, this.#window(this.#tokenOf(req) ?? ""));
+        if (this.graphqlLog) {
+          const { query, variables } = (req.body ?? {}) as { query?: unknown; variables?: unknown };
+          this.graphqlLog.push({ query: String(query), variables: (variables ?? {}) as Record<string, unknown>, answer: answer.body });
+        }
+        return answer;
+      }),
     );
   }
+
+  /** Every GraphQL exchange, for checking a client's queries and the answers against GitHub's contract; off unless set to []. */
+  graphqlLog: Array<{ query: string; variables: Record<string, unknown>; answer: unknown }> | undefined;
 
   /** Listens once GitHub's schema is built, so the first query is not slower than GitHub answers. */
   override async start(): Promise<string> {
