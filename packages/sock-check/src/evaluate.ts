@@ -176,7 +176,7 @@ function evaluatePull(pull: PullFact, input: EvaluateInput): PullVerdict {
         state: r.state,
         submitted_at: r.submittedAt,
         commit: r.commit,
-        on_head: r.commit === pull.headSha,
+        on_head: r.commit === pull.headSha || onHeadIgnoring(r.commit, pull, policy),
         counts: r.state === "APPROVED" && note === undefined,
         ...(note ? { note } : {}),
       };
@@ -279,6 +279,47 @@ function emergencyOf(
   };
 }
 
+/**
+ * Whether an approval given on `approved` still stands for the head once the pushes policy says to ignore are
+ * left out: every PR commit after it (reachable from the head, not from it, by parent links) is by a login in
+ * `approvals.ignoreCommitsBy`, or — with `approvals.ignoreUpdateMerges` — merges the base branch in (a parent
+ * outside the PR). Unknown parents (a provider that does not report them) ignore nothing.
+ */
+function onHeadIgnoring(approved: string | null, pull: PullFact, policy: Policy): boolean {
+  const { ignoreCommitsBy, ignoreUpdateMerges } = policy.approvals;
+  if (!approved || (ignoreCommitsBy.length === 0 && !ignoreUpdateMerges)) return false;
+  const bySha = new Map(pull.commits.map((c) => [c.sha, c]));
+  if (!bySha.has(approved) || pull.commits.some((c) => c.parents === undefined)) return false;
+  const reachable = (from: string): Set<string> => {
+    const seen = new Set<string>();
+    const stack = [from];
+    while (stack.length > 0) {
+      const sha = stack.pop()!;
+      if (seen.has(sha) || !bySha.has(sha)) continue;
+      seen.add(sha);
+      stack.push(...(bySha.get(sha)?.parents ?? []));
+    }
+    return seen;
+  };
+  const before = reachable(approved);
+  const after = [...reachable(pull.headSha)].filter((sha) => !before.has(sha)).map((sha) => bySha.get(sha)!);
+  const ignored = new Set(ignoreCommitsBy.map((l) => l.toLowerCase().replace(/\[bot\]$/, "")));
+  return after.every((c) => {
+    const byIgnored = c.authors.length > 0 && c.authors.every((a) => ignored.has(accountOf(a)?.replace(/\[bot\]$/, "") ?? "\0"));
+    const updateMerge = ignoreUpdateMerges && (c.parents?.length ?? 0) > 1 && (c.parents ?? []).some((p) => !bySha.has(p));
+    return byIgnored || updateMerge;
+  });
+}
+
+/**
+ * The account of a commit author: the linked login, or the one in a GitHub no-reply address — the only way to
+ * know a bot, whose e-mail GitHub never links to a User (`GitActor.user` is null for it).
+ */
+function accountOf(person: Person): string | undefined {
+  if (person.login) return person.login.toLowerCase();
+  return /^(?:\d+\+)?([^@]+)@users\.noreply\.github\.com$/i.exec(person.email ?? "")?.[1]?.toLowerCase();
+}
+
 /** Logins and e-mails that may not approve: the PR author, every commit author/co-author and committer. */
 function conflictedIdentities(pull: PullFact, policy: Policy): Set<string> {
   const people: Person[] = pull.commits.flatMap((c) => [...c.authors, c.committer]);
@@ -307,7 +348,9 @@ function conflictedIdentities(pull: PullFact, policy: Policy): Set<string> {
  * docs.github.com/repositories/configuring-branches-and-merges-in-your-repository/managing-protected-branches/about-protected-branches#require-status-checks-before-merging
  * With an `app`, only that app's check runs (or statuses it posted) count, so another account cannot stand in.
  */
-const PASSING = new Set(["success", "neutral", "skipped"]);
+function passes(state: string, policy: Policy): boolean {
+  return state === "success" || (policy.checks.skippedOrNeutral === "pass" && (state === "skipped" || state === "neutral"));
+}
 
 function sameApp(actual: string | null, wanted: string): boolean {
   const bare = (login: string) => login.toLowerCase().replace(/\[bot\]$/, "");
@@ -347,7 +390,7 @@ function checkViolations(pull: PullFact, policy: Policy): Violation[] {
       violations.push({ rule: "check-missing", message: `required check ${label} did not run on head ${head}` });
       continue;
     }
-    for (const c of results.filter((r) => !PASSING.has(r.state))) {
+    for (const c of results.filter((r) => !passes(r.state, policy))) {
       const source = c.kind === "status" ? `commit status by ${c.app ?? "?"}` : `check run by ${c.app ?? "?"}`;
       violations.push({ rule: "check-failed", message: `required check ${label} is ${c.state} on head ${head} (${source})` });
     }

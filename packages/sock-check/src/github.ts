@@ -42,6 +42,7 @@ interface GqlGitActor {
 interface GqlPullCommit {
   oid: string;
   message: string;
+  parents: Connection<{ oid: string }> | null;
   signature: { isValid: boolean } | null;
   authors: Connection<GqlGitActor>;
   committer: GqlGitActor | null;
@@ -86,7 +87,7 @@ interface GqlHead {
   statusCheckRollup: { contexts: Connection<GqlContext> | null } | null;
 }
 
-const PULL_COMMIT_FIELDS = `oid message signature { isValid }
+const PULL_COMMIT_FIELDS = `oid message signature { isValid } parents(first: 2) { nodes { oid } }
   authors(first: 10) { nodes { name email user { login } } }
   committer { name email user { login } }`;
 
@@ -350,6 +351,7 @@ function toPullCommit(commit: GqlPullCommit): PullCommitFact {
     authors: (commit.authors.nodes ?? []).filter((a) => a !== null).map(toPerson),
     committer: toPerson(commit.committer),
     verified: commit.signature?.isValid ?? false,
+    parents: (commit.parents?.nodes ?? []).filter((p) => p !== null).map((p) => p.oid),
   };
 }
 

@@ -13,8 +13,11 @@ export const HELP_AFTER = `Policy (.sock-check.yml, read from the DEPLOYED commi
   commits                  first-parent (default) or all
   approvals.required       independent approvals per PR (default 1)
   approvals.requireOnHead  one approval must be on the final head commit (default true)
+  approvals.ignoreCommitsBy  logins whose later pushes do not make an approval stale (a formatter bot)
+  approvals.ignoreUpdateMerges  merging the base branch into the PR does not make approvals stale (default false)
   checks.required          names (a check run and a status of one name are both required; skipped/neutral
                            pass), or {name, app} to accept only that GitHub App's check
+  checks.skippedOrNeutral  pass (default, as GitHub) or fail: a skipped/neutral required check
   ticket.pattern           regex looked for in PR title, body, branch and commits (default [A-Z][A-Z0-9]+-\\d+)
   ticket.required          a change without a ticket is a violation (default true)
   signedCommits            require verified signatures (default false)

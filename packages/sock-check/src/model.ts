@@ -36,6 +36,8 @@ export interface PullCommitFact {
   authors: Person[];
   committer: Person;
   verified: boolean | null;
+  /** Parent SHAs, where the provider reports them (orders the PR's pushes; finds base-branch update merges). */
+  parents?: string[];
 }
 
 export interface PullFact {

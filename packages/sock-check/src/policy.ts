@@ -79,9 +79,19 @@ export const policySchema = z.strictObject({
     .strictObject({
       required: z.number().int().min(0).max(10).default(1),
       requireOnHead: z.boolean().default(true),
+      /** Pushes by these logins (a formatter bot) after an approval do not make it stale (GitHub: needs commit parents). */
+      ignoreCommitsBy: z.array(z.string().min(1)).default([]),
+      /** A merge of the base branch into the PR after an approval does not make it stale. */
+      ignoreUpdateMerges: z.boolean().default(false),
     })
     .prefault({}),
-  checks: z.strictObject({ required: z.array(requiredCheck).default([]) }).prefault({}),
+  checks: z
+    .strictObject({
+      required: z.array(requiredCheck).default([]),
+      /** A required check that ended skipped or neutral: "pass" as GitHub's branch protection does, or "fail". */
+      skippedOrNeutral: z.enum(["pass", "fail"]).default("pass"),
+    })
+    .prefault({}),
   ticket: z
     .strictObject({
       pattern: regex.default("[A-Z][A-Z0-9]+-\\d+"),

@@ -26,6 +26,7 @@ beforeAll(async () => {
       // A person whose account is named like a bot: the policy's "renovate[bot]" must not exempt them.
       renovate: { name: "Renovate Fan", email: "renovate@people.test" },
       mallory: { name: "Mallory", email: "mallory@acme.test" },
+      "formatter[bot]": { name: "formatter[bot]", email: "4242+formatter[bot]@users.noreply.github.com", bot: true },
     },
   });
   await scenario.sim.start();
@@ -96,6 +97,27 @@ beforeAll(async () => {
     checks: { build: "success" },
   });
   s.tag("t7");
+  pr.formatted = s.pullRequest({
+    title: "SHOP-11 Feature, then the formatter",
+    author: "alice",
+    commits: [
+      { message: "Feature", author: "alice" },
+      { message: "Format", author: "formatter[bot]" },
+    ],
+    reviews: [{ by: "bob", onCommit: 0 }],
+    checks: { build: "success" },
+  });
+  pr.updated = s.pullRequest({
+    title: "SHOP-12 Feature, then main merged in",
+    author: "alice",
+    commits: [
+      { message: "Feature", author: "alice" },
+      { message: "Merge branch 'main' into feature", author: "alice", mergeBase: true },
+    ],
+    reviews: [{ by: "bob", onCommit: 0 }],
+    checks: { build: "success" },
+  });
+  s.tag("t8");
   s.build();
 });
 
@@ -245,6 +267,40 @@ describe("verdicts on GitHub's answers as GitHub gives them", () => {
     expect(run.code).toBe(78);
     expect(run.stderr.trim().split("\n")).toHaveLength(1);
     expect(run.stderr).toContain('cannot use path pattern "infra/**/*.{tf,hcl": Missing closing: "}"');
+  });
+});
+
+describe("policy-bot's options", () => {
+  it("keeps an approval across a formatter bot's push (ignoreCommitsBy) and a merge of the base branch (ignoreUpdateMerges)", async () => {
+    const plain = (await check("t7", "t8")).report;
+    expect(byPull(plain.records, pr.formatted!).violations.map((v) => v.rule)).toEqual(["stale-approval"]);
+    expect(byPull(plain.records, pr.updated!).violations.map((v) => v.rule)).toEqual(["stale-approval"]);
+
+    const formatter = join(scenario.dir, "..", `ignore-formatter-${process.pid}.yml`);
+    writeFileSync(
+      formatter,
+      policyYaml(scenario.sim.url, "").replace("  required: 1\n", '  required: 1\n  ignoreCommitsBy: ["formatter[bot]"]\n'),
+    );
+    const byBot = (await check("t7", "t8", formatter)).report;
+    expect(byPull(byBot.records, pr.formatted!).verdict).toBe("compliant");
+    expect(byPull(byBot.records, pr.formatted!).approvals[0]).toMatchObject({ reviewer: "bob", on_head: true });
+    expect(byPull(byBot.records, pr.updated!).verdict).toBe("noncompliant");
+
+    const merges = join(scenario.dir, "..", `ignore-merges-${process.pid}.yml`);
+    writeFileSync(merges, policyYaml(scenario.sim.url, "").replace("  required: 1\n", "  required: 1\n  ignoreUpdateMerges: true\n"));
+    const byMerge = (await check("t7", "t8", merges)).report;
+    expect(byPull(byMerge.records, pr.updated!).verdict).toBe("compliant");
+    expect(byPull(byMerge.records, pr.formatted!).verdict).toBe("noncompliant");
+  });
+
+  it("fails skipped and neutral required checks when the policy says so", async () => {
+    const strict = join(scenario.dir, "..", `strict-checks-${process.pid}.yml`);
+    writeFileSync(strict, policyYaml(scenario.sim.url).replace("required: [build]", "required: [build]\n  skippedOrNeutral: fail"));
+    const { report } = await check("t5", "t6", strict);
+    expect(byPull(report.records, pr.skipped!).violations.map((v) => v.message)).toEqual([
+      expect.stringMatching(/build is skipped on head/),
+    ]);
+    expect(byPull(report.records, pr.neutral!).verdict).toBe("noncompliant");
   });
 });
 

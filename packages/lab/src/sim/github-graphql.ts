@@ -142,6 +142,7 @@ interface CommitSource {
   author: GitActorSource;
   committer: GitActorSource;
   authors: Resolved<Connection<GitActorSource>>;
+  parents: Resolved<Connection<CommitSource>>;
   signature: SignatureSource | null;
   associatedPullRequests: Resolved<Connection<PullRequestSource>>;
   statusCheckRollup: () => RollupSource | null;
@@ -381,6 +382,12 @@ export class GitHubGraphQL {
           [c.author as GitHubActor | { name: string; email: string }, ...coAuthors].map((a) => this.#gitActor(a)),
           args,
           "authors",
+        ),
+      parents: (args) =>
+        connection(
+          c.parents.filter((p) => this.#data.commits.has(p)).map((p) => this.commit(p)),
+          args,
+          "parents",
         ),
       signature: c.verified
         ? {

@@ -31,6 +31,8 @@ export interface ScenarioCommit {
    * commit). GitHub lists a PR's commits by it, so a head authored before its parent is not listed last.
    */
   authorDate?: Date;
+  /** In a PR: this commit merges the base branch (main as it is now) into the PR branch, an "update branch" merge. */
+  mergeBase?: boolean;
   /** Check runs on this commit (name → conclusion, "app/name" for another app), as a CI run on a push would leave. */
   checks?: Record<string, ScenarioConclusion>;
 }
@@ -155,7 +157,9 @@ export class GitHubScenario {
     const commitMarks: number[] = [];
     let parent = base;
     for (const commit of commits) {
-      parent = this.#add(`refs/heads/${branch}`, parent === undefined ? [] : [parent], commit, this.#user(commit.author));
+      const parents = parent === undefined ? [] : [parent];
+      if (commit.mergeBase && this.#mainHead !== undefined) parents.push(this.#mainHead);
+      parent = this.#add(`refs/heads/${branch}`, parents, commit, this.#user(commit.author));
       commitMarks.push(parent);
     }
     if (spec.mergedAt) this.advanceTo(spec.mergedAt);
