@@ -17,7 +17,7 @@ import { collectGitHubFacts } from "./github";
 import { GitHubApi } from "./github-api";
 import { collectGitLabFacts } from "./gitlab";
 import type { ProviderFacts } from "./model";
-import { POLICY_FILE, type Policy, parsePolicy } from "./policy";
+import { POLICY_FILE, type Policy, parsePolicy, policyTeams } from "./policy";
 import { type Report, summarize } from "./record";
 
 export interface CheckOptions {
@@ -87,7 +87,7 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
   const firstParent = policy.commits === "first-parent";
   const commits = await git.commits(from, to, firstParent);
   const changedPaths = new Map<string, string[]>();
-  if (policy.pathRules.length > 0) {
+  if (policy.pathRules.length > 0 || policy.approvalRules.some((r) => r.if.changedPaths)) {
     for (const c of commits) changedPaths.set(c.sha, await git.changedPaths(c.sha, c.parents[0]));
   }
   const env = options.env ?? process.env;
@@ -96,7 +96,7 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
     requests++;
     options.onAttempt?.(method, url);
   };
-  const teams = [...new Set(policy.pathRules.flatMap((r) => r.teams))];
+  const teams = policyTeams(policy);
   let repo: string;
   let facts: ProviderFacts;
   if (policy.provider === "gitlab") {
@@ -118,7 +118,7 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
     repo = await repositoryOf(git, options, policy);
     const [owner, name] = repo.split("/") as [string, string];
     const badTeam = teams.find((t) => t.split("/").length !== 2);
-    if (badTeam) throw new ConfigError(`pathRules: team "${badTeam}" must be "org/team-slug" with provider github`);
+    if (badTeam) throw new ConfigError(`team "${badTeam}" must be "org/team-slug" with provider github`);
     const api = new GitHubApi({
       apiUrl: policy.github.apiUrl,
       graphqlUrl: policy.github.graphqlUrl,

@@ -1,7 +1,7 @@
 import type { LocalCommit } from "./git";
 import { branchMatcher, pathMatcher } from "./globs";
 import type { CheckFact, Person, ProviderFacts, PullFact, ReviewFact } from "./model";
-import { durationMs, type Policy, requiredChecks } from "./policy";
+import { type ApprovalExpression, durationMs, type Policy, requiredChecks } from "./policy";
 import type { ApprovalRecord, ChangeRecord, CheckRecord, EmergencyRecord, Verdict, Violation } from "./record";
 
 /** The change-management rules, applied to what the provider reported. Pure: same facts, same verdicts. */
@@ -90,6 +90,7 @@ export function evaluate(input: EvaluateInput): ChangeRecord[] {
       violations.push({ rule: "unsigned", message: `commit ${commit.sha.slice(0, 7)} is not signed and verified` });
     }
     violations.push(...pathViolations(commit, pull, verdict, input));
+    if (!verdict.exemption && !verdict.emergency) violations.push(...approvalRuleViolations(commit, pull, verdict, input));
     return {
       ...base,
       pr: {
@@ -414,6 +415,52 @@ function pathViolations(commit: LocalCommit, pull: PullFact, verdict: PullVerdic
     });
   }
   return violations;
+}
+
+/**
+ * policy-bot-style approval rules for one commit of a PR. A rule applies when all its conditions hold (the
+ * commit's changed paths, the PR author, labels, target branch); it is met by `count` independent approvals
+ * from its users and team members (anyone, without a list). `approvalPolicy` combines rules with and/or; a rule
+ * that does not apply is met. Without it, every rule must be met.
+ */
+function approvalRuleViolations(commit: LocalCommit, pull: PullFact, verdict: PullVerdict, input: EvaluateInput): Violation[] {
+  const rules = input.policy.approvalRules;
+  if (rules.length === 0) return [];
+  const paths = input.changedPaths.get(commit.sha) ?? [];
+  const approvers = verdict.eligibleApprovers.map((a) => a.toLowerCase());
+  const outcome = new Map<string, { met: boolean; why?: string }>();
+  for (const rule of rules) {
+    const when = rule.if;
+    const applies =
+      (!when.changedPaths || paths.some(pathMatcher(when.changedPaths))) &&
+      (!when.authors || (pull.author !== null && when.authors.some((a) => a.toLowerCase() === pull.author!.toLowerCase()))) &&
+      (!when.labels || when.labels.some((l) => pull.labels.includes(l))) &&
+      (!when.targetBranches || when.targetBranches.some((b) => branchMatcher(b)(pull.baseRef)));
+    if (!applies) {
+      outcome.set(rule.name, { met: true });
+      continue;
+    }
+    const { count, users, teams } = rule.requires;
+    const allowed = new Set([...users, ...teams.flatMap((t) => input.facts.teams.get(t) ?? [])].map((l) => l.toLowerCase()));
+    const from = users.length + teams.length === 0 ? approvers : approvers.filter((a) => allowed.has(a));
+    if (from.length >= count) {
+      outcome.set(rule.name, { met: true });
+    } else {
+      const who = users.length + teams.length === 0 ? "" : ` from ${[...users, ...teams.map((t) => `@${t}`)].join(", ")}`;
+      outcome.set(rule.name, {
+        met: false,
+        why: `approval rule "${rule.name}" needs ${count} independent approval${count === 1 ? "" : "s"}${who}, has ${from.length}`,
+      });
+    }
+  }
+  const expression: ApprovalExpression = input.policy.approvalPolicy ?? { and: rules.map((r) => r.name) };
+  const failing = (e: ApprovalExpression): string[] => {
+    if (typeof e === "string") return outcome.get(e)?.met === false ? [outcome.get(e)?.why ?? e] : [];
+    if ("and" in e) return e.and.flatMap(failing);
+    const branches = e.or.map(failing);
+    return branches.some((b) => b.length === 0) ? [] : [`none of these is met: ${branches.map((b) => b.join(" and ")).join("; or ")}`];
+  };
+  return failing(expression).map((message) => ({ rule: "approval-rule" as const, message }));
 }
 
 export function ticketsIn(text: string, policy: Policy): string[] {

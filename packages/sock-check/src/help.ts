@@ -23,6 +23,8 @@ export const HELP_AFTER = `Policy (.sock-check.yml, read from the DEPLOYED commi
   signedCommits            require verified signatures (default false)
   pathRules                [{paths: [glob], reviewers: [login], teams: [org/slug]}]; globs with .gitignore
                            placement ({tf,hcl}, [ab], **; no slash = any depth); unreadable ones refused
+  approvalRules            [{name, if: {changedPaths, authors, labels, targetBranches}, requires: {count, users, teams}}]
+  approvalPolicy           rule names combined with {and: [...]} / {or: [...]} (default: every rule)
   identities               {login: [e-mail]}: addresses the provider cannot link to the account
   exemptions.bots          PR authors exempt from review and ticket (checks still apply); a GitHub App bot
                            matches as dependabot or dependabot[bot]

@@ -37,6 +37,16 @@ const branchPattern = z
     if (problem) ctx.addIssue({ code: "custom", message: `cannot use branch pattern "${pattern}": ${problem}` });
   });
 
+/** A rule name, or {and: [...]} / {or: [...]} of them. */
+export type ApprovalExpression = string | { and: ApprovalExpression[] } | { or: ApprovalExpression[] };
+const approvalExpression: z.ZodType<ApprovalExpression> = z.lazy(() =>
+  z.union([
+    z.string().min(1),
+    z.strictObject({ and: z.array(approvalExpression).min(1) }),
+    z.strictObject({ or: z.array(approvalExpression).min(1) }),
+  ]),
+);
+
 export const policySchema = z.strictObject({
   provider: z.enum(["github", "gitlab"]).default("github"),
   github: z
@@ -112,6 +122,36 @@ export const policySchema = z.strictObject({
       }),
     )
     .default([]),
+  /**
+   * policy-bot-style approval rules: each applies `if` all its conditions hold (no conditions: always) and then
+   * `requires` that many independent approvals from its users/teams (anyone, when none are listed).
+   * `approvalPolicy` combines them with and/or; by default every rule must hold.
+   */
+  approvalRules: z
+    .array(
+      z.strictObject({
+        name: z.string().min(1),
+        if: z
+          .strictObject({
+            changedPaths: z.array(pathPattern).min(1).optional(),
+            authors: z.array(z.string().min(1)).min(1).optional(),
+            labels: z.array(z.string().min(1)).min(1).optional(),
+            targetBranches: z.array(branchPattern).min(1).optional(),
+          })
+          .default({}),
+        requires: z
+          .strictObject({
+            count: z.number().int().min(1).max(10).default(1),
+            users: z.array(z.string().min(1)).default([]),
+            teams: z
+              .array(z.string().regex(/^[\w.-]+(\/[\w.-]+)*$/, { message: 'expected "org/team-slug" (GitHub) or a group path (GitLab)' }))
+              .default([]),
+          })
+          .prefault({}),
+      }),
+    )
+    .default([]),
+  approvalPolicy: approvalExpression.optional(),
   /** Extra e-mail addresses per login, for commits whose e-mail is not linked to the account. */
   identities: z.record(z.string(), z.array(z.string().email())).default({}),
   exemptions: z
@@ -144,6 +184,13 @@ export function parsePolicy(text: string, source: string): Policy {
   }
   const parsed = policySchema.safeParse(raw);
   if (!parsed.success) throw new ConfigError(`invalid policy in ${source}: ${formatIssues(parsed.error)}`);
+  const names = parsed.data.approvalRules.map((r) => r.name);
+  const duplicate = names.find((n, i) => names.indexOf(n) !== i);
+  if (duplicate) throw new ConfigError(`invalid policy in ${source}: approvalRules: two rules are named "${duplicate}"`);
+  const unknown = parsed.data.approvalPolicy ? ruleNamesIn(parsed.data.approvalPolicy).find((n) => !names.includes(n)) : undefined;
+  if (unknown !== undefined) {
+    throw new ConfigError(`invalid policy in ${source}: approvalPolicy names "${unknown}", which is not in approvalRules`);
+  }
   return parsed.data;
 }
 
@@ -156,4 +203,14 @@ export function durationMs(text: string): number {
   if (!match) throw new ConfigError(`invalid duration "${text}"`);
   const unit = { m: 60_000, h: 3_600_000, d: 86_400_000 }[match[2] as "m" | "h" | "d"];
   return Number(match[1]) * unit;
+}
+
+export function ruleNamesIn(expression: ApprovalExpression): string[] {
+  if (typeof expression === "string") return [expression];
+  return ("and" in expression ? expression.and : expression.or).flatMap(ruleNamesIn);
+}
+
+/** Every team a policy names (path rules and approval rules), for the provider to list members of. */
+export function policyTeams(policy: Policy): string[] {
+  return [...new Set([...policy.pathRules.flatMap((r) => r.teams), ...policy.approvalRules.flatMap((r) => r.requires.teams)])];
 }

@@ -15,6 +15,7 @@ export type Rule =
   | "ticket"
   | "unsigned"
   | "path-rule"
+  | "approval-rule"
   | "retro-overdue"
   | "unverified";
 

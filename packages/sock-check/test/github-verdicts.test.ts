@@ -293,6 +293,39 @@ describe("policy-bot's options", () => {
     expect(byPull(byMerge.records, pr.formatted!).verdict).toBe("noncompliant");
   });
 
+  it("applies approval rules with conditions and requirements, combined with and/or", async () => {
+    const rules = `approvalRules:
+  - name: infra
+    if: { changedPaths: ["infra/**"], targetBranches: [main] }
+    requires: { count: 1, users: [dave] }
+  - name: bob-reviewed
+    if: { authors: [alice] }
+    requires: { users: [bob] }
+`;
+    const all = join(scenario.dir, "..", `rules-and-${process.pid}.yml`);
+    writeFileSync(all, policyYaml(scenario.sim.url, rules));
+    const both = (await check("t6", "t7", all)).report;
+    expect(byPull(both.records, pr.braces!).violations).toEqual([
+      { rule: "approval-rule", message: 'approval rule "infra" needs 1 independent approval from dave, has 0' },
+    ]);
+    // config/b.yml is outside infra/, so only bob-reviewed applies, and dave's approval is not bob's.
+    expect(byPull(both.records, pr.klass!).violations.map((v) => v.message)).toEqual([
+      'approval rule "bob-reviewed" needs 1 independent approval from bob, has 0',
+    ]);
+
+    const either = join(scenario.dir, "..", `rules-or-${process.pid}.yml`);
+    writeFileSync(either, policyYaml(scenario.sim.url, `${rules}approvalPolicy: { or: [infra, bob-reviewed] }\n`));
+    const anyOf = (await check("t6", "t7", either)).report;
+    expect(byPull(anyOf.records, pr.braces!).verdict).toBe("compliant");
+    expect(byPull(anyOf.records, pr.klass!).verdict).toBe("compliant");
+
+    const unknown = join(scenario.dir, "..", `rules-unknown-${process.pid}.yml`);
+    writeFileSync(unknown, policyYaml(scenario.sim.url, `${rules}approvalPolicy: { and: [infra, { or: [sre] }] }\n`));
+    const run = await runSockCheck(["--config", unknown, "--from", "t6", "--to", "t7"], { cwd: scenario.dir, env: envFor(scenario) });
+    expect(run.code).toBe(78);
+    expect(run.stderr.trim()).toBe(`sock-check: invalid policy in ${unknown}: approvalPolicy names "sre", which is not in approvalRules`);
+  });
+
   it("fails skipped and neutral required checks when the policy says so", async () => {
     const strict = join(scenario.dir, "..", `strict-checks-${process.pid}.yml`);
     writeFileSync(strict, policyYaml(scenario.sim.url).replace("required: [build]", "required: [build]\n  skippedOrNeutral: fail"));
