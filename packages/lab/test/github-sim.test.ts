@@ -266,6 +266,20 @@ describe("GitHub's quirks, reproduced", () => {
     );
   });
 
+  it("refuses a query that could ask for more than 500,000 nodes, as GitHub counts them", async () => {
+    const query = `query { repository(owner: "acme", name: "shop") { pullRequest(number: 1) {
+      commits(first: 100) { nodes { commit { associatedPullRequests(first: 100) { nodes { commits(first: 100) { totalCount } } } } } } } } }`;
+    const answer = await post(query);
+    expect(answer.body.data).toBeUndefined();
+    expect(answer.body.errors).toEqual([
+      {
+        type: "MAX_NODE_LIMIT_EXCEEDED",
+        message:
+          "By the time this query traverses to the commits connection, it is requesting up to 1,010,100 possible nodes which exceeds the maximum limit of 500,000.",
+      },
+    ]);
+  });
+
   it("caps REST compare and PR-commit lists at 250 (GraphQL's PR commits are not capped)", async () => {
     const compare = (await get("/repos/acme/shop/compare/deploy-1...main")).body as {
       total_commits: number;

@@ -11,12 +11,20 @@ import {
   type DocumentNode,
   defaultFieldResolver,
   execute,
+  type FieldNode,
+  type FragmentDefinitionNode,
   type GraphQLError,
   type GraphQLFieldResolver,
+  type GraphQLNamedType,
   type GraphQLSchema,
+  getNamedType,
   type IntrospectionQuery,
+  isInterfaceType,
+  isObjectType,
+  Kind,
   OverlappingFieldsCanBeMergedRule,
   parse,
+  type SelectionSetNode,
   specifiedRules,
   validate,
 } from "graphql";
@@ -235,11 +243,14 @@ export class GitHubGraphQL {
     }
     const invalid = validate(schema, document, RULES);
     if (invalid.length > 0) return { status: 200, body: { errors: invalid.map(formatError) } };
+    const variables = (request.variables ?? {}) as Record<string, unknown>;
+    const overLimit = nodeLimitError(schema, document, variables);
+    if (overLimit) return { status: 200, body: { errors: [{ type: "MAX_NODE_LIMIT_EXCEEDED", message: overLimit }] } };
     const result = await execute({
       schema,
       document,
       rootValue: this.#root(window),
-      variableValues: (request.variables ?? {}) as Record<string, unknown>,
+      variableValues: variables,
       fieldResolver: this.#fieldResolver,
     });
     const errors = (result.errors ?? []).map(formatError);
@@ -513,6 +524,67 @@ export class GitHubGraphQL {
       statusCheckRollup: () => this.#rollup(pull.headSha),
     };
   }
+}
+
+/**
+ * GitHub's node limit: "Individual calls cannot request more than 500,000 total nodes", counted as the
+ * product of `first`/`last` down each chain of connections and summed over the query —
+ * https://docs.github.com/graphql/overview/rate-limits-and-node-limits-for-the-graphql-api#node-limit
+ */
+const NODE_LIMIT = 500_000;
+
+function nodeLimitError(schema: GraphQLSchema, document: DocumentNode, variables: Record<string, unknown>): string | undefined {
+  const fragments = new Map<string, FragmentDefinitionNode>();
+  for (const d of document.definitions) if (d.kind === Kind.FRAGMENT_DEFINITION) fragments.set(d.name.value, d);
+  let total = 0;
+  let error: string | undefined;
+  const size = (field: FieldNode): number | undefined => {
+    for (const arg of field.arguments ?? []) {
+      if (arg.name.value !== "first" && arg.name.value !== "last") continue;
+      const value =
+        arg.value.kind === Kind.INT
+          ? Number(arg.value.value)
+          : arg.value.kind === Kind.VARIABLE
+            ? variables[arg.value.name.value]
+            : undefined;
+      if (typeof value === "number") return value;
+    }
+    return undefined;
+  };
+  const walk = (selections: SelectionSetNode | undefined, type: GraphQLNamedType, multiplier: number): void => {
+    for (const selection of selections?.selections ?? []) {
+      if (error) return;
+      if (selection.kind === Kind.INLINE_FRAGMENT) {
+        const on = selection.typeCondition ? schema.getType(selection.typeCondition.name.value) : type;
+        walk(selection.selectionSet, on ?? type, multiplier);
+      } else if (selection.kind === Kind.FRAGMENT_SPREAD) {
+        const fragment = fragments.get(selection.name.value);
+        const on = fragment ? schema.getType(fragment.typeCondition.name.value) : undefined;
+        if (fragment && on) walk(fragment.selectionSet, on, multiplier);
+      } else {
+        const fields = isObjectType(type) || isInterfaceType(type) ? type.getFields() : {};
+        const definition = fields[selection.name.value];
+        if (!definition) continue;
+        const n = size(selection);
+        const next = n === undefined ? multiplier : multiplier * n;
+        if (n !== undefined) {
+          total += next;
+          if (total > NODE_LIMIT) {
+            error = `By the time this query traverses to the ${selection.name.value} connection, it is requesting up to ${total.toLocaleString("en-US")} possible nodes which exceeds the maximum limit of ${NODE_LIMIT.toLocaleString("en-US")}.`;
+            return;
+          }
+        }
+        walk(selection.selectionSet, getNamedType(definition.type), next);
+      }
+    }
+  };
+  for (const d of document.definitions) {
+    if (d.kind === Kind.OPERATION_DEFINITION) {
+      const root = d.operation === "query" ? schema.getQueryType() : d.operation === "mutation" ? schema.getMutationType() : null;
+      if (root) walk(d.selectionSet, root, 1);
+    }
+  }
+  return error;
 }
 
 /** GitHub's rollup: failing if any context failed, pending while any runs, success otherwise (neutral and skipped pass). */
