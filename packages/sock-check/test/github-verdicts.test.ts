@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GitHubScenario } from "../../lab/src/sim/github-scenario";
 import { graphqlViolations } from "../../lab/test/github-contract";
-import { type ChangeRecord, renderCsv, runCheck } from "../src/index";
+import { type ChangeRecord, renderCsv, renderMarkdown, runCheck } from "../src/index";
 import { envFor, policyYaml, runSockCheck, USERS } from "./fixture";
 
 /**
@@ -222,7 +222,9 @@ describe("verdicts on GitHub's answers as GitHub gives them", () => {
   });
 
   it("requires both a check run and a commit status of the same name, and lets the policy pin the check to its app", async () => {
-    const overruled = byPull((await check("t3", "t4")).report.records, pr.statusOverrules!);
+    const overruledReport = (await check("t3", "t4")).report;
+    expect(renderMarkdown(overruledReport, { blocked: true })).toContain("| build ✗ failure, build (status) ✓ |");
+    const overruled = byPull(overruledReport.records, pr.statusOverrules!);
     expect(overruled.verdict).toBe("noncompliant");
     expect(overruled.violations.map((v) => v.message)).toEqual([expect.stringMatching(/build is failure .*check run by github-actions/)]);
 

@@ -33,7 +33,14 @@ export function renderMarkdown(report: Report, options: { blocked: boolean }): s
       ? `[#${r.pr.number}](${r.pr.url}) ${md(titleOf(g))}`
       : `\`${r.commit.sha.slice(0, 7)}\` ${md(r.commit.subject)} (no PR)`;
     const author = md(r.pr?.author ?? r.commit.author.login ?? r.commit.author.email ?? "?");
-    const checks = r.checks.map((c) => `${md(c.name)} ${PASS.has(c.state) ? "✓" : "✗"}`).join(", ") || "—";
+    // skipped/neutral pass unless the policy says otherwise; the verdict column says when they did not.
+    const checks =
+      r.checks
+        .map(
+          (c) =>
+            `${md(c.name)}${c.kind === "status" ? " (status)" : ""} ${c.state === "success" ? "✓" : PASS.has(c.state) ? `✓ ${c.state}` : `✗ ${c.state}`}`,
+        )
+        .join(", ") || "—";
     const verdict =
       g.violations.length > 0
         ? g.violations.map((v) => md(v.message)).join("; ")
