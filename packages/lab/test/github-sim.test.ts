@@ -1,3 +1,6 @@
+import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GitHubScenario } from "../src/sim/github-scenario";
 import { graphqlViolations, RestContract } from "./github-contract";
@@ -181,6 +184,30 @@ describe("GitHub's contracts", () => {
     const { id: _id, ...withoutId } = reviews[0]!;
     expect(rest.check("GET", path, 200, [withoutId])).toEqual([expect.stringContaining("must have required property 'id'")]);
     expect(rest.check("GET", path, 418, {})).toEqual([expect.stringContaining("HTTP 418 is not an answer GitHub describes")]);
+  });
+});
+
+/** A recorded real GitHub exchange from @octokit/fixtures (normalized: ids and dates replaced, shapes kept). */
+function recorded(scenarioName: string): Array<{ path: string; status: number; headers: Record<string, string>; response: unknown }> {
+  const dir = dirname(createRequire(import.meta.url).resolve("@octokit/fixtures/package.json"));
+  return JSON.parse(readFileSync(join(dir, "scenarios", "api.github.com", scenarioName, "normalized-fixture.json"), "utf8"));
+}
+
+describe("GitHub's recorded answers (@octokit/fixtures), where they cover a call", () => {
+  it("pages with the same Link relations and meters with the same x-ratelimit headers", async () => {
+    const real = recorded("paginate-issues")[0]!;
+    const ours = await get("/repos/acme/shop/compare/deploy-1...main?per_page=3");
+    const rels = (link: string) => [...link.matchAll(/rel="(\w+)"/g)].map((m) => m[1]);
+    expect(rels(ours.headers.get("link") ?? "")).toEqual(rels(real.headers.link ?? ""));
+    const limits = (names: Iterable<string>) => [...names].filter((n) => n.startsWith("x-ratelimit-")).sort();
+    expect(limits(ours.headers.keys())).toEqual(limits(Object.keys(real.headers)));
+  });
+
+  it("describes a repository with fields a real one has", async () => {
+    const real = recorded("get-repository")[0]!.response as Record<string, unknown>;
+    const ours = ((await get(`/repos/acme/shop/pulls/${pr.bot}`)).body as { head: { repo: Record<string, unknown> } }).head.repo;
+    expect(Object.keys(ours).filter((k) => !(k in real))).toEqual([]);
+    expect(Object.keys((ours.owner ?? {}) as object).filter((k) => !(k in (real.owner as object)))).toEqual([]);
   });
 });
 
