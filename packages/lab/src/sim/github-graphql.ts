@@ -2,8 +2,15 @@ import type {
   CheckConclusionState,
   CheckStatusState,
   GitSignatureState,
+  OrganizationTeamArgs,
   PullRequestReviewState,
+  PullRequestReviewsArgs,
   PullRequestState,
+  QueryOrganizationArgs,
+  QueryRepositoryArgs,
+  RateLimit,
+  RepositoryObjectArgs,
+  RepositoryPullRequestArgs,
   StatusState,
 } from "@octokit/graphql-schema";
 import {
@@ -220,6 +227,28 @@ interface PullRequestSource {
   statusCheckRollup: () => RollupSource | null;
 }
 
+interface RepositorySource {
+  id: string;
+  name: string;
+  nameWithOwner: string;
+  isPrivate: boolean;
+  defaultBranchRef: { id: string; name: string; prefix: string };
+  object: (args: RepositoryObjectArgs) => CommitSource | null;
+  pullRequest: (args: RepositoryPullRequestArgs) => PullRequestSource;
+}
+
+interface TeamSource {
+  id: string;
+  slug: string;
+  members: Resolved<Connection<ActorSource | null>>;
+}
+
+interface RootSource {
+  repository: (args: QueryRepositoryArgs) => RepositorySource;
+  organization: (args: QueryOrganizationArgs) => { id: string; login: string; team: (args: OrganizationTeamArgs) => TeamSource | null };
+  rateLimit: () => Omit<RateLimit, "__typename">;
+}
+
 export class GitHubGraphQL {
   readonly #data: GitHubData;
   readonly faults: GraphQLFault[] = [];
@@ -276,25 +305,25 @@ export class GitHubGraphQL {
     return defaultFieldResolver(source, args, context, info);
   };
 
-  #root(window: RateWindow): Record<string, unknown> {
+  #root(window: RateWindow): RootSource {
     const data = this.#data;
     return {
-      repository: ({ owner, name }: { owner: string; name: string }) => {
+      repository: ({ owner, name }) => {
         if (owner !== data.owner || name !== data.repo) {
           throw new GitHubGraphQLError(`Could not resolve to a Repository with the name '${owner}/${name}'.`, "NOT_FOUND");
         }
         return this.#repository();
       },
-      organization: ({ login }: { login: string }) => ({
+      organization: ({ login }) => ({
         id: nodeId("Organization", login),
         login,
-        team: ({ slug }: { slug: string }) => {
+        team: ({ slug }) => {
           const members = data.teams.get(`${login}/${slug}`);
           return members
             ? {
                 id: nodeId("Team", `${login}/${slug}`),
                 slug,
-                members: (args: PageArgs) =>
+                members: (args) =>
                   connection(
                     members.map((m) => this.actor(m)),
                     args,
@@ -315,7 +344,7 @@ export class GitHubGraphQL {
     };
   }
 
-  #repository(): Record<string, unknown> {
+  #repository(): RepositorySource {
     const data = this.#data;
     return {
       id: nodeId("Repository", `${data.owner}/${data.repo}`),
@@ -323,11 +352,11 @@ export class GitHubGraphQL {
       nameWithOwner: `${data.owner}/${data.repo}`,
       isPrivate: true,
       defaultBranchRef: { id: nodeId("Ref", "main"), name: "main", prefix: "refs/heads/" },
-      object: ({ oid, expression }: { oid?: string; expression?: string }) => {
+      object: ({ oid, expression }) => {
         const sha = data.resolve(oid ?? expression ?? "");
         return sha ? this.commit(sha) : null;
       },
-      pullRequest: ({ number }: { number: number }) => {
+      pullRequest: ({ number }) => {
         const pull = data.pulls.get(number);
         if (!pull) throw new GitHubGraphQLError(`Could not resolve to a PullRequest with the number of ${number}.`, "NOT_FOUND");
         return this.pull(pull);
@@ -496,8 +525,8 @@ export class GitHubGraphQL {
           args,
           "labels",
         ),
-      reviews: (args) => {
-        const states = args.states as string[] | null | undefined;
+      reviews: (args: PageArgs & Pick<PullRequestReviewsArgs, "states">) => {
+        const states = args.states;
         return connection(
           pull.reviews
             .filter((r) => !states || states.includes(r.state))
