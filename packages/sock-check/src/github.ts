@@ -6,9 +6,10 @@ import type { CheckFact, Person, ProviderFacts, PullCommitFact, PullFact, Review
 
 /**
  * Collects PRs, reviews, commits and check results for a release range with batched GraphQL:
- * one query per 100 commits finds their PRs, one query per 25 PRs fetches everything about them,
- * and only connections longer than a page cost extra queries. A failed batch leaves its commits
- * unverified (never assumed compliant) and stops further requests to a failing API.
+ * one query per 100 commits finds their PRs and head commits, one query per 25 PRs fetches everything
+ * about them together with the checks on exactly each PR's head (`headRefOid`), and only connections
+ * longer than a page cost extra queries. A failed batch, or an answer with errors touching a commit or
+ * PR, leaves those commits unverified (never assumed compliant); a failed request stops further ones.
  */
 
 export const COMMITS_PER_QUERY = 100;
