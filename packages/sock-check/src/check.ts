@@ -80,6 +80,16 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
     loaded = await candidatePolicy();
   }
   const { policy, source } = loaded;
+  const cut = await git.shallowBoundary(from, to);
+  if (cut.length > 0) {
+    // Fail closed: a shallow clone hides every commit behind its boundary, so the range would look shorter than it is.
+    throw new NoInputError(
+      `the checkout is a shallow clone: history behind ${short(cut[0]!)} is missing, so ${short(from)}..${short(to)} cannot be told`,
+      {
+        hint: "run git fetch --unshallow --tags (in GitHub Actions: actions/checkout with fetch-depth: 0)",
+      },
+    );
+  }
   if (!(await git.isAncestor(from, to))) {
     options.log?.warn("the deployed commit is not an ancestor of the candidate (rollback or rewritten history?)", { from, to });
   }
@@ -131,6 +141,14 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
     facts = commits.length > 0 ? await collectGitHubFacts(api, commits, { owner, name, teams, log: options.log }) : emptyFacts();
   }
 
+  // An update merge keeps approvals only when it is the clean merge of its parents (see evaluate's onHeadIgnoring).
+  const cleanMerges = new Set<string>();
+  if (policy.approvals.ignoreUpdateMerges) {
+    for (const pull of facts.pulls.values()) {
+      for (const c of pull.commits)
+        if (c.parents && c.parents.length > 1 && (await git.isCleanMerge(c.sha, c.parents))) cleanMerges.add(c.sha);
+    }
+  }
   const now = options.now ?? new Date();
   const range = { from, to, mode: policy.commits };
   // What lands on the deploy line must arrive through a PR into the deploy branch, not one merged elsewhere and pushed on.
@@ -146,6 +164,7 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
     changedPaths,
     deployLine,
     deployBranches,
+    cleanMerges,
     now,
     toolVersion: options.toolVersion,
   });

@@ -1,6 +1,6 @@
 import type { LocalCommit } from "./git";
 import { branchMatcher, pathMatcher } from "./globs";
-import type { CheckFact, Person, ProviderFacts, PullFact, ReviewFact } from "./model";
+import type { CheckFact, Person, ProviderFacts, PullCommitFact, PullFact, ReviewFact } from "./model";
 import { type ApprovalExpression, durationMs, type Policy, requiredChecks } from "./policy";
 import type { ApprovalRecord, ChangeRecord, CheckRecord, EmergencyRecord, Verdict, Violation } from "./record";
 
@@ -18,6 +18,8 @@ export interface EvaluateInput {
   deployLine: ReadonlySet<string>;
   /** Branch names or globs; null when the provider did not say, and then any merged PR counts. */
   deployBranches: readonly string[] | null;
+  /** PR merge commits whose tree is the clean merge of their parents (checked with local git); others are not ignored. */
+  cleanMerges?: ReadonlySet<string>;
   now: Date;
   toolVersion: string;
 }
@@ -34,6 +36,11 @@ interface PullVerdict {
   exemption: string | null;
   violations: Violation[];
   eligibleApprovers: string[];
+  /**
+   * Who of them approved what ships: on the head (or not made stale by ignored pushes) when
+   * approvals.requireOnHead; path and approval rules name reviewers, and a stale approval is not theirs.
+   */
+  currentApprovers: string[];
 }
 
 export function evaluate(input: EvaluateInput): ChangeRecord[] {
@@ -177,13 +184,16 @@ function evaluatePull(pull: PullFact, input: EvaluateInput): PullVerdict {
         state: r.state,
         submitted_at: r.submittedAt,
         commit: r.commit,
-        on_head: r.commit === pull.headSha || onHeadIgnoring(r.commit, pull, policy),
+        on_head: r.commit === pull.headSha || onHeadIgnoring(r.commit, pull, policy, input.cleanMerges),
         counts: r.state === "APPROVED" && note === undefined,
         ...(note ? { note } : {}),
       };
     });
   const eligible = approvals.filter((a) => a.counts);
   const eligibleApprovers = uniq(eligible.map((a) => a.reviewer ?? ""));
+  const currentApprovers = policy.approvals.requireOnHead
+    ? uniq(eligible.filter((a) => a.on_head).map((a) => a.reviewer ?? ""))
+    : eligibleApprovers;
   const selfApprovers = uniq(approvals.filter((a) => a.note?.startsWith("reviewer is")).map((a) => a.reviewer ?? "?"));
 
   const approvalViolations: Violation[] = [];
@@ -241,7 +251,7 @@ function evaluatePull(pull: PullFact, input: EvaluateInput): PullVerdict {
     const unsigned = pull.commits.filter((c) => c.verified !== true).map((c) => c.sha.slice(0, 7));
     if (unsigned.length > 0) violations.push({ rule: "unsigned", message: `unsigned or unverified commits: ${unsigned.join(", ")}` });
   }
-  return { approvals, checks, tickets, emergency, exemption: bot, violations, eligibleApprovers };
+  return { approvals, checks, tickets, emergency, exemption: bot, violations, eligibleApprovers, currentApprovers };
 }
 
 /**
@@ -257,6 +267,8 @@ function exemptBot(pull: PullFact, bots: readonly string[]): string | null {
   const exact = bots.find((b) => b.toLowerCase() === author.toLowerCase());
   const entry = exact ?? (pull.authorType === "Bot" ? bots.find((b) => bare(b) === bare(author)) : undefined);
   if (!entry) return null;
+  // Anyone who can push to the bot's branch can add a commit to its PR: the exemption covers the bot's own work only.
+  if (!pull.commits.every((c) => isBotCommit(c, [entry]))) return null;
   const who = pull.authorType === "Bot" ? `${author}, a bot account` : author;
   return `bot:${entry} (exemptions.bots matched the PR author ${who})`;
 }
@@ -284,9 +296,9 @@ function emergencyOf(
  * Whether an approval given on `approved` still stands for the head once the pushes policy says to ignore are
  * left out: every PR commit after it (reachable from the head, not from it, by parent links) is by a login in
  * `approvals.ignoreCommitsBy`, or — with `approvals.ignoreUpdateMerges` — merges the base branch in (a parent
- * outside the PR). Unknown parents (a provider that does not report them) ignore nothing.
+ * outside the PR) and is the clean merge of its parents. Unknown parents (a provider that does not report them) ignore nothing.
  */
-function onHeadIgnoring(approved: string | null, pull: PullFact, policy: Policy): boolean {
+function onHeadIgnoring(approved: string | null, pull: PullFact, policy: Policy, cleanMerges: ReadonlySet<string> = new Set()): boolean {
   const { ignoreCommitsBy, ignoreUpdateMerges } = policy.approvals;
   if (!approved || (ignoreCommitsBy.length === 0 && !ignoreUpdateMerges)) return false;
   const bySha = new Map(pull.commits.map((c) => [c.sha, c]));
@@ -304,12 +316,33 @@ function onHeadIgnoring(approved: string | null, pull: PullFact, policy: Policy)
   };
   const before = reachable(approved);
   const after = [...reachable(pull.headSha)].filter((sha) => !before.has(sha)).map((sha) => bySha.get(sha)!);
-  const ignored = new Set(ignoreCommitsBy.map((l) => l.toLowerCase().replace(/\[bot\]$/, "")));
   return after.every((c) => {
-    const byIgnored = c.authors.length > 0 && c.authors.every((a) => ignored.has(accountOf(a)?.replace(/\[bot\]$/, "") ?? "\0"));
-    const updateMerge = ignoreUpdateMerges && (c.parents?.length ?? 0) > 1 && (c.parents ?? []).some((p) => !bySha.has(p));
+    const byIgnored = ignoreCommitsBy.length > 0 && isBotCommit(c, ignoreCommitsBy);
+    // A merge that adds changes of its own (an "evil merge") is new code however it is titled.
+    const updateMerge =
+      ignoreUpdateMerges && (c.parents?.length ?? 0) > 1 && (c.parents ?? []).some((p) => !bySha.has(p)) && cleanMerges.has(c.sha);
     return byIgnored || updateMerge;
   });
+}
+
+/**
+ * Whether a PR commit is provably by one of `bots`: author(s) and committer are that bot (or the committer is
+ * GitHub, as for a bot's commit made through the API), and GitHub verified its signature. Author and committer
+ * e-mails are free text anyone can set (git config user.email), so they alone prove nothing; a bot's commits
+ * are signed (GitHub signs those made through its API with its own key; GitActor.user is null for a bot).
+ */
+function isBotCommit(commit: PullCommitFact, bots: readonly string[]): boolean {
+  const names = new Set(bots.map(bareLogin));
+  const account = (p: Person) => bareLogin(accountOf(p) ?? "\0");
+  if (commit.verified !== true || commit.authors.length === 0) return false;
+  const committer = commit.committer;
+  const byPlatform =
+    (committer.login !== undefined && PLATFORM_LOGINS.has(committer.login)) || PLATFORM_EMAILS.has(committer.email?.toLowerCase() ?? "");
+  return commit.authors.every((a) => names.has(account(a))) && (byPlatform || names.has(account(committer)));
+}
+
+function bareLogin(login: string): string {
+  return login.toLowerCase().replace(/\[bot\]$/, "");
 }
 
 /**
@@ -407,11 +440,12 @@ function pathViolations(commit: LocalCommit, pull: PullFact, verdict: PullVerdic
     const touched = paths.filter((p) => matches(p));
     if (touched.length === 0) continue;
     const allowed = new Set([...rule.reviewers, ...rule.teams.flatMap((t) => input.facts.teams.get(t) ?? [])].map((l) => l.toLowerCase()));
-    if (verdict.eligibleApprovers.some((a) => allowed.has(a.toLowerCase()))) continue;
+    if (verdict.currentApprovers.some((a) => allowed.has(a.toLowerCase()))) continue;
     const who = [...rule.reviewers, ...rule.teams.map((t) => `@${t}`)].join(", ");
+    const stale = verdict.eligibleApprovers.filter((a) => allowed.has(a.toLowerCase()));
     violations.push({
       rule: "path-rule",
-      message: `changes ${touched[0]}${touched.length > 1 ? ` and ${touched.length - 1} more` : ""} in PR #${pull.number} need an approval from ${who}`,
+      message: `changes ${touched[0]}${touched.length > 1 ? ` and ${touched.length - 1} more` : ""} in PR #${pull.number} need an approval from ${who}${stale.length > 0 ? ` on the head (${stale.join(", ")} approved an earlier commit)` : ""}`,
     });
   }
   return violations;
@@ -427,7 +461,7 @@ function approvalRuleViolations(commit: LocalCommit, pull: PullFact, verdict: Pu
   const rules = input.policy.approvalRules;
   if (rules.length === 0) return [];
   const paths = input.changedPaths.get(commit.sha) ?? [];
-  const approvers = verdict.eligibleApprovers.map((a) => a.toLowerCase());
+  const approvers = verdict.currentApprovers.map((a) => a.toLowerCase());
   const outcome = new Map<string, { met: boolean; why?: string }>();
   for (const rule of rules) {
     const when = rule.if;

@@ -1,5 +1,6 @@
 import { execFile } from "node:child_process";
-import { stat } from "node:fs/promises";
+import { readFile, stat } from "node:fs/promises";
+import { resolve as resolvePath } from "node:path";
 import { promisify } from "node:util";
 import { DataError, NoInputError, UsageError } from "@opsguard/core";
 
@@ -93,6 +94,26 @@ export class GitRepo {
     }
   }
 
+  /**
+   * The commits of from..to whose parents this clone does not have: a shallow clone's boundary ("grafted").
+   * git log shows such a range as complete and silently leaves out everything behind the boundary.
+   */
+  async shallowBoundary(from: string, to: string): Promise<string[]> {
+    if ((await this.#git(["rev-parse", "--is-shallow-repository"], "git rev-parse")).trim() !== "true") return [];
+    const shallowFile = (await this.#git(["rev-parse", "--git-path", "shallow"], "git rev-parse")).trim();
+    let boundary: Set<string>;
+    try {
+      boundary = new Set((await readFile(resolvePath(this.dir, shallowFile), "utf8")).split("\n").filter((l) => l !== ""));
+    } catch {
+      return ["(unreadable .git/shallow)"];
+    }
+    const range = (await this.#git(["rev-list", `${from}..${to}`, "--"], "git rev-list")).split("\n");
+    const cut = range.filter((sha) => boundary.has(sha));
+    // The deployed commit itself behind the boundary: the range cannot be told at all.
+    if (cut.length === 0 && !(await this.isAncestor(from, to)) && boundary.size > 0) return [...boundary];
+    return cut;
+  }
+
   /** The newest tag matching the pattern on a strict ancestor of `ref` (the last deploy; a tag on `ref` itself is what ships now). */
   async lastTag(pattern: string, ref: string): Promise<string | undefined> {
     const out = await this.#git(
@@ -132,6 +153,23 @@ export class GitRepo {
       ? ["diff", "--name-only", "--no-renames", firstParent, sha, "--"]
       : ["diff-tree", "--root", "--no-commit-id", "--name-only", "-r", "--no-renames", sha, "--"];
     return (await this.#git(args, "git diff")).split("\n").filter((p) => p !== "");
+  }
+
+  /**
+   * Whether a merge commit's tree is exactly what merging its parents gives (git merge-tree, git >= 2.38): an
+   * "evil merge" carries changes of its own that neither parent has. False when a commit is missing locally
+   * (a squash-merged PR's branch) or the merge conflicts: nothing proves it clean.
+   */
+  async isCleanMerge(sha: string, parents: readonly string[]): Promise<boolean> {
+    if (parents.length !== 2) return false;
+    try {
+      const opts = { cwd: this.dir, timeout: 60_000, env: { ...process.env, LC_ALL: "C" } };
+      const { stdout: merged } = await run("git", ["merge-tree", "--write-tree", "--no-messages", parents[0]!, parents[1]!], opts);
+      const { stdout: actual } = await run("git", ["rev-parse", "--verify", "--quiet", `${sha}^{tree}`], opts);
+      return merged.split("\n")[0]?.trim() === actual.trim() && actual.trim() !== "";
+    } catch {
+      return false;
+    }
   }
 
   /** A file's content at a ref; undefined when the file does not exist there. */

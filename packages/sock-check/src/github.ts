@@ -89,7 +89,7 @@ interface GqlHead {
 }
 
 const PULL_COMMIT_FIELDS = `oid message signature { isValid } parents(first: 2) { nodes { oid } }
-  authors(first: 10) { nodes { name email user { login } } }
+  authors(first: 10) { totalCount nodes { name email user { login } } }
   committer { name email user { login } }`;
 
 const CONTEXT_FIELDS = `pageInfo { hasNextPage endCursor }
@@ -206,8 +206,14 @@ export async function collectGitHubFacts(api: GitHubApi, commits: readonly Local
         for (const sha of shasOfPull(n)) facts.unverified.set(sha, reason);
         continue;
       }
-      const complete = await attempt(shasOfPull(n), () => completePull(api, repo, node, head));
-      if (complete) facts.pulls.set(n, toPullFact(complete.pull, complete.head));
+      const complete = await attempt(shasOfPull(n), () =>
+        completePull(api, repo, node, head).catch((error: unknown) => (error instanceof IncompletePull ? error : Promise.reject(error))),
+      );
+      if (complete instanceof IncompletePull) {
+        for (const sha of shasOfPull(n)) facts.unverified.set(sha, complete.message);
+      } else if (complete) {
+        facts.pulls.set(n, toPullFact(complete.pull, complete.head));
+      }
     }
   }
 
@@ -218,6 +224,9 @@ export async function collectGitHubFacts(api: GitHubApi, commits: readonly Local
   }
   return facts;
 }
+
+/** GitHub answered, but the PR cannot be judged on what it gave: this PR is unverified, later requests still go out. */
+class IncompletePull extends Error {}
 
 /** Fetches the rest of any connection longer than one page: reviews, commits, the head's check contexts. */
 async function completePull(
@@ -260,6 +269,13 @@ async function completePull(
   );
   if (commits.totalCount !== undefined && (commits.nodes ?? []).length < commits.totalCount) {
     throw new Error(`PR #${pull.number}: GitHub listed ${commits.nodes?.length ?? 0} of its ${commits.totalCount} commits`);
+  }
+  // Co-authors past the first page would be invisible to the self-approval rule: a commit with more is not judged.
+  const crowded = (commits.nodes ?? []).find((n) => n && (n.commit.authors.nodes ?? []).length < (n.commit.authors.totalCount ?? 0));
+  if (crowded) {
+    throw new IncompletePull(
+      `PR #${pull.number}: commit ${crowded.commit.oid.slice(0, 7)} has ${crowded.commit.authors.totalCount} authors and co-authors; sock-check reads 10, so it cannot rule out self-approval`,
+    );
   }
   const contexts = head.statusCheckRollup?.contexts;
   if (head.statusCheckRollup && !contexts)

@@ -31,8 +31,17 @@ export interface ScenarioCommit {
    * commit). GitHub lists a PR's commits by it, so a head authored before its parent is not listed last.
    */
   authorDate?: Date;
-  /** In a PR: this commit merges the base branch (main as it is now) into the PR branch, an "update branch" merge. */
+  /**
+   * In a PR: this commit merges the base branch (main as it is now) into the PR branch, an "update branch" merge,
+   * written as the clean merge git makes; `files` add content of its own (an "evil merge").
+   */
   mergeBase?: boolean;
+  /**
+   * Whether GitHub verified the commit's signature; by default a bot's commits are (a GitHub App's commits made
+   * through the API are signed with GitHub's key — docs.github.com/authentication/managing-commit-signature-verification/about-commit-signature-verification#signature-verification-for-bots),
+   * others are not. `false` with a bot author is someone pushing under the bot's e-mail.
+   */
+  signed?: boolean;
   /** Check runs on this commit (name → conclusion, "app/name" for another app), as a CI run on a push would leave. */
   checks?: Record<string, ScenarioConclusion>;
 }
@@ -90,6 +99,7 @@ interface PendingCommit {
   authorTime: number;
   files: Record<string, string>;
   checks: Record<string, ScenarioConclusion>;
+  signed: boolean;
 }
 
 interface PendingPull {
@@ -220,6 +230,7 @@ export class GitHubScenario {
     this.sim.pushGitRepository(dir);
     for (const pull of this.#pulls) this.#seedPull(pull);
     for (const commit of this.#commits) {
+      if (commit.signed) this.sim.setVerified(this.sha(commit.mark));
       for (const [key, conclusion] of Object.entries(commit.checks)) {
         const [app, name] = key.includes("/") ? (key.split("/", 2) as [string, string]) : ["github-actions", key];
         this.sim.addCheckRun({
@@ -325,9 +336,29 @@ export class GitHubScenario {
       time,
       authorTime: commit.authorDate?.getTime() ?? time,
       checks: commit.checks ?? {},
-      files: commit.files ?? { [`changes/commit-${mark}.txt`]: `${commit.message}\n` },
+      signed: commit.signed ?? this.#user(commit.author).bot === true,
+      files: commit.mergeBase
+        ? { ...this.#treeOf(parents), ...commit.files }
+        : (commit.files ?? { [`changes/commit-${mark}.txt`]: `${commit.message}\n` }),
     });
     return mark;
+  }
+
+  /**
+   * Every file of these commits' trees (scenarios only add files): fast-import builds a merge's tree from its first
+   * parent, so an update merge lists the base branch's files to be the clean merge `git merge` writes. Files given
+   * for it on top make an "evil merge", one that adds content neither parent has.
+   */
+  #treeOf(heads: readonly number[]): Record<string, string> {
+    const seen = new Set<number>();
+    const stack = [...heads];
+    while (stack.length > 0) {
+      const mark = stack.pop()!;
+      if (seen.has(mark)) continue;
+      seen.add(mark);
+      stack.push(...(this.#commits[mark - 1]?.parents ?? []));
+    }
+    return Object.assign({}, ...[...seen].sort((a, b) => a - b).map((m) => this.#commits[m - 1]?.files ?? {}));
   }
 
   #stream(): string {
