@@ -26,10 +26,14 @@ export function reportError(tool: string, error: unknown, options: ReportOptions
   return exitCode;
 }
 
-/** A closed stdout (`| head`, sshd hanging up) ends the run quietly instead of as an error. */
+/**
+ * A closed stdout (`| head`, sshd hanging up) ends the run quietly instead of as an error; any other write
+ * failure (a full disk: ENOSPC) is one line and the I/O exit code, not an uncaught stack trace.
+ */
 export function exitQuietlyOnEpipe(): void {
   process.stdout.on("error", (error: NodeJS.ErrnoException) => {
     if (error.code === "EPIPE") process.exit(process.exitCode ?? ExitCode.OK);
-    throw error;
+    process.stderr.write(`cannot write standard output (${error.code ?? "error"}): the output is incomplete\n`);
+    process.exit(ExitCode.IO_ERR);
   });
 }

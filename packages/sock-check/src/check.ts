@@ -5,6 +5,7 @@ import {
   type HttpClientOptions,
   type Logger,
   NoInputError,
+  redactSecretsDeep,
   resolveSecret,
   type SecretRef,
   UsageError,
@@ -155,19 +156,22 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
   const deployLine = new Set((firstParent ? commits : await git.commits(from, to, true)).map((c) => c.sha));
   const configured = policy.deploy.branch === undefined ? undefined : [policy.deploy.branch].flat();
   const deployBranches = configured ?? (facts.defaultBranch ? [facts.defaultBranch] : null);
-  const records = evaluate({
-    policy,
-    repo,
-    range,
-    commits,
-    facts,
-    changedPaths,
-    deployLine,
-    deployBranches,
-    cleanMerges,
-    now,
-    toolVersion: options.toolVersion,
-  });
+  // Provider text (an error that echoes the token) is redacted before any renderer escapes it past recognition.
+  const records = redactSecretsDeep(
+    evaluate({
+      policy,
+      repo,
+      range,
+      commits,
+      facts,
+      changedPaths,
+      deployLine,
+      deployBranches,
+      cleanMerges,
+      now,
+      toolVersion: options.toolVersion,
+    }),
+  );
   return {
     policy,
     facts,

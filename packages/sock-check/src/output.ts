@@ -7,7 +7,9 @@ import {
   type Logger,
   OpsguardError,
   PolicyError,
-  writeFileAtomic,
+  redactSecrets,
+  writeOutputFile,
+  writeStdout,
 } from "@opsguard/core";
 import type { CheckResult } from "./check";
 import { renderCsv } from "./report/csv";
@@ -45,7 +47,10 @@ export function render(result: CheckResult, format: OutputFormat, style: CliCont
   }
 }
 
-/** Writes the report (atomically, to --output or stdout), the digest to stdout, and the Slack post. */
+/**
+ * Writes the report (to --output, atomically for a regular file, or stdout), the digest to stdout, and the Slack
+ * post — all through core's output boundary, which redacts secrets (an API error may echo the token).
+ */
 export async function deliver(result: CheckResult, options: DeliverOptions): Promise<void> {
   // A configuration mistake is reported before any output, so the exit code is the configuration error's alone.
   if (options.postSlack && !result.policy.slack) {
@@ -55,10 +60,10 @@ export async function deliver(result: CheckResult, options: DeliverOptions): Pro
   }
   const blocked = isBlocked(result, options.allowUnverified);
   if (options.output) {
-    process.stdout.write(renderDigest(result.report, options.style, { blocked }));
-    await writeFileAtomic(options.output, render(result, options.format, createStyle(false), blocked));
+    writeStdout(renderDigest(result.report, options.style, { blocked }));
+    await writeOutputFile(options.output, render(result, options.format, createStyle(false), blocked));
   } else {
-    process.stdout.write(render(result, options.format, options.style, blocked));
+    writeStdout(render(result, options.format, options.style, blocked));
   }
   const unverified = result.report.records.filter((r) => r.verdict === "unverified");
   if (unverified.length > 0 && options.allowUnverified) {
@@ -117,7 +122,7 @@ async function postToSlack(result: CheckResult, channel: string, blocked: boolea
       }),
   ];
   try {
-    await client.postMessage({ channel, text: lines.join("\n"), unfurl_links: false });
+    await client.postMessage({ channel, text: redactSecrets(lines.join("\n")), unfurl_links: false });
   } catch (error) {
     // The verdict stands whether or not chat heard about it.
     log.error(`could not post the digest to Slack: ${error instanceof Error ? error.message : String(error)}`);

@@ -44,7 +44,7 @@ export class GitHubSim extends SimServer {
   readonly #tokens: Record<string, string>;
   readonly #limit: number;
   readonly #windows = new Map<string, Window>();
-  #secondary: { remaining: number; retryAfterSeconds: number; status: 403 | 429 } | undefined;
+  #secondary: { remaining: number; retryAfterSeconds: number | null; status: 403 | 429 } | undefined;
 
   constructor(options: GitHubSimOptions) {
     super("GitHub");
@@ -199,8 +199,9 @@ export class GitHubSim extends SimServer {
    * The next `times` requests get GitHub's secondary rate limit answer: "you will receive a 403 or 429 response
    * ... If the retry-after response header is present, you should not retry your request until after that many
    * seconds has elapsed" — docs.github.com/rest/using-the-rest-api/rate-limits-for-the-rest-api#about-secondary-rate-limits
+   * `retryAfterSeconds: null` sends no retry-after, which GitHub also does ("Otherwise, wait for at least one minute").
    */
-  secondaryRateLimit(times: number, retryAfterSeconds = 1, status: 403 | 429 = 403): this {
+  secondaryRateLimit(times: number, retryAfterSeconds: number | null = 1, status: 403 | 429 = 403): this {
     this.#secondary = { remaining: times, retryAfterSeconds, status };
     return this;
   }
@@ -264,7 +265,10 @@ export class GitHubSim extends SimServer {
         secondary.remaining--;
         return {
           status: secondary.status,
-          headers: { ...this.#limitHeaders(window, resource), "retry-after": String(secondary.retryAfterSeconds) },
+          headers: {
+            ...this.#limitHeaders(window, resource),
+            ...(secondary.retryAfterSeconds === null ? {} : { "retry-after": String(secondary.retryAfterSeconds) }),
+          },
           body: {
             message: "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.",
             documentation_url: "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits",
