@@ -104,22 +104,30 @@ export const policySchema = z.strictObject({
     .prefault({}),
   ticket: z
     .strictObject({
-      pattern: regex.default("[A-Z][A-Z0-9]+-\\d+"),
+      // A pattern that matches the empty string finds a "ticket" in every change.
+      pattern: regex
+        .refine((source) => !new RegExp(source).test(""), { message: "matches an empty string, so every change would pass" })
+        .default("[A-Z][A-Z0-9]+-\\d+"),
       required: z.boolean().default(true),
     })
     .prefault({}),
   signedCommits: z.boolean().default(false),
   pathRules: z
     .array(
-      z.strictObject({
-        /** .gitignore-style globs (picomatch): braces, classes, extglobs, `**`; see globs.ts. */
-        paths: z.array(pathPattern).min(1),
-        reviewers: z.array(z.string().min(1)).default([]),
-        /** GitHub "org/team-slug"; GitLab a group's full path. */
-        teams: z
-          .array(z.string().regex(/^[\w.-]+(\/[\w.-]+)*$/, { message: 'expected "org/team-slug" (GitHub) or a group path (GitLab)' }))
-          .default([]),
-      }),
+      z
+        .strictObject({
+          /** .gitignore-style globs (picomatch): braces, classes, extglobs, `**`; see globs.ts. */
+          paths: z.array(pathPattern).min(1),
+          reviewers: z.array(z.string().min(1)).default([]),
+          /** GitHub "org/team-slug"; GitLab a group's full path. */
+          teams: z
+            .array(z.string().regex(/^[\w.-]+(\/[\w.-]+)*$/, { message: 'expected "org/team-slug" (GitHub) or a group path (GitLab)' }))
+            .default([]),
+        })
+        // A rule naming nobody could never be met, and its message would name no one.
+        .refine((rule) => rule.reviewers.length + rule.teams.length > 0, {
+          message: "needs reviewers or teams (who must approve these paths)",
+        }),
     )
     .default([]),
   /**
@@ -177,10 +185,14 @@ export const POLICY_FILE = ".sock-check.yml";
 export function parsePolicy(text: string, source: string): Policy {
   let raw: unknown;
   try {
-    raw = parseYaml(text) ?? {};
+    raw = parseYaml(text);
   } catch (error) {
     const line = (error instanceof Error ? error.message : String(error)).split("\n")[0];
     throw new ConfigError(`cannot parse ${source}: ${line}`, { hint: "fix the YAML syntax" });
+  }
+  // An empty file is a mistake (a truncated checkout, a bad merge), not a request for every default.
+  if (raw === null || raw === undefined) {
+    throw new ConfigError(`${source} is empty`, { hint: "write the policy (see the README); to take the defaults, write {}" });
   }
   const parsed = policySchema.safeParse(raw);
   if (!parsed.success) throw new ConfigError(`invalid policy in ${source}: ${formatIssues(parsed.error)}`);

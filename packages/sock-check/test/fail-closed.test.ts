@@ -3,9 +3,11 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import { ConfigError } from "@opsguard/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GitHubScenario, gitEnv } from "../../lab/src/sim/github-scenario";
 import { type ChangeRecord, runCheck } from "../src/index";
+import { parsePolicy } from "../src/policy";
 import { envFor, policyYaml, runSockCheck, USERS } from "./fixture";
 
 /**
@@ -185,5 +187,25 @@ describe("sock-check never passes what it did not see", () => {
     const evil = byPull(records, pr.evilUpdate);
     expect(evil.verdict).toBe("noncompliant");
     expect(evil.violations.map((v) => v.rule)).toContain("stale-approval");
+  });
+});
+
+describe("a policy that would pass everything is refused at load (78)", () => {
+  it.each([
+    ["an empty file", "", "is empty"],
+    ["a comment only", "# nothing yet\n", "is empty"],
+    ["a ticket pattern matching the empty string", 'ticket:\n  pattern: ""\n', "matches an empty string"],
+    ["a ticket pattern matching nothing in particular", 'ticket:\n  pattern: "x*"\n', "matches an empty string"],
+    ["a path rule naming nobody", 'pathRules:\n  - paths: ["infra/**"]\n', "needs reviewers or teams"],
+  ])("%s", (_name, text, message) => {
+    let error: unknown;
+    try {
+      parsePolicy(text, "test.yml");
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).exitCode).toBe(78);
+    expect((error as Error).message).toContain(message);
   });
 });
