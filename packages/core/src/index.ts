@@ -15,4 +15,5 @@ export * from "./report";
 export * from "./secret";
 export * from "./slack";
 export * from "./state";
+export * from "./text";
 export * from "./tty";

@@ -1,4 +1,5 @@
 import { redactSecrets } from "./secret";
+import { escapeControlChars } from "./text";
 
 export type LogLevel = "debug" | "info" | "warn" | "error" | "silent";
 export type LogFormat = "human" | "json";
@@ -60,7 +61,7 @@ export class Logger {
   #write(level: Exclude<LogLevel, "silent">, msg: string, fields?: LogFields): void {
     if (!this.enabled(level)) return;
     const all = scrubFields({ ...this.#fields, ...fields });
-    const human = redactSecrets(formatHuman(msg, all));
+    const human = escapeControlChars(redactSecrets(formatHuman(msg, all)));
     if (this.#opts.stderr !== false) {
       const line =
         this.#opts.format === "json"

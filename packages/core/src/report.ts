@@ -2,6 +2,7 @@ import { describeError, exitCodeOf, OpsguardError } from "./errors";
 import { ExitCode } from "./exit";
 import type { LogFormat } from "./log";
 import { redactSecrets } from "./secret";
+import { escapeControlChars } from "./text";
 
 export interface ReportOptions {
   logFormat?: LogFormat | undefined;
@@ -13,7 +14,7 @@ export interface ReportOptions {
  * commander, so a hot path (authkeys under sshd) reports errors exactly as the full CLI does.
  */
 export function reportError(tool: string, error: unknown, options: ReportOptions = {}): ExitCode {
-  const line = redactSecrets(describeError(error));
+  const line = escapeControlChars(redactSecrets(describeError(error)));
   const exitCode = exitCodeOf(error);
   process.stderr.write(
     options.logFormat === "json"

@@ -18,6 +18,13 @@ beforeAll(async () => {
   s.directPush({ message: "Initial import", author: "alice", files: { ".sock-check.yml": policyYaml(s.sim.url) } });
   s.tag("deploy-1");
   s.pullRequest({ title: "SHOP-1 Search", author: "alice", reviews: [{ by: "bob" }], checks: { build: "success" } });
+  s.pullRequest({
+    title: "SHOP-2 \u001b[2J\u001b[31mgreen\u0007 build\rFAKE",
+    author: "alice",
+    labels: ["\u001b]0;pwned\u0007"],
+    reviews: [{ by: "bob" }],
+    checks: { build: "success" },
+  });
   s.build();
   out = mkdtempSync(join(tmpdir(), "sock-out-"));
 });
@@ -54,6 +61,24 @@ describe("sock-check's outputs", () => {
       }
     }
   }, 240_000);
+
+  it("lets no control character from a PR title, label or API error reach any output", async () => {
+    const control = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/;
+    for (const format of ["digest", "markdown", "csv", "json"]) {
+      const run = await sock(["--format", format]);
+      expect(run.code).toBe(0);
+      // JSON keeps the title as data, escaped by JSON itself.
+      expect(run.stdout.replace(/\r\n/g, "\n")).not.toMatch(control);
+    }
+    scenario.sim.fault(
+      { status: 200, body: { data: null, errors: [{ message: "\u001b[31mred\u001b[0m failure\u0007" }] } },
+      { path: "/graphql", times: 100 },
+    );
+    const failed = await sock([]);
+    expect(failed.code).toBe(69);
+    expect(failed.stderr).toContain("\\x1b[31mred");
+    expect(`${failed.stdout}${failed.stderr}`).not.toMatch(control);
+  }, 120_000);
 
   it("writes -o into an existing device or FIFO rather than replacing it, and through a symlink to its target", async () => {
     const full = await sock(["--format", "json", "-o", "/dev/full"]);

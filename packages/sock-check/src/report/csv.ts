@@ -38,6 +38,8 @@ export function renderCsv(report: Report): string {
 
 /** Quotes as RFC 4180 requires; a leading = + - @ is defused so a spreadsheet never runs a PR title as a formula. */
 export function cell(value: string): string {
-  const safe = /^[=+\-@\t\r]/.test(value) ? `'${value}` : value;
+  // One line per row, and no terminal escapes for whoever cats the file: control characters become spaces.
+  const plain = value.replace(/[\u0000-\u001f\u007f-\u009f]+/g, " ");
+  const safe = /^[=+\-@]/.test(plain) ? `'${plain}` : plain;
   return /[",\r\n]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
 }

@@ -28,7 +28,7 @@ export function renderDigest(report: Report, style: ChalkInstance, options: { bl
     lines.push(`${colour[group.verdict](MARK[group.verdict])} ${headline(group, style)}`);
     const detail = details(group, style);
     if (detail) lines.push(`    ${detail}`);
-    for (const v of group.violations) lines.push(`    ${colour[group.verdict]("✗")} ${v.rule}: ${v.message}`);
+    for (const v of group.violations) lines.push(`    ${colour[group.verdict]("✗")} ${v.rule}: ${oneLine(v.message)}`);
   }
   const s = report.summary;
   const counts = [

@@ -58,8 +58,11 @@ export function renderMarkdown(report: Report, options: { blocked: boolean }): s
 
 /** Escapes Markdown and HTML so a PR title cannot add links, images, mentions or break the table. */
 export function md(text: string): string {
-  return text
-    .replace(/[\r\n]+/g, " ")
-    .replace(/[\\`*_{}[\]()<>#+!|~@]/g, "\\$&")
-    .trim();
+  return (
+    text
+      // Line breaks would end the table row; other control characters (ESC ...) have no place in a report.
+      .replace(/[\u0000-\u001f\u007f-\u009f]+/g, " ")
+      .replace(/[\\`*_{}[\]()<>#+!|~@]/g, "\\$&")
+      .trim()
+  );
 }
