@@ -1,13 +1,17 @@
-import { spawn } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { lstatSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { promisify } from "node:util";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { GitHubScenario } from "../../lab/src/sim/github-scenario";
 import { envFor, policyYaml, runSockCheck, startScenario } from "./fixture";
 
 /** What leaves sock-check (stdout in every format, the -o file, stderr) and the exit codes it leaves with. */
 
+const run = promisify(execFile);
 const ROOT = join(import.meta.dirname, "../../..");
 let scenario: GitHubScenario;
 let out: string;
@@ -145,5 +149,53 @@ describe("sock-check's outputs", () => {
     const run = await runSockCheck(["retro", "--since", "99999999999d"], { cwd: scenario.dir, env: envFor(scenario) });
     expect(run.code).toBe(64);
     expect(run.stderr).toContain("--since 99999999999d");
+  });
+
+  it("reads the deployed SHA from a URL with user:password (sent as Basic auth, never printed) and caps the answer", async () => {
+    const deployed = scenario.sha(1);
+    const server = createServer((req, res) => {
+      const ok = req.headers.authorization === `Basic ${Buffer.from("deploy:s3cr3t-pw").toString("base64")}`;
+      if (!ok) return res.writeHead(401).end();
+      if (req.url === "/big") {
+        // 8 MiB of a body no version endpoint gives: refused after the cap, not read into memory.
+        res.writeHead(200, { "content-type": "text/plain" });
+        const chunk = Buffer.alloc(1 << 20, "a");
+        for (let i = 0; i < 8; i++) res.write(chunk);
+        return res.end();
+      }
+      res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ sha: deployed }));
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const port = (server.address() as AddressInfo).port;
+    try {
+      const good = await runSockCheck(["--from-url", `http://deploy:s3cr3t-pw@127.0.0.1:${port}/version`, "--json"], {
+        cwd: scenario.dir,
+        env: envFor(scenario),
+      });
+      expect(good.code).toBe(0);
+      expect(JSON.parse(good.stdout).range.from).toBe(deployed);
+      const big = await runSockCheck(["--from-url", `http://deploy:s3cr3t-pw@127.0.0.1:${port}/big`], {
+        cwd: scenario.dir,
+        env: envFor(scenario),
+      });
+      expect(big.code).toBe(65);
+      expect(big.stderr).toContain("answered more than 65536 bytes");
+      const refused = await runSockCheck(["--from-url", `http://deploy:wrong-pw@127.0.0.1:${port}/version`], {
+        cwd: scenario.dir,
+        env: envFor(scenario),
+      });
+      expect(refused.code).toBe(77);
+      for (const run of [good, big, refused]) expect(`${run.stdout}${run.stderr}`).not.toMatch(/s3cr3t|wrong-pw/);
+    } finally {
+      server.close();
+    }
+  }, 120_000);
+
+  it("does not hang on a --from-file FIFO nobody writes to", async () => {
+    const fifo = join(out, "version.fifo");
+    await run("mkfifo", [fifo]);
+    const result = await runSockCheck(["--from-file", fifo], { cwd: scenario.dir, env: envFor(scenario) });
+    expect(result.code).toBe(65);
+    expect(result.stderr).toContain("does not contain a commit SHA");
   });
 });
