@@ -1,5 +1,6 @@
 import { execFile, spawn } from "node:child_process";
 import { lstatSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { readFile } from "node:fs/promises";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -84,11 +85,15 @@ describe("sock-check's outputs", () => {
     expect(`${failed.stdout}${failed.stderr}`).not.toMatch(control);
   }, 120_000);
 
-  it("writes -o into an existing device or FIFO rather than replacing it, and through a symlink to its target", async () => {
-    const full = await sock(["--format", "json", "-o", "/dev/full"]);
-    expect(full.code).toBe(74);
-    expect(full.stderr).toContain("/dev/full");
-    expect(statSync("/dev/full").isCharacterDevice()).toBe(true);
+  it("writes -o into an existing FIFO rather than replacing it, and through a symlink to its target", async () => {
+    // A FIFO, not /dev/full: the old behaviour, run as root, would have replaced the machine's device with a file.
+    const fifo = join(out, "evidence.fifo");
+    await run("mkfifo", [fifo]);
+    const reader = readFile(fifo, "utf8");
+    const toFifo = await sock(["--format", "json", "-o", fifo]);
+    expect(toFifo.code).toBe(0);
+    expect(JSON.parse(await reader).schema).toBe("opsguard.sock-check/v1");
+    expect(lstatSync(fifo).isFIFO()).toBe(true);
 
     const target = join(out, "evidence.json");
     writeFileSync(target, "old\n");
@@ -100,6 +105,7 @@ describe("sock-check's outputs", () => {
   });
 
   it("exits 74 with one line, not a stack trace, when stdout cannot be written (a full disk)", async () => {
+    expect(statSync("/dev/full").isCharacterDevice()).toBe(true);
     const child = spawn(join(ROOT, "node_modules/.bin/tsx"), [join(ROOT, "packages/sock-check/src/cli.ts"), "--from", "deploy-1"], {
       cwd: scenario.dir,
       env: envFor(scenario),
