@@ -69,6 +69,9 @@ try {
   scenario.cleanup();
 }
 
+// GitHub: 300 commits from 100 PRs, its request count next to its target.
+await (await import("./sock-check-github.mjs")).githubCost();
+
 async function naiveRest(baseUrl, token, base, head) {
   const headers = { authorization: `Bearer ${token}`, accept: "application/vnd.github+json" };
   const getAll = async (path) => {

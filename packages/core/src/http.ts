@@ -43,6 +43,8 @@ export interface HttpClientOptions {
   log?: Logger;
   /** Called before every attempt; benchmarks count requests with it. */
   onAttempt?: (method: string, url: URL) => void;
+  /** A body longer than this is not read on (a data error): a misconfigured URL must not fill memory. */
+  maxBodyBytes?: number;
 }
 
 /** An HTTP answer that was not a success, after any retries. The body is kept for callers that inspect API errors. */
@@ -72,7 +74,7 @@ const RETRY_STATUS = new Set([500, 502, 503, 504]);
 
 /** fetch with a timeout on every attempt, bounded retries with full-jitter backoff, and 429 + Retry-After honoured. */
 export class HttpClient {
-  readonly options: Required<Omit<HttpClientOptions, "log" | "onAttempt" | "baseUrl">> & HttpClientOptions;
+  readonly options: Required<Omit<HttpClientOptions, "log" | "onAttempt" | "baseUrl" | "maxBodyBytes">> & HttpClientOptions;
 
   constructor(options: HttpClientOptions) {
     this.options = {
@@ -104,8 +106,12 @@ export class HttpClient {
           redirect: "follow",
         });
         // The timeout covers the body too: a server that stalls mid-answer is as stuck as one that never answers.
-        text = await response.text();
+        text =
+          this.options.maxBodyBytes === undefined
+            ? await response.text()
+            : await readCapped(response, this.options.maxBodyBytes, `${this.options.service} (${describeUrl(url)})`);
       } catch (error) {
+        if (error instanceof OpsguardError) throw error;
         const failure = this.#networkError(error, url, req.timeoutMs ?? this.options.timeoutMs, response);
         if (attempt < retries && mayRetryFailure) {
           await this.#backoff(attempt, `${failure.message}`);
@@ -212,6 +218,25 @@ export class HttpClient {
 function joinUrl(base: string, path: string): string {
   if (/^https?:\/\//.test(path)) return path;
   return `${base.replace(/\/+$/, "")}/${path.replace(/^\/+/, "")}`;
+}
+
+/** The body as text, refused (a data error) once it passes `max` bytes; the rest is not downloaded. */
+async function readCapped(response: Response, max: number, what: string): Promise<string> {
+  const reader = response.body?.getReader();
+  if (!reader) return "";
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > max) {
+      await reader.cancel().catch(() => {});
+      throw new OpsguardError(`${what} answered more than ${max} bytes`, ExitCode.DATA_ERR, { hint: "check the URL" });
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks).toString("utf8");
 }
 
 /** Origin and path only: query strings can carry tokens. */

@@ -9,6 +9,7 @@ export * from "./issues";
 export * from "./launcher";
 export * from "./ldap";
 export * from "./log";
+export * from "./output";
 export * from "./paginate";
 export * from "./report";
 export * from "./secret";

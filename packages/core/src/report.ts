@@ -14,7 +14,7 @@ export interface ReportOptions {
  * commander, so a hot path (authkeys under sshd) reports errors exactly as the full CLI does.
  */
 export function reportError(tool: string, error: unknown, options: ReportOptions = {}): ExitCode {
-  const line = redactSecrets(describeError(error));
+  const line = escapeControlChars(redactSecrets(describeError(error)));
   const exitCode = exitCodeOf(error);
   process.stderr.write(
     options.logFormat === "json"

@@ -101,6 +101,19 @@ function parseRefString(ref: string, keyPath: string, env: NodeJS.ProcessEnv): {
   });
 }
 
+/**
+ * A copy of plain data (objects, arrays, strings) with every registered secret redacted in every string: for a
+ * report built from provider answers before any renderer escapes it (an escaped token no longer matches).
+ */
+export function redactSecretsDeep<T>(value: T): T {
+  if (typeof value === "string") return redactSecrets(value) as T;
+  if (Array.isArray(value)) return value.map((v) => redactSecretsDeep(v)) as T;
+  if (value !== null && typeof value === "object" && Object.getPrototypeOf(value) === Object.prototype) {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, redactSecretsDeep(v)])) as T;
+  }
+  return value;
+}
+
 /** Replaces every registered secret value in text. */
 export function redactSecrets(text: string): string {
   let out = text;

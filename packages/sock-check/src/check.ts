@@ -5,6 +5,7 @@ import {
   type HttpClientOptions,
   type Logger,
   NoInputError,
+  redactSecretsDeep,
   resolveSecret,
   type SecretRef,
   UsageError,
@@ -17,7 +18,7 @@ import { collectGitHubFacts } from "./github";
 import { GitHubApi } from "./github-api";
 import { collectGitLabFacts } from "./gitlab";
 import type { ProviderFacts } from "./model";
-import { POLICY_FILE, type Policy, parsePolicy, requiredChecks } from "./policy";
+import { POLICY_FILE, type Policy, parsePolicy, policyTeams, requiredChecks } from "./policy";
 import { type Report, summarize } from "./record";
 
 export interface CheckOptions {
@@ -54,7 +55,8 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
   const candidateText = options.policyPath ? undefined : await git.show(to, POLICY_FILE);
   let candidate: LoadedPolicy | undefined;
   const candidatePolicy = async () => {
-    candidate ??= await loadPolicy(options, candidateText, `${short(to)}:${POLICY_FILE}`);
+    // Full SHAs: the report is evidence, and an abbreviated one can become ambiguous as the repository grows.
+    candidate ??= await loadPolicy(options, candidateText, `${to}:${POLICY_FILE}`);
     return candidate;
   };
   const from = await resolveFrom(git, options, candidatePolicy, to);
@@ -65,7 +67,7 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
     loaded = await loadPolicy(options, undefined, options.policyPath);
   } else if (deployedText !== undefined) {
     // The deployed policy governs: a change under review must not be able to relax the rules it is judged by.
-    loaded = await loadPolicy(options, deployedText, `${short(from)}:${POLICY_FILE}`);
+    loaded = await loadPolicy(options, deployedText, `${from}:${POLICY_FILE}`);
     if (candidateText !== undefined && candidateText !== deployedText) {
       options.log?.warn(`${POLICY_FILE} changes in this range; the deployed version applies until it ships`);
     }
@@ -79,6 +81,16 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
     loaded = await candidatePolicy();
   }
   const { policy, source } = loaded;
+  const cut = await git.shallowBoundary(from, to);
+  if (cut.length > 0) {
+    // Fail closed: a shallow clone hides every commit behind its boundary, so the range would look shorter than it is.
+    throw new NoInputError(
+      `the checkout is a shallow clone: history behind ${short(cut[0]!)} is missing, so ${short(from)}..${short(to)} cannot be told`,
+      {
+        hint: "run git fetch --unshallow --tags (in GitHub Actions: actions/checkout with fetch-depth: 0)",
+      },
+    );
+  }
   if (!(await git.isAncestor(from, to))) {
     options.log?.warn("the deployed commit is not an ancestor of the candidate (rollback or rewritten history?)", { from, to });
   }
@@ -86,7 +98,7 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
   const firstParent = policy.commits === "first-parent";
   const commits = await git.commits(from, to, firstParent);
   const changedPaths = new Map<string, string[]>();
-  if (policy.pathRules.length > 0) {
+  if (policy.pathRules.length > 0 || policy.approvalRules.some((r) => r.if.changedPaths)) {
     for (const c of commits) changedPaths.set(c.sha, await git.changedPaths(c.sha, c.parents[0]));
   }
   const env = options.env ?? process.env;
@@ -95,7 +107,7 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
     requests++;
     options.onAttempt?.(method, url);
   };
-  const teams = [...new Set(policy.pathRules.flatMap((r) => r.teams))];
+  const teams = policyTeams(policy);
   let repo: string;
   let facts: ProviderFacts;
   if (policy.provider === "gitlab") {
@@ -124,7 +136,7 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
     repo = await repositoryOf(git, options, policy);
     const [owner, name] = repo.split("/") as [string, string];
     const badTeam = teams.find((t) => t.split("/").length !== 2);
-    if (badTeam) throw new ConfigError(`pathRules: team "${badTeam}" must be "org/team-slug" with provider github`);
+    if (badTeam) throw new ConfigError(`team "${badTeam}" must be "org/team-slug" with provider github`);
     const api = new GitHubApi({
       apiUrl: policy.github.apiUrl,
       graphqlUrl: policy.github.graphqlUrl,
@@ -137,24 +149,36 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
     facts = commits.length > 0 ? await collectGitHubFacts(api, commits, { owner, name, teams, log: options.log }) : emptyFacts();
   }
 
+  // An update merge keeps approvals only when it is the clean merge of its parents (see evaluate's onHeadIgnoring).
+  const cleanMerges = new Set<string>();
+  if (policy.approvals.ignoreUpdateMerges) {
+    for (const pull of facts.pulls.values()) {
+      for (const c of pull.commits)
+        if (c.parents && c.parents.length > 1 && (await git.isCleanMerge(c.sha, c.parents))) cleanMerges.add(c.sha);
+    }
+  }
   const now = options.now ?? new Date();
   const range = { from, to, mode: policy.commits };
   // What lands on the deploy line must arrive through a PR into the deploy branch, not one merged elsewhere and pushed on.
   const deployLine = new Set((firstParent ? commits : await git.commits(from, to, true)).map((c) => c.sha));
   const configured = policy.deploy.branch === undefined ? undefined : [policy.deploy.branch].flat();
   const deployBranches = configured ?? (facts.defaultBranch ? [facts.defaultBranch] : null);
-  const records = evaluate({
-    policy,
-    repo,
-    range,
-    commits,
-    facts,
-    changedPaths,
-    deployLine,
-    deployBranches,
-    now,
-    toolVersion: options.toolVersion,
-  });
+  // Provider text (an error that echoes the token) is redacted before any renderer escapes it past recognition.
+  const records = redactSecretsDeep(
+    evaluate({
+      policy,
+      repo,
+      range,
+      commits,
+      facts,
+      changedPaths,
+      deployLine,
+      deployBranches,
+      cleanMerges,
+      now,
+      toolVersion: options.toolVersion,
+    }),
+  );
   return {
     policy,
     facts,

@@ -1,9 +1,19 @@
-import { cliContext, colorEnabled, createProgram, createStyle, ExitCode, runCli, startSpinner, UsageError } from "@opsguard/core";
+import {
+  cliContext,
+  colorEnabled,
+  createProgram,
+  createStyle,
+  ExitCode,
+  runCli,
+  startSpinner,
+  UsageError,
+  writeRedactedStdout,
+} from "@opsguard/core";
 import { addCompletionCommand } from "@opsguard/core/completion";
 import pkg from "../package.json" with { type: "json" };
 import { type CheckOptions, runCheck } from "./check";
 import { HELP_AFTER } from "./help";
-import { deliver, type OutputFormat, verdictError } from "./output";
+import { deliver, type OutputFormat, unverifiedError, verdictError } from "./output";
 import { durationMs } from "./policy";
 import { renderRetro, retroError } from "./retro";
 
@@ -117,9 +127,14 @@ withRange(
     if (!/^\d+\s*[mhd]$/.test(flags.since)) throw new UsageError(`--since ${flags.since}: expected a duration such as 30d, 72h or 90m`);
     const ranged = flags.from !== undefined || flags.fromFile !== undefined || flags.fromUrl !== undefined;
     const since = ranged ? undefined : new Date(Date.now() - durationMs(flags.since));
+    if (since && Number.isNaN(since.getTime()))
+      throw new UsageError(`--since ${flags.since}: reaches before any date`, { hint: "give a window such as 30d, 72h or 90m" });
     const result = await runCheck({ ...checkOptions(flags, ctx), since });
+    // Fail closed like `check`: changes GitHub could not be asked about are not "no emergency changes".
+    const incomplete = unverifiedError(result, "retro incomplete", false);
+    if (incomplete) throw incomplete;
     if (ctx.opts.json) {
-      process.stdout.write(
+      writeRedactedStdout(
         `${JSON.stringify(
           result.report.records.filter((r) => r.emergency),
           null,
@@ -127,7 +142,7 @@ withRange(
         )}\n`,
       );
     } else {
-      process.stdout.write(renderRetro(result.report, createStyle(colorEnabled(process.stdout, ctx.opts.color))));
+      writeRedactedStdout(renderRetro(result.report, createStyle(colorEnabled(process.stdout, ctx.opts.color))));
     }
     const error = retroError(result.report);
     if (error) throw error;

@@ -1,5 +1,6 @@
-import { readFile } from "node:fs/promises";
-import { DataError, HttpClient, NoInputError } from "@opsguard/core";
+import { constants } from "node:fs";
+import { open, stat } from "node:fs/promises";
+import { DataError, describeUrl, HttpClient, NoInputError, OpsguardError, Secret, sleep, UsageError } from "@opsguard/core";
 
 /** The deployed commit as a running service publishes it: a file or URL holding a SHA (text, or JSON with sha/commit/revision). */
 
@@ -23,20 +24,82 @@ export function shaFromText(text: string, source: string): string {
   return match[0].toLowerCase();
 }
 
+/** A version file or answer is a line or a small JSON object; more is a wrong path or URL, not read into memory. */
+const MAX_BYTES = 64 * 1024;
+const FIFO_WAIT_MS = 10_000;
+
 export async function shaFromFile(path: string): Promise<string> {
   let text: string;
   try {
-    text = await readFile(path, "utf8");
+    text = await readSmallFile(path);
   } catch (error) {
+    if (error instanceof OpsguardError) throw error;
     throw new NoInputError(`cannot read --from-file ${path} (${(error as NodeJS.ErrnoException).code ?? "error"})`);
   }
   return shaFromText(text, `--from-file ${path}`);
 }
 
+/**
+ * At most MAX_BYTES of a file. A FIFO is opened without blocking (a FIFO nobody writes to would hang open() for
+ * ever) and read until its writer closes it, for at most FIFO_WAIT_MS; no writer at all reads as empty.
+ */
+async function readSmallFile(path: string): Promise<string> {
+  const info = await stat(path);
+  if (info.isDirectory()) throw new NoInputError(`--from-file ${path} is a directory`, { hint: "give the file holding the SHA" });
+  const fifo = info.isFIFO();
+  const handle = await open(path, fifo ? constants.O_RDONLY | constants.O_NONBLOCK : constants.O_RDONLY);
+  try {
+    const chunks: Buffer[] = [];
+    const buffer = Buffer.alloc(MAX_BYTES + 1);
+    const deadline = Date.now() + FIFO_WAIT_MS;
+    let total = 0;
+    for (;;) {
+      let bytesRead: number;
+      try {
+        ({ bytesRead } = await handle.read(buffer, 0, buffer.length, null));
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== "EAGAIN") throw error;
+        if (Date.now() > deadline) {
+          throw new NoInputError(`--from-file ${path}: nothing written to it within ${FIFO_WAIT_MS / 1000} s`, {
+            hint: "give a file, or a pipe something writes the SHA to",
+          });
+        }
+        await sleep(50);
+        continue;
+      }
+      if (bytesRead === 0) break;
+      total += bytesRead;
+      if (total > MAX_BYTES)
+        throw new DataError(`--from-file ${path} is longer than ${MAX_BYTES} bytes`, { hint: "give the file holding only the SHA" });
+      chunks.push(Buffer.from(buffer.subarray(0, bytesRead)));
+    }
+    return Buffer.concat(chunks).toString("utf8");
+  } finally {
+    await handle.close();
+  }
+}
+
 export async function shaFromUrl(url: string, timeoutMs: number): Promise<string> {
-  if (!/^https?:\/\//.test(url)) throw new DataError(`--from-url ${url}: expected an http(s) URL`);
-  const client = new HttpClient({ service: "deployed-version endpoint", timeoutMs, retries: 2 });
-  const response = await client.request<unknown>({ url, headers: { accept: "application/json, text/plain" } });
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new UsageError("--from-url: not a valid URL", { hint: "give an http(s) URL" });
+  }
+  // Only origin and path are ever shown: user:password@ and the query string can carry credentials.
+  const shown = describeUrl(parsed);
+  if (!/^https?:$/.test(parsed.protocol)) throw new UsageError(`--from-url ${shown}: expected an http(s) URL`);
+  const headers: Record<string, string> = { accept: "application/json, text/plain" };
+  if (parsed.username || parsed.password) {
+    // fetch refuses a URL with credentials; they mean HTTP Basic authentication.
+    const credentials = `${decodeURIComponent(parsed.username)}:${decodeURIComponent(parsed.password)}`;
+    headers.authorization = `Basic ${Buffer.from(credentials).toString("base64")}`;
+    new Secret(credentials, "--from-url credentials");
+    parsed.username = "";
+    parsed.password = "";
+  }
+  const client = new HttpClient({ service: "deployed-version endpoint", timeoutMs, retries: 2, maxBodyBytes: MAX_BYTES });
+  const response = await client.request<unknown>({ url: parsed.toString(), headers });
   const text = typeof response.body === "string" ? response.body : JSON.stringify(response.body ?? "");
-  return shaFromText(text, `--from-url ${new URL(url).origin}${new URL(url).pathname}`);
+  return shaFromText(text, `--from-url ${shown}`);
 }

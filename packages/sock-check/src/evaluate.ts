@@ -1,6 +1,7 @@
 import type { LocalCommit } from "./git";
-import type { Person, ProviderFacts, PullFact, ReviewFact } from "./model";
-import { durationMs, type Policy, requiredChecks } from "./policy";
+import { branchMatcher, pathMatcher } from "./globs";
+import type { CheckFact, Person, ProviderFacts, PullCommitFact, PullFact, ReviewFact } from "./model";
+import { type ApprovalExpression, durationMs, type Policy, requiredChecks } from "./policy";
 import type { ApprovalRecord, ChangeRecord, CheckRecord, EmergencyRecord, Verdict, Violation } from "./record";
 
 /** The change-management rules, applied to what the provider reported. Pure: same facts, same verdicts. */
@@ -17,6 +18,8 @@ export interface EvaluateInput {
   deployLine: ReadonlySet<string>;
   /** Branch names or globs; null when the provider did not say, and then any merged PR counts. */
   deployBranches: readonly string[] | null;
+  /** PR merge commits whose tree is the clean merge of their parents (checked with local git); others are not ignored. */
+  cleanMerges?: ReadonlySet<string>;
   now: Date;
   toolVersion: string;
 }
@@ -33,6 +36,11 @@ interface PullVerdict {
   exemption: string | null;
   violations: Violation[];
   eligibleApprovers: string[];
+  /**
+   * Who of them approved what ships: on the head (or not made stale by ignored pushes) when
+   * approvals.requireOnHead; path and approval rules name reviewers, and a stale approval is not theirs.
+   */
+  currentApprovers: string[];
 }
 
 export function evaluate(input: EvaluateInput): ChangeRecord[] {
@@ -89,6 +97,7 @@ export function evaluate(input: EvaluateInput): ChangeRecord[] {
       violations.push({ rule: "unsigned", message: `commit ${commit.sha.slice(0, 7)} is not signed and verified` });
     }
     violations.push(...pathViolations(commit, pull, verdict, input));
+    if (!verdict.exemption && !verdict.emergency) violations.push(...approvalRuleViolations(commit, pull, verdict, input));
     return {
       ...base,
       pr: {
@@ -139,7 +148,7 @@ function mergedElsewhere(numbers: readonly number[], facts: ProviderFacts, branc
 }
 
 function intoBranch(pull: PullFact, branches: readonly string[]): boolean {
-  return branches.some((b) => globToRegExp(b).test(pull.baseRef));
+  return branches.some((b) => branchMatcher(b)(pull.baseRef));
 }
 
 function evaluatePull(pull: PullFact, input: EvaluateInput): PullVerdict {
@@ -175,13 +184,16 @@ function evaluatePull(pull: PullFact, input: EvaluateInput): PullVerdict {
         state: r.state,
         submitted_at: r.submittedAt,
         commit: r.commit,
-        on_head: r.commit === pull.headSha,
+        on_head: r.commit === pull.headSha || onHeadIgnoring(r.commit, pull, policy, input.cleanMerges),
         counts: r.state === "APPROVED" && note === undefined,
         ...(note ? { note } : {}),
       };
     });
   const eligible = approvals.filter((a) => a.counts);
   const eligibleApprovers = uniq(eligible.map((a) => a.reviewer ?? ""));
+  const currentApprovers = policy.approvals.requireOnHead
+    ? uniq(eligible.filter((a) => a.on_head).map((a) => a.reviewer ?? ""))
+    : eligibleApprovers;
   const selfApprovers = uniq(approvals.filter((a) => a.note?.startsWith("reviewer is")).map((a) => a.reviewer ?? "?"));
 
   const approvalViolations: Violation[] = [];
@@ -205,7 +217,7 @@ function evaluatePull(pull: PullFact, input: EvaluateInput): PullVerdict {
     approvalViolations.push({ rule: "changes-requested", message: `changes requested by ${objectors.join(", ")} still stand` });
   }
 
-  const bot = pull.author && policy.exemptions.bots.includes(pull.author) ? pull.author : null;
+  const bot = exemptBot(pull, policy.exemptions.bots);
   const emergencyLabel = policy.exemptions.emergency?.label;
   let emergency: EmergencyRecord | null = null;
   if (bot) {
@@ -239,7 +251,26 @@ function evaluatePull(pull: PullFact, input: EvaluateInput): PullVerdict {
     const unsigned = pull.commits.filter((c) => c.verified !== true).map((c) => c.sha.slice(0, 7));
     if (unsigned.length > 0) violations.push({ rule: "unsigned", message: `unsigned or unverified commits: ${unsigned.join(", ")}` });
   }
-  return { approvals, checks, tickets, emergency, exemption: bot ? `bot:${bot}` : null, violations, eligibleApprovers };
+  return { approvals, checks, tickets, emergency, exemption: bot, violations, eligibleApprovers, currentApprovers };
+}
+
+/**
+ * The exemption a listed bot gives the PR, naming the entry that matched; null when none does. An entry matches
+ * the author's login exactly, or — when the provider says the author is a bot (GitHub's `__typename: "Bot"`) —
+ * in either spelling: GitHub's GraphQL gives a GitHub App's bot as `dependabot`, REST and the UI as
+ * `dependabot[bot]`. A user account named like a bot is not one, so it gets no exemption by the bare name.
+ */
+function exemptBot(pull: PullFact, bots: readonly string[]): string | null {
+  const author = pull.author;
+  if (!author) return null;
+  const bare = (login: string) => login.toLowerCase().replace(/\[bot\]$/, "");
+  const exact = bots.find((b) => b.toLowerCase() === author.toLowerCase());
+  const entry = exact ?? (pull.authorType === "Bot" ? bots.find((b) => bare(b) === bare(author)) : undefined);
+  if (!entry) return null;
+  // Anyone who can push to the bot's branch can add a commit to its PR: the exemption covers the bot's own work only.
+  if (!pull.commits.every((c) => isBotCommit(c, [entry]))) return null;
+  const who = pull.authorType === "Bot" ? `${author}, a bot account` : author;
+  return `bot:${entry} (exemptions.bots matched the PR author ${who})`;
 }
 
 function emergencyOf(
@@ -259,6 +290,68 @@ function emergencyOf(
     retro_reviewer: retro?.reviewer ?? null,
     retro_reviewed_at: retro?.submittedAt ?? null,
   };
+}
+
+/**
+ * Whether an approval given on `approved` still stands for the head once the pushes policy says to ignore are
+ * left out: every PR commit after it (reachable from the head, not from it, by parent links) is by a login in
+ * `approvals.ignoreCommitsBy`, or — with `approvals.ignoreUpdateMerges` — merges the base branch in (a parent
+ * outside the PR) and is the clean merge of its parents. Unknown parents (a provider that does not report them) ignore nothing.
+ */
+function onHeadIgnoring(approved: string | null, pull: PullFact, policy: Policy, cleanMerges: ReadonlySet<string> = new Set()): boolean {
+  const { ignoreCommitsBy, ignoreUpdateMerges } = policy.approvals;
+  if (!approved || (ignoreCommitsBy.length === 0 && !ignoreUpdateMerges)) return false;
+  const bySha = new Map(pull.commits.map((c) => [c.sha, c]));
+  if (!bySha.has(approved) || pull.commits.some((c) => c.parents === undefined)) return false;
+  const reachable = (from: string): Set<string> => {
+    const seen = new Set<string>();
+    const stack = [from];
+    while (stack.length > 0) {
+      const sha = stack.pop()!;
+      if (seen.has(sha) || !bySha.has(sha)) continue;
+      seen.add(sha);
+      stack.push(...(bySha.get(sha)?.parents ?? []));
+    }
+    return seen;
+  };
+  const before = reachable(approved);
+  const after = [...reachable(pull.headSha)].filter((sha) => !before.has(sha)).map((sha) => bySha.get(sha)!);
+  return after.every((c) => {
+    const byIgnored = ignoreCommitsBy.length > 0 && isBotCommit(c, ignoreCommitsBy);
+    // A merge that adds changes of its own (an "evil merge") is new code however it is titled.
+    const updateMerge =
+      ignoreUpdateMerges && (c.parents?.length ?? 0) > 1 && (c.parents ?? []).some((p) => !bySha.has(p)) && cleanMerges.has(c.sha);
+    return byIgnored || updateMerge;
+  });
+}
+
+/**
+ * Whether a PR commit is provably by one of `bots`: author(s) and committer are that bot (or the committer is
+ * GitHub, as for a bot's commit made through the API), and GitHub verified its signature. Author and committer
+ * e-mails are free text anyone can set (git config user.email), so they alone prove nothing; a bot's commits
+ * are signed (GitHub signs those made through its API with its own key; GitActor.user is null for a bot).
+ */
+function isBotCommit(commit: PullCommitFact, bots: readonly string[]): boolean {
+  const names = new Set(bots.map(bareLogin));
+  const account = (p: Person) => bareLogin(accountOf(p) ?? "\0");
+  if (commit.verified !== true || commit.authors.length === 0) return false;
+  const committer = commit.committer;
+  const byPlatform =
+    (committer.login !== undefined && PLATFORM_LOGINS.has(committer.login)) || PLATFORM_EMAILS.has(committer.email?.toLowerCase() ?? "");
+  return commit.authors.every((a) => names.has(account(a))) && (byPlatform || names.has(account(committer)));
+}
+
+function bareLogin(login: string): string {
+  return login.toLowerCase().replace(/\[bot\]$/, "");
+}
+
+/**
+ * The account of a commit author: the linked login, or the one in a GitHub no-reply address — the only way to
+ * know a bot, whose e-mail GitHub never links to a User (`GitActor.user` is null for it).
+ */
+function accountOf(person: Person): string | undefined {
+  if (person.login) return person.login.toLowerCase();
+  return /^(?:\d+\+)?([^@]+)@users\.noreply\.github\.com$/i.exec(person.email ?? "")?.[1]?.toLowerCase();
 }
 
 /** Logins and e-mails that may not approve: the PR author, every commit author/co-author and committer. */
@@ -281,8 +374,31 @@ function conflictedIdentities(pull: PullFact, policy: Policy): Set<string> {
   return logins;
 }
 
-function matchingChecks(pull: PullFact, name: string, app: string | undefined) {
-  return pull.checks.filter((c) => c.name === name && (!app || c.app === app)).sort((a, b) => (a.at ?? "").localeCompare(b.at ?? ""));
+/**
+ * GitHub's required-check rules: a required name is met by check runs and commit statuses of that name, and
+ * when both exist both are required ("If there is a check and a status with the same name ... both the check
+ * and the status are required"); skipped and neutral count as passing ("required status checks must have a
+ * successful, skipped, or neutral status") —
+ * docs.github.com/repositories/configuring-branches-and-merges-in-your-repository/managing-protected-branches/about-protected-branches#require-status-checks-before-merging
+ * With an `app`, only that app's check runs (or statuses it posted) count, so another account cannot stand in.
+ */
+function passes(state: string, policy: Policy): boolean {
+  return state === "success" || (policy.checks.skippedOrNeutral === "pass" && (state === "skipped" || state === "neutral"));
+}
+
+function sameApp(actual: string | null, wanted: string): boolean {
+  const bare = (login: string) => login.toLowerCase().replace(/\[bot\]$/, "");
+  return actual !== null && bare(actual) === bare(wanted);
+}
+
+/** The newest result of each source (a check run's app, a status's creator) for a required check. */
+function latestPerSource(pull: PullFact, name: string, app: string | undefined): CheckFact[] {
+  const latest = new Map<string, CheckFact>();
+  const matching = pull.checks
+    .filter((c) => c.name === name && (!app || sameApp(c.app, app)))
+    .sort((a, b) => (a.at ?? "").localeCompare(b.at ?? ""));
+  for (const c of matching) latest.set(`${c.kind}:${c.app ?? ""}`, c);
+  return [...latest.values()];
 }
 
 function checkRecords(pull: PullFact, policy: Policy): CheckRecord[] {
@@ -292,19 +408,25 @@ function checkRecords(pull: PullFact, policy: Policy): CheckRecord[] {
     app: c.app,
     kind: c.kind,
     state: c.state,
-    required: required.some((r) => r.name === c.name && (!r.app || r.app === c.app)),
+    sha: c.sha ?? pull.headSha,
+    completed_at: c.at,
+    required: required.some((r) => r.name === c.name && (!r.app || sameApp(c.app, r.app))),
   }));
 }
 
 function checkViolations(pull: PullFact, policy: Policy): Violation[] {
   const violations: Violation[] = [];
+  const head = pull.headSha.slice(0, 7);
   for (const { name, app } of requiredChecks(policy)) {
     const label = app ? `${name} (${app})` : name;
-    const latest = matchingChecks(pull, name, app).at(-1);
-    if (!latest) {
-      violations.push({ rule: "check-missing", message: `required check ${label} did not run on head ${pull.headSha.slice(0, 7)}` });
-    } else if (latest.state !== "success") {
-      violations.push({ rule: "check-failed", message: `required check ${label} is ${latest.state} on head ${pull.headSha.slice(0, 7)}` });
+    const results = latestPerSource(pull, name, app);
+    if (results.length === 0) {
+      violations.push({ rule: "check-missing", message: `required check ${label} did not run on head ${head}` });
+      continue;
+    }
+    for (const c of results.filter((r) => !passes(r.state, policy))) {
+      const source = c.kind === "status" ? `commit status by ${c.app ?? "?"}` : `check run by ${c.app ?? "?"}`;
+      violations.push({ rule: "check-failed", message: `required check ${label} is ${c.state} on head ${head} (${source})` });
     }
   }
   return violations;
@@ -314,33 +436,65 @@ function pathViolations(commit: LocalCommit, pull: PullFact, verdict: PullVerdic
   const paths = input.changedPaths.get(commit.sha) ?? [];
   const violations: Violation[] = [];
   for (const rule of input.policy.pathRules) {
-    const matcher = rule.paths.map(globToRegExp);
-    const touched = paths.filter((p) => matcher.some((m) => m.test(p)));
+    const matches = pathMatcher(rule.paths);
+    const touched = paths.filter((p) => matches(p));
     if (touched.length === 0) continue;
     const allowed = new Set([...rule.reviewers, ...rule.teams.flatMap((t) => input.facts.teams.get(t) ?? [])].map((l) => l.toLowerCase()));
-    if (verdict.eligibleApprovers.some((a) => allowed.has(a.toLowerCase()))) continue;
+    if (verdict.currentApprovers.some((a) => allowed.has(a.toLowerCase()))) continue;
     const who = [...rule.reviewers, ...rule.teams.map((t) => `@${t}`)].join(", ");
+    const stale = verdict.eligibleApprovers.filter((a) => allowed.has(a.toLowerCase()));
     violations.push({
       rule: "path-rule",
-      message: `changes ${touched[0]}${touched.length > 1 ? ` and ${touched.length - 1} more` : ""} in PR #${pull.number} need an approval from ${who}`,
+      message: `changes ${touched[0]}${touched.length > 1 ? ` and ${touched.length - 1} more` : ""} in PR #${pull.number} need an approval from ${who}${stale.length > 0 ? ` on the head (${stale.join(", ")} approved an earlier commit)` : ""}`,
     });
   }
   return violations;
 }
 
-/** `*` within a path segment, `**` across segments, `?` one character. */
-export function globToRegExp(glob: string): RegExp {
-  let source = "";
-  for (let i = 0; i < glob.length; i++) {
-    const ch = glob[i]!;
-    if (ch === "*" && glob[i + 1] === "*") {
-      source += glob[i + 2] === "/" ? "(?:.*/)?" : ".*";
-      i += glob[i + 2] === "/" ? 2 : 1;
-    } else if (ch === "*") source += "[^/]*";
-    else if (ch === "?") source += "[^/]";
-    else source += ch.replace(/[.+^${}()|[\]\\]/g, "\\$&");
+/**
+ * policy-bot-style approval rules for one commit of a PR. A rule applies when all its conditions hold (the
+ * commit's changed paths, the PR author, labels, target branch); it is met by `count` independent approvals
+ * from its users and team members (anyone, without a list). `approvalPolicy` combines rules with and/or; a rule
+ * that does not apply is met. Without it, every rule must be met.
+ */
+function approvalRuleViolations(commit: LocalCommit, pull: PullFact, verdict: PullVerdict, input: EvaluateInput): Violation[] {
+  const rules = input.policy.approvalRules;
+  if (rules.length === 0) return [];
+  const paths = input.changedPaths.get(commit.sha) ?? [];
+  const approvers = verdict.currentApprovers.map((a) => a.toLowerCase());
+  const outcome = new Map<string, { met: boolean; why?: string }>();
+  for (const rule of rules) {
+    const when = rule.if;
+    const applies =
+      (!when.changedPaths || paths.some(pathMatcher(when.changedPaths))) &&
+      (!when.authors || (pull.author !== null && when.authors.some((a) => a.toLowerCase() === pull.author!.toLowerCase()))) &&
+      (!when.labels || when.labels.some((l) => pull.labels.includes(l))) &&
+      (!when.targetBranches || when.targetBranches.some((b) => branchMatcher(b)(pull.baseRef)));
+    if (!applies) {
+      outcome.set(rule.name, { met: true });
+      continue;
+    }
+    const { count, users, teams } = rule.requires;
+    const allowed = new Set([...users, ...teams.flatMap((t) => input.facts.teams.get(t) ?? [])].map((l) => l.toLowerCase()));
+    const from = users.length + teams.length === 0 ? approvers : approvers.filter((a) => allowed.has(a));
+    if (from.length >= count) {
+      outcome.set(rule.name, { met: true });
+    } else {
+      const who = users.length + teams.length === 0 ? "" : ` from ${[...users, ...teams.map((t) => `@${t}`)].join(", ")}`;
+      outcome.set(rule.name, {
+        met: false,
+        why: `approval rule "${rule.name}" needs ${count} independent approval${count === 1 ? "" : "s"}${who}, has ${from.length}`,
+      });
+    }
   }
-  return new RegExp(`^${source}${glob.endsWith("/") ? ".*" : ""}$`);
+  const expression: ApprovalExpression = input.policy.approvalPolicy ?? { and: rules.map((r) => r.name) };
+  const failing = (e: ApprovalExpression): string[] => {
+    if (typeof e === "string") return outcome.get(e)?.met === false ? [outcome.get(e)?.why ?? e] : [];
+    if ("and" in e) return e.and.flatMap(failing);
+    const branches = e.or.map(failing);
+    return branches.some((b) => b.length === 0) ? [] : [`none of these is met: ${branches.map((b) => b.join(" and ")).join("; or ")}`];
+  };
+  return failing(expression).map((message) => ({ rule: "approval-rule" as const, message }));
 }
 
 export function ticketsIn(text: string, policy: Policy): string[] {

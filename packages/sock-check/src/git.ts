@@ -1,4 +1,6 @@
 import { execFile } from "node:child_process";
+import { readFile, stat } from "node:fs/promises";
+import { resolve as resolvePath } from "node:path";
 import { promisify } from "node:util";
 import { DataError, NoInputError, UsageError } from "@opsguard/core";
 
@@ -46,10 +48,27 @@ export class GitRepo {
   }
 
   async ensureRepository(): Promise<void> {
+    const where = JSON.stringify(this.dir);
     try {
-      await run("git", ["rev-parse", "--git-dir"], { cwd: this.dir, timeout: 10_000 });
-    } catch {
-      throw new NoInputError(`${this.dir} is not a git checkout`, { hint: "run in the repository or pass --repo-dir" });
+      if (!(await stat(this.dir)).isDirectory())
+        throw new NoInputError(`${where} is not a directory`, { hint: "pass --repo-dir with the checkout" });
+    } catch (error) {
+      if (error instanceof NoInputError) throw error;
+      throw new NoInputError(`${where} does not exist or cannot be read`, { hint: "pass --repo-dir with the checkout" });
+    }
+    try {
+      await run("git", ["rev-parse", "--git-dir"], { cwd: this.dir, timeout: 10_000, env: { ...process.env, LC_ALL: "C" } });
+    } catch (error) {
+      const e = error as NodeJS.ErrnoException & { stderr?: string };
+      if (e.code === "ENOENT") throw new NoInputError("git is not installed or not on PATH", { hint: "install git" });
+      // git >= 2.35.2 refuses a repository owned by another user (CVE-2022-24765), common in CI containers.
+      if (/dubious ownership/i.test(e.stderr ?? "")) {
+        const top = /repository at '([^'\n]+)'/.exec(e.stderr ?? "")?.[1] ?? this.dir;
+        throw new NoInputError(`git refuses ${JSON.stringify(top)}: it is owned by another user ("dubious ownership")`, {
+          hint: `if you trust it: git config --global --add safe.directory '${top.replace(/'/g, "'\\''")}'`,
+        });
+      }
+      throw new NoInputError(`${where} is not a git checkout`, { hint: "run in the repository or pass --repo-dir" });
     }
   }
 
@@ -73,6 +92,26 @@ export class GitRepo {
     } catch {
       return false;
     }
+  }
+
+  /**
+   * The commits of from..to whose parents this clone does not have: a shallow clone's boundary ("grafted").
+   * git log shows such a range as complete and silently leaves out everything behind the boundary.
+   */
+  async shallowBoundary(from: string, to: string): Promise<string[]> {
+    if ((await this.#git(["rev-parse", "--is-shallow-repository"], "git rev-parse")).trim() !== "true") return [];
+    const shallowFile = (await this.#git(["rev-parse", "--git-path", "shallow"], "git rev-parse")).trim();
+    let boundary: Set<string>;
+    try {
+      boundary = new Set((await readFile(resolvePath(this.dir, shallowFile), "utf8")).split("\n").filter((l) => l !== ""));
+    } catch {
+      return ["(unreadable .git/shallow)"];
+    }
+    const range = (await this.#git(["rev-list", `${from}..${to}`, "--"], "git rev-list")).split("\n");
+    const cut = range.filter((sha) => boundary.has(sha));
+    // The deployed commit itself behind the boundary: the range cannot be told at all.
+    if (cut.length === 0 && !(await this.isAncestor(from, to)) && boundary.size > 0) return [...boundary];
+    return cut;
   }
 
   /** The newest tag matching the pattern on a strict ancestor of `ref` (the last deploy; a tag on `ref` itself is what ships now). */
@@ -114,6 +153,23 @@ export class GitRepo {
       ? ["diff", "--name-only", "--no-renames", firstParent, sha, "--"]
       : ["diff-tree", "--root", "--no-commit-id", "--name-only", "-r", "--no-renames", sha, "--"];
     return (await this.#git(args, "git diff")).split("\n").filter((p) => p !== "");
+  }
+
+  /**
+   * Whether a merge commit's tree is exactly what merging its parents gives (git merge-tree, git >= 2.38): an
+   * "evil merge" carries changes of its own that neither parent has. False when a commit is missing locally
+   * (a squash-merged PR's branch) or the merge conflicts: nothing proves it clean.
+   */
+  async isCleanMerge(sha: string, parents: readonly string[]): Promise<boolean> {
+    if (parents.length !== 2) return false;
+    try {
+      const opts = { cwd: this.dir, timeout: 60_000, env: { ...process.env, LC_ALL: "C" } };
+      const { stdout: merged } = await run("git", ["merge-tree", "--write-tree", "--no-messages", parents[0]!, parents[1]!], opts);
+      const { stdout: actual } = await run("git", ["rev-parse", "--verify", "--quiet", `${sha}^{tree}`], opts);
+      return merged.split("\n")[0]?.trim() === actual.trim() && actual.trim() !== "";
+    } catch {
+      return false;
+    }
   }
 
   /** A file's content at a ref; undefined when the file does not exist there. */

@@ -1,5 +1,4 @@
 import {
-  DataError,
   HttpClient,
   type HttpClientOptions,
   HttpError,
@@ -47,6 +46,7 @@ export class GitHubApi {
   readonly #options: GitHubApiOptions;
   #remaining: number | undefined;
   #resetAt: number | undefined;
+  #waited = 0;
 
   constructor(options: GitHubApiOptions) {
     this.#options = options;
@@ -75,6 +75,14 @@ export class GitHubApi {
         url: this.#graphqlUrl,
         body: { query, variables },
         retryUnsafe: true,
+      }).catch((error: unknown) => {
+        // No GraphQL endpoint there (a wrong apiUrl/graphqlUrl, a proxy's page): GitHub is not reachable, not bad data.
+        if (error instanceof HttpError && error.status === 404) {
+          throw new UnavailableError(`GitHub GraphQL endpoint ${this.#graphqlUrl} answered 404`, {
+            hint: "check github.apiUrl (and github.graphqlUrl for GitHub Enterprise Server)",
+          });
+        }
+        throw error;
       });
       const errors = Array.isArray(body?.errors) ? body.errors : [];
       if (errors.some((e) => e.type === "RATE_LIMITED") && attempt < SECONDARY_RETRIES) {
@@ -83,7 +91,10 @@ export class GitHubApi {
       }
       if (errors.some((e) => e.type === "RATE_LIMITED"))
         throw new TempFailError("GitHub GraphQL rate limit exceeded", { hint: "retry later" });
-      if (!body || typeof body !== "object") throw new DataError("GitHub GraphQL answered without a JSON body");
+      if (!body || typeof body !== "object")
+        throw new UnavailableError(`GitHub GraphQL answered without a JSON body at ${this.#graphqlUrl}`, {
+          hint: "check github.apiUrl (and github.graphqlUrl for GitHub Enterprise Server), and any proxy in between",
+        });
       // No data at all is a failed query (an outage or a rejected query), not "nothing found".
       if ((body.data ?? null) === null)
         throw new UnavailableError(`GitHub GraphQL failed: ${errors[0]?.message ?? "an answer without data"}`);
@@ -104,8 +115,13 @@ export class GitHubApi {
       } catch (error) {
         if (!(error instanceof HttpError) || (error.status !== 403 && error.status !== 429) || !error.headers) throw error;
         this.#track(error.headers);
-        if (attempt >= SECONDARY_RETRIES) throw error;
         const retryAfter = parseRetryAfter(error.headers.get("retry-after"));
+        const limited = retryAfter !== undefined || isSecondaryLimit(error.body) || this.#remaining === 0;
+        if (limited && attempt >= SECONDARY_RETRIES) {
+          // Still limited after every bounded retry: a temporary failure (75), not a permission problem.
+          throw new TempFailError(`GitHub API rate limit still exceeded after ${SECONDARY_RETRIES} waits`, { hint: "retry later" });
+        }
+        if (attempt >= SECONDARY_RETRIES) throw error;
         if (retryAfter !== undefined || isSecondaryLimit(error.body)) {
           // GitHub: on a secondary limit without retry-after, wait at least a minute.
           await this.#wait(retryAfter ?? 60_000, "secondary rate limit");
@@ -131,12 +147,15 @@ export class GitHubApi {
     this.#remaining = undefined;
   }
 
+  /** maxRateLimitWaitMs bounds the run's waits together, not each one: three long waits would triple it. */
   async #wait(ms: number, reason: string): Promise<void> {
-    if (ms > this.#options.maxRateLimitWaitMs) {
-      throw new TempFailError(`GitHub API ${reason}: it asks to wait ${Math.ceil(ms / 1000)} s`, {
+    if (this.#waited + ms > this.#options.maxRateLimitWaitMs) {
+      const already = this.#waited > 0 ? ` after waiting ${Math.ceil(this.#waited / 1000)} s` : "";
+      throw new TempFailError(`GitHub API ${reason}: it asks to wait ${Math.ceil(ms / 1000)} s${already}`, {
         hint: "retry later, or raise github.maxRateLimitWaitMs",
       });
     }
+    this.#waited += ms;
     this.#options.log?.info(`GitHub API ${reason}; waiting`, { waitMs: ms });
     await sleep(ms);
   }

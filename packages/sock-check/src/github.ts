@@ -6,9 +6,10 @@ import type { CheckFact, Person, ProviderFacts, PullCommitFact, PullFact, Review
 
 /**
  * Collects PRs, reviews, commits and check results for a release range with batched GraphQL:
- * one query per 100 commits finds their PRs, one query per 25 PRs fetches everything about them,
- * and only connections longer than a page cost extra queries. A failed batch leaves its commits
- * unverified (never assumed compliant) and stops further requests to a failing API.
+ * one query per 100 commits finds their PRs and head commits, one query per 25 PRs fetches everything
+ * about them together with the checks on exactly each PR's head (`headRefOid`), and only connections
+ * longer than a page cost extra queries. A failed batch, or an answer with errors touching a commit or
+ * PR, leaves those commits unverified (never assumed compliant); a failed request stops further ones.
  */
 
 export const COMMITS_PER_QUERY = 100;
@@ -30,6 +31,8 @@ interface Connection<T> {
 }
 
 interface GqlActor {
+  /** "Bot" for a GitHub App (login without "[bot]"), "User", "Organization", "Mannequin", ... */
+  __typename?: string;
   login: string;
 }
 interface GqlGitActor {
@@ -40,6 +43,7 @@ interface GqlGitActor {
 interface GqlPullCommit {
   oid: string;
   message: string;
+  parents: Connection<{ oid: string }> | null;
   signature: { isValid: boolean } | null;
   authors: Connection<GqlGitActor>;
   committer: GqlGitActor | null;
@@ -77,12 +81,15 @@ interface GqlPull {
   mergeCommit: { oid: string } | null;
   labels: Connection<{ name: string }> | null;
   reviews: Connection<GqlReview> | null;
-  commits: Connection<{ commit: GqlPullCommit }>;
-  headCommit: Connection<{ commit: { oid: string; statusCheckRollup: { contexts: Connection<GqlContext> } | null } }>;
+  commits: Connection<{ commit: GqlPullCommit }> | null;
+}
+interface GqlHead {
+  oid: string;
+  statusCheckRollup: { contexts: Connection<GqlContext> | null } | null;
 }
 
-const PULL_COMMIT_FIELDS = `oid message signature { isValid }
-  authors(first: 10) { nodes { name email user { login } } }
+const PULL_COMMIT_FIELDS = `oid message signature { isValid } parents(first: 2) { nodes { oid } }
+  authors(first: 10) { totalCount nodes { name email user { login } } }
   committer { name email user { login } }`;
 
 const CONTEXT_FIELDS = `pageInfo { hasNextPage endCursor }
@@ -90,27 +97,32 @@ const CONTEXT_FIELDS = `pageInfo { hasNextPage endCursor }
     ... on CheckRun { name status conclusion completedAt checkSuite { app { slug } } }
     ... on StatusContext { context state createdAt creator { login } } }`;
 
-const REVIEW_FIELDS = `pageInfo { hasNextPage endCursor } nodes { author { login } state submittedAt commit { oid } }`;
+const REVIEW_FIELDS = `pageInfo { hasNextPage endCursor } nodes { author { __typename login } state submittedAt commit { oid } }`;
 
+// No `commits(last: 1)` for the head: GitHub lists a PR's commits by date, not push order, so the last one need
+// not be the head. Checks are read from the commit `headRefOid` names (fetched alongside, see HEAD_FIELDS).
 const PULL_FIELDS = `number title body url merged mergedAt headRefName headRefOid baseRefName
-  author { login } mergedBy { login } mergeCommit { oid }
+  author { __typename login } mergedBy { login } mergeCommit { oid }
   labels(first: 50) { nodes { name } }
   reviews(first: ${PAGE}) { ${REVIEW_FIELDS} }
-  commits(first: ${PAGE}) { totalCount pageInfo { hasNextPage endCursor } nodes { commit { ${PULL_COMMIT_FIELDS} } } }
-  headCommit: commits(last: 1) { nodes { commit { oid statusCheckRollup { contexts(first: ${PAGE}) { ${CONTEXT_FIELDS} } } } } }`;
+  commits(first: ${PAGE}) { totalCount pageInfo { hasNextPage endCursor } nodes { commit { ${PULL_COMMIT_FIELDS} } } }`;
+
+const HEAD_FIELDS = `... on Commit { oid statusCheckRollup { contexts(first: ${PAGE}) { ${CONTEXT_FIELDS} } } }`;
 
 export async function collectGitHubFacts(api: GitHubApi, commits: readonly LocalCommit[], options: CollectOptions): Promise<ProviderFacts> {
   const facts = emptyFacts();
   const repo = { owner: options.owner, name: options.name };
 
   const attempt = failClosed(facts, "GitHub API", options.log);
+  /** PR number → headRefOid, from the commit lookups: the PR query reads that commit's checks in the same request. */
+  const heads = new Map<number, string>();
 
   for (const batch of chunks(commits, COMMITS_PER_QUERY)) {
     const variables: Record<string, unknown> = { ...repo };
     const fields = batch.map((c, i) => {
       variables[`c${i}`] = c.sha;
       return `c${i}: object(oid: $c${i}) { ... on Commit { oid signature { isValid } author { user { login } } committer { user { login } }
-        associatedPullRequests(first: 10) { nodes { number merged mergeCommit { oid } } } } }`;
+        associatedPullRequests(first: 10) { nodes { number merged headRefOid mergeCommit { oid } } } } }`;
     });
     const query = `query(${["$owner: String!", "$name: String!", ...batch.map((_, i) => `$c${i}: GitObjectID!`)].join(", ")}) {
       repository(owner: $owner, name: $name) { defaultBranchRef { name } ${fields.join("\n")} } }`;
@@ -131,14 +143,22 @@ export async function collectGitHubFacts(api: GitHubApi, commits: readonly Local
             signature: { isValid: boolean } | null;
             author: { user: GqlActor | null } | null;
             committer: { user: GqlActor | null } | null;
-            associatedPullRequests: Connection<{ number: number; merged: boolean; mergeCommit: { oid: string } | null }> | null;
+            associatedPullRequests: Connection<{
+              number: number;
+              merged: boolean;
+              headRefOid: string;
+              mergeCommit: { oid: string } | null;
+            }> | null;
           }
         | null
         | undefined;
-      if (!node) {
-        facts.unverified.set(c.sha, errorFor(result.errors, `c${i}`) ?? "GitHub does not know this commit (was it pushed?)");
+      // A partial answer (data with errors[] on this commit's path, or on no path at all) is not a complete one.
+      const error = errorFor(result.errors, `c${i}`);
+      if (!node || error !== undefined) {
+        facts.unverified.set(c.sha, error ?? "GitHub does not know this commit (was it pushed?)");
         return;
       }
+      for (const p of node.associatedPullRequests?.nodes ?? []) if (p) heads.set(p.number, p.headRefOid);
       facts.commits.set(c.sha, {
         sha: c.sha,
         verified: node.signature?.isValid ?? false,
@@ -155,22 +175,45 @@ export async function collectGitHubFacts(api: GitHubApi, commits: readonly Local
     const variables: Record<string, unknown> = { ...repo };
     const fields = batch.map((n, i) => {
       variables[`p${i}`] = n;
-      return `p${i}: pullRequest(number: $p${i}) { ${PULL_FIELDS} }`;
+      variables[`h${i}`] = heads.get(n);
+      return `p${i}: pullRequest(number: $p${i}) { ${PULL_FIELDS} }\n h${i}: object(oid: $h${i}) { ${HEAD_FIELDS} }`;
     });
-    const query = `query(${["$owner: String!", "$name: String!", ...batch.map((_, i) => `$p${i}: Int!`)].join(", ")}) {
+    const query = `query(${["$owner: String!", "$name: String!", ...batch.flatMap((_, i) => [`$p${i}: Int!`, `$h${i}: GitObjectID!`])].join(", ")}) {
       repository(owner: $owner, name: $name) { ${fields.join("\n")} } }`;
     const shas = batch.flatMap(shasOfPull);
-    const result = await attempt(shas, () => api.graphql<{ repository: Record<string, GqlPull | null> | null }>(query, variables));
+    const result = await attempt(shas, () =>
+      api.graphql<{ repository: Record<string, GqlPull | GqlHead | null> | null }>(query, variables),
+    );
     if (!result) continue;
     for (const [i, n] of batch.entries()) {
-      const node = result.data?.repository?.[`p${i}`];
-      if (!node) {
-        const reason = `PR #${n}: ${errorFor(result.errors, `p${i}`) ?? "missing from GitHub's answer"}`;
+      const node = result.data?.repository?.[`p${i}`] as GqlPull | null | undefined;
+      const head = result.data?.repository?.[`h${i}`] as GqlHead | null | undefined;
+      // Any error touching this PR or its head commit leaves the PR unverified: a partial answer is never a pass.
+      const error = errorFor(result.errors, `p${i}`) ?? errorFor(result.errors, `h${i}`);
+      const problem =
+        error ??
+        (!node
+          ? "missing from GitHub's answer"
+          : node.headRefOid !== heads.get(n)
+            ? `its head changed while sock-check read it (${heads.get(n)?.slice(0, 7)} then ${node.headRefOid.slice(0, 7)}); re-run`
+            : !head
+              ? `GitHub does not know its head commit ${node.headRefOid.slice(0, 7)}`
+              : !node.commits
+                ? "GitHub returned no commit list for it"
+                : undefined);
+      if (problem !== undefined || !node || !head) {
+        const reason = `PR #${n}: ${problem}`;
         for (const sha of shasOfPull(n)) facts.unverified.set(sha, reason);
         continue;
       }
-      const complete = await attempt(shasOfPull(n), () => completePull(api, repo, node));
-      if (complete) facts.pulls.set(n, toPullFact(complete));
+      const complete = await attempt(shasOfPull(n), () =>
+        completePull(api, repo, node, head).catch((error: unknown) => (error instanceof IncompletePull ? error : Promise.reject(error))),
+      );
+      if (complete instanceof IncompletePull) {
+        for (const sha of shasOfPull(n)) facts.unverified.set(sha, complete.message);
+      } else if (complete) {
+        facts.pulls.set(n, toPullFact(complete.pull, complete.head));
+      }
     }
   }
 
@@ -182,8 +225,16 @@ export async function collectGitHubFacts(api: GitHubApi, commits: readonly Local
   return facts;
 }
 
-/** Fetches the rest of any connection longer than one page: reviews, commits, check contexts. */
-async function completePull(api: GitHubApi, repo: { owner: string; name: string }, pull: GqlPull): Promise<GqlPull> {
+/** GitHub answered, but the PR cannot be judged on what it gave: this PR is unverified, later requests still go out. */
+class IncompletePull extends Error {}
+
+/** Fetches the rest of any connection longer than one page: reviews, commits, the head's check contexts. */
+async function completePull(
+  api: GitHubApi,
+  repo: { owner: string; name: string },
+  pull: GqlPull,
+  head: GqlHead,
+): Promise<{ pull: GqlPull & { commits: Connection<{ commit: GqlPullCommit }> }; head: GqlHead }> {
   const pageOf = async <T>(field: string, selection: string, after: string): Promise<Connection<T>> => {
     const query = `query($owner: String!, $name: String!, $n: Int!, $after: String) {
       repository(owner: $owner, name: $name) { pullRequest(number: $n) { ${field}(first: ${PAGE}, after: $after) { ${selection} } } } }`;
@@ -193,11 +244,12 @@ async function completePull(api: GitHubApi, repo: { owner: string; name: string 
       after,
     });
     const connection = result.data?.repository?.pullRequest?.[field];
-    if (!connection) throw new Error(`PR #${pull.number}: GitHub did not return more ${field} (${result.errors[0]?.message ?? "no data"})`);
+    if (!connection || result.errors.length > 0) {
+      throw new Error(`PR #${pull.number}: GitHub did not return all its ${field} (${result.errors[0]?.message ?? "no data"})`);
+    }
     return connection;
   };
-  const drain = async <T>(first: Connection<T> | null, field: string, selection: string): Promise<Connection<T> | null> => {
-    if (!first) return first;
+  const drain = async <T>(first: Connection<T>, field: string, selection: string): Promise<Connection<T>> => {
     const nodes = [...(first.nodes ?? [])];
     let info = first.pageInfo;
     for (let page = 0; info?.hasNextPage && info.endCursor; page++) {
@@ -208,33 +260,44 @@ async function completePull(api: GitHubApi, repo: { owner: string; name: string 
     }
     return { ...first, nodes, pageInfo: { hasNextPage: false, endCursor: null } };
   };
-  const reviews = await drain(pull.reviews, "reviews", REVIEW_FIELDS);
+  const reviews = pull.reviews ? await drain(pull.reviews, "reviews", REVIEW_FIELDS) : null;
+  if (!pull.commits) throw new Error(`PR #${pull.number}: GitHub returned no commit list for it`);
   const commits = await drain(
     pull.commits,
     "commits",
     `totalCount pageInfo { hasNextPage endCursor } nodes { commit { ${PULL_COMMIT_FIELDS} } }`,
   );
-  const head = pull.headCommit.nodes?.[0]?.commit;
-  let headCommit = pull.headCommit;
-  const contexts = head?.statusCheckRollup?.contexts;
-  if (head && contexts?.pageInfo?.hasNextPage) {
-    const nodes = [...(contexts.nodes ?? [])];
-    let info: Connection<GqlContext>["pageInfo"] = contexts.pageInfo;
-    for (let page = 0; info?.hasNextPage && info.endCursor; page++) {
-      if (page >= MAX_EXTRA_PAGES) throw new Error(`PR #${pull.number} has more checks than sock-check reads`);
-      const query = `query($owner: String!, $name: String!, $oid: GitObjectID!, $after: String) {
-        repository(owner: $owner, name: $name) { object(oid: $oid) { ... on Commit { statusCheckRollup { contexts(first: ${PAGE}, after: $after) { ${CONTEXT_FIELDS} } } } } } }`;
-      const result: GraphQLResult<{
-        repository: { object: { statusCheckRollup: { contexts: Connection<GqlContext> } | null } | null } | null;
-      }> = await api.graphql(query, { ...repo, oid: head.oid, after: info.endCursor });
-      const next: Connection<GqlContext> | undefined = result.data?.repository?.object?.statusCheckRollup?.contexts;
-      if (!next) throw new Error(`PR #${pull.number}: GitHub did not return more checks`);
-      nodes.push(...(next.nodes ?? []));
-      info = next.pageInfo;
-    }
-    headCommit = { nodes: [{ commit: { ...head, statusCheckRollup: { contexts: { nodes } } } }] };
+  if (commits.totalCount !== undefined && (commits.nodes ?? []).length < commits.totalCount) {
+    throw new Error(`PR #${pull.number}: GitHub listed ${commits.nodes?.length ?? 0} of its ${commits.totalCount} commits`);
   }
-  return { ...pull, reviews, commits: commits ?? pull.commits, headCommit };
+  // Co-authors past the first page would be invisible to the self-approval rule: a commit with more is not judged.
+  const crowded = (commits.nodes ?? []).find((n) => n && (n.commit.authors.nodes ?? []).length < (n.commit.authors.totalCount ?? 0));
+  if (crowded) {
+    throw new IncompletePull(
+      `PR #${pull.number}: commit ${crowded.commit.oid.slice(0, 7)} has ${crowded.commit.authors.totalCount} authors and co-authors; sock-check reads 10, so it cannot rule out self-approval`,
+    );
+  }
+  const contexts = head.statusCheckRollup?.contexts;
+  if (head.statusCheckRollup && !contexts)
+    throw new Error(`PR #${pull.number}: GitHub returned no checks for head ${head.oid.slice(0, 7)}`);
+  if (!contexts?.pageInfo?.hasNextPage) return { pull: { ...pull, reviews, commits }, head };
+  const nodes = [...(contexts.nodes ?? [])];
+  let info: Connection<GqlContext>["pageInfo"] = contexts.pageInfo;
+  for (let page = 0; info?.hasNextPage && info.endCursor; page++) {
+    if (page >= MAX_EXTRA_PAGES) throw new Error(`PR #${pull.number} has more checks than sock-check reads`);
+    const query = `query($owner: String!, $name: String!, $oid: GitObjectID!, $after: String) {
+      repository(owner: $owner, name: $name) { object(oid: $oid) { ... on Commit { statusCheckRollup { contexts(first: ${PAGE}, after: $after) { ${CONTEXT_FIELDS} } } } } } }`;
+    const result: GraphQLResult<{
+      repository: { object: { statusCheckRollup: { contexts: Connection<GqlContext> } | null } | null } | null;
+    }> = await api.graphql(query, { ...repo, oid: head.oid, after: info.endCursor });
+    const next: Connection<GqlContext> | undefined = result.data?.repository?.object?.statusCheckRollup?.contexts;
+    if (!next || result.errors.length > 0) {
+      throw new Error(`PR #${pull.number}: GitHub did not return all checks (${result.errors[0]?.message ?? "no data"})`);
+    }
+    nodes.push(...(next.nodes ?? []));
+    info = next.pageInfo;
+  }
+  return { pull: { ...pull, reviews, commits }, head: { ...head, statusCheckRollup: { contexts: { nodes } } } };
 }
 
 async function teamMembers(api: GitHubApi, org: string, slug: string): Promise<string[]> {
@@ -249,6 +312,8 @@ async function teamMembers(api: GitHubApi, org: string, slug: string): Promise<s
       );
     const connection = result.data?.organization?.team?.members;
     if (!connection) throw new Error(`team ${org}/${slug} is not visible to this token (${result.errors[0]?.message ?? "not found"})`);
+    // A member list with errors may be missing members; path rules are not judged on part of a team.
+    if (result.errors.length > 0) throw new Error(`team ${org}/${slug}: GitHub answered in part (${result.errors[0]?.message})`);
     members.push(...(connection.nodes ?? []).filter((m) => m !== null).map((m) => m.login));
     if (!connection.pageInfo?.hasNextPage) return members;
     after = connection.pageInfo.endCursor;
@@ -256,14 +321,15 @@ async function teamMembers(api: GitHubApi, org: string, slug: string): Promise<s
   throw new Error(`team ${org}/${slug} has more members than sock-check reads`);
 }
 
-function toPullFact(pull: GqlPull): PullFact {
-  const contexts = pull.headCommit.nodes?.[0]?.commit.statusCheckRollup?.contexts.nodes ?? [];
+function toPullFact(pull: GqlPull & { commits: Connection<{ commit: GqlPullCommit }> }, head: GqlHead): PullFact {
+  const contexts = head.statusCheckRollup?.contexts?.nodes ?? [];
   return {
     number: pull.number,
     url: pull.url,
     title: pull.title,
     body: pull.body ?? "",
     author: pull.author?.login ?? null,
+    authorType: pull.author?.__typename ?? null,
     headRef: pull.headRefName,
     headSha: pull.headRefOid,
     baseRef: pull.baseRefName,
@@ -274,7 +340,7 @@ function toPullFact(pull: GqlPull): PullFact {
     labels: (pull.labels?.nodes ?? []).filter((l) => l !== null).map((l) => l.name),
     reviews: (pull.reviews?.nodes ?? []).filter((r) => r !== null).map(toReview),
     commits: (pull.commits.nodes ?? []).filter((c) => c !== null).map((c) => toPullCommit(c.commit)),
-    checks: contexts.filter((c) => c !== null).map(toCheck),
+    checks: contexts.filter((c) => c !== null).map((c) => toCheck(c, head.oid)),
   };
 }
 
@@ -302,17 +368,20 @@ function toPullCommit(commit: GqlPullCommit): PullCommitFact {
     authors: (commit.authors.nodes ?? []).filter((a) => a !== null).map(toPerson),
     committer: toPerson(commit.committer),
     verified: commit.signature?.isValid ?? false,
+    parents: (commit.parents?.nodes ?? []).filter((p) => p !== null).map((p) => p.oid),
   };
 }
 
-function toCheck(context: GqlContext): CheckFact {
+function toCheck(context: GqlContext, sha: string): CheckFact {
   if (context.__typename === "CheckRun") {
     return {
       name: context.name ?? "",
       app: context.checkSuite?.app?.slug ?? null,
       kind: "check_run",
+      // A check run still running has no conclusion yet.
       state: (context.conclusion ?? "pending").toLowerCase(),
       at: context.completedAt ?? null,
+      sha,
     };
   }
   return {
@@ -321,11 +390,17 @@ function toCheck(context: GqlContext): CheckFact {
     kind: "status",
     state: (context.state ?? "pending").toLowerCase(),
     at: context.createdAt ?? null,
+    sha,
   };
 }
 
+/** The message of an error on this alias's path, or of one on no path at all (it may concern anything in the answer). */
 function errorFor(errors: readonly GraphQLError[], alias: string): string | undefined {
-  return errors.find((e) => e.path?.includes(alias))?.message;
+  const error = errors.find((e) => !e.path || e.path.length === 0 || e.path.includes(alias));
+  if (!error) return undefined;
+  // Deeper than the alias itself, say where: "at repository.p0.commits.nodes.3.commit.authors.nodes.1.user".
+  const where = error.path && error.path.length > 2 ? ` (at ${error.path.join(".")})` : "";
+  return `${error.message || "GitHub reported an error"}${where}`;
 }
 
 function chunks<T>(items: readonly T[], size: number): T[][] {

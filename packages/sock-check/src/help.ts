@@ -5,7 +5,7 @@ export const HELP_AFTER = `Policy (.sock-check.yml, read from the DEPLOYED commi
   github.apiUrl            https://api.github.com, or https://HOST/api/v3 for Enterprise Server
   github.token             secret reference (default env:GITHUB_TOKEN); never printed
   github.timeoutMs         per request attempt (default 15000)
-  github.maxRateLimitWaitMs  longest wait for a rate-limit reset; longer → exit 75 (default 120000)
+  github.maxRateLimitWaitMs  longest wait for rate limits, all waits together; longer → exit 75 (default 120000)
   provider                 github (default) or gitlab, with gitlab.project, gitlab.apiUrl,
                            gitlab.token (read_api scope; default env:GITLAB_TOKEN), gitlab.timeoutMs, gitlab.maxRateLimitWaitMs
   deploy.tagPattern        last deploy tag, the default --from (default deploy-*)
@@ -13,14 +13,26 @@ export const HELP_AFTER = `Policy (.sock-check.yml, read from the DEPLOYED commi
   commits                  first-parent (default) or all
   approvals.required       independent approvals per PR (default 1)
   approvals.requireOnHead  one approval must be on the final head commit (default true)
-  checks.required          check/status names, or {name, app}
-  ticket.pattern           regex looked for in PR title, body, branch and commits (default [A-Z][A-Z0-9]+-\\d+)
+  approvals.ignoreCommitsBy  bots whose later signed pushes do not make an approval stale (a formatter bot);
+                           the commit must be authored and committed by it, GitHub-verified (an e-mail alone is not)
+  approvals.ignoreUpdateMerges  merging the base branch into the PR does not make approvals stale when the merge
+                           is git's clean merge of its parents (default false)
+  checks.required          names (a check run and a status of one name are both required; skipped/neutral
+                           pass), or {name, app} to accept only that GitHub App's check
+  checks.skippedOrNeutral  pass (default, as GitHub) or fail: a skipped/neutral required check
+  ticket.pattern           regex looked for in PR title, body, branch and commits (default [A-Z][A-Z0-9]+-\\d+);
+                           one matching an empty string is refused
   ticket.required          a change without a ticket is a violation (default true)
   signedCommits            require verified signatures (default false)
-  pathRules                [{paths: [glob], reviewers: [login], teams: [org/slug]}]
+  pathRules                [{paths: [glob], reviewers: [login], teams: [org/slug]}]; globs with .gitignore
+                           placement ({tf,hcl}, [ab], **; no slash = any depth); unreadable ones refused;
+                           each rule needs reviewers or teams, approving the head under requireOnHead
+  approvalRules            [{name, if: {changedPaths, authors, labels, targetBranches}, requires: {count, users, teams}}]
+  approvalPolicy           rule names combined with {and: [...]} / {or: [...]} (default: every rule)
   identities               {login: [e-mail]}: addresses the provider cannot link to the account
                            (GitLab: an unlinked author/co-author of an approved MR makes it unverified)
-  exemptions.bots          PR authors exempt from review and ticket (checks still apply)
+  exemptions.bots          PR authors exempt from review and ticket (checks still apply); a GitHub App bot
+                           matches as dependabot or dependabot[bot]; only when every commit is the bot's, signed
   exemptions.emergency     {label, reviewWithin: 72h}: let a change through, review after the merge
   slack.token              for --post-slack
 

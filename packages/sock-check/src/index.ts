@@ -1,10 +1,11 @@
 export { type CheckOptions, type CheckResult, runCheck } from "./check";
 export { shaFromText } from "./deployed";
-export { type EvaluateInput, evaluate, globToRegExp } from "./evaluate";
+export { type EvaluateInput, evaluate } from "./evaluate";
 export { coAuthorsOf, GitRepo, type LocalCommit, projectFromRemote, repositoryFromRemote } from "./git";
 export { COMMITS_PER_QUERY, collectGitHubFacts, naiveRestRequests, PULLS_PER_QUERY } from "./github";
 export { GitHubApi, type GitHubApiOptions, graphqlUrlFor } from "./github-api";
 export { collectGitLabFacts } from "./gitlab";
+export { branchMatcher, pathMatcher, pathPatternProblem } from "./globs";
 export type * from "./model";
 export { isBlocked, type OutputFormat, render, verdictError } from "./output";
 export { POLICY_FILE, type Policy, parsePolicy, policySchema } from "./policy";

@@ -23,7 +23,10 @@ export interface CheckFact {
   kind: "check_run" | "status";
   /** Conclusion (check run) or state (status), lower case; "pending" while running. */
   state: string;
+  /** When it completed (check run) or was posted (status). */
   at: string | null;
+  /** The commit it ran on; the PR head when the provider reports checks per head. */
+  sha?: string | null;
 }
 
 export interface PullCommitFact {
@@ -33,6 +36,8 @@ export interface PullCommitFact {
   authors: Person[];
   committer: Person;
   verified: boolean | null;
+  /** Parent SHAs, where the provider reports them (orders the PR's pushes; finds base-branch update merges). */
+  parents?: string[];
 }
 
 export interface PullFact {
@@ -41,6 +46,8 @@ export interface PullFact {
   title: string;
   body: string;
   author: string | null;
+  /** The author account's type where the provider says ("Bot" for a GitHub App's bot, "User", ...). */
+  authorType?: string | null;
   headRef: string;
   headSha: string;
   baseRef: string;

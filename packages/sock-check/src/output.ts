@@ -7,7 +7,9 @@ import {
   type Logger,
   OpsguardError,
   PolicyError,
-  writeFileAtomic,
+  redactSecrets,
+  writeOutputFile,
+  writeRedactedStdout,
 } from "@opsguard/core";
 import type { CheckResult } from "./check";
 import { renderCsv } from "./report/csv";
@@ -45,7 +47,10 @@ export function render(result: CheckResult, format: OutputFormat, style: CliCont
   }
 }
 
-/** Writes the report (atomically, to --output or stdout), the digest to stdout, and the Slack post. */
+/**
+ * Writes the report (to --output, atomically for a regular file, or stdout), the digest to stdout, and the Slack
+ * post — all through core's output boundary, which redacts secrets (an API error may echo the token).
+ */
 export async function deliver(result: CheckResult, options: DeliverOptions): Promise<void> {
   // A configuration mistake is reported before any output, so the exit code is the configuration error's alone.
   if (options.postSlack && !result.policy.slack) {
@@ -55,10 +60,10 @@ export async function deliver(result: CheckResult, options: DeliverOptions): Pro
   }
   const blocked = isBlocked(result, options.allowUnverified);
   if (options.output) {
-    process.stdout.write(renderDigest(result.report, options.style, { blocked }));
-    await writeFileAtomic(options.output, render(result, options.format, createStyle(false), blocked));
+    writeRedactedStdout(renderDigest(result.report, options.style, { blocked }));
+    await writeOutputFile(options.output, render(result, options.format, createStyle(false), blocked));
   } else {
-    process.stdout.write(render(result, options.format, options.style, blocked));
+    writeRedactedStdout(render(result, options.format, options.style, blocked));
   }
   const unverified = result.report.records.filter((r) => r.verdict === "unverified");
   if (unverified.length > 0 && options.allowUnverified) {
@@ -77,24 +82,33 @@ export function verdictError(result: CheckResult, allowUnverified: boolean): Ops
       `deploy blocked: ${plural(s.noncompliant, "noncompliant commit")} in ${result.report.range.from.slice(0, 7)}..${result.report.range.to.slice(0, 7)}`,
     );
   }
-  if (s.unverified > 0 && !allowUnverified) {
-    const shas = result.report.records.filter((r) => r.verdict === "unverified").map((r) => r.commit.sha.slice(0, 7));
-    const failure = result.facts.failure;
-    const code = failure instanceof OpsguardError ? failure.exitCode : ExitCode.UNAVAILABLE;
-    const listed = shas.length > 10 ? `${shas.slice(0, 10).join(", ")} and ${shas.length - 10} more` : shas.join(", ");
-    const reason = failure ? `: ${failure.message}` : "";
-    return new OpsguardError(`deploy blocked: ${plural(shas.length, "commit")} could not be verified (${listed})${reason}`, code, {
-      hint: `fix access to ${result.policy.provider === "gitlab" ? "GitLab" : "GitHub"} and re-run, or pass --allow-unverified to let them through flagged`,
-    });
-  }
-  return undefined;
+  return allowUnverified ? undefined : unverifiedError(result, "deploy blocked", true);
+}
+
+/**
+ * Fail closed: when some commits could not be verified (the provider unreachable, refusing, or answering in
+ * part), the error naming them, with the failure's exit code (69 unavailable unless the failure says otherwise).
+ */
+export function unverifiedError(result: CheckResult, what: string, allowable: boolean): OpsguardError | undefined {
+  const shas = result.report.records.filter((r) => r.verdict === "unverified").map((r) => r.commit.sha.slice(0, 7));
+  if (shas.length === 0) return undefined;
+  const failure = result.facts.failure;
+  const code = failure instanceof OpsguardError ? failure.exitCode : ExitCode.UNAVAILABLE;
+  const listed = shas.length > 10 ? `${shas.slice(0, 10).join(", ")} and ${shas.length - 10} more` : shas.join(", ");
+  const reason = failure ? `: ${failure.message}` : "";
+  const provider = result.policy.provider === "gitlab" ? "GitLab" : "GitHub";
+  return new OpsguardError(`${what}: ${plural(shas.length, "commit")} could not be verified (${listed})${reason}`, code, {
+    hint: allowable
+      ? `fix access to ${provider} and re-run, or pass --allow-unverified to let them through flagged`
+      : `fix access to ${provider} and re-run`,
+  });
 }
 
 async function postToSlack(result: CheckResult, channel: string, blocked: boolean, log: Logger): Promise<void> {
   const client = createSlackClient(result.policy.slack!, { log });
   const s = result.report.summary;
   const lines = [
-    `*sock-check ${escapeSlackText(result.report.repo)}* ${blocked ? ":x: deploy blocked" : ":white_check_mark: compliant"} — ` +
+    `*sock-check ${escapeSlackText(result.report.repo)}* ${blocked ? ":x: deploy blocked" : s.unverified > 0 ? ":warning: not blocked, with unverified changes (--allow-unverified)" : ":white_check_mark: compliant"} — ` +
       `${plural(s.commits, "commit")} in ${plural(s.pulls, "PR")}: ${s.compliant} compliant, ${s.exempt} exempt, ${s.emergency} emergency, ${s.noncompliant} noncompliant, ${s.unverified} unverified`,
     ...groupRecords(result.report.records)
       .filter((g) => g.verdict !== "compliant")
@@ -108,7 +122,7 @@ async function postToSlack(result: CheckResult, channel: string, blocked: boolea
       }),
   ];
   try {
-    await client.postMessage({ channel, text: lines.join("\n"), unfurl_links: false });
+    await client.postMessage({ channel, text: redactSecrets(lines.join("\n")), unfurl_links: false });
   } catch (error) {
     // The verdict stands whether or not chat heard about it.
     log.error(`could not post the digest to Slack: ${error instanceof Error ? error.message : String(error)}`);

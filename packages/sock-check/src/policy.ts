@@ -1,6 +1,7 @@
 import { ConfigError, formatIssues, secretRefSchema, slackConfigSchema } from "@opsguard/core";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
+import { branchPatternProblem, pathPatternProblem } from "./globs";
 
 /** The change-management policy, `.sock-check.yml`. Every key has a safe default except what must be chosen. */
 
@@ -18,6 +19,32 @@ const regex = z.string().refine(
     }
   },
   { message: "not a valid regular expression" },
+);
+
+/** A glob the matcher can read; the policy is refused at load otherwise, never a rule that silently matches nothing. */
+const pathPattern = z
+  .string()
+  .min(1)
+  .superRefine((pattern, ctx) => {
+    const problem = pathPatternProblem(pattern);
+    if (problem) ctx.addIssue({ code: "custom", message: `cannot use path pattern "${pattern}": ${problem}` });
+  });
+const branchPattern = z
+  .string()
+  .min(1)
+  .superRefine((pattern, ctx) => {
+    const problem = branchPatternProblem(pattern);
+    if (problem) ctx.addIssue({ code: "custom", message: `cannot use branch pattern "${pattern}": ${problem}` });
+  });
+
+/** A rule name, or {and: [...]} / {or: [...]} of them. */
+export type ApprovalExpression = string | { and: ApprovalExpression[] } | { or: ApprovalExpression[] };
+const approvalExpression: z.ZodType<ApprovalExpression> = z.lazy(() =>
+  z.union([
+    z.string().min(1),
+    z.strictObject({ and: z.array(approvalExpression).min(1) }),
+    z.strictObject({ or: z.array(approvalExpression).min(1) }),
+  ]),
 );
 
 export const policySchema = z.strictObject({
@@ -53,7 +80,7 @@ export const policySchema = z.strictObject({
     .strictObject({
       tagPattern: z.string().min(1).default("deploy-*"),
       /** Branches (names or globs) whose PRs count for commits on the deploy line. Default: the repository's default branch. */
-      branch: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).optional(),
+      branch: z.union([branchPattern, z.array(branchPattern).min(1)]).optional(),
     })
     .prefault({}),
   /** first-parent: the changes that landed on the deploy branch (merges, squashes, direct pushes); all: every commit. */
@@ -62,28 +89,77 @@ export const policySchema = z.strictObject({
     .strictObject({
       required: z.number().int().min(0).max(10).default(1),
       requireOnHead: z.boolean().default(true),
+      /** Pushes by these logins (a formatter bot) after an approval do not make it stale (GitHub: needs commit parents). */
+      ignoreCommitsBy: z.array(z.string().min(1)).default([]),
+      /** A merge of the base branch into the PR after an approval does not make it stale. */
+      ignoreUpdateMerges: z.boolean().default(false),
     })
     .prefault({}),
-  checks: z.strictObject({ required: z.array(requiredCheck).default([]) }).prefault({}),
+  checks: z
+    .strictObject({
+      required: z.array(requiredCheck).default([]),
+      /** A required check that ended skipped or neutral: "pass" as GitHub's branch protection does, or "fail". */
+      skippedOrNeutral: z.enum(["pass", "fail"]).default("pass"),
+    })
+    .prefault({}),
   ticket: z
     .strictObject({
-      pattern: regex.default("[A-Z][A-Z0-9]+-\\d+"),
+      // A pattern that matches the empty string finds a "ticket" in every change.
+      pattern: regex
+        .refine((source) => !new RegExp(source).test(""), { message: "matches an empty string, so every change would pass" })
+        .default("[A-Z][A-Z0-9]+-\\d+"),
       required: z.boolean().default(true),
     })
     .prefault({}),
   signedCommits: z.boolean().default(false),
   pathRules: z
     .array(
+      z
+        .strictObject({
+          /** .gitignore-style globs (picomatch): braces, classes, extglobs, `**`; see globs.ts. */
+          paths: z.array(pathPattern).min(1),
+          reviewers: z.array(z.string().min(1)).default([]),
+          /** GitHub "org/team-slug"; GitLab a group's full path. */
+          teams: z
+            .array(z.string().regex(/^[\w.-]+(\/[\w.-]+)*$/, { message: 'expected "org/team-slug" (GitHub) or a group path (GitLab)' }))
+            .default([]),
+        })
+        // A rule naming nobody could never be met, and its message would name no one.
+        .refine((rule) => rule.reviewers.length + rule.teams.length > 0, {
+          message: "needs reviewers or teams (who must approve these paths)",
+        }),
+    )
+    .default([]),
+  /**
+   * policy-bot-style approval rules: each applies `if` all its conditions hold (no conditions: always) and then
+   * `requires` that many independent approvals from its users/teams (anyone, when none are listed).
+   * `approvalPolicy` combines them with and/or; by default every rule must hold.
+   */
+  approvalRules: z
+    .array(
       z.strictObject({
-        paths: z.array(z.string().min(1)).min(1),
-        reviewers: z.array(z.string().min(1)).default([]),
-        /** GitHub "org/team-slug"; GitLab a group's full path. */
-        teams: z
-          .array(z.string().regex(/^[\w.-]+(\/[\w.-]+)*$/, { message: 'expected "org/team-slug" (GitHub) or a group path (GitLab)' }))
-          .default([]),
+        name: z.string().min(1),
+        if: z
+          .strictObject({
+            changedPaths: z.array(pathPattern).min(1).optional(),
+            authors: z.array(z.string().min(1)).min(1).optional(),
+            labels: z.array(z.string().min(1)).min(1).optional(),
+            targetBranches: z.array(branchPattern).min(1).optional(),
+          })
+          .default({}),
+        requires: z
+          .strictObject({
+            count: z.number().int().min(1).max(10).default(1),
+            users: z.array(z.string().min(1)).default([]),
+            teams: z
+              .array(z.string().regex(/^[\w.-]+(\/[\w.-]+)*$/, { message: 'expected "org/team-slug" (GitHub) or a group path (GitLab)' }))
+              .default([]),
+          })
+          .prefault({}),
       }),
     )
     .default([]),
+  approvalPolicy: approvalExpression.optional(),
   /** Extra e-mail addresses per login, for commits whose e-mail is not linked to the account. */
   identities: z.record(z.string(), z.array(z.string().email())).default({}),
   exemptions: z
@@ -109,13 +185,24 @@ export const POLICY_FILE = ".sock-check.yml";
 export function parsePolicy(text: string, source: string): Policy {
   let raw: unknown;
   try {
-    raw = parseYaml(text) ?? {};
+    raw = parseYaml(text);
   } catch (error) {
     const line = (error instanceof Error ? error.message : String(error)).split("\n")[0];
     throw new ConfigError(`cannot parse ${source}: ${line}`, { hint: "fix the YAML syntax" });
   }
+  // An empty file is a mistake (a truncated checkout, a bad merge), not a request for every default.
+  if (raw === null || raw === undefined) {
+    throw new ConfigError(`${source} is empty`, { hint: "write the policy (see the README); to take the defaults, write {}" });
+  }
   const parsed = policySchema.safeParse(raw);
   if (!parsed.success) throw new ConfigError(`invalid policy in ${source}: ${formatIssues(parsed.error)}`);
+  const names = parsed.data.approvalRules.map((r) => r.name);
+  const duplicate = names.find((n, i) => names.indexOf(n) !== i);
+  if (duplicate) throw new ConfigError(`invalid policy in ${source}: approvalRules: two rules are named "${duplicate}"`);
+  const unknown = parsed.data.approvalPolicy ? ruleNamesIn(parsed.data.approvalPolicy).find((n) => !names.includes(n)) : undefined;
+  if (unknown !== undefined) {
+    throw new ConfigError(`invalid policy in ${source}: approvalPolicy names "${unknown}", which is not in approvalRules`);
+  }
   return parsed.data;
 }
 
@@ -128,4 +215,14 @@ export function durationMs(text: string): number {
   if (!match) throw new ConfigError(`invalid duration "${text}"`);
   const unit = { m: 60_000, h: 3_600_000, d: 86_400_000 }[match[2] as "m" | "h" | "d"];
   return Number(match[1]) * unit;
+}
+
+export function ruleNamesIn(expression: ApprovalExpression): string[] {
+  if (typeof expression === "string") return [expression];
+  return ("and" in expression ? expression.and : expression.or).flatMap(ruleNamesIn);
+}
+
+/** Every team a policy names (path rules and approval rules), for the provider to list members of. */
+export function policyTeams(policy: Policy): string[] {
+  return [...new Set([...policy.pathRules.flatMap((r) => r.teams), ...policy.approvalRules.flatMap((r) => r.requires.teams)])];
 }

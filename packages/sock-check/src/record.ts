@@ -15,6 +15,7 @@ export type Rule =
   | "ticket"
   | "unsigned"
   | "path-rule"
+  | "approval-rule"
   | "retro-overdue"
   | "unverified";
 
@@ -36,9 +37,15 @@ export interface ApprovalRecord {
 
 export interface CheckRecord {
   name: string;
+  /** The GitHub App (check run) or the account that posted it (status). */
   app: string | null;
   kind: "check_run" | "status";
+  /** The conclusion (check run) or state (status), lower case; "pending" while it runs. */
   state: string;
+  /** The commit it ran on: the PR's head. */
+  sha: string;
+  /** When it completed (check run) or was posted (status). */
+  completed_at: string | null;
   required: boolean;
 }
 

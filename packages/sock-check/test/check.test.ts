@@ -110,7 +110,9 @@ describe("sock-check against a real repository and the GitHub simulator", () => 
     expect(ok.commit.sha).toBe(scenario.pull(pr.compliant!).mergeSha);
     const bot = byPull(report.records, pr.bot!);
     expect(bot.verdict).toBe("exempt");
-    expect(bot.exemption).toBe("bot:dependabot[bot]");
+    // GraphQL names the author "dependabot" (a Bot); the policy's "dependabot[bot]" still matches, and says so.
+    expect(bot.pr?.author).toBe("dependabot");
+    expect(bot.exemption).toBe("bot:dependabot[bot] (exemptions.bots matched the PR author dependabot, a bot account)");
   });
 
   it("finds each kind of violation and names the rule", async () => {

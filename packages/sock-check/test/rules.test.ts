@@ -7,8 +7,9 @@ import type { GitHubScenario } from "../../lab/src/sim/github-scenario";
 import { SLACK_SIM_TOKEN, SlackSim } from "../../lab/src/sim/slack";
 import {
   type ChangeRecord,
-  globToRegExp,
   graphqlUrlFor,
+  pathMatcher,
+  pathPatternProblem,
   projectFromRemote,
   renderCsv,
   renderMarkdown,
@@ -103,8 +104,8 @@ function byPull(records: readonly ChangeRecord[], number: number): ChangeRecord 
 describe("policy rules", () => {
   it("applies the deployed policy, so a change cannot relax the rules it is judged by", async () => {
     const { report } = await runCheck({ dir: scenario.dir, from: "deploy-1", to: "deploy-2", env: envFor(scenario), toolVersion: "test" });
-    expect(report.policy_source).toMatch(/^[0-9a-f]{7}:\.sock-check\.yml$/);
-    expect(report.policy_source.slice(0, 7)).toBe(scenario.sha(1).slice(0, 7));
+    // Evidence names the deployed commit by its full SHA.
+    expect(report.policy_source).toBe(`${scenario.sha(1)}:.sock-check.yml`);
     expect(byPull(report.records, pr.relax!).violations.map((v) => v.rule)).toEqual(["approvals"]);
   });
 
@@ -272,12 +273,29 @@ describe("helpers", () => {
     expect(retro.stdout).toMatch(/--since <duration>[\s\S]*default: "30d"/);
   });
 
-  it("matches path globs like .gitignore users expect", () => {
-    expect(globToRegExp("infra/**").test("infra/a/b.tf")).toBe(true);
-    expect(globToRegExp("infra/*.tf").test("infra/a/b.tf")).toBe(false);
-    expect(globToRegExp("**/*.sql").test("db/migrations/001.sql")).toBe(true);
-    expect(globToRegExp("**/*.sql").test("001.sql")).toBe(true);
-    expect(globToRegExp("docs/").test("docs/readme.md")).toBe(true);
+  it("matches path globs like .gitignore users expect: braces, classes, extglobs, any depth without a slash", () => {
+    const matches = (glob: string, path: string) => pathMatcher([glob])(path);
+    expect(matches("infra/**", "infra/a/b.tf")).toBe(true);
+    expect(matches("infra/*.tf", "infra/a/b.tf")).toBe(false);
+    expect(matches("**/*.sql", "db/migrations/001.sql")).toBe(true);
+    expect(matches("**/*.sql", "001.sql")).toBe(true);
+    expect(matches("docs/", "docs/readme.md")).toBe(true);
+    expect(matches("infra/**/*.{tf,hcl}", "infra/prod/main.hcl")).toBe(true);
+    expect(matches("infra/**/*.{tf,hcl}", "infra/prod/main.yaml")).toBe(false);
+    expect(matches("config/[ab].yml", "config/b.yml")).toBe(true);
+    expect(matches("*.@(pem|key)", "deploy/certs/site.key")).toBe(true);
+    expect(matches("Dockerfile", "services/api/Dockerfile")).toBe(true);
+    expect(matches("/Dockerfile", "services/api/Dockerfile")).toBe(false);
+    expect(matches("secrets", "app/secrets/db.env")).toBe(true);
+    expect(matches(".github/workflows/*", ".github/workflows/ci.yml")).toBe(true);
+  });
+
+  it("names what is wrong with a path pattern it cannot read", () => {
+    expect(pathPatternProblem("infra/{tf,hcl")).toMatch(/Missing closing: "}"/);
+    expect(pathPatternProblem("config/[ab.yml")).toMatch(/Missing closing: "]"/);
+    expect(pathPatternProblem("!docs/**")).toMatch(/negation/);
+    expect(pathPatternProblem("../outside")).toMatch(/relative to the repository root/);
+    expect(pathPatternProblem("infra/**/*.{tf,hcl}")).toBeUndefined();
   });
 
   it("finds the GraphQL endpoint and the repository the way github.com, Enterprise Server and GitLab lay them out", () => {

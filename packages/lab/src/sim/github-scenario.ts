@@ -2,7 +2,7 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { GitHubSim, type ReviewState } from "./github";
+import { type CheckConclusion, GitHubSim, type ReviewState } from "./github";
 
 /**
  * A repository and its GitHub history written the way GitHub writes it: feature branches merged
@@ -10,6 +10,9 @@ import { GitHubSim, type ReviewState } from "./github";
  * deploy tags, reviews, check runs and statuses. Commits are written with `git fast-import`, so a
  * thousand-commit release range takes well under a second to build.
  */
+
+/** Conclusions a scenario's CI leaves (GitHub's check run conclusions; action_required is left out: no CI ends so). */
+export type ScenarioConclusion = Exclude<CheckConclusion, "action_required">;
 
 export interface ScenarioUser {
   name: string;
@@ -23,6 +26,24 @@ export interface ScenarioCommit {
   author: string;
   coAuthors?: string[];
   files?: Record<string, string>;
+  /**
+   * The author date, when it differs from when the commit was made (a rebase keeps it; so does a back-dated
+   * commit). GitHub lists a PR's commits by it, so a head authored before its parent is not listed last.
+   */
+  authorDate?: Date;
+  /**
+   * In a PR: this commit merges the base branch (main as it is now) into the PR branch, an "update branch" merge,
+   * written as the clean merge git makes; `files` add content of its own (an "evil merge").
+   */
+  mergeBase?: boolean;
+  /**
+   * Whether GitHub verified the commit's signature; by default a bot's commits are (a GitHub App's commits made
+   * through the API are signed with GitHub's key — docs.github.com/authentication/managing-commit-signature-verification/about-commit-signature-verification#signature-verification-for-bots),
+   * others are not. `false` with a bot author is someone pushing under the bot's e-mail.
+   */
+  signed?: boolean;
+  /** Check runs on this commit (name → conclusion, "app/name" for another app), as a CI run on a push would leave. */
+  checks?: Record<string, ScenarioConclusion>;
 }
 
 export interface ScenarioReview {
@@ -42,9 +63,11 @@ export interface ScenarioPull {
   commits?: ScenarioCommit[];
   reviews?: ScenarioReview[];
   /** Check runs on the head commit: name → conclusion; the app is "github-actions" unless given as "app/name". */
-  checks?: Record<string, "success" | "failure" | "neutral" | "skipped" | "cancelled" | "timed_out">;
+  checks?: Record<string, ScenarioConclusion>;
   /** Commit statuses on the head commit: context → state. */
   statuses?: Record<string, "success" | "failure" | "error" | "pending">;
+  /** The account that posts the statuses ("ci-bot" by default); any account with write access can post one. */
+  statusCreator?: string;
   labels?: string[];
   /** The branch the PR was merged into; its merge commit still lands on main (as when that branch is then pushed to main). */
   base?: string;
@@ -73,7 +96,10 @@ interface PendingCommit {
   author: ScenarioUser;
   committer: ScenarioUser;
   time: number;
+  authorTime: number;
   files: Record<string, string>;
+  checks: Record<string, ScenarioConclusion>;
+  signed: boolean;
 }
 
 interface PendingPull {
@@ -141,7 +167,9 @@ export class GitHubScenario {
     const commitMarks: number[] = [];
     let parent = base;
     for (const commit of commits) {
-      parent = this.#add(`refs/heads/${branch}`, parent === undefined ? [] : [parent], commit, this.#user(commit.author));
+      const parents = parent === undefined ? [] : [parent];
+      if (commit.mergeBase && this.#mainHead !== undefined) parents.push(this.#mainHead);
+      parent = this.#add(`refs/heads/${branch}`, parents, commit, this.#user(commit.author));
       commitMarks.push(parent);
     }
     if (spec.mergedAt) this.advanceTo(spec.mergedAt);
@@ -201,6 +229,19 @@ export class GitHubScenario {
     execFileSync("git", ["checkout", "-q", "-f", "main"], { cwd: dir, env });
     this.sim.pushGitRepository(dir);
     for (const pull of this.#pulls) this.#seedPull(pull);
+    for (const commit of this.#commits) {
+      if (commit.signed) this.sim.setVerified(this.sha(commit.mark));
+      for (const [key, conclusion] of Object.entries(commit.checks)) {
+        const [app, name] = key.includes("/") ? (key.split("/", 2) as [string, string]) : ["github-actions", key];
+        this.sim.addCheckRun({
+          headSha: this.sha(commit.mark),
+          name,
+          app,
+          conclusion,
+          completedAt: new Date(commit.time + 30_000).toISOString(),
+        });
+      }
+    }
     return dir;
   }
 
@@ -246,7 +287,13 @@ export class GitHubScenario {
       this.sim.addCheckRun({ headSha, name, app, conclusion, completedAt: new Date(beforeMerge - 60_000).toISOString() });
     }
     for (const [context, state] of Object.entries(spec.statuses ?? {})) {
-      this.sim.addStatus({ sha: headSha, context, state, creator: "ci-bot", createdAt: new Date(beforeMerge - 60_000).toISOString() });
+      this.sim.addStatus({
+        sha: headSha,
+        context,
+        state,
+        creator: spec.statusCreator ?? "ci-bot",
+        createdAt: new Date(beforeMerge - 60_000).toISOString(),
+      });
     }
     this.#built.push({
       number,
@@ -278,6 +325,7 @@ export class GitHubScenario {
       return `Co-authored-by: ${user.name} <${user.email}>`;
     });
     const message = trailers.length > 0 ? `${commit.message}\n\n${trailers.join("\n")}` : commit.message;
+    const time = this.#tick();
     this.#commits.push({
       mark,
       ref,
@@ -285,10 +333,32 @@ export class GitHubScenario {
       message,
       author: this.#user(commit.author),
       committer,
-      time: this.#tick(),
-      files: commit.files ?? { [`changes/commit-${mark}.txt`]: `${commit.message}\n` },
+      time,
+      authorTime: commit.authorDate?.getTime() ?? time,
+      checks: commit.checks ?? {},
+      signed: commit.signed ?? this.#user(commit.author).bot === true,
+      files: commit.mergeBase
+        ? { ...this.#treeOf(parents), ...commit.files }
+        : (commit.files ?? { [`changes/commit-${mark}.txt`]: `${commit.message}\n` }),
     });
     return mark;
+  }
+
+  /**
+   * Every file of these commits' trees (scenarios only add files): fast-import builds a merge's tree from its first
+   * parent, so an update merge lists the base branch's files to be the clean merge `git merge` writes. Files given
+   * for it on top make an "evil merge", one that adds content neither parent has.
+   */
+  #treeOf(heads: readonly number[]): Record<string, string> {
+    const seen = new Set<number>();
+    const stack = [...heads];
+    while (stack.length > 0) {
+      const mark = stack.pop()!;
+      if (seen.has(mark)) continue;
+      seen.add(mark);
+      stack.push(...(this.#commits[mark - 1]?.parents ?? []));
+    }
+    return Object.assign({}, ...[...seen].sort((a, b) => a - b).map((m) => this.#commits[m - 1]?.files ?? {}));
   }
 
   #stream(): string {
@@ -297,7 +367,7 @@ export class GitHubScenario {
     for (const c of this.#commits) {
       const seconds = Math.floor(c.time / 1000);
       out.push(`commit ${c.ref}\nmark :${c.mark}\n`);
-      out.push(`author ${c.author.name} <${c.author.email}> ${seconds} +0000\n`);
+      out.push(`author ${c.author.name} <${c.author.email}> ${Math.floor(c.authorTime / 1000)} +0000\n`);
       out.push(`committer ${c.committer.name} <${c.committer.email}> ${seconds} +0000\n`);
       out.push(data(c.message));
       const [first, ...rest] = c.parents;

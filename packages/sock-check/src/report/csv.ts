@@ -16,6 +16,8 @@ const COLUMNS: Array<[string, (r: ChangeRecord) => string]> = [
   ["approvers", (r) => [...new Set(r.approvals.filter((a) => a.counts).map((a) => a.reviewer ?? ""))].join(" ")],
   ["approved_on_head", (r) => String(r.approvals.some((a) => a.counts && a.on_head))],
   ["checks", (r) => r.checks.map((c) => `${c.name}=${c.state}`).join(" ")],
+  // Which app ran each check (or which account posted the status), in the order of `checks`.
+  ["check_apps", (r) => r.checks.map((c) => `${c.name}=${c.app ?? ""}`).join(" ")],
   ["tickets", (r) => r.tickets.join(" ")],
   ["labels", (r) => r.labels.join(" ")],
   ["emergency", (r) => r.emergency?.status ?? ""],
@@ -36,6 +38,8 @@ export function renderCsv(report: Report): string {
 
 /** Quotes as RFC 4180 requires; a leading = + - @ is defused so a spreadsheet never runs a PR title as a formula. */
 export function cell(value: string): string {
-  const safe = /^[=+\-@\t\r]/.test(value) ? `'${value}` : value;
+  // One line per row, and no terminal escapes for whoever cats the file: control characters become spaces.
+  const plain = value.replace(/[\u0000-\u001f\u007f-\u009f]+/g, " ");
+  const safe = /^[=+\-@]/.test(plain) ? `'${plain}` : plain;
   return /[",\r\n]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
 }

@@ -28,7 +28,7 @@ export function renderDigest(report: Report, style: ChalkInstance, options: { bl
     lines.push(`${colour[group.verdict](MARK[group.verdict])} ${headline(group, style)}`);
     const detail = details(group, style);
     if (detail) lines.push(`    ${detail}`);
-    for (const v of group.violations) lines.push(`    ${colour[group.verdict]("✗")} ${v.rule}: ${v.message}`);
+    for (const v of group.violations) lines.push(`    ${colour[group.verdict]("✗")} ${v.rule}: ${oneLine(v.message)}`);
   }
   const s = report.summary;
   const counts = [
@@ -75,16 +75,25 @@ function details(group: ChangeGroup, style: ChalkInstance): string {
   const parts = [
     `author ${r.pr.author ?? "?"}`,
     `approved by ${approvers.length > 0 ? approvers.join(", ") : "—"}`,
-    `checks ${r.checks.length > 0 ? r.checks.map((c) => checkText(c, style)).join(" ") : "—"}`,
+    `checks ${r.checks.length > 0 ? r.checks.map((c) => checkText(c, r.checks, style)).join(" ") : "—"}`,
     `ticket ${r.tickets.length > 0 ? r.tickets.join(", ") : "—"}`,
   ];
   return parts.join(style.dim(" · "));
 }
 
-function checkText(check: CheckRecord, style: ChalkInstance): string {
-  const ok = check.state === "success";
-  const mark = ok ? style.green("✓") : ["neutral", "skipped", "pending"].includes(check.state) ? style.yellow("…") : style.red("✗");
-  return `${check.name}${mark}`;
+function checkText(check: CheckRecord, all: readonly CheckRecord[], style: ChalkInstance): string {
+  // Skipped and neutral pass a required check (as on GitHub); say which, so a skipped build is not read as a green one.
+  const mark =
+    check.state === "success"
+      ? style.green("✓")
+      : ["neutral", "skipped"].includes(check.state)
+        ? `${style.green("✓")}${style.dim(`(${check.state})`)}`
+        : check.state === "pending"
+          ? style.yellow("…")
+          : style.red("✗");
+  // A check run and a commit status may share a name; both count, so tell them apart.
+  const twin = all.some((c) => c !== check && c.name === check.name && c.kind !== check.kind);
+  return `${check.name}${twin && check.kind === "status" ? style.dim("[status]") : ""}${mark}`;
 }
 
 /** Titles come from whoever opened the PR: no newlines or terminal escapes reach the terminal. */

@@ -1,13 +1,22 @@
 import type { Report, Verdict } from "../record";
 import { approversOf, groupRecords, plural, titleOf } from "./groups";
 
+/** Results GitHub counts as passing for a required check. */
+const PASS = new Set(["success", "neutral", "skipped"]);
+
 const ICON: Record<Verdict, string> = { compliant: "✅", exempt: "☑️", emergency: "⚠️", noncompliant: "❌", unverified: "❓" };
 
 /** Markdown for $GITHUB_STEP_SUMMARY, MR comments and chat. Every untrusted string is escaped. */
 export function renderMarkdown(report: Report, options: { blocked: boolean }): string {
   const s = report.summary;
   const out: string[] = [];
-  out.push(`### sock-check: ${options.blocked ? "❌ deploy blocked" : "✅ compliant"}`);
+  // Not blocked is not the same as compliant: --allow-unverified lets unverified changes through, flagged.
+  const outcome = options.blocked
+    ? "❌ deploy blocked"
+    : s.unverified > 0
+      ? `⚠️ not blocked: ${plural(s.unverified, "commit")} unverified (--allow-unverified)`
+      : "✅ compliant";
+  out.push(`### sock-check: ${outcome}`);
   out.push("");
   out.push(
     `${md(report.repo)} \`${report.range.from.slice(0, 12)}..${report.range.to.slice(0, 12)}\` (${report.range.mode}): ` +
@@ -24,7 +33,14 @@ export function renderMarkdown(report: Report, options: { blocked: boolean }): s
       ? `[#${r.pr.number}](${r.pr.url}) ${md(titleOf(g))}`
       : `\`${r.commit.sha.slice(0, 7)}\` ${md(r.commit.subject)} (no PR)`;
     const author = md(r.pr?.author ?? r.commit.author.login ?? r.commit.author.email ?? "?");
-    const checks = r.checks.map((c) => `${md(c.name)} ${c.state === "success" ? "✓" : "✗"}`).join(", ") || "—";
+    // skipped/neutral pass unless the policy says otherwise; the verdict column says when they did not.
+    const checks =
+      r.checks
+        .map(
+          (c) =>
+            `${md(c.name)}${c.kind === "status" ? " (status)" : ""} ${c.state === "success" ? "✓" : PASS.has(c.state) ? `✓ ${c.state}` : `✗ ${c.state}`}`,
+        )
+        .join(", ") || "—";
     const verdict =
       g.violations.length > 0
         ? g.violations.map((v) => md(v.message)).join("; ")
@@ -42,8 +58,11 @@ export function renderMarkdown(report: Report, options: { blocked: boolean }): s
 
 /** Escapes Markdown and HTML so a PR title cannot add links, images, mentions or break the table. */
 export function md(text: string): string {
-  return text
-    .replace(/[\r\n]+/g, " ")
-    .replace(/[\\`*_{}[\]()<>#+!|~@]/g, "\\$&")
-    .trim();
+  return (
+    text
+      // Line breaks would end the table row; other control characters (ESC ...) have no place in a report.
+      .replace(/[\u0000-\u001f\u007f-\u009f]+/g, " ")
+      .replace(/[\\`*_{}[\]()<>#+!|~@]/g, "\\$&")
+      .trim()
+  );
 }

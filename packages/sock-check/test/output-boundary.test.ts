@@ -1,0 +1,207 @@
+import { execFile, spawn } from "node:child_process";
+import { lstatSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { readFile } from "node:fs/promises";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import type { GitHubScenario } from "../../lab/src/sim/github-scenario";
+import { envFor, policyYaml, runSockCheck, startScenario } from "./fixture";
+
+/** What leaves sock-check (stdout in every format, the -o file, stderr) and the exit codes it leaves with. */
+
+const run = promisify(execFile);
+const ROOT = join(import.meta.dirname, "../../..");
+let scenario: GitHubScenario;
+let out: string;
+
+beforeAll(async () => {
+  scenario = await startScenario();
+  const s = scenario;
+  s.directPush({ message: "Initial import", author: "alice", files: { ".sock-check.yml": policyYaml(s.sim.url) } });
+  s.tag("deploy-1");
+  s.pullRequest({ title: "SHOP-1 Search", author: "alice", reviews: [{ by: "bob" }], checks: { build: "success" } });
+  s.pullRequest({
+    title: "SHOP-2 \u001b[2J\u001b[31mgreen\u0007 build\rFAKE",
+    author: "alice",
+    labels: ["\u001b]0;pwned\u0007"],
+    reviews: [{ by: "bob" }],
+    checks: { build: "success" },
+  });
+  s.build();
+  out = mkdtempSync(join(tmpdir(), "sock-out-"));
+});
+
+afterEach(() => scenario.sim.clearFaults());
+
+afterAll(async () => {
+  await scenario?.sim.stop();
+  scenario?.cleanup();
+  rmSync(out, { recursive: true, force: true });
+});
+
+const sock = (args: string[]) => runSockCheck(["--from", "deploy-1", ...args], { cwd: scenario.dir, env: envFor(scenario) });
+
+describe("sock-check's outputs", () => {
+  it("never prints the token an API error echoes: not on stdout in any format, not in the -o file, not on stderr", async () => {
+    const echoes = [
+      { status: 401, body: { message: `Bad credentials: ${scenario.token}` } },
+      // GitHub answers some failures with 200 and errors[]; the message then becomes the reason commits are unverified.
+      { status: 200, body: { data: null, errors: [{ message: `token ${scenario.token} is not allowed here` }] } },
+    ];
+    for (const response of echoes) {
+      for (const format of ["digest", "json", "markdown", "csv"]) {
+        scenario.sim.fault(response, { path: "/graphql", times: 100 });
+        const file = join(out, `report.${format}`);
+        const withFile = await sock(["--format", format, "-o", file]);
+        const toStdout = await sock(["--format", format, "--allow-unverified"]);
+        scenario.sim.clearFaults();
+        const written = [withFile.stdout, withFile.stderr, readFileSync(file, "utf8"), toStdout.stdout, toStdout.stderr].join("\n");
+        expect(written).toContain("[redacted]");
+        expect(written).not.toContain(scenario.token);
+        expect(written).not.toContain(scenario.token.slice(4));
+        expect(withFile.code).not.toBe(0);
+      }
+    }
+  }, 240_000);
+
+  it("lets no control character from a PR title, label or API error reach any output", async () => {
+    const control = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/;
+    for (const format of ["digest", "markdown", "csv", "json"]) {
+      const run = await sock(["--format", format]);
+      expect(run.code).toBe(0);
+      // JSON keeps the title as data, escaped by JSON itself.
+      expect(run.stdout.replace(/\r\n/g, "\n")).not.toMatch(control);
+    }
+    scenario.sim.fault(
+      { status: 200, body: { data: null, errors: [{ message: "\u001b[31mred\u001b[0m failure\u0007" }] } },
+      { path: "/graphql", times: 100 },
+    );
+    const failed = await sock([]);
+    expect(failed.code).toBe(69);
+    expect(failed.stderr).toContain("\\x1b[31mred");
+    expect(`${failed.stdout}${failed.stderr}`).not.toMatch(control);
+  }, 120_000);
+
+  it("writes -o into an existing FIFO rather than replacing it, and through a symlink to its target", async () => {
+    // A FIFO, not /dev/full: the old behaviour, run as root, would have replaced the machine's device with a file.
+    const fifo = join(out, "evidence.fifo");
+    await run("mkfifo", [fifo]);
+    const reader = readFile(fifo, "utf8");
+    const toFifo = await sock(["--format", "json", "-o", fifo]);
+    expect(toFifo.code).toBe(0);
+    expect(JSON.parse(await reader).schema).toBe("opsguard.sock-check/v1");
+    expect(lstatSync(fifo).isFIFO()).toBe(true);
+
+    const target = join(out, "evidence.json");
+    writeFileSync(target, "old\n");
+    const link = join(out, "evidence-link.json");
+    symlinkSync(target, link);
+    expect((await sock(["--format", "json", "-o", link])).code).toBe(0);
+    expect(lstatSync(link).isSymbolicLink()).toBe(true);
+    expect(JSON.parse(readFileSync(target, "utf8")).schema).toBe("opsguard.sock-check/v1");
+  });
+
+  it("exits 74 with one line, not a stack trace, when stdout cannot be written (a full disk)", async () => {
+    expect(statSync("/dev/full").isCharacterDevice()).toBe(true);
+    const child = spawn(join(ROOT, "node_modules/.bin/tsx"), [join(ROOT, "packages/sock-check/src/cli.ts"), "--from", "deploy-1"], {
+      cwd: scenario.dir,
+      env: envFor(scenario),
+      stdio: ["ignore", openSync("/dev/full", "w"), "pipe"],
+    });
+    let stderr = "";
+    child.stderr?.on("data", (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
+    expect(code).toBe(74);
+    expect(stderr).toContain("ENOSPC");
+    expect(stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it("bounds all secondary-rate-limit waits together by maxRateLimitWaitMs (5 s here) and exits 75", async () => {
+    try {
+      // retry-after 2 s, again and again: the third wait would pass the 5 s budget.
+      scenario.sim.secondaryRateLimit(100, 2);
+      const repeated = await sock([]);
+      expect(repeated.code).toBe(75);
+      expect(repeated.stderr).toContain("secondary rate limit: it asks to wait 2 s after waiting 4 s");
+      // No retry-after: GitHub asks for at least a minute, over the budget, so no wait at all.
+      scenario.sim.secondaryRateLimit(100, null);
+      const minute = await sock([]);
+      expect(minute.code).toBe(75);
+      expect(minute.stderr).toContain("it asks to wait 60 s");
+    } finally {
+      scenario.sim.secondaryRateLimit(0);
+    }
+  }, 120_000);
+
+  it("exits 69 when GitHub answers 404 or an empty 200 body for its GraphQL endpoint (a wrong apiUrl, a proxy)", async () => {
+    for (const response of [
+      { status: 404, body: { message: "Not Found" } },
+      { status: 200, body: "" },
+    ]) {
+      scenario.sim.fault(response, { path: "/graphql", times: 100 });
+      const run = await sock([]);
+      scenario.sim.clearFaults();
+      expect(run.code).toBe(69);
+      expect(run.stderr).toContain("GitHub GraphQL");
+    }
+  });
+
+  it("refuses a --since too long to be a date with a usage error (64)", async () => {
+    const run = await runSockCheck(["retro", "--since", "99999999999d"], { cwd: scenario.dir, env: envFor(scenario) });
+    expect(run.code).toBe(64);
+    expect(run.stderr).toContain("--since 99999999999d");
+  });
+
+  it("reads the deployed SHA from a URL with user:password (sent as Basic auth, never printed) and caps the answer", async () => {
+    const deployed = scenario.sha(1);
+    const server = createServer((req, res) => {
+      const ok = req.headers.authorization === `Basic ${Buffer.from("deploy:s3cr3t-pw").toString("base64")}`;
+      if (!ok) return res.writeHead(401).end();
+      if (req.url === "/big") {
+        // 8 MiB of a body no version endpoint gives: refused after the cap, not read into memory.
+        res.writeHead(200, { "content-type": "text/plain" });
+        const chunk = Buffer.alloc(1 << 20, "a");
+        for (let i = 0; i < 8; i++) res.write(chunk);
+        return res.end();
+      }
+      res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ sha: deployed }));
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const port = (server.address() as AddressInfo).port;
+    try {
+      const good = await runSockCheck(["--from-url", `http://deploy:s3cr3t-pw@127.0.0.1:${port}/version`, "--json"], {
+        cwd: scenario.dir,
+        env: envFor(scenario),
+      });
+      expect(good.code).toBe(0);
+      expect(JSON.parse(good.stdout).range.from).toBe(deployed);
+      const big = await runSockCheck(["--from-url", `http://deploy:s3cr3t-pw@127.0.0.1:${port}/big`], {
+        cwd: scenario.dir,
+        env: envFor(scenario),
+      });
+      expect(big.code).toBe(65);
+      expect(big.stderr).toContain("answered more than 65536 bytes");
+      const refused = await runSockCheck(["--from-url", `http://deploy:wrong-pw@127.0.0.1:${port}/version`], {
+        cwd: scenario.dir,
+        env: envFor(scenario),
+      });
+      expect(refused.code).toBe(77);
+      for (const run of [good, big, refused]) expect(`${run.stdout}${run.stderr}`).not.toMatch(/s3cr3t|wrong-pw/);
+    } finally {
+      server.close();
+    }
+  }, 120_000);
+
+  it("does not hang on a --from-file FIFO nobody writes to", async () => {
+    const fifo = join(out, "version.fifo");
+    await run("mkfifo", [fifo]);
+    const result = await runSockCheck(["--from-file", fifo], { cwd: scenario.dir, env: envFor(scenario) });
+    expect(result.code).toBe(65);
+    expect(result.stderr).toContain("does not contain a commit SHA");
+  });
+});
