@@ -23,7 +23,7 @@ const approve = (reviewer: string, commit = HEAD, at = "2024-05-01T10:00:00Z"): 
   commit,
 });
 
-function judge({ policy = "", coAuthors = [], reviews }: Case): ChangeRecord {
+function judge({ policy = "provider: github\n", coAuthors = [], reviews }: Case): ChangeRecord {
   const pull: PullFact = {
     number: 7,
     url: "https://github.example/acme/shop/pull/7",
