@@ -1,25 +1,26 @@
 import type { CliContext } from "@opsguard/core/cli";
+import { escapeControls as x } from "./escape";
 import type { AuditEvent } from "./event";
 
 type ChalkInstance = CliContext["style"];
 
 /** One short line per event for people: time, id, record types, what happened, who, and the details. */
 export function formatText(e: AuditEvent, style: ChalkInstance): string {
-  if (e.id === null) return style.red(`unparsed: ${(e.unparsed ?? []).join(" | ")}`);
-  const types = [...new Set(e.records.map((r) => r.type))].join(",");
-  const parts = [style.dim(e.time ?? ""), e.node ? `${e.node}:${e.serial}` : String(e.serial), style.bold(types)];
+  if (e.id === null) return style.red(`unparsed: ${x((e.unparsed ?? []).join(" | "))}`);
+  const types = x([...new Set(e.records.map((r) => r.type))].join(","));
+  const parts = [style.dim(e.time ?? ""), e.node ? `${x(e.node)}:${e.serial}` : String(e.serial), style.bold(types)];
   if (e.syscall !== undefined) parts.push(syscallResult(e, style));
   else if (e.success !== undefined) parts.push(e.success ? style.green("success") : style.red("failed"));
-  parts.push(`auid=${e.auid ?? "?"} uid=${e.uid ?? "?"}`);
-  if (e.comm !== undefined || e.exe !== undefined) parts.push(`${e.comm ?? ""}(${e.exe ?? ""})`);
-  parts.push(detail(e));
+  parts.push(`auid=${x(e.auid ?? "?")} uid=${x(e.uid ?? "?")}`);
+  if (e.comm !== undefined || e.exe !== undefined) parts.push(`${x(e.comm ?? "")}(${x(e.exe ?? "")})`);
+  parts.push(x(detail(e)));
   return parts.filter(Boolean).join(" ");
 }
 
 function syscallResult(e: AuditEvent, style: ChalkInstance): string {
   // a nonblocking connect returns EINPROGRESS while the connection is being made: not a failure
   if (e.syscall === "connect" && e.exit === "EINPROGRESS") return style.yellow("connect=EINPROGRESS (in progress)");
-  return e.success === false ? style.red(`${e.syscall}=${e.exit ?? "?"}`) : style.green(e.syscall ?? "");
+  return e.success === false ? style.red(x(`${e.syscall}=${e.exit ?? "?"}`)) : style.green(x(e.syscall ?? ""));
 }
 
 const COLUMNS = [
@@ -38,11 +39,11 @@ export function tableHeader(style: ChalkInstance): string {
 
 /** A fixed-width row; the last column takes what is left. */
 export function formatRow(e: AuditEvent, style: ChalkInstance): string {
-  if (e.id === null) return style.red(`unparsed: ${(e.unparsed ?? []).join(" | ")}`);
+  if (e.id === null) return style.red(`unparsed: ${x((e.unparsed ?? []).join(" | "))}`);
   const ok = e.success === undefined ? "" : e.success ? "yes" : "no";
   const cells = [e.time ?? "", String(e.serial), e.records[0]?.type ?? "", e.syscall ?? "", ok, e.auid ?? "", e.comm ?? ""];
-  const row = cells.map((c, i) => fit(c, COLUMNS[i]![1])).join(" ");
-  return `${e.success === false ? style.red(row) : row} ${detail(e)}`;
+  const row = cells.map((c, i) => fit(x(c), COLUMNS[i]![1])).join(" ");
+  return `${e.success === false ? style.red(row) : row} ${x(detail(e))}`;
 }
 
 function fit(s: string, width: number): string {

@@ -312,9 +312,15 @@ export class Interpreter implements EventBuilder<OpenEvent> {
         pos = plainBraces(buf, pos, to);
         if (pos < 0) return -1;
       } else if (c === SQUOTE && bodyTokens < 0 && nestedEnd < 0 && this.nestedFrom < 0 && nestedOk) {
+        // the closing quote is the first outside a "…" (a quoted acct may hold a '), as singleQuoteEnd finds it
         let close = pos + 1;
-        while (close < to && buf[close] !== SQUOTE && buf[close] !== GS) close++;
-        if (close >= to || buf[close] !== SQUOTE) return -1;
+        let inQuotes = false;
+        for (; close < to; close++) {
+          const q = buf[close]!;
+          if (q === GS || (q === SQUOTE && !inQuotes)) break;
+          if (q === DQUOTE) inQuotes = !inQuotes;
+        }
+        if (close >= to || buf[close] !== SQUOTE || inQuotes) return -1;
         this.nestedKey = info;
         this.nestedFrom = t;
         nestedEnd = end = close;

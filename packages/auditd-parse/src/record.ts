@@ -24,7 +24,8 @@ export interface AuditRecord {
   unparsed: string | undefined;
 }
 
-const MAX_SECONDS = 8.64e12;
+/** 9999-12-31T23:59:59Z: a later time has no RFC 3339 date-time (a five-digit year), so it is no audit time. */
+const MAX_MS = 253_402_300_799_999;
 const NODE = Buffer.from("node=");
 const TYPE = Buffer.from("type=");
 const MSG = Buffer.from("msg=");
@@ -95,11 +96,13 @@ export function parseHeader(buf: Buffer, start: number, end: number, h: Header):
   const sec = digits(buf, stampStart, dot);
   const ms = digits(buf, dot + 1, colon);
   const serial = digits(buf, colon + 1, close);
-  // beyond what a Date can hold (year 275760) is not a real audit time
-  if (sec < 0 || sec > MAX_SECONDS || ms < 0 || serial < 0) return false;
+  // past year 9999 is not a real audit time, and could not be written as a date-time: the line is kept unparsed
+  if (sec < 0 || ms < 0 || serial < 0) return false;
+  const timeMs = sec * 1000 + (colon - dot - 1 === 3 ? ms : Math.round(ms * 10 ** (3 - (colon - dot - 1))));
+  if (timeMs > MAX_MS) return false;
   h.stampStart = stampStart;
   h.stampEnd = close;
-  h.timeMs = sec * 1000 + (colon - dot - 1 === 3 ? ms : Math.round(ms * 10 ** (3 - (colon - dot - 1))));
+  h.timeMs = timeMs;
   h.serial = serial;
   h.sec = sec;
   h.msDigits = ms;
@@ -240,7 +243,7 @@ export function tokenize(
     c = s.charCodeAt(pos);
     let end: number;
     if (c === DQUOTE || c === SQUOTE) {
-      end = s.indexOf(c === DQUOTE ? '"' : "'", pos + 1);
+      end = c === DQUOTE ? s.indexOf('"', pos + 1) : singleQuoteEnd(s, pos + 1, to);
       if (end < 0 || end >= to) {
         keys.push(key);
         values.push(s.slice(pos, to));
@@ -264,6 +267,21 @@ export function tokenize(
     pos = end;
   }
   return -1;
+}
+
+/**
+ * The `'` closing a `k='…'` value that starts at `from`: the first one outside a "…" inside it, since a
+ * quoted name may hold a `'` (acct="system-property('xsl:vendor')/>"; audit quotes a value only when it has
+ * no `"`, so the quotes pair up). Without such a quote, the first `'` at all; -1 when there is none.
+ */
+export function singleQuoteEnd(s: string, from: number, to: number): number {
+  let inQuotes = false;
+  for (let i = from; i < to; i++) {
+    const c = s.charCodeAt(i);
+    if (c === DQUOTE) inQuotes = !inQuotes;
+    else if (c === SQUOTE && !inQuotes) return i;
+  }
+  return inQuotes ? s.indexOf("'", from) : -1;
 }
 
 function matchBrace(s: string, from: number, to: number): number {

@@ -1,5 +1,6 @@
+import { escapeControls } from "./escape";
 import type { AuditEvent, FieldValue } from "./event";
-import { type Connection, connectionOf, formatConnection } from "./net";
+import { type Connection, connectionOf, connectionText } from "./net";
 
 export interface SessionCommand {
   time: string;
@@ -173,8 +174,9 @@ export function formatSession(s: Session): string {
       time: c.time,
       text: `  ${c.time} exec ${c.argv.join(" ")}${c.cwd ? `  (cwd ${c.cwd})` : ""}${c.success === false ? ` (failed${c.exit ? `: ${c.exit}` : ""})` : ""}`,
     })),
-    ...s.connections.map((c) => ({ time: c.time, text: `  ${c.time} net  ${formatConnection(c).slice(c.time.length + 1)}` })),
+    ...s.connections.map((c) => ({ time: c.time, text: `  ${c.time} net  ${connectionText(c).slice(c.time.length + 1)}` })),
   ].sort((a, b) => (a.time < b.time ? -1 : a.time > b.time ? 1 : 0));
   const omitted = s.omitted ? [`  … ${s.omitted} more commands/connections not listed (capped to bound memory)`] : [];
-  return [head, ...items.map((i) => i.text), ...omitted].join("\n");
+  // every line escaped on its own: a logged newline cannot forge a line of the timeline
+  return [head, ...items.map((i) => i.text), ...omitted].map(escapeControls).join("\n");
 }
