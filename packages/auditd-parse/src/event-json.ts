@@ -76,6 +76,7 @@ const PID = KEY("pid");
 const PPID = KEY("ppid");
 const AUID = KEY("auid");
 const UID = KEY("uid");
+const NAMES = KEY("names");
 const SES = KEY("ses");
 const COMM = KEY("comm");
 const EXE = KEY("exe");
@@ -114,6 +115,10 @@ export function writeHead(w: JsonBytes, e: AuditEvent, from: EventBuffers, time:
   optional(w, PPID, e.ppid, from, Slot.Ppid);
   optional(w, AUID, e.auid, from, Slot.Auid);
   optional(w, UID, e.uid, from, Slot.Uid);
+  if (e.names !== undefined) {
+    w.bytes(NAMES);
+    w.string(e.names);
+  }
   optional(w, SES, e.ses, from, Slot.Ses);
   optional(w, COMM, e.comm, from, Slot.Comm);
   optional(w, EXE, e.exe, from, Slot.Exe);

@@ -33,6 +33,11 @@ export interface AuditEvent {
   ppid?: string | undefined;
   auid?: string | undefined;
   uid?: string | undefined;
+  /**
+   * Where the uid/gid names came from: "log" (the ENRICHED names of the host that wrote it), "local" (this
+   * host's passwd/group files: raw logs), "mixed"; absent when the event names no id.
+   */
+  names?: "log" | "local" | "mixed" | undefined;
   ses?: string | undefined;
   comm?: string | undefined;
   exe?: string | undefined;

@@ -96,6 +96,16 @@ export interface FieldInfo {
   bytes: Uint8Array;
   head: number;
   mid: number;
+  /** Remembered (see MAX_FIELD_NAMES): only then are `seen`/`repeats` kept across lookups of the name. */
+  cached: boolean;
+  /** The record (Interpreter's count) this name was last written in, and how often in it. */
+  seen: number;
+  repeats: number;
+  /** For an ENRICHED name (UID, AUID, OGID …): the uid/gid field it names, else undefined. */
+  names: FieldInfo | undefined;
+  /** For a uid/gid field: the record (Interpreter's count) whose ENRICHED part names it, and that token. */
+  namedIn: number;
+  namedAt: number;
 }
 
 const FIELD_INFO = new Map<string, FieldInfo>();
@@ -123,8 +133,19 @@ export function fieldInfo(name: string): FieldInfo {
       bytes,
       head,
       mid,
+      cached: FIELD_INFO.size < MAX_FIELD_NAMES,
+      seen: -1,
+      repeats: 0,
+      names: undefined,
+      namedIn: -1,
+      namedAt: -1,
     };
-    if (FIELD_INFO.size < MAX_FIELD_NAMES) FIELD_INFO.set(name, info);
+    const lower = name.toLowerCase();
+    if (lower !== name) {
+      const named = fieldInfo(lower);
+      if (named.kind === Kind.User || named.kind === Kind.Group) info.names = named;
+    }
+    if (info.cached) FIELD_INFO.set(name, info);
   }
   return info;
 }

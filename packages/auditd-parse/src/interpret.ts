@@ -5,9 +5,9 @@ import { archName, decodeHexAt, decodeHexBytes, decodeHexString, syscallName, sy
 import type { AuditEvent, OutputRecord } from "./event";
 import { EventJson, IsoTime, writeHead } from "./event-json";
 import { type FieldInfo, fieldInfo, fieldInfoAt, Kind, Slot, Status } from "./fields";
-import type { IdNames } from "./ids";
+import { type IdNames, UNSET_ID } from "./ids";
 import { JsonBytes, jsonString } from "./json";
-import { EventBuffers, finishArgv, OpenEvent, setSummary } from "./open-event";
+import { EventBuffers, finishArgv, NAMES_LOCAL, NAMES_LOG, OpenEvent, setSummary } from "./open-event";
 import { type AuditRecord, type Header, recordOf, tokenize } from "./record";
 import { decodeSockaddr, type Sockaddr } from "./sockaddr";
 import {
@@ -29,6 +29,15 @@ import {
   VALUE_KINDS,
 } from "./values";
 
+/**
+ * Record counts for FieldInfo.seen/namedIn, unique across interpreters: those marks live on field names
+ * shared by every parser in the process.
+ */
+let recordSeq = 0;
+const nextRecordSeq = (): number => ++recordSeq;
+
+/** (uid_t)-1 as a number. */
+const UNSET = 4_294_967_295;
 /** Token space kept between records; a longer record's is dropped after it (a 4 MiB line may have a million). */
 const MAX_KEPT_TOKENS = 16_384;
 /** Bound on argv indexes, so a corrupt `a99999999=` cannot allocate a huge sparse array. */
@@ -112,6 +121,23 @@ export class Interpreter implements EventBuilder<OpenEvent> {
   private readonly readings: (ByteNames<Reading & { bytes: Uint8Array }> | undefined)[] = [];
   private fieldCount = 0;
   private rawCount = 0;
+  /** Counts records (and ENRICHED parts), so a name written twice in one is seen (FieldInfo.seen). */
+  private recordSeq = 0;
+  /** Names not remembered by fieldInfo() (corrupt input inventing thousands) written in this record. */
+  private uncachedNames: Map<string, number> | undefined;
+  /** The event whose record is being read. */
+  private current: OpenEvent | undefined;
+  /**
+   * The record has an ENRICHED part: its uid/gid names come from it (the host that wrote the log), not
+   * from this host's passwd/group. As text (the text path): its names by field name, upper case.
+   */
+  private logNames = false;
+  private logNameMap: Map<string, string> | undefined;
+  /** The line and body token count of the record read on the byte path (for idText's names). */
+  private line: Buffer | undefined;
+  private lineTokens = 0;
+  /** The key the last member was written under (a repeated name's is `name#2` …). */
+  private keyInfo: FieldInfo | undefined;
   private isSyscall = false;
   private arch: string | undefined;
   /** Free text of a nested msg='…' body. */
@@ -154,6 +180,7 @@ export class Interpreter implements EventBuilder<OpenEvent> {
       ppid: undefined,
       auid: undefined,
       uid: undefined,
+      names: undefined,
       ses: undefined,
       comm: undefined,
       exe: undefined,
@@ -179,6 +206,9 @@ export class Interpreter implements EventBuilder<OpenEvent> {
     this.spans = open.buffers.spans;
     this.fieldCount = 0;
     this.rawCount = 0;
+    this.recordSeq = nextRecordSeq();
+    this.uncachedNames = undefined;
+    this.current = open;
     this.raw.reset();
     this.isSyscall = type === "SYSCALL";
     this.arch = undefined;
@@ -201,6 +231,7 @@ export class Interpreter implements EventBuilder<OpenEvent> {
   complete(open: OpenEvent): void {
     const event = open.event;
     finishArgv(open);
+    if (open.names !== 0) event.names = open.names === NAMES_LOG ? "log" : open.names === NAMES_LOCAL ? "local" : "mixed";
     this.head.reset();
     writeHead(this.head, event, open.buffers, this.time, open.timeMs);
     const json = new EventJson(this.head, open.records);
@@ -365,6 +396,20 @@ export class Interpreter implements EventBuilder<OpenEvent> {
     const out = this.out;
     const offsets = this.offsets;
     out.bytes(prefix);
+    this.logNames = offsets[tokens * 4] !== -1;
+    this.logNameMap = undefined;
+    this.line = buf;
+    this.lineTokens = tokens;
+    if (this.logNames) {
+      // which uid/gid fields the ENRICHED part names, and where
+      for (let i = tokens * 4; offsets[i] !== -1; i += 4) {
+        const named = this.infos[i >> 2]!.names;
+        if (named !== undefined && named.namedIn !== this.recordSeq) {
+          named.namedIn = this.recordSeq;
+          named.namedAt = i;
+        }
+      }
+    }
     if (type === "EXECVE") this.execveAt(open, buf, tokens);
     else if (type !== "PROCTITLE" || !this.proctitleAt(open, buf, tokens)) {
       const infos = this.infos;
@@ -375,9 +420,11 @@ export class Interpreter implements EventBuilder<OpenEvent> {
     this.closeRaw();
     if (offsets[i] !== -1) {
       out.bytes(ENRICHED_OPEN);
+      this.recordSeq = nextRecordSeq();
+      this.uncachedNames = undefined;
       for (let first = true; offsets[i] !== -1; i += 4, first = false) {
         if (!first) out.byte(COMMA);
-        out.bytes(this.infos[i >> 2]!.key);
+        out.bytes(this.memberKey(this.infos[i >> 2]!).key);
         let from = offsets[i + 2]!;
         let to = offsets[i + 3]!;
         if (buf[from] === LBRACE) {
@@ -422,7 +469,8 @@ export class Interpreter implements EventBuilder<OpenEvent> {
       }
       if (key.endsWith("_len")) continue;
       const index = Number(key.slice(1));
-      if (Number.isInteger(index) && index < MAX_ARGS) argv[index] = argAt(buf, from, to);
+      // a repeated aN keeps its first value, as every repeated field does
+      if (Number.isInteger(index) && index < MAX_ARGS) argv[index] ??= argAt(buf, from, to);
     }
   }
 
@@ -459,7 +507,7 @@ export class Interpreter implements EventBuilder<OpenEvent> {
     } else if (isNullishAt(buf, from, to)) {
       this.member(info);
       this.out.bytes(NULL);
-      this.rawMember(info);
+      this.rawMember();
       this.raw.copyString(buf, from, to);
       return;
     }
@@ -481,7 +529,7 @@ export class Interpreter implements EventBuilder<OpenEvent> {
       const r = this.arches.get(buf, from, to);
       this.arch = r.arch;
       const at = this.readValue(info, r.bytes, r.same, buf, from, to);
-      if (this.isSyscall) {
+      if (this.firstOfSyscall(info)) {
         open.event.arch = r.text;
         this.span(Slot.Arch, at);
       }
@@ -493,9 +541,9 @@ export class Interpreter implements EventBuilder<OpenEvent> {
         this.member(info);
         const at = this.out.length;
         this.out.string(name);
-        this.rawMember(info);
+        this.rawMember();
         this.raw.copyString(buf, from, to);
-        if (this.isSyscall) {
+        if (this.firstOfSyscall(info)) {
           open.event.syscall = name;
           this.span(Slot.Syscall, at);
         }
@@ -506,7 +554,7 @@ export class Interpreter implements EventBuilder<OpenEvent> {
     if (readings !== undefined) {
       const r = readings.get(buf, from, to);
       const at = this.readValue(info, r.bytes, r.same, buf, from, to);
-      if (info.kind === Kind.Exit && this.isSyscall) {
+      if (info.kind === Kind.Exit && this.firstOfSyscall(info)) {
         open.event.exit = r.text;
         this.span(Slot.Exit, at);
       }
@@ -516,7 +564,8 @@ export class Interpreter implements EventBuilder<OpenEvent> {
     if (info.kind === Kind.User || info.kind === Kind.Group) {
       const id = idNumber(buf, from, to);
       if (id >= 0) {
-        this.idField(open.event, info, id, buf, from, to);
+        if (this.logNames) this.logIdField(open, info, buf, from, to);
+        else this.idField(open, info, id, buf, from, to);
         return;
       }
     }
@@ -524,7 +573,7 @@ export class Interpreter implements EventBuilder<OpenEvent> {
       const r = this.keyLists.get(buf, valueStart, valueEnd);
       this.readValue(info, r.bytes, r.same, buf, from, to);
       // the event gets its own array: the cached one is shared by every event with this key
-      if (this.isSyscall || open.event.keys === undefined) open.event.keys = [...r.list];
+      if (this.firstOfSyscall(info) || open.event.keys === undefined) open.event.keys = [...r.list];
       return;
     }
     if (info.kind === Kind.Saddr) {
@@ -540,8 +589,9 @@ export class Interpreter implements EventBuilder<OpenEvent> {
   }
 
   /** A numeric uid/gid: the name, from a cache keyed by the number, so no string is made per field. */
-  private idField(event: AuditEvent, info: FieldInfo, id: number, buf: Buffer, from: number, to: number): void {
+  private idField(open: OpenEvent, info: FieldInfo, id: number, buf: Buffer, from: number, to: number): void {
     const user = info.kind === Kind.User;
+    if (id !== UNSET) open.names |= NAMES_LOCAL;
     const cache = user ? this.userNames : this.groupNames;
     let name = cache.get(id);
     if (name === undefined) {
@@ -551,7 +601,39 @@ export class Interpreter implements EventBuilder<OpenEvent> {
       cache.set(id, name);
     }
     const at = this.readValue(info, name.json, name.same, buf, from, to);
-    if (info.slot >= 0) this.summarise(event, info.slot, name.text, at);
+    if (info.slot >= 0) this.summarise(open.event, info.slot, name.text, at);
+  }
+
+  /**
+   * A uid/gid of a record with an ENRICHED part: the name that part gives it (UID="alice"), which the host
+   * that wrote the log resolved; the number when it gives none (never this host's passwd, which may differ).
+   */
+  private logIdField(open: OpenEvent, info: FieldInfo, buf: Buffer, from: number, to: number): void {
+    this.member(info);
+    const at = this.out.length;
+    if (info.namedIn === this.recordSeq) {
+      const offsets = this.offsets;
+      let nameFrom = offsets[info.namedAt + 2]!;
+      let nameTo = offsets[info.namedAt + 3]!;
+      if (nameTo - nameFrom >= 2 && buf[nameFrom] === DQUOTE && buf[nameTo - 1] === DQUOTE) {
+        nameFrom++;
+        nameTo--;
+      }
+      this.out.copyString(buf, nameFrom, nameTo);
+      this.rawMember();
+      this.raw.copyString(buf, from, to);
+      open.names |= NAMES_LOG;
+      if (info.slot >= 0) this.summarise(open.event, info.slot, this.summaries ? buf.toString("utf8", nameFrom, nameTo) : "", at);
+      return;
+    }
+    const unset = bytesAre(buf, from, to, UNSET_ID);
+    if (unset) this.out.string("unset");
+    else this.out.copyString(buf, from, to);
+    if (unset) {
+      this.rawMember();
+      this.raw.copyString(buf, from, to);
+    }
+    if (info.slot >= 0) this.summarise(open.event, info.slot, unset ? "unset" : buf.toString("latin1", from, to), at);
   }
 
   /**
@@ -563,16 +645,21 @@ export class Interpreter implements EventBuilder<OpenEvent> {
     const at = this.out.length;
     this.out.bytes(json);
     if (!same) {
-      this.rawMember(info);
+      this.rawMember();
       this.raw.copyString(buf, from, to);
     }
     return at;
   }
 
+  /** A SYSCALL record's field written under its own name (not a repeat): it sets the event's summary. */
+  private firstOfSyscall(info: FieldInfo): boolean {
+    return this.isSyscall && this.keyInfo === info;
+  }
+
   /** success=yes of a syscall, res=success of a user-space record, as bytes. */
   private status(event: AuditEvent, status: Status, buf: Buffer, from: number, to: number): void {
     if (status === Status.Success) {
-      if (this.isSyscall) event.success = bytesAre(buf, from, to, "yes");
+      if (this.isSyscall && this.keyInfo!.status === Status.Success) event.success = bytesAre(buf, from, to, "yes");
     } else {
       event.success ??= bytesAre(buf, from, to, "success") || bytesAre(buf, from, to, "1") || bytesAre(buf, from, to, "yes");
     }
@@ -583,14 +670,14 @@ export class Interpreter implements EventBuilder<OpenEvent> {
     let v: string = value;
     let vJson: string | undefined;
     let slot = -1;
+    this.member(info);
+    const first = this.keyInfo === info;
     switch (info.kind) {
       case undefined:
         break;
       case Kind.User:
-        if (isNumeric(value)) v = this.ids.user(value);
-        break;
       case Kind.Group:
-        if (isNumeric(value)) v = this.ids.group(value);
+        if (isNumeric(value)) v = this.idText(info, key, value);
         break;
       case Kind.Encoded:
         if (!quoted) v = decodeHexString(value) ?? value;
@@ -598,14 +685,14 @@ export class Interpreter implements EventBuilder<OpenEvent> {
       case Kind.Arch:
         this.arch = archName(value);
         v = this.arch ?? value;
-        if (this.isSyscall) {
+        if (this.isSyscall && first) {
           event.arch = v;
           slot = Slot.Arch;
         }
         break;
       case Kind.Syscall:
         v = syscallName(this.arch ?? event.arch, value) ?? value;
-        if (this.isSyscall) {
+        if (this.isSyscall && first) {
           event.syscall = v;
           slot = Slot.Syscall;
         }
@@ -624,31 +711,65 @@ export class Interpreter implements EventBuilder<OpenEvent> {
       case Kind.Key: {
         const list = keyList(value, quoted);
         v = list.join(",");
-        if (this.isSyscall || event.keys === undefined) event.keys = list;
+        if ((this.isSyscall && first) || event.keys === undefined) event.keys = list;
         break;
       }
       default: {
         const r = readingOf(info.kind, value);
         v = r.text;
         if (!r.same) vJson = r.json;
-        if (info.kind === Kind.Exit && this.isSyscall) {
+        if (info.kind === Kind.Exit && this.isSyscall && first) {
           event.exit = v;
           slot = Slot.Exit;
         }
       }
     }
-    this.member(info);
     const at = this.out.length;
     if (vJson === undefined) this.out.string(v);
     else this.out.text(vJson);
     if (slot >= 0) this.span(slot, at);
     if (vJson !== undefined || v !== value) {
-      this.rawMember(info);
+      this.rawMember();
       this.raw.string(value);
     }
-    if (this.isSyscall && key === "success") event.success = value === "yes";
-    else if (info.slot >= 0) this.summarise(event, info.slot, v, at);
+    if (this.isSyscall && key === "success") {
+      if (first) event.success = value === "yes";
+    } else if (info.slot >= 0) this.summarise(event, info.slot, v, at);
     else if (key === "res" || key === "result") event.success ??= v === "success" || v === "1" || v === "yes";
+  }
+
+  /** A numeric uid/gid as text: the log's ENRICHED name, else (raw logs only) the passwd/group name. */
+  private idText(info: FieldInfo, key: string, value: string): string {
+    const open = this.current!;
+    if (this.logNames) {
+      this.logNameMap ??= this.byteLogNames();
+      const name = this.logNameMap.get(key.toUpperCase());
+      if (name !== undefined) {
+        open.names |= NAMES_LOG;
+        return name;
+      }
+      return value === UNSET_ID ? "unset" : value;
+    }
+    if (value !== UNSET_ID) open.names |= NAMES_LOCAL;
+    return info.kind === Kind.User ? this.ids.user(value) : this.ids.group(value);
+  }
+
+  /** The ENRICHED names of the record read on the byte path, as idText wants them (rare: a uid in odd digits). */
+  private byteLogNames(): Map<string, string> {
+    const map = new Map<string, string>();
+    const buf = this.line!;
+    const offsets = this.offsets;
+    for (let i = this.lineTokens * 4; offsets[i] !== -1; i += 4) {
+      let from = offsets[i + 2]!;
+      let to = offsets[i + 3]!;
+      if (to - from >= 2 && buf[from] === DQUOTE && buf[to - 1] === DQUOTE) {
+        from++;
+        to--;
+      }
+      const name = this.infos[i >> 2]!.name;
+      if (!map.has(name)) map.set(name, buf.toString("utf8", from, to));
+    }
+    return map;
   }
 
   /**
@@ -675,11 +796,38 @@ export class Interpreter implements EventBuilder<OpenEvent> {
   }
 
   private member(info: FieldInfo): void {
-    this.out.bytes(this.fieldCount++ > 0 ? info.nextKey : info.key);
+    const key = this.memberKey(info);
+    this.out.bytes(this.fieldCount++ > 0 ? key.nextKey : key.key);
   }
 
-  private rawMember(info: FieldInfo): void {
-    this.raw.bytes(this.rawCount++ > 0 ? info.nextKey : info.key);
+  /**
+   * The key a field is written under: its name, or `name#2`, `name#3` … when the record has it already. A
+   * JSON object keeps one value per key (parsers keep the last, the summary the first): every value is kept
+   * under its own key instead, the first under the name, as the event's summary reads it.
+   */
+  private memberKey(info: FieldInfo): FieldInfo {
+    let repeat = 0;
+    if (info.cached) {
+      if (info.seen === this.recordSeq) repeat = ++info.repeats;
+      else {
+        info.seen = this.recordSeq;
+        info.repeats = 1;
+      }
+    } else {
+      const names = (this.uncachedNames ??= new Map());
+      repeat = (names.get(info.name) ?? 0) + 1;
+      names.set(info.name, repeat);
+      if (repeat === 1) repeat = 0;
+    }
+    const key = repeat === 0 ? info : fieldInfo(`${info.name}#${repeat}`);
+    this.keyInfo = key;
+    return key;
+  }
+
+  /** The raw value of the member just written, under the same key. */
+  private rawMember(): void {
+    const key = this.keyInfo!;
+    this.raw.bytes(this.rawCount++ > 0 ? key.nextKey : key.key);
   }
 
   private closeRaw(): void {
@@ -695,6 +843,16 @@ export class Interpreter implements EventBuilder<OpenEvent> {
     const out = this.out;
     out.bytes(this.typeInfo(record.type).prefix);
     this.nestedText = undefined;
+    this.logNameMap = undefined;
+    this.logNames = (record.enrichedKeys?.length ?? 0) > 0;
+    if (this.logNames && record.enrichedKeys !== undefined && record.enrichedValues !== undefined) {
+      this.logNameMap = new Map();
+      for (let i = 0; i < record.enrichedKeys.length; i++) {
+        const k = record.enrichedKeys[i]!;
+        const v = record.enrichedValues[i]!;
+        if (!this.logNameMap.has(k)) this.logNameMap.set(k, v.length >= 2 && v.charCodeAt(0) === 34 ? v.slice(1, -1) : v);
+      }
+    }
     if (record.type === "EXECVE") this.execve(open, record);
     else if (record.type === "PROCTITLE") this.proctitle(open, record);
     else this.fields(open.event, record.keys, record.values, undefined);
@@ -731,7 +889,7 @@ export class Interpreter implements EventBuilder<OpenEvent> {
       if (!quoted && isNullish(value, q)) {
         this.member(info);
         this.out.bytes(NULL);
-        this.rawMember(info);
+        this.rawMember();
         this.raw.string(value);
         continue;
       }
@@ -776,7 +934,7 @@ export class Interpreter implements EventBuilder<OpenEvent> {
       }
       if (key.endsWith("_len")) continue;
       const index = Number(key.slice(1));
-      if (Number.isInteger(index) && index < MAX_ARGS) argv[index] = decodeArg(value);
+      if (Number.isInteger(index) && index < MAX_ARGS) argv[index] ??= decodeArg(value);
     }
   }
 

@@ -24,8 +24,14 @@ export class EventBuffers {
 }
 
 /** One event being assembled: its summary so far and its records, already written as JSON bytes. */
+/** Where the event's uid/gid names came from (OpenEvent.names): bits. */
+export const NAMES_LOCAL = 1;
+export const NAMES_LOG = 2;
+
 export class OpenEvent implements PendingEvent {
   recordCount = 0;
+  /** NAMES_LOCAL | NAMES_LOG: the passwd/group files, the log's own ENRICHED names, or both. */
+  names = 0;
   /** argv chunks (aN[i]) being joined: one long argument may continue in the next EXECVE record. */
   chunks: Map<number, string> | undefined = undefined;
   readonly records: JsonBytes;

@@ -156,7 +156,11 @@ export function isNumeric(s: string): boolean {
 /** ENRICHED fields as JSON members: values unquoted, braced values (`SADDR={ … }`) as nested objects. */
 export function enrichedJson(keys: string[], values: string[]): string {
   let out = "";
+  // a repeated name is kept as name#2 … (one value per JSON key), as the record's own fields are
+  const seen = new Map<string, number>();
   for (let i = 0; i < keys.length; i++) {
+    const repeat = (seen.get(keys[i]!) ?? 0) + 1;
+    seen.set(keys[i]!, repeat);
     const value = values[i]!;
     const c = value.charCodeAt(0);
     let json: string;
@@ -168,7 +172,7 @@ export function enrichedJson(keys: string[], values: string[]): string {
     } else {
       json = jsonString(c === 34 && value.length >= 2 ? value.slice(1, -1) : value);
     }
-    out = member(out, keys[i]!, json);
+    out = member(out, repeat === 1 ? keys[i]! : `${keys[i]!}#${repeat}`, json);
   }
   return out;
 }

@@ -1,0 +1,84 @@
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { type AuditEvent, AuditParser } from "../src/index";
+
+/** Issue 16: what the output must keep exactly — repeated keys, the log's own names, invalid UTF-8, order. */
+
+const hex = (s: string | Buffer) => Buffer.from(s).toString("hex").toUpperCase();
+
+/** NDJSON lines (parsed) and the events, from the byte path and, with a free word added, the text tokenizer. */
+function parse(log: string, options: ConstructorParameters<typeof AuditParser>[1] = {}) {
+  const lines: Record<string, unknown>[] = [];
+  const events: AuditEvent[] = [];
+  const parser = new AuditParser((e, json) => {
+    lines.push(JSON.parse(String(json)));
+    events.push(e);
+  }, options);
+  parser.pushBytes(Buffer.from(`${log}\n`, "latin1"));
+  parser.end();
+  return { lines, events };
+}
+
+let passwd: string;
+let group: string;
+{
+  const dir = mkdtempSync(join(tmpdir(), "auditd-parse-fidelity-"));
+  passwd = join(dir, "passwd");
+  group = join(dir, "group");
+  writeFileSync(passwd, "localroot:x:0:0::/:/bin/sh\nlocalbob:x:1000:1000::/:/bin/sh\n");
+  writeFileSync(group, "localwheel:x:0:\n");
+}
+const ids = { passwd, group };
+
+describe("repeated keys", () => {
+  const body = 'arch=c000003e syscall=59 success=yes exit=0 pid=1 pid=2 uid=0 uid=1000 syscall=2 key="a" key="b" exit=-13 success=no';
+  for (const [path, line] of [
+    ["byte path", `type=SYSCALL msg=audit(1.000:1): ${body}`],
+    ["text tokenizer", `type=SYSCALL msg=audit(1.000:1): word ${body}`],
+  ]) {
+    it(`${path}: every value kept under its own key, the first under the name, as the summary reads it`, () => {
+      const { lines, events } = parse(line!, { ids });
+      const e = lines[0] as { records: { fields: Record<string, unknown>; raw: Record<string, unknown> }[] } & Record<string, unknown>;
+      const fields = e.records[0]!.fields;
+      expect(fields).toMatchObject({ pid: "1", "pid#2": "2", uid: "localroot", "uid#2": "localbob", syscall: "execve", "syscall#2": "open" });
+      expect(fields).toMatchObject({ key: "a", "key#2": "b", exit: "0", "exit#2": "EACCES", success: "yes", "success#2": "no" });
+      expect(e.records[0]!.raw).toMatchObject({ uid: "0", "uid#2": "1000", "exit#2": "-13" });
+      // the summary and the record agree: the first value
+      expect(e).toMatchObject({ pid: "1", uid: "localroot", syscall: "execve", exit: "0", success: true, keys: ["a"] });
+      expect(events[0]).toMatchObject({ pid: "1", uid: "localroot", syscall: "execve", success: true });
+      // no key appears twice in the JSON text (parsers disagree on which one they keep)
+      const text = JSON.stringify(lines[0]);
+      expect(text.match(/"pid":/g)).toHaveLength(2);
+    });
+  }
+
+  it("a repeated ENRICHED name is kept too", () => {
+    const { lines } = parse("type=SYSCALL msg=audit(1.000:1): uid=0\x1dUID=\"root\" UID=\"x\"");
+    expect((lines[0] as { records: { enriched: unknown }[] }).records[0]!.enriched).toEqual({ UID: "root", "UID#2": "x" });
+  });
+});
+
+describe("ENRICHED names", () => {
+  const enriched =
+    'type=SYSCALL msg=audit(1700000000.000:1): arch=c000003e syscall=59 success=yes exit=0 ppid=1 pid=5 auid=1000 uid=0 gid=0 euid=0 ogid=0 ses=3 comm="ls" exe="/bin/ls"\x1dARCH=x86_64 SYSCALL=execve AUID="alice" UID="root" GID="wheel" EUID="root"';
+  const raw = 'type=SYSCALL msg=audit(1700000000.000:2): arch=c000003e syscall=59 success=yes exit=0 auid=1000 uid=0 gid=0 ses=3 comm="ls"';
+  for (const [path, line] of [
+    ["byte path", enriched],
+    ["text tokenizer", enriched.replace("arch=", "word arch=")],
+  ]) {
+    it(`${path}: names come from the log itself, never this host's passwd; the output says which`, () => {
+      const { lines, events } = parse(`${line}\n${raw}`, { ids });
+      const [fromLog, fromLocal] = lines as { records: { fields: Record<string, unknown>; raw: Record<string, unknown> }[] }[];
+      expect(fromLog).toMatchObject({ auid: "alice", uid: "root", names: "log" });
+      expect(fromLog!.records[0]!.fields).toMatchObject({ auid: "alice", uid: "root", gid: "wheel", euid: "root" });
+      // a uid/gid the log does not name stays a number: this host's names may be another user's
+      expect(fromLog!.records[0]!.fields.ogid).toBe("0");
+      expect(fromLog!.records[0]!.raw).toMatchObject({ auid: "1000", uid: "0", gid: "0" });
+      expect(events[0]).toMatchObject({ auid: "alice", uid: "root", names: "log" });
+      // a raw record: the local files
+      expect(fromLocal).toMatchObject({ auid: "localbob", uid: "localroot", names: "local" });
+    });
+  }
+});
