@@ -84,6 +84,8 @@ const KEYS = KEY("keys");
 const ARGC = KEY("argc");
 const ARGV = KEY("argv");
 const PROCTITLE = KEY("proctitle");
+const ARGV_RAW = KEY("argvRaw");
+const PROCTITLE_RAW = KEY("proctitleRaw");
 const CWD = KEY("cwd");
 const SOCKADDR = KEY("sockaddr");
 const RECORDS = Buffer.from(',"records":[');
@@ -134,12 +136,20 @@ export function writeHead(w: JsonBytes, e: AuditEvent, from: EventBuffers, time:
     w.bytes(ARGV);
     stringArray(w, e.argv);
   }
+  if (e.argvRaw !== undefined) {
+    w.bytes(ARGV_RAW);
+    w.text(JSON.stringify(e.argvRaw));
+  }
   if (from.proctitle.length > 0) {
     w.bytes(PROCTITLE);
     w.append(from.proctitle.buf, 0, from.proctitle.length);
   } else if (e.proctitle !== undefined) {
     w.bytes(PROCTITLE);
     stringArray(w, e.proctitle);
+  }
+  if (e.proctitleRaw !== undefined) {
+    w.bytes(PROCTITLE_RAW);
+    w.string(e.proctitleRaw);
   }
   optional(w, CWD, e.cwd, from, Slot.Cwd);
   const saddr = from.spans[Slot.Sockaddr * 2]!;

@@ -44,7 +44,11 @@ export interface AuditEvent {
   keys?: string[] | undefined;
   argc?: number | undefined;
   argv?: string[] | undefined;
+  /** Hex of the arguments (by index) whose bytes are not UTF-8: argv has U+FFFD in their place. */
+  argvRaw?: Record<string, string> | undefined;
   proctitle?: string[] | undefined;
+  /** Hex of the proctitle when its bytes are not UTF-8. */
+  proctitleRaw?: string | undefined;
   cwd?: string | undefined;
   sockaddr?: Sockaddr | undefined;
   /** The records as objects: filled only when the Interpreter is asked for them (see InterpreterOptions). */

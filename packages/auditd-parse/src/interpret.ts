@@ -1,3 +1,4 @@
+import { isUtf8 } from "node:buffer";
 import { COLON, COMMA, DQUOTE, EQUALS, GS, LBRACE, LPAREN, RBRACE, RPAREN, SPACE, SQUOTE } from "./ascii";
 import type { EventBuilder } from "./assemble";
 import { ByteNames } from "./byte-names";
@@ -7,7 +8,7 @@ import { EventJson, IsoTime, writeHead } from "./event-json";
 import { type FieldInfo, fieldInfo, fieldInfoAt, Kind, Slot, Status } from "./fields";
 import { type IdNames, UNSET_ID } from "./ids";
 import { JsonBytes, jsonString } from "./json";
-import { EventBuffers, finishArgv, NAMES_LOCAL, NAMES_LOG, OpenEvent, setSummary } from "./open-event";
+import { EventBuffers, finishArgv, keepLostBytes, NAMES_LOCAL, NAMES_LOG, OpenEvent, setSummary } from "./open-event";
 import { type AuditRecord, type Header, recordOf, tokenize } from "./record";
 import { decodeSockaddr, type Sockaddr } from "./sockaddr";
 import {
@@ -21,6 +22,7 @@ import {
   isNullishAt,
   isNumeric,
   keyList,
+  lostBytes,
   proctitleJson,
   proctitleParts,
   type Reading,
@@ -187,7 +189,9 @@ export class Interpreter implements EventBuilder<OpenEvent> {
       keys: undefined,
       argc: undefined,
       argv: undefined,
+      argvRaw: undefined,
       proctitle: undefined,
+      proctitleRaw: undefined,
       cwd: undefined,
       sockaddr: undefined,
       records: [],
@@ -231,6 +235,8 @@ export class Interpreter implements EventBuilder<OpenEvent> {
   complete(open: OpenEvent): void {
     const event = open.event;
     finishArgv(open);
+    if (open.argvRaw !== undefined) event.argvRaw = open.argvRaw;
+    if (open.proctitleRaw !== undefined) event.proctitleRaw = open.proctitleRaw;
     if (open.names !== 0) event.names = open.names === NAMES_LOG ? "log" : open.names === NAMES_LOCAL ? "local" : "mixed";
     this.head.reset();
     writeHead(this.head, event, open.buffers, this.time, open.timeMs);
@@ -470,7 +476,11 @@ export class Interpreter implements EventBuilder<OpenEvent> {
       if (key.endsWith("_len")) continue;
       const index = Number(key.slice(1));
       // a repeated aN keeps its first value, as every repeated field does
-      if (Number.isInteger(index) && index < MAX_ARGS) argv[index] ??= argAt(buf, from, to);
+      if (Number.isInteger(index) && index < MAX_ARGS && argv[index] === undefined) {
+        const arg = argAt(buf, from, to);
+        argv[index] = arg;
+        if (arg.includes("\uFFFD")) keepLostBytes(open, index, arg, buf.toString("latin1", from, to));
+      }
     }
   }
 
@@ -486,11 +496,14 @@ export class Interpreter implements EventBuilder<OpenEvent> {
         // no one reads the event's proctitle as text: its JSON goes straight from the decoded bytes
         proctitleJson(open.buffers.proctitle, bytes);
         open.event.proctitle = undefined;
+        // the JSON has U+FFFD where bytes are not UTF-8: their hex is kept beside it
+        open.proctitleRaw = isUtf8(bytes) ? undefined : buf.toString("latin1", from, to);
         return true;
       }
       const text =
         buf[from] === DQUOTE ? buf.toString("utf8", from + 1, to - 1) : (decodeHexAt(buf, from, to) ?? buf.toString("utf8", from, to));
       open.event.proctitle = proctitleParts(text);
+      open.proctitleRaw = buf[from] === DQUOTE ? undefined : lostBytes(text, buf.toString("latin1", from, to));
       open.buffers.proctitle.reset();
       return true;
     }
@@ -934,7 +947,10 @@ export class Interpreter implements EventBuilder<OpenEvent> {
       }
       if (key.endsWith("_len")) continue;
       const index = Number(key.slice(1));
-      if (Number.isInteger(index) && index < MAX_ARGS) argv[index] ??= decodeArg(value);
+      if (Number.isInteger(index) && index < MAX_ARGS && argv[index] === undefined) {
+        argv[index] = decodeArg(value);
+        keepLostBytes(open, index, argv[index], value);
+      }
     }
   }
 
@@ -953,7 +969,9 @@ export class Interpreter implements EventBuilder<OpenEvent> {
       return;
     }
     const value = record.values[i]!;
-    open.event.proctitle = proctitleParts(value.charCodeAt(0) === 34 ? value.slice(1, -1) : (decodeHexString(value) ?? value));
+    const text = value.charCodeAt(0) === 34 ? value.slice(1, -1) : (decodeHexString(value) ?? value);
+    open.event.proctitle = proctitleParts(text);
+    open.proctitleRaw = value.charCodeAt(0) === 34 ? undefined : lostBytes(text, value);
     open.buffers.proctitle.reset();
   }
 

@@ -3,7 +3,7 @@ import type { AuditEvent } from "./event";
 import { Slot } from "./fields";
 import { JsonBytes } from "./json";
 import type { Header } from "./record";
-import { decodeArg } from "./values";
+import { decodeArg, lostBytes } from "./values";
 
 /** An event's reusable byte buffers: its records' JSON, and where in it each summary value was written. */
 export class EventBuffers {
@@ -32,6 +32,9 @@ export class OpenEvent implements PendingEvent {
   recordCount = 0;
   /** NAMES_LOCAL | NAMES_LOG: the passwd/group files, the log's own ENRICHED names, or both. */
   names = 0;
+  /** Hex of the arguments (by index) and the proctitle whose bytes are not UTF-8 (see lostBytes). */
+  argvRaw: Record<string, string> | undefined = undefined;
+  proctitleRaw: string | undefined = undefined;
   /** argv chunks (aN[i]) being joined: one long argument may continue in the next EXECVE record. */
   chunks: Map<number, string> | undefined = undefined;
   readonly records: JsonBytes;
@@ -92,7 +95,18 @@ export function setSummary(event: AuditEvent, slot: Slot, v: string): void {
 export function finishArgv(open: OpenEvent): void {
   const argv = open.event.argv;
   if (argv === undefined) return;
-  if (open.chunks) for (const [index, hexChunks] of open.chunks) argv[index] = decodeArg(hexChunks);
+  if (open.chunks) {
+    for (const [index, hexChunks] of open.chunks) {
+      argv[index] = decodeArg(hexChunks);
+      keepLostBytes(open, index, argv[index], hexChunks);
+    }
+  }
   open.chunks = undefined;
   for (let i = 0; i < argv.length; i++) argv[i] ??= "";
+}
+
+/** Keeps the hex of argument `index` when its text lost bytes (not UTF-8). */
+export function keepLostBytes(open: OpenEvent, index: number, text: string, hex: string): void {
+  const lost = lostBytes(text, hex);
+  if (lost !== undefined) (open.argvRaw ??= {})[index] = lost;
 }

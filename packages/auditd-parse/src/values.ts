@@ -1,9 +1,11 @@
+import { isUtf8 } from "node:buffer";
 import { COMMA, DQUOTE } from "./ascii";
 import { capNames, decodeHexAt, decodeHexString, errnoName, modeText, permText, securityContext, signalName } from "./decode";
 import { Kind } from "./fields";
 import { UNSET_ID } from "./ids";
 import { type JsonBytes, jsonString, member } from "./json";
 import { digits, tokenize } from "./record";
+import { isHex } from "./sockaddr";
 
 /** Value-level helpers of the interpreter: readings by kind, bytes tests, argv and proctitle decoding. */
 
@@ -96,6 +98,16 @@ export function proctitleJson(out: JsonBytes, bytes: Buffer): void {
     start = i + 1;
   }
   out.byte(93);
+}
+
+/**
+ * The hex of an argument or proctitle (as logged) when the text it decoded to cannot hold its bytes: they
+ * are not UTF-8, so the text has U+FFFD in their place. Undefined when the text is exact. Only text with a
+ * U+FFFD is checked, so valid values cost one scan.
+ */
+export function lostBytes(text: string, hex: string): string | undefined {
+  if (!text.includes("\uFFFD") || hex.length % 2 !== 0 || !isHex(hex)) return undefined;
+  return isUtf8(Buffer.from(hex, "hex")) ? undefined : hex;
 }
 
 /** decodeArg() for a value given as bytes. */

@@ -42,7 +42,14 @@ describe("repeated keys", () => {
       const { lines, events } = parse(line!, { ids });
       const e = lines[0] as { records: { fields: Record<string, unknown>; raw: Record<string, unknown> }[] } & Record<string, unknown>;
       const fields = e.records[0]!.fields;
-      expect(fields).toMatchObject({ pid: "1", "pid#2": "2", uid: "localroot", "uid#2": "localbob", syscall: "execve", "syscall#2": "open" });
+      expect(fields).toMatchObject({
+        pid: "1",
+        "pid#2": "2",
+        uid: "localroot",
+        "uid#2": "localbob",
+        syscall: "execve",
+        "syscall#2": "open",
+      });
       expect(fields).toMatchObject({ key: "a", "key#2": "b", exit: "0", "exit#2": "EACCES", success: "yes", "success#2": "no" });
       expect(e.records[0]!.raw).toMatchObject({ uid: "0", "uid#2": "1000", "exit#2": "-13" });
       // the summary and the record agree: the first value
@@ -55,7 +62,7 @@ describe("repeated keys", () => {
   }
 
   it("a repeated ENRICHED name is kept too", () => {
-    const { lines } = parse("type=SYSCALL msg=audit(1.000:1): uid=0\x1dUID=\"root\" UID=\"x\"");
+    const { lines } = parse('type=SYSCALL msg=audit(1.000:1): uid=0\x1dUID="root" UID="x"');
     expect((lines[0] as { records: { enriched: unknown }[] }).records[0]!.enriched).toEqual({ UID: "root", "UID#2": "x" });
   });
 });
@@ -81,4 +88,35 @@ describe("ENRICHED names", () => {
       expect(fromLocal).toMatchObject({ auid: "localbob", uid: "localroot", names: "local" });
     });
   }
+});
+
+describe("invalid UTF-8", () => {
+  const bad = Buffer.from([0x66, 0xff, 0x6f, 0xc3]);
+  const log = [
+    `type=EXECVE msg=audit(1.000:1): argc=4 a0="ls" a1=${hex(bad)} a2=${hex("caf\u00e9 \ufffd")} a3_len=8 a3[0]=66FF a3[1]=${hex("ok")}`,
+    `type=PROCTITLE msg=audit(1.000:1): proctitle=${hex(Buffer.concat([Buffer.from("ls\0"), bad]))}`,
+    "type=EOE msg=audit(1.000:1):",
+  ].join("\n");
+  for (const [path, text, summaries] of [
+    ["byte path", log, false],
+    ["byte path, summaries kept", log, true],
+    ["text tokenizer", log.replace(/argc=4/, "word argc=4").replace("proctitle=", "word proctitle="), true],
+  ] as const) {
+    it(`${path}: argv and proctitle keep the exact bytes as hex beside the readable text`, () => {
+      const { lines } = parse(text, { summaries });
+      const e = lines[0] as { argv: string[]; argvRaw: Record<string, string>; proctitle: string[]; proctitleRaw: string };
+      expect(e.argv).toEqual(["ls", "f\ufffdo\ufffd", "caf\u00e9 \ufffd", "f\ufffdok"]);
+      // valid text (even one holding a real U+FFFD) has no raw; the rest decode back to the logged bytes
+      expect(e.argvRaw).toEqual({ "1": hex(bad), "3": "66FF6F6B" });
+      expect(Buffer.from(e.argvRaw["1"]!, "hex")).toEqual(bad);
+      expect(e.proctitle).toEqual(["ls", "f\ufffdo\ufffd"]);
+      expect(Buffer.from(e.proctitleRaw, "hex")).toEqual(Buffer.concat([Buffer.from("ls\0"), bad]));
+    });
+  }
+
+  it("valid values carry no raw hex", () => {
+    const { lines } = parse(`type=EXECVE msg=audit(1.000:1): argc=1 a0=${hex("caf\u00e9")}\ntype=PROCTITLE msg=audit(1.000:1): proctitle=6C73`);
+    expect(lines[0]).not.toHaveProperty("argvRaw");
+    expect(lines[0]).not.toHaveProperty("proctitleRaw");
+  });
 });
