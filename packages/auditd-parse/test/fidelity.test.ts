@@ -120,3 +120,45 @@ describe("invalid UTF-8", () => {
     expect(lines[0]).not.toHaveProperty("proctitleRaw");
   });
 });
+
+describe("output order", () => {
+  it("an event without EOE is written at its place in log time, not after the events that followed it", () => {
+    const log = [
+      "type=AVC msg=audit(1700000000.000:1): avc:  denied  { read } for pid=1 comm=\"a\"",
+      "type=SYSCALL msg=audit(1700000001.000:2): arch=c000003e syscall=59 success=yes exit=0",
+      "type=EOE msg=audit(1700000001.000:2):",
+      "type=USER_LOGIN msg=audit(1700000001.000:3): pid=1 res=success",
+      "type=SYSCALL msg=audit(1700000001.000:4): arch=c000003e syscall=2 success=yes exit=3",
+      "type=EOE msg=audit(1700000001.000:4):",
+      "type=USER_LOGIN msg=audit(1700000009.000:5): pid=1 res=success",
+    ].join("\n");
+    const { events } = parse(log);
+    // serial 1 has no EOE: it completes only when log time passes the window, after 2, 3 and 4 did
+    expect(events.map((e) => e.serial)).toEqual([1, 2, 3, 4, 5]);
+  });
+
+  it("events of the same log time keep their completion order", () => {
+    const log = [
+      "type=SYSCALL msg=audit(1700000000.000:1): arch=c000003e syscall=0 success=yes exit=0",
+      "type=SYSCALL msg=audit(1700000000.500:3): arch=c000003e syscall=0 success=yes exit=0",
+      "type=EOE msg=audit(1700000000.500:3):",
+      "type=SYSCALL msg=audit(1700000000.500:2): arch=c000003e syscall=0 success=yes exit=0",
+      "type=EOE msg=audit(1700000000.500:2):",
+      "type=EOE msg=audit(1700000000.000:1):",
+    ].join("\n");
+    expect(parse(log).events.map((e) => e.serial)).toEqual([1, 3, 2]);
+  });
+
+  it("holds at most a bounded number of events behind one that never ends", () => {
+    const lines = ["type=AVC msg=audit(1700000000.000:1): avc:  denied  { read } for pid=1"];
+    for (let i = 2; i < 2000; i++) lines.push(`type=USER_LOGIN msg=audit(1700000000.${String(i % 1000).padStart(3, "0")}:${i}): pid=1 res=success`);
+    const order: number[] = [];
+    const parser = new AuditParser((e) => order.push(e.serial!), { windowMs: 600_000 });
+    parser.pushBytes(Buffer.from(`${lines.join("\n")}\n`));
+    // before the end of input, the never-ending event was written and the rest followed it
+    expect(order[0]).toBe(1);
+    expect(order.length).toBeGreaterThan(1500);
+    parser.end();
+    expect(order).toHaveLength(1999);
+  });
+});
