@@ -17,6 +17,14 @@ export enum Kind {
   Key,
   Session,
   Signal,
+  /** SYSCALL a0–a3, read by the syscall (args.ts). */
+  Arg,
+  Result,
+  NfFamily,
+  FilterList,
+  Promiscuous,
+  Seccomp,
+  Capability,
 }
 
 const KINDS = new Map<string, Kind>();
@@ -27,7 +35,7 @@ define(Kind.User, "uid auid euid suid fsuid ouid obj_uid oauid iuid inode_uid ol
 define(Kind.Group, "gid egid sgid fsgid ogid obj_gid igid inode_gid new_gid old_gid");
 define(
   Kind.Encoded,
-  "acct cmd comm cwd data dir exe file name ocomm path root_dir vm watch new-disk old-disk new-chardev old-chardev new-fs old-fs new-net old-net new-rng old-rng device cgroup sw",
+  "acct cmd comm cwd data dir exe file name ocomm path root_dir vm watch new-disk old-disk new-chardev old-chardev new-fs old-fs new-net old-net new-rng old-rng device cgroup sw profile label peer_label",
 );
 define(Kind.Arch, "arch");
 define(Kind.Syscall, "syscall");
@@ -43,6 +51,13 @@ define(Kind.Saddr, "saddr");
 define(Kind.Key, "key");
 define(Kind.Session, "ses old-ses new-ses");
 define(Kind.Signal, "sig");
+define(Kind.Arg, "a0 a1 a2 a3");
+define(Kind.Result, "res");
+define(Kind.NfFamily, "family");
+define(Kind.FilterList, "list");
+define(Kind.Promiscuous, "prom old_prom");
+define(Kind.Seccomp, "code");
+define(Kind.Capability, "capability");
 
 /** Summary slots whose JSON value is copied from the record that set it (see OpenEvent.spans). */
 export enum Slot {

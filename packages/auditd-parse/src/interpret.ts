@@ -1,4 +1,5 @@
 import { isUtf8 } from "node:buffer";
+import { hasArgReaders, syscallArg } from "./args";
 import { COLON, COMMA, DQUOTE, EQUALS, GS, LBRACE, LPAREN, RBRACE, RPAREN, SPACE, SQUOTE } from "./ascii";
 import type { EventBuilder } from "./assemble";
 import { ByteNames } from "./byte-names";
@@ -127,6 +128,8 @@ export class Interpreter implements EventBuilder<OpenEvent> {
   private recordSeq = 0;
   /** Names not remembered by fieldInfo() (corrupt input inventing thousands) written in this record. */
   private uncachedNames: Map<string, number> | undefined;
+  /** The syscall name of the record being read, once its syscall= is (for a0–a3). */
+  private sysName: string | undefined;
   /** The event whose record is being read. */
   private current: OpenEvent | undefined;
   /**
@@ -213,6 +216,7 @@ export class Interpreter implements EventBuilder<OpenEvent> {
     this.recordSeq = nextRecordSeq();
     this.uncachedNames = undefined;
     this.current = open;
+    this.sysName = undefined;
     this.raw.reset();
     this.isSyscall = type === "SYSCALL";
     this.arch = undefined;
@@ -530,6 +534,10 @@ export class Interpreter implements EventBuilder<OpenEvent> {
       if (info.status !== Status.None) this.status(open.event, info.status, buf, from, to);
       return;
     }
+    if (info.kind === Kind.Arg) {
+      this.argField(info, buf, from, to);
+      return;
+    }
     if (info.slot >= 0 && (info.kind === undefined || (info.kind === Kind.Encoded && quoted))) {
       // pid, ppid, a quoted comm/exe/cwd: written as they are, kept for the summary
       this.member(info);
@@ -551,6 +559,7 @@ export class Interpreter implements EventBuilder<OpenEvent> {
     if (info.kind === Kind.Syscall) {
       const name = syscallNumberName(this.arch ?? open.event.arch, idNumber(buf, from, to));
       if (name !== undefined) {
+        this.sysName ??= name;
         this.member(info);
         const at = this.out.length;
         this.out.string(name);
@@ -571,6 +580,7 @@ export class Interpreter implements EventBuilder<OpenEvent> {
         open.event.exit = r.text;
         this.span(Slot.Exit, at);
       }
+      if (info.status !== Status.None) this.status(open.event, info.status, buf, from, to);
       if (info.slot >= 0) this.summarise(open.event, info.slot, r.text, at);
       return;
     }
@@ -599,6 +609,23 @@ export class Interpreter implements EventBuilder<OpenEvent> {
       return;
     }
     this.field(open.event, info, info.name, buf.toString("utf8", from, to), quoted);
+  }
+
+  /** A SYSCALL a0–a3: named as ausearch names it for the syscalls args.ts knows, else as logged. */
+  private argField(info: FieldInfo, buf: Buffer, from: number, to: number): void {
+    const syscall = this.isSyscall ? this.sysName : undefined;
+    const text =
+      syscall !== undefined && hasArgReaders(syscall)
+        ? syscallArg(syscall, info.name.charCodeAt(1) - 48, buf.toString("latin1", from, to))
+        : undefined;
+    this.member(info);
+    if (text === undefined) {
+      this.out.copyString(buf, from, to);
+      return;
+    }
+    this.out.string(text);
+    this.rawMember();
+    this.raw.copyString(buf, from, to);
   }
 
   /** A numeric uid/gid: the name, from a cache keyed by the number, so no string is made per field. */
@@ -705,6 +732,7 @@ export class Interpreter implements EventBuilder<OpenEvent> {
         break;
       case Kind.Syscall:
         v = syscallName(this.arch ?? event.arch, value) ?? value;
+        if (v !== value) this.sysName ??= v;
         if (this.isSyscall && first) {
           event.syscall = v;
           slot = Slot.Syscall;
@@ -721,6 +749,9 @@ export class Interpreter implements EventBuilder<OpenEvent> {
         }
         break;
       }
+      case Kind.Arg:
+        if (this.isSyscall && this.sysName !== undefined) v = syscallArg(this.sysName, info.name.charCodeAt(1) - 48, value) ?? value;
+        break;
       case Kind.Key: {
         const list = keyList(value, quoted);
         v = list.join(",");
@@ -827,7 +858,8 @@ export class Interpreter implements EventBuilder<OpenEvent> {
         info.repeats = 1;
       }
     } else {
-      const names = (this.uncachedNames ??= new Map());
+      this.uncachedNames ??= new Map();
+      const names = this.uncachedNames;
       repeat = (names.get(info.name) ?? 0) + 1;
       names.set(info.name, repeat);
       if (repeat === 1) repeat = 0;

@@ -108,5 +108,7 @@ export function finishArgv(open: OpenEvent): void {
 /** Keeps the hex of argument `index` when its text lost bytes (not UTF-8). */
 export function keepLostBytes(open: OpenEvent, index: number, text: string, hex: string): void {
   const lost = lostBytes(text, hex);
-  if (lost !== undefined) (open.argvRaw ??= {})[index] = lost;
+  if (lost === undefined) return;
+  open.argvRaw ??= {};
+  open.argvRaw[index] = lost;
 }

@@ -1,4 +1,5 @@
 import { isUtf8 } from "node:buffer";
+import { capabilityName, filterList, nfFamily, promiscuous, resultText, seccompAction } from "./args";
 import { COMMA, DQUOTE } from "./ascii";
 import { capNames, decodeHexAt, decodeHexString, errnoName, modeText, permText, securityContext, signalName } from "./decode";
 import { Kind } from "./fields";
@@ -32,7 +33,21 @@ export interface IdName {
 }
 
 /** Kinds whose reading depends on the value alone, so it can be cached by the value's bytes. */
-export const VALUE_KINDS = [Kind.Exit, Kind.Mode, Kind.Perm, Kind.Cap, Kind.Context, Kind.Session, Kind.Signal] as const;
+export const VALUE_KINDS = [
+  Kind.Exit,
+  Kind.Mode,
+  Kind.Perm,
+  Kind.Cap,
+  Kind.Context,
+  Kind.Session,
+  Kind.Signal,
+  Kind.Result,
+  Kind.NfFamily,
+  Kind.FilterList,
+  Kind.Promiscuous,
+  Kind.Seccomp,
+  Kind.Capability,
+] as const;
 
 /** A value read by its kind: the text, its JSON, and whether that is the value itself. */
 export interface Reading {
@@ -67,6 +82,24 @@ export function readingOf(kind: Kind, value: string): Reading {
       break;
     case Kind.Signal:
       v = signalName(value) ?? value;
+      break;
+    case Kind.Result:
+      v = resultText(value) ?? value;
+      break;
+    case Kind.NfFamily:
+      v = nfFamily(value) ?? value;
+      break;
+    case Kind.FilterList:
+      v = filterList(value) ?? value;
+      break;
+    case Kind.Promiscuous:
+      v = promiscuous(value) ?? value;
+      break;
+    case Kind.Seccomp:
+      v = seccompAction(value) ?? value;
+      break;
+    case Kind.Capability:
+      v = capabilityName(value) ?? value;
       break;
   }
   return { text: v, json: json ?? jsonString(v), same: json === undefined && v === value };

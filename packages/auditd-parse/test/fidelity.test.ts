@@ -115,7 +115,9 @@ describe("invalid UTF-8", () => {
   }
 
   it("valid values carry no raw hex", () => {
-    const { lines } = parse(`type=EXECVE msg=audit(1.000:1): argc=1 a0=${hex("caf\u00e9")}\ntype=PROCTITLE msg=audit(1.000:1): proctitle=6C73`);
+    const { lines } = parse(
+      `type=EXECVE msg=audit(1.000:1): argc=1 a0=${hex("caf\u00e9")}\ntype=PROCTITLE msg=audit(1.000:1): proctitle=6C73`,
+    );
     expect(lines[0]).not.toHaveProperty("argvRaw");
     expect(lines[0]).not.toHaveProperty("proctitleRaw");
   });
@@ -124,7 +126,7 @@ describe("invalid UTF-8", () => {
 describe("output order", () => {
   it("an event without EOE is written at its place in log time, not after the events that followed it", () => {
     const log = [
-      "type=AVC msg=audit(1700000000.000:1): avc:  denied  { read } for pid=1 comm=\"a\"",
+      'type=AVC msg=audit(1700000000.000:1): avc:  denied  { read } for pid=1 comm="a"',
       "type=SYSCALL msg=audit(1700000001.000:2): arch=c000003e syscall=59 success=yes exit=0",
       "type=EOE msg=audit(1700000001.000:2):",
       "type=USER_LOGIN msg=audit(1700000001.000:3): pid=1 res=success",
@@ -151,7 +153,8 @@ describe("output order", () => {
 
   it("holds at most a bounded number of events behind one that never ends", () => {
     const lines = ["type=AVC msg=audit(1700000000.000:1): avc:  denied  { read } for pid=1"];
-    for (let i = 2; i < 2000; i++) lines.push(`type=USER_LOGIN msg=audit(1700000000.${String(i % 1000).padStart(3, "0")}:${i}): pid=1 res=success`);
+    for (let i = 2; i < 2000; i++)
+      lines.push(`type=USER_LOGIN msg=audit(1700000000.${String(i % 1000).padStart(3, "0")}:${i}): pid=1 res=success`);
     const order: number[] = [];
     const parser = new AuditParser((e) => order.push(e.serial!), { windowMs: 600_000 });
     parser.pushBytes(Buffer.from(`${lines.join("\n")}\n`));
@@ -160,5 +163,67 @@ describe("output order", () => {
     expect(order.length).toBeGreaterThan(1500);
     parser.end();
     expect(order).toHaveLength(1999);
+  });
+});
+
+describe("interpretations ausearch gives", () => {
+  const sys = (nr: number, a: string[]) =>
+    `type=SYSCALL msg=audit(1.000:1): arch=c000003e syscall=${nr} success=yes exit=0 a0=${a[0]} a1=${a[1]} a2=${a[2]} a3=${a[3]} items=0 pid=1`;
+  const args = (line: string) => {
+    const { events } = parse(line);
+    const f = events[0]!.records[0]!.fields;
+    return [f.a0, f.a1, f.a2, f.a3];
+  };
+  for (const [path, tweak] of [
+    ["byte path", (l: string) => l],
+    ["text tokenizer", (l: string) => l.replace("arch=", "word arch=")],
+  ] as const) {
+    it(`${path}: SYSCALL a0–a3 of the syscalls people audit, named as ausearch -i names them`, () => {
+      expect(args(tweak(sys(257, ["ffffff9c", "41a15c", "80241", "1b6"])))).toEqual([
+        "AT_FDCWD",
+        "41a15c",
+        "O_WRONLY|O_CREAT|O_TRUNC|O_CLOEXEC",
+        "1b6",
+      ]);
+      expect(args(tweak(sys(2, ["41a15c", "80800", "1a4", "0"])))).toEqual(["41a15c", "O_RDONLY|O_NONBLOCK|O_CLOEXEC", "1a4", "0"]);
+      expect(args(tweak(sys(41, ["2", "1", "6", "0"])))).toEqual(["inet", "SOCK_STREAM", "tcp", "0"]);
+      expect(args(tweak(sys(56, ["1200011", "0", "0", "7f00"])))).toEqual([
+        "CLONE_CHILD_CLEARTID|CLONE_CHILD_SETTID|SIGCHLD",
+        "0",
+        "0",
+        "7f00",
+      ]);
+      expect(args(tweak(sys(62, ["1fde", "9", "0", "0"])))).toEqual(["1fde", "SIGKILL", "0", "0"]);
+      expect(args(tweak(sys(101, ["4206", "29b07b", "0", "51"])))).toEqual(["PTRACE_SEIZE", "29b07b", "0", "51"]);
+      expect(args(tweak(sys(9, ["0", "1000", "5", "22"])))).toEqual(["0", "1000", "PROT_READ|PROT_EXEC", "MAP_PRIVATE|MAP_ANONYMOUS"]);
+      expect(args(tweak(sys(90, ["41a15c", "81ed", "0", "0"])))).toEqual(["41a15c", "0755", "0", "0"]);
+      // a syscall without readers, and a value no name fits, stay as logged
+      expect(args(tweak(sys(0, ["3", "7ffd", "10", "0"])))).toEqual(["3", "7ffd", "10", "0"]);
+      expect(args(tweak(sys(2, ["41a15c", "ffffffff", "0", "0"])))[1]).toBe("ffffffff");
+      // the logged value stays in raw
+      expect(parse(tweak(sys(62, ["1fde", "9", "0", "0"]))).events[0]!.records[0]!.raw).toMatchObject({ a1: "9" });
+    });
+  }
+
+  it("record-specific numbers: res=1, NETFILTER_CFG family, CONFIG_CHANGE list, promiscuous mode, seccomp action, AVC capability, hex AppArmor profile", () => {
+    const log = [
+      'type=CONFIG_CHANGE msg=audit(1.000:1): auid=0 ses=1 op="add_rule" key=(null) list=4 res=1',
+      "type=NETFILTER_CFG msg=audit(1.000:2): table=filter family=2 entries=0",
+      "type=ANOM_PROMISCUOUS msg=audit(1.000:3): dev=eth0 prom=256 old_prom=0 auid=0 uid=0 gid=0 ses=1",
+      'type=SECCOMP msg=audit(1.000:4): auid=0 uid=0 ses=1 pid=5 comm="x" sig=31 arch=c000003e syscall=1 compat=0 ip=0x7f code=0x0',
+      `type=AVC msg=audit(1.000:5): apparmor="DENIED" operation="capable" profile=${hex("/usr/bin/my app")} pid=1 comm="x" capability=12 capname="net_admin"`,
+      "type=LOGIN msg=audit(1.000:6): pid=1 uid=0 old-auid=4294967295 auid=0 tty=(none) old-ses=4294967295 ses=1 res=0",
+    ].join("\n");
+    const { events } = parse(log);
+    const fields = events.map((e) => e.records[0]!.fields);
+    expect(fields[0]).toMatchObject({ list: "exit", res: "success" });
+    expect(events[0]!.success).toBe(true);
+    expect(fields[1]).toMatchObject({ family: "ipv4" });
+    expect(fields[2]).toMatchObject({ prom: "yes", old_prom: "no" });
+    expect(fields[3]).toMatchObject({ code: "kill", sig: "SIGSYS" });
+    expect(fields[4]).toMatchObject({ capability: "net_admin", profile: "/usr/bin/my app" });
+    expect(fields[5]).toMatchObject({ res: "failed" });
+    expect(events[5]!.success).toBe(false);
+    expect(events[0]!.records[0]!.raw).toMatchObject({ list: "4", res: "1" });
   });
 });
