@@ -97,7 +97,8 @@ export function parseHeader(buf: Buffer, start: number, end: number, h: Header):
   const ms = digits(buf, dot + 1, colon);
   const serial = digits(buf, colon + 1, close);
   // past year 9999 is not a real audit time, and could not be written as a date-time: the line is kept unparsed
-  if (sec < 0 || ms < 0 || serial < 0) return false;
+  // the kernel's serial is 32 bits: a larger one is no audit stamp (and not a schema-valid serial)
+  if (sec < 0 || ms < 0 || serial < 0 || serial > 0xffff_ffff) return false;
   const timeMs = sec * 1000 + (colon - dot - 1 === 3 ? ms : Math.round(ms * 10 ** (3 - (colon - dot - 1))));
   if (timeMs > MAX_MS) return false;
   h.stampStart = stampStart;
