@@ -43,7 +43,10 @@ interface ParseFlags {
 }
 
 const HELP_AFTER = `Input: files (rotated audit.log.N and .gz are read oldest first), or stdin when none or "-".
-Output: NDJSON, one event per line (schema: schema/event.schema.json in the package).
+Output: NDJSON, one event per line (schema: schema/event.schema.json in the package), in log-time order.
+  uid/gid names come from the log's own ENRICHED fields when it has them, else from --passwd/--group
+  (each event's "names" says which). text, table, sessions and net escape control characters (ESC as \\033).
+  Exit 66 (one line) when an input file is missing or not readable.
 
 Config keys (--config, $AUDITD_PARSE_CONFIG, ./.auditd-parserc, /etc/opsguard/auditd-parse.json …):
   passwd     passwd file for uid → name (default /etc/passwd)
@@ -86,7 +89,11 @@ const program = createProgram({
 addInputOptions(program)
   .option("--format <format>", "output format: ndjson, text or table", "ndjson")
   .option("--pretty", "indented JSON (one event per block)", false)
-  .option("-F, --follow", "keep reading the file as it grows and across rotation, like tail -F", false)
+  .option(
+    "-F, --follow",
+    "keep reading the file as it grows and across rotation, like tail -F (a rotated file not readable yet is waited for)",
+    false,
+  )
   .option("--from-end", "with --follow: start at the end of the file", false)
   .option("-o, --output <file>", "append to this file instead of stdout")
   .action(async (files: string[], _flags: ParseFlags, command: Command) => {
