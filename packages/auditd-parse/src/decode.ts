@@ -1,6 +1,14 @@
 import { constants } from "node:os";
 import { isHex } from "./sockaddr";
-import { CAP_NAMES, ERRNO_NAMES, SYSCALLS_AARCH64, SYSCALLS_I386, SYSCALLS_X86_64 } from "./tables/generated";
+import {
+  CAP_NAMES,
+  ERRNO_NAMES,
+  SYSCALLS_AARCH64,
+  SYSCALLS_I386,
+  SYSCALLS_PPC64,
+  SYSCALLS_S390X,
+  SYSCALLS_X86_64,
+} from "./tables/generated";
 
 /** AUDIT_ARCH_* values as audit writes them (lowercase hex). */
 const ARCH_NAMES: Readonly<Record<string, string>> = {
@@ -20,6 +28,10 @@ const SYSCALL_TABLES: Readonly<Record<string, readonly (string | null)[]>> = {
   x86_64: SYSCALLS_X86_64,
   i386: SYSCALLS_I386,
   aarch64: SYSCALLS_AARCH64,
+  // one table for both byte orders of 64-bit PowerPC
+  ppc64: SYSCALLS_PPC64,
+  ppc64le: SYSCALLS_PPC64,
+  s390x: SYSCALLS_S390X,
 };
 
 export function archName(raw: string): string | undefined {

@@ -227,3 +227,20 @@ describe("interpretations ausearch gives", () => {
     expect(events[0]!.records[0]!.raw).toMatchObject({ list: "4", res: "1" });
   });
 });
+
+describe("syscall tables", () => {
+  it("name ppc64, ppc64le and s390x syscalls from their own kernel tables", () => {
+    const log = [
+      "type=SYSCALL msg=audit(1.000:1): arch=80000015 syscall=327 success=yes exit=0",
+      "type=SYSCALL msg=audit(1.000:2): arch=c0000015 syscall=11 success=yes exit=0",
+      "type=SYSCALL msg=audit(1.000:3): arch=80000016 syscall=361 success=yes exit=0",
+      "type=SYSCALL msg=audit(1.000:4): arch=80000016 syscall=11 success=yes exit=0",
+    ].join("\n");
+    expect(parse(log).events.map((e) => [e.arch, e.syscall])).toEqual([
+      ["ppc64", "bind"],
+      ["ppc64le", "execve"],
+      ["s390x", "bind"],
+      ["s390x", "execve"],
+    ]);
+  });
+});
