@@ -293,16 +293,22 @@ export function capabilityName(value: string): string | undefined {
   return /^\d{1,2}$/.test(value) ? capability(Number(value)) : undefined;
 }
 
-/** a0–a3 of `syscall` as ausearch reads it, or undefined (kept as logged). `index` is 0–3. */
-export function syscallArg(syscall: string, index: number, hex: string): string | undefined {
-  const reader = SYSCALL_ARGS[syscall]?.[index];
-  if (reader === undefined || hex.length === 0 || hex.length > 8 || !/^[0-9a-fA-F]+$/.test(hex)) return undefined;
+/** The readers of a syscall's a0–a3 (looked up once per record), undefined when it has none. */
+export type ArgReaders = readonly (Reader | undefined)[];
+export function argReaders(syscall: string): ArgReaders | undefined {
+  return SYSCALL_ARGS[syscall];
+}
+
+/** One argument (hex as logged) read by `reader`, or undefined (kept as logged). */
+export function readArg(reader: Reader, hex: string): string | undefined {
+  if (hex.length === 0 || hex.length > 8 || !/^[0-9a-fA-F]+$/.test(hex)) return undefined;
   return reader(Number.parseInt(hex, 16));
 }
 
-/** Whether any argument of `syscall` is read by syscallArg. */
-export function hasArgReaders(syscall: string): boolean {
-  return SYSCALL_ARGS[syscall] !== undefined && SYSCALL_ARGS[syscall]!.some((r) => r !== undefined);
+/** a0–a3 of `syscall` as ausearch reads it, or undefined (kept as logged). `index` is 0–3. */
+export function syscallArg(syscall: string, index: number, hex: string): string | undefined {
+  const reader = SYSCALL_ARGS[syscall]?.[index];
+  return reader === undefined ? undefined : readArg(reader, hex);
 }
 
 /** Record-specific numbers: netfilter's family, the audit filter list, promiscuous mode, seccomp's action. */

@@ -1,5 +1,5 @@
 import { isUtf8 } from "node:buffer";
-import { hasArgReaders, syscallArg } from "./args";
+import { type ArgReaders, argReaders, readArg, syscallArg } from "./args";
 import { COLON, COMMA, DQUOTE, EQUALS, GS, LBRACE, LPAREN, RBRACE, RPAREN, SPACE, SQUOTE } from "./ascii";
 import type { EventBuilder } from "./assemble";
 import { ByteNames } from "./byte-names";
@@ -130,6 +130,7 @@ export class Interpreter implements EventBuilder<OpenEvent> {
   private uncachedNames: Map<string, number> | undefined;
   /** The syscall name of the record being read, once its syscall= is (for a0–a3). */
   private sysName: string | undefined;
+  private argReaders: ArgReaders | undefined;
   /** The event whose record is being read. */
   private current: OpenEvent | undefined;
   /**
@@ -217,6 +218,7 @@ export class Interpreter implements EventBuilder<OpenEvent> {
     this.uncachedNames = undefined;
     this.current = open;
     this.sysName = undefined;
+    this.argReaders = undefined;
     this.raw.reset();
     this.isSyscall = type === "SYSCALL";
     this.arch = undefined;
@@ -559,7 +561,10 @@ export class Interpreter implements EventBuilder<OpenEvent> {
     if (info.kind === Kind.Syscall) {
       const name = syscallNumberName(this.arch ?? open.event.arch, idNumber(buf, from, to));
       if (name !== undefined) {
-        this.sysName ??= name;
+        if (this.sysName === undefined) {
+          this.sysName = name;
+          this.argReaders = argReaders(name);
+        }
         this.member(info);
         const at = this.out.length;
         this.out.string(name);
@@ -613,11 +618,8 @@ export class Interpreter implements EventBuilder<OpenEvent> {
 
   /** A SYSCALL a0–a3: named as ausearch names it for the syscalls args.ts knows, else as logged. */
   private argField(info: FieldInfo, buf: Buffer, from: number, to: number): void {
-    const syscall = this.isSyscall ? this.sysName : undefined;
-    const text =
-      syscall !== undefined && hasArgReaders(syscall)
-        ? syscallArg(syscall, info.name.charCodeAt(1) - 48, buf.toString("latin1", from, to))
-        : undefined;
+    const reader = this.isSyscall ? this.argReaders?.[info.name.charCodeAt(1) - 48] : undefined;
+    const text = reader === undefined ? undefined : readArg(reader, buf.toString("latin1", from, to));
     this.member(info);
     if (text === undefined) {
       this.out.copyString(buf, from, to);
