@@ -7,7 +7,7 @@ import pkg from "../package.json" with { type: "json" };
 import { type Config, loadAuditdConfig } from "./config";
 import type { AuditEvent } from "./event";
 import type { EventJson } from "./event-json";
-import { eventFilter, listOption, parseSuccess, parseTime } from "./filter";
+import { eventFilter, type FilterOptions, listOption, needsRecords, parseSuccess, parseTime } from "./filter";
 import { formatRow, formatText, tableHeader } from "./format";
 import { IdNames, type IdSources } from "./ids";
 import { followFile, readInput, rotationOrder } from "./input";
@@ -28,6 +28,17 @@ interface ParseFlags {
   pretty: boolean;
   type?: string[];
   user?: string[];
+  uid?: string[];
+  auid?: string[];
+  gid?: string[];
+  pid?: string[];
+  ppid?: string[];
+  comm?: string[];
+  exe?: string[];
+  file?: string[];
+  node?: string[];
+  event?: string[];
+  terminal?: string[];
   key?: string[];
   syscall?: string[];
   since?: string;
@@ -67,10 +78,21 @@ function addInputOptions(command: Command): Command {
     .argument("[files...]", "audit logs (default: stdin)")
     .option("--type <types>", "only events with one of these record types, names or numbers (comma list, repeatable)", listOption)
     .option("--user <users>", "only events whose auid or uid is one of these names or numbers", listOption)
+    .option("--uid <users>", "only events with a uid= of these names or numbers", listOption)
+    .option("--auid <users>", "only events with an auid= (login user) of these names or numbers", listOption)
+    .option("--gid <groups>", "only events with a gid= of these names or numbers", listOption)
+    .option("--pid <pids>", "only events of these process ids", listOption)
+    .option("--ppid <pids>", "only events whose parent process is one of these", listOption)
+    .option("--comm <names>", "only events of these commands (comm=)", listOption)
+    .option("--exe <paths>", "only events of these executables (exe=, the full path)", listOption)
+    .option("--file <paths>", "only events with a PATH record naming one of these (as logged)", listOption)
+    .option("--node <names>", "only events of these hosts (node=)", listOption)
+    .option("--event <ids>", "only these events: serial numbers or ids (sec.ms:serial)", listOption)
+    .option("--terminal <names>", "only events with a terminal= or tty= of these (ssh, pts/0, cron …)", listOption)
     .option("--key <keys>", "only events with one of these audit rule keys", listOption)
     .option("--syscall <names>", "only events of these syscalls (names or numbers)", listOption)
-    .option("--since <time>", "only events at or after: ISO 8601, epoch seconds, or an age like 2h")
-    .option("--until <time>", "only events before this time")
+    .option("--since <time>", "only events at or after: ISO 8601, epoch seconds, an age like 2h, or today, yesterday, this-week …")
+    .option("--until <time>", "only events before this time (same forms)")
     .option("--success <yes|no>", "only successful (yes) or failed (no) events")
     .option("--passwd <file>", "passwd file for uid names (default /etc/passwd)")
     .option("--group <file>", "group file for gid names (default /etc/group)")
@@ -159,24 +181,33 @@ async function parseCommand(files: string[], command: Command, mode: Mode): Prom
   const flags = command.optsWithGlobals<ParseFlags>();
   const config = await loadAuditdConfig(ctx.opts.config);
   const ids = new IdNames(idSources(flags, config));
-  const filter = eventFilter(
-    {
-      ...(flags.type ? { types: flags.type } : {}),
-      ...(flags.user ? { users: flags.user } : {}),
-      ...(flags.key ? { keys: flags.key } : {}),
-      ...(flags.syscall ? { syscalls: flags.syscall } : {}),
-      ...(flags.since ? { sinceMs: parseTime(flags.since, "--since") } : {}),
-      ...(flags.until ? { untilMs: parseTime(flags.until, "--until") } : {}),
-      ...(flags.success ? { success: parseSuccess(flags.success) } : {}),
-    },
-    ids,
-  );
+  const filterOptions: FilterOptions = {
+    ...(flags.type ? { types: flags.type } : {}),
+    ...(flags.user ? { users: flags.user } : {}),
+    ...(flags.uid ? { uids: flags.uid } : {}),
+    ...(flags.auid ? { auids: flags.auid } : {}),
+    ...(flags.gid ? { gids: flags.gid } : {}),
+    ...(flags.pid ? { pids: flags.pid } : {}),
+    ...(flags.ppid ? { ppids: flags.ppid } : {}),
+    ...(flags.comm ? { comms: flags.comm } : {}),
+    ...(flags.exe ? { exes: flags.exe } : {}),
+    ...(flags.file ? { files: flags.file } : {}),
+    ...(flags.node ? { nodes: flags.node } : {}),
+    ...(flags.event ? { events: flags.event } : {}),
+    ...(flags.terminal ? { terminals: flags.terminal } : {}),
+    ...(flags.key ? { keys: flags.key } : {}),
+    ...(flags.syscall ? { syscalls: flags.syscall } : {}),
+    ...(flags.since ? { sinceMs: parseTime(flags.since, "--since") } : {}),
+    ...(flags.until ? { untilMs: parseTime(flags.until, "--until") } : {}),
+    ...(flags.success ? { success: parseSuccess(flags.success) } : {}),
+  };
+  const filter = eventFilter(filterOptions, ids);
   if (!["ndjson", "text", "table"].includes(flags.format ?? "ndjson")) {
     throw new UsageError(`--format ${flags.format} is not supported`, { hint: "use ndjson, text or table" });
   }
   const output = new Output(flags.output);
   const sink = makeSink(mode, flags, ctx, output);
-  const objects = mode === "sessions" || flags.format === "text" || flags.format === "table";
+  const objects = mode === "sessions" || flags.format === "text" || flags.format === "table" || needsRecords(filterOptions);
   const parser = new AuditParser(
     (event, json) => {
       if (filter === undefined || filter(event)) sink.event(event, json);

@@ -45,7 +45,7 @@ export async function readInput(file: string, onChunk: (chunk: Buffer) => void |
 
 function cannotRead(file: string, code: string): NoInputError {
   return new NoInputError(`cannot read ${file}: ${code}`, {
-    hint: "check the path and that you may read it (audit logs are usually root-only: run as root or via sudo)",
+    hint: "check the path and that you may read it; audit logs are usually root-only: run as root or via sudo",
   });
 }
 

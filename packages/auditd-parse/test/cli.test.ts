@@ -309,3 +309,48 @@ describe("auditd-parse CLI", () => {
     expect(JSON.parse(readFileSync(outFile, "utf8").trim())).toMatchObject({ serial: 5, syscall: "write" });
   });
 });
+
+describe("filters ausearch users reach for", () => {
+  const LOG = [
+    'node=web1 type=SYSCALL msg=audit(1700000001.000:21): arch=c000003e syscall=59 success=yes exit=0 ppid=10 pid=11 auid=1000 uid=0 gid=0 ses=7 tty=pts0 comm="sudo" exe="/usr/bin/sudo"',
+    'node=web1 type=PATH msg=audit(1700000001.000:21): item=0 name="/usr/bin/sudo" nametype=NORMAL',
+    "node=web1 type=EOE msg=audit(1700000001.000:21):",
+    'node=db1 type=SYSCALL msg=audit(1700000002.000:22): arch=c000003e syscall=2 success=no exit=-13 ppid=11 pid=12 auid=1000 uid=1000 gid=1000 ses=7 tty=pts0 comm="cat" exe="/usr/bin/cat"',
+    'node=db1 type=PATH msg=audit(1700000002.000:22): item=0 name="/etc/shadow" nametype=NORMAL',
+    "node=db1 type=EOE msg=audit(1700000002.000:22):",
+    "type=USER_LOGIN msg=audit(1700000003.000:23): pid=900 uid=0 auid=1000 ses=7 msg='op=login id=1000 exe=\"/usr/sbin/sshd\" hostname=h addr=203.0.113.9 terminal=ssh res=failed'",
+  ].join("\n");
+  const serials = (args: string[]) => {
+    const r = run([...args, "--passwd", passwd], `${LOG}\n`);
+    expect(r.code, r.stderr).toBe(0);
+    return r.stdout.trim() === ""
+      ? []
+      : r.stdout
+          .trim()
+          .split("\n")
+          .map((l) => JSON.parse(l).serial);
+  };
+  it("--uid, --auid and --gid each match their own field, by name or number", { timeout: 120_000 }, () => {
+    expect(serials(["--uid", "0"])).toEqual([21, 23]);
+    expect(serials(["--uid", "alice"])).toEqual([22]);
+    expect(serials(["--auid", "alice"])).toEqual([21, 22, 23]);
+    expect(serials(["--gid", "1000"])).toEqual([22]);
+  });
+  it("--pid, --ppid, --comm, --exe, --file, --node, --event, --terminal, --success", { timeout: 120_000 }, () => {
+    expect(serials(["--pid", "12"])).toEqual([22]);
+    expect(serials(["--ppid", "10"])).toEqual([21]);
+    expect(serials(["--comm", "cat"])).toEqual([22]);
+    expect(serials(["--exe", "/usr/bin/sudo"])).toEqual([21]);
+    expect(serials(["--file", "/etc/shadow"])).toEqual([22]);
+    expect(serials(["--node", "web1,db1"])).toEqual([21, 22]);
+    expect(serials(["--event", "23"])).toEqual([23]);
+    expect(serials(["--event", "1700000002.000:22"])).toEqual([22]);
+    expect(serials(["--terminal", "ssh"])).toEqual([23]);
+    expect(serials(["--terminal", "pts0", "--success", "no"])).toEqual([22]);
+  });
+  it("--since/--until take ausearch's time keywords", { timeout: 120_000 }, () => {
+    expect(serials(["--since", "this-year"])).toEqual([]);
+    expect(serials(["--until", "today"])).toEqual([21, 22, 23]);
+    expect(run(["--since", "last-tuesday"], "").code).toBe(64);
+  });
+});
