@@ -134,6 +134,8 @@ addInputOptions(
       "after",
       `${SUBCOMMAND_HELP}
 Each session is written when its opener's USER_END (or its CRED_DISP) arrives; open ones come last.
+Commands carry the uid they ran as; su/sudo inside a session are nested sessions with their target
+user; failed logins (no session id) are listed as sessions of their own.
 At most 10000 commands and connections are listed per session and 40000 across open sessions;
 the rest are counted in "omitted".
 
