@@ -54,4 +54,6 @@ export interface AuditEvent {
   /** The records as objects: filled only when the Interpreter is asked for them (see InterpreterOptions). */
   records: OutputRecord[];
   unparsed?: string[] | undefined;
+  /** Hex of the unparsed line when it is not valid UTF-8. */
+  unparsedRaw?: string[] | undefined;
 }

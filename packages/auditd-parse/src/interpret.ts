@@ -257,6 +257,8 @@ export class Interpreter implements EventBuilder<OpenEvent> {
 
   unparsedLine(buf: Buffer, start: number, end: number): void {
     const event: AuditEvent = { id: null, time: null, serial: null, types: [], records: [], unparsed: [buf.toString("utf8", start, end)] };
+    // never lost: bytes that are not UTF-8 (U+FFFD in `unparsed`) are kept exactly, as hex
+    if (!isUtf8(buf.subarray(start, end))) event.unparsedRaw = [buf.toString("hex", start, end)];
     this.head.reset();
     this.head.text(JSON.stringify(event));
     const json = new EventJson(this.head, undefined);

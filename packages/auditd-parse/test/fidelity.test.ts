@@ -244,3 +244,16 @@ describe("syscall tables", () => {
     ]);
   });
 });
+
+describe("unparsed lines", () => {
+  it("keep bytes that are not UTF-8 exactly, as hex", () => {
+    const bytes = Buffer.from([0x67, 0xff, 0x00, 0xc3]);
+    const lines: Record<string, unknown>[] = [];
+    const parser = new AuditParser((_e, json) => lines.push(JSON.parse(String(json))));
+    parser.pushBytes(Buffer.concat([bytes, Buffer.from("\nplain words\n")]));
+    parser.end();
+    expect(Buffer.from((lines[0]!.unparsedRaw as string[])[0]!, "hex")).toEqual(bytes);
+    expect(lines[1]).toMatchObject({ unparsed: ["plain words"] });
+    expect(lines[1]).not.toHaveProperty("unparsedRaw");
+  });
+});

@@ -68,6 +68,8 @@ describe("schema/event.schema.json", () => {
         ].join("\n"),
       ),
     );
+    // a line that is not UTF-8 at all
+    parser.pushBytes(Buffer.from([0x0a, 0x67, 0xff]));
     parser.end();
     for (const line of lines) {
       const event = JSON.parse(line);
