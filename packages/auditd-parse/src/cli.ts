@@ -8,7 +8,7 @@ import { type Config, loadAuditdConfig } from "./config";
 import type { AuditEvent } from "./event";
 import type { EventJson } from "./event-json";
 import { eventFilter, type FilterOptions, listOption, needsRecords, parseSuccess, parseTime } from "./filter";
-import { formatRow, formatText, tableHeader } from "./format";
+import { csvHeader, formatCsv, formatRow, formatText, tableHeader } from "./format";
 import { IdNames, type IdSources } from "./ids";
 import { followFile, readInput, rotationOrder } from "./input";
 import { type Connection, connectionOf, formatConnection } from "./net";
@@ -24,7 +24,7 @@ setFlagsFromString("--semi-space-growth-factor=1");
 type Command = ReturnType<typeof createProgram>;
 
 interface ParseFlags {
-  format?: "ndjson" | "text" | "table";
+  format?: "ndjson" | "text" | "table" | "csv";
   pretty: boolean;
   type?: string[];
   user?: string[];
@@ -109,7 +109,7 @@ const program = createProgram({
 });
 
 addInputOptions(program)
-  .option("--format <format>", "output format: ndjson, text or table", "ndjson")
+  .option("--format <format>", "output format: ndjson, text, table or csv (one row per event, for spreadsheets)", "ndjson")
   .option("--pretty", "indented JSON (one event per block)", false)
   .option(
     "-F, --follow",
@@ -204,12 +204,12 @@ async function parseCommand(files: string[], command: Command, mode: Mode): Prom
     ...(flags.success ? { success: parseSuccess(flags.success) } : {}),
   };
   const filter = eventFilter(filterOptions, ids);
-  if (!["ndjson", "text", "table"].includes(flags.format ?? "ndjson")) {
-    throw new UsageError(`--format ${flags.format} is not supported`, { hint: "use ndjson, text or table" });
+  if (!["ndjson", "text", "table", "csv"].includes(flags.format ?? "ndjson")) {
+    throw new UsageError(`--format ${flags.format} is not supported`, { hint: "use ndjson, text, table or csv" });
   }
   const output = new Output(flags.output);
   const sink = makeSink(mode, flags, ctx, output);
-  const objects = mode === "sessions" || flags.format === "text" || flags.format === "table" || needsRecords(filterOptions);
+  const objects = mode === "sessions" || ["text", "table", "csv"].includes(flags.format ?? "") || needsRecords(filterOptions);
   const parser = new AuditParser(
     (event, json) => {
       if (filter === undefined || filter(event)) sink.event(event, json);
@@ -305,6 +305,10 @@ function makeSink(mode: Mode, flags: ParseFlags, ctx: CliContext, output: Output
     };
   }
   if (flags.format === "table") line(tableHeader(style));
+  if (flags.format === "csv") {
+    line(csvHeader());
+    return { event: (e) => line(formatCsv(e)), pending, finish: async () => undefined };
+  }
   if (flags.format === undefined || flags.format === "ndjson") {
     const event = flags.pretty
       ? (_e: AuditEvent, json: EventJson) => line(JSON.stringify(JSON.parse(String(json)), null, 2))

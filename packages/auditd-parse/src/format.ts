@@ -68,3 +68,63 @@ function detail(e: AuditEvent): string {
   if (first.text) bits.unshift(first.text);
   return bits.join(" ");
 }
+
+const CSV_COLUMNS = [
+  "time",
+  "node",
+  "serial",
+  "id",
+  "types",
+  "syscall",
+  "success",
+  "exit",
+  "auid",
+  "uid",
+  "pid",
+  "ppid",
+  "ses",
+  "comm",
+  "exe",
+  "keys",
+  "detail",
+];
+
+export function csvHeader(): string {
+  return CSV_COLUMNS.join(",");
+}
+
+/**
+ * One RFC 4180 row per event: the summary columns, then the same detail as --format text. Values are the
+ * log's exact text; a cell a spreadsheet would run as a formula (starting with = + - @ TAB or CR) gets a
+ * leading ' (OWASP's CSV-injection advice), so opening the export cannot execute a logged command line.
+ */
+export function formatCsv(e: AuditEvent): string {
+  const cells =
+    e.id === null
+      ? ["", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", `unparsed: ${(e.unparsed ?? []).join(" | ")}`]
+      : [
+          e.time ?? "",
+          e.node ?? "",
+          String(e.serial),
+          e.id,
+          [...new Set(e.types)].join(" "),
+          e.syscall ?? "",
+          e.success === undefined ? "" : e.success ? "yes" : "no",
+          e.exit ?? "",
+          e.auid ?? "",
+          e.uid ?? "",
+          e.pid ?? "",
+          e.ppid ?? "",
+          e.ses ?? "",
+          e.comm ?? "",
+          e.exe ?? "",
+          (e.keys ?? []).join(" "),
+          detail(e),
+        ];
+  return cells.map(csvCell).join(",");
+}
+
+function csvCell(value: string): string {
+  const safe = /^[=+\-@\t\r]/.test(value) ? `'${value}` : value;
+  return /[",\r\n]/.test(safe) || safe !== safe.trim() ? `"${safe.replaceAll('"', '""')}"` : safe;
+}

@@ -354,3 +354,26 @@ describe("filters ausearch users reach for", () => {
     expect(run(["--since", "last-tuesday"], "").code).toBe(64);
   });
 });
+
+describe("--format csv", () => {
+  it("one RFC 4180 row per event; a cell a spreadsheet would run as a formula is defused", { timeout: 120_000 }, () => {
+    const log = [
+      'type=SYSCALL msg=audit(1700000001.000:21): arch=c000003e syscall=59 success=yes exit=0 pid=11 auid=0 uid=0 comm="sh" exe="/bin/sh"',
+      `type=EXECVE msg=audit(1700000001.000:21): argc=3 a0="sh" a1="-c" a2=${hex('x, "y"\nz')}`,
+      "type=EOE msg=audit(1700000001.000:21):",
+      `type=SYSCALL msg=audit(1700000002.000:22): arch=c000003e syscall=59 success=yes exit=0 pid=12 auid=0 uid=0 comm=${hex("=HYPERLINK(1)")} exe="/bin/x"`,
+      "type=EOE msg=audit(1700000002.000:22):",
+    ].join("\n");
+    const r = run(["--format", "csv", "--passwd", passwd], `${log}\n`);
+    expect(r.code).toBe(0);
+    const [header, first, ...rest] = r.stdout
+      .split("\r\n")
+      .join("\n")
+      .split(/\n(?=\d{4}-|$)/);
+    expect(header).toBe("time,node,serial,id,types,syscall,success,exit,auid,uid,pid,ppid,ses,comm,exe,keys,detail");
+    expect(first).toBe(
+      '2023-11-14T22:13:21.000Z,,21,1700000001.000:21,SYSCALL EXECVE,execve,yes,0,0,0,11,,,sh,/bin/sh,,"sh -c x, ""y""\nz"',
+    );
+    expect(rest[0]).toContain(",'=HYPERLINK(1),/bin/x,");
+  });
+});
