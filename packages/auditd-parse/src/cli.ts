@@ -14,6 +14,7 @@ import { followFile, readInput, rotationOrder } from "./input";
 import { type Connection, connectionOf, formatConnection } from "./net";
 import { Output } from "./output";
 import { AuditParser } from "./parser";
+import { formatReport, ReportBuilder } from "./report";
 import { formatSession, SessionTracker } from "./sessions";
 
 // Keep V8's young generation at its starting size instead of letting it double up to 16 MB per semi-space:
@@ -51,6 +52,7 @@ interface ParseFlags {
   passwd?: string;
   group?: string;
   window?: string;
+  top?: string;
 }
 
 const HELP_AFTER = `Input: files (rotated audit.log.N and .gz are read oldest first), or stdin when none or "-".
@@ -162,6 +164,24 @@ Example:
   await parseCommand(files, command, "net");
 });
 
+addInputOptions(
+  program
+    .command("report")
+    .description("aureport's summaries: logins, authentications, executables, keys, files, anomalies, commands per user")
+    .option("--top <n>", "rows per summary in the readable report (default 20; --json has them all)")
+    .addHelpText(
+      "after",
+      `${SUBCOMMAND_HELP}
+Each summary counts events by its columns (with first and last time in --json), most frequent first;
+at most 10000 distinct rows per summary, the rest counted.
+
+Example:
+  auditd-parse report --since yesterday /var/log/audit/audit.log*`,
+    ),
+).action(async (files: string[], _flags: ParseFlags, command: Command) => {
+  await parseCommand(files, command, "report");
+});
+
 program
   .command("plugin")
   .description("auditd plugin mode: read the audisp string format on stdin until EOF or SIGTERM; SIGHUP reopens --output")
@@ -172,7 +192,7 @@ program
     await pluginCommand(command);
   });
 
-type Mode = "events" | "sessions" | "net";
+type Mode = "events" | "sessions" | "net" | "report";
 
 /** Live input completes events on the wall clock: how often --follow polls and the plugin checks. */
 const FOLLOW_POLL_MS = 250;
@@ -209,7 +229,8 @@ async function parseCommand(files: string[], command: Command, mode: Mode): Prom
   }
   const output = new Output(flags.output);
   const sink = makeSink(mode, flags, ctx, output);
-  const objects = mode === "sessions" || ["text", "table", "csv"].includes(flags.format ?? "") || needsRecords(filterOptions);
+  const objects =
+    mode === "sessions" || mode === "report" || ["text", "table", "csv"].includes(flags.format ?? "") || needsRecords(filterOptions);
   const parser = new AuditParser(
     (event, json) => {
       if (filter === undefined || filter(event)) sink.event(event, json);
@@ -284,6 +305,18 @@ function makeSink(mode: Mode, flags: ParseFlags, ctx: CliContext, output: Output
       finish: async () => {
         tracker.flush();
         if (ctx.opts.json) line(count === 0 ? "[]" : "]");
+      },
+    };
+  }
+  if (mode === "report") {
+    const builder = new ReportBuilder();
+    const top = parseTop(flags.top);
+    return {
+      event: (e) => builder.add(e),
+      pending,
+      finish: async () => {
+        const report = builder.result();
+        line(ctx.opts.json ? JSON.stringify(report, null, flags.pretty ? 2 : undefined) : formatReport(report, top));
       },
     };
   }
@@ -378,6 +411,13 @@ function idSources(flags: ParseFlags, config: Config): IdSources {
 function parserOptions(flags: ParseFlags, config: Config) {
   const windowMs = flags.window === undefined ? config.windowMs : parseWindow(flags.window);
   return { ids: idSources(flags, config), ...(windowMs === undefined ? {} : { windowMs }) };
+}
+
+function parseTop(value: string | undefined): number {
+  if (value === undefined) return 20;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n <= 0) throw new UsageError(`--top ${value} is not a positive whole number`);
+  return n;
 }
 
 function parseWindow(value: string): number {

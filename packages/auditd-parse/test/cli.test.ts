@@ -377,3 +377,30 @@ describe("--format csv", () => {
     expect(rest[0]).toContain(",'=HYPERLINK(1),/bin/x,");
   });
 });
+
+describe("report", () => {
+  it("aureport's summaries as JSON and as readable tables", { timeout: 120_000 }, () => {
+    const json = run(["report", "--json", "--passwd", passwd], `${SESSION_LOG}\n`);
+    expect(json.code, json.stderr).toBe(0);
+    const report = JSON.parse(json.stdout);
+    expect(Object.keys(report)).toEqual(["logins", "authentications", "executables", "keys", "files", "anomalies", "commands"]);
+    expect(report.logins.rows).toEqual([
+      {
+        key: { user: "alice", from: "203.0.113.9", terminal: "ssh", exe: "/usr/sbin/sshd", result: "success" },
+        count: 1,
+        first: expect.any(String),
+        last: expect.any(String),
+      },
+    ]);
+    expect(report.executables.rows.map((r: { key: { exe: string; result: string } }) => [r.key.exe, r.key.result])).toEqual([
+      ["/usr/bin/cat", "success"],
+      ["/usr/bin/curl", "failed"],
+    ]);
+    expect(report.keys.rows.map((r: { key: { key: string } }) => r.key.key).sort()).toEqual(["exec", "net"]);
+    expect(report.commands.rows[0].key).toEqual({ auid: "alice", uid: "alice", command: "cat my notes.txt" });
+    const text = run(["report", "--passwd", passwd], `${SESSION_LOG}\n`);
+    expect(text.stdout).toMatch(/^logins \(1 events\)\n {2}count {2}user/);
+    expect(text.stdout).toContain("anomalies (0 events)\n  none");
+    expect(run(["report", "--top", "0"], "").code).toBe(64);
+  });
+});
