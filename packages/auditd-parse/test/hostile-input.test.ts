@@ -31,7 +31,8 @@ beforeAll(() => {
   chmodSync(dir, 0o755);
   secret = join(dir, "audit.log");
   writeFileSync(secret, "type=USER_LOGIN msg=audit(1700000000.000:1): pid=1 uid=0 res=success\n");
-  chmodSync(secret, 0o600);
+  // root reads any file: the CLI then runs as nobody (argvAs), for whom 0600 is unreadable; others get 0000
+  chmodSync(secret, isRoot ? 0o600 : 0o000);
 });
 
 describe("unreadable input", () => {
