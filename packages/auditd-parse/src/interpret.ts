@@ -10,7 +10,7 @@ import { type FieldInfo, fieldInfo, fieldInfoAt, Kind, Slot, Status } from "./fi
 import { type IdNames, UNSET_ID } from "./ids";
 import { JsonBytes, jsonString } from "./json";
 import { EventBuffers, finishArgv, keepLostBytes, NAMES_LOCAL, NAMES_LOG, OpenEvent, setSummary } from "./open-event";
-import { type AuditRecord, type Header, recordOf, tokenize } from "./record";
+import { type AuditRecord, type Header, rawValuesOf, recordOf, tokenize } from "./record";
 import { decodeSockaddr, type Sockaddr } from "./sockaddr";
 import {
   argAt,
@@ -24,8 +24,10 @@ import {
   isNumeric,
   keyList,
   lostBytes,
+  lostQuoted,
   proctitleJson,
   proctitleParts,
+  quotedHex,
   type Reading,
   readingOf,
   sameName,
@@ -45,6 +47,8 @@ const UNSET = 4_294_967_295;
 const MAX_KEPT_TOKENS = 16_384;
 /** Bound on argv indexes, so a corrupt `a99999999=` cannot allocate a huge sparse array. */
 const MAX_ARGS = 100_000;
+/** Chunks of one argument: the kernel logs at most 128 KiB per argument, in chunks of about 7.5 KiB. */
+const MAX_CHUNKS = 4096;
 /** Event buffers kept for reuse, and the largest one worth keeping (a runaway line grows one). */
 const POOL_SIZE = 64;
 const POOL_MAX_BYTES = 1 << 20;
@@ -233,7 +237,10 @@ export class Interpreter implements EventBuilder<OpenEvent> {
       if (this.offsets.length > MAX_KEPT_TOKENS * 4) this.shrinkTokens();
       return true;
     }
-    const record = recordOf(h, open.event.id!, buf.toString("utf8", h.bodyStart, end));
+    const body = buf.subarray(h.bodyStart, end);
+    const record = recordOf(h, open.event.id!, body.toString("utf8"));
+    // bytes that are not UTF-8 are U+FFFD in the text: the values' exact bytes, for argvRaw, proctitleRaw, raw
+    if (!isUtf8(body)) record.rawValues = rawValuesOf(body);
     this.textRecord(open, record);
     return record.unparsed === undefined;
   }
@@ -478,7 +485,8 @@ export class Interpreter implements EventBuilder<OpenEvent> {
       }
       const bracket = key.indexOf("[");
       if (bracket > 0) {
-        this.addChunk(open, key, bracket, buf.toString("utf8", from, to));
+        const quoted = to - from >= 2 && buf[from] === DQUOTE && buf[to - 1] === DQUOTE;
+        this.addChunk(open, key, bracket, quoted ? buf.toString("hex", from + 1, to - 1).toUpperCase() : buf.toString("latin1", from, to));
         continue;
       }
       if (key.endsWith("_len")) continue;
@@ -487,7 +495,10 @@ export class Interpreter implements EventBuilder<OpenEvent> {
       if (Number.isInteger(index) && index < MAX_ARGS && argv[index] === undefined) {
         const arg = argAt(buf, from, to);
         argv[index] = arg;
-        if (arg.includes("\uFFFD")) keepLostBytes(open, index, arg, buf.toString("latin1", from, to));
+        if (arg.includes("\uFFFD")) {
+          const quoted = to - from >= 2 && buf[from] === DQUOTE && buf[to - 1] === DQUOTE;
+          keepLostBytes(open, index, arg, quoted ? buf.toString("hex", from + 1, to - 1).toUpperCase() : buf.toString("latin1", from, to));
+        }
       }
     }
   }
@@ -511,7 +522,10 @@ export class Interpreter implements EventBuilder<OpenEvent> {
       const text =
         buf[from] === DQUOTE ? buf.toString("utf8", from + 1, to - 1) : (decodeHexAt(buf, from, to) ?? buf.toString("utf8", from, to));
       open.event.proctitle = proctitleParts(text);
-      open.proctitleRaw = buf[from] === DQUOTE ? undefined : lostBytes(text, buf.toString("latin1", from, to));
+      open.proctitleRaw = lostBytes(
+        text,
+        buf[from] === DQUOTE ? buf.toString("hex", from + 1, to - 1).toUpperCase() : buf.toString("latin1", from, to),
+      );
       open.buffers.proctitle.reset();
       return true;
     }
@@ -534,7 +548,7 @@ export class Interpreter implements EventBuilder<OpenEvent> {
     }
     if (info.plain || (info.kind === Kind.Encoded && quoted && info.slot < 0)) {
       this.member(info);
-      this.out.copyString(buf, from, to);
+      if (!this.out.copyString(buf, from, to) && quoted) this.lostRaw(buf, from, to);
       if (info.status !== Status.None) this.status(open.event, info.status, buf, from, to);
       return;
     }
@@ -546,7 +560,7 @@ export class Interpreter implements EventBuilder<OpenEvent> {
       // pid, ppid, a quoted comm/exe/cwd: written as they are, kept for the summary
       this.member(info);
       const at = this.out.length;
-      this.out.copyString(buf, from, to);
+      if (!this.out.copyString(buf, from, to) && quoted) this.lostRaw(buf, from, to);
       this.summariseAt(open.event, info.slot, buf, from, to, at);
       return;
     }
@@ -602,6 +616,7 @@ export class Interpreter implements EventBuilder<OpenEvent> {
     if (info.kind === Kind.Key) {
       const r = this.keyLists.get(buf, valueStart, valueEnd);
       this.readValue(info, r.bytes, r.same, buf, from, to);
+      if (quoted && r.list[0]!.includes("\uFFFD") && !isUtf8(buf.subarray(from, to))) this.lostRaw(buf, from, to);
       // the event gets its own array: the cached one is shared by every event with this key
       if (this.firstOfSyscall(info) || open.event.keys === undefined) open.event.keys = [...r.list];
       return;
@@ -615,7 +630,8 @@ export class Interpreter implements EventBuilder<OpenEvent> {
       }
       return;
     }
-    this.field(open.event, info, info.name, buf.toString("utf8", from, to), quoted);
+    const lost = quoted && !isUtf8(buf.subarray(from, to)) ? buf.toString("hex", from, to).toUpperCase() : undefined;
+    this.field(open.event, info, info.name, buf.toString("utf8", from, to), quoted, lost);
   }
 
   /** A SYSCALL a0–a3: named as ausearch names it for the syscalls args.ts knows, else as logged. */
@@ -710,7 +726,8 @@ export class Interpreter implements EventBuilder<OpenEvent> {
   }
 
   /** One field given as text: interpreted by kind, written with its raw value where they differ. */
-  private field(event: AuditEvent, info: FieldInfo, key: string, value: string, quoted: boolean): void {
+  /** lost: the hex of a quoted value's bytes when they are not UTF-8 (kept in raw, see lostQuoted). */
+  private field(event: AuditEvent, info: FieldInfo, key: string, value: string, quoted: boolean, lost?: string): void {
     let v: string = value;
     let vJson: string | undefined;
     let slot = -1;
@@ -776,7 +793,10 @@ export class Interpreter implements EventBuilder<OpenEvent> {
     if (vJson === undefined) this.out.string(v);
     else this.out.text(vJson);
     if (slot >= 0) this.span(slot, at);
-    if (vJson !== undefined || v !== value) {
+    if (lost !== undefined) {
+      this.rawMember();
+      this.raw.string(lost);
+    } else if (vJson !== undefined || v !== value) {
       this.rawMember();
       this.raw.string(value);
     }
@@ -874,6 +894,12 @@ export class Interpreter implements EventBuilder<OpenEvent> {
   }
 
   /** The raw value of the member just written, under the same key. */
+  /** A quoted value's bytes that are not UTF-8 (U+FFFD in the JSON): their hex in raw, so they are kept. */
+  private lostRaw(buf: Buffer, from: number, to: number): void {
+    this.rawMember();
+    this.raw.string(buf.toString("hex", from, to).toUpperCase());
+  }
+
   private rawMember(): void {
     const key = this.keyInfo!;
     this.raw.bytes(this.rawCount++ > 0 ? key.nextKey : key.key);
@@ -904,7 +930,7 @@ export class Interpreter implements EventBuilder<OpenEvent> {
     }
     if (record.type === "EXECVE") this.execve(open, record);
     else if (record.type === "PROCTITLE") this.proctitle(open, record);
-    else this.fields(open.event, record.keys, record.values, undefined);
+    else this.fields(open.event, record.keys, record.values, undefined, record.rawValues);
     let text: string | undefined = this.nestedText;
     if (record.text !== undefined) {
       text = text === undefined ? record.text : `${record.text} ${text}`;
@@ -920,7 +946,13 @@ export class Interpreter implements EventBuilder<OpenEvent> {
     out.byte(RBRACE);
   }
 
-  private fields(event: AuditEvent, keys: string[], values: string[], outerKeys: string[] | undefined): void {
+  private fields(
+    event: AuditEvent,
+    keys: string[],
+    values: string[],
+    outerKeys: string[] | undefined,
+    rawValues: string[] | undefined,
+  ): void {
     for (let i = 0; i < keys.length; i++) {
       const key = keys[i]!;
       let value = values[i]!;
@@ -930,7 +962,7 @@ export class Interpreter implements EventBuilder<OpenEvent> {
         value = value.slice(1, -1);
         quoted = true;
       } else if (q === 39) {
-        this.nested(event, value, keys);
+        this.nested(event, value, keys, rawValues?.[i]);
         continue;
       }
       // inner msg='…' fields may repeat an outer name (pid, uid): keep both
@@ -942,19 +974,26 @@ export class Interpreter implements EventBuilder<OpenEvent> {
         this.raw.string(value);
         continue;
       }
-      this.field(event, info, key, value, quoted);
+      this.field(event, info, key, value, quoted, quoted ? lostQuoted(rawValues?.[i]) : undefined);
     }
   }
 
   /** msg='op=… acct="root" exe=… res=success' in user-space records: its fields join the record's. */
-  private nested(event: AuditEvent, quotedValue: string, outerKeys: string[]): void {
+  private nested(event: AuditEvent, quotedValue: string, outerKeys: string[], rawValue: string | undefined): void {
     const end = quotedValue.charCodeAt(quotedValue.length - 1) === 39 ? quotedValue.length - 1 : quotedValue.length;
     const keys: string[] = [];
     const values: string[] = [];
     const sink = { text: undefined as string | undefined };
     tokenize(quotedValue, 1, end, keys, values, sink, true);
     if (sink.text !== undefined) this.nestedText = sink.text;
-    this.fields(event, keys, values, outerKeys);
+    let rawValues: string[] | undefined;
+    if (rawValue !== undefined) {
+      // the same tokens over the exact bytes (latin1): see rawValuesOf
+      rawValues = [];
+      const rawEnd = rawValue.charCodeAt(rawValue.length - 1) === 39 ? rawValue.length - 1 : rawValue.length;
+      tokenize(rawValue, 1, rawEnd, [], rawValues, { text: undefined }, true);
+    }
+    this.fields(event, keys, values, outerKeys, rawValues);
   }
 
   /** a0…aN, including arguments split as aN_len/aN[i] and spread over several EXECVE records. */
@@ -978,36 +1017,47 @@ export class Interpreter implements EventBuilder<OpenEvent> {
       const bracket = key.indexOf("[");
       if (bracket > 0) {
         // chunks of one long argument may continue in the next EXECVE record: join the hex, decode at the end
-        this.addChunk(open, key, bracket, value);
+        this.addChunk(open, key, bracket, quotedHex(value, record.rawValues?.[i]) ?? value);
         continue;
       }
       if (key.endsWith("_len")) continue;
       const index = Number(key.slice(1));
       if (Number.isInteger(index) && index < MAX_ARGS && argv[index] === undefined) {
         argv[index] = decodeArg(value);
-        keepLostBytes(open, index, argv[index], value);
+        keepLostBytes(open, index, argv[index], quotedHex(value, record.rawValues?.[i]) ?? value);
       }
     }
   }
 
-  /** aN[i]: chunks of one long argument may continue in the next EXECVE record; joined, decoded at the end. */
+  /**
+   * aN[i]: chunks of one long argument may continue in the next EXECVE record; kept as hex by chunk index
+   * (a quoted chunk as the hex of its bytes), joined in index order and decoded at the end.
+   */
   private addChunk(open: OpenEvent, key: string, bracket: number, hex: string): void {
     const index = Number(key.slice(1, bracket));
-    if (!Number.isInteger(index) || index >= MAX_ARGS) return;
+    const close = key.indexOf("]", bracket);
+    const part = Number(key.slice(bracket + 1, close < 0 ? undefined : close));
+    if (!Number.isInteger(index) || index >= MAX_ARGS || !Number.isInteger(part) || part < 0 || part >= MAX_CHUNKS) return;
     open.chunks ??= new Map();
-    open.chunks.set(index, (open.chunks.get(index) ?? "") + hex);
+    let parts = open.chunks.get(index);
+    if (parts === undefined) {
+      parts = [];
+      open.chunks.set(index, parts);
+    }
+    // a repeated chunk keeps its first value, as every repeated field does
+    parts[part] ??= hex;
   }
 
   private proctitle(open: OpenEvent, record: AuditRecord): void {
     const i = record.keys.indexOf("proctitle");
     if (i < 0) {
-      this.fields(open.event, record.keys, record.values, undefined);
+      this.fields(open.event, record.keys, record.values, undefined, record.rawValues);
       return;
     }
     const value = record.values[i]!;
     const text = value.charCodeAt(0) === 34 ? value.slice(1, -1) : (decodeHexString(value) ?? value);
     open.event.proctitle = proctitleParts(text);
-    open.proctitleRaw = value.charCodeAt(0) === 34 ? undefined : lostBytes(text, value);
+    open.proctitleRaw = lostBytes(text, quotedHex(value, record.rawValues?.[i]) ?? value);
     open.buffers.proctitle.reset();
   }
 

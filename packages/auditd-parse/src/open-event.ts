@@ -35,8 +35,11 @@ export class OpenEvent implements PendingEvent {
   /** Hex of the arguments (by index) and the proctitle whose bytes are not UTF-8 (see lostBytes). */
   argvRaw: Record<string, string> | undefined = undefined;
   proctitleRaw: string | undefined = undefined;
-  /** argv chunks (aN[i]) being joined: one long argument may continue in the next EXECVE record. */
-  chunks: Map<number, string> | undefined = undefined;
+  /**
+   * argv chunks (aN[i]) being joined, as hex by chunk index i: one long argument may continue in the next
+   * EXECVE record, and a chunk is hex or "quoted" (the kernel quotes a chunk it finds printable).
+   */
+  chunks: Map<number, string[]> | undefined = undefined;
   readonly records: JsonBytes;
   readonly node: string | undefined;
   readonly timeMs: number;
@@ -96,8 +99,11 @@ export function finishArgv(open: OpenEvent): void {
   const argv = open.event.argv;
   if (argv === undefined) return;
   if (open.chunks) {
-    for (const [index, hexChunks] of open.chunks) {
-      argv[index] = decodeArg(hexChunks);
+    for (const [index, parts] of open.chunks) {
+      // by chunk index, not arrival order; a missing chunk (hole) is skipped
+      let hexChunks = "";
+      for (const part of parts) if (part !== undefined) hexChunks += part;
+      argv[index] = hexChunks === "" ? "" : decodeArg(hexChunks);
       keepLostBytes(open, index, argv[index], hexChunks);
     }
   }

@@ -22,6 +22,8 @@ export interface AuditRecord {
   enrichedValues: string[] | undefined;
   /** Part of the body that could not be tokenised (e.g. an unterminated quote). */
   unparsed: string | undefined;
+  /** When the body is not UTF-8: values[i]'s exact bytes (latin1, one char per byte), so none is lost. */
+  rawValues?: string[] | undefined;
 }
 
 /** 9999-12-31T23:59:59Z: a later time has no RFC 3339 date-time (a five-digit year), so it is no audit time. */
@@ -137,6 +139,19 @@ export function recordOf(h: Header, stamp: string, body: string): AuditRecord {
     tokenize(body, gs + 1, body.length, record.enrichedKeys, record.enrichedValues, undefined, false);
   }
   return record;
+}
+
+/**
+ * The values of a body that is not UTF-8, read from its latin1 text (one char per byte): the same tokens as
+ * the UTF-8 text (every delimiter is ASCII), each holding its exact bytes.
+ */
+export function rawValuesOf(body: Buffer): string[] {
+  const text = body.toString("latin1");
+  const gs = text.indexOf("\x1d");
+  const keys: string[] = [];
+  const values: string[] = [];
+  tokenize(text, 0, gs < 0 ? text.length : gs, keys, values, { text: undefined }, false);
+  return values;
 }
 
 /** Parses one line given as text; undefined when it has no audit header. */

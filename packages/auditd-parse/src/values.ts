@@ -143,6 +143,24 @@ export function lostBytes(text: string, hex: string): string | undefined {
   return isUtf8(Buffer.from(hex, "hex")) ? undefined : hex;
 }
 
+/**
+ * A "quoted" value as the hex of its bytes (uppercase, as the kernel logs hex): from its exact bytes (latin1,
+ * see rawValuesOf) when the line was not UTF-8, else from its text. Undefined when the value is not quoted.
+ */
+export function quotedHex(value: string, rawValue: string | undefined): string | undefined {
+  if (value.charCodeAt(0) !== DQUOTE) return undefined;
+  const end = value.length > 1 && value.charCodeAt(value.length - 1) === DQUOTE ? -1 : undefined;
+  const bytes = rawValue === undefined ? Buffer.from(value.slice(1, end), "utf8") : Buffer.from(rawValue.slice(1, end), "latin1");
+  return bytes.toString("hex").toUpperCase();
+}
+
+/** The hex of a quoted value's exact bytes (latin1 text, quotes kept) when they are not UTF-8, else undefined. */
+export function lostQuoted(rawValue: string | undefined): string | undefined {
+  if (rawValue === undefined) return undefined;
+  const bytes = Buffer.from(rawValue.slice(1, rawValue.charCodeAt(rawValue.length - 1) === DQUOTE ? -1 : undefined), "latin1");
+  return isUtf8(bytes) ? undefined : bytes.toString("hex").toUpperCase();
+}
+
 /** decodeArg() for a value given as bytes. */
 export function argAt(buf: Buffer, from: number, to: number): string {
   if (buf[from] === DQUOTE) return buf.toString("utf8", from + 1, to - (to - from > 1 && buf[to - 1] === DQUOTE ? 1 : 0));

@@ -1,0 +1,86 @@
+import { describe, expect, it } from "vitest";
+import { type AuditEvent, AuditParser } from "../src/index";
+
+/** Findings of a black-box try (findings-auditd.md): each test fails without its fix. */
+
+/** Each event's NDJSON line, parsed; the log is given as bytes (it may not be UTF-8). */
+function events(log: Buffer): Record<string, unknown>[] {
+  const out: Record<string, unknown>[] = [];
+  const parser = new AuditParser((_e: AuditEvent, json) => out.push(JSON.parse(String(json))), {});
+  // odd chunk sizes: lines and byte sequences split across chunks
+  for (let i = 0; i < log.length; i += 37) parser.pushBytes(log.subarray(i, i + 37));
+  parser.end();
+  return out;
+}
+
+const bytes = (...parts: (string | number[])[]) =>
+  Buffer.concat(parts.map((p) => (typeof p === "string" ? Buffer.from(p, "latin1") : Buffer.from(p))));
+type Rec = { type: string; fields: Record<string, unknown>; raw?: Record<string, string> };
+
+describe("finding 1: quoted EXECVE chunks", () => {
+  it("joins quoted aN[i] chunks without their quotes, in index order", () => {
+    const log = [
+      'type=EXECVE msg=audit(1700000000.000:10): argc=3 a0="x" a1_len=4 a1[0]="ab" a1[1]="cd" a2_len=6 a2[1]="de" a2[0]="ab" a2[2]=6667',
+      "type=EOE msg=audit(1700000000.000:10):",
+      "",
+    ].join("\n");
+    expect(events(Buffer.from(log))[0]!.argv).toEqual(["x", "abcd", "abdefg"]);
+  });
+
+  it("joins chunks spread over two EXECVE records by index (text path: a record with free text)", () => {
+    const log = [
+      'type=EXECVE msg=audit(1700000000.000:11): argc=2 a0="x" a1_len=6 a1[1]="cd"',
+      'type=EXECVE msg=audit(1700000000.000:11): a1[0]="ab" a1[2]=6566 odd words',
+      "type=EOE msg=audit(1700000000.000:11):",
+      "",
+    ].join("\n");
+    expect(events(Buffer.from(log))[0]!.argv).toEqual(["x", "abcdef"]);
+  });
+});
+
+describe("finding 3: invalid UTF-8 in quoted values stays recoverable as hex", () => {
+  const stamp = "msg=audit(1700000000.000:1):";
+  it("argvRaw, proctitleRaw and raw hold the exact bytes of quoted values (byte path)", () => {
+    const log = bytes(
+      `type=EXECVE ${stamp} argc=3 a0="x" a1="y`,
+      [0xff],
+      `z" a2_len=2 a2[0]="`,
+      [0xfe],
+      `" a2[1]="q"\ntype=PROCTITLE ${stamp} proctitle="p`,
+      [0xff],
+      `q"\ntype=SYSCALL ${stamp} arch=c000003e syscall=59 comm="c`,
+      [0xff],
+      `" key="k`,
+      [0xff],
+      `"\ntype=USER_ACCT ${stamp} pid=1 uid=0 msg='op=PAM acct="a`,
+      [0xff],
+      `" res=success'\ntype=EOE ${stamp}\n`,
+    );
+    const e = events(log)[0]!;
+    expect(e.argv).toEqual(["x", "y\uFFFDz", "\uFFFDq"]);
+    expect(e.argvRaw).toEqual({ "1": "79FF7A", "2": "FE71" });
+    expect(e.proctitleRaw).toBe("70FF71");
+    const recs = e.records as Rec[];
+    expect(recs[2]!.raw).toMatchObject({ comm: "63FF", key: "6BFF" });
+    expect(recs[3]!.raw).toMatchObject({ acct: "61FF" });
+    expect(Buffer.from(recs[3]!.raw!.acct!, "hex")).toEqual(bytes("a", [0xff]));
+  });
+
+  it("the text tokenizer keeps them too (msg='…' repeating an outer name, free text)", () => {
+    const log = bytes(
+      `type=EXECVE ${stamp} argc=2 a0="x" a1="y`,
+      [0xff],
+      `z" stray words\ntype=USER_CMD ${stamp} pid=1 uid=0 msg='pid=2 acct="a`,
+      [0xc3],
+      `" res=success'\ntype=EOE ${stamp}\n`,
+    );
+    const e = events(log)[0]!;
+    expect(e.argvRaw).toEqual({ "1": "79FF7A" });
+    expect((e.records as Rec[])[1]!.raw).toMatchObject({ acct: "61C3" });
+  });
+
+  it("valid UTF-8 in quoted values carries no raw", () => {
+    const e = events(Buffer.from(`type=EXECVE ${stamp} argc=2 a0="x" a1="caf\u00e9"\ntype=EOE ${stamp}\n`))[0]!;
+    expect(e.argvRaw).toBeUndefined();
+  });
+});
