@@ -1,6 +1,6 @@
 import { closeSync, createReadStream, fstatSync, openSync, readSync, statSync } from "node:fs";
 import { basename } from "node:path";
-import type { Readable } from "node:stream";
+import { Readable } from "node:stream";
 import { setTimeout as delay } from "node:timers/promises";
 import { createGunzip } from "node:zlib";
 import { NoInputError } from "@opsguard/core/errors";
@@ -23,7 +23,7 @@ export function rotationOrder(files: readonly string[]): string[] {
 export async function readInput(file: string, onChunk: (chunk: Buffer) => void | Promise<void>): Promise<void> {
   let stream: Readable;
   if (file === "-") {
-    stream = process.stdin;
+    stream = Readable.from(stdinChunks());
   } else {
     // opened here, so a file we may not read is one clear line (exit 66) before any stream exists
     const fd = openReadable(file);
@@ -41,6 +41,31 @@ export async function readInput(file: string, onChunk: (chunk: Buffer) => void |
     if (code !== undefined && /^E[A-Z]+$/.test(code)) throw cannotRead(file, code);
     throw error;
   }
+}
+
+/** stdin's chunks, gunzipped when it starts with gzip's magic bytes (`zcat`-less `< audit.log.1.gz`). */
+async function* stdinChunks(): AsyncGenerator<Buffer> {
+  const chunks = process.stdin[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+  let head = Buffer.alloc(0);
+  while (head.length < 2) {
+    const r = await chunks.next();
+    if (r.done) {
+      if (head.length > 0) yield head;
+      return;
+    }
+    head = head.length === 0 ? r.value : Buffer.concat([head, r.value]);
+  }
+  async function* all(): AsyncGenerator<Buffer> {
+    yield head;
+    for (let r = await chunks.next(); !r.done; r = await chunks.next()) yield r.value;
+  }
+  if (head[0] !== 0x1f || head[1] !== 0x8b) {
+    yield* all();
+    return;
+  }
+  const gunzip = createGunzip({ chunkSize: CHUNK });
+  Readable.from(all()).pipe(gunzip);
+  yield* gunzip as AsyncIterable<Buffer>;
 }
 
 function cannotRead(file: string, code: string): NoInputError {

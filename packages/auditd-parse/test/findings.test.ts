@@ -1,5 +1,9 @@
+import { spawnSync } from "node:child_process";
+import { gzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
 import { type AuditEvent, AuditParser } from "../src/index";
+
+const CLI = new URL("../src/cli.ts", import.meta.url).pathname;
 
 /** Findings of a black-box try (findings-auditd.md): each test fails without its fix. */
 
@@ -82,5 +86,16 @@ describe("finding 3: invalid UTF-8 in quoted values stays recoverable as hex", (
   it("valid UTF-8 in quoted values carries no raw", () => {
     const e = events(Buffer.from(`type=EXECVE ${stamp} argc=2 a0="x" a1="caf\u00e9"\ntype=EOE ${stamp}\n`))[0]!;
     expect(e.argvRaw).toBeUndefined();
+  });
+});
+
+describe("finding 4: gzip on stdin", () => {
+  it("decompresses gzip content read from stdin (by its magic bytes), and tells corrupt gzip in one line", () => {
+    const log = 'type=SYSCALL msg=audit(1700000000.000:5): arch=c000003e syscall=59 success=yes comm="ls"\n';
+    const r = spawnSync(process.execPath, ["--import", "tsx", CLI, "-"], { input: gzipSync(log), encoding: "utf8" });
+    expect(r.status).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ serial: 5, syscall: "execve", comm: "ls" });
+    const corrupt = spawnSync(process.execPath, ["--import", "tsx", CLI], { input: gzipSync(log).subarray(0, 20), encoding: "utf8" });
+    expect([corrupt.status, corrupt.stderr.split("\n")[0]]).toEqual([66, expect.stringContaining("corrupt gzip")]);
   });
 });
