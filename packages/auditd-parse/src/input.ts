@@ -46,7 +46,7 @@ export async function readInput(file: string, onChunk: (chunk: Buffer) => void |
 /** stdin's chunks, gunzipped when it starts with gzip's magic bytes (`zcat`-less `< audit.log.1.gz`). */
 async function* stdinChunks(): AsyncGenerator<Buffer> {
   const chunks = process.stdin[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
-  let head = Buffer.alloc(0);
+  let head: Buffer = Buffer.alloc(0);
   while (head.length < 2) {
     const r = await chunks.next();
     if (r.done) {
