@@ -62,7 +62,8 @@ function detail(e: AuditEvent): string {
   const first = e.records[0];
   if (first === undefined) return "";
   const f = first.fields;
-  const bits = ["op", "acct", "hostname", "addr", "terminal", "res", "name", "key"]
+  // cwd and cmd: what a USER_CMD (sudo) ran, and where, as ausearch -i shows it
+  const bits = ["op", "acct", "cwd", "cmd", "hostname", "addr", "terminal", "res", "name", "key"]
     .filter((k) => typeof f[k] === "string")
     .map((k) => `${k}=${f[k] as string}`);
   if (first.text) bits.unshift(first.text);

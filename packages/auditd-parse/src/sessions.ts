@@ -11,6 +11,8 @@ export interface SessionCommand {
   exe?: string;
   cwd?: string;
   argv: string[];
+  /** A command a program ran for the user (USER_CMD's exe: sudo), logged as its command line, not an exec. */
+  via?: string;
   success?: boolean;
   /** errno name when the exec failed. */
   exit?: string;
@@ -145,6 +147,18 @@ export class SessionTracker {
       if (e.success === false && e.exit !== undefined) c.exit = e.exit;
       this.keep(s, () => s.commands.push(c));
     }
+    // sudo's USER_CMD: the command line asked for, also when sudo refused it (no exec follows then)
+    const cmd = e.argv === undefined ? e.records.find((r) => r.type === "USER_CMD" && str(r.fields.cmd) !== undefined) : undefined;
+    if (cmd !== undefined) {
+      const c: SessionCommand = { time: e.time, id: e.id, argv: [str(cmd.fields.cmd)!] };
+      if (e.pid !== undefined) c.pid = e.pid;
+      if (e.uid !== undefined) c.uid = e.uid;
+      const via = str(cmd.fields.exe);
+      if (via !== undefined) c.via = via;
+      if (e.cwd !== undefined) c.cwd = e.cwd;
+      if (e.success !== undefined) c.success = e.success;
+      this.keep(s, () => s.commands.push(c));
+    }
     const conn = connectionOf(e);
     if (conn) this.keep(s, () => s.connections.push(conn));
     if (ended) {
@@ -229,7 +243,7 @@ export function formatSession(s: Session): string {
   const items = [
     ...s.commands.map((c) => ({
       time: c.time,
-      text: `  ${c.time} exec ${c.argv.join(" ")}${c.uid !== undefined && c.uid !== s.user ? `  (as ${c.uid})` : ""}${c.cwd ? `  (cwd ${c.cwd})` : ""}${c.success === false ? ` (failed${c.exit ? `: ${c.exit}` : ""})` : ""}`,
+      text: `  ${c.time} ${c.via !== undefined ? `cmd  ${c.argv.join(" ")}  (via ${c.via})` : `exec ${c.argv.join(" ")}`}${c.uid !== undefined && c.uid !== s.user ? `  (as ${c.uid})` : ""}${c.cwd ? `  (cwd ${c.cwd})` : ""}${c.success === false ? ` (failed${c.exit ? `: ${c.exit}` : ""})` : ""}`,
     })),
     ...(s.nested ?? []).map((n) => ({
       time: n.start,

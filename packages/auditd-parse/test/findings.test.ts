@@ -99,3 +99,35 @@ describe("finding 4: gzip on stdin", () => {
     expect([corrupt.status, corrupt.stderr.split("\n")[0]]).toEqual([66, expect.stringContaining("corrupt gzip")]);
   });
 });
+
+describe("finding 2: sudo's USER_CMD in human formats and sessions", () => {
+  const hex = (s: string) => Buffer.from(s).toString("hex").toUpperCase();
+  const log = [
+    'type=USER_START msg=audit(1700000000.000:1): pid=10 uid=0 auid=1000 ses=5 msg=\'op=PAM:session_open acct="alice" exe="/usr/sbin/sshd" hostname=9.9.9.9 addr=9.9.9.9 terminal=ssh res=success\'',
+    `type=USER_CMD msg=audit(1700000002.000:7): pid=30 uid=1000 auid=1000 ses=5 msg='cwd="/home/alice" cmd=${hex("rm -rf /")} exe="/usr/bin/sudo" terminal=pts/0 res=failed'`,
+    "",
+  ].join("\n");
+  const cli = (args: string[]) =>
+    spawnSync(process.execPath, ["--import", "tsx", CLI, ...args], {
+      input: log,
+      encoding: "utf8",
+      env: { ...process.env, NO_COLOR: "1" },
+    });
+
+  it("text and table show the decoded cmd= and cwd= of a USER_CMD", () => {
+    for (const format of ["text", "table"]) {
+      const line = cli(["--format", format])
+        .stdout.split("\n")
+        .find((l) => l.includes("USER_CMD"));
+      expect(line, format).toContain("cwd=/home/alice cmd=rm -rf /");
+    }
+  });
+
+  it("a sudo command refused (res=failed) is listed in its session, marked failed", () => {
+    const sessions = JSON.parse(cli(["sessions", "--json"]).stdout) as { ses: string; commands: Record<string, unknown>[] }[];
+    expect(sessions.find((s) => s.ses === "5")!.commands).toEqual([
+      expect.objectContaining({ argv: ["rm -rf /"], via: "/usr/bin/sudo", cwd: "/home/alice", success: false }),
+    ]);
+    expect(cli(["sessions"]).stdout).toContain("cmd  rm -rf /  (via /usr/bin/sudo)  (cwd /home/alice) (failed)");
+  });
+});
