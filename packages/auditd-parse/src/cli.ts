@@ -203,6 +203,8 @@ async function parseCommand(files: string[], command: Command, mode: Mode): Prom
   const flags = command.optsWithGlobals<ParseFlags>();
   const config = await loadAuditdConfig(ctx.opts.config);
   const ids = new IdNames(idSources(flags, config));
+  ids.check();
+  if (flags.fromEnd && !flags.follow) throw new UsageError("--from-end needs --follow (-F)", { hint: "add -F, or drop --from-end" });
   const filterOptions: FilterOptions = {
     ...(flags.type ? { types: flags.type } : {}),
     ...(flags.user ? { users: flags.user } : {}),

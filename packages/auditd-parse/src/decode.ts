@@ -44,6 +44,14 @@ export function syscallName(arch: string | undefined, nr: string): string | unde
   return Number.isInteger(n) ? syscallNumberName(arch, n) : undefined;
 }
 
+let syscallNames: Set<string> | undefined;
+
+/** Whether `name` is a syscall of any arch we have a table for (a typo in --syscall is a usage error). */
+export function isSyscallName(name: string): boolean {
+  syscallNames ??= new Set(Object.values(SYSCALL_TABLES).flatMap((t) => t.filter((n): n is string => n !== null)));
+  return syscallNames.has(name);
+}
+
 export function syscallNumberName(arch: string | undefined, n: number): string | undefined {
   const table = arch === undefined ? undefined : SYSCALL_TABLES[arch];
   return table?.[n] ?? undefined;

@@ -1,5 +1,5 @@
 import { UsageError } from "@opsguard/core/errors";
-import { syscallName } from "./decode";
+import { isSyscallName, syscallName } from "./decode";
 import type { AuditEvent, FieldValue } from "./event";
 import type { IdNames } from "./ids";
 import { recordTypeOf } from "./record-types";
@@ -77,7 +77,7 @@ export function eventFilter(o: FilterOptions, ids: IdNames): ((event: AuditEvent
     );
   }
   if (o.events?.length) {
-    const wanted = new Set(o.events);
+    const wanted = new Set(o.events.map(eventOption));
     tests.push((e) => e.id !== null && (wanted.has(e.id) || wanted.has(String(e.serial))));
   }
   if (o.keys?.length) {
@@ -85,7 +85,7 @@ export function eventFilter(o: FilterOptions, ids: IdNames): ((event: AuditEvent
     tests.push((e) => e.keys?.some((k) => keys.has(k)) ?? false);
   }
   if (o.syscalls?.length) {
-    const names = o.syscalls;
+    const names = o.syscalls.map(syscallOption);
     tests.push((e) => {
       const name = e.syscall;
       if (name === undefined) return false;
@@ -108,6 +108,22 @@ function matchesField(value: FieldValue | undefined, raw: string | undefined, wa
 /** Filters that read records, not only the event's summary: the parser must build `records` for them. */
 export function needsRecords(o: FilterOptions): boolean {
   return [o.uids, o.auids, o.gids, o.files, o.terminals].some((list) => (list?.length ?? 0) > 0);
+}
+
+/** A serial (`1234`) or an event id (`1700000000.123:1234`), as ausearch -a takes them. */
+function eventOption(value: string): string {
+  if (/^\d+$/.test(value) || /^\d+\.\d+:\d+$/.test(value)) return value;
+  throw new UsageError(`--event ${JSON.stringify(value)} is not an event serial or id`, {
+    hint: "use a serial number such as 1234 or an id such as 1700000000.123:1234",
+  });
+}
+
+/** A syscall number, or a name some syscall table has: a typo is a usage error, not an empty result. */
+function syscallOption(value: string): string {
+  if (/^\d+$/.test(value) || isSyscallName(value)) return value;
+  throw new UsageError(`--syscall ${JSON.stringify(value)} is not a syscall name or number`, {
+    hint: "use a name such as execve, openat, connect, or a number such as 59",
+  });
 }
 
 function typeOption(value: string): string {

@@ -131,3 +131,30 @@ describe("finding 2: sudo's USER_CMD in human formats and sessions", () => {
     expect(cli(["sessions"]).stdout).toContain("cmd  rm -rf /  (via /usr/bin/sudo)  (cwd /home/alice) (failed)");
   });
 });
+
+describe("finding 7: options that cannot match or do nothing are usage errors", () => {
+  const log = 'type=SYSCALL msg=audit(1700000000.000:5): arch=c000003e syscall=59 success=yes uid=1000 comm="ls"\n';
+  const cli = (args: string[]) => spawnSync(process.execPath, ["--import", "tsx", CLI, ...args], { input: log, encoding: "utf8" });
+
+  it("exits 64 with one line on an unknown --syscall, a malformed --event, --from-end without -F", () => {
+    for (const [args, says] of [
+      [["--syscall", "nosuch"], '--syscall "nosuch" is not a syscall name or number'],
+      [["--event", "x:y"], '--event "x:y" is not an event serial or id'],
+      [["--from-end"], "--from-end needs --follow"],
+    ] as const) {
+      const r = cli([...args]);
+      expect([r.status, r.stdout, r.stderr.split("\n")[0]], args.join(" ")).toEqual([64, "", expect.stringContaining(says)]);
+    }
+    // the valid forms still match
+    expect(JSON.parse(cli(["--syscall", "execve", "--event", "1700000000.000:5"]).stdout).serial).toBe(5);
+    expect(JSON.parse(cli(["--syscall", "59", "--event", "5"]).stdout).serial).toBe(5);
+  });
+
+  it("an unreadable --passwd fails up front with 66, before any output, even when no uid needs a name", () => {
+    const r = spawnSync(process.execPath, ["--import", "tsx", CLI, "--passwd", "/nonexistent/passwd", "--format", "text"], {
+      input: 'type=EXECVE msg=audit(1700000000.000:6): argc=1 a0="ls"\n',
+      encoding: "utf8",
+    });
+    expect([r.status, r.stdout, r.stderr.split("\n")[0]]).toEqual([66, "", expect.stringContaining("cannot read /nonexistent/passwd")]);
+  });
+});
