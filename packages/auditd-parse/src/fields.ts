@@ -130,7 +130,8 @@ const MAX_FIELD_NAMES = 10_000;
 export function fieldInfo(name: string): FieldInfo {
   let info = FIELD_INFO.get(name);
   if (info === undefined) {
-    const kind = KINDS.get(name);
+    // msg.<name>: a msg='…' pair whose name the record repeats outside msg, read as <name> is (cmd= hex decoded)
+    const kind = KINDS.get(name) ?? (name.startsWith("msg.") ? KINDS.get(name.slice(4)) : undefined);
     const slot = SUMMARY.get(name) ?? -1;
     const plain = kind === undefined && slot < 0;
     const status = name === "success" ? Status.Success : name === "res" || name === "result" ? Status.Result : Status.None;

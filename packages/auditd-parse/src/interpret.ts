@@ -130,6 +130,8 @@ export class Interpreter implements EventBuilder<OpenEvent> {
   private rawCount = 0;
   /** Counts records (and ENRICHED parts), so a name written twice in one is seen (FieldInfo.seen). */
   private recordSeq = 0;
+  /** The record (recordSeq) whose res=/result= set the event's success last: a second one in it may fail it. */
+  private resultIn = -1;
   /** Names not remembered by fieldInfo() (corrupt input inventing thousands) written in this record. */
   private uncachedNames: Map<string, number> | undefined;
   /** The syscall name of the record being read, once its syscall= is (for a0–a3). */
@@ -803,7 +805,12 @@ export class Interpreter implements EventBuilder<OpenEvent> {
     if (this.isSyscall && key === "success") {
       if (first) event.success = value === "yes";
     } else if (info.slot >= 0) this.summarise(event, info.slot, v, at);
-    else if (key === "res" || key === "result") event.success ??= v === "success" || v === "1" || v === "yes";
+    else if (key === "res" || key === "result") {
+      const ok = v === "success" || v === "1" || v === "yes";
+      // a record that says both (msg='… res=success' res=failed) is not a success: fail closed
+      if (event.success === undefined || (this.resultIn === this.recordSeq && !ok)) event.success = ok && (event.success ?? true);
+      this.resultIn = this.recordSeq;
+    }
   }
 
   /** A numeric uid/gid as text: the log's ENRICHED name, else (raw logs only) the passwd/group name. */

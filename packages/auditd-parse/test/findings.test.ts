@@ -158,3 +158,16 @@ describe("finding 7: options that cannot match or do nothing are usage errors", 
     expect([r.status, r.stdout, r.stderr.split("\n")[0]]).toEqual([66, "", expect.stringContaining("cannot read /nonexistent/passwd")]);
   });
 });
+
+describe("finding 9: a msg='…' pair whose name the record repeats outside msg", () => {
+  it("is read as its name is (cmd= hex decoded under msg.cmd), and a failed res beside a successful one fails the event", () => {
+    const log = Buffer.from(
+      "type=USER_CMD msg=audit(1700000005.000:70): pid=5 uid=1000 auid=1000 ses=3 msg='cwd=\"/home/u\" cmd=6C73 terminal=pts/0 res=success' cmd=xx res=failed\n",
+    );
+    const e = events(log)[0]!;
+    const fields = (e.records as Rec[])[0]!.fields;
+    expect(fields).toMatchObject({ "msg.cmd": "ls", "msg.res": "success", res: "failed" });
+    expect((e.records as Rec[])[0]!.raw).toMatchObject({ "msg.cmd": "6C73" });
+    expect(e.success).toBe(false);
+  });
+});
