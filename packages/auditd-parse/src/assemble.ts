@@ -44,6 +44,8 @@ export interface AssemblerStats {
   lost: number;
   /** Every serial number skipped, as go-libaudit counts them (on an excerpt, the events left out). */
   skipped: number;
+  /** Lines longer than MAX_LINE_BYTES, cut (their last value and the rest dropped). */
+  cut: number;
 }
 
 const SERIAL_SPACE = 2 ** 32;
@@ -68,7 +70,7 @@ const SERIAL_RESET = 100_000;
  * are open, or at flush().
  */
 export class Assembler<E extends PendingEvent> {
-  readonly stats: AssemblerStats = { lines: 0, records: 0, events: 0, malformed: 0, lost: 0, skipped: 0 };
+  readonly stats: AssemblerStats = { lines: 0, records: 0, events: 0, malformed: 0, lost: 0, skipped: 0, cut: 0 };
   /** Open events by node and stamp, in the order they were created, except the newest (`last`). */
   private readonly open = new Map<string, E>();
   private readonly header = new Header();

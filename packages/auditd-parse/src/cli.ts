@@ -433,8 +433,9 @@ function parseWindow(value: string): number {
 function report(ctx: CliContext, parser: AuditParser, strict: boolean): void {
   const s = parser.stats;
   ctx.log.info(
-    `${s.lines} lines, ${s.records} records, ${s.events} events, ${s.lost} lost (serial gaps in a contiguous stream), ${s.skipped} serials skipped in all, ${s.malformed} malformed`,
+    `${s.lines} lines, ${s.records} records, ${s.events} events, ${s.lost} lost (serial gaps in a contiguous stream), ${s.skipped} serials skipped in all, ${s.malformed} malformed, ${s.cut} cut`,
   );
+  if (s.cut > 0) ctx.log.warn(`${s.cut} line(s) longer than 4 MiB cut at their last space before it: the value there and the rest dropped`);
   if (s.lost > 0) ctx.log.warn(`${s.lost} events missing (gaps in a contiguous run of serial numbers: the kernel or auditd dropped them)`);
   if (s.malformed > 0) {
     const message = `${s.malformed} malformed input line(s), kept as "unparsed" in the output`;

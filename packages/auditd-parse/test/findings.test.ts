@@ -171,3 +171,21 @@ describe("finding 9: a msg='…' pair whose name the record repeats outside msg"
     expect(e.success).toBe(false);
   });
 });
+
+describe("finding 10: lines over 4 MiB", () => {
+  it("are counted as cut, and the value cut in half is dropped, not decoded as a shorter argument", () => {
+    const hexArg = "41".repeat(2.5 * 1024 * 1024); // 5 MiB of hex: "AAAA…"
+    const log = Buffer.from(
+      `type=EXECVE msg=audit(1700000000.000:3): argc=3 a0="x" a1=${hexArg} a2="y"\ntype=EOE msg=audit(1700000000.000:3):\n`,
+    );
+    const out: AuditEvent[] = [];
+    const parser = new AuditParser((e) => out.push(e), {});
+    for (let i = 0; i < log.length; i += 65536) parser.pushBytes(log.subarray(i, i + 65536));
+    parser.end();
+    expect(parser.stats.cut).toBe(1);
+    const argv = out.find((e) => e.serial === 3)!.argv!;
+    expect(argv[0]).toBe("x");
+    // the cut half of a1 is neither its hex nor a shorter "AAA…" argument
+    expect(argv.slice(1).every((a) => a === "")).toBe(true);
+  });
+});
