@@ -59,7 +59,8 @@ const HELP_AFTER = `Input: files (rotated audit.log.N and .gz are read oldest fi
 Output: NDJSON, one event per line (schema: schema/event.schema.json in the package), in log-time order.
   uid/gid names come from the log's own ENRICHED fields when it has them, else from --passwd/--group
   (each event's "names" says which). text, table, sessions and net escape control characters (ESC as \\033).
-  Exit 66 (one line) when an input file is missing or not readable.
+  Exit 66 (one line) when an input file is missing or not readable. Interrupted outside -F and the
+  plugin: 130 (SIGINT) or 143 (SIGTERM); an -o file then holds only what was written so far.
 
 Config keys (--config, $AUDITD_PARSE_CONFIG, ./.auditd-parserc, /etc/opsguard/auditd-parse.json …):
   passwd     passwd file for uid → name (default /etc/passwd)

@@ -189,3 +189,11 @@ describe("finding 10: lines over 4 MiB", () => {
     expect(argv.slice(1).every((a) => a === "")).toBe(true);
   });
 });
+
+describe("finding 8: exit on signals outside follow mode", () => {
+  it("--help documents 130/143 and what a killed run leaves in the -o file", () => {
+    const help = spawnSync(process.execPath, ["--import", "tsx", CLI, "--help"], { encoding: "utf8" }).stdout;
+    expect(help).toContain("130 (SIGINT) or 143 (SIGTERM)");
+    expect(help).toContain("an -o file then holds only what was written so far");
+  });
+});
