@@ -1,5 +1,5 @@
 import type { CliContext } from "@opsguard/core/cli";
-import { escapeControls as x } from "./escape";
+import { escapedPrefix, escapeControls as x } from "./escape";
 import type { AuditEvent } from "./event";
 
 type ChalkInstance = CliContext["style"];
@@ -47,7 +47,8 @@ export function formatRow(e: AuditEvent, style: ChalkInstance): string {
 }
 
 function fit(s: string, width: number): string {
-  return s.length > width ? `${s.slice(0, width - 1)}…` : s.padEnd(width);
+  // s is escaped: cut between its escapes, not inside one (\033[31m would become \0)
+  return s.length > width ? `${escapedPrefix(s, width - 1)}…`.padEnd(width) : s.padEnd(width);
 }
 
 function detail(e: AuditEvent): string {

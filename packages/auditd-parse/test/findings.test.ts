@@ -197,3 +197,17 @@ describe("finding 8: exit on signals outside follow mode", () => {
     expect(help).toContain("an -o file then holds only what was written so far");
   });
 });
+
+describe("finding 11: human output", () => {
+  it("escapes line separators and zero-width characters; a table cell is cut between escapes", async () => {
+    const { escapeControls } = await import("../src/escape");
+    const { formatRow } = await import("../src/format");
+    expect(escapeControls("a\u2028b\u200bc\ufeffd\u2060")).toBe("a\\u2028b\\u200bc\\ufeffd\\u2060");
+    const e = events(Buffer.from("type=SYSCALL msg=audit(1700000000.000:1): syscall=59 comm=1B5B33316D5245441B5B306D\n"))[0]!;
+    const identity = { red: (s: string) => s } as unknown as Parameters<typeof formatRow>[1];
+    const row = formatRow(e as unknown as Parameters<typeof formatRow>[0], identity);
+    // COMM is 14 wide: "\033[31mRED\033[0m" (18) is cut after RED, never to "…RED\03…"
+    expect(row).not.toMatch(/\\[0-7]{0,2}…/);
+    expect(row).toContain("\\033[31mRED");
+  });
+});
