@@ -140,7 +140,8 @@ Each session is written when its opener's USER_END (or its CRED_DISP) arrives; o
 Commands carry the uid they ran as; su/sudo inside a session are nested sessions with their target
 user; failed logins (no session id) are listed as sessions of their own.
 At most 10000 commands and connections are listed per session and 40000 across open sessions;
-the rest are counted in "omitted".
+the rest are counted in "omitted". -F FILE follows a growing log here too: each session is written
+as it ends.
 
 Example:
   auditd-parse sessions --user alice --since 1d /var/log/audit/audit.log*`,

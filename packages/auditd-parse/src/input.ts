@@ -98,6 +98,16 @@ function isGzip(fd: number): boolean {
   }
 }
 
+/** Whether `file` exists and is neither a regular file nor a directory (a FIFO, socket or device). */
+function isSpecial(file: string): boolean {
+  try {
+    const st = statSync(file);
+    return !st.isFile() && !st.isDirectory();
+  } catch {
+    return false;
+  }
+}
+
 export interface FollowOptions {
   /** Start at the end of the file (like tail -F) instead of the beginning. */
   fromEnd: boolean;
@@ -116,6 +126,12 @@ export interface FollowOptions {
 export async function followFile(file: string, onChunk: (chunk: Buffer) => void | Promise<void>, options: FollowOptions): Promise<void> {
   const interval = options.intervalMs ?? 250;
   const buffer = Buffer.alloc(CHUNK);
+  // a FIFO or device has no size or position to poll (and opening a FIFO waits for a writer): refused first
+  if (isSpecial(file)) {
+    throw new NoInputError(`${file} is not a regular file: --follow polls a growing file`, {
+      hint: `read it without -F: auditd-parse < ${file}`,
+    });
+  }
   let fd: number | undefined = openReadable(file);
   let ino = fstatSync(fd).ino;
   let pos = options.fromEnd ? fstatSync(fd).size : 0;
@@ -123,6 +139,11 @@ export async function followFile(file: string, onChunk: (chunk: Buffer) => void 
   const reopen = (): boolean => {
     try {
       const next = openSync(file, "r");
+      // a directory (or FIFO) where the log was is not the next log yet: keep waiting for a file
+      if (!fstatSync(next).isFile()) {
+        closeSync(next);
+        return false;
+      }
       if (fd !== undefined) closeSync(fd);
       fd = next;
       ino = fstatSync(next).ino;

@@ -1,4 +1,8 @@
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, renameSync, rmdirSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { setTimeout as delay } from "node:timers/promises";
 import { gzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
 import { type AuditEvent, AuditParser } from "../src/index";
@@ -209,5 +213,54 @@ describe("finding 11: human output", () => {
     // COMM is 14 wide: "\033[31mRED\033[0m" (18) is cut after RED, never to "…RED\03…"
     expect(row).not.toMatch(/\\[0-7]{0,2}…/);
     expect(row).toContain("\\033[31mRED");
+  });
+});
+
+describe("finding 6: follow mode", () => {
+  const line = (n: number) => `type=USER_LOGIN msg=audit(1700000000.000:${n}): pid=1 uid=0 auid=0 ses=1 msg='op=o${n} res=success'\n`;
+
+  it("waits when the followed file is replaced by a directory, and reads the file that comes back", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "auditd-parse-findings-"));
+    const log = join(dir, "audit.log");
+    writeFileSync(log, line(1));
+    const child = spawn(process.execPath, ["--import", "tsx", CLI, "--follow", log], { stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    child.stdout.on("data", (d: Buffer) => {
+      out += d.toString();
+    });
+    let exited: number | null | undefined;
+    child.on("exit", (code) => {
+      exited = code;
+    });
+    const waitFor = async (n: number) => {
+      for (let i = 0; i < 300 && exited === undefined && out.split("\n").filter(Boolean).length < n; i++) await delay(100);
+    };
+    await waitFor(1);
+    renameSync(log, `${log}.1`);
+    mkdirSync(log);
+    // several polls (250 ms each) see the directory
+    await delay(1500);
+    expect(exited).toBeUndefined();
+    rmdirSync(log);
+    writeFileSync(log, line(2));
+    await waitFor(2);
+    child.kill("SIGTERM");
+    const code = exited !== undefined ? exited : await new Promise((resolve) => child.on("exit", resolve));
+    expect(code).toBe(0);
+    expect(
+      out
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l).serial),
+    ).toEqual([1, 2]);
+  });
+
+  it("refuses a FIFO with one line naming it and how to read it (exit 66), without blocking on it", () => {
+    const dir = mkdtempSync(join(tmpdir(), "auditd-parse-findings-"));
+    const fifo = join(dir, "pipe");
+    spawnSync("mkfifo", [fifo]);
+    const r = spawnSync(process.execPath, ["--import", "tsx", CLI, "-F", fifo], { encoding: "utf8", timeout: 20_000 });
+    expect([r.status, r.stderr.split("\n")[0]]).toEqual([66, expect.stringContaining("is not a regular file")]);
+    expect(r.stderr).toContain(`auditd-parse < ${fifo}`);
   });
 });
