@@ -19,6 +19,8 @@ export interface PendingEvent {
   readonly shape: number;
   /** The assembler's wall-clock tick when the event last got a record (live input). */
   tick: number;
+  /** Bytes the event holds (its records' JSON), for the bound on events held back for order. */
+  readonly weight: number;
 }
 
 /**
@@ -61,6 +63,13 @@ const DENSE_RUN = 8;
  * completed (its records have had this many later events' time to arrive), so memory stays flat.
  */
 const MAX_HELD = 256;
+/** The same bound in bytes: a few runaway lines must not pile up behind an open event. */
+const MAX_HELD_BYTES = 4 << 20;
+/**
+ * With more events open than this (records of many events interleaved, or corrupt input), finding the
+ * oldest for every completed event would cost more than order is worth: events go out as they complete.
+ */
+const MAX_ORDERED_OPEN = 64;
 /** A backwards jump larger than this is an auditd restart, not a late record. */
 const SERIAL_RESET = 100_000;
 
@@ -90,6 +99,7 @@ export class Assembler<E extends PendingEvent> {
    * be written first, in log-time order; events of the same log time stay in completion order.
    */
   private readonly held: E[] = [];
+  private heldBytes = 0;
 
   constructor(
     private readonly builder: EventBuilder<E>,
@@ -216,10 +226,11 @@ export class Assembler<E extends PendingEvent> {
   private complete(event: E): void {
     if (event === this.last) this.last = undefined;
     const held = this.held;
-    if (held.length === 0 && this.oldestOpenMs() >= event.timeMs) {
+    if (held.length === 0 && (this.open.size > MAX_ORDERED_OPEN || this.oldestOpenMs() >= event.timeMs)) {
       this.emit(event);
       return;
     }
+    this.heldBytes += event.weight;
     // after every held event of the same or an earlier time: completion order within one log time
     let at = held.length;
     while (at > 0 && held[at - 1]!.timeMs > event.timeMs) at--;
@@ -232,9 +243,11 @@ export class Assembler<E extends PendingEvent> {
     const held = this.held;
     while (held.length > 0) {
       const oldest = this.oldestOpenMs();
-      if (held[0]!.timeMs <= oldest) {
-        this.emit(held.shift()!);
-      } else if (held.length > MAX_HELD) {
+      if (held[0]!.timeMs <= oldest || this.open.size > MAX_ORDERED_OPEN) {
+        const next = held.shift()!;
+        this.heldBytes -= next.weight;
+        this.emit(next);
+      } else if (held.length > MAX_HELD || this.heldBytes > MAX_HELD_BYTES) {
         this.completeOldestInTime();
         return; // completing it released what it held back
       } else {

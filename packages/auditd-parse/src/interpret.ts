@@ -150,6 +150,8 @@ export class Interpreter implements EventBuilder<OpenEvent> {
   private lineTokens = 0;
   /** The key the last member was written under (a repeated name's is `name#2` …). */
   private keyInfo: FieldInfo | undefined;
+  /** The name of the member just written when it repeats one (`name#2`), else undefined. */
+  private repeatKey: string | undefined;
   private isSyscall = false;
   private arch: string | undefined;
   /** Free text of a nested msg='…' body. */
@@ -447,7 +449,7 @@ export class Interpreter implements EventBuilder<OpenEvent> {
       this.uncachedNames = undefined;
       for (let first = true; offsets[i] !== -1; i += 4, first = false) {
         if (!first) out.byte(COMMA);
-        out.bytes(this.memberKey(this.infos[i >> 2]!).key);
+        this.writeKey(out, this.infos[i >> 2]!, false);
         let from = offsets[i + 2]!;
         let to = offsets[i + 3]!;
         if (buf[from] === LBRACE) {
@@ -721,7 +723,7 @@ export class Interpreter implements EventBuilder<OpenEvent> {
   /** success=yes of a syscall, res=success of a user-space record, as bytes. */
   private status(event: AuditEvent, status: Status, buf: Buffer, from: number, to: number): void {
     if (status === Status.Success) {
-      if (this.isSyscall && this.keyInfo!.status === Status.Success) event.success = bytesAre(buf, from, to, "yes");
+      if (this.isSyscall && this.repeatKey === undefined) event.success = bytesAre(buf, from, to, "yes");
     } else {
       event.success ??= bytesAre(buf, from, to, "success") || bytesAre(buf, from, to, "1") || bytesAre(buf, from, to, "yes");
     }
@@ -871,8 +873,19 @@ export class Interpreter implements EventBuilder<OpenEvent> {
   }
 
   private member(info: FieldInfo): void {
-    const key = this.memberKey(info);
-    this.out.bytes(this.fieldCount++ > 0 ? key.nextKey : key.key);
+    this.writeKey(this.out, info, this.fieldCount++ > 0);
+  }
+
+  /** `"name":` (after a comma unless first), the name as memberKey() gives it. */
+  private writeKey(out: JsonBytes, info: FieldInfo, comma: boolean): void {
+    const repeated = this.memberKey(info);
+    if (repeated === undefined) {
+      out.bytes(comma ? info.nextKey : info.key);
+      return;
+    }
+    if (comma) out.byte(COMMA);
+    out.string(repeated);
+    out.byte(COLON);
   }
 
   /**
@@ -880,7 +893,7 @@ export class Interpreter implements EventBuilder<OpenEvent> {
    * JSON object keeps one value per key (parsers keep the last, the summary the first): every value is kept
    * under its own key instead, the first under the name, as the event's summary reads it.
    */
-  private memberKey(info: FieldInfo): FieldInfo {
+  private memberKey(info: FieldInfo): string | undefined {
     let repeat = 0;
     if (info.cached) {
       if (info.seen === this.recordSeq) repeat = ++info.repeats;
@@ -895,9 +908,10 @@ export class Interpreter implements EventBuilder<OpenEvent> {
       names.set(info.name, repeat);
       if (repeat === 1) repeat = 0;
     }
-    const key = repeat === 0 ? info : fieldInfo(`${info.name}#${repeat}`);
-    this.keyInfo = key;
-    return key;
+    // a repeat's name is written as text: a runaway line may repeat one name a million times
+    this.keyInfo = repeat === 0 ? info : undefined;
+    this.repeatKey = repeat === 0 ? undefined : `${info.name}#${repeat}`;
+    return this.repeatKey;
   }
 
   /** The raw value of the member just written, under the same key. */
@@ -908,8 +922,14 @@ export class Interpreter implements EventBuilder<OpenEvent> {
   }
 
   private rawMember(): void {
-    const key = this.keyInfo!;
-    this.raw.bytes(this.rawCount++ > 0 ? key.nextKey : key.key);
+    const comma = this.rawCount++ > 0;
+    if (this.repeatKey === undefined) {
+      this.raw.bytes(comma ? this.keyInfo!.nextKey : this.keyInfo!.key);
+      return;
+    }
+    if (comma) this.raw.byte(COMMA);
+    this.raw.string(this.repeatKey);
+    this.raw.byte(COLON);
   }
 
   private closeRaw(): void {

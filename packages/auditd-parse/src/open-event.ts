@@ -48,6 +48,10 @@ export class OpenEvent implements PendingEvent {
   readonly msDigits: number;
   readonly shape: number;
 
+  get weight(): number {
+    return this.records.length;
+  }
+
   constructor(
     readonly event: AuditEvent,
     h: Header,
