@@ -15,6 +15,8 @@ const SYSTEM_PACKAGES = [
   ["git", "/usr/bin/git"],
   // laurel: the second auditd-parse conformance mode compares against it.
   ["laurel", "/usr/sbin/laurel"],
+  // auditd: ausearch, which auditd-parse's differential test compares against (on corpus files only).
+  ["auditd", "/usr/sbin/ausearch"],
   ["libnss-wrapper", "/usr/lib/x86_64-linux-gnu/libnss_wrapper.so"],
   // authkeys: logger(1) carries syslog lines; python3 binds the unix datagram socket its test reads them on.
   ["bsdutils", "/usr/bin/logger"],

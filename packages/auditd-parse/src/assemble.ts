@@ -19,6 +19,8 @@ export interface PendingEvent {
   readonly shape: number;
   /** The assembler's wall-clock tick when the event last got a record (live input). */
   tick: number;
+  /** Bytes the event holds (its records' JSON), for the bound on events held back for order. */
+  readonly weight: number;
 }
 
 /**
@@ -44,6 +46,8 @@ export interface AssemblerStats {
   lost: number;
   /** Every serial number skipped, as go-libaudit counts them (on an excerpt, the events left out). */
   skipped: number;
+  /** Lines longer than MAX_LINE_BYTES, cut (their last value and the rest dropped). */
+  cut: number;
 }
 
 const SERIAL_SPACE = 2 ** 32;
@@ -54,6 +58,18 @@ const SERIAL_SPACE = 2 ** 32;
 const KEEP_RECENT = 4;
 /** Consecutive serials needed before a gap counts as lost events rather than an excerpt's omission. */
 const DENSE_RUN = 8;
+/**
+ * Completed events held back behind an older one still open, at most; past it the oldest open event is
+ * completed (its records have had this many later events' time to arrive), so memory stays flat.
+ */
+const MAX_HELD = 256;
+/** The same bound in bytes: a few runaway lines must not pile up behind an open event. */
+const MAX_HELD_BYTES = 4 << 20;
+/**
+ * With more events open than this (records of many events interleaved, or corrupt input), finding the
+ * oldest for every completed event would cost more than order is worth: events go out as they complete.
+ */
+const MAX_ORDERED_OPEN = 64;
 /** A backwards jump larger than this is an auditd restart, not a late record. */
 const SERIAL_RESET = 100_000;
 
@@ -63,7 +79,7 @@ const SERIAL_RESET = 100_000;
  * are open, or at flush().
  */
 export class Assembler<E extends PendingEvent> {
-  readonly stats: AssemblerStats = { lines: 0, records: 0, events: 0, malformed: 0, lost: 0, skipped: 0 };
+  readonly stats: AssemblerStats = { lines: 0, records: 0, events: 0, malformed: 0, lost: 0, skipped: 0, cut: 0 };
   /** Open events by node and stamp, in the order they were created, except the newest (`last`). */
   private readonly open = new Map<string, E>();
   private readonly header = new Header();
@@ -78,6 +94,12 @@ export class Assembler<E extends PendingEvent> {
   private readonly maxInFlight: number;
   private newestMs = 0;
   private ticks = 0;
+  /**
+   * Completed events waiting for an older open event (one without EOE, completed by the window later) to
+   * be written first, in log-time order; events of the same log time stay in completion order.
+   */
+  private readonly held: E[] = [];
+  private heldBytes = 0;
 
   constructor(
     private readonly builder: EventBuilder<E>,
@@ -197,10 +219,69 @@ export class Assembler<E extends PendingEvent> {
     this.complete(first.value[1]);
   }
 
+  /**
+   * Hands a completed event over in log-time order: while an event of an earlier log time is still open, it
+   * waits (held) so a timeline never goes backwards. The caller has taken it out of `open` already.
+   */
   private complete(event: E): void {
-    this.stats.events++;
     if (event === this.last) this.last = undefined;
+    const held = this.held;
+    if (held.length === 0 && (this.open.size > MAX_ORDERED_OPEN || this.oldestOpenMs() >= event.timeMs)) {
+      this.emit(event);
+      return;
+    }
+    this.heldBytes += event.weight;
+    // after every held event of the same or an earlier time: completion order within one log time
+    let at = held.length;
+    while (at > 0 && held[at - 1]!.timeMs > event.timeMs) at--;
+    held.splice(at, 0, event);
+    this.release();
+  }
+
+  /** Writes the held events no open event precedes; past MAX_HELD, completes the oldest open one first. */
+  private release(): void {
+    const held = this.held;
+    while (held.length > 0) {
+      const oldest = this.oldestOpenMs();
+      if (held[0]!.timeMs <= oldest || this.open.size > MAX_ORDERED_OPEN) {
+        const next = held.shift()!;
+        this.heldBytes -= next.weight;
+        this.emit(next);
+      } else if (held.length > MAX_HELD || this.heldBytes > MAX_HELD_BYTES) {
+        this.completeOldestInTime();
+        return; // completing it released what it held back
+      } else {
+        return;
+      }
+    }
+  }
+
+  private emit(event: E): void {
+    this.stats.events++;
     this.builder.complete(event);
+  }
+
+  /** The earliest log time of the open events, Infinity when none is open. */
+  private oldestOpenMs(): number {
+    let oldest = this.last === undefined ? Number.POSITIVE_INFINITY : this.last.timeMs;
+    // most of the time nothing else is open: no iterator made per event
+    if (this.open.size === 0) return oldest;
+    for (const event of this.open.values()) if (event.timeMs < oldest) oldest = event.timeMs;
+    return oldest;
+  }
+
+  private completeOldestInTime(): void {
+    let key: string | undefined;
+    let event = this.last;
+    for (const [k, e] of this.open) {
+      if (event === undefined || e.timeMs < event.timeMs) {
+        key = k;
+        event = e;
+      }
+    }
+    if (event === undefined) return;
+    if (key !== undefined) this.open.delete(key);
+    this.complete(event);
   }
 
   /**

@@ -8,13 +8,14 @@ import pkg from "../package.json" with { type: "json" };
 import { type Config, loadAuditdConfig } from "./config";
 import type { AuditEvent } from "./event";
 import type { EventJson } from "./event-json";
-import { eventFilter, listOption, parseSuccess, parseTime } from "./filter";
-import { formatRow, formatText, tableHeader } from "./format";
+import { eventFilter, type FilterOptions, listOption, needsRecords, parseSuccess, parseTime } from "./filter";
+import { csvHeader, formatCsv, formatRow, formatText, tableHeader } from "./format";
 import { IdNames, type IdSources } from "./ids";
 import { followFile, readInput, rotationOrder } from "./input";
 import { type Connection, connectionOf, formatConnection } from "./net";
 import { Output } from "./output";
 import { AuditParser } from "./parser";
+import { formatReport, ReportBuilder } from "./report";
 import { formatSession, SessionTracker } from "./sessions";
 
 // Keep V8's young generation at its starting size instead of letting it double up to 16 MB per semi-space:
@@ -25,10 +26,21 @@ setFlagsFromString("--semi-space-growth-factor=1");
 type Command = ReturnType<typeof createProgram>;
 
 interface ParseFlags {
-  format?: "ndjson" | "text" | "table";
+  format?: "ndjson" | "text" | "table" | "csv";
   pretty: boolean;
   type?: string[];
   user?: string[];
+  uid?: string[];
+  auid?: string[];
+  gid?: string[];
+  pid?: string[];
+  ppid?: string[];
+  comm?: string[];
+  exe?: string[];
+  file?: string[];
+  node?: string[];
+  event?: string[];
+  terminal?: string[];
   key?: string[];
   syscall?: string[];
   since?: string;
@@ -41,10 +53,15 @@ interface ParseFlags {
   passwd?: string;
   group?: string;
   window?: string;
+  top?: string;
 }
 
 const HELP_AFTER = `Input: files (rotated audit.log.N and .gz are read oldest first), or stdin when none or "-".
-Output: NDJSON, one event per line (schema: schema/event.schema.json in the package).
+Output: NDJSON, one event per line (schema: schema/event.schema.json in the package), in log-time order.
+  uid/gid names come from the log's own ENRICHED fields when it has them, else from --passwd/--group
+  (each event's "names" says which). text, table, sessions and net escape control characters (ESC as \\033).
+  Exit 66 (one line) when an input file is missing or not readable. Interrupted outside -F and the
+  plugin: 130 (SIGINT) or 143 (SIGTERM); an -o file then holds only what was written so far.
 
 Config keys (--config, $AUDITD_PARSE_CONFIG, ./.auditd-parserc, /etc/opsguard/auditd-parse.json …):
   passwd     passwd file for uid → name (default /etc/passwd)
@@ -65,10 +82,21 @@ function addInputOptions(command: Command): Command {
     .argument("[files...]", "audit logs (default: stdin)")
     .option("--type <types>", "only events with one of these record types, names or numbers (comma list, repeatable)", listOption)
     .option("--user <users>", "only events whose auid or uid is one of these names or numbers", listOption)
+    .option("--uid <users>", "only events with a uid= of these names or numbers", listOption)
+    .option("--auid <users>", "only events with an auid= (login user) of these names or numbers", listOption)
+    .option("--gid <groups>", "only events with a gid= of these names or numbers", listOption)
+    .option("--pid <pids>", "only events of these process ids", listOption)
+    .option("--ppid <pids>", "only events whose parent process is one of these", listOption)
+    .option("--comm <names>", "only events of these commands (comm=)", listOption)
+    .option("--exe <paths>", "only events of these executables (exe=, the full path)", listOption)
+    .option("--file <paths>", "only events with a PATH record naming one of these (as logged)", listOption)
+    .option("--node <names>", "only events of these hosts (node=)", listOption)
+    .option("--event <ids>", "only these events: serial numbers or ids (sec.ms:serial)", listOption)
+    .option("--terminal <names>", "only events with a terminal= or tty= of these (ssh, pts/0, cron …)", listOption)
     .option("--key <keys>", "only events with one of these audit rule keys", listOption)
     .option("--syscall <names>", "only events of these syscalls (names or numbers)", listOption)
-    .option("--since <time>", "only events at or after: ISO 8601, epoch seconds, or an age like 2h")
-    .option("--until <time>", "only events before this time")
+    .option("--since <time>", "only events at or after: ISO 8601, epoch seconds, an age like 2h, or today, yesterday, this-week …")
+    .option("--until <time>", "only events before this time (same forms)")
     .option("--success <yes|no>", "only successful (yes) or failed (no) events")
     .option("--passwd <file>", "passwd file for uid names (default /etc/passwd)")
     .option("--group <file>", "group file for gid names (default /etc/group)")
@@ -85,9 +113,13 @@ const program = createProgram({
 });
 
 addInputOptions(program)
-  .option("--format <format>", "output format: ndjson, text or table", "ndjson")
+  .option("--format <format>", "output format: ndjson, text, table or csv (one row per event, for spreadsheets)", "ndjson")
   .option("--pretty", "indented JSON (one event per block)", false)
-  .option("-F, --follow", "keep reading the file as it grows and across rotation, like tail -F", false)
+  .option(
+    "-F, --follow",
+    "keep reading the file as it grows and across rotation, like tail -F (a rotated file not readable yet is waited for)",
+    false,
+  )
   .option("--from-end", "with --follow: start at the end of the file", false)
   .option("-o, --output <file>", "append to this file instead of stdout")
   .action(async (files: string[], _flags: ParseFlags, command: Command) => {
@@ -106,8 +138,11 @@ addInputOptions(
       "after",
       `${SUBCOMMAND_HELP}
 Each session is written when its opener's USER_END (or its CRED_DISP) arrives; open ones come last.
+Commands carry the uid they ran as; su/sudo inside a session are nested sessions with their target
+user; failed logins (no session id) are listed as sessions of their own.
 At most 10000 commands and connections are listed per session and 40000 across open sessions;
-the rest are counted in "omitted".
+the rest are counted in "omitted". -F FILE follows a growing log here too: each session is written
+as it ends.
 
 Example:
   auditd-parse sessions --user alice --since 1d /var/log/audit/audit.log*`,
@@ -132,6 +167,24 @@ Example:
   await parseCommand(files, command, "net");
 });
 
+addInputOptions(
+  program
+    .command("report")
+    .description("aureport's summaries: logins, authentications, executables, keys, files, anomalies, commands per user")
+    .option("--top <n>", "rows per summary in the readable report (default 20; --json has them all)")
+    .addHelpText(
+      "after",
+      `${SUBCOMMAND_HELP}
+Each summary counts events by its columns (with first and last time in --json), most frequent first;
+at most 10000 distinct rows per summary, the rest counted.
+
+Example:
+  auditd-parse report --since yesterday /var/log/audit/audit.log*`,
+    ),
+).action(async (files: string[], _flags: ParseFlags, command: Command) => {
+  await parseCommand(files, command, "report");
+});
+
 program
   .command("plugin")
   .description("auditd plugin mode: read the audisp string format on stdin until EOF or SIGTERM; SIGHUP reopens --output")
@@ -142,7 +195,7 @@ program
     await pluginCommand(command);
   });
 
-type Mode = "events" | "sessions" | "net";
+type Mode = "events" | "sessions" | "net" | "report";
 
 /** Live input completes events on the wall clock: how often --follow polls and the plugin checks. */
 const FOLLOW_POLL_MS = 250;
@@ -153,24 +206,36 @@ async function parseCommand(files: string[], command: Command, mode: Mode): Prom
   const flags = command.optsWithGlobals<ParseFlags>();
   const config = await loadAuditdConfig(ctx.opts.config);
   const ids = new IdNames(idSources(flags, config));
-  const filter = eventFilter(
-    {
-      ...(flags.type ? { types: flags.type } : {}),
-      ...(flags.user ? { users: flags.user } : {}),
-      ...(flags.key ? { keys: flags.key } : {}),
-      ...(flags.syscall ? { syscalls: flags.syscall } : {}),
-      ...(flags.since ? { sinceMs: parseTime(flags.since, "--since") } : {}),
-      ...(flags.until ? { untilMs: parseTime(flags.until, "--until") } : {}),
-      ...(flags.success ? { success: parseSuccess(flags.success) } : {}),
-    },
-    ids,
-  );
-  if (!["ndjson", "text", "table"].includes(flags.format ?? "ndjson")) {
-    throw new UsageError(`--format ${flags.format} is not supported`, { hint: "use ndjson, text or table" });
+  ids.check();
+  if (flags.fromEnd && !flags.follow) throw new UsageError("--from-end needs --follow (-F)", { hint: "add -F, or drop --from-end" });
+  const filterOptions: FilterOptions = {
+    ...(flags.type ? { types: flags.type } : {}),
+    ...(flags.user ? { users: flags.user } : {}),
+    ...(flags.uid ? { uids: flags.uid } : {}),
+    ...(flags.auid ? { auids: flags.auid } : {}),
+    ...(flags.gid ? { gids: flags.gid } : {}),
+    ...(flags.pid ? { pids: flags.pid } : {}),
+    ...(flags.ppid ? { ppids: flags.ppid } : {}),
+    ...(flags.comm ? { comms: flags.comm } : {}),
+    ...(flags.exe ? { exes: flags.exe } : {}),
+    ...(flags.file ? { files: flags.file } : {}),
+    ...(flags.node ? { nodes: flags.node } : {}),
+    ...(flags.event ? { events: flags.event } : {}),
+    ...(flags.terminal ? { terminals: flags.terminal } : {}),
+    ...(flags.key ? { keys: flags.key } : {}),
+    ...(flags.syscall ? { syscalls: flags.syscall } : {}),
+    ...(flags.since ? { sinceMs: parseTime(flags.since, "--since") } : {}),
+    ...(flags.until ? { untilMs: parseTime(flags.until, "--until") } : {}),
+    ...(flags.success ? { success: parseSuccess(flags.success) } : {}),
+  };
+  const filter = eventFilter(filterOptions, ids);
+  if (!["ndjson", "text", "table", "csv"].includes(flags.format ?? "ndjson")) {
+    throw new UsageError(`--format ${flags.format} is not supported`, { hint: "use ndjson, text, table or csv" });
   }
   const output = new Output(flags.output);
   const sink = makeSink(mode, flags, ctx, output);
-  const objects = mode === "sessions" || flags.format === "text" || flags.format === "table";
+  const objects =
+    mode === "sessions" || mode === "report" || ["text", "table", "csv"].includes(flags.format ?? "") || needsRecords(filterOptions);
   const parser = new AuditParser(
     (event, json) => {
       if (filter === undefined || filter(event)) sink.event(event, json);
@@ -248,6 +313,18 @@ function makeSink(mode: Mode, flags: ParseFlags, ctx: CliContext, output: Output
       },
     };
   }
+  if (mode === "report") {
+    const builder = new ReportBuilder();
+    const top = parseTop(flags.top);
+    return {
+      event: (e) => builder.add(e),
+      pending,
+      finish: async () => {
+        const report = builder.result();
+        line(ctx.opts.json ? JSON.stringify(report, null, flags.pretty ? 2 : undefined) : formatReport(report, top));
+      },
+    };
+  }
   if (mode === "net") {
     // a JSON array written as it goes, so memory does not grow with the number of connections
     let count = 0;
@@ -266,6 +343,10 @@ function makeSink(mode: Mode, flags: ParseFlags, ctx: CliContext, output: Output
     };
   }
   if (flags.format === "table") line(tableHeader(style));
+  if (flags.format === "csv") {
+    line(csvHeader());
+    return { event: (e) => line(formatCsv(e)), pending, finish: async () => undefined };
+  }
   if (flags.format === undefined || flags.format === "ndjson") {
     const event = flags.pretty
       ? (_e: AuditEvent, json: EventJson) => line(JSON.stringify(JSON.parse(String(json)), null, 2))
@@ -337,6 +418,13 @@ function parserOptions(flags: ParseFlags, config: Config) {
   return { ids: idSources(flags, config), ...(windowMs === undefined ? {} : { windowMs }) };
 }
 
+function parseTop(value: string | undefined): number {
+  if (value === undefined) return 20;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n <= 0) throw new UsageError(`--top ${value} is not a positive whole number`);
+  return n;
+}
+
 function parseWindow(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n <= 0 || n > 600_000)
@@ -348,8 +436,9 @@ function parseWindow(value: string): number {
 function report(ctx: CliContext, parser: AuditParser, strict: boolean): void {
   const s = parser.stats;
   ctx.log.info(
-    `${s.lines} lines, ${s.records} records, ${s.events} events, ${s.lost} lost (serial gaps in a contiguous stream), ${s.skipped} serials skipped in all, ${s.malformed} malformed`,
+    `${s.lines} lines, ${s.records} records, ${s.events} events, ${s.lost} lost (serial gaps in a contiguous stream), ${s.skipped} serials skipped in all, ${s.malformed} malformed, ${s.cut} cut`,
   );
+  if (s.cut > 0) ctx.log.warn(`${s.cut} line(s) longer than 4 MiB cut at their last space before it: the value there and the rest dropped`);
   if (s.lost > 0) ctx.log.warn(`${s.lost} events missing (gaps in a contiguous run of serial numbers: the kernel or auditd dropped them)`);
   if (s.malformed > 0) {
     const message = `${s.malformed} malformed input line(s), kept as "unparsed" in the output`;

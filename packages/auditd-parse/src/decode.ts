@@ -1,6 +1,14 @@
 import { constants } from "node:os";
 import { isHex } from "./sockaddr";
-import { CAP_NAMES, ERRNO_NAMES, SYSCALLS_AARCH64, SYSCALLS_I386, SYSCALLS_X86_64 } from "./tables/generated";
+import {
+  CAP_NAMES,
+  ERRNO_NAMES,
+  SYSCALLS_AARCH64,
+  SYSCALLS_I386,
+  SYSCALLS_PPC64,
+  SYSCALLS_S390X,
+  SYSCALLS_X86_64,
+} from "./tables/generated";
 
 /** AUDIT_ARCH_* values as audit writes them (lowercase hex). */
 const ARCH_NAMES: Readonly<Record<string, string>> = {
@@ -20,6 +28,10 @@ const SYSCALL_TABLES: Readonly<Record<string, readonly (string | null)[]>> = {
   x86_64: SYSCALLS_X86_64,
   i386: SYSCALLS_I386,
   aarch64: SYSCALLS_AARCH64,
+  // one table for both byte orders of 64-bit PowerPC
+  ppc64: SYSCALLS_PPC64,
+  ppc64le: SYSCALLS_PPC64,
+  s390x: SYSCALLS_S390X,
 };
 
 export function archName(raw: string): string | undefined {
@@ -30,6 +42,14 @@ export function archName(raw: string): string | undefined {
 export function syscallName(arch: string | undefined, nr: string): string | undefined {
   const n = Number(nr);
   return Number.isInteger(n) ? syscallNumberName(arch, n) : undefined;
+}
+
+let syscallNames: Set<string> | undefined;
+
+/** Whether `name` is a syscall of any arch we have a table for (a typo in --syscall is a usage error). */
+export function isSyscallName(name: string): boolean {
+  syscallNames ??= new Set(Object.values(SYSCALL_TABLES).flatMap((t) => t.filter((n): n is string => n !== null)));
+  return syscallNames.has(name);
 }
 
 export function syscallNumberName(arch: string | undefined, n: number): string | undefined {

@@ -76,6 +76,7 @@ const PID = KEY("pid");
 const PPID = KEY("ppid");
 const AUID = KEY("auid");
 const UID = KEY("uid");
+const NAMES = KEY("names");
 const SES = KEY("ses");
 const COMM = KEY("comm");
 const EXE = KEY("exe");
@@ -83,6 +84,8 @@ const KEYS = KEY("keys");
 const ARGC = KEY("argc");
 const ARGV = KEY("argv");
 const PROCTITLE = KEY("proctitle");
+const ARGV_RAW = KEY("argvRaw");
+const PROCTITLE_RAW = KEY("proctitleRaw");
 const CWD = KEY("cwd");
 const SOCKADDR = KEY("sockaddr");
 const RECORDS = Buffer.from(',"records":[');
@@ -114,6 +117,10 @@ export function writeHead(w: JsonBytes, e: AuditEvent, from: EventBuffers, time:
   optional(w, PPID, e.ppid, from, Slot.Ppid);
   optional(w, AUID, e.auid, from, Slot.Auid);
   optional(w, UID, e.uid, from, Slot.Uid);
+  if (e.names !== undefined) {
+    w.bytes(NAMES);
+    w.string(e.names);
+  }
   optional(w, SES, e.ses, from, Slot.Ses);
   optional(w, COMM, e.comm, from, Slot.Comm);
   optional(w, EXE, e.exe, from, Slot.Exe);
@@ -129,12 +136,20 @@ export function writeHead(w: JsonBytes, e: AuditEvent, from: EventBuffers, time:
     w.bytes(ARGV);
     stringArray(w, e.argv);
   }
+  if (e.argvRaw !== undefined) {
+    w.bytes(ARGV_RAW);
+    w.text(JSON.stringify(e.argvRaw));
+  }
   if (from.proctitle.length > 0) {
     w.bytes(PROCTITLE);
     w.append(from.proctitle.buf, 0, from.proctitle.length);
   } else if (e.proctitle !== undefined) {
     w.bytes(PROCTITLE);
     stringArray(w, e.proctitle);
+  }
+  if (e.proctitleRaw !== undefined) {
+    w.bytes(PROCTITLE_RAW);
+    w.string(e.proctitleRaw);
   }
   optional(w, CWD, e.cwd, from, Slot.Cwd);
   const saddr = from.spans[Slot.Sockaddr * 2]!;

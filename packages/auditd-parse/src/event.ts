@@ -33,16 +33,27 @@ export interface AuditEvent {
   ppid?: string | undefined;
   auid?: string | undefined;
   uid?: string | undefined;
+  /**
+   * Where the uid/gid names came from: "log" (the ENRICHED names of the host that wrote it), "local" (this
+   * host's passwd/group files: raw logs), "mixed"; absent when the event names no id.
+   */
+  names?: "log" | "local" | "mixed" | undefined;
   ses?: string | undefined;
   comm?: string | undefined;
   exe?: string | undefined;
   keys?: string[] | undefined;
   argc?: number | undefined;
   argv?: string[] | undefined;
+  /** Hex of the arguments (by index) whose bytes are not UTF-8: argv has U+FFFD in their place. */
+  argvRaw?: Record<string, string> | undefined;
   proctitle?: string[] | undefined;
+  /** Hex of the proctitle when its bytes are not UTF-8. */
+  proctitleRaw?: string | undefined;
   cwd?: string | undefined;
   sockaddr?: Sockaddr | undefined;
   /** The records as objects: filled only when the Interpreter is asked for them (see InterpreterOptions). */
   records: OutputRecord[];
   unparsed?: string[] | undefined;
+  /** Hex of the unparsed line when it is not valid UTF-8. */
+  unparsedRaw?: string[] | undefined;
 }

@@ -17,6 +17,14 @@ export enum Kind {
   Key,
   Session,
   Signal,
+  /** SYSCALL a0–a3, read by the syscall (args.ts). */
+  Arg,
+  Result,
+  NfFamily,
+  FilterList,
+  Promiscuous,
+  Seccomp,
+  Capability,
 }
 
 const KINDS = new Map<string, Kind>();
@@ -27,7 +35,7 @@ define(Kind.User, "uid auid euid suid fsuid ouid obj_uid oauid iuid inode_uid ol
 define(Kind.Group, "gid egid sgid fsgid ogid obj_gid igid inode_gid new_gid old_gid");
 define(
   Kind.Encoded,
-  "acct cmd comm cwd data dir exe file name ocomm path root_dir vm watch new-disk old-disk new-chardev old-chardev new-fs old-fs new-net old-net new-rng old-rng device cgroup sw",
+  "acct cmd comm cwd data dir exe file name ocomm path root_dir vm watch new-disk old-disk new-chardev old-chardev new-fs old-fs new-net old-net new-rng old-rng device cgroup sw profile label peer_label",
 );
 define(Kind.Arch, "arch");
 define(Kind.Syscall, "syscall");
@@ -43,6 +51,13 @@ define(Kind.Saddr, "saddr");
 define(Kind.Key, "key");
 define(Kind.Session, "ses old-ses new-ses");
 define(Kind.Signal, "sig");
+define(Kind.Arg, "a0 a1 a2 a3");
+define(Kind.Result, "res");
+define(Kind.NfFamily, "family");
+define(Kind.FilterList, "list");
+define(Kind.Promiscuous, "prom old_prom");
+define(Kind.Seccomp, "code");
+define(Kind.Capability, "capability");
 
 /** Summary slots whose JSON value is copied from the record that set it (see OpenEvent.spans). */
 export enum Slot {
@@ -96,6 +111,16 @@ export interface FieldInfo {
   bytes: Uint8Array;
   head: number;
   mid: number;
+  /** Remembered (see MAX_FIELD_NAMES): only then are `seen`/`repeats` kept across lookups of the name. */
+  cached: boolean;
+  /** The record (Interpreter's count) this name was last written in, and how often in it. */
+  seen: number;
+  repeats: number;
+  /** For an ENRICHED name (UID, AUID, OGID …): the uid/gid field it names, else undefined. */
+  names: FieldInfo | undefined;
+  /** For a uid/gid field: the record (Interpreter's count) whose ENRICHED part names it, and that token. */
+  namedIn: number;
+  namedAt: number;
 }
 
 const FIELD_INFO = new Map<string, FieldInfo>();
@@ -105,7 +130,8 @@ const MAX_FIELD_NAMES = 10_000;
 export function fieldInfo(name: string): FieldInfo {
   let info = FIELD_INFO.get(name);
   if (info === undefined) {
-    const kind = KINDS.get(name);
+    // msg.<name>: a msg='…' pair whose name the record repeats outside msg, read as <name> is (cmd= hex decoded)
+    const kind = KINDS.get(name) ?? (name.startsWith("msg.") ? KINDS.get(name.slice(4)) : undefined);
     const slot = SUMMARY.get(name) ?? -1;
     const plain = kind === undefined && slot < 0;
     const status = name === "success" ? Status.Success : name === "res" || name === "result" ? Status.Result : Status.None;
@@ -123,8 +149,19 @@ export function fieldInfo(name: string): FieldInfo {
       bytes,
       head,
       mid,
+      cached: FIELD_INFO.size < MAX_FIELD_NAMES,
+      seen: -1,
+      repeats: 0,
+      names: undefined,
+      namedIn: -1,
+      namedAt: -1,
     };
-    if (FIELD_INFO.size < MAX_FIELD_NAMES) FIELD_INFO.set(name, info);
+    const lower = name.toLowerCase();
+    if (lower !== name) {
+      const named = fieldInfo(lower);
+      if (named.kind === Kind.User || named.kind === Kind.Group) info.names = named;
+    }
+    if (info.cached) FIELD_INFO.set(name, info);
   }
   return info;
 }

@@ -1,12 +1,27 @@
 import { UsageError } from "@opsguard/core/errors";
-import { syscallName } from "./decode";
-import type { AuditEvent } from "./event";
+import { isSyscallName, syscallName } from "./decode";
+import type { AuditEvent, FieldValue } from "./event";
 import type { IdNames } from "./ids";
 import { recordTypeOf } from "./record-types";
 
 export interface FilterOptions {
   types?: string[];
   users?: string[];
+  /** uid, auid, gid each on its own (names or numbers), unlike `users` (auid or uid). */
+  uids?: string[];
+  auids?: string[];
+  gids?: string[];
+  pids?: string[];
+  ppids?: string[];
+  comms?: string[];
+  exes?: string[];
+  /** Any PATH record's name. */
+  files?: string[];
+  nodes?: string[];
+  /** Serial numbers or whole ids (sec.ms:serial). */
+  events?: string[];
+  /** Any record's terminal= or tty=. */
+  terminals?: string[];
   keys?: string[];
   syscalls?: string[];
   sinceMs?: number;
@@ -28,12 +43,49 @@ export function eventFilter(o: FilterOptions, ids: IdNames): ((event: AuditEvent
     const users = new Set(o.users.map((u) => (/^\d+$/.test(u) ? ids.user(u) : u)));
     tests.push((e) => (e.auid !== undefined && users.has(e.auid)) || (e.uid !== undefined && users.has(e.uid)));
   }
+  for (const [field, values] of [
+    ["uid", o.uids],
+    ["auid", o.auids],
+    ["gid", o.gids],
+  ] as const) {
+    if (!values?.length) continue;
+    const wanted = new Set(values.flatMap((v) => (/^\d+$/.test(v) ? [v, field === "gid" ? ids.group(v) : ids.user(v)] : [v])));
+    tests.push((e) => e.records.some((r) => matchesField(r.fields[field], r.raw?.[field], wanted)));
+  }
+  for (const [values, value] of [
+    [o.pids, (e: AuditEvent) => e.pid],
+    [o.ppids, (e: AuditEvent) => e.ppid],
+    [o.comms, (e: AuditEvent) => e.comm],
+    [o.exes, (e: AuditEvent) => e.exe],
+    [o.nodes, (e: AuditEvent) => e.node],
+  ] as const) {
+    if (!values?.length) continue;
+    const wanted = new Set(values);
+    tests.push((e) => {
+      const v = value(e);
+      return v !== undefined && wanted.has(v);
+    });
+  }
+  if (o.files?.length) {
+    const wanted = new Set(o.files);
+    tests.push((e) => e.records.some((r) => r.type === "PATH" && matchesField(r.fields.name, undefined, wanted)));
+  }
+  if (o.terminals?.length) {
+    const wanted = new Set(o.terminals);
+    tests.push((e) =>
+      e.records.some((r) => matchesField(r.fields.terminal, undefined, wanted) || matchesField(r.fields.tty, undefined, wanted)),
+    );
+  }
+  if (o.events?.length) {
+    const wanted = new Set(o.events.map(eventOption));
+    tests.push((e) => e.id !== null && (wanted.has(e.id) || wanted.has(String(e.serial))));
+  }
   if (o.keys?.length) {
     const keys = new Set(o.keys);
     tests.push((e) => e.keys?.some((k) => keys.has(k)) ?? false);
   }
   if (o.syscalls?.length) {
-    const names = o.syscalls;
+    const names = o.syscalls.map(syscallOption);
     tests.push((e) => {
       const name = e.syscall;
       if (name === undefined) return false;
@@ -48,6 +100,32 @@ export function eventFilter(o: FilterOptions, ids: IdNames): ((event: AuditEvent
   return (e) => tests.every((t) => t(e));
 }
 
+/** A field's value (or its logged number) is one of `wanted`. */
+function matchesField(value: FieldValue | undefined, raw: string | undefined, wanted: ReadonlySet<string>): boolean {
+  return (typeof value === "string" && wanted.has(value)) || (raw !== undefined && wanted.has(raw));
+}
+
+/** Filters that read records, not only the event's summary: the parser must build `records` for them. */
+export function needsRecords(o: FilterOptions): boolean {
+  return [o.uids, o.auids, o.gids, o.files, o.terminals].some((list) => (list?.length ?? 0) > 0);
+}
+
+/** A serial (`1234`) or an event id (`1700000000.123:1234`), as ausearch -a takes them. */
+function eventOption(value: string): string {
+  if (/^\d+$/.test(value) || /^\d+\.\d+:\d+$/.test(value)) return value;
+  throw new UsageError(`--event ${JSON.stringify(value)} is not an event serial or id`, {
+    hint: "use a serial number such as 1234 or an id such as 1700000000.123:1234",
+  });
+}
+
+/** A syscall number, or a name some syscall table has: a typo is a usage error, not an empty result. */
+function syscallOption(value: string): string {
+  if (/^\d+$/.test(value) || isSyscallName(value)) return value;
+  throw new UsageError(`--syscall ${JSON.stringify(value)} is not a syscall name or number`, {
+    hint: "use a name such as execve, openat, connect, or a number such as 59",
+  });
+}
+
 function typeOption(value: string): string {
   const type = recordTypeOf(value);
   if (type === undefined) {
@@ -58,8 +136,40 @@ function typeOption(value: string): string {
   return type;
 }
 
-/** `--since`/`--until`: ISO 8601, epoch seconds, or an age such as 15m, 2h, 7d (before now). */
+/**
+ * ausearch's time keywords, in local time as ausearch reads them: now, recent (10 minutes ago), today and
+ * yesterday (midnight), this-week (the last Sunday, the C locale's first day), this-month, this-year.
+ */
+function keywordTime(value: string, nowMs: number): number | undefined {
+  const d = new Date(nowMs);
+  const midnight = (days: number) => new Date(d.getFullYear(), d.getMonth(), d.getDate() - days).getTime();
+  switch (value) {
+    case "now":
+      return nowMs;
+    case "recent":
+      return nowMs - 10 * 60_000;
+    case "today":
+      return midnight(0);
+    case "yesterday":
+      return midnight(1);
+    case "this-week":
+      return midnight(d.getDay());
+    case "this-month":
+      return new Date(d.getFullYear(), d.getMonth(), 1).getTime();
+    case "this-year":
+      return new Date(d.getFullYear(), 0, 1).getTime();
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * `--since`/`--until`: ISO 8601, epoch seconds, an age such as 15m, 2h, 7d (before now), or one of
+ * ausearch's keywords (now, recent, today, yesterday, this-week, this-month, this-year).
+ */
 export function parseTime(value: string, flag: string, nowMs = Date.now()): number {
+  const keyword = keywordTime(value, nowMs);
+  if (keyword !== undefined) return keyword;
   const age = /^(\d+)([smhd])$/.exec(value);
   const ms = age
     ? nowMs - Number(age[1]) * { s: 1e3, m: 6e4, h: 36e5, d: 864e5 }[age[2] as "s" | "m" | "h" | "d"]
@@ -69,7 +179,7 @@ export function parseTime(value: string, flag: string, nowMs = Date.now()): numb
   // beyond ±8.64e15 ms a JavaScript date (and so an event time) does not exist
   if (Number.isNaN(ms) || Math.abs(ms) > 8.64e15) {
     throw new UsageError(`${flag} ${JSON.stringify(value)} is not a time`, {
-      hint: "use ISO 8601 (2024-05-01T10:00:00Z), epoch seconds, or an age like 15m, 2h, 7d",
+      hint: "use ISO 8601 (2024-05-01T10:00:00Z), epoch seconds, an age like 15m, 2h, 7d, or today, yesterday, this-week, this-month, this-year, recent, now",
     });
   }
   return ms;

@@ -1,25 +1,26 @@
 import type { CliContext } from "@opsguard/core/cli";
+import { escapedPrefix, escapeControls as x } from "./escape";
 import type { AuditEvent } from "./event";
 
 type ChalkInstance = CliContext["style"];
 
 /** One short line per event for people: time, id, record types, what happened, who, and the details. */
 export function formatText(e: AuditEvent, style: ChalkInstance): string {
-  if (e.id === null) return style.red(`unparsed: ${(e.unparsed ?? []).join(" | ")}`);
-  const types = [...new Set(e.records.map((r) => r.type))].join(",");
-  const parts = [style.dim(e.time ?? ""), e.node ? `${e.node}:${e.serial}` : String(e.serial), style.bold(types)];
+  if (e.id === null) return style.red(`unparsed: ${x((e.unparsed ?? []).join(" | "))}`);
+  const types = x([...new Set(e.records.map((r) => r.type))].join(","));
+  const parts = [style.dim(e.time ?? ""), e.node ? `${x(e.node)}:${e.serial}` : String(e.serial), style.bold(types)];
   if (e.syscall !== undefined) parts.push(syscallResult(e, style));
   else if (e.success !== undefined) parts.push(e.success ? style.green("success") : style.red("failed"));
-  parts.push(`auid=${e.auid ?? "?"} uid=${e.uid ?? "?"}`);
-  if (e.comm !== undefined || e.exe !== undefined) parts.push(`${e.comm ?? ""}(${e.exe ?? ""})`);
-  parts.push(detail(e));
+  parts.push(`auid=${x(e.auid ?? "?")} uid=${x(e.uid ?? "?")}`);
+  if (e.comm !== undefined || e.exe !== undefined) parts.push(`${x(e.comm ?? "")}(${x(e.exe ?? "")})`);
+  parts.push(x(detail(e)));
   return parts.filter(Boolean).join(" ");
 }
 
 function syscallResult(e: AuditEvent, style: ChalkInstance): string {
   // a nonblocking connect returns EINPROGRESS while the connection is being made: not a failure
   if (e.syscall === "connect" && e.exit === "EINPROGRESS") return style.yellow("connect=EINPROGRESS (in progress)");
-  return e.success === false ? style.red(`${e.syscall}=${e.exit ?? "?"}`) : style.green(e.syscall ?? "");
+  return e.success === false ? style.red(x(`${e.syscall}=${e.exit ?? "?"}`)) : style.green(x(e.syscall ?? ""));
 }
 
 const COLUMNS = [
@@ -38,15 +39,16 @@ export function tableHeader(style: ChalkInstance): string {
 
 /** A fixed-width row; the last column takes what is left. */
 export function formatRow(e: AuditEvent, style: ChalkInstance): string {
-  if (e.id === null) return style.red(`unparsed: ${(e.unparsed ?? []).join(" | ")}`);
+  if (e.id === null) return style.red(`unparsed: ${x((e.unparsed ?? []).join(" | "))}`);
   const ok = e.success === undefined ? "" : e.success ? "yes" : "no";
   const cells = [e.time ?? "", String(e.serial), e.records[0]?.type ?? "", e.syscall ?? "", ok, e.auid ?? "", e.comm ?? ""];
-  const row = cells.map((c, i) => fit(c, COLUMNS[i]![1])).join(" ");
-  return `${e.success === false ? style.red(row) : row} ${detail(e)}`;
+  const row = cells.map((c, i) => fit(x(c), COLUMNS[i]![1])).join(" ");
+  return `${e.success === false ? style.red(row) : row} ${x(detail(e))}`;
 }
 
 function fit(s: string, width: number): string {
-  return s.length > width ? `${s.slice(0, width - 1)}…` : s.padEnd(width);
+  // s is escaped: cut between its escapes, not inside one (\033[31m would become \0)
+  return s.length > width ? `${escapedPrefix(s, width - 1)}…`.padEnd(width) : s.padEnd(width);
 }
 
 function detail(e: AuditEvent): string {
@@ -61,9 +63,70 @@ function detail(e: AuditEvent): string {
   const first = e.records[0];
   if (first === undefined) return "";
   const f = first.fields;
-  const bits = ["op", "acct", "hostname", "addr", "terminal", "res", "name", "key"]
+  // cwd and cmd: what a USER_CMD (sudo) ran, and where, as ausearch -i shows it
+  const bits = ["op", "acct", "cwd", "cmd", "hostname", "addr", "terminal", "res", "name", "key"]
     .filter((k) => typeof f[k] === "string")
     .map((k) => `${k}=${f[k] as string}`);
   if (first.text) bits.unshift(first.text);
   return bits.join(" ");
+}
+
+const CSV_COLUMNS = [
+  "time",
+  "node",
+  "serial",
+  "id",
+  "types",
+  "syscall",
+  "success",
+  "exit",
+  "auid",
+  "uid",
+  "pid",
+  "ppid",
+  "ses",
+  "comm",
+  "exe",
+  "keys",
+  "detail",
+];
+
+export function csvHeader(): string {
+  return CSV_COLUMNS.join(",");
+}
+
+/**
+ * One RFC 4180 row per event: the summary columns, then the same detail as --format text. Values are the
+ * log's exact text; a cell a spreadsheet would run as a formula (starting with = + - @ TAB or CR) gets a
+ * leading ' (OWASP's CSV-injection advice), so opening the export cannot execute a logged command line.
+ */
+export function formatCsv(e: AuditEvent): string {
+  const cells =
+    e.id === null
+      ? ["", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", `unparsed: ${(e.unparsed ?? []).join(" | ")}`]
+      : [
+          e.time ?? "",
+          e.node ?? "",
+          String(e.serial),
+          e.id,
+          [...new Set(e.types)].join(" "),
+          e.syscall ?? "",
+          e.success === undefined ? "" : e.success ? "yes" : "no",
+          e.exit ?? "",
+          e.auid ?? "",
+          e.uid ?? "",
+          e.pid ?? "",
+          e.ppid ?? "",
+          e.ses ?? "",
+          e.comm ?? "",
+          e.exe ?? "",
+          (e.keys ?? []).join(" "),
+          detail(e),
+        ];
+  return cells.map(csvCell).join(",");
+}
+
+function csvCell(value: string): string {
+  const safe = /^[=+\-@\t\r]/.test(value) ? `'${value}` : value;
+  return /[",\r\n]/.test(safe) || safe !== safe.trim() ? `"${safe.replaceAll('"', '""')}"` : safe;
 }

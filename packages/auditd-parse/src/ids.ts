@@ -18,6 +18,12 @@ export class IdNames {
 
   constructor(private readonly sources: IdSources = {}) {}
 
+  /** Reads the files given explicitly now: one that cannot be read fails before any output (exit 66). */
+  check(): void {
+    if (this.sources.passwd !== undefined) this.users ??= loadIds(this.sources.passwd, true);
+    if (this.sources.group !== undefined) this.groups ??= loadIds(this.sources.group, true);
+  }
+
   user(id: string): string {
     if (id === UNSET_ID || id === "-1") return "unset";
     this.users ??= loadIds(this.sources.passwd ?? "/etc/passwd", this.sources.passwd !== undefined);

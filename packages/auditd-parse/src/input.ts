@@ -1,6 +1,6 @@
-import { closeSync, createReadStream, openSync, readSync, statSync } from "node:fs";
+import { closeSync, createReadStream, fstatSync, openSync, readSync, statSync } from "node:fs";
 import { basename } from "node:path";
-import type { Readable } from "node:stream";
+import { Readable } from "node:stream";
 import { setTimeout as delay } from "node:timers/promises";
 import { createGunzip } from "node:zlib";
 import { NoInputError } from "@opsguard/core/errors";
@@ -23,11 +23,13 @@ export function rotationOrder(files: readonly string[]): string[] {
 export async function readInput(file: string, onChunk: (chunk: Buffer) => void | Promise<void>): Promise<void> {
   let stream: Readable;
   if (file === "-") {
-    stream = process.stdin;
+    stream = Readable.from(stdinChunks());
   } else {
-    checkReadable(file);
-    stream = createReadStream(file, { highWaterMark: CHUNK });
-    if (isGzip(file)) stream = stream.pipe(createGunzip({ chunkSize: CHUNK }));
+    // opened here, so a file we may not read is one clear line (exit 66) before any stream exists
+    const fd = openReadable(file);
+    const gzip = file.endsWith(".gz") || isGzip(fd);
+    stream = createReadStream(file, { fd, highWaterMark: CHUNK });
+    if (gzip) stream = stream.pipe(createGunzip({ chunkSize: CHUNK }));
   }
   try {
     for await (const chunk of stream) await onChunk(chunk as Buffer);
@@ -35,30 +37,74 @@ export async function readInput(file: string, onChunk: (chunk: Buffer) => void |
     const code = (error as NodeJS.ErrnoException).code;
     if (code?.startsWith("Z_"))
       throw new NoInputError(`${file}: corrupt gzip data (${code})`, { hint: "check the file or decompress it by hand" });
+    // EIO, EISDIR … while reading: the input, not a bug
+    if (code !== undefined && /^E[A-Z]+$/.test(code)) throw cannotRead(file, code);
     throw error;
   }
 }
 
-function checkReadable(file: string): void {
+/** stdin's chunks, gunzipped when it starts with gzip's magic bytes (`zcat`-less `< audit.log.1.gz`). */
+async function* stdinChunks(): AsyncGenerator<Buffer> {
+  const chunks = process.stdin[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+  let head: Buffer = Buffer.alloc(0);
+  while (head.length < 2) {
+    const r = await chunks.next();
+    if (r.done) {
+      if (head.length > 0) yield head;
+      return;
+    }
+    head = head.length === 0 ? r.value : Buffer.concat([head, r.value]);
+  }
+  async function* all(): AsyncGenerator<Buffer> {
+    yield head;
+    for (let r = await chunks.next(); !r.done; r = await chunks.next()) yield r.value;
+  }
+  if (head[0] !== 0x1f || head[1] !== 0x8b) {
+    yield* all();
+    return;
+  }
+  const gunzip = createGunzip({ chunkSize: CHUNK });
+  Readable.from(all()).pipe(gunzip);
+  yield* gunzip as AsyncIterable<Buffer>;
+}
+
+function cannotRead(file: string, code: string): NoInputError {
+  return new NoInputError(`cannot read ${file}: ${code}`, {
+    hint: "check the path and that you may read it; audit logs are usually root-only: run as root or via sudo",
+  });
+}
+
+/** Opens `file` for reading, or throws the one-line NoInputError (missing, a directory, not permitted). */
+function openReadable(file: string): number {
+  let fd: number;
   try {
-    if (statSync(file).isDirectory())
-      throw new NoInputError(`${file} is a directory`, { hint: "pass the log files, e.g. /var/log/audit/audit.log*" });
+    fd = openSync(file, "r");
   } catch (error) {
-    if (error instanceof NoInputError) throw error;
-    throw new NoInputError(`cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`, {
-      hint: "check the path and that you may read it (audit logs are usually root-only)",
-    });
+    throw cannotRead(file, (error as NodeJS.ErrnoException).code ?? String(error));
+  }
+  if (fstatSync(fd).isDirectory()) {
+    closeSync(fd);
+    throw new NoInputError(`${file} is a directory`, { hint: "pass the log files, e.g. /var/log/audit/audit.log*" });
+  }
+  return fd;
+}
+
+function isGzip(fd: number): boolean {
+  const magic = Buffer.alloc(2);
+  try {
+    return readSync(fd, magic, 0, 2, 0) === 2 && magic[0] === 0x1f && magic[1] === 0x8b;
+  } catch {
+    return false;
   }
 }
 
-function isGzip(file: string): boolean {
-  if (file.endsWith(".gz")) return true;
-  const fd = openSync(file, "r");
+/** Whether `file` exists and is neither a regular file nor a directory (a FIFO, socket or device). */
+function isSpecial(file: string): boolean {
   try {
-    const magic = Buffer.alloc(2);
-    return readSync(fd, magic, 0, 2, 0) === 2 && magic[0] === 0x1f && magic[1] === 0x8b;
-  } finally {
-    closeSync(fd);
+    const st = statSync(file);
+    return !st.isFile() && !st.isDirectory();
+  } catch {
+    return false;
   }
 }
 
@@ -73,35 +119,57 @@ export interface FollowOptions {
 
 /**
  * tail -F: reads what is appended to `file`; when the file is rotated (new inode) or truncated, finishes the
- * old one and continues with the new file from its start. Polls, so it works on every filesystem.
+ * old one and continues with the new file from its start. Polls, so it works on every filesystem. The file
+ * must be readable at the start (else NoInputError, exit 66); after a rotation, a new file that is missing or
+ * not yet readable is waited for, one poll interval at a time.
  */
 export async function followFile(file: string, onChunk: (chunk: Buffer) => void | Promise<void>, options: FollowOptions): Promise<void> {
   const interval = options.intervalMs ?? 250;
   const buffer = Buffer.alloc(CHUNK);
-  let fd: number | undefined;
-  let ino = -1;
-  let pos = 0;
-  const open = (fromEnd: boolean): void => {
+  // a FIFO or device has no size or position to poll (and opening a FIFO waits for a writer): refused first
+  if (isSpecial(file)) {
+    throw new NoInputError(`${file} is not a regular file: --follow polls a growing file`, {
+      hint: `read it without -F: auditd-parse < ${file}`,
+    });
+  }
+  let fd: number | undefined = openReadable(file);
+  let ino = fstatSync(fd).ino;
+  let pos = options.fromEnd ? fstatSync(fd).size : 0;
+  /** After a rotation: the new file, from its start; false while it is missing or unreadable. */
+  const reopen = (): boolean => {
     try {
-      fd = openSync(file, "r");
-      const st = statSync(file);
-      ino = st.ino;
-      pos = fromEnd ? st.size : 0;
+      const next = openSync(file, "r");
+      // a directory (or FIFO) where the log was is not the next log yet: keep waiting for a file
+      if (!fstatSync(next).isFile()) {
+        closeSync(next);
+        return false;
+      }
+      if (fd !== undefined) closeSync(fd);
+      fd = next;
+      ino = fstatSync(next).ino;
+      pos = 0;
+      return true;
     } catch {
-      fd = undefined;
+      return false;
     }
   };
   const drain = async (): Promise<void> => {
     if (fd === undefined) return;
-    for (;;) {
-      const n = readSync(fd, buffer, 0, CHUNK, pos);
+    for (let chunks = 1; ; chunks++) {
+      let n: number;
+      try {
+        n = readSync(fd, buffer, 0, CHUNK, pos);
+      } catch (error) {
+        throw cannotRead(file, (error as NodeJS.ErrnoException).code ?? String(error));
+      }
       if (n <= 0) return;
       pos += n;
       await onChunk(Buffer.from(buffer.subarray(0, n)));
+      // a long backlog still lets SIGINT/SIGTERM through now and then
+      if (chunks % 256 === 0) await new Promise<void>((resolve) => setImmediate(resolve));
+      if (options.signal.aborted) return;
     }
   };
-  open(options.fromEnd);
-  if (fd === undefined && !options.signal.aborted) checkReadable(file);
   try {
     while (!options.signal.aborted) {
       await drain();
@@ -111,11 +179,10 @@ export async function followFile(file: string, onChunk: (chunk: Buffer) => void 
       } catch {
         st = undefined;
       }
+      // rotated or truncated: the rest of the old file, then the new one (waited for while unreadable)
       if (st && (st.ino !== ino || st.size < pos)) {
         await drain();
-        if (fd !== undefined) closeSync(fd);
-        open(false);
-        continue;
+        if (reopen()) continue;
       }
       await options.onTick();
       await delay(interval, undefined, { signal: options.signal }).catch(() => undefined);

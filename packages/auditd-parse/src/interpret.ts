@@ -1,3 +1,5 @@
+import { isUtf8 } from "node:buffer";
+import { type ArgReaders, argReaders, readArg, syscallArg } from "./args";
 import { COLON, COMMA, DQUOTE, EQUALS, GS, LBRACE, LPAREN, RBRACE, RPAREN, SPACE, SQUOTE } from "./ascii";
 import type { EventBuilder } from "./assemble";
 import { ByteNames } from "./byte-names";
@@ -5,10 +7,10 @@ import { archName, decodeHexAt, decodeHexBytes, decodeHexString, syscallName, sy
 import type { AuditEvent, OutputRecord } from "./event";
 import { EventJson, IsoTime, writeHead } from "./event-json";
 import { type FieldInfo, fieldInfo, fieldInfoAt, Kind, Slot, Status } from "./fields";
-import type { IdNames } from "./ids";
+import { type IdNames, UNSET_ID } from "./ids";
 import { JsonBytes, jsonString } from "./json";
-import { EventBuffers, finishArgv, OpenEvent, setSummary } from "./open-event";
-import { type AuditRecord, type Header, recordOf, tokenize } from "./record";
+import { EventBuffers, finishArgv, keepLostBytes, NAMES_LOCAL, NAMES_LOG, OpenEvent, setSummary } from "./open-event";
+import { type AuditRecord, type Header, rawValuesOf, recordOf, tokenize } from "./record";
 import { decodeSockaddr, type Sockaddr } from "./sockaddr";
 import {
   argAt,
@@ -21,18 +23,32 @@ import {
   isNullishAt,
   isNumeric,
   keyList,
+  lostBytes,
+  lostQuoted,
   proctitleJson,
   proctitleParts,
+  quotedHex,
   type Reading,
   readingOf,
   sameName,
   VALUE_KINDS,
 } from "./values";
 
+/**
+ * Record counts for FieldInfo.seen/namedIn, unique across interpreters: those marks live on field names
+ * shared by every parser in the process.
+ */
+let recordSeq = 0;
+const nextRecordSeq = (): number => ++recordSeq;
+
+/** (uid_t)-1 as a number. */
+const UNSET = 4_294_967_295;
 /** Token space kept between records; a longer record's is dropped after it (a 4 MiB line may have a million). */
 const MAX_KEPT_TOKENS = 16_384;
 /** Bound on argv indexes, so a corrupt `a99999999=` cannot allocate a huge sparse array. */
 const MAX_ARGS = 100_000;
+/** Chunks of one argument: the kernel logs at most 128 KiB per argument, in chunks of about 7.5 KiB. */
+const MAX_CHUNKS = 4096;
 /** Event buffers kept for reuse, and the largest one worth keeping (a runaway line grows one). */
 const POOL_SIZE = 64;
 const POOL_MAX_BYTES = 1 << 20;
@@ -112,6 +128,30 @@ export class Interpreter implements EventBuilder<OpenEvent> {
   private readonly readings: (ByteNames<Reading & { bytes: Uint8Array }> | undefined)[] = [];
   private fieldCount = 0;
   private rawCount = 0;
+  /** Counts records (and ENRICHED parts), so a name written twice in one is seen (FieldInfo.seen). */
+  private recordSeq = 0;
+  /** The record (recordSeq) whose res=/result= set the event's success last: a second one in it may fail it. */
+  private resultIn = -1;
+  /** Names not remembered by fieldInfo() (corrupt input inventing thousands) written in this record. */
+  private uncachedNames: Map<string, number> | undefined;
+  /** The syscall name of the record being read, once its syscall= is (for a0–a3). */
+  private sysName: string | undefined;
+  private argReaders: ArgReaders | undefined;
+  /** The event whose record is being read. */
+  private current: OpenEvent | undefined;
+  /**
+   * The record has an ENRICHED part: its uid/gid names come from it (the host that wrote the log), not
+   * from this host's passwd/group. As text (the text path): its names by field name, upper case.
+   */
+  private logNames = false;
+  private logNameMap: Map<string, string> | undefined;
+  /** The line and body token count of the record read on the byte path (for idText's names). */
+  private line: Buffer | undefined;
+  private lineTokens = 0;
+  /** The key the last member was written under (a repeated name's is `name#2` …). */
+  private keyInfo: FieldInfo | undefined;
+  /** The name of the member just written when it repeats one (`name#2`), else undefined. */
+  private repeatKey: string | undefined;
   private isSyscall = false;
   private arch: string | undefined;
   /** Free text of a nested msg='…' body. */
@@ -154,13 +194,16 @@ export class Interpreter implements EventBuilder<OpenEvent> {
       ppid: undefined,
       auid: undefined,
       uid: undefined,
+      names: undefined,
       ses: undefined,
       comm: undefined,
       exe: undefined,
       keys: undefined,
       argc: undefined,
       argv: undefined,
+      argvRaw: undefined,
       proctitle: undefined,
+      proctitleRaw: undefined,
       cwd: undefined,
       sockaddr: undefined,
       records: [],
@@ -179,6 +222,11 @@ export class Interpreter implements EventBuilder<OpenEvent> {
     this.spans = open.buffers.spans;
     this.fieldCount = 0;
     this.rawCount = 0;
+    this.recordSeq = nextRecordSeq();
+    this.uncachedNames = undefined;
+    this.current = open;
+    this.sysName = undefined;
+    this.argReaders = undefined;
     this.raw.reset();
     this.isSyscall = type === "SYSCALL";
     this.arch = undefined;
@@ -193,7 +241,10 @@ export class Interpreter implements EventBuilder<OpenEvent> {
       if (this.offsets.length > MAX_KEPT_TOKENS * 4) this.shrinkTokens();
       return true;
     }
-    const record = recordOf(h, open.event.id!, buf.toString("utf8", h.bodyStart, end));
+    const body = buf.subarray(h.bodyStart, end);
+    const record = recordOf(h, open.event.id!, body.toString("utf8"));
+    // bytes that are not UTF-8 are U+FFFD in the text: the values' exact bytes, for argvRaw, proctitleRaw, raw
+    if (!isUtf8(body)) record.rawValues = rawValuesOf(body);
     this.textRecord(open, record);
     return record.unparsed === undefined;
   }
@@ -201,6 +252,9 @@ export class Interpreter implements EventBuilder<OpenEvent> {
   complete(open: OpenEvent): void {
     const event = open.event;
     finishArgv(open);
+    if (open.argvRaw !== undefined) event.argvRaw = open.argvRaw;
+    if (open.proctitleRaw !== undefined) event.proctitleRaw = open.proctitleRaw;
+    if (open.names !== 0) event.names = open.names === NAMES_LOG ? "log" : open.names === NAMES_LOCAL ? "local" : "mixed";
     this.head.reset();
     writeHead(this.head, event, open.buffers, this.time, open.timeMs);
     const json = new EventJson(this.head, open.records);
@@ -214,6 +268,8 @@ export class Interpreter implements EventBuilder<OpenEvent> {
 
   unparsedLine(buf: Buffer, start: number, end: number): void {
     const event: AuditEvent = { id: null, time: null, serial: null, types: [], records: [], unparsed: [buf.toString("utf8", start, end)] };
+    // never lost: bytes that are not UTF-8 (U+FFFD in `unparsed`) are kept exactly, as hex
+    if (!isUtf8(buf.subarray(start, end))) event.unparsedRaw = [buf.toString("hex", start, end)];
     this.head.reset();
     this.head.text(JSON.stringify(event));
     const json = new EventJson(this.head, undefined);
@@ -312,9 +368,15 @@ export class Interpreter implements EventBuilder<OpenEvent> {
         pos = plainBraces(buf, pos, to);
         if (pos < 0) return -1;
       } else if (c === SQUOTE && bodyTokens < 0 && nestedEnd < 0 && this.nestedFrom < 0 && nestedOk) {
+        // the closing quote is the first outside a "…" (a quoted acct may hold a '), as singleQuoteEnd finds it
         let close = pos + 1;
-        while (close < to && buf[close] !== SQUOTE && buf[close] !== GS) close++;
-        if (close >= to || buf[close] !== SQUOTE) return -1;
+        let inQuotes = false;
+        for (; close < to; close++) {
+          const q = buf[close]!;
+          if (q === GS || (q === SQUOTE && !inQuotes)) break;
+          if (q === DQUOTE) inQuotes = !inQuotes;
+        }
+        if (close >= to || buf[close] !== SQUOTE || inQuotes) return -1;
         this.nestedKey = info;
         this.nestedFrom = t;
         nestedEnd = end = close;
@@ -359,6 +421,20 @@ export class Interpreter implements EventBuilder<OpenEvent> {
     const out = this.out;
     const offsets = this.offsets;
     out.bytes(prefix);
+    this.logNames = offsets[tokens * 4] !== -1;
+    this.logNameMap = undefined;
+    this.line = buf;
+    this.lineTokens = tokens;
+    if (this.logNames) {
+      // which uid/gid fields the ENRICHED part names, and where
+      for (let i = tokens * 4; offsets[i] !== -1; i += 4) {
+        const named = this.infos[i >> 2]!.names;
+        if (named !== undefined && named.namedIn !== this.recordSeq) {
+          named.namedIn = this.recordSeq;
+          named.namedAt = i;
+        }
+      }
+    }
     if (type === "EXECVE") this.execveAt(open, buf, tokens);
     else if (type !== "PROCTITLE" || !this.proctitleAt(open, buf, tokens)) {
       const infos = this.infos;
@@ -369,9 +445,11 @@ export class Interpreter implements EventBuilder<OpenEvent> {
     this.closeRaw();
     if (offsets[i] !== -1) {
       out.bytes(ENRICHED_OPEN);
+      this.recordSeq = nextRecordSeq();
+      this.uncachedNames = undefined;
       for (let first = true; offsets[i] !== -1; i += 4, first = false) {
         if (!first) out.byte(COMMA);
-        out.bytes(this.infos[i >> 2]!.key);
+        this.writeKey(out, this.infos[i >> 2]!, false);
         let from = offsets[i + 2]!;
         let to = offsets[i + 3]!;
         if (buf[from] === LBRACE) {
@@ -411,12 +489,21 @@ export class Interpreter implements EventBuilder<OpenEvent> {
       }
       const bracket = key.indexOf("[");
       if (bracket > 0) {
-        this.addChunk(open, key, bracket, buf.toString("utf8", from, to));
+        const quoted = to - from >= 2 && buf[from] === DQUOTE && buf[to - 1] === DQUOTE;
+        this.addChunk(open, key, bracket, quoted ? buf.toString("hex", from + 1, to - 1).toUpperCase() : buf.toString("latin1", from, to));
         continue;
       }
       if (key.endsWith("_len")) continue;
       const index = Number(key.slice(1));
-      if (Number.isInteger(index) && index < MAX_ARGS) argv[index] = argAt(buf, from, to);
+      // a repeated aN keeps its first value, as every repeated field does
+      if (Number.isInteger(index) && index < MAX_ARGS && argv[index] === undefined) {
+        const arg = argAt(buf, from, to);
+        argv[index] = arg;
+        if (arg.includes("\uFFFD")) {
+          const quoted = to - from >= 2 && buf[from] === DQUOTE && buf[to - 1] === DQUOTE;
+          keepLostBytes(open, index, arg, quoted ? buf.toString("hex", from + 1, to - 1).toUpperCase() : buf.toString("latin1", from, to));
+        }
+      }
     }
   }
 
@@ -432,11 +519,17 @@ export class Interpreter implements EventBuilder<OpenEvent> {
         // no one reads the event's proctitle as text: its JSON goes straight from the decoded bytes
         proctitleJson(open.buffers.proctitle, bytes);
         open.event.proctitle = undefined;
+        // the JSON has U+FFFD where bytes are not UTF-8: their hex is kept beside it
+        open.proctitleRaw = isUtf8(bytes) ? undefined : buf.toString("latin1", from, to);
         return true;
       }
       const text =
         buf[from] === DQUOTE ? buf.toString("utf8", from + 1, to - 1) : (decodeHexAt(buf, from, to) ?? buf.toString("utf8", from, to));
       open.event.proctitle = proctitleParts(text);
+      open.proctitleRaw = lostBytes(
+        text,
+        buf[from] === DQUOTE ? buf.toString("hex", from + 1, to - 1).toUpperCase() : buf.toString("latin1", from, to),
+      );
       open.buffers.proctitle.reset();
       return true;
     }
@@ -453,21 +546,25 @@ export class Interpreter implements EventBuilder<OpenEvent> {
     } else if (isNullishAt(buf, from, to)) {
       this.member(info);
       this.out.bytes(NULL);
-      this.rawMember(info);
+      this.rawMember();
       this.raw.copyString(buf, from, to);
       return;
     }
     if (info.plain || (info.kind === Kind.Encoded && quoted && info.slot < 0)) {
       this.member(info);
-      this.out.copyString(buf, from, to);
+      if (!this.out.copyString(buf, from, to) && quoted) this.lostRaw(buf, from, to);
       if (info.status !== Status.None) this.status(open.event, info.status, buf, from, to);
+      return;
+    }
+    if (info.kind === Kind.Arg) {
+      this.argField(info, buf, from, to);
       return;
     }
     if (info.slot >= 0 && (info.kind === undefined || (info.kind === Kind.Encoded && quoted))) {
       // pid, ppid, a quoted comm/exe/cwd: written as they are, kept for the summary
       this.member(info);
       const at = this.out.length;
-      this.out.copyString(buf, from, to);
+      if (!this.out.copyString(buf, from, to) && quoted) this.lostRaw(buf, from, to);
       this.summariseAt(open.event, info.slot, buf, from, to, at);
       return;
     }
@@ -475,7 +572,7 @@ export class Interpreter implements EventBuilder<OpenEvent> {
       const r = this.arches.get(buf, from, to);
       this.arch = r.arch;
       const at = this.readValue(info, r.bytes, r.same, buf, from, to);
-      if (this.isSyscall) {
+      if (this.firstOfSyscall(info)) {
         open.event.arch = r.text;
         this.span(Slot.Arch, at);
       }
@@ -484,12 +581,16 @@ export class Interpreter implements EventBuilder<OpenEvent> {
     if (info.kind === Kind.Syscall) {
       const name = syscallNumberName(this.arch ?? open.event.arch, idNumber(buf, from, to));
       if (name !== undefined) {
+        if (this.sysName === undefined) {
+          this.sysName = name;
+          this.argReaders = argReaders(name);
+        }
         this.member(info);
         const at = this.out.length;
         this.out.string(name);
-        this.rawMember(info);
+        this.rawMember();
         this.raw.copyString(buf, from, to);
-        if (this.isSyscall) {
+        if (this.firstOfSyscall(info)) {
           open.event.syscall = name;
           this.span(Slot.Syscall, at);
         }
@@ -500,25 +601,28 @@ export class Interpreter implements EventBuilder<OpenEvent> {
     if (readings !== undefined) {
       const r = readings.get(buf, from, to);
       const at = this.readValue(info, r.bytes, r.same, buf, from, to);
-      if (info.kind === Kind.Exit && this.isSyscall) {
+      if (info.kind === Kind.Exit && this.firstOfSyscall(info)) {
         open.event.exit = r.text;
         this.span(Slot.Exit, at);
       }
+      if (info.status !== Status.None) this.status(open.event, info.status, buf, from, to);
       if (info.slot >= 0) this.summarise(open.event, info.slot, r.text, at);
       return;
     }
     if (info.kind === Kind.User || info.kind === Kind.Group) {
       const id = idNumber(buf, from, to);
       if (id >= 0) {
-        this.idField(open.event, info, id, buf, from, to);
+        if (this.logNames) this.logIdField(open, info, buf, from, to);
+        else this.idField(open, info, id, buf, from, to);
         return;
       }
     }
     if (info.kind === Kind.Key) {
       const r = this.keyLists.get(buf, valueStart, valueEnd);
       this.readValue(info, r.bytes, r.same, buf, from, to);
+      if (quoted && r.list[0]!.includes("\uFFFD") && !isUtf8(buf.subarray(from, to))) this.lostRaw(buf, from, to);
       // the event gets its own array: the cached one is shared by every event with this key
-      if (this.isSyscall || open.event.keys === undefined) open.event.keys = [...r.list];
+      if (this.firstOfSyscall(info) || open.event.keys === undefined) open.event.keys = [...r.list];
       return;
     }
     if (info.kind === Kind.Saddr) {
@@ -530,12 +634,28 @@ export class Interpreter implements EventBuilder<OpenEvent> {
       }
       return;
     }
-    this.field(open.event, info, info.name, buf.toString("utf8", from, to), quoted);
+    const lost = quoted && !isUtf8(buf.subarray(from, to)) ? buf.toString("hex", from, to).toUpperCase() : undefined;
+    this.field(open.event, info, info.name, buf.toString("utf8", from, to), quoted, lost);
+  }
+
+  /** A SYSCALL a0–a3: named as ausearch names it for the syscalls args.ts knows, else as logged. */
+  private argField(info: FieldInfo, buf: Buffer, from: number, to: number): void {
+    const reader = this.isSyscall ? this.argReaders?.[info.name.charCodeAt(1) - 48] : undefined;
+    const text = reader === undefined ? undefined : readArg(reader, buf.toString("latin1", from, to));
+    this.member(info);
+    if (text === undefined) {
+      this.out.copyString(buf, from, to);
+      return;
+    }
+    this.out.string(text);
+    this.rawMember();
+    this.raw.copyString(buf, from, to);
   }
 
   /** A numeric uid/gid: the name, from a cache keyed by the number, so no string is made per field. */
-  private idField(event: AuditEvent, info: FieldInfo, id: number, buf: Buffer, from: number, to: number): void {
+  private idField(open: OpenEvent, info: FieldInfo, id: number, buf: Buffer, from: number, to: number): void {
     const user = info.kind === Kind.User;
+    if (id !== UNSET) open.names |= NAMES_LOCAL;
     const cache = user ? this.userNames : this.groupNames;
     let name = cache.get(id);
     if (name === undefined) {
@@ -545,7 +665,39 @@ export class Interpreter implements EventBuilder<OpenEvent> {
       cache.set(id, name);
     }
     const at = this.readValue(info, name.json, name.same, buf, from, to);
-    if (info.slot >= 0) this.summarise(event, info.slot, name.text, at);
+    if (info.slot >= 0) this.summarise(open.event, info.slot, name.text, at);
+  }
+
+  /**
+   * A uid/gid of a record with an ENRICHED part: the name that part gives it (UID="alice"), which the host
+   * that wrote the log resolved; the number when it gives none (never this host's passwd, which may differ).
+   */
+  private logIdField(open: OpenEvent, info: FieldInfo, buf: Buffer, from: number, to: number): void {
+    this.member(info);
+    const at = this.out.length;
+    if (info.namedIn === this.recordSeq) {
+      const offsets = this.offsets;
+      let nameFrom = offsets[info.namedAt + 2]!;
+      let nameTo = offsets[info.namedAt + 3]!;
+      if (nameTo - nameFrom >= 2 && buf[nameFrom] === DQUOTE && buf[nameTo - 1] === DQUOTE) {
+        nameFrom++;
+        nameTo--;
+      }
+      this.out.copyString(buf, nameFrom, nameTo);
+      this.rawMember();
+      this.raw.copyString(buf, from, to);
+      open.names |= NAMES_LOG;
+      if (info.slot >= 0) this.summarise(open.event, info.slot, this.summaries ? buf.toString("utf8", nameFrom, nameTo) : "", at);
+      return;
+    }
+    const unset = bytesAre(buf, from, to, UNSET_ID);
+    if (unset) this.out.string("unset");
+    else this.out.copyString(buf, from, to);
+    if (unset) {
+      this.rawMember();
+      this.raw.copyString(buf, from, to);
+    }
+    if (info.slot >= 0) this.summarise(open.event, info.slot, unset ? "unset" : buf.toString("latin1", from, to), at);
   }
 
   /**
@@ -557,34 +709,40 @@ export class Interpreter implements EventBuilder<OpenEvent> {
     const at = this.out.length;
     this.out.bytes(json);
     if (!same) {
-      this.rawMember(info);
+      this.rawMember();
       this.raw.copyString(buf, from, to);
     }
     return at;
   }
 
+  /** A SYSCALL record's field written under its own name (not a repeat): it sets the event's summary. */
+  private firstOfSyscall(info: FieldInfo): boolean {
+    return this.isSyscall && this.keyInfo === info;
+  }
+
   /** success=yes of a syscall, res=success of a user-space record, as bytes. */
   private status(event: AuditEvent, status: Status, buf: Buffer, from: number, to: number): void {
     if (status === Status.Success) {
-      if (this.isSyscall) event.success = bytesAre(buf, from, to, "yes");
+      if (this.isSyscall && this.repeatKey === undefined) event.success = bytesAre(buf, from, to, "yes");
     } else {
       event.success ??= bytesAre(buf, from, to, "success") || bytesAre(buf, from, to, "1") || bytesAre(buf, from, to, "yes");
     }
   }
 
   /** One field given as text: interpreted by kind, written with its raw value where they differ. */
-  private field(event: AuditEvent, info: FieldInfo, key: string, value: string, quoted: boolean): void {
+  /** lost: the hex of a quoted value's bytes when they are not UTF-8 (kept in raw, see lostQuoted). */
+  private field(event: AuditEvent, info: FieldInfo, key: string, value: string, quoted: boolean, lost?: string): void {
     let v: string = value;
     let vJson: string | undefined;
     let slot = -1;
+    this.member(info);
+    const first = this.keyInfo === info;
     switch (info.kind) {
       case undefined:
         break;
       case Kind.User:
-        if (isNumeric(value)) v = this.ids.user(value);
-        break;
       case Kind.Group:
-        if (isNumeric(value)) v = this.ids.group(value);
+        if (isNumeric(value)) v = this.idText(info, key, value);
         break;
       case Kind.Encoded:
         if (!quoted) v = decodeHexString(value) ?? value;
@@ -592,14 +750,15 @@ export class Interpreter implements EventBuilder<OpenEvent> {
       case Kind.Arch:
         this.arch = archName(value);
         v = this.arch ?? value;
-        if (this.isSyscall) {
+        if (this.isSyscall && first) {
           event.arch = v;
           slot = Slot.Arch;
         }
         break;
       case Kind.Syscall:
         v = syscallName(this.arch ?? event.arch, value) ?? value;
-        if (this.isSyscall) {
+        if (v !== value) this.sysName ??= v;
+        if (this.isSyscall && first) {
           event.syscall = v;
           slot = Slot.Syscall;
         }
@@ -615,34 +774,79 @@ export class Interpreter implements EventBuilder<OpenEvent> {
         }
         break;
       }
+      case Kind.Arg:
+        if (this.isSyscall && this.sysName !== undefined) v = syscallArg(this.sysName, info.name.charCodeAt(1) - 48, value) ?? value;
+        break;
       case Kind.Key: {
         const list = keyList(value, quoted);
         v = list.join(",");
-        if (this.isSyscall || event.keys === undefined) event.keys = list;
+        if ((this.isSyscall && first) || event.keys === undefined) event.keys = list;
         break;
       }
       default: {
         const r = readingOf(info.kind, value);
         v = r.text;
         if (!r.same) vJson = r.json;
-        if (info.kind === Kind.Exit && this.isSyscall) {
+        if (info.kind === Kind.Exit && this.isSyscall && first) {
           event.exit = v;
           slot = Slot.Exit;
         }
       }
     }
-    this.member(info);
     const at = this.out.length;
     if (vJson === undefined) this.out.string(v);
     else this.out.text(vJson);
     if (slot >= 0) this.span(slot, at);
-    if (vJson !== undefined || v !== value) {
-      this.rawMember(info);
+    if (lost !== undefined) {
+      this.rawMember();
+      this.raw.string(lost);
+    } else if (vJson !== undefined || v !== value) {
+      this.rawMember();
       this.raw.string(value);
     }
-    if (this.isSyscall && key === "success") event.success = value === "yes";
-    else if (info.slot >= 0) this.summarise(event, info.slot, v, at);
-    else if (key === "res" || key === "result") event.success ??= v === "success" || v === "1" || v === "yes";
+    if (this.isSyscall && key === "success") {
+      if (first) event.success = value === "yes";
+    } else if (info.slot >= 0) this.summarise(event, info.slot, v, at);
+    else if (key === "res" || key === "result") {
+      const ok = v === "success" || v === "1" || v === "yes";
+      // a record that says both (msg='… res=success' res=failed) is not a success: fail closed
+      if (event.success === undefined || (this.resultIn === this.recordSeq && !ok)) event.success = ok && (event.success ?? true);
+      this.resultIn = this.recordSeq;
+    }
+  }
+
+  /** A numeric uid/gid as text: the log's ENRICHED name, else (raw logs only) the passwd/group name. */
+  private idText(info: FieldInfo, key: string, value: string): string {
+    const open = this.current!;
+    if (this.logNames) {
+      this.logNameMap ??= this.byteLogNames();
+      const name = this.logNameMap.get(key.toUpperCase());
+      if (name !== undefined) {
+        open.names |= NAMES_LOG;
+        return name;
+      }
+      return value === UNSET_ID ? "unset" : value;
+    }
+    if (value !== UNSET_ID) open.names |= NAMES_LOCAL;
+    return info.kind === Kind.User ? this.ids.user(value) : this.ids.group(value);
+  }
+
+  /** The ENRICHED names of the record read on the byte path, as idText wants them (rare: a uid in odd digits). */
+  private byteLogNames(): Map<string, string> {
+    const map = new Map<string, string>();
+    const buf = this.line!;
+    const offsets = this.offsets;
+    for (let i = this.lineTokens * 4; offsets[i] !== -1; i += 4) {
+      let from = offsets[i + 2]!;
+      let to = offsets[i + 3]!;
+      if (to - from >= 2 && buf[from] === DQUOTE && buf[to - 1] === DQUOTE) {
+        from++;
+        to--;
+      }
+      const name = this.infos[i >> 2]!.name;
+      if (!map.has(name)) map.set(name, buf.toString("utf8", from, to));
+    }
+    return map;
   }
 
   /**
@@ -669,11 +873,63 @@ export class Interpreter implements EventBuilder<OpenEvent> {
   }
 
   private member(info: FieldInfo): void {
-    this.out.bytes(this.fieldCount++ > 0 ? info.nextKey : info.key);
+    this.writeKey(this.out, info, this.fieldCount++ > 0);
   }
 
-  private rawMember(info: FieldInfo): void {
-    this.raw.bytes(this.rawCount++ > 0 ? info.nextKey : info.key);
+  /** `"name":` (after a comma unless first), the name as memberKey() gives it. */
+  private writeKey(out: JsonBytes, info: FieldInfo, comma: boolean): void {
+    const repeated = this.memberKey(info);
+    if (repeated === undefined) {
+      out.bytes(comma ? info.nextKey : info.key);
+      return;
+    }
+    if (comma) out.byte(COMMA);
+    out.string(repeated);
+    out.byte(COLON);
+  }
+
+  /**
+   * The key a field is written under: its name, or `name#2`, `name#3` … when the record has it already. A
+   * JSON object keeps one value per key (parsers keep the last, the summary the first): every value is kept
+   * under its own key instead, the first under the name, as the event's summary reads it.
+   */
+  private memberKey(info: FieldInfo): string | undefined {
+    let repeat = 0;
+    if (info.cached) {
+      if (info.seen === this.recordSeq) repeat = ++info.repeats;
+      else {
+        info.seen = this.recordSeq;
+        info.repeats = 1;
+      }
+    } else {
+      this.uncachedNames ??= new Map();
+      const names = this.uncachedNames;
+      repeat = (names.get(info.name) ?? 0) + 1;
+      names.set(info.name, repeat);
+      if (repeat === 1) repeat = 0;
+    }
+    // a repeat's name is written as text: a runaway line may repeat one name a million times
+    this.keyInfo = repeat === 0 ? info : undefined;
+    this.repeatKey = repeat === 0 ? undefined : `${info.name}#${repeat}`;
+    return this.repeatKey;
+  }
+
+  /** The raw value of the member just written, under the same key. */
+  /** A quoted value's bytes that are not UTF-8 (U+FFFD in the JSON): their hex in raw, so they are kept. */
+  private lostRaw(buf: Buffer, from: number, to: number): void {
+    this.rawMember();
+    this.raw.string(buf.toString("hex", from, to).toUpperCase());
+  }
+
+  private rawMember(): void {
+    const comma = this.rawCount++ > 0;
+    if (this.repeatKey === undefined) {
+      this.raw.bytes(comma ? this.keyInfo!.nextKey : this.keyInfo!.key);
+      return;
+    }
+    if (comma) this.raw.byte(COMMA);
+    this.raw.string(this.repeatKey);
+    this.raw.byte(COLON);
   }
 
   private closeRaw(): void {
@@ -689,9 +945,19 @@ export class Interpreter implements EventBuilder<OpenEvent> {
     const out = this.out;
     out.bytes(this.typeInfo(record.type).prefix);
     this.nestedText = undefined;
+    this.logNameMap = undefined;
+    this.logNames = (record.enrichedKeys?.length ?? 0) > 0;
+    if (this.logNames && record.enrichedKeys !== undefined && record.enrichedValues !== undefined) {
+      this.logNameMap = new Map();
+      for (let i = 0; i < record.enrichedKeys.length; i++) {
+        const k = record.enrichedKeys[i]!;
+        const v = record.enrichedValues[i]!;
+        if (!this.logNameMap.has(k)) this.logNameMap.set(k, v.length >= 2 && v.charCodeAt(0) === 34 ? v.slice(1, -1) : v);
+      }
+    }
     if (record.type === "EXECVE") this.execve(open, record);
     else if (record.type === "PROCTITLE") this.proctitle(open, record);
-    else this.fields(open.event, record.keys, record.values, undefined);
+    else this.fields(open.event, record.keys, record.values, undefined, record.rawValues);
     let text: string | undefined = this.nestedText;
     if (record.text !== undefined) {
       text = text === undefined ? record.text : `${record.text} ${text}`;
@@ -707,7 +973,13 @@ export class Interpreter implements EventBuilder<OpenEvent> {
     out.byte(RBRACE);
   }
 
-  private fields(event: AuditEvent, keys: string[], values: string[], outerKeys: string[] | undefined): void {
+  private fields(
+    event: AuditEvent,
+    keys: string[],
+    values: string[],
+    outerKeys: string[] | undefined,
+    rawValues: string[] | undefined,
+  ): void {
     for (let i = 0; i < keys.length; i++) {
       const key = keys[i]!;
       let value = values[i]!;
@@ -717,7 +989,7 @@ export class Interpreter implements EventBuilder<OpenEvent> {
         value = value.slice(1, -1);
         quoted = true;
       } else if (q === 39) {
-        this.nested(event, value, keys);
+        this.nested(event, value, keys, rawValues?.[i]);
         continue;
       }
       // inner msg='…' fields may repeat an outer name (pid, uid): keep both
@@ -725,23 +997,30 @@ export class Interpreter implements EventBuilder<OpenEvent> {
       if (!quoted && isNullish(value, q)) {
         this.member(info);
         this.out.bytes(NULL);
-        this.rawMember(info);
+        this.rawMember();
         this.raw.string(value);
         continue;
       }
-      this.field(event, info, key, value, quoted);
+      this.field(event, info, key, value, quoted, quoted ? lostQuoted(rawValues?.[i]) : undefined);
     }
   }
 
   /** msg='op=… acct="root" exe=… res=success' in user-space records: its fields join the record's. */
-  private nested(event: AuditEvent, quotedValue: string, outerKeys: string[]): void {
+  private nested(event: AuditEvent, quotedValue: string, outerKeys: string[], rawValue: string | undefined): void {
     const end = quotedValue.charCodeAt(quotedValue.length - 1) === 39 ? quotedValue.length - 1 : quotedValue.length;
     const keys: string[] = [];
     const values: string[] = [];
     const sink = { text: undefined as string | undefined };
     tokenize(quotedValue, 1, end, keys, values, sink, true);
     if (sink.text !== undefined) this.nestedText = sink.text;
-    this.fields(event, keys, values, outerKeys);
+    let rawValues: string[] | undefined;
+    if (rawValue !== undefined) {
+      // the same tokens over the exact bytes (latin1): see rawValuesOf
+      rawValues = [];
+      const rawEnd = rawValue.charCodeAt(rawValue.length - 1) === 39 ? rawValue.length - 1 : rawValue.length;
+      tokenize(rawValue, 1, rawEnd, [], rawValues, { text: undefined }, true);
+    }
+    this.fields(event, keys, values, outerKeys, rawValues);
   }
 
   /** a0…aN, including arguments split as aN_len/aN[i] and spread over several EXECVE records. */
@@ -765,31 +1044,47 @@ export class Interpreter implements EventBuilder<OpenEvent> {
       const bracket = key.indexOf("[");
       if (bracket > 0) {
         // chunks of one long argument may continue in the next EXECVE record: join the hex, decode at the end
-        this.addChunk(open, key, bracket, value);
+        this.addChunk(open, key, bracket, quotedHex(value, record.rawValues?.[i]) ?? value);
         continue;
       }
       if (key.endsWith("_len")) continue;
       const index = Number(key.slice(1));
-      if (Number.isInteger(index) && index < MAX_ARGS) argv[index] = decodeArg(value);
+      if (Number.isInteger(index) && index < MAX_ARGS && argv[index] === undefined) {
+        argv[index] = decodeArg(value);
+        keepLostBytes(open, index, argv[index], quotedHex(value, record.rawValues?.[i]) ?? value);
+      }
     }
   }
 
-  /** aN[i]: chunks of one long argument may continue in the next EXECVE record; joined, decoded at the end. */
+  /**
+   * aN[i]: chunks of one long argument may continue in the next EXECVE record; kept as hex by chunk index
+   * (a quoted chunk as the hex of its bytes), joined in index order and decoded at the end.
+   */
   private addChunk(open: OpenEvent, key: string, bracket: number, hex: string): void {
     const index = Number(key.slice(1, bracket));
-    if (!Number.isInteger(index) || index >= MAX_ARGS) return;
+    const close = key.indexOf("]", bracket);
+    const part = Number(key.slice(bracket + 1, close < 0 ? undefined : close));
+    if (!Number.isInteger(index) || index >= MAX_ARGS || !Number.isInteger(part) || part < 0 || part >= MAX_CHUNKS) return;
     open.chunks ??= new Map();
-    open.chunks.set(index, (open.chunks.get(index) ?? "") + hex);
+    let parts = open.chunks.get(index);
+    if (parts === undefined) {
+      parts = [];
+      open.chunks.set(index, parts);
+    }
+    // a repeated chunk keeps its first value, as every repeated field does
+    parts[part] ??= hex;
   }
 
   private proctitle(open: OpenEvent, record: AuditRecord): void {
     const i = record.keys.indexOf("proctitle");
     if (i < 0) {
-      this.fields(open.event, record.keys, record.values, undefined);
+      this.fields(open.event, record.keys, record.values, undefined, record.rawValues);
       return;
     }
     const value = record.values[i]!;
-    open.event.proctitle = proctitleParts(value.charCodeAt(0) === 34 ? value.slice(1, -1) : (decodeHexString(value) ?? value));
+    const text = value.charCodeAt(0) === 34 ? value.slice(1, -1) : (decodeHexString(value) ?? value);
+    open.event.proctitle = proctitleParts(text);
+    open.proctitleRaw = lostBytes(text, quotedHex(value, record.rawValues?.[i]) ?? value);
     open.buffers.proctitle.reset();
   }
 

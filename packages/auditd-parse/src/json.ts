@@ -1,3 +1,5 @@
+import { isUtf8 } from "node:buffer";
+
 /** A JSON string literal; the common case (plain ASCII/BMP text) skips JSON.stringify's call overhead. */
 export function jsonString(s: string): string {
   for (let i = 0; i < s.length; i++) {
@@ -118,7 +120,8 @@ export class JsonBytes {
    * src[from, to) as a JSON string literal, escaping as JSON.stringify does. A value with bytes above 0x7f
    * goes through a UTF-8 decode instead, so invalid sequences become U+FFFD exactly as when read as text.
    */
-  copyString(src: Buffer, from: number, to: number): void {
+  /** Writes src[from, to) as a JSON string; false when its bytes are not UTF-8 (U+FFFD written in their place). */
+  copyString(src: Buffer, from: number, to: number): boolean {
     this.reserve((to - from) * 6 + 2);
     const buf = this.buf;
     const start = this.length;
@@ -137,10 +140,11 @@ export class JsonBytes {
       } else {
         this.length = start;
         this.text(jsonString(src.toString("utf8", from, to)));
-        return;
+        return isUtf8(src.subarray(from, to));
       }
     }
     buf[at++] = 34;
     this.length = at;
+    return true;
   }
 }

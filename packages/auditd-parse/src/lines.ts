@@ -11,7 +11,22 @@ export class LineSplitter {
   /** Inside a line already cut at MAX_LINE_BYTES: drop bytes up to its newline. */
   private skipping = false;
 
-  constructor(private readonly onLine: (buf: Buffer, start: number, end: number) => void) {}
+  constructor(
+    private readonly onLine: (buf: Buffer, start: number, end: number) => void,
+    /** Called for each line cut at MAX_LINE_BYTES (counted in the summary). */
+    private readonly onCut: () => void = () => {},
+  ) {}
+
+  /**
+   * Where a line longer than MAX_LINE_BYTES is cut: at its last space before the limit, so the value the
+   * limit falls in is dropped whole, not read as a shorter value (half a hex argument is another string).
+   */
+  private cutEnd(buf: Buffer, start: number): number {
+    this.onCut();
+    const limit = start + MAX_LINE_BYTES;
+    const space = buf.lastIndexOf(32, limit);
+    return space > start ? space : limit;
+  }
 
   push(chunk: Buffer): void {
     let buf = chunk;
@@ -32,13 +47,13 @@ export class LineSplitter {
       if (nl < 0) break;
       let end = nl;
       if (end > start && buf[end - 1] === 13) end--;
-      onLine(buf, start, end - start > MAX_LINE_BYTES ? start + MAX_LINE_BYTES : end);
+      onLine(buf, start, end - start > MAX_LINE_BYTES ? this.cutEnd(buf, start) : end);
       start = nl + 1;
     }
     if (start < buf.length) {
       const rest = buf.subarray(start);
       if (rest.length > MAX_LINE_BYTES) {
-        onLine(rest, 0, MAX_LINE_BYTES);
+        onLine(rest, 0, this.cutEnd(rest, 0));
         this.skipping = true;
       } else {
         this.carry = Buffer.from(rest);

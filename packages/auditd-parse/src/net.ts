@@ -1,3 +1,4 @@
+import { escapeControls } from "./escape";
 import type { AuditEvent } from "./event";
 
 export interface Connection {
@@ -63,7 +64,13 @@ export function connectionOf(e: AuditEvent): Connection | undefined {
   return c;
 }
 
+/** One line for people, control characters escaped (see escapeControls). */
 export function formatConnection(c: Connection): string {
+  return escapeControls(connectionText(c));
+}
+
+/** formatConnection() before escaping, for callers that escape the whole line they build. */
+export function connectionText(c: Connection): string {
   const arrow = c.direction === "outbound" ? "->" : c.direction === "inbound" ? "<-" : "listen";
   const where = c.port === undefined ? c.address : c.family === "inet6" ? `[${c.address}]:${c.port}` : `${c.address}:${c.port}`;
   const result = c.inProgress

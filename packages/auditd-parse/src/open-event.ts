@@ -3,7 +3,7 @@ import type { AuditEvent } from "./event";
 import { Slot } from "./fields";
 import { JsonBytes } from "./json";
 import type { Header } from "./record";
-import { decodeArg } from "./values";
+import { decodeArg, lostBytes } from "./values";
 
 /** An event's reusable byte buffers: its records' JSON, and where in it each summary value was written. */
 export class EventBuffers {
@@ -24,10 +24,22 @@ export class EventBuffers {
 }
 
 /** One event being assembled: its summary so far and its records, already written as JSON bytes. */
+/** Where the event's uid/gid names came from (OpenEvent.names): bits. */
+export const NAMES_LOCAL = 1;
+export const NAMES_LOG = 2;
+
 export class OpenEvent implements PendingEvent {
   recordCount = 0;
-  /** argv chunks (aN[i]) being joined: one long argument may continue in the next EXECVE record. */
-  chunks: Map<number, string> | undefined = undefined;
+  /** NAMES_LOCAL | NAMES_LOG: the passwd/group files, the log's own ENRICHED names, or both. */
+  names = 0;
+  /** Hex of the arguments (by index) and the proctitle whose bytes are not UTF-8 (see lostBytes). */
+  argvRaw: Record<string, string> | undefined = undefined;
+  proctitleRaw: string | undefined = undefined;
+  /**
+   * argv chunks (aN[i]) being joined, as hex by chunk index i: one long argument may continue in the next
+   * EXECVE record, and a chunk is hex or "quoted" (the kernel quotes a chunk it finds printable).
+   */
+  chunks: Map<number, string[]> | undefined = undefined;
   readonly records: JsonBytes;
   readonly node: string | undefined;
   readonly timeMs: number;
@@ -35,6 +47,10 @@ export class OpenEvent implements PendingEvent {
   readonly sec: number;
   readonly msDigits: number;
   readonly shape: number;
+
+  get weight(): number {
+    return this.records.length;
+  }
 
   constructor(
     readonly event: AuditEvent,
@@ -86,7 +102,23 @@ export function setSummary(event: AuditEvent, slot: Slot, v: string): void {
 export function finishArgv(open: OpenEvent): void {
   const argv = open.event.argv;
   if (argv === undefined) return;
-  if (open.chunks) for (const [index, hexChunks] of open.chunks) argv[index] = decodeArg(hexChunks);
+  if (open.chunks) {
+    for (const [index, parts] of open.chunks) {
+      // by chunk index, not arrival order; a missing chunk (hole) is skipped
+      let hexChunks = "";
+      for (const part of parts) if (part !== undefined) hexChunks += part;
+      argv[index] = hexChunks === "" ? "" : decodeArg(hexChunks);
+      keepLostBytes(open, index, argv[index], hexChunks);
+    }
+  }
   open.chunks = undefined;
   for (let i = 0; i < argv.length; i++) argv[i] ??= "";
+}
+
+/** Keeps the hex of argument `index` when its text lost bytes (not UTF-8). */
+export function keepLostBytes(open: OpenEvent, index: number, text: string, hex: string): void {
+  const lost = lostBytes(text, hex);
+  if (lost === undefined) return;
+  open.argvRaw ??= {};
+  open.argvRaw[index] = lost;
 }

@@ -37,7 +37,12 @@ export class Output {
   /** Queues one event's NDJSON line, copied as bytes. */
   event(json: EventJson): Promise<void> | undefined {
     const size = json.lineLength;
-    if (size > BUFFER_BYTES) return this.writeAfter(this.flush(), Buffer.from(`${json}\n`));
+    if (size > BUFFER_BYTES) {
+      // copied as bytes: no string of a line that may be tens of MB (and twice that as UTF-16)
+      const whole = Buffer.allocUnsafe(size);
+      json.copyLine(whole, 0);
+      return this.writeAfter(this.flush(), whole);
+    }
     const pending = this.used + size > BUFFER_BYTES ? this.flush() : undefined;
     this.used = json.copyLine(this.buffer, this.used);
     return pending;

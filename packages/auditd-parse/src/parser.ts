@@ -24,7 +24,10 @@ export class AuditParser {
    */
   constructor(onEvent: (event: AuditEvent, json: EventJson) => void, options: ParserOptions = {}) {
     this.assembler = new Assembler(new Interpreter(new IdNames(options.ids), onEvent, options), options);
-    this.splitter = new LineSplitter((buf, start, end) => this.assembler.push(buf, start, end));
+    this.splitter = new LineSplitter(
+      (buf, start, end) => this.assembler.push(buf, start, end),
+      () => this.assembler.stats.cut++,
+    );
   }
 
   get stats(): AssemblerStats {

@@ -22,9 +22,12 @@ export interface AuditRecord {
   enrichedValues: string[] | undefined;
   /** Part of the body that could not be tokenised (e.g. an unterminated quote). */
   unparsed: string | undefined;
+  /** When the body is not UTF-8: values[i]'s exact bytes (latin1, one char per byte), so none is lost. */
+  rawValues?: string[] | undefined;
 }
 
-const MAX_SECONDS = 8.64e12;
+/** 9999-12-31T23:59:59Z: a later time has no RFC 3339 date-time (a five-digit year), so it is no audit time. */
+const MAX_MS = 253_402_300_799_999;
 const NODE = Buffer.from("node=");
 const TYPE = Buffer.from("type=");
 const MSG = Buffer.from("msg=");
@@ -95,11 +98,14 @@ export function parseHeader(buf: Buffer, start: number, end: number, h: Header):
   const sec = digits(buf, stampStart, dot);
   const ms = digits(buf, dot + 1, colon);
   const serial = digits(buf, colon + 1, close);
-  // beyond what a Date can hold (year 275760) is not a real audit time
-  if (sec < 0 || sec > MAX_SECONDS || ms < 0 || serial < 0) return false;
+  // past year 9999 is not a real audit time, and could not be written as a date-time: the line is kept unparsed
+  // the kernel's serial is 32 bits: a larger one is no audit stamp (and not a schema-valid serial)
+  if (sec < 0 || ms < 0 || serial < 0 || serial > 0xffff_ffff) return false;
+  const timeMs = sec * 1000 + (colon - dot - 1 === 3 ? ms : Math.round(ms * 10 ** (3 - (colon - dot - 1))));
+  if (timeMs > MAX_MS) return false;
   h.stampStart = stampStart;
   h.stampEnd = close;
-  h.timeMs = sec * 1000 + (colon - dot - 1 === 3 ? ms : Math.round(ms * 10 ** (3 - (colon - dot - 1))));
+  h.timeMs = timeMs;
   h.serial = serial;
   h.sec = sec;
   h.msDigits = ms;
@@ -133,6 +139,19 @@ export function recordOf(h: Header, stamp: string, body: string): AuditRecord {
     tokenize(body, gs + 1, body.length, record.enrichedKeys, record.enrichedValues, undefined, false);
   }
   return record;
+}
+
+/**
+ * The values of a body that is not UTF-8, read from its latin1 text (one char per byte): the same tokens as
+ * the UTF-8 text (every delimiter is ASCII), each holding its exact bytes.
+ */
+export function rawValuesOf(body: Buffer): string[] {
+  const text = body.toString("latin1");
+  const gs = text.indexOf("\x1d");
+  const keys: string[] = [];
+  const values: string[] = [];
+  tokenize(text, 0, gs < 0 ? text.length : gs, keys, values, { text: undefined }, false);
+  return values;
 }
 
 /** Parses one line given as text; undefined when it has no audit header. */
@@ -240,7 +259,7 @@ export function tokenize(
     c = s.charCodeAt(pos);
     let end: number;
     if (c === DQUOTE || c === SQUOTE) {
-      end = s.indexOf(c === DQUOTE ? '"' : "'", pos + 1);
+      end = c === DQUOTE ? s.indexOf('"', pos + 1) : singleQuoteEnd(s, pos + 1, to);
       if (end < 0 || end >= to) {
         keys.push(key);
         values.push(s.slice(pos, to));
@@ -264,6 +283,21 @@ export function tokenize(
     pos = end;
   }
   return -1;
+}
+
+/**
+ * The `'` closing a `k='…'` value that starts at `from`: the first one outside a "…" inside it, since a
+ * quoted name may hold a `'` (acct="system-property('xsl:vendor')/>"; audit quotes a value only when it has
+ * no `"`, so the quotes pair up). Without such a quote, the first `'` at all; -1 when there is none.
+ */
+export function singleQuoteEnd(s: string, from: number, to: number): number {
+  let inQuotes = false;
+  for (let i = from; i < to; i++) {
+    const c = s.charCodeAt(i);
+    if (c === DQUOTE) inQuotes = !inQuotes;
+    else if (c === SQUOTE && !inQuotes) return i;
+  }
+  return inQuotes ? s.indexOf("'", from) : -1;
 }
 
 function matchBrace(s: string, from: number, to: number): number {

@@ -1,16 +1,31 @@
+import { escapeControls } from "./escape";
 import type { AuditEvent, FieldValue } from "./event";
-import { type Connection, connectionOf, formatConnection } from "./net";
+import { type Connection, connectionOf, connectionText } from "./net";
 
 export interface SessionCommand {
   time: string;
   id: string;
   pid?: string;
+  /** The user the command ran as (its uid): a command run through sudo is root's, not the login user's. */
+  uid?: string;
   exe?: string;
   cwd?: string;
   argv: string[];
+  /** A command a program ran for the user (USER_CMD's exe: sudo), logged as its command line, not an exec. */
+  via?: string;
   success?: boolean;
   /** errno name when the exec failed. */
   exit?: string;
+}
+
+/** A su/sudo (or other PAM session) opened inside a login session, with the user it switched to. */
+export interface NestedSession {
+  via: string;
+  /** The target user (acct= of its USER_START). */
+  user?: string;
+  start: string;
+  end?: string;
+  success?: boolean;
 }
 
 export interface Session {
@@ -28,6 +43,8 @@ export interface Session {
   loginSuccess?: boolean;
   commands: SessionCommand[];
   connections: Connection[];
+  /** su/sudo sessions opened inside this one, in order. */
+  nested?: NestedSession[];
   /** Commands and connections past the caps (per session, across open sessions), counted but not listed. */
   omitted?: number;
 }
@@ -73,7 +90,11 @@ export class SessionTracker {
   }
 
   add(e: AuditEvent): void {
-    if (e.ses === undefined || e.ses === "unset" || e.id === null || e.time === null) return;
+    if (e.id === null || e.time === null) return;
+    if (e.ses === undefined || e.ses === "unset") {
+      this.failedLogin(e, e.time);
+      return;
+    }
     const key = `${e.node ?? ""} ${e.ses}`;
     let s = this.sessions.get(key);
     if (s === undefined) {
@@ -99,16 +120,43 @@ export class SessionTracker {
         const res = str(f.res);
         if (res !== undefined) s.loginSuccess = res === "success" && s.loginSuccess !== false;
       }
+      // su/sudo inside the session: a PAM session of another program, switching to acct
+      if (r.type === "USER_START" && exe !== undefined && s.via !== undefined && exe !== s.via) {
+        const nested: NestedSession = { via: exe, start: e.time };
+        const acct = str(f.acct);
+        if (acct !== undefined) nested.user = acct;
+        const res = str(f.res);
+        if (res !== undefined) nested.success = res === "success";
+        s.nested ??= [];
+        if (s.nested.length < this.maxItems) s.nested.push(nested);
+      }
+      if (r.type === "USER_END" && exe !== undefined && exe !== s.via) {
+        const open = s.nested?.findLast((n) => n.via === exe && n.end === undefined);
+        if (open !== undefined) open.end = e.time;
+      }
       if ((r.type === "USER_END" || r.type === "USER_LOGOUT") && (exe === undefined || exe === s.via)) ended = true;
       if (r.type === "CRED_DISP" && s.end === undefined && (exe === undefined || exe === s.via)) ended = true;
     }
     if (e.argv !== undefined) {
       const c: SessionCommand = { time: e.time, id: e.id, argv: e.argv };
       if (e.pid !== undefined) c.pid = e.pid;
+      if (e.uid !== undefined) c.uid = e.uid;
       if (e.exe !== undefined) c.exe = e.exe;
       if (e.cwd !== undefined) c.cwd = e.cwd;
       if (e.success !== undefined) c.success = e.success;
       if (e.success === false && e.exit !== undefined) c.exit = e.exit;
+      this.keep(s, () => s.commands.push(c));
+    }
+    // sudo's USER_CMD: the command line asked for, also when sudo refused it (no exec follows then)
+    const cmd = e.argv === undefined ? e.records.find((r) => r.type === "USER_CMD" && str(r.fields.cmd) !== undefined) : undefined;
+    if (cmd !== undefined) {
+      const c: SessionCommand = { time: e.time, id: e.id, argv: [str(cmd.fields.cmd)!] };
+      if (e.pid !== undefined) c.pid = e.pid;
+      if (e.uid !== undefined) c.uid = e.uid;
+      const via = str(cmd.fields.exe);
+      if (via !== undefined) c.via = via;
+      if (e.cwd !== undefined) c.cwd = e.cwd;
+      if (e.success !== undefined) c.success = e.success;
       this.keep(s, () => s.commands.push(c));
     }
     const conn = connectionOf(e);
@@ -119,6 +167,30 @@ export class SessionTracker {
       this.closed.add(key);
       if (this.closed.size > CLOSED_REMEMBERED) this.closed.delete(this.closed.values().next().value as string);
       this.release(s);
+    }
+  }
+
+  /**
+   * A failed login has no session id (ses=unset): it is written at once as a session of its own, with
+   * the account tried, where from and how, and loginSuccess false, so failed logins are listed.
+   */
+  private failedLogin(e: AuditEvent, time: string): void {
+    for (const r of e.records) {
+      if (r.type !== "USER_LOGIN" && r.type !== "USER_AUTH" && r.type !== "USER_ACCT") continue;
+      const f = r.fields;
+      if (str(f.res) !== "failed") continue;
+      const s: Session = { ses: "unset", start: time, end: time, loginSuccess: false, commands: [], connections: [] };
+      if (e.node !== undefined) s.node = e.node;
+      const user = str(f.acct) ?? (e.auid !== "unset" ? e.auid : undefined) ?? str(f.id);
+      if (user !== undefined) s.user = user;
+      const from = str(f.addr) ?? str(f.hostname);
+      if (from !== undefined) s.from = from;
+      const terminal = str(f.terminal);
+      if (terminal !== undefined) s.terminal = terminal;
+      const exe = str(f.exe);
+      if (exe !== undefined) s.via = exe;
+      this.emit(s);
+      return;
     }
   }
 
@@ -171,10 +243,15 @@ export function formatSession(s: Session): string {
   const items = [
     ...s.commands.map((c) => ({
       time: c.time,
-      text: `  ${c.time} exec ${c.argv.join(" ")}${c.cwd ? `  (cwd ${c.cwd})` : ""}${c.success === false ? ` (failed${c.exit ? `: ${c.exit}` : ""})` : ""}`,
+      text: `  ${c.time} ${c.via !== undefined ? `cmd  ${c.argv.join(" ")}  (via ${c.via})` : `exec ${c.argv.join(" ")}`}${c.uid !== undefined && c.uid !== s.user ? `  (as ${c.uid})` : ""}${c.cwd ? `  (cwd ${c.cwd})` : ""}${c.success === false ? ` (failed${c.exit ? `: ${c.exit}` : ""})` : ""}`,
     })),
-    ...s.connections.map((c) => ({ time: c.time, text: `  ${c.time} net  ${formatConnection(c).slice(c.time.length + 1)}` })),
+    ...(s.nested ?? []).map((n) => ({
+      time: n.start,
+      text: `  ${n.start} ${n.success === false ? "FAILED " : ""}session ${n.via} -> ${n.user ?? "?"}${n.end ? ` .. ${n.end}` : ""}`,
+    })),
+    ...s.connections.map((c) => ({ time: c.time, text: `  ${c.time} net  ${connectionText(c).slice(c.time.length + 1)}` })),
   ].sort((a, b) => (a.time < b.time ? -1 : a.time > b.time ? 1 : 0));
   const omitted = s.omitted ? [`  … ${s.omitted} more commands/connections not listed (capped to bound memory)`] : [];
-  return [head, ...items.map((i) => i.text), ...omitted].join("\n");
+  // every line escaped on its own: a logged newline cannot forge a line of the timeline
+  return [head, ...items.map((i) => i.text), ...omitted].map(escapeControls).join("\n");
 }

@@ -1,9 +1,12 @@
+import { isUtf8 } from "node:buffer";
+import { capabilityName, filterList, nfFamily, promiscuous, resultText, seccompAction } from "./args";
 import { COMMA, DQUOTE } from "./ascii";
 import { capNames, decodeHexAt, decodeHexString, errnoName, modeText, permText, securityContext, signalName } from "./decode";
 import { Kind } from "./fields";
 import { UNSET_ID } from "./ids";
 import { type JsonBytes, jsonString, member } from "./json";
 import { digits, tokenize } from "./record";
+import { isHex } from "./sockaddr";
 
 /** Value-level helpers of the interpreter: readings by kind, bytes tests, argv and proctitle decoding. */
 
@@ -30,7 +33,21 @@ export interface IdName {
 }
 
 /** Kinds whose reading depends on the value alone, so it can be cached by the value's bytes. */
-export const VALUE_KINDS = [Kind.Exit, Kind.Mode, Kind.Perm, Kind.Cap, Kind.Context, Kind.Session, Kind.Signal] as const;
+export const VALUE_KINDS = [
+  Kind.Exit,
+  Kind.Mode,
+  Kind.Perm,
+  Kind.Cap,
+  Kind.Context,
+  Kind.Session,
+  Kind.Signal,
+  Kind.Result,
+  Kind.NfFamily,
+  Kind.FilterList,
+  Kind.Promiscuous,
+  Kind.Seccomp,
+  Kind.Capability,
+] as const;
 
 /** A value read by its kind: the text, its JSON, and whether that is the value itself. */
 export interface Reading {
@@ -66,6 +83,24 @@ export function readingOf(kind: Kind, value: string): Reading {
     case Kind.Signal:
       v = signalName(value) ?? value;
       break;
+    case Kind.Result:
+      v = resultText(value) ?? value;
+      break;
+    case Kind.NfFamily:
+      v = nfFamily(value) ?? value;
+      break;
+    case Kind.FilterList:
+      v = filterList(value) ?? value;
+      break;
+    case Kind.Promiscuous:
+      v = promiscuous(value) ?? value;
+      break;
+    case Kind.Seccomp:
+      v = seccompAction(value) ?? value;
+      break;
+    case Kind.Capability:
+      v = capabilityName(value) ?? value;
+      break;
   }
   return { text: v, json: json ?? jsonString(v), same: json === undefined && v === value };
 }
@@ -96,6 +131,34 @@ export function proctitleJson(out: JsonBytes, bytes: Buffer): void {
     start = i + 1;
   }
   out.byte(93);
+}
+
+/**
+ * The hex of an argument or proctitle (as logged) when the text it decoded to cannot hold its bytes: they
+ * are not UTF-8, so the text has U+FFFD in their place. Undefined when the text is exact. Only text with a
+ * U+FFFD is checked, so valid values cost one scan.
+ */
+export function lostBytes(text: string, hex: string): string | undefined {
+  if (!text.includes("\uFFFD") || hex.length % 2 !== 0 || !isHex(hex)) return undefined;
+  return isUtf8(Buffer.from(hex, "hex")) ? undefined : hex;
+}
+
+/**
+ * A "quoted" value as the hex of its bytes (uppercase, as the kernel logs hex): from its exact bytes (latin1,
+ * see rawValuesOf) when the line was not UTF-8, else from its text. Undefined when the value is not quoted.
+ */
+export function quotedHex(value: string, rawValue: string | undefined): string | undefined {
+  if (value.charCodeAt(0) !== DQUOTE) return undefined;
+  const end = value.length > 1 && value.charCodeAt(value.length - 1) === DQUOTE ? -1 : undefined;
+  const bytes = rawValue === undefined ? Buffer.from(value.slice(1, end), "utf8") : Buffer.from(rawValue.slice(1, end), "latin1");
+  return bytes.toString("hex").toUpperCase();
+}
+
+/** The hex of a quoted value's exact bytes (latin1 text, quotes kept) when they are not UTF-8, else undefined. */
+export function lostQuoted(rawValue: string | undefined): string | undefined {
+  if (rawValue === undefined) return undefined;
+  const bytes = Buffer.from(rawValue.slice(1, rawValue.charCodeAt(rawValue.length - 1) === DQUOTE ? -1 : undefined), "latin1");
+  return isUtf8(bytes) ? undefined : bytes.toString("hex").toUpperCase();
 }
 
 /** decodeArg() for a value given as bytes. */
@@ -156,7 +219,11 @@ export function isNumeric(s: string): boolean {
 /** ENRICHED fields as JSON members: values unquoted, braced values (`SADDR={ … }`) as nested objects. */
 export function enrichedJson(keys: string[], values: string[]): string {
   let out = "";
+  // a repeated name is kept as name#2 … (one value per JSON key), as the record's own fields are
+  const seen = new Map<string, number>();
   for (let i = 0; i < keys.length; i++) {
+    const repeat = (seen.get(keys[i]!) ?? 0) + 1;
+    seen.set(keys[i]!, repeat);
     const value = values[i]!;
     const c = value.charCodeAt(0);
     let json: string;
@@ -168,7 +235,7 @@ export function enrichedJson(keys: string[], values: string[]): string {
     } else {
       json = jsonString(c === 34 && value.length >= 2 ? value.slice(1, -1) : value);
     }
-    out = member(out, keys[i]!, json);
+    out = member(out, repeat === 1 ? keys[i]! : `${keys[i]!}#${repeat}`, json);
   }
   return out;
 }

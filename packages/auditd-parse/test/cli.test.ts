@@ -310,3 +310,98 @@ describe("auditd-parse CLI", () => {
     expect(JSON.parse(readFileSync(outFile, "utf8").trim())).toMatchObject({ serial: 5, syscall: "write" });
   });
 });
+
+describe("filters ausearch users reach for", () => {
+  const LOG = [
+    'node=web1 type=SYSCALL msg=audit(1700000001.000:21): arch=c000003e syscall=59 success=yes exit=0 ppid=10 pid=11 auid=1000 uid=0 gid=0 ses=7 tty=pts0 comm="sudo" exe="/usr/bin/sudo"',
+    'node=web1 type=PATH msg=audit(1700000001.000:21): item=0 name="/usr/bin/sudo" nametype=NORMAL',
+    "node=web1 type=EOE msg=audit(1700000001.000:21):",
+    'node=db1 type=SYSCALL msg=audit(1700000002.000:22): arch=c000003e syscall=2 success=no exit=-13 ppid=11 pid=12 auid=1000 uid=1000 gid=1000 ses=7 tty=pts0 comm="cat" exe="/usr/bin/cat"',
+    'node=db1 type=PATH msg=audit(1700000002.000:22): item=0 name="/etc/shadow" nametype=NORMAL',
+    "node=db1 type=EOE msg=audit(1700000002.000:22):",
+    "type=USER_LOGIN msg=audit(1700000003.000:23): pid=900 uid=0 auid=1000 ses=7 msg='op=login id=1000 exe=\"/usr/sbin/sshd\" hostname=h addr=203.0.113.9 terminal=ssh res=failed'",
+  ].join("\n");
+  const serials = (args: string[]) => {
+    const r = run([...args, "--passwd", passwd], `${LOG}\n`);
+    expect(r.code, r.stderr).toBe(0);
+    return r.stdout.trim() === ""
+      ? []
+      : r.stdout
+          .trim()
+          .split("\n")
+          .map((l) => JSON.parse(l).serial);
+  };
+  it("--uid, --auid and --gid each match their own field, by name or number", { timeout: 120_000 }, () => {
+    expect(serials(["--uid", "0"])).toEqual([21, 23]);
+    expect(serials(["--uid", "alice"])).toEqual([22]);
+    expect(serials(["--auid", "alice"])).toEqual([21, 22, 23]);
+    expect(serials(["--gid", "1000"])).toEqual([22]);
+  });
+  it("--pid, --ppid, --comm, --exe, --file, --node, --event, --terminal, --success", { timeout: 120_000 }, () => {
+    expect(serials(["--pid", "12"])).toEqual([22]);
+    expect(serials(["--ppid", "10"])).toEqual([21]);
+    expect(serials(["--comm", "cat"])).toEqual([22]);
+    expect(serials(["--exe", "/usr/bin/sudo"])).toEqual([21]);
+    expect(serials(["--file", "/etc/shadow"])).toEqual([22]);
+    expect(serials(["--node", "web1,db1"])).toEqual([21, 22]);
+    expect(serials(["--event", "23"])).toEqual([23]);
+    expect(serials(["--event", "1700000002.000:22"])).toEqual([22]);
+    expect(serials(["--terminal", "ssh"])).toEqual([23]);
+    expect(serials(["--terminal", "pts0", "--success", "no"])).toEqual([22]);
+  });
+  it("--since/--until take ausearch's time keywords", { timeout: 120_000 }, () => {
+    expect(serials(["--since", "this-year"])).toEqual([]);
+    expect(serials(["--until", "today"])).toEqual([21, 22, 23]);
+    expect(run(["--since", "last-tuesday"], "").code).toBe(64);
+  });
+});
+
+describe("--format csv", () => {
+  it("one RFC 4180 row per event; a cell a spreadsheet would run as a formula is defused", { timeout: 120_000 }, () => {
+    const log = [
+      'type=SYSCALL msg=audit(1700000001.000:21): arch=c000003e syscall=59 success=yes exit=0 pid=11 auid=0 uid=0 comm="sh" exe="/bin/sh"',
+      `type=EXECVE msg=audit(1700000001.000:21): argc=3 a0="sh" a1="-c" a2=${hex('x, "y"\nz')}`,
+      "type=EOE msg=audit(1700000001.000:21):",
+      `type=SYSCALL msg=audit(1700000002.000:22): arch=c000003e syscall=59 success=yes exit=0 pid=12 auid=0 uid=0 comm=${hex("=HYPERLINK(1)")} exe="/bin/x"`,
+      "type=EOE msg=audit(1700000002.000:22):",
+    ].join("\n");
+    const r = run(["--format", "csv", "--passwd", passwd], `${log}\n`);
+    expect(r.code).toBe(0);
+    const [header, first, ...rest] = r.stdout
+      .split("\r\n")
+      .join("\n")
+      .split(/\n(?=\d{4}-|$)/);
+    expect(header).toBe("time,node,serial,id,types,syscall,success,exit,auid,uid,pid,ppid,ses,comm,exe,keys,detail");
+    expect(first).toBe(
+      '2023-11-14T22:13:21.000Z,,21,1700000001.000:21,SYSCALL EXECVE,execve,yes,0,0,0,11,,,sh,/bin/sh,,"sh -c x, ""y""\nz"',
+    );
+    expect(rest[0]).toContain(",'=HYPERLINK(1),/bin/x,");
+  });
+});
+
+describe("report", () => {
+  it("aureport's summaries as JSON and as readable tables", { timeout: 120_000 }, () => {
+    const json = run(["report", "--json", "--passwd", passwd], `${SESSION_LOG}\n`);
+    expect(json.code, json.stderr).toBe(0);
+    const report = JSON.parse(json.stdout);
+    expect(Object.keys(report)).toEqual(["logins", "authentications", "executables", "keys", "files", "anomalies", "commands"]);
+    expect(report.logins.rows).toEqual([
+      {
+        key: { user: "alice", from: "203.0.113.9", terminal: "ssh", exe: "/usr/sbin/sshd", result: "success" },
+        count: 1,
+        first: expect.any(String),
+        last: expect.any(String),
+      },
+    ]);
+    expect(report.executables.rows.map((r: { key: { exe: string; result: string } }) => [r.key.exe, r.key.result])).toEqual([
+      ["/usr/bin/cat", "success"],
+      ["/usr/bin/curl", "failed"],
+    ]);
+    expect(report.keys.rows.map((r: { key: { key: string } }) => r.key.key).sort()).toEqual(["exec", "net"]);
+    expect(report.commands.rows[0].key).toEqual({ auid: "alice", uid: "alice", command: "cat my notes.txt" });
+    const text = run(["report", "--passwd", passwd], `${SESSION_LOG}\n`);
+    expect(text.stdout).toMatch(/^logins \(1 events\)\n {2}count {2}user/);
+    expect(text.stdout).toContain("anomalies (0 events)\n  none");
+    expect(run(["report", "--top", "0"], "").code).toBe(64);
+  });
+});

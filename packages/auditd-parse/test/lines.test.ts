@@ -59,15 +59,17 @@ describe("schema/event.schema.json", () => {
       Buffer.from(
         [
           'node=h type=SYSCALL msg=audit(1.000:1): arch=c000003e syscall=59 success=yes exit=0 pid=2 ppid=1 auid=0 uid=0 ses=1 comm="sh" exe="/bin/sh" key="k"',
-          'node=h type=EXECVE msg=audit(1.000:1): argc=1 a0="sh"',
+          'node=h type=EXECVE msg=audit(1.000:1): argc=2 a0="sh" a1=FF',
           'node=h type=CWD msg=audit(1.000:1): cwd="/"',
           "node=h type=SOCKADDR msg=audit(1.000:1): saddr=0200001600000000\x1dSADDR={ saddr_fam=inet }",
-          "node=h type=PROCTITLE msg=audit(1.000:1): proctitle=7368",
+          "node=h type=PROCTITLE msg=audit(1.000:1): proctitle=7368FF",
           'type=AVC msg=audit(2.000:2): avc:  denied  { read } for x="unterminated',
           "garbage",
         ].join("\n"),
       ),
     );
+    // a line that is not UTF-8 at all
+    parser.pushBytes(Buffer.from([0x0a, 0x67, 0xff]));
     parser.end();
     for (const line of lines) {
       const event = JSON.parse(line);

@@ -38,12 +38,13 @@ describe("events", () => {
       "type=EOE msg=audit(1700000000.000:1): ",
     ].join("\n");
     const { events, stats } = parseText(log);
+    // written in log-time order: serial 2 completed first, but serial 1 is older and comes first
     expect(events.map((e) => [e.serial, e.records.map((r) => r.type)])).toEqual([
-      [2, ["SYSCALL"]],
       [1, ["SYSCALL", "EXECVE"]],
+      [2, ["SYSCALL"]],
     ]);
-    expect(events[0]).toMatchObject({ syscall: "open", success: false, exit: "EACCES" });
-    expect(events[1]).toMatchObject({ syscall: "execve", argv: ["ls", "-l"], argc: 2, time: "2023-11-14T22:13:20.000Z" });
+    expect(events[1]).toMatchObject({ syscall: "open", success: false, exit: "EACCES" });
+    expect(events[0]).toMatchObject({ syscall: "execve", argv: ["ls", "-l"], argc: 2, time: "2023-11-14T22:13:20.000Z" });
     expect(stats).toMatchObject({ events: 2, lost: 0, malformed: 0 });
   });
 
@@ -69,8 +70,10 @@ describe("events", () => {
       ].join("\n"),
     );
     for (const e of all) events.push(e.records.length);
-    // serial 1 closed when serial 2 arrived 3 s later; its straggler becomes an event of its own
-    expect(all.map((e) => e.serial)).toEqual([1, 2, 1]);
+    // serial 1 closed when serial 2 arrived 3 s later; its straggler becomes an event of its own, written
+    // in log-time order (before serial 2, which waits for it)
+    expect(all.map((e) => e.serial)).toEqual([1, 1, 2]);
+    expect(all.map((e) => e.time)).toEqual(["1970-01-01T00:01:40.000Z", "1970-01-01T00:01:40.500Z", "1970-01-01T00:01:43.000Z"]);
     expect(events).toEqual([1, 1, 1]);
   });
 

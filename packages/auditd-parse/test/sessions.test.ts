@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { parseText } from "../src/parser";
-import { type Session, SessionTracker } from "../src/sessions";
+import { formatSession, type Session, SessionTracker } from "../src/sessions";
 
 const hex = (s: string) => Buffer.from(s).toString("hex").toUpperCase();
 const ids = { passwd: "/dev/null", group: "/dev/null" };
@@ -73,5 +73,51 @@ describe("SessionTracker", () => {
       ["2", 1, 0],
       ["3", 1, 0],
     ]);
+  });
+});
+
+describe("who did what inside a session", () => {
+  const pam = (type: string, t: number, exe: string, acct: string, res = "success", ses = 7) =>
+    `type=${type} msg=audit(${t}.000:${t}): pid=900 uid=0 auid=${ses === 7 ? 1000 : 4294967295} ses=${ses === 7 ? 7 : 4294967295} msg='op=PAM:x acct="${acct}" exe="${exe}" hostname=203.0.113.9 addr=203.0.113.9 terminal=ssh res=${res}'`;
+  const exec = (t: number, uid: number, arg: string) => [
+    `type=SYSCALL msg=audit(${t}.000:${t}): arch=c000003e syscall=59 success=yes exit=0 ppid=900 pid=${t} auid=1000 uid=${uid} ses=7 comm="x" exe="/usr/bin/x"`,
+    `type=EXECVE msg=audit(${t}.000:${t}): argc=1 a0="${arg}"`,
+    `type=EOE msg=audit(${t}.000:${t}):`,
+  ];
+  const passwd = "/dev/null";
+  const log = [
+    pam("USER_LOGIN", 100, "/usr/sbin/sshd", "alice", "failed", 0),
+    pam("USER_START", 101, "/usr/sbin/sshd", "alice"),
+    ...exec(102, 1000, "id"),
+    pam("USER_START", 103, "/usr/bin/sudo", "root"),
+    ...exec(104, 0, "whoami"),
+    pam("USER_END", 105, "/usr/bin/sudo", "root"),
+    pam("USER_END", 106, "/usr/sbin/sshd", "alice"),
+  ];
+  const sessions = (): Session[] => {
+    const out: Session[] = [];
+    const tracker = new SessionTracker((s) => out.push(s));
+    for (const e of parseText(`${log.join("\n")}\n`, { ids: { passwd, group: passwd }, recordObjects: true }).events) tracker.add(e);
+    tracker.flush();
+    return out;
+  };
+
+  it("lists a failed login (no session id) as a session of its own", () => {
+    const [failed] = sessions();
+    expect(failed).toMatchObject({ ses: "unset", user: "alice", from: "203.0.113.9", via: "/usr/sbin/sshd", loginSuccess: false });
+    expect(formatSession(failed!)).toContain("LOGIN FAILED");
+  });
+
+  it("gives each command the uid it ran as, and su/sudo as a nested session with its target user", () => {
+    const [, s] = sessions();
+    expect(s!.commands.map((c) => [c.argv[0], c.uid])).toEqual([
+      ["id", "1000"],
+      ["whoami", "0"],
+    ]);
+    expect(s!.nested).toEqual([{ via: "/usr/bin/sudo", user: "root", start: expect.any(String), end: expect.any(String), success: true }]);
+    const text = formatSession(s!);
+    expect(text).toMatch(/session \/usr\/bin\/sudo -> root \.\. /);
+    expect(text).toMatch(/exec whoami {2}\(as 0\)/);
+    expect(text).not.toMatch(/exec id {2}\(as/);
   });
 });

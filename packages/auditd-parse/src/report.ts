@@ -1,0 +1,139 @@
+import { escapeControls } from "./escape";
+import type { AuditEvent, FieldValue } from "./event";
+
+/**
+ * aureport's main summaries, counted as events stream by: logins and authentications (with their result),
+ * executables, rule keys, files, anomalies and the commands each user ran. Memory stays flat: each summary
+ * keeps at most MAX_ROWS distinct rows; events past that are counted in its `other`.
+ */
+
+export interface ReportRow {
+  /** What the row counts, by column name (user, from, result, exe …). */
+  key: Record<string, string>;
+  count: number;
+  first: string;
+  last: string;
+}
+
+export interface ReportTable {
+  columns: string[];
+  rows: ReportRow[];
+  /** Events past the row bound, counted but not listed. */
+  other: number;
+}
+
+export type Report = Record<SummaryName, ReportTable>;
+export type SummaryName = "logins" | "authentications" | "executables" | "keys" | "files" | "anomalies" | "commands";
+
+const MAX_ROWS = 10_000;
+
+const COLUMNS: Record<SummaryName, string[]> = {
+  logins: ["user", "from", "terminal", "exe", "result"],
+  authentications: ["user", "from", "exe", "result"],
+  executables: ["exe", "result"],
+  keys: ["key", "result"],
+  files: ["file", "syscall", "result"],
+  anomalies: ["type", "exe", "comm"],
+  commands: ["auid", "uid", "command"],
+};
+
+const str = (v: FieldValue | undefined): string | undefined => (typeof v === "string" ? v : undefined);
+const result = (ok: boolean | undefined): string => (ok === undefined ? "?" : ok ? "success" : "failed");
+
+export class ReportBuilder {
+  private readonly tables = new Map<SummaryName, { rows: Map<string, ReportRow>; other: number }>();
+
+  constructor() {
+    for (const name of Object.keys(COLUMNS) as SummaryName[]) this.tables.set(name, { rows: new Map(), other: 0 });
+  }
+
+  add(e: AuditEvent): void {
+    if (e.id === null || e.time === null) return;
+    const time = e.time;
+    for (const r of e.records) {
+      const f = r.fields;
+      const ok = str(f.res) === undefined ? undefined : str(f.res) === "success";
+      if (r.type === "USER_LOGIN") {
+        this.count(
+          "logins",
+          [
+            str(f.acct) ?? str(f.id) ?? e.auid ?? "?",
+            str(f.addr) ?? str(f.hostname) ?? "?",
+            str(f.terminal) ?? "?",
+            str(f.exe) ?? "?",
+            result(ok),
+          ],
+          time,
+        );
+      } else if (r.type === "USER_AUTH") {
+        this.count(
+          "authentications",
+          [str(f.acct) ?? e.auid ?? "?", str(f.addr) ?? str(f.hostname) ?? "?", str(f.exe) ?? "?", result(ok)],
+          time,
+        );
+      } else if (r.type.startsWith("ANOM_")) {
+        this.count("anomalies", [r.type, str(f.exe) ?? e.exe ?? "?", str(f.comm) ?? e.comm ?? "?"], time);
+      } else if (r.type === "PATH" && str(f.name) !== undefined && e.syscall !== undefined) {
+        this.count("files", [str(f.name)!, e.syscall, result(e.success)], time);
+      }
+    }
+    if (e.syscall !== undefined && e.exe !== undefined) this.count("executables", [e.exe, result(e.success)], time);
+    for (const key of e.keys ?? []) this.count("keys", [key, result(e.success)], time);
+    if (e.argv !== undefined) this.count("commands", [e.auid ?? "?", e.uid ?? "?", e.argv.join(" ")], time);
+  }
+
+  private count(name: SummaryName, values: string[], time: string): void {
+    const table = this.tables.get(name)!;
+    const id = values.join("\0");
+    const row = table.rows.get(id);
+    if (row !== undefined) {
+      row.count++;
+      if (time > row.last) row.last = time;
+      if (time < row.first) row.first = time;
+      return;
+    }
+    if (table.rows.size >= MAX_ROWS) {
+      table.other++;
+      return;
+    }
+    const key: Record<string, string> = {};
+    COLUMNS[name].forEach((column, i) => {
+      key[column] = values[i]!;
+    });
+    table.rows.set(id, { key, count: 1, first: time, last: time });
+  }
+
+  /** The summaries, rows by count (most first), then by their columns. */
+  result(): Report {
+    const out = {} as Report;
+    for (const [name, table] of this.tables) {
+      const rows = [...table.rows.values()].sort(
+        (a, b) => b.count - a.count || Object.values(a.key).join("\0").localeCompare(Object.values(b.key).join("\0")),
+      );
+      out[name] = { columns: COLUMNS[name], rows, other: table.other };
+    }
+    return out;
+  }
+}
+
+/** The report as readable tables: a heading per summary, aligned columns, control characters escaped. */
+export function formatReport(report: Report, top: number): string {
+  const parts: string[] = [];
+  for (const [name, table] of Object.entries(report) as [SummaryName, ReportTable][]) {
+    parts.push(`${name} (${table.rows.reduce((n, r) => n + r.count, 0) + table.other} events)`);
+    if (table.rows.length === 0) {
+      parts.push("  none", "");
+      continue;
+    }
+    const header = ["count", ...table.columns];
+    const lines = table.rows.slice(0, top).map((r) => [String(r.count), ...table.columns.map((c) => escapeControls(r.key[c] ?? ""))]);
+    const widths = header.map((h, i) => Math.min(60, Math.max(h.length, ...lines.map((l) => l[i]!.length))));
+    const fmt = (cells: string[]) => `  ${cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join("  ")}`;
+    parts.push(fmt(header), ...lines.map(fmt));
+    const hidden = table.rows.length - Math.min(top, table.rows.length);
+    if (hidden > 0 || table.other > 0)
+      parts.push(`  … ${hidden} more rows${table.other > 0 ? `, ${table.other} events past the ${MAX_ROWS}-row bound` : ""}`);
+    parts.push("");
+  }
+  return parts.join("\n");
+}
