@@ -4,6 +4,7 @@ import { dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describeError, PermissionError, UsageError } from "@opsguard/core/errors";
 import { installWithLauncher } from "@opsguard/core/launcher";
+import { FACILITY_CODE } from "@opsguard/core/log";
 import { agentFastPathExpression, configStamp } from "./agent-fast-path";
 import type { AuthkeysConfig } from "./config";
 import { checkCommandPath, searchable } from "./doctor";
@@ -73,7 +74,7 @@ function agentFastPath(configPath: string | undefined, validated: string | undef
       configStamp: configStamp(configPath),
       socket: config.agent.socket,
       timeoutMs: config.agent.timeoutMs,
-      syslog: config.syslog ? { priority: SYSLOG_FACILITY[config.syslog.facility] * 8 + 6, socket: config.syslog.socket } : undefined,
+      syslog: config.syslog ? { priority: FACILITY_CODE[config.syslog.facility] * 8 + 6, socket: config.syslog.socket } : undefined,
     }),
   };
 }
@@ -83,22 +84,6 @@ function agentFastPath(configPath: string | undefined, validated: string | undef
  * what a login reads. --cache-dir only stands in when the config could not be validated; naming another
  * directory than the config would leave logins without the one install prepared, so it is refused.
  */
-/** RFC 5424 §6.2.1 facility numbers, as logger(1) and syslog(3) use them. */
-const SYSLOG_FACILITY: Record<Exclude<AuthkeysConfig["syslog"], false>["facility"], number> = {
-  auth: 4,
-  authpriv: 10,
-  daemon: 3,
-  user: 1,
-  local0: 16,
-  local1: 17,
-  local2: 18,
-  local3: 19,
-  local4: 20,
-  local5: 21,
-  local6: 22,
-  local7: 23,
-};
-
 function cacheSettings(flag: string | undefined, validated: string | undefined): { enabled: boolean; dir: string } {
   if (!validated) return { enabled: true, dir: flag ?? DEFAULT_CACHE_DIR };
   const { cache } = (JSON.parse(validated) as { config: AuthkeysConfig }).config;

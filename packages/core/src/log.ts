@@ -116,7 +116,8 @@ function formatValue(value: unknown): string {
   return JSON.stringify(text).replace(/[\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
 }
 
-const FACILITY_CODE: Record<SyslogOptions["facility"], number> = {
+/** RFC 5424 §6.2.1 facility numbers, as logger(1) and syslog(3) use them. */
+export const FACILITY_CODE: Record<SyslogOptions["facility"], number> = {
   auth: 4,
   authpriv: 10,
   cron: 9,
