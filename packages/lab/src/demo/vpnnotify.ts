@@ -57,6 +57,8 @@ export const vpnnotifyDemo: DemoSection = {
           directory: { ldap: slapd.connection(), slackIdAttribute: "slackId" },
           geoip: { city },
           state: { redis: { url: redis.url } },
+          // The spool's default sits beside the default state file under /var/lib: the demo keeps it in its own dir.
+          spool: { dir: join(dir, "vpnnotify-spool") },
           deadlineMs: 5_000,
           log: { file: logFile },
         }),
