@@ -1,6 +1,7 @@
 // sock-check's cost against the GitHub simulator (GraphQL executed against GitHub's published schema) for a
 // release of 300 commits from 100 PRs (policy "commits: all"; each PR two commits and a merge commit, a check
-// run, a commit status and an approval). Target: ≤ 10 requests.
+// run, a commit status and an approval; an approval rule needs a member of a 150-member organisation, read 100
+// members a request). Target: ≤ 10 requests.
 import { tsImport } from "tsx/esm/api";
 import { printTable } from "./lib.mjs";
 
@@ -18,7 +19,10 @@ export async function githubCost() {
   const scenario = new lab.GitHubScenario({ users });
   await scenario.sim.start();
   try {
-    const policy = `github:\n  repository: acme/shop\n  apiUrl: ${scenario.sim.url}\n  token: env:BENCH_GITHUB_TOKEN\ncommits: all\nchecks:\n  required: [build]\nticket:\n  pattern: "SHOP-\\\\d+"\n`;
+    const policy = `github:\n  repository: acme/shop\n  apiUrl: ${scenario.sim.url}\n  token: env:BENCH_GITHUB_TOKEN\ncommits: all\nchecks:\n  required: [build]\nticket:\n  pattern: "SHOP-\\\\d+"\napprovalRules:\n  - name: members\n    requires: { organizations: [acme] }\n`;
+    // carol's membership is public, so the benchmark's token (not an organisation member) sees it.
+    const staff = Array.from({ length: 149 }, (_, i) => `staff-${i}`);
+    scenario.sim.setOrg("acme", [...staff, "carol"], ["carol"]);
     scenario.directPush({ message: "Initial import", author: "alice", files: { ".sock-check.yml": policy } });
     scenario.tag("deploy-1");
     for (let i = 1; i <= 100; i++) {
