@@ -362,7 +362,10 @@ describe("organisation membership", () => {
     });
     const body = (await response.json()) as Record<string, unknown>;
     expect(await graphqlViolations(query, { org }, body)).toEqual([]);
-    return body as { data: { organization: { viewerIsAMember: boolean; membersWithRole: { nodes: Array<{ login: string }> } } | null }; errors?: unknown[] };
+    return body as {
+      data: { organization: { viewerIsAMember: boolean; membersWithRole: { nodes: Array<{ login: string }> } } | null };
+      errors?: unknown[];
+    };
   }
 
   it("shows a member every member, anyone else the public members only, and NOT_FOUND for an unknown login", async () => {
@@ -376,7 +379,11 @@ describe("organisation membership", () => {
     const unknown = await members(scenario.token, "no-such-org");
     expect(unknown.data.organization).toBeNull();
     expect(unknown.errors).toEqual([
-      expect.objectContaining({ type: "NOT_FOUND", path: ["organization"], message: "Could not resolve to an Organization with the login of 'no-such-org'." }),
+      expect.objectContaining({
+        type: "NOT_FOUND",
+        path: ["organization"],
+        message: "Could not resolve to an Organization with the login of 'no-such-org'.",
+      }),
     ]);
   });
 });

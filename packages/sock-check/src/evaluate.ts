@@ -498,7 +498,10 @@ function ruleOutcome(rule: Policy["approvalRules"][number], approvers: readonly 
   const from = anyone ? approvers : approvers.filter((a) => allowed.has(a));
   if (from.length >= count) return { state: "met" };
   const unseen = organizations
-    .map((o) => ({ org: o, why: input.facts.orgs.get(o)?.incomplete ?? (input.facts.orgs.has(o) ? null : `organisation ${o} was not read`) }))
+    .map((o) => ({
+      org: o,
+      why: input.facts.orgs.get(o)?.incomplete ?? (input.facts.orgs.has(o) ? null : `organisation ${o} was not read`),
+    }))
     .filter((o): o is { org: string; why: string } => o.why !== null);
   const maybe = unseen.length > 0 ? approvers.filter((a) => !allowed.has(a)) : [];
   const who = anyone ? "" : ` from ${[...users, ...teams.map((t) => `@${t}`), ...organizations.map((o) => `members of ${o}`)].join(", ")}`;

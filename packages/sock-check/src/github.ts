@@ -346,10 +346,12 @@ async function collectMembership(api: GitHubApi, facts: ProviderFacts, teams: re
       }
       return `${list.alias}: organization(login: $${list.alias}o) { viewerIsAMember membersWithRole(first: ${PAGE}, after: $${list.alias}a) { ${TEAM_SELECTION} } }`;
     });
-    const result = await api.graphql<Record<string, { viewerIsAMember?: boolean; team?: { members: Connection<GqlActor> } | null; membersWithRole?: Connection<GqlActor> } | null>>(
-      `query(${declared.join(", ")}) { ${fields.join("\n")} }`,
-      variables,
-    );
+    const result = await api.graphql<
+      Record<
+        string,
+        { viewerIsAMember?: boolean; team?: { members: Connection<GqlActor> } | null; membersWithRole?: Connection<GqlActor> } | null
+      >
+    >(`query(${declared.join(", ")}) { ${fields.join("\n")} }`, variables);
     const next: MemberList[] = [];
     for (const list of pending) {
       const node = result.data?.[list.alias];
@@ -358,7 +360,9 @@ async function collectMembership(api: GitHubApi, facts: ProviderFacts, teams: re
       const name = list.kind === "team" ? `team ${list.org}/${list.slug}` : `organisation ${list.org}`;
       if (!connection || error !== undefined) {
         // A member list with errors may be missing members: nothing is judged on part of one.
-        list.error = connection ? `${name}: GitHub answered in part (${error})` : `${name} is not visible to this token (${error ?? "not found"})`;
+        list.error = connection
+          ? `${name}: GitHub answered in part (${error})`
+          : `${name} is not visible to this token (${error ?? "not found"})`;
         continue;
       }
       if (list.kind === "org") list.viewerIsAMember = node?.viewerIsAMember === true;
@@ -376,7 +380,8 @@ async function collectMembership(api: GitHubApi, facts: ProviderFacts, teams: re
   }
   for (const list of lists.filter((l) => l.kind === "org")) {
     const incomplete =
-      list.error ?? (list.viewerIsAMember ? null : `the token is not a member of organisation ${list.org}, so GitHub shows it only the public members`);
+      list.error ??
+      (list.viewerIsAMember ? null : `the token is not a member of organisation ${list.org}, so GitHub shows it only the public members`);
     facts.orgs.set(list.org, { members: list.error === undefined ? list.members : [], incomplete });
   }
   for (const list of lists.filter((l) => l.kind === "team")) {

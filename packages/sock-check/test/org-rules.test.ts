@@ -24,8 +24,18 @@ beforeAll(async () => {
   s.sim.addToken(MEMBER_TOKEN, "alice");
   s.directPush({ message: "Initial import", author: "alice", files: { ".sock-check.yml": policyYaml(s.sim.url) } });
   s.tag("o0");
-  pr.publicMember = s.pullRequest({ title: "SHOP-1 Public member", author: "alice", reviews: [{ by: "bob" }], checks: { build: "success" } });
-  pr.privateMember = s.pullRequest({ title: "SHOP-2 Private member", author: "alice", reviews: [{ by: "carol" }], checks: { build: "success" } });
+  pr.publicMember = s.pullRequest({
+    title: "SHOP-1 Public member",
+    author: "alice",
+    reviews: [{ by: "bob" }],
+    checks: { build: "success" },
+  });
+  pr.privateMember = s.pullRequest({
+    title: "SHOP-2 Private member",
+    author: "alice",
+    reviews: [{ by: "carol" }],
+    checks: { build: "success" },
+  });
   pr.outsider = s.pullRequest({ title: "SHOP-3 Outsider", author: "alice", reviews: [{ by: "dave" }], checks: { build: "success" } });
   pr.both = s.pullRequest({
     title: "SHOP-4 Outsider and public member",
@@ -125,7 +135,9 @@ describe("approval rules by organisation membership", () => {
     expect(byPull(typo.report.records, pr.publicMember!).violations[0]?.message).toMatch(
       /cannot tell whether bob is a member: organisation acme-typo is not visible to this token \(Could not resolve to an Organization with the login of 'acme-typo'\.\)/,
     );
-    const orUser = await check(policyFile("org-or-user", MEMBERS_RULE.replace("organizations: [acme]", "users: [dave], organizations: [acme]")));
+    const orUser = await check(
+      policyFile("org-or-user", MEMBERS_RULE.replace("organizations: [acme]", "users: [dave], organizations: [acme]")),
+    );
     expect(byPull(orUser.report.records, pr.outsider!).verdict).toBe("compliant");
   });
 
