@@ -10,6 +10,7 @@ import {
   type SecretRef,
   UsageError,
 } from "@opsguard/core";
+import { checkAssociations } from "./association";
 import { shaFromFile, shaFromUrl } from "./deployed";
 import { evaluate } from "./evaluate";
 import { emptyFacts } from "./facts";
@@ -154,6 +155,8 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
     const organizations = policyOrganizations(policy);
     facts =
       commits.length > 0 ? await collectGitHubFacts(api, commits, { owner, name, teams, organizations, log: options.log }) : emptyFacts();
+    // GitHub's commit → PR association is a lookup, not proof that the PR brought the commit.
+    await checkAssociations(facts, git);
   }
 
   // An update merge keeps approvals only when it is the clean merge of its parents (see evaluate's onHeadIgnoring).

@@ -66,8 +66,10 @@ export interface CommitFact {
   verified: boolean | null;
   authorLogin: string | null;
   committerLogin: string | null;
-  /** Numbers of the PRs the provider associates with the commit. */
+  /** Numbers of the PRs the provider associates with the commit (and that brought it, see association.ts). */
   pulls: number[];
+  /** Merged PRs the provider listed for the commit although it is none of their commits, merges or rebased copies. */
+  disowned?: number[];
 }
 
 export interface OrgFact {
