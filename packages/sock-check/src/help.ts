@@ -43,4 +43,7 @@ Examples:
   sock-check                                      # deploy-* tag .. HEAD, digest on stdout
   sock-check --from-url https://shop.example/version --format markdown >> "$GITHUB_STEP_SUMMARY"
   sock-check --from v1.4.0 --to v1.5.0 --output evidence.json --format json
-  sock-check retro --since 30d                    # emergency merges of the last 30 days: review done, pending or overdue`;
+  sock-check retro --since 30d                    # emergency merges of the last 30 days: review done, pending or overdue
+
+CI: the GitHub Action opsguard/opsguard/packages/sock-check@<version> and the GitLab CI template
+packages/sock-check/ci/sock-check.gitlab-ci.yml (job .sock-check) run it; see the README.`;

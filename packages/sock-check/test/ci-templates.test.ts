@@ -307,3 +307,37 @@ describe("the GitLab CI template", () => {
     expect(wrong.stderr).toContain("SOCK_CHECK_ALLOW_UNVERIFIED must be true or false");
   });
 });
+
+// --- the README's examples -----------------------------------------------------------------------------------
+
+describe("the README's CI examples", () => {
+  const readme = readFileSync(join(PACKAGE_DIR, "README.md"), "utf8");
+  const blocks = [...readme.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1]!);
+
+  it("use the action where it lives, with inputs it declares, and document every input", () => {
+    const uses = blocks.filter((b) => b.includes("opsguard/opsguard/packages/sock-check@"));
+    expect(uses.length).toBeGreaterThanOrEqual(2);
+    for (const block of uses) {
+      // The evidence example is a fragment of a steps list, indented as in a job.
+      const parsed = parseYaml(block.startsWith("      ") ? block.replace(/^ {6}/gm, "") : block) as unknown;
+      const steps: Array<{ uses?: string; with?: Record<string, unknown> }> = Array.isArray(parsed)
+        ? parsed
+        : Object.values((parsed as { jobs: Record<string, { steps?: [] }> }).jobs).flatMap((j) => j.steps ?? []);
+      const step = steps.find((s) => s.uses?.startsWith("opsguard/opsguard/"));
+      const path = /^opsguard\/opsguard\/(.+)@/.exec(step?.uses ?? "")?.[1];
+      expect(existsSync(join(ROOT, path ?? "-", "action.yml"))).toBe(true);
+      for (const input of Object.keys(step?.with ?? {})) expect(Object.keys(action.inputs)).toContain(input);
+    }
+    for (const input of Object.keys(action.inputs)) expect(readme).toContain(`\`${input}\``);
+  });
+
+  it("include the GitLab template by its path and set only variables it reads", () => {
+    const block = blocks.find((b) => b.includes("extends: .sock-check"));
+    const parsed = parseYaml(block ?? "") as { include: Array<{ remote: string }>; "sock-check": { variables: Record<string, string> } };
+    expect(parsed.include[0]?.remote).toMatch(/\/packages\/sock-check\/ci\/sock-check\.gitlab-ci\.yml$/);
+    const job = (
+      parseYaml(readFileSync(join(PACKAGE_DIR, "ci/sock-check.gitlab-ci.yml"), "utf8")) as Record<string, { variables: object }>
+    )[".sock-check"];
+    for (const name of Object.keys(parsed["sock-check"].variables)) expect(Object.keys(job?.variables ?? {})).toContain(name);
+  });
+});
