@@ -141,6 +141,22 @@ describe("approval rules by organisation membership", () => {
     expect(byPull(orUser.report.records, pr.outsider!).verdict).toBe("compliant");
   });
 
+  it("does not judge on a member list GitHub answered in part", async () => {
+    // HTTP 200, membersWithRole failing on its path: the non-null field nulls the organisation, with an error.
+    const lift = scenario.sim.failGraphQLField({ typeName: "Organization", fieldName: "membersWithRole" });
+    try {
+      const { report } = await check(policyFile("org-partial", MEMBERS_RULE), MEMBER_TOKEN);
+      for (const n of [pr.publicMember!, pr.privateMember!]) {
+        expect(byPull(report.records, n).verdict).toBe("unverified");
+        expect(byPull(report.records, n).violations[0]?.message).toMatch(
+          /organisation acme is not visible to this token \(Resource not accessible by integration \(Organization\.membersWithRole\)/,
+        );
+      }
+    } finally {
+      lift();
+    }
+  });
+
   it("refuses an organisation login GitHub cannot have", async () => {
     const path = policyFile("org-bad", MEMBERS_RULE.replace("[acme]", '["acme/sre"]'));
     const run = await runSockCheck(["--config", path, "--from", "o0", "--to", "o1"], { cwd: scenario.dir, env: envFor(scenario) });
