@@ -458,8 +458,9 @@ function pathViolations(commit: LocalCommit, pull: PullFact, verdict: PullVerdic
 /**
  * policy-bot-style approval rules for one commit of a PR. A rule applies when all its conditions hold (the
  * commit's changed paths, the PR author, labels, target branch); it is met by `count` independent approvals
- * from its users and team members (anyone, without a list). `approvalPolicy` combines rules with and/or; a rule
- * that does not apply is met. Without it, every rule must be met.
+ * from its users, team members and organisation members (anyone, without a list). `approvalPolicy` combines rules
+ * with and/or; a rule that does not apply is met. Without it, every rule must be met. A rule whose outcome hangs
+ * on memberships the token cannot see yields "unverified" violations (see ruleOutcome), not approval-rule ones.
  */
 function approvalRuleViolations(commit: LocalCommit, pull: PullFact, verdict: PullVerdict, input: EvaluateInput): Violation[] {
   const rules = input.policy.approvalRules;
