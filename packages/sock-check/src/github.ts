@@ -369,7 +369,7 @@ async function collectMembership(api: GitHubApi, facts: ProviderFacts, teams: re
       list.members.push(...(connection.nodes ?? []).filter((m) => m !== null).map((m) => m.login));
       list.pages++;
       if (!connection.pageInfo?.hasNextPage) continue;
-      if (list.pages > MAX_EXTRA_PAGES) {
+      if (list.pages >= MAX_EXTRA_PAGES) {
         list.error = `${name} has more members than sock-check reads (${MAX_EXTRA_PAGES * PAGE})`;
         continue;
       }

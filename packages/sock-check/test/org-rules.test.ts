@@ -157,6 +157,21 @@ describe("approval rules by organisation membership", () => {
     }
   });
 
+  it("reads a large organisation a page of 100 at a time, and stops past 5,000 members", async () => {
+    const staff = Array.from({ length: 4_998 }, (_, i) => `staff-${i}`);
+    scenario.sim.setOrg("bigcorp", ["alice", ...staff, "carol"]);
+    scenario.sim.requests.length = 0;
+    const fits = await check(policyFile("org-big", MEMBERS_RULE.replace("[acme]", "[bigcorp]")), MEMBER_TOKEN);
+    // carol is the 5,000th member, on the last page sock-check reads.
+    expect(byPull(fits.report.records, pr.privateMember!).verdict).toBe("compliant");
+    expect(scenario.sim.requests.filter((r) => r.path === "/graphql")).toHaveLength(2 + 50);
+    scenario.sim.setOrg("bigcorp", ["alice", ...staff, "bob", "carol"]);
+    const over = await check(policyFile("org-bigger", MEMBERS_RULE.replace("[acme]", "[bigcorp]")), MEMBER_TOKEN);
+    expect(byPull(over.report.records, pr.privateMember!).violations[0]?.message).toMatch(
+      /cannot tell whether carol is a member: organisation bigcorp has more members than sock-check reads \(5000\)/,
+    );
+  });
+
   it("refuses an organisation login GitHub cannot have", async () => {
     const path = policyFile("org-bad", MEMBERS_RULE.replace("[acme]", '["acme/sre"]'));
     const run = await runSockCheck(["--config", path, "--from", "o0", "--to", "o1"], { cwd: scenario.dir, env: envFor(scenario) });
