@@ -384,11 +384,11 @@ async function collectMembership(api: GitHubApi, facts: ProviderFacts, teams: re
       (list.viewerIsAMember ? null : `the token is not a member of organisation ${list.org}, so GitHub shows it only the public members`);
     facts.orgs.set(list.org, { members: list.error === undefined ? list.members : [], incomplete });
   }
-  for (const list of lists.filter((l) => l.kind === "team")) {
-    // A team that cannot be read fails the run's membership step: its rules are not met without it.
-    if (list.error !== undefined) throw new Error(list.error);
-    facts.teams.set(`${list.org}/${list.slug}`, list.members);
-  }
+  const teamLists = lists.filter((l) => l.kind === "team");
+  for (const list of teamLists) if (list.error === undefined) facts.teams.set(`${list.org}/${list.slug}`, list.members);
+  // A team that cannot be read is left out, so rules naming it are not met; the failure is the run's, as before.
+  const unreadable = teamLists.find((l) => l.error !== undefined);
+  if (unreadable) throw new Error(unreadable.error);
 }
 
 function toPullFact(pull: GqlPull & { commits: Connection<{ commit: GqlPullCommit }> }, head: GqlHead): PullFact {
