@@ -1,6 +1,7 @@
 // sock-check's cost against the GitHub simulator (GraphQL executed against GitHub's published schema) for a
 // release of 300 commits from 100 PRs (policy "commits: all"; each PR two commits and a merge commit, a check
-// run, a commit status and an approval). Target: ≤ 10 requests.
+// run, a commit status and an approval; an approval rule needs a member of a 100-member organisation, which the
+// token's account belongs to, so it sees private members too: one page of 100). Target: ≤ 10 requests.
 import { tsImport } from "tsx/esm/api";
 import { printTable } from "./lib.mjs";
 
@@ -18,7 +19,10 @@ export async function githubCost() {
   const scenario = new lab.GitHubScenario({ users });
   await scenario.sim.start();
   try {
-    const policy = `github:\n  repository: acme/shop\n  apiUrl: ${scenario.sim.url}\n  token: env:BENCH_GITHUB_TOKEN\ncommits: all\nchecks:\n  required: [build]\nticket:\n  pattern: "SHOP-\\\\d+"\n`;
+    const policy = `github:\n  repository: acme/shop\n  apiUrl: ${scenario.sim.url}\n  token: env:BENCH_GITHUB_TOKEN\ncommits: all\nchecks:\n  required: [build]\nticket:\n  pattern: "SHOP-\\\\d+"\napprovalRules:\n  - name: members\n    requires: { organizations: [acme] }\n`;
+    // The token acts as ci-bot, a member: carol's private membership is visible to it.
+    const staff = Array.from({ length: 98 }, (_, i) => `staff-${i}`);
+    scenario.sim.setOrg("acme", ["ci-bot", ...staff, "carol"]);
     scenario.directPush({ message: "Initial import", author: "alice", files: { ".sock-check.yml": policy } });
     scenario.tag("deploy-1");
     for (let i = 1; i <= 100; i++) {

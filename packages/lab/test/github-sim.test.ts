@@ -351,3 +351,39 @@ describe("GitHub's quirks, reproduced", () => {
     }
   });
 });
+
+describe("organisation membership", () => {
+  const query = `query($org: String!) { organization(login: $org) { viewerIsAMember membersWithRole(first: 100) { totalCount nodes { login } } } }`;
+  async function members(token: string, org = "acme-org") {
+    const response = await fetch(`${scenario.sim.url}/graphql`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      body: JSON.stringify({ query, variables: { org } }),
+    });
+    const body = (await response.json()) as Record<string, unknown>;
+    expect(await graphqlViolations(query, { org }, body)).toEqual([]);
+    return body as {
+      data: { organization: { viewerIsAMember: boolean; membersWithRole: { nodes: Array<{ login: string }> } } | null };
+      errors?: unknown[];
+    };
+  }
+
+  it("shows a member every member, anyone else the public members only, and NOT_FOUND for an unknown login", async () => {
+    scenario.sim.setOrg("acme-org", ["alice", "bob"], ["bob"]).addToken("ghp_aliceToken0123456789", "alice");
+    const inside = await members("ghp_aliceToken0123456789");
+    expect(inside.data.organization?.viewerIsAMember).toBe(true);
+    expect(inside.data.organization?.membersWithRole.nodes.map((n) => n.login)).toEqual(["alice", "bob"]);
+    const outside = await members(scenario.token);
+    expect(outside.data.organization?.viewerIsAMember).toBe(false);
+    expect(outside.data.organization?.membersWithRole.nodes.map((n) => n.login)).toEqual(["bob"]);
+    const unknown = await members(scenario.token, "no-such-org");
+    expect(unknown.data.organization).toBeNull();
+    expect(unknown.errors).toEqual([
+      expect.objectContaining({
+        type: "NOT_FOUND",
+        path: ["organization"],
+        message: "Could not resolve to an Organization with the login of 'no-such-org'.",
+      }),
+    ]);
+  });
+});

@@ -10,6 +10,7 @@ import {
   type SecretRef,
   UsageError,
 } from "@opsguard/core";
+import { checkAssociations } from "./association";
 import { shaFromFile, shaFromUrl } from "./deployed";
 import { evaluate } from "./evaluate";
 import { emptyFacts } from "./facts";
@@ -18,7 +19,7 @@ import { collectGitHubFacts } from "./github";
 import { GitHubApi } from "./github-api";
 import { collectGitLabFacts } from "./gitlab";
 import type { ProviderFacts } from "./model";
-import { POLICY_FILE, type Policy, parsePolicy, policyTeams, requiredChecks } from "./policy";
+import { POLICY_FILE, type Policy, parsePolicy, policyOrganizations, policyTeams, requiredChecks } from "./policy";
 import { type Report, summarize } from "./record";
 
 export interface CheckOptions {
@@ -111,6 +112,11 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
   let repo: string;
   let facts: ProviderFacts;
   if (policy.provider === "gitlab") {
+    if (policyOrganizations(policy).length > 0) {
+      throw new ConfigError("approvalRules[].requires.organizations is for GitHub organisations", {
+        hint: "on GitLab, name the group under requires.teams",
+      });
+    }
     repo = await gitlabProjectOf(git, options, policy);
     const http = new HttpClient({
       service: "GitLab API",
@@ -146,7 +152,11 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
       log: options.log,
       onAttempt,
     });
-    facts = commits.length > 0 ? await collectGitHubFacts(api, commits, { owner, name, teams, log: options.log }) : emptyFacts();
+    const organizations = policyOrganizations(policy);
+    facts =
+      commits.length > 0 ? await collectGitHubFacts(api, commits, { owner, name, teams, organizations, log: options.log }) : emptyFacts();
+    // GitHub's commit → PR association is a lookup, not proof that the PR brought the commit.
+    await checkAssociations(facts, git);
   }
 
   // An update merge keeps approvals only when it is the clean merge of its parents (see evaluate's onHeadIgnoring).

@@ -81,7 +81,9 @@ export function evaluate(input: EvaluateInput): ChangeRecord[] {
           ? ` (PR ${elsewhere.map((p) => `#${p.number} was merged into ${p.baseRef}`).join(", ")}, not ${branch?.join(" or ")})`
           : fact?.pulls.length
             ? ` (PR #${fact.pulls.join(", #")} not merged)`
-            : "";
+            : fact?.disowned?.length
+              ? ` (GitHub lists it under PR #${fact.disowned.join(", #")}, but it is none of that PR's commits, its merge commit or a rebased copy of one)`
+              : "";
       const violations: Violation[] = [{ rule: "direct-push", message: `pushed to the branch without a merged pull request${unmerged}` }];
       if (input.policy.signedCommits && fact?.verified !== true)
         violations.push({ rule: "unsigned", message: "commit is not signed and verified" });
@@ -124,7 +126,9 @@ export function evaluate(input: EvaluateInput): ChangeRecord[] {
 
 function verdictOf(violations: readonly Violation[], pull: PullVerdict, unverified: boolean): Verdict {
   if (unverified) return "unverified";
-  if (violations.length > 0) return "noncompliant";
+  // A rule that failed outright blocks whatever else is unknown; only unknowns left make the change unverified.
+  if (violations.some((v) => v.rule !== "unverified")) return "noncompliant";
+  if (violations.length > 0) return "unverified";
   if (pull.emergency?.status === "pending") return "emergency";
   if (pull.exemption) return "exempt";
   return "compliant";
@@ -454,15 +458,16 @@ function pathViolations(commit: LocalCommit, pull: PullFact, verdict: PullVerdic
 /**
  * policy-bot-style approval rules for one commit of a PR. A rule applies when all its conditions hold (the
  * commit's changed paths, the PR author, labels, target branch); it is met by `count` independent approvals
- * from its users and team members (anyone, without a list). `approvalPolicy` combines rules with and/or; a rule
- * that does not apply is met. Without it, every rule must be met.
+ * from its users, team members and organisation members (anyone, without a list). `approvalPolicy` combines rules
+ * with and/or; a rule that does not apply is met. Without it, every rule must be met. A rule whose outcome hangs
+ * on memberships the token cannot see yields "unverified" violations (see ruleOutcome), not approval-rule ones.
  */
 function approvalRuleViolations(commit: LocalCommit, pull: PullFact, verdict: PullVerdict, input: EvaluateInput): Violation[] {
   const rules = input.policy.approvalRules;
   if (rules.length === 0) return [];
   const paths = input.changedPaths.get(commit.sha) ?? [];
   const approvers = verdict.currentApprovers.map((a) => a.toLowerCase());
-  const outcome = new Map<string, { met: boolean; why?: string }>();
+  const outcome = new Map<string, Outcome>();
   for (const rule of rules) {
     const when = rule.if;
     const applies =
@@ -470,31 +475,65 @@ function approvalRuleViolations(commit: LocalCommit, pull: PullFact, verdict: Pu
       (!when.authors || (pull.author !== null && when.authors.some((a) => a.toLowerCase() === pull.author!.toLowerCase()))) &&
       (!when.labels || when.labels.some((l) => pull.labels.includes(l))) &&
       (!when.targetBranches || when.targetBranches.some((b) => branchMatcher(b)(pull.baseRef)));
-    if (!applies) {
-      outcome.set(rule.name, { met: true });
-      continue;
-    }
-    const { count, users, teams } = rule.requires;
-    const allowed = new Set([...users, ...teams.flatMap((t) => input.facts.teams.get(t) ?? [])].map((l) => l.toLowerCase()));
-    const from = users.length + teams.length === 0 ? approvers : approvers.filter((a) => allowed.has(a));
-    if (from.length >= count) {
-      outcome.set(rule.name, { met: true });
-    } else {
-      const who = users.length + teams.length === 0 ? "" : ` from ${[...users, ...teams.map((t) => `@${t}`)].join(", ")}`;
-      outcome.set(rule.name, {
-        met: false,
-        why: `approval rule "${rule.name}" needs ${count} independent approval${count === 1 ? "" : "s"}${who}, has ${from.length}`,
-      });
-    }
+    outcome.set(rule.name, applies ? ruleOutcome(rule, approvers, input) : { state: "met" });
   }
   const expression: ApprovalExpression = input.policy.approvalPolicy ?? { and: rules.map((r) => r.name) };
-  const failing = (e: ApprovalExpression): string[] => {
-    if (typeof e === "string") return outcome.get(e)?.met === false ? [outcome.get(e)?.why ?? e] : [];
-    if ("and" in e) return e.and.flatMap(failing);
-    const branches = e.or.map(failing);
-    return branches.some((b) => b.length === 0) ? [] : [`none of these is met: ${branches.map((b) => b.join(" and ")).join("; or ")}`];
-  };
-  return failing(expression).map((message) => ({ rule: "approval-rule" as const, message }));
+  const result = combine(expression, outcome);
+  if (result.state === "failed") return result.why.map((message) => ({ rule: "approval-rule" as const, message }));
+  if (result.state === "unknown") return result.why.map((message) => ({ rule: "unverified" as const, message }));
+  return [];
+}
+
+/** A rule's state: met, failed (why), or unknown — met or not depends on memberships the token cannot see. */
+type Outcome = { state: "met" } | { state: "failed" | "unknown"; why: string[] };
+
+/**
+ * Whether one applicable rule is met: `count` independent approvals from its users, team members and organisation
+ * members (anyone, with none listed). An approver missing from an organisation list that is incomplete (the
+ * token sees only public members, or the organisation could not be read) may be a member: when counting them
+ * would meet the rule, the outcome is unknown — the change is unverified, never a silent pass or a silent fail.
+ */
+function ruleOutcome(rule: Policy["approvalRules"][number], approvers: readonly string[], input: EvaluateInput): Outcome {
+  const { count, users, teams, organizations } = rule.requires;
+  const anyone = users.length + teams.length + organizations.length === 0;
+  const orgMembers = organizations.flatMap((o) => input.facts.orgs.get(o)?.members ?? []);
+  const allowed = new Set([...users, ...teams.flatMap((t) => input.facts.teams.get(t) ?? []), ...orgMembers].map((l) => l.toLowerCase()));
+  const from = anyone ? approvers : approvers.filter((a) => allowed.has(a));
+  if (from.length >= count) return { state: "met" };
+  const unseen = organizations
+    .map((o) => ({
+      org: o,
+      why: input.facts.orgs.get(o)?.incomplete ?? (input.facts.orgs.has(o) ? null : `organisation ${o} was not read`),
+    }))
+    .filter((o): o is { org: string; why: string } => o.why !== null);
+  const maybe = unseen.length > 0 ? approvers.filter((a) => !allowed.has(a)) : [];
+  const who = anyone ? "" : ` from ${[...users, ...teams.map((t) => `@${t}`), ...organizations.map((o) => `members of ${o}`)].join(", ")}`;
+  const needs = `approval rule "${rule.name}" needs ${count} independent approval${count === 1 ? "" : "s"}${who}, has ${from.length}`;
+  if (from.length + maybe.length >= count) {
+    return {
+      state: "unknown",
+      why: [
+        `${needs}; cannot tell whether ${maybe.join(", ")} ${maybe.length === 1 ? "is a member" : "are members"}: ${unseen.map((u) => u.why).join("; ")} (use a token of an organisation member with read:org, or Members: read for a fine-grained token)`,
+      ],
+    };
+  }
+  return { state: "failed", why: [needs] };
+}
+
+/** and: failed if any part failed, else unknown if any is; or: met if any part is met, else unknown if any is. */
+function combine(expression: ApprovalExpression, outcome: ReadonlyMap<string, Outcome>): Outcome {
+  if (typeof expression === "string") return outcome.get(expression) ?? { state: "met" };
+  const parts = ("and" in expression ? expression.and : expression.or).map((e) => combine(e, outcome));
+  const failed = parts.filter((p) => p.state === "failed");
+  const unknown = parts.filter((p) => p.state === "unknown");
+  const whys = (list: Outcome[]) => list.flatMap((p) => (p.state === "met" ? [] : p.why));
+  if ("and" in expression) {
+    if (failed.length > 0) return { state: "failed", why: whys(failed) };
+    return unknown.length > 0 ? { state: "unknown", why: whys(unknown) } : { state: "met" };
+  }
+  if (parts.some((p) => p.state === "met")) return { state: "met" };
+  if (unknown.length > 0) return { state: "unknown", why: whys(unknown) };
+  return { state: "failed", why: [`none of these is met: ${failed.map((p) => whys([p]).join(" and ")).join("; or ")}`] };
 }
 
 export function ticketsIn(text: string, policy: Policy): string[] {

@@ -2,7 +2,15 @@ import type { Logger } from "@opsguard/core";
 import type { ProviderFacts } from "./model";
 
 export function emptyFacts(): ProviderFacts {
-  return { commits: new Map(), pulls: new Map(), teams: new Map(), unverified: new Map(), defaultBranch: null, failure: undefined };
+  return {
+    commits: new Map(),
+    pulls: new Map(),
+    teams: new Map(),
+    orgs: new Map(),
+    unverified: new Map(),
+    defaultBranch: null,
+    failure: undefined,
+  };
 }
 
 export type Attempt = <T>(shas: readonly string[], fn: () => Promise<T>) => Promise<T | undefined>;

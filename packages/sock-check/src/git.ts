@@ -1,4 +1,4 @@
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { readFile, stat } from "node:fs/promises";
 import { resolve as resolvePath } from "node:path";
 import { promisify } from "node:util";
@@ -172,6 +172,30 @@ export class GitRepo {
     }
   }
 
+  /**
+   * git's stable patch ID of a single-parent (or root) commit's change, from a diff without context lines: a
+   * rebase that replays the same change onto a moved base keeps it, as `git cherry` relies on. "missing" when
+   * this checkout does not have the commit (a deleted PR branch); null for a merge or an empty change.
+   */
+  async patchId(sha: string): Promise<string | null | "missing"> {
+    if (!/^[0-9a-f]{40,64}$/.test(sha)) return "missing";
+    const opts = { cwd: this.dir, timeout: 30_000, maxBuffer: 256 * 1024 * 1024, env: { ...process.env, LC_ALL: "C" } };
+    let parents: string[];
+    try {
+      const { stdout } = await run("git", ["rev-list", "--no-walk", "--parents", sha], opts);
+      parents = stdout.trim().split(" ").slice(1);
+    } catch {
+      return "missing";
+    }
+    if (parents.length > 1) return null;
+    const diff = await this.#git(
+      ["diff-tree", "-p", "-U0", "--no-color", "--no-renames", "--no-ext-diff", "--root", sha, "--"],
+      "git diff-tree",
+    );
+    const id = await pipeTo(["patch-id", "--stable"], diff, this.dir);
+    return id.split(" ")[0] || null;
+  }
+
   /** A file's content at a ref; undefined when the file does not exist there. */
   async show(ref: string, path: string): Promise<string | undefined> {
     try {
@@ -190,6 +214,28 @@ export class GitRepo {
       return undefined;
     }
   }
+}
+
+/** Runs git with `input` on stdin (execFile cannot feed stdin); its stdout. */
+function pipeTo(args: string[], input: string, cwd: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn("git", args, { cwd, stdio: ["pipe", "pipe", "pipe"], timeout: 30_000, env: { ...process.env, LC_ALL: "C" } });
+    let out = "";
+    let err = "";
+    child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
+      out += chunk;
+    });
+    child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
+      err += chunk;
+    });
+    child.on("error", reject);
+    child.on("close", (code) =>
+      code === 0 ? resolve(out) : reject(new DataError(`git ${args[0]}: ${err.trim().split("\n")[0] ?? code}`)),
+    );
+    // A git that exits early (EPIPE) is reported by its exit code above, not as an unhandled stream error.
+    child.stdin.on("error", () => {});
+    child.stdin.end(input);
+  });
 }
 
 function parseCommit(record: string): LocalCommit {

@@ -21,6 +21,8 @@ export interface CollectOptions {
   owner: string;
   name: string;
   teams: string[];
+  /** Organisations approval rules name (`requires.organizations`). */
+  organizations?: string[];
   log?: Logger | undefined;
 }
 
@@ -217,10 +219,8 @@ export async function collectGitHubFacts(api: GitHubApi, commits: readonly Local
     }
   }
 
-  for (const team of options.teams) {
-    const [org, slug] = team.split("/") as [string, string];
-    const members = await attempt([], () => teamMembers(api, org, slug));
-    if (members) facts.teams.set(team, members);
+  if (options.teams.length + (options.organizations ?? []).length > 0) {
+    await attempt([], () => collectMembership(api, facts, options.teams, options.organizations ?? []));
   }
   return facts;
 }
@@ -300,25 +300,95 @@ async function completePull(
   return { pull: { ...pull, reviews, commits }, head: { ...head, statusCheckRollup: { contexts: { nodes } } } };
 }
 
-async function teamMembers(api: GitHubApi, org: string, slug: string): Promise<string[]> {
-  const members: string[] = [];
-  let after: string | null = null;
-  for (let page = 0; page < MAX_EXTRA_PAGES; page++) {
-    const result: { data: { organization: { team: { members: Connection<GqlActor> } | null } | null } | null; errors: GraphQLError[] } =
-      await api.graphql(
-        `query($org: String!, $slug: String!, $after: String) {
-          organization(login: $org) { team(slug: $slug) { members(first: ${PAGE}, after: $after) { pageInfo { hasNextPage endCursor } nodes { login } } } } }`,
-        { org, slug, after },
-      );
-    const connection = result.data?.organization?.team?.members;
-    if (!connection) throw new Error(`team ${org}/${slug} is not visible to this token (${result.errors[0]?.message ?? "not found"})`);
-    // A member list with errors may be missing members; path rules are not judged on part of a team.
-    if (result.errors.length > 0) throw new Error(`team ${org}/${slug}: GitHub answered in part (${result.errors[0]?.message})`);
-    members.push(...(connection.nodes ?? []).filter((m) => m !== null).map((m) => m.login));
-    if (!connection.pageInfo?.hasNextPage) return members;
-    after = connection.pageInfo.endCursor;
+/** One membership list being read: a team's members or an organisation's, with where its next page starts. */
+interface MemberList {
+  alias: string;
+  kind: "team" | "org";
+  org: string;
+  slug?: string;
+  members: string[];
+  after: string | null;
+  pages: number;
+  viewerIsAMember?: boolean;
+  error?: string;
+}
+
+const TEAM_SELECTION = `pageInfo { hasNextPage endCursor } nodes { login }`;
+
+/**
+ * Team and organisation members for every team and organisation the policy names, batched: one query reads the
+ * first page of all of them, and each further query the next page of those that have more. Organisations are
+ * read with `organization { viewerIsAMember membersWithRole }`: GitHub shows a token that is not a member of the
+ * organisation only its public members (REST orgs/list-members: "If the authenticated user is also a member of
+ * this organization then both concealed and public members will be returned"), so such a list is recorded as
+ * incomplete and a missing approver stays "unknown", never "not a member" (see evaluate's approval rules).
+ */
+async function collectMembership(api: GitHubApi, facts: ProviderFacts, teams: readonly string[], orgs: readonly string[]): Promise<void> {
+  const lists: MemberList[] = [
+    ...teams.map((team, i): MemberList => {
+      const [org, slug] = team.split("/") as [string, string];
+      return { alias: `t${i}`, kind: "team", org, slug, members: [], after: null, pages: 0 };
+    }),
+    ...orgs.map((org, i): MemberList => ({ alias: `o${i}`, kind: "org", org, members: [], after: null, pages: 0 })),
+  ];
+  let pending = lists;
+  while (pending.length > 0) {
+    const variables: Record<string, unknown> = {};
+    const declared: string[] = [];
+    const fields = pending.map((list) => {
+      variables[`${list.alias}o`] = list.org;
+      variables[`${list.alias}a`] = list.after;
+      declared.push(`$${list.alias}o: String!`, `$${list.alias}a: String`);
+      if (list.kind === "team") {
+        variables[`${list.alias}s`] = list.slug;
+        declared.push(`$${list.alias}s: String!`);
+        return `${list.alias}: organization(login: $${list.alias}o) { team(slug: $${list.alias}s) { members(first: ${PAGE}, after: $${list.alias}a) { ${TEAM_SELECTION} } } }`;
+      }
+      return `${list.alias}: organization(login: $${list.alias}o) { viewerIsAMember membersWithRole(first: ${PAGE}, after: $${list.alias}a) { ${TEAM_SELECTION} } }`;
+    });
+    const result = await api.graphql<
+      Record<
+        string,
+        { viewerIsAMember?: boolean; team?: { members: Connection<GqlActor> } | null; membersWithRole?: Connection<GqlActor> } | null
+      >
+    >(`query(${declared.join(", ")}) { ${fields.join("\n")} }`, variables);
+    const next: MemberList[] = [];
+    for (const list of pending) {
+      const node = result.data?.[list.alias];
+      const connection = list.kind === "team" ? node?.team?.members : node?.membersWithRole;
+      const error = errorFor(result.errors, list.alias);
+      const name = list.kind === "team" ? `team ${list.org}/${list.slug}` : `organisation ${list.org}`;
+      if (!connection || error !== undefined) {
+        // A member list with errors may be missing members: nothing is judged on part of one.
+        list.error = connection
+          ? `${name}: GitHub answered in part (${error})`
+          : `${name} is not visible to this token (${error ?? "not found"})`;
+        continue;
+      }
+      if (list.kind === "org") list.viewerIsAMember = node?.viewerIsAMember === true;
+      list.members.push(...(connection.nodes ?? []).filter((m) => m !== null).map((m) => m.login));
+      list.pages++;
+      if (!connection.pageInfo?.hasNextPage) continue;
+      if (list.pages >= MAX_EXTRA_PAGES) {
+        list.error = `${name} has more members than sock-check reads (${MAX_EXTRA_PAGES * PAGE})`;
+        continue;
+      }
+      list.after = connection.pageInfo.endCursor;
+      next.push(list);
+    }
+    pending = next;
   }
-  throw new Error(`team ${org}/${slug} has more members than sock-check reads`);
+  for (const list of lists.filter((l) => l.kind === "org")) {
+    const incomplete =
+      list.error ??
+      (list.viewerIsAMember ? null : `the token is not a member of organisation ${list.org}, so GitHub shows it only the public members`);
+    facts.orgs.set(list.org, { members: list.error === undefined ? list.members : [], incomplete });
+  }
+  const teamLists = lists.filter((l) => l.kind === "team");
+  for (const list of teamLists) if (list.error === undefined) facts.teams.set(`${list.org}/${list.slug}`, list.members);
+  // A team that cannot be read is left out, so rules naming it are not met; the failure is the run's, as before.
+  const unreadable = teamLists.find((l) => l.error !== undefined);
+  if (unreadable) throw new Error(unreadable.error);
 }
 
 function toPullFact(pull: GqlPull & { commits: Connection<{ commit: GqlPullCommit }> }, head: GqlHead): PullFact {

@@ -27,7 +27,10 @@ export const HELP_AFTER = `Policy (.sock-check.yml, read from the DEPLOYED commi
   pathRules                [{paths: [glob], reviewers: [login], teams: [org/slug]}]; globs with .gitignore
                            placement ({tf,hcl}, [ab], **; no slash = any depth); unreadable ones refused;
                            each rule needs reviewers or teams, approving the head under requireOnHead
-  approvalRules            [{name, if: {changedPaths, authors, labels, targetBranches}, requires: {count, users, teams}}]
+  approvalRules            [{name, if: {changedPaths, authors, labels, targetBranches},
+                           requires: {count, users, teams, organizations}}]; organizations: GitHub orgs whose
+                           members count; a membership the token cannot see (not an org member: public
+                           members only) makes the change unverified
   approvalPolicy           rule names combined with {and: [...]} / {or: [...]} (default: every rule)
   identities               {login: [e-mail]}: addresses the provider cannot link to the account
                            (GitLab: an unlinked author/co-author of an approved MR makes it unverified)
@@ -40,4 +43,7 @@ Examples:
   sock-check                                      # deploy-* tag .. HEAD, digest on stdout
   sock-check --from-url https://shop.example/version --format markdown >> "$GITHUB_STEP_SUMMARY"
   sock-check --from v1.4.0 --to v1.5.0 --output evidence.json --format json
-  sock-check retro --since 30d                    # emergency merges of the last 30 days: review done, pending or overdue`;
+  sock-check retro --since 30d                    # emergency merges of the last 30 days: review done, pending or overdue
+
+CI: the GitHub Action opsguard/opsguard/packages/sock-check@<version> and the GitLab CI template
+packages/sock-check/ci/sock-check.gitlab-ci.yml (job .sock-check) run it; see the README.`;

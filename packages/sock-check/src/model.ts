@@ -66,8 +66,21 @@ export interface CommitFact {
   verified: boolean | null;
   authorLogin: string | null;
   committerLogin: string | null;
-  /** Numbers of the PRs the provider associates with the commit. */
+  /** Numbers of the PRs the provider associates with the commit (and that brought it, see association.ts). */
   pulls: number[];
+  /** Merged PRs the provider listed for the commit although it is none of their commits, merges or rebased copies. */
+  disowned?: number[];
+}
+
+export interface OrgFact {
+  /** Members the token sees (logins). */
+  members: string[];
+  /**
+   * Why someone missing from `members` may still be a member, or null when the list is complete. GitHub shows a
+   * token that is not an organisation member only the public members; an organisation that could not be read
+   * at all leaves everyone unknown.
+   */
+  incomplete: string | null;
 }
 
 export interface ProviderFacts {
@@ -75,6 +88,8 @@ export interface ProviderFacts {
   pulls: Map<number, PullFact>;
   /** "org/slug" → member logins. */
   teams: Map<string, string[]>;
+  /** Organisation login → the members the token could see, and whether that is all of them. */
+  orgs: Map<string, OrgFact>;
   /** sha → why it could not be verified. */
   unverified: Map<string, string>;
   /** The repository's default branch, where a change must be merged to count as reviewed for the deploy line. */

@@ -154,6 +154,10 @@ export const policySchema = z.strictObject({
             teams: z
               .array(z.string().regex(/^[\w.-]+(\/[\w.-]+)*$/, { message: 'expected "org/team-slug" (GitHub) or a group path (GitLab)' }))
               .default([]),
+            /** GitHub organisation logins: an approver who is a member of one counts (policy-bot's `organizations`). */
+            organizations: z
+              .array(z.string().regex(/^[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?$/, { message: "expected a GitHub organisation login" }))
+              .default([]),
           })
           .prefault({}),
       }),
@@ -220,6 +224,11 @@ export function durationMs(text: string): number {
 export function ruleNamesIn(expression: ApprovalExpression): string[] {
   if (typeof expression === "string") return [expression];
   return ("and" in expression ? expression.and : expression.or).flatMap(ruleNamesIn);
+}
+
+/** Every organisation approval rules name, for the provider to read members of. */
+export function policyOrganizations(policy: Policy): string[] {
+  return [...new Set(policy.approvalRules.flatMap((r) => r.requires.organizations))];
 }
 
 /** Every team a policy names (path rules and approval rules), for the provider to list members of. */

@@ -47,6 +47,12 @@ export interface GitHubPullRequest {
   mergedAt: string | null;
   mergedBy: string | null;
   mergeCommitSha: string | null;
+  /**
+   * The commits a rebase merge wrote on the base branch (copies of the PR's commits; the last is
+   * `mergeCommitSha`, "the commit that the base branch was updated to" — REST pulls `merge_commit_sha`).
+   * GitHub associates each with the PR. Absent for merge and squash merges, which write one commit.
+   */
+  rebasedCommits?: string[];
   labels: string[];
   reviews: GitHubReview[];
 }
@@ -75,6 +81,12 @@ export interface GitHubStatus {
   createdAt: string;
 }
 
+/** An organisation's member and whether they made the membership public (members choose; private by default). */
+export interface GitHubOrgMember {
+  login: string;
+  public: boolean;
+}
+
 export type PullRequestInput = Omit<GitHubPullRequest, "reviews" | "labels" | "body" | "createdAt" | "mergedBy" | "mergedAt"> &
   Partial<Pick<GitHubPullRequest, "labels" | "body" | "createdAt" | "mergedBy" | "mergedAt">>;
 
@@ -93,6 +105,14 @@ export class GitHubData {
   readonly checkRuns: GitHubCheckRun[] = [];
   readonly statuses: GitHubStatus[] = [];
   readonly teams = new Map<string, string[]>();
+  /** Organisation login → its members, with each membership's visibility. */
+  readonly orgs = new Map<string, GitHubOrgMember[]>();
+  /**
+   * Extra commit → PR associations GitHub keeps although the commit is not (or no longer) one of the PR's
+   * commits nor its merge: e.g. a commit that was on the PR branch when GitHub listed it and was then pushed
+   * to the base branch directly, leaving base..head. Tester finding 14 met one; `associatedPullRequests` lists it.
+   */
+  readonly extraAssociations = new Map<string, number[]>();
   /** Verified e-mail → login, as GitHub links commits to accounts. */
   readonly emails = new Map<string, string>();
   /** REST logins of GitHub App bots, e.g. "dependabot[bot]". */
@@ -159,6 +179,12 @@ export class GitHubData {
     return pull;
   }
 
+  /** GitHub lists `sha` under PR `number` from now on (see extraAssociations). */
+  associate(sha: string, number: number): void {
+    this.extraAssociations.set(sha, [...(this.extraAssociations.get(sha) ?? []), number]);
+    this.#pullIndex = undefined;
+  }
+
   pull(number: number): GitHubPullRequest {
     const pull = this.pulls.get(number);
     if (!pull) throw new Error(`GitHub simulator: unknown pull request #${number}`);
@@ -221,12 +247,32 @@ export class GitHubData {
     if (!this.#pullIndex) {
       this.#pullIndex = new Map();
       for (const p of this.pulls.values()) {
-        for (const c of new Set([...p.commits, ...(p.mergeCommitSha ? [p.mergeCommitSha] : [])])) {
+        const landed = [...(p.rebasedCommits ?? []), ...(p.mergeCommitSha ? [p.mergeCommitSha] : [])];
+        const extra = [...this.extraAssociations].filter(([, numbers]) => numbers.includes(p.number)).map(([sha]) => sha);
+        for (const c of new Set([...p.commits, ...landed, ...extra])) {
           this.#pullIndex.set(c, [...(this.#pullIndex.get(c) ?? []), p]);
         }
       }
     }
     return this.#pullIndex.get(sha) ?? [];
+  }
+
+  /**
+   * The members of an organisation a viewer can see: all of them to a member, the public ones to anyone else —
+   * "If the authenticated user is also a member of this organization then both concealed and public members will
+   * be returned" (REST orgs/list-members, @octokit/openapi api.github.com; GraphQL's `membersWithRole` reads the
+   * same list: "A list of users who are members of this organization"). Private membership is the default:
+   * docs.github.com/account-and-profile/setting-up-and-managing-your-personal-account-on-github/managing-your-membership-in-organizations/publicizing-or-hiding-organization-membership
+   */
+  visibleMembers(org: string, viewer: string | undefined): string[] {
+    const members = this.orgs.get(org) ?? [];
+    const insider = viewer !== undefined && members.some((m) => m.login === viewer);
+    return members.filter((m) => insider || m.public).map((m) => m.login);
+  }
+
+  /** Whether an organisation exists here: one with members set, or one a team was set for. */
+  hasOrg(org: string): boolean {
+    return this.orgs.has(org) || [...this.teams.keys()].some((key) => key.startsWith(`${org}/`));
   }
 
   checkRunsOf(sha: string): GitHubCheckRun[] {

@@ -243,9 +243,17 @@ interface TeamSource {
   members: Resolved<Connection<ActorSource | null>>;
 }
 
+interface OrganizationSource {
+  id: string;
+  login: string;
+  viewerIsAMember: boolean;
+  team: (args: OrganizationTeamArgs) => TeamSource | null;
+  membersWithRole: Resolved<Connection<ActorSource | null>>;
+}
+
 interface RootSource {
   repository: (args: QueryRepositoryArgs) => RepositorySource;
-  organization: (args: QueryOrganizationArgs) => { id: string; login: string; team: (args: OrganizationTeamArgs) => TeamSource | null };
+  organization: (args: QueryOrganizationArgs) => OrganizationSource;
   rateLimit: () => Omit<RateLimit, "__typename">;
 }
 
@@ -258,7 +266,7 @@ export class GitHubGraphQL {
   }
 
   /** Runs one POST /graphql body; returns GitHub's `{data, errors}` (HTTP 200 unless the body is not a query). */
-  async run(body: unknown, window: RateWindow): Promise<{ status: number; body: Record<string, unknown> }> {
+  async run(body: unknown, window: RateWindow, viewer?: string): Promise<{ status: number; body: Record<string, unknown> }> {
     const request = body as { query?: unknown; variables?: unknown } | undefined;
     if (!request || typeof request.query !== "string") {
       return { status: 400, body: { message: "Problems parsing JSON", documentation_url: GRAPHQL_DOCS } };
@@ -278,7 +286,7 @@ export class GitHubGraphQL {
     const result = await execute({
       schema,
       document,
-      rootValue: this.#root(window),
+      rootValue: this.#root(window, viewer),
       variableValues: variables,
       fieldResolver: this.#fieldResolver,
     });
@@ -305,7 +313,7 @@ export class GitHubGraphQL {
     return defaultFieldResolver(source, args, context, info);
   };
 
-  #root(window: RateWindow): RootSource {
+  #root(window: RateWindow, viewer: string | undefined): RootSource {
     const data = this.#data;
     return {
       repository: ({ owner, name }) => {
@@ -314,25 +322,13 @@ export class GitHubGraphQL {
         }
         return this.#repository();
       },
-      organization: ({ login }) => ({
-        id: nodeId("Organization", login),
-        login,
-        team: ({ slug }) => {
-          const members = data.teams.get(`${login}/${slug}`);
-          return members
-            ? {
-                id: nodeId("Team", `${login}/${slug}`),
-                slug,
-                members: (args) =>
-                  connection(
-                    members.map((m) => this.actor(m)),
-                    args,
-                    "members",
-                  ),
-              }
-            : null;
-        },
-      }),
+      organization: ({ login }) => {
+        // GitHub's answer for an unknown login: data.organization null and a NOT_FOUND error on that path.
+        if (!data.hasOrg(login)) {
+          throw new GitHubGraphQLError(`Could not resolve to an Organization with the login of '${login}'.`, "NOT_FOUND");
+        }
+        return this.#organization(login, viewer);
+      },
       rateLimit: () => ({
         limit: window.limit,
         remaining: window.remaining,
@@ -341,6 +337,41 @@ export class GitHubGraphQL {
         nodeCount: 0,
         resetAt: new Date(window.resetAt * 1000).toISOString(),
       }),
+    };
+  }
+
+  /**
+   * An organisation as `viewer` sees it: `viewerIsAMember` ("Viewer is an active member of this organization") and
+   * `membersWithRole` with the members that viewer may see — all of them for a member, the public ones otherwise
+   * (GitHubData.visibleMembers cites GitHub's rule).
+   */
+  #organization(login: string, viewer: string | undefined): OrganizationSource {
+    const data = this.#data;
+    return {
+      id: nodeId("Organization", login),
+      login,
+      viewerIsAMember: viewer !== undefined && (data.orgs.get(login) ?? []).some((m) => m.login === viewer),
+      team: ({ slug }) => {
+        const members = data.teams.get(`${login}/${slug}`);
+        return members
+          ? {
+              id: nodeId("Team", `${login}/${slug}`),
+              slug,
+              members: (args) =>
+                connection(
+                  members.map((m) => this.actor(m)),
+                  args,
+                  "members",
+                ),
+            }
+          : null;
+      },
+      membersWithRole: (args) =>
+        connection(
+          data.visibleMembers(login, viewer).map((m) => this.actor(m)),
+          args,
+          "membersWithRole",
+        ),
     };
   }
 

@@ -73,6 +73,12 @@ export interface ScenarioPull {
   base?: string;
   mergedBy?: string;
   squash?: boolean;
+  /**
+   * "Rebase and merge": each PR commit is replayed onto main as a new commit (same change, author and message;
+   * committed by GitHub), no merge commit — docs.github.com/repositories/configuring-branches-and-merges-in-your-repository/configuring-pull-request-merges/about-merge-methods-on-github#rebasing-and-merging-your-commits
+   * The PR's merge commit is the last copy ("the commit that the base branch was updated to").
+   */
+  rebase?: boolean;
   /** When the PR is merged; the scenario clock (a minute per event) otherwise. */
   mergedAt?: Date;
 }
@@ -108,6 +114,8 @@ interface PendingPull {
   branch: string;
   commitMarks: number[];
   mergeMark: number;
+  /** The copies a rebase merge wrote on main, oldest first. */
+  rebasedMarks: number[];
   createdAt: number;
   mergedAt: number;
 }
@@ -174,6 +182,22 @@ export class GitHubScenario {
     }
     if (spec.mergedAt) this.advanceTo(spec.mergedAt);
     const headMark = commitMarks.at(-1)!;
+    if (spec.rebase) {
+      const rebasedMarks = commits.map((commit, i) => {
+        const original = this.#commits[commitMarks[i]! - 1]!;
+        const mark = this.#add(
+          "refs/heads/main",
+          this.#mainHead === undefined ? [] : [this.#mainHead],
+          { ...commit, authorDate: new Date(original.authorTime), files: original.files, mergeBase: false, checks: {} },
+          GITHUB_COMMITTER,
+        );
+        this.#mainHead = mark;
+        return mark;
+      });
+      const mergeMark = rebasedMarks.at(-1)!;
+      this.#pulls.push({ number, spec, branch, commitMarks, mergeMark, rebasedMarks, createdAt, mergedAt: this.#commits.at(-1)!.time });
+      return number;
+    }
     const mergeMessage = spec.squash
       ? `${spec.title} (#${number})\n\n${commits.map((c) => `* ${c.message.split("\n")[0]}`).join("\n")}`
       : `Merge pull request #${number} from acme/${branch}\n\n${spec.title}`;
@@ -187,7 +211,7 @@ export class GitHubScenario {
       GITHUB_COMMITTER,
     );
     this.#mainHead = mergeMark;
-    this.#pulls.push({ number, spec, branch, commitMarks, mergeMark, createdAt, mergedAt: this.#commits.at(-1)!.time });
+    this.#pulls.push({ number, spec, branch, commitMarks, mergeMark, rebasedMarks: [], createdAt, mergedAt: this.#commits.at(-1)!.time });
     return number;
   }
 
@@ -269,6 +293,7 @@ export class GitHubScenario {
       mergedAt,
       mergedBy: spec.mergedBy ?? spec.author,
       mergeCommitSha: mergeSha,
+      ...(pull.rebasedMarks.length > 0 ? { rebasedCommits: pull.rebasedMarks.map((m) => this.sha(m)) } : {}),
       labels: spec.labels ?? [],
     });
     const beforeMerge = pull.mergedAt - 60_000;

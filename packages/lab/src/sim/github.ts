@@ -103,7 +103,8 @@ export class GitHubSim extends SimServer {
       "POST",
       "/graphql",
       this.#metered(async (req) => {
-        const answer = await this.#graphql.run(req.body, this.#window(this.#tokenOf(req) ?? ""));
+        const token = this.#tokenOf(req) ?? "";
+        const answer = await this.#graphql.run(req.body, this.#window(token), this.#tokens[token]);
         if (this.graphqlLog) {
           const { query, variables } = (req.body ?? {}) as { query?: unknown; variables?: unknown };
           this.graphqlLog.push({ query: String(query), variables: (variables ?? {}) as Record<string, unknown>, answer: answer.body });
@@ -180,6 +181,27 @@ export class GitHubSim extends SimServer {
 
   setTeam(org: string, slug: string, members: readonly string[]): this {
     this.data.teams.set(`${org}/${slug}`, [...members]);
+    return this;
+  }
+
+  /** An organisation's members; `publicMembers` made their membership public, the rest kept it private (GitHub's default). */
+  setOrg(org: string, members: readonly string[], publicMembers: readonly string[] = []): this {
+    this.data.orgs.set(
+      org,
+      members.map((login) => ({ login, public: publicMembers.includes(login) })),
+    );
+    return this;
+  }
+
+  /** Another token that authenticates, acting as `login` (e.g. an organisation member's, which sees private members). */
+  addToken(token: string, login: string): this {
+    this.#tokens[token] = login;
+    return this;
+  }
+
+  /** GitHub lists `sha` under PR `number` although it is not one of the PR's commits (see GitHubData.extraAssociations). */
+  associate(sha: string, number: number): this {
+    this.data.associate(sha, number);
     return this;
   }
 

@@ -1,0 +1,55 @@
+import type { GitRepo } from "./git";
+import type { ProviderFacts, PullFact } from "./model";
+
+/**
+ * Which merged PR really brought a commit. GitHub's `associatedPullRequests` is a lookup, not proof: it has
+ * listed a commit under a merged PR that the commit is no part of (tester finding 14), and a PR's review
+ * then vouched for code nobody reviewed. A merged PR brought commit C only when
+ * - C is one of the PR's commits (a merge commit brings them, and `commits: all` lists them), or
+ * - C is the PR's merge commit (GitHub's `mergeCommit`: the merge, the squash commit, or for a rebase merge
+ *   "the commit that the base branch was updated to"), or
+ * - C is patch-identical to one of the PR's commits: the other copies a rebase merge writes, which GitHub
+ *   also associates with the PR (same change on a moved base; `git patch-id` as `git cherry` uses it).
+ * Anything else is not vouched for by that PR. When the PR's commits are not in this checkout (a deleted
+ * branch), the patches cannot be compared: the commit is unverified, with how to fetch them.
+ */
+export async function checkAssociations(facts: ProviderFacts, git: GitRepo): Promise<void> {
+  const patchIds = new Map<string, Promise<string | null | "missing">>();
+  const patchId = (sha: string) => {
+    let id = patchIds.get(sha);
+    if (!id) {
+      id = git.patchId(sha);
+      patchIds.set(sha, id);
+    }
+    return id;
+  };
+  for (const commit of facts.commits.values()) {
+    if (facts.unverified.has(commit.sha)) continue;
+    const merged = commit.pulls.map((n) => facts.pulls.get(n)).filter((p): p is PullFact => p?.merged === true);
+    const listed = merged.filter((p) => p.mergeCommit === commit.sha || p.commits.some((c) => c.sha === commit.sha));
+    if (listed.length > 0 || merged.length === 0) {
+      commit.pulls = commit.pulls.filter((n) => !merged.some((p) => p.number === n) || listed.some((p) => p.number === n));
+      continue;
+    }
+    const own = await patchId(commit.sha);
+    const copies: PullFact[] = [];
+    const uncomparable: PullFact[] = [];
+    for (const pull of merged) {
+      const ids = await Promise.all(pull.commits.map((c) => patchId(c.sha)));
+      if (own !== null && own !== "missing" && ids.includes(own)) copies.push(pull);
+      else if (ids.includes("missing")) uncomparable.push(pull);
+    }
+    if (copies.length > 0) {
+      commit.pulls = commit.pulls.filter((n) => !merged.some((p) => p.number === n) || copies.some((p) => p.number === n));
+    } else if (uncomparable.length > 0) {
+      const numbers = uncomparable.map((p) => p.number);
+      facts.unverified.set(
+        commit.sha,
+        `GitHub lists it under PR #${numbers.join(", #")}, but it is neither one of the PR's commits nor its merge commit, and the PR's commits are not in this checkout to tell a rebased copy (run git fetch origin ${numbers.map((n) => `refs/pull/${n}/head`).join(" ")})`,
+      );
+    } else {
+      commit.disowned = merged.map((p) => p.number);
+      commit.pulls = commit.pulls.filter((n) => !merged.some((p) => p.number === n));
+    }
+  }
+}

@@ -1,0 +1,136 @@
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { GitHubScenario, gitEnv } from "../../lab/src/sim/github-scenario";
+import { type ChangeRecord, runCheck } from "../src/index";
+import { envFor, policyYaml, runSockCheck, USERS } from "./fixture";
+
+/**
+ * Which merged PR brought a commit (tester finding 14): GitHub's association is trusted only for a PR's own
+ * commits, its merge commit, and patch-identical copies of its commits (a rebase merge). Real histories built
+ * with git; the lab's GitHub associates rebased copies with their PR as GitHub does.
+ */
+
+let scenario: GitHubScenario;
+const pr: Record<string, number> = {};
+const mark: Record<string, number> = {};
+let shallowCopy: string;
+
+beforeAll(async () => {
+  scenario = new GitHubScenario({ users: { ...USERS, mallory: { name: "Mallory", email: "mallory@acme.test" } } });
+  await scenario.sim.start();
+  const s = scenario;
+  s.directPush({ message: "Initial import", author: "alice", files: { ".sock-check.yml": policyYaml(s.sim.url) } });
+  s.tag("a0");
+  pr.rebased = s.pullRequest({
+    title: "SHOP-1 Rebased",
+    author: "alice",
+    rebase: true,
+    commits: [
+      { message: "Model", author: "alice", files: { "src/model.ts": "export const model = 1;\n" } },
+      { message: "View", author: "alice", files: { "src/view.ts": "export const view = 1;\n" } },
+      { message: "Wire up", author: "alice", files: { "src/app.ts": "import './model';\n" } },
+    ],
+    reviews: [{ by: "bob" }],
+    checks: { build: "success" },
+  });
+  pr.squashed = s.pullRequest({
+    title: "SHOP-2 Squashed",
+    author: "alice",
+    squash: true,
+    commits: [
+      { message: "Try", author: "alice" },
+      { message: "Fix", author: "alice" },
+    ],
+    reviews: [{ by: "bob" }],
+    checks: { build: "success" },
+  });
+  pr.merged = s.pullRequest({ title: "SHOP-3 Merged", author: "bob", reviews: [{ by: "carol" }], checks: { build: "success" } });
+  mark.foreign = s.directPush({ message: "SHOP-3 a little extra", author: "mallory", files: { "src/backdoor.ts": "open();\n" } });
+  s.tag("a1");
+  s.build();
+  // GitHub lists mallory's direct push under the reviewed PR #3 (the association the tester met).
+  s.sim.associate(s.sha(mark.foreign), pr.merged);
+  // A CI checkout of main alone: the PR branches (and so the rebased PR's original commits) are not in it.
+  shallowCopy = mkdtempSync(join(tmpdir(), "sock-check-main-only-"));
+  execFileSync("git", ["clone", "-q", "--no-local", "--single-branch", "--branch", "main", scenario.dir, shallowCopy], { env: gitEnv() });
+});
+
+afterAll(async () => {
+  await scenario?.sim.stop();
+  scenario?.cleanup();
+  if (shallowCopy) rmSync(shallowCopy, { recursive: true, force: true });
+});
+
+async function check(dir = scenario.dir) {
+  return (await runCheck({ dir, from: "a0", to: "a1", env: envFor(scenario), toolVersion: "test" })).report;
+}
+
+function bySha(records: readonly ChangeRecord[], sha: string): ChangeRecord {
+  const record = records.find((r) => r.commit.sha === sha);
+  if (!record) throw new Error(`no record for ${sha}`);
+  return record;
+}
+
+describe("the PR a commit arrived through", () => {
+  it("accepts every copy a rebase merge wrote, the squash commit and the merge commit", async () => {
+    const report = await check();
+    const rebased = scenario.sim.pulls.get(pr.rebased!)?.rebasedCommits ?? [];
+    expect(rebased).toHaveLength(3);
+    for (const sha of rebased) {
+      expect(bySha(report.records, sha)).toMatchObject({ verdict: "compliant", pr: { number: pr.rebased } });
+    }
+    expect(bySha(report.records, scenario.pull(pr.squashed!).mergeSha)).toMatchObject({
+      verdict: "compliant",
+      pr: { number: pr.squashed },
+    });
+    expect(bySha(report.records, scenario.pull(pr.merged!).mergeSha)).toMatchObject({ verdict: "compliant", pr: { number: pr.merged } });
+  });
+
+  it("does not let a merged PR vouch for a commit that is not its own, whatever GitHub lists", async () => {
+    const record = bySha((await check()).records, scenario.sha(mark.foreign!));
+    expect(record.verdict).toBe("noncompliant");
+    expect(record.pr).toBeNull();
+    expect(record.violations).toEqual([
+      {
+        rule: "direct-push",
+        message: `pushed to the branch without a merged pull request (GitHub lists it under PR #${pr.merged}, but it is none of that PR's commits, its merge commit or a rebased copy of one)`,
+      },
+    ]);
+  });
+
+  it("leaves a rebased copy unverified when the PR's commits are not in the checkout, and says how to fetch them", async () => {
+    const report = await check(shallowCopy);
+    const [first, second, last] = scenario.sim.pulls.get(pr.rebased!)?.rebasedCommits ?? [];
+    for (const sha of [first!, second!]) {
+      expect(bySha(report.records, sha)).toMatchObject({
+        verdict: "unverified",
+        violations: [
+          {
+            rule: "unverified",
+            message: expect.stringContaining(
+              `the PR's commits are not in this checkout to tell a rebased copy (run git fetch origin refs/pull/${pr.rebased}/head)`,
+            ),
+          },
+        ],
+      });
+    }
+    // The last copy is the PR's merge commit, as GitHub reports it: no patch comparison needed.
+    expect(bySha(report.records, last!).verdict).toBe("compliant");
+    // Fetching the PR's head, as the message says, settles it.
+    execFileSync("git", ["fetch", "-q", scenario.dir, `refs/heads/${scenario.pull(pr.rebased!).branch}`], {
+      cwd: shallowCopy,
+      env: gitEnv(),
+    });
+    const fetched = await check(shallowCopy);
+    for (const sha of [first!, second!]) expect(bySha(fetched.records, sha).verdict).toBe("compliant");
+  });
+
+  it("blocks the deploy from the CLI, naming the PR GitHub listed", async () => {
+    const run = await runSockCheck(["--from", "a0", "--to", "a1"], { cwd: scenario.dir, env: envFor(scenario) });
+    expect(run.code).toBe(1);
+    expect(run.stdout).toContain(`GitHub lists it under PR #${pr.merged}, but it is none of that PR's commits`);
+  });
+});
