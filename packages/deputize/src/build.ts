@@ -11,6 +11,7 @@ import {
 } from "@opsguard/core";
 import type { DeputizeConfig, SinkConfig, SourceConfig } from "./config";
 import { GitLabGroupSink } from "./sinks/gitlab";
+import { GitLabApprovalRuleSink } from "./sinks/gitlab-approval-rule";
 import { LdapGroupSink } from "./sinks/ldap-group";
 import type { Sink } from "./sinks/sink";
 import { SlackSink } from "./sinks/slack";
@@ -155,6 +156,20 @@ function buildSink(sink: SinkConfig, i: number, ctx: SinkContext): Sink {
         }),
         group: sink.group,
         accessLevel: sink.accessLevel,
+        usernameDomains: sink.usernameDomains,
+        schedules: sink.schedules,
+      });
+    case "gitlab-approval-rule":
+      return new GitLabApprovalRuleSink({
+        name: sink.name ?? `gitlab:${sink.project}:${sink.rule}`,
+        http: createGitLabClient({
+          baseUrl: sink.baseUrl,
+          token: headerSecret(sink.token, `${keyPath}.token`, env),
+          auth: sink.auth,
+          ...ctx.httpOptions,
+        }),
+        project: sink.project,
+        rule: sink.rule,
         usernameDomains: sink.usernameDomains,
         schedules: sink.schedules,
       });

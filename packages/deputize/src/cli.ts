@@ -26,7 +26,9 @@ import { type RunProgress, type RunReport, runOnce } from "./run";
 
 const HELP = `Config keys (YAML or JSON; see the README for every key):
   sources[]        type pagerduty | opsgenie | rotation, with schedules by name or id
-  sinks[]          type ldap-group | gitlab-group | slack | webhook
+  sinks[]          type ldap-group | gitlab-group | gitlab-approval-rule | slack | webhook
+                   (gitlab-approval-rule: project, rule = the name of a regular approval rule whose
+                   users deputize sets; its other fields are kept)
   ldap             urls, startTls, caFile, bindDn, bindPassword (file:/… or env:…), baseDn
   lookAheadMinutes grant access this long before a shift starts (0)
   graceMinutes     keep access this long after a shift ends (0)

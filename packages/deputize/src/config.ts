@@ -68,6 +68,19 @@ export const sinkSchema = z.discriminatedUnion("type", [
     schedules,
   }),
   z.strictObject({
+    type: z.literal("gitlab-approval-rule"),
+    name: name.optional(),
+    baseUrl: httpUrl.default("https://gitlab.com"),
+    token: secretRefSchema,
+    auth: z.enum(["private-token", "bearer"]).default("private-token"),
+    /** Numeric id or full path ("platform/api"). */
+    project: z.union([z.string().min(1), z.number().int().positive()]).transform(String),
+    /** The name of a regular project approval rule whose users deputize sets. */
+    rule: z.string().min(1).max(255),
+    usernameDomains: z.array(z.string().regex(/^[A-Za-z0-9.-]+$/, "a domain such as example.com")).default([]),
+    schedules,
+  }),
+  z.strictObject({
     type: z.literal("slack"),
     name: name.optional(),
     token: secretRefSchema,
