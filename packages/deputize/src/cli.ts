@@ -21,7 +21,8 @@ type Command = Parameters<typeof cliContext>[0];
 import pkg from "../package.json" with { type: "json" };
 import { buildDeputize } from "./build";
 import { configSchema } from "./config";
-import { formatDiff, formatInterrupted, formatStatus } from "./format";
+import { formatDiff, formatInterrupted, formatStatus, formatUpcoming } from "./format";
+import { MAX_LOOKAHEAD_HOURS, upcoming } from "./next";
 import { type RunProgress, type RunReport, runOnce } from "./run";
 
 const HELP = `Config keys (YAML or JSON; see the README for every key):
@@ -32,6 +33,10 @@ const HELP = `Config keys (YAML or JSON; see the README for every key):
   ldap             urls, startTls, caFile, bindDn, bindPassword (file:/… or env:…), baseDn
   lookAheadMinutes grant access this long before a shift starts (0)
   graceMinutes     keep access this long after a shift ends (0)
+  lookAhead        hours (12, 1 to 168): how far "next" looks; dm (false): each run sends a Slack
+                   DM "you are on call from … to …" to whoever goes on call within those hours, once
+                   per shift (remembered in stateDir; a failed DM is retried next run); slackToken
+                   (default: the first slack sink's token; scopes chat:write, users:read.email)
   allowEmpty       let a sink become empty when nobody is on call (false)
   maxRemovals      refuse a change removing more members at once, unless --force (5)
   stateDir         where the last announcement, Slack ids, each Slack part's last delivery and a
@@ -49,7 +54,8 @@ Examples:
   deputize run --dry-run          show what would change, change nothing
   deputize run                    make every sink match (quiet when nothing changed)
   deputize run --watch 5          stay running, every 5 minutes
-  deputize status --json          on-call people, sink members and pending changes`;
+  deputize status --json          on-call people, sink members and pending changes
+  deputize next --hours 24        who goes on call in the next 24 hours, per schedule`;
 
 const MIN_WATCH = 1;
 const MAX_WATCH = 7 * 24 * 60;
@@ -106,6 +112,24 @@ program
     const report = await withDeputize(ctx, (dep) => runOnce(dep, { dryRun: true, log: ctx.log }));
     if (ctx.opts.json) writeJson(statusJson(report));
     else writeStdout(formatStatus(report));
+    process.exitCode = report.exitCode;
+  });
+
+program
+  .command("next")
+  .description("who is on call in the next hours, per schedule (only reads)")
+  .option("--hours <n>", `how far to look, 1 to ${MAX_LOOKAHEAD_HOURS} (lookAhead.hours, else 12)`)
+  .action(async (opts: { hours?: string }, command: Command) => {
+    const ctx = cliContext(command, { defaultLevel: "warn" });
+    const given = opts.hours === undefined ? undefined : Number(opts.hours);
+    if (given !== undefined && !(Number.isInteger(given) && given >= 1 && given <= MAX_LOOKAHEAD_HOURS)) {
+      throw new UsageError(`--hours expects a whole number of hours from 1 to ${MAX_LOOKAHEAD_HOURS}, got "${opts.hours}"`, {
+        hint: "for example --hours 24",
+      });
+    }
+    const report = await withDeputize(ctx, (dep) => upcoming(dep, new Date(), given ?? dep.lookAhead.hours));
+    if (ctx.opts.json) writeJson(report);
+    else writeStdout(formatUpcoming(report));
     process.exitCode = report.exitCode;
   });
 

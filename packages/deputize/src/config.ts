@@ -116,6 +116,18 @@ export const configSchema = z
     ldap: ldapConnectionSchema.optional(),
     /** Grant access this many minutes before a shift starts. */
     lookAheadMinutes: z.number().int().min(0).max(10_080).default(0),
+    /**
+     * `deputize next` looks this many hours ahead; with `dm`, every run also sends a Slack DM to whoever
+     * goes on call within them, once per shift (with `slackToken`, else the first slack sink's token).
+     */
+    lookAhead: z
+      .strictObject({
+        hours: z.number().int().min(1).max(168).default(12),
+        dm: z.boolean().default(false),
+        slackToken: secretRefSchema.optional(),
+        slackBaseUrl: httpUrl.optional(),
+      })
+      .optional(),
     /** Keep access this many minutes after a shift ends. */
     graceMinutes: z.number().int().min(0).max(10_080).default(0),
     /** Let a sink become empty when nobody is on call (otherwise it is left as it is). */
@@ -127,6 +139,13 @@ export const configSchema = z
     retries: z.number().int().min(0).max(10).default(3),
   })
   .superRefine((c, ctx) => {
+    if (c.lookAhead?.dm && !c.lookAhead.slackToken && !c.sinks.some((s) => s.type === "slack")) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["lookAhead", "slackToken"],
+        message: "lookAhead.dm needs a Slack bot token: set slackToken or add a slack sink",
+      });
+    }
     c.sinks.forEach((sink, i) => {
       if (sink.type === "ldap-group" && !c.ldap) {
         ctx.addIssue({ code: "custom", path: ["ldap"], message: `sinks[${i}] is an ldap-group: add an ldap section` });

@@ -1,6 +1,7 @@
 import { describeError, ExitCode, exitCodeOf, type Logger } from "@opsguard/core";
 import type { Deputize } from "./build";
 import { field } from "./format";
+import { type DmReport, remindUpcoming, upcomingShifts } from "./next";
 import { mergePeople, type Person, type ScheduleOnCall } from "./people";
 import { hasChanges, type PartOutcome, type Sink, type SinkPlan } from "./sinks/sink";
 import { accessWindow, type Window } from "./window";
@@ -44,6 +45,8 @@ export interface RunReport {
   schedules: Array<{ source: string; schedule: string; onCall: string[] }>;
   sourceErrors: Array<{ source: string; error: string; exitCode: ExitCode }>;
   sinks: SinkReport[];
+  /** Look-ahead DMs this run sent or failed to send (lookAhead.dm); shifts already told are not listed. */
+  dms?: DmReport[];
   exitCode: ExitCode;
 }
 
@@ -60,13 +63,26 @@ export async function runOnce(dep: Deputize, options: RunOptions): Promise<RunRe
   }
   const sinks = await Promise.all(dep.sinks.map((sink) => runSink(dep, sink, schedules, sourceErrors, options)));
   for (const r of sinks) logSink(options.log, r);
+  const dms = options.dryRun ? undefined : await lookAheadDms(dep, window.now, options.log);
+  const exitCode = overallExitCode(sinks, sourceErrors);
   return {
     window: { since: window.since.toISOString(), now: window.now.toISOString(), until: window.until.toISOString() },
     schedules: schedules.map((s) => ({ source: s.source, schedule: s.schedule, onCall: s.people.map((p) => p.key) })),
     sourceErrors,
     sinks,
-    exitCode: overallExitCode(sinks, sourceErrors),
+    ...(dms ? { dms } : {}),
+    // A DM not sent is retried next run, but monitoring should see it: partial, unless worse already.
+    exitCode: exitCode === ExitCode.OK && dms?.some((d) => d.status === "failed") ? ExitCode.PARTIAL : exitCode,
   };
+}
+
+/** lookAhead.dm: tell whoever goes on call within lookAhead.hours, once per shift. A failing source is logged, not fatal. */
+async function lookAheadDms(dep: Deputize, now: Date, log: Logger | undefined): Promise<DmReport[] | undefined> {
+  const slack = dep.lookAhead.dm;
+  if (!slack) return undefined;
+  const { shifts, sourceErrors } = await upcomingShifts(dep, now, dep.lookAhead.hours);
+  for (const e of sourceErrors) log?.warn(`look-ahead: source ${e.source} failed: ${e.error}; no DMs for its schedules this run`);
+  return remindUpcoming(shifts, { slack, state: dep.state, now, log });
 }
 
 async function gatherOnCall(dep: Deputize, window: Window) {
