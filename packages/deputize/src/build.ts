@@ -208,6 +208,7 @@ function buildSink(sink: SinkConfig, i: number, ctx: SinkContext): Sink {
         announceChannels: sink.announceChannels,
         usergroup: sink.usergroup,
         schedules: sink.schedules,
+        log: ctx.options.log,
       });
     case "webhook": {
       const headers = Object.fromEntries(

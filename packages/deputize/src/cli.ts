@@ -20,8 +20,9 @@ type Command = Parameters<typeof cliContext>[0];
 
 import pkg from "../package.json" with { type: "json" };
 import { buildDeputize } from "./build";
-import { configSchema } from "./config";
+import { configSchema, type DeputizeConfig } from "./config";
 import { formatDiff, formatInterrupted, formatStatus, formatUpcoming } from "./format";
+import { withRunLease } from "./lease";
 import { MAX_LOOKAHEAD_HOURS, upcoming } from "./next";
 import { type RunProgress, type RunReport, runOnce } from "./run";
 
@@ -39,6 +40,10 @@ const HELP = `Config keys (YAML or JSON; see the README for every key):
                    (default: the first slack sink's token; scopes chat:write, users:read.email)
   allowEmpty       let a sink become empty when nobody is on call (false)
   maxRemovals      refuse a change removing more members at once, unless --force (5)
+  lease.redis      url, username, password (secret), caFile, key, ttlSeconds (60), waitSeconds (60):
+                   two hosts take turns through a Redis lease; Redis down fails the run (69), a
+                   lease still held after waitSeconds is exit 75. Without it, a lock file in
+                   stateDir keeps two copies on one host apart
   stateDir         where the last announcement, Slack ids, each Slack part's last delivery and a
                    pending hand-off message are kept (/var/lib/opsguard/deputize)
 Secrets are only read from files, the environment, systemd credentials (credential:NAME) or Vault
@@ -135,22 +140,28 @@ program
 
 async function runPass(ctx: CliContext, dryRun: boolean, force: boolean, progress?: RunProgress): Promise<number> {
   const options = { dryRun, force, log: ctx.log, ...(progress ? { progress } : {}) };
-  const report = await withDeputize(ctx, async (dep) => {
+  const report = await withDeputize(ctx, async (dep, config) => {
     if (dryRun) return runOnce(dep, options);
-    // Two overlapping cron runs would post the hand-off twice: one run at a time.
+    // Two overlapping cron runs would post the hand-off twice: one run at a time on this host, and
+    // with lease.redis one run at a time across hosts.
     await ensurePrivateDir(dep.settings.stateDir, { log: ctx.log });
-    return withLock(join(dep.settings.stateDir, "run"), () => runOnce(dep, options), { timeoutMs: 60_000 });
+    return withLock(join(dep.settings.stateDir, "run"), () => withRunLease(config, { log: ctx.log }, () => runOnce(dep, options)), {
+      timeoutMs: 60_000,
+    });
   });
   if (ctx.opts.json) writeJson(report);
   else writeStdout(formatDiff(report, dryRun));
   return report.exitCode;
 }
 
-async function withDeputize<T>(ctx: CliContext, fn: (dep: ReturnType<typeof buildDeputize>) => Promise<T>): Promise<T> {
+async function withDeputize<T>(
+  ctx: CliContext,
+  fn: (dep: ReturnType<typeof buildDeputize>, config: DeputizeConfig) => Promise<T>,
+): Promise<T> {
   const { config } = await loadConfig({ tool: "deputize", schema: configSchema, path: ctx.opts.config });
   const dep = buildDeputize(config, { log: ctx.log });
   try {
-    return await fn(dep);
+    return await fn(dep, config);
   } finally {
     await dep.close();
   }

@@ -128,6 +128,22 @@ export const configSchema = z
         slackBaseUrl: httpUrl.optional(),
       })
       .optional(),
+    /** Two hosts: a run writes only while holding this lease in Redis (without it, the stateDir lock keeps one host's copies apart). */
+    lease: z
+      .strictObject({
+        redis: z.strictObject({
+          url: z.string().regex(/^rediss?:\/\//, { message: "expected redis://host:6379/0 or rediss://…" }),
+          username: z.string().min(1).optional(),
+          password: secretRefSchema.optional(),
+          caFile: z.string().startsWith("/", { message: "expected an absolute path" }).optional(),
+          key: z.string().min(1).max(200).default("opsguard:deputize:lease"),
+          /** The lease ends by itself this long after its holder stopped renewing it (a crash). */
+          ttlSeconds: z.number().int().min(5).max(3600).default(60),
+          /** How long a run waits for the other host's run to finish before giving up (exit 75). */
+          waitSeconds: z.number().int().min(0).max(600).default(60),
+        }),
+      })
+      .optional(),
     /** Keep access this many minutes after a shift ends. */
     graceMinutes: z.number().int().min(0).max(10_080).default(0),
     /** Let a sink become empty when nobody is on call (otherwise it is left as it is). */

@@ -157,6 +157,8 @@ export class SlackSim extends SimServer {
   readonly #channels = new Map<string, Channel>();
   readonly #usergroups = new Map<string, Usergroup>();
   #delayMs = 0;
+  /** method → how many more of its answers to lose after doing the work. */
+  readonly #lostAnswers = new Map<string, number>();
   #clock = 1_700_000_000;
   #quirks: SlackQuirks;
 
@@ -244,6 +246,15 @@ export class SlackSim extends SimServer {
     );
   }
 
+  /**
+   * The next `times` calls of `method` are carried out but never answered (the connection stays open
+   * until the client gives up): what a client sees when the reply is lost after Slack stored a post.
+   */
+  loseAnswers(method: string, times = 1): this {
+    this.#lostAnswers.set(method, times);
+    return this;
+  }
+
   /** Every API answer waits this long (a slow Slack); 0 to stop. */
   slow(delayMs: number): this {
     this.#delayMs = delayMs;
@@ -270,6 +281,11 @@ export class SlackSim extends SimServer {
 
   async #dispatch(method: string, spec: (typeof METHODS)[string], req: SimRequest): Promise<SimResponse> {
     const answer = this.#answer(method, spec, req);
+    const lose = this.#lostAnswers.get(method) ?? 0;
+    if (lose > 0) {
+      this.#lostAnswers.set(method, lose - 1);
+      return { ...answer, hang: true };
+    }
     return this.#delayMs > 0 ? { ...answer, delayMs: this.#delayMs } : answer;
   }
 
