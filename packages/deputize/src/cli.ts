@@ -51,7 +51,8 @@ Secrets are only read from files, the environment, systemd credentials (credenti
 never printed (stdout, --json, stderr). Ready systemd units ship in the package's systemd/ folder.
 The Slack sink's topic, user group and message (also to announceChannels) are applied one by one;
 a message that failed is retried on the next runs (at most 5 attempts) and shown by status;
-delivery is at least once (a post whose answer was lost is sent again).
+before posting, the channel's history (scope channels:history) is read, and a hand-off already
+there (an answer lost after Slack stored it, the other host's post) is not posted again.
 --watch takes 1 to 10080 minutes. A run stopped by SIGTERM/Ctrl-C prints one line saying what
 was already applied (exit 143/130). Exit 74: stdout could not be written.
 
