@@ -76,7 +76,11 @@ export const sinkSchema = z.discriminatedUnion("type", [
     /** Numeric id or full path ("platform/api"). */
     project: z.union([z.string().min(1), z.number().int().positive()]).transform(String),
     /** The name of a regular project approval rule whose users deputize sets. */
-    rule: z.string().min(1).max(255),
+    rule: z
+      .string()
+      .min(1)
+      .max(255)
+      .regex(/^[^\p{Cc}]+$/u, { message: "no control characters or line breaks" }),
     usernameDomains: z.array(z.string().regex(/^[A-Za-z0-9.-]+$/, "a domain such as example.com")).default([]),
     schedules,
   }),

@@ -218,15 +218,17 @@ function overallExitCode(sinks: readonly SinkReport[], sourceErrors: RunReport["
 
 function logSink(log: Logger | undefined, r: SinkReport): void {
   if (!log) return;
-  // A log line is one line: a name from a schedule with a newline in it must not forge another.
-  for (const problem of r.plan?.unresolved ?? []) log.warn(`${r.sink}: ${field(problem)}`);
+  // A log line is one line: a name from a schedule (or a sink named after a config value) with a
+  // newline in it must not forge another.
+  const sink = field(r.sink);
+  for (const problem of r.plan?.unresolved ?? []) log.warn(`${sink}: ${field(problem)}`);
   // A message given up is not retried any more: said on every run until a later one gets through.
   for (const [part, d] of Object.entries(r.plan?.deliveries ?? {})) {
-    if (d.status === "gave-up") log.warn(`${r.sink}: ${part} was never delivered and is not retried: ${field(d.error ?? "")}`);
+    if (d.status === "gave-up") log.warn(`${sink}: ${part} was never delivered and is not retried: ${field(d.error ?? "")}`);
   }
   if (r.status === "failed" || r.status === "skipped" || r.status === "partly-changed")
-    log.error(`sink ${r.sink} ${r.status}: ${r.reason}`);
-  else if (r.status === "refused") log.warn(`sink ${r.sink} refused: ${r.reason}`);
-  else if (r.status === "changed") log.info(`sink ${r.sink} updated`, { added: r.plan?.add, removed: r.plan?.remove });
-  else log.debug(`sink ${r.sink} ${r.status}`, { members: r.plan?.current });
+    log.error(`sink ${sink} ${r.status}: ${field(r.reason ?? "")}`);
+  else if (r.status === "refused") log.warn(`sink ${sink} refused: ${field(r.reason ?? "")}`);
+  else if (r.status === "changed") log.info(`sink ${sink} updated`, { added: r.plan?.add, removed: r.plan?.remove });
+  else log.debug(`sink ${sink} ${r.status}`, { members: r.plan?.current });
 }

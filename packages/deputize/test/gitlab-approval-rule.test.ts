@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Logger } from "@opsguard/core";
 import { GitLabAccess, GitLabProjectApprovalRules, GitLabSim, PagerDutySim } from "@opsguard/lab";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { buildDeputize } from "../src/build";
@@ -26,13 +27,13 @@ function onCall(...who: string[]): void {
   schedule.shifts = who.map((p) => ({ userId: `PU${p.toUpperCase()}`, start: new Date(now - 3_600_000), end: new Date(now + 3_600_000) }));
 }
 
-async function run(options: { dryRun?: boolean; rule?: string; project?: string } = {}) {
+async function run(options: { dryRun?: boolean; rule?: string; project?: string; log?: Logger; unnamed?: boolean } = {}) {
   const config = configSchema.parse({
     sources: [{ type: "pagerduty", token: "env:PD_TOKEN", baseUrl: pd.url, schedules: ["SRE"] }],
     sinks: [
       {
         type: "gitlab-approval-rule",
-        name: "approvers",
+        ...(options.unnamed ? {} : { name: "approvers" }),
         baseUrl: gitlab.url,
         token: "env:GITLAB_TOKEN",
         project: options.project ?? "platform/api",
@@ -46,7 +47,7 @@ async function run(options: { dryRun?: boolean; rule?: string; project?: string 
   });
   const dep = buildDeputize(config, { env });
   try {
-    return await runOnce(dep, { dryRun: options.dryRun ?? false });
+    return await runOnce(dep, { dryRun: options.dryRun ?? false, ...(options.log ? { log: options.log } : {}) });
   } finally {
     await dep.close();
   }
@@ -131,5 +132,27 @@ describe("GitLab project approval rule sink", () => {
     const any = await run({ rule: "Anyone" });
     expect(any.sinks[0]?.reason).toMatch(/is of type "any_approver"/);
     expect(gitlab.writes()).toEqual([]);
+  });
+
+  it("refuses a rule name with a line break in the config, and a failing sink named after a config value logs one line", async () => {
+    const parsed = configSchema.safeParse({
+      sources: [{ type: "pagerduty", token: "env:PD_TOKEN", schedules: ["SRE"] }],
+      sinks: [{ type: "gitlab-approval-rule", token: "env:GITLAB_TOKEN", project: "p", rule: "On\ncall" }],
+    });
+    expect(parsed.success).toBe(false);
+    expect(JSON.stringify(parsed.error?.issues)).toMatch(/no control characters or line breaks/);
+    const lines: string[] = [];
+    const log = new Logger({
+      tool: "deputize",
+      level: "warn",
+      stream: { write: (t: string) => lines.push(t) } as unknown as NodeJS.WritableStream,
+    });
+    onCall("alice");
+    // Unnamed, the sink is called after its project: gitlab:platform/nope\nforged: yes:On call.
+    const report = await run({ project: "platform/nope\nforged: yes", log, unnamed: true });
+    expect(report.sinks[0]?.status).toBe("failed");
+    const text = lines.join("");
+    expect(text.trimEnd().split("\n")).toHaveLength(1);
+    expect(text).toMatch(/nope\\nforged/);
   });
 });

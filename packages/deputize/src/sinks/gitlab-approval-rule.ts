@@ -109,11 +109,12 @@ export class GitLabApprovalRuleSink implements Sink {
     const where = `project ${this.#o.project}`;
     if (named.length === 0) {
       const names = rules.map((r) => JSON.stringify(r.name)).slice(0, 5);
-      throw new ConfigError(`${this.name}: ${where} has no approval rule named "${this.#o.rule}"`, {
+      throw new ConfigError(`${this.name}: ${where} has no approval rule named ${JSON.stringify(this.#o.rule)}`, {
         hint: names.length > 0 ? `its rules are ${names.join(", ")}` : "create the rule in the project's merge request settings first",
       });
     }
-    if (named.length > 1) throw new ConfigError(`${this.name}: ${where} has ${named.length} approval rules named "${this.#o.rule}"`);
+    if (named.length > 1)
+      throw new ConfigError(`${this.name}: ${where} has ${named.length} approval rules named ${JSON.stringify(this.#o.rule)}`);
     const rule = named[0] as ApprovalRule;
     // any_approver has no users; code_owner and report_approver rules are GitLab's own.
     if (rule.rule_type !== "regular") {
