@@ -94,7 +94,7 @@ export async function connectRedis(options: RedisConnectionOptions): Promise<Red
     await Promise.race([redis.connect(), deadline]);
     return redis;
   } catch (error) {
-    redis.disconnect();
+    close(redis);
     if (error instanceof OpsguardError) throw error;
     const message = (error as Error).message;
     const reason = lastError && lastError.message !== message ? `${lastError.message}; ${message}` : message;
@@ -179,6 +179,15 @@ export async function withRedisLease<T>(redis: Redis, options: LeaseOptions, fn:
     clearInterval(renew);
     await redis.eval(RELEASE, 1, options.key, token).catch(() => undefined);
   }
+}
+
+/**
+ * disconnect() only half-closes a socket that is still getting ready (a server that accepted and never
+ * answered), which would keep the process alive until ioredis' own timer fires: destroy it too.
+ */
+function close(redis: Redis): void {
+  redis.disconnect();
+  redis.stream?.destroy();
 }
 
 function unavailable(error: unknown, key: string): never {
