@@ -21,7 +21,7 @@ type Command = Parameters<typeof cliContext>[0];
 import pkg from "../package.json" with { type: "json" };
 import { buildDeputize } from "./build";
 import { configSchema, type DeputizeConfig } from "./config";
-import { formatDiff, formatInterrupted, formatStatus, formatUpcoming } from "./format";
+import { field, formatDiff, formatInterrupted, formatStatus, formatUpcoming } from "./format";
 import { withRunLease } from "./lease";
 import { MAX_LOOKAHEAD_HOURS, upcoming } from "./next";
 import { type RunProgress, type RunReport, runOnce } from "./run";
@@ -134,6 +134,7 @@ program
       });
     }
     const report = await withDeputize(ctx, (dep) => upcoming(dep, new Date(), given ?? dep.lookAhead.hours));
+    for (const e of report.sourceErrors) ctx.log.error(`source ${field(e.source)} failed: ${field(e.error)}`);
     if (ctx.opts.json) writeJson(report);
     else writeStdout(formatUpcoming(report));
     process.exitCode = report.exitCode;

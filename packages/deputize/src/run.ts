@@ -63,7 +63,8 @@ export async function runOnce(dep: Deputize, options: RunOptions): Promise<RunRe
   }
   const sinks = await Promise.all(dep.sinks.map((sink) => runSink(dep, sink, schedules, sourceErrors, options)));
   for (const r of sinks) logSink(options.log, r);
-  const dms = options.dryRun ? undefined : await lookAheadDms(dep, window.now, options.log);
+  // A source that just failed is not asked again for the DMs: its error is already reported above.
+  const dms = options.dryRun || sourceErrors.length > 0 ? undefined : await lookAheadDms(dep, window.now, options.log);
   const exitCode = overallExitCode(sinks, sourceErrors);
   return {
     window: { since: window.since.toISOString(), now: window.now.toISOString(), until: window.until.toISOString() },
