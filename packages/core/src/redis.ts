@@ -5,6 +5,8 @@ import { Redis, type RedisOptions } from "ioredis";
 import { ConfigError, OpsguardError, TempFailError, UnavailableError } from "./errors";
 import type { Secret } from "./secret";
 
+export type { Redis } from "ioredis";
+
 /**
  * Redis for the tools that share state between hosts (a lease, histories): one connection attempt
  * within a deadline, no reconnect loop and no offline queue, TLS verified against the system store

@@ -36,7 +36,7 @@ const HELP = `Config keys (YAML or JSON; see the README for every key):
   graceMinutes     keep access this long after a shift ends (0)
   lookAhead        hours (12, 1 to 168): how far "next" looks; dm (false): each run sends a Slack
                    DM "you are on call from … to …" to whoever goes on call within those hours, once
-                   per shift (remembered in stateDir; a failed DM is retried next run); slackToken
+                   per shift (remembered in stateDir, or Redis with lease.redis; a failed DM is retried next run); slackToken
                    (default: the first slack sink's token; scopes chat:write, users:read.email)
   allowEmpty       let a sink become empty when nobody is on call (false)
   maxRemovals      refuse a change removing more members at once, unless --force (5)
@@ -147,9 +147,13 @@ async function runPass(ctx: CliContext, dryRun: boolean, force: boolean, progres
     // Two overlapping cron runs would post the hand-off twice: one run at a time on this host, and
     // with lease.redis one run at a time across hosts.
     await ensurePrivateDir(dep.settings.stateDir, { log: ctx.log });
-    return withLock(join(dep.settings.stateDir, "run"), () => withRunLease(config, { log: ctx.log }, () => runOnce(dep, options)), {
-      timeoutMs: 60_000,
-    });
+    return withLock(
+      join(dep.settings.stateDir, "run"),
+      () => withRunLease(config, { log: ctx.log }, (shared) => runOnce(dep, { ...options, ...shared })),
+      {
+        timeoutMs: 60_000,
+      },
+    );
   });
   if (ctx.opts.json) writeJson(report);
   else writeStdout(formatDiff(report, dryRun));

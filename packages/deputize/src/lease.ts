@@ -1,6 +1,8 @@
+import { createHash } from "node:crypto";
 import { type Logger, resolveSecret } from "@opsguard/core";
-import { connectRedis, withRedisLease } from "@opsguard/core/redis";
+import { connectRedis, type Redis, withRedisLease } from "@opsguard/core/redis";
 import type { DeputizeConfig } from "./config";
+import type { DmLedger } from "./next";
 
 /**
  * Two hosts running deputize for redundancy: with `lease.redis`, a run holds a short lease in Redis
@@ -11,7 +13,7 @@ import type { DeputizeConfig } from "./config";
 export async function withRunLease<T>(
   config: Pick<DeputizeConfig, "lease" | "timeoutMs">,
   options: { log?: Logger | undefined; env?: NodeJS.ProcessEnv | undefined },
-  fn: () => Promise<T>,
+  fn: (shared?: { dmLedger: DmLedger }) => Promise<T>,
 ): Promise<T> {
   const log = options.log;
   const lease = config.lease?.redis;
@@ -34,9 +36,24 @@ export async function withRunLease<T>(
         waitMs: lease.waitSeconds * 1000,
         onLost: (reason) => log?.warn(`${reason}; another host may have written at the same time`),
       },
-      fn,
+      () => fn({ dmLedger: redisDmLedger(redis, `${lease.key}:dm:`) }),
     );
   } finally {
     redis.disconnect();
   }
+}
+
+/**
+ * Look-ahead DMs remembered in Redis, so the second host of a pair does not DM a shift the first
+ * already told; each record expires a day after its shift ends. The hosts' runs take turns under the
+ * lease, so a check and its record never race.
+ */
+function redisDmLedger(redis: Redis, prefix: string): DmLedger {
+  const key = (shift: string) => `${prefix}${createHash("sha256").update(shift).digest("hex").slice(0, 32)}`;
+  return {
+    sent: async (shift) => (await redis.exists(key(shift))) === 1,
+    record: async (shift, until, now) => {
+      await redis.set(key(shift), "1", "PX", Math.max(until.getTime() - now.getTime(), 0) + 86_400_000);
+    },
+  };
 }

@@ -26,6 +26,16 @@ export interface DmReport {
 
 export const MAX_LOOKAHEAD_HOURS = 168;
 
+/** Where sent look-ahead DMs are remembered: this host's state file, or Redis shared by two hosts. */
+export interface DmLedger {
+  sent(shift: string): Promise<boolean>;
+  record(shift: string, until: Date, now: Date): Promise<void>;
+}
+
+export function fileDmLedger(state: DeputizeState): DmLedger {
+  return { sent: (shift) => state.dmSent(shift), record: (shift, until, now) => state.recordDm(shift, until, now) };
+}
+
 /** Every source's shifts from now to now + hours; a failing source is reported, the others still answer. */
 export async function upcomingShifts(
   dep: Pick<Deputize, "sources">,
@@ -72,21 +82,22 @@ export async function upcoming(dep: Pick<Deputize, "sources">, now: Date, hours:
 
 /**
  * A Slack DM to each person whose shift starts within the look-ahead, once per shift: a shift is
- * remembered in the state dir only after Slack took the message, so a failed DM is sent again on
- * the next run and a delivered one never twice (from this host).
+ * remembered in the ledger (the state dir, or Redis with lease.redis so two hosts share it) only
+ * after Slack took the message, so a failed DM is sent again on the next run and a delivered one
+ * never twice.
  */
 export async function remindUpcoming(
   shifts: readonly ScheduleShifts[],
-  options: { slack: SlackClient; state: DeputizeState; now: Date; log?: Logger | undefined },
+  options: { slack: SlackClient; state: DeputizeState; ledger: DmLedger; now: Date; log?: Logger | undefined },
 ): Promise<DmReport[]> {
-  const { slack, state, now } = options;
+  const { slack, state, ledger, now } = options;
   const reports: DmReport[] = [];
   const looked: Record<string, string> = {};
   for (const schedule of shifts) {
     for (const shift of schedule.shifts) {
       if (!shift.start || shift.start.getTime() <= now.getTime()) continue;
       const key = dmKey(schedule, shift);
-      if (await state.dmSent(key)) continue;
+      if (await ledger.sent(key)) continue;
       const base = { person: shift.person.key, schedule: schedule.schedule, start: shift.start.toISOString() };
       const email = shift.person.email;
       if (!email) {
@@ -101,7 +112,7 @@ export async function remindUpcoming(
           looked[email] = id;
         }
         await slack.postMessage({ channel: id, text: dmText(schedule.schedule, shift), unfurl_links: false });
-        await state.recordDm(key, shift.end ?? shift.start, now);
+        await ledger.record(key, shift.end ?? shift.start, now);
         reports.push({ ...base, status: "sent" });
       } catch (error) {
         const reason = error instanceof SlackNotFoundError ? "no Slack user with this e-mail" : describeError(error);

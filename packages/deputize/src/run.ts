@@ -1,7 +1,7 @@
 import { describeError, ExitCode, exitCodeOf, type Logger } from "@opsguard/core";
 import type { Deputize } from "./build";
 import { field } from "./format";
-import { type DmReport, remindUpcoming, upcomingShifts } from "./next";
+import { type DmLedger, type DmReport, fileDmLedger, remindUpcoming, upcomingShifts } from "./next";
 import { mergePeople, type Person, type ScheduleOnCall } from "./people";
 import { hasChanges, type PartOutcome, type Sink, type SinkPlan } from "./sinks/sink";
 import { accessWindow, type Window } from "./window";
@@ -13,6 +13,8 @@ export interface RunOptions {
   force?: boolean;
   now?: Date;
   log?: Logger;
+  /** Where look-ahead DMs are remembered; this host's state file by default. */
+  dmLedger?: DmLedger;
   /** Filled while the run goes, so a signal mid-run can say what was already applied. */
   progress?: RunProgress;
 }
@@ -64,7 +66,7 @@ export async function runOnce(dep: Deputize, options: RunOptions): Promise<RunRe
   const sinks = await Promise.all(dep.sinks.map((sink) => runSink(dep, sink, schedules, sourceErrors, options)));
   for (const r of sinks) logSink(options.log, r);
   // A source that just failed is not asked again for the DMs: its error is already reported above.
-  const dms = options.dryRun || sourceErrors.length > 0 ? undefined : await lookAheadDms(dep, window.now, options.log);
+  const dms = options.dryRun || sourceErrors.length > 0 ? undefined : await lookAheadDms(dep, window.now, options);
   const exitCode = overallExitCode(sinks, sourceErrors);
   return {
     window: { since: window.since.toISOString(), now: window.now.toISOString(), until: window.until.toISOString() },
@@ -78,12 +80,13 @@ export async function runOnce(dep: Deputize, options: RunOptions): Promise<RunRe
 }
 
 /** lookAhead.dm: tell whoever goes on call within lookAhead.hours, once per shift. A failing source is logged, not fatal. */
-async function lookAheadDms(dep: Deputize, now: Date, log: Logger | undefined): Promise<DmReport[] | undefined> {
+async function lookAheadDms(dep: Deputize, now: Date, options: RunOptions): Promise<DmReport[] | undefined> {
+  const log = options.log;
   const slack = dep.lookAhead.dm;
   if (!slack) return undefined;
   const { shifts, sourceErrors } = await upcomingShifts(dep, now, dep.lookAhead.hours);
   for (const e of sourceErrors) log?.warn(`look-ahead: source ${e.source} failed: ${e.error}; no DMs for its schedules this run`);
-  return remindUpcoming(shifts, { slack, state: dep.state, now, log });
+  return remindUpcoming(shifts, { slack, state: dep.state, ledger: options.dmLedger ?? fileDmLedger(dep.state), now, log });
 }
 
 async function gatherOnCall(dep: Deputize, window: Window) {

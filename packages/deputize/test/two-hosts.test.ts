@@ -58,12 +58,12 @@ function config(host: string, overrides: Record<string, unknown> = {}) {
   });
 }
 
-/** One host's cron run, as `deputize run` does it (lock file aside): the lease around the pass. */
+/** One host's cron run, as `deputize run` does it (lock file aside): the lease around the pass, DMs remembered in Redis. */
 async function host(name: string, overrides: Record<string, unknown> = {}) {
   const c = config(name, overrides);
   const dep = buildDeputize(c, { env, log });
   try {
-    return await withRunLease(c, { log, env }, () => runOnce(dep, { dryRun: false, log }));
+    return await withRunLease(c, { log, env }, (shared) => runOnce(dep, { dryRun: false, log, ...shared }));
   } finally {
     await dep.close();
   }
@@ -129,6 +129,19 @@ describe("two hosts with a Redis lease", () => {
     expect(next.exitCode).toBe(0);
     expect(next.sinks[1]?.parts).toEqual([{ part: "message", status: "applied" }]);
     expect(posts().filter((p) => p.includes("<@U0BOB>"))).toHaveLength(1);
+  });
+
+  it("a look-ahead DM is sent once for the pair: the second host finds it in Redis", async () => {
+    onCall("dave");
+    const schedule = pd.schedules[0];
+    const start = new Date(Date.now() + 2 * 3_600_000);
+    schedule?.shifts.push({ userId: "PUCAROL", start, end: new Date(start.getTime() + 3_600_000) });
+    const dm = { lookAhead: { hours: 4, dm: true } };
+    const [a, b] = await Promise.all([host("a", dm), host("b", dm)]);
+    expect(slack.messagesTo("U0CAROL")).toHaveLength(1);
+    expect([...(a.dms ?? []), ...(b.dms ?? [])]).toEqual([expect.objectContaining({ person: lab.users.carol.mail, status: "sent" })]);
+    await host("a", dm);
+    expect(slack.messagesTo("U0CAROL")).toHaveLength(1);
   });
 
   it("a lease held past waitSeconds is exit 75 and nothing is written; Redis down is exit 69", async () => {
