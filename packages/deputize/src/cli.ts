@@ -35,9 +35,10 @@ const HELP = `Config keys (YAML or JSON; see the README for every key):
   lookAheadMinutes grant access this long before a shift starts (0)
   graceMinutes     keep access this long after a shift ends (0)
   lookAhead        hours (12, 1 to 168): how far "next" looks; dm (false): each run sends a Slack
-                   DM "you are on call from … to …" to whoever goes on call within those hours, once
-                   per shift (remembered in stateDir, or Redis with lease.redis; a failed DM is retried next run); slackToken
-                   (default: the first slack sink's token; scopes chat:write, users:read.email)
+                   DM "you are on call from … to …" to whoever goes on call within those hours,
+                   once per shift (remembered in stateDir, or in Redis with lease.redis; a failed
+                   DM is retried next run); slackToken (default: the first slack sink's token;
+                   scopes chat:write, users:read.email)
   allowEmpty       let a sink become empty when nobody is on call (false)
   maxRemovals      refuse a change removing more members at once, unless --force (5)
   lease.redis      url, username, password (secret), caFile, key, ttlSeconds (60), waitSeconds (60):
