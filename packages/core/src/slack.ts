@@ -91,6 +91,17 @@ export interface PostMessage {
   blocks?: unknown[];
   unfurl_links?: boolean;
   unfurl_media?: boolean;
+  /** Message metadata (https://docs.slack.dev/messaging/message-metadata): a marker a later reader of the history can find. */
+  metadata?: { event_type: string; event_payload: Record<string, unknown> };
+}
+
+/** A message as conversations.history lists it (the fields opsguard reads). */
+export interface SlackMessage {
+  ts: string;
+  text?: string;
+  user?: string;
+  bot_id?: string;
+  metadata?: { event_type?: string; event_payload?: Record<string, unknown> };
 }
 
 export interface SlackClientOptions {
@@ -157,6 +168,20 @@ export class SlackClient {
    */
   async setTopic(channel: string, topic: string): Promise<SlackChannel> {
     return (await this.call("conversations.setTopic", { channel, topic }, { write: true, retryUnsafe: true })).channel as SlackChannel;
+  }
+
+  /**
+   * The newest `limit` messages of a channel, newest first, with their metadata (conversations.history
+   * with include_all_metadata; scope channels:history, groups:history for a private channel).
+   */
+  async history(channel: string, options: { limit?: number; oldest?: string } = {}): Promise<SlackMessage[]> {
+    const reply = await this.call("conversations.history", {
+      channel,
+      limit: options.limit ?? 100,
+      include_all_metadata: true,
+      ...(options.oldest ? { oldest: options.oldest } : {}),
+    });
+    return Array.isArray(reply.messages) ? (reply.messages as SlackMessage[]) : [];
   }
 
   async usergroupMembers(usergroup: string): Promise<string[]> {

@@ -11,6 +11,7 @@ import {
 } from "@opsguard/core";
 import type { DeputizeConfig, SinkConfig, SourceConfig } from "./config";
 import { GitLabGroupSink } from "./sinks/gitlab";
+import { GitLabApprovalRuleSink } from "./sinks/gitlab-approval-rule";
 import { LdapGroupSink } from "./sinks/ldap-group";
 import type { Sink } from "./sinks/sink";
 import { SlackSink } from "./sinks/slack";
@@ -26,6 +27,8 @@ export interface Deputize {
   sinks: Sink[];
   state: DeputizeState;
   settings: Pick<DeputizeConfig, "lookAheadMinutes" | "graceMinutes" | "allowEmpty" | "maxRemovals" | "stateDir">;
+  /** `deputize next`'s hours, and the Slack client for look-ahead DMs when `lookAhead.dm` is on. */
+  lookAhead: { hours: number; dm: SlackClient | undefined };
   /** Closes the LDAP connection, if one was opened. */
   close(): Promise<void>;
 }
@@ -69,10 +72,28 @@ export function buildDeputize(config: DeputizeConfig, options: BuildOptions = {}
     sinks,
     state,
     settings: config,
+    lookAhead: { hours: config.lookAhead?.hours ?? 12, dm: dmClient(config, httpOptions, options.env) },
     close: async () => {
       await ldap?.close();
     },
   };
+}
+
+/** The Slack client look-ahead DMs are sent with: lookAhead.slackToken, else the first slack sink's token. */
+function dmClient(config: DeputizeConfig, httpOptions: SinkContext["httpOptions"], env?: NodeJS.ProcessEnv): SlackClient | undefined {
+  const lookAhead = config.lookAhead;
+  if (!lookAhead?.dm) return undefined;
+  const sinkIndex = config.sinks.findIndex((s) => s.type === "slack");
+  const sink = config.sinks[sinkIndex];
+  const slackSink = sink?.type === "slack" ? sink : undefined;
+  const token = lookAhead.slackToken
+    ? headerSecret(lookAhead.slackToken, "lookAhead.slackToken", env)
+    : slackSink
+      ? headerSecret(slackSink.token, `sinks[${sinkIndex}].token`, env)
+      : undefined;
+  if (!token) throw new ConfigError("lookAhead.dm needs a Slack bot token", { hint: "set lookAhead.slackToken or add a slack sink" });
+  const baseUrl = lookAhead.slackBaseUrl ?? slackSink?.baseUrl;
+  return new SlackClient({ token, ...(baseUrl ? { baseUrl } : {}), ...httpOptions });
 }
 
 type MakeHttp = (service: string, baseUrl: string, headers: Record<string, string>) => HttpClient;
@@ -158,6 +179,20 @@ function buildSink(sink: SinkConfig, i: number, ctx: SinkContext): Sink {
         usernameDomains: sink.usernameDomains,
         schedules: sink.schedules,
       });
+    case "gitlab-approval-rule":
+      return new GitLabApprovalRuleSink({
+        name: sink.name ?? `gitlab:${sink.project}:${sink.rule}`,
+        http: createGitLabClient({
+          baseUrl: sink.baseUrl,
+          token: headerSecret(sink.token, `${keyPath}.token`, env),
+          auth: sink.auth,
+          ...ctx.httpOptions,
+        }),
+        project: sink.project,
+        rule: sink.rule,
+        usernameDomains: sink.usernameDomains,
+        schedules: sink.schedules,
+      });
     case "slack":
       return new SlackSink({
         name: sink.name ?? `slack:${sink.channel}`,
@@ -173,6 +208,7 @@ function buildSink(sink: SinkConfig, i: number, ctx: SinkContext): Sink {
         announceChannels: sink.announceChannels,
         usergroup: sink.usergroup,
         schedules: sink.schedules,
+        log: ctx.options.log,
       });
     case "webhook": {
       const headers = Object.fromEntries(

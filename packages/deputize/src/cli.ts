@@ -20,18 +20,31 @@ type Command = Parameters<typeof cliContext>[0];
 
 import pkg from "../package.json" with { type: "json" };
 import { buildDeputize } from "./build";
-import { configSchema } from "./config";
-import { formatDiff, formatInterrupted, formatStatus } from "./format";
+import { configSchema, type DeputizeConfig } from "./config";
+import { field, formatDiff, formatInterrupted, formatStatus, formatUpcoming } from "./format";
+import { withRunLease } from "./lease";
+import { MAX_LOOKAHEAD_HOURS, upcoming } from "./next";
 import { type RunProgress, type RunReport, runOnce } from "./run";
 
 const HELP = `Config keys (YAML or JSON; see the README for every key):
   sources[]        type pagerduty | opsgenie | rotation, with schedules by name or id
-  sinks[]          type ldap-group | gitlab-group | slack | webhook
+  sinks[]          type ldap-group | gitlab-group | gitlab-approval-rule | slack | webhook
+                   (gitlab-approval-rule: project, rule = the name of a regular approval rule whose
+                   users deputize sets; its other fields are kept)
   ldap             urls, startTls, caFile, bindDn, bindPassword (file:/… or env:…), baseDn
   lookAheadMinutes grant access this long before a shift starts (0)
   graceMinutes     keep access this long after a shift ends (0)
+  lookAhead        hours (12, 1 to 168): how far "next" looks; dm (false): each run sends a Slack
+                   DM "you are on call from … to …" to whoever goes on call within those hours,
+                   once per shift (remembered in stateDir, or in Redis with lease.redis; a failed
+                   DM is retried next run); slackToken (default: the first slack sink's token;
+                   scopes chat:write, users:read.email)
   allowEmpty       let a sink become empty when nobody is on call (false)
   maxRemovals      refuse a change removing more members at once, unless --force (5)
+  lease.redis      url, username, password (secret), caFile, key, ttlSeconds (60), waitSeconds (60):
+                   two hosts take turns through a Redis lease; Redis down fails the run (69), a
+                   lease still held after waitSeconds is exit 75. Without it, a lock file in
+                   stateDir keeps two copies on one host apart
   stateDir         where the last announcement, Slack ids, each Slack part's last delivery and a
                    pending hand-off message are kept (/var/lib/opsguard/deputize)
 Secrets are only read from files, the environment, systemd credentials (credential:NAME) or Vault
@@ -39,7 +52,8 @@ Secrets are only read from files, the environment, systemd credentials (credenti
 never printed (stdout, --json, stderr). Ready systemd units ship in the package's systemd/ folder.
 The Slack sink's topic, user group and message (also to announceChannels) are applied one by one;
 a message that failed is retried on the next runs (at most 5 attempts) and shown by status;
-delivery is at least once (a post whose answer was lost is sent again).
+before posting, the channel's history (scope channels:history) is read, and a hand-off already
+there (an answer lost after Slack stored it, the other host's post) is not posted again.
 --watch takes 1 to 10080 minutes. A run stopped by SIGTERM/Ctrl-C prints one line saying what
 was already applied (exit 143/130). Exit 74: stdout could not be written.
 
@@ -47,7 +61,8 @@ Examples:
   deputize run --dry-run          show what would change, change nothing
   deputize run                    make every sink match (quiet when nothing changed)
   deputize run --watch 5          stay running, every 5 minutes
-  deputize status --json          on-call people, sink members and pending changes`;
+  deputize status --json          on-call people, sink members and pending changes
+  deputize next --hours 24        who goes on call in the next 24 hours, per schedule`;
 
 const MIN_WATCH = 1;
 const MAX_WATCH = 7 * 24 * 60;
@@ -107,24 +122,53 @@ program
     process.exitCode = report.exitCode;
   });
 
+program
+  .command("next")
+  .description("who is on call in the next hours, per schedule (only reads)")
+  .option("--hours <n>", `how far to look, 1 to ${MAX_LOOKAHEAD_HOURS} (lookAhead.hours, else 12)`)
+  .action(async (opts: { hours?: string }, command: Command) => {
+    const ctx = cliContext(command, { defaultLevel: "warn" });
+    const given = opts.hours === undefined ? undefined : Number(opts.hours);
+    if (given !== undefined && !(Number.isInteger(given) && given >= 1 && given <= MAX_LOOKAHEAD_HOURS)) {
+      throw new UsageError(`--hours expects a whole number of hours from 1 to ${MAX_LOOKAHEAD_HOURS}, got "${opts.hours}"`, {
+        hint: "for example --hours 24",
+      });
+    }
+    const report = await withDeputize(ctx, (dep) => upcoming(dep, new Date(), given ?? dep.lookAhead.hours));
+    for (const e of report.sourceErrors) ctx.log.error(`source ${field(e.source)} failed: ${field(e.error)}`);
+    if (ctx.opts.json) writeJson(report);
+    else writeStdout(formatUpcoming(report));
+    process.exitCode = report.exitCode;
+  });
+
 async function runPass(ctx: CliContext, dryRun: boolean, force: boolean, progress?: RunProgress): Promise<number> {
   const options = { dryRun, force, log: ctx.log, ...(progress ? { progress } : {}) };
-  const report = await withDeputize(ctx, async (dep) => {
+  const report = await withDeputize(ctx, async (dep, config) => {
     if (dryRun) return runOnce(dep, options);
-    // Two overlapping cron runs would post the hand-off twice: one run at a time.
+    // Two overlapping cron runs would post the hand-off twice: one run at a time on this host, and
+    // with lease.redis one run at a time across hosts.
     await ensurePrivateDir(dep.settings.stateDir, { log: ctx.log });
-    return withLock(join(dep.settings.stateDir, "run"), () => runOnce(dep, options), { timeoutMs: 60_000 });
+    return withLock(
+      join(dep.settings.stateDir, "run"),
+      () => withRunLease(config, { log: ctx.log }, (shared) => runOnce(dep, { ...options, ...shared })),
+      {
+        timeoutMs: 60_000,
+      },
+    );
   });
   if (ctx.opts.json) writeJson(report);
   else writeStdout(formatDiff(report, dryRun));
   return report.exitCode;
 }
 
-async function withDeputize<T>(ctx: CliContext, fn: (dep: ReturnType<typeof buildDeputize>) => Promise<T>): Promise<T> {
+async function withDeputize<T>(
+  ctx: CliContext,
+  fn: (dep: ReturnType<typeof buildDeputize>, config: DeputizeConfig) => Promise<T>,
+): Promise<T> {
   const { config } = await loadConfig({ tool: "deputize", schema: configSchema, path: ctx.opts.config });
   const dep = buildDeputize(config, { log: ctx.log });
   try {
-    return await fn(dep);
+    return await fn(dep, config);
   } finally {
     await dep.close();
   }

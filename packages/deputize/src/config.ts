@@ -68,6 +68,23 @@ export const sinkSchema = z.discriminatedUnion("type", [
     schedules,
   }),
   z.strictObject({
+    type: z.literal("gitlab-approval-rule"),
+    name: name.optional(),
+    baseUrl: httpUrl.default("https://gitlab.com"),
+    token: secretRefSchema,
+    auth: z.enum(["private-token", "bearer"]).default("private-token"),
+    /** Numeric id or full path ("platform/api"). */
+    project: z.union([z.string().min(1), z.number().int().positive()]).transform(String),
+    /** The name of a regular project approval rule whose users deputize sets. */
+    rule: z
+      .string()
+      .min(1)
+      .max(255)
+      .regex(/^[^\p{Cc}]+$/u, { message: "no control characters or line breaks" }),
+    usernameDomains: z.array(z.string().regex(/^[A-Za-z0-9.-]+$/, "a domain such as example.com")).default([]),
+    schedules,
+  }),
+  z.strictObject({
     type: z.literal("slack"),
     name: name.optional(),
     token: secretRefSchema,
@@ -103,6 +120,34 @@ export const configSchema = z
     ldap: ldapConnectionSchema.optional(),
     /** Grant access this many minutes before a shift starts. */
     lookAheadMinutes: z.number().int().min(0).max(10_080).default(0),
+    /**
+     * `deputize next` looks this many hours ahead; with `dm`, every run also sends a Slack DM to whoever
+     * goes on call within them, once per shift (with `slackToken`, else the first slack sink's token).
+     */
+    lookAhead: z
+      .strictObject({
+        hours: z.number().int().min(1).max(168).default(12),
+        dm: z.boolean().default(false),
+        slackToken: secretRefSchema.optional(),
+        slackBaseUrl: httpUrl.optional(),
+      })
+      .optional(),
+    /** Two hosts: a run writes only while holding this lease in Redis (without it, the stateDir lock keeps one host's copies apart). */
+    lease: z
+      .strictObject({
+        redis: z.strictObject({
+          url: z.string().regex(/^rediss?:\/\//, { message: "expected redis://host:6379/0 or rediss://…" }),
+          username: z.string().min(1).optional(),
+          password: secretRefSchema.optional(),
+          caFile: z.string().startsWith("/", { message: "expected an absolute path" }).optional(),
+          key: z.string().min(1).max(200).default("opsguard:deputize:lease"),
+          /** The lease ends by itself this long after its holder stopped renewing it (a crash). */
+          ttlSeconds: z.number().int().min(5).max(3600).default(60),
+          /** How long a run waits for the other host's run to finish before giving up (exit 75). */
+          waitSeconds: z.number().int().min(0).max(600).default(60),
+        }),
+      })
+      .optional(),
     /** Keep access this many minutes after a shift ends. */
     graceMinutes: z.number().int().min(0).max(10_080).default(0),
     /** Let a sink become empty when nobody is on call (otherwise it is left as it is). */
@@ -114,6 +159,13 @@ export const configSchema = z
     retries: z.number().int().min(0).max(10).default(3),
   })
   .superRefine((c, ctx) => {
+    if (c.lookAhead?.dm && !c.lookAhead.slackToken && !c.sinks.some((s) => s.type === "slack")) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["lookAhead", "slackToken"],
+        message: "lookAhead.dm needs a Slack bot token: set slackToken or add a slack sink",
+      });
+    }
     c.sinks.forEach((sink, i) => {
       if (sink.type === "ldap-group" && !c.ldap) {
         ctx.addIssue({ code: "custom", path: ["ldap"], message: `sinks[${i}] is an ldap-group: add an ldap section` });

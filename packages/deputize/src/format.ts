@@ -1,4 +1,5 @@
 import { escapeControlChars } from "@opsguard/core";
+import type { UpcomingReport } from "./next";
 import type { RunProgress, RunReport, SinkReport } from "./run";
 
 /** One field of a line: a newline from a schedule's name must not forge another line. */
@@ -32,7 +33,28 @@ export function formatDiff(report: RunReport, all: boolean): string {
     for (const u of sink.plan?.updates ?? []) lines.push(`  ~ ${field(u)}`);
     for (const p of problems) lines.push(`  ! ${field(p)}`);
   }
+  for (const dm of report.dms ?? []) {
+    const what = `look-ahead DM to ${field(dm.person)} (${field(dm.schedule)}, from ${dm.start})`;
+    lines.push(dm.status === "sent" ? `${what}: sent` : `${what}: FAILED: ${field(dm.reason ?? "")}; retried next run`);
+  }
   return lines.length > 0 ? `${lines.join("\n")}\n` : "";
+}
+
+/** `deputize next`: one row per shift, by schedule; "now" for a shift already running. */
+export function formatUpcoming(report: UpcomingReport): string {
+  const when = (t: string | null, fallback: string) => (t ? t.slice(0, 16).replace("T", " ") : fallback);
+  const rows = report.schedules.flatMap((s) =>
+    s.shifts.length === 0
+      ? [[s.schedule, "nobody", "", ""]]
+      : s.shifts.map((shift) => [
+          s.schedule,
+          shift.name ? `${shift.person} (${shift.name})` : shift.person,
+          shift.onCallNow ? `now (since ${when(shift.start, "always")})` : when(shift.start, "always"),
+          when(shift.end, "open end"),
+        ]),
+  );
+  const errors = report.sourceErrors.map((e) => `source ${field(e.source)} FAILED: ${field(e.error)}\n`).join("");
+  return `${table(["SCHEDULE", "WHO", "FROM (UTC)", "TO (UTC)"], rows)}${errors}`;
 }
 
 /** `deputize status`: who is on call per schedule, who is in each sink, what the next run would change. */

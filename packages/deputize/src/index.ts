@@ -4,6 +4,7 @@ export { formatDiff, formatStatus } from "./format";
 export { handleOf, mergePeople, type Person, person, type ScheduleOnCall } from "./people";
 export { type RunOptions, type RunReport, runOnce, type SinkReport, type SinkStatus } from "./run";
 export { GitLabGroupSink } from "./sinks/gitlab";
+export { GitLabApprovalRuleSink } from "./sinks/gitlab-approval-rule";
 export { LdapGroupSink } from "./sinks/ldap-group";
 export { hasChanges, type Sink, type SinkPlan } from "./sinks/sink";
 export { composeTopic, parseTopic, SlackSink } from "./sinks/slack";

@@ -1,6 +1,7 @@
 import { describeError, ExitCode, exitCodeOf, type Logger } from "@opsguard/core";
 import type { Deputize } from "./build";
 import { field } from "./format";
+import { type DmLedger, type DmReport, fileDmLedger, remindUpcoming, upcomingShifts } from "./next";
 import { mergePeople, type Person, type ScheduleOnCall } from "./people";
 import { hasChanges, type PartOutcome, type Sink, type SinkPlan } from "./sinks/sink";
 import { accessWindow, type Window } from "./window";
@@ -12,6 +13,8 @@ export interface RunOptions {
   force?: boolean;
   now?: Date;
   log?: Logger;
+  /** Where look-ahead DMs are remembered; this host's state file by default. */
+  dmLedger?: DmLedger;
   /** Filled while the run goes, so a signal mid-run can say what was already applied. */
   progress?: RunProgress;
 }
@@ -44,6 +47,8 @@ export interface RunReport {
   schedules: Array<{ source: string; schedule: string; onCall: string[] }>;
   sourceErrors: Array<{ source: string; error: string; exitCode: ExitCode }>;
   sinks: SinkReport[];
+  /** Look-ahead DMs this run sent or failed to send (lookAhead.dm); shifts already told are not listed. */
+  dms?: DmReport[];
   exitCode: ExitCode;
 }
 
@@ -60,13 +65,28 @@ export async function runOnce(dep: Deputize, options: RunOptions): Promise<RunRe
   }
   const sinks = await Promise.all(dep.sinks.map((sink) => runSink(dep, sink, schedules, sourceErrors, options)));
   for (const r of sinks) logSink(options.log, r);
+  // A source that just failed is not asked again for the DMs: its error is already reported above.
+  const dms = options.dryRun || sourceErrors.length > 0 ? undefined : await lookAheadDms(dep, window.now, options);
+  const exitCode = overallExitCode(sinks, sourceErrors);
   return {
     window: { since: window.since.toISOString(), now: window.now.toISOString(), until: window.until.toISOString() },
     schedules: schedules.map((s) => ({ source: s.source, schedule: s.schedule, onCall: s.people.map((p) => p.key) })),
     sourceErrors,
     sinks,
-    exitCode: overallExitCode(sinks, sourceErrors),
+    ...(dms ? { dms } : {}),
+    // A DM not sent is retried next run, but monitoring should see it: partial, unless worse already.
+    exitCode: exitCode === ExitCode.OK && dms?.some((d) => d.status === "failed") ? ExitCode.PARTIAL : exitCode,
   };
+}
+
+/** lookAhead.dm: tell whoever goes on call within lookAhead.hours, once per shift. A failing source is logged, not fatal. */
+async function lookAheadDms(dep: Deputize, now: Date, options: RunOptions): Promise<DmReport[] | undefined> {
+  const log = options.log;
+  const slack = dep.lookAhead.dm;
+  if (!slack) return undefined;
+  const { shifts, sourceErrors } = await upcomingShifts(dep, now, dep.lookAhead.hours);
+  for (const e of sourceErrors) log?.warn(`look-ahead: source ${e.source} failed: ${e.error}; no DMs for its schedules this run`);
+  return remindUpcoming(shifts, { slack, state: dep.state, ledger: options.dmLedger ?? fileDmLedger(dep.state), now, log });
 }
 
 async function gatherOnCall(dep: Deputize, window: Window) {
@@ -202,15 +222,17 @@ function overallExitCode(sinks: readonly SinkReport[], sourceErrors: RunReport["
 
 function logSink(log: Logger | undefined, r: SinkReport): void {
   if (!log) return;
-  // A log line is one line: a name from a schedule with a newline in it must not forge another.
-  for (const problem of r.plan?.unresolved ?? []) log.warn(`${r.sink}: ${field(problem)}`);
+  // A log line is one line: a name from a schedule (or a sink named after a config value) with a
+  // newline in it must not forge another.
+  const sink = field(r.sink);
+  for (const problem of r.plan?.unresolved ?? []) log.warn(`${sink}: ${field(problem)}`);
   // A message given up is not retried any more: said on every run until a later one gets through.
   for (const [part, d] of Object.entries(r.plan?.deliveries ?? {})) {
-    if (d.status === "gave-up") log.warn(`${r.sink}: ${part} was never delivered and is not retried: ${field(d.error ?? "")}`);
+    if (d.status === "gave-up") log.warn(`${sink}: ${part} was never delivered and is not retried: ${field(d.error ?? "")}`);
   }
   if (r.status === "failed" || r.status === "skipped" || r.status === "partly-changed")
-    log.error(`sink ${r.sink} ${r.status}: ${r.reason}`);
-  else if (r.status === "refused") log.warn(`sink ${r.sink} refused: ${r.reason}`);
-  else if (r.status === "changed") log.info(`sink ${r.sink} updated`, { added: r.plan?.add, removed: r.plan?.remove });
-  else log.debug(`sink ${r.sink} ${r.status}`, { members: r.plan?.current });
+    log.error(`sink ${sink} ${r.status}: ${field(r.reason ?? "")}`);
+  else if (r.status === "refused") log.warn(`sink ${sink} refused: ${field(r.reason ?? "")}`);
+  else if (r.status === "changed") log.info(`sink ${sink} updated`, { added: r.plan?.add, removed: r.plan?.remove });
+  else log.debug(`sink ${sink} ${r.status}`, { members: r.plan?.current });
 }

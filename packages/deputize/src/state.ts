@@ -33,6 +33,8 @@ const stateSchema = z.object({
   deliveries: z.record(z.string(), z.record(z.string(), deliverySchema)).default({}),
   /** Per sink (and "<sink> <channel>" for its extra channels): a hand-off message not delivered yet, retried on the next runs (at most MAX_MESSAGE_ATTEMPTS). */
   pending: z.record(z.string(), pendingSchema).default({}),
+  /** Look-ahead DMs Slack took, per shift ("source schedule person start"), until the shift ends. */
+  dms: z.record(z.string(), z.object({ until: z.string() })).default({}),
 });
 export type DeputizeStateData = z.output<typeof stateSchema>;
 
@@ -48,7 +50,7 @@ export class DeputizeState {
     this.#file = new JsonStateFile({
       path: join(stateDir, "state.json"),
       validate: stateSchema,
-      empty: () => ({ version: 1, announced: {}, slackIds: {}, deliveries: {}, pending: {} }),
+      empty: () => ({ version: 1, announced: {}, slackIds: {}, deliveries: {}, pending: {}, dms: {} }),
       ...(log ? { log } : {}),
     });
   }
@@ -100,6 +102,18 @@ export class DeputizeState {
   async recordPending(sink: string, message: PendingMessage): Promise<void> {
     this.#data = await this.#file.update((s) => {
       s.pending[sink] = message;
+    });
+  }
+
+  async dmSent(shift: string): Promise<boolean> {
+    return (await this.#load()).dms[shift] !== undefined;
+  }
+
+  /** A look-ahead DM Slack took; shifts that ended a day ago are forgotten, so the file does not grow. */
+  async recordDm(shift: string, until: Date, now: Date = new Date()): Promise<void> {
+    this.#data = await this.#file.update((s) => {
+      for (const [key, dm] of Object.entries(s.dms)) if (Date.parse(dm.until) < now.getTime() - 86_400_000) delete s.dms[key];
+      s.dms[shift] = { until: until.toISOString() };
     });
   }
 

@@ -6,7 +6,7 @@ import { OpsgenieSim, PagerDutySim } from "@opsguard/lab";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { OpsgenieSource } from "../src/sources/opsgenie";
 import { PagerDutySource } from "../src/sources/pagerduty";
-import { onCallInWindow, RotationSource, rotationFileSchema } from "../src/sources/rotation";
+import { onCallInWindow, RotationSource, rotationFileSchema, shiftsInWindow } from "../src/sources/rotation";
 import { accessWindow } from "../src/window";
 
 const at = (iso: string) => accessWindow(new Date(iso), 0, 0);
@@ -45,6 +45,27 @@ describe("rotation schedule", () => {
   it("lets a dated override replace the rotation while it lasts", () => {
     expect(keys(onCallInWindow(schedule, at("2026-11-25T11:30:00Z")))).toEqual(["dave@opsguard.test"]);
     expect(keys(onCallInWindow(schedule, at("2026-11-25T17:00:00Z")))).toEqual(["alice@opsguard.test"]);
+  });
+
+  it("lists the shifts of a window with their real starts and ends, cut by an override", () => {
+    const day = (from: string, hours: number) => ({
+      since: new Date(from),
+      now: new Date(from),
+      until: new Date(Date.parse(from) + hours * 3_600_000),
+    });
+    const row = (s: { person: { key: string }; start: Date | null; end: Date | null }) =>
+      `${s.person.key} ${s.start?.toISOString()} ${s.end?.toISOString()}`;
+    // Alice's override-cut week: her turn, dave 12:00–18:00 Berlin (11:00Z–17:00Z), her turn again.
+    expect(shiftsInWindow(schedule, day("2026-11-25T00:00:00Z", 24)).map(row)).toEqual([
+      "alice@opsguard.test 2026-11-23T08:00:00.000Z 2026-11-25T11:00:00.000Z",
+      "dave@opsguard.test 2026-11-25T11:00:00.000Z 2026-11-25T17:00:00.000Z",
+      "alice@opsguard.test 2026-11-25T17:00:00.000Z 2026-11-30T08:00:00.000Z",
+    ]);
+    // Before the rotation starts: nobody until the first shift, which is listed from its start.
+    expect(shiftsInWindow(schedule, day("2026-11-01T12:00:00Z", 24)).map(row)).toEqual([
+      "alice@opsguard.test 2026-11-02T08:00:00.000Z 2026-11-09T08:00:00.000Z",
+    ]);
+    expect(shiftsInWindow(schedule, day("2026-10-01T00:00:00Z", 24))).toEqual([]);
   });
 
   it("with look-ahead and grace includes the people on either side of a hand-off", () => {

@@ -8,6 +8,7 @@ export * from "./redis";
 export * from "./sim/github";
 export * from "./sim/github-scenario";
 export * from "./sim/gitlab";
+export * from "./sim/gitlab-approval-rules";
 export * from "./sim/gitlab-merge-requests";
 export * from "./sim/opsgenie";
 export * from "./sim/pagerduty";

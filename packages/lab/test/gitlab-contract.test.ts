@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GitHubScenario } from "../src/sim/github-scenario";
 import { GitLabAccess, GitLabSim } from "../src/sim/gitlab";
+import { GitLabProjectApprovalRules } from "../src/sim/gitlab-approval-rules";
 import { GitLabMergeRequests, mirrorScenarioToGitLab } from "../src/sim/gitlab-merge-requests";
 import { type ContractCase, checkGitLabContract } from "./contracts/gitlab-check";
 
@@ -20,6 +21,7 @@ const ORDINARY = "glpat-ordinary-user-token-1";
 let scenario: GitHubScenario;
 let gitlab: GitLabSim;
 let mrs: GitLabMergeRequests;
+let rules: GitLabProjectApprovalRules;
 const cases: ContractCase[] = [];
 
 async function get(path: string, token: string): Promise<{ status: number; body: unknown; headers: Headers }> {
@@ -58,6 +60,9 @@ beforeAll(async () => {
   mrs.addApprovalRule(one, { name: "SRE", approvalsRequired: 1, groups: ["acme/sre"] });
   mrs.addApprovalRule(two, { name: "All", approvalsRequired: 1, ruleType: "any_approver" });
   mrs.signatures.set(scenario.pull(one).headSha, "verified");
+  rules = new GitLabProjectApprovalRules(gitlab, { id: 9, path: "acme/approvals" });
+  rules.addRule({ name: "On call", users: ["alice"], groups: ["acme/sre"], hiddenGroups: ["acme/secret"], protectedBranchIds: [1] });
+  rules.addRule({ name: "All", ruleType: "any_approver", approvalsRequired: 0 });
 
   const head = scenario.pull(one).headSha;
   const routes: Array<[string, string, string]> = [
@@ -85,6 +90,9 @@ beforeAll(async () => {
     ["/projects/7/events?action=approved&target_type=merge_request", "Event[]", "Event[]"],
     ["/projects/7/events?action=pushed", "Event[]", "Event[]"],
     ["/projects/7/jobs", "Job[]", "Job[]"],
+    ["/projects/9/approval_rules", "ProjectApprovalRule[]", "ProjectApprovalRule[]"],
+    ["/projects/acme%2Fapprovals/approval_rules/1", "ProjectApprovalRule", "ProjectApprovalRule"],
+    ["/projects/9/approval_rules/99", "ErrorMessage", "ErrorMessage"],
     ["/projects/7/merge_requests/999", "ErrorMessage", "ErrorMessage"],
     ["/groups/nope", "ErrorMessage", "ErrorMessage"],
   ];
@@ -99,6 +107,20 @@ beforeAll(async () => {
     }
   }
   cases.push({ label: "GET /users (bad token)", type: "ErrorMessage", body: (await get("/users", "glpat-wrong")).body });
+  const put = async (body: unknown) => {
+    const response = await fetch(`${gitlab.url}/api/v4/projects/9/approval_rules/1`, {
+      method: "PUT",
+      headers: { "private-token": gitlab.token, "content-type": "application/json" },
+      body: JSON.stringify(body),
+    });
+    return { status: response.status, body: await response.json() };
+  };
+  const updated = await put({ name: "On call", approvals_required: 1, user_ids: [2], group_ids: [], protected_branch_ids: [1] });
+  expect(updated.status).toBe(200);
+  cases.push({ label: "PUT /projects/9/approval_rules/1", type: "ProjectApprovalRule", body: updated.body });
+  const missing = await put({ user_ids: [2] });
+  expect(missing.status).toBe(400);
+  cases.push({ label: "PUT /projects/9/approval_rules/1 (no name)", type: "MissingAttribute", body: missing.body });
 }, 60_000);
 
 afterAll(async () => {
@@ -111,6 +133,12 @@ describe("GitLab simulator contract", () => {
     expect(cases.length).toBeGreaterThan(40);
     expect(checkGitLabContract(cases)).toEqual([]);
   }, 60_000);
+
+  it("an approval rule update replaces users and groups, keeps hidden groups and refuses a missing name", () => {
+    // The PUT in beforeAll sent user_ids [2] (bob) and no groups; its second PUT lacked the name.
+    expect(rules.rule("On call")).toMatchObject({ users: ["bob"], groups: [], hiddenGroups: ["acme/secret"], protectedBranchIds: [1] });
+    expect(cases.find((c) => c.label.endsWith("(no name)"))?.body).toEqual({ error: "name is missing" });
+  });
 
   it("fails the check on a wrong type, a missing field, a wrong enum value and a field GitLab does not send", () => {
     const user = structuredClone(cases.find((c) => c.type === "ListedUser[]")?.body) as Array<Record<string, unknown>>;

@@ -136,6 +136,25 @@ describe("core's SlackClient against the simulator's quirks", () => {
 
 const dir = contractsDir();
 
+describe("conversations.history and message metadata", () => {
+  it("lists a channel newest first, pages with a cursor, and shows metadata only when asked", async () => {
+    const meta = { event_type: "deputize_handoff", event_payload: { set: "abc" } };
+    await call("chat.postMessage", { channel: "C0PUBLIC01", text: "first", metadata: meta });
+    await call("chat.postMessage", { channel: "C0PUBLIC01", text: "second" });
+    const first = await call("conversations.history", { channel: "C0PUBLIC01", limit: "1" }, "GET");
+    expect(first.body).toMatchObject({ ok: true, has_more: true, messages: [{ text: "second" }] });
+    const cursor = (first.body.response_metadata as { next_cursor: string }).next_cursor;
+    const next = await call("conversations.history", { channel: "C0PUBLIC01", limit: "1", cursor, include_all_metadata: "true" }, "GET");
+    expect(next.body.messages).toEqual([expect.objectContaining({ text: "first", metadata: meta })]);
+    const plain = await call("conversations.history", { channel: "C0PUBLIC01", limit: "1", cursor }, "GET");
+    expect((plain.body.messages as Array<Record<string, unknown>>)[0]?.metadata).toBeUndefined();
+    expect((await call("conversations.history", { channel: "C0OUTSIDE1" }, "GET")).body).toEqual({ ok: false, error: "not_in_channel" });
+    expect((await call("chat.postMessage", { channel: "C0PUBLIC01", text: "x", metadata: { event_type: "t" } })).body).toMatchObject({
+      error: "invalid_metadata_schema",
+    });
+  });
+});
+
 describe.skipIf(!dir)("Slack simulator against Slack's Web API OpenAPI description", () => {
   const contract = dir ? slackContract(dir) : undefined;
 
@@ -145,6 +164,11 @@ describe.skipIf(!dir)("Slack simulator against Slack's Web API OpenAPI descripti
     await call("conversations.info", { channel: "C0PUBLIC01" }, "GET");
     await call("usergroups.users.list", { usergroup: "S0NONE" }, "GET");
     await call("chat.postMessage", { channel: "U0ALICE001", text: "hello" });
+    await call("chat.postMessage", { channel: "C0PUBLIC01", text: "one", metadata: { event_type: "t", event_payload: { n: 1 } } });
+    await call("chat.postMessage", { channel: "C0PUBLIC01", text: "two" });
+    await call("chat.postMessage", { channel: "C0PUBLIC01", text: "bad", metadata: "{not json" });
+    await call("conversations.history", { channel: "C0PUBLIC01", limit: "1", include_all_metadata: "true" }, "GET");
+    await call("conversations.history", { channel: "C0OUTSIDE1" }, "GET");
     const answered = slack.requests.filter((r) => r.path.startsWith("/api/"));
     expect(answered.length).toBeGreaterThan(20);
     const problems = answered.flatMap(
@@ -187,7 +211,19 @@ function slackContract(contracts: string): Contract {
     // https://docs.slack.dev/apis/web-api/rate-limits: HTTP 429 with {"ok":false,"error":"ratelimited"} on every method.
     "*": { doc: "rate-limits", errors: ["ratelimited", "invalid_arguments", "service_unavailable", "fatal_error", "internal_error"] },
     // https://docs.slack.dev/reference/methods/chat.postMessage (errors table)
-    "/chat.postMessage": { doc: "chat.postMessage", errors: ["invalid_blocks", "invalid_blocks_format", "user_disabled", "missing_scope"] },
+    "/chat.postMessage": {
+      doc: "chat.postMessage",
+      errors: [
+        "invalid_blocks",
+        "invalid_blocks_format",
+        "user_disabled",
+        "missing_scope",
+        "invalid_metadata_format",
+        "invalid_metadata_schema",
+      ],
+    },
+    // https://docs.slack.dev/reference/methods/conversations.history (errors table)
+    "/conversations.history": { doc: "conversations.history", errors: ["not_in_channel"] },
     // https://docs.slack.dev/reference/methods/usergroups.users.list and usergroups.users.update (errors tables)
     "/usergroups.users.list": { doc: "usergroups.users.list", errors: ["no_such_subteam", "missing_scope"] },
     "/usergroups.users.update": {
@@ -198,6 +234,26 @@ function slackContract(contracts: string): Contract {
     "/users.info": { doc: "users.info", errors: ["missing_scope"] },
     "/users.lookupByEmail": { doc: "users.lookupByEmail", errors: ["missing_scope"] },
   };
+  const definitions = contract.spec.definitions as Record<string, { properties: Record<string, unknown> }>;
+  // https://docs.slack.dev/messaging/message-metadata: messages carry `metadata` (event_type, event_payload)
+  // when asked for with include_all_metadata (2022, after the spec).
+  if (definitions.objs_message) {
+    definitions.objs_message.properties.metadata = {
+      type: "object",
+      required: ["event_type", "event_payload"],
+      properties: { event_type: { type: "string" }, event_payload: { type: "object" } },
+    };
+  }
+  const history = (
+    contract.spec.paths as Record<string, Record<string, { responses: Record<string, { schema: Record<string, unknown> }> }>>
+  )["/conversations.history"]?.get?.responses["200"]?.schema;
+  if (history) {
+    const props = history.properties as Record<string, Record<string, unknown>>;
+    // https://docs.slack.dev/reference/methods/conversations.history: cursor paging through
+    // response_metadata.next_cursor; an empty channel or page answers messages: [].
+    props.response_metadata = { type: "object", properties: { next_cursor: { type: "string" } } };
+    if (props.messages) delete props.messages.minItems;
+  }
   const paths = contract.spec.paths as Record<string, Record<string, { responses: { default: { schema: SlackErrorSchema } } }>>;
   for (const [path, methods] of Object.entries(paths)) {
     for (const operation of Object.values(methods)) {

@@ -1,5 +1,6 @@
 import { collect, gitlabPages, type HttpClient, HttpError } from "@opsguard/core";
 import type { Person } from "../people";
+import { type GitLabUser, GitLabUsers } from "./gitlab-users";
 import type { Sink, SinkPlan } from "./sink";
 
 export interface GitLabSinkOptions {
@@ -26,14 +27,6 @@ interface Member {
   access_level: number;
 }
 
-interface User {
-  id: number;
-  username: string;
-  /** Only in an administrator's view. */
-  email?: string;
-  public_email?: string;
-}
-
 /**
  * A GitLab approver group: on-call people become members at one access level. Only members at
  * exactly that level are managed, so owners, maintainers and anyone added by hand at another
@@ -45,9 +38,11 @@ export class GitLabGroupSink implements Sink {
   readonly name: string;
   readonly schedules: readonly string[] | undefined;
   readonly #o: GitLabSinkOptions;
+  readonly #users: GitLabUsers;
 
   constructor(options: GitLabSinkOptions) {
     this.#o = options;
+    this.#users = new GitLabUsers(options.http, options.usernameDomains);
     this.name = options.name;
     this.schedules = options.schedules;
   }
@@ -59,21 +54,17 @@ export class GitLabGroupSink implements Sink {
     const byName = new Map(members.map((m) => [m.username.toLowerCase(), m]));
     const byId = new Map(members.map((m) => [m.id, m]));
     const unresolved: string[] = [];
-    const add: User[] = [];
+    const add: GitLabUser[] = [];
     const kept = new Set<number>();
     const seen = new Set<string>();
     for (const p of people) {
-      const username = this.#usernameOf(p);
-      const id = (username ?? p.email ?? p.key).toLowerCase();
+      const id = this.#users.identity(p);
       if (seen.has(id)) continue;
       seen.add(id);
       // Looked up only for people who are not members by that name: the cost follows the change, not the team size.
-      // Someone known only by an e-mail in a foreign domain is always looked up by that exact e-mail:
-      // alice@evil.example must never be given the account of GitLab's "alice".
-      const user = (username && byName.get(username.toLowerCase())) || (await this.#findUser(username, p.email));
+      const user = await this.#users.find(p, byName);
       if (!user) {
-        const what = [username ? "username" : "", p.email ? "email" : ""].filter(Boolean).join(" or ");
-        unresolved.push(`${username ?? p.email ?? p.key}: no GitLab user with this ${what}`);
+        unresolved.push(this.#users.notFound(p));
         continue;
       }
       const member = byId.get(user.id);
@@ -105,39 +96,6 @@ export class GitLabGroupSink implements Sink {
       },
     };
   }
-
-  #usernameOf(p: Person): string | undefined {
-    return usernameOf(
-      p,
-      (this.#o.usernameDomains ?? []).map((d) => d.toLowerCase()),
-    );
-  }
-
-  /**
-   * The GitLab account for a username, else for an email: `?search=` matches any email of a user
-   * for an administrator's token, only public emails otherwise, and is a substring search, so only an
-   * exact email match counts.
-   */
-  async #findUser(username: string | undefined, email: string | undefined): Promise<User | undefined> {
-    const { http } = this.#o;
-    if (username) {
-      const named = (await http.get<User[]>("/users", { username })).body;
-      const user = named.find((u) => u.username.toLowerCase() === username.toLowerCase());
-      if (user) return user;
-    }
-    if (!email) return undefined;
-    const found = (await http.get<User[]>("/users", { search: email })).body;
-    const wanted = email.toLowerCase();
-    return found.find((u) => u.email?.toLowerCase() === wanted || u.public_email?.toLowerCase() === wanted);
-  }
-}
-
-/** The username a person may be matched by: their uid, else a trusted domain's email local part. */
-function usernameOf(p: Person, domains: readonly string[]): string | undefined {
-  if (p.uid) return p.uid;
-  const at = p.email?.lastIndexOf("@") ?? -1;
-  if (!p.email || at < 1) return undefined;
-  return domains.includes(p.email.slice(at + 1).toLowerCase()) ? p.email.slice(0, at) : undefined;
 }
 
 /** Another run (or a person) already did it: "Member already exists", or gone already. */

@@ -1,4 +1,13 @@
-import { describeError, escapeSlackText, SlackApiError, type SlackClient, SlackNotFoundError, slackPlainText } from "@opsguard/core";
+import { createHash } from "node:crypto";
+import {
+  describeError,
+  escapeSlackText,
+  type Logger,
+  SlackApiError,
+  type SlackClient,
+  SlackNotFoundError,
+  slackPlainText,
+} from "@opsguard/core";
 import { handleOf, type Person } from "../people";
 import { type DeputizeState, MAX_MESSAGE_ATTEMPTS, type PendingMessage } from "../state";
 import type { PartOutcome, Sink, SinkPlan } from "./sink";
@@ -17,7 +26,13 @@ export interface SlackSinkOptions {
   /** A user group (S…) whose members are the people on call. */
   usergroup?: string | undefined;
   schedules?: readonly string[] | undefined;
+  log?: Logger | undefined;
 }
+
+/** The metadata event_type deputize marks its hand-off messages with. */
+export const HANDOFF_EVENT = "deputize_handoff";
+/** How many of a channel's newest messages are searched for the last hand-off. */
+const HISTORY_LIMIT = 50;
 
 const TOPIC_PREFIX = "On call: ";
 const TOPIC_MAX = 250;
@@ -164,9 +179,21 @@ export class SlackSink implements Sink {
   async #post(ch: string, part: string, message: PendingMessage): Promise<void> {
     const { slack, state } = this.#o;
     const key = this.#pendingKey(ch);
+    const set = handoffSet(message.members);
+    // Already there: posted by this host whose answer was lost, or by the other host of a pair.
+    if (await this.#lastHandoffIs(ch, set)) {
+      await state.recordAnnounced(this.name, message.members);
+      await state.recordDelivery(this.name, part, { status: "delivered" }, key);
+      return;
+    }
     await state.recordPending(key, message);
     try {
-      await slack.postMessage({ channel: ch, text: message.text, unfurl_links: false });
+      await slack.postMessage({
+        channel: ch,
+        text: message.text,
+        unfurl_links: false,
+        metadata: { event_type: HANDOFF_EVENT, event_payload: { sink: this.name, set } },
+      });
     } catch (error) {
       const attempts = message.attempts + 1;
       const reason = describeError(error);
@@ -185,6 +212,22 @@ export class SlackSink implements Sink {
     }
     await state.recordAnnounced(this.name, message.members);
     await state.recordDelivery(this.name, part, { status: "delivered" }, key);
+  }
+
+  /**
+   * Whether the channel's newest hand-off message of this sink (found by its metadata among the last
+   * HISTORY_LIMIT messages) announces this very set. Unreadable history (a missing channels:history
+   * scope) is a warning and counts as no: the message is posted, at least once.
+   */
+  async #lastHandoffIs(ch: string, set: string): Promise<boolean> {
+    try {
+      const messages = await this.#o.slack.history(ch, { limit: HISTORY_LIMIT });
+      const last = messages.find((m) => m.metadata?.event_type === HANDOFF_EVENT && m.metadata.event_payload?.sink === this.name);
+      return last?.metadata?.event_payload?.set === set;
+    } catch (error) {
+      this.#o.log?.warn(`${this.name}: cannot read ${ch}'s history to avoid a double hand-off (${describeError(error)}); posting`);
+      return false;
+    }
   }
 
   /** Where a channel's undelivered message is kept: the sink's name for its own channel, else "<sink> <channel>". */
@@ -273,6 +316,14 @@ export function composeTopic(mentions: readonly string[], rest: string): string 
   const room = TOPIC_MAX - head.length - 3;
   if (room <= 1) return head;
   return `${head} | ${rest.length > room ? `${cutMarkup(rest.slice(0, room - 1))}…` : rest}`;
+}
+
+/** The on-call set a hand-off announces, as a short digest: the metadata names no one. */
+function handoffSet(members: readonly string[]): string {
+  return createHash("sha256")
+    .update([...members].sort().join("\n"))
+    .digest("hex")
+    .slice(0, 16);
 }
 
 /** A cut topic must not end inside a link (<…) or an entity (&amp;), which Slack would show broken. */

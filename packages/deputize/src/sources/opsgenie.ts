@@ -2,7 +2,7 @@ import { DataError, type HttpClient } from "@opsguard/core";
 import { z } from "zod";
 import { mergePeople, person, type ScheduleOnCall } from "../people";
 import type { Window } from "../window";
-import type { Source } from "./source";
+import { byStart, type ScheduleShifts, type Shift, type Source } from "./source";
 
 const recipient = z.object({ type: z.string().optional(), name: z.string().optional() });
 // What deputize relies on in a timeline; anything else is an error, never "nobody on call".
@@ -49,6 +49,15 @@ export class OpsgenieSource implements Source {
   }
 
   async onCall(window: Window): Promise<ScheduleOnCall[]> {
+    return (await this.shifts(window)).map(({ source, schedule, shifts }) => ({
+      source,
+      schedule,
+      people: mergePeople([shifts.map((s) => s.person)]),
+    }));
+  }
+
+  /** Each period of the final timeline that overlaps the window, with its user. */
+  async shifts(window: Window): Promise<ScheduleShifts[]> {
     const since = window.since.getTime();
     const until = window.until.getTime();
     // One day more than the window: the timeline may begin at the start of `date`'s day, not at `date`.
@@ -69,7 +78,7 @@ export class OpsgenieSource implements Source {
             { hint: "check baseUrl points at the Opsgenie API" },
           );
         }
-        const emails: string[] = [];
+        const shifts: Shift[] = [];
         for (const rotation of parsed.data.data.finalTimeline.rotations) {
           for (const period of rotation.periods ?? []) {
             const start = Date.parse(period.startDate);
@@ -82,11 +91,14 @@ export class OpsgenieSource implements Source {
             // An instant window (no look-ahead, no grace) is covered by the period holding it.
             if (!(start <= until && end > since && (start < until || since === until))) continue;
             const recipients = period.recipient?.type === "user" ? [period.recipient] : (period.flattenedRecipients ?? []);
-            for (const r of recipients) if (r.type === "user" && r.name?.includes("@")) emails.push(r.name);
+            for (const r of recipients) {
+              if (r.type === "user" && r.name?.includes("@"))
+                shifts.push({ person: person({ email: r.name }), start: new Date(start), end: new Date(end) });
+            }
           }
         }
         // Named as configured, so a sink's `schedules` list matches whether it says an id or a name.
-        return { source: this.name, schedule, people: mergePeople([emails.map((email) => person({ email }))]) };
+        return { source: this.name, schedule, shifts: shifts.sort(byStart) };
       }),
     );
   }

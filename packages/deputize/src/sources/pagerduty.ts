@@ -1,8 +1,8 @@
 import { ConfigError, collect, DataError, type HttpClient, paginateOffset } from "@opsguard/core";
 import { z } from "zod";
-import { mergePeople, type Person, person, type ScheduleOnCall } from "../people";
+import { mergePeople, person, type ScheduleOnCall } from "../people";
 import type { Window } from "../window";
-import type { Source } from "./source";
+import { byStart, type ScheduleShifts, type Shift, type Source } from "./source";
 
 /** A configured schedule: an ID ("PABC123"), a name, or explicitly one of them. */
 export type ScheduleRef = string | { id: string } | { name: string };
@@ -22,10 +22,24 @@ const onCallPage = z.object({
       schedule: z.object({ id: z.string() }).nullable(),
       // include[]=users: the full user, with the email people are matched by.
       user: userSchema,
+      // "If null, the on-call is a permanent user on-call" (Oncall.start/end in the OpenAPI description).
+      start: z.string().nullish(),
+      end: z.string().nullish(),
     }),
   ),
 });
-const scheduleUsers = z.object({ users: z.array(userSchema) });
+const scheduleUsers = z.object({ users: z.array(userSchema.extend({ id: z.string() })) });
+// GET /schedules/{id}?since&until: final_schedule.rendered_schedule_entries (ScheduleLayerEntry: a
+// UserReference, start, and an end that "if null, the entry does not end").
+const renderedSchedule = z.object({
+  schedule: z.object({
+    final_schedule: z.object({
+      rendered_schedule_entries: z
+        .array(z.object({ user: z.object({ id: z.string() }), start: z.string(), end: z.string().nullable() }))
+        .default([]),
+    }),
+  }),
+});
 type PdOnCall = z.output<typeof onCallPage>["oncalls"][number];
 
 /** The answer as `schema` describes it, or a DataError naming the request. */
@@ -67,6 +81,42 @@ export class PagerDutySource implements Source {
   }
 
   async onCall(window: Window): Promise<ScheduleOnCall[]> {
+    const { schedules, rows } = await this.#onCallRows(window);
+    return Promise.all(
+      schedules.map(async (schedule) => {
+        const mine = this.#rowsOf(schedule, rows);
+        const people = !mine
+          ? (await this.#outsidePolicyUsers(schedule, window)).map((u) => person({ email: u.email, name: u.name }))
+          : mine.map((r) => person({ email: r.user.email, name: r.user.name ?? r.user.summary ?? undefined }));
+        return { source: this.name, schedule: schedule.name, people: mergePeople([people]) };
+      }),
+    );
+  }
+
+  /**
+   * Who is on call when: the start and end of each /oncalls row; a schedule with no row there is read
+   * rendered (`GET /schedules/{id}?since&until`, whose entries name users by id) and its users'
+   * e-mails from `GET /schedules/{id}/users` over the same window: two reads for such a schedule.
+   */
+  async shifts(window: Window): Promise<ScheduleShifts[]> {
+    const { schedules, rows } = await this.#onCallRows(window);
+    return Promise.all(
+      schedules.map(async (schedule) => {
+        const mine = this.#rowsOf(schedule, rows);
+        const shifts: Shift[] = !mine
+          ? await this.#renderedShifts(schedule, window)
+          : mine.map((r) => ({
+              person: person({ email: r.user.email, name: r.user.name ?? r.user.summary ?? undefined }),
+              start: date(r.start),
+              end: date(r.end),
+            }));
+        return { source: this.name, schedule: schedule.name, shifts: shifts.sort(byStart) };
+      }),
+    );
+  }
+
+  /** The configured schedules and one paged `GET /oncalls` for all of them, filtered to the configured levels. */
+  async #onCallRows(window: Window): Promise<{ schedules: PdSchedule[]; rows: PdOnCall[] }> {
     const schedules = await Promise.all(this.#schedules.map((ref) => this.#resolve(ref)));
     const rows = await collect(
       paginateOffset<PdOnCall>(
@@ -83,22 +133,32 @@ export class PagerDutySource implements Source {
         { limit: this.#pageSize, itemsOf: (body) => expectShape(onCallPage, body, "GET /oncalls").oncalls },
       ),
     );
-    return Promise.all(
-      schedules.map(async (schedule) => {
-        const mine = rows.filter((r) => r.schedule?.id === schedule.id);
-        const people =
-          mine.length === 0
-            ? await this.#outsidePolicies(schedule, window)
-            : mine
-                .filter((r) => !this.#levels || this.#levels.includes(r.escalation_level))
-                .map((r) => person({ email: r.user.email, name: r.user.name ?? r.user.summary ?? undefined }));
-        return { source: this.name, schedule: schedule.name, people: mergePeople([people]) };
-      }),
-    );
+    return { schedules, rows };
+  }
+
+  /** A schedule's rows at the configured levels; undefined when /oncalls listed none (outside every policy, or nobody on it). */
+  #rowsOf(schedule: PdSchedule, rows: readonly PdOnCall[]): PdOnCall[] | undefined {
+    const mine = rows.filter((r) => r.schedule?.id === schedule.id);
+    return mine.length === 0 ? undefined : mine.filter((r) => !this.#levels || this.#levels.includes(r.escalation_level));
+  }
+
+  async #renderedShifts(schedule: PdSchedule, window: Window): Promise<Shift[]> {
+    const users = await this.#outsidePolicyUsers(schedule, window);
+    if (users.length === 0) return [];
+    const path = `/schedules/${encodeURIComponent(schedule.id)}`;
+    const { body } = await this.#http.request({
+      url: path,
+      query: { since: window.since.toISOString(), until: window.until.toISOString() },
+    });
+    const byId = new Map(users.map((u) => [u.id, u]));
+    return expectShape(renderedSchedule, body, `GET ${path}`).schedule.final_schedule.rendered_schedule_entries.flatMap((e) => {
+      const u = byId.get(e.user.id);
+      return u ? [{ person: person({ email: u.email, name: u.name }), start: date(e.start), end: date(e.end) }] : [];
+    });
   }
 
   /** Who is on a schedule that /oncalls did not list: in no escalation policy, or nobody on it now. */
-  async #outsidePolicies(schedule: PdSchedule, window: Window): Promise<Person[]> {
+  async #outsidePolicyUsers(schedule: PdSchedule, window: Window): Promise<z.output<typeof scheduleUsers>["users"]> {
     const path = `/schedules/${encodeURIComponent(schedule.id)}`;
     if (this.#levels) {
       // Levels belong to escalation policies: a schedule in none has no level to filter on.
@@ -115,7 +175,7 @@ export class PagerDutySource implements Source {
       url: `${path}/users`,
       query: { since: window.since.toISOString(), until: window.until.toISOString() },
     });
-    return expectShape(scheduleUsers, body, `GET ${path}/users`).users.map((u) => person({ email: u.email, name: u.name }));
+    return expectShape(scheduleUsers, body, `GET ${path}/users`).users;
   }
 
   async #resolve(ref: ScheduleRef): Promise<PdSchedule> {
@@ -142,4 +202,11 @@ export class PagerDutySource implements Source {
     }
     return exact[0] as PdSchedule;
   }
+}
+
+function date(text: string | null | undefined): Date | null {
+  if (!text) return null;
+  const t = Date.parse(text);
+  if (Number.isNaN(t)) throw new DataError(`PagerDuty answered an on-call time that is not a date: ${JSON.stringify(text)}`);
+  return new Date(t);
 }

@@ -4,7 +4,7 @@ import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { EMAIL_PATTERN, type Person, person, type ScheduleOnCall, UID_PATTERN } from "../people";
 import type { Window } from "../window";
-import type { Source } from "./source";
+import type { ScheduleShifts, Shift, Source } from "./source";
 
 // 254: the longest address SMTP allows; anything longer is a mistake, not a person.
 // A member is a valid e-mail or a valid uid, nothing else: a newline or a filter character in a
@@ -65,12 +65,27 @@ export class RotationSource implements Source {
   }
 
   async onCall(window: Window): Promise<ScheduleOnCall[]> {
+    return (await this.#each()).map(([name, schedule]) => ({
+      source: this.name,
+      schedule: name,
+      people: onCallInWindow(schedule, window, `${this.#file}: schedules.${name}`),
+    }));
+  }
+
+  async shifts(window: Window): Promise<ScheduleShifts[]> {
+    return (await this.#each()).map(([name, schedule]) => ({
+      source: this.name,
+      schedule: name,
+      shifts: shiftsInWindow(schedule, window, `${this.#file}: schedules.${name}`),
+    }));
+  }
+
+  async #each(): Promise<Array<[string, RotationSchedule]>> {
     const rotation = await loadRotationFile(this.#file);
-    const names = this.#only ?? Object.keys(rotation.schedules);
-    return names.map((name) => {
+    return (this.#only ?? Object.keys(rotation.schedules)).map((name) => {
       const schedule = rotation.schedules[name];
       if (!schedule) throw new ConfigError(`rotation file ${this.#file} has no schedule "${name}"`, { hint: "check the schedule names" });
-      return { source: this.name, schedule: name, people: onCallInWindow(schedule, window, `${this.#file}: schedules.${name}`) };
+      return [name, schedule];
     });
   }
 }
@@ -138,6 +153,50 @@ export function onCallInWindow(schedule: RotationSchedule, window: Window, where
     for (const p of atT) if (!onCall.has(p.key)) onCall.set(p.key, p);
   }
   return [...onCall.values()];
+}
+
+/**
+ * Who is on call when, within the window: the rotation's turns cut by the overrides, each stretch
+ * running from its real start to its real end (which may lie outside the window).
+ */
+export function shiftsInWindow(schedule: RotationSchedule, window: Window, where = "rotation"): Shift[] {
+  const members = schedule.members.map((m) => toPerson(m, where));
+  const overrides = schedule.overrides.map((o) => ({
+    start: parseLocal(o.start, schedule.timeZone),
+    end: parseLocal(o.end, schedule.timeZone),
+    member: toPerson(o.member, where),
+  }));
+  const zone = schedule.timeZone;
+  const since = window.since.getTime();
+  const until = window.until.getTime();
+  const first = shiftIndexAt(schedule, since);
+  const last = shiftIndexAt(schedule, until);
+  // Every instant where who is on call may change, from the shift holding `since` to the one after `until`.
+  const edges = new Set<number>();
+  for (let k = Math.max(first, 0); k <= last + 1; k++) edges.add(shiftStart(schedule, k, zone));
+  if (first < 0) edges.add(shiftStart(schedule, 0, zone));
+  for (const o of overrides) {
+    edges.add(o.start);
+    edges.add(o.end);
+  }
+  const sorted = [...edges].sort((a, b) => a - b);
+  const who = (t: number): Person | undefined => {
+    const covering = overrides.find((o) => o.start <= t && t < o.end);
+    if (covering) return covering.member;
+    const k = shiftIndexAt(schedule, t);
+    return k < 0 ? undefined : members[k % members.length];
+  };
+  const shifts: Shift[] = [];
+  for (let i = 0; i < sorted.length - 1; i++) {
+    const [start, end] = [sorted[i] as number, sorted[i + 1] as number];
+    const p = who(start);
+    if (!p) continue;
+    const previous = shifts.at(-1);
+    // A turn cut by nothing but an edge that changed nobody is one shift.
+    if (previous && previous.person.key === p.key && previous.end?.getTime() === start) previous.end = new Date(end);
+    else shifts.push({ person: p, start: new Date(start), end: new Date(end) });
+  }
+  return shifts.filter((s) => (s.start?.getTime() ?? 0) <= until && (s.end?.getTime() ?? Infinity) > since);
 }
 
 function toPerson(member: z.output<typeof memberSchema>, where: string): Person {

@@ -166,6 +166,12 @@ export class GitLabSim extends SimServer {
     return basicUserJson(this.#userOrStub(username));
   }
 
+  /** The group as GitLab embeds one in other resources (an approval rule's `groups`). */
+  groupRef(group: GitLabGroup): Record<string, unknown> {
+    const parent = group.fullPath.includes("/") ? this.findGroup(group.fullPath.slice(0, group.fullPath.lastIndexOf("/"))) : undefined;
+    return groupJson(group, parent?.id ?? null);
+  }
+
   /** The public profile, as GitLab embeds it in a job (https://docs.gitlab.com/api/jobs/#list-project-jobs). */
   userProfile(username: string): Record<string, unknown> {
     return publicUserJson(this.#userOrStub(username));

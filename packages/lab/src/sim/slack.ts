@@ -50,6 +50,8 @@ export interface SimSlackMessage {
   ts: string;
   text: string | undefined;
   blocks: unknown[] | undefined;
+  /** Message metadata as posted ({event_type, event_payload}), returned by conversations.history with include_all_metadata. */
+  metadata?: { event_type: string; event_payload: Record<string, unknown> } | undefined;
 }
 
 /**
@@ -100,6 +102,8 @@ export interface SlackSimOptions {
 export const SLACK_SIM_TOKEN = "xoxb-1111-2222-simulatortoken";
 export const SLACK_ALL_SCOPES = [
   "chat:write",
+  "channels:history",
+  "groups:history",
   "users:read",
   "users:read.email",
   "channels:read",
@@ -137,6 +141,8 @@ const METHODS: Record<string, { scope: (args: Args, sim: SlackSim) => string; wr
   "users.lookupByEmail": { scope: () => "users:read.email", write: false },
   "users.info": { scope: () => "users:read", write: false },
   "conversations.info": { scope: (a, sim) => (sim.isPrivate(a.channel) ? "groups:read" : "channels:read"), write: false },
+  // https://docs.slack.dev/reference/methods/conversations.history: channels:history, or groups:history for a private channel.
+  "conversations.history": { scope: (a, sim) => (sim.isPrivate(a.channel) ? "groups:history" : "channels:history"), write: false },
   "conversations.setTopic": { scope: (a, sim) => (sim.isPrivate(a.channel) ? "groups:write" : "channels:manage"), write: true },
   "usergroups.users.list": { scope: () => "usergroups:read", write: false },
   "usergroups.users.update": { scope: () => "usergroups:write", write: true },
@@ -151,6 +157,8 @@ export class SlackSim extends SimServer {
   readonly #channels = new Map<string, Channel>();
   readonly #usergroups = new Map<string, Usergroup>();
   #delayMs = 0;
+  /** method → how many more of its answers to lose after doing the work. */
+  readonly #lostAnswers = new Map<string, number>();
   #clock = 1_700_000_000;
   #quirks: SlackQuirks;
 
@@ -238,6 +246,15 @@ export class SlackSim extends SimServer {
     );
   }
 
+  /**
+   * The next `times` calls of `method` are carried out but never answered (the connection stays open
+   * until the client gives up): what a client sees when the reply is lost after Slack stored a post.
+   */
+  loseAnswers(method: string, times = 1): this {
+    this.#lostAnswers.set(method, times);
+    return this;
+  }
+
   /** Every API answer waits this long (a slow Slack); 0 to stop. */
   slow(delayMs: number): this {
     this.#delayMs = delayMs;
@@ -264,6 +281,11 @@ export class SlackSim extends SimServer {
 
   async #dispatch(method: string, spec: (typeof METHODS)[string], req: SimRequest): Promise<SimResponse> {
     const answer = this.#answer(method, spec, req);
+    const lose = this.#lostAnswers.get(method) ?? 0;
+    if (lose > 0) {
+      this.#lostAnswers.set(method, lose - 1);
+      return { ...answer, hang: true };
+    }
     return this.#delayMs > 0 ? { ...answer, delayMs: this.#delayMs } : answer;
   }
 
@@ -316,6 +338,11 @@ export class SlackSim extends SimServer {
       // Characters, not UTF-16 units: an emoji counts once.
       if (limit > 0 && text !== undefined && [...text].length > limit) return { ok: false, error: "msg_too_long" };
       if (blocks && !blocksValid(blocks)) return { ok: false, error: "invalid_blocks" };
+      const metadata = parseMetadata(args.metadata);
+      // "invalid_metadata_format: Invalid metadata format provided", "invalid_metadata_schema: Invalid metadata
+      // schema provided" (chat.postMessage errors; the shape is https://docs.slack.dev/messaging/message-metadata).
+      if (metadata === "format") return { ok: false, error: "invalid_metadata_format" };
+      if (metadata === "schema") return { ok: false, error: "invalid_metadata_schema" };
       let channelId: string;
       const user = this.#users.get(target);
       if (user) {
@@ -330,7 +357,7 @@ export class SlackSim extends SimServer {
         channelId = channel.id;
       }
       const ts = this.#nextTs();
-      this.messages.push({ channel: channelId, to: target, ts, text, blocks });
+      this.messages.push({ channel: channelId, to: target, ts, text, blocks, metadata });
       return {
         ok: true,
         channel: channelId,
@@ -354,6 +381,59 @@ export class SlackSim extends SimServer {
     "conversations.info": (args) => {
       const channel = this.#visible(this.#channels.get(str(args.channel) ?? ""));
       return channel ? { ok: true, channel: this.#channelObject(channel) } : { ok: false, error: "channel_not_found" };
+    },
+
+    /**
+     * https://docs.slack.dev/reference/methods/conversations.history: newest first; `limit` (default 100,
+     * at most 999), `oldest`/`latest` (exclusive unless `inclusive`), cursor paging with
+     * response_metadata.next_cursor and has_more; `include_all_metadata` adds each message's metadata.
+     * A public channel the bot is not in answers not_in_channel, a hidden private one channel_not_found.
+     */
+    "conversations.history": (args) => {
+      const channel = this.#visible(this.#channels.get(str(args.channel) ?? ""));
+      if (!channel) return { ok: false, error: "channel_not_found" };
+      if (!channel.is_member) return { ok: false, error: "not_in_channel" };
+      const limit = Math.min(Math.max(Number(str(args.limit) ?? 100) || 100, 1), 999);
+      const inclusive = str(args.inclusive) === "true" || args.inclusive === true;
+      const oldest = Number(str(args.oldest) ?? 0);
+      const latest = str(args.latest) === undefined ? Number.POSITIVE_INFINITY : Number(str(args.latest));
+      if (Number.isNaN(oldest)) return { ok: false, error: "invalid_ts_oldest" };
+      if (Number.isNaN(latest)) return { ok: false, error: "invalid_ts_latest" };
+      const withMeta = str(args.include_all_metadata) === "true" || args.include_all_metadata === true;
+      const all = this.messages
+        .filter((m) => m.channel === channel.id)
+        .filter((m) => {
+          const ts = Number(m.ts);
+          return (inclusive ? ts >= oldest : ts > oldest) && (inclusive ? ts <= latest : ts < latest);
+        })
+        .reverse();
+      const cursor = str(args.cursor);
+      const offset = cursor
+        ? Number(
+            Buffer.from(cursor, "base64")
+              .toString("utf8")
+              .replace(/^next_ts:/, ""),
+          ) || 0
+        : 0;
+      const page = all.slice(offset, offset + limit);
+      const more = offset + limit < all.length;
+      return {
+        ok: true,
+        messages: page.map((m) => ({
+          type: "message",
+          user: this.botUserId,
+          bot_id: "B0SIM0001",
+          text: m.text ?? "",
+          ts: m.ts,
+          ...(m.blocks ? { blocks: m.blocks } : {}),
+          ...(withMeta && m.metadata ? { metadata: m.metadata } : {}),
+        })),
+        has_more: more,
+        pin_count: 0,
+        channel_actions_ts: null,
+        channel_actions_count: 0,
+        ...(more ? { response_metadata: { next_cursor: Buffer.from(`next_ts:${offset + limit}`).toString("base64") } } : {}),
+      };
     },
 
     "conversations.setTopic": (args) => {
@@ -528,4 +608,25 @@ export const slackComponent: LabComponent<SlackComponent> = {
 function oncallTopic(bobSlackId: string | undefined): string {
   const runbook = "Runbook: <https://wiki.example/oncall|runbook>";
   return bobSlackId ? `On call: <@${bobSlackId}> | ${runbook}` : runbook;
+}
+
+/**
+ * chat.postMessage's `metadata`: a JSON object (or its string) with a string `event_type` and an object
+ * `event_payload` (https://docs.slack.dev/messaging/message-metadata). "format" when it is not JSON,
+ * "schema" when it lacks those fields; undefined when none was given.
+ */
+function parseMetadata(raw: unknown): { event_type: string; event_payload: Record<string, unknown> } | "format" | "schema" | undefined {
+  if (raw === undefined || raw === null || raw === "") return undefined;
+  let value: unknown = raw;
+  if (typeof raw === "string") {
+    try {
+      value = JSON.parse(raw);
+    } catch {
+      return "format";
+    }
+  }
+  if (typeof value !== "object" || value === null) return "format";
+  const { event_type, event_payload } = value as Record<string, unknown>;
+  if (typeof event_type !== "string" || !event_type || typeof event_payload !== "object" || event_payload === null) return "schema";
+  return { event_type, event_payload: event_payload as Record<string, unknown> };
 }

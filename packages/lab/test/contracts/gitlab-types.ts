@@ -15,6 +15,7 @@ import type {
   MergeRequestSchema,
   PipelineSchema,
   PipelineStatus,
+  ProjectLevelApprovalRuleSchema,
   SimpleProjectSchema,
   SimpleUserSchema,
   UserSchema,
@@ -148,6 +149,21 @@ export type SshSignature = {
   key: { id: number; title: string; usage_type: "auth" | "signing" | "auth_and_signing" };
   commit_source: "gitaly" | "database";
 };
+
+/**
+ * https://docs.gitlab.com/api/merge_request_approvals/#get-project-level-rules: `applies_to_all_protected_branches`
+ * (since 15.3) and embedded users and groups as elsewhere; `overridden` belongs to merge-request-level rules
+ * and is in none of the page's project-level examples.
+ */
+export type ProjectApprovalRule = MappedOmit<ProjectLevelApprovalRuleSchema, "overridden" | "users" | "eligible_approvers" | "groups"> & {
+  eligible_approvers: EmbeddedUser[];
+  users: EmbeddedUser[];
+  groups: Group[];
+  applies_to_all_protected_branches: boolean;
+};
+
+/** A required attribute missing (https://docs.gitlab.com/api/rest/troubleshooting/#status-codes: 400), in Grape's form. */
+export type MissingAttribute = { error: string };
 
 /** https://docs.gitlab.com/api/rest/troubleshooting/#status-codes: `{"message": …}`, a string or per-field messages. */
 export type ErrorMessage = { message: string | Record<string, string[]> };

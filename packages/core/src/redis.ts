@@ -1,0 +1,198 @@
+import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { hostname } from "node:os";
+import { Redis, type RedisOptions } from "ioredis";
+import { ConfigError, OpsguardError, TempFailError, UnavailableError } from "./errors";
+import type { Secret } from "./secret";
+
+export type { Redis } from "ioredis";
+
+/**
+ * Redis for the tools that share state between hosts (a lease, histories): one connection attempt
+ * within a deadline, no reconnect loop and no offline queue, TLS verified against the system store
+ * or a given CA. Not exported from the package root: only tools that use Redis load ioredis.
+ */
+
+export interface RedisConnectionOptions {
+  /** redis://host:port/db, or rediss:// for TLS. */
+  url: string;
+  username?: string | undefined;
+  password?: Secret | undefined;
+  /** PEM file of the CA that signed the server's certificate (rediss:// only). */
+  caFile?: string | undefined;
+  /** Name to verify the server certificate against, when it differs from the host in the URL. */
+  servername?: string | undefined;
+  connectTimeoutMs: number;
+  commandTimeoutMs: number;
+  /** The config key these options came from, for error messages ("lease.redis"). */
+  key: string;
+}
+
+export function parseRedisUrl(text: string, key = "redis"): { host: string; port: number; db: number; tls: boolean } {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new ConfigError(`${key}.url: "${text}" is not a URL`, { hint: 'write "redis://host:6379/0" or "rediss://host:6380/0"' });
+  }
+  if (url.protocol !== "redis:" && url.protocol !== "rediss:") {
+    throw new ConfigError(`${key}.url: unsupported scheme ${url.protocol}`, { hint: "use redis:// or rediss://" });
+  }
+  if (url.username || url.password) {
+    throw new ConfigError(`${key}.url must not carry credentials`, { hint: `use ${key}.username and ${key}.password` });
+  }
+  const db = url.pathname.replace(/^\//, "");
+  if (db !== "" && !/^\d{1,2}$/.test(db))
+    throw new ConfigError(`${key}.url: "${db}" is not a database number`, { hint: "end the URL with /0" });
+  return {
+    host: url.hostname.replace(/^\[|\]$/g, ""),
+    port: Number(url.port || 6379),
+    db: db === "" ? 0 : Number(db),
+    tls: url.protocol === "rediss:",
+  };
+}
+
+/** A connected client, or UnavailableError naming the server: a server that accepts and then hangs counts as down. */
+export async function connectRedis(options: RedisConnectionOptions): Promise<Redis> {
+  const url = parseRedisUrl(options.url, options.key);
+  const name = `redis ${url.host}:${url.port}`;
+  let ca: string | undefined;
+  if (options.caFile) {
+    try {
+      ca = readFileSync(options.caFile, "utf8");
+    } catch (error) {
+      throw new ConfigError(`${options.key}.caFile: cannot read ${options.caFile} (${(error as NodeJS.ErrnoException).code ?? "error"})`);
+    }
+  }
+  const redisOptions: RedisOptions = {
+    host: url.host,
+    port: url.port,
+    db: url.db,
+    ...(options.username ? { username: options.username } : {}),
+    ...(options.password ? { password: options.password.reveal() } : {}),
+    lazyConnect: true,
+    connectTimeout: options.connectTimeoutMs,
+    commandTimeout: options.commandTimeoutMs,
+    maxRetriesPerRequest: 0,
+    enableOfflineQueue: false,
+    retryStrategy: () => null,
+    ...(url.tls ? { tls: { ...(ca ? { ca } : {}), servername: options.servername ?? url.host, rejectUnauthorized: true } } : {}),
+  };
+  const redis = new Redis(redisOptions);
+  let lastError: Error | undefined;
+  // Errors surface through the commands that hit them; without a listener ioredis prints them.
+  redis.on("error", (error: Error) => {
+    lastError = error;
+  });
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(new UnavailableError(`${name} did not get ready within ${options.connectTimeoutMs} ms`, { hint: `check ${options.key}` })),
+      options.connectTimeoutMs,
+    );
+  });
+  try {
+    await Promise.race([redis.connect(), deadline]);
+    return redis;
+  } catch (error) {
+    close(redis);
+    if (error instanceof OpsguardError) throw error;
+    const message = (error as Error).message;
+    const reason = lastError && lastError.message !== message ? `${lastError.message}; ${message}` : message;
+    // A wrong password is the operator's to fix, not an outage.
+    if (/WRONGPASS|NOAUTH|invalid password|invalid username/i.test(reason)) {
+      throw new ConfigError(`${name} refused the credentials: ${reason}`, {
+        hint: `check ${options.key}.username and ${options.key}.password`,
+      });
+    }
+    throw new UnavailableError(`${name} is unavailable: ${reason}`, { hint: `check ${options.key}` });
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+// Delete or extend the key only while it still holds our token: a lease that expired and was taken
+// by another host must not be released or renewed by the old holder
+// (https://redis.io/docs/latest/develop/use/patterns/distributed-locks/#correct-implementation-with-a-single-instance).
+const RELEASE = `if redis.call("get", KEYS[1]) == ARGV[1] then return redis.call("del", KEYS[1]) else return 0 end`;
+const RENEW = `if redis.call("get", KEYS[1]) == ARGV[1] then return redis.call("pexpire", KEYS[1], ARGV[2]) else return 0 end`;
+
+export interface LeaseOptions {
+  /** The lease's key, shared by every host that must not run at the same time. */
+  key: string;
+  /** The lease ends by itself this long after it was last renewed, if its holder died. */
+  ttlMs: number;
+  /** How long to wait for a lease another host holds before giving up (TempFailError, exit 75). */
+  waitMs: number;
+  /** Who is asking, for the other hosts' messages; hostname and pid by default. */
+  owner?: string;
+  /**
+   * Called when the lease could not be kept while `fn` ran (it expired, Redis went away): another host
+   * may have started meanwhile. `fn`'s result is still returned, so what it did is still reported.
+   */
+  onLost?: (reason: string) => void;
+}
+
+/**
+ * Runs `fn` while holding a lease in Redis: `SET key token NX PX ttl` (the token names this host and
+ * is random), renewed every third of the TTL while `fn` runs, released with compare-and-delete. A
+ * lease held by another host is waited for (polling, bounded by waitMs); a lease lost while `fn` ran
+ * (Redis down, renewal refused) is told to `onLost`, since another host may have started.
+ */
+export async function withRedisLease<T>(redis: Redis, options: LeaseOptions, fn: () => Promise<T>): Promise<T> {
+  const token = `${options.owner ?? `${hostname()}:${process.pid}`}:${randomBytes(8).toString("hex")}`;
+  const deadline = Date.now() + options.waitMs;
+  let delay = 50;
+  for (;;) {
+    const set = await redis.set(options.key, token, "PX", options.ttlMs, "NX").catch((error: unknown) => unavailable(error, options.key));
+    if (set === "OK") break;
+    if (Date.now() >= deadline) {
+      const holder = await redis.get(options.key).catch(() => null);
+      throw new TempFailError(
+        `the lease ${options.key} is held by ${holder ? holder.replace(/:[0-9a-f]{16}$/, "") : "another host"}; gave up after ${options.waitMs} ms`,
+        {
+          hint: "another deputize is running; the next run tries again",
+        },
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, Math.min(delay, Math.max(1, deadline - Date.now())) * (0.5 + Math.random())));
+    delay = Math.min(delay * 2, 1_000);
+  }
+  let lost = false;
+  const tell = (reason: string) => {
+    if (!lost) options.onLost?.(`the lease ${options.key} was lost while running: ${reason}`);
+    lost = true;
+  };
+  const renew = setInterval(
+    () => {
+      redis.eval(RENEW, 1, options.key, token, String(options.ttlMs)).then(
+        (kept) => {
+          if (kept !== 1) tell("it expired and may have been taken by another host");
+        },
+        (error: unknown) => tell(`it could not be renewed (${(error as Error).message})`),
+      );
+    },
+    Math.max(1, Math.floor(options.ttlMs / 3)),
+  );
+  try {
+    return await fn();
+  } finally {
+    clearInterval(renew);
+    await redis.eval(RELEASE, 1, options.key, token).catch(() => undefined);
+  }
+}
+
+/**
+ * disconnect() only half-closes a socket that is still getting ready (a server that accepted and never
+ * answered), which would keep the process alive until ioredis' own timer fires: destroy it too.
+ */
+function close(redis: Redis): void {
+  redis.disconnect();
+  redis.stream?.destroy();
+}
+
+function unavailable(error: unknown, key: string): never {
+  if (error instanceof OpsguardError) throw error;
+  throw new UnavailableError(`Redis could not take the lease ${key}: ${(error as Error).message}`, { hint: "check the Redis server" });
+}

@@ -1,0 +1,88 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+// The lab depends on core, so core's tests reach the real redis-server through the lab's source.
+import { type RedisLab, startRedis } from "../../lab/src/redis";
+import { ConfigError, TempFailError, UnavailableError } from "../src/errors";
+import { connectRedis, parseRedisUrl, withRedisLease } from "../src/redis";
+import { Secret } from "../src/secret";
+
+let lab: RedisLab;
+const clients: Array<{ disconnect(): void }> = [];
+
+async function client(password = lab.password) {
+  const redis = await connectRedis({
+    url: lab.url,
+    password: password === undefined ? undefined : new Secret(password, "test"),
+    connectTimeoutMs: 2000,
+    commandTimeoutMs: 2000,
+    key: "lease.redis",
+  });
+  clients.push(redis);
+  return redis;
+}
+
+beforeAll(async () => {
+  lab = await startRedis({ password: "lab-lease-pw" });
+});
+afterAll(async () => {
+  for (const c of clients) c.disconnect();
+  await lab?.stop();
+});
+
+describe("Redis lease (SET NX PX, compare-and-delete)", () => {
+  it("two holders never overlap: the second waits until the first released", async () => {
+    const [a, b] = await Promise.all([client(), client()]);
+    const events: string[] = [];
+    const hold = (redis: typeof a, name: string) =>
+      withRedisLease(redis, { key: "t:overlap", ttlMs: 5000, waitMs: 5000 }, async () => {
+        events.push(`${name} in`);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        events.push(`${name} out`);
+      });
+    await Promise.all([hold(a, "A"), hold(b, "B")]);
+    expect(events.join(" ")).toMatch(/^(A in A out B in B out|B in B out A in A out)$/);
+    expect(await a.exists("t:overlap")).toBe(0);
+  });
+
+  it("gives up after waitMs with exit 75 naming the holder, and never deletes a lease it does not hold", async () => {
+    const [a, b] = await Promise.all([client(), client()]);
+    let release: () => void = () => {};
+    const held = withRedisLease(
+      a,
+      { key: "t:busy", ttlMs: 5000, waitMs: 100, owner: "host-a:1" },
+      () => new Promise<void>((r) => (release = r)),
+    );
+    await expect.poll(() => a.exists("t:busy")).toBe(1);
+    const refused = await withRedisLease(b, { key: "t:busy", ttlMs: 5000, waitMs: 200 }, async () => "ran").catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(TempFailError);
+    expect((refused as Error).message).toMatch(/held by host-a:1; gave up after 200 ms/);
+    // A's lease expires and C takes it; A's release must leave C's lease alone.
+    await a.set("t:busy", "host-c:3:0123456789abcdef", "PX", 5000);
+    release();
+    await held;
+    expect(await a.get("t:busy")).toBe("host-c:3:0123456789abcdef");
+  });
+
+  it("renews the lease while the work runs longer than its TTL, and says so when it is lost", async () => {
+    const a = await client();
+    const lost: string[] = [];
+    await withRedisLease(a, { key: "t:renew", ttlMs: 300, waitMs: 0, onLost: (r) => lost.push(r) }, async () => {
+      await new Promise((resolve) => setTimeout(resolve, 700));
+      expect(await a.exists("t:renew")).toBe(1);
+      await a.set("t:renew", "someone-else");
+      await expect.poll(() => lost.length, { timeout: 2000 }).toBe(1);
+    });
+    expect(lost[0]).toMatch(/lost while running: it expired and may have been taken by another host/);
+  });
+
+  it("a wrong password is a config error, a stopped server unavailable, a bad URL a config error", async () => {
+    await expect(client("wrong")).rejects.toBeInstanceOf(ConfigError);
+    expect(() => parseRedisUrl("redis://u:p@h:1/0", "lease.redis")).toThrow(/lease.redis.url must not carry credentials/);
+    expect(() => parseRedisUrl("http://h", "lease.redis")).toThrow(ConfigError);
+    await lab.stopServer();
+    try {
+      await expect(client()).rejects.toBeInstanceOf(UnavailableError);
+    } finally {
+      await lab.startServer();
+    }
+  });
+});
