@@ -50,7 +50,14 @@ export function runLoginBundle(
   } catch {}
   const Module = process.getBuiltinModule("node:module");
   const { Script } = process.getBuiltinModule("node:vm");
-  const script = new Script(Module.wrap(source.replace(/^#!/, "//")), { filename: settings.bundle, cachedData });
+  let script: InstanceType<typeof Script>;
+  try {
+    script = new Script(Module.wrap(source.replace(/^#!/, "//")), { filename: settings.bundle, cachedData });
+  } catch (error) {
+    // A damaged copy (a truncated write, a full disk): the full bundle still serves the login.
+    process.stderr.write(`authkeys: cannot load ${settings.bundle} (${(error as Error).message}); re-run authkeys install\n`);
+    return false;
+  }
   if (cacheMode === "write-login") {
     process.once("exit", () => {
       try {

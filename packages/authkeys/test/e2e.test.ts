@@ -119,6 +119,24 @@ describe.skipIf(sshdSkipReason())("sshd with AuthorizedKeysCommand authkeys", ()
     }
   });
 
+  it("a damaged login bundle costs one line on stderr, not the login: the full bundle serves it", () => {
+    const login = join(install.dir, "authkeys-login.cjs");
+    const intact = readFileSync(login);
+    writeFileSync(login, intact.subarray(0, intact.length >> 1));
+    try {
+      const r = spawnSync(install.bin, ["--config", install.configFile, "lookup", "--", "alice"], {
+        encoding: "utf8",
+        env: { PATH: "/usr/bin:/bin" },
+      });
+      expect(r.status).toBe(0);
+      expect(r.stdout.trim().split("\n")).toHaveLength(3);
+      expect(r.stderr).toMatch(/^authkeys: cannot load .*authkeys-login\.cjs \(.*\); re-run authkeys install$/m);
+      expect(r.stderr).not.toMatch(/\n\s+at /);
+    } finally {
+      writeFileSync(login, intact);
+    }
+  });
+
   it("stores install's validation of the config readable by no one the config itself is not readable by", () => {
     const stored = join(install.dir, "authkeys.validated-config.json");
     const reinstall = () =>
