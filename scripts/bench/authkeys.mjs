@@ -159,18 +159,34 @@ function signed(x) {
  * The worst case of an outage: every server accepts TCP and never answers, and no lookup has failed
  * recently (the remembered failures are removed before each login). A whole login with OpenSSH's client,
  * which asks first and then signs, so sshd runs the command twice; the refusal of a user never cached.
+ * Two installs share one key cache, each with its config validated at install as on a real host: one
+ * with slapd (it keeps alice's cached keys fresh), one with only blackholed servers.
  */
 async function blackholedLogins(l) {
   const holes = await Promise.all([1, 2, 3, 4].map(() => lab.startBlackholeServer()));
-  const installed = lab.installAuthkeys(l);
-  const users = ["alice", "bob"].map((name) => ({ name, uid: l.users[name].uidNumber }));
-  const sshd = await lab.startSshd({
-    users: [...users, { name: "authkeys", uid: lab.AUTHKEYS_UID, home: installed.dir }],
-    authorizedKeysCommand: installed.command,
+  const normal = lab.installAuthkeys(l);
+  // authkeys' own defaults (the lab's connection carries core's longer ones).
+  const timeouts = { connectTimeoutMs: 1000, timeoutMs: 1500, deadlineMs: 2500 };
+  const outage = lab.installAuthkeys(l, {
+    ldap: {
+      ...l.connection(),
+      caFile: join(normal.dir, "ca.pem"),
+      bindPassword: `file:${join(normal.dir, "reader.password")}`,
+      ...timeouts,
+      urls: holes.map((h) => h.url),
+    },
+    cache: { dir: normal.cacheDir },
   });
+  const users = ["alice", "bob"].map((name) => ({ name, uid: l.users[name].uidNumber }));
+  const sshdFor = (installed) =>
+    lab.startSshd({
+      users: [...users, { name: "authkeys", uid: lab.AUTHKEYS_UID, home: installed.dir }],
+      authorizedKeysCommand: installed.command,
+    });
+  const [up, down] = await Promise.all([sshdFor(normal), sshdFor(outage)]);
   const key = (user) => l.users[user].keys.find((k) => k.type === "ed25519").privateKeyFile;
-  const login = async (user) => {
-    rmSync(join(installed.cacheDir, ".servers.json"), { force: true });
+  const login = async (sshd, user) => {
+    rmSync(join(normal.cacheDir, ".servers.json"), { force: true });
     const started = process.hrtime.bigint();
     const code = await new Promise((resolve) => {
       const args = ["-F", "/dev/null", "-p", String(sshd.port), "-i", key(user), "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes"];
@@ -180,41 +196,35 @@ async function blackholedLogins(l) {
     return { ok: code === 0, ms: Number(process.hrtime.bigint() - started) / 1e6 };
   };
   try {
-    const original = readFileSync(installed.configFile, "utf8");
-    const config = JSON.parse(original);
-    // authkeys' own defaults (the lab's connection carries core's longer ones).
-    const timeouts = { connectTimeoutMs: 1000, timeoutMs: 1500, deadlineMs: 2500 };
-    const blackholed = JSON.stringify({ ...config, ldap: { ...config.ldap, ...timeouts, urls: holes.map((h) => h.url) } });
     // Each round: the login with slapd up (what sshd and the ssh client cost by themselves at that
     // moment; it also refreshes alice's cached keys), then with every server blackholed the cached
     // login and the refusal; the overhead is taken within the round. The first round is a warm-up.
-    const normal = [];
+    const normalMs = [];
     const cached = [];
     const refused = [];
     for (let i = 0; i <= 3; i++) {
-      writeFileSync(installed.configFile, original);
-      const n = await login("alice");
+      const n = await login(up, "alice");
       if (!n.ok) throw new Error("alice could not log in with slapd up");
-      writeFileSync(installed.configFile, blackholed);
-      const a = await login("alice");
+      const a = await login(down, "alice");
       if (!a.ok) throw new Error("the cached login was refused with LDAP blackholed");
-      const b = await login("bob");
+      const b = await login(down, "bob");
       if (b.ok) throw new Error("bob, never cached, logged in with LDAP blackholed");
       if (i === 0) continue;
-      normal.push(n.ms);
+      normalMs.push(n.ms);
       cached.push({ ms: a.ms, over: a.ms - n.ms });
       refused.push({ ms: b.ms, over: b.ms - n.ms });
     }
     return {
       servers: holes.length,
       deadlineMs: timeouts.deadlineMs,
-      normal: median(normal),
+      normal: median(normalMs),
       cached: { ms: median(cached.map((c) => c.ms)), over: median(cached.map((c) => c.over)) },
       refused: { ms: median(refused.map((r) => r.ms)), over: median(refused.map((r) => r.over)) },
     };
   } finally {
-    await sshd.stop();
-    installed.remove();
+    await Promise.all([up.stop(), down.stop()]);
+    outage.remove();
+    normal.remove();
     await Promise.all(holes.map((h) => h.stop()));
   }
 }
