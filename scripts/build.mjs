@@ -48,20 +48,27 @@ await Promise.all(
   packages.map(async ({ dir, pkg }) => {
     rmSync(join(dir, "dist"), { recursive: true, force: true });
     const jobs = [];
-    for (const [bin, out] of Object.entries(pkg.bin ?? {})) {
+    // One id for all of a package's bundles: authkeys' login bundle reads what its full bundle stored.
+    const buildId = randomUUID();
+    // The bin, and any further bundle the package names (authkeys-login.cjs: its login path alone).
+    const bundles = [
+      ...Object.values(pkg.bin ?? {}).map((out) => [out, pkg.opsguard?.entry ?? "src/cli.ts"]),
+      ...Object.entries(pkg.opsguard?.bundles ?? {}),
+    ];
+    for (const [out, entry] of bundles) {
       jobs.push(
         build({
           ...shared,
-          entryPoints: [join(dir, pkg.opsguard?.entry ?? "src/cli.ts")],
+          entryPoints: [join(dir, entry)],
           outfile: join(dir, out),
           format: "cjs",
           minify: true,
           banner: { js: "#!/usr/bin/env node" },
           // A bin can tell files it made at install time from those of another build.
-          define: { "import.meta.url": "__opsguardImportMetaUrl", __OPSGUARD_BUILD_ID__: JSON.stringify(randomUUID()) },
+          define: { "import.meta.url": "__opsguardImportMetaUrl", __OPSGUARD_BUILD_ID__: JSON.stringify(buildId) },
           inject: [join(root, "scripts/build-shims/import-meta-url.js")],
           plugins: [englishZodOnly],
-        }).then(() => bin),
+        }).then(() => out),
       );
     }
     const entries = libraryEntries(pkg).filter((src) => existsSync(join(dir, src)));

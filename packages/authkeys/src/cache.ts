@@ -75,9 +75,15 @@ export class KeyCache {
         },
       );
     }
-    const [{ cacheFileSchema }, { readJsonFile }] = await Promise.all([import("./cache-schema"), import("@opsguard/core/state")]);
-    const content = await readJsonFile(path, { validate: cacheFileSchema, log: this.#log });
-    if (!content) return undefined;
+    const { readJsonFile } = await import("@opsguard/core/state");
+    // Unparsable JSON is moved aside by readJsonFile; other contents are checked here.
+    const raw = await readJsonFile(path, { log: this.#log });
+    if (raw === undefined) return undefined;
+    const content = asCacheFile(raw);
+    if (!content) {
+      this.#log.warn("cached keys file is not one authkeys writes; ignoring it", { file: path });
+      return undefined;
+    }
     if (content.user !== user) {
       this.#log.warn("cached keys belong to another user; ignoring them", { file: path });
       return undefined;
@@ -93,4 +99,22 @@ function holdsPrivately(path: string, text: string): boolean {
   } catch {
     return false;
   }
+}
+
+interface CacheFile {
+  version: 1;
+  user: string;
+  lines: string[];
+}
+
+/**
+ * Exactly what store() writes, no other keys. Checked by hand rather than with a zod schema: the
+ * login bundle reads the cache during an outage and carries no zod (it costs every login ~8 ms).
+ */
+function asCacheFile(raw: unknown): CacheFile | undefined {
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) return undefined;
+  const { version, user, lines, ...rest } = raw as Record<string, unknown>;
+  if (version !== 1 || typeof user !== "string" || Object.keys(rest).length > 0) return undefined;
+  if (!Array.isArray(lines) || !lines.every((line) => typeof line === "string")) return undefined;
+  return { version, user, lines };
 }

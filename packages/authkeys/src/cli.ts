@@ -37,13 +37,14 @@ program
   .argument("[key]", "base64 key offered (sshd's %k); informational")
   .action(async (user: string, fingerprint: string | undefined, _type: unknown, _key: unknown, _opts: unknown, command: Command) => {
     const ctx = cliContext(command);
-    const { runLookupCommand } = await import("./lookup-command");
+    const [{ runLookupCommand }, { loadLoginConfig }] = await Promise.all([import("./lookup-command"), import("./login-config")]);
     await runLookupCommand(user, fingerprint, {
       config: ctx.opts.config,
       json: ctx.opts.json,
       quiet: ctx.opts.quiet,
       level: ctx.log.level,
       logFormat: ctx.opts.logFormat,
+      loadConfig: loadLoginConfig,
     });
   });
 

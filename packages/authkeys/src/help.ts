@@ -1,8 +1,9 @@
 /** Shown by --help after the options; the README says the same. */
 export const HELP_AFTER = `Install (as root): authkeys install — copies it to /usr/local/lib/opsguard/authkeys/ (root-owned, as sshd
-requires) with a launcher, a V8 code cache and the validated config (re-run it after editing the config, or
-every login validates it again), creates the config's cache.dir for --run-as (parents it creates 0755),
-and prints the sshd_config lines ("--" keeps a user named like an option a name):
+requires) with a launcher, the small login bundle, their V8 code caches and the validated config (re-run it
+after editing the config, or every login loads the full bundle and validates it again), creates the
+config's cache.dir for --run-as (parents it creates 0755), and prints the sshd_config lines ("--" keeps a
+user named like an option a name):
   AuthorizedKeysCommand /usr/local/lib/opsguard/authkeys/authkeys lookup -- %u %f
   AuthorizedKeysCommandUser authkeys
 sshd runs it once per offered key.

@@ -1,6 +1,6 @@
 import { spawnSync } from "node:child_process";
-import { chmodSync, chownSync, mkdirSync, readdirSync, statSync } from "node:fs";
-import { dirname } from "node:path";
+import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describeError, PermissionError, UsageError } from "@opsguard/core/errors";
 import { installWithLauncher } from "@opsguard/core/launcher";
@@ -9,6 +9,8 @@ import { agentFastPathExpression, configStamp } from "./agent-fast-path";
 import type { AuthkeysConfig } from "./config";
 import { checkCommandPath, searchable } from "./doctor";
 import { VALIDATED_CONFIG_FILE, validatedConfigFile } from "./login-config";
+import { LOGIN_BUNDLE, LOGIN_CACHE_WRITE, loginBundleExpression } from "./login-fast-path";
+import { parseSshdArgv } from "./sshd-argv";
 import { sshdConfigLines } from "./sshd-config";
 
 export interface InstallOptions {
@@ -44,16 +46,34 @@ export async function installAuthkeys(options: InstallOptions): Promise<InstallR
     warnings.push(`the config was not validated, so every login validates it: ${describeError(error)}`);
     return undefined;
   });
+  const loginBundle = join(dirname(bundle), LOGIN_BUNDLE);
+  const withLoginBundle = validated !== undefined && existsSync(loginBundle);
+  const fastPaths = [
+    agentFastPath(options.config, validated?.content),
+    withLoginBundle ? loginBundleExpression(asciiOnly(loginBundle) ? "latin1" : "utf8", CACHE_ENV, parseSshdArgv) : undefined,
+  ].filter((expression) => expression !== undefined);
+  // A cache left from an earlier install must not meet the new bundle: V8 checks little more than its length.
+  rmSync(join(options.prefix, `${LOGIN_BUNDLE}.cache`), { force: true });
   const { launcher } = installWithLauncher({
     bundle,
     prefix: options.prefix,
     name: "authkeys",
-    cacheEnv: "AUTHKEYS_CODE_CACHE",
+    cacheEnv: CACHE_ENV,
     warmArgs: [...configArgs, "warm-up"],
     nodeFlag: "--use-openssl-ca",
+    files: withLoginBundle ? [loginBundle] : [],
     generatedFiles: validated ? { [VALIDATED_CONFIG_FILE]: validated } : {},
-    ...agentFastPath(options.config, validated?.content),
+    ...(fastPaths.length > 0 ? { fastPath: `(${fastPaths.join(" || ")})` } : {}),
   });
+  if (withLoginBundle) {
+    // The full bundle's cache is warm (installWithLauncher); now the login bundle's, by the same walk.
+    const warm = spawnSync(process.execPath, [launcher, ...configArgs, "warm-up"], {
+      env: { PATH: "/usr/bin:/bin", [CACHE_ENV]: LOGIN_CACHE_WRITE },
+      stdio: ["ignore", "ignore", "pipe"],
+      encoding: "utf8",
+    });
+    if (warm.status !== 0) warnings.push(`the login bundle's code cache was not written: ${warm.stderr.trim().split("\n")[0]}`);
+  }
   for (const check of checkCommandPath(launcher)) if (check.verdict === "fail") warnings.push(check.detail);
   const cache = cacheSettings(options.cacheDir, validated?.content);
   if (cache.enabled) warnings.push(...prepareCacheDir(cache.dir, options.runAs));
@@ -64,19 +84,23 @@ export async function installAuthkeys(options: InstallOptions): Promise<InstallR
  * With an agent in the validated config, the launcher asks it before loading the bundle, for logins
  * that name this config file (as the printed sshd_config line does) while the file is unchanged.
  */
-function agentFastPath(configPath: string | undefined, validated: string | undefined): { fastPath?: string } {
-  if (!configPath || !validated) return {};
+function agentFastPath(configPath: string | undefined, validated: string | undefined): string | undefined {
+  if (!configPath || !validated) return undefined;
   const { config } = JSON.parse(validated) as { config: AuthkeysConfig };
-  if (!config.agent) return {};
-  return {
-    fastPath: agentFastPathExpression({
-      configPath,
-      configStamp: configStamp(configPath),
-      socket: config.agent.socket,
-      timeoutMs: config.agent.timeoutMs,
-      syslog: config.syslog ? { priority: FACILITY_CODE[config.syslog.facility] * 8 + 6, socket: config.syslog.socket } : undefined,
-    }),
-  };
+  if (!config.agent) return undefined;
+  return agentFastPathExpression({
+    configPath,
+    configStamp: configStamp(configPath),
+    socket: config.agent.socket,
+    timeoutMs: config.agent.timeoutMs,
+    syslog: config.syslog ? { priority: FACILITY_CODE[config.syslog.facility] * 8 + 6, socket: config.syslog.socket } : undefined,
+  });
+}
+
+const CACHE_ENV = "AUTHKEYS_CODE_CACHE";
+
+function asciiOnly(file: string): boolean {
+  return readFileSync(file).every((byte) => byte < 0x80);
 }
 
 /**

@@ -4,7 +4,6 @@ import { type LogFormat, Logger, type LogLevel } from "@opsguard/core/log";
 import { askAgent } from "./agent-client";
 import { AGENT_PROBLEM_GLOBAL } from "./agent-fast-path";
 import type { AuthkeysConfig } from "./config";
-import { loadLoginConfig } from "./login-config";
 import type { LookupOutcome } from "./lookup";
 import { printableUser } from "./username";
 
@@ -14,11 +13,16 @@ export interface LookupCommandOptions {
   quiet: boolean;
   level: LogLevel;
   logFormat: LogFormat;
+  /**
+   * The config for this lookup: loadLoginConfig (validated unless install's validation applies), or in
+   * the login bundle, install's validation only (that bundle carries no zod).
+   */
+  loadConfig: (path: string | undefined) => Promise<AuthkeysConfig>;
 }
 
 /** `authkeys [lookup] <user> [fingerprint]`: the keys on stdout, one audit line per lookup. */
 export async function runLookupCommand(user: string, fingerprint: string | undefined, options: LookupCommandOptions): Promise<void> {
-  const config = await loadLoginConfig(options.config);
+  const config = await options.loadConfig(options.config);
   const launcherProblem = (globalThis as Record<string, unknown>)[AGENT_PROBLEM_GLOBAL] as string | undefined;
   // A late or broken agent must leave the direct lookup its whole deadline.
   const agentWait = config.agent && launcherProblem === undefined ? config.agent.timeoutMs : 0;

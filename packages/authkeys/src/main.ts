@@ -9,8 +9,9 @@ import { parseSshdArgv } from "./sshd-argv";
 const hot = parseSshdArgv(process.argv.slice(2));
 if (hot?.kind === "lookup") {
   void (async () => {
-    const [{ runLookupCommand }, { exitQuietlyOnEpipe, reportError }] = await Promise.all([
+    const [{ runLookupCommand }, { loadLoginConfig }, { exitQuietlyOnEpipe, reportError }] = await Promise.all([
       import("./lookup-command"),
+      import("./login-config"),
       import("@opsguard/core/report"),
     ]);
     exitQuietlyOnEpipe("authkeys");
@@ -21,6 +22,7 @@ if (hot?.kind === "lookup") {
         quiet: false,
         level: "warn",
         logFormat: "human",
+        loadConfig: loadLoginConfig,
       });
     } catch (error) {
       process.exitCode = reportError("authkeys", error);

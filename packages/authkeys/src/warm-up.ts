@@ -1,76 +1,22 @@
-import { generateKeyPairSync, type KeyObject } from "node:crypto";
-import { Logger } from "@opsguard/core/log";
 import type { AuthkeysConfig } from "./config";
-import { checkKeyValue, formatKeyLine } from "./keys";
 import { loadLoginConfig } from "./login-config";
-import { lookupKeys } from "./lookup";
+import { warmUpLogin } from "./warm-up-login";
 
 /**
- * Runs a login's code once while `authkeys install` writes the V8 code cache: V8 caches only the
- * functions compiled so far, and a cache made from a mere --version run left the config check, the
- * LDAP client and the key parser to be compiled again at every login. With a readable config, a
- * made-up user is looked up in the real directory (read-only, key cache off), so the TLS and LDAP
- * reply path is compiled too; the offline lookup against a closed loopback port covers the failover
- * path without touching the network; the keys are made here, one of each kind the parser handles.
+ * The full bundle's warm-up (see warm-up-login.ts): with the config when it loads, else with one made
+ * up here. Deriving it from the config keeps zod out of a warm-up whose config install validated, as a
+ * login with a stored validation result never evaluates zod (the code cache would carry it for nothing).
  */
 export async function warmUp(configPath: string | undefined): Promise<void> {
-  const log = new Logger({ tool: "authkeys", level: "silent" });
   const configured = await loadLoginConfig(configPath).catch(() => undefined);
-  if (configured) {
-    const config: AuthkeysConfig = { ...configured, cache: { ...configured.cache, enabled: false }, syslog: false };
-    await lookupKeys(config, { user: WARM_UP_USER }, { log }).catch(() => undefined);
-  }
-  const offline = await offlineConfig(configured);
-  await lookupKeys(offline, { user: WARM_UP_USER }, { log }).catch(() => undefined);
-  for (const line of sampleKeyLines()) {
-    const verdict = checkKeyValue(line, { types: offline.keyTypes, minRsaBits: offline.minRsaBits });
-    if (verdict.ok) formatKeyLine(verdict.key, 'from="127.0.0.1"');
-  }
+  await warmUpLogin(configured ?? (await madeUpConfig()), configured !== undefined);
 }
 
-/**
- * The configured lookup pointed at closed loopback ports, behind a group check. Derived from the
- * config when there is one, so the warm-up does not evaluate zod, which a login with a stored
- * validation result never does (and the code cache would carry for nothing).
- */
-async function offlineConfig(configured: AuthkeysConfig | undefined): Promise<AuthkeysConfig> {
-  const ldap = { urls: ["ldaps://127.0.0.1:1", "ldap://127.0.0.1:1"], connectTimeoutMs: 200, deadlineMs: 500 };
-  const overrides = { allowedGroups: ["cn=warm-up,dc=warm-up"], syslog: false as const };
-  if (configured) {
-    return { ...configured, ...overrides, ldap: { ...configured.ldap, ...ldap }, cache: { ...configured.cache, enabled: false } };
-  }
+async function madeUpConfig(): Promise<AuthkeysConfig> {
   const { authkeysConfigSchema } = await import("./config");
-  return authkeysConfigSchema.parse({ ldap: { ...ldap, baseDn: "dc=warm-up" }, ...overrides, cache: { enabled: false } });
-}
-
-/** Looked up at install time only; whatever the directory answers, nothing is printed or cached. */
-const WARM_UP_USER = "opsguard-authkeys-warm-up";
-
-function sampleKeyLines(): string[] {
-  const ed25519 = generateKeyPairSync("ed25519").publicKey.export({ type: "spki", format: "der" });
-  const ecdsa = jwkOf(generateKeyPairSync("ec", { namedCurve: "P-256" }).publicKey);
-  const rsa = jwkOf(generateKeyPairSync("rsa", { modulusLength: 2048 }).publicKey);
-  const blobs: Array<[string, Buffer[]]> = [
-    ["ssh-ed25519", [Buffer.from("ssh-ed25519"), ed25519.subarray(ed25519.length - 32)]],
-    ["ecdsa-sha2-nistp256", [Buffer.from("ecdsa-sha2-nistp256"), Buffer.from("nistp256"), Buffer.concat([Buffer.of(4), ecdsa.x, ecdsa.y])]],
-    ["ssh-rsa", [Buffer.from("ssh-rsa"), mpint(rsa.e), mpint(rsa.n)]],
-  ];
-  return blobs.map(([type, fields]) => `${type} ${Buffer.concat(fields.map(sshString)).toString("base64")} warm-up`);
-}
-
-function jwkOf(key: KeyObject): Record<"x" | "y" | "e" | "n", Buffer> {
-  const jwk = key.export({ format: "jwk" });
-  const field = (name: "x" | "y" | "e" | "n") => Buffer.from(jwk[name] ?? "", "base64url");
-  return { x: field("x"), y: field("y"), e: field("e"), n: field("n") };
-}
-
-/** SSH's mpint: a leading zero byte keeps a high first bit from reading as negative. */
-function mpint(value: Buffer): Buffer {
-  return (value[0] ?? 0) & 0x80 ? Buffer.concat([Buffer.of(0), value]) : value;
-}
-
-function sshString(value: Buffer): Buffer {
-  const length = Buffer.alloc(4);
-  length.writeUInt32BE(value.length);
-  return Buffer.concat([length, value]);
+  return authkeysConfigSchema.parse({
+    ldap: { urls: ["ldap://127.0.0.1:1"], baseDn: "dc=warm-up" },
+    syslog: false,
+    cache: { enabled: false },
+  });
 }

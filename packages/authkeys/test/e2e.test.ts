@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { chmodSync, chownSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import {
   AUTHKEYS_UID,
@@ -91,6 +91,50 @@ describe.skipIf(sshdSkipReason())("sshd with AuthorizedKeysCommand authkeys", ()
       chmodSync(stored, 0o644);
     }
     expect(lookup().stdout.trim().split("\n")).toHaveLength(3);
+  });
+
+  it("a login with install's validation runs the small login bundle alone; an edited config is the full bundle's", () => {
+    const full = join(install.dir, "authkeys.cjs");
+    expect(existsSync(join(install.dir, "authkeys-login.cjs.cache"))).toBe(true);
+    const original = readFileSync(install.configFile, "utf8");
+    const lookup = () =>
+      spawnSync(install.bin, ["--config", install.configFile, "lookup", "--", "alice"], {
+        encoding: "utf8",
+        env: { PATH: "/usr/bin:/bin" },
+      });
+    renameSync(full, `${full}.away`);
+    try {
+      // The full bundle out of reach: a login still gets its keys, so it never loaded that bundle.
+      const served = lookup();
+      expect(served.status, served.stderr).toBe(0);
+      expect(served.stdout.trim().split("\n")).toHaveLength(3);
+      // Edited since install: handed to the full bundle to validate, which is gone here; no keys, not 0.
+      writeConfig(install.configFile, { ...JSON.parse(original), minRsaBits: 3072 });
+      const handedOver = lookup();
+      expect(handedOver.status).not.toBe(0);
+      expect(handedOver.stdout).toBe("");
+    } finally {
+      renameSync(`${full}.away`, full);
+      writeFileSync(install.configFile, original);
+    }
+  });
+
+  it("a damaged login bundle costs one line on stderr, not the login: the full bundle serves it", () => {
+    const login = join(install.dir, "authkeys-login.cjs");
+    const intact = readFileSync(login);
+    writeFileSync(login, intact.subarray(0, intact.length >> 1));
+    try {
+      const r = spawnSync(install.bin, ["--config", install.configFile, "lookup", "--", "alice"], {
+        encoding: "utf8",
+        env: { PATH: "/usr/bin:/bin" },
+      });
+      expect(r.status).toBe(0);
+      expect(r.stdout.trim().split("\n")).toHaveLength(3);
+      expect(r.stderr).toMatch(/^authkeys: cannot load .*authkeys-login\.cjs \(.*\); re-run authkeys install$/m);
+      expect(r.stderr).not.toMatch(/\n\s+at /);
+    } finally {
+      writeFileSync(login, intact);
+    }
   });
 
   it("stores install's validation of the config readable by no one the config itself is not readable by", () => {

@@ -206,6 +206,20 @@ describe("offline cache", () => {
     expect(readdirSync(cfg.cache.dir).some((f) => f.startsWith("alice.json.corrupt-"))).toBe(true);
   });
 
+  it("a cache file of another shape (valid JSON) is never served", async () => {
+    const cfg = config();
+    await lookupKeys(cfg, { user: "alice" }, { log });
+    const file = join(cfg.cache.dir, "alice.json");
+    const stored = JSON.parse(readFileSync(file, "utf8"));
+    const offline = { ...cfg, ldap: { ...cfg.ldap, urls: [deadUrl] } };
+    for (const other of [{ ...stored, version: 2 }, { ...stored, extra: true }, { ...stored, lines: [1] }, [stored]]) {
+      writeFileSync(file, JSON.stringify(other), { mode: 0o600 });
+      await expect(lookupKeys(offline, { user: "alice" }, { log })).rejects.toBeInstanceOf(LdapUnavailableError);
+    }
+    writeFileSync(file, JSON.stringify(stored), { mode: 0o600 });
+    expect((await lookupKeys(offline, { user: "alice" }, { log })).source).toBe("cache");
+  });
+
   it("a cache file readable by others is refused, and rewritten privately at the next answer", async () => {
     const cfg = config();
     await lookupKeys(cfg, { user: "alice" }, { log });
