@@ -9,6 +9,7 @@ import { dirname, join } from "node:path";
 import { build } from "esbuild";
 
 const root = new URL("..", import.meta.url).pathname;
+const SOURCE_CONDITION = "@opsguard/source";
 const only = process.argv.slice(2);
 
 const packages = readdirSync(join(root, "packages"))
@@ -24,6 +25,10 @@ const shared = {
   legalComments: "none",
   // ssh2 tries its optional native binding first and falls back to pure JS.
   external: ["cpu-features", "*.node"],
+  // Workspace packages from their TypeScript sources (the exports maps' source condition), never from a
+  // dist/ that this very build is rewriting. Namespaced, so no third-party package's "source" applies;
+  // "module" is esbuild's default, which custom conditions would otherwise drop.
+  conditions: [SOURCE_CONDITION, "module"],
 };
 
 /**
@@ -84,10 +89,11 @@ await Promise.all(
   }),
 );
 
-/** The package's library entry points: every path its exports map names (core has one per module). */
+/** The package's library entry points: every source its exports map names (core has one per module). */
 function libraryEntries(pkg) {
-  if (typeof pkg.exports === "string") return [pkg.exports];
-  return Object.values(pkg.exports ?? {}).filter((src) => typeof src === "string" && src.startsWith("./src/"));
+  return Object.values(pkg.exports ?? {})
+    .map((entry) => entry?.[SOURCE_CONDITION])
+    .filter((src) => typeof src === "string" && src.startsWith("./src/"));
 }
 
 /**
