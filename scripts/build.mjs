@@ -49,6 +49,22 @@ const englishZodOnly = {
   },
 };
 
+/**
+ * core reads configs through cosmiconfig's explorer with its own text loader only. cosmiconfig's loaders
+ * module (its JS, TypeScript, JSON and YAML loaders, which require() a TypeScript compiler, import-fresh,
+ * parse-json and js-yaml, and hold a dynamic import()) is named by its defaults but never called: the bins
+ * get an empty module instead, so none of that is bundled or evaluated at start.
+ */
+const withoutCosmiconfigLoaders = {
+  name: "without-cosmiconfig-loaders",
+  setup(b) {
+    b.onResolve({ filter: /^\.\/loaders$/ }, ({ importer }) =>
+      /[\\/]cosmiconfig[\\/]dist[\\/]defaults\.js$/.test(importer) ? { path: "loaders", namespace: "no-cosmiconfig-loaders" } : undefined,
+    );
+    b.onLoad({ filter: /.*/, namespace: "no-cosmiconfig-loaders" }, () => ({ contents: "", loader: "js" }));
+  },
+};
+
 await Promise.all(
   packages.map(async ({ dir, pkg }) => {
     rmSync(join(dir, "dist"), { recursive: true, force: true });
@@ -65,7 +81,7 @@ await Promise.all(
           // A bin can tell files it made at install time from those of another build.
           define: { "import.meta.url": "__opsguardImportMetaUrl", __OPSGUARD_BUILD_ID__: JSON.stringify(randomUUID()) },
           inject: [join(root, "scripts/build-shims/import-meta-url.js")],
-          plugins: [englishZodOnly],
+          plugins: [englishZodOnly, withoutCosmiconfigLoaders],
         }).then(() => bin),
       );
     }

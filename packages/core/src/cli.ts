@@ -65,7 +65,7 @@ export function createProgram(info: ToolInfo): Command {
 }
 
 export function configSearchHelp(tool: string): string {
-  return `$${envPrefix(tool)}_CONFIG, ./.${tool}rc{,.json,.yaml,.yml}, ~/.config/opsguard/${tool}.{json,yaml,yml}, /etc/opsguard/${tool}.{json,yaml,yml}`;
+  return `$${envPrefix(tool)}_CONFIG, ./.${tool}rc{,.json,.yaml,.yml}, $XDG_CONFIG_HOME/opsguard/${tool}.{json,yaml,yml}, ~/.config/opsguard/${tool}.{json,yaml,yml}, /etc/opsguard/${tool}.{json,yaml,yml}`;
 }
 
 export interface ContextOptions {
