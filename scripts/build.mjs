@@ -50,18 +50,24 @@ const englishZodOnly = {
 };
 
 /**
- * core reads configs through cosmiconfig's explorer with its own text loader only. cosmiconfig's loaders
- * module (its JS, TypeScript, JSON and YAML loaders, which require() a TypeScript compiler, import-fresh,
- * parse-json and js-yaml, and hold a dynamic import()) is named by its defaults but never called: the bins
- * get an empty module instead, so none of that is bundled or evaluated at start.
+ * core reads configs through cosmiconfig's explorer with its own text loader, in given directories only. Two
+ * modules cosmiconfig loads at start serve what core never uses, and the bins get empty ones instead:
+ * - its loaders (JS, TypeScript, JSON, YAML), which require() a TypeScript compiler, import-fresh, parse-json
+ *   and js-yaml and hold a dynamic import(): none of that is bundled or evaluated;
+ * - env-paths, for its "global" search, which calls os.homedir() as it loads: that throws for a user
+ *   without a home (a command user with HOME unset and no passwd entry) and would stop every start.
  */
-const withoutCosmiconfigLoaders = {
-  name: "without-cosmiconfig-loaders",
+const COSMICONFIG_UNUSED = [
+  { importer: /[\\/]cosmiconfig[\\/]dist[\\/]defaults\.js$/, spec: "./loaders" },
+  { importer: /[\\/]cosmiconfig[\\/]dist[\\/]ExplorerBase\.js$/, spec: "env-paths" },
+];
+const withoutCosmiconfigExtras = {
+  name: "without-cosmiconfig-extras",
   setup(b) {
-    b.onResolve({ filter: /^\.\/loaders$/ }, ({ importer }) =>
-      /[\\/]cosmiconfig[\\/]dist[\\/]defaults\.js$/.test(importer) ? { path: "loaders", namespace: "no-cosmiconfig-loaders" } : undefined,
+    b.onResolve({ filter: /^(\.\/loaders|env-paths)$/ }, ({ path, importer }) =>
+      COSMICONFIG_UNUSED.some((u) => u.spec === path && u.importer.test(importer)) ? { path, namespace: "cosmiconfig-unused" } : undefined,
     );
-    b.onLoad({ filter: /.*/, namespace: "no-cosmiconfig-loaders" }, () => ({ contents: "", loader: "js" }));
+    b.onLoad({ filter: /.*/, namespace: "cosmiconfig-unused" }, () => ({ contents: "", loader: "js" }));
   },
 };
 
@@ -81,7 +87,7 @@ await Promise.all(
           // A bin can tell files it made at install time from those of another build.
           define: { "import.meta.url": "__opsguardImportMetaUrl", __OPSGUARD_BUILD_ID__: JSON.stringify(randomUUID()) },
           inject: [join(root, "scripts/build-shims/import-meta-url.js")],
-          plugins: [englishZodOnly, withoutCosmiconfigLoaders],
+          plugins: [englishZodOnly, withoutCosmiconfigExtras],
         }).then(() => bin),
       );
     }

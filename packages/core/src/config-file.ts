@@ -39,7 +39,7 @@ export interface ConfigText {
 /** The directories searched after --config and $<TOOL>_CONFIG, each with the file names looked for there. */
 function searchDirectories(tool: string, cwd: string, env: NodeJS.ProcessEnv): { dir: string; names: string[] }[] {
   const names = [`${tool}.json`, `${tool}.yaml`, `${tool}.yml`];
-  const home = homedir();
+  const home = homeDirectory();
   const homeConfig = home ? join(home, ".config") : undefined;
   // XDG Base Directory: $XDG_CONFIG_HOME only when absolute; ~/.config (its default) is searched anyway.
   const xdg = env.XDG_CONFIG_HOME?.startsWith("/") ? env.XDG_CONFIG_HOME : undefined;
@@ -49,6 +49,15 @@ function searchDirectories(tool: string, cwd: string, env: NodeJS.ProcessEnv): {
     ...userDirs.map((d) => ({ dir: join(d, "opsguard"), names })),
     { dir: "/etc/opsguard", names },
   ];
+}
+
+/** The user's home, or undefined for a user without one (HOME unset, no passwd entry: os.homedir() throws). */
+function homeDirectory(): string | undefined {
+  try {
+    return homedir() || undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Where a tool's config is looked for, in order, after --config and $<TOOL>_CONFIG. */
