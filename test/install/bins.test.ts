@@ -46,6 +46,17 @@ describe("config discovery in a bin", () => {
     expect(existsSync(marker)).toBe(false);
   });
 
+  it("starts for a user without a home (HOME unset, no passwd entry), as a service's command user may be", () => {
+    const r = spawnSync("setpriv", ["--reuid=54321", "--regid=54321", "--clear-groups", process.execPath, bundle("auditd-parse"), "-"], {
+      cwd: work,
+      input: "",
+      encoding: "utf8",
+      env: { PATH: process.env.PATH },
+    });
+    expect(r.stderr).toBe("");
+    expect(r.status).toBe(0);
+  });
+
   it("finds $XDG_CONFIG_HOME/opsguard/<tool>.yaml", () => {
     const xdg = join(work, "xdg");
     mkdirSync(join(xdg, "opsguard"), { recursive: true });
@@ -58,5 +69,39 @@ describe("config discovery in a bin", () => {
     });
     expect(r.stderr).toContain(`invalid config in ${join(xdg, "opsguard/auditd-parse.yaml")}`);
     expect(r.status).toBe(78);
+  });
+});
+
+/** The bin's --help (piped, so 80 columns) for the tool or one of its subcommands. */
+function help(tool: string, sub?: string): string {
+  const r = spawnSync(process.execPath, [bundle(tool), ...(sub ? [sub] : []), "--help"], {
+    encoding: "utf8",
+    env: { PATH: process.env.PATH, NO_COLOR: "1" },
+  });
+  expect(r.stderr).toBe("");
+  expect(r.status).toBe(0);
+  return r.stdout;
+}
+
+describe.each(TOOLS)("%s --help", (tool) => {
+  const subcommands = (text: string) =>
+    (text.split("\nCommands:\n")[1] ?? "")
+      .split("\n\n")[0]
+      ?.split("\n")
+      .map((line) => /^ {2}([a-z][\w-]*)/.exec(line)?.[1])
+      .filter((name): name is string => name !== undefined && name !== "help") ?? [];
+
+  it("fits 80 columns when piped, for the tool and every subcommand, which also lists the global flags", () => {
+    const top = help(tool);
+    const subs = subcommands(top);
+    expect(subs.length).toBeGreaterThan(0);
+    for (const [name, text] of [[tool, top] as const, ...subs.map((sub) => [`${tool} ${sub}`, help(tool, sub)] as const)]) {
+      const wide = text.split("\n").filter((line) => [...line].length > 80);
+      expect(wide, name).toEqual([]);
+      if (name === tool) continue;
+      const global = text.split("\nGlobal Options:\n")[1] ?? "";
+      for (const flag of ["--config <file>", "--json", "--verbose", "--log-format <format>"])
+        expect(global, `${name}: ${flag}`).toContain(flag);
+    }
   });
 });
