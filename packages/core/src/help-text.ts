@@ -4,9 +4,9 @@
  * keys, examples, prose), which the tools write at ~100 columns. Everything --help prints passes through
  * wrapHelp, so one rule covers both: a line that fits is kept as written; a longer one is broken at a space.
  * A row's description goes on at its description column and a paragraph at its margin, the overflow flowing
- * into the next line when that one continues the same text, so both stay filled. Any other indented line
- * (a command or config line to copy) goes on, indented deeper, on a line of its own: joining it to the next
- * line would change what a reader copies.
+ * into the next line when that one continues the same text, so both stay filled. An indented line under a
+ * line ending in ":" (an example, a command or config line to copy) goes on, indented deeper, on a line of its
+ * own: joining it to the next line would change what a reader copies. Other indented text is prose.
  */
 
 /** The width help is wrapped to: the terminal's columns on a TTY, else 80 (piped, man pages, tests). */
@@ -35,26 +35,40 @@ export function wrapHelp(text: string, width: number): string {
   const flush = (): void => {
     while (pending) emit(`${" ".repeat(pending.hang.indent)}${pending.text}`, pending.hang);
   };
-  for (const line of text.split("\n")) {
+  const lines = text.split("\n");
+  for (const [i, line] of lines.entries()) {
     if (pending?.hang.flows && continues(line, pending.hang.indent)) {
       const { hang, text: carried } = pending;
       emit(`${" ".repeat(hang.indent)}${carried} ${line.trim()}`, hang);
       continue;
     }
     flush();
-    emit(line, hangOf(line, width));
+    emit(line, hangOf(line, width, introOf(lines, i)));
   }
   flush();
   return out.join("\n");
 }
 
-function hangOf(line: string, width: number): Hang {
+/** The nearest line above `i` that is indented less: what introduces an indented block. */
+function introOf(lines: string[], i: number): string | undefined {
+  const indent = leadingSpaces(lines[i] ?? "");
+  for (let j = i - 1; j >= 0; j--) {
+    const line = lines[j] ?? "";
+    if (line.trim() !== "" && leadingSpaces(line) < indent) return line;
+  }
+  return undefined;
+}
+
+function hangOf(line: string, width: number, intro: string | undefined): Hang {
   const column = descriptionColumn(line);
   const indent = leadingSpaces(line);
+  const literal = indent > 0 && (intro === undefined || intro.trimEnd().endsWith(":"));
   const hang =
     column !== undefined && width - column >= MIN_CONTINUATION
       ? { indent: column, flows: true }
-      : { indent: indent === 0 ? 0 : indent + 4, flows: indent === 0 };
+      : literal
+        ? { indent: indent + 4, flows: false }
+        : { indent, flows: true };
   // Every continuation keeps room for text, so breaking a line always makes progress.
   return { ...hang, indent: Math.min(hang.indent, Math.max(0, width - MIN_CONTINUATION)) };
 }
@@ -76,7 +90,7 @@ function leadingSpaces(line: string): number {
 function continues(line: string, indent: number): boolean {
   if (line.trim() === "" || leadingSpaces(line) !== indent) return false;
   if (indent > 0 && descriptionColumn(line) !== undefined) return false;
-  return !/^\s*(\S+:|[-*#] )/.test(line);
+  return !/^\s*([A-Z0-9]\S*:|[-*#] )/.test(line);
 }
 
 /** The part of `line` that fits in `width`, broken at a space after the indent, and the rest (trimmed). */
