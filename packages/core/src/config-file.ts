@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 // cosmiconfig's ExplorerSync, not its cosmiconfigSync(): that one first reads a "meta config" from the
@@ -125,12 +125,17 @@ export function readConfigText(options: ConfigFileOptions): ConfigText | undefin
     return found(explicit, () => explorer([]).load(explicit));
   }
   for (const { dir, names } of searchDirectories(options.tool, options.cwd ?? process.cwd(), env)) {
-    const places = names.map((name) => join(dir, name));
+    const first = names.map((name) => join(dir, name)).find((p) => existsSync(p));
+    if (first === undefined) continue;
+    // A FIFO someone left as ./.<tool>rc would block the read for ever.
+    const info = statSync(first, { throwIfNoEntry: false });
+    if (info && !info.isFile() && !info.isDirectory()) {
+      throw new ConfigError(`config file ${first} is not a regular file`, { hint: "remove it, or pass --config FILE" });
+    }
     const result = found(dir, () => explorer(names).search(dir));
     // cosmiconfig skips a file it cannot read (EACCES, EISDIR) and goes on to the next place; a config
     // that decides access must not silently fall back to another one, so the first place that exists rules.
-    const first = places.find((p) => existsSync(p));
-    if (first !== undefined && first !== result?.filepath) return found(first, () => explorer([]).load(first));
+    if (first !== result?.filepath) return found(first, () => explorer([]).load(first));
     if (result) return result;
   }
   if (options.optional) return undefined;

@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -134,6 +135,12 @@ describe("config discovery", () => {
     file(join(home, ".config/opsguard/ogtest.yaml"), "source: home\n");
     const error = await configError(loadConfig({ tool: TOOL, schema, env: {}, cwd }));
     expect(error.message).toBe(`cannot read config file ${join(cwd, ".ogtestrc")} (EISDIR)`);
+  });
+
+  it("refuses a FIFO where it looks for a config instead of waiting on it for ever", async () => {
+    execFileSync("mkfifo", [join(cwd, ".ogtestrc")]);
+    const error = await configError(loadConfig({ tool: TOOL, schema, env: {}, cwd }));
+    expect(error.message).toBe(`config file ${join(cwd, ".ogtestrc")} is not a regular file`);
   });
 
   it("reads a --config file with any other extension as YAML", async () => {
