@@ -97,7 +97,10 @@ function continues(line: string, indent: number): boolean {
 function split(line: string, indent: number, width: number): [string, string | undefined] {
   if (line.length <= width) return [line, undefined];
   let at = line.lastIndexOf(" ", width);
-  if (at <= indent) at = width; // one word longer than the room there is: cut it, nothing may exceed width
+  // One word longer than the room there is ({url,username,...}): after its last comma or bar that fits, so
+  // names stay whole; else cut it, as nothing may exceed the width.
+  if (at <= indent) at = Math.max(line.lastIndexOf(",", width - 1), line.lastIndexOf("|", width - 1)) + 1;
+  if (at <= indent + 1) at = width;
   const head = line.slice(0, at).trimEnd();
   const rest = line.slice(at).trim();
   return rest === "" ? [head, undefined] : [head, rest];

@@ -44,6 +44,14 @@ describe("wrapHelp", () => {
     );
   });
 
+  it("breaks a long word after a comma, keeping the names in it whole", () => {
+    const text = "  state.redis.{url,username,password,caFile,servername,keyPrefix,connectTimeoutMs,commandTimeoutMs}";
+    const wrapped = wrapHelp(text, 60);
+    expect(widest(wrapped)).toBeLessThanOrEqual(60);
+    for (const name of ["username", "servername", "keyPrefix", "connectTimeoutMs", "commandTimeoutMs"]) expect(wrapped).toContain(name);
+    expect(wrapped.replace(/\s/g, "")).toBe(text.replace(/\s/g, ""));
+  });
+
   it("cuts a word longer than the line, so nothing exceeds the width, and always ends", () => {
     const text = `  --x   ${"y".repeat(150)}\n${" ".repeat(120)}z`;
     const wrapped = wrapHelp(text, 50);
