@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // Packs every public package into npm tarballs (node scripts/package/npm.mjs [out-dir], default dist/npm), from
-// the last build (node scripts/build.mjs), with each tool's man page (scripts/package/man.mjs). pnpm pack, not npm pack: it turns "workspace:*" into the real version
-// (core's one exports map: consumers get dist/ through types/default, the workspace src/ through the
-// "@opsguard/source" condition, see tsconfig.base.json).
+// the last build (node scripts/build.mjs), with each tool's man page (scripts/package/man.mjs). pnpm pack, not npm pack: it turns "workspace:*" into the real version.
+// Core's one exports map serves both sides: consumers get dist/ through types/default, the workspace its src/
+// through the "@opsguard/source" condition (see tsconfig.base.json).
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
