@@ -9,6 +9,7 @@ import { dirname, join } from "node:path";
 import { build } from "esbuild";
 
 const root = new URL("..", import.meta.url).pathname;
+const SOURCE_CONDITION = "@opsguard/source";
 const only = process.argv.slice(2);
 
 const packages = readdirSync(join(root, "packages"))
@@ -24,6 +25,10 @@ const shared = {
   legalComments: "none",
   // ssh2 tries its optional native binding first and falls back to pure JS.
   external: ["cpu-features", "*.node"],
+  // Workspace packages from their TypeScript sources (the exports maps' source condition), never from a
+  // dist/ that this very build is rewriting. Namespaced, so no third-party package's "source" applies;
+  // "module" is esbuild's default, which custom conditions would otherwise drop.
+  conditions: [SOURCE_CONDITION, "module"],
 };
 
 /**
@@ -41,6 +46,28 @@ const englishZodOnly = {
       contents: `export { default as en } from ${JSON.stringify(join(path, "../en.js"))};`,
       resolveDir: dirname(path),
     }));
+  },
+};
+
+/**
+ * core reads configs through cosmiconfig's explorer with its own text loader, in given directories only. Two
+ * modules cosmiconfig loads at start serve what core never uses, and the bins get empty ones instead:
+ * - its loaders (JS, TypeScript, JSON, YAML), which require() a TypeScript compiler, import-fresh, parse-json
+ *   and js-yaml and hold a dynamic import(): none of that is bundled or evaluated;
+ * - env-paths, for its "global" search, which calls os.homedir() as it loads: that throws for a user
+ *   without a home (a command user with HOME unset and no passwd entry) and would stop every start.
+ */
+const COSMICONFIG_UNUSED = [
+  { importer: /[\\/]cosmiconfig[\\/]dist[\\/]defaults\.js$/, spec: "./loaders" },
+  { importer: /[\\/]cosmiconfig[\\/]dist[\\/]ExplorerBase\.js$/, spec: "env-paths" },
+];
+const withoutCosmiconfigExtras = {
+  name: "without-cosmiconfig-extras",
+  setup(b) {
+    b.onResolve({ filter: /^(\.\/loaders|env-paths)$/ }, ({ path, importer }) =>
+      COSMICONFIG_UNUSED.some((u) => u.spec === path && u.importer.test(importer)) ? { path, namespace: "cosmiconfig-unused" } : undefined,
+    );
+    b.onLoad({ filter: /.*/, namespace: "cosmiconfig-unused" }, () => ({ contents: "", loader: "js" }));
   },
 };
 
@@ -67,7 +94,7 @@ await Promise.all(
           // A bin can tell files it made at install time from those of another build.
           define: { "import.meta.url": "__opsguardImportMetaUrl", __OPSGUARD_BUILD_ID__: JSON.stringify(buildId) },
           inject: [join(root, "scripts/build-shims/import-meta-url.js")],
-          plugins: [englishZodOnly],
+          plugins: [englishZodOnly, withoutCosmiconfigExtras],
         }).then(() => out),
       );
     }
@@ -91,10 +118,11 @@ await Promise.all(
   }),
 );
 
-/** The package's library entry points: every path its exports map names (core has one per module). */
+/** The package's library entry points: every source its exports map names (core has one per module). */
 function libraryEntries(pkg) {
-  if (typeof pkg.exports === "string") return [pkg.exports];
-  return Object.values(pkg.exports ?? {}).filter((src) => typeof src === "string" && src.startsWith("./src/"));
+  return Object.values(pkg.exports ?? {})
+    .map((entry) => entry?.[SOURCE_CONDITION])
+    .filter((src) => typeof src === "string" && src.startsWith("./src/"));
 }
 
 /**

@@ -40,16 +40,38 @@ function parse(text) {
   const intro = [];
   const blocks = [];
   let previous = "";
+  let skip = 0;
   for (const [i, line] of lines.entries()) {
+    if (skip > 0) {
+      skip--;
+      continue;
+    }
     // A heading ends with a colon and has indented rows under it; prose may end with a colon too.
-    const heading = (lines[i - 1] ?? "") === "" && /^ {2}\S/.test(lines[i + 1] ?? "") ? /^(\S.*):$/.exec(line) : null;
-    if (heading) blocks.push({ title: heading[1], lines: [] });
-    else if (blocks.length === 0) intro.push(line);
+    const end = (lines[i - 1] ?? "") === "" && /^\S/.test(line) ? headingEnd(lines, i) : -1;
+    const heading = end >= 0 ? /^(\S.*):$/s.exec(lines.slice(i, end + 1).join(" ")) : null;
+    if (heading) {
+      blocks.push({ title: heading[1], lines: [] });
+      skip = end - i;
+      previous = "";
+      continue;
+    }
+    if (blocks.length === 0) intro.push(line);
     else if (/^\S/.test(line) && previous === "") blocks.push({ title: null, lines: [line] });
     else blocks.at(-1).lines.push(line);
     previous = line.trim();
   }
   return { usage, intro: intro.join("\n").trim(), blocks };
+}
+
+/**
+ * The last line of a heading starting at `i`, else -1: one or two unindented lines (a heading wrapped once),
+ * the last ending in ":" above indented rows. A longer paragraph ending in ":" is prose introducing an example.
+ */
+function headingEnd(lines, i) {
+  for (let j = i; j <= i + 1 && j < lines.length && /^\S/.test(lines[j]); j++) {
+    if (lines[j].endsWith(":") && /^ {2}\S/.test(lines[j + 1] ?? "")) return j;
+  }
+  return -1;
 }
 
 /** "  -c, --config <file>   text" rows (continuations indented deeper) as tagged paragraphs. */

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Packs every public package into npm tarballs (node scripts/package/npm.mjs [out-dir], default dist/npm), from
-// the last build (node scripts/build.mjs), with each tool's man page (scripts/package/man.mjs). pnpm pack, not npm pack: it turns "workspace:*" into the real version
-// and applies publishConfig (core's exports and types point at dist/ in the tarball, at src/ in the workspace).
+// the last build (node scripts/build.mjs), with each tool's man page (scripts/package/man.mjs). pnpm pack, not npm pack: it turns "workspace:*" into the real version.
+// Core's one exports map serves both sides: consumers get dist/ through types/default, the workspace its src/
+// through the "@opsguard/source" condition (see tsconfig.base.json).
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
@@ -28,8 +29,7 @@ function main() {
     }
     // The man page npm links into <prefix>/share/man (the "man" field), made from this build's --help.
     if (pkg.man) writeManPage(pkg.name.replace(/^@opsguard\//, ""));
-    if (pkg.publishConfig?.types && !existsSync(join(dir, pkg.publishConfig.types)))
-      fail(`${pkg.name}: no type declarations: run node scripts/build.mjs first`);
+    if (pkg.types && !existsSync(join(dir, pkg.types))) fail(`${pkg.name}: no type declarations: run node scripts/build.mjs first`);
     const r = spawnSync(process.execPath, [join(root, "scripts/pnpm.mjs"), "pack", "--pack-destination", out], {
       cwd: dir,
       encoding: "utf8",

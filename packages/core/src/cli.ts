@@ -2,6 +2,7 @@ import type { ChalkInstance } from "chalk";
 import { Command, CommanderError, Option } from "commander";
 import { envPrefix } from "./config-file";
 import { ExitCode, exitCodeHelpText } from "./exit";
+import { helpWidth, wrapHelp } from "./help-text";
 import { type LogFormat, Logger, type LogLevel, type SyslogOptions } from "./log";
 import { exitQuietlyOnEpipe, reportError } from "./report";
 import { colorEnabled, createStyle } from "./tty";
@@ -47,8 +48,12 @@ export function createProgram(info: ToolInfo): Command {
     .option("--no-color", "no colour or spinners, even on a TTY")
     .addOption(new Option("--log-format <format>", "format of log lines on stderr").choices(["human", "json"]).default("human"))
     .exitOverride()
+    // Subcommands inherit this: their help lists the flags that work everywhere (--config, --json ...) too.
+    .configureHelp({ showGlobalOptions: true })
     .configureOutput({
-      writeOut: (s) => process.stdout.write(s),
+      // Help (commander's rows and the tools' own text) and --version: wrapped to the terminal, 80 when piped.
+      writeOut: (s) => process.stdout.write(wrapHelp(s, helpWidth())),
+      getOutHelpWidth: () => helpWidth(),
       writeErr: (s) => process.stderr.write(s),
       // Usage errors look like every other error: one line, the tool's name, and where to look.
       outputError: (text, write) =>
@@ -64,8 +69,9 @@ export function createProgram(info: ToolInfo): Command {
   return program;
 }
 
+/** The config search order, in words short enough to wrap in a help column (no brace expansions). */
 export function configSearchHelp(tool: string): string {
-  return `$${envPrefix(tool)}_CONFIG, ./.${tool}rc{,.json,.yaml,.yml}, ~/.config/opsguard/${tool}.{json,yaml,yml}, /etc/opsguard/${tool}.{json,yaml,yml}`;
+  return `$${envPrefix(tool)}_CONFIG, else the first of ./.${tool}rc, ./.${tool}rc.json|.yaml|.yml, then ${tool}.json|.yaml|.yml in $XDG_CONFIG_HOME/opsguard, ~/.config/opsguard, /etc/opsguard`;
 }
 
 export interface ContextOptions {

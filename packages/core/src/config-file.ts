@@ -1,6 +1,11 @@
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
+// cosmiconfig's ExplorerSync, not its cosmiconfigSync(): that one first reads a "meta config" from the
+// working directory (package.json, .config/config.js, .config/config.ts ...) with every default loader, so
+// a file in the directory a root tool runs in could run code, or add JS search places. The explorer gets
+// exactly our places and loaders. Internal API, hence cosmiconfig pinned to ~9.0 in package.json.
+import * as cosmiconfigExplorer from "cosmiconfig/dist/ExplorerSync.js";
 import type { YAMLError } from "yaml";
 import { ConfigError } from "./errors";
 import { decodeUtf8 } from "./text";
@@ -31,14 +36,77 @@ export interface ConfigText {
   text: string;
 }
 
-/** Where a tool's config is looked for, in order, after --config and $<TOOL>_CONFIG. */
-export function configSearchPaths(tool: string, cwd: string = process.cwd()): string[] {
-  const home = homedir();
+/** The directories searched after --config and $<TOOL>_CONFIG, each with the file names looked for there. */
+function searchDirectories(tool: string, cwd: string, env: NodeJS.ProcessEnv): { dir: string; names: string[] }[] {
+  const names = [`${tool}.json`, `${tool}.yaml`, `${tool}.yml`];
+  const home = homeDirectory();
+  const homeConfig = home ? join(home, ".config") : undefined;
+  // XDG Base Directory: $XDG_CONFIG_HOME only when absolute; ~/.config (its default) is searched anyway.
+  const xdg = env.XDG_CONFIG_HOME?.startsWith("/") ? env.XDG_CONFIG_HOME : undefined;
+  const userDirs = [...new Set([xdg, homeConfig].filter((d): d is string => d !== undefined))];
   return [
-    ...[`.${tool}rc`, `.${tool}rc.json`, `.${tool}rc.yaml`, `.${tool}rc.yml`].map((f) => join(cwd, f)),
-    ...(home ? [`${tool}.json`, `${tool}.yaml`, `${tool}.yml`].map((f) => join(home, ".config/opsguard", f)) : []),
-    ...[`${tool}.json`, `${tool}.yaml`, `${tool}.yml`].map((f) => join("/etc/opsguard", f)),
+    { dir: cwd, names: [`.${tool}rc`, `.${tool}rc.json`, `.${tool}rc.yaml`, `.${tool}rc.yml`] },
+    ...userDirs.map((d) => ({ dir: join(d, "opsguard"), names })),
+    { dir: "/etc/opsguard", names },
   ];
+}
+
+/** The user's home, or undefined for a user without one (HOME unset, no passwd entry: os.homedir() throws). */
+function homeDirectory(): string | undefined {
+  try {
+    return homedir() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Where a tool's config is looked for, in order, after --config and $<TOOL>_CONFIG. */
+export function configSearchPaths(tool: string, cwd: string = process.cwd(), env: NodeJS.ProcessEnv = process.env): string[] {
+  return searchDirectories(tool, cwd, env).flatMap(({ dir, names }) => names.map((name) => join(dir, name)));
+}
+
+interface ExplorerResult {
+  filepath: string;
+  /** What the loader returned; undefined for an empty file. */
+  config: ConfigText | undefined;
+}
+interface Explorer {
+  search(from: string): ExplorerResult | null;
+  load(filepath: string): ExplorerResult | null;
+}
+const { ExplorerSync } = cosmiconfigExplorer as unknown as { ExplorerSync: new (options: object) => Explorer };
+
+/**
+ * The only loader, for .json, .yaml, .yml, rc files without an extension and --config files: the text, checked to be
+ * UTF-8, parsed later by parseConfigText. No JS/TS loader: a config file must never run code in a tool
+ * that may run as root. Parsing waits so that authkeys' login can compare the bytes with its stored
+ * validation without loading a YAML parser, and a config never reaches cosmiconfig's `$import` merging
+ * (a file it pulled in would escape that comparison).
+ */
+function textLoader(filepath: string, content: string): ConfigText {
+  // cosmiconfig decodes with replacement characters; only when one shows are the bytes read again, to
+  // tell a broken byte (an error naming its line) from a real U+FFFD.
+  const text = content.includes("\uFFFD") ? decodeUtf8(readFileSync(filepath), `config file ${filepath}`) : content;
+  return { filepath, text: text.replace(/^\uFEFF/, "") };
+}
+
+function explorer(searchPlaces: string[]): Explorer {
+  return new ExplorerSync({
+    moduleName: "opsguard",
+    searchPlaces,
+    // One loader for every name, a --config file.conf too (YAML, as it always was): cosmiconfig's own JS
+    // and TypeScript loaders are never registered.
+    loaders: { default: textLoader },
+    // An empty file is a config with no keys, as before cosmiconfig; a later place must not win over it.
+    ignoreEmptySearchPlaces: false,
+    // A long-running agent re-reads its config to notice edits.
+    cache: false,
+    transform: (result: unknown) => result,
+    metaConfigFilePath: null,
+    mergeImportArrays: false,
+    mergeSearchPlaces: false,
+    searchStrategy: "none",
+  });
 }
 
 /** The config file's text: --config, then $<TOOL>_CONFIG, then the search paths; undefined when optional and none exists. */
@@ -48,31 +116,46 @@ export function readConfigText(options: ConfigFileOptions): ConfigText | undefin
   const env = options.env ?? process.env;
   const envName = `${envPrefix(options.tool)}_CONFIG`;
   const explicit = options.path ?? (env[envName] || undefined);
-  let filepath: string | undefined;
   if (explicit) {
     if (!existsSync(explicit)) {
       throw new ConfigError(`config file ${explicit} does not exist`, {
         hint: options.path ? "check --config" : `check $${envName}`,
       });
     }
-    filepath = explicit;
-  } else {
-    filepath = configSearchPaths(options.tool, options.cwd).find((p) => existsSync(p));
+    return found(explicit, () => explorer([]).load(explicit));
   }
-  if (!filepath) {
-    if (options.optional) return undefined;
-    throw new ConfigError(`no config file found for ${options.tool}`, {
-      hint: `pass --config FILE, set $${envName}, or create /etc/opsguard/${options.tool}.yaml`,
-    });
+  for (const { dir, names } of searchDirectories(options.tool, options.cwd ?? process.cwd(), env)) {
+    const first = names.map((name) => join(dir, name)).find((p) => existsSync(p));
+    if (first === undefined) continue;
+    // A FIFO someone left as ./.<tool>rc would block the read for ever.
+    const info = statSync(first, { throwIfNoEntry: false });
+    if (info && !info.isFile() && !info.isDirectory()) {
+      throw new ConfigError(`config file ${first} is not a regular file`, { hint: "remove it, or pass --config FILE" });
+    }
+    const result = found(dir, () => explorer(names).search(dir));
+    // cosmiconfig skips a file it cannot read (EACCES, EISDIR) and goes on to the next place; a config
+    // that decides access must not silently fall back to another one, so the first place that exists rules.
+    if (first !== result?.filepath) return found(first, () => explorer([]).load(first));
+    if (result) return result;
   }
-  let bytes: Buffer;
+  if (options.optional) return undefined;
+  throw new ConfigError(`no config file found for ${options.tool}`, {
+    hint: `pass --config FILE, set $${envName}, or create /etc/opsguard/${options.tool}.yaml`,
+  });
+}
+
+/** A cosmiconfig answer as ConfigText; its errors (unreadable file, invalid UTF-8) as one ConfigError line. */
+function found(where: string, find: () => ExplorerResult | null): ConfigText | undefined {
+  let result: ExplorerResult | null;
   try {
-    bytes = readFileSync(filepath);
+    result = find();
   } catch (error) {
+    if (error instanceof ConfigError) throw error;
     const code = (error as NodeJS.ErrnoException).code ?? "error";
-    throw new ConfigError(`cannot read config file ${filepath} (${code})`, { hint: "check that this user may read it" });
+    throw new ConfigError(`cannot read config file ${where} (${code})`, { hint: "check that this user may read it" });
   }
-  return { filepath, text: decodeUtf8(bytes, `config file ${filepath}`).replace(/^\uFEFF/, "") };
+  if (!result) return undefined;
+  return result.config ?? { filepath: result.filepath, text: "" };
 }
 
 /**

@@ -1,6 +1,8 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { cosmiconfigSync } from "cosmiconfig";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { ConfigError, configSearchPaths, ExitCode, loadConfig, resolveSecret, secretRefSchema } from "../src/index";
@@ -87,6 +89,64 @@ describe("config discovery", () => {
     expect(error.hint).toContain("$OGTEST_CONFIG");
     const optional = await loadConfig({ tool: TOOL, schema: schema.partial(), env: {}, cwd, optional: true });
     expect(optional).toEqual({ config: {}, filepath: undefined });
+  });
+
+  it("looks in $XDG_CONFIG_HOME/opsguard after ./.toolrc* and before ~/.config/opsguard; a relative one is ignored", async () => {
+    const xdg = join(dir, "xdg");
+    mkdirSync(join(xdg, "opsguard"), { recursive: true });
+    file(join(xdg, "opsguard/ogtest.yml"), "source: xdg\n");
+    file(join(home, ".config/opsguard/ogtest.json"), '{"source": "home"}');
+    const load = (env: NodeJS.ProcessEnv, from = cwd) => loadConfig({ tool: TOOL, schema, env, cwd: from });
+    expect(await load({ XDG_CONFIG_HOME: xdg })).toEqual({ config: { source: "xdg" }, filepath: join(xdg, "opsguard/ogtest.yml") });
+    expect((await load({ XDG_CONFIG_HOME: "xdg" }, dir)).config.source).toBe("home");
+    file(join(cwd, ".ogtestrc.yml"), "source: cwd\n");
+    expect((await load({ XDG_CONFIG_HOME: xdg })).config.source).toBe("cwd");
+    expect(configSearchPaths(TOOL, cwd, { XDG_CONFIG_HOME: xdg })).toContain(join(xdg, "opsguard/ogtest.yaml"));
+  });
+
+  it("runs no code from the working directory: cosmiconfig's meta config (.config/config.js) is never read", async () => {
+    const previous = process.cwd();
+    const marker = join(dir, "code-ran");
+    mkdirSync(join(cwd, ".config"));
+    file(join(cwd, ".config/config.js"), `require("node:fs").writeFileSync(${JSON.stringify(marker)}, "x"); module.exports = {};`);
+    file(join(home, ".config/opsguard/ogtest.yaml"), "source: home\n");
+    process.chdir(cwd);
+    try {
+      expect((await loadConfig({ tool: TOOL, schema, env: {}, cwd })).config.source).toBe("home");
+      expect(existsSync(marker)).toBe(false);
+      // The trap is real: cosmiconfig's public entry point runs it.
+      cosmiconfigSync(TOOL).search(cwd);
+      expect(existsSync(marker)).toBe(true);
+    } finally {
+      process.chdir(previous);
+    }
+  });
+
+  it("does not merge files a config names in $import: the key is just an unknown key", async () => {
+    const other = file(join(dir, "other.yaml"), "source: imported\n");
+    const error = await configError(
+      loadConfig({ tool: TOOL, schema, path: file(join(dir, "c.yaml"), `$import: ${other}\nsource: own\n`), env: {}, cwd }),
+    );
+    expect(error.message).toContain('unknown key "$import"');
+  });
+
+  it("fails on a config it finds but cannot read, instead of falling back to the next place", async () => {
+    mkdirSync(join(cwd, ".ogtestrc"));
+    file(join(home, ".config/opsguard/ogtest.yaml"), "source: home\n");
+    const error = await configError(loadConfig({ tool: TOOL, schema, env: {}, cwd }));
+    expect(error.message).toBe(`cannot read config file ${join(cwd, ".ogtestrc")} (EISDIR)`);
+  });
+
+  it("refuses a FIFO where it looks for a config instead of waiting on it for ever", async () => {
+    execFileSync("mkfifo", [join(cwd, ".ogtestrc")]);
+    const error = await configError(loadConfig({ tool: TOOL, schema, env: {}, cwd }));
+    expect(error.message).toBe(`config file ${join(cwd, ".ogtestrc")} is not a regular file`);
+  });
+
+  it("reads a --config file with any other extension as YAML", async () => {
+    expect(
+      (await loadConfig({ tool: TOOL, schema, path: file(join(dir, "ogtest.conf"), "source: conf\n"), env: {}, cwd })).config.source,
+    ).toBe("conf");
   });
 
   it("names the flag or variable that points at a missing file", async () => {

@@ -1,0 +1,4 @@
+import type { ViteUserConfig } from "vitest/config";
+
+export const sourceResolve: Pick<ViteUserConfig, "resolve" | "ssr">;
+export const sourceNodeOptions: string;
