@@ -26,9 +26,11 @@ import { startAnswerServer } from "./answers";
 import { configSchema, type VpnnotifyConfig } from "./config";
 import { type HookSource, parseHookEnv, type VpnEvent } from "./event";
 import { embeddedDatabaseFiles } from "./geoip";
-import { DETACHED_ENV, launcherFastPath } from "./hook";
+import { answerDeferred } from "./deferred";
+import { DETACHED_ENV, launcherFastPath, QUEUED_ENV } from "./hook";
 import { formatDelay } from "./message";
 import { flushAlerts, handleConnect, handleDisconnect, type Notifier } from "./notify";
+import { queuedLogin, workSpool } from "./worker";
 import { createNotifier, createSpool, hookLogger } from "./runtime";
 
 type Command = ReturnType<typeof createProgram>;
@@ -232,6 +234,20 @@ async function runHook(name: "hook" | HookSource, command: Command): Promise<voi
     file: config.log.file,
   });
   const reject = config.onFailure === "reject";
+  if (detached) {
+    // The per-host worker. The launcher queued the login already (QUEUED_ENV); else it is queued
+    // here. Only when it cannot even be spooled is it handled directly, below, as a one-off.
+    const n = createNotifier(config, log, undefined, { worker: true });
+    const queued = process.env[QUEUED_ENV] === "1" || (await queueOwnLogin(event, n, config, log));
+    if (queued) {
+      await workSpool(n, config);
+      await logPending(n, log);
+      await n.store.close().catch(() => {});
+      await close();
+      process.exit(ExitCode.OK);
+    }
+    await n.store.close().catch(() => {});
+  }
   const deferred = event.deferredFile;
   // With onFailure "accept" the answer is known already: let the client in now.
   const unwritable = deferred && !reject ? answerDeferred(deferred, "1") : undefined;
@@ -257,16 +273,30 @@ async function runHook(name: "hook" | HookSource, command: Command): Promise<voi
     const n = notifier;
     // Cut off at the deadline while the alert was being spooled: let that local write finish.
     await n.spool.idle();
-    // Earlier runs' undelivered alerts, only where no VPN server waits on us, and only while half
-    // the deadline is left: in a storm of logins each worker's own alert comes first, and workers
-    // that linger draining would slow the next ones down (the flush timer takes the backlog).
-    const ample = () => deadlineAt - Date.now() >= config.deadlineMs / 2;
-    if (detached && ample()) await runBounded(deadlineAt, config, () => flushAlerts(n, { stop: () => !ample() })).catch(() => {});
     await logPending(n, log);
     await n.store.close().catch(() => {});
   }
   await close();
   process.exit(failure && reject && !detached ? exitOf(failure) : ExitCode.OK);
+}
+
+/**
+ * The worker's own login, when the launcher could not queue it (a YAML config, or a spool
+ * directory not made yet): into the spool, answering OpenVPN as the hook would have. False when
+ * the spool cannot be written (then the login is handled directly, as before the queue).
+ */
+async function queueOwnLogin(event: VpnEvent, n: Notifier, config: VpnnotifyConfig, log: Logger): Promise<boolean> {
+  const reject = config.onFailure === "reject";
+  const deferred = event.deferredFile;
+  try {
+    await n.spool.enqueue(queuedLogin(event, reject ? processDeadline(config) : undefined));
+  } catch (error) {
+    log.warn("cannot queue the login in the spool; handling it alone", { spool: n.spool.dir, error: describeError(error) });
+    return false;
+  }
+  const unwritable = deferred && !reject ? answerDeferred(deferred, "1") : undefined;
+  if (unwritable) log.warn(unwritable);
+  return true;
 }
 
 async function runNotify(opts: { user: string; ip: string; port?: string; time?: string }, command: Command): Promise<void> {
@@ -414,18 +444,4 @@ async function runBounded<T>(deadlineAt: number, config: VpnnotifyConfig, work: 
 function exitOf(error: Error): number {
   const code = (error as { exitCode?: number }).exitCode;
   return typeof code === "number" && code !== 0 ? code : ExitCode.UNAVAILABLE;
-}
-
-/**
- * OpenVPN's deferred answer. A file that cannot be written (permissions, a directory) is one log
- * line, never a crash: the hook's own failures must not disconnect anyone. Returns that line.
- */
-function answerDeferred(path: string | undefined, value: "0" | "1"): string | undefined {
-  if (!path) return undefined;
-  try {
-    writeFileSync(path, value);
-    return undefined;
-  } catch (error) {
-    return `cannot write client_connect_deferred_file ${JSON.stringify(path)}: ${describeError(error)}`;
-  }
 }

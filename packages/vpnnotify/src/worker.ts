@@ -1,0 +1,41 @@
+import type { LoginJob } from "./alert";
+import type { VpnnotifyConfig } from "./config";
+import type { VpnEvent } from "./event";
+import { deliverEntry, type FlushResult, type Notifier, waitedOn } from "./notify";
+
+/** How often the idle worker looks for new logins in the spool directory (a readdir). */
+const POLL_MS = 50;
+
+/**
+ * The per-host worker: drains the spool, `spool.concurrency` alerts at a time, holding the drain
+ * lock so that hooks see it alive and start no other, and stays `spool.idleSeconds` after the last
+ * alert for the next logins of a storm. After letting the lock go it looks once more: a login
+ * queued in that moment saw the lock still held, so nobody else would pick it up.
+ */
+export async function workSpool(n: Notifier, config: VpnnotifyConfig): Promise<FlushResult> {
+  const total: FlushResult = { busy: false, delivered: 0, failed: 0, gaveUp: 0 };
+  const options = {
+    leaseUntil: n.leaseUntil,
+    concurrency: config.spool.concurrency,
+    idleMs: config.spool.idleSeconds * 1000,
+    pollMs: POLL_MS,
+    first: waitedOn,
+  };
+  for (;;) {
+    const result = await n.spool.work((entry) => deliverEntry(entry, n), options);
+    total.delivered += result.delivered;
+    total.failed += result.failed;
+    total.gaveUp += result.gaveUp;
+    if (result.busy) {
+      total.busy = true;
+      return total;
+    }
+    if (!(await n.spool.hasDue().catch(() => false))) return total;
+  }
+}
+
+/** A hook's login as the spool keeps it until the worker gets to it; `answerBy` when OpenVPN waits on the verdict. */
+export function queuedLogin(event: VpnEvent, answerBy?: number): LoginJob {
+  const { deferredFile, ...login } = event;
+  return { login, ...(deferredFile && answerBy !== undefined ? { answer: { file: deferredFile, by: answerBy } } : {}) };
+}
