@@ -67,8 +67,11 @@ export interface DrainOptions<T> {
   stop?: () => boolean;
   /** Entries worked on at once (default 1). */
   concurrency?: number;
-  /** Entries for which this is true go first (e.g. a login a VPN server waits on). */
-  first?: (entry: SpoolEntry<T>) => boolean;
+  /**
+   * Entries of a higher rank are worked on first, and a rank is finished before the next starts
+   * (e.g. fresh logins before retries of late alerts). Default: all one rank, oldest first.
+   */
+  rank?: (entry: SpoolEntry<T>) => number;
 }
 
 export interface WorkOptions<T> extends DrainOptions<T> {
@@ -353,7 +356,11 @@ export class Spool<T> {
       Number.POSITIVE_INFINITY,
       ...entries.filter((e) => !due.includes(e)).map((e) => Math.max(e.leaseUntil, e.nextAttemptAt)),
     );
-    if (options.first) due.sort((a, b) => Number(options.first?.(b)) - Number(options.first?.(a)));
+    const ranks = new Map<number, SpoolEntry<T>[]>();
+    for (const entry of due) {
+      const rank = options.rank?.(entry) ?? 0;
+      ranks.set(rank, [...(ranks.get(rank) ?? []), entry]);
+    }
     const one = async (entry: SpoolEntry<T>) => {
       // Counted and leased before the attempt: a process killed mid-attempt still used it up.
       entry.attempts++;
@@ -373,11 +380,14 @@ export class Spool<T> {
       await this.remove(entry);
       result.delivered++;
     };
-    let next = 0;
-    const lane = async () => {
-      while (next < due.length && !options.stop?.()) await one(due[next++] as SpoolEntry<T>);
-    };
-    await Promise.all(Array.from({ length: Math.max(1, Math.min(options.concurrency ?? 1, due.length)) }, lane));
+    for (const rank of [...ranks.keys()].sort((a, b) => b - a)) {
+      const group = ranks.get(rank) ?? [];
+      let next = 0;
+      const lane = async () => {
+        while (next < group.length && !options.stop?.()) await one(group[next++] as SpoolEntry<T>);
+      };
+      await Promise.all(Array.from({ length: Math.max(1, Math.min(options.concurrency ?? 1, group.length)) }, lane));
+    }
   }
 
   #check(text: string): SpoolEntry<T> | string {

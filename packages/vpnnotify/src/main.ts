@@ -330,9 +330,10 @@ async function runNotify(opts: { user: string; ip: string; port?: string; time?:
 async function runFlush(opts: { force?: boolean }, command: Command): Promise<void> {
   const ctx = cliContext(command, { defaultLevel: "info" });
   const { config } = await loadConfig({ tool: "vpnnotify", schema: configSchema, path: ctx.opts.config });
-  const n = createNotifier(config, ctx.log);
+  // Nobody waits on a flush: it paces Slack like the worker, rather than failing alerts on a 429.
+  const n = createNotifier(config, ctx.log, undefined, { worker: true });
   // Each alert is bounded by the Slack, LDAP and store timeouts, and the spool holds a bounded number.
-  const result = await flushAlerts(n, { force: opts.force === true });
+  const result = await flushAlerts(n, { force: opts.force === true, concurrency: config.spool.concurrency });
   const status = await n.spool.status();
   await n.store.close().catch(() => {});
   if (ctx.opts.json) process.stdout.write(`${JSON.stringify({ ...result, ...statusJson(status), spool: n.spool.dir })}\n`);

@@ -168,12 +168,17 @@ export async function flushAlerts(
   n: Notifier,
   options: { force?: boolean; stop?: () => boolean; concurrency?: number } = {},
 ): Promise<FlushResult> {
-  return n.spool.drain((entry) => deliverEntry(entry, n), { leaseUntil: n.leaseUntil, first: waitedOn, ...options });
+  return n.spool.drain((entry) => deliverEntry(entry, n), { leaseUntil: n.leaseUntil, rank: urgency, ...options });
 }
 
-/** A login OpenVPN waits on goes before the rest: its answer has a deadline. */
-export function waitedOn(entry: SpoolEntry<SpoolJob>): boolean {
-  return isLoginJob(entry.payload) && entry.payload.answer !== undefined;
+/**
+ * What goes first: a login OpenVPN waits on (its answer has a deadline), then the other fresh
+ * logins, then retries of alerts already late. A fresh login is decided before an older alert
+ * from the same place is marked told, as when each login had its own worker.
+ */
+export function urgency(entry: SpoolEntry<SpoolJob>): number {
+  const job = entry.payload;
+  return isLoginJob(job) ? (job.answer ? 2 : 1) : 0;
 }
 
 /**

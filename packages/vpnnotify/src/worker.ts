@@ -1,7 +1,7 @@
 import type { LoginJob } from "./alert";
 import type { VpnnotifyConfig } from "./config";
 import type { VpnEvent } from "./event";
-import { deliverEntry, type FlushResult, type Notifier, waitedOn } from "./notify";
+import { deliverEntry, type FlushResult, type Notifier, urgency } from "./notify";
 
 /** How often the idle worker looks for new logins in the spool directory (a readdir). */
 const POLL_MS = 50;
@@ -19,7 +19,7 @@ export async function workSpool(n: Notifier, config: VpnnotifyConfig): Promise<F
     concurrency: config.spool.concurrency,
     idleMs: config.spool.idleSeconds * 1000,
     pollMs: POLL_MS,
-    first: waitedOn,
+    rank: urgency,
   };
   for (;;) {
     const result = await n.spool.work((entry) => deliverEntry(entry, n), options);
