@@ -118,6 +118,28 @@ export function runHookFastPath(
     }
   };
 
+  /**
+   * In a storm, hundreds of hooks run before the first worker holds the drain lock: only the hook
+   * that creates worker.starting starts one (the worker removes it). One older than 10 s is left
+   * from a worker that died starting: taken over.
+   */
+  const claimStart = (spool: string): boolean => {
+    const marker = path.join(spool, "worker.starting");
+    for (let attempt = 0; attempt < 2; attempt++) {
+      try {
+        fs.closeSync(fs.openSync(marker, "wx", 0o600));
+        return true;
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== "EEXIST") return true;
+        try {
+          if (Date.now() - fs.statSync(marker).mtimeMs < 10_000) return false;
+          fs.rmSync(marker, { force: true });
+        } catch {}
+      }
+    }
+    return false;
+  };
+
   /** OpenVPN's deferred answer; a file it cannot write means the client goes in without waiting (never exit 1). */
   const answer = (value: "1" | "2"): boolean => {
     if (!event.deferredFile) return false;
@@ -140,7 +162,7 @@ export function runHookFastPath(
   if (found && enqueue(found.spool, deferred && found.reject ? { file: deferred, by: Date.now() + found.deadlineMs } : undefined)) {
     // Queued: the worker needs nothing from this environment but the config's location.
     waiting = answer(found.reject ? "2" : "1") && found.reject;
-    if (workerAlive(found.spool)) return true;
+    if (workerAlive(found.spool) || !claimStart(found.spool)) return true;
     workerEnv.VPNNOTIFY_QUEUED = "1";
     delete workerEnv.client_connect_deferred_file;
   } else if (deferred) {

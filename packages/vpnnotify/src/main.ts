@@ -1,4 +1,3 @@
-import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
@@ -24,14 +23,14 @@ import { addCompletionCommand } from "@opsguard/core/completion";
 import pkg from "../package.json" with { type: "json" };
 import { startAnswerServer } from "./answers";
 import { configSchema, type VpnnotifyConfig } from "./config";
+import { answerDeferred } from "./deferred";
 import { type HookSource, parseHookEnv, type VpnEvent } from "./event";
 import { embeddedDatabaseFiles } from "./geoip";
-import { answerDeferred } from "./deferred";
 import { DETACHED_ENV, launcherFastPath, QUEUED_ENV } from "./hook";
 import { formatDelay } from "./message";
 import { flushAlerts, handleConnect, handleDisconnect, type Notifier } from "./notify";
-import { queuedLogin, workSpool } from "./worker";
 import { createNotifier, createSpool, hookLogger } from "./runtime";
+import { queuedLogin, workSpool } from "./worker";
 
 type Command = ReturnType<typeof createProgram>;
 

@@ -79,12 +79,12 @@ export async function handleConnect(event: VpnEvent, n: Notifier, queued?: Spool
   // write and its disk flush overlap the store, the directory and Slack instead of delaying them.
   // A login the hook queued becomes this alert in its own spool file: one file per login, ever.
   let spoolError: string | undefined;
-  const adding = (
-    queued ? n.spool.save(Object.assign(queued, { payload: job })).then(() => queued) : n.spool.add(job, leaseUntil)
-  ).catch((error: unknown) => {
-    spoolError = describeError(error);
-    return undefined;
-  });
+  const adding = (queued ? n.spool.save(Object.assign(queued, { payload: job })).then(() => queued) : n.spool.add(job, leaseUntil)).catch(
+    (error: unknown) => {
+      spoolError = describeError(error);
+      return undefined;
+    },
+  );
 
   let decision: Decision | undefined;
   let stateError: string | undefined;
@@ -227,7 +227,13 @@ async function handleQueued(entry: SpoolEntry<SpoolJob>, job: LoginJob, n: Notif
     const late = new Promise<"0">((resolve) => {
       timer = setTimeout(() => resolve("0"), Math.max(0, answer.by - Date.now()));
     });
-    const verdict = await Promise.race([work.then((o) => (!o || o.verdict === "failed" ? "0" : "1"), () => "0" as const), late]);
+    const verdict = await Promise.race([
+      work.then(
+        (o) => (!o || o.verdict === "failed" ? "0" : "1"),
+        () => "0" as const,
+      ),
+      late,
+    ]);
     clearTimeout(timer);
     const unwritable = answerDeferred(answer.file, verdict);
     if (unwritable) n.log.warn(unwritable);

@@ -17,12 +17,12 @@ import { networkOf, normalizeIp } from "./address";
 import { type AlertSpool, spoolJobSchema } from "./alert";
 import { DEFAULT_SECURITY_TEMPLATE, DEFAULT_USER_TEMPLATE, TEMPLATE_NAMES, type VpnnotifyConfig } from "./config";
 import { SlackDirectory } from "./directory";
-import { PacedSlackClient } from "./slack-pace";
 import { FilePlaceStore } from "./file-store";
 import { type GeoInfo, GeoIp, placeName } from "./geoip";
 import type { Notifier } from "./notify";
 import { decide, markTold, type PlacePolicy, recordLogin, type UserHistory } from "./places";
 import { type LegacyLogin, RedisPlaceStore } from "./redis-store";
+import { PacedSlackClient } from "./slack-pace";
 import type { PlaceStore } from "./store";
 import { compileTemplate, type Template } from "./template";
 

@@ -1,3 +1,5 @@
+import { rm } from "node:fs/promises";
+import { join } from "node:path";
 import type { LoginJob } from "./alert";
 import type { VpnnotifyConfig } from "./config";
 import type { VpnEvent } from "./event";
@@ -13,6 +15,9 @@ const POLL_MS = 50;
  * queued in that moment saw the lock still held, so nobody else would pick it up.
  */
 export async function workSpool(n: Notifier, config: VpnnotifyConfig): Promise<FlushResult> {
+  // The hook that started this worker claimed the start (hook.ts); the drain lock, taken next,
+  // now tells the others that a worker runs.
+  await rm(join(n.spool.dir, "worker.starting"), { force: true }).catch(() => {});
   const total: FlushResult = { busy: false, delivered: 0, failed: 0, gaveUp: 0 };
   const options = {
     leaseUntil: n.leaseUntil,
@@ -28,10 +33,20 @@ export async function workSpool(n: Notifier, config: VpnnotifyConfig): Promise<F
     total.gaveUp += result.gaveUp;
     if (result.busy) {
       total.busy = true;
-      return total;
+      break;
     }
-    if (!(await n.spool.hasDue().catch(() => false))) return total;
+    if (!(await n.spool.hasDue().catch(() => false))) break;
   }
+  // One line per worker run: how much a storm it served, and its memory at the peak.
+  if (!total.busy || total.delivered + total.failed > 0) {
+    n.log.info("worker done", {
+      delivered: total.delivered,
+      failed: total.failed || undefined,
+      gaveUp: total.gaveUp || undefined,
+      peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
+    });
+  }
+  return total;
 }
 
 /** A hook's login as the spool keeps it until the worker gets to it; `answerBy` when OpenVPN waits on the verdict. */
