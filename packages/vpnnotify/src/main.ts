@@ -37,7 +37,8 @@ type Command = ReturnType<typeof createProgram>;
 const HELP = `Install once (as root), then give the VPN server the launcher it prints:
   vpnnotify install [--prefix /usr/local/lib/vpnnotify]
 
-Hooks (each exits 0 at once and notifies from a detached worker; --wait works in the hook itself):
+Hooks (each queues the login in the spool and exits 0 at once; one worker per host notifies,
+honouring Slack's rate limits; --wait works in the hook itself):
   OpenVPN      client-connect /usr/local/lib/vpnnotify/vpnnotify   (and client-disconnect; deferred
                client-connect is used automatically: "2" at once, "1"/"0" from the worker)
   strongSwan   leftupdown=/usr/local/lib/vpnnotify/vpnnotify   (PLUTO_VERB up-client / down-client)
@@ -63,6 +64,7 @@ Config keys (YAML or JSON; the README explains each):
   state.file | state.redis.{url,username,password,caFile,servername,keyPrefix,connectTimeoutMs,commandTimeoutMs,
                importLegacy}   importLegacy: start from the original vpnnotify's vpn:<cn>:lastip keys
   spool.dir, spool.maxAttempts, spool.retryAfterSeconds   undelivered alerts, retried later
+  spool.concurrency, spool.idleSeconds   the per-host worker: alerts at once, how long it waits for more
   answers.signingSecret, answers.listen, answers.path   "was this you?" buttons, answered by vpnnotify serve
   policy.knownBy, policy.renotifyAfterDays, policy.forgetAfterDays, policy.impossibleTravelKmh,
   policy.minTravelKm, policy.maxPlacesPerUser
