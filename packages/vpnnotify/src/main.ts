@@ -335,6 +335,15 @@ async function runFlush(opts: { force?: boolean }, command: Command): Promise<vo
   const n = createNotifier(config, ctx.log, undefined, { worker: true });
   // Each alert is bounded by the Slack, LDAP and store timeouts, and the spool holds a bounded number.
   const result = await flushAlerts(n, { force: opts.force === true, concurrency: config.spool.concurrency });
+  // Hooks that queued a login while this held the drain lock took it for a worker and started none:
+  // what came due meanwhile is this run's to deliver too (failures back off, so this ends).
+  while (!result.busy && (await n.spool.hasDue().catch(() => false))) {
+    const more = await flushAlerts(n, { concurrency: config.spool.concurrency });
+    result.busy = more.busy;
+    result.delivered += more.delivered;
+    result.failed += more.failed;
+    result.gaveUp += more.gaveUp;
+  }
   const status = await n.spool.status();
   await n.store.close().catch(() => {});
   if (ctx.opts.json) process.stdout.write(`${JSON.stringify({ ...result, ...statusJson(status), spool: n.spool.dir })}\n`);
