@@ -339,7 +339,8 @@ async function runFlush(opts: { force?: boolean }, command: Command): Promise<vo
   // what came due meanwhile is this run's to deliver too (failures back off, so this ends).
   while (!result.busy && (await n.spool.hasDue().catch(() => false))) {
     const more = await flushAlerts(n, { concurrency: config.spool.concurrency });
-    result.busy = more.busy;
+    // A worker took over: it delivers the rest.
+    if (more.busy) break;
     result.delivered += more.delivered;
     result.failed += more.failed;
     result.gaveUp += more.gaveUp;
