@@ -58,8 +58,13 @@ export function runHookFastPath(
         ...["vpnnotify.json", "vpnnotify.yaml", "vpnnotify.yml"].map((f) => path.join("/etc/opsguard", f)),
       ].find((p) => fs.existsSync(p));
     if (!file?.endsWith(".json")) return undefined;
+    let fd: number | undefined;
     try {
-      const config = JSON.parse(fs.readFileSync(file, "utf8"));
+      // Non-blocking, a regular file, at most 1 MB: a FIFO or a device must never hang the VPN server.
+      fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+      const stat = fs.fstatSync(fd);
+      if (!stat.isFile() || stat.size > 1_048_576) return undefined;
+      const config = JSON.parse(fs.readFileSync(fd, "utf8"));
       const stateFile = config.state?.file ?? "/var/lib/opsguard/vpnnotify/state.json";
       const spool = config.spool?.dir ?? (typeof stateFile === "string" ? path.join(path.dirname(stateFile), "spool") : undefined);
       if (typeof spool !== "string" || !path.isAbsolute(spool) || !fs.statSync(spool).isDirectory()) return undefined;
@@ -67,6 +72,8 @@ export function runHookFastPath(
       return { spool, reject: config.onFailure === "reject", deadlineMs };
     } catch {
       return undefined;
+    } finally {
+      if (fd !== undefined) fs.closeSync(fd);
     }
   };
 
