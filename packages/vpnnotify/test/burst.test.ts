@@ -58,7 +58,7 @@ beforeEach(() => {
 });
 
 /** A fresh site (spool, log, Redis prefix): each round's logins are all first logins. */
-function site(spoolExists: boolean) {
+function site(spoolExists: boolean, spoolOptions: Record<string, unknown> = {}) {
   round++;
   const root = join(dir, `round-${round}`);
   const spool = join(root, "spool");
@@ -73,7 +73,7 @@ function site(spoolExists: boolean) {
       securityChannel: SECURITY,
       directory: { ldap: slapd.connection(), slackIdAttribute: "slackId" },
       state: { file: join(root, "state.json"), redis: { url: redis.url, keyPrefix: `r${round}:`, commandTimeoutMs: 5_000 } },
-      spool: { dir: spool, idleSeconds: 1 },
+      spool: { dir: spool, idleSeconds: 1, ...spoolOptions },
       // Generous: the machine running the tests is shared.
       deadlineMs: 10_000,
       log: { file: log },
@@ -96,6 +96,26 @@ function hook(config: string, i: number): Promise<number | null> {
     });
     child.on("error", reject);
     child.on("close", resolve);
+  });
+}
+
+/** The bundle as a person runs it; stdout and the exit code. */
+function run(args: string[], config: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BUNDLE, "--config", config, ...args], {
+      env: { PATH: "/usr/bin:/bin", STORM_SLACK_TOKEN: SLACK_SIM_TOKEN },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (c: Buffer) => {
+      stdout += c.toString();
+    });
+    child.stderr.on("data", (c: Buffer) => {
+      stderr += c.toString();
+    });
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code, stdout, stderr }));
   });
 }
 
@@ -136,6 +156,23 @@ describe(`a storm of ${USERS} client-connect hooks at once`, () => {
     expect(posts.filter((r) => r.status === 429).length).toBeLessThan(USERS);
     expect(await beforeTheLimitLifts).toBe(0);
     expect(s.text()).not.toMatch(/failed|still undelivered/);
+  }, 90_000);
+
+  it("Slack down through the storm: the worker keeps every alert; the next run (here flush) delivers each once", async () => {
+    const s = site(true, { retryAfterSeconds: 1, idleSeconds: 0 });
+    slack.down();
+    await storm(s);
+    await waitFor(() => /worker done delivered=0 failed=\d+/.test(s.text()), 45_000, "the first worker to give up for now");
+    await waitFor(() => !existsSync(join(s.spool, "drain.lock")), 15_000, "the worker to finish");
+    expect(slack.messages).toEqual([]);
+    expect(readdirSync(s.spool).filter((f) => f.endsWith(".json"))).toHaveLength(USERS);
+    slack.up();
+    const flush = await run(["flush", "--force", "--json"], s.config);
+    expect(flush.code).toBe(0);
+    expect(JSON.parse(flush.stdout)).toMatchObject({ busy: false, delivered: USERS, failed: 0, pending: 0 });
+    const perUser = Array.from({ length: USERS }, (_, i) => slack.messagesTo(slackId(i)).length);
+    expect(perUser).toEqual(Array(USERS).fill(1));
+    expect(flush.stderr.match(/^vpnnotify: delivered late user=storm\d+ /gm)).toHaveLength(USERS);
   }, 90_000);
 
   it("on a fresh install (no spool directory yet) the hooks' workers queue the logins, and still each is alerted once", async () => {
