@@ -241,8 +241,8 @@ async function runHook(name: "hook" | HookSource, command: Command): Promise<voi
     const n = createNotifier(config, log, undefined, { worker: true });
     const queued = process.env[QUEUED_ENV] === "1" || (await queueOwnLogin(event, n, config, log));
     if (queued) {
-      await workSpool(n, config);
-      await logPending(n, log);
+      // Another worker runs (its hook queued without knowing): it reports the spool, not this one.
+      if (!(await workSpool(n, config)).busy) await logPending(n, log);
       await n.store.close().catch(() => {});
       await close();
       process.exit(ExitCode.OK);
