@@ -171,6 +171,7 @@ export function runHookFastPath(
     waiting = answer(found.reject ? "2" : "1") && found.reject;
     if (workerAlive(found.spool) || !claimStart(found.spool)) return true;
     workerEnv.VPNNOTIFY_QUEUED = "1";
+    workerEnv.VPNNOTIFY_SPOOL = found.spool;
     delete workerEnv.client_connect_deferred_file;
   } else if (deferred) {
     waiting = answer("2");
@@ -200,6 +201,8 @@ export function runHookFastPath(
 export const DETACHED_ENV = "VPNNOTIFY_DETACHED";
 /** Set for a worker whose hook queued the login already. */
 export const QUEUED_ENV = "VPNNOTIFY_QUEUED";
+/** The spool the launcher queued in, by the raw JSON config (for a worker whose config turns out unusable). */
+export const SPOOL_ENV = "VPNNOTIFY_SPOOL";
 
 /** The launcher's fast path: both functions' source, run before (and usually instead of) the bundle. */
 export function launcherFastPath(parse: (env: Env, now: number) => HookCall | undefined): string {

@@ -1,3 +1,4 @@
+import { readdir, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
@@ -18,6 +19,7 @@ import {
   TempFailError,
   UnavailableError,
   UsageError,
+  writeFileAtomic,
 } from "@opsguard/core";
 import { addCompletionCommand } from "@opsguard/core/completion";
 import pkg from "../package.json" with { type: "json" };
@@ -26,7 +28,7 @@ import { configSchema, type VpnnotifyConfig } from "./config";
 import { answerDeferred } from "./deferred";
 import { type HookSource, parseHookEnv, type VpnEvent } from "./event";
 import { embeddedDatabaseFiles } from "./geoip";
-import { DETACHED_ENV, launcherFastPath, QUEUED_ENV } from "./hook";
+import { DETACHED_ENV, launcherFastPath, QUEUED_ENV, SPOOL_ENV } from "./hook";
 import { formatDelay } from "./message";
 import { flushAlerts, handleConnect, handleDisconnect, type Notifier } from "./notify";
 import { createNotifier, createSpool, hookLogger } from "./runtime";
@@ -219,10 +221,13 @@ async function runHook(name: "hook" | HookSource, command: Command): Promise<voi
     const unwritable = answerDeferred(event.deferredFile, "1");
     const { log, close } = hookLogger({ level: "error", format: opts.logFormat, detached, facility: "daemon" });
     if (unwritable) log.warn(unwritable);
+    // The launcher queued logins by the raw JSON: let in the ones OpenVPN waits on, and say how many wait.
+    const queued = detached ? await releaseQueued(process.env[SPOOL_ENV], log) : undefined;
     log.error("failed", {
       user: event.user,
       ip: event.ip,
       reason: `unusable config, so NO login is notified until it is fixed (the client was let in): ${describeError(error)}`,
+      queued,
     });
     await close();
     return;
@@ -279,6 +284,32 @@ async function runHook(name: "hook" | HookSource, command: Command): Promise<voi
   }
   await close();
   process.exit(failure && reject && !detached ? exitOf(failure) : ExitCode.OK);
+}
+
+/**
+ * A worker that cannot read its config, started by a launcher that queued logins in `spool`: it
+ * takes back the start claim (so the next hook starts a worker, and logs, again), answers "1" to
+ * every OpenVPN deferred client-connect still waiting (a broken config lets clients in) and
+ * returns how many logins wait there; they are notified once the config is fixed.
+ */
+async function releaseQueued(spool: string | undefined, log: Logger): Promise<number | undefined> {
+  if (!spool) return undefined;
+  await rm(join(spool, "worker.starting"), { force: true }).catch(() => {});
+  const names = (await readdir(spool).catch(() => [] as string[])).filter((f) => /^\d+-[0-9a-f]{8}\.json$/.test(f));
+  for (const name of names) {
+    try {
+      const entry = JSON.parse(await readFile(join(spool, name), "utf8"));
+      const answer = entry?.payload?.answer;
+      if (typeof answer?.file !== "string") continue;
+      const unwritable = answerDeferred(answer.file, "1");
+      if (unwritable) log.warn(unwritable);
+      delete entry.payload.answer;
+      await writeFileAtomic(join(spool, name), `${JSON.stringify(entry)}\n`, { fsync: false });
+    } catch {
+      // Delivered or unreadable meanwhile: the next worker with a good config deals with it.
+    }
+  }
+  return names.length;
 }
 
 /**
