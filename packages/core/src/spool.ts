@@ -13,8 +13,8 @@ import { ensurePrivateDir, removeOrphanedTemps, withLock, writeFileAtomic } from
  * nothing is half-written. Whoever works on an entry holds a lease on it (leaseUntil), so a
  * second process never sends it at the same time; a failed attempt sets a growing backoff, and
  * after maxAttempts the entry moves to dead/ for a person to look at instead of being retried
- * forever. One drainer at a time per directory (a lock file), which is what a later per-host
- * worker draining the spool needs. A message's first record is fsynced (it survives a power
+ * forever. One drainer at a time per directory (a lock file); work() keeps that lock while it
+ * waits for more, as a per-host worker. A message's first record is fsynced (it survives a power
  * cut); later records of its progress are not: they survive the process being killed, and a
  * lost one can only make a part be sent again (at least once, never lost).
  */
@@ -56,6 +56,29 @@ export interface SpoolStatus {
   dead: number;
   /** Entry files that cannot be read back (the next drain moves them to dead/); only when there are any. */
   unreadable?: number;
+}
+
+export interface DrainOptions<T> {
+  /** The lease an attempt takes: nobody else touches the entry before it runs out. */
+  leaseUntil: () => number;
+  /** Retry entries still in their backoff too. */
+  force?: boolean;
+  /** Asked before each entry is started: true ends the drain. */
+  stop?: () => boolean;
+  /** Entries worked on at once (default 1). */
+  concurrency?: number;
+  /**
+   * Entries of a higher rank are worked on first, and a rank is finished before the next starts
+   * (e.g. fresh logins before retries of late alerts). Default: all one rank, oldest first.
+   */
+  rank?: (entry: SpoolEntry<T>) => number;
+}
+
+export interface WorkOptions<T> extends DrainOptions<T> {
+  /** Stop once nothing was due for this long. */
+  idleMs: number;
+  /** How often the directory is looked at for new entries while idle. */
+  pollMs: number;
 }
 
 export interface DrainResult {
@@ -140,6 +163,29 @@ export class Spool<T> {
     return entry;
   }
 
+  /**
+   * Keeps `payload` for a drainer to pick up (nobody works on it yet): a hook that only records
+   * what happened and leaves the delivery to the per-host worker.
+   */
+  enqueue(payload: T): Promise<SpoolEntry<T>> {
+    return this.#track(
+      (async () => {
+        await this.#ensureDir();
+        const now = Date.now();
+        const entry: SpoolEntry<T> = {
+          id: `${now}-${randomBytes(4).toString("hex")}`,
+          createdAt: now,
+          attempts: 0,
+          leaseUntil: 0,
+          nextAttemptAt: now,
+          payload,
+        };
+        await writeFileAtomic(this.#path(entry.id), `${JSON.stringify(entry)}\n`);
+        return entry;
+      })(),
+    );
+  }
+
   /** Writes the entry as it is now (e.g. a payload recording which part was delivered). */
   save(entry: SpoolEntry<T>): Promise<void> {
     return this.#track(writeFileAtomic(this.#path(entry.id), `${JSON.stringify(entry)}\n`, { fsync: false }));
@@ -222,7 +268,8 @@ export class Spool<T> {
     const dead = (await readdir(join(this.dir, "dead")).catch(() => [] as string[])).length;
     const now = Date.now();
     const last = entries
-      .filter((e) => e.lastError !== undefined || e.leaseUntil <= now)
+      // Queued entries nobody tried yet (attempts 0) have no error to tell.
+      .filter((e) => e.lastError !== undefined || (e.attempts > 0 && e.leaseUntil <= now))
       .sort((a, b) => (b.lastAttemptAt ?? 0) - (a.lastAttemptAt ?? 0))[0];
     const lastError = last && (last.lastError ?? CUT_OFF);
     return {
@@ -239,20 +286,58 @@ export class Spool<T> {
    * Tries every entry that is due (not leased; past its backoff unless `force`), oldest first,
    * one drainer at a time: when another process is draining, returns busy at once. `deliver`
    * resolves when the message went out (it may save() progress on the way) and throws when not.
+   * With `concurrency` above 1, that many entries are worked on at once.
    */
-  async drain(
-    deliver: (entry: SpoolEntry<T>) => Promise<void>,
-    options: { leaseUntil: () => number; force?: boolean; stop?: () => boolean },
-  ): Promise<DrainResult> {
+  async drain(deliver: (entry: SpoolEntry<T>) => Promise<void>, options: DrainOptions<T>): Promise<DrainResult> {
     const result: DrainResult = { busy: false, delivered: 0, failed: 0, gaveUp: 0 };
     if ((await this.#names()).every((n) => !ENTRY.test(n))) return result;
+    return this.#holdingDrainLock(result, () => this.#drainLocked(deliver, options, result));
+  }
+
+  /**
+   * The per-host worker: holds the drain lock (so hooks see a live worker and start none) and
+   * drains again whenever entries are added or come due, until nothing was due for `idleMs`. A
+   * new entry is noticed within `pollMs`. Returns busy when another process holds the lock.
+   * Callers check hasDue() after it returns: an entry added while the lock was being released is
+   * not left behind (its writer saw the lock still held and started no worker).
+   */
+  async work(deliver: (entry: SpoolEntry<T>) => Promise<void>, options: WorkOptions<T>): Promise<DrainResult> {
+    const result: DrainResult = { busy: false, delivered: 0, failed: 0, gaveUp: 0 };
+    return this.#holdingDrainLock(result, async () => {
+      let idleSince = Date.now();
+      let seen = "";
+      while (!options.stop?.()) {
+        const names = (await this.#names()).filter((n) => ENTRY.test(n)).join("\n");
+        const before = result.delivered + result.failed;
+        // Only a changed directory or a backoff running out can make something due.
+        if (names !== seen || Date.now() >= this.#nextDue) {
+          seen = names;
+          await this.#drainLocked(deliver, options, result);
+        }
+        if (result.delivered + result.failed > before) idleSince = Date.now();
+        else if (Date.now() - idleSince >= options.idleMs) break;
+        else await new Promise((resolve) => setTimeout(resolve, options.pollMs));
+      }
+    });
+  }
+
+  /** Whether some entry is due now (not leased, past its backoff). */
+  async hasDue(): Promise<boolean> {
+    const now = Date.now();
+    return (await this.list({ readOnly: true })).some((e) => e.leaseUntil <= now && e.nextAttemptAt <= now);
+  }
+
+  /** When the earliest entry seen by the last drain comes due; Infinity when none waits. */
+  #nextDue = Number.POSITIVE_INFINITY;
+
+  async #holdingDrainLock(result: DrainResult, fn: () => Promise<void>): Promise<DrainResult> {
     let locked = false;
     try {
       await withLock(
         join(this.dir, "drain"),
         () => {
           locked = true;
-          return this.#drainLocked(deliver, options, result);
+          return fn();
         },
         { timeoutMs: 0 },
       );
@@ -263,18 +348,23 @@ export class Spool<T> {
     return result;
   }
 
-  async #drainLocked(
-    deliver: (entry: SpoolEntry<T>) => Promise<void>,
-    options: { leaseUntil: () => number; force?: boolean; stop?: () => boolean },
-    result: DrainResult,
-  ): Promise<void> {
-    for (const entry of await this.list()) {
-      if (options.stop?.()) return;
-      const now = Date.now();
-      if (entry.leaseUntil > now || (!options.force && entry.nextAttemptAt > now)) continue;
+  async #drainLocked(deliver: (entry: SpoolEntry<T>) => Promise<void>, options: DrainOptions<T>, result: DrainResult): Promise<void> {
+    const now = Date.now();
+    const entries = await this.list();
+    const due = entries.filter((e) => e.leaseUntil <= now && (options.force || e.nextAttemptAt <= now));
+    this.#nextDue = Math.min(
+      Number.POSITIVE_INFINITY,
+      ...entries.filter((e) => !due.includes(e)).map((e) => Math.max(e.leaseUntil, e.nextAttemptAt)),
+    );
+    const ranks = new Map<number, SpoolEntry<T>[]>();
+    for (const entry of due) {
+      const rank = options.rank?.(entry) ?? 0;
+      ranks.set(rank, [...(ranks.get(rank) ?? []), entry]);
+    }
+    const one = async (entry: SpoolEntry<T>) => {
       // Counted and leased before the attempt: a process killed mid-attempt still used it up.
       entry.attempts++;
-      entry.lastAttemptAt = now;
+      entry.lastAttemptAt = Date.now();
       entry.leaseUntil = options.leaseUntil();
       // This attempt's own outcome replaces it; none at all means the attempt was cut off.
       delete entry.lastError;
@@ -284,10 +374,19 @@ export class Spool<T> {
       } catch (error) {
         result.failed++;
         if (await this.fail(entry, describeError(error))) result.gaveUp++;
-        continue;
+        else this.#nextDue = Math.min(this.#nextDue, entry.nextAttemptAt);
+        return;
       }
       await this.remove(entry);
       result.delivered++;
+    };
+    for (const rank of [...ranks.keys()].sort((a, b) => b - a)) {
+      const group = ranks.get(rank) ?? [];
+      let next = 0;
+      const lane = async () => {
+        while (next < group.length && !options.stop?.()) await one(group[next++] as SpoolEntry<T>);
+      };
+      await Promise.all(Array.from({ length: Math.max(1, Math.min(options.concurrency ?? 1, group.length)) }, lane));
     }
   }
 

@@ -92,4 +92,43 @@ describe("Spool", () => {
     expect(await s.status()).toMatchObject({ pending: 1, dead: 0, unreadable: 1 });
     expect(readdirSync(s.dir)).toContain("1000-deadbeef.json");
   });
+
+  it("a queued entry has no error to tell yet; drain works `concurrency` at once, higher ranks first", async () => {
+    const s = spool();
+    for (const text of ["late-1", "fresh-1", "late-2", "fresh-2", "fresh-3"]) await s.enqueue({ text });
+    expect(await s.status()).toMatchObject({ pending: 5 });
+    expect((await s.status()).lastError).toBeUndefined();
+    const order: string[] = [];
+    let running = 0;
+    let peak = 0;
+    const result = await s.drain(
+      async (e) => {
+        running++;
+        peak = Math.max(peak, running);
+        order.push(e.payload.text);
+        await new Promise((r) => setTimeout(r, 20));
+        running--;
+      },
+      { leaseUntil: () => Date.now() + 1000, concurrency: 2, rank: (e) => (e.payload.text.startsWith("fresh") ? 1 : 0) },
+    );
+    expect(result).toMatchObject({ delivered: 5, failed: 0 });
+    expect(peak).toBe(2);
+    // Every fresh one was started before any late one.
+    expect(order.slice(0, 3).sort()).toEqual(["fresh-1", "fresh-2", "fresh-3"]);
+  });
+
+  it("work() holds the drain lock while it waits, picks up what is queued meanwhile, and ends when idle", async () => {
+    const s = spool();
+    await s.enqueue({ text: "first" });
+    const seen: string[] = [];
+    const working = s.work(async (e) => void seen.push(e.payload.text), { leaseUntil: () => Date.now() + 1000, idleMs: 300, pollMs: 10 });
+    await new Promise((r) => setTimeout(r, 100));
+    // Idle, it still holds the lock (a hook sees it alive); a message queued now is delivered by it.
+    expect(readdirSync(s.dir)).toContain("drain.lock");
+    await s.enqueue({ text: "second" });
+    expect(await working).toMatchObject({ busy: false, delivered: 2 });
+    expect(seen).toEqual(["first", "second"]);
+    expect(await s.hasDue()).toBe(false);
+    expect(readdirSync(s.dir).filter((f) => f.endsWith(".lock"))).toEqual([]);
+  });
 });

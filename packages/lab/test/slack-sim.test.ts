@@ -103,6 +103,20 @@ describe("Slack simulator quirks", () => {
     expect((await call("users.info", { user: "U0ALICE001" }, "GET")).body.ok).toBe(true);
   });
 
+  it("a rate limit for a while: 429 with Retry-After counting down to its end, for every channel, then posts go through", async () => {
+    slack.rateLimitFor(2_500, "chat.postMessage");
+    const before = slack.messages.length;
+    const first = await call("chat.postMessage", { channel: "C0PUBLIC01", text: "one" });
+    expect(first).toMatchObject({ status: 429, body: { ok: false, error: "ratelimited" } });
+    expect(first.headers.get("retry-after")).toBe("3");
+    // Per method and workspace: a DM is held back as well; other methods are not.
+    expect((await call("chat.postMessage", { channel: "U0ALICE001", text: "two" })).status).toBe(429);
+    expect((await call("users.info", { user: "U0ALICE001" }, "GET")).body.ok).toBe(true);
+    expect(slack.messages.length).toBe(before);
+    slack.rateLimitFor(0);
+    expect((await call("chat.postMessage", { channel: "C0PUBLIC01", text: "three" })).body.ok).toBe(true);
+  });
+
   it("API errors are HTTP 200 with ok:false", async () => {
     expect(await call("users.info", { user: "U0NOBODY01" }, "GET")).toMatchObject({
       status: 200,

@@ -232,7 +232,46 @@ function nameReasons(user: string, uid: string | undefined): string[] {
     : [`user name ${cutField(JSON.stringify(user))} is not the canonical ${cutField(JSON.stringify(canonical))}`];
 }
 
-export type AlertSpool = Spool<AlertJob>;
+/**
+ * A login as the hook recorded it, before anything was decided: the per-host worker turns it
+ * into an AlertJob (in the same spool file, so a restarted worker never handles it twice).
+ */
+export interface LoginJob {
+  login: Pick<VpnEvent, "kind" | "source" | "user" | "ip" | "port" | "vpnIp" | "time" | "durationSec">;
+  /**
+   * OpenVPN waits for this deferred client-connect answer (onFailure reject): "1" once someone
+   * was told, "0" when the alert failed or `by` (the hook's deadline, epoch ms) passed first.
+   */
+  answer?: { file: string; by: number };
+}
+
+export type SpoolJob = AlertJob | LoginJob;
+
+/**
+ * A queued login, as the hook writes it. The launcher writes the same JSON without loading this
+ * schema (see hook.ts); both are read back through this one.
+ */
+export const loginJobSchema: z.ZodType<LoginJob> = z.object({
+  login: z.object({
+    kind: z.enum(["connect", "disconnect"]),
+    source: z.enum(["openvpn", "updown", "ocserv", "cli"]),
+    user: z.string(),
+    ip: z.string(),
+    port: z.number().optional(),
+    vpnIp: z.string().optional(),
+    time: z.number(),
+    durationSec: z.number().optional(),
+  }),
+  answer: z.object({ file: z.string(), by: z.number() }).optional(),
+}) as unknown as z.ZodType<LoginJob>;
+
+export const spoolJobSchema: z.ZodType<SpoolJob> = z.union([loginJobSchema, alertJobSchema]);
+
+export function isLoginJob(job: SpoolJob): job is LoginJob {
+  return "login" in job;
+}
+
+export type AlertSpool = Spool<SpoolJob>;
 
 /** What a button carries back: enough to tell the security channel which login was disowned. */
 export interface AnswerRef {

@@ -100,6 +100,10 @@ export const configSchema = z.strictObject({
       maxAttempts: z.number().int().positive().max(1_000).default(12),
       /** After the first failure; doubled after each further one, up to an hour. */
       retryAfterSeconds: z.number().nonnegative().max(3_600).default(60),
+      /** Alerts the per-host worker works on at once (Slack, LDAP and the store see at most this many requests). */
+      concurrency: z.number().int().positive().max(64).default(8),
+      /** The worker stays this long after the last alert, so a storm of logins is served by one process. */
+      idleSeconds: z.number().nonnegative().max(600).default(5),
     })
     .prefault({}),
   policy: z

@@ -1,11 +1,16 @@
 import type { Env, HookCall } from "./event";
 
 /**
- * The connect path OpenVPN, strongSwan and ocserv wait on. It reads the environment, tells
- * OpenVPN "deferred" when offered, starts a detached worker (the same command, marked by
- * VPNNOTIFY_DETACHED) that does the GeoIP, state, directory and Slack work, and returns at once,
- * so a slow or dead Slack, LDAP or Redis never holds up a login. Returns false to let the full
- * CLI handle the call (flags such as --wait or --help, `notify`, input that deserves an error line).
+ * The connect path OpenVPN, strongSwan and ocserv wait on. It reads the environment, records the
+ * login durably in the spool (one file, written atomically and fsynced), answers OpenVPN's
+ * deferred client-connect, makes sure the per-host worker runs (it starts one only when the
+ * spool's drain lock names no live process) and returns, so neither a slow or dead Slack, LDAP
+ * or Redis nor a storm of reconnects holds up a login. Returns false to let the full CLI handle
+ * the call (flags such as --wait or --help, `notify`, input that deserves an error line).
+ *
+ * The spool is found from the config without loading the bundle, so only for a JSON config whose
+ * spool directory exists (a worker made it, with the config validated). Otherwise the worker it
+ * starts queues the login itself (VPNNOTIFY_QUEUED unset): slower under a storm, never wrong.
  *
  * Self-contained like parseHookEnv, for the same reason: the installed launcher carries a copy
  * and answers hooks without loading the bundle.
@@ -20,10 +25,11 @@ export function runHookFastPath(
   const rest = [...args];
   const command = ["hook", "openvpn", "updown", "ocserv"].includes(rest[0] ?? "") ? rest.shift() : undefined;
   let positional = 0;
+  let configArg: string | undefined;
   for (let i = 0; i < rest.length; i++) {
     const arg = rest[i] ?? "";
-    if (arg === "-c" || arg === "--config") i++;
-    else if (arg.startsWith("--config=")) continue;
+    if (arg === "-c" || arg === "--config") configArg = rest[++i];
+    else if (arg.startsWith("--config=")) configArg = arg.slice("--config=".length);
     else if (arg.startsWith("-")) return false;
     else positional++;
   }
@@ -33,40 +39,159 @@ export function runHookFastPath(
   if (!call || call.problem || (command && command !== "hook" && command !== call.source)) return false;
   const event = call.event;
   if (!event) return true;
-  const { writeFileSync } = process.getBuiltinModule("node:fs");
-  const { spawn } = process.getBuiltinModule("node:child_process");
+  const fs = process.getBuiltinModule("node:fs");
+  const path = process.getBuiltinModule("node:path");
+  const os = process.getBuiltinModule("node:os");
+  const crypto = process.getBuiltinModule("node:crypto");
   const workerEnv: Record<string, string | undefined> = { ...env, VPNNOTIFY_DETACHED: "1" };
-  let deferred = event.deferredFile;
-  if (deferred) {
+
+  /** The spool directory and onFailure/deadlineMs of a JSON config, as config.ts defaults them; undefined to let the worker decide. */
+  const settings = (): { spool: string; reject: boolean; deadlineMs: number } | undefined => {
+    const cwd = process.cwd();
+    const home = os.homedir();
+    const file =
+      configArg ??
+      env.VPNNOTIFY_CONFIG ??
+      [
+        ...[".vpnnotifyrc", ".vpnnotifyrc.json", ".vpnnotifyrc.yaml", ".vpnnotifyrc.yml"].map((f) => path.join(cwd, f)),
+        ...(home ? ["vpnnotify.json", "vpnnotify.yaml", "vpnnotify.yml"].map((f) => path.join(home, ".config/opsguard", f)) : []),
+        ...["vpnnotify.json", "vpnnotify.yaml", "vpnnotify.yml"].map((f) => path.join("/etc/opsguard", f)),
+      ].find((p) => fs.existsSync(p));
+    if (!file?.endsWith(".json")) return undefined;
+    let fd: number | undefined;
     try {
-      writeFileSync(deferred, "2");
+      // Non-blocking, a regular file, at most 1 MB: a FIFO or a device must never hang the VPN server.
+      fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+      const stat = fs.fstatSync(fd);
+      if (!stat.isFile() || stat.size > 1_048_576) return undefined;
+      const config = JSON.parse(fs.readFileSync(fd, "utf8"));
+      const stateFile = config.state?.file ?? "/var/lib/opsguard/vpnnotify/state.json";
+      const spool = config.spool?.dir ?? (typeof stateFile === "string" ? path.join(path.dirname(stateFile), "spool") : undefined);
+      if (typeof spool !== "string" || !path.isAbsolute(spool) || !fs.statSync(spool).isDirectory()) return undefined;
+      const deadlineMs = typeof config.deadlineMs === "number" && config.deadlineMs > 0 ? config.deadlineMs : 2000;
+      return { spool, reject: config.onFailure === "reject", deadlineMs };
+    } catch {
+      return undefined;
+    } finally {
+      if (fd !== undefined) fs.closeSync(fd);
+    }
+  };
+
+  /** Writes the login as a spool entry (the format of core's Spool.enqueue): temp file, fsync, rename, fsync the directory. */
+  const enqueue = (spool: string, answer: { file: string; by: number } | undefined): boolean => {
+    const now = Date.now();
+    const id = `${now}-${crypto.randomBytes(4).toString("hex")}`;
+    const target = path.join(spool, `${id}.json`);
+    const temp = path.join(spool, `.${id}.json.${process.pid}.${crypto.randomBytes(4).toString("hex")}.tmp`);
+    const { deferredFile: _, ...login } = event;
+    const entry = { id, createdAt: now, attempts: 0, leaseUntil: 0, nextAttemptAt: now, payload: { login, ...(answer ? { answer } : {}) } };
+    let fd: number | undefined;
+    try {
+      fd = fs.openSync(temp, "wx", 0o600);
+      fs.writeFileSync(fd, `${JSON.stringify(entry)}\n`);
+      fs.fsyncSync(fd);
+      fs.closeSync(fd);
+      fd = undefined;
+      fs.renameSync(temp, target);
+      const dir = fs.openSync(spool, "r");
+      try {
+        fs.fsyncSync(dir);
+      } finally {
+        fs.closeSync(dir);
+      }
+      return true;
+    } catch {
+      if (fd !== undefined) fs.closeSync(fd);
+      fs.rmSync(temp, { force: true });
+      return false;
+    }
+  };
+
+  /** Whether the drain lock names a live process: then that worker will see the new entry. */
+  const workerAlive = (spool: string): boolean => {
+    try {
+      const holder = JSON.parse(fs.readFileSync(path.join(spool, "drain.lock"), "utf8"));
+      if (typeof holder.pid !== "number" || holder.host !== os.hostname()) return false;
+      try {
+        process.kill(holder.pid, 0);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== "EPERM") return false;
+      }
+      // A pid reused by a younger process is not the holder (field 22 of /proc/<pid>/stat: its start).
+      const stat = fs.readFileSync(`/proc/${holder.pid}/stat`, "utf8");
+      return holder.start === undefined || stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19] === holder.start;
+    } catch {
+      return false;
+    }
+  };
+
+  /**
+   * In a storm, hundreds of hooks run before the first worker holds the drain lock: only the hook
+   * that creates worker.starting starts one (the worker removes it). One older than 10 s is left
+   * from a worker that died starting: taken over.
+   */
+  const claimStart = (spool: string): boolean => {
+    const marker = path.join(spool, "worker.starting");
+    for (let attempt = 0; attempt < 2; attempt++) {
+      try {
+        fs.closeSync(fs.openSync(marker, "wx", 0o600));
+        return true;
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== "EEXIST") return true;
+        try {
+          if (Date.now() - fs.statSync(marker).mtimeMs < 10_000) return false;
+          fs.rmSync(marker, { force: true });
+        } catch {}
+      }
+    }
+    return false;
+  };
+
+  /** OpenVPN's deferred answer; a file it cannot write means the client goes in without waiting (never exit 1). */
+  const answer = (value: "1" | "2"): boolean => {
+    if (!event.deferredFile) return false;
+    try {
+      fs.writeFileSync(event.deferredFile, value);
+      return true;
     } catch (error) {
-      // Not deferred then: exit 0 lets the client in now, and the worker only notifies. A stack
-      // trace and exit 1 here would make OpenVPN reject the client.
       const why = (error as NodeJS.ErrnoException).code ?? String(error);
       process.stderr.write(
-        `vpnnotify: warn: cannot write client_connect_deferred_file ${JSON.stringify(deferred)} (${why}); the client goes in without waiting\n`,
+        `vpnnotify: warn: cannot write client_connect_deferred_file ${JSON.stringify(event.deferredFile)} (${why}); the client goes in without waiting\n`,
       );
-      deferred = undefined;
-      delete workerEnv.client_connect_deferred_file;
+      return false;
     }
+  };
+
+  const found = settings();
+  const deferred = event.deferredFile;
+  /** OpenVPN was told "2" (wait for the answer): if no worker can be started, it must still get one. */
+  let waiting = false;
+  if (found && enqueue(found.spool, deferred && found.reject ? { file: deferred, by: Date.now() + found.deadlineMs } : undefined)) {
+    // Queued: the worker needs nothing from this environment but the config's location.
+    waiting = answer(found.reject ? "2" : "1") && found.reject;
+    if (workerAlive(found.spool) || !claimStart(found.spool)) return true;
+    workerEnv.VPNNOTIFY_QUEUED = "1";
+    workerEnv.VPNNOTIFY_SPOOL = found.spool;
+    delete workerEnv.client_connect_deferred_file;
+  } else if (deferred) {
+    waiting = answer("2");
+    // Not deferred then: exit 0 lets the client in now, and the worker only notifies.
+    if (!waiting) delete workerEnv.client_connect_deferred_file;
   }
-  const child = spawn(process.execPath, [...process.execArgv, script, ...args], {
-    detached: true,
-    stdio: "ignore",
-    env: workerEnv,
-  });
+  const child = process
+    .getBuiltinModule("node:child_process")
+    .spawn(process.execPath, [...process.execArgv, script, ...args], { detached: true, stdio: "ignore", env: workerEnv });
   child.on("spawn", () => {
     child.unref();
     // The notification is background work: it must not compete with the VPN server for the CPU.
     try {
-      if (child.pid) process.getBuiltinModule("node:os").setPriority(child.pid, 10);
+      if (child.pid) os.setPriority(child.pid, 10);
     } catch {}
   });
   child.on("error", (error: Error) => {
-    // No worker, no notification; the login itself must still go through.
+    // No worker, no notification now (a queued login waits for the next worker or flush); the login itself must still go through.
     try {
-      if (deferred) writeFileSync(deferred, "1");
+      if (waiting && deferred) fs.writeFileSync(deferred, "1");
     } catch {}
     process.stderr.write(`vpnnotify: failed user=${event.user} ip=${event.ip} reason="cannot start the worker: ${error.message}"\n`);
   });
@@ -74,6 +199,10 @@ export function runHookFastPath(
 }
 
 export const DETACHED_ENV = "VPNNOTIFY_DETACHED";
+/** Set for a worker whose hook queued the login already. */
+export const QUEUED_ENV = "VPNNOTIFY_QUEUED";
+/** The spool the launcher queued in, by the raw JSON config (for a worker whose config turns out unusable). */
+export const SPOOL_ENV = "VPNNOTIFY_SPOOL";
 
 /** The launcher's fast path: both functions' source, run before (and usually instead of) the bundle. */
 export function launcherFastPath(parse: (env: Env, now: number) => HookCall | undefined): string {

@@ -1,4 +1,4 @@
-import { writeFileSync } from "node:fs";
+import { readdir, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
@@ -19,24 +19,28 @@ import {
   TempFailError,
   UnavailableError,
   UsageError,
+  writeFileAtomic,
 } from "@opsguard/core";
 import { addCompletionCommand } from "@opsguard/core/completion";
 import pkg from "../package.json" with { type: "json" };
 import { startAnswerServer } from "./answers";
 import { configSchema, type VpnnotifyConfig } from "./config";
+import { answerDeferred } from "./deferred";
 import { type HookSource, parseHookEnv, type VpnEvent } from "./event";
 import { embeddedDatabaseFiles } from "./geoip";
-import { DETACHED_ENV, launcherFastPath } from "./hook";
+import { DETACHED_ENV, launcherFastPath, QUEUED_ENV, SPOOL_ENV } from "./hook";
 import { formatDelay } from "./message";
 import { flushAlerts, handleConnect, handleDisconnect, type Notifier } from "./notify";
 import { createNotifier, createSpool, hookLogger } from "./runtime";
+import { queuedLogin, workSpool } from "./worker";
 
 type Command = ReturnType<typeof createProgram>;
 
 const HELP = `Install once (as root), then give the VPN server the launcher it prints:
   vpnnotify install [--prefix /usr/local/lib/vpnnotify]
 
-Hooks (each exits 0 at once and notifies from a detached worker; --wait works in the hook itself):
+Hooks (each queues the login in the spool and exits 0 at once; one worker per host notifies,
+honouring Slack's rate limits; --wait works in the hook itself):
   OpenVPN      client-connect /usr/local/lib/vpnnotify/vpnnotify   (and client-disconnect; deferred
                client-connect is used automatically: "2" at once, "1"/"0" from the worker)
   strongSwan   leftupdown=/usr/local/lib/vpnnotify/vpnnotify   (PLUTO_VERB up-client / down-client)
@@ -62,6 +66,7 @@ Config keys (YAML or JSON; the README explains each):
   state.file | state.redis.{url,username,password,caFile,servername,keyPrefix,connectTimeoutMs,commandTimeoutMs,
                importLegacy}   importLegacy: start from the original vpnnotify's vpn:<cn>:lastip keys
   spool.dir, spool.maxAttempts, spool.retryAfterSeconds   undelivered alerts, retried later
+  spool.concurrency, spool.idleSeconds   the per-host worker: alerts at once, how long it waits for more
   answers.signingSecret, answers.listen, answers.path   "was this you?" buttons, answered by vpnnotify serve
   policy.knownBy, policy.renotifyAfterDays, policy.forgetAfterDays, policy.impossibleTravelKmh,
   policy.minTravelKm, policy.maxPlacesPerUser
@@ -216,10 +221,13 @@ async function runHook(name: "hook" | HookSource, command: Command): Promise<voi
     const unwritable = answerDeferred(event.deferredFile, "1");
     const { log, close } = hookLogger({ level: "error", format: opts.logFormat, detached, facility: "daemon" });
     if (unwritable) log.warn(unwritable);
+    // The launcher queued logins by the raw JSON: let in the ones OpenVPN waits on, and say how many wait.
+    const queued = detached ? await releaseQueued(process.env[SPOOL_ENV], log) : undefined;
     log.error("failed", {
       user: event.user,
       ip: event.ip,
       reason: `unusable config, so NO login is notified until it is fixed (the client was let in): ${describeError(error)}`,
+      queued,
     });
     await close();
     return;
@@ -232,6 +240,20 @@ async function runHook(name: "hook" | HookSource, command: Command): Promise<voi
     file: config.log.file,
   });
   const reject = config.onFailure === "reject";
+  if (detached) {
+    // The per-host worker. The launcher queued the login already (QUEUED_ENV); else it is queued
+    // here. Only when it cannot even be spooled is it handled directly, below, as a one-off.
+    const n = createNotifier(config, log, undefined, { worker: true });
+    const queued = process.env[QUEUED_ENV] === "1" || (await queueOwnLogin(event, n, config, log));
+    if (queued) {
+      // Another worker runs (its hook queued without knowing): it reports the spool, not this one.
+      if (!(await workSpool(n, config)).busy) await logPending(n, log);
+      await n.store.close().catch(() => {});
+      await close();
+      process.exit(ExitCode.OK);
+    }
+    await n.store.close().catch(() => {});
+  }
   const deferred = event.deferredFile;
   // With onFailure "accept" the answer is known already: let the client in now.
   const unwritable = deferred && !reject ? answerDeferred(deferred, "1") : undefined;
@@ -257,16 +279,56 @@ async function runHook(name: "hook" | HookSource, command: Command): Promise<voi
     const n = notifier;
     // Cut off at the deadline while the alert was being spooled: let that local write finish.
     await n.spool.idle();
-    // Earlier runs' undelivered alerts, only where no VPN server waits on us, and only while half
-    // the deadline is left: in a storm of logins each worker's own alert comes first, and workers
-    // that linger draining would slow the next ones down (the flush timer takes the backlog).
-    const ample = () => deadlineAt - Date.now() >= config.deadlineMs / 2;
-    if (detached && ample()) await runBounded(deadlineAt, config, () => flushAlerts(n, { stop: () => !ample() })).catch(() => {});
     await logPending(n, log);
     await n.store.close().catch(() => {});
   }
   await close();
   process.exit(failure && reject && !detached ? exitOf(failure) : ExitCode.OK);
+}
+
+/**
+ * A worker that cannot read its config, started by a launcher that queued logins in `spool`: it
+ * takes back the start claim (so the next hook starts a worker, and logs, again), answers "1" to
+ * every OpenVPN deferred client-connect still waiting (a broken config lets clients in) and
+ * returns how many logins wait there; they are notified once the config is fixed.
+ */
+async function releaseQueued(spool: string | undefined, log: Logger): Promise<number | undefined> {
+  if (!spool) return undefined;
+  await rm(join(spool, "worker.starting"), { force: true }).catch(() => {});
+  const names = (await readdir(spool).catch(() => [] as string[])).filter((f) => /^\d+-[0-9a-f]{8}\.json$/.test(f));
+  for (const name of names) {
+    try {
+      const entry = JSON.parse(await readFile(join(spool, name), "utf8"));
+      const answer = entry?.payload?.answer;
+      if (typeof answer?.file !== "string") continue;
+      const unwritable = answerDeferred(answer.file, "1");
+      if (unwritable) log.warn(unwritable);
+      delete entry.payload.answer;
+      await writeFileAtomic(join(spool, name), `${JSON.stringify(entry)}\n`, { fsync: false });
+    } catch {
+      // Delivered or unreadable meanwhile: the next worker with a good config deals with it.
+    }
+  }
+  return names.length;
+}
+
+/**
+ * The worker's own login, when the launcher could not queue it (a YAML config, or a spool
+ * directory not made yet): into the spool, answering OpenVPN as the hook would have. False when
+ * the spool cannot be written (then the login is handled directly, as before the queue).
+ */
+async function queueOwnLogin(event: VpnEvent, n: Notifier, config: VpnnotifyConfig, log: Logger): Promise<boolean> {
+  const reject = config.onFailure === "reject";
+  const deferred = event.deferredFile;
+  try {
+    await n.spool.enqueue(queuedLogin(event, reject ? processDeadline(config) : undefined));
+  } catch (error) {
+    log.warn("cannot queue the login in the spool; handling it alone", { spool: n.spool.dir, error: describeError(error) });
+    return false;
+  }
+  const unwritable = deferred && !reject ? answerDeferred(deferred, "1") : undefined;
+  if (unwritable) log.warn(unwritable);
+  return true;
 }
 
 async function runNotify(opts: { user: string; ip: string; port?: string; time?: string }, command: Command): Promise<void> {
@@ -300,9 +362,20 @@ async function runNotify(opts: { user: string; ip: string; port?: string; time?:
 async function runFlush(opts: { force?: boolean }, command: Command): Promise<void> {
   const ctx = cliContext(command, { defaultLevel: "info" });
   const { config } = await loadConfig({ tool: "vpnnotify", schema: configSchema, path: ctx.opts.config });
-  const n = createNotifier(config, ctx.log);
+  // Nobody waits on a flush: it paces Slack like the worker, rather than failing alerts on a 429.
+  const n = createNotifier(config, ctx.log, undefined, { worker: true });
   // Each alert is bounded by the Slack, LDAP and store timeouts, and the spool holds a bounded number.
-  const result = await flushAlerts(n, { force: opts.force === true });
+  const result = await flushAlerts(n, { force: opts.force === true, concurrency: config.spool.concurrency });
+  // Hooks that queued a login while this held the drain lock took it for a worker and started none:
+  // what came due meanwhile is this run's to deliver too (failures back off, so this ends).
+  while (!result.busy && (await n.spool.hasDue().catch(() => false))) {
+    const more = await flushAlerts(n, { concurrency: config.spool.concurrency });
+    // A worker took over: it delivers the rest.
+    if (more.busy) break;
+    result.delivered += more.delivered;
+    result.failed += more.failed;
+    result.gaveUp += more.gaveUp;
+  }
   const status = await n.spool.status();
   await n.store.close().catch(() => {});
   if (ctx.opts.json) process.stdout.write(`${JSON.stringify({ ...result, ...statusJson(status), spool: n.spool.dir })}\n`);
@@ -414,18 +487,4 @@ async function runBounded<T>(deadlineAt: number, config: VpnnotifyConfig, work: 
 function exitOf(error: Error): number {
   const code = (error as { exitCode?: number }).exitCode;
   return typeof code === "number" && code !== 0 ? code : ExitCode.UNAVAILABLE;
-}
-
-/**
- * OpenVPN's deferred answer. A file that cannot be written (permissions, a directory) is one log
- * line, never a crash: the hook's own failures must not disconnect anyone. Returns that line.
- */
-function answerDeferred(path: string | undefined, value: "0" | "1"): string | undefined {
-  if (!path) return undefined;
-  try {
-    writeFileSync(path, value);
-    return undefined;
-  } catch (error) {
-    return `cannot write client_connect_deferred_file ${JSON.stringify(path)}: ${describeError(error)}`;
-  }
 }

@@ -1,6 +1,7 @@
 import { DataError, describeError, type Logger, type SlackClient, type SpoolEntry, UnavailableError } from "@opsguard/core";
 import { networkOf, normalizeIp } from "./address";
-import { type AlertJob, type AlertSpool, type Delivery, deliverAlert, historyKey } from "./alert";
+import { type AlertJob, type AlertSpool, type Delivery, deliverAlert, historyKey, isLoginJob, type LoginJob, type SpoolJob } from "./alert";
+import { answerDeferred } from "./deferred";
 import type { SlackDirectory } from "./directory";
 import type { VpnEvent } from "./event";
 import { type GeoInfo, type GeoIp, placeName } from "./geoip";
@@ -53,7 +54,7 @@ export interface Outcome {
  * channel, and only then record the place as told. An alert that did not go out stays spooled
  * (and the place unknown), so a later run delivers it and the next login is not waved through.
  */
-export async function handleConnect(event: VpnEvent, n: Notifier): Promise<Outcome> {
+export async function handleConnect(event: VpnEvent, n: Notifier, queued?: SpoolEntry<SpoolJob>): Promise<Outcome> {
   const ip = normalizeIp(event.ip);
   if (!ip) throw new DataError(`"${event.ip}" is not an IP address`, { hint: "pass the client's public address" });
   const geo = lookup(n, ip);
@@ -76,11 +77,14 @@ export async function handleConnect(event: VpnEvent, n: Notifier): Promise<Outco
   // Spooled from the start, while the store is asked, as "the store could not say, so tell them":
   // a worker cut off at its deadline, even before the store answered, leaves the alert there. The
   // write and its disk flush overlap the store, the directory and Slack instead of delaying them.
+  // A login the hook queued becomes this alert in its own spool file: one file per login, ever.
   let spoolError: string | undefined;
-  const adding = n.spool.add(job, leaseUntil).catch((error: unknown) => {
-    spoolError = describeError(error);
-    return undefined;
-  });
+  const adding = (queued ? n.spool.save(Object.assign(queued, { payload: job })).then(() => queued) : n.spool.add(job, leaseUntil)).catch(
+    (error: unknown) => {
+      spoolError = describeError(error);
+      return undefined;
+    },
+  );
 
   let decision: Decision | undefined;
   let stateError: string | undefined;
@@ -123,7 +127,9 @@ export async function handleConnect(event: VpnEvent, n: Notifier): Promise<Outco
     await n.store.update(historyKey(event.user), (history) => releaseLease(history, final.keys, leaseUntil)).catch(() => {});
   }
   let kept: string | undefined;
-  if (spooled) {
+  // A queued entry's outcome is the drainer's to record (it removes it, or backs it off).
+  if (queued && !delivery.complete) kept = queued.id;
+  else if (spooled && !queued) {
     try {
       if (delivery.complete) await n.spool.remove(spooled);
       else if (!(await n.spool.fail(spooled, delivery.errors.join("; ") || "not delivered"))) kept = spooled.id;
@@ -156,31 +162,84 @@ export interface FlushResult {
 
 /**
  * Retries the spooled alerts that are due (all unless leased, with `force`), oldest first, one
- * log line each. `stop` is asked between alerts (the hook's deadline).
+ * log line each, and handles the logins hooks queued. `stop` is asked between alerts.
  */
-export async function flushAlerts(n: Notifier, options: { force?: boolean; stop?: () => boolean } = {}): Promise<FlushResult> {
-  const deliver = async (entry: SpoolEntry<AlertJob>) => {
-    const job = entry.payload;
-    const d = await deliverAlert(job, n, { save: () => n.spool.save(entry), late: true });
-    const fields = {
-      user: cutField(job.event.user),
-      ip: job.event.ip,
-      place: placeName(job.geo),
-      login: new Date(job.event.time).toISOString(),
-      attempts: entry.attempts,
-      dm: job.sent.dm && job.recipient ? job.recipient.slackId : undefined,
-      security: job.sent.security ? d.flags.join("; ") : undefined,
-      state: d.stateError ? `unavailable (${d.stateError})` : undefined,
-    };
-    if (d.complete) {
-      n.log.info("delivered late", fields);
-      return;
-    }
-    const error = d.errors.join("; ") || "not delivered";
-    n.log.warn("still undelivered", { ...fields, error });
-    throw new UnavailableError(error);
+export async function flushAlerts(
+  n: Notifier,
+  options: { force?: boolean; stop?: () => boolean; concurrency?: number } = {},
+): Promise<FlushResult> {
+  return n.spool.drain((entry) => deliverEntry(entry, n), { leaseUntil: n.leaseUntil, rank: urgency, ...options });
+}
+
+/**
+ * What goes first: a login OpenVPN waits on (its answer has a deadline), then the other fresh
+ * logins, then retries of alerts already late. A fresh login is decided before an older alert
+ * from the same place is marked told, as when each login had its own worker.
+ */
+export function urgency(entry: SpoolEntry<SpoolJob>): number {
+  const job = entry.payload;
+  return isLoginJob(job) ? (job.answer ? 2 : 1) : 0;
+}
+
+/**
+ * One spool entry: a queued login is decided and told (or its disconnect recorded), an alert
+ * that failed before is retried. Resolves when nothing is owed any more, throws when something is.
+ */
+export async function deliverEntry(entry: SpoolEntry<SpoolJob>, n: Notifier): Promise<void> {
+  const job = entry.payload;
+  if (isLoginJob(job)) return handleQueued(entry, job, n);
+  const d = await deliverAlert(job, n, { save: () => n.spool.save(entry), late: true });
+  const fields = {
+    user: cutField(job.event.user),
+    ip: job.event.ip,
+    place: placeName(job.geo),
+    login: new Date(job.event.time).toISOString(),
+    attempts: entry.attempts,
+    dm: job.sent.dm && job.recipient ? job.recipient.slackId : undefined,
+    security: job.sent.security ? d.flags.join("; ") : undefined,
+    state: d.stateError ? `unavailable (${d.stateError})` : undefined,
   };
-  return n.spool.drain(deliver, { leaseUntil: n.leaseUntil, ...options });
+  if (d.complete) {
+    n.log.info("delivered late", fields);
+    return;
+  }
+  const error = d.errors.join("; ") || "not delivered";
+  n.log.warn("still undelivered", { ...fields, error });
+  throw new UnavailableError(error);
+}
+
+async function handleQueued(entry: SpoolEntry<SpoolJob>, job: LoginJob, n: Notifier): Promise<void> {
+  const event: VpnEvent = { ...job.login };
+  if (event.kind === "disconnect") {
+    await handleDisconnect(event, n);
+    return;
+  }
+  const answer = job.answer;
+  const work = handleConnect(event, n, entry).catch((error: unknown) => {
+    // An address that is no address (the VPN server's environment) can never be alerted: one line, as a hook run gave it.
+    if (!(error instanceof DataError)) throw error;
+    n.log.error("failed", { user: cutField(event.user), ip: cutField(event.ip), reason: describeError(error) });
+    return undefined;
+  });
+  if (answer) {
+    // OpenVPN waits on this one (onFailure reject): its answer by the hook's deadline, whatever comes later.
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<"0">((resolve) => {
+      timer = setTimeout(() => resolve("0"), Math.max(0, answer.by - Date.now()));
+    });
+    const verdict = await Promise.race([
+      work.then(
+        (o) => (!o || o.verdict === "failed" ? "0" : "1"),
+        () => "0" as const,
+      ),
+      late,
+    ]);
+    clearTimeout(timer);
+    const unwritable = answerDeferred(answer.file, verdict);
+    if (unwritable) n.log.warn(unwritable);
+  }
+  const outcome = await work;
+  if (outcome?.spooled) throw new UnavailableError(outcome.errors.join("; ") || "not delivered");
 }
 
 /** A disconnect: the log line with the session's length, and its end in the store for the next travel check. */

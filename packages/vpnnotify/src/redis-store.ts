@@ -122,10 +122,19 @@ export class RedisPlaceStore implements PlaceStore {
     return this.#opts.importLegacy({ ip, ...(seconds !== undefined ? { time: seconds * 1000 } : {}) });
   }
 
-  /** ioredis' own errors ("Command timed out", a dropped connection) as the store being unavailable. */
+  /**
+   * ioredis' own errors as the store being slow (a command timed out: overloaded or hung) or
+   * unavailable (a dropped connection), never as a bug of ours.
+   */
   #failed(error: unknown): never {
     if (error instanceof OpsguardError) throw error;
-    throw new UnavailableError(`${this.name}: ${(error as Error).message}`, { hint: "check state.redis" });
+    const message = error instanceof Error ? error.message : String(error);
+    if (/timed out/i.test(message)) {
+      throw new TempFailError(`${this.name} is slow: no answer within ${this.#opts.commandTimeoutMs} ms`, {
+        hint: "check the Redis server's load, or raise state.redis.commandTimeoutMs",
+      });
+    }
+    throw new UnavailableError(`${this.name} is unavailable: ${message}`, { hint: "check state.redis" });
   }
 
   async close(): Promise<void> {
@@ -147,7 +156,9 @@ export class RedisPlaceStore implements PlaceStore {
       const timer = setTimeout(() => {
         this.#redis.disconnect();
         reject(
-          new UnavailableError(`${this.name} did not get ready within ${this.#opts.connectTimeoutMs} ms`, { hint: "check state.redis" }),
+          new TempFailError(`${this.name} is slow or down: not ready within ${this.#opts.connectTimeoutMs} ms`, {
+            hint: "check state.redis, or raise state.redis.connectTimeoutMs",
+          }),
         );
       }, this.#opts.connectTimeoutMs);
       this.#redis.connect().then(

@@ -14,7 +14,7 @@ import {
   Spool,
 } from "@opsguard/core";
 import { networkOf, normalizeIp } from "./address";
-import { type AlertSpool, alertJobSchema } from "./alert";
+import { type AlertSpool, spoolJobSchema } from "./alert";
 import { DEFAULT_SECURITY_TEMPLATE, DEFAULT_USER_TEMPLATE, TEMPLATE_NAMES, type VpnnotifyConfig } from "./config";
 import { SlackDirectory } from "./directory";
 import { FilePlaceStore } from "./file-store";
@@ -22,6 +22,7 @@ import { type GeoInfo, GeoIp, placeName } from "./geoip";
 import type { Notifier } from "./notify";
 import { decide, markTold, type PlacePolicy, recordLogin, type UserHistory } from "./places";
 import { type LegacyLogin, RedisPlaceStore } from "./redis-store";
+import { PacedSlackClient } from "./slack-pace";
 import type { PlaceStore } from "./store";
 import { compileTemplate, type Template } from "./template";
 
@@ -64,7 +65,7 @@ export function spoolDir(config: VpnnotifyConfig): string {
 export function createSpool(config: VpnnotifyConfig, log: Logger): AlertSpool {
   return new Spool({
     dir: spoolDir(config),
-    payload: alertJobSchema,
+    payload: spoolJobSchema,
     maxAttempts: config.spool.maxAttempts,
     backoffMs: config.spool.retryAfterSeconds * 1000,
     log,
@@ -98,11 +99,25 @@ export function historyFromLegacy(legacy: LegacyLogin, geo: GeoIp, policy: Place
 /** The part of the deadline the directory lookup may use; Slack gets the rest. */
 const LDAP_SHARE = 0.4;
 
-export function createNotifier(config: VpnnotifyConfig, log: Logger, deadlineAt?: number): Notifier {
-  const slack = createSlackClient(
-    { ...config.slack, timeoutMs: config.slack.timeoutMs ?? Math.floor(config.deadlineMs * 0.6) },
-    { log, retries: 1, maxRetryAfterMs: Math.floor(config.deadlineMs / 2) },
-  );
+/** The longest the worker holds a post back for Slack's rate limit before the alert counts as failed. */
+export const RATE_LIMIT_WAIT_MS = 30_000;
+
+/**
+ * `worker`: the per-host worker, which nobody waits on: it paces its posts to Slack's rate limits
+ * (waiting out a 429 instead of failing the alert), and leases each alert for that long.
+ */
+export function createNotifier(config: VpnnotifyConfig, log: Logger, deadlineAt?: number, options: { worker?: boolean } = {}): Notifier {
+  const slackOptions = { ...config.slack, timeoutMs: config.slack.timeoutMs ?? Math.floor(config.deadlineMs * 0.6) };
+  const slack = options.worker
+    ? new PacedSlackClient({
+        token: resolveSecret(config.slack.token as SecretRef, "slack.token"),
+        timeoutMs: slackOptions.timeoutMs,
+        ...(config.slack.baseUrl ? { baseUrl: config.slack.baseUrl } : {}),
+        log,
+        maxWaitMs: RATE_LIMIT_WAIT_MS,
+      })
+    : createSlackClient(slackOptions, { log, retries: 1, maxRetryAfterMs: Math.floor(config.deadlineMs / 2) });
+  const lease = options.worker ? config.deadlineMs + RATE_LIMIT_WAIT_MS : config.deadlineMs;
   const ldap: LdapClientOptions | undefined = config.directory?.ldap
     ? {
         ...ldapOptionsFromConfig(config.directory.ldap, "directory.ldap"),
@@ -118,7 +133,7 @@ export function createNotifier(config: VpnnotifyConfig, log: Logger, deadlineAt?
     slack,
     answerButtons: config.answers !== undefined,
     spool: createSpool(config, log),
-    leaseUntil: () => deadlineAt ?? Date.now() + config.deadlineMs,
+    leaseUntil: () => deadlineAt ?? Date.now() + lease,
     securityChannel: config.securityChannel,
     templates: {
       user: template(config.templates.user, config.templates.userFile, DEFAULT_USER_TEMPLATE, "templates.user"),

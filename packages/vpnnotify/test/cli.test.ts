@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SLACK_SIM_TOKEN, SlackSim } from "@opsguard/lab";
@@ -205,6 +205,36 @@ describe("OpenVPN client-connect", () => {
         /^<27>.* vpnnotify .* failed user=alice ip=81\.2\.69\.142 reason=".*NO login is notified.*invalid config.*slack/,
       );
       expect(readFileSync(deferred, "utf8")).toBe("1");
+    } finally {
+      await syslog.close();
+    }
+  });
+
+  it("a config broken after the spool was made: each hook's login waits queued, OpenVPN gets 1, and every worker says so", async () => {
+    const root = mkdtempSync(join(dir, "broken-queued-"));
+    const spool = join(root, "spool");
+    mkdirSync(spool, { mode: 0o700 });
+    const config = join(root, "vpnnotify.json");
+    writeFileSync(
+      config,
+      JSON.stringify({ server: { name: "x" }, securityChannel: "#not-an-id", spool: { dir: spool }, onFailure: "reject" }),
+    );
+    const syslog = await syslogServer();
+    try {
+      for (const [n, name] of [
+        [1, "alice"],
+        [2, "bob"],
+      ] as const) {
+        const deferred = join(root, `acf-${name}`);
+        const env = openvpnConnectEnv(name, PLACES.london.ip, { client_connect_deferred_file: deferred });
+        const result = await runCli([], { VPNNOTIFY_CONFIG: config, PATH: syslog.path, ...env });
+        expect(result).toMatchObject({ code: 0, stderr: "" });
+        // The raw config says reject, so the hook deferred; the worker, unable to validate it, lets the client in.
+        await waitFor(() => readFileSync(deferred, "utf8") === "1", 15_000, `${name}'s deferred answer`);
+        const line = await waitFor(() => syslog.lines.find((l) => l.includes(`user=${name} `)), 15_000, "the syslog line");
+        expect(line).toMatch(new RegExp(`failed user=${name} .*NO login is notified.*invalid config.* queued=${n}$`));
+      }
+      expect(readdirSync(spool).filter((f) => f.endsWith(".json"))).toHaveLength(2);
     } finally {
       await syslog.close();
     }

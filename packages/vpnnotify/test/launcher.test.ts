@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { runInNewContext } from "node:vm";
@@ -73,6 +73,75 @@ require("node:fs").writeFileSync(${JSON.stringify(marker)}, JSON.stringify({ arg
       10_000,
       "the worker",
     ).then((ran) => expect(ran).toEqual({ argv: ["/tmp/openvpn_cc_x.tmp"], detached: "1", user: "alice" }));
+  });
+
+  it("with a JSON config and its spool, the launcher queues each login itself, answers 1, and only the first hook starts a worker", () => {
+    const root = mkdtempSync(join(dir, "queue-"));
+    const spool = join(root, "spool");
+    mkdirSync(spool, { mode: 0o700 });
+    const config = join(root, "vpnnotify.json");
+    writeFileSync(config, JSON.stringify({ server: { name: "x" }, spool: { dir: spool } }));
+    const starts = join(root, "starts.log");
+    const bundle = join(root, "tool.cjs");
+    writeFileSync(
+      bundle,
+      `if (!process.argv.includes("--version")) require("node:fs").appendFileSync(${JSON.stringify(starts)}, (process.env.VPNNOTIFY_QUEUED ?? "-") + " " + (process.env.client_connect_deferred_file ?? "none") + "\\n");`,
+    );
+    const { launcher } = installWithLauncher({
+      bundle,
+      prefix: join(root, "lib"),
+      name: "vpnnotify",
+      cacheEnv: "T_CACHE",
+      fastPath: launcherFastPath(parseHookEnv),
+    });
+    for (const name of ["alice", "bob", "carol"]) {
+      const deferred = join(root, `acf-${name}`);
+      writeFileSync(deferred, "");
+      const result = spawnSync(launcher, [], {
+        env: {
+          PATH: "/usr/bin:/bin",
+          VPNNOTIFY_CONFIG: config,
+          ...openvpnConnectEnv(name, "81.2.69.142", { client_connect_deferred_file: deferred }),
+        },
+        encoding: "utf8",
+      });
+      expect(result).toMatchObject({ status: 0, stderr: "" });
+      expect(readFileSync(deferred, "utf8")).toBe("1");
+    }
+    const queued = readdirSync(spool)
+      .filter((f) => f.endsWith(".json"))
+      .map((f) => JSON.parse(readFileSync(join(spool, f), "utf8")));
+    expect(queued.map((e) => e.payload.login.user).sort()).toEqual(["alice", "bob", "carol"]);
+    expect(queued[0]).toMatchObject({
+      attempts: 0,
+      leaseUntil: 0,
+      payload: { login: { kind: "connect", source: "openvpn", ip: "81.2.69.142" } },
+    });
+    expect(existsSync(join(spool, "worker.starting"))).toBe(true);
+    return waitFor(() => existsSync(starts) && readFileSync(starts, "utf8"), 10_000, "the worker").then((text) =>
+      expect(text).toBe("1 none\n"),
+    );
+  });
+
+  it("a config that is a FIFO never holds up the hook: it leaves the config to the worker", () => {
+    const root = mkdtempSync(join(dir, "fifo-"));
+    const config = join(root, "vpnnotify.json");
+    expect(spawnSync("mkfifo", [config]).status).toBe(0);
+    const bundle = join(root, "tool.cjs");
+    writeFileSync(bundle, "");
+    const { launcher } = installWithLauncher({
+      bundle,
+      prefix: join(root, "lib"),
+      name: "vpnnotify",
+      cacheEnv: "T_CACHE",
+      fastPath: launcherFastPath(parseHookEnv),
+    });
+    const result = spawnSync(launcher, [], {
+      env: { PATH: "/usr/bin:/bin", VPNNOTIFY_CONFIG: config, ...openvpnConnectEnv("alice", "81.2.69.142") },
+      timeout: 10_000,
+    });
+    expect(result.signal).toBeNull();
+    expect(result.status).toBe(0);
   });
 
   it("anything but a plain hook call (here --help) goes to the bundle", () => {

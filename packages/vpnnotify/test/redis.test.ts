@@ -157,6 +157,21 @@ describe("known places in Redis (several VPN servers)", () => {
     }
   });
 
+  it("a Redis that stops answering mid-run (overloaded) is 'slow', never an internal error, and the user is still told", async () => {
+    const { n, lines } = notifier(redisConfig(redis, { connectTimeoutMs: 2_000, commandTimeoutMs: 300 }));
+    expect((await handleConnect(login(PLACES.london.ip), n)).reason).toBe("first-login");
+    redis.freeze();
+    try {
+      const outcome = await handleConnect(login(PLACES.paris.ip), n);
+      expect(outcome).toMatchObject({ verdict: "notified", reason: "state-unavailable", dm: "U0ALICE" });
+      expect(lines.at(-1)).toMatch(/ state="unavailable \(redis 127\.0\.0\.1:\d+ is slow: no answer within 300 ms \(check/);
+      expect(lines.join("\n")).not.toMatch(/internal error/);
+    } finally {
+      redis.thaw();
+      await n.store.close();
+    }
+  });
+
   it("never logs the Redis password", async () => {
     process.env.VPNNOTIFY_TEST_REDIS_PW = "wrong-password-123";
     const { n, lines } = notifier(redisConfig(redis, { password: "env:VPNNOTIFY_TEST_REDIS_PW" }));

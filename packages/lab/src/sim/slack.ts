@@ -159,6 +159,8 @@ export class SlackSim extends SimServer {
   #delayMs = 0;
   /** method → how many more of its answers to lose after doing the work. */
   readonly #lostAnswers = new Map<string, number>();
+  #limitedUntil = 0;
+  #limitedMethod: string | undefined;
   #clock = 1_700_000_000;
   #quirks: SlackQuirks;
 
@@ -255,6 +257,20 @@ export class SlackSim extends SimServer {
     return this;
   }
 
+  /**
+   * For the next `ms` milliseconds every call (or every call to `method`) is over the limit: HTTP 429
+   * with Retry-After, the whole seconds until the limit lifts, and {ok:false,error:"ratelimited"}.
+   * Slack: "you'll receive a HTTP 429 Too Many Requests error, and a Retry-After HTTP header
+   * containing the number of seconds until you can retry"; limits apply "per API method per
+   * workspace per app", so they hold for every channel and user at once
+   * (https://docs.slack.dev/apis/web-api/rate-limits, "Responding to rate limiting conditions").
+   */
+  rateLimitFor(ms: number, method?: string): this {
+    this.#limitedUntil = Date.now() + ms;
+    this.#limitedMethod = method;
+    return this;
+  }
+
   /** Every API answer waits this long (a slow Slack); 0 to stop. */
   slow(delayMs: number): this {
     this.#delayMs = delayMs;
@@ -269,6 +285,7 @@ export class SlackSim extends SimServer {
   up(): this {
     this.clearFaults();
     this.#delayMs = 0;
+    this.#limitedUntil = 0;
     return this;
   }
 
@@ -280,11 +297,17 @@ export class SlackSim extends SimServer {
   // ---- the API ----
 
   async #dispatch(method: string, spec: (typeof METHODS)[string], req: SimRequest): Promise<SimResponse> {
-    const answer = this.#answer(method, spec, req);
-    const lose = this.#lostAnswers.get(method) ?? 0;
-    if (lose > 0) {
-      this.#lostAnswers.set(method, lose - 1);
-      return { ...answer, hang: true };
+    const limited = this.#limitedUntil - Date.now();
+    let answer: SimResponse;
+    if (limited > 0 && (!this.#limitedMethod || this.#limitedMethod === method)) {
+      answer = { status: 429, headers: { "retry-after": String(Math.ceil(limited / 1000)) }, body: { ok: false, error: "ratelimited" } };
+    } else {
+      answer = this.#answer(method, spec, req);
+      const lose = this.#lostAnswers.get(method) ?? 0;
+      if (lose > 0) {
+        this.#lostAnswers.set(method, lose - 1);
+        answer = { ...answer, hang: true };
+      }
     }
     return this.#delayMs > 0 ? { ...answer, delayMs: this.#delayMs } : answer;
   }

@@ -1,0 +1,183 @@
+import { spawn } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type RedisLab, SLACK_SIM_TOKEN, SlackSim, type SlapdLab, startRedis, startSlapd } from "@opsguard/lab";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { openvpnConnectEnv, waitFor } from "./fixtures";
+
+/**
+ * A reconnect storm (issue #26): many OpenVPN client-connect hooks at once, through the built
+ * bundle as the VPN server runs it, against real slapd and redis-server and the Slack simulator.
+ * Each hook only queues its login; one worker delivers them all, each exactly once.
+ */
+
+const BUNDLE = new URL("../dist/vpnnotify.cjs", import.meta.url).pathname;
+const USERS = 30;
+const SECURITY = "C0SECURITY";
+let dir: string;
+let slack: SlackSim;
+let slapd: SlapdLab;
+let redis: RedisLab;
+let round = 0;
+
+const user = (i: number) => `storm${String(i).padStart(3, "0")}`;
+const slackId = (i: number) => `U0STORM${String(i).padStart(3, "0")}`;
+
+beforeAll(async () => {
+  if (!existsSync(BUNDLE)) throw new Error(`${BUNDLE} is missing: run "node scripts/build.mjs vpnnotify" first`);
+  dir = mkdtempSync(join(tmpdir(), "vpnnotify-burst-"));
+  [slapd, redis] = await Promise.all([startSlapd(), startRedis()]);
+  slack = new SlackSim();
+  slack.addChannel({ id: SECURITY, name: "security-alerts" });
+  for (let i = 0; i < USERS; i++) {
+    const uid = user(i);
+    await slapd.addEntry(`uid=${uid},ou=people,${slapd.baseDn}`, {
+      objectClass: ["inetOrgPerson", "opsguardChatAccount"],
+      uid,
+      cn: uid,
+      sn: "Storm",
+      mail: `${uid}@opsguard.test`,
+      slackName: uid,
+      slackId: slackId(i),
+    });
+    slack.addUser({ id: slackId(i), name: uid, email: `${uid}@opsguard.test` });
+  }
+  await slack.start();
+}, 60_000);
+
+afterAll(async () => {
+  await slack?.stop();
+  await Promise.all([slapd?.stop(), redis?.stop()]);
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+beforeEach(() => {
+  slack.up();
+  slack.messages.length = 0;
+});
+
+/** A fresh site (spool, log, Redis prefix): each round's logins are all first logins. */
+function site(spoolExists: boolean, spoolOptions: Record<string, unknown> = {}) {
+  round++;
+  const root = join(dir, `round-${round}`);
+  const spool = join(root, "spool");
+  mkdirSync(spoolExists ? spool : root, { recursive: true, mode: 0o700 });
+  const log = join(root, "vpnnotify.log");
+  const config = join(root, "vpnnotify.json");
+  writeFileSync(
+    config,
+    JSON.stringify({
+      server: { name: "vpn-storm" },
+      slack: { token: "env:STORM_SLACK_TOKEN", baseUrl: slack.apiUrl },
+      securityChannel: SECURITY,
+      directory: { ldap: slapd.connection(), slackIdAttribute: "slackId" },
+      state: { file: join(root, "state.json"), redis: { url: redis.url, keyPrefix: `r${round}:`, commandTimeoutMs: 5_000 } },
+      spool: { dir: spool, idleSeconds: 1, ...spoolOptions },
+      // Generous: the machine running the tests is shared.
+      deadlineMs: 10_000,
+      log: { file: log },
+    }),
+  );
+  return { config, log, spool, text: () => (existsSync(log) ? readFileSync(log, "utf8") : "") };
+}
+
+/** One hook process as OpenVPN starts it; resolves with its exit code once it returned. */
+function hook(config: string, i: number): Promise<number | null> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BUNDLE], {
+      env: {
+        PATH: "/usr/bin:/bin",
+        VPNNOTIFY_CONFIG: config,
+        STORM_SLACK_TOKEN: SLACK_SIM_TOKEN,
+        ...openvpnConnectEnv(user(i), `81.2.${10 + (i % 10)}.${i + 1}`),
+      },
+      stdio: "ignore",
+    });
+    child.on("error", reject);
+    child.on("close", resolve);
+  });
+}
+
+/** The bundle as a person runs it; stdout and the exit code. */
+function run(args: string[], config: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BUNDLE, "--config", config, ...args], {
+      env: { PATH: "/usr/bin:/bin", STORM_SLACK_TOKEN: SLACK_SIM_TOKEN },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (c: Buffer) => {
+      stdout += c.toString();
+    });
+    child.stderr.on("data", (c: Buffer) => {
+      stderr += c.toString();
+    });
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+async function storm(s: ReturnType<typeof site>): Promise<void> {
+  const codes = await Promise.all(Array.from({ length: USERS }, (_, i) => hook(s.config, i)));
+  expect(codes.every((c) => c === 0)).toBe(true);
+}
+
+/** Every user got exactly one DM, nothing went to the security channel, and nothing is left in the spool. */
+async function expectEachToldOnce(s: ReturnType<typeof site>): Promise<void> {
+  await waitFor(() => slack.messages.length >= USERS && /worker done/.test(s.text()), 45_000, `${USERS} DMs`);
+  // The worker lingers a moment for more logins; by then a second copy of any DM would have gone out.
+  await waitFor(() => !existsSync(join(s.spool, "drain.lock")), 15_000, "the worker to finish");
+  const perUser = Array.from({ length: USERS }, (_, i) => slack.messagesTo(slackId(i)).length);
+  expect(perUser).toEqual(Array(USERS).fill(1));
+  expect(slack.messagesTo(SECURITY)).toEqual([]);
+  expect(s.text().match(/^vpnnotify: notified user=storm\d+ /gm)).toHaveLength(USERS);
+  expect(readdirSync(s.spool).filter((f) => f.endsWith(".json"))).toEqual([]);
+}
+
+describe(`a storm of ${USERS} client-connect hooks at once`, () => {
+  it("every login is alerted exactly once, by one worker", async () => {
+    const s = site(true);
+    await storm(s);
+    await expectEachToldOnce(s);
+    // The hooks queued their logins and one of them started the worker; every other saw it starting or running.
+    expect(s.text().match(/^vpnnotify: worker done delivered=30 peakRssMiB=\d+$/gm)).toHaveLength(1);
+  }, 90_000);
+
+  it("with Slack rate-limiting chat.postMessage for the first seconds (429, Retry-After), still every login once", async () => {
+    const s = site(true);
+    slack.rateLimitFor(3_000, "chat.postMessage");
+    const beforeTheLimitLifts = new Promise<number>((resolve) => setTimeout(() => resolve(slack.messages.length), 2_800));
+    await storm(s);
+    await expectEachToldOnce(s);
+    const posts = slack.callsTo("chat.postMessage");
+    // The worker waited out Retry-After instead of hammering Slack or failing the alerts.
+    expect(posts.filter((r) => r.status === 429).length).toBeLessThan(USERS);
+    expect(await beforeTheLimitLifts).toBe(0);
+    expect(s.text()).not.toMatch(/failed|still undelivered/);
+  }, 90_000);
+
+  it("Slack down through the storm: the worker keeps every alert; the next run (here flush) delivers each once", async () => {
+    const s = site(true, { retryAfterSeconds: 1, idleSeconds: 0 });
+    slack.down();
+    await storm(s);
+    await waitFor(() => /worker done delivered=0 failed=\d+/.test(s.text()), 45_000, "the first worker to give up for now");
+    await waitFor(() => !existsSync(join(s.spool, "drain.lock")), 15_000, "the worker to finish");
+    expect(slack.messages).toEqual([]);
+    expect(readdirSync(s.spool).filter((f) => f.endsWith(".json"))).toHaveLength(USERS);
+    slack.up();
+    const flush = await run(["flush", "--force", "--json"], s.config);
+    expect(flush.code).toBe(0);
+    expect(JSON.parse(flush.stdout)).toMatchObject({ busy: false, delivered: USERS, failed: 0, pending: 0 });
+    const perUser = Array.from({ length: USERS }, (_, i) => slack.messagesTo(slackId(i)).length);
+    expect(perUser).toEqual(Array(USERS).fill(1));
+    expect(flush.stderr.match(/^vpnnotify: delivered late user=storm\d+ /gm)).toHaveLength(USERS);
+  }, 90_000);
+
+  it("on a fresh install (no spool directory yet) the hooks' workers queue the logins, and still each is alerted once", async () => {
+    const s = site(false);
+    await storm(s);
+    await expectEachToldOnce(s);
+  }, 90_000);
+});
