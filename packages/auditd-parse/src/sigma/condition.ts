@@ -20,7 +20,6 @@ export function parseCondition(text: string, identifiers: readonly string[]): Co
   const tokens: string[] = [];
   TOKEN.lastIndex = 0;
   for (let m = TOKEN.exec(text); m !== null; m = TOKEN.exec(text)) tokens.push(m[1]!);
-  if (text.slice(TOKEN.lastIndex).trim() !== "") throw new ConditionError(`cannot read condition "${text}"`);
   if (tokens.includes("|"))
     throw new ConditionError("aggregations in the condition (`| count()` …) are not supported: use a correlation rule");
   let pos = 0;
