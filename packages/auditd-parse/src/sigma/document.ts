@@ -15,13 +15,17 @@ import type { SigmaDoc } from "./compile";
  * - EXECVE: `a0`…`aN` are the whole argv, joined across `aN[i]` chunks and the event's EXECVE records (they
  *   are one document, the first EXECVE record's); PROCTITLE: `proctitle` is the decoded command line.
  * A field the record lacks is looked up in the event's other records (in order, the first that has it),
- * so a rule can name `key` or `exe` next to `type: EXECVE`. Keywords search the record's own values only.
+ * so a rule can name `key` or `exe` next to `type: EXECVE`. Keywords search the record's own values, and in
+ * EXECVE also the command line (argv joined by spaces): SigmaHQ's keywords such as `--to-ports 42` span
+ * arguments, as they do in the command line a SIEM shows.
  */
 export class RecordDoc implements SigmaDoc {
   constructor(
     readonly record: OutputRecord,
     private readonly own: Map<string, string | string[]>,
     private readonly event: EventFields,
+    /** Text keyword search sees besides the values: EXECVE's whole command line. */
+    private readonly text: string | undefined,
   ) {}
 
   get type(): string {
@@ -37,6 +41,7 @@ export class RecordDoc implements SigmaDoc {
     if (this.flat === undefined) {
       this.flat = [];
       for (const [name, v] of this.own) if (name !== "type") typeof v === "string" ? this.flat.push(v) : this.flat.push(...v);
+      if (this.text !== undefined) this.flat.push(this.text);
     }
     return this.flat;
   }
@@ -86,7 +91,8 @@ export function eventDocs(event: AuditEvent): RecordDoc[] {
     records.push(record);
   }
   const fields = new EventFields(maps);
-  return records.map((r, i) => new RecordDoc(r, maps[i]!, fields));
+  const cmdline = event.argv?.join(" ");
+  return records.map((r, i) => new RecordDoc(r, maps[i]!, fields, r.type === "EXECVE" ? cmdline : undefined));
 }
 
 function recordFields(record: OutputRecord, event: AuditEvent): Map<string, string | string[]> {
