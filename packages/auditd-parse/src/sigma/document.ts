@@ -13,7 +13,8 @@ import type { SigmaDoc } from "./compile";
  *   with log_format=ENRICHED, else auditd-parse's interpretation, so a rule using `SYSCALL: execve` works on
  *   raw logs too;
  * - EXECVE: `a0`…`aN` are the whole argv, joined across `aN[i]` chunks and the event's EXECVE records (they
- *   are one document, the first EXECVE record's); PROCTITLE: `proctitle` is the decoded command line.
+ *   are one document, the first EXECVE record's); PROCTITLE: `proctitle` is the decoded command line;
+ *   SOCKADDR: `saddr_fam`, `laddr`, `lport` (or `path`) as ENRICHED's SADDR names them, for `cidr`.
  * A field the record lacks is looked up in the event's other records (in order, the first that has it),
  * so a rule can name `key` or `exe` next to `type: EXECVE`. Keywords search the record's own values, and in
  * EXECVE also the command line (argv joined by spaces): SigmaHQ's keywords such as `--to-ports 42` span
@@ -121,7 +122,23 @@ function recordFields(record: OutputRecord, event: AuditEvent): Map<string, stri
     for (const name in record.enriched) {
       const v = record.enriched[name];
       if (typeof v === "string") out.set(name, v);
+      else if (v !== undefined) {
+        // SADDR={ saddr_fam=inet laddr=… lport=… }: its parts as fields
+        for (const part in v) {
+          const p = v[part];
+          if (typeof p === "string") out.set(part, p);
+        }
+      }
     }
+  }
+  const saddr = record.type === "SOCKADDR" ? event.sockaddr : undefined;
+  if (saddr !== undefined && record.enriched?.SADDR === undefined) {
+    // the decoded address under the names auditd's ENRICHED SADDR={ saddr_fam=inet laddr=… lport=… } uses
+    out.set("saddr_fam", String(saddr.family));
+    if (saddr.family === "inet" || saddr.family === "inet6") {
+      out.set("laddr", saddr.address);
+      out.set("lport", String(saddr.port));
+    } else if (saddr.family === "unix") out.set("path", saddr.path);
   }
   if (record.type === "EXECVE" && event.argv !== undefined) {
     for (let i = 0; i < event.argv.length; i++) out.set(`a${i}`, event.argv[i]!);
