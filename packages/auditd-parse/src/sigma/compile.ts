@@ -1,6 +1,15 @@
 import { BlockList, isIP } from "node:net";
 import { type Condition, ConditionError, parseCondition } from "./condition";
-import { ANY, compileString, hasWildcards, parseSigmaString, plainText, type SigmaString, type StringTest } from "./pattern";
+import {
+  ANY,
+  compileAnyString,
+  compileString,
+  hasWildcards,
+  parseSigmaString,
+  plainText,
+  type SigmaString,
+  type StringTest,
+} from "./pattern";
 
 /**
  * Compiles a Sigma rule's detection into one test per record, once per rule set: selections as maps (AND)
@@ -12,6 +21,8 @@ import { ANY, compileString, hasWildcards, parseSigmaString, plainText, type Sig
 export interface SigmaDoc {
   /** A field's value or values (a multi-valued field matches when any value does); undefined when absent. */
   get(field: string): string | readonly string[] | undefined;
+  /** The same, remembered per document under the field's slot (see fieldSlot): each field is read once. */
+  at(slot: number, field: string): string | readonly string[] | undefined;
   /** The record's own values, for keyword search. */
   values(): readonly string[];
 }
@@ -19,6 +30,17 @@ export interface SigmaDoc {
 export type Test = (doc: SigmaDoc) => boolean;
 
 export class RuleError extends Error {}
+
+/** Every field name the compiled rules read, numbered: documents keep a field's value in its slot. */
+const SLOTS = new Map<string, number>();
+export function fieldSlot(field: string): number {
+  let slot = SLOTS.get(field);
+  if (slot === undefined) {
+    slot = SLOTS.size;
+    SLOTS.set(field, slot);
+  }
+  return slot;
+}
 
 export const LEVELS = ["informational", "low", "medium", "high", "critical"] as const;
 export type Level = (typeof LEVELS)[number];
@@ -299,41 +321,46 @@ function compileItem(field: string, modifiers: string[], raw: unknown, where: st
     applied.push(m);
   }
   const tests = values.map((v) => valueTest(v, cased, where));
+  const slot = fieldSlot(field);
   const exists = values.find((v) => v.kind === "exists");
   if (exists !== undefined) {
     if (field === "") throw new RuleError(`${where}: "exists" needs a field`);
-    return (d) => (d.get(field) !== undefined) === exists.want;
+    return (d) => (d.at(slot, field) !== undefined) === exists.want;
   }
   if (values.some((v) => v.kind === "null")) {
     if (values.length > 1) throw new RuleError(`${where}: null cannot be part of a list of values`);
-    return (d) => d.get(field) === undefined;
+    return (d) => d.at(slot, field) === undefined;
   }
   if (field === "")
     return keywordTest(
       values.map((v, i) => (v.kind === "str" ? keyword(v.s, cased) : tests[i]!)),
       all,
     );
-  const refs = values.map((v) => (v.kind === "ref" ? v.field : undefined));
-  const one = (d: SigmaDoc, value: string, i: number): boolean => {
-    const ref = refs[i];
-    if (ref !== undefined) return anyOf(d.get(ref), (other) => (cased ? other === value : other.toLowerCase() === value.toLowerCase()));
-    return tests[i]!(value);
-  };
+  const strings = values.flatMap((v) => (v.kind === "str" ? [v.s] : []));
+  // a plain list of strings (the usual case) is one combined test; `all` and other kinds test one by one
+  const checks: ValueCheck[] =
+    !all && strings.length === values.length
+      ? [compileAnyString(strings, cased)]
+      : values.map((v, i): ValueCheck => {
+          if (v.kind !== "ref") return tests[i]!;
+          const other = v.field;
+          return (value, d) => anyValue(d.get(other), cased ? (o) => o === value : (o) => o.toLowerCase() === value.toLowerCase());
+        });
   const match: Test = all
     ? (d) => {
-        const got = d.get(field);
+        const got = d.at(slot, field);
         if (got === undefined) return false;
-        for (let i = 0; i < tests.length; i++) if (!anyOf(got, (v) => one(d, v, i))) return false;
+        for (const check of checks) if (!anyCheck(got, check, d)) return false;
         return true;
       }
     : (d) => {
-        const got = d.get(field);
+        const got = d.at(slot, field);
         if (got === undefined) return false;
-        for (let i = 0; i < tests.length; i++) if (anyOf(got, (v) => one(d, v, i))) return true;
+        for (const check of checks) if (anyCheck(got, check, d)) return true;
         return false;
       };
   // neq: the field is there and differs from every value (a missing field is no match either way)
-  return negate ? (d) => d.get(field) !== undefined && !match(d) : match;
+  return negate ? (d) => d.at(slot, field) !== undefined && !match(d) : match;
 }
 
 /** Keywords: each test against the record's own values (any value will do); `all` needs every keyword. */
@@ -349,7 +376,17 @@ function keyword(s: SigmaString, cased: boolean): StringTest {
   return compileString([...lead, ...s, ...trail], cased);
 }
 
-function anyOf(got: string | readonly string[] | undefined, test: (v: string) => boolean): boolean {
+/** A test on one value of a field; `fieldref` also reads the document. */
+type ValueCheck = (value: string, doc: SigmaDoc) => boolean;
+
+/** Whether any value of a (possibly multi-valued) field passes: no closure made per call, this runs per record. */
+function anyCheck(got: string | readonly string[], check: ValueCheck, doc: SigmaDoc): boolean {
+  if (typeof got === "string") return check(got, doc);
+  for (const v of got) if (check(v, doc)) return true;
+  return false;
+}
+
+function anyValue(got: string | readonly string[] | undefined, test: StringTest): boolean {
   if (got === undefined) return false;
   if (typeof got === "string") return test(got);
   for (const v of got) if (test(v)) return true;

@@ -36,7 +36,8 @@ export class SigmaEngine {
     if (event.records.length === 0) return [];
     let found: Map<SigmaRule, string[]> | undefined;
     for (const doc of eventDocs(event)) {
-      const type = doc.type.toUpperCase();
+      // record types are logged in upper case: only a rare lower-case one pays for toUpperCase
+      const type = this.byType.has(doc.type) ? doc.type : doc.type.toUpperCase();
       const typed = this.byType.get(type);
       if (typed !== undefined) found = this.run(typed, doc, type, found);
       found = this.run(this.anyType, doc, type, found);
