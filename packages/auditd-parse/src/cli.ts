@@ -79,6 +79,7 @@ Examples:
   auditd-parse -F --format text /var/log/audit/audit.log
   auditd-parse sessions --since 1d /var/log/audit/audit.log
   auditd-parse net --json /var/log/audit/audit.log
+  auditd-parse detect --fail-level high /var/log/audit/audit.log   (Sigma rules: auditd-parse detect --help)
   auditd plugin: /etc/audit/plugins.d/auditd-parse.conf with
     active = yes, direction = out, type = always, format = string,
     path = /usr/bin/auditd-parse, args = plugin -o /var/log/audit/events.json`;
@@ -114,7 +115,7 @@ const program = createProgram({
   name: "auditd-parse",
   version: pkg.version,
   description: "Group Linux audit records into events, decode every field, and print one JSON object per event.",
-  exitCodes: [ExitCode.OK, ExitCode.USAGE, ExitCode.DATA_ERR, ExitCode.NO_INPUT, ExitCode.SOFTWARE, ExitCode.IO_ERR, ExitCode.CONFIG],
+  exitCodes: [ExitCode.OK, ExitCode.FAILED, ExitCode.USAGE, ExitCode.DATA_ERR, ExitCode.NO_INPUT, ExitCode.SOFTWARE, ExitCode.IO_ERR, ExitCode.CONFIG],
   helpAfter: HELP_AFTER,
 });
 
