@@ -115,7 +115,16 @@ const program = createProgram({
   name: "auditd-parse",
   version: pkg.version,
   description: "Group Linux audit records into events, decode every field, and print one JSON object per event.",
-  exitCodes: [ExitCode.OK, ExitCode.FAILED, ExitCode.USAGE, ExitCode.DATA_ERR, ExitCode.NO_INPUT, ExitCode.SOFTWARE, ExitCode.IO_ERR, ExitCode.CONFIG],
+  exitCodes: [
+    ExitCode.OK,
+    ExitCode.FAILED,
+    ExitCode.USAGE,
+    ExitCode.DATA_ERR,
+    ExitCode.NO_INPUT,
+    ExitCode.SOFTWARE,
+    ExitCode.IO_ERR,
+    ExitCode.CONFIG,
+  ],
   helpAfter: HELP_AFTER,
 });
 

@@ -8,7 +8,7 @@ import type { AuditEvent } from "./event";
 import type { EventJson } from "./event-json";
 import { LEVELS, type Level } from "./sigma/compile";
 import { SigmaEngine } from "./sigma/engine";
-import { compileRuleText, levelRank, type RuleSet, type SigmaRule } from "./sigma/rules";
+import { compileRule, compileRuleText, levelRank, type RuleSet, type SigmaRule } from "./sigma/rules";
 import { SIGMAHQ_RULES } from "./sigma/sigmahq-rules";
 
 type ChalkInstance = CliContext["style"];
@@ -17,7 +17,7 @@ type ChalkInstance = CliContext["style"];
 export function loadRuleSet(path: string | undefined): RuleSet {
   const set: RuleSet = { rules: [], failed: [], skipped: [] };
   if (path === undefined) {
-    for (const r of SIGMAHQ_RULES) compileRuleText(r.text, `sigmahq:${r.path}`, set);
+    for (const r of SIGMAHQ_RULES) compileRule(r.rule, `sigmahq:${r.path}`, set);
     return set;
   }
   let files: string[];

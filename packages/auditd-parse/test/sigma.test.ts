@@ -1,9 +1,10 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { describe, expect, it } from "vitest";
+import { parse } from "yaml";
 import { parseText } from "../src/parser";
 import { SigmaEngine } from "../src/sigma/engine";
-import { compileRuleText, type RuleSet } from "../src/sigma/rules";
+import { compileRule, type RuleSet } from "../src/sigma/rules";
 import { SIGMAHQ_RULES } from "../src/sigma/sigmahq-rules";
 
 // SigmaHQ's 53 auditd rules on audit logs: each rule's hit log must trigger it and its near miss must not
@@ -30,7 +31,7 @@ const IDS = { passwd: join(PKG, "test/golden/passwd"), group: join(PKG, "test/go
 
 function builtin(): RuleSet {
   const set: RuleSet = { rules: [], failed: [], skipped: [] };
-  for (const r of SIGMAHQ_RULES) compileRuleText(r.text, r.path, set);
+  for (const r of SIGMAHQ_RULES) compileRule(r.rule, r.path, set);
   return set;
 }
 
@@ -58,7 +59,7 @@ describe("SigmaHQ's auditd rules", () => {
       .filter((f) => f.endsWith(".yml"))
       .sort();
     expect(SIGMAHQ_RULES.map((r) => r.path)).toEqual(files);
-    for (const r of SIGMAHQ_RULES) expect(r.text, r.path).toBe(readFileSync(join(RULES_DIR, r.path), "utf8"));
+    for (const r of SIGMAHQ_RULES) expect(r.rule, r.path).toEqual(parse(readFileSync(join(RULES_DIR, r.path), "utf8")));
   });
 
   it("every rule has a case folder, and every case folder a rule", () => {

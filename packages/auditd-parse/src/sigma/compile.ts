@@ -45,16 +45,25 @@ export function fieldSlot(field: string): number {
 export const LEVELS = ["informational", "low", "medium", "high", "critical"] as const;
 export type Level = (typeof LEVELS)[number];
 
-/** A test and the record types it can only match (undefined: any type), for indexing rules by type. */
+/**
+ * Values some fields must have for a test to pass (field → its allowed values, lower-cased): from plain
+ * `field: value` items that every branch needs. The engine indexes rules by them (`type` first), so a record
+ * meets only the rules that can match it. An empty map: no such field.
+ */
+export type Keys = ReadonlyMap<string, ReadonlySet<string>>;
+const NO_KEYS: Keys = new Map();
+
+/** A test and the keys it needs. */
 interface Part {
   test: Test;
-  types: Set<string> | undefined;
+  keys: Keys;
 }
 
-/** A compiled detection: one test over a record, and the record types it can match (undefined: any). */
+/** A compiled detection: one test over a record, the record types it can match (undefined: any), its keys. */
 export interface Detection {
   test: Test;
   types: ReadonlySet<string> | undefined;
+  keys: Keys;
 }
 
 export function compileDetection(detection: unknown): Detection {
@@ -79,7 +88,8 @@ export function compileDetection(detection: unknown): Detection {
     throw error;
   }
   const whole = build(parsed.length === 1 ? parsed[0]! : { op: "or", items: parsed }, parts);
-  return { test: whole.test, types: whole.types };
+  const types = whole.keys.get("type");
+  return { test: whole.test, types: types && new Set([...types].map((t) => t.toUpperCase())), keys: whole.keys };
 }
 
 function build(c: Condition, parts: Map<string, Part>): Part {
@@ -88,7 +98,7 @@ function build(c: Condition, parts: Map<string, Part>): Part {
       return parts.get(c.name)!;
     case "not": {
       const inner = build(c.item, parts).test;
-      return { test: (d) => !inner(d), types: undefined };
+      return { test: (d) => !inner(d), keys: NO_KEYS };
     }
     case "and":
     case "or":
@@ -108,7 +118,7 @@ function build(c: Condition, parts: Map<string, Part>): Part {
           for (const t of tests) if (t(d) && ++n >= need) return true;
           return false;
         },
-        types: undefined,
+        keys: NO_KEYS,
       };
     }
   }
@@ -126,23 +136,28 @@ function combine(op: "and" | "or", items: Part[]): Part {
           for (const t of tests) if (t(d)) return true;
           return false;
         };
-  return { test, types: op === "and" ? intersect(items.map((i) => i.types)) : union(items.map((i) => i.types)) };
+  return { test, keys: op === "and" ? allOf(items.map((i) => i.keys)) : anyOf(items.map((i) => i.keys)) };
 }
 
-function intersect(sets: (Set<string> | undefined)[]): Set<string> | undefined {
-  let out: Set<string> | undefined;
-  for (const s of sets) {
-    if (s === undefined) continue;
-    out = out === undefined ? new Set(s) : new Set([...out].filter((t) => s.has(t)));
+/** AND: every branch's keys hold (a field two branches name keeps the values both allow). */
+function allOf(list: Keys[]): Keys {
+  const out = new Map<string, ReadonlySet<string>>();
+  for (const keys of list) {
+    for (const [field, values] of keys) {
+      const had = out.get(field);
+      out.set(field, had === undefined ? values : new Set([...had].filter((v) => values.has(v))));
+    }
   }
   return out;
 }
 
-function union(sets: (Set<string> | undefined)[]): Set<string> | undefined {
-  const out = new Set<string>();
-  for (const s of sets) {
-    if (s === undefined) return undefined;
-    for (const t of s) out.add(t);
+/** OR: only a field every branch names is needed, with the values of any branch. */
+function anyOf(list: Keys[]): Keys {
+  const out = new Map<string, ReadonlySet<string>>();
+  if (list.length === 0) return out;
+  for (const [field] of list[0]!) {
+    if (!list.every((k) => k.has(field))) continue;
+    out.set(field, new Set(list.flatMap((k) => [...k.get(field)!])));
   }
   return out;
 }
@@ -159,37 +174,33 @@ function compileSearch(name: string, value: unknown): Part {
         value.map((m) => compileMap(m, where)),
       );
     if (value.some(isMap)) throw new RuleError(`${where} mixes maps and plain values in one list`);
-    return { test: compileItem("", [], value, where), types: undefined };
+    return { test: compileItem("", [], value, where), keys: NO_KEYS };
   }
-  if (isScalar(value)) return { test: compileItem("", [], [value], where), types: undefined };
+  if (isScalar(value)) return { test: compileItem("", [], [value], where), keys: NO_KEYS };
   throw new RuleError(`${where} is neither a map nor a list`);
 }
 
 function compileMap(map: Record<string, unknown>, where: string): Part {
-  const tests: Test[] = [];
-  let types: Set<string> | undefined;
+  const parts: Part[] = [];
   for (const [key, value] of Object.entries(map)) {
     const [field = "", ...modifiers] = key.split("|");
-    tests.push(compileItem(field, modifiers, value, `${where}, "${key}"`));
-    // `type: X` (no modifier, no wildcard) names the record types the map can match
-    if (field === "type" && modifiers.length === 0) types = typeSet(value);
+    const test = compileItem(field, modifiers, value, `${where}, "${key}"`);
+    // `field: value` (no modifier, no wildcard) names the values the field must have
+    const values = field !== "" && modifiers.length === 0 ? plainValues(value) : undefined;
+    parts.push({ test, keys: values === undefined ? NO_KEYS : new Map([[field, values]]) });
   }
-  if (tests.length === 0) throw new RuleError(`${where} is an empty map`);
-  return {
-    ...combine(
-      "and",
-      tests.map((test) => ({ test, types: undefined })),
-    ),
-    types,
-  };
+  if (parts.length === 0) throw new RuleError(`${where} is an empty map`);
+  return combine("and", parts);
 }
 
-function typeSet(value: unknown): Set<string> | undefined {
+/** The lower-cased values of a plain value or list (no wildcard), else undefined. */
+function plainValues(value: unknown): Set<string> | undefined {
   const list = Array.isArray(value) ? value : [value];
   const out = new Set<string>();
   for (const v of list) {
-    if (typeof v !== "string" || hasWildcards(parseSigmaString(v))) return undefined;
-    out.add(v.toUpperCase());
+    if (typeof v === "number") out.add(String(v));
+    else if (typeof v === "string" && !hasWildcards(parseSigmaString(v))) out.add(plainText(parseSigmaString(v)).toLowerCase());
+    else return undefined;
   }
   return out;
 }

@@ -57,12 +57,12 @@ export function compileRuleText(text: string, source: string, into: RuleSet): vo
     }
     const value: unknown = doc.toJS({ maxAliasCount: 100 });
     if (value === null || value === undefined) continue;
-    compileOne(value, source, into);
+    compileRule(value, source, into);
   }
 }
 
-/** Compiles one rule into the set; false when it failed or was skipped (the set says why). */
-function compileOne(value: unknown, source: string, into: RuleSet): boolean {
+/** Compiles one rule (as read from YAML) into the set; false when it failed or was skipped (the set says why). */
+export function compileRule(value: unknown, source: string, into: RuleSet): boolean {
   const rule = typeof value === "object" && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
   const name = rule ? String(rule.id ?? rule.title ?? source) : source;
   const fail = (reason: string) => into.failed.push({ rule: name, source, reason }) < 0;
