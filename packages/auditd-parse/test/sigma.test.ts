@@ -77,9 +77,12 @@ describe("SigmaHQ's auditd rules", () => {
   it("matches what pySigma's SQLite backend matched on the same records, but for the listed differences", () => {
     const found: string[] = [];
     const table = { compiled: SET.rules.length, triggered: new Set<string>(), agree: 0, differences: 0 };
-    const files = readdirSync(CASES)
-      .flatMap((d) => [`${d}/hit.log`, `${d}/miss.log`])
-      .sort();
+    const files = [
+      ...readdirSync(CASES)
+        .flatMap((d) => [`${d}/hit.log`, `${d}/miss.log`])
+        .sort(),
+      ...readdirSync(join(CASES, "../edge")).map((f) => `../edge/${f}`),
+    ];
     for (const file of files) {
       const ours = detect(file);
       const theirs = ORACLE.matches[file] ?? {};

@@ -10,9 +10,17 @@ import { eventDocs } from "../../../src/sigma/document";
 const here = new URL(".", import.meta.url).pathname;
 const cases = join(here, "..", "cases");
 const golden = join(here, "..", "..", "golden");
-for (const rule of readdirSync(cases).sort()) {
-  for (const kind of ["hit", "miss"]) {
-    const file = `${rule}/${kind}.log`;
+// the case logs, then the edge cases (test/sigma/edge) that show where the two engines differ
+const files = [
+  ...readdirSync(cases)
+    .sort()
+    .flatMap((rule) => [`${rule}/hit.log`, `${rule}/miss.log`]),
+  ...readdirSync(join(cases, "..", "edge"))
+    .sort()
+    .map((f) => `../edge/${f}`),
+];
+{
+  for (const file of files) {
     const { events } = parseText(readFileSync(join(cases, file), "utf8"), {
       ids: { passwd: join(golden, "passwd"), group: join(golden, "group") },
     });
