@@ -347,6 +347,13 @@ function detectRules(flags: ParseFlags, ctx: CliContext): RuleSet | null {
   }
   for (const p of set.failed) ctx.log.error(`rule ${p.rule} (${p.source}) cannot be compiled: ${p.reason}`);
   for (const p of set.skipped) ctx.log.info(`rule ${p.rule} (${p.source}) skipped: ${p.reason}`);
+  // two rules under one id would give alerts no one can tell apart
+  const seen = new Map<string, string>();
+  for (const r of set.rules) {
+    const first = seen.get(r.id);
+    if (first !== undefined) ctx.log.warn(`rule id ${r.id} is used twice (${first} and ${r.source}): their alerts carry the same id`);
+    else seen.set(r.id, r.source);
+  }
   if (set.skipped.length > 0 && flags.rules !== undefined)
     ctx.log.warn(`${set.skipped.length} rule(s) are for another log source than linux/auditd and were not run (-v lists them)`);
   if (set.rules.length === 0)

@@ -110,12 +110,21 @@ describe("rules that cannot be compiled are reported by id with the reason", () 
     expect(failure(detection)).toContain(reason);
   });
 
-  it("a bad level, a correlation rule and broken YAML", () => {
+  it("a bad level, a correlation rule, broken YAML and an alias bomb", () => {
     const set: RuleSet = { rules: [], failed: [], skipped: [] };
     compileRuleText("title: t\nid: a\nlevel: severe\nlogsource: {product: linux}\ndetection: {s: {a0: x}, condition: s}\n", "a.yml", set);
     compileRuleText("title: t\nid: b\ncorrelation: {type: event_count}\n", "b.yml", set);
     compileRuleText("title: [unclosed\n", "c.yml", set);
-    expect(set.failed.map((f) => f.rule)).toEqual(["a", "b", "c.yml"]);
+    const bomb = ["a0: &a0 [x, x, x, x, x, x, x, x, x]"];
+    for (let i = 1; i < 12; i++)
+      bomb.push(
+        `a${i}: &a${i} [${Array(9)
+          .fill(`*a${i - 1}`)
+          .join(", ")}]`,
+      );
+    compileRuleText(`${bomb.join("\n")}\ntitle: bomb\n`, "d.yml", set);
+    expect(set.failed.map((f) => f.rule)).toEqual(["a", "b", "c.yml", "d.yml"]);
+    expect(set.failed[3]!.reason).toContain("alias");
     expect(set.failed[0]!.reason).toContain('level "severe"');
     expect(set.failed[2]!.reason).toContain("YAML");
   });

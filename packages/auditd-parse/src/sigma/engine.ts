@@ -23,7 +23,7 @@ class Bucket {
     const counts = new Map<string, number>();
     for (const r of rules) for (const f of r.keys.keys()) if (f !== "type") counts.set(f, (counts.get(f) ?? 0) + 1);
     const best = [...counts].sort((a, b) => b[1] - a[1])[0];
-    this.field = best !== undefined && best[1] >= 2 ? best[0] : undefined;
+    this.field = best?.[0];
     this.slot = this.field === undefined ? -1 : fieldSlot(this.field);
     for (const r of rules) {
       const values = this.field === undefined ? undefined : r.keys.get(this.field);

@@ -55,7 +55,14 @@ export function compileRuleText(text: string, source: string, into: RuleSet): vo
       into.failed.push({ rule: source, source, reason: `not valid YAML: ${firstLine(doc.errors[0]!.message)}` });
       continue;
     }
-    const value: unknown = doc.toJS({ maxAliasCount: 100 });
+    let value: unknown;
+    try {
+      // aliases bounded: a "billion laughs" file must fail, not fill memory
+      value = doc.toJS({ maxAliasCount: 100 });
+    } catch (error) {
+      into.failed.push({ rule: source, source, reason: `not usable YAML: ${firstLine((error as Error).message)}` });
+      continue;
+    }
     if (value === null || value === undefined) continue;
     compileRule(value, source, into);
   }
