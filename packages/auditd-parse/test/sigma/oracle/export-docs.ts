@@ -19,15 +19,13 @@ const files = [
     .sort()
     .map((f) => `../edge/${f}`),
 ];
-{
-  for (const file of files) {
-    const { events } = parseText(readFileSync(join(cases, file), "utf8"), {
-      ids: { passwd: join(golden, "passwd"), group: join(golden, "group") },
+for (const file of files) {
+  const { events } = parseText(readFileSync(join(cases, file), "utf8"), {
+    ids: { passwd: join(golden, "passwd"), group: join(golden, "group") },
+  });
+  for (const event of events) {
+    eventDocs(event).forEach((doc, record) => {
+      process.stdout.write(`${JSON.stringify({ file, event: event.id, record, doc: doc.toObject(), keywords: doc.values() })}\n`);
     });
-    for (const event of events) {
-      eventDocs(event).forEach((doc, record) => {
-        process.stdout.write(`${JSON.stringify({ file, event: event.id, record, doc: doc.toObject(), keywords: doc.values() })}\n`);
-      });
-    }
   }
 }
