@@ -60,6 +60,7 @@ interface ParseFlags {
   minLevel?: string;
   failLevel?: string;
   listRules: boolean;
+  detect: boolean;
 }
 
 const HELP_AFTER = `Input: files (rotated audit.log.N and .gz are read oldest first), or stdin when none or "-".
@@ -241,6 +242,9 @@ program
   .option("-o, --output <file>", "append events to this file instead of stdout")
   .option("--passwd <file>", "passwd file for uid names")
   .option("--group <file>", "group file for gid names")
+  .option("--detect", "write Sigma alerts (as auditd-parse detect does) instead of events", false)
+  .option("--rules <path>", "with --detect: a Sigma rule file or directory (default: the built-in SigmaHQ auditd rules)")
+  .option("--min-level <level>", "with --detect: only alerts of this level or higher")
   .action(async (_flags: ParseFlags, command: Command) => {
     await pluginCommand(command);
   });
@@ -498,13 +502,23 @@ async function pluginCommand(command: Command): Promise<void> {
   const ctx = cliContext(command);
   const flags = command.optsWithGlobals<ParseFlags>();
   const config = await loadAuditdConfig(ctx.opts.config);
+  if (!flags.detect && (flags.rules !== undefined || flags.minLevel !== undefined))
+    throw new UsageError("--rules and --min-level need --detect", { hint: "add --detect" });
+  const rules = flags.detect ? detectRules(flags, ctx) : undefined;
+  if (rules === null) return;
   const output = new Output(flags.output);
   let wait: Promise<void> | undefined;
+  const detector = rules && new Detector(rules.rules, { ...detectOptions(flags, ctx), format: "ndjson" });
+  const alert = (text: string) => {
+    wait = output.line(text) ?? wait;
+  };
   const parser = new AuditParser(
-    (_event, json) => {
-      wait = output.event(json) ?? wait;
-    },
-    { ...parserOptions(flags, config), recordObjects: false, summaries: false },
+    detector === undefined
+      ? (_event, json) => {
+          wait = output.event(json) ?? wait;
+        }
+      : (event, json) => detector.event(event, json, alert),
+    { ...parserOptions(flags, config), recordObjects: detector !== undefined, summaries: detector !== undefined },
   );
   const windowMs = config.windowMs ?? 2000;
   // auditd feeds events live: complete them on the wall clock too, or a lone kernel record would wait forever

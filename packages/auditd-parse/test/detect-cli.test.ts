@@ -125,6 +125,13 @@ describe("auditd-parse detect", () => {
     expect(r.stderr).not.toMatch(/\n\s+at /);
   });
 
+  it("plugin --detect: audisp input on stdin, alerts out until EOF", () => {
+    const r = run(["plugin", "--detect", "--min-level", "critical"], readFileSync(join(CASES, "lnx_auditd_web_rce/hit.log"), "utf8"));
+    expect(r.code, r.stderr).toBe(0);
+    expect(alerts(r.stdout).map((a) => a.rule.id)).toEqual([WEB_RCE]);
+    expect(run(["plugin", "--rules", "x"], "").code).toBe(64);
+  });
+
   it("bad levels are usage errors (64) naming the choices", () => {
     const r = run(["detect", "--fail-level", "severe", "/dev/null"]);
     expect(r.code).toBe(64);
