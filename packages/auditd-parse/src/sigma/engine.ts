@@ -72,8 +72,8 @@ function runAll(
 /**
  * Runs a compiled rule set over events. Rules are indexed by the record types their detection can match
  * (a `type: EXECVE` that every branch needs) and, within a type, by the value of the field most of them
- * need (see Bucket): with SigmaHQ's auditd set an EXECVE record meets the few rules for its `a0` and those
- * that name no command, not all 31 EXECVE rules.
+ * need (see Bucket): with SigmaHQ's auditd set an EXECVE record meets the rules naming its `a0` and the 13
+ * that name no plain `a0`, not all 31 EXECVE rules.
  */
 export class SigmaEngine {
   private readonly byType = new Map<string, Bucket>();
