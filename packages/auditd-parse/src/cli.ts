@@ -1,11 +1,12 @@
 import { setFlagsFromString } from "node:v8";
 import { type CliContext, cliContext, createProgram, runCli } from "@opsguard/core/cli";
 import { addCompletionCommand } from "@opsguard/core/completion";
-import { DataError, UsageError } from "@opsguard/core/errors";
+import { DataError, PolicyError, UsageError } from "@opsguard/core/errors";
 import { ExitCode } from "@opsguard/core/exit";
 import { colorEnabled, createStyle } from "@opsguard/core/tty";
 import pkg from "../package.json" with { type: "json" };
 import { type Config, loadAuditdConfig } from "./config";
+import { type DetectOptions, Detector, listRules, loadRuleSet, parseLevel } from "./detect";
 import type { AuditEvent } from "./event";
 import type { EventJson } from "./event-json";
 import { eventFilter, type FilterOptions, listOption, needsRecords, parseSuccess, parseTime } from "./filter";
@@ -17,6 +18,7 @@ import { Output } from "./output";
 import { AuditParser } from "./parser";
 import { formatReport, ReportBuilder } from "./report";
 import { formatSession, SessionTracker } from "./sessions";
+import type { RuleSet } from "./sigma/rules";
 
 // Keep V8's young generation at its starting size instead of letting it double up to 16 MB per semi-space:
 // parsing allocates fast and briefly, and this is what keeps peak RSS under 100 MB on any input size
@@ -54,6 +56,11 @@ interface ParseFlags {
   group?: string;
   window?: string;
   top?: string;
+  rules?: string;
+  minLevel?: string;
+  failLevel?: string;
+  listRules: boolean;
+  detect: boolean;
 }
 
 const HELP_AFTER = `Input: files (rotated audit.log.N and .gz are read oldest first), or stdin when none or "-".
@@ -73,6 +80,7 @@ Examples:
   auditd-parse -F --format text /var/log/audit/audit.log
   auditd-parse sessions --since 1d /var/log/audit/audit.log
   auditd-parse net --json /var/log/audit/audit.log
+  auditd-parse detect --fail-level high /var/log/audit/audit.log   (Sigma rules: auditd-parse detect --help)
   auditd plugin: /etc/audit/plugins.d/auditd-parse.conf with
     active = yes, direction = out, type = always, format = string,
     path = /usr/bin/auditd-parse, args = plugin -o /var/log/audit/events.json`;
@@ -108,7 +116,16 @@ const program = createProgram({
   name: "auditd-parse",
   version: pkg.version,
   description: "Group Linux audit records into events, decode every field, and print one JSON object per event.",
-  exitCodes: [ExitCode.OK, ExitCode.USAGE, ExitCode.DATA_ERR, ExitCode.NO_INPUT, ExitCode.SOFTWARE, ExitCode.IO_ERR, ExitCode.CONFIG],
+  exitCodes: [
+    ExitCode.OK,
+    ExitCode.FAILED,
+    ExitCode.USAGE,
+    ExitCode.DATA_ERR,
+    ExitCode.NO_INPUT,
+    ExitCode.SOFTWARE,
+    ExitCode.IO_ERR,
+    ExitCode.CONFIG,
+  ],
   helpAfter: HELP_AFTER,
 });
 
@@ -185,17 +202,54 @@ Example:
   await parseCommand(files, command, "report");
 });
 
+addInputOptions(
+  program
+    .command("detect")
+    .description("run Sigma detection rules (SigmaHQ's Linux auditd set built in) over the events; one alert per match")
+    .option("--rules <path>", "a Sigma rule file or a directory of them (default: the built-in SigmaHQ auditd rules)")
+    .option("--min-level <level>", "only alerts of this level or higher: informational, low, medium, high, critical")
+    .option("--fail-level <level>", "exit 1 when a rule of this level or higher matched")
+    .option("--list-rules", "list the rules (level, id, title, author, source), those that failed to compile and why, and exit", false)
+    .option("-F, --follow", "keep reading the file as it grows and across rotation, like tail -F (alerts as events complete)", false)
+    .option("--from-end", "with --follow: start at the end of the file", false)
+    .option("-o, --output <file>", "append alerts to this file instead of stdout")
+    .addHelpText(
+      "after",
+      `
+Output: one alert per rule that matched an event, NDJSON on stdout ({"time","host","rule":{"id","title",
+  "level","tags","attack","author"},"records":[record types it matched],"event":{the event as auditd-parse
+  prints it}}); a readable table when stdout is a terminal (--json keeps NDJSON there).
+Matching: each record is one Sigma document with its fields as logged (hex strings decoded, numbers as
+  written), ENRICHED names (SYSCALL, UID …), EXECVE a0…aN the whole argv; a field the record lacks comes from
+  the event's other records. Rules for another logsource than product linux / service auditd are skipped.
+Exit: 1 when a rule at or above --fail-level matched; 65 when a rule could not be compiled (each is named
+  on stderr with the reason, the others still run); 66 when --rules or an input is missing or unreadable.
+The filter options select the events the rules see.
+
+Examples:
+  auditd-parse detect /var/log/audit/audit.log
+  auditd-parse detect --rules ./my-rules --min-level medium --fail-level high /var/log/audit/audit.log*
+  auditd-parse detect -F /var/log/audit/audit.log -o /var/log/audit/alerts.json
+  auditd-parse detect --list-rules`,
+    ),
+).action(async (files: string[], _flags: ParseFlags, command: Command) => {
+  await parseCommand(files, command, "detect");
+});
+
 program
   .command("plugin")
   .description("auditd plugin mode: read the audisp string format on stdin until EOF or SIGTERM; SIGHUP reopens --output")
   .option("-o, --output <file>", "append events to this file instead of stdout")
   .option("--passwd <file>", "passwd file for uid names")
   .option("--group <file>", "group file for gid names")
+  .option("--detect", "write Sigma alerts (as auditd-parse detect does) instead of events", false)
+  .option("--rules <path>", "with --detect: a Sigma rule file or directory (default: the built-in SigmaHQ auditd rules)")
+  .option("--min-level <level>", "with --detect: only alerts of this level or higher")
   .action(async (_flags: ParseFlags, command: Command) => {
     await pluginCommand(command);
   });
 
-type Mode = "events" | "sessions" | "net" | "report";
+type Mode = "events" | "sessions" | "net" | "report" | "detect";
 
 /** Live input completes events on the wall clock: how often --follow polls and the plugin checks. */
 const FOLLOW_POLL_MS = 250;
@@ -229,13 +283,20 @@ async function parseCommand(files: string[], command: Command, mode: Mode): Prom
     ...(flags.success ? { success: parseSuccess(flags.success) } : {}),
   };
   const filter = eventFilter(filterOptions, ids);
+  const rules = mode === "detect" ? detectRules(flags, ctx) : undefined;
+  if (rules === null) return;
   if (!["ndjson", "text", "table", "csv"].includes(flags.format ?? "ndjson")) {
     throw new UsageError(`--format ${flags.format} is not supported`, { hint: "use ndjson, text, table or csv" });
   }
   const output = new Output(flags.output);
-  const sink = makeSink(mode, flags, ctx, output);
+  const detector = rules === undefined ? undefined : new Detector(rules.rules, detectOptions(flags, ctx));
+  const sink = detector === undefined ? makeSink(mode, flags, ctx, output) : detectSink(detector, output);
   const objects =
-    mode === "sessions" || mode === "report" || ["text", "table", "csv"].includes(flags.format ?? "") || needsRecords(filterOptions);
+    mode === "sessions" ||
+    mode === "report" ||
+    mode === "detect" ||
+    ["text", "table", "csv"].includes(flags.format ?? "") ||
+    needsRecords(filterOptions);
   const parser = new AuditParser(
     (event, json) => {
       if (filter === undefined || filter(event)) sink.event(event, json);
@@ -276,6 +337,83 @@ async function parseCommand(files: string[], command: Command, mode: Mode): Prom
   await sink.finish();
   await output.close();
   report(ctx, parser, flags.strict);
+  if (detector !== undefined && rules !== undefined) detectVerdict(ctx, detector, rules, flags);
+}
+
+/** detect: the rules, compiled once; null when --list-rules printed them (nothing else to do). */
+function detectRules(flags: ParseFlags, ctx: CliContext): RuleSet | null {
+  parseLevel(flags.minLevel, "--min-level");
+  parseLevel(flags.failLevel, "--fail-level");
+  const set = loadRuleSet(flags.rules);
+  if (flags.listRules) {
+    for (const line of listRules(set, ctx.opts.json)) process.stdout.write(`${line}\n`);
+    return null;
+  }
+  for (const p of set.failed) ctx.log.error(`rule ${p.rule} (${p.source}) cannot be compiled: ${p.reason}`);
+  for (const p of set.skipped) ctx.log.info(`rule ${p.rule} (${p.source}) skipped: ${p.reason}`);
+  // two rules under one id would give alerts no one can tell apart
+  const seen = new Map<string, string>();
+  for (const r of set.rules) {
+    const first = seen.get(r.id);
+    if (first !== undefined) ctx.log.warn(`rule id ${r.id} is used twice (${first} and ${r.source}): their alerts carry the same id`);
+    else seen.set(r.id, r.source);
+  }
+  if (set.skipped.length > 0 && flags.rules !== undefined)
+    ctx.log.warn(`${set.skipped.length} rule(s) are for another log source than linux/auditd and were not run (-v lists them)`);
+  if (set.rules.length === 0)
+    throw new DataError(`no rule to run: ${set.failed.length} failed to compile, ${set.skipped.length} are for other log sources`, {
+      hint: "check --rules",
+    });
+  return set;
+}
+
+function detectOptions(flags: ParseFlags, ctx: CliContext): DetectOptions {
+  // a table for people at a terminal; NDJSON for files, pipes and --json
+  const table = !ctx.opts.json && flags.output === undefined && process.stdout.isTTY === true;
+  return {
+    minRank: parseLevel(flags.minLevel, "--min-level") ?? 0,
+    failRank: parseLevel(flags.failLevel, "--fail-level"),
+    format: table ? "table" : "ndjson",
+    style: createStyle(colorEnabled(process.stdout, ctx.opts.color)),
+  };
+}
+
+function detectSink(detector: Detector, output: Output): Sink {
+  let wait: Promise<void> | undefined;
+  const line = (text: string): void => {
+    const w = output.line(text);
+    if (w) wait = w;
+  };
+  const header = detector.header();
+  if (header !== undefined) line(header);
+  return {
+    event: (e, json) => detector.event(e, json, line),
+    pending: () => {
+      const w = wait;
+      wait = undefined;
+      return w;
+    },
+    finish: async () => undefined,
+  };
+}
+
+/** After the input: the summary, then exit 1 for a match at --fail-level, 65 when a rule failed to compile. */
+function detectVerdict(ctx: CliContext, detector: Detector, rules: RuleSet, flags: ParseFlags): void {
+  const s = detector.stats;
+  const levels = Object.entries(s.byLevel)
+    .filter(([, n]) => n > 0)
+    .map(([level, n]) => `${n} ${level}`);
+  ctx.log.info(
+    `detect: ${s.events} events, ${s.alerts} alerts${levels.length ? ` (${levels.join(", ")})` : ""}; ${rules.rules.length} rules run, ${rules.failed.length} failed to compile, ${rules.skipped.length} skipped`,
+  );
+  if (s.failing > 0) throw new PolicyError(`${s.failing} match(es) of rules at or above --fail-level ${flags.failLevel}`);
+  if (rules.failed.length > 0)
+    throw new DataError(
+      `${rules.failed.length} rule(s) could not be compiled (named above): the alerts cover the other ${rules.rules.length}`,
+      {
+        hint: "fix or remove those rules",
+      },
+    );
 }
 
 /** Consumes events for one mode and writes them; pending() is the backpressure hook. */
@@ -364,13 +502,23 @@ async function pluginCommand(command: Command): Promise<void> {
   const ctx = cliContext(command);
   const flags = command.optsWithGlobals<ParseFlags>();
   const config = await loadAuditdConfig(ctx.opts.config);
+  if (!flags.detect && (flags.rules !== undefined || flags.minLevel !== undefined))
+    throw new UsageError("--rules and --min-level need --detect", { hint: "add --detect" });
+  const rules = flags.detect ? detectRules(flags, ctx) : undefined;
+  if (rules === null) return;
   const output = new Output(flags.output);
   let wait: Promise<void> | undefined;
+  const detector = rules && new Detector(rules.rules, { ...detectOptions(flags, ctx), format: "ndjson" });
+  const alert = (text: string) => {
+    wait = output.line(text) ?? wait;
+  };
   const parser = new AuditParser(
-    (_event, json) => {
-      wait = output.event(json) ?? wait;
-    },
-    { ...parserOptions(flags, config), recordObjects: false, summaries: false },
+    detector === undefined
+      ? (_event, json) => {
+          wait = output.event(json) ?? wait;
+        }
+      : (event, json) => detector.event(event, json, alert),
+    { ...parserOptions(flags, config), recordObjects: detector !== undefined, summaries: detector !== undefined },
   );
   const windowMs = config.windowMs ?? 2000;
   // auditd feeds events live: complete them on the wall clock too, or a lone kernel record would wait forever

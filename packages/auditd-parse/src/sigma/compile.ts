@@ -1,0 +1,516 @@
+import { BlockList, isIP } from "node:net";
+import { type Condition, ConditionError, parseCondition } from "./condition";
+import {
+  ANY,
+  compileAnyString,
+  compileString,
+  hasWildcards,
+  parseSigmaString,
+  plainText,
+  type SigmaString,
+  type StringTest,
+} from "./pattern";
+
+/**
+ * Compiles a Sigma rule's detection into one test per record, once per rule set: selections as maps (AND)
+ * and lists (OR), keywords, the value modifiers of sigma-specification's
+ * specification/sigma-appendix-modifiers.md (v2.1.0), and the condition (./condition.ts).
+ */
+
+/** What a rule sees of one audit record (see ./document.ts). */
+export interface SigmaDoc {
+  /** A field's value or values (a multi-valued field matches when any value does); undefined when absent. */
+  get(field: string): string | readonly string[] | undefined;
+  /** The same, remembered per document under the field's slot (see fieldSlot): each field is read once. */
+  at(slot: number, field: string): string | readonly string[] | undefined;
+  /** The record's own values, for keyword search. */
+  values(): readonly string[];
+}
+
+export type Test = (doc: SigmaDoc) => boolean;
+
+export class RuleError extends Error {}
+
+/** Every field name the compiled rules read, numbered: documents keep a field's value in its slot. */
+const SLOTS = new Map<string, number>();
+export function fieldSlot(field: string): number {
+  let slot = SLOTS.get(field);
+  if (slot === undefined) {
+    slot = SLOTS.size;
+    SLOTS.set(field, slot);
+  }
+  return slot;
+}
+
+export const LEVELS = ["informational", "low", "medium", "high", "critical"] as const;
+export type Level = (typeof LEVELS)[number];
+
+/**
+ * Values some fields must have for a test to pass (field → its allowed values, lower-cased): from plain
+ * `field: value` items that every branch needs. The engine indexes rules by them (`type` first), so a record
+ * meets only the rules that can match it. An empty map: no such field.
+ */
+export type Keys = ReadonlyMap<string, ReadonlySet<string>>;
+const NO_KEYS: Keys = new Map();
+
+/** A test and the keys it needs. */
+interface Part {
+  test: Test;
+  keys: Keys;
+}
+
+/** A compiled detection: one test over a record, the record types it can match (undefined: any), its keys. */
+export interface Detection {
+  test: Test;
+  types: ReadonlySet<string> | undefined;
+  keys: Keys;
+}
+
+export function compileDetection(detection: unknown): Detection {
+  if (!isMap(detection)) throw new RuleError("detection is not a map");
+  const parts = new Map<string, Part>();
+  let conditions: unknown;
+  for (const [name, value] of Object.entries(detection)) {
+    if (name === "condition") conditions = value;
+    else if (name === "timeframe") throw new RuleError("timeframe (aggregation) is not supported: use a correlation rule");
+    else parts.set(name, compileSearch(name, value));
+  }
+  if (conditions === undefined) throw new RuleError("detection has no condition");
+  // a list of conditions is linked with OR (specification, "Condition")
+  const list = Array.isArray(conditions) ? conditions : [conditions];
+  if (list.length === 0 || list.some((c) => typeof c !== "string")) throw new RuleError("condition is not a string or a list of strings");
+  const identifiers = [...parts.keys()];
+  let parsed: Condition[];
+  try {
+    parsed = list.map((c: string) => parseCondition(c, identifiers));
+  } catch (error) {
+    if (error instanceof ConditionError) throw new RuleError(error.message);
+    throw error;
+  }
+  const whole = build(parsed.length === 1 ? parsed[0]! : { op: "or", items: parsed }, parts);
+  const types = whole.keys.get("type");
+  return { test: whole.test, types: types && new Set([...types].map((t) => t.toUpperCase())), keys: whole.keys };
+}
+
+function build(c: Condition, parts: Map<string, Part>): Part {
+  switch (c.op) {
+    case "id":
+      return parts.get(c.name)!;
+    case "not": {
+      const inner = build(c.item, parts).test;
+      return { test: (d) => !inner(d), keys: NO_KEYS };
+    }
+    case "and":
+    case "or":
+      return combine(
+        c.op,
+        c.items.map((i) => build(i, parts)),
+      );
+    case "of": {
+      const items = c.names.map((n) => parts.get(n)!);
+      if (c.count === "all") return combine("and", items);
+      if (c.count === 1) return combine("or", items);
+      const tests = items.map((i) => i.test);
+      const need = c.count;
+      return {
+        test: (d) => {
+          let n = 0;
+          for (const t of tests) if (t(d) && ++n >= need) return true;
+          return false;
+        },
+        keys: NO_KEYS,
+      };
+    }
+  }
+}
+
+function combine(op: "and" | "or", items: Part[]): Part {
+  const tests = items.map((i) => i.test);
+  const test: Test =
+    op === "and"
+      ? (d) => {
+          for (const t of tests) if (!t(d)) return false;
+          return true;
+        }
+      : (d) => {
+          for (const t of tests) if (t(d)) return true;
+          return false;
+        };
+  return { test, keys: op === "and" ? allOf(items.map((i) => i.keys)) : anyOf(items.map((i) => i.keys)) };
+}
+
+/** AND: every branch's keys hold (a field two branches name keeps the values both allow). */
+function allOf(list: Keys[]): Keys {
+  const out = new Map<string, ReadonlySet<string>>();
+  for (const keys of list) {
+    for (const [field, values] of keys) {
+      const had = out.get(field);
+      out.set(field, had === undefined ? values : new Set([...had].filter((v) => values.has(v))));
+    }
+  }
+  return out;
+}
+
+/** OR: only a field every branch names is needed, with the values of any branch. */
+function anyOf(list: Keys[]): Keys {
+  const out = new Map<string, ReadonlySet<string>>();
+  if (list.length === 0) return out;
+  for (const [field] of list[0]!) {
+    if (!list.every((k) => k.has(field))) continue;
+    out.set(field, new Set(list.flatMap((k) => [...k.get(field)!])));
+  }
+  return out;
+}
+
+/** A search identifier: a map (AND of its fields), a list of maps (OR), or keywords (a list of values, OR). */
+function compileSearch(name: string, value: unknown): Part {
+  const where = `search identifier "${name}"`;
+  if (isMap(value)) return compileMap(value, where);
+  if (Array.isArray(value)) {
+    if (value.length === 0) throw new RuleError(`${where} is an empty list`);
+    if (value.every(isMap))
+      return combine(
+        "or",
+        value.map((m) => compileMap(m, where)),
+      );
+    if (value.some(isMap)) throw new RuleError(`${where} mixes maps and plain values in one list`);
+    return { test: compileItem("", [], value, where), keys: NO_KEYS };
+  }
+  if (isScalar(value)) return { test: compileItem("", [], [value], where), keys: NO_KEYS };
+  throw new RuleError(`${where} is neither a map nor a list`);
+}
+
+function compileMap(map: Record<string, unknown>, where: string): Part {
+  const parts: Part[] = [];
+  for (const [key, value] of Object.entries(map)) {
+    const [field = "", ...modifiers] = key.split("|");
+    const test = compileItem(field, modifiers, value, `${where}, "${key}"`);
+    // `field: value` (no modifier, no wildcard) names the values the field must have
+    const values = field !== "" && modifiers.length === 0 ? plainValues(value) : undefined;
+    parts.push({ test, keys: values === undefined ? NO_KEYS : new Map([[field, values]]) });
+  }
+  if (parts.length === 0) throw new RuleError(`${where} is an empty map`);
+  return combine("and", parts);
+}
+
+/** The lower-cased values of a plain value or list (no wildcard), else undefined. */
+function plainValues(value: unknown): Set<string> | undefined {
+  const list = Array.isArray(value) ? value : [value];
+  const out = new Set<string>();
+  for (const v of list) {
+    if (typeof v === "number") out.add(String(v));
+    else if (typeof v === "string" && !hasWildcards(parseSigmaString(v))) out.add(plainText(parseSigmaString(v)).toLowerCase());
+    else return undefined;
+  }
+  return out;
+}
+
+/** One value after the modifiers so far. */
+type Value =
+  | { kind: "str"; s: SigmaString; text?: string }
+  | { kind: "bytes"; bytes: Buffer }
+  | { kind: "re"; source: string; flags: string }
+  | { kind: "cidr"; list: BlockList }
+  | { kind: "cmp"; op: "lt" | "lte" | "gt" | "gte"; n: number }
+  | { kind: "ref"; field: string }
+  | { kind: "null" }
+  | { kind: "exists"; want: boolean };
+
+const RE_FLAGS: Record<string, string> = { i: "i", ignorecase: "i", m: "m", multiline: "m", s: "s", dotall: "s" };
+const WINDASH = ["-", "/", "\u2013", "\u2014", "\u2015"];
+
+/**
+ * One field (or, with field "", the keywords) and its values through the modifiers, left to right as the
+ * specification says ("Value Modifiers": "applied in the given order").
+ */
+function compileItem(field: string, modifiers: string[], raw: unknown, where: string): Test {
+  const scalars = Array.isArray(raw) ? raw : [raw];
+  if (scalars.length === 0) throw new RuleError(`${where}: empty list of values`);
+  let values: Value[] = scalars.map((v) => initial(v, where));
+  let all = false;
+  let cased = false;
+  let negate = false;
+  const applied: string[] = [];
+  for (const mod of modifiers) {
+    const m = mod.toLowerCase();
+    switch (m) {
+      case "all":
+        if (scalars.length < 2 && field !== "") throw new RuleError(`${where}: "all" needs a list of values`);
+        all = true;
+        break;
+      case "cased":
+        cased = true;
+        break;
+      case "neq":
+        negate = true;
+        break;
+      case "contains":
+      case "startswith":
+      case "endswith":
+        values = values.map((v) => {
+          const s = str(v, m, where);
+          const lead: SigmaString = m !== "startswith" && s[0] !== ANY ? [ANY] : [];
+          const trail: SigmaString = m !== "endswith" && s[s.length - 1] !== ANY ? [ANY] : [];
+          return { kind: "str", s: [...lead, ...s, ...trail] };
+        });
+        break;
+      case "windash":
+        values = values.flatMap((v) => windash(str(v, m, where)).map((s): Value => ({ kind: "str", s })));
+        break;
+      case "base64":
+        values = values.map((v) => ({ kind: "str", s: [bytesOf(v, m, where).toString("base64")] }));
+        break;
+      case "base64offset":
+        values = values.flatMap((v) => base64Offsets(bytesOf(v, m, where)).map((t): Value => ({ kind: "str", s: [t] })));
+        break;
+      case "utf16le":
+      case "wide":
+        values = values.map((v) => ({ kind: "bytes", bytes: Buffer.from(plain(v, m, where), "utf16le") }));
+        break;
+      case "utf16be":
+        values = values.map((v) => ({ kind: "bytes", bytes: Buffer.from(plain(v, m, where), "utf16le").swap16() }));
+        break;
+      case "utf16":
+        values = values.map((v) => ({
+          kind: "bytes",
+          bytes: Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(plain(v, m, where), "utf16le")]),
+        }));
+        break;
+      case "re":
+        if (applied.some((a) => a !== "cased")) throw new RuleError(`${where}: "re" must come before other modifiers`);
+        values = values.map((v) => {
+          if (v.kind !== "str" || v.text === undefined) throw new RuleError(`${where}: "re" needs a string`);
+          // the expression as written: Sigma's wildcard escapes do not apply to it
+          return { kind: "re", source: v.text, flags: "" };
+        });
+        break;
+      case "i":
+      case "ignorecase":
+      case "m":
+      case "multiline":
+      case "s":
+      case "dotall":
+        values = values.map((v) => {
+          if (v.kind !== "re") throw new RuleError(`${where}: "${m}" is a flag of "re" and must follow it`);
+          return { ...v, flags: v.flags + RE_FLAGS[m] };
+        });
+        break;
+      case "cidr":
+        values = values.map((v) => ({ kind: "cidr", list: cidr(plain(v, m, where), where) }));
+        break;
+      case "lt":
+      case "lte":
+      case "gt":
+      case "gte":
+        values = values.map((v) => {
+          const n = Number(plain(v, m, where));
+          if (!Number.isFinite(n)) throw new RuleError(`${where}: "${m}" needs a number`);
+          return { kind: "cmp", op: m, n };
+        });
+        break;
+      case "exists":
+        values = values.map((v) => {
+          if (v.kind !== "exists") throw new RuleError(`${where}: "exists" needs true or false`);
+          return v;
+        });
+        break;
+      case "fieldref":
+        values = values.map((v) => ({ kind: "ref", field: plain(v, m, where) }));
+        break;
+      case "expand":
+        throw new RuleError(`${where}: placeholders ("expand") are not supported; the specification says to reject such a rule`);
+      case "minute":
+      case "hour":
+      case "day":
+      case "week":
+      case "month":
+      case "year":
+        throw new RuleError(`${where}: time modifier "${m}" is not supported`);
+      default:
+        throw new RuleError(`${where}: unknown modifier "${mod}"`);
+    }
+    applied.push(m);
+  }
+  const tests = values.map((v) => valueTest(v, cased, where));
+  const slot = fieldSlot(field);
+  const exists = values.find((v) => v.kind === "exists");
+  if (exists !== undefined) {
+    if (field === "") throw new RuleError(`${where}: "exists" needs a field`);
+    return (d) => (d.at(slot, field) !== undefined) === exists.want;
+  }
+  if (values.some((v) => v.kind === "null")) {
+    if (values.length > 1) throw new RuleError(`${where}: null cannot be part of a list of values`);
+    return (d) => d.at(slot, field) === undefined;
+  }
+  if (field === "")
+    return keywordTest(
+      values.map((v, i) => (v.kind === "str" ? keyword(v.s, cased) : tests[i]!)),
+      all,
+    );
+  const strings = values.flatMap((v) => (v.kind === "str" ? [v.s] : []));
+  // a plain list of strings (the usual case) is one combined test; `all` and other kinds test one by one
+  const checks: ValueCheck[] =
+    !all && strings.length === values.length
+      ? [compileAnyString(strings, cased)]
+      : values.map((v, i): ValueCheck => {
+          if (v.kind !== "ref") return tests[i]!;
+          const other = v.field;
+          return (value, d) => anyValue(d.get(other), cased ? (o) => o === value : (o) => o.toLowerCase() === value.toLowerCase());
+        });
+  const match: Test = all
+    ? (d) => {
+        const got = d.at(slot, field);
+        if (got === undefined) return false;
+        for (const check of checks) if (!anyCheck(got, check, d)) return false;
+        return true;
+      }
+    : (d) => {
+        const got = d.at(slot, field);
+        if (got === undefined) return false;
+        for (const check of checks) if (anyCheck(got, check, d)) return true;
+        return false;
+      };
+  // neq: the field is there and differs from every value (a missing field is no match either way)
+  return negate ? (d) => d.at(slot, field) !== undefined && !match(d) : match;
+}
+
+/** Keywords: each test against the record's own values (any value will do); `all` needs every keyword. */
+function keywordTest(tests: StringTest[], all: boolean): Test {
+  const has = (d: SigmaDoc, t: StringTest) => d.values().some(t);
+  return all ? (d) => tests.every((t) => has(d, t)) : (d) => tests.some((t) => has(d, t));
+}
+
+/** A keyword is found anywhere in a value (full-text search), so it is wrapped in `*` unless it already is. */
+function keyword(s: SigmaString, cased: boolean): StringTest {
+  const lead: SigmaString = s[0] === ANY ? [] : [ANY];
+  const trail: SigmaString = s[s.length - 1] === ANY ? [] : [ANY];
+  return compileString([...lead, ...s, ...trail], cased);
+}
+
+/** A test on one value of a field; `fieldref` also reads the document. */
+type ValueCheck = (value: string, doc: SigmaDoc) => boolean;
+
+/** Whether any value of a (possibly multi-valued) field passes: no closure made per call, this runs per record. */
+function anyCheck(got: string | readonly string[], check: ValueCheck, doc: SigmaDoc): boolean {
+  if (typeof got === "string") return check(got, doc);
+  for (const v of got) if (check(v, doc)) return true;
+  return false;
+}
+
+function anyValue(got: string | readonly string[] | undefined, test: StringTest): boolean {
+  if (got === undefined) return false;
+  if (typeof got === "string") return test(got);
+  for (const v of got) if (test(v)) return true;
+  return false;
+}
+
+function valueTest(v: Value, cased: boolean, where: string): StringTest {
+  switch (v.kind) {
+    case "str":
+      return compileString(v.s, cased);
+    case "re": {
+      let re: RegExp;
+      try {
+        re = new RegExp(v.source, [...new Set(v.flags)].join(""));
+      } catch (error) {
+        throw new RuleError(`${where}: invalid regular expression: ${(error as Error).message}`);
+      }
+      return (s) => re.test(s);
+    }
+    case "cidr":
+      return (s) => {
+        const family = isIP(s);
+        return family !== 0 && v.list.check(s, family === 4 ? "ipv4" : "ipv6");
+      };
+    case "cmp":
+      return (s) => {
+        if (s.trim() === "") return false;
+        const n = Number(s);
+        if (Number.isNaN(n)) return false;
+        return v.op === "lt" ? n < v.n : v.op === "lte" ? n <= v.n : v.op === "gt" ? n > v.n : n >= v.n;
+      };
+    case "bytes":
+      throw new RuleError(`${where}: a UTF-16 value must be base64-encoded to match audit text (add base64 or base64offset)`);
+    default:
+      return () => false;
+  }
+}
+
+function initial(v: unknown, where: string): Value {
+  if (v === null) return { kind: "null" };
+  if (typeof v === "boolean") return { kind: "exists", want: v };
+  if (typeof v === "number" || typeof v === "bigint") return { kind: "str", s: [String(v)] };
+  if (typeof v === "string") return { kind: "str", s: parseSigmaString(v), text: v };
+  throw new RuleError(`${where}: a value is a ${Array.isArray(v) ? "nested list" : typeof v}, not a string or number`);
+}
+
+function str(v: Value, mod: string, where: string): SigmaString {
+  if (v.kind !== "str") throw new RuleError(`${where}: "${mod}" needs a string value`);
+  return v.s;
+}
+
+function plain(v: Value, mod: string, where: string): string {
+  const s = str(v, mod, where);
+  if (hasWildcards(s)) throw new RuleError(`${where}: "${mod}" cannot take wildcards`);
+  return plainText(s);
+}
+
+function bytesOf(v: Value, mod: string, where: string): Buffer {
+  return v.kind === "bytes" ? v.bytes : Buffer.from(plain(v, mod, where), "utf8");
+}
+
+/** pySigma's base64offset: the value at the three offsets in a base64 text, without the edge characters that vary. */
+function base64Offsets(bytes: Buffer): string[] {
+  const starts = [0, 2, 3];
+  const ends = [undefined, -3, -2];
+  return [0, 1, 2].map((i) => {
+    const enc = Buffer.concat([Buffer.alloc(i, " "), bytes]).toString("base64");
+    return enc.slice(starts[i], ends[(bytes.length + i) % 3]);
+  });
+}
+
+/** Every dash or slash that starts an option (pySigma's `\B[-/]\b`), in each of the five spellings. */
+function windash(s: SigmaString): SigmaString[] {
+  let out: SigmaString[] = [[]];
+  for (const piece of s) {
+    if (typeof piece !== "string") {
+      for (const o of out) o.push(piece);
+      continue;
+    }
+    const parts = piece.split(/(?<!\w)([-/])(?=\w)/);
+    for (let i = 0; i < parts.length; i++) {
+      const text = parts[i]!;
+      if (i % 2 === 0) {
+        for (const o of out) if (text) o.push(text);
+      } else out = out.flatMap((o) => WINDASH.map((d) => [...o, d]));
+    }
+  }
+  // merge adjacent literal pieces so simple matchers apply
+  return out.map((o) =>
+    o.reduce<SigmaString>((acc, p) => {
+      const last = acc[acc.length - 1];
+      if (typeof p === "string" && typeof last === "string") acc[acc.length - 1] = last + p;
+      else acc.push(p);
+      return acc;
+    }, []),
+  );
+}
+
+function cidr(text: string, where: string): BlockList {
+  const [address = "", bits = ""] = text.split("/");
+  const family = isIP(address);
+  const prefix = Number(bits);
+  if (family === 0 || !/^[0-9]+$/.test(bits) || prefix > (family === 4 ? 32 : 128))
+    throw new RuleError(`${where}: "${text}" is not a CIDR range like 10.0.0.0/8`);
+  const list = new BlockList();
+  list.addSubnet(address, prefix, family === 4 ? "ipv4" : "ipv6");
+  return list;
+}
+
+function isMap(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+function isScalar(v: unknown): boolean {
+  return v === null || ["string", "number", "boolean", "bigint"].includes(typeof v);
+}

@@ -1,0 +1,207 @@
+import type { AuditEvent, OutputRecord } from "../event";
+import { fieldInfo, Kind } from "../fields";
+import type { SigmaDoc } from "./compile";
+
+/**
+ * What a Sigma rule sees of an audit event: one document per record, because SigmaHQ's auditd rules are
+ * written against records (`type: EXECVE` with `a0`, `a1` …; `type: SYSCALL` with `exe`, `key`, `SYSCALL`;
+ * `type: PATH` with `name`), with the values as the log has them:
+ * - numbers as logged, not interpreted: `euid: 33`, `a0: 40000` (SYSCALL arguments are hex as logged);
+ * - hex-encoded strings decoded and quotes removed: `exe`, `comm`, `name`, `cwd` … (rules compare paths);
+ * - `key`: each of the rule keys (a key list split at 0x01 matches when any key does);
+ * - the ENRICHED names in upper case (`SYSCALL`, `ARCH`, `UID`, `AUID` …): the log's own when it was written
+ *   with log_format=ENRICHED, else auditd-parse's interpretation, so a rule using `SYSCALL: execve` works on
+ *   raw logs too;
+ * - EXECVE: `a0`…`aN` are the whole argv, joined across `aN[i]` chunks and the event's EXECVE records (they
+ *   are one document, the first EXECVE record's); PROCTITLE: `proctitle` is the decoded command line;
+ *   SOCKADDR: `saddr_fam`, `laddr`, `lport` (or `path`) as ENRICHED's SADDR names them, for `cidr`.
+ * A field the record lacks is looked up in the event's other records (in order, the first that has it),
+ * so a rule can name `key` or `exe` next to `type: EXECVE`. Keywords search the record's own values, and in
+ * EXECVE also the command line (argv joined by spaces): SigmaHQ's keywords such as `--to-ports 42` span
+ * arguments, as they do in the command line a SIEM shows.
+ * Values are read when a rule asks for them, not copied into a map per record: most rules stop at the first
+ * field, and a record type with no rule of its own meets only the few rules that name no type.
+ */
+export class RecordDoc implements SigmaDoc {
+  private flat: string[] | undefined;
+  /** Field values by slot, read once (MISSING: looked up, absent). */
+  private readonly slots: (string | readonly string[] | typeof MISSING | undefined)[] = [];
+
+  constructor(
+    readonly record: OutputRecord,
+    private readonly event: AuditEvent,
+    private readonly all: readonly RecordDoc[],
+    /** Fields looked up in the event's records, shared by its documents (see get). */
+    private readonly shared: Map<string, string | readonly string[] | null>,
+    /** Text keyword search sees besides the values: EXECVE's whole command line. */
+    private readonly text: string | undefined,
+  ) {}
+
+  get type(): string {
+    return this.record.type;
+  }
+
+  at(slot: number, field: string): string | readonly string[] | undefined {
+    let v = this.slots[slot];
+    if (v === undefined) {
+      v = this.get(field) ?? MISSING;
+      this.slots[slot] = v;
+    }
+    return v === MISSING ? undefined : v;
+  }
+
+  get(field: string): string | readonly string[] | undefined {
+    const own = this.own(field);
+    if (own !== undefined) return own;
+    // this record lacks it, so "the first other record that has it" is the first record that has it:
+    // one answer for all of the event's documents, remembered (rules ask every record for the same fields)
+    const known = this.shared.get(field);
+    if (known !== undefined) return known ?? undefined;
+    let found: string | readonly string[] | null = null;
+    for (const doc of this.all) {
+      const v = doc.own(field);
+      if (v !== undefined) {
+        found = v;
+        break;
+      }
+    }
+    this.shared.set(field, found);
+    return found ?? undefined;
+  }
+
+  /** This record's value of `field`, or undefined. */
+  own(field: string): string | readonly string[] | undefined {
+    const record = this.record;
+    if (field === "type") return record.type;
+    const value = record.fields[field];
+    if (value !== undefined) {
+      const kind = fieldInfo(field).kind;
+      if (kind === Kind.Key && this.event.keys !== undefined) return this.event.keys;
+      if (kind === Kind.Encoded && typeof value === "string") return value;
+      const logged = record.raw?.[field];
+      if (logged !== undefined) return logged;
+      if (typeof value === "string") return value;
+    }
+    const enriched = record.enriched?.[field];
+    if (typeof enriched === "string") return enriched;
+    return this.derived(field);
+  }
+
+  /** The values a record does not log under that name: ENRICHED-style names, argv, proctitle, address parts. */
+  private derived(field: string): string | undefined {
+    const record = this.record;
+    const first = field.charCodeAt(0);
+    if (first >= 65 && first <= 90) {
+      // SYSCALL, UID …: the interpretation of the lower-case field, when the log has no ENRICHED part for it
+      const lower = field.toLowerCase();
+      const v = record.fields[lower];
+      const kind = fieldInfo(lower).kind;
+      if (typeof v === "string" && kind !== undefined && ENRICH.has(kind) && record.enriched?.[field] === undefined) return v;
+      return undefined;
+    }
+    switch (record.type) {
+      case "EXECVE": {
+        const argv = this.event.argv;
+        return argv !== undefined && first === 97 ? argv[argIndex(field)] : undefined;
+      }
+      case "PROCTITLE":
+        return field === "proctitle" ? this.event.proctitle?.join(" ") : undefined;
+      case "SOCKADDR":
+        return saddrPart(record, this.event, field);
+      default:
+        return undefined;
+    }
+  }
+
+  /** The names this record has a value for (own ones, not the event's), in a stable order. */
+  names(): string[] {
+    const r = this.record;
+    const names = ["type", ...Object.keys(r.fields)];
+    for (const name of Object.keys(r.fields)) {
+      const kind = fieldInfo(name).kind;
+      if (kind !== undefined && ENRICH.has(kind)) names.push(name.toUpperCase());
+    }
+    if (r.enriched !== undefined) names.push(...Object.keys(r.enriched));
+    if (r.type === "EXECVE") names.push(...(this.event.argv ?? []).map((_, i) => `a${i}`));
+    if (r.type === "PROCTITLE") names.push("proctitle");
+    if (r.type === "SOCKADDR") names.push("saddr_fam", "laddr", "lport", "path");
+    return [...new Set(names)].filter((n) => this.own(n) !== undefined);
+  }
+
+  values(): readonly string[] {
+    if (this.flat === undefined) {
+      this.flat = [];
+      for (const name of this.names()) {
+        if (name === "type") continue;
+        const v = this.own(name)!;
+        if (typeof v === "string") this.flat.push(v);
+        else this.flat.push(...v);
+      }
+      if (this.text !== undefined) this.flat.push(this.text);
+    }
+    return this.flat;
+  }
+
+  /** The document as one flat object (for the oracle's export): own fields over the event's. */
+  toObject(): Record<string, string> {
+    const out: Record<string, string> = {};
+    for (const doc of [this, ...this.all.filter((d) => d !== this)]) {
+      for (const name of doc.names()) {
+        if (name in out) continue;
+        const v = doc.own(name)!;
+        out[name] = typeof v === "string" ? v : v.join(",");
+      }
+    }
+    return out;
+  }
+}
+
+const MISSING = Symbol("missing");
+
+/** n for a field named `an` (a0, a1, … a12), else -1: read by hand, this runs for every EXECVE lookup. */
+function argIndex(field: string): number {
+  if (field.length < 2 || (field.length > 2 && field.charCodeAt(1) === 48)) return -1;
+  let n = 0;
+  for (let i = 1; i < field.length; i++) {
+    const c = field.charCodeAt(i) - 48;
+    if (c < 0 || c > 9) return -1;
+    n = n * 10 + c;
+  }
+  return n;
+}
+
+/** ENRICHED-style upper-case names auditd adds for these interpreted fields (auditd's log_format=ENRICHED). */
+const ENRICH = new Set([Kind.User, Kind.Group, Kind.Arch, Kind.Syscall]);
+
+/** The decoded address under the names auditd's ENRICHED SADDR={ saddr_fam=inet laddr=… lport=… } uses. */
+function saddrPart(record: OutputRecord, event: AuditEvent, field: string): string | undefined {
+  const enriched = record.enriched?.SADDR;
+  if (typeof enriched === "object") {
+    const v = enriched[field];
+    return typeof v === "string" ? v : undefined;
+  }
+  const saddr = event.sockaddr;
+  if (saddr === undefined) return undefined;
+  if (field === "saddr_fam") return saddr.family;
+  if (saddr.family === "inet" || saddr.family === "inet6") {
+    if (field === "laddr") return saddr.address;
+    if (field === "lport") return String(saddr.port);
+  }
+  if (saddr.family === "unix" && field === "path") return saddr.path;
+  return undefined;
+}
+
+/** The Sigma documents of one event, one per record (EXECVE records after the first fold into it). */
+export function eventDocs(event: AuditEvent): RecordDoc[] {
+  const docs: RecordDoc[] = [];
+  const shared = new Map<string, string | readonly string[] | null>();
+  let execve = false;
+  for (const record of event.records) {
+    if (record.type === "EXECVE") {
+      if (execve) continue;
+      execve = true;
+    }
+    docs.push(new RecordDoc(record, event, docs, shared, record.type === "EXECVE" ? event.argv?.join(" ") : undefined));
+  }
+  return docs;
+}
