@@ -20,7 +20,7 @@ const MAINTAINER = "opsguard maintainers <opsguard@example.org>";
  * What each package adds to the host. users: system users (with a group of the same name) created in postinst
  * and removed on purge; dirs: state/cache directories made in postinst with these owners (unless the admin set a
  * dpkg-statoverride) and removed on purge; units: systemd units, shipped disabled (they need a config first);
- * etc: extra conffiles (source in packaging/debian/<tool>/ -> path on the host); data: files beside the executable.
+ * etc: extra conffiles (source in packaging/debian/<tool>/ -> path on the host); data: files beside the executable (a [source, name] pair to rename one).
  */
 const SPECS = {
   authkeys: {
@@ -47,6 +47,8 @@ const SPECS = {
   "auditd-parse": {
     summary: "Linux audit logs as one readable JSON object per event",
     etc: { "auditd-parse.conf": "/etc/audit/plugins.d/auditd-parse.conf" },
+    // The executable carries SigmaHQ's rules (detect's built-in set): their licence travels with them.
+    data: [[join(root, "packages/auditd-parse/sigma/LICENSE"), "SIGMA-RULES-LICENSE"]],
   },
 };
 
@@ -210,6 +212,13 @@ function copyright() {
     " On Debian systems the full text of the Apache License 2.0 is in",
     " /usr/share/common-licenses/Apache-2.0.",
     "",
+    "Files: usr/lib/opsguard/auditd-parse/SIGMA-RULES-LICENSE",
+    "Copyright: SigmaHQ and the rule authors named in each rule's author field (auditd-parse detect --list-rules)",
+    "License: DRL-1.1",
+    " The SigmaHQ detection rules built into auditd-parse (its detect command) are under the",
+    " Detection Rule License 1.1, https://github.com/SigmaHQ/Detection-Rule-License; the full",
+    " text is in /usr/lib/opsguard/auditd-parse/SIGMA-RULES-LICENSE.",
+    "",
     "License: MIT",
     ...MIT.split("\n").map((l) => (l === "" ? " ." : ` ${l}`)),
     "",
@@ -263,7 +272,10 @@ export function buildDeb(tool, { out = join(root, "dist/deb"), compression = "xz
   try {
     chmodSync(stage, 0o755);
     copy(stage, exe, `usr/lib/opsguard/${tool}/${tool}`, 0o755);
-    for (const data of spec.data ?? []) copy(stage, data, `usr/lib/opsguard/${tool}/${data.split("/").pop()}`);
+    for (const data of spec.data ?? []) {
+      const [from, name] = Array.isArray(data) ? data : [data, data.split("/").pop()];
+      copy(stage, from, `usr/lib/opsguard/${tool}/${name}`);
+    }
     mkdirSync(join(stage, "usr/bin"), { recursive: true });
     sh("ln", ["-s", `../lib/opsguard/${tool}/${tool}`, join(stage, "usr/bin", tool)]);
     put(stage, `usr/share/man/man1/${tool}.1.gz`, gzipSync(readFileSync(writeManPage(tool)), { level: 9 }));
