@@ -82,6 +82,8 @@ export interface InterpreterOptions {
  */
 
 export class Interpreter implements EventBuilder<OpenEvent> {
+  /** Records read on the text path (any shape the byte path does not take): the benchmark's slow-path share. */
+  textRecords = 0;
   private readonly recordObjects: boolean;
   private readonly summaries: boolean;
   private readonly time = new IsoTime();
@@ -241,6 +243,7 @@ export class Interpreter implements EventBuilder<OpenEvent> {
       if (this.offsets.length > MAX_KEPT_TOKENS * 4) this.shrinkTokens();
       return true;
     }
+    this.textRecords++;
     const body = buf.subarray(h.bodyStart, end);
     const record = recordOf(h, open.event.id!, body.toString("utf8"));
     // bytes that are not UTF-8 are U+FFFD in the text: the values' exact bytes, for argvRaw, proctitleRaw, raw
