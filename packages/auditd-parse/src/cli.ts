@@ -65,6 +65,8 @@ const HELP_AFTER = `Input: files (rotated audit.log.N and .gz are read oldest fi
 Output: NDJSON, one event per line (schema: schema/event.schema.json in the package), in log-time order.
   uid/gid names come from the log's own ENRICHED fields when it has them, else from --passwd/--group
   (each event's "names" says which). text, table, sessions and net escape control characters (ESC as \\033).
+  An event is at most 1024 records or 1 MiB of JSON (8 MiB for all open events): past that it is written
+  in parts under the same id (a log whose stamps never change), warned about on stderr.
   Exit 66 (one line) when an input file is missing or not readable. Interrupted outside -F and the
   plugin: 130 (SIGINT) or 143 (SIGTERM); an -o file then holds only what was written so far.
 
@@ -441,7 +443,7 @@ function parseWindow(value: string): number {
 function report(ctx: CliContext, parser: AuditParser, strict: boolean): void {
   const s = parser.stats;
   ctx.log.info(
-    `${s.lines} lines, ${s.records} records, ${s.events} events, ${s.lost} lost (serial gaps in a contiguous stream), ${s.skipped} serials skipped in all, ${s.malformed} malformed, ${s.cut} cut, ${s.textPath} records read on the text path`,
+    `${s.lines} lines, ${s.records} records, ${s.events} events, ${s.lost} lost (serial gaps in a contiguous stream), ${s.skipped} serials skipped in all, ${s.malformed} malformed, ${s.cut} cut, ${s.split} split, ${s.textPath} records read on the text path`,
   );
   if (s.cut > 0) ctx.log.warn(`${s.cut} line(s) longer than 4 MiB cut at their last space before it: the value there and the rest dropped`);
   if (s.split > 0)
