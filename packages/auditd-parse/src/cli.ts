@@ -249,7 +249,8 @@ async function parseCommand(files: string[], command: Command, mode: Mode): Prom
     },
     {
       ...parserOptions(flags, config),
-      recordObjects: objects,
+      // parsed only when read: sessions reads the records of login events alone
+      recordObjects: objects ? "lazy" : false,
       // NDJSON alone reads only the JSON; filters and the other modes read the event's summary fields
       summaries: objects || mode !== "events" || filter !== undefined,
     },

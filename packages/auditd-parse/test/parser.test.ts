@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { MAX_EVENT_RECORDS } from "../src/assemble";
-import { decodeSockaddr, parseRecord, parseText, syscallName } from "../src/index";
+import { type AuditEvent, AuditParser, decodeSockaddr, parseRecord, parseText, syscallName } from "../src/index";
 
 const hex = (s: string) => Buffer.from(s).toString("hex").toUpperCase();
 
@@ -85,6 +85,31 @@ describe("events", () => {
     expect(stats.split).toBeGreaterThan(0);
     // no event grows past the bound: the parts add up to every record of each serial
     for (let e = 1; e <= 40; e++) expect(events.filter((x) => x.serial === e).reduce((n, x) => n + x.types.length, 0)).toBe(8);
+  });
+
+  it('with recordObjects "lazy" gives the same records when read during onEvent, and refuses them after', () => {
+    const log = [
+      'type=USER_START msg=audit(1.000:1): pid=1 uid=0 auid=1000 ses=3 msg=\'op=PAM:session_open acct="alice" exe="/usr/sbin/sshd" res=success\'',
+      "type=SYSCALL msg=audit(1.001:2): arch=c000003e syscall=59 success=yes exit=0 pid=2 uid=0",
+      "type=EOE msg=audit(1.001:2): ",
+    ].join("\n");
+    const eager = parseText(log).events.map((e) => e.records);
+    const lazy: unknown[] = [];
+    const kept: AuditEvent[] = [];
+    const parser = new AuditParser(
+      (e) => {
+        lazy.push(e.records);
+        kept.push(e);
+      },
+      { recordObjects: "lazy" },
+    );
+    parser.pushBytes(Buffer.from(log));
+    parser.end();
+    expect(lazy).toEqual(eager);
+    const late = new AuditParser((e) => kept.push(e), { recordObjects: "lazy" });
+    late.pushBytes(Buffer.from(log));
+    late.end();
+    expect(() => kept[kept.length - 1]!.records).toThrow(/after its onEvent call/);
   });
 
   it("completes an event without EOE once log time passes the window", () => {
