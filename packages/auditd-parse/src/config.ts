@@ -25,17 +25,18 @@ export async function loadAuditdConfig(path: string | undefined): Promise<Config
 export function validateAuditdConfig(raw: unknown, filepath: string): Config {
   const problems: string[] = [];
   if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
-    problems.push(`(top level): expected object, received ${raw === null ? "null" : Array.isArray(raw) ? "array" : typeof raw}`);
+    problems.push(`(top level): expected object, received ${typeName(raw)}`);
   } else {
     const config = raw as Record<string, unknown>;
     for (const key of ["passwd", "group"] as const) {
       const value = config[key];
-      if (value !== undefined && typeof value !== "string") problems.push(`${key}: expected string, received ${typeof value}`);
+      if (value !== undefined && typeof value !== "string") problems.push(`${key}: expected string, received ${typeName(value)}`);
     }
     const windowMs = config.windowMs;
     if (windowMs !== undefined) {
-      if (typeof windowMs !== "number" || !Number.isFinite(windowMs))
-        problems.push(`windowMs: expected number, received ${typeof windowMs}`);
+      if (typeof windowMs !== "number") problems.push(`windowMs: expected number, received ${typeName(windowMs)}`);
+      // YAML's .inf and .nan are numbers to JavaScript, not a window
+      else if (!Number.isFinite(windowMs)) problems.push(`windowMs: expected a finite number, received ${windowMs}`);
       else if (!Number.isInteger(windowMs)) problems.push("windowMs: expected int, received number");
       else if (windowMs <= 0) problems.push("windowMs: Too small: expected number to be >0");
       else if (windowMs > 600_000) problems.push("windowMs: Too big: expected number to be <=600000");
@@ -48,4 +49,9 @@ export function validateAuditdConfig(raw: unknown, filepath: string): Config {
   }
   const more = problems.length > 3 ? `; and ${problems.length - 3} more` : "";
   throw new ConfigError(`invalid config in ${filepath}: ${problems.slice(0, 3).join("; ")}${more}`);
+}
+
+/** A value's type as the messages name it: null and array apart from object. */
+function typeName(value: unknown): string {
+  return value === null ? "null" : Array.isArray(value) ? "array" : typeof value;
 }

@@ -33,6 +33,10 @@ describe("config file", () => {
     expect(problem({ windowMs: "5s" })).toBe("invalid config in /etc/x.yaml: windowMs: expected number, received string");
     expect(problem({ windwMs: 5, x: 1 })).toBe('invalid config in /etc/x.yaml: (top level): unknown keys "windwMs", "x"');
     expect(problem(["a"])).toBe("invalid config in /etc/x.yaml: (top level): expected object, received array");
+    expect(problem({ passwd: ["/etc/passwd"] })).toBe("invalid config in /etc/x.yaml: passwd: expected string, received array");
+    expect(problem({ windowMs: Number.POSITIVE_INFINITY })).toBe(
+      "invalid config in /etc/x.yaml: windowMs: expected a finite number, received Infinity",
+    );
     expect(problem(null)).toBe("invalid config in /etc/x.yaml: (top level): expected object, received null");
     expect(problem({ passwd: 1, group: 2, windowMs: -1, x: 1 })).toBe(
       "invalid config in /etc/x.yaml: passwd: expected string, received number; group: expected string, received number; windowMs: Too small: expected number to be >0; and 1 more",
