@@ -147,3 +147,26 @@ export async function corpusLog(path, mb, { enriched = false, dir = corpusDir() 
   out.end();
   await once(out, "finish");
 }
+
+/**
+ * The grouping's worst case: 7 nodes writing records under one stamp, never an EOE, to about `mb` MiB. Every
+ * record joins one of 7 events that never complete by themselves; auditd-parse must write them in bounded
+ * parts (README: Events) rather than hold the whole input.
+ */
+export async function sameStampLog(path, mb) {
+  const out = createWriteStream(path);
+  const limit = mb * 1048576;
+  let written = 0;
+  for (let item = 0; written < limit; item++) {
+    const lines = [];
+    for (let node = 0; node < 7; node++)
+      lines.push(
+        `node=host${node} type=PATH msg=audit(1760000000.000:1): item=${item} name="/usr/lib/x86_64-linux-gnu/lib${item}.so" inode=${item} dev=fd:01 mode=0100644 ouid=0 ogid=0 nametype=NORMAL`,
+      );
+    const text = `${lines.join("\n")}\n`;
+    written += text.length;
+    if (!out.write(text)) await once(out, "drain");
+  }
+  out.end();
+  await once(out, "finish");
+}

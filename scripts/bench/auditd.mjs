@@ -15,14 +15,15 @@
 // to auditd-parse's full interpretation, so the targets are judged against it) and with them off (its
 // default, since it expects auditd's log_format=ENRICHED to have done them), which is less work than ours.
 // Env: AUDITD_BENCH_MB (default 100), RUNS (default 5), LOGS (default "a,b,c"), FLAT=0 to skip the 200 MiB
-// runs, AUSEARCH=1 to time `ausearch -i` too (slow: ~30 s a run).
+// runs, AUSEARCH=1 to time `ausearch -i` too (slow: ~30 s a run); LOGS=a,b,c,d adds (d), the grouping's worst case:
+// 7 nodes writing under one stamp without EOE (auditd-parse alone, its memory judged).
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { generateLog } from "../../packages/auditd-parse/scripts/gen-log.mjs";
 import { aptInstall } from "../apt.mjs";
-import { corpusDir, corpusLog } from "./auditd-corpus.mjs";
+import { corpusDir, corpusLog, sameStampLog } from "./auditd-corpus.mjs";
 import { median, printTable } from "./lib.mjs";
 
 const root = new URL("../..", import.meta.url).pathname;
@@ -94,14 +95,16 @@ try {
     a: { label: "(a) generated", make: (path, size) => generateLog(path, size) },
     b: { label: "(b) corpus", make: (path, size) => corpusLog(path, size) },
     c: { label: "(c) corpus ENRICHED", make: (path, size) => corpusLog(path, size, { enriched: true }) },
+    // the grouping's worst case (opt-in: LOGS=a,b,c,d): auditd-parse alone, its memory judged
+    d: { label: "(d) 7 nodes, one stamp, no EOE", make: sameStampLog, alone: true },
   };
 
   const rows = [["log", "tool", "MiB/s (median, min-max)", "vs laurel", "CPU s", "per CPU s vs laurel", "peak RSS MB"]];
   const verdicts = [];
   const judge = (text, ok) => verdicts.push(`${text} ${ok ? "MET" : "MISSED"}`);
   for (const key of logs) {
-    const { label, make } = LOGS[key] ?? {};
-    if (label === undefined) throw new Error(`LOGS: unknown log ${key} (a, b or c)`);
+    const { label, make, alone } = LOGS[key] ?? {};
+    if (label === undefined) throw new Error(`LOGS: unknown log ${key} (a, b, c or d)`);
     const file = join(dir, `${key}.log`);
     console.log(`${label}: generating ${mb} MiB in ${dir} …`);
     await make(file, mb);
@@ -110,11 +113,11 @@ try {
       { name: "auditd-parse", argv: [process.execPath, bundle, "-v", file] },
       { name: "auditd-parse sessions", argv: [process.execPath, bundle, "sessions", "-q", file] },
     ];
-    if (laurelOk) {
+    if (laurelOk && !alone) {
       tools.push({ name: "laurel", argv: ["laurel", "-c", laurelConfig(true)], stdin: file, before: clearLaurel });
       tools.push({ name: "laurel, no translation", argv: ["laurel", "-c", laurelConfig(false)], stdin: file, before: clearLaurel });
     }
-    if (ausearchOk) tools.push({ name: "ausearch -i", argv: ["ausearch", "-i", "-if", file] });
+    if (ausearchOk && !alone) tools.push({ name: "ausearch -i", argv: ["ausearch", "-i", "-if", file] });
     const loadBefore = load();
     const samples = tools.map(() => []);
     for (let i = 0; i < runs; i++) {
