@@ -21,6 +21,8 @@ export interface PendingEvent {
   tick: number;
   /** Bytes the event holds (its records' JSON), for the bound on events held back for order. */
   readonly weight: number;
+  /** Records added so far. */
+  readonly recordCount: number;
 }
 
 /**
@@ -48,6 +50,8 @@ export interface AssemblerStats {
   skipped: number;
   /** Lines longer than MAX_LINE_BYTES, cut (their last value and the rest dropped). */
   cut: number;
+  /** Events that reached MAX_EVENT_RECORDS or MAX_EVENT_BYTES and were written in parts (same id). */
+  split: number;
 }
 
 const SERIAL_SPACE = 2 ** 32;
@@ -70,6 +74,17 @@ const MAX_HELD_BYTES = 4 << 20;
  * oldest for every completed event would cost more than order is worth: events go out as they complete.
  */
 const MAX_ORDERED_OPEN = 64;
+/**
+ * Bounds on one event: past them it is completed and its later records start a new part with the same id.
+ * A log whose stamps never change (a broken clock, a replay, records of several nodes under one stamp
+ * without EOE) would otherwise grow one event for the whole input: memory and output line without bound.
+ * The kernel writes at most a few hundred records per event (a 2 MiB argv is ~300 EXECVE records of 7.5 KiB),
+ * so a real event never reaches them.
+ */
+export const MAX_EVENT_RECORDS = 1024;
+export const MAX_EVENT_BYTES = 1 << 20;
+/** The same for all open events together: past it the oldest is completed (then written in parts). */
+const MAX_OPEN_BYTES = 8 << 20;
 /** A backwards jump larger than this is an auditd restart, not a late record. */
 const SERIAL_RESET = 100_000;
 
@@ -79,7 +94,7 @@ const SERIAL_RESET = 100_000;
  * are open, or at flush().
  */
 export class Assembler<E extends PendingEvent> {
-  readonly stats: AssemblerStats = { lines: 0, records: 0, events: 0, malformed: 0, lost: 0, skipped: 0, cut: 0 };
+  readonly stats: AssemblerStats = { lines: 0, records: 0, events: 0, malformed: 0, lost: 0, skipped: 0, cut: 0, split: 0 };
   /** Open events by node and stamp, in the order they were created, except the newest (`last`). */
   private readonly open = new Map<string, E>();
   private readonly header = new Header();
@@ -100,6 +115,8 @@ export class Assembler<E extends PendingEvent> {
    */
   private readonly held: E[] = [];
   private heldBytes = 0;
+  /** Bytes the open events hold (their weights), for MAX_OPEN_BYTES. */
+  private openBytes = 0;
 
   constructor(
     private readonly builder: EventBuilder<E>,
@@ -123,7 +140,7 @@ export class Assembler<E extends PendingEvent> {
     }
     this.stats.records++;
     let event = this.last;
-    if (event !== undefined && sameEvent(event, h)) {
+    if (event !== undefined && sameEvent(event, h) && (h.type === "EOE" || !this.full(event))) {
       if (h.type === "EOE") {
         this.complete(event);
         return;
@@ -132,13 +149,24 @@ export class Assembler<E extends PendingEvent> {
     } else {
       const stamp = buf.toString("latin1", h.stampStart, h.stampEnd);
       const key = h.node === undefined ? stamp : `${h.node} ${stamp}`;
-      event = this.open.get(key);
+      if (event !== undefined && sameEvent(event, h)) {
+        // `last` is full: written now, its next records start a new part
+        this.complete(event);
+        event = undefined;
+      } else {
+        event = this.open.get(key);
+      }
       if (h.type === "EOE") {
         if (event) {
           this.open.delete(key);
           this.complete(event);
         }
         return;
+      }
+      if (event !== undefined && this.full(event)) {
+        this.open.delete(key);
+        this.complete(event);
+        event = undefined;
       }
       if (event === undefined) {
         this.trackSerial(h.node ?? "", h.serial);
@@ -162,9 +190,23 @@ export class Assembler<E extends PendingEvent> {
     }
   }
 
+  /** Whether the event has reached its bounds: counted as split, it is completed before another record. */
+  private full(event: E): boolean {
+    if (event.recordCount < MAX_EVENT_RECORDS && event.weight < MAX_EVENT_BYTES) return false;
+    this.stats.split++;
+    return true;
+  }
+
   private addRecord(event: E, buf: Buffer, end: number): void {
     event.tick = this.ticks;
+    const before = event.weight;
     if (!this.builder.record(event, this.header, buf, end)) this.stats.malformed++;
+    this.openBytes += event.weight - before;
+    // many big events open at once (records of several nodes under one stamp, no EOE): the oldest goes out
+    while (this.openBytes > MAX_OPEN_BYTES && this.size() > 1) {
+      this.stats.split++;
+      this.completeOldest();
+    }
   }
 
   /**
@@ -225,6 +267,7 @@ export class Assembler<E extends PendingEvent> {
    */
   private complete(event: E): void {
     if (event === this.last) this.last = undefined;
+    this.openBytes -= event.weight;
     const held = this.held;
     if (held.length === 0 && (this.open.size > MAX_ORDERED_OPEN || this.oldestOpenMs() >= event.timeMs)) {
       this.emit(event);

@@ -5,26 +5,31 @@
  * names compare their tail too. Collisions cost time, never correctness.
  */
 export class ByteNames<T> {
-  private readonly lengths: Int32Array;
-  private readonly heads: Int32Array;
-  private readonly mids: Int32Array;
+  private lengths: Int32Array;
+  private heads: Int32Array;
+  private mids: Int32Array;
   /** Bytes after the first eight, for the names that have them. */
-  private readonly tails: (Uint8Array | undefined)[];
-  private readonly values: (T | undefined)[];
-  private readonly mask: number;
+  private tails: (Uint8Array | undefined)[];
+  private values: (T | undefined)[];
+  private mask: number;
   private size = 0;
 
-  /** `make` builds the value from the decoded name on first sight; `slots` is a power of two. */
+  /**
+   * `make` builds the value from the decoded name on first sight; `slots` (a power of two) bounds the table.
+   * It starts at 64 slots and doubles as it fills: most tables (the readings of one kind of value, arches)
+   * never hold more than a few dozen names, and twenty tables of 4096 slots were 3 MB of every run's RSS.
+   */
   constructor(
     private readonly make: (name: string) => T,
-    slots = 4096,
+    private readonly slots = 4096,
   ) {
-    this.lengths = new Int32Array(slots).fill(-1);
-    this.heads = new Int32Array(slots);
-    this.mids = new Int32Array(slots);
-    this.tails = new Array(slots).fill(undefined);
-    this.values = new Array(slots).fill(undefined);
-    this.mask = slots - 1;
+    const initial = Math.min(slots, 64);
+    this.lengths = new Int32Array(initial).fill(-1);
+    this.heads = new Int32Array(initial);
+    this.mids = new Int32Array(initial);
+    this.tails = new Array(initial).fill(undefined);
+    this.values = new Array(initial).fill(undefined);
+    this.mask = initial - 1;
   }
 
   get(buf: Buffer, from: number, to: number): T {
@@ -43,13 +48,13 @@ export class ByteNames<T> {
       if (known === -1) {
         const value = this.make(buf.toString("utf8", from, to));
         // a full table (corrupt input inventing names) stops remembering, it does not stop working
-        if (this.size < (this.mask + 1) / 2) {
+        if (this.size < this.slots / 2) {
           lengths[slot] = length;
           this.heads[slot] = head;
           this.mids[slot] = mid;
           if (length > 8) this.tails[slot] = Uint8Array.prototype.slice.call(buf, from + 8, to);
           this.values[slot] = value;
-          this.size++;
+          if (++this.size >= (this.mask + 1) / 2 && this.mask + 1 < this.slots) this.grow();
         }
         return value;
       }
@@ -63,6 +68,33 @@ export class ByteNames<T> {
       }
     }
     return this.make(buf.toString("utf8", from, to));
+  }
+
+  /** Twice the slots, every name placed again by its hash (from what is kept of it: head, mid, tail). */
+  private grow(): void {
+    const { lengths, heads, mids, tails, values } = this;
+    const slots = lengths.length * 2;
+    this.lengths = new Int32Array(slots).fill(-1);
+    this.heads = new Int32Array(slots);
+    this.mids = new Int32Array(slots);
+    this.tails = new Array(slots).fill(undefined);
+    this.values = new Array(slots).fill(undefined);
+    this.mask = slots - 1;
+    for (let i = 0; i < lengths.length; i++) {
+      const length = lengths[i]!;
+      if (length === -1) continue;
+      let hash = Math.imul(heads[i]! ^ Math.imul(mids[i]!, 0x9e3779b1) ^ length, 0x85ebca6b);
+      const tail = tails[i];
+      if (tail !== undefined) for (let j = 0; j < tail.length; j++) hash = Math.imul(hash ^ tail[j]!, 0x01000193);
+      hash ^= hash >>> 15;
+      let slot = hash & this.mask;
+      while (this.lengths[slot] !== -1) slot = (slot + 1) & this.mask;
+      this.lengths[slot] = length;
+      this.heads[slot] = heads[i]!;
+      this.mids[slot] = mids[i]!;
+      this.tails[slot] = tail;
+      this.values[slot] = values[i];
+    }
   }
 }
 

@@ -43,6 +43,13 @@ export class EventJson {
     return records === undefined ? text : `${text}${records.buf.toString("utf8", 0, records.length)}]}`;
   }
 
+  /** The records' JSON members (no brackets); "" for a line without records. */
+  recordsText(): string {
+    this.live(this.head);
+    const records = this.records;
+    return records === undefined ? "" : records.buf.toString("utf8", 0, records.length);
+  }
+
   /** After the event is handed over: its bytes now belong to another event. */
   release(): void {
     this.head = undefined;

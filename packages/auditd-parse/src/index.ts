@@ -5,6 +5,6 @@ export { EventJson } from "./event-json";
 export { IdNames, type IdSources } from "./ids";
 export { Interpreter, type InterpreterOptions } from "./interpret";
 export { OpenEvent } from "./open-event";
-export { AuditParser, type ParserOptions, parseText } from "./parser";
+export { AuditParser, type ParserOptions, type ParserStats, parseText } from "./parser";
 export { type AuditRecord, parseRecord } from "./record";
 export { decodeSockaddr, type Sockaddr } from "./sockaddr";

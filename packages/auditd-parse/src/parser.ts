@@ -10,12 +10,18 @@ export interface ParserOptions extends AssemblerOptions, InterpreterOptions {
   ids?: IdSources;
 }
 
+/** The assembler's counts, and how many records the interpreter read on its text path (the slow one). */
+export interface ParserStats extends AssemblerStats {
+  textPath: number;
+}
+
 /**
  * The whole pipeline for one input stream: bytes → lines → records → grouped events → interpreted events.
  * Push bytes (or lines), then end(); events arrive through onEvent as they complete.
  */
 export class AuditParser {
   private readonly assembler: Assembler<OpenEvent>;
+  private readonly interpreter: Interpreter;
   private readonly splitter: LineSplitter;
 
   /**
@@ -23,15 +29,16 @@ export class AuditParser {
    * The line is valid only during the call: write it, or keep String(json).
    */
   constructor(onEvent: (event: AuditEvent, json: EventJson) => void, options: ParserOptions = {}) {
-    this.assembler = new Assembler(new Interpreter(new IdNames(options.ids), onEvent, options), options);
+    this.interpreter = new Interpreter(new IdNames(options.ids), onEvent, options);
+    this.assembler = new Assembler(this.interpreter, options);
     this.splitter = new LineSplitter(
       (buf, start, end) => this.assembler.push(buf, start, end),
       () => this.assembler.stats.cut++,
     );
   }
 
-  get stats(): AssemblerStats {
-    return this.assembler.stats;
+  get stats(): ParserStats {
+    return { ...this.assembler.stats, textPath: this.interpreter.textRecords };
   }
 
   pushBytes(chunk: Buffer): void {
@@ -61,7 +68,7 @@ export class AuditParser {
 }
 
 /** Parses a whole string (tests, small inputs) into events. */
-export function parseText(text: string, options: ParserOptions = {}): { events: AuditEvent[]; stats: AssemblerStats } {
+export function parseText(text: string, options: ParserOptions = {}): { events: AuditEvent[]; stats: ParserStats } {
   const events: AuditEvent[] = [];
   const parser = new AuditParser((e) => events.push(e), options);
   parser.pushBytes(Buffer.from(text, "utf8"));

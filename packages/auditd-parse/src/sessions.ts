@@ -99,7 +99,7 @@ export class SessionTracker {
     let s = this.sessions.get(key);
     if (s === undefined) {
       // the teardown records that follow an ended session's USER_END belong to it, not to a new session
-      if (this.closed.has(key) && e.records.every((r) => LOGIN_TYPES.has(r.type))) return;
+      if (this.closed.has(key) && e.types.every((t) => LOGIN_TYPES.has(t))) return;
       s = { ses: e.ses, commands: [], connections: [] };
       if (e.node !== undefined) s.node = e.node;
       this.sessions.set(key, s);
@@ -108,7 +108,8 @@ export class SessionTracker {
     if (e.auid !== undefined && e.auid !== "unset") s.user ??= e.auid;
     s.start ??= e.time;
     let ended = false;
-    for (const r of e.records) {
+    // e.types first: records are parsed when read (recordObjects "lazy"), and most events have no login record
+    for (const r of e.types.some((t) => LOGIN_TYPES.has(t)) ? e.records : []) {
       if (!LOGIN_TYPES.has(r.type)) continue;
       const f = r.fields;
       const from = str(f.addr) ?? str(f.hostname);
@@ -148,7 +149,10 @@ export class SessionTracker {
       this.keep(s, () => s.commands.push(c));
     }
     // sudo's USER_CMD: the command line asked for, also when sudo refused it (no exec follows then)
-    const cmd = e.argv === undefined ? e.records.find((r) => r.type === "USER_CMD" && str(r.fields.cmd) !== undefined) : undefined;
+    const cmd =
+      e.argv === undefined && e.types.includes("USER_CMD")
+        ? e.records.find((r) => r.type === "USER_CMD" && str(r.fields.cmd) !== undefined)
+        : undefined;
     if (cmd !== undefined) {
       const c: SessionCommand = { time: e.time, id: e.id, argv: [str(cmd.fields.cmd)!] };
       if (e.pid !== undefined) c.pid = e.pid;
@@ -175,6 +179,7 @@ export class SessionTracker {
    * the account tried, where from and how, and loginSuccess false, so failed logins are listed.
    */
   private failedLogin(e: AuditEvent, time: string): void {
+    if (!e.types.some((t) => t === "USER_LOGIN" || t === "USER_AUTH" || t === "USER_ACCT")) return;
     for (const r of e.records) {
       if (r.type !== "USER_LOGIN" && r.type !== "USER_AUTH" && r.type !== "USER_ACCT") continue;
       const f = r.fields;

@@ -10,18 +10,27 @@ import { isHex } from "./sockaddr";
 
 /** Value-level helpers of the interpreter: readings by kind, bytes tests, argv and proctitle decoding. */
 
-/** uid/gid → name: an array for ids below 65536 (an index instead of a hash), a bounded map above. */
+/**
+ * uid/gid → name: ids below 65536 in pages of 256 made on first use (an index instead of a hash; a log names
+ * a few ids, and one flat array was 512 KB of every run's RSS), a bounded map above.
+ */
 export class IdCache {
-  private readonly small: (IdName | undefined)[] = new Array(65_536).fill(undefined);
+  private readonly pages: ((IdName | undefined)[] | undefined)[] = new Array(256).fill(undefined);
   private readonly large = new Map<number, IdName>();
 
   get(id: number): IdName | undefined {
-    return id < 65_536 ? this.small[id] : this.large.get(id);
+    return id < 65_536 ? this.pages[id >> 8]?.[id & 255] : this.large.get(id);
   }
 
   set(id: number, name: IdName): void {
-    if (id < 65_536) this.small[id] = name;
-    else if (this.large.size < 65_536) this.large.set(id, name);
+    if (id < 65_536) {
+      let page = this.pages[id >> 8];
+      if (page === undefined) {
+        page = new Array(256).fill(undefined);
+        this.pages[id >> 8] = page;
+      }
+      page[id & 255] = name;
+    } else if (this.large.size < 65_536) this.large.set(id, name);
   }
 }
 

@@ -2,7 +2,8 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { decodeSockaddr, parseRecord, parseText, syscallName } from "../src/index";
+import { MAX_EVENT_RECORDS } from "../src/assemble";
+import { type AuditEvent, AuditParser, decodeSockaddr, parseRecord, parseText, syscallName } from "../src/index";
 
 const hex = (s: string) => Buffer.from(s).toString("hex").toUpperCase();
 
@@ -58,6 +59,57 @@ describe("events", () => {
       ["a", "read"],
       ["b", "write"],
     ]);
+  });
+
+  it("writes an event whose stamp never changes in bounded parts, every record once (7 nodes, one stamp, no EOE)", () => {
+    const lines: string[] = [];
+    for (let i = 0; i < 2500; i++)
+      for (let n = 0; n < 7; n++) lines.push(`node=h${n} type=PATH msg=audit(1700000000.000:1): item=${i} name="/etc/f${i}" ouid=0`);
+    const { events, stats } = parseText(lines.join("\n"), { recordObjects: false });
+    // per node: parts of at most MAX_EVENT_RECORDS, the same id, records in order with none lost or doubled
+    for (let n = 0; n < 7; n++) {
+      const parts = events.filter((e) => e.node === `h${n}`);
+      expect(parts.map((e) => e.types.length)).toEqual([MAX_EVENT_RECORDS, MAX_EVENT_RECORDS, 2500 - 2 * MAX_EVENT_RECORDS]);
+      expect(new Set(parts.map((e) => e.id))).toEqual(new Set(["1700000000.000:1"]));
+    }
+    expect(stats).toMatchObject({ records: 7 * 2500, events: 21, split: 14, malformed: 0 });
+  });
+
+  it("writes the oldest of many big open events first once they hold too much together", () => {
+    // 40 events of 512 KiB each, interleaved and without EOE: more than 8 MiB open at once
+    const value = "x".repeat(64 * 1024);
+    const lines: string[] = [];
+    for (let r = 0; r < 8; r++) for (let e = 1; e <= 40; e++) lines.push(`type=PATH msg=audit(1.000:${e}): item=${r} name="${value}"`);
+    const { events, stats } = parseText(lines.join("\n"), { recordObjects: false });
+    expect(events.reduce((n, e) => n + e.types.length, 0)).toBe(8 * 40);
+    expect(stats.split).toBeGreaterThan(0);
+    // no event grows past the bound: the parts add up to every record of each serial
+    for (let e = 1; e <= 40; e++) expect(events.filter((x) => x.serial === e).reduce((n, x) => n + x.types.length, 0)).toBe(8);
+  });
+
+  it('with recordObjects "lazy" gives the same records when read during onEvent, and refuses them after', () => {
+    const log = [
+      'type=USER_START msg=audit(1.000:1): pid=1 uid=0 auid=1000 ses=3 msg=\'op=PAM:session_open acct="alice" exe="/usr/sbin/sshd" res=success\'',
+      "type=SYSCALL msg=audit(1.001:2): arch=c000003e syscall=59 success=yes exit=0 pid=2 uid=0",
+      "type=EOE msg=audit(1.001:2): ",
+    ].join("\n");
+    const eager = parseText(log).events.map((e) => e.records);
+    const lazy: unknown[] = [];
+    const kept: AuditEvent[] = [];
+    const parser = new AuditParser(
+      (e) => {
+        lazy.push(e.records);
+        kept.push(e);
+      },
+      { recordObjects: "lazy" },
+    );
+    parser.pushBytes(Buffer.from(log));
+    parser.end();
+    expect(lazy).toEqual(eager);
+    const late = new AuditParser((e) => kept.push(e), { recordObjects: "lazy" });
+    late.pushBytes(Buffer.from(log));
+    late.end();
+    expect(() => kept[kept.length - 1]!.records).toThrow(/after its onEvent call/);
   });
 
   it("completes an event without EOE once log time passes the window", () => {
