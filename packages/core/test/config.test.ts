@@ -1,8 +1,8 @@
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { cosmiconfigSync } from "cosmiconfig";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { ConfigError, configSearchPaths, ExitCode, loadConfig, resolveSecret, secretRefSchema } from "../src/index";
@@ -114,8 +114,17 @@ describe("config discovery", () => {
     try {
       expect((await loadConfig({ tool: TOOL, schema, env: {}, cwd })).config.source).toBe("home");
       expect(existsSync(marker)).toBe(false);
-      // The trap is real: cosmiconfig's public entry point runs it.
-      cosmiconfigSync(TOOL).search(cwd);
+      // The trap is real: cosmiconfig's public entry point runs it. In a child process, because the public
+      // API also starts an asynchronous load of the file that would outlive this test's temp dir.
+      const cosmiconfig = createRequire(import.meta.url).resolve("cosmiconfig");
+      execFileSync(
+        process.execPath,
+        ["-e", `require(${JSON.stringify(cosmiconfig)}).cosmiconfigSync(${JSON.stringify(TOOL)}).search(${JSON.stringify(cwd)})`],
+        {
+          cwd,
+          stdio: "ignore",
+        },
+      );
       expect(existsSync(marker)).toBe(true);
     } finally {
       process.chdir(previous);
