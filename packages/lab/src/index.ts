@@ -17,3 +17,4 @@ export * from "./slapd";
 export * from "./sshd";
 export * from "./sshkeys";
 export * from "./tls";
+export * from "./wait";
