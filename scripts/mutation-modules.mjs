@@ -38,6 +38,27 @@ export const MODULES = {
       "packages/sock-check/test/check.test.ts",
     ],
   },
+  "deputize-diff": {
+    what: "deputize's LDAP group diff: members compared in DN normal form, one atomic modify, the retry after a conflict",
+    mutate: ["packages/deputize/src/sinks/ldap-group.ts"],
+    tests: ["packages/deputize/test/regressions.test.ts", "packages/deputize/test/run.test.ts"],
+  },
+  "authkeys-groups": {
+    what: "authkeys' group check: who may log in, and which group's key options apply",
+    mutate: ["packages/authkeys/src/directory.ts"],
+    tests: ["packages/authkeys/test/lookup.test.ts"],
+  },
+  "authkeys-cache": {
+    what: "authkeys' offline cache and revocation: when cached keys are served, refused or deleted",
+    // lookupKeys and fromCache: the decision; the rest of lookup.ts is printing and wiring
+    mutate: ["packages/authkeys/src/cache.ts", "packages/authkeys/src/lookup.ts:51-135"],
+    tests: ["packages/authkeys/test/lookup.test.ts"],
+  },
+  "auditd-grouping": {
+    what: "auditd-parse's grouping of records into events by node, time stamp and serial",
+    mutate: ["packages/auditd-parse/src/assemble.ts"],
+    tests: ["packages/auditd-parse/test/regressions.test.ts", "packages/auditd-parse/test/parser.test.ts"],
+  },
 };
 
 /** The module named, or a usage error listing the names. */
