@@ -50,8 +50,8 @@ export const MODULES = {
   },
   "authkeys-cache": {
     what: "authkeys' offline cache and revocation: when cached keys are served, refused or deleted",
-    // lookupKeys and fromCache: the decision; the rest of lookup.ts is printing and wiring
-    mutate: ["packages/authkeys/src/cache.ts", "packages/authkeys/src/lookup.ts:51-135"],
+    // lookupKeys, isOutage and fromCache: the decision; the rest of lookup.ts is printing and wiring
+    mutate: ["packages/authkeys/src/cache.ts", "packages/authkeys/src/lookup.ts:50-145"],
     tests: ["packages/authkeys/test/lookup.test.ts"],
   },
   "auditd-grouping": {
