@@ -27,6 +27,7 @@ export const MODULES = {
       "packages/vpnnotify/test/places.test.ts",
       "packages/vpnnotify/test/notify.test.ts",
       "packages/vpnnotify/test/regressions.test.ts",
+      "packages/vpnnotify/test/places-decisions.test.ts",
     ],
   },
   "sock-check-evaluate": {

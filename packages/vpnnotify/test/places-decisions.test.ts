@@ -184,6 +184,11 @@ describe("what the security channel is told", () => {
     ).toBeUndefined();
     expect(decide(history, at("2.2.2.2", T0 + 1, { latitude: 48.8 }), policy).impossibleTravel).toBeUndefined();
     expect(decide(history, at("2.2.2.2", T0 + 1, { longitude: 2.3 }), policy).impossibleTravel).toBeUndefined();
+    // both limits are inclusive: a journey of exactly minTravelKm is judged, exactly the speed limit passes
+    const exactly = { ...policy, minTravelKm: km };
+    expect(decide(history, at("2.2.2.2", T0 + 1, paris), exactly).impossibleTravel).toMatchObject({ from: "London" });
+    const limit = km / (HOUR / 3_600_000);
+    expect(decide(history, at("2.2.2.2", T0 + HOUR, paris), { ...policy, impossibleTravelKmh: limit }).impossibleTravel).toBeUndefined();
     // a login stamped before the last one is a zero-hour journey
     expect(after(-HOUR)).toMatchObject({ hours: 0, kmh: Number.POSITIVE_INFINITY });
   });
@@ -211,6 +216,10 @@ describe("what is remembered", () => {
     // a login that is told gets the lease, on every key it matched
     const told = recordLogin(home, again, { ...quiet, notify: true }, policy, T0 + 2 * HOUR);
     expect(told.places["net:81.2.69.0/24"]).toEqual({ firstSeen: T0, lastSeen: T0 + HOUR, lastNotified: T0, pendingUntil: T0 + 2 * HOUR });
+    // two logins in the same millisecond: the one recorded last is the last login
+    const second = at("2.2.2.2", T0 + HOUR, paris);
+    const sameMs = recordLogin(after, second, decide(after, second, policy), policy, 0);
+    expect(sameMs.last).toMatchObject({ ip: "2.2.2.2", place: "Paris" });
     // an older login recorded late does not move lastSeen back or replace the last login
     const late = recordLogin(after, at("81.2.69.1", T0 + 30 * 60_000, london), quiet, policy, 0);
     expect(late.places["ip:81.2.69.1"]?.lastSeen).toBe(T0 + HOUR);
