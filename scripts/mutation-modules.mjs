@@ -58,7 +58,11 @@ export const MODULES = {
   "auditd-grouping": {
     what: "auditd-parse's grouping of records into events by node, time stamp and serial",
     mutate: ["packages/auditd-parse/src/assemble.ts"],
-    tests: ["packages/auditd-parse/test/regressions.test.ts", "packages/auditd-parse/test/parser.test.ts"],
+    tests: [
+      "packages/auditd-parse/test/regressions.test.ts",
+      "packages/auditd-parse/test/parser.test.ts",
+      "packages/auditd-parse/test/grouping.test.ts",
+    ],
   },
 };
 
