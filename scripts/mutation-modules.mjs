@@ -47,7 +47,7 @@ export const MODULES = {
   "authkeys-groups": {
     what: "authkeys' group check: who may log in, and which group's key options apply",
     mutate: ["packages/authkeys/src/directory.ts"],
-    tests: ["packages/authkeys/test/lookup.test.ts"],
+    tests: ["packages/authkeys/test/lookup.test.ts", "packages/authkeys/test/directory.test.ts"],
   },
   "authkeys-cache": {
     what: "authkeys' offline cache and revocation: when cached keys are served, refused or deleted",
