@@ -27,7 +27,7 @@ describe("what is an event", () => {
   it("blank, space-only and # comment lines are skipped, not events or malformed", () => {
     const { events, stats } = parseText(["", "   ", "# a comment", syscall(1), eoe(1), " "].join("\n"));
     expect(events.map((e) => e.serial)).toEqual([1]);
-    expect(stats).toMatchObject({ records: 2, events: 1, malformed: 0 });
+    expect(stats).toMatchObject({ lines: 6, records: 2, events: 1, malformed: 0 });
   });
 
   it("an EOE with no open event is dropped; a record after its event's EOE is an event of its own", () => {
@@ -40,13 +40,15 @@ describe("what is an event", () => {
     expect(s.parser.stats).toMatchObject({ events: 3, malformed: 0 });
   });
 
-  it("the same serial at another second, or another millisecond, is another event", () => {
+  it("the same serial at another second, or another millisecond, or another stamp text, is another event", () => {
     const { events } = parseText([syscall(5, "100.000"), path(5, "101.000"), path(5, "100.001")].join("\n"));
     expect(events.map((e) => [e.serial, e.records.length])).toEqual([
       [5, 1],
       [5, 1],
       [5, 1],
     ]);
+    // "100.050" and "100.50" are different stamps (auditd always writes three digits: one is not auditd's)
+    expect(parseText([syscall(5, "100.050"), path(5, "100.50")].join("\n")).events).toHaveLength(2);
   });
 
   it("an EOE completes its event even when another event's records came after it", () => {
@@ -119,6 +121,12 @@ describe("the order events are handed over in", () => {
     expect(s.out).toEqual(["3:1", "2:1"]); // behind 1, still open
     s.push(eoe(1));
     expect(s.out).toEqual(["3:1", "2:1", "1:1", "4:1", "5:1"]);
+    // held behind an open event of the same log time: it goes once the older one is done
+    const t = streaming();
+    t.push(syscall(1), syscall(2, "100.500"), eoe(2, "100.500"), syscall(3, "100.500"));
+    expect(t.out).toEqual([]);
+    t.push(eoe(1));
+    expect(t.out).toEqual(["1:1", "2:1"]);
   });
 
   it("with more than 64 older events open, an event goes out as soon as it completes", () => {
@@ -159,12 +167,18 @@ describe("lost and skipped serials", () => {
     expect(run([1, 2, 3, 4, 5, 6, 7, 8, 9, 12])).toMatchObject({ lost: 2, skipped: 2 });
     expect(run([1, 2, 3, 4, 5, 6, 7, 8, 11])).toMatchObject({ lost: 0, skipped: 2 });
     expect(run([1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 10])).toMatchObject({ lost: 0, skipped: 0 });
+    // a repeated older serial (not a gap it fills) changes neither count
+    expect(run([1, 2, 3, 4, 5, 6, 7, 8, 9, 5])).toMatchObject({ lost: 0, skipped: 0 });
   });
 
   it("a late event fills the gap it was counted in, and a filled gap keeps the stream contiguous", () => {
     expect(run([1, 2, 3, 4, 5, 6, 7, 8, 9, 11, 10])).toMatchObject({ lost: 0, skipped: 0 });
     // after the gap is filled the run counts as contiguous: the next gap is lost at once
     expect(run([1, 2, 3, 4, 5, 6, 7, 8, 9, 11, 10, 14])).toMatchObject({ lost: 2, skipped: 2 });
+    // half a gap filled: the stream is not contiguous yet, so the next gap is an omission
+    expect(run([1, 2, 3, 4, 5, 6, 7, 8, 9, 12, 10, 15])).toMatchObject({ lost: 1, skipped: 3 });
+    // a gap outside a contiguous run is not lost, and a late event does not make an earlier gap's loss good
+    expect(run([1, 2, 3, 4, 5, 6, 7, 8, 9, 12, 15, 10])).toMatchObject({ lost: 2, skipped: 3 });
   });
 
   it("a jump of 100000 or more is an auditd restart, not lost events; backwards too", () => {
@@ -172,6 +186,9 @@ describe("lost and skipped serials", () => {
     expect(run([...dense, 100_010])).toMatchObject({ lost: 0, skipped: 0 });
     expect(run([...dense, 100_009])).toMatchObject({ lost: 99_999, skipped: 99_999 });
     expect(run([...dense.map((n) => n + 200_000), 5, 6, 7, 8, 9, 10, 11, 12, 13, 15])).toMatchObject({ lost: 1 });
+    // exactly 100000 back is still a late event, not a restart: the stream goes on from the newest serial
+    const late = Array.from({ length: 10 }, (_, i) => 100_009 + i);
+    expect(run([...dense.map((n) => n + 200_000), ...late, 100_020])).toMatchObject({ lost: 0 });
   });
 
   it("counts per node: two hosts' interleaved serials are two contiguous streams", () => {
