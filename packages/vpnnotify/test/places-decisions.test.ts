@@ -94,7 +94,7 @@ describe("who is told about a login", () => {
     const login = at("81.2.69.1", T0, london);
     const leased = recordLogin(undefined, login, decide(undefined, login, policy), policy, T0 + 60_000);
     const racing = at("81.2.69.1", T0 + 1000, london);
-    expect(decide(leased, racing, policy, true, T0 + 59_999)).toMatchObject({ notify: false, reason: "being-told" });
+    expect(decide(leased, racing, policy, true, T0 + 59_999)).toMatchObject({ notify: false, reason: "being-told", newPlace: false });
     // the lease ends at its deadline: at that moment it no longer holds
     expect(decide(leased, racing, policy, true, T0 + 60_000)).toMatchObject({ notify: true, reason: "new-place" });
     // a lease on a place told recently (not due) changes nothing: it is simply known
@@ -229,6 +229,10 @@ describe("what is remembered", () => {
   it("the last login keeps coordinates only when both are known, and no country when GeoIP has none", () => {
     const history = recordLogin(undefined, at("2.2.2.2", T0, { latitude: 10 }), decide(undefined, at("2.2.2.2", T0), policy), policy, 0);
     expect(history.last).toEqual({ time: T0, ip: "2.2.2.2", place: "2.2.2.2" });
+    const onlyLongitude = at("2.2.2.2", T0, { longitude: 10 });
+    expect(
+      Object.keys(recordLogin(undefined, onlyLongitude, decide(undefined, onlyLongitude, policy), policy, 0).last ?? {}),
+    ).not.toContain("longitude");
     expect(placeKeys({ ip: "2.2.2.2", network: "2.2.2.0/24" })).toEqual({ ip: "ip:2.2.2.2", network: "net:2.2.2.0/24" });
   });
 
