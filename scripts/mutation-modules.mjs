@@ -53,7 +53,7 @@ export const MODULES = {
     what: "authkeys' offline cache and revocation: when cached keys are served, refused or deleted",
     // lookupKeys, isOutage and fromCache: the decision; the rest of lookup.ts is printing and wiring
     mutate: ["packages/authkeys/src/cache.ts", "packages/authkeys/src/lookup.ts:50-145"],
-    tests: ["packages/authkeys/test/lookup.test.ts"],
+    tests: ["packages/authkeys/test/lookup.test.ts", "packages/authkeys/test/cache.test.ts"],
   },
   "auditd-grouping": {
     what: "auditd-parse's grouping of records into events by node, time stamp and serial",
