@@ -49,6 +49,7 @@ describe("what is an event", () => {
     ]);
     // "100.050" and "100.50" are different stamps (auditd always writes three digits: one is not auditd's)
     expect(parseText([syscall(5, "100.050"), path(5, "100.50")].join("\n")).events).toHaveLength(2);
+    expect(parseText([syscall(5, "100.000"), path(5, "100.001")].join("\n")).events).toHaveLength(2);
   });
 
   it("an EOE completes its event even when another event's records came after it", () => {
@@ -96,6 +97,7 @@ describe("when an event without EOE is handed over", () => {
     const s = streaming();
     s.push(syscall(1), syscall(2));
     s.parser.tick(1000, 2000); // one tick of the two the window takes
+    expect(s.out).toEqual([]);
     s.push(path(2)); // event 2 got a record: its idle time starts again
     s.parser.tick(1000, 2000);
     expect(s.out).toEqual(["1:1"]);
