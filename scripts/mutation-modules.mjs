@@ -27,6 +27,7 @@ export const MODULES = {
       "packages/vpnnotify/test/places.test.ts",
       "packages/vpnnotify/test/notify.test.ts",
       "packages/vpnnotify/test/regressions.test.ts",
+      "packages/vpnnotify/test/places-decisions.test.ts",
     ],
   },
   "sock-check-evaluate": {
@@ -36,6 +37,31 @@ export const MODULES = {
       "packages/sock-check/test/regressions.test.ts",
       "packages/sock-check/test/rules.test.ts",
       "packages/sock-check/test/check.test.ts",
+    ],
+  },
+  "deputize-diff": {
+    what: "deputize's LDAP group diff: members compared in DN normal form, one atomic modify, the retry after a conflict",
+    mutate: ["packages/deputize/src/sinks/ldap-group.ts"],
+    tests: ["packages/deputize/test/regressions.test.ts", "packages/deputize/test/run.test.ts"],
+  },
+  "authkeys-groups": {
+    what: "authkeys' group check: who may log in, and which group's key options apply",
+    mutate: ["packages/authkeys/src/directory.ts"],
+    tests: ["packages/authkeys/test/lookup.test.ts", "packages/authkeys/test/directory.test.ts"],
+  },
+  "authkeys-cache": {
+    what: "authkeys' offline cache and revocation: when cached keys are served, refused or deleted",
+    // lookupKeys, isOutage and fromCache: the decision; the rest of lookup.ts is printing and wiring
+    mutate: ["packages/authkeys/src/cache.ts", "packages/authkeys/src/lookup.ts:50-145"],
+    tests: ["packages/authkeys/test/lookup.test.ts", "packages/authkeys/test/cache.test.ts"],
+  },
+  "auditd-grouping": {
+    what: "auditd-parse's grouping of records into events by node, time stamp and serial",
+    mutate: ["packages/auditd-parse/src/assemble.ts"],
+    tests: [
+      "packages/auditd-parse/test/regressions.test.ts",
+      "packages/auditd-parse/test/parser.test.ts",
+      "packages/auditd-parse/test/grouping.test.ts",
     ],
   },
 };

@@ -30,7 +30,8 @@ else if (args.includes("--changed")) {
   if (diff.status !== 0) usage(`git diff ${ref} failed: ${diff.stderr.trim()}`);
   const changed = new Set(diff.stdout.split("\n").filter(Boolean));
   names = Object.entries(MODULES)
-    .filter(([, m]) => [...m.mutate, ...m.tests].some((f) => changed.has(f)))
+    // a mutate entry may name lines (file.ts:51-135): the file is what a change touches
+    .filter(([, m]) => [...m.mutate.map((f) => f.replace(/:\d+-\d+$/, "")), ...m.tests].some((f) => changed.has(f)))
     .map(([n]) => n);
   if (names.length === 0) {
     console.log(`mutation: no decision module changed since ${ref}`);

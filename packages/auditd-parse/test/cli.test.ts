@@ -1,9 +1,9 @@
 import { spawn, spawnSync } from "node:child_process";
-import { appendFileSync, closeSync, existsSync, mkdtempSync, openSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { appendFileSync, closeSync, mkdtempSync, openSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { setTimeout as delay } from "node:timers/promises";
 import { gzipSync } from "node:zlib";
+import { untilEvent, untilFile } from "@opsguard/lab/wait";
 import { beforeAll, describe, expect, it } from "vitest";
 
 const CLI = new URL("../src/cli.ts", import.meta.url).pathname;
@@ -231,15 +231,19 @@ describe("auditd-parse CLI", () => {
     child.stdout.on("data", (d: Buffer) => {
       out += d.toString();
     });
-    const waitFor = async (n: number) => {
-      for (let i = 0; i < 100 && out.split("\n").filter(Boolean).length < n; i++) await delay(100);
+    const waitFor = (n: number) =>
+      untilEvent(child.stdout, "data", () => out.split("\n").filter(Boolean).length >= n, `${n} events on stdout`);
+    // a failed wait must not leave a follower running
+    const failed = (error: unknown) => {
+      child.kill("SIGKILL");
+      throw error;
     };
-    await waitFor(1);
+    await waitFor(1).catch(failed);
     appendFileSync(log, "type=USER_LOGIN msg=audit(1700000000.000:2): pid=1 uid=0 auid=0 ses=1 msg='op=b res=success'\n");
-    await waitFor(2);
+    await waitFor(2).catch(failed);
     renameSync(log, `${log}.1`);
     writeFileSync(log, "type=USER_LOGIN msg=audit(1700000000.000:3): pid=1 uid=0 auid=0 ses=1 msg='op=c res=success'\n");
-    await waitFor(3);
+    await waitFor(3).catch(failed);
     child.kill("SIGTERM");
     const code = await new Promise((resolve) => child.on("exit", resolve));
     expect(code).toBe(0);
@@ -265,10 +269,11 @@ describe("auditd-parse CLI", () => {
     child.stdout.on("data", (d: Buffer) => {
       out += d.toString();
     });
-    for (let i = 0; i < 50 && out === ""; i++) await delay(100);
-    const seenWhileRunning = out;
-    child.kill("SIGTERM");
-    await new Promise((resolve) => child.on("exit", resolve));
+    const exited = new Promise((resolve) => child.on("exit", resolve));
+    const seenWhileRunning = await untilEvent(child.stdout, "data", () => out !== "", "the event, completed while still running")
+      .then(() => out)
+      .finally(() => child.kill("SIGTERM"));
+    await exited;
     expect(JSON.parse(seenWhileRunning)).toMatchObject({ serial: 7, syscall: "open", time: "2100-01-01T00:00:00.000Z" });
   });
 
@@ -276,16 +281,11 @@ describe("auditd-parse CLI", () => {
     const outFile = join(dir, "plugin.json");
     const child = spawn(process.execPath, ["--import", "tsx", CLI, "plugin", "-o", outFile], { stdio: ["pipe", "pipe", "pipe"] });
     child.stdin.write("type=USER_LOGIN msg=audit(1700000000.000:1): pid=1 uid=0 auid=0 ses=1 msg='op=a res=success'\n");
-    for (let i = 0; i < 100; i++) {
-      await delay(100);
-      try {
-        if (readFileSync(outFile, "utf8").includes('"op":"a"')) break;
-      } catch {}
-    }
+    await untilFile(outFile, (text) => text?.includes('"op":"a"') === true, "the first event");
     renameSync(outFile, `${outFile}.1`);
     child.kill("SIGHUP");
     // reopening creates the file again: wait for that rather than a fixed time
-    for (let i = 0; i < 200 && !existsSync(outFile); i++) await delay(50);
+    await untilFile(outFile, (text) => text !== undefined, "the output file reopened after SIGHUP");
     child.stdin.end("type=USER_LOGIN msg=audit(1700000000.000:2): pid=1 uid=0 auid=0 ses=1 msg='op=b res=success'\n");
     const code = await new Promise((resolve) => child.on("exit", resolve));
     expect(code).toBe(0);
@@ -297,13 +297,7 @@ describe("auditd-parse CLI", () => {
     const outFile = join(dir, "plugin-term.json");
     const child = spawn(process.execPath, ["--import", "tsx", CLI, "plugin", "-o", outFile], { stdio: ["pipe", "pipe", "pipe"] });
     child.stdin.write("type=SYSCALL msg=audit(1700000000.000:5): arch=c000003e syscall=1 success=yes exit=1\n");
-    let text = "";
-    for (let i = 0; i < 100 && !text.includes('"write"'); i++) {
-      await delay(100);
-      try {
-        text = readFileSync(outFile, "utf8");
-      } catch {}
-    }
+    await untilFile(outFile, (text) => text?.includes('"write"') === true, "the event written");
     child.kill("SIGTERM");
     const code = await new Promise((resolve) => child.on("exit", resolve));
     expect(code).toBe(0);

@@ -1,8 +1,8 @@
 import { spawnSync } from "node:child_process";
+import { once } from "node:events";
 import { createReadStream, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { setTimeout as delay } from "node:timers/promises";
 import { describe, expect, it } from "vitest";
 import { Output } from "../src/output";
 
@@ -23,11 +23,13 @@ describe("Output", () => {
       // each line fills most of the 512 KiB buffer, so every one after the first flushes: 20 writes in flight
       const lines = Array.from({ length: 20 }, (_, i) => String.fromCharCode(97 + i).repeat(400_000));
       for (const line of lines) void output.line(line);
-      await delay(200);
+      // the writes are queued behind a reader that has the FIFO open and reads nothing yet
+      await once(reader, "ready");
       reader.resume();
       await output.close();
       await ended;
-      await delay(10);
+      // a warning is emitted on a later tick than the listener that caused it
+      await new Promise(setImmediate);
       expect(Buffer.concat(chunks).toString()).toBe(lines.map((l) => `${l}\n`).join(""));
       expect(warnings.map((w) => w.name)).toEqual([]);
     } finally {

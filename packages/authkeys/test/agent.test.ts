@@ -12,6 +12,7 @@ import {
   startSlapd,
   startSshd,
 } from "@opsguard/lab";
+import { untilFile } from "@opsguard/lab/wait";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MAX_REQUEST_BYTES } from "../src/agent-protocol";
 import { requireBundle, runWithClosedStdout, sshLogin, writeConfig } from "./harness";
@@ -292,12 +293,11 @@ describe.skipIf(sshdSkipReason())("authkeys agent", () => {
     writeFileSync(join(fakeBin, "logger"), `#!/bin/sh\nprintf '%s\\n' "$*" >> ${logFile}\ncat >> ${logFile}\n`, { mode: 0o755 });
     const syslogInstall = installAuthkeys(lab, { agent: { socket, timeoutMs: AGENT_TIMEOUT_MS }, syslog: { facility: "authpriv" } });
     const [cmd = "", ...args] = asCommandUser([syslogInstall.bin, "--config", syslogInstall.configFile, "lookup", "alice"]);
-    const loggedLines = async (count: number) => {
-      for (let i = 0; i < 100 && (existsSync(logFile) ? readFileSync(logFile, "utf8").split("\n").length <= count : true); i++) {
-        await new Promise((r) => setTimeout(r, 20));
-      }
-      return readFileSync(logFile, "utf8").trim().split("\n");
-    };
+    // logger(1) runs beside the lookup: its lines land after the lookup has exited
+    const loggedLines = async (count: number) =>
+      (await untilFile(logFile, (text) => text !== undefined && text.split("\n").length > count, `${count} syslog lines`))
+        .trim()
+        .split("\n");
     try {
       const env = { PATH: `${fakeBin}:/usr/bin:/bin` };
       expect(spawnSync(cmd, args, { encoding: "utf8", env })).toMatchObject({ status: 0, stderr: "" });

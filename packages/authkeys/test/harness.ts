@@ -1,6 +1,7 @@
 import { spawn } from "node:child_process";
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { AUTHKEYS_BUNDLE } from "@opsguard/lab";
+import { untilEvent } from "@opsguard/lab/wait";
 import { Client } from "ssh2";
 
 export function requireBundle(): string {
@@ -56,6 +57,8 @@ export interface SyslogSocket {
   path: string;
   /** Every datagram received so far, in order. */
   messages(): string[];
+  /** Resolves once `ready(messages)` holds, checked as each datagram arrives; bounded, naming `what`. */
+  until(ready: (messages: string[]) => boolean, what: string): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -93,6 +96,8 @@ export async function startSyslogSocket(path: string): Promise<SyslogSocket> {
   return {
     path,
     messages: () => [...messages],
+    // registered after the parser above, so a check sees the datagrams of the chunk that woke it
+    until: (ready, what) => untilEvent(child.stdout, "data", () => ready([...messages]), what),
     stop: async () => {
       child.kill();
       await new Promise((r) => child.once("exit", r));

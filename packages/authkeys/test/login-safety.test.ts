@@ -386,7 +386,7 @@ describe("syslog", () => {
         const r = asCommandUser(["--config", install.configFile, "bob"]);
         expect(r.status, r.stderr).toBe(0);
         expect(r.stdout).toBe(`${GROUP_OPTIONS} ${bob.publicKey}\n`);
-        await waitFor(() => syslog.messages().length >= 3, "three syslog lines");
+        await syslog.until((m) => m.length >= 3, "three syslog lines");
         const messages = syslog.messages();
         expect(messages).toHaveLength(3);
         // authpriv.warning (10*8+4) for the two dropped keys, then authpriv.info for the one lookup line.
@@ -402,12 +402,8 @@ describe("syslog", () => {
       // A real login: sshd's run of the command logs there too.
       const before = syslog.messages().length;
       expect(await sshLogin(sshd.port, "bob", bob.privateKeyFile)).toMatchObject({ ok: true });
-      await waitFor(
-        () =>
-          syslog
-            .messages()
-            .slice(before)
-            .some((m) => /^<86>.* authkeys\[\d+\]: lookup user=bob result=keys keys=1 source=ldap/.test(m)),
+      await syslog.until(
+        (m) => m.slice(before).some((line) => /^<86>.* authkeys\[\d+\]: lookup user=bob result=keys keys=1 source=ldap/.test(line)),
         "the lookup line of sshd's run",
       );
     } finally {
@@ -436,7 +432,7 @@ describe("syslog", () => {
       spawnSync("/bin/sh", ["-c", `exec ${setpriv} "$0" --config "$1" -- "$(printf 'alice\\377')"`, install.bin, install.configFile], {
         env: { PATH: "/usr/bin:/bin" },
       });
-      await waitFor(() => syslog.messages().length >= 5, "five syslog lines");
+      await syslog.until((m) => m.length >= 5, "five syslog lines");
       const [failed, spaced, latin, literal, byte] = syslog.messages();
       // authpriv.err (10*8+3), with the cause the stderr line gives.
       expect(failed).toMatch(/^<83>.* authkeys\[\d+\]: lookup user=carol result=error keys=0 source=none ms=\d+ error=".+"$/);
@@ -476,11 +472,3 @@ describe("syslog", () => {
     }
   });
 });
-
-async function waitFor(condition: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 400; i++) {
-    if (condition()) return;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}

@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { ExitCode, HttpClient, HttpError, parseRetryAfter } from "../src/index";
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
+import { ExitCode, HttpClient, HttpError, Logger, parseRetryAfter } from "../src/index";
 
 type Handler = (req: IncomingMessage, res: ServerResponse, attempt: number) => void;
 
@@ -88,8 +88,8 @@ describe("HttpClient", () => {
     handler = (_req, res, attempt) => {
       if (attempt > 1) return json(res, 200, { ok: true });
       res.writeHead(200, { "content-type": "application/json", "content-length": "100" });
-      res.write('{"partial"');
-      setTimeout(() => res.destroy(), 20);
+      // dropped once the partial body has left for the client (an event, not a guessed delay)
+      res.write('{"partial"', () => res.destroy());
     };
     expect((await client().get("/drop")).body).toEqual({ ok: true });
     expect(hits).toHaveLength(2);
@@ -121,11 +121,34 @@ describe("HttpClient", () => {
   it("honours Retry-After on 429, even for a POST", async () => {
     handler = (_req, res, attempt) =>
       attempt === 1 ? json(res, 429, { message: "slow down" }, { "retry-after": "1" }) : json(res, 201, {});
-    const started = Date.now();
-    const response = await client().request({ method: "POST", url: "/limited", body: {} });
-    expect(response.status).toBe(201);
-    expect(Date.now() - started).toBeGreaterThanOrEqual(950);
-    expect(hits).toHaveLength(2);
+    // a fake clock for the client's wait (the sockets keep real time): the retry must not come a moment before 1 s
+    let waiting: (fields: unknown) => void = () => {};
+    const announced = new Promise((resolve) => {
+      waiting = resolve;
+    });
+    // the client logs the wait just before it starts it: that is the moment to move the clock
+    class WaitLog extends Logger {
+      override debug(_msg: string, fields?: Record<string, unknown>): void {
+        waiting(fields);
+      }
+    }
+    vi.useFakeTimers({ toFake: ["setTimeout"] });
+    try {
+      let settled = false;
+      const pending = client({ log: new WaitLog({ tool: "test", level: "debug" }) })
+        .request({ method: "POST", url: "/limited", body: {} })
+        .finally(() => {
+          settled = true;
+        });
+      expect(await announced).toMatchObject({ waitMs: 1000 });
+      await vi.advanceTimersByTimeAsync(999);
+      expect([hits.length, settled]).toEqual([1, false]);
+      await vi.advanceTimersByTimeAsync(1);
+      expect((await pending).status).toBe(201);
+      expect(hits).toHaveLength(2);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it("fails at once when Retry-After exceeds the cap", async () => {

@@ -202,8 +202,12 @@ describe("deputize CLI", () => {
       stderr += c.toString();
     });
     const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
-    for (let i = 0; i < 100 && slack.callsTo("conversations.info").length < before + 1; i++) await new Promise((r) => setTimeout(r, 100));
-    expect(slack.callsTo("conversations.info").length).toBeGreaterThanOrEqual(before + 1);
+    await slack
+      .untilRequest(() => slack.callsTo("conversations.info").length >= before + 1, "the first pass's channel look-up")
+      .catch((error: unknown) => {
+        child.kill("SIGKILL"); // a failed wait must not leave the watcher running
+        throw error;
+      });
     child.kill("SIGTERM");
     expect(await exited).toBe(0);
     expect(stderr).toBe("");

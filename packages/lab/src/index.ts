@@ -18,3 +18,4 @@ export * from "./slapd";
 export * from "./sshd";
 export * from "./sshkeys";
 export * from "./tls";
+export * from "./wait";

@@ -114,8 +114,8 @@ describe.skipIf(sshdSkipReason())("pnpm lab's ready configs", () => {
     const aliceSlackId = lab.get<SlapdComponent>("slapd").slapd.users.alice.slackId;
     const r = await tryTool(lab, "vpnnotify");
     expect(r.code, r.stderr).toBe(0);
-    const until = Date.now() + 10_000;
-    while (slack.messagesTo(aliceSlackId).length === 0 && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 50));
+    // the DM may be sent by the hook's worker after the hook itself has returned
+    await slack.untilRequest(() => slack.messagesTo(aliceSlackId).length > 0, "alice's DM", 10_000);
     const [message] = slack.messagesTo(aliceSlackId);
     expect(message?.text).toContain("81.2.69.142");
   });

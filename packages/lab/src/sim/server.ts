@@ -1,5 +1,7 @@
+import { EventEmitter } from "node:events";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { untilEvent } from "../wait";
 
 /** What a simulator handler sees of a request. */
 export interface SimRequest {
@@ -59,6 +61,8 @@ interface Fault {
 export class SimServer {
   readonly name: string;
   readonly requests: RecordedRequest[] = [];
+  /** Emits "request" as each request is recorded, for untilRequest. */
+  readonly #recorded = new EventEmitter();
   #routes: Route[] = [];
   #faults: Fault[] = [];
   #auth: ((req: SimRequest) => SimResponse | undefined) | undefined;
@@ -100,6 +104,14 @@ export class SimServer {
 
   clearFaults(): void {
     this.#faults = [];
+  }
+
+  /**
+   * Resolves once `ready()` holds, checked as each request is recorded (a test waits for the request that a
+   * child process sends, not a guessed time); bounded, naming `what`.
+   */
+  untilRequest(ready: () => boolean, what: string, timeoutMs?: number): Promise<void> {
+    return untilEvent(this.#recorded, "request", ready, `${what} (${this.name} simulator)`, timeoutMs);
   }
 
   /** Requests that would change state on the service: what a dry run must never send. */
@@ -150,6 +162,7 @@ export class SimServer {
       status: response.status ?? 200,
       response: response.body,
     });
+    this.#recorded.emit("request");
     if (response.hang) return;
     if (response.delayMs) await new Promise((resolve) => setTimeout(resolve, response.delayMs));
     send(res, response);

@@ -1,0 +1,202 @@
+import { describe, expect, it } from "vitest";
+import { AuditParser, type ParserOptions, parseText } from "../src/index";
+
+// When records become events, and when an event is handed over (mutation testing, issue 19, found these
+// unpinned). Streaming matters here: `auditd-parse -F` and plugin mode write an event when it completes, so
+// an event held too long is late output, and one let go too early is split in two.
+
+const syscall = (serial: number, sec = "100.000", extra = "") =>
+  `type=SYSCALL msg=audit(${sec}:${serial}): arch=c000003e syscall=59 success=yes exit=0 pid=${serial}${extra}`;
+const path = (serial: number, sec = "100.000") => `type=PATH msg=audit(${sec}:${serial}): item=0 name="/bin/x${serial}"`;
+const eoe = (serial: number, sec = "100.000") => `type=EOE msg=audit(${sec}:${serial}): `;
+
+/** A parser fed line by line; `out` is what has been handed over so far, as serial/record-count pairs. */
+function streaming(options: ParserOptions = {}) {
+  const out: string[] = [];
+  const parser = new AuditParser((e) => out.push(`${e.serial}:${e.records.length}`), options);
+  return {
+    out,
+    parser,
+    push: (...lines: string[]) => {
+      for (const line of lines) parser.pushLine(line);
+    },
+  };
+}
+
+describe("what is an event", () => {
+  it("blank, space-only and # comment lines are skipped, not events or malformed", () => {
+    const { events, stats } = parseText(["", "   ", "# a comment", syscall(1), eoe(1), " "].join("\n"));
+    expect(events.map((e) => e.serial)).toEqual([1]);
+    expect(stats).toMatchObject({ lines: 6, records: 2, events: 1, malformed: 0 });
+  });
+
+  it("an EOE with no open event is dropped; a record after its event's EOE is an event of its own", () => {
+    const s = streaming();
+    s.push(eoe(9), syscall(1), path(2), eoe(1), path(1));
+    expect(s.out).toEqual(["1:1"]);
+    s.parser.end();
+    // at the end, the open ones in the order they began
+    expect(s.out).toEqual(["1:1", "2:1", "1:1"]);
+    expect(s.parser.stats).toMatchObject({ events: 3, malformed: 0 });
+  });
+
+  it("the same serial at another second, or another millisecond, or another stamp text, is another event", () => {
+    const { events } = parseText([syscall(5, "100.000"), path(5, "101.000"), path(5, "100.001")].join("\n"));
+    expect(events.map((e) => [e.serial, e.records.length])).toEqual([
+      [5, 1],
+      [5, 1],
+      [5, 1],
+    ]);
+    // "100.050" and "100.50" are different stamps (auditd always writes three digits: one is not auditd's)
+    expect(parseText([syscall(5, "100.050"), path(5, "100.50")].join("\n")).events).toHaveLength(2);
+    expect(parseText([syscall(5, "100.000"), path(5, "100.001")].join("\n")).events).toHaveLength(2);
+  });
+
+  it("an EOE completes its event even when another event's records came after it", () => {
+    const s = streaming();
+    s.push(syscall(1), syscall(2), path(1), eoe(1));
+    expect(s.out).toEqual(["1:2"]);
+    s.push(path(2), eoe(2));
+    expect(s.out).toEqual(["1:2", "2:2"]);
+  });
+});
+
+describe("when an event without EOE is handed over", () => {
+  it("once log time passes the window, except the four most recent events, which a straggler may still join", () => {
+    const s = streaming({ windowMs: 1000 });
+    s.push(syscall(1), syscall(2), syscall(3), syscall(4), syscall(5));
+    expect(s.out).toEqual([]);
+    s.push(syscall(6, "102.000"));
+    // six open, two seconds on: 1 and 2 are out of the window; 3, 4, 5 and 6 are the four most recent
+    expect(s.out).toEqual(["1:1", "2:1"]);
+    s.push(path(3), path(1));
+    s.parser.end();
+    // the straggler of 1 is its own event; it goes out in log-time order, before 6
+    expect(s.out).toEqual(["1:1", "2:1", "3:2", "4:1", "5:1", "1:1", "6:1"]);
+  });
+
+  it("not while log time stays inside the window, to the millisecond", () => {
+    const s = streaming({ windowMs: 2000 });
+    s.push(syscall(1), syscall(2), syscall(3), syscall(4), syscall(5), syscall(6, "101.999"), syscall(7, "102.000"));
+    expect(s.out).toEqual([]);
+    s.push(syscall(8, "102.001"));
+    expect(s.out).toEqual(["1:1", "2:1", "3:1", "4:1"]);
+  });
+
+  it("the oldest first once more than maxInFlight are open", () => {
+    const s = streaming({ maxInFlight: 2 });
+    s.push(syscall(1), syscall(2));
+    expect(s.out).toEqual([]);
+    s.push(syscall(3));
+    expect(s.out).toEqual(["1:1"]);
+    s.push(syscall(4));
+    expect(s.out).toEqual(["1:1", "2:1"]);
+  });
+
+  it("on the wall clock in live mode: after windowMs of ticks with no record for it", () => {
+    const s = streaming();
+    s.push(syscall(1), syscall(2));
+    s.parser.tick(1000, 2000); // one tick of the two the window takes
+    expect(s.out).toEqual([]);
+    s.push(path(2)); // event 2 got a record: its idle time starts again
+    s.parser.tick(1000, 2000);
+    expect(s.out).toEqual(["1:1"]);
+    s.parser.tick(1000, 2000);
+    expect(s.out).toEqual(["1:1", "2:2"]);
+  });
+});
+
+describe("the order events are handed over in", () => {
+  it("an event completed behind an older open one waits for it, so a timeline never goes backwards", () => {
+    const s = streaming();
+    s.push(syscall(1, "100.000"), syscall(2, "100.500"), eoe(2, "100.500"));
+    expect(s.out).toEqual([]);
+    s.push(eoe(1));
+    expect(s.out).toEqual(["1:1", "2:1"]);
+  });
+
+  it("events of the same log time go out in the order they completed, at once", () => {
+    const s = streaming();
+    s.push(syscall(1), syscall(2), syscall(3), eoe(3), eoe(2));
+    expect(s.out).toEqual(["3:1", "2:1"]);
+    s.push(syscall(4, "100.500"), eoe(4, "100.500"), syscall(5, "100.500"), eoe(5, "100.500"));
+    expect(s.out).toEqual(["3:1", "2:1"]); // behind 1, still open
+    s.push(eoe(1));
+    expect(s.out).toEqual(["3:1", "2:1", "1:1", "4:1", "5:1"]);
+    // held behind an open event of the same log time: it goes once the older one is done
+    const t = streaming();
+    t.push(syscall(1), syscall(2, "100.500"), eoe(2, "100.500"), syscall(3, "100.500"));
+    expect(t.out).toEqual([]);
+    t.push(eoe(1));
+    expect(t.out).toEqual(["1:1", "2:1"]);
+  });
+
+  it("with more than 64 older events open, an event goes out as soon as it completes", () => {
+    const behind = (open: number) => {
+      const s = streaming();
+      for (let i = 1; i <= open; i++) s.push(syscall(i));
+      s.push(syscall(100, "100.500"), eoe(100, "100.500"));
+      return s.out;
+    };
+    expect(behind(64)).toEqual([]);
+    expect(behind(65)).toEqual(["100:1"]);
+  });
+
+  it("no more than 256 completed events wait behind one open event: then it is completed", () => {
+    const s = streaming();
+    s.push(syscall(1, "100.000"));
+    for (let i = 2; i <= 257; i++) s.push(syscall(i, "100.500"), eoe(i, "100.500"));
+    expect(s.out).toEqual([]);
+    s.push(syscall(258, "100.500"), eoe(258, "100.500"));
+    expect(s.out).toHaveLength(258);
+    expect(s.out.slice(0, 3)).toEqual(["1:1", "2:1", "3:1"]);
+  });
+
+  it("nor more than 4 MiB of them", () => {
+    const s = streaming();
+    const big = ` comm="${"x".repeat(200_000)}"`;
+    s.push(syscall(1, "100.000"));
+    for (let i = 2; i <= 40; i++) s.push(syscall(i, "100.500", big), eoe(i, "100.500"));
+    expect(s.out.length).toBeGreaterThan(0);
+    expect(s.out[0]).toBe("1:1");
+  });
+});
+
+describe("lost and skipped serials", () => {
+  const run = (serials: number[]) => parseText(serials.flatMap((n) => [syscall(n), eoe(n)]).join("\n")).stats;
+
+  it("a gap after eight consecutive serials is lost events; before that, an excerpt's omission", () => {
+    expect(run([1, 2, 3, 4, 5, 6, 7, 8, 9, 12])).toMatchObject({ lost: 2, skipped: 2 });
+    expect(run([1, 2, 3, 4, 5, 6, 7, 8, 11])).toMatchObject({ lost: 0, skipped: 2 });
+    expect(run([1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 10])).toMatchObject({ lost: 0, skipped: 0 });
+    // a repeated older serial (not a gap it fills) changes neither count
+    expect(run([1, 2, 3, 4, 5, 6, 7, 8, 9, 5])).toMatchObject({ lost: 0, skipped: 0 });
+  });
+
+  it("a late event fills the gap it was counted in, and a filled gap keeps the stream contiguous", () => {
+    expect(run([1, 2, 3, 4, 5, 6, 7, 8, 9, 11, 10])).toMatchObject({ lost: 0, skipped: 0 });
+    // after the gap is filled the run counts as contiguous: the next gap is lost at once
+    expect(run([1, 2, 3, 4, 5, 6, 7, 8, 9, 11, 10, 14])).toMatchObject({ lost: 2, skipped: 2 });
+    // half a gap filled: the stream is not contiguous yet, so the next gap is an omission
+    expect(run([1, 2, 3, 4, 5, 6, 7, 8, 9, 12, 10, 15])).toMatchObject({ lost: 1, skipped: 3 });
+    // a gap outside a contiguous run is not lost, and a late event does not make an earlier gap's loss good
+    expect(run([1, 2, 3, 4, 5, 6, 7, 8, 9, 12, 15, 10])).toMatchObject({ lost: 2, skipped: 3 });
+  });
+
+  it("a jump of 100000 or more is an auditd restart, not lost events; backwards too", () => {
+    const dense = [1, 2, 3, 4, 5, 6, 7, 8, 9];
+    expect(run([...dense, 100_010])).toMatchObject({ lost: 0, skipped: 0 });
+    expect(run([...dense, 100_009])).toMatchObject({ lost: 99_999, skipped: 99_999 });
+    expect(run([...dense.map((n) => n + 200_000), 5, 6, 7, 8, 9, 10, 11, 12, 13, 15])).toMatchObject({ lost: 1 });
+    // exactly 100000 back is still a late event, not a restart: the stream goes on from the newest serial
+    const late = Array.from({ length: 10 }, (_, i) => 100_009 + i);
+    expect(run([...dense.map((n) => n + 200_000), ...late, 100_020])).toMatchObject({ lost: 0 });
+  });
+
+  it("counts per node: two hosts' interleaved serials are two contiguous streams", () => {
+    const lines = [];
+    for (let n = 1; n <= 10; n++)
+      lines.push(`node=a ${syscall(n)}`, `node=a ${eoe(n)}`, `node=b ${syscall(n + 500)}`, `node=b ${eoe(n + 500)}`);
+    expect(parseText(lines.join("\n")).stats).toMatchObject({ lost: 0, skipped: 0 });
+  });
+});

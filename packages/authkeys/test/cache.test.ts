@@ -1,0 +1,147 @@
+import { chownSync, copyFileSync, existsSync, mkdirSync, statSync, utimesSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { LdapNotFoundError, LdapUnavailableError, Logger } from "@opsguard/core";
+import { closedPort, type SlapdLab, startSlapd } from "@opsguard/lab";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { type AuthkeysConfig, authkeysConfigSchema, lookupKeys } from "../src/index";
+
+// The offline cache's and revocation's edges (mutation testing, issue 19, found these unpinned): exactly when
+// cached keys are served, refused or deleted, and that a cache which cannot do its part fails closed.
+
+let lab: SlapdLab;
+let deadUrl: string;
+let n = 0;
+const lines: string[] = [];
+const log = new Logger({
+  tool: "authkeys",
+  level: "warn",
+  stream: { write: (line: string) => lines.push(line) } as unknown as NodeJS.WritableStream,
+});
+
+beforeAll(async () => {
+  lab = await startSlapd();
+  deadUrl = `ldap://127.0.0.1:${await closedPort()}`;
+});
+afterAll(() => lab?.stop());
+beforeEach(() => {
+  lines.length = 0;
+});
+
+/** A fresh cache dir per config, so tests do not see each other's cached keys. */
+function config(overrides: Record<string, unknown> = {}): AuthkeysConfig {
+  n++;
+  return authkeysConfigSchema.parse({
+    ldap: lab.connection(),
+    cache: { dir: join(lab.dir, "cache-edges", String(n)) },
+    syslog: false,
+    ...overrides,
+  });
+}
+const offline = (cfg: AuthkeysConfig): AuthkeysConfig => ({ ...cfg, ldap: { ...cfg.ldap, urls: [deadUrl] } });
+
+describe("when cached keys are served", () => {
+  it("up to maxStaleSeconds old exactly, and not a millisecond more", async () => {
+    const cfg = config();
+    await lookupKeys(cfg, { user: "alice" }, { log });
+    const mtime = statSync(join(cfg.cache.dir, "alice.json")).mtimeMs;
+    const max = cfg.cache.maxStaleSeconds * 1000;
+    const atLimit = await lookupKeys(offline(cfg), { user: "alice" }, { log, now: () => mtime + max });
+    expect(atLimit).toMatchObject({ result: "keys", source: "cache", cacheAgeMs: max });
+    expect(atLimit.lines).toEqual(lab.users.alice.keys.map((k) => k.publicKey));
+    await expect(lookupKeys(offline(cfg), { user: "alice" }, { log, now: () => mtime + max + 1 })).rejects.toBeInstanceOf(
+      LdapUnavailableError,
+    );
+    expect(lines.join("")).toMatch(/cached keys are too old; refusing/);
+  });
+
+  it("a cache file from the future (a clock stepped back) is taken as fresh, never as a negative age", async () => {
+    const cfg = config();
+    await lookupKeys(cfg, { user: "alice" }, { log });
+    const file = join(cfg.cache.dir, "alice.json");
+    const future = new Date(Date.now() + 3_600_000);
+    utimesSync(file, future, future);
+    expect(await lookupKeys(offline(cfg), { user: "alice" }, { log })).toMatchObject({ source: "cache", cacheAgeMs: 0 });
+  });
+
+  it("when the bind is refused (the password rotated on the servers first), with an error line saying so", async () => {
+    const cfg = config();
+    await lookupKeys(cfg, { user: "bob" }, { log });
+    const wrongPassword = join(lab.dir, "wrong-password");
+    writeFileSync(wrongPassword, "not-the-password\n", { mode: 0o600 });
+    const rotated = { ...cfg, ldap: { ...cfg.ldap, bindPassword: `file:${wrongPassword}` } };
+    expect(await lookupKeys(rotated, { user: "bob" }, { log })).toMatchObject({ result: "keys", source: "cache" });
+    expect(lines.join("")).toMatch(/error: .*serving cached keys until it is fixed/);
+  });
+
+  it("not when the cache is disabled, though a file from before is there", async () => {
+    const cfg = config();
+    await lookupKeys(cfg, { user: "alice" }, { log });
+    const disabled = offline({ ...cfg, cache: { ...cfg.cache, enabled: false } });
+    await expect(lookupKeys(disabled, { user: "alice" }, { log })).rejects.toBeInstanceOf(LdapUnavailableError);
+  });
+
+  it("not when LDAP answered with an error about the query itself (only an outage is covered)", async () => {
+    const cfg = config();
+    await lookupKeys(cfg, { user: "alice" }, { log });
+    const wrongBase = { ...cfg, userBase: `ou=nowhere,${lab.connection().baseDn}` };
+    await expect(lookupKeys(wrongBase, { user: "alice" }, { log })).rejects.toBeInstanceOf(LdapNotFoundError);
+  });
+
+  it("cached keys the key policy no longer allows are not served: no keys", async () => {
+    const cfg = config();
+    await lookupKeys(cfg, { user: "alice" }, { log });
+    const stricter = offline({ ...cfg, keyTypes: ["sk-ssh-ed25519@openssh.com"] });
+    expect(await lookupKeys(stricter, { user: "alice" }, { log })).toMatchObject({ result: "no-keys", source: "cache", lines: [] });
+  });
+
+  it("never another user's keys, whatever file holds them", async () => {
+    const cfg = config();
+    await lookupKeys(cfg, { user: "alice" }, { log });
+    copyFileSync(join(cfg.cache.dir, "alice.json"), join(cfg.cache.dir, "bob.json"));
+    await expect(lookupKeys(offline(cfg), { user: "bob" }, { log })).rejects.toBeInstanceOf(LdapUnavailableError);
+    expect(lines.join("")).toMatch(/cached keys belong to another user; ignoring them/);
+  });
+
+  it.skipIf(process.getuid?.() !== 0)("never a file another account owns, private or not (needs root to chown)", async () => {
+    const cfg = config();
+    await lookupKeys(cfg, { user: "alice" }, { log });
+    chownSync(join(cfg.cache.dir, "alice.json"), 12345, 12345);
+    await expect(lookupKeys(offline(cfg), { user: "alice" }, { log })).rejects.toThrow(
+      /not private to this user \(owner uid 12345, mode 600\)/,
+    );
+  });
+
+  it("a cache directory that cannot be read is a permission error naming it, not a miss", async () => {
+    const cfg = config();
+    mkdirSync(join(lab.dir, "cache-edges"), { recursive: true });
+    const notADir = join(lab.dir, "cache-edges", `file-${n}`);
+    writeFileSync(notADir, "");
+    const broken = offline({ ...cfg, cache: { ...cfg.cache, dir: notADir } });
+    await expect(lookupKeys(broken, { user: "alice" }, { log })).rejects.toThrow(/cannot read the key cache/);
+  });
+});
+
+describe("revocation", () => {
+  it("a user the directory no longer has loses the cached keys", async () => {
+    const cfg = config();
+    await lookupKeys(cfg, { user: "alice" }, { log });
+    copyFileSync(join(cfg.cache.dir, "alice.json"), join(cfg.cache.dir, "zed.json"));
+    expect(await lookupKeys(cfg, { user: "zed" }, { log })).toMatchObject({ result: "unknown-user", source: "ldap", lines: [] });
+    expect(existsSync(join(cfg.cache.dir, "zed.json"))).toBe(false);
+  });
+
+  it("cached keys that cannot be deleted make the lookup fail, never a quiet refusal that leaves them", async () => {
+    const cfg = config({ allowedGroups: [lab.groups.ops] });
+    mkdirSync(join(cfg.cache.dir, "carol.json"), { recursive: true }); // unlink(2) refuses a directory
+    await expect(lookupKeys(cfg, { user: "carol" }, { log })).rejects.toThrow(/cannot delete cached keys .*carol\.json \(EISDIR\)/);
+  });
+
+  it("keys LDAP gave are printed even when the cache cannot store them (a full disk locks nobody out)", async () => {
+    mkdirSync(join(lab.dir, "cache-edges"), { recursive: true });
+    const blocker = join(lab.dir, "cache-edges", `blocker-${n}`);
+    writeFileSync(blocker, ""); // a file where the cache directory's parent should be
+    const cfg = config({ cache: { dir: join(blocker, "cache") } });
+    expect(await lookupKeys(cfg, { user: "alice" }, { log })).toMatchObject({ result: "keys", source: "ldap" });
+    expect(lines.join("")).toMatch(/could not update the key cache/);
+  });
+});
