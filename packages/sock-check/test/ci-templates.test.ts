@@ -213,6 +213,19 @@ describe("the GitHub Action", () => {
     expect(wrong.log).toContain('::error title=sock-check::allow-unverified must be true or false, not "yes"');
   });
 
+  it("sets blocked=true on every failure before sock-check runs (r13 finding 5)", async () => {
+    const option = await runAction(scenario.dir, { package: "--foo" }, scenario.token);
+    expect(option.code).toBe(64);
+    expect(option.log).toContain('::error title=sock-check::package input "--foo" is not an npm package spec');
+    const wrong = await runAction(scenario.dir, { package: tarball, "allow-unverified": "yes" }, scenario.token);
+    const uninstallable = await runAction(scenario.dir, { package: join(work, "no-such-sock-check.tgz") }, scenario.token);
+    const nowhere = await runAction(scenario.dir, { package: tarball, "working-directory": "no-such-dir" }, scenario.token);
+    for (const failed of [option, wrong, uninstallable, nowhere]) {
+      expect(failed.code).not.toBe(0);
+      expect(failed.outputs).toEqual({ "exit-code": String(failed.code), blocked: "true" });
+    }
+  });
+
   it("fails closed with 77 when the token is refused", async () => {
     const result = await runAction(scenario.dir, { package: tarball, token: "ghp_revoked0123456789" }, scenario.token);
     expect(result.code).toBe(77);
