@@ -146,6 +146,20 @@ describe("sock-check's outputs", () => {
     }
   }, 120_000);
 
+  it("counts a 429's retry-after against the same budget, with no retries of its own inside (r13 finding 7)", async () => {
+    try {
+      scenario.sim.secondaryRateLimit(100, 2, 429);
+      const before = scenario.sim.countRequests().total;
+      const limited = await sock([]);
+      expect(limited.code).toBe(75);
+      expect(limited.stderr).toContain("secondary rate limit: it asks to wait 2 s after waiting 4 s");
+      // Two waits of 2 s fit the 5 s budget, so three requests in all; the client used to retry each one thrice more.
+      expect(scenario.sim.countRequests().total - before).toBe(3);
+    } finally {
+      scenario.sim.secondaryRateLimit(0);
+    }
+  }, 120_000);
+
   it("exits 69 when GitHub answers 404 or an empty 200 body for its GraphQL endpoint (a wrong apiUrl, a proxy)", async () => {
     for (const response of [
       { status: 404, body: { message: "Not Found" } },
