@@ -169,12 +169,14 @@ function evaluatePull(pull: PullFact, input: EvaluateInput): PullVerdict {
   // A reviewer's standing decision is their latest approve / request-changes / dismissal before the merge.
   const standing = new Map<string, ReviewFact>();
   for (const review of beforeMerge) {
-    if (review.reviewer && ["APPROVED", "CHANGES_REQUESTED", "DISMISSED"].includes(review.state)) standing.set(review.reviewer, review);
+    // Keyed case-insensitively: GitHub (and GitLab) logins are, so "Carol" and "carol" are one reviewer.
+    if (review.reviewer && ["APPROVED", "CHANGES_REQUESTED", "DISMISSED"].includes(review.state))
+      standing.set(review.reviewer.toLowerCase(), review);
   }
   const approvals: ApprovalRecord[] = reviews
     .filter((r) => r.state !== "COMMENTED" && r.state !== "PENDING")
     .map((r) => {
-      const latest = r.reviewer ? standing.get(r.reviewer) : undefined;
+      const latest = r.reviewer ? standing.get(r.reviewer.toLowerCase()) : undefined;
       const after = (r.submittedAt ?? "") > mergedAt;
       const note = after
         ? "after the merge"
@@ -198,9 +200,9 @@ function evaluatePull(pull: PullFact, input: EvaluateInput): PullVerdict {
       };
     });
   const eligible = approvals.filter((a) => a.counts);
-  const eligibleApprovers = uniq(eligible.map((a) => a.reviewer ?? ""));
+  const eligibleApprovers = uniqLogins(eligible.map((a) => a.reviewer ?? ""));
   const currentApprovers = policy.approvals.requireOnHead
-    ? uniq(eligible.filter((a) => a.on_head).map((a) => a.reviewer ?? ""))
+    ? uniqLogins(eligible.filter((a) => a.on_head).map((a) => a.reviewer ?? ""))
     : eligibleApprovers;
   const selfApprovers = uniq(approvals.filter((a) => a.note?.startsWith("reviewer is the PR")).map((a) => a.reviewer ?? "?"));
   const botApprovers = uniq(approvals.filter((a) => a.note?.endsWith("not a person")).map((a) => a.reviewer ?? "?"));
@@ -559,6 +561,12 @@ export function ticketsIn(text: string, policy: Policy): string[] {
 
 function withLogin(person: Person, login: string | null | undefined): Person {
   return login ? { ...person, login } : person;
+}
+
+/** Logins once each, compared as GitHub and GitLab compare them: case-insensitively. */
+function uniqLogins(logins: readonly string[]): string[] {
+  const seen = new Set<string>();
+  return logins.filter((login) => !seen.has(login.toLowerCase()) && seen.add(login.toLowerCase()));
 }
 
 function uniq<T>(items: readonly T[]): T[] {

@@ -132,6 +132,17 @@ describe("sock-check regressions: which approvals count", () => {
     expect(record.approvals[0]).toMatchObject({ counts: false, note: "after the merge" });
   });
 
+  it("one reviewer spelled in two cases is one approval (GitHub logins are case-insensitive; r13 finding 9)", () => {
+    const record = judge({
+      policy: "approvals:\n  required: 2\n",
+      reviews: [approve("carol", HEAD, "2024-05-01T09:00:00Z"), approve("Carol")],
+    });
+    expect(record.verdict).toBe("noncompliant");
+    expect(record.violations).toEqual([{ rule: "approvals", message: "needs 2 independent approvals, has 1" }]);
+    // control: two people
+    expect(judge({ policy: "approvals:\n  required: 2\n", reviews: [approve("carol"), approve("dave")] }).verdict).toBe("compliant");
+  });
+
   it("control: one independent approval on the head is compliant (the cases above differ by one fact)", () => {
     expect(judge({ reviews: [approve("bob")] }).verdict).toBe("compliant");
   });
