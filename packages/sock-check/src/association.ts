@@ -1,5 +1,5 @@
 import type { GitRepo } from "./git";
-import type { ProviderFacts, PullFact } from "./model";
+import type { PartialPull, ProviderFacts, PullFact } from "./model";
 
 /**
  * Which merged PR really brought a commit. GitHub's `associatedPullRequests` is a lookup, not proof: it has
@@ -51,5 +51,37 @@ export async function checkAssociations(facts: ProviderFacts, git: GitRepo): Pro
       commit.disowned = merged.map((p) => p.number);
       commit.pulls = commit.pulls.filter((n) => !merged.some((p) => p.number === n));
     }
+  }
+}
+
+/**
+ * A PR vouches for its commits only as a whole: its review and checks were of its final state, not of each
+ * step on the way. A commit of a PR (say one that adds a backdoor a later commit of the same PR removes)
+ * pushed onto the deploy branch by itself would otherwise ship as "reviewed". So a merged PR counts for a
+ * commit only when the PR's final state is part of `to`: its merge commit (the merge, the squash commit, or
+ * the last copy of a rebase merge), or — where the provider names none, a fast-forward — its head.
+ * Anything else is recorded as `partial` and judged as a direct push, saying why.
+ */
+export async function checkPullsShipWhole(facts: ProviderFacts, git: GitRepo, to: string): Promise<void> {
+  const shipped = new Map<number, Promise<boolean>>();
+  const ships = (pull: PullFact) => {
+    let answer = shipped.get(pull.number);
+    if (!answer) {
+      answer = git.isAncestor(pull.mergeCommit ?? pull.headSha, to);
+      shipped.set(pull.number, answer);
+    }
+    return answer;
+  };
+  for (const commit of facts.commits.values()) {
+    if (facts.unverified.has(commit.sha)) continue;
+    const partial: PartialPull[] = [];
+    for (const number of commit.pulls) {
+      const pull = facts.pulls.get(number);
+      if (pull?.merged !== true || (await ships(pull))) continue;
+      partial.push({ number, final: pull.mergeCommit ?? pull.headSha });
+    }
+    if (partial.length === 0) continue;
+    commit.partial = partial;
+    commit.pulls = commit.pulls.filter((n) => !partial.some((p) => p.number === n));
   }
 }

@@ -10,7 +10,7 @@ import {
   type SecretRef,
   UsageError,
 } from "@opsguard/core";
-import { checkAssociations } from "./association";
+import { checkAssociations, checkPullsShipWhole } from "./association";
 import { shaFromFile, shaFromUrl } from "./deployed";
 import { evaluate } from "./evaluate";
 import { emptyFacts } from "./facts";
@@ -158,6 +158,9 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
     // GitHub's commit → PR association is a lookup, not proof that the PR brought the commit.
     await checkAssociations(facts, git);
   }
+
+  // Both providers: a PR's review covers its commits only when the whole PR ships.
+  await checkPullsShipWhole(facts, git, to);
 
   // An update merge keeps approvals only when it is the clean merge of its parents (see evaluate's onHeadIgnoring).
   const cleanMerges = new Set<string>();

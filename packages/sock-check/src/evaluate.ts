@@ -81,9 +81,11 @@ export function evaluate(input: EvaluateInput): ChangeRecord[] {
           ? ` (PR ${elsewhere.map((p) => `#${p.number} was merged into ${p.baseRef}`).join(", ")}, not ${branch?.join(" or ")})`
           : fact?.pulls.length
             ? ` (PR #${fact.pulls.join(", #")} not merged)`
-            : fact?.disowned?.length
-              ? ` (GitHub lists it under PR #${fact.disowned.join(", #")}, but it is none of that PR's commits, its merge commit or a rebased copy of one)`
-              : "";
+            : fact?.partial?.length
+              ? ` (${fact.partial.map((p) => `PR #${p.number} was merged as ${p.final.slice(0, 7)}`).join(", ")}, which is not part of ${input.range.to.slice(0, 7)}: only part of that PR would ship)`
+              : fact?.disowned?.length
+                ? ` (GitHub lists it under PR #${fact.disowned.join(", #")}, but it is none of that PR's commits, its merge commit or a rebased copy of one)`
+                : "";
       const violations: Violation[] = [{ rule: "direct-push", message: `pushed to the branch without a merged pull request${unmerged}` }];
       if (input.policy.signedCommits && fact?.verified !== true)
         violations.push({ rule: "unsigned", message: "commit is not signed and verified" });
@@ -167,12 +169,14 @@ function evaluatePull(pull: PullFact, input: EvaluateInput): PullVerdict {
   // A reviewer's standing decision is their latest approve / request-changes / dismissal before the merge.
   const standing = new Map<string, ReviewFact>();
   for (const review of beforeMerge) {
-    if (review.reviewer && ["APPROVED", "CHANGES_REQUESTED", "DISMISSED"].includes(review.state)) standing.set(review.reviewer, review);
+    // Keyed case-insensitively: GitHub (and GitLab) logins are, so "Carol" and "carol" are one reviewer.
+    if (review.reviewer && ["APPROVED", "CHANGES_REQUESTED", "DISMISSED"].includes(review.state))
+      standing.set(review.reviewer.toLowerCase(), review);
   }
   const approvals: ApprovalRecord[] = reviews
     .filter((r) => r.state !== "COMMENTED" && r.state !== "PENDING")
     .map((r) => {
-      const latest = r.reviewer ? standing.get(r.reviewer) : undefined;
+      const latest = r.reviewer ? standing.get(r.reviewer.toLowerCase()) : undefined;
       const after = (r.submittedAt ?? "") > mergedAt;
       const note = after
         ? "after the merge"
@@ -180,9 +184,11 @@ function evaluatePull(pull: PullFact, input: EvaluateInput): PullVerdict {
           ? undefined
           : isConflicted(r.reviewer)
             ? "reviewer is the PR author, a commit author/co-author or committer"
-            : latest !== r
-              ? "superseded by a later review"
-              : undefined;
+            : !byPerson(r)
+              ? `reviewer is a ${r.reviewerType ?? "unknown"} account, not a person`
+              : latest !== r
+                ? "superseded by a later review"
+                : undefined;
       return {
         reviewer: r.reviewer,
         state: r.state,
@@ -194,17 +200,19 @@ function evaluatePull(pull: PullFact, input: EvaluateInput): PullVerdict {
       };
     });
   const eligible = approvals.filter((a) => a.counts);
-  const eligibleApprovers = uniq(eligible.map((a) => a.reviewer ?? ""));
+  const eligibleApprovers = uniqLogins(eligible.map((a) => a.reviewer ?? ""));
   const currentApprovers = policy.approvals.requireOnHead
-    ? uniq(eligible.filter((a) => a.on_head).map((a) => a.reviewer ?? ""))
+    ? uniqLogins(eligible.filter((a) => a.on_head).map((a) => a.reviewer ?? ""))
     : eligibleApprovers;
-  const selfApprovers = uniq(approvals.filter((a) => a.note?.startsWith("reviewer is")).map((a) => a.reviewer ?? "?"));
+  const selfApprovers = uniq(approvals.filter((a) => a.note?.startsWith("reviewer is the PR")).map((a) => a.reviewer ?? "?"));
+  const botApprovers = uniq(approvals.filter((a) => a.note?.endsWith("not a person")).map((a) => a.reviewer ?? "?"));
 
   const approvalViolations: Violation[] = [];
   const required = policy.approvals.required;
   if (eligibleApprovers.length < required) {
     const self =
-      selfApprovers.length > 0 ? `; approval by ${selfApprovers.join(", ")} does not count (author, co-author or committer)` : "";
+      (selfApprovers.length > 0 ? `; approval by ${selfApprovers.join(", ")} does not count (author, co-author or committer)` : "") +
+      (botApprovers.length > 0 ? `; approval by ${botApprovers.join(", ")} does not count (a bot, not a reviewer)` : "");
     approvalViolations.push({
       rule: selfApprovers.length > 0 && eligibleApprovers.length === 0 ? "self-approval" : "approvals",
       message: `needs ${required} independent approval${required === 1 ? "" : "s"}, has ${eligibleApprovers.length}${self}`,
@@ -264,6 +272,15 @@ function evaluatePull(pull: PullFact, input: EvaluateInput): PullVerdict {
  * in either spelling: GitHub's GraphQL gives a GitHub App's bot as `dependabot`, REST and the UI as
  * `dependabot[bot]`. A user account named like a bot is not one, so it gets no exemption by the bare name.
  */
+/**
+ * Whether the review is a person's: GitHub says `User` for a person and `Bot` for a GitHub App (github-actions
+ * can approve a PR from a workflow), which approves whatever its workflow says and is no organisation's member.
+ * A provider that does not type accounts (GitLab here) leaves reviewerType out.
+ */
+function byPerson(review: ReviewFact): boolean {
+  return review.reviewerType === undefined || review.reviewerType === "User";
+}
+
 function exemptBot(pull: PullFact, bots: readonly string[]): string | null {
   const author = pull.author;
   if (!author) return null;
@@ -286,7 +303,9 @@ function emergencyOf(
   const rule = input.policy.exemptions.emergency!;
   const mergedAt = Date.parse(pull.mergedAt ?? input.now.toISOString());
   const due = new Date(mergedAt + durationMs(rule.reviewWithin));
-  const retro = reviews.find((r) => r.state === "APPROVED" && Date.parse(r.submittedAt ?? "") > mergedAt && !isConflicted(r.reviewer));
+  const retro = reviews.find(
+    (r) => r.state === "APPROVED" && Date.parse(r.submittedAt ?? "") > mergedAt && !isConflicted(r.reviewer) && byPerson(r),
+  );
   return {
     label: rule.label,
     due_at: due.toISOString(),
@@ -542,6 +561,12 @@ export function ticketsIn(text: string, policy: Policy): string[] {
 
 function withLogin(person: Person, login: string | null | undefined): Person {
   return login ? { ...person, login } : person;
+}
+
+/** Logins once each, compared as GitHub and GitLab compare them: case-insensitively. */
+function uniqLogins(logins: readonly string[]): string[] {
+  const seen = new Set<string>();
+  return logins.filter((login) => !seen.has(login.toLowerCase()) && seen.add(login.toLowerCase()));
 }
 
 function uniq<T>(items: readonly T[]): T[] {

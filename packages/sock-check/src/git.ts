@@ -173,9 +173,12 @@ export class GitRepo {
   }
 
   /**
-   * git's stable patch ID of a single-parent (or root) commit's change, from a diff without context lines: a
-   * rebase that replays the same change onto a moved base keeps it, as `git cherry` relies on. "missing" when
-   * this checkout does not have the commit (a deleted PR branch); null for a merge or an empty change.
+   * git's patch ID of a single-parent (or root) commit's change, from a diff without context lines: a rebase
+   * that replays the same change onto a moved base keeps it, as `git cherry` relies on. `--verbatim`, because
+   * the default ID strips whitespace, and `rm -rf / tmp/build` is not `rm -rf /tmp/build` (nor is re-indented
+   * Python the same program). Not `--stable`: git before 2.40 refuses it beside --verbatim, and both IDs
+   * compared here come from the same git on diffs in the same (sorted) file order. "missing" when this
+   * checkout does not have the commit (a deleted PR branch); null for a merge or an empty change.
    */
   async patchId(sha: string): Promise<string | null | "missing"> {
     if (!/^[0-9a-f]{40,64}$/.test(sha)) return "missing";
@@ -192,7 +195,7 @@ export class GitRepo {
       ["diff-tree", "-p", "-U0", "--no-color", "--no-renames", "--no-ext-diff", "--root", sha, "--"],
       "git diff-tree",
     );
-    const id = await pipeTo(["patch-id", "--stable"], diff, this.dir);
+    const id = await pipeTo(["patch-id", "--verbatim"], diff, this.dir);
     return id.split(" ")[0] || null;
   }
 

@@ -51,11 +51,14 @@ export class GitHubApi {
   constructor(options: GitHubApiOptions) {
     this.#options = options;
     this.#graphqlUrl = options.graphqlUrl ?? graphqlUrlFor(options.apiUrl);
+    // No retries inside the client: it would wait out a 429 on its own, past this class's wait budget (three
+    // waits inside each of four waits here: 12 where maxRateLimitWaitMs allowed 3). #send retries everything,
+    // rate limits against the one budget.
     this.#http = new HttpClient({
       service: "GitHub API",
       baseUrl: options.apiUrl,
       timeoutMs: options.timeoutMs,
-      retries: 3,
+      retries: 0,
       maxRetryAfterMs: options.maxRateLimitWaitMs,
       headers: {
         accept: "application/vnd.github+json",
@@ -103,6 +106,7 @@ export class GitHubApi {
   }
 
   async #send<T>(req: { method: "GET" | "POST"; url: string; body?: unknown; retryUnsafe?: boolean }): Promise<T> {
+    let failures = 0;
     for (let attempt = 0; ; attempt++) {
       if (this.#remaining === 0) await this.#waitForReset("rate limit spent");
       try {
@@ -113,6 +117,14 @@ export class GitHubApi {
         this.#track(response.headers);
         return response.body;
       } catch (error) {
+        if (transient(error, req) && failures < TRANSIENT_RETRIES) {
+          // A 5xx or a dropped connection, as core's client retries them: full-jitter backoff, not a rate-limit wait.
+          await sleep(Math.round(Math.random() * Math.min(8_000, 250 * 2 ** failures)));
+          failures++;
+          attempt--; // not a rate-limit attempt
+
+          continue;
+        }
         if (!(error instanceof HttpError) || (error.status !== 403 && error.status !== 429) || !error.headers) throw error;
         this.#track(error.headers);
         const retryAfter = parseRetryAfter(error.headers.get("retry-after"));
@@ -168,6 +180,15 @@ export function graphqlUrlFor(apiUrl: string): string {
     return url.toString();
   }
   return `${apiUrl.replace(/\/+$/, "")}/graphql`;
+}
+
+const TRANSIENT_RETRIES = 3;
+
+/** What core's HttpClient would retry: a network failure or 5xx, on a request safe to repeat (GraphQL reads are). */
+function transient(error: unknown, req: { method: string; retryUnsafe?: boolean }): boolean {
+  if (!(error instanceof HttpError)) return false;
+  if (req.method !== "GET" && req.retryUnsafe !== true) return false;
+  return error.status === undefined || [500, 502, 503, 504].includes(error.status);
 }
 
 function isSecondaryLimit(body: unknown): boolean {

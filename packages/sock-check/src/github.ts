@@ -417,6 +417,7 @@ function toPullFact(pull: GqlPull & { commits: Connection<{ commit: GqlPullCommi
 function toReview(review: GqlReview): ReviewFact {
   return {
     reviewer: review.author?.login ?? null,
+    reviewerType: review.author?.__typename ?? null,
     state: review.state,
     submittedAt: review.submittedAt,
     commit: review.commit?.oid ?? null,

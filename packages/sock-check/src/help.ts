@@ -11,7 +11,7 @@ export const HELP_AFTER = `Policy (.sock-check.yml, read from the DEPLOYED commi
   deploy.tagPattern        last deploy tag, the default --from (default deploy-*)
   deploy.branch            PRs must be merged into it; a name, glob or list (default: the repository's default branch)
   commits                  first-parent (default) or all
-  approvals.required       independent approvals per PR (default 1)
+  approvals.required       independent approvals per PR by people; a bot's never counts (default 1)
   approvals.requireOnHead  one approval must be on the final head commit (default true)
   approvals.ignoreCommitsBy  bots whose later signed pushes do not make an approval stale (a formatter bot);
                            the commit must be authored and committed by it, GitHub-verified (an e-mail alone is not)

@@ -10,6 +10,11 @@ export type ReviewState = "APPROVED" | "CHANGES_REQUESTED" | "COMMENTED" | "DISM
 
 export interface ReviewFact {
   reviewer: string | null;
+  /**
+   * The reviewer account's type where the provider says (GitHub's `author.__typename`: "User", "Bot", ...).
+   * Only a User's approval counts: a bot approves whatever its workflow tells it to.
+   */
+  reviewerType?: string | null;
   state: ReviewState;
   submittedAt: string | null;
   /** The PR head the review was given on. */
@@ -70,6 +75,13 @@ export interface CommitFact {
   pulls: number[];
   /** Merged PRs the provider listed for the commit although it is none of their commits, merges or rebased copies. */
   disowned?: number[];
+  /** Merged PRs of the commit whose final state (`final`: merge commit or head) is not part of what is deployed. */
+  partial?: PartialPull[];
+}
+
+export interface PartialPull {
+  number: number;
+  final: string;
 }
 
 export interface OrgFact {

@@ -1,9 +1,11 @@
+import { lstat } from "node:fs/promises";
 import {
   type CliContext,
   createSlackClient,
   createStyle,
   ExitCode,
   escapeSlackText,
+  IoError,
   type Logger,
   OpsguardError,
   PolicyError,
@@ -48,6 +50,22 @@ export function render(result: CheckResult, format: OutputFormat, style: CliCont
 }
 
 /**
+ * The evidence file is often a path inside the checkout under review (a CI artifact must be), and that commit
+ * decides what is there: a link `sock-check.json -> /dev/null` would throw the evidence away, one to another
+ * file would put it where nobody looks. So --output never follows a link in its last component; it says so
+ * before anything is written. (Without --output the report is on stdout; a FIFO or device passed by its own
+ * path is still written to.)
+ */
+async function refuseSymlink(path: string): Promise<void> {
+  const info = await lstat(path).catch(() => undefined);
+  if (info?.isSymbolicLink()) {
+    throw new IoError(`--output ${path} is a symbolic link, and sock-check does not write its evidence through one`, {
+      hint: "give the path of a regular file (remove the link), or leave out --output for the report on stdout",
+    });
+  }
+}
+
+/**
  * Writes the report (to --output, atomically for a regular file, or stdout), the digest to stdout, and the Slack
  * post — all through core's output boundary, which redacts secrets (an API error may echo the token).
  */
@@ -60,6 +78,7 @@ export async function deliver(result: CheckResult, options: DeliverOptions): Pro
   }
   const blocked = isBlocked(result, options.allowUnverified);
   if (options.output) {
+    await refuseSymlink(options.output);
     writeRedactedStdout(renderDigest(result.report, options.style, { blocked }));
     await writeOutputFile(options.output, render(result, options.format, createStyle(false), blocked));
   } else {

@@ -5,6 +5,8 @@ import { branchPatternProblem, pathPatternProblem } from "./globs";
 
 /** The change-management policy, `.sock-check.yml`. Every key has a safe default except what must be chosen. */
 
+/** An explicitly empty requires list (leave the key out for "any independent reviewer"). */
+const EMPTY_LIST = "an empty list would let anyone approve; list at least one, or leave the key out for any reviewer";
 const duration = z.string().regex(/^\d+\s*[mhd]$/, { message: 'expected a duration such as "72h", "3d" or "90m"' });
 
 const requiredCheck = z.union([z.string().min(1), z.strictObject({ name: z.string().min(1), app: z.string().min(1).optional() })]);
@@ -150,13 +152,17 @@ export const policySchema = z.strictObject({
         requires: z
           .strictObject({
             count: z.number().int().min(1).max(10).default(1),
-            users: z.array(z.string().min(1)).default([]),
+            // An empty list given is refused, not read as "anyone" (which is what leaving it out means): a list
+            // emptied by mistake (a template variable, a deleted team) must not open the rule to every reviewer.
+            users: z.array(z.string().min(1)).min(1, { message: EMPTY_LIST }).default([]),
             teams: z
               .array(z.string().regex(/^[\w.-]+(\/[\w.-]+)*$/, { message: 'expected "org/team-slug" (GitHub) or a group path (GitLab)' }))
+              .min(1, { message: EMPTY_LIST })
               .default([]),
             /** GitHub organisation logins: an approver who is a member of one counts (policy-bot's `organizations`). */
             organizations: z
               .array(z.string().regex(/^[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?$/, { message: "expected a GitHub organisation login" }))
+              .min(1, { message: EMPTY_LIST })
               .default([]),
           })
           .prefault({}),

@@ -1,5 +1,5 @@
 import { execFile, execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -213,6 +213,19 @@ describe("the GitHub Action", () => {
     expect(wrong.log).toContain('::error title=sock-check::allow-unverified must be true or false, not "yes"');
   });
 
+  it("sets blocked=true on every failure before sock-check runs (r13 finding 5)", async () => {
+    const option = await runAction(scenario.dir, { package: "--foo" }, scenario.token);
+    expect(option.code).toBe(64);
+    expect(option.log).toContain('::error title=sock-check::package input "--foo" is not an npm package spec');
+    const wrong = await runAction(scenario.dir, { package: tarball, "allow-unverified": "yes" }, scenario.token);
+    const uninstallable = await runAction(scenario.dir, { package: join(work, "no-such-sock-check.tgz") }, scenario.token);
+    const nowhere = await runAction(scenario.dir, { package: tarball, "working-directory": "no-such-dir" }, scenario.token);
+    for (const failed of [option, wrong, uninstallable, nowhere]) {
+      expect(failed.code).not.toBe(0);
+      expect(failed.outputs).toEqual({ "exit-code": String(failed.code), blocked: "true" });
+    }
+  });
+
   it("fails closed with 77 when the token is refused", async () => {
     const result = await runAction(scenario.dir, { package: tarball, token: "ghp_revoked0123456789" }, scenario.token);
     expect(result.code).toBe(77);
@@ -253,10 +266,10 @@ describe("the GitLab CI template", () => {
    * The hidden job's script as a GitLab runner runs it: one shell session for all lines, stopping at the first
    * failure, with the job's variables and GitLab's predefined ones (docs.gitlab.com/ci/variables/predefined_variables/).
    */
-  async function runJob(variables: Record<string, string>, to = "HEAD") {
+  async function runJob(variables: Record<string, string>, to = "HEAD", options: { keepEvidence?: boolean } = {}) {
     const job = template[".sock-check"]!;
     const sha = execFileSync("git", ["rev-parse", to], { cwd: scenario.dir, env: gitEnv(), encoding: "utf8" }).trim();
-    rmSync(join(scenario.dir, "sock-check.json"), { force: true });
+    if (!options.keepEvidence) rmSync(join(scenario.dir, "sock-check.json"), { force: true });
     return run("sh", ["-e", "-c", job.script.join("\n")], {
       cwd: scenario.dir,
       env: {
@@ -297,6 +310,36 @@ describe("the GitLab CI template", () => {
     expect(JSON.parse(readFileSync(join(scenario.dir, "sock-check.json"), "utf8"))).toMatchObject({
       summary: { commits: 1, compliant: 1 },
     });
+  });
+
+  it("installs outside the checkout, so a commit planting its own .sock-check install cannot replace the gate", async () => {
+    // The tester's attack (r13 finding 1): an .npmrc that turns off bin links beside a sock-check that exits 0,
+    // where the template used to install.
+    const planted = join(scenario.dir, ".sock-check");
+    mkdirSync(join(planted, "node_modules/.bin"), { recursive: true });
+    writeFileSync(join(planted, ".npmrc"), "bin-links=false\n");
+    writeFileSync(join(planted, "node_modules/.bin/sock-check"), "#!/bin/sh\necho compliant\nexit 0\n", { mode: 0o755 });
+    writeFileSync(join(scenario.dir, ".npmrc"), "bin-links=false\n");
+    try {
+      const result = await runJob({});
+      expect(result.code).toBe(1);
+      expect(result.stderr).toMatch(/deploy blocked: 1 noncompliant commit/);
+      expect(result.stdout).not.toContain("compliant\n");
+    } finally {
+      rmSync(planted, { recursive: true, force: true });
+      rmSync(join(scenario.dir, ".npmrc"), { force: true });
+    }
+  });
+
+  it("refuses evidence the checkout points at /dev/null, and a package spec that is an option", async () => {
+    rmSync(join(scenario.dir, "sock-check.json"), { force: true });
+    symlinkSync("/dev/null", join(scenario.dir, "sock-check.json"));
+    const linked = await runJob({}, "HEAD", { keepEvidence: true });
+    expect(linked.code).toBe(74);
+    expect(linked.stderr).toContain("sock-check.json is a symbolic link");
+    const option = await runJob({ SOCK_CHECK_PACKAGE: "--foo" });
+    expect(option.code).toBe(64);
+    expect(option.stderr).toContain('SOCK_CHECK_PACKAGE "--foo" is not an npm package spec');
   });
 
   it("fails closed with 77 on a token GitLab refuses, and 64 on a wrong SOCK_CHECK_ALLOW_UNVERIFIED", async () => {

@@ -178,4 +178,13 @@ describe("approval rules by organisation membership", () => {
     expect(run.code).toBe(78);
     expect(run.stderr).toMatch(/approvalRules\[0\]\.requires\.organizations\[0\]: expected a GitHub organisation login/);
   });
+
+  it("refuses an empty list of organisations, users or teams rather than letting anyone approve (r13 finding 8)", async () => {
+    for (const key of ["organizations", "users", "teams"]) {
+      const path = policyFile(`empty-${key}`, MEMBERS_RULE.replace("{ organizations: [acme] }", `{ ${key}: [] }`));
+      const run = await runSockCheck(["--config", path, "--from", "o0", "--to", "o1"], { cwd: scenario.dir, env: envFor(scenario) });
+      expect(run.code).toBe(78);
+      expect(run.stderr).toContain(`approvalRules[0].requires.${key}: an empty list would let anyone approve`);
+    }
+  });
 });

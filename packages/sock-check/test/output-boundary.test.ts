@@ -85,7 +85,7 @@ describe("sock-check's outputs", () => {
     expect(`${failed.stdout}${failed.stderr}`).not.toMatch(control);
   }, 120_000);
 
-  it("writes -o into an existing FIFO rather than replacing it, and through a symlink to its target", async () => {
+  it("writes -o into an existing FIFO rather than replacing it, and never through a symlink", async () => {
     // A FIFO, not /dev/full: the old behaviour, run as root, would have replaced the machine's device with a file.
     const fifo = join(out, "evidence.fifo");
     await run("mkfifo", [fifo]);
@@ -99,9 +99,17 @@ describe("sock-check's outputs", () => {
     writeFileSync(target, "old\n");
     const link = join(out, "evidence-link.json");
     symlinkSync(target, link);
-    expect((await sock(["--format", "json", "-o", link])).code).toBe(0);
-    expect(lstatSync(link).isSymbolicLink()).toBe(true);
-    expect(JSON.parse(readFileSync(target, "utf8")).schema).toBe("opsguard.sock-check/v1");
+    const linked = await sock(["--format", "json", "-o", link]);
+    expect(linked.code).toBe(74);
+    expect(linked.stderr).toContain(`--output ${link} is a symbolic link, and sock-check does not write its evidence through one`);
+    expect(readFileSync(target, "utf8")).toBe("old\n");
+    // The commit under review can plant the link where CI keeps the evidence (tester r13 finding 6).
+    const discard = join(out, "sock-check.json");
+    symlinkSync("/dev/null", discard);
+    const discarded = await sock(["--format", "json", "-o", discard]);
+    expect(discarded.code).toBe(74);
+    expect(discarded.stdout).toBe("");
+    expect(lstatSync(discard).isSymbolicLink()).toBe(true);
   });
 
   it("exits 74 with one line, not a stack trace, when stdout cannot be written (a full disk)", async () => {
@@ -133,6 +141,20 @@ describe("sock-check's outputs", () => {
       const minute = await sock([]);
       expect(minute.code).toBe(75);
       expect(minute.stderr).toContain("it asks to wait 60 s");
+    } finally {
+      scenario.sim.secondaryRateLimit(0);
+    }
+  }, 120_000);
+
+  it("counts a 429's retry-after against the same budget, with no retries of its own inside (r13 finding 7)", async () => {
+    try {
+      scenario.sim.secondaryRateLimit(100, 2, 429);
+      const before = scenario.sim.countRequests().total;
+      const limited = await sock([]);
+      expect(limited.code).toBe(75);
+      expect(limited.stderr).toContain("secondary rate limit: it asks to wait 2 s after waiting 4 s");
+      // Two waits of 2 s fit the 5 s budget, so three requests in all; the client used to retry each one thrice more.
+      expect(scenario.sim.countRequests().total - before).toBe(3);
     } finally {
       scenario.sim.secondaryRateLimit(0);
     }

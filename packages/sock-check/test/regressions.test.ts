@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { type ChangeRecord, evaluate, type LocalCommit, type Person, type PullFact, parsePolicy, type ReviewFact } from "../src/index";
+import { oneLine } from "../src/report/digest";
+import { md } from "../src/report/markdown";
 
 // Named regression tests for decisions a single-line break once slipped past the suite (issue 19): who counts
 // as a co-author of a change (the identities map, GitHub noreply addresses) and which approvals count.
@@ -132,7 +134,27 @@ describe("sock-check regressions: which approvals count", () => {
     expect(record.approvals[0]).toMatchObject({ counts: false, note: "after the merge" });
   });
 
+  it("one reviewer spelled in two cases is one approval (GitHub logins are case-insensitive; r13 finding 9)", () => {
+    const record = judge({
+      policy: "approvals:\n  required: 2\n",
+      reviews: [approve("carol", HEAD, "2024-05-01T09:00:00Z"), approve("Carol")],
+    });
+    expect(record.verdict).toBe("noncompliant");
+    expect(record.violations).toEqual([{ rule: "approvals", message: "needs 2 independent approvals, has 1" }]);
+    // control: two people
+    expect(judge({ policy: "approvals:\n  required: 2\n", reviews: [approve("carol"), approve("dave")] }).verdict).toBe("compliant");
+  });
+
   it("control: one independent approval on the head is compliant (the cases above differ by one fact)", () => {
     expect(judge({ reviews: [approve("bob")] }).verdict).toBe("compliant");
+  });
+});
+
+describe("sock-check regressions: what a PR title can do to a reader", () => {
+  it("shows bidi controls (U+202E ...) in the digest and Markdown instead of letting them reorder the text (r13 finding 10)", () => {
+    const title = "SHOP-1 Fix \u202eexe.txt\u2066 \u2028done";
+    expect(oneLine(title)).toBe("SHOP-1 Fix \\u{202e}exe.txt\\u{2066} \\u{2028}done");
+    expect(md(title)).toBe("SHOP-1 Fix \\\\u\\{202e\\}exe.txt\\\\u\\{2066\\} \\\\u\\{2028\\}done");
+    for (const text of [oneLine(title), md(title)]) expect(text).not.toMatch(/[\u2028\u202a-\u202e\u2066-\u2069]/);
   });
 });

@@ -1,4 +1,5 @@
 import type { Report, Verdict } from "../record";
+import { showBidi } from "./digest";
 import { approversOf, groupRecords, plural, titleOf } from "./groups";
 
 /** Results GitHub counts as passing for a required check. */
@@ -59,7 +60,7 @@ export function renderMarkdown(report: Report, options: { blocked: boolean }): s
 /** Escapes Markdown and HTML so a PR title cannot add links, images, mentions or break the table. */
 export function md(text: string): string {
   return (
-    text
+    showBidi(text)
       // Line breaks would end the table row; other control characters (ESC ...) have no place in a report.
       .replace(/[\u0000-\u001f\u007f-\u009f]+/g, " ")
       .replace(/[\\`*_{}[\]()<>#+!|~@]/g, "\\$&")
