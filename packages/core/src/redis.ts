@@ -134,13 +134,27 @@ export interface LeaseOptions {
   onLost?: (reason: string) => void;
 }
 
+/** The lease once taken, handed to the function that runs under it. */
+export interface HeldLease {
+  /**
+   * Fencing before a write: atomically checks that the key still holds this run's token and extends
+   * it by the full TTL (one Lua script, so nothing can take the lease between the check and the
+   * extension). Throws LeaseLostError (exit 75) when the lease expired, was taken or deleted, or
+   * Redis did not answer within its command timeout: the caller must then not write.
+   */
+  confirm(): Promise<void>;
+}
+
+/** The lease is no longer this run's: stop writing, the next run carries on (exit 75). */
+export class LeaseLostError extends TempFailError {}
+
 /**
  * Runs `fn` while holding a lease in Redis: `SET key token NX PX ttl` (the token names this host and
  * is random), renewed every third of the TTL while `fn` runs, released with compare-and-delete. A
  * lease held by another host is waited for (polling, bounded by waitMs); a lease lost while `fn` ran
  * (Redis down, renewal refused) is told to `onLost`, since another host may have started.
  */
-export async function withRedisLease<T>(redis: Redis, options: LeaseOptions, fn: () => Promise<T>): Promise<T> {
+export async function withRedisLease<T>(redis: Redis, options: LeaseOptions, fn: (lease: HeldLease) => Promise<T>): Promise<T> {
   const token = `${options.owner ?? `${hostname()}:${process.pid}`}:${randomBytes(8).toString("hex")}`;
   const deadline = Date.now() + options.waitMs;
   let delay = 50;
@@ -159,10 +173,27 @@ export async function withRedisLease<T>(redis: Redis, options: LeaseOptions, fn:
     await new Promise((resolve) => setTimeout(resolve, Math.min(delay, Math.max(1, deadline - Date.now())) * (0.5 + Math.random())));
     delay = Math.min(delay * 2, 1_000);
   }
-  let lost = false;
+  let lost: string | undefined;
   const tell = (reason: string) => {
-    if (!lost) options.onLost?.(`the lease ${options.key} was lost while running: ${reason}`);
-    lost = true;
+    if (lost === undefined) options.onLost?.(`the lease ${options.key} was lost while running: ${reason}`);
+    lost ??= reason;
+  };
+  const lease: HeldLease = {
+    confirm: async () => {
+      if (lost === undefined) {
+        try {
+          const kept = await redis.eval(RENEW, 1, options.key, token, String(options.ttlMs));
+          if (kept !== 1) tell(await whyGone(redis, options.key));
+        } catch (error) {
+          tell(`Redis did not confirm it (${(error as Error).message})`);
+        }
+      }
+      if (lost !== undefined) {
+        throw new LeaseLostError(`the lease ${options.key} is no longer held by this run (${lost}); stopped writing`, {
+          hint: "another host may have taken over; the next run carries on",
+        });
+      }
+    },
   };
   const renew = setInterval(
     () => {
@@ -176,11 +207,18 @@ export async function withRedisLease<T>(redis: Redis, options: LeaseOptions, fn:
     Math.max(1, Math.floor(options.ttlMs / 3)),
   );
   try {
-    return await fn();
+    return await fn(lease);
   } finally {
     clearInterval(renew);
     await redis.eval(RELEASE, 1, options.key, token).catch(() => undefined);
   }
+}
+
+/** Why a renewal found the key without our token: gone (expired or deleted), or held by someone else. */
+async function whyGone(redis: Redis, key: string): Promise<string> {
+  const holder = await redis.get(key).catch(() => undefined);
+  if (holder === undefined) return "it expired or was taken by another host";
+  return holder === null ? "it expired or was deleted" : `it is now held by ${holder.replace(/:[0-9a-f]{16}$/, "")}`;
 }
 
 /**
