@@ -43,7 +43,9 @@ const HELP = `Config keys (YAML or JSON; see the README for every key):
   maxRemovals      refuse a change removing more members at once, unless --force (5)
   lease.redis      url, username, password (secret), caFile, key, ttlSeconds (60), waitSeconds (60):
                    two hosts take turns through a Redis lease; Redis down fails the run (69), a
-                   lease still held after waitSeconds is exit 75. Without it, a lock file in
+                   lease still held after waitSeconds is exit 75. Every write is fenced: the lease
+                   is confirmed and extended just before it; a lease lost mid-run stops the
+                   writes (exit 75). ttlSeconds >= 3 x timeoutMs. Without it, a lock file in
                    stateDir keeps two copies on one host apart
   stateDir         where the last announcement, Slack ids, each Slack part's last delivery and a
                    pending hand-off message are kept (/var/lib/opsguard/deputize)
@@ -53,7 +55,9 @@ never printed (stdout, --json, stderr). Ready systemd units ship in the package'
 The Slack sink's topic, user group and message (also to announceChannels) are applied one by one;
 a message that failed is retried on the next runs (at most 5 attempts) and shown by status;
 before posting, the channel's history (scope channels:history) is read, and a hand-off already
-there (an answer lost after Slack stored it, the other host's post) is not posted again.
+there from this bot (an answer lost after Slack stored it, the other host's post) is not posted
+again ("already posted"). A history error other than a missing scope posts nothing this run (exit 2;
+kept and retried next run).
 --watch takes 1 to 10080 minutes. A run stopped by SIGTERM/Ctrl-C prints one line saying what
 was already applied (exit 143/130). Exit 74: stdout could not be written.
 
