@@ -132,7 +132,8 @@ program
   .option("--hours <n>", `how far to look, 1 to ${MAX_LOOKAHEAD_HOURS} (lookAhead.hours, else 12)`)
   .action(async (opts: { hours?: string }, command: Command) => {
     const ctx = cliContext(command, { defaultLevel: "warn" });
-    const given = opts.hours === undefined ? undefined : Number(opts.hours);
+    // Plain decimal digits only: Number() would also take "0x10", "0b11", "1e1" and " 12".
+    const given = opts.hours === undefined ? undefined : /^\d{1,3}$/.test(opts.hours) ? Number(opts.hours) : Number.NaN;
     if (given !== undefined && !(Number.isInteger(given) && given >= 1 && given <= MAX_LOOKAHEAD_HOURS)) {
       throw new UsageError(`--hours expects a whole number of hours from 1 to ${MAX_LOOKAHEAD_HOURS}, got "${opts.hours}"`, {
         hint: "for example --hours 24",
