@@ -139,6 +139,14 @@ describe("look-ahead DM", () => {
     expect(dms().sort()).toEqual(["U0BOB", "U0DAVE"]);
   });
 
+  it("a DM Slack answers channel_not_found says so, not that the e-mail has no Slack user", async () => {
+    slack.fault({ status: 200, body: { ok: false, error: "channel_not_found" } }, { path: /chat\.postMessage$/, times: 1 });
+    const failed = await run();
+    const reasons = failed.dms?.filter((d) => d.status === "failed").map((d) => d.reason) ?? [];
+    expect(reasons).toEqual([expect.stringMatching(/chat\.postMessage failed: channel_not_found/)]);
+    expect(reasons.join()).not.toMatch(/no Slack user/);
+  });
+
   it("sends nothing on a dry run or without lookAhead.dm", async () => {
     await run({}, { dryRun: true });
     await run({ lookAhead: { hours: 12 } });
