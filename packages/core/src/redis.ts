@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
+import { isIP } from "node:net";
 import { hostname } from "node:os";
 import { Redis, type RedisOptions } from "ioredis";
 import { ConfigError, OpsguardError, TempFailError, UnavailableError } from "./errors";
@@ -67,7 +68,8 @@ export async function connectRedis(options: RedisConnectionOptions): Promise<Red
   const redisOptions: RedisOptions = {
     host: url.host,
     port: url.port,
-    db: url.db,
+    // The database is selected below, where a refusal can be reported: ioredis' own SELECT on
+    // connect leaves a failure (an index past the server's `databases`) unseen, and db 0 in use.
     ...(options.username ? { username: options.username } : {}),
     ...(options.password ? { password: options.password.reveal() } : {}),
     lazyConnect: true,
@@ -76,7 +78,9 @@ export async function connectRedis(options: RedisConnectionOptions): Promise<Red
     maxRetriesPerRequest: 0,
     enableOfflineQueue: false,
     retryStrategy: () => null,
-    ...(url.tls ? { tls: { ...(ca ? { ca } : {}), servername: options.servername ?? url.host, rejectUnauthorized: true } } : {}),
+    // SNI takes host names only (RFC 6066 §3): an IP as servername is refused by Node (DEP0123); the
+    // certificate is then checked against the IP's subjectAltName all the same.
+    ...(url.tls ? { tls: { ...(ca ? { ca } : {}), ...sni(options.servername ?? url.host), rejectUnauthorized: true } } : {}),
   };
   const redis = new Redis(redisOptions);
   let lastError: Error | undefined;
@@ -94,6 +98,14 @@ export async function connectRedis(options: RedisConnectionOptions): Promise<Red
   });
   try {
     await Promise.race([redis.connect(), deadline]);
+    if (url.db !== 0) {
+      await Promise.race([redis.select(url.db), deadline]).catch((error: unknown) => {
+        if (error instanceof OpsguardError) throw error;
+        throw new ConfigError(`${options.key}.url: ${name} refused database ${url.db}: ${(error as Error).message}`, {
+          hint: "use a database number the server has (0 to its `databases` setting - 1)",
+        });
+      });
+    }
     return redis;
   } catch (error) {
     close(redis);
@@ -163,12 +175,17 @@ export async function withRedisLease<T>(redis: Redis, options: LeaseOptions, fn:
     if (set === "OK") break;
     if (Date.now() >= deadline) {
       const holder = await redis.get(options.key).catch(() => null);
-      throw new TempFailError(
-        `the lease ${options.key} is held by ${holder ? holder.replace(/:[0-9a-f]{16}$/, "") : "another host"}; gave up after ${options.waitMs} ms`,
-        {
-          hint: "another deputize is running; the next run tries again",
-        },
-      );
+      const ttl = await redis.pttl(options.key).catch(() => undefined);
+      const who = holder ? holder.replace(/:[0-9a-f]{16}$/, "") : "another host";
+      // PTTL -1: the key exists without an expiry (set by hand, or by something else): it never ends by itself.
+      if (ttl === -1) {
+        throw new TempFailError(`the lease ${options.key} is held by ${who} and has no expiry, so it never ends by itself`, {
+          hint: `if no other run is going on, delete the key ${options.key} in Redis (DEL)`,
+        });
+      }
+      throw new TempFailError(`the lease ${options.key} is held by ${who}; gave up after ${options.waitMs} ms`, {
+        hint: "another deputize is running; the next run tries again",
+      });
     }
     await new Promise((resolve) => setTimeout(resolve, Math.min(delay, Math.max(1, deadline - Date.now())) * (0.5 + Math.random())));
     delay = Math.min(delay * 2, 1_000);
@@ -212,6 +229,10 @@ export async function withRedisLease<T>(redis: Redis, options: LeaseOptions, fn:
     clearInterval(renew);
     await redis.eval(RELEASE, 1, options.key, token).catch(() => undefined);
   }
+}
+
+function sni(host: string): { servername?: string } {
+  return isIP(host) === 0 ? { servername: host } : {};
 }
 
 /** Why a renewal found the key without our token: gone (expired or deleted), or held by someone else. */
