@@ -155,6 +155,8 @@ export interface HeldLease {
    * Redis did not answer within its command timeout: the caller must then not write.
    */
   confirm(): Promise<void>;
+  /** Releases it now (compare-and-delete), e.g. on SIGTERM before the process exits; later calls do nothing. */
+  release(): Promise<void>;
 }
 
 /** The lease is no longer this run's: stop writing, the next run carries on (exit 75). */
@@ -195,7 +197,13 @@ export async function withRedisLease<T>(redis: Redis, options: LeaseOptions, fn:
     if (lost === undefined) options.onLost?.(`the lease ${options.key} was lost while running: ${reason}`);
     lost ??= reason;
   };
+  let released: Promise<unknown> | undefined;
+  const release = () => {
+    released ??= redis.eval(RELEASE, 1, options.key, token).catch(() => undefined);
+    return released.then(() => undefined);
+  };
   const lease: HeldLease = {
+    release,
     confirm: async () => {
       if (lost === undefined) {
         try {
@@ -227,7 +235,7 @@ export async function withRedisLease<T>(redis: Redis, options: LeaseOptions, fn:
     return await fn(lease);
   } finally {
     clearInterval(renew);
-    await redis.eval(RELEASE, 1, options.key, token).catch(() => undefined);
+    await release();
   }
 }
 

@@ -59,7 +59,7 @@ there from this bot (an answer lost after Slack stored it, the other host's post
 again ("already posted"). A history error other than a missing scope posts nothing this run (exit 2;
 kept and retried next run).
 --watch takes 1 to 10080 minutes. A run stopped by SIGTERM/Ctrl-C prints one line saying what
-was already applied (exit 143/130). Exit 74: stdout could not be written.
+was already applied (exit 143/130) and releases its Redis lease. Exit 74: stdout could not be written.
 
 Examples:
   deputize run --dry-run          show what would change, change nothing
@@ -155,7 +155,17 @@ async function runPass(ctx: CliContext, dryRun: boolean, force: boolean, progres
     await ensurePrivateDir(dep.settings.stateDir, { log: ctx.log });
     return withLock(
       join(dep.settings.stateDir, "run"),
-      () => withRunLease(config, { log: ctx.log }, (shared) => runOnce(dep, { ...options, ...shared })),
+      () =>
+        withRunLease(
+          config,
+          {
+            log: ctx.log,
+            onHeld: (release) => {
+              if (progress) progress.releaseLease = release;
+            },
+          },
+          (shared) => runOnce(dep, { ...options, ...shared }),
+        ),
       {
         timeoutMs: 60_000,
       },
@@ -188,7 +198,11 @@ async function interruptible(run: (progress: RunProgress) => Promise<number>): P
   const handlers = (["SIGTERM", "SIGINT"] as const).map((signal) => {
     const handler = () => {
       process.stderr.write(`deputize: ${redactSecrets(formatInterrupted(signal, progress))}\n`);
-      process.exit(128 + (signal === "SIGTERM" ? 15 : 2));
+      const exit = () => process.exit(128 + (signal === "SIGTERM" ? 15 : 2));
+      // The lease is handed back so the other host need not wait for its TTL; bounded, Redis may be what hangs.
+      const release = progress.releaseLease?.();
+      if (!release) exit();
+      else void Promise.race([release, new Promise((resolve) => setTimeout(resolve, 2_000).unref())]).finally(exit);
     };
     process.once(signal, handler);
     return [signal, handler] as const;

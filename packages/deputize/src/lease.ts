@@ -14,7 +14,12 @@ import type { DmLedger } from "./next";
  */
 export async function withRunLease<T>(
   config: Pick<DeputizeConfig, "lease" | "timeoutMs">,
-  options: { log?: Logger | undefined; env?: NodeJS.ProcessEnv | undefined },
+  options: {
+    log?: Logger | undefined;
+    env?: NodeJS.ProcessEnv | undefined;
+    /** Told how to release the lease early (a signal ends the process before `finally` blocks run). */
+    onHeld?: ((release: () => Promise<void>) => void) | undefined;
+  },
   fn: (shared?: { dmLedger: DmLedger; beforeWrite: () => Promise<void> }) => Promise<T>,
 ): Promise<T> {
   const log = options.log;
@@ -38,7 +43,10 @@ export async function withRunLease<T>(
         waitMs: lease.waitSeconds * 1000,
         onLost: (reason) => log?.warn(`${reason}; another host may have written at the same time`),
       },
-      (held) => fn({ dmLedger: redisDmLedger(redis, `${lease.key}:dm:`), beforeWrite: () => held.confirm() }),
+      (held) => {
+        options.onHeld?.(() => held.release());
+        return fn({ dmLedger: redisDmLedger(redis, `${lease.key}:dm:`), beforeWrite: () => held.confirm() });
+      },
     );
   } finally {
     redis.disconnect();

@@ -29,6 +29,8 @@ export interface RunProgress {
   applied: SinkReport[];
   /** Sinks whose change is being applied right now (may be partly done). */
   applying: Set<string>;
+  /** Hands the Redis lease back, when one is held (a signal ends the run). */
+  releaseLease?: () => Promise<void>;
 }
 
 export type SinkStatus = "unchanged" | "changed" | "partly-changed" | "would-change" | "refused" | "failed" | "skipped";

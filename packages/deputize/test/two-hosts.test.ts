@@ -1,5 +1,6 @@
+import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type LdapClient, Logger, Secret } from "@opsguard/core";
@@ -72,6 +73,7 @@ async function host(name: string, overrides: Record<string, unknown> = {}) {
 }
 
 const LEASE = "opsguard:deputize:lease";
+const BUNDLE = new URL("../dist/deputize.cjs", import.meta.url).pathname;
 const adminRedis = () =>
   connectRedis({
     url: redis.url,
@@ -232,6 +234,48 @@ describe("two hosts with a Redis lease", () => {
     expect([...(a.dms ?? []), ...(b.dms ?? [])]).toEqual([expect.objectContaining({ person: lab.users.carol.mail, status: "sent" })]);
     await host("a", dm);
     expect(slack.messagesTo("U0CAROL")).toHaveLength(1);
+  });
+
+  it("SIGTERM mid-run hands the lease back at once (the other host need not wait for the TTL)", async () => {
+    if (!existsSync(BUNDLE)) throw new Error(`${BUNDLE} is missing: run "node scripts/build.mjs deputize" first`);
+    onCall("carol");
+    const file = join(dir, "sigterm.json");
+    writeFileSync(
+      file,
+      JSON.stringify({
+        sources: [{ type: "pagerduty", token: "env:PD_TOKEN", baseUrl: pd.url, schedules: ["SRE"] }],
+        sinks: [{ type: "slack", name: "slack", token: "env:SLACK_TOKEN", baseUrl: slack.apiUrl, channel: CHANNEL }],
+        lease: { redis: { url: redis.url, password: "env:REDIS_PASSWORD", ttlSeconds: 60, waitSeconds: 5 } },
+        stateDir: join(dir, "sigterm-state"),
+        retries: 0,
+        timeoutMs: 10_000,
+      }),
+    );
+    const other = await adminRedis();
+    const calls = slack.requests.length;
+    slack.slow(8_000);
+    const child = spawn(process.execPath, [BUNDLE, "--config", file, "run"], {
+      env: { ...process.env, ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stderr = "";
+    child.stderr.on("data", (d: Buffer) => {
+      stderr += d.toString();
+    });
+    const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+    try {
+      // The run holds the lease and waits for Slack.
+      await expect.poll(() => slack.requests.length, { timeout: 10_000 }).toBeGreaterThan(calls);
+      expect(await other.pttl(LEASE)).toBeGreaterThan(30_000);
+      child.kill("SIGTERM");
+      expect(await exited).toBe(143);
+      expect(stderr).toMatch(/interrupted by SIGTERM/);
+      expect(await other.exists(LEASE)).toBe(0);
+    } finally {
+      child.kill("SIGKILL");
+      slack.slow(0);
+      other.disconnect();
+    }
   });
 
   it("a lease held past waitSeconds is exit 75 and nothing is written; Redis down is exit 69", async () => {
