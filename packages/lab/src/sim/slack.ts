@@ -343,7 +343,8 @@ export class SlackSim extends SimServer {
   }
 
   readonly #methods: Record<string, (args: Args) => Args> = {
-    // https://docs.slack.dev/reference/methods/auth.test: for a bot token, user_id is the bot user and bot_id the bot.
+    // https://docs.slack.dev/reference/methods/auth.test (and the "auth.test success schema" of Slack's OpenAPI
+    // description): for a bot token, user_id is the bot user and bot_id the bot.
     "auth.test": () => ({
       ok: true,
       url: "https://opsguard-sim.slack.com/",
