@@ -77,6 +77,26 @@ describe("GitLab approver group sink", () => {
     expect(gitlab.membersOf("platform/approvers")).toEqual({ owner: 50, maint: 40, guest: 10, carol: 30 });
   });
 
+  it("fences each membership call: once the lease is lost, the remaining calls are not made", async () => {
+    const before = gitlab.membersOf("platform/approvers");
+    const plan = await sink().plan(on("alice", "bob"));
+    expect(plan.add).toEqual(["alice", "bob"]);
+    let fenced = 0;
+    const lost = new Error("lease lost");
+    const beforeWrite = async () => {
+      if (++fenced > 1) throw lost;
+    };
+    gitlab.requests.length = 0;
+    await expect(plan.apply(beforeWrite)).rejects.toBe(lost);
+    expect(gitlab.writes()).toHaveLength(1);
+    expect(Object.keys(gitlab.membersOf("platform/approvers")).length).toBe(Object.keys(before).length + 1);
+    // The next run (lease held again) finishes the job.
+    await (await sink().plan(on("alice", "bob"))).apply();
+    expect(gitlab.membersOf("platform/approvers")).toMatchObject({ alice: 30, bob: 30 });
+    await (await sink().plan(on("carol"))).apply();
+    expect(gitlab.membersOf("platform/approvers")).toEqual(before);
+  });
+
   it("honours 429 Retry-After while applying", async () => {
     const plan = await sink().plan(on("alice"));
     gitlab.fault(
