@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
+import { isIP } from "node:net";
 import { hostname } from "node:os";
 import { Redis, type RedisOptions } from "ioredis";
 import { ConfigError, OpsguardError, TempFailError, UnavailableError } from "./errors";
@@ -67,7 +68,8 @@ export async function connectRedis(options: RedisConnectionOptions): Promise<Red
   const redisOptions: RedisOptions = {
     host: url.host,
     port: url.port,
-    db: url.db,
+    // The database is selected below, where a refusal can be reported: ioredis' own SELECT on
+    // connect leaves a failure (an index past the server's `databases`) unseen, and db 0 in use.
     ...(options.username ? { username: options.username } : {}),
     ...(options.password ? { password: options.password.reveal() } : {}),
     lazyConnect: true,
@@ -76,7 +78,9 @@ export async function connectRedis(options: RedisConnectionOptions): Promise<Red
     maxRetriesPerRequest: 0,
     enableOfflineQueue: false,
     retryStrategy: () => null,
-    ...(url.tls ? { tls: { ...(ca ? { ca } : {}), servername: options.servername ?? url.host, rejectUnauthorized: true } } : {}),
+    // SNI takes host names only (RFC 6066 §3): an IP as servername is refused by Node (DEP0123); the
+    // certificate is then checked against the IP's subjectAltName all the same.
+    ...(url.tls ? { tls: { ...(ca ? { ca } : {}), ...sni(options.servername ?? url.host), rejectUnauthorized: true } } : {}),
   };
   const redis = new Redis(redisOptions);
   let lastError: Error | undefined;
@@ -94,6 +98,14 @@ export async function connectRedis(options: RedisConnectionOptions): Promise<Red
   });
   try {
     await Promise.race([redis.connect(), deadline]);
+    if (url.db !== 0) {
+      await Promise.race([redis.select(url.db), deadline]).catch((error: unknown) => {
+        if (error instanceof OpsguardError) throw error;
+        throw new ConfigError(`${options.key}.url: ${name} refused database ${url.db}: ${(error as Error).message}`, {
+          hint: "use a database number the server has (0 to its `databases` setting - 1)",
+        });
+      });
+    }
     return redis;
   } catch (error) {
     close(redis);
@@ -134,13 +146,29 @@ export interface LeaseOptions {
   onLost?: (reason: string) => void;
 }
 
+/** The lease once taken, handed to the function that runs under it. */
+export interface HeldLease {
+  /**
+   * Fencing before a write: atomically checks that the key still holds this run's token and extends
+   * it by the full TTL (one Lua script, so nothing can take the lease between the check and the
+   * extension). Throws LeaseLostError (exit 75) when the lease expired, was taken or deleted, or
+   * Redis did not answer within its command timeout: the caller must then not write.
+   */
+  confirm(): Promise<void>;
+  /** Releases it now (compare-and-delete), e.g. on SIGTERM before the process exits; later calls do nothing. */
+  release(): Promise<void>;
+}
+
+/** The lease is no longer this run's: stop writing, the next run carries on (exit 75). */
+export class LeaseLostError extends TempFailError {}
+
 /**
  * Runs `fn` while holding a lease in Redis: `SET key token NX PX ttl` (the token names this host and
  * is random), renewed every third of the TTL while `fn` runs, released with compare-and-delete. A
  * lease held by another host is waited for (polling, bounded by waitMs); a lease lost while `fn` ran
  * (Redis down, renewal refused) is told to `onLost`, since another host may have started.
  */
-export async function withRedisLease<T>(redis: Redis, options: LeaseOptions, fn: () => Promise<T>): Promise<T> {
+export async function withRedisLease<T>(redis: Redis, options: LeaseOptions, fn: (lease: HeldLease) => Promise<T>): Promise<T> {
   const token = `${options.owner ?? `${hostname()}:${process.pid}`}:${randomBytes(8).toString("hex")}`;
   const deadline = Date.now() + options.waitMs;
   let delay = 50;
@@ -149,20 +177,48 @@ export async function withRedisLease<T>(redis: Redis, options: LeaseOptions, fn:
     if (set === "OK") break;
     if (Date.now() >= deadline) {
       const holder = await redis.get(options.key).catch(() => null);
-      throw new TempFailError(
-        `the lease ${options.key} is held by ${holder ? holder.replace(/:[0-9a-f]{16}$/, "") : "another host"}; gave up after ${options.waitMs} ms`,
-        {
-          hint: "another deputize is running; the next run tries again",
-        },
-      );
+      const ttl = await redis.pttl(options.key).catch(() => undefined);
+      const who = holder ? holder.replace(/:[0-9a-f]{16}$/, "") : "another host";
+      // PTTL -1: the key exists without an expiry (set by hand, or by something else): it never ends by itself.
+      if (ttl === -1) {
+        throw new TempFailError(`the lease ${options.key} is held by ${who} and has no expiry, so it never ends by itself`, {
+          hint: `if no other run is going on, delete the key ${options.key} in Redis (DEL)`,
+        });
+      }
+      throw new TempFailError(`the lease ${options.key} is held by ${who}; gave up after ${options.waitMs} ms`, {
+        hint: "another deputize is running; the next run tries again",
+      });
     }
     await new Promise((resolve) => setTimeout(resolve, Math.min(delay, Math.max(1, deadline - Date.now())) * (0.5 + Math.random())));
     delay = Math.min(delay * 2, 1_000);
   }
-  let lost = false;
+  let lost: string | undefined;
   const tell = (reason: string) => {
-    if (!lost) options.onLost?.(`the lease ${options.key} was lost while running: ${reason}`);
-    lost = true;
+    if (lost === undefined) options.onLost?.(`the lease ${options.key} was lost while running: ${reason}`);
+    lost ??= reason;
+  };
+  let released: Promise<unknown> | undefined;
+  const release = () => {
+    released ??= redis.eval(RELEASE, 1, options.key, token).catch(() => undefined);
+    return released.then(() => undefined);
+  };
+  const lease: HeldLease = {
+    release,
+    confirm: async () => {
+      if (lost === undefined) {
+        try {
+          const kept = await redis.eval(RENEW, 1, options.key, token, String(options.ttlMs));
+          if (kept !== 1) tell(await whyGone(redis, options.key));
+        } catch (error) {
+          tell(`Redis did not confirm it (${(error as Error).message})`);
+        }
+      }
+      if (lost !== undefined) {
+        throw new LeaseLostError(`the lease ${options.key} is no longer held by this run (${lost}); stopped writing`, {
+          hint: "another host may have taken over; the next run carries on",
+        });
+      }
+    },
   };
   const renew = setInterval(
     () => {
@@ -176,11 +232,22 @@ export async function withRedisLease<T>(redis: Redis, options: LeaseOptions, fn:
     Math.max(1, Math.floor(options.ttlMs / 3)),
   );
   try {
-    return await fn();
+    return await fn(lease);
   } finally {
     clearInterval(renew);
-    await redis.eval(RELEASE, 1, options.key, token).catch(() => undefined);
+    await release();
   }
+}
+
+function sni(host: string): { servername?: string } {
+  return isIP(host) === 0 ? { servername: host } : {};
+}
+
+/** Why a renewal found the key without our token: gone (expired or deleted), or held by someone else. */
+async function whyGone(redis: Redis, key: string): Promise<string> {
+  const holder = await redis.get(key).catch(() => undefined);
+  if (holder === undefined) return "it expired or was taken by another host";
+  return holder === null ? "it expired or was deleted" : `it is now held by ${holder.replace(/:[0-9a-f]{16}$/, "")}`;
 }
 
 /**

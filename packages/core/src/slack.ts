@@ -149,6 +149,15 @@ export class SlackClient {
     return { channel: String(reply.channel), ts: String(reply.ts) };
   }
 
+  /**
+   * auth.test (no scope needed): who the token is. For a bot token Slack also gives the bot's id
+   * (https://docs.slack.dev/reference/methods/auth.test), which is what marks the bot's own messages.
+   */
+  async authTest(): Promise<{ userId: string; botId: string | undefined }> {
+    const reply = await this.call("auth.test", {});
+    return { userId: String(reply.user_id ?? ""), botId: typeof reply.bot_id === "string" ? reply.bot_id : undefined };
+  }
+
   /** users.lookupByEmail (scope users:read.email); SlackNotFoundError when no such user. */
   async lookupUserByEmail(email: string): Promise<SlackUser> {
     return (await this.call("users.lookupByEmail", { email })).user as SlackUser;

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 // The lab depends on core, so core's tests reach the real redis-server through the lab's source.
 import { type RedisLab, startRedis } from "../../lab/src/redis";
 import { ConfigError, TempFailError, UnavailableError } from "../src/errors";
-import { connectRedis, parseRedisUrl, withRedisLease } from "../src/redis";
+import { connectRedis, LeaseLostError, parseRedisUrl, withRedisLease } from "../src/redis";
 import { Secret } from "../src/secret";
 
 let lab: RedisLab;
@@ -72,6 +72,71 @@ describe("Redis lease (SET NX PX, compare-and-delete)", () => {
       await expect.poll(() => lost.length, { timeout: 2000 }).toBe(1);
     });
     expect(lost[0]).toMatch(/lost while running: it expired and may have been taken by another host/);
+  });
+
+  it("confirm() is a fence: it extends the lease while held, and refuses (exit 75) once the key is gone or taken", async () => {
+    const a = await client();
+    await withRedisLease(a, { key: "t:fence", ttlMs: 5000, waitMs: 0 }, async (lease) => {
+      await a.pexpire("t:fence", 100);
+      await lease.confirm();
+      // Extended back to the full TTL, not the 100 ms just set.
+      expect(await a.pttl("t:fence")).toBeGreaterThan(1000);
+      await a.set("t:fence", "host-b:1:00000000000000aa");
+      const refused = await lease.confirm().catch((e: unknown) => e);
+      expect(refused).toBeInstanceOf(LeaseLostError);
+      expect(refused).toMatchObject({
+        exitCode: 75,
+        message: expect.stringMatching(/no longer held by this run \(it is now held by host-b:1\)/),
+      });
+      // Once lost, always lost: even if the key came back.
+      await expect(lease.confirm()).rejects.toBeInstanceOf(LeaseLostError);
+    });
+    expect(await a.get("t:fence")).toBe("host-b:1:00000000000000aa");
+  });
+
+  it("a lease key without expiry is named as such; a database the server does not have is refused", async () => {
+    const a = await client();
+    await a.set("t:forever", "someone");
+    const refused = await withRedisLease(a, { key: "t:forever", ttlMs: 5000, waitMs: 0 }, async () => "ran").catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(TempFailError);
+    expect(refused).toMatchObject({
+      message: expect.stringMatching(/t:forever is held by someone and has no expiry/),
+      hint: expect.stringMatching(/delete the key t:forever/),
+    });
+    const db = connectRedis({
+      url: lab.url.replace(/\/\d*$/, "/99"),
+      password: new Secret(lab.password ?? "", "test"),
+      connectTimeoutMs: 2000,
+      commandTimeoutMs: 2000,
+      key: "lease.redis",
+    });
+    await expect(db).rejects.toMatchObject({ exitCode: 78, message: expect.stringMatching(/lease.redis.url: .* refused database 99/) });
+  });
+
+  it("rediss:// to an IP verifies the certificate without an IP as TLS servername (no DEP0123 warning)", async () => {
+    const tls = await startRedis({ password: "lab-lease-tls", tls: true });
+    const warnings: string[] = [];
+    const onWarning = (w: Error & { code?: string }) => warnings.push(w.code ?? w.message);
+    process.on("warning", onWarning);
+    try {
+      const options = {
+        url: tls.url,
+        password: new Secret("lab-lease-tls", "test"),
+        connectTimeoutMs: 3000,
+        commandTimeoutMs: 3000,
+        key: "lease.redis",
+      };
+      const redis = await connectRedis({ ...options, caFile: tls.caFile });
+      clients.push(redis);
+      expect(await redis.ping()).toBe("PONG");
+      // Still verified: without the CA the server's certificate is refused.
+      await expect(connectRedis(options)).rejects.toBeInstanceOf(UnavailableError);
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(warnings).not.toContain("DEP0123");
+    } finally {
+      process.off("warning", onWarning);
+      await tls.stop();
+    }
   });
 
   it("a wrong password is a config error, a stopped server unavailable, a bad URL a config error", async () => {

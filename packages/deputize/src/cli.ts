@@ -43,7 +43,9 @@ const HELP = `Config keys (YAML or JSON; see the README for every key):
   maxRemovals      refuse a change removing more members at once, unless --force (5)
   lease.redis      url, username, password (secret), caFile, key, ttlSeconds (60), waitSeconds (60):
                    two hosts take turns through a Redis lease; Redis down fails the run (69), a
-                   lease still held after waitSeconds is exit 75. Without it, a lock file in
+                   lease still held after waitSeconds is exit 75. Every write is fenced: the lease
+                   is confirmed and extended just before it; a lease lost mid-run stops the
+                   writes (exit 75). ttlSeconds >= 3 x timeoutMs. Without it, a lock file in
                    stateDir keeps two copies on one host apart
   stateDir         where the last announcement, Slack ids, each Slack part's last delivery and a
                    pending hand-off message are kept (/var/lib/opsguard/deputize)
@@ -53,9 +55,11 @@ never printed (stdout, --json, stderr). Ready systemd units ship in the package'
 The Slack sink's topic, user group and message (also to announceChannels) are applied one by one;
 a message that failed is retried on the next runs (at most 5 attempts) and shown by status;
 before posting, the channel's history (scope channels:history) is read, and a hand-off already
-there (an answer lost after Slack stored it, the other host's post) is not posted again.
+there from this bot (an answer lost after Slack stored it, the other host's post) is not posted
+again ("already posted"). A history error other than a missing scope posts nothing this run (exit 2;
+kept and retried next run).
 --watch takes 1 to 10080 minutes. A run stopped by SIGTERM/Ctrl-C prints one line saying what
-was already applied (exit 143/130). Exit 74: stdout could not be written.
+was already applied (exit 143/130) and releases its Redis lease. Exit 74: stdout could not be written.
 
 Examples:
   deputize run --dry-run          show what would change, change nothing
@@ -128,7 +132,8 @@ program
   .option("--hours <n>", `how far to look, 1 to ${MAX_LOOKAHEAD_HOURS} (lookAhead.hours, else 12)`)
   .action(async (opts: { hours?: string }, command: Command) => {
     const ctx = cliContext(command, { defaultLevel: "warn" });
-    const given = opts.hours === undefined ? undefined : Number(opts.hours);
+    // Plain decimal digits only: Number() would also take "0x10", "0b11", "1e1" and " 12".
+    const given = opts.hours === undefined ? undefined : /^\d{1,3}$/.test(opts.hours) ? Number(opts.hours) : Number.NaN;
     if (given !== undefined && !(Number.isInteger(given) && given >= 1 && given <= MAX_LOOKAHEAD_HOURS)) {
       throw new UsageError(`--hours expects a whole number of hours from 1 to ${MAX_LOOKAHEAD_HOURS}, got "${opts.hours}"`, {
         hint: "for example --hours 24",
@@ -150,7 +155,17 @@ async function runPass(ctx: CliContext, dryRun: boolean, force: boolean, progres
     await ensurePrivateDir(dep.settings.stateDir, { log: ctx.log });
     return withLock(
       join(dep.settings.stateDir, "run"),
-      () => withRunLease(config, { log: ctx.log }, (shared) => runOnce(dep, { ...options, ...shared })),
+      () =>
+        withRunLease(
+          config,
+          {
+            log: ctx.log,
+            onHeld: (release) => {
+              if (progress) progress.releaseLease = release;
+            },
+          },
+          (shared) => runOnce(dep, { ...options, ...shared }),
+        ),
       {
         timeoutMs: 60_000,
       },
@@ -183,7 +198,11 @@ async function interruptible(run: (progress: RunProgress) => Promise<number>): P
   const handlers = (["SIGTERM", "SIGINT"] as const).map((signal) => {
     const handler = () => {
       process.stderr.write(`deputize: ${redactSecrets(formatInterrupted(signal, progress))}\n`);
-      process.exit(128 + (signal === "SIGTERM" ? 15 : 2));
+      const exit = () => process.exit(128 + (signal === "SIGTERM" ? 15 : 2));
+      // The lease is handed back so the other host need not wait for its TTL; bounded, Redis may be what hangs.
+      const release = progress.releaseLease?.();
+      if (!release) exit();
+      else void Promise.race([release, new Promise((resolve) => setTimeout(resolve, 2_000).unref())]).finally(exit);
     };
     process.once(signal, handler);
     return [signal, handler] as const;

@@ -113,6 +113,9 @@ export const sinkSchema = z.discriminatedUnion("type", [
   }),
 ]);
 
+/** lease.redis.ttlSeconds must be at least this many times timeoutMs (see the check below). */
+export const LEASE_TTL_PER_TIMEOUT = 3;
+
 export const configSchema = z
   .strictObject({
     sources: z.array(sourceSchema).min(1, { message: "configure at least one source" }),
@@ -164,6 +167,17 @@ export const configSchema = z
         code: "custom",
         path: ["lookAhead", "slackToken"],
         message: "lookAhead.dm needs a Slack bot token: set slackToken or add a slack sink",
+      });
+    }
+    // The fence extends the lease to the full TTL right before a write: the write (one HTTP attempt,
+    // timeoutMs), the fence itself and the history read before it must fit well inside it, or the lease
+    // could lapse while a write is in flight and the other host could write too.
+    const ttl = c.lease?.redis.ttlSeconds;
+    if (ttl !== undefined && ttl * 1000 < LEASE_TTL_PER_TIMEOUT * c.timeoutMs) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["lease", "redis", "ttlSeconds"],
+        message: `${ttl} s is too short for timeoutMs ${c.timeoutMs}: set ttlSeconds to at least ${Math.ceil((LEASE_TTL_PER_TIMEOUT * c.timeoutMs) / 1000)} (${LEASE_TTL_PER_TIMEOUT} × timeoutMs), or lower timeoutMs`,
       });
     }
     c.sinks.forEach((sink, i) => {

@@ -26,11 +26,15 @@ export function formatDiff(report: RunReport, all: boolean): string {
   for (const e of report.sourceErrors) lines.push(`source ${field(e.source)}: FAILED: ${field(e.error)}`);
   for (const sink of report.sinks) {
     const problems = sink.plan?.unresolved ?? [];
-    if (!all && sink.status === "unchanged" && problems.length === 0) continue;
+    // A hand-off found already in the channel was not written: said as such, never as a change.
+    const already = (sink.parts ?? []).filter((p) => p.status === "already-posted").map((p) => p.part);
+    const isAlready = (u: string) => already.some((part) => u.startsWith(`${part}:`) || u.startsWith(`${part} (attempt`));
+    if (!all && sink.status === "unchanged" && problems.length === 0 && already.length === 0) continue;
     lines.push(`${field(sink.sink)} (${sink.kind}): ${VERB[sink.status]}${sink.reason ? `: ${field(sink.reason)}` : ""}`);
     for (const a of sink.plan?.add ?? []) lines.push(`  + ${field(a)}`);
     for (const r of sink.plan?.remove ?? []) lines.push(`  - ${field(r)}`);
-    for (const u of sink.plan?.updates ?? []) lines.push(`  ~ ${field(u)}`);
+    for (const u of sink.plan?.updates ?? []) if (!isAlready(u)) lines.push(`  ~ ${field(u)}`);
+    for (const part of already) lines.push(`  = ${field(part)}: already posted (found in the channel history); not posted again`);
     for (const p of problems) lines.push(`  ! ${field(p)}`);
   }
   for (const dm of report.dms ?? []) {
@@ -75,7 +79,7 @@ export function formatStatus(report: RunReport): string {
 /** A sink's per-part delivery records and a message still to be sent, for `status`. */
 function deliveryLines(s: SinkReport): string[] {
   const lines = Object.entries(s.plan?.deliveries ?? {}).map(
-    ([part, d]) => `${field(s.sink)} ${part}: ${d.status} ${d.at}${d.error ? `: ${field(d.error)}` : ""}`,
+    ([part, d]) => `${field(s.sink)} ${part}: ${d.status.replace("-", " ")} ${d.at}${d.error ? `: ${field(d.error)}` : ""}`,
   );
   for (const pending of s.plan?.pendingMessages ?? []) {
     lines.push(

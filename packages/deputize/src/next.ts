@@ -88,13 +88,30 @@ export async function upcoming(dep: Pick<Deputize, "sources">, now: Date, hours:
  */
 export async function remindUpcoming(
   shifts: readonly ScheduleShifts[],
-  options: { slack: SlackClient; state: DeputizeState; ledger: DmLedger; now: Date; log?: Logger | undefined },
+  options: {
+    slack: SlackClient;
+    state: DeputizeState;
+    ledger: DmLedger;
+    now: Date;
+    log?: Logger | undefined;
+    /** The lease fence: throws when this run may no longer write; the remaining DMs then wait for the next run. */
+    beforeWrite?: () => Promise<void>;
+  },
 ): Promise<DmReport[]> {
   const { slack, state, ledger, now } = options;
   const reports: DmReport[] = [];
   const looked: Record<string, string> = {};
+  // The lease fence refused a write: no more DMs this run (they are not recorded, so the next run sends them).
+  let fenced = false;
+  const fence = async () => {
+    await options.beforeWrite?.().catch((error: unknown) => {
+      fenced = true;
+      throw error;
+    });
+  };
   for (const schedule of shifts) {
     for (const shift of schedule.shifts) {
+      if (fenced) break;
       if (!shift.start || shift.start.getTime() <= now.getTime()) continue;
       const key = dmKey(schedule, shift);
       if (await ledger.sent(key)) continue;
@@ -111,11 +128,16 @@ export async function remindUpcoming(
           id = (await slack.lookupUserByEmail(email)).id;
           looked[email] = id;
         }
+        await fence();
         await slack.postMessage({ channel: id, text: dmText(schedule.schedule, shift), unfurl_links: false });
         await ledger.record(key, shift.end ?? shift.start, now);
         reports.push({ ...base, status: "sent" });
       } catch (error) {
-        const reason = error instanceof SlackNotFoundError ? "no Slack user with this e-mail" : describeError(error);
+        // users_not_found is the lookup's answer; channel_not_found from the DM itself is not about the e-mail.
+        const reason =
+          error instanceof SlackNotFoundError && error.method === "users.lookupByEmail"
+            ? "no Slack user with this e-mail"
+            : describeError(error);
         options.log?.warn(`look-ahead DM to ${shift.person.key} (${schedule.schedule}) not sent: ${reason}; retried next run`);
         reports.push({ ...base, status: "failed", reason });
       }

@@ -17,6 +17,11 @@ export interface RunOptions {
   dmLedger?: DmLedger;
   /** Filled while the run goes, so a signal mid-run can say what was already applied. */
   progress?: RunProgress;
+  /**
+   * Called right before every write (the lease.redis fence): throws when this run may no longer
+   * write, and then nothing more is written this run.
+   */
+  beforeWrite?: () => Promise<void>;
 }
 
 export interface RunProgress {
@@ -24,6 +29,8 @@ export interface RunProgress {
   applied: SinkReport[];
   /** Sinks whose change is being applied right now (may be partly done). */
   applying: Set<string>;
+  /** Hands the Redis lease back, when one is held (a signal ends the run). */
+  releaseLease?: () => Promise<void>;
 }
 
 export type SinkStatus = "unchanged" | "changed" | "partly-changed" | "would-change" | "refused" | "failed" | "skipped";
@@ -39,7 +46,7 @@ export interface SinkReport {
   reason?: string;
   exitCode?: ExitCode;
   /** For a sink written in independent parts (Slack topic, user group, message): how each went. */
-  parts?: Array<{ part: string; status: "applied" | "failed"; reason?: string }>;
+  parts?: Array<{ part: string; status: "applied" | "already-posted" | "failed"; reason?: string }>;
 }
 
 export interface RunReport {
@@ -56,7 +63,24 @@ export interface RunReport {
  * One pass: who is on call → each sink's current state → diff → apply. Sinks are independent: a
  * failing one is reported and the others still run. Nothing is written in a dry run.
  */
-export async function runOnce(dep: Deputize, options: RunOptions): Promise<RunReport> {
+export async function runOnce(dep: Deputize, given: RunOptions): Promise<RunReport> {
+  // Once the fence refused a write, every later write is refused at once (no second chance to race).
+  let fenced: unknown;
+  const fence = given.beforeWrite;
+  const options: RunOptions = {
+    ...given,
+    ...(fence
+      ? {
+          beforeWrite: async () => {
+            if (fenced !== undefined) throw fenced;
+            await fence().catch((error: unknown) => {
+              fenced ??= error;
+              throw error;
+            });
+          },
+        }
+      : {}),
+  };
   const window = accessWindow(options.now ?? new Date(), dep.settings.lookAheadMinutes, dep.settings.graceMinutes);
   const { schedules, sourceErrors } = await gatherOnCall(dep, window);
   for (const e of sourceErrors) options.log?.error(`source ${e.source} failed: ${e.error}`);
@@ -66,8 +90,13 @@ export async function runOnce(dep: Deputize, options: RunOptions): Promise<RunRe
   const sinks = await Promise.all(dep.sinks.map((sink) => runSink(dep, sink, schedules, sourceErrors, options)));
   for (const r of sinks) logSink(options.log, r);
   // A source that just failed is not asked again for the DMs: its error is already reported above.
-  const dms = options.dryRun || sourceErrors.length > 0 ? undefined : await lookAheadDms(dep, window.now, options);
-  const exitCode = overallExitCode(sinks, sourceErrors);
+  const dms = options.dryRun || sourceErrors.length > 0 || fenced !== undefined ? undefined : await lookAheadDms(dep, window.now, options);
+  let exitCode = overallExitCode(sinks, sourceErrors);
+  if (fenced !== undefined) {
+    // The lease is gone: whatever else happened, this run stopped writing and the next one carries on.
+    options.log?.error(describeError(fenced));
+    exitCode = exitCodeOf(fenced);
+  }
   return {
     window: { since: window.since.toISOString(), now: window.now.toISOString(), until: window.until.toISOString() },
     schedules: schedules.map((s) => ({ source: s.source, schedule: s.schedule, onCall: s.people.map((p) => p.key) })),
@@ -86,7 +115,14 @@ async function lookAheadDms(dep: Deputize, now: Date, options: RunOptions): Prom
   if (!slack) return undefined;
   const { shifts, sourceErrors } = await upcomingShifts(dep, now, dep.lookAhead.hours);
   for (const e of sourceErrors) log?.warn(`look-ahead: source ${e.source} failed: ${e.error}; no DMs for its schedules this run`);
-  return remindUpcoming(shifts, { slack, state: dep.state, ledger: options.dmLedger ?? fileDmLedger(dep.state), now, log });
+  return remindUpcoming(shifts, {
+    slack,
+    state: dep.state,
+    ledger: options.dmLedger ?? fileDmLedger(dep.state),
+    now,
+    log,
+    ...(options.beforeWrite ? { beforeWrite: options.beforeWrite } : {}),
+  });
 }
 
 async function gatherOnCall(dep: Deputize, window: Window) {
@@ -169,8 +205,9 @@ async function runSink(
       };
     }
     if (options.dryRun) return { ...report, status: "would-change" };
+    await options.beforeWrite?.();
     options.progress?.applying.add(sink.name);
-    const outcomes = await apply().finally(() => options.progress?.applying.delete(sink.name));
+    const outcomes = await apply(options.beforeWrite).finally(() => options.progress?.applying.delete(sink.name));
     // A sink may correct its plan while applying (LDAP re-read after a conflict): report what was written.
     const { apply: _applied, ...written } = full;
     const done = outcomes ? withParts({ ...report, plan: written }, outcomes) : { ...report, plan: written, status: "changed" as const };
@@ -191,12 +228,15 @@ async function runSink(
 /** A sink applied part by part: failed parts are named, and the rest count as applied. */
 function withParts(report: SinkReport, outcomes: readonly PartOutcome[]): SinkReport {
   const parts = outcomes.map((o) =>
-    o.error === undefined
-      ? { part: o.part, status: "applied" as const }
-      : { part: o.part, status: "failed" as const, reason: describeError(o.error) },
+    o.error !== undefined
+      ? { part: o.part, status: "failed" as const, reason: describeError(o.error) }
+      : o.alreadyPosted
+        ? { part: o.part, status: "already-posted" as const, reason: "already posted (found in the channel history); not posted again" }
+        : { part: o.part, status: "applied" as const },
   );
   const failed = outcomes.filter((o) => o.error !== undefined);
-  if (failed.length === 0) return { ...report, status: "changed", parts };
+  // Nothing written because it was all there already (the other host's post): not a change.
+  if (failed.length === 0) return { ...report, status: outcomes.every((o) => o.alreadyPosted) ? "unchanged" : "changed", parts };
   const reason = parts.flatMap((p) => (p.status === "failed" ? [`${p.part}: ${p.reason}`] : [])).join("; ");
   const anyApplied = failed.length < outcomes.length;
   return {

@@ -6,7 +6,7 @@ import { z } from "zod";
 export const MAX_MESSAGE_ATTEMPTS = 5;
 
 const deliverySchema = z.object({
-  status: z.enum(["delivered", "failed", "gave-up"]),
+  status: z.enum(["delivered", "already-posted", "failed", "gave-up"]),
   at: z.string(),
   /** Why it failed: one line, no secrets. */
   error: z.string().optional(),

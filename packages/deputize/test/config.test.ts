@@ -37,6 +37,17 @@ describe("config", () => {
     );
   });
 
+  it("refuses a lease TTL that a write's timeout could outlast", () => {
+    const lease = (ttlSeconds: number) => ({ redis: { url: "redis://127.0.0.1:6379/0", ttlSeconds } });
+    const base = { sources: [{ type: "rotation", file: "/r.yaml" }], sinks: [webhook], timeoutMs: 2000 };
+    expect(problems({ ...base, lease: lease(5) })).toBe(
+      "lease.redis.ttlSeconds: 5 s is too short for timeoutMs 2000: set ttlSeconds to at least 6 (3 × timeoutMs), or lower timeoutMs",
+    );
+    expect(problems({ ...base, lease: lease(6) })).toBe("");
+    // The defaults fit: 60 s against 10 s.
+    expect(problems({ sources: base.sources, sinks: [webhook], lease: { redis: { url: "redis://127.0.0.1:6379/0" } } })).toBe("");
+  });
+
   it("refuses two sinks with the same name", () => {
     const config = configSchema.parse({ sources: [{ type: "rotation", file: "/r.yaml" }], sinks: [webhook, webhook] });
     expect(() => buildDeputize(config)).toThrow(/two sinks are named "webhook:127.0.0.1:9"/);

@@ -155,4 +155,30 @@ describe("GitLab project approval rule sink", () => {
     expect(text.trimEnd().split("\n")).toHaveLength(1);
     expect(text).toMatch(/nope\\nforged/);
   });
+
+  it("a rule listed without protected branches keeps its scope: the PUT leaves out what GitLab did not list", async () => {
+    const rule = rules.rule("On call");
+    if (!rule) throw new Error("no rule");
+    rule.absent = ["protected_branches", "applies_to_all_protected_branches"];
+    onCall("alice");
+    const report = await run();
+    expect(report.exitCode).toBe(0);
+    const put = gitlab.writes()[0]?.body as Record<string, unknown>;
+    expect(put).toMatchObject({ name: "On call", approvals_required: 2, user_ids: [expect.any(Number)] });
+    expect(put).not.toHaveProperty("protected_branch_ids");
+    expect(put).not.toHaveProperty("applies_to_all_protected_branches");
+    expect(rules.rule("On call")).toMatchObject({ users: ["alice"], protectedBranchIds: [1], groups: ["platform/leads"] });
+  });
+
+  it("a rule listed without its groups is left as it is: exit 65 with one line, no PUT, no crash", async () => {
+    const rule = rules.rule("On call");
+    if (!rule) throw new Error("no rule");
+    rule.absent = ["groups"];
+    onCall("alice");
+    const report = await run();
+    expect(report.exitCode).toBe(65);
+    expect(report.sinks[0]).toMatchObject({ status: "failed", reason: expect.stringMatching(/without its groups; left as it is/) });
+    expect(gitlab.writes()).toEqual([]);
+    expect(rules.rule("On call")).toMatchObject({ users: ["bob"], groups: ["platform/leads"] });
+  });
 });

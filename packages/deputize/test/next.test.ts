@@ -139,6 +139,14 @@ describe("look-ahead DM", () => {
     expect(dms().sort()).toEqual(["U0BOB", "U0DAVE"]);
   });
 
+  it("a DM Slack answers channel_not_found says so, not that the e-mail has no Slack user", async () => {
+    slack.fault({ status: 200, body: { ok: false, error: "channel_not_found" } }, { path: /chat\.postMessage$/, times: 1 });
+    const failed = await run();
+    const reasons = failed.dms?.filter((d) => d.status === "failed").map((d) => d.reason) ?? [];
+    expect(reasons).toEqual([expect.stringMatching(/chat\.postMessage failed: channel_not_found/)]);
+    expect(reasons.join()).not.toMatch(/no Slack user/);
+  });
+
   it("sends nothing on a dry run or without lookAhead.dm", async () => {
     await run({}, { dryRun: true });
     await run({ lookAhead: { hours: 12 } });
@@ -195,10 +203,20 @@ describe("deputize next (the bundle)", () => {
     expect(shifts[0].person).not.toBe(shifts[1].person);
     const text = await cli(config, "next");
     expect(text.stdout).toMatch(/^SCHEDULE +WHO +FROM \(UTC\) +TO \(UTC\)\nsre +\S+ +now \(since/);
-    for (const bad of ["0", "169", "1.5", "x"]) {
+    for (const bad of ["0", "169", "1.5", "x", "0x10", "0b11", "1e1", " 12", ""]) {
       const r = await cli(config, "next", "--hours", bad);
       expect(r.code).toBe(64);
       expect(r.stderr).toMatch(/--hours expects a whole number of hours from 1 to 168/);
     }
+    // Every source failed: that failure's documented code and one line naming the source, never 70.
+    rmSync(rotation);
+    const missing = await cli(config, "next");
+    expect(missing.code).toBe(66);
+    expect(missing.stderr).toMatch(/source rotation.* failed: .*rotation\.yaml/);
+    expect(missing.stderr).not.toMatch(/internal error|\n\s+at /);
+    writeFileSync(rotation, "schedules: [unclosed\n");
+    const invalid = await cli(config, "next");
+    expect([65, 78]).toContain(invalid.code);
+    expect(invalid.stderr).not.toMatch(/internal error|\n\s+at /);
   });
 });

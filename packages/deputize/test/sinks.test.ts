@@ -127,6 +127,24 @@ describe("GitLab approver group sink", () => {
     const missing = new GitLabGroupSink({ name: "gitlab", http, group: "platform/nope", accessLevel: 30 });
     await expect(missing.plan(on("alice"))).rejects.toThrow(/GitLab API answered HTTP 404: 404 Group Not Found/);
   });
+
+  it("fences each membership call: once the lease is lost, the remaining calls are not made", async () => {
+    await (await sink().plan(on("alice"))).apply();
+    const plan = await sink().plan(on("bob", "carol"));
+    expect([plan.add, plan.remove]).toEqual([["bob", "carol"], ["alice"]]);
+    let fenced = 0;
+    const lost = new Error("lease lost");
+    const beforeWrite = async () => {
+      if (++fenced > 1) throw lost;
+    };
+    gitlab.requests.length = 0;
+    await expect(plan.apply(beforeWrite)).rejects.toBe(lost);
+    expect(gitlab.writes()).toHaveLength(1);
+    expect(gitlab.membersOf("platform/approvers")).toMatchObject({ alice: 30, bob: 30 });
+    // The next run (lease held again) finishes the job.
+    await (await sink().plan(on("bob", "carol"))).apply();
+    expect(gitlab.membersOf("platform/approvers")).toEqual({ owner: 50, maint: 40, guest: 10, bob: 30, carol: 30 });
+  });
 });
 
 describe("Slack sink with a fresh state directory", () => {

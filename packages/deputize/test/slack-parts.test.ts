@@ -58,7 +58,7 @@ async function run(dryRun = false, announceChannels: string[] = []) {
     retries: 0,
     timeoutMs: 3000,
   });
-  const dep = buildDeputize(config, { env });
+  const dep = buildDeputize(config, { env, log });
   try {
     return await runOnce(dep, { dryRun, log });
   } finally {
@@ -95,9 +95,15 @@ afterAll(async () => {
 
 beforeEach(() => {
   slack.clearFaults();
+  // Each test starts from an empty channel history too, not only from an empty state dir.
+  slack.messages.length = 0;
+  logLines.length = 0;
   if (stateDir) rmSync(stateDir, { recursive: true, force: true });
   stateDir = mkdtempSync(join(tmpdir(), "deputize-parts-"));
 });
+
+const historyFails = (body: Record<string, unknown>, status = 200) =>
+  slack.fault({ status, body: { ok: false, ...body } }, { path: "/api/conversations.history", times: 1 });
 
 describe("Slack sink parts", () => {
   it("a message that failed after the topic was set is kept, shown in status and sent on the next run", async () => {
@@ -240,7 +246,7 @@ describe("Slack sink parts", () => {
       stateDir,
       retries: 0,
     });
-    const dep = buildDeputize(config, { env });
+    const dep = buildDeputize(config, { env, log });
     const report = await runOnce(dep, { dryRun: false }).finally(() => dep.close());
     expect(report.exitCode).toBe(2);
     expect(report.sinks[0]?.plan?.unresolved).toEqual([
@@ -252,9 +258,45 @@ describe("Slack sink parts", () => {
         part: "message",
         status: "failed",
         reason:
-          "Slack chat.postMessage failed: channel_not_found (check the channel id; a private channel stays invisible until the app is invited)",
+          "Slack conversations.history failed: channel_not_found (check the channel id; a private channel stays invisible until the app is invited)",
       },
     ]);
     expect(slack.usergroupMembers(USERGROUP)).toEqual(["U0ALICE00"]);
+  });
+  it("a history that cannot be read (Slack trouble, rate limit, not in channel) posts nothing: kept, shown in status, posted next run", async () => {
+    const handoffs = () => slack.messagesTo(CHANNEL).filter((m) => m.text?.includes("<@U0CAROL00>")).length;
+    onCall("alice");
+    await run();
+    onCall("carol");
+    const before = handoffs();
+    for (const fail of [
+      () => historyFails({ error: "internal_error" }),
+      () => historyFails({ error: "ratelimited" }, 429),
+      () => historyFails({ error: "not_in_channel" }),
+    ]) {
+      fail();
+      const report = await run();
+      expect(report.exitCode).toBe(2);
+      expect(report.sinks[1]?.parts?.find((p) => p.part === "message")).toMatchObject({ status: "failed" });
+      expect(handoffs()).toBe(before);
+      const status = formatStatus(await run(true));
+      expect(status).toMatch(/slack message: failed .*history could not be checked, so nothing was posted; retried on the next run/);
+      expect(status).toMatch(/message to C0HANDOFF1 pending since .*0 of 5 attempts failed/);
+    }
+    const next = await run();
+    expect(next.exitCode).toBe(0);
+    expect(handoffs()).toBe(before + 1);
+  });
+
+  it("only a missing history scope lets the hand-off go out unchecked (with a warning)", async () => {
+    onCall("alice");
+    await run();
+    onCall("bob");
+    const before = slack.messagesTo(CHANNEL).length;
+    historyFails({ error: "missing_scope", needed: "channels:history", provided: "chat:write" });
+    const report = await run();
+    expect(report.exitCode).toBe(0);
+    expect(slack.messagesTo(CHANNEL)).toHaveLength(before + 1);
+    expect(logLines.join("")).toMatch(/cannot read C0HANDOFF1's history .*missing_scope.*; posting/);
   });
 });

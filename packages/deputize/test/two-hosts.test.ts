@@ -1,4 +1,6 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { createHash } from "node:crypto";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type LdapClient, Logger, Secret } from "@opsguard/core";
@@ -7,6 +9,7 @@ import { PagerDutySim, type RedisLab, SLACK_SIM_TOKEN, SlackSim, type SlapdLab, 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildDeputize } from "../src/build";
 import { configSchema } from "../src/config";
+import { formatDiff } from "../src/format";
 import { withRunLease } from "../src/lease";
 import { runOnce } from "../src/run";
 
@@ -69,6 +72,17 @@ async function host(name: string, overrides: Record<string, unknown> = {}) {
   }
 }
 
+const LEASE = "opsguard:deputize:lease";
+const BUNDLE = new URL("../dist/deputize.cjs", import.meta.url).pathname;
+const adminRedis = () =>
+  connectRedis({
+    url: redis.url,
+    password: new Secret(env.REDIS_PASSWORD, "test"),
+    connectTimeoutMs: 2000,
+    commandTimeoutMs: 8000,
+    key: "test",
+  });
+
 const posts = () => slack.messagesTo(CHANNEL).map((m) => m.text ?? "");
 async function members(): Promise<string[]> {
   const entry = await admin.read(lab.groups.oncall, ["member"]);
@@ -127,8 +141,86 @@ describe("two hosts with a Redis lease", () => {
     expect(posts().filter((p) => p.includes("<@U0BOB>"))).toHaveLength(1);
     const next = await host("a");
     expect(next.exitCode).toBe(0);
-    expect(next.sinks[1]?.parts).toEqual([{ part: "message", status: "applied" }]);
+    expect(next.sinks[1]?.parts).toEqual([{ part: "message", status: "already-posted", reason: expect.stringMatching(/already posted/) }]);
+    // Said as "already posted", not as a change ("~ message …").
+    const out = formatDiff(next, false);
+    expect(out).toMatch(/= message: already posted/);
+    expect(out).not.toMatch(/~ message/);
     expect(posts().filter((p) => p.includes("<@U0BOB>"))).toHaveLength(1);
+  });
+
+  it("a hand-off marker posted by someone else (forged metadata) does not stop the real hand-off", async () => {
+    onCall("carol");
+    await host("a");
+    onCall("alice");
+    // Anyone in the channel can attach deputize's metadata; only this bot's own messages count (auth.test).
+    const set = createHash("sha256").update(lab.users.alice.mail).digest("hex").slice(0, 16);
+    const marker = { event_type: "deputize_handoff", event_payload: { sink: "slack", set } };
+    slack.postAs({ user: "U0MALLORY" }, CHANNEL, "On-call hand-off: nobody is on call", marker);
+    slack.postAs({ user: "U0OTHERAPP", bot_id: "B0OTHER01" }, CHANNEL, "On-call hand-off: nobody is on call", marker);
+    const before = posts().filter((p) => p.includes("on call now: <@U0ALICE>")).length;
+    const report = await host("a");
+    expect(report.exitCode).toBe(0);
+    expect(report.sinks[1]?.parts?.find((p) => p.part === "message")).toEqual({ part: "message", status: "applied" });
+    expect(posts().filter((p) => p.includes("on call now: <@U0ALICE>"))).toHaveLength(before + 1);
+  });
+
+  it("the lease lost while the history answer was slow (deleted, then taken by host b): nothing posted, exit 75, posted next run", async () => {
+    onCall("bob");
+    await host("a");
+    onCall("dave");
+    const count = () => posts().filter((p) => p.includes("on call now: <@U0DAVE>")).length;
+    const before = count();
+    const other = await adminRedis();
+    const histories = slack.callsTo("conversations.history").length;
+    slack.slow(1_500);
+    const running = host("a", { lookAhead: { hours: 4, dm: true } });
+    try {
+      await expect.poll(() => slack.callsTo("conversations.history").length, { timeout: 10_000 }).toBeGreaterThan(histories);
+      // Host a is waiting for its history answer: its lease goes, host b takes it.
+      await other.del(LEASE);
+      await other.set(LEASE, "host-b:1:00000000000000aa", "PX", 10_000);
+      const report = await running;
+      expect(report.exitCode).toBe(75);
+      expect(report.sinks[1]?.parts?.find((p) => p.part === "message")).toMatchObject({
+        status: "failed",
+        reason: expect.stringMatching(/lease .* no longer held/),
+      });
+      expect(report.dms).toBeUndefined();
+    } finally {
+      slack.slow(0);
+      await other.del(LEASE);
+      other.disconnect();
+    }
+    expect(count()).toBe(before);
+    const next = await host("a");
+    expect(next.exitCode).toBe(0);
+    expect(count()).toBe(before + 1);
+  });
+
+  it("Redis paused while a host is about to post: its fence times out, nothing posted, exit 75 (not 70)", async () => {
+    onCall("carol");
+    await host("a");
+    onCall("alice", "bob");
+    const count = () => posts().filter((p) => p.includes("on call now: <@U0ALICE>, <@U0BOB>")).length;
+    const before = count();
+    const other = await adminRedis();
+    const histories = slack.callsTo("conversations.history").length;
+    slack.slow(1_000);
+    const running = host("a", { lookAhead: { hours: 4, dm: true } });
+    try {
+      await expect.poll(() => slack.callsTo("conversations.history").length, { timeout: 10_000 }).toBeGreaterThan(histories);
+      // Scripts and writes wait while Redis is paused (https://redis.io/docs/latest/commands/client-pause/):
+      // longer than the client's command timeout (3 s here).
+      await other.call("CLIENT", "PAUSE", "4500", "WRITE");
+      const report = await running;
+      expect(report.exitCode).toBe(75);
+      expect(report.sinks[1]?.parts?.find((p) => p.part === "message")).toMatchObject({ status: "failed" });
+    } finally {
+      slack.slow(0);
+      other.disconnect();
+    }
+    expect(count()).toBe(before);
   });
 
   it("a look-ahead DM is sent once for the pair: the second host finds it in Redis", async () => {
@@ -142,6 +234,48 @@ describe("two hosts with a Redis lease", () => {
     expect([...(a.dms ?? []), ...(b.dms ?? [])]).toEqual([expect.objectContaining({ person: lab.users.carol.mail, status: "sent" })]);
     await host("a", dm);
     expect(slack.messagesTo("U0CAROL")).toHaveLength(1);
+  });
+
+  it("SIGTERM mid-run hands the lease back at once (the other host need not wait for the TTL)", async () => {
+    if (!existsSync(BUNDLE)) throw new Error(`${BUNDLE} is missing: run "node scripts/build.mjs deputize" first`);
+    onCall("carol");
+    const file = join(dir, "sigterm.json");
+    writeFileSync(
+      file,
+      JSON.stringify({
+        sources: [{ type: "pagerduty", token: "env:PD_TOKEN", baseUrl: pd.url, schedules: ["SRE"] }],
+        sinks: [{ type: "slack", name: "slack", token: "env:SLACK_TOKEN", baseUrl: slack.apiUrl, channel: CHANNEL }],
+        lease: { redis: { url: redis.url, password: "env:REDIS_PASSWORD", ttlSeconds: 60, waitSeconds: 5 } },
+        stateDir: join(dir, "sigterm-state"),
+        retries: 0,
+        timeoutMs: 10_000,
+      }),
+    );
+    const other = await adminRedis();
+    const calls = slack.requests.length;
+    slack.slow(8_000);
+    const child = spawn(process.execPath, [BUNDLE, "--config", file, "run"], {
+      env: { ...process.env, ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stderr = "";
+    child.stderr.on("data", (d: Buffer) => {
+      stderr += d.toString();
+    });
+    const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+    try {
+      // The run holds the lease and waits for Slack.
+      await expect.poll(() => slack.requests.length, { timeout: 10_000 }).toBeGreaterThan(calls);
+      expect(await other.pttl(LEASE)).toBeGreaterThan(30_000);
+      child.kill("SIGTERM");
+      expect(await exited).toBe(143);
+      expect(stderr).toMatch(/interrupted by SIGTERM/);
+      expect(await other.exists(LEASE)).toBe(0);
+    } finally {
+      child.kill("SIGKILL");
+      slack.slow(0);
+      other.disconnect();
+    }
   });
 
   it("a lease held past waitSeconds is exit 75 and nothing is written; Redis down is exit 69", async () => {

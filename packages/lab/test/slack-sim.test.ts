@@ -151,6 +151,19 @@ describe("core's SlackClient against the simulator's quirks", () => {
 const dir = contractsDir();
 
 describe("conversations.history and message metadata", () => {
+  it("auth.test names the bot (user_id, bot_id) without any scope; history tells the bot's messages from others'", async () => {
+    const me = await call("auth.test", {}, "GET");
+    expect(me.body).toMatchObject({ ok: true, user_id: slack.botUserId, bot_id: slack.botId });
+    await call("chat.postMessage", { channel: "C0PUBLIC01", text: "from the bot" });
+    slack.postAs({ user: "U0ALICE001" }, "C0PUBLIC01", "from a person");
+    const history = await call("conversations.history", { channel: "C0PUBLIC01", limit: "2" }, "GET");
+    expect(history.body.messages).toEqual([
+      expect.objectContaining({ text: "from a person", user: "U0ALICE001" }),
+      expect.objectContaining({ text: "from the bot", user: slack.botUserId, bot_id: slack.botId }),
+    ]);
+    expect((history.body.messages as Array<Record<string, unknown>>)[0]?.bot_id).toBeUndefined();
+  });
+
   it("lists a channel newest first, pages with a cursor, and shows metadata only when asked", async () => {
     const meta = { event_type: "deputize_handoff", event_payload: { set: "abc" } };
     await call("chat.postMessage", { channel: "C0PUBLIC01", text: "first", metadata: meta });
@@ -183,6 +196,9 @@ describe.skipIf(!dir)("Slack simulator against Slack's Web API OpenAPI descripti
     await call("chat.postMessage", { channel: "C0PUBLIC01", text: "bad", metadata: "{not json" });
     await call("conversations.history", { channel: "C0PUBLIC01", limit: "1", include_all_metadata: "true" }, "GET");
     await call("conversations.history", { channel: "C0OUTSIDE1" }, "GET");
+    await call("auth.test", {}, "GET");
+    slack.postAs({ user: "U0ALICE001" }, "C0PUBLIC01", "a person's message", { event_type: "t", event_payload: { n: 2 } });
+    await call("conversations.history", { channel: "C0PUBLIC01", limit: "2", include_all_metadata: "true" }, "GET");
     const answered = slack.requests.filter((r) => r.path.startsWith("/api/"));
     expect(answered.length).toBeGreaterThan(20);
     const problems = answered.flatMap(

@@ -27,15 +27,15 @@ interface ApprovalRule {
   rule_type: string;
   approvals_required: number;
   users: GitLabUser[];
-  groups: Array<{ id: number }>;
-  applies_to_all_protected_branches?: boolean;
-  protected_branches?: Array<{ id: number }>;
+  groups?: Array<{ id: number }> | null;
+  applies_to_all_protected_branches?: boolean | null;
+  protected_branches?: Array<{ id: number }> | null;
 }
 
 /**
  * A GitLab project approval rule whose users are who is on call (the original deputize kept MR
  * approvers in sync). One PUT per change; the rule's name, required approvals, groups and protected
- * branches are sent back as read, because GitLab removes any approver or group an update leaves out.
+ * branches are sent back as read (a field GitLab did not list is left out, never sent empty), because GitLab removes any approver or group an update leaves out.
  * Hidden groups (private groups the token cannot see) are kept by GitLab as long as
  * `remove_hidden_groups` is not sent, and deputize never sends it.
  */
@@ -55,6 +55,14 @@ export class GitLabApprovalRuleSink implements Sink {
 
   async plan(people: readonly Person[]): Promise<SinkPlan> {
     const rule = await this.#rule();
+    // "Approvers and groups (except hidden groups) not in the users or groups parameters are removed"
+    // (PUT docs): a rule listed without its groups cannot be updated without dropping them.
+    const groups = rule.groups;
+    if (!Array.isArray(groups)) {
+      throw new DataError(`${this.name}: GitLab listed rule ${JSON.stringify(rule.name)} without its groups; left as it is`, {
+        hint: "an update would remove the rule's groups; check the token can read the rule (api scope) and the GitLab version",
+      });
+    }
     const byName = new Map(rule.users.map((u) => [u.username.toLowerCase(), u]));
     const unresolved: string[] = [];
     const desired = new Map<number, GitLabUser>();
@@ -83,15 +91,17 @@ export class GitLabApprovalRuleSink implements Sink {
         await this.#o.http.request({
           method: "PUT",
           url: `${this.#rulesPath()}/${rule.id}`,
+          // Only what GitLab listed goes back: a branch scope it did not list (absent or null) is left
+          // out, which keeps the rule's scope as it is, where an empty list would change it.
           body: {
             name: rule.name,
             approvals_required: rule.approvals_required,
             user_ids: [...desired.keys()],
-            group_ids: rule.groups.map((g) => g.id),
-            ...(rule.applies_to_all_protected_branches === undefined
-              ? {}
-              : { applies_to_all_protected_branches: rule.applies_to_all_protected_branches }),
-            protected_branch_ids: (rule.protected_branches ?? []).map((b) => b.id),
+            group_ids: groups.map((g) => g.id),
+            ...(typeof rule.applies_to_all_protected_branches === "boolean"
+              ? { applies_to_all_protected_branches: rule.applies_to_all_protected_branches }
+              : {}),
+            ...(Array.isArray(rule.protected_branches) ? { protected_branch_ids: rule.protected_branches.map((b) => b.id) } : {}),
           },
         });
       },

@@ -83,14 +83,17 @@ export class GitLabGroupSink implements Sink {
       remove: remove.map((m) => m.username),
       updates: [],
       unresolved,
-      apply: async () => {
-        // Add before removing, so the group never has fewer approvers than it needs mid-run.
+      apply: async (beforeWrite = async () => {}) => {
+        // Add before removing, so the group never has fewer approvers than it needs mid-run. Each
+        // call is fenced (lease.redis): a run that lost its lease stops between two calls.
         for (const user of add) {
+          await beforeWrite();
           await ignoreStatus(409, () =>
             http.request({ method: "POST", url: groupPath, body: { user_id: user.id, access_level: accessLevel } }),
           );
         }
         for (const member of remove) {
+          await beforeWrite();
           await ignoreStatus(404, () => http.request({ method: "DELETE", url: `${groupPath}/${member.id}` }));
         }
       },

@@ -77,7 +77,7 @@ export class LdapGroupSink implements Sink {
       remove: remove.map(display),
       updates: [],
       unresolved,
-      apply: async () => {
+      apply: async (beforeWrite = async () => {}) => {
         if (add.length === 0 && remove.length === 0) return;
         const modify = (adding: string[], removing: string[]) =>
           ldap.modify(this.#o.group, [
@@ -95,7 +95,11 @@ export class LdapGroupSink implements Sink {
           const nowKeys = new Set(now.map(key));
           const stillAdd = [...desired].filter(([k]) => !nowKeys.has(k)).map(([, v]) => v);
           const stillRemove = now.filter((v) => !desired.has(key(v)));
-          if (stillAdd.length > 0 || stillRemove.length > 0) await modify(stillAdd, stillRemove);
+          // The retry is a second write: fenced again (lease.redis), the first one was fenced by the run.
+          if (stillAdd.length > 0 || stillRemove.length > 0) {
+            await beforeWrite();
+            await modify(stillAdd, stillRemove);
+          }
           // The report must name what was really written (frank removed), not the refused first try.
           plan.current = now.map(display);
           plan.add = stillAdd.map(display);

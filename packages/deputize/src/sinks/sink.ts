@@ -18,11 +18,14 @@ export interface SinkPlan {
    */
   placed?: number;
   /** How the last run's writes went, per part (sinks that keep such records: Slack). */
-  deliveries?: Record<string, { status: "delivered" | "failed" | "gave-up"; at: string; error?: string | undefined }>;
+  deliveries?: Record<string, { status: "delivered" | "already-posted" | "failed" | "gave-up"; at: string; error?: string | undefined }>;
   /** Hand-off messages not delivered yet, per channel, to be retried. */
   pendingMessages?: Array<{ channel: string; text: string; attempts: number; maxAttempts: number; since: string }>;
-  /** Writes the change; a sink whose parts are independent (Slack) says how each went. */
-  apply(): Promise<PartOutcome[]> | Promise<void>;
+  /**
+   * Writes the change; a sink whose parts are independent (Slack) says how each went. A sink making
+   * several writes calls `beforeWrite` (the lease fence) before each and stops when it throws.
+   */
+  apply(beforeWrite?: () => Promise<void>): Promise<PartOutcome[]> | Promise<void>;
 }
 
 /** One independently applied part of a sink's change ("topic", "usergroup", "message"). */
@@ -30,6 +33,8 @@ export interface PartOutcome {
   part: string;
   /** The error when it failed; the other parts were still applied. */
   error?: unknown;
+  /** A hand-off found already in the channel (posted by this bot earlier, or the other host): nothing was written. */
+  alreadyPosted?: boolean;
 }
 
 export interface Sink {

@@ -5,7 +5,9 @@ import {
   type Logger,
   SlackApiError,
   type SlackClient,
+  type SlackMessage,
   SlackNotFoundError,
+  SlackPermissionError,
   slackPlainText,
 } from "@opsguard/core";
 import { handleOf, type Person } from "../people";
@@ -48,6 +50,8 @@ export class SlackSink implements Sink {
   readonly name: string;
   readonly schedules: readonly string[] | undefined;
   readonly #o: SlackSinkOptions;
+  /** This bot, from auth.test: only its own messages count as hand-offs. */
+  #me: { userId: string; botId: string | undefined } | undefined;
 
   constructor(options: SlackSinkOptions) {
     this.#o = options;
@@ -117,7 +121,7 @@ export class SlackSink implements Sink {
       if (pending && pending.members.join("\n") === keys.join("\n")) {
         // A message for this very set that did not get through is sent again (the topic may already say it).
         updates.push(`${part} (attempt ${pending.attempts + 1} of ${MAX_MESSAGE_ATTEMPTS}): "${pending.text}"`);
-        parts.push({ part, run: () => this.#post(ch, part, pending) });
+        parts.push({ part, run: (fence) => this.#post(ch, part, pending, fence) });
       } else if (changed) {
         if (text === undefined) {
           const offDuty = announced
@@ -129,7 +133,7 @@ export class SlackSink implements Sink {
         }
         const message = { members: keys, text, attempts: 0, since: new Date().toISOString() };
         updates.push(`${part}: "${text}"`);
-        parts.push({ part, run: () => this.#post(ch, part, message) });
+        parts.push({ part, run: (fence) => this.#post(ch, part, message, fence) });
       }
     }
     if (channels.length === 0 && changed) parts.push({ part: "announced", run: () => state.recordAnnounced(sink, keys) });
@@ -153,14 +157,16 @@ export class SlackSink implements Sink {
       unresolved,
       // Someone without a Slack user is only a plain @handle: nobody with a user means nobody placed.
       placed: people.filter((p) => ids.byKey[p.key]).length,
-      apply: async () => {
+      apply: async (beforeWrite = async () => {}) => {
         if (Object.keys(ids.looked).length > 0) await state.recordSlackIds(ids.looked);
         const outcomes: PartOutcome[] = [];
         for (const { part, run } of parts) {
           try {
-            await run();
+            // The message part fences itself right before posting (after its history check).
+            if (!part.startsWith("message")) await beforeWrite();
+            const done = await run(beforeWrite);
             if (part !== "announced" && !part.startsWith("message")) await state.recordDelivery(sink, part, { status: "delivered" });
-            outcomes.push({ part });
+            outcomes.push(done === ALREADY_POSTED ? { part, alreadyPosted: true } : { part });
           } catch (error) {
             if (!part.startsWith("message")) await state.recordDelivery(sink, part, { status: "failed", error: describeError(error) });
             outcomes.push({ part, error });
@@ -174,19 +180,37 @@ export class SlackSink implements Sink {
   /**
    * Posts a hand-off message, kept as pending first so that a failure (or a crash) leaves it to
    * be sent on the next run, for at most MAX_MESSAGE_ATTEMPTS attempts; never recorded as
-   * delivered unless Slack took it.
+   * delivered unless Slack took it. Order: keep it pending → read the channel history → fence (the
+   * lease is still this run's, so nobody else posted since the read) → post.
    */
-  async #post(ch: string, part: string, message: PendingMessage): Promise<void> {
+  async #post(
+    ch: string,
+    part: string,
+    message: PendingMessage,
+    beforeWrite: () => Promise<void>,
+  ): Promise<typeof ALREADY_POSTED | undefined> {
     const { slack, state } = this.#o;
     const key = this.#pendingKey(ch);
     const set = handoffSet(message.members);
-    // Already there: posted by this host whose answer was lost, or by the other host of a pair.
-    if (await this.#lastHandoffIs(ch, set)) {
-      await state.recordAnnounced(this.name, message.members);
-      await state.recordDelivery(this.name, part, { status: "delivered" }, key);
-      return;
-    }
     await state.recordPending(key, message);
+    let already: boolean;
+    try {
+      already = await this.#lastHandoffIs(ch, set);
+    } catch (error) {
+      // Not checked, not posted: kept pending (no attempt used) and tried again next run.
+      await state.recordDelivery(this.name, part, {
+        status: "failed",
+        error: `${describeError(error)}; the channel history could not be checked, so nothing was posted; retried on the next run`,
+      });
+      throw error;
+    }
+    // Already there: posted by this host whose answer was lost, or by the other host of a pair.
+    if (already) {
+      await state.recordAnnounced(this.name, message.members);
+      await state.recordDelivery(this.name, part, { status: "already-posted" }, key);
+      return ALREADY_POSTED;
+    }
+    await beforeWrite();
     try {
       await slack.postMessage({
         channel: ch,
@@ -212,22 +236,30 @@ export class SlackSink implements Sink {
     }
     await state.recordAnnounced(this.name, message.members);
     await state.recordDelivery(this.name, part, { status: "delivered" }, key);
+    return undefined;
   }
 
   /**
-   * Whether the channel's newest hand-off message of this sink (found by its metadata among the last
-   * HISTORY_LIMIT messages) announces this very set. Unreadable history (a missing channels:history
-   * scope) is a warning and counts as no: the message is posted, at least once.
+   * Whether the channel's newest hand-off message of this sink, posted by this very bot (the message's
+   * bot_id / user against auth.test: anyone in the channel can post a message with the same metadata),
+   * among the last HISTORY_LIMIT messages, announces this very set. Only a missing history scope lets
+   * the message go out unchecked (a warning; posted at least once); any other error (rate limit after
+   * the client's bounded Retry-After waits, Slack trouble, not_in_channel) throws: not posted this run.
    */
   async #lastHandoffIs(ch: string, set: string): Promise<boolean> {
+    let messages: SlackMessage[];
     try {
-      const messages = await this.#o.slack.history(ch, { limit: HISTORY_LIMIT });
-      const last = messages.find((m) => m.metadata?.event_type === HANDOFF_EVENT && m.metadata.event_payload?.sink === this.name);
-      return last?.metadata?.event_payload?.set === set;
+      messages = await this.#o.slack.history(ch, { limit: HISTORY_LIMIT });
     } catch (error) {
+      if (!(error instanceof SlackPermissionError && error.code === "missing_scope")) throw error;
       this.#o.log?.warn(`${this.name}: cannot read ${ch}'s history to avoid a double hand-off (${describeError(error)}); posting`);
       return false;
     }
+    this.#me ??= await this.#o.slack.authTest();
+    const me = this.#me;
+    const ours = (m: SlackMessage) => (me.botId !== undefined && m.bot_id === me.botId) || (me.userId !== "" && m.user === me.userId);
+    const last = messages.find((m) => m.metadata?.event_type === HANDOFF_EVENT && m.metadata.event_payload?.sink === this.name && ours(m));
+    return last?.metadata?.event_payload?.set === set;
   }
 
   /** Where a channel's undelivered message is kept: the sink's name for its own channel, else "<sink> <channel>". */
@@ -267,8 +299,11 @@ export class SlackSink implements Sink {
 
 interface Part {
   part: string;
-  run: () => Promise<unknown>;
+  run: (beforeWrite: () => Promise<void>) => Promise<unknown>;
 }
+
+/** What #post returns when the hand-off was already in the channel and nothing was posted. */
+const ALREADY_POSTED = Symbol("already posted");
 
 /** A read one part needs; when Slack refuses it, that part is reported and left alone, the others go on. */
 async function readPart<T>(part: string, unresolved: string[], read: () => Promise<T>): Promise<T | undefined> {

@@ -23,6 +23,13 @@ export interface GitLabProjectApprovalRule {
   appliesToAllProtectedBranches: boolean;
   /** Ids of the protected branches the rule is scoped to. */
   protectedBranchIds: number[];
+  /**
+   * Fields this rule's GET answer leaves out, as a GitLab from before they were added does
+   * (`applies_to_all_protected_branches` came in GitLab 15.3 per the page's version history; the
+   * page's own "Get project-level rules" example lists no `protected_branches` for rules not scoped
+   * to branches). deputize must then not invent a value for them in its PUT.
+   */
+  absent?: Array<"groups" | "protected_branches" | "applies_to_all_protected_branches">;
 }
 
 export class GitLabProjectApprovalRules {
@@ -125,7 +132,7 @@ export class GitLabProjectApprovalRules {
   /** The rule as the docs' example shows it; eligible approvers are its users plus its groups' members. */
   #ruleJson(rule: GitLabProjectApprovalRule) {
     const groupMembers = rule.groups.flatMap((path) => Object.keys(this.sim.membersOf(path)));
-    return {
+    const json: Record<string, unknown> = {
       id: rule.id,
       name: rule.name,
       rule_type: rule.ruleType,
@@ -140,6 +147,8 @@ export class GitLabProjectApprovalRules {
       protected_branches: rule.protectedBranchIds.map((id) => protectedBranchJson(id, this.protectedBranches.get(id) ?? "main")),
       contains_hidden_groups: rule.hiddenGroups.length > 0,
     };
+    for (const field of rule.absent ?? []) delete json[field];
+    return json;
   }
 }
 

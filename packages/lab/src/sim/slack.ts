@@ -52,6 +52,8 @@ export interface SimSlackMessage {
   blocks: unknown[] | undefined;
   /** Message metadata as posted ({event_type, event_payload}), returned by conversations.history with include_all_metadata. */
   metadata?: { event_type: string; event_payload: Record<string, unknown> } | undefined;
+  /** Who posted it, when not this app's bot (see postAs): a person (user only) or another app (bot_id too). */
+  from?: { user: string; bot_id?: string } | undefined;
 }
 
 /**
@@ -136,7 +138,9 @@ interface Usergroup {
 type Args = Record<string, unknown>;
 
 /** Read methods take GET query or form arguments; writes may also take a JSON body. */
-const METHODS: Record<string, { scope: (args: Args, sim: SlackSim) => string; write: boolean }> = {
+const METHODS: Record<string, { scope: (args: Args, sim: SlackSim) => string | undefined; write: boolean }> = {
+  // https://docs.slack.dev/reference/methods/auth.test: "No scope required"; any valid token.
+  "auth.test": { scope: () => undefined, write: false },
   "chat.postMessage": { scope: () => "chat:write", write: true },
   "users.lookupByEmail": { scope: () => "users:read.email", write: false },
   "users.info": { scope: () => "users:read", write: false },
@@ -151,6 +155,8 @@ const METHODS: Record<string, { scope: (args: Args, sim: SlackSim) => string; wr
 export class SlackSim extends SimServer {
   readonly teamId: string;
   readonly botUserId: string;
+  /** The app's bot id (B…): auth.test gives it for a bot token, and conversations.history on the bot's messages. */
+  readonly botId = "B0SIM0001";
   readonly messages: SimSlackMessage[] = [];
   readonly #tokens: Map<string, string[]>;
   readonly #users = new Map<string, SimSlackUser>();
@@ -207,6 +213,17 @@ export class SlackSim extends SimServer {
       users: [...(group.users ?? [])],
       date_update: this.#clock,
     });
+    return this;
+  }
+
+  /**
+   * Someone else posts in a channel: a person in the Slack client (`user` only) or another app
+   * (`bot_id` too), optionally with message metadata, which any app may attach
+   * (https://docs.slack.dev/messaging/message-metadata). conversations.history shows it with that
+   * poster's user / bot_id, not this app's.
+   */
+  postAs(from: { user: string; bot_id?: string }, channel: string, text: string, metadata?: SimSlackMessage["metadata"]): this {
+    this.messages.push({ channel, to: channel, ts: this.#nextTs(), text, blocks: undefined, metadata, from });
     return this;
   }
 
@@ -330,7 +347,7 @@ export class SlackSim extends SimServer {
     const scopes = this.#tokens.get(token);
     if (!scopes) return this.#error("invalid_auth");
     const needed = spec.scope(args, this);
-    if (!scopes.includes(needed)) {
+    if (needed !== undefined && !scopes.includes(needed)) {
       return this.#reply({ ok: false, error: "missing_scope", needed, provided: scopes.join(",") }, scopes);
     }
 
@@ -349,6 +366,18 @@ export class SlackSim extends SimServer {
   }
 
   readonly #methods: Record<string, (args: Args) => Args> = {
+    // https://docs.slack.dev/reference/methods/auth.test (and the "auth.test success schema" of Slack's OpenAPI
+    // description): for a bot token, user_id is the bot user and bot_id the bot.
+    "auth.test": () => ({
+      ok: true,
+      url: "https://opsguard-sim.slack.com/",
+      team: "opsguard-sim",
+      user: "opsguard-bot",
+      team_id: this.teamId,
+      user_id: this.botUserId,
+      bot_id: this.botId,
+      is_enterprise_install: false,
+    }),
     "chat.postMessage": (args) => {
       const target = str(args.channel);
       if (!target) return { ok: false, error: "channel_not_found" };
@@ -444,8 +473,8 @@ export class SlackSim extends SimServer {
         ok: true,
         messages: page.map((m) => ({
           type: "message",
-          user: this.botUserId,
-          bot_id: "B0SIM0001",
+          // The bot's own posts carry its user and bot_id; someone else's carry theirs.
+          ...(m.from ? m.from : { user: this.botUserId, bot_id: this.botId }),
           text: m.text ?? "",
           ts: m.ts,
           ...(m.blocks ? { blocks: m.blocks } : {}),
