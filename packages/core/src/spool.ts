@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
-import { readdir, readFile, rename, unlink } from "node:fs/promises";
+import { constants } from "node:fs";
+import { type FileHandle, lstat, open, readdir, rename, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { z } from "zod";
 import { describeError, TempFailError } from "./errors";
@@ -92,6 +93,8 @@ export interface DrainResult {
 
 /** An attempt whose lease ran out with no outcome recorded: its process stopped before any answer came. */
 const CUT_OFF = "the last attempt was cut off before any answer (its process stopped at its deadline)";
+/** An entry is one login's alert: far below this; a bigger file is not ours. */
+const MAX_ENTRY_BYTES = 1_048_576;
 const ENTRY = /^\d+-[0-9a-f]{8}\.json$/;
 const TEMP = /^\.(\d+-[0-9a-f]{8}\.json)\.\d+\.[0-9a-f]{8}\.tmp$/;
 
@@ -107,11 +110,12 @@ export class Spool<T> {
     this.#opts = options;
     this.#schema = z.object({
       id: z.string().regex(/^\d+-[0-9a-f]{8}$/),
-      createdAt: z.number(),
+      // Finite, non-negative: a forged 9e999 lease would keep an entry untouched forever.
+      createdAt: z.number().nonnegative(),
       attempts: z.number().int().nonnegative(),
-      leaseUntil: z.number(),
-      nextAttemptAt: z.number(),
-      lastAttemptAt: z.number().optional(),
+      leaseUntil: z.number().nonnegative(),
+      nextAttemptAt: z.number().nonnegative(),
+      lastAttemptAt: z.number().nonnegative().optional(),
       lastError: z.string().optional(),
       payload: options.payload,
     }) as unknown as z.ZodType<SpoolEntry<T>>;
@@ -234,32 +238,77 @@ export class Spool<T> {
   async list(options: { readOnly?: boolean; unreadable?: string[] } = {}): Promise<SpoolEntry<T>[]> {
     const names = await this.#names();
     const entries: SpoolEntry<T>[] = [];
+    const owners = await this.#trustedOwners();
     for (const name of names.filter((n) => ENTRY.test(n)).sort()) {
       const path = join(this.dir, name);
-      let text: string;
-      try {
-        text = await readFile(path, "utf8");
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code === "ENOENT") continue; // delivered meanwhile
-        throw error;
-      }
-      const problem = this.#check(text);
+      const read = await this.#read(path, owners);
+      if (read === undefined) continue; // delivered meanwhile
+      const problem = read.problem ?? this.#check(read.text ?? "", name);
       if (typeof problem !== "string") {
         entries.push(problem);
         continue;
       }
       options.unreadable?.push(name);
       if (options.readOnly) continue;
-      await ensurePrivateDir(join(this.dir, "dead"));
-      await rename(path, join(this.dir, "dead", `${name}.corrupt`)).catch(() => {});
-      this.#opts.log?.warn("spooled message is unreadable; moved it to dead/", { file: path, problem });
+      // Like invalid JSON: one bad entry never stops the drain of the rest.
+      const kept = join(this.dir, "dead", `${name}.corrupt`);
+      const moved = await ensurePrivateDir(join(this.dir, "dead"))
+        .then(() => rename(path, kept))
+        .then(
+          () => true,
+          () => false,
+        );
+      this.#opts.log?.warn(`spooled message is unreadable; ${moved ? "moved it to dead/" : "cannot move it to dead/, skipped"}`, {
+        file: path,
+        problem,
+        ...(moved ? { kept } : {}),
+      });
     }
     // Temp files of writers killed mid-write (their pid is gone).
     for (const name of options.readOnly ? [] : names) {
       const target = TEMP.exec(name)?.[1];
-      if (target) await removeOrphanedTemps(join(this.dir, target));
+      if (target) await removeOrphanedTemps(join(this.dir, target)).catch(() => {});
     }
     return entries;
+  }
+
+  /**
+   * Whose entry files are trusted: this process's and the directory owner's (who can write there
+   * anyway). Anyone else's file, or one others may write, could be a forged login alert.
+   */
+  async #trustedOwners(): Promise<Set<number> | undefined> {
+    const uid = process.getuid?.();
+    if (uid === undefined) return undefined;
+    const owner = await lstat(this.dir).then(
+      (s) => s.uid,
+      () => uid,
+    );
+    return new Set([uid, owner]);
+  }
+
+  /**
+   * An entry file's text, or the problem that keeps it from being used. Opened without following
+   * a symlink and without blocking (a FIFO must not hang the drain), then checked to be a regular,
+   * trusted file of sane size. Undefined when it is gone.
+   */
+  async #read(path: string, owners: Set<number> | undefined): Promise<{ text?: string; problem?: string } | undefined> {
+    let handle: FileHandle | undefined;
+    try {
+      handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW);
+      const stat = await handle.stat();
+      if (!stat.isFile()) return { problem: "not a regular file" };
+      if (owners && !owners.has(stat.uid)) return { problem: `owned by uid ${stat.uid}, not by this spool's user` };
+      if ((stat.mode & 0o022) !== 0) return { problem: `writable by group or others (mode ${(stat.mode & 0o777).toString(8)})` };
+      if (stat.size > MAX_ENTRY_BYTES) return { problem: `larger than ${MAX_ENTRY_BYTES} bytes` };
+      return { text: await handle.readFile("utf8") };
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === "ENOENT") return undefined;
+      if (code === "ELOOP") return { problem: "a symbolic link" };
+      return { problem: describeError(error) };
+    } finally {
+      await handle?.close().catch(() => {});
+    }
   }
 
   async status(): Promise<SpoolStatus> {
@@ -390,7 +439,7 @@ export class Spool<T> {
     }
   }
 
-  #check(text: string): SpoolEntry<T> | string {
+  #check(text: string, name: string): SpoolEntry<T> | string {
     let raw: unknown;
     try {
       raw = JSON.parse(text);
@@ -398,7 +447,9 @@ export class Spool<T> {
       return `invalid JSON: ${(error as Error).message}`;
     }
     const parsed = this.#schema.safeParse(raw);
-    return parsed.success ? parsed.data : formatIssues(parsed.error);
+    if (!parsed.success) return formatIssues(parsed.error);
+    // A file renamed by hand (or forged) must not be taken for another entry.
+    return `${parsed.data.id}.json` === name ? parsed.data : `its id ${JSON.stringify(parsed.data.id)} does not match the file name`;
   }
 
   async #names(): Promise<string[]> {
