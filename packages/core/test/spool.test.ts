@@ -90,9 +90,16 @@ describe("Spool", () => {
   it("a FIFO, a directory, a symlink, a stranger's or group-writable file never block: counted by status, moved to dead/ by a drain", async () => {
     const warnings: string[] = [];
     const log = { warn: (m: string, f?: object) => void warnings.push(`${m} ${JSON.stringify(f)}`) } as unknown as Logger;
-    const s = new Spool({ dir: join(root, `spool-${++n}`, "q"), payload: z.object({ text: z.string() }), maxAttempts: 3, backoffMs: 0, log });
+    const s = new Spool({
+      dir: join(root, `spool-${++n}`, "q"),
+      payload: z.object({ text: z.string() }),
+      maxAttempts: 3,
+      backoffMs: 0,
+      log,
+    });
     await s.add({ text: "good" }, Date.now() - 1);
-    const entry = (id: string) => JSON.stringify({ id, createdAt: 1, attempts: 0, leaseUntil: 0, nextAttemptAt: 0, payload: { text: "forged" } });
+    const entry = (id: string) =>
+      JSON.stringify({ id, createdAt: 1, attempts: 0, leaseUntil: 0, nextAttemptAt: 0, payload: { text: "forged" } });
     expect(spawnSync("mkfifo", [join(s.dir, "1000-00000001.json")]).status).toBe(0);
     mkdirSync(join(s.dir, "1000-00000002.json"));
     symlinkSync("/etc/hostname", join(s.dir, "1000-00000003.json"));
@@ -114,9 +121,13 @@ describe("Spool", () => {
     mkdirSync(s.dir, { recursive: true, mode: 0o700 });
     writeFileSync(join(s.dir, "1000-0000000a.json"), JSON.stringify({ ...base, id: "1000-0000000a", attempts: -5 }), { mode: 0o600 });
     writeFileSync(join(s.dir, "1000-0000000b.json"), JSON.stringify({ ...base, id: "../../etc/passwd" }), { mode: 0o600 });
-    writeFileSync(join(s.dir, "1000-0000000c.json"), `{"id":"1000-0000000c","createdAt":1,"attempts":0,"leaseUntil":9e999,"nextAttemptAt":0,"payload":{"text":"x"}}`, {
-      mode: 0o600,
-    });
+    writeFileSync(
+      join(s.dir, "1000-0000000c.json"),
+      `{"id":"1000-0000000c","createdAt":1,"attempts":0,"leaseUntil":9e999,"nextAttemptAt":0,"payload":{"text":"x"}}`,
+      {
+        mode: 0o600,
+      },
+    );
     writeFileSync(join(s.dir, "1000-0000000d.json"), JSON.stringify({ ...base, id: "1000-0000000e" }), { mode: 0o600 });
     expect(await s.status()).toMatchObject({ pending: 0, unreadable: 4 });
     await s.drain(async () => {}, { leaseUntil: () => Date.now() });
