@@ -42,7 +42,9 @@ const HELP = `Install once (as root), then give the VPN server the launcher it p
 Hooks (each queues the login in the spool and exits 0 at once; one worker per host notifies,
 honouring Slack's rate limits; --wait works in the hook itself):
   OpenVPN      client-connect /usr/local/lib/vpnnotify/vpnnotify   (and client-disconnect; deferred
-               client-connect is used automatically: "2" at once, "1"/"0" from the worker)
+               client-connect is used automatically: "1" at once when the hook queued the login
+               itself (JSON config, spool exists) and onFailure is accept; else "2" at once and
+               the worker writes "1" when it starts (accept) or "1"/"0" after Slack (reject))
   strongSwan   leftupdown=/usr/local/lib/vpnnotify/vpnnotify   (PLUTO_VERB up-client / down-client)
   libreswan    leftupdown=/usr/local/lib/vpnnotify/vpnnotify
   ocserv       connect-script = /usr/local/lib/vpnnotify/vpnnotify   (REASON=connect, USERNAME, IP_REAL)
@@ -67,6 +69,7 @@ Config keys (YAML or JSON; the README explains each):
                importLegacy}   importLegacy: start from the original vpnnotify's vpn:<cn>:lastip keys
   spool.dir, spool.maxAttempts, spool.retryAfterSeconds   undelivered alerts, retried later
   spool.concurrency, spool.idleSeconds   the per-host worker: alerts at once, how long it waits for more
+  spool.slackTimeoutSeconds (10)   the worker's timeout for each Slack call (not bound by deadlineMs)
   answers.signingSecret, answers.listen, answers.path   "was this you?" buttons, answered by vpnnotify serve
   policy.knownBy, policy.renotifyAfterDays, policy.forgetAfterDays, policy.impossibleTravelKmh,
   policy.minTravelKm, policy.maxPlacesPerUser

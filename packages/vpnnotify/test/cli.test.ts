@@ -92,6 +92,16 @@ describe("OpenVPN client-connect", () => {
     expect(slack.messagesTo("U0BOB")).toHaveLength(1);
   });
 
+  it("a slow Slack (stores the post, answers after 2.5 s) gets each alert once: the worker's Slack timeout is not the hook's deadline", async () => {
+    const s = setup({ deadlineMs: 2_000, spool: { retryAfterSeconds: 0, maxAttempts: 3, idleSeconds: 0 } });
+    slack.slow(2_500);
+    const result = await runCli([], { ...base(s), ...openvpnConnectEnv("bob", PLACES.paris.ip) });
+    expect(result.code).toBe(0);
+    await waitFor(() => existsSync(s.logFile) && /worker done/.test(readFileSync(s.logFile, "utf8")), 20_000, "the worker to finish");
+    expect(slack.messagesTo("U0BOB")).toHaveLength(1);
+    expect(readFileSync(s.logFile, "utf8")).not.toMatch(/failed|timed out/);
+  });
+
   it("a deferred file it cannot write (a directory) is one log line and exit 0, and the worker still notifies", async () => {
     const s = setup();
     const deferred = mkdtempSync(join(dir, "acf-dir-"));
