@@ -60,8 +60,8 @@ export interface SpoolStatus {
 }
 
 export interface DrainOptions<T> {
-  /** The lease an attempt takes: nobody else touches the entry before it runs out. */
-  leaseUntil: () => number;
+  /** The lease an attempt on `entry` takes: nobody else touches the entry before it runs out. */
+  leaseUntil: (entry: SpoolEntry<T>) => number;
   /** Retry entries still in their backoff too. */
   force?: boolean;
   /** Asked before each entry is started: true ends the drain. */
@@ -414,7 +414,7 @@ export class Spool<T> {
       // Counted and leased before the attempt: a process killed mid-attempt still used it up.
       entry.attempts++;
       entry.lastAttemptAt = Date.now();
-      entry.leaseUntil = options.leaseUntil();
+      entry.leaseUntil = options.leaseUntil(entry);
       // This attempt's own outcome replaces it; none at all means the attempt was cut off.
       delete entry.lastError;
       await this.save(entry);

@@ -54,7 +54,12 @@ export interface Outcome {
  * channel, and only then record the place as told. An alert that did not go out stays spooled
  * (and the place unknown), so a later run delivers it and the next login is not waved through.
  */
-export async function handleConnect(event: VpnEvent, n: Notifier, queued?: SpoolEntry<SpoolJob>): Promise<Outcome> {
+export async function handleConnect(
+  event: VpnEvent,
+  n: Notifier,
+  queued?: SpoolEntry<SpoolJob>,
+  answer?: LoginJob["answer"],
+): Promise<Outcome> {
   const ip = normalizeIp(event.ip);
   if (!ip) throw new DataError(`"${event.ip}" is not an IP address`, { hint: "pass the client's public address" });
   const geo = lookup(n, ip);
@@ -73,6 +78,7 @@ export async function handleConnect(event: VpnEvent, n: Notifier, queued?: Spool
     geo,
     decision: decide(undefined, login, n.policy, false),
     sent: {},
+    ...(answer ? { answer } : {}),
   };
   // Spooled from the start, while the store is asked, as "the store could not say, so tell them":
   // a worker cut off at its deadline, even before the store answered, leaves the alert there. The
@@ -168,7 +174,17 @@ export async function flushAlerts(
   n: Notifier,
   options: { force?: boolean; stop?: () => boolean; concurrency?: number } = {},
 ): Promise<FlushResult> {
-  return n.spool.drain((entry) => deliverEntry(entry, n), { leaseUntil: n.leaseUntil, rank: urgency, ...options });
+  return n.spool.drain((entry) => deliverEntry(entry, n), { leaseUntil: (entry) => leaseFor(entry, n), rank: urgency, ...options });
+}
+
+/**
+ * An entry OpenVPN waits on is leased only until just after its answer is due: a worker killed
+ * before answering leaves it to the next worker (or flush) at once, not after the long lease.
+ * One drainer at a time, so a worker still alive past that is not raced by anyone.
+ */
+export function leaseFor(entry: SpoolEntry<SpoolJob>, n: Pick<Notifier, "leaseUntil">): number {
+  const answer = entry.payload.answer;
+  return answer ? Math.min(n.leaseUntil(), Math.max(Date.now(), answer.by) + 1_000) : n.leaseUntil();
 }
 
 /**
@@ -188,6 +204,18 @@ export function urgency(entry: SpoolEntry<SpoolJob>): number {
 export async function deliverEntry(entry: SpoolEntry<SpoolJob>, n: Notifier): Promise<void> {
   const job = entry.payload;
   if (isLoginJob(job)) return handleQueued(entry, job, n);
+  if (job.answer) {
+    // The worker that had OpenVPN waiting on this login stopped before answering (killed): its
+    // deadline has passed (the lease ran out after it), so the answer is the one a late one gets.
+    const unwritable = answerDeferred(job.answer.file, "0");
+    n.log.warn("a stopped worker left OpenVPN waiting; answered 0", {
+      user: cutField(job.event.user),
+      ip: job.event.ip,
+      ...(unwritable ? { error: unwritable } : {}),
+    });
+    delete job.answer;
+    await n.spool.save(entry).catch(() => {});
+  }
   const d = await deliverAlert(job, n, { save: () => n.spool.save(entry), late: true });
   const fields = {
     user: cutField(job.event.user),
@@ -215,7 +243,7 @@ async function handleQueued(entry: SpoolEntry<SpoolJob>, job: LoginJob, n: Notif
     return;
   }
   const answer = job.answer;
-  const work = handleConnect(event, n, entry).catch((error: unknown) => {
+  const work = handleConnect(event, n, entry, answer).catch((error: unknown) => {
     // An address that is no address (the VPN server's environment) can never be alerted: one line, as a hook run gave it.
     if (!(error instanceof DataError)) throw error;
     n.log.error("failed", { user: cutField(event.user), ip: cutField(event.ip), reason: describeError(error) });
@@ -237,6 +265,8 @@ async function handleQueued(entry: SpoolEntry<SpoolJob>, job: LoginJob, n: Notif
     clearTimeout(timer);
     const unwritable = answerDeferred(answer.file, verdict);
     if (unwritable) n.log.warn(unwritable);
+    // Answered: the entry's next record (a part sent, a failure) no longer carries it.
+    if (!isLoginJob(entry.payload)) delete entry.payload.answer;
   }
   const outcome = await work;
   if (outcome?.spooled) throw new UnavailableError(outcome.errors.join("; ") || "not delivered");

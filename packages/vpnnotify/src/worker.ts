@@ -1,9 +1,10 @@
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
-import type { LoginJob } from "./alert";
+import type { SpoolEntry } from "@opsguard/core";
+import type { LoginJob, SpoolJob } from "./alert";
 import type { VpnnotifyConfig } from "./config";
 import type { VpnEvent } from "./event";
-import { deliverEntry, type FlushResult, type Notifier, urgency } from "./notify";
+import { deliverEntry, type FlushResult, leaseFor, type Notifier, urgency } from "./notify";
 
 /** How often the idle worker looks for new logins in the spool directory (a readdir). */
 const POLL_MS = 50;
@@ -20,7 +21,7 @@ export async function workSpool(n: Notifier, config: VpnnotifyConfig): Promise<F
   await rm(join(n.spool.dir, "worker.starting"), { force: true }).catch(() => {});
   const total: FlushResult = { busy: false, delivered: 0, failed: 0, gaveUp: 0 };
   const options = {
-    leaseUntil: n.leaseUntil,
+    leaseUntil: (entry: SpoolEntry<SpoolJob>) => leaseFor(entry, n),
     concurrency: config.spool.concurrency,
     idleMs: config.spool.idleSeconds * 1000,
     pollMs: POLL_MS,
