@@ -32,6 +32,8 @@ export interface SpoolEntry<T> {
   nextAttemptAt: number;
   lastAttemptAt?: number;
   lastError?: string;
+  /** When the attempt that gave lastError failed (lastAttemptAt is when it started). */
+  lastErrorAt?: number;
   payload: T;
 }
 
@@ -53,6 +55,8 @@ export interface SpoolStatus {
   /** The most recent attempt's error, over all pending entries. */
   lastError?: string;
   lastAttemptAt?: number;
+  /** When lastError happened: the failure, or for an attempt cut off, its lease running out. */
+  lastErrorAt?: number;
   /** Entries given up on (in dead/). */
   dead: number;
   /** Entry files that cannot be read back (the next drain moves them to dead/); only when there are any. */
@@ -98,6 +102,11 @@ const MAX_ENTRY_BYTES = 1_048_576;
 const ENTRY = /^\d+-[0-9a-f]{8}\.json$/;
 const TEMP = /^\.(\d+-[0-9a-f]{8}\.json)\.\d+\.[0-9a-f]{8}\.tmp$/;
 
+/** When an entry's last attempt failed: its recorded failure, else (cut off) when its lease ran out. */
+function errorAt(entry: SpoolEntry<unknown>): number {
+  return entry.lastErrorAt ?? (entry.lastError === undefined ? entry.leaseUntil : (entry.lastAttemptAt ?? 0));
+}
+
 export class Spool<T> {
   readonly dir: string;
   readonly #opts: SpoolOptions<T>;
@@ -117,6 +126,7 @@ export class Spool<T> {
       nextAttemptAt: z.number().nonnegative(),
       lastAttemptAt: z.number().nonnegative().optional(),
       lastError: z.string().optional(),
+      lastErrorAt: z.number().nonnegative().optional(),
       payload: options.payload,
     }) as unknown as z.ZodType<SpoolEntry<T>>;
   }
@@ -211,6 +221,7 @@ export class Spool<T> {
   async fail(entry: SpoolEntry<T>, error: string): Promise<boolean> {
     const now = Date.now();
     entry.lastError = error;
+    entry.lastErrorAt = now;
     entry.leaseUntil = now;
     if (entry.attempts >= this.#opts.maxAttempts) {
       await this.save(entry);
@@ -319,13 +330,14 @@ export class Spool<T> {
     const last = entries
       // Queued entries nobody tried yet (attempts 0) have no error to tell.
       .filter((e) => e.lastError !== undefined || (e.attempts > 0 && e.leaseUntil <= now))
-      .sort((a, b) => (b.lastAttemptAt ?? 0) - (a.lastAttemptAt ?? 0))[0];
+      .sort((a, b) => errorAt(b) - errorAt(a))[0];
     const lastError = last && (last.lastError ?? CUT_OFF);
     return {
       pending: entries.length,
       ...(entries[0] ? { oldest: entries[0].createdAt } : {}),
       ...(lastError ? { lastError } : {}),
       ...(last?.lastAttemptAt ? { lastAttemptAt: last.lastAttemptAt } : {}),
+      ...(last ? { lastErrorAt: errorAt(last) } : {}),
       dead,
       ...(unreadable.length > 0 ? { unreadable: unreadable.length } : {}),
     };
@@ -417,6 +429,7 @@ export class Spool<T> {
       entry.leaseUntil = options.leaseUntil(entry);
       // This attempt's own outcome replaces it; none at all means the attempt was cut off.
       delete entry.lastError;
+      delete entry.lastErrorAt;
       await this.save(entry);
       try {
         await deliver(entry);

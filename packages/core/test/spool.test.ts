@@ -69,6 +69,21 @@ describe("Spool", () => {
     expect(await s.drain(fail, { leaseUntil: () => Date.now() })).toMatchObject({ failed: 0 });
   });
 
+  it("status tells when the last error happened (the failure), not when its attempt started", async () => {
+    const s = spool({ maxAttempts: 5 });
+    await s.enqueue({ text: "slow failure" });
+    await s.drain(
+      async () => {
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        throw new UnavailableError("timed out");
+      },
+      { leaseUntil: () => Date.now() + 60_000 },
+    );
+    const status = await s.status();
+    expect(status.lastError).toBe("timed out");
+    expect((status.lastErrorAt ?? 0) - (status.lastAttemptAt ?? 0)).toBeGreaterThanOrEqual(250);
+  });
+
   it("one drainer at a time: a second one returns busy without touching anything", async () => {
     const s = spool();
     await s.add({ text: "once" }, Date.now() - 1);

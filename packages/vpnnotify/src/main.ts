@@ -402,7 +402,7 @@ async function runStatus(command: Command): Promise<void> {
   if (status.lastError !== undefined) {
     // JSON quoting: an error text from a server reaches a terminal with its control characters escaped.
     lines.push(
-      `last error: ${JSON.stringify(status.lastError)}${status.lastAttemptAt ? ` at ${new Date(status.lastAttemptAt).toISOString()}` : ""}`,
+      `last error: ${JSON.stringify(status.lastError)}${status.lastErrorAt ? ` at ${new Date(status.lastErrorAt).toISOString()}` : ""}`,
     );
   }
   lines.push(`given up: ${status.dead}${status.dead > 0 ? ` (kept in ${join(spool.dir, "dead")})` : ""}`);
@@ -418,6 +418,7 @@ function statusJson(status: SpoolStatus): Record<string, unknown> {
     oldest: status.oldest === undefined ? null : new Date(status.oldest).toISOString(),
     lastError: status.lastError ?? null,
     lastAttemptAt: status.lastAttemptAt === undefined ? null : new Date(status.lastAttemptAt).toISOString(),
+    lastErrorAt: status.lastErrorAt === undefined ? null : new Date(status.lastErrorAt).toISOString(),
     gaveUp: status.dead,
     unreadable: status.unreadable ?? 0,
   };
