@@ -174,7 +174,15 @@ export async function flushAlerts(
   n: Notifier,
   options: { force?: boolean; stop?: () => boolean; concurrency?: number } = {},
 ): Promise<FlushResult> {
-  return n.spool.drain((entry) => deliverEntry(entry, n), { leaseUntil: (entry) => leaseFor(entry, n), rank: urgency, ...options });
+  let lost = 0;
+  const result = await n.spool.drain(
+    async (entry) => {
+      if (!(await deliverEntry(entry, n))) lost++;
+    },
+    { leaseUntil: (entry) => leaseFor(entry, n), rank: urgency, ...options },
+  );
+  // A login that failed for good is done with (out of the spool), not delivered.
+  return { ...result, delivered: result.delivered - lost, failed: result.failed + lost };
 }
 
 /**
@@ -200,8 +208,10 @@ export function urgency(entry: SpoolEntry<SpoolJob>): number {
 /**
  * One spool entry: a queued login is decided and told (or its disconnect recorded), an alert
  * that failed before is retried. Resolves when nothing is owed any more, throws when something is.
+ * Resolves false for a login that failed but cannot be kept for a retry (logged as failed): done
+ * with, yet not delivered.
  */
-export async function deliverEntry(entry: SpoolEntry<SpoolJob>, n: Notifier): Promise<void> {
+export async function deliverEntry(entry: SpoolEntry<SpoolJob>, n: Notifier): Promise<boolean> {
   const job = entry.payload;
   if (isLoginJob(job)) return handleQueued(entry, job, n);
   if (job.answer) {
@@ -229,18 +239,18 @@ export async function deliverEntry(entry: SpoolEntry<SpoolJob>, n: Notifier): Pr
   };
   if (d.complete) {
     n.log.info("delivered late", fields);
-    return;
+    return true;
   }
   const error = d.errors.join("; ") || "not delivered";
   n.log.warn("still undelivered", { ...fields, error });
   throw new UnavailableError(error);
 }
 
-async function handleQueued(entry: SpoolEntry<SpoolJob>, job: LoginJob, n: Notifier): Promise<void> {
+async function handleQueued(entry: SpoolEntry<SpoolJob>, job: LoginJob, n: Notifier): Promise<boolean> {
   const event: VpnEvent = { ...job.login };
   if (event.kind === "disconnect") {
     await handleDisconnect(event, n);
-    return;
+    return true;
   }
   const answer = job.answer;
   const work = handleConnect(event, n, entry, answer).catch((error: unknown) => {
@@ -270,6 +280,7 @@ async function handleQueued(entry: SpoolEntry<SpoolJob>, job: LoginJob, n: Notif
   }
   const outcome = await work;
   if (outcome?.spooled) throw new UnavailableError(outcome.errors.join("; ") || "not delivered");
+  return outcome !== undefined && outcome.verdict !== "failed";
 }
 
 /** A disconnect: the log line with the session's length, and its end in the store for the next travel check. */

@@ -20,6 +20,8 @@ export async function workSpool(n: Notifier, config: VpnnotifyConfig): Promise<F
   // now tells the others that a worker runs.
   await rm(join(n.spool.dir, "worker.starting"), { force: true }).catch(() => {});
   const total: FlushResult = { busy: false, delivered: 0, failed: 0, gaveUp: 0 };
+  /** Logins done with but not delivered (failed, and not kept for a retry): the spool counts them delivered. */
+  let lost = 0;
   const options = {
     leaseUntil: (entry: SpoolEntry<SpoolJob>) => leaseFor(entry, n),
     concurrency: config.spool.concurrency,
@@ -28,7 +30,9 @@ export async function workSpool(n: Notifier, config: VpnnotifyConfig): Promise<F
     rank: urgency,
   };
   for (;;) {
-    const result = await n.spool.work((entry) => deliverEntry(entry, n), options);
+    const result = await n.spool.work(async (entry) => {
+      if (!(await deliverEntry(entry, n))) lost++;
+    }, options);
     total.delivered += result.delivered;
     total.failed += result.failed;
     total.gaveUp += result.gaveUp;
@@ -41,8 +45,8 @@ export async function workSpool(n: Notifier, config: VpnnotifyConfig): Promise<F
   // One line per worker run: how much a storm it served, and its memory at the peak.
   if (!total.busy || total.delivered + total.failed > 0) {
     n.log.info("worker done", {
-      delivered: total.delivered,
-      failed: total.failed || undefined,
+      delivered: total.delivered - lost,
+      failed: total.failed + lost || undefined,
       gaveUp: total.gaveUp || undefined,
       peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
     });

@@ -139,6 +139,25 @@ describe("OpenVPN client-connect", () => {
     expect(flush.stderr).toMatch(/a stopped worker left OpenVPN waiting; answered 0 user=bob/);
   });
 
+  it("a queued login that fails for good (no IP address) is counted failed, not delivered", async () => {
+    const s = setup();
+    const spool = join(dirname(s.state), "spool");
+    mkdirSync(spool, { recursive: true, mode: 0o700 });
+    const id = `${Date.now()}-0badc0de`;
+    const login = { kind: "connect", source: "openvpn", user: "bob", ip: "not-an-ip", time: Date.now() };
+    writeFileSync(
+      join(spool, `${id}.json`),
+      JSON.stringify({ id, createdAt: Date.now(), attempts: 0, leaseUntil: 0, nextAttemptAt: 0, payload: { login } }),
+      {
+        mode: 0o600,
+      },
+    );
+    const flush = await runCli(["flush", "--json"], base(s));
+    // Not alerted, and nothing left to retry: flush says so (69), once.
+    expect(flush.code).toBe(69);
+    expect(JSON.parse(flush.stdout)).toMatchObject({ delivered: 0, failed: 1, pending: 0 });
+  });
+
   it("a deferred file it cannot write (a directory) is one log line and exit 0, and the worker still notifies", async () => {
     const s = setup();
     const deferred = mkdtempSync(join(dir, "acf-dir-"));
