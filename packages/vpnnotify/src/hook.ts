@@ -114,7 +114,16 @@ export function runHookFastPath(
   /** Whether the drain lock names a live process: then that worker will see the new entry. */
   const workerAlive = (spool: string): boolean => {
     try {
-      const holder = JSON.parse(fs.readFileSync(path.join(spool, "drain.lock"), "utf8"));
+      // Non-blocking, a regular file: a FIFO planted as the lock must not hang the VPN server.
+      const fd = fs.openSync(path.join(spool, "drain.lock"), fs.constants.O_RDONLY | fs.constants.O_NONBLOCK | fs.constants.O_NOFOLLOW);
+      let text: string;
+      try {
+        if (!fs.fstatSync(fd).isFile()) return false;
+        text = fs.readFileSync(fd, "utf8");
+      } finally {
+        fs.closeSync(fd);
+      }
+      const holder = JSON.parse(text);
       if (typeof holder.pid !== "number" || holder.host !== os.hostname()) return false;
       try {
         process.kill(holder.pid, 0);

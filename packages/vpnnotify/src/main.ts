@@ -1,4 +1,5 @@
-import { readdir, readFile, rm } from "node:fs/promises";
+import { constants } from "node:fs";
+import { open, readdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
@@ -301,7 +302,14 @@ async function releaseQueued(spool: string | undefined, log: Logger): Promise<nu
   const names = (await readdir(spool).catch(() => [] as string[])).filter((f) => /^\d+-[0-9a-f]{8}\.json$/.test(f));
   for (const name of names) {
     try {
-      const entry = JSON.parse(await readFile(join(spool, name), "utf8"));
+      // Non-blocking, no symlinks, regular files only: a planted FIFO must not hang this worker; and,
+      // as the spool trusts them, only this user's files that nobody else may write (answer.file is a path it writes to).
+      const handle = await open(join(spool, name), constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW);
+      const text = await handle
+        .stat()
+        .then((stat) => (stat.isFile() && stat.uid === process.getuid?.() && (stat.mode & 0o022) === 0 ? handle.readFile("utf8") : "null"))
+        .finally(() => handle.close());
+      const entry = JSON.parse(text);
       const answer = entry?.payload?.answer;
       if (typeof answer?.file !== "string") continue;
       const unwritable = answerDeferred(answer.file, "1");

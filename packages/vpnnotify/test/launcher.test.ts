@@ -163,6 +163,31 @@ require("node:fs").writeFileSync(${JSON.stringify(marker)}, JSON.stringify({ arg
     return waitFor(() => readFileSync(ran, "utf8"), 10_000, "the worker").then((text) => expect(text).toBe("- deferred\n"));
   });
 
+  it("a FIFO planted as the spool's drain.lock never holds up the hook", () => {
+    const root = mkdtempSync(join(dir, "lockfifo-"));
+    const spool = join(root, "spool");
+    mkdirSync(spool, { mode: 0o700 });
+    expect(spawnSync("mkfifo", [join(spool, "drain.lock")]).status).toBe(0);
+    const config = join(root, "vpnnotify.json");
+    writeFileSync(config, JSON.stringify({ server: { name: "x" }, spool: { dir: spool } }));
+    const bundle = join(root, "tool.cjs");
+    writeFileSync(bundle, "");
+    const { launcher } = installWithLauncher({
+      bundle,
+      prefix: join(root, "lib"),
+      name: "vpnnotify",
+      cacheEnv: "T_CACHE",
+      fastPath: launcherFastPath(parseHookEnv),
+    });
+    const result = spawnSync(launcher, [], {
+      env: { PATH: "/usr/bin:/bin", VPNNOTIFY_CONFIG: config, ...openvpnConnectEnv("alice", "81.2.69.142") },
+      timeout: 10_000,
+    });
+    expect(result.signal).toBeNull();
+    expect(result.status).toBe(0);
+    expect(readdirSync(spool).filter((f) => f.endsWith(".json"))).toHaveLength(1);
+  });
+
   it("a config that is a FIFO never holds up the hook: it leaves the config to the worker", () => {
     const root = mkdtempSync(join(dir, "fifo-"));
     const config = join(root, "vpnnotify.json");
