@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
-import { readdir, readFile, rename, unlink } from "node:fs/promises";
+import { constants } from "node:fs";
+import { type FileHandle, lstat, open, readdir, rename, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { z } from "zod";
 import { describeError, TempFailError } from "./errors";
@@ -31,6 +32,8 @@ export interface SpoolEntry<T> {
   nextAttemptAt: number;
   lastAttemptAt?: number;
   lastError?: string;
+  /** When the attempt that gave lastError failed (lastAttemptAt is when it started). */
+  lastErrorAt?: number;
   payload: T;
 }
 
@@ -52,6 +55,8 @@ export interface SpoolStatus {
   /** The most recent attempt's error, over all pending entries. */
   lastError?: string;
   lastAttemptAt?: number;
+  /** When lastError happened: the failure, or for an attempt cut off, its lease running out. */
+  lastErrorAt?: number;
   /** Entries given up on (in dead/). */
   dead: number;
   /** Entry files that cannot be read back (the next drain moves them to dead/); only when there are any. */
@@ -59,8 +64,8 @@ export interface SpoolStatus {
 }
 
 export interface DrainOptions<T> {
-  /** The lease an attempt takes: nobody else touches the entry before it runs out. */
-  leaseUntil: () => number;
+  /** The lease an attempt on `entry` takes: nobody else touches the entry before it runs out. */
+  leaseUntil: (entry: SpoolEntry<T>) => number;
   /** Retry entries still in their backoff too. */
   force?: boolean;
   /** Asked before each entry is started: true ends the drain. */
@@ -92,8 +97,15 @@ export interface DrainResult {
 
 /** An attempt whose lease ran out with no outcome recorded: its process stopped before any answer came. */
 const CUT_OFF = "the last attempt was cut off before any answer (its process stopped at its deadline)";
+/** An entry is one login's alert: far below this; a bigger file is not ours. */
+const MAX_ENTRY_BYTES = 1_048_576;
 const ENTRY = /^\d+-[0-9a-f]{8}\.json$/;
 const TEMP = /^\.(\d+-[0-9a-f]{8}\.json)\.\d+\.[0-9a-f]{8}\.tmp$/;
+
+/** When an entry's last attempt failed: its recorded failure, else (cut off) when its lease ran out. */
+function errorAt(entry: SpoolEntry<unknown>): number {
+  return entry.lastErrorAt ?? (entry.lastError === undefined ? entry.leaseUntil : (entry.lastAttemptAt ?? 0));
+}
 
 export class Spool<T> {
   readonly dir: string;
@@ -107,12 +119,14 @@ export class Spool<T> {
     this.#opts = options;
     this.#schema = z.object({
       id: z.string().regex(/^\d+-[0-9a-f]{8}$/),
-      createdAt: z.number(),
+      // Finite, non-negative: a forged 9e999 lease would keep an entry untouched forever.
+      createdAt: z.number().nonnegative(),
       attempts: z.number().int().nonnegative(),
-      leaseUntil: z.number(),
-      nextAttemptAt: z.number(),
-      lastAttemptAt: z.number().optional(),
+      leaseUntil: z.number().nonnegative(),
+      nextAttemptAt: z.number().nonnegative(),
+      lastAttemptAt: z.number().nonnegative().optional(),
       lastError: z.string().optional(),
+      lastErrorAt: z.number().nonnegative().optional(),
       payload: options.payload,
     }) as unknown as z.ZodType<SpoolEntry<T>>;
   }
@@ -207,6 +221,7 @@ export class Spool<T> {
   async fail(entry: SpoolEntry<T>, error: string): Promise<boolean> {
     const now = Date.now();
     entry.lastError = error;
+    entry.lastErrorAt = now;
     entry.leaseUntil = now;
     if (entry.attempts >= this.#opts.maxAttempts) {
       await this.save(entry);
@@ -234,32 +249,77 @@ export class Spool<T> {
   async list(options: { readOnly?: boolean; unreadable?: string[] } = {}): Promise<SpoolEntry<T>[]> {
     const names = await this.#names();
     const entries: SpoolEntry<T>[] = [];
+    const owners = await this.#trustedOwners();
     for (const name of names.filter((n) => ENTRY.test(n)).sort()) {
       const path = join(this.dir, name);
-      let text: string;
-      try {
-        text = await readFile(path, "utf8");
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code === "ENOENT") continue; // delivered meanwhile
-        throw error;
-      }
-      const problem = this.#check(text);
+      const read = await this.#read(path, owners);
+      if (read === undefined) continue; // delivered meanwhile
+      const problem = read.problem ?? this.#check(read.text ?? "", name);
       if (typeof problem !== "string") {
         entries.push(problem);
         continue;
       }
       options.unreadable?.push(name);
       if (options.readOnly) continue;
-      await ensurePrivateDir(join(this.dir, "dead"));
-      await rename(path, join(this.dir, "dead", `${name}.corrupt`)).catch(() => {});
-      this.#opts.log?.warn("spooled message is unreadable; moved it to dead/", { file: path, problem });
+      // Like invalid JSON: one bad entry never stops the drain of the rest.
+      const kept = join(this.dir, "dead", `${name}.corrupt`);
+      const moved = await ensurePrivateDir(join(this.dir, "dead"))
+        .then(() => rename(path, kept))
+        .then(
+          () => true,
+          () => false,
+        );
+      this.#opts.log?.warn(`spooled message is unreadable; ${moved ? "moved it to dead/" : "cannot move it to dead/, skipped"}`, {
+        file: path,
+        problem,
+        ...(moved ? { kept } : {}),
+      });
     }
     // Temp files of writers killed mid-write (their pid is gone).
     for (const name of options.readOnly ? [] : names) {
       const target = TEMP.exec(name)?.[1];
-      if (target) await removeOrphanedTemps(join(this.dir, target));
+      if (target) await removeOrphanedTemps(join(this.dir, target)).catch(() => {});
     }
     return entries;
+  }
+
+  /**
+   * Whose entry files are trusted: this process's and the directory owner's (who can write there
+   * anyway). Anyone else's file, or one others may write, could be a forged login alert.
+   */
+  async #trustedOwners(): Promise<Set<number> | undefined> {
+    const uid = process.getuid?.();
+    if (uid === undefined) return undefined;
+    const owner = await lstat(this.dir).then(
+      (s) => s.uid,
+      () => uid,
+    );
+    return new Set([uid, owner]);
+  }
+
+  /**
+   * An entry file's text, or the problem that keeps it from being used. Opened without following
+   * a symlink and without blocking (a FIFO must not hang the drain), then checked to be a regular,
+   * trusted file of sane size. Undefined when it is gone.
+   */
+  async #read(path: string, owners: Set<number> | undefined): Promise<{ text?: string; problem?: string } | undefined> {
+    let handle: FileHandle | undefined;
+    try {
+      handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW);
+      const stat = await handle.stat();
+      if (!stat.isFile()) return { problem: "not a regular file" };
+      if (owners && !owners.has(stat.uid)) return { problem: `owned by uid ${stat.uid}, not by this spool's user` };
+      if ((stat.mode & 0o022) !== 0) return { problem: `writable by group or others (mode ${(stat.mode & 0o777).toString(8)})` };
+      if (stat.size > MAX_ENTRY_BYTES) return { problem: `larger than ${MAX_ENTRY_BYTES} bytes` };
+      return { text: await handle.readFile("utf8") };
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === "ENOENT") return undefined;
+      if (code === "ELOOP") return { problem: "a symbolic link" };
+      return { problem: describeError(error) };
+    } finally {
+      await handle?.close().catch(() => {});
+    }
   }
 
   async status(): Promise<SpoolStatus> {
@@ -270,13 +330,14 @@ export class Spool<T> {
     const last = entries
       // Queued entries nobody tried yet (attempts 0) have no error to tell.
       .filter((e) => e.lastError !== undefined || (e.attempts > 0 && e.leaseUntil <= now))
-      .sort((a, b) => (b.lastAttemptAt ?? 0) - (a.lastAttemptAt ?? 0))[0];
+      .sort((a, b) => errorAt(b) - errorAt(a))[0];
     const lastError = last && (last.lastError ?? CUT_OFF);
     return {
       pending: entries.length,
       ...(entries[0] ? { oldest: entries[0].createdAt } : {}),
       ...(lastError ? { lastError } : {}),
       ...(last?.lastAttemptAt ? { lastAttemptAt: last.lastAttemptAt } : {}),
+      ...(last ? { lastErrorAt: errorAt(last) } : {}),
       dead,
       ...(unreadable.length > 0 ? { unreadable: unreadable.length } : {}),
     };
@@ -365,9 +426,10 @@ export class Spool<T> {
       // Counted and leased before the attempt: a process killed mid-attempt still used it up.
       entry.attempts++;
       entry.lastAttemptAt = Date.now();
-      entry.leaseUntil = options.leaseUntil();
+      entry.leaseUntil = options.leaseUntil(entry);
       // This attempt's own outcome replaces it; none at all means the attempt was cut off.
       delete entry.lastError;
+      delete entry.lastErrorAt;
       await this.save(entry);
       try {
         await deliver(entry);
@@ -390,7 +452,7 @@ export class Spool<T> {
     }
   }
 
-  #check(text: string): SpoolEntry<T> | string {
+  #check(text: string, name: string): SpoolEntry<T> | string {
     let raw: unknown;
     try {
       raw = JSON.parse(text);
@@ -398,7 +460,9 @@ export class Spool<T> {
       return `invalid JSON: ${(error as Error).message}`;
     }
     const parsed = this.#schema.safeParse(raw);
-    return parsed.success ? parsed.data : formatIssues(parsed.error);
+    if (!parsed.success) return formatIssues(parsed.error);
+    // A file renamed by hand (or forged) must not be taken for another entry.
+    return `${parsed.data.id}.json` === name ? parsed.data : `its id ${JSON.stringify(parsed.data.id)} does not match the file name`;
   }
 
   async #names(): Promise<string[]> {

@@ -1,9 +1,11 @@
-import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { UnavailableError } from "../src/errors";
+import type { Logger } from "../src/log";
 import { Spool } from "../src/spool";
 import { withLock } from "../src/state";
 
@@ -67,6 +69,21 @@ describe("Spool", () => {
     expect(await s.drain(fail, { leaseUntil: () => Date.now() })).toMatchObject({ failed: 0 });
   });
 
+  it("status tells when the last error happened (the failure), not when its attempt started", async () => {
+    const s = spool({ maxAttempts: 5 });
+    await s.enqueue({ text: "slow failure" });
+    await s.drain(
+      async () => {
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        throw new UnavailableError("timed out");
+      },
+      { leaseUntil: () => Date.now() + 60_000 },
+    );
+    const status = await s.status();
+    expect(status.lastError).toBe("timed out");
+    expect((status.lastErrorAt ?? 0) - (status.lastAttemptAt ?? 0)).toBeGreaterThanOrEqual(250);
+  });
+
   it("one drainer at a time: a second one returns busy without touching anything", async () => {
     const s = spool();
     await s.add({ text: "once" }, Date.now() - 1);
@@ -83,6 +100,54 @@ describe("Spool", () => {
     await s.drain(async (e) => void seen.push(e.payload.text), { leaseUntil: () => Date.now() });
     expect(seen).toEqual(["good"]);
     expect(readdirSync(join(s.dir, "dead"))).toEqual(["1000-deadbeef.json.corrupt"]);
+  });
+
+  it("a FIFO, a directory, a symlink, a stranger's or group-writable file never block: counted by status, moved to dead/ by a drain", async () => {
+    const warnings: string[] = [];
+    const log = { warn: (m: string, f?: object) => void warnings.push(`${m} ${JSON.stringify(f)}`) } as unknown as Logger;
+    const s = new Spool({
+      dir: join(root, `spool-${++n}`, "q"),
+      payload: z.object({ text: z.string() }),
+      maxAttempts: 3,
+      backoffMs: 0,
+      log,
+    });
+    await s.add({ text: "good" }, Date.now() - 1);
+    const entry = (id: string) =>
+      JSON.stringify({ id, createdAt: 1, attempts: 0, leaseUntil: 0, nextAttemptAt: 0, payload: { text: "forged" } });
+    expect(spawnSync("mkfifo", [join(s.dir, "1000-00000001.json")]).status).toBe(0);
+    mkdirSync(join(s.dir, "1000-00000002.json"));
+    symlinkSync("/etc/hostname", join(s.dir, "1000-00000003.json"));
+    writeFileSync(join(s.dir, "1000-00000004.json"), entry("1000-00000004"), { mode: 0o600 });
+    chownSync(join(s.dir, "1000-00000004.json"), 65534, 65534);
+    writeFileSync(join(s.dir, "1000-00000005.json"), entry("1000-00000005"));
+    chmodSync(join(s.dir, "1000-00000005.json"), 0o664);
+    expect(await s.status()).toMatchObject({ pending: 1, unreadable: 5 });
+    const seen: string[] = [];
+    await s.drain(async (e) => void seen.push(e.payload.text), { leaseUntil: () => Date.now() });
+    expect(seen).toEqual(["good"]);
+    expect(readdirSync(join(s.dir, "dead")).sort()).toEqual([1, 2, 3, 4, 5].map((i) => `1000-0000000${i}.json.corrupt`));
+    expect(warnings.join("\n")).toMatch(/not a regular file[\s\S]*symbolic link[\s\S]*owned by uid 65534[\s\S]*mode 664/);
+  });
+
+  it("JSON that parses but is malformed (negative attempts, a path for an id, an infinite lease) goes to dead/, never waits forever", async () => {
+    const s = spool();
+    const base = { createdAt: 1, attempts: 0, leaseUntil: 0, nextAttemptAt: 0, payload: { text: "x" } };
+    mkdirSync(s.dir, { recursive: true, mode: 0o700 });
+    writeFileSync(join(s.dir, "1000-0000000a.json"), JSON.stringify({ ...base, id: "1000-0000000a", attempts: -5 }), { mode: 0o600 });
+    writeFileSync(join(s.dir, "1000-0000000b.json"), JSON.stringify({ ...base, id: "../../etc/passwd" }), { mode: 0o600 });
+    writeFileSync(
+      join(s.dir, "1000-0000000c.json"),
+      `{"id":"1000-0000000c","createdAt":1,"attempts":0,"leaseUntil":9e999,"nextAttemptAt":0,"payload":{"text":"x"}}`,
+      {
+        mode: 0o600,
+      },
+    );
+    writeFileSync(join(s.dir, "1000-0000000d.json"), JSON.stringify({ ...base, id: "1000-0000000e" }), { mode: 0o600 });
+    expect(await s.status()).toMatchObject({ pending: 0, unreadable: 4 });
+    await s.drain(async () => {}, { leaseUntil: () => Date.now() });
+    expect(readdirSync(join(s.dir, "dead"))).toHaveLength(4);
+    expect(await s.status()).toMatchObject({ pending: 0, dead: 4 });
   });
 
   it("status only looks: an unreadable file is counted, not moved", async () => {

@@ -24,6 +24,11 @@ export interface AlertJob {
   dmRefused?: string;
   /** The user answered "No, it wasn't me" (Slack user id, epoch ms): this job escalates that. */
   disowned?: { by: string; at: number };
+  /**
+   * The queued login's OpenVPN answer (LoginJob.answer), kept until it is written: a worker
+   * stopped before that leaves it here for the next one, which answers "0" (its deadline passed).
+   */
+  answer?: { file: string; by: number };
 }
 
 const lastLogin = z.object({
@@ -85,6 +90,7 @@ export const alertJobSchema: z.ZodType<AlertJob> = z.object({
   sent: z.object({ dm: z.string().optional(), security: z.string().optional(), refused: z.string().optional() }),
   dmRefused: z.string().optional(),
   disowned: z.object({ by: z.string(), at: z.number() }).optional(),
+  answer: z.object({ file: z.string(), by: z.number() }).optional(),
 }) as unknown as z.ZodType<AlertJob>;
 
 export interface Delivery {

@@ -104,6 +104,11 @@ export const configSchema = z.strictObject({
       concurrency: z.number().int().positive().max(64).default(8),
       /** The worker stays this long after the last alert, so a storm of logins is served by one process. */
       idleSeconds: z.number().nonnegative().max(600).default(5),
+      /**
+       * The worker's Slack timeout. Nobody waits on the worker, so it is not bound by deadlineMs: a
+       * slow Slack that stores a post but answers late would otherwise get it again (a duplicate).
+       */
+      slackTimeoutSeconds: z.number().positive().max(120).default(10),
     })
     .prefault({}),
   policy: z

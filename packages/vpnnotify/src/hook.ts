@@ -101,8 +101,12 @@ export function runHookFastPath(
       }
       return true;
     } catch {
-      if (fd !== undefined) fs.closeSync(fd);
-      fs.rmSync(temp, { force: true });
+      // A spool this user cannot enter or write (made by root, mode 700): the cleanup fails the
+      // same way and must not crash the hook; the worker then handles the login without the spool.
+      try {
+        if (fd !== undefined) fs.closeSync(fd);
+        fs.rmSync(temp, { force: true });
+      } catch {}
       return false;
     }
   };
@@ -110,7 +114,16 @@ export function runHookFastPath(
   /** Whether the drain lock names a live process: then that worker will see the new entry. */
   const workerAlive = (spool: string): boolean => {
     try {
-      const holder = JSON.parse(fs.readFileSync(path.join(spool, "drain.lock"), "utf8"));
+      // Non-blocking, a regular file: a FIFO planted as the lock must not hang the VPN server.
+      const fd = fs.openSync(path.join(spool, "drain.lock"), fs.constants.O_RDONLY | fs.constants.O_NONBLOCK | fs.constants.O_NOFOLLOW);
+      let text: string;
+      try {
+        if (!fs.fstatSync(fd).isFile()) return false;
+        text = fs.readFileSync(fd, "utf8");
+      } finally {
+        fs.closeSync(fd);
+      }
+      const holder = JSON.parse(text);
       if (typeof holder.pid !== "number" || holder.host !== os.hostname()) return false;
       try {
         process.kill(holder.pid, 0);
@@ -162,39 +175,52 @@ export function runHookFastPath(
     }
   };
 
-  const found = settings();
-  const deferred = event.deferredFile;
-  /** OpenVPN was told "2" (wait for the answer): if no worker can be started, it must still get one. */
-  let waiting = false;
-  if (found && enqueue(found.spool, deferred && found.reject ? { file: deferred, by: Date.now() + found.deadlineMs } : undefined)) {
-    // Queued: the worker needs nothing from this environment but the config's location.
-    waiting = answer(found.reject ? "2" : "1") && found.reject;
-    if (workerAlive(found.spool) || !claimStart(found.spool)) return true;
-    workerEnv.VPNNOTIFY_QUEUED = "1";
-    workerEnv.VPNNOTIFY_SPOOL = found.spool;
-    delete workerEnv.client_connect_deferred_file;
-  } else if (deferred) {
-    waiting = answer("2");
-    // Not deferred then: exit 0 lets the client in now, and the worker only notifies.
-    if (!waiting) delete workerEnv.client_connect_deferred_file;
+  /** Whether the login is in the spool: past that, the bundle must not queue it again. */
+  let queued = false;
+  // Each step above guards its own fs calls; this is the net under them. The hook's own failures
+  // must never refuse a login: before the login is queued the full CLI takes over (it queues or
+  // delivers directly), after it the worker will find it.
+  try {
+    const found = settings();
+    const deferred = event.deferredFile;
+    /** OpenVPN was told "2" (wait for the answer): if no worker can be started, it must still get one. */
+    let waiting = false;
+    queued =
+      found !== undefined &&
+      enqueue(found.spool, deferred && found.reject ? { file: deferred, by: Date.now() + found.deadlineMs } : undefined);
+    if (found && queued) {
+      // Queued: the worker needs nothing from this environment but the config's location.
+      waiting = answer(found.reject ? "2" : "1") && found.reject;
+      if (workerAlive(found.spool) || !claimStart(found.spool)) return true;
+      workerEnv.VPNNOTIFY_QUEUED = "1";
+      workerEnv.VPNNOTIFY_SPOOL = found.spool;
+      delete workerEnv.client_connect_deferred_file;
+    } else if (deferred) {
+      waiting = answer("2");
+      // Not deferred then: exit 0 lets the client in now, and the worker only notifies.
+      if (!waiting) delete workerEnv.client_connect_deferred_file;
+    }
+    const child = process
+      .getBuiltinModule("node:child_process")
+      .spawn(process.execPath, [...process.execArgv, script, ...args], { detached: true, stdio: "ignore", env: workerEnv });
+    child.on("spawn", () => {
+      child.unref();
+      // The notification is background work: it must not compete with the VPN server for the CPU.
+      try {
+        if (child.pid) os.setPriority(child.pid, 10);
+      } catch {}
+    });
+    child.on("error", (error: Error) => {
+      // No worker, no notification now (a queued login waits for the next worker or flush); the login itself must still go through.
+      try {
+        if (waiting && deferred) fs.writeFileSync(deferred, "1");
+      } catch {}
+      process.stderr.write(`vpnnotify: failed user=${event.user} ip=${event.ip} reason="cannot start the worker: ${error.message}"\n`);
+    });
+  } catch (error) {
+    if (!queued) return false;
+    process.stderr.write(`vpnnotify: warn: hook step failed after queueing the login (${String(error)}); the next worker delivers it\n`);
   }
-  const child = process
-    .getBuiltinModule("node:child_process")
-    .spawn(process.execPath, [...process.execArgv, script, ...args], { detached: true, stdio: "ignore", env: workerEnv });
-  child.on("spawn", () => {
-    child.unref();
-    // The notification is background work: it must not compete with the VPN server for the CPU.
-    try {
-      if (child.pid) os.setPriority(child.pid, 10);
-    } catch {}
-  });
-  child.on("error", (error: Error) => {
-    // No worker, no notification now (a queued login waits for the next worker or flush); the login itself must still go through.
-    try {
-      if (waiting && deferred) fs.writeFileSync(deferred, "1");
-    } catch {}
-    process.stderr.write(`vpnnotify: failed user=${event.user} ip=${event.ip} reason="cannot start the worker: ${error.message}"\n`);
-  });
   return true;
 }
 

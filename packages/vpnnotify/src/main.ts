@@ -1,4 +1,5 @@
-import { readdir, readFile, rm } from "node:fs/promises";
+import { constants } from "node:fs";
+import { open, readdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
@@ -42,7 +43,9 @@ const HELP = `Install once (as root), then give the VPN server the launcher it p
 Hooks (each queues the login in the spool and exits 0 at once; one worker per host notifies,
 honouring Slack's rate limits; --wait works in the hook itself):
   OpenVPN      client-connect /usr/local/lib/vpnnotify/vpnnotify   (and client-disconnect; deferred
-               client-connect is used automatically: "2" at once, "1"/"0" from the worker)
+               client-connect is used automatically: "1" at once when the hook queued the login
+               itself (JSON config, spool exists) and onFailure is accept; else "2" at once and
+               the worker writes "1" when it starts (accept) or "1"/"0" after Slack (reject))
   strongSwan   leftupdown=/usr/local/lib/vpnnotify/vpnnotify   (PLUTO_VERB up-client / down-client)
   libreswan    leftupdown=/usr/local/lib/vpnnotify/vpnnotify
   ocserv       connect-script = /usr/local/lib/vpnnotify/vpnnotify   (REASON=connect, USERNAME, IP_REAL)
@@ -67,6 +70,7 @@ Config keys (YAML or JSON; the README explains each):
                importLegacy}   importLegacy: start from the original vpnnotify's vpn:<cn>:lastip keys
   spool.dir, spool.maxAttempts, spool.retryAfterSeconds   undelivered alerts, retried later
   spool.concurrency, spool.idleSeconds   the per-host worker: alerts at once, how long it waits for more
+  spool.slackTimeoutSeconds (10)   the worker's timeout for each Slack call (not bound by deadlineMs)
   answers.signingSecret, answers.listen, answers.path   "was this you?" buttons, answered by vpnnotify serve
   policy.knownBy, policy.renotifyAfterDays, policy.forgetAfterDays, policy.impossibleTravelKmh,
   policy.minTravelKm, policy.maxPlacesPerUser
@@ -298,7 +302,14 @@ async function releaseQueued(spool: string | undefined, log: Logger): Promise<nu
   const names = (await readdir(spool).catch(() => [] as string[])).filter((f) => /^\d+-[0-9a-f]{8}\.json$/.test(f));
   for (const name of names) {
     try {
-      const entry = JSON.parse(await readFile(join(spool, name), "utf8"));
+      // Non-blocking, no symlinks, regular files only: a planted FIFO must not hang this worker; and,
+      // as the spool trusts them, only this user's files that nobody else may write (answer.file is a path it writes to).
+      const handle = await open(join(spool, name), constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW);
+      const text = await handle
+        .stat()
+        .then((stat) => (stat.isFile() && stat.uid === process.getuid?.() && (stat.mode & 0o022) === 0 ? handle.readFile("utf8") : "null"))
+        .finally(() => handle.close());
+      const entry = JSON.parse(text);
       const answer = entry?.payload?.answer;
       if (typeof answer?.file !== "string") continue;
       const unwritable = answerDeferred(answer.file, "1");
@@ -399,7 +410,7 @@ async function runStatus(command: Command): Promise<void> {
   if (status.lastError !== undefined) {
     // JSON quoting: an error text from a server reaches a terminal with its control characters escaped.
     lines.push(
-      `last error: ${JSON.stringify(status.lastError)}${status.lastAttemptAt ? ` at ${new Date(status.lastAttemptAt).toISOString()}` : ""}`,
+      `last error: ${JSON.stringify(status.lastError)}${status.lastErrorAt ? ` at ${new Date(status.lastErrorAt).toISOString()}` : ""}`,
     );
   }
   lines.push(`given up: ${status.dead}${status.dead > 0 ? ` (kept in ${join(spool.dir, "dead")})` : ""}`);
@@ -415,6 +426,7 @@ function statusJson(status: SpoolStatus): Record<string, unknown> {
     oldest: status.oldest === undefined ? null : new Date(status.oldest).toISOString(),
     lastError: status.lastError ?? null,
     lastAttemptAt: status.lastAttemptAt === undefined ? null : new Date(status.lastAttemptAt).toISOString(),
+    lastErrorAt: status.lastErrorAt === undefined ? null : new Date(status.lastErrorAt).toISOString(),
     gaveUp: status.dead,
     unreadable: status.unreadable ?? 0,
   };

@@ -54,7 +54,12 @@ export interface Outcome {
  * channel, and only then record the place as told. An alert that did not go out stays spooled
  * (and the place unknown), so a later run delivers it and the next login is not waved through.
  */
-export async function handleConnect(event: VpnEvent, n: Notifier, queued?: SpoolEntry<SpoolJob>): Promise<Outcome> {
+export async function handleConnect(
+  event: VpnEvent,
+  n: Notifier,
+  queued?: SpoolEntry<SpoolJob>,
+  answer?: LoginJob["answer"],
+): Promise<Outcome> {
   const ip = normalizeIp(event.ip);
   if (!ip) throw new DataError(`"${event.ip}" is not an IP address`, { hint: "pass the client's public address" });
   const geo = lookup(n, ip);
@@ -73,6 +78,7 @@ export async function handleConnect(event: VpnEvent, n: Notifier, queued?: Spool
     geo,
     decision: decide(undefined, login, n.policy, false),
     sent: {},
+    ...(answer ? { answer } : {}),
   };
   // Spooled from the start, while the store is asked, as "the store could not say, so tell them":
   // a worker cut off at its deadline, even before the store answered, leaves the alert there. The
@@ -168,7 +174,25 @@ export async function flushAlerts(
   n: Notifier,
   options: { force?: boolean; stop?: () => boolean; concurrency?: number } = {},
 ): Promise<FlushResult> {
-  return n.spool.drain((entry) => deliverEntry(entry, n), { leaseUntil: n.leaseUntil, rank: urgency, ...options });
+  let lost = 0;
+  const result = await n.spool.drain(
+    async (entry) => {
+      if (!(await deliverEntry(entry, n))) lost++;
+    },
+    { leaseUntil: (entry) => leaseFor(entry, n), rank: urgency, ...options },
+  );
+  // A login that failed for good is done with (out of the spool), not delivered.
+  return { ...result, delivered: result.delivered - lost, failed: result.failed + lost };
+}
+
+/**
+ * An entry OpenVPN waits on is leased only until just after its answer is due: a worker killed
+ * before answering leaves it to the next worker (or flush) at once, not after the long lease.
+ * One drainer at a time, so a worker still alive past that is not raced by anyone.
+ */
+export function leaseFor(entry: SpoolEntry<SpoolJob>, n: Pick<Notifier, "leaseUntil">): number {
+  const answer = entry.payload.answer;
+  return answer ? Math.min(n.leaseUntil(), Math.max(Date.now(), answer.by) + 1_000) : n.leaseUntil();
 }
 
 /**
@@ -184,10 +208,24 @@ export function urgency(entry: SpoolEntry<SpoolJob>): number {
 /**
  * One spool entry: a queued login is decided and told (or its disconnect recorded), an alert
  * that failed before is retried. Resolves when nothing is owed any more, throws when something is.
+ * Resolves false for a login that failed but cannot be kept for a retry (logged as failed): done
+ * with, yet not delivered.
  */
-export async function deliverEntry(entry: SpoolEntry<SpoolJob>, n: Notifier): Promise<void> {
+export async function deliverEntry(entry: SpoolEntry<SpoolJob>, n: Notifier): Promise<boolean> {
   const job = entry.payload;
   if (isLoginJob(job)) return handleQueued(entry, job, n);
+  if (job.answer) {
+    // The worker that had OpenVPN waiting on this login stopped before answering (killed): its
+    // deadline has passed (the lease ran out after it), so the answer is the one a late one gets.
+    const unwritable = answerDeferred(job.answer.file, "0");
+    n.log.warn("a stopped worker left OpenVPN waiting; answered 0", {
+      user: cutField(job.event.user),
+      ip: job.event.ip,
+      ...(unwritable ? { error: unwritable } : {}),
+    });
+    delete job.answer;
+    await n.spool.save(entry).catch(() => {});
+  }
   const d = await deliverAlert(job, n, { save: () => n.spool.save(entry), late: true });
   const fields = {
     user: cutField(job.event.user),
@@ -201,21 +239,21 @@ export async function deliverEntry(entry: SpoolEntry<SpoolJob>, n: Notifier): Pr
   };
   if (d.complete) {
     n.log.info("delivered late", fields);
-    return;
+    return true;
   }
   const error = d.errors.join("; ") || "not delivered";
   n.log.warn("still undelivered", { ...fields, error });
   throw new UnavailableError(error);
 }
 
-async function handleQueued(entry: SpoolEntry<SpoolJob>, job: LoginJob, n: Notifier): Promise<void> {
+async function handleQueued(entry: SpoolEntry<SpoolJob>, job: LoginJob, n: Notifier): Promise<boolean> {
   const event: VpnEvent = { ...job.login };
   if (event.kind === "disconnect") {
     await handleDisconnect(event, n);
-    return;
+    return true;
   }
   const answer = job.answer;
-  const work = handleConnect(event, n, entry).catch((error: unknown) => {
+  const work = handleConnect(event, n, entry, answer).catch((error: unknown) => {
     // An address that is no address (the VPN server's environment) can never be alerted: one line, as a hook run gave it.
     if (!(error instanceof DataError)) throw error;
     n.log.error("failed", { user: cutField(event.user), ip: cutField(event.ip), reason: describeError(error) });
@@ -237,9 +275,12 @@ async function handleQueued(entry: SpoolEntry<SpoolJob>, job: LoginJob, n: Notif
     clearTimeout(timer);
     const unwritable = answerDeferred(answer.file, verdict);
     if (unwritable) n.log.warn(unwritable);
+    // Answered: the entry's next record (a part sent, a failure) no longer carries it.
+    if (!isLoginJob(entry.payload)) delete entry.payload.answer;
   }
   const outcome = await work;
   if (outcome?.spooled) throw new UnavailableError(outcome.errors.join("; ") || "not delivered");
+  return outcome !== undefined && outcome.verdict !== "failed";
 }
 
 /** A disconnect: the log line with the session's length, and its end in the store for the next travel check. */

@@ -111,13 +111,14 @@ export function createNotifier(config: VpnnotifyConfig, log: Logger, deadlineAt?
   const slack = options.worker
     ? new PacedSlackClient({
         token: resolveSecret(config.slack.token as SecretRef, "slack.token"),
-        timeoutMs: slackOptions.timeoutMs,
+        timeoutMs: config.spool.slackTimeoutSeconds * 1000,
         ...(config.slack.baseUrl ? { baseUrl: config.slack.baseUrl } : {}),
         log,
         maxWaitMs: RATE_LIMIT_WAIT_MS,
       })
     : createSlackClient(slackOptions, { log, retries: 1, maxRetryAfterMs: Math.floor(config.deadlineMs / 2) });
-  const lease = options.worker ? config.deadlineMs + RATE_LIMIT_WAIT_MS : config.deadlineMs;
+  // The worker's alert: a directory lookup and two posts, each up to its Slack timeout, plus a rate-limit wait.
+  const lease = options.worker ? config.deadlineMs + RATE_LIMIT_WAIT_MS + 2 * config.spool.slackTimeoutSeconds * 1000 : config.deadlineMs;
   const ldap: LdapClientOptions | undefined = config.directory?.ldap
     ? {
         ...ldapOptionsFromConfig(config.directory.ldap, "directory.ldap"),

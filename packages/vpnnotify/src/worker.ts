@@ -1,9 +1,10 @@
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
-import type { LoginJob } from "./alert";
+import type { SpoolEntry } from "@opsguard/core";
+import type { LoginJob, SpoolJob } from "./alert";
 import type { VpnnotifyConfig } from "./config";
 import type { VpnEvent } from "./event";
-import { deliverEntry, type FlushResult, type Notifier, urgency } from "./notify";
+import { deliverEntry, type FlushResult, leaseFor, type Notifier, urgency } from "./notify";
 
 /** How often the idle worker looks for new logins in the spool directory (a readdir). */
 const POLL_MS = 50;
@@ -19,15 +20,19 @@ export async function workSpool(n: Notifier, config: VpnnotifyConfig): Promise<F
   // now tells the others that a worker runs.
   await rm(join(n.spool.dir, "worker.starting"), { force: true }).catch(() => {});
   const total: FlushResult = { busy: false, delivered: 0, failed: 0, gaveUp: 0 };
+  /** Logins done with but not delivered (failed, and not kept for a retry): the spool counts them delivered. */
+  let lost = 0;
   const options = {
-    leaseUntil: n.leaseUntil,
+    leaseUntil: (entry: SpoolEntry<SpoolJob>) => leaseFor(entry, n),
     concurrency: config.spool.concurrency,
     idleMs: config.spool.idleSeconds * 1000,
     pollMs: POLL_MS,
     rank: urgency,
   };
   for (;;) {
-    const result = await n.spool.work((entry) => deliverEntry(entry, n), options);
+    const result = await n.spool.work(async (entry) => {
+      if (!(await deliverEntry(entry, n))) lost++;
+    }, options);
     total.delivered += result.delivered;
     total.failed += result.failed;
     total.gaveUp += result.gaveUp;
@@ -40,8 +45,8 @@ export async function workSpool(n: Notifier, config: VpnnotifyConfig): Promise<F
   // One line per worker run: how much a storm it served, and its memory at the peak.
   if (!total.busy || total.delivered + total.failed > 0) {
     n.log.info("worker done", {
-      delivered: total.delivered,
-      failed: total.failed || undefined,
+      delivered: total.delivered - lost,
+      failed: total.failed + lost || undefined,
       gaveUp: total.gaveUp || undefined,
       peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
     });

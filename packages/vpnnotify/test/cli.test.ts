@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { SLACK_SIM_TOKEN, SlackSim } from "@opsguard/lab";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { openvpnConnectEnv, PLACES, runCli, syslogServer, waitFor, writeGeoDatabases } from "./fixtures";
@@ -90,6 +90,72 @@ describe("OpenVPN client-connect", () => {
     expect(readFileSync(deferred, "utf8")).toBe("2");
     await waitFor(() => readFileSync(deferred, "utf8") === "1", 15_000, 'the deferred file to say "1"');
     expect(slack.messagesTo("U0BOB")).toHaveLength(1);
+  });
+
+  it("a slow Slack (stores the post, answers after 2.5 s) gets each alert once: the worker's Slack timeout is not the hook's deadline", async () => {
+    const s = setup({ deadlineMs: 2_000, spool: { retryAfterSeconds: 0, maxAttempts: 3, idleSeconds: 0 } });
+    slack.slow(2_500);
+    const result = await runCli([], { ...base(s), ...openvpnConnectEnv("bob", PLACES.paris.ip) });
+    expect(result.code).toBe(0);
+    await waitFor(() => existsSync(s.logFile) && /worker done/.test(readFileSync(s.logFile, "utf8")), 20_000, "the worker to finish");
+    expect(slack.messagesTo("U0BOB")).toHaveLength(1);
+    expect(readFileSync(s.logFile, "utf8")).not.toMatch(/failed|timed out/);
+  });
+
+  it("onFailure reject: a worker killed before answering leaves the client to the next run, which answers 0 once the deadline passed", async () => {
+    const s = setup({ onFailure: "reject", deadlineMs: 4_000, spool: { idleSeconds: 0 } });
+    const spool = join(dirname(s.state), "spool");
+    const deferred = join(dir, "openvpn_acf_killed.tmp");
+    writeFileSync(deferred, "");
+    slack.slow(8_000);
+    const started = Date.now();
+    const result = await runCli([], {
+      ...base(s),
+      ...openvpnConnectEnv("bob", PLACES.london.ip, { client_connect_deferred_file: deferred }),
+    });
+    expect(result.code).toBe(0);
+    expect(readFileSync(deferred, "utf8")).toBe("2");
+    // The worker has turned the login into its alert and waits on Slack: killed there.
+    const holder = await waitFor(
+      () => {
+        try {
+          const names = readdirSync(spool).filter((f) => /^\d+-[0-9a-f]{8}\.json$/.test(f));
+          const alert = names.length === 1 && JSON.parse(readFileSync(join(spool, names[0] as string), "utf8")).payload.event;
+          return alert && (JSON.parse(readFileSync(join(spool, "drain.lock"), "utf8")) as { pid: number });
+        } catch {
+          return undefined;
+        }
+      },
+      15_000,
+      "the worker to wait on Slack",
+    );
+    process.kill(holder.pid, "SIGKILL");
+    slack.up();
+    expect(readFileSync(deferred, "utf8")).toBe("2");
+    await waitFor(() => Date.now() > started + 6_000, 10_000, "the answer's deadline to pass");
+    const flush = await runCli(["flush"], base(s));
+    expect(flush.code).toBe(0);
+    expect(readFileSync(deferred, "utf8")).toBe("0");
+    expect(flush.stderr).toMatch(/a stopped worker left OpenVPN waiting; answered 0 user=bob/);
+  });
+
+  it("a queued login that fails for good (no IP address) is counted failed, not delivered", async () => {
+    const s = setup();
+    const spool = join(dirname(s.state), "spool");
+    mkdirSync(spool, { recursive: true, mode: 0o700 });
+    const id = `${Date.now()}-0badc0de`;
+    const login = { kind: "connect", source: "openvpn", user: "bob", ip: "not-an-ip", time: Date.now() };
+    writeFileSync(
+      join(spool, `${id}.json`),
+      JSON.stringify({ id, createdAt: Date.now(), attempts: 0, leaseUntil: 0, nextAttemptAt: 0, payload: { login } }),
+      {
+        mode: 0o600,
+      },
+    );
+    const flush = await runCli(["flush", "--json"], base(s));
+    // Not alerted, and nothing left to retry: flush says so (69), once.
+    expect(flush.code).toBe(69);
+    expect(JSON.parse(flush.stdout)).toMatchObject({ delivered: 0, failed: 1, pending: 0 });
   });
 
   it("a deferred file it cannot write (a directory) is one log line and exit 0, and the worker still notifies", async () => {

@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { runInNewContext } from "node:vm";
@@ -121,6 +121,71 @@ require("node:fs").writeFileSync(${JSON.stringify(marker)}, JSON.stringify({ arg
     return waitFor(() => existsSync(starts) && readFileSync(starts, "utf8"), 10_000, "the worker").then((text) =>
       expect(text).toBe("1 none\n"),
     );
+  });
+
+  it("a spool the hook's user cannot enter (root's, mode 700) never fails the login: exit 0, 2, and the worker handles it", () => {
+    const root = mkdtempSync(join(dir, "private-"));
+    chmodSync(dir, 0o755);
+    chmodSync(root, 0o755);
+    const spool = join(root, "spool");
+    mkdirSync(spool, { mode: 0o700 });
+    const config = join(root, "vpnnotify.json");
+    writeFileSync(config, JSON.stringify({ server: { name: "x" }, spool: { dir: spool } }), { mode: 0o644 });
+    const ran = join(root, "ran.log");
+    writeFileSync(ran, "");
+    chmodSync(ran, 0o666);
+    const bundle = join(root, "tool.cjs");
+    writeFileSync(
+      bundle,
+      `if (!process.argv.includes("--version")) require("node:fs").appendFileSync(${JSON.stringify(ran)}, (process.env.VPNNOTIFY_QUEUED ?? "-") + " " + (process.env.client_connect_deferred_file ? "deferred" : "none") + "\\n");`,
+    );
+    const { launcher } = installWithLauncher({
+      bundle,
+      prefix: join(root, "lib"),
+      name: "vpnnotify",
+      cacheEnv: "T_CACHE",
+      fastPath: launcherFastPath(parseHookEnv),
+    });
+    const deferred = join(root, "acf");
+    writeFileSync(deferred, "");
+    chmodSync(deferred, 0o666);
+    // The hook runs as an unprivileged user (OpenVPN's --user nobody); the spool is root's.
+    const result = spawnSync("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", launcher], {
+      env: {
+        PATH: "/usr/bin:/bin",
+        VPNNOTIFY_CONFIG: config,
+        ...openvpnConnectEnv("alice", "81.2.69.142", { client_connect_deferred_file: deferred }),
+      },
+      encoding: "utf8",
+    });
+    expect(result).toMatchObject({ status: 0, stderr: "" });
+    expect(readFileSync(deferred, "utf8")).toBe("2");
+    return waitFor(() => readFileSync(ran, "utf8"), 10_000, "the worker").then((text) => expect(text).toBe("- deferred\n"));
+  });
+
+  it("a FIFO planted as the spool's drain.lock never holds up the hook", () => {
+    const root = mkdtempSync(join(dir, "lockfifo-"));
+    const spool = join(root, "spool");
+    mkdirSync(spool, { mode: 0o700 });
+    expect(spawnSync("mkfifo", [join(spool, "drain.lock")]).status).toBe(0);
+    const config = join(root, "vpnnotify.json");
+    writeFileSync(config, JSON.stringify({ server: { name: "x" }, spool: { dir: spool } }));
+    const bundle = join(root, "tool.cjs");
+    writeFileSync(bundle, "");
+    const { launcher } = installWithLauncher({
+      bundle,
+      prefix: join(root, "lib"),
+      name: "vpnnotify",
+      cacheEnv: "T_CACHE",
+      fastPath: launcherFastPath(parseHookEnv),
+    });
+    const result = spawnSync(launcher, [], {
+      env: { PATH: "/usr/bin:/bin", VPNNOTIFY_CONFIG: config, ...openvpnConnectEnv("alice", "81.2.69.142") },
+      timeout: 10_000,
+    });
+    expect(result.signal).toBeNull();
+    expect(result.status).toBe(0);
+    expect(readdirSync(spool).filter((f) => f.endsWith(".json"))).toHaveLength(1);
   });
 
   it("a config that is a FIFO never holds up the hook: it leaves the config to the worker", () => {
