@@ -231,6 +231,8 @@ Output: one alert per rule that matched an event, NDJSON on stdout ({"time","hos
 Matching: each record is one Sigma document with its fields as logged (hex strings decoded, numbers as
   written), ENRICHED names (SYSCALL, UID …), EXECVE a0…aN the whole argv; a field the record lacks comes from
   the event's other records. Rules for another logsource than product linux / service auditd are skipped.
+  A re that can backtrack catastrophically (a repetition inside a repetition, like (a+)+) and a condition
+  nested over 100 deep are refused: that rule fails to compile.
 Exit: 1 when a rule at or above --fail-level matched; 65 when a rule could not be compiled (each is named
   on stderr with the reason, the others still run, or when an input could not be read whole: the alerts
   cover the rest, named on stderr); 66 when --rules is missing or no input is readable.

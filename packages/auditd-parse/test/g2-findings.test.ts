@@ -1,9 +1,10 @@
 import { spawnSync } from "node:child_process";
-import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { beforeAll, describe, expect, it } from "vitest";
+import { loadRuleSet } from "../src/detect";
 
 // Round 13's black-box findings on auditd-parse (detect and plain parse), each as a user meets it.
 const CLI = new URL("../src/cli.ts", import.meta.url).pathname;
@@ -47,5 +48,69 @@ describe("finding 1: one bad input among several", () => {
     const none = run([missing, join(rot, "nope")]);
     expect([none.code, none.stdout]).toEqual([66, ""]);
     expect(none.stderr).toMatch(/none of the 2 inputs could be read/);
+  });
+});
+
+/** A Sigma rule file for EXECVE records with this detection body (YAML lines, indented under detection:). */
+function rule(id: string, detection: string): string {
+  return `title: t ${id}\nid: ${id}\nlogsource: {product: linux, service: auditd}\nlevel: high\ndetection:\n${detection}\n`;
+}
+const VALID = "11111111-1111-4111-8111-111111111111";
+const EVIL_ARG = `${"a".repeat(40)}b`;
+
+function hostileRules(): string {
+  const rules = join(dir, `rules-${Math.random().toString(36).slice(2)}`);
+  mkdirSync(rules);
+  writeFileSync(join(rules, "valid.yml"), rule(VALID, "  s: {type: EXECVE, a0: chattr}\n  condition: s"));
+  writeFileSync(
+    join(rules, "redos1.yml"),
+    rule("22222222-2222-4222-8222-222222222222", "  s: {type: EXECVE, a1|re: '^(a+)+$'}\n  condition: s"),
+  );
+  writeFileSync(
+    join(rules, "redos2.yml"),
+    rule("33333333-3333-4333-8333-333333333333", "  s: {type: EXECVE, a1|re: '^(\\w+\\s?)*$'}\n  condition: s"),
+  );
+  writeFileSync(
+    join(rules, "parens.yml"),
+    rule("44444444-4444-4444-8444-444444444444", `  s: {type: EXECVE}\n  condition: ${"(".repeat(5000)}s${")".repeat(5000)}`),
+  );
+  writeFileSync(
+    join(rules, "nots.yml"),
+    rule("55555555-5555-4555-8555-555555555555", `  s: {type: EXECVE}\n  condition: ${"not ".repeat(20000)}s`),
+  );
+  return rules;
+}
+const execve = (serial: number, argv: string[]) =>
+  [
+    `type=SYSCALL msg=audit(1767225705.105:${serial}): arch=c000003e syscall=59 success=yes exit=0 items=0 ppid=1 pid=2 auid=1000 uid=0 comm="${argv[0]}" exe="/usr/bin/${argv[0]}"`,
+    `type=EXECVE msg=audit(1767225705.105:${serial}): argc=${argv.length} ${argv.map((a, i) => `a${i}="${a}"`).join(" ")}`,
+    `type=EOE msg=audit(1767225705.105:${serial}):`,
+  ].join("\n");
+
+describe("findings 2 and 3: hostile rules are compile failures of their own, the others run", () => {
+  it("refuses regexes that backtrack catastrophically and conditions nested past the bound, naming each", () => {
+    const set = loadRuleSet(hostileRules());
+    expect(set.rules.map((r) => r.id)).toEqual([VALID]);
+    const reasons = Object.fromEntries(set.failed.map((p) => [p.rule, p.reason]));
+    expect(reasons["22222222-2222-4222-8222-222222222222"]).toMatch(/regular expression refused: a repetition inside a repetition/);
+    expect(reasons["33333333-3333-4333-8333-333333333333"]).toMatch(/regular expression refused/);
+    expect(reasons["44444444-4444-4444-8444-444444444444"]).toMatch(/nests parentheses and "not" more than 100 deep/);
+    expect(reasons["55555555-5555-4555-8555-555555555555"]).toMatch(/nests parentheses and "not" more than 100 deep/);
+    // a reason quotes a long condition's start only
+    expect(reasons["44444444-4444-4444-8444-444444444444"]!.length).toBeLessThan(200);
+  });
+
+  it("still compiles the 53 built-in rules (one of them uses re)", () => {
+    const set = loadRuleSet(undefined);
+    expect([set.rules.length, set.failed]).toEqual([53, []]);
+  });
+
+  it("detect on the attack input: alerts from the valid rule, the bad ones named, exit 65, no hang", () => {
+    const log = `${execve(10, ["chattr", "+i", "/etc/passwd"])}\n${execve(11, ["echo", EVIL_ARG])}\n${execve(12, ["echo", "aaaa bbbb cccc dddd eeee ffff gggg hhhh iiii jjjj kkkk!"])}\n`;
+    const r = run(["detect", "--json", "--rules", hostileRules(), "-"], log);
+    expect(r.code, r.stderr).toBe(65);
+    expect(lines(r.stdout).map((l) => JSON.parse(l).rule.id)).toEqual([VALID]);
+    expect(r.stderr.match(/cannot be compiled/g)).toHaveLength(4);
+    expect(r.stderr).not.toMatch(/Maximum call stack/);
   });
 });
