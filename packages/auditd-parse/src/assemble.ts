@@ -140,7 +140,7 @@ export class Assembler<E extends PendingEvent> {
     }
     this.stats.records++;
     let event = this.last;
-    if (event !== undefined && sameEvent(event, h) && (h.type === "EOE" || !this.full(event))) {
+    if (event !== undefined && sameEvent(event, h) && (h.type === "EOE" || !this.full(event, end - start))) {
       if (h.type === "EOE") {
         this.complete(event);
         return;
@@ -163,7 +163,7 @@ export class Assembler<E extends PendingEvent> {
         }
         return;
       }
-      if (event !== undefined && this.full(event)) {
+      if (event !== undefined && this.full(event, end - start)) {
         this.open.delete(key);
         this.complete(event);
         event = undefined;
@@ -190,9 +190,13 @@ export class Assembler<E extends PendingEvent> {
     }
   }
 
-  /** Whether the event has reached its bounds: counted as split, it is completed before another record. */
-  private full(event: E): boolean {
-    if (event.recordCount < MAX_EVENT_RECORDS && event.weight < MAX_EVENT_BYTES) return false;
+  /**
+   * Whether the event has no room for another record of `lineBytes` (its JSON is about its line's size):
+   * counted as split, it is completed before that record, so a part stays under MAX_EVENT_BYTES unless one
+   * record alone is larger.
+   */
+  private full(event: E, lineBytes: number): boolean {
+    if (event.recordCount < MAX_EVENT_RECORDS && event.weight + lineBytes <= MAX_EVENT_BYTES) return false;
     this.stats.split++;
     return true;
   }

@@ -73,7 +73,7 @@ Output: NDJSON, one event per line (schema: schema/event.schema.json in the pack
   uid/gid names come from the log's own ENRICHED fields when it has them, else from --passwd/--group
   (each event's "names" says which). text, table, sessions and net escape control characters (ESC as \\033).
   An event is at most 1024 records or 1 MiB of JSON (8 MiB for all open events): past that it is written
-  in parts under the same id (a log whose stamps never change), warned about on stderr.
+  in parts under the same id (a log whose stamps never change, a huge argv), warned about on stderr.
   An input that is missing, unreadable or corrupt/truncated gzip is named on stderr and the others are read
   (a truncated .gz up to its cut, as zcat): exit 65, incomplete (66 when no input could be read at all;
   for detect, 65 outranks 1). Interrupted outside -F and the

@@ -17,6 +17,7 @@ function run(args: string[], input?: string) {
     encoding: "utf8",
     env: { ...process.env, NO_COLOR: "1" },
     timeout: 60_000,
+    maxBuffer: 64 << 20,
   });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
@@ -112,5 +113,37 @@ describe("findings 2 and 3: hostile rules are compile failures of their own, the
     expect(lines(r.stdout).map((l) => JSON.parse(l).rule.id)).toEqual([VALID]);
     expect(r.stderr.match(/cannot be compiled/g)).toHaveLength(4);
     expect(r.stderr).not.toMatch(/Maximum call stack/);
+  });
+});
+
+describe("finding 4: the 1 MiB bound on an event's JSON", () => {
+  it("writes a 2.5 MB argv over 340 EXECVE records in parts under 1 MiB each, same id, no argument byte lost", () => {
+    const stamp = "1700000300.000:400";
+    const arg = "A".repeat(120_000);
+    const args = ["cat", ...Array.from({ length: 21 }, () => arg), "/root/.bash_history"];
+    const recs: string[] = [`argc=${args.length}`];
+    // as the kernel writes a long argument: aN_len, then aN[i] chunks, records of about 7.5 KiB
+    args.forEach((a, i) => {
+      if (a.length <= 7000) recs.push(`a${i}="${a}"`);
+      else
+        for (let j = 0; j < a.length; j += 7000)
+          recs.push(`${j === 0 ? `a${i}_len=${a.length} ` : ""}a${i}[${j / 7000}]="${a.slice(j, j + 7000)}"`);
+    });
+    const log = [
+      `type=SYSCALL msg=audit(${stamp}): arch=c000003e syscall=59 success=yes exit=0 items=1 ppid=900 pid=901 auid=1000 uid=1000 comm="cat" exe="/usr/bin/cat"`,
+      ...recs.map((r) => `type=EXECVE msg=audit(${stamp}): ${r}`),
+      `type=EOE msg=audit(${stamp}):`,
+      "",
+    ].join("\n");
+    const r = run(["-"], log);
+    expect(r.code, r.stderr).toBe(0);
+    const parts = lines(r.stdout);
+    expect(parts.length).toBeGreaterThanOrEqual(3);
+    for (const p of parts) expect(Buffer.byteLength(p)).toBeLessThanOrEqual(1 << 20);
+    const events = parts.map((p) => JSON.parse(p));
+    expect(new Set(events.map((e) => e.id))).toEqual(new Set(["1700000300.000:400"]));
+    const argBytes = events.flatMap((e) => e.argv ?? []).reduce((n: number, a: string) => n + a.length, 0);
+    expect(argBytes).toBe(args.join("").length);
+    expect(r.stderr).toMatch(/event\(s\) written in parts under the same id/);
   });
 });
