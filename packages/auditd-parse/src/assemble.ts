@@ -50,6 +50,8 @@ export interface AssemblerStats {
   skipped: number;
   /** Lines longer than MAX_LINE_BYTES, cut (their last value and the rest dropped). */
   cut: number;
+  /** Lines with more than MAX_LINE_FIELDS fields, cut after them. */
+  wide: number;
   /** Events that reached MAX_EVENT_RECORDS or MAX_EVENT_BYTES and were written in parts (same id). */
   split: number;
 }
@@ -94,7 +96,7 @@ const SERIAL_RESET = 100_000;
  * are open, or at flush().
  */
 export class Assembler<E extends PendingEvent> {
-  readonly stats: AssemblerStats = { lines: 0, records: 0, events: 0, malformed: 0, lost: 0, skipped: 0, cut: 0, split: 0 };
+  readonly stats: AssemblerStats = { lines: 0, records: 0, events: 0, malformed: 0, lost: 0, skipped: 0, cut: 0, wide: 0, split: 0 };
   /** Open events by node and stamp, in the order they were created, except the newest (`last`). */
   private readonly open = new Map<string, E>();
   private readonly header = new Header();

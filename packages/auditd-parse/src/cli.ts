@@ -14,6 +14,7 @@ import { eventFilter, type FilterOptions, listOption, needsRecords, parseSuccess
 import { csvHeader, formatCsv, formatRow, formatText, tableHeader } from "./format";
 import { IdNames, type IdSources } from "./ids";
 import { followFile, readInput, rotationOrder } from "./input";
+import { MAX_LINE_FIELDS } from "./lines";
 import { type Connection, connectionOf, formatConnection } from "./net";
 import { Output } from "./output";
 import { AuditParser } from "./parser";
@@ -74,6 +75,7 @@ Output: NDJSON, one event per line (schema: schema/event.schema.json in the pack
   (each event's "names" says which). text, table, sessions and net escape control characters (ESC as \\033).
   An event is at most 1024 records or 1 MiB of JSON (8 MiB for all open events): past that it is written
   in parts under the same id (a log whose stamps never change, a huge argv), warned about on stderr.
+  A line is cut at 4 MiB, and after 4096 key=value fields (no kernel record has as many), with a warning.
   An input that is missing, unreadable or corrupt/truncated gzip is named on stderr and the others are read
   (a truncated .gz up to its cut, as zcat): exit 65, incomplete (66 when no input could be read at all;
   for detect, 65 outranks 1). Interrupted outside -F and the
@@ -652,8 +654,12 @@ function parseWindow(value: string): number {
 function report(ctx: CliContext, parser: AuditParser, strict: boolean): void {
   const s = parser.stats;
   ctx.log.info(
-    `${s.lines} lines, ${s.records} records, ${s.events} events, ${s.lost} lost (serial gaps in a contiguous stream), ${s.skipped} serials skipped in all, ${s.malformed} malformed, ${s.cut} cut, ${s.split} split, ${s.textPath} records read on the text path`,
+    `${s.lines} lines, ${s.records} records, ${s.events} events, ${s.lost} lost (serial gaps in a contiguous stream), ${s.skipped} serials skipped in all, ${s.malformed} malformed, ${s.cut} cut, ${s.wide} cut for fields, ${s.split} split, ${s.textPath} records read on the text path`,
   );
+  if (s.wide > 0)
+    ctx.log.warn(
+      `${s.wide} line(s) with more than ${MAX_LINE_FIELDS} fields cut after them (no kernel record has as many): the rest dropped`,
+    );
   if (s.cut > 0) ctx.log.warn(`${s.cut} line(s) longer than 4 MiB cut at their last space before it: the value there and the rest dropped`);
   if (s.split > 0)
     ctx.log.warn(

@@ -147,3 +147,20 @@ describe("finding 4: the 1 MiB bound on an event's JSON", () => {
     expect(r.stderr).toMatch(/event\(s\) written in parts under the same id/);
   });
 });
+
+describe("finding 5: a line with very many fields", () => {
+  it("keeps its first 4096 fields, whole, and warns that the rest was cut", () => {
+    const n = 300_000;
+    const stamp = "1700000000.000:1";
+    const wide = `type=EXECVE msg=audit(${stamp}): argc=${n} ${Array.from({ length: n }, (_, i) => `a${i}="x"`).join(" ")}`;
+    const log = `type=SYSCALL msg=audit(${stamp}): arch=c000003e syscall=59 success=yes pid=1 uid=0 comm="x" exe="/x"\n${wide}\ntype=EOE msg=audit(${stamp}):\n`;
+    const r = run(["-v", "-"], log);
+    expect(r.code, r.stderr).toBe(0);
+    const [event] = lines(r.stdout).map((l) => JSON.parse(l));
+    // header fields type= and msg= and argc= count too: a0 … a4092, each "x" (none cut in half)
+    expect(event.argv).toHaveLength(4093);
+    expect(event.argv.every((a: string) => a === "x")).toBe(true);
+    expect(r.stderr).toMatch(/1 line\(s\) with more than 4096 fields cut after them/);
+    expect(r.stderr).toMatch(/1 cut for fields/);
+  });
+});
