@@ -93,7 +93,7 @@ describe("findings 2 and 3: hostile rules are compile failures of their own, the
     const set = loadRuleSet(hostileRules());
     expect(set.rules.map((r) => r.id)).toEqual([VALID]);
     const reasons = Object.fromEntries(set.failed.map((p) => [p.rule, p.reason]));
-    expect(reasons["22222222-2222-4222-8222-222222222222"]).toMatch(/regular expression refused: a repetition inside a repetition/);
+    expect(reasons["22222222-2222-4222-8222-222222222222"]).toMatch(/regular expression refused: it may backtrack catastrophically/);
     expect(reasons["33333333-3333-4333-8333-333333333333"]).toMatch(/regular expression refused/);
     expect(reasons["44444444-4444-4444-8444-444444444444"]).toMatch(/nests parentheses and "not" more than 100 deep/);
     expect(reasons["55555555-5555-4555-8555-555555555555"]).toMatch(/nests parentheses and "not" more than 100 deep/);

@@ -418,11 +418,11 @@ function valueTest(v: Value, cased: boolean, where: string): StringTest {
       }
       // V8's backtracking matcher is exponential on a repetition inside a repetition (`(a+)+$` on "aaaa…b"):
       // one such rule would stall the whole run, and the auditd plugin queue behind it. safe-regex2 refuses
-      // star height > 1 and more than 25 quantifiers at compile time (microseconds), so the rule is a
-      // compile failure like any other and the others run.
+      // star height > 1, more than 25 quantifiers and what its parser cannot read (lookbehind) at compile time
+      // (~10 µs), so the rule is a compile failure like any other and the others run: fail closed.
       if (!safeRegex(v.source))
         throw new RuleError(
-          `${where}: regular expression refused: a repetition inside a repetition (like (a+)+ or (\\w+\\s?)*) can backtrack catastrophically, or it has over 25 quantifiers; rewrite it without nesting`,
+          `${where}: regular expression refused: it may backtrack catastrophically (a repetition inside a repetition, like (a+)+ or (\\w+\\s?)*, or over 25 quantifiers) or has syntax the checker cannot read (lookbehind); rewrite it`,
         );
       return (s) => re.test(s);
     }
