@@ -50,6 +50,8 @@ export interface AssemblerStats {
   skipped: number;
   /** Lines longer than MAX_LINE_BYTES, cut (their last value and the rest dropped). */
   cut: number;
+  /** Lines with more than MAX_LINE_FIELDS fields, cut after them. */
+  wide: number;
   /** Events that reached MAX_EVENT_RECORDS or MAX_EVENT_BYTES and were written in parts (same id). */
   split: number;
 }
@@ -94,7 +96,7 @@ const SERIAL_RESET = 100_000;
  * are open, or at flush().
  */
 export class Assembler<E extends PendingEvent> {
-  readonly stats: AssemblerStats = { lines: 0, records: 0, events: 0, malformed: 0, lost: 0, skipped: 0, cut: 0, split: 0 };
+  readonly stats: AssemblerStats = { lines: 0, records: 0, events: 0, malformed: 0, lost: 0, skipped: 0, cut: 0, wide: 0, split: 0 };
   /** Open events by node and stamp, in the order they were created, except the newest (`last`). */
   private readonly open = new Map<string, E>();
   private readonly header = new Header();
@@ -140,7 +142,7 @@ export class Assembler<E extends PendingEvent> {
     }
     this.stats.records++;
     let event = this.last;
-    if (event !== undefined && sameEvent(event, h) && (h.type === "EOE" || !this.full(event))) {
+    if (event !== undefined && sameEvent(event, h) && (h.type === "EOE" || !this.full(event, end - start))) {
       if (h.type === "EOE") {
         this.complete(event);
         return;
@@ -163,7 +165,7 @@ export class Assembler<E extends PendingEvent> {
         }
         return;
       }
-      if (event !== undefined && this.full(event)) {
+      if (event !== undefined && this.full(event, end - start)) {
         this.open.delete(key);
         this.complete(event);
         event = undefined;
@@ -190,9 +192,13 @@ export class Assembler<E extends PendingEvent> {
     }
   }
 
-  /** Whether the event has reached its bounds: counted as split, it is completed before another record. */
-  private full(event: E): boolean {
-    if (event.recordCount < MAX_EVENT_RECORDS && event.weight < MAX_EVENT_BYTES) return false;
+  /**
+   * Whether the event has no room for another record of `lineBytes` (its JSON is about its line's size):
+   * counted as split, it is completed before that record, so a part stays under MAX_EVENT_BYTES unless one
+   * record alone is larger.
+   */
+  private full(event: E, lineBytes: number): boolean {
+    if (event.recordCount < MAX_EVENT_RECORDS && event.weight + lineBytes <= MAX_EVENT_BYTES) return false;
     this.stats.split++;
     return true;
   }

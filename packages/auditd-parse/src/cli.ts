@@ -1,7 +1,7 @@
 import { setFlagsFromString } from "node:v8";
 import { type CliContext, cliContext, createProgram, runCli } from "@opsguard/core/cli";
 import { addCompletionCommand } from "@opsguard/core/completion";
-import { DataError, PolicyError, UsageError } from "@opsguard/core/errors";
+import { DataError, NoInputError, type OpsguardError, PolicyError, UsageError } from "@opsguard/core/errors";
 import { ExitCode } from "@opsguard/core/exit";
 import { colorEnabled, createStyle } from "@opsguard/core/tty";
 import pkg from "../package.json" with { type: "json" };
@@ -14,6 +14,7 @@ import { eventFilter, type FilterOptions, listOption, needsRecords, parseSuccess
 import { csvHeader, formatCsv, formatRow, formatText, tableHeader } from "./format";
 import { IdNames, type IdSources } from "./ids";
 import { followFile, readInput, rotationOrder } from "./input";
+import { MAX_LINE_FIELDS } from "./lines";
 import { type Connection, connectionOf, formatConnection } from "./net";
 import { Output } from "./output";
 import { AuditParser } from "./parser";
@@ -73,8 +74,11 @@ Output: NDJSON, one event per line (schema: schema/event.schema.json in the pack
   uid/gid names come from the log's own ENRICHED fields when it has them, else from --passwd/--group
   (each event's "names" says which). text, table, sessions and net escape control characters (ESC as \\033).
   An event is at most 1024 records or 1 MiB of JSON (8 MiB for all open events): past that it is written
-  in parts under the same id (a log whose stamps never change), warned about on stderr.
-  Exit 66 (one line) when an input file is missing or not readable. Interrupted outside -F and the
+  in parts under the same id (a log whose stamps never change, a huge argv), warned about on stderr.
+  A line is cut at 4 MiB, and after 4096 key=value fields (no kernel record has as many), with a warning.
+  An input that is missing, unreadable or corrupt/truncated gzip is named on stderr and the others are read
+  (a truncated .gz up to its cut, as zcat): exit 65, incomplete (66 when no input could be read at all;
+  for detect, 65 outranks 1). Interrupted outside -F and the
   plugin: 130 (SIGINT) or 143 (SIGTERM); an -o file then holds only what was written so far.
 
 Config keys (--config, $AUDITD_PARSE_CONFIG, ./.auditd-parserc, /etc/opsguard/auditd-parse.json …):
@@ -229,8 +233,11 @@ Output: one alert per rule that matched an event, NDJSON on stdout ({"time","hos
 Matching: each record is one Sigma document with its fields as logged (hex strings decoded, numbers as
   written), ENRICHED names (SYSCALL, UID …), EXECVE a0…aN the whole argv; a field the record lacks comes from
   the event's other records. Rules for another logsource than product linux / service auditd are skipped.
+  A re that can backtrack catastrophically (a repetition inside a repetition, like (a+)+) and a condition
+  nested over 100 deep are refused: that rule fails to compile.
 Exit: 1 when a rule at or above --fail-level matched; 65 when a rule could not be compiled (each is named
-  on stderr with the reason, the others still run); 66 when --rules or an input is missing or unreadable.
+  on stderr with the reason, the others still run, or when an input could not be read whole: the alerts
+  cover the rest, named on stderr); 66 when --rules is missing or no input is readable.
 The filter options select the events the rules see.
 
 Examples:
@@ -321,6 +328,7 @@ async function parseCommand(files: string[], command: Command, mode: Mode): Prom
     return sink.pending();
   };
   const inputs = files.length === 0 ? ["-"] : rotationOrder(files);
+  const unread = new Unread(inputs.length);
   if (flags.follow) {
     if (inputs.length !== 1 || inputs[0] === "-") throw new UsageError("--follow needs exactly one file");
     const abort = new AbortController();
@@ -336,16 +344,64 @@ async function parseCommand(files: string[], command: Command, mode: Mode): Prom
       },
     });
   } else {
-    for (const file of inputs) {
-      await readInput(file, onChunk);
-      parser.endOfFile();
-    }
+    await readAll(inputs, onChunk, parser, unread, ctx);
   }
   parser.end();
   await sink.finish();
   await output.close();
   report(ctx, parser, flags.strict);
-  if (detector !== undefined && rules !== undefined) detectVerdict(ctx, detector, rules, flags);
+  if (detector !== undefined && rules !== undefined) detectVerdict(ctx, detector, rules, flags, unread.verdict());
+  else {
+    const incomplete = unread.verdict();
+    if (incomplete) throw incomplete;
+  }
+}
+
+/**
+ * Inputs that could not be read whole. One bad file among a rotation set must not hide the others (zcat
+ * prints what a truncated .gz holds, and so do we): each is warned about as it fails, the rest are read, and
+ * the run ends 65 (incomplete) — or 66 when nothing at all could be read.
+ */
+class Unread {
+  readonly failures: NoInputError[] = [];
+  bytes = 0;
+  constructor(private readonly inputs: number) {}
+  verdict(): OpsguardError | undefined {
+    const first = this.failures[0];
+    if (first === undefined) return undefined;
+    // a lone input that gave nothing: its own one line, as before
+    if (this.bytes === 0 && this.inputs === 1) return first;
+    if (this.bytes === 0) return new NoInputError(`none of the ${this.inputs} inputs could be read (named above)`, { hint: first.hint });
+    return new DataError(
+      `incomplete: ${this.failures.length} of ${this.inputs} input(s) could not be read whole (named above); the output covers what was read`,
+      { hint: "check or replace those files" },
+    );
+  }
+}
+
+async function readAll(
+  inputs: string[],
+  onChunk: (chunk: Buffer) => Promise<void> | undefined,
+  parser: AuditParser,
+  unread: Unread,
+  ctx: CliContext,
+): Promise<void> {
+  for (const file of inputs) {
+    let bytes = 0;
+    try {
+      await readInput(file, (chunk) => {
+        bytes += chunk.length;
+        return onChunk(chunk);
+      });
+    } catch (error) {
+      if (!(error instanceof NoInputError)) throw error;
+      unread.failures.push(error);
+      if (inputs.length > 1 || bytes > 0)
+        ctx.log.warn(`${error.message}${bytes > 0 ? ` (the ${bytes} bytes before it were read)` : ", skipped"}`);
+    }
+    unread.bytes += bytes;
+    parser.endOfFile();
+  }
 }
 
 /** detect: the rules, compiled once; null when --list-rules printed them (nothing else to do). */
@@ -406,7 +462,7 @@ function detectSink(detector: Detector, output: Output): Sink {
 }
 
 /** After the input: the summary, then exit 1 for a match at --fail-level, 65 when a rule failed to compile. */
-function detectVerdict(ctx: CliContext, detector: Detector, rules: RuleSet, flags: ParseFlags): void {
+function detectVerdict(ctx: CliContext, detector: Detector, rules: RuleSet, flags: ParseFlags, incomplete?: OpsguardError): void {
   const s = detector.stats;
   const levels = Object.entries(s.byLevel)
     .filter(([, n]) => n > 0)
@@ -414,7 +470,13 @@ function detectVerdict(ctx: CliContext, detector: Detector, rules: RuleSet, flag
   ctx.log.info(
     `detect: ${s.events} events, ${s.alerts} alerts${levels.length ? ` (${levels.join(", ")})` : ""}; ${rules.rules.length} rules run, ${rules.failed.length} failed to compile, ${rules.skipped.length} skipped`,
   );
-  if (s.failing > 0) throw new PolicyError(`${s.failing} match(es) of rules at or above --fail-level ${flags.failLevel}`);
+  if (s.failing > 0) {
+    const failing = new PolicyError(`${s.failing} match(es) of rules at or above --fail-level ${flags.failLevel}`);
+    // an input not read whole outranks a match: the alerts are a lower bound, never a complete answer
+    if (incomplete === undefined) throw failing;
+    ctx.log.error(failing.message);
+  }
+  if (incomplete !== undefined) throw incomplete;
   if (rules.failed.length > 0)
     throw new DataError(
       `${rules.failed.length} rule(s) could not be compiled (named above): the alerts cover the other ${rules.rules.length}`,
@@ -592,8 +654,12 @@ function parseWindow(value: string): number {
 function report(ctx: CliContext, parser: AuditParser, strict: boolean): void {
   const s = parser.stats;
   ctx.log.info(
-    `${s.lines} lines, ${s.records} records, ${s.events} events, ${s.lost} lost (serial gaps in a contiguous stream), ${s.skipped} serials skipped in all, ${s.malformed} malformed, ${s.cut} cut, ${s.split} split, ${s.textPath} records read on the text path`,
+    `${s.lines} lines, ${s.records} records, ${s.events} events, ${s.lost} lost (serial gaps in a contiguous stream), ${s.skipped} serials skipped in all, ${s.malformed} malformed, ${s.cut} cut, ${s.wide} cut for fields, ${s.split} split, ${s.textPath} records read on the text path`,
   );
+  if (s.wide > 0)
+    ctx.log.warn(
+      `${s.wide} line(s) with more than ${MAX_LINE_FIELDS} fields cut after them (no kernel record has as many): the rest dropped`,
+    );
   if (s.cut > 0) ctx.log.warn(`${s.cut} line(s) longer than 4 MiB cut at their last space before it: the value there and the rest dropped`);
   if (s.split > 0)
     ctx.log.warn(

@@ -36,7 +36,10 @@ export async function readInput(file: string, onChunk: (chunk: Buffer) => void |
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code?.startsWith("Z_"))
-      throw new NoInputError(`${file}: corrupt gzip data (${code})`, { hint: "check the file or decompress it by hand" });
+      // Z_BUF_ERROR is the end of the input mid-stream: a truncated file (zcat's "unexpected end of file")
+      throw new NoInputError(`${file}: ${code === "Z_BUF_ERROR" ? "truncated" : "corrupt"} gzip data (${code})`, {
+        hint: "check the file or decompress it by hand",
+      });
     // EIO, EISDIR … while reading: the input, not a bug
     if (code !== undefined && /^E[A-Z]+$/.test(code)) throw cannotRead(file, code);
     throw error;

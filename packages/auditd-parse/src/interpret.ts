@@ -508,6 +508,7 @@ export class Interpreter implements EventBuilder<OpenEvent> {
       if (Number.isInteger(index) && index < MAX_ARGS && argv[index] === undefined) {
         const arg = argAt(buf, from, to);
         argv[index] = arg;
+        open.argvBytes += to - from;
         if (arg.includes("\uFFFD")) {
           const quoted = to - from >= 2 && buf[from] === DQUOTE && buf[to - 1] === DQUOTE;
           keepLostBytes(open, index, arg, quoted ? buf.toString("hex", from + 1, to - 1).toUpperCase() : buf.toString("latin1", from, to));
@@ -1060,6 +1061,7 @@ export class Interpreter implements EventBuilder<OpenEvent> {
       const index = Number(key.slice(1));
       if (Number.isInteger(index) && index < MAX_ARGS && argv[index] === undefined) {
         argv[index] = decodeArg(value);
+        open.argvBytes += value.length;
         keepLostBytes(open, index, argv[index], quotedHex(value, record.rawValues?.[i]) ?? value);
       }
     }
@@ -1081,7 +1083,10 @@ export class Interpreter implements EventBuilder<OpenEvent> {
       open.chunks.set(index, parts);
     }
     // a repeated chunk keeps its first value, as every repeated field does
-    parts[part] ??= hex;
+    if (parts[part] !== undefined) return;
+    parts[part] = hex;
+    // hex: two characters a byte of the argument's text
+    open.argvBytes += hex.length >> 1;
   }
 
   private proctitle(open: OpenEvent, record: AuditRecord): void {

@@ -2,6 +2,16 @@
 export const MAX_LINE_BYTES = 4 * 1024 * 1024;
 
 /**
+ * Most `key=value` fields a line may have; the rest of a wider line is cut. The kernel's widest record, an
+ * EXECVE of 7.5 KiB, has under 1300 (`a1=""` is 6 bytes), but a hostile 3.5 MB line of 300k `aN="x"` made
+ * every record and Sigma document hold 300k fields: ~1 MB/s and 230 MB RSS.
+ */
+export const MAX_LINE_FIELDS = 4096;
+/** A line shorter than this cannot hold MAX_LINE_FIELDS fields (`k=v ` is 4 bytes): not counted. */
+const WIDE_LINE_BYTES = MAX_LINE_FIELDS * 4;
+const EQUALS = 61;
+
+/**
  * Splits a byte stream into lines, handed on as byte ranges of the chunk (valid only during the call):
  * the parser reads them as bytes and decodes only what it needs. A partial tail waits as bytes, so a
  * split UTF-8 sequence survives.
@@ -15,7 +25,25 @@ export class LineSplitter {
     private readonly onLine: (buf: Buffer, start: number, end: number) => void,
     /** Called for each line cut at MAX_LINE_BYTES (counted in the summary). */
     private readonly onCut: () => void = () => {},
+    /** Called for each line cut after MAX_LINE_FIELDS fields (counted in the summary). */
+    private readonly onWide: () => void = () => {},
   ) {}
+
+  /**
+   * Where a line with more than MAX_LINE_FIELDS `=` is cut: at the last space before the first `=` past the
+   * bound, so the fields before it are whole. Only long lines are counted, and the count stops at the bound.
+   */
+  private fieldsEnd(buf: Buffer, start: number, end: number): number {
+    if (end - start < WIDE_LINE_BYTES) return end;
+    let at = start - 1;
+    for (let n = 0; n <= MAX_LINE_FIELDS; n++) {
+      at = buf.indexOf(EQUALS, at + 1);
+      if (at < 0 || at >= end) return end;
+    }
+    this.onWide();
+    const space = buf.lastIndexOf(32, at);
+    return space > start ? space : at;
+  }
 
   /**
    * Where a line longer than MAX_LINE_BYTES is cut: at its last space before the limit, so the value the
@@ -47,13 +75,13 @@ export class LineSplitter {
       if (nl < 0) break;
       let end = nl;
       if (end > start && buf[end - 1] === 13) end--;
-      onLine(buf, start, end - start > MAX_LINE_BYTES ? this.cutEnd(buf, start) : end);
+      onLine(buf, start, this.fieldsEnd(buf, start, end - start > MAX_LINE_BYTES ? this.cutEnd(buf, start) : end));
       start = nl + 1;
     }
     if (start < buf.length) {
       const rest = buf.subarray(start);
       if (rest.length > MAX_LINE_BYTES) {
-        onLine(rest, 0, this.cutEnd(rest, 0));
+        onLine(rest, 0, this.fieldsEnd(rest, 0, this.cutEnd(rest, 0)));
         this.skipping = true;
       } else {
         this.carry = Buffer.from(rest);
@@ -62,7 +90,7 @@ export class LineSplitter {
   }
 
   end(): void {
-    if (this.carry && this.carry.length > 0) this.onLine(this.carry, 0, this.carry.length);
+    if (this.carry && this.carry.length > 0) this.onLine(this.carry, 0, this.fieldsEnd(this.carry, 0, this.carry.length));
     this.carry = undefined;
   }
 }

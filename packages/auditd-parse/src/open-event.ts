@@ -48,8 +48,15 @@ export class OpenEvent implements PendingEvent {
   readonly msDigits: number;
   readonly shape: number;
 
+  /**
+   * Bytes of argv text held outside `records` (EXECVE's a0…aN and aN[i] chunks become the head's "argv",
+   * not record fields): counted in the weight, or a 6 MB argv over 900 records was one 6 MB line, unsplit.
+   */
+  argvBytes = 0;
+
+  /** About the event's JSON size so far: its records' JSON and its argv. */
   get weight(): number {
-    return this.records.length;
+    return this.records.length + this.argvBytes;
   }
 
   constructor(

@@ -34,6 +34,7 @@ export class AuditParser {
     this.splitter = new LineSplitter(
       (buf, start, end) => this.assembler.push(buf, start, end),
       () => this.assembler.stats.cut++,
+      () => this.assembler.stats.wide++,
     );
   }
 

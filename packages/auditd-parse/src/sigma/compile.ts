@@ -1,4 +1,5 @@
 import { BlockList, isIP } from "node:net";
+import safeRegex from "safe-regex2";
 import { type Condition, ConditionError, parseCondition } from "./condition";
 import {
   ANY,
@@ -415,6 +416,14 @@ function valueTest(v: Value, cased: boolean, where: string): StringTest {
       } catch (error) {
         throw new RuleError(`${where}: invalid regular expression: ${(error as Error).message}`);
       }
+      // V8's backtracking matcher is exponential on a repetition inside a repetition (`(a+)+$` on "aaaa…b"):
+      // one such rule would stall the whole run, and the auditd plugin queue behind it. safe-regex2 refuses
+      // star height > 1, more than 25 quantifiers and what its parser cannot read (lookbehind) at compile time
+      // (~10 µs), so the rule is a compile failure like any other and the others run: fail closed.
+      if (!safeRegex(v.source))
+        throw new RuleError(
+          `${where}: regular expression refused: it may backtrack catastrophically (a repetition inside a repetition, like (a+)+ or (\\w+\\s?)*, or over 25 quantifiers) or has syntax the checker cannot read (lookbehind); rewrite it`,
+        );
       return (s) => re.test(s);
     }
     case "cidr":

@@ -15,6 +15,12 @@ export class ConditionError extends Error {}
 
 const TOKEN = /\s*(\(|\)|[A-Za-z0-9_*.-]+|\S)/y;
 
+/**
+ * Nesting (parentheses and `not`s) a condition may have. The parser and the matcher recurse once per level,
+ * so 5000 `(` overflowed the stack (exit 70, no alerts from the valid rules); real rules nest 3 or 4 deep.
+ */
+export const MAX_CONDITION_DEPTH = 100;
+
 /** Parses one condition string against the rule's search identifiers; throws ConditionError with the reason. */
 export function parseCondition(text: string, identifiers: readonly string[]): Condition {
   const tokens: string[] = [];
@@ -22,7 +28,14 @@ export function parseCondition(text: string, identifiers: readonly string[]): Co
   for (let m = TOKEN.exec(text); m !== null; m = TOKEN.exec(text)) tokens.push(m[1]!);
   if (tokens.includes("|"))
     throw new ConditionError("aggregations in the condition (`| count()` …) are not supported: use a correlation rule");
+  // a hostile condition can be megabytes long: error messages quote its start only
+  const quoted = `"${text.length > 80 ? `${text.slice(0, 77)}…` : text}"`;
   let pos = 0;
+  let depth = 0;
+  const deeper = (): void => {
+    if (++depth > MAX_CONDITION_DEPTH)
+      throw new ConditionError(`condition nests parentheses and "not" more than ${MAX_CONDITION_DEPTH} deep`);
+  };
   const peek = () => tokens[pos]?.toLowerCase();
   const next = () => tokens[pos++];
 
@@ -45,16 +58,21 @@ export function parseCondition(text: string, identifiers: readonly string[]): Co
   const notExpr = (): Condition => {
     if (peek() === "not") {
       pos++;
-      return { op: "not", item: notExpr() };
+      deeper();
+      const item = notExpr();
+      depth--;
+      return { op: "not", item };
     }
     return primary();
   };
   const primary = (): Condition => {
     const token = next();
-    if (token === undefined) throw new ConditionError(`condition "${text}" ends too early`);
+    if (token === undefined) throw new ConditionError(`condition ${quoted} ends too early`);
     if (token === "(") {
+      deeper();
       const inner = orExpr();
-      if (next() !== ")") throw new ConditionError(`condition "${text}" has an unclosed "("`);
+      depth--;
+      if (next() !== ")") throw new ConditionError(`condition ${quoted} has an unclosed "("`);
       return inner;
     }
     const lower = token.toLowerCase();
@@ -66,13 +84,13 @@ export function parseCondition(text: string, identifiers: readonly string[]): Co
       if (names.length === 0) throw new ConditionError(`"${token} of ${target}" matches no search identifier`);
       return { op: "of", count: lower === "all" ? "all" : lower === "any" ? 1 : Number(token), names };
     }
-    if (["and", "or", "not", "of", ")"].includes(lower)) throw new ConditionError(`unexpected "${token}" in condition "${text}"`);
+    if (["and", "or", "not", "of", ")"].includes(lower)) throw new ConditionError(`unexpected "${token}" in condition ${quoted}`);
     if (!identifiers.includes(token)) throw new ConditionError(`condition names "${token}", which the detection does not define`);
     return { op: "id", name: token };
   };
 
   const result = orExpr();
-  if (pos < tokens.length) throw new ConditionError(`unexpected "${tokens[pos]}" in condition "${text}"`);
+  if (pos < tokens.length) throw new ConditionError(`unexpected "${tokens[pos]}" in condition ${quoted}`);
   return result;
 }
 
