@@ -18,8 +18,9 @@ const MAINTAINER = "opsguard maintainers <opsguard@example.org>";
 
 /**
  * What each package adds to the host. users: system users (with a group of the same name) created in postinst
- * and removed on purge; dirs: state/cache directories made in postinst with these owners (unless the admin set a
- * dpkg-statoverride) and removed on purge; units: systemd units, shipped disabled (they need a config first);
+ * when missing and removed on purge only if postinst made them (the comment tells); dirs: state/cache
+ * directories made in postinst with these owners (unless the admin set a dpkg-statoverride) and removed, with
+ * any statoverride, on purge; units: systemd units, shipped disabled (they need a config first);
  * etc: extra conffiles (source in packaging/debian/<tool>/ -> path on the host); data: files beside the executable.
  */
 const SPECS = {
@@ -138,7 +139,14 @@ function postrm(spec) {
   }
   lines.push('if [ "$1" = purge ]; then');
   for (const dir of spec.dirs ?? []) {
-    lines.push(`  rm -rf ${dir.path}`, `  rmdir --ignore-fail-on-non-empty ${dirname(dir.path)} 2>/dev/null || true`);
+    lines.push(
+      `  rm -rf ${dir.path}`,
+      `  rmdir --ignore-fail-on-non-empty ${dirname(dir.path)} 2>/dev/null || true`,
+      // README.Debian has the admin add a statoverride for another hook user; it must not outlive the directory.
+      `  if dpkg-statoverride --list ${dir.path} >/dev/null; then`,
+      `    dpkg-statoverride --remove ${dir.path} >/dev/null || true`,
+      "  fi",
+    );
   }
   if (spec.units) {
     // What deb-systemd-helper recorded if the admin enabled a unit.
@@ -149,12 +157,14 @@ function postrm(spec) {
     );
   }
   for (const user of spec.users ?? []) {
+    // Only the account postinst made, told by our GECOS comment: postinst keeps an account that already
+    // existed, and purging must not delete an admin's own user (or its group) of the same name.
     lines.push(
-      `  if getent passwd ${user.name} >/dev/null; then`,
+      `  if [ "$(getent passwd ${user.name} | cut -d: -f5)" = "${user.comment}" ]; then`,
       `    userdel ${user.name} >/dev/null 2>&1 || true`,
-      "  fi",
-      `  if getent group ${user.name} >/dev/null; then`,
-      `    groupdel ${user.name} >/dev/null 2>&1 || true`,
+      `    if getent group ${user.name} >/dev/null; then`,
+      `      groupdel ${user.name} >/dev/null 2>&1 || true`,
+      "    fi",
       "  fi",
     );
   }
@@ -251,6 +261,22 @@ function wrap(text, width) {
   return lines;
 }
 
+/** Where bash-completion, zsh (Debian's vendor-completions) and fish load a package's completion from. */
+function completionPaths(tool) {
+  return {
+    bash: `usr/share/bash-completion/completions/${tool}`,
+    zsh: `usr/share/zsh/vendor-completions/_${tool}`,
+    fish: `usr/share/fish/vendor_completions.d/${tool}.fish`,
+  };
+}
+
+/** The completion script the tool itself prints, so the package's never differs from `<tool> completion SHELL`. */
+function completion(tool, bundle, shell) {
+  // authkeys' first positional is the user sshd asks about, so its completion is a flag (core/src/completion.ts).
+  const args = tool === "authkeys" ? ["--completion", shell] : ["completion", shell];
+  return sh(process.execPath, [bundle, ...args], { env: { PATH: process.env.PATH ?? "/usr/bin:/bin" } });
+}
+
 /** Builds one package; returns the .deb path. */
 export function buildDeb(tool, { out = join(root, "dist/deb"), compression = "xz", level } = {}) {
   const spec = SPECS[tool];
@@ -267,6 +293,7 @@ export function buildDeb(tool, { out = join(root, "dist/deb"), compression = "xz
     mkdirSync(join(stage, "usr/bin"), { recursive: true });
     sh("ln", ["-s", `../lib/opsguard/${tool}/${tool}`, join(stage, "usr/bin", tool)]);
     put(stage, `usr/share/man/man1/${tool}.1.gz`, gzipSync(readFileSync(writeManPage(tool)), { level: 9 }));
+    for (const [shell, path] of Object.entries(completionPaths(tool))) put(stage, path, completion(tool, bundle, shell));
     const conffiles = [`/etc/opsguard/${tool}.yaml.example`, ...Object.values(spec.etc ?? {})];
     copy(stage, join(files, `${tool}.yaml.example`), `etc/opsguard/${tool}.yaml.example`);
     for (const [from, to] of Object.entries(spec.etc ?? {})) copy(stage, join(files, from), to.slice(1));

@@ -172,6 +172,16 @@ describe.skipIf(reason !== undefined)("Debian packages", () => {
       expect(conffiles).toContain(`/etc/opsguard/${tool}.yaml.example`);
     });
 
+    it("installs bash, zsh and fish completion where each shell loads it from", () => {
+      const fn = `_${tool.replace(/-/g, "_")}_complete`;
+      // bash-completion loads /usr/share/bash-completion/completions/<command> on the first Tab.
+      const bash = run("bash", ["--norc", "-c", `. /usr/share/bash-completion/completions/${tool}; complete -p ${tool}`]);
+      expect(bash.stderr).toBe("");
+      expect(bash.stdout).toContain(fn);
+      expect(readFileSync(`/usr/share/zsh/vendor-completions/_${tool}`, "utf8")).toMatch(new RegExp(`^#compdef ${tool}`, "m"));
+      expect(readFileSync(`/usr/share/fish/vendor_completions.d/${tool}.fish`, "utf8")).toContain(`complete -c ${tool}`);
+    });
+
     it("creates its system users and state/cache directories with the right owners", () => {
       for (const user of HOST[tool]!.users) {
         const entry = run("getent", ["passwd", user]).stdout.trim().split(":");
@@ -295,4 +305,28 @@ describe.skipIf(reason !== undefined)("Debian packages", () => {
       expect(hostState(debs[tool]!, tool)).toEqual(before);
     }, 300_000);
   });
+
+  it("purging keeps an account the admin made before install, and drops the statoverride of a purged directory", () => {
+    // The admin's own deputize user existed first: postinst keeps it, so purge must not delete it.
+    const made = run("useradd", ["--system", "--user-group", "--no-create-home", "--comment", "the admin's deputize", "deputize"]);
+    expect(made.status, made.stderr).toBe(0);
+    const override = "/var/lib/opsguard/vpnnotify";
+    try {
+      // README.Debian's step for a hook user other than nobody.
+      expect(run("dpkg-statoverride", ["--add", "nobody", "nogroup", "0700", override]).status).toBe(0);
+      for (const tool of ["deputize", "vpnnotify"]) expect(run("dpkg", ["-i", debs[tool]!]).status).toBe(0);
+      for (const tool of ["deputize", "vpnnotify"]) {
+        const purge = run("dpkg", ["--purge", `opsguard-${tool}`]);
+        expect(purge.stderr).toBe("");
+        expect(purge.status).toBe(0);
+      }
+      expect(run("getent", ["passwd", "deputize"]).stdout).toContain("the admin's deputize");
+      expect(run("getent", ["group", "deputize"]).status).toBe(0);
+      expect(run("dpkg-statoverride", ["--list", override]).stdout).toBe("");
+    } finally {
+      run("dpkg-statoverride", ["--remove", override]);
+      run("userdel", ["deputize"]);
+      run("groupdel", ["deputize"]);
+    }
+  }, 300_000);
 });
