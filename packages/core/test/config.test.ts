@@ -223,7 +223,9 @@ describe("config validation", () => {
 
   it("refuses an unknown YAML tag (another parser's !!js/function) instead of reading it as a string", async () => {
     const error = await configError(load('source: !!js/function "function () { return 1 }"\n'));
-    expect(error.message).toMatch(/cannot parse config file .*c\.yaml: Unresolved tag: tag:yaml\.org,2002:js\/function at line 1, column 9$/);
+    expect(error.message).toMatch(
+      /cannot parse config file .*c\.yaml: Unresolved tag: tag:yaml\.org,2002:js\/function at line 1, column 9$/,
+    );
     expect(error.message).not.toContain("return 1");
   });
 
