@@ -6,7 +6,16 @@ import { cosmiconfigSync } from "cosmiconfig";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { MAX_CONFIG_BYTES } from "../src/config-file";
-import { ConfigError, configSearchPaths, ExitCode, loadConfig, resolveSecret, secretRefSchema } from "../src/index";
+import {
+  ConfigError,
+  configSearchPaths,
+  ExitCode,
+  LdapClient,
+  ldapConnectionSchema,
+  loadConfig,
+  resolveSecret,
+  secretRefSchema,
+} from "../src/index";
 
 const TOOL = "ogtest";
 const schema = z.strictObject({
@@ -238,6 +247,27 @@ describe("config validation", () => {
     file(join(cwd, ".ogtestrc.yaml"), `source: "${"A".repeat(MAX_CONFIG_BYTES)}"\n`);
     expect((await configError(loadConfig({ tool: TOOL, schema, env: {}, cwd }))).message).toContain("over the");
     rmSync(join(cwd, ".ogtestrc.yaml"));
+  });
+
+  it("refuses credentials in an LDAP URL, naming bindDn/bindPassword and never the password", async () => {
+    const ldapSchema = z.strictObject({ ldap: ldapConnectionSchema });
+    for (const url of ["ldap://reader:Secret-in-url@ldap.example.org", "ldaps://Secret-in-url@ldap.example.org:636/"]) {
+      const text = JSON.stringify({ ldap: { urls: [url], baseDn: "dc=example,dc=org" } });
+      const error = await configError(loadConfig({ tool: TOOL, schema: ldapSchema, path: file(join(dir, "l.json"), text), env: {}, cwd }));
+      expect(error.exitCode).toBe(ExitCode.CONFIG);
+      expect(error.message).toMatch(/: ldap\.urls\[0\]: must not carry credentials: use ldap\.bindDn and ldap\.bindPassword$/);
+      expect(error.message).not.toContain("Secret-in-url");
+      // The client refuses them too, for a caller that builds its options without the schema.
+      let thrown: unknown;
+      try {
+        new LdapClient({ urls: [url] });
+      } catch (e) {
+        thrown = e;
+      }
+      expect(thrown).toBeInstanceOf(ConfigError);
+      expect(`${(thrown as ConfigError).message} ${(thrown as ConfigError).hint}`).toMatch(/ldap\.bindDn and ldap\.bindPassword/);
+      expect((thrown as ConfigError).message).not.toContain("Secret-in-url");
+    }
   });
 
   it("treats an empty file as empty config", async () => {
