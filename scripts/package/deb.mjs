@@ -10,6 +10,7 @@ import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSy
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { gzipSync } from "node:zlib";
+import { parseCommandLine, unknownTool } from "./args.mjs";
 import { writeManPage } from "./man.mjs";
 import { buildStandalone, TOOLS } from "./sea.mjs";
 
@@ -322,28 +323,23 @@ export function buildDeb(tool, { out = join(root, "dist/deb"), compression = "xz
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === new URL(import.meta.url).pathname) {
-  const args = process.argv.slice(2);
-  const options = {};
-  const tools = [];
-  let missingValue = false;
-  const value = (i) => {
-    const v = args[i];
-    if (v === undefined || v.startsWith("-")) missingValue = true;
-    return v ?? "";
+  const usage = `usage: node scripts/package/deb.mjs [--out DIR] [--compression xz|gzip] [--level 0-9] [${TOOLS.join("|")}...]`;
+  const { values, positionals: tools } = parseCommandLine(
+    "deb",
+    usage,
+    { out: { type: "string" }, compression: { type: "string" }, level: { type: "string" } },
+    ({ values, positionals }) => {
+      if (values.compression !== undefined && !["xz", "gzip"].includes(values.compression)) return "--compression is xz or gzip";
+      // -z1 for a quick test build; releases keep dpkg-deb's default level.
+      if (values.level !== undefined && !/^[0-9]$/.test(values.level)) return "--level is 0 to 9";
+      return unknownTool(positionals, TOOLS);
+    },
+  );
+  const options = {
+    ...(values.out !== undefined && { out: resolve(values.out) }),
+    ...(values.compression !== undefined && { compression: values.compression }),
+    ...(values.level !== undefined && { level: Number(values.level) }),
   };
-  for (let i = 0; i < args.length; i++) {
-    if (args[i] === "--out") options.out = resolve(value(++i));
-    else if (args[i] === "--compression") options.compression = value(++i);
-    // -z1 for a quick test build; releases keep dpkg-deb's default level.
-    else if (args[i] === "--level") options.level = Number(value(++i));
-    else tools.push(args[i]);
-  }
-  const unknown = tools.filter((t) => !TOOLS.includes(t));
-  const badLevel = options.level !== undefined && !(Number.isInteger(options.level) && options.level >= 0 && options.level <= 9);
-  if (missingValue || unknown.length > 0 || badLevel || !["xz", "gzip", undefined].includes(options.compression)) {
-    console.error(`package/deb: usage: deb.mjs [--out DIR] [--compression xz|gzip] [--level 0-9] [${TOOLS.join("|")}...]`);
-    process.exit(64);
-  }
   if (!existsSync("/usr/bin/dpkg-deb")) {
     console.error("package/deb: dpkg-deb is missing: apt-get install -y dpkg");
     process.exit(69);
