@@ -24,7 +24,7 @@ export function parseCommandLine(name, usage, options, check = () => undefined) 
 }
 
 function usageError(name, usage, problem) {
-  console.error(`package/${name}: ${problem.split("\n")[0]}\n${usage}`);
+  console.error(`package/${name}: ${problem.split("\n")[0].replace(/\. To specify .*$/, "")}\n${usage}`);
   process.exit(64);
 }
 
