@@ -94,7 +94,7 @@ function hostState(deb: string, tool: string) {
     paths: [...candidates].filter(exists).sort(),
     ours: OURS.flatMap(tree).sort(),
     accounts,
-    units: run("find", ["/etc/systemd", "-name", "authkeys-agent*", "-o", "-name", "deputize*"]).stdout.trim(),
+    units: run("find", ["/etc/systemd", "-name", "authkeys-agent*", "-o", "-name", "deputize*", "-o", "-name", "vpnnotify*"]).stdout.trim(),
   };
 }
 
@@ -246,6 +246,12 @@ describe.skipIf(reason !== undefined)("Debian packages", () => {
       }
       if (tool === "vpnnotify") {
         for (const family of [4, 6]) expect(exists(`/usr/lib/opsguard/vpnnotify/dbip-country-ipv${family}.mmdb`)).toBe(true);
+        // The flush timer --help tells admins to run, as the state directory's owner, shipped disabled.
+        const service = readFileSync("/lib/systemd/system/vpnnotify-flush.service", "utf8");
+        expect(service).toMatch(new RegExp(`^ExecStart=${exe} --config /etc/opsguard/vpnnotify.yaml flush$`, "m"));
+        expect(service).toMatch(/^User=nobody$/m);
+        expect(readFileSync("/lib/systemd/system/vpnnotify-flush.timer", "utf8")).toMatch(/^OnUnitActiveSec=/m);
+        expect(exists("/etc/systemd/system/timers.target.wants/vpnnotify-flush.timer")).toBe(false);
       }
       if (tool === "auditd-parse") {
         const plugin = readFileSync("/etc/audit/plugins.d/auditd-parse.conf", "utf8");
