@@ -120,7 +120,7 @@ function checkSize(file: string): void {
   const info = statSync(file, { throwIfNoEntry: false });
   if (info?.isFile() && info.size > MAX_CONFIG_BYTES) {
     throw new ConfigError(`config file ${file} is ${info.size} bytes, over the ${MAX_CONFIG_BYTES}-byte (1 MiB) limit`, {
-      hint: "a config holds settings, not data: shorten it, or pass --config FILE",
+      hint: "a config holds settings, not data: shorten it",
     });
   }
 }
