@@ -311,6 +311,8 @@ describe.skipIf(reason !== undefined)("Debian packages", () => {
   });
 
   it("purging keeps an account the admin made before install, and drops the statoverride of a purged directory", () => {
+    // Starts from a host without the packages (under -t the per-tool purge tests may not have run).
+    for (const tool of ["deputize", "vpnnotify"]) if (installed(`opsguard-${tool}`)) run("dpkg", ["--purge", `opsguard-${tool}`]);
     // The admin's own deputize user existed first: postinst keeps it, so purge must not delete it.
     const made = run("useradd", ["--system", "--user-group", "--no-create-home", "--comment", "the admin's deputize", "deputize"]);
     expect(made.status, made.stderr).toBe(0);
