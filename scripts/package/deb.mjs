@@ -10,6 +10,7 @@ import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSy
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { gzipSync } from "node:zlib";
+import { parseCommandLine, unknownTool } from "./args.mjs";
 import { writeManPage } from "./man.mjs";
 import { buildStandalone, TOOLS } from "./sea.mjs";
 
@@ -18,9 +19,11 @@ const MAINTAINER = "opsguard maintainers <opsguard@example.org>";
 
 /**
  * What each package adds to the host. users: system users (with a group of the same name) created in postinst
- * and removed on purge; dirs: state/cache directories made in postinst with these owners (unless the admin set a
- * dpkg-statoverride) and removed on purge; units: systemd units, shipped disabled (they need a config first);
- * etc: extra conffiles (source in packaging/debian/<tool>/ -> path on the host); data: files beside the executable (a [source, name] pair to rename one).
+ * when missing and removed on purge only if postinst made them (the comment tells); dirs: state/cache
+ * directories made in postinst with these owners (unless the admin set a dpkg-statoverride) and removed, with
+ * any statoverride, on purge; units: systemd units, shipped disabled (they need a config first);
+ * etc: extra conffiles (source in packaging/debian/<tool>/ -> path on the host); data: files beside the executable (a [source, name]
+ * pair to rename one).
  */
 const SPECS = {
   authkeys: {
@@ -140,7 +143,14 @@ function postrm(spec) {
   }
   lines.push('if [ "$1" = purge ]; then');
   for (const dir of spec.dirs ?? []) {
-    lines.push(`  rm -rf ${dir.path}`, `  rmdir --ignore-fail-on-non-empty ${dirname(dir.path)} 2>/dev/null || true`);
+    lines.push(
+      `  rm -rf ${dir.path}`,
+      `  rmdir --ignore-fail-on-non-empty ${dirname(dir.path)} 2>/dev/null || true`,
+      // README.Debian has the admin add a statoverride for another hook user; it must not outlive the directory.
+      `  if dpkg-statoverride --list ${dir.path} >/dev/null; then`,
+      `    dpkg-statoverride --remove ${dir.path} >/dev/null || true`,
+      "  fi",
+    );
   }
   if (spec.units) {
     // What deb-systemd-helper recorded if the admin enabled a unit.
@@ -151,12 +161,14 @@ function postrm(spec) {
     );
   }
   for (const user of spec.users ?? []) {
+    // Only the account postinst made, told by our GECOS comment: postinst keeps an account that already
+    // existed, and purging must not delete an admin's own user (or its group) of the same name.
     lines.push(
-      `  if getent passwd ${user.name} >/dev/null; then`,
+      `  if [ "$(getent passwd ${user.name} | cut -d: -f5)" = "${user.comment}" ]; then`,
       `    userdel ${user.name} >/dev/null 2>&1 || true`,
-      "  fi",
-      `  if getent group ${user.name} >/dev/null; then`,
-      `    groupdel ${user.name} >/dev/null 2>&1 || true`,
+      `    if getent group ${user.name} >/dev/null; then`,
+      `      groupdel ${user.name} >/dev/null 2>&1 || true`,
+      "    fi",
       "  fi",
     );
   }
@@ -260,6 +272,22 @@ function wrap(text, width) {
   return lines;
 }
 
+/** Where bash-completion, zsh (Debian's vendor-completions) and fish load a package's completion from. */
+function completionPaths(tool) {
+  return {
+    bash: `usr/share/bash-completion/completions/${tool}`,
+    zsh: `usr/share/zsh/vendor-completions/_${tool}`,
+    fish: `usr/share/fish/vendor_completions.d/${tool}.fish`,
+  };
+}
+
+/** The completion script the tool itself prints, so the package's never differs from `<tool> completion SHELL`. */
+function completion(tool, bundle, shell) {
+  // authkeys' first positional is the user sshd asks about, so its completion is a flag (core/src/completion.ts).
+  const args = tool === "authkeys" ? ["--completion", shell] : ["completion", shell];
+  return sh(process.execPath, [bundle, ...args], { env: { PATH: process.env.PATH ?? "/usr/bin:/bin" } });
+}
+
 /** Builds one package; returns the .deb path. */
 export function buildDeb(tool, { out = join(root, "dist/deb"), compression = "xz", level } = {}) {
   const spec = SPECS[tool];
@@ -279,6 +307,7 @@ export function buildDeb(tool, { out = join(root, "dist/deb"), compression = "xz
     mkdirSync(join(stage, "usr/bin"), { recursive: true });
     sh("ln", ["-s", `../lib/opsguard/${tool}/${tool}`, join(stage, "usr/bin", tool)]);
     put(stage, `usr/share/man/man1/${tool}.1.gz`, gzipSync(readFileSync(writeManPage(tool)), { level: 9 }));
+    for (const [shell, path] of Object.entries(completionPaths(tool))) put(stage, path, completion(tool, bundle, shell));
     const conffiles = [`/etc/opsguard/${tool}.yaml.example`, ...Object.values(spec.etc ?? {})];
     copy(stage, join(files, `${tool}.yaml.example`), `etc/opsguard/${tool}.yaml.example`);
     for (const [from, to] of Object.entries(spec.etc ?? {})) copy(stage, join(files, from), to.slice(1));
@@ -307,28 +336,23 @@ export function buildDeb(tool, { out = join(root, "dist/deb"), compression = "xz
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === new URL(import.meta.url).pathname) {
-  const args = process.argv.slice(2);
-  const options = {};
-  const tools = [];
-  let missingValue = false;
-  const value = (i) => {
-    const v = args[i];
-    if (v === undefined || v.startsWith("-")) missingValue = true;
-    return v ?? "";
+  const usage = `usage: node scripts/package/deb.mjs [--out DIR] [--compression xz|gzip] [--level 0-9] [${TOOLS.join("|")}...]`;
+  const { values, positionals: tools } = parseCommandLine(
+    "deb",
+    usage,
+    { out: { type: "string" }, compression: { type: "string" }, level: { type: "string" } },
+    ({ values, positionals }) => {
+      if (values.compression !== undefined && !["xz", "gzip"].includes(values.compression)) return "--compression is xz or gzip";
+      // -z1 for a quick test build; releases keep dpkg-deb's default level.
+      if (values.level !== undefined && !/^[0-9]$/.test(values.level)) return "--level is 0 to 9";
+      return unknownTool(positionals, TOOLS);
+    },
+  );
+  const options = {
+    ...(values.out !== undefined && { out: resolve(values.out) }),
+    ...(values.compression !== undefined && { compression: values.compression }),
+    ...(values.level !== undefined && { level: Number(values.level) }),
   };
-  for (let i = 0; i < args.length; i++) {
-    if (args[i] === "--out") options.out = resolve(value(++i));
-    else if (args[i] === "--compression") options.compression = value(++i);
-    // -z1 for a quick test build; releases keep dpkg-deb's default level.
-    else if (args[i] === "--level") options.level = Number(value(++i));
-    else tools.push(args[i]);
-  }
-  const unknown = tools.filter((t) => !TOOLS.includes(t));
-  const badLevel = options.level !== undefined && !(Number.isInteger(options.level) && options.level >= 0 && options.level <= 9);
-  if (missingValue || unknown.length > 0 || badLevel || !["xz", "gzip", undefined].includes(options.compression)) {
-    console.error(`package/deb: usage: deb.mjs [--out DIR] [--compression xz|gzip] [--level 0-9] [${TOOLS.join("|")}...]`);
-    process.exit(64);
-  }
   if (!existsSync("/usr/bin/dpkg-deb")) {
     console.error("package/deb: dpkg-deb is missing: apt-get install -y dpkg");
     process.exit(69);

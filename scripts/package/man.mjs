@@ -6,6 +6,7 @@
 import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { parseCommandLine, unknownTool } from "./args.mjs";
 
 const root = new URL("../..", import.meta.url).pathname;
 export const TOOLS = ["authkeys", "deputize", "vpnnotify", "sock-check", "auditd-parse"];
@@ -171,11 +172,9 @@ export function writeManPage(tool) {
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === new URL(import.meta.url).pathname) {
-  for (const tool of process.argv.length > 2 ? process.argv.slice(2) : TOOLS) {
-    if (!TOOLS.includes(tool)) {
-      console.error(`package/man: unknown tool ${tool}; one of ${TOOLS.join(", ")}`);
-      process.exit(64);
-    }
+  const usage = `usage: node scripts/package/man.mjs [${TOOLS.join("|")}...]   (man pages in packages/<tool>/dist/<tool>.1)`;
+  const { positionals } = parseCommandLine("man", usage, {}, ({ positionals }) => unknownTool(positionals, TOOLS));
+  for (const tool of positionals.length > 0 ? positionals : TOOLS) {
     try {
       console.log(writeManPage(tool));
     } catch (error) {

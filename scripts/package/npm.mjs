@@ -1,15 +1,16 @@
 #!/usr/bin/env node
-// Packs every public package into npm tarballs (node scripts/package/npm.mjs [out-dir], default dist/npm), from
+// Packs every public package into npm tarballs (node scripts/package/npm.mjs [--out DIR], default dist/npm), from
 // the last build (node scripts/build.mjs), with each tool's man page (scripts/package/man.mjs). pnpm pack, not npm pack: it turns "workspace:*" into the real version.
 // Core's one exports map serves both sides: consumers get dist/ through types/default, the workspace its src/
 // through the "@opsguard/source" condition (see tsconfig.base.json).
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { parseCommandLine } from "./args.mjs";
 import { writeManPage } from "./man.mjs";
 
 const root = new URL("../..", import.meta.url).pathname;
-const out = resolve(process.argv[2] ?? join(root, "dist/npm"));
+const USAGE = "usage: node scripts/package/npm.mjs [--out DIR]   (npm tarballs of every public package; default dist/npm)";
 
 /** The public packages: name, directory, and what its tarball must contain to run. */
 export function publicPackages() {
@@ -22,6 +23,10 @@ export function publicPackages() {
 }
 
 function main() {
+  const { values } = parseCommandLine("npm", USAGE, { out: { type: "string" } }, ({ positionals }) =>
+    positionals.length > 0 ? `unexpected argument ${JSON.stringify(positionals[0])}` : undefined,
+  );
+  const out = resolve(values.out ?? join(root, "dist/npm"));
   mkdirSync(out, { recursive: true });
   for (const { dir, pkg } of publicPackages()) {
     for (const file of Object.values(pkg.bin ?? {})) {

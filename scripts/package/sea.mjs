@@ -7,6 +7,7 @@ import { spawnSync } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { parseCommandLine, unknownTool } from "./args.mjs";
 
 const root = new URL("../..", import.meta.url).pathname;
 export const TOOLS = ["authkeys", "deputize", "vpnnotify", "sock-check", "auditd-parse"];
@@ -55,12 +56,9 @@ function step(cmd, args) {
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === new URL(import.meta.url).pathname) {
-  const tools = process.argv.length > 2 ? process.argv.slice(2) : TOOLS;
-  for (const tool of tools) {
-    if (!TOOLS.includes(tool)) {
-      console.error(`package/sea: unknown tool ${tool}; one of ${TOOLS.join(", ")}`);
-      process.exit(64);
-    }
+  const usage = `usage: node scripts/package/sea.mjs [${TOOLS.join("|")}...]   (standalone executables in dist/sea)`;
+  const { positionals } = parseCommandLine("sea", usage, {}, ({ positionals }) => unknownTool(positionals, TOOLS));
+  for (const tool of positionals.length > 0 ? positionals : TOOLS) {
     try {
       console.log(buildStandalone(tool));
     } catch (error) {

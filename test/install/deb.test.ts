@@ -94,7 +94,7 @@ function hostState(deb: string, tool: string) {
     paths: [...candidates].filter(exists).sort(),
     ours: OURS.flatMap(tree).sort(),
     accounts,
-    units: run("find", ["/etc/systemd", "-name", "authkeys-agent*", "-o", "-name", "deputize*"]).stdout.trim(),
+    units: run("find", ["/etc/systemd", "-name", "authkeys-agent*", "-o", "-name", "deputize*", "-o", "-name", "vpnnotify*"]).stdout.trim(),
   };
 }
 
@@ -192,6 +192,16 @@ describe.skipIf(reason !== undefined)("Debian packages", () => {
       expect(conffiles).toContain(`/etc/opsguard/${tool}.yaml.example`);
     });
 
+    it("installs bash, zsh and fish completion where each shell loads it from", () => {
+      const fn = `_${tool.replace(/-/g, "_")}_complete`;
+      // bash-completion loads /usr/share/bash-completion/completions/<command> on the first Tab.
+      const bash = run("bash", ["--norc", "-c", `. /usr/share/bash-completion/completions/${tool}; complete -p ${tool}`]);
+      expect(bash.stderr).toBe("");
+      expect(bash.stdout).toContain(fn);
+      expect(readFileSync(`/usr/share/zsh/vendor-completions/_${tool}`, "utf8")).toMatch(new RegExp(`^#compdef ${tool}`, "m"));
+      expect(readFileSync(`/usr/share/fish/vendor_completions.d/${tool}.fish`, "utf8")).toContain(`complete -c ${tool}`);
+    });
+
     it("creates its system users and state/cache directories with the right owners", () => {
       for (const user of HOST[tool]!.users) {
         const entry = run("getent", ["passwd", user]).stdout.trim().split(":");
@@ -256,6 +266,10 @@ describe.skipIf(reason !== undefined)("Debian packages", () => {
       }
       if (tool === "vpnnotify") {
         for (const family of [4, 6]) expect(exists(`/usr/lib/opsguard/vpnnotify/dbip-country-ipv${family}.mmdb`)).toBe(true);
+        // The flush timer --help tells admins to run: README.Debian has the unit to write, with this package's path.
+        const readme = readFileSync("/usr/share/doc/opsguard-vpnnotify/README.Debian", "utf8");
+        expect(readme).toContain(`ExecStart=${exe} --config /etc/opsguard/vpnnotify.yaml flush`);
+        expect(readme).toMatch(/^ {2}OnUnitActiveSec=/m);
       }
       if (tool === "auditd-parse") {
         const plugin = readFileSync("/etc/audit/plugins.d/auditd-parse.conf", "utf8");
@@ -315,4 +329,28 @@ describe.skipIf(reason !== undefined)("Debian packages", () => {
       expect(hostState(debs[tool]!, tool)).toEqual(afterPurge(before, tool));
     }, 300_000);
   });
+
+  it("purging keeps an account the admin made before install, and drops the statoverride of a purged directory", () => {
+    // Starts from a host without the packages (under -t the per-tool purge tests may not have run).
+    for (const tool of ["deputize", "vpnnotify"]) if (installed(`opsguard-${tool}`)) run("dpkg", ["--purge", `opsguard-${tool}`]);
+    // The admin's own deputize user existed first: postinst keeps it, so purge must not delete it.
+    const made = run("useradd", ["--system", "--user-group", "--no-create-home", "--comment", "the admin's deputize", "deputize"]);
+    expect(made.status, made.stderr).toBe(0);
+    const override = "/var/lib/opsguard/vpnnotify";
+    try {
+      // README.Debian's step for a hook user other than nobody.
+      expect(run("dpkg-statoverride", ["--add", "nobody", "nogroup", "0700", override]).status).toBe(0);
+      for (const tool of ["deputize", "vpnnotify"]) expect(run("dpkg", ["-i", debs[tool]!]).status).toBe(0);
+      for (const tool of ["deputize", "vpnnotify"]) {
+        expect(run("dpkg", ["--purge", `opsguard-${tool}`]).status).toBe(0);
+      }
+      expect(run("getent", ["passwd", "deputize"]).stdout).toContain("the admin's deputize");
+      expect(run("getent", ["group", "deputize"]).status).toBe(0);
+      expect(run("dpkg-statoverride", ["--list", override]).stdout).toBe("");
+    } finally {
+      run("dpkg-statoverride", ["--remove", override]);
+      run("userdel", ["deputize"]);
+      run("groupdel", ["deputize"]);
+    }
+  }, 300_000);
 });

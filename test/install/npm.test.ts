@@ -43,7 +43,7 @@ function npm(args: string[], cwd: string) {
 beforeAll(() => {
   ensureBuilt();
   work = mkdtempSync(join(tmpdir(), "opsguard-npm-"));
-  const pack = run(process.execPath, [join(REPO, "scripts/package/npm.mjs"), join(work, "tarballs")]);
+  const pack = run(process.execPath, [join(REPO, "scripts/package/npm.mjs"), "--out", join(work, "tarballs")]);
   if (pack.status !== 0) throw new Error(`packing failed: ${pack.stderr}`);
   packed = pack.stdout
     .trim()

@@ -109,6 +109,22 @@ function explorer(searchPlaces: string[]): Explorer {
   });
 }
 
+/**
+ * The largest config file read, documented in core's README: a real config is a few KiB, and a huge one
+ * (a pasted log, a runaway generator) would take minutes and gigabytes to parse before any error.
+ */
+export const MAX_CONFIG_BYTES = 1024 * 1024;
+
+/** Refuses a config file over MAX_CONFIG_BYTES, before reading it. */
+function checkSize(file: string): void {
+  const info = statSync(file, { throwIfNoEntry: false });
+  if (info?.isFile() && info.size > MAX_CONFIG_BYTES) {
+    throw new ConfigError(`config file ${file} is ${info.size} bytes, over the ${MAX_CONFIG_BYTES}-byte (1 MiB) limit`, {
+      hint: "a config holds settings, not data: shorten it",
+    });
+  }
+}
+
 /** The config file's text: --config, then $<TOOL>_CONFIG, then the search paths; undefined when optional and none exists. */
 export function readConfigText(options: ConfigFileOptions & { optional?: false }): ConfigText;
 export function readConfigText(options: ConfigFileOptions): ConfigText | undefined;
@@ -122,6 +138,7 @@ export function readConfigText(options: ConfigFileOptions): ConfigText | undefin
         hint: options.path ? "check --config" : `check $${envName}`,
       });
     }
+    checkSize(explicit);
     return found(explicit, () => explorer([]).load(explicit));
   }
   for (const { dir, names } of searchDirectories(options.tool, options.cwd ?? process.cwd(), env)) {
@@ -132,6 +149,7 @@ export function readConfigText(options: ConfigFileOptions): ConfigText | undefin
     if (info && !info.isFile() && !info.isDirectory()) {
       throw new ConfigError(`config file ${first} is not a regular file`, { hint: "remove it, or pass --config FILE" });
     }
+    checkSize(first);
     const result = found(dir, () => explorer(names).search(dir));
     // cosmiconfig skips a file it cannot read (EACCES, EISDIR) and goes on to the next place; a config
     // that decides access must not silently fall back to another one, so the first place that exists rules.
@@ -167,7 +185,17 @@ function found(where: string, find: () => ExplorerResult | null): ConfigText | u
 export async function parseConfigText({ filepath, text }: ConfigText): Promise<unknown> {
   const yaml = filepath.endsWith(".json") ? undefined : await import("yaml");
   try {
-    const raw: unknown = yaml ? yaml.parse(text) : JSON.parse(text);
+    let raw: unknown;
+    if (yaml) {
+      // parseDocument, not parse: parse prints each warning (an unknown tag such as !!js/function, read as
+      // a plain string) as a raw process warning and goes on; a config meant for another parser is refused.
+      const doc = yaml.parseDocument(text);
+      const problem = doc.errors[0] ?? doc.warnings[0];
+      if (problem) throw problem;
+      raw = doc.toJS();
+    } else {
+      raw = JSON.parse(text);
+    }
     return raw ?? {};
   } catch (error) {
     throw new ConfigError(`cannot parse config file ${filepath}: ${parseProblem(error, text, yaml?.YAMLError)}`, {

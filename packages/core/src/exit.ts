@@ -39,6 +39,9 @@ export const EXIT_CODE_HELP: ReadonlyArray<readonly [ExitCode, string]> = [
 export function exitCodeHelpText(codes: readonly ExitCode[] = EXIT_CODE_HELP.map(([c]) => c)): string {
   return [
     "Exit codes:",
-    ...EXIT_CODE_HELP.filter(([code]) => codes.includes(code)).map(([code, text]) => `  ${String(code).padEnd(4)}${text}`),
+    // 70 is listed always: any tool exits with it on an error it did not foresee (reportError's fallback).
+    ...EXIT_CODE_HELP.filter(([code]) => codes.includes(code) || code === ExitCode.SOFTWARE).map(
+      ([code, text]) => `  ${String(code).padEnd(4)}${text}`,
+    ),
   ].join("\n");
 }

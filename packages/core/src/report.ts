@@ -2,7 +2,7 @@ import { describeError, exitCodeOf, OpsguardError } from "./errors";
 import { ExitCode } from "./exit";
 import type { LogFormat } from "./log";
 import { redactSecrets } from "./secret";
-import { escapeControlChars, terminalSafeJson } from "./text";
+import { escapeControlChars, shortenLongWords, terminalSafeJson } from "./text";
 
 export interface ReportOptions {
   logFormat?: LogFormat | undefined;
@@ -10,11 +10,11 @@ export interface ReportOptions {
 }
 
 /**
- * A failed run's one line on stderr (secrets redacted) and its documented exit code. Without
+ * A failed run's one line on stderr (secrets redacted, a quoted huge value shortened) and its documented exit code. Without
  * commander, so a hot path (authkeys under sshd) reports errors exactly as the full CLI does.
  */
 export function reportError(tool: string, error: unknown, options: ReportOptions = {}): ExitCode {
-  const line = escapeControlChars(redactSecrets(describeError(error)));
+  const line = escapeControlChars(shortenLongWords(redactSecrets(describeError(error))));
   const exitCode = exitCodeOf(error);
   process.stderr.write(
     options.logFormat === "json"

@@ -13,6 +13,17 @@ export function escapeControlChars(text: string): string {
   });
 }
 
+/** Longest run without a space an error line quotes whole; a longer one is a value, not a path or name. */
+const LONG_WORD = 200;
+
+/**
+ * Text with every run of more than LONG_WORD non-space characters cut to its first 80 and "…": an error
+ * that quotes a config value (a 1 MiB pasted blob as a file name) stays one readable line.
+ */
+export function shortenLongWords(text: string): string {
+  return text.replace(new RegExp(`\\S{${LONG_WORD + 1},}`, "g"), (word) => `${word.slice(0, 80)}…`);
+}
+
 /**
  * Encoded JSON with the characters JSON.stringify leaves raw but a terminal acts on (DEL, C1, line
  * and bidi controls) written as \uXXXX escapes: the same data, safe to print. They can only occur

@@ -5,7 +5,17 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { z } from "zod";
-import { ConfigError, configSearchPaths, ExitCode, loadConfig, resolveSecret, secretRefSchema } from "../src/index";
+import { MAX_CONFIG_BYTES } from "../src/config-file";
+import {
+  ConfigError,
+  configSearchPaths,
+  ExitCode,
+  LdapClient,
+  ldapConnectionSchema,
+  loadConfig,
+  resolveSecret,
+  secretRefSchema,
+} from "../src/index";
 
 const TOOL = "ogtest";
 const schema = z.strictObject({
@@ -227,6 +237,46 @@ describe("config validation", () => {
   it("refuses duplicate YAML keys, which would silently override each other", async () => {
     const error = await configError(load("source: a\nsource: b\n"));
     expect(error.message).toMatch(/Map keys must be unique at line 2, column 1$/);
+  });
+
+  it("refuses an unknown YAML tag (another parser's !!js/function) instead of reading it as a string", async () => {
+    const error = await configError(load('source: !!js/function "function () { return 1 }"\n'));
+    expect(error.message).toMatch(
+      /cannot parse config file .*c\.yaml: Unresolved tag: tag:yaml\.org,2002:js\/function at line 1, column 9$/,
+    );
+    expect(error.message).not.toContain("return 1");
+  });
+
+  it("refuses a config file over 1 MiB before reading it", async () => {
+    const big = file(join(dir, "big.yaml"), `source: "${"A".repeat(MAX_CONFIG_BYTES)}"\n`);
+    const error = await configError(loadConfig({ tool: TOOL, schema, path: big, env: {}, cwd }));
+    expect(error.exitCode).toBe(78);
+    expect(error.message).toBe(`config file ${big} is ${MAX_CONFIG_BYTES + 11} bytes, over the ${MAX_CONFIG_BYTES}-byte (1 MiB) limit`);
+    // At a search place too, not only under --config.
+    file(join(cwd, ".ogtestrc.yaml"), `source: "${"A".repeat(MAX_CONFIG_BYTES)}"\n`);
+    expect((await configError(loadConfig({ tool: TOOL, schema, env: {}, cwd }))).message).toContain("over the");
+    rmSync(join(cwd, ".ogtestrc.yaml"));
+  });
+
+  it("refuses credentials in an LDAP URL, naming bindDn/bindPassword and never the password", async () => {
+    const ldapSchema = z.strictObject({ ldap: ldapConnectionSchema });
+    for (const url of ["ldap://reader:Secret-in-url@ldap.example.org", "ldaps://Secret-in-url@ldap.example.org:636/"]) {
+      const text = JSON.stringify({ ldap: { urls: [url], baseDn: "dc=example,dc=org" } });
+      const error = await configError(loadConfig({ tool: TOOL, schema: ldapSchema, path: file(join(dir, "l.json"), text), env: {}, cwd }));
+      expect(error.exitCode).toBe(ExitCode.CONFIG);
+      expect(error.message).toMatch(/: ldap\.urls\[0\]: must not carry credentials: use ldap\.bindDn and ldap\.bindPassword$/);
+      expect(error.message).not.toContain("Secret-in-url");
+      // The client refuses them too, for a caller that builds its options without the schema.
+      let thrown: unknown;
+      try {
+        new LdapClient({ urls: [url] });
+      } catch (e) {
+        thrown = e;
+      }
+      expect(thrown).toBeInstanceOf(ConfigError);
+      expect(`${(thrown as ConfigError).message} ${(thrown as ConfigError).hint}`).toMatch(/ldap\.bindDn and ldap\.bindPassword/);
+      expect((thrown as ConfigError).message).not.toContain("Secret-in-url");
+    }
   });
 
   it("treats an empty file as empty config", async () => {

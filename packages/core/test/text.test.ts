@@ -1,8 +1,8 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
-import { decodeUtf8, escapeControlChars, readConfigText, redactedJson, Secret } from "../src/index";
+import { describe, expect, it, vi } from "vitest";
+import { ConfigError, decodeUtf8, escapeControlChars, readConfigText, redactedJson, reportError, Secret } from "../src/index";
 
 describe("escapeControlChars", () => {
   it("makes terminal controls visible and keeps newlines, tabs and ordinary text", () => {
@@ -40,6 +40,25 @@ describe("config files", () => {
       expect(() => readConfigText({ tool: "tool", path })).toThrow(`config file ${path} is not valid UTF-8 (line 2)`);
     } finally {
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("reportError", () => {
+  it("shortens a huge quoted value to its first 80 characters, keeping the line and the exit code", () => {
+    const write = vi.spyOn(process.stderr, "write").mockImplementation(() => true);
+    try {
+      const value = `/${"A".repeat(5_000_000)}`;
+      expect(reportError("ogtest", new ConfigError(`cannot read ${value} (ENOENT)`))).toBe(78);
+      expect(write).toHaveBeenCalledTimes(1);
+      expect(write.mock.calls[0]?.[0]).toBe(`ogtest: cannot read /${"A".repeat(79)}… (ENOENT)\n`);
+      // A path or name of ordinary length is quoted whole.
+      write.mockClear();
+      const path = `/etc/opsguard/${"b".repeat(150)}.yaml`;
+      reportError("ogtest", new ConfigError(`cannot read ${path} (ENOENT)`));
+      expect(write.mock.calls[0]?.[0]).toBe(`ogtest: cannot read ${path} (ENOENT)\n`);
+    } finally {
+      write.mockRestore();
     }
   });
 });

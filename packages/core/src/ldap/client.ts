@@ -16,6 +16,7 @@ import {
   LdapUnavailableError,
 } from "./errors";
 import { parseFilter } from "./filter";
+import { hasUserinfo } from "./url";
 
 export interface LdapClientOptions {
   /** Tried in order on every (re)connect; the first that completes connect + TLS + bind wins. */
@@ -465,6 +466,12 @@ function operationError(error: unknown, url: string, what: string): OpsguardErro
 }
 
 function checkUrl(url: string, opts: LdapClientOptions): void {
+  // Before anything quotes the URL: its password would be printed with it.
+  if (hasUserinfo(url)) {
+    throw new ConfigError("an LDAP URL in ldap.urls carries credentials (user:password@)", {
+      hint: "remove them from the URL; set ldap.bindDn and ldap.bindPassword",
+    });
+  }
   let parsed: URL;
   try {
     parsed = new URL(url);

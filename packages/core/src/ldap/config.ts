@@ -1,7 +1,13 @@
 import { z } from "zod";
 import { secretRefSchema } from "../config";
+import { hasUserinfo } from "./url";
 
-const ldapUrl = z.string().regex(/^ldaps?:\/\/[^/?#\s]+\/?$/i, { message: 'expected "ldap://host[:port]" or "ldaps://host[:port]"' });
+const ldapUrl = z
+  .string()
+  // Checked first, so the format message below never invites a user:password@ form. Credentials in a URL
+  // would be printed wherever the URL is (errors, per-lookup logs); the bind has its own keys.
+  .refine((url) => !hasUserinfo(url), { message: "must not carry credentials: use ldap.bindDn and ldap.bindPassword", abort: true })
+  .regex(/^ldaps?:\/\/[^/?#\s]+\/?$/i, { message: 'expected "ldap://host[:port]" or "ldaps://host[:port]"' });
 
 /** The `ldap` section every tool's config uses, so all tools share the same keys. */
 export const ldapConnectionSchema = z
