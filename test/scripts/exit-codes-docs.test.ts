@@ -17,7 +17,10 @@ function helpCodes(tool: string): number[] {
 
 function readmeCodes(tool: string): number[] {
   const readme = readFileSync(join(REPO, "packages", tool, "README.md"), "utf8");
-  const section = readme.slice(readme.search(/^#+ Exit codes/im));
+  const from = readme.slice(readme.search(/^#+ Exit codes/im));
+  // The section ends at the next heading: tables further down (benchmark runs) also start rows with numbers.
+  const next = from.indexOf("\n#");
+  const section = next < 0 ? from : from.slice(0, next);
   return [...section.matchAll(/^\| *(\d+) *\|/gm)].map((m) => Number(m[1]));
 }
 
