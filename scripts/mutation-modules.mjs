@@ -37,12 +37,19 @@ export const MODULES = {
       "packages/sock-check/test/regressions.test.ts",
       "packages/sock-check/test/rules.test.ts",
       "packages/sock-check/test/check.test.ts",
+      "packages/sock-check/test/org-rules.test.ts",
+      "packages/sock-check/test/association.test.ts",
+      "packages/sock-check/test/fail-open-r13.test.ts",
     ],
   },
   "deputize-diff": {
     what: "deputize's LDAP group diff: members compared in DN normal form, one atomic modify, the retry after a conflict",
     mutate: ["packages/deputize/src/sinks/ldap-group.ts"],
-    tests: ["packages/deputize/test/regressions.test.ts", "packages/deputize/test/run.test.ts"],
+    tests: [
+      "packages/deputize/test/regressions.test.ts",
+      "packages/deputize/test/run.test.ts",
+      "packages/deputize/test/diff-decisions.test.ts",
+    ],
   },
   "authkeys-groups": {
     what: "authkeys' group check: who may log in, and which group's key options apply",
