@@ -80,6 +80,8 @@ describe("deputize ldap-group sink: configuration and the group", () => {
     const make = () => sink("cn=x,dc=example", { peopleFilter: "(&(uid=a)" });
     expect(make).toThrow(ConfigError);
     expect(make).toThrow(/^sink ldap:test: peopleFilter: /);
+    // the kind the run report shows next to the sink's name
+    expect(sink("cn=x,dc=example").kind).toBe("ldap-group");
   });
 
   it("a group that does not exist is a data error naming it, and nothing is written", async () => {
@@ -113,9 +115,24 @@ describe("deputize ldap-group sink: who is on call, as the directory knows them"
 
   it("finds a person known only by uid, and names one nobody matches (the rest still placed)", async () => {
     const dn = await group([lab.users.bob.dn]);
-    const plan = await sink(dn).plan([person({ uid: "carol" }), person({ uid: "nobody" }), person({ email: "ghost@opsguard.test" })]);
+    const plan = await sink(dn).plan([person({ uid: "carol" }), person({ uid: "nobody" }), person({ email: "Ghost@opsguard.test" })]);
     expect(plan.desired).toEqual(["carol"]);
-    expect(plan.unresolved).toEqual([`nobody: no entry under ${lab.peopleDn}`, `ghost@opsguard.test: no entry under ${lab.peopleDn}`]);
+    // named as the source spelled them
+    expect(plan.unresolved).toEqual([`nobody: no entry under ${lab.peopleDn}`, `Ghost@opsguard.test: no entry under ${lab.peopleDn}`]);
+  });
+
+  it("a person with several e-mail addresses is found by any of them; blanks around the peopleFilter do not matter", async () => {
+    const dn = await group([lab.users.bob.dn]);
+    const multi = `uid=multi,${lab.peopleDn}`;
+    await lab.addEntry(multi, {
+      objectClass: "inetOrgPerson",
+      uid: "multi",
+      cn: "Multi",
+      sn: "Multi",
+      mail: ["first@opsguard.test", "second@opsguard.test"],
+    });
+    const plan = await sink(dn, { peopleFilter: "  (objectClass=inetOrgPerson)  " }).plan([person({ email: "second@opsguard.test" })]);
+    expect(plan).toMatchObject({ desired: ["multi"], unresolved: [] });
   });
 
   it("a peopleFilter that leaves someone out makes them unresolved, not a member", async () => {
