@@ -8,6 +8,7 @@ import {
   type PullFact,
   parsePolicy,
   type ReviewFact,
+  type ReviewState,
 } from "../src/index";
 
 // sock-check's decisions on one merged PR (issue 19, mutation testing of sock-check-evaluate): which reviews
@@ -23,7 +24,7 @@ const MERGED_AT = "2024-05-01T12:00:00Z";
 
 const review = (
   reviewer: string,
-  state: string,
+  state: ReviewState,
   at = "2024-05-01T10:00:00Z",
   commit = HEAD,
   extra: Partial<ReviewFact> = {},
