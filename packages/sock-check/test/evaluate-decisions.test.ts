@@ -1,0 +1,314 @@
+import { describe, expect, it } from "vitest";
+import {
+  type ChangeRecord,
+  evaluate,
+  type LocalCommit,
+  type Person,
+  type PullCommitFact,
+  type PullFact,
+  parsePolicy,
+  type ReviewFact,
+  type ReviewState,
+} from "../src/index";
+
+// sock-check's decisions on one merged PR (issue 19, mutation testing of sock-check-evaluate): which reviews
+// count, what each verdict says, and when a bot or emergency exemption applies. evaluate() is pure, so each
+// case is a hand-built fact set: one PR merged at noon, its merge commit on the deploy line.
+
+const HEAD = "b".repeat(40);
+const FIRST = "a".repeat(40);
+const MERGE = "c".repeat(40);
+const BASE = "d".repeat(40);
+const alice: Person = { name: "Alice", email: "alice@corp.example", login: "alice" };
+const MERGED_AT = "2024-05-01T12:00:00Z";
+
+const review = (
+  reviewer: string,
+  state: ReviewState,
+  at = "2024-05-01T10:00:00Z",
+  commit = HEAD,
+  extra: Partial<ReviewFact> = {},
+): ReviewFact => ({
+  reviewer,
+  state,
+  submittedAt: at,
+  commit,
+  ...extra,
+});
+const approve = (reviewer: string, at?: string, commit?: string) => review(reviewer, "APPROVED", at, commit);
+
+const commitBy = (sha: string, author: Person, extra: Partial<PullCommitFact> = {}): PullCommitFact => ({
+  sha,
+  message: "SHOP-7 Change",
+  authors: [author],
+  committer: author,
+  verified: true,
+  ...extra,
+});
+
+function judge(pull: Partial<PullFact>, policy = "provider: github\n", now = "2024-05-02T00:00:00Z"): ChangeRecord {
+  const full: PullFact = {
+    number: 7,
+    url: "https://github.example/acme/shop/pull/7",
+    title: "SHOP-7 Change",
+    body: "",
+    author: "alice",
+    headRef: "feature",
+    headSha: HEAD,
+    baseRef: "main",
+    merged: true,
+    mergedAt: MERGED_AT,
+    mergedBy: "alice",
+    mergeCommit: MERGE,
+    labels: [],
+    reviews: [],
+    commits: [commitBy(HEAD, alice)],
+    checks: [],
+    ...pull,
+  };
+  const commit: LocalCommit = {
+    sha: MERGE,
+    parents: [],
+    subject: "Merge pull request #7",
+    message: "Merge pull request #7",
+    author: { name: "Alice", email: "alice@corp.example" },
+    committer: { name: "GitHub", email: "noreply@github.com" },
+    authoredAt: MERGED_AT,
+    coAuthors: [],
+  };
+  const [record] = evaluate({
+    policy: parsePolicy(policy, "test policy"),
+    repo: "acme/shop",
+    range: { from: BASE, to: MERGE, mode: "first-parent" },
+    commits: [commit],
+    facts: {
+      commits: new Map([[MERGE, { sha: MERGE, verified: true, authorLogin: "alice", committerLogin: "web-flow", pulls: [7] }]]),
+      pulls: new Map([[7, full]]),
+      teams: new Map(),
+      orgs: new Map(),
+      unverified: new Map(),
+      defaultBranch: "main",
+      failure: undefined,
+    },
+    changedPaths: new Map(),
+    deployLine: new Set([MERGE]),
+    deployBranches: ["main"],
+    now: new Date(now),
+    toolVersion: "test",
+  });
+  return record!;
+}
+
+const rules = (r: ChangeRecord) => r.violations.map((v) => v.rule);
+
+describe("sock-check evaluate: which reviews count", () => {
+  it("a standing request for changes is a violation naming its reviewer, next to a valid approval", () => {
+    const record = judge({ reviews: [approve("bob"), review("carol", "CHANGES_REQUESTED")] });
+    expect(record.verdict).toBe("noncompliant");
+    expect(record.violations).toEqual([{ rule: "changes-requested", message: "changes requested by carol still stand" }]);
+    // the request is listed, and does not count as an approval
+    expect(record.approvals.map((a) => [a.reviewer, a.state, a.counts])).toEqual([
+      ["bob", "APPROVED", true],
+      ["carol", "CHANGES_REQUESTED", false],
+    ]);
+  });
+
+  it("the same reviewer's later approval withdraws their request for changes; a request after the merge changes nothing", () => {
+    const record = judge({ reviews: [review("carol", "CHANGES_REQUESTED", "2024-05-01T09:00:00Z"), approve("carol")] });
+    expect(record.verdict).toBe("compliant");
+    expect(record.approvals.map((a) => [a.state, a.counts, a.note])).toEqual([
+      ["CHANGES_REQUESTED", false, undefined],
+      ["APPROVED", true, undefined],
+    ]);
+    const late = judge({ reviews: [approve("bob"), review("carol", "CHANGES_REQUESTED", "2024-05-01T13:00:00Z")] });
+    expect(late.verdict).toBe("compliant");
+    expect(late.approvals[1]).toMatchObject({ reviewer: "carol", counts: false, note: "after the merge" });
+  });
+
+  it("comments and pending reviews are not listed as approvals, and an approval superseded by a request does not count", () => {
+    const record = judge({
+      reviews: [
+        review("bob", "COMMENTED"),
+        review("dave", "PENDING"),
+        approve("erin", "2024-05-01T09:00:00Z"),
+        review("erin", "CHANGES_REQUESTED"),
+      ],
+    });
+    expect(record.approvals.map((a) => [a.reviewer, a.state, a.counts, a.note])).toEqual([
+      ["erin", "APPROVED", false, "superseded by a later review"],
+      ["erin", "CHANGES_REQUESTED", false, undefined],
+    ]);
+    expect(rules(record)).toEqual(["approvals", "changes-requested"]);
+  });
+
+  it("a GitHub App's approval is not a person's: it does not count and the message says why", () => {
+    const bot = review("github-actions", "APPROVED", undefined, HEAD, { reviewerType: "Bot" });
+    const record = judge({ reviews: [bot] });
+    expect(record.violations).toEqual([
+      {
+        rule: "approvals",
+        message: "needs 1 independent approval, has 0; approval by github-actions does not count (a bot, not a reviewer)",
+      },
+    ]);
+    expect(record.approvals[0]).toMatchObject({ counts: false, note: "reviewer is a Bot account, not a person" });
+    // a reviewer GitHub types as User counts
+    expect(judge({ reviews: [review("bob", "APPROVED", undefined, HEAD, { reviewerType: "User" })] }).verdict).toBe("compliant");
+  });
+
+  it("the PR author's own approval is self-approval; with another approval short of two it is a count problem", () => {
+    const self = judge({ reviews: [approve("alice")] });
+    expect(self.violations).toEqual([
+      {
+        rule: "self-approval",
+        message: "needs 1 independent approval, has 0; approval by alice does not count (author, co-author or committer)",
+      },
+    ]);
+    expect(self.approvals[0]).toMatchObject({ counts: false, note: "reviewer is the PR author, a commit author/co-author or committer" });
+    const short = judge({ reviews: [approve("alice"), approve("bob")] }, "approvals:\n  required: 2\n");
+    expect(short.violations).toEqual([
+      {
+        rule: "approvals",
+        message: "needs 2 independent approvals, has 1; approval by alice does not count (author, co-author or committer)",
+      },
+    ]);
+  });
+
+  it("the committer of a PR commit cannot approve, nor can an approval without a reviewer (a deleted account)", () => {
+    const carol: Person = { name: "Carol", email: "carol@corp.example", login: "carol" };
+    const record = judge({ commits: [commitBy(HEAD, alice, { committer: carol })], reviews: [approve("carol")] });
+    expect(rules(record)).toEqual(["self-approval"]);
+    const ghost = judge({ reviews: [{ reviewer: null, state: "APPROVED", submittedAt: "2024-05-01T10:00:00Z", commit: HEAD }] });
+    expect(ghost.approvals[0]).toMatchObject({ counts: false });
+    expect(ghost.verdict).toBe("noncompliant");
+  });
+
+  it("GitHub's own committer (web-flow, noreply@github.com) makes nobody a co-author", () => {
+    const web: Person = { name: "GitHub", email: "noreply@github.com", login: "web-flow" };
+    const record = judge({ commits: [commitBy(HEAD, alice, { committer: web })], reviews: [approve("web-flow")] });
+    // web-flow is no reviewer in practice; what matters is that the platform account is not listed as a conflict
+    expect(record.approvals[0]).toMatchObject({ reviewer: "web-flow", counts: true });
+  });
+
+  it("zero required approvals: a PR without reviews is compliant, and no stale-approval check applies", () => {
+    expect(judge({ reviews: [] }, "approvals:\n  required: 0\n").verdict).toBe("compliant");
+    expect(judge({ reviews: [approve("bob", undefined, FIRST)] }, "approvals:\n  required: 0\n").violations).toEqual([]);
+  });
+});
+
+describe("sock-check evaluate: approvals on the final head", () => {
+  const twoCommits = [commitBy(FIRST, alice, { parents: [BASE] }), commitBy(HEAD, alice, { parents: [FIRST] })];
+
+  it("an approval before a later push is stale, named in the message with the head", () => {
+    const record = judge({ commits: twoCommits, reviews: [approve("bob", undefined, FIRST)] });
+    expect(record.violations).toEqual([
+      { rule: "stale-approval", message: "no approval on the final head bbbbbbb: bob approved before later pushes" },
+    ]);
+    expect(record.approvals[0]).toMatchObject({ on_head: false, counts: true });
+    // with requireOnHead off, the same approval is enough
+    expect(
+      judge({ commits: twoCommits, reviews: [approve("bob", undefined, FIRST)] }, "approvals:\n  requireOnHead: false\n").verdict,
+    ).toBe("compliant");
+  });
+
+  it("a later push by a login in ignoreCommitsBy keeps the approval on the head; anyone else's push does not", () => {
+    const renovate: Person = { name: "renovate[bot]", email: "bot@renovate.example", login: "renovate[bot]" };
+    const bumped = [commitBy(FIRST, alice, { parents: [BASE] }), commitBy(HEAD, renovate, { parents: [FIRST] })];
+    const policy = "approvals:\n  ignoreCommitsBy: [renovate]\n";
+    const kept = judge({ commits: bumped, reviews: [approve("bob", undefined, FIRST)] }, policy);
+    expect(kept.verdict).toBe("compliant");
+    expect(kept.approvals[0]).toMatchObject({ on_head: true });
+    // the same push unsigned proves nothing about who made it
+    const unsigned = [bumped[0]!, commitBy(HEAD, renovate, { parents: [FIRST], verified: false })];
+    expect(rules(judge({ commits: unsigned, reviews: [approve("bob", undefined, FIRST)] }, policy))).toEqual(["stale-approval"]);
+    expect(rules(judge({ commits: twoCommits, reviews: [approve("bob", undefined, FIRST)] }, policy))).toEqual(["stale-approval"]);
+    // without parents (a provider that does not report them) nothing is ignored
+    const noParents = [commitBy(FIRST, alice), commitBy(HEAD, renovate)];
+    expect(rules(judge({ commits: noParents, reviews: [approve("bob", undefined, FIRST)] }, policy))).toEqual(["stale-approval"]);
+  });
+});
+
+describe("sock-check evaluate: bot exemption", () => {
+  const dependabot: Person = { name: "dependabot[bot]", email: "49699333+dependabot[bot]@users.noreply.github.com" };
+  const web: Person = { name: "GitHub", email: "noreply@github.com", login: "web-flow" };
+  const botCommit = commitBy(HEAD, dependabot, { committer: web, message: "Bump lodash" });
+  const policy = "exemptions:\n  bots: [dependabot]\n";
+
+  it("a listed GitHub App's PR needs no review and no ticket, and says which entry matched", () => {
+    const record = judge({ author: "dependabot[bot]", authorType: "Bot", title: "Bump lodash", commits: [botCommit] }, policy);
+    expect(record.verdict).toBe("exempt");
+    expect(record.exemption).toBe("bot:dependabot (exemptions.bots matched the PR author dependabot[bot], a bot account)");
+    expect(record.violations).toEqual([]);
+  });
+
+  it("a user account named like the bot gets no exemption, nor does the bot's PR with a person's commit in it", () => {
+    const user = judge({ author: "dependabot[bot]", authorType: "User", title: "Bump lodash", commits: [botCommit] }, policy);
+    expect(user.exemption).toBeNull();
+    expect(rules(user)).toEqual(["approvals", "ticket"]);
+    const mixed = judge(
+      { author: "dependabot[bot]", authorType: "Bot", title: "Bump lodash", commits: [botCommit, commitBy(FIRST, alice)] },
+      policy,
+    );
+    expect(mixed.exemption).toBeNull();
+    expect(mixed.verdict).toBe("noncompliant");
+  });
+
+  it("an exact login match exempts a user account that is listed as a bot, naming it without 'a bot account'", () => {
+    const ci: Person = { name: "ci", email: "ci@corp.example", login: "ci-bot" };
+    const record = judge({ author: "ci-bot", title: "Bump", commits: [commitBy(HEAD, ci)] }, "exemptions:\n  bots: [CI-Bot]\n");
+    expect(record.exemption).toBe("bot:CI-Bot (exemptions.bots matched the PR author ci-bot)");
+  });
+});
+
+describe("sock-check evaluate: emergency changes", () => {
+  const policy = "exemptions:\n  emergency:\n    label: hotfix\n    reviewWithin: 24h\n";
+
+  it("an unreviewed hotfix is pending until the review is due, then overdue", () => {
+    const pending = judge({ labels: ["hotfix"] }, policy, "2024-05-01T20:00:00Z");
+    expect(pending.verdict).toBe("emergency");
+    expect(pending.emergency).toMatchObject({
+      label: "hotfix",
+      due_at: "2024-05-02T12:00:00.000Z",
+      status: "pending",
+      retro_reviewer: null,
+    });
+    expect(pending.violations).toEqual([]);
+    const overdue = judge({ labels: ["hotfix"] }, policy, "2024-05-03T00:00:00Z");
+    expect(overdue.emergency?.status).toBe("overdue");
+    expect(overdue.violations).toEqual([
+      { rule: "retro-overdue", message: "emergency change: retroactive review was due 2024-05-02T12:00:00.000Z and has not happened" },
+    ]);
+  });
+
+  it("a retroactive approval by someone else closes it; the author's own does not", () => {
+    const done = judge({ labels: ["hotfix"], reviews: [approve("bob", "2024-05-01T15:00:00Z")] }, policy, "2024-05-03T00:00:00Z");
+    expect(done.emergency).toMatchObject({ status: "done", retro_reviewer: "bob", retro_reviewed_at: "2024-05-01T15:00:00Z" });
+    const own = judge({ labels: ["hotfix"], reviews: [approve("alice", "2024-05-01T15:00:00Z")] }, policy, "2024-05-03T00:00:00Z");
+    expect(own.emergency?.status).toBe("overdue");
+  });
+
+  it("the label on a reviewed PR is no emergency, and another label is none either", () => {
+    expect(judge({ labels: ["hotfix"], reviews: [approve("bob")] }, policy).emergency).toBeNull();
+    const other = judge({ labels: ["urgent"] }, policy);
+    expect(other.emergency).toBeNull();
+    expect(rules(other)).toEqual(["approvals"]);
+  });
+});
+
+describe("sock-check evaluate: tickets and signatures", () => {
+  it("a ticket in the branch name, body or a commit message is enough; none anywhere is a violation unless not required", () => {
+    const none = { title: "Change", commits: [commitBy(HEAD, alice, { message: "Change" })], reviews: [approve("bob")] };
+    expect(judge(none).violations).toEqual([
+      { rule: "ticket", message: "no ticket reference in the PR title, body, branch or commit messages" },
+    ]);
+    expect(judge({ ...none, headRef: "SHOP-9-fix" }).tickets).toEqual(["SHOP-9"]);
+    expect(judge({ ...none, body: "Fixes SHOP-10" }).tickets).toEqual(["SHOP-10"]);
+    expect(judge({ ...none, commits: [commitBy(HEAD, alice, { message: "SHOP-11 fix" })] }).tickets).toEqual(["SHOP-11"]);
+    expect(judge(none, "ticket:\n  required: false\n").verdict).toBe("compliant");
+  });
+
+  it("with signedCommits, an unverified PR commit is named", () => {
+    const record = judge({ commits: [commitBy(HEAD, alice, { verified: false })], reviews: [approve("bob")] }, "signedCommits: true\n");
+    expect(record.violations).toEqual([{ rule: "unsigned", message: "unsigned or unverified commits: bbbbbbb" }]);
+    expect(judge({ commits: [commitBy(HEAD, alice, { verified: false })], reviews: [approve("bob")] }).verdict).toBe("compliant");
+  });
+});
