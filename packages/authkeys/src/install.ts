@@ -8,8 +8,9 @@ import { FACILITY_CODE } from "@opsguard/core/log";
 import { agentFastPathExpression, configStamp } from "./agent-fast-path";
 import type { AuthkeysConfig } from "./config";
 import { checkCommandPath, searchable } from "./doctor";
+import { INSTALLED_FILES, installedFilesManifest } from "./installed-files";
 import { VALIDATED_CONFIG_FILE, validatedConfigFile } from "./login-config";
-import { LOGIN_BUNDLE, LOGIN_CACHE_WRITE, loginBundleExpression } from "./login-fast-path";
+import { CACHE_DIGEST_SUFFIX, LOGIN_BUNDLE, LOGIN_CACHE_WRITE, loginBundleExpression } from "./login-fast-path";
 import { parseSshdArgv } from "./sshd-argv";
 import { sshdConfigLines } from "./sshd-config";
 
@@ -48,12 +49,16 @@ export async function installAuthkeys(options: InstallOptions): Promise<InstallR
   });
   const loginBundle = join(dirname(bundle), LOGIN_BUNDLE);
   const withLoginBundle = validated !== undefined && existsSync(loginBundle);
+  const manifest = installedFilesManifest(withLoginBundle ? [bundle, loginBundle] : [bundle]);
   const fastPaths = [
     agentFastPath(options.config, validated?.content),
-    withLoginBundle ? loginBundleExpression(asciiOnly(loginBundle) ? "latin1" : "utf8", CACHE_ENV, parseSshdArgv) : undefined,
+    withLoginBundle
+      ? loginBundleExpression(asciiOnly(loginBundle) ? "latin1" : "utf8", CACHE_ENV, manifest.sha256[LOGIN_BUNDLE] ?? "", parseSshdArgv)
+      : undefined,
   ].filter((expression) => expression !== undefined);
   // A cache left from an earlier install must not meet the new bundle: V8 checks little more than its length.
   rmSync(join(options.prefix, `${LOGIN_BUNDLE}.cache`), { force: true });
+  rmSync(join(options.prefix, `${LOGIN_BUNDLE}${CACHE_DIGEST_SUFFIX}`), { force: true });
   const { launcher } = installWithLauncher({
     bundle,
     prefix: options.prefix,
@@ -62,7 +67,10 @@ export async function installAuthkeys(options: InstallOptions): Promise<InstallR
     warmArgs: [...configArgs, "warm-up"],
     nodeFlag: "--use-openssl-ca",
     files: withLoginBundle ? [loginBundle] : [],
-    generatedFiles: validated ? { [VALIDATED_CONFIG_FILE]: validated } : {},
+    generatedFiles: {
+      [INSTALLED_FILES]: { content: `${JSON.stringify(manifest)}\n`, mode: 0o644, gid: 0 },
+      ...(validated ? { [VALIDATED_CONFIG_FILE]: validated } : {}),
+    },
     ...(fastPaths.length > 0 ? { fastPath: `(${fastPaths.join(" || ")})` } : {}),
   });
   if (withLoginBundle) {
