@@ -14,6 +14,7 @@ import { fileSha256, verifyInstalledFiles } from "./installed-files";
 import { storedValidationState } from "./login-config";
 import { CACHE_DIGEST_SUFFIX, LOGIN_BUNDLE } from "./login-fast-path";
 import { lookupKeys } from "./lookup";
+import { CONFIG_FILE } from "./stored-config";
 
 export type Verdict = "ok" | "warn" | "fail";
 
@@ -38,7 +39,7 @@ export async function runDoctor(ctx: CliContext, options: DoctorOptions): Promis
 
   let config: AuthkeysConfig | undefined;
   try {
-    const loaded = await loadConfig({ tool: "authkeys", schema: authkeysConfigSchema, path: ctx.opts.config });
+    const loaded = await loadConfig({ ...CONFIG_FILE, schema: authkeysConfigSchema, path: ctx.opts.config });
     config = loaded.config;
     add("config", "ok", `${loaded.filepath} is valid`);
     if (storedValidationState(ctx.opts.config) === "stale") {

@@ -56,3 +56,9 @@ export function storedValidation(found: ConfigText): StoredValidation {
 export function sha256(text: string): string {
   return createHash("sha256").update(text).digest("hex");
 }
+
+/**
+ * How authkeys finds its config: sshd runs it as the command user, so that user's home (~/.config) or
+ * working directory must not supply one, and only a config root alone can change decides logins.
+ */
+export const CONFIG_FILE = { tool: "authkeys", places: "system", rootOwned: true } as const;

@@ -133,7 +133,9 @@ describe.skipIf(sshdSkipReason())("sshd with AuthorizedKeysCommand authkeys", ()
         });
         expect(r.status, r.stderr).toBe(0);
         expect(r.stdout.trim().split("\n")).toHaveLength(3);
-        expect(r.stderr).toMatch(/^authkeys: .*authkeys-login\.cjs is not the file install copied \(damaged or replaced\); re-run authkeys install$/m);
+        expect(r.stderr).toMatch(
+          /^authkeys: .*authkeys-login\.cjs is not the file install copied \(damaged or replaced\); re-run authkeys install$/m,
+        );
         expect(r.stderr).not.toMatch(/\n\s+at /);
         const checked = doctor();
         expect(checked.status).not.toBe(0);
