@@ -5,6 +5,7 @@ import type { Logger } from "@opsguard/core/log";
 
 export interface CachedKeys {
   lines: string[];
+  /** now minus the file's mtime: negative for a file from the future (see lookup's FUTURE_SKEW_MS). */
   ageMs: number;
 }
 
@@ -88,7 +89,7 @@ export class KeyCache {
       this.#log.warn("cached keys belong to another user; ignoring them", { file: path });
       return undefined;
     }
-    return { lines: content.lines, ageMs: Math.max(0, now - info.mtimeMs) };
+    return { lines: content.lines, ageMs: now - info.mtimeMs };
   }
 }
 

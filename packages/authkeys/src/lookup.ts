@@ -109,6 +109,9 @@ function isOutage(error: unknown): error is Error {
   return error instanceof LdapUnavailableError || error instanceof LdapTimeoutError || error instanceof LdapAuthError;
 }
 
+/** How far a cache file's mtime may be ahead of this clock (clock skew, a step back by NTP). */
+const FUTURE_SKEW_MS = 5 * 60_000;
+
 async function fromCache(
   cache: KeyCache,
   request: LookupRequest,
@@ -117,8 +120,18 @@ async function fromCache(
   ldapError: Error,
   deps: LookupDeps,
 ): Promise<LookupOutcome> {
-  const cached = await cache.load(request.user, deps.now?.());
-  if (!cached) throw ldapError;
+  const loaded = await cache.load(request.user, deps.now?.());
+  if (!loaded) throw ldapError;
+  // A file dated ahead by more than clock skew would never grow old: whoever set that date (or a clock
+  // stepped far back) cannot make keys outlive maxStaleSeconds, so it is not served.
+  if (loaded.ageMs < -FUTURE_SKEW_MS) {
+    deps.log.warn("no usable LDAP answer and the cached keys are dated in the future; refusing", {
+      user: request.user,
+      aheadSeconds: Math.round(-loaded.ageMs / 1000),
+    });
+    throw ldapError;
+  }
+  const cached = { ...loaded, ageMs: Math.max(0, loaded.ageMs) };
   if (cached.ageMs > maxAgeMs) {
     deps.log.warn("no usable LDAP answer and the cached keys are too old; refusing", {
       user: request.user,
