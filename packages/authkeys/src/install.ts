@@ -1,6 +1,6 @@
 import { spawnSync } from "node:child_process";
 import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describeError, PermissionError, UsageError } from "@opsguard/core/errors";
 import { installWithLauncher } from "@opsguard/core/launcher";
@@ -35,8 +35,10 @@ export interface InstallReport {
  * Node's ~140 bundled roots on every start (tens of ms); an explicit ldap.caFile still replaces the
  * store, as without the flag.
  */
-export async function installAuthkeys(options: InstallOptions): Promise<InstallReport> {
+export async function installAuthkeys(given: InstallOptions): Promise<InstallReport> {
   if (process.getuid?.() !== 0) throw new PermissionError("install must run as root", { hint: "sudo authkeys install" });
+  // The printed sshd line and the agent's fast path name the config as sshd will pass it: absolute.
+  const options = { ...given, config: given.config === undefined ? undefined : resolve(given.config) };
   const bundle = fileURLToPath(import.meta.url);
   if (!bundle.endsWith(".cjs"))
     throw new UsageError("install copies the built bundle", { hint: "run the built authkeys (dist/authkeys.cjs)" });

@@ -203,6 +203,20 @@ describe("authkeys CLI", () => {
     expect(r.stdout).toContain("AuthorizedKeysCommandUser authkeys\n");
   });
 
+  it("sshd-config names a relative --config by its absolute path, and refuses one with white space", () => {
+    const r = spawnSync(process.execPath, [bin, "sshd-config", "--path", "/usr/local/sbin/authkeys", "--config", "authkeys.json"], {
+      encoding: "utf8",
+      cwd: lab.dir,
+    });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toContain(
+      `AuthorizedKeysCommand /usr/local/sbin/authkeys --config ${join(lab.dir, "authkeys.json")} lookup -- %u %f\n`,
+    );
+    const spaced = run("sshd-config", "--config", "/etc/opsguard/my config.yaml");
+    expect(spaced).toMatchObject({ code: 64, stdout: "" });
+    expect(spaced.stderr).toMatch(/^authkeys: the config path "\/etc\/opsguard\/my config.yaml" contains white space/);
+  });
+
   it("doctor checks every step and fails on an install sshd would refuse", () => {
     const copy = join(lab.dir, "authkeys");
     copyFileSync(bin, copy);
