@@ -31,7 +31,8 @@ export async function validatedConfigFile(path: string | undefined): Promise<Gen
   if (BUILD_ID === undefined) return undefined;
   const found = readConfigText({ ...CONFIG_FILE, path, optional: true });
   if (!found) return undefined;
-  const stored: ValidatedConfig = { build: BUILD_ID, sha256: sha256(found.text), config: await validate(found) };
+  const config = await validate(found);
+  const stored: ValidatedConfig = { build: BUILD_ID, sha256: sha256(found.text), config, configSha256: sha256(JSON.stringify(config)) };
   const { mode, gid } = statSync(found.filepath);
   return { content: `${JSON.stringify(stored)}\n`, mode: mode & 0o644, gid };
 }

@@ -1,4 +1,5 @@
 import { spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import { chmodSync, chownSync, existsSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import {
@@ -71,8 +72,21 @@ describe.skipIf(sshdSkipReason())("sshd with AuthorizedKeysCommand authkeys", ()
     try {
       // The stored result is what a login reads: one naming another key attribute finds no keys.
       const result = JSON.parse(original.stored) as { config: Record<string, unknown> };
-      writeFileSync(stored, JSON.stringify({ ...result, config: { ...result.config, keyAttribute: "cn" } }));
+      const handEdited = { ...result.config, keyAttribute: "cn" };
+      const digest = (text: string) => createHash("sha256").update(text).digest("hex");
+      writeFileSync(stored, JSON.stringify({ ...result, config: handEdited, configSha256: digest(JSON.stringify(handEdited)) }));
       expect(lookup()).toMatchObject({ status: 0, stdout: "" });
+      // Edited by hand (by root) without its digest, or broken: validated again from the config, not exit 70.
+      for (const damaged of [
+        { ...result, config: handEdited },
+        { ...result, config: { keyAttribute: "cn" } },
+      ]) {
+        writeFileSync(stored, JSON.stringify(damaged));
+        const r = lookup();
+        expect(r.status, r.stderr).toBe(0);
+        expect(r.stdout.trim().split("\n")).toHaveLength(3);
+      }
+      writeFileSync(stored, original.stored);
       chmodSync(stored, 0o666);
       expect(lookup().stdout.trim().split("\n")).toHaveLength(3);
       chmodSync(stored, 0o644);
