@@ -12,6 +12,7 @@ import { type AgentReply, formatReply, MAX_REQUEST_BYTES, parseRequest } from ".
 import type { AuthkeysConfig } from "./config";
 import { loadLoginConfigText } from "./login-config";
 import { type LdapSession, lookupKeys } from "./lookup";
+import { CONFIG_FILE } from "./stored-config";
 import { printableUser } from "./username";
 
 /** Logins ask at most a few at a time; more open connections than this are not sshd asking. */
@@ -140,7 +141,7 @@ class CurrentConfig {
 
   /** An unreadable or invalid config throws, as it fails a login. */
   async get(): Promise<{ config: AuthkeysConfig; session: LdapSession }> {
-    if (readConfigText({ tool: "authkeys", path: this.#path }).text !== this.#text) {
+    if (readConfigText({ ...CONFIG_FILE, path: this.#path }).text !== this.#text) {
       const loaded = await loadLoginConfigText(this.#path);
       if (JSON.stringify(loaded.config.ldap) !== JSON.stringify(this.#config.ldap)) {
         // Lookups still running on the old connection finish within their deadline.

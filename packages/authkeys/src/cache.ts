@@ -3,8 +3,18 @@ import { join } from "node:path";
 import { IoError, PermissionError } from "@opsguard/core/errors";
 import type { Logger } from "@opsguard/core/log";
 
-export interface CachedKeys {
-  lines: string[];
+/**
+ * What LDAP said, before any policy: the raw key values and the allowed group that admitted the user
+ * (null when allowedGroups was unset). A login during an outage applies the policy of the config it
+ * runs with to these, so a group removed or a keyOptions tightened since holds for cached users too.
+ */
+export interface CacheEntry {
+  group: string | null;
+  keys: string[];
+}
+
+export interface CachedKeys extends CacheEntry {
+  /** now minus the file's mtime: negative for a file from the future (see lookup's FUTURE_SKEW_MS). */
   ageMs: number;
 }
 
@@ -28,9 +38,9 @@ export class KeyCache {
     return join(this.#dir, `${user}.json`);
   }
 
-  async store(user: string, lines: readonly string[]): Promise<void> {
+  async store(user: string, entry: CacheEntry): Promise<void> {
     const path = this.#path(user);
-    const text = `${JSON.stringify({ version: 1, user, lines })}\n`;
+    const text = `${JSON.stringify({ version: 2, user, group: entry.group, keys: entry.keys } satisfies CacheFile)}\n`;
     if (holdsPrivately(path, text)) {
       const now = new Date();
       utimesSync(path, now, now);
@@ -79,6 +89,11 @@ export class KeyCache {
     // Unparsable JSON is moved aside by readJsonFile; other contents are checked here.
     const raw = await readJsonFile(path, { log: this.#log });
     if (raw === undefined) return undefined;
+    if ((raw as { version?: unknown } | null)?.version === 1) {
+      // Finished key lines under the config of its day, without what re-applying today's policy needs.
+      this.#log.warn("cached keys were written by an older authkeys without their group; not serving them", { file: path });
+      return undefined;
+    }
     const content = asCacheFile(raw);
     if (!content) {
       this.#log.warn("cached keys file is not one authkeys writes; ignoring it", { file: path });
@@ -88,7 +103,7 @@ export class KeyCache {
       this.#log.warn("cached keys belong to another user; ignoring them", { file: path });
       return undefined;
     }
-    return { lines: content.lines, ageMs: Math.max(0, now - info.mtimeMs) };
+    return { group: content.group, keys: content.keys, ageMs: now - info.mtimeMs };
   }
 }
 
@@ -102,9 +117,10 @@ function holdsPrivately(path: string, text: string): boolean {
 }
 
 interface CacheFile {
-  version: 1;
+  version: 2;
   user: string;
-  lines: string[];
+  group: string | null;
+  keys: string[];
 }
 
 /**
@@ -113,8 +129,9 @@ interface CacheFile {
  */
 function asCacheFile(raw: unknown): CacheFile | undefined {
   if (typeof raw !== "object" || raw === null || Array.isArray(raw)) return undefined;
-  const { version, user, lines, ...rest } = raw as Record<string, unknown>;
-  if (version !== 1 || typeof user !== "string" || Object.keys(rest).length > 0) return undefined;
-  if (!Array.isArray(lines) || !lines.every((line) => typeof line === "string")) return undefined;
-  return { version, user, lines };
+  const { version, user, group, keys, ...rest } = raw as Record<string, unknown>;
+  if (version !== 2 || typeof user !== "string" || Object.keys(rest).length > 0) return undefined;
+  if (group !== null && typeof group !== "string") return undefined;
+  if (!Array.isArray(keys) || !keys.every((key) => typeof key === "string")) return undefined;
+  return { version, user, group, keys };
 }

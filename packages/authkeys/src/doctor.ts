@@ -1,5 +1,5 @@
 import { lookup as dnsLookup } from "node:dns/promises";
-import { readFileSync, realpathSync, rmSync, statSync, unlinkSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, realpathSync, rmSync, statSync, unlinkSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { dirname, join } from "node:path";
 import type { CliContext } from "@opsguard/core/cli";
@@ -10,8 +10,11 @@ import { LdapClient, type LdapConnectionConfig, ldapOptionsFromConfig } from "@o
 import { Logger } from "@opsguard/core/log";
 import { type AgentSettings, askAgent } from "./agent-client";
 import { type AuthkeysConfig, authkeysConfigSchema } from "./config";
+import { fileSha256, verifyInstalledFiles } from "./installed-files";
 import { storedValidationState } from "./login-config";
+import { CACHE_DIGEST_SUFFIX, LOGIN_BUNDLE } from "./login-fast-path";
 import { lookupKeys } from "./lookup";
+import { CONFIG_FILE } from "./stored-config";
 
 export type Verdict = "ok" | "warn" | "fail";
 
@@ -36,7 +39,7 @@ export async function runDoctor(ctx: CliContext, options: DoctorOptions): Promis
 
   let config: AuthkeysConfig | undefined;
   try {
-    const loaded = await loadConfig({ tool: "authkeys", schema: authkeysConfigSchema, path: ctx.opts.config });
+    const loaded = await loadConfig({ ...CONFIG_FILE, schema: authkeysConfigSchema, path: ctx.opts.config });
     config = loaded.config;
     add("config", "ok", `${loaded.filepath} is valid`);
     if (storedValidationState(ctx.opts.config) === "stale") {
@@ -48,6 +51,7 @@ export async function runDoctor(ctx: CliContext, options: DoctorOptions): Promis
 
   const binary = options.binary ?? process.argv[1] ?? "";
   for (const check of checkCommandPath(binary)) add("install", check.verdict, check.detail);
+  for (const check of checkInstalledFiles(binary)) add("install", check.verdict, check.detail);
 
   if (config) {
     add("cache", ...checkCacheDir(config));
@@ -92,6 +96,32 @@ export function checkCommandPath(path: string): Array<{ verdict: Verdict; detail
   ];
   if (statSync(real).mode & 0o111) checks.push({ verdict: "ok", detail: `${real} is executable` });
   else checks.push({ verdict: "fail", detail: `${real} is not executable (chmod 755 ${real})` });
+  return checks;
+}
+
+/** The installed bundles against install's record of them, and the login code cache against its digest. */
+function checkInstalledFiles(binary: string): Array<{ verdict: Verdict; detail: string }> {
+  let dir: string;
+  try {
+    dir = dirname(realpathSync(binary));
+  } catch {
+    return [];
+  }
+  const problems = verifyInstalledFiles(dir);
+  // Run from dist/ (not installed): nothing was recorded.
+  if (problems === undefined)
+    return binary.endsWith(".cjs") ? [] : [{ verdict: "warn", detail: `no record of the installed bundles in ${dir}: re-run install` }];
+  if (problems.length > 0) return [{ verdict: "fail", detail: `${problems.join("; ")}: re-run install` }];
+  const checks = [{ verdict: "ok" as Verdict, detail: `the bundles in ${dir} are the files install copied` }];
+  const cache = join(dir, `${LOGIN_BUNDLE}.cache`);
+  if (existsSync(cache)) {
+    let recorded = "";
+    try {
+      recorded = readFileSync(`${join(dir, LOGIN_BUNDLE)}${CACHE_DIGEST_SUFFIX}`, "latin1").trim();
+    } catch {}
+    if (recorded !== fileSha256(cache))
+      checks.push({ verdict: "warn", detail: `${cache} does not match its digest, so logins compile without it: re-run install` });
+  }
   return checks;
 }
 

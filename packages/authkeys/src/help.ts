@@ -17,7 +17,8 @@ failed is skipped for cache.deadServerSeconds, then probed again, one such serve
 the deadline left untried is never skipped. One line per lookup goes to syslog
 (authpriv) through logger(1) with this PID: user, result, keys, source, ms; stderr if that fails.
 
-Config (/etc/opsguard/authkeys.yaml, or --config, or $AUTHKEYS_CONFIG):
+Config (--config, or $AUTHKEYS_CONFIG, else /etc/opsguard/authkeys.{json,yaml,yml} only; the file and its
+directories must be root-owned and not group/other-writable, else exit 78):
   ldap.urls              servers tried in order, e.g. [ldaps://ldap1.example.org, ldaps://ldap2.example.org]
   ldap.baseDn            search base
   ldap.bindDn            bind DN (omit both for an anonymous bind)

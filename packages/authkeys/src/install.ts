@@ -1,6 +1,6 @@
 import { spawnSync } from "node:child_process";
 import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describeError, PermissionError, UsageError } from "@opsguard/core/errors";
 import { installWithLauncher } from "@opsguard/core/launcher";
@@ -8,8 +8,9 @@ import { FACILITY_CODE } from "@opsguard/core/log";
 import { agentFastPathExpression, configStamp } from "./agent-fast-path";
 import type { AuthkeysConfig } from "./config";
 import { checkCommandPath, searchable } from "./doctor";
+import { INSTALLED_FILES, installedFilesManifest } from "./installed-files";
 import { VALIDATED_CONFIG_FILE, validatedConfigFile } from "./login-config";
-import { LOGIN_BUNDLE, LOGIN_CACHE_WRITE, loginBundleExpression } from "./login-fast-path";
+import { CACHE_DIGEST_SUFFIX, LOGIN_BUNDLE, LOGIN_CACHE_WRITE, loginBundleExpression } from "./login-fast-path";
 import { parseSshdArgv } from "./sshd-argv";
 import { sshdConfigLines } from "./sshd-config";
 
@@ -34,8 +35,10 @@ export interface InstallReport {
  * Node's ~140 bundled roots on every start (tens of ms); an explicit ldap.caFile still replaces the
  * store, as without the flag.
  */
-export async function installAuthkeys(options: InstallOptions): Promise<InstallReport> {
+export async function installAuthkeys(given: InstallOptions): Promise<InstallReport> {
   if (process.getuid?.() !== 0) throw new PermissionError("install must run as root", { hint: "sudo authkeys install" });
+  // The printed sshd line and the agent's fast path name the config as sshd will pass it: absolute.
+  const options = { ...given, config: given.config === undefined ? undefined : resolve(given.config) };
   const bundle = fileURLToPath(import.meta.url);
   if (!bundle.endsWith(".cjs"))
     throw new UsageError("install copies the built bundle", { hint: "run the built authkeys (dist/authkeys.cjs)" });
@@ -48,12 +51,16 @@ export async function installAuthkeys(options: InstallOptions): Promise<InstallR
   });
   const loginBundle = join(dirname(bundle), LOGIN_BUNDLE);
   const withLoginBundle = validated !== undefined && existsSync(loginBundle);
+  const manifest = installedFilesManifest(withLoginBundle ? [bundle, loginBundle] : [bundle]);
   const fastPaths = [
     agentFastPath(options.config, validated?.content),
-    withLoginBundle ? loginBundleExpression(asciiOnly(loginBundle) ? "latin1" : "utf8", CACHE_ENV, parseSshdArgv) : undefined,
+    withLoginBundle
+      ? loginBundleExpression(asciiOnly(loginBundle) ? "latin1" : "utf8", CACHE_ENV, manifest.sha256[LOGIN_BUNDLE] ?? "", parseSshdArgv)
+      : undefined,
   ].filter((expression) => expression !== undefined);
   // A cache left from an earlier install must not meet the new bundle: V8 checks little more than its length.
   rmSync(join(options.prefix, `${LOGIN_BUNDLE}.cache`), { force: true });
+  rmSync(join(options.prefix, `${LOGIN_BUNDLE}${CACHE_DIGEST_SUFFIX}`), { force: true });
   const { launcher } = installWithLauncher({
     bundle,
     prefix: options.prefix,
@@ -62,7 +69,10 @@ export async function installAuthkeys(options: InstallOptions): Promise<InstallR
     warmArgs: [...configArgs, "warm-up"],
     nodeFlag: "--use-openssl-ca",
     files: withLoginBundle ? [loginBundle] : [],
-    generatedFiles: validated ? { [VALIDATED_CONFIG_FILE]: validated } : {},
+    generatedFiles: {
+      [INSTALLED_FILES]: { content: `${JSON.stringify(manifest)}\n`, mode: 0o644, gid: 0 },
+      ...(validated ? { [VALIDATED_CONFIG_FILE]: validated } : {}),
+    },
     ...(fastPaths.length > 0 ? { fastPath: `(${fastPaths.join(" || ")})` } : {}),
   });
   if (withLoginBundle) {

@@ -151,19 +151,3 @@ export function mergeGroupOptions(group: string, own: string): MergedOptions {
   }
   return { ok: true, options: formatOptions([...groupList, ...kept]), dropped };
 }
-
-/**
- * Options with every flag dropped that would turn back on what an earlier one turned off: what the
- * group merge leaves, applied to cached lines, which an older version wrote with the group's options
- * first and the key's own after them (`no-port-forwarding,port-forwarding`).
- */
-export function withoutUndoing(options: string): string {
-  if (!options) return options;
-  const seen = new Set<string>();
-  const kept: KeyOption[] = [];
-  for (const option of optionList(options)) {
-    if (!ENABLERS[option.name]?.some((name) => seen.has(name))) kept.push(option);
-    seen.add(option.name);
-  }
-  return formatOptions(kept);
-}

@@ -2,7 +2,7 @@ import { statSync } from "node:fs";
 import { type ConfigText, parseConfigText, readConfigText } from "@opsguard/core/config-file";
 import type { GeneratedFile } from "@opsguard/core/launcher";
 import type { AuthkeysConfig } from "./config";
-import { BUILD_ID, type StoredValidation, sha256, storedValidation, type ValidatedConfig } from "./stored-config";
+import { BUILD_ID, CONFIG_FILE, type StoredValidation, sha256, storedValidation, type ValidatedConfig } from "./stored-config";
 
 export { VALIDATED_CONFIG_FILE } from "./stored-config";
 
@@ -13,14 +13,14 @@ export async function loadLoginConfig(path: string | undefined): Promise<Authkey
 
 /** loadLoginConfig, with the file and the exact text it was made from (the agent notices edits by them). */
 export async function loadLoginConfigText(path: string | undefined): Promise<ConfigText & { config: AuthkeysConfig }> {
-  const found = readConfigText({ tool: "authkeys", path });
+  const found = readConfigText({ ...CONFIG_FILE, path });
   const stored = storedValidation(found);
   return { ...found, config: stored.kind === "applies" ? stored.config : await validate(found) };
 }
 
 /** For doctor: whether logins skip validating this config; "none" when nothing was stored (or running from source). */
 export function storedValidationState(path: string | undefined): StoredValidation["kind"] {
-  return storedValidation(readConfigText({ tool: "authkeys", path })).kind;
+  return storedValidation(readConfigText({ ...CONFIG_FILE, path })).kind;
 }
 
 /**
@@ -29,9 +29,10 @@ export function storedValidationState(path: string | undefined): StoredValidatio
  */
 export async function validatedConfigFile(path: string | undefined): Promise<GeneratedFile | undefined> {
   if (BUILD_ID === undefined) return undefined;
-  const found = readConfigText({ tool: "authkeys", path, optional: true });
+  const found = readConfigText({ ...CONFIG_FILE, path, optional: true });
   if (!found) return undefined;
-  const stored: ValidatedConfig = { build: BUILD_ID, sha256: sha256(found.text), config: await validate(found) };
+  const config = await validate(found);
+  const stored: ValidatedConfig = { build: BUILD_ID, sha256: sha256(found.text), config, configSha256: sha256(JSON.stringify(config)) };
   const { mode, gid } = statSync(found.filepath);
   return { content: `${JSON.stringify(stored)}\n`, mode: mode & 0o644, gid };
 }

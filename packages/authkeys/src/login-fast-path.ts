@@ -15,7 +15,18 @@ export interface LoginBundleSettings {
   encoding: "latin1" | "utf8";
   /** The launcher's code-cache variable (see core's launcher). */
   cacheEnv: string;
+  /**
+   * The sha256 of the bundle install copied. An empty, truncated or edited copy compiles fine and then
+   * serves nobody (exit 0, no keys, no log line): only a copy with exactly these bytes is run.
+   */
+  sha256: string;
 }
+
+/**
+ * Beside the login bundle's code cache: the sha256 of the cache as written, checked before V8 gets it.
+ * (runLoginBundle spells it out: it runs from its source text, without this module.)
+ */
+export const CACHE_DIGEST_SUFFIX = ".cache.sha256";
 
 /**
  * The launcher's step after the agent's: sshd's call (and install's warm-up of this cache) runs the
@@ -38,16 +49,33 @@ export function runLoginBundle(
   const call = parseArgv(args);
   if (call?.kind !== "lookup" && call?.kind !== "warm-up") return false;
   const fs = process.getBuiltinModule("node:fs");
-  let source: string;
+  const { createHash } = process.getBuiltinModule("node:crypto");
+  const digest = (bytes: Buffer) => createHash("sha256").update(bytes).digest("hex");
+  let bytes: Buffer;
   try {
-    source = fs.readFileSync(settings.bundle, settings.encoding);
+    bytes = fs.readFileSync(settings.bundle);
   } catch {
     return false;
   }
+  if (digest(bytes) !== settings.sha256) {
+    process.stderr.write(`authkeys: ${settings.bundle} is not the file install copied (damaged or replaced); re-run authkeys install\n`);
+    return false;
+  }
+  const source = bytes.toString(settings.encoding);
+  // V8 checks little more than a code cache's length and flags: a flipped bit in it is a fatal error
+  // (exit 133) on every login, so the cache is used only with the digest written beside it.
   let cachedData: Buffer | undefined;
-  try {
-    cachedData = fs.readFileSync(`${settings.bundle}.cache`);
-  } catch {}
+  if (cacheMode !== "write-login") {
+    try {
+      cachedData = fs.readFileSync(`${settings.bundle}.cache`);
+      if (digest(cachedData) !== fs.readFileSync(`${settings.bundle}.cache.sha256`, "latin1").trim()) {
+        process.stderr.write(`authkeys: ${settings.bundle}.cache does not match its digest, not used; re-run authkeys install\n`);
+        cachedData = undefined;
+      }
+    } catch {
+      cachedData = undefined;
+    }
+  }
   const Module = process.getBuiltinModule("node:module");
   const { Script } = process.getBuiltinModule("node:vm");
   let script: InstanceType<typeof Script>;
@@ -61,7 +89,9 @@ export function runLoginBundle(
   if (cacheMode === "write-login") {
     process.once("exit", () => {
       try {
-        fs.writeFileSync(`${settings.bundle}.cache`, script.createCachedData(), { mode: 0o644 });
+        const data = script.createCachedData();
+        fs.writeFileSync(`${settings.bundle}.cache`, data, { mode: 0o644 });
+        fs.writeFileSync(`${settings.bundle}.cache.sha256`, `${digest(data)}\n`, { mode: 0o644 });
       } catch (error) {
         process.stderr.write(`authkeys: cannot write the login code cache: ${(error as Error).message}\n`);
       }
@@ -75,7 +105,12 @@ export function runLoginBundle(
 }
 
 /** The expression install puts in the launcher after the agent's; __dirname is the launcher's directory. */
-export function loginBundleExpression(encoding: LoginBundleSettings["encoding"], cacheEnv: string, parse: typeof parseSshdArgv): string {
-  const settings = `{ bundle: __dirname + ${JSON.stringify(`/${LOGIN_BUNDLE}`)}, encoding: ${JSON.stringify(encoding)}, cacheEnv: ${JSON.stringify(cacheEnv)} }`;
+export function loginBundleExpression(
+  encoding: LoginBundleSettings["encoding"],
+  cacheEnv: string,
+  sha256: string,
+  parse: typeof parseSshdArgv,
+): string {
+  const settings = `{ bundle: __dirname + ${JSON.stringify(`/${LOGIN_BUNDLE}`)}, encoding: ${JSON.stringify(encoding)}, cacheEnv: ${JSON.stringify(cacheEnv)}, sha256: ${JSON.stringify(sha256)} }`;
   return `(${runLoginBundle.toString()})(process.argv.slice(2), ${settings}, { file: __filename, require }, (${parse.toString()}))`;
 }

@@ -4,7 +4,7 @@ import { readConfigText } from "@opsguard/core/config-file";
 import type { AuthkeysConfig } from "./config";
 import { FULL_BUNDLE_GLOBAL, LAUNCHER_GLOBAL } from "./login-fast-path";
 import { parseSshdArgv } from "./sshd-argv";
-import { storedValidation } from "./stored-config";
+import { CONFIG_FILE, storedValidation } from "./stored-config";
 
 /**
  * The login bundle's entry (dist/authkeys-login.cjs), which the installed launcher runs for sshd's call
@@ -44,7 +44,7 @@ if (hot?.kind === "lookup" && config) {
 
 function installValidated(path: string | undefined): AuthkeysConfig | undefined {
   try {
-    const stored = storedValidation(readConfigText({ tool: "authkeys", path }));
+    const stored = storedValidation(readConfigText({ ...CONFIG_FILE, path }));
     return stored.kind === "applies" ? stored.config : undefined;
   } catch {
     return undefined;

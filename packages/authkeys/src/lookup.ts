@@ -1,13 +1,14 @@
 import { describeError } from "@opsguard/core/errors";
 import { type LdapClient, type LdapClientOptions, withLdap } from "@opsguard/core/ldap/client";
+import { dnEquals } from "@opsguard/core/ldap/dn";
 import { LdapAuthError, LdapTimeoutError, LdapUnavailableError } from "@opsguard/core/ldap/errors";
 import { compileFilterTemplate } from "@opsguard/core/ldap/filter";
 import { ldapOptionsFromConfig } from "@opsguard/core/ldap/options";
 import type { Logger } from "@opsguard/core/log";
 import { KeyCache } from "./cache";
 import type { AuthkeysConfig } from "./config";
-import { groupRules, queryDirectory } from "./directory";
-import { hasOption, mergeGroupOptions, withoutUndoing } from "./key-options";
+import { type GroupRule, groupRules, queryDirectory } from "./directory";
+import { hasOption, mergeGroupOptions } from "./key-options";
 import { type AuthorizedKey, checkKeyValue, formatKeyLine, type KeyPolicy } from "./keys";
 import { ServerMemory } from "./server-memory";
 import { isValidUsername } from "./username";
@@ -78,7 +79,7 @@ export async function lookupKeys(config: AuthkeysConfig, request: LookupRequest,
   } catch (error) {
     await memory?.save();
     if (!isOutage(error) || !cache) throw error;
-    return fromCache(cache, request, policy, config.cache.maxStaleSeconds * 1000, error, deps);
+    return fromCache(cache, request, policy, query.groups, config.cache.maxStaleSeconds * 1000, error, deps);
   }
   await memory?.save();
 
@@ -94,7 +95,7 @@ export async function lookupKeys(config: AuthkeysConfig, request: LookupRequest,
   if (cache) {
     // The keys are good even if the cache is not: a full disk must not lock anyone out.
     await cache
-      .store(user, lines)
+      .store(user, { group: answer.group?.dn ?? null, keys: answer.values })
       .catch((error: unknown) => log.warn(`could not update the key cache: ${(error as Error).message}`, { user }));
   }
   return { result: "keys", source: "ldap", lines: byFingerprint(keys, lines, request.fingerprint), dropped };
@@ -109,16 +110,30 @@ function isOutage(error: unknown): error is Error {
   return error instanceof LdapUnavailableError || error instanceof LdapTimeoutError || error instanceof LdapAuthError;
 }
 
+/** How far a cache file's mtime may be ahead of this clock (clock skew, a step back by NTP). */
+const FUTURE_SKEW_MS = 5 * 60_000;
+
 async function fromCache(
   cache: KeyCache,
   request: LookupRequest,
   policy: KeyPolicy,
+  groups: readonly GroupRule[] | undefined,
   maxAgeMs: number,
   ldapError: Error,
   deps: LookupDeps,
 ): Promise<LookupOutcome> {
-  const cached = await cache.load(request.user, deps.now?.());
-  if (!cached) throw ldapError;
+  const loaded = await cache.load(request.user, deps.now?.());
+  if (!loaded) throw ldapError;
+  // A file dated ahead by more than clock skew would never grow old: whoever set that date (or a clock
+  // stepped far back) cannot make keys outlive maxStaleSeconds, so it is not served.
+  if (loaded.ageMs < -FUTURE_SKEW_MS) {
+    deps.log.warn("no usable LDAP answer and the cached keys are dated in the future; refusing", {
+      user: request.user,
+      aheadSeconds: Math.round(-loaded.ageMs / 1000),
+    });
+    throw ldapError;
+  }
+  const cached = { ...loaded, ageMs: Math.max(0, loaded.ageMs) };
   if (cached.ageMs > maxAgeMs) {
     deps.log.warn("no usable LDAP answer and the cached keys are too old; refusing", {
       user: request.user,
@@ -127,7 +142,15 @@ async function fromCache(
     });
     throw ldapError;
   }
-  const { keys, lines, dropped } = validKeys(cached.lines, policy, request.user, deps.log, "", true);
+  // Today's allowedGroups and keyOptions, not those of the day the keys were cached.
+  const group = groups === undefined ? undefined : groups.find((rule) => cached.group !== null && dnEquals(rule.dn, cached.group));
+  if (groups !== undefined && group === undefined) {
+    deps.log.warn("no usable LDAP answer and the cached keys came through a group allowedGroups no longer lists; refusing", {
+      user: request.user,
+    });
+    throw ldapError;
+  }
+  const { keys, lines, dropped } = validKeys(cached.keys, policy, request.user, deps.log, group?.keyOptions ?? "");
   const served = { user: request.user, keys: lines.length, ageSeconds: Math.round(cached.ageMs / 1000) };
   if (ldapError instanceof LdapAuthError) {
     // Not an outage of the servers but of our account: someone must fix it before the cache runs out.
@@ -154,7 +177,6 @@ function validKeys(
   user: string,
   log: Logger,
   groupOptions: string,
-  cached = false,
 ): { keys: AuthorizedKey[]; lines: string[]; dropped: number } {
   const keys: AuthorizedKey[] = [];
   const seen = new Set<string>();
@@ -169,9 +191,7 @@ function validKeys(
       drop(verdict.reason, verdict.fingerprint);
       continue;
     }
-    const merged = cached
-      ? ({ ok: true, options: withoutUndoing(verdict.key.options), dropped: [] } as const)
-      : mergeGroupOptions(groupOptions, verdict.key.options);
+    const merged = mergeGroupOptions(groupOptions, verdict.key.options);
     if (!merged.ok) {
       drop(merged.reason, verdict.key.fingerprint);
       continue;

@@ -1,3 +1,6 @@
+import { resolve } from "node:path";
+import { UsageError } from "@opsguard/core/errors";
+
 /** Where `authkeys install` puts the bundle, its launcher and its code cache. */
 export const DEFAULT_PREFIX = "/usr/local/lib/opsguard/authkeys";
 
@@ -14,7 +17,14 @@ export interface SshdConfigOptions {
  * `--` keeps a user named like an option (`--help`, `-c`) from being read as one.
  */
 export function sshdConfigLines(options: SshdConfigOptions): string {
-  const configArg = options.config ? ` --config ${options.config}` : "";
+  // sshd runs the command from /, so a relative --config would name another file there.
+  const config = options.config === undefined ? undefined : resolve(options.config);
+  if (config !== undefined && /\s/.test(config)) {
+    throw new UsageError(`the config path ${JSON.stringify(config)} contains white space, which sshd splits the command line on`, {
+      hint: "move the config to a path without spaces, e.g. /etc/opsguard/authkeys.yaml",
+    });
+  }
+  const configArg = config ? ` --config ${config}` : "";
   return [
     "# /etc/ssh/sshd_config.d/10-authkeys.conf — then: sshd -t && systemctl reload ssh",
     `AuthorizedKeysCommand ${options.path}${configArg} lookup -- %u %f`,

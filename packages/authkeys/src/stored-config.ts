@@ -26,6 +26,8 @@ export interface ValidatedConfig {
   build: string;
   sha256: string;
   config: AuthkeysConfig;
+  /** sha256 of JSON.stringify(config): a stored result edited by hand is validated again, not trusted. */
+  configSha256: string;
 }
 
 export type StoredValidation = { kind: "applies"; config: AuthkeysConfig } | { kind: "stale" } | { kind: "none" };
@@ -43,7 +45,9 @@ export function storedValidation(found: ConfigText): StoredValidation {
     const info = fstatSync(fd);
     if (info.uid !== 0 || (info.mode & 0o022) !== 0) return { kind: "stale" };
     const stored = JSON.parse(readFileSync(fd, "utf8")) as ValidatedConfig;
-    return stored.build === BUILD_ID && stored.sha256 === sha256(found.text)
+    return stored.build === BUILD_ID &&
+      stored.sha256 === sha256(found.text) &&
+      stored.configSha256 === sha256(JSON.stringify(stored.config))
       ? { kind: "applies", config: stored.config }
       : { kind: "stale" };
   } catch {
@@ -56,3 +60,9 @@ export function storedValidation(found: ConfigText): StoredValidation {
 export function sha256(text: string): string {
   return createHash("sha256").update(text).digest("hex");
 }
+
+/**
+ * How authkeys finds its config: sshd runs it as the command user, so that user's home (~/.config) or
+ * working directory must not supply one, and only a config root alone can change decides logins.
+ */
+export const CONFIG_FILE = { tool: "authkeys", places: "system", rootOwned: true } as const;

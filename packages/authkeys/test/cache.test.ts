@@ -54,13 +54,17 @@ describe("when cached keys are served", () => {
     expect(lines.join("")).toMatch(/cached keys are too old; refusing/);
   });
 
-  it("a cache file from the future (a clock stepped back) is taken as fresh, never as a negative age", async () => {
+  it("a cache file up to 5 minutes in the future (clock skew) is fresh; further ahead it is never served", async () => {
     const cfg = config();
     await lookupKeys(cfg, { user: "alice" }, { log });
     const file = join(cfg.cache.dir, "alice.json");
+    const skewed = new Date(Date.now() + 120_000);
+    utimesSync(file, skewed, skewed);
+    expect(await lookupKeys(offline(cfg), { user: "alice" }, { log })).toMatchObject({ source: "cache", cacheAgeMs: 0 });
     const future = new Date(Date.now() + 3_600_000);
     utimesSync(file, future, future);
-    expect(await lookupKeys(offline(cfg), { user: "alice" }, { log })).toMatchObject({ source: "cache", cacheAgeMs: 0 });
+    await expect(lookupKeys(offline(cfg), { user: "alice" }, { log })).rejects.toBeInstanceOf(LdapUnavailableError);
+    expect(lines.join("")).toMatch(/cached keys are dated in the future; refusing .*aheadSeconds=3[56]\d\d/);
   });
 
   it("when the bind is refused (the password rotated on the servers first), with an error line saying so", async () => {

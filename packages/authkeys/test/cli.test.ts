@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { copyFileSync, existsSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { closedPort, type SlapdLab, startSlapd } from "@opsguard/lab";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -39,6 +39,40 @@ function run(...args: string[]) {
 }
 
 describe("authkeys CLI", () => {
+  it("without --config reads /etc/opsguard only: the command user's ~/.config or working directory cannot supply one", () => {
+    const home = join(lab.dir, "akuser-home");
+    mkdirSync(join(home, ".config", "opsguard"), { recursive: true });
+    copyFileSync(configFile, join(home, ".config", "opsguard", "authkeys.json"));
+    copyFileSync(configFile, join(home, ".authkeysrc.json"));
+    const r = spawnSync(process.execPath, [bin, "lookup", "--", "alice"], {
+      encoding: "utf8",
+      cwd: home,
+      env: { PATH: process.env.PATH, HOME: home, XDG_CONFIG_HOME: join(home, ".config") },
+    });
+    expect(r.stdout).toBe("");
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).not.toContain(home);
+  });
+
+  it("refuses a config others can write or another user owns: one line, exit 78, and doctor fails it", () => {
+    const file = join(lab.dir, "authkeys-loose.json");
+    copyFileSync(configFile, file);
+    chmodSync(file, 0o666);
+    const loose = run("--config", file, "lookup", "--", "alice");
+    expect(loose).toMatchObject({ code: 78, stdout: "" });
+    expect(loose.stderr.trim().split("\n")[0]).toMatch(
+      /refusing config file .*authkeys-loose\.json: .* is writable by group or others \(mode 666\)/,
+    );
+    expect(loose.stderr).not.toMatch(/\n\s+at /);
+    const doctor = run("--config", file, "doctor");
+    expect(doctor.code).not.toBe(0);
+    expect(doctor.stdout).toMatch(/^FAIL +config: refusing config file/m);
+    chmodSync(file, 0o644);
+    chownSync(file, 65534, 65534);
+    expect(run("--config", file, "lookup", "--", "alice")).toMatchObject({ code: 78, stdout: "" });
+    expect(run("--config", file, "lookup", "--", "alice").stderr).toMatch(/is owned by uid 65534, not root/);
+  });
+
   it("prints the keys on stdout and one lookup line, without key material, on stderr when syslog is off", () => {
     const r = run("--config", configFile, "alice");
     expect(r.code).toBe(0);
@@ -167,6 +201,20 @@ describe("authkeys CLI", () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toContain("AuthorizedKeysCommand /usr/local/sbin/authkeys --config /etc/opsguard/authkeys.yaml lookup -- %u %f\n");
     expect(r.stdout).toContain("AuthorizedKeysCommandUser authkeys\n");
+  });
+
+  it("sshd-config names a relative --config by its absolute path, and refuses one with white space", () => {
+    const r = spawnSync(process.execPath, [bin, "sshd-config", "--path", "/usr/local/sbin/authkeys", "--config", "authkeys.json"], {
+      encoding: "utf8",
+      cwd: lab.dir,
+    });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toContain(
+      `AuthorizedKeysCommand /usr/local/sbin/authkeys --config ${join(lab.dir, "authkeys.json")} lookup -- %u %f\n`,
+    );
+    const spaced = run("sshd-config", "--config", "/etc/opsguard/my config.yaml");
+    expect(spaced).toMatchObject({ code: 64, stdout: "" });
+    expect(spaced.stderr).toMatch(/^authkeys: the config path "\/etc\/opsguard\/my config.yaml" contains white space/);
   });
 
   it("doctor checks every step and fails on an install sshd would refuse", () => {

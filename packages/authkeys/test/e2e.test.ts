@@ -1,4 +1,5 @@
 import { spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import { chmodSync, chownSync, existsSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import {
@@ -71,8 +72,21 @@ describe.skipIf(sshdSkipReason())("sshd with AuthorizedKeysCommand authkeys", ()
     try {
       // The stored result is what a login reads: one naming another key attribute finds no keys.
       const result = JSON.parse(original.stored) as { config: Record<string, unknown> };
-      writeFileSync(stored, JSON.stringify({ ...result, config: { ...result.config, keyAttribute: "cn" } }));
+      const handEdited = { ...result.config, keyAttribute: "cn" };
+      const digest = (text: string) => createHash("sha256").update(text).digest("hex");
+      writeFileSync(stored, JSON.stringify({ ...result, config: handEdited, configSha256: digest(JSON.stringify(handEdited)) }));
       expect(lookup()).toMatchObject({ status: 0, stdout: "" });
+      // Edited by hand (by root) without its digest, or broken: validated again from the config, not exit 70.
+      for (const damaged of [
+        { ...result, config: handEdited },
+        { ...result, config: { keyAttribute: "cn" } },
+      ]) {
+        writeFileSync(stored, JSON.stringify(damaged));
+        const r = lookup();
+        expect(r.status, r.stderr).toBe(0);
+        expect(r.stdout.trim().split("\n")).toHaveLength(3);
+      }
+      writeFileSync(stored, original.stored);
       chmodSync(stored, 0o666);
       expect(lookup().stdout.trim().split("\n")).toHaveLength(3);
       chmodSync(stored, 0o644);
@@ -119,21 +133,51 @@ describe.skipIf(sshdSkipReason())("sshd with AuthorizedKeysCommand authkeys", ()
     }
   });
 
-  it("a damaged login bundle costs one line on stderr, not the login: the full bundle serves it", () => {
+  it("a damaged, emptied or shebang-only login bundle costs one line on stderr, not the login, and doctor fails it", () => {
     const login = join(install.dir, "authkeys-login.cjs");
     const intact = readFileSync(login);
-    writeFileSync(login, intact.subarray(0, intact.length >> 1));
+    const doctor = () => spawnSync(install.bin, ["--config", install.configFile, "doctor"], { encoding: "utf8" });
+    expect(doctor().stdout).toMatch(/^ok +install: the bundles in .* are the files install copied/m);
     try {
+      for (const damaged of [intact.subarray(0, intact.length >> 1), Buffer.alloc(0), Buffer.from("#!/usr/bin/env node\n")]) {
+        writeFileSync(login, damaged);
+        const r = spawnSync(install.bin, ["--config", install.configFile, "lookup", "--", "alice"], {
+          encoding: "utf8",
+          env: { PATH: "/usr/bin:/bin" },
+        });
+        expect(r.status, r.stderr).toBe(0);
+        expect(r.stdout.trim().split("\n")).toHaveLength(3);
+        expect(r.stderr).toMatch(
+          /^authkeys: .*authkeys-login\.cjs is not the file install copied \(damaged or replaced\); re-run authkeys install$/m,
+        );
+        expect(r.stderr).not.toMatch(/\n\s+at /);
+        const checked = doctor();
+        expect(checked.status).not.toBe(0);
+        expect(checked.stdout).toMatch(/^FAIL +install: .*authkeys-login\.cjs is not the file install copied/m);
+      }
+    } finally {
+      writeFileSync(login, intact);
+    }
+  });
+
+  it("a bit-flipped login code cache is not handed to V8: the login is served, one line says so", () => {
+    const cache = join(install.dir, "authkeys-login.cjs.cache");
+    const intact = readFileSync(cache);
+    const flipped = Buffer.from(intact);
+    for (let i = 64; i < flipped.length; i += 997) flipped[i] = (flipped[i] ?? 0) ^ 0x10;
+    try {
+      writeFileSync(cache, flipped);
       const r = spawnSync(install.bin, ["--config", install.configFile, "lookup", "--", "alice"], {
         encoding: "utf8",
         env: { PATH: "/usr/bin:/bin" },
       });
-      expect(r.status).toBe(0);
+      expect(r.status, r.stderr).toBe(0);
       expect(r.stdout.trim().split("\n")).toHaveLength(3);
-      expect(r.stderr).toMatch(/^authkeys: cannot load .*authkeys-login\.cjs \(.*\); re-run authkeys install$/m);
-      expect(r.stderr).not.toMatch(/\n\s+at /);
+      expect(r.stderr).toMatch(/^authkeys: .*authkeys-login\.cjs\.cache does not match its digest, not used; re-run authkeys install$/m);
+      const doctor = spawnSync(install.bin, ["--config", install.configFile, "doctor"], { encoding: "utf8" });
+      expect(doctor.stdout).toMatch(/^warn +install: .*authkeys-login\.cjs\.cache does not match its digest/m);
     } finally {
-      writeFileSync(login, intact);
+      writeFileSync(cache, intact);
     }
   });
 

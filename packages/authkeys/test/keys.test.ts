@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { authkeysConfigSchema, checkKeyValue, checkOptions, DEFAULT_KEY_TYPES, formatKeyLine, isValidUsername } from "../src/index";
-import { mergeGroupOptions, withoutUndoing } from "../src/key-options";
+import { mergeGroupOptions } from "../src/key-options";
 
 const dir = mkdtempSync(join(tmpdir(), "authkeys-keys-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -102,14 +102,6 @@ describe("a group's keyOptions hold against the key's own options", () => {
     expect(mergeGroupOptions('permitopen="db:5432"', 'permitopen="*:*"')).toMatchObject({ options: 'permitopen="db:5432"' });
     expect(mergeGroupOptions("no-pty", "port-forwarding")).toMatchObject({ options: "no-pty,port-forwarding", dropped: [] });
     expect(mergeGroupOptions("", "port-forwarding")).toMatchObject({ options: "port-forwarding", dropped: [] });
-  });
-
-  it("cached lines written before (group options, then the key's own) lose the flags that undo earlier ones", () => {
-    expect(withoutUndoing("no-port-forwarding,no-agent-forwarding,port-forwarding,no-pty,agent-forwarding")).toBe(
-      "no-port-forwarding,no-agent-forwarding,no-pty",
-    );
-    expect(withoutUndoing('restrict,pty,command="x"')).toBe('restrict,command="x"');
-    expect(withoutUndoing("port-forwarding,no-port-forwarding")).toBe("port-forwarding,no-port-forwarding");
   });
 
   it("refuses a key that sets a clause sshd takes once, which the group also sets", () => {

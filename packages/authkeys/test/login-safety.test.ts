@@ -1,5 +1,5 @@
 import { execFileSync, spawn, spawnSync } from "node:child_process";
-import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import {
   AUTHKEYS_UID,
@@ -168,6 +168,33 @@ describe("install as the README says, run as the command user", () => {
       expect(r.stderr).toMatch(/exists, is not empty and belongs to uid 0: not giving it to authkeys/);
       expect(statSync(install.dir)).toMatchObject({ uid: 0 });
       expect(statSync(install.dir).mode & 0o777).toBe(0o755);
+    } finally {
+      rmSync(prefix, { recursive: true, force: true });
+    }
+  });
+
+  it("install --config with a relative path prints the sshd line with the absolute path (sshd runs it from /)", () => {
+    const prefix = mkdtempSync("/run/opsguard-authkeys-prefix-");
+    try {
+      chmodSync(prefix, 0o755);
+      copyFileSync(install.configFile, join(prefix, "p.json"));
+      const r = spawnSync(
+        process.execPath,
+        [requireBundle(), "install", "--config", "p.json", "--prefix", join(prefix, "lib"), "--run-as", "authkeys"],
+        { encoding: "utf8", cwd: prefix, env: install.installEnv },
+      );
+      expect(r.status, r.stderr).toBe(0);
+      expect(r.stdout).toContain(
+        `AuthorizedKeysCommand ${join(prefix, "lib", "authkeys")} --config ${join(prefix, "p.json")} lookup -- %u %f\n`,
+      );
+      // As sshd runs it: from /, with that line's arguments.
+      const login = spawnSync(join(prefix, "lib", "authkeys"), ["--config", join(prefix, "p.json"), "lookup", "--", "alice"], {
+        encoding: "utf8",
+        cwd: "/",
+        env: { PATH: "/usr/bin:/bin" },
+      });
+      expect(login.status, login.stderr).toBe(0);
+      expect(login.stdout.trim().split("\n")).toHaveLength(3);
     } finally {
       rmSync(prefix, { recursive: true, force: true });
     }

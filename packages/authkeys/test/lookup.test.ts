@@ -212,7 +212,13 @@ describe("offline cache", () => {
     const file = join(cfg.cache.dir, "alice.json");
     const stored = JSON.parse(readFileSync(file, "utf8"));
     const offline = { ...cfg, ldap: { ...cfg.ldap, urls: [deadUrl] } };
-    for (const other of [{ ...stored, version: 2 }, { ...stored, extra: true }, { ...stored, lines: [1] }, [stored]]) {
+    for (const other of [
+      { ...stored, version: 3 },
+      { ...stored, extra: true },
+      { ...stored, keys: [1] },
+      { ...stored, group: 1 },
+      [stored],
+    ]) {
       writeFileSync(file, JSON.stringify(other), { mode: 0o600 });
       await expect(lookupKeys(offline, { user: "alice" }, { log })).rejects.toBeInstanceOf(LdapUnavailableError);
     }
@@ -231,19 +237,30 @@ describe("offline cache", () => {
     expect(statSync(file).mode & 0o777).toBe(0o600);
   });
 
-  it("cached keys an older version wrote with a group's options undone are served with them holding", async () => {
+  it("cached keys an older version wrote (finished lines, no group) are not served: fail closed", async () => {
     const cfg = config();
     await lookupKeys(cfg, { user: "bob" }, { log });
     const file = join(cfg.cache.dir, "bob.json");
     const key = lab.users.bob.keys[0]!.publicKey;
-    writeFileSync(file, JSON.stringify({ version: 1, user: "bob", lines: [`no-port-forwarding,no-pty,port-forwarding ${key}`] }), {
-      mode: 0o600,
-    });
+    writeFileSync(file, JSON.stringify({ version: 1, user: "bob", lines: [key] }), { mode: 0o600 });
     const offline = { ...cfg, ldap: { ...cfg.ldap, urls: [deadUrl] } };
-    expect(await lookupKeys(offline, { user: "bob" }, { log })).toMatchObject({
+    await expect(lookupKeys(offline, { user: "bob" }, { log })).rejects.toBeInstanceOf(LdapUnavailableError);
+  });
+
+  it("cached keys are served under today's allowedGroups and keyOptions, not those they were cached under", async () => {
+    const cfg = config({ allowedGroups: [lab.groups.ops, lab.groups.sre] });
+    await lookupKeys(cfg, { user: "bob" }, { log });
+    const offline = (groups: unknown[]) => ({ ...cfg, allowedGroups: groups, ldap: { ...cfg.ldap, urls: [deadUrl] } }) as typeof cfg;
+    const key = lab.users.bob.keys[0]!.publicKey;
+    expect(await lookupKeys(offline([lab.groups.ops, lab.groups.sre]), { user: "bob" }, { log })).toMatchObject({
       source: "cache",
-      lines: [`no-port-forwarding,no-pty ${key}`],
+      lines: [key],
     });
+    // keyOptions tightened since: applied to the cached keys.
+    const tightened = await lookupKeys(offline([{ dn: lab.groups.ops, keyOptions: "no-pty" }, lab.groups.sre]), { user: "bob" }, { log });
+    expect(tightened).toMatchObject({ source: "cache", lines: [`no-pty ${key}`] });
+    // The group that admitted bob is no longer allowed: not served.
+    await expect(lookupKeys(offline([lab.groups.sre]), { user: "bob" }, { log })).rejects.toBeInstanceOf(LdapUnavailableError);
   });
 
   it("an unchanged answer only touches the cache file", async () => {

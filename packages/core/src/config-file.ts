@@ -1,6 +1,6 @@
-import { existsSync, readFileSync, statSync } from "node:fs";
+import { existsSync, lstatSync, readFileSync, realpathSync, statSync } from "node:fs";
 import { homedir } from "node:os";
-import { join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 // cosmiconfig's ExplorerSync, not its cosmiconfigSync(): that one first reads a "meta config" from the
 // working directory (package.json, .config/config.js, .config/config.ts ...) with every default loader, so
 // a file in the directory a root tool runs in could run code, or add JS search places. The explorer gets
@@ -28,6 +28,18 @@ export interface ConfigFileOptions {
   cwd?: string;
   /** When false (the default) a missing config file is an error naming where it looked. */
   optional?: boolean;
+  /**
+   * "all" (the default): ./.<tool>rc*, $XDG_CONFIG_HOME/opsguard, ~/.config/opsguard, /etc/opsguard.
+   * "system": /etc/opsguard only, for a tool run by sshd as a service user, whose own home must not be
+   * able to replace the admin's config.
+   */
+  places?: "all" | "system";
+  /**
+   * Like sshd's StrictModes: the file and every directory above it must be owned by root and not
+   * writable by group or others (a root-owned sticky directory such as /tmp excepted: others cannot
+   * replace what root made there), else one ConfigError. For a config that decides access.
+   */
+  rootOwned?: boolean;
 }
 
 export interface ConfigText {
@@ -37,8 +49,14 @@ export interface ConfigText {
 }
 
 /** The directories searched after --config and $<TOOL>_CONFIG, each with the file names looked for there. */
-function searchDirectories(tool: string, cwd: string, env: NodeJS.ProcessEnv): { dir: string; names: string[] }[] {
+function searchDirectories(
+  tool: string,
+  cwd: string,
+  env: NodeJS.ProcessEnv,
+  places: ConfigFileOptions["places"] = "all",
+): { dir: string; names: string[] }[] {
   const names = [`${tool}.json`, `${tool}.yaml`, `${tool}.yml`];
+  if (places === "system") return [{ dir: "/etc/opsguard", names }];
   const home = homeDirectory();
   const homeConfig = home ? join(home, ".config") : undefined;
   // XDG Base Directory: $XDG_CONFIG_HOME only when absolute; ~/.config (its default) is searched anyway.
@@ -61,8 +79,13 @@ function homeDirectory(): string | undefined {
 }
 
 /** Where a tool's config is looked for, in order, after --config and $<TOOL>_CONFIG. */
-export function configSearchPaths(tool: string, cwd: string = process.cwd(), env: NodeJS.ProcessEnv = process.env): string[] {
-  return searchDirectories(tool, cwd, env).flatMap(({ dir, names }) => names.map((name) => join(dir, name)));
+export function configSearchPaths(
+  tool: string,
+  cwd: string = process.cwd(),
+  env: NodeJS.ProcessEnv = process.env,
+  places: ConfigFileOptions["places"] = "all",
+): string[] {
+  return searchDirectories(tool, cwd, env, places).flatMap(({ dir, names }) => names.map((name) => join(dir, name)));
 }
 
 interface ExplorerResult {
@@ -129,6 +152,12 @@ function checkSize(file: string): void {
 export function readConfigText(options: ConfigFileOptions & { optional?: false }): ConfigText;
 export function readConfigText(options: ConfigFileOptions): ConfigText | undefined;
 export function readConfigText(options: ConfigFileOptions): ConfigText | undefined {
+  const text = findConfigText(options);
+  if (text && options.rootOwned) checkRootOwned(text.filepath);
+  return text;
+}
+
+function findConfigText(options: ConfigFileOptions): ConfigText | undefined {
   const env = options.env ?? process.env;
   const envName = `${envPrefix(options.tool)}_CONFIG`;
   const explicit = options.path ?? (env[envName] || undefined);
@@ -141,7 +170,7 @@ export function readConfigText(options: ConfigFileOptions): ConfigText | undefin
     checkSize(explicit);
     return found(explicit, () => explorer([]).load(explicit));
   }
-  for (const { dir, names } of searchDirectories(options.tool, options.cwd ?? process.cwd(), env)) {
+  for (const { dir, names } of searchDirectories(options.tool, options.cwd ?? process.cwd(), env, options.places)) {
     const first = names.map((name) => join(dir, name)).find((p) => existsSync(p));
     if (first === undefined) continue;
     // A FIFO someone left as ./.<tool>rc would block the read for ever.
@@ -160,6 +189,35 @@ export function readConfigText(options: ConfigFileOptions): ConfigText | undefin
   throw new ConfigError(`no config file found for ${options.tool}`, {
     hint: `pass --config FILE, set $${envName}, or create /etc/opsguard/${options.tool}.yaml`,
   });
+}
+
+/**
+ * The file as named and as resolved (a symlink's own directory counts too): each path and directory
+ * above it root-owned and not group/other-writable, a root-owned sticky directory excepted.
+ */
+function checkRootOwned(file: string): void {
+  const problems = new Set<string>();
+  let real = file;
+  try {
+    real = realpathSync(file);
+  } catch {}
+  for (const start of new Set([resolve(file), real])) {
+    for (let p = start; ; p = dirname(p)) {
+      const info = lstatSync(p, { throwIfNoEntry: false });
+      if (info) {
+        const sticky = info.isDirectory() && (info.mode & 0o1000) !== 0;
+        if (info.uid !== 0) problems.add(`${p} is owned by uid ${info.uid}, not root`);
+        else if ((info.mode & 0o022) !== 0 && !sticky && !info.isSymbolicLink())
+          problems.add(`${p} is writable by group or others (mode ${(info.mode & 0o777).toString(8)})`);
+      }
+      if (p === dirname(p)) break;
+    }
+  }
+  if (problems.size > 0) {
+    throw new ConfigError(`refusing config file ${file}: ${[...problems].join("; ")}; only root may be able to change it`, {
+      hint: `chown root: ${file} and chmod go-w it and the directories above it`,
+    });
+  }
 }
 
 /** A cosmiconfig answer as ConfigText; its errors (unreadable file, invalid UTF-8) as one ConfigError line. */
