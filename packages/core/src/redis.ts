@@ -53,10 +53,15 @@ export function parseRedisUrl(text: string, key = "redis"): { host: string; port
   };
 }
 
-/** A connected client, or UnavailableError naming the server: a server that accepts and then hangs counts as down. */
-export async function connectRedis(options: RedisConnectionOptions): Promise<Redis> {
-  const url = parseRedisUrl(options.url, options.key);
-  const name = `redis ${url.host}:${url.port}`;
+/**
+ * ioredis options for one connection attempt within a deadline, no reconnect loop and no offline queue, TLS
+ * verified. The database is not among them: connectRedis selects it where a refusal can be reported (ioredis'
+ * own SELECT on connect leaves a failure, an index past the server's `databases`, unseen and db 0 in use).
+ */
+export function redisClientOptions(
+  options: RedisConnectionOptions,
+  url: ReturnType<typeof parseRedisUrl> = parseRedisUrl(options.url, options.key),
+): RedisOptions {
   let ca: string | undefined;
   if (options.caFile) {
     try {
@@ -65,11 +70,9 @@ export async function connectRedis(options: RedisConnectionOptions): Promise<Red
       throw new ConfigError(`${options.key}.caFile: cannot read ${options.caFile} (${(error as NodeJS.ErrnoException).code ?? "error"})`);
     }
   }
-  const redisOptions: RedisOptions = {
+  return {
     host: url.host,
     port: url.port,
-    // The database is selected below, where a refusal can be reported: ioredis' own SELECT on
-    // connect leaves a failure (an index past the server's `databases`) unseen, and db 0 in use.
     ...(options.username ? { username: options.username } : {}),
     ...(options.password ? { password: options.password.reveal() } : {}),
     lazyConnect: true,
@@ -82,7 +85,13 @@ export async function connectRedis(options: RedisConnectionOptions): Promise<Red
     // certificate is then checked against the IP's subjectAltName all the same.
     ...(url.tls ? { tls: { ...(ca ? { ca } : {}), ...sni(options.servername ?? url.host), rejectUnauthorized: true } } : {}),
   };
-  const redis = new Redis(redisOptions);
+}
+
+/** A connected client, or UnavailableError naming the server: a server that accepts and then hangs counts as down. */
+export async function connectRedis(options: RedisConnectionOptions): Promise<Redis> {
+  const url = parseRedisUrl(options.url, options.key);
+  const name = `redis ${url.host}:${url.port}`;
+  const redis = new Redis(redisClientOptions(options, url));
   let lastError: Error | undefined;
   // Errors surface through the commands that hit them; without a listener ioredis prints them.
   redis.on("error", (error: Error) => {

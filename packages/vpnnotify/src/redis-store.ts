@@ -1,6 +1,6 @@
-import { readFileSync } from "node:fs";
-import { ConfigError, OpsguardError, type Secret, TempFailError, UnavailableError } from "@opsguard/core";
-import { Redis, type RedisOptions } from "ioredis";
+import { OpsguardError, type Secret, TempFailError, UnavailableError } from "@opsguard/core";
+import { parseRedisUrl, redisClientOptions } from "@opsguard/core/redis";
+import { Redis } from "ioredis";
 import { stateSchema } from "./file-store";
 import type { UserHistory } from "./places";
 import type { PlaceStore } from "./store";
@@ -35,6 +35,8 @@ export interface LegacyLogin {
 
 const historySchema = stateSchema.shape.users.valueType;
 const MAX_TRANSACTION_RETRIES = 10;
+/** The config key of these options, for error messages. */
+const KEY = "state.redis";
 
 /**
  * Histories in Redis, one JSON value per user, shared by several VPN servers. Updates are
@@ -51,31 +53,10 @@ export class RedisPlaceStore implements PlaceStore {
 
   constructor(options: RedisStoreOptions) {
     this.#opts = options;
-    const url = parseRedisUrl(options.url);
+    const url = parseRedisUrl(options.url, KEY);
     this.name = `redis ${url.host}:${url.port}`;
-    const redisOptions: RedisOptions = {
-      host: url.host,
-      port: url.port,
-      db: url.db,
-      ...(options.username ? { username: options.username } : {}),
-      ...(options.password ? { password: options.password.reveal() } : {}),
-      lazyConnect: true,
-      connectTimeout: options.connectTimeoutMs,
-      commandTimeout: options.commandTimeoutMs,
-      maxRetriesPerRequest: 0,
-      enableOfflineQueue: false,
-      retryStrategy: () => null,
-      ...(url.tls
-        ? {
-            tls: {
-              ...(options.caFile ? { ca: readCa(options.caFile) } : {}),
-              servername: options.servername ?? url.host,
-              rejectUnauthorized: true,
-            },
-          }
-        : {}),
-    };
-    this.#redis = new Redis(redisOptions);
+    // The database in the connection options: this store connects lazily, on its first command.
+    this.#redis = new Redis({ ...redisClientOptions({ ...options, key: KEY }, url), db: url.db });
     // Errors surface through the commands that hit them; without a listener ioredis prints them.
     this.#redis.on("error", () => {});
   }
@@ -185,35 +166,5 @@ function parseHistory(raw: string | null): UserHistory | undefined {
     return parsed.success ? parsed.data : undefined;
   } catch {
     return undefined;
-  }
-}
-
-export function parseRedisUrl(text: string): { host: string; port: number; db: number; tls: boolean } {
-  let url: URL;
-  try {
-    url = new URL(text);
-  } catch {
-    throw new ConfigError(`state.redis.url: "${text}" is not a URL`, { hint: 'write "redis://host:6379/0" or "rediss://host:6380/0"' });
-  }
-  if (url.protocol !== "redis:" && url.protocol !== "rediss:") {
-    throw new ConfigError(`state.redis.url: unsupported scheme ${url.protocol}`, { hint: "use redis:// or rediss://" });
-  }
-  if (url.username || url.password) {
-    throw new ConfigError("state.redis.url must not carry credentials", { hint: "use state.redis.username and state.redis.password" });
-  }
-  const db = url.pathname.replace(/^\//, "");
-  return {
-    host: url.hostname.replace(/^\[|\]$/g, ""),
-    port: Number(url.port || 6379),
-    db: db === "" ? 0 : Number(db),
-    tls: url.protocol === "rediss:",
-  };
-}
-
-function readCa(path: string): string {
-  try {
-    return readFileSync(path, "utf8");
-  } catch (error) {
-    throw new ConfigError(`state.redis.caFile: cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? "error"})`);
   }
 }
