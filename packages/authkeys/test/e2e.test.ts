@@ -181,6 +181,33 @@ describe.skipIf(sshdSkipReason())("sshd with AuthorizedKeysCommand authkeys", ()
     }
   });
 
+  it("a bit-flipped code cache of the full bundle is not handed to V8 either: the command runs, one line says so", () => {
+    const cache = join(install.dir, "authkeys.cjs.cache");
+    expect(readFileSync(`${cache}.sha256`, "latin1").trim()).toBe(createHash("sha256").update(readFileSync(cache)).digest("hex"));
+    const intact = readFileSync(cache);
+    const flipped = Buffer.from(intact);
+    for (let i = 64; i < flipped.length; i += 997) flipped[i] = (flipped[i] ?? 0) ^ 0x10;
+    try {
+      writeFileSync(cache, flipped);
+      // doctor runs in the full bundle (the login bundle serves lookups only).
+      const doctor = spawnSync(install.bin, ["--config", install.configFile, "doctor"], {
+        encoding: "utf8",
+        env: { PATH: "/usr/bin:/bin" },
+      });
+      expect(doctor.stderr).toMatch(/^authkeys: .*\/authkeys\.cjs\.cache does not match its digest, not used; re-run authkeys install$/m);
+      expect(doctor.stderr).not.toMatch(/\n\s+at /);
+      expect(doctor.stdout).toMatch(/^warn +install: .*\/authkeys\.cjs\.cache does not match its digest/m);
+      expect(doctor.stdout).toMatch(/^ok +install: /m);
+    } finally {
+      writeFileSync(cache, intact);
+    }
+    const healthy = spawnSync(install.bin, ["--config", install.configFile, "doctor"], {
+      encoding: "utf8",
+      env: { PATH: "/usr/bin:/bin" },
+    });
+    expect(healthy.stderr).not.toMatch(/does not match its digest/);
+  });
+
   it("stores install's validation of the config readable by no one the config itself is not readable by", () => {
     const stored = join(install.dir, "authkeys.validated-config.json");
     const reinstall = () =>
