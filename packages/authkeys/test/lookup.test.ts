@@ -393,8 +393,10 @@ describe("only servers that failed are skipped", () => {
     const urls = [blackhole.url];
     const ldap = { ...cfg.ldap, urls, connectTimeoutMs: 700, timeoutMs: 700, deadlineMs: 700 };
     const file = join(cfg.cache.dir, ".servers.json");
-    for (const until of [Date.now() - 1000, Date.now() + 3600_000]) {
-      writeFileSync(file, JSON.stringify({ version: 1, down: {}, suspect: { [blackhole.url]: until } }), { mode: 0o600 });
+    // Ran out, far ahead (a clock set back, or a hand edit), not a time, not a map of times.
+    const hostile = [{ [blackhole.url]: Date.now() - 1000 }, { [blackhole.url]: Date.now() + 3600_000 }, { [blackhole.url]: "soon" }, 5];
+    for (const suspect of hostile) {
+      writeFileSync(file, JSON.stringify({ version: 1, down: {}, suspect }), { mode: 0o600 });
       const started = Date.now();
       expect((await lookupKeys({ ...cfg, ldap }, { user: "alice" }, { log })).source).toBe("cache");
       // The whole connect timeout was spent on it, not the short probe.
