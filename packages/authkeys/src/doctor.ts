@@ -121,7 +121,10 @@ function checkInstalledFiles(binary: string): Array<{ verdict: Verdict; detail: 
       recorded = readFileSync(`${cache.slice(0, -".cache".length)}${CODE_CACHE_DIGEST_SUFFIX}`, "latin1").trim();
     } catch {}
     if (recorded !== fileSha256(cache))
-      checks.push({ verdict: "warn", detail: `${cache} does not match its digest, so logins compile without it: re-run install` });
+      checks.push({
+        verdict: "warn",
+        detail: `${cache} ${recorded === "" ? "has no digest beside it" : "does not match its digest"}, so logins compile without it: re-run install`,
+      });
   }
   return checks;
 }

@@ -1,6 +1,6 @@
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { chmodSync, chownSync, existsSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import {
   AUTHKEYS_UID,
@@ -206,6 +206,15 @@ describe.skipIf(sshdSkipReason())("sshd with AuthorizedKeysCommand authkeys", ()
       env: { PATH: "/usr/bin:/bin" },
     });
     expect(healthy.stderr).not.toMatch(/does not match its digest/);
+    // A cache without its digest (as an install before this check left it): not used, and doctor says why.
+    const digest = readFileSync(`${cache}.sha256`);
+    try {
+      rmSync(`${cache}.sha256`);
+      const old = spawnSync(install.bin, ["--config", install.configFile, "doctor"], { encoding: "utf8", env: { PATH: "/usr/bin:/bin" } });
+      expect(old.stdout).toMatch(/^warn +install: .*\/authkeys\.cjs\.cache has no digest beside it, so logins compile without it/m);
+    } finally {
+      writeFileSync(`${cache}.sha256`, digest);
+    }
   });
 
   it("stores install's validation of the config readable by no one the config itself is not readable by", () => {
