@@ -7,7 +7,7 @@ import { ldapOptionsFromConfig } from "@opsguard/core/ldap/options";
 import type { Logger } from "@opsguard/core/log";
 import { KeyCache } from "./cache";
 import type { AuthkeysConfig } from "./config";
-import { type GroupRule, groupRules, queryDirectory } from "./directory";
+import { directoryQuery, type GroupRule, queryDirectory } from "./directory";
 import { hasOption, mergeGroupOptions } from "./key-options";
 import { type AuthorizedKey, checkKeyValue, formatKeyLine, type KeyPolicy } from "./keys";
 import { ServerMemory } from "./server-memory";
@@ -54,13 +54,7 @@ export async function lookupKeys(config: AuthkeysConfig, request: LookupRequest,
   const log = deps.log;
   const policy: KeyPolicy = { types: config.keyTypes, minRsaBits: config.minRsaBits };
   const cache = config.cache.enabled ? new KeyCache(config.cache.dir, log) : undefined;
-  const query = {
-    base: config.userBase ?? config.ldap.baseDn,
-    filter: compileFilterTemplate(config.userFilter, ["user"], "userFilter"),
-    keyAttribute: config.keyAttribute,
-    nameAttribute: config.userNameAttribute,
-    groups: groupRules(config),
-  };
+  const query = directoryQuery(config, (template) => compileFilterTemplate(template, ["user"], "userFilter"), log);
   const memory =
     cache && config.cache.deadServerSeconds > 0 && !deps.ldap
       ? new ServerMemory(config.cache.dir, config.cache.deadServerSeconds, log, deps.now?.())
