@@ -1,5 +1,6 @@
 import "./zod-jitless";
 import { ldapConnectionSchema } from "@opsguard/core/ldap";
+import { ldapUrl } from "@opsguard/core/ldap/config";
 import { z } from "zod";
 import { checkOptions, DEFAULT_KEY_TYPES } from "./key-options";
 
@@ -30,8 +31,40 @@ const principalName = z
   .string()
   .regex(/^[A-Za-z0-9_][A-Za-z0-9_.@+-]{0,127}$/, { message: "expected a principal: letters, digits and _ . @ + -" });
 
+/**
+ * core's `ldap` section plus DNS SRV discovery: `srv` (a domain, or OpenLDAP's `ldap:///dc=example,dc=org`)
+ * instead of `urls`, and the DNS server(s) asked.
+ */
+const authkeysLdapSchema = z
+  .strictObject({
+    ...ldapConnectionSchema.shape,
+    urls: z.array(ldapUrl).min(1, { message: "list at least one server URL" }).optional(),
+    srv: z
+      .string()
+      .regex(/^(ldap:\/\/\/(dc=[A-Za-z0-9-]+,)*dc=[A-Za-z0-9-]+|[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+\.?)$/i, {
+        message: 'expected a DNS domain (example.org) or "ldap:///dc=example,dc=org"',
+      })
+      .optional(),
+    /** "host" or "host:port" (IPv6 in brackets); default: the system's resolvers (/etc/resolv.conf). */
+    dnsServer: z
+      .union([z.string(), z.array(z.string()).min(1)])
+      .transform((v) => (typeof v === "string" ? [v] : v))
+      .pipe(z.array(z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[0-9.]+)(:\d{1,5})?$/, { message: 'expected "IP" or "IP:port"' })))
+      .optional(),
+  })
+  // core's own rule, which a rebuilt object does not inherit
+  .refine((c) => (c.bindDn === undefined) === (c.bindPassword === undefined), {
+    message: "set both bindDn and bindPassword, or neither for an anonymous bind",
+    path: ["bindPassword"],
+  })
+  .refine((c) => (c.urls === undefined) !== (c.srv === undefined), {
+    message: "set ldap.urls (a static list) or ldap.srv (DNS SRV discovery), exactly one of them",
+    path: ["urls"],
+  })
+  .refine((c) => c.dnsServer === undefined || c.srv !== undefined, { message: "ldap.dnsServer needs ldap.srv", path: ["dnsServer"] });
+
 export const authkeysConfigSchema = z.strictObject({
-  ldap: z.preprocess((raw) => (raw && typeof raw === "object" ? { ...LOGIN_LDAP_DEFAULTS, ...raw } : raw), ldapConnectionSchema),
+  ldap: z.preprocess((raw) => (raw && typeof raw === "object" ? { ...LOGIN_LDAP_DEFAULTS, ...raw } : raw), authkeysLdapSchema),
   /** Where users are searched (subtree); ldap.baseDn when unset. */
   userBase: z.string().min(1).optional(),
   /** {user} is replaced by the escaped login name. Keep it an equality match on an indexed attribute. */

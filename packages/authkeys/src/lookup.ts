@@ -11,6 +11,7 @@ import { directoryQuery, type GroupRule, queryDirectory } from "./directory";
 import { hasOption, mergeGroupOptions } from "./key-options";
 import { type AuthorizedKey, checkKeyValue, formatKeyLine, type KeyPolicy } from "./keys";
 import { ServerMemory } from "./server-memory";
+import { resolveLdapServers } from "./srv";
 import { isValidUsername } from "./username";
 
 export type LookupResult = "keys" | "no-keys" | "unknown-user" | "not-allowed" | "invalid-user";
@@ -59,10 +60,10 @@ export async function lookupKeys(config: AuthkeysConfig, request: LookupRequest,
     cache && config.cache.deadServerSeconds > 0 && !deps.ldap
       ? new ServerMemory(config.cache.dir, config.cache.deadServerSeconds, log, deps.now?.())
       : undefined;
-  const options = { ...ldapOptionsFromConfig(config.ldap, "ldap", deps.env), log, health: memory };
-
   let answer: Awaited<ReturnType<typeof queryDirectory>>;
   try {
+    const ldap = await resolveLdapServers(config, deps);
+    const options = { ...ldapOptionsFromConfig(ldap, "ldap", deps.env), log, health: memory };
     const started = Date.now();
     answer = await (deps.ldap ?? withLdap)(options, async (client) => {
       const found = await queryDirectory(client, query, user);

@@ -11,6 +11,7 @@ import { directoryQuery, findUser } from "./directory";
 import { firstAllowedGroup } from "./groups";
 import { isOutage } from "./lookup";
 import { ServerMemory } from "./server-memory";
+import { resolveLdapServers } from "./srv";
 import { isValidUsername } from "./username";
 
 export type PrincipalsResult = "principals" | "none" | "unknown-user" | "not-allowed" | "invalid-user";
@@ -49,11 +50,12 @@ export async function lookupPrincipals(config: AuthkeysConfig, user: string, dep
     cache && config.cache.deadServerSeconds > 0
       ? new ServerMemory(config.cache.dir, config.cache.deadServerSeconds, log, deps.now?.())
       : undefined;
-  const options = { ...ldapOptionsFromConfig(config.ldap, "ldap", deps.env), log, health: memory };
 
   type Answer = { kind: "unknown-user" | "not-allowed" } | { kind: "user"; group: string | null; mapped: string[] };
   let answer: Answer;
   try {
+    const ldap = await resolveLdapServers(config, deps);
+    const options = { ...ldapOptionsFromConfig(ldap, "ldap", deps.env), log, health: memory };
     answer = await withLdap(options, async (client): Promise<Answer> => {
       const found = await findUser(client, query, user, settings.groups.length > 0 ? ["memberOf"] : []);
       if (found.kind !== "user") return { kind: found.kind };
