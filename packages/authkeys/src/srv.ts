@@ -9,6 +9,7 @@ import type { LdapConnectionConfig } from "@opsguard/core/ldap/config";
 import { LdapUnavailableError } from "@opsguard/core/ldap/errors";
 import type { Logger } from "@opsguard/core/log";
 import type { AuthkeysConfig } from "./config";
+import { decodeSrvAnswer, encodeSrvQuery } from "./dns-wire";
 
 export interface SrvRecord {
   scheme: "ldap" | "ldaps";
@@ -158,14 +159,13 @@ async function askServers(name: string, servers: readonly string[], deadline: nu
 }
 
 /**
- * One UDP query with dns-packet (Node's resolver gives SRV records without their TTL). NXDOMAIN and an
- * empty answer are "no records"; any other error code, a truncated or mismatched reply, is a failure.
+ * One UDP query. NXDOMAIN and an empty answer are "no records"; any other error code, a truncated or
+ * malformed reply, is a failure.
  */
 async function askOne(name: string, server: string, timeoutMs: number): Promise<SrvAnswer[]> {
-  const packet = await import("dns-packet");
   const { host, port } = splitServer(server);
   const id = randomInt(0, 65_536);
-  const query = packet.encode({ type: "query", id, flags: packet.RECURSION_DESIRED, questions: [{ type: "SRV", name }] });
+  const query = encodeSrvQuery(id, name);
   const socket = createSocket(isIPv6(host) ? "udp6" : "udp4");
   try {
     const reply = await new Promise<Buffer>((resolve, reject) => {
@@ -187,29 +187,17 @@ async function askOne(name: string, server: string, timeoutMs: number): Promise<
         }
       });
     });
-    const decoded = packet.decode(reply);
-    if (decoded.flag_tc) throw new Error(`DNS server ${server} sent a truncated answer`);
-    // dns-packet decodes the response code as a name; its types leave it out.
-    const rcode = (decoded as { rcode?: string }).rcode ?? "NOERROR";
-    if (rcode === "NXDOMAIN") return [];
-    if (rcode !== "NOERROR") throw new Error(`DNS server ${server} answered ${rcode}`);
-    return (decoded.answers ?? []).flatMap((answer) =>
-      answer.type === "SRV" && answer.name.toLowerCase() === name.toLowerCase()
-        ? [
-            {
-              target: answer.data.target,
-              port: answer.data.port,
-              priority: answer.data.priority ?? 0,
-              weight: answer.data.weight ?? 0,
-              ttl: answer.ttl ?? 0,
-            },
-          ]
-        : [],
-    );
+    const decoded = decodeSrvAnswer(reply, id);
+    if (decoded.truncated) throw new Error(`DNS server ${server} sent a truncated answer`);
+    if (decoded.rcode === RCODE_NXDOMAIN) return [];
+    if (decoded.rcode !== 0) throw new Error(`DNS server ${server} answered with error code ${decoded.rcode}`);
+    return decoded.records.filter((r) => r.name.toLowerCase() === name.toLowerCase());
   } finally {
     socket.close();
   }
 }
+
+const RCODE_NXDOMAIN = 3;
 
 function splitServer(server: string): { host: string; port: number } {
   const bracketed = /^\[([^\]]+)\](?::(\d+))?$/.exec(server);

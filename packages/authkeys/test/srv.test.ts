@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { LdapUnavailableError, Logger } from "@opsguard/core";
 import { closedPort, type DnsmasqHandle, type SlapdLab, startDnsmasq, startSlapd } from "@opsguard/lab";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { decodeSrvAnswer, encodeSrvQuery } from "../src/dns-wire";
 import { type AuthkeysConfig, authkeysConfigSchema, lookupKeys } from "../src/index";
 import { orderRecords, resolveLdapServers, type SrvRecord } from "../src/srv";
 
@@ -150,5 +151,36 @@ describe("orderRecords (RFC 2782)", () => {
     }
     expect(counts.b / 2000).toBeGreaterThan(0.5);
     expect(counts.b / 2000).toBeLessThan(0.7);
+  });
+});
+
+describe("the DNS wire format", () => {
+  /** A reply to query id 7 for the name in `query`, with `answer` appended and ancount 1. */
+  function reply(answer: Buffer, flags = 0x8180): Buffer {
+    const query = encodeSrvQuery(7, "_ldap._tcp.x.test");
+    const header = Buffer.from(query.subarray(0, 12));
+    header.writeUInt16BE(flags, 2);
+    header.writeUInt16BE(1, 6);
+    return Buffer.concat([header, query.subarray(12), answer]);
+  }
+  // name: pointer to the question's name at offset 12; SRV, IN, TTL 60, rdata 6 + target "h.test"
+  const srv = (ttl: number) =>
+    Buffer.from([0xc0, 12, 0, 33, 0, 1, ...[0, 0, 0, ttl], 0, 14, 0, 1, 0, 2, 1, 0x85, 1, 0x68, 4, 0x74, 0x65, 0x73, 0x74, 0]);
+
+  it("reads an SRV answer with a compressed owner name and its TTL", () => {
+    expect(decodeSrvAnswer(reply(srv(60)), 7)).toEqual({
+      rcode: 0,
+      truncated: false,
+      records: [{ name: "_ldap._tcp.x.test", ttl: 60, priority: 1, weight: 2, port: 389, target: "h.test" }],
+    });
+  });
+
+  it("refuses hostile replies: another id, cut short, a pointer loop, a record past the end", () => {
+    expect(() => decodeSrvAnswer(reply(srv(60)), 8)).toThrow(/another query/);
+    expect(() => decodeSrvAnswer(reply(srv(60)).subarray(0, 40), 7)).toThrow(/truncated|past the message/);
+    const loop = reply(Buffer.from([0xc0, 0xff]));
+    expect(() => decodeSrvAnswer(loop, 7)).toThrow(/backwards/);
+    const long = reply(Buffer.from([0xc0, 12, 0, 33, 0, 1, 0, 0, 0, 1, 0xff, 0xff]));
+    expect(() => decodeSrvAnswer(long, 7)).toThrow(/past the message/);
   });
 });
