@@ -1,4 +1,4 @@
-import { execFile, execFileSync } from "node:child_process";
+import { execFile, execFileSync, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -18,7 +18,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { authkeysConfigSchema } from "../src/index";
 import { lookupPrincipals } from "../src/principals";
 import { parseSshdArgv } from "../src/sshd-argv";
-import { requireBundle } from "./harness";
+import { requireBundle, writeConfig } from "./harness";
 
 // sshd's AuthorizedPrincipalsCommand: principals from LDAP groups, by the key lookup's rules, and a real
 // sshd accepting or refusing certificates signed by a test CA (ssh-keygen -s) through the installed bundle.
@@ -129,6 +129,25 @@ describe("the CLI", () => {
     const help = execFileSync(process.execPath, [requireBundle(), "principals", "--help"], { encoding: "utf8" });
     expect(help).toContain("AuthorizedPrincipalsCommand");
     expect(help).toContain("%i");
+  });
+});
+
+describe("the principals command", () => {
+  it("prints one principal per line on stdout and logs the certificate's fields escaped on stderr", () => {
+    const file = join(dir, "principals.json");
+    writeConfig(file, { ldap: lab.connection(), cache: { dir: join(dir, "cli-cache") }, syslog: false, principals: principalsSection() });
+    const result = spawnSync(
+      process.execPath,
+      [requireBundle(), "--config", file, "principals", "--", "bob", "id\n\u001b[31m", "42", "ssh-ed25519-cert-v01@openssh.com"],
+      {
+        encoding: "utf8",
+      },
+    );
+    expect(result.status, result.stderr).toBe(0);
+    expect(result.stdout).toBe("bob\nops\ndeploy\n");
+    expect(result.stderr).toContain("keyId=id\\x0a\\x1b[31m");
+    expect(result.stderr).toContain("serial=42");
+    expect(result.stderr).not.toContain("\u001b");
   });
 });
 

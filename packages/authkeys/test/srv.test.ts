@@ -5,7 +5,7 @@ import { closedPort, type DnsmasqHandle, type SlapdLab, startDnsmasq, startSlapd
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { decodeSrvAnswer, encodeSrvQuery } from "../src/dns-wire";
 import { type AuthkeysConfig, authkeysConfigSchema, lookupKeys } from "../src/index";
-import { orderRecords, resolveLdapServers, type SrvRecord } from "../src/srv";
+import { orderRecords, resolveLdapServers, type SrvRecord, staticLdap } from "../src/srv";
 
 // DNS SRV discovery (ldap.srv) against a real DNS server on loopback (dnsmasq) pointing at the lab slapd.
 
@@ -114,6 +114,10 @@ describe("ldap.srv", () => {
     } finally {
       dns.thaw();
     }
+  });
+
+  it("the resident agent needs a static list: with ldap.srv it refuses to start, naming the fix", () => {
+    expect(() => staticLdap(config())).toThrow(/authkeys agent needs a static ldap.urls list/);
   });
 
   it("a config sets urls or srv, exactly one, and dnsServer only with srv", () => {
