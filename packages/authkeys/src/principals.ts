@@ -14,6 +14,9 @@ import { ServerMemory } from "./server-memory";
 import { resolveLdapServers } from "./srv";
 import { isValidUsername } from "./username";
 
+/** Beside the users' key files, named so that no valid user name (none starts with a dot) can collide. */
+export const PRINCIPALS_CACHE_DIR = ".principals";
+
 export type PrincipalsResult = "principals" | "none" | "unknown-user" | "not-allowed" | "invalid-user";
 
 export interface PrincipalsOutcome {
@@ -44,7 +47,7 @@ export async function lookupPrincipals(config: AuthkeysConfig, user: string, dep
   if (!isValidUsername(user)) return { result: "invalid-user", source: "none", principals: [] };
   const { log } = deps;
   const settings = principalsConfig(config);
-  const cache = config.cache.enabled ? new KeyCache(join(config.cache.dir, "principals"), log) : undefined;
+  const cache = config.cache.enabled ? new KeyCache(join(config.cache.dir, PRINCIPALS_CACHE_DIR), log) : undefined;
   const query = directoryQuery(config, (template) => compileFilterTemplate(template, ["user"], "userFilter"), log);
   const memory =
     cache && config.cache.deadServerSeconds > 0

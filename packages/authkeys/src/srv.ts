@@ -27,6 +27,9 @@ interface SrvCacheFile {
   expiresAt: number;
 }
 
+/** A leading dot, like server memory's file: no user name starts with one, so no user's cached keys share it. */
+export const SRV_CACHE_FILE = ".srv.json";
+
 /** A DNS answer held longer than a day is not what its owner meant, whatever the TTL says. */
 const MAX_TTL_SECONDS = 86_400;
 
@@ -48,7 +51,7 @@ export async function resolveLdapServers(
   if (urls) return { ...ldap, urls };
   const domain = srvDomain(srv ?? "");
   const now = deps.now?.() ?? Date.now();
-  const file = config.cache.enabled ? join(config.cache.dir, "srv.json") : undefined;
+  const file = config.cache.enabled ? join(config.cache.dir, SRV_CACHE_FILE) : undefined;
   const cached = file ? readSrvCache(file, domain) : undefined;
   if (cached && now < cached.expiresAt) return { ...ldap, urls: orderRecords(cached.records) };
   const started = Date.now();

@@ -1,3 +1,4 @@
+import { createSocket } from "node:dgram";
 import { existsSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { LdapUnavailableError, Logger } from "@opsguard/core";
@@ -81,7 +82,7 @@ describe("ldap.srv", () => {
     await lookupKeys(cfg, { user: "alice" }, { log });
     await lookupKeys(cfg, { user: "bob" }, { log });
     expect(dns.queries(`_ldaps._tcp.${DOMAIN}`)).toBe(before + 1);
-    expect(existsSync(join(cfg.cache.dir, "srv.json"))).toBe(true);
+    expect(existsSync(join(cfg.cache.dir, ".srv.json"))).toBe(true);
     const later = Date.now() + (TTL + 1) * 1000;
     await resolveLdapServers(cfg, { log, now: () => later });
     expect(dns.queries(`_ldaps._tcp.${DOMAIN}`)).toBe(before + 2);
@@ -108,11 +109,31 @@ describe("ldap.srv", () => {
       expect(left.deadlineMs).toBeLessThan(2500);
       expect(left.deadlineMs).toBeGreaterThan(0);
       // no list at all: an outage; alice's cached keys are served, bob (never cached) gets an error
-      rmSync(join(cfg.cache.dir, "srv.json"));
+      rmSync(join(cfg.cache.dir, ".srv.json"));
       expect(await lookupKeys(cfg, { user: "alice" }, { log })).toMatchObject({ result: "keys", source: "cache" });
       await expect(lookupKeys(cfg, { user: "bob" }, { log })).rejects.toThrow(/DNS SRV lookup failed/);
     } finally {
       dns.thaw();
+    }
+  });
+
+  it("a DNS server answering garbage, or an error code, is a DNS failure (an outage), not an empty list", async () => {
+    const replies = [
+      (query: Buffer) => Buffer.concat([query.subarray(0, 2), Buffer.from([0x81, 0x80, 0, 1, 0, 9, 0, 0, 0, 0, 0xc0])]),
+      (query: Buffer) => Buffer.concat([query.subarray(0, 2), Buffer.from([0x81, 0x82]), query.subarray(4)]), // SERVFAIL
+    ];
+    for (const answer of replies) {
+      const server = createSocket("udp4");
+      server.on("message", (query, from) => server.send(answer(query), from.port, from.address));
+      await new Promise<void>((resolve) => server.bind(0, "127.0.0.1", resolve));
+      try {
+        const cfg = config({ dnsServer: `127.0.0.1:${server.address().port}` });
+        await expect(lookupKeys(cfg, { user: "alice" }, { log })).rejects.toThrow(
+          /DNS SRV lookup failed \((DNS message is truncated|.*error code 2)/,
+        );
+      } finally {
+        server.close();
+      }
     }
   });
 
