@@ -18,6 +18,8 @@ const SYSTEM_PACKAGES = [
   // auditd: ausearch, which auditd-parse's differential test compares against (on corpus files only).
   ["auditd", "/usr/sbin/ausearch"],
   ["libnss-wrapper", "/usr/lib/x86_64-linux-gnu/libnss_wrapper.so"],
+  // dnsmasq: a real DNS server on loopback for authkeys' SRV discovery tests (ldap.srv).
+  ["dnsmasq-base", "/usr/sbin/dnsmasq"],
   // authkeys: logger(1) carries syslog lines; python3 binds the unix datagram socket its test reads them on.
   ["bsdutils", "/usr/bin/logger"],
   ["python3", "/usr/bin/python3"],

@@ -12,6 +12,7 @@ import { type AgentReply, formatReply, MAX_REQUEST_BYTES, parseRequest } from ".
 import type { AuthkeysConfig } from "./config";
 import { loadLoginConfigText } from "./login-config";
 import { type LdapSession, lookupKeys } from "./lookup";
+import { staticLdap } from "./srv";
 import { CONFIG_FILE } from "./stored-config";
 import { printableUser } from "./username";
 
@@ -135,7 +136,7 @@ class CurrentConfig {
     this.#log = log;
     this.#text = loaded.text;
     this.#config = loaded.config;
-    this.#client = new LdapClient({ ...ldapOptionsFromConfig(loaded.config.ldap), log });
+    this.#client = new LdapClient({ ...ldapOptionsFromConfig(staticLdap(loaded.config)), log });
     this.#session = persistentSession(this.#client);
   }
 
@@ -147,7 +148,7 @@ class CurrentConfig {
         // Lookups still running on the old connection finish within their deadline.
         const old = this.#client;
         setTimeout(() => void old.close(), this.#config.ldap.deadlineMs).unref();
-        this.#client = new LdapClient({ ...ldapOptionsFromConfig(loaded.config.ldap), log: this.#log });
+        this.#client = new LdapClient({ ...ldapOptionsFromConfig(staticLdap(loaded.config)), log: this.#log });
         this.#session = persistentSession(this.#client);
       }
       if (loaded.config.agent?.socket !== this.#config.agent?.socket) {

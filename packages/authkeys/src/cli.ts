@@ -49,6 +49,33 @@ program
   });
 
 program
+  .command("principals")
+  .description("print the certificate principals that may log in as <user> (sshd's AuthorizedPrincipalsCommand)")
+  .argument("<user>", "login name (sshd's %u; write -- before it)")
+  .argument("[keyid]", "certificate key id (sshd's %i); logged")
+  .argument("[serial]", "certificate serial (sshd's %s); logged")
+  .argument("[type]", "certificate type (sshd's %T); logged")
+  .action(
+    async (
+      user: string,
+      keyId: string | undefined,
+      serial: string | undefined,
+      type: string | undefined,
+      _o: unknown,
+      command: Command,
+    ) => {
+      const ctx = cliContext(command);
+      const [{ runPrincipalsCommand }, { loadLoginConfig }] = await Promise.all([import("./principals-command"), import("./login-config")]);
+      const { json, quiet, logFormat, config } = ctx.opts;
+      await runPrincipalsCommand(
+        user,
+        { keyId, serial, type },
+        { config, json, quiet, level: ctx.log.level, logFormat, loadConfig: loadLoginConfig, stdout: process.stdout },
+      );
+    },
+  );
+
+program
   .command("doctor")
   .description("check the config, the install (as sshd would), DNS/TCP/TLS/bind, and look up a sample user")
   .option("-u, --user <name>", "sample user to look up")

@@ -56,8 +56,9 @@ export async function runDoctor(ctx: CliContext, options: DoctorOptions): Promis
   if (config) {
     add("cache", ...checkCacheDir(config));
     if (config.agent) for (const check of await checkAgent(config.agent, commandUid(config), options.user)) add("agent", ...check);
-    for (const url of config.ldap.urls) {
-      for (const check of await checkServer(url, config.ldap)) add(`ldap ${url}`, check.verdict, check.detail);
+    const ldap = await discoverForDoctor(config, add);
+    for (const url of ldap?.urls ?? []) {
+      if (ldap) for (const check of await checkServer(url, ldap)) add(`ldap ${url}`, check.verdict, check.detail);
     }
     if (options.user) add(`lookup ${options.user}`, ...(await sampleLookup(config, options.user)));
     else add("lookup", "warn", "no sample user: pass --user NAME to look one up");
@@ -281,5 +282,27 @@ async function sampleLookup(config: AuthkeysConfig, user: string): Promise<[Verd
     return ["warn", `no keys (${outcome.result}) in ${ms} ms`];
   } catch (error) {
     return ["fail", describeError(error)];
+  }
+}
+
+/**
+ * The servers to check: the static list, or what DNS SRV gives now (asked afresh, the cache left to
+ * the command user: doctor may run as root).
+ */
+async function discoverForDoctor(
+  config: AuthkeysConfig,
+  add: (step: string, verdict: Verdict, detail: string) => void,
+): Promise<LdapConnectionConfig | undefined> {
+  const { resolveLdapServers, srvDomain } = await import("./srv");
+  if (!config.ldap.srv) return resolveLdapServers(config, { log: new Logger({ tool: "authkeys", level: "error" }) });
+  const step = `dns srv ${srvDomain(config.ldap.srv)}`;
+  try {
+    const offline = { ...config, cache: { ...config.cache, enabled: false } };
+    const ldap = await resolveLdapServers(offline, { log: new Logger({ tool: "authkeys", level: "error" }) });
+    add(step, "ok", `servers in order: ${ldap.urls.join(" ")}`);
+    return ldap;
+  } catch (error) {
+    add(step, "fail", describeError(error));
+    return undefined;
   }
 }

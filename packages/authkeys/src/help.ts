@@ -6,7 +6,10 @@ config's cache.dir for --run-as (parents it creates 0755), and prints the sshd_c
 user named like an option a name):
   AuthorizedKeysCommand /usr/local/lib/opsguard/authkeys/authkeys lookup -- %u %f
   AuthorizedKeysCommandUser authkeys
-sshd runs it once per offered key.
+sshd runs it once per offered key. For SSH certificates (TrustedUserCAKeys) it also prints
+  AuthorizedPrincipalsCommand /usr/local/lib/opsguard/authkeys/authkeys principals -- %u %i %s %T
+  AuthorizedPrincipalsCommandUser authkeys
+and "principals" prints who may log in as %u by the same rules (key id, serial, type are only logged).
 
 It prints only valid authorized_keys lines and exits 0 — with no lines for an unknown user (the entry's
 uid must equal the name byte for byte), a user outside allowedGroups or a user without keys. A group's
@@ -44,6 +47,17 @@ directories must be root-owned and not group/other-writable, else exit 78):
   cache.deadServerSeconds  skip a server that failed this long (default 30; 0: never)
   syslog                 {facility: authpriv} (default) or false for stderr only
   syslog.socket          the local syslog socket (default /dev/log)
+  ldap.srv               instead of ldap.urls: servers from DNS SRV (_ldaps._tcp/_ldap._tcp) of this domain,
+                         or ldap:///dc=example,dc=org; RFC 2782 order, cached for the TTL in cache.dir
+  ldap.dnsServer         DNS server(s) for ldap.srv, "IP" or "IP:port" (default: /etc/resolv.conf's)
+  nestedGroups           {} to admit members of groups inside allowedGroups (default off); keys:
+                         maxDepth (2), match (recursive | in-chain: AD's 1.2.840.113556.1.4.1941), groupBase
+  hostAccess.hostname    this host's name for the host rules (default: os.hostname())
+  hostAccess.userAttribute  e.g. host: SSSD semantics (name, !name denies, *; no value: no login)
+  hostAccess.rules       [{hosts: [web-*], allowedGroups: [...]}]: replaces allowedGroups on matching hosts;
+                         two rules matching this host is a config error (exit 78)
+  principals.loginName   "principals" prints the login name (default true)
+  principals.groups      [{dn, principals: [sre, deploy]}]: members of dn get these principals
   agent.socket           unix socket of "authkeys agent" (default: no agent), e.g. /run/authkeys/agent.sock
   agent.timeoutMs        how long a login waits for the agent before looking up directly (default 1000)
 
@@ -62,4 +76,5 @@ Examples:
   authkeys lookup alice SHA256:abc...    only the key with that fingerprint
   authkeys doctor --user alice           check the whole setup, step by step
   authkeys --config /etc/opsguard/authkeys.yaml agent   the resident helper (under systemd)
+  authkeys principals -- alice           certificate principals that may log in as alice
   authkeys sshd-config --config /etc/opsguard/authkeys.yaml`;

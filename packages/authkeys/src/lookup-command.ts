@@ -98,13 +98,13 @@ async function lookupDirectly(config: AuthkeysConfig, user: string, fingerprint:
 }
 
 /** Beyond the LDAP deadline: time for the cache, the output and the exit. */
-const WATCHDOG_GRACE_MS = 2000;
+export const WATCHDOG_GRACE_MS = 2000;
 
 /**
  * sshd has no timeout of its own: whatever hangs (a socket left open, a stuck file system), the
  * process ends, without output, shortly after the deadline. Unref'd, so it never delays a normal exit.
  */
-function watchdog(ms: number): void {
+export function watchdog(ms: number): void {
   setTimeout(() => {
     process.stderr.write(`authkeys: gave up after ${ms} ms (no keys printed)\n`);
     process.exit(ExitCode.TEMP_FAIL);
@@ -112,6 +112,6 @@ function watchdog(ms: number): void {
 }
 
 /** Since the process started, as sshd waits for it; process.uptime() needs no perf_hooks module. */
-function elapsed(): number {
+export function elapsed(): number {
   return Math.round(process.uptime() * 1000);
 }

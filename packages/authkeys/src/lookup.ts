@@ -1,16 +1,17 @@
 import { describeError } from "@opsguard/core/errors";
 import { type LdapClient, type LdapClientOptions, withLdap } from "@opsguard/core/ldap/client";
-import { dnEquals } from "@opsguard/core/ldap/dn";
 import { LdapAuthError, LdapTimeoutError, LdapUnavailableError } from "@opsguard/core/ldap/errors";
 import { compileFilterTemplate } from "@opsguard/core/ldap/filter";
 import { ldapOptionsFromConfig } from "@opsguard/core/ldap/options";
 import type { Logger } from "@opsguard/core/log";
 import { KeyCache } from "./cache";
+import { usableCacheEntry } from "./cache-policy";
 import type { AuthkeysConfig } from "./config";
-import { type GroupRule, groupRules, queryDirectory } from "./directory";
+import { directoryQuery, type GroupRule, queryDirectory } from "./directory";
 import { hasOption, mergeGroupOptions } from "./key-options";
 import { type AuthorizedKey, checkKeyValue, formatKeyLine, type KeyPolicy } from "./keys";
 import { ServerMemory } from "./server-memory";
+import { resolveLdapServers } from "./srv";
 import { isValidUsername } from "./username";
 
 export type LookupResult = "keys" | "no-keys" | "unknown-user" | "not-allowed" | "invalid-user";
@@ -54,21 +55,15 @@ export async function lookupKeys(config: AuthkeysConfig, request: LookupRequest,
   const log = deps.log;
   const policy: KeyPolicy = { types: config.keyTypes, minRsaBits: config.minRsaBits };
   const cache = config.cache.enabled ? new KeyCache(config.cache.dir, log) : undefined;
-  const query = {
-    base: config.userBase ?? config.ldap.baseDn,
-    filter: compileFilterTemplate(config.userFilter, ["user"], "userFilter"),
-    keyAttribute: config.keyAttribute,
-    nameAttribute: config.userNameAttribute,
-    groups: groupRules(config),
-  };
+  const query = directoryQuery(config, (template) => compileFilterTemplate(template, ["user"], "userFilter"), log);
   const memory =
     cache && config.cache.deadServerSeconds > 0 && !deps.ldap
       ? new ServerMemory(config.cache.dir, config.cache.deadServerSeconds, log, deps.now?.())
       : undefined;
-  const options = { ...ldapOptionsFromConfig(config.ldap, "ldap", deps.env), log, health: memory };
-
   let answer: Awaited<ReturnType<typeof queryDirectory>>;
   try {
+    const ldap = await resolveLdapServers(config, deps);
+    const options = { ...ldapOptionsFromConfig(ldap, "ldap", deps.env), log, health: memory };
     const started = Date.now();
     answer = await (deps.ldap ?? withLdap)(options, async (client) => {
       const found = await queryDirectory(client, query, user);
@@ -106,12 +101,9 @@ export async function lookupKeys(config: AuthkeysConfig, request: LookupRequest,
  * bind (the password rotated on the servers first) refuses every user alike, so from the fleet's
  * view it is an outage, not an answer about the user.
  */
-function isOutage(error: unknown): error is Error {
+export function isOutage(error: unknown): error is Error {
   return error instanceof LdapUnavailableError || error instanceof LdapTimeoutError || error instanceof LdapAuthError;
 }
-
-/** How far a cache file's mtime may be ahead of this clock (clock skew, a step back by NTP). */
-const FUTURE_SKEW_MS = 5 * 60_000;
 
 async function fromCache(
   cache: KeyCache,
@@ -122,34 +114,7 @@ async function fromCache(
   ldapError: Error,
   deps: LookupDeps,
 ): Promise<LookupOutcome> {
-  const loaded = await cache.load(request.user, deps.now?.());
-  if (!loaded) throw ldapError;
-  // A file dated ahead by more than clock skew would never grow old: whoever set that date (or a clock
-  // stepped far back) cannot make keys outlive maxStaleSeconds, so it is not served.
-  if (loaded.ageMs < -FUTURE_SKEW_MS) {
-    deps.log.warn("no usable LDAP answer and the cached keys are dated in the future; refusing", {
-      user: request.user,
-      aheadSeconds: Math.round(-loaded.ageMs / 1000),
-    });
-    throw ldapError;
-  }
-  const cached = { ...loaded, ageMs: Math.max(0, loaded.ageMs) };
-  if (cached.ageMs > maxAgeMs) {
-    deps.log.warn("no usable LDAP answer and the cached keys are too old; refusing", {
-      user: request.user,
-      ageSeconds: Math.round(cached.ageMs / 1000),
-      maxStaleSeconds: maxAgeMs / 1000,
-    });
-    throw ldapError;
-  }
-  // Today's allowedGroups and keyOptions, not those of the day the keys were cached.
-  const group = groups === undefined ? undefined : groups.find((rule) => cached.group !== null && dnEquals(rule.dn, cached.group));
-  if (groups !== undefined && group === undefined) {
-    deps.log.warn("no usable LDAP answer and the cached keys came through a group allowedGroups no longer lists; refusing", {
-      user: request.user,
-    });
-    throw ldapError;
-  }
+  const { cached, group } = await usableCacheEntry(cache, request.user, groups, maxAgeMs, ldapError, deps);
   const { keys, lines, dropped } = validKeys(cached.keys, policy, request.user, deps.log, group?.keyOptions ?? "");
   const served = { user: request.user, keys: lines.length, ageSeconds: Math.round(cached.ageMs / 1000) };
   if (ldapError instanceof LdapAuthError) {

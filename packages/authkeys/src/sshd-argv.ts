@@ -12,7 +12,7 @@ export type HotCommand =
  */
 export function parseSshdArgv(argv: readonly string[]): HotCommand | undefined {
   // Names the full CLI reads as a command, not as a user, when `lookup` is not written first.
-  const COMMANDS = ["agent", "doctor", "install", "sshd-config", "help"];
+  const COMMANDS = ["agent", "doctor", "install", "principals", "sshd-config", "help"];
   let rest = argv;
   let config: string | undefined;
   const [first, second] = rest;

@@ -31,6 +31,9 @@ export function sshdConfigLines(options: SshdConfigOptions): string {
     `AuthorizedKeysCommandUser ${options.user}`,
     "# Keys come only from LDAP; keep a file (e.g. .ssh/authorized_keys) here only for local break-glass accounts.",
     "AuthorizedKeysFile none",
+    "# With an SSH user CA (TrustedUserCAKeys): the certificate principals that may log in as %u, from LDAP.",
+    `AuthorizedPrincipalsCommand ${options.path}${configArg} principals -- %u %i %s %T`,
+    `AuthorizedPrincipalsCommandUser ${options.user}`,
     "",
   ].join("\n");
 }

@@ -102,7 +102,7 @@ describe("filter injection", () => {
 
   it("escaped in the filter even when validation is bypassed: never matches another user", async () => {
     const cfg = config();
-    const client = new LdapClient(ldapOptionsFromConfig(cfg.ldap));
+    const client = new LdapClient(ldapOptionsFromConfig(lab.connection()));
     try {
       const query = {
         base: cfg.ldap.baseDn,

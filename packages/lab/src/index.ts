@@ -1,5 +1,6 @@
 export * from "./blackhole";
 export * from "./components";
+export * from "./dnsmasq";
 export * from "./ensure";
 export * from "./lab";
 export * from "./mmdb";

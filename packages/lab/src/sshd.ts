@@ -33,6 +33,10 @@ export interface SshdOptions {
   authorizedKeysCommand?: AuthorizedKeysCommandOptions;
   /** "none" (the default) or a path pattern such as "%h/.ssh/authorized_keys" or an absolute file. */
   authorizedKeysFile?: string;
+  /** Certificates signed by the CA keys in this file are accepted (sshd's TrustedUserCAKeys). */
+  trustedUserCaKeys?: string;
+  /** Which certificate principals may log in as a user (sshd's AuthorizedPrincipalsCommand, tokens %u %i %s %T). */
+  authorizedPrincipalsCommand?: AuthorizedKeysCommandOptions;
   /** DEBUG1 or higher also shows the command's stderr in `logs()`. */
   logLevel?: "INFO" | "VERBOSE" | "DEBUG1" | "DEBUG3";
 }
@@ -160,6 +164,11 @@ function sshdConfig(options: SshdOptions, at: { port: number; hostKey: string; d
     const c = options.authorizedKeysCommand;
     lines.push(`AuthorizedKeysCommand ${c.path}${c.args ? ` ${c.args}` : ""}`, `AuthorizedKeysCommandUser ${c.user}`);
   }
+  if (options.trustedUserCaKeys) lines.push(`TrustedUserCAKeys ${options.trustedUserCaKeys}`);
+  if (options.authorizedPrincipalsCommand) {
+    const c = options.authorizedPrincipalsCommand;
+    lines.push(`AuthorizedPrincipalsCommand ${c.path}${c.args ? ` ${c.args}` : ""}`, `AuthorizedPrincipalsCommandUser ${c.user}`);
+  }
   return `${lines.join("\n")}\n`;
 }
 
@@ -244,6 +253,8 @@ export interface AuthkeysInstall {
   cacheDir: string;
   /** The AuthorizedKeysCommand that install printed, split for startSshd. */
   command: AuthorizedKeysCommandOptions;
+  /** The AuthorizedPrincipalsCommand that install printed. */
+  principalsCommand: AuthorizedKeysCommandOptions;
   /** The environment install ran in (the command user known through nss_wrapper), to run it again. */
   installEnv: NodeJS.ProcessEnv;
   remove(): void;
@@ -291,14 +302,26 @@ export function installAuthkeys(slapd: SlapdLab, config: Record<string, unknown>
     [AUTHKEYS_BUNDLE, "install", "--config", configFile, "--prefix", dir, "--run-as", AUTHKEYS_USER],
     { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], env: installEnv },
   );
-  return { dir, bin: join(dir, "authkeys"), configFile, cacheDir, command: commandOf(printed), installEnv, remove: installed.remove };
+  return {
+    dir,
+    bin: join(dir, "authkeys"),
+    configFile,
+    cacheDir,
+    command: commandOf(printed),
+    principalsCommand: commandOf(printed, "AuthorizedPrincipals"),
+    installEnv,
+    remove: installed.remove,
+  };
 }
 
-/** The AuthorizedKeysCommand and AuthorizedKeysCommandUser lines of printed sshd_config lines. */
-export function commandOf(sshdConfig: string): AuthorizedKeysCommandOptions {
-  const command = /^AuthorizedKeysCommand (\S+) (.*)$/m.exec(sshdConfig);
-  const user = /^AuthorizedKeysCommandUser (\S+)$/m.exec(sshdConfig);
-  if (!command?.[1] || command[2] === undefined || !user?.[1]) throw new Error(`no AuthorizedKeysCommand in:\n${sshdConfig}`);
+/** The AuthorizedKeysCommand and AuthorizedKeysCommandUser lines (or AuthorizedPrincipals…) of printed sshd_config lines. */
+export function commandOf(
+  sshdConfig: string,
+  kind: "AuthorizedKeys" | "AuthorizedPrincipals" = "AuthorizedKeys",
+): AuthorizedKeysCommandOptions {
+  const command = new RegExp(`^${kind}Command (\\S+) (.*)$`, "m").exec(sshdConfig);
+  const user = new RegExp(`^${kind}CommandUser (\\S+)$`, "m").exec(sshdConfig);
+  if (!command?.[1] || command[2] === undefined || !user?.[1]) throw new Error(`no ${kind}Command in:\n${sshdConfig}`);
   return { path: command[1], args: command[2], user: user[1] };
 }
 

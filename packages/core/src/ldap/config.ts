@@ -2,7 +2,7 @@ import { z } from "zod";
 import { secretRefSchema } from "../config";
 import { hasUserinfo } from "./url";
 
-const ldapUrl = z
+export const ldapUrl = z
   .string()
   // Checked first, so the format message below never invites a user:password@ form. Credentials in a URL
   // would be printed wherever the URL is (errors, per-lookup logs); the bind has its own keys.

@@ -1,0 +1,65 @@
+import { describeError } from "@opsguard/core/errors";
+import { type LogFormat, Logger, type LogLevel } from "@opsguard/core/log";
+import type { AuthkeysConfig } from "./config";
+import { elapsed, WATCHDOG_GRACE_MS, watchdog } from "./lookup-command";
+import { printableUser } from "./username";
+
+/** sshd's %i, %s and %T: logged with the lookup, never trusted (the principals decide, not the certificate's claims). */
+export interface CertificateTokens {
+  keyId?: string | undefined;
+  serial?: string | undefined;
+  type?: string | undefined;
+}
+
+export interface PrincipalsCommandOptions {
+  config: string | undefined;
+  json: boolean;
+  quiet: boolean;
+  level: LogLevel;
+  logFormat: LogFormat;
+  loadConfig: (path: string | undefined) => Promise<AuthkeysConfig>;
+  /** Where the principals go (sshd reads them from stdout). */
+  stdout: NodeJS.WritableStream;
+}
+
+/**
+ * `authkeys principals <user> [keyid serial type]`: one principal per line, one audit line per lookup,
+ * under the same watchdog as the key lookup, so sshd is never held past the deadline.
+ */
+export async function runPrincipalsCommand(user: string, cert: CertificateTokens, options: PrincipalsCommandOptions): Promise<void> {
+  const config = await options.loadConfig(options.config);
+  watchdog(config.ldap.deadlineMs + WATCHDOG_GRACE_MS);
+  const syslog = config.syslog || undefined;
+  const log = new Logger({ tool: "authkeys", level: options.level, format: options.logFormat, ...(syslog ? { syslog } : {}) });
+  const audit = syslog
+    ? new Logger({ tool: "authkeys", level: "info", syslog, stderr: false })
+    : new Logger({ tool: "authkeys", level: options.quiet ? "error" : "info", format: options.logFormat });
+  // The certificate's own fields come from whoever holds it: escaped like a user name before they reach a log.
+  const certFields = {
+    ...(cert.keyId === undefined ? {} : { keyId: printableUser(cert.keyId) }),
+    ...(cert.serial === undefined ? {} : { serial: printableUser(cert.serial) }),
+    ...(cert.type === undefined ? {} : { certType: printableUser(cert.type) }),
+  };
+  try {
+    const { lookupPrincipals } = await import("./principals");
+    const outcome = await lookupPrincipals(config, user, { log });
+    if (options.json) {
+      options.stdout.write(`${JSON.stringify({ user, result: outcome.result, source: outcome.source, principals: outcome.principals })}\n`);
+    } else if (outcome.principals.length > 0) {
+      options.stdout.write(`${outcome.principals.join("\n")}\n`);
+    }
+    audit.info("principals", {
+      user: printableUser(user),
+      ...certFields,
+      result: outcome.result,
+      principals: outcome.principals.length,
+      source: outcome.source,
+      ms: elapsed(),
+    });
+  } catch (error) {
+    if (syslog) {
+      audit.error("principals", { user: printableUser(user), ...certFields, result: "error", source: "none", error: describeError(error) });
+    }
+    throw error;
+  }
+}

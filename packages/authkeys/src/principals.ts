@@ -1,0 +1,109 @@
+import { join } from "node:path";
+import { withLdap } from "@opsguard/core/ldap/client";
+import { dnEquals } from "@opsguard/core/ldap/dn";
+import { compileFilterTemplate } from "@opsguard/core/ldap/filter";
+import { ldapOptionsFromConfig } from "@opsguard/core/ldap/options";
+import type { Logger } from "@opsguard/core/log";
+import { KeyCache } from "./cache";
+import { usableCacheEntry } from "./cache-policy";
+import type { AuthkeysConfig } from "./config";
+import { directoryQuery, findUser } from "./directory";
+import { firstAllowedGroup } from "./groups";
+import { isOutage } from "./lookup";
+import { ServerMemory } from "./server-memory";
+import { resolveLdapServers } from "./srv";
+import { isValidUsername } from "./username";
+
+/** Beside the users' key files, named so that no valid user name (none starts with a dot) can collide. */
+export const PRINCIPALS_CACHE_DIR = ".principals";
+
+export type PrincipalsResult = "principals" | "none" | "unknown-user" | "not-allowed" | "invalid-user";
+
+export interface PrincipalsOutcome {
+  result: PrincipalsResult;
+  source: "ldap" | "cache" | "none";
+  /** One per line for sshd: a certificate naming any of them may log in as the user. */
+  principals: string[];
+}
+
+export interface PrincipalsDeps {
+  log: Logger;
+  env?: NodeJS.ProcessEnv;
+  now?: () => number;
+}
+
+/** The `principals` section; absent: the login name only, which is what sshd accepts without a command. */
+function principalsConfig(config: AuthkeysConfig): NonNullable<AuthkeysConfig["principals"]> {
+  return config.principals ?? { loginName: true, groups: [] };
+}
+
+/**
+ * The principals `user` may be logged in as (sshd's AuthorizedPrincipalsCommand), by the key lookup's
+ * rules: a valid name, the user found by userFilter and named exactly, allowedGroups (with nesting and
+ * host rules), one LDAP deadline. The mapped groups the user is in are cached — not the principals —
+ * so during an outage today's principals map applies to them, as today's keyOptions do to cached keys.
+ */
+export async function lookupPrincipals(config: AuthkeysConfig, user: string, deps: PrincipalsDeps): Promise<PrincipalsOutcome> {
+  if (!isValidUsername(user)) return { result: "invalid-user", source: "none", principals: [] };
+  const { log } = deps;
+  const settings = principalsConfig(config);
+  const cache = config.cache.enabled ? new KeyCache(join(config.cache.dir, PRINCIPALS_CACHE_DIR), log) : undefined;
+  const query = directoryQuery(config, (template) => compileFilterTemplate(template, ["user"], "userFilter"), log);
+  const memory =
+    cache && config.cache.deadServerSeconds > 0
+      ? new ServerMemory(config.cache.dir, config.cache.deadServerSeconds, log, deps.now?.())
+      : undefined;
+
+  type Answer = { kind: "unknown-user" | "not-allowed" } | { kind: "user"; group: string | null; mapped: string[] };
+  let answer: Answer;
+  try {
+    const ldap = await resolveLdapServers(config, deps);
+    const options = { ...ldapOptionsFromConfig(ldap, "ldap", deps.env), log, health: memory };
+    answer = await withLdap(options, async (client): Promise<Answer> => {
+      const found = await findUser(client, query, user, settings.groups.length > 0 ? ["memberOf"] : []);
+      if (found.kind !== "user") return { kind: found.kind };
+      const allowed = query.groups ? await firstAllowedGroup(client, query.groups, found.member, query.nesting, log) : undefined;
+      if (query.groups && !allowed) return { kind: "not-allowed" };
+      const mapped: string[] = [];
+      for (const { dn } of settings.groups) {
+        if (await firstAllowedGroup(client, [{ dn, keyOptions: "" }], found.member, query.nesting, log)) mapped.push(dn);
+      }
+      return { kind: "user", group: allowed?.dn ?? null, mapped };
+    });
+  } catch (error) {
+    await memory?.save();
+    if (!isOutage(error) || !cache) throw error;
+    const { cached } = await usableCacheEntry(cache, user, query.groups, config.cache.maxStaleSeconds * 1000, error, deps);
+    log.warn(`LDAP unreachable (${error.message}); serving cached group memberships for principals`, {
+      user,
+      ageSeconds: Math.round(cached.ageMs / 1000),
+    });
+    return outcome(settings, user, cached.keys, "cache");
+  }
+  await memory?.save();
+  if (answer.kind !== "user") {
+    await cache?.remove(user);
+    return { result: answer.kind, source: "ldap", principals: [] };
+  }
+  if (cache) {
+    // A full disk must not refuse a login LDAP allowed.
+    await cache
+      .store(user, { group: answer.group, keys: answer.mapped })
+      .catch((error: unknown) => log.warn(`could not update the principals cache: ${(error as Error).message}`, { user }));
+  }
+  return outcome(settings, user, answer.mapped, "ldap");
+}
+
+/** The login name (if configured) and each mapped group's principals, in config order, each once. */
+function outcome(
+  settings: NonNullable<AuthkeysConfig["principals"]>,
+  user: string,
+  groupDns: readonly string[],
+  source: "ldap" | "cache",
+): PrincipalsOutcome {
+  const principals = new Set<string>(settings.loginName ? [user] : []);
+  for (const group of settings.groups) {
+    if (groupDns.some((dn) => dnEquals(dn, group.dn))) for (const p of group.principals) principals.add(p);
+  }
+  return { result: principals.size > 0 ? "principals" : "none", source, principals: [...principals] };
+}
