@@ -8,6 +8,7 @@ import pkg from "../package.json" with { type: "json" };
 import { MAX_EVENT_BYTES, MAX_EVENT_RECORDS } from "./assemble";
 import { type Config, loadAuditdConfig } from "./config";
 import { type DetectOptions, Detector, listRules, loadRuleSet, parseLevel } from "./detect";
+import { toEcs } from "./ecs";
 import type { AuditEvent } from "./event";
 import type { EventJson } from "./event-json";
 import { eventFilter, type FilterOptions, listOption, needsRecords, parseSuccess, parseTime } from "./filter";
@@ -34,7 +35,7 @@ setFlagsFromString("--heap-growing-percent=10");
 type Command = ReturnType<typeof createProgram>;
 
 interface ParseFlags {
-  format?: "ndjson" | "text" | "table" | "csv";
+  format?: "ndjson" | "text" | "table" | "csv" | "ecs";
   pretty: boolean;
   type?: string[];
   user?: string[];
@@ -91,6 +92,7 @@ Examples:
   auditd-parse -F --format text /var/log/audit/audit.log
   auditd-parse sessions --since 1d /var/log/audit/audit.log
   auditd-parse net --json /var/log/audit/audit.log
+  auditd-parse --format ecs /var/log/audit/audit.log   (Elastic Common Schema documents, for Filebeat & co.)
   auditd-parse detect --fail-level high /var/log/audit/audit.log   (Sigma rules: auditd-parse detect --help)
   auditd plugin: /etc/audit/plugins.d/auditd-parse.conf with
     active = yes, direction = out, type = always, format = string,
@@ -141,7 +143,11 @@ const program = createProgram({
 });
 
 addInputOptions(program)
-  .option("--format <format>", "output format: ndjson, text, table or csv (one row per event, for spreadsheets)", "ndjson")
+  .option(
+    "--format <format>",
+    "output format: ndjson, text, table, csv (one row per event, for spreadsheets) or ecs (Elastic Common Schema, one document per line)",
+    "ndjson",
+  )
   .option("--pretty", "indented JSON (one event per block)", false)
   .option(
     "-F, --follow",
@@ -229,7 +235,8 @@ addInputOptions(
       `
 Output: one alert per rule that matched an event, NDJSON on stdout ({"time","host","rule":{"id","title",
   "level","tags","attack","author"},"records":[record types it matched],"event":{the event as auditd-parse
-  prints it}}); a readable table when stdout is a terminal (--json keeps NDJSON there).
+  prints it}}); a readable table when stdout is a terminal (--json keeps NDJSON there); --format ecs writes
+  each alert as an Elastic Common Schema alert document instead.
 Matching: each record is one Sigma document with its fields as logged (hex strings decoded, numbers as
   written), ENRICHED names (SYSCALL, UID …), EXECVE a0…aN the whole argv; a field the record lacks comes from
   the event's other records. Rules for another logsource than product linux / service auditd are skipped.
@@ -299,8 +306,13 @@ async function parseCommand(files: string[], command: Command, mode: Mode): Prom
   const filter = eventFilter(filterOptions, ids);
   const rules = mode === "detect" ? detectRules(flags, ctx) : undefined;
   if (rules === null) return;
-  if (!["ndjson", "text", "table", "csv"].includes(flags.format ?? "ndjson")) {
-    throw new UsageError(`--format ${flags.format} is not supported`, { hint: "use ndjson, text, table or csv" });
+  if (!["ndjson", "text", "table", "csv", "ecs"].includes(flags.format ?? "ndjson")) {
+    throw new UsageError(`--format ${flags.format} is not supported`, { hint: "use ndjson, text, table, csv or ecs" });
+  }
+  if (mode === "detect" && !["ndjson", "ecs"].includes(flags.format ?? "ndjson")) {
+    throw new UsageError(`detect --format ${flags.format} is not supported`, {
+      hint: "use ndjson or ecs (a table is shown on a terminal)",
+    });
   }
   const output = new Output(flags.output);
   const detector = rules === undefined ? undefined : new Detector(rules.rules, detectOptions(flags, ctx));
@@ -309,7 +321,7 @@ async function parseCommand(files: string[], command: Command, mode: Mode): Prom
     mode === "sessions" ||
     mode === "report" ||
     mode === "detect" ||
-    ["text", "table", "csv"].includes(flags.format ?? "") ||
+    ["text", "table", "csv", "ecs"].includes(flags.format ?? "") ||
     needsRecords(filterOptions);
   const parser = new AuditParser(
     (event, json) => {
@@ -432,12 +444,12 @@ function detectRules(flags: ParseFlags, ctx: CliContext): RuleSet | null {
 }
 
 function detectOptions(flags: ParseFlags, ctx: CliContext): DetectOptions {
-  // a table for people at a terminal; NDJSON for files, pipes and --json
+  // a table for people at a terminal; NDJSON for files, pipes and --json; ECS documents when asked
   const table = !ctx.opts.json && flags.output === undefined && process.stdout.isTTY === true;
   return {
     minRank: parseLevel(flags.minLevel, "--min-level") ?? 0,
     failRank: parseLevel(flags.failLevel, "--fail-level"),
-    format: table ? "table" : "ndjson",
+    format: flags.format === "ecs" ? "ecs" : table ? "table" : "ndjson",
     style: createStyle(colorEnabled(process.stdout, ctx.opts.color)),
   };
 }
@@ -550,6 +562,7 @@ function makeSink(mode: Mode, flags: ParseFlags, ctx: CliContext, output: Output
       },
     };
   }
+  if (flags.format === "ecs") return { event: (e) => line(JSON.stringify(toEcs(e))), pending, finish: async () => undefined };
   if (flags.format === "table") line(tableHeader(style));
   if (flags.format === "csv") {
     line(csvHeader());
@@ -574,21 +587,26 @@ async function pluginCommand(command: Command): Promise<void> {
   const config = await loadAuditdConfig(ctx.opts.config);
   if (!flags.detect && (flags.rules !== undefined || flags.minLevel !== undefined))
     throw new UsageError("--rules and --min-level need --detect", { hint: "add --detect" });
+  if (!["ndjson", "ecs"].includes(flags.format ?? "ndjson"))
+    throw new UsageError(`plugin --format ${flags.format} is not supported`, { hint: "use ndjson or ecs" });
+  const ecs = flags.format === "ecs";
   const rules = flags.detect ? detectRules(flags, ctx) : undefined;
   if (rules === null) return;
   const output = new Output(flags.output);
   let wait: Promise<void> | undefined;
-  const detector = rules && new Detector(rules.rules, { ...detectOptions(flags, ctx), format: "ndjson" });
+  const detector = rules && new Detector(rules.rules, { ...detectOptions(flags, ctx), format: ecs ? "ecs" : "ndjson" });
   const alert = (text: string) => {
     wait = output.line(text) ?? wait;
   };
   const parser = new AuditParser(
-    detector === undefined
-      ? (_event, json) => {
-          wait = output.event(json) ?? wait;
-        }
-      : (event, json) => detector.event(event, json, alert),
-    { ...parserOptions(flags, config), recordObjects: detector !== undefined, summaries: detector !== undefined },
+    detector !== undefined
+      ? (event, json) => detector.event(event, json, alert)
+      : ecs
+        ? (event) => alert(JSON.stringify(toEcs(event)))
+        : (_event, json) => {
+            wait = output.event(json) ?? wait;
+          },
+    { ...parserOptions(flags, config), recordObjects: detector !== undefined || ecs, summaries: detector !== undefined || ecs },
   );
   const windowMs = config.windowMs ?? 2000;
   // auditd feeds events live: complete them on the wall clock too, or a lone kernel record would wait forever

@@ -3,6 +3,7 @@ import { hostname } from "node:os";
 import { join } from "node:path";
 import type { CliContext } from "@opsguard/core/cli";
 import { NoInputError, UsageError } from "@opsguard/core/errors";
+import { ecsAlert } from "./ecs";
 import { escapeControls } from "./escape";
 import type { AuditEvent } from "./event";
 import type { EventJson } from "./event-json";
@@ -75,7 +76,7 @@ export interface DetectStats {
 export interface DetectOptions {
   minRank: number;
   failRank: number | undefined;
-  format: "ndjson" | "table";
+  format: "ndjson" | "table" | "ecs";
   style: ChalkInstance;
 }
 
@@ -115,6 +116,7 @@ export class Detector {
       this.stats.byLevel[rule.level]++;
       const host = event.node ?? this.host;
       if (this.options.format === "table") line(tableRow(event, rule, host, this.options.style));
+      else if (this.options.format === "ecs") line(JSON.stringify(ecsAlert(event, rule, host)));
       else
         line(
           `{"time":${JSON.stringify(event.time)},"host":${JSON.stringify(host)},${this.head(rule)},"records":${JSON.stringify(records)},"event":${String(json)}}`,
