@@ -84,6 +84,16 @@ program
   });
 
 program
+  .command("audit")
+  .description("judge every account's stored keys across the directory: invalid, weak, shared, on disabled accounts, missing")
+  .option("--filter <filter>", "LDAP filter selecting the accounts (default: audit.filter, else (objectClass=posixAccount))")
+  .option("--format <format>", "table (for people), json or csv (one row per finding); --json is --format json")
+  .action(async (opts: { filter?: string; format?: string }, command: Command) => {
+    const { runAuditCommand } = await import("./audit-command");
+    process.exitCode = await runAuditCommand(cliContext(command), opts);
+  });
+
+program
   .command("sshd-config")
   .description("print the sshd_config lines that make sshd use authkeys")
   .option("--path <file>", "where authkeys is installed", join(DEFAULT_PREFIX, "authkeys"))
