@@ -59,6 +59,10 @@ a nologin shell, pwdAccountLockedTime, nsAccountLock), accounts with no key, and
 parser judges differently. Only SHA256 fingerprints are printed. Exit 1 when a finding fails policy (all
 but "no key"); a directory that cannot be read whole is an error (69, 65), never a clean audit.
 
+Verify: "authkeys verify --hosts FILE --user NAME [-i KEY]" logs in to each host (ssh2; no session, no
+command) after checking its host key against known_hosts: accepted, refused, unreachable, host-key-changed
+or host-key-unknown per host; exit 1 unless every host accepted.
+
 Exit 65: LDAP refused the search (userFilter, userBase, attribute) or several entries matched;
 70: internal error (a bug: please report it). Run doctor as the command user (sudo -u authkeys ...):
 it then proves the cache directory writable and readable.
@@ -68,5 +72,6 @@ Examples:
   authkeys lookup alice SHA256:abc...    only the key with that fingerprint
   authkeys doctor --user alice           check the whole setup, step by step
   authkeys audit --format csv > keys.csv  key hygiene across the directory, one row per finding
+  authkeys verify --hosts fleet.txt --user alice -i ~/.ssh/id_ed25519   did the rollout work on each host
   authkeys --config /etc/opsguard/authkeys.yaml agent   the resident helper (under systemd)
   authkeys sshd-config --config /etc/opsguard/authkeys.yaml`;
