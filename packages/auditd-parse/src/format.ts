@@ -1,4 +1,5 @@
 import type { CliContext } from "@opsguard/core/cli";
+import { csvCell } from "@opsguard/core/text";
 import { escapedPrefix, escapeControls as x } from "./escape";
 import type { AuditEvent } from "./event";
 
@@ -124,9 +125,4 @@ export function formatCsv(e: AuditEvent): string {
           detail(e),
         ];
   return cells.map(csvCell).join(",");
-}
-
-function csvCell(value: string): string {
-  const safe = /^[=+\-@\t\r]/.test(value) ? `'${value}` : value;
-  return /[",\r\n]/.test(safe) || safe !== safe.trim() ? `"${safe.replaceAll('"', '""')}"` : safe;
 }

@@ -111,6 +111,30 @@ program
   });
 
 program
+  .command("audit")
+  .description("judge every account's stored keys across the directory: invalid, weak, shared, on disabled accounts, missing")
+  .option("--filter <filter>", "LDAP filter selecting the accounts (default: audit.filter, else (objectClass=posixAccount))")
+  .option("--format <format>", "table (for people), json or csv (one row per finding); --json is --format json")
+  .action(async (opts: { filter?: string; format?: string }, command: Command) => {
+    const { runAuditCommand } = await import("./audit-command");
+    process.exitCode = await runAuditCommand(cliContext(command), opts);
+  });
+
+program
+  .command("verify")
+  .description("log in to each host of a list with a key (no session, no command): did the rollout work?")
+  .requiredOption("--hosts <file>", "one host, host:port or [ipv6]:port per line (# comments)")
+  .requiredOption("--user <name>", "the login name to try")
+  .option("-i, --identity <file>", "private key to offer (unencrypted); default: the ssh-agent at SSH_AUTH_SOCK")
+  .option("--known-hosts <file>", "known_hosts to check host keys against (default ~/.ssh/known_hosts)")
+  .option("--concurrency <n>", "hosts checked at once", "8")
+  .option("--timeout-ms <ms>", "per host: connect, handshake and authentication", "10000")
+  .action(async (flags: import("./verify-command").VerifyFlags, command: Command) => {
+    const { runVerifyCommand } = await import("./verify-command");
+    process.exitCode = await runVerifyCommand(cliContext(command), flags);
+  });
+
+program
   .command("sshd-config")
   .description("print the sshd_config lines that make sshd use authkeys")
   .option("--path <file>", "where authkeys is installed", join(DEFAULT_PREFIX, "authkeys"))

@@ -156,6 +156,12 @@ export const authkeysConfigSchema = z.strictObject({
       timeoutMs: z.number().int().positive().max(10_000).default(1000),
     })
     .optional(),
+  /** `authkeys audit`: which entries are accounts (all of them are read, page by page). */
+  audit: z
+    .strictObject({
+      filter: z.string().min(1).default("(objectClass=posixAccount)"),
+    })
+    .prefault({}),
   /** Where the one line per lookup goes besides stderr; false for stderr only. */
   syslog: z
     .union([

@@ -60,12 +60,23 @@ directories must be root-owned and not group/other-writable, else exit 78):
   principals.groups      [{dn, principals: [sre, deploy]}]: members of dn get these principals
   agent.socket           unix socket of "authkeys agent" (default: no agent), e.g. /run/authkeys/agent.sock
   agent.timeoutMs        how long a login waits for the agent before looking up directly (default 1000)
+  audit.filter           which entries "authkeys audit" reads as accounts (default (objectClass=posixAccount))
 
 Agent (optional): "authkeys agent" keeps one verified LDAP connection open and answers logins on
 agent.socket, so a login loads no TLS or LDAP code. Run it as the AuthorizedKeysCommandUser (systemd:
 User=authkeys, RuntimeDirectory=authkeys, RuntimeDirectoryMode=0700, Restart=on-failure). Every request
 is still a full lookup (fresh search, cache, revocation); on any agent problem a login looks up directly.
 It refuses to start (exit 77) if the socket's directory is not its own or is writable by others.
+
+Audit: "authkeys audit" reads every account (paged) and judges each stored key as a login would, plus
+what one login cannot see: the same key on two accounts, keys on disabled accounts (shadowExpire passed,
+a nologin shell, pwdAccountLockedTime, nsAccountLock), accounts with no key, and any value ssh2's key
+parser judges differently. Only SHA256 fingerprints are printed. Exit 1 when a finding fails policy (all
+but "no key"); a directory that cannot be read whole is an error (69, 65), never a clean audit.
+
+Verify: "authkeys verify --hosts FILE --user NAME [-i KEY]" logs in to each host (ssh2; no session, no
+command) after checking its host key against known_hosts: accepted, refused, unreachable, host-key-changed
+or host-key-unknown per host; exit 1 unless every host accepted.
 
 Exit 65: LDAP refused the search (userFilter, userBase, attribute) or several entries matched;
 70: internal error (a bug: please report it). Run doctor as the command user (sudo -u authkeys ...):
@@ -75,6 +86,8 @@ Examples:
   authkeys alice                         keys of alice
   authkeys lookup alice SHA256:abc...    only the key with that fingerprint
   authkeys doctor --user alice           check the whole setup, step by step
+  authkeys audit --format csv > keys.csv  key hygiene across the directory, one row per finding
+  authkeys verify --hosts fleet.txt --user alice -i ~/.ssh/id_ed25519   did the rollout work on each host
   authkeys --config /etc/opsguard/authkeys.yaml agent   the resident helper (under systemd)
   authkeys principals -- alice           certificate principals that may log in as alice
   authkeys sshd-config --config /etc/opsguard/authkeys.yaml`;

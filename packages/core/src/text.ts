@@ -60,3 +60,13 @@ export function decodeUtf8(bytes: Uint8Array, what: string): string {
     throw new ConfigError(`${what} is not valid UTF-8 (line ${line})`, { hint: "save it as UTF-8" });
   }
 }
+
+/**
+ * One RFC 4180 CSV cell with the text kept exact: quoted when it holds a quote, comma, CR or LF or starts or
+ * ends with a space; a cell a spreadsheet would run as a formula (starting with = + - @ TAB or CR) gets a
+ * leading ' (OWASP's CSV injection advice), so a directory value or a logged command line stays text.
+ */
+export function csvCell(value: string): string {
+  const safe = /^[=+\-@\t\r]/.test(value) ? `'${value}` : value;
+  return /[",\r\n]/.test(safe) || safe !== safe.trim() ? `"${safe.replaceAll('"', '""')}"` : safe;
+}

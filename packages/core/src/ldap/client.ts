@@ -456,7 +456,11 @@ function operationError(error: unknown, url: string, what: string): OpsguardErro
       return new LdapPermissionError(text, { hint: "the bind DN lacks the access rights; ask the directory admins for an ACL" });
     case 4:
     case 11:
-      return new LdapTooManyError(text, { hint: "narrow the filter or use a smaller base DN" });
+      // sizeLimitExceeded / adminLimitExceeded: the server's limit, which paging does not lift (OpenLDAP counts
+      // a paged search's total against size.prtotal, the hard limit unless set; slapd.conf(5) "limits")
+      return new LdapTooManyError(`${what} failed on ${url}: the server's size limit was reached (result code ${error.code})`, {
+        hint: "narrow the filter or the base DN, or have the directory admins raise the bind account's limit (OpenLDAP: olcLimits size.prtotal)",
+      });
     case 3:
       return new LdapTimeoutError(text);
     case 49:

@@ -1,4 +1,4 @@
-// The tests compare our key reader with ssh2's parser; @types/ssh2 does not describe its deep path.
+// `authkeys audit` (and the tests) ask ssh2's key parser for a second opinion; @types/ssh2 does not describe its deep path.
 declare module "ssh2/lib/protocol/keyParser.js" {
   export interface ParsedKey {
     type: string;
