@@ -14,6 +14,9 @@ const FORMATS = ["table", "json", "csv"] as const;
 
 /** `authkeys audit`: 0 when no finding fails policy, 1 when one does; an unreachable or refusing directory is an error, never a pass. */
 export async function runAuditCommand(ctx: CliContext, opts: { filter?: string; format?: string }): Promise<ExitCode> {
+  if (ctx.opts.json && opts.format !== undefined && opts.format !== "json") {
+    throw new UsageError(`--json and --format ${opts.format} ask for two outputs`, { hint: "give one of them" });
+  }
   const format = ctx.opts.json ? "json" : (opts.format ?? "table");
   if (!(FORMATS as readonly string[]).includes(format)) {
     throw new UsageError(`--format ${format} is not supported`, { hint: `use ${FORMATS.join(", ")}` });
@@ -27,6 +30,7 @@ export async function runAuditCommand(ctx: CliContext, opts: { filter?: string; 
       // ssh2 reads what OpenSSH reads; a value it judges differently from authkeys is worth a look
       secondOpinion: (line) => !(keyParser.parseKey(line) instanceof Error),
       onProgress: (users) => spinner.update(`reading the directory: ${users} accounts`),
+      log: ctx.log,
     });
     spinner.stop();
   } catch (error) {

@@ -1,4 +1,4 @@
-import { csvCell, escapeControlChars } from "@opsguard/core/text";
+import { csvCell, escapeLine } from "@opsguard/core/text";
 import type { createStyle } from "@opsguard/core/tty";
 import { type AuditReport, FAILING_KINDS, type FindingKind } from "./audit";
 
@@ -23,7 +23,7 @@ export function renderAuditTable(report: AuditReport, style: ReturnType<typeof c
   if (report.findings.length > 0) lines.push("");
   for (const f of report.findings) {
     const mark = FAILING_KINDS.has(f.kind) ? style.red("FAIL") : "info";
-    lines.push(escapeControlChars(`${mark}  ${f.user}  ${f.kind}  ${f.detail}${f.fingerprint ? `  ${f.fingerprint}` : ""}`));
+    lines.push(`${mark}  ${escapeLine(`${f.user}  ${f.kind}  ${f.detail}${f.fingerprint ? `  ${f.fingerprint}` : ""}`)}`);
   }
   lines.push("", report.failing > 0 ? style.red(`${report.failing} finding(s) fail policy`) : "no finding fails policy");
   return `${lines.join("\n")}\n`;

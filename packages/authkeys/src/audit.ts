@@ -1,8 +1,11 @@
+import { NoInputError } from "@opsguard/core/errors";
 import { LdapClient } from "@opsguard/core/ldap/client";
 import { ldapOptionsFromConfig } from "@opsguard/core/ldap/options";
+import type { Logger } from "@opsguard/core/log";
 import type { AuthkeysConfig } from "./config";
 import { splitOptions } from "./key-options";
 import { checkKeyValue, fingerprintOf, type KeyPolicy } from "./keys";
+import { resolveLdapServers } from "./srv";
 
 /**
  * `authkeys audit`: every user's stored keys judged by the same rules a login applies, across the whole
@@ -56,6 +59,7 @@ export interface AuditOptions {
   /** Called after each page with the number of accounts read so far. */
   onProgress?: (users: number) => void;
   now?: Date;
+  log: Logger;
 }
 
 interface Account {
@@ -68,7 +72,8 @@ interface Account {
 const NOLOGIN_SHELLS = new Set(["/usr/sbin/nologin", "/sbin/nologin", "/bin/false", "/usr/bin/false"]);
 
 export async function auditDirectory(config: AuthkeysConfig, options: AuditOptions): Promise<AuditReport> {
-  const client = new LdapClient(ldapOptionsFromConfig(config.ldap));
+  // the same servers a login would use: the static list, or DNS SRV discovery (cached by TTL)
+  const client = new LdapClient(ldapOptionsFromConfig(await resolveLdapServers(config, { log: options.log })));
   const accounts: Account[] = [];
   const now = options.now ?? new Date();
   try {
@@ -90,6 +95,12 @@ export async function auditDirectory(config: AuthkeysConfig, options: AuditOptio
     }
   } finally {
     await client.close();
+  }
+  // a filter that matches nothing (a typo in audit.filter, the wrong base) must not read as a clean directory
+  if (accounts.length === 0) {
+    throw new NoInputError(`the audit filter ${options.filter} matched no account under ${config.userBase ?? config.ldap.baseDn}`, {
+      hint: "check audit.filter (or --filter) and userBase",
+    });
   }
   return judge(accounts, { types: config.keyTypes, minRsaBits: config.minRsaBits }, options.secondOpinion);
 }
@@ -123,7 +134,8 @@ export function judge(accounts: readonly Account[], policy: KeyPolicy, secondOpi
       if (fingerprint) owners.set(fingerprint, (owners.get(fingerprint) ?? new Set()).add(account.user));
       if (verdict.ok) usable++;
       else add(kindOf(verdict.reason), verdict.reason, fingerprint);
-      const readable = verdict.ok || !/^(not an OpenSSH|contains a line break|unparsable|malformed)/.test(verdict.reason);
+      // authkeys "reads" a key it parsed: accepted, or refused only by the type or size policy
+      const readable = verdict.ok || kindOf(verdict.reason) !== "invalid-key";
       const ssh2Reads = line !== undefined && secondOpinion(line);
       if (readable !== ssh2Reads) {
         add(

@@ -51,6 +51,14 @@ export function splitOptions(text: string): { options: string; rest: string } | 
  * is a literal backslash. So `"A=\\",x"` is one value, `A=\",x`, as sshd sees it. Where sshd would
  * accept something unusual (a trailing comma before the key) this refuses: a dropped key is safe.
  */
+/**
+ * An unknown option's name as it may be quoted in a warning: a long "name" is a key blob or a pasted private key
+ * (a value with no type in front), never echoed whole — logs and audit reports are read by many.
+ */
+function optionName(name: string): string {
+  return name.length <= 24 ? name : `${name.slice(0, 8)}…" (${name.length} characters: a key or key material, not an option name`;
+}
+
 export function parseOptions(text: string): { options: KeyOption[]; rest: string } | string {
   const first = /^\S+/.exec(text)?.[0] ?? "";
   if (/^(ssh-|ecdsa-|sk-)/.test(first) && !first.includes("=") && !first.includes(",")) return { options: [], rest: text };
@@ -62,7 +70,7 @@ export function parseOptions(text: string): { options: KeyOption[]; rest: string
     const lower = name.toLowerCase();
     i += name.length;
     if (text[i] === "=") {
-      if (!VALUE_OPTIONS.has(lower)) return `unknown key option "${name}"`;
+      if (!VALUE_OPTIONS.has(lower)) return `unknown key option "${optionName(name)}"`;
       if (text[i + 1] !== '"') return `option ${name} needs a quoted value`;
       i += 2;
       let value = "";
@@ -77,7 +85,7 @@ export function parseOptions(text: string): { options: KeyOption[]; rest: string
     } else if (FLAG_OPTIONS.has(lower)) {
       options.push({ name: lower });
     } else {
-      return `unknown key option "${name}"`;
+      return `unknown key option "${optionName(name)}"`;
     }
     if (text[i] === ",") {
       i++;

@@ -5,8 +5,9 @@ import { writeRedactedStdout } from "@opsguard/core";
 import type { CliContext } from "@opsguard/core/cli";
 import { NoInputError, UsageError } from "@opsguard/core/errors";
 import { ExitCode } from "@opsguard/core/exit";
-import { escapeControlChars } from "@opsguard/core/text";
+import { escapeLine } from "@opsguard/core/text";
 import { colorEnabled, createStyle, startSpinner } from "@opsguard/core/tty";
+import keyParser from "ssh2/lib/protocol/keyParser.js";
 import { type HostVerdict, KnownHosts, parseHostsFile, verifyHosts } from "./verify";
 
 export interface VerifyFlags {
@@ -29,12 +30,23 @@ export async function runVerifyCommand(ctx: CliContext, flags: VerifyFlags): Pro
   if (flags.identity === undefined && !agent) {
     throw new UsageError("no key to offer: give -i FILE or run an ssh-agent (SSH_AUTH_SOCK)");
   }
+  // a key ssh2 cannot use (encrypted, public, empty) would make every host look "unreachable": refuse it first
+  const privateKey = flags.identity === undefined ? undefined : Buffer.from(read(flags.identity, "-i"));
+  if (privateKey) {
+    const parsed = keyParser.parseKey(privateKey);
+    const key = Array.isArray(parsed) ? parsed[0] : parsed;
+    if (key === undefined || key instanceof Error || !key.isPrivateKey()) {
+      throw new UsageError(`-i ${flags.identity}: not an unencrypted private key`, {
+        hint: "give the private key file (not .pub); for a passphrase-protected key, add it to ssh-agent and leave out -i",
+      });
+    }
+  }
   const knownHostsFile = flags.knownHosts ?? join(homedir(), ".ssh", "known_hosts");
   const knownHosts = new KnownHosts(read(knownHostsFile, "--known-hosts"));
   const spinner = await startSpinner(`verifying ${hosts.length} host(s)`, ctx.color && !ctx.opts.quiet);
   const verdicts = await verifyHosts(hosts, {
     user: flags.user,
-    ...(flags.identity !== undefined ? { privateKey: Buffer.from(read(flags.identity, "-i")) } : { agent }),
+    ...(privateKey ? { privateKey } : { agent }),
     knownHosts,
     concurrency,
     timeoutMs,
@@ -51,7 +63,7 @@ function renderTable(verdicts: readonly HostVerdict[], style: ReturnType<typeof 
   const width = Math.max(4, ...verdicts.map((v) => name(v).length));
   const lines = verdicts.map((v) => {
     const result = v.result.padEnd(16);
-    return `${escapeControlChars(name(v)).padEnd(width)}  ${v.result === "accepted" ? style.green(result) : style.red(result)}  ${String(v.ms).padStart(6)} ms  ${escapeControlChars(v.detail)}`;
+    return `${escapeLine(name(v)).padEnd(width)}  ${v.result === "accepted" ? style.green(result) : style.red(result)}  ${String(v.ms).padStart(6)} ms  ${escapeLine(v.detail)}`;
   });
   const accepted = verdicts.filter((v) => v.result === "accepted").length;
   return `${["HOST".padEnd(width) + "  RESULT              TIME  DETAIL", ...lines, "", `${accepted} of ${verdicts.length} host(s) accepted the key`].join("\n")}\n`;

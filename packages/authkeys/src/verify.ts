@@ -8,7 +8,7 @@ import { Client, type ConnectConfig } from "ssh2";
  * connection closed — no session, no command. Fleet rollouts of authkeys are checked from the outside,
  * the way a user's login would see them.
  */
-export type VerifyResult = "accepted" | "refused" | "unreachable" | "host-key-changed" | "host-key-unknown";
+export type VerifyResult = "accepted" | "refused" | "unreachable" | "host-key-changed" | "host-key-unknown" | "host-key-revoked";
 
 export interface HostTarget {
   host: string;
@@ -52,40 +52,66 @@ export function parseHostsFile(text: string): HostTarget[] | { line: number; pro
   return hosts;
 }
 
-/** known_hosts (sshd(8) "SSH_KNOWN_HOSTS FILE FORMAT"): plain and hashed (|1|salt|hmac) host names. */
+/**
+ * known_hosts as sshd(8) "SSH_KNOWN_HOSTS FILE FORMAT" describes it: comma-separated patterns with `*` and `?`
+ * wildcards, a `!pattern` that excludes the host from the line even when another pattern matched, hashed names
+ * (|1|salt|HMAC-SHA1), `[host]:port` off port 22, and `@revoked` keys, which must never be accepted.
+ * `@cert-authority` lines name CAs for host certificates, which verify does not use: skipped.
+ */
 export class KnownHosts {
-  readonly #entries: { patterns: string[] | { salt: Buffer; hash: string }; type: string; key: Buffer }[] = [];
+  readonly #entries: { revoked: boolean; matches: (name: string) => boolean; key: Buffer }[] = [];
 
   constructor(text: string) {
     for (const raw of text.split("\n")) {
       const line = raw.trim();
       if (line === "" || line.startsWith("#")) continue;
       const fields = line.split(/\s+/);
-      // a marker (@cert-authority, @revoked) names CA or revoked keys, not a host's own key
-      if (fields[0]?.startsWith("@")) continue;
+      const marker = fields[0]?.startsWith("@") ? fields.shift() : undefined;
+      if (marker !== undefined && marker !== "@revoked") continue;
       const [names = "", type = "", base64 = ""] = fields;
       const key = Buffer.from(base64, "base64");
       if (!type || key.length === 0) continue;
-      if (names.startsWith("|1|")) {
-        const [, , salt = "", hash = ""] = names.split("|");
-        this.#entries.push({ patterns: { salt: Buffer.from(salt, "base64"), hash }, type, key });
-      } else {
-        this.#entries.push({ patterns: names.split(","), type, key });
-      }
+      this.#entries.push({ revoked: marker === "@revoked", matches: hostMatcher(names), key });
     }
   }
 
-  /** The keys known for this host (as ssh writes its name: `host`, or `[host]:port` off port 22). */
-  keysFor(target: HostTarget): Buffer[] {
+  /** The keys known for this host, and whether `key` is revoked for it. */
+  judge(target: HostTarget, key: Buffer): { known: boolean; trusted: boolean; revoked: boolean } {
     const name = target.port === 22 ? target.host : `[${target.host}]:${target.port}`;
-    return this.#entries
-      .filter(({ patterns }) =>
-        Array.isArray(patterns)
-          ? patterns.includes(name)
-          : createHmac("sha1", patterns.salt).update(name).digest("base64") === patterns.hash,
-      )
-      .map((e) => e.key);
+    const entries = this.#entries.filter((e) => e.matches(name));
+    const revoked = entries.some((e) => e.revoked && e.key.equals(key));
+    const own = entries.filter((e) => !e.revoked);
+    return { known: own.length > 0, trusted: !revoked && own.some((e) => e.key.equals(key)), revoked };
   }
+}
+
+function hostMatcher(names: string): (name: string) => boolean {
+  if (names.startsWith("|1|")) {
+    const [, , salt = "", hash = ""] = names.split("|");
+    const saltBytes = Buffer.from(salt, "base64");
+    return (name) => createHmac("sha1", saltBytes).update(name).digest("base64") === hash;
+  }
+  const patterns = names.split(",").map((p) => {
+    const negated = p.startsWith("!");
+    const body = negated ? p.slice(1) : p;
+    const regex = new RegExp(
+      `^${body
+        .replace(/[.+^${}()|[\]\\]/g, "\\$&")
+        .replace(/\*/g, ".*")
+        .replace(/\?/g, ".")}$`,
+      "i",
+    );
+    return { negated, regex };
+  });
+  return (name) => {
+    let matched = false;
+    for (const p of patterns) {
+      if (!p.regex.test(name)) continue;
+      if (p.negated) return false;
+      matched = true;
+    }
+    return matched;
+  };
 }
 
 export async function verifyHosts(hosts: readonly HostTarget[], options: VerifyOptions): Promise<HostVerdict[]> {
@@ -120,7 +146,6 @@ function verifyOne(target: HostTarget, options: VerifyOptions): Promise<HostVerd
     };
     // readyTimeout covers the handshake; this covers everything, authentication included
     const timer = setTimeout(() => finish("unreachable", `no answer within ${options.timeoutMs} ms`), options.timeoutMs);
-    const known = options.knownHosts.keysFor(target);
     const config: ConnectConfig = {
       host: target.host,
       port: target.port,
@@ -128,15 +153,15 @@ function verifyOne(target: HostTarget, options: VerifyOptions): Promise<HostVerd
       readyTimeout: options.timeoutMs,
       tryKeyboard: false,
       hostVerifier: (key: Buffer) => {
-        if (known.length === 0) {
+        const verdict = options.knownHosts.judge(target, key);
+        if (verdict.revoked) {
+          hostKeyProblem = { result: "host-key-revoked", detail: "the host's key is marked @revoked in known_hosts: not tried" };
+        } else if (!verdict.known) {
           hostKeyProblem = { result: "host-key-unknown", detail: "not in known_hosts: add the host's key first (ssh-keyscan, checked)" };
-          return false;
-        }
-        if (!known.some((k) => k.equals(key))) {
+        } else if (!verdict.trusted) {
           hostKeyProblem = { result: "host-key-changed", detail: "the host's key is not the one in known_hosts: not trusted, not tried" };
-          return false;
         }
-        return true;
+        return hostKeyProblem === undefined;
       },
       ...(options.privateKey ? { privateKey: options.privateKey } : { agent: options.agent }),
     };

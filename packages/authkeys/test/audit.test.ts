@@ -1,6 +1,7 @@
 import { spawnSync } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { Logger } from "@opsguard/core/log";
 import { createStyle } from "@opsguard/core/tty";
 import { closedPort, type SlapdLab, startSlapd } from "@opsguard/lab";
 import keyParser from "ssh2/lib/protocol/keyParser.js";
@@ -16,6 +17,7 @@ import { requireBundle } from "./harness";
 let lab: SlapdLab;
 let bin: string;
 let configFile: string;
+let privateBody: string;
 const ssh2Reads = (line: string) => !(keyParser.parseKey(line) instanceof Error);
 
 beforeAll(async () => {
@@ -33,12 +35,25 @@ beforeAll(async () => {
     homeDirectory: "/home/mallory",
     sshPublicKey: shared,
   });
+  // found by a black-box try: key material stored as a "key" was echoed into reports and logs, and a uid with
+  // a newline forged table rows
+  const people = lab.users.alice.dn.split(",").slice(1).join(",");
+  privateBody = readFileSync(lab.users.alice.keys[0]!.privateKeyFile, "utf8").split("\n").slice(1, -2).join("");
+  await lab.addEntry(`uid=leaky,${people}`, {
+    objectClass: ["inetOrgPerson", "ldapPublicKey"],
+    uid: ["leaky", "nl\nFAIL forged row"],
+    cn: "leaky",
+    sn: "L",
+    sshPublicKey: [privateBody, lab.users.carol.keys[0]!.publicKey.split(" ")[1]!],
+  });
   configFile = join(lab.dir, "authkeys-audit.json");
   writeFileSync(configFile, JSON.stringify({ ldap: lab.connection(), cache: { dir: join(lab.dir, "cache") }, syslog: false }));
 });
 afterAll(async () => {
   await lab?.stop();
 });
+
+const log = new Logger({ tool: "authkeys", level: "error" });
 
 function config() {
   return authkeysConfigSchema.parse({ ldap: lab.connection(), cache: { dir: join(lab.dir, "cache") }, syslog: false });
@@ -51,9 +66,11 @@ describe("authkeys audit against a real slapd", () => {
       filter: "(objectClass=posixAccount)",
       secondOpinion: ssh2Reads,
       onProgress: (n) => pages.push(n),
+      log,
     });
     expect(report.users).toBe(7);
     expect(pages.at(-1)).toBe(7);
+    // (leaky, not a posixAccount, is outside this filter)
     const by = (user: string) =>
       report.findings
         .filter((f) => f.user === user)
@@ -75,7 +92,7 @@ describe("authkeys audit against a real slapd", () => {
   });
 
   it("never prints a key, only fingerprints", async () => {
-    const report = await auditDirectory(config(), { filter: "(objectClass=posixAccount)", secondOpinion: ssh2Reads });
+    const report = await auditDirectory(config(), { filter: "(objectClass=posixAccount)", secondOpinion: ssh2Reads, log });
     const text = JSON.stringify(report) + renderAuditCsv(report) + renderAuditTable(report, createStyle(false));
     for (const user of Object.values(lab.users)) {
       for (const value of user.sshPublicKeys) expect(text).not.toContain(value.split(" ")[1]!.slice(0, 40));
@@ -124,6 +141,43 @@ describe("authkeys audit against a real slapd", () => {
     const rows = r.stdout.trimEnd().split("\r\n");
     expect(rows[0]).toBe("user,dn,kind,fails_policy,detail,fingerprint");
     expect(rows.some((row) => row.startsWith("frank,") && row.includes(",no-key,false,"))).toBe(true);
+  });
+});
+
+describe("authkeys audit: what a black-box try broke", () => {
+  const run = (...args: string[]) => spawnSync(process.execPath, [bin, "audit", "--config", configFile, ...args], { encoding: "utf8" });
+
+  it("never echoes key material a value holds, in the report or the log", () => {
+    const leaky = "(|(uid=leaky)(uid=nl*))";
+    for (const format of ["table", "csv", "json"]) {
+      const r = run("--filter", leaky, "--format", format, "-vv");
+      expect(r.status, r.stderr).toBe(1);
+      for (const text of [r.stdout, r.stderr]) {
+        expect(text).not.toContain(privateBody.slice(8, 48));
+        expect(text).not.toContain(lab.users.carol.keys[0]!.publicKey.split(" ")[1]!.slice(20, 60));
+      }
+    }
+  });
+
+  it("a newline in a name cannot forge a row of the table", () => {
+    const r = run("--filter", "(uid=leaky)");
+    expect(r.stdout.split("\n").some((line) => line.startsWith("FAIL forged row"))).toBe(false);
+  });
+
+  it("a filter that matches no account is an error (66), not a clean audit", () => {
+    const r = run("--filter", "(objectClass=posixAcount)");
+    expect(r.status).toBe(66);
+    expect(r.stdout).toBe("");
+    expect(r.stderr).toMatch(/matched no account/);
+  });
+
+  it("--json with another --format is a usage error", () => {
+    expect(run("--json", "--format", "csv").status).toBe(64);
+  });
+
+  it("a value authkeys cannot read is an invalid key, not also a parser disagreement", async () => {
+    const report = await auditDirectory(config(), { filter: "(uid=leaky)", secondOpinion: ssh2Reads, log });
+    expect(report.findings.map((f) => f.kind)).not.toContain("parser-disagreement");
   });
 });
 

@@ -116,6 +116,18 @@ describe.skipIf(sshdSkipReason())("authkeys verify", () => {
     expect(second.verdicts.map((v) => v.result)).toEqual(["host-key-changed", "host-key-unknown"]);
     // a host whose key is not trusted is never authenticated to
     expect(withAuthkeys.logs().match(/Accepted publickey for alice/g)?.length ?? 0).toBe(accepted);
+
+    // found by a black-box try: a @revoked key ahead of the host's normal line, and a !negated pattern
+    const revoked = verify(
+      [`127.0.0.1:${withAuthkeys.port}`, `127.0.0.1:${staticKeys.port}`, `127.0.0.1:${dead}`],
+      [
+        `@revoked [127.0.0.1]:${withAuthkeys.port} ${key(withAuthkeys)}`,
+        `[127.0.0.1]:${withAuthkeys.port} ${key(withAuthkeys)}`,
+        `![127.0.0.1]:${staticKeys.port},[127.0.0.1]:${staticKeys.port} ${key(staticKeys)}`,
+      ],
+    );
+    expect(revoked.verdicts.map((v) => v.result)).toEqual(["host-key-revoked", "host-key-unknown", "unreachable"]);
+    expect(withAuthkeys.logs().match(/Accepted publickey for alice/g)?.length ?? 0).toBe(accepted);
   });
 
   it("every host accepting is exit 0; the table names each", () => {
@@ -172,6 +184,13 @@ describe.skipIf(sshdSkipReason())("authkeys verify", () => {
     const r1 = run("--hosts", bad, "--user", "alice", "-i", "/dev/null");
     expect(r1.status).toBe(64);
     expect(r1.stderr).toMatch(/line 2: "not a host" is not a host name/);
+    const good0 = join(dir, "hosts-good0");
+    writeFileSync(good0, "good.example\n");
+    for (const notKey of ["/dev/null", `${lab.users.alice.keys[0]!.privateKeyFile}.pub`]) {
+      const r = run("--hosts", good0, "--user", "alice", "-i", notKey);
+      expect(r.status, notKey).toBe(64);
+      expect(r.stderr).toMatch(/not an unencrypted private key/);
+    }
     const r2 = run("--hosts", join(dir, "missing"), "--user", "alice", "-i", "/dev/null");
     expect(r2.status).toBe(66);
     const good = join(dir, "hosts-good");
@@ -198,13 +217,31 @@ describe("hosts file and known_hosts parsing", () => {
     expect(parseHostsFile("-oProxyCommand=sh")).toMatchObject({ line: 1 });
   });
 
-  it("matches plain names per port and ignores @revoked/@cert-authority lines", () => {
-    const blob = Buffer.from("key-one").toString("base64");
+  it("judges host keys as ssh does: per port, wildcards, !negation, hashed names, @revoked, @cert-authority skipped", () => {
+    const one = Buffer.from("key-one");
+    const two = Buffer.from("key-two");
+    const b64 = (b: Buffer) => b.toString("base64");
+    const salt = Buffer.from("salt-salt-salt-salt!");
+    const hashed = createHmac("sha1", salt).update("h.example").digest("base64");
     const known = new KnownHosts(
-      `a.example ssh-ed25519 ${blob}\n[a.example]:2222 ssh-ed25519 ${Buffer.from("two").toString("base64")}\n@revoked b.example ssh-ed25519 ${blob}\n`,
+      [
+        `a.example ssh-ed25519 ${b64(one)}`,
+        `[a.example]:2222 ssh-ed25519 ${b64(two)}`,
+        `*.web.example,!db.web.example ssh-ed25519 ${b64(one)}`,
+        `|1|${b64(salt)}|${hashed} ssh-ed25519 ${b64(two)}`,
+        `@cert-authority *.example ssh-ed25519 ${b64(two)}`,
+        `@revoked r.example ssh-ed25519 ${b64(one)}`,
+        `r.example ssh-ed25519 ${b64(one)}`,
+      ].join("\n"),
     );
-    expect(known.keysFor({ host: "a.example", port: 22 }).map(String)).toEqual(["key-one"]);
-    expect(known.keysFor({ host: "a.example", port: 2222 }).map(String)).toEqual(["two"]);
-    expect(known.keysFor({ host: "b.example", port: 22 })).toEqual([]);
+    const at = (host: string, port = 22) => ({ host, port });
+    expect(known.judge(at("a.example"), one)).toEqual({ known: true, trusted: true, revoked: false });
+    expect(known.judge(at("a.example", 2222), one)).toEqual({ known: true, trusted: false, revoked: false });
+    expect(known.judge(at("x.web.example"), one).trusted).toBe(true);
+    expect(known.judge(at("db.web.example"), one)).toEqual({ known: false, trusted: false, revoked: false });
+    expect(known.judge(at("h.example"), two).trusted).toBe(true);
+    expect(known.judge(at("b.example"), two).known).toBe(false);
+    // revoked wins over a line that lists the same key as the host's
+    expect(known.judge(at("r.example"), one)).toEqual({ known: true, trusted: false, revoked: true });
   });
 });

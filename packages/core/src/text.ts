@@ -13,6 +13,14 @@ export function escapeControlChars(text: string): string {
   });
 }
 
+/**
+ * One line of a table or list: control characters made visible as escapeControlChars does, and newlines and
+ * tabs too — a name holding "\n" must not start a forged row of its own.
+ */
+export function escapeLine(text: string): string {
+  return escapeControlChars(text).replace(/[\n\t]/g, (c) => (c === "\n" ? "\\n" : "\\t"));
+}
+
 /** Longest run without a space an error line quotes whole; a longer one is a value, not a path or name. */
 const LONG_WORD = 200;
 
