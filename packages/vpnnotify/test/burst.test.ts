@@ -1,9 +1,10 @@
 import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { hostname, tmpdir } from "node:os";
+import { dirname, join } from "node:path";
 import { type RedisLab, SLACK_SIM_TOKEN, SlackSim, type SlapdLab, startRedis, startSlapd } from "@opsguard/lab";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { shHookOptions, writeShHook } from "../src/sh-hook";
 import { openvpnConnectEnv, waitFor } from "./fixtures";
 
 /**
@@ -83,9 +84,9 @@ function site(spoolExists: boolean, spoolOptions: Record<string, unknown> = {}) 
 }
 
 /** One hook process as OpenVPN starts it; resolves with its exit code once it returned. */
-function hook(config: string, i: number): Promise<number | null> {
+function hook(config: string, i: number, script?: string): Promise<number | null> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BUNDLE], {
+    const child = spawn(script ?? process.execPath, script ? [] : [BUNDLE], {
       env: {
         PATH: "/usr/bin:/bin",
         VPNNOTIFY_CONFIG: config,
@@ -119,9 +120,33 @@ function run(args: string[], config: string): Promise<{ code: number | null; std
   });
 }
 
-async function storm(s: ReturnType<typeof site>): Promise<void> {
-  const codes = await Promise.all(Array.from({ length: USERS }, (_, i) => hook(s.config, i)));
+async function storm(s: ReturnType<typeof site>, script?: string): Promise<void> {
+  const codes = await Promise.all(Array.from({ length: USERS }, (_, i) => hook(s.config, i, script)));
   expect(codes.every((c) => c === 0)).toBe(true);
+}
+
+/** The POSIX sh hook as install writes it for this site, handing over to (and starting workers with) the bundle. */
+async function shHook(s: ReturnType<typeof site>): Promise<string> {
+  return writeShHook(dirname(s.spool), "vpnnotify-connect", await shHookOptions(s.config, [process.execPath, BUNDLE]));
+}
+
+/** A worker as a hook starts it for logins already queued. */
+function worker(config: string): Promise<number | null> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BUNDLE], {
+      env: {
+        PATH: "/usr/bin:/bin",
+        VPNNOTIFY_CONFIG: config,
+        VPNNOTIFY_DETACHED: "1",
+        VPNNOTIFY_QUEUED: "1",
+        STORM_SLACK_TOKEN: SLACK_SIM_TOKEN,
+        ...openvpnConnectEnv(user(0), "81.2.10.1"),
+      },
+      stdio: "ignore",
+    });
+    child.on("error", reject);
+    child.on("close", resolve);
+  });
 }
 
 /** Every user got exactly one DM, nothing went to the security channel, and nothing is left in the spool. */
@@ -143,6 +168,30 @@ describe(`a storm of ${USERS} client-connect hooks at once`, () => {
     await expectEachToldOnce(s);
     // The hooks queued their logins and one of them started the worker; every other saw it starting or running.
     expect(s.text().match(/^vpnnotify: worker done delivered=30 peakRssMiB=\d+$/gm)).toHaveLength(1);
+  }, 90_000);
+
+  it("through the POSIX sh hook: every login is alerted exactly once, by the one worker a hook started", async () => {
+    const s = site(true);
+    await storm(s, await shHook(s));
+    await expectEachToldOnce(s);
+    expect(s.text().match(/^vpnnotify: worker done delivered=30 peakRssMiB=\d+$/gm)).toHaveLength(1);
+  }, 90_000);
+
+  it("two workers started at once on the queued logins never both drain: each login is alerted once", async () => {
+    const s = site(true);
+    const script = await shHook(s);
+    // A live process holds the drain lock while the hooks queue: they start no worker.
+    const stat = readFileSync("/proc/self/stat", "utf8");
+    const start = stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
+    writeFileSync(join(s.spool, "drain.lock"), JSON.stringify({ pid: process.pid, start, host: hostname(), token: "t", time: Date.now() }));
+    await storm(s, script);
+    expect(readdirSync(s.spool).filter((f) => f.endsWith(".json"))).toHaveLength(USERS);
+    expect(slack.messages).toEqual([]);
+    rmSync(join(s.spool, "drain.lock"));
+    expect(await Promise.all([worker(s.config), worker(s.config)])).toEqual([0, 0]);
+    await expectEachToldOnce(s);
+    const delivered = [...s.text().matchAll(/^vpnnotify: worker done delivered=(\d+) /gm)].map((m) => Number(m[1]));
+    expect(delivered.reduce((a, b) => a + b, 0)).toBe(USERS);
   }, 90_000);
 
   it("with Slack rate-limiting chat.postMessage for the first seconds (429, Retry-After), still every login once", async () => {
