@@ -40,10 +40,13 @@ type Command = ReturnType<typeof createProgram>;
 
 const HELP = `Install once (as root), then give the VPN server the launcher it prints:
   vpnnotify install [--prefix /usr/local/lib/vpnnotify]
+It also writes vpnnotify-connect there, a POSIX sh client-connect hook made from the config (a
+shell start instead of a Node start per login; re-run install after editing the config);
+"vpnnotify sh-hook" prints it.
 
 Hooks (each queues the login in the spool and exits 0 at once; one worker per host notifies,
 honouring Slack's rate limits; --wait works in the hook itself):
-  OpenVPN      client-connect /usr/local/lib/vpnnotify/vpnnotify   (and client-disconnect; deferred
+  OpenVPN      client-connect /usr/local/lib/vpnnotify/vpnnotify-connect   (client-disconnect: vpnnotify; deferred
                client-connect is used automatically: "1" at once when the hook queued the login
                itself (JSON config, spool exists) and onFailure is accept; else "2" at once and
                the worker writes "1" when it starts (accept) or "1"/"0" after Slack (reject))
