@@ -145,9 +145,10 @@ export async function runStorm({ dir, bundle, launcher, slapd, redis, slack, tok
     const s = newSite();
     slack.messages.length = 0;
     const started = Date.now();
-    for (let i = 0; i < count; i++) await timedSpawn([s.hook[kind]], hookEnv(s, i, "serial"));
+    const hookMs = [];
+    for (let i = 0; i < count; i++) hookMs.push(await timedSpawn([s.hook[kind]], hookEnv(s, i, "serial")));
     const totalMs = Date.now() - started;
-    return { totalMs, ...(await outcome(s, started)) };
+    return { totalMs, slowest: Math.max(...hookMs), ...(await outcome(s, started)) };
   };
 
   const kinds = ["node", "sh"];
@@ -228,12 +229,27 @@ export async function runStorm({ dir, bundle, launcher, slapd, redis, slack, tok
   }
   printTable(rows);
   console.log(`\n${count} client-connect hooks one after another (OpenVPN without deferred client-connect runs them serially):`);
-  const serialRows = [["hook", "total s", "per hook ms", "all alerts in s", "delivered", "twice", "workers", "worker peak RSS MiB"]];
+  const serialRows = [
+    [
+      "hook",
+      "total s",
+      "per hook ms",
+      "slowest hook ms",
+      "x single",
+      "all alerts in s",
+      "delivered",
+      "twice",
+      "workers",
+      "worker peak RSS MiB",
+    ],
+  ];
   for (const r of serials) {
     serialRows.push([
       label[r.kind],
       fmt(r.totalMs),
       (r.totalMs / count).toFixed(1),
+      r.slowest.toFixed(0),
+      (r.slowest / single[r.kind]).toFixed(1),
       fmt(r.lastAlertMs),
       `${r.delivered}/${count}`,
       r.twice,

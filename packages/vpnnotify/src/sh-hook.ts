@@ -50,7 +50,15 @@ export async function shHookOptions(configPath: string | undefined, nodeHook: re
   }
   const spool = resolve(spoolDir(config));
   if (!isAbsolute(filepath)) throw new ConfigError(`config path ${filepath} is not absolute`);
-  return { config: resolve(filepath), spool, reject: config.onFailure === "reject", deadlineMs: config.deadlineMs, nodeHook };
+  // OpenVPN runs the script from its own directory: a relative Node hook would name another file there.
+  const [command = "", ...rest] = nodeHook;
+  return {
+    config: resolve(filepath),
+    spool,
+    reject: config.onFailure === "reject",
+    deadlineMs: config.deadlineMs,
+    nodeHook: [resolve(command), ...rest],
+  };
 }
 
 /** The Node hook a printed script hands over to: this standalone executable, else install's launcher. */
