@@ -148,7 +148,8 @@ export async function runStorm({ dir, bundle, launcher, slapd, redis, slack, tok
     const hookMs = [];
     for (let i = 0; i < count; i++) hookMs.push(await timedSpawn([s.hook[kind]], hookEnv(s, i, "serial")));
     const totalMs = Date.now() - started;
-    return { totalMs, slowest: Math.max(...hookMs), ...(await outcome(s, started)) };
+    const sorted = [...hookMs].sort((a, b) => a - b);
+    return { totalMs, slowest: sorted[sorted.length - 1], p95: sorted[Math.floor(sorted.length * 0.95)], ...(await outcome(s, started)) };
   };
 
   const kinds = ["node", "sh"];
@@ -234,6 +235,7 @@ export async function runStorm({ dir, bundle, launcher, slapd, redis, slack, tok
       "hook",
       "total s",
       "per hook ms",
+      "p95 hook ms",
       "slowest hook ms",
       "x single",
       "all alerts in s",
@@ -248,6 +250,7 @@ export async function runStorm({ dir, bundle, launcher, slapd, redis, slack, tok
       label[r.kind],
       fmt(r.totalMs),
       (r.totalMs / count).toFixed(1),
+      r.p95.toFixed(0),
       r.slowest.toFixed(0),
       (r.slowest / single[r.kind]).toFixed(1),
       fmt(r.lastAlertMs),
@@ -258,8 +261,10 @@ export async function runStorm({ dir, bundle, launcher, slapd, redis, slack, tok
     ]);
   }
   printTable(serialRows);
-  const bad = [...results, ...serials].filter(
-    (r) => r.delivered < count || r.twice > 0 || r.lastAlertMs === undefined || r.lastAlertMs > 60_000,
-  );
+  // The 60 s target is the storm's; one after another, the last login is only queued when the last hook ran.
+  const bad = [
+    ...results.filter((r) => r.lastAlertMs === undefined || r.lastAlertMs > 60_000),
+    ...[...results, ...serials].filter((r) => r.delivered < count || r.twice > 0),
+  ];
   if (bad.length > 0) throw new Error(`${bad.length} storm run(s) lost, repeated or were late with alerts (see the table)`);
 }
