@@ -8,30 +8,17 @@
 // delivered, none twice, and how long the last one took; the worker's peak RSS from its "worker
 // done" line. Each storm also with Slack answering 429 (Retry-After) to chat.postMessage for 10 s.
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, utimesSync, writeFileSync } from "node:fs";
+import { existsSync, utimesSync, writeFileSync } from "node:fs";
 import { loadavg } from "node:os";
 import { join } from "node:path";
+import { tsImport } from "tsx/esm/api";
 import { median, printTable } from "./lib.mjs";
 
-const pad = (i) => String(i).padStart(3, "0");
-const user = (i) => `storm${pad(i)}`;
-const slackId = (i) => `U0STORM${pad(i)}`;
-
-export async function seedStormUsers({ slapd, slack, count }) {
-  for (let i = 0; i < count; i++) {
-    const uid = user(i);
-    await slapd.addEntry(`uid=${uid},ou=people,${slapd.baseDn}`, {
-      objectClass: ["inetOrgPerson", "opsguardChatAccount"],
-      uid,
-      cn: uid,
-      sn: "Storm",
-      mail: `${uid}@opsguard.test`,
-      slackName: uid,
-      slackId: slackId(i),
-    });
-    slack.addUser({ id: slackId(i), name: uid, email: `${uid}@opsguard.test` });
-  }
-}
+// The burst test's cast and sites (packages/vpnnotify/test/storm.ts): the test checks what this measures.
+const storm = await tsImport(new URL("../../packages/vpnnotify/test/storm.ts", import.meta.url).pathname, import.meta.url);
+const user = storm.stormUser;
+const slackId = storm.stormSlackId;
+export const seedStormUsers = storm.seedStormUsers;
 
 /** Wall time of one process from spawn to exit, without blocking this process (the simulator answers meanwhile). */
 function timedSpawn(argv, env) {
@@ -58,24 +45,14 @@ export async function runStorm({ dir, bundle, launcher, slapd, redis, slack, tok
   /** A fresh site (Redis prefix, spool, log, sh hook): every login of a storm is a first login. */
   const newSite = () => {
     site++;
-    const root = join(dir, `storm-${site}`);
-    const spool = join(root, "spool");
-    // As after the first login a worker made it: the hooks queue logins without loading the bundle.
-    mkdirSync(spool, { recursive: true, mode: 0o700 });
-    const log = join(root, "worker.log");
-    const config = join(root, "vpnnotify.json");
-    writeFileSync(
-      config,
-      JSON.stringify({
-        server: { name: "vpn-storm" },
-        slack: { token: "env:BENCH_SLACK_TOKEN", baseUrl: slack.apiUrl },
-        securityChannel: "C0SECURITY",
-        directory: { ldap: slapd.connection(), slackIdAttribute: "slackId" },
-        state: { file: join(root, "state.json"), redis: { url: redis.url, keyPrefix: `storm${site}:` } },
-        spool: { dir: spool, idleSeconds: 2 },
+    const { root, spool, config, text } = storm.stormSite(
+      join(dir, `storm-${site}`),
+      { slapd, redis, slack },
+      {
+        spoolExists: true,
         deadlineMs: 3_000,
-        log: { file: log },
-      }),
+        spool: { idleSeconds: 2 },
+      },
     );
     // Dated before the script made from it, as install leaves them.
     utimesSync(config, new Date(Date.now() - 5_000), new Date(Date.now() - 5_000));
@@ -83,7 +60,6 @@ export async function runStorm({ dir, bundle, launcher, slapd, redis, slack, tok
     const made = spawnSync(process.execPath, [bundle, "--config", config, "sh-hook", "--node-hook", launcher], { encoding: "utf8" });
     if (made.status !== 0) throw new Error(`vpnnotify sh-hook failed: ${made.stderr}`);
     writeFileSync(sh, made.stdout, { mode: 0o755 });
-    const text = () => (existsSync(log) ? readFileSync(log, "utf8") : "");
     return { root, spool, config, text, hook: { node: launcher, sh } };
   };
   const hookEnv = (s, i, tag) => {
@@ -92,7 +68,7 @@ export async function runStorm({ dir, bundle, launcher, slapd, redis, slack, tok
     return {
       PATH: "/usr/bin:/bin",
       VPNNOTIFY_CONFIG: s.config,
-      BENCH_SLACK_TOKEN: token,
+      [storm.STORM_TOKEN_ENV]: token,
       script_type: "client-connect",
       common_name: user(i),
       trusted_ip: `81.${2 + (i % 50)}.${i}.${1 + (i % 200)}`,
