@@ -15,10 +15,10 @@ import { tsImport } from "tsx/esm/api";
 import { median, printTable } from "./lib.mjs";
 
 // The burst test's cast and sites (packages/vpnnotify/test/storm.ts): the test checks what this measures.
-const storm = await tsImport(new URL("../../packages/vpnnotify/test/storm.ts", import.meta.url).pathname, import.meta.url);
-const user = storm.stormUser;
-const slackId = storm.stormSlackId;
-export const seedStormUsers = storm.seedStormUsers;
+const cast = await tsImport(new URL("../../packages/vpnnotify/test/storm.ts", import.meta.url).pathname, import.meta.url);
+const user = cast.stormUser;
+const slackId = cast.stormSlackId;
+export const seedStormUsers = cast.seedStormUsers;
 
 /** Wall time of one process from spawn to exit, without blocking this process (the simulator answers meanwhile). */
 function timedSpawn(argv, env) {
@@ -45,7 +45,7 @@ export async function runStorm({ dir, bundle, launcher, slapd, redis, slack, tok
   /** A fresh site (Redis prefix, spool, log, sh hook): every login of a storm is a first login. */
   const newSite = () => {
     site++;
-    const { root, spool, config, text } = storm.stormSite(
+    const { root, spool, config, text } = cast.stormSite(
       join(dir, `storm-${site}`),
       { slapd, redis, slack },
       {
@@ -68,7 +68,7 @@ export async function runStorm({ dir, bundle, launcher, slapd, redis, slack, tok
     return {
       PATH: "/usr/bin:/bin",
       VPNNOTIFY_CONFIG: s.config,
-      [storm.STORM_TOKEN_ENV]: token,
+      [cast.STORM_TOKEN_ENV]: token,
       script_type: "client-connect",
       common_name: user(i),
       trusted_ip: `81.${2 + (i % 50)}.${i}.${1 + (i % 200)}`,
