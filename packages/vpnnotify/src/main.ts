@@ -215,10 +215,11 @@ async function runHook(name: "hook" | HookSource, command: Command): Promise<voi
   }
   // A worker started by the sh hook for logins it queued drains the spool whatever its own environment holds.
   const queuedWorker = detached && process.env[QUEUED_ENV] === "1";
-  const problem = queuedWorker
-    ? undefined
-    : call.refuse
-      ? call.problem
+  // Refusing stays first: under auth-user-pass-verify an exit 0 would pass any password.
+  const problem = call.refuse
+    ? call.problem
+    : queuedWorker
+      ? undefined
       : name !== "hook" && call.source !== name
         ? `"vpnnotify ${name}" was called with an ${call.source} environment (use the command of your VPN server, or plain vpnnotify)`
         : call.problem && `${call.problem} (check the VPN server's script settings)`;
