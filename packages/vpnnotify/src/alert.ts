@@ -294,11 +294,16 @@ const openvpnEnvJobSchema = z
     return { login, ...(job.answer ? { answer: job.answer } : {}) };
   });
 
-export const spoolJobSchema: z.ZodType<SpoolJob> = z.union([
-  loginJobSchema,
-  alertJobSchema,
-  openvpnEnvJobSchema as unknown as z.ZodType<LoginJob>,
-]);
+const nodeJobSchema = z.union([loginJobSchema, alertJobSchema]);
+
+/** The sh hook's entries by their `openvpn` field (so a bad one names its own problem), else the Node hook's and the worker's. */
+export const spoolJobSchema: z.ZodType<SpoolJob> = z.unknown().transform((raw, ctx): SpoolJob => {
+  const fromSh = typeof raw === "object" && raw !== null && "openvpn" in raw;
+  const parsed = fromSh ? openvpnEnvJobSchema.safeParse(raw) : nodeJobSchema.safeParse(raw);
+  if (parsed.success) return parsed.data;
+  for (const issue of parsed.error.issues) ctx.addIssue({ code: "custom", message: issue.message, path: issue.path });
+  return z.NEVER;
+}) as unknown as z.ZodType<SpoolJob>;
 
 export function isLoginJob(job: SpoolJob): job is LoginJob {
   return "login" in job;

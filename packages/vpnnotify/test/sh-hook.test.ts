@@ -13,7 +13,8 @@ import {
 } from "node:fs";
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
-import { Spool } from "@opsguard/core";
+import { Writable } from "node:stream";
+import { Logger, Spool } from "@opsguard/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { spoolJobSchema } from "../src/alert";
 import { parseHookEnv } from "../src/event";
@@ -170,6 +171,26 @@ describe("the sh client-connect hook", () => {
     const [entry] = await spoolOf(s).list();
     expect((entry?.payload as { login?: { user: string } } | undefined)?.login?.user).toBe(seen);
     expect(seen).toBe("a\ufffd\ufffdb");
+  });
+
+  it("a queued environment that is no login (a user name of Unicode spaces only) moves to dead/ with a line naming the problem", async () => {
+    const s = site();
+    holdDrainLock(s.spool);
+    // sh sees a non-space byte; JavaScript's trim (the Node hook's parser) sees no user at all.
+    expect((await hook(s, { script_type: "client-connect", common_name: "\u00a0\u2003", trusted_ip: "81.2.69.1" })).code).toBe(0);
+    const [name] = entryFiles(s);
+    let text = "";
+    const stream = new Writable({
+      write(chunk, _encoding, done) {
+        text += chunk.toString();
+        done();
+      },
+    });
+    const log = new Logger({ tool: "vpnnotify", level: "info", stream });
+    const spool = new Spool({ dir: s.spool, payload: spoolJobSchema, maxAttempts: 3, backoffMs: 1000, log });
+    expect(await spool.list()).toEqual([]);
+    expect(readdirSync(join(s.spool, "dead"))).toEqual([`${name}.corrupt`]);
+    expect(text).toContain("OpenVPN gave neither username nor common_name");
   });
 
   it("queues a plain client-connect with a 0600 file, answers 1 (onFailure accept) and starts one worker for a burst", async () => {
