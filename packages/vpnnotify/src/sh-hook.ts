@@ -256,14 +256,15 @@ worker_alive() {
 # older than 10 s is left by a worker that died starting and is taken over.
 claim_start() {
   marker=$spool/worker.starting
-  set -C
-  if { printf '%s\\n' "$now" >"$marker"; } 2>/dev/null; then set +C; return 0; fi
-  set +C
-  [ -f "$marker" ] && [ ! -h "$marker" ] || return 1
-  since=''
-  IFS= read -r since <"$marker" || :
-  case $since in '' | *[!0-9]*) ;; *) [ $((now - since)) -lt 10000 ] && return 1 ;; esac
-  rm -f -- "$marker"
+  if [ -e "$marker" ] || [ -h "$marker" ]; then
+    # Only a regular file is read; anything else there (a FIFO would hang OpenVPN) is junk, replaced.
+    if [ -f "$marker" ] && [ ! -h "$marker" ]; then
+      since=''
+      IFS= read -r since <"$marker" || :
+      case $since in '' | *[!0-9]*) ;; *) [ $((now - since)) -lt 10000 ] && return 1 ;; esac
+    fi
+    rm -f -- "$marker" 2>/dev/null
+  fi
   set -C
   { printf '%s\\n' "$now" >"$marker"; } 2>/dev/null
   ok=$?

@@ -227,6 +227,17 @@ describe("the sh client-connect hook", () => {
     expect(calls(s)).toEqual([" queued=1"]);
   });
 
+  it("FIFOs planted as drain.lock and worker.starting never hold up the hook: it queues and starts the worker", async () => {
+    const s = site();
+    for (const name of ["drain.lock", "worker.starting"]) expect(spawnSync("mkfifo", [join(s.spool, name)]).status).toBe(0);
+    const result = await hook(s, { script_type: "client-connect", common_name: "a", trusted_ip: "81.2.69.1" });
+    expect(result).toEqual({ code: 0, stderr: "" });
+    expect(entryFiles(s)).toHaveLength(1);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(calls(s)).toEqual([" queued=1"]);
+    expect(statSync(join(s.spool, "worker.starting")).isFile()).toBe(true);
+  });
+
   it("a spool it cannot write: says so on stderr and hands the login to the Node hook (which handles it alone), never losing it", async () => {
     // Root writes anywhere: the hook runs as nobody, as OpenVPN's scripts usually do, with root's spool.
     const s = site({}, 0o755);
