@@ -28,6 +28,8 @@ const SYSTEM_PACKAGES = [
   ["lintian", "/usr/bin/lintian"],
   // systemd-analyze verify checks deputize's shipped units.
   ["systemd", "/usr/bin/systemd-analyze"],
+  // vpnnotify's sh client-connect hook is checked with shellcheck.
+  ["shellcheck", "/usr/bin/shellcheck"],
 ];
 
 function run(cmd, args, env = {}) {

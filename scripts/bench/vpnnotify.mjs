@@ -51,7 +51,7 @@ try {
   );
   if (stormSize > 0) {
     await seedStormUsers({ slapd, slack, count: stormSize });
-    await runStorm({ dir, launcher, slapd, redis, slack, token: lab.SLACK_SIM_TOKEN, count: stormSize, runs: stormRuns });
+    await runStorm({ dir, bundle, launcher, slapd, redis, slack, token: lab.SLACK_SIM_TOKEN, count: stormSize, runs: stormRuns });
   }
   if (!stormOnly) {
     const baseEnv = { PATH: "/usr/bin:/bin", VPNNOTIFY_CONFIG: config, BENCH_SLACK_TOKEN: lab.SLACK_SIM_TOKEN };

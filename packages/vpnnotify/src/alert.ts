@@ -1,7 +1,7 @@
 import { describeError, SlackApiError, type Spool } from "@opsguard/core";
 import { z } from "zod";
 import type { Recipient } from "./directory";
-import type { VpnEvent } from "./event";
+import { parseHookEnv, type VpnEvent } from "./event";
 import type { GeoInfo } from "./geoip";
 import { messageContext, securityReasons } from "./message";
 import type { Notifier } from "./notify";
@@ -271,7 +271,39 @@ export const loginJobSchema: z.ZodType<LoginJob> = z.object({
   answer: z.object({ file: z.string(), by: z.number() }).optional(),
 }) as unknown as z.ZodType<LoginJob>;
 
-export const spoolJobSchema: z.ZodType<SpoolJob> = z.union([loginJobSchema, alertJobSchema]);
+/**
+ * A login as the sh hook (sh-hook.ts) queues it: OpenVPN's environment verbatim and when it was
+ * queued. Read back as the LoginJob the Node hook writes, through parseHookEnv, the Node hook's
+ * own parser; an environment that is no login (no user, no address) is an unreadable entry: it
+ * moves to dead/ with a warn line naming the problem, as the Node hook would have logged it.
+ */
+const openvpnEnvJobSchema = z
+  .object({
+    openvpn: z.record(z.string(), z.string()),
+    at: z.number().nonnegative(),
+    answer: z.object({ file: z.string(), by: z.number() }).optional(),
+  })
+  .transform((job, ctx): LoginJob => {
+    const call = parseHookEnv(job.openvpn, job.at);
+    const event = call?.event;
+    if (!event || call.problem || event.kind !== "connect") {
+      ctx.addIssue({ code: "custom", message: call?.problem ?? "the queued OpenVPN environment is not a client-connect" });
+      return z.NEVER;
+    }
+    const { deferredFile: _, ...login } = event;
+    return { login, ...(job.answer ? { answer: job.answer } : {}) };
+  });
+
+const nodeJobSchema = z.union([loginJobSchema, alertJobSchema]);
+
+/** The sh hook's entries by their `openvpn` field (so a bad one names its own problem), else the Node hook's and the worker's. */
+export const spoolJobSchema: z.ZodType<SpoolJob> = z.unknown().transform((raw, ctx): SpoolJob => {
+  const fromSh = typeof raw === "object" && raw !== null && "openvpn" in raw;
+  const parsed = fromSh ? openvpnEnvJobSchema.safeParse(raw) : nodeJobSchema.safeParse(raw);
+  if (parsed.success) return parsed.data;
+  for (const issue of parsed.error.issues) ctx.addIssue({ code: "custom", message: issue.message, path: issue.path });
+  return z.NEVER;
+}) as unknown as z.ZodType<SpoolJob>;
 
 export function isLoginJob(job: SpoolJob): job is LoginJob {
   return "login" in job;

@@ -147,7 +147,13 @@ export function runHookFastPath(
     const marker = path.join(spool, "worker.starting");
     for (let attempt = 0; attempt < 2; attempt++) {
       try {
-        fs.closeSync(fs.openSync(marker, "wx", 0o600));
+        // Its time inside, so the sh hook (no stat(1) per call) can tell a stale one too.
+        const fd = fs.openSync(marker, "wx", 0o600);
+        try {
+          fs.writeSync(fd, `${Date.now()}\n`);
+        } finally {
+          fs.closeSync(fd);
+        }
         return true;
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== "EEXIST") return true;

@@ -33,16 +33,20 @@ import { DETACHED_ENV, launcherFastPath, QUEUED_ENV, SPOOL_ENV } from "./hook";
 import { formatDelay } from "./message";
 import { flushAlerts, handleConnect, handleDisconnect, type Notifier } from "./notify";
 import { createNotifier, createSpool, hookLogger } from "./runtime";
+import { defaultNodeHook, installShHook, shHookOptions, shHookScript } from "./sh-hook";
 import { queuedLogin, workSpool } from "./worker";
 
 type Command = ReturnType<typeof createProgram>;
 
 const HELP = `Install once (as root), then give the VPN server the launcher it prints:
   vpnnotify install [--prefix /usr/local/lib/vpnnotify]
+It also writes vpnnotify-connect there, a POSIX sh client-connect hook made from the config (a
+shell start instead of a Node start per login; re-run install after editing the config);
+"vpnnotify sh-hook" prints it.
 
 Hooks (each queues the login in the spool and exits 0 at once; one worker per host notifies,
 honouring Slack's rate limits; --wait works in the hook itself):
-  OpenVPN      client-connect /usr/local/lib/vpnnotify/vpnnotify   (and client-disconnect; deferred
+  OpenVPN      client-connect /usr/local/lib/vpnnotify/vpnnotify-connect   (client-disconnect: vpnnotify; deferred
                client-connect is used automatically: "1" at once when the hook queued the login
                itself (JSON config, spool exists) and onFailure is accept; else "2" at once and
                the worker writes "1" when it starts (accept) or "1"/"0" after Slack (reject))
@@ -145,7 +149,14 @@ export async function main(argv: readonly string[] = process.argv): Promise<void
     .command("install")
     .description("install this bundle with a code-cached launcher, the command to give the VPN server")
     .option("--prefix <dir>", "where to put it", "/usr/local/lib/vpnnotify")
-    .action((opts: { prefix: string }) => runInstall(opts.prefix));
+    .action((opts: { prefix: string }, command: Command) => runInstall(opts.prefix, command.optsWithGlobals<GlobalOptions>().config));
+  program
+    .command("sh-hook")
+    .description("print the POSIX sh client-connect hook made from the config (install writes it as vpnnotify-connect)")
+    .option("--node-hook <path>", "the Node hook it hands every other call to", defaultNodeHook())
+    .action(async (opts: { nodeHook: string }, command: Command) => {
+      process.stdout.write(shHookScript(await shHookOptions(command.optsWithGlobals<GlobalOptions>().config, [opts.nodeHook])));
+    });
   addCompletionCommand(program);
   await runCli(program, argv);
   // A typo in the VPN server's hook line must not lock everyone out: runCli printed the problem, the client goes in.
@@ -165,7 +176,7 @@ export async function main(argv: readonly string[] = process.argv): Promise<void
   }
 }
 
-function runInstall(prefix: string): void {
+async function runInstall(prefix: string, config: string | undefined): Promise<void> {
   const bundle = fileURLToPath(import.meta.url);
   if (!bundle.endsWith(".cjs"))
     throw new UsageError("install copies the built bundle", { hint: "run the built vpnnotify (dist/vpnnotify.cjs)" });
@@ -177,12 +188,15 @@ function runInstall(prefix: string): void {
     files: embeddedDatabaseFiles(),
     fastPath: launcherFastPath(parseHookEnv),
   });
+  const sh = await installShHook(prefix, launcher, config);
+  if (sh.skipped) process.stderr.write(`vpnnotify: sh hook not written (client-connect stays on the launcher): ${sh.skipped}\n`);
   process.stdout.write(
     [
       `installed ${launcher}`,
+      ...(sh.path ? [`installed ${sh.path} (re-run install after editing the config)`] : []),
       "OpenVPN server config:",
       "  script-security 2",
-      `  client-connect ${launcher}`,
+      `  client-connect ${sh.path ?? launcher}`,
       `  client-disconnect ${launcher}`,
       `strongSwan: leftupdown=${launcher}    ocserv: connect-script = ${launcher}`,
       "",
@@ -199,11 +213,16 @@ async function runHook(name: "hook" | HookSource, command: Command): Promise<voi
       hint: "run it as an OpenVPN/strongSwan/ocserv hook, or use `vpnnotify notify --user U --ip IP`",
     });
   }
+  // A worker started by the sh hook for logins it queued drains the spool whatever its own environment holds.
+  const queuedWorker = detached && process.env[QUEUED_ENV] === "1";
+  // Refusing stays first: under auth-user-pass-verify an exit 0 would pass any password.
   const problem = call.refuse
     ? call.problem
-    : name !== "hook" && call.source !== name
-      ? `"vpnnotify ${name}" was called with an ${call.source} environment (use the command of your VPN server, or plain vpnnotify)`
-      : call.problem && `${call.problem} (check the VPN server's script settings)`;
+    : queuedWorker
+      ? undefined
+      : name !== "hook" && call.source !== name
+        ? `"vpnnotify ${name}" was called with an ${call.source} environment (use the command of your VPN server, or plain vpnnotify)`
+        : call.problem && `${call.problem} (check the VPN server's script settings)`;
   if (problem) {
     // Called by a VPN server after all: a setup mistake must not cost the user the connection,
     // unless the exit code is the verdict on a password (then exit 0 would let anyone in).
@@ -214,7 +233,7 @@ async function runHook(name: "hook" | HookSource, command: Command): Promise<voi
     return;
   }
   const event = call.event;
-  if (!event) return;
+  if (!event && !queuedWorker) return;
 
   let config: VpnnotifyConfig;
   try {
@@ -222,14 +241,14 @@ async function runHook(name: "hook" | HookSource, command: Command): Promise<voi
   } catch (error) {
     // Without a config onFailure is unknown: a broken config must not lock everyone out. It does
     // silence every alert, so the line says so, and the detached worker (no stderr) sends it to syslog.
-    const unwritable = answerDeferred(event.deferredFile, "1");
+    const unwritable = answerDeferred(event?.deferredFile, "1");
     const { log, close } = hookLogger({ level: "error", format: opts.logFormat, detached, facility: "daemon" });
     if (unwritable) log.warn(unwritable);
     // The launcher queued logins by the raw JSON: let in the ones OpenVPN waits on, and say how many wait.
     const queued = detached ? await releaseQueued(process.env[SPOOL_ENV], log) : undefined;
     log.error("failed", {
-      user: event.user,
-      ip: event.ip,
+      user: event?.user,
+      ip: event?.ip,
       reason: `unusable config, so NO login is notified until it is fixed (the client was let in): ${describeError(error)}`,
       queued,
     });
@@ -248,7 +267,7 @@ async function runHook(name: "hook" | HookSource, command: Command): Promise<voi
     // The per-host worker. The launcher queued the login already (QUEUED_ENV); else it is queued
     // here. Only when it cannot even be spooled is it handled directly, below, as a one-off.
     const n = createNotifier(config, log, undefined, { worker: true });
-    const queued = process.env[QUEUED_ENV] === "1" || (await queueOwnLogin(event, n, config, log));
+    const queued = queuedWorker || (event !== undefined && (await queueOwnLogin(event, n, config, log)));
     if (queued) {
       // Another worker runs (its hook queued without knowing): it reports the spool, not this one.
       if (!(await workSpool(n, config)).busy) await logPending(n, log);
@@ -258,6 +277,7 @@ async function runHook(name: "hook" | HookSource, command: Command): Promise<voi
     }
     await n.store.close().catch(() => {});
   }
+  if (!event) return;
   const deferred = event.deferredFile;
   // With onFailure "accept" the answer is known already: let the client in now.
   const unwritable = deferred && !reject ? answerDeferred(deferred, "1") : undefined;

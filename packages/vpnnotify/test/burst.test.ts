@@ -1,10 +1,12 @@
 import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { hostname, tmpdir } from "node:os";
+import { dirname, join } from "node:path";
 import { type RedisLab, SLACK_SIM_TOKEN, SlackSim, type SlapdLab, startRedis, startSlapd } from "@opsguard/lab";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { shHookOptions, writeShHook } from "../src/sh-hook";
 import { openvpnConnectEnv, waitFor } from "./fixtures";
+import { STORM_SECURITY, STORM_TOKEN_ENV, type StormSite, seedStormUsers, stormSite, stormSlackId, stormUser } from "./storm";
 
 /**
  * A reconnect storm (issue #26): many OpenVPN client-connect hooks at once, through the built
@@ -14,15 +16,15 @@ import { openvpnConnectEnv, waitFor } from "./fixtures";
 
 const BUNDLE = new URL("../dist/vpnnotify.cjs", import.meta.url).pathname;
 const USERS = 30;
-const SECURITY = "C0SECURITY";
+const SECURITY = STORM_SECURITY;
 let dir: string;
 let slack: SlackSim;
 let slapd: SlapdLab;
 let redis: RedisLab;
 let round = 0;
 
-const user = (i: number) => `storm${String(i).padStart(3, "0")}`;
-const slackId = (i: number) => `U0STORM${String(i).padStart(3, "0")}`;
+const user = stormUser;
+const slackId = stormSlackId;
 
 beforeAll(async () => {
   if (!existsSync(BUNDLE)) throw new Error(`${BUNDLE} is missing: run "node scripts/build.mjs vpnnotify" first`);
@@ -30,19 +32,7 @@ beforeAll(async () => {
   [slapd, redis] = await Promise.all([startSlapd(), startRedis()]);
   slack = new SlackSim();
   slack.addChannel({ id: SECURITY, name: "security-alerts" });
-  for (let i = 0; i < USERS; i++) {
-    const uid = user(i);
-    await slapd.addEntry(`uid=${uid},ou=people,${slapd.baseDn}`, {
-      objectClass: ["inetOrgPerson", "opsguardChatAccount"],
-      uid,
-      cn: uid,
-      sn: "Storm",
-      mail: `${uid}@opsguard.test`,
-      slackName: uid,
-      slackId: slackId(i),
-    });
-    slack.addUser({ id: slackId(i), name: uid, email: `${uid}@opsguard.test` });
-  }
+  await seedStormUsers({ slapd, slack, count: USERS });
   await slack.start();
 }, 60_000);
 
@@ -58,38 +48,29 @@ beforeEach(() => {
 });
 
 /** A fresh site (spool, log, Redis prefix): each round's logins are all first logins. */
-function site(spoolExists: boolean, spoolOptions: Record<string, unknown> = {}) {
+function site(spoolExists: boolean, spoolOptions: Record<string, unknown> = {}): StormSite {
   round++;
-  const root = join(dir, `round-${round}`);
-  const spool = join(root, "spool");
-  mkdirSync(spoolExists ? spool : root, { recursive: true, mode: 0o700 });
-  const log = join(root, "vpnnotify.log");
-  const config = join(root, "vpnnotify.json");
-  writeFileSync(
-    config,
-    JSON.stringify({
-      server: { name: "vpn-storm" },
-      slack: { token: "env:STORM_SLACK_TOKEN", baseUrl: slack.apiUrl },
-      securityChannel: SECURITY,
-      directory: { ldap: slapd.connection(), slackIdAttribute: "slackId" },
-      state: { file: join(root, "state.json"), redis: { url: redis.url, keyPrefix: `r${round}:`, commandTimeoutMs: 5_000 } },
-      spool: { dir: spool, idleSeconds: 1, ...spoolOptions },
-      // Generous: the machine running the tests is shared.
+  // Generous deadline and Redis timeout: the machine running the tests is shared.
+  return stormSite(
+    join(dir, `round-${round}`),
+    { slapd, redis, slack },
+    {
+      spoolExists,
       deadlineMs: 10_000,
-      log: { file: log },
-    }),
+      spool: { idleSeconds: 1, ...spoolOptions },
+      redis: { commandTimeoutMs: 5_000 },
+    },
   );
-  return { config, log, spool, text: () => (existsSync(log) ? readFileSync(log, "utf8") : "") };
 }
 
 /** One hook process as OpenVPN starts it; resolves with its exit code once it returned. */
-function hook(config: string, i: number): Promise<number | null> {
+function hook(config: string, i: number, script?: string): Promise<number | null> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BUNDLE], {
+    const child = spawn(script ?? process.execPath, script ? [] : [BUNDLE], {
       env: {
         PATH: "/usr/bin:/bin",
         VPNNOTIFY_CONFIG: config,
-        STORM_SLACK_TOKEN: SLACK_SIM_TOKEN,
+        [STORM_TOKEN_ENV]: SLACK_SIM_TOKEN,
         ...openvpnConnectEnv(user(i), `81.2.${10 + (i % 10)}.${i + 1}`),
       },
       stdio: "ignore",
@@ -103,7 +84,7 @@ function hook(config: string, i: number): Promise<number | null> {
 function run(args: string[], config: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BUNDLE, "--config", config, ...args], {
-      env: { PATH: "/usr/bin:/bin", STORM_SLACK_TOKEN: SLACK_SIM_TOKEN },
+      env: { PATH: "/usr/bin:/bin", [STORM_TOKEN_ENV]: SLACK_SIM_TOKEN },
       stdio: ["ignore", "pipe", "pipe"],
     });
     let stdout = "";
@@ -119,13 +100,37 @@ function run(args: string[], config: string): Promise<{ code: number | null; std
   });
 }
 
-async function storm(s: ReturnType<typeof site>): Promise<void> {
-  const codes = await Promise.all(Array.from({ length: USERS }, (_, i) => hook(s.config, i)));
+async function storm(s: StormSite, script?: string): Promise<void> {
+  const codes = await Promise.all(Array.from({ length: USERS }, (_, i) => hook(s.config, i, script)));
   expect(codes.every((c) => c === 0)).toBe(true);
 }
 
+/** The POSIX sh hook as install writes it for this site, handing over to (and starting workers with) the bundle. */
+async function shHook(s: StormSite): Promise<string> {
+  return writeShHook(dirname(s.spool), "vpnnotify-connect", await shHookOptions(s.config, [process.execPath, BUNDLE]));
+}
+
+/** A worker as a hook starts it for logins already queued. */
+function worker(config: string): Promise<number | null> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BUNDLE], {
+      env: {
+        PATH: "/usr/bin:/bin",
+        VPNNOTIFY_CONFIG: config,
+        VPNNOTIFY_DETACHED: "1",
+        VPNNOTIFY_QUEUED: "1",
+        [STORM_TOKEN_ENV]: SLACK_SIM_TOKEN,
+        ...openvpnConnectEnv(user(0), "81.2.10.1"),
+      },
+      stdio: "ignore",
+    });
+    child.on("error", reject);
+    child.on("close", resolve);
+  });
+}
+
 /** Every user got exactly one DM, nothing went to the security channel, and nothing is left in the spool. */
-async function expectEachToldOnce(s: ReturnType<typeof site>): Promise<void> {
+async function expectEachToldOnce(s: StormSite): Promise<void> {
   await waitFor(() => slack.messages.length >= USERS && /worker done/.test(s.text()), 45_000, `${USERS} DMs`);
   // The worker lingers a moment for more logins; by then a second copy of any DM would have gone out.
   await waitFor(() => !existsSync(join(s.spool, "drain.lock")), 15_000, "the worker to finish");
@@ -143,6 +148,30 @@ describe(`a storm of ${USERS} client-connect hooks at once`, () => {
     await expectEachToldOnce(s);
     // The hooks queued their logins and one of them started the worker; every other saw it starting or running.
     expect(s.text().match(/^vpnnotify: worker done delivered=30 peakRssMiB=\d+$/gm)).toHaveLength(1);
+  }, 90_000);
+
+  it("through the POSIX sh hook: every login is alerted exactly once, by the one worker a hook started", async () => {
+    const s = site(true);
+    await storm(s, await shHook(s));
+    await expectEachToldOnce(s);
+    expect(s.text().match(/^vpnnotify: worker done delivered=30 peakRssMiB=\d+$/gm)).toHaveLength(1);
+  }, 90_000);
+
+  it("two workers started at once on the queued logins never both drain: each login is alerted once", async () => {
+    const s = site(true);
+    const script = await shHook(s);
+    // A live process holds the drain lock while the hooks queue: they start no worker.
+    const stat = readFileSync("/proc/self/stat", "utf8");
+    const start = stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
+    writeFileSync(join(s.spool, "drain.lock"), JSON.stringify({ pid: process.pid, start, host: hostname(), token: "t", time: Date.now() }));
+    await storm(s, script);
+    expect(readdirSync(s.spool).filter((f) => f.endsWith(".json"))).toHaveLength(USERS);
+    expect(slack.messages).toEqual([]);
+    rmSync(join(s.spool, "drain.lock"));
+    expect(await Promise.all([worker(s.config), worker(s.config)])).toEqual([0, 0]);
+    await expectEachToldOnce(s);
+    const delivered = [...s.text().matchAll(/^vpnnotify: worker done delivered=(\d+) /gm)].map((m) => Number(m[1]));
+    expect(delivered.reduce((a, b) => a + b, 0)).toBe(USERS);
   }, 90_000);
 
   it("with Slack rate-limiting chat.postMessage for the first seconds (429, Retry-After), still every login once", async () => {

@@ -1,0 +1,290 @@
+import { chmodSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
+import { isAbsolute, join, resolve } from "node:path";
+import { ConfigError, describeError, loadConfig } from "@opsguard/core";
+import { configSchema } from "./config";
+import { spoolDir } from "./runtime";
+
+/**
+ * OpenVPN's client-connect hook as a POSIX sh script (issue #26): in a reconnect storm OpenVPN
+ * starts one hook per client, and a Node start costs 30-100 ms of CPU where sh, `date`, `mv` and
+ * `sync` cost a few. It does only what the Node launcher's fast path does for a client-connect —
+ * queue the login in the spool, answer client_connect_deferred_file, start the worker unless one
+ * runs — and hands every other call to the Node hook, which stays the one place that decides.
+ *
+ * The spool entry's envelope is core's Spool entry (id, createdAt, attempts 0, …); its payload
+ * is OpenVPN's environment verbatim (`openvpn`, JSON-encoded byte for byte, `at`: when it was
+ * queued) rather than a LoginJob: the worker reads it through parseHookEnv, the parser the Node
+ * hook uses, so the two hooks cannot drift apart on trimming, fallbacks (username/common_name,
+ * trusted_ip/trusted_ip6) or time_unix, which sh could only imitate (JavaScript's trim knows
+ * Unicode spaces, sh's patterns do not).
+ *
+ * OpenVPN's script-options manual: "If script returns a non-zero error status, it will cause
+ * the client to be disconnected", and deferred client-connect answers through
+ * client_connect_deferred_file ("2" = deferred, then "1"/"0")
+ * (https://github.com/OpenVPN/openvpn/blob/release/2.6/doc/man-sections/script-options.rst).
+ * So, like the Node hook, the script exits 0 whenever vpnnotify itself is in trouble; a spool it
+ * cannot write is said on stderr (OpenVPN's log) and the login goes to the Node hook, which
+ * handles it alone, as documented, instead of losing it.
+ */
+
+export interface ShHookOptions {
+  /** The config the script was made from; the script hands over to Node once it is newer than itself. */
+  config: string;
+  spool: string;
+  reject: boolean;
+  deadlineMs: number;
+  /** The Node hook: the installed launcher (or a standalone executable), with any leading arguments. */
+  nodeHook: readonly string[];
+}
+
+/** A word for sh: single-quoted, a quote inside as '\'' (POSIX 2.2.2: nothing is special inside single quotes). */
+export function shQuote(word: string): string {
+  return `'${word.replace(/'/g, `'\\''`)}'`;
+}
+
+/** The settings of the script, from a validated config (YAML or JSON). */
+export async function shHookOptions(configPath: string | undefined, nodeHook: readonly string[]): Promise<ShHookOptions> {
+  const { config, filepath } = await loadConfig({ tool: "vpnnotify", schema: configSchema, path: configPath });
+  if (!filepath) {
+    throw new ConfigError("the sh hook needs a config file", { hint: "write /etc/opsguard/vpnnotify.yaml or pass --config FILE" });
+  }
+  const spool = resolve(spoolDir(config));
+  if (!isAbsolute(filepath)) throw new ConfigError(`config path ${filepath} is not absolute`);
+  // OpenVPN runs the script from its own directory: a relative Node hook would name another file there.
+  const [command = "", ...rest] = nodeHook;
+  return {
+    config: resolve(filepath),
+    spool,
+    reject: config.onFailure === "reject",
+    deadlineMs: config.deadlineMs,
+    nodeHook: [resolve(command), ...rest],
+  };
+}
+
+/** The Node hook a printed script hands over to: this standalone executable, else install's launcher. */
+export function defaultNodeHook(): string {
+  const sea = process.getBuiltinModule?.("node:sea") as { isSea?: () => boolean } | undefined;
+  return sea?.isSea?.() ? process.execPath : "/usr/local/lib/vpnnotify/vpnnotify";
+}
+
+/** The name install gives the script, beside the launcher. */
+export const SH_HOOK_NAME = "vpnnotify-connect";
+
+/**
+ * install's part: the script beside the launcher, made from the config install finds. Without a
+ * usable config there is nothing to bake in: the reason is returned and OpenVPN keeps the launcher.
+ */
+export async function installShHook(
+  prefix: string,
+  launcher: string,
+  configPath: string | undefined,
+): Promise<{ path?: string; skipped?: string }> {
+  try {
+    return { path: writeShHook(prefix, SH_HOOK_NAME, await shHookOptions(configPath, [launcher])) };
+  } catch (error) {
+    return { skipped: describeError(error) };
+  }
+}
+
+/** Writes the script as `<prefix>/<name>` (0755, replaced by rename so a running hook keeps the old one). */
+export function writeShHook(prefix: string, name: string, options: ShHookOptions): string {
+  const path = join(prefix, name);
+  const temp = `${path}.new-${process.pid}`;
+  try {
+    writeFileSync(temp, shHookScript(options), { mode: 0o755 });
+    chmodSync(temp, 0o755);
+    // Dated as the config it was made from: an edit in any later second is newer (dash's -nt
+    // compares whole seconds), so the script hands over to Node until install runs again.
+    const { atime, mtime } = statSync(options.config);
+    utimesSync(temp, atime, mtime);
+    renameSync(temp, path);
+  } finally {
+    rmSync(temp, { force: true });
+  }
+  return path;
+}
+
+export function shHookScript(o: ShHookOptions): string {
+  const node = o.nodeHook.map(shQuote).join(" ");
+  return `#!/bin/sh
+# vpnnotify's OpenVPN client-connect hook in POSIX sh, written by "vpnnotify install" (or printed
+# by "vpnnotify sh-hook") from the config below. It queues the login in the spool and returns; the
+# per-host worker notifies. Anything else (client-disconnect, other hooks, flags) goes to the Node
+# hook. Re-run install after editing the config: until then this script hands every call to Node.
+config=${shQuote(o.config)}
+spool=${shQuote(o.spool)}
+reject=${o.reject ? 1 : 0}
+deadline_ms=${Math.floor(o.deadlineMs)}
+node_hook=${shQuote(o.nodeHook[0] ?? "")}
+
+say() { printf 'vpnnotify: %s\\n' "$*" >&2; }
+
+# The Node hook decides whatever this script does not; exec keeps OpenVPN waiting on one process.
+to_node() {
+  if [ -x "$node_hook" ]; then exec ${node} "$@"; fi
+  say "error: failed reason=\\"cannot run the Node hook $node_hook, so this login is NOT notified\\""
+  # OpenVPN refuses the client on a non-zero exit: only onFailure reject may do that.
+  [ "$reject" = 1 ] && exit 69
+  exit 0
+}
+
+# Only a plain client-connect (at most OpenVPN's dynamic config file as argument) is queued here.
+[ "\${script_type-}" = client-connect ] && [ $# -le 1 ] && [ -z "\${VPNNOTIFY_DETACHED-}" ] || to_node "$@"
+case \${1-} in -*) to_node "$@" ;; esac
+[ "\${VPNNOTIFY_CONFIG-$config}" = "$config" ] || to_node "$@"
+# -nt is in POSIX.1-2024's test (dash, bash, busybox ash and ksh had it long before).
+# shellcheck disable=SC3013
+if [ ! -e "$config" ] || [ "$config" -nt "$0" ]; then
+  say "warn: $config changed after $0 was written: the Node hook runs instead (re-run vpnnotify install)"
+  to_node "$@"
+fi
+# The first worker makes the spool directory.
+[ -d "$spool" ] || to_node "$@"
+# Neither user name nor address: the Node hook logs the problem in OpenVPN's log.
+case "\${username-}\${common_name-}" in *[![:space:]]*) ;; *) to_node "$@" ;; esac
+case "\${trusted_ip-}\${trusted_ip6-}" in *[![:space:]]*) ;; *) to_node "$@" ;; esac
+
+# Byte-wise patterns (UTF-8 passes through unchanged); 0600 files, as core's spool writes them.
+LC_ALL=C
+umask 077
+now=$(date +%s%3N 2>/dev/null)
+case $now in '' | *[!0-9]*) to_node "$@" ;; esac
+
+# n as 8 lower-case hex digits (the spool's id and temp-file patterns), without a subshell.
+hex8() {
+  n=$1 hex='' i=0
+  while [ $i -lt 8 ]; do
+    d=$((n % 16)) n=$((n / 16)) i=$((i + 1))
+    case $d in 10) d=a ;; 11) d=b ;; 12) d=c ;; 13) d=d ;; 14) d=e ;; 15) d=f ;; esac
+    hex=$d$hex
+  done
+}
+
+# A JSON string: quote, backslash and control characters escaped, every other byte as it is.
+json() {
+  v=$1
+  printf '"'
+  while :; do
+    safe=\${v%%[\\"\\\\[:cntrl:]]*}
+    printf '%s' "$safe"
+    [ "$safe" = "$v" ] && break
+    v=\${v#"$safe"}
+    rest=\${v#?}
+    c=\${v%"$rest"}
+    v=$rest
+    case $c in
+      \\" | \\\\) printf '\\\\%s' "$c" ;;
+      *) printf '\\\\u%04x' "'$c" ;;
+    esac
+  done
+  printf '"'
+}
+
+# The login's fields as OpenVPN gave them (the worker parses them as the Node hook does).
+entry() {
+  printf '{"id":"%s","createdAt":%s,"attempts":0,"leaseUntil":0,"nextAttemptAt":%s,"payload":{"openvpn":{' "$id" "$now" "$now"
+  sep=''
+  for k in script_type username common_name trusted_ip trusted_ip6 trusted_port ifconfig_pool_remote_ip ifconfig_pool_remote_ip6 time_unix client_connect_deferred_file; do
+    eval "isset=\\\${$k+1} v=\\\${$k-}"
+    [ -n "$isset" ] || continue
+    printf '%s"%s":' "$sep" "$k"
+    json "$v"
+    sep=,
+  done
+  printf '},"at":%s' "$now"
+  if [ "$reject" = 1 ] && [ -n "\${client_connect_deferred_file-}" ]; then
+    printf ',"answer":{"file":'
+    json "$client_connect_deferred_file"
+    printf ',"by":%s}' "$((now + deadline_ms))"
+  fi
+  printf '}}\\n'
+}
+
+# The id is <ms>-<8 hex> like core's: this shell's pid keeps two hooks of one millisecond apart.
+hex8 $$
+id=$now-$hex
+tmp=$spool/.$id.json.$$.$hex.tmp
+target=$spool/$id.json
+# noclobber: the temp file is created with O_EXCL, never through a planted file.
+set -C
+if ! { entry >"$tmp"; } 2>/dev/null || ! mv -f -- "$tmp" "$target" 2>/dev/null; then
+  rm -f -- "$tmp" 2>/dev/null
+  why='cannot write'
+  [ -w "$spool" ] || why='no write permission on'
+  say "warn: $why the spool $spool; the Node hook handles this login alone"
+  to_node "$@"
+fi
+set +C
+# Durable before OpenVPN goes on: the entry's data and its name in the directory.
+sync -- "$target" "$spool" 2>/dev/null || say "warn: cannot sync $target to disk; it is queued"
+
+# OpenVPN's deferred answer: "1" now, or "2" when the worker's verdict decides (onFailure reject).
+if [ -n "\${client_connect_deferred_file-}" ]; then
+  answer=1
+  [ "$reject" = 1 ] && answer=2
+  { printf '%s' "$answer" >|"$client_connect_deferred_file"; } 2>/dev/null ||
+    say "warn: cannot write client_connect_deferred_file; the client goes in without waiting"
+fi
+
+# Whether the drain lock (core's withLock: {"pid":…,"start":…,"host":…}) names a live worker.
+worker_alive() {
+  lock=$spool/drain.lock
+  [ -f "$lock" ] && [ ! -h "$lock" ] || return 1
+  info=''
+  IFS= read -r info <"$lock" || [ -n "$info" ] || return 1
+  case $info in *'"pid":'[0-9]*) ;; *) return 1 ;; esac
+  pid=\${info#*\\"pid\\":}
+  pid=\${pid%%[!0-9]*}
+  host=''
+  IFS= read -r host </proc/sys/kernel/hostname || return 1
+  case $info in *"\\"host\\":\\"$host\\""*) ;; *) return 1 ;; esac
+  [ -d "/proc/$pid" ] || return 1
+  case $info in *'"start":"'*) ;; *) return 0 ;; esac
+  start=\${info#*\\"start\\":\\"}
+  start=\${start%%\\"*}
+  stat=''
+  IFS= read -r stat <"/proc/$pid/stat" || return 1
+  # Field 22 of /proc/<pid>/stat, its start time: a reused pid is another process.
+  set -f
+  # shellcheck disable=SC2086
+  set -- \${stat##*) }
+  set +f
+  [ $# -ge 20 ] && shift 19 && [ "$1" = "$start" ]
+}
+
+# One hook of a storm starts the worker: the one that creates worker.starting (O_EXCL); one
+# older than 10 s is left by a worker that died starting and is taken over.
+claim_start() {
+  marker=$spool/worker.starting
+  if [ -e "$marker" ] || [ -h "$marker" ]; then
+    # Only a regular file is read; anything else there (a FIFO would hang OpenVPN) is junk, replaced.
+    if [ -f "$marker" ] && [ ! -h "$marker" ]; then
+      since=''
+      IFS= read -r since <"$marker" || :
+      case $since in '' | *[!0-9]*) ;; *) [ $((now - since)) -lt 10000 ] && return 1 ;; esac
+    fi
+    rm -f -- "$marker" 2>/dev/null
+  fi
+  set -C
+  { printf '%s\\n' "$now" >"$marker"; } 2>/dev/null
+  ok=$?
+  set +C
+  return $ok
+}
+
+worker_alive || ! claim_start || {
+  # The worker, detached from OpenVPN (own session, lower priority), told the login is queued.
+  [ -x "$node_hook" ] || say "error: cannot start the worker: $node_hook is not executable (the login waits in the spool)"
+  (
+    unset client_connect_deferred_file
+    VPNNOTIFY_DETACHED=1 VPNNOTIFY_QUEUED=1 VPNNOTIFY_SPOOL=$spool VPNNOTIFY_CONFIG=$config
+    export VPNNOTIFY_DETACHED VPNNOTIFY_QUEUED VPNNOTIFY_SPOOL VPNNOTIFY_CONFIG
+    set -- ${node} "$@"
+    command -v nice >/dev/null 2>&1 && set -- nice -n 10 "$@"
+    command -v setsid >/dev/null 2>&1 && set -- setsid "$@"
+    exec "$@"
+  ) </dev/null >/dev/null 2>&1 &
+}
+exit 0
+`;
+}

@@ -1,0 +1,304 @@
+import { spawn, spawnSync } from "node:child_process";
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+} from "node:fs";
+import { hostname, tmpdir } from "node:os";
+import { join } from "node:path";
+import { Writable } from "node:stream";
+import { Logger, Spool } from "@opsguard/core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { spoolJobSchema } from "../src/alert";
+import { parseHookEnv } from "../src/event";
+import { type ShHookOptions, writeShHook } from "../src/sh-hook";
+
+/**
+ * The POSIX sh client-connect hook (issue #26), run by /bin/sh (dash) and bash as OpenVPN runs it:
+ * what it queues is read back through the spool's own schema, so a hostile value has to survive
+ * sh, JSON and the worker's parser unchanged. The Node hook it hands over to is a stub that
+ * records its calls; the burst test runs it against the real worker and services.
+ */
+
+let dir: string;
+let n = 0;
+
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), "vpnnotify-sh-"));
+  chmodSync(dir, 0o755);
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+interface Site {
+  root: string;
+  spool: string;
+  script: string;
+  calls: string;
+  options: ShHookOptions;
+}
+
+/** A config, its spool, a stub Node hook that appends its argv and queue flag to `calls`, and the script made from them. */
+function site(over: Partial<ShHookOptions> = {}, spoolMode = 0o700): Site {
+  const root = join(dir, `site-${++n}`);
+  const spool = join(root, "spool");
+  mkdirSync(spool, { recursive: true, mode: spoolMode });
+  chmodSync(root, 0o755);
+  chmodSync(spool, spoolMode);
+  const config = join(root, "vpnnotify.json");
+  writeFileSync(config, "{}\n");
+  // The config older than the script made from it (the script hands over to Node otherwise).
+  utimesSync(config, new Date(Date.now() - 60_000), new Date(Date.now() - 60_000));
+  const calls = join(root, "calls");
+  const stub = join(root, "node-hook");
+  writeFileSync(stub, `#!/bin/sh\nprintf '%s queued=%s\\n' "$*" "\${VPNNOTIFY_QUEUED-}" >>'${calls}'\nexit 0\n`, { mode: 0o755 });
+  const options: ShHookOptions = { config, spool, reject: false, deadlineMs: 2000, nodeHook: [stub], ...over };
+  const script = writeShHook(root, "vpnnotify-connect", options);
+  return { root, spool, script, calls, options };
+}
+
+/** A drain lock naming this (live) process: the hook must then start no worker. */
+function holdDrainLock(spool: string): void {
+  const stat = readFileSync("/proc/self/stat", "utf8");
+  const start = stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
+  writeFileSync(join(spool, "drain.lock"), JSON.stringify({ pid: process.pid, start, host: hostname(), token: "t", time: Date.now() }));
+}
+
+function hook(
+  s: Site,
+  env: Record<string, string>,
+  options: { shell?: string; args?: string[]; wrap?: string } = {},
+): Promise<{ code: number | null; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    // `wrap`: a sh prefix setting variables Node cannot pass (bytes that are not UTF-8).
+    const argv = options.wrap
+      ? ["/bin/sh", "-c", `${options.wrap} exec ${options.shell ?? ""} "$0" "$@"`, s.script, ...(options.args ?? [])]
+      : [options.shell ?? s.script, ...(options.shell ? [s.script] : []), ...(options.args ?? [])];
+    const child = spawn(argv[0] as string, argv.slice(1), {
+      env: { PATH: "/usr/bin:/bin", ...env },
+      stdio: ["ignore", "ignore", "pipe"],
+    });
+    let stderr = "";
+    child.stderr.on("data", (c: Buffer) => {
+      stderr += c.toString();
+    });
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code, stderr }));
+  });
+}
+
+const calls = (s: Site) => (existsSync(s.calls) ? readFileSync(s.calls, "utf8").replace(/\n$/, "").split("\n") : []);
+const entryFiles = (s: Site) => readdirSync(s.spool).filter((f) => /^\d+-[0-9a-f]{8}\.json$/.test(f));
+const spoolOf = (s: Site) => new Spool({ dir: s.spool, payload: spoolJobSchema, maxAttempts: 3, backoffMs: 1000 });
+
+const HOSTILE = [
+  'quote" back\\slash',
+  "new\nline\r\ttab\u0001\u001f\u007f",
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: a shell expansion the hook must not perform
+  "$(touch /tmp/vpnnotify-sh-pwned) `touch /tmp/vpnnotify-sh-pwned` ${IFS} $HOME * ?",
+  "'single' \"double\"",
+  "Ünïcødé 日本語 🔑 \u202eevil",
+  "-rf --wait",
+  "%s%n%d \\u0041",
+  "x".repeat(4000),
+];
+
+describe("the sh client-connect hook", () => {
+  it("passes sh -n and shellcheck", () => {
+    const s = site({ nodeHook: ["/usr/bin/node", "/opt/it's here/vpnnotify.cjs"] });
+    expect(spawnSync("sh", ["-n", s.script]).status).toBe(0);
+    const check = spawnSync("shellcheck", ["--shell=sh", "--severity=warning", s.script], { encoding: "utf8" });
+    expect(check.error, "shellcheck is missing: node scripts/setup.mjs installs it").toBeUndefined();
+    expect(check.stdout).toBe("");
+    expect(check.status).toBe(0);
+  });
+
+  for (const shell of ["/bin/sh", "/bin/bash"]) {
+    it(`${shell}: hostile names round-trip byte for byte into the entry the worker reads, and never run`, async () => {
+      const s = site({ reject: true });
+      holdDrainLock(s.spool);
+      rmSync("/tmp/vpnnotify-sh-pwned", { force: true });
+      const deferred = join(s.root, "acf");
+      for (const [i, value] of HOSTILE.entries()) {
+        writeFileSync(deferred, "");
+        const env = {
+          script_type: "client-connect",
+          username: value,
+          common_name: `cn ${value}`,
+          trusted_ip: `81.2.69.${i + 1}`,
+          trusted_port: "51413",
+          ifconfig_pool_remote_ip: "10.8.0.6",
+          time_unix: "1764900000",
+          client_connect_deferred_file: deferred,
+        };
+        const before = entryFiles(s);
+        const result = await hook(s, env, { shell });
+        expect(result).toEqual({ code: 0, stderr: "" });
+        // onFailure reject: OpenVPN is told to wait for the worker's verdict.
+        expect(readFileSync(deferred, "utf8")).toBe("2");
+        const added = entryFiles(s).filter((f) => !before.includes(f));
+        expect(added).toHaveLength(1);
+        const raw = JSON.parse(readFileSync(join(s.spool, added[0] as string), "utf8"));
+        expect(raw.payload.openvpn).toEqual(env);
+        expect(readdirSync(s.spool).filter((f) => f.endsWith(".tmp"))).toEqual([]);
+        // Read back through the spool as the worker does: the login the Node hook would have queued.
+        const entry = (await spoolOf(s).list()).find((e) => `${e.id}.json` === added[0]);
+        const { deferredFile, ...login } = parseHookEnv(env, 0)?.event ?? {};
+        expect(entry?.payload).toEqual({ login, answer: { file: deferredFile, by: expect.any(Number) } });
+        expect(entry?.createdAt).toBe(raw.payload.at);
+        expect((entry?.payload as { answer?: { by: number } } | undefined)?.answer?.by).toBe(raw.createdAt + 2000);
+      }
+      expect(existsSync("/tmp/vpnnotify-sh-pwned")).toBe(false);
+      // A live worker holds the drain lock: no hook started another.
+      expect(calls(s)).toEqual([]);
+    });
+  }
+
+  it("bytes that are not UTF-8 reach the worker as Node's own environment would decode them", async () => {
+    const s = site();
+    holdDrainLock(s.spool);
+    const wrap = `username=$(printf 'a\\377\\300b'); export username;`;
+    expect((await hook(s, { script_type: "client-connect", trusted_ip: "81.2.69.1" }, { wrap })).code).toBe(0);
+    const seen = spawnSync("/bin/sh", ["-c", `${wrap} exec "${process.execPath}" -e 'process.stdout.write(process.env.username)'`], {
+      encoding: "utf8",
+    }).stdout;
+    const [entry] = await spoolOf(s).list();
+    expect((entry?.payload as { login?: { user: string } } | undefined)?.login?.user).toBe(seen);
+    expect(seen).toBe("a\ufffd\ufffdb");
+  });
+
+  it("a queued environment that is no login (a user name of Unicode spaces only) moves to dead/ with a line naming the problem", async () => {
+    const s = site();
+    holdDrainLock(s.spool);
+    // sh sees a non-space byte; JavaScript's trim (the Node hook's parser) sees no user at all.
+    expect((await hook(s, { script_type: "client-connect", common_name: "\u00a0\u2003", trusted_ip: "81.2.69.1" })).code).toBe(0);
+    const [name] = entryFiles(s);
+    let text = "";
+    const stream = new Writable({
+      write(chunk, _encoding, done) {
+        text += chunk.toString();
+        done();
+      },
+    });
+    const log = new Logger({ tool: "vpnnotify", level: "info", stream });
+    const spool = new Spool({ dir: s.spool, payload: spoolJobSchema, maxAttempts: 3, backoffMs: 1000, log });
+    expect(await spool.list()).toEqual([]);
+    expect(readdirSync(join(s.spool, "dead"))).toEqual([`${name}.corrupt`]);
+    expect(text).toContain("OpenVPN gave neither username nor common_name");
+  });
+
+  it("queues a plain client-connect with a 0600 file, answers 1 (onFailure accept) and starts one worker for a burst", async () => {
+    const s = site();
+    const deferred = join(s.root, "acf");
+    writeFileSync(deferred, "");
+    const env = (i: number) => ({
+      script_type: "client-connect",
+      common_name: `user${i}`,
+      trusted_ip: `81.2.69.${i + 1}`,
+      client_connect_deferred_file: deferred,
+    });
+    const results = await Promise.all(Array.from({ length: 10 }, (_, i) => hook(s, env(i), { args: ["/tmp/openvpn_cc_dynamic.tmp"] })));
+    expect(results.every((r) => r.code === 0 && r.stderr === "")).toBe(true);
+    expect(readFileSync(deferred, "utf8")).toBe("1");
+    const files = entryFiles(s);
+    expect(files).toHaveLength(10);
+    for (const f of files) expect(statSync(join(s.spool, f)).mode & 0o777).toBe(0o600);
+    const entries = await spoolOf(s).list();
+    expect(entries.map((e) => (e.payload as { login: { user: string } }).login.user).sort()).toEqual(
+      Array.from({ length: 10 }, (_, i) => `user${i}`).sort(),
+    );
+    // The stub "worker" exits at once and never takes the drain lock: worker.starting (fresh) kept the rest from starting another.
+    await new Promise((r) => setTimeout(r, 300));
+    expect(calls(s)).toEqual(["/tmp/openvpn_cc_dynamic.tmp queued=1"]);
+    expect(existsSync(join(s.spool, "worker.starting"))).toBe(true);
+  });
+
+  it("a worker.starting left for more than 10 s by a worker that died starting is taken over", async () => {
+    const s = site();
+    writeFileSync(join(s.spool, "worker.starting"), `${Date.now() - 11_000}\n`);
+    expect((await hook(s, { script_type: "client-connect", common_name: "a", trusted_ip: "81.2.69.1" })).code).toBe(0);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(calls(s)).toEqual([" queued=1"]);
+  });
+
+  it("FIFOs planted as drain.lock and worker.starting never hold up the hook: it queues and starts the worker", async () => {
+    const s = site();
+    for (const name of ["drain.lock", "worker.starting"]) expect(spawnSync("mkfifo", [join(s.spool, name)]).status).toBe(0);
+    const result = await hook(s, { script_type: "client-connect", common_name: "a", trusted_ip: "81.2.69.1" });
+    expect(result).toEqual({ code: 0, stderr: "" });
+    expect(entryFiles(s)).toHaveLength(1);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(calls(s)).toEqual([" queued=1"]);
+    expect(statSync(join(s.spool, "worker.starting")).isFile()).toBe(true);
+  });
+
+  it("a spool it cannot write: says so on stderr and hands the login to the Node hook (which handles it alone), never losing it", async () => {
+    // Root writes anywhere: the hook runs as nobody, as OpenVPN's scripts usually do, with root's spool.
+    const s = site({}, 0o755);
+    const asNobody = process.getuid?.() === 0 ? ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] : [];
+    if (!asNobody.length) chmodSync(s.spool, 0o555);
+    const run = (script: string) =>
+      spawnSync(asNobody[0] ?? script, [...asNobody.slice(1), ...(asNobody.length ? [script] : [])], {
+        env: { PATH: "/usr/bin:/bin", script_type: "client-connect", common_name: "alice", trusted_ip: "81.2.69.1" },
+        encoding: "utf8",
+      });
+    chmodSync(s.root, 0o777);
+    const result = run(s.script);
+    expect(result.status).toBe(0);
+    expect(result.stderr).toBe(`vpnnotify: warn: no write permission on the spool ${s.spool}; the Node hook handles this login alone\n`);
+    expect(calls(s)).toEqual([" queued="]);
+    expect(readdirSync(s.spool)).toEqual([]);
+
+    // Nothing can take the login: one error line; only onFailure reject may refuse the client (exit 69).
+    for (const reject of [false, true]) {
+      const gone = site({ reject, nodeHook: [join(dir, "no-such-node-hook")] }, 0o755);
+      chmodSync(gone.root, 0o777);
+      const r = run(gone.script);
+      expect(r.stderr).toContain(`the Node hook handles this login alone\nvpnnotify: error: failed reason="cannot run the Node hook`);
+      expect(r.stderr).toContain("so this login is NOT notified");
+      expect(r.status).toBe(reject ? 69 : 0);
+    }
+  });
+
+  it("hands everything but a plain client-connect to the Node hook, untouched", async () => {
+    const s = site();
+    const base = { common_name: "alice", trusted_ip: "81.2.69.1" };
+    await hook(s, { ...base, script_type: "client-disconnect" });
+    await hook(s, { ...base, script_type: "user-pass-verify" }, { args: ["/tmp/creds"] });
+    await hook(s, { ...base, script_type: "client-connect" }, { args: ["--wait"] });
+    await hook(s, { ...base, script_type: "client-connect" }, { args: ["a", "b"] });
+    await hook(s, { ...base, script_type: "client-connect", VPNNOTIFY_CONFIG: "/elsewhere.json" });
+    await hook(s, { script_type: "client-connect", common_name: "  ", trusted_ip: "81.2.69.1" });
+    await hook(s, { script_type: "client-connect", common_name: "alice" });
+    await hook(s, { PLUTO_VERB: "up-client", PLUTO_PEER: "81.2.69.1", PLUTO_PEER_ID: "alice" });
+    expect(calls(s)).toEqual([
+      " queued=",
+      "/tmp/creds queued=",
+      "--wait queued=",
+      "a b queued=",
+      " queued=",
+      " queued=",
+      " queued=",
+      " queued=",
+    ]);
+    expect(entryFiles(s)).toEqual([]);
+  });
+
+  it("after the config was edited, hands over to the Node hook and says to re-run install", async () => {
+    const s = site();
+    writeFileSync(s.options.config, '{"onFailure":"reject"}\n');
+    const result = await hook(s, { script_type: "client-connect", common_name: "alice", trusted_ip: "81.2.69.1" });
+    expect(result.code).toBe(0);
+    expect(result.stderr).toBe(
+      `vpnnotify: warn: ${s.options.config} changed after ${s.script} was written: the Node hook runs instead (re-run vpnnotify install)\n`,
+    );
+    expect(calls(s)).toEqual([" queued="]);
+    expect(entryFiles(s)).toEqual([]);
+  });
+});
