@@ -20,6 +20,7 @@ import { Output } from "./output";
 import { AuditParser } from "./parser";
 import { formatReport, ReportBuilder } from "./report";
 import { formatSession, SessionTracker } from "./sessions";
+import { sessionsHtmlSink } from "./sessions-html";
 import type { RuleSet } from "./sigma/rules";
 
 // Keep V8's young generation at its starting size instead of letting it double up to 16 MB per semi-space:
@@ -34,7 +35,7 @@ setFlagsFromString("--heap-growing-percent=10");
 type Command = ReturnType<typeof createProgram>;
 
 interface ParseFlags {
-  format?: "ndjson" | "text" | "table" | "csv";
+  format?: "ndjson" | "text" | "table" | "csv" | "html";
   pretty: boolean;
   type?: string[];
   user?: string[];
@@ -141,7 +142,11 @@ const program = createProgram({
 });
 
 addInputOptions(program)
-  .option("--format <format>", "output format: ndjson, text, table or csv (one row per event, for spreadsheets)", "ndjson")
+  .option(
+    "--format <format>",
+    "output format: ndjson, text, table or csv (one row per event, for spreadsheets); sessions also html",
+    "ndjson",
+  )
   .option("--pretty", "indented JSON (one event per block)", false)
   .option(
     "-F, --follow",
@@ -169,7 +174,9 @@ Each session is written when its opener's USER_END (or its CRED_DISP) arrives; o
 Commands carry the uid they ran as; su/sudo inside a session are nested sessions with their target
 user; failed logins (no session id) are listed as sessions of their own.
 At most 10000 commands and connections are listed per session and 40000 across open sessions;
-the rest are counted in "omitted". -F FILE follows a growing log here too: each session is written
+the rest are counted in "omitted". --format html writes one self-contained page (a timeline per
+session, raw events one click away, user/host filters), bounded to 500 sessions, 200 items per
+session and 10000 in all, with a note saying what was left out. -F FILE follows a growing log here too: each session is written
 as it ends.
 
 Example:
@@ -299,8 +306,10 @@ async function parseCommand(files: string[], command: Command, mode: Mode): Prom
   const filter = eventFilter(filterOptions, ids);
   const rules = mode === "detect" ? detectRules(flags, ctx) : undefined;
   if (rules === null) return;
-  if (!["ndjson", "text", "table", "csv"].includes(flags.format ?? "ndjson")) {
-    throw new UsageError(`--format ${flags.format} is not supported`, { hint: "use ndjson, text, table or csv" });
+  if (!["ndjson", "text", "table", "csv", ...(mode === "sessions" ? ["html"] : [])].includes(flags.format ?? "ndjson")) {
+    throw new UsageError(`--format ${flags.format} is not supported`, {
+      hint: `use ndjson, text, table or csv${mode === "sessions" ? " (or html)" : "; html is for sessions"}`,
+    });
   }
   const output = new Output(flags.output);
   const detector = rules === undefined ? undefined : new Detector(rules.rules, detectOptions(flags, ctx));
@@ -505,6 +514,10 @@ function makeSink(mode: Mode, flags: ParseFlags, ctx: CliContext, output: Output
     wait = undefined;
     return w;
   };
+  if (mode === "sessions" && flags.format === "html") {
+    const page = sessionsHtmlSink(line);
+    return { event: (e, json) => page.event(e, json), pending, finish: async () => page.finish() };
+  }
   if (mode === "sessions") {
     // each session is written when it ends (a JSON array written as it goes), so memory stays bounded
     let count = 0;
