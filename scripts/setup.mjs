@@ -26,6 +26,8 @@ const SYSTEM_PACKAGES = [
   ["lintian", "/usr/bin/lintian"],
   // systemd-analyze verify checks deputize's shipped units.
   ["systemd", "/usr/bin/systemd-analyze"],
+  // The HTML reports' browser tests (sock-check, auditd-parse) drive Debian's chromium with playwright-core.
+  ["chromium", "/usr/bin/chromium"],
 ];
 
 function run(cmd, args, env = {}) {

@@ -2,10 +2,11 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { type Browser, chromiumMissing, launchChromium, openFile, pwned } from "@opsguard/lab/browser";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseText } from "../src/parser";
 import { PAGE_BOUNDS, sessionsHtmlSink } from "../src/sessions-html";
-import { EVIL_NODE, EVIL_USER, hostileLog, passwdFile } from "./sessions-html-fixture";
+import { EVIL_NODE, EVIL_USER, HOSTILE, hostileLog, passwdFile } from "./sessions-html-fixture";
 
 const CLI = new URL("../src/cli.ts", import.meta.url).pathname;
 let dir: string;
@@ -97,5 +98,51 @@ describe("auditd-parse sessions --format html", () => {
     const r = run(["--format", "html"], hostileLog());
     expect(r.code).toBe(64);
     expect(r.stderr.trim()).toBe("auditd-parse: --format html is not supported (use ndjson, text, table or csv; html is for sessions)");
+  });
+});
+
+describe.skipIf(chromiumMissing())("auditd-parse sessions --format html in a browser (Debian chromium)", () => {
+  let browser: Browser;
+  beforeAll(async () => {
+    browser = await launchChromium();
+  });
+  afterAll(async () => {
+    await browser?.close();
+  });
+
+  it("loads with no console error and no request, filters by user and host, opens the raw event, and runs nothing from the log", async () => {
+    const file = join(dir, "sessions.html");
+    writeFileSync(file, html.stdout);
+    const { page, errors, requests } = await openFile(browser, file);
+    expect(errors).toEqual([]);
+    expect(requests).toEqual([]);
+    const visible = () => page.locator("section.session:visible").count();
+    expect(await visible()).toBe(3);
+    expect(await page.locator("#matching").textContent()).toBe("3 shown");
+    // the hostile values are text on the page, and none of them ran
+    expect(await page.locator("li.command .text").first().textContent()).toContain(HOSTILE.script);
+    expect(await page.locator("section.session h2").nth(1).textContent()).toContain(EVIL_USER);
+    expect(await pwned(page)).toBe("undefined");
+    expect(await page.locator("img, svg[onload], iframe").count()).toBe(0);
+    // filters: a user, then a host (the hostile ones are options like any other)
+    await page.selectOption("#f-user", "bob");
+    expect(await visible()).toBe(1);
+    expect(await page.locator("section.session:visible h2").textContent()).toContain("bob");
+    await page.selectOption("#f-user", "");
+    await page.selectOption("#f-host", EVIL_NODE);
+    expect(await visible()).toBe(1);
+    expect(await page.locator("#matching").textContent()).toBe("1 shown");
+    await page.selectOption("#f-host", "");
+    // the raw event, one click away
+    const raw = page.locator("section.session:visible li.file details").first();
+    expect(await raw.locator("pre").isVisible()).toBe(false);
+    await raw.locator("summary").click();
+    expect(await raw.locator("pre").textContent()).toContain(`"nametype":"CREATE"`);
+    expect(await pwned(page)).toBe("undefined");
+    await page.setViewportSize({ width: 1100, height: 900 });
+    const png = await page.screenshot({ fullPage: true });
+    expect(png.subarray(1, 4).toString()).toBe("PNG");
+    // the README's picture: OPSGUARD_SCREENSHOTS=packages/auditd-parse/docs refreshes it
+    if (process.env.OPSGUARD_SCREENSHOTS) writeFileSync(join(process.env.OPSGUARD_SCREENSHOTS, "sessions-html.png"), png);
   });
 });

@@ -1,3 +1,7 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type Browser, chromiumMissing, launchChromium, openFile, pwned } from "@opsguard/lab/browser";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { GitHubScenario } from "../../lab/src/sim/github-scenario";
 import type { Report } from "../src/record";
@@ -153,3 +157,45 @@ function poison(value: unknown, key = ""): unknown {
   if (value && typeof value === "object") return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, poison(v, k)]));
   return value;
 }
+
+describe.skipIf(chromiumMissing())("sock-check --format html in a browser (Debian chromium)", () => {
+  let browser: Browser;
+  let dir: string;
+  beforeAll(async () => {
+    browser = await launchChromium();
+    dir = mkdtempSync(join(tmpdir(), "sock-html-"));
+  });
+  afterAll(async () => {
+    await browser?.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("loads with no console error and no request, shows the JSON's counts and verdicts, and runs nothing from the data", async () => {
+    const file = join(dir, "report.html");
+    writeFileSync(file, html.stdout);
+    const { page, errors, requests } = await openFile(browser, file);
+    expect(errors).toEqual([]);
+    expect(requests).toEqual([]);
+    const report = JSON.parse(json.stdout) as Report;
+    for (const verdict of ["compliant", "exempt", "emergency", "noncompliant", "unverified"] as const) {
+      expect(await page.locator(`[data-count="${verdict}"]`).textContent()).toBe(String(report.summary[verdict]));
+    }
+    const rows = (await page.evaluate(
+      "[...document.querySelectorAll('tr.commit')].map((tr) => tr.dataset.sha + ' ' + tr.dataset.verdict)",
+    )) as string[];
+    expect(rows.sort()).toEqual(report.records.map((r) => `${r.commit.sha} ${r.verdict}`).sort());
+    // what a person sees: the hostile title as text, nothing it carried ran or loaded
+    expect(await page.locator("h3", { hasText: "SHOP-2" }).textContent()).toContain(HOSTILE.script);
+    expect(await pwned(page)).toBe("undefined");
+    expect(await page.locator("img, script").count()).toBe(0);
+    // prints: a PDF comes out of the print stylesheet
+    await page.emulateMedia({ media: "print" });
+    expect((await page.pdf({ format: "A4" })).subarray(0, 5).toString()).toBe("%PDF-");
+    await page.emulateMedia({ media: "screen" });
+    await page.setViewportSize({ width: 1100, height: 900 });
+    const png = await page.screenshot({ fullPage: true });
+    expect(png.subarray(1, 4).toString()).toBe("PNG");
+    // the README's picture: OPSGUARD_SCREENSHOTS=packages/sock-check/docs refreshes it
+    if (process.env.OPSGUARD_SCREENSHOTS) writeFileSync(join(process.env.OPSGUARD_SCREENSHOTS, "html-report.png"), png);
+  });
+});
