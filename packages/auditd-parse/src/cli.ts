@@ -3,6 +3,7 @@ import { type CliContext, cliContext, createProgram, runCli } from "@opsguard/co
 import { addCompletionCommand } from "@opsguard/core/completion";
 import { DataError, NoInputError, type OpsguardError, PolicyError, UsageError } from "@opsguard/core/errors";
 import { ExitCode } from "@opsguard/core/exit";
+import type { ByteProgress } from "@opsguard/core/progress";
 import { colorEnabled, createStyle } from "@opsguard/core/tty";
 import pkg from "../package.json" with { type: "json" };
 import { MAX_EVENT_BYTES, MAX_EVENT_RECORDS } from "./assemble";
@@ -18,6 +19,7 @@ import { MAX_LINE_FIELDS } from "./lines";
 import { type Connection, connectionOf, formatConnection } from "./net";
 import { Output } from "./output";
 import { AuditParser } from "./parser";
+import { readProgress } from "./progress";
 import { formatReport, ReportBuilder } from "./report";
 import { formatSession, SessionTracker } from "./sessions";
 import { sessionsHtmlSink } from "./sessions-html";
@@ -353,7 +355,8 @@ async function parseCommand(files: string[], command: Command, mode: Mode): Prom
       },
     });
   } else {
-    await readAll(inputs, onChunk, parser, unread, ctx);
+    const progress = readProgress(ctx, parser);
+    await readAll(inputs, onChunk, parser, unread, ctx, progress).finally(() => progress.stop());
   }
   parser.end();
   await sink.finish();
@@ -394,12 +397,15 @@ async function readAll(
   parser: AuditParser,
   unread: Unread,
   ctx: CliContext,
+  progress: Pick<ByteProgress, "input" | "add">,
 ): Promise<void> {
   for (const file of inputs) {
     let bytes = 0;
+    progress.input(file, undefined);
     try {
       await readInput(file, (chunk) => {
         bytes += chunk.length;
+        progress.add(chunk.length);
         return onChunk(chunk);
       });
     } catch (error) {

@@ -1,4 +1,4 @@
-import { escapeControlChars, escapeHtml as h, htmlPage, jsonForScript } from "@opsguard/core";
+import { escapeControlChars, escapeHtml as h, htmlPage, jsonForScript } from "@opsguard/core/html";
 import type { AuditEvent, FieldValue } from "./event";
 import { connectionText } from "./net";
 import { type Session, SessionTracker } from "./sessions";

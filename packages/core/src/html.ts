@@ -1,6 +1,9 @@
 import { createHash } from "node:crypto";
 import { escapeControlChars } from "./text";
 
+// Re-exported for pages that compare against what escapeHtml shows (a filter's values), without loading all of core.
+export { escapeControlChars };
+
 /**
  * Self-contained HTML reports (issue #25): what every tool's `--format html` shares. Everything a report shows
  * comes from outside (PR titles, user names, command lines, file names), so text goes through escapeHtml, data

@@ -52,8 +52,8 @@ export function startProgress(text: string, options: ProgressOptions): Progress 
 }
 
 export interface ByteProgress {
-  /** `bytes` more read, `items` more done (events, records …). */
-  add(bytes: number, items: number): void;
+  /** `bytes` more read. */
+  add(bytes: number): void;
   /** Where a new input starts, with its size when known (a file; not a pipe). */
   input(name: string, size: number | undefined): void;
   stop(): void;
@@ -61,28 +61,32 @@ export interface ByteProgress {
 
 /**
  * Progress over inputs read in chunks: bytes read (of the total when known), items per second, and an ETA when
- * the size is known. The text is rebuilt at most every 200 ms, so a fast reader pays almost nothing.
+ * the size is known. The text is rebuilt at most every 200 ms, so a fast reader pays almost nothing; `items`
+ * (events parsed so far …) is asked only then.
  */
-export function startByteProgress(label: string, itemName: string, options: ProgressOptions & { now?: () => number }): ByteProgress {
+export function startByteProgress(
+  label: string,
+  itemName: string,
+  items: () => number,
+  options: ProgressOptions & { now?: () => number },
+): ByteProgress {
   const progress = startProgress(label, options);
   if (!options.enabled) return { add() {}, input() {}, stop() {} };
   const now = options.now ?? (() => performance.now());
   const started = now();
   let bytes = 0;
-  let items = 0;
   let inputStart = 0;
   let size: number | undefined;
   let name = "";
   let last = 0;
   return {
-    add(b, n) {
+    add(b) {
       bytes += b;
-      items += n;
       const t = now();
       if (t - last < 200) return;
       last = t;
       progress.update(
-        `${label}${name ? ` ${name}` : ""}: ${progressText({ bytes: bytes - inputStart, size, items, elapsedMs: t - started, itemName })}`,
+        `${label}${name ? ` ${name}` : ""}: ${progressText({ bytes: bytes - inputStart, size, items: items(), elapsedMs: t - started, itemName })}`,
       );
     },
     input(n, s) {
