@@ -285,6 +285,8 @@ async function parseCommand(files: string[], command: Command, mode: Mode): Prom
   const ids = new IdNames(idSources(flags, config));
   ids.check();
   if (flags.fromEnd && !flags.follow) throw new UsageError("--from-end needs --follow (-F)", { hint: "add -F, or drop --from-end" });
+  if (flags.format === "html" && flags.follow)
+    throw new UsageError("--format html writes one page at the end of input, so it does not go with --follow", { hint: "drop -F" });
   const filterOptions: FilterOptions = {
     ...(flags.type ? { types: flags.type } : {}),
     ...(flags.user ? { users: flags.user } : {}),
