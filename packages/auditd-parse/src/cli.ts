@@ -178,7 +178,7 @@ user; failed logins (no session id) are listed as sessions of their own.
 At most 10000 commands and connections are listed per session and 40000 across open sessions;
 the rest are counted in "omitted". --format html writes one self-contained page (a timeline per
 session, raw events one click away, user/host filters), bounded to 500 sessions, 200 items per
-session and 10000 in all, with a note saying what was left out. -F FILE follows a growing log here too: each session is written
+session and 5000 in all, with a note saying what was left out. -F FILE follows a growing log here too: each session is written
 as it ends.
 
 Example:
@@ -522,7 +522,7 @@ function makeSink(mode: Mode, flags: ParseFlags, ctx: CliContext, output: Output
     wait = undefined;
     return w;
   };
-  if (mode === "sessions" && flags.format === "html") {
+  if (mode === "sessions" && flags.format === "html" && !ctx.opts.json) {
     const page = sessionsHtmlSink(line);
     return { event: (e, json) => page.event(e, json), pending, finish: async () => page.finish() };
   }

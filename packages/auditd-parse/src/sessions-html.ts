@@ -19,9 +19,9 @@ export const PAGE_BOUNDS = {
   /** Timeline items (commands, connections, file changes, su/sudo) shown per session. */
   itemsPerSession: 200,
   /** Timeline items across the page. */
-  items: 10_000,
+  items: 5_000,
   /** Characters of one raw event shown (the JSON line); longer ones end in "…". */
-  rawChars: 2048,
+  rawChars: 1024,
   /** Raw events held for sessions still open: the memory bound while reading. */
   rawHeld: 20_000,
 };
@@ -77,6 +77,9 @@ const FILE_SYSCALLS = new Set([
   "symlinkat",
 ]);
 
+/** Syscalls that may create a file (nametype CREATE on a PATH record), beyond FILE_SYSCALLS. */
+const CREATING = new Set(["open", "openat", "openat2", "creat", "mknod", "mknodat"]);
+
 export class SessionsHtml {
   private readonly held = new Map<string, Held>();
   private heldCount = 0;
@@ -94,11 +97,13 @@ export class SessionsHtml {
 
   /** Each event before SessionTracker.add sees it: keeps what the timeline shows but the session does not hold. */
   event(e: AuditEvent, json: { toString(): string }): void {
-    if (e.id === null || e.ses === undefined || e.ses === "unset") return;
+    // a full page shows no later session: nothing more is worth holding
+    if (e.id === null || e.ses === undefined || e.ses === "unset" || this.full()) return;
     const login = e.types.some((t) => LOGIN.has(t));
-    const file = e.types.includes("PATH") ? this.fileChange(e) : undefined;
-    const wanted = login || file !== undefined || e.argv !== undefined || e.sockaddr !== undefined || e.types.includes("USER_CMD");
-    if (!wanted) return;
+    const item = login || e.argv !== undefined || e.sockaddr !== undefined || e.types.includes("USER_CMD");
+    // a file change is read from the PATH records, parsed only for a syscall that can change a file
+    const path = e.syscall !== undefined && (FILE_SYSCALLS.has(e.syscall) || CREATING.has(e.syscall)) && e.types.includes("PATH");
+    if (!item && !path) return;
     const key = `${e.node ?? ""} ${e.ses}`;
     let held = this.held.get(key);
     if (held === undefined) {
@@ -107,15 +112,21 @@ export class SessionsHtml {
       // sessions the tracker never writes (teardown records after an end) must not pile up
       if (this.held.size > 10_000) this.drop(this.held.keys().next().value as string);
     }
+    const file = path && held.files.length < this.bounds.itemsPerSession ? this.fileChange(e) : undefined;
+    if (!item && file === undefined) return;
     if (this.heldCount >= this.bounds.rawHeld || held.raw.size >= this.bounds.itemsPerSession) {
-      if (file !== undefined && held.files.length < this.bounds.itemsPerSession) held.files.push(file);
+      if (file !== undefined) held.files.push(file);
       return;
     }
     const raw = clip(String(json), this.bounds.rawChars);
     held.raw.set(e.id, raw);
     this.heldCount++;
     if (login) held.login ??= raw;
-    if (file !== undefined && held.files.length < this.bounds.itemsPerSession) held.files.push({ ...file, raw });
+    if (file !== undefined) held.files.push({ ...file, raw });
+  }
+
+  private full(): boolean {
+    return this.sections.length >= this.bounds.sessions || this.itemsShown >= this.bounds.items;
   }
 
   /** A session SessionTracker wrote: rendered now, so only its HTML is kept. */
@@ -258,7 +269,7 @@ export class SessionsHtml {
     const rows = shown.map(
       (i) =>
         `<li class="${i.kind}${i.alert ? " alert" : ""}"><time>${h(i.time)}</time> <span class="k ${i.kind}">${KIND[i.kind]}</span> <span class="text">${h(i.text)}</span>${
-          i.raw !== undefined ? `<details><summary>raw event</summary><pre>${h(i.raw)}</pre></details>` : ""
+          i.raw !== undefined ? `<details><summary>raw event</summary><pre>${hText(i.raw)}</pre></details>` : ""
         }</li>`,
     );
     const head = `<h2>${h(s.user ?? "?")} <small>on ${h(s.node ?? "?")} · session ${h(s.ses)}${s.from ? ` · from ${h(s.from)}` : ""} · ${h(s.start ?? "?")} .. ${h(s.end ?? "(open)")}</small></h2>`;
@@ -269,12 +280,20 @@ export class SessionsHtml {
 
 const KIND: Record<Kind, string> = { login: "login", command: "cmd", file: "file", net: "net", priv: "su/sudo", logout: "end" };
 
+/** A text node's escape: as escapeHtml, but quotes stay (a JSON line is mostly quotes, and they are inert in text). */
+function hText(text: string): string {
+  return h(text)
+    .replace(/&quot;/g, '"')
+    .replace(/&#39;/g, "'");
+}
+
 function str(v: FieldValue | undefined): string | undefined {
   return typeof v === "string" ? v : undefined;
 }
 
 function clip(text: string, max: number): string {
-  return text.length > max ? `${text.slice(0, max)}…` : text;
+  // a copy: V8 may keep a slice as a view of the whole (long) line
+  return text.length > max ? Buffer.from(`${text.slice(0, max)}…`).toString() : text;
 }
 
 /**

@@ -55,7 +55,7 @@ describe("auditd-parse sessions --format html", () => {
     expect(body).toMatch(/<span class="k net">net<\/span> <span class="text">[^<]* connect -&gt; inet 203\.0\.113\.5:443/);
     expect(body).toContain("FAILED login");
     // the raw event, one click away, for the items that have one
-    expect(body.match(/<details><summary>raw event<\/summary><pre>\{&quot;id&quot;:/g)?.length).toBeGreaterThanOrEqual(6);
+    expect(body.match(/<details><summary>raw event<\/summary><pre>\{"id":/g)?.length).toBeGreaterThanOrEqual(6);
   });
 
   it("shows every hostile name, host, command and file name as text: no markup, handler or link from the log", () => {
@@ -140,7 +140,7 @@ describe.skipIf(chromiumMissing())("auditd-parse sessions --format html in a bro
     const raw = page.locator("section.session:visible li.file details").first();
     expect(await raw.locator("pre").isVisible()).toBe(false);
     await raw.locator("summary").click();
-    expect(await raw.locator("pre").textContent()).toContain(`"nametype":"CREATE"`);
+    expect(await raw.locator("pre").textContent()).toContain('"syscall":"openat"');
     expect(await pwned(page)).toBe("undefined");
     await page.setViewportSize({ width: 1100, height: 900 });
     const png = await page.screenshot({ fullPage: true });
