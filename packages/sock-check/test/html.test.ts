@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { type Browser, chromiumMissing, launchChromium, openFile, pwned } from "@opsguard/lab/browser";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { GitHubScenario } from "../../lab/src/sim/github-scenario";
+import { runCheck } from "../src/check";
 import type { Report } from "../src/record";
 import { renderHtml } from "../src/report/html";
 import { type CliRun, envFor, policyYaml, runSockCheck, startScenario } from "./fixture";
@@ -157,6 +158,27 @@ function poison(value: unknown, key = ""): unknown {
   if (value && typeof value === "object") return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, poison(v, k)]));
   return value;
 }
+
+describe("sock-check's progress phases", () => {
+  it("tells the progress line each phase and every API request as the run goes", async () => {
+    const phases: string[] = [];
+    let requests = 0;
+    await runCheck({
+      dir: scenario.dir,
+      from: "deploy-1",
+      env: envFor(scenario),
+      toolVersion: "test",
+      onPhase: (text) => phases.push(text),
+      onAttempt: () => requests++,
+    });
+    expect(phases).toEqual([
+      expect.stringMatching(/^reading [0-9a-f]{7}\.\.[0-9a-f]{7}$/),
+      "asking GitHub about 4 commit(s)",
+      "checking what each PR ships",
+    ]);
+    expect(requests).toBeGreaterThan(0);
+  });
+});
 
 describe.skipIf(chromiumMissing())("sock-check --format html in a browser (Debian chromium)", () => {
   let browser: Browser;
