@@ -35,12 +35,12 @@ const env = (extra: Record<string, string> = {}) => {
   if (!("NO_COLOR" in extra)) delete e.NO_COLOR;
   return e;
 };
-const command = (flags: string) =>
-  `(cat '${log}'; sleep 3) | '${process.execPath}' --conditions=@opsguard/source --import tsx '${CLI}' ${flags} - > /dev/null`;
+const command = (flags: string, stdout = "> /dev/null") =>
+  `(cat '${log}'; sleep 3) | '${process.execPath}' --conditions=@opsguard/source --import tsx '${CLI}' ${flags} - ${stdout}`;
 
 /** Runs the command on a pseudo-terminal 120 columns wide; resolves to what the terminal showed. */
-async function onTerminal(flags: string, extra: Record<string, string> = {}): Promise<string> {
-  const r = await exec("script", ["-qfec", `stty cols 120 rows 40; ${command(flags)}`, "/dev/null"], {
+async function onTerminal(flags: string, extra: Record<string, string> = {}, stdout?: string): Promise<string> {
+  const r = await exec("script", ["-qfec", `stty cols 120 rows 40; ${command(flags, stdout)}`, "/dev/null"], {
     cwd: ROOT,
     env: env(extra),
     encoding: "utf8",
@@ -53,10 +53,13 @@ let shown: Promise<string>;
 let quiet: Promise<string>;
 let noColor: Promise<string>;
 let piped: Promise<{ stdout: string; stderr: string }>;
+let toScreen: Promise<string>;
 beforeAll(() => {
   shown = onTerminal("");
   quiet = onTerminal("--quiet");
   noColor = onTerminal("", { NO_COLOR: "1" });
+  // the events themselves on the terminal (text, so they are easy to find)
+  toScreen = onTerminal("--format text", {}, "");
   piped = exec("sh", ["-c", command("")], { cwd: ROOT, env: env(), encoding: "utf8", timeout: 30_000 });
 });
 
@@ -72,5 +75,11 @@ describe("auditd-parse progress", () => {
     expect(await quiet).not.toContain("reading");
     expect(await noColor).not.toContain("reading");
     expect((await piped).stderr).toBe("");
+  });
+
+  it("shows nothing when the output goes to the same terminal: a spinner between the events would garble them", async () => {
+    const screen = await toScreen;
+    expect(screen).toContain("ls(/usr/bin/ls)");
+    expect(screen).not.toContain("reading");
   });
 });
