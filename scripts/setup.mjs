@@ -30,6 +30,8 @@ const SYSTEM_PACKAGES = [
   ["systemd", "/usr/bin/systemd-analyze"],
   // vpnnotify's sh client-connect hook is checked with shellcheck.
   ["shellcheck", "/usr/bin/shellcheck"],
+  // The HTML reports' browser tests (sock-check, auditd-parse) drive Debian's chromium with playwright-core.
+  ["chromium", "/usr/bin/chromium"],
 ];
 
 function run(cmd, args, env = {}) {

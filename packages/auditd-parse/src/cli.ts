@@ -3,6 +3,7 @@ import { type CliContext, cliContext, createProgram, runCli } from "@opsguard/co
 import { addCompletionCommand } from "@opsguard/core/completion";
 import { DataError, NoInputError, type OpsguardError, PolicyError, UsageError } from "@opsguard/core/errors";
 import { ExitCode } from "@opsguard/core/exit";
+import type { ByteProgress } from "@opsguard/core/progress";
 import { colorEnabled, createStyle } from "@opsguard/core/tty";
 import pkg from "../package.json" with { type: "json" };
 import { MAX_EVENT_BYTES, MAX_EVENT_RECORDS } from "./assemble";
@@ -19,8 +20,10 @@ import { MAX_LINE_FIELDS } from "./lines";
 import { type Connection, connectionOf, formatConnection } from "./net";
 import { Output } from "./output";
 import { AuditParser } from "./parser";
+import { readProgress } from "./progress";
 import { formatReport, ReportBuilder } from "./report";
 import { formatSession, SessionTracker } from "./sessions";
+import { sessionsHtmlSink } from "./sessions-html";
 import type { RuleSet } from "./sigma/rules";
 
 // Keep V8's young generation at its starting size instead of letting it double up to 16 MB per semi-space:
@@ -35,7 +38,7 @@ setFlagsFromString("--heap-growing-percent=10");
 type Command = ReturnType<typeof createProgram>;
 
 interface ParseFlags {
-  format?: "ndjson" | "text" | "table" | "csv" | "ecs";
+  format?: "ndjson" | "text" | "table" | "csv" | "ecs" | "html";
   pretty: boolean;
   type?: string[];
   user?: string[];
@@ -145,7 +148,7 @@ const program = createProgram({
 addInputOptions(program)
   .option(
     "--format <format>",
-    "output format: ndjson, text, table, csv (one row per event, for spreadsheets) or ecs (Elastic Common Schema, one document per line)",
+    "output format: ndjson, text, table, csv (one row per event, for spreadsheets) or ecs (Elastic Common Schema, one document per line); sessions also html",
     "ndjson",
   )
   .option("--pretty", "indented JSON (one event per block)", false)
@@ -175,7 +178,9 @@ Each session is written when its opener's USER_END (or its CRED_DISP) arrives; o
 Commands carry the uid they ran as; su/sudo inside a session are nested sessions with their target
 user; failed logins (no session id) are listed as sessions of their own.
 At most 10000 commands and connections are listed per session and 40000 across open sessions;
-the rest are counted in "omitted". -F FILE follows a growing log here too: each session is written
+the rest are counted in "omitted". --format html writes one self-contained page (a timeline per
+session, raw events one click away, user/host filters), bounded to 500 sessions, 200 items per
+session and 5000 in all, with a note saying what was left out. -F FILE follows a growing log here too: each session is written
 as it ends.
 
 Example:
@@ -272,6 +277,15 @@ program
 
 type Mode = "events" | "sessions" | "net" | "report" | "detect";
 
+// What --format each command can write: ECS documents are events (and detect's alerts), HTML is sessions' page.
+const FORMATS: Record<Mode, readonly string[]> = {
+  events: ["ndjson", "text", "table", "csv", "ecs"],
+  detect: ["ndjson", "ecs"],
+  sessions: ["ndjson", "text", "table", "csv", "html"],
+  net: ["ndjson", "text", "table", "csv"],
+  report: ["ndjson", "text", "table", "csv"],
+};
+
 /** Live input completes events on the wall clock: how often --follow polls and the plugin checks. */
 const FOLLOW_POLL_MS = 250;
 const PLUGIN_TICK_MS = 500;
@@ -283,6 +297,8 @@ async function parseCommand(files: string[], command: Command, mode: Mode): Prom
   const ids = new IdNames(idSources(flags, config));
   ids.check();
   if (flags.fromEnd && !flags.follow) throw new UsageError("--from-end needs --follow (-F)", { hint: "add -F, or drop --from-end" });
+  if (flags.format === "html" && flags.follow)
+    throw new UsageError("--format html writes one page at the end of input, so it does not go with --follow", { hint: "drop -F" });
   const filterOptions: FilterOptions = {
     ...(flags.type ? { types: flags.type } : {}),
     ...(flags.user ? { users: flags.user } : {}),
@@ -306,12 +322,10 @@ async function parseCommand(files: string[], command: Command, mode: Mode): Prom
   const filter = eventFilter(filterOptions, ids);
   const rules = mode === "detect" ? detectRules(flags, ctx) : undefined;
   if (rules === null) return;
-  if (!["ndjson", "text", "table", "csv", "ecs"].includes(flags.format ?? "ndjson")) {
-    throw new UsageError(`--format ${flags.format} is not supported`, { hint: "use ndjson, text, table, csv or ecs" });
-  }
-  if (mode === "detect" && !["ndjson", "ecs"].includes(flags.format ?? "ndjson")) {
-    throw new UsageError(`detect --format ${flags.format} is not supported`, {
-      hint: "use ndjson or ecs (a table is shown on a terminal)",
+  const formats = FORMATS[mode];
+  if (!formats.includes(flags.format ?? "ndjson")) {
+    throw new UsageError(`${mode === "events" ? "" : `${mode} `}--format ${flags.format} is not supported`, {
+      hint: `use ${formats.join(", ")}${mode === "detect" ? " (a table is shown on a terminal)" : ""}`,
     });
   }
   const output = new Output(flags.output);
@@ -356,7 +370,8 @@ async function parseCommand(files: string[], command: Command, mode: Mode): Prom
       },
     });
   } else {
-    await readAll(inputs, onChunk, parser, unread, ctx);
+    const progress = readProgress(ctx, parser);
+    await readAll(inputs, onChunk, parser, unread, ctx, progress).finally(() => progress.stop());
   }
   parser.end();
   await sink.finish();
@@ -397,12 +412,15 @@ async function readAll(
   parser: AuditParser,
   unread: Unread,
   ctx: CliContext,
+  progress: Pick<ByteProgress, "input" | "add">,
 ): Promise<void> {
   for (const file of inputs) {
     let bytes = 0;
+    progress.input(file, undefined);
     try {
       await readInput(file, (chunk) => {
         bytes += chunk.length;
+        progress.add(chunk.length);
         return onChunk(chunk);
       });
     } catch (error) {
@@ -517,6 +535,10 @@ function makeSink(mode: Mode, flags: ParseFlags, ctx: CliContext, output: Output
     wait = undefined;
     return w;
   };
+  if (mode === "sessions" && flags.format === "html" && !ctx.opts.json) {
+    const page = sessionsHtmlSink(line);
+    return { event: (e, json) => page.event(e, json), pending, finish: async () => page.finish() };
+  }
   if (mode === "sessions") {
     // each session is written when it ends (a JSON array written as it goes), so memory stays bounded
     let count = 0;

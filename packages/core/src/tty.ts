@@ -26,7 +26,9 @@ export async function startSpinner(text: string, enabled: boolean): Promise<Spin
   // A terminal of 0 columns (script(1), some CI runners, `docker -t`) sends ora into an endless redraw loop.
   if (!enabled || !process.stderr.columns) return silentSpinner;
   const { default: ora } = await import("ora");
-  const spinner = ora({ text, stream: process.stderr }).start();
+  // isEnabled: the caller decided it is a terminal (ora alone would go quiet whenever $CI is set, even on a
+  // TTY); discardStdin off: a tool reading its input from a terminal must not have ora switch it to raw mode.
+  const spinner = ora({ text, stream: process.stderr, isEnabled: true, discardStdin: false }).start();
   return {
     update: (t) => {
       spinner.text = t;

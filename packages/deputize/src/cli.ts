@@ -24,6 +24,7 @@ import { configSchema, type DeputizeConfig } from "./config";
 import { field, formatDiff, formatInterrupted, formatStatus, formatUpcoming } from "./format";
 import { withRunLease } from "./lease";
 import { MAX_LOOKAHEAD_HOURS, upcoming } from "./next";
+import { runProgress } from "./progress";
 import { type RunProgress, type RunReport, runOnce } from "./run";
 
 const HELP = `Config keys (YAML or JSON; see the README for every key):
@@ -147,7 +148,8 @@ program
   });
 
 async function runPass(ctx: CliContext, dryRun: boolean, force: boolean, progress?: RunProgress): Promise<number> {
-  const options = { dryRun, force, log: ctx.log, ...(progress ? { progress } : {}) };
+  const steps = runProgress(ctx);
+  const options = { dryRun, force, log: ctx.log, onStep: steps.onStep, ...(progress ? { progress } : {}) };
   const report = await withDeputize(ctx, async (dep, config) => {
     if (dryRun) return runOnce(dep, options);
     // Two overlapping cron runs would post the hand-off twice: one run at a time on this host, and
@@ -170,7 +172,7 @@ async function runPass(ctx: CliContext, dryRun: boolean, force: boolean, progres
         timeoutMs: 60_000,
       },
     );
-  });
+  }).finally(() => steps.stop());
   if (ctx.opts.json) writeJson(report);
   else writeStdout(formatDiff(report, dryRun));
   return report.exitCode;

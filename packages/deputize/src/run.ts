@@ -22,6 +22,8 @@ export interface RunOptions {
    * write, and then nothing more is written this run.
    */
   beforeWrite?: () => Promise<void>;
+  /** Told what the run is doing as it goes (asking the sources, sinks done), for the progress line on a terminal. */
+  onStep?: (text: string) => void;
 }
 
 export interface RunProgress {
@@ -82,12 +84,23 @@ export async function runOnce(dep: Deputize, given: RunOptions): Promise<RunRepo
       : {}),
   };
   const window = accessWindow(options.now ?? new Date(), dep.settings.lookAheadMinutes, dep.settings.graceMinutes);
+  options.onStep?.(`asking ${dep.sources.length} source(s) who is on call`);
   const { schedules, sourceErrors } = await gatherOnCall(dep, window);
   for (const e of sourceErrors) options.log?.error(`source ${e.source} failed: ${e.error}`);
   for (const s of schedules) {
     options.log?.debug(`schedule ${s.schedule} (${s.source}): ${s.people.map((p) => p.key).join(", ") || "nobody"} on call`);
   }
-  const sinks = await Promise.all(dep.sinks.map((sink) => runSink(dep, sink, schedules, sourceErrors, options)));
+  let done = 0;
+  const step = () => options.onStep?.(`${options.dryRun ? "planning" : "updating"} sinks: ${done} of ${dep.sinks.length} done`);
+  step();
+  const sinks = await Promise.all(
+    dep.sinks.map((sink) =>
+      runSink(dep, sink, schedules, sourceErrors, options).finally(() => {
+        done++;
+        step();
+      }),
+    ),
+  );
   for (const r of sinks) logSink(options.log, r);
   // A source that just failed is not asked again for the DMs: its error is already reported above.
   const dms = options.dryRun || sourceErrors.length > 0 || fenced !== undefined ? undefined : await lookAheadDms(dep, window.now, options);

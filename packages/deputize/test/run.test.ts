@@ -65,10 +65,23 @@ function config(overrides: Record<string, unknown> = {}, sinks?: unknown[]) {
   });
 }
 
-async function run(options: { dryRun?: boolean; force?: boolean; overrides?: Record<string, unknown>; sinks?: unknown[] } = {}) {
+async function run(
+  options: {
+    dryRun?: boolean;
+    force?: boolean;
+    overrides?: Record<string, unknown>;
+    sinks?: unknown[];
+    onStep?: (text: string) => void;
+  } = {},
+) {
   const dep = buildDeputize(config(options.overrides, options.sinks), { env, log });
   try {
-    return await runOnce(dep, { dryRun: options.dryRun ?? false, force: options.force ?? false, log });
+    return await runOnce(dep, {
+      dryRun: options.dryRun ?? false,
+      force: options.force ?? false,
+      log,
+      ...(options.onStep ? { onStep: options.onStep } : {}),
+    });
   } finally {
     await dep.close();
   }
@@ -163,6 +176,19 @@ describe("deputize run", () => {
     expect(slack.messagesTo(CHANNEL).map((m) => m.text)).toEqual(["On-call hand-off: on call now: <@U0ALICE> (off duty: @bob)"]);
     expect(hookBodies).toHaveLength(1);
     expect(hookBodies[0]).toMatchObject({ previous: [], added: ["alice@opsguard.test"], current: [{ key: "alice@opsguard.test" }] });
+  });
+
+  it("tells the progress line what it is doing: the sources, then the sinks as each is done", async () => {
+    const steps: string[] = [];
+    await run({ dryRun: true, onStep: (text) => steps.push(text) });
+    expect(steps).toEqual([
+      "asking 1 source(s) who is on call",
+      "planning sinks: 0 of 4 done",
+      "planning sinks: 1 of 4 done",
+      "planning sinks: 2 of 4 done",
+      "planning sinks: 3 of 4 done",
+      "planning sinks: 4 of 4 done",
+    ]);
   });
 
   it("changes nothing and sends nothing on a second run", async () => {

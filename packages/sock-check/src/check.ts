@@ -40,6 +40,8 @@ export interface CheckOptions {
   now?: Date;
   toolVersion: string;
   onAttempt?: HttpClientOptions["onAttempt"];
+  /** Told as each phase of the run starts ("asking GitHub about 40 commits"), for the progress line. */
+  onPhase?: (text: string) => void;
 }
 
 export interface CheckResult {
@@ -97,6 +99,7 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
   }
 
   const firstParent = policy.commits === "first-parent";
+  options.onPhase?.(`reading ${short(from)}..${short(to)}`);
   const commits = await git.commits(from, to, firstParent);
   const changedPaths = new Map<string, string[]>();
   if (policy.pathRules.length > 0 || policy.approvalRules.some((r) => r.if.changedPaths)) {
@@ -127,6 +130,7 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
       ...(options.log ? { log: options.log } : {}),
       onAttempt,
     });
+    options.onPhase?.(`asking GitLab about ${commits.length} commit(s)`);
     facts =
       commits.length > 0
         ? await collectGitLabFacts(http, git, commits, {
@@ -153,6 +157,7 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
       onAttempt,
     });
     const organizations = policyOrganizations(policy);
+    options.onPhase?.(`asking GitHub about ${commits.length} commit(s)`);
     facts =
       commits.length > 0 ? await collectGitHubFacts(api, commits, { owner, name, teams, organizations, log: options.log }) : emptyFacts();
     // GitHub's commit → PR association is a lookup, not proof that the PR brought the commit.
@@ -160,6 +165,7 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
   }
 
   // Both providers: a PR's review covers its commits only when the whole PR ships.
+  options.onPhase?.("checking what each PR ships");
   await checkPullsShipWhole(facts, git, to);
 
   // An update merge keeps approvals only when it is the clean merge of its parents (see evaluate's onHeadIgnoring).

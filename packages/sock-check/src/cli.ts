@@ -1,20 +1,13 @@
-import {
-  cliContext,
-  colorEnabled,
-  createProgram,
-  createStyle,
-  ExitCode,
-  runCli,
-  startSpinner,
-  UsageError,
-  writeRedactedStdout,
-} from "@opsguard/core";
+import { cliContext, colorEnabled, createProgram, createStyle, ExitCode, runCli, UsageError, writeRedactedStdout } from "@opsguard/core";
 import { addCompletionCommand } from "@opsguard/core/completion";
 import pkg from "../package.json" with { type: "json" };
 import { type CheckOptions, runCheck } from "./check";
 import { HELP_AFTER } from "./help";
 import { deliver, type OutputFormat, unverifiedError, verdictError } from "./output";
 import { durationMs } from "./policy";
+import { checkProgress } from "./progress";
+import { summarize } from "./record";
+import { renderHtml } from "./report/html";
 import { renderRetro, retroError } from "./retro";
 
 type Command = Parameters<typeof cliContext>[0];
@@ -78,7 +71,7 @@ withRange(program.command("check", { isDefault: true }).description("check every
   .addOption(
     program
       .createOption("--format <format>", "report on stdout (or in --output)")
-      .choices(["digest", "markdown", "json", "csv"])
+      .choices(["digest", "markdown", "json", "csv", "html"])
       .default("digest"),
   )
   .option("-o, --output <file>", "write the report (evidence) to FILE; the digest still goes to stdout")
@@ -90,14 +83,12 @@ withRange(program.command("check", { isDefault: true }).description("check every
       command: Command,
     ) => {
       const ctx = cliContext(command);
-      const spinner = await startSpinner("collecting changes", ctx.color);
+      const progress = checkProgress(ctx);
       let result: Awaited<ReturnType<typeof runCheck>>;
       try {
-        result = await runCheck(checkOptions(flags, ctx));
-        spinner.stop();
-      } catch (error) {
-        spinner.fail();
-        throw error;
+        result = await runCheck({ ...checkOptions(flags, ctx), ...progress.hooks });
+      } finally {
+        progress.stop();
       }
       const format: OutputFormat = ctx.opts.json ? "json" : flags.format;
       const stdoutStyle = createStyle(colorEnabled(process.stdout, ctx.opts.color));
@@ -122,14 +113,16 @@ withRange(
   "see --since",
 )
   .option("--since <duration>", "without --from*: look at what merged in this window (m, h or d), shipped or not", "30d")
-  .action(async (flags: RangeFlags & { since: string }, command: Command) => {
+  .addOption(program.createOption("--format <format>", "report on stdout").choices(["text", "html"]).default("text"))
+  .action(async (flags: RangeFlags & { since: string; format: "text" | "html" }, command: Command) => {
     const ctx = cliContext(command);
     if (!/^\d+\s*[mhd]$/.test(flags.since)) throw new UsageError(`--since ${flags.since}: expected a duration such as 30d, 72h or 90m`);
     const ranged = flags.from !== undefined || flags.fromFile !== undefined || flags.fromUrl !== undefined;
     const since = ranged ? undefined : new Date(Date.now() - durationMs(flags.since));
     if (since && Number.isNaN(since.getTime()))
       throw new UsageError(`--since ${flags.since}: reaches before any date`, { hint: "give a window such as 30d, 72h or 90m" });
-    const result = await runCheck({ ...checkOptions(flags, ctx), since });
+    const progress = checkProgress(ctx);
+    const result = await runCheck({ ...checkOptions(flags, ctx), since, ...progress.hooks }).finally(() => progress.stop());
     // Fail closed like `check`: changes GitHub could not be asked about are not "no emergency changes".
     const incomplete = unverifiedError(result, "retro incomplete", false);
     if (incomplete) throw incomplete;
@@ -140,6 +133,11 @@ withRange(
           null,
           2,
         )}\n`,
+      );
+    } else if (flags.format === "html") {
+      const emergency = result.report.records.filter((r) => r.emergency);
+      writeRedactedStdout(
+        renderHtml({ ...result.report, records: emergency, summary: summarize(emergency) }, { blocked: false, kind: "retro" }),
       );
     } else {
       writeRedactedStdout(renderRetro(result.report, createStyle(colorEnabled(process.stdout, ctx.opts.color))));

@@ -17,9 +17,10 @@ import type { CheckResult } from "./check";
 import { renderCsv } from "./report/csv";
 import { renderDigest } from "./report/digest";
 import { groupRecords, plural } from "./report/groups";
+import { renderHtml } from "./report/html";
 import { renderMarkdown } from "./report/markdown";
 
-export type OutputFormat = "digest" | "markdown" | "json" | "csv";
+export type OutputFormat = "digest" | "markdown" | "json" | "csv" | "html";
 
 export interface DeliverOptions {
   format: OutputFormat;
@@ -42,6 +43,8 @@ export function render(result: CheckResult, format: OutputFormat, style: CliCont
       return `${JSON.stringify(result.report, null, 2)}\n`;
     case "csv":
       return renderCsv(result.report);
+    case "html":
+      return renderHtml(result.report, { blocked });
     case "markdown":
       return renderMarkdown(result.report, { blocked });
     default:
