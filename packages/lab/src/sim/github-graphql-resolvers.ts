@@ -26,18 +26,12 @@ import type {
   StatusContextSource,
   UserSource,
 } from "./github-graphql-source";
+import type { RateWindow } from "./github-limits";
 
 /**
  * The simulator's data as GitHub GraphQL objects: each method returns a source typed from GitHub's schema
  * (github-graphql-source.ts); graphql-js's default resolver reads fields off it and calls the functions.
  */
-
-/** The primary rate-limit window of the token a query came with (see github-limits.ts). */
-export interface RateWindow {
-  limit: number;
-  remaining: number;
-  resetAt: number;
-}
 
 export class GitHubResolvers {
   readonly #data: GitHubData;

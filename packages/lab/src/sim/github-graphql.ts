@@ -15,10 +15,10 @@ import {
 import type { GitHubData } from "./github-data";
 import { formatError, GitHubGraphQLError, type GraphQLFault } from "./github-graphql-errors";
 import { nodeLimitError } from "./github-graphql-paging";
-import { GitHubResolvers, type RateWindow } from "./github-graphql-resolvers";
+import { GitHubResolvers } from "./github-graphql-resolvers";
+import type { RateWindow } from "./github-limits";
 
 export type { GraphQLFault } from "./github-graphql-errors";
-export type { RateWindow } from "./github-graphql-resolvers";
 
 /**
  * GitHub GraphQL v4 over the simulator's data. Queries are parsed, validated and executed against
