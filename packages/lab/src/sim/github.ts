@@ -9,7 +9,7 @@ import {
 import { GitHubGraphQL, type GraphQLFault, githubSchema } from "./github-graphql";
 import { GitHubLimits, tokenOf } from "./github-limits";
 import { DOCS, GitHubRest } from "./github-rest";
-import { type SimRequest, type SimResponse, SimServer } from "./server";
+import { type SimHandler, type SimRequest, type SimResponse, SimServer } from "./server";
 
 export * from "./github-data";
 export type { GraphQLFault } from "./github-graphql";
@@ -52,46 +52,18 @@ export class GitHubSim extends SimServer {
     this.authenticate((req) => this.#authenticate(req));
     const repoPath = `/repos/${options.owner}/${options.repo}`;
     const rest = this.#rest;
-    this.route(
-      "GET",
-      `${repoPath}/compare/:basehead`,
-      this.#limits.metered((req) => rest.compare(req)),
-    );
-    this.route(
-      "GET",
-      `${repoPath}/commits/:sha/pulls`,
-      this.#limits.metered((req) => rest.pullsOfCommit(req)),
-    );
-    this.route(
-      "GET",
-      `${repoPath}/pulls/:number`,
-      this.#limits.metered((req) => rest.pull(req)),
-    );
-    this.route(
-      "GET",
-      `${repoPath}/pulls/:number/reviews`,
-      this.#limits.metered((req) => rest.reviews(req)),
-    );
-    this.route(
-      "GET",
-      `${repoPath}/pulls/:number/commits`,
-      this.#limits.metered((req) => rest.pullCommits(req)),
-    );
-    this.route(
-      "GET",
-      `${repoPath}/commits/:ref/status`,
-      this.#limits.metered((req) => rest.combinedStatus(req)),
-    );
-    this.route(
-      "GET",
-      `${repoPath}/commits/:ref/check-runs`,
-      this.#limits.metered((req) => rest.checkRuns(req)),
-    );
-    this.route(
-      "GET",
-      "/orgs/:org/teams/:slug/members",
-      this.#limits.metered((req) => rest.teamMembers(req)),
-    );
+    // The REST routes the tools call, each metered against the token's primary limit (GitHub's "core" resource).
+    const restRoutes: Array<[string, SimHandler]> = [
+      [`${repoPath}/compare/:basehead`, (req) => rest.compare(req)],
+      [`${repoPath}/commits/:sha/pulls`, (req) => rest.pullsOfCommit(req)],
+      [`${repoPath}/pulls/:number`, (req) => rest.pull(req)],
+      [`${repoPath}/pulls/:number/reviews`, (req) => rest.reviews(req)],
+      [`${repoPath}/pulls/:number/commits`, (req) => rest.pullCommits(req)],
+      [`${repoPath}/commits/:ref/status`, (req) => rest.combinedStatus(req)],
+      [`${repoPath}/commits/:ref/check-runs`, (req) => rest.checkRuns(req)],
+      ["/orgs/:org/teams/:slug/members", (req) => rest.teamMembers(req)],
+    ];
+    for (const [path, handler] of restRoutes) this.route("GET", path, this.#limits.metered(handler));
     this.route("GET", "/rate_limit", (req) => this.#limits.rateLimit(req));
     this.route(
       "POST",
