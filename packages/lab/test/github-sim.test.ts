@@ -295,6 +295,21 @@ describe("GitHub's quirks, reproduced", () => {
     );
   });
 
+  it("answers viewer as the token's user, and refuses variables that are not an object with 400 rather than a 500", async () => {
+    const viewer = await post("query { viewer { login __typename } }");
+    expect(viewer.body).toEqual({ data: { viewer: { login: "ci-bot", __typename: "User" } } });
+    expect(await graphqlViolations("query { viewer { login __typename } }", {}, viewer.body)).toEqual([]);
+    const response = await fetch(`${scenario.sim.url}/graphql`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${scenario.token}`, "content-type": "application/json" },
+      body: JSON.stringify({ query: "query { rateLimit { remaining } }", variables: "{}" }),
+    });
+    expect({ status: response.status, body: await response.json() }).toEqual({
+      status: 400,
+      body: { message: "Problems parsing JSON", documentation_url: "https://docs.github.com/graphql" },
+    });
+  });
+
   it("refuses a query that could ask for more than 500,000 nodes, as GitHub counts them", async () => {
     const query = `query { repository(owner: "acme", name: "shop") { pullRequest(number: 1) {
       commits(first: 100) { nodes { commit { associatedPullRequests(first: 100) { nodes { commits(first: 100) { totalCount } } } } } } } } }`;

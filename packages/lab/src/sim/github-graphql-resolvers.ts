@@ -57,6 +57,11 @@ export class GitHubResolvers {
         }
         return this.#organization(login, viewer);
       },
+      // "The currently authenticated user." (schema: Query.viewer, User!) — the login the request's token acts as.
+      viewer: () => {
+        if (!viewer) throw new GitHubGraphQLError("This endpoint requires you to be authenticated.");
+        return this.#user(viewer);
+      },
       rateLimit: () => ({
         limit: window.limit,
         remaining: window.remaining,

@@ -114,4 +114,4 @@ export type TeamSource = Served<GH.Team, "id" | "slug" | "members">;
 
 export type OrganizationSource = Served<GH.Organization, "id" | "login" | "viewerIsAMember" | "team" | "membersWithRole">;
 
-export type RootSource = Served<GH.Query, "repository" | "organization" | "rateLimit">;
+export type RootSource = Served<GH.Query, "repository" | "organization" | "viewer" | "rateLimit">;

@@ -56,7 +56,12 @@ export class GitHubGraphQL {
   /** Runs one POST /graphql body; returns GitHub's `{data, errors}` (HTTP 200 unless the body is not a query). */
   async run(body: unknown, window: RateWindow, viewer?: string): Promise<{ status: number; body: Record<string, unknown> }> {
     const request = body as { query?: unknown; variables?: unknown } | undefined;
-    if (!request || typeof request.query !== "string") {
+    const variablesGiven = request?.variables;
+    // A body whose query is not a string, or whose variables are not an object, is not a GraphQL request: GitHub's
+    // answer to an unreadable body (graphql-js would otherwise throw, a 500 GitHub does not give).
+    const badVariables =
+      variablesGiven !== undefined && variablesGiven !== null && (typeof variablesGiven !== "object" || Array.isArray(variablesGiven));
+    if (!request || typeof request.query !== "string" || badVariables) {
       return { status: 400, body: { message: "Problems parsing JSON", documentation_url: GRAPHQL_DOCS } };
     }
     const schema = await githubSchema();
