@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
+import { escapeControlChars } from "@opsguard/core";
 import { LAB_COMPONENTS, LAB_TOOL_CONFIGS } from "./components";
 import { startLab } from "./lab";
 
@@ -21,7 +22,7 @@ async function main(): Promise<number> {
   try {
     args = parse();
   } catch (error) {
-    process.stderr.write(`lab: ${(error as Error).message} (see pnpm lab --help)\n`);
+    process.stderr.write(`lab: ${escapeControlChars((error as Error).message)} (see pnpm lab --help)\n`);
     return 64;
   }
   if (args.help) {
@@ -31,7 +32,9 @@ async function main(): Promise<number> {
   const only = args.only?.split(",").map((s) => s.trim());
   const unknown = only?.filter((name) => !LAB_COMPONENTS.some((c) => c.name === name)) ?? [];
   if (unknown.length > 0) {
-    process.stderr.write(`lab: unknown component ${unknown.join(", ")} (known: ${LAB_COMPONENTS.map((c) => c.name).join(", ")})\n`);
+    process.stderr.write(
+      `lab: unknown component ${escapeControlChars(unknown.join(", "))} (known: ${LAB_COMPONENTS.map((c) => c.name).join(", ")})\n`,
+    );
     return 64;
   }
   // Listening before the start: a Ctrl-C while slapd is still starting stops the lab once it is up, files removed.

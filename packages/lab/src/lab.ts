@@ -1,6 +1,7 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { stringify } from "yaml";
+import type { OfferedSections } from "./configs/sections";
 import { makeTempDir, onProcessExit, removeDir } from "./process";
 
 /** A running lab part (slapd, sshd, redis, a SaaS simulator). */
@@ -11,7 +12,7 @@ export interface StartedComponent {
    * Config sections this part offers the tools, keyed by section name ("ldap", "redis", "pagerduty"):
    * they are written to lab.yaml and handed to the tool config builders.
    */
-  sections?(): Record<string, unknown>;
+  sections?(): OfferedSections;
   stop(): Promise<void>;
 }
 
@@ -29,23 +30,26 @@ export interface LabComponent<T extends StartedComponent = StartedComponent> {
   start(ctx: LabContext): Promise<T>;
 }
 
-/** Builds a ready-to-use config file for one tool from the sections the components offer. */
-export interface ToolConfigBuilder {
+/**
+ * Builds a ready-to-use config file for one tool from the sections the components offer. `Config` is the
+ * tool's config as its own schema reads it (`z.input` of the schema, see configs/sections.ts).
+ */
+export interface ToolConfigBuilder<Config = unknown> {
   tool: string;
   /**
    * Returns undefined when a section it needs is missing (its component was not started). May write
    * side files (a rotation file, a token file) into dir.
    */
-  build(sections: Readonly<Record<string, unknown>>, dir: string): Record<string, unknown> | undefined;
+  build(sections: OfferedSections, dir: string): Config | undefined;
   /** The one command line that tries the tool against the lab with this config file. */
-  tryCommand?(configFile: string, sections: Readonly<Record<string, unknown>>): string;
+  tryCommand?(configFile: string, sections: OfferedSections): string;
 }
 
 export interface RunningLab {
   dir: string;
   components: ReadonlyMap<string, StartedComponent>;
   /** Every section offered, as written to lab.yaml. */
-  sections: Readonly<Record<string, unknown>>;
+  sections: OfferedSections;
   /** tool name → path of its ready config file (<dir>/<tool>.yaml). */
   configFiles: Readonly<Record<string, string>>;
   /** tool name → the command line that tries it against the lab. */
@@ -80,7 +84,7 @@ export async function startLab(options: StartLabOptions): Promise<RunningLab> {
   });
   started.clear();
   for (const [name, component] of inOrder) started.set(name, component);
-  const sections: Record<string, unknown> = {};
+  const sections: Record<string, unknown> & OfferedSections = {};
   const configFiles: Record<string, string> = {};
   const tryCommands: Record<string, string> = {};
   try {

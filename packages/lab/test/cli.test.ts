@@ -137,4 +137,17 @@ describe("pnpm lab", () => {
     expect(await exit).toBe(64);
     expect(stderr).toContain("unknown component mainframe (known: slapd, sshd, redis, slack, pagerduty, opsgenie, gitlab, github)");
   });
+
+  it("shows a component name or flag carrying terminal escapes as text, not as escapes", async () => {
+    for (const args of [["--only", "main\u001b]0;owned\u0007frame"], ["--x\u001b[2J"]]) {
+      const { exit, child } = startCli(args);
+      let stderr = "";
+      child.stderr?.on("data", (chunk: Buffer) => {
+        stderr += chunk.toString();
+      });
+      expect(await exit).toBe(64);
+      expect(stderr).not.toMatch(/[\u001b\u0007]/);
+      expect(stderr).toContain("\\x1b");
+    }
+  });
 });

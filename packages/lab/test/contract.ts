@@ -5,8 +5,9 @@ import { Ajv, type ValidateFunction } from "ajv";
 import addFormats from "ajv-formats";
 
 /**
- * Checks simulator answers against the vendors' own API descriptions in ../shared/contracts
- * (beside the repository; never copied into it). Ajv validates a body against the response schema
+ * Checks simulator answers against the vendors' own API descriptions: ../shared/contracts (beside the
+ * repository; never copied into it), or one a vendor publishes on npm (GitHub's, see github-contract.ts).
+ * The lab's one Ajv helper. Ajv validates a body against the response schema
  * the spec gives for that path, method and status; then every object property the body carries
  * must be one the schema declares, since most vendor schemas leave additionalProperties open and
  * a made-up field would otherwise pass.
@@ -53,6 +54,7 @@ export class Contract {
 
   constructor(specFile: string, options: ContractOptions) {
     this.#spec = JSON.parse(readFileSync(specFile, "utf8")) as Json;
+    if (options.style === "openapi3") nullableWithoutType(this.#spec);
     this.#options = options;
     // strict: false — vendor specs carry keywords Ajv does not know (example, x-…, discriminator).
     this.#ajv = new Ajv({ strict: false, allErrors: true, validateSchema: false });
@@ -150,6 +152,25 @@ export class Contract {
       const found = subs.map((s) => this.#undeclared(s, value, `${at}/${name}`));
       return found.some((f) => f.length === 0) ? [] : (found[0] ?? []);
     });
+  }
+}
+
+/**
+ * OpenAPI 3.0's `nullable: true` beside `oneOf`/`allOf`/`$ref` (no `type`) means "or null"; Ajv only reads
+ * `nullable` next to `type`, so those become an explicit `anyOf` with null (GitHub's description relies on it).
+ */
+function nullableWithoutType(node: unknown): void {
+  if (Array.isArray(node)) {
+    for (const item of node) nullableWithoutType(item);
+    return;
+  }
+  if (!node || typeof node !== "object") return;
+  const object = node as Json;
+  for (const value of Object.values(object)) nullableWithoutType(value);
+  if (object.nullable === true && object.type === undefined) {
+    const { nullable: _nullable, ...rest } = object;
+    for (const key of Object.keys(object)) delete object[key];
+    object.anyOf = [rest, { type: "null" }];
   }
 }
 

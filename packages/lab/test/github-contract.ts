@@ -1,9 +1,6 @@
-import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { schema as published } from "@octokit/graphql-schema";
-import { Ajv, type ValidateFunction } from "ajv";
-import addFormats from "ajv-formats";
 import {
   buildClientSchema,
   type GraphQLAbstractType,
@@ -16,6 +13,7 @@ import {
   parse,
   validate,
 } from "graphql";
+import { Contract } from "./contract";
 
 /**
  * GitHub's contracts, checked independently of the simulator's own code:
@@ -116,108 +114,12 @@ function sortKeys(value: unknown): unknown {
 }
 
 /**
- * OpenAPI 3.0's `nullable: true` beside `oneOf`/`allOf`/`$ref` (no `type`) means "or null"; Ajv only reads
- * `nullable` next to `type`, so those become an explicit `anyOf` with null.
+ * GitHub's REST description, api.github.com flavour, from the package's generated files; checked by the lab's
+ * one contract helper like every other vendor's.
  */
-function nullableWithoutType(node: unknown): void {
-  if (Array.isArray(node)) {
-    for (const item of node) nullableWithoutType(item);
-    return;
-  }
-  if (!node || typeof node !== "object") return;
-  const object = node as Json;
-  for (const value of Object.values(object)) nullableWithoutType(value);
-  if (object.nullable === true && object.type === undefined) {
-    const { nullable: _nullable, ...rest } = object;
-    for (const key of Object.keys(object)) delete object[key];
-    object.anyOf = [rest, { type: "null" }];
-  }
-}
-
-/** GitHub's REST description, api.github.com flavour, from the package's generated files. */
-export class RestContract {
-  readonly #spec: Json;
-  readonly #ajv: Ajv;
-  readonly #compiled = new Map<string, ValidateFunction>();
-  readonly #routes: Array<{ template: string; pattern: RegExp }>;
-
+export class RestContract extends Contract {
   constructor() {
-    const require = createRequire(import.meta.url);
-    const dir = dirname(require.resolve("@octokit/openapi/package.json"));
-    this.#spec = JSON.parse(readFileSync(join(dir, "generated", "api.github.com.json"), "utf8")) as Json;
-    nullableWithoutType(this.#spec);
-    // strict: false — GitHub's description carries keywords Ajv does not know (example, x-github, discriminator).
-    this.#ajv = new Ajv({ strict: false, allErrors: true, validateSchema: false });
-    addFormats(this.#ajv);
-    this.#ajv.addSchema(this.#spec, "github");
-    this.#routes = Object.keys(this.#spec.paths as Json).map((template) => ({
-      template,
-      pattern: new RegExp(`^${template.replace(/[.*+?^$()|[\]\\]/g, "\\$&").replace(/\{[^}]+\}/g, "[^/]+")}$`),
-    }));
+    const dir = dirname(createRequire(import.meta.url).resolve("@octokit/openapi/package.json"));
+    super(join(dir, "generated", "api.github.com.json"), { style: "openapi3" });
   }
-
-  /** Problems with one answer (empty when the description allows it). */
-  check(method: string, path: string, status: number, body: unknown): string[] {
-    const template = this.#routes.find((r) => r.pattern.test(path))?.template;
-    if (!template) return [`${method} ${path}: no such route in GitHub's description`];
-    const responses = ((this.#spec.paths as Record<string, Json>)[template]?.[method.toLowerCase()] as Json | undefined)?.responses as
-      | Json
-      | undefined;
-    if (!responses) return [`${method} ${template}: no such operation`];
-    if (!(String(status) in responses)) return [`${method} ${template}: HTTP ${status} is not an answer GitHub describes`];
-    // A response is described in place, or by reference to a shared one (#/components/responses/not_found).
-    const described = responses[String(status)] as Json;
-    const base =
-      typeof described.$ref === "string"
-        ? described.$ref.slice(1)
-        : `/${["paths", template, method.toLowerCase(), "responses", String(status)].map(pointerSegment).join("/")}`;
-    const schema = this.#resolve(described)?.content as Json | undefined;
-    const bodySchema = (schema?.["application/json"] as Json | undefined)?.schema as Json | undefined;
-    if (!bodySchema)
-      return body === undefined || body === "" ? [] : [`${method} ${template}: HTTP ${status} has no JSON body in GitHub's description`];
-    const key = `${method} ${template} ${status}`;
-    let validator = this.#compiled.get(key);
-    if (!validator) {
-      validator = this.#ajv.compile({ $ref: `github#${base}/content/${pointerSegment("application/json")}/schema` });
-      this.#compiled.set(key, validator);
-    }
-    const problems = validator(body) ? [] : (validator.errors ?? []).map((e) => `${e.instancePath || "(body)"} ${e.message}`);
-    problems.push(...this.#undeclared(body, bodySchema, ""));
-    return problems;
-  }
-
-  #resolve(schema: Json | undefined): Json | undefined {
-    // "#/components/schemas/x" (or a shared response) → that object of the description.
-    let s = schema;
-    for (let i = 0; i < 20 && typeof s?.$ref === "string"; i++) {
-      s = (s.$ref as string)
-        .slice(2)
-        .split("/")
-        .reduce<Json | undefined>((node, part) => node?.[part] as Json | undefined, this.#spec);
-    }
-    return s;
-  }
-
-  /** Properties the body carries that the schema (or one of its alternatives) does not declare: made-up fields. */
-  #undeclared(value: unknown, raw: Json | undefined, at: string): string[] {
-    const schema = this.#resolve(raw);
-    if (!schema || value === null || typeof value !== "object") return [];
-    if (Array.isArray(value)) return value.flatMap((item, i) => this.#undeclared(item, schema.items as Json, `${at}/${i}`));
-    const alternatives = [...((schema.oneOf ?? schema.anyOf ?? []) as Json[]), ...((schema.allOf ?? []) as Json[])].map((s) =>
-      this.#resolve(s),
-    );
-    const declared = new Map<string, Json>();
-    for (const s of [schema, ...alternatives]) {
-      for (const [k, v] of Object.entries((s?.properties ?? {}) as Json)) declared.set(k, v as Json);
-    }
-    if (declared.size === 0) return [];
-    return Object.entries(value as Json).flatMap(([k, v]) =>
-      declared.has(k) ? this.#undeclared(v, declared.get(k), `${at}/${k}`) : [`${at}/${k} is not a property GitHub describes`],
-    );
-  }
-}
-
-/** One JSON-pointer segment, escaped for use in a URI fragment. */
-function pointerSegment(segment: string): string {
-  return encodeURIComponent(segment.replace(/~/g, "~0").replace(/\//g, "~1"));
 }

@@ -1,13 +1,15 @@
 import { join } from "node:path";
+import type { authkeysConfigSchema } from "../../../authkeys/src/config";
 import type { ToolConfigBuilder } from "../lab";
-import { type LdapDirectorySection, section, toolBin } from "./sections";
+import { type ConfigInput, toolBin } from "./sections";
+
+/** Annotated on build() so a key the tool's schema does not have is an excess-property error. */
+type AuthkeysInput = ConfigInput<typeof authkeysConfigSchema>;
 
 /** authkeys against slapd as the reader account; keys only for members of ops and sre, as the lab's sshd does. */
-export const authkeysConfig: ToolConfigBuilder = {
+export const authkeysConfig: ToolConfigBuilder<AuthkeysInput> = {
   tool: "authkeys",
-  build(sections, dir) {
-    const ldap = section<Record<string, unknown>>(sections, "ldap");
-    const directory = section<LdapDirectorySection>(sections, "ldapDirectory");
+  build({ ldap, ldapDirectory: directory }, dir): AuthkeysInput | undefined {
     if (!ldap || !directory) return undefined;
     return {
       ldap,

@@ -1,14 +1,10 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
+import type { configSchema } from "../../../deputize/src/config";
 import type { ToolConfigBuilder } from "../lab";
-import { type LdapDirectorySection, section, toolBin } from "./sections";
+import { type ConfigInput, toolBin } from "./sections";
 
-interface ApiSection {
-  token?: string;
-  apiKey?: string;
-  baseUrl: string;
-  schedules: string[];
-}
+type DeputizeInput = ConfigInput<typeof configSchema>;
 
 /** A local rotation beside the SaaS schedules: carol this week (since three days ago), then alice. */
 function writeRotationFile(dir: string): string {
@@ -34,21 +30,14 @@ function writeRotationFile(dir: string): string {
  * deputize: whoever PagerDuty, Opsgenie and the rotation file have on call goes into slapd's on-call
  * group (as the deputize service account), GitLab's platform/oncall and the Slack #oncall topic and @oncall.
  */
-export const deputizeConfig: ToolConfigBuilder = {
+export const deputizeConfig: ToolConfigBuilder<DeputizeInput> = {
   tool: "deputize",
-  build(sections, dir) {
-    const ldap = section<Record<string, unknown>>(sections, "ldapService");
-    const directory = section<LdapDirectorySection>(sections, "ldapDirectory");
-    const pagerduty = section<ApiSection>(sections, "pagerduty");
-    const opsgenie = section<ApiSection>(sections, "opsgenie");
-    const gitlab = section<{ token: string; baseUrl: string; oncallGroup: string }>(sections, "gitlab");
-    const slack = section<{ token: string; baseUrl: string }>(sections, "slack");
-    const slackLab = section<{ oncallChannel: string; oncallGroup: string }>(sections, "slackLab");
+  build({ ldapService: ldap, ldapDirectory: directory, pagerduty, opsgenie, gitlab, slack, slackLab }, dir): DeputizeInput | undefined {
     if (!ldap || !directory) return undefined;
-    const sources: unknown[] = [{ type: "rotation", file: writeRotationFile(dir) }];
+    const sources: DeputizeInput["sources"] = [{ type: "rotation", file: writeRotationFile(dir) }];
     if (pagerduty) sources.push({ type: "pagerduty", token: pagerduty.token, baseUrl: pagerduty.baseUrl, schedules: pagerduty.schedules });
     if (opsgenie) sources.push({ type: "opsgenie", apiKey: opsgenie.apiKey, baseUrl: opsgenie.baseUrl, schedules: opsgenie.schedules });
-    const sinks: unknown[] = [{ type: "ldap-group", group: directory.oncallGroupDn, peopleBase: directory.peopleDn }];
+    const sinks: DeputizeInput["sinks"] = [{ type: "ldap-group", group: directory.oncallGroupDn, peopleBase: directory.peopleDn }];
     if (gitlab) sinks.push({ type: "gitlab-group", baseUrl: gitlab.baseUrl, token: gitlab.token, group: gitlab.oncallGroup });
     if (slack && slackLab) {
       sinks.push({

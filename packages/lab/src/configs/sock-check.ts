@@ -1,19 +1,14 @@
+import type { policySchema } from "../../../sock-check/src/policy";
 import type { ToolConfigBuilder } from "../lab";
-import { section, toolBin } from "./sections";
+import { type ConfigInput, toolBin } from "./sections";
 
-interface GitHubSection {
-  token: string;
-  apiUrl: string;
-  repository: string;
-  repoDir: string;
-  deployTag: string;
-}
+/** Annotated on build() so a key the tool's schema does not have is an excess-property error. */
+type PolicyInput = ConfigInput<typeof policySchema>;
 
 /** sock-check's policy for the GitHub sim's acme/shop: one approval, a green build and a SHOP ticket per change. */
-export const sockCheckConfig: ToolConfigBuilder = {
+export const sockCheckConfig: ToolConfigBuilder<PolicyInput> = {
   tool: "sock-check",
-  build(sections) {
-    const github = section<GitHubSection>(sections, "github");
+  build({ github }): PolicyInput | undefined {
     if (!github) return undefined;
     return {
       github: { repository: github.repository, apiUrl: github.apiUrl, token: github.token },
@@ -21,6 +16,5 @@ export const sockCheckConfig: ToolConfigBuilder = {
       ticket: { pattern: "SHOP-\\d+" },
     };
   },
-  tryCommand: (configFile, sections) =>
-    `node ${toolBin("sock-check")} --config ${configFile} check -C ${section<GitHubSection>(sections, "github")?.repoDir ?? "."}`,
+  tryCommand: (configFile, { github }) => `node ${toolBin("sock-check")} --config ${configFile} check -C ${github?.repoDir ?? "."}`,
 };

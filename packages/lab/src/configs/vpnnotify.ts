@@ -1,15 +1,15 @@
 import { join } from "node:path";
+import type { configSchema } from "../../../vpnnotify/src/config";
 import type { ToolConfigBuilder } from "../lab";
-import { section, toolBin } from "./sections";
+import { type ConfigInput, toolBin } from "./sections";
+
+/** Annotated on build() so a key the tool's schema does not have is an excess-property error. */
+type VpnnotifyInput = ConfigInput<typeof configSchema>;
 
 /** vpnnotify: LDAP maps a login to its slackId, alerts go to the Slack sim's #security, places live in redis when it runs. */
-export const vpnnotifyConfig: ToolConfigBuilder = {
+export const vpnnotifyConfig: ToolConfigBuilder<VpnnotifyInput> = {
   tool: "vpnnotify",
-  build(sections, dir) {
-    const slack = section<Record<string, unknown>>(sections, "slack");
-    const slackLab = section<{ securityChannel: string }>(sections, "slackLab");
-    const ldap = section<Record<string, unknown>>(sections, "ldap");
-    const redis = section<{ url: string }>(sections, "redis");
+  build({ slack, slackLab, ldap, redis }, dir): VpnnotifyInput | undefined {
     if (!slack || !slackLab) return undefined;
     return {
       server: { name: "vpn-lab-1", environment: "lab" },

@@ -1,4 +1,4 @@
-import { compileFilterTemplate, LdapClient, type LdapConnectionConfig, ldapOptionsFromConfig } from "@opsguard/core";
+import { compileFilterTemplate, LdapClient, ldapOptionsFromConfig } from "@opsguard/core";
 import type { SlapdComponent } from "../components";
 import type { DemoSection } from "./types";
 
@@ -6,7 +6,8 @@ export const ldapKeysDemo: DemoSection = {
   title: "core LDAP client: a user's SSH keys from slapd (StartTLS, verified against the lab CA)",
   async run(lab, out) {
     const { slapd } = lab.get<SlapdComponent>("slapd");
-    const config = lab.sections.ldap as LdapConnectionConfig;
+    const config = lab.sections.ldap;
+    if (!config) throw new Error("the LDAP demo needs the slapd component's ldap section");
     const filter = compileFilterTemplate("(&(objectClass=posixAccount)(uid={user}))", ["user"]);
     const client = new LdapClient(ldapOptionsFromConfig(config));
     try {

@@ -1,17 +1,21 @@
+import type { components } from "@octokit/openapi-types";
 import type { GitHubData, GitHubPullRequest } from "./github-data";
 import { linkPage, type SimRequest, type SimResponse } from "./server";
 
 /**
  * GitHub REST v3 views of the simulator's data, shaped as GitHub's OpenAPI description (npm
- * `@octokit/openapi`, api.github.com) declares them; test/github-contract.test.ts validates every route
- * here against that description.
+ * `@octokit/openapi`, api.github.com) declares them: every body is typed with that description's schemas as
+ * `@octokit/openapi-types` generates them (so a property GitHub does not describe, or a wrong-typed one, fails
+ * tsc), and test/github-sim.test.ts validates every route's answers against the description at run time.
  */
 
 export const DOCS = "https://docs.github.com/rest";
 const WEB = "https://github.com";
 const API = "https://api.github.com";
 
-type Json = Record<string, unknown>;
+type Schemas = components["schemas"];
+/** What a value must be to serve as both A and B (their shared properties, each fitting both). */
+type Both<A, B> = Pick<A, keyof A & keyof B> & Pick<B, keyof A & keyof B>;
 
 export function notFound(): SimResponse {
   return { status: 404, body: { message: "Not Found", documentation_url: DOCS, status: "404" } };
@@ -35,7 +39,7 @@ export class GitHubRest {
   }
 
   /** GitHub's "simple-user": a bot keeps its REST login "name[bot]" and type "Bot". */
-  user(login: string): Json {
+  user(login: string): Schemas["simple-user"] {
     const id = this.#data.accountId(login);
     const url = `${API}/users/${encodeURIComponent(login)}`;
     const bot = this.#data.isBot(login);
@@ -61,11 +65,11 @@ export class GitHubRest {
     };
   }
 
-  #nullableUser(login: string | null | undefined): Json | null {
+  #nullableUser(login: string | null | undefined): Schemas["nullable-simple-user"] {
     return login ? this.user(login) : null;
   }
 
-  commit(sha: string): Json {
+  commit(sha: string): Schemas["commit"] {
     const c = this.#data.commit(sha);
     const author = this.#data.accountOf(c.author.email);
     const committer = this.#data.accountOf(c.committer.email);
@@ -100,8 +104,13 @@ export class GitHubRest {
     };
   }
 
-  /** The fields every PR representation shares; `pull-request` (a single PR) adds counts. */
-  #pullSimple(pull: GitHubPullRequest): Json {
+  /** GitHub's "pull-request-simple", as lists of PRs carry it. */
+  #pullSimple(pull: GitHubPullRequest): Schemas["pull-request-simple"] {
+    return this.#pullBase(pull);
+  }
+
+  /** The fields every PR representation shares, fitting both schemas; "pull-request" (a single PR) adds counts. */
+  #pullBase(pull: GitHubPullRequest): Both<Schemas["pull-request-simple"], Schemas["pull-request"]> {
     const url = `${this.#repoApi}/pulls/${pull.number}`;
     const html = `${WEB}/${this.#data.owner}/${this.#data.repo}/pull/${pull.number}`;
     const issue = `${this.#repoApi}/issues/${pull.number}`;
@@ -130,7 +139,8 @@ export class GitHubRest {
         node_id: Buffer.from(`05:Label${name}`).toString("base64"),
         url: `${this.#repoApi}/labels/${encodeURIComponent(name)}`,
         name,
-        description: null,
+        // The description's label schema has `description: {type: string}` (not nullable): "" for none.
+        description: "",
         color: "ededed",
         default: false,
       })),
@@ -165,7 +175,7 @@ export class GitHubRest {
         commits: { href: `${url}/commits` },
         statuses: { href: `${this.#repoApi}/statuses/${pull.headSha}` },
       },
-      author_association: "MEMBER",
+      author_association: "MEMBER" as const,
       auto_merge: null,
     };
   }
@@ -179,7 +189,7 @@ export class GitHubRest {
     if (!base || !head) return notFound();
     const all = this.#data.reachableRange(base, head);
     const html = `${WEB}/${this.#data.owner}/${this.#data.repo}/compare/${baseRef}...${headRef}`;
-    const body = {
+    const body: Omit<Schemas["commit-comparison"], "commits"> = {
       url: `${this.#repoApi}/compare/${baseRef}...${headRef}`,
       html_url: html,
       permalink_url: `${WEB}/${this.#data.owner}/${this.#data.repo}/compare/${base}...${head}`,
@@ -196,17 +206,17 @@ export class GitHubRest {
     // to 250 commits, and the last commit in the list is the most recent of the entire comparison."
     // — docs.github.com/rest/commits/commits#compare-two-commits
     if (!req.query.has("page") && !req.query.has("per_page")) {
-      return { body: { ...body, commits: all.slice(-250).map((sha) => this.commit(sha)) } };
+      return { body: { ...body, commits: all.slice(-250).map((sha) => this.commit(sha)) } satisfies Schemas["commit-comparison"] };
     }
     const { page, headers } = linkPage(all, req, this.#baseUrl(), 30, 100);
-    return { headers, body: { ...body, commits: page.map((sha) => this.commit(sha)) } };
+    return { headers, body: { ...body, commits: page.map((sha) => this.commit(sha)) } satisfies Schemas["commit-comparison"] };
   }
 
   pullsOfCommit(req: SimRequest): SimResponse {
     const sha = this.#data.resolve(req.params.sha ?? "");
     if (!sha) return noCommit(req.params.sha);
     const { page, headers } = linkPage(this.#data.pullsOfCommit(sha), req, this.#baseUrl());
-    return { headers, body: page.map((p) => this.#pullSimple(p)) };
+    return { headers, body: page.map((p) => this.#pullSimple(p)) satisfies Schemas["pull-request-simple"][] };
   }
 
   pull(req: SimRequest): SimResponse {
@@ -214,7 +224,9 @@ export class GitHubRest {
     if (!pull) return notFound();
     return {
       body: {
-        ...this.#pullSimple(pull),
+        ...this.#pullBase(pull),
+        // "pull-request" narrows `state: string` to its enum.
+        state: pull.merged || pull.mergedAt ? "closed" : "open",
         merged: pull.merged,
         mergeable: null,
         mergeable_state: "unknown",
@@ -226,7 +238,7 @@ export class GitHubRest {
         additions: 0,
         deletions: 0,
         changed_files: 0,
-      },
+      } satisfies Schemas["pull-request"],
     };
   }
 
@@ -237,7 +249,7 @@ export class GitHubRest {
     const html = `${WEB}/${this.#data.owner}/${this.#data.repo}/pull/${pull.number}`;
     return {
       headers,
-      body: page.map((r) => ({
+      body: page.map((r): Schemas["pull-request-review"] => ({
         id: r.id,
         node_id: Buffer.from(`017:PullRequestReview${r.id}`).toString("base64"),
         user: this.user(r.user),
@@ -278,7 +290,7 @@ export class GitHubRest {
         state,
         sha,
         total_count: statuses.length,
-        statuses: statuses.map((s) => ({
+        statuses: statuses.map((s): Schemas["simple-commit-status"] => ({
           id: s.id,
           node_id: Buffer.from(`013:StatusContext${s.id}`).toString("base64"),
           url: `${this.#repoApi}/statuses/${sha}`,
@@ -293,7 +305,7 @@ export class GitHubRest {
         repository: this.#minimalRepository(),
         commit_url: `${this.#repoApi}/commits/${sha}`,
         url: `${this.#repoApi}/commits/${sha}/status`,
-      },
+      } satisfies Schemas["combined-commit-status"],
     };
   }
 
@@ -306,7 +318,7 @@ export class GitHubRest {
       headers,
       body: {
         total_count: runs.length,
-        check_runs: page.map((r) => ({
+        check_runs: page.map((r): Schemas["check-run"] => ({
           id: r.id,
           node_id: Buffer.from(`08:CheckRun${r.id}`).toString("base64"),
           head_sha: r.headSha,
@@ -330,7 +342,7 @@ export class GitHubRest {
           app: this.#app(r.app),
           pull_requests: [],
         })),
-      },
+      } satisfies { total_count: number; check_runs: Schemas["check-run"][] },
     };
   }
 
@@ -338,10 +350,10 @@ export class GitHubRest {
     const members = this.#data.teams.get(`${req.params.org}/${req.params.slug}`);
     if (!members) return notFound();
     const { page, headers } = linkPage(members, req, this.#baseUrl(), 30, 100);
-    return { headers, body: page.map((login) => this.user(login)) };
+    return { headers, body: page.map((login) => this.user(login)) satisfies Schemas["simple-user"][] };
   }
 
-  #app(slug: string): Json {
+  #app(slug: string): Schemas["integration"] {
     const id = this.#data.accountId(`app:${slug}`);
     return {
       id,
@@ -360,11 +372,11 @@ export class GitHubRest {
   }
 
   /** GitHub's full "repository" object, as a PR's head and base carry it. */
-  #repository(): Json {
+  #repository(): Schemas["repository"] {
     const { owner, repo } = this.#data;
     const created = "2020-01-01T00:00:00Z";
     return {
-      ...this.#minimalRepository(),
+      ...this.#repositoryCore(),
       clone_url: `${WEB}/${owner}/${repo}.git`,
       git_url: `git://github.com/${owner}/${repo}.git`,
       ssh_url: `git@github.com:${owner}/${repo}.git`,
@@ -396,49 +408,21 @@ export class GitHubRest {
   }
 
   /** GitHub's "minimal-repository" for a private repository. */
-  #minimalRepository(): Json {
+  #minimalRepository(): Schemas["minimal-repository"] {
+    return this.#repositoryCore();
+  }
+
+  /**
+   * What "minimal-repository" and "repository" share: the fields a private repository always carries (not
+   * `permissions`, typed differently in the two and only shown to a token's own repositories).
+   */
+  #repositoryCore(): Omit<Schemas["minimal-repository"], "permissions"> {
     const { owner, repo } = this.#data;
     const url = `${API}/repos/${owner}/${repo}`;
-    const urls = Object.fromEntries(
-      [
-        ["archive_url", "/{archive_format}{/ref}"],
-        ["assignees_url", "/assignees{/user}"],
-        ["blobs_url", "/git/blobs{/sha}"],
-        ["branches_url", "/branches{/branch}"],
-        ["collaborators_url", "/collaborators{/collaborator}"],
-        ["comments_url", "/comments{/number}"],
-        ["commits_url", "/commits{/sha}"],
-        ["compare_url", "/compare/{base}...{head}"],
-        ["contents_url", "/contents/{+path}"],
-        ["contributors_url", "/contributors"],
-        ["deployments_url", "/deployments"],
-        ["downloads_url", "/downloads"],
-        ["events_url", "/events"],
-        ["forks_url", "/forks"],
-        ["git_commits_url", "/git/commits{/sha}"],
-        ["git_refs_url", "/git/refs{/sha}"],
-        ["git_tags_url", "/git/tags{/sha}"],
-        ["hooks_url", "/hooks"],
-        ["issue_comment_url", "/issues/comments{/number}"],
-        ["issue_events_url", "/issues/events{/number}"],
-        ["issues_url", "/issues{/number}"],
-        ["keys_url", "/keys{/key_id}"],
-        ["labels_url", "/labels{/name}"],
-        ["languages_url", "/languages"],
-        ["merges_url", "/merges"],
-        ["milestones_url", "/milestones{/number}"],
-        ["notifications_url", "/notifications{?since,all,participating}"],
-        ["pulls_url", "/pulls{/number}"],
-        ["releases_url", "/releases{/id}"],
-        ["stargazers_url", "/stargazers"],
-        ["statuses_url", "/statuses/{sha}"],
-        ["subscribers_url", "/subscribers"],
-        ["subscription_url", "/subscription"],
-        ["tags_url", "/tags"],
-        ["teams_url", "/teams"],
-        ["trees_url", "/git/trees{/sha}"],
-      ].map(([key, path]) => [key, `${url}${path}`]),
-    );
+    const urls = Object.fromEntries(Object.entries(REPOSITORY_URLS).map(([key, path]) => [key, `${url}${path}`])) as Record<
+      keyof typeof REPOSITORY_URLS,
+      string
+    >;
     return {
       id: this.#data.accountId(`repo:${owner}/${repo}`),
       node_id: Buffer.from(`010:Repository${owner}/${repo}`).toString("base64"),
@@ -454,3 +438,43 @@ export class GitHubRest {
     };
   }
 }
+
+/** A repository's API links, relative to its API URL; `satisfies` keeps each a property GitHub's schema has. */
+const REPOSITORY_URLS = {
+  archive_url: "/{archive_format}{/ref}",
+  assignees_url: "/assignees{/user}",
+  blobs_url: "/git/blobs{/sha}",
+  branches_url: "/branches{/branch}",
+  collaborators_url: "/collaborators{/collaborator}",
+  comments_url: "/comments{/number}",
+  commits_url: "/commits{/sha}",
+  compare_url: "/compare/{base}...{head}",
+  contents_url: "/contents/{+path}",
+  contributors_url: "/contributors",
+  deployments_url: "/deployments",
+  downloads_url: "/downloads",
+  events_url: "/events",
+  forks_url: "/forks",
+  git_commits_url: "/git/commits{/sha}",
+  git_refs_url: "/git/refs{/sha}",
+  git_tags_url: "/git/tags{/sha}",
+  hooks_url: "/hooks",
+  issue_comment_url: "/issues/comments{/number}",
+  issue_events_url: "/issues/events{/number}",
+  issues_url: "/issues{/number}",
+  keys_url: "/keys{/key_id}",
+  labels_url: "/labels{/name}",
+  languages_url: "/languages",
+  merges_url: "/merges",
+  milestones_url: "/milestones{/number}",
+  notifications_url: "/notifications{?since,all,participating}",
+  pulls_url: "/pulls{/number}",
+  releases_url: "/releases{/id}",
+  stargazers_url: "/stargazers",
+  statuses_url: "/statuses/{sha}",
+  subscribers_url: "/subscribers",
+  subscription_url: "/subscription",
+  tags_url: "/tags",
+  teams_url: "/teams",
+  trees_url: "/git/trees{/sha}",
+} as const satisfies Partial<Record<keyof Schemas["minimal-repository"] & keyof Schemas["repository"], string>>;

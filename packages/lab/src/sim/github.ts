@@ -7,6 +7,7 @@ import {
   type PullRequestInput,
 } from "./github-data";
 import { GitHubGraphQL, type GraphQLFault, githubSchema } from "./github-graphql";
+import { GitHubLimits, tokenOf } from "./github-limits";
 import { DOCS, GitHubRest } from "./github-rest";
 import { type SimHandler, type SimRequest, type SimResponse, SimServer } from "./server";
 
@@ -15,9 +16,10 @@ export type { GraphQLFault } from "./github-graphql";
 
 /**
  * GitHub's REST v3 and GraphQL v4 endpoints for the parts the change-management tools read. This file is
- * the HTTP side: routes, authentication, primary and secondary rate limits, as GitHub's docs describe
- * them. The data lives in github-data.ts; github-rest.ts and github-graphql.ts render it in each API's
- * shapes (GraphQL executed against GitHub's published schema).
+ * the HTTP side: routes and authentication; github-limits.ts meters them (primary and secondary rate limits,
+ * as GitHub's docs describe them). The data lives in github-data.ts; github-rest.ts (typed from GitHub's
+ * OpenAPI description) and github-graphql*.ts (executed against, and typed from, GitHub's published schema)
+ * render it in each API's shapes.
  */
 
 export interface GitHubSimOptions {
@@ -29,12 +31,6 @@ export interface GitHubSimOptions {
   rateLimit?: number;
 }
 
-interface Window {
-  limit: number;
-  remaining: number;
-  resetAt: number;
-}
-
 export class GitHubSim extends SimServer {
   readonly owner: string;
   readonly repo: string;
@@ -42,9 +38,7 @@ export class GitHubSim extends SimServer {
   readonly #rest: GitHubRest;
   readonly #graphql: GitHubGraphQL;
   readonly #tokens: Record<string, string>;
-  readonly #limit: number;
-  readonly #windows = new Map<string, Window>();
-  #secondary: { remaining: number; retryAfterSeconds: number | null; status: 403 | 429 } | undefined;
+  readonly #limits: GitHubLimits;
 
   constructor(options: GitHubSimOptions) {
     super("GitHub");
@@ -54,57 +48,29 @@ export class GitHubSim extends SimServer {
     this.#rest = new GitHubRest(this.data, () => this.url);
     this.#graphql = new GitHubGraphQL(this.data);
     this.#tokens = options.tokens;
-    this.#limit = options.rateLimit ?? 5000;
+    this.#limits = new GitHubLimits(options.rateLimit ?? 5000);
     this.authenticate((req) => this.#authenticate(req));
     const repoPath = `/repos/${options.owner}/${options.repo}`;
     const rest = this.#rest;
-    this.route(
-      "GET",
-      `${repoPath}/compare/:basehead`,
-      this.#metered((req) => rest.compare(req)),
-    );
-    this.route(
-      "GET",
-      `${repoPath}/commits/:sha/pulls`,
-      this.#metered((req) => rest.pullsOfCommit(req)),
-    );
-    this.route(
-      "GET",
-      `${repoPath}/pulls/:number`,
-      this.#metered((req) => rest.pull(req)),
-    );
-    this.route(
-      "GET",
-      `${repoPath}/pulls/:number/reviews`,
-      this.#metered((req) => rest.reviews(req)),
-    );
-    this.route(
-      "GET",
-      `${repoPath}/pulls/:number/commits`,
-      this.#metered((req) => rest.pullCommits(req)),
-    );
-    this.route(
-      "GET",
-      `${repoPath}/commits/:ref/status`,
-      this.#metered((req) => rest.combinedStatus(req)),
-    );
-    this.route(
-      "GET",
-      `${repoPath}/commits/:ref/check-runs`,
-      this.#metered((req) => rest.checkRuns(req)),
-    );
-    this.route(
-      "GET",
-      "/orgs/:org/teams/:slug/members",
-      this.#metered((req) => rest.teamMembers(req)),
-    );
-    this.route("GET", "/rate_limit", (req) => this.#rateLimit(req));
+    // The REST routes the tools call, each metered against the token's primary limit (GitHub's "core" resource).
+    const restRoutes: Array<[string, SimHandler]> = [
+      [`${repoPath}/compare/:basehead`, (req) => rest.compare(req)],
+      [`${repoPath}/commits/:sha/pulls`, (req) => rest.pullsOfCommit(req)],
+      [`${repoPath}/pulls/:number`, (req) => rest.pull(req)],
+      [`${repoPath}/pulls/:number/reviews`, (req) => rest.reviews(req)],
+      [`${repoPath}/pulls/:number/commits`, (req) => rest.pullCommits(req)],
+      [`${repoPath}/commits/:ref/status`, (req) => rest.combinedStatus(req)],
+      [`${repoPath}/commits/:ref/check-runs`, (req) => rest.checkRuns(req)],
+      ["/orgs/:org/teams/:slug/members", (req) => rest.teamMembers(req)],
+    ];
+    for (const [path, handler] of restRoutes) this.route("GET", path, this.#limits.metered(handler));
+    this.route("GET", "/rate_limit", (req) => this.#limits.rateLimit(req));
     this.route(
       "POST",
       "/graphql",
-      this.#metered(async (req) => {
-        const token = this.#tokenOf(req) ?? "";
-        const answer = await this.#graphql.run(req.body, this.#window(token), this.#tokens[token]);
+      this.#limits.metered(async (req) => {
+        const token = tokenOf(req) ?? "";
+        const answer = await this.#graphql.run(req.body, this.#limits.window(token), this.#tokens[token]);
         if (this.graphqlLog) {
           const { query, variables } = (req.body ?? {}) as { query?: unknown; variables?: unknown };
           this.graphqlLog.push({ query: String(query), variables: (variables ?? {}) as Record<string, unknown>, answer: answer.body });
@@ -224,13 +190,13 @@ export class GitHubSim extends SimServer {
    * `retryAfterSeconds: null` sends no retry-after, which GitHub also does ("Otherwise, wait for at least one minute").
    */
   secondaryRateLimit(times: number, retryAfterSeconds: number | null = 1, status: 403 | 429 = 403): this {
-    this.#secondary = { remaining: times, retryAfterSeconds, status };
+    this.#limits.secondary(times, retryAfterSeconds, status);
     return this;
   }
 
   /** Sets what is left of the primary limit for a token, and when the window resets. */
   setRateLimitRemaining(token: string, remaining: number, resetInSeconds = 3600): this {
-    this.#windows.set(token, { limit: this.#limit, remaining, resetAt: Math.floor(Date.now() / 1000) + resetInSeconds });
+    this.#limits.setRemaining(token, remaining, resetInSeconds);
     return this;
   }
 
@@ -242,87 +208,13 @@ export class GitHubSim extends SimServer {
 
   // --- auth and limits -------------------------------------------------------------------------
 
-  #tokenOf(req: SimRequest): string | undefined {
-    const header = req.headers.authorization ?? "";
-    const match = /^(?:Bearer|token)\s+(\S+)$/i.exec(header);
-    return match?.[1];
-  }
-
   #authenticate(req: SimRequest): SimResponse | undefined {
-    const token = this.#tokenOf(req);
+    const token = tokenOf(req);
     if (token !== undefined && this.#tokens[token] !== undefined) return undefined;
     if (req.path === "/graphql" || token !== undefined) {
       return { status: 401, body: { message: "Bad credentials", documentation_url: DOCS, status: "401" } };
     }
     // Anonymous REST calls see public data only; this repository is private.
     return { status: 404, body: { message: "Not Found", documentation_url: DOCS, status: "404" } };
-  }
-
-  #window(token: string): Window {
-    const now = Math.floor(Date.now() / 1000);
-    let window = this.#windows.get(token);
-    if (!window || window.resetAt <= now) {
-      window = { limit: this.#limit, remaining: this.#limit, resetAt: now + 3600 };
-      this.#windows.set(token, window);
-    }
-    return window;
-  }
-
-  #limitHeaders(window: Window, resource: string): Record<string, string> {
-    return {
-      "x-ratelimit-limit": String(this.#limit),
-      "x-ratelimit-remaining": String(window.remaining),
-      "x-ratelimit-used": String(this.#limit - window.remaining),
-      "x-ratelimit-reset": String(window.resetAt),
-      "x-ratelimit-resource": resource,
-    };
-  }
-
-  #metered(handler: SimHandler): SimHandler {
-    return async (req) => {
-      const resource = req.path === "/graphql" ? "graphql" : "core";
-      const window = this.#window(this.#tokenOf(req) ?? "");
-      const secondary = this.#secondary;
-      if (secondary && secondary.remaining > 0) {
-        secondary.remaining--;
-        return {
-          status: secondary.status,
-          headers: {
-            ...this.#limitHeaders(window, resource),
-            ...(secondary.retryAfterSeconds === null ? {} : { "retry-after": String(secondary.retryAfterSeconds) }),
-          },
-          body: {
-            message: "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.",
-            documentation_url: "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits",
-            status: String(secondary.status),
-          },
-        };
-      }
-      // Primary limit spent: REST "you will receive a 403 or 429 response, and the x-ratelimit-remaining header will
-      // be 0" (docs.github.com/rest/using-the-rest-api/rate-limits-for-the-rest-api#exceeding-the-primary-rate-limit);
-      // GraphQL "the response status will still be 200, but you will receive an error message, and the value of the
-      // x-ratelimit-remaining header will be 0" (docs.github.com/graphql/overview/rate-limits-and-node-limits-for-the-graphql-api).
-      if (window.remaining <= 0) {
-        const message = "API rate limit exceeded for user ID 1.";
-        if (resource === "graphql") {
-          return { status: 200, headers: this.#limitHeaders(window, resource), body: { errors: [{ type: "RATE_LIMITED", message }] } };
-        }
-        return {
-          status: 403,
-          headers: this.#limitHeaders(window, resource),
-          body: { message, documentation_url: "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api", status: "403" },
-        };
-      }
-      window.remaining--;
-      const response = await handler(req);
-      return { ...response, headers: { ...this.#limitHeaders(window, resource), ...response.headers } };
-    };
-  }
-
-  #rateLimit(req: SimRequest): SimResponse {
-    const window = this.#window(this.#tokenOf(req) ?? "");
-    const rate = { limit: this.#limit, remaining: window.remaining, reset: window.resetAt, used: this.#limit - window.remaining };
-    const search = { limit: 30, remaining: 30, reset: window.resetAt, used: 0 };
-    return { body: { resources: { core: rate, graphql: rate, search }, rate } };
   }
 }
