@@ -5,6 +5,7 @@ export * from "./errors";
 export * from "./exit";
 export * from "./gitlab";
 export * from "./http";
+export * from "./iostreams";
 export * from "./issues";
 export * from "./launcher";
 export * from "./ldap";

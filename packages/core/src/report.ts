@@ -7,6 +7,8 @@ import { escapeControlChars, shortenLongWords, terminalSafeJson } from "./text";
 export interface ReportOptions {
   logFormat?: LogFormat | undefined;
   verbose?: number | undefined;
+  /** Where the line goes (the run's redacting stderr); process.stderr for a path without core's CLI. */
+  stream?: { write(text: string): unknown } | undefined;
 }
 
 /**
@@ -16,13 +18,14 @@ export interface ReportOptions {
 export function reportError(tool: string, error: unknown, options: ReportOptions = {}): ExitCode {
   const line = escapeControlChars(shortenLongWords(redactSecrets(describeError(error))));
   const exitCode = exitCodeOf(error);
-  process.stderr.write(
+  const stderr = options.stream ?? process.stderr;
+  stderr.write(
     options.logFormat === "json"
       ? `${terminalSafeJson(JSON.stringify({ time: new Date().toISOString(), level: "error", tool, msg: line, exitCode }))}\n`
       : `${tool}: ${escapeControlChars(line)}\n`,
   );
   if ((options.verbose ?? 0) > 0 && !(error instanceof OpsguardError) && error instanceof Error && error.stack) {
-    process.stderr.write(`${escapeControlChars(redactSecrets(error.stack))}\n`);
+    stderr.write(`${escapeControlChars(redactSecrets(error.stack))}\n`);
   }
   return exitCode;
 }

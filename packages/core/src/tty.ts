@@ -1,4 +1,5 @@
 import { Chalk, type ChalkInstance } from "chalk";
+import type { OutStream } from "./iostreams";
 
 /** Colour and spinners only for a person at a terminal: stderr is a TTY, NO_COLOR unset, no --no-color. */
 export function colorEnabled(stream: NodeJS.WriteStream = process.stderr, flag = true, env: NodeJS.ProcessEnv = process.env): boolean {
@@ -21,12 +22,15 @@ export interface Spinner {
 
 const silentSpinner: Spinner = { update() {}, succeed() {}, fail() {}, stop() {} };
 
-/** An ora spinner on a TTY; a no-op otherwise, so callers never branch on it. */
-export async function startSpinner(text: string, enabled: boolean): Promise<Spinner> {
+/**
+ * An ora spinner on a TTY; a no-op otherwise, so callers never branch on it. Given the run's stderr, it draws
+ * through that stream's redacting writer.
+ */
+export async function startSpinner(text: string, enabled: boolean, stream?: OutStream): Promise<Spinner> {
   // A terminal of 0 columns (script(1), some CI runners, `docker -t`) sends ora into an endless redraw loop.
-  if (!enabled || !process.stderr.columns) return silentSpinner;
+  if (!enabled || !(stream ? stream.columns : process.stderr.columns)) return silentSpinner;
   const { default: ora } = await import("ora");
-  const spinner = ora({ text, stream: process.stderr }).start();
+  const spinner = ora({ text, stream: stream ? (stream.writable as NodeJS.WriteStream) : process.stderr }).start();
   return {
     update: (t) => {
       spinner.text = t;
