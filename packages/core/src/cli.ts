@@ -3,8 +3,8 @@ import { Command, CommanderError, Option } from "commander";
 import { envPrefix } from "./config-file";
 import { ExitCode, exitCodeHelpText } from "./exit";
 import { helpWidth, wrapHelp } from "./help-text";
-import { type LogFormat, Logger, type LogLevel, type SyslogOptions } from "./log";
 import { type IOStreams, systemIO } from "./iostreams";
+import { type LogFormat, Logger, type LogLevel, type SyslogOptions } from "./log";
 import { exitQuietlyOnEpipe, reportError } from "./report";
 import { createStyle } from "./tty";
 

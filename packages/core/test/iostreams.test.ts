@@ -87,6 +87,13 @@ describe("executeCli", () => {
     const t = testIO({ stdoutTTY: true, columns: 60 });
     expect(await executeCli(demo(t.io), ["node", "ogdemo", "--help"])).toBe(ExitCode.OK);
     expect(t.stdout()).toContain("Usage: ogdemo");
-    expect(Math.max(...t.stdout().split("\n").map((l) => l.length))).toBeLessThanOrEqual(60);
+    expect(
+      Math.max(
+        ...t
+          .stdout()
+          .split("\n")
+          .map((l) => l.length),
+      ),
+    ).toBeLessThanOrEqual(60);
   });
 });
