@@ -8,6 +8,9 @@ import { type LogFormat, Logger, type LogLevel, type SyslogOptions } from "./log
 import { exitQuietlyOnEpipe, reportError } from "./report";
 import { createStyle } from "./tty";
 
+/** Commander's Command, for tools' command modules (commander is core's dependency, not theirs). */
+export type { Command };
+
 export interface ToolInfo {
   name: string;
   version: string;
