@@ -34,13 +34,13 @@ export function reportError(tool: string, error: unknown, options: ReportOptions
  * Human text for stdout, redacted as stderr is (a run's report may quote an API error that echoed
  * a token) and with its control characters made visible.
  */
-export function writeStdout(text: string): void {
-  process.stdout.write(escapeControlChars(redactSecrets(text)));
+export function writeStdout(text: string, stdout: { write(text: string): unknown } = process.stdout): void {
+  stdout.write(escapeControlChars(redactSecrets(text)));
 }
 
 /** `value` as JSON data on stdout, through the same redaction: see redactedJson. */
-export function writeJson(value: unknown): void {
-  process.stdout.write(redactedJson(value));
+export function writeJson(value: unknown, stdout: { write(text: string): unknown } = process.stdout): void {
+  stdout.write(redactedJson(value));
 }
 
 /**
