@@ -1,5 +1,6 @@
 import { describeError, exitCodeOf, OpsguardError } from "./errors";
 import { ExitCode } from "./exit";
+import type { IOStreams } from "./iostreams";
 import type { LogFormat } from "./log";
 import { redactSecrets } from "./secret";
 import { escapeControlChars, shortenLongWords, terminalSafeJson } from "./text";
@@ -64,4 +65,21 @@ export function exitQuietlyOnEpipe(tool = "opsguard"): void {
     process.stderr.write(`${tool}: cannot write to stdout (${error.code ?? error.message}); the output is incomplete\n`);
     process.exit(ExitCode.IO_ERR);
   });
+}
+
+/**
+ * The entry of a path that must not load commander (authkeys' login under sshd): runs it, turns an error into
+ * reportError's line on the run's stderr, writes what the redacting writers held back and sets the exit code.
+ * With runCli, the only places that set process.exitCode.
+ */
+export async function runEntry(tool: string, io: IOStreams, run: () => Promise<ExitCode>): Promise<void> {
+  exitQuietlyOnEpipe(tool);
+  let code: ExitCode;
+  try {
+    code = await run();
+  } catch (error) {
+    code = reportError(tool, error, { stream: io.stderr });
+  }
+  io.flush();
+  process.exitCode = code;
 }
