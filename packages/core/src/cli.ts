@@ -170,11 +170,18 @@ export async function executeCli(program: Command, argv: readonly string[]): Pro
  * A bin's entry (its main.ts): runs the program on the process's arguments and is the one place that sets
  * process.exitCode. A closed stdout (`| head`, sshd hanging up) is not an error.
  */
-export async function runCli(program: Command, argv: readonly string[] = process.argv): Promise<ExitCode> {
+export async function runCli(program: Command, argv: readonly string[] = process.argv, options: RunCliOptions = {}): Promise<ExitCode> {
   exitQuietlyOnEpipe(program.name());
-  const code = await executeCli(program, argv);
+  const ran = await executeCli(program, argv);
+  const code = options.settle ? options.settle(ran) : ran;
+  stateOf(program).io.flush();
   process.exitCode = code;
   return code;
+}
+
+export interface RunCliOptions {
+  /** The last word on the exit code (vpnnotify: a usage error under a VPN server still lets the client in). */
+  settle?: (code: ExitCode) => ExitCode;
 }
 
 function cliError(program: Command, error: unknown, io: IOStreams): ExitCode {
