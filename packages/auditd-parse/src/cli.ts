@@ -1,10 +1,10 @@
-import { setFlagsFromString } from "node:v8";
-import { type CliContext, cliContext, createProgram, runCli } from "@opsguard/core/cli";
+import { type CliContext, cliContext, createProgram } from "@opsguard/core/cli";
 import { addCompletionCommand } from "@opsguard/core/completion";
 import { DataError, NoInputError, type OpsguardError, PolicyError, UsageError } from "@opsguard/core/errors";
 import { ExitCode } from "@opsguard/core/exit";
+import type { IOStreams } from "@opsguard/core/iostreams";
 import type { ByteProgress } from "@opsguard/core/progress";
-import { colorEnabled, createStyle } from "@opsguard/core/tty";
+import { createStyle } from "@opsguard/core/tty";
 import pkg from "../package.json" with { type: "json" };
 import { MAX_EVENT_BYTES, MAX_EVENT_RECORDS } from "./assemble";
 import { type Config, loadAuditdConfig } from "./config";
@@ -25,15 +25,6 @@ import { formatReport, ReportBuilder } from "./report";
 import { formatSession, SessionTracker } from "./sessions";
 import { sessionsHtmlSink } from "./sessions-html";
 import type { RuleSet } from "./sigma/rules";
-
-// Keep V8's young generation at its starting size instead of letting it double up to 16 MB per semi-space:
-// parsing allocates fast and briefly, and this is what keeps peak RSS flat on any input size (about 10% more
-// CPU in scavenges). And let the old generation grow by 10% past what the last full GC kept, not V8's usual
-// 2-4x: events open for the grouping window (no EOE) outlive two scavenges, so a log with many of them
-// promotes garbage steadily and the heap swelled to 36 MB (92 MB RSS, 100 MiB corpus log) for 9 MB live;
-// the extra full GCs cost ~1 ms each. Both flags are read whenever the heap would grow, so setting them now works.
-setFlagsFromString("--semi-space-growth-factor=1");
-setFlagsFromString("--heap-growing-percent=10");
 
 type Command = ReturnType<typeof createProgram>;
 
@@ -128,52 +119,58 @@ function addInputOptions(command: Command): Command {
     .option("--strict", "exit 65 when any input line was malformed", false);
 }
 
-const program = createProgram({
-  name: "auditd-parse",
-  version: pkg.version,
-  description: "Group Linux audit records into events, decode every field, and print one JSON object per event.",
-  exitCodes: [
-    ExitCode.OK,
-    ExitCode.FAILED,
-    ExitCode.USAGE,
-    ExitCode.DATA_ERR,
-    ExitCode.NO_INPUT,
-    ExitCode.SOFTWARE,
-    ExitCode.IO_ERR,
-    ExitCode.CONFIG,
-  ],
-  helpAfter: HELP_AFTER,
-});
+/** The auditd-parse program, writing through `io`; building it has no side effects (main.ts runs it). */
+export function createAuditdParseProgram(io: IOStreams): Command {
+  const program = createProgram(
+    {
+      name: "auditd-parse",
+      version: pkg.version,
+      description: "Group Linux audit records into events, decode every field, and print one JSON object per event.",
+      exitCodes: [
+        ExitCode.OK,
+        ExitCode.FAILED,
+        ExitCode.USAGE,
+        ExitCode.DATA_ERR,
+        ExitCode.NO_INPUT,
+        ExitCode.SOFTWARE,
+        ExitCode.IO_ERR,
+        ExitCode.CONFIG,
+      ],
+      helpAfter: HELP_AFTER,
+    },
+    io,
+  );
 
-addInputOptions(program)
-  .option(
-    "--format <format>",
-    "output format: ndjson, text, table, csv (one row per event, for spreadsheets) or ecs (Elastic Common Schema, one document per line); sessions also html",
-    "ndjson",
-  )
-  .option("--pretty", "indented JSON (one event per block)", false)
-  .option(
-    "-F, --follow",
-    "keep reading the file as it grows and across rotation, like tail -F (a rotated file not readable yet is waited for)",
-    false,
-  )
-  .option("--from-end", "with --follow: start at the end of the file", false)
-  .option("-o, --output <file>", "append to this file instead of stdout")
-  .action(async (files: string[], _flags: ParseFlags, command: Command) => {
-    await parseCommand(files, command, "events");
-  });
+  addInputOptions(program)
+    .option(
+      "--format <format>",
+      "output format: ndjson, text, table, csv (one row per event, for spreadsheets) or ecs (Elastic Common Schema, one document per line); sessions also html",
+      "ndjson",
+    )
+    .option("--pretty", "indented JSON (one event per block)", false)
+    .option(
+      "-F, --follow",
+      "keep reading the file as it grows and across rotation, like tail -F (a rotated file not readable yet is waited for)",
+      false,
+    )
+    .option("--from-end", "with --follow: start at the end of the file", false)
+    .option("-o, --output <file>", "append to this file instead of stdout")
+    .action(async (files: string[], _flags: ParseFlags, command: Command) => {
+      await parseCommand(files, command, "events");
+    });
 
-const SUBCOMMAND_HELP = `
+
+  const SUBCOMMAND_HELP = `
 Output: a readable list, or a JSON array with --json (--pretty indents); -o FILE appends to a file.
 Config keys, exit codes and more examples: auditd-parse --help.`;
 
-addInputOptions(
-  program
-    .command("sessions")
-    .description("per-user login sessions with the commands and connections inside each")
-    .addHelpText(
-      "after",
-      `${SUBCOMMAND_HELP}
+  addInputOptions(
+    program
+      .command("sessions")
+      .description("per-user login sessions with the commands and connections inside each")
+      .addHelpText(
+        "after",
+        `${SUBCOMMAND_HELP}
 Each session is written when its opener's USER_END (or its CRED_DISP) arrives; open ones come last.
 Commands carry the uid they ran as; su/sudo inside a session are nested sessions with their target
 user; failed logins (no session id) are listed as sessions of their own.
@@ -185,59 +182,59 @@ as it ends.
 
 Example:
   auditd-parse sessions --user alice --since 1d /var/log/audit/audit.log*`,
-    ),
-).action(async (files: string[], _flags: ParseFlags, command: Command) => {
-  await parseCommand(files, command, "sessions");
-});
+      ),
+  ).action(async (files: string[], _flags: ParseFlags, command: Command) => {
+    await parseCommand(files, command, "sessions");
+  });
 
-addInputOptions(
-  program
-    .command("net")
-    .description("network connections (connect/accept/bind …) with process, user, direction, address")
-    .addHelpText(
-      "after",
-      `${SUBCOMMAND_HELP}
+  addInputOptions(
+    program
+      .command("net")
+      .description("network connections (connect/accept/bind …) with process, user, direction, address")
+      .addHelpText(
+        "after",
+        `${SUBCOMMAND_HELP}
 A nonblocking connect that returned EINPROGRESS is shown as in progress, not failed.
 
 Example:
   auditd-parse net --json /var/log/audit/audit.log | jq '.[] | select(.direction == "outbound")'`,
-    ),
-).action(async (files: string[], _flags: ParseFlags, command: Command) => {
-  await parseCommand(files, command, "net");
-});
+      ),
+  ).action(async (files: string[], _flags: ParseFlags, command: Command) => {
+    await parseCommand(files, command, "net");
+  });
 
-addInputOptions(
-  program
-    .command("report")
-    .description("aureport's summaries: logins, authentications, executables, keys, files, anomalies, commands per user")
-    .option("--top <n>", "rows per summary in the readable report (default 20; --json has them all)")
-    .addHelpText(
-      "after",
-      `${SUBCOMMAND_HELP}
+  addInputOptions(
+    program
+      .command("report")
+      .description("aureport's summaries: logins, authentications, executables, keys, files, anomalies, commands per user")
+      .option("--top <n>", "rows per summary in the readable report (default 20; --json has them all)")
+      .addHelpText(
+        "after",
+        `${SUBCOMMAND_HELP}
 Each summary counts events by its columns (with first and last time in --json), most frequent first;
 at most 10000 distinct rows per summary, the rest counted.
 
 Example:
   auditd-parse report --since yesterday /var/log/audit/audit.log*`,
-    ),
-).action(async (files: string[], _flags: ParseFlags, command: Command) => {
-  await parseCommand(files, command, "report");
-});
+      ),
+  ).action(async (files: string[], _flags: ParseFlags, command: Command) => {
+    await parseCommand(files, command, "report");
+  });
 
-addInputOptions(
-  program
-    .command("detect")
-    .description("run Sigma detection rules (SigmaHQ's Linux auditd set built in) over the events; one alert per match")
-    .option("--rules <path>", "a Sigma rule file or a directory of them (default: the built-in SigmaHQ auditd rules)")
-    .option("--min-level <level>", "only alerts of this level or higher: informational, low, medium, high, critical")
-    .option("--fail-level <level>", "exit 1 when a rule of this level or higher matched")
-    .option("--list-rules", "list the rules (level, id, title, author, source), those that failed to compile and why, and exit", false)
-    .option("-F, --follow", "keep reading the file as it grows and across rotation, like tail -F (alerts as events complete)", false)
-    .option("--from-end", "with --follow: start at the end of the file", false)
-    .option("-o, --output <file>", "append alerts to this file instead of stdout")
-    .addHelpText(
-      "after",
-      `
+  addInputOptions(
+    program
+      .command("detect")
+      .description("run Sigma detection rules (SigmaHQ's Linux auditd set built in) over the events; one alert per match")
+      .option("--rules <path>", "a Sigma rule file or a directory of them (default: the built-in SigmaHQ auditd rules)")
+      .option("--min-level <level>", "only alerts of this level or higher: informational, low, medium, high, critical")
+      .option("--fail-level <level>", "exit 1 when a rule of this level or higher matched")
+      .option("--list-rules", "list the rules (level, id, title, author, source), those that failed to compile and why, and exit", false)
+      .option("-F, --follow", "keep reading the file as it grows and across rotation, like tail -F (alerts as events complete)", false)
+      .option("--from-end", "with --follow: start at the end of the file", false)
+      .option("-o, --output <file>", "append alerts to this file instead of stdout")
+      .addHelpText(
+        "after",
+        `
 Output: one alert per rule that matched an event, NDJSON on stdout ({"time","host","rule":{"id","title",
   "level","tags","attack","author"},"records":[record types it matched],"event":{the event as auditd-parse
   prints it}}); a readable table when stdout is a terminal (--json keeps NDJSON there); --format ecs writes
@@ -257,23 +254,27 @@ Examples:
   auditd-parse detect --rules ./my-rules --min-level medium --fail-level high /var/log/audit/audit.log*
   auditd-parse detect -F /var/log/audit/audit.log -o /var/log/audit/alerts.json
   auditd-parse detect --list-rules`,
-    ),
-).action(async (files: string[], _flags: ParseFlags, command: Command) => {
-  await parseCommand(files, command, "detect");
-});
-
-program
-  .command("plugin")
-  .description("auditd plugin mode: read the audisp string format on stdin until EOF or SIGTERM; SIGHUP reopens --output")
-  .option("-o, --output <file>", "append events to this file instead of stdout")
-  .option("--passwd <file>", "passwd file for uid names")
-  .option("--group <file>", "group file for gid names")
-  .option("--detect", "write Sigma alerts (as auditd-parse detect does) instead of events", false)
-  .option("--rules <path>", "with --detect: a Sigma rule file or directory (default: the built-in SigmaHQ auditd rules)")
-  .option("--min-level <level>", "with --detect: only alerts of this level or higher")
-  .action(async (_flags: ParseFlags, command: Command) => {
-    await pluginCommand(command);
+      ),
+  ).action(async (files: string[], _flags: ParseFlags, command: Command) => {
+    await parseCommand(files, command, "detect");
   });
+
+  program
+    .command("plugin")
+    .description("auditd plugin mode: read the audisp string format on stdin until EOF or SIGTERM; SIGHUP reopens --output")
+    .option("-o, --output <file>", "append events to this file instead of stdout")
+    .option("--passwd <file>", "passwd file for uid names")
+    .option("--group <file>", "group file for gid names")
+    .option("--detect", "write Sigma alerts (as auditd-parse detect does) instead of events", false)
+    .option("--rules <path>", "with --detect: a Sigma rule file or directory (default: the built-in SigmaHQ auditd rules)")
+    .option("--min-level <level>", "with --detect: only alerts of this level or higher")
+    .action(async (_flags: ParseFlags, command: Command) => {
+      await pluginCommand(command);
+    });
+
+  addCompletionCommand(program);
+  return program;
+}
 
 type Mode = "events" | "sessions" | "net" | "report" | "detect";
 
@@ -440,7 +441,7 @@ function detectRules(flags: ParseFlags, ctx: CliContext): RuleSet | null {
   parseLevel(flags.failLevel, "--fail-level");
   const set = loadRuleSet(flags.rules);
   if (flags.listRules) {
-    for (const line of listRules(set, ctx.opts.json)) process.stdout.write(`${line}\n`);
+    for (const line of listRules(set, ctx.opts.json)) ctx.io.stdout.write(`${line}\n`);
     return null;
   }
   for (const p of set.failed) ctx.log.error(`rule ${p.rule} (${p.source}) cannot be compiled: ${p.reason}`);
@@ -463,12 +464,12 @@ function detectRules(flags: ParseFlags, ctx: CliContext): RuleSet | null {
 
 function detectOptions(flags: ParseFlags, ctx: CliContext): DetectOptions {
   // a table for people at a terminal; NDJSON for files, pipes and --json; ECS documents when asked
-  const table = !ctx.opts.json && flags.output === undefined && process.stdout.isTTY === true;
+  const table = !ctx.opts.json && flags.output === undefined && ctx.io.stdout.isTTY;
   return {
     minRank: parseLevel(flags.minLevel, "--min-level") ?? 0,
     failRank: parseLevel(flags.failLevel, "--fail-level"),
     format: flags.format === "ecs" ? "ecs" : table ? "table" : "ndjson",
-    style: createStyle(colorEnabled(process.stdout, ctx.opts.color)),
+    style: createStyle(ctx.io.colorEnabled(ctx.io.stdout, ctx.opts.color)),
   };
 }
 
@@ -524,7 +525,7 @@ interface Sink {
 }
 
 function makeSink(mode: Mode, flags: ParseFlags, ctx: CliContext, output: Output): Sink {
-  const style = createStyle(colorEnabled(process.stdout, ctx.opts.color));
+  const style = createStyle(ctx.io.colorEnabled(ctx.io.stdout, ctx.opts.color));
   let wait: Promise<void> | undefined;
   const line = (text: string): void => {
     const w = output.line(text);
@@ -642,11 +643,11 @@ async function pluginCommand(command: Command): Promise<void> {
   let stopping = false;
   const stop = () => {
     stopping = true;
-    process.stdin.destroy();
+    (ctx.io.stdin as NodeJS.ReadableStream & { destroy(): void }).destroy();
   };
   process.once("SIGTERM", stop);
   try {
-    for await (const chunk of process.stdin) {
+    for await (const chunk of ctx.io.stdin) {
       parser.pushBytes(chunk as Buffer);
       if (wait) {
         await wait;
@@ -712,6 +713,3 @@ function report(ctx: CliContext, parser: AuditParser, strict: boolean): void {
     ctx.log.warn(message);
   }
 }
-
-addCompletionCommand(program);
-void runCli(program);

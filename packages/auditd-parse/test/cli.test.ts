@@ -6,7 +6,7 @@ import { gzipSync } from "node:zlib";
 import { untilEvent, untilFile } from "@opsguard/lab/wait";
 import { beforeAll, describe, expect, it } from "vitest";
 
-const CLI = new URL("../src/cli.ts", import.meta.url).pathname;
+const CLI = new URL("../src/main.ts", import.meta.url).pathname;
 const hex = (s: string) => Buffer.from(s).toString("hex").toUpperCase();
 
 function run(args: string[], input?: string) {

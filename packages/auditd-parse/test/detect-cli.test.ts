@@ -8,7 +8,7 @@ import { Detector, loadRuleSet } from "../src/detect";
 import { parseText } from "../src/parser";
 
 // `auditd-parse detect` as a user runs it: alerts out, exit codes, rule errors named, hostile input.
-const CLI = new URL("../src/cli.ts", import.meta.url).pathname;
+const CLI = new URL("../src/main.ts", import.meta.url).pathname;
 const CASES = new URL("sigma/cases/", import.meta.url).pathname;
 const WEB_RCE = "c0d3734d-330f-4a03-aae2-65dacc6a8222"; // critical
 const USER_DISCOVERY = "9a0d8ca0-2385-4020-b6c6-cb6153ca56f3"; // low

@@ -8,7 +8,7 @@ import { untilEvent } from "@opsguard/lab/wait";
 import { describe, expect, it } from "vitest";
 import { type AuditEvent, AuditParser } from "../src/index";
 
-const CLI = new URL("../src/cli.ts", import.meta.url).pathname;
+const CLI = new URL("../src/main.ts", import.meta.url).pathname;
 
 /** Findings of a black-box try (findings-auditd.md): each test fails without its fix. */
 

@@ -14,7 +14,7 @@ import { corpusLogs } from "./ausearch-diff";
  * failure names its seed. A short run here; AUDITD_FUZZ_LINES=200000 AUDITD_FUZZ_SEED=n for a long one.
  */
 
-const CLI = new URL("../src/cli.ts", import.meta.url).pathname;
+const CLI = new URL("../src/main.ts", import.meta.url).pathname;
 const SEED = Number(process.env.AUDITD_FUZZ_SEED ?? 16);
 const LINES = Number(process.env.AUDITD_FUZZ_LINES ?? 4000);
 /** Peak RSS allowed, MB: node + tsx (the test runs the source) + the 4 MiB line cap's buffers. */

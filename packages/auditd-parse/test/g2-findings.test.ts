@@ -7,7 +7,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { loadRuleSet } from "../src/detect";
 
 // Round 13's black-box findings on auditd-parse (detect and plain parse), each as a user meets it.
-const CLI = new URL("../src/cli.ts", import.meta.url).pathname;
+const CLI = new URL("../src/main.ts", import.meta.url).pathname;
 const CASES = new URL("sigma/cases/", import.meta.url).pathname;
 const WEB_RCE = "c0d3734d-330f-4a03-aae2-65dacc6a8222"; // critical
 

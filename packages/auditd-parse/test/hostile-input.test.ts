@@ -8,7 +8,7 @@ import { parseText } from "../src/index";
 
 /** Defects of issue 16 a user hits from the command line: unreadable input, terminal injection, far-future times. */
 
-const CLI = new URL("../src/cli.ts", import.meta.url).pathname;
+const CLI = new URL("../src/main.ts", import.meta.url).pathname;
 const hex = (s: string | Buffer) => Buffer.from(s).toString("hex").toUpperCase();
 const isRoot = process.getuid?.() === 0;
 

@@ -1,9 +1,9 @@
-import { writeRedactedStdout } from "@opsguard/core";
 import type { CliContext } from "@opsguard/core/cli";
 import { loadConfig } from "@opsguard/core/config";
 import { UsageError } from "@opsguard/core/errors";
 import { ExitCode } from "@opsguard/core/exit";
-import { colorEnabled, createStyle, startSpinner } from "@opsguard/core/tty";
+import type { IOStreams } from "@opsguard/core/iostreams";
+import { createStyle, startSpinner } from "@opsguard/core/tty";
 import keyParser from "ssh2/lib/protocol/keyParser.js";
 import { auditDirectory } from "./audit";
 import { renderAuditCsv, renderAuditJson, renderAuditTable } from "./audit-report";
@@ -13,7 +13,7 @@ import { CONFIG_FILE } from "./stored-config";
 const FORMATS = ["table", "json", "csv"] as const;
 
 /** `authkeys audit`: 0 when no finding fails policy, 1 when one does; an unreachable or refusing directory is an error, never a pass. */
-export async function runAuditCommand(ctx: CliContext, opts: { filter?: string; format?: string }): Promise<ExitCode> {
+export async function runAuditCommand(ctx: CliContext, opts: { filter?: string; format?: string }, io: IOStreams): Promise<ExitCode> {
   if (ctx.opts.json && opts.format !== undefined && opts.format !== "json") {
     throw new UsageError(`--json and --format ${opts.format} ask for two outputs`, { hint: "give one of them" });
   }
@@ -22,7 +22,7 @@ export async function runAuditCommand(ctx: CliContext, opts: { filter?: string; 
     throw new UsageError(`--format ${format} is not supported`, { hint: `use ${FORMATS.join(", ")}` });
   }
   const { config } = await loadConfig({ ...CONFIG_FILE, schema: authkeysConfigSchema, path: ctx.opts.config });
-  const spinner = await startSpinner("reading the directory", ctx.color && !ctx.opts.quiet);
+  const spinner = await startSpinner("reading the directory", ctx.color && !ctx.opts.quiet, io.stderr);
   let report: Awaited<ReturnType<typeof auditDirectory>>;
   try {
     report = await auditDirectory(config, {
@@ -37,8 +37,8 @@ export async function runAuditCommand(ctx: CliContext, opts: { filter?: string; 
     spinner.fail();
     throw error;
   }
-  const style = createStyle(colorEnabled(process.stdout, ctx.opts.color));
-  writeRedactedStdout(
+  const style = createStyle(io.colorEnabled(io.stdout, ctx.opts.color));
+  io.stdout.write(
     format === "json" ? renderAuditJson(report) : format === "csv" ? renderAuditCsv(report) : renderAuditTable(report, style),
   );
   ctx.log.info("audit done", { users: report.users, keys: report.keys, failing: report.failing });

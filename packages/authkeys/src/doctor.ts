@@ -64,14 +64,14 @@ export async function runDoctor(ctx: CliContext, options: DoctorOptions): Promis
     else add("lookup", "warn", "no sample user: pass --user NAME to look one up");
   }
 
-  if (ctx.opts.json) process.stdout.write(`${JSON.stringify({ checks }, null, 2)}\n`);
+  if (ctx.opts.json) ctx.io.stdout.write(`${JSON.stringify({ checks }, null, 2)}\n`);
   return checks.some((c) => c.verdict === "fail") ? ExitCode.FAILED : ExitCode.OK;
 }
 
 function printCheck(ctx: CliContext, check: Check): void {
   const mark =
     check.verdict === "ok" ? ctx.style.green("ok  ") : check.verdict === "warn" ? ctx.style.yellow("warn") : ctx.style.red("FAIL");
-  process.stdout.write(`${mark}  ${check.step}: ${check.detail}\n`);
+  ctx.io.stdout.write(`${mark}  ${check.step}: ${check.detail}\n`);
 }
 
 /** What sshd checks before running the command: the file and every directory above it root-owned, not group/other-writable. */

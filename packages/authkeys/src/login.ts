@@ -17,23 +17,23 @@ const hot = parseSshdArgv(process.argv.slice(2));
 const config = hot ? installValidated(hot.config) : undefined;
 if (hot?.kind === "lookup" && config) {
   void (async () => {
-    const [{ runLookupCommand }, { exitQuietlyOnEpipe, reportError }] = await Promise.all([
+    const [{ runLookupCommand }, { runEntry }, { systemIO }] = await Promise.all([
       import("./lookup-command"),
       import("@opsguard/core/report"),
+      import("@opsguard/core/iostreams"),
     ]);
-    exitQuietlyOnEpipe("authkeys");
-    try {
-      await runLookupCommand(hot.user, hot.fingerprint, {
+    const io = systemIO();
+    await runEntry("authkeys", io, () =>
+      runLookupCommand(hot.user, hot.fingerprint, {
         config: hot.config,
         json: false,
         quiet: false,
         level: "warn",
         logFormat: "human",
         loadConfig: async () => config,
-      });
-    } catch (error) {
-      process.exitCode = reportError("authkeys", error);
-    }
+        io,
+      }),
+    );
   })();
 } else if (hot?.kind === "warm-up") {
   // Without a stored validation every login goes to the full bundle: nothing here to warm.

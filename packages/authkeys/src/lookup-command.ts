@@ -1,5 +1,6 @@
 import { describeError } from "@opsguard/core/errors";
 import { ExitCode } from "@opsguard/core/exit";
+import type { IOStreams } from "@opsguard/core/iostreams";
 import { type LogFormat, Logger, type LogLevel } from "@opsguard/core/log";
 import { askAgent } from "./agent-client";
 import { AGENT_PROBLEM_GLOBAL } from "./agent-fast-path";
@@ -18,33 +19,37 @@ export interface LookupCommandOptions {
    * the login bundle, install's validation only (that bundle carries no zod).
    */
   loadConfig: (path: string | undefined) => Promise<AuthkeysConfig>;
+  /** The run's streams: the keys on stdout, log lines and errors on stderr, all redacted. */
+  io: IOStreams;
 }
 
 /** `authkeys [lookup] <user> [fingerprint]`: the keys on stdout, one audit line per lookup. */
-export async function runLookupCommand(user: string, fingerprint: string | undefined, options: LookupCommandOptions): Promise<void> {
+export async function runLookupCommand(user: string, fingerprint: string | undefined, options: LookupCommandOptions): Promise<ExitCode> {
+  const { io } = options;
   const config = await options.loadConfig(options.config);
   const launcherProblem = (globalThis as Record<string, unknown>)[AGENT_PROBLEM_GLOBAL] as string | undefined;
   // A late or broken agent must leave the direct lookup its whole deadline.
   const agentWait = config.agent && launcherProblem === undefined ? config.agent.timeoutMs : 0;
-  watchdog(agentWait + config.ldap.deadlineMs + WATCHDOG_GRACE_MS);
+  watchdog(agentWait + config.ldap.deadlineMs + WATCHDOG_GRACE_MS, io);
   const syslog = config.syslog || undefined;
   const log = new Logger({
     tool: "authkeys",
     level: options.level,
     format: options.logFormat,
     ...(syslog ? { syslog } : {}),
+    stream: io.stderr,
   });
   // The one line per lookup goes to syslog, or to stderr when syslog is off (-q silences it there).
   const audit = syslog
     ? new Logger({ tool: "authkeys", level: "info", syslog, stderr: false })
-    : new Logger({ tool: "authkeys", level: options.quiet ? "error" : "info", format: options.logFormat });
+    : new Logger({ tool: "authkeys", level: options.quiet ? "error" : "info", format: options.logFormat, stream: io.stderr });
   try {
     const outcome =
       (await fromAgent(config, user, fingerprint, log, launcherProblem)) ?? (await lookupDirectly(config, user, fingerprint, log));
     if (options.json) {
-      process.stdout.write(`${JSON.stringify({ user, result: outcome.result, source: outcome.source, keys: outcome.lines })}\n`);
+      io.stdout.write(`${JSON.stringify({ user, result: outcome.result, source: outcome.source, keys: outcome.lines })}\n`);
     } else if (outcome.lines.length > 0) {
-      process.stdout.write(`${outcome.lines.join("\n")}\n`);
+      io.stdout.write(`${outcome.lines.join("\n")}\n`);
     }
     audit.info("lookup", {
       user: printableUser(user),
@@ -53,6 +58,7 @@ export async function runLookupCommand(user: string, fingerprint: string | undef
       source: outcome.source,
       ms: elapsed(),
     });
+    return ExitCode.OK;
   } catch (error) {
     // On stderr the error line itself is the one line; syslog gets the lookup record with the same
     // cause (a rejected bind naming the DN, every server down, …), as the README promises.
@@ -104,9 +110,10 @@ export const WATCHDOG_GRACE_MS = 2000;
  * sshd has no timeout of its own: whatever hangs (a socket left open, a stuck file system), the
  * process ends, without output, shortly after the deadline. Unref'd, so it never delays a normal exit.
  */
-export function watchdog(ms: number): void {
+export function watchdog(ms: number, io: IOStreams): void {
   setTimeout(() => {
-    process.stderr.write(`authkeys: gave up after ${ms} ms (no keys printed)\n`);
+    io.stderr.write(`authkeys: gave up after ${ms} ms (no keys printed)\n`);
+    io.flush();
     process.exit(ExitCode.TEMP_FAIL);
   }, ms).unref();
 }

@@ -9,28 +9,35 @@ import { parseSshdArgv } from "./sshd-argv";
 const hot = parseSshdArgv(process.argv.slice(2));
 if (hot?.kind === "lookup") {
   void (async () => {
-    const [{ runLookupCommand }, { loadLoginConfig }, { exitQuietlyOnEpipe, reportError }] = await Promise.all([
+    const [{ runLookupCommand }, { loadLoginConfig }, { runEntry }, { systemIO }] = await Promise.all([
       import("./lookup-command"),
       import("./login-config"),
       import("@opsguard/core/report"),
+      import("@opsguard/core/iostreams"),
     ]);
-    exitQuietlyOnEpipe("authkeys");
-    try {
-      await runLookupCommand(hot.user, hot.fingerprint, {
+    const io = systemIO();
+    await runEntry("authkeys", io, () =>
+      runLookupCommand(hot.user, hot.fingerprint, {
         config: hot.config,
         json: false,
         quiet: false,
         level: "warn",
         logFormat: "human",
         loadConfig: loadLoginConfig,
-      });
-    } catch (error) {
-      process.exitCode = reportError("authkeys", error);
-    }
+        io,
+      }),
+    );
   })();
 } else if (hot?.kind === "warm-up") {
   // Run by "install" while it writes the code cache: the cache then holds this login path, not commander.
   void import("./warm-up").then(({ warmUp }) => warmUp(hot.config));
 } else {
-  void import("./cli");
+  void (async () => {
+    const [{ createAuthkeysProgram }, { runCli }, { systemIO }] = await Promise.all([
+      import("./cli"),
+      import("@opsguard/core/cli"),
+      import("@opsguard/core/iostreams"),
+    ]);
+    await runCli(createAuthkeysProgram(systemIO()));
+  })();
 }

@@ -1,4 +1,6 @@
 import { describeError } from "@opsguard/core/errors";
+import { ExitCode } from "@opsguard/core/exit";
+import type { IOStreams } from "@opsguard/core/iostreams";
 import { type LogFormat, Logger, type LogLevel } from "@opsguard/core/log";
 import type { AuthkeysConfig } from "./config";
 import { elapsed, WATCHDOG_GRACE_MS, watchdog } from "./lookup-command";
@@ -18,22 +20,23 @@ export interface PrincipalsCommandOptions {
   level: LogLevel;
   logFormat: LogFormat;
   loadConfig: (path: string | undefined) => Promise<AuthkeysConfig>;
-  /** Where the principals go (sshd reads them from stdout). */
-  stdout: NodeJS.WritableStream;
+  /** The run's streams: the principals on stdout (sshd reads them there), log lines on stderr, all redacted. */
+  io: IOStreams;
 }
 
 /**
  * `authkeys principals <user> [keyid serial type]`: one principal per line, one audit line per lookup,
  * under the same watchdog as the key lookup, so sshd is never held past the deadline.
  */
-export async function runPrincipalsCommand(user: string, cert: CertificateTokens, options: PrincipalsCommandOptions): Promise<void> {
+export async function runPrincipalsCommand(user: string, cert: CertificateTokens, options: PrincipalsCommandOptions): Promise<ExitCode> {
+  const { io } = options;
   const config = await options.loadConfig(options.config);
-  watchdog(config.ldap.deadlineMs + WATCHDOG_GRACE_MS);
+  watchdog(config.ldap.deadlineMs + WATCHDOG_GRACE_MS, io);
   const syslog = config.syslog || undefined;
-  const log = new Logger({ tool: "authkeys", level: options.level, format: options.logFormat, ...(syslog ? { syslog } : {}) });
+  const log = new Logger({ tool: "authkeys", level: options.level, format: options.logFormat, ...(syslog ? { syslog } : {}), stream: io.stderr });
   const audit = syslog
     ? new Logger({ tool: "authkeys", level: "info", syslog, stderr: false })
-    : new Logger({ tool: "authkeys", level: options.quiet ? "error" : "info", format: options.logFormat });
+    : new Logger({ tool: "authkeys", level: options.quiet ? "error" : "info", format: options.logFormat, stream: io.stderr });
   // The certificate's own fields come from whoever holds it: escaped like a user name before they reach a log.
   const certFields = {
     ...(cert.keyId === undefined ? {} : { keyId: printableUser(cert.keyId) }),
@@ -44,9 +47,9 @@ export async function runPrincipalsCommand(user: string, cert: CertificateTokens
     const { lookupPrincipals } = await import("./principals");
     const outcome = await lookupPrincipals(config, user, { log });
     if (options.json) {
-      options.stdout.write(`${JSON.stringify({ user, result: outcome.result, source: outcome.source, principals: outcome.principals })}\n`);
+      io.stdout.write(`${JSON.stringify({ user, result: outcome.result, source: outcome.source, principals: outcome.principals })}\n`);
     } else if (outcome.principals.length > 0) {
-      options.stdout.write(`${outcome.principals.join("\n")}\n`);
+      io.stdout.write(`${outcome.principals.join("\n")}\n`);
     }
     audit.info("principals", {
       user: printableUser(user),
@@ -56,6 +59,7 @@ export async function runPrincipalsCommand(user: string, cert: CertificateTokens
       source: outcome.source,
       ms: elapsed(),
     });
+    return ExitCode.OK;
   } catch (error) {
     if (syslog) {
       audit.error("principals", { user: printableUser(user), ...certFields, result: "error", source: "none", error: describeError(error) });

@@ -24,6 +24,21 @@ export function sshdConfigLines(options: SshdConfigOptions): string {
       hint: "move the config to a path without spaces, e.g. /etc/opsguard/authkeys.yaml",
     });
   }
+  // A line break in either would add a directive of its own to sshd_config (AuthorizedKeysFile, Match …), and a
+  // space splits the command or leaves a user name sshd cannot look up.
+  if (/[\s\p{Cc}]/u.test(options.path) || options.path === "") {
+    throw new UsageError(
+      `--path ${JSON.stringify(options.path)} contains white space or control characters, which would change sshd_config`,
+      {
+        hint: "give the absolute path authkeys is installed at, e.g. /usr/local/lib/opsguard/authkeys/authkeys",
+      },
+    );
+  }
+  if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]*\$?$/.test(options.user)) {
+    throw new UsageError(`--run-as ${JSON.stringify(options.user)} is not a user name`, {
+      hint: "give the account sshd runs authkeys as (letters, digits, '_', '.', '-'), e.g. --run-as authkeys",
+    });
+  }
   const configArg = config ? ` --config ${config}` : "";
   return [
     "# /etc/ssh/sshd_config.d/10-authkeys.conf — then: sshd -t && systemctl reload ssh",

@@ -1,12 +1,12 @@
 import { readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
-import { writeRedactedStdout } from "@opsguard/core";
 import type { CliContext } from "@opsguard/core/cli";
 import { NoInputError, UsageError } from "@opsguard/core/errors";
 import { ExitCode } from "@opsguard/core/exit";
+import type { IOStreams } from "@opsguard/core/iostreams";
 import { escapeLine } from "@opsguard/core/text";
-import { colorEnabled, createStyle, startSpinner } from "@opsguard/core/tty";
+import { createStyle, startSpinner } from "@opsguard/core/tty";
 import keyParser from "ssh2/lib/protocol/keyParser.js";
 import { type HostVerdict, KnownHosts, parseHostsFile, verifyHosts } from "./verify";
 
@@ -20,7 +20,7 @@ export interface VerifyFlags {
 }
 
 /** `authkeys verify`: 0 when every host accepted the key, 1 when one did not (refused, unreachable, host key not trusted). */
-export async function runVerifyCommand(ctx: CliContext, flags: VerifyFlags): Promise<ExitCode> {
+export async function runVerifyCommand(ctx: CliContext, flags: VerifyFlags, io: IOStreams): Promise<ExitCode> {
   const concurrency = positive(flags.concurrency, "--concurrency", 256);
   const timeoutMs = positive(flags.timeoutMs, "--timeout-ms", 600_000);
   const hosts = parseHostsFile(read(flags.hosts, "--hosts"));
@@ -43,7 +43,7 @@ export async function runVerifyCommand(ctx: CliContext, flags: VerifyFlags): Pro
   }
   const knownHostsFile = flags.knownHosts ?? join(homedir(), ".ssh", "known_hosts");
   const knownHosts = new KnownHosts(read(knownHostsFile, "--known-hosts"));
-  const spinner = await startSpinner(`verifying ${hosts.length} host(s)`, ctx.color && !ctx.opts.quiet);
+  const spinner = await startSpinner(`verifying ${hosts.length} host(s)`, ctx.color && !ctx.opts.quiet, io.stderr);
   const verdicts = await verifyHosts(hosts, {
     user: flags.user,
     ...(privateKey ? { privateKey } : { agent }),
@@ -53,8 +53,8 @@ export async function runVerifyCommand(ctx: CliContext, flags: VerifyFlags): Pro
     onDone: (_v, done) => spinner.update(`verifying: ${done}/${hosts.length} host(s)`),
   });
   spinner.stop();
-  const style = createStyle(colorEnabled(process.stdout, ctx.opts.color));
-  writeRedactedStdout(ctx.opts.json ? `${JSON.stringify(verdicts)}\n` : renderTable(verdicts, style));
+  const style = createStyle(io.colorEnabled(io.stdout, ctx.opts.color));
+  io.stdout.write(ctx.opts.json ? `${JSON.stringify(verdicts)}\n` : renderTable(verdicts, style));
   return verdicts.every((v) => v.result === "accepted") ? ExitCode.OK : ExitCode.FAILED;
 }
 

@@ -3,9 +3,13 @@ import { Command, CommanderError, Option } from "commander";
 import { envPrefix } from "./config-file";
 import { ExitCode, exitCodeHelpText } from "./exit";
 import { helpWidth, wrapHelp } from "./help-text";
+import { type IOStreams, systemIO } from "./iostreams";
 import { type LogFormat, Logger, type LogLevel, type SyslogOptions } from "./log";
 import { exitQuietlyOnEpipe, reportError } from "./report";
-import { colorEnabled, createStyle } from "./tty";
+import { createStyle } from "./tty";
+
+/** Commander's Command, for tools' command modules (commander is core's dependency, not theirs). */
+export type { Command };
 
 export interface ToolInfo {
   name: string;
@@ -33,10 +37,44 @@ export interface CliContext {
   /** chalk that prints plain text unless stderr is a TTY and colour is allowed. */
   style: ChalkInstance;
   color: boolean;
+  /** The run's streams: every command writes through these (redacted), never to process.stdout/stderr. */
+  io: IOStreams;
 }
 
-/** A commander program with the flags every opsguard tool shares. */
-export function createProgram(info: ToolInfo): Command {
+/** What one run of a program carries: its streams and the exit code its command's run function returned. */
+interface RunState {
+  io: IOStreams;
+  exitCode: ExitCode;
+}
+const runs = new WeakMap<Command, RunState>();
+
+function stateOf(command: Command): RunState {
+  const state = runs.get(rootOf(command));
+  if (!state) throw new Error(`${rootOf(command).name()}: program not built with createProgram`);
+  return state;
+}
+
+/** The streams of the run `command` belongs to. */
+export function ioOf(command: Command): IOStreams {
+  return stateOf(command).io;
+}
+
+/**
+ * A command's run function: its typed options in, the exit code out (cli/cli's `runF`). Errors it throws
+ * are mapped to exit codes in one place (reportError), as cli/cli's ghcmd does.
+ */
+export type RunFn<O> = (options: O, io: IOStreams) => Promise<ExitCode>;
+
+/** Records the exit code a command's run function returned; executeCli returns it, runCli sets it. */
+export function exitWith(command: Command, code: ExitCode): void {
+  stateOf(command).exitCode = code;
+}
+
+/**
+ * A commander program with the flags every opsguard tool shares, writing (help, usage errors, every
+ * command's output) through `io`. Build a new one per run: it holds that run's exit code.
+ */
+export function createProgram(info: ToolInfo, io: IOStreams = systemIO()): Command {
   const program = new Command(info.name)
     .description(info.description)
     .version(info.version, "-V, --version", "print the version")
@@ -52,9 +90,9 @@ export function createProgram(info: ToolInfo): Command {
     .configureHelp({ showGlobalOptions: true })
     .configureOutput({
       // Help (commander's rows and the tools' own text) and --version: wrapped to the terminal, 80 when piped.
-      writeOut: (s) => process.stdout.write(wrapHelp(s, helpWidth())),
-      getOutHelpWidth: () => helpWidth(),
-      writeErr: (s) => process.stderr.write(s),
+      writeOut: (s) => io.stdout.write(wrapHelp(s, helpWidth(io.stdout))),
+      getOutHelpWidth: () => helpWidth(io.stdout),
+      writeErr: (s) => io.stderr.write(s),
       // Usage errors look like every other error: one line, the tool's name, and where to look.
       outputError: (text, write) =>
         write(
@@ -66,6 +104,7 @@ export function createProgram(info: ToolInfo): Command {
     });
   const after = [info.helpAfter, exitCodeHelpText(info.exitCodes)].filter(Boolean).join("\n\n");
   program.addHelpText("after", `\n${after}`);
+  runs.set(program, { io, exitCode: ExitCode.OK });
   return program;
 }
 
@@ -92,15 +131,17 @@ export function cliContext(command: Command, options: ContextOptions = {}): CliC
       : opts.verbose === 1
         ? "info"
         : (options.defaultLevel ?? "warn");
-  const color = colorEnabled(process.stderr, opts.color);
+  const io = ioOf(command);
+  const color = io.colorEnabled(io.stderr, opts.color);
   const log = new Logger({
     tool: root.name(),
     level,
     format: opts.logFormat,
     ...(options.syslog ? { syslog: options.syslog } : {}),
     ...(options.stderr === undefined ? {} : { stderr: options.stderr }),
+    stream: io.stderr,
   });
-  return { tool: root.name(), opts, log, style: createStyle(color), color };
+  return { tool: root.name(), opts, log, style: createStyle(color), color, io };
 }
 
 function rootOf(command: Command): Command {
@@ -110,24 +151,45 @@ function rootOf(command: Command): Command {
 }
 
 /**
- * Parses argv, runs the chosen action and turns any error into one line on stderr and the
- * documented exit code. A closed stdout (`| head`, sshd hanging up) is not an error.
+ * Parses argv, runs the chosen command and returns its exit code; any error becomes one line on the run's
+ * stderr and the documented exit code. Sets nothing global: in-process tests call this.
  */
-export async function runCli(program: Command, argv: readonly string[] = process.argv): Promise<void> {
-  exitQuietlyOnEpipe(program.name());
+export async function executeCli(program: Command, argv: readonly string[]): Promise<ExitCode> {
+  const state = stateOf(program);
   try {
     await program.parseAsync(argv as string[]);
+    return state.exitCode;
   } catch (error) {
-    process.exitCode = cliError(program, error);
+    return cliError(program, error, state.io);
+  } finally {
+    state.io.flush();
   }
 }
 
-function cliError(program: Command, error: unknown): ExitCode {
+/**
+ * A bin's entry (its main.ts): runs the program on the process's arguments and is the one place that sets
+ * process.exitCode. A closed stdout (`| head`, sshd hanging up) is not an error.
+ */
+export async function runCli(program: Command, argv: readonly string[] = process.argv, options: RunCliOptions = {}): Promise<ExitCode> {
+  exitQuietlyOnEpipe(program.name());
+  const ran = await executeCli(program, argv);
+  const code = options.settle ? options.settle(ran) : ran;
+  stateOf(program).io.flush();
+  process.exitCode = code;
+  return code;
+}
+
+export interface RunCliOptions {
+  /** The last word on the exit code (vpnnotify: a usage error under a VPN server still lets the client in). */
+  settle?: (code: ExitCode) => ExitCode;
+}
+
+function cliError(program: Command, error: unknown, io: IOStreams): ExitCode {
   if (error instanceof CommanderError) {
     if (error.code === "commander.helpDisplayed" || error.code === "commander.version" || error.code === "commander.help")
       return ExitCode.OK;
     return ExitCode.USAGE;
   }
   const opts = program.opts<GlobalOptions>();
-  return reportError(program.name(), error, { logFormat: opts.logFormat, verbose: opts.verbose });
+  return reportError(program.name(), error, { logFormat: opts.logFormat, verbose: opts.verbose, stream: io.stderr });
 }

@@ -1,4 +1,5 @@
 import { Argument, type Command, CommanderError, Option } from "commander";
+import { ioOf } from "./cli";
 import { UsageError } from "./errors";
 
 /**
@@ -137,7 +138,7 @@ export function addCompletionCommand(program: Command): void {
     .description(`print the shell completion script (${SHELLS.join(", ")})`)
     .addArgument(new Argument("<shell>", "the shell to complete in").choices([...SHELLS]))
     .action((shell: string) => {
-      process.stdout.write(completionScript(program, shell));
+      ioOf(program).stdout.write(completionScript(program, shell));
     });
 }
 
@@ -150,7 +151,7 @@ export function addCompletionOption(program: Command): void {
   program.addOption(new Option("--completion <shell>", "print the shell completion script and exit").choices([...SHELLS]));
   program.on("option:completion", (shell: string) => {
     if (!SHELLS.includes(shell as Shell)) return;
-    process.stdout.write(completionScript(program, shell));
+    ioOf(program).stdout.write(completionScript(program, shell));
     throw new CommanderError(0, "commander.helpDisplayed", "(completion)");
   });
 }

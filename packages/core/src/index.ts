@@ -6,6 +6,7 @@ export * from "./exit";
 export * from "./gitlab";
 export * from "./html";
 export * from "./http";
+export * from "./iostreams";
 export * from "./issues";
 export * from "./launcher";
 export * from "./ldap";

@@ -22,7 +22,8 @@ export interface LoggerOptions {
   /** Also (or, with stderr: false, only) send each line to syslog through logger(1). */
   syslog?: SyslogOptions;
   stderr?: boolean;
-  stream?: NodeJS.WritableStream;
+  /** Where lines go: the run's redacting stderr (IOStreams); process.stderr when unset. */
+  stream?: { write(text: string): unknown };
   fields?: LogFields;
 }
 

@@ -5,16 +5,6 @@ import { redactSecrets } from "./secret";
 import { writeFileAtomic } from "./state";
 
 /**
- * The boundary where a tool's data leaves it (stdout, a report file): every registered secret is redacted here,
- * as it is on stderr, so a token that an API echoed into an error message leaks through no output format.
- * Control characters are the caller's: data formats (JSON, CSV) and styled reports escape their own; plain
- * human text can use writeStdout (report.ts), which also makes them visible.
- */
-export function writeRedactedStdout(text: string): boolean {
-  return process.stdout.write(redactSecrets(text));
-}
-
-/**
  * Writes a report to `path`, secrets redacted. A regular (or new) file is replaced atomically, through a
  * symlink to its target; an existing special file (a device such as /dev/stdout or /dev/full, a FIFO) is written
  * to directly — renaming over it would replace the device with a plain file. Failures are I/O errors (74).

@@ -1,3 +1,4 @@
+import type { OutStream } from "./iostreams";
 import { type Spinner, startSpinner } from "./tty";
 
 /**
@@ -13,6 +14,8 @@ export interface ProgressOptions {
   enabled: boolean;
   /** Nothing is drawn for runs shorter than this: a spinner flashing for 50 ms is noise (default 1 s). */
   delayMs?: number;
+  /** The run's stderr (redacting); process.stderr when not given. */
+  stream?: OutStream | undefined;
 }
 
 /** A line of progress text that can change while the run goes on; stop() clears it. */
@@ -31,7 +34,7 @@ export function startProgress(text: string, options: ProgressOptions): Progress 
   let spinner: Spinner | undefined;
   let stopped = false;
   const timer = setTimeout(() => {
-    void startSpinner(current, true).then((s) => {
+    void startSpinner(current, true, options.stream).then((s) => {
       if (stopped) s.stop();
       else spinner = s;
     });

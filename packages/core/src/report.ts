@@ -1,5 +1,6 @@
 import { describeError, exitCodeOf, OpsguardError } from "./errors";
 import { ExitCode } from "./exit";
+import type { IOStreams } from "./iostreams";
 import type { LogFormat } from "./log";
 import { redactSecrets } from "./secret";
 import { escapeControlChars, shortenLongWords, terminalSafeJson } from "./text";
@@ -7,6 +8,8 @@ import { escapeControlChars, shortenLongWords, terminalSafeJson } from "./text";
 export interface ReportOptions {
   logFormat?: LogFormat | undefined;
   verbose?: number | undefined;
+  /** Where the line goes (the run's redacting stderr); process.stderr for a path without core's CLI. */
+  stream?: { write(text: string): unknown } | undefined;
 }
 
 /**
@@ -16,13 +19,14 @@ export interface ReportOptions {
 export function reportError(tool: string, error: unknown, options: ReportOptions = {}): ExitCode {
   const line = escapeControlChars(shortenLongWords(redactSecrets(describeError(error))));
   const exitCode = exitCodeOf(error);
-  process.stderr.write(
+  const stderr = options.stream ?? process.stderr;
+  stderr.write(
     options.logFormat === "json"
       ? `${terminalSafeJson(JSON.stringify({ time: new Date().toISOString(), level: "error", tool, msg: line, exitCode }))}\n`
       : `${tool}: ${escapeControlChars(line)}\n`,
   );
   if ((options.verbose ?? 0) > 0 && !(error instanceof OpsguardError) && error instanceof Error && error.stack) {
-    process.stderr.write(`${escapeControlChars(redactSecrets(error.stack))}\n`);
+    stderr.write(`${escapeControlChars(redactSecrets(error.stack))}\n`);
   }
   return exitCode;
 }
@@ -31,13 +35,13 @@ export function reportError(tool: string, error: unknown, options: ReportOptions
  * Human text for stdout, redacted as stderr is (a run's report may quote an API error that echoed
  * a token) and with its control characters made visible.
  */
-export function writeStdout(text: string): void {
-  process.stdout.write(escapeControlChars(redactSecrets(text)));
+export function writeStdout(text: string, stdout: { write(text: string): unknown } = process.stdout): void {
+  stdout.write(escapeControlChars(redactSecrets(text)));
 }
 
 /** `value` as JSON data on stdout, through the same redaction: see redactedJson. */
-export function writeJson(value: unknown): void {
-  process.stdout.write(redactedJson(value));
+export function writeJson(value: unknown, stdout: { write(text: string): unknown } = process.stdout): void {
+  stdout.write(redactedJson(value));
 }
 
 /**
@@ -61,4 +65,21 @@ export function exitQuietlyOnEpipe(tool = "opsguard"): void {
     process.stderr.write(`${tool}: cannot write to stdout (${error.code ?? error.message}); the output is incomplete\n`);
     process.exit(ExitCode.IO_ERR);
   });
+}
+
+/**
+ * The entry of a path that must not load commander (authkeys' login under sshd): runs it, turns an error into
+ * reportError's line on the run's stderr, writes what the redacting writers held back and sets the exit code.
+ * With runCli, the only places that set process.exitCode.
+ */
+export async function runEntry(tool: string, io: IOStreams, run: () => Promise<ExitCode>): Promise<void> {
+  exitQuietlyOnEpipe(tool);
+  let code: ExitCode;
+  try {
+    code = await run();
+  } catch (error) {
+    code = reportError(tool, error, { stream: io.stderr });
+  }
+  io.flush();
+  process.exitCode = code;
 }

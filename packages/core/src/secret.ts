@@ -122,3 +122,20 @@ export function redactSecrets(text: string): string {
   }
   return out;
 }
+
+/**
+ * The length of the longest end of `text` that is the start (not the whole) of a registered secret: what a
+ * streaming writer holds back until the next write, so a secret split across two writes is still redacted.
+ */
+export function secretPrefixLength(text: string): number {
+  let longest = 0;
+  for (const secret of knownSecrets) {
+    for (let n = Math.min(secret.length - 1, text.length); n > longest; n--) {
+      if (text.endsWith(secret.slice(0, n))) {
+        longest = n;
+        break;
+      }
+    }
+  }
+  return longest;
+}

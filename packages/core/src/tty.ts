@@ -1,4 +1,5 @@
 import { Chalk, type ChalkInstance } from "chalk";
+import type { OutStream } from "./iostreams";
 
 /** Colour and spinners only for a person at a terminal: stderr is a TTY, NO_COLOR unset, no --no-color. */
 export function colorEnabled(stream: NodeJS.WriteStream = process.stderr, flag = true, env: NodeJS.ProcessEnv = process.env): boolean {
@@ -21,14 +22,22 @@ export interface Spinner {
 
 const silentSpinner: Spinner = { update() {}, succeed() {}, fail() {}, stop() {} };
 
-/** An ora spinner on a TTY; a no-op otherwise, so callers never branch on it. */
-export async function startSpinner(text: string, enabled: boolean): Promise<Spinner> {
+/**
+ * An ora spinner on a TTY; a no-op otherwise, so callers never branch on it. Given the run's stderr, it draws
+ * through that stream's redacting writer.
+ */
+export async function startSpinner(text: string, enabled: boolean, stream?: OutStream): Promise<Spinner> {
   // A terminal of 0 columns (script(1), some CI runners, `docker -t`) sends ora into an endless redraw loop.
-  if (!enabled || !process.stderr.columns) return silentSpinner;
+  if (!enabled || !(stream ? stream.columns : process.stderr.columns)) return silentSpinner;
   const { default: ora } = await import("ora");
   // isEnabled: the caller decided it is a terminal (ora alone would go quiet whenever $CI is set, even on a
   // TTY); discardStdin off: a tool reading its input from a terminal must not have ora switch it to raw mode.
-  const spinner = ora({ text, stream: process.stderr, isEnabled: true, discardStdin: false }).start();
+  const spinner = ora({
+    text,
+    stream: stream ? (stream.writable as NodeJS.WriteStream) : process.stderr,
+    isEnabled: true,
+    discardStdin: false,
+  }).start();
   return {
     update: (t) => {
       spinner.text = t;

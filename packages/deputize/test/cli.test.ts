@@ -1,8 +1,10 @@
-import { execFile, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { closeSync, existsSync, openSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { PagerDutySim, SLACK_SIM_TOKEN, SlackSim, type SlapdLab, startSlapd } from "@opsguard/lab";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runInProcess } from "../../core/test/run-in-process";
+import { createDeputizeProgram } from "../src/cli";
 
 // The built bundle as cron and people run it: stdout/stderr discipline, exit codes, no secrets.
 const BUNDLE = new URL("../dist/deputize.cjs", import.meta.url).pathname;
@@ -45,17 +47,9 @@ afterAll(async () => {
   await Promise.all([lab?.stop(), slack.stop()]);
 });
 
+/** deputize in this process (core's test I/O), as a user runs it; the tests that need a process spawn the bundle. */
 function deputize(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [BUNDLE, ...args],
-      { env: { PATH: process.env.PATH, NO_COLOR: "1" }, timeout: 20_000 },
-      (error, stdout, stderr) => {
-        resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr });
-      },
-    );
-  });
+  return runInProcess(createDeputizeProgram, args, { env: { PATH: process.env.PATH, NO_COLOR: "1" } });
 }
 
 describe("deputize CLI", () => {

@@ -1,10 +1,11 @@
-import { execFile } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PagerDutySim, SLACK_SIM_TOKEN, SlackSim } from "@opsguard/lab";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { runInProcess } from "../../core/test/run-in-process";
 import { buildDeputize } from "../src/build";
+import { createDeputizeProgram } from "../src/cli";
 import { configSchema } from "../src/config";
 import { upcoming } from "../src/next";
 import { runOnce } from "../src/run";
@@ -15,7 +16,6 @@ import { runOnce } from "../src/run";
  */
 
 const HOUR = 3_600_000;
-const BUNDLE = new URL("../dist/deputize.cjs", import.meta.url).pathname;
 const pd = new PagerDutySim();
 const slack = new SlackSim();
 const env = { PD_TOKEN: pd.token, SLACK_TOKEN: SLACK_SIM_TOKEN };
@@ -164,20 +164,12 @@ describe("look-ahead DM", () => {
   });
 });
 
-describe("deputize next (the bundle)", () => {
+describe("deputize next (the CLI)", () => {
   function cli(config: string, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-    return new Promise((resolve) => {
-      execFile(
-        process.execPath,
-        [BUNDLE, "--config", config, ...args],
-        { env: { PATH: process.env.PATH, NO_COLOR: "1" }, timeout: 20_000 },
-        (error, stdout, stderr) => resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
-      );
-    });
+    return runInProcess(createDeputizeProgram, ["--config", config, ...args], { env: { PATH: process.env.PATH, NO_COLOR: "1" } });
   }
 
   it("prints the rotation's next hand-off, and refuses --hours outside 1..168 with exit 64", async () => {
-    if (!existsSync(BUNDLE)) throw new Error(`${BUNDLE} is missing: run "node scripts/build.mjs deputize" first`);
     const rotation = join(dir, "rotation.yaml");
     const weekAgo = new Date(Date.now() - 7 * 86_400_000).toISOString().slice(0, 10);
     writeFileSync(

@@ -1,6 +1,8 @@
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
-import { escapeControlChars } from "@opsguard/core";
+import { escapeControlChars } from "@opsguard/core/text";
+import type { ExitCode } from "@opsguard/core/exit";
+import type { IOStreams } from "@opsguard/core/iostreams";
 import { LAB_COMPONENTS, LAB_TOOL_CONFIGS } from "./components";
 import { startLab } from "./lab";
 
@@ -17,24 +19,23 @@ the command that tries it against the lab, and stops everything on Ctrl-C or SIG
 
 Exit codes: 0 stopped cleanly, 1 a component failed to start, 64 bad flag or unknown component.`;
 
-async function main(): Promise<number> {
+/** `pnpm lab`: starts the lab, prints what runs where, stops on a signal; the exit code (main.ts runs it). */
+export async function runLabCli(argv: readonly string[], io: IOStreams): Promise<ExitCode> {
   let args: ReturnType<typeof parse>;
   try {
-    args = parse();
+    args = parse(argv);
   } catch (error) {
-    process.stderr.write(`lab: ${escapeControlChars((error as Error).message)} (see pnpm lab --help)\n`);
+    io.stderr.write(`lab: ${escapeControlChars((error as Error).message)} (see pnpm lab --help)\n`);
     return 64;
   }
   if (args.help) {
-    process.stdout.write(`${HELP}\n`);
+    io.stdout.write(`${HELP}\n`);
     return 0;
   }
   const only = args.only?.split(",").map((s) => s.trim());
   const unknown = only?.filter((name) => !LAB_COMPONENTS.some((c) => c.name === name)) ?? [];
   if (unknown.length > 0) {
-    process.stderr.write(
-      `lab: unknown component ${escapeControlChars(unknown.join(", "))} (known: ${LAB_COMPONENTS.map((c) => c.name).join(", ")})\n`,
-    );
+    io.stderr.write(`lab: unknown component ${escapeControlChars(unknown.join(", "))} (known: ${LAB_COMPONENTS.map((c) => c.name).join(", ")})\n`);
     return 64;
   }
   // Listening before the start: a Ctrl-C while slapd is still starting stops the lab once it is up, files removed.
@@ -45,17 +46,17 @@ async function main(): Promise<number> {
     whenLauncherDies(resolve);
   });
   const startedAt = Date.now();
-  process.stderr.write("lab: starting...\n");
+  io.stderr.write("lab: starting...\n");
   let lab: Awaited<ReturnType<typeof startLab>>;
   try {
     lab = await startLab({ components: LAB_COMPONENTS.filter((c) => !only || only.includes(c.name)), tools: LAB_TOOL_CONFIGS });
   } catch (error) {
-    process.stderr.write(`lab: could not start: ${(error as Error).message}\n`);
+    io.stderr.write(`lab: could not start: ${(error as Error).message}\n`);
     return 1;
   }
-  process.stderr.write(`lab: up in ${((Date.now() - startedAt) / 1000).toFixed(1)} s\n`);
+  io.stderr.write(`lab: up in ${((Date.now() - startedAt) / 1000).toFixed(1)} s\n`);
   if (args.json) {
-    process.stdout.write(
+    io.stdout.write(
       `${JSON.stringify({ dir: lab.dir, sections: lab.sections, configFiles: lab.configFiles, tryCommands: lab.tryCommands }, null, 2)}\n`,
     );
   } else {
@@ -70,10 +71,10 @@ async function main(): Promise<number> {
     }
     lines.push(`  ${"auditd-parse".padEnd(14)}needs no service: $ node packages/auditd-parse/dist/auditd-parse.cjs --help`);
     lines.push("", "Ctrl-C stops the lab and removes its files.");
-    process.stdout.write(`${lines.join("\n")}\n`);
+    io.stdout.write(`${lines.join("\n")}\n`);
   }
   await stopRequested;
-  process.stderr.write("lab: stopping...\n");
+  io.stderr.write("lab: stopping...\n");
   await lab.stop();
   return 0;
 }
@@ -114,12 +115,11 @@ function readProcStat(pid: number): string | undefined {
   }
 }
 
-function parse() {
+function parse(args: readonly string[]) {
   return parseArgs({
+    args: [...args],
     options: { only: { type: "string" }, json: { type: "boolean", default: false }, help: { type: "boolean", short: "h", default: false } },
     strict: true,
     allowPositionals: false,
   }).values;
 }
-
-process.exitCode = await main();

@@ -1,11 +1,13 @@
+import { type IOStreams, systemIO } from "@opsguard/core/iostreams";
+import { runEntry } from "@opsguard/core/report";
 import { LAB_COMPONENTS, LAB_TOOL_CONFIGS } from "./components";
 import { DEMO_SECTIONS } from "./demo/index";
 import { type RunningLab, startLab } from "./lab";
 import { sshdSkipReason } from "./sshd";
 
 /** `pnpm lab:demo`: starts the lab, runs every demo section in order, stops the lab. */
-async function main(): Promise<number> {
-  const write = (line: string) => process.stdout.write(`${line}\n`);
+async function main(io: IOStreams): Promise<0 | 1> {
+  const write = (line: string) => io.stdout.write(`${line}\n`);
   let lab: RunningLab | undefined;
   try {
     const started = Date.now();
@@ -20,11 +22,12 @@ async function main(): Promise<number> {
     write("\ndemo complete; lab stopped.");
     return 0;
   } catch (error) {
-    process.stderr.write(`demo failed: ${(error as Error).message}\n`);
+    io.stderr.write(`demo failed: ${(error as Error).message}\n`);
     return 1;
   } finally {
     await lab?.stop();
   }
 }
 
-process.exitCode = await main();
+const io = systemIO();
+await runEntry("lab:demo", io, () => main(io));

@@ -10,7 +10,7 @@ const ROOT = new URL("../../../", import.meta.url).pathname;
  * tsx loaded in the lab's own process: the tsx CLI would sit in between and SIGKILL the lab when it
  * does not acknowledge a relayed signal within 30 ms, which a loaded CI machine can miss.
  */
-const LAB = [process.execPath, "--import", "tsx", "packages/lab/src/cli.ts"] as const;
+const LAB = [process.execPath, "--import", "tsx", "packages/lab/src/main.ts"] as const;
 
 interface LabJson {
   dir: string;

@@ -8,10 +8,10 @@ import {
   IoError,
   type Logger,
   OpsguardError,
+  type OutStream,
   PolicyError,
   redactSecrets,
   writeOutputFile,
-  writeRedactedStdout,
 } from "@opsguard/core";
 import type { CheckResult } from "./check";
 import { renderCsv } from "./report/csv";
@@ -29,6 +29,8 @@ export interface DeliverOptions {
   postSlack?: string | undefined;
   style: CliContext["style"];
   log: Logger;
+  /** The run's stdout (redacting: an API error may echo the token). */
+  stdout: OutStream;
 }
 
 /** Whether the deploy must stop: any noncompliant change, or any unverified one unless allowed. */
@@ -82,10 +84,10 @@ export async function deliver(result: CheckResult, options: DeliverOptions): Pro
   const blocked = isBlocked(result, options.allowUnverified);
   if (options.output) {
     await refuseSymlink(options.output);
-    writeRedactedStdout(renderDigest(result.report, options.style, { blocked }));
+    options.stdout.write(renderDigest(result.report, options.style, { blocked }));
     await writeOutputFile(options.output, render(result, options.format, createStyle(false), blocked));
   } else {
-    writeRedactedStdout(render(result, options.format, options.style, blocked));
+    options.stdout.write(render(result, options.format, options.style, blocked));
   }
   const unverified = result.report.records.filter((r) => r.verdict === "unverified");
   if (unverified.length > 0 && options.allowUnverified) {

@@ -1,10 +1,6 @@
-import { execFile } from "node:child_process";
-import { join } from "node:path";
-import { promisify } from "node:util";
+import { runInProcess } from "../../core/test/run-in-process";
 import { GitHubScenario, type ScenarioUser } from "../../lab/src/sim/github-scenario";
-
-const run = promisify(execFile);
-const root = join(import.meta.dirname, "../../..");
+import { createSockCheckProgram } from "../src/cli";
 
 export const TOKEN_ENV = "SOCK_CHECK_TEST_GITHUB_TOKEN";
 
@@ -56,17 +52,10 @@ export interface CliRun {
   stderr: string;
 }
 
-/** The CLI from source, as a user runs it: a separate process, exit code and both streams. */
-export async function runSockCheck(args: string[], options: { cwd: string; env: NodeJS.ProcessEnv }): Promise<CliRun> {
-  try {
-    const { stdout, stderr } = await run(join(root, "node_modules/.bin/tsx"), [join(root, "packages/sock-check/src/cli.ts"), ...args], {
-      cwd: options.cwd,
-      env: options.env,
-      timeout: 60_000,
-    });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const e = error as { code?: number; stdout?: string; stderr?: string };
-    return { code: typeof e.code === "number" ? e.code : -1, stdout: e.stdout ?? "", stderr: e.stderr ?? "" };
-  }
+/**
+ * The CLI from source as a user runs it (arguments, environment, working directory; exit code and both streams),
+ * in this process through core's test I/O. output-boundary.test.ts keeps one spawn of the real entry.
+ */
+export function runSockCheck(args: string[], options: { cwd: string; env: NodeJS.ProcessEnv }): Promise<CliRun> {
+  return runInProcess(createSockCheckProgram, args, options);
 }

@@ -388,7 +388,7 @@ describe("the README's GitHub Actions example", () => {
     const summary = join(bin, "step-summary.md");
     writeFileSync(
       join(bin, "sock-check"),
-      `#!/bin/sh\nexec "${join(ROOT, "node_modules/.bin/tsx")}" "${join(ROOT, "packages/sock-check/src/cli.ts")}" "$@"\n`,
+      `#!/bin/sh\nexec "${join(ROOT, "node_modules/.bin/tsx")}" "${join(ROOT, "packages/sock-check/src/main.ts")}" "$@"\n`,
       {
         mode: 0o755,
       },

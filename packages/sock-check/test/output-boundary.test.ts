@@ -114,7 +114,7 @@ describe("sock-check's outputs", () => {
 
   it("exits 74 with one line, not a stack trace, when stdout cannot be written (a full disk)", async () => {
     expect(statSync("/dev/full").isCharacterDevice()).toBe(true);
-    const child = spawn(join(ROOT, "node_modules/.bin/tsx"), [join(ROOT, "packages/sock-check/src/cli.ts"), "--from", "deploy-1"], {
+    const child = spawn(join(ROOT, "node_modules/.bin/tsx"), [join(ROOT, "packages/sock-check/src/main.ts"), "--from", "deploy-1"], {
       cwd: scenario.dir,
       env: envFor(scenario),
       stdio: ["ignore", openSync("/dev/full", "w"), "pipe"],

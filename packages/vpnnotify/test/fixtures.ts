@@ -105,7 +105,7 @@ export function writeGeoDatabases(dir: string): { city: string; asn: string } {
   return { city, asn };
 }
 
-export const CLI = join(import.meta.dirname, "../src/cli.ts");
+export const CLI = join(import.meta.dirname, "../src/main.ts");
 
 export interface CliResult {
   code: number | null;

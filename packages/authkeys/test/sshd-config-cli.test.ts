@@ -1,0 +1,27 @@
+import { describe, expect, it } from "vitest";
+import { runInProcess } from "../../core/test/run-in-process";
+import { createAuthkeysProgram } from "../src/cli";
+
+const authkeys = (...args: string[]) => runInProcess(createAuthkeysProgram, args, { env: { PATH: process.env.PATH, NO_COLOR: "1" } });
+
+describe("authkeys sshd-config (in-process)", () => {
+  it("refuses a --run-as or --path that would add a directive to sshd_config, with one line and exit 64", async () => {
+    const user = await authkeys("sshd-config", "--run-as", "evil\nAuthorizedKeysFile /tmp/keys");
+    expect(user).toEqual({
+      code: 64,
+      stdout: "",
+      stderr:
+        "authkeys: --run-as \"evil\\nAuthorizedKeysFile /tmp/keys\" is not a user name (give the account sshd runs authkeys as (letters, digits, '_', '.', '-'), e.g. --run-as authkeys)\n",
+    });
+    const path = await authkeys("sshd-config", "--path", "/usr/local/sbin/authkeys\nMatch all");
+    expect(path.code).toBe(64);
+    expect(path.stdout).toBe("");
+    expect(path.stderr).toMatch(/^authkeys: --path "\/usr\/local\/sbin\/authkeys\\nMatch all" contains white space or control characters/);
+  });
+
+  it("prints the lines for a plain user and path", async () => {
+    const r = await authkeys("sshd-config", "--run-as", "_authkeys", "--path", "/opt/authkeys/authkeys");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("AuthorizedKeysCommand /opt/authkeys/authkeys lookup -- %u %f\nAuthorizedKeysCommandUser _authkeys\n");
+  });
+});

@@ -1,0 +1,99 @@
+import { describe, expect, it } from "vitest";
+import { createProgram, executeCli, exitWith, ioOf } from "../src/cli";
+import { ExitCode } from "../src/exit";
+import { testIO } from "../src/iostreams";
+import { Secret } from "../src/secret";
+
+const TOKEN = "s3cr3t-iostreams-token-4711";
+new Secret(TOKEN, "test");
+
+describe("IOStreams", () => {
+  it("redacts a registered secret in every write to stdout and stderr", () => {
+    const t = testIO();
+    t.io.stdout.write(`token=${TOKEN}\n`);
+    t.io.stderr.write(`error: ${TOKEN} rejected\n`);
+    expect(t.stdout()).toBe("token=[redacted]\n");
+    expect(t.stderr()).toBe("error: [redacted] rejected\n");
+  });
+
+  it("redacts a secret split across writes, holding back only a possible start of one", () => {
+    const t = testIO();
+    t.io.stdout.write(`a ${TOKEN.slice(0, 5)}`);
+    expect(t.stdout()).toBe("a ");
+    t.io.stdout.write(TOKEN.slice(5, 12));
+    t.io.stdout.write(`${TOKEN.slice(12)} b\n`);
+    expect(t.stdout()).toBe("a [redacted] b\n");
+  });
+
+  it("writes a held-back tail that turned out not to be a secret, on the next write or at flush", () => {
+    const t = testIO();
+    t.io.stdout.write("x s3c");
+    t.io.stdout.write("ond\n");
+    expect(t.stdout()).toBe("x s3cond\n");
+    t.io.stderr.write("end s3cr");
+    t.io.flush();
+    expect(t.stderr()).toBe("end s3cr");
+  });
+
+  it("decides colour per stream from TTY, NO_COLOR, TERM=dumb and --no-color", () => {
+    const tty = testIO({ stdoutTTY: true, stderrTTY: false, env: {} });
+    expect(tty.io.colorEnabled(tty.io.stdout)).toBe(true);
+    expect(tty.io.colorEnabled(tty.io.stderr)).toBe(false);
+    expect(tty.io.colorEnabled(tty.io.stdout, false)).toBe(false);
+    const noColor = testIO({ stdoutTTY: true, env: { NO_COLOR: "1" } });
+    expect(noColor.io.colorEnabled(noColor.io.stdout)).toBe(false);
+    const dumb = testIO({ stdoutTTY: true, env: { TERM: "dumb" } });
+    expect(dumb.io.colorEnabled(dumb.io.stdout)).toBe(false);
+  });
+
+  it("a redacting Writable for libraries that need a stream", () => {
+    const t = testIO();
+    t.io.stderr.writable.write(`spin ${TOKEN}\n`);
+    expect(t.stderr()).toBe("spin [redacted]\n");
+  });
+});
+
+describe("executeCli", () => {
+  function demo(io: ReturnType<typeof testIO>["io"]) {
+    const program = createProgram({ name: "ogdemo", version: "1.0.0", description: "demo" }, io);
+    program.command("code <n>").action((n: string, _o: unknown, command) => {
+      ioOf(command).stdout.write(`exit ${n}\n`);
+      exitWith(command, Number(n) as ExitCode);
+    });
+    program.command("leak").action(() => {
+      throw new Error(`server said ${TOKEN}`);
+    });
+    return program;
+  }
+
+  it("returns the exit code the command's run returned, without touching process.exitCode", async () => {
+    const t = testIO();
+    const before = process.exitCode;
+    expect(await executeCli(demo(t.io), ["node", "ogdemo", "code", "2"])).toBe(2);
+    expect(t.stdout()).toBe("exit 2\n");
+    expect(process.exitCode).toBe(before);
+  });
+
+  it("maps errors and usage errors to exit codes, one redacted line on the run's stderr", async () => {
+    const t = testIO();
+    expect(await executeCli(demo(t.io), ["node", "ogdemo", "leak"])).toBe(ExitCode.SOFTWARE);
+    expect(t.stderr()).toContain("ogdemo: internal error: server said [redacted]");
+    const u = testIO();
+    expect(await executeCli(demo(u.io), ["node", "ogdemo", "--bogus"])).toBe(ExitCode.USAGE);
+    expect(u.stderr()).toBe("ogdemo: unknown option '--bogus' (see ogdemo --help)\n");
+  });
+
+  it("prints help on the run's stdout, wrapped to a TTY's width", async () => {
+    const t = testIO({ stdoutTTY: true, columns: 60 });
+    expect(await executeCli(demo(t.io), ["node", "ogdemo", "--help"])).toBe(ExitCode.OK);
+    expect(t.stdout()).toContain("Usage: ogdemo");
+    expect(
+      Math.max(
+        ...t
+          .stdout()
+          .split("\n")
+          .map((l) => l.length),
+      ),
+    ).toBeLessThanOrEqual(60);
+  });
+});

@@ -1,0 +1,4 @@
+import { runCli, systemIO } from "@opsguard/core";
+import { createSockCheckProgram } from "./cli";
+
+void runCli(createSockCheckProgram(systemIO()));

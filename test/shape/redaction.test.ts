@@ -1,0 +1,210 @@
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { PagerDutySim, SlackSim } from "@opsguard/lab";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createAuthkeysProgram } from "../../packages/authkeys/src/cli";
+import { testIO } from "../../packages/core/src/iostreams";
+import { type InProcessRun, runInProcess } from "../../packages/core/test/run-in-process";
+import { createDeputizeProgram } from "../../packages/deputize/src/cli";
+import type { GitHubScenario } from "../../packages/lab/src/sim/github-scenario";
+import { createSockCheckProgram } from "../../packages/sock-check/src/cli";
+import { envFor, policyYaml, startScenario } from "../../packages/sock-check/test/fixture";
+
+/**
+ * Issue #21: redaction is a property of every output boundary. Each command of each tool (enumerated from its
+ * commander program, so a new command without a scenario here fails) runs in-process with a secret configured
+ * through a secret file or env ref, against servers that echo that secret back in their errors; no byte it
+ * writes to stdout, stderr (logs and errors, --json and -vv included) or to a file may contain it.
+ */
+
+type Build = Parameters<typeof runInProcess>[0];
+type Scenarios = Record<string, () => Promise<InProcessRun[]>>;
+
+const dir = mkdtempSync(join(tmpdir(), "og-redaction-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function commandsOf(build: Build): string[] {
+  return build(testIO().io)
+    .commands.map((c) => c.name())
+    .sort();
+}
+
+/** Every file under `root` except the secret files themselves: state, spool, reports, caches. */
+function filesUnder(root: string, except: readonly string[]): string {
+  return readdirSync(root, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile() && !except.includes(join(e.parentPath, e.name)))
+    .map((e) => readFileSync(join(e.parentPath, e.name), "latin1"))
+    .join("\n");
+}
+
+/** The secret in no form a reader could recover it from: as is, JSON-escaped, URL-encoded. */
+function expectAbsent(secret: string, text: string): void {
+  for (const form of [secret, JSON.stringify(secret).slice(1, -1), encodeURIComponent(secret)]) expect(text).not.toContain(form);
+}
+
+async function checkTool(build: Build, scenarios: Scenarios, secret: string, root: string, secretFiles: string[]) {
+  expect(Object.keys(scenarios).sort()).toEqual(commandsOf(build));
+  let redacted = 0;
+  for (const [command, scenario] of Object.entries(scenarios)) {
+    const runs = await scenario();
+    expect(runs.length, command).toBeGreaterThan(0);
+    for (const r of runs) {
+      expectAbsent(secret, `${r.stdout}\n${r.stderr}`);
+      if (`${r.stdout}${r.stderr}`.includes("[redacted]")) redacted++;
+    }
+  }
+  expectAbsent(secret, filesUnder(root, secretFiles));
+  // The servers did echo the secret: the scrub was exercised, not merely never needed.
+  expect(redacted).toBeGreaterThan(0);
+}
+
+describe("sock-check: every command, a GitHub that echoes its token", () => {
+  let scenario: GitHubScenario;
+  const out = join(dir, "sock");
+  beforeAll(async () => {
+    scenario = await startScenario();
+    scenario.directPush({ message: "Initial import", author: "alice", files: { ".sock-check.yml": policyYaml(scenario.sim.url) } });
+    scenario.tag("deploy-1");
+    scenario.pullRequest({ title: "SHOP-1 Search", author: "alice", reviews: [{ by: "bob" }], checks: { build: "success" } });
+    scenario.build();
+  });
+  afterAll(async () => {
+    await scenario?.sim.stop();
+    scenario?.cleanup();
+  });
+
+  it("writes the token nowhere", async () => {
+    const sock = (args: string[]) => {
+      scenario.sim.fault({ status: 401, body: { message: `Bad credentials: ${scenario.token}` } }, { times: 100 });
+      return runSockCheck(args).finally(() => scenario.sim.clearFaults());
+    };
+    const runSockCheck = (args: string[]) => runInProcess(createSockCheckProgram, args, { cwd: scenario.dir, env: envFor(scenario) });
+    const { mkdirSync } = await import("node:fs");
+    mkdirSync(out, { recursive: true });
+    await checkTool(
+      createSockCheckProgram,
+      {
+        check: async () => [
+          await sock(["check", "--from", "deploy-1", "--format", "json", "-o", join(out, "report.json")]),
+          await sock(["--json", "-vv", "check", "--from", "deploy-1", "--allow-unverified"]),
+          await sock(["check", "--from", "deploy-1", "--format", "markdown", "--log-format", "json"]),
+        ],
+        retro: async () => [await sock(["retro", "--from", "deploy-1"]), await sock(["--json", "retro", "--since", "30d"])],
+        completion: async () => [await sock(["completion", "bash"])],
+      },
+      scenario.token,
+      out,
+      [],
+    );
+  }, 120_000);
+});
+
+describe("deputize: every command, PagerDuty and Slack that echo their tokens", () => {
+  const pdToken = "pd-redaction-token-4711";
+  const pd = new PagerDutySim({ token: pdToken });
+  const slack = new SlackSim();
+  const root = join(dir, "deputize");
+  let config = "";
+  const secretFiles: string[] = [];
+  beforeAll(async () => {
+    await Promise.all([pd.start(), slack.start()]);
+    const { mkdirSync } = await import("node:fs");
+    mkdirSync(root, { recursive: true });
+    const pdFile = join(root, "pd.token");
+    const slackFile = join(root, "slack.token");
+    writeFileSync(pdFile, `${pdToken}\n`, { mode: 0o600 });
+    writeFileSync(slackFile, `${pdToken}\n`, { mode: 0o600 });
+    secretFiles.push(pdFile, slackFile);
+    config = join(root, "deputize.json");
+    writeFileSync(
+      config,
+      JSON.stringify({
+        sources: [{ type: "pagerduty", token: `file:${pdFile}`, baseUrl: pd.url, schedules: ["PSRE001"] }],
+        sinks: [{ type: "slack", name: "slack", token: `file:${slackFile}`, baseUrl: slack.apiUrl, channel: "C0ONCALL" }],
+        lookAhead: { dm: true },
+        stateDir: join(root, "state"),
+        retries: 0,
+      }),
+    );
+  });
+  afterAll(async () => {
+    await Promise.all([pd.stop(), slack.stop()]);
+  });
+
+  it("writes the token nowhere", async () => {
+    const deputize = async (...args: string[]) => {
+      pd.fault({ status: 401, body: { error: { message: `Invalid token ${pdToken}`, code: 2006 } } }, { times: 20 });
+      slack.fault({ status: 200, body: { ok: false, error: `invalid_auth for ${pdToken}` } }, { times: 20 });
+      try {
+        return await runInProcess(createDeputizeProgram, ["--config", config, ...args], { env: { PATH: process.env.PATH, NO_COLOR: "1" } });
+      } finally {
+        pd.clearFaults();
+        slack.clearFaults();
+      }
+    };
+    await checkTool(
+      createDeputizeProgram,
+      {
+        run: async () => [
+          await deputize("run"),
+          await deputize("--json", "run", "--dry-run"),
+          await deputize("-vv", "--log-format", "json", "run"),
+        ],
+        status: async () => [await deputize("status"), await deputize("--json", "status")],
+        next: async () => [await deputize("next"), await deputize("--json", "-vv", "next")],
+        completion: async () => [await deputize("completion", "zsh")],
+      },
+      pdToken,
+      root,
+      secretFiles,
+    );
+  }, 120_000);
+});
+
+describe("authkeys: every command, with its bind password and hostile input carrying it", () => {
+  const password = "bindpw-redaction-4711";
+  const root = join(dir, "authkeys");
+  let config = "";
+  const secretFiles: string[] = [];
+  beforeAll(async () => {
+    const { mkdirSync } = await import("node:fs");
+    mkdirSync(root, { recursive: true });
+    const pwFile = join(root, "bind.pw");
+    writeFileSync(pwFile, `${password}\n`, { mode: 0o600 });
+    secretFiles.push(pwFile);
+    config = join(root, "authkeys.json");
+    writeFileSync(
+      config,
+      JSON.stringify({
+        ldap: {
+          urls: ["ldap://127.0.0.1:9"],
+          baseDn: "dc=example,dc=test",
+          bindDn: "cn=authkeys,dc=example,dc=test",
+          bindPassword: `file:${pwFile}`,
+        },
+        cache: { dir: join(root, "cache") },
+        syslog: false,
+      }),
+    );
+  });
+
+  it("writes the password nowhere", async () => {
+    const authkeys = (...args: string[]) =>
+      runInProcess(createAuthkeysProgram, ["--config", config, ...args], { env: { PATH: process.env.PATH, NO_COLOR: "1" } });
+    await checkTool(
+      createAuthkeysProgram,
+      {
+        // A user name that is the password (sshd passes whatever the client typed): echoed by every message about it.
+        lookup: async () => [await authkeys("lookup", "--", password), await authkeys("--json", "-vv", "lookup", "--", `${password}x`)],
+        doctor: async () => [await authkeys("doctor", "--user", password), await authkeys("--json", "doctor", "--user", password)],
+        agent: async () => [await authkeys("agent")],
+        install: async () => [await authkeys("install", "--prefix", join(root, "prefix"), "--run-as", password)],
+        "sshd-config": async () => [await authkeys("sshd-config", "--run-as", password, "--path", `/opt/${password}/authkeys`)],
+      },
+      password,
+      root,
+      secretFiles,
+    );
+  }, 120_000);
+});
