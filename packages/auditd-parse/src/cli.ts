@@ -159,7 +159,6 @@ export function createAuditdParseProgram(io: IOStreams): Command {
       await parseCommand(files, command, "events");
     });
 
-
   const SUBCOMMAND_HELP = `
 Output: a readable list, or a JSON array with --json (--pretty indents); -o FILE appends to a file.
 Config keys, exit codes and more examples: auditd-parse --help.`;

@@ -9,13 +9,9 @@ import type { AuditParser } from "./parser";
  * NO_COLOR or TERM=dumb; nothing for runs under a second. Nor when the output itself goes to the terminal:
  * the events scrolling by are the progress, and a spinner redrawn between them would garble both.
  */
-export function readProgress(
-  ctx: Pick<CliContext, "color" | "opts">,
-  parser: AuditParser,
-  stdoutIsTerminal = process.stdout.isTTY === true,
-): ByteProgress {
-  const enabled = progressEnabled(ctx) && !stdoutIsTerminal;
-  const progress = startByteProgress("reading", "events", () => parser.stats.events, { enabled });
+export function readProgress(ctx: Pick<CliContext, "color" | "opts" | "io">, parser: AuditParser): ByteProgress {
+  const enabled = progressEnabled(ctx) && !ctx.io.stdout.isTTY;
+  const progress = startByteProgress("reading", "events", () => parser.stats.events, { enabled, stream: ctx.io.stderr });
   return {
     add: (bytes) => progress.add(bytes),
     input(file) {

@@ -33,7 +33,13 @@ export async function runPrincipalsCommand(user: string, cert: CertificateTokens
   const config = await options.loadConfig(options.config);
   watchdog(config.ldap.deadlineMs + WATCHDOG_GRACE_MS, io);
   const syslog = config.syslog || undefined;
-  const log = new Logger({ tool: "authkeys", level: options.level, format: options.logFormat, ...(syslog ? { syslog } : {}), stream: io.stderr });
+  const log = new Logger({
+    tool: "authkeys",
+    level: options.level,
+    format: options.logFormat,
+    ...(syslog ? { syslog } : {}),
+    stream: io.stderr,
+  });
   const audit = syslog
     ? new Logger({ tool: "authkeys", level: "info", syslog, stderr: false })
     : new Logger({ tool: "authkeys", level: options.quiet ? "error" : "info", format: options.logFormat, stream: io.stderr });

@@ -1,8 +1,8 @@
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
-import { escapeControlChars } from "@opsguard/core/text";
 import type { ExitCode } from "@opsguard/core/exit";
 import type { IOStreams } from "@opsguard/core/iostreams";
+import { escapeControlChars } from "@opsguard/core/text";
 import { LAB_COMPONENTS, LAB_TOOL_CONFIGS } from "./components";
 import { startLab } from "./lab";
 
@@ -35,7 +35,9 @@ export async function runLabCli(argv: readonly string[], io: IOStreams): Promise
   const only = args.only?.split(",").map((s) => s.trim());
   const unknown = only?.filter((name) => !LAB_COMPONENTS.some((c) => c.name === name)) ?? [];
   if (unknown.length > 0) {
-    io.stderr.write(`lab: unknown component ${escapeControlChars(unknown.join(", "))} (known: ${LAB_COMPONENTS.map((c) => c.name).join(", ")})\n`);
+    io.stderr.write(
+      `lab: unknown component ${escapeControlChars(unknown.join(", "))} (known: ${LAB_COMPONENTS.map((c) => c.name).join(", ")})\n`,
+    );
     return 64;
   }
   // Listening before the start: a Ctrl-C while slapd is still starting stops the lab once it is up, files removed.

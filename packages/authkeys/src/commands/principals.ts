@@ -19,7 +19,14 @@ export function newPrincipalsCommand(program: Command, runF: RunFn<PrincipalsOpt
     .argument("[serial]", "certificate serial (sshd's %s); logged")
     .argument("[type]", "certificate type (sshd's %T); logged")
     .action(
-      async (user: string, keyId: string | undefined, serial: string | undefined, type: string | undefined, _o: unknown, command: Command) => {
+      async (
+        user: string,
+        keyId: string | undefined,
+        serial: string | undefined,
+        type: string | undefined,
+        _o: unknown,
+        command: Command,
+      ) => {
         const ctx = cliContext(command);
         exitWith(command, await runF({ ctx, user, cert: { keyId, serial, type } }, ctx.io));
       },

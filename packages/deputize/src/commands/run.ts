@@ -16,9 +16,9 @@ import {
 } from "@opsguard/core";
 import { formatDiff, formatInterrupted } from "../format";
 import { withRunLease } from "../lease";
+import { runProgress } from "../progress";
 import { type RunProgress, runOnce } from "../run";
 import { withDeputize } from "./shared";
-import { runProgress } from "../progress";
 
 const MIN_WATCH = 1;
 const MAX_WATCH = 7 * 24 * 60;
