@@ -584,7 +584,9 @@ function makeSink(mode: Mode, flags: ParseFlags, ctx: CliContext, output: Output
       },
     };
   }
-  if (flags.format === "ecs") return { event: (e) => line(JSON.stringify(toEcs(e))), pending, finish: async () => undefined };
+  if (flags.format === "ecs") {
+    return { event: (e) => line(JSON.stringify(toEcs(e), null, flags.pretty ? 2 : undefined)), pending, finish: async () => undefined };
+  }
   if (flags.format === "table") line(tableHeader(style));
   if (flags.format === "csv") {
     line(csvHeader());

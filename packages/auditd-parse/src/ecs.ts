@@ -23,7 +23,8 @@ interface Entity {
   name?: string;
 }
 
-const UNSET = new Set(["", "unset", "4294967295", "-1"]);
+// an id auditd could not know ("?" in user-space records) is no id either
+const UNSET = new Set(["", "unset", "4294967295", "-1", "?"]);
 // Auditbeat's addUser: where each id of the acting process goes under user.*
 const ID_FIELDS: Readonly<Record<string, string>> = {
   uid: "",
@@ -187,7 +188,11 @@ export function toEcs(event: AuditEvent, options: EcsOptions = {}): EcsDocument 
   put(doc, "auditd.summary.how", summary.how);
   if (pathRecords.length) put(doc, "auditd.paths", pathRecords.map(plainFields));
   if (Object.keys(data).length) put(doc, "auditd.data", data);
+  // the exact bytes where text could not carry them (not UTF-8): as auditd-parse's own events keep them
+  if (event.argvRaw) put(doc, "auditd.argv_raw", event.argvRaw);
+  if (event.proctitleRaw) put(doc, "auditd.proctitle_raw", event.proctitleRaw);
   if (event.unparsed?.length) put(doc, "auditd.unparsed", event.unparsed);
+  if (event.unparsedRaw?.length) put(doc, "auditd.unparsed_raw", event.unparsedRaw);
   return doc;
 }
 
@@ -295,10 +300,10 @@ function putProcess(doc: EcsDocument, event: AuditEvent): void {
   put(doc, "process.executable", event.exe);
   put(doc, "process.working_directory", event.cwd);
   if (event.proctitle?.length) put(doc, "process.title", event.proctitle.join(" "));
-  if (event.argv?.length) {
-    put(doc, "process.args", event.argv);
-    put(doc, "process.args_count", event.argv.length);
-  }
+  if (event.argv?.length) put(doc, "process.args", event.argv);
+  // the count the kernel logged: an argv cut at auditd-parse's bound still says how many the process had
+  const argc = event.argc ?? event.argv?.length;
+  if (argc) put(doc, "process.args_count", argc);
 }
 
 interface FileObject {

@@ -235,6 +235,26 @@ describe("--format ecs from the command line (the built bundle)", () => {
     }
   });
 
+  it("keeps the exact bytes of an argument that is not UTF-8, and the argc the kernel logged", () => {
+    const raw = "ff fe 28 69 6e 76".replace(/ /g, "").toUpperCase();
+    const log =
+      'type=SYSCALL msg=audit(1700000000.000:8): arch=c000003e syscall=59 success=yes exit=0 a0=1 a1=2 a2=3 a3=4 items=0 ppid=1 pid=9 auid=0 uid=0 gid=0 euid=0 suid=0 fsuid=0 egid=0 sgid=0 fsgid=0 tty=pts0 ses=1 comm="x" exe="/tmp/x" key=(null)\n' +
+      `type=EXECVE msg=audit(1700000000.000:8): argc=2 a0="sh" a1=${raw}\n`;
+    const r = run(["--format", "ecs"], log);
+    const [doc] = docs(r.stdout) as { auditd: { argv_raw?: Record<string, string> }; process: { args_count: number } }[];
+    expect(doc!.auditd.argv_raw).toEqual({ "1": raw });
+    expect(doc!.process.args_count).toBe(2);
+  });
+
+  it("sessions, net and report refuse --format ecs (it is for events); --pretty indents it", () => {
+    for (const mode of ["sessions", "net", "report"]) {
+      const r = run([mode, "--format", "ecs", exec]);
+      expect(r.code, mode).toBe(64);
+    }
+    const pretty = run(["--format", "ecs", "--pretty", exec]);
+    expect(pretty.stdout.split("\n")[1]).toMatch(/^ {2}"@timestamp"/);
+  });
+
   it("hostile values stay data: control characters and quotes are JSON-escaped, never a broken line", () => {
     const arg = '"$(rm -rf /)\n\u001b[31m<script>';
     const hostile =
