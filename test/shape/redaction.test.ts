@@ -201,6 +201,20 @@ describe("authkeys: every command, with its bind password and hostile input carr
         agent: async () => [await authkeys("agent")],
         install: async () => [await authkeys("install", "--prefix", join(root, "prefix"), "--run-as", password)],
         "sshd-config": async () => [await authkeys("sshd-config", "--run-as", password, "--path", `/opt/${password}/authkeys`)],
+        principals: async () => [
+          await authkeys("principals", "--", password, password, "1", "user"),
+          await authkeys("--json", "principals", "--", `${password}x`),
+        ],
+        audit: async () => [await authkeys("audit", "--filter", `(uid=${password})`), await authkeys("--json", "-vv", "audit")],
+        verify: async () => {
+          // written by the test, outside the folder whose every file is checked
+          const hosts = join(dir, "authkeys-verify-hosts");
+          writeFileSync(hosts, `127.0.0.1:9\n${password}\n`);
+          return [
+            await authkeys("verify", "--hosts", hosts, "--user", password, "-i", join(root, "bind.pw"), "--known-hosts", "/dev/null"),
+            await authkeys("--json", "verify", "--hosts", join(root, `${password}-missing`), "--user", password, "-i", "/dev/null"),
+          ];
+        },
       },
       password,
       root,
