@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
  * machine); the four runs go in parallel.
  */
 const exec = promisify(execFile);
-const CLI = new URL("../src/cli.ts", import.meta.url).pathname;
+const CLI = new URL("../src/main.ts", import.meta.url).pathname;
 const ROOT = new URL("../../..", import.meta.url).pathname;
 let dir: string;
 let log: string;

@@ -8,7 +8,7 @@ import { parseText } from "../src/parser";
 import { PAGE_BOUNDS, sessionsHtmlSink } from "../src/sessions-html";
 import { EVIL_NODE, EVIL_USER, HOSTILE, hostileLog, passwdFile } from "./sessions-html-fixture";
 
-const CLI = new URL("../src/cli.ts", import.meta.url).pathname;
+const CLI = new URL("../src/main.ts", import.meta.url).pathname;
 let dir: string;
 let passwd: string;
 /** The hostile log's page, shared by the tests that read it. */

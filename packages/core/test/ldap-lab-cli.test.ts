@@ -29,7 +29,7 @@ function readJson(proc: ChildProcess): Promise<{ dir: string; sections: Record<s
 
 describe("pnpm lab", () => {
   it("starts slapd, writes a config the LDAP client accepts, and cleans up on SIGTERM", async () => {
-    child = spawn(resolve(root, "node_modules/.bin/tsx"), ["packages/lab/src/cli.ts", "--only", "slapd", "--json"], {
+    child = spawn(resolve(root, "node_modules/.bin/tsx"), ["packages/lab/src/main.ts", "--only", "slapd", "--json"], {
       cwd: root,
       stdio: ["ignore", "pipe", "pipe"],
     });
@@ -52,7 +52,7 @@ describe("pnpm lab", () => {
   });
 
   it("rejects an unknown component with exit code 64", async () => {
-    const proc = spawn(resolve(root, "node_modules/.bin/tsx"), ["packages/lab/src/cli.ts", "--only", "nosuch"], { cwd: root });
+    const proc = spawn(resolve(root, "node_modules/.bin/tsx"), ["packages/lab/src/main.ts", "--only", "nosuch"], { cwd: root });
     let err = "";
     proc.stderr?.on("data", (chunk: Buffer) => {
       err += chunk.toString();

@@ -184,8 +184,10 @@ function nssFiles(dir: string, users: SshdUser[]): { passwd: string; group: stri
   const group = join(dir, "group");
   const extraUsers = users.map((u) => `${u.name}:*:${u.uid}:${u.gid ?? u.uid}:${u.name}:${u.home ?? dir}:/bin/sh`);
   const extraGroups = users.map((u) => `${u.name}:x:${u.gid ?? u.uid}:`);
-  writeFileSync(passwd, `${readFileSync("/etc/passwd", "utf8").trimEnd()}\n${extraUsers.join("\n")}\n`);
-  writeFileSync(group, `${readFileSync("/etc/group", "utf8").trimEnd()}\n${extraGroups.join("\n")}\n`);
+  // Ours first: nss_wrapper answers with the first match, and the host may gain a real "authkeys" user (the
+  // .deb test installs one) while an sshd of another test is running; that one must not become the command user.
+  writeFileSync(passwd, `${extraUsers.join("\n")}\n${readFileSync("/etc/passwd", "utf8").trimEnd()}\n`);
+  writeFileSync(group, `${extraGroups.join("\n")}\n${readFileSync("/etc/group", "utf8").trimEnd()}\n`);
   return { passwd, group };
 }
 
