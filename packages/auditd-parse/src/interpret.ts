@@ -9,6 +9,7 @@ import { EventJson, IsoTime, writeHead } from "./event-json";
 import { type FieldInfo, fieldInfo, fieldInfoAt, Kind, Slot, Status } from "./fields";
 import { type IdNames, UNSET_ID } from "./ids";
 import { JsonBytes, jsonString } from "./json";
+import { LazyEvent } from "./lazy-event";
 import { EventBuffers, finishArgv, keepLostBytes, NAMES_LOCAL, NAMES_LOG, OpenEvent, setSummary } from "./open-event";
 import { type AuditRecord, type Header, rawValuesOf, recordOf, tokenize } from "./record";
 import { decodeSockaddr, type Sockaddr } from "./sockaddr";
@@ -186,6 +187,10 @@ export class Interpreter implements EventBuilder<OpenEvent> {
 
   /** A new event for the record whose header is `h`. */
   begin(h: Header, stamp: string, tick: number): OpenEvent {
+    if (this.recordObjects === "lazy") {
+      const event = new LazyEvent(stamp, h.node, this.time.text(h.timeMs), h.serial);
+      return new OpenEvent(event, h, this.pool.pop() ?? new EventBuffers(), tick);
+    }
     // Every key declared up front, in schema order: one hidden class for V8.
     const event: AuditEvent = {
       id: stamp,
@@ -267,7 +272,7 @@ export class Interpreter implements EventBuilder<OpenEvent> {
     writeHead(this.head, event, open.buffers, this.time, open.timeMs);
     const json = new EventJson(this.head, open.records);
     if (this.recordObjects === true) event.records = parseRecords(open.records.buf.toString("utf8", 0, open.records.length));
-    else if (this.recordObjects === "lazy") lazyRecords(event, json);
+    else if (event instanceof LazyEvent) event.attach(json);
     this.onEvent(event, json);
     json.release();
     const buffers = open.buffers;
@@ -1126,22 +1131,6 @@ export class Interpreter implements EventBuilder<OpenEvent> {
 
 function parseRecords(json: string): OutputRecord[] {
   return JSON.parse(`[${json}]`) as OutputRecord[];
-}
-
-/** `records` parsed from the event's JSON the first time it is read (during onEvent: see InterpreterOptions). */
-function lazyRecords(event: AuditEvent, json: EventJson): void {
-  let records: OutputRecord[] | undefined;
-  Object.defineProperty(event, "records", {
-    configurable: true,
-    enumerable: true,
-    get: () => {
-      records ??= parseRecords(json.recordsText());
-      return records;
-    },
-    set: (value: OutputRecord[]) => {
-      records = value;
-    },
-  });
 }
 
 /**

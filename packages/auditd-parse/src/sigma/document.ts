@@ -1,6 +1,7 @@
 import type { AuditEvent, OutputRecord } from "../event";
 import { fieldInfo, Kind } from "../fields";
 import type { SigmaDoc } from "./compile";
+import { ENRICHED, FIELDS, NOT_STRING, RAW, type RecordsIndex } from "./records-index";
 
 /**
  * What a Sigma rule sees of an audit event: one document per record, because SigmaHQ's auditd rules are
@@ -28,7 +29,7 @@ export class RecordDoc implements SigmaDoc {
   private readonly slots: (string | readonly string[] | typeof MISSING | undefined)[] = [];
 
   constructor(
-    readonly record: OutputRecord,
+    private readonly data: RecordData,
     private readonly event: AuditEvent,
     private readonly all: readonly RecordDoc[],
     /** Fields looked up in the event's records, shared by its documents (see get). */
@@ -38,7 +39,12 @@ export class RecordDoc implements SigmaDoc {
   ) {}
 
   get type(): string {
-    return this.record.type;
+    return this.data.type;
+  }
+
+  /** The whole record as an object (made when first asked: keyword search and the oracle's export need it). */
+  get record(): OutputRecord {
+    return this.data.object();
   }
 
   at(slot: number, field: string): string | readonly string[] | undefined {
@@ -71,35 +77,37 @@ export class RecordDoc implements SigmaDoc {
 
   /** This record's value of `field`, or undefined. */
   own(field: string): string | readonly string[] | undefined {
-    const record = this.record;
-    if (field === "type") return record.type;
-    const value = record.fields[field];
+    const data = this.data;
+    if (field === "type") return data.type;
+    const quoted = quote(field);
+    const value = data.field(field, quoted);
     if (value !== undefined) {
       const kind = fieldInfo(field).kind;
       if (kind === Kind.Key && this.event.keys !== undefined) return this.event.keys;
-      if (kind === Kind.Encoded && typeof value === "string") return value;
-      const logged = record.raw?.[field];
+      if (kind === Kind.Encoded && value !== NOT_STRING) return value;
+      const logged = data.raw(field, quoted);
       if (logged !== undefined) return logged;
-      if (typeof value === "string") return value;
+      if (value !== NOT_STRING) return value;
     }
-    const enriched = record.enriched?.[field];
-    if (typeof enriched === "string") return enriched;
+    const enriched = data.enriched(field, quoted);
+    if (enriched !== undefined && enriched !== NOT_STRING) return enriched;
     return this.derived(field);
   }
 
   /** The values a record does not log under that name: ENRICHED-style names, argv, proctitle, address parts. */
   private derived(field: string): string | undefined {
-    const record = this.record;
+    const data = this.data;
     const first = field.charCodeAt(0);
     if (first >= 65 && first <= 90) {
       // SYSCALL, UID …: the interpretation of the lower-case field, when the log has no ENRICHED part for it
       const lower = field.toLowerCase();
-      const v = record.fields[lower];
       const kind = fieldInfo(lower).kind;
-      if (typeof v === "string" && kind !== undefined && ENRICH.has(kind) && record.enriched?.[field] === undefined) return v;
+      if (kind === undefined || !ENRICH.has(kind)) return undefined;
+      const v = data.field(lower, quote(lower));
+      if (typeof v === "string" && data.enriched(field, quote(field)) === undefined) return v;
       return undefined;
     }
-    switch (record.type) {
+    switch (data.type) {
       case "EXECVE": {
         const argv = this.event.argv;
         return argv !== undefined && first === 97 ? argv[argIndex(field)] : undefined;
@@ -107,7 +115,7 @@ export class RecordDoc implements SigmaDoc {
       case "PROCTITLE":
         return field === "proctitle" ? this.event.proctitle?.join(" ") : undefined;
       case "SOCKADDR":
-        return saddrPart(record, this.event, field);
+        return saddrPart(data.object(), this.event, field);
       default:
         return undefined;
     }
@@ -192,16 +200,90 @@ function saddrPart(record: OutputRecord, event: AuditEvent, field: string): stri
 }
 
 /** The Sigma documents of one event, one per record (EXECVE records after the first fold into it). */
-export function eventDocs(event: AuditEvent): RecordDoc[] {
+export function eventDocs(event: AuditEvent, index?: RecordsIndex): RecordDoc[] {
   const docs: RecordDoc[] = [];
   const shared = new Map<string, string | readonly string[] | null>();
   let execve = false;
-  for (const record of event.records) {
-    if (record.type === "EXECVE") {
+  const count = index === undefined ? event.records.length : index.records;
+  for (let r = 0; r < count; r++) {
+    const data = index === undefined ? new ObjectData(event.records[r]!) : new IndexData(index, r);
+    if (data.type === "EXECVE") {
       if (execve) continue;
       execve = true;
     }
-    docs.push(new RecordDoc(record, event, docs, shared, record.type === "EXECVE" ? event.argv?.join(" ") : undefined));
+    docs.push(new RecordDoc(data, event, docs, shared, data.type === "EXECVE" ? event.argv?.join(" ") : undefined));
   }
   return docs;
+}
+
+/** What a document reads of its record: the parsed object (the API's events) or the parser's text (detect). */
+interface RecordData {
+  readonly type: string;
+  /** fields[name]: a string, NOT_STRING for another value (null, an object), undefined when absent. */
+  field(name: string, quoted: string): string | typeof NOT_STRING | undefined;
+  /** raw[name] (the value as logged), undefined when absent. */
+  raw(name: string, quoted: string): string | undefined;
+  /** enriched[name], as field(). */
+  enriched(name: string, quoted: string): string | typeof NOT_STRING | undefined;
+  object(): OutputRecord;
+}
+
+class ObjectData implements RecordData {
+  constructor(private readonly record: OutputRecord) {}
+  get type(): string {
+    return this.record.type;
+  }
+  field(name: string): string | typeof NOT_STRING | undefined {
+    return kindOf(this.record.fields[name]);
+  }
+  raw(name: string): string | undefined {
+    return this.record.raw?.[name];
+  }
+  enriched(name: string): string | typeof NOT_STRING | undefined {
+    return kindOf(this.record.enriched?.[name]);
+  }
+  object(): OutputRecord {
+    return this.record;
+  }
+}
+
+function kindOf(v: unknown): string | typeof NOT_STRING | undefined {
+  return v === undefined ? undefined : typeof v === "string" ? v : NOT_STRING;
+}
+
+class IndexData implements RecordData {
+  private parsed: OutputRecord | undefined;
+  readonly type: string;
+  constructor(
+    private readonly index: RecordsIndex,
+    private readonly r: number,
+  ) {
+    this.type = index.types[r]!;
+  }
+  field(name: string, quoted: string): string | typeof NOT_STRING | undefined {
+    return this.index.string(this.r, FIELDS, name, quoted);
+  }
+  raw(name: string, quoted: string): string | undefined {
+    const v = this.index.string(this.r, RAW, name, quoted);
+    // the parser writes raw values as strings; anything else is read as JSON.parse would
+    return v === NOT_STRING ? (this.index.value(this.r, RAW, name, quoted) as string) : v;
+  }
+  enriched(name: string, quoted: string): string | typeof NOT_STRING | undefined {
+    return this.index.string(this.r, ENRICHED, name, quoted);
+  }
+  object(): OutputRecord {
+    this.parsed ??= this.index.object(this.r);
+    return this.parsed;
+  }
+}
+
+/** Field names as JSON strings, made once per name (the rules name a few dozen). */
+const QUOTED = new Map<string, string>();
+function quote(name: string): string {
+  let q = QUOTED.get(name);
+  if (q === undefined) {
+    q = JSON.stringify(name);
+    if (QUOTED.size < 4096) QUOTED.set(name, q);
+  }
+  return q;
 }
