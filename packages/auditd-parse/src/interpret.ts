@@ -268,9 +268,7 @@ export class Interpreter implements EventBuilder<OpenEvent> {
     if (open.argvRaw !== undefined) event.argvRaw = open.argvRaw;
     if (open.proctitleRaw !== undefined) event.proctitleRaw = open.proctitleRaw;
     if (open.names !== 0) event.names = open.names === NAMES_LOG ? "log" : open.names === NAMES_LOCAL ? "local" : "mixed";
-    this.head.reset();
-    writeHead(this.head, event, open.buffers, this.time, open.timeMs);
-    const json = new EventJson(this.head, open.records);
+    const json = new EventJson(this.head, open.records, (head) => writeHead(head, event, open.buffers, this.time, open.timeMs));
     if (this.recordObjects === true) event.records = parseRecords(open.records.buf.toString("utf8", 0, open.records.length));
     else if (event instanceof LazyEvent) event.attach(json);
     this.onEvent(event, json);

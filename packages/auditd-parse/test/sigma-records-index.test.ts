@@ -119,7 +119,9 @@ describe("detect's field lookups on the parser's text", () => {
     for (const bad of ['{"fields":{}}', '{"type":"X"', '{"type":"X"},', "[]", '{"type":"X","fields":{"a":"b}}'])
       expect(index.load(bad), bad).toBe(false);
     expect(index.load('{"type":"X","fields":{"a":"1","a":"2"},"raw":{"a":"\\u0001"}}')).toBe(true);
-    expect(index.string(0, 0, "a", '"a"')).toBe("2");
-    expect(index.string(0, 1, "a", '"a"')).toBe("\u0001");
+    index.locate(0, "a", '"a"');
+    expect(index.stringAt(index.found[0]!)).toBe("2");
+    expect(index.stringAt(index.found[1]!)).toBe("\u0001");
+    expect(index.found[2]).toBe(-1);
   });
 });

@@ -114,8 +114,11 @@ export class RecordDoc implements SigmaDoc {
       }
       case "PROCTITLE":
         return field === "proctitle" ? this.event.proctitle?.join(" ") : undefined;
-      case "SOCKADDR":
-        return saddrPart(data.object(), this.event, field);
+      case "SOCKADDR": {
+        // ENRICHED's SADDR={ … } is an object: the record is parsed for it (SOCKADDR records are few)
+        const saddr = data.enriched("SADDR", quote("SADDR"));
+        return saddrPart(saddr === NOT_STRING ? data.object().enriched?.SADDR : saddr, this.event, field);
+      }
       default:
         return undefined;
     }
@@ -182,10 +185,9 @@ function argIndex(field: string): number {
 const ENRICH = new Set([Kind.User, Kind.Group, Kind.Arch, Kind.Syscall]);
 
 /** The decoded address under the names auditd's ENRICHED SADDR={ saddr_fam=inet laddr=… lport=… } uses. */
-function saddrPart(record: OutputRecord, event: AuditEvent, field: string): string | undefined {
-  const enriched = record.enriched?.SADDR;
-  if (typeof enriched === "object") {
-    const v = enriched[field];
+function saddrPart(enriched: unknown, event: AuditEvent, field: string): string | undefined {
+  if (typeof enriched === "object" && enriched !== null) {
+    const v = (enriched as Record<string, unknown>)[field];
     return typeof v === "string" ? v : undefined;
   }
   const saddr = event.sockaddr;
@@ -254,23 +256,44 @@ function kindOf(v: unknown): string | typeof NOT_STRING | undefined {
 class IndexData implements RecordData {
   private parsed: OutputRecord | undefined;
   readonly type: string;
+  /** The name last located, and where it is in each section (own() asks fields, raw, enriched in turn). */
+  private name: string | undefined;
+  private readonly at = new Int32Array(3);
+
   constructor(
     private readonly index: RecordsIndex,
     private readonly r: number,
   ) {
     this.type = index.types[r]!;
   }
+
+  private member(section: number, name: string, quoted: string): number {
+    if (name !== this.name) {
+      this.index.locate(this.r, name, quoted);
+      this.at.set(this.index.found);
+      this.name = name;
+    }
+    return this.at[section]!;
+  }
+
   field(name: string, quoted: string): string | typeof NOT_STRING | undefined {
-    return this.index.string(this.r, FIELDS, name, quoted);
+    const m = this.member(FIELDS, name, quoted);
+    return m < 0 ? undefined : this.index.stringAt(m);
   }
+
   raw(name: string, quoted: string): string | undefined {
-    const v = this.index.string(this.r, RAW, name, quoted);
+    const m = this.member(RAW, name, quoted);
+    if (m < 0) return undefined;
+    const v = this.index.stringAt(m);
     // the parser writes raw values as strings; anything else is read as JSON.parse would
-    return v === NOT_STRING ? (this.index.value(this.r, RAW, name, quoted) as string) : v;
+    return v === NOT_STRING ? (this.index.valueAt(m) as string) : v;
   }
+
   enriched(name: string, quoted: string): string | typeof NOT_STRING | undefined {
-    return this.index.string(this.r, ENRICHED, name, quoted);
+    const m = this.member(ENRICHED, name, quoted);
+    return m < 0 ? undefined : this.index.stringAt(m);
   }
+
   object(): OutputRecord {
     this.parsed ??= this.index.object(this.r);
     return this.parsed;

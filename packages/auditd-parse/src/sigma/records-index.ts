@@ -78,12 +78,28 @@ export class RecordsIndex {
   }
 
   /**
-   * The value of `name` (its JSON text: JSON.stringify(name)) in a section of record r: a string, NOT_STRING
-   * for another value, undefined when absent. The last member of that name counts, as with JSON.parse.
+   * Where `name` is in each section of record r, in one pass: found[FIELDS], found[RAW], found[ENRICHED]
+   * (member offsets, -1 when absent; the last of a repeated name, as JSON.parse keeps).
    */
-  string(r: number, section: Section, name: string, quoted: string): string | typeof NOT_STRING | undefined {
-    const m = this.find(r, section, name, quoted);
-    if (m < 0) return undefined;
+  readonly found = new Int32Array(3);
+  locate(r: number, name: string, quoted: string): void {
+    const found = this.found;
+    found.fill(-1);
+    const members = this.members;
+    const text = this.text;
+    const length = quoted.length;
+    for (let m = this.lastMember[r]! - STRIDE; m >= this.firstMember[r]!; m -= STRIDE) {
+      const from = members[m + 1]!;
+      const to = members[m + 2]!;
+      const s = members[m]!;
+      if (s & ESCAPED ? JSON.parse(text.slice(from, to)) !== name : to - from !== length || !text.startsWith(quoted, from)) continue;
+      const section = s & 3;
+      if (found[section] === -1) found[section] = m;
+    }
+  }
+
+  /** The value of member m (from locate): a string, NOT_STRING for another value. */
+  stringAt(m: number): string | typeof NOT_STRING {
     const members = this.members;
     const from = members[m + 3]!;
     const to = members[m + 4]!;
@@ -93,27 +109,9 @@ export class RecordsIndex {
     return inner.includes("\\") ? (JSON.parse(text.slice(from, to)) as string) : inner;
   }
 
-  /** The value of `name` as JSON.parse reads it, undefined when absent. */
-  value(r: number, section: Section, name: string, quoted: string): unknown {
-    const m = this.find(r, section, name, quoted);
-    return m < 0 ? undefined : JSON.parse(this.text.slice(this.members[m + 3], this.members[m + 4]));
-  }
-
-  private find(r: number, section: Section, name: string, quoted: string): number {
-    const members = this.members;
-    const text = this.text;
-    const length = quoted.length;
-    for (let m = this.lastMember[r]! - STRIDE; m >= this.firstMember[r]!; m -= STRIDE) {
-      const s = members[m]!;
-      if ((s & 3) !== section) continue;
-      const from = members[m + 1]!;
-      const to = members[m + 2]!;
-      if (s & ESCAPED) {
-        // a key with escapes (a name the log spelled with control characters …): compare it decoded
-        if (JSON.parse(text.slice(from, to)) === name) return m;
-      } else if (to - from === length && text.startsWith(quoted, from)) return m;
-    }
-    return -1;
+  /** The value of member m as JSON.parse reads it. */
+  valueAt(m: number): unknown {
+    return JSON.parse(this.text.slice(this.members[m + 3], this.members[m + 4]));
   }
 
   /** Reads one record object from `start`; its end, or -1 when it is not the shape the parser writes. */
