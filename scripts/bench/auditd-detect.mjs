@@ -50,7 +50,10 @@ try {
       .join(" ");
   const loadBefore = load();
   const samples = tools.map(() => []);
-  for (let i = 0; i < runs; i++) tools.forEach((t, k) => samples[k].push(measure(t.argv)));
+  for (let i = 0; i < runs; i++)
+    tools.forEach((t, k) => {
+      samples[k].push(measure(t.argv));
+    });
   const spread = (xs) => `${median(xs).toFixed(2)} (${Math.min(...xs).toFixed(2)}-${Math.max(...xs).toFixed(2)})`;
   const [parse, detect] = samples;
   const wall = parse.map((m, i) => m.secs / detect[i].secs);
