@@ -5,7 +5,7 @@ import type { CliContext } from "@opsguard/core/cli";
 import { NoInputError, UsageError } from "@opsguard/core/errors";
 import { escapeControls } from "./escape";
 import type { AuditEvent } from "./event";
-import { EventJson } from "./event-json";
+import type { EventJson } from "./event-json";
 import { LEVELS, type Level } from "./sigma/compile";
 import { SigmaEngine } from "./sigma/engine";
 import { compileRule, compileRuleText, levelRank, type RuleSet, type SigmaRule } from "./sigma/rules";
@@ -107,8 +107,7 @@ export class Detector {
   /** Tests one event and hands each alert's line to `line`. */
   event(event: AuditEvent, json: EventJson, line: (text: string) => void): void {
     this.stats.events++;
-    // the rules read the fields from the parser's text; an event from elsewhere (the API) from its records
-    const matches = this.engine.match(event, json instanceof EventJson ? json.recordsText() : undefined);
+    const matches = this.engine.match(event);
     for (const { rule, records } of matches) {
       if (this.options.failRank !== undefined && rule.rank >= this.options.failRank) this.stats.failing++;
       if (rule.rank < this.options.minRank) continue;

@@ -59,6 +59,7 @@ export class EventJson {
   release(): void {
     this.head = undefined;
     this.records = undefined;
+    this.writeHead = undefined;
     this.released = true;
   }
 

@@ -9,7 +9,6 @@ import { EventJson, IsoTime, writeHead } from "./event-json";
 import { type FieldInfo, fieldInfo, fieldInfoAt, Kind, Slot, Status } from "./fields";
 import { type IdNames, UNSET_ID } from "./ids";
 import { JsonBytes, jsonString } from "./json";
-import { LazyEvent } from "./lazy-event";
 import { EventBuffers, finishArgv, keepLostBytes, NAMES_LOCAL, NAMES_LOG, OpenEvent, setSummary } from "./open-event";
 import { type AuditRecord, type Header, rawValuesOf, recordOf, tokenize } from "./record";
 import { decodeSockaddr, type Sockaddr } from "./sockaddr";
@@ -187,10 +186,6 @@ export class Interpreter implements EventBuilder<OpenEvent> {
 
   /** A new event for the record whose header is `h`. */
   begin(h: Header, stamp: string, tick: number): OpenEvent {
-    if (this.recordObjects === "lazy") {
-      const event = new LazyEvent(stamp, h.node, this.time.text(h.timeMs), h.serial);
-      return new OpenEvent(event, h, this.pool.pop() ?? new EventBuffers(), tick);
-    }
     // Every key declared up front, in schema order: one hidden class for V8.
     const event: AuditEvent = {
       id: stamp,
@@ -268,12 +263,14 @@ export class Interpreter implements EventBuilder<OpenEvent> {
     if (open.argvRaw !== undefined) event.argvRaw = open.argvRaw;
     if (open.proctitleRaw !== undefined) event.proctitleRaw = open.proctitleRaw;
     if (open.names !== 0) event.names = open.names === NAMES_LOG ? "log" : open.names === NAMES_LOCAL ? "local" : "mixed";
-    const json = new EventJson(this.head, open.records, (head) => writeHead(head, event, open.buffers, this.time, open.timeMs));
+    // the head is written if the line is read (see EventJson); the closure holds only what that needs
+    const { buffers, timeMs } = open;
+    const time = this.time;
+    const json = new EventJson(this.head, open.records, (head) => writeHead(head, event, buffers, time, timeMs));
     if (this.recordObjects === true) event.records = parseRecords(open.records.buf.toString("utf8", 0, open.records.length));
-    else if (event instanceof LazyEvent) event.attach(json);
+    else if (this.recordObjects === "lazy") lazyRecords(event, json);
     this.onEvent(event, json);
     json.release();
-    const buffers = open.buffers;
     buffers.reset();
     if (this.pool.length < POOL_SIZE && buffers.records.buf.length <= POOL_MAX_BYTES) this.pool.push(buffers);
   }
@@ -1129,6 +1126,22 @@ export class Interpreter implements EventBuilder<OpenEvent> {
 
 function parseRecords(json: string): OutputRecord[] {
   return JSON.parse(`[${json}]`) as OutputRecord[];
+}
+
+/** `records` parsed from the event's JSON the first time it is read (during onEvent: see InterpreterOptions). */
+function lazyRecords(event: AuditEvent, json: EventJson): void {
+  let records: OutputRecord[] | undefined;
+  Object.defineProperty(event, "records", {
+    configurable: true,
+    enumerable: true,
+    get: () => {
+      records ??= parseRecords(json.recordsText());
+      return records;
+    },
+    set: (value: OutputRecord[]) => {
+      records = value;
+    },
+  });
 }
 
 /**

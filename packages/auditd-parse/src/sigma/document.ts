@@ -1,7 +1,6 @@
 import type { AuditEvent, OutputRecord } from "../event";
 import { fieldInfo, Kind } from "../fields";
 import type { SigmaDoc } from "./compile";
-import { ENRICHED, FIELDS, NOT_STRING, RAW, type RecordsIndex } from "./records-index";
 
 /**
  * What a Sigma rule sees of an audit event: one document per record, because SigmaHQ's auditd rules are
@@ -29,7 +28,7 @@ export class RecordDoc implements SigmaDoc {
   private readonly slots: (string | readonly string[] | typeof MISSING | undefined)[] = [];
 
   constructor(
-    private readonly data: RecordData,
+    readonly record: OutputRecord,
     private readonly event: AuditEvent,
     private readonly all: readonly RecordDoc[],
     /** Fields looked up in the event's records, shared by its documents (see get). */
@@ -39,12 +38,7 @@ export class RecordDoc implements SigmaDoc {
   ) {}
 
   get type(): string {
-    return this.data.type;
-  }
-
-  /** The whole record as an object (made when first asked: keyword search and the oracle's export need it). */
-  get record(): OutputRecord {
-    return this.data.object();
+    return this.record.type;
   }
 
   at(slot: number, field: string): string | readonly string[] | undefined {
@@ -77,48 +71,43 @@ export class RecordDoc implements SigmaDoc {
 
   /** This record's value of `field`, or undefined. */
   own(field: string): string | readonly string[] | undefined {
-    const data = this.data;
-    if (field === "type") return data.type;
-    const quoted = quote(field);
-    const value = data.field(field, quoted);
+    const record = this.record;
+    if (field === "type") return record.type;
+    const value = record.fields[field];
     if (value !== undefined) {
       const kind = fieldInfo(field).kind;
       if (kind === Kind.Key && this.event.keys !== undefined) return this.event.keys;
-      if (kind === Kind.Encoded && value !== NOT_STRING) return value;
-      const logged = data.raw(field, quoted);
+      if (kind === Kind.Encoded && typeof value === "string") return value;
+      const logged = record.raw?.[field];
       if (logged !== undefined) return logged;
-      if (value !== NOT_STRING) return value;
+      if (typeof value === "string") return value;
     }
-    const enriched = data.enriched(field, quoted);
-    if (enriched !== undefined && enriched !== NOT_STRING) return enriched;
+    const enriched = record.enriched?.[field];
+    if (typeof enriched === "string") return enriched;
     return this.derived(field);
   }
 
   /** The values a record does not log under that name: ENRICHED-style names, argv, proctitle, address parts. */
   private derived(field: string): string | undefined {
-    const data = this.data;
+    const record = this.record;
     const first = field.charCodeAt(0);
     if (first >= 65 && first <= 90) {
       // SYSCALL, UID …: the interpretation of the lower-case field, when the log has no ENRICHED part for it
       const lower = field.toLowerCase();
+      const v = record.fields[lower];
       const kind = fieldInfo(lower).kind;
-      if (kind === undefined || !ENRICH.has(kind)) return undefined;
-      const v = data.field(lower, quote(lower));
-      if (typeof v === "string" && data.enriched(field, quote(field)) === undefined) return v;
+      if (typeof v === "string" && kind !== undefined && ENRICH.has(kind) && record.enriched?.[field] === undefined) return v;
       return undefined;
     }
-    switch (data.type) {
+    switch (record.type) {
       case "EXECVE": {
         const argv = this.event.argv;
         return argv !== undefined && first === 97 ? argv[argIndex(field)] : undefined;
       }
       case "PROCTITLE":
         return field === "proctitle" ? this.event.proctitle?.join(" ") : undefined;
-      case "SOCKADDR": {
-        // ENRICHED's SADDR={ … } is an object: the record is parsed for it (SOCKADDR records are few)
-        const saddr = data.enriched("SADDR", quote("SADDR"));
-        return saddrPart(saddr === NOT_STRING ? data.object().enriched?.SADDR : saddr, this.event, field);
-      }
+      case "SOCKADDR":
+        return saddrPart(record, this.event, field);
       default:
         return undefined;
     }
@@ -185,9 +174,10 @@ function argIndex(field: string): number {
 const ENRICH = new Set([Kind.User, Kind.Group, Kind.Arch, Kind.Syscall]);
 
 /** The decoded address under the names auditd's ENRICHED SADDR={ saddr_fam=inet laddr=… lport=… } uses. */
-function saddrPart(enriched: unknown, event: AuditEvent, field: string): string | undefined {
-  if (typeof enriched === "object" && enriched !== null) {
-    const v = (enriched as Record<string, unknown>)[field];
+function saddrPart(record: OutputRecord, event: AuditEvent, field: string): string | undefined {
+  const enriched = record.enriched?.SADDR;
+  if (typeof enriched === "object") {
+    const v = enriched[field];
     return typeof v === "string" ? v : undefined;
   }
   const saddr = event.sockaddr;
@@ -202,111 +192,16 @@ function saddrPart(enriched: unknown, event: AuditEvent, field: string): string 
 }
 
 /** The Sigma documents of one event, one per record (EXECVE records after the first fold into it). */
-export function eventDocs(event: AuditEvent, index?: RecordsIndex): RecordDoc[] {
+export function eventDocs(event: AuditEvent): RecordDoc[] {
   const docs: RecordDoc[] = [];
   const shared = new Map<string, string | readonly string[] | null>();
   let execve = false;
-  const count = index === undefined ? event.records.length : index.records;
-  for (let r = 0; r < count; r++) {
-    const data = index === undefined ? new ObjectData(event.records[r]!) : new IndexData(index, r);
-    if (data.type === "EXECVE") {
+  for (const record of event.records) {
+    if (record.type === "EXECVE") {
       if (execve) continue;
       execve = true;
     }
-    docs.push(new RecordDoc(data, event, docs, shared, data.type === "EXECVE" ? event.argv?.join(" ") : undefined));
+    docs.push(new RecordDoc(record, event, docs, shared, record.type === "EXECVE" ? event.argv?.join(" ") : undefined));
   }
   return docs;
-}
-
-/** What a document reads of its record: the parsed object (the API's events) or the parser's text (detect). */
-interface RecordData {
-  readonly type: string;
-  /** fields[name]: a string, NOT_STRING for another value (null, an object), undefined when absent. */
-  field(name: string, quoted: string): string | typeof NOT_STRING | undefined;
-  /** raw[name] (the value as logged), undefined when absent. */
-  raw(name: string, quoted: string): string | undefined;
-  /** enriched[name], as field(). */
-  enriched(name: string, quoted: string): string | typeof NOT_STRING | undefined;
-  object(): OutputRecord;
-}
-
-class ObjectData implements RecordData {
-  constructor(private readonly record: OutputRecord) {}
-  get type(): string {
-    return this.record.type;
-  }
-  field(name: string): string | typeof NOT_STRING | undefined {
-    return kindOf(this.record.fields[name]);
-  }
-  raw(name: string): string | undefined {
-    return this.record.raw?.[name];
-  }
-  enriched(name: string): string | typeof NOT_STRING | undefined {
-    return kindOf(this.record.enriched?.[name]);
-  }
-  object(): OutputRecord {
-    return this.record;
-  }
-}
-
-function kindOf(v: unknown): string | typeof NOT_STRING | undefined {
-  return v === undefined ? undefined : typeof v === "string" ? v : NOT_STRING;
-}
-
-class IndexData implements RecordData {
-  private parsed: OutputRecord | undefined;
-  readonly type: string;
-  /** The name last located, and where it is in each section (own() asks fields, raw, enriched in turn). */
-  private name: string | undefined;
-  private readonly at = new Int32Array(3);
-
-  constructor(
-    private readonly index: RecordsIndex,
-    private readonly r: number,
-  ) {
-    this.type = index.types[r]!;
-  }
-
-  private member(section: number, name: string, quoted: string): number {
-    if (name !== this.name) {
-      this.index.locate(this.r, name, quoted);
-      this.at.set(this.index.found);
-      this.name = name;
-    }
-    return this.at[section]!;
-  }
-
-  field(name: string, quoted: string): string | typeof NOT_STRING | undefined {
-    const m = this.member(FIELDS, name, quoted);
-    return m < 0 ? undefined : this.index.stringAt(m);
-  }
-
-  raw(name: string, quoted: string): string | undefined {
-    const m = this.member(RAW, name, quoted);
-    if (m < 0) return undefined;
-    const v = this.index.stringAt(m);
-    // the parser writes raw values as strings; anything else is read as JSON.parse would
-    return v === NOT_STRING ? (this.index.valueAt(m) as string) : v;
-  }
-
-  enriched(name: string, quoted: string): string | typeof NOT_STRING | undefined {
-    const m = this.member(ENRICHED, name, quoted);
-    return m < 0 ? undefined : this.index.stringAt(m);
-  }
-
-  object(): OutputRecord {
-    this.parsed ??= this.index.object(this.r);
-    return this.parsed;
-  }
-}
-
-/** Field names as JSON strings, made once per name (the rules name a few dozen). */
-const QUOTED = new Map<string, string>();
-function quote(name: string): string {
-  let q = QUOTED.get(name);
-  if (q === undefined) {
-    q = JSON.stringify(name);
-    if (QUOTED.size < 4096) QUOTED.set(name, q);
-  }
-  return q;
 }

@@ -1,7 +1,6 @@
 import type { AuditEvent } from "../event";
 import { fieldSlot } from "./compile";
 import { eventDocs, type RecordDoc } from "./document";
-import { RecordsIndex } from "./records-index";
 import type { SigmaRule } from "./rules";
 
 /** One rule that matched an event, and the record types it matched in (in record order). */
@@ -80,8 +79,6 @@ export class SigmaEngine {
   private readonly byType = new Map<string, Bucket>();
   private readonly anyType: Bucket;
   private readonly order: Map<SigmaRule, number>;
-  /** Reused from event to event: match() runs to the end before the next event's text comes. */
-  private readonly index = new RecordsIndex();
 
   constructor(readonly rules: readonly SigmaRule[]) {
     const typed = new Map<string, SigmaRule[]>();
@@ -100,18 +97,11 @@ export class SigmaEngine {
     this.order = new Map(rules.map((r, i) => [r, i]));
   }
 
-  /**
-   * The rules that match the event, each once, in rule order. With `recordsText` (the records members of
-   * the event's NDJSON line, as the parser wrote them) the rules read the fields from it and `records` is
-   * not read at all (see RecordsIndex).
-   */
-  match(event: AuditEvent, recordsText?: string): Match[] {
-    let docs: RecordDoc[];
-    if (recordsText !== undefined && this.index.load(recordsText)) docs = eventDocs(event, this.index);
-    else docs = event.records.length === 0 ? [] : eventDocs(event);
-    if (docs.length === 0) return [];
+  /** The rules that match the event, each once, in rule order. */
+  match(event: AuditEvent): Match[] {
+    if (event.records.length === 0) return [];
     let found: Map<SigmaRule, string[]> | undefined;
-    for (const doc of docs) {
+    for (const doc of eventDocs(event)) {
       // record types are logged in upper case: only a rare lower-case one pays for toUpperCase
       const type = this.byType.has(doc.type) ? doc.type : doc.type.toUpperCase();
       found = this.byType.get(type)?.run(doc, type, found) ?? found;
