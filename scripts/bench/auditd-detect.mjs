@@ -1,15 +1,16 @@
 #!/usr/bin/env node
 // auditd-parse detect throughput with all built-in rules (SigmaHQ's 53 auditd rules) against the parser
 // alone on the same generated log, as a ratio within one run (target: detect >= 0.7x parse-only MiB/s).
-// Both run the built bundle with output to /dev/null, RUNS times interleaved (default 3), fastest counts.
+// Both run the built bundle with output to /dev/null, RUNS times interleaved (default 3); ratios are taken
+// within a round, then their median and spread are printed, with the load average (a shared machine).
 // Kept apart from auditd.mjs (laurel/ausearch comparisons) so each can change on its own.
 // Env: AUDITD_BENCH_MB (default 100), RUNS (default 3).
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { generateLog } from "../../packages/auditd-parse/scripts/gen-log.mjs";
-import { printTable } from "./lib.mjs";
+import { median, printTable } from "./lib.mjs";
 
 const root = new URL("../..", import.meta.url).pathname;
 const bundle = join(root, "packages/auditd-parse/dist/auditd-parse.cjs");
@@ -43,30 +44,33 @@ try {
     { name: "auditd-parse (parse only, NDJSON)", argv: [process.execPath, bundle, log] },
     { name: "auditd-parse detect (53 rules)", argv: [process.execPath, bundle, "detect", "--json", log] },
   ];
-  const best = tools.map(() => undefined);
-  for (let i = 0; i < runs; i++) {
+  const load = () =>
+    loadavg()
+      .map((l) => l.toFixed(1))
+      .join(" ");
+  const loadBefore = load();
+  const samples = tools.map(() => []);
+  for (let i = 0; i < runs; i++)
     tools.forEach((t, k) => {
-      const m = measure(t.argv);
-      const b = best[k];
-      best[k] = b ? { secs: Math.min(b.secs, m.secs), cpu: Math.min(b.cpu, m.cpu), rssMb: Math.max(b.rssMb, m.rssMb) } : m;
+      samples[k].push(measure(t.argv));
     });
-  }
-  const base = best[0];
+  const spread = (xs) => `${median(xs).toFixed(2)} (${Math.min(...xs).toFixed(2)}-${Math.max(...xs).toFixed(2)})`;
+  const [parse, detect] = samples;
+  const wall = parse.map((m, i) => m.secs / detect[i].secs);
+  const cpu = parse.map((m, i) => m.cpu / detect[i].cpu);
   printTable([
-    ["tool", "MiB/s", "vs parse", "CPU s", "peak RSS MB"],
+    ["tool", "MiB/s (median)", "CPU s (median, min-max)", "peak RSS MB"],
     ...tools.map((t, k) => [
       t.name,
-      (mb / best[k].secs).toFixed(1),
-      `${(base.secs / best[k].secs).toFixed(2)}x`,
-      best[k].cpu.toFixed(2),
-      best[k].rssMb.toFixed(0),
+      (mb / median(samples[k].map((m) => m.secs))).toFixed(1),
+      spread(samples[k].map((m) => m.cpu)),
+      Math.max(...samples[k].map((m) => m.rssMb)).toFixed(0),
     ]),
   ]);
-  const ratio = base.secs / best[1].secs;
-  const cpu = base.cpu / best[1].cpu;
   // wall time swings with other work on a shared machine; CPU time shows the work itself
+  console.log(`load average ${loadBefore} before, ${load()} after; ${runs} rounds`);
   console.log(
-    `detect throughput ${ratio.toFixed(2)}x parse-only (wall), ${cpu.toFixed(2)}x per CPU second: ${ratio >= 0.7 ? "meets" : "MISSES"} the 0.7x target`,
+    `detect throughput ${spread(wall)}x parse-only (wall), ${spread(cpu)}x per CPU second (median, min-max): ${median(cpu) >= 0.7 ? "meets" : "MISSES"} the 0.7x target`,
   );
 } finally {
   rmSync(dir, { recursive: true, force: true });

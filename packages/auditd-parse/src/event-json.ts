@@ -10,20 +10,25 @@ import type { EventBuffers } from "./open-event";
 export class EventJson {
   private released = false;
 
+  /**
+   * `writeHead`, when given, writes the head into `head` the first time the line is read: sessions, report,
+   * net and detect (unless a rule matches) never read it, and writing it was a tenth of their parse.
+   */
   constructor(
     private head: JsonBytes | undefined,
     private records: JsonBytes | undefined,
+    private writeHead?: (head: JsonBytes) => void,
   ) {}
 
   /** The line's length in bytes, with its newline. */
   get lineLength(): number {
-    const head = this.live(this.head);
+    const head = this.written();
     return head.length + (this.records === undefined ? 1 : this.records.length + 3);
   }
 
   /** Copies the line, with its newline, into target at `at` (lineLength bytes must fit); returns the end. */
   copyLine(target: Uint8Array, at: number): number {
-    const head = this.live(this.head);
+    const head = this.written();
     let end = copyRun(target, at, head);
     const records = this.records;
     if (records !== undefined) {
@@ -37,7 +42,7 @@ export class EventJson {
 
   /** The line as text. */
   toString(): string {
-    const head = this.live(this.head);
+    const head = this.written();
     const text = head.buf.toString("utf8", 0, head.length);
     const records = this.records;
     return records === undefined ? text : `${text}${records.buf.toString("utf8", 0, records.length)}]}`;
@@ -54,7 +59,20 @@ export class EventJson {
   release(): void {
     this.head = undefined;
     this.records = undefined;
+    this.writeHead = undefined;
     this.released = true;
+  }
+
+  /** The head, written now if it was not yet. */
+  private written(): JsonBytes {
+    const head = this.live(this.head);
+    const write = this.writeHead;
+    if (write !== undefined) {
+      this.writeHead = undefined;
+      head.reset();
+      write(head);
+    }
+    return head;
   }
 
   private live(bytes: JsonBytes | undefined): JsonBytes {

@@ -263,14 +263,14 @@ export class Interpreter implements EventBuilder<OpenEvent> {
     if (open.argvRaw !== undefined) event.argvRaw = open.argvRaw;
     if (open.proctitleRaw !== undefined) event.proctitleRaw = open.proctitleRaw;
     if (open.names !== 0) event.names = open.names === NAMES_LOG ? "log" : open.names === NAMES_LOCAL ? "local" : "mixed";
-    this.head.reset();
-    writeHead(this.head, event, open.buffers, this.time, open.timeMs);
-    const json = new EventJson(this.head, open.records);
+    // the head is written if the line is read (see EventJson); the closure holds only what that needs
+    const { buffers, timeMs } = open;
+    const time = this.time;
+    const json = new EventJson(this.head, open.records, (head) => writeHead(head, event, buffers, time, timeMs));
     if (this.recordObjects === true) event.records = parseRecords(open.records.buf.toString("utf8", 0, open.records.length));
     else if (this.recordObjects === "lazy") lazyRecords(event, json);
     this.onEvent(event, json);
     json.release();
-    const buffers = open.buffers;
     buffers.reset();
     if (this.pool.length < POOL_SIZE && buffers.records.buf.length <= POOL_MAX_BYTES) this.pool.push(buffers);
   }
