@@ -88,6 +88,18 @@ export const MODULES = {
     mutate: ["packages/deputize/src/run.ts:140-227", "packages/deputize/src/run.ts:255-261", "packages/deputize/src/people.ts"],
     tests: ["packages/deputize/test/guards.test.ts"],
   },
+  "auditd-interpret-tables": {
+    what: "auditd-parse's interpretation tables: syscall arguments (flags, families, signals, requests …), record numbers, architectures, errno names, file modes",
+    // args.ts whole; from decode.ts the arch and syscall lookups (13-45), syscallNumberName and errnoName (55-66)
+    // and modeText (115-137); the hex decoders there are the parser's, not tables
+    mutate: [
+      "packages/auditd-parse/src/args.ts",
+      "packages/auditd-parse/src/decode.ts:13-45",
+      "packages/auditd-parse/src/decode.ts:55-66",
+      "packages/auditd-parse/src/decode.ts:115-137",
+    ],
+    tests: ["packages/auditd-parse/test/interpret-tables.test.ts"],
+  },
 };
 
 /** The module named, or a usage error listing the names. */
