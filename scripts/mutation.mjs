@@ -25,6 +25,8 @@ const minScore = args.includes("--min-score") ? Number(args[args.indexOf("--min-
 const ci = args.includes("--ci");
 const budgetSeconds = args.includes("--budget") ? Number(args[args.indexOf("--budget") + 1]) : ci ? 480 : Number.POSITIVE_INFINITY;
 const VALUE_FLAGS = ["--min-score", "--budget", "--changed"];
+if (!Number.isFinite(minScore)) usage("--min-score takes a number");
+if (Number.isNaN(budgetSeconds) || budgetSeconds <= 0) usage("--budget takes a number of seconds");
 
 function usage(problem) {
   console.error(`mutation: ${problem}\nmodules: ${Object.keys(MODULES).join(", ")}`);
@@ -58,8 +60,6 @@ else if (args.includes("--changed")) {
     process.exit(0);
   }
 } else names = args.filter((a, i) => !a.startsWith("--") && !VALUE_FLAGS.includes(args[i - 1]));
-if (!Number.isFinite(minScore)) usage("--min-score takes a number");
-if (Number.isNaN(budgetSeconds) || budgetSeconds <= 0) usage("--budget takes a number of seconds");
 if (!args.includes("--changed") && !ci && names.length === 0) usage("name a module, --all, --changed REF or --ci");
 for (const n of names) if (!MODULES[n]) usage(`unknown module "${n}"`);
 
@@ -69,9 +69,18 @@ function baselinePath(name) {
 
 /** Whether a module's source or test files differ from the text its baseline was made from. */
 function differsFromBaseline(name) {
-  const baseline = JSON.parse(readFileSync(baselinePath(name), "utf8"));
+  let baseline;
+  try {
+    baseline = JSON.parse(readFileSync(baselinePath(name), "utf8"));
+  } catch (error) {
+    console.error(
+      `mutation: scripts/mutation-baseline/${name}.json cannot be read (${error.message.split("\n")[0]}): run node scripts/mutation.mjs --force ${name} and commit it`,
+    );
+    process.exit(1);
+  }
   const { mutate, tests } = MODULES[name];
-  const same = (recorded, file) => recorded?.[file]?.source === readFileSync(join(root, file), "utf8");
+  // a file gone since (renamed, deleted) differs: the run then says what is missing
+  const same = (recorded, file) => existsSync(join(root, file)) && recorded?.[file]?.source === readFileSync(join(root, file), "utf8");
   return !(mutate.every((f) => same(baseline.files, f.replace(/:\d+-\d+$/, ""))) && tests.every((f) => same(baseline.testFiles, f)));
 }
 
