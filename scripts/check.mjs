@@ -1,6 +1,5 @@
 #!/usr/bin/env node
-// `npm run check`: lint, typecheck, build, the test suite, the auditd conformance and the mutation testing of
-// changed decision modules (scripts/mutation.mjs --ci), in that order, stopping
+// `npm run check`: lint, typecheck, build, the test suite and the auditd conformance, in that order, stopping
 // at the first failure with its exit code. Prints each step's wall time and the total, so a slower suite
 // shows up in every run's log (the figures are for reading, never asserted: the machine is shared), and the
 // ten slowest test files, so the file that grew is named (the suite's budget is 15 minutes).
@@ -19,8 +18,6 @@ const STEPS = [
   ["test", bin("vitest"), ["run", "--reporter=default", "--reporter=./scripts/vitest/file-times.mjs"]],
   // --allow-missing: a checkout without ../shared only warns; with CI=true it fails (see the script)
   ["conformance", process.execPath, ["scripts/conformance/auditd.mjs", "--laurel", "--allow-missing"]],
-  // mutation testing of the decision modules changed since their committed baseline, incrementally, within 480 s
-  ["mutation", process.execPath, ["scripts/mutation.mjs", "--ci"]],
 ];
 
 const times = [];
