@@ -21,9 +21,15 @@ export default {
   timeoutMS: 20_000,
   reporters: ["clear-text", "progress", "json"],
   jsonReporter: { fileName: `reports/mutation/${name}.json` },
+  // Incremental: the last run's results are kept in the repository (scripts/mutation-baseline/), and a run
+  // tests again only the mutants in changed code or covered by changed tests; a killed mutant's result is reused
+  // while its killing test is unchanged (https://stryker-mutator.io/docs/stryker-js/incremental).
+  // `node scripts/mutation.mjs --force` runs every mutant again.
+  incremental: true,
+  incrementalFile: `scripts/mutation-baseline/${name}.json`,
   thresholds: { high: 90, low: 85, break: null },
   tempDirName: ".stryker-tmp",
   cleanTempDir: "always",
   // the sandbox needs the sources, tests and configs, not build output or earlier reports
-  ignorePatterns: ["dist", "reports", ".lab", "coverage"],
+  ignorePatterns: ["dist", "reports", ".lab", "coverage", "scripts/mutation-baseline"],
 };

@@ -68,6 +68,38 @@ export const MODULES = {
       "packages/auditd-parse/test/grouping.test.ts",
     ],
   },
+  "sock-check-fail-closed": {
+    what: "sock-check's fail-closed paths: a commit the provider could not answer for, an approver whose membership is unseen, a failed request and the ones skipped after it, the deploy's exit",
+    // the unverified early return and the verdict (evaluate.ts:64-73, 123-137), approval rules' unknown outcome
+    // and and/or (484-556), the circuit (facts.ts), the exit (output.ts:97-124); the rest of evaluate.ts is
+    // sock-check-evaluate's. Unit tests only, as there: the scenario files take 76 s a pass.
+    mutate: [
+      "packages/sock-check/src/evaluate.ts:64-73",
+      "packages/sock-check/src/evaluate.ts:123-137",
+      "packages/sock-check/src/evaluate.ts:484-556",
+      "packages/sock-check/src/facts.ts",
+      "packages/sock-check/src/output.ts:97-124",
+    ],
+    tests: ["packages/sock-check/test/fail-closed-decisions.test.ts", "packages/sock-check/test/regressions.test.ts"],
+  },
+  "deputize-guards": {
+    what: "deputize's guards: a sink left as it is after a failed source, an unknown schedule, nobody on call or placed, too many removals; who counts as a person",
+    // runSink (run.ts:140-227) and overallExitCode (255-261); the rest of run.ts is logging and DM wiring
+    mutate: ["packages/deputize/src/run.ts:140-227", "packages/deputize/src/run.ts:255-261", "packages/deputize/src/people.ts"],
+    tests: ["packages/deputize/test/guards.test.ts"],
+  },
+  "auditd-interpret-tables": {
+    what: "auditd-parse's interpretation tables: syscall arguments (flags, families, signals, requests …), record numbers, architectures, errno names, file modes",
+    // args.ts whole; from decode.ts the arch and syscall lookups (13-45), syscallNumberName and errnoName (55-66)
+    // and modeText (115-137); the hex decoders there are the parser's, not tables
+    mutate: [
+      "packages/auditd-parse/src/args.ts",
+      "packages/auditd-parse/src/decode.ts:13-45",
+      "packages/auditd-parse/src/decode.ts:55-66",
+      "packages/auditd-parse/src/decode.ts:115-137",
+    ],
+    tests: ["packages/auditd-parse/test/interpret-tables.test.ts"],
+  },
 };
 
 /** The module named, or a usage error listing the names. */

@@ -16,7 +16,8 @@ function flags(names: ReadonlyArray<readonly [number, string]>, n: number): stri
   const out: string[] = [];
   let rest = n;
   for (const [bit, name] of names) {
-    if ((rest & bit) === bit && bit !== 0) {
+    // >>> 0: `&` gives a signed 32-bit result, so bit 31 (CLONE_IO) would never equal its table value
+    if ((rest & bit) >>> 0 === bit && bit !== 0) {
       out.push(name);
       rest &= ~bit;
     }

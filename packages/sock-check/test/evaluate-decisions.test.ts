@@ -46,7 +46,12 @@ const commitBy = (sha: string, author: Person, extra: Partial<PullCommitFact> = 
   ...extra,
 });
 
-function judge(pull: Partial<PullFact>, policy = "provider: github\n", now = "2024-05-02T00:00:00Z"): ChangeRecord {
+function judge(
+  pull: Partial<PullFact>,
+  policy = "provider: github\n",
+  now = "2024-05-02T00:00:00Z",
+  cleanMerges: ReadonlySet<string> = new Set(),
+): ChangeRecord {
   const full: PullFact = {
     number: 7,
     url: "https://github.example/acme/shop/pull/7",
@@ -94,6 +99,7 @@ function judge(pull: Partial<PullFact>, policy = "provider: github\n", now = "20
     deployLine: new Set([MERGE]),
     deployBranches: ["main"],
     now: new Date(now),
+    cleanMerges,
     toolVersion: "test",
   });
   return record!;
@@ -310,5 +316,123 @@ describe("sock-check evaluate: tickets and signatures", () => {
     const record = judge({ commits: [commitBy(HEAD, alice, { verified: false })], reviews: [approve("bob")] }, "signedCommits: true\n");
     expect(record.violations).toEqual([{ rule: "unsigned", message: "unsigned or unverified commits: bbbbbbb" }]);
     expect(judge({ commits: [commitBy(HEAD, alice, { verified: false })], reviews: [approve("bob")] }).verdict).toBe("compliant");
+  });
+});
+
+// Survivors of the sock-check-evaluate run after the tests above (issue 19): each case below differs from a
+// passing one by the one fact a mutant ignored.
+describe("sock-check evaluate: the edges mutation testing found unpinned", () => {
+  const OUTSIDE = "e".repeat(40);
+  const UPDATE = "f".repeat(40);
+  const web: Person = { name: "GitHub", email: "noreply@github.com", login: "web-flow" };
+  const fmt: Person = { name: "fmt-bot", email: "fmt@bots.example", login: "fmt-bot" };
+  const byFmt = (extra: Partial<PullCommitFact> = {}) => [
+    commitBy(FIRST, alice, { parents: [BASE] }),
+    commitBy(HEAD, fmt, { parents: [FIRST], committer: web, ...extra }),
+  ];
+  const ignoring = "approvals:\n  ignoreCommitsBy: [fmt-bot]\n";
+  const onFirst = [approve("bob", undefined, FIRST)];
+
+  it("an update merge keeps an approval only when ignoreUpdateMerges is on, it merges the base in, and it is clean", () => {
+    const commits = [commitBy(FIRST, alice, { parents: [BASE] }), commitBy(HEAD, alice, { parents: [FIRST, OUTSIDE] })];
+    const policy = "approvals:\n  ignoreUpdateMerges: true\n";
+    const kept = judge({ commits, reviews: onFirst }, policy, undefined, new Set([HEAD]));
+    expect(kept.verdict).toBe("compliant");
+    expect(kept.approvals[0]).toMatchObject({ on_head: true });
+    // an "evil merge" (not the clean merge of its parents), the option off, or a merge of two PR commits
+    expect(rules(judge({ commits, reviews: onFirst }, policy))).toEqual(["stale-approval"]);
+    expect(rules(judge({ commits, reviews: onFirst }, "provider: github\n", undefined, new Set([HEAD])))).toEqual(["stale-approval"]);
+    const inner = [
+      commitBy(FIRST, alice, { parents: [BASE] }),
+      commitBy(UPDATE, alice, { parents: [BASE] }),
+      commitBy(HEAD, alice, { parents: [FIRST, UPDATE] }),
+    ];
+    expect(rules(judge({ commits: inner, reviews: onFirst }, policy, undefined, new Set([HEAD])))).toEqual(["stale-approval"]);
+    // a plain commit listed as clean is no merge
+    const plain = [commitBy(FIRST, alice, { parents: [BASE] }), commitBy(HEAD, alice, { parents: [FIRST] })];
+    expect(rules(judge({ commits: plain, reviews: onFirst }, policy, undefined, new Set([HEAD])))).toEqual(["stale-approval"]);
+    // a single-parent commit onto the base (a rebase) is no update merge, clean or not
+    const rebased = [commitBy(FIRST, alice, { parents: [BASE] }), commitBy(HEAD, alice, { parents: [OUTSIDE] })];
+    expect(rules(judge({ commits: rebased, reviews: onFirst }, policy, undefined, new Set([HEAD])))).toEqual(["stale-approval"]);
+    // one clean update merge and one evil one after the approval: stale
+    const two = [
+      commitBy(FIRST, alice, { parents: [BASE] }),
+      commitBy(UPDATE, alice, { parents: [FIRST, OUTSIDE] }),
+      commitBy(HEAD, alice, { parents: [UPDATE, BASE] }),
+    ];
+    expect(rules(judge({ commits: two, reviews: onFirst }, policy, undefined, new Set([UPDATE])))).toEqual(["stale-approval"]);
+    expect(judge({ commits: two, reviews: onFirst }, policy, undefined, new Set([UPDATE, HEAD])).verdict).toBe("compliant");
+    // parents unknown for one commit: nothing is ignored
+    const unknown = [commitBy(FIRST, alice), commitBy(HEAD, alice, { parents: [FIRST, OUTSIDE] })];
+    expect(rules(judge({ commits: unknown, reviews: onFirst }, policy, undefined, new Set([HEAD])))).toEqual(["stale-approval"]);
+  });
+
+  it("an ignored bot push must be signed, by the bot alone, committed by the bot or GitHub", () => {
+    expect(judge({ commits: byFmt(), reviews: onFirst }, ignoring).verdict).toBe("compliant");
+    // GitHub as committer known by its e-mail only, in any case
+    const byMail = { name: "GitHub", email: "NoReply@GitHub.com" };
+    expect(judge({ commits: byFmt({ committer: byMail }), reviews: onFirst }, ignoring).verdict).toBe("compliant");
+    expect(judge({ commits: byFmt({ committer: fmt }), reviews: onFirst }, ignoring).verdict).toBe("compliant");
+    for (const extra of [
+      { verified: false },
+      { authors: [] },
+      { authors: [fmt, alice] },
+      { committer: alice },
+      { committer: { name: "GitHub", email: "alice@corp.example", login: "web-flow-not" } },
+    ] as Partial<PullCommitFact>[])
+      expect(rules(judge({ commits: byFmt(extra), reviews: onFirst }, ignoring)), JSON.stringify(extra)).toEqual(["stale-approval"]);
+    // a bot known by its no-reply address (with or without the numeric ID), not by a look-alike domain
+    for (const email of ["123+fmt-bot@users.noreply.github.com", "fmt-bot@users.noreply.github.com", "FMT-BOT@users.noreply.github.com"])
+      expect(judge({ commits: byFmt({ authors: [{ name: "fmt", email }] }), reviews: onFirst }, ignoring).verdict, email).toBe("compliant");
+    for (const email of ["fmt-bot@users.noreply.github.com.evil.example", "x@fmt-bot@users.noreply.github.com"])
+      expect(rules(judge({ commits: byFmt({ authors: [{ name: "fmt", email }] }), reviews: onFirst }, ignoring)), email).toEqual([
+        "stale-approval",
+      ]);
+  });
+
+  it("who may not approve: the PR author by login in any case, an identity with any listed address, a no-reply co-author", () => {
+    const dave = judge({ author: "Dave", reviews: [approve("dave")] });
+    expect(dave.violations.map((v) => v.rule)).toEqual(["self-approval"]);
+    const carolMail: Person = { name: "Carol", email: "Carol.Work@Corp.Example" };
+    const policy = "identities:\n  carol: [home@carol.example, carol.work@corp.example]\n  erin: [erin@corp.example]\n";
+    const commits = [commitBy(HEAD, alice, { authors: [alice, carolMail] })];
+    expect(rules(judge({ commits, reviews: [approve("carol")] }, policy))).toEqual(["self-approval"]);
+    expect(judge({ commits, reviews: [approve("erin")] }, policy).verdict).toBe("compliant");
+    // a look-alike of GitHub's no-reply domain names nobody
+    const lookalike: Person = { name: "Bob", email: "bob@users.noreply.github.com.evil.example" };
+    expect(judge({ commits: [commitBy(HEAD, alice, { authors: [alice, lookalike] })], reviews: [approve("bob")] }).verdict).toBe(
+      "compliant",
+    );
+  });
+
+  it("reviews are read in time order; one at the merge's second counts, one approval on the head is enough", () => {
+    const late = review("bob", "CHANGES_REQUESTED", "2024-05-01T11:00:00Z");
+    expect(rules(judge({ reviews: [late, approve("bob", "2024-05-01T10:00:00Z")] }))).toEqual(["approvals", "changes-requested"]);
+    const atMerge = judge({ reviews: [approve("bob", MERGED_AT)] });
+    expect(atMerge.verdict).toBe("compliant");
+    expect(atMerge.approvals[0]?.note).toBeUndefined();
+    const commits = [commitBy(FIRST, alice, { parents: [BASE] }), commitBy(HEAD, alice, { parents: [FIRST] })];
+    expect(judge({ commits, reviews: [approve("bob", undefined, FIRST), approve("carol", undefined, HEAD)] }).verdict).toBe("compliant");
+  });
+
+  it("with signedCommits only the unsigned commits are named, and all signed passes", () => {
+    const commits = [commitBy(FIRST, alice, { verified: false }), commitBy(HEAD, alice)];
+    expect(judge({ commits, reviews: [approve("bob")] }, "signedCommits: true\n").violations).toEqual([
+      { rule: "unsigned", message: "unsigned or unverified commits: aaaaaaa" },
+    ]);
+    expect(judge({ commits: [commitBy(HEAD, alice)], reviews: [approve("bob")] }, "signedCommits: true\n").verdict).toBe("compliant");
+  });
+
+  it("a hotfix's retro review is an approval after the merge: not a comment, not one before; due means after the deadline", () => {
+    const policy = "exemptions:\n  emergency:\n    label: hotfix\n    reviewWithin: 24h\n";
+    const comment = review("bob", "COMMENTED", "2024-05-01T15:00:00Z");
+    expect(judge({ labels: ["hotfix"], reviews: [comment] }, policy, "2024-05-03T00:00:00Z").emergency?.status).toBe("overdue");
+    expect(judge({ labels: ["hotfix"], reviews: [approve("bob", MERGED_AT)] }, policy, "2024-05-03T00:00:00Z").emergency).toBeNull();
+    expect(judge({ labels: ["hotfix"] }, policy, "2024-05-02T12:00:00.000Z").emergency?.status).toBe("pending");
+    // short of two approvals, one given at the merge's second is no retroactive review
+    const two = "approvals:\n  required: 2\nexemptions:\n  emergency:\n    label: hotfix\n    reviewWithin: 24h\n";
+    expect(judge({ labels: ["hotfix"], reviews: [approve("bob", MERGED_AT)] }, two, "2024-05-03T00:00:00Z").emergency?.status).toBe(
+      "overdue",
+    );
   });
 });
