@@ -324,8 +324,11 @@ async function parseCommand(files: string[], command: Command, mode: Mode): Prom
   if (rules === null) return;
   const formats = FORMATS[mode];
   if (!formats.includes(flags.format ?? "ndjson")) {
+    // a format another command writes: say which, so `--format html` without `sessions` finds its way
+    const elsewhere = (Object.keys(FORMATS) as Mode[]).filter((m) => FORMATS[m].includes(flags.format ?? ""));
+    const where = elsewhere.length > 0 ? `; ${flags.format} is for ${elsewhere.join(" and ")}` : "";
     throw new UsageError(`${mode === "events" ? "" : `${mode} `}--format ${flags.format} is not supported`, {
-      hint: `use ${formats.join(", ")}${mode === "detect" ? " (a table is shown on a terminal)" : ""}`,
+      hint: `use ${formats.join(", ")}${mode === "detect" ? " (a table is shown on a terminal)" : ""}${where}`,
     });
   }
   const output = new Output(flags.output);

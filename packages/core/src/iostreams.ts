@@ -1,3 +1,4 @@
+import { clearLine, clearScreenDown, cursorTo, moveCursor } from "node:readline";
 import { Readable, Writable } from "node:stream";
 import { redactSecrets, secretPrefixLength } from "./secret";
 
@@ -86,16 +87,23 @@ class RedactingStream implements OutStream {
   }
 
   get writable(): NodeJS.WritableStream {
-    this.#writable ??= Object.assign(
-      new Writable({
-        write: (chunk: Buffer | string, _encoding, done) => {
-          this.write(String(chunk));
-          done();
-        },
-      }),
-      // ora draws only on a TTY and sizes its line by the columns.
-      { isTTY: this.isTTY, columns: this.columns },
-    );
+    if (this.#writable) return this.#writable;
+    const stream = new Writable({
+      write: (chunk: Buffer | string, _encoding, done) => {
+        this.write(String(chunk));
+        done();
+      },
+    });
+    // ora draws only on a TTY, sizes its line by the columns, and moves the cursor with a tty.WriteStream's
+    // methods: readline's versions write the same escape sequences, through this redacting writer.
+    this.#writable = Object.assign(stream, {
+      isTTY: this.isTTY,
+      columns: this.columns,
+      cursorTo: (x: number, y?: number, done?: () => void) => cursorTo(stream, x, y, done),
+      moveCursor: (dx: number, dy: number, done?: () => void) => moveCursor(stream, dx, dy, done),
+      clearLine: (dir: -1 | 0 | 1, done?: () => void) => clearLine(stream, dir, done),
+      clearScreenDown: (done?: () => void) => clearScreenDown(stream, done),
+    });
     return this.#writable;
   }
 }
