@@ -22,6 +22,7 @@ import { Output } from "./output";
 import { AuditParser } from "./parser";
 import { readProgress } from "./progress";
 import { formatReport, ReportBuilder } from "./report";
+import { renderReportHtml } from "./report-html";
 import { formatSession, SessionTracker } from "./sessions";
 import { sessionsHtmlSink } from "./sessions-html";
 import type { RuleSet } from "./sigma/rules";
@@ -213,8 +214,11 @@ Example:
 Each summary counts events by its columns (with first and last time in --json), most frequent first;
 at most 10000 distinct rows per summary, the rest counted.
 
-Example:
-  auditd-parse report --since yesterday /var/log/audit/audit.log*`,
+--format html: the same summaries as one self-contained page (at most 500 rows per table).
+
+Examples:
+  auditd-parse report --since yesterday /var/log/audit/audit.log*
+  auditd-parse report --format html /var/log/audit/audit.log* > report.html`,
       ),
   ).action(async (files: string[], _flags: ParseFlags, command: Command) => {
     await parseCommand(files, command, "report");
@@ -283,7 +287,7 @@ const FORMATS: Record<Mode, readonly string[]> = {
   detect: ["ndjson", "ecs"],
   sessions: ["ndjson", "text", "table", "csv", "html"],
   net: ["ndjson", "text", "table", "csv"],
-  report: ["ndjson", "text", "table", "csv"],
+  report: ["ndjson", "text", "table", "csv", "html"],
 };
 
 /** Live input completes events on the wall clock: how often --follow polls and the plugin checks. */
@@ -566,7 +570,13 @@ function makeSink(mode: Mode, flags: ParseFlags, ctx: CliContext, output: Output
       pending,
       finish: async () => {
         const report = builder.result();
-        line(ctx.opts.json ? JSON.stringify(report, null, flags.pretty ? 2 : undefined) : formatReport(report, top));
+        line(
+          ctx.opts.json
+            ? JSON.stringify(report, null, flags.pretty ? 2 : undefined)
+            : flags.format === "html"
+              ? renderReportHtml(report, { source: "aureport-style summaries of the audit log" })
+              : formatReport(report, top),
+        );
       },
     };
   }

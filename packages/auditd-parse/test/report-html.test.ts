@@ -1,0 +1,81 @@
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type Browser, chromiumMissing, launchChromium, openFile, pwned } from "@opsguard/lab/browser";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { HOSTILE, hostileLog, passwdFile } from "./sessions-html-fixture";
+
+// `auditd-parse report --format html`: aureport's summaries as a page — the same counts as --json, every
+// value from the log shown as text, no script at all.
+const CLI = new URL("../src/main.ts", import.meta.url).pathname;
+let dir: string;
+let passwd: string;
+let html: ReturnType<typeof run>;
+let json: ReturnType<typeof run>;
+
+function run(args: string[], input: string) {
+  const r = spawnSync(process.execPath, ["--import", "tsx", CLI, ...args], {
+    input,
+    encoding: "utf8",
+    env: { ...process.env, NO_COLOR: "1" },
+  });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), "auditd-report-html-"));
+  passwd = join(dir, "passwd");
+  writeFileSync(passwd, passwdFile());
+  html = run(["report", "--format", "html", "--passwd", passwd], hostileLog());
+  json = run(["report", "--json", "--passwd", passwd], hostileLog());
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe("auditd-parse report --format html", () => {
+  it("has a section per summary with the same event counts and rows as --json", () => {
+    expect(html.code, html.stderr).toBe(0);
+    const report = JSON.parse(json.stdout) as Record<string, { rows: { count: number }[]; other: number }>;
+    for (const [name, table] of Object.entries(report)) {
+      const total = table.rows.reduce((n, r) => n + r.count, 0) + table.other;
+      expect(html.stdout).toContain(`<h2 id="${name}">`);
+      expect(html.stdout).toMatch(new RegExp(`<h2 id="${name}">[^<]*<span class="meta">\\(${total} events\\)</span>`));
+    }
+    const commands = report.commands!.rows.length;
+    expect(commands).toBeGreaterThan(0);
+  });
+
+  it("shows hostile values as text: no script, handler or markup from the log", () => {
+    expect(html.stdout).not.toContain("<script");
+    expect(html.stdout).not.toMatch(/<img|<iframe|<[^>]*\son\w+=/i);
+    expect(html.stdout).toContain("&lt;script&gt;window.__pwned=1&lt;/script&gt;");
+    expect(html.stdout).not.toContain("\u001b");
+  });
+});
+
+describe.skipIf(chromiumMissing())("auditd-parse report --format html in a browser (Debian chromium)", () => {
+  let browser: Browser;
+  beforeAll(async () => {
+    browser = await launchChromium();
+  });
+  afterAll(async () => {
+    await browser?.close();
+  });
+
+  it("loads with no console error and no request, runs nothing from the log, and its tables match --json", async () => {
+    const file = join(dir, "report.html");
+    writeFileSync(file, html.stdout);
+    const { page, errors, requests } = await openFile(browser, file);
+    expect(errors).toEqual([]);
+    expect(requests).toEqual([]);
+    expect(await pwned(page)).toBe("undefined");
+    const report = JSON.parse(json.stdout) as Record<string, { rows: unknown[] }>;
+    for (const [name, table] of Object.entries(report)) {
+      const rows = await page.locator(`h2#${name} + table tbody tr`).count();
+      expect(rows, name).toBe(Math.min(table.rows.length, 500));
+    }
+    expect(await page.locator("body").textContent()).toContain(HOSTILE.script);
+    const pdf = await page.pdf();
+    expect(pdf.subarray(0, 4).toString()).toBe("%PDF");
+  });
+});
