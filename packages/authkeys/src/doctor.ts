@@ -1,18 +1,18 @@
 import { lookup as dnsLookup } from "node:dns/promises";
-import { existsSync, readFileSync, realpathSync, rmSync, statSync, unlinkSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, realpathSync, rmSync, statSync, unlinkSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { dirname, join } from "node:path";
 import type { CliContext } from "@opsguard/core/cli";
 import { loadConfig } from "@opsguard/core/config";
 import { describeError } from "@opsguard/core/errors";
 import { ExitCode } from "@opsguard/core/exit";
+import { CODE_CACHE_DIGEST_SUFFIX } from "@opsguard/core/launcher";
 import { LdapClient, type LdapConnectionConfig, ldapOptionsFromConfig } from "@opsguard/core/ldap";
 import { Logger } from "@opsguard/core/log";
 import { type AgentSettings, askAgent } from "./agent-client";
 import { type AuthkeysConfig, authkeysConfigSchema } from "./config";
 import { fileSha256, verifyInstalledFiles } from "./installed-files";
 import { storedValidationState } from "./login-config";
-import { CACHE_DIGEST_SUFFIX, LOGIN_BUNDLE } from "./login-fast-path";
 import { lookupKeys } from "./lookup";
 import { CONFIG_FILE } from "./stored-config";
 
@@ -114,14 +114,18 @@ function checkInstalledFiles(binary: string): Array<{ verdict: Verdict; detail: 
     return binary.endsWith(".cjs") ? [] : [{ verdict: "warn", detail: `no record of the installed bundles in ${dir}: re-run install` }];
   if (problems.length > 0) return [{ verdict: "fail", detail: `${problems.join("; ")}: re-run install` }];
   const checks = [{ verdict: "ok" as Verdict, detail: `the bundles in ${dir} are the files install copied` }];
-  const cache = join(dir, `${LOGIN_BUNDLE}.cache`);
-  if (existsSync(cache)) {
+  // The login bundle's cache and the full bundle's (every other command, and a call the login bundle hands back).
+  for (const name of readdirSync(dir).filter((file) => file.endsWith(".cjs.cache"))) {
+    const cache = join(dir, name);
     let recorded = "";
     try {
-      recorded = readFileSync(`${join(dir, LOGIN_BUNDLE)}${CACHE_DIGEST_SUFFIX}`, "latin1").trim();
+      recorded = readFileSync(`${cache.slice(0, -".cache".length)}${CODE_CACHE_DIGEST_SUFFIX}`, "latin1").trim();
     } catch {}
     if (recorded !== fileSha256(cache))
-      checks.push({ verdict: "warn", detail: `${cache} does not match its digest, so logins compile without it: re-run install` });
+      checks.push({
+        verdict: "warn",
+        detail: `${cache} ${recorded === "" ? "has no digest beside it" : "does not match its digest"}, so logins compile without it: re-run install`,
+      });
   }
   return checks;
 }

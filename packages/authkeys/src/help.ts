@@ -17,7 +17,8 @@ keyOptions hold: a key's own options that would undo them are dropped with a war
 server answers, or the servers refuse our bind, it serves the keys cached at the last successful lookup
 if they are younger than cache.maxStaleSeconds, else it fails (non-zero, no output). A server that
 failed is skipped for cache.deadServerSeconds, then probed again, one such server per lookup; a server
-the deadline left untried is never skipped. One line per lookup goes to syslog
+the deadline left untried is never skipped: for that long, runs try it with a 300 ms connect budget
+(so sshd's second run of a login stays short). One line per lookup goes to syslog
 (authpriv) through logger(1) with this PID: user, result, keys, source, ms; stderr if that fails.
 
 Config (--config, or $AUTHKEYS_CONFIG, else /etc/opsguard/authkeys.{json,yaml,yml} only; the file and its

@@ -3,14 +3,14 @@ import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync,
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describeError, PermissionError, UsageError } from "@opsguard/core/errors";
-import { installWithLauncher } from "@opsguard/core/launcher";
+import { CODE_CACHE_DIGEST_SUFFIX, installWithLauncher, readVerifiedCodeCache, writeVerifiedCodeCache } from "@opsguard/core/launcher";
 import { FACILITY_CODE } from "@opsguard/core/log";
 import { agentFastPathExpression, configStamp } from "./agent-fast-path";
 import type { AuthkeysConfig } from "./config";
 import { checkCommandPath, searchable } from "./doctor";
 import { INSTALLED_FILES, installedFilesManifest } from "./installed-files";
 import { VALIDATED_CONFIG_FILE, validatedConfigFile } from "./login-config";
-import { CACHE_DIGEST_SUFFIX, LOGIN_BUNDLE, LOGIN_CACHE_WRITE, loginBundleExpression } from "./login-fast-path";
+import { LOGIN_BUNDLE, LOGIN_CACHE_WRITE, loginBundleExpression } from "./login-fast-path";
 import { parseSshdArgv } from "./sshd-argv";
 import { sshdConfigLines } from "./sshd-config";
 
@@ -55,12 +55,15 @@ export async function installAuthkeys(given: InstallOptions): Promise<InstallRep
   const fastPaths = [
     agentFastPath(options.config, validated?.content),
     withLoginBundle
-      ? loginBundleExpression(asciiOnly(loginBundle) ? "latin1" : "utf8", CACHE_ENV, manifest.sha256[LOGIN_BUNDLE] ?? "", parseSshdArgv)
+      ? loginBundleExpression(asciiOnly(loginBundle) ? "latin1" : "utf8", CACHE_ENV, manifest.sha256[LOGIN_BUNDLE] ?? "", parseSshdArgv, {
+          read: readVerifiedCodeCache,
+          write: writeVerifiedCodeCache,
+        })
       : undefined,
   ].filter((expression) => expression !== undefined);
   // A cache left from an earlier install must not meet the new bundle: V8 checks little more than its length.
   rmSync(join(options.prefix, `${LOGIN_BUNDLE}.cache`), { force: true });
-  rmSync(join(options.prefix, `${LOGIN_BUNDLE}${CACHE_DIGEST_SUFFIX}`), { force: true });
+  rmSync(join(options.prefix, `${LOGIN_BUNDLE}${CODE_CACHE_DIGEST_SUFFIX}`), { force: true });
   const { launcher } = installWithLauncher({
     bundle,
     prefix: options.prefix,

@@ -1,3 +1,4 @@
+import type { readVerifiedCodeCache, writeVerifiedCodeCache } from "@opsguard/core/launcher";
 import type { parseSshdArgv } from "./sshd-argv";
 
 /** The login bundle, next to the full one (scripts/build.mjs builds it from login.ts). */
@@ -22,11 +23,11 @@ export interface LoginBundleSettings {
   sha256: string;
 }
 
-/**
- * Beside the login bundle's code cache: the sha256 of the cache as written, checked before V8 gets it.
- * (runLoginBundle spells it out: it runs from its source text, without this module.)
- */
-export const CACHE_DIGEST_SUFFIX = ".cache.sha256";
+/** Core's verified code cache, the one mechanism every launcher uses (passed in: see runLoginBundle). */
+export interface CodeCacheIo {
+  read: typeof readVerifiedCodeCache;
+  write: typeof writeVerifiedCodeCache;
+}
 
 /**
  * The launcher's step after the agent's: sshd's call (and install's warm-up of this cache) runs the
@@ -41,6 +42,7 @@ export function runLoginBundle(
   settings: LoginBundleSettings,
   launcher: { file: string; require: NodeJS.Require },
   parseArgv: typeof parseSshdArgv,
+  codeCache: CodeCacheIo,
 ): boolean {
   const global = globalThis as Record<string, unknown>;
   const cacheMode = process.env[settings.cacheEnv];
@@ -50,32 +52,19 @@ export function runLoginBundle(
   if (call?.kind !== "lookup" && call?.kind !== "warm-up") return false;
   const fs = process.getBuiltinModule("node:fs");
   const { createHash } = process.getBuiltinModule("node:crypto");
-  const digest = (bytes: Buffer) => createHash("sha256").update(bytes).digest("hex");
   let bytes: Buffer;
   try {
     bytes = fs.readFileSync(settings.bundle);
   } catch {
     return false;
   }
-  if (digest(bytes) !== settings.sha256) {
+  if (createHash("sha256").update(bytes).digest("hex") !== settings.sha256) {
     process.stderr.write(`authkeys: ${settings.bundle} is not the file install copied (damaged or replaced); re-run authkeys install\n`);
     return false;
   }
   const source = bytes.toString(settings.encoding);
-  // V8 checks little more than a code cache's length and flags: a flipped bit in it is a fatal error
-  // (exit 133) on every login, so the cache is used only with the digest written beside it.
-  let cachedData: Buffer | undefined;
-  if (cacheMode !== "write-login") {
-    try {
-      cachedData = fs.readFileSync(`${settings.bundle}.cache`);
-      if (digest(cachedData) !== fs.readFileSync(`${settings.bundle}.cache.sha256`, "latin1").trim()) {
-        process.stderr.write(`authkeys: ${settings.bundle}.cache does not match its digest, not used; re-run authkeys install\n`);
-        cachedData = undefined;
-      }
-    } catch {
-      cachedData = undefined;
-    }
-  }
+  // Only a cache that matches the digest beside it (see core's launcher); none while writing a new one.
+  const cachedData = cacheMode === "write-login" ? undefined : codeCache.read(settings.bundle, "authkeys");
   const Module = process.getBuiltinModule("node:module");
   const { Script } = process.getBuiltinModule("node:vm");
   let script: InstanceType<typeof Script>;
@@ -89,9 +78,7 @@ export function runLoginBundle(
   if (cacheMode === "write-login") {
     process.once("exit", () => {
       try {
-        const data = script.createCachedData();
-        fs.writeFileSync(`${settings.bundle}.cache`, data, { mode: 0o644 });
-        fs.writeFileSync(`${settings.bundle}.cache.sha256`, `${digest(data)}\n`, { mode: 0o644 });
+        codeCache.write(settings.bundle, script.createCachedData());
       } catch (error) {
         process.stderr.write(`authkeys: cannot write the login code cache: ${(error as Error).message}\n`);
       }
@@ -110,7 +97,9 @@ export function loginBundleExpression(
   cacheEnv: string,
   sha256: string,
   parse: typeof parseSshdArgv,
+  codeCache: CodeCacheIo,
 ): string {
   const settings = `{ bundle: __dirname + ${JSON.stringify(`/${LOGIN_BUNDLE}`)}, encoding: ${JSON.stringify(encoding)}, cacheEnv: ${JSON.stringify(cacheEnv)}, sha256: ${JSON.stringify(sha256)} }`;
-  return `(${runLoginBundle.toString()})(process.argv.slice(2), ${settings}, { file: __filename, require }, (${parse.toString()}))`;
+  const io = `{ read: (${codeCache.read.toString()}), write: (${codeCache.write.toString()}) }`;
+  return `(${runLoginBundle.toString()})(process.argv.slice(2), ${settings}, { file: __filename, require }, (${parse.toString()}), ${io})`;
 }

@@ -1,6 +1,6 @@
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { chmodSync, chownSync, existsSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import {
   AUTHKEYS_UID,
@@ -178,6 +178,42 @@ describe.skipIf(sshdSkipReason())("sshd with AuthorizedKeysCommand authkeys", ()
       expect(doctor.stdout).toMatch(/^warn +install: .*authkeys-login\.cjs\.cache does not match its digest/m);
     } finally {
       writeFileSync(cache, intact);
+    }
+  });
+
+  it("a bit-flipped code cache of the full bundle is not handed to V8 either: the command runs, one line says so", () => {
+    const cache = join(install.dir, "authkeys.cjs.cache");
+    expect(readFileSync(`${cache}.sha256`, "latin1").trim()).toBe(createHash("sha256").update(readFileSync(cache)).digest("hex"));
+    const intact = readFileSync(cache);
+    const flipped = Buffer.from(intact);
+    for (let i = 64; i < flipped.length; i += 997) flipped[i] = (flipped[i] ?? 0) ^ 0x10;
+    try {
+      writeFileSync(cache, flipped);
+      // doctor runs in the full bundle (the login bundle serves lookups only).
+      const doctor = spawnSync(install.bin, ["--config", install.configFile, "doctor"], {
+        encoding: "utf8",
+        env: { PATH: "/usr/bin:/bin" },
+      });
+      expect(doctor.stderr).toMatch(/^authkeys: .*\/authkeys\.cjs\.cache does not match its digest, not used; re-run authkeys install$/m);
+      expect(doctor.stderr).not.toMatch(/\n\s+at /);
+      expect(doctor.stdout).toMatch(/^warn +install: .*\/authkeys\.cjs\.cache does not match its digest/m);
+      expect(doctor.stdout).toMatch(/^ok +install: /m);
+    } finally {
+      writeFileSync(cache, intact);
+    }
+    const healthy = spawnSync(install.bin, ["--config", install.configFile, "doctor"], {
+      encoding: "utf8",
+      env: { PATH: "/usr/bin:/bin" },
+    });
+    expect(healthy.stderr).not.toMatch(/does not match its digest/);
+    // A cache without its digest (as an install before this check left it): not used, and doctor says why.
+    const digest = readFileSync(`${cache}.sha256`);
+    try {
+      rmSync(`${cache}.sha256`);
+      const old = spawnSync(install.bin, ["--config", install.configFile, "doctor"], { encoding: "utf8", env: { PATH: "/usr/bin:/bin" } });
+      expect(old.stdout).toMatch(/^warn +install: .*\/authkeys\.cjs\.cache has no digest beside it, so logins compile without it/m);
+    } finally {
+      writeFileSync(`${cache}.sha256`, digest);
     }
   });
 

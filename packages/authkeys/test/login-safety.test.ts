@@ -372,27 +372,35 @@ describe("a bind the servers refuse is an outage, not an answer", () => {
 });
 
 describe("with every LDAP server blackholed", () => {
-  it("a whole login (both sshd runs) waits for each dead server once; later runs and logins skip them", async () => {
-    const holes = await Promise.all([startBlackholeServer(), startBlackholeServer()]);
+  it("a whole login (both sshd runs) waits for the deadline once; the server it cut off gets a short probe, later logins skip all", async () => {
+    const holes = await Promise.all([startBlackholeServer(), startBlackholeServer(), startBlackholeServer()]);
     const original = readFileSync(install.configFile, "utf8");
     try {
       expect((await opensshLogin("alice", key("alice").privateKeyFile)).status).toBe(0);
       rmSync(join(install.cacheDir, "bob.json"), { force: true });
       const config = JSON.parse(original) as { ldap: Record<string, unknown> };
-      const ldap = { ...config.ldap, urls: holes.map((h) => h.url), connectTimeoutMs: 700, timeoutMs: 700, deadlineMs: 1500 };
+      // Two connect timeouts fill the deadline: the third server is never tried by the first run.
+      const ldap = { ...config.ldap, urls: holes.map((h) => h.url), connectTimeoutMs: 700, timeoutMs: 700, deadlineMs: 1400 };
       writeConfig(install.configFile, { ...config, ldap });
       const runs = () => sshd.logs().match(/lookup user=alice result=keys keys=1 source=cache/g)?.length ?? 0;
       const runsBefore = runs();
+      const logBefore = sshd.logs().length;
       const cached = await opensshLogin("alice", key("alice").privateKeyFile);
       expect(cached.status, cached.stderr).toBe(0);
-      // sshd ran the lookup twice (query, then signature), both from the cache; only the first waited.
+      // sshd ran the lookup twice (query, then signature), both from the cache; only the first waited
+      // for the deadline. The second skipped the two that failed and gave the one the deadline cut off
+      // a short probe (not its 700 ms connect timeout), after which all three are remembered as failed.
       expect(runs() - runsBefore).toBe(2);
-      expect(holes.map((h) => h.connections())).toEqual([1, 1]);
+      const third = holes[2]?.url ?? "";
+      const login = sshd.logs().slice(logBefore);
+      expect(login).toContain(`${third}: not tried: deadline reached`);
+      expect(login).toContain(`${third}: no answer within 300 ms`);
+      expect(holes.map((h) => h.connections())).toEqual([1, 1, 1]);
       const refused = await opensshLogin("bob", key("bob").privateKeyFile);
       expect(refused.status).not.toBe(0);
-      expect(holes.map((h) => h.connections())).toEqual([1, 1]);
+      expect(holes.map((h) => h.connections())).toEqual([1, 1, 1]);
       expect(sshd.logs()).toMatch(/skipped: failed moments ago, tried again in \d+ s/);
-      console.info(`all LDAP blackholed (deadline 1500 ms): cached login ${cached.ms} ms, uncached refusal ${refused.ms} ms`);
+      console.info(`all LDAP blackholed (deadline 1400 ms): cached login ${cached.ms} ms, uncached refusal ${refused.ms} ms`);
     } finally {
       writeFileSync(install.configFile, original);
       await Promise.all(holes.map((h) => h.stop()));

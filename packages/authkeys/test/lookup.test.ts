@@ -1,9 +1,11 @@
-import { chmodSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { compileFilterTemplate, LdapClient, LdapTimeoutError, LdapUnavailableError, Logger, ldapOptionsFromConfig } from "@opsguard/core";
 import { type BlackholeServer, closedPort, type SlapdLab, startBlackholeServer, startSlapd } from "@opsguard/lab";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type AuthkeysConfig, authkeysConfigSchema, fingerprintOf, lookupKeys, queryDirectory } from "../src/index";
+
+type ServerMemoryFile = { down: Record<string, number>; suspect?: Record<string, number> };
 
 let lab: SlapdLab;
 let blackhole: BlackholeServer;
@@ -348,8 +350,59 @@ describe("only servers that failed are skipped", () => {
     expect(await lookupKeys(tight, { user: "bob" }, { log })).toMatchObject({ source: "ldap", result: "keys" });
     expect(blackhole.connections()).toBe(before + 1);
     expect(warnings.slice(warningsBefore).join("")).not.toContain(`${lab.url}: skipped`);
-    const memory = JSON.parse(readFileSync(join(cfg.cache.dir, ".servers.json"), "utf8")) as { down: Record<string, number> };
+    const memory = JSON.parse(readFileSync(join(cfg.cache.dir, ".servers.json"), "utf8")) as ServerMemoryFile;
     expect(Object.keys(memory.down)).toEqual([blackhole.url]);
+    // slapd answered its short probe, so it is no longer in doubt.
+    expect(memory.suspect).toEqual({});
+  });
+
+  it("a server the deadline cut off is in doubt: the next run gives it a short probe, and remembers it failed", async () => {
+    const second = await startBlackholeServer();
+    try {
+      const cfg = config();
+      await lookupKeys(cfg, { user: "alice" }, { log });
+      // connect timeout = deadline: the first blackholed server takes it all, the second is never tried.
+      const ldap = { ...cfg.ldap, urls: [blackhole.url, second.url], connectTimeoutMs: 1200, timeoutMs: 1200, deadlineMs: 1200 };
+      const holes = { ...cfg, ldap };
+      const counts = () => [blackhole.connections(), second.connections()];
+      const [a0 = 0, b0 = 0] = counts();
+      expect((await lookupKeys(holes, { user: "alice" }, { log })).source).toBe("cache");
+      expect(counts()).toEqual([a0 + 1, b0]);
+      const file = join(cfg.cache.dir, ".servers.json");
+      const first = JSON.parse(readFileSync(file, "utf8")) as ServerMemoryFile;
+      expect([Object.keys(first.down), Object.keys(first.suspect ?? {})]).toEqual([[blackhole.url], [second.url]]);
+      // sshd's second run: the failed server is skipped, the one in doubt gets SUSPECT_PROBE_MS, not
+      // the whole connect timeout; it fails that too, so both are remembered as failed.
+      const started = Date.now();
+      expect((await lookupKeys(holes, { user: "alice" }, { log })).source).toBe("cache");
+      expect(Date.now() - started).toBeLessThan(1200);
+      expect(counts()).toEqual([a0 + 1, b0 + 1]);
+      const after = JSON.parse(readFileSync(file, "utf8")) as ServerMemoryFile;
+      expect([Object.keys(after.down).sort(), after.suspect]).toEqual([[blackhole.url, second.url].sort(), {}]);
+      // The next logins skip both at once: an uncached user is refused without a wait.
+      await expect(lookupKeys(holes, { user: "bob" }, { log })).rejects.toBeInstanceOf(LdapUnavailableError);
+      expect(counts()).toEqual([a0 + 1, b0 + 1]);
+    } finally {
+      await second.stop();
+    }
+  });
+
+  it("a doubt never outlives its hold: a stale or far-future mark gives the server its full connect budget", async () => {
+    const cfg = config();
+    await lookupKeys(cfg, { user: "alice" }, { log });
+    const urls = [blackhole.url];
+    const ldap = { ...cfg.ldap, urls, connectTimeoutMs: 700, timeoutMs: 700, deadlineMs: 700 };
+    const file = join(cfg.cache.dir, ".servers.json");
+    // Ran out, far ahead (a clock set back, or a hand edit), not a time, not a map of times.
+    const hostile = [{ [blackhole.url]: Date.now() - 1000 }, { [blackhole.url]: Date.now() + 3600_000 }, { [blackhole.url]: "soon" }, 5];
+    for (const suspect of hostile) {
+      writeFileSync(file, JSON.stringify({ version: 1, down: {}, suspect }), { mode: 0o600 });
+      const started = Date.now();
+      expect((await lookupKeys({ ...cfg, ldap }, { user: "alice" }, { log })).source).toBe("cache");
+      // The whole connect timeout was spent on it, not the short probe.
+      expect(Date.now() - started).toBeGreaterThanOrEqual(690);
+      rmSync(file);
+    }
   });
 
   it("when the marks of several dead servers run out, each lookup probes one of them, not all", async () => {

@@ -7,8 +7,44 @@ import { IoError } from "./errors";
  * Installing a bundled bin for a hot path (sshd, OpenVPN run it on every login): the bundle next
  * to a small launcher that runs it from a V8 code cache made at install time, so each start skips
  * parsing and compiling the bundle. A cache from another Node version is rejected by V8 and the
- * bundle compiles as usual, so a stale cache costs time, never correctness.
+ * bundle compiles as usual, so a stale cache costs time, never correctness. V8 checks little more than
+ * a cache's length and flags, though: a flipped bit is a fatal error (exit 133) on every run, so a cache
+ * is handed to V8 only when it matches the sha256 written beside it (readVerifiedCodeCache).
  */
+
+/** Beside a bundle's code cache (<bundle>.cache): the sha256 of the cache as written. */
+export const CODE_CACHE_DIGEST_SUFFIX = ".cache.sha256";
+
+/**
+ * A bundle's code cache, only when it matches the digest written beside it; otherwise undefined (one
+ * line on stderr when the digest differs) and the bundle compiles as without a cache. A cache without
+ * a digest (left by an older install) is not used either. Self-contained: launchers carry its source.
+ */
+export function readVerifiedCodeCache(bundle: string, tool: string): Buffer | undefined {
+  const fs = process.getBuiltinModule("node:fs");
+  let data: Buffer;
+  let recorded: string;
+  try {
+    data = fs.readFileSync(`${bundle}.cache`);
+    recorded = fs.readFileSync(`${bundle}.cache.sha256`, "latin1").trim();
+  } catch {
+    return undefined;
+  }
+  const { createHash } = process.getBuiltinModule("node:crypto");
+  if (createHash("sha256").update(data).digest("hex") !== recorded) {
+    process.stderr.write(`${tool}: ${bundle}.cache does not match its digest, not used; re-run ${tool} install\n`);
+    return undefined;
+  }
+  return data;
+}
+
+/** Writes a code cache and then its digest (a run stopped in between leaves a cache that is not used). Self-contained. */
+export function writeVerifiedCodeCache(bundle: string, data: Buffer): void {
+  const fs = process.getBuiltinModule("node:fs");
+  const { createHash } = process.getBuiltinModule("node:crypto");
+  fs.writeFileSync(`${bundle}.cache`, data, { mode: 0o644 });
+  fs.writeFileSync(`${bundle}.cache.sha256`, `${createHash("sha256").update(data).digest("hex")}\n`, { mode: 0o644 });
+}
 
 export interface LauncherSourceOptions {
   /** See LauncherInstallOptions.fastPath. */
@@ -27,23 +63,23 @@ export function codeCacheLauncherSource(
   options: LauncherSourceOptions = {},
 ): string {
   const { fastPath, nodeFlag, encoding = "utf8" } = options;
+  const tool = bundleName.replace(/\.c?js$/, "");
   return `#!${nodePath}${nodeFlag ? ` ${nodeFlag}` : ""}
 "use strict";
 // Written by the tool's "install" command; run it again after upgrading the tool or Node.js.
-${fastPath ? `if (!${fastPath}) {\n` : ""}const { readFileSync, writeFileSync } = require("node:fs");
+${fastPath ? `if (!${fastPath}) {\n` : ""}const { readFileSync } = require("node:fs");
 const Module = require("node:module");
 const { Script } = require("node:vm");
 const bundle = __dirname + ${JSON.stringify(`/${bundleName}`)};
-let cachedData;
-try {
-  cachedData = readFileSync(bundle + ".cache");
-} catch {}
+// The warm-up that writes a new cache never reads one: an earlier install's must not meet this bundle.
+const writeCache = process.env.${cacheEnv} === "write";
+const cachedData = writeCache ? undefined : (${readVerifiedCodeCache.toString()})(bundle, ${JSON.stringify(tool)});
 const source = readFileSync(bundle, "${encoding}").replace(/^#!/, "//");
 const script = new Script(Module.wrap(source), { filename: bundle, cachedData });
-if (process.env.${cacheEnv} === "write") {
+if (writeCache) {
   process.once("exit", () => {
     try {
-      writeFileSync(bundle + ".cache", script.createCachedData(), { mode: 0o644 });
+      (${writeVerifiedCodeCache.toString()})(bundle, script.createCachedData());
     } catch (error) {
       process.stderr.write(${JSON.stringify(`${bundleName}: cannot write the code cache: `)} + error.message + "\\n");
     }

@@ -45,6 +45,10 @@ export interface LdapClientOptions {
 export interface ServerHealth {
   /** Why to skip this server now, or undefined to try it. */
   skip(url: string): string | undefined;
+  /** A shorter connect budget for a server in doubt (see untried), or undefined for connectTimeoutMs. */
+  probeMs?(url: string): number | undefined;
+  /** The deadline ran out before this server could be tried: it is in doubt, neither dead nor alive. */
+  untried?(url: string): void;
   failed(url: string): void;
   answered(url: string): void;
 }
@@ -251,9 +255,10 @@ export class LdapClient {
         attempts.push({ url, reason: skipped, timedOut: false });
         continue;
       }
-      const budget = Math.min(this.#opts.connectTimeoutMs, this.remainingMs());
+      const budget = Math.min(health?.probeMs?.(url) ?? this.#opts.connectTimeoutMs, this.#opts.connectTimeoutMs, this.remainingMs());
       if (budget <= 0) {
         attempts.push({ url, reason: "not tried: deadline reached", timedOut: true });
+        health?.untried?.(url);
         continue;
       }
       try {
