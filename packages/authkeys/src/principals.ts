@@ -14,7 +14,6 @@ import { ServerMemory } from "./server-memory";
 import { resolveLdapServers } from "./srv";
 import { isValidUsername } from "./username";
 
-
 export type PrincipalsResult = "principals" | "none" | "unknown-user" | "not-allowed" | "invalid-user";
 
 export interface PrincipalsOutcome {
