@@ -397,6 +397,11 @@ describe("only servers that failed are skipped", () => {
     expect((await lookupKeys(cut, { user: "alice" }, { log })).source).toBe("cache");
     expect([marks().down, Object.keys(marks().suspect ?? {})]).toEqual([{}, [blackhole.url]]);
     rmSync(file);
+    // Cut off only after a probe's budget (SUSPECT_PROBE_MS) or more, it had its chance: failed.
+    const fair = { ...cut, ldap: { ...cut.ldap, deadlineMs: 400 } };
+    expect((await lookupKeys(fair, { user: "alice" }, { log })).source).toBe("cache");
+    expect([Object.keys(marks().down), marks().suspect]).toEqual([[blackhole.url], {}]);
+    rmSync(file);
     // The tester's case: a blackholed server spends the connect timeout, slapd is left a millisecond or
     // none; an uncached user is refused by that run, but slapd stays in doubt, so sshd's second run
     // probes it, gets bob's keys (a revocation would be seen the same way) and forgets the doubt.
