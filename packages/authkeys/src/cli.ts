@@ -27,6 +27,9 @@ const program = createProgram({
   ],
   helpAfter: HELP_AFTER,
 });
+// core's generic description names rc files and ~/.config, which authkeys never reads (sshd runs it as the command user).
+const configOption = program.options.find((o) => o.long === "--config");
+if (configOption) configOption.description = "config file (default: $AUTHKEYS_CONFIG, else /etc/opsguard/authkeys.{json,yaml,yml})";
 
 program
   .command("lookup", { isDefault: true })

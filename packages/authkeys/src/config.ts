@@ -2,6 +2,7 @@ import "./zod-jitless";
 import { ldapConnectionSchema } from "@opsguard/core/ldap";
 import { ldapUrl } from "@opsguard/core/ldap/config";
 import { z } from "zod";
+import { dnsNameProblem, dnsServerProblem, srvDomain } from "./dns-names";
 import { checkOptions, DEFAULT_KEY_TYPES } from "./key-options";
 
 /**
@@ -44,12 +45,26 @@ const authkeysLdapSchema = z
       .regex(/^(ldap:\/\/\/(dc=[A-Za-z0-9-]+,)*dc=[A-Za-z0-9-]+|[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+\.?)$/i, {
         message: 'expected a DNS domain (example.org) or "ldap:///dc=example,dc=org"',
       })
+      .superRefine((value, ctx) => {
+        const problem = dnsNameProblem(srvDomain(value));
+        if (problem) ctx.addIssue({ code: "custom", message: problem });
+      })
       .optional(),
     /** "host" or "host:port" (IPv6 in brackets); default: the system's resolvers (/etc/resolv.conf). */
     dnsServer: z
       .union([z.string(), z.array(z.string()).min(1)])
       .transform((v) => (typeof v === "string" ? [v] : v))
-      .pipe(z.array(z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[0-9.]+)(:\d{1,5})?$/, { message: 'expected "IP" or "IP:port"' })))
+      .pipe(
+        z.array(
+          z
+            .string()
+            .regex(/^(\[[0-9a-fA-F:.]+\]|[0-9.]+)(:\d{1,5})?$/, { message: 'expected "IP" or "IP:port"' })
+            .superRefine((value, ctx) => {
+              const problem = dnsServerProblem(value);
+              if (problem) ctx.addIssue({ code: "custom", message: problem });
+            }),
+        ),
+      )
       .optional(),
   })
   // core's own rule, which a rebuilt object does not inherit
@@ -161,20 +176,10 @@ export const authkeysConfigSchema = z.strictObject({
     .union([
       z.literal(false),
       z.strictObject({
-        facility: z.enum([
-          "auth",
-          "authpriv",
-          "daemon",
-          "user",
-          "local0",
-          "local1",
-          "local2",
-          "local3",
-          "local4",
-          "local5",
-          "local6",
-          "local7",
-        ]),
+        /** The README's default, also when only the socket is given. */
+        facility: z
+          .enum(["auth", "authpriv", "daemon", "user", "local0", "local1", "local2", "local3", "local4", "local5", "local6", "local7"])
+          .default("authpriv"),
         /** The local syslog datagram socket. */
         socket: z.string().startsWith("/", { message: "expected an absolute path" }).optional(),
       }),
