@@ -58,7 +58,7 @@ const authkeysLdapSchema = z
         z.array(
           z
             .string()
-            .regex(/^(\[[0-9a-fA-F:.]+\]|[0-9.]+)(:\d{1,5})?$/, { message: 'expected "IP" or "IP:port"' })
+            .regex(/^(\[[0-9a-fA-F:.]+\]|[0-9.]+)(:\d{1,5})?$/, { message: 'expected "IP" or "IP:port"', abort: true })
             .superRefine((value, ctx) => {
               const problem = dnsServerProblem(value);
               if (problem) ctx.addIssue({ code: "custom", message: problem });
@@ -77,6 +77,21 @@ const authkeysLdapSchema = z
     path: ["urls"],
   })
   .refine((c) => c.dnsServer === undefined || c.srv !== undefined, { message: "ldap.dnsServer needs ldap.srv", path: ["dnsServer"] });
+
+const SYSLOG_FACILITIES = [
+  "auth",
+  "authpriv",
+  "daemon",
+  "user",
+  "local0",
+  "local1",
+  "local2",
+  "local3",
+  "local4",
+  "local5",
+  "local6",
+  "local7",
+] as const;
 
 export const authkeysConfigSchema = z.strictObject({
   ldap: z.preprocess((raw) => (raw && typeof raw === "object" ? { ...LOGIN_LDAP_DEFAULTS, ...raw } : raw), authkeysLdapSchema),
@@ -173,17 +188,19 @@ export const authkeysConfigSchema = z.strictObject({
     .optional(),
   /** Where the one line per lookup goes besides stderr; false for stderr only. */
   syslog: z
-    .union([
-      z.literal(false),
-      z.strictObject({
-        /** The README's default, also when only the socket is given. */
-        facility: z
-          .enum(["auth", "authpriv", "daemon", "user", "local0", "local1", "local2", "local3", "local4", "local5", "local6", "local7"])
-          .default("authpriv"),
-        /** The local syslog datagram socket. */
-        socket: z.string().startsWith("/", { message: "expected an absolute path" }).optional(),
-      }),
-    ])
+    .union(
+      [
+        z.literal(false),
+        z.strictObject({
+          /** The README's default, also when only the socket is given. */
+          facility: z.enum(SYSLOG_FACILITIES).default("authpriv"),
+          /** The local syslog datagram socket. */
+          socket: z.string().startsWith("/", { message: "expected an absolute path" }).optional(),
+        }),
+      ],
+      // zod's own words for a union neither side matches are "Invalid input": say what is expected.
+      { error: `expected false, or {facility, socket} with facility one of ${SYSLOG_FACILITIES.join(", ")}` },
+    )
     .default({ facility: "authpriv" }),
 });
 

@@ -210,6 +210,11 @@ describe("authkeys CLI", () => {
     expect(r.stderr).not.toMatch(/Invalid input/);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^ssh-ed25519 /m);
+    // A facility it does not know: what is expected, not zod's "Invalid input".
+    writeFileSync(file, JSON.stringify({ ldap: lab.connection(), cache: { dir: join(lab.dir, "cache") }, syslog: { facility: "kern" } }));
+    const kern = run("--config", file, "alice");
+    expect(kern).toMatchObject({ code: 78, stdout: "" });
+    expect(kern.stderr).toMatch(/syslog: expected false, or \{facility, socket\} with facility one of auth, authpriv/);
   });
 
   it("--help's --config line says where authkeys looks: $AUTHKEYS_CONFIG, then /etc/opsguard, never rc files or ~/.config", () => {
