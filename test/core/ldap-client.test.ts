@@ -186,6 +186,31 @@ describe("failover, timeouts and the deadline", () => {
     expect(ms).toBeLessThan(3000);
   });
 
+  it("a server whose connect attempt the overall deadline cut short is in doubt, not failed", async () => {
+    // A healthy server the deadline leaves 1 ms must not be remembered as dead (and skipped for 30 s).
+    const calls: string[] = [];
+    const health = {
+      skip: () => undefined,
+      untried: (url: string, triedMs?: number) => calls.push(`untried ${url} ${triedMs === undefined ? "-" : triedMs > 0}`),
+      failed: (url: string) => calls.push(`failed ${url}`),
+      answered: (url: string) => calls.push(`answered ${url}`),
+    };
+    const dead = `ldap://127.0.0.1:${await closedPort()}`;
+    const cut = await rejection(
+      withLdap(opts({ urls: [hole.url], connectTimeoutMs: 5000, deadlineMs: 150, health }), (c) => c.read(lab.users.alice.dn)),
+    );
+    expect(cut.message).toContain(`${hole.url}: no answer within`);
+    expect(cut.message).toContain("(cut off by the deadline)");
+    expect(calls).toEqual([`untried ${hole.url} true`]);
+    // Its own connect timeout ran out: that is a failure, as is a refused connection under any deadline.
+    calls.length = 0;
+    await rejection(
+      withLdap(opts({ urls: [hole.url], connectTimeoutMs: 150, deadlineMs: 5000, health }), (c) => c.read(lab.users.alice.dn)),
+    );
+    await rejection(withLdap(opts({ urls: [dead], connectTimeoutMs: 5000, deadlineMs: 150, health }), (c) => c.read(lab.users.alice.dn)));
+    expect(calls).toEqual([`failed ${hole.url}`, `failed ${dead}`]);
+  });
+
   it("refuses operations once the deadline has passed, until it is restarted", async () => {
     // the deadline is read off the wall clock: a fake one moves past it at once (sockets and timers keep real time)
     vi.useFakeTimers({ toFake: ["Date"] });

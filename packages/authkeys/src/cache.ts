@@ -107,6 +107,22 @@ export class KeyCache {
   }
 }
 
+/** Beside the users' key files, named so that no valid user name (none starts with a dot) can collide. */
+export const PRINCIPALS_CACHE_DIR = ".principals";
+
+/**
+ * Revocation, whichever command saw it: LDAP answered that the user is unknown or not allowed, so
+ * nothing cached for them (keys, or the group memberships principals are made of) may be served in the
+ * next outage. Both files are tried even when one cannot be deleted; the first failure is thrown then.
+ */
+export async function forgetUser(cacheDir: string, user: string, log: Logger): Promise<void> {
+  const results = await Promise.allSettled(
+    [cacheDir, join(cacheDir, PRINCIPALS_CACHE_DIR)].map((dir) => new KeyCache(dir, log).remove(user)),
+  );
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
+  if (failed) throw failed.reason;
+}
+
 /** The file holds exactly this text, readable by its owner only. */
 function holdsPrivately(path: string, text: string): boolean {
   try {

@@ -37,6 +37,9 @@ export function createAuthkeysProgram(io: IOStreams): Command {
     },
     io,
   );
+  // core's generic description names rc files and ~/.config, which authkeys never reads (sshd runs it as the command user).
+  const configOption = program.options.find((o) => o.long === "--config");
+  if (configOption) configOption.description = "config file (default: $AUTHKEYS_CONFIG, else /etc/opsguard/authkeys.{json,yaml,yml})";
   newLookupCommand(program);
   newPrincipalsCommand(program);
   newDoctorCommand(program);

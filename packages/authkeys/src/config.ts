@@ -2,6 +2,7 @@ import "./zod-jitless";
 import { ldapConnectionSchema } from "@opsguard/core/ldap";
 import { ldapUrl } from "@opsguard/core/ldap/config";
 import { z } from "zod";
+import { dnsNameProblem, dnsServerProblem, srvDomain } from "./dns-names";
 import { checkOptions, DEFAULT_KEY_TYPES } from "./key-options";
 
 /**
@@ -44,12 +45,26 @@ const authkeysLdapSchema = z
       .regex(/^(ldap:\/\/\/(dc=[A-Za-z0-9-]+,)*dc=[A-Za-z0-9-]+|[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+\.?)$/i, {
         message: 'expected a DNS domain (example.org) or "ldap:///dc=example,dc=org"',
       })
+      .superRefine((value, ctx) => {
+        const problem = dnsNameProblem(srvDomain(value));
+        if (problem) ctx.addIssue({ code: "custom", message: problem });
+      })
       .optional(),
     /** "host" or "host:port" (IPv6 in brackets); default: the system's resolvers (/etc/resolv.conf). */
     dnsServer: z
       .union([z.string(), z.array(z.string()).min(1)])
       .transform((v) => (typeof v === "string" ? [v] : v))
-      .pipe(z.array(z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[0-9.]+)(:\d{1,5})?$/, { message: 'expected "IP" or "IP:port"' })))
+      .pipe(
+        z.array(
+          z
+            .string()
+            .regex(/^(\[[0-9a-fA-F:.]+\]|[0-9.]+)(:\d{1,5})?$/, { message: 'expected "IP" or "IP:port"', abort: true })
+            .superRefine((value, ctx) => {
+              const problem = dnsServerProblem(value);
+              if (problem) ctx.addIssue({ code: "custom", message: problem });
+            }),
+        ),
+      )
       .optional(),
   })
   // core's own rule, which a rebuilt object does not inherit
@@ -62,6 +77,21 @@ const authkeysLdapSchema = z
     path: ["urls"],
   })
   .refine((c) => c.dnsServer === undefined || c.srv !== undefined, { message: "ldap.dnsServer needs ldap.srv", path: ["dnsServer"] });
+
+const SYSLOG_FACILITIES = [
+  "auth",
+  "authpriv",
+  "daemon",
+  "user",
+  "local0",
+  "local1",
+  "local2",
+  "local3",
+  "local4",
+  "local5",
+  "local6",
+  "local7",
+] as const;
 
 export const authkeysConfigSchema = z.strictObject({
   ldap: z.preprocess((raw) => (raw && typeof raw === "object" ? { ...LOGIN_LDAP_DEFAULTS, ...raw } : raw), authkeysLdapSchema),
@@ -164,27 +194,19 @@ export const authkeysConfigSchema = z.strictObject({
     .prefault({}),
   /** Where the one line per lookup goes besides stderr; false for stderr only. */
   syslog: z
-    .union([
-      z.literal(false),
-      z.strictObject({
-        facility: z.enum([
-          "auth",
-          "authpriv",
-          "daemon",
-          "user",
-          "local0",
-          "local1",
-          "local2",
-          "local3",
-          "local4",
-          "local5",
-          "local6",
-          "local7",
-        ]),
-        /** The local syslog datagram socket. */
-        socket: z.string().startsWith("/", { message: "expected an absolute path" }).optional(),
-      }),
-    ])
+    .union(
+      [
+        z.literal(false),
+        z.strictObject({
+          /** The README's default, also when only the socket is given. */
+          facility: z.enum(SYSLOG_FACILITIES).default("authpriv"),
+          /** The local syslog datagram socket. */
+          socket: z.string().startsWith("/", { message: "expected an absolute path" }).optional(),
+        }),
+      ],
+      // zod's own words for a union neither side matches are "Invalid input": say what is expected.
+      { error: `expected false, or {facility, socket} with facility one of ${SYSLOG_FACILITIES.join(", ")}` },
+    )
     .default({ facility: "authpriv" }),
 });
 

@@ -293,7 +293,7 @@ async function discoverForDoctor(
   config: AuthkeysConfig,
   add: (step: string, verdict: Verdict, detail: string) => void,
 ): Promise<LdapConnectionConfig | undefined> {
-  const { resolveLdapServers, srvDomain } = await import("./srv");
+  const [{ resolveLdapServers }, { srvDomain }] = await Promise.all([import("./srv"), import("./dns-names")]);
   if (!config.ldap.srv) return resolveLdapServers(config, { log: new Logger({ tool: "authkeys", level: "error" }) });
   const step = `dns srv ${srvDomain(config.ldap.srv)}`;
   try {

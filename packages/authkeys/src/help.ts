@@ -17,8 +17,8 @@ keyOptions hold: a key's own options that would undo them are dropped with a war
 server answers, or the servers refuse our bind, it serves the keys cached at the last successful lookup
 if they are younger than cache.maxStaleSeconds, else it fails (non-zero, no output). A server that
 failed is skipped for cache.deadServerSeconds, then probed again, one such server per lookup; a server
-the deadline left untried is never skipped: for that long, runs try it with a 300 ms connect budget
-(so sshd's second run of a login stays short). One line per lookup goes to syslog
+the deadline left untried (or cut off less than 300 ms into its attempt) is never skipped: for that
+long, runs try it with a 300 ms connect budget, one after another (0.3 s per server in doubt at most). One line per lookup goes to syslog
 (authpriv) through logger(1) with this PID: user, result, keys, source, ms; stderr if that fails.
 
 Config (--config, or $AUTHKEYS_CONFIG, else /etc/opsguard/authkeys.{json,yaml,yml} only; the file and its
@@ -46,6 +46,7 @@ directories must be root-owned and not group/other-writable, else exit 78):
   cache.maxStaleSeconds  default 259200 (3 days)
   cache.deadServerSeconds  skip a server that failed this long (default 30; 0: never)
   syslog                 {facility: authpriv} (default) or false for stderr only
+  syslog.facility        default authpriv (also when only syslog.socket is set)
   syslog.socket          the local syslog socket (default /dev/log)
   ldap.srv               instead of ldap.urls: servers from DNS SRV (_ldaps._tcp/_ldap._tcp) of this domain,
                          or ldap:///dc=example,dc=org; RFC 2782 order, cached for the TTL in cache.dir

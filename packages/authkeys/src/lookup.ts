@@ -4,7 +4,7 @@ import { LdapAuthError, LdapTimeoutError, LdapUnavailableError } from "@opsguard
 import { compileFilterTemplate } from "@opsguard/core/ldap/filter";
 import { ldapOptionsFromConfig } from "@opsguard/core/ldap/options";
 import type { Logger } from "@opsguard/core/log";
-import { KeyCache } from "./cache";
+import { forgetUser, KeyCache } from "./cache";
 import { usableCacheEntry } from "./cache-policy";
 import type { AuthkeysConfig } from "./config";
 import { directoryQuery, type GroupRule, queryDirectory } from "./directory";
@@ -79,7 +79,8 @@ export async function lookupKeys(config: AuthkeysConfig, request: LookupRequest,
   await memory?.save();
 
   if (answer.kind !== "user") {
-    await cache?.remove(user);
+    // The principals command's cached memberships go too (cache.ts forgetUser).
+    if (cache) await forgetUser(config.cache.dir, user, log);
     return { result: answer.kind, source: "ldap", lines: [], dropped: 0 };
   }
   const { keys, lines, dropped } = validKeys(answer.values, policy, user, log, answer.group?.keyOptions ?? "");

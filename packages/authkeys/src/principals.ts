@@ -4,7 +4,7 @@ import { dnEquals } from "@opsguard/core/ldap/dn";
 import { compileFilterTemplate } from "@opsguard/core/ldap/filter";
 import { ldapOptionsFromConfig } from "@opsguard/core/ldap/options";
 import type { Logger } from "@opsguard/core/log";
-import { KeyCache } from "./cache";
+import { forgetUser, KeyCache, PRINCIPALS_CACHE_DIR } from "./cache";
 import { usableCacheEntry } from "./cache-policy";
 import type { AuthkeysConfig } from "./config";
 import { directoryQuery, findUser } from "./directory";
@@ -13,9 +13,6 @@ import { isOutage } from "./lookup";
 import { ServerMemory } from "./server-memory";
 import { resolveLdapServers } from "./srv";
 import { isValidUsername } from "./username";
-
-/** Beside the users' key files, named so that no valid user name (none starts with a dot) can collide. */
-export const PRINCIPALS_CACHE_DIR = ".principals";
 
 export type PrincipalsResult = "principals" | "none" | "unknown-user" | "not-allowed" | "invalid-user";
 
@@ -82,7 +79,7 @@ export async function lookupPrincipals(config: AuthkeysConfig, user: string, dep
   }
   await memory?.save();
   if (answer.kind !== "user") {
-    await cache?.remove(user);
+    if (cache) await forgetUser(config.cache.dir, user, log);
     return { result: answer.kind, source: "ldap", principals: [] };
   }
   if (cache) {

@@ -26,7 +26,8 @@ interface MemoryFile {
  * file. sshd runs the command twice per login and every login is a new process: without this, each run
  * waits for a dead or blackholed server's whole timeout again. A server that failed is skipped until
  * its time is up, then probed again; one that answers is forgotten at once. Only a server that failed
- * is ever skipped. One the deadline cut off before it was tried is in doubt ("suspect"): the next runs
+ * is ever skipped. One the deadline cut off before it was tried, or during an attempt shorter than a
+ * probe (a healthy server left 1 ms after dead ones), is in doubt ("suspect"): the next runs
  * within the hold try it with a short connect budget (SUSPECT_PROBE_MS) instead of skipping it, so a
  * working server behind dead ones still answers sshd's second run (a revocation is seen), while a dead
  * one costs that run a fraction of a second and is then remembered as failed.
@@ -79,7 +80,12 @@ export class ServerMemory implements ServerHealth {
     return SUSPECT_PROBE_MS;
   }
 
-  untried(url: string): void {
+  untried(url: string, triedMs = 0): void {
+    // Cut off after at least a probe's budget: it had the chance a probe would give it, and failed.
+    if (triedMs >= SUSPECT_PROBE_MS) {
+      this.failed(url);
+      return;
+    }
     // A server remembered as failed keeps that mark (its probe turn comes as usual).
     if (this.#down.has(url)) return;
     this.#suspect.set(url, Date.now() + this.#offset + this.#holdMs);

@@ -9,6 +9,7 @@ import type { LdapConnectionConfig } from "@opsguard/core/ldap/config";
 import { LdapUnavailableError } from "@opsguard/core/ldap/errors";
 import type { Logger } from "@opsguard/core/log";
 import type { AuthkeysConfig } from "./config";
+import { splitDnsServer, srvDomain } from "./dns-names";
 import { decodeSrvAnswer, encodeSrvQuery } from "./dns-wire";
 
 export interface SrvRecord {
@@ -72,19 +73,6 @@ export async function resolveLdapServers(
       hint: "check ldap.srv and ldap.dnsServer (authkeys doctor), or list ldap.urls",
     });
   }
-}
-
-/** `example.org`, or OpenLDAP's `ldap:///dc=example,dc=org` (the dc components, RFC 2247). */
-export function srvDomain(srv: string): string {
-  const dn = /^ldap:\/\/\/(.*)$/i.exec(srv)?.[1];
-  const domain =
-    dn === undefined
-      ? srv
-      : dn
-          .split(",")
-          .map((rdn) => rdn.slice(3))
-          .join(".");
-  return domain.replace(/\.$/, "").toLowerCase();
 }
 
 /**
@@ -166,7 +154,7 @@ async function askServers(name: string, servers: readonly string[], deadline: nu
  * malformed reply, is a failure.
  */
 async function askOne(name: string, server: string, timeoutMs: number): Promise<SrvAnswer[]> {
-  const { host, port } = splitServer(server);
+  const { host, port } = splitDnsServer(server);
   const id = randomInt(0, 65_536);
   const query = encodeSrvQuery(id, name);
   const socket = createSocket(isIPv6(host) ? "udp6" : "udp4");
@@ -201,14 +189,6 @@ async function askOne(name: string, server: string, timeoutMs: number): Promise<
 }
 
 const RCODE_NXDOMAIN = 3;
-
-function splitServer(server: string): { host: string; port: number } {
-  const bracketed = /^\[([^\]]+)\](?::(\d+))?$/.exec(server);
-  if (bracketed) return { host: bracketed[1] ?? "", port: Number(bracketed[2] ?? 53) };
-  if (isIPv6(server)) return { host: server, port: 53 };
-  const [host = "", port = "53"] = server.split(":");
-  return { host, port: Number(port) };
-}
 
 function readSrvCache(file: string, domain: string): SrvCacheFile | undefined {
   try {

@@ -181,6 +181,51 @@ describe("authkeys CLI", () => {
     expect(invalid.stderr).not.toMatch(/\n\s+at /);
   });
 
+  it("a DNS server port out of range or an ldap.srv that is no DNS name: exit 78 naming the key, at config time", () => {
+    const { urls: _urls, ...connection } = lab.connection();
+    const label = "a".repeat(64);
+    const long = Array.from({ length: 4 }, () => "b".repeat(63)).join(".");
+    const cases: [Record<string, unknown>, RegExp][] = [
+      [{ srv: "example.org", dnsServer: "127.0.0.1:0" }, /ldap\.dnsServer.*port/],
+      [{ srv: "example.org", dnsServer: ["127.0.0.1", "[::1]:65536"] }, /ldap\.dnsServer.*port/],
+      [{ srv: "example.org", dnsServer: "300.1.2.3" }, /ldap\.dnsServer/],
+      [{ srv: `${label}.example.org` }, /ldap\.srv.*63/],
+      [{ srv: `${long}.org` }, /ldap\.srv.*253/],
+    ];
+    for (const [ldap, message] of cases) {
+      const file = join(lab.dir, "bad-dns.json");
+      writeFileSync(file, JSON.stringify({ ldap: { ...connection, ...ldap }, cache: { dir: join(lab.dir, "cache-dns") }, syslog: false }));
+      const r = run("--config", file, "alice");
+      expect(r, JSON.stringify(ldap)).toMatchObject({ code: 78, stdout: "" });
+      expect(r.stderr).toMatch(message);
+      expect(r.stderr).not.toMatch(/\n\s+at /);
+    }
+  });
+
+  it("syslog with a socket but no facility logs to authpriv, as the README's default says", () => {
+    const file = join(lab.dir, "syslog-socket.json");
+    const socket = join(lab.dir, "no-syslog-here");
+    writeFileSync(file, JSON.stringify({ ldap: lab.connection(), cache: { dir: join(lab.dir, "cache") }, syslog: { socket } }));
+    const r = run("--config", file, "alice");
+    expect(r.stderr).not.toMatch(/Invalid input/);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^ssh-ed25519 /m);
+    // A facility it does not know: what is expected, not zod's "Invalid input".
+    writeFileSync(file, JSON.stringify({ ldap: lab.connection(), cache: { dir: join(lab.dir, "cache") }, syslog: { facility: "kern" } }));
+    const kern = run("--config", file, "alice");
+    expect(kern).toMatchObject({ code: 78, stdout: "" });
+    expect(kern.stderr).toMatch(/syslog: expected false, or \{facility, socket\} with facility one of auth, authpriv/);
+  });
+
+  it("--help's --config line says where authkeys looks: $AUTHKEYS_CONFIG, then /etc/opsguard, never rc files or ~/.config", () => {
+    const help = run("--help").stdout;
+    // The option's description, joined across the lines commander wraps it on.
+    const line = /-c, --config <file>([\s\S]*?)\n {2}-/.exec(help)?.[1]?.replace(/\s+/g, " ") ?? "";
+    expect(line).toMatch(/AUTHKEYS_CONFIG/);
+    expect(line).toMatch(/\/etc\/opsguard/);
+    expect(help).not.toMatch(/authkeysrc|XDG_CONFIG_HOME|~\/\.config/);
+  });
+
   it("a reader that hangs up early (EPIPE) does not turn into a failure", async () => {
     const { code, stderr } = await runWithClosedStdout([process.execPath, bin, "--config", configFile, "alice"]);
     expect(code).toBe(0);

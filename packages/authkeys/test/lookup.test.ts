@@ -387,6 +387,32 @@ describe("only servers that failed are skipped", () => {
     }
   });
 
+  it("a server the deadline cut off mid-attempt is in doubt, not failed: it is probed, not skipped, next run", async () => {
+    const cfg = config();
+    await lookupKeys(cfg, { user: "alice" }, { log });
+    const file = join(cfg.cache.dir, ".servers.json");
+    const marks = () => JSON.parse(readFileSync(file, "utf8")) as ServerMemoryFile;
+    // Deterministic: the deadline (150 ms), not the server's connect timeout (1 s), ends the attempt.
+    const cut = { ...cfg, ldap: { ...cfg.ldap, urls: [blackhole.url], connectTimeoutMs: 1000, deadlineMs: 150 } };
+    expect((await lookupKeys(cut, { user: "alice" }, { log })).source).toBe("cache");
+    expect([marks().down, Object.keys(marks().suspect ?? {})]).toEqual([{}, [blackhole.url]]);
+    rmSync(file);
+    // Cut off only after a probe's budget (SUSPECT_PROBE_MS) or more, it had its chance: failed.
+    const fair = { ...cut, ldap: { ...cut.ldap, deadlineMs: 400 } };
+    expect((await lookupKeys(fair, { user: "alice" }, { log })).source).toBe("cache");
+    expect([Object.keys(marks().down), marks().suspect]).toEqual([[blackhole.url], {}]);
+    rmSync(file);
+    // The tester's case: a blackholed server spends the connect timeout, slapd is left a millisecond or
+    // none; an uncached user is refused by that run, but slapd stays in doubt, so sshd's second run
+    // probes it, gets bob's keys (a revocation would be seen the same way) and forgets the doubt.
+    const ldap = { ...cfg.ldap, urls: [blackhole.url, lab.url], connectTimeoutMs: 300, timeoutMs: 300, deadlineMs: 301 };
+    await expect(lookupKeys({ ...cfg, ldap }, { user: "bob" }, { log })).rejects.toThrow();
+    expect(Object.keys(marks().down)).toEqual([blackhole.url]);
+    expect(Object.keys(marks().suspect ?? {})).toEqual([lab.url]);
+    expect(await lookupKeys({ ...cfg, ldap }, { user: "bob" }, { log })).toMatchObject({ source: "ldap", result: "keys" });
+    expect(marks().suspect).toEqual({});
+  });
+
   it("a doubt never outlives its hold: a stale or far-future mark gives the server its full connect budget", async () => {
     const cfg = config();
     await lookupKeys(cfg, { user: "alice" }, { log });

@@ -16,6 +16,7 @@ import {
 } from "@opsguard/lab";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { authkeysConfigSchema } from "../src/index";
+import { lookupKeys } from "../src/lookup";
 import { lookupPrincipals } from "../src/principals";
 import { parseSshdArgv } from "../src/sshd-argv";
 import { requireBundle, writeConfig } from "./harness";
@@ -112,6 +113,57 @@ describe("lookupPrincipals against a real slapd", () => {
     await expect(lookupPrincipals(down, "bob", { log })).rejects.toThrow(/127\.0\.0\.1:1/);
     // a group allowedGroups no longer lists admits nobody from the cache either
     await expect(lookupPrincipals({ ...down, allowedGroups: [lab.groups.oncall] }, "alice", { log })).rejects.toThrow();
+  });
+});
+
+describe("a revocation seen by one command clears what the other cached", () => {
+  // README: "the cached entry is deleted at once". sshd runs the key lookup for key logins and the
+  // principals lookup for certificate logins: whichever sees LDAP refuse the user first must leave the
+  // other nothing to serve in the next outage.
+  const groupDn = () => `cn=revocable,${lab.groupsDn}`;
+  beforeAll(async () => {
+    await lab.addEntry(groupDn(), { objectClass: "groupOfNames", cn: "revocable", member: [lab.users.bob.dn] });
+  });
+  const grant = () => lab.modify(groupDn(), [{ operation: "add", attribute: "member", values: [lab.users.alice.dn] }]);
+  const revoke = () => lab.modify(groupDn(), [{ operation: "delete", attribute: "member", values: [lab.users.alice.dn] }]);
+  const setup = () => {
+    const cfg = config({ allowedGroups: [groupDn()], principals: { groups: [{ dn: groupDn(), principals: ["revocable"] }] } });
+    const down = { ...cfg, ldap: { ...cfg.ldap, urls: ["ldap://127.0.0.1:1"] } };
+    return { cfg, down };
+  };
+
+  it("a key lookup that finds the user no longer allowed deletes the cached principals too", async () => {
+    const { cfg, down } = setup();
+    await grant();
+    expect((await lookupKeys(cfg, { user: "alice" }, { log })).result).toBe("keys");
+    expect((await lookupPrincipals(cfg, "alice", { log })).principals).toEqual(["alice", "revocable"]);
+    await revoke();
+    expect((await lookupKeys(cfg, { user: "alice" }, { log })).result).toBe("not-allowed");
+    await expect(lookupPrincipals(down, "alice", { log })).rejects.toThrow(/127\.0\.0\.1:1/);
+    await expect(lookupKeys(down, { user: "alice" }, { log })).rejects.toThrow(/127\.0\.0\.1:1/);
+  });
+
+  it("a principals lookup that finds the user no longer allowed deletes the cached keys too", async () => {
+    const { cfg, down } = setup();
+    await grant();
+    expect((await lookupPrincipals(cfg, "alice", { log })).result).toBe("principals");
+    expect((await lookupKeys(cfg, { user: "alice" }, { log })).lines).toHaveLength(3);
+    await revoke();
+    expect((await lookupPrincipals(cfg, "alice", { log })).result).toBe("not-allowed");
+    await expect(lookupKeys(down, { user: "alice" }, { log })).rejects.toThrow(/127\.0\.0\.1:1/);
+    await expect(lookupPrincipals(down, "alice", { log })).rejects.toThrow(/127\.0\.0\.1:1/);
+  });
+
+  it("an unknown user (deleted from the directory) loses both cached entries as well", async () => {
+    const { cfg, down } = setup();
+    const cfgAny = { ...cfg, allowedGroups: undefined };
+    const downAny = { ...down, allowedGroups: undefined };
+    expect((await lookupKeys(cfgAny, { user: "alice" }, { log })).result).toBe("keys");
+    expect((await lookupPrincipals(cfgAny, "alice", { log })).result).toBe("principals");
+    // the user filter no longer matches her: LDAP answers "no such user"
+    const gone = { ...cfgAny, userFilter: "(&(objectClass=posixAccount)(uid={user})(description=akfix-nobody))" };
+    expect((await lookupKeys(gone, { user: "alice" }, { log })).result).toBe("unknown-user");
+    await expect(lookupPrincipals(downAny, "alice", { log })).rejects.toThrow(/127\.0\.0\.1:1/);
   });
 });
 

@@ -149,6 +149,12 @@ describe("ldap.srv", () => {
     expect(() => parse({ ...connection, urls, dnsServer: "127.0.0.1" })).toThrow(/needs ldap.srv/);
     expect(() => parse({ ...connection, srv: "not a domain" })).toThrow(/DNS domain/);
     expect(() => parse({ ...connection, srv: DOMAIN, dnsServer: "dns.example.org" })).toThrow(/IP:port/);
+    // The limits themselves are fine: a 63-character label, ports 1 and 65535, IPv6 in brackets.
+    const label = "a".repeat(63);
+    const dnsServer = ["127.0.0.1:1", "[::1]:65535"];
+    expect(parse({ ...connection, srv: `ldap:///dc=${label},dc=org`, dnsServer }).ldap.dnsServer).toEqual(dnsServer);
+    expect(() => parse({ ...connection, srv: `ldap:///dc=a${label},dc=org` })).toThrow(/at most 63/);
+    expect(() => parse({ ...connection, srv: DOMAIN, dnsServer: "[::1]:0" })).toThrow(/port 0 is out of range/);
   });
 });
 

@@ -47,8 +47,11 @@ export interface ServerHealth {
   skip(url: string): string | undefined;
   /** A shorter connect budget for a server in doubt (see untried), or undefined for connectTimeoutMs. */
   probeMs?(url: string): number | undefined;
-  /** The deadline ran out before this server could be tried: it is in doubt, neither dead nor alive. */
-  untried?(url: string): void;
+  /**
+   * The deadline ran out before this server could be tried, or (triedMs given) cut its connect attempt
+   * short after triedMs, before its own connect budget was spent: it is in doubt, neither dead nor alive.
+   */
+  untried?(url: string, triedMs?: number): void;
   failed(url: string): void;
   answered(url: string): void;
 }
@@ -246,7 +249,10 @@ export class LdapClient {
 
   async #failover(): Promise<Client> {
     if (this.#client) await this.close();
-    this.#deadlineAt ??= Date.now() + this.#opts.deadlineMs;
+    // One clock reading per attempt, the first the one the deadline starts from: a server first in line
+    // gets its whole budget, not a millisecond less that would count as "cut short by the deadline".
+    let now = Date.now();
+    this.#deadlineAt ??= now + this.#opts.deadlineMs;
     const attempts: Attempt[] = [];
     const health = this.#opts.health;
     for (const url of this.#opts.urls) {
@@ -255,7 +261,9 @@ export class LdapClient {
         attempts.push({ url, reason: skipped, timedOut: false });
         continue;
       }
-      const budget = Math.min(health?.probeMs?.(url) ?? this.#opts.connectTimeoutMs, this.#opts.connectTimeoutMs, this.remainingMs());
+      const own = Math.min(health?.probeMs?.(url) ?? this.#opts.connectTimeoutMs, this.#opts.connectTimeoutMs);
+      const left = Math.max(0, this.#deadlineAt - now);
+      const budget = Math.min(own, left);
       if (budget <= 0) {
         attempts.push({ url, reason: "not tried: deadline reached", timedOut: true });
         health?.untried?.(url);
@@ -270,9 +278,18 @@ export class LdapClient {
         return this.#client;
       } catch (error) {
         if (error instanceof LdapAuthError) throw error;
+        now = Date.now();
         const attempt = describeFailure(url, error, budget);
-        attempts.push(attempt);
-        health?.failed(url);
+        if (attempt.timedOut && left < own) {
+          // The overall deadline, not the server, ended the attempt (a healthy server left 1 ms after
+          // dead ones before it): in doubt, so the next lookup gives it a short probe instead of skipping it.
+          attempts.push({ ...attempt, reason: `${attempt.reason} (cut off by the deadline)` });
+          if (health?.untried) health.untried(url, budget);
+          else health?.failed(url);
+        } else {
+          attempts.push(attempt);
+          health?.failed(url);
+        }
         this.#log.debug("LDAP server failed", { url, reason: attempt.reason });
       }
     }
