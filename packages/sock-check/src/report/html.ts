@@ -1,6 +1,7 @@
 import { escapeHtml as h, htmlPage, svgBar } from "@opsguard/core";
 import type { ChangeRecord, Report, Verdict } from "../record";
 import { approversOf, type ChangeGroup, groupRecords, plural, titleOf } from "./groups";
+import { httpUrl } from "./url";
 
 /** Results GitHub counts as passing for a required check (as the Markdown report). */
 const PASS = new Set(["success", "neutral", "skipped"]);
@@ -53,7 +54,7 @@ export function renderHtml(report: Report, options: HtmlOptions): string {
 function renderGroup(g: ChangeGroup): string {
   const r = g.first;
   const heading = r.pr
-    ? `<a href="${h(safeUrl(r.pr.url))}" rel="noreferrer">#${r.pr.number}</a> ${h(titleOf(g))}`
+    ? `<a href="${h(httpUrl(r.pr.url) ?? "#")}" rel="noreferrer">#${r.pr.number}</a> ${h(titleOf(g))}`
     : `<code>${h(r.commit.sha.slice(0, 12))}</code> ${h(r.commit.subject)} <em>(no PR: direct push)</em>`;
   const e = r.emergency;
   const emergency = e
@@ -93,11 +94,6 @@ function renderChecks(r: ChangeRecord): string {
     return `<tr class="${cls}"><td>${h(c.name)}${c.kind === "status" ? " (status)" : ""}${c.required ? " <em>required</em>" : ""}</td><td>${h(c.app ?? "?")}</td><td><code>${h(c.sha.slice(0, 12))}</code></td><td>${h(c.state)}</td></tr>`;
   });
   return `<table class="checks"><thead><tr><th>Check</th><th>App</th><th>SHA</th><th>Conclusion</th></tr></thead><tbody>${rows.join("")}</tbody></table>`;
-}
-
-/** Only http(s) links: a PR URL is the provider's, but a `javascript:` one must never become a link. */
-function safeUrl(url: string): string {
-  return /^https?:\/\//i.test(url) ? url : "#";
 }
 
 const CSS = `
