@@ -96,8 +96,14 @@ function renderChecks(r: ChangeRecord): string {
   return `<table class="checks"><thead><tr><th>Check</th><th>App</th><th>SHA</th><th>Conclusion</th></tr></thead><tbody>${rows.join("")}</tbody></table>`;
 }
 
+/**
+ * The page's one style (htmlPage hashes it into the CSP, so an edit here keeps the hash in step). Titles, logins,
+ * branch and check names are the provider's and may be one unbroken 100k-character token: overflow-wrap:anywhere
+ * lets any of them break anywhere, and counts those breaks in a table cell's minimum width, so the page stays as
+ * wide as the window (and the PDF as wide as the paper) instead of a million pixels.
+ */
 const CSS = `
-body{font:14px/1.45 system-ui,sans-serif;margin:1.5em auto;max-width:70em;padding:0 1em;color:#1b1b1b}
+body{font:14px/1.45 system-ui,sans-serif;margin:1.5em auto;max-width:70em;padding:0 1em;color:#1b1b1b;overflow-wrap:anywhere}
 h1{font-size:1.4em;margin:0 0 .3em}h2{font-size:1.1em}h3{font-size:1em;margin:.2em 0}
 code{font:12px ui-monospace,monospace;word-break:break-all}
 .meta{display:grid;grid-template-columns:max-content 1fr;gap:.1em 1em}.meta dt{font-weight:600}.meta dd{margin:0}
