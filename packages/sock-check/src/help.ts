@@ -48,7 +48,6 @@ Examples:
 CI: the GitHub Action opsguard/opsguard/packages/sock-check@<version> and the GitLab CI template
 packages/sock-check/ci/sock-check.gitlab-ci.yml (job .sock-check) run it; see the README.`;
 
-
 /**
  * After the exit code table (so a table parser reads only the codes sock-check itself returns): on SIGINT or
  * SIGTERM the process ends as the signal does, and a shell or CI runner reports 128 + the signal's number.
