@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { createStyle } from "../../core/src/tty";
+import type { CheckResult } from "../src/check";
+import { render } from "../src/output";
 import type { ChangeRecord, Report } from "../src/record";
 import { renderCsv } from "../src/report/csv";
 import { renderDigest } from "../src/report/digest";
@@ -134,5 +136,12 @@ describe("provider-supplied strings in the text reports", () => {
     expect(csv.replace(/\r\n/g, "")).not.toMatch(/[\r\n]/);
     expect(csv.replace(/\r\n/g, "")).not.toMatch(RAW);
     expect(csv).toContain("mallory ]0;pwn [2J 31m\\u{202e}evil\\u{2066}x");
+  });
+
+  it("json: the same login comes back as the same data, its C1 and bidi characters written as \\u escapes", () => {
+    const json = render({ report: hostile } as CheckResult, "json", createStyle(false), true);
+    expect(json.replace(/\n/g, "")).not.toMatch(RAW);
+    expect(json).toContain("\\u009b31m\\u202eevil\\u2066x");
+    expect(JSON.parse(json)).toEqual(hostile);
   });
 });
