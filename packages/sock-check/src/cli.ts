@@ -4,7 +4,7 @@ import { addCompletionCommand } from "@opsguard/core/completion";
 import pkg from "../package.json" with { type: "json" };
 import { newCheckCommand } from "./commands/check";
 import { newRetroCommand } from "./commands/retro";
-import { HELP_AFTER } from "./help";
+import { HELP_AFTER, HELP_SIGNALS } from "./help";
 
 /** The sock-check program, writing through `io`; building it has no side effects (main.ts runs it). */
 export function createSockCheckProgram(io: IOStreams): Command {
@@ -29,6 +29,7 @@ export function createSockCheckProgram(io: IOStreams): Command {
     },
     io,
   );
+  program.addHelpText("after", HELP_SIGNALS);
   // The policy is never searched for (an rc file in the checkout would let the change under review plant one).
   const configOption = program.options.find((o) => o.long === "--config");
   if (configOption)

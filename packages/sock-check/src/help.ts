@@ -47,3 +47,10 @@ Examples:
 
 CI: the GitHub Action opsguard/opsguard/packages/sock-check@<version> and the GitLab CI template
 packages/sock-check/ci/sock-check.gitlab-ci.yml (job .sock-check) run it; see the README.`;
+
+/**
+ * After the exit code table (so a table parser reads only the codes sock-check itself returns): on SIGINT or
+ * SIGTERM the process ends as the signal does, and a shell or CI runner reports 128 + the signal's number.
+ */
+export const HELP_SIGNALS = `\nStopped by a signal, sock-check ends at once and a shell or CI runner reports 130 (SIGINT, Ctrl-C)
+or 143 (SIGTERM: a cancelled job, a timeout); no report is written and an --output file keeps what it held.`;

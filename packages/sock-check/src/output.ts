@@ -10,6 +10,7 @@ import {
   OpsguardError,
   type OutStream,
   PolicyError,
+  redactedJson,
   redactSecrets,
   writeOutputFile,
 } from "@opsguard/core";
@@ -42,7 +43,8 @@ export function isBlocked(result: CheckResult, allowUnverified: boolean): boolea
 export function render(result: CheckResult, format: OutputFormat, style: CliContext["style"], blocked: boolean): string {
   switch (format) {
     case "json":
-      return `${JSON.stringify(result.report, null, 2)}\n`;
+      // JSON leaves DEL, C1 and bidi characters raw, and a terminal acts on them: core writes them as \u escapes.
+      return redactedJson(result.report);
     case "csv":
       return renderCsv(result.report);
     case "html":

@@ -10,9 +10,10 @@ export function renderRetro(report: Report, style: CliContext["style"]): string 
   const lines = groups.map((g) => {
     const e = g.first.emergency!;
     const what = g.first.pr ? `#${g.first.pr.number} ${oneLine(g.first.pr.title)}` : g.first.commit.sha.slice(0, 7);
-    if (e.status === "done") return `${style.green("✓")} ${what}: reviewed by ${e.retro_reviewer} at ${e.retro_reviewed_at}`;
-    if (e.status === "pending") return `${style.yellow("!")} ${what}: needs retroactive review by ${e.due_at}`;
-    return `${style.red("✗")} ${what}: retroactive review OVERDUE since ${e.due_at}`;
+    if (e.status === "done")
+      return `${style.green("✓")} ${what}: reviewed by ${oneLine(e.retro_reviewer ?? "?")} at ${oneLine(e.retro_reviewed_at ?? "?")}`;
+    if (e.status === "pending") return `${style.yellow("!")} ${what}: needs retroactive review by ${oneLine(e.due_at)}`;
+    return `${style.red("✗")} ${what}: retroactive review OVERDUE since ${oneLine(e.due_at)}`;
   });
   const overdue = groups.filter((g) => g.first.emergency?.status === "overdue").length;
   lines.push("", `${plural(groups.length, "emergency change")}: ${overdue} overdue`);

@@ -220,4 +220,34 @@ describe.skipIf(chromiumMissing())("sock-check --format html in a browser (Debia
     // the README's picture: OPSGUARD_SCREENSHOTS=packages/sock-check/docs refreshes it
     if (process.env.OPSGUARD_SCREENSHOTS) writeFileSync(join(process.env.OPSGUARD_SCREENSHOTS, "html-report.png"), png);
   });
+
+  it("wraps a 100k-character title and other long tokens inside the page, on screen and in print", async () => {
+    const report = JSON.parse(json.stdout) as Report;
+    const long = (c: string, n: number) => c.repeat(n);
+    for (const r of report.records) {
+      r.commit.subject = long("S", 20_000);
+      r.commit.sha = long("f", 40);
+      r.tickets = [long("T", 5_000)];
+      r.exemption = long("E", 5_000);
+      r.violations = r.violations.map((v) => ({ ...v, message: long("V", 5_000) }));
+      r.checks = r.checks.map((c) => ({ ...c, name: long("C", 5_000), app: long("A", 5_000) }));
+      r.approvals = r.approvals.map((a) => ({ ...a, reviewer: long("R", 5_000) }));
+      if (r.pr) Object.assign(r.pr, { title: long("W", 100_000), author: long("U", 5_000), merged_by: long("M", 5_000) });
+    }
+    report.repo = long("O", 5_000);
+    report.policy_source = long("P", 5_000);
+    const file = join(dir, "long.html");
+    writeFileSync(file, renderHtml(report, { blocked: true }));
+    const { page, errors } = await openFile(browser, file);
+    // the page's style still applies (its CSP hash matches the changed CSS): a refused style is a console error
+    expect(errors).toEqual([]);
+    const width = () => page.evaluate("document.documentElement.scrollWidth") as Promise<number>;
+    await page.setViewportSize({ width: 1100, height: 900 });
+    expect(await width()).toBeLessThanOrEqual(1100);
+    // A4 at 96 dpi is 794 px wide: what does not fit there is cut off in the PDF
+    await page.emulateMedia({ media: "print" });
+    await page.setViewportSize({ width: 794, height: 1123 });
+    expect(await width()).toBeLessThanOrEqual(794);
+    await page.close();
+  });
 });

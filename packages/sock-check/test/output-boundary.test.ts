@@ -1,9 +1,11 @@
 import { execFile, spawn } from "node:child_process";
+import { once } from "node:events";
 import { lstatSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { tmpdir } from "node:os";
+import { createServer as createNetServer } from "node:net";
+import { constants as osConstants, tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
@@ -218,6 +220,51 @@ describe("sock-check's outputs", () => {
       server.close();
     }
   }, 120_000);
+
+  it("ends with 143 on SIGTERM and 130 on SIGINT as its exit code table says, and leaves an -o file as it was", async () => {
+    // GitHub that accepts the connection and never answers: the run is waiting on it when the signal comes.
+    const hang = createNetServer(() => {}).listen(0, "127.0.0.1");
+    await once(hang, "listening");
+    const policy = join(out, "hang.yml");
+    writeFileSync(
+      policy,
+      policyYaml(`http://127.0.0.1:${(hang.address() as AddressInfo).port}`).replace("timeoutMs: 3000", "timeoutMs: 60000"),
+    );
+    try {
+      for (const [signal, expected] of [
+        ["SIGTERM", 143],
+        ["SIGINT", 130],
+      ] as const) {
+        const evidence = join(out, `evidence-${signal}.json`);
+        writeFileSync(evidence, "old\n");
+        const child = spawn(
+          join(ROOT, "node_modules/.bin/tsx"),
+          [join(ROOT, "packages/sock-check/src/main.ts"), "--from", "deploy-1", "--config", policy, "--format", "json", "-o", evidence],
+          { cwd: scenario.dir, env: envFor(scenario), stdio: ["ignore", "pipe", "pipe"] },
+        );
+        let stderr = "";
+        child.stderr.on("data", (chunk: Buffer) => {
+          stderr += chunk.toString();
+        });
+        const closed = once(child, "close") as Promise<[number | null, NodeJS.Signals | null]>;
+        await once(hang, "connection");
+        child.kill(signal);
+        const [code, killedBy] = await closed;
+        // What a shell or CI runner reports: the exit code, or 128 + the signal's number when the process died of it.
+        expect(code ?? 128 + osConstants.signals[killedBy!]).toBe(expected);
+        expect(stderr).not.toMatch(/\n\s+at /);
+        expect(readFileSync(evidence, "utf8")).toBe("old\n");
+      }
+    } finally {
+      hang.close();
+    }
+    // and both places a user looks say so
+    const help = await runSockCheck(["--help"], { cwd: scenario.dir, env: envFor(scenario) });
+    expect(help.stdout).toMatch(/Exit codes:[\s\S]*130 \(SIGINT, Ctrl-C\)[\s\S]*143 \(SIGTERM/);
+    const readme = readFileSync(join(ROOT, "packages/sock-check/README.md"), "utf8");
+    expect(readme).toMatch(/^\| 130 +\| interrupted \(SIGINT, Ctrl-C\)/m);
+    expect(readme).toMatch(/^\| 143 +\| terminated \(SIGTERM/m);
+  });
 
   it("does not hang on a --from-file FIFO nobody writes to", async () => {
     const fifo = join(out, "version.fifo");

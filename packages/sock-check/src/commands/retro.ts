@@ -1,5 +1,15 @@
 import type { Command } from "@opsguard/core";
-import { type CliContext, cliContext, createStyle, ExitCode, exitWith, type IOStreams, type RunFn, UsageError } from "@opsguard/core";
+import {
+  type CliContext,
+  cliContext,
+  createStyle,
+  ExitCode,
+  exitWith,
+  type IOStreams,
+  type RunFn,
+  redactedJson,
+  UsageError,
+} from "@opsguard/core";
 import { runCheck } from "../check";
 import { unverifiedError } from "../output";
 import { durationMs } from "../policy";
@@ -42,13 +52,7 @@ export async function runRetroCommand({ ctx, flags }: RetroCommandOptions, io: I
   const incomplete = unverifiedError(result, "retro incomplete", false);
   if (incomplete) throw incomplete;
   if (ctx.opts.json) {
-    io.stdout.write(
-      `${JSON.stringify(
-        result.report.records.filter((r) => r.emergency),
-        null,
-        2,
-      )}\n`,
-    );
+    io.stdout.write(redactedJson(result.report.records.filter((r) => r.emergency)));
   } else if (flags.format === "html") {
     const emergency = result.report.records.filter((r) => r.emergency);
     io.stdout.write(renderHtml({ ...result.report, records: emergency, summary: summarize(emergency) }, { blocked: false, kind: "retro" }));

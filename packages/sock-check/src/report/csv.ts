@@ -1,4 +1,5 @@
 import type { ChangeRecord, Report } from "../record";
+import { showBidi } from "./digest";
 
 const COLUMNS: Array<[string, (r: ChangeRecord) => string]> = [
   ["repo", (r) => r.repo],
@@ -38,8 +39,9 @@ export function renderCsv(report: Report): string {
 
 /** Quotes as RFC 4180 requires; a leading = + - @ is defused so a spreadsheet never runs a PR title as a formula. */
 export function cell(value: string): string {
-  // One line per row, and no terminal escapes for whoever cats the file: control characters become spaces.
-  const plain = value.replace(/[\u0000-\u001f\u007f-\u009f]+/g, " ");
+  // One line per row, and no terminal escapes for whoever cats the file: control characters become spaces,
+  // and bidi controls (which would show a login or title reordered) are written out as the digest does.
+  const plain = showBidi(value).replace(/[\u0000-\u001f\u007f-\u009f]+/g, " ");
   const safe = /^[=+\-@]/.test(plain) ? `'${plain}` : plain;
   return /[",\r\n]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
 }

@@ -19,10 +19,10 @@ export function renderDigest(report: Report, style: ChalkInstance, options: { bl
   const { range } = report;
   lines.push(
     style.bold(
-      `${report.repo} ${range.from.slice(0, 7)}..${range.to.slice(0, 7)} (${range.mode}): ${plural(report.summary.commits, "commit")} in ${plural(report.summary.pulls, "PR")}`,
+      `${oneLine(report.repo)} ${range.from.slice(0, 7)}..${range.to.slice(0, 7)} (${range.mode}): ${plural(report.summary.commits, "commit")} in ${plural(report.summary.pulls, "PR")}`,
     ),
   );
-  lines.push(style.dim(`policy: ${report.policy_source}`));
+  lines.push(style.dim(`policy: ${oneLine(report.policy_source)}`));
   for (const group of groupRecords(report.records)) {
     lines.push("");
     lines.push(`${colour[group.verdict](MARK[group.verdict])} ${headline(group, style)}`);
@@ -50,13 +50,13 @@ function headline(group: ChangeGroup, style: ChalkInstance): string {
   if (r.emergency) {
     tags.push(
       r.emergency.status === "done"
-        ? `emergency, retro review by ${r.emergency.retro_reviewer}`
+        ? `emergency, retro review by ${oneLine(r.emergency.retro_reviewer ?? "?")}`
         : r.emergency.status === "pending"
-          ? `emergency: needs retroactive review by ${r.emergency.due_at}`
+          ? `emergency: needs retroactive review by ${oneLine(r.emergency.due_at)}`
           : "emergency: retroactive review OVERDUE",
     );
   }
-  if (r.exemption) tags.push(`exempt: ${r.exemption}`);
+  if (r.exemption) tags.push(`exempt: ${oneLine(r.exemption)}`);
   const suffix = tags.length > 0 ? ` ${style.yellow(`[${tags.join("; ")}]`)}` : "";
   if (r.pr) {
     const commits = group.records.length > 1 ? style.dim(` (${group.records.length} commits)`) : "";
@@ -69,14 +69,14 @@ function details(group: ChangeGroup, style: ChalkInstance): string {
   const r = group.first;
   if (!r.pr) {
     const who = r.commit.author.login ?? r.commit.author.email ?? r.commit.author.name ?? "?";
-    return r.verdict === "unverified" ? "" : `author ${who}`;
+    return r.verdict === "unverified" ? "" : `author ${oneLine(who)}`;
   }
   const approvers = approversOf(r);
   const parts = [
-    `author ${r.pr.author ?? "?"}`,
-    `approved by ${approvers.length > 0 ? approvers.join(", ") : "—"}`,
+    `author ${oneLine(r.pr.author ?? "?")}`,
+    `approved by ${approvers.length > 0 ? oneLine(approvers.join(", ")) : "—"}`,
     `checks ${r.checks.length > 0 ? r.checks.map((c) => checkText(c, r.checks, style)).join(" ") : "—"}`,
-    `ticket ${r.tickets.length > 0 ? r.tickets.join(", ") : "—"}`,
+    `ticket ${r.tickets.length > 0 ? oneLine(r.tickets.join(", ")) : "—"}`,
   ];
   return parts.join(style.dim(" · "));
 }
@@ -93,10 +93,13 @@ function checkText(check: CheckRecord, all: readonly CheckRecord[], style: Chalk
           : style.red("✗");
   // A check run and a commit status may share a name; both count, so tell them apart.
   const twin = all.some((c) => c !== check && c.name === check.name && c.kind !== check.kind);
-  return `${check.name}${twin && check.kind === "status" ? style.dim("[status]") : ""}${mark}`;
+  return `${oneLine(check.name)}${twin && check.kind === "status" ? style.dim("[status]") : ""}${mark}`;
 }
 
-/** Titles come from whoever opened the PR: no newlines or terminal escapes reach the terminal. */
+/**
+ * Every string the provider or the PR supplies (titles, logins, check names, tickets) goes through here: no
+ * newline or terminal escape (an OSC retitling the CI log, a CSI clearing it) reaches the terminal.
+ */
 export function oneLine(text: string): string {
   return showBidi(text.replace(/[\u0000-\u001f\u007f-\u009f]+/g, " ").trim());
 }

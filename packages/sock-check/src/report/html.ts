@@ -1,6 +1,7 @@
 import { escapeHtml as h, htmlPage, svgBar } from "@opsguard/core";
 import type { ChangeRecord, Report, Verdict } from "../record";
 import { approversOf, type ChangeGroup, groupRecords, plural, titleOf } from "./groups";
+import { httpUrl } from "./url";
 
 /** Results GitHub counts as passing for a required check (as the Markdown report). */
 const PASS = new Set(["success", "neutral", "skipped"]);
@@ -53,7 +54,7 @@ export function renderHtml(report: Report, options: HtmlOptions): string {
 function renderGroup(g: ChangeGroup): string {
   const r = g.first;
   const heading = r.pr
-    ? `<a href="${h(safeUrl(r.pr.url))}" rel="noreferrer">#${r.pr.number}</a> ${h(titleOf(g))}`
+    ? `<a href="${h(httpUrl(r.pr.url) ?? "#")}" rel="noreferrer">#${r.pr.number}</a> ${h(titleOf(g))}`
     : `<code>${h(r.commit.sha.slice(0, 12))}</code> ${h(r.commit.subject)} <em>(no PR: direct push)</em>`;
   const e = r.emergency;
   const emergency = e
@@ -95,13 +96,14 @@ function renderChecks(r: ChangeRecord): string {
   return `<table class="checks"><thead><tr><th>Check</th><th>App</th><th>SHA</th><th>Conclusion</th></tr></thead><tbody>${rows.join("")}</tbody></table>`;
 }
 
-/** Only http(s) links: a PR URL is the provider's, but a `javascript:` one must never become a link. */
-function safeUrl(url: string): string {
-  return /^https?:\/\//i.test(url) ? url : "#";
-}
-
+/**
+ * The page's one style (htmlPage hashes it into the CSP, so an edit here keeps the hash in step). Titles, logins,
+ * branch and check names are the provider's and may be one unbroken 100k-character token: overflow-wrap:anywhere
+ * lets any of them break anywhere, and counts those breaks in a table cell's minimum width, so the page stays as
+ * wide as the window (and the PDF as wide as the paper) instead of a million pixels.
+ */
 const CSS = `
-body{font:14px/1.45 system-ui,sans-serif;margin:1.5em auto;max-width:70em;padding:0 1em;color:#1b1b1b}
+body{font:14px/1.45 system-ui,sans-serif;margin:1.5em auto;max-width:70em;padding:0 1em;color:#1b1b1b;overflow-wrap:anywhere}
 h1{font-size:1.4em;margin:0 0 .3em}h2{font-size:1.1em}h3{font-size:1em;margin:.2em 0}
 code{font:12px ui-monospace,monospace;word-break:break-all}
 .meta{display:grid;grid-template-columns:max-content 1fr;gap:.1em 1em}.meta dt{font-weight:600}.meta dd{margin:0}

@@ -1,6 +1,7 @@
 import type { Report, Verdict } from "../record";
 import { showBidi } from "./digest";
 import { approversOf, groupRecords, plural, titleOf } from "./groups";
+import { httpUrl } from "./url";
 
 /** Results GitHub counts as passing for a required check. */
 const PASS = new Set(["success", "neutral", "skipped"]);
@@ -31,7 +32,7 @@ export function renderMarkdown(report: Report, options: { blocked: boolean }): s
   for (const g of groups) {
     const r = g.first;
     const change = r.pr
-      ? `[#${r.pr.number}](${r.pr.url}) ${md(titleOf(g))}`
+      ? `${prLink(r.pr.number, r.pr.url)} ${md(titleOf(g))}`
       : `\`${r.commit.sha.slice(0, 7)}\` ${md(r.commit.subject)} (no PR)`;
     const author = md(r.pr?.author ?? r.commit.author.login ?? r.commit.author.email ?? "?");
     // skipped/neutral pass unless the policy says otherwise; the verdict column says when they did not.
@@ -55,6 +56,15 @@ export function renderMarkdown(report: Report, options: { blocked: boolean }): s
   out.push("");
   out.push(`<sub>sock-check ${md(report.tool_version)} · policy ${md(report.policy_source)} · ${report.generated_at}</sub>`);
   return `${out.join("\n")}\n`;
+}
+
+/** `[#N](url)` for an http(s) URL, else plain `#N`: a `javascript:` link must never reach a reviewer. */
+function prLink(number: number, url: string): string {
+  const href = httpUrl(url);
+  // Brackets, backslashes and pipes a URL may keep would end the link or the table cell early: percent-encode them.
+  return href
+    ? `[#${number}](${href.replace(/[()[\]\\|<> `]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, "0")}`)})`
+    : md(`#${number}`);
 }
 
 /** Escapes Markdown and HTML so a PR title cannot add links, images, mentions or break the table. */
