@@ -23,6 +23,23 @@ export interface LookupCommandOptions {
   io: IOStreams;
 }
 
+/**
+ * The two loggers of a login-path command (lookup, principals): problems on stderr (and syslog), and the one
+ * audit line per run — to syslog, or to stderr when syslog is off (-q silences it there).
+ */
+export function loginLoggers(
+  config: AuthkeysConfig,
+  options: Pick<LookupCommandOptions, "level" | "logFormat" | "quiet" | "io">,
+): { log: Logger; audit: Logger } {
+  const syslog = config.syslog || undefined;
+  const stream = options.io.stderr;
+  const log = new Logger({ tool: "authkeys", level: options.level, format: options.logFormat, ...(syslog ? { syslog } : {}), stream });
+  const audit = syslog
+    ? new Logger({ tool: "authkeys", level: "info", syslog, stderr: false })
+    : new Logger({ tool: "authkeys", level: options.quiet ? "error" : "info", format: options.logFormat, stream });
+  return { log, audit };
+}
+
 /** `authkeys [lookup] <user> [fingerprint]`: the keys on stdout, one audit line per lookup. */
 export async function runLookupCommand(user: string, fingerprint: string | undefined, options: LookupCommandOptions): Promise<ExitCode> {
   const { io } = options;
@@ -32,17 +49,7 @@ export async function runLookupCommand(user: string, fingerprint: string | undef
   const agentWait = config.agent && launcherProblem === undefined ? config.agent.timeoutMs : 0;
   watchdog(agentWait + config.ldap.deadlineMs + WATCHDOG_GRACE_MS, io);
   const syslog = config.syslog || undefined;
-  const log = new Logger({
-    tool: "authkeys",
-    level: options.level,
-    format: options.logFormat,
-    ...(syslog ? { syslog } : {}),
-    stream: io.stderr,
-  });
-  // The one line per lookup goes to syslog, or to stderr when syslog is off (-q silences it there).
-  const audit = syslog
-    ? new Logger({ tool: "authkeys", level: "info", syslog, stderr: false })
-    : new Logger({ tool: "authkeys", level: options.quiet ? "error" : "info", format: options.logFormat, stream: io.stderr });
+  const { log, audit } = loginLoggers(config, options);
   try {
     const outcome =
       (await fromAgent(config, user, fingerprint, log, launcherProblem)) ?? (await lookupDirectly(config, user, fingerprint, log));

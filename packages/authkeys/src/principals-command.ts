@@ -3,7 +3,7 @@ import { ExitCode } from "@opsguard/core/exit";
 import type { IOStreams } from "@opsguard/core/iostreams";
 import { type LogFormat, Logger, type LogLevel } from "@opsguard/core/log";
 import type { AuthkeysConfig } from "./config";
-import { elapsed, WATCHDOG_GRACE_MS, watchdog } from "./lookup-command";
+import { elapsed, loginLoggers, WATCHDOG_GRACE_MS, watchdog } from "./lookup-command";
 import { printableUser } from "./username";
 
 /** sshd's %i, %s and %T: logged with the lookup, never trusted (the principals decide, not the certificate's claims). */
@@ -33,16 +33,7 @@ export async function runPrincipalsCommand(user: string, cert: CertificateTokens
   const config = await options.loadConfig(options.config);
   watchdog(config.ldap.deadlineMs + WATCHDOG_GRACE_MS, io);
   const syslog = config.syslog || undefined;
-  const log = new Logger({
-    tool: "authkeys",
-    level: options.level,
-    format: options.logFormat,
-    ...(syslog ? { syslog } : {}),
-    stream: io.stderr,
-  });
-  const audit = syslog
-    ? new Logger({ tool: "authkeys", level: "info", syslog, stderr: false })
-    : new Logger({ tool: "authkeys", level: options.quiet ? "error" : "info", format: options.logFormat, stream: io.stderr });
+  const { log, audit } = loginLoggers(config, options);
   // The certificate's own fields come from whoever holds it: escaped like a user name before they reach a log.
   const certFields = {
     ...(cert.keyId === undefined ? {} : { keyId: printableUser(cert.keyId) }),
