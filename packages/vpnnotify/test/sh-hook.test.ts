@@ -309,7 +309,10 @@ describe("the sh client-connect hook", () => {
   it("every hand-over to the Node hook names the config the script was made from (not in the default place)", async () => {
     const s = site();
     // The stub records the config it is told about: without one, the Node hook would read /etc/opsguard's.
-    writeFileSync(s.options.nodeHook[0] as string, `#!/bin/sh\nprintf '%s config=%s\\n' "$*" "\${VPNNOTIFY_CONFIG-unset}" >>'${s.calls}'\nexit 0\n`);
+    writeFileSync(
+      s.options.nodeHook[0] as string,
+      `#!/bin/sh\nprintf '%s config=%s\\n' "$*" "\${VPNNOTIFY_CONFIG-unset}" >>'${s.calls}'\nexit 0\n`,
+    );
     const login = { script_type: "client-connect", common_name: "alice", trusted_ip: "81.2.69.1" };
     const want = ` config=${s.options.config}`;
     // Stale config.
