@@ -125,6 +125,9 @@ function describeLocation(record: LocationRecord, names: Intl.DisplayNames): Par
   return out;
 }
 
+/** The embedded database's files, one per address family, and its licence. */
+const EMBEDDED_FILES = ["dbip-country-ipv4.mmdb", "dbip-country-ipv6.mmdb", EMBEDDED_LICENSE];
+
 /**
  * The bundled DB-IP Lite country database (CC BY 4.0), one file per address family, so an IPv4
  * lookup reads 3.5 MB and not the IPv6 data too: next to the running bundle when `vpnnotify
@@ -132,18 +135,37 @@ function describeLocation(record: LocationRecord, names: Intl.DisplayNames): Par
  */
 export function embeddedDatabase(family: 4 | 6): string {
   const file = `dbip-country-ipv${family}.mmdb`;
-  const beside = join(dirname(fileURLToPath(import.meta.url)), file);
+  const beside = join(bundleDir(), file);
   if (existsSync(beside)) return beside;
   return join(embeddedPackageDir(), file);
 }
 
-/** What `vpnnotify install` copies beside the bundle: both databases and their licence. */
+/** What `vpnnotify install` copies beside the bundle: both databases and their licence (from beside this one, when installed). */
 export function embeddedDatabaseFiles(): string[] {
-  return [...[4, 6].map((family) => `dbip-country-ipv${family}.mmdb`), EMBEDDED_LICENSE].map((file) => join(embeddedPackageDir(), file));
+  const here = bundleDir();
+  const dir = EMBEDDED_FILES.every((file) => existsSync(join(here, file))) ? here : embeddedPackageDir();
+  return EMBEDDED_FILES.map((file) => join(dir, file));
 }
 
+function bundleDir(): string {
+  return dirname(fileURLToPath(import.meta.url));
+}
+
+/**
+ * The npm package's directory. A bundle copied away from the checkout (and from an install's
+ * directory) finds neither: that is said in one line with the fix, not as an internal error.
+ */
 function embeddedPackageDir(): string {
-  return dirname(createRequire(import.meta.url).resolve(`${EMBEDDED_PACKAGE}/package.json`));
+  try {
+    return dirname(createRequire(import.meta.url).resolve(`${EMBEDDED_PACKAGE}/package.json`));
+  } catch {
+    throw new ConfigError(
+      `the embedded GeoIP database (${EMBEDDED_FILES.join(", ")}) is neither beside ${bundleDir()} nor in the npm package ${EMBEDDED_PACKAGE}`,
+      {
+        hint: "run the bundle from where it was built or installed, or copy those files beside it; or set geoip.city, or geoip.embedded: false",
+      },
+    );
+  }
 }
 
 /** "Berlin, Berlin, Germany", or the special-range label, or "unknown location". */

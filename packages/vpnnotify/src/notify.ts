@@ -6,6 +6,7 @@ import type { SlackDirectory } from "./directory";
 import type { VpnEvent } from "./event";
 import { type GeoInfo, type GeoIp, placeName } from "./geoip";
 import { type Decision, decide, type PlacePolicy, recordLogin, recordSessionEnd, releaseLease } from "./places";
+import { clearPlantedDrainLock } from "./spool-guard";
 import type { PlaceStore } from "./store";
 import { cutField, type Template } from "./template";
 
@@ -175,6 +176,7 @@ export async function flushAlerts(
   options: { force?: boolean; stop?: () => boolean; concurrency?: number } = {},
 ): Promise<FlushResult> {
   let lost = 0;
+  await clearPlantedDrainLock(n.spool.dir, n.log);
   const result = await n.spool.drain(
     async (entry) => {
       if (!(await deliverEntry(entry, n))) lost++;

@@ -1,4 +1,5 @@
-import { chmodSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { chmodSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { isAbsolute, join, resolve } from "node:path";
 import { ConfigError, describeError, loadConfig } from "@opsguard/core";
 import { configSchema } from "./config";
@@ -28,7 +29,7 @@ import { spoolDir } from "./runtime";
  */
 
 export interface ShHookOptions {
-  /** The config the script was made from; the script hands over to Node once it is newer than itself. */
+  /** The config the script was made from (and hands to Node); the script hands over once it is newer than itself. */
   config: string;
   spool: string;
   reject: boolean;
@@ -93,15 +94,31 @@ export function writeShHook(prefix: string, name: string, options: ShHookOptions
   try {
     writeFileSync(temp, shHookScript(options), { mode: 0o755 });
     chmodSync(temp, 0o755);
-    // Dated as the config it was made from: an edit in any later second is newer (dash's -nt
-    // compares whole seconds), so the script hands over to Node until install runs again.
-    const { atime, mtime } = statSync(options.config);
-    utimesSync(temp, atime, mtime);
+    datedAsConfig(temp, options.config);
     renameSync(temp, path);
   } finally {
     rmSync(temp, { force: true });
   }
   return path;
+}
+
+/**
+ * Gives the script exactly the config's mtime, to the nanosecond: the script hands over to Node
+ * once the config is newer (-nt), i.e. edited after install, and only then. fs.utimes takes
+ * seconds as a double, which keeps only about microseconds of today's times: the config's
+ * nanoseconds would be lost and the config look newer than the script at every login. touch -r
+ * (POSIX) copies the timestamp with utimensat, whole; the BigInt stats then prove it did.
+ */
+function datedAsConfig(file: string, config: string): void {
+  const touch = spawnSync("touch", ["-r", config, "--", file], { encoding: "utf8", timeout: 10_000 });
+  const wanted = statSync(config, { bigint: true }).mtimeNs;
+  const got = statSync(file, { bigint: true }).mtimeNs;
+  if (touch.status !== 0 || got !== wanted) {
+    const why = touch.error ? describeError(touch.error) : touch.stderr.trim() || `its mtime is ${got} ns, the config's ${wanted} ns`;
+    throw new ConfigError(`cannot date the sh hook as its config ${config} (${why})`, {
+      hint: "check that touch(1) is on PATH and the install directory's file system keeps nanosecond times",
+    });
+  }
 }
 
 export function shHookScript(o: ShHookOptions): string {
@@ -120,7 +137,11 @@ node_hook=${shQuote(o.nodeHook[0] ?? "")}
 say() { printf 'vpnnotify: %s\\n' "$*" >&2; }
 
 # The Node hook decides whatever this script does not; exec keeps OpenVPN waiting on one process.
+# It reads the config this script was made from (or the one OpenVPN's environment names), which
+# need not be in the default place.
 to_node() {
+  VPNNOTIFY_CONFIG=\${VPNNOTIFY_CONFIG-$config}
+  export VPNNOTIFY_CONFIG
   if [ -x "$node_hook" ]; then exec ${node} "$@"; fi
   say "error: failed reason=\\"cannot run the Node hook $node_hook, so this login is NOT notified\\""
   # OpenVPN refuses the client on a non-zero exit: only onFailure reject may do that.
@@ -132,7 +153,9 @@ to_node() {
 [ "\${script_type-}" = client-connect ] && [ $# -le 1 ] && [ -z "\${VPNNOTIFY_DETACHED-}" ] || to_node "$@"
 case \${1-} in -*) to_node "$@" ;; esac
 [ "\${VPNNOTIFY_CONFIG-$config}" = "$config" ] || to_node "$@"
-# -nt is in POSIX.1-2024's test (dash, bash, busybox ash and ksh had it long before).
+# install dates this script as the config, to the nanosecond (dash and bash compare nanoseconds):
+# an edit makes the config newer. -nt is in POSIX.1-2024's test (dash, bash, busybox ash and ksh
+# had it long before).
 # shellcheck disable=SC3013
 if [ ! -e "$config" ] || [ "$config" -nt "$0" ]; then
   say "warn: $config changed after $0 was written: the Node hook runs instead (re-run vpnnotify install)"
@@ -261,7 +284,9 @@ claim_start() {
     if [ -f "$marker" ] && [ ! -h "$marker" ]; then
       since=''
       IFS= read -r since <"$marker" || :
-      case $since in '' | *[!0-9]*) ;; *) [ $((now - since)) -lt 10000 ] && return 1 ;; esac
+      # Arithmetic only on what it can hold: dash exits 2 ("Illegal number", a disconnect) on a
+      # leading 0 (octal) or a number too long; junk like that is stale.
+      case $since in '' | 0* | *[!0-9]* | ????????????????*) ;; *) [ $((now - since)) -lt 10000 ] && return 1 ;; esac
     fi
     rm -f -- "$marker" 2>/dev/null
   fi

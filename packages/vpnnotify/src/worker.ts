@@ -5,6 +5,7 @@ import type { LoginJob, SpoolJob } from "./alert";
 import type { VpnnotifyConfig } from "./config";
 import type { VpnEvent } from "./event";
 import { deliverEntry, type FlushResult, leaseFor, type Notifier, urgency } from "./notify";
+import { clearPlantedDrainLock } from "./spool-guard";
 
 /** How often the idle worker looks for new logins in the spool directory (a readdir). */
 const POLL_MS = 50;
@@ -30,6 +31,7 @@ export async function workSpool(n: Notifier, config: VpnnotifyConfig): Promise<F
     rank: urgency,
   };
   for (;;) {
+    await clearPlantedDrainLock(n.spool.dir, n.log);
     const result = await n.spool.work(async (entry) => {
       if (!(await deliverEntry(entry, n))) lost++;
     }, options);

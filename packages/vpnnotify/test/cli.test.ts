@@ -1,3 +1,4 @@
+import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -90,6 +91,25 @@ describe("OpenVPN client-connect", () => {
     expect(readFileSync(deferred, "utf8")).toBe("2");
     await waitFor(() => readFileSync(deferred, "utf8") === "1", 15_000, 'the deferred file to say "1"');
     expect(slack.messagesTo("U0BOB")).toHaveLength(1);
+  });
+
+  it("a FIFO planted as the spool's drain.lock hangs neither the worker nor flush: it is removed and the alert goes out", async () => {
+    const s = setup({ spool: { idleSeconds: 0 } });
+    const spool = join(dirname(s.state), "spool");
+    const lock = join(spool, "drain.lock");
+    mkdirSync(spool, { recursive: true, mode: 0o700 });
+    expect(spawnSync("mkfifo", [lock]).status).toBe(0);
+    expect((await runCli([], { ...base(s), ...openvpnConnectEnv("alice", PLACES.london.ip) })).code).toBe(0);
+    await waitFor(() => slack.messagesTo("U0ALICE")[0], 15_000, "the DM");
+    expect(readFileSync(s.logFile, "utf8")).toContain("removed a drain.lock that was not a regular file");
+    // flush ends with its documented code (0: nothing left), within runCli's bound, not hung on the FIFO.
+    await waitFor(() => /worker done/.test(readFileSync(s.logFile, "utf8")), 10_000, "the worker to end");
+    rmSync(lock, { force: true });
+    expect(spawnSync("mkfifo", [lock]).status).toBe(0);
+    const flush = await runCli(["flush", "--json"], base(s), 15_000);
+    expect(flush.code).toBe(0);
+    expect(JSON.parse(flush.stdout)).toMatchObject({ delivered: 0, failed: 0, pending: 0 });
+    expect(existsSync(lock)).toBe(false);
   });
 
   it("a slow Slack (stores the post, answers after 2.5 s) gets each alert once: the worker's Slack timeout is not the hook's deadline", async () => {

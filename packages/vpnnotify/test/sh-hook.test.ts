@@ -8,6 +8,7 @@ import {
   readFileSync,
   rmSync,
   statSync,
+  symlinkSync,
   utimesSync,
   writeFileSync,
 } from "node:fs";
@@ -19,6 +20,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { spoolJobSchema } from "../src/alert";
 import { parseHookEnv } from "../src/event";
 import { type ShHookOptions, writeShHook } from "../src/sh-hook";
+import { waitFor } from "./fixtures";
 
 /**
  * The POSIX sh client-connect hook (issue #26), run by /bin/sh (dash) and bash as OpenVPN runs it:
@@ -289,6 +291,63 @@ describe("the sh client-connect hook", () => {
     ]);
     expect(entryFiles(s)).toEqual([]);
   });
+
+  it("a config with a nanosecond mtime: the script is dated exactly as it, so logins stay on the sh path", async () => {
+    const s = site();
+    holdDrainLock(s.spool);
+    expect(spawnSync("touch", ["-d", "2026-12-05 03:45:01.123456789", s.options.config]).status).toBe(0);
+    writeShHook(s.root, "vpnnotify-connect", s.options);
+    expect(statSync(s.script, { bigint: true }).mtimeNs).toBe(statSync(s.options.config, { bigint: true }).mtimeNs);
+    for (const shell of ["/bin/sh", "/bin/bash"]) {
+      const result = await hook(s, { script_type: "client-connect", common_name: "alice", trusted_ip: "81.2.69.1" }, { shell });
+      expect(result).toEqual({ code: 0, stderr: "" });
+    }
+    expect(entryFiles(s)).toHaveLength(2);
+    expect(calls(s)).toEqual([]);
+  });
+
+  it("every hand-over to the Node hook names the config the script was made from (not in the default place)", async () => {
+    const s = site();
+    // The stub records the config it is told about: without one, the Node hook would read /etc/opsguard's.
+    writeFileSync(
+      s.options.nodeHook[0] as string,
+      `#!/bin/sh\nprintf '%s config=%s\\n' "$*" "\${VPNNOTIFY_CONFIG-unset}" >>'${s.calls}'\nexit 0\n`,
+    );
+    const login = { script_type: "client-connect", common_name: "alice", trusted_ip: "81.2.69.1" };
+    const want = ` config=${s.options.config}`;
+    // Stale config.
+    const { atime, mtime } = statSync(s.options.config);
+    utimesSync(s.options.config, atime, new Date(mtime.getTime() + 120_000));
+    await hook(s, login);
+    expect(calls(s)).toEqual([want]);
+    writeShHook(s.root, "vpnnotify-connect", s.options);
+    // Spool missing.
+    rmSync(s.spool, { recursive: true });
+    await hook(s, login);
+    expect(calls(s)).toEqual([want, want]);
+    // Unwritable spool: a directory nobody can create files in, root included (/proc).
+    symlinkSync("/proc/self/fdinfo", s.spool);
+    const unwritable = await hook(s, login);
+    expect(unwritable.stderr).toContain("the Node hook handles this login alone");
+    expect(calls(s)).toEqual([want, want, want]);
+    // Another config named by OpenVPN's environment is handed on as it is.
+    await hook(s, { ...login, VPNNOTIFY_CONFIG: "/elsewhere.json" });
+    expect(calls(s).at(-1)).toBe(" config=/elsewhere.json");
+  });
+
+  for (const shell of ["/bin/sh", "/bin/bash"]) {
+    it(`${shell}: junk in worker.starting (a leading 0, 20 digits) is stale, never a shell error that disconnects`, async () => {
+      for (const junk of ["0999", "99999999999999999999", "08", "-5", "1e3"]) {
+        const s = site();
+        writeFileSync(join(s.spool, "worker.starting"), `${junk}\n`);
+        const result = await hook(s, { script_type: "client-connect", common_name: "a", trusted_ip: "81.2.69.1" }, { shell });
+        expect(result, junk).toEqual({ code: 0, stderr: "" });
+        expect(entryFiles(s)).toHaveLength(1);
+        await waitFor(() => calls(s).length > 0, 5_000, "the worker start");
+        expect(calls(s), junk).toEqual([" queued=1"]);
+      }
+    });
+  }
 
   it("after the config was edited, hands over to the Node hook and says to re-run install", async () => {
     const s = site();

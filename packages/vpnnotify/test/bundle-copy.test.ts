@@ -1,0 +1,113 @@
+import { spawnSync } from "node:child_process";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { embeddedDatabaseFiles } from "../src/geoip";
+import { openvpnConnectEnv, waitFor } from "./fixtures";
+
+/**
+ * The built bundle as a user handles it: copied somewhere else, installed with a config outside
+ * the default place, and the installed sh hook handing logins to the installed Node hook.
+ */
+
+const BUNDLE = new URL("../dist/vpnnotify.cjs", import.meta.url).pathname;
+let dir: string;
+
+beforeAll(() => {
+  if (!existsSync(BUNDLE)) throw new Error(`${BUNDLE} is missing: run "node scripts/build.mjs vpnnotify" first`);
+  dir = mkdtempSync(join(tmpdir(), "vpnnotify-copy-"));
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** A config in a non-default place whose Slack refuses at once: every login stays in the spool. */
+function writeConfig(root: string): { config: string; spool: string } {
+  const config = join(root, "etc", "vpn notify.json");
+  const spool = join(root, "spool");
+  mkdirSync(join(root, "etc"), { recursive: true });
+  writeFileSync(
+    config,
+    JSON.stringify({
+      server: { name: "x" },
+      slack: { token: "env:T_TOKEN", baseUrl: "http://127.0.0.1:9/api/" },
+      securityChannel: "C0SEC",
+      directory: { emailDomain: "example.org" },
+      state: { file: join(root, "state", "state.json") },
+      spool: { dir: spool, idleSeconds: 0, retryAfterSeconds: 3600 },
+      log: { file: join(root, "vpnnotify.log") },
+    }),
+  );
+  return { config, spool };
+}
+
+const run = (argv: string[], env: Record<string, string> = {}) =>
+  spawnSync(argv[0] as string, argv.slice(1), {
+    env: { PATH: "/usr/bin:/bin", T_TOKEN: "xoxb-1", ...env },
+    encoding: "utf8",
+    timeout: 20_000,
+  });
+
+const queuedUsers = (spool: string): string[] =>
+  existsSync(spool)
+    ? readdirSync(spool)
+        .filter((f) => /^\d+-[0-9a-f]{8}\.json$/.test(f))
+        .map((f) => JSON.parse(readFileSync(join(spool, f), "utf8")).payload)
+        .map((p: { login?: { user: string }; event?: { user: string }; openvpn?: { common_name: string } }) =>
+          String(p.login?.user ?? p.event?.user ?? p.openvpn?.common_name),
+        )
+    : [];
+
+describe("a copied bundle", () => {
+  it("without its GeoIP database: install exits 78 with one line naming the fix and installs nothing; notify warns with the fix", () => {
+    const root = mkdtempSync(join(dir, "bare-"));
+    const copy = join(root, "x.cjs");
+    copyFileSync(BUNDLE, copy);
+    const { config } = writeConfig(root);
+    const r = run([process.execPath, copy, "--config", config, "install", "--prefix", join(root, "P")]);
+    expect(r.status).toBe(78);
+    expect(r.stderr.trim().split("\n")).toHaveLength(1);
+    expect(r.stderr).toContain("the embedded GeoIP database");
+    expect(r.stderr).toContain("copy those files beside it");
+    expect(r.stderr).not.toMatch(/internal error|Cannot find module/);
+    expect(existsSync(join(root, "P"))).toBe(false);
+    // notify still goes out (here: is spooled, Slack refusing), its GeoIP warning naming the fix.
+    const notify = run([process.execPath, copy, "--config", config, "notify", "--user", "alice", "--ip", "81.2.69.142"]);
+    expect(notify.stderr).toMatch(/warn: GeoIP lookup failed; .*the embedded GeoIP database .*copy those files beside it/);
+    expect(notify.stderr).not.toContain("internal error");
+  });
+
+  it("with the database beside it: installs; the sh hook, dated as a config with nanoseconds, stays on the sh path; every hand-over keeps the config", async () => {
+    const root = mkdtempSync(join(dir, "full-"));
+    const copy = join(root, "x.cjs");
+    copyFileSync(BUNDLE, copy);
+    for (const file of embeddedDatabaseFiles()) copyFileSync(file, join(root, file.slice(file.lastIndexOf("/") + 1)));
+    const { config, spool } = writeConfig(root);
+    expect(run(["touch", "-d", "2026-12-05 03:45:01.123456789", config]).status).toBe(0);
+    const prefix = join(root, "P");
+    const install = run([process.execPath, copy, "--config", config, "install", "--prefix", prefix]);
+    expect(install.stderr).toBe("");
+    expect(install.status).toBe(0);
+    const hook = join(prefix, "vpnnotify-connect");
+    expect(statSync(hook, { bigint: true }).mtimeNs).toBe(statSync(config, { bigint: true }).mtimeNs);
+    // Moved away from the copy's directory, the installed bundle still has its database.
+    rmSync(copy);
+    expect(existsSync(join(prefix, "dbip-country-ipv4.mmdb"))).toBe(true);
+
+    const login = (user: string) => run([hook], openvpnConnectEnv(user, "81.2.69.142"));
+    // The sh path: no warning, queued.
+    expect(login("alice")).toMatchObject({ status: 0, stderr: "" });
+    await waitFor(() => queuedUsers(spool).includes("alice"), 15_000, "alice's login in the spool");
+
+    // Spool missing: the Node hook, told the config, makes it and queues the login.
+    rmSync(spool, { recursive: true, force: true });
+    expect(login("bob").status).toBe(0);
+    await waitFor(() => queuedUsers(spool).includes("bob"), 15_000, "bob's login in the spool");
+
+    // Config edited after install: the Node hook reads the edited config (not /etc/opsguard's).
+    writeFileSync(config, readFileSync(config, "utf8").replace('"name":"x"', '"name":"y"'));
+    const stale = login("carol");
+    expect(stale.status).toBe(0);
+    expect(stale.stderr).toContain("changed after");
+    await waitFor(() => queuedUsers(spool).includes("carol"), 15_000, "carol's login in the spool");
+  });
+});
