@@ -92,6 +92,9 @@ Examples:
     active = yes, direction = out, type = always, format = string,
     path = /usr/bin/auditd-parse, args = plugin -o /var/log/audit/events.json`;
 
+const SIGNAL_EXIT_CODES = `  130 interrupted (SIGINT, Ctrl-C) outside -F
+  143 terminated (SIGTERM) outside -F and the plugin`;
+
 function addInputOptions(command: Command): Command {
   return command
     .argument("[files...]", "audit logs (default: stdin)")
@@ -140,6 +143,8 @@ export function createAuditdParseProgram(io: IOStreams): Command {
     },
     io,
   );
+  // core's table stops at sysexits codes: the two signal exits go right under it, as in the README's table
+  program.addHelpText("after", SIGNAL_EXIT_CODES);
 
   addInputOptions(program)
     .option(
