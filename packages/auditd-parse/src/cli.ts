@@ -375,7 +375,7 @@ async function parseCommand(files: string[], command: Command, mode: Mode): Prom
       },
     });
   } else {
-    const progress = readProgress(ctx, parser);
+    const progress = readProgress(ctx, parser, flags.output);
     await readAll(inputs, onChunk, parser, unread, ctx, progress).finally(() => progress.stop());
   }
   parser.end();

@@ -1,3 +1,4 @@
+import { clearLine, cursorTo, moveCursor } from "node:readline";
 import { Readable, Writable } from "node:stream";
 import { redactSecrets, secretPrefixLength } from "./secret";
 
@@ -86,16 +87,23 @@ class RedactingStream implements OutStream {
   }
 
   get writable(): NodeJS.WritableStream {
-    this.#writable ??= Object.assign(
-      new Writable({
-        write: (chunk: Buffer | string, _encoding, done) => {
-          this.write(String(chunk));
-          done();
-        },
-      }),
-      // ora draws only on a TTY and sizes its line by the columns.
-      { isTTY: this.isTTY, columns: this.columns },
-    );
+    if (this.#writable !== undefined) return this.#writable;
+    const w = new Writable({
+      write: (chunk: Buffer | string, _encoding, done) => {
+        this.write(String(chunk));
+        done();
+      },
+    });
+    // ora draws only on a TTY and sizes its line by the columns; it redraws with a tty.WriteStream's cursor
+    // methods (a TypeError without them, a crash one second into any run with a progress line): readline
+    // writes the same escape sequences through the stream
+    this.#writable = Object.assign(w, {
+      isTTY: this.isTTY,
+      columns: this.columns,
+      cursorTo: (x: number, y?: number) => (y === undefined ? cursorTo(w, x) : cursorTo(w, x, y)),
+      moveCursor: (dx: number, dy: number) => moveCursor(w, dx, dy),
+      clearLine: (dir: -1 | 0 | 1) => clearLine(w, dir),
+    });
     return this.#writable;
   }
 }
