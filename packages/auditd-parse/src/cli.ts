@@ -3,6 +3,7 @@ import { addCompletionCommand } from "@opsguard/core/completion";
 import { DataError, NoInputError, type OpsguardError, PolicyError, UsageError } from "@opsguard/core/errors";
 import { ExitCode } from "@opsguard/core/exit";
 import type { IOStreams } from "@opsguard/core/iostreams";
+import { writeOutputFile } from "@opsguard/core/output";
 import type { ByteProgress } from "@opsguard/core/progress";
 import { createStyle } from "@opsguard/core/tty";
 import pkg from "../package.json" with { type: "json" };
@@ -181,7 +182,8 @@ user; failed logins (no session id) are listed as sessions of their own.
 At most 10000 commands and connections are listed per session and 40000 across open sessions;
 the rest are counted in "omitted". --format html writes one self-contained page (a timeline per
 session, raw events one click away, user/host filters), bounded to 500 sessions, 200 items per
-session and 5000 in all, with a note saying what was left out. -F FILE follows a growing log here too: each session is written
+session and 5000 in all, with a note saying what was left out, and a banner when an input could not
+be read (exit 65/66). With -o FILE the page replaces FILE whole, atomically (not appended). -F FILE follows a growing log here too: each session is written
 as it ends.
 
 Example:
@@ -330,10 +332,11 @@ async function parseCommand(files: string[], command: Command, mode: Mode): Prom
   const formats = FORMATS[mode];
   if (!formats.includes(flags.format ?? "ndjson")) {
     throw new UsageError(`${mode === "events" ? "" : `${mode} `}--format ${flags.format} is not supported`, {
-      hint: `use ${formats.join(", ")}${mode === "detect" ? " (a table is shown on a terminal)" : ""}`,
+      hint: `use ${formats.join(", ")}${mode === "detect" ? " (a table is shown on a terminal)" : ""}${flags.format === "html" ? "; html is for sessions" : ""}`,
     });
   }
-  const output = new Output(flags.output);
+  // the html page goes to -o FILE in one atomic write of its own (makeSink), not appended
+  const output = new Output(flags.format === "html" ? undefined : flags.output);
   const detector = rules === undefined ? undefined : new Detector(rules.rules, detectOptions(flags, ctx));
   const sink = detector === undefined ? makeSink(mode, flags, ctx, output) : detectSink(detector, output);
   const objects =
@@ -379,7 +382,7 @@ async function parseCommand(files: string[], command: Command, mode: Mode): Prom
     await readAll(inputs, onChunk, parser, unread, ctx, progress).finally(() => progress.stop());
   }
   parser.end();
-  await sink.finish();
+  await sink.finish(unread.failures.length);
   await output.close();
   report(ctx, parser, flags.strict);
   if (detector !== undefined && rules !== undefined) detectVerdict(ctx, detector, rules, flags, unread.verdict());
@@ -525,7 +528,8 @@ function detectVerdict(ctx: CliContext, detector: Detector, rules: RuleSet, flag
 interface Sink {
   event(e: AuditEvent, json: EventJson): void;
   pending(): Promise<void> | undefined;
-  finish(): Promise<void>;
+  /** `unread`: inputs that could not be read whole (the html page says so). */
+  finish(unread: number): Promise<void>;
 }
 
 function makeSink(mode: Mode, flags: ParseFlags, ctx: CliContext, output: Output): Sink {
@@ -541,8 +545,16 @@ function makeSink(mode: Mode, flags: ParseFlags, ctx: CliContext, output: Output
     return w;
   };
   if (mode === "sessions" && flags.format === "html" && !ctx.opts.json) {
-    const page = sessionsHtmlSink(line);
-    return { event: (e, json) => page.event(e, json), pending, finish: async () => page.finish() };
+    // -o FILE: the page replaces the file whole (atomically), a second run must not append a second document
+    const file = flags.output;
+    let html = "";
+    const page = sessionsHtmlSink(file === undefined ? line : (text) => (html = text));
+    const finish = async (unread: number) => {
+      page.finish(unread);
+      // the same bytes as on stdout, where line() ends it with a newline
+      if (file !== undefined) await writeOutputFile(file, `${html}\n`);
+    };
+    return { event: (e, json) => page.event(e, json), pending, finish };
   }
   if (mode === "sessions") {
     // each session is written when it ends (a JSON array written as it goes), so memory stays bounded
