@@ -244,12 +244,25 @@ export class Assembler<E extends PendingEvent> {
     if (this.last !== undefined && this.ticks - this.last.tick >= idleTicks) this.complete(this.last);
   }
 
-  /** Completes everything still open (end of input). */
+  /**
+   * Completes everything still open (end of input), oldest log time first and each taken out of `open` only
+   * as it completes: the events held behind it must still see the younger ones open, or a one-record event
+   * (a USER_END) would go out before the older commands of its session, which had no EOE.
+   */
   flush(): void {
-    const events = [...this.open.values()];
-    this.open.clear();
-    if (this.last !== undefined) events.push(this.last);
-    for (const event of events) this.complete(event);
+    const events = [...this.open];
+    if (this.last !== undefined) events.push([this.lastKey, this.last]);
+    // stable: events of one log time keep the order they began in
+    events.sort((a, b) => a[1].timeMs - b[1].timeMs);
+    for (const [key, event] of events) {
+      if (event === this.last) {
+        this.complete(event);
+      } else if (this.open.get(key) === event) {
+        // not completed already by release() (MAX_HELD reached while flushing)
+        this.open.delete(key);
+        this.complete(event);
+      }
+    }
   }
 
   /** Open events, the newest included. */

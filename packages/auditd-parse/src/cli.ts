@@ -3,6 +3,7 @@ import { addCompletionCommand } from "@opsguard/core/completion";
 import { DataError, NoInputError, type OpsguardError, PolicyError, UsageError } from "@opsguard/core/errors";
 import { ExitCode } from "@opsguard/core/exit";
 import type { IOStreams } from "@opsguard/core/iostreams";
+import { writeOutputFile } from "@opsguard/core/output";
 import type { ByteProgress } from "@opsguard/core/progress";
 import { createStyle } from "@opsguard/core/tty";
 import pkg from "../package.json" with { type: "json" };
@@ -93,6 +94,9 @@ Examples:
     active = yes, direction = out, type = always, format = string,
     path = /usr/bin/auditd-parse, args = plugin -o /var/log/audit/events.json`;
 
+const SIGNAL_EXIT_CODES = `  130 interrupted (SIGINT, Ctrl-C) outside -F
+  143 terminated (SIGTERM) outside -F and the plugin`;
+
 function addInputOptions(command: Command): Command {
   return command
     .argument("[files...]", "audit logs (default: stdin)")
@@ -141,6 +145,8 @@ export function createAuditdParseProgram(io: IOStreams): Command {
     },
     io,
   );
+  // core's table stops at sysexits codes: the two signal exits go right under it, as in the README's table
+  program.addHelpText("after", SIGNAL_EXIT_CODES);
 
   addInputOptions(program)
     .option(
@@ -177,7 +183,8 @@ user; failed logins (no session id) are listed as sessions of their own.
 At most 10000 commands and connections are listed per session and 40000 across open sessions;
 the rest are counted in "omitted". --format html writes one self-contained page (a timeline per
 session, raw events one click away, user/host filters), bounded to 500 sessions, 200 items per
-session and 5000 in all, with a note saying what was left out. -F FILE follows a growing log here too: each session is written
+session and 5000 in all, with a note saying what was left out, and a banner when an input could not
+be read (exit 65/66). With -o FILE the page replaces FILE whole, atomically (not appended). -F FILE follows a growing log here too: each session is written
 as it ends.
 
 Example:
@@ -335,7 +342,8 @@ async function parseCommand(files: string[], command: Command, mode: Mode): Prom
       hint: `use ${formats.join(", ")}${mode === "detect" ? " (a table is shown on a terminal)" : ""}${where}`,
     });
   }
-  const output = new Output(flags.output);
+  // the html page goes to -o FILE in one atomic write of its own (makeSink), not appended
+  const output = new Output(flags.format === "html" ? undefined : flags.output);
   const detector = rules === undefined ? undefined : new Detector(rules.rules, detectOptions(flags, ctx));
   const sink = detector === undefined ? makeSink(mode, flags, ctx, output) : detectSink(detector, output);
   const objects =
@@ -377,11 +385,11 @@ async function parseCommand(files: string[], command: Command, mode: Mode): Prom
       },
     });
   } else {
-    const progress = readProgress(ctx, parser);
+    const progress = readProgress(ctx, parser, flags.output);
     await readAll(inputs, onChunk, parser, unread, ctx, progress).finally(() => progress.stop());
   }
   parser.end();
-  await sink.finish();
+  await sink.finish(unread.failures.length);
   await output.close();
   report(ctx, parser, flags.strict);
   if (detector !== undefined && rules !== undefined) detectVerdict(ctx, detector, rules, flags, unread.verdict());
@@ -527,7 +535,8 @@ function detectVerdict(ctx: CliContext, detector: Detector, rules: RuleSet, flag
 interface Sink {
   event(e: AuditEvent, json: EventJson): void;
   pending(): Promise<void> | undefined;
-  finish(): Promise<void>;
+  /** `unread`: inputs that could not be read whole (the html page says so). */
+  finish(unread: number): Promise<void>;
 }
 
 function makeSink(mode: Mode, flags: ParseFlags, ctx: CliContext, output: Output): Sink {
@@ -543,8 +552,16 @@ function makeSink(mode: Mode, flags: ParseFlags, ctx: CliContext, output: Output
     return w;
   };
   if (mode === "sessions" && flags.format === "html" && !ctx.opts.json) {
-    const page = sessionsHtmlSink(line);
-    return { event: (e, json) => page.event(e, json), pending, finish: async () => page.finish() };
+    // -o FILE: the page replaces the file whole (atomically), a second run must not append a second document
+    const file = flags.output;
+    let html = "";
+    const page = sessionsHtmlSink(file === undefined ? line : (text) => (html = text));
+    const finish = async (unread: number) => {
+      page.finish(unread);
+      // the same bytes as on stdout, where line() ends it with a newline
+      if (file !== undefined) await writeOutputFile(file, `${html}\n`);
+    };
+    return { event: (e, json) => page.event(e, json), pending, finish };
   }
   if (mode === "sessions") {
     // each session is written when it ends (a JSON array written as it goes), so memory stays bounded

@@ -149,7 +149,12 @@ export class SessionsHtml {
     this.sections.push(this.renderSession(s, held));
   }
 
-  render(): string {
+  /** The page; `unread` inputs that could not be read whole get a banner, so a partial page never looks whole. */
+  render(unread = 0): string {
+    const incomplete =
+      unread > 0
+        ? `<p class="omitted" id="incomplete">incomplete: ${unread} input(s) could not be read whole (named on stderr); this page shows only what was read.</p>`
+        : "";
     const omitted =
       this.sessionsOmitted > 0 || this.itemsOmitted > 0
         ? `<p class="omitted" id="omitted">${this.sessionsOmitted} more session(s) and ${this.itemsOmitted} more timeline item(s) omitted to keep this page small enough to open — narrow the run with --user, --node, --since/--until.</p>`
@@ -161,6 +166,7 @@ export class SessionsHtml {
     const body = [
       "<header><h1>auditd-parse sessions</h1>",
       `<p class="meta"><span id="shown">${this.sections.length}</span> of <span id="total">${this.sessionsSeen}</span> session(s), ${h(this.first ?? "?")} .. ${h(this.last ?? "?")}</p>`,
+      incomplete,
       omitted,
       '<form class="filters" id="filters"><label>user <select id="f-user"><option value="">all</option></select></label> ',
       '<label>host <select id="f-host"><option value="">all</option></select></label> ',
@@ -334,7 +340,7 @@ pre{white-space:pre-wrap;word-break:break-all;background:#f6f6f6;padding:.4em;fo
 export function sessionsHtmlSink(
   write: (html: string) => void,
   bounds: PageBounds = PAGE_BOUNDS,
-): { event(e: AuditEvent, json: { toString(): string }): void; finish(): void } {
+): { event(e: AuditEvent, json: { toString(): string }): void; finish(unread?: number): void } {
   const page = new SessionsHtml(bounds);
   const tracker = new SessionTracker((s) => page.session(s));
   return {
@@ -343,9 +349,9 @@ export function sessionsHtmlSink(
       page.event(e, json);
       tracker.add(e);
     },
-    finish() {
+    finish(unread = 0) {
       tracker.flush();
-      write(page.render());
+      write(page.render(unread));
     },
   };
 }

@@ -208,6 +208,13 @@ describe("finding 8: exit on signals outside follow mode", () => {
     expect(help).toContain("130 (SIGINT) or 143 (SIGTERM)");
     expect(help).toContain("an -o file then holds only what was written so far");
   });
+
+  it("--help's exit code table lists 130 and 143, as the README's does", () => {
+    const help = spawnSync(process.execPath, ["--import", "tsx", CLI, "--help"], { encoding: "utf8" }).stdout;
+    const table = help.split("\nExit codes:\n")[1] ?? "";
+    expect(table).toMatch(/^ {2}130 interrupted \(SIGINT, Ctrl-C\) outside -F$/m);
+    expect(table).toMatch(/^ {2}143 terminated \(SIGTERM\) outside -F and the plugin$/m);
+  });
 });
 
 describe("finding 11: human output", () => {

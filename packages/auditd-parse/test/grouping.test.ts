@@ -131,6 +131,18 @@ describe("the order events are handed over in", () => {
     expect(t.out).toEqual(["1:1", "2:1"]);
   });
 
+  it("at the end of input, open events go out in log-time order with the ones held behind them (no EOE)", () => {
+    // rhel7-style: commands without EOE, then a one-record logout 0.2 s later, all inside the four kept open
+    const logout = (serial: number, sec: string) =>
+      `type=USER_END msg=audit(${sec}:${serial}): pid=900 uid=0 auid=1000 ses=5 msg='op=PAM:session_close res=success'`;
+    const s = streaming();
+    s.push(syscall(2, "101.000"), path(2, "101.000"), syscall(3, "102.000"), path(3, "102.000"), logout(10, "102.200"));
+    s.push(syscall(102, "201.000"), syscall(103, "202.000"), logout(110, "202.200"));
+    expect(s.out).toEqual([]);
+    s.parser.end();
+    expect(s.out).toEqual(["2:2", "3:2", "10:1", "102:1", "103:1", "110:1"]);
+  });
+
   it("with more than 64 older events open, an event goes out as soon as it completes", () => {
     const behind = (open: number) => {
       const s = streaming();

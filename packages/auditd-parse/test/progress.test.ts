@@ -1,4 +1,4 @@
-import { execFile } from "node:child_process";
+import { execFile, execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -54,7 +54,24 @@ let quiet: Promise<string>;
 let noColor: Promise<string>;
 let piped: Promise<{ stdout: string; stderr: string }>;
 let toScreen: Promise<string>;
+let toFile: Promise<string>;
+let hostileName: Promise<string>;
 beforeAll(() => {
+  // -o FILE: the events go to the file, so the terminal is free for the progress line
+  toFile = onTerminal(`-o '${join(dir, "out.ndjson")}'`, {}, "");
+  // a file name carrying an OSC title sequence and BEL: a FIFO, so the read lasts past the one-second mark
+  const fifo = join(dir, "evil\u001b]0;pwned\u0007.log");
+  execFileSync("mkfifo", [fifo]);
+  hostileName = exec(
+    "script",
+    [
+      "-qfec",
+      `stty cols 120 rows 40; (cat '${log}'; sleep 3) > '${fifo}' & '${process.execPath}' --conditions=@opsguard/source --import tsx '${CLI}' '${fifo}' > /dev/null`,
+      "/dev/null",
+    ],
+    { cwd: ROOT, env: env(), encoding: "utf8", timeout: 30_000 },
+  ).then((r) => r.stdout);
+
   shown = onTerminal("");
   quiet = onTerminal("--quiet");
   noColor = onTerminal("", { NO_COLOR: "1" });
@@ -81,5 +98,15 @@ describe("auditd-parse progress", () => {
     const screen = await toScreen;
     expect(screen).toContain("ls(/usr/bin/ls)");
     expect(screen).not.toContain("reading");
+  });
+
+  it("shows progress when -o sends the output to a file, even with stdout on the terminal", async () => {
+    expect(await toFile).toMatch(/reading stdin: \d+\.\d MiB, [\d,]+ events\/s/);
+  });
+
+  it("escapes control characters in the file name it shows (no OSC/BEL from a name reaches the terminal)", async () => {
+    const screen = await hostileName;
+    expect(screen).toContain("evil\\033]0;pwned\\007.log: ");
+    expect(screen).not.toContain("\u001b]0;pwned");
   });
 });

@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Browser, chromiumMissing, launchChromium, openFile, pwned } from "@opsguard/lab/browser";
@@ -94,10 +94,39 @@ describe("auditd-parse sessions --format html", () => {
     expect(page).toMatch(/<p class="omitted">\d+ more item\(s\) of this session omitted \(page bound\)/);
   });
 
+  it("says on the page when inputs could not be read (exit 65/66), so a partial page does not look whole", () => {
+    const log = join(dir, "good.log");
+    writeFileSync(log, hostileLog());
+    const missing = join(dir, "missing.log");
+    const partial = run(["sessions", "--format", "html", "--passwd", passwd, log, missing], "");
+    expect(partial.code).toBe(65);
+    expect(partial.stdout).toContain('<p class="omitted" id="incomplete">incomplete: 1 input(s) could not be read');
+    expect(partial.stdout.match(/<section class="session/g)).toHaveLength(3);
+    const none = run(["sessions", "--format", "html", missing], "");
+    expect(none.code).toBe(66);
+    expect(none.stdout).toContain("incomplete: 1 input(s) could not be read");
+    // a whole run has no such banner; and --json keeps its shape (an array of sessions)
+    expect(html.stdout).not.toContain('id="incomplete"');
+    const json = run(["sessions", "--json", "--passwd", passwd, log, missing], "");
+    expect(json.code).toBe(65);
+    expect(JSON.parse(json.stdout)).toHaveLength(3);
+  });
+
+  it("-o FILE replaces the file with one page instead of appending a second document", () => {
+    const out = join(dir, "page.html");
+    writeFileSync(out, "old content\n");
+    for (let i = 0; i < 2; i++) expect(run(["sessions", "--format", "html", "--passwd", passwd, "-o", out], hostileLog()).code).toBe(0);
+    const page = readFileSync(out, "utf8");
+    expect(page).toBe(html.stdout);
+    expect(page.match(/<html/g)).toHaveLength(1);
+    // no temp file left beside it
+    expect(readdirSync(dir).filter((n) => n.startsWith(".page.html"))).toEqual([]);
+  });
+
   it("refuses --format html outside sessions with one line naming the fix", () => {
     const r = run(["--format", "html"], hostileLog());
     expect(r.code).toBe(64);
-    expect(r.stderr.trim()).toBe("auditd-parse: --format html is not supported (use ndjson, text, table, csv, ecs; html is for sessions)");
+    expect(r.stderr.trim()).toBe("auditd-parse: --format html is not supported (use ndjson, text, table, csv, ecs; html is for sessions and report)");
     const follow = run(["sessions", "--format", "html", "-F", join(dir, "passwd")], "");
     expect(follow.code).toBe(64);
     expect(follow.stderr).toContain("--format html writes one page at the end of input, so it does not go with --follow");

@@ -50,6 +50,24 @@ describe("SessionTracker", () => {
     expect(atEnd.map((s) => [s.ses, s.end])).toEqual([["9", undefined]]);
   });
 
+  it("keeps a session's last commands in it when its events have no EOE (rhel7): no phantom open copy", () => {
+    // each command's SYSCALL+EXECVE+PATH ends only by the window or the end of input; the logout is one record
+    const noEoe = (ses: number, t: number, serial: number) => {
+      const lines = sshSession(ses, t, serial).filter((l) => !l.startsWith("type=EOE") && !l.includes("/usr/bin/sudo"));
+      return lines.flatMap((l) =>
+        l.startsWith("type=EXECVE")
+          ? [l, l.replace(/^type=EXECVE(.*?: ).*$/, '$1item=0 name="/usr/bin/ls"').replace(/^/, "type=PATH")]
+          : [l],
+      );
+    };
+    const { emitted, atEnd } = track([...noEoe(5, 1_700_000_000, 1), ...noEoe(6, 1_700_000_100, 101)]);
+    expect(atEnd).toEqual([]);
+    expect(emitted.map((s) => [s.ses, s.end !== undefined, s.commands.map((c) => c.argv[1])])).toEqual([
+      ["5", true, ["one", "two"]],
+      ["6", true, ["one", "two"]],
+    ]);
+  });
+
   it("bounds open sessions and the items kept per session", () => {
     const many = Array.from({ length: 5 }, (_, i) => sshSession(i + 1, 1_700_000_000 + i * 10, i * 10 + 1).slice(0, 4)).flat();
     const { emitted, atEnd } = track(many, { maxOpen: 2, maxItems: 1 });

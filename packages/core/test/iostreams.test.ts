@@ -51,6 +51,15 @@ describe("IOStreams", () => {
     t.io.stderr.writable.write(`spin ${TOKEN}\n`);
     expect(t.stderr()).toBe("spin [redacted]\n");
   });
+
+  it("the Writable has a terminal's cursor methods, which ora redraws its spinner with", () => {
+    const t = testIO({ stderrTTY: true });
+    const w = t.io.stderr.writable as NodeJS.WriteStream;
+    w.cursorTo(0);
+    w.clearLine(1);
+    w.moveCursor(0, -1);
+    expect(t.stderr()).toBe("\u001b[1G\u001b[0K\u001b[1A");
+  });
 });
 
 describe("executeCli", () => {
