@@ -126,7 +126,9 @@ describe("auditd-parse sessions --format html", () => {
   it("refuses --format html outside sessions with one line naming the fix", () => {
     const r = run(["--format", "html"], hostileLog());
     expect(r.code).toBe(64);
-    expect(r.stderr.trim()).toBe("auditd-parse: --format html is not supported (use ndjson, text, table, csv, ecs; html is for sessions and report)");
+    expect(r.stderr.trim()).toBe(
+      "auditd-parse: --format html is not supported (use ndjson, text, table, csv, ecs; html is for sessions and report)",
+    );
     const follow = run(["sessions", "--format", "html", "-F", join(dir, "passwd")], "");
     expect(follow.code).toBe(64);
     expect(follow.stderr).toContain("--format html writes one page at the end of input, so it does not go with --follow");

@@ -1,6 +1,7 @@
 import { type ErrorDetails, OpsguardError } from "./errors";
 import { ExitCode } from "./exit";
 import type { Logger } from "./log";
+import { redactSecrets, registerSecret } from "./secret";
 
 export type QueryValue = string | number | boolean | ReadonlyArray<string | number> | undefined;
 
@@ -86,6 +87,7 @@ export class HttpClient {
       backoffMaxMs: 8_000,
       ...options,
     };
+    registerCredentialHeaders(this.options.headers);
   }
 
   async request<T = unknown>(req: HttpRequest): Promise<HttpResponse<T>> {
@@ -155,6 +157,7 @@ export class HttpClient {
   }
 
   #headers(req: HttpRequest): Record<string, string> {
+    registerCredentialHeaders(req.headers);
     const headers: Record<string, string> = { accept: "application/json", ...this.options.headers, ...req.headers };
     if (req.body !== undefined && !(typeof req.body === "string") && !(req.body instanceof URLSearchParams)) {
       headers["content-type"] ??= "application/json; charset=utf-8";
@@ -268,18 +271,41 @@ export function parseRetryAfter(value: string | null, now: number = Date.now()):
   return Number.isNaN(date) ? undefined : Math.max(0, date - now);
 }
 
+const CREDENTIAL_HEADERS = /^(authorization|proxy-authorization|private-token|x-api-key|x-vault-token)$/i;
+
+/**
+ * An Authorization header is built from a Secret ("Bearer …", "Token token=…", "Basic base64(user:password)"): the
+ * whole value and its credential part are secrets too, so a server that echoes the header is redacted in any form.
+ */
+export function registerCredentialHeaders(headers: Readonly<Record<string, string>> | undefined): void {
+  for (const [name, value] of Object.entries(headers ?? {})) {
+    if (!CREDENTIAL_HEADERS.test(name)) continue;
+    registerSecret(value);
+    const credential = /^\S+\s+(?:token=)?(\S+)$/.exec(value)?.[1];
+    if (credential) {
+      registerSecret(credential);
+      // Basic: the base64 of user:password (registered above) and what it decodes to
+      if (/^basic\s/i.test(value)) registerSecret(Buffer.from(credential, "base64").toString("utf8"));
+    }
+  }
+}
+
 /** The message part of the common API error bodies (PagerDuty, GitHub, GitLab, Opsgenie, Slack). */
 function apiErrorText(body: unknown): string {
-  if (typeof body === "string") return body.slice(0, 200).split("\n")[0] ?? "";
+  // redacted before it is cut: a cut through an echoed token would leave a piece no redaction recognises
+  if (typeof body === "string") return redactSecrets(body).slice(0, 200).split("\n")[0] ?? "";
   if (!body || typeof body !== "object") return "";
   const b = body as Record<string, unknown>;
   const nested = b.error && typeof b.error === "object" ? (b.error as Record<string, unknown>).message : undefined;
   // RFC 6750 errors (GitLab's insufficient_scope) put the explanation and the scope needed beside the code.
   if (nested === undefined && b.message === undefined && typeof b.error === "string" && typeof b.error_description === "string") {
-    return `${b.error}: ${b.error_description}${typeof b.scope === "string" ? ` (scope needed: ${b.scope})` : ""}`.slice(0, 200);
+    return redactSecrets(`${b.error}: ${b.error_description}${typeof b.scope === "string" ? ` (scope needed: ${b.scope})` : ""}`).slice(
+      0,
+      200,
+    );
   }
   const text = nested ?? b.message ?? b.error ?? b.error_description;
-  return typeof text === "string" ? text.slice(0, 200) : "";
+  return typeof text === "string" ? redactSecrets(text).slice(0, 200) : "";
 }
 
 export function sleep(ms: number): Promise<void> {

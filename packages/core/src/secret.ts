@@ -20,7 +20,7 @@ export class Secret {
   constructor(value: string, source: string) {
     this.#value = value;
     this.source = source;
-    if (value.length >= 4) knownSecrets.add(value);
+    registerSecret(value);
   }
 
   reveal(): string {
@@ -112,6 +112,19 @@ export function redactSecretsDeep<T>(value: T): T {
     return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, redactSecretsDeep(v)])) as T;
   }
   return value;
+}
+
+/**
+ * Registers a value that must never be shown, with the forms it travels in: as is, URL-encoded (a query string,
+ * a form body an API echoes) and base64 (an Authorization: Basic header a server echoes). For values derived
+ * from a Secret that are themselves secret, such as a built Authorization header; Secret registers its own.
+ */
+export function registerSecret(value: string): void {
+  if (value.length < 4) return;
+  knownSecrets.add(value);
+  const encoded = encodeURIComponent(value);
+  if (encoded !== value) knownSecrets.add(encoded);
+  knownSecrets.add(Buffer.from(value, "utf8").toString("base64").replace(/=+$/, ""));
 }
 
 /** Replaces every registered secret value in text. */

@@ -6,6 +6,7 @@ import { z } from "zod";
 import { describeError, TempFailError } from "./errors";
 import { formatIssues } from "./issues";
 import type { Logger } from "./log";
+import { redactSecrets } from "./secret";
 import { ensurePrivateDir, removeOrphanedTemps, withLock, writeFileAtomic } from "./state";
 
 /**
@@ -220,7 +221,8 @@ export class Spool<T> {
    */
   async fail(entry: SpoolEntry<T>, error: string): Promise<boolean> {
     const now = Date.now();
-    entry.lastError = error;
+    // kept on disk and shown by `status`, which may not have resolved the secret an API echoed: redacted now
+    entry.lastError = redactSecrets(error);
     entry.lastErrorAt = now;
     entry.leaseUntil = now;
     if (entry.attempts >= this.#opts.maxAttempts) {

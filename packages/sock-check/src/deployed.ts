@@ -95,6 +95,8 @@ export async function shaFromUrl(url: string, timeoutMs: number): Promise<string
     const credentials = `${decodeURIComponent(parsed.username)}:${decodeURIComponent(parsed.password)}`;
     headers.authorization = `Basic ${Buffer.from(credentials).toString("base64")}`;
     new Secret(credentials, "--from-url credentials");
+    // a server may echo the password alone, too
+    new Secret(decodeURIComponent(parsed.password), "--from-url password");
     parsed.username = "";
     parsed.password = "";
   }
