@@ -282,7 +282,8 @@ export function registerCredentialHeaders(headers: Readonly<Record<string, strin
     if (!CREDENTIAL_HEADERS.test(name)) continue;
     registerSecret(value);
     const credential = /^\S+\s+(?:token=)?(\S+)$/.exec(value)?.[1];
-    if (credential) {
+    // a real credential is long; a short word ("nope" in a test of a wrong token) would be redacted everywhere
+    if (credential && credential.length >= 8) {
       registerSecret(credential);
       // Basic: the base64 of user:password (registered above) and what it decodes to
       if (/^basic\s/i.test(value)) registerSecret(Buffer.from(credential, "base64").toString("utf8"));

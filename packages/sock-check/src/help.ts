@@ -52,5 +52,5 @@ packages/sock-check/ci/sock-check.gitlab-ci.yml (job .sock-check) run it; see th
  * After the exit code table (so a table parser reads only the codes sock-check itself returns): on SIGINT or
  * SIGTERM the process ends as the signal does, and a shell or CI runner reports 128 + the signal's number.
  */
-export const HELP_SIGNALS = `\nStopped by a signal, sock-check ends at once and a shell or CI runner reports 130 (SIGINT, Ctrl-C)
-or 143 (SIGTERM: a cancelled job, a timeout); no report is written and an --output file keeps what it held.`;
+export const HELP_SIGNALS = `  130 interrupted (SIGINT, Ctrl-C): sock-check stops at once, no report is written
+  143 terminated (SIGTERM: a cancelled job, a timeout): the same; an --output file keeps what it held`;

@@ -260,7 +260,7 @@ describe("sock-check's outputs", () => {
     }
     // and both places a user looks say so
     const help = await runSockCheck(["--help"], { cwd: scenario.dir, env: envFor(scenario) });
-    expect(help.stdout).toMatch(/Exit codes:[\s\S]*130 \(SIGINT, Ctrl-C\)[\s\S]*143 \(SIGTERM/);
+    expect(help.stdout).toMatch(/Exit codes:[\s\S]*\n {2}130 interrupted \(SIGINT, Ctrl-C\)[\s\S]*\n {2}143 terminated \(SIGTERM/);
     const readme = readFileSync(join(ROOT, "packages/sock-check/README.md"), "utf8");
     expect(readme).toMatch(/^\| 130 +\| interrupted \(SIGINT, Ctrl-C\)/m);
     expect(readme).toMatch(/^\| 143 +\| terminated \(SIGTERM/m);
