@@ -136,12 +136,23 @@ export async function runStorm({ dir, bundle, launcher, slapd, redis, slack, tok
     const quiet = newSite();
     const samples = [];
     for (let i = 0; i < 11; i++) {
+      const told = slack.messagesTo(slackId(i)).length;
       const ms = await timedSpawn([quiet.hook[kind]], hookEnv(quiet, i, "single"));
+      // The hook returns before its worker holds the drain lock, so "no lock" alone does not mean
+      // done: wait for this login's DM (the singles' users are the storm's first ones, so a DM
+      // arriving after the storm's reset counted as a repeat) and then for its worker to exit.
+      const until = Date.now() + 30_000;
+      while (slack.messagesTo(slackId(i)).length === told) {
+        if (Date.now() > until) throw new Error(`the single ${kind} hook's alert for ${user(i)} did not arrive within 30 s`);
+        await sleep(20);
+      }
       await settle(quiet, 30_000);
       if (i > 0) samples.push(ms);
-      // The next hook starts its own worker again.
-      while (existsSync(join(quiet.spool, "drain.lock"))) await sleep(50);
     }
+    // Each single login alerted exactly once, before the storms count anything.
+    const repeated = Array.from({ length: 11 }, (_, i) => slack.messagesTo(slackId(i)).length).filter((n) => n !== 1);
+    if (repeated.length > 0) throw new Error(`the single ${kind} hooks' logins were not each alerted once`);
+    slack.messages.length = 0;
     single[kind] = median(samples);
   }
   // The floor: the same number of bare starts of each interpreter at once.
