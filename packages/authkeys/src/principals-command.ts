@@ -1,9 +1,6 @@
 import { describeError } from "@opsguard/core/errors";
 import { ExitCode } from "@opsguard/core/exit";
-import type { IOStreams } from "@opsguard/core/iostreams";
-import { type LogFormat, Logger, type LogLevel } from "@opsguard/core/log";
-import type { AuthkeysConfig } from "./config";
-import { elapsed, loginLoggers, WATCHDOG_GRACE_MS, watchdog } from "./lookup-command";
+import { elapsed, type LookupCommandOptions, loginLoggers, WATCHDOG_GRACE_MS, watchdog } from "./lookup-command";
 import { printableUser } from "./username";
 
 /** sshd's %i, %s and %T: logged with the lookup, never trusted (the principals decide, not the certificate's claims). */
@@ -13,16 +10,8 @@ export interface CertificateTokens {
   type?: string | undefined;
 }
 
-export interface PrincipalsCommandOptions {
-  config: string | undefined;
-  json: boolean;
-  quiet: boolean;
-  level: LogLevel;
-  logFormat: LogFormat;
-  loadConfig: (path: string | undefined) => Promise<AuthkeysConfig>;
-  /** The run's streams: the principals on stdout (sshd reads them there), log lines on stderr, all redacted. */
-  io: IOStreams;
-}
+/** The same options as the key lookup (the principals go to stdout, where sshd reads them). */
+export type PrincipalsCommandOptions = LookupCommandOptions;
 
 /**
  * `authkeys principals <user> [keyid serial type]`: one principal per line, one audit line per lookup,

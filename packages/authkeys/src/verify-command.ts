@@ -66,7 +66,7 @@ function renderTable(verdicts: readonly HostVerdict[], style: ReturnType<typeof 
     return `${escapeLine(name(v)).padEnd(width)}  ${v.result === "accepted" ? style.green(result) : style.red(result)}  ${String(v.ms).padStart(6)} ms  ${escapeLine(v.detail)}`;
   });
   const accepted = verdicts.filter((v) => v.result === "accepted").length;
-  return `${["HOST".padEnd(width) + "  RESULT              TIME  DETAIL", ...lines, "", `${accepted} of ${verdicts.length} host(s) accepted the key`].join("\n")}\n`;
+  return `${[`${"HOST".padEnd(width)}  RESULT              TIME  DETAIL`, ...lines, "", `${accepted} of ${verdicts.length} host(s) accepted the key`].join("\n")}\n`;
 }
 
 function read(path: string, flag: string): string {

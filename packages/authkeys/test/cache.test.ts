@@ -1,9 +1,10 @@
 import { chownSync, copyFileSync, existsSync, mkdirSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { LdapNotFoundError, LdapUnavailableError, Logger } from "@opsguard/core";
+import { LdapNotFoundError, LdapUnavailableError } from "@opsguard/core";
 import { closedPort, type SlapdLab, startSlapd } from "@opsguard/lab";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { type AuthkeysConfig, authkeysConfigSchema, lookupKeys } from "../src/index";
+import { collectingLogger } from "./harness";
 
 // The offline cache's and revocation's edges (mutation testing, issue 19, found these unpinned): exactly when
 // cached keys are served, refused or deleted, and that a cache which cannot do its part fails closed.
@@ -11,12 +12,7 @@ import { type AuthkeysConfig, authkeysConfigSchema, lookupKeys } from "../src/in
 let lab: SlapdLab;
 let deadUrl: string;
 let n = 0;
-const lines: string[] = [];
-const log = new Logger({
-  tool: "authkeys",
-  level: "warn",
-  stream: { write: (line: string) => lines.push(line) } as unknown as NodeJS.WritableStream,
-});
+const { log, lines } = collectingLogger();
 
 beforeAll(async () => {
   lab = await startSlapd();

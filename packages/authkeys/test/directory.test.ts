@@ -1,8 +1,9 @@
 import { join } from "node:path";
-import { LdapClient, Logger } from "@opsguard/core";
+import { LdapClient } from "@opsguard/core";
 import { type SlapdLab, startSlapd } from "@opsguard/lab";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { type AuthkeysConfig, authkeysConfigSchema, lookupKeys } from "../src/index";
+import { collectingLogger } from "./harness";
 
 // The group check's edges against a real slapd (mutation testing, issue 19, found these unpinned): which
 // membership attribute admits whom, DNs compared in normal form, and a group that cannot be read failing
@@ -11,12 +12,7 @@ import { type AuthkeysConfig, authkeysConfigSchema, lookupKeys } from "../src/in
 let lab: SlapdLab;
 let uniqueGroup: string;
 let n = 0;
-const lines: string[] = [];
-const log = new Logger({
-  tool: "authkeys",
-  level: "warn",
-  stream: { write: (line: string) => lines.push(line) } as unknown as NodeJS.WritableStream,
-});
+const { log } = collectingLogger();
 const searches = vi.spyOn(LdapClient.prototype, "search");
 
 beforeAll(async () => {

@@ -1,5 +1,6 @@
 import { spawn } from "node:child_process";
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { Logger, type LogLevel } from "@opsguard/core";
 import { AUTHKEYS_BUNDLE } from "@opsguard/lab";
 import { untilEvent } from "@opsguard/lab/wait";
 import { Client } from "ssh2";
@@ -104,4 +105,15 @@ export async function startSyslogSocket(path: string): Promise<SyslogSocket> {
       rmSync(path, { force: true });
     },
   };
+}
+
+/** A logger whose lines a test reads back (lookups' warnings, the lookup line). */
+export function collectingLogger(level: LogLevel = "warn"): { log: Logger; lines: string[] } {
+  const lines: string[] = [];
+  const log = new Logger({
+    tool: "authkeys",
+    level,
+    stream: { write: (line: string) => lines.push(line) } as unknown as NodeJS.WritableStream,
+  });
+  return { log, lines };
 }

@@ -3,7 +3,6 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { Logger } from "@opsguard/core";
 import {
   AUTHKEYS_UID,
   type AuthkeysInstall,
@@ -19,7 +18,7 @@ import { authkeysConfigSchema } from "../src/index";
 import { lookupKeys } from "../src/lookup";
 import { lookupPrincipals } from "../src/principals";
 import { parseSshdArgv } from "../src/sshd-argv";
-import { requireBundle, writeConfig } from "./harness";
+import { collectingLogger, requireBundle, writeConfig } from "./harness";
 
 // sshd's AuthorizedPrincipalsCommand: principals from LDAP groups, by the key lookup's rules, and a real
 // sshd accepting or refusing certificates signed by a test CA (ssh-keygen -s) through the installed bundle.
@@ -28,12 +27,7 @@ const run = promisify(execFile);
 let lab: SlapdLab;
 let dir: string;
 let n = 0;
-const lines: string[] = [];
-const log = new Logger({
-  tool: "authkeys",
-  level: "warn",
-  stream: { write: (line: string) => lines.push(line) } as unknown as NodeJS.WritableStream,
-});
+const { log } = collectingLogger();
 
 beforeAll(async () => {
   lab = await startSlapd();

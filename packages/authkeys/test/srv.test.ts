@@ -1,12 +1,13 @@
 import { createSocket } from "node:dgram";
 import { existsSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { LdapUnavailableError, Logger } from "@opsguard/core";
+import { LdapUnavailableError } from "@opsguard/core";
 import { closedPort, type DnsmasqHandle, type SlapdLab, startDnsmasq, startSlapd } from "@opsguard/lab";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { decodeSrvAnswer, encodeSrvQuery } from "../src/dns-wire";
 import { type AuthkeysConfig, authkeysConfigSchema, lookupKeys } from "../src/index";
 import { orderRecords, resolveLdapServers, type SrvRecord, staticLdap } from "../src/srv";
+import { collectingLogger } from "./harness";
 
 // DNS SRV discovery (ldap.srv) against a real DNS server on loopback (dnsmasq) pointing at the lab slapd.
 
@@ -18,12 +19,7 @@ let ldapPort: number;
 let ldapsPort: number;
 let deadPort: number;
 let n = 0;
-const lines: string[] = [];
-const log = new Logger({
-  tool: "authkeys",
-  level: "warn",
-  stream: { write: (line: string) => lines.push(line) } as unknown as NodeJS.WritableStream,
-});
+const { log, lines } = collectingLogger();
 
 beforeAll(async () => {
   lab = await startSlapd();

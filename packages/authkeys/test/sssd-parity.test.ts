@@ -1,8 +1,9 @@
 import { join } from "node:path";
-import { ConfigError, LdapClient, Logger } from "@opsguard/core";
+import { ConfigError, LdapClient } from "@opsguard/core";
 import { type SlapdLab, startSlapd } from "@opsguard/lab";
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { type AuthkeysConfig, authkeysConfigSchema, lookupKeys } from "../src/index";
+import { collectingLogger } from "./harness";
 
 // Issue 22's SSSD parity against a real slapd: nested groups (recursive; AD's in-chain rule by the
 // filter sent, since slapd does not implement it) and host-based access.
@@ -12,12 +13,7 @@ let g: Record<"platform" | "dba" | "data" | "loopA" | "loopB" | "d1" | "d2" | "d
 let hostieDn: string;
 let hostieKey: string;
 let n = 0;
-const lines: string[] = [];
-const log = new Logger({
-  tool: "authkeys",
-  level: "warn",
-  stream: { write: (line: string) => lines.push(line) } as unknown as NodeJS.WritableStream,
-});
+const { log, lines } = collectingLogger();
 const searches = vi.spyOn(LdapClient.prototype, "search");
 
 beforeAll(async () => {
