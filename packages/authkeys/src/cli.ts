@@ -34,12 +34,11 @@ export function createAuthkeysProgram(io: IOStreams): Command {
         ExitCode.CONFIG,
       ],
       helpAfter: HELP_AFTER,
+      // not core's search order: authkeys never reads rc files or ~/.config (sshd runs it as the command user)
+      configHelp: "config file (default: $AUTHKEYS_CONFIG, else /etc/opsguard/authkeys.{json,yaml,yml})",
     },
     io,
   );
-  // core's generic description names rc files and ~/.config, which authkeys never reads (sshd runs it as the command user).
-  const configOption = program.options.find((o) => o.long === "--config");
-  if (configOption) configOption.description = "config file (default: $AUTHKEYS_CONFIG, else /etc/opsguard/authkeys.{json,yaml,yml})";
   newLookupCommand(program);
   newPrincipalsCommand(program);
   newDoctorCommand(program);

@@ -19,6 +19,11 @@ export interface ToolInfo {
   exitCodes?: ExitCode[];
   /** Extra help text (config keys, examples) after the options. */
   helpAfter?: string;
+  /**
+   * --config's help when the tool does not search the usual places (authkeys reads /etc/opsguard only, sock-check
+   * never searches for its policy); default: the search order every other tool follows.
+   */
+  configHelp?: string;
 }
 
 export interface GlobalOptions {
@@ -79,7 +84,7 @@ export function createProgram(info: ToolInfo, io: IOStreams = systemIO()): Comma
     .description(info.description)
     .version(info.version, "-V, --version", "print the version")
     .helpOption("-h, --help", "show this help")
-    .option("-c, --config <file>", `config file (default: ${configSearchHelp(info.name)})`)
+    .option("-c, --config <file>", info.configHelp ?? `config file (default: ${configSearchHelp(info.name)})`)
     .option("--json", "machine-readable JSON on stdout", false)
     .option("-v, --verbose", "more detail on stderr (-vv for debug)", (_v: string, prev: number) => prev + 1, 0)
     .option("-q, --quiet", "print only errors on stderr", false)

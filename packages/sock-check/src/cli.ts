@@ -26,14 +26,12 @@ export function createSockCheckProgram(io: IOStreams): Command {
         ExitCode.CONFIG,
       ],
       helpAfter: HELP_AFTER,
+      // The policy is never searched for (an rc file in the checkout would let the change under review plant one).
+      configHelp: "policy file outside the repository; wins over .sock-check.yml (default: $SOCK_CHECK_CONFIG)",
     },
     io,
   );
   program.addHelpText("after", HELP_SIGNALS);
-  // The policy is never searched for (an rc file in the checkout would let the change under review plant one).
-  const configOption = program.options.find((o) => o.long === "--config");
-  if (configOption)
-    configOption.description = "policy file outside the repository; wins over .sock-check.yml (default: $SOCK_CHECK_CONFIG)";
   newCheckCommand(program);
   newRetroCommand(program);
   addCompletionCommand(program);
