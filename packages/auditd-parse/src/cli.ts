@@ -10,7 +10,6 @@ import pkg from "../package.json" with { type: "json" };
 import { MAX_EVENT_BYTES, MAX_EVENT_RECORDS } from "./assemble";
 import { type Config, loadAuditdConfig } from "./config";
 import { type DetectOptions, Detector, listRules, loadRuleSet, parseLevel } from "./detect";
-import { toEcs } from "./ecs";
 import type { AuditEvent } from "./event";
 import type { EventJson } from "./event-json";
 import { eventFilter, type FilterOptions, listOption, needsRecords, parseSuccess, parseTime } from "./filter";
@@ -287,6 +286,7 @@ Examples:
 }
 
 type Mode = "events" | "sessions" | "net" | "report" | "detect";
+type EcsModule = typeof import("./ecs");
 
 // What --format each command can write: ECS documents are events (and detect's alerts), HTML is sessions' page.
 const FORMATS: Record<Mode, readonly string[]> = {
@@ -344,8 +344,10 @@ async function parseCommand(files: string[], command: Command, mode: Mode): Prom
   }
   // the html page goes to -o FILE in one atomic write of its own (makeSink), not appended
   const output = new Output(flags.format === "html" ? undefined : flags.output);
-  const detector = rules === undefined ? undefined : new Detector(rules.rules, detectOptions(flags, ctx));
-  const sink = detector === undefined ? makeSink(mode, flags, ctx, output) : detectSink(detector, output);
+  // ECS (and go-libaudit's table) is loaded only when asked for: every other start stays without it
+  const ecs = flags.format === "ecs" ? await import("./ecs") : undefined;
+  const detector = rules === undefined ? undefined : new Detector(rules.rules, detectOptions(flags, ctx, ecs));
+  const sink = detector === undefined ? makeSink(mode, flags, ctx, output, ecs) : detectSink(detector, output);
   const objects =
     mode === "sessions" ||
     mode === "report" ||
@@ -476,13 +478,14 @@ function detectRules(flags: ParseFlags, ctx: CliContext): RuleSet | null {
   return set;
 }
 
-function detectOptions(flags: ParseFlags, ctx: CliContext): DetectOptions {
+function detectOptions(flags: ParseFlags, ctx: CliContext, ecs: EcsModule | undefined): DetectOptions {
   // a table for people at a terminal; NDJSON for files, pipes and --json; ECS documents when asked
   const table = !ctx.opts.json && flags.output === undefined && ctx.io.stdout.isTTY;
   return {
     minRank: parseLevel(flags.minLevel, "--min-level") ?? 0,
     failRank: parseLevel(flags.failLevel, "--fail-level"),
-    format: flags.format === "ecs" ? "ecs" : table ? "table" : "ndjson",
+    format: ecs ? "ecs" : table ? "table" : "ndjson",
+    ...(ecs ? { ecsAlert: ecs.ecsAlert } : {}),
     style: createStyle(ctx.io.colorEnabled(ctx.io.stdout, ctx.opts.color)),
   };
 }
@@ -539,7 +542,7 @@ interface Sink {
   finish(unread: number): Promise<void>;
 }
 
-function makeSink(mode: Mode, flags: ParseFlags, ctx: CliContext, output: Output): Sink {
+function makeSink(mode: Mode, flags: ParseFlags, ctx: CliContext, output: Output, ecs: EcsModule | undefined): Sink {
   const style = createStyle(ctx.io.colorEnabled(ctx.io.stdout, ctx.opts.color));
   let wait: Promise<void> | undefined;
   const line = (text: string): void => {
@@ -614,8 +617,8 @@ function makeSink(mode: Mode, flags: ParseFlags, ctx: CliContext, output: Output
       },
     };
   }
-  if (flags.format === "ecs") {
-    return { event: (e) => line(JSON.stringify(toEcs(e), null, flags.pretty ? 2 : undefined)), pending, finish: async () => undefined };
+  if (ecs) {
+    return { event: (e) => line(JSON.stringify(ecs.toEcs(e), null, flags.pretty ? 2 : undefined)), pending, finish: async () => undefined };
   }
   if (flags.format === "table") line(tableHeader(style));
   if (flags.format === "csv") {
@@ -643,12 +646,12 @@ async function pluginCommand(command: Command): Promise<void> {
     throw new UsageError("--rules and --min-level need --detect", { hint: "add --detect" });
   if (!["ndjson", "ecs"].includes(flags.format ?? "ndjson"))
     throw new UsageError(`plugin --format ${flags.format} is not supported`, { hint: "use ndjson or ecs" });
-  const ecs = flags.format === "ecs";
+  const ecs = flags.format === "ecs" ? await import("./ecs") : undefined;
   const rules = flags.detect ? detectRules(flags, ctx) : undefined;
   if (rules === null) return;
   const output = new Output(flags.output);
   let wait: Promise<void> | undefined;
-  const detector = rules && new Detector(rules.rules, { ...detectOptions(flags, ctx), format: ecs ? "ecs" : "ndjson" });
+  const detector = rules && new Detector(rules.rules, { ...detectOptions(flags, ctx, ecs), format: ecs ? "ecs" : "ndjson" });
   const alert = (text: string) => {
     wait = output.line(text) ?? wait;
   };
@@ -656,11 +659,15 @@ async function pluginCommand(command: Command): Promise<void> {
     detector !== undefined
       ? (event, json) => detector.event(event, json, alert)
       : ecs
-        ? (event) => alert(JSON.stringify(toEcs(event)))
+        ? (event) => alert(JSON.stringify(ecs.toEcs(event)))
         : (_event, json) => {
             wait = output.event(json) ?? wait;
           },
-    { ...parserOptions(flags, config), recordObjects: detector !== undefined || ecs, summaries: detector !== undefined || ecs },
+    {
+      ...parserOptions(flags, config),
+      recordObjects: detector !== undefined || ecs !== undefined,
+      summaries: detector !== undefined || ecs !== undefined,
+    },
   );
   const windowMs = config.windowMs ?? 2000;
   // auditd feeds events live: complete them on the wall clock too, or a lone kernel record would wait forever

@@ -3,7 +3,7 @@ import { hostname } from "node:os";
 import { join } from "node:path";
 import type { CliContext } from "@opsguard/core/cli";
 import { NoInputError, UsageError } from "@opsguard/core/errors";
-import { ecsAlert } from "./ecs";
+import type { EcsDocument, EcsRule } from "./ecs";
 import { escapeControls } from "./escape";
 import type { AuditEvent } from "./event";
 import type { EventJson } from "./event-json";
@@ -77,6 +77,11 @@ export interface DetectOptions {
   minRank: number;
   failRank: number | undefined;
   format: "ndjson" | "table" | "ecs";
+  /**
+   * With format "ecs": ecs.ts's ecsAlert, handed in by the caller, which imports that module (and go-libaudit's
+   * table) only when ECS is asked for, so every other start stays without it.
+   */
+  ecsAlert?: (event: AuditEvent, rule: EcsRule, host: string) => EcsDocument;
   style: ChalkInstance;
 }
 
@@ -93,11 +98,15 @@ export class Detector {
   private readonly heads = new Map<SigmaRule, string>();
   private readonly host = hostname();
 
+  private readonly ecsAlert: DetectOptions["ecsAlert"];
+
   constructor(
     rules: readonly SigmaRule[],
     private readonly options: DetectOptions,
   ) {
     this.engine = new SigmaEngine(rules);
+    if (options.format === "ecs" && !options.ecsAlert) throw new Error("Detector: format ecs needs options.ecsAlert");
+    this.ecsAlert = options.format === "ecs" ? options.ecsAlert : undefined;
   }
 
   /** The table's header line, when the output is a table. */
@@ -116,7 +125,7 @@ export class Detector {
       this.stats.byLevel[rule.level]++;
       const host = event.node ?? this.host;
       if (this.options.format === "table") line(tableRow(event, rule, host, this.options.style));
-      else if (this.options.format === "ecs") line(JSON.stringify(ecsAlert(event, rule, host)));
+      else if (this.ecsAlert) line(JSON.stringify(this.ecsAlert(event, rule, host)));
       else
         line(
           `{"time":${JSON.stringify(event.time)},"host":${JSON.stringify(host)},${this.head(rule)},"records":${JSON.stringify(records)},"event":${String(json)}}`,
