@@ -98,7 +98,17 @@ describe("a copied bundle", () => {
     expect(login("alice")).toMatchObject({ status: 0, stderr: "" });
     await waitFor(() => queuedUsers(spool).includes("alice"), 15_000, "alice's login in the spool");
 
-    // Spool missing: the Node hook, told the config, makes it and queues the login.
+    // Spool missing: the Node hook, told the config, makes it and queues the login. Removed only once
+    // alice's worker has tried Slack, kept her login for a retry and let go of the spool (it writes there until then).
+    const entries = () => readdirSync(spool).filter((f) => /^\d+-[0-9a-f]{8}\.json$/.test(f));
+    await waitFor(
+      () =>
+        entries().every((f) => JSON.parse(readFileSync(join(spool, f), "utf8")).lastError !== undefined) &&
+        !existsSync(join(spool, "drain.lock")) &&
+        !existsSync(join(spool, "worker.starting")),
+      15_000,
+      "alice's worker to finish",
+    );
     rmSync(spool, { recursive: true, force: true });
     expect(login("bob").status).toBe(0);
     await waitFor(() => queuedUsers(spool).includes("bob"), 15_000, "bob's login in the spool");
