@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { constants, readFileSync } from "node:fs";
-import { chmod, link, lstat, mkdir, open, readdir, readFile, rename, unlink } from "node:fs/promises";
+import { chmod, link, lstat, mkdir, open, readdir, rename, unlink } from "node:fs/promises";
 import { hostname } from "node:os";
 import { basename, dirname, join } from "node:path";
 import type { z } from "zod";
@@ -147,14 +147,14 @@ export interface ReadJsonOptions<T> {
  * tool carries on with empty state. Call it under the file's lock when others may write it.
  */
 export async function readJsonFile<T = unknown>(path: string, options: ReadJsonOptions<T> = {}): Promise<T | undefined> {
-  let text: string;
+  let text: string | undefined;
   try {
-    text = await readFile(path, "utf8");
+    text = await readRegularFile(path);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
     throw fsError(error, `cannot read ${path}`);
   }
-  const problem = checkJson(text, options.validate);
+  const problem = text === undefined ? NOT_REGULAR : checkJson(text, options.validate);
   if (problem.ok) return problem.value;
   const aside = await quarantine(path);
   options.log?.warn("state file is corrupt; moved it aside and starting from empty state", {
@@ -166,6 +166,9 @@ export async function readJsonFile<T = unknown>(path: string, options: ReadJsonO
 }
 
 type Checked<T> = { ok: true; value: T } | { ok: false; reason: string };
+
+/** A FIFO, socket, device or symlink where a state file should be: set aside like a corrupt file. */
+const NOT_REGULAR = { ok: false, reason: "not a regular file" } as const;
 
 function checkJson<T>(text: string, validate: StateValidator<T> | undefined): Checked<T> {
   let raw: unknown;
@@ -261,7 +264,10 @@ async function acquireLock(lockPath: string, timeoutMs: number, staleMs: number)
 /** The holder named in a lock file; `gone` when it vanished meanwhile. A half-written lock file reads as a fresh anonymous one. */
 async function readLock(lockPath: string): Promise<(Partial<LockInfo> & { mtime: number }) | "gone"> {
   try {
-    const [text, stat] = await Promise.all([readFile(lockPath, "utf8"), lstat(lockPath)]);
+    const [text, stat] = await Promise.all([readRegularFile(lockPath), lstat(lockPath)]);
+    // Not a regular file (a FIFO, socket, device or symlink planted at the lock's name): no lock this
+    // module made, so nobody holds it; dated at the epoch, it is stale at once and broken.
+    if (text === undefined) return { mtime: 0 };
     let parsed: Partial<LockInfo> = {};
     try {
       parsed = JSON.parse(text) as Partial<LockInfo>;
@@ -272,6 +278,27 @@ async function readLock(lockPath: string): Promise<(Partial<LockInfo> & { mtime:
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === "ENOENT") return "gone";
     throw fsError(error, `cannot read lock file ${lockPath}`);
+  }
+}
+
+/**
+ * A state or lock file's text, or undefined when it is not a regular file. Opened without following a
+ * symlink and without blocking: a plain read of a FIFO planted at the name by anyone who can write the
+ * directory would wait for a writer for ever, and every later run with it.
+ */
+async function readRegularFile(path: string): Promise<string | undefined> {
+  let handle: Awaited<ReturnType<typeof open>>;
+  try {
+    handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ELOOP") return undefined;
+    throw error;
+  }
+  try {
+    if (!(await handle.stat()).isFile()) return undefined;
+    return await handle.readFile("utf8");
+  } finally {
+    await handle.close();
   }
 }
 
@@ -305,7 +332,7 @@ async function breakLock(lockPath: string, stale: Partial<LockInfo>): Promise<vo
   } catch {
     return;
   }
-  const taken = await readFile(moved, "utf8").catch(() => "");
+  const taken = (await readRegularFile(moved).catch(() => "")) ?? "";
   let token: string | undefined;
   try {
     token = (JSON.parse(taken) as Partial<LockInfo>).token;
@@ -317,7 +344,7 @@ async function breakLock(lockPath: string, stale: Partial<LockInfo>): Promise<vo
 }
 
 async function releaseLock(lockPath: string, token: string): Promise<void> {
-  const current = await readFile(lockPath, "utf8").catch(() => "");
+  const current = (await readRegularFile(lockPath).catch(() => "")) ?? "";
   // Only our own lock: after a stale break someone else may hold it now.
   if (current.includes(`"token":"${token}"`)) await unlink(lockPath).catch(() => {});
 }
@@ -350,14 +377,14 @@ export class JsonStateFile<T> {
 
   /** The current state; writes are atomic, so no lock is needed to read a consistent one. */
   async load(): Promise<T> {
-    let text: string;
+    let text: string | undefined;
     try {
-      text = await readFile(this.path, "utf8");
+      text = await readRegularFile(this.path);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === "ENOENT") return this.#opts.empty();
       throw fsError(error, `cannot read ${this.path}`);
     }
-    const checked = checkJson(text, this.#opts.validate);
+    const checked = text === undefined ? NOT_REGULAR : checkJson(text, this.#opts.validate);
     if (checked.ok) return checked.value;
     // Move it aside under the lock: a writer may have replaced it with a good file meanwhile.
     try {

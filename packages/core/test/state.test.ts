@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import {
   chmodSync,
   chownSync,
@@ -141,6 +141,18 @@ describe("JsonStateFile", () => {
     });
     expect(readFileSync(file, "utf8")).toBe("{broken");
     expect(lines.join("\n")).toContain("corrupt and locked");
+  });
+
+  it("sets aside a FIFO planted as the state file instead of waiting on it for ever", async () => {
+    const dir = fresh("fifo-state");
+    const file = join(dir, "s.json");
+    expect(spawnSync("mkfifo", [file]).status).toBe(0);
+    const { log, lines } = capture();
+    const state = new JsonStateFile({ path: file, validate: schema, empty: () => ({ count: 0, writers: [] }), log });
+    expect(await state.load()).toEqual({ count: 0, writers: [] });
+    expect(lines.join("\n")).toMatch(/warn: state file is corrupt.*not a regular file/);
+    expect(await state.update((s) => ({ ...s, count: 1 }))).toEqual({ count: 1, writers: [] });
+    expect(JSON.parse(readFileSync(file, "utf8"))).toEqual({ count: 1, writers: [] });
   });
 
   it("treats a file that fails validation as corrupt", async () => {
@@ -289,6 +301,20 @@ describe("withLock", () => {
     const hourAgo = new Date(Date.now() - 3_600_000);
     utimesSync(`${file}.lock`, hourAgo, hourAgo);
     expect(await withLock(file, () => "ran", { timeoutMs: 100, staleMs: 60_000 })).toBe("ran");
+  });
+
+  it("breaks a FIFO or a symlink planted as the lock file (no lock of ours) instead of hanging on it", async () => {
+    const fifo = join(fresh("fifo-lock"), "s.json");
+    expect(spawnSync("mkfifo", [`${fifo}.lock`]).status).toBe(0);
+    expect(await withLock(fifo, () => "ran", { timeoutMs: 1_000 })).toBe("ran");
+    expect(existsSync(`${fifo}.lock`)).toBe(false);
+    const linked = join(fresh("symlink-lock"), "s.json");
+    const elsewhere = join(fresh("symlink-target"), "held");
+    writeFileSync(elsewhere, JSON.stringify({ pid: process.pid, host: hostname(), token: "x", time: Date.now() }));
+    symlinkSync(elsewhere, `${linked}.lock`);
+    expect(await withLock(linked, () => "ran", { timeoutMs: 1_000 })).toBe("ran");
+    expect(existsSync(`${linked}.lock`)).toBe(false);
+    expect(existsSync(elsewhere)).toBe(true);
   });
 
   it("releases the lock when the function throws", async () => {

@@ -3,11 +3,10 @@ import { join } from "node:path";
 import { ConfigError, type Logger } from "@opsguard/core";
 
 /**
- * The spool's drain lock is read by core's lock with a plain (blocking) open: a FIFO planted as
- * `drain.lock` would hang the worker and `flush` for ever, one more hung worker per login. Only a
- * regular file is a lock (core creates it with O_EXCL); anything else there — a FIFO, socket,
- * device or symlink, which no vpnnotify makes — is junk and removed, as the hooks do with
- * worker.starting, before the lock is taken. lstat never opens it, so it cannot block.
+ * Only a regular file is a drain lock (core creates it with O_EXCL); anything else there — a FIFO,
+ * socket, device or symlink, which no vpnnotify makes — was planted. Core's lock would break it
+ * silently; this removes it first, as the hooks do with worker.starting, so the log says someone
+ * did. lstat never opens it, so it cannot block.
  */
 export async function clearPlantedDrainLock(spool: string, log: Pick<Logger, "warn">): Promise<void> {
   const lock = join(spool, "drain.lock");
