@@ -27,6 +27,9 @@ const SRV_PREFIX = "_ldaps._tcp.";
  * octets and a name of at most 255 octets on the wire (253 written out), here with the SRV prefix.
  */
 export function dnsNameProblem(domain: string): string | undefined {
+  // RFC 1123 §2.1 host name labels: a hyphen only inside ("dc=-" or "x.-y" would be sent to DNS and
+  // fail there, at a login, as "unavailable" instead of here as a config error).
+  if (domain.split(".").some((label) => /^-|-$/.test(label))) return "a DNS label must start and end with a letter or digit";
   const long = domain.split(".").find((label) => label.length > 63);
   // Lengths only: the value itself is the config's, and a message is no place to repeat it unescaped.
   if (long !== undefined) return `a DNS label has at most 63 characters (one has ${long.length})`;

@@ -151,6 +151,11 @@ describe("ldap.srv", () => {
     expect(parse({ ...connection, srv: `ldap:///dc=${label},dc=org`, dnsServer }).ldap.dnsServer).toEqual(dnsServer);
     expect(() => parse({ ...connection, srv: `ldap:///dc=a${label},dc=org` })).toThrow(/at most 63/);
     expect(() => parse({ ...connection, srv: DOMAIN, dnsServer: "[::1]:0" })).toThrow(/port 0 is out of range/);
+    // A hyphen only inside a label (RFC 1123): refused here, not sent to DNS at the first login.
+    for (const srv of ["ldap:///dc=x,dc=-", "ldap:///dc=-x,dc=org", "x-.example.org", "a.-"]) {
+      expect(() => parse({ ...connection, srv }), srv).toThrow(/start and end with a letter or digit/);
+    }
+    expect(parse({ ...connection, srv: "ldap:///dc=x-1,dc=example,dc=org" }).ldap.srv).toBe("ldap:///dc=x-1,dc=example,dc=org");
   });
 });
 
