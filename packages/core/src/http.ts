@@ -39,6 +39,11 @@ export interface HttpClientOptions {
   retries?: number;
   /** A Retry-After longer than this is not waited for: the call fails as a temporary failure. */
   maxRetryAfterMs?: number;
+  /**
+   * All of this client's 429 waits together (a run's budget): a wait that would pass it is not made, the
+   * call fails as a temporary failure. Without it, each request may wait up to maxRetryAfterMs per retry.
+   */
+  maxTotalRetryAfterMs?: number;
   backoffBaseMs?: number;
   backoffMaxMs?: number;
   log?: Logger;
@@ -75,7 +80,10 @@ const RETRY_STATUS = new Set([500, 502, 503, 504]);
 
 /** fetch with a timeout on every attempt, bounded retries with full-jitter backoff, and 429 + Retry-After honoured. */
 export class HttpClient {
-  readonly options: Required<Omit<HttpClientOptions, "log" | "onAttempt" | "baseUrl" | "maxBodyBytes">> & HttpClientOptions;
+  readonly options: Required<Omit<HttpClientOptions, "log" | "onAttempt" | "baseUrl" | "maxBodyBytes" | "maxTotalRetryAfterMs">> &
+    HttpClientOptions;
+  /** 429 waits made so far, for maxTotalRetryAfterMs. */
+  #waitedMs = 0;
 
   constructor(options: HttpClientOptions) {
     this.options = {
@@ -130,6 +138,11 @@ export class HttpClient {
         if (wait > this.options.maxRetryAfterMs) {
           throw this.#statusError(response, body, url, `rate limited for ${Math.ceil(wait / 1000)} s`);
         }
+        if (this.#waitedMs + wait > (this.options.maxTotalRetryAfterMs ?? Number.POSITIVE_INFINITY)) {
+          const asked = `rate limited: it asks to wait ${Math.ceil(wait / 1000)} s after waiting ${Math.round(this.#waitedMs / 1000)} s`;
+          throw this.#statusError(response, body, url, asked);
+        }
+        this.#waitedMs += wait;
         this.options.log?.debug(`${this.options.service} rate limited; retrying`, { waitMs: wait, attempt: attempt + 1 });
         await sleep(wait);
         continue;

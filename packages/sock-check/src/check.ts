@@ -126,6 +126,7 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
       baseUrl: policy.gitlab.apiUrl,
       timeoutMs: policy.gitlab.timeoutMs,
       maxRetryAfterMs: policy.gitlab.maxRateLimitWaitMs,
+      maxTotalRetryAfterMs: policy.gitlab.maxRateLimitWaitMs,
       headers: { authorization: `Bearer ${resolveSecret(policy.gitlab.token as SecretRef, "gitlab.token", env).reveal()}` },
       ...(options.log ? { log: options.log } : {}),
       onAttempt,

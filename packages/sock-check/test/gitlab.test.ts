@@ -171,6 +171,28 @@ it("rides out GitLab's rate limit and keeps the verdicts", async () => {
   expect(gitlab.requests.filter((r) => r.status === 429)).toHaveLength(2);
 });
 
+it("bounds all of a run's rate-limit waits together by gitlab.maxRateLimitWaitMs, as on GitHub", async () => {
+  const policyPath = join(scenario.dir, "..", `gitlab-budget-${process.pid}.yml`);
+  writeFileSync(policyPath, policyText.replace("timeoutMs: 3000", "timeoutMs: 3000\n  maxRateLimitWaitMs: 1500"));
+  // 1 s each, again and again: the second wait would pass the 1.5 s budget, though each is under it.
+  gitlab.rateLimit(100, { retryAfterSec: 1 });
+  gitlab.requests.length = 0;
+  try {
+    const { report, facts } = await runCheck({
+      dir: scenario.dir,
+      from: "deploy-1",
+      policyPath,
+      env: { ...process.env, SOCK_CHECK_TEST_GITLAB_TOKEN: gitlab.token },
+      toolVersion: "test",
+    });
+    expect(facts.failure).toMatchObject({ exitCode: 75, message: expect.stringContaining("it asks to wait 1 s after waiting 1 s") });
+    expect(report.summary.unverified).toBe(report.summary.commits);
+    expect(gitlab.requests.filter((r) => r.status === 429)).toHaveLength(2);
+  } finally {
+    gitlab.rateLimit(0);
+  }
+});
+
 it("leaves an MR unverified when GitLab's events no longer say when a standing approval was given", async () => {
   const ok = scenario.pull(mr.ok!);
   const approval = mrs.mergeRequests.get(mr.ok!)?.notes.find((n) => n.body === "approved this merge request");
