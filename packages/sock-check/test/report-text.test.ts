@@ -3,7 +3,7 @@ import { createStyle } from "../../core/src/tty";
 import type { CheckResult } from "../src/check";
 import { render } from "../src/output";
 import type { ChangeRecord, Report } from "../src/record";
-import { renderCsv } from "../src/report/csv";
+import { cell, renderCsv } from "../src/report/csv";
 import { renderDigest } from "../src/report/digest";
 import { renderMarkdown } from "../src/report/markdown";
 import { renderRetro } from "../src/retro";
@@ -136,6 +136,13 @@ describe("provider-supplied strings in the text reports", () => {
     expect(csv.replace(/\r\n/g, "")).not.toMatch(/[\r\n]/);
     expect(csv.replace(/\r\n/g, "")).not.toMatch(RAW);
     expect(csv).toContain("mallory ]0;pwn [2J 31m\\u{202e}evil\\u{2066}x");
+  });
+
+  it("CSV: a cell a spreadsheet would run is defused, and one with edge spaces is quoted so they survive", () => {
+    expect(cell("=HYPERLINK(1)")).toBe("'=HYPERLINK(1)");
+    expect(cell("-1+2")).toBe("'-1+2");
+    expect(cell(" SHOP-1 cart ")).toBe('" SHOP-1 cart "');
+    expect(cell('say "hi", then\nleave')).toBe('"say ""hi"", then leave"');
   });
 
   it("json: the same login comes back as the same data, its C1 and bidi characters written as \\u escapes", () => {

@@ -1,3 +1,4 @@
+import { csvCell } from "@opsguard/core/text";
 import type { ChangeRecord, Report } from "../record";
 import { showBidi } from "./digest";
 
@@ -37,11 +38,9 @@ export function renderCsv(report: Report): string {
   return `${rows.map((row) => row.map(cell).join(",")).join("\r\n")}\r\n`;
 }
 
-/** Quotes as RFC 4180 requires; a leading = + - @ is defused so a spreadsheet never runs a PR title as a formula. */
+/** Core's RFC 4180 cell (quoted, a formula defused) of the value on one line, as a terminal shows it safely. */
 export function cell(value: string): string {
   // One line per row, and no terminal escapes for whoever cats the file: control characters become spaces,
   // and bidi controls (which would show a login or title reordered) are written out as the digest does.
-  const plain = showBidi(value).replace(/[\u0000-\u001f\u007f-\u009f]+/g, " ");
-  const safe = /^[=+\-@]/.test(plain) ? `'${plain}` : plain;
-  return /[",\r\n]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
+  return csvCell(showBidi(value).replace(/[\u0000-\u001f\u007f-\u009f]+/g, " "));
 }
