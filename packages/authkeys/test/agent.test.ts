@@ -233,13 +233,17 @@ describe.skipIf(sshdSkipReason())("authkeys agent", () => {
     await new Promise<void>((resolve) => hung.listen(socket, resolve));
     chmodSync(socket, 0o666);
     try {
-      const r = lookup("alice");
-      expect(r).toMatchObject({ code: 0, keys: 3, source: "ldap" });
+      // Run asynchronously, so the hung agent (in this process) sees each connection as it is made.
+      const started = Date.now();
+      const r = await lookupAsync("alice");
+      const ms = Date.now() - started;
+      expect(r).toMatchObject({ keys: 3, source: "ldap" });
       expect(r.stderr).toMatch(new RegExp(`agent not used \\(no reply within ${AGENT_TIMEOUT_MS} ms\\)`));
-      console.info(`lookup with a hung agent took ${r.ms} ms (agent timeout ${AGENT_TIMEOUT_MS} ms)`);
-      expect(r.ms).toBeGreaterThanOrEqual(AGENT_TIMEOUT_MS);
-      // Asked once: the launcher, which asked first, tells the bundle not to wait for the agent again.
-      expect(r.ms).toBeLessThan(2 * AGENT_TIMEOUT_MS);
+      console.info(`lookup with a hung agent took ${ms} ms (agent timeout ${AGENT_TIMEOUT_MS} ms)`);
+      expect(ms).toBeGreaterThanOrEqual(AGENT_TIMEOUT_MS);
+      // Asked once: the launcher, which asked first, tells the bundle not to wait for the agent again
+      // (counted as connections, not timed: a loaded machine stretches any time bound).
+      expect(held.size).toBe(1);
       expect(r.stderr.match(/agent not used/g)).toHaveLength(1);
       expect(await sshLogin(sshd.port, "alice", key("alice")), sshd.logs()).toMatchObject({ ok: true });
     } finally {
