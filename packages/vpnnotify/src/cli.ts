@@ -1,9 +1,9 @@
 import { performance } from "node:perf_hooks";
-import { type Command, createProgram, ExitCode, type IOStreams } from "@opsguard/core";
+import { type Command, createProgram, ExitCode, type IOStreams, runCli, systemIO } from "@opsguard/core";
 import { addCompletionCommand } from "@opsguard/core/completion";
 import pkg from "../package.json" with { type: "json" };
 import { newFlushCommand } from "./commands/flush";
-import { newHookCommand } from "./commands/hook";
+import { letInOnUsageError, newHookCommand } from "./commands/hook";
 import { newInstallCommand } from "./commands/install";
 import { newNotifyCommand } from "./commands/notify";
 import type { RunClock } from "./commands/run";
@@ -111,4 +111,12 @@ export function createVpnnotifyProgram(io: IOStreams, deps: VpnnotifyDeps = {}):
   newShHookCommand(program);
   addCompletionCommand(program);
   return program;
+}
+
+/** The bin's full CLI on the process's streams: main.ts loads this module when the hook fast path did not answer. */
+export function runVpnnotifyCli(argv: readonly string[] = process.argv): Promise<ExitCode> {
+  const io = systemIO();
+  // exit: a hook's Slack, LDAP or Redis calls still in flight past its deadline (they have longer timeouts of their
+  // own) must not hold up the VPN server, nor a detached worker linger once the spool is drained.
+  return runCli(createVpnnotifyProgram(io), argv, { settle: (code) => letInOnUsageError(code, io), exit: true });
 }
