@@ -44,3 +44,13 @@ describe("tool sources write only through the injected I/O", () => {
     expect(Object.keys({ ...ALLOWED, ...NOT_YET_CONVERTED }).filter((f) => !offenders.includes(f))).toEqual([]);
   });
 });
+
+describe("vpnnotify's commands return their exit code; only core's runCli ends the process", () => {
+  // A hook's calls in flight past its deadline must not hold up the VPN server: main.ts asks runCli to end the
+  // process once the code is set (its exit option), the one place that may. A command calling process.exit would
+  // skip the settle step (the hook-line typo rule) and the flush of what the redacting writers held back.
+  it("no process.exit in packages/vpnnotify/src", () => {
+    const files = sources(join(ROOT, "packages/vpnnotify/src")).filter((file) => /process\.exit\(/.test(readFileSync(file, "utf8")));
+    expect(files.map((file) => relative(ROOT, file))).toEqual([]);
+  });
+});

@@ -1,7 +1,7 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { PagerDutySim, SlackSim } from "@opsguard/lab";
+import { PagerDutySim, type RedisLab, SLACK_ALL_SCOPES, SlackSim, startRedis } from "@opsguard/lab";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createAuthkeysProgram } from "../../packages/authkeys/src/cli";
 import { testIO } from "../../packages/core/src/iostreams";
@@ -10,6 +10,8 @@ import { createDeputizeProgram } from "../../packages/deputize/src/cli";
 import type { GitHubScenario } from "../../packages/lab/src/sim/github-scenario";
 import { createSockCheckProgram } from "../../packages/sock-check/src/cli";
 import { envFor, policyYaml, startScenario } from "../../packages/sock-check/test/fixture";
+import { createVpnnotifyProgram } from "../../packages/vpnnotify/src/cli";
+import { openvpnConnectEnv } from "../../packages/vpnnotify/test/fixtures";
 
 /**
  * Issue #21: redaction is a property of every output boundary. Each command of each tool (enumerated from its
@@ -161,6 +163,133 @@ describe("deputize: every command, PagerDuty and Slack that echo their tokens", 
     );
   }, 120_000);
 });
+
+describe("vpnnotify: every command, with its Slack token, bind password, Redis password and signing secret", () => {
+  // Each secret by a file or env reference; Slack echoes its token in every error. A user name is data the spool and
+  // state keep as given, so the token is typed only where the input is refused (notify's bad address, a path).
+  const token = "xoxb-redaction-4711-slacktoken";
+  const bindPassword = "bindpw-vpn-redaction-4711";
+  const redisPassword = "redispw-vpn-redaction-4711";
+  const signingSecret = "signing-vpn-redaction-4711";
+  const slack = new SlackSim({ tokens: { [token]: SLACK_ALL_SCOPES } });
+  const root = join(dir, "vpnnotify");
+  let redis: RedisLab;
+  let config = "";
+  let listen = "";
+  const secretFiles: string[] = [];
+  beforeAll(async () => {
+    const { mkdirSync } = await import("node:fs");
+    mkdirSync(root, { recursive: true });
+    [redis] = await Promise.all([startRedis({ password: redisPassword }), slack.start()]);
+    slack.addUser({ id: "U0ALICE", name: "alice", email: "alice@example.org" });
+    slack.addChannel({ id: "C0SECURITY", name: "security" });
+    const files = { token: join(root, "slack.token"), bind: join(root, "bind.pw"), signing: join(root, "signing.secret") };
+    writeFileSync(files.token, `${token}\n`, { mode: 0o600 });
+    writeFileSync(files.bind, `${bindPassword}\n`, { mode: 0o600 });
+    writeFileSync(files.signing, `${signingSecret}\n`, { mode: 0o600 });
+    secretFiles.push(files.token, files.bind, files.signing);
+    listen = `127.0.0.1:${await freePort()}`;
+    config = join(root, "vpnnotify.json");
+    writeFileSync(
+      config,
+      JSON.stringify({
+        server: { name: "vpn-redaction" },
+        slack: { token: `file:${files.token}`, baseUrl: slack.apiUrl },
+        securityChannel: "C0SECURITY",
+        // Nobody listens on port 9: the lookup fails, with the bind password in the connection's options.
+        directory: {
+          ldap: {
+            urls: ["ldap://127.0.0.1:9"],
+            baseDn: "dc=example,dc=test",
+            bindDn: "cn=vpn,dc=example,dc=test",
+            bindPassword: `file:${files.bind}`,
+          },
+          slackIdAttribute: "slackId",
+        },
+        state: { file: join(root, "state.json"), redis: { url: redis.url, password: "env:VPN_REDACTION_REDIS_PW" } },
+        spool: { dir: join(root, "spool"), retryAfterSeconds: 3600 },
+        answers: { signingSecret: `file:${files.signing}`, listen },
+        deadlineMs: 10_000,
+      }),
+    );
+  });
+  afterAll(async () => {
+    await Promise.all([slack.stop(), redis?.stop()]);
+  });
+
+  it("writes none of them anywhere", async () => {
+    // serve stops once it has answered a forged request carrying every secret (a client's input is echoed nowhere).
+    const serveUntil = async () => {
+      const body = `payload=${encodeURIComponent(JSON.stringify({ token, bindPassword, redisPassword, signingSecret }))}`;
+      await fetch(`http://${listen}/slack/actions`, {
+        method: "POST",
+        headers: {
+          "content-type": "application/x-www-form-urlencoded",
+          "x-slack-signature": `v0=${signingSecret}`,
+          "x-slack-request-timestamp": "1",
+        },
+        body,
+      });
+    };
+    const build: Build = (io) => createVpnnotifyProgram(io, { startedAt: Date.now(), serveUntil });
+    const baseEnv = { PATH: process.env.PATH, NO_COLOR: "1", VPN_REDACTION_REDIS_PW: redisPassword };
+    const runs: InProcessRun[] = [];
+    const vpnnotify = async (args: string[], vpnEnv: Record<string, string> = {}) => {
+      slack.fault({ status: 200, body: { ok: false, error: `invalid_auth for ${token}` } }, { times: 100 });
+      try {
+        const run = await runInProcess(build, ["--config", config, ...args], { env: { ...baseEnv, ...vpnEnv } });
+        runs.push(run);
+        return run;
+      } finally {
+        slack.clearFaults();
+      }
+    };
+    const openvpn = (user: string) => openvpnConnectEnv(user, "81.2.69.142");
+    const strongswan = { PLUTO_VERB: "up-client", PLUTO_PEER: "81.2.69.142", PLUTO_XAUTH_ID: "dave" };
+    const ocserv = { REASON: "connect", USERNAME: "alice", IP_REAL: "81.2.69.142" };
+    await checkTool(
+      build,
+      {
+        hook: async () => [
+          await vpnnotify(["--wait"], openvpn("alice")),
+          await vpnnotify(["-vv", "--log-format", "json", "--wait"], openvpn("bob")),
+        ],
+        openvpn: async () => [await vpnnotify(["openvpn", "--wait"], openvpn("carol"))],
+        updown: async () => [await vpnnotify(["updown", "--wait"], strongswan)],
+        ocserv: async () => [await vpnnotify(["-vv", "ocserv", "--wait"], ocserv)],
+        notify: async () => [
+          await vpnnotify(["--json", "notify", "--user", "alice", "--ip", "81.2.69.142"]),
+          await vpnnotify(["-vv", "notify", "--user", token, "--ip", token]),
+        ],
+        flush: async () => [
+          await vpnnotify(["--json", "flush", "--force"]),
+          await vpnnotify(["-vv", "--log-format", "json", "flush", "--force"]),
+        ],
+        status: async () => [await vpnnotify(["status"]), await vpnnotify(["--json", "status"])],
+        serve: async () => [await vpnnotify(["-vv", "serve"])],
+        install: async () => [await vpnnotify(["install", "--prefix", join(root, "prefix")])],
+        "sh-hook": async () => [await vpnnotify(["sh-hook"]), await vpnnotify(["sh-hook", "--node-hook", `/opt/${token}/vpnnotify`])],
+        completion: async () => [await vpnnotify(["completion", "bash"])],
+      },
+      token,
+      root,
+      secretFiles,
+    );
+    // The other three secrets: in no output and no file either.
+    const written = `${runs.map((r) => `${r.stdout}\n${r.stderr}`).join("\n")}\n${filesUnder(root, secretFiles)}`;
+    for (const secret of [bindPassword, redisPassword, signingSecret]) expectAbsent(secret, written);
+  }, 120_000);
+});
+
+/** A loopback port nobody listens on (for a server the command under test starts). */
+async function freePort(): Promise<number> {
+  const { createServer } = await import("node:net");
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
 
 describe("authkeys: every command, with its bind password and hostile input carrying it", () => {
   const password = "bindpw-redaction-4711";

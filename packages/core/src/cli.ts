@@ -181,12 +181,20 @@ export async function runCli(program: Command, argv: readonly string[] = process
   const code = options.settle ? options.settle(ran) : ran;
   stateOf(program).io.flush();
   process.exitCode = code;
+  if (options.exit) process.exit(code);
   return code;
 }
 
 export interface RunCliOptions {
   /** The last word on the exit code (vpnnotify: a usage error under a VPN server still lets the client in). */
   settle?: (code: ExitCode) => ExitCode;
+  /**
+   * End the process once the exit code is set and the output flushed, instead of when nothing keeps the event
+   * loop alive. Only for a bin whose work may be cut off by a deadline while calls with longer timeouts of their
+   * own are still in flight (vpnnotify's hooks): everything else closes what it opened and ends by itself. The
+   * one place a tool's process is ended this way, so command code never calls process.exit.
+   */
+  exit?: boolean;
 }
 
 function cliError(program: Command, error: unknown, io: IOStreams): ExitCode {

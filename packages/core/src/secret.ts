@@ -127,13 +127,101 @@ export function registerSecret(value: string): void {
   knownSecrets.add(Buffer.from(value, "utf8").toString("base64").replace(/=+$/, ""));
 }
 
-/** Replaces every registered secret value in text. */
+/** Replaces every registered secret value in text, a secret a server echoed with line breaks inside included. */
 export function redactSecrets(text: string): string {
   let out = text;
   for (const secret of knownSecrets) {
     if (out.includes(secret)) out = out.split(secret).join(REDACTED);
   }
+  return knownSecrets.size > 0 && hasLineBreak(trimLineEnd(out)) ? redactAcrossLineBreaks(out) : out;
+}
+
+/**
+ * A line break as a server sends it inside an echoed value (a wrapped error text), and as printers escape it: JSON
+ * ("\\n", "\\r"), escapeLine ("\\n") and escapeControlChars ("\\x0d" for a carriage return).
+ */
+const LINE_BREAK = String.raw`(?:\r\n|\r|\n|\\r\\n|\\r|\\n|\\x0d\\n|\\x0d\n|\\x0d)`;
+const LINE_BREAK_TEST = new RegExp(LINE_BREAK);
+/** Whether `text` has a line break (string search first: this runs on every write). */
+const hasLineBreak = (text: string) => text.includes("\n") || text.includes("\r") || (text.includes("\\") && LINE_BREAK_TEST.test(text));
+const LINE_BREAKS = new RegExp(LINE_BREAK, "g");
+
+/**
+ * Shortest start of a secret that, followed by a line break at the end of a write, is held back for the next write:
+ * a whole line must not wait merely because its last few characters could start a secret.
+ */
+const MIN_LINE_PIECE = 8;
+
+/** Per secret: the secret with any line breaks between its characters (built once, used on every write). */
+const splitPatterns = new Map<string, RegExp>();
+
+function splitPattern(secret: string): RegExp {
+  let pattern = splitPatterns.get(secret);
+  if (!pattern) {
+    const chars = [...secret].map((c) => c.replace(/[.*+?^${}()|[\]\\/-]/g, "\\$&"));
+    pattern = new RegExp(chars.join(`${LINE_BREAK}*`), "g");
+    splitPatterns.set(secret, pattern);
+  }
+  return pattern;
+}
+
+/** Every registered secret that `text` holds with line breaks between its characters, replaced whole. */
+function redactAcrossLineBreaks(text: string): string {
+  let out = text;
+  for (const secret of knownSecrets) out = out.replace(splitPattern(secret), REDACTED);
   return out;
+}
+
+/**
+ * Like secretPrefixLength, for a start of a secret (at least MIN_LINE_PIECE characters of it) that line breaks split
+ * or end: a server's text written line by line, its secret wrapped onto the next line. Only the end of `text` can
+ * hold one, so only that much is looked at.
+ */
+function splitPrefixLength(text: string): number {
+  let longestSecret = 0;
+  for (const secret of knownSecrets) longestSecret = Math.max(longestSecret, secret.length);
+  // At most one break between two characters; the longest escaped form is 6 characters long.
+  const tail = text.slice(-longestSecret * 7);
+  const { flat, at } = withoutLineBreaks(tail);
+  let start = tail.length;
+  for (const secret of knownSecrets) {
+    // Cheap test first: a start of this secret long enough to hold back must begin in the last characters.
+    if (secret.length <= MIN_LINE_PIECE || !flat.includes(secret.slice(0, MIN_LINE_PIECE), flat.length - secret.length)) continue;
+    for (let n = Math.min(secret.length - 1, flat.length); n >= MIN_LINE_PIECE; n--) {
+      if (flat.endsWith(secret.slice(0, n))) {
+        start = Math.min(start, at(flat.length - n));
+        break;
+      }
+    }
+  }
+  return tail.length - start;
+}
+
+/** `text` without the line breaks it ends with: nothing can follow those within this text. */
+function trimLineEnd(text: string): string {
+  let end = text.length;
+  while (end > 0 && (text[end - 1] === "\n" || text[end - 1] === "\r")) end--;
+  return end === text.length ? text : text.slice(0, end);
+}
+
+/**
+ * `text` without its line breaks, and where the flat text's character `i` stands in `text`. A log line has a break
+ * only at its end: then that is cut off, and nothing is copied.
+ */
+function withoutLineBreaks(text: string): { flat: string; at: (i: number) => number } {
+  const body = trimLineEnd(text);
+  if (!hasLineBreak(body)) return { flat: body, at: (i) => i };
+  let flat = "";
+  const positions: number[] = [];
+  let from = 0;
+  for (const match of text.matchAll(LINE_BREAKS)) {
+    for (let i = from; i < match.index; i++) positions.push(i);
+    flat += text.slice(from, match.index);
+    from = match.index + match[0].length;
+  }
+  for (let i = from; i < text.length; i++) positions.push(i);
+  flat += text.slice(from);
+  return { flat, at: (i) => positions[i] as number };
 }
 
 /**
@@ -150,5 +238,5 @@ export function secretPrefixLength(text: string): number {
       }
     }
   }
-  return longest;
+  return knownSecrets.size > 0 && hasLineBreak(text) ? Math.max(longest, splitPrefixLength(text)) : longest;
 }

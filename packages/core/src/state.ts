@@ -114,11 +114,13 @@ export async function removeOrphanedTemps(path: string): Promise<void> {
 function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (error) {
     // EPERM: the process exists under another user.
     return (error as NodeJS.ErrnoException).code !== "ESRCH";
   }
+  // A zombie (killed, its parent not reaping yet) still answers signal 0 but holds nothing. An orphan's parent is
+  // PID 1, which in a container may reap late or never: a lock it named would otherwise block every later process.
+  return processField(pid, 0) !== "Z";
 }
 
 async function syncDir(dir: string): Promise<void> {
@@ -313,9 +315,14 @@ function isStale(holder: Partial<LockInfo> & { mtime: number }, staleMs: number)
 
 /** Field 22 of /proc/<pid>/stat (start time in clock ticks since boot); undefined off Linux. */
 function processStart(pid: number): string | undefined {
+  return processField(pid, 19);
+}
+
+/** Field `index` after the command name in /proc/<pid>/stat (0: the state, 19: the start time); undefined off Linux. */
+function processField(pid: number, index: number): string | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[index];
   } catch {
     return undefined;
   }

@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { createProgram, executeCli, exitWith, ioOf } from "../src/cli";
 import { ExitCode } from "../src/exit";
 import { testIO } from "../src/iostreams";
+import { Logger } from "../src/log";
 import { Secret } from "../src/secret";
 
 const TOKEN = "s3cr3t-iostreams-token-4711";
@@ -33,6 +34,36 @@ describe("IOStreams", () => {
     t.io.stderr.write("end s3cr");
     t.io.flush();
     expect(t.stderr()).toBe("end s3cr");
+  });
+
+  it("redacts a secret a server echoed with line breaks inside, as sent and as JSON or a log line escapes them", () => {
+    const t = testIO();
+    const [head, tail] = [TOKEN.slice(0, 10), TOKEN.slice(10)];
+    t.io.stdout.write(`raw: ${head}\n${tail} end\n`);
+    t.io.stdout.write(`crlf: ${TOKEN.slice(0, 3)}\r\n${TOKEN.slice(3, 20)}\r\n${TOKEN.slice(20)}\n`);
+    t.io.stdout.write(`${JSON.stringify({ error: `bad token ${head}\n${tail}` })}\n`);
+    t.io.stderr.write(`x ${head}\\x0d\n${tail}\n`);
+    const log = new Logger({ tool: "t", level: "info", stream: t.io.stderr });
+    log.warn("refused", { reason: `Slack said: ${head}\n${tail}` });
+    expect(t.stdout()).toBe('raw: [redacted] end\ncrlf: [redacted]\n{"error":"bad token [redacted]"}\n');
+    expect(t.stderr()).toBe('x [redacted]\nt: warn: refused reason="Slack said: [redacted]"\n');
+  });
+
+  it("redacts a secret a line-by-line writer split at a line end; a line that merely ends like one is not held", () => {
+    const t = testIO();
+    t.io.stdout.write(`a ${TOKEN.slice(0, 12)}\n`);
+    expect(t.stdout()).toBe("a ");
+    t.io.stdout.write(`${TOKEN.slice(12)} b\n`);
+    expect(t.stdout()).toBe("a [redacted] b\n");
+    // Seven characters of its start (under the 8 a held line needs), then a line end: written at once.
+    t.io.stderr.write(`ends with ${TOKEN.slice(0, 7)}\n`);
+    expect(t.stderr()).toBe(`ends with ${TOKEN.slice(0, 7)}\n`);
+    // Held, then not a secret after all: the next write or flush writes it unchanged.
+    t.io.stderr.write(`then ${TOKEN.slice(0, 9)}\n`);
+    t.io.stderr.write("something else\n");
+    t.io.stderr.write(`last ${TOKEN.slice(0, 9)}\n`);
+    t.io.flush();
+    expect(t.stderr()).toBe(`ends with ${TOKEN.slice(0, 7)}\nthen ${TOKEN.slice(0, 9)}\nsomething else\nlast ${TOKEN.slice(0, 9)}\n`);
   });
 
   it("decides colour per stream from TTY, NO_COLOR, TERM=dumb and --no-color", () => {

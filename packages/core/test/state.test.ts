@@ -263,6 +263,24 @@ describe("withLock", () => {
     expect(existsSync(`${file}.lock`)).toBe(false);
   });
 
+  it("breaks a lock held by a zombie (killed, not reaped yet: a container's PID 1 may never reap it)", async () => {
+    const file = join(fresh("zombie"), "s.json");
+    // sh starts a short sleep in the background and execs a long one, which never reaps it: once the short one
+    // ends, a zombie for as long as the long one runs.
+    const parent = spawn("/bin/sh", ["-c", "sleep 0.3 & echo $!; exec sleep 30"], { stdio: ["ignore", "pipe", "ignore"] });
+    try {
+      const pid = Number(await new Promise<string>((resolve) => parent.stdout?.once("data", (d: Buffer) => resolve(String(d)))));
+      const state = () => readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ")[0];
+      for (let i = 0; i < 200 && state() !== "Z"; i++) await new Promise((r) => setTimeout(r, 10));
+      expect(state()).toBe("Z");
+      const start = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ")[19];
+      writeFileSync(`${file}.lock`, JSON.stringify({ pid, start, host: hostname(), token: "zombie", time: Date.now() }));
+      expect(await withLock(file, () => "ran", { timeoutMs: 0 })).toBe("ran");
+    } finally {
+      parent.kill("SIGKILL");
+    }
+  });
+
   it("breaks a lock whose pid now belongs to a younger process", async () => {
     const file = join(fresh("reused"), "s.json");
     writeFileSync(`${file}.lock`, JSON.stringify({ pid: process.pid, start: "1", host: hostname(), token: "old", time: 0 }));

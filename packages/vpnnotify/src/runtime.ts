@@ -197,6 +197,8 @@ export interface HookLogOptions {
   detached: boolean;
   facility: VpnnotifyConfig["log"]["syslogFacility"];
   file?: string | undefined;
+  /** The run's stderr (IOStreams): where a hook that is not detached writes its lines. */
+  stderr: { write(text: string): unknown };
 }
 
 /** A logger for the hook, and close() that waits until the log file has every line. */
@@ -208,7 +210,7 @@ export function hookLogger(options: HookLogOptions): { log: Logger; close: () =>
     level: options.level,
     format: options.format,
     ...(options.detached ? { syslog: { facility: options.facility }, stderr: stream !== undefined } : {}),
-    ...(stream ? { stream } : {}),
+    stream: stream ?? options.stderr,
   });
   const close = () => new Promise<void>((resolve) => (stream ? stream.end(resolve) : resolve()));
   return { log, close };

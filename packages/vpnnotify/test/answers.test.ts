@@ -10,7 +10,7 @@ import { startAnswerServer } from "../src/answers";
 import { configSchema } from "../src/config";
 import { handleConnect } from "../src/notify";
 import { createNotifier } from "../src/runtime";
-import { CLI, PLACES, runCli, waitFor, writeGeoDatabases } from "./fixtures";
+import { CLI, PLACES, runInProc, waitFor, writeGeoDatabases } from "./fixtures";
 
 /**
  * The DM's "was this you?" buttons and `vpnnotify serve`. The lab's Slack simulator does not model
@@ -188,7 +188,7 @@ describe('"was this you?" in one click', () => {
       const taken = JSON.parse(JSON.stringify(config()));
       taken.answers.listen = new URL(url).host;
       writeFileSync(join(dir, "taken.json"), JSON.stringify(taken));
-      const second = await runCli(["serve"], { VPNNOTIFY_CONFIG: join(dir, "taken.json") });
+      const second = await runInProc(["serve"], { VPNNOTIFY_CONFIG: join(dir, "taken.json") });
       expect(second.code).toBe(69);
       expect(second.stderr).toMatch(/^vpnnotify: cannot listen on 127\.0\.0\.1:\d+: EADDRINUSE \(check answers\.listen/);
       const exited = new Promise<number | null>((resolve) => child.on("close", resolve));

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { SLACK_SIM_TOKEN, SlackSim } from "@opsguard/lab";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { openvpnConnectEnv, PLACES, runCli, syslogServer, waitFor, writeGeoDatabases } from "./fixtures";
+import { openvpnConnectEnv, PLACES, runCli, runInProc, syslogServer, waitFor, writeGeoDatabases } from "./fixtures";
 
 const SECURITY = "C0SECURITY";
 let dir: string;
@@ -106,7 +106,7 @@ describe("OpenVPN client-connect", () => {
     await waitFor(() => /worker done/.test(readFileSync(s.logFile, "utf8")), 10_000, "the worker to end");
     rmSync(lock, { force: true });
     expect(spawnSync("mkfifo", [lock]).status).toBe(0);
-    const flush = await runCli(["flush", "--json"], base(s), 15_000);
+    const flush = await runInProc(["flush", "--json"], base(s));
     expect(flush.code).toBe(0);
     expect(JSON.parse(flush.stdout)).toMatchObject({ delivered: 0, failed: 0, pending: 0 });
     expect(existsSync(lock)).toBe(false);
@@ -153,7 +153,7 @@ describe("OpenVPN client-connect", () => {
     slack.up();
     expect(readFileSync(deferred, "utf8")).toBe("2");
     await waitFor(() => Date.now() > started + 6_000, 10_000, "the answer's deadline to pass");
-    const flush = await runCli(["flush"], base(s));
+    const flush = await runInProc(["flush"], base(s));
     expect(flush.code).toBe(0);
     expect(readFileSync(deferred, "utf8")).toBe("0");
     expect(flush.stderr).toMatch(/a stopped worker left OpenVPN waiting; answered 0 user=bob/);
@@ -172,7 +172,7 @@ describe("OpenVPN client-connect", () => {
         mode: 0o600,
       },
     );
-    const flush = await runCli(["flush", "--json"], base(s));
+    const flush = await runInProc(["flush", "--json"], base(s));
     // Not alerted, and nothing left to retry: flush says so (69), once.
     expect(flush.code).toBe(69);
     expect(JSON.parse(flush.stdout)).toMatchObject({ delivered: 0, failed: 1, pending: 0 });
@@ -258,7 +258,7 @@ describe("OpenVPN client-connect", () => {
 
   it("client-disconnect logs the session's end and length", async () => {
     const s = setup();
-    const result = await runCli(["--wait"], {
+    const result = await runInProc(["--wait"], {
       ...base(s),
       ...openvpnConnectEnv("alice", PLACES.london.ip, { script_type: "client-disconnect", time_duration: "3600" }),
     });
@@ -269,7 +269,7 @@ describe("OpenVPN client-connect", () => {
   it("a broken config never disconnects the client: exit 0 and one line naming the problem", async () => {
     const config = join(dir, "broken.json");
     writeFileSync(config, JSON.stringify({ server: { name: "x" }, securityChannel: "#not-an-id" }));
-    const result = await runCli(["--wait"], { VPNNOTIFY_CONFIG: config, ...openvpnConnectEnv("alice", PLACES.london.ip) });
+    const result = await runInProc(["--wait"], { VPNNOTIFY_CONFIG: config, ...openvpnConnectEnv("alice", PLACES.london.ip) });
     expect(result.code).toBe(0);
     expect(result.stderr).toMatch(
       /^vpnnotify: error: failed user=alice ip=81\.2\.69\.142 reason=".*NO login is notified.*invalid config.*slack/,
@@ -330,12 +330,12 @@ describe("OpenVPN client-connect", () => {
     const s = setup();
     const env = openvpnConnectEnv("alice", PLACES.london.ip);
     delete env.trusted_ip;
-    const result = await runCli([], { ...base(s), ...env });
+    const result = await runInProc([], { ...base(s), ...env });
     expect(result.code).toBe(0);
     expect(result.stderr).toBe(
       'vpnnotify: error: failed reason="OpenVPN gave neither trusted_ip nor trusted_ip6 (check the VPN server\'s script settings)"\n',
     );
-    const json = await runCli(["--log-format", "json"], { ...base(s), ...env });
+    const json = await runInProc(["--log-format", "json"], { ...base(s), ...env });
     expect(json.code).toBe(0);
     expect(JSON.parse(json.stderr)).toMatchObject({
       level: "error",
@@ -373,7 +373,7 @@ describe("setup mistakes never disconnect a client", () => {
 
   it("the command of another VPN server (updown under OpenVPN) is logged, and the client still connects", async () => {
     const s = setup();
-    const result = await runCli(["updown"], { ...base(s), ...openvpnConnectEnv("alice", PLACES.london.ip) });
+    const result = await runInProc(["updown"], { ...base(s), ...openvpnConnectEnv("alice", PLACES.london.ip) });
     expect(result.code).toBe(0);
     expect(result.stderr).toBe(
       'vpnnotify: error: failed reason="\\"vpnnotify updown\\" was called with an openvpn environment (use the command of your VPN server, or plain vpnnotify)"\n',
@@ -384,7 +384,7 @@ describe("setup mistakes never disconnect a client", () => {
 describe("other VPN servers", () => {
   it("strongSwan updown up-client: the XAuth id is the user, PLUTO_PEER the address", async () => {
     const s = setup();
-    const result = await runCli(["--wait"], {
+    const result = await runInProc(["--wait"], {
       ...base(s),
       PLUTO_VERB: "up-client",
       PLUTO_VERSION: "1.1",
@@ -400,7 +400,7 @@ describe("other VPN servers", () => {
 
   it("libreswan updown without XAuth: the certificate's CN names the user", async () => {
     const s = setup();
-    const result = await runCli(["updown", "--wait"], {
+    const result = await runInProc(["updown", "--wait"], {
       ...base(s),
       PLUTO_VERB: "up-client",
       PLUTO_PEER: PLACES.london.ip,
@@ -412,7 +412,7 @@ describe("other VPN servers", () => {
 
   it("ocserv connect-script", async () => {
     const s = setup();
-    const result = await runCli(["--wait"], {
+    const result = await runInProc(["--wait"], {
       ...base(s),
       REASON: "connect",
       USERNAME: "bob",
@@ -429,14 +429,14 @@ describe("other VPN servers", () => {
     const s = setup({ onFailure: "reject" });
     slack.down();
     const env = { ...base(s), REASON: "connect", USERNAME: "bob", IP_REAL: PLACES.paris.ip };
-    const result = await runCli(["--wait"], env);
+    const result = await runInProc(["--wait"], env);
     expect(result.code).toBe(69);
     expect(result.stderr).toMatch(/^vpnnotify: error: failed user=bob ip=90\.100\.1\.2 .*error=/m);
   });
 
   it("notify --json prints the decision; a bad address is a usage-level error", async () => {
     const s = setup();
-    const ok = await runCli(["notify", "--user", "alice", "--ip", PLACES.paris.ip, "--json"], base(s));
+    const ok = await runInProc(["notify", "--user", "alice", "--ip", PLACES.paris.ip, "--json"], base(s));
     expect(ok.code).toBe(0);
     expect(JSON.parse(ok.stdout)).toMatchObject({
       verdict: "notified",
@@ -444,7 +444,7 @@ describe("other VPN servers", () => {
       place: "Paris, Île-de-France, France",
       dm: "U0ALICE",
     });
-    const bad = await runCli(["notify", "--user", "alice", "--ip", "not-an-ip"], base(s));
+    const bad = await runInProc(["notify", "--user", "alice", "--ip", "not-an-ip"], base(s));
     expect(bad.code).toBe(65);
     expect(bad.stderr.trim()).toBe('vpnnotify: "not-an-ip" is not an IP address (pass the client\'s public address)');
   });
@@ -456,7 +456,7 @@ describe("--help", () => {
     const table = readme.slice(readme.indexOf("## Config keys"), readme.indexOf("### Templates"));
     const keys = [...table.matchAll(/^\| (.+?) \|/gm)].flatMap((row) => [...(row[1] ?? "").matchAll(/`([\w.]+)`/g)].map((m) => m[1] ?? ""));
     expect(keys.length).toBeGreaterThan(20);
-    const result = await runCli(["--help"], {});
+    const result = await runInProc(["--help"], {});
     expect(result.code).toBe(0);
     const missing = keys.filter((key) => !result.stdout.includes(key.split(".").pop() ?? key));
     expect(missing).toEqual([]);

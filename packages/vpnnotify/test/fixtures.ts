@@ -4,6 +4,8 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { writeCityMmdb, writeMmdb } from "@opsguard/lab";
+import { runInProcess } from "../../core/test/run-in-process";
+import { createVpnnotifyProgram } from "../src/cli";
 
 /** Places the test GeoIP databases know; addresses are public ones, so they are looked up. */
 export const PLACES = {
@@ -114,16 +116,35 @@ export interface CliResult {
   ms: number;
 }
 
+/** The environment runCli gives the CLI: the test runner's without any VPN server's variables, plus `env`. */
+function cliEnv(env: Record<string, string | undefined>): NodeJS.ProcessEnv {
+  const clean = Object.fromEntries(
+    Object.entries(process.env).filter(([k]) => !/^(script_type|PLUTO_|REASON$|USERNAME$|IP_REAL|VPNNOTIFY_)/.test(k)),
+  );
+  return { ...clean, NO_COLOR: "1", ...env };
+}
+
+/**
+ * Runs the CLI in this process (its program on in-memory streams), with the environment and working directory
+ * runCli would give it: for everything that is not about the process itself (a detached worker, the fast path,
+ * OpenVPN's exit-code rules, signals), at no cost of a Node start. Its deadline counts from this call.
+ */
+export async function runInProc(args: readonly string[], env: Record<string, string | undefined>): Promise<CliResult> {
+  const start = Date.now();
+  const result = await runInProcess((io) => createVpnnotifyProgram(io, { startedAt: Date.now() }), args, {
+    env: cliEnv(env),
+    cwd: join(import.meta.dirname, "../../.."),
+  });
+  return { ...result, ms: Date.now() - start };
+}
+
 /** Runs the real CLI (through tsx) the way a VPN server runs a hook: environment in, exit code out. */
 export function runCli(args: readonly string[], env: Record<string, string | undefined>, timeoutMs = 20_000): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const start = Date.now();
-    const clean = Object.fromEntries(
-      Object.entries(process.env).filter(([k]) => !/^(script_type|PLUTO_|REASON$|USERNAME$|IP_REAL|VPNNOTIFY_)/.test(k)),
-    );
     const child = spawn(process.execPath, ["--import", "tsx", CLI, ...args], {
       cwd: join(import.meta.dirname, "../../.."),
-      env: { ...clean, NO_COLOR: "1", ...env },
+      env: cliEnv(env),
       stdio: ["ignore", "pipe", "pipe"],
     });
     let stdout = "";

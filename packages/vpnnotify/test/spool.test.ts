@@ -12,7 +12,7 @@ import {
   startSlapd,
 } from "@opsguard/lab";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { openvpnConnectEnv, PLACES, runCli, waitFor, writeGeoDatabases } from "./fixtures";
+import { openvpnConnectEnv, PLACES, runCli, runInProc, waitFor, writeGeoDatabases } from "./fixtures";
 
 /**
  * An alert that could not be delivered (Slack or LDAP hanging) must neither mark the place as
@@ -78,7 +78,7 @@ const env = (config: string, extra: Record<string, string> = {}) => ({
 const logText = (s: Site) => (existsSync(s.log) ? readFileSync(s.log, "utf8") : "");
 
 async function status(config: string): Promise<Record<string, unknown>> {
-  const result = await runCli(["status", "--json"], env(config));
+  const result = await runInProc(["status", "--json"], env(config));
   expect(result.code).toBe(0);
   return JSON.parse(result.stdout);
 }
@@ -148,10 +148,10 @@ describe.each([
     expect(dms.filter((m) => /this message is under a minute late/.test(m.text ?? ""))).toHaveLength(1);
 
     // Nothing is left to send, however often the timer runs; the place is known now.
-    const flush = await runCli(["flush", "--force", "--json"], env(config));
+    const flush = await runInProc(["flush", "--force", "--json"], env(config));
     expect(flush.code).toBe(0);
     expect(JSON.parse(flush.stdout)).toMatchObject({ busy: false, delivered: 0, failed: 0, pending: 0 });
-    const third = await runCli(["--wait"], { ...env(config), ...openvpnConnectEnv("alice", PLACES.london.ip) });
+    const third = await runInProc(["--wait"], { ...env(config), ...openvpnConnectEnv("alice", PLACES.london.ip) });
     expect(third.stderr).toMatch(/^vpnnotify: suppressed user=alice .*reason=known-place$/m);
     expect(slack.messagesTo("U0ALICE")).toHaveLength(2);
     // Five CLI runs (tsx compiles each) and an 8 s deadline: past 30 s when the shared machine is busy.
@@ -195,14 +195,14 @@ describe("bounded retries", () => {
     const s = site("file");
     const config = s.config({ spool: { dir: join(dir, `spool-bounded-${n}`), maxAttempts: 2, retryAfterSeconds: 0 } });
     slack.down();
-    const first = await runCli(["--wait"], { ...env(config), ...openvpnConnectEnv("alice", PLACES.reading.ip) });
+    const first = await runInProc(["--wait"], { ...env(config), ...openvpnConnectEnv("alice", PLACES.reading.ip) });
     expect(first.stderr).toMatch(/^vpnnotify: error: failed user=alice .*spooled=/m);
-    const flush = await runCli(["flush"], env(config));
+    const flush = await runInProc(["flush"], env(config));
     expect(flush.code).toBe(69);
     expect(flush.stderr).toMatch(/^vpnnotify: warn: still undelivered user=alice ip=86\.10\.1\.1 .*attempts=2 .*service_unavailable/m);
     expect(flush.stderr).toMatch(/^vpnnotify: error: gave up on a spooled message .*attempts=2 .*kept=\S+\/dead\//m);
     expect(await status(config)).toMatchObject({ pending: 0, gaveUp: 1 });
-    const human = await runCli(["status"], env(config));
+    const human = await runInProc(["status"], env(config));
     expect(human.stdout).toMatch(/^pending: 0\ngiven up: 1 \(kept in \S+\/dead\)\nspool: \S+$/m);
     expect(slack.messages).toEqual([]);
   });

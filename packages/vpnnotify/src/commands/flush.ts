@@ -1,0 +1,46 @@
+import { type CliContext, type Command, cliContext, ExitCode, exitWith, type IOStreams, loadConfig, type RunFn } from "@opsguard/core";
+import { configSchema } from "../config";
+import { flushAlerts } from "../notify";
+import { createNotifier } from "../runtime";
+import { logPending, statusJson } from "./run";
+
+export interface FlushCommandOptions {
+  ctx: CliContext;
+  flags: { force?: boolean };
+}
+
+/** `vpnnotify flush`: retries the spooled alerts (a timer runs it). */
+export function newFlushCommand(program: Command, runF: RunFn<FlushCommandOptions> = runFlushCommand): Command {
+  return program
+    .command("flush")
+    .description("retry the alerts that could not be delivered yet (run it from a timer)")
+    .option("--force", "retry every pending alert now, ignoring its backoff")
+    .action(async (flags: FlushCommandOptions["flags"], command: Command) => {
+      const ctx = cliContext(command, { defaultLevel: "info" });
+      exitWith(command, await runF({ ctx, flags }, ctx.io));
+    });
+}
+
+export async function runFlushCommand({ ctx, flags }: FlushCommandOptions, io: IOStreams): Promise<ExitCode> {
+  const { config } = await loadConfig({ tool: "vpnnotify", schema: configSchema, path: ctx.opts.config });
+  // Nobody waits on a flush: it paces Slack like the worker, rather than failing alerts on a 429.
+  const n = createNotifier(config, ctx.log, undefined, { worker: true });
+  // Each alert is bounded by the Slack, LDAP and store timeouts, and the spool holds a bounded number.
+  const result = await flushAlerts(n, { force: flags.force === true, concurrency: config.spool.concurrency });
+  // Hooks that queued a login while this held the drain lock took it for a worker and started none:
+  // what came due meanwhile is this run's to deliver too (failures back off, so this ends).
+  while (!result.busy && (await n.spool.hasDue().catch(() => false))) {
+    const more = await flushAlerts(n, { concurrency: config.spool.concurrency });
+    // A worker took over: it delivers the rest.
+    if (more.busy) break;
+    result.delivered += more.delivered;
+    result.failed += more.failed;
+    result.gaveUp += more.gaveUp;
+  }
+  const status = await n.spool.status();
+  await n.store.close().catch(() => {});
+  if (ctx.opts.json) io.stdout.write(`${JSON.stringify({ ...result, ...statusJson(status), spool: n.spool.dir })}\n`);
+  if (result.busy) ctx.log.warn("another vpnnotify is flushing the spool; nothing done", { spool: n.spool.dir });
+  else if (status.pending > 0) await logPending(n, ctx.log);
+  return result.busy ? ExitCode.TEMP_FAIL : result.failed > 0 ? ExitCode.UNAVAILABLE : ExitCode.OK;
+}

@@ -1,0 +1,244 @@
+import { constants } from "node:fs";
+import { open, readdir, rm } from "node:fs/promises";
+import { join } from "node:path";
+import {
+  type Command,
+  describeError,
+  ExitCode,
+  exitWith,
+  type GlobalOptions,
+  type IOStreams,
+  ioOf,
+  Logger,
+  loadConfig,
+  type RunFn,
+  UnavailableError,
+  UsageError,
+  writeFileAtomic,
+} from "@opsguard/core";
+import { configSchema, type VpnnotifyConfig } from "../config";
+import { answerDeferred } from "../deferred";
+import { type HookSource, parseHookEnv, type VpnEvent } from "../event";
+import { DETACHED_ENV, QUEUED_ENV, SPOOL_ENV } from "../hook";
+import { handleConnect, handleDisconnect, type Notifier } from "../notify";
+import { createNotifier, hookLogger } from "../runtime";
+import { queuedLogin, workSpool } from "../worker";
+import { logPending, type RunClock, runBounded, runDeadline } from "./run";
+
+export type HookName = "hook" | HookSource;
+
+export interface HookCommandOptions {
+  /** The command it was called as: plain `hook` detects the VPN server, the others insist on theirs. */
+  name: HookName;
+  opts: GlobalOptions;
+  /** The VPN server's environment (the hook's whole input) and the worker's markers. */
+  env: NodeJS.ProcessEnv;
+  clock: RunClock;
+}
+
+/**
+ * `vpnnotify [hook|openvpn|updown|ocserv]`: what a VPN server runs. Without --wait, main.ts's fast path answered
+ * the hook already and this runs only as the detached per-host worker it started (or for input that deserves a
+ * log line); --wait (which the fast path leaves to this) does the work here, bounded by deadlineMs.
+ */
+export function newHookCommand(
+  program: Command,
+  name: HookName,
+  description: string,
+  clock: RunClock,
+  runF: RunFn<HookCommandOptions> = runHookCommand,
+): Command {
+  return program
+    .command(name, name === "hook" ? { isDefault: true } : {})
+    .description(description)
+    .argument("[file]", "OpenVPN's dynamic client config file (accepted, never touched)")
+    .option("--wait", "do the work before exiting, bounded by deadlineMs, instead of detaching")
+    .action(async (_file: string | undefined, _flags: unknown, command: Command) => {
+      const io = ioOf(command);
+      exitWith(command, await runF({ name, opts: command.optsWithGlobals<GlobalOptions>(), env: io.env, clock }, io));
+    });
+}
+
+export async function runHookCommand({ name, opts, env, clock }: HookCommandOptions, io: IOStreams): Promise<ExitCode> {
+  const detached = env[DETACHED_ENV] === "1";
+  const call = parseHookEnv(env, Date.now());
+  if (!call) {
+    throw new UsageError("no VPN hook environment found (script_type, PLUTO_VERB or REASON)", {
+      hint: "run it as an OpenVPN/strongSwan/ocserv hook, or use `vpnnotify notify --user U --ip IP`",
+    });
+  }
+  // A worker started by the sh hook for logins it queued drains the spool whatever its own environment holds.
+  const queuedWorker = detached && env[QUEUED_ENV] === "1";
+  // Refusing stays first: under auth-user-pass-verify an exit 0 would pass any password.
+  const problem = call.refuse
+    ? call.problem
+    : queuedWorker
+      ? undefined
+      : name !== "hook" && call.source !== name
+        ? `"vpnnotify ${name}" was called with an ${call.source} environment (use the command of your VPN server, or plain vpnnotify)`
+        : call.problem && `${call.problem} (check the VPN server's script settings)`;
+  if (problem) {
+    // Called by a VPN server after all: a setup mistake must not cost the user the connection,
+    // unless the exit code is the verdict on a password (then exit 0 would let anyone in).
+    const { log, close } = hookLogger({ level: "error", format: opts.logFormat, detached, facility: "daemon", stderr: io.stderr });
+    log.error(call.refuse ? "refused" : "failed", { reason: problem });
+    await close();
+    return call.refuse ? ExitCode.CONFIG : ExitCode.OK;
+  }
+  const event = call.event;
+  if (!event && !queuedWorker) return ExitCode.OK;
+
+  let config: VpnnotifyConfig;
+  try {
+    config = (await loadConfig({ tool: "vpnnotify", schema: configSchema, path: opts.config })).config;
+  } catch (error) {
+    // Without a config onFailure is unknown: a broken config must not lock everyone out. It does
+    // silence every alert, so the line says so, and the detached worker (no stderr) sends it to syslog.
+    const unwritable = answerDeferred(event?.deferredFile, "1");
+    const { log, close } = hookLogger({ level: "error", format: opts.logFormat, detached, facility: "daemon", stderr: io.stderr });
+    if (unwritable) log.warn(unwritable);
+    // The launcher queued logins by the raw JSON: let in the ones OpenVPN waits on, and say how many wait.
+    const queued = detached ? await releaseQueued(env[SPOOL_ENV], log) : undefined;
+    log.error("failed", {
+      user: event?.user,
+      ip: event?.ip,
+      reason: `unusable config, so NO login is notified until it is fixed (the client was let in): ${describeError(error)}`,
+      queued,
+    });
+    await close();
+    return ExitCode.OK;
+  }
+  const { log, close } = hookLogger({
+    level: opts.quiet ? "error" : opts.verbose >= 2 ? "debug" : "info",
+    format: opts.logFormat,
+    detached,
+    facility: config.log.syslogFacility,
+    file: config.log.file,
+    stderr: io.stderr,
+  });
+  const reject = config.onFailure === "reject";
+  if (detached) {
+    // The per-host worker. The launcher queued the login already (QUEUED_ENV); else it is queued
+    // here. Only when it cannot even be spooled is it handled directly, below, as a one-off.
+    const n = createNotifier(config, log, undefined, { worker: true });
+    const queued = queuedWorker || (event !== undefined && (await queueOwnLogin(event, n, config, clock, log)));
+    if (queued) {
+      // Another worker runs (its hook queued without knowing): it reports the spool, not this one.
+      if (!(await workSpool(n, config)).busy) await logPending(n, log);
+      await n.store.close().catch(() => {});
+      await close();
+      return ExitCode.OK;
+    }
+    await n.store.close().catch(() => {});
+  }
+  if (!event) return ExitCode.OK;
+  const deferred = event.deferredFile;
+  // With onFailure "accept" the answer is known already: let the client in now.
+  const unwritable = deferred && !reject ? answerDeferred(deferred, "1") : undefined;
+  if (unwritable) log.warn(unwritable);
+
+  let failure: Error | undefined;
+  const deadlineAt = runDeadline(config, clock);
+  let notifier: Notifier | undefined;
+  try {
+    const n = createNotifier(config, log, deadlineAt);
+    notifier = n;
+    const outcome = await runBounded(deadlineAt, config, () =>
+      event.kind === "disconnect" ? handleDisconnect(event, n) : handleConnect(event, n),
+    );
+    if (outcome.verdict === "failed") failure = new UnavailableError(outcome.errors[0] ?? "nobody could be told about the login");
+  } catch (error) {
+    failure = error as Error;
+    log.error("failed", { user: event.user, ip: event.ip, reason: describeError(error) });
+  }
+  const unanswered = deferred && reject ? answerDeferred(deferred, failure ? "0" : "1") : undefined;
+  if (unanswered) log.warn(unanswered);
+  if (notifier) {
+    const n = notifier;
+    // Cut off at the deadline while the alert was being spooled: let that local write finish.
+    await n.spool.idle();
+    await logPending(n, log);
+    await n.store.close().catch(() => {});
+  }
+  await close();
+  // Calls past the deadline may still be in flight: main.ts's runCli ends the process once this code is set.
+  return failure && reject && !detached ? exitOf(failure) : ExitCode.OK;
+}
+
+/**
+ * A typo in the VPN server's hook line must not lock everyone out: runCli printed the problem, the client
+ * goes in (exit 0), and the VPN server's log and syslog say that alerts are off. The settle step of main.ts's
+ * runCli, as it decides on the exit code of any command.
+ */
+export function letInOnUsageError(code: ExitCode, io: IOStreams): ExitCode {
+  const call = code === ExitCode.USAGE && !io.env[DETACHED_ENV] ? parseHookEnv(io.env, Date.now()) : undefined;
+  if (!call?.event) return code;
+  const unwritable = answerDeferred(call.event.deferredFile, "1");
+  // Like a broken config: every call says, in the VPN server's log and in syslog, that alerts are off.
+  const log = new Logger({ tool: "vpnnotify", level: "error", syslog: { facility: "daemon" }, stream: io.stderr });
+  if (unwritable) log.warn(unwritable);
+  log.error("failed", {
+    user: call.event.user,
+    ip: call.event.ip,
+    reason:
+      "the hook line in the VPN server's config is wrong (see above), so NO login is notified until it is fixed (the client was let in)",
+  });
+  return ExitCode.OK;
+}
+
+/**
+ * A worker that cannot read its config, started by a launcher that queued logins in `spool`: it
+ * takes back the start claim (so the next hook starts a worker, and logs, again), answers "1" to
+ * every OpenVPN deferred client-connect still waiting (a broken config lets clients in) and
+ * returns how many logins wait there; they are notified once the config is fixed.
+ */
+async function releaseQueued(spool: string | undefined, log: Logger): Promise<number | undefined> {
+  if (!spool) return undefined;
+  await rm(join(spool, "worker.starting"), { force: true }).catch(() => {});
+  const names = (await readdir(spool).catch(() => [] as string[])).filter((f) => /^\d+-[0-9a-f]{8}\.json$/.test(f));
+  for (const name of names) {
+    try {
+      // Non-blocking, no symlinks, regular files only: a planted FIFO must not hang this worker; and,
+      // as the spool trusts them, only this user's files that nobody else may write (answer.file is a path it writes to).
+      const handle = await open(join(spool, name), constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW);
+      const text = await handle
+        .stat()
+        .then((stat) => (stat.isFile() && stat.uid === process.getuid?.() && (stat.mode & 0o022) === 0 ? handle.readFile("utf8") : "null"))
+        .finally(() => handle.close());
+      const entry = JSON.parse(text);
+      const answer = entry?.payload?.answer;
+      if (typeof answer?.file !== "string") continue;
+      const unwritable = answerDeferred(answer.file, "1");
+      if (unwritable) log.warn(unwritable);
+      delete entry.payload.answer;
+      await writeFileAtomic(join(spool, name), `${JSON.stringify(entry)}\n`, { fsync: false });
+    } catch {
+      // Delivered or unreadable meanwhile: the next worker with a good config deals with it.
+    }
+  }
+  return names.length;
+}
+
+/**
+ * The worker's own login, when the launcher could not queue it (a YAML config, or a spool
+ * directory not made yet): into the spool, answering OpenVPN as the hook would have. False when
+ * the spool cannot be written (then the login is handled directly, as before the queue).
+ */
+async function queueOwnLogin(event: VpnEvent, n: Notifier, config: VpnnotifyConfig, clock: RunClock, log: Logger): Promise<boolean> {
+  const reject = config.onFailure === "reject";
+  const deferred = event.deferredFile;
+  try {
+    await n.spool.enqueue(queuedLogin(event, reject ? runDeadline(config, clock) : undefined));
+  } catch (error) {
+    log.warn("cannot queue the login in the spool; handling it alone", { spool: n.spool.dir, error: describeError(error) });
+    return false;
+  }
+  const unwritable = deferred && !reject ? answerDeferred(deferred, "1") : undefined;
+  if (unwritable) log.warn(unwritable);
+  return true;
+}
+
+function exitOf(error: Error): ExitCode {
+  const code = (error as { exitCode?: number }).exitCode;
+  return typeof code === "number" && code !== 0 ? (code as ExitCode) : ExitCode.UNAVAILABLE;
+}

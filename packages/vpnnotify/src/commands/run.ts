@@ -1,0 +1,63 @@
+import { describeError, type Logger, type SpoolStatus, TempFailError } from "@opsguard/core";
+import type { VpnnotifyConfig } from "../config";
+import type { Notifier } from "../notify";
+
+/** What the program's commands share beyond their options: when the run started (the deadline counts from it). */
+export interface RunClock {
+  /**
+   * Epoch ms at which the run started: the process's start for a bin (a hook's deadline includes Node's start-up,
+   * which the VPN server waits on too), the moment the program was built for an in-process run.
+   */
+  startedAt: number;
+}
+
+/** When this run must be done: deadlineMs counted from its start (now, when that is past already). */
+export function runDeadline(config: VpnnotifyConfig, clock: RunClock): number {
+  return Math.max(Date.now(), clock.startedAt + config.deadlineMs);
+}
+
+/** Work under the run's deadline, so the caller knows the longest it can take. */
+export async function runBounded<T>(deadlineAt: number, config: VpnnotifyConfig, work: () => Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new TempFailError(`gave up at the ${config.deadlineMs} ms deadline`, { hint: "check Slack, LDAP and the state store" })),
+      Math.max(0, deadlineAt - Date.now()),
+    );
+  });
+  try {
+    return await Promise.race([work(), deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** One warning while alerts wait in the spool, so the VPN server's log or syslog shows it. */
+export async function logPending(n: Notifier, log: Logger): Promise<void> {
+  try {
+    const status = await n.spool.status();
+    if (status.pending === 0 && status.dead === 0) return;
+    log.warn("undelivered alerts", {
+      pending: status.pending,
+      oldest: status.oldest === undefined ? undefined : new Date(status.oldest).toISOString(),
+      lastError: status.lastError,
+      gaveUp: status.dead || undefined,
+      spool: n.spool.dir,
+    });
+  } catch (error) {
+    log.warn("cannot read the spool of undelivered alerts", { spool: n.spool.dir, error: describeError(error) });
+  }
+}
+
+/** The spool's status as `status --json` and `flush --json` print it. */
+export function statusJson(status: SpoolStatus): Record<string, unknown> {
+  return {
+    pending: status.pending,
+    oldest: status.oldest === undefined ? null : new Date(status.oldest).toISOString(),
+    lastError: status.lastError ?? null,
+    lastAttemptAt: status.lastAttemptAt === undefined ? null : new Date(status.lastAttemptAt).toISOString(),
+    lastErrorAt: status.lastErrorAt === undefined ? null : new Date(status.lastErrorAt).toISOString(),
+    gaveUp: status.dead,
+    unreadable: status.unreadable ?? 0,
+  };
+}

@@ -1,0 +1,46 @@
+import { join } from "node:path";
+import { type CliContext, type Command, cliContext, ExitCode, exitWith, type IOStreams, loadConfig, type RunFn } from "@opsguard/core";
+import { configSchema } from "../config";
+import { formatDelay } from "../message";
+import { createSpool } from "../runtime";
+import { statusJson } from "./run";
+
+export interface StatusCommandOptions {
+  ctx: CliContext;
+}
+
+/** `vpnnotify status`: what waits in the spool. It only looks; the next flush or hook run moves things. */
+export function newStatusCommand(program: Command, runF: RunFn<StatusCommandOptions> = runStatusCommand): Command {
+  return program
+    .command("status")
+    .description("show the undelivered alerts: how many, the oldest, the last error")
+    .action(async (_flags: unknown, command: Command) => {
+      const ctx = cliContext(command, { defaultLevel: "info" });
+      exitWith(command, await runF({ ctx }, ctx.io));
+    });
+}
+
+export async function runStatusCommand({ ctx }: StatusCommandOptions, io: IOStreams): Promise<ExitCode> {
+  const { config } = await loadConfig({ tool: "vpnnotify", schema: configSchema, path: ctx.opts.config });
+  const spool = createSpool(config, ctx.log);
+  const status = await spool.status();
+  if (ctx.opts.json) {
+    io.stdout.write(`${JSON.stringify({ ...statusJson(status), spool: spool.dir })}\n`);
+    return ExitCode.OK;
+  }
+  const lines = [`pending: ${status.pending}`];
+  if (status.oldest !== undefined)
+    lines.push(`oldest: ${new Date(status.oldest).toISOString()} (${formatDelay(Date.now() - status.oldest)} ago)`);
+  if (status.lastError !== undefined) {
+    // JSON quoting: an error text from a server reaches a terminal with its control characters escaped.
+    lines.push(
+      `last error: ${JSON.stringify(status.lastError)}${status.lastErrorAt ? ` at ${new Date(status.lastErrorAt).toISOString()}` : ""}`,
+    );
+  }
+  lines.push(`given up: ${status.dead}${status.dead > 0 ? ` (kept in ${join(spool.dir, "dead")})` : ""}`);
+  // status only looks; the next flush or hook run moves these to dead/.
+  if (status.unreadable) lines.push(`unreadable: ${status.unreadable} (the next flush moves them to dead/)`);
+  lines.push(`spool: ${spool.dir}`);
+  io.stdout.write(`${lines.join("\n")}\n`);
+  return ExitCode.OK;
+}
