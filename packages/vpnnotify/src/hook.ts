@@ -130,9 +130,12 @@ export function runHookFastPath(
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== "EPERM") return false;
       }
-      // A pid reused by a younger process is not the holder (field 22 of /proc/<pid>/stat: its start).
+      // A zombie (field 3 of /proc/<pid>/stat: killed, its parent not reaping it yet, maybe never) holds
+      // nothing; a pid reused by a younger process is not the holder (field 22: its start).
       const stat = fs.readFileSync(`/proc/${holder.pid}/stat`, "utf8");
-      return holder.start === undefined || stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19] === holder.start;
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      if (fields[0] === "Z") return false;
+      return holder.start === undefined || fields[19] === holder.start;
     } catch {
       return false;
     }

@@ -272,6 +272,8 @@ worker_alive() {
   # shellcheck disable=SC2086
   set -- \${stat##*) }
   set +f
+  # Field 3, its state: a zombie (killed, its parent not reaping it yet, maybe never) holds nothing.
+  [ "$1" != Z ] || return 1
   [ $# -ge 20 ] && shift 19 && [ "$1" = "$start" ]
 }
 

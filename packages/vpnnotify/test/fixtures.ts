@@ -1,7 +1,7 @@
 import { spawn } from "node:child_process";
 import { createSocket } from "node:dgram";
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { writeCityMmdb, writeMmdb } from "@opsguard/lab";
 import { runInProcess } from "../../core/test/run-in-process";
@@ -260,4 +260,18 @@ export function openvpnUserPassEnv(user: string, password: string, ip: string): 
     script_context: "init",
     verb: "3",
   };
+}
+
+/**
+ * A drain lock naming a zombie: a process killed but never reaped (sh execs a long sleep that never waits for
+ * its short one), as a worker killed in a container whose PID 1 does not reap stays. `end` kills its parent.
+ */
+export async function zombieDrainLock(spool: string): Promise<{ end: () => void }> {
+  const parent = spawn("/bin/sh", ["-c", "sleep 0.2 & echo $!; exec sleep 60"], { stdio: ["ignore", "pipe", "ignore"] });
+  const pid = Number(await new Promise<string>((resolve) => parent.stdout?.once("data", (d: Buffer) => resolve(String(d)))));
+  const fields = () => readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
+  await waitFor(() => fields()[0] === "Z", 5_000, "the short sleep to become a zombie");
+  const lock = { pid, start: fields()[19], host: hostname(), token: "t", time: Date.now() };
+  writeFileSync(join(spool, "drain.lock"), JSON.stringify(lock));
+  return { end: () => parent.kill("SIGKILL") };
 }

@@ -7,7 +7,7 @@ import { installWithLauncher } from "@opsguard/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Env, type HookCall, parseHookEnv } from "../src/event";
 import { launcherFastPath } from "../src/hook";
-import { openvpnConnectEnv, waitFor } from "./fixtures";
+import { openvpnConnectEnv, waitFor, zombieDrainLock } from "./fixtures";
 
 let dir: string;
 
@@ -161,6 +161,35 @@ require("node:fs").writeFileSync(${JSON.stringify(marker)}, JSON.stringify({ arg
     expect(result).toMatchObject({ status: 0, stderr: "" });
     expect(readFileSync(deferred, "utf8")).toBe("2");
     return waitFor(() => readFileSync(ran, "utf8"), 10_000, "the worker").then((text) => expect(text).toBe("- deferred\n"));
+  });
+
+  it("a drain lock naming a zombie (a worker killed, never reaped) is no worker: the launcher starts one", async () => {
+    const root = mkdtempSync(join(dir, "zombie-"));
+    const spool = join(root, "spool");
+    mkdirSync(spool, { mode: 0o700 });
+    const config = join(root, "vpnnotify.json");
+    writeFileSync(config, JSON.stringify({ server: { name: "x" }, spool: { dir: spool } }));
+    const starts = join(root, "starts.log");
+    const bundle = join(root, "tool.cjs");
+    writeFileSync(
+      bundle,
+      `if (!process.argv.includes("--version")) require("node:fs").appendFileSync(${JSON.stringify(starts)}, "started\\n");`,
+    );
+    const { launcher } = installWithLauncher({
+      bundle,
+      prefix: join(root, "lib"),
+      name: "vpnnotify",
+      cacheEnv: "T_CACHE",
+      fastPath: launcherFastPath(parseHookEnv),
+    });
+    const zombie = await zombieDrainLock(spool);
+    try {
+      const env = { PATH: "/usr/bin:/bin", VPNNOTIFY_CONFIG: config, ...openvpnConnectEnv("alice", "81.2.69.142") };
+      expect(spawnSync(launcher, [], { env, encoding: "utf8" })).toMatchObject({ status: 0, stderr: "" });
+      expect(await waitFor(() => existsSync(starts) && readFileSync(starts, "utf8"), 10_000, "the worker")).toBe("started\n");
+    } finally {
+      zombie.end();
+    }
   });
 
   it("a FIFO planted as the spool's drain.lock never holds up the hook", () => {

@@ -20,7 +20,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { spoolJobSchema } from "../src/alert";
 import { parseHookEnv } from "../src/event";
 import { type ShHookOptions, writeShHook } from "../src/sh-hook";
-import { waitFor } from "./fixtures";
+import { waitFor, zombieDrainLock } from "./fixtures";
 
 /**
  * The POSIX sh client-connect hook (issue #26), run by /bin/sh (dash) and bash as OpenVPN runs it:
@@ -227,6 +227,18 @@ describe("the sh client-connect hook", () => {
     expect((await hook(s, { script_type: "client-connect", common_name: "a", trusted_ip: "81.2.69.1" })).code).toBe(0);
     await new Promise((r) => setTimeout(r, 300));
     expect(calls(s)).toEqual([" queued=1"]);
+  });
+
+  it("a drain lock naming a zombie (a worker killed, never reaped) is no worker: the hook starts one", async () => {
+    const s = site();
+    const zombie = await zombieDrainLock(s.spool);
+    try {
+      expect((await hook(s, { script_type: "client-connect", common_name: "a", trusted_ip: "81.2.69.1" })).code).toBe(0);
+      await waitFor(() => calls(s).length > 0, 5_000, "the worker's start");
+      expect(calls(s)).toEqual([" queued=1"]);
+    } finally {
+      zombie.end();
+    }
   });
 
   it("FIFOs planted as drain.lock and worker.starting never hold up the hook: it queues and starts the worker", async () => {
