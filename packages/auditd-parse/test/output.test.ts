@@ -4,6 +4,7 @@ import { createReadStream, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { testIO } from "@opsguard/core/iostreams";
 import { Output } from "../src/output";
 
 describe("Output", () => {
@@ -19,7 +20,7 @@ describe("Output", () => {
       const chunks: Buffer[] = [];
       reader.on("data", (c) => chunks.push(c as Buffer));
       const ended = new Promise<void>((resolve) => reader.on("end", () => resolve()));
-      const output = new Output(fifo);
+      const output = new Output(fifo, testIO().io.stdout);
       // each line fills most of the 512 KiB buffer, so every one after the first flushes: 20 writes in flight
       const lines = Array.from({ length: 20 }, (_, i) => String.fromCharCode(97 + i).repeat(400_000));
       for (const line of lines) void output.line(line);
@@ -39,7 +40,7 @@ describe("Output", () => {
 
   it("keeps a line longer than its buffer in its place among the lines around it", async () => {
     const file = join(mkdtempSync(join(tmpdir(), "auditd-parse-out-")), "out.json");
-    const output = new Output(file);
+    const output = new Output(file, testIO().io.stdout);
     const long = `{"commands":"${"x".repeat(2_000_000)}"}`;
     // not awaited in between, as a caller writing a burst of lines does not
     void output.line("[");
