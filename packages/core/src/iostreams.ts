@@ -190,6 +190,8 @@ export interface TestIO {
   io: IOStreams;
   /** Everything written to stdout so far (after redaction, as a user would see it). */
   stdout(): string;
+  /** The same as bytes, exactly as written (a byte writer's output need not be UTF-8). */
+  stdoutBytes(): Buffer;
   stderr(): string;
 }
 
@@ -197,7 +199,7 @@ export interface TestIO {
 export function testIO(options: TestIOOptions = {}): TestIO {
   const memory = (tty: boolean) => {
     const chunks: Buffer[] = [];
-    const sink: Sink & { text(): string } = {
+    const sink: Sink & { bytes(): Buffer; text(): string } = {
       isTTY: tty,
       columns: tty ? (options.columns ?? 80) : undefined,
       write(data, done) {
@@ -209,6 +211,7 @@ export function testIO(options: TestIOOptions = {}): TestIO {
       once(_event, listener) {
         queueMicrotask(listener);
       },
+      bytes: () => Buffer.concat(chunks),
       text: () => Buffer.concat(chunks).toString("utf8"),
     };
     return sink;
@@ -217,5 +220,5 @@ export function testIO(options: TestIOOptions = {}): TestIO {
   const err = memory(options.stderrTTY ?? false);
   const stdin = options.stdin ?? Readable.from([]);
   const io = makeIO(out, err, stdin as NodeJS.ReadableStream, options.env ?? { ...process.env, NO_COLOR: "1" });
-  return { io, stdout: out.text, stderr: err.text };
+  return { io, stdout: out.text, stdoutBytes: out.bytes, stderr: err.text };
 }
