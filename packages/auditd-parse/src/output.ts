@@ -1,7 +1,7 @@
 import { once } from "node:events";
 import { createWriteStream, type WriteStream } from "node:fs";
 import { IoError } from "@opsguard/core/errors";
-import type { OutStream } from "@opsguard/core/iostreams";
+import { type OutStream, redactingStream } from "@opsguard/core/iostreams";
 import type { EventJson } from "./event-json";
 
 const BUFFER_BYTES = 512 * 1024;
@@ -134,11 +134,14 @@ export class Output {
     const stream: WriteStream = createWriteStream(path, { flags: "a" });
     // an open or write error: remembered and thrown by the next flush, never an unhandled 'error' event
     stream.on("error", (error) => this.fail(error));
+    // redacted as stdout is (a secret registered in this process never reaches the file); untouched while none is
+    const out = redactingStream(stream);
     return {
-      write: (data, done) => stream.write(data, done),
+      write: (data, done) => out.writeBytes(data, done),
       drain: () => once(stream, "drain").then(() => undefined),
       close: () =>
         new Promise<void>((resolve) => {
+          out.flush();
           if (stream.destroyed) resolve();
           else stream.end(() => resolve());
           stream.once("error", () => resolve());

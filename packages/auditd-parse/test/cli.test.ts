@@ -167,6 +167,14 @@ describe("auditd-parse CLI", () => {
     }
   });
 
+  it("a --since/--until that is not ISO 8601 is a usage error, not a date Date.parse guessed (secret-12 as 2001)", async () => {
+    for (const value of ["secret-12", "x 2020", "May 1 2024"]) {
+      const r = await run(["--since", value], SESSION_LOG);
+      expect([r.code, r.stdout, r.stderr.trim()], value).toEqual([64, "", expect.stringContaining(`--since "${value}" is not a time`)]);
+    }
+    expect((await run(["--until", "2100-01-01 00:00"], SESSION_LOG)).stdout.trim().split("\n")).toHaveLength(5);
+  });
+
   it("writes an event larger than its output buffer whole, between its neighbours", async () => {
     const big = "x".repeat(1_500_000);
     const log = [

@@ -172,6 +172,14 @@ function makeIO(stdout: Sink, stderr: Sink, stdin: NodeJS.ReadableStream, env: N
   };
 }
 
+/**
+ * A redacting writer over another stream a run writes its output to (a tool's -o file opened for appending):
+ * the same guarantee as the run's stdout, the bytes untouched while no secret is registered.
+ */
+export function redactingStream(sink: NodeJS.WritableStream & { once(event: "drain", listener: () => void): unknown }): OutStream {
+  return new RedactingStream(sink as Sink);
+}
+
 /** The process's own streams: what a bin's main.ts hands to runCli. */
 export function systemIO(): IOStreams {
   return makeIO(process.stdout, process.stderr, process.stdin, process.env);
