@@ -1,5 +1,6 @@
 import type { CliContext } from "@opsguard/core/cli";
 import { DataError, NoInputError, type OpsguardError, UsageError } from "@opsguard/core/errors";
+import type { IOStreams } from "@opsguard/core/iostreams";
 import type { ByteProgress } from "@opsguard/core/progress";
 import { MAX_EVENT_BYTES, MAX_EVENT_RECORDS } from "./assemble";
 import { idSources, type ParseFlags, parserOptions } from "./commands/flags";
@@ -35,7 +36,7 @@ const FOLLOW_POLL_MS = 250;
  * rotation order, or the run's stdin), group and filter the events, and write them in `mode`'s shape to the
  * run's stdout or -o. Failures are thrown as typed errors (core maps them to exit codes).
  */
-export async function runPipeline(mode: Mode, files: string[], flags: ParseFlags, ctx: CliContext): Promise<void> {
+export async function runPipeline(mode: Mode, files: string[], flags: ParseFlags, ctx: CliContext, io: IOStreams): Promise<void> {
   const config = await loadAuditdConfig(ctx.opts.config);
   const ids = new IdNames(idSources(flags, config));
   ids.check();
@@ -75,7 +76,7 @@ export async function runPipeline(mode: Mode, files: string[], flags: ParseFlags
     });
   }
   // the html page goes to -o FILE in one atomic write of its own (makeSink), not appended
-  const output = new Output(flags.format === "html" ? undefined : flags.output, ctx.io.stdout);
+  const output = new Output(flags.format === "html" ? undefined : flags.output, io.stdout);
   // ECS (and go-libaudit's table) is loaded only when asked for: every other start stays without it
   const ecs = flags.format === "ecs" ? await import("./ecs") : undefined;
   const detector = rules === undefined ? undefined : new Detector(rules.rules, detectOptions(flags, ctx, ecs));
@@ -120,7 +121,7 @@ export async function runPipeline(mode: Mode, files: string[], flags: ParseFlags
     });
   } else {
     const progress = readProgress(ctx, parser, flags.output);
-    await readAll(inputs, onChunk, parser, unread, ctx, progress).finally(() => progress.stop());
+    await readAll(inputs, onChunk, parser, unread, ctx, progress, io.stdin).finally(() => progress.stop());
   }
   parser.end();
   await sink.finish(unread.failures.length);
@@ -162,6 +163,7 @@ async function readAll(
   unread: Unread,
   ctx: CliContext,
   progress: Pick<ByteProgress, "input" | "add">,
+  stdin: NodeJS.ReadableStream,
 ): Promise<void> {
   for (const file of inputs) {
     let bytes = 0;
@@ -174,7 +176,7 @@ async function readAll(
           progress.add(chunk.length);
           return onChunk(chunk);
         },
-        ctx.io.stdin,
+        stdin,
       );
     } catch (error) {
       if (!(error instanceof NoInputError)) throw error;

@@ -52,7 +52,7 @@ Examples:
   });
 }
 
-export async function runDetectCommand({ ctx, files, flags }: DetectCommandOptions, _io: IOStreams): Promise<ExitCode> {
-  await runPipeline("detect", files, flags, ctx);
+export async function runDetectCommand({ ctx, files, flags }: DetectCommandOptions, io: IOStreams): Promise<ExitCode> {
+  await runPipeline("detect", files, flags, ctx, io);
   return ExitCode.OK;
 }

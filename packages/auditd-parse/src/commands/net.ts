@@ -30,7 +30,7 @@ Example:
   });
 }
 
-export async function runNetCommand({ ctx, files, flags }: NetCommandOptions, _io: IOStreams): Promise<ExitCode> {
-  await runPipeline("net", files, flags, ctx);
+export async function runNetCommand({ ctx, files, flags }: NetCommandOptions, io: IOStreams): Promise<ExitCode> {
+  await runPipeline("net", files, flags, ctx, io);
   return ExitCode.OK;
 }

@@ -35,7 +35,7 @@ export function newParseCommand(program: Command, runF: RunFn<ParseCommandOption
     });
 }
 
-export async function runParseCommand({ ctx, files, flags }: ParseCommandOptions, _io: IOStreams): Promise<ExitCode> {
-  await runPipeline("events", files, flags, ctx);
+export async function runParseCommand({ ctx, files, flags }: ParseCommandOptions, io: IOStreams): Promise<ExitCode> {
+  await runPipeline("events", files, flags, ctx, io);
   return ExitCode.OK;
 }

@@ -35,7 +35,7 @@ Examples:
   });
 }
 
-export async function runReportCommand({ ctx, files, flags }: ReportCommandOptions, _io: IOStreams): Promise<ExitCode> {
-  await runPipeline("report", files, flags, ctx);
+export async function runReportCommand({ ctx, files, flags }: ReportCommandOptions, io: IOStreams): Promise<ExitCode> {
+  await runPipeline("report", files, flags, ctx, io);
   return ExitCode.OK;
 }

@@ -38,7 +38,7 @@ Example:
   });
 }
 
-export async function runSessionsCommand({ ctx, files, flags }: SessionsCommandOptions, _io: IOStreams): Promise<ExitCode> {
-  await runPipeline("sessions", files, flags, ctx);
+export async function runSessionsCommand({ ctx, files, flags }: SessionsCommandOptions, io: IOStreams): Promise<ExitCode> {
+  await runPipeline("sessions", files, flags, ctx, io);
   return ExitCode.OK;
 }
