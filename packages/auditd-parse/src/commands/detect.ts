@@ -2,7 +2,7 @@ import { type CliContext, type Command, cliContext, exitWith, type RunFn } from 
 import { ExitCode } from "@opsguard/core/exit";
 import type { IOStreams } from "@opsguard/core/iostreams";
 import { runPipeline } from "../pipeline";
-import { addInputOptions, type ParseFlags, SUBCOMMAND_HELP } from "./flags";
+import { addInputOptions, type ParseFlags } from "./flags";
 
 export interface DetectCommandOptions {
   ctx: CliContext;
