@@ -29,6 +29,9 @@ export class Output {
   private failure: IoError | undefined;
   /** Settles the wait for a drain when a write fails instead (a failed stream never drains). */
   private onFailure: (() => void) | undefined;
+  /** Writes handed to the stream whose callback has not come yet: close() waits for them to know they arrived. */
+  private inFlight = 0;
+  private onIdle: (() => void) | undefined;
 
   /** `path`: -o's file (appended to); undefined for `stdout`, the run's stdout. */
   constructor(
@@ -43,9 +46,9 @@ export class Output {
     // a UTF-16 unit takes at most 3 UTF-8 bytes
     if (this.used + text.length * 3 + 1 > BUFFER_BYTES) {
       const pending = this.flush();
-      if (text.length * 3 + 1 > BUFFER_BYTES) return this.writeAfter(pending, Buffer.from(`${text}\n`));
+      if (text.length * 3 + 1 > BUFFER_BYTES) return handled(this.writeAfter(pending, Buffer.from(`${text}\n`)));
       this.append(text);
-      return pending;
+      return handled(pending);
     }
     this.append(text);
     return undefined;
@@ -58,9 +61,9 @@ export class Output {
       // copied as bytes: no string of a line that may be tens of MB (and twice that as UTF-16)
       const whole = Buffer.allocUnsafe(size);
       json.copyLine(whole, 0);
-      return this.writeAfter(this.flush(), whole);
+      return handled(this.writeAfter(this.flush(), whole));
     }
-    const pending = this.used + size > BUFFER_BYTES ? this.flush() : undefined;
+    const pending = this.used + size > BUFFER_BYTES ? handled(this.flush()) : undefined;
     this.used = json.copyLine(this.buffer, this.used);
     return pending;
   }
@@ -94,7 +97,12 @@ export class Output {
 
   private async write(data: Buffer, done?: () => void): Promise<void> {
     if (this.failure) throw this.failure;
-    const ready = this.sink.write(data, (error) => (error ? this.fail(error) : done?.()));
+    this.inFlight++;
+    const ready = this.sink.write(data, (error) => {
+      if (error) this.fail(error);
+      else done?.();
+      if (--this.inFlight === 0) this.onIdle?.();
+    });
     if (!ready) {
       // writes queued before the stream drains wait for the same drain, not one listener each
       this.drained ??= new Promise<void>((resolve) => {
@@ -123,9 +131,14 @@ export class Output {
     await old.close();
   }
 
-  /** Writes what is buffered and closes an -o file; throws the IoError of any write that failed. */
+  /**
+   * Writes what is buffered, waits until the stream has taken every write (a write that fails after the run
+   * ended would otherwise go unreported) and closes an -o file; throws the IoError of any write that failed.
+   */
   async close(): Promise<void> {
     await this.flush();
+    if (this.inFlight > 0) await new Promise<void>((resolve) => (this.onIdle = resolve));
+    this.onIdle = undefined;
     await this.sink.close();
     if (this.failure) throw this.failure;
   }
@@ -148,6 +161,16 @@ export class Output {
         }),
     };
   }
+}
+
+/**
+ * `promise`, marked as handled: a caller may queue lines without awaiting each one (the sinks keep only the
+ * latest wait), and a failed write must not end the process as an unhandled rejection. Nothing is lost by it:
+ * the failure is kept and thrown again by the next flush and by close().
+ */
+function handled(promise: Promise<void>): Promise<void> {
+  promise.catch(() => undefined);
+  return promise;
 }
 
 /** The run's stdout through IOStreams' byte writer: the bytes untouched while no secret is registered. */

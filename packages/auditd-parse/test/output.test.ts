@@ -3,8 +3,9 @@ import { once } from "node:events";
 import { createReadStream, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
+import { IoError } from "@opsguard/core/errors";
 import { testIO } from "@opsguard/core/iostreams";
+import { describe, expect, it } from "vitest";
 import { Output } from "../src/output";
 
 describe("Output", () => {
@@ -48,5 +49,36 @@ describe("Output", () => {
     void output.line("]");
     await output.close();
     expect(readFileSync(file, "utf8")).toBe(`[\n${long}\n]\n`);
+  });
+});
+
+describe("Output on a stdout that fails", () => {
+  /** A run's stdout whose writes fail with `code` after asking the caller to wait: a full disk behind a pipe. */
+  function failingStdout(code: string) {
+    const io = testIO().io;
+    return Object.assign(Object.create(io.stdout) as typeof io.stdout, {
+      writeBytes(_data: Uint8Array, done?: (error?: Error | null) => void) {
+        setImmediate(() => done?.(Object.assign(new Error(`${code}: write failed`), { code })));
+        return false;
+      },
+      // a stream that failed never drains
+      drain: () => new Promise<void>(() => {}),
+    });
+  }
+
+  it("throws the write error as an IoError (exit 74, one line naming stdout) instead of waiting for a drain that never comes", async () => {
+    const output = new Output(undefined, failingStdout("ENOSPC"));
+    for (let i = 0; i < 3; i++) output.line("x".repeat(300_000));
+    const failure = await output.close().then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    expect(failure).toBeInstanceOf(IoError);
+    expect([(failure as IoError).exitCode, (failure as IoError).message]).toEqual([
+      74,
+      "cannot write standard output: ENOSPC: write failed",
+    ]);
+    // and every later write says so too: nothing is taken as written
+    await expect(output.flush()).rejects.toBeInstanceOf(IoError);
   });
 });
