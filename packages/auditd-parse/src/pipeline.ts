@@ -108,17 +108,23 @@ export async function runPipeline(mode: Mode, files: string[], flags: ParseFlags
   if (flags.follow) {
     if (inputs.length !== 1 || inputs[0] === "-") throw new UsageError("--follow needs exactly one file");
     const abort = new AbortController();
-    for (const sig of ["SIGINT", "SIGTERM"] as const) process.once(sig, () => abort.abort());
+    const stop = () => abort.abort();
+    for (const sig of ["SIGINT", "SIGTERM"] as const) process.once(sig, stop);
     const windowMs = parserOptions(flags, config).windowMs ?? 2000;
-    await followFile(inputs[0]!, onChunk, {
-      fromEnd: flags.fromEnd,
-      intervalMs: FOLLOW_POLL_MS,
-      signal: abort.signal,
-      onTick: () => {
-        parser.tick(FOLLOW_POLL_MS, windowMs);
-        return output.flush();
-      },
-    });
+    try {
+      await followFile(inputs[0]!, onChunk, {
+        fromEnd: flags.fromEnd,
+        intervalMs: FOLLOW_POLL_MS,
+        signal: abort.signal,
+        onTick: () => {
+          parser.tick(FOLLOW_POLL_MS, windowMs);
+          return output.flush();
+        },
+      });
+    } finally {
+      // a run in a process that goes on (a test, a caller) leaves no listener behind
+      for (const sig of ["SIGINT", "SIGTERM"] as const) process.off(sig, stop);
+    }
   } else {
     const progress = readProgress(ctx, parser, flags.output);
     await readAll(inputs, onChunk, parser, unread, ctx, progress, io.stdin).finally(() => progress.stop());
