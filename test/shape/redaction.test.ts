@@ -3,8 +3,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PagerDutySim, type RedisLab, SLACK_ALL_SCOPES, SlackSim, startRedis } from "@opsguard/lab";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createAuditdParseProgram } from "../../packages/auditd-parse/src/cli";
+import { runAuditdParse } from "../../packages/auditd-parse/test/in-process";
 import { createAuthkeysProgram } from "../../packages/authkeys/src/cli";
 import { testIO } from "../../packages/core/src/iostreams";
+import { registerSecret } from "../../packages/core/src/secret";
 import { type InProcessRun, runInProcess } from "../../packages/core/test/run-in-process";
 import { createDeputizeProgram } from "../../packages/deputize/src/cli";
 import type { GitHubScenario } from "../../packages/lab/src/sim/github-scenario";
@@ -348,6 +351,89 @@ describe("authkeys: every command, with its bind password and hostile input carr
       password,
       root,
       secretFiles,
+    );
+  }, 120_000);
+});
+
+describe("auditd-parse: every command, a registered secret that the audit log carries verbatim", () => {
+  // auditd-parse reads no secret of its own (no config key holds one), so it has nothing of its own to leak. What
+  // the check means for it: a secret registered in the process (here by the test, as a Secret of core would be)
+  // must not pass any of its outputs, even when the log carries it verbatim or hex-encoded as the kernel writes it:
+  // NDJSON on the byte path (IOStreams' writeBytes, untouched while no secret is registered, so the benchmarked
+  // parse pays nothing), the human formats, sessions, net, report, detect's alerts and rule list, the plugin,
+  // an -o file, and the errors and -v logs on stderr naming a file or value that carries it.
+  const secret = "auditd-redaction-secret-4711";
+  const root = join(dir, "auditd-parse");
+  const hex = (s: string) => Buffer.from(s).toString("hex").toUpperCase();
+  const log = [
+    `type=USER_START msg=audit(1700000000.010:11): pid=900 uid=0 auid=1000 ses=7 msg='op=PAM:session_open acct="${secret}" exe="/usr/sbin/sshd" hostname=203.0.113.9 addr=203.0.113.9 terminal=ssh res=success'`,
+    `type=SYSCALL msg=audit(1700000001.000:12): arch=c000003e syscall=59 success=yes exit=0 ppid=900 pid=901 auid=1000 uid=1000 ses=7 comm="split" exe="/usr/bin/${secret}" key="exec"`,
+    `type=EXECVE msg=audit(1700000001.000:12): argc=2 a0="split" a1=${hex(`--token=${secret}`)}`,
+    "type=EOE msg=audit(1700000001.000:12):",
+    `type=SYSCALL msg=audit(1700000002.000:13): arch=c000003e syscall=42 success=no exit=-115 pid=902 auid=1000 uid=1000 ses=7 comm="${secret}" exe="/usr/bin/curl" key="net"`,
+    "type=SOCKADDR msg=audit(1700000002.000:13): saddr=020001BB5DB8D8220000000000000000",
+    "type=EOE msg=audit(1700000002.000:13):",
+    `type=USER_END msg=audit(1700000009.000:14): pid=900 uid=0 auid=1000 ses=7 msg='op=PAM:session_close acct="${secret}" exe="/usr/sbin/sshd" hostname=203.0.113.9 addr=203.0.113.9 terminal=ssh res=success'`,
+    `this line is not audit: ${secret}`,
+    "",
+  ].join("\n");
+  const auditdParse = (...args: string[]) => runAuditdParse(args, log);
+  beforeAll(async () => {
+    const { mkdirSync } = await import("node:fs");
+    mkdirSync(root, { recursive: true });
+    registerSecret(secret);
+  });
+
+  it("the default parse writes the secret nowhere", async () => {
+    const runs = [
+      await auditdParse(),
+      await auditdParse("--pretty", "-v"),
+      ...(await Promise.all(["text", "table", "csv", "ecs"].map((format) => auditdParse("--format", format)))),
+      await auditdParse("-o", join(root, "events.json")),
+      await auditdParse(join(dir, `${secret}.log`)),
+      await auditdParse("--since", secret),
+    ];
+    for (const r of runs) expectAbsent(secret, `${r.stdout}\n${r.stderr}`);
+    expect(runs.filter((r) => `${r.stdout}${r.stderr}`.includes("[redacted]"))).toHaveLength(runs.length - 1);
+    expectAbsent(secret, filesUnder(root, []));
+  });
+
+  it("nor does any subcommand", async () => {
+    const rules = join(dir, "auditd-parse-rules");
+    const { mkdirSync } = await import("node:fs");
+    mkdirSync(rules, { recursive: true });
+    writeFileSync(
+      join(rules, "split.yml"),
+      "title: Split\nid: 2dad0cba-c62a-4a4f-949f-5f6ecd619769\nlogsource:\n  product: linux\n  service: auditd\ndetection:\n  selection:\n    type: SYSCALL\n    comm: split\n  condition: selection\nlevel: low\n",
+    );
+    await checkTool(
+      createAuditdParseProgram,
+      {
+        sessions: async () => [
+          await auditdParse("sessions"),
+          await auditdParse("sessions", "--json"),
+          await auditdParse("sessions", "--format", "html", "-o", join(root, "sessions.html")),
+        ],
+        net: async () => [await auditdParse("net"), await auditdParse("net", "--json", "-vv")],
+        report: async () => [
+          await auditdParse("report"),
+          await auditdParse("report", "--json"),
+          await auditdParse("report", "--format", "html"),
+        ],
+        detect: async () => [
+          await auditdParse("detect", "--rules", rules),
+          await auditdParse("detect", "--rules", rules, "--format", "ecs", "-o", join(root, "alerts.json")),
+          await auditdParse("detect", "--rules", join(dir, secret)),
+        ],
+        plugin: async () => [
+          await auditdParse("plugin"),
+          await auditdParse("plugin", "--detect", "--rules", rules, "-o", join(root, "plugin.json")),
+        ],
+        completion: async () => [await auditdParse("completion", "bash")],
+      },
+      secret,
+      root,
+      [],
     );
   }, 120_000);
 });

@@ -167,6 +167,13 @@ function keywordTime(value: string, nowMs: number): number | undefined {
  * `--since`/`--until`: ISO 8601, epoch seconds, an age such as 15m, 2h, 7d (before now), or one of
  * ausearch's keywords (now, recent, today, yesterday, this-week, this-month, this-year).
  */
+/**
+ * The ISO 8601 forms --since/--until take (a date, a time with or without seconds, fractions and zone; "T" or a
+ * space between). Date.parse alone reads far more: V8 takes "secret-12" as December 2001 and "x 2020" as 2020, so
+ * a typo would filter silently instead of failing as a usage error.
+ */
+const ISO_8601 = /^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}(:?\d{2})?)?)?$/i;
+
 export function parseTime(value: string, flag: string, nowMs = Date.now()): number {
   const keyword = keywordTime(value, nowMs);
   if (keyword !== undefined) return keyword;
@@ -175,7 +182,9 @@ export function parseTime(value: string, flag: string, nowMs = Date.now()): numb
     ? nowMs - Number(age[1]) * { s: 1e3, m: 6e4, h: 36e5, d: 864e5 }[age[2] as "s" | "m" | "h" | "d"]
     : /^\d+(\.\d+)?$/.test(value)
       ? Math.round(Number(value) * 1000)
-      : Date.parse(value);
+      : ISO_8601.test(value)
+        ? Date.parse(value)
+        : Number.NaN;
   // beyond ±8.64e15 ms a JavaScript date (and so an event time) does not exist
   if (Number.isNaN(ms) || Math.abs(ms) > 8.64e15) {
     throw new UsageError(`${flag} ${JSON.stringify(value)} is not a time`, {

@@ -19,11 +19,15 @@ export function rotationOrder(files: readonly string[]): string[] {
   return [...files].sort((a, b) => rank(b) - rank(a));
 }
 
-/** Feeds every chunk of a file (gunzipped when it is gzip) or of stdin ("-") to onChunk. */
-export async function readInput(file: string, onChunk: (chunk: Buffer) => void | Promise<void>): Promise<void> {
+/** Feeds every chunk of a file (gunzipped when it is gzip) or of `stdin` (the run's, for "-") to onChunk. */
+export async function readInput(
+  file: string,
+  onChunk: (chunk: Buffer) => void | Promise<void>,
+  stdin: NodeJS.ReadableStream,
+): Promise<void> {
   let stream: Readable;
   if (file === "-") {
-    stream = Readable.from(stdinChunks());
+    stream = Readable.from(stdinChunks(stdin));
   } else {
     // opened here, so a file we may not read is one clear line (exit 66) before any stream exists
     const fd = openReadable(file);
@@ -46,9 +50,19 @@ export async function readInput(file: string, onChunk: (chunk: Buffer) => void |
   }
 }
 
+/** A stream's chunks as bytes: process.stdin gives Buffers, a stream a test builds from text may give strings. */
+function bytesOf(chunks: AsyncIterator<Buffer | string>): AsyncIterator<Buffer> {
+  return {
+    next: async () => {
+      const r = await chunks.next();
+      return r.done ? r : { done: false, value: typeof r.value === "string" ? Buffer.from(r.value) : r.value };
+    },
+  };
+}
+
 /** stdin's chunks, gunzipped when it starts with gzip's magic bytes (`zcat`-less `< audit.log.1.gz`). */
-async function* stdinChunks(): AsyncGenerator<Buffer> {
-  const chunks = process.stdin[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+async function* stdinChunks(stdin: NodeJS.ReadableStream): AsyncGenerator<Buffer> {
+  const chunks = bytesOf(stdin[Symbol.asyncIterator]() as AsyncIterator<Buffer | string>);
   let head: Buffer = Buffer.alloc(0);
   while (head.length < 2) {
     const r = await chunks.next();

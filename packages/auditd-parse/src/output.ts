@@ -1,24 +1,44 @@
 import { once } from "node:events";
 import { createWriteStream, type WriteStream } from "node:fs";
-import { ExitCode } from "@opsguard/core/exit";
+import { IoError } from "@opsguard/core/errors";
+import { type OutStream, redactingStream } from "@opsguard/core/iostreams";
 import type { EventJson } from "./event-json";
 
 const BUFFER_BYTES = 512 * 1024;
 
+/** Where the bytes go: the run's stdout (IOStreams' byte writer) or an -o file. */
+interface ByteSink {
+  write(data: Buffer, done: (error?: Error | null) => void): boolean;
+  drain(): Promise<void>;
+  close(): Promise<void>;
+}
+
 /**
- * Buffered output to stdout or a file. Each line is encoded into one reused byte buffer at once, so the
- * strings it was built from die young (cheap for the GC), and the buffer goes out in one big write; the
+ * Buffered output to the run's stdout or a file. Each line is encoded into one reused byte buffer at once, so
+ * the strings it was built from die young (cheap for the GC), and the buffer goes out in one big write; the
  * caller awaits backpressure only when a write was needed. reopen() (on SIGHUP) lets logrotate move the file.
+ * A write that fails (a full disk, a closed descriptor) is remembered, and the next flush or close() throws it
+ * as an IoError (exit 74): data that did not arrive is never reported as written.
  */
 export class Output {
   private buffer: Buffer = Buffer.allocUnsafe(BUFFER_BYTES);
   private used = 0;
   private readonly spare: Buffer[] = [];
-  private stream: NodeJS.WritableStream;
+  private sink: ByteSink;
   private drained: Promise<void> | undefined;
+  private failure: IoError | undefined;
+  /** Settles the wait for a drain when a write fails instead (a failed stream never drains). */
+  private onFailure: (() => void) | undefined;
+  /** Writes handed to the stream whose callback has not come yet: close() waits for them to know they arrived. */
+  private inFlight = 0;
+  private onIdle: (() => void) | undefined;
 
-  constructor(private readonly path: string | undefined) {
-    this.stream = path === undefined ? guardStdout() : openFile(path);
+  /** `path`: -o's file (appended to); undefined for `stdout`, the run's stdout. */
+  constructor(
+    private readonly path: string | undefined,
+    stdout: OutStream,
+  ) {
+    this.sink = path === undefined ? stdoutSink(stdout) : this.fileSink(path);
   }
 
   /** Queues one line (without its newline). Returns a promise only when the caller should wait. */
@@ -26,9 +46,9 @@ export class Output {
     // a UTF-16 unit takes at most 3 UTF-8 bytes
     if (this.used + text.length * 3 + 1 > BUFFER_BYTES) {
       const pending = this.flush();
-      if (text.length * 3 + 1 > BUFFER_BYTES) return this.writeAfter(pending, Buffer.from(`${text}\n`));
+      if (text.length * 3 + 1 > BUFFER_BYTES) return handled(this.writeAfter(pending, Buffer.from(`${text}\n`)));
       this.append(text);
-      return pending;
+      return handled(pending);
     }
     this.append(text);
     return undefined;
@@ -41,9 +61,9 @@ export class Output {
       // copied as bytes: no string of a line that may be tens of MB (and twice that as UTF-16)
       const whole = Buffer.allocUnsafe(size);
       json.copyLine(whole, 0);
-      return this.writeAfter(this.flush(), whole);
+      return handled(this.writeAfter(this.flush(), whole));
     }
-    const pending = this.used + size > BUFFER_BYTES ? this.flush() : undefined;
+    const pending = this.used + size > BUFFER_BYTES ? handled(this.flush()) : undefined;
     this.used = json.copyLine(this.buffer, this.used);
     return pending;
   }
@@ -54,6 +74,7 @@ export class Output {
   }
 
   async flush(): Promise<void> {
+    if (this.failure) throw this.failure;
     if (this.used === 0) return;
     const full = this.buffer;
     const data = full.subarray(0, this.used);
@@ -75,56 +96,88 @@ export class Output {
   }
 
   private async write(data: Buffer, done?: () => void): Promise<void> {
-    if (this.stream.write(data, done)) return;
-    // writes queued before the stream drains wait for the same drain, not one listener each
-    this.drained ??= once(this.stream, "drain").then(() => {
-      this.drained = undefined;
+    if (this.failure) throw this.failure;
+    this.inFlight++;
+    const ready = this.sink.write(data, (error) => {
+      if (error) this.fail(error);
+      else done?.();
+      if (--this.inFlight === 0) this.onIdle?.();
     });
-    await this.drained;
+    if (!ready) {
+      // writes queued before the stream drains wait for the same drain, not one listener each
+      this.drained ??= new Promise<void>((resolve) => {
+        this.onFailure = resolve;
+        this.sink.drain().then(resolve, resolve);
+      }).then(() => {
+        this.drained = undefined;
+        this.onFailure = undefined;
+      });
+      await this.drained;
+    }
+    if (this.failure) throw this.failure;
+  }
+
+  /** The first failure is the one reported (both a stream's error event and a pending callback may carry one). */
+  private fail(error: Error): void {
+    this.failure ??= new IoError(`cannot write ${this.path ?? "standard output"}: ${error.message}`);
+    this.onFailure?.();
   }
 
   async reopen(): Promise<void> {
     if (this.path === undefined) return;
     await this.flush();
-    const old = this.stream as WriteStream;
-    this.stream = openFile(this.path);
-    old.end();
+    const old = this.sink;
+    this.sink = this.fileSink(this.path);
+    await old.close();
   }
 
+  /**
+   * Writes what is buffered, waits until the stream has taken every write (a write that fails after the run
+   * ended would otherwise go unreported) and closes an -o file; throws the IoError of any write that failed.
+   */
   async close(): Promise<void> {
     await this.flush();
-    if (this.path !== undefined) {
-      const stream = this.stream as WriteStream;
-      const path = this.path;
-      await new Promise<void>((resolve) => {
-        stream.end((error?: Error | null) => (error ? writeFailed(path, error) : resolve()));
-      });
-    }
+    if (this.inFlight > 0) await new Promise<void>((resolve) => (this.onIdle = resolve));
+    this.onIdle = undefined;
+    await this.sink.close();
+    if (this.failure) throw this.failure;
+  }
+
+  private fileSink(path: string): ByteSink {
+    const stream: WriteStream = createWriteStream(path, { flags: "a" });
+    // an open or write error: remembered and thrown by the next flush, never an unhandled 'error' event
+    stream.on("error", (error) => this.fail(error));
+    // redacted as stdout is (a secret registered in this process never reaches the file); untouched while none is
+    const out = redactingStream(stream);
+    return {
+      write: (data, done) => out.writeBytes(data, done),
+      drain: () => once(stream, "drain").then(() => undefined),
+      close: () =>
+        new Promise<void>((resolve) => {
+          out.flush();
+          if (stream.destroyed) resolve();
+          else stream.end(() => resolve());
+          stream.once("error", () => resolve());
+        }),
+    };
   }
 }
 
-function openFile(path: string): WriteStream {
-  const stream = createWriteStream(path, { flags: "a" });
-  stream.on("error", (error) => writeFailed(path, error));
-  return stream;
+/**
+ * `promise`, marked as handled: a caller may queue lines without awaiting each one (the sinks keep only the
+ * latest wait), and a failed write must not end the process as an unhandled rejection. Nothing is lost by it:
+ * the failure is kept and thrown again by the next flush and by close().
+ */
+function handled(promise: Promise<void>): Promise<void> {
+  promise.catch(() => undefined);
+  return promise;
 }
 
-/** A full disk or closed fd behind stdout is an I/O error (74), one line; EPIPE (`| head`) is left to core. */
-function guardStdout(): NodeJS.WritableStream {
-  process.stdout.prependListener("error", onStdoutError);
-  return process.stdout;
-}
-
-function onStdoutError(error: NodeJS.ErrnoException): void {
-  if (error.code !== "EPIPE") writeFailed("standard output", error);
-}
-
-let failed = false;
-
-/** Both the stream's error event and a pending callback may report one failure: one line, then exit 74. */
-function writeFailed(target: string, error: Error): void {
-  if (failed) return;
-  failed = true;
-  process.stderr.write(`auditd-parse: cannot write ${target}: ${error.message}\n`);
-  process.exit(ExitCode.IO_ERR);
+/** The run's stdout through IOStreams' byte writer: the bytes untouched while no secret is registered. */
+function stdoutSink(stdout: OutStream): ByteSink {
+  return {
+    write: (data, done) => stdout.writeBytes(data, done),
+    drain: () => stdout.drain(),
+    close: async () => undefined,
+  };
 }

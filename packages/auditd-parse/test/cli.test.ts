@@ -5,19 +5,13 @@ import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { untilEvent, untilFile } from "@opsguard/lab/wait";
 import { beforeAll, describe, expect, it } from "vitest";
+import { runAuditdParse } from "./in-process";
 
 const CLI = new URL("../src/main.ts", import.meta.url).pathname;
 const hex = (s: string) => Buffer.from(s).toString("hex").toUpperCase();
 
-function run(args: string[], input?: string) {
-  const r = spawnSync(process.execPath, ["--import", "tsx", CLI, ...args], {
-    input,
-    encoding: "utf8",
-    env: { ...process.env, NO_COLOR: "1" },
-    maxBuffer: 1 << 26,
-  });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+// In-process (issue #21); the tests about the process itself (a failing stdout, -F, the plugin and signals) spawn it.
+const run = runAuditdParse;
 
 const SESSION_LOG = [
   "type=USER_LOGIN msg=audit(1700000000.000:10): pid=900 uid=0 auid=1000 ses=7 msg='op=login id=1000 exe=\"/usr/sbin/sshd\" hostname=203.0.113.9 addr=203.0.113.9 terminal=ssh res=success'",
@@ -44,8 +38,8 @@ beforeAll(() => {
 });
 
 describe("auditd-parse CLI", () => {
-  it("reads rotated and gzipped files oldest first and filters by key, user and success", () => {
-    const r = run([join(dir, "audit.log"), join(dir, "audit.log.1"), "--passwd", passwd, "--key", "exec,net", "--user", "alice"]);
+  it("reads rotated and gzipped files oldest first and filters by key, user and success", async () => {
+    const r = await run([join(dir, "audit.log"), join(dir, "audit.log.1"), "--passwd", passwd, "--key", "exec,net", "--user", "alice"]);
     expect(r.code).toBe(0);
     const events = r.stdout
       .trim()
@@ -56,7 +50,7 @@ describe("auditd-parse CLI", () => {
       [13, "connect", "alice"],
     ]);
     expect(events[0].argv).toEqual(["cat", "my notes.txt"]);
-    const failed = run([join(dir, "audit.log.1"), join(dir, "audit.log"), "--success", "no"]);
+    const failed = await run([join(dir, "audit.log.1"), join(dir, "audit.log"), "--success", "no"]);
     expect(
       failed.stdout
         .trim()
@@ -65,29 +59,29 @@ describe("auditd-parse CLI", () => {
     ).toEqual([13]);
   });
 
-  it("tells a refused connect from a nonblocking one still under way", () => {
+  it("tells a refused connect from a nonblocking one still under way", async () => {
     const refused = SESSION_LOG.split("\n")
       .slice(6, 9)
       .map((l) => l.replaceAll(":13)", ":20)").replace("exit=-115", "exit=-111"))
       .join("\n");
-    const r = run(["net", "--passwd", passwd], `${SESSION_LOG}\n${refused}\n`);
+    const r = await run(["net", "--passwd", passwd], `${SESSION_LOG}\n${refused}\n`);
     expect(r.code).toBe(0);
     expect(r.stdout.trim().split("\n")).toEqual([
       "2023-11-14T22:13:22.000Z alice curl[902] connect -> inet 93.184.216.34:443 (in progress: nonblocking connect)",
       "2023-11-14T22:13:22.000Z alice curl[902] connect -> inet 93.184.216.34:443 (failed: ECONNREFUSED)",
     ]);
-    const text = run(["--format", "text", "--syscall", "connect", "--passwd", passwd], `${SESSION_LOG}\n${refused}\n`).stdout;
+    const text = (await run(["--format", "text", "--syscall", "connect", "--passwd", passwd], `${SESSION_LOG}\n${refused}\n`)).stdout;
     expect(text).toContain(" connect=EINPROGRESS (in progress) ");
     expect(text).toContain(" connect=ECONNREFUSED ");
-    const json = JSON.parse(run(["net", "--json", "--passwd", passwd], `${SESSION_LOG}\n${refused}\n`).stdout);
+    const json = JSON.parse((await run(["net", "--json", "--passwd", passwd], `${SESSION_LOG}\n${refused}\n`)).stdout);
     expect(json.map((c: { inProgress?: boolean; exit?: string }) => [c.inProgress, c.exit])).toEqual([
       [true, "EINPROGRESS"],
       [undefined, "ECONNREFUSED"],
     ]);
   });
 
-  it("builds a session timeline with commands and connections, as text and JSON", () => {
-    const text = run(["sessions", "--passwd", passwd], SESSION_LOG);
+  it("builds a session timeline with commands and connections, as text and JSON", async () => {
+    const text = await run(["sessions", "--passwd", passwd], SESSION_LOG);
     expect(text.code).toBe(0);
     expect(text.stdout).toContain("session 7");
     expect(text.stdout).toContain("user alice");
@@ -96,7 +90,7 @@ describe("auditd-parse CLI", () => {
     // exit=-115 on a nonblocking socket: the connection is under way, not refused
     expect(text.stdout).toContain("connect -> inet 93.184.216.34:443 (in progress: nonblocking connect)");
     expect(text.stdout).not.toContain("(failed");
-    const json = JSON.parse(run(["sessions", "--json", "--passwd", passwd], SESSION_LOG).stdout);
+    const json = JSON.parse((await run(["sessions", "--json", "--passwd", passwd], SESSION_LOG)).stdout);
     expect(json).toHaveLength(1);
     expect(json[0]).toMatchObject({
       ses: "7",
@@ -109,7 +103,7 @@ describe("auditd-parse CLI", () => {
     expect(json[0].connections[0]).toMatchObject({ direction: "outbound", address: "93.184.216.34", port: 443, success: false });
   });
 
-  it("writes sessions --json as one valid array when an open session outgrows the output buffer", () => {
+  it("writes sessions --json as one valid array when an open session outgrows the output buffer", async () => {
     const log: string[] = [];
     for (let i = 0; i < 1500; i++) {
       const stamp = `${1700000100 + i}.000:${100 + i}`;
@@ -119,7 +113,7 @@ describe("auditd-parse CLI", () => {
         `type=EOE msg=audit(${stamp}):`,
       );
     }
-    const r = run(["sessions", "--json", "--passwd", passwd], `${SESSION_LOG}\n${log.join("\n")}\n`);
+    const r = await run(["sessions", "--json", "--passwd", passwd], `${SESSION_LOG}\n${log.join("\n")}\n`);
     expect([r.code, r.stderr]).toEqual([0, ""]);
     const sessions = JSON.parse(r.stdout);
     expect(sessions.map((s: { ses: string; commands: unknown[] }) => [s.ses, s.commands.length])).toEqual([
@@ -128,8 +122,8 @@ describe("auditd-parse CLI", () => {
     ]);
   });
 
-  it("lists connections with net --json", () => {
-    const r = run(["net", "--json"], SESSION_LOG);
+  it("lists connections with net --json", async () => {
+    const r = await run(["net", "--json"], SESSION_LOG);
     expect(JSON.parse(r.stdout)).toEqual([
       expect.objectContaining({
         syscall: "connect",
@@ -143,37 +137,45 @@ describe("auditd-parse CLI", () => {
     ]);
   });
 
-  it("reports malformed input on stderr, keeps it as unparsed, and fails only with --strict", () => {
+  it("reports malformed input on stderr, keeps it as unparsed, and fails only with --strict", async () => {
     const input = `${SESSION_LOG}\nthis is not audit\n`;
-    const lax = run([], input);
+    const lax = await run([], input);
     expect(lax.code).toBe(0);
     expect(lax.stderr).toContain("1 malformed input line");
     expect(lax.stdout).toContain('"unparsed":["this is not audit"]');
-    const strict = run(["--strict"], input);
+    const strict = await run(["--strict"], input);
     expect(strict.code).toBe(65);
     expect(strict.stderr).not.toMatch(/at .*\.ts:\d+/);
   });
 
-  it("rejects bad flags and missing files with one line and a documented code", () => {
-    const missing = run([join(dir, "nope.log")]);
+  it("rejects bad flags and missing files with one line and a documented code", async () => {
+    const missing = await run([join(dir, "nope.log")]);
     expect(missing.code).toBe(66);
     expect(missing.stderr.trim().split("\n")).toHaveLength(1);
-    expect(run(["--since", "yesterday-ish"], "").code).toBe(64);
-    expect(run(["--format", "xml"], "").code).toBe(64);
-    const typo = run(["--type", "SYSCAL"], SESSION_LOG);
+    expect((await run(["--since", "yesterday-ish"], "")).code).toBe(64);
+    expect((await run(["--format", "xml"], "")).code).toBe(64);
+    const typo = await run(["--type", "SYSCAL"], SESSION_LOG);
     expect([typo.code, typo.stderr.trim()]).toEqual([
       64,
       expect.stringMatching(/^auditd-parse: --type "SYSCAL" is not an audit record type/),
     ]);
-    expect(run(["--window", "abc"], "").code).toBe(64);
-    expect(run(["--since", "99999999999999999999"], "").code).toBe(64);
+    expect((await run(["--window", "abc"], "")).code).toBe(64);
+    expect((await run(["--since", "99999999999999999999"], "")).code).toBe(64);
     for (const bad of [dir, join(dir, "corrupt.gz")]) {
-      const r = run([bad]);
+      const r = await run([bad]);
       expect([r.code, r.stderr.trim().split("\n").length]).toEqual([66, 1]);
     }
   });
 
-  it("writes an event larger than its output buffer whole, between its neighbours", () => {
+  it("a --since/--until that is not ISO 8601 is a usage error, not a date Date.parse guessed (secret-12 as 2001)", async () => {
+    for (const value of ["secret-12", "x 2020", "May 1 2024"]) {
+      const r = await run(["--since", value], SESSION_LOG);
+      expect([r.code, r.stdout, r.stderr.trim()], value).toEqual([64, "", expect.stringContaining(`--since "${value}" is not a time`)]);
+    }
+    expect((await run(["--until", "2100-01-01 00:00"], SESSION_LOG)).stdout.trim().split("\n")).toHaveLength(5);
+  });
+
+  it("writes an event larger than its output buffer whole, between its neighbours", async () => {
     const big = "x".repeat(1_500_000);
     const log = [
       "type=SYSCALL msg=audit(1700000001.000:12): syscall=59 pid=1",
@@ -183,7 +185,7 @@ describe("auditd-parse CLI", () => {
       "type=SYSCALL msg=audit(1700000004.000:21): syscall=59 pid=2",
       "type=EOE msg=audit(1700000004.000:21):",
     ];
-    const r = run(["-q"], `${log.join("\n")}\n`);
+    const r = await run(["-q"], `${log.join("\n")}\n`);
     expect(r.code).toBe(0);
     const events = r.stdout
       .trim()
@@ -193,18 +195,18 @@ describe("auditd-parse CLI", () => {
     expect(events[1].records[0].fields.name).toBe(big);
   });
 
-  it("filters --type by name or number", () => {
-    const byNumber = run(["--type", "1112"], SESSION_LOG);
+  it("filters --type by name or number", async () => {
+    const byNumber = await run(["--type", "1112"], SESSION_LOG);
     expect(
       byNumber.stdout
         .trim()
         .split("\n")
         .map((l) => JSON.parse(l).serial),
     ).toEqual([10]);
-    expect(run(["--type", "user_login"], SESSION_LOG).stdout).toBe(byNumber.stdout);
+    expect((await run(["--type", "user_login"], SESSION_LOG)).stdout).toBe(byNumber.stdout);
   });
 
-  it("exits 74 with one line when the output cannot be written (full disk), not a stack trace", () => {
+  it("exits 74 with one line when the output cannot be written (full disk), not a stack trace", async () => {
     const full = openSync("/dev/full", "w");
     try {
       const toStdout = spawnSync(process.execPath, ["--import", "tsx", CLI], {
@@ -219,7 +221,7 @@ describe("auditd-parse CLI", () => {
     } finally {
       closeSync(full);
     }
-    const toFile = run(["-o", "/dev/full"], SESSION_LOG);
+    const toFile = await run(["-o", "/dev/full"], SESSION_LOG);
     expect([toFile.code, toFile.stderr.trim().split("\n")]).toEqual([74, [expect.stringContaining("cannot write /dev/full: ENOSPC")]]);
   });
 
@@ -305,7 +307,7 @@ describe("auditd-parse CLI", () => {
   });
 });
 
-describe("filters ausearch users reach for", () => {
+describe("filters ausearch users reach for", async () => {
   const LOG = [
     'node=web1 type=SYSCALL msg=audit(1700000001.000:21): arch=c000003e syscall=59 success=yes exit=0 ppid=10 pid=11 auid=1000 uid=0 gid=0 ses=7 tty=pts0 comm="sudo" exe="/usr/bin/sudo"',
     'node=web1 type=PATH msg=audit(1700000001.000:21): item=0 name="/usr/bin/sudo" nametype=NORMAL',
@@ -315,8 +317,8 @@ describe("filters ausearch users reach for", () => {
     "node=db1 type=EOE msg=audit(1700000002.000:22):",
     "type=USER_LOGIN msg=audit(1700000003.000:23): pid=900 uid=0 auid=1000 ses=7 msg='op=login id=1000 exe=\"/usr/sbin/sshd\" hostname=h addr=203.0.113.9 terminal=ssh res=failed'",
   ].join("\n");
-  const serials = (args: string[]) => {
-    const r = run([...args, "--passwd", passwd], `${LOG}\n`);
+  const serials = async (args: string[]) => {
+    const r = await run([...args, "--passwd", passwd], `${LOG}\n`);
     expect(r.code, r.stderr).toBe(0);
     return r.stdout.trim() === ""
       ? []
@@ -325,33 +327,33 @@ describe("filters ausearch users reach for", () => {
           .split("\n")
           .map((l) => JSON.parse(l).serial);
   };
-  it("--uid, --auid and --gid each match their own field, by name or number", { timeout: 120_000 }, () => {
-    expect(serials(["--uid", "0"])).toEqual([21, 23]);
-    expect(serials(["--uid", "alice"])).toEqual([22]);
-    expect(serials(["--auid", "alice"])).toEqual([21, 22, 23]);
-    expect(serials(["--gid", "1000"])).toEqual([22]);
+  it("--uid, --auid and --gid each match their own field, by name or number", { timeout: 120_000 }, async () => {
+    expect(await serials(["--uid", "0"])).toEqual([21, 23]);
+    expect(await serials(["--uid", "alice"])).toEqual([22]);
+    expect(await serials(["--auid", "alice"])).toEqual([21, 22, 23]);
+    expect(await serials(["--gid", "1000"])).toEqual([22]);
   });
-  it("--pid, --ppid, --comm, --exe, --file, --node, --event, --terminal, --success", { timeout: 120_000 }, () => {
-    expect(serials(["--pid", "12"])).toEqual([22]);
-    expect(serials(["--ppid", "10"])).toEqual([21]);
-    expect(serials(["--comm", "cat"])).toEqual([22]);
-    expect(serials(["--exe", "/usr/bin/sudo"])).toEqual([21]);
-    expect(serials(["--file", "/etc/shadow"])).toEqual([22]);
-    expect(serials(["--node", "web1,db1"])).toEqual([21, 22]);
-    expect(serials(["--event", "23"])).toEqual([23]);
-    expect(serials(["--event", "1700000002.000:22"])).toEqual([22]);
-    expect(serials(["--terminal", "ssh"])).toEqual([23]);
-    expect(serials(["--terminal", "pts0", "--success", "no"])).toEqual([22]);
+  it("--pid, --ppid, --comm, --exe, --file, --node, --event, --terminal, --success", { timeout: 120_000 }, async () => {
+    expect(await serials(["--pid", "12"])).toEqual([22]);
+    expect(await serials(["--ppid", "10"])).toEqual([21]);
+    expect(await serials(["--comm", "cat"])).toEqual([22]);
+    expect(await serials(["--exe", "/usr/bin/sudo"])).toEqual([21]);
+    expect(await serials(["--file", "/etc/shadow"])).toEqual([22]);
+    expect(await serials(["--node", "web1,db1"])).toEqual([21, 22]);
+    expect(await serials(["--event", "23"])).toEqual([23]);
+    expect(await serials(["--event", "1700000002.000:22"])).toEqual([22]);
+    expect(await serials(["--terminal", "ssh"])).toEqual([23]);
+    expect(await serials(["--terminal", "pts0", "--success", "no"])).toEqual([22]);
   });
-  it("--since/--until take ausearch's time keywords", { timeout: 120_000 }, () => {
-    expect(serials(["--since", "this-year"])).toEqual([]);
-    expect(serials(["--until", "today"])).toEqual([21, 22, 23]);
-    expect(run(["--since", "last-tuesday"], "").code).toBe(64);
+  it("--since/--until take ausearch's time keywords", { timeout: 120_000 }, async () => {
+    expect(await serials(["--since", "this-year"])).toEqual([]);
+    expect(await serials(["--until", "today"])).toEqual([21, 22, 23]);
+    expect((await run(["--since", "last-tuesday"], "")).code).toBe(64);
   });
 });
 
 describe("--format csv", () => {
-  it("one RFC 4180 row per event; a cell a spreadsheet would run as a formula is defused", { timeout: 120_000 }, () => {
+  it("one RFC 4180 row per event; a cell a spreadsheet would run as a formula is defused", { timeout: 120_000 }, async () => {
     const log = [
       'type=SYSCALL msg=audit(1700000001.000:21): arch=c000003e syscall=59 success=yes exit=0 pid=11 auid=0 uid=0 comm="sh" exe="/bin/sh"',
       `type=EXECVE msg=audit(1700000001.000:21): argc=3 a0="sh" a1="-c" a2=${hex('x, "y"\nz')}`,
@@ -359,7 +361,7 @@ describe("--format csv", () => {
       `type=SYSCALL msg=audit(1700000002.000:22): arch=c000003e syscall=59 success=yes exit=0 pid=12 auid=0 uid=0 comm=${hex("=HYPERLINK(1)")} exe="/bin/x"`,
       "type=EOE msg=audit(1700000002.000:22):",
     ].join("\n");
-    const r = run(["--format", "csv", "--passwd", passwd], `${log}\n`);
+    const r = await run(["--format", "csv", "--passwd", passwd], `${log}\n`);
     expect(r.code).toBe(0);
     const [header, first, ...rest] = r.stdout
       .split("\r\n")
@@ -374,8 +376,8 @@ describe("--format csv", () => {
 });
 
 describe("report", () => {
-  it("aureport's summaries as JSON and as readable tables", { timeout: 120_000 }, () => {
-    const json = run(["report", "--json", "--passwd", passwd], `${SESSION_LOG}\n`);
+  it("aureport's summaries as JSON and as readable tables", { timeout: 120_000 }, async () => {
+    const json = await run(["report", "--json", "--passwd", passwd], `${SESSION_LOG}\n`);
     expect(json.code, json.stderr).toBe(0);
     const report = JSON.parse(json.stdout);
     expect(Object.keys(report)).toEqual(["logins", "authentications", "executables", "keys", "files", "anomalies", "commands"]);
@@ -393,9 +395,9 @@ describe("report", () => {
     ]);
     expect(report.keys.rows.map((r: { key: { key: string } }) => r.key.key).sort()).toEqual(["exec", "net"]);
     expect(report.commands.rows[0].key).toEqual({ auid: "alice", uid: "alice", command: "cat my notes.txt" });
-    const text = run(["report", "--passwd", passwd], `${SESSION_LOG}\n`);
+    const text = await run(["report", "--passwd", passwd], `${SESSION_LOG}\n`);
     expect(text.stdout).toMatch(/^logins \(1 events\)\n {2}count {2}user/);
     expect(text.stdout).toContain("anomalies (0 events)\n  none");
-    expect(run(["report", "--top", "0"], "").code).toBe(64);
+    expect((await run(["report", "--top", "0"], "")).code).toBe(64);
   });
 });

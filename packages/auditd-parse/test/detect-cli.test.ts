@@ -1,4 +1,3 @@
-import { spawnSync } from "node:child_process";
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -6,21 +5,15 @@ import { createStyle } from "@opsguard/core/tty";
 import { beforeAll, describe, expect, it } from "vitest";
 import { Detector, loadRuleSet } from "../src/detect";
 import { parseText } from "../src/parser";
+import { runAuditdParse } from "./in-process";
 
 // `auditd-parse detect` as a user runs it: alerts out, exit codes, rule errors named, hostile input.
-const CLI = new URL("../src/main.ts", import.meta.url).pathname;
 const CASES = new URL("sigma/cases/", import.meta.url).pathname;
 const WEB_RCE = "c0d3734d-330f-4a03-aae2-65dacc6a8222"; // critical
 const USER_DISCOVERY = "9a0d8ca0-2385-4020-b6c6-cb6153ca56f3"; // low
 
-function run(args: string[], input?: string) {
-  const r = spawnSync(process.execPath, ["--import", "tsx", CLI, ...args], {
-    input,
-    encoding: "utf8",
-    env: { ...process.env, NO_COLOR: "1" },
-  });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+// In-process (issue #21): the program as a user runs it, without a process per call.
+const run = runAuditdParse;
 const alerts = (stdout: string) =>
   stdout
     .trim()
@@ -34,8 +27,8 @@ beforeAll(() => {
 });
 
 describe("auditd-parse detect", () => {
-  it("writes one NDJSON alert per matching rule with the rule, host and the event as auditd-parse prints it", () => {
-    const r = run(["detect", join(CASES, "lnx_auditd_web_rce/hit.log")]);
+  it("writes one NDJSON alert per matching rule with the rule, host and the event as auditd-parse prints it", async () => {
+    const r = await run(["detect", join(CASES, "lnx_auditd_web_rce/hit.log")]);
     expect(r.code, r.stderr).toBe(0);
     const out = alerts(r.stdout);
     expect(out.map((a) => a.rule.id).sort()).toEqual([USER_DISCOVERY, WEB_RCE].sort());
@@ -48,28 +41,28 @@ describe("auditd-parse detect", () => {
     expect(rce.time).toBe(rce.event.time);
   });
 
-  it("takes stdin, and --min-level hides lower alerts", () => {
-    const r = run(["detect", "--min-level", "high"], readFileSync(join(CASES, "lnx_auditd_web_rce/hit.log"), "utf8"));
+  it("takes stdin, and --min-level hides lower alerts", async () => {
+    const r = await run(["detect", "--min-level", "high"], readFileSync(join(CASES, "lnx_auditd_web_rce/hit.log"), "utf8"));
     expect(r.code, r.stderr).toBe(0);
     expect(alerts(r.stdout).map((a) => a.rule.id)).toEqual([WEB_RCE]);
   });
 
-  it("--fail-level: exit 1 when a rule at or above it matched, 0 when only lower ones did", () => {
+  it("--fail-level: exit 1 when a rule at or above it matched, 0 when only lower ones did", async () => {
     const log = join(CASES, "lnx_auditd_web_rce/hit.log");
-    const hit = run(["detect", "--fail-level", "critical", log]);
+    const hit = await run(["detect", "--fail-level", "critical", log]);
     expect(hit.code).toBe(1);
     expect(hit.stderr).toContain("--fail-level critical");
     expect(alerts(hit.stdout)).toHaveLength(2); // the alerts are still written
-    expect(run(["detect", "--fail-level", "critical", join(CASES, "lnx_auditd_web_rce/miss.log")]).code).toBe(0);
+    expect((await run(["detect", "--fail-level", "critical", join(CASES, "lnx_auditd_web_rce/miss.log")])).code).toBe(0);
   });
 
-  it("a near miss gives no alert and exit 0", () => {
-    const r = run(["detect", "--fail-level", "low", join(CASES, "lnx_auditd_disable_system_firewall/miss.log")]);
+  it("a near miss gives no alert and exit 0", async () => {
+    const r = await run(["detect", "--fail-level", "low", join(CASES, "lnx_auditd_disable_system_firewall/miss.log")]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toBe("");
   });
 
-  it("--rules DIR: a rule that cannot be compiled is named with its reason and makes the run exit 65; the others still run", () => {
+  it("--rules DIR: a rule that cannot be compiled is named with its reason and makes the run exit 65; the others still run", async () => {
     const rules = join(dir, "rules");
     mkdirSync(rules, { recursive: true });
     writeFileSync(
@@ -84,13 +77,13 @@ describe("auditd-parse detect", () => {
       join(rules, "win.yml"),
       "title: win\nid: win-1\nlogsource: {product: windows}\ndetection: {sel: {Image: x}, condition: sel}\n",
     );
-    const r = run(["detect", "--rules", rules, join(CASES, "lnx_auditd_web_rce/hit.log")]);
+    const r = await run(["detect", "--rules", rules, join(CASES, "lnx_auditd_web_rce/hit.log")]);
     expect(r.code).toBe(65);
     expect(r.stderr).toContain("rule bad-1 (");
     expect(r.stderr).toContain('unknown modifier "nosuch"');
     expect(r.stderr).toContain("1 rule(s) are for another log source");
     expect(alerts(r.stdout).map((a) => a.rule.id)).toEqual(["good-1"]);
-    const list = run(["detect", "--rules", rules, "--list-rules", "--json"]);
+    const list = await run(["detect", "--rules", rules, "--list-rules", "--json"]);
     expect(list.code).toBe(0);
     const listed = JSON.parse(list.stdout);
     expect(listed.rules.map((x: { id: string }) => x.id)).toEqual(["good-1"]);
@@ -98,47 +91,47 @@ describe("auditd-parse detect", () => {
     expect(listed.skipped[0].reason).toContain("windows");
   });
 
-  it("--rules that is missing, unreadable or empty: one line and exit 66", () => {
-    expect(run(["detect", "--rules", join(dir, "nope"), "/dev/null"])).toMatchObject({ code: 66 });
+  it("--rules that is missing, unreadable or empty: one line and exit 66", async () => {
+    expect(await run(["detect", "--rules", join(dir, "nope"), "/dev/null"])).toMatchObject({ code: 66 });
     const empty = join(dir, "empty");
     mkdirSync(empty, { recursive: true });
-    const r = run(["detect", "--rules", empty, "/dev/null"]);
+    const r = await run(["detect", "--rules", empty, "/dev/null"]);
     expect(r.code).toBe(66);
     expect(r.stderr.trim().split("\n")).toHaveLength(1);
     if (process.getuid?.() !== 0) {
       const locked = join(dir, "locked.yml");
       writeFileSync(locked, "title: x\n");
       chmodSync(locked, 0o000);
-      expect(run(["detect", "--rules", locked, "/dev/null"]).code).toBe(66);
+      expect((await run(["detect", "--rules", locked, "/dev/null"])).code).toBe(66);
     }
   });
 
-  it("a rule file that is not UTF-8 or not YAML is a named failure, not a crash", () => {
+  it("a rule file that is not UTF-8 or not YAML is a named failure, not a crash", async () => {
     const rules = join(dir, "broken");
     mkdirSync(rules, { recursive: true });
     writeFileSync(join(rules, "latin1.yml"), Buffer.from([0x74, 0x69, 0x74, 0x6c, 0x65, 0x3a, 0x20, 0xe9, 0x0a]));
     writeFileSync(join(rules, "yaml.yml"), "title: [unclosed\n");
-    const r = run(["detect", "--rules", rules, "/dev/null"]);
+    const r = await run(["detect", "--rules", rules, "/dev/null"]);
     expect(r.code).toBe(65);
     expect(r.stderr).toContain("not UTF-8");
     expect(r.stderr).toContain("YAML");
     expect(r.stderr).not.toMatch(/\n\s+at /);
   });
 
-  it("plugin --detect: audisp input on stdin, alerts out until EOF", () => {
-    const r = run(["plugin", "--detect", "--min-level", "critical"], readFileSync(join(CASES, "lnx_auditd_web_rce/hit.log"), "utf8"));
+  it("plugin --detect: audisp input on stdin, alerts out until EOF", async () => {
+    const r = await run(["plugin", "--detect", "--min-level", "critical"], readFileSync(join(CASES, "lnx_auditd_web_rce/hit.log"), "utf8"));
     expect(r.code, r.stderr).toBe(0);
     expect(alerts(r.stdout).map((a) => a.rule.id)).toEqual([WEB_RCE]);
-    expect(run(["plugin", "--rules", "x"], "").code).toBe(64);
+    expect((await run(["plugin", "--rules", "x"], "")).code).toBe(64);
   });
 
-  it("bad levels are usage errors (64) naming the choices", () => {
-    const r = run(["detect", "--fail-level", "severe", "/dev/null"]);
+  it("bad levels are usage errors (64) naming the choices", async () => {
+    const r = await run(["detect", "--fail-level", "severe", "/dev/null"]);
     expect(r.code).toBe(64);
     expect(r.stderr).toContain("informational, low, medium, high, critical");
   });
 
-  it("hostile values reach the alert intact in JSON, and malformed lines do not stop detection", () => {
+  it("hostile values reach the alert intact in JSON, and malformed lines do not stop detection", async () => {
     const hex = (s: string) => Buffer.from(s).toString("hex").toUpperCase();
     const log = [
       "garbage line \u001b[2J",
@@ -146,7 +139,7 @@ describe("auditd-parse detect", () => {
       `type=EXECVE msg=audit(1700000000.000:5): argc=3 a0="chattr" a1="-i" a2=${hex("/etc/\u001b]0;owned\u0007passwd\u202e")}`,
       "type=EOE msg=audit(1700000000.000:5):",
     ].join("\n");
-    const r = run(["detect"], log);
+    const r = await run(["detect"], log);
     expect(r.code, r.stderr).toBe(0);
     const out = alerts(r.stdout);
     expect(out.map((a) => a.rule.id)).toContain("a5b977d6-8a81-4475-91b9-49dbfcd941f7");

@@ -7,8 +7,15 @@ import { gzipSync } from "node:zlib";
 import { untilEvent } from "@opsguard/lab/wait";
 import { describe, expect, it } from "vitest";
 import { type AuditEvent, AuditParser } from "../src/index";
+import { runAuditdParse } from "./in-process";
 
 const CLI = new URL("../src/main.ts", import.meta.url).pathname;
+
+/** A run in-process (issue #21), in spawnSync's shape ({ status, stdout, stderr }): the assertions read as before. */
+async function inProcess(args: string[], options: { input?: string | Buffer } = {}) {
+  const r = await runAuditdParse(args, options.input);
+  return { status: r.code, stdout: r.stdout, stderr: r.stderr };
+}
 
 /** Findings of a black-box try (findings-auditd.md): each test fails without its fix. */
 
@@ -95,17 +102,16 @@ describe("finding 3: invalid UTF-8 in quoted values stays recoverable as hex", (
 });
 
 describe("finding 4: gzip on stdin", () => {
-  it("decompresses gzip content read from stdin (by its magic bytes), and tells corrupt gzip in one line", () => {
+  it("decompresses gzip content read from stdin (by its magic bytes), and tells corrupt gzip in one line", async () => {
     const log = 'type=SYSCALL msg=audit(1700000000.000:5): arch=c000003e syscall=59 success=yes comm="ls"\n';
-    const r = spawnSync(process.execPath, ["--import", "tsx", CLI, "-"], { input: gzipSync(log), encoding: "utf8" });
+    const r = await inProcess(["-"], { input: gzipSync(log) });
     expect(r.status).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({ serial: 5, syscall: "execve", comm: "ls" });
-    const corrupt = spawnSync(process.execPath, ["--import", "tsx", CLI], { input: gzipSync(log).subarray(0, 20), encoding: "utf8" });
+    const corrupt = await inProcess([], { input: gzipSync(log).subarray(0, 20) });
     // what could be recovered is written (as zcat does), the cut named, and the run marked incomplete (65)
     expect([corrupt.status, corrupt.stderr.split("\n")[0]]).toEqual([65, expect.stringContaining("truncated gzip")]);
-    const garbage = spawnSync(process.execPath, ["--import", "tsx", CLI], {
+    const garbage = await inProcess([], {
       input: Buffer.from([0x1f, 0x8b, 0, 0, 1, 2, 3]),
-      encoding: "utf8",
     });
     expect([garbage.status, garbage.stderr.trim().split("\n").length]).toEqual([66, 1]);
   });
@@ -118,53 +124,45 @@ describe("finding 2: sudo's USER_CMD in human formats and sessions", () => {
     `type=USER_CMD msg=audit(1700000002.000:7): pid=30 uid=1000 auid=1000 ses=5 msg='cwd="/home/alice" cmd=${hex("rm -rf /")} exe="/usr/bin/sudo" terminal=pts/0 res=failed'`,
     "",
   ].join("\n");
-  const cli = (args: string[]) =>
-    spawnSync(process.execPath, ["--import", "tsx", CLI, ...args], {
-      input: log,
-      encoding: "utf8",
-      env: { ...process.env, NO_COLOR: "1" },
-    });
+  const cli = (args: string[]) => inProcess(args, { input: log });
 
-  it("text and table show the decoded cmd= and cwd= of a USER_CMD", () => {
+  it("text and table show the decoded cmd= and cwd= of a USER_CMD", async () => {
     for (const format of ["text", "table"]) {
-      const line = cli(["--format", format])
-        .stdout.split("\n")
-        .find((l) => l.includes("USER_CMD"));
+      const line = (await cli(["--format", format])).stdout.split("\n").find((l) => l.includes("USER_CMD"));
       expect(line, format).toContain("cwd=/home/alice cmd=rm -rf /");
     }
   });
 
-  it("a sudo command refused (res=failed) is listed in its session, marked failed", () => {
-    const sessions = JSON.parse(cli(["sessions", "--json"]).stdout) as { ses: string; commands: Record<string, unknown>[] }[];
+  it("a sudo command refused (res=failed) is listed in its session, marked failed", async () => {
+    const sessions = JSON.parse((await cli(["sessions", "--json"])).stdout) as { ses: string; commands: Record<string, unknown>[] }[];
     expect(sessions.find((s) => s.ses === "5")!.commands).toEqual([
       expect.objectContaining({ argv: ["rm -rf /"], via: "/usr/bin/sudo", cwd: "/home/alice", success: false }),
     ]);
-    expect(cli(["sessions"]).stdout).toContain("cmd  rm -rf /  (via /usr/bin/sudo)  (cwd /home/alice) (failed)");
+    expect((await cli(["sessions"])).stdout).toContain("cmd  rm -rf /  (via /usr/bin/sudo)  (cwd /home/alice) (failed)");
   });
 });
 
 describe("finding 7: options that cannot match or do nothing are usage errors", () => {
   const log = 'type=SYSCALL msg=audit(1700000000.000:5): arch=c000003e syscall=59 success=yes uid=1000 comm="ls"\n';
-  const cli = (args: string[]) => spawnSync(process.execPath, ["--import", "tsx", CLI, ...args], { input: log, encoding: "utf8" });
+  const cli = (args: string[]) => inProcess(args, { input: log });
 
-  it("exits 64 with one line on an unknown --syscall, a malformed --event, --from-end without -F", () => {
+  it("exits 64 with one line on an unknown --syscall, a malformed --event, --from-end without -F", async () => {
     for (const [args, says] of [
       [["--syscall", "nosuch"], '--syscall "nosuch" is not a syscall name or number'],
       [["--event", "x:y"], '--event "x:y" is not an event serial or id'],
       [["--from-end"], "--from-end needs --follow"],
     ] as const) {
-      const r = cli([...args]);
+      const r = await cli([...args]);
       expect([r.status, r.stdout, r.stderr.split("\n")[0]], args.join(" ")).toEqual([64, "", expect.stringContaining(says)]);
     }
     // the valid forms still match
-    expect(JSON.parse(cli(["--syscall", "execve", "--event", "1700000000.000:5"]).stdout).serial).toBe(5);
-    expect(JSON.parse(cli(["--syscall", "59", "--event", "5"]).stdout).serial).toBe(5);
+    expect(JSON.parse((await cli(["--syscall", "execve", "--event", "1700000000.000:5"])).stdout).serial).toBe(5);
+    expect(JSON.parse((await cli(["--syscall", "59", "--event", "5"])).stdout).serial).toBe(5);
   });
 
-  it("an unreadable --passwd fails up front with 66, before any output, even when no uid needs a name", () => {
-    const r = spawnSync(process.execPath, ["--import", "tsx", CLI, "--passwd", "/nonexistent/passwd", "--format", "text"], {
+  it("an unreadable --passwd fails up front with 66, before any output, even when no uid needs a name", async () => {
+    const r = await inProcess(["--passwd", "/nonexistent/passwd", "--format", "text"], {
       input: 'type=EXECVE msg=audit(1700000000.000:6): argc=1 a0="ls"\n',
-      encoding: "utf8",
     });
     expect([r.status, r.stdout, r.stderr.split("\n")[0]]).toEqual([66, "", expect.stringContaining("cannot read /nonexistent/passwd")]);
   });
@@ -202,15 +200,15 @@ describe("finding 10: lines over 4 MiB", () => {
 });
 
 describe("finding 8: exit on signals outside follow mode", () => {
-  it("--help documents 130/143 and what a killed run leaves in the -o file", () => {
+  it("--help documents 130/143 and what a killed run leaves in the -o file", async () => {
     // --help wraps to the terminal: a phrase may span lines.
-    const help = spawnSync(process.execPath, ["--import", "tsx", CLI, "--help"], { encoding: "utf8" }).stdout.replace(/\s+/g, " ");
+    const help = (await inProcess(["--help"])).stdout.replace(/\s+/g, " ");
     expect(help).toContain("130 (SIGINT) or 143 (SIGTERM)");
     expect(help).toContain("an -o file then holds only what was written so far");
   });
 
-  it("--help's exit code table lists 130 and 143, as the README's does", () => {
-    const help = spawnSync(process.execPath, ["--import", "tsx", CLI, "--help"], { encoding: "utf8" }).stdout;
+  it("--help's exit code table lists 130 and 143, as the README's does", async () => {
+    const help = (await inProcess(["--help"])).stdout;
     const table = help.split("\nExit codes:\n")[1] ?? "";
     expect(table).toMatch(/^ {2}130 interrupted \(SIGINT, Ctrl-C\) outside -F$/m);
     expect(table).toMatch(/^ {2}143 terminated \(SIGTERM\) outside -F and the plugin$/m);

@@ -1,26 +1,17 @@
-import { spawnSync } from "node:child_process";
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { beforeAll, describe, expect, it } from "vitest";
 import { loadRuleSet } from "../src/detect";
+import { runAuditdParse } from "./in-process";
 
 // Round 13's black-box findings on auditd-parse (detect and plain parse), each as a user meets it.
-const CLI = new URL("../src/main.ts", import.meta.url).pathname;
 const CASES = new URL("sigma/cases/", import.meta.url).pathname;
 const WEB_RCE = "c0d3734d-330f-4a03-aae2-65dacc6a8222"; // critical
 
-function run(args: string[], input?: string) {
-  const r = spawnSync(process.execPath, ["--import", "tsx", CLI, ...args], {
-    input,
-    encoding: "utf8",
-    env: { ...process.env, NO_COLOR: "1" },
-    timeout: 60_000,
-    maxBuffer: 64 << 20,
-  });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+// In-process (issue #21): the program as a user runs it, without a process per call.
+const run = runAuditdParse;
 const lines = (stdout: string) => stdout.split("\n").filter(Boolean);
 
 let dir: string;
@@ -29,7 +20,7 @@ beforeAll(() => {
 });
 
 describe("finding 1: one bad input among several", () => {
-  it("reads every other input and what a truncated .gz holds, names each bad one, exits 65 (66 when nothing is readable)", () => {
+  it("reads every other input and what a truncated .gz holds, names each bad one, exits 65 (66 when nothing is readable)", async () => {
     const hit = readFileSync(join(CASES, "lnx_auditd_web_rce/hit.log"), "utf8");
     const rot = mkdtempSync(join(dir, "rot-"));
     copyFileSync(join(CASES, "lnx_auditd_web_rce/hit.log"), join(rot, "audit.log"));
@@ -37,16 +28,16 @@ describe("finding 1: one bad input among several", () => {
     const gz = gzipSync(`${hit}${"type=USER_END msg=audit(1767225800.000:2000): pid=1 uid=0\n".repeat(200)}`);
     writeFileSync(join(rot, "audit.log.2.gz"), gz.subarray(0, gz.length - 40));
     const missing = join(rot, "audit.log.1");
-    const d = run(["detect", "--json", "--fail-level", "high", join(rot, "audit.log"), join(rot, "audit.log.2.gz"), missing]);
+    const d = await run(["detect", "--json", "--fail-level", "high", join(rot, "audit.log"), join(rot, "audit.log.2.gz"), missing]);
     // two alerts: the event in the truncated .gz (read as zcat would) and the one in audit.log
     expect(lines(d.stdout).filter((l) => JSON.parse(l).rule.id === WEB_RCE)).toHaveLength(2);
     expect(d.code, d.stderr).toBe(65);
     expect(d.stderr).toMatch(/audit\.log\.2\.gz: truncated gzip data/);
     expect(d.stderr).toMatch(/cannot read .*audit\.log\.1: ENOENT/);
     expect(d.stderr).toMatch(/incomplete: 2 of 3 input/);
-    const p = run([join(rot, "audit.log"), missing]);
+    const p = await run([join(rot, "audit.log"), missing]);
     expect([p.code, lines(p.stdout).length]).toEqual([65, 1]);
-    const none = run([missing, join(rot, "nope")]);
+    const none = await run([missing, join(rot, "nope")]);
     expect([none.code, none.stdout]).toEqual([66, ""]);
     expect(none.stderr).toMatch(/none of the 2 inputs could be read/);
   });
@@ -106,9 +97,9 @@ describe("findings 2 and 3: hostile rules are compile failures of their own, the
     expect([set.rules.length, set.failed]).toEqual([53, []]);
   });
 
-  it("detect on the attack input: alerts from the valid rule, the bad ones named, exit 65, no hang", () => {
+  it("detect on the attack input: alerts from the valid rule, the bad ones named, exit 65, no hang", async () => {
     const log = `${execve(10, ["chattr", "+i", "/etc/passwd"])}\n${execve(11, ["echo", EVIL_ARG])}\n${execve(12, ["echo", "aaaa bbbb cccc dddd eeee ffff gggg hhhh iiii jjjj kkkk!"])}\n`;
-    const r = run(["detect", "--json", "--rules", hostileRules(), "-"], log);
+    const r = await run(["detect", "--json", "--rules", hostileRules(), "-"], log);
     expect(r.code, r.stderr).toBe(65);
     expect(lines(r.stdout).map((l) => JSON.parse(l).rule.id)).toEqual([VALID]);
     expect(r.stderr.match(/cannot be compiled/g)).toHaveLength(4);
@@ -117,7 +108,7 @@ describe("findings 2 and 3: hostile rules are compile failures of their own, the
 });
 
 describe("finding 4: the 1 MiB bound on an event's JSON", () => {
-  it("writes a 2.5 MB argv over 340 EXECVE records in parts under 1 MiB each, same id, no argument byte lost", () => {
+  it("writes a 2.5 MB argv over 340 EXECVE records in parts under 1 MiB each, same id, no argument byte lost", async () => {
     const stamp = "1700000300.000:400";
     const arg = "A".repeat(120_000);
     const args = ["cat", ...Array.from({ length: 21 }, () => arg), "/root/.bash_history"];
@@ -135,7 +126,7 @@ describe("finding 4: the 1 MiB bound on an event's JSON", () => {
       `type=EOE msg=audit(${stamp}):`,
       "",
     ].join("\n");
-    const r = run(["-"], log);
+    const r = await run(["-"], log);
     expect(r.code, r.stderr).toBe(0);
     const parts = lines(r.stdout);
     expect(parts.length).toBeGreaterThanOrEqual(3);
@@ -149,12 +140,12 @@ describe("finding 4: the 1 MiB bound on an event's JSON", () => {
 });
 
 describe("finding 5: a line with very many fields", () => {
-  it("keeps its first 4096 fields, whole, and warns that the rest was cut", () => {
+  it("keeps its first 4096 fields, whole, and warns that the rest was cut", async () => {
     const n = 300_000;
     const stamp = "1700000000.000:1";
     const wide = `type=EXECVE msg=audit(${stamp}): argc=${n} ${Array.from({ length: n }, (_, i) => `a${i}="x"`).join(" ")}`;
     const log = `type=SYSCALL msg=audit(${stamp}): arch=c000003e syscall=59 success=yes pid=1 uid=0 comm="x" exe="/x"\n${wide}\ntype=EOE msg=audit(${stamp}):\n`;
-    const r = run(["-v", "-"], log);
+    const r = await run(["-v", "-"], log);
     expect(r.code, r.stderr).toBe(0);
     const [event] = lines(r.stdout).map((l) => JSON.parse(l));
     // header fields type= and msg= and argc= count too: a0 … a4092, each "x" (none cut in half)

@@ -3,6 +3,8 @@ import { once } from "node:events";
 import { createReadStream, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { IoError } from "@opsguard/core/errors";
+import { testIO } from "@opsguard/core/iostreams";
 import { describe, expect, it } from "vitest";
 import { Output } from "../src/output";
 
@@ -19,7 +21,7 @@ describe("Output", () => {
       const chunks: Buffer[] = [];
       reader.on("data", (c) => chunks.push(c as Buffer));
       const ended = new Promise<void>((resolve) => reader.on("end", () => resolve()));
-      const output = new Output(fifo);
+      const output = new Output(fifo, testIO().io.stdout);
       // each line fills most of the 512 KiB buffer, so every one after the first flushes: 20 writes in flight
       const lines = Array.from({ length: 20 }, (_, i) => String.fromCharCode(97 + i).repeat(400_000));
       for (const line of lines) void output.line(line);
@@ -39,7 +41,7 @@ describe("Output", () => {
 
   it("keeps a line longer than its buffer in its place among the lines around it", async () => {
     const file = join(mkdtempSync(join(tmpdir(), "auditd-parse-out-")), "out.json");
-    const output = new Output(file);
+    const output = new Output(file, testIO().io.stdout);
     const long = `{"commands":"${"x".repeat(2_000_000)}"}`;
     // not awaited in between, as a caller writing a burst of lines does not
     void output.line("[");
@@ -47,5 +49,36 @@ describe("Output", () => {
     void output.line("]");
     await output.close();
     expect(readFileSync(file, "utf8")).toBe(`[\n${long}\n]\n`);
+  });
+});
+
+describe("Output on a stdout that fails", () => {
+  /** A run's stdout whose writes fail with `code` after asking the caller to wait: a full disk behind a pipe. */
+  function failingStdout(code: string) {
+    const io = testIO().io;
+    return Object.assign(Object.create(io.stdout) as typeof io.stdout, {
+      writeBytes(_data: Uint8Array, done?: (error?: Error | null) => void) {
+        setImmediate(() => done?.(Object.assign(new Error(`${code}: write failed`), { code })));
+        return false;
+      },
+      // a stream that failed never drains
+      drain: () => new Promise<void>(() => {}),
+    });
+  }
+
+  it("throws the write error as an IoError (exit 74, one line naming stdout) instead of waiting for a drain that never comes", async () => {
+    const output = new Output(undefined, failingStdout("ENOSPC"));
+    for (let i = 0; i < 3; i++) output.line("x".repeat(300_000));
+    const failure = await output.close().then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    expect(failure).toBeInstanceOf(IoError);
+    expect([(failure as IoError).exitCode, (failure as IoError).message]).toEqual([
+      74,
+      "cannot write standard output: ENOSPC: write failed",
+    ]);
+    // and every later write says so too: nothing is taken as written
+    await expect(output.flush()).rejects.toBeInstanceOf(IoError);
   });
 });

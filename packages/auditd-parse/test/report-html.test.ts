@@ -1,34 +1,27 @@
-import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Browser, chromiumMissing, launchChromium, openFile, pwned } from "@opsguard/lab/browser";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runAuditdParse } from "./in-process";
 import { HOSTILE, hostileLog, passwdFile } from "./sessions-html-fixture";
 
 // `auditd-parse report --format html`: aureport's summaries as a page — the same counts as --json, every
 // value from the log shown as text, no script at all.
-const CLI = new URL("../src/main.ts", import.meta.url).pathname;
 let dir: string;
 let passwd: string;
-let html: ReturnType<typeof run>;
-let json: ReturnType<typeof run>;
+let html: Awaited<ReturnType<typeof run>>;
+let json: Awaited<ReturnType<typeof run>>;
 
-function run(args: string[], input: string) {
-  const r = spawnSync(process.execPath, ["--import", "tsx", CLI, ...args], {
-    input,
-    encoding: "utf8",
-    env: { ...process.env, NO_COLOR: "1" },
-  });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+// In-process (issue #21): the program as a user runs it, without a process per call.
+const run = runAuditdParse;
 
-beforeAll(() => {
+beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "auditd-report-html-"));
   passwd = join(dir, "passwd");
   writeFileSync(passwd, passwdFile());
-  html = run(["report", "--format", "html", "--passwd", passwd], hostileLog());
-  json = run(["report", "--json", "--passwd", passwd], hostileLog());
+  html = await run(["report", "--format", "html", "--passwd", passwd], hostileLog());
+  json = await run(["report", "--json", "--passwd", passwd], hostileLog());
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 

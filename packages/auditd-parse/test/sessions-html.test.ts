@@ -1,4 +1,3 @@
-import { spawnSync } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -6,30 +5,24 @@ import { type Browser, chromiumMissing, launchChromium, openFile, pwned } from "
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseText } from "../src/parser";
 import { PAGE_BOUNDS, sessionsHtmlSink } from "../src/sessions-html";
+import { runAuditdParse } from "./in-process";
 import { EVIL_NODE, EVIL_USER, HOSTILE, hostileLog, passwdFile } from "./sessions-html-fixture";
 
-const CLI = new URL("../src/main.ts", import.meta.url).pathname;
 let dir: string;
 let passwd: string;
 /** The hostile log's page, shared by the tests that read it. */
-let html: ReturnType<typeof run>;
+let html: Awaited<ReturnType<typeof run>>;
 
-beforeAll(() => {
+beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "auditd-html-"));
   passwd = join(dir, "passwd");
   writeFileSync(passwd, passwdFile());
-  html = run(["sessions", "--format", "html", "--passwd", passwd], hostileLog());
+  html = await run(["sessions", "--format", "html", "--passwd", passwd], hostileLog());
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-function run(args: string[], input: string) {
-  const r = spawnSync(process.execPath, ["--import", "tsx", CLI, ...args], {
-    input,
-    encoding: "utf8",
-    env: { ...process.env, NO_COLOR: "1" },
-  });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+// In-process (issue #21): the program as a user runs it, without a process per call.
+const run = runAuditdParse;
 
 /** Attribute names of every tag (values are quoted, a quote inside one is escaped). */
 function attributeNames(html: string): string[] {
@@ -39,8 +32,8 @@ function attributeNames(html: string): string[] {
 }
 
 describe("auditd-parse sessions --format html", () => {
-  it("shows every session with its login, commands (and their uid), sudo, file changes and connections, as --json lists them", () => {
-    const json = run(["sessions", "--json", "--passwd", passwd], hostileLog());
+  it("shows every session with its login, commands (and their uid), sudo, file changes and connections, as --json lists them", async () => {
+    const json = await run(["sessions", "--json", "--passwd", passwd], hostileLog());
     expect(html.code).toBe(0);
     const sessions = JSON.parse(json.stdout) as { user?: string; node?: string }[];
     expect(sessions).toHaveLength(3);
@@ -94,28 +87,29 @@ describe("auditd-parse sessions --format html", () => {
     expect(page).toMatch(/<p class="omitted">\d+ more item\(s\) of this session omitted \(page bound\)/);
   });
 
-  it("says on the page when inputs could not be read (exit 65/66), so a partial page does not look whole", () => {
+  it("says on the page when inputs could not be read (exit 65/66), so a partial page does not look whole", async () => {
     const log = join(dir, "good.log");
     writeFileSync(log, hostileLog());
     const missing = join(dir, "missing.log");
-    const partial = run(["sessions", "--format", "html", "--passwd", passwd, log, missing], "");
+    const partial = await run(["sessions", "--format", "html", "--passwd", passwd, log, missing], "");
     expect(partial.code).toBe(65);
     expect(partial.stdout).toContain('<p class="omitted" id="incomplete">incomplete: 1 input(s) could not be read');
     expect(partial.stdout.match(/<section class="session/g)).toHaveLength(3);
-    const none = run(["sessions", "--format", "html", missing], "");
+    const none = await run(["sessions", "--format", "html", missing], "");
     expect(none.code).toBe(66);
     expect(none.stdout).toContain("incomplete: 1 input(s) could not be read");
     // a whole run has no such banner; and --json keeps its shape (an array of sessions)
     expect(html.stdout).not.toContain('id="incomplete"');
-    const json = run(["sessions", "--json", "--passwd", passwd, log, missing], "");
+    const json = await run(["sessions", "--json", "--passwd", passwd, log, missing], "");
     expect(json.code).toBe(65);
     expect(JSON.parse(json.stdout)).toHaveLength(3);
   });
 
-  it("-o FILE replaces the file with one page instead of appending a second document", () => {
+  it("-o FILE replaces the file with one page instead of appending a second document", async () => {
     const out = join(dir, "page.html");
     writeFileSync(out, "old content\n");
-    for (let i = 0; i < 2; i++) expect(run(["sessions", "--format", "html", "--passwd", passwd, "-o", out], hostileLog()).code).toBe(0);
+    for (let i = 0; i < 2; i++)
+      expect((await run(["sessions", "--format", "html", "--passwd", passwd, "-o", out], hostileLog())).code).toBe(0);
     const page = readFileSync(out, "utf8");
     expect(page).toBe(html.stdout);
     expect(page.match(/<html/g)).toHaveLength(1);
@@ -123,13 +117,13 @@ describe("auditd-parse sessions --format html", () => {
     expect(readdirSync(dir).filter((n) => n.startsWith(".page.html"))).toEqual([]);
   });
 
-  it("refuses --format html outside sessions with one line naming the fix", () => {
-    const r = run(["--format", "html"], hostileLog());
+  it("refuses --format html outside sessions with one line naming the fix", async () => {
+    const r = await run(["--format", "html"], hostileLog());
     expect(r.code).toBe(64);
     expect(r.stderr.trim()).toBe(
       "auditd-parse: --format html is not supported (use ndjson, text, table, csv, ecs; html is for sessions and report)",
     );
-    const follow = run(["sessions", "--format", "html", "-F", join(dir, "passwd")], "");
+    const follow = await run(["sessions", "--format", "html", "-F", join(dir, "passwd")], "");
     expect(follow.code).toBe(64);
     expect(follow.stderr).toContain("--format html writes one page at the end of input, so it does not go with --follow");
   });

@@ -1,6 +1,7 @@
 import { clearLine, clearScreenDown, cursorTo, moveCursor } from "node:readline";
 import { Readable, Writable } from "node:stream";
-import { redactSecrets, secretPrefixLength } from "./secret";
+import { StringDecoder } from "node:string_decoder";
+import { redactSecrets, secretPrefixLength, secretsRegistered } from "./secret";
 
 /**
  * Where a run's output goes: stdout (data), stderr (people), stdin, whether each is a terminal, and the
@@ -33,6 +34,13 @@ export interface OutStream {
   readonly columns: number | undefined;
   /** Writes `text` with every registered secret replaced; false when the stream asks the caller to wait (see drain). */
   write(text: string): boolean;
+  /**
+   * Writes UTF-8 bytes (a tool's buffered data output): untouched while no secret is registered, so a fast byte
+   * path costs nothing; decoded and redacted as write() does once one is. `done` runs when the bytes are written
+   * (the caller may reuse `data` then) or with the error that stopped them; an error given to `done` is the
+   * caller's to report (see writeErrorHandled), so the process-wide stdout guard leaves it alone.
+   */
+  writeBytes(data: Uint8Array, done?: (error?: Error | null) => void): boolean;
   /** Resolves once the underlying stream has room again (after write returned false). */
   drain(): Promise<void>;
   /**
@@ -44,7 +52,7 @@ export interface OutStream {
 }
 
 interface Sink {
-  write(text: string): boolean;
+  write(data: string | Uint8Array, done?: (error?: Error | null) => void): boolean;
   once(event: "drain", listener: () => void): unknown;
   isTTY?: boolean | undefined;
   columns?: number | undefined;
@@ -53,6 +61,7 @@ interface Sink {
 class RedactingStream implements OutStream {
   readonly #sink: Sink;
   #held = "";
+  #decoder: StringDecoder | undefined;
   #writable: NodeJS.WritableStream | undefined;
 
   constructor(sink: Sink) {
@@ -75,7 +84,22 @@ class RedactingStream implements OutStream {
     return out === "" ? true : this.#sink.write(out);
   }
 
+  writeBytes(data: Uint8Array, done?: (error?: Error | null) => void): boolean {
+    const callback = done && handOver(done);
+    if (this.#held === "" && this.#decoder === undefined && !secretsRegistered()) return this.#sink.write(data, callback);
+    // a secret is registered: the bytes go the way text does (a character split between two writes waits in the decoder)
+    this.#decoder ??= new StringDecoder("utf8");
+    const redacted = redactSecrets(this.#held + this.#decoder.write(data as Buffer));
+    const hold = secretPrefixLength(redacted);
+    this.#held = redacted.slice(redacted.length - hold);
+    const out = redacted.slice(0, redacted.length - hold);
+    if (out !== "") return this.#sink.write(out, callback);
+    if (callback) queueMicrotask(() => callback(null));
+    return true;
+  }
+
   flush(): void {
+    if (this.#decoder) this.#held += this.#decoder.end();
     if (this.#held === "") return;
     const rest = redactSecrets(this.#held);
     this.#held = "";
@@ -108,6 +132,25 @@ class RedactingStream implements OutStream {
   }
 }
 
+const handled = new WeakSet<Error>();
+
+/** `done`, marking the error it is given as the writer's to report. */
+function handOver(done: (error?: Error | null) => void): (error?: Error | null) => void {
+  return (error) => {
+    if (error) handled.add(error);
+    done(error);
+  };
+}
+
+/**
+ * Whether a write error reached a writer that reports it itself (writeBytes' `done`): the stream's error event
+ * comes a tick after that callback, and the process-wide guard (exitQuietlyOnEpipe) must then not exit first
+ * with its own line.
+ */
+export function writeErrorHandled(error: Error): boolean {
+  return handled.has(error);
+}
+
 function makeIO(stdout: Sink, stderr: Sink, stdin: NodeJS.ReadableStream, env: NodeJS.ProcessEnv): IOStreams {
   const out = new RedactingStream(stdout);
   const err = new RedactingStream(stderr);
@@ -129,6 +172,14 @@ function makeIO(stdout: Sink, stderr: Sink, stdin: NodeJS.ReadableStream, env: N
   };
 }
 
+/**
+ * A redacting writer over another stream a run writes its output to (a tool's -o file opened for appending):
+ * the same guarantee as the run's stdout, the bytes untouched while no secret is registered.
+ */
+export function redactingStream(sink: NodeJS.WritableStream & { once(event: "drain", listener: () => void): unknown }): OutStream {
+  return new RedactingStream(sink as Sink);
+}
+
 /** The process's own streams: what a bin's main.ts hands to runCli. */
 export function systemIO(): IOStreams {
   return makeIO(process.stdout, process.stderr, process.stdin, process.env);
@@ -147,24 +198,29 @@ export interface TestIO {
   io: IOStreams;
   /** Everything written to stdout so far (after redaction, as a user would see it). */
   stdout(): string;
+  /** The same as bytes, exactly as written (a byte writer's output need not be UTF-8). */
+  stdoutBytes(): Buffer;
   stderr(): string;
 }
 
 /** In-memory streams for in-process CLI tests (cli/cli's iostreams.Test()); TTY-ness and env switchable. */
 export function testIO(options: TestIOOptions = {}): TestIO {
   const memory = (tty: boolean) => {
-    const chunks: string[] = [];
-    const sink: Sink & { text(): string } = {
+    const chunks: Buffer[] = [];
+    const sink: Sink & { bytes(): Buffer; text(): string } = {
       isTTY: tty,
       columns: tty ? (options.columns ?? 80) : undefined,
-      write(text) {
-        chunks.push(text);
+      write(data, done) {
+        // a copy: a byte writer reuses its buffer once `done` has run
+        chunks.push(Buffer.from(data));
+        if (done) queueMicrotask(() => done(null));
         return true;
       },
       once(_event, listener) {
         queueMicrotask(listener);
       },
-      text: () => chunks.join(""),
+      bytes: () => Buffer.concat(chunks),
+      text: () => Buffer.concat(chunks).toString("utf8"),
     };
     return sink;
   };
@@ -172,5 +228,5 @@ export function testIO(options: TestIOOptions = {}): TestIO {
   const err = memory(options.stderrTTY ?? false);
   const stdin = options.stdin ?? Readable.from([]);
   const io = makeIO(out, err, stdin as NodeJS.ReadableStream, options.env ?? { ...process.env, NO_COLOR: "1" });
-  return { io, stdout: out.text, stderr: err.text };
+  return { io, stdout: out.text, stdoutBytes: out.bytes, stderr: err.text };
 }

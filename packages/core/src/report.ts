@@ -1,6 +1,6 @@
 import { describeError, exitCodeOf, OpsguardError } from "./errors";
 import { ExitCode } from "./exit";
-import type { IOStreams } from "./iostreams";
+import { type IOStreams, writeErrorHandled } from "./iostreams";
 import type { LogFormat } from "./log";
 import { redactSecrets } from "./secret";
 import { escapeControlChars, shortenLongWords, terminalSafeJson } from "./text";
@@ -62,6 +62,8 @@ export function redactedJson(value: unknown): string {
 export function exitQuietlyOnEpipe(tool = "opsguard"): void {
   process.stdout.on("error", (error: NodeJS.ErrnoException) => {
     if (error.code === "EPIPE") process.exit(process.exitCode ?? ExitCode.OK);
+    // a writer that was told of the error (IOStreams' writeBytes) reports it as its run's error, with its own line
+    if (writeErrorHandled(error)) return;
     process.stderr.write(`${tool}: cannot write to stdout (${error.code ?? error.message}); the output is incomplete\n`);
     process.exit(ExitCode.IO_ERR);
   });

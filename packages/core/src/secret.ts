@@ -127,6 +127,11 @@ export function registerSecret(value: string): void {
   knownSecrets.add(Buffer.from(value, "utf8").toString("base64").replace(/=+$/, ""));
 }
 
+/** Whether any secret is registered: when none is, a byte writer passes its bytes through untouched (no decoding). */
+export function secretsRegistered(): boolean {
+  return knownSecrets.size > 0;
+}
+
 /** Replaces every registered secret value in text, a secret a server echoed with line breaks inside included. */
 export function redactSecrets(text: string): string {
   let out = text;

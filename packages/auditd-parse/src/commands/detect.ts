@@ -1,0 +1,58 @@
+import { type CliContext, type Command, cliContext, exitWith, type RunFn } from "@opsguard/core/cli";
+import { ExitCode } from "@opsguard/core/exit";
+import type { IOStreams } from "@opsguard/core/iostreams";
+import { runPipeline } from "../pipeline";
+import { addInputOptions, type ParseFlags } from "./flags";
+
+export interface DetectCommandOptions {
+  ctx: CliContext;
+  files: string[];
+  flags: ParseFlags;
+}
+
+/** `auditd-parse detect`: Sigma rules over the events, one alert per match; exit 1 at --fail-level. */
+export function newDetectCommand(program: Command, runF: RunFn<DetectCommandOptions> = runDetectCommand): Command {
+  return addInputOptions(
+    program
+      .command("detect")
+      .description("run Sigma detection rules (SigmaHQ's Linux auditd set built in) over the events; one alert per match")
+      .option("--rules <path>", "a Sigma rule file or a directory of them (default: the built-in SigmaHQ auditd rules)")
+      .option("--min-level <level>", "only alerts of this level or higher: informational, low, medium, high, critical")
+      .option("--fail-level <level>", "exit 1 when a rule of this level or higher matched")
+      .option("--list-rules", "list the rules (level, id, title, author, source), those that failed to compile and why, and exit", false)
+      .option("-F, --follow", "keep reading the file as it grows and across rotation, like tail -F (alerts as events complete)", false)
+      .option("--from-end", "with --follow: start at the end of the file", false)
+      .option("-o, --output <file>", "append alerts to this file instead of stdout")
+      .addHelpText(
+        "after",
+        `
+Output: one alert per rule that matched an event, NDJSON on stdout ({"time","host","rule":{"id","title",
+  "level","tags","attack","author"},"records":[record types it matched],"event":{the event as auditd-parse
+  prints it}}); a readable table when stdout is a terminal (--json keeps NDJSON there); --format ecs writes
+  each alert as an Elastic Common Schema alert document instead.
+Matching: each record is one Sigma document with its fields as logged (hex strings decoded, numbers as
+  written), ENRICHED names (SYSCALL, UID …), EXECVE a0…aN the whole argv; a field the record lacks comes from
+  the event's other records. Rules for another logsource than product linux / service auditd are skipped.
+  A re that can backtrack catastrophically (a repetition inside a repetition, like (a+)+) and a condition
+  nested over 100 deep are refused: that rule fails to compile.
+Exit: 1 when a rule at or above --fail-level matched; 65 when a rule could not be compiled (each is named
+  on stderr with the reason, the others still run, or when an input could not be read whole: the alerts
+  cover the rest, named on stderr); 66 when --rules is missing or no input is readable.
+The filter options select the events the rules see.
+
+Examples:
+  auditd-parse detect /var/log/audit/audit.log
+  auditd-parse detect --rules ./my-rules --min-level medium --fail-level high /var/log/audit/audit.log*
+  auditd-parse detect -F /var/log/audit/audit.log -o /var/log/audit/alerts.json
+  auditd-parse detect --list-rules`,
+      ),
+  ).action(async (files: string[], _flags: ParseFlags, command: Command) => {
+    const ctx = cliContext(command);
+    exitWith(command, await runF({ ctx, files, flags: command.optsWithGlobals<ParseFlags>() }, ctx.io));
+  });
+}
+
+export async function runDetectCommand({ ctx, files, flags }: DetectCommandOptions, io: IOStreams): Promise<ExitCode> {
+  await runPipeline("detect", files, flags, ctx, io);
+  return ExitCode.OK;
+}

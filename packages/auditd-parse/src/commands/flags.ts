@@ -1,0 +1,102 @@
+import type { Command } from "@opsguard/core/cli";
+import { UsageError } from "@opsguard/core/errors";
+import type { Config } from "../config";
+import { listOption } from "../filter";
+import type { IdSources } from "../ids";
+
+/**
+ * The flags of every parsing command, as commander hands them over (optsWithGlobals: the program's own --format,
+ * --pretty, -o, -F reach the subcommands too); each command reads the ones it offers.
+ */
+export interface ParseFlags {
+  format?: "ndjson" | "text" | "table" | "csv" | "ecs" | "html";
+  pretty: boolean;
+  type?: string[];
+  user?: string[];
+  uid?: string[];
+  auid?: string[];
+  gid?: string[];
+  pid?: string[];
+  ppid?: string[];
+  comm?: string[];
+  exe?: string[];
+  file?: string[];
+  node?: string[];
+  event?: string[];
+  terminal?: string[];
+  key?: string[];
+  syscall?: string[];
+  since?: string;
+  until?: string;
+  success?: string;
+  follow: boolean;
+  fromEnd: boolean;
+  output?: string;
+  strict: boolean;
+  passwd?: string;
+  group?: string;
+  window?: string;
+  top?: string;
+  rules?: string;
+  minLevel?: string;
+  failLevel?: string;
+  listRules: boolean;
+  detect: boolean;
+}
+
+export function addInputOptions(command: Command): Command {
+  return command
+    .argument("[files...]", "audit logs (default: stdin)")
+    .option("--type <types>", "only events with one of these record types, names or numbers (comma list, repeatable)", listOption)
+    .option("--user <users>", "only events whose auid or uid is one of these names or numbers", listOption)
+    .option("--uid <users>", "only events with a uid= of these names or numbers", listOption)
+    .option("--auid <users>", "only events with an auid= (login user) of these names or numbers", listOption)
+    .option("--gid <groups>", "only events with a gid= of these names or numbers", listOption)
+    .option("--pid <pids>", "only events of these process ids", listOption)
+    .option("--ppid <pids>", "only events whose parent process is one of these", listOption)
+    .option("--comm <names>", "only events of these commands (comm=)", listOption)
+    .option("--exe <paths>", "only events of these executables (exe=, the full path)", listOption)
+    .option("--file <paths>", "only events with a PATH record naming one of these (as logged)", listOption)
+    .option("--node <names>", "only events of these hosts (node=)", listOption)
+    .option("--event <ids>", "only these events: serial numbers or ids (sec.ms:serial)", listOption)
+    .option("--terminal <names>", "only events with a terminal= or tty= of these (ssh, pts/0, cron …)", listOption)
+    .option("--key <keys>", "only events with one of these audit rule keys", listOption)
+    .option("--syscall <names>", "only events of these syscalls (names or numbers)", listOption)
+    .option("--since <time>", "only events at or after: ISO 8601, epoch seconds, an age like 2h, or today, yesterday, this-week …")
+    .option("--until <time>", "only events before this time (same forms)")
+    .option("--success <yes|no>", "only successful (yes) or failed (no) events")
+    .option("--passwd <file>", "passwd file for uid names (default /etc/passwd)")
+    .option("--group <file>", "group file for gid names (default /etc/group)")
+    .option("--window <ms>", "grouping window in log time, milliseconds (default 2000)")
+    .option("--strict", "exit 65 when any input line was malformed", false);
+}
+
+export function idSources(flags: ParseFlags, config: Config): IdSources {
+  const passwd = flags.passwd ?? config.passwd;
+  const group = flags.group ?? config.group;
+  return { ...(passwd ? { passwd } : {}), ...(group ? { group } : {}) };
+}
+
+export function parserOptions(flags: ParseFlags, config: Config) {
+  const windowMs = flags.window === undefined ? config.windowMs : parseWindow(flags.window);
+  return { ids: idSources(flags, config), ...(windowMs === undefined ? {} : { windowMs }) };
+}
+
+export function parseTop(value: string | undefined): number {
+  if (value === undefined) return 20;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n <= 0) throw new UsageError(`--top ${value} is not a positive whole number`);
+  return n;
+}
+
+export function parseWindow(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n <= 0 || n > 600_000)
+    throw new UsageError(`--window ${value} is not a number of milliseconds between 1 and 600000`);
+  return n;
+}
+
+/** The tail of every parsing subcommand's help. */
+export const SUBCOMMAND_HELP = `
+Output: a readable list, or a JSON array with --json (--pretty indents); -o FILE appends to a file.
+Config keys, exit codes and more examples: auditd-parse --help.`;

@@ -1,0 +1,103 @@
+import { type CliContext, type Command, cliContext, exitWith, type RunFn } from "@opsguard/core/cli";
+import { UsageError } from "@opsguard/core/errors";
+import { ExitCode } from "@opsguard/core/exit";
+import type { IOStreams } from "@opsguard/core/iostreams";
+import { loadAuditdConfig } from "../config";
+import { Detector } from "../detect";
+import { detectOptions, detectRules } from "../detect-run";
+import { Output } from "../output";
+import { AuditParser } from "../parser";
+import { summarize } from "../pipeline";
+import { type ParseFlags, parserOptions } from "./flags";
+
+/** Live input completes events on the wall clock: how often the plugin checks. */
+const PLUGIN_TICK_MS = 500;
+
+export interface PluginCommandOptions {
+  ctx: CliContext;
+  /** -o, --passwd, --group, --detect, --rules, --min-level (and the program's --format). */
+  flags: ParseFlags;
+}
+
+/** `auditd-parse plugin`: auditd's plugin (audisp) mode, the string format on stdin until EOF or SIGTERM. */
+export function newPluginCommand(program: Command, runF: RunFn<PluginCommandOptions> = runPluginCommand): Command {
+  return program
+    .command("plugin")
+    .description("auditd plugin mode: read the audisp string format on stdin until EOF or SIGTERM; SIGHUP reopens --output")
+    .option("-o, --output <file>", "append events to this file instead of stdout")
+    .option("--passwd <file>", "passwd file for uid names")
+    .option("--group <file>", "group file for gid names")
+    .option("--detect", "write Sigma alerts (as auditd-parse detect does) instead of events", false)
+    .option("--rules <path>", "with --detect: a Sigma rule file or directory (default: the built-in SigmaHQ auditd rules)")
+    .option("--min-level <level>", "with --detect: only alerts of this level or higher")
+    .action(async (_flags: ParseFlags, command: Command) => {
+      const ctx = cliContext(command);
+      exitWith(command, await runF({ ctx, flags: command.optsWithGlobals<ParseFlags>() }, ctx.io));
+    });
+}
+
+export async function runPluginCommand({ ctx, flags }: PluginCommandOptions, io: IOStreams): Promise<ExitCode> {
+  const config = await loadAuditdConfig(ctx.opts.config);
+  if (!flags.detect && (flags.rules !== undefined || flags.minLevel !== undefined))
+    throw new UsageError("--rules and --min-level need --detect", { hint: "add --detect" });
+  if (!["ndjson", "ecs"].includes(flags.format ?? "ndjson"))
+    throw new UsageError(`plugin --format ${flags.format} is not supported`, { hint: "use ndjson or ecs" });
+  const ecs = flags.format === "ecs" ? await import("../ecs") : undefined;
+  const rules = flags.detect ? detectRules(flags, ctx) : undefined;
+  if (rules === null) return ExitCode.OK;
+  const output = new Output(flags.output, io.stdout);
+  let wait: Promise<void> | undefined;
+  const detector = rules && new Detector(rules.rules, { ...detectOptions(flags, ctx, ecs), format: ecs ? "ecs" : "ndjson" });
+  const alert = (text: string) => {
+    wait = output.line(text) ?? wait;
+  };
+  const parser = new AuditParser(
+    detector !== undefined
+      ? (event, json) => detector.event(event, json, alert)
+      : ecs
+        ? (event) => alert(JSON.stringify(ecs.toEcs(event)))
+        : (_event, json) => {
+            wait = output.event(json) ?? wait;
+          },
+    {
+      ...parserOptions(flags, config),
+      recordObjects: detector !== undefined || ecs !== undefined,
+      summaries: detector !== undefined || ecs !== undefined,
+    },
+  );
+  const windowMs = config.windowMs ?? 2000;
+  // auditd feeds events live: complete them on the wall clock too, or a lone kernel record would wait forever
+  // SIGTERM (auditd stopping us) ends input like EOF: what was read is completed and written, exit 0; so does
+  // an output that cannot be written (then close() below throws its IoError: exit 74, not a silent plugin)
+  let stopping = false;
+  const stop = () => {
+    stopping = true;
+    (io.stdin as NodeJS.ReadableStream & { destroy(): void }).destroy();
+  };
+  const timer = setInterval(() => {
+    parser.tick(PLUGIN_TICK_MS, windowMs);
+    output.flush().catch(stop);
+  }, PLUGIN_TICK_MS);
+  const onHup = () => void output.reopen().catch(stop);
+  process.on("SIGHUP", onHup);
+  process.once("SIGTERM", stop);
+  try {
+    for await (const chunk of io.stdin) {
+      parser.pushBytes(chunk as Buffer);
+      if (wait) {
+        await wait;
+        wait = undefined;
+      }
+    }
+  } catch (error) {
+    if (!stopping) throw error;
+  } finally {
+    clearInterval(timer);
+    process.off("SIGHUP", onHup);
+    process.off("SIGTERM", stop);
+  }
+  parser.end();
+  await output.close();
+  summarize(ctx, parser, false);
+  return ExitCode.OK;
+}

@@ -1,0 +1,44 @@
+import { type CliContext, type Command, cliContext, exitWith, type RunFn } from "@opsguard/core/cli";
+import { ExitCode } from "@opsguard/core/exit";
+import type { IOStreams } from "@opsguard/core/iostreams";
+import { runPipeline } from "../pipeline";
+import { addInputOptions, type ParseFlags, SUBCOMMAND_HELP } from "./flags";
+
+export interface SessionsCommandOptions {
+  ctx: CliContext;
+  files: string[];
+  flags: ParseFlags;
+}
+
+/** `auditd-parse sessions`: per-user login sessions with the commands and connections inside each. */
+export function newSessionsCommand(program: Command, runF: RunFn<SessionsCommandOptions> = runSessionsCommand): Command {
+  return addInputOptions(
+    program
+      .command("sessions")
+      .description("per-user login sessions with the commands and connections inside each")
+      .addHelpText(
+        "after",
+        `${SUBCOMMAND_HELP}
+Each session is written when its opener's USER_END (or its CRED_DISP) arrives; open ones come last.
+Commands carry the uid they ran as; su/sudo inside a session are nested sessions with their target
+user; failed logins (no session id) are listed as sessions of their own.
+At most 10000 commands and connections are listed per session and 40000 across open sessions;
+the rest are counted in "omitted". --format html writes one self-contained page (a timeline per
+session, raw events one click away, user/host filters), bounded to 500 sessions, 200 items per
+session and 5000 in all, with a note saying what was left out, and a banner when an input could not
+be read (exit 65/66). With -o FILE the page replaces FILE whole, atomically (not appended). -F FILE follows a growing log here too: each session is written
+as it ends.
+
+Example:
+  auditd-parse sessions --user alice --since 1d /var/log/audit/audit.log*`,
+      ),
+  ).action(async (files: string[], _flags: ParseFlags, command: Command) => {
+    const ctx = cliContext(command);
+    exitWith(command, await runF({ ctx, files, flags: command.optsWithGlobals<ParseFlags>() }, ctx.io));
+  });
+}
+
+export async function runSessionsCommand({ ctx, files, flags }: SessionsCommandOptions, io: IOStreams): Promise<ExitCode> {
+  await runPipeline("sessions", files, flags, ctx, io);
+  return ExitCode.OK;
+}

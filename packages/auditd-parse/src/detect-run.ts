@@ -1,0 +1,71 @@
+import type { CliContext } from "@opsguard/core/cli";
+import { DataError, type OpsguardError, PolicyError } from "@opsguard/core/errors";
+import { createStyle } from "@opsguard/core/tty";
+import type { ParseFlags } from "./commands/flags";
+import { type DetectOptions, type Detector, listRules, loadRuleSet, parseLevel } from "./detect";
+import type { EcsModule } from "./pipeline";
+import type { RuleSet } from "./sigma/rules";
+
+/** detect: the rules, compiled once; null when --list-rules printed them (nothing else to do). */
+export function detectRules(flags: ParseFlags, ctx: CliContext): RuleSet | null {
+  parseLevel(flags.minLevel, "--min-level");
+  parseLevel(flags.failLevel, "--fail-level");
+  const set = loadRuleSet(flags.rules);
+  if (flags.listRules) {
+    for (const line of listRules(set, ctx.opts.json)) ctx.io.stdout.write(`${line}\n`);
+    return null;
+  }
+  for (const p of set.failed) ctx.log.error(`rule ${p.rule} (${p.source}) cannot be compiled: ${p.reason}`);
+  for (const p of set.skipped) ctx.log.info(`rule ${p.rule} (${p.source}) skipped: ${p.reason}`);
+  // two rules under one id would give alerts no one can tell apart
+  const seen = new Map<string, string>();
+  for (const r of set.rules) {
+    const first = seen.get(r.id);
+    if (first !== undefined) ctx.log.warn(`rule id ${r.id} is used twice (${first} and ${r.source}): their alerts carry the same id`);
+    else seen.set(r.id, r.source);
+  }
+  if (set.skipped.length > 0 && flags.rules !== undefined)
+    ctx.log.warn(`${set.skipped.length} rule(s) are for another log source than linux/auditd and were not run (-v lists them)`);
+  if (set.rules.length === 0)
+    throw new DataError(`no rule to run: ${set.failed.length} failed to compile, ${set.skipped.length} are for other log sources`, {
+      hint: "check --rules",
+    });
+  return set;
+}
+
+export function detectOptions(flags: ParseFlags, ctx: CliContext, ecs: EcsModule | undefined): DetectOptions {
+  // a table for people at a terminal; NDJSON for files, pipes and --json; ECS documents when asked
+  const table = !ctx.opts.json && flags.output === undefined && ctx.io.stdout.isTTY;
+  return {
+    minRank: parseLevel(flags.minLevel, "--min-level") ?? 0,
+    failRank: parseLevel(flags.failLevel, "--fail-level"),
+    format: ecs ? "ecs" : table ? "table" : "ndjson",
+    ...(ecs ? { ecsAlert: ecs.ecsAlert } : {}),
+    style: createStyle(ctx.io.colorEnabled(ctx.io.stdout, ctx.opts.color)),
+  };
+}
+
+/** After the input: the summary, then exit 1 for a match at --fail-level, 65 when a rule failed to compile. */
+export function detectVerdict(ctx: CliContext, detector: Detector, rules: RuleSet, flags: ParseFlags, incomplete?: OpsguardError): void {
+  const s = detector.stats;
+  const levels = Object.entries(s.byLevel)
+    .filter(([, n]) => n > 0)
+    .map(([level, n]) => `${n} ${level}`);
+  ctx.log.info(
+    `detect: ${s.events} events, ${s.alerts} alerts${levels.length ? ` (${levels.join(", ")})` : ""}; ${rules.rules.length} rules run, ${rules.failed.length} failed to compile, ${rules.skipped.length} skipped`,
+  );
+  if (s.failing > 0) {
+    const failing = new PolicyError(`${s.failing} match(es) of rules at or above --fail-level ${flags.failLevel}`);
+    // an input not read whole outranks a match: the alerts are a lower bound, never a complete answer
+    if (incomplete === undefined) throw failing;
+    ctx.log.error(failing.message);
+  }
+  if (incomplete !== undefined) throw incomplete;
+  if (rules.failed.length > 0)
+    throw new DataError(
+      `${rules.failed.length} rule(s) could not be compiled (named above): the alerts cover the other ${rules.rules.length}`,
+      {
+        hint: "fix or remove those rules",
+      },
+    );
+}

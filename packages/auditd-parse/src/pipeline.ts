@@ -1,0 +1,219 @@
+import type { CliContext } from "@opsguard/core/cli";
+import { DataError, NoInputError, type OpsguardError, UsageError } from "@opsguard/core/errors";
+import type { IOStreams } from "@opsguard/core/iostreams";
+import type { ByteProgress } from "@opsguard/core/progress";
+import { MAX_EVENT_BYTES, MAX_EVENT_RECORDS } from "./assemble";
+import { idSources, type ParseFlags, parserOptions } from "./commands/flags";
+import { loadAuditdConfig } from "./config";
+import { Detector } from "./detect";
+import { detectOptions, detectRules, detectVerdict } from "./detect-run";
+import { eventFilter, type FilterOptions, needsRecords, parseSuccess, parseTime } from "./filter";
+import { IdNames } from "./ids";
+import { followFile, readInput, rotationOrder } from "./input";
+import { MAX_LINE_FIELDS } from "./lines";
+import { Output } from "./output";
+import { AuditParser } from "./parser";
+import { readProgress } from "./progress";
+import { detectSink, makeSink } from "./sinks";
+
+export type Mode = "events" | "sessions" | "net" | "report" | "detect";
+export type EcsModule = typeof import("./ecs");
+
+// What --format each command can write: ECS documents are events (and detect's alerts), HTML is sessions' page.
+const FORMATS: Record<Mode, readonly string[]> = {
+  events: ["ndjson", "text", "table", "csv", "ecs"],
+  detect: ["ndjson", "ecs"],
+  sessions: ["ndjson", "text", "table", "csv", "html"],
+  net: ["ndjson", "text", "table", "csv"],
+  report: ["ndjson", "text", "table", "csv", "html"],
+};
+
+/** Live input completes events on the wall clock: how often --follow polls. */
+const FOLLOW_POLL_MS = 250;
+
+/**
+ * What every parsing command does (the default parse, sessions, net, report, detect): read the inputs (files in
+ * rotation order, or the run's stdin), group and filter the events, and write them in `mode`'s shape to the
+ * run's stdout or -o. Failures are thrown as typed errors (core maps them to exit codes).
+ */
+export async function runPipeline(mode: Mode, files: string[], flags: ParseFlags, ctx: CliContext, io: IOStreams): Promise<void> {
+  const config = await loadAuditdConfig(ctx.opts.config);
+  const ids = new IdNames(idSources(flags, config));
+  ids.check();
+  if (flags.fromEnd && !flags.follow) throw new UsageError("--from-end needs --follow (-F)", { hint: "add -F, or drop --from-end" });
+  if (flags.format === "html" && flags.follow)
+    throw new UsageError("--format html writes one page at the end of input, so it does not go with --follow", { hint: "drop -F" });
+  const filterOptions: FilterOptions = {
+    ...(flags.type ? { types: flags.type } : {}),
+    ...(flags.user ? { users: flags.user } : {}),
+    ...(flags.uid ? { uids: flags.uid } : {}),
+    ...(flags.auid ? { auids: flags.auid } : {}),
+    ...(flags.gid ? { gids: flags.gid } : {}),
+    ...(flags.pid ? { pids: flags.pid } : {}),
+    ...(flags.ppid ? { ppids: flags.ppid } : {}),
+    ...(flags.comm ? { comms: flags.comm } : {}),
+    ...(flags.exe ? { exes: flags.exe } : {}),
+    ...(flags.file ? { files: flags.file } : {}),
+    ...(flags.node ? { nodes: flags.node } : {}),
+    ...(flags.event ? { events: flags.event } : {}),
+    ...(flags.terminal ? { terminals: flags.terminal } : {}),
+    ...(flags.key ? { keys: flags.key } : {}),
+    ...(flags.syscall ? { syscalls: flags.syscall } : {}),
+    ...(flags.since ? { sinceMs: parseTime(flags.since, "--since") } : {}),
+    ...(flags.until ? { untilMs: parseTime(flags.until, "--until") } : {}),
+    ...(flags.success ? { success: parseSuccess(flags.success) } : {}),
+  };
+  const filter = eventFilter(filterOptions, ids);
+  const rules = mode === "detect" ? detectRules(flags, ctx) : undefined;
+  if (rules === null) return;
+  const formats = FORMATS[mode];
+  if (!formats.includes(flags.format ?? "ndjson")) {
+    // a format another command writes: say which, so `--format html` without `sessions` finds its way
+    const elsewhere = (Object.keys(FORMATS) as Mode[]).filter((m) => FORMATS[m].includes(flags.format ?? ""));
+    const where = elsewhere.length > 0 ? `; ${flags.format} is for ${elsewhere.join(" and ")}` : "";
+    throw new UsageError(`${mode === "events" ? "" : `${mode} `}--format ${flags.format} is not supported`, {
+      hint: `use ${formats.join(", ")}${mode === "detect" ? " (a table is shown on a terminal)" : ""}${where}`,
+    });
+  }
+  // the html page goes to -o FILE in one atomic write of its own (makeSink), not appended
+  const output = new Output(flags.format === "html" ? undefined : flags.output, io.stdout);
+  // ECS (and go-libaudit's table) is loaded only when asked for: every other start stays without it
+  const ecs = flags.format === "ecs" ? await import("./ecs") : undefined;
+  const detector = rules === undefined ? undefined : new Detector(rules.rules, detectOptions(flags, ctx, ecs));
+  const sink = detector === undefined ? makeSink(mode, flags, ctx, output, ecs) : detectSink(detector, output);
+  const objects =
+    mode === "sessions" ||
+    mode === "report" ||
+    mode === "detect" ||
+    ["text", "table", "csv", "ecs"].includes(flags.format ?? "") ||
+    needsRecords(filterOptions);
+  const parser = new AuditParser(
+    (event, json) => {
+      if (filter === undefined || filter(event)) sink.event(event, json);
+    },
+    {
+      ...parserOptions(flags, config),
+      // parsed only when read: sessions reads the records of login events alone
+      recordObjects: objects ? "lazy" : false,
+      // NDJSON alone reads only the JSON; filters and the other modes read the event's summary fields
+      summaries: objects || mode !== "events" || filter !== undefined,
+    },
+  );
+  const onChunk = (chunk: Buffer): Promise<void> | undefined => {
+    parser.pushBytes(chunk);
+    return sink.pending();
+  };
+  const inputs = files.length === 0 ? ["-"] : rotationOrder(files);
+  const unread = new Unread(inputs.length);
+  if (flags.follow) {
+    if (inputs.length !== 1 || inputs[0] === "-") throw new UsageError("--follow needs exactly one file");
+    const abort = new AbortController();
+    const stop = () => abort.abort();
+    for (const sig of ["SIGINT", "SIGTERM"] as const) process.once(sig, stop);
+    const windowMs = parserOptions(flags, config).windowMs ?? 2000;
+    try {
+      await followFile(inputs[0]!, onChunk, {
+        fromEnd: flags.fromEnd,
+        intervalMs: FOLLOW_POLL_MS,
+        signal: abort.signal,
+        onTick: () => {
+          parser.tick(FOLLOW_POLL_MS, windowMs);
+          return output.flush();
+        },
+      });
+    } finally {
+      // a run in a process that goes on (a test, a caller) leaves no listener behind
+      for (const sig of ["SIGINT", "SIGTERM"] as const) process.off(sig, stop);
+    }
+  } else {
+    const progress = readProgress(ctx, parser, flags.output);
+    await readAll(inputs, onChunk, parser, unread, ctx, progress, io.stdin).finally(() => progress.stop());
+  }
+  parser.end();
+  await sink.finish(unread.failures.length);
+  await output.close();
+  summarize(ctx, parser, flags.strict);
+  if (detector !== undefined && rules !== undefined) detectVerdict(ctx, detector, rules, flags, unread.verdict());
+  else {
+    const incomplete = unread.verdict();
+    if (incomplete) throw incomplete;
+  }
+}
+
+/**
+ * Inputs that could not be read whole. One bad file among a rotation set must not hide the others (zcat
+ * prints what a truncated .gz holds, and so do we): each is warned about as it fails, the rest are read, and
+ * the run ends 65 (incomplete) — or 66 when nothing at all could be read.
+ */
+class Unread {
+  readonly failures: NoInputError[] = [];
+  bytes = 0;
+  constructor(private readonly inputs: number) {}
+  verdict(): OpsguardError | undefined {
+    const first = this.failures[0];
+    if (first === undefined) return undefined;
+    // a lone input that gave nothing: its own one line, as before
+    if (this.bytes === 0 && this.inputs === 1) return first;
+    if (this.bytes === 0) return new NoInputError(`none of the ${this.inputs} inputs could be read (named above)`, { hint: first.hint });
+    return new DataError(
+      `incomplete: ${this.failures.length} of ${this.inputs} input(s) could not be read whole (named above); the output covers what was read`,
+      { hint: "check or replace those files" },
+    );
+  }
+}
+
+async function readAll(
+  inputs: string[],
+  onChunk: (chunk: Buffer) => Promise<void> | undefined,
+  parser: AuditParser,
+  unread: Unread,
+  ctx: CliContext,
+  progress: Pick<ByteProgress, "input" | "add">,
+  stdin: NodeJS.ReadableStream,
+): Promise<void> {
+  for (const file of inputs) {
+    let bytes = 0;
+    progress.input(file, undefined);
+    try {
+      await readInput(
+        file,
+        (chunk) => {
+          bytes += chunk.length;
+          progress.add(chunk.length);
+          return onChunk(chunk);
+        },
+        stdin,
+      );
+    } catch (error) {
+      if (!(error instanceof NoInputError)) throw error;
+      unread.failures.push(error);
+      if (inputs.length > 1 || bytes > 0)
+        ctx.log.warn(`${error.message}${bytes > 0 ? ` (the ${bytes} bytes before it were read)` : ", skipped"}`);
+    }
+    unread.bytes += bytes;
+    parser.endOfFile();
+  }
+}
+
+/** The stderr summary: counts, lost events, and the malformed-input verdict for --strict. */
+export function summarize(ctx: CliContext, parser: AuditParser, strict: boolean): void {
+  const s = parser.stats;
+  ctx.log.info(
+    `${s.lines} lines, ${s.records} records, ${s.events} events, ${s.lost} lost (serial gaps in a contiguous stream), ${s.skipped} serials skipped in all, ${s.malformed} malformed, ${s.cut} cut, ${s.wide} cut for fields, ${s.split} split, ${s.textPath} records read on the text path`,
+  );
+  if (s.wide > 0)
+    ctx.log.warn(
+      `${s.wide} line(s) with more than ${MAX_LINE_FIELDS} fields cut after them (no kernel record has as many): the rest dropped`,
+    );
+  if (s.cut > 0) ctx.log.warn(`${s.cut} line(s) longer than 4 MiB cut at their last space before it: the value there and the rest dropped`);
+  if (s.split > 0)
+    ctx.log.warn(
+      `${s.split} event(s) written in parts under the same id: over ${MAX_EVENT_RECORDS} records or ${MAX_EVENT_BYTES >> 20} MiB (a log whose stamps do not change?), or too many big events open at once`,
+    );
+  if (s.lost > 0) ctx.log.warn(`${s.lost} events missing (gaps in a contiguous run of serial numbers: the kernel or auditd dropped them)`);
+  if (s.malformed > 0) {
+    const message = `${s.malformed} malformed input line(s), kept as "unparsed" in the output`;
+    if (strict) throw new DataError(message);
+    ctx.log.warn(message);
+  }
+}

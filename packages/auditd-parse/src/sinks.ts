@@ -1,0 +1,139 @@
+import type { CliContext } from "@opsguard/core/cli";
+import { writeOutputFile } from "@opsguard/core/output";
+import { createStyle } from "@opsguard/core/tty";
+import type { ParseFlags } from "./commands/flags";
+import { parseTop } from "./commands/flags";
+import type { Detector } from "./detect";
+import type { AuditEvent } from "./event";
+import type { EventJson } from "./event-json";
+import { csvHeader, formatCsv, formatRow, formatText, tableHeader } from "./format";
+import { type Connection, connectionOf, formatConnection } from "./net";
+import type { Output } from "./output";
+import type { EcsModule, Mode } from "./pipeline";
+import { formatReport, ReportBuilder } from "./report";
+import { renderReportHtml } from "./report-html";
+import { formatSession, SessionTracker } from "./sessions";
+import { sessionsHtmlSink } from "./sessions-html";
+
+export function detectSink(detector: Detector, output: Output): Sink {
+  let wait: Promise<void> | undefined;
+  const line = (text: string): void => {
+    const w = output.line(text);
+    if (w) wait = w;
+  };
+  const header = detector.header();
+  if (header !== undefined) line(header);
+  return {
+    event: (e, json) => detector.event(e, json, line),
+    pending: () => {
+      const w = wait;
+      wait = undefined;
+      return w;
+    },
+    finish: async () => undefined,
+  };
+}
+
+/** Consumes events for one mode and writes them; pending() is the backpressure hook. */
+export interface Sink {
+  event(e: AuditEvent, json: EventJson): void;
+  pending(): Promise<void> | undefined;
+  /** `unread`: inputs that could not be read whole (the html page says so). */
+  finish(unread: number): Promise<void>;
+}
+
+export function makeSink(mode: Mode, flags: ParseFlags, ctx: CliContext, output: Output, ecs: EcsModule | undefined): Sink {
+  const style = createStyle(ctx.io.colorEnabled(ctx.io.stdout, ctx.opts.color));
+  let wait: Promise<void> | undefined;
+  const line = (text: string): void => {
+    const w = output.line(text);
+    if (w) wait = w;
+  };
+  const pending = (): Promise<void> | undefined => {
+    const w = wait;
+    wait = undefined;
+    return w;
+  };
+  if (mode === "sessions" && flags.format === "html" && !ctx.opts.json) {
+    // -o FILE: the page replaces the file whole (atomically), a second run must not append a second document
+    const file = flags.output;
+    let html = "";
+    const page = sessionsHtmlSink(file === undefined ? line : (text) => (html = text));
+    const finish = async (unread: number) => {
+      page.finish(unread);
+      // the same bytes as on stdout, where line() ends it with a newline
+      if (file !== undefined) await writeOutputFile(file, `${html}\n`);
+    };
+    return { event: (e, json) => page.event(e, json), pending, finish };
+  }
+  if (mode === "sessions") {
+    // each session is written when it ends (a JSON array written as it goes), so memory stays bounded
+    let count = 0;
+    const tracker = new SessionTracker((s) => {
+      if (!ctx.opts.json) line(`${formatSession(s)}\n`);
+      else line(`${count++ === 0 ? "[" : ","}${JSON.stringify(s, null, flags.pretty ? 2 : undefined)}`);
+    });
+    return {
+      event: (e) => tracker.add(e),
+      pending,
+      finish: async () => {
+        tracker.flush();
+        if (ctx.opts.json) line(count === 0 ? "[]" : "]");
+      },
+    };
+  }
+  if (mode === "report") {
+    const builder = new ReportBuilder();
+    const top = parseTop(flags.top);
+    return {
+      event: (e) => builder.add(e),
+      pending,
+      finish: async () => {
+        const report = builder.result();
+        line(
+          ctx.opts.json
+            ? JSON.stringify(report, null, flags.pretty ? 2 : undefined)
+            : flags.format === "html"
+              ? renderReportHtml(report, { source: "aureport-style summaries of the audit log" })
+              : formatReport(report, top),
+        );
+      },
+    };
+  }
+  if (mode === "net") {
+    // a JSON array written as it goes, so memory does not grow with the number of connections
+    let count = 0;
+    const item = (c: Connection): string => (flags.pretty ? JSON.stringify(c, null, 2) : JSON.stringify(c));
+    return {
+      event: (e) => {
+        const c = connectionOf(e);
+        if (c === undefined) return;
+        if (!ctx.opts.json) line(formatConnection(c));
+        else line(`${count++ === 0 ? "[" : ","}${item(c)}`);
+      },
+      pending,
+      finish: async () => {
+        if (ctx.opts.json) line(count === 0 ? "[]" : "]");
+      },
+    };
+  }
+  if (ecs) {
+    return { event: (e) => line(JSON.stringify(ecs.toEcs(e), null, flags.pretty ? 2 : undefined)), pending, finish: async () => undefined };
+  }
+  if (flags.format === "table") line(tableHeader(style));
+  if (flags.format === "csv") {
+    line(csvHeader());
+    return { event: (e) => line(formatCsv(e)), pending, finish: async () => undefined };
+  }
+  if (flags.format === undefined || flags.format === "ndjson") {
+    const event = flags.pretty
+      ? (_e: AuditEvent, json: EventJson) => line(JSON.stringify(JSON.parse(String(json)), null, 2))
+      : (_e: AuditEvent, json: EventJson) => {
+          const w = output.event(json);
+          if (w) wait = w;
+        };
+    return { event, pending, finish: async () => undefined };
+  }
+  const format = flags.format === "text" ? (e: AuditEvent) => formatText(e, style) : (e: AuditEvent) => formatRow(e, style);
+  return { event: (e) => line(format(e)), pending, finish: async () => undefined };
+}
