@@ -4,7 +4,7 @@ import { dirname, join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import type { AuditEvent } from "../src/event";
-import { parseText } from "../src/parser";
+import { AuditParser, parseText } from "../src/parser";
 import { eventDocs } from "../src/sigma/document";
 import { SigmaEngine } from "../src/sigma/engine";
 import { compileRule, type RuleSet, type SigmaRule } from "../src/sigma/rules";
@@ -47,14 +47,23 @@ function viaEngine(engine: SigmaEngine, event: AuditEvent): string {
   return JSON.stringify(engine.match(event).map((m) => [m.rule.id, m.records]));
 }
 
-/** Compares both on every event of a log; returns how many events matched some rule. */
+/**
+ * Compares both on every event of a log, parsed as detect parses it (records made objects when first read,
+ * the engine first); returns how many events matched some rule.
+ */
 function compare(rules: readonly SigmaRule[], engine: SigmaEngine, text: string, where: string): number {
   let hits = 0;
-  for (const event of parseText(text, { ids: IDS }).events) {
-    const want = straightforward(rules, event);
-    expect(viaEngine(engine, event), `${where} event ${event.id}`).toBe(want);
-    if (want !== "[]") hits++;
-  }
+  const parser = new AuditParser(
+    (event) => {
+      const got = viaEngine(engine, event);
+      const want = straightforward(rules, event);
+      expect(got, `${where} event ${event.id}`).toBe(want);
+      if (want !== "[]") hits++;
+    },
+    { ids: IDS, recordObjects: "lazy", summaries: true },
+  );
+  parser.pushBytes(Buffer.from(text, "latin1"));
+  parser.end();
   return hits;
 }
 
@@ -153,6 +162,7 @@ b: { sel: { a1|contains|all: [ill, "-"] }, condition: sel }
 c: { sel: { name: ["*etc*ssh*", "/var/run/?d.pid", "*ς*"] }, condition: sel }
 c2: { sel: { name: "*σ*/*" }, condition: sel }
 e: { kw: [ "σ", "--cpu" ], condition: 1 of kw }
+k: { kw: [ kill ], condition: kw }
 f: { re: { a0|re: "^(chmod|CHOWN)$" }, key: { key: [susp_activity, "İd"] }, condition: re and key }
 h: { sel: { type: PATH, nametype: CREATE }, other: { type: TTY }, condition: 1 of them }
 `) as Record<string, unknown>;
@@ -186,6 +196,19 @@ describe("the trigger gate gives the straightforward evaluation's alerts", () =>
     const [event] = parseText(log, { ids: IDS }).events;
     expect(straightforward(shapes.rules, event!)).toBe('[["shape-c",["PATH"]],["shape-c2",["PATH"]]]');
     expect(viaEngine(engine, event!)).toBe('[["shape-c",["PATH"]],["shape-c2",["PATH"]]]');
+    expect(compare(shapes.rules, engine, log, "σ")).toBe(1);
+  });
+
+  it("finds a keyword that a value has only lower-cased (the Kelvin sign is a k), in argv and in the JSON", () => {
+    const engine = new SigmaEngine(shapes.rules);
+    const hex = (s: string) => Buffer.from(s).toString("hex").toUpperCase();
+    const log = [
+      `type=EXECVE msg=audit(1.0:1): argc=2 a0="sh" a1=${hex("\u212aILL -9")}`,
+      `type=PATH msg=audit(2.0:2): item=0 name=${hex("/tmp/\u212aill")} nametype=NORMAL`,
+      `type=PATH msg=audit(3.0:3): item=0 name=${hex("/tmp/\u212ail")} nametype=NORMAL`,
+      "",
+    ].join("\n");
+    expect(compare(shapes.rules, engine, log, "kelvin")).toBe(2);
   });
 
   it.each([1, 2, 3, 4])("on seeded random events (seed %i)", (seed) => {

@@ -366,6 +366,7 @@ function compileItem(field: string, modifiers: string[], raw: unknown, where: st
         values.map((v, i) => (v.kind === "str" ? keyword(v.s, cased) : tests[i]!)),
         all,
       ),
+      // keywords search all of a record's values: no one field to index them by
       trigger: undefined,
     };
   const strings = values.flatMap((v) => (v.kind === "str" ? [v.s] : []));

@@ -80,14 +80,14 @@ export function allTrigger(list: readonly Trigger[]): Trigger {
 
 /**
  * How much a trigger costs and lets through, roughly: equality is one hash lookup and rarely passes, a
- * prefix or suffix one lookup per length, a substring a scan of the value; short literals pass often.
- * `type` is indexed apart (the engine's buckets), so a trigger on it is worth nothing here.
+ * prefix or suffix one lookup per length, a substring a scan of the value; short literals pass often,
+ * longer ones less. `type` is indexed apart (the engine's buckets), so a trigger on it is the last choice.
  */
 function cost(t: readonly Atom[]): number {
   let c = 0;
   for (const a of t) {
-    if (a.field === "type") return Number.POSITIVE_INFINITY;
-    c += (a.op === "eq" ? 1 : a.op === "contains" ? 3 : 2) + (a.lit.length < 3 ? 4 : 0);
+    if (a.field === "type") return 1000;
+    c += (a.op === "eq" ? 1 : a.op === "contains" ? 3 : 2) + (a.lit.length < 3 ? 4 : 0) - Math.min(a.lit.length, 20) / 100;
   }
   return c;
 }
