@@ -163,6 +163,7 @@ c: { sel: { name: ["*etc*ssh*", "/var/run/?d.pid", "*ς*"] }, condition: sel }
 c2: { sel: { name: "*σ*/*" }, condition: sel }
 e: { kw: [ "σ", "--cpu" ], condition: 1 of kw }
 k: { kw: [ kill ], condition: kw }
+i: { sel: { a0|startswith: "İ" }, condition: sel }
 f: { re: { a0|re: "^(chmod|CHOWN)$" }, key: { key: [susp_activity, "İd"] }, condition: re and key }
 h: { sel: { type: PATH, nametype: CREATE }, other: { type: TTY }, condition: 1 of them }
 `) as Record<string, unknown>;
@@ -199,16 +200,18 @@ describe("the trigger gate gives the straightforward evaluation's alerts", () =>
     expect(compare(shapes.rules, engine, log, "σ")).toBe(1);
   });
 
-  it("finds a keyword that a value has only lower-cased (the Kelvin sign is a k), in argv and in the JSON", () => {
+  it("finds what a value has only lower-cased (the Kelvin sign is a k, İ two characters)", () => {
     const engine = new SigmaEngine(shapes.rules);
     const hex = (s: string) => Buffer.from(s).toString("hex").toUpperCase();
     const log = [
       `type=EXECVE msg=audit(1.0:1): argc=2 a0="sh" a1=${hex("\u212aILL -9")}`,
       `type=PATH msg=audit(2.0:2): item=0 name=${hex("/tmp/\u212aill")} nametype=NORMAL`,
       `type=PATH msg=audit(3.0:3): item=0 name=${hex("/tmp/\u212ail")} nametype=NORMAL`,
+      // a prefix that starts beyond ASCII: "İ" is compared as written and lower-cased (two characters)
+      `type=EXECVE msg=audit(4.0:4): argc=2 a0=${hex("İD")} a1="x.conf"`,
       "",
     ].join("\n");
-    expect(compare(shapes.rules, engine, log, "kelvin")).toBe(2);
+    expect(compare(shapes.rules, engine, log, "kelvin")).toBe(3);
   });
 
   it.each([1, 2, 3, 4])("on seeded random events (seed %i)", (seed) => {

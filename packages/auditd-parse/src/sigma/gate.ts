@@ -56,8 +56,8 @@ export class Gate {
 class FieldIndex {
   readonly slot: number;
   private readonly eq = new Map<string, number[]>();
-  private readonly prefix = new Map<number, Map<string, number[]>>();
-  private readonly suffix = new Map<number, Map<string, number[]>>();
+  private readonly prefix = new Map<number, Affix>();
+  private readonly suffix = new Map<number, Affix>();
   private readonly contains = new Map<string, number[]>();
   private containsList: [string, number[]][] = [];
   /** Any of the substrings, for one scan of the value before testing them one by one. */
@@ -72,12 +72,15 @@ class FieldIndex {
     else if (atom.op === "contains") push(this.contains, atom.lit, rule);
     else {
       const byLength = atom.op === "prefix" ? this.prefix : this.suffix;
-      let m = byLength.get(atom.len);
-      if (m === undefined) {
-        m = new Map();
-        byLength.set(atom.len, m);
+      let affix = byLength.get(atom.len);
+      if (affix === undefined) {
+        affix = { lits: new Map(), edges: new Uint8Array(128) };
+        byLength.set(atom.len, affix);
       }
-      push(m, atom.lit, rule);
+      push(affix.lits, atom.lit, rule);
+      // the literal's character at the compared end: a value whose end is another ASCII character misses
+      const edge = atom.lit.charCodeAt(atom.op === "prefix" ? 0 : atom.lit.length - 1);
+      if (edge < 128) affix.edges[edge] = 1;
     }
   }
 
@@ -99,13 +102,32 @@ class FieldIndex {
       lower = v.toLowerCase();
       take(this.eq.get(lower), seen, call, out);
     }
-    for (const [n, m] of this.prefix) if (v.length >= n) take(m.get(v.slice(0, n).toLowerCase()), seen, call, out);
-    for (const [n, m] of this.suffix) if (v.length >= n) take(m.get(v.slice(v.length - n).toLowerCase()), seen, call, out);
+    for (const [n, a] of this.prefix)
+      if (v.length >= n && mayEnd(a, v.charCodeAt(0))) take(a.lits.get(v.slice(0, n).toLowerCase()), seen, call, out);
+    for (const [n, a] of this.suffix)
+      if (v.length >= n && mayEnd(a, v.charCodeAt(v.length - 1))) take(a.lits.get(v.slice(v.length - n).toLowerCase()), seen, call, out);
     if (this.containsList.length === 0) return;
     lower ??= v.toLowerCase();
     if (this.containsAny !== undefined && !this.containsAny.test(lower)) return;
     for (const [lit, rules] of this.containsList) if (lower.includes(lit)) take(rules, seen, call, out);
   }
+}
+
+/** Prefixes (or suffixes) of one length, and the ASCII characters they start (end) with. */
+interface Affix {
+  lits: Map<string, number[]>;
+  edges: Uint8Array;
+}
+
+/**
+ * Whether a value whose first (last) character is c can have one of the affixes, without making a string:
+ * an ASCII character lower-cases to an ASCII character in place, so it must be an edge (a literal ending in a
+ * character beyond ASCII needs a value ending in one); any other character may lower-case to anything (the
+ * Kelvin sign to "k", "İ" to two characters), so it may match.
+ */
+function mayEnd(a: Affix, c: number): boolean {
+  if (c >= 128) return true;
+  return a.edges[c >= 65 && c <= 90 ? c + 32 : c] === 1;
 }
 
 function push(m: Map<string, number[]>, key: string, rule: number): void {
