@@ -214,6 +214,22 @@ describe("the trigger gate gives the straightforward evaluation's alerts", () =>
     expect(compare(shapes.rules, engine, log, "kelvin")).toBe(3);
   });
 
+  it("a rule naming an Object.prototype member (constructor, __proto__) matches nothing instead of failing", () => {
+    const set = ruleSet(
+      ["constructor", "__proto__", "toString", "CONSTRUCTOR"].map((field) => ({
+        rule: {
+          title: field,
+          id: field,
+          logsource: { product: "linux", service: "auditd" },
+          detection: { sel: { [field]: "x" }, condition: "sel" },
+        },
+        path: `${field}.yml`,
+      })),
+    );
+    const log = `type=SYSCALL msg=audit(1.0:1): arch=c000003e syscall=59 success=yes exit=0 a0=1 items=0 pid=5 uid=0 comm="ls" exe="/bin/ls"\ntype=EXECVE msg=audit(1.0:1): argc=1 a0="ls"\ntype=EOE msg=audit(1.0:1):\n`;
+    expect(compare(set.rules, new SigmaEngine(set.rules), log, "prototype")).toBe(0);
+  });
+
   it.each([1, 2, 3, 4])("on seeded random events (seed %i)", (seed) => {
     const pool = [
       ...literals(
