@@ -11,6 +11,7 @@ import {
   type SigmaString,
   type StringTest,
 } from "./pattern";
+import { allTrigger, anyTrigger, atomsOf, type Trigger } from "./trigger";
 
 /**
  * Compiles a Sigma rule's detection into one test per record, once per rule set: selections as maps (AND)
@@ -54,17 +55,22 @@ export type Level = (typeof LEVELS)[number];
 export type Keys = ReadonlyMap<string, ReadonlySet<string>>;
 const NO_KEYS: Keys = new Map();
 
-/** A test and the keys it needs. */
+/** A test, the keys it needs and its trigger (./trigger.ts). */
 interface Part {
   test: Test;
   keys: Keys;
+  trigger: Trigger;
 }
 
-/** A compiled detection: one test over a record, the record types it can match (undefined: any), its keys. */
+/**
+ * A compiled detection: one test over a record, the record types it can match (undefined: any), its keys,
+ * and its trigger: field tests one of which passes on any record the test passes on (undefined: none known).
+ */
 export interface Detection {
   test: Test;
   types: ReadonlySet<string> | undefined;
   keys: Keys;
+  trigger: Trigger;
 }
 
 export function compileDetection(detection: unknown): Detection {
@@ -90,7 +96,12 @@ export function compileDetection(detection: unknown): Detection {
   }
   const whole = build(parsed.length === 1 ? parsed[0]! : { op: "or", items: parsed }, parts);
   const types = whole.keys.get("type");
-  return { test: whole.test, types: types && new Set([...types].map((t) => t.toUpperCase())), keys: whole.keys };
+  return {
+    test: whole.test,
+    types: types && new Set([...types].map((t) => t.toUpperCase())),
+    keys: whole.keys,
+    trigger: whole.trigger,
+  };
 }
 
 function build(c: Condition, parts: Map<string, Part>): Part {
@@ -99,7 +110,7 @@ function build(c: Condition, parts: Map<string, Part>): Part {
       return parts.get(c.name)!;
     case "not": {
       const inner = build(c.item, parts).test;
-      return { test: (d) => !inner(d), keys: NO_KEYS };
+      return { test: (d) => !inner(d), keys: NO_KEYS, trigger: undefined };
     }
     case "and":
     case "or":
@@ -113,7 +124,9 @@ function build(c: Condition, parts: Map<string, Part>): Part {
       if (c.count === 1) return combine("or", items);
       const tests = items.map((i) => i.test);
       const need = c.count;
+      // n of them: at least one of them passes, so any one's trigger will do
       return {
+        trigger: anyTrigger(items.map((i) => i.trigger)),
         test: (d) => {
           let n = 0;
           for (const t of tests) if (t(d) && ++n >= need) return true;
@@ -137,7 +150,11 @@ function combine(op: "and" | "or", items: Part[]): Part {
           for (const t of tests) if (t(d)) return true;
           return false;
         };
-  return { test, keys: op === "and" ? allOf(items.map((i) => i.keys)) : anyOf(items.map((i) => i.keys)) };
+  return {
+    test,
+    keys: op === "and" ? allOf(items.map((i) => i.keys)) : anyOf(items.map((i) => i.keys)),
+    trigger: (op === "and" ? allTrigger : anyTrigger)(items.map((i) => i.trigger)),
+  };
 }
 
 /** AND: every branch's keys hold (a field two branches name keeps the values both allow). */
@@ -175,9 +192,9 @@ function compileSearch(name: string, value: unknown): Part {
         value.map((m) => compileMap(m, where)),
       );
     if (value.some(isMap)) throw new RuleError(`${where} mixes maps and plain values in one list`);
-    return { test: compileItem("", [], value, where), keys: NO_KEYS };
+    return { test: compileItem("", [], value, where).test, keys: NO_KEYS, trigger: undefined };
   }
-  if (isScalar(value)) return { test: compileItem("", [], [value], where), keys: NO_KEYS };
+  if (isScalar(value)) return { test: compileItem("", [], [value], where).test, keys: NO_KEYS, trigger: undefined };
   throw new RuleError(`${where} is neither a map nor a list`);
 }
 
@@ -185,10 +202,10 @@ function compileMap(map: Record<string, unknown>, where: string): Part {
   const parts: Part[] = [];
   for (const [key, value] of Object.entries(map)) {
     const [field = "", ...modifiers] = key.split("|");
-    const test = compileItem(field, modifiers, value, `${where}, "${key}"`);
+    const { test, trigger } = compileItem(field, modifiers, value, `${where}, "${key}"`);
     // `field: value` (no modifier, no wildcard) names the values the field must have
     const values = field !== "" && modifiers.length === 0 ? plainValues(value) : undefined;
-    parts.push({ test, keys: values === undefined ? NO_KEYS : new Map([[field, values]]) });
+    parts.push({ test, keys: values === undefined ? NO_KEYS : new Map([[field, values]]), trigger });
   }
   if (parts.length === 0) throw new RuleError(`${where} is an empty map`);
   return combine("and", parts);
@@ -224,7 +241,7 @@ const WINDASH = ["-", "/", "\u2013", "\u2014", "\u2015"];
  * One field (or, with field "", the keywords) and its values through the modifiers, left to right as the
  * specification says ("Value Modifiers": "applied in the given order").
  */
-function compileItem(field: string, modifiers: string[], raw: unknown, where: string): Test {
+function compileItem(field: string, modifiers: string[], raw: unknown, where: string): { test: Test; trigger: Trigger } {
   const scalars = Array.isArray(raw) ? raw : [raw];
   if (scalars.length === 0) throw new RuleError(`${where}: empty list of values`);
   let values: Value[] = scalars.map((v) => initial(v, where));
@@ -337,17 +354,21 @@ function compileItem(field: string, modifiers: string[], raw: unknown, where: st
   const exists = values.find((v) => v.kind === "exists");
   if (exists !== undefined) {
     if (field === "") throw new RuleError(`${where}: "exists" needs a field`);
-    return (d) => (d.at(slot, field) !== undefined) === exists.want;
+    return { test: (d) => (d.at(slot, field) !== undefined) === exists.want, trigger: undefined };
   }
   if (values.some((v) => v.kind === "null")) {
     if (values.length > 1) throw new RuleError(`${where}: null cannot be part of a list of values`);
-    return (d) => d.at(slot, field) === undefined;
+    return { test: (d) => d.at(slot, field) === undefined, trigger: undefined };
   }
   if (field === "")
-    return keywordTest(
-      values.map((v, i) => (v.kind === "str" ? keyword(v.s, cased) : tests[i]!)),
-      all,
-    );
+    return {
+      test: keywordTest(
+        values.map((v, i) => (v.kind === "str" ? keyword(v.s, cased) : tests[i]!)),
+        all,
+      ),
+      // keywords search all of a record's values: no one field to index them by
+      trigger: undefined,
+    };
   const strings = values.flatMap((v) => (v.kind === "str" ? [v.s] : []));
   // a plain list of strings (the usual case) is one combined test; `all` and other kinds test one by one
   const checks: ValueCheck[] =
@@ -372,7 +393,18 @@ function compileItem(field: string, modifiers: string[], raw: unknown, where: st
         return false;
       };
   // neq: the field is there and differs from every value (a missing field is no match either way)
-  return negate ? (d) => d.at(slot, field) !== undefined && !match(d) : match;
+  if (negate) return { test: (d) => d.at(slot, field) !== undefined && !match(d), trigger: undefined };
+  return { test: match, trigger: itemTrigger(field, values, all, cased) };
+}
+
+/**
+ * The trigger of a field's test: any value's atom (with `all`, one needed value's atom is enough), when
+ * every value is a case-insensitive string; `cased`, `re`, `cidr` and the other kinds have none.
+ */
+function itemTrigger(field: string, values: readonly Value[], all: boolean, cased: boolean): Trigger {
+  if (cased) return undefined;
+  const triggers = values.map((v) => (v.kind === "str" ? atomsOf(field, v.s) : undefined));
+  return (all ? allTrigger : anyTrigger)(triggers);
 }
 
 /** Keywords: each test against the record's own values (any value will do); `all` needs every keyword. */

@@ -73,16 +73,17 @@ export class RecordDoc implements SigmaDoc {
   own(field: string): string | readonly string[] | undefined {
     const record = this.record;
     if (field === "type") return record.type;
-    const value = record.fields[field];
+    // own members only: a rule naming `constructor` or `__proto__` must not read Object.prototype's
+    const value = Object.hasOwn(record.fields, field) ? record.fields[field] : undefined;
     if (value !== undefined) {
       const kind = fieldInfo(field).kind;
       if (kind === Kind.Key && this.event.keys !== undefined) return this.event.keys;
       if (kind === Kind.Encoded && typeof value === "string") return value;
-      const logged = record.raw?.[field];
+      const logged = record.raw !== undefined && Object.hasOwn(record.raw, field) ? record.raw[field] : undefined;
       if (logged !== undefined) return logged;
       if (typeof value === "string") return value;
     }
-    const enriched = record.enriched?.[field];
+    const enriched = record.enriched !== undefined && Object.hasOwn(record.enriched, field) ? record.enriched[field] : undefined;
     if (typeof enriched === "string") return enriched;
     return this.derived(field);
   }
