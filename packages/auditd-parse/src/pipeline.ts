@@ -59,8 +59,8 @@ export async function runPipeline(mode: Mode, files: string[], flags: ParseFlags
     ...(flags.terminal ? { terminals: flags.terminal } : {}),
     ...(flags.key ? { keys: flags.key } : {}),
     ...(flags.syscall ? { syscalls: flags.syscall } : {}),
-    ...(flags.since ? { sinceMs: parseTime(flags.since, "--since") } : {}),
-    ...(flags.until ? { untilMs: parseTime(flags.until, "--until") } : {}),
+    ...(flags.since !== undefined ? { sinceMs: parseTime(flags.since, "--since") } : {}),
+    ...(flags.until !== undefined ? { untilMs: parseTime(flags.until, "--until") } : {}),
     ...(flags.success ? { success: parseSuccess(flags.success) } : {}),
   };
   const filter = eventFilter(filterOptions, ids);

@@ -168,11 +168,15 @@ describe("auditd-parse CLI", () => {
   });
 
   it("a --since/--until that is not ISO 8601 is a usage error, not a date Date.parse guessed (secret-12 as 2001)", async () => {
-    for (const value of ["secret-12", "x 2020", "May 1 2024"]) {
+    // Nor is a day that does not exist (Date.parse rolls 2016-02-30 over to March), an ordinal date or nothing at all.
+    for (const value of ["secret-12", "x 2020", "May 1 2024", "2016-02-30", "2016-13", "2016-001", ""]) {
       const r = await run(["--since", value], SESSION_LOG);
       expect([r.code, r.stdout, r.stderr.trim()], value).toEqual([64, "", expect.stringContaining(`--since "${value}" is not a time`)]);
     }
     expect((await run(["--until", "2100-01-01 00:00"], SESSION_LOG)).stdout.trim().split("\n")).toHaveLength(5);
+    // ISO 8601's month form and a value with spaces around it (a quoted shell variable) are times.
+    expect((await run(["--until", "2100-01"], SESSION_LOG)).stdout.trim().split("\n")).toHaveLength(5);
+    expect((await run(["--since", " 2100-01-01 "], SESSION_LOG)).stdout).toBe("");
   });
 
   it("writes an event larger than its output buffer whole, between its neighbours", async () => {
