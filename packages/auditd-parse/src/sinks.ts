@@ -90,13 +90,14 @@ export function makeSink(mode: Mode, flags: ParseFlags, ctx: CliContext, output:
       pending,
       finish: async () => {
         const report = builder.result();
-        line(
-          ctx.opts.json
-            ? JSON.stringify(report, null, flags.pretty ? 2 : undefined)
-            : flags.format === "html"
-              ? renderReportHtml(report, { source: "aureport-style summaries of the audit log" })
-              : formatReport(report, top),
-        );
+        if (flags.format === "html" && !ctx.opts.json) {
+          const page = renderReportHtml(report, { source: "aureport-style summaries of the audit log" });
+          // -o FILE: the page replaces the file whole (atomically), as sessions' page does
+          if (flags.output !== undefined) await writeOutputFile(flags.output, `${page}\n`);
+          else line(page);
+          return;
+        }
+        line(ctx.opts.json ? JSON.stringify(report, null, flags.pretty ? 2 : undefined) : formatReport(report, top));
       },
     };
   }

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Browser, chromiumMissing, launchChromium, openFile, pwned } from "@opsguard/lab/browser";
@@ -43,6 +43,19 @@ describe("auditd-parse report --format html", () => {
     expect(html.stdout).not.toMatch(/<img|<iframe|<[^>]*\son\w+=/i);
     expect(html.stdout).toContain("&lt;script&gt;window.__pwned=1&lt;/script&gt;");
     expect(html.stdout).not.toContain("\u001b");
+  });
+
+  it("-o FILE writes the page there, replacing the file whole as sessions' page does (it was ignored: the page went to stdout)", async () => {
+    const out = join(dir, "report.html");
+    writeFileSync(out, "old content\n");
+    for (let i = 0; i < 2; i++) {
+      const r = await run(["report", "--format", "html", "--passwd", passwd, "-o", out], hostileLog());
+      expect([r.code, r.stdout]).toEqual([0, ""]);
+    }
+    const page = readFileSync(out, "utf8");
+    const untimed = (text: string) => text.replace(/generated \S+ by/, "generated T by");
+    expect(untimed(page)).toBe(untimed(html.stdout));
+    expect(page.match(/<html/g)).toHaveLength(1);
   });
 });
 
