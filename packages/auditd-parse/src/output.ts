@@ -3,7 +3,8 @@ import { createWriteStream, type WriteStream } from "node:fs";
 import { ExitCode } from "@opsguard/core/exit";
 import type { EventJson } from "./event-json";
 
-const BUFFER_BYTES = 512 * 1024;
+// 128 KiB, not 512: two of them alternate (one being written), and their pages count in peak RSS (issue 23: -1 MB)
+const BUFFER_BYTES = 128 * 1024;
 
 /**
  * Buffered output to stdout or a file. Each line is encoded into one reused byte buffer at once, so the
