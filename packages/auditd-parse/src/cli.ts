@@ -14,6 +14,7 @@ import type { AuditEvent } from "./event";
 import type { EventJson } from "./event-json";
 import { eventFilter, type FilterOptions, listOption, needsRecords, parseSuccess, parseTime } from "./filter";
 import { csvHeader, formatCsv, formatRow, formatText, tableHeader } from "./format";
+import { markEarly } from "./heap";
 import { IdNames, type IdSources } from "./ids";
 import { followFile, readInput, rotationOrder } from "./input";
 import { MAX_LINE_FIELDS } from "./lines";
@@ -346,6 +347,7 @@ async function parseCommand(files: string[], command: Command, mode: Mode): Prom
   const output = new Output(flags.format === "html" ? undefined : flags.output);
   // ECS (and go-libaudit's table) is loaded only when asked for: every other start stays without it
   const ecs = flags.format === "ecs" ? await import("./ecs") : undefined;
+  if (mode === "events") markEarly();
   const detector = rules === undefined ? undefined : new Detector(rules.rules, detectOptions(flags, ctx, ecs));
   const sink = detector === undefined ? makeSink(mode, flags, ctx, output, ecs) : detectSink(detector, output);
   const objects =

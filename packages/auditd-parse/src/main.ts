@@ -9,12 +9,8 @@ import { createAuditdParseProgram } from "./cli";
 // 2-4x: events open for the grouping window (no EOE) outlive two scavenges, so a log with many of them
 // promotes garbage steadily and the heap swelled to 36 MB (92 MB RSS, 100 MiB corpus log) for 9 MB live;
 // the extra full GCs cost ~1 ms each. Both flags are read whenever the heap would grow, so setting them now works.
-// V8 still lets the old generation grow 8 MB past what the last full GC kept before it collects (a fixed floor,
-// whatever the percent); starting the marking at 40% of that headroom instead of near its end keeps peak RSS
-// ~4 MB lower on logs with many events without EOE (issue 23: 70 -> 66 MB), at no measurable CPU. Read at
-// every allocation-limit check, so it works set now too.
+// (The plain parse also starts marking early: see heap.ts.)
 setFlagsFromString("--semi-space-growth-factor=1");
 setFlagsFromString("--heap-growing-percent=10");
-setFlagsFromString("--incremental-marking-hard-trigger=40");
 
 void runCli(createAuditdParseProgram(systemIO()));
