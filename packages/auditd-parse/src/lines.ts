@@ -10,6 +10,8 @@ export const MAX_LINE_FIELDS = 4096;
 /** A line shorter than this cannot hold MAX_LINE_FIELDS fields (`k=v ` is 4 bytes): not counted. */
 const WIDE_LINE_BYTES = MAX_LINE_FIELDS * 4;
 const EQUALS = 61;
+/** The join buffer kept between chunks (a 64 KiB chunk and a usual carry fit; see LineSplitter.joined). */
+const JOINED_KEEP_BYTES = 128 * 1024;
 
 /**
  * Splits a byte stream into lines, handed on as byte ranges of the chunk (valid only during the call):
@@ -18,6 +20,12 @@ const EQUALS = 61;
  */
 export class LineSplitter {
   private carry: Buffer | undefined;
+  /**
+   * The carry and the next chunk joined, reused from chunk to chunk: a fresh Buffer.concat for each of a 100 MiB
+   * log's 1600 chunks was 100 MB of short-lived external memory, freed only when V8 collects its wrapper (issue 23:
+   * with the reused read buffer, 1.5 MB lower peak RSS on the corpus logs).
+   */
+  private joined = Buffer.allocUnsafe(0);
   /** Inside a line already cut at MAX_LINE_BYTES: drop bytes up to its newline. */
   private skipping = false;
 
@@ -59,7 +67,11 @@ export class LineSplitter {
   push(chunk: Buffer): void {
     let buf = chunk;
     if (this.carry) {
-      buf = Buffer.concat([this.carry, chunk]);
+      const n = this.carry.length + chunk.length;
+      if (this.joined.length < n) this.joined = Buffer.allocUnsafe(Math.max(n, 2 * this.joined.length, JOINED_KEEP_BYTES));
+      this.carry.copy(this.joined, 0);
+      chunk.copy(this.joined, this.carry.length);
+      buf = this.joined.subarray(0, n);
       this.carry = undefined;
     }
     const onLine = this.onLine;
@@ -87,6 +99,8 @@ export class LineSplitter {
         this.carry = Buffer.from(rest);
       }
     }
+    // after a runaway line: back to the usual size, not held for the rest of the run
+    if (this.joined.length > JOINED_KEEP_BYTES) this.joined = Buffer.allocUnsafe(0);
   }
 
   end(): void {

@@ -9,6 +9,7 @@ import { createAuditdParseProgram } from "./cli";
 // 2-4x: events open for the grouping window (no EOE) outlive two scavenges, so a log with many of them
 // promotes garbage steadily and the heap swelled to 36 MB (92 MB RSS, 100 MiB corpus log) for 9 MB live;
 // the extra full GCs cost ~1 ms each. Both flags are read whenever the heap would grow, so setting them now works.
+// (The plain parse also starts marking early: see heap.ts.)
 setFlagsFromString("--semi-space-growth-factor=1");
 setFlagsFromString("--heap-growing-percent=10");
 

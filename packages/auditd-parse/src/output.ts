@@ -4,7 +4,8 @@ import { IoError } from "@opsguard/core/errors";
 import { type OutStream, redactingStream } from "@opsguard/core/iostreams";
 import type { EventJson } from "./event-json";
 
-const BUFFER_BYTES = 512 * 1024;
+// 128 KiB, not 512: two of them alternate (one being written), and their pages count in peak RSS (issue 23: -1 MB)
+const BUFFER_BYTES = 128 * 1024;
 
 /** Where the bytes go: the run's stdout (IOStreams' byte writer) or an -o file. */
 interface ByteSink {

@@ -11,6 +11,7 @@ import { eventFilter, type FilterOptions, needsRecords, parseSuccess, parseTime 
 import { IdNames } from "./ids";
 import { followFile, readInput, rotationOrder } from "./input";
 import { MAX_LINE_FIELDS } from "./lines";
+import { markEarly } from "./heap";
 import { Output } from "./output";
 import { AuditParser } from "./parser";
 import { readProgress } from "./progress";
@@ -79,6 +80,7 @@ export async function runPipeline(mode: Mode, files: string[], flags: ParseFlags
   const output = new Output(flags.format === "html" ? undefined : flags.output, io.stdout);
   // ECS (and go-libaudit's table) is loaded only when asked for: every other start stays without it
   const ecs = flags.format === "ecs" ? await import("./ecs") : undefined;
+  if (mode === "events") markEarly();
   const detector = rules === undefined ? undefined : new Detector(rules.rules, detectOptions(flags, ctx, ecs));
   const sink = detector === undefined ? makeSink(mode, flags, ctx, output, ecs) : detectSink(detector, output);
   const objects =

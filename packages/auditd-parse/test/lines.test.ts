@@ -1,5 +1,9 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { AuditParser } from "../src/index";
+import { readInput } from "../src/input";
 import { LineSplitter, MAX_LINE_BYTES } from "../src/lines";
 
 function split(chunks: Buffer[]): string[] {
@@ -23,6 +27,46 @@ describe("LineSplitter", () => {
     expect(lines).toHaveLength(2);
     expect(lines[0]).toHaveLength(MAX_LINE_BYTES);
     expect(lines[1]).toBe("next");
+  });
+
+  it("keeps no byte of a chunk after push: chunks read into one reused buffer give the same lines", () => {
+    // lines of many lengths, so tails of every size carry over; one 300 KiB line outgrows the join buffer
+    const lines = Array.from({ length: 400 }, (_, i) => `n=${i} ${"x".repeat((i * 37) % 900)}`);
+    lines.splice(200, 0, "y".repeat(300 * 1024));
+    const bytes = Buffer.from(`${lines.join("\n")}\n`);
+    const reused = Buffer.alloc(4096);
+    const got: string[] = [];
+    const s = new LineSplitter((buf, start, end) => got.push(buf.toString("utf8", start, end)));
+    for (let at = 0; at < bytes.length; at += 1000) {
+      const n = bytes.copy(reused, 0, at, Math.min(at + 1000, bytes.length));
+      s.push(reused.subarray(0, n));
+      reused.fill(0x3f); // what the next read would overwrite
+    }
+    s.end();
+    expect(got).toEqual(lines);
+  });
+});
+
+describe("readInput", () => {
+  it("hands a plain file over whole, in chunks that are only valid during the call", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "auditd-input-"));
+    try {
+      const lines = Array.from({ length: 3000 }, (_, i) => `type=TEST msg=audit(1.000:${i}): v=${"z".repeat(i % 200)}`);
+      const text = `${lines.join("\n")}\n`; // ~330 KiB: lines span the 64 KiB reads
+      writeFileSync(join(dir, "audit.log"), text);
+      const got: string[] = [];
+      const s = new LineSplitter((buf, start, end) => got.push(buf.toString("utf8", start, end)));
+      let bytes = 0;
+      await readInput(join(dir, "audit.log"), (chunk) => {
+        bytes += chunk.length;
+        s.push(chunk);
+      });
+      s.end();
+      expect(bytes).toBe(Buffer.byteLength(text));
+      expect(got).toEqual(lines);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

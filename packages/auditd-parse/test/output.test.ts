@@ -22,7 +22,7 @@ describe("Output", () => {
       reader.on("data", (c) => chunks.push(c as Buffer));
       const ended = new Promise<void>((resolve) => reader.on("end", () => resolve()));
       const output = new Output(fifo, testIO().io.stdout);
-      // each line fills most of the 512 KiB buffer, so every one after the first flushes: 20 writes in flight
+      // each line is longer than the 128 KiB buffer, so every one is a write of its own: 20 writes in flight
       const lines = Array.from({ length: 20 }, (_, i) => String.fromCharCode(97 + i).repeat(400_000));
       for (const line of lines) void output.line(line);
       // the writes are queued behind a reader that has the FIFO open and reads nothing yet

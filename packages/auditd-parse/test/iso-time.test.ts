@@ -1,0 +1,27 @@
+import { describe, expect, it } from "vitest";
+import { IsoTime, isoSecond } from "../src/event-json";
+
+// the parser writes every event's time through IsoTime; these hold its arithmetic to Date#toISOString
+describe("isoSecond", () => {
+  it("writes the same date and time as toISOString across leap years, month ends and the range's ends", () => {
+    // 1970, 2000-02-29, 2100-03-01 (not a leap year), 2024-02-29, the last second of 9999
+    const edges = [0, 59, 86399, 86400, 951782400, 951868799, 4107542400, 1700000000, 1709164800, 253402300798];
+    for (const second of [...edges, ...edges.map((s) => s + 1), 946684799, 4102444800])
+      expect(isoSecond(second)).toBe(new Date(second * 1000).toISOString().slice(0, 20));
+  });
+
+  it("agrees with toISOString on 20000 seeded random seconds from 1970 to 9999", () => {
+    let seed = 23;
+    for (let i = 0; i < 20000; i++) {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      const second = Math.floor((seed / 2 ** 32) * 253402300800);
+      expect(isoSecond(second)).toBe(new Date(second * 1000).toISOString().slice(0, 20));
+    }
+  });
+
+  it("gives IsoTime's text the milliseconds of the stamp", () => {
+    const t = new IsoTime();
+    expect(t.text(1700000000007)).toBe("2023-11-14T22:13:20.007Z");
+    expect(t.text(1700000001230)).toBe("2023-11-14T22:13:21.230Z");
+  });
+});
