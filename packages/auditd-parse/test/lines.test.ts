@@ -57,10 +57,14 @@ describe("readInput", () => {
       const got: string[] = [];
       const s = new LineSplitter((buf, start, end) => got.push(buf.toString("utf8", start, end)));
       let bytes = 0;
-      await readInput(join(dir, "audit.log"), (chunk) => {
-        bytes += chunk.length;
-        s.push(chunk);
-      });
+      await readInput(
+        join(dir, "audit.log"),
+        (chunk) => {
+          bytes += chunk.length;
+          s.push(chunk);
+        },
+        process.stdin,
+      );
       s.end();
       expect(bytes).toBe(Buffer.byteLength(text));
       expect(got).toEqual(lines);
