@@ -25,6 +25,11 @@ export interface IOStreams {
   colorEnabled(stream: OutStream, flag?: boolean): boolean;
   /** Writes what the redacting writers held back; the end of a run calls it. */
   flush(): void;
+  /**
+   * Resolves once both streams have taken every byte written so far, or failed to (the failure is the stream's
+   * 'error' listeners' to report), or after `timeoutMs`: what a run that ends the process itself waits for.
+   */
+  written(timeoutMs: number): Promise<void>;
 }
 
 /** A redacting writer over one output stream. */
@@ -56,6 +61,17 @@ interface Sink {
   once(event: "drain", listener: () => void): unknown;
   isTTY?: boolean | undefined;
   columns?: number | undefined;
+}
+
+/** A zero-length write's callback: Writable calls it after every earlier write, or with their error. */
+function sinkWritten(sink: Sink): Promise<void> {
+  return new Promise((resolve) => {
+    try {
+      sink.write("", () => resolve());
+    } catch {
+      resolve();
+    }
+  });
 }
 
 class RedactingStream implements OutStream {
@@ -168,6 +184,17 @@ function makeIO(stdout: Sink, stderr: Sink, stdin: NodeJS.ReadableStream, env: N
     flush() {
       out.flush();
       err.flush();
+    },
+    async written(timeoutMs) {
+      let timer: NodeJS.Timeout | undefined;
+      const bound = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, timeoutMs);
+      });
+      await Promise.race([Promise.all([sinkWritten(stdout), sinkWritten(stderr)]), bound]);
+      clearTimeout(timer);
+      // A failed write's 'error' event comes ticks after its callback: let the listeners that report it
+      // (exitQuietlyOnEpipe: one line, exit 74) run before the caller ends the process.
+      await new Promise((resolve) => setImmediate(resolve));
     },
   };
 }

@@ -1,0 +1,64 @@
+import { spawnSync } from "node:child_process";
+import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { CLI } from "./fixtures";
+
+/**
+ * The process's own streams failing (issue #21's black-box try): the CLI ends the process itself once the exit
+ * code is set, and must still report a stdout it could not write (exit 74), the syslog it could not reach, and
+ * never turn a stderr it cannot write (OpenVPN's log on a full disk) into a non-zero exit that disconnects the client.
+ */
+
+let dir: string;
+let config: string;
+
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), "vpnnotify-io-"));
+  config = join(dir, "vpnnotify.json");
+  mkdirSync(join(dir, "state"));
+  writeFileSync(
+    config,
+    JSON.stringify({
+      server: { name: "x" },
+      // Nothing listens on port 9: a notify fails at once and its login stays in the spool.
+      slack: { token: "env:T_TOKEN", baseUrl: "http://127.0.0.1:9/api/" },
+      securityChannel: "C0SEC",
+      directory: { emailDomain: "example.org" },
+      state: { file: join(dir, "state", "state.json") },
+      spool: { dir: join(dir, "spool"), idleSeconds: 0, retryAfterSeconds: 3600 },
+      log: { file: join(dir, "vpnnotify.log") },
+      deadlineMs: 10_000,
+    }),
+  );
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** The CLI (through tsx) with one of its streams on /dev/full (writes fail with ENOSPC), the other piped. */
+function runOnFull(stream: "stdout" | "stderr", args: readonly string[], env: Record<string, string> = {}) {
+  const full = openSync("/dev/full", "w");
+  try {
+    return spawnSync(process.execPath, ["--import", "tsx", CLI, ...args], {
+      cwd: join(import.meta.dirname, "../../.."),
+      // the runner's environment (it makes @opsguard/core resolve to its sources), no VPN server's variables
+      env: { ...process.env, HOME: dir, NO_COLOR: "1", T_TOKEN: "xoxb-1", ...env },
+      stdio: stream === "stdout" ? ["ignore", full, "pipe"] : ["ignore", "pipe", full],
+      encoding: "utf8",
+      timeout: 20_000,
+    });
+  } finally {
+    closeSync(full);
+  }
+}
+
+describe("a stdout that cannot be written", () => {
+  it.each([
+    ["--help", ["--help"]],
+    ["--json status", ["--json", "status"]],
+    ["sh-hook", ["sh-hook"]],
+  ])("%s exits 74 with one line saying the output is incomplete", (_name, args) => {
+    const r = runOnFull("stdout", ["--config", config, ...args]);
+    expect([r.status, r.stderr]).toEqual([74, "vpnnotify: cannot write to stdout (ENOSPC); the output is incomplete\n"]);
+  });
+});
