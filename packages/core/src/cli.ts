@@ -4,7 +4,7 @@ import { envPrefix } from "./config-file";
 import { ExitCode, exitCodeHelpText } from "./exit";
 import { helpWidth, wrapHelp } from "./help-text";
 import { type IOStreams, systemIO } from "./iostreams";
-import { type LogFormat, Logger, type LogLevel, type SyslogOptions } from "./log";
+import { type LogFormat, Logger, type LogLevel, type SyslogOptions, settleSyslog } from "./log";
 import { exitQuietlyOnEpipe, reportError } from "./report";
 import { createStyle } from "./tty";
 
@@ -183,7 +183,9 @@ export async function runCli(program: Command, argv: readonly string[] = process
   io.flush();
   process.exitCode = code;
   if (options.exit) {
-    // Ending the process at once would drop a failed write's report (stdout on a full disk: exit 74, not 0).
+    // Ending the process at once would drop a failed write's report (stdout on a full disk: exit 74, not 0)
+    // and a syslog that could not be reached (its lines then belong on stderr).
+    await settleSyslog();
     await io.written(EXIT_FLUSH_MS);
     process.exit(code);
   }

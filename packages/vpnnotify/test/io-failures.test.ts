@@ -1,9 +1,9 @@
 import { spawnSync } from "node:child_process";
-import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, closeSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CLI } from "./fixtures";
+import { CLI, openvpnConnectEnv, runBare } from "./fixtures";
 
 /**
  * The process's own streams failing (issue #21's black-box try): the CLI ends the process itself once the exit
@@ -60,5 +60,25 @@ describe("a stdout that cannot be written", () => {
   ])("%s exits 74 with one line saying the output is incomplete", (_name, args) => {
     const r = runOnFull("stdout", ["--config", config, ...args]);
     expect([r.status, r.stderr]).toEqual([74, "vpnnotify: cannot write to stdout (ENOSPC); the output is incomplete\n"]);
+  });
+});
+
+describe("a syslog that cannot be reached", () => {
+  it("a mistyped hook line still says so on stderr, with the syslog failure and the line syslog did not get", async () => {
+    // The real logger(1) against a socket that does not exist: a host without /dev/log.
+    const bin = mkdtempSync(join(dir, "bin-"));
+    writeFileSync(join(bin, "logger"), `#!/bin/sh\nexec /usr/bin/logger "$@" -u ${join(dir, "no-such-socket")}\n`);
+    chmodSync(join(bin, "logger"), 0o755);
+    const env = openvpnConnectEnv("bob", "81.2.69.17");
+    const r = await runBare(["--wiat"], { ...env, PATH: `${bin}:/usr/bin:/bin`, VPNNOTIFY_CONFIG: config });
+    expect(r.code).toBe(0);
+    const failed = `failed user=bob ip=81.2.69.17 reason="the hook line in the VPN server's config is wrong (see above), so NO login is notified until it is fixed (the client was let in)"`;
+    expect(r.stderr.split("\n")).toEqual([
+      "vpnnotify: unknown option '--wiat' (Did you mean --wait?) (see vpnnotify --help)",
+      `vpnnotify: error: ${failed}`,
+      `vpnnotify: error: syslog unavailable (logger: socket ${join(dir, "no-such-socket")}: No such file or directory); its lines go to stderr`,
+      `vpnnotify: ${failed}`,
+      "",
+    ]);
   });
 });
