@@ -209,7 +209,22 @@ export function redactingStream(sink: NodeJS.WritableStream & { once(event: "dra
 
 /** The process's own streams: what a bin's main.ts hands to runCli. */
 export function systemIO(): IOStreams {
+  keepStderrErrorsQuiet();
   return makeIO(process.stdout, process.stderr, process.stdin, process.env);
+}
+
+let stderrGuarded = false;
+
+/**
+ * A stderr that cannot be written (a full disk under OpenVPN's log, a closed pipe) loses the diagnostics and
+ * nothing else: without a listener its 'error' event would crash the process with exit 1, which OpenVPN takes as
+ * "disconnect the client" and auditd-parse documents as "a rule matched". The stream is destroyed by the error,
+ * so later writes to it are dropped without another event.
+ */
+function keepStderrErrorsQuiet(): void {
+  if (stderrGuarded) return;
+  stderrGuarded = true;
+  process.stderr.on("error", () => {});
 }
 
 export interface TestIOOptions {

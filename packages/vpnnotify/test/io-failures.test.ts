@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { chmodSync, closeSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -80,5 +80,16 @@ describe("a syslog that cannot be reached", () => {
       `vpnnotify: ${failed}`,
       "",
     ]);
+  });
+});
+
+describe("a stderr that cannot be written (OpenVPN's log on a full disk)", () => {
+  it("a hook with --wait still exits 0 (the client stays connected) and keeps the login", () => {
+    const spool = join(dir, "spool");
+    const before = existsSync(spool) ? readdirSync(spool).length : 0;
+    const r = runOnFull("stderr", ["--wait"], { ...openvpnConnectEnv("carol", "81.2.69.17"), VPNNOTIFY_CONFIG: config });
+    expect([r.status, r.signal]).toEqual([0, null]);
+    // Slack refuses: the alert is in the spool for the next worker, not lost with the diagnostics.
+    expect(readdirSync(spool).filter((f) => f.endsWith(".json")).length).toBeGreaterThan(before);
   });
 });
