@@ -92,4 +92,10 @@ describe("a stderr that cannot be written (OpenVPN's log on a full disk)", () =>
     // Slack refuses: the alert is in the spool for the next worker, not lost with the diagnostics.
     expect(readdirSync(spool).filter((f) => f.endsWith(".json")).length).toBeGreaterThan(before);
   });
+
+  it("the fast hook path, warning that OpenVPN's deferred file cannot be written, still exits 0", () => {
+    const env = openvpnConnectEnv("dave", "81.2.69.17", { client_connect_deferred_file: join(dir, "no-such-dir", "answer") });
+    const r = runOnFull("stderr", [], { ...env, VPNNOTIFY_CONFIG: config });
+    expect([r.status, r.signal]).toEqual([0, null]);
+  });
 });
