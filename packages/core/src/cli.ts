@@ -4,7 +4,7 @@ import { envPrefix } from "./config-file";
 import { ExitCode, exitCodeHelpText } from "./exit";
 import { helpWidth, wrapHelp } from "./help-text";
 import { type IOStreams, systemIO } from "./iostreams";
-import { type LogFormat, Logger, type LogLevel, type SyslogOptions } from "./log";
+import { type LogFormat, Logger, type LogLevel, type SyslogOptions, settleSyslog } from "./log";
 import { exitQuietlyOnEpipe, reportError } from "./report";
 import { createStyle } from "./tty";
 
@@ -179,11 +179,21 @@ export async function runCli(program: Command, argv: readonly string[] = process
   exitQuietlyOnEpipe(program.name());
   const ran = await executeCli(program, argv);
   const code = options.settle ? options.settle(ran) : ran;
-  stateOf(program).io.flush();
+  const { io } = stateOf(program);
+  io.flush();
   process.exitCode = code;
-  if (options.exit) process.exit(code);
+  if (options.exit) {
+    // Ending the process at once would drop a failed write's report (stdout on a full disk: exit 74, not 0)
+    // and a syslog that could not be reached (its lines then belong on stderr).
+    await settleSyslog();
+    await io.written(EXIT_FLUSH_MS);
+    process.exit(code);
+  }
   return code;
 }
+
+/** How long an `exit` run waits for its output to be written before it ends anyway (a reader that never reads). */
+const EXIT_FLUSH_MS = 1000;
 
 export interface RunCliOptions {
   /** The last word on the exit code (vpnnotify: a usage error under a VPN server still lets the client in). */

@@ -25,6 +25,11 @@ export interface IOStreams {
   colorEnabled(stream: OutStream, flag?: boolean): boolean;
   /** Writes what the redacting writers held back; the end of a run calls it. */
   flush(): void;
+  /**
+   * Resolves once both streams have taken every byte written so far, or failed to (the failure is the stream's
+   * 'error' listeners' to report), or after `timeoutMs`: what a run that ends the process itself waits for.
+   */
+  written(timeoutMs: number): Promise<void>;
 }
 
 /** A redacting writer over one output stream. */
@@ -56,6 +61,17 @@ interface Sink {
   once(event: "drain", listener: () => void): unknown;
   isTTY?: boolean | undefined;
   columns?: number | undefined;
+}
+
+/** A zero-length write's callback: Writable calls it after every earlier write, or with their error. */
+function sinkWritten(sink: Sink): Promise<void> {
+  return new Promise((resolve) => {
+    try {
+      sink.write("", () => resolve());
+    } catch {
+      resolve();
+    }
+  });
 }
 
 class RedactingStream implements OutStream {
@@ -169,6 +185,17 @@ function makeIO(stdout: Sink, stderr: Sink, stdin: NodeJS.ReadableStream, env: N
       out.flush();
       err.flush();
     },
+    async written(timeoutMs) {
+      let timer: NodeJS.Timeout | undefined;
+      const bound = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, timeoutMs);
+      });
+      await Promise.race([Promise.all([sinkWritten(stdout), sinkWritten(stderr)]), bound]);
+      clearTimeout(timer);
+      // A failed write's 'error' event comes ticks after its callback: let the listeners that report it
+      // (exitQuietlyOnEpipe: one line, exit 74) run before the caller ends the process.
+      await new Promise((resolve) => setImmediate(resolve));
+    },
   };
 }
 
@@ -182,7 +209,22 @@ export function redactingStream(sink: NodeJS.WritableStream & { once(event: "dra
 
 /** The process's own streams: what a bin's main.ts hands to runCli. */
 export function systemIO(): IOStreams {
+  keepStderrErrorsQuiet();
   return makeIO(process.stdout, process.stderr, process.stdin, process.env);
+}
+
+let stderrGuarded = false;
+
+/**
+ * A stderr that cannot be written (a full disk under OpenVPN's log, a closed pipe) loses the diagnostics and
+ * nothing else: without a listener its 'error' event would crash the process with exit 1, which OpenVPN takes as
+ * "disconnect the client" and auditd-parse documents as "a rule matched". The stream is destroyed by the error,
+ * so later writes to it are dropped without another event.
+ */
+function keepStderrErrorsQuiet(): void {
+  if (stderrGuarded) return;
+  stderrGuarded = true;
+  process.stderr.on("error", () => {});
 }
 
 export interface TestIOOptions {

@@ -151,6 +151,21 @@ function syslogPipe(tool: string, socket: string | undefined): SyslogPipe {
 }
 
 /**
+ * Ends every logger(1) this process started and waits for each verdict (at most about a second, #close's bound),
+ * so a syslog failure and the lines it could not send are on stderr: what a process that ends itself
+ * (process.exit skips 'beforeExit') calls first.
+ */
+export async function settleSyslog(): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  // A logger killed at #close's bound still has to exit: the wait stays bounded even if it does not.
+  const bound = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, 1500);
+  });
+  await Promise.race([Promise.all([...pipes.values()].map((pipe) => pipe.settle())), bound]);
+  clearTimeout(timer);
+}
+
+/**
  * Syslog lines of this process, in order, through ONE logger(1) reading them on stdin: Node has no
  * client for the unix datagram socket /dev/log (and the one native addon that has one costs a login
  * about 27 ms to set up, ten times a spawn). logger writes RFC 3164 to the local socket, each line with
@@ -163,6 +178,8 @@ class SyslogPipe {
   readonly #tool: string;
   readonly #socket: string | undefined;
   #current: LoggerRun | undefined;
+  /** Loggers started and not yet exited. */
+  readonly #running = new Set<LoggerRun>();
   #failed = false;
 
   constructor(tool: string, socket: string | undefined) {
@@ -184,14 +201,32 @@ class SyslogPipe {
     if (run.pending.length >= MAX_LINES_PER_RUN) this.#close(run);
   }
 
+  /** Resolves once every logger of this pipe has exited and its verdict is reported. */
+  async settle(): Promise<void> {
+    if (this.#current) this.#close(this.#current);
+    await Promise.all([...this.#running].map((run) => run.done));
+  }
+
   #run(): LoggerRun {
     if (this.#current) return this.#current;
     const { spawn } = process.getBuiltinModule("node:child_process");
     const args = [`--id=${process.pid}`, "-t", this.#tool, "--prio-prefix", "--socket-errors=on"];
     if (this.#socket) args.push("-u", this.#socket);
     const child: LoggerChild = spawn("logger", args, { stdio: ["pipe", "ignore", "pipe"], detached: true });
-    const run: LoggerRun = { child, pending: [], problem: "" };
+    let ended = () => {};
+    const done = new Promise<void>((resolve) => {
+      ended = resolve;
+    });
+    const run: LoggerRun = { child, pending: [], problem: "", done };
     this.#current = run;
+    this.#running.add(run);
+    // 'close' comes after 'exit' (whose handler reports a failure); 'error' alone when logger could not start.
+    const finish = () => {
+      this.#running.delete(run);
+      ended();
+    };
+    child.once("close", finish);
+    child.once("error", finish);
     child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
       run.problem += chunk;
     });
@@ -245,6 +280,8 @@ interface LoggerRun {
   /** Lines given to this logger and not yet confirmed by its exit status. */
   pending: string[];
   problem: string;
+  /** Resolves when logger has exited and its failure, if any, is reported. */
+  done: Promise<void>;
 }
 
 function unrefStream(stream: unknown): void {

@@ -39,6 +39,9 @@ export function runHookFastPath(
   if (!call || call.problem || (command && command !== "hook" && command !== call.source)) return false;
   const event = call.event;
   if (!event) return true;
+  // OpenVPN's log on a full disk: its warnings are lost, and nothing else. Without a listener the stderr
+  // 'error' event would crash the hook with exit 1, which disconnects the client.
+  process.stderr.on("error", () => {});
   const fs = process.getBuiltinModule("node:fs");
   const path = process.getBuiltinModule("node:path");
   const os = process.getBuiltinModule("node:os");

@@ -101,14 +101,16 @@ describe("a copied bundle", () => {
     // Spool missing: the Node hook, told the config, makes it and queues the login. Removed only once
     // alice's worker has tried Slack, kept her login for a retry and let go of the spool (it writes there until then).
     const entries = () => readdirSync(spool).filter((f) => /^\d+-[0-9a-f]{8}\.json$/.test(f));
-    await waitFor(
-      () =>
-        entries().every((f) => JSON.parse(readFileSync(join(spool, f), "utf8")).lastError !== undefined) &&
-        !existsSync(join(spool, "drain.lock")) &&
-        !existsSync(join(spool, "worker.starting")),
-      15_000,
-      "alice's worker to finish",
-    );
+    const workersDone = (who: string) =>
+      waitFor(
+        () =>
+          entries().every((f) => JSON.parse(readFileSync(join(spool, f), "utf8")).lastError !== undefined) &&
+          !existsSync(join(spool, "drain.lock")) &&
+          !existsSync(join(spool, "worker.starting")),
+        15_000,
+        `${who} worker to finish`,
+      );
+    await workersDone("alice's");
     rmSync(spool, { recursive: true, force: true });
     expect(login("bob").status).toBe(0);
     await waitFor(() => queuedUsers(spool).includes("bob"), 15_000, "bob's login in the spool");
@@ -119,5 +121,7 @@ describe("a copied bundle", () => {
     expect(stale.status).toBe(0);
     expect(stale.stderr).toContain("changed after");
     await waitFor(() => queuedUsers(spool).includes("carol"), 15_000, "carol's login in the spool");
+    // afterAll removes the spool: not while a worker still writes there (ENOTEMPTY).
+    await workersDone("the last");
   });
 });

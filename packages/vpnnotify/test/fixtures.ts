@@ -221,7 +221,10 @@ export function runBare(args: readonly string[], vars: Record<string, string>, t
   return new Promise((resolve, reject) => {
     const start = Date.now();
     const pairs = Object.entries(vars).map(([k, v]) => `${k}=${v}`);
-    const child = spawn("/usr/bin/env", ["-i", ...pairs, process.execPath, "--import", "tsx", CLI, ...args], {
+    // --conditions on the command line: env -i drops the runner's NODE_OPTIONS, and without it @opsguard/core
+    // would resolve to its last build instead of the sources under test.
+    const node = [process.execPath, "--conditions=@opsguard/source", "--import", "tsx", CLI];
+    const child = spawn("/usr/bin/env", ["-i", ...pairs, ...node, ...args], {
       cwd: join(import.meta.dirname, "../../.."),
       stdio: ["ignore", "pipe", "pipe"],
     });

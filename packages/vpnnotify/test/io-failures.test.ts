@@ -1,0 +1,101 @@
+import { spawnSync } from "node:child_process";
+import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { CLI, openvpnConnectEnv, runBare } from "./fixtures";
+
+/**
+ * The process's own streams failing (issue #21's black-box try): the CLI ends the process itself once the exit
+ * code is set, and must still report a stdout it could not write (exit 74), the syslog it could not reach, and
+ * never turn a stderr it cannot write (OpenVPN's log on a full disk) into a non-zero exit that disconnects the client.
+ */
+
+let dir: string;
+let config: string;
+
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), "vpnnotify-io-"));
+  config = join(dir, "vpnnotify.json");
+  mkdirSync(join(dir, "state"));
+  writeFileSync(
+    config,
+    JSON.stringify({
+      server: { name: "x" },
+      // Nothing listens on port 9: a notify fails at once and its login stays in the spool.
+      slack: { token: "env:T_TOKEN", baseUrl: "http://127.0.0.1:9/api/" },
+      securityChannel: "C0SEC",
+      directory: { emailDomain: "example.org" },
+      state: { file: join(dir, "state", "state.json") },
+      spool: { dir: join(dir, "spool"), idleSeconds: 0, retryAfterSeconds: 3600 },
+      log: { file: join(dir, "vpnnotify.log") },
+      deadlineMs: 10_000,
+    }),
+  );
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** The CLI (through tsx) with one of its streams on /dev/full (writes fail with ENOSPC), the other piped. */
+function runOnFull(stream: "stdout" | "stderr", args: readonly string[], env: Record<string, string> = {}) {
+  const full = openSync("/dev/full", "w");
+  try {
+    return spawnSync(process.execPath, ["--import", "tsx", CLI, ...args], {
+      cwd: join(import.meta.dirname, "../../.."),
+      // the runner's environment (it makes @opsguard/core resolve to its sources), no VPN server's variables
+      env: { ...process.env, HOME: dir, NO_COLOR: "1", T_TOKEN: "xoxb-1", ...env },
+      stdio: stream === "stdout" ? ["ignore", full, "pipe"] : ["ignore", "pipe", full],
+      encoding: "utf8",
+      timeout: 20_000,
+    });
+  } finally {
+    closeSync(full);
+  }
+}
+
+describe("a stdout that cannot be written", () => {
+  it.each([
+    ["--help", ["--help"]],
+    ["--json status", ["--json", "status"]],
+    ["sh-hook", ["sh-hook"]],
+  ])("%s exits 74 with one line saying the output is incomplete", (_name, args) => {
+    const r = runOnFull("stdout", ["--config", config, ...args]);
+    expect([r.status, r.stderr]).toEqual([74, "vpnnotify: cannot write to stdout (ENOSPC); the output is incomplete\n"]);
+  });
+});
+
+describe("a syslog that cannot be reached", () => {
+  it("a mistyped hook line still says so on stderr, with the syslog failure and the line syslog did not get", async () => {
+    // The real logger(1) against a socket that does not exist: a host without /dev/log.
+    const bin = mkdtempSync(join(dir, "bin-"));
+    writeFileSync(join(bin, "logger"), `#!/bin/sh\nexec /usr/bin/logger "$@" -u ${join(dir, "no-such-socket")}\n`);
+    chmodSync(join(bin, "logger"), 0o755);
+    const env = openvpnConnectEnv("bob", "81.2.69.17");
+    const r = await runBare(["--wiat"], { ...env, PATH: `${bin}:/usr/bin:/bin`, VPNNOTIFY_CONFIG: config });
+    expect(r.code).toBe(0);
+    const failed = `failed user=bob ip=81.2.69.17 reason="the hook line in the VPN server's config is wrong (see above), so NO login is notified until it is fixed (the client was let in)"`;
+    expect(r.stderr.split("\n")).toEqual([
+      "vpnnotify: unknown option '--wiat' (Did you mean --wait?) (see vpnnotify --help)",
+      `vpnnotify: error: ${failed}`,
+      `vpnnotify: error: syslog unavailable (logger: socket ${join(dir, "no-such-socket")}: No such file or directory); its lines go to stderr`,
+      `vpnnotify: ${failed}`,
+      "",
+    ]);
+  });
+});
+
+describe("a stderr that cannot be written (OpenVPN's log on a full disk)", () => {
+  it("a hook with --wait still exits 0 (the client stays connected) and keeps the login", () => {
+    const spool = join(dir, "spool");
+    const before = existsSync(spool) ? readdirSync(spool).length : 0;
+    const r = runOnFull("stderr", ["--wait"], { ...openvpnConnectEnv("carol", "81.2.69.17"), VPNNOTIFY_CONFIG: config });
+    expect([r.status, r.signal]).toEqual([0, null]);
+    // Slack refuses: the alert is in the spool for the next worker, not lost with the diagnostics.
+    expect(readdirSync(spool).filter((f) => f.endsWith(".json")).length).toBeGreaterThan(before);
+  });
+
+  it("the fast hook path, warning that OpenVPN's deferred file cannot be written, still exits 0", () => {
+    const env = openvpnConnectEnv("dave", "81.2.69.17", { client_connect_deferred_file: join(dir, "no-such-dir", "answer") });
+    const r = runOnFull("stderr", [], { ...env, VPNNOTIFY_CONFIG: config });
+    expect([r.status, r.signal]).toEqual([0, null]);
+  });
+});
