@@ -55,8 +55,10 @@ export const MODULES = {
   },
   "authkeys-cache": {
     what: "authkeys' offline cache and revocation: when cached keys are served, refused or deleted",
-    // lookupKeys, isOutage and fromCache: the decision; the rest of lookup.ts is printing and wiring
-    mutate: ["packages/authkeys/src/cache.ts", "packages/authkeys/src/lookup.ts:50-145"],
+    // lookupKeys, isOutage and fromCache (lookup.ts:52-134): the decision; the rest of lookup.ts is key
+    // validation (authkeys-keys) and the fingerprint filter. cache-policy.ts decides which cached entry may
+    // stand in for LDAP (too old, dated in the future, admitted by a group no longer allowed).
+    mutate: ["packages/authkeys/src/cache.ts", "packages/authkeys/src/cache-policy.ts", "packages/authkeys/src/lookup.ts:52-134"],
     tests: ["packages/authkeys/test/lookup.test.ts", "packages/authkeys/test/cache.test.ts"],
   },
   "auditd-grouping": {
@@ -71,14 +73,14 @@ export const MODULES = {
   "sock-check-fail-closed": {
     what: "sock-check's fail-closed paths: a commit the provider could not answer for, an approver whose membership is unseen, a failed request and the ones skipped after it, the deploy's exit",
     // the unverified early return and the verdict (evaluate.ts:64-73, 123-137), approval rules' unknown outcome
-    // and and/or (484-556), the circuit (facts.ts), the exit (output.ts:97-124); the rest of evaluate.ts is
+    // and and/or (484-556), the circuit (facts.ts), the exit (output.ts:104-131); the rest of evaluate.ts is
     // sock-check-evaluate's. Unit tests only, as there: the scenario files take 76 s a pass.
     mutate: [
       "packages/sock-check/src/evaluate.ts:64-73",
       "packages/sock-check/src/evaluate.ts:123-137",
       "packages/sock-check/src/evaluate.ts:484-556",
       "packages/sock-check/src/facts.ts",
-      "packages/sock-check/src/output.ts:97-124",
+      "packages/sock-check/src/output.ts:104-131",
     ],
     tests: ["packages/sock-check/test/fail-closed-decisions.test.ts", "packages/sock-check/test/regressions.test.ts"],
   },
