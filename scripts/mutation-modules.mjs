@@ -86,8 +86,8 @@ export const MODULES = {
   },
   "deputize-guards": {
     what: "deputize's guards: a sink left as it is after a failed source, an unknown schedule, nobody on call or placed, too many removals; who counts as a person",
-    // runSink (run.ts:140-227) and overallExitCode (255-261); the rest of run.ts is logging and DM wiring
-    mutate: ["packages/deputize/src/run.ts:140-227", "packages/deputize/src/run.ts:255-261", "packages/deputize/src/people.ts"],
+    // runSink (run.ts:153-239) and overallExitCode (268-274); the rest of run.ts is logging, progress and DM wiring
+    mutate: ["packages/deputize/src/run.ts:153-239", "packages/deputize/src/run.ts:268-274", "packages/deputize/src/people.ts"],
     tests: ["packages/deputize/test/guards.test.ts"],
   },
   "auditd-interpret-tables": {
