@@ -59,7 +59,11 @@ export const MODULES = {
     // validation (authkeys-keys) and the fingerprint filter. cache-policy.ts decides which cached entry may
     // stand in for LDAP (too old, dated in the future, admitted by a group no longer allowed).
     mutate: ["packages/authkeys/src/cache.ts", "packages/authkeys/src/cache-policy.ts", "packages/authkeys/src/lookup.ts:52-134"],
-    tests: ["packages/authkeys/test/lookup.test.ts", "packages/authkeys/test/cache.test.ts"],
+    tests: [
+      "packages/authkeys/test/lookup.test.ts",
+      "packages/authkeys/test/cache.test.ts",
+      "packages/authkeys/test/cache-decisions.test.ts",
+    ],
   },
   "auditd-grouping": {
     what: "auditd-parse's grouping of records into events by node, time stamp and serial",
