@@ -3,6 +3,7 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, st
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { LdapAuthError, type LdapClient, LdapTimeoutError, LdapUnavailableError } from "@opsguard/core";
+import { closedPort } from "@opsguard/lab";
 import { afterAll, beforeEach, describe, expect, it } from "vitest";
 import { type AuthkeysConfig, authkeysConfigSchema, lookupKeys } from "../src/index";
 import type { LdapSession, LookupDeps } from "../src/lookup";
@@ -100,6 +101,36 @@ describe("what an answer from LDAP does to the cache", () => {
     expect(existsSync(cfg.cache.dir)).toBe(false);
   });
 
+  it("keys are printed though the cache cannot store them, with a warning naming the user", async () => {
+    mkdirSync(join(root, "files"), { recursive: true });
+    const blocker = join(root, "files", `blocker-${n}`);
+    writeFileSync(blocker, "");
+    const cfg = config({ cache: { dir: join(blocker, "cache") } });
+    expect(await lookupKeys(cfg, { user: "alice" }, deps([alice()]))).toMatchObject({ result: "keys", source: "ldap", lines: [KEY_A] });
+    expect(logged()).toMatch(/warn: could not update the key cache: .*user=alice/);
+  });
+
+  it("a cache directory others may write to is made private, saying so", async () => {
+    const cfg = config();
+    mkdirSync(cfg.cache.dir, { recursive: true });
+    chmodSync(cfg.cache.dir, 0o777);
+    await lookupKeys(cfg, { user: "alice" }, deps([alice()]));
+    expect(statSync(cfg.cache.dir).mode & 0o777).toBe(0o700);
+    expect(logged()).toContain(`state directory was writable by group or others; set it to 0700 dir=${cfg.cache.dir}`);
+  });
+
+  it("a bad userFilter or bind password file is a config error naming the key", async () => {
+    await expect(lookupKeys(config({ userFilter: "(uid={login})" }), { user: "alice" }, deps([alice()]))).rejects.toThrow(
+      /^userFilter: unknown placeholder \{login\}/,
+    );
+    const cfg = config();
+    const withPassword = {
+      ...cfg,
+      ldap: { ...cfg.ldap, bindDn: "cn=reader,dc=example,dc=org", bindPassword: `file:${join(root, "no-such-file")}` },
+    };
+    await expect(lookupKeys(withPassword, { user: "alice" }, deps([alice()]))).rejects.toThrow(/ldap\.bindPassword/);
+  });
+
   it("an invalid login name is refused before LDAP is asked or the cache read", async () => {
     const cfg = config();
     let asked = false;
@@ -122,7 +153,9 @@ describe("what an answer from LDAP does to the cache", () => {
     expect(logged()).not.toContain("LDAP answered");
     const verbose = collectingLogger("debug");
     await lookupKeys(config(), { user: "alice" }, { log: verbose.log, ldap: directory([alice()]) });
-    expect(verbose.lines.join("")).toMatch(/LDAP answered.*user=alice.*server=ldap:\/\/fake.*ms=\d+/);
+    const line = verbose.lines.join("");
+    expect(line).toMatch(/LDAP answered.*user=alice.*server=ldap:\/\/fake.*ms=\d+/);
+    expect(Number(/ms=(\d+)/.exec(line)?.[1])).toBeLessThan(60_000);
   });
 });
 
@@ -199,7 +232,7 @@ describe("what stands in for LDAP, and when", () => {
     });
     await expect(lookupKeys(cfg, { user: "alice" }, deps(down, { now: () => mtime - 300_001 }))).rejects.toBe(down);
     expect(logged()).toMatch(
-      /warn: no usable LDAP answer and the cached keys are dated in the future; refusing.*user=alice.*aheadSeconds=300/,
+      /warn: no usable LDAP answer and the cached keys are dated in the future; refusing.*user=alice.*aheadSeconds=300\b/,
     );
   });
 
@@ -208,7 +241,7 @@ describe("what stands in for LDAP, and when", () => {
     await lookupKeys(cfg, { user: "alice" }, deps([alice()]));
     const mtime = statSync(cacheFile(cfg)).mtimeMs;
     await expect(lookupKeys(cfg, { user: "alice" }, deps(down, { now: () => mtime + 600_001 }))).rejects.toBe(down);
-    expect(logged()).toMatch(/cached keys are too old; refusing.*user=alice.*ageSeconds=600.*maxStaleSeconds=600/);
+    expect(logged()).toMatch(/cached keys are too old; refusing.*user=alice.*ageSeconds=600\b.*maxStaleSeconds=600\b/);
   });
 });
 
@@ -284,7 +317,25 @@ describe("a cache file authkeys did not write as it is now", () => {
     const cfg = config();
     file(cfg, JSON.stringify({ version: 1, user: "alice", lines: [KEY_A] }));
     await expect(lookupKeys(cfg, { user: "alice" }, deps(down))).rejects.toBe(down);
-    expect(logged()).toContain("cached keys were written by an older authkeys without their group; not serving them");
+    expect(logged()).toContain(
+      `cached keys were written by an older authkeys without their group; not serving them file=${cacheFile(cfg)}`,
+    );
+  });
+
+  it("another user's keys under this user's name are not served, naming the file", async () => {
+    const cfg = config();
+    file(cfg, JSON.stringify({ ...good, user: "bob" }));
+    await expect(lookupKeys(cfg, { user: "alice" }, deps(down))).rejects.toBe(down);
+    expect(logged()).toContain(`cached keys belong to another user; ignoring them file=${cacheFile(cfg)}`);
+  });
+
+  it("unparsable JSON is moved aside with one warning, and not served", async () => {
+    const cfg = config();
+    file(cfg, '{"version": 2, "user": "alice", "keys": [');
+    await expect(lookupKeys(cfg, { user: "alice" }, deps(down))).rejects.toBe(down);
+    expect(logged()).toContain("state file is corrupt; moved it aside");
+    expect(logged()).not.toContain("not one authkeys writes");
+    expect(existsSync(cacheFile(cfg))).toBe(false);
   });
 
   it("one readable by others is a permission error with the fix, not served", async () => {
@@ -307,5 +358,31 @@ describe("a cache file authkeys did not write as it is now", () => {
       message: `cannot read the key cache ${notADir} (ENOTDIR)`,
       hint: "re-run authkeys install, then authkeys doctor as the AuthorizedKeysCommandUser",
     });
+  });
+});
+
+describe("servers that failed moments ago (cache.deadServerSeconds), remembered in the cache directory", () => {
+  // the real client against a closed port on loopback: refused at once
+  async function refusing(overrides: Record<string, unknown> = {}): Promise<AuthkeysConfig> {
+    const cfg = config(overrides);
+    // the directory as an earlier login left it: the memory is only worth a write where the cache is
+    mkdirSync(cfg.cache.dir, { recursive: true, mode: 0o700 });
+    return { ...cfg, ldap: { ...cfg.ldap, urls: [`ldap://127.0.0.1:${await closedPort()}`] } };
+  }
+  const memoryFile = (cfg: AuthkeysConfig) => join(cfg.cache.dir, ".servers.json");
+
+  it("a server that refused is remembered as down, so the next logins do not wait for it", async () => {
+    const cfg = await refusing();
+    await expect(lookupKeys(cfg, { user: "alice" }, { log })).rejects.toBeInstanceOf(LdapUnavailableError);
+    expect(Object.keys(JSON.parse(readFileSync(memoryFile(cfg), "utf8")).down)).toEqual(cfg.ldap.urls);
+  });
+
+  it("not with deadServerSeconds 0, nor with the cache disabled", async () => {
+    const off = await refusing({ cache: { dir: join(root, `nomemory-${n}`), deadServerSeconds: 0 } });
+    await expect(lookupKeys(off, { user: "alice" }, { log })).rejects.toBeInstanceOf(LdapUnavailableError);
+    expect(existsSync(memoryFile(off))).toBe(false);
+    const disabled = await refusing({ cache: { dir: join(root, `disabled-${n}`), enabled: false } });
+    await expect(lookupKeys(disabled, { user: "alice" }, { log })).rejects.toBeInstanceOf(LdapUnavailableError);
+    expect(existsSync(memoryFile(disabled))).toBe(false);
   });
 });
