@@ -92,7 +92,7 @@ export const MODULES = {
     what: "deputize's guards: a sink left as it is after a failed source, an unknown schedule, nobody on call or placed, too many removals; who counts as a person",
     // runSink (run.ts:153-239) and overallExitCode (268-274); the rest of run.ts is logging, progress and DM wiring
     mutate: ["packages/deputize/src/run.ts:153-239", "packages/deputize/src/run.ts:268-274", "packages/deputize/src/people.ts"],
-    tests: ["packages/deputize/test/guards.test.ts"],
+    tests: ["packages/deputize/test/guards.test.ts", "packages/deputize/test/guards-apply.test.ts"],
   },
   "auditd-interpret-tables": {
     what: "auditd-parse's interpretation tables: syscall arguments (flags, families, signals, requests …), record numbers, architectures, errno names, file modes",
