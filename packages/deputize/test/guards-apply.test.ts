@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import type { Deputize } from "../src/build";
 import { type Person, person } from "../src/people";
 import { type RunProgress, runOnce } from "../src/run";
-import type { PartOutcome, Sink } from "../src/sinks/sink";
+import type { PartOutcome, Sink, SinkPlan } from "../src/sinks/sink";
 import type { Source } from "../src/sources/source";
 
 // deputize's guards, second part (mutation module deputize-guards): the messages that name several failed
@@ -112,5 +112,58 @@ describe("a sink applied part by part", () => {
     const outcomes = [{ part: "message", alreadyPosted: true }];
     const report = await runOnce(deputize([source("rota", { SRE: [alice] })], [sink({ outcomes })]), { dryRun: false, now });
     expect(report.sinks[0]?.status).toBe("unchanged");
+  });
+});
+
+describe("guards the first cases left open", () => {
+  const bob = person({ email: "bob@corp.example", uid: "bob" });
+  /** A sink whose plan is given whole. */
+  const planned = (plan: Partial<Omit<SinkPlan, "apply">>, fails?: Error, name = "group"): Sink => ({
+    name,
+    kind: "fake",
+    schedules: undefined,
+    plan: async () => ({
+      current: [],
+      desired: [],
+      add: [],
+      remove: [],
+      updates: [],
+      unresolved: [],
+      ...plan,
+      apply: async () => {
+        if (fails) throw fails;
+      },
+    }),
+  });
+
+  it("someone on call not placed, the rest placed and only a removal to make: applied, not refused as nobody placed", async () => {
+    const sinks = [planned({ current: ["carol"], remove: ["carol"], unresolved: ["bob: no entry"] })];
+    const report = await runOnce(deputize([source("rota", { SRE: [alice, bob] })], sinks), { dryRun: false, now });
+    expect(report.sinks[0]?.status).toBe("changed");
+  });
+
+  it("one sink failed and another partly fine: the run is partial, not the failure's code", async () => {
+    const sinks = [
+      planned({ add: ["alice"] }, new UnavailableError("LDAP down"), "ldap"),
+      planned({ add: ["alice"], unresolved: ["bob: no entry"] }, undefined, "slack"),
+    ];
+    const report = await runOnce(deputize([source("rota", { SRE: [alice, bob] })], sinks), { dryRun: false, now });
+    expect(report.sinks.map((s) => s.exitCode)).toEqual([ExitCode.UNAVAILABLE, ExitCode.PARTIAL]);
+    expect(report.exitCode).toBe(ExitCode.PARTIAL);
+  });
+
+  it("a refused identity says which and how to fix it", () => {
+    expect(() => person({ email: "alice@corp" })).toThrow(
+      expect.objectContaining({
+        message: '"alice@corp" is not a valid e-mail address',
+        hint: "fix the person's e-mail at the source",
+      }),
+    );
+    expect(() => person({ uid: "bob)(uid=*" })).toThrow(
+      expect.objectContaining({
+        message: '"bob)(uid=*" is not a valid uid',
+        hint: "fix the person's uid at the source",
+      }),
+    );
   });
 });
