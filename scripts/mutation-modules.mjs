@@ -55,9 +55,15 @@ export const MODULES = {
   },
   "authkeys-cache": {
     what: "authkeys' offline cache and revocation: when cached keys are served, refused or deleted",
-    // lookupKeys, isOutage and fromCache: the decision; the rest of lookup.ts is printing and wiring
-    mutate: ["packages/authkeys/src/cache.ts", "packages/authkeys/src/lookup.ts:50-145"],
-    tests: ["packages/authkeys/test/lookup.test.ts", "packages/authkeys/test/cache.test.ts"],
+    // lookupKeys, isOutage and fromCache (lookup.ts:52-134): the decision; the rest of lookup.ts is key
+    // validation (authkeys-keys) and the fingerprint filter. cache-policy.ts decides which cached entry may
+    // stand in for LDAP (too old, dated in the future, admitted by a group no longer allowed).
+    mutate: ["packages/authkeys/src/cache.ts", "packages/authkeys/src/cache-policy.ts", "packages/authkeys/src/lookup.ts:52-134"],
+    tests: [
+      "packages/authkeys/test/lookup.test.ts",
+      "packages/authkeys/test/cache.test.ts",
+      "packages/authkeys/test/cache-decisions.test.ts",
+    ],
   },
   "auditd-grouping": {
     what: "auditd-parse's grouping of records into events by node, time stamp and serial",
@@ -71,22 +77,22 @@ export const MODULES = {
   "sock-check-fail-closed": {
     what: "sock-check's fail-closed paths: a commit the provider could not answer for, an approver whose membership is unseen, a failed request and the ones skipped after it, the deploy's exit",
     // the unverified early return and the verdict (evaluate.ts:64-73, 123-137), approval rules' unknown outcome
-    // and and/or (484-556), the circuit (facts.ts), the exit (output.ts:97-124); the rest of evaluate.ts is
+    // and and/or (484-556), the circuit (facts.ts), the exit (output.ts:104-131); the rest of evaluate.ts is
     // sock-check-evaluate's. Unit tests only, as there: the scenario files take 76 s a pass.
     mutate: [
       "packages/sock-check/src/evaluate.ts:64-73",
       "packages/sock-check/src/evaluate.ts:123-137",
       "packages/sock-check/src/evaluate.ts:484-556",
       "packages/sock-check/src/facts.ts",
-      "packages/sock-check/src/output.ts:97-124",
+      "packages/sock-check/src/output.ts:104-131",
     ],
     tests: ["packages/sock-check/test/fail-closed-decisions.test.ts", "packages/sock-check/test/regressions.test.ts"],
   },
   "deputize-guards": {
     what: "deputize's guards: a sink left as it is after a failed source, an unknown schedule, nobody on call or placed, too many removals; who counts as a person",
-    // runSink (run.ts:140-227) and overallExitCode (255-261); the rest of run.ts is logging and DM wiring
-    mutate: ["packages/deputize/src/run.ts:140-227", "packages/deputize/src/run.ts:255-261", "packages/deputize/src/people.ts"],
-    tests: ["packages/deputize/test/guards.test.ts"],
+    // runSink (run.ts:153-239) and overallExitCode (268-274); the rest of run.ts is logging, progress and DM wiring
+    mutate: ["packages/deputize/src/run.ts:153-239", "packages/deputize/src/run.ts:268-274", "packages/deputize/src/people.ts"],
+    tests: ["packages/deputize/test/guards.test.ts", "packages/deputize/test/guards-apply.test.ts"],
   },
   "auditd-interpret-tables": {
     what: "auditd-parse's interpretation tables: syscall arguments (flags, families, signals, requests …), record numbers, architectures, errno names, file modes",

@@ -29,6 +29,11 @@ interface Case {
   unverified?: Map<string, string>;
   labels?: string[];
   commits?: string[];
+  /** The merge commit's changed paths; left out, the commit changes no file. */
+  paths?: string[];
+  /** The PR author: null for a deleted account (GitHub's "ghost"). */
+  author?: string | null;
+  teams?: ProviderFacts["teams"];
 }
 
 function judgeAll(c: Case): ChangeRecord[] {
@@ -38,7 +43,7 @@ function judgeAll(c: Case): ChangeRecord[] {
     url: "https://github.example/acme/shop/pull/7",
     title: "SHOP-7 Change",
     body: "",
-    author: "alice",
+    author: c.author === undefined ? "alice" : c.author,
     headRef: "feature",
     headSha: HEAD,
     baseRef: "main",
@@ -77,13 +82,13 @@ function judgeAll(c: Case): ChangeRecord[] {
     facts: {
       commits: new Map(shas.map((sha) => [sha, { sha, verified: true, authorLogin: "alice", committerLogin: "web-flow", pulls: [7] }])),
       pulls: new Map([[7, pull]]),
-      teams: new Map(),
+      teams: c.teams ?? new Map(),
       orgs: c.orgs ?? new Map(),
       unverified: c.unverified ?? new Map(),
       defaultBranch: "main",
       failure: undefined,
     },
-    changedPaths: new Map(),
+    changedPaths: c.paths ? new Map([[MERGE, c.paths]]) : new Map(),
     deployLine: new Set(shas),
     deployBranches: ["main"],
     now: new Date("2024-05-02T00:00:00Z"),
@@ -107,6 +112,9 @@ describe("a commit the provider could not answer for", () => {
     expect(record.verdict).toBe("unverified");
     expect(record.violations).toEqual([{ rule: "unverified", message: "could not be verified: GitHub answered 502" }]);
     expect([record.pr, record.approvals, record.exemption]).toEqual([null, [], null]);
+    // nothing read from the PR is reported for it either: not its ticket, not its labels
+    const labelled = judge({ reviewers: ["bob"], labels: ["security"], unverified: new Map([[MERGE, "GitHub answered 502"]]) });
+    expect([labelled.tickets, labelled.labels, labelled.checks, labelled.emergency]).toEqual([[], [], [], null]);
     // control: the same PR with the answer is compliant
     expect(judge({ reviewers: ["bob"] }).verdict).toBe("compliant");
   });
@@ -202,6 +210,127 @@ approvalPolicy: ${expression}
   });
 });
 
+describe("an approval rule's conditions (if:): the rule applies only when every one holds", () => {
+  // bob approves; the rule wants lead, so it fails where it applies and is met where it does not
+  const leads = (condition: string) => `approvalRules:
+  - name: leads
+    if: ${condition}
+    requires: { users: [lead] }
+`;
+  const verdict = (condition: string, c: Case = {}) => judge({ reviewers: ["bob"], ...c, policy: leads(condition) }).verdict;
+
+  it("changedPaths: applies when any changed path matches, not only when all do; a commit that changes no file is not caught", () => {
+    expect(verdict("{ changedPaths: ['src/**'] }", { paths: ["docs/a.md"] })).toBe("compliant");
+    expect(verdict("{ changedPaths: ['src/**'] }", { paths: ["docs/a.md", "src/a.ts"] })).toBe("noncompliant");
+    expect(verdict("{ changedPaths: ['**'] }")).toBe("compliant");
+    expect(verdict("{ changedPaths: ['**'] }", { paths: ["README.md"] })).toBe("noncompliant");
+  });
+
+  it("authors: the PR author's login in any case; a deleted author (null) matches no listed login", () => {
+    expect(verdict("{ authors: [ALICE] }")).toBe("noncompliant");
+    expect(verdict("{ authors: [mallory, Alice] }")).toBe("noncompliant");
+    expect(verdict("{ authors: [mallory] }")).toBe("compliant");
+    expect(verdict("{ authors: [alice] }", { author: null })).toBe("compliant");
+  });
+
+  it("labels: any one listed label on the PR; targetBranches: any pattern matching the PR's base", () => {
+    expect(verdict("{ labels: [security, database] }", { labels: ["database"] })).toBe("noncompliant");
+    expect(verdict("{ labels: [security] }", { labels: ["database"] })).toBe("compliant");
+    expect(verdict("{ targetBranches: ['release/*', main] }")).toBe("noncompliant");
+    expect(verdict("{ targetBranches: ['release/*'] }")).toBe("compliant");
+  });
+
+  it("all conditions together: one that does not hold leaves the rule unapplied", () => {
+    expect(verdict("{ changedPaths: ['src/**'], labels: [security] }", { paths: ["src/a.ts"], labels: ["security"] })).toBe("noncompliant");
+    expect(verdict("{ changedPaths: ['src/**'], labels: [security] }", { paths: ["docs/a.md"], labels: ["security"] })).toBe("compliant");
+    expect(verdict("{ changedPaths: ['src/**'], authors: [mallory] }", { paths: ["src/a.ts"] })).toBe("compliant");
+  });
+});
+
+describe("who an approval rule accepts, and what its failure says", () => {
+  const rule = (requires: string) => `approvalRules:
+  - name: owners
+    requires: ${requires}
+`;
+  const security: ProviderFacts["teams"] = new Map([["acme/security", ["sec"]]]);
+
+  it("users with an organisation: neither list stands for anyone; the message names both", () => {
+    const record = judge({ policy: rule("{ users: [lead], organizations: [acme] }"), reviewers: ["bob"], orgs: acme(["carol"], null) });
+    expect(record.violations).toEqual([
+      { rule: "approval-rule", message: 'approval rule "owners" needs 1 independent approval from lead, members of acme, has 0' },
+    ]);
+    expect(
+      judge({ policy: rule("{ users: [lead], organizations: [acme] }"), reviewers: ["carol"], orgs: acme(["carol"], null) }).verdict,
+    ).toBe("compliant");
+  });
+
+  it("users with a team: a team member's approval counts, anyone else's does not", () => {
+    const policy = rule("{ users: [lead], teams: [acme/security] }");
+    const record = judge({ policy, reviewers: ["bob"], teams: security });
+    expect(record.violations).toEqual([
+      { rule: "approval-rule", message: 'approval rule "owners" needs 1 independent approval from lead, @acme/security, has 0' },
+    ]);
+    expect(judge({ policy, reviewers: ["sec"], teams: security }).verdict).toBe("compliant");
+  });
+
+  it("anyone's approvals, counted: short of the count fails, naming no list", () => {
+    const record = judge({ policy: rule("{ count: 2 }"), reviewers: ["bob"] });
+    expect(record.violations).toEqual([{ rule: "approval-rule", message: 'approval rule "owners" needs 2 independent approvals, has 1' }]);
+    expect(judge({ policy: rule("{ count: 2 }"), reviewers: ["bob", "carol"] }).verdict).toBe("compliant");
+  });
+
+  it("two organisations seen in part: the reason for each is given", () => {
+    const record = judge({ policy: rule("{ organizations: [acme, beta] }"), reviewers: ["bob"], orgs: acme([]) });
+    expect(record.verdict).toBe("unverified");
+    expect(record.violations[0]?.message).toBe(
+      `approval rule "owners" needs 1 independent approval from members of acme, members of beta, has 0; cannot tell whether bob is a member: ${PUBLIC_ONLY}; organisation beta was not read ${TOKEN_HINT}`,
+    );
+  });
+});
+
+describe("and/or nested", () => {
+  const rules = `approvalRules:
+  - name: members
+    requires: { organizations: [acme] }
+  - name: leads
+    requires: { users: [lead] }
+  - name: anyone
+`;
+  it("an and whose parts are all met is met inside an or, whatever the or's other part", () => {
+    const policy = `${rules}approvalPolicy: { or: [{ and: [leads, anyone] }, members] }\n`;
+    expect(judge({ policy, reviewers: ["bob", "lead"], orgs: acme([]) }).verdict).toBe("compliant");
+  });
+
+  it("an or of a failed and and a failed rule names every failed rule, the and's joined by 'and'", () => {
+    const policy = `${rules}approvalPolicy: { or: [{ and: [leads, members] }, leads] }\n`;
+    const record = judge({ policy, reviewers: ["bob"], orgs: acme(["carol"], null) });
+    const leadsFailed = 'approval rule "leads" needs 1 independent approval from lead, has 0';
+    expect(record.violations).toEqual([
+      {
+        rule: "approval-rule",
+        message: `none of these is met: ${leadsFailed} and approval rule "members" needs 1 independent approval from members of acme, has 0; or ${leadsFailed}`,
+      },
+    ]);
+  });
+});
+
+describe("an emergency or exempt change", () => {
+  it("an emergency change awaiting its retroactive review is reported as emergency, not compliant; approval rules wait for the review", () => {
+    const policy = `exemptions: { emergency: {} }\n${MEMBERS}`;
+    const record = judge({ policy, labels: ["emergency"], orgs: acme([]) });
+    expect(record.verdict).toBe("emergency");
+    expect(record.emergency?.status).toBe("pending");
+  });
+
+  it("a listed bot's change is reported as exempt, not compliant; its own violations still block", () => {
+    const record = judge({ policy: "exemptions: { bots: [alice] }\n", reviewers: [] });
+    expect(record.verdict).toBe("exempt");
+    expect(record.exemption).toBe("bot:alice (exemptions.bots matched the PR author alice)");
+    const checked = judge({ policy: "exemptions: { bots: [alice] }\nchecks: { required: [ci] }\n", reviewers: [] });
+    expect(checked.verdict).toBe("noncompliant");
+  });
+});
+
 describe("a provider request that failed", () => {
   const silent = new Logger({ tool: "sock-check", level: "error", stream: { write: () => true } as unknown as NodeJS.WritableStream });
 
@@ -225,6 +354,21 @@ describe("a provider request that failed", () => {
       ["s4", "not checked after an earlier API failure: GitHub answered 502"],
     ]);
     expect(facts.failure?.message).toBe("GitHub answered 502");
+  });
+
+  it("warns on stderr which provider failed and why, once", async () => {
+    const lines: string[] = [];
+    const log = new Logger({
+      tool: "sock-check",
+      level: "warn",
+      stream: { write: (l: string) => lines.push(l) } as unknown as NodeJS.WritableStream,
+    });
+    const attempt = failClosed(judgeFacts(), "GitHub API", log);
+    await attempt(["s1"], () => Promise.reject(new Error("GitHub answered 502")));
+    await attempt(["s2"], async () => "skipped");
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toContain("GitHub API request failed; the changes it covers are unverified");
+    expect(lines[0]).toContain("GitHub answered 502");
   });
 
   it("keeps a thrown non-Error as the reason text", async () => {
@@ -276,6 +420,16 @@ describe("the deploy's exit when changes are unverified", () => {
         .join(", ")} and 2 more): GitHub answered 502`,
     );
     expect(error?.hint).toBe("fix access to GitHub and re-run, or pass --allow-unverified to let them through flagged");
+  });
+
+  it("lists exactly ten commits whole", () => {
+    const error = verdictError(resultOf(unverifiedRecords().slice(0, 10)), false);
+    expect(error?.message).toBe(
+      `deploy blocked: 10 commits could not be verified (${shas
+        .slice(0, 10)
+        .map((s) => s.slice(0, 7))
+        .join(", ")})`,
+    );
   });
 
   it("takes the failure's own exit code, names GitLab for a GitLab policy, and lists few commits whole", () => {
