@@ -1,10 +1,11 @@
 import { ExitCode, UnavailableError } from "@opsguard/core";
 import { describe, expect, it } from "vitest";
 import type { Deputize } from "../src/build";
-import { type Person, person } from "../src/people";
+import { person } from "../src/people";
 import { type RunProgress, runOnce } from "../src/run";
 import type { PartOutcome, Sink, SinkPlan } from "../src/sinks/sink";
 import type { Source } from "../src/sources/source";
+import { fakeSource } from "./fake-source";
 
 // deputize's guards, second part (mutation module deputize-guards): the messages that name several failed
 // sources or unknown schedules, the write fence (beforeWrite) and the progress a signal handler reads, and a
@@ -12,16 +13,7 @@ import type { Source } from "../src/sources/source";
 
 const alice = person({ email: "alice@corp.example", uid: "alice" });
 
-function source(name: string, schedules: Record<string, Person[]> | Error): Source {
-  return {
-    name,
-    onCall: async () => {
-      if (schedules instanceof Error) throw schedules;
-      return Object.entries(schedules).map(([schedule, people]) => ({ source: name, schedule, people }));
-    },
-    shifts: async () => [],
-  };
-}
+const source = fakeSource;
 
 /** A sink that adds alice; `apply` runs `during` first and returns `outcomes` (parts) when given. */
 function sink(options: { schedules?: string[]; outcomes?: PartOutcome[]; during?: () => void } = {}): Sink & { applied: number } {

@@ -1,10 +1,11 @@
 import { DataError, ExitCode, UnavailableError } from "@opsguard/core";
 import { describe, expect, it } from "vitest";
 import type { Deputize } from "../src/build";
-import { mergePeople, type Person, person } from "../src/people";
+import { mergePeople, person } from "../src/people";
 import { type RunOptions, runOnce } from "../src/run";
 import type { Sink, SinkPlan } from "../src/sinks/sink";
 import type { Source } from "../src/sources/source";
+import { fakeSource } from "./fake-source";
 
 // deputize's guards (issue 19, mutation module deputize-guards): when a sink is left as it is instead of being
 // changed — a failed source, a schedule nobody knows, nobody on call, nobody placed, too many removals, a dry
@@ -14,16 +15,7 @@ import type { Source } from "../src/sources/source";
 const alice = person({ email: "alice@corp.example", uid: "alice" });
 const bob = person({ email: "bob@corp.example", uid: "bob" });
 
-function source(name: string, schedules: Record<string, Person[]> | Error): Source {
-  return {
-    name,
-    onCall: async () => {
-      if (schedules instanceof Error) throw schedules;
-      return Object.entries(schedules).map(([schedule, people]) => ({ source: name, schedule, people }));
-    },
-    shifts: async () => [],
-  };
-}
+const source = fakeSource;
 
 interface FakeSink extends Sink {
   applied: number;

@@ -1,10 +1,10 @@
 import { spawnSync } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { embeddedDatabaseFiles } from "../src/geoip";
-import { openvpnConnectEnv, waitFor } from "./fixtures";
+import { openvpnConnectEnv, refusingSlackConfig, waitFor } from "./fixtures";
 
 /**
  * The built bundle as a user handles it: copied somewhere else, installed with a config outside
@@ -20,25 +20,8 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-/** A config in a non-default place whose Slack refuses at once: every login stays in the spool. */
-function writeConfig(root: string): { config: string; spool: string } {
-  const config = join(root, "etc", "vpn notify.json");
-  const spool = join(root, "spool");
-  mkdirSync(join(root, "etc"), { recursive: true });
-  writeFileSync(
-    config,
-    JSON.stringify({
-      server: { name: "x" },
-      slack: { token: "env:T_TOKEN", baseUrl: "http://127.0.0.1:9/api/" },
-      securityChannel: "C0SEC",
-      directory: { emailDomain: "example.org" },
-      state: { file: join(root, "state", "state.json") },
-      spool: { dir: spool, idleSeconds: 0, retryAfterSeconds: 3600 },
-      log: { file: join(root, "vpnnotify.log") },
-    }),
-  );
-  return { config, spool };
-}
+/** A config in a non-default place (a space in its path) whose Slack refuses at once: every login stays in the spool. */
+const writeConfig = (root: string) => refusingSlackConfig(root, join(root, "etc", "vpn notify.json"));
 
 const run = (argv: string[], env: Record<string, string> = {}) =>
   spawnSync(argv[0] as string, argv.slice(1), {

@@ -1,8 +1,8 @@
 import { spawn } from "node:child_process";
 import { createSocket } from "node:dgram";
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { hostname, tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { writeCityMmdb, writeMmdb } from "@opsguard/lab";
 import { runInProcess } from "../../core/test/run-in-process";
 import { createVpnnotifyProgram } from "../src/cli";
@@ -277,4 +277,31 @@ export async function zombieDrainLock(spool: string): Promise<{ end: () => void 
   const lock = { pid, start: fields()[19], host: hostname(), token: "t", time: Date.now() };
   writeFileSync(join(spool, "drain.lock"), JSON.stringify(lock));
   return { end: () => parent.kill("SIGKILL") };
+}
+
+/**
+ * A config whose Slack refuses at once (nothing listens on port 9): every login stays in the spool. Written at
+ * `config` (default `<root>/vpnnotify.json`), its state, spool and log under `root`; `extra` keys added on top.
+ */
+export function refusingSlackConfig(
+  root: string,
+  config = join(root, "vpnnotify.json"),
+  extra: Record<string, unknown> = {},
+): { config: string; spool: string } {
+  const spool = join(root, "spool");
+  mkdirSync(dirname(config), { recursive: true });
+  writeFileSync(
+    config,
+    JSON.stringify({
+      server: { name: "x" },
+      slack: { token: "env:T_TOKEN", baseUrl: "http://127.0.0.1:9/api/" },
+      securityChannel: "C0SEC",
+      directory: { emailDomain: "example.org" },
+      state: { file: join(root, "state", "state.json") },
+      spool: { dir: spool, idleSeconds: 0, retryAfterSeconds: 3600 },
+      log: { file: join(root, "vpnnotify.log") },
+      ...extra,
+    }),
+  );
+  return { config, spool };
 }

@@ -3,7 +3,7 @@ import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, rea
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CLI, openvpnConnectEnv, runBare } from "./fixtures";
+import { CLI, openvpnConnectEnv, refusingSlackConfig, runBare } from "./fixtures";
 
 /**
  * The process's own streams failing (issue #21's black-box try): the CLI ends the process itself once the exit
@@ -16,22 +16,9 @@ let config: string;
 
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), "vpnnotify-io-"));
-  config = join(dir, "vpnnotify.json");
   mkdirSync(join(dir, "state"));
-  writeFileSync(
-    config,
-    JSON.stringify({
-      server: { name: "x" },
-      // Nothing listens on port 9: a notify fails at once and its login stays in the spool.
-      slack: { token: "env:T_TOKEN", baseUrl: "http://127.0.0.1:9/api/" },
-      securityChannel: "C0SEC",
-      directory: { emailDomain: "example.org" },
-      state: { file: join(dir, "state", "state.json") },
-      spool: { dir: join(dir, "spool"), idleSeconds: 0, retryAfterSeconds: 3600 },
-      log: { file: join(dir, "vpnnotify.log") },
-      deadlineMs: 10_000,
-    }),
-  );
+  // Slack refuses at once: a notify fails and its login stays in the spool.
+  ({ config } = refusingSlackConfig(dir, join(dir, "vpnnotify.json"), { deadlineMs: 10_000 }));
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 

@@ -19,6 +19,28 @@ afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
+/**
+ * A config with its own spool and the launcher installed over a stub bundle: `bundle(starts)` is the stub's source,
+ * given the file it may record its starts in.
+ */
+function spoolSite(name: string, bundle: (starts: string) => string) {
+  const root = mkdtempSync(join(dir, `${name}-`));
+  const spool = join(root, "spool");
+  mkdirSync(spool, { mode: 0o700 });
+  const config = join(root, "vpnnotify.json");
+  writeFileSync(config, JSON.stringify({ server: { name: "x" }, spool: { dir: spool } }));
+  const starts = join(root, "starts.log");
+  writeFileSync(join(root, "tool.cjs"), bundle(starts));
+  const { launcher } = installWithLauncher({
+    bundle: join(root, "tool.cjs"),
+    prefix: join(root, "lib"),
+    name: "vpnnotify",
+    cacheEnv: "T_CACHE",
+    fastPath: launcherFastPath(parseHookEnv),
+  });
+  return { root, spool, config, starts, launcher };
+}
+
 describe("the installed launcher answers hooks without loading the bundle", () => {
   it("parseHookEnv runs from its source alone, in an empty context", () => {
     const isolated = runInNewContext(`(${parseHookEnv.toString()})`, {}) as (env: Env, now: number) => HookCall | undefined;
@@ -76,24 +98,11 @@ require("node:fs").writeFileSync(${JSON.stringify(marker)}, JSON.stringify({ arg
   });
 
   it("with a JSON config and its spool, the launcher queues each login itself, answers 1, and only the first hook starts a worker", () => {
-    const root = mkdtempSync(join(dir, "queue-"));
-    const spool = join(root, "spool");
-    mkdirSync(spool, { mode: 0o700 });
-    const config = join(root, "vpnnotify.json");
-    writeFileSync(config, JSON.stringify({ server: { name: "x" }, spool: { dir: spool } }));
-    const starts = join(root, "starts.log");
-    const bundle = join(root, "tool.cjs");
-    writeFileSync(
-      bundle,
-      `if (!process.argv.includes("--version")) require("node:fs").appendFileSync(${JSON.stringify(starts)}, (process.env.VPNNOTIFY_QUEUED ?? "-") + " " + (process.env.client_connect_deferred_file ?? "none") + "\\n");`,
+    const { root, spool, config, starts, launcher } = spoolSite(
+      "queue",
+      (starts) =>
+        `if (!process.argv.includes("--version")) require("node:fs").appendFileSync(${JSON.stringify(starts)}, (process.env.VPNNOTIFY_QUEUED ?? "-") + " " + (process.env.client_connect_deferred_file ?? "none") + "\\n");`,
     );
-    const { launcher } = installWithLauncher({
-      bundle,
-      prefix: join(root, "lib"),
-      name: "vpnnotify",
-      cacheEnv: "T_CACHE",
-      fastPath: launcherFastPath(parseHookEnv),
-    });
     for (const name of ["alice", "bob", "carol"]) {
       const deferred = join(root, `acf-${name}`);
       writeFileSync(deferred, "");
@@ -164,24 +173,10 @@ require("node:fs").writeFileSync(${JSON.stringify(marker)}, JSON.stringify({ arg
   });
 
   it("a drain lock naming a zombie (a worker killed, never reaped) is no worker: the launcher starts one", async () => {
-    const root = mkdtempSync(join(dir, "zombie-"));
-    const spool = join(root, "spool");
-    mkdirSync(spool, { mode: 0o700 });
-    const config = join(root, "vpnnotify.json");
-    writeFileSync(config, JSON.stringify({ server: { name: "x" }, spool: { dir: spool } }));
-    const starts = join(root, "starts.log");
-    const bundle = join(root, "tool.cjs");
-    writeFileSync(
-      bundle,
-      `if (!process.argv.includes("--version")) require("node:fs").appendFileSync(${JSON.stringify(starts)}, "started\\n");`,
+    const { spool, config, starts, launcher } = spoolSite(
+      "zombie",
+      (starts) => `if (!process.argv.includes("--version")) require("node:fs").appendFileSync(${JSON.stringify(starts)}, "started\\n");`,
     );
-    const { launcher } = installWithLauncher({
-      bundle,
-      prefix: join(root, "lib"),
-      name: "vpnnotify",
-      cacheEnv: "T_CACHE",
-      fastPath: launcherFastPath(parseHookEnv),
-    });
     const zombie = await zombieDrainLock(spool);
     try {
       const env = { PATH: "/usr/bin:/bin", VPNNOTIFY_CONFIG: config, ...openvpnConnectEnv("alice", "81.2.69.142") };
@@ -193,21 +188,8 @@ require("node:fs").writeFileSync(${JSON.stringify(marker)}, JSON.stringify({ arg
   });
 
   it("a FIFO planted as the spool's drain.lock never holds up the hook", () => {
-    const root = mkdtempSync(join(dir, "lockfifo-"));
-    const spool = join(root, "spool");
-    mkdirSync(spool, { mode: 0o700 });
+    const { spool, config, launcher } = spoolSite("lockfifo", () => "");
     expect(spawnSync("mkfifo", [join(spool, "drain.lock")]).status).toBe(0);
-    const config = join(root, "vpnnotify.json");
-    writeFileSync(config, JSON.stringify({ server: { name: "x" }, spool: { dir: spool } }));
-    const bundle = join(root, "tool.cjs");
-    writeFileSync(bundle, "");
-    const { launcher } = installWithLauncher({
-      bundle,
-      prefix: join(root, "lib"),
-      name: "vpnnotify",
-      cacheEnv: "T_CACHE",
-      fastPath: launcherFastPath(parseHookEnv),
-    });
     const result = spawnSync(launcher, [], {
       env: { PATH: "/usr/bin:/bin", VPNNOTIFY_CONFIG: config, ...openvpnConnectEnv("alice", "81.2.69.142") },
       timeout: 10_000,
