@@ -288,7 +288,9 @@ claim_start() {
       IFS= read -r since <"$marker" || :
       # Arithmetic only on what it can hold: dash exits 2 ("Illegal number", a disconnect) on a
       # leading 0 (octal) or a number too long; junk like that is stale.
-      case $since in '' | 0* | *[!0-9]* | ????????????????*) ;; *) [ $((now - since)) -lt 10000 ] && return 1 ;; esac
+      # Empty: another hook has just created it and not yet written its time (noclobber's create and the
+      # write are two steps): being claimed, not junk (flush removes one left empty for 10 s).
+      case $since in '') return 1 ;; 0* | *[!0-9]* | ????????????????*) ;; *) [ $((now - since)) -lt 10000 ] && return 1 ;; esac
     fi
     rm -f -- "$marker" 2>/dev/null
   fi

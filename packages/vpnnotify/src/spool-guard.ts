@@ -22,3 +22,14 @@ export async function clearPlantedDrainLock(spool: string, log: Pick<Logger, "wa
     },
   );
 }
+
+/**
+ * A worker.starting older than 10 s (by its time of change, as the Node hook judges it): left by a hook
+ * that died between creating it and writing its time, which the sh hook (no stat(1) per call) takes for a
+ * start under way. Removed, so the next login's hook starts the worker again.
+ */
+export async function clearStaleStartClaim(spool: string): Promise<void> {
+  const marker = join(spool, "worker.starting");
+  const stat = await lstat(marker).catch(() => undefined);
+  if (stat && Date.now() - stat.mtimeMs >= 10_000) await unlink(marker).catch(() => {});
+}

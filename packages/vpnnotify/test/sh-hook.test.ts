@@ -221,6 +221,15 @@ describe("the sh client-connect hook", () => {
     expect(existsSync(join(s.spool, "worker.starting"))).toBe(true);
   });
 
+  it("an empty worker.starting is another hook's claim being written: no second worker (a burst on a loaded machine started two)", async () => {
+    const s = site();
+    writeFileSync(join(s.spool, "worker.starting"), "");
+    expect((await hook(s, { script_type: "client-connect", common_name: "a", trusted_ip: "81.2.69.1" })).code).toBe(0);
+    expect(entryFiles(s)).toHaveLength(1);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(calls(s)).toEqual([]);
+  });
+
   it("a worker.starting left for more than 10 s by a worker that died starting is taken over", async () => {
     const s = site();
     writeFileSync(join(s.spool, "worker.starting"), `${Date.now() - 11_000}\n`);

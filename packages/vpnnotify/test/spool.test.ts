@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
@@ -187,6 +187,23 @@ describe("LDAP hanging", () => {
     expect(slack.messagesTo(to).filter((m) => / late: /.test(m.text ?? ""))).toHaveLength(1);
     expect(slack.messagesTo(SECURITY)).toHaveLength(1);
     expect(await status(healthy)).toMatchObject({ pending: 0, gaveUp: 0 });
+  });
+});
+
+describe("the hooks' start claim", () => {
+  it("flush removes a worker.starting older than 10 s (a hook killed between creating and writing it), not a fresh one", async () => {
+    const s = site("file");
+    const spool = join(dir, `spool-claim-${n}`);
+    const config = s.config({ spool: { dir: spool } });
+    mkdirSync(spool, { mode: 0o700 });
+    const marker = join(spool, "worker.starting");
+    writeFileSync(marker, "");
+    expect((await runInProc(["flush"], env(config))).code).toBe(0);
+    expect(existsSync(marker)).toBe(true);
+    const old = new Date(Date.now() - 11_000);
+    utimesSync(marker, old, old);
+    expect((await runInProc(["flush"], env(config))).code).toBe(0);
+    expect(existsSync(marker)).toBe(false);
   });
 });
 

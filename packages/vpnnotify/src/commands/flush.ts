@@ -2,6 +2,7 @@ import { type CliContext, type Command, cliContext, ExitCode, exitWith, type IOS
 import { configSchema } from "../config";
 import { flushAlerts } from "../notify";
 import { createNotifier } from "../runtime";
+import { clearStaleStartClaim } from "../spool-guard";
 import { logPending, statusJson } from "./run";
 
 export interface FlushCommandOptions {
@@ -25,6 +26,7 @@ export async function runFlushCommand({ ctx, flags }: FlushCommandOptions, io: I
   const { config } = await loadConfig({ tool: "vpnnotify", schema: configSchema, path: ctx.opts.config });
   // Nobody waits on a flush: it paces Slack like the worker, rather than failing alerts on a 429.
   const n = createNotifier(config, ctx.log, undefined, { worker: true });
+  await clearStaleStartClaim(n.spool.dir);
   // Each alert is bounded by the Slack, LDAP and store timeouts, and the spool holds a bounded number.
   const result = await flushAlerts(n, { force: flags.force === true, concurrency: config.spool.concurrency });
   // Hooks that queued a login while this held the drain lock took it for a worker and started none:
