@@ -30,6 +30,7 @@ import {
   writeFileAtomic,
 } from "../src/index";
 import { bundleFixture } from "./fixtures/bundle";
+import { startZombie } from "./zombie";
 
 let child = "";
 let root = "";
@@ -265,19 +266,13 @@ describe("withLock", () => {
 
   it("breaks a lock held by a zombie (killed, not reaped yet: a container's PID 1 may never reap it)", async () => {
     const file = join(fresh("zombie"), "s.json");
-    // sh starts a short sleep in the background and execs a long one, which never reaps it: once the short one
-    // ends, a zombie for as long as the long one runs.
-    const parent = spawn("/bin/sh", ["-c", "sleep 0.3 & echo $!; exec sleep 30"], { stdio: ["ignore", "pipe", "ignore"] });
+    const zombie = await startZombie();
     try {
-      const pid = Number(await new Promise<string>((resolve) => parent.stdout?.once("data", (d: Buffer) => resolve(String(d)))));
-      const state = () => readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ")[0];
-      for (let i = 0; i < 200 && state() !== "Z"; i++) await new Promise((r) => setTimeout(r, 10));
-      expect(state()).toBe("Z");
-      const start = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ")[19];
+      const { pid, start } = zombie;
       writeFileSync(`${file}.lock`, JSON.stringify({ pid, start, host: hostname(), token: "zombie", time: Date.now() }));
       expect(await withLock(file, () => "ran", { timeoutMs: 0 })).toBe("ran");
     } finally {
-      parent.kill("SIGKILL");
+      zombie.end();
     }
   });
 

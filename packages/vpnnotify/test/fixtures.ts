@@ -1,10 +1,11 @@
 import { spawn } from "node:child_process";
 import { createSocket } from "node:dgram";
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { hostname, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { writeCityMmdb, writeMmdb } from "@opsguard/lab";
 import { runInProcess } from "../../core/test/run-in-process";
+import { startZombie } from "../../core/test/zombie";
 import { createVpnnotifyProgram } from "../src/cli";
 
 /** Places the test GeoIP databases know; addresses are public ones, so they are looked up. */
@@ -265,18 +266,14 @@ export function openvpnUserPassEnv(user: string, password: string, ip: string): 
   };
 }
 
-/**
- * A drain lock naming a zombie: a process killed but never reaped (sh execs a long sleep that never waits for
- * its short one), as a worker killed in a container whose PID 1 does not reap stays. `end` kills its parent.
- */
+/** A drain lock naming a zombie (core's test helper), as a worker killed and never reaped leaves it. `end` ends it. */
 export async function zombieDrainLock(spool: string): Promise<{ end: () => void }> {
-  const parent = spawn("/bin/sh", ["-c", "sleep 0.2 & echo $!; exec sleep 60"], { stdio: ["ignore", "pipe", "ignore"] });
-  const pid = Number(await new Promise<string>((resolve) => parent.stdout?.once("data", (d: Buffer) => resolve(String(d)))));
-  const fields = () => readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
-  await waitFor(() => fields()[0] === "Z", 5_000, "the short sleep to become a zombie");
-  const lock = { pid, start: fields()[19], host: hostname(), token: "t", time: Date.now() };
-  writeFileSync(join(spool, "drain.lock"), JSON.stringify(lock));
-  return { end: () => parent.kill("SIGKILL") };
+  const zombie = await startZombie();
+  writeFileSync(
+    join(spool, "drain.lock"),
+    JSON.stringify({ pid: zombie.pid, start: zombie.start, host: hostname(), token: "t", time: Date.now() }),
+  );
+  return zombie;
 }
 
 /**
