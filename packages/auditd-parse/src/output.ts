@@ -74,6 +74,11 @@ export class Output {
     this.buffer[this.used++] = 10;
   }
 
+  /** Drops what is queued and not yet written (a run that read nothing appends nothing, not even a header). */
+  discard(): void {
+    this.used = 0;
+  }
+
   async flush(): Promise<void> {
     if (this.failure) throw this.failure;
     if (this.used === 0) return;

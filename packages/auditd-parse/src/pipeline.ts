@@ -132,7 +132,13 @@ export async function runPipeline(mode: Mode, files: string[], flags: ParseFlags
     await readAll(inputs, onChunk, parser, unread, ctx, progress, io.stdin).finally(() => progress.stop());
   }
   parser.end();
-  await sink.finish(unread.failures.length);
+  const nothing = unread.nothing();
+  await sink.finish({ unread: unread.failures.length, nothing });
+  if (nothing && flags.output !== undefined) {
+    // a run that read nothing leaves -o's file as it was: no empty page over a good one, no empty report appended
+    output.discard();
+    ctx.log.warn(`nothing could be read, so ${flags.output} was not written (it is as it was)`);
+  }
   await output.close();
   summarize(ctx, parser, flags.strict);
   if (detector !== undefined && rules !== undefined) detectVerdict(ctx, detector, rules, flags, unread.verdict());
@@ -151,12 +157,16 @@ class Unread {
   readonly failures: NoInputError[] = [];
   bytes = 0;
   constructor(private readonly inputs: number) {}
+  /** Inputs failed and not a byte was read (exit 66); an empty input read whole is a clean, empty run. */
+  nothing(): boolean {
+    return this.failures.length > 0 && this.bytes === 0;
+  }
   verdict(): OpsguardError | undefined {
     const first = this.failures[0];
     if (first === undefined) return undefined;
     // a lone input that gave nothing: its own one line, as before
-    if (this.bytes === 0 && this.inputs === 1) return first;
-    if (this.bytes === 0) return new NoInputError(`none of the ${this.inputs} inputs could be read (named above)`, { hint: first.hint });
+    if (this.nothing() && this.inputs === 1) return first;
+    if (this.nothing()) return new NoInputError(`none of the ${this.inputs} inputs could be read (named above)`, { hint: first.hint });
     return new DataError(
       `incomplete: ${this.failures.length} of ${this.inputs} input(s) could not be read whole (named above); the output covers what was read`,
       { hint: "check or replace those files" },

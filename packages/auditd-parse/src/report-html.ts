@@ -1,4 +1,5 @@
 import { escapeHtml as h, htmlPage, svgBar } from "@opsguard/core/html";
+import { INCOMPLETE_CSS, incompleteBanner } from "./incomplete";
 import type { Report, ReportTable, SummaryName } from "./report";
 
 /**
@@ -27,7 +28,8 @@ th{background:#f3f3f3}td.n{text-align:right;font-variant-numeric:tabular-nums}
 .failed td{background:#fde8e8}.note{color:#555;font-style:italic}.meta{color:#444}
 .bar{margin:.5em 0 1em}.bar rect{stroke:#fff}.b0{fill:#3b82f6}.b1{fill:#f59e0b}.b2{fill:#10b981}.b3{fill:#8b5cf6}.b4{fill:#ef4444}.b5{fill:#6b7280}.b6{fill:#14b8a6}
 ul.counts{list-style:none;padding:0;display:flex;flex-wrap:wrap;gap:.3em 1.5em}
-@media print{body{margin:0}h2{break-after:avoid}tr{break-inside:avoid}}`;
+@media print{body{margin:0}h2{break-after:avoid}tr{break-inside:avoid}}
+${INCOMPLETE_CSS}`;
 
 export interface ReportHtmlOptions {
   /** What was read, shown in the page ("3 files", a path …). */
@@ -44,9 +46,7 @@ export function renderReportHtml(report: Report, options: ReportHtmlOptions): st
   const body = [
     `<h1>Audit report</h1>`,
     `<p class="meta">${h(options.source)} · generated ${h((options.generatedAt ?? new Date()).toISOString())} by auditd-parse</p>`,
-    options.unread
-      ? `<p class="note"><strong>Incomplete:</strong> ${options.unread} input(s) could not be read; the counts cover the rest.</p>`
-      : "",
+    incompleteBanner(options.unread ?? 0),
     `<ul class="counts">${counts.map(([, n, label]) => `<li><strong>${n}</strong> ${h(label)}</li>`).join("")}</ul>`,
     svgBar(counts),
     ...entries.map(([name, table]) => section(name, table, total(table))),

@@ -1,5 +1,6 @@
 import { escapeControlChars, escapeHtml as h, htmlPage, jsonForScript } from "@opsguard/core/html";
 import type { AuditEvent, FieldValue } from "./event";
+import { INCOMPLETE_CSS, incompleteBanner } from "./incomplete";
 import { connectionText } from "./net";
 import { type Session, SessionTracker } from "./sessions";
 
@@ -151,10 +152,6 @@ export class SessionsHtml {
 
   /** The page; `unread` inputs that could not be read whole get a banner, so a partial page never looks whole. */
   render(unread = 0): string {
-    const incomplete =
-      unread > 0
-        ? `<p class="omitted" id="incomplete">incomplete: ${unread} input(s) could not be read whole (named on stderr); this page shows only what was read.</p>`
-        : "";
     const omitted =
       this.sessionsOmitted > 0 || this.itemsOmitted > 0
         ? `<p class="omitted" id="omitted">${this.sessionsOmitted} more session(s) and ${this.itemsOmitted} more timeline item(s) omitted to keep this page small enough to open — narrow the run with --user, --node, --since/--until.</p>`
@@ -166,7 +163,7 @@ export class SessionsHtml {
     const body = [
       "<header><h1>auditd-parse sessions</h1>",
       `<p class="meta"><span id="shown">${this.sections.length}</span> of <span id="total">${this.sessionsSeen}</span> session(s), ${h(this.first ?? "?")} .. ${h(this.last ?? "?")}</p>`,
-      incomplete,
+      incompleteBanner(unread),
       omitted,
       '<form class="filters" id="filters"><label>user <select id="f-user"><option value="">all</option></select></label> ',
       '<label>host <select id="f-host"><option value="">all</option></select></label> ',
@@ -334,6 +331,7 @@ time{font:12px ui-monospace,monospace;color:#555}.text{font:13px ui-monospace,mo
 details{display:inline}summary{cursor:pointer;color:#1565c0;font-size:.85em;display:inline}
 pre{white-space:pre-wrap;word-break:break-all;background:#f6f6f6;padding:.4em;font-size:11px;margin:.2em 0}
 @media print{body{margin:0;max-width:none;font-size:11px}.filters{display:none}.session{print-color-adjust:exact;-webkit-print-color-adjust:exact}}
+${INCOMPLETE_CSS}
 `;
 
 /** The sessions command's HTML output: the tracker feeds the page, and the page is written whole at the end. */

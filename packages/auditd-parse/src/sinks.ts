@@ -10,6 +10,7 @@ import { csvHeader, formatCsv, formatRow, formatText, tableHeader } from "./form
 import { type Connection, connectionOf, formatConnection } from "./net";
 import type { Output } from "./output";
 import type { EcsModule, Mode } from "./pipeline";
+import { incompleteText } from "./incomplete";
 import { formatReport, ReportBuilder } from "./report";
 import { renderReportHtml } from "./report-html";
 import { formatSession, SessionTracker } from "./sessions";
@@ -34,12 +35,19 @@ export function detectSink(detector: Detector, output: Output): Sink {
   };
 }
 
+/** How the reading went, for what a sink writes at the end. */
+export interface ReadResult {
+  /** Inputs that could not be read whole: the pages and the readable report say the run is incomplete. */
+  unread: number;
+  /** Not a byte of any input was read (exit 66): an -o page is not written, so a good earlier one survives. */
+  nothing: boolean;
+}
+
 /** Consumes events for one mode and writes them; pending() is the backpressure hook. */
 export interface Sink {
   event(e: AuditEvent, json: EventJson): void;
   pending(): Promise<void> | undefined;
-  /** `unread`: inputs that could not be read whole (the html page says so). */
-  finish(unread: number): Promise<void>;
+  finish(read: ReadResult): Promise<void>;
 }
 
 export function makeSink(mode: Mode, flags: ParseFlags, ctx: CliContext, output: Output, ecs: EcsModule | undefined): Sink {
@@ -59,10 +67,10 @@ export function makeSink(mode: Mode, flags: ParseFlags, ctx: CliContext, output:
     const file = flags.output;
     let html = "";
     const page = sessionsHtmlSink(file === undefined ? line : (text) => (html = text));
-    const finish = async (unread: number) => {
-      page.finish(unread);
+    const finish = async (read: ReadResult) => {
+      page.finish(read.unread);
       // the same bytes as on stdout, where line() ends it with a newline
-      if (file !== undefined) await writeOutputFile(file, `${html}\n`);
+      if (file !== undefined && !read.nothing) await writeOutputFile(file, `${html}\n`);
     };
     return { event: (e, json) => page.event(e, json), pending, finish };
   }
@@ -88,16 +96,18 @@ export function makeSink(mode: Mode, flags: ParseFlags, ctx: CliContext, output:
     return {
       event: (e) => builder.add(e),
       pending,
-      finish: async () => {
+      finish: async (read) => {
         const report = builder.result();
         if (flags.format === "html" && !ctx.opts.json) {
-          const page = renderReportHtml(report, { source: "aureport-style summaries of the audit log" });
+          const page = renderReportHtml(report, { source: "aureport-style summaries of the audit log", unread: read.unread });
           // -o FILE: the page replaces the file whole (atomically), as sessions' page does
-          if (flags.output !== undefined) await writeOutputFile(flags.output, `${page}\n`);
-          else line(page);
+          if (flags.output === undefined) line(page);
+          else if (!read.nothing) await writeOutputFile(flags.output, `${page}\n`);
           return;
         }
-        line(ctx.opts.json ? JSON.stringify(report, null, flags.pretty ? 2 : undefined) : formatReport(report, top));
+        // JSON keeps its shape (the summaries alone): a script reads the exit code (65/66), as for sessions --json
+        if (ctx.opts.json) line(JSON.stringify(report, null, flags.pretty ? 2 : undefined));
+        else line(`${read.unread > 0 ? `${incompleteText(read.unread)}\n\n` : ""}${formatReport(report, top)}`);
       },
     };
   }

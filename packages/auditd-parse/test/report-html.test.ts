@@ -57,6 +57,33 @@ describe("auditd-parse report --format html", () => {
     expect(untimed(page)).toBe(untimed(html.stdout));
     expect(page.match(/<html/g)).toHaveLength(1);
   });
+
+  it("says on the page, and atop the readable report, when inputs could not be read (exit 65/66): a partial report never looks whole", async () => {
+    const log = join(dir, "good.log");
+    writeFileSync(log, hostileLog());
+    const missing = join(dir, "missing.log");
+    const banner = '<p class="incomplete" id="incomplete" role="alert">incomplete: 1 input(s) could not be read whole';
+    const partial = await run(["report", "--format", "html", "--passwd", passwd, log, missing]);
+    expect(partial.code).toBe(65);
+    expect(partial.stdout).toContain(banner);
+    // the banner is above the counts, which still cover what was read
+    expect(partial.stdout.indexOf(banner)).toBeLessThan(partial.stdout.indexOf('<ul class="counts">'));
+    expect(partial.stdout).toContain('<h2 id="commands">');
+    const none = await run(["report", "--format", "html", missing]);
+    expect(none.code).toBe(66);
+    expect(none.stdout).toContain(banner);
+    expect(html.stdout).not.toContain('id="incomplete"');
+    // the readable report opens with the same words; JSON keeps its shape (the exit code says it)
+    const text = await run(["report", "--passwd", passwd, log, missing]);
+    expect(text.code).toBe(65);
+    expect(text.stdout.split("\n")[0]).toBe(
+      "incomplete: 1 input(s) could not be read whole (named on stderr); what follows covers only what was read.",
+    );
+    expect((await run(["report", "--passwd", passwd, log])).stdout).not.toContain("incomplete");
+    const partialJson = await run(["report", "--json", "--passwd", passwd, log, missing]);
+    expect(partialJson.code).toBe(65);
+    expect(Object.keys(JSON.parse(partialJson.stdout))).toEqual(Object.keys(JSON.parse(json.stdout)));
+  });
 });
 
 describe.skipIf(chromiumMissing())("auditd-parse report --format html in a browser (Debian chromium)", () => {

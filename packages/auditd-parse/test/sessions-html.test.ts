@@ -93,7 +93,7 @@ describe("auditd-parse sessions --format html", () => {
     const missing = join(dir, "missing.log");
     const partial = await run(["sessions", "--format", "html", "--passwd", passwd, log, missing], "");
     expect(partial.code).toBe(65);
-    expect(partial.stdout).toContain('<p class="omitted" id="incomplete">incomplete: 1 input(s) could not be read');
+    expect(partial.stdout).toContain('<p class="incomplete" id="incomplete" role="alert">incomplete: 1 input(s) could not be read');
     expect(partial.stdout.match(/<section class="session/g)).toHaveLength(3);
     const none = await run(["sessions", "--format", "html", missing], "");
     expect(none.code).toBe(66);
