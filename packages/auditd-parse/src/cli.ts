@@ -21,6 +21,9 @@ Output: NDJSON, one event per line (schema: schema/event.schema.json in the pack
   (a truncated .gz up to its cut, as zcat): exit 65, incomplete (66 when no input could be read at all;
   for detect, 65 outranks 1). Interrupted outside -F and the
   plugin: 130 (SIGINT) or 143 (SIGTERM); an -o file then holds only what was written so far.
+  -o FILE is appended to (an html page replaces it whole, atomically); a run that could read no input
+  (66) writes nothing to it. A new FILE gets 0666 minus the umask, a replaced page keeps FILE's mode (and
+  owner, as root); a FILE (or, for a page, its directory) that cannot be written: one line, exit 74.
 
 Config keys (--config, $AUDITD_PARSE_CONFIG, ./.auditd-parserc, /etc/opsguard/auditd-parse.json …):
   passwd     passwd file for uid → name (default /etc/passwd)

@@ -2,6 +2,7 @@ import { once } from "node:events";
 import { createWriteStream, type WriteStream } from "node:fs";
 import { IoError } from "@opsguard/core/errors";
 import { type OutStream, redactingStream } from "@opsguard/core/iostreams";
+import { outputFileError } from "@opsguard/core/output";
 import type { EventJson } from "./event-json";
 
 // 128 KiB, not 512: two of them alternate (one being written), and their pages count in peak RSS (issue 23: -1 MB)
@@ -125,7 +126,9 @@ export class Output {
 
   /** The first failure is the one reported (both a stream's error event and a pending callback may carry one). */
   private fail(error: Error): void {
-    this.failure ??= new IoError(`cannot write ${this.path ?? "standard output"}: ${error.message}`);
+    // an -o file's failure in core's words, as every -o format (and the pages' atomic write) says it
+    this.failure ??=
+      this.path === undefined ? new IoError(`cannot write standard output: ${error.message}`) : outputFileError(this.path, error);
     this.onFailure?.();
   }
 

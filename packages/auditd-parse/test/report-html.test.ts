@@ -86,6 +86,24 @@ describe("auditd-parse report --format html", () => {
   });
 });
 
+describe("report and sessions --help", () => {
+  it("say which formats the command writes (not the events' csv/ecs, not 'sessions also html') and list each filter once", async () => {
+    for (const [command, format] of [
+      ["report", "text (the default: readable tables) or html (one self-contained page); --json for JSON"],
+      ["sessions", "text (the default: a timeline per session) or html (one self-contained page); --json for JSON"],
+    ] as const) {
+      const help = (await run([command, "--help"])).stdout;
+      const flat = help.replace(/\s+/g, " ");
+      expect(flat).toContain(`--format <format> ${format}`);
+      expect(flat).not.toContain("sessions also html");
+      for (const option of ["--format <format>", "--user <users>", "--since <time>", "--strict"])
+        expect(help.split(option).length - 1, `${command} --help: ${option}`).toBe(1);
+      // the flags that work everywhere are still listed
+      expect(help).toMatch(/Global Options:[\s\S]*--config <file>[\s\S]*-o, --output <file>/);
+    }
+  });
+});
+
 describe.skipIf(chromiumMissing())("auditd-parse report --format html in a browser (Debian chromium)", () => {
   let browser: Browser;
   beforeAll(async () => {

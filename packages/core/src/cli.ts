@@ -91,8 +91,17 @@ export function createProgram(info: ToolInfo, io: IOStreams = systemIO()): Comma
     .option("--no-color", "no colour or spinners, even on a TTY")
     .addOption(new Option("--log-format <format>", "format of log lines on stderr").choices(["human", "json"]).default("human"))
     .exitOverride()
-    // Subcommands inherit this: their help lists the flags that work everywhere (--config, --json ...) too.
-    .configureHelp({ showGlobalOptions: true })
+    // Subcommands inherit this: their help lists the flags that work everywhere (--config, --json ...) too, but
+    // not twice: a program option a subcommand defines itself (auditd-parse's filters) is listed under its own.
+    .configureHelp({
+      showGlobalOptions: true,
+      visibleGlobalOptions: (cmd: Command) => {
+        const own = new Set(cmd.options.map((o) => o.name()));
+        const global: Option[] = [];
+        for (let up = cmd.parent; up; up = up.parent) global.push(...up.options.filter((o) => !o.hidden && !own.has(o.name())));
+        return global;
+      },
+    })
     .configureOutput({
       // Help (commander's rows and the tools' own text) and --version: wrapped to the terminal, 80 when piped.
       writeOut: (s) => io.stdout.write(wrapHelp(s, helpWidth(io.stdout))),

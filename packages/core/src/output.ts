@@ -1,5 +1,6 @@
 import { constants } from "node:fs";
 import { open, realpath, stat } from "node:fs/promises";
+import { dirname } from "node:path";
 import { IoError } from "./errors";
 import { redactSecrets } from "./secret";
 import { writeFileAtomic } from "./state";
@@ -8,6 +9,10 @@ import { writeFileAtomic } from "./state";
  * Writes a report to `path`, secrets redacted. A regular (or new) file is replaced atomically, through a
  * symlink to its target; an existing special file (a device such as /dev/stdout or /dev/full, a FIFO) is written
  * to directly — renaming over it would replace the device with a plain file. Failures are I/O errors (74).
+ *
+ * Modes: a report is no secret (secrets are redacted before it is written), so a new file gets 0666 minus the
+ * umask, as a shell's `>` gives it; a replaced file keeps its mode, and its owner when root runs this — the
+ * readers it was shared with keep reading it.
  */
 export async function writeOutputFile(path: string, text: string): Promise<void> {
   const data = redactSecrets(text);
@@ -15,7 +20,10 @@ export async function writeOutputFile(path: string, text: string): Promise<void>
   const info = await stat(target).catch(() => undefined);
   if (info?.isDirectory()) throw new IoError(`cannot write ${path}: it is a directory`, { hint: "give a file name" });
   if (!info || info.isFile()) {
-    await writeFileAtomic(target, data);
+    const like = info && { mode: info.mode, uid: info.uid, gid: info.gid };
+    await writeFileAtomic(target, data, { mode: 0o666, ...(like ? { like } : {}) }).catch((error: unknown) => {
+      throw outputFileError(path, (error as Error).cause ?? error, dirname(target));
+    });
     return;
   }
   try {
@@ -26,6 +34,30 @@ export async function writeOutputFile(path: string, text: string): Promise<void>
       await handle.close();
     }
   } catch (error) {
-    throw new IoError(`cannot write ${path} (${(error as NodeJS.ErrnoException).code ?? "error"})`);
+    throw outputFileError(path, error);
   }
+}
+
+/**
+ * The one line for an output file that cannot be written (exit 74, every format alike). `replacedIn`: the
+ * directory of a file replaced atomically, where the temp file is created — permission there is what counts,
+ * not the file's own (a writable file in a read-only directory cannot be replaced).
+ */
+export function outputFileError(path: string, error: unknown, replacedIn?: string): IoError {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code ?? "error";
+  const dir = replacedIn ?? dirname(path);
+  if (code === "ENOENT")
+    return new IoError(`cannot write ${path}: directory ${dir} does not exist`, { hint: "create it, or give another path", cause: error });
+  if (code !== "EACCES" && code !== "EPERM" && code !== "EROFS")
+    return new IoError(`cannot write ${path}: ${(error as Error | undefined)?.message ?? code}`, { cause: error });
+  const denied = code === "EROFS" ? "read-only file system" : "permission denied";
+  if (replacedIn !== undefined)
+    return new IoError(`cannot write ${path}: ${denied} in ${replacedIn} (the file is replaced through a temp file beside it)`, {
+      hint: `make ${replacedIn} writable for this user, or give a path in a directory you can write`,
+      cause: error,
+    });
+  return new IoError(`cannot write ${path}: ${denied}`, {
+    hint: `check the owner and mode of ${path} and of ${dir}, or give a path you can write`,
+    cause: error,
+  });
 }

@@ -62,8 +62,13 @@ export async function ensurePrivateDir(dir: string, options: PrivateDirOptions =
 }
 
 export interface WriteOptions {
-  /** File mode; 0600 unless told otherwise. */
+  /** File mode; 0600 unless told otherwise (the umask applies, as to any file created). */
   mode?: number;
+  /**
+   * The file this write replaces: the new one gets its permission bits exactly (no umask) and, when root, its
+   * owner and group — so replacing a report someone else reads does not change who may read it.
+   */
+  like?: { mode: number; uid: number; gid: number };
   /**
    * fsync the file and its directory (the default): the write survives a power cut. Without it,
    * it still survives the writer being killed, and costs no disk flush (which a busy disk can
@@ -83,6 +88,12 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, o
   try {
     const handle = await open(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, options.mode ?? FILE_MODE);
     try {
+      if (options.like) {
+        // chown first: it clears set-id bits, and none are copied anyway (a report is no program)
+        // (a file system without owners, vfat, refuses it: the data matters more than the owner there)
+        if (process.getuid?.() === 0) await handle.chown(options.like.uid, options.like.gid).catch(() => undefined);
+        await handle.chmod(options.like.mode & 0o777);
+      }
       await handle.writeFile(data);
       if (options.fsync !== false) await handle.sync();
     } finally {
@@ -442,8 +453,8 @@ export class JsonStateFile<T> {
 function fsError(error: unknown, what: string): IoError | PermissionError {
   const code = (error as NodeJS.ErrnoException).code ?? "error";
   if (code === "EACCES" || code === "EPERM") {
-    return new PermissionError(`${what}: permission denied`, { hint: "check the owner and mode of the state directory" });
+    return new PermissionError(`${what}: permission denied`, { hint: "check the owner and mode of the state directory", cause: error });
   }
   if (error instanceof IoError || error instanceof PermissionError) return error;
-  return new IoError(`${what} (${code})`, { hint: "check the disk and the state directory" });
+  return new IoError(`${what} (${code})`, { hint: "check the disk and the state directory", cause: error });
 }

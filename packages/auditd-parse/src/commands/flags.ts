@@ -98,5 +98,6 @@ export function parseWindow(value: string): number {
 
 /** The tail of every parsing subcommand's help. */
 export const SUBCOMMAND_HELP = `
-Output: a readable list, or a JSON array with --json (--pretty indents); -o FILE appends to a file.
+Output: a readable list, or JSON with --json (--pretty indents); -o FILE appends to a file (an html page
+replaces it whole). A run that could read no input (exit 66) writes nothing to -o's file.
 Config keys, exit codes and more examples: auditd-parse --help.`;

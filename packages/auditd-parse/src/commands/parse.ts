@@ -18,7 +18,7 @@ export function newParseCommand(program: Command, runF: RunFn<ParseCommandOption
   return addInputOptions(program)
     .option(
       "--format <format>",
-      "output format: ndjson, text, table, csv (one row per event, for spreadsheets) or ecs (Elastic Common Schema, one document per line); sessions also html",
+      "output format: ndjson, text, table, csv (one row per event, for spreadsheets) or ecs (Elastic Common Schema, one document per line); sessions and report also html (see their --help)",
       "ndjson",
     )
     .option("--pretty", "indented JSON (one event per block)", false)

@@ -17,13 +17,17 @@ export function newReportCommand(program: Command, runF: RunFn<ReportCommandOpti
       .command("report")
       .description("aureport's summaries: logins, authentications, executables, keys, files, anomalies, commands per user")
       .option("--top <n>", "rows per summary in the readable report (default 20; --json has them all)")
+      // its own --format: the program's lists the event formats (csv, ecs), which a report is not written in
+      .option("--format <format>", "text (the default: readable tables) or html (one self-contained page); --json for JSON")
       .addHelpText(
         "after",
         `${SUBCOMMAND_HELP}
 Each summary counts events by its columns (with first and last time in --json), most frequent first;
 at most 10000 distinct rows per summary, the rest counted.
 
---format html: the same summaries as one self-contained page (at most 500 rows per table).
+--format html: the same summaries as one self-contained page (at most 500 rows per table); with -o FILE
+it replaces FILE whole, atomically. When an input could not be read (exit 65/66) the page has a banner
+and the readable report a first line saying so; --json keeps its shape (check the exit code).
 
 Examples:
   auditd-parse report --since yesterday /var/log/audit/audit.log*

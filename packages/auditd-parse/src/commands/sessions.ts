@@ -16,6 +16,8 @@ export function newSessionsCommand(program: Command, runF: RunFn<SessionsCommand
     program
       .command("sessions")
       .description("per-user login sessions with the commands and connections inside each")
+      // its own --format: the program's lists the event formats (csv, ecs), which sessions are not written in
+      .option("--format <format>", "text (the default: a timeline per session) or html (one self-contained page); --json for JSON")
       .addHelpText(
         "after",
         `${SUBCOMMAND_HELP}
