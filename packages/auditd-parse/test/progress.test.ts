@@ -56,7 +56,15 @@ let piped: Promise<{ stdout: string; stderr: string }>;
 let toScreen: Promise<string>;
 let toFile: Promise<string>;
 let hostileName: Promise<string>;
+let zeroColumns: Promise<string>;
 beforeAll(() => {
+  // script(1) started from a non-terminal (cron, CI, this test runner) gives its pty 0 columns and 0 rows
+  zeroColumns = exec("script", ["-qfec", `stty cols 0 rows 0; ${command("")}`, "/dev/null"], {
+    cwd: ROOT,
+    env: env(),
+    encoding: "utf8",
+    timeout: 30_000,
+  }).then((r) => r.stdout);
   // -o FILE: the events go to the file, so the terminal is free for the progress line
   toFile = onTerminal(`-o '${join(dir, "out.ndjson")}'`, {}, "");
   // a file name carrying an OSC title sequence and BEL: a FIFO, so the read lasts past the one-second mark
@@ -98,6 +106,10 @@ describe("auditd-parse progress", () => {
     const screen = await toScreen;
     expect(screen).toContain("ls(/usr/bin/ls)");
     expect(screen).not.toContain("reading");
+  });
+
+  it("shows progress on a terminal that reports 0 columns (drawn 80 wide; it showed none)", async () => {
+    expect(await zeroColumns).toMatch(/reading stdin: \d+\.\d MiB, [\d,]+ events\/s/);
   });
 
   it("shows progress when -o sends the output to a file, even with stdout on the terminal", async () => {

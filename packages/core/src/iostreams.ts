@@ -138,15 +138,21 @@ class RedactingStream implements OutStream {
     // methods: readline's versions write the same escape sequences, through this redacting writer.
     this.#writable = Object.assign(stream, {
       isTTY: this.isTTY,
-      columns: this.columns,
       cursorTo: (x: number, y?: number, done?: () => void) => cursorTo(stream, x, y, done),
       moveCursor: (dx: number, dy: number, done?: () => void) => moveCursor(stream, dx, dy, done),
       clearLine: (dir: -1 | 0 | 1, done?: () => void) => clearLine(stream, dir, done),
       clearScreenDown: (done?: () => void) => clearScreenDown(stream, done),
     });
+    // read at each redraw, so a resized terminal is followed; a terminal that reports 0 columns (script(1) run
+    // from a non-terminal, some CI runners, `docker -t`) is drawn 80 wide: ora divides by the width, and with 0
+    // it redrew forever (it was silenced instead, so such a terminal never saw progress)
+    Object.defineProperty(this.#writable, "columns", { get: () => this.#sink.columns || DEFAULT_COLUMNS, enumerable: true });
     return this.#writable;
   }
 }
+
+/** The width a spinner is drawn at on a terminal that reports none (0 columns). */
+const DEFAULT_COLUMNS = 80;
 
 const handled = new WeakSet<Error>();
 

@@ -1,5 +1,5 @@
 import { Chalk, type ChalkInstance } from "chalk";
-import type { OutStream } from "./iostreams";
+import { type OutStream, redactingStream } from "./iostreams";
 
 /** Colour and spinners only for a person at a terminal: stderr is a TTY, NO_COLOR unset, no --no-color. */
 export function colorEnabled(stream: NodeJS.WriteStream = process.stderr, flag = true, env: NodeJS.ProcessEnv = process.env): boolean {
@@ -27,14 +27,14 @@ const silentSpinner: Spinner = { update() {}, succeed() {}, fail() {}, stop() {}
  * through that stream's redacting writer.
  */
 export async function startSpinner(text: string, enabled: boolean, stream?: OutStream): Promise<Spinner> {
-  // A terminal of 0 columns (script(1), some CI runners, `docker -t`) sends ora into an endless redraw loop.
-  if (!enabled || !(stream ? stream.columns : process.stderr.columns)) return silentSpinner;
+  if (!enabled) return silentSpinner;
   const { default: ora } = await import("ora");
   // isEnabled: the caller decided it is a terminal (ora alone would go quiet whenever $CI is set, even on a
   // TTY); discardStdin off: a tool reading its input from a terminal must not have ora switch it to raw mode.
+  // Always through a redacting writer, whose width is never 0 (see OutStream.writable): ora divides by it.
   const spinner = ora({
     text,
-    stream: stream ? (stream.writable as NodeJS.WriteStream) : process.stderr,
+    stream: (stream ?? redactingStream(process.stderr)).writable as NodeJS.WriteStream,
     isEnabled: true,
     discardStdin: false,
   }).start();

@@ -154,7 +154,7 @@ describe("exit codes", () => {
 });
 
 describe("spinner", () => {
-  it("finishes on a terminal that reports 0 columns instead of redrawing forever", () => {
+  it("spins 80 wide on a terminal that reports 0 columns, and finishes (ora redrew forever; then it was silenced)", () => {
     const command = [process.execPath, bin, "spin"].map((a) => `'${a}'`).join(" ");
     const result = spawnSync("script", ["-qec", `stty cols 0 rows 0; ${command}`, "/dev/null"], {
       encoding: "utf8",
@@ -164,6 +164,7 @@ describe("spinner", () => {
     });
     expect(result.status).toBe(0);
     expect(result.stdout).toContain("finished");
+    expect(result.stdout).toContain("spun");
   });
 
   it("spins and succeeds on a sized terminal", () => {
