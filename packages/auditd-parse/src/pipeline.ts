@@ -1,3 +1,5 @@
+import { existsSync } from "node:fs";
+import { lstat, unlink } from "node:fs/promises";
 import type { CliContext } from "@opsguard/core/cli";
 import { DataError, NoInputError, type OpsguardError, UsageError } from "@opsguard/core/errors";
 import type { IOStreams } from "@opsguard/core/iostreams";
@@ -77,7 +79,10 @@ export async function runPipeline(mode: Mode, files: string[], flags: ParseFlags
     });
   }
   // the html page goes to -o FILE in one atomic write of its own (makeSink), not appended
-  const output = new Output(flags.format === "html" ? undefined : flags.output, io.stdout);
+  const appendTo = flags.format === "html" ? undefined : flags.output;
+  // whether -o's file was there before Output opens (creates) it: a run that reads nothing removes one it made
+  const created = appendTo !== undefined && !existsSync(appendTo);
+  const output = new Output(appendTo, io.stdout);
   // ECS (and go-libaudit's table) is loaded only when asked for: every other start stays without it
   const ecs = flags.format === "ecs" ? await import("./ecs") : undefined;
   if (mode === "events") markEarly();
@@ -140,12 +145,19 @@ export async function runPipeline(mode: Mode, files: string[], flags: ParseFlags
     ctx.log.warn(`nothing could be read, so ${flags.output} was not written (it is as it was)`);
   }
   await output.close();
+  if (nothing && created) await removeIfEmpty(appendTo);
   summarize(ctx, parser, flags.strict);
   if (detector !== undefined && rules !== undefined) detectVerdict(ctx, detector, rules, flags, unread.verdict());
   else {
     const incomplete = unread.verdict();
     if (incomplete) throw incomplete;
   }
+}
+
+/** -o's file this run created and, having read nothing, left empty: not there, as before the run. */
+async function removeIfEmpty(path: string): Promise<void> {
+  const info = await lstat(path).catch(() => undefined);
+  if (info?.isFile() && info.size === 0) await unlink(path).catch(() => undefined);
 }
 
 /**

@@ -2,6 +2,7 @@ import { spawnSync } from "node:child_process";
 import {
   chmodSync,
   chownSync,
+  existsSync,
   lstatSync,
   mkdirSync,
   mkdtempSync,
@@ -78,6 +79,15 @@ describe("-o when no input could be read (exit 66)", () => {
       expect(r.stderr).toContain(`nothing could be read, so ${out} was not written (it is as it was)`);
     });
   }
+
+  it("creates no file when there was none (an appending format made an empty one)", async () => {
+    for (const command of [["report"], ["sessions", "--format", "html"], ["--format", "csv"]]) {
+      const out = join(dir, `never-${command.join("-")}`);
+      const r = await run([...command, "-o", out, missing]);
+      expect(r.code).toBe(66);
+      expect(existsSync(out)).toBe(false);
+    }
+  });
 
   it("a page is still written when some input was read (exit 65), with the incomplete banner", async () => {
     for (const command of ["report", "sessions"]) {
