@@ -142,6 +142,25 @@ describe("-o FILE's mode", () => {
   });
 });
 
+describe("-o in a directory that is not there", () => {
+  it("one line naming it, exit 74, the same for a page and an appended format (no temp file name in it)", async () => {
+    writeFileSync(join(dir, "plain"), "");
+    for (const [parent, problem] of [
+      [join(dir, "nodir"), "does not exist"],
+      [join(dir, "plain"), "is not a directory"],
+    ]) {
+      for (const command of [["report", "--format", "html"], ["report"]]) {
+        const out = join(parent, "x");
+        const r = await run([...command, "--passwd", passwd, "-o", out, log]);
+        expect([r.code, r.stderr.trim()]).toEqual([
+          74,
+          `auditd-parse: cannot write ${out}: ${parent} ${problem} (give a path in an existing directory)`,
+        ]);
+      }
+    }
+  });
+});
+
 describe("-o in a directory this user cannot write", () => {
   it("one line naming the directory and the fix, exit 74, for the pages and the appended formats alike", () => {
     const ro = join(dir, "ro");

@@ -46,8 +46,11 @@ export async function writeOutputFile(path: string, text: string): Promise<void>
 export function outputFileError(path: string, error: unknown, replacedIn?: string): IoError {
   const code = (error as NodeJS.ErrnoException | undefined)?.code ?? "error";
   const dir = replacedIn ?? dirname(path);
-  if (code === "ENOENT")
-    return new IoError(`cannot write ${path}: directory ${dir} does not exist`, { hint: "create it, or give another path", cause: error });
+  if (code === "ENOENT" || code === "ENOTDIR")
+    return new IoError(`cannot write ${path}: ${dir} ${code === "ENOENT" ? "does not exist" : "is not a directory"}`, {
+      hint: "give a path in an existing directory",
+      cause: error,
+    });
   if (code !== "EACCES" && code !== "EPERM" && code !== "EROFS")
     return new IoError(`cannot write ${path}: ${(error as Error | undefined)?.message ?? code}`, { cause: error });
   const denied = code === "EROFS" ? "read-only file system" : "permission denied";
