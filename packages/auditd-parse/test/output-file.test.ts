@@ -148,7 +148,7 @@ describe("-o in a directory that is not there", () => {
     for (const [parent, problem] of [
       [join(dir, "nodir"), "does not exist"],
       [join(dir, "plain"), "is not a directory"],
-    ]) {
+    ] as const) {
       for (const command of [["report", "--format", "html"], ["report"]]) {
         const out = join(parent, "x");
         const r = await run([...command, "--passwd", passwd, "-o", out, log]);
