@@ -22,13 +22,15 @@ import { detectSink, makeSink } from "./sinks";
 export type Mode = "events" | "sessions" | "net" | "report" | "detect";
 export type EcsModule = typeof import("./ecs");
 
-// What --format each command can write: ECS documents are events (and detect's alerts), HTML is sessions' page.
+// What --format each command can write: ECS documents are events (and detect's alerts), HTML is the sessions and
+// report pages. sessions, net and report write their readable text for "ndjson" (the program's default value), and
+// refuse the event formats (csv, table) they do not write, rather than print text under that name.
 const FORMATS: Record<Mode, readonly string[]> = {
   events: ["ndjson", "text", "table", "csv", "ecs"],
   detect: ["ndjson", "ecs"],
-  sessions: ["ndjson", "text", "table", "csv", "html"],
-  net: ["ndjson", "text", "table", "csv"],
-  report: ["ndjson", "text", "table", "csv", "html"],
+  sessions: ["ndjson", "text", "html"],
+  net: ["ndjson", "text"],
+  report: ["ndjson", "text", "html"],
 };
 
 /** Live input completes events on the wall clock: how often --follow polls. */
@@ -74,8 +76,11 @@ export async function runPipeline(mode: Mode, files: string[], flags: ParseFlags
     // a format another command writes: say which, so `--format html` without `sessions` finds its way
     const elsewhere = (Object.keys(FORMATS) as Mode[]).filter((m) => FORMATS[m].includes(flags.format ?? ""));
     const where = elsewhere.length > 0 ? `; ${flags.format} is for ${elsewhere.join(" and ")}` : "";
+    const events = mode === "events" || mode === "detect";
+    // the others' "ndjson" is only the default's name: offered are their own formats, and --json
+    const offered = events ? formats : [...formats.filter((f) => f !== "ndjson"), "--json"];
     throw new UsageError(`${mode === "events" ? "" : `${mode} `}--format ${flags.format} is not supported`, {
-      hint: `use ${formats.join(", ")}${mode === "detect" ? " (a table is shown on a terminal)" : ""}${where}`,
+      hint: `use ${offered.join(", ")}${mode === "detect" ? " (a table is shown on a terminal)" : ""}${where}`,
     });
   }
   // the html page goes to -o FILE in one atomic write of its own (makeSink), not appended

@@ -87,7 +87,9 @@ describe("auditd-parse report --format html", () => {
 });
 
 describe("report and sessions --help", () => {
-  it("say which formats the command writes (not the events' csv/ecs, not 'sessions also html') and list each filter once", async () => {
+  it("say which formats the command writes (not the events' csv/ecs, not 'sessions also html'), refuse the others, and list each filter once", async () => {
+    const log = join(dir, "help.log");
+    writeFileSync(log, hostileLog());
     for (const [command, format] of [
       ["report", "text (the default: readable tables) or html (one self-contained page); --json for JSON"],
       ["sessions", "text (the default: a timeline per session) or html (one self-contained page); --json for JSON"],
@@ -98,6 +100,10 @@ describe("report and sessions --help", () => {
       expect(flat).not.toContain("sessions also html");
       for (const option of ["--format <format>", "--user <users>", "--since <time>", "--strict"])
         expect(help.split(option).length - 1, `${command} --help: ${option}`).toBe(1);
+      // a format the help does not offer is refused, not answered with text under its name
+      const csv = await run([command, "--format", "csv", log]);
+      expect([csv.code, csv.stdout]).toEqual([64, ""]);
+      expect(csv.stderr.trim()).toBe(`auditd-parse: ${command} --format csv is not supported (use text, html, --json; csv is for events)`);
       // the flags that work everywhere are still listed
       expect(help).toMatch(/Global Options:[\s\S]*--config <file>[\s\S]*-o, --output <file>/);
     }

@@ -16,6 +16,8 @@ export function newNetCommand(program: Command, runF: RunFn<NetCommandOptions> =
     program
       .command("net")
       .description("network connections (connect/accept/bind …) with process, user, direction, address")
+      // its own --format: the program's lists the event formats (csv, ecs), which connections are not written in
+      .option("--format <format>", "text (the default: one line per connection); --json for JSON")
       .addHelpText(
         "after",
         `${SUBCOMMAND_HELP}
