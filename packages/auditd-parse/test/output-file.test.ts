@@ -185,4 +185,20 @@ describe("-o in a directory this user cannot write", () => {
       `auditd-parse: cannot write ${text}: permission denied (check the owner and mode of ${text} and of ${ro}, or give a path you can write)`,
     );
   });
+
+  // root sets the scene: another user's page in a sticky directory such as /tmp
+  it.skipIf(!isRoot)("a sticky directory (/tmp) with another user's page: says whose it is and why, exit 74", () => {
+    const sticky = join(dir, "sticky");
+    mkdirSync(sticky);
+    chmodSync(sticky, 0o1777);
+    const page = join(sticky, "page.html");
+    writeFileSync(page, "root's page\n");
+    chmodSync(page, 0o666);
+    const r = spawnCli(["sessions", "--format", "html", "--passwd", passwd, "-o", page, log], { unprivileged: true });
+    expect([r.code, r.stderr.trim()]).toEqual([
+      74,
+      `auditd-parse: cannot write ${page}: it belongs to uid 0, and ${sticky} is sticky (only its owner may replace it) (remove it as its owner, or give another path)`,
+    ]);
+    expect(readFileSync(page, "utf8")).toBe("root's page\n");
+  });
 });

@@ -21,8 +21,17 @@ export async function writeOutputFile(path: string, text: string): Promise<void>
   if (info?.isDirectory()) throw new IoError(`cannot write ${path}: it is a directory`, { hint: "give a file name" });
   if (!info || info.isFile()) {
     const like = info && { mode: info.mode, uid: info.uid, gid: info.gid };
-    await writeFileAtomic(target, data, { mode: 0o666, ...(like ? { like } : {}) }).catch((error: unknown) => {
-      throw outputFileError(path, (error as Error).cause ?? error, dirname(target));
+    await writeFileAtomic(target, data, { mode: 0o666, ...(like ? { like } : {}) }).catch(async (error: unknown) => {
+      const cause = (error as Error).cause ?? error;
+      if (info && (cause as NodeJS.ErrnoException).code === "EPERM" && (await stickyOther(target, info.uid)))
+        // /tmp: the directory is writable, but another user's file in a sticky one cannot be renamed over
+        throw new IoError(
+          `cannot write ${path}: it belongs to uid ${info.uid}, and ${dirname(target)} is sticky (only its owner may replace it)`,
+          {
+            hint: "remove it as its owner, or give another path",
+          },
+        );
+      throw outputFileError(path, cause, dirname(target));
     });
     return;
   }
@@ -36,6 +45,13 @@ export async function writeOutputFile(path: string, text: string): Promise<void>
   } catch (error) {
     throw outputFileError(path, error);
   }
+}
+
+/** Whether `file`'s directory is sticky and the file another user's: rename over it is refused (EPERM). */
+async function stickyOther(file: string, owner: number): Promise<boolean> {
+  const dir = await stat(dirname(file)).catch(() => undefined);
+  // 0o1000: S_ISVTX, the sticky bit (not in node:fs constants)
+  return dir !== undefined && (dir.mode & 0o1000) !== 0 && owner !== process.getuid?.();
 }
 
 /**
