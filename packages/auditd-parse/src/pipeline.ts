@@ -83,8 +83,10 @@ export async function runPipeline(mode: Mode, files: string[], flags: ParseFlags
       hint: `use ${offered.join(", ")}${mode === "detect" ? " (a table is shown on a terminal)" : ""}${where}`,
     });
   }
-  // the html page goes to -o FILE in one atomic write of its own (makeSink), not appended
-  const appendTo = flags.format === "html" ? undefined : flags.output;
+  // the html page goes to -o FILE in one atomic write of its own (makeSink), not appended; --json wins over html
+  // (makeSink writes JSON then), and its JSON goes to -o like any other (it went to stdout)
+  const page = flags.format === "html" && !ctx.opts.json;
+  const appendTo = page ? undefined : flags.output;
   // whether -o's file was there before Output opens (creates) it: a run that reads nothing removes one it made
   const created = appendTo !== undefined && !existsSync(appendTo);
   const output = new Output(appendTo, io.stdout);

@@ -103,6 +103,17 @@ describe("-o when no input could be read (exit 66)", () => {
   });
 });
 
+describe("-o with --json and --format html", () => {
+  it("--json wins and goes to -o's file, not to stdout", async () => {
+    for (const command of ["sessions", "report"]) {
+      const out = join(dir, `json-${command}.json`);
+      const r = await run([command, "--format", "html", "--json", "--passwd", passwd, "-o", out, log]);
+      expect([r.code, r.stdout]).toEqual([0, ""]);
+      expect(JSON.parse(readFileSync(out, "utf8"))).toBeTruthy();
+    }
+  });
+});
+
 describe("-o FILE's mode", () => {
   it("a new page is 0666 minus the umask, as a shell's > makes it (it was 0600 whatever the umask)", () => {
     for (const [command, umask, expected] of [
