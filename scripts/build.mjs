@@ -105,7 +105,7 @@ await Promise.all(
         inject: [join(root, "scripts/build-shims/import-meta-url.js")],
         plugins: [englishZodOnly, withoutCosmiconfigExtras],
       };
-      jobs.push((chunks.length > 0 ? buildWithChunks(options, chunks, pkg.name) : build(options)).then(() => out));
+      jobs.push((chunks.length > 0 ? buildWithChunks(options, chunks, pkg.name, dir) : build(options)).then(() => out));
     }
     const entries = libraryEntries(pkg).filter((src) => existsSync(join(dir, src)));
     if (entries.length > 0) {
@@ -130,14 +130,14 @@ await Promise.all(
 /**
  * A bin whose package lists lazily loaded chunks (package.json's opsguard.chunks: source files the bin's code
  * reaches only through `await import()`): esbuild keeps such a module in the one-file bundle and defers only its
- * evaluation, and V8 still parses all of it at every start. auditd-parse's Sigma machinery (a third of its
- * bundle) cost the plain parse ~1.7 MB of peak RSS that way (issue 23). So each chunk is built on its own and
- * carried in the bin compressed inside a comment, which V8 skips, then compiled on first import
- * (build-shims/lazy-chunk.js).
- * One file still: npm's bin and the single-executable (.deb) need nothing more. A module the bin has anyway
- * (core's errors …) is not copied into the chunk but handed to it by the bin, so there is one of each class.
+ * evaluation, and V8 still parses all of it at every start. auditd-parse's Sigma machinery and ECS mapping (a
+ * sixth of its bundle) cost its plain parse 0.8-1.5 MB of peak RSS that way (issue 23). So each chunk is built
+ * on its own and carried in the bin compressed inside a comment, which V8 skips, then compiled on first import
+ * (build-shims/lazy-chunk.js). One file still: npm's bin and the single executable (.deb) need nothing more.
+ * A module the bin has anyway (core's errors …) is not copied into the chunk but handed to it by the bin, so
+ * there is one of each class; a module only chunks use is copied into each chunk that uses it.
  */
-async function buildWithChunks(options, chunks, name) {
+async function buildWithChunks(options, chunks, name, dir) {
   // 1. what the bin holds without its chunks
   const bare = await build({ ...options, write: false, metafile: true, plugins: [...options.plugins, chunkEntries(chunks, () => "")] });
   const inBin = new Set(Object.keys(bare.metafile.inputs).map((p) => resolve(p)));
@@ -152,7 +152,7 @@ async function buildWithChunks(options, chunks, name) {
       `import { hostModule, loadChunk } from ${JSON.stringify(join(root, "scripts/build-shims/lazy-chunk.js"))};`,
       ...host.map((path, h) => `import * as h${h} from ${JSON.stringify(path)};`),
       `function source() { return ${JSON.stringify(marker(i))}; }`,
-      `const chunk = loadChunk(source, [${host.map((_, h) => `hostModule(h${h})`).join(", ")}], ${JSON.stringify(`${name}/${relative(root, chunk)}`)});`,
+      `const chunk = loadChunk(source, [${host.map((_, h) => `hostModule(h${h})`).join(", ")}], ${JSON.stringify(`${name}/${relative(dir, chunk)}`)});`,
       `export const { ${exports.join(", ")} } = chunk;`,
     ].join("\n");
   };
@@ -167,7 +167,9 @@ async function buildWithChunks(options, chunks, name) {
     text = text.replace(quoted, () => `/*${brotliCompressSync(code).toString("base64")}*/""`);
   });
   if (text.length > BIN_SOURCE_LIMIT)
-    throw new Error(`${options.outfile}: ${text.length} bytes, over the ${BIN_SOURCE_LIMIT} it is kept under: see BIN_SOURCE_LIMIT`);
+    throw new Error(
+      `${options.outfile}: ${text.length} bytes, over the ${BIN_SOURCE_LIMIT} it is kept under (see BIN_SOURCE_LIMIT): move code its main path does not run into a chunk (package.json opsguard.chunks)`,
+    );
   mkdirSync(dirname(options.outfile), { recursive: true });
   writeFileSync(options.outfile, text);
 }
