@@ -4,8 +4,9 @@
 // entry into dist/index.js for publishing. Core also gets its type declarations.
 import { spawnSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { dirname, join, relative, resolve } from "node:path";
+import { brotliCompressSync } from "node:zlib";
 import { build } from "esbuild";
 
 const root = new URL("..", import.meta.url).pathname;
@@ -71,6 +72,14 @@ const withoutCosmiconfigExtras = {
   },
 };
 
+/**
+ * The most a bin with chunks may weigh, comments included. Measured on auditd-parse's parse of a 100 MiB log
+ * (issue 23): the same bundle padded with a comment to 524,001 bytes peaked at 62.8 MB, to 524,601 bytes at
+ * 66.3 MB; the difference is in the malloc arenas of V8's background (TurboFan) compiler threads, gone with
+ * --no-concurrent-recompilation. So a bin over 512 KiB fails its build instead of quietly costing 3.5 MB.
+ */
+const BIN_SOURCE_LIMIT = 512 * 1024;
+
 await Promise.all(
   packages.map(async ({ dir, pkg }) => {
     rmSync(join(dir, "dist"), { recursive: true, force: true });
@@ -82,21 +91,21 @@ await Promise.all(
       ...Object.values(pkg.bin ?? {}).map((out) => [out, pkg.opsguard?.entry ?? "src/cli.ts"]),
       ...Object.entries(pkg.opsguard?.bundles ?? {}),
     ];
+    const chunks = (pkg.opsguard?.chunks ?? []).map((src) => join(dir, src));
     for (const [out, entry] of bundles) {
-      jobs.push(
-        build({
-          ...shared,
-          entryPoints: [join(dir, entry)],
-          outfile: join(dir, out),
-          format: "cjs",
-          minify: true,
-          banner: { js: "#!/usr/bin/env node" },
-          // A bin can tell files it made at install time from those of another build.
-          define: { "import.meta.url": "__opsguardImportMetaUrl", __OPSGUARD_BUILD_ID__: JSON.stringify(buildId) },
-          inject: [join(root, "scripts/build-shims/import-meta-url.js")],
-          plugins: [englishZodOnly, withoutCosmiconfigExtras],
-        }).then(() => out),
-      );
+      const options = {
+        ...shared,
+        entryPoints: [join(dir, entry)],
+        outfile: join(dir, out),
+        format: "cjs",
+        minify: true,
+        banner: { js: "#!/usr/bin/env node" },
+        // A bin can tell files it made at install time from those of another build.
+        define: { "import.meta.url": "__opsguardImportMetaUrl", __OPSGUARD_BUILD_ID__: JSON.stringify(buildId) },
+        inject: [join(root, "scripts/build-shims/import-meta-url.js")],
+        plugins: [englishZodOnly, withoutCosmiconfigExtras],
+      };
+      jobs.push((chunks.length > 0 ? buildWithChunks(options, chunks, pkg.name, dir) : build(options)).then(() => out));
     }
     const entries = libraryEntries(pkg).filter((src) => existsSync(join(dir, src)));
     if (entries.length > 0) {
@@ -117,6 +126,115 @@ await Promise.all(
     await Promise.all(jobs);
   }),
 );
+
+/**
+ * A bin whose package lists lazily loaded chunks (package.json's opsguard.chunks: source files the bin's code
+ * reaches only through `await import()`): esbuild keeps such a module in the one-file bundle and defers only its
+ * evaluation, and V8 still parses all of it at every start. auditd-parse's Sigma machinery and ECS mapping (a
+ * sixth of its bundle) cost its plain parse 0.8-1.5 MB of peak RSS that way (issue 23). So each chunk is built
+ * on its own and carried in the bin compressed inside a comment, which V8 skips, then compiled on first import
+ * (build-shims/lazy-chunk.js). One file still: npm's bin and the single executable (.deb) need nothing more.
+ * A module the bin has anyway (core's errors …) is not copied into the chunk but handed to it by the bin, so
+ * there is one of each class; a module only chunks use is copied into each chunk that uses it.
+ */
+async function buildWithChunks(options, chunks, name, dir) {
+  // 1. what the bin holds without its chunks
+  const bare = await build({ ...options, write: false, metafile: true, plugins: [...options.plugins, chunkEntries(chunks, () => "")] });
+  const inBin = new Set(Object.keys(bare.metafile.inputs).map((p) => resolve(p)));
+  // 2. each chunk on its own, taking from the bin what the bin holds
+  const built = await Promise.all(chunks.map((chunk) => buildChunk(chunk, options, inBin)));
+  // 3. the bin, each chunk's import() reaching a loader with the chunk's code as a placeholder
+  const marker = (i) => `__OPSGUARD_CHUNK_${i}__`;
+  const loader = (chunk) => {
+    const i = chunks.indexOf(chunk);
+    const { exports, host } = built[i];
+    return [
+      `import { hostModule, loadChunk } from ${JSON.stringify(join(root, "scripts/build-shims/lazy-chunk.js"))};`,
+      ...host.map((path, h) => `import * as h${h} from ${JSON.stringify(path)};`),
+      `function source() { return ${JSON.stringify(marker(i))}; }`,
+      `const chunk = loadChunk(source, [${host.map((_, h) => `hostModule(h${h})`).join(", ")}], ${JSON.stringify(`${name}/${relative(dir, chunk)}`)});`,
+      `export const { ${exports.join(", ")} } = chunk;`,
+    ].join("\n");
+  };
+  const result = await build({ ...options, write: false, plugins: [...options.plugins, chunkEntries(chunks, loader)] });
+  let text = result.outputFiles[0].text;
+  built.forEach(({ code }, i) => {
+    const quoted = JSON.stringify(marker(i));
+    if (text.split(quoted).length !== 2)
+      throw new Error(`${options.outfile}: the placeholder of chunk ${chunks[i]} is not there exactly once`);
+    // brotli-compressed: the bin's whole source counts, comments included, against the 512 KiB above which
+    // V8's background compiler took 3.5 MB more (README, issue 23); base64 holds no "*/" to end the comment early
+    text = text.replace(quoted, () => `/*${brotliCompressSync(code).toString("base64")}*/""`);
+  });
+  if (text.length > BIN_SOURCE_LIMIT)
+    throw new Error(
+      `${options.outfile}: ${text.length} bytes, over the ${BIN_SOURCE_LIMIT} it is kept under (see BIN_SOURCE_LIMIT): move code its main path does not run into a chunk (package.json opsguard.chunks)`,
+    );
+  mkdirSync(dirname(options.outfile), { recursive: true });
+  writeFileSync(options.outfile, text);
+}
+
+/** Resolves each chunk's entry (an import() of it) to a module made by `contents(entryPath)`. */
+function chunkEntries(chunks, contents) {
+  return {
+    name: "chunk-entries",
+    setup(b) {
+      b.onResolve({ filter: /.*/ }, async (args) => {
+        if (args.pluginData?.chunkEntries || args.kind === "entry-point") return undefined;
+        const r = await b.resolve(args.path, {
+          kind: args.kind,
+          importer: args.importer,
+          resolveDir: args.resolveDir,
+          pluginData: { chunkEntries: true },
+        });
+        return chunks.includes(r.path) ? { path: r.path, namespace: "chunk-entry" } : undefined;
+      });
+      b.onLoad({ filter: /.*/, namespace: "chunk-entry" }, ({ path }) => ({
+        contents: contents(path),
+        loader: "js",
+        resolveDir: dirname(path),
+      }));
+    },
+  };
+}
+
+/**
+ * One chunk as a CommonJS module body: its code, its entry's export names, and the bin's modules it uses (host:
+ * their paths, in the order the loader passes them as `__opsguardHost`).
+ */
+async function buildChunk(chunk, options, inBin) {
+  const host = [];
+  const fromBin = {
+    name: "from-bin",
+    setup(b) {
+      b.onResolve({ filter: /.*/ }, async (args) => {
+        if (args.pluginData?.fromBin || args.kind === "entry-point") return undefined;
+        const r = await b.resolve(args.path, {
+          kind: args.kind,
+          importer: args.importer,
+          resolveDir: args.resolveDir,
+          pluginData: { fromBin: true },
+        });
+        if (r.errors.length > 0 || r.external || !inBin.has(r.path)) return undefined;
+        if (!host.includes(r.path)) host.push(r.path);
+        return { path: r.path, namespace: "from-bin" };
+      });
+      b.onLoad({ filter: /.*/, namespace: "from-bin" }, ({ path }) => ({
+        contents: `module.exports = __opsguardHost[${host.indexOf(path)}];`,
+        loader: "js",
+      }));
+    },
+  };
+  const { banner: _banner, outfile: _outfile, ...rest } = options;
+  const [result, names] = await Promise.all([
+    build({ ...rest, entryPoints: [chunk], write: false, plugins: [...options.plugins, fromBin] }),
+    // the entry's own export list (its named exports: an `export *` would hide them)
+    build({ entryPoints: [chunk], bundle: false, format: "esm", write: false, metafile: true, outfile: "chunk.js", logLevel: "warning" }),
+  ]);
+  const exports = Object.values(names.metafile.outputs)[0].exports;
+  if (exports.length === 0) throw new Error(`${chunk}: a chunk's entry must name its exports (export { … } from …)`);
+  return { code: result.outputFiles[0].text, exports, host };
+}
 
 /** The package's library entry points: every source its exports map names (core has one per module). */
 function libraryEntries(pkg) {

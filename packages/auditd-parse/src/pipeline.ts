@@ -7,8 +7,6 @@ import type { ByteProgress } from "@opsguard/core/progress";
 import { MAX_EVENT_BYTES, MAX_EVENT_RECORDS } from "./assemble";
 import { idSources, type ParseFlags, parserOptions } from "./commands/flags";
 import { loadAuditdConfig } from "./config";
-import { Detector } from "./detect";
-import { detectOptions, detectRules, detectVerdict } from "./detect-run";
 import { eventFilter, type FilterOptions, needsRecords, parseSuccess, parseTime } from "./filter";
 import { markEarly } from "./heap";
 import { IdNames } from "./ids";
@@ -69,7 +67,9 @@ export async function runPipeline(mode: Mode, files: string[], flags: ParseFlags
     ...(flags.success ? { success: parseSuccess(flags.success) } : {}),
   };
   const filter = eventFilter(filterOptions, ids);
-  const rules = mode === "detect" ? detectRules(flags, ctx) : undefined;
+  // the Sigma machinery is a lazily loaded chunk (lazy-detect.ts): every other command starts without it
+  const detect = mode === "detect" ? await import("./lazy-detect") : undefined;
+  const rules = detect?.detectRules(flags, ctx);
   if (rules === null) return;
   const formats = FORMATS[mode];
   if (!formats.includes(flags.format ?? "ndjson")) {
@@ -93,7 +93,7 @@ export async function runPipeline(mode: Mode, files: string[], flags: ParseFlags
   // ECS (and go-libaudit's table) is loaded only when asked for: every other start stays without it
   const ecs = flags.format === "ecs" ? await import("./ecs") : undefined;
   if (mode === "events") markEarly();
-  const detector = rules === undefined ? undefined : new Detector(rules.rules, detectOptions(flags, ctx, ecs));
+  const detector = detect && rules && new detect.Detector(rules.rules, detect.detectOptions(flags, ctx, ecs));
   const sink = detector === undefined ? makeSink(mode, flags, ctx, output, ecs) : detectSink(detector, output);
   const objects =
     mode === "sessions" ||
@@ -154,7 +154,7 @@ export async function runPipeline(mode: Mode, files: string[], flags: ParseFlags
   await output.close();
   if (nothing && created) await removeIfEmpty(appendTo);
   summarize(ctx, parser, flags.strict);
-  if (detector !== undefined && rules !== undefined) detectVerdict(ctx, detector, rules, flags, unread.verdict());
+  if (detect && detector && rules) detect.detectVerdict(ctx, detector, rules, flags, unread.verdict());
   else {
     const incomplete = unread.verdict();
     if (incomplete) throw incomplete;

@@ -3,8 +3,6 @@ import { UsageError } from "@opsguard/core/errors";
 import { ExitCode } from "@opsguard/core/exit";
 import type { IOStreams } from "@opsguard/core/iostreams";
 import { loadAuditdConfig } from "../config";
-import { Detector } from "../detect";
-import { detectOptions, detectRules } from "../detect-run";
 import { Output } from "../output";
 import { AuditParser } from "../parser";
 import { summarize } from "../pipeline";
@@ -43,11 +41,14 @@ export async function runPluginCommand({ ctx, flags }: PluginCommandOptions, io:
   if (!["ndjson", "ecs"].includes(flags.format ?? "ndjson"))
     throw new UsageError(`plugin --format ${flags.format} is not supported`, { hint: "use ndjson or ecs" });
   const ecs = flags.format === "ecs" ? await import("../ecs") : undefined;
-  const rules = flags.detect ? detectRules(flags, ctx) : undefined;
+  // the Sigma machinery is a lazily loaded chunk (lazy-detect.ts), as in the pipeline
+  const detect = flags.detect ? await import("../lazy-detect") : undefined;
+  const rules = detect?.detectRules(flags, ctx);
   if (rules === null) return ExitCode.OK;
   const output = new Output(flags.output, io.stdout);
   let wait: Promise<void> | undefined;
-  const detector = rules && new Detector(rules.rules, { ...detectOptions(flags, ctx, ecs), format: ecs ? "ecs" : "ndjson" });
+  const detector =
+    detect && rules && new detect.Detector(rules.rules, { ...detect.detectOptions(flags, ctx, ecs), format: ecs ? "ecs" : "ndjson" });
   const alert = (text: string) => {
     wait = output.line(text) ?? wait;
   };
