@@ -1,0 +1,56 @@
+import { closeSync, constants, fstatSync, openSync, readFileSync, type Stats } from "node:fs";
+
+/** Why a file named by a user cannot be read as a regular file of sane size; the caller words its line. */
+export type FileRefusal =
+  | { kind: "unreadable"; code: string }
+  | { kind: "not-regular"; what: string }
+  | { kind: "too-large"; size: number };
+
+/**
+ * Opens a file a user named (a config, a template, a secret) for reading, as a regular file of at most
+ * maxBytes, or says why not; the caller closes the descriptor. Opened without blocking and checked with
+ * fstat before any read: a FIFO nobody writes would block a plain read for ever, /dev/zero would fill
+ * memory. Symlinks are followed (an admin's config may be one); state and spool files, which anyone who
+ * can write their directory could plant, refuse them in their own async readers.
+ */
+export function openRegularFileSync(path: string, maxBytes: number): { fd: number } | { refused: FileRefusal } {
+  let fd: number;
+  try {
+    // O_NOCTTY: a terminal named here must not become this process's controlling terminal.
+    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? "error";
+    // A Unix socket cannot be opened at all.
+    return { refused: code === "ENXIO" ? { kind: "not-regular", what: "a socket" } : { kind: "unreadable", code } };
+  }
+  const info = fstatSync(fd);
+  const refused: FileRefusal | undefined = !info.isFile()
+    ? { kind: "not-regular", what: kindOf(info) }
+    : info.size > maxBytes
+      ? { kind: "too-large", size: info.size }
+      : undefined;
+  if (!refused) return { fd };
+  closeSync(fd);
+  return { refused };
+}
+
+/** The bytes of a regular file of at most maxBytes (see openRegularFileSync), or why not. */
+export function readRegularFileSync(path: string, maxBytes: number): { bytes: Buffer } | { refused: FileRefusal } {
+  const opened = openRegularFileSync(path, maxBytes);
+  if ("refused" in opened) return opened;
+  try {
+    return { bytes: readFileSync(opened.fd) };
+  } catch (error) {
+    return { refused: { kind: "unreadable", code: (error as NodeJS.ErrnoException).code ?? "error" } };
+  } finally {
+    closeSync(opened.fd);
+  }
+}
+
+function kindOf(info: Stats): string {
+  if (info.isDirectory()) return "a directory";
+  if (info.isFIFO()) return "a FIFO";
+  if (info.isSocket()) return "a socket";
+  if (info.isCharacterDevice()) return "a character device";
+  return "a block device";
+}
