@@ -1,4 +1,4 @@
-import { closeSync, constants, fstatSync, openSync, readFileSync, type Stats } from "node:fs";
+import { closeSync, constants, fstatSync, openSync, readFileSync, type Stats, statSync } from "node:fs";
 
 /** Why a file named by a user cannot be read as a regular file of sane size; the caller words its line. */
 export type FileRefusal =
@@ -20,8 +20,9 @@ export function openRegularFileSync(path: string, maxBytes: number): { fd: numbe
     fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code ?? "error";
-    // A Unix socket cannot be opened at all.
-    return { refused: code === "ENXIO" ? { kind: "not-regular", what: "a socket" } : { kind: "unreadable", code } };
+    // ENXIO: a Unix socket, or a device with nothing behind it (/dev/tty without a terminal); stat tells which.
+    const info = code === "ENXIO" ? statSync(path, { throwIfNoEntry: false }) : undefined;
+    return { refused: info && !info.isFile() ? { kind: "not-regular", what: kindOf(info) } : { kind: "unreadable", code } };
   }
   const info = fstatSync(fd);
   const refused: FileRefusal | undefined = !info.isFile()

@@ -1,6 +1,8 @@
 import { execFileSync } from "node:child_process";
+import { once } from "node:events";
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -177,6 +179,16 @@ describe("config discovery", () => {
     // /dev/zero never ends: read whole, it would grow until memory runs out.
     const zero = await configError(loadConfig({ tool: TOOL, schema, path: "/dev/zero", env: {}, cwd }));
     expect(zero.message).toBe("config file /dev/zero is a character device, not a regular file");
+    // A Unix socket cannot even be opened (ENXIO): still named for what it is.
+    const socketPath = join(dir, "sock.yaml");
+    const server = createServer().listen(socketPath);
+    await once(server, "listening");
+    try {
+      const socket = await configError(loadConfig({ tool: TOOL, schema, path: socketPath, env: {}, cwd }));
+      expect(socket.message).toBe(`config file ${socketPath} is a socket, not a regular file`);
+    } finally {
+      server.close();
+    }
   });
 
   it("reads a --config file with any other extension as YAML", async () => {
