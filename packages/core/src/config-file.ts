@@ -8,7 +8,7 @@ import { dirname, join, resolve } from "node:path";
 import * as cosmiconfigExplorer from "cosmiconfig/dist/ExplorerSync.js";
 import type { YAMLError } from "yaml";
 import { ConfigError } from "./errors";
-import { openRegularFileSync } from "./regular-file";
+import { type FileRefusal, openRegularFileSync, readRegularFileSync } from "./regular-file";
 import { decodeUtf8 } from "./text";
 
 /**
@@ -147,18 +147,30 @@ export const MAX_CONFIG_BYTES = 1024 * 1024;
  */
 function checkRegularFile(file: string, hint: string): void {
   const opened = openRegularFileSync(file, MAX_CONFIG_BYTES);
-  if ("fd" in opened) {
-    closeSync(opened.fd);
-    return;
-  }
-  const { refused } = opened;
-  if (refused.kind === "not-regular") throw new ConfigError(`config file ${file} is ${refused.what}, not a regular file`, { hint });
+  if ("refused" in opened) throw configRefusal(file, opened.refused, hint);
+  closeSync(opened.fd);
+}
+
+/**
+ * The text of a config-like file a tool reads itself (sock-check's --config policy), refused as loadConfig refuses
+ * a config: not a regular file, over MAX_CONFIG_BYTES, unreadable or not UTF-8, each one ConfigError line (exit 78).
+ * `hint` says how to point at another file ("check --config").
+ */
+export function readConfigFileSync(file: string, hint: string): string {
+  const read = readRegularFileSync(file, MAX_CONFIG_BYTES);
+  if ("refused" in read) throw configRefusal(file, read.refused, hint);
+  return decodeUtf8(read.bytes, `config file ${file}`).replace(/^\uFEFF/, "");
+}
+
+function configRefusal(file: string, refused: FileRefusal, hint: string): ConfigError {
+  if (refused.kind === "not-regular") return new ConfigError(`config file ${file} is ${refused.what}, not a regular file`, { hint });
   if (refused.kind === "too-large") {
-    throw new ConfigError(`config file ${file} is ${refused.size} bytes, over the ${MAX_CONFIG_BYTES}-byte (1 MiB) limit`, {
+    return new ConfigError(`config file ${file} is ${refused.size} bytes, over the ${MAX_CONFIG_BYTES}-byte (1 MiB) limit`, {
       hint: "a config holds settings, not data: shorten it",
     });
   }
-  throw new ConfigError(`cannot read config file ${file} (${refused.code})`, { hint: "check that this user may read it" });
+  if (refused.code === "ENOENT") return new ConfigError(`config file ${file} does not exist`, { hint });
+  return new ConfigError(`cannot read config file ${file} (${refused.code})`, { hint: "check that this user may read it" });
 }
 
 /** The config file's text: --config, then $<TOOL>_CONFIG, then the search paths; undefined when optional and none exists. */

@@ -295,4 +295,26 @@ describe("sock-check's outputs", () => {
     expect(result.code).toBe(65);
     expect(result.stderr).toContain("does not contain a commit SHA");
   });
+
+  it("refuses a --config policy that is a FIFO nobody writes to, a device or a directory: exit 78, one line naming it", async () => {
+    const fifo = join(out, "policy.fifo");
+    await run("mkfifo", [fifo]);
+    for (const [path, what] of [
+      [fifo, "a FIFO"],
+      ["/dev/zero", "a character device"],
+      [out, "a directory"],
+    ] as const) {
+      const result = await sock(["--config", path]);
+      expect(result.code).toBe(78);
+      expect(result.stderr).toBe(
+        `sock-check: config file ${path} is ${what}, not a regular file (--config (or $SOCK_CHECK_CONFIG) must name a policy file)\n`,
+      );
+      expect(result.stdout).toBe("");
+    }
+    const missing = await sock(["--config", join(out, "nope.yml")]);
+    expect(missing.code).toBe(78);
+    expect(missing.stderr).toBe(
+      `sock-check: config file ${join(out, "nope.yml")} does not exist (--config (or $SOCK_CHECK_CONFIG) must name a policy file)\n`,
+    );
+  });
 });
