@@ -55,3 +55,10 @@ function kindOf(info: Stats): string {
   if (info.isCharacterDevice()) return "a character device";
   return "a block device";
 }
+
+/** What is wrong with the file, to follow its name in a line: "is a FIFO, not a regular file". */
+export function describeRefusal(refused: FileRefusal, maxBytes: number): string {
+  if (refused.kind === "not-regular") return `is ${refused.what}, not a regular file`;
+  if (refused.kind === "too-large") return `is ${refused.size} bytes, over the ${maxBytes}-byte limit`;
+  return `cannot be read (${refused.code})`;
+}
