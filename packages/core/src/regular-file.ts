@@ -24,12 +24,14 @@ export function openRegularFileSync(path: string, maxBytes: number): { fd: numbe
     const info = code === "ENXIO" ? statSync(path, { throwIfNoEntry: false }) : undefined;
     return { refused: info && !info.isFile() ? { kind: "not-regular", what: kindOf(info) } : { kind: "unreadable", code } };
   }
-  const info = fstatSync(fd);
-  const refused: FileRefusal | undefined = !info.isFile()
-    ? { kind: "not-regular", what: kindOf(info) }
-    : info.size > maxBytes
-      ? { kind: "too-large", size: info.size }
-      : undefined;
+  let refused: FileRefusal | undefined;
+  try {
+    const info = fstatSync(fd);
+    if (!info.isFile()) refused = { kind: "not-regular", what: kindOf(info) };
+    else if (info.size > maxBytes) refused = { kind: "too-large", size: info.size };
+  } catch (error) {
+    refused = { kind: "unreadable", code: (error as NodeJS.ErrnoException).code ?? "error" };
+  }
   if (!refused) return { fd };
   closeSync(fd);
   return { refused };
@@ -40,7 +42,9 @@ export function readRegularFileSync(path: string, maxBytes: number): { bytes: Bu
   const opened = openRegularFileSync(path, maxBytes);
   if ("refused" in opened) return opened;
   try {
-    return { bytes: readFileSync(opened.fd) };
+    const bytes = readFileSync(opened.fd);
+    // Grown since fstat (a file being written): still over the limit.
+    return bytes.length > maxBytes ? { refused: { kind: "too-large", size: bytes.length } } : { bytes };
   } catch (error) {
     return { refused: { kind: "unreadable", code: (error as NodeJS.ErrnoException).code ?? "error" } };
   } finally {
