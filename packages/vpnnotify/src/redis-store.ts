@@ -53,7 +53,7 @@ export class RedisPlaceStore implements PlaceStore {
 
   constructor(options: RedisStoreOptions) {
     this.#opts = options;
-    // A bad URL is a config error now, not at the first login.
+    // Parsed at construction: a bad URL is a config error when the notifier is built, not at the first login.
     const url = parseRedisUrl(options.url, KEY);
     this.name = `redis ${url.host}:${url.port}`;
   }
