@@ -1,7 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { once } from "node:events";
 import { mkdtempSync, rmSync } from "node:fs";
-import { type AddressInfo, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { Writable } from "node:stream";
@@ -213,59 +211,6 @@ describe("failover, timeouts and the deadline", () => {
     expect(calls).toEqual([`failed ${hole.url}`, `failed ${dead}`]);
   });
 
-  it("probes servers in doubt together: a live one behind two blackholed ones answers within one probe's budget", async () => {
-    // Every server in doubt, each with a 1500 ms probe, under a 3000 ms deadline: one after another, the two
-    // blackholed servers would use up the deadline and slapd would never be tried.
-    const other = await startBlackholeServer();
-    try {
-      const calls: string[] = [];
-      const health = {
-        skip: () => undefined,
-        probeMs: () => 1500,
-        untried: (url: string) => calls.push(`untried ${url}`),
-        failed: (url: string) => calls.push(`failed ${url}`),
-        answered: (url: string) => calls.push(`answered ${url}`),
-      };
-      const { log, text } = capture();
-      const urls = [hole.url, other.url, lab.url];
-      await withLdap(opts({ urls, connectTimeoutMs: 5000, deadlineMs: 3000, health, log }), async (c) => {
-        expect(await c.read(lab.users.carol.dn, ["uid"])).toBeDefined();
-        expect(c.url).toBe(lab.url);
-      });
-      // Told in list order, as if tried one after another: both holes failed at their own budget, slapd answered.
-      expect(calls).toEqual([`failed ${hole.url}`, `failed ${other.url}`, `answered ${lab.url}`]);
-      expect(text()).toContain(`LDAP failover: using ${lab.url}`);
-      // Two that answer: the first in the list wins (as one after another would pick it), the other is given up
-      // untold (it stays in doubt, as an untried server would).
-      calls.length = 0;
-      const alias = lab.url.replace("127.0.0.1", "localhost");
-      await withLdap(opts({ urls: [lab.url, alias], health }), async (c) => {
-        expect(await c.read(lab.users.carol.dn, ["uid"])).toBeDefined();
-        expect(c.url).toBe(lab.url);
-      });
-      expect(calls).toEqual([`answered ${lab.url}`]);
-      // A probe given up is closed then, not when the client closes: the server behind it sees its socket close
-      // while the winner's connection is still in use.
-      const silent = createServer(() => {}).listen(0, "127.0.0.1");
-      await once(silent, "listening");
-      // Read, so that the client's end of the connection is seen (a paused socket never sees it).
-      const closed = new Promise((resolve) => silent.once("connection", (socket) => socket.resume().once("close", resolve)));
-      const silentUrl = `ldap://127.0.0.1:${(silent.address() as AddressInfo).port}`;
-      try {
-        const long = { ...health, probeMs: () => 60_000 };
-        await withLdap(opts({ urls: [lab.url, silentUrl], connectTimeoutMs: 60_000, deadlineMs: 60_000, health: long }), async (c) => {
-          await c.connect();
-          await closed;
-          expect(await c.read(lab.users.carol.dn, ["uid"])).toBeDefined();
-        });
-      } finally {
-        silent.close();
-      }
-    } finally {
-      await other.stop();
-    }
-  });
-
   it("refuses operations once the deadline has passed, until it is restarted", async () => {
     // the deadline is read off the wall clock: a fake one moves past it at once (sockets and timers keep real time)
     vi.useFakeTimers({ toFake: ["Date"] });
@@ -317,17 +262,12 @@ describe("failover, timeouts and the deadline", () => {
       const found = await withLdap(live, (c) => c.search(${JSON.stringify(lab.peopleDn)}, { filter: "(uid=alice)" }));
       const hung = new LdapClient({ urls: [${JSON.stringify(hole.url)}], connectTimeoutMs: 300 });
       const error = await hung.connect().catch((e) => e);
-      // Both in doubt and probed together: the blackholed probe, given up when slapd wins, must not keep the
-      // process alive for its minute-long budget.
-      const doubt = { skip: () => undefined, probeMs: () => 60000, failed() {}, answered() {} };
-      const both = { urls: [${JSON.stringify(lab.url)}, ${JSON.stringify(hole.url)}], connectTimeoutMs: 60000, deadlineMs: 60000, health: doubt };
-      const probed = await withLdap(both, (c) => c.search(${JSON.stringify(lab.peopleDn)}, { filter: "(uid=alice)" }));
-      console.log(found.length, error.constructor.name, probed.length);
+      console.log(found.length, error.constructor.name);
     `;
     const tsx = resolve(__dirname, "../../node_modules/.bin/tsx");
     const child = spawnSync(tsx, ["--input-type=module", "-e", script], { encoding: "utf8", timeout: 15_000 });
     expect(child.error).toBeUndefined();
-    expect(child.stdout.trim()).toBe("1 LdapTimeoutError 1");
+    expect(child.stdout.trim()).toBe("1 LdapTimeoutError");
     expect(child.status).toBe(0);
   });
 });

@@ -18,8 +18,7 @@ server answers, or the servers refuse our bind, it serves the keys cached at the
 if they are younger than cache.maxStaleSeconds, else it fails (non-zero, no output). A server that
 failed is skipped for cache.deadServerSeconds, then probed again, one such server per lookup; a server
 the deadline left untried (or cut off less than 300 ms into its attempt) is never skipped: for that
-long, runs try it with a 300 ms connect budget, up to four such servers at once (0.3 s for them all;
-the first in ldap.urls that answers is used). One line per lookup goes to syslog
+long, runs try it with a 300 ms connect budget, one after another (0.3 s per server in doubt at most). One line per lookup goes to syslog
 (authpriv) through logger(1) with this PID: user, result, keys, source, ms; stderr if that fails.
 
 Config (--config, or $AUTHKEYS_CONFIG, else /etc/opsguard/authkeys.{json,yaml,yml} only; the file and its

@@ -76,19 +76,7 @@ interface Attempt {
   untrusted?: boolean;
 }
 
-/** A connect attempt under way: its connection once made (and how a dropped socket shows), and how to give it up. */
-interface Pending {
-  result: Promise<{ client: Client; lost: Promise<never> }>;
-  /** Destroys its sockets now, and any it would open later: the attempt then fails, unheard. */
-  abandon(): void;
-}
-
 const DEFAULTS = { connectTimeoutMs: 3000, timeoutMs: 5000, deadlineMs: 10_000, pageSize: 500 };
-/**
- * Servers in doubt probed at once, at most: each costs a socket and a TLS handshake, and a short
- * ldap.urls list has two or three; more wait for the next round.
- */
-const MAX_PROBES = 4;
 const TLS_CODES = /CERT|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)|ALTNAME|ERR_SSL|ERR_TLS/;
 const NETWORK_REASONS: Record<string, string> = {
   ECONNREFUSED: "connection refused",
@@ -261,87 +249,54 @@ export class LdapClient {
 
   async #failover(): Promise<Client> {
     if (this.#client) await this.close();
-    // One clock reading per round, the first the one the deadline starts from: a server first in line
+    // One clock reading per attempt, the first the one the deadline starts from: a server first in line
     // gets its whole budget, not a millisecond less that would count as "cut short by the deadline".
     let now = Date.now();
     this.#deadlineAt ??= now + this.#opts.deadlineMs;
     const attempts: Attempt[] = [];
     const health = this.#opts.health;
-    const urls = this.#opts.urls;
-    for (let i = 0; i < urls.length; ) {
-      const url = urls[i] as string;
+    for (const url of this.#opts.urls) {
       const skipped = health?.skip(url);
       if (skipped) {
         attempts.push({ url, reason: skipped, timedOut: false });
-        i++;
         continue;
       }
-      // Servers in doubt next to each other are probed together (each with its short budget), so a working one
-      // behind them answers within one probe, not one probe per server before it; any other server goes alone.
-      const round = [url];
-      if (health?.probeMs?.(url) !== undefined) {
-        for (let next = urls[i + 1]; next !== undefined && round.length < MAX_PROBES; next = urls[i + round.length]) {
-          if (health.skip(next) !== undefined || health.probeMs(next) === undefined) break;
-          round.push(next);
-        }
-      }
-      i += round.length;
+      const own = Math.min(health?.probeMs?.(url) ?? this.#opts.connectTimeoutMs, this.#opts.connectTimeoutMs);
       const left = Math.max(0, this.#deadlineAt - now);
-      const started = round.map((u) => {
-        const own = Math.min(health?.probeMs?.(u) ?? this.#opts.connectTimeoutMs, this.#opts.connectTimeoutMs);
-        const budget = Math.min(own, left);
-        return { url: u, own, budget, pending: budget > 0 ? this.#attempt(u, budget) : undefined };
-      });
-      // In list order: the first that answers wins, as trying them one after another would pick it.
-      for (const [k, { url: u, own, budget, pending }] of started.entries()) {
-        const giveUpLater = () => {
-          for (const later of started.slice(k + 1)) later.pending?.abandon();
-        };
-        if (!pending) {
-          attempts.push({ url: u, reason: "not tried: deadline reached", timedOut: true });
-          health?.untried?.(u);
-          continue;
+      const budget = Math.min(own, left);
+      if (budget <= 0) {
+        attempts.push({ url, reason: "not tried: deadline reached", timedOut: true });
+        health?.untried?.(url);
+        continue;
+      }
+      try {
+        this.#client = await this.#attempt(url, budget);
+        this.#url = url;
+        health?.answered(url);
+        if (attempts.length > 0)
+          this.#log.warn(`LDAP failover: using ${url}`, { failed: attempts.map((a) => `${a.url} (${a.reason})`).join(", ") });
+        return this.#client;
+      } catch (error) {
+        if (error instanceof LdapAuthError) throw error;
+        now = Date.now();
+        const attempt = describeFailure(url, error, budget);
+        if (attempt.timedOut && left < own) {
+          // The overall deadline, not the server, ended the attempt (a healthy server left 1 ms after
+          // dead ones before it): in doubt, so the next lookup gives it a short probe instead of skipping it.
+          attempts.push({ ...attempt, reason: `${attempt.reason} (cut off by the deadline)` });
+          if (health?.untried) health.untried(url, budget);
+          else health?.failed(url);
+        } else {
+          attempts.push(attempt);
+          health?.failed(url);
         }
-        try {
-          const { client, lost } = await pending.result;
-          giveUpLater();
-          this.#client = client;
-          this.#lost = lost;
-          this.#isLost = false;
-          this.#url = u;
-          health?.answered(u);
-          if (attempts.length > 0)
-            this.#log.warn(`LDAP failover: using ${u}`, { failed: attempts.map((a) => `${a.url} (${a.reason})`).join(", ") });
-          return client;
-        } catch (error) {
-          if (error instanceof LdapAuthError) {
-            giveUpLater();
-            throw error;
-          }
-          now = Date.now();
-          const attempt = describeFailure(u, error, budget);
-          if (attempt.timedOut && left < own) {
-            // The overall deadline, not the server, ended the attempt (a healthy server left 1 ms after
-            // dead ones before it): in doubt, so the next lookup gives it a short probe instead of skipping it.
-            attempts.push({ ...attempt, reason: `${attempt.reason} (cut off by the deadline)` });
-            if (health?.untried) health.untried(u, budget);
-            else health?.failed(u);
-          } else {
-            attempts.push(attempt);
-            health?.failed(u);
-          }
-          this.#log.debug("LDAP server failed", { url: u, reason: attempt.reason });
-        }
+        this.#log.debug("LDAP server failed", { url, reason: attempt.reason });
       }
     }
     throw failoverError(attempts, this.#opts.deadlineMs);
   }
 
-  /**
-   * Connect, TLS and bind within budget. Its sockets are its own until it is chosen (several probes may run at
-   * once): a failed or abandoned attempt destroys only them. close() destroys every socket, these included.
-   */
-  #attempt(url: string, budget: number): Pending {
+  async #attempt(url: string, budget: number): Promise<Client> {
     const { hostname } = new URL(url);
     const host = hostname.replace(/^\[|\]$/g, "");
     const ldaps = url.toLowerCase().startsWith("ldaps:");
@@ -360,25 +315,9 @@ export class LdapClient {
       markLost = () => reject(new LdapUnavailableError(`lost the connection to ${url}`, { hint: "retry; check the server's health" }));
     });
     lost.catch(() => {});
-    const own = new Set<Socket>();
-    let abandoned = false;
-    const drop = () => {
-      for (const socket of own) {
-        socket.destroy();
-        this.#sockets.delete(socket);
-      }
-      own.clear();
-    };
     const track = <S extends Socket>(socket: S): S => {
-      // Given up already (another server won): a socket it opens now (StartTLS's) goes at once.
-      if (abandoned) {
-        socket.destroy();
-        return socket;
-      }
-      own.add(socket);
       this.#sockets.add(socket);
       socket.once("close", () => {
-        own.delete(socket);
         this.#sockets.delete(socket);
         // Only an unexpected close counts; close() and timeouts forget the connection first.
         if (this.#lost === lost) {
@@ -406,44 +345,25 @@ export class LdapClient {
       // An anonymous bind still proves the server answers before we commit to it.
       await client.bind(this.#opts.bindDn ?? "", this.#opts.bindPassword?.reveal() ?? "");
     };
-    // Settles the attempt at once when it is given up, so that no timer of its own outlives it.
-    let abort: (reason: Error) => void = () => {};
-    const aborted = new Promise<never>((_, reject) => {
-      abort = reject;
-    });
-    const result = (async () => {
-      try {
-        await withTimeout(Promise.race([handshake(), aborted]), budget, drop);
-        return { client, lost };
-      } catch (error) {
-        drop();
-        if (error instanceof ResultCodeError && error.code === 49) {
-          throw new LdapAuthError(`LDAP bind as "${this.#opts.bindDn ?? "(anonymous)"}" rejected by ${url}: invalid credentials`, {
-            hint: `check ldap.bindDn and the password from ${this.#opts.bindPassword?.source ?? "ldap.bindPassword"}`,
-          });
-        }
-        if (error instanceof ResultCodeError && (error.code === 13 || error.code === 8)) {
-          throw new LdapAuthError(`${url} refuses to bind over an unencrypted connection`, {
-            hint: "set ldap.startTls: true or use an ldaps:// URL",
-          });
-        }
-        throw error;
+    try {
+      await withTimeout(handshake(), budget, () => this.#destroySockets());
+      this.#lost = lost;
+      this.#isLost = false;
+      return client;
+    } catch (error) {
+      this.#destroySockets();
+      if (error instanceof ResultCodeError && error.code === 49) {
+        throw new LdapAuthError(`LDAP bind as "${this.#opts.bindDn ?? "(anonymous)"}" rejected by ${url}: invalid credentials`, {
+          hint: `check ldap.bindDn and the password from ${this.#opts.bindPassword?.source ?? "ldap.bindPassword"}`,
+        });
       }
-    })();
-    // An abandoned attempt's end is nobody's concern.
-    result.catch(() => {});
-    return {
-      result,
-      abandon: () => {
-        abandoned = true;
-        const given = new Error("given up: a server before it in ldap.urls answered");
-        // With an error, so that ldapts, still connecting to a server that drops packets, stops its own connect
-        // timer too (a plain destroy leaves it running out the budget, holding the process).
-        for (const socket of own) socket.once("error", () => {}).destroy(given);
-        drop();
-        abort(given);
-      },
-    };
+      if (error instanceof ResultCodeError && (error.code === 13 || error.code === 8)) {
+        throw new LdapAuthError(`${url} refuses to bind over an unencrypted connection`, {
+          hint: "set ldap.startTls: true or use an ldaps:// URL",
+        });
+      }
+      throw error;
+    }
   }
 
   async #op<T>(what: string, run: () => Promise<T>): Promise<T> {
