@@ -1,4 +1,4 @@
-import { existsSync, lstatSync, readFileSync, realpathSync, statSync } from "node:fs";
+import { closeSync, existsSync, lstatSync, readFileSync, realpathSync } from "node:fs";
 import { homedir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 // cosmiconfig's ExplorerSync, not its cosmiconfigSync(): that one first reads a "meta config" from the
@@ -8,6 +8,7 @@ import { dirname, join, resolve } from "node:path";
 import * as cosmiconfigExplorer from "cosmiconfig/dist/ExplorerSync.js";
 import type { YAMLError } from "yaml";
 import { ConfigError } from "./errors";
+import { type FileRefusal, openRegularFileSync, readRegularFileSync } from "./regular-file";
 import { decodeUtf8 } from "./text";
 
 /**
@@ -138,14 +139,38 @@ function explorer(searchPlaces: string[]): Explorer {
  */
 export const MAX_CONFIG_BYTES = 1024 * 1024;
 
-/** Refuses a config file over MAX_CONFIG_BYTES, before reading it. */
-function checkSize(file: string): void {
-  const info = statSync(file, { throwIfNoEntry: false });
-  if (info?.isFile() && info.size > MAX_CONFIG_BYTES) {
-    throw new ConfigError(`config file ${file} is ${info.size} bytes, over the ${MAX_CONFIG_BYTES}-byte (1 MiB) limit`, {
+/**
+ * Refuses, before cosmiconfig reads it, a config that is not a regular file of at most MAX_CONFIG_BYTES:
+ * a FIFO with no writer would block that read for ever (and every login through authkeys with it),
+ * /dev/zero would fill memory, a directory reads as EISDIR. cosmiconfig then reads by path: only someone
+ * who could rewrite the config anyway could swap the file in between.
+ */
+function checkRegularFile(file: string, hint: string): void {
+  const opened = openRegularFileSync(file, MAX_CONFIG_BYTES);
+  if ("refused" in opened) throw configRefusal(file, opened.refused, hint);
+  closeSync(opened.fd);
+}
+
+/**
+ * The text of a config-like file a tool reads itself (sock-check's --config policy), refused as loadConfig refuses
+ * a config: not a regular file, over MAX_CONFIG_BYTES, unreadable or not UTF-8, each one ConfigError line (exit 78).
+ * `hint` says how to point at another file ("check --config").
+ */
+export function readConfigFileSync(file: string, hint: string): string {
+  const read = readRegularFileSync(file, MAX_CONFIG_BYTES);
+  if ("refused" in read) throw configRefusal(file, read.refused, hint);
+  return decodeUtf8(read.bytes, `config file ${file}`).replace(/^\uFEFF/, "");
+}
+
+function configRefusal(file: string, refused: FileRefusal, hint: string): ConfigError {
+  if (refused.kind === "not-regular") return new ConfigError(`config file ${file} is ${refused.what}, not a regular file`, { hint });
+  if (refused.kind === "too-large") {
+    return new ConfigError(`config file ${file} is ${refused.size} bytes, over the ${MAX_CONFIG_BYTES}-byte (1 MiB) limit`, {
       hint: "a config holds settings, not data: shorten it",
     });
   }
+  if (refused.code === "ENOENT") return new ConfigError(`config file ${file} does not exist`, { hint });
+  return new ConfigError(`cannot read config file ${file} (${refused.code})`, { hint: "check that this user may read it" });
 }
 
 /** The config file's text: --config, then $<TOOL>_CONFIG, then the search paths; undefined when optional and none exists. */
@@ -167,18 +192,14 @@ function findConfigText(options: ConfigFileOptions): ConfigText | undefined {
         hint: options.path ? "check --config" : `check $${envName}`,
       });
     }
-    checkSize(explicit);
+    checkRegularFile(explicit, `${options.path ? "--config" : `$${envName}`} must name a YAML or JSON file`);
     return found(explicit, () => explorer([]).load(explicit));
   }
   for (const { dir, names } of searchDirectories(options.tool, options.cwd ?? process.cwd(), env, options.places)) {
     const first = names.map((name) => join(dir, name)).find((p) => existsSync(p));
     if (first === undefined) continue;
     // A FIFO someone left as ./.<tool>rc would block the read for ever.
-    const info = statSync(first, { throwIfNoEntry: false });
-    if (info && !info.isFile() && !info.isDirectory()) {
-      throw new ConfigError(`config file ${first} is not a regular file`, { hint: "remove it, or pass --config FILE" });
-    }
-    checkSize(first);
+    checkRegularFile(first, "remove it, or pass --config FILE");
     const result = found(dir, () => explorer(names).search(dir));
     // cosmiconfig skips a file it cannot read (EACCES, EISDIR) and goes on to the next place; a config
     // that decides access must not silently fall back to another one, so the first place that exists rules.

@@ -14,6 +14,7 @@ export * from "./log";
 export * from "./output";
 export * from "./paginate";
 export * from "./progress";
+export * from "./regular-file";
 export * from "./report";
 export * from "./secret";
 export * from "./slack";

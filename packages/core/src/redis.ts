@@ -1,12 +1,15 @@
 import { randomBytes } from "node:crypto";
-import { readFileSync } from "node:fs";
 import { isIP } from "node:net";
 import { hostname } from "node:os";
 import { Redis, type RedisOptions } from "ioredis";
 import { ConfigError, OpsguardError, TempFailError, UnavailableError } from "./errors";
+import { describeRefusal, readRegularFileSync } from "./regular-file";
 import type { Secret } from "./secret";
 
 export type { Redis } from "ioredis";
+
+/** A CA bundle is a few hundred KiB at most (the whole Mozilla store is ~200 KiB). */
+const MAX_CA_BYTES = 4 * 1024 * 1024;
 
 /**
  * Redis for the tools that share state between hosts (a lease, histories): one connection attempt
@@ -64,11 +67,14 @@ export function redisClientOptions(
 ): RedisOptions {
   let ca: string | undefined;
   if (options.caFile) {
-    try {
-      ca = readFileSync(options.caFile, "utf8");
-    } catch (error) {
-      throw new ConfigError(`${options.key}.caFile: cannot read ${options.caFile} (${(error as NodeJS.ErrnoException).code ?? "error"})`);
+    // Refused without blocking: a FIFO named as the CA would hang the connect past its own timeout.
+    const read = readRegularFileSync(options.caFile, MAX_CA_BYTES);
+    if ("refused" in read) {
+      throw new ConfigError(`${options.key}.caFile: ${options.caFile} ${describeRefusal(read.refused, MAX_CA_BYTES)}`, {
+        hint: "point it at the PEM file of the CA, readable by this user",
+      });
     }
+    ca = read.bytes.toString("utf8");
   }
   return {
     host: url.host,

@@ -1,7 +1,7 @@
-import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { inspect } from "node:util";
 import { ConfigError } from "./errors";
+import { type FileRefusal, readRegularFileSync } from "./regular-file";
 import { vaultSecret } from "./vault";
 
 const REDACTED = "[redacted]";
@@ -65,18 +65,31 @@ export function resolveSecret(ref: SecretRef, keyPath: string, env: NodeJS.Proce
     }
     return new Secret(value, `env ${spec.env}`);
   }
-  let text: string;
-  try {
-    text = readFileSync(spec.file, "utf8");
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code ?? "error";
-    throw new ConfigError(`${keyPath}: cannot read secret file ${spec.file} (${code})`, {
-      hint: "check the path and that this user may read it",
-    });
-  }
-  const value = text.replace(/\r?\n$/, "");
+  const read = readRegularFileSync(spec.file, MAX_SECRET_BYTES);
+  if ("refused" in read) throw secretFileRefused(read.refused, spec.file, keyPath);
+  const value = read.bytes.toString("utf8").replace(/\r?\n$/, "");
   if (value === "") throw new ConfigError(`${keyPath}: secret file ${spec.file} is empty`);
   return new Secret(value, `file ${spec.file}`);
+}
+
+/** A token, password or private key is a few KiB at most; a larger "secret" is a wrong path. */
+const MAX_SECRET_BYTES = 64 * 1024;
+
+/** One line naming the file and the problem, never its content. */
+function secretFileRefused(refused: FileRefusal, file: string, keyPath: string): ConfigError {
+  if (refused.kind === "not-regular") {
+    return new ConfigError(`${keyPath}: secret file ${file} is ${refused.what}, not a regular file`, {
+      hint: "point it at the file holding the secret",
+    });
+  }
+  if (refused.kind === "too-large") {
+    return new ConfigError(`${keyPath}: secret file ${file} is ${refused.size} bytes, over the ${MAX_SECRET_BYTES}-byte limit`, {
+      hint: "point it at the file holding only the secret",
+    });
+  }
+  return new ConfigError(`${keyPath}: cannot read secret file ${file} (${refused.code})`, {
+    hint: "check the path and that this user may read it",
+  });
 }
 
 function parseRefString(ref: string, keyPath: string, env: NodeJS.ProcessEnv): { file: string } | { env: string } {

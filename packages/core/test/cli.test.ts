@@ -139,6 +139,18 @@ describe("exit codes", () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
+  it("exits 78 with one line for a --config that is a FIFO nobody writes, instead of hanging", () => {
+    const dir = mkdtempSync(join(tmpdir(), "opsguard-cli-"));
+    const fifo = join(dir, "ogdemo.yaml");
+    spawnSync("mkfifo", [fifo]);
+    // run()'s 10 s timeout kills a hung bin: status null, not 78.
+    const result = run(["--config", fifo, "show-config"]);
+    expect(result.status).toBe(ExitCode.CONFIG);
+    expect(result.stderr).toBe(`ogdemo: config file ${fifo} is a FIFO, not a regular file (--config must name a YAML or JSON file)\n`);
+    expect(result.stdout).toBe("");
+    rmSync(dir, { recursive: true, force: true });
+  });
+
   it("treats a closed stdout as the reader being done, not as an error", async () => {
     const child = spawn(process.execPath, [bin, "flood"], { stdio: ["ignore", "pipe", "pipe"] });
     let stderr = "";

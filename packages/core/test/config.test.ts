@@ -1,6 +1,8 @@
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { once } from "node:events";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -153,13 +155,40 @@ describe("config discovery", () => {
     mkdirSync(join(cwd, ".ogtestrc"));
     file(join(home, ".config/opsguard/ogtest.yaml"), "source: home\n");
     const error = await configError(loadConfig({ tool: TOOL, schema, env: {}, cwd }));
-    expect(error.message).toBe(`cannot read config file ${join(cwd, ".ogtestrc")} (EISDIR)`);
+    expect(error.message).toBe(`config file ${join(cwd, ".ogtestrc")} is a directory, not a regular file`);
   });
 
   it("refuses a FIFO where it looks for a config instead of waiting on it for ever", async () => {
     execFileSync("mkfifo", [join(cwd, ".ogtestrc")]);
     const error = await configError(loadConfig({ tool: TOOL, schema, env: {}, cwd }));
-    expect(error.message).toBe(`config file ${join(cwd, ".ogtestrc")} is not a regular file`);
+    expect(error.message).toBe(`config file ${join(cwd, ".ogtestrc")} is a FIFO, not a regular file`);
+    expect(error.hint).toBe("remove it, or pass --config FILE");
+  });
+
+  it("refuses a --config or $TOOL_CONFIG that is a FIFO, a directory or a device, naming it, instead of hanging or filling memory", async () => {
+    const fifo = join(dir, "fifo.yaml");
+    execFileSync("mkfifo", [fifo]);
+    // No writer ever opens it: a blocking read would wait for ever (the test would time out).
+    const viaFlag = await configError(loadConfig({ tool: TOOL, schema, path: fifo, env: {}, cwd }));
+    expect(viaFlag.message).toBe(`config file ${fifo} is a FIFO, not a regular file`);
+    expect(viaFlag.hint).toBe("--config must name a YAML or JSON file");
+    const viaEnv = await configError(loadConfig({ tool: TOOL, schema, env: { OGTEST_CONFIG: fifo }, cwd }));
+    expect(viaEnv.hint).toBe("$OGTEST_CONFIG must name a YAML or JSON file");
+    const folder = await configError(loadConfig({ tool: TOOL, schema, path: dir, env: {}, cwd }));
+    expect(folder.message).toBe(`config file ${dir} is a directory, not a regular file`);
+    // /dev/zero never ends: read whole, it would grow until memory runs out.
+    const zero = await configError(loadConfig({ tool: TOOL, schema, path: "/dev/zero", env: {}, cwd }));
+    expect(zero.message).toBe("config file /dev/zero is a character device, not a regular file");
+    // A Unix socket cannot even be opened (ENXIO): still named for what it is.
+    const socketPath = join(dir, "sock.yaml");
+    const server = createServer().listen(socketPath);
+    await once(server, "listening");
+    try {
+      const socket = await configError(loadConfig({ tool: TOOL, schema, path: socketPath, env: {}, cwd }));
+      expect(socket.message).toBe(`config file ${socketPath} is a socket, not a regular file`);
+    } finally {
+      server.close();
+    }
   });
 
   it("reads a --config file with any other extension as YAML", async () => {
@@ -285,9 +314,12 @@ describe("config validation", () => {
     );
   });
 
-  it("says when the config file cannot be read", async () => {
-    const error = await configError(loadConfig({ tool: TOOL, schema, path: dir, env: {}, cwd }));
-    expect(error.message).toBe(`cannot read config file ${dir} (EISDIR)`);
+  it.skipIf(process.getuid?.() === 0)("says when the config file cannot be read", async () => {
+    const locked = file(join(dir, "locked.yaml"), "source: x\n");
+    chmodSync(locked, 0o000);
+    const error = await configError(loadConfig({ tool: TOOL, schema, path: locked, env: {}, cwd }));
+    expect(error.message).toBe(`cannot read config file ${locked} (EACCES)`);
+    expect(error.hint).toBe("check that this user may read it");
   });
 
   it("reports a JSON syntax error with line and column, not the file's content", async () => {

@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -74,10 +75,27 @@ describe("resolveSecret", () => {
     expect(caught(() => resolveSecret(join(dir, "missing"), "k")).message).toContain("(ENOENT)");
     const sub = join(dir, "a-directory");
     mkdirSync(sub);
-    expect(caught(() => resolveSecret(`file:${sub}`, "k")).message).toContain("(EISDIR)");
+    expect(caught(() => resolveSecret(`file:${sub}`, "k")).message).toBe(`k: secret file ${sub} is a directory, not a regular file`);
     const empty = join(dir, "empty");
     writeFileSync(empty, "\n");
     expect(caught(() => resolveSecret(empty, "k")).message).toContain("is empty");
+  });
+
+  it("refuses a secret file that is a FIFO nobody writes, a device or huge, at once and without its content", () => {
+    const fifo = join(dir, "token.fifo");
+    execFileSync("mkfifo", [fifo]);
+    // A blocking read would wait for a writer for ever (the test would time out).
+    expect(caught(() => resolveSecret(`file:${fifo}`, "slack.token")).message).toBe(
+      `slack.token: secret file ${fifo} is a FIFO, not a regular file`,
+    );
+    expect(caught(() => resolveSecret("/dev/zero", "k")).message).toBe(
+      "k: secret file /dev/zero is a character device, not a regular file",
+    );
+    const huge = join(dir, "huge");
+    writeFileSync(huge, "s3cret".repeat(20_000));
+    const error = caught(() => resolveSecret(huge, "k"));
+    expect(error.message).toBe(`k: secret file ${huge} is 120000 bytes, over the 65536-byte limit`);
+    expect(error.message).not.toContain("s3cret");
   });
 
   it("reads a systemd credential from $CREDENTIALS_DIRECTORY, and says where to get one outside a unit", () => {

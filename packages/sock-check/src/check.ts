@@ -1,10 +1,10 @@
-import { readFile } from "node:fs/promises";
 import {
   ConfigError,
   HttpClient,
   type HttpClientOptions,
   type Logger,
   NoInputError,
+  readConfigFileSync,
   redactSecretsDeep,
   resolveSecret,
   type SecretRef,
@@ -223,14 +223,8 @@ interface LoadedPolicy {
 
 async function loadPolicy(options: CheckOptions, text: string | undefined, source: string): Promise<LoadedPolicy> {
   if (options.policyPath) {
-    let fileText: string;
-    try {
-      fileText = await readFile(options.policyPath, "utf8");
-    } catch (error) {
-      throw new ConfigError(`cannot read policy file ${options.policyPath} (${(error as NodeJS.ErrnoException).code ?? "error"})`, {
-        hint: "check --config",
-      });
-    }
+    // As every tool's --config: a FIFO, a device or a huge file is refused at once instead of hanging the gate.
+    const fileText = readConfigFileSync(options.policyPath, "--config (or $SOCK_CHECK_CONFIG) must name a policy file");
     return { policy: parsePolicy(fileText, options.policyPath), source: options.policyPath };
   }
   if (text === undefined) {

@@ -1,12 +1,14 @@
 import { execFile, spawn } from "node:child_process";
 import { once } from "node:events";
-import { lstatSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { lstatSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { createServer } from "node:http";
+import { createRequire } from "node:module";
 import type { AddressInfo } from "node:net";
 import { createServer as createNetServer } from "node:net";
 import { constants as osConstants, tmpdir } from "node:os";
 import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { promisify } from "node:util";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { GitHubScenario } from "../../lab/src/sim/github-scenario";
@@ -16,6 +18,7 @@ import { envFor, policyYaml, runSockCheck, startScenario } from "./fixture";
 
 const run = promisify(execFile);
 const ROOT = join(import.meta.dirname, "../../..");
+const TSX = pathToFileURL(createRequire(import.meta.url).resolve("tsx")).href;
 let scenario: GitHubScenario;
 let out: string;
 
@@ -237,9 +240,24 @@ describe("sock-check's outputs", () => {
       ] as const) {
         const evidence = join(out, `evidence-${signal}.json`);
         writeFileSync(evidence, "old\n");
+        // node --import tsx, not tsx's wrapper: the wrapper relays the signal and SIGKILLs a child that has not said
+        // within 30 ms that it got it, and reports the child's end as its own, so what sock-check did would not show.
+        // tsx is resolved here: the scenario's repository, the working directory, has no node_modules.
         const child = spawn(
-          join(ROOT, "node_modules/.bin/tsx"),
-          [join(ROOT, "packages/sock-check/src/main.ts"), "--from", "deploy-1", "--config", policy, "--format", "json", "-o", evidence],
+          process.execPath,
+          [
+            "--import",
+            TSX,
+            join(ROOT, "packages/sock-check/src/main.ts"),
+            "--from",
+            "deploy-1",
+            "--config",
+            policy,
+            "--format",
+            "json",
+            "-o",
+            evidence,
+          ],
           { cwd: scenario.dir, env: envFor(scenario), stdio: ["ignore", "pipe", "pipe"] },
         );
         let stderr = "";
@@ -250,10 +268,14 @@ describe("sock-check's outputs", () => {
         await once(hang, "connection");
         child.kill(signal);
         const [code, killedBy] = await closed;
-        // What a shell or CI runner reports: the exit code, or 128 + the signal's number when the process died of it.
-        expect(code ?? 128 + osConstants.signals[killedBy!]).toBe(expected);
+        // As documented: sock-check ends as the signal does (no handler that could hang or exit 0), so a shell or CI
+        // runner reports 128 + the signal's number.
+        expect([code, killedBy]).toEqual([null, signal]);
+        expect(128 + osConstants.signals[signal]).toBe(expected);
         expect(stderr).not.toMatch(/\n\s+at /);
         expect(readFileSync(evidence, "utf8")).toBe("old\n");
+        // and no half-written report beside it
+        expect(readdirSync(out).filter((f) => f.startsWith(`evidence-${signal}`))).toEqual([`evidence-${signal}.json`]);
       }
     } finally {
       hang.close();
@@ -272,5 +294,27 @@ describe("sock-check's outputs", () => {
     const result = await runSockCheck(["--from-file", fifo], { cwd: scenario.dir, env: envFor(scenario) });
     expect(result.code).toBe(65);
     expect(result.stderr).toContain("does not contain a commit SHA");
+  });
+
+  it("refuses a --config policy that is a FIFO nobody writes to, a device or a directory: exit 78, one line naming it", async () => {
+    const fifo = join(out, "policy.fifo");
+    await run("mkfifo", [fifo]);
+    for (const [path, what] of [
+      [fifo, "a FIFO"],
+      ["/dev/zero", "a character device"],
+      [out, "a directory"],
+    ] as const) {
+      const result = await sock(["--config", path]);
+      expect(result.code).toBe(78);
+      expect(result.stderr).toBe(
+        `sock-check: config file ${path} is ${what}, not a regular file (--config (or $SOCK_CHECK_CONFIG) must name a policy file)\n`,
+      );
+      expect(result.stdout).toBe("");
+    }
+    const missing = await sock(["--config", join(out, "nope.yml")]);
+    expect(missing.code).toBe(78);
+    expect(missing.stderr).toBe(
+      `sock-check: config file ${join(out, "nope.yml")} does not exist (--config (or $SOCK_CHECK_CONFIG) must name a policy file)\n`,
+    );
   });
 });

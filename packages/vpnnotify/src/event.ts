@@ -27,6 +27,16 @@ export interface VpnEvent {
 export type Env = Readonly<Record<string, string | undefined>>;
 
 /**
+ * A user name as vpnnotify takes it from a hook or from `notify --user`: trimmed, and none at all when nothing
+ * visible is left (only spaces, control or format characters): nobody could be told, and every such login
+ * would share one history. parseHookEnv carries the same test inline (it must stay self-contained).
+ */
+export function vpnUser(value: string | undefined): string | undefined {
+  const v = value?.trim();
+  return v && /[^\p{White_Space}\p{Cc}\p{Cf}]/u.test(v) ? v : undefined;
+}
+
+/**
  * Which hook called, and its event; no event for a phase with nothing to do (OpenVPN's `up`),
  * `problem` for unusable input. `refuse`: the hook's exit code is a verdict vpnnotify cannot give
  * (OpenVPN's auth-user-pass-verify), so it must exit non-zero instead of letting the login pass.
@@ -48,6 +58,11 @@ export function parseHookEnv(env: Env, now: number): HookCall | undefined {
     const v = value?.trim();
     return v ? v : undefined;
   };
+  // vpnUser's test: a name with nothing visible is no name.
+  const name = (value: string | undefined): string | undefined => {
+    const v = text(value);
+    return v && /[^\p{White_Space}\p{Cc}\p{Cf}]/u.test(v) ? v : undefined;
+  };
   const int = (value: string | undefined): number | undefined =>
     value !== undefined && /^\d+$/.test(value.trim()) ? Number(value.trim()) : undefined;
   const defined = <T extends object>(fields: T): T => {
@@ -67,7 +82,7 @@ export function parseHookEnv(env: Env, now: number): HookCall | undefined {
     const kind: VpnEventKind | undefined =
       env.script_type === "client-connect" ? "connect" : env.script_type === "client-disconnect" ? "disconnect" : undefined;
     if (!kind) return { source: "openvpn" };
-    const user = text(env.username) ?? text(env.common_name);
+    const user = name(env.username) ?? name(env.common_name);
     if (!user) return { source: "openvpn", problem: "OpenVPN gave neither username nor common_name" };
     const ip = text(env.trusted_ip) ?? text(env.trusted_ip6);
     if (!ip) return { source: "openvpn", problem: "OpenVPN gave neither trusted_ip nor trusted_ip6" };
@@ -95,12 +110,12 @@ export function parseHookEnv(env: Env, now: number): HookCall | undefined {
         ? "disconnect"
         : undefined;
     if (!kind) return { source: "updown" };
-    const id = text(env.PLUTO_XAUTH_ID) ?? text(env.PLUTO_PEER_EAP_IDENTITY) ?? text(env.PLUTO_PEER_ID);
+    const id = name(env.PLUTO_XAUTH_ID) ?? name(env.PLUTO_PEER_EAP_IDENTITY) ?? name(env.PLUTO_PEER_ID);
     if (!id) return { source: "updown", problem: "updown gave none of PLUTO_XAUTH_ID, PLUTO_PEER_EAP_IDENTITY, PLUTO_PEER_ID" };
     const ip = text(env.PLUTO_PEER);
     if (!ip) return { source: "updown", problem: "updown gave no PLUTO_PEER" };
     // A certificate subject as peer id ("C=DE, O=Example, CN=alice") names its owner by CN.
-    const cn = /(?:^|[,/]\s*)CN=([^,/]+)/i.exec(id)?.[1]?.trim();
+    const cn = name(/(?:^|[,/]\s*)CN=([^,/]+)/i.exec(id)?.[1]);
     return {
       source: "updown",
       event: defined({ kind, source: "updown" as const, user: cn ?? id, ip, vpnIp: text(env.PLUTO_PEER_SOURCEIP), time: now }),
@@ -109,7 +124,7 @@ export function parseHookEnv(env: Env, now: number): HookCall | undefined {
   if (env.REASON && (env.IP_REAL !== undefined || env.USERNAME !== undefined)) {
     const kind: VpnEventKind | undefined = env.REASON === "connect" ? "connect" : env.REASON === "disconnect" ? "disconnect" : undefined;
     if (!kind) return { source: "ocserv" };
-    const user = text(env.USERNAME);
+    const user = name(env.USERNAME);
     if (!user) return { source: "ocserv", problem: "ocserv gave no USERNAME" };
     const ip = text(env.IP_REAL);
     if (!ip) return { source: "ocserv", problem: "ocserv gave no IP_REAL" };

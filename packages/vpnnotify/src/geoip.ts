@@ -1,8 +1,8 @@
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { ConfigError } from "@opsguard/core";
+import { ConfigError, readRegularFileSync } from "@opsguard/core";
 import { type AsnResponse, type CityResponse, Reader, type Response } from "maxmind";
 import { networkOf, specialRange } from "./address";
 
@@ -51,6 +51,9 @@ const EMBEDDED_LICENSE = "DBIP-LICENSE";
  * address needs it (mmdb is searched in place, nothing is parsed up front), so a hook that only
  * answers OpenVPN never pays for it.
  */
+/** The most one read gives in Node (2 GiB - 1); a City database is tens of MB, an Enterprise one a few hundred. */
+const MAX_DATABASE_BYTES = 2 ** 31 - 1;
+
 export class GeoIp {
   readonly #paths: GeoIpPaths;
   readonly #readers = new Map<string, Reader<Response>>();
@@ -85,14 +88,19 @@ export class GeoIp {
   #reader(path: string): Reader<Response> {
     let reader = this.#readers.get(path);
     if (!reader) {
-      let data: Buffer;
-      try {
-        data = readFileSync(path);
-      } catch (error) {
-        throw new ConfigError(`cannot read GeoIP database ${path} (${(error as NodeJS.ErrnoException).code ?? "error"})`, {
-          hint: "check geoip.city / geoip.asn",
-        });
+      // Refused without blocking: a FIFO would hang the hook past its deadline (the read is synchronous).
+      const read = readRegularFileSync(path, MAX_DATABASE_BYTES);
+      if ("refused" in read) {
+        const { refused } = read;
+        const problem =
+          refused.kind === "not-regular"
+            ? `GeoIP database ${path} is ${refused.what}, not a regular file`
+            : refused.kind === "too-large"
+              ? `GeoIP database ${path} is ${refused.size} bytes, over the ${MAX_DATABASE_BYTES}-byte limit`
+              : `cannot read GeoIP database ${path} (${refused.code})`;
+        throw new ConfigError(problem, { hint: "check geoip.city / geoip.asn" });
       }
+      const data = read.bytes;
       try {
         reader = new Reader<Response>(data);
       } catch (error) {

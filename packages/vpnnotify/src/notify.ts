@@ -50,6 +50,15 @@ export interface Outcome {
   errors: string[];
 }
 
+/** What a connect has done so far, filled in as it goes: what a caller that cut it off at its deadline reports. */
+export interface ConnectProgress {
+  ip?: string;
+  place?: string;
+  /** The spool entry that keeps the alert, once written: the worker or `flush` retries it. */
+  spooled?: string;
+  spoolError?: string;
+}
+
 /**
  * Handles one connect: decide, keep the alert in the spool, tell the user and/or the security
  * channel, and only then record the place as told. An alert that did not go out stays spooled
@@ -60,11 +69,13 @@ export async function handleConnect(
   n: Notifier,
   queued?: SpoolEntry<SpoolJob>,
   answer?: LoginJob["answer"],
+  progress: ConnectProgress = {},
 ): Promise<Outcome> {
   const ip = normalizeIp(event.ip);
   if (!ip) throw new DataError(`"${event.ip}" is not an IP address`, { hint: "pass the client's public address" });
   const geo = lookup(n, ip);
   const login = { time: event.time, geo, place: placeName(geo) };
+  Object.assign(progress, { ip, place: login.place });
   const recipientLookup = n.directory.find(event.user);
   const leaseUntil = n.leaseUntil();
   const job: AlertJob = {
@@ -86,9 +97,14 @@ export async function handleConnect(
   // write and its disk flush overlap the store, the directory and Slack instead of delaying them.
   // A login the hook queued becomes this alert in its own spool file: one file per login, ever.
   let spoolError: string | undefined;
-  const adding = (queued ? n.spool.save(Object.assign(queued, { payload: job })).then(() => queued) : n.spool.add(job, leaseUntil)).catch(
+  const adding = (queued ? n.spool.save(Object.assign(queued, { payload: job })).then(() => queued) : n.spool.add(job, leaseUntil)).then(
+    (entry) => {
+      progress.spooled = entry.id;
+      return entry;
+    },
     (error: unknown) => {
       spoolError = describeError(error);
+      progress.spoolError = spoolError;
       return undefined;
     },
   );
@@ -111,7 +127,13 @@ export async function handleConnect(
     logOutcome(n.log, outcome);
     // Nothing to tell: out of the spool again, once written.
     const entry = await adding;
-    if (entry) await n.spool.remove(entry).catch(() => {});
+    const removed =
+      entry &&
+      (await n.spool.remove(entry).then(
+        () => true,
+        () => false,
+      ));
+    if (removed) delete progress.spooled;
     return outcome;
   }
   const decided = adding.then(async (entry) => {
@@ -138,8 +160,10 @@ export async function handleConnect(
   if (queued && !delivery.complete) kept = queued.id;
   else if (spooled && !queued) {
     try {
-      if (delivery.complete) await n.spool.remove(spooled);
-      else if (!(await n.spool.fail(spooled, delivery.errors.join("; ") || "not delivered"))) kept = spooled.id;
+      if (delivery.complete) {
+        await n.spool.remove(spooled);
+        delete progress.spooled;
+      } else if (!(await n.spool.fail(spooled, delivery.errors.join("; ") || "not delivered"))) kept = spooled.id;
     } catch (error) {
       spoolError = describeError(error);
     }

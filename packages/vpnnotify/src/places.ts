@@ -203,7 +203,8 @@ function impossibleTravel(previous: LastLogin, login: Login, policy: PlacePolicy
   if (previous.latitude === undefined || previous.longitude === undefined || latitude === undefined || longitude === undefined)
     return undefined;
   const km = distanceKm(previous.latitude, previous.longitude, latitude, longitude);
-  if (km < policy.minTravelKm) return undefined;
+  // The same place is never a journey, however little time passed (minTravelKm may be 0: 0 km in 0 hours is no speed).
+  if (km === 0 || km < policy.minTravelKm) return undefined;
   const hours = Math.max(0, login.time - Math.max(previous.time, previous.endedAt ?? 0)) / 3_600_000;
   const kmh = hours === 0 ? Number.POSITIVE_INFINITY : km / hours;
   if (kmh <= policy.impossibleTravelKmh) return undefined;

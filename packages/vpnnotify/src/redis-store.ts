@@ -1,6 +1,5 @@
 import { OpsguardError, type Secret, TempFailError, UnavailableError } from "@opsguard/core";
-import { parseRedisUrl, redisClientOptions } from "@opsguard/core/redis";
-import { Redis } from "ioredis";
+import { connectRedis, parseRedisUrl, type Redis } from "@opsguard/core/redis";
 import { stateSchema } from "./file-store";
 import type { UserHistory } from "./places";
 import type { PlaceStore } from "./store";
@@ -46,24 +45,22 @@ const KEY = "state.redis";
  */
 export class RedisPlaceStore implements PlaceStore {
   readonly name: string;
-  readonly #redis: Redis;
   readonly #opts: RedisStoreOptions;
-  #connected: Promise<void> | undefined;
+  /** Connected on the first command, by core's connectRedis (the way deputize's lease connects). */
+  #redis: Promise<Redis> | undefined;
+  #closed = false;
   #queue: Promise<unknown> = Promise.resolve();
 
   constructor(options: RedisStoreOptions) {
     this.#opts = options;
+    // Parsed at construction: a bad URL is a config error when the notifier is built, not at the first login.
     const url = parseRedisUrl(options.url, KEY);
     this.name = `redis ${url.host}:${url.port}`;
-    // The database in the connection options: this store connects lazily, on its first command.
-    this.#redis = new Redis({ ...redisClientOptions({ ...options, key: KEY }, url), db: url.db });
-    // Errors surface through the commands that hit them; without a listener ioredis prints them.
-    this.#redis.on("error", () => {});
   }
 
   async get(user: string): Promise<UserHistory | undefined> {
-    await this.#connect();
-    return parseHistory(await this.#redis.get(this.#key(user)).catch((error: unknown) => this.#failed(error)));
+    const redis = await this.#connect();
+    return parseHistory(await redis.get(this.#key(user)).catch((error: unknown) => this.#failed(error)));
   }
 
   update(user: string, change: (history: UserHistory | undefined) => UserHistory | undefined): Promise<UserHistory | undefined> {
@@ -77,16 +74,16 @@ export class RedisPlaceStore implements PlaceStore {
     user: string,
     change: (history: UserHistory | undefined) => UserHistory | undefined,
   ): Promise<UserHistory | undefined> {
-    await this.#connect();
+    const redis = await this.#connect();
     const key = this.#key(user);
     for (let attempt = 0; attempt < MAX_TRANSACTION_RETRIES; attempt++) {
-      await this.#redis.watch(key);
-      const next = change(parseHistory(await this.#redis.get(key)) ?? (await this.#legacy(user)));
+      await redis.watch(key);
+      const next = change(parseHistory(await redis.get(key)) ?? (await this.#legacy(redis, user)));
       if (!next) {
-        await this.#redis.unwatch();
+        await redis.unwatch();
         return next;
       }
-      const done = await this.#redis.multi().set(key, JSON.stringify(next), "PX", this.#opts.ttlMs).exec();
+      const done = await redis.multi().set(key, JSON.stringify(next), "PX", this.#opts.ttlMs).exec();
       if (done !== null) return next;
       // Another server won this round; a random pause keeps the contenders from colliding again.
       await new Promise((resolve) => setTimeout(resolve, Math.random() * 10 * (attempt + 1)));
@@ -95,9 +92,9 @@ export class RedisPlaceStore implements PlaceStore {
   }
 
   /** The original's memory of this user, as a history; only asked while the user has none of ours. */
-  async #legacy(user: string): Promise<UserHistory | undefined> {
+  async #legacy(redis: Redis, user: string): Promise<UserHistory | undefined> {
     if (!this.#opts.importLegacy) return undefined;
-    const [ip, time] = await this.#redis.mget(`vpn:${user}:lastip`, `vpn:${user}:lasttime`);
+    const [ip, time] = await redis.mget(`vpn:${user}:lastip`, `vpn:${user}:lasttime`);
     if (!ip) return undefined;
     const seconds = time && /^\d+$/.test(time) ? Number(time) : undefined;
     return this.#opts.importLegacy({ ip, ...(seconds !== undefined ? { time: seconds * 1000 } : {}) });
@@ -118,43 +115,31 @@ export class RedisPlaceStore implements PlaceStore {
     throw new UnavailableError(`${this.name} is unavailable: ${message}`, { hint: "check state.redis" });
   }
 
+  /**
+   * Ends the connection without waiting for one still being made (a hook past its deadline must not wait on a hung
+   * Redis): that one is closed as soon as it is ready, and connectRedis gives up on it within connectTimeoutMs.
+   */
   async close(): Promise<void> {
-    this.#redis.disconnect();
+    this.#closed = true;
+    this.#redis?.then(
+      (redis) => redis.disconnect(),
+      () => {},
+    );
   }
 
   #key(user: string): string {
     return `${this.#opts.keyPrefix}user:${user}`;
   }
 
-  /** Connect, TLS and AUTH within connectTimeoutMs: a server that accepts and then hangs counts as down. */
-  #connect(): Promise<void> {
-    this.#connected ??= new Promise<void>((resolve, reject) => {
-      let lastError: Error | undefined;
-      const onError = (error: Error) => {
-        lastError = error;
-      };
-      this.#redis.on("error", onError);
-      const timer = setTimeout(() => {
-        this.#redis.disconnect();
-        reject(
-          new TempFailError(`${this.name} is slow or down: not ready within ${this.#opts.connectTimeoutMs} ms`, {
-            hint: "check state.redis, or raise state.redis.connectTimeoutMs",
-          }),
-        );
-      }, this.#opts.connectTimeoutMs);
-      this.#redis.connect().then(
-        () => {
-          clearTimeout(timer);
-          resolve();
-        },
-        (error: Error) => {
-          clearTimeout(timer);
-          const reason = lastError && lastError !== error ? `${lastError.message}; ${error.message}` : error.message;
-          reject(new UnavailableError(`${this.name} is unavailable: ${reason}`, { hint: "check state.redis" }));
-        },
-      );
-    });
-    return this.#connected;
+  /**
+   * Connect, TLS, AUTH and SELECT within connectTimeoutMs, TLS verified, as core connects every tool: a server that
+   * accepts and then hangs counts as down (UnavailableError), refused credentials are a ConfigError. Asked once:
+   * a login never waits on a reconnect loop.
+   */
+  #connect(): Promise<Redis> {
+    if (this.#closed) return Promise.reject(new UnavailableError(`${this.name}: the store was closed`));
+    this.#redis ??= connectRedis({ ...this.#opts, key: KEY });
+    return this.#redis;
   }
 }
 

@@ -1,4 +1,4 @@
-import { closeSync, constants, createWriteStream, fstatSync, openSync, readFileSync } from "node:fs";
+import { createWriteStream } from "node:fs";
 import { hostname } from "node:os";
 import { dirname, join } from "node:path";
 import {
@@ -9,6 +9,7 @@ import {
   Logger,
   type LogLevel,
   ldapOptionsFromConfig,
+  readRegularFileSync,
   resolveSecret,
   type SecretRef,
   Spool,
@@ -153,27 +154,23 @@ const MAX_TEMPLATE_BYTES = 64 * 1024;
 /** A template from the config, or from the file it names (compiled, so a mistake is a config error), or the default. */
 function template(inline: string | undefined, file: string | undefined, fallback: string, key: string): Template {
   if (!file) return compileTemplate(inline ?? fallback, TEMPLATE_NAMES, key);
-  let source: string;
-  let fd: number | undefined;
-  try {
-    // Non-blocking open: a FIFO must not hang the worker before its deadline can even start.
-    fd = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK);
-    const stat = fstatSync(fd);
-    if (!stat.isFile()) throw new ConfigError(`${key}File: ${file} is not a regular file`, { hint: "point it at a template file" });
-    if (stat.size > MAX_TEMPLATE_BYTES) {
+  // Refused without blocking: a FIFO must not hang the worker before its deadline can even start.
+  const read = readRegularFileSync(file, MAX_TEMPLATE_BYTES);
+  if ("refused" in read) {
+    const { refused } = read;
+    if (refused.kind === "not-regular") {
+      throw new ConfigError(`${key}File: ${file} is not a regular file (${refused.what})`, { hint: "point it at a template file" });
+    }
+    if (refused.kind === "too-large") {
       throw new ConfigError(`${key}File: ${file} is larger than ${MAX_TEMPLATE_BYTES} bytes`, {
         hint: "a Slack message is at most 4,000 characters",
       });
     }
-    source = readFileSync(fd, "utf8");
-  } catch (error) {
-    if (error instanceof ConfigError) throw error;
-    throw new ConfigError(`${key}File: cannot read ${file} (${(error as NodeJS.ErrnoException).code ?? "error"})`, {
+    throw new ConfigError(`${key}File: cannot read ${file} (${refused.code})`, {
       hint: "check the path and that the VPN server's script user may read it",
     });
-  } finally {
-    if (fd !== undefined) closeSync(fd);
   }
+  const source = read.bytes.toString("utf8");
   // A file's trailing newline is not part of the message.
   return compileTemplate(source.replace(/\r?\n$/, ""), TEMPLATE_NAMES, `${key}File (${file})`);
 }

@@ -163,8 +163,9 @@ if [ ! -e "$config" ] || [ "$config" -nt "$0" ]; then
 fi
 # The first worker makes the spool directory.
 [ -d "$spool" ] || to_node "$@"
-# Neither user name nor address: the Node hook logs the problem in OpenVPN's log.
-case "\${username-}\${common_name-}" in *[![:space:]]*) ;; *) to_node "$@" ;; esac
+# Neither user name nor address (a name of spaces and control characters only is none, as parseHookEnv has it):
+# the Node hook logs the problem in OpenVPN's log.
+case "\${username-}\${common_name-}" in *[![:space:][:cntrl:]]*) ;; *) to_node "$@" ;; esac
 case "\${trusted_ip-}\${trusted_ip6-}" in *[![:space:]]*) ;; *) to_node "$@" ;; esac
 
 # Byte-wise patterns (UTF-8 passes through unchanged); 0600 files, as core's spool writes them.

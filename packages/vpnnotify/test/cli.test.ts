@@ -247,6 +247,41 @@ describe("OpenVPN client-connect", () => {
     expect(result.stderr).toBe("vpnnotify: gave up at the 3000 ms deadline (check Slack, LDAP and the state store)\n");
   });
 
+  it("notify --json cut off at the deadline still prints its result: failed, why, and the spool entry keeping the alert; exit 75", async () => {
+    // Slack's default timeout (60% of the deadline) and one retry outlast the deadline.
+    const s = setup({ deadlineMs: 1_500 });
+    slack.fault({ hang: true }, { times: 10 });
+    const result = await runInProc(["--json", "notify", "--user", "alice", "--ip", PLACES.reading.ip], base(s));
+    expect(result.code).toBe(75);
+    expect(result.stderr).toBe("vpnnotify: gave up at the 1500 ms deadline (check Slack, LDAP and the state store)\n");
+    const outcome = JSON.parse(result.stdout);
+    expect(outcome).toMatchObject({
+      verdict: "failed",
+      reason: "gave up at the 1500 ms deadline (check Slack, LDAP and the state store)",
+      user: "alice",
+      ip: PLACES.reading.ip,
+      spooled: expect.stringMatching(/^\d+-[0-9a-f]{8}$/),
+    });
+    // The entry it names is there for the worker or flush to retry.
+    expect(readdirSync(join(dirname(s.state), "spool"))).toContain(`${outcome.spooled}.json`);
+  });
+
+  it("notify refuses a --user with nothing visible (empty, spaces, control characters) with 64, as a hook without a user logs it", async () => {
+    const s = setup();
+    for (const user of ["", "   ", "\u0001\u001b", "\u200b\t"]) {
+      const result = await runInProc(["notify", "--user", user, "--ip", PLACES.paris.ip, "--json"], base(s));
+      expect(result.code).toBe(64);
+      expect(result.stderr).toBe("vpnnotify: --user is empty (or only spaces or control characters) (pass the VPN user's name)\n");
+      expect(result.stdout).toBe("");
+    }
+    expect(slack.messages).toEqual([]);
+    // The hook: OpenVPN's common_name of control characters only is no user either (logged, the client let in).
+    const hook = await runInProc(["--wait"], { ...base(s), ...openvpnConnectEnv("\u0001", PLACES.paris.ip) });
+    expect(hook.code).toBe(0);
+    expect(hook.stderr).toMatch(/^vpnnotify: error: failed reason="OpenVPN gave neither username nor common_name/);
+    expect(slack.messages).toEqual([]);
+  });
+
   it("two concurrent connects for one user leave one valid state and one DM", async () => {
     const s = setup();
     const env = { ...base(s), ...openvpnConnectEnv("alice", PLACES.paris.ip) };

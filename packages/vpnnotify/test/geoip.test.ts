@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
@@ -90,4 +91,21 @@ describe("without a database, repeats are still grouped by network", () => {
       if (geoip.city) expect(logLines[0]).toMatch(/^vpnnotify: warn: GeoIP lookup failed.*cannot read GeoIP database/);
     },
   );
+
+  it("a database path that is a FIFO nobody writes (or a device) is refused at once with a warning, and the login still notified", async () => {
+    const fifo = join(dir, "city.fifo");
+    execFileSync("mkfifo", [fifo]);
+    for (const [city, what] of [
+      [fifo, "a FIFO"],
+      ["/dev/zero", "a character device"],
+    ] as const) {
+      logLines.length = 0;
+      // A blocking read would hang here for ever (the FIFO) or fill memory (/dev/zero).
+      const outcome = await handleConnect(login("81.2.69.142", Date.now()), notifier({ city }));
+      expect(outcome.verdict).toBe("notified");
+      expect(logLines[0]).toMatch(
+        new RegExp(`^vpnnotify: warn: GeoIP lookup failed.*GeoIP database ${city} is ${what}, not a regular file`),
+      );
+    }
+  });
 });

@@ -52,6 +52,11 @@ describe("the installed launcher answers hooks without loading the bundle", () =
     expect(isolated({ PLUTO_VERB: "up-client", PLUTO_PEER: "1.2.3.4", PLUTO_PEER_ID: "C=DE, O=X, CN=bob" }, 5)?.event?.user).toBe("bob");
     expect(isolated({ script_type: "up" }, 0)).toEqual({ source: "openvpn" });
     expect(isolated({ script_type: "client-connect", trusted_ip: "1.2.3.4" }, 0)?.problem).toMatch(/common_name/);
+    // A name with nothing visible is no name (as notify --user refuses it): no history shared by every such login.
+    expect(
+      isolated({ script_type: "client-connect", username: "\u001b", common_name: "\u200b", trusted_ip: "1.2.3.4" }, 0)?.problem,
+    ).toMatch(/common_name/);
+    expect(isolated({ REASON: "connect", USERNAME: " \u0007 ", IP_REAL: "1.2.3.4" }, 0)?.problem).toBe("ocserv gave no USERNAME");
     expect(isolated({ PATH: "/bin" }, 0)).toBeUndefined();
     const v6 = isolated({ script_type: "client-connect", username: "carol", common_name: "laptop-7", trusted_ip6: "2a02:8100::1" }, 7);
     expect(v6?.event).toMatchObject({ user: "carol", ip: "2a02:8100::1", time: 7 });

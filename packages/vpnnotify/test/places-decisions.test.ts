@@ -192,6 +192,20 @@ describe("what the security channel is told", () => {
     // a login stamped before the last one is a zero-hour journey
     expect(after(-HOUR)).toMatchObject({ hours: 0, kmh: Number.POSITIVE_INFINITY });
   });
+
+  it("with minTravelKm 0, a login in the same millisecond from the same coordinates is no journey; from elsewhere it is", () => {
+    const anyHop = { ...policy, minTravelKm: 0 };
+    const last: LastLogin = { time: T0, ip: "81.2.69.1", place: "London", latitude: london.latitude, longitude: london.longitude };
+    const history: UserHistory = { places: {}, last };
+    // 0 km in 0 hours: not infinitely fast, not travel at all
+    expect(decide(history, at("81.2.69.2", T0, london), anyHop).impossibleTravel).toBeUndefined();
+    expect(decide(history, at("81.2.69.2", T0 - HOUR, london), anyHop).impossibleTravel).toBeUndefined();
+    expect(decide(history, at("2.2.2.2", T0, paris), anyHop).impossibleTravel).toMatchObject({
+      from: "London",
+      hours: 0,
+      kmh: Number.POSITIVE_INFINITY,
+    });
+  });
 });
 
 describe("what is remembered", () => {

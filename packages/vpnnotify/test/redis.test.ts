@@ -88,6 +88,23 @@ describe("known places in Redis (several VPN servers)", () => {
     await untrusted.n.store.close();
   });
 
+  it("a database the server does not have is a config problem named in the outcome, never silently database 0", async () => {
+    const section = redisConfig(redis, { url: redis.url.replace(/\/0$/, "/42") });
+    const { n } = notifier(section);
+    const outcome = await handleConnect(login(PLACES.paris.ip), n);
+    expect(outcome).toMatchObject({ verdict: "notified", reason: "state-unavailable", dm: "U0ALICE" });
+    expect(outcome.stateError).toMatch(/^state\.redis\.url: redis 127\.0\.0\.1:\d+ refused database 42: .*DB index is out of range/);
+    await n.store.close();
+    // Nothing was written to database 0 instead.
+    const direct = new Redis(redis.port, "127.0.0.1", { password: redis.password, lazyConnect: true });
+    await direct.connect();
+    try {
+      expect(await direct.keys(`${section.keyPrefix}*`)).toEqual([]);
+    } finally {
+      direct.disconnect();
+    }
+  });
+
   it("concurrent updates of one user from several servers lose nothing", async () => {
     const section = redisConfig(redis);
     const policy: PlacePolicy = {

@@ -298,6 +298,7 @@ describe("the sh client-connect hook", () => {
     await hook(s, { ...base, script_type: "client-connect" }, { args: ["a", "b"] });
     await hook(s, { ...base, script_type: "client-connect", VPNNOTIFY_CONFIG: "/elsewhere.json" });
     await hook(s, { script_type: "client-connect", common_name: "  ", trusted_ip: "81.2.69.1" });
+    await hook(s, { script_type: "client-connect", username: "\u0001", common_name: " \u001b\t", trusted_ip: "81.2.69.1" });
     await hook(s, { script_type: "client-connect", common_name: "alice" });
     await hook(s, { PLUTO_VERB: "up-client", PLUTO_PEER: "81.2.69.1", PLUTO_PEER_ID: "alice" });
     expect(calls(s)).toEqual([
@@ -305,6 +306,7 @@ describe("the sh client-connect hook", () => {
       "/tmp/creds queued=",
       "--wait queued=",
       "a b queued=",
+      " queued=",
       " queued=",
       " queued=",
       " queued=",

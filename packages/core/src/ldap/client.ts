@@ -1,9 +1,9 @@
-import { readFileSync } from "node:fs";
 import { isIP, connect as netConnect, type Socket } from "node:net";
 import { type ConnectionOptions, connect as tlsConnect } from "node:tls";
 import { Attribute, Change, Client, ResultCodeError } from "ldapts";
 import { ConfigError, OpsguardError } from "../errors";
 import { Logger } from "../log";
+import { describeRefusal, readRegularFileSync } from "../regular-file";
 import type { Secret } from "../secret";
 import { LdapEntry } from "./entry";
 import {
@@ -519,14 +519,18 @@ function checkUrl(url: string, opts: LdapClientOptions): void {
   }
 }
 
+/** A CA bundle is a few hundred KiB at most (the whole Mozilla store is ~200 KiB). */
+const MAX_CA_BYTES = 4 * 1024 * 1024;
+
+/** Refused without blocking: a FIFO named as the CA would hang every login through authkeys. */
 function readCaFile(path: string): string {
-  try {
-    return readFileSync(path, "utf8");
-  } catch (error) {
-    throw new ConfigError(`ldap.caFile: cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? "error"})`, {
-      hint: "check the path and that this user may read it",
+  const read = readRegularFileSync(path, MAX_CA_BYTES);
+  if ("refused" in read) {
+    throw new ConfigError(`ldap.caFile: ${path} ${describeRefusal(read.refused, MAX_CA_BYTES)}`, {
+      hint: "point it at the PEM file of the CA, readable by this user",
     });
   }
+  return read.bytes.toString("utf8");
 }
 
 function stripUndefined<T extends object>(obj: T): T {

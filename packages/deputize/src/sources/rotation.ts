@@ -1,10 +1,12 @@
-import { readFile } from "node:fs/promises";
-import { ConfigError, decodeUtf8, formatIssues, NoInputError } from "@opsguard/core";
+import { ConfigError, decodeUtf8, describeRefusal, formatIssues, NoInputError, readRegularFileSync } from "@opsguard/core";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { EMAIL_PATTERN, type Person, person, type ScheduleOnCall, UID_PATTERN } from "../people";
 import type { Window } from "../window";
 import type { ScheduleShifts, Shift, Source } from "./source";
+
+/** Years of turns for a large team fit in a few hundred KiB; more is a wrong path, not a rotation. */
+const MAX_ROTATION_BYTES = 16 * 1024 * 1024;
 
 // 254: the longest address SMTP allows; anything longer is a mistake, not a person.
 // A member is a valid e-mail or a valid uid, nothing else: a newline or a filter character in a
@@ -91,15 +93,17 @@ export class RotationSource implements Source {
 }
 
 export async function loadRotationFile(file: string): Promise<RotationFile> {
-  let bytes: Buffer;
-  try {
-    bytes = await readFile(file);
-  } catch (error) {
-    throw new NoInputError(`cannot read rotation file ${file} (${(error as NodeJS.ErrnoException).code ?? "error"})`, {
-      hint: "check the path in sources[].file",
-    });
+  // Refused without blocking: a FIFO nobody writes would hang the run (and cron's next ones behind its lock).
+  const read = readRegularFileSync(file, MAX_ROTATION_BYTES);
+  if ("refused" in read) {
+    const { refused } = read;
+    const problem =
+      refused.kind === "unreadable"
+        ? `cannot read rotation file ${file} (${refused.code})`
+        : `rotation file ${file} ${describeRefusal(refused, MAX_ROTATION_BYTES)}`;
+    throw new NoInputError(problem, { hint: "check the path in sources[].file" });
   }
-  const text = decodeUtf8(bytes, `rotation file ${file}`);
+  const text = decodeUtf8(read.bytes, `rotation file ${file}`);
   let raw: unknown;
   try {
     raw = parseYaml(text);

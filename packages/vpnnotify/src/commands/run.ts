@@ -16,12 +16,15 @@ export function runDeadline(config: VpnnotifyConfig, clock: RunClock): number {
   return Math.max(Date.now(), clock.startedAt + config.deadlineMs);
 }
 
+/** The run's deadline passed before its work was done (exit 75). */
+export class DeadlineError extends TempFailError {}
+
 /** Work under the run's deadline, so the caller knows the longest it can take. */
 export async function runBounded<T>(deadlineAt: number, config: VpnnotifyConfig, work: () => Promise<T>): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<never>((_, reject) => {
     timer = setTimeout(
-      () => reject(new TempFailError(`gave up at the ${config.deadlineMs} ms deadline`, { hint: "check Slack, LDAP and the state store" })),
+      () => reject(new DeadlineError(`gave up at the ${config.deadlineMs} ms deadline`, { hint: "check Slack, LDAP and the state store" })),
       Math.max(0, deadlineAt - Date.now()),
     );
   });
