@@ -249,7 +249,7 @@ describe("authkeys CLI", () => {
     expect(r.stdout).toContain("AuthorizedKeysCommandUser authkeys\n");
   });
 
-  it("sshd-config names a relative --config by its absolute path, and refuses one with white space", () => {
+  it("sshd-config names a relative --config by its absolute path, and refuses a relative --path", () => {
     const r = spawnSync(process.execPath, [bin, "sshd-config", "--path", "/usr/local/sbin/authkeys", "--config", "authkeys.json"], {
       encoding: "utf8",
       cwd: lab.dir,
@@ -258,9 +258,22 @@ describe("authkeys CLI", () => {
     expect(r.stdout).toContain(
       `AuthorizedKeysCommand /usr/local/sbin/authkeys --config ${join(lab.dir, "authkeys.json")} lookup -- %u %f\n`,
     );
-    const spaced = run("sshd-config", "--config", "/etc/opsguard/my config.yaml");
-    expect(spaced).toMatchObject({ code: 64, stdout: "" });
-    expect(spaced.stderr).toMatch(/^authkeys: the config path "\/etc\/opsguard\/my config.yaml" contains white space/);
+    const relative = run("sshd-config", "--path", "bin/authkeys");
+    expect(relative).toMatchObject({ code: 64, stdout: "" });
+    expect(relative.stderr).toMatch(/^authkeys: --path "bin\/authkeys" is not absolute.*\n$/);
+    const quoted = run("sshd-config", "--path", "/opt/my authkeys/authkeys");
+    expect(quoted).toMatchObject({ code: 64, stdout: "" });
+    expect(quoted.stderr).toMatch(/^authkeys: --path "\/opt\/my authkeys\/authkeys" contains white space or quotes/);
+  });
+
+  it("sshd-config writes --config as sshd splits and expands it: %% for %, quoted with white space or quotes", () => {
+    const r = run("sshd-config", "--path", "/opt/authkeys", "--config", '/opt/x/p%u/my "a".yaml');
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('AuthorizedKeysCommand /opt/authkeys --config "/opt/x/p%%u/my \\"a\\".yaml" lookup -- %u %f\n');
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: sshd's ${ENV} syntax, not a JavaScript template
+    const env = run("sshd-config", "--config", "/opt/${HOME}/a.yaml");
+    expect(env).toMatchObject({ code: 64, stdout: "" });
+    expect(env.stderr).toMatch(/^authkeys: --config "\/opt\/\$\{HOME\}\/a.yaml" contains "\$\{", which sshd expands/);
   });
 
   it("doctor checks every step and fails on an install sshd would refuse", () => {
