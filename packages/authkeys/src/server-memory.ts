@@ -1,7 +1,8 @@
-import { readFileSync, statSync } from "node:fs";
+import { statSync } from "node:fs";
 import { join } from "node:path";
 import type { ServerHealth } from "@opsguard/core/ldap/client";
 import type { Logger } from "@opsguard/core/log";
+import { readSmallStateFile } from "./cache-file";
 
 /** In the cache directory, private like the cached keys; a leading dot, so no user's cache file can have this name. */
 export const SERVER_MEMORY_FILE = ".servers.json";
@@ -54,7 +55,7 @@ export class ServerMemory implements ServerHealth {
     this.#now = now;
     this.#offset = now - Date.now();
     this.#log = log;
-    const remembered = readMemory(this.#file);
+    const remembered = readMemory(this.#file, log);
     this.#down = new Map(Object.entries(remembered.down));
     this.#suspect = new Map(Object.entries(remembered.suspect ?? {}));
   }
@@ -125,12 +126,14 @@ export class ServerMemory implements ServerHealth {
 }
 
 /** The remembered marks, or none when the file is missing, not ours alone, or not what we write. */
-function readMemory(file: string): Pick<MemoryFile, "down" | "suspect"> {
+function readMemory(file: string, log: Logger): Pick<MemoryFile, "down" | "suspect"> {
   const none = { down: {}, suspect: {} };
   try {
     const info = statSync(file);
     if (info.uid !== process.getuid?.() || (info.mode & 0o022) !== 0) return none;
-    const parsed = JSON.parse(readFileSync(file, "utf8")) as Partial<MemoryFile>;
+    const text = readSmallStateFile(file, log);
+    if (text === undefined) return none;
+    const parsed = JSON.parse(text) as Partial<MemoryFile>;
     if (parsed.version !== 1 || typeof parsed.down !== "object" || parsed.down === null) return none;
     return { down: times(parsed.down), suspect: times(parsed.suspect) };
   } catch {
