@@ -74,6 +74,8 @@ interface Attempt {
   reason: string;
   timedOut: boolean;
   untrusted?: boolean;
+  /** Timed out only because this process was stalled: the server may be fine. */
+  stalled?: boolean;
 }
 
 const DEFAULTS = { connectTimeoutMs: 3000, timeoutMs: 5000, deadlineMs: 10_000, pageSize: 500 };
@@ -280,7 +282,13 @@ export class LdapClient {
         if (error instanceof LdapAuthError) throw error;
         now = Date.now();
         const attempt = describeFailure(url, error, budget);
-        if (attempt.timedOut && left < own) {
+        if (attempt.stalled) {
+          // This process, not the server, ran out of time (its event loop was blocked past the timer):
+          // in doubt, so the next lookups probe it instead of skipping a server that may be healthy.
+          attempts.push(attempt);
+          if (health?.untried) health.untried(url);
+          else health?.failed(url);
+        } else if (attempt.timedOut && left < own) {
           // The overall deadline, not the server, ended the attempt (a healthy server left 1 ms after
           // dead ones before it): in doubt, so the next lookup gives it a short probe instead of skipping it.
           attempts.push({ ...attempt, reason: `${attempt.reason} (cut off by the deadline)` });
@@ -329,7 +337,8 @@ export class LdapClient {
     };
     const client = new Client({
       url,
-      connectTimeout: budget,
+      // No timer of ldapts' own: withTimeout below bounds connect, TLS and bind together, and one of
+      // ldapts' firing late after a stalled event loop would call a healthy server dead (see withTimeout).
       strictDN: false,
       ...(ldaps ? { tlsOptions } : {}),
       createConnection: ((port: number, h: string) => track(netConnect(port, h))) as unknown as typeof netConnect,
@@ -412,15 +421,43 @@ export async function withLdap<T>(options: LdapClientOptions, fn: (client: LdapC
   }
 }
 
-class TimeoutSignal extends Error {}
+class TimeoutSignal extends Error {
+  /** The timer fired this late because this process, not the server, was stalled (a busy event loop). */
+  constructor(
+    message: string,
+    readonly stalled: boolean,
+  ) {
+    super(message);
+  }
+}
 
+/** A timer firing this late means the event loop was blocked: what the server sent meanwhile is still unread. */
+const STALL_MS = 50;
+/** How long an answer that arrived during a stall gets to be read (a few loopback round trips, TLS included). */
+const STALL_GRACE_MS = 250;
+
+/**
+ * Rejects with a TimeoutSignal once `ms` pass. A timer that fires late found an event loop that was busy
+ * (a burst of lookups on a loaded host): the server's reply may sit unread in the socket, and timers run
+ * before I/O in a loop turn. So a late timer first gives pending I/O one short grace (once, at most
+ * STALL_GRACE_MS), and if it still times out the signal says `stalled`: the caller must not call the
+ * server dead for what was this process's own delay.
+ */
 function withTimeout<T>(promise: Promise<T>, ms: number, onTimeout: () => void): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
+  const dueAt = Date.now() + ms;
+  let stalled = false;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
+    const fire = () => {
+      if (!stalled && Date.now() - dueAt > STALL_MS) {
+        stalled = true;
+        timer = setTimeout(fire, Math.min(ms, STALL_GRACE_MS));
+        return;
+      }
       onTimeout();
-      reject(new TimeoutSignal(`timed out after ${ms} ms`));
-    }, ms);
+      reject(new TimeoutSignal(`timed out after ${ms} ms`, stalled));
+    };
+    timer = setTimeout(fire, ms);
   });
   // The loser of the race may still reject (its socket was destroyed); that is expected.
   promise.catch(() => {});
@@ -428,6 +465,9 @@ function withTimeout<T>(promise: Promise<T>, ms: number, onTimeout: () => void):
 }
 
 function describeFailure(url: string, error: unknown, budget: number): Attempt {
+  if (error instanceof TimeoutSignal && error.stalled) {
+    return { url, reason: `no answer read within ${budget} ms (this process was stalled)`, timedOut: true, stalled: true };
+  }
   if (error instanceof TimeoutSignal || (error instanceof Error && /Connection timeout/.test(error.message))) {
     return { url, reason: `no answer within ${budget} ms`, timedOut: true };
   }
