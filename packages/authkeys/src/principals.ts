@@ -10,7 +10,7 @@ import type { AuthkeysConfig } from "./config";
 import { directoryQuery, findUser } from "./directory";
 import { firstAllowedGroup, type GroupRule } from "./groups";
 import { isOutage } from "./lookup";
-import { ServerMemory } from "./server-memory";
+import { connectionKey, ServerMemory } from "./server-memory";
 import { resolveLdapServers } from "./srv";
 import { isValidUsername } from "./username";
 
@@ -59,7 +59,7 @@ export async function lookupPrincipals(config: AuthkeysConfig, user: string, dep
   const query = directoryQuery(config, (template) => compileFilterTemplate(template, ["user"], "userFilter"), log);
   const memory =
     cache && config.cache.deadServerSeconds > 0
-      ? new ServerMemory(config.cache.dir, config.cache.deadServerSeconds, log, deps.now?.())
+      ? new ServerMemory(config.cache.dir, config.cache.deadServerSeconds, log, deps.now?.(), connectionKey(config.ldap))
       : undefined;
 
   type Answer = { kind: "unknown-user" | "not-allowed" } | { kind: "user"; group: GroupRule | undefined; mapped: string[] };

@@ -10,7 +10,7 @@ import {
   type ServerHealth,
   withLdap,
 } from "@opsguard/core";
-import { type BlackholeServer, closedPort, type SlapdLab, startBlackholeServer, startSlapd } from "@opsguard/lab";
+import { type BlackholeServer, closedPort, makeCa, type SlapdLab, startBlackholeServer, startSlapd } from "@opsguard/lab";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type AuthkeysConfig, authkeysConfigSchema, fingerprintOf, lookupKeys, queryDirectory } from "../src/index";
 import { ServerMemory } from "../src/server-memory";
@@ -323,7 +323,9 @@ describe("a server that failed is remembered across lookups", () => {
     const dead = { ...cfg, ldap: { ...cfg.ldap, urls: [blackhole.url] } };
     const warningsBefore = warnings.length;
     expect(await lookupKeys(dead, { user: "alice" }, { log })).toMatchObject({ source: "cache" });
-    expect(warnings.slice(warningsBefore).join("")).toMatch(/skipped: failed moments ago, tried again in \d+ s/);
+    expect(warnings.slice(warningsBefore).join("")).toMatch(
+      /skipped: failed moments ago \(no answer within 300 ms\), tried again in \d+ s/,
+    );
     expect(blackhole.connections()).toBe(before + 1);
     // Later, it is probed again.
     const later = () => Date.now() + 31_000;
@@ -519,5 +521,25 @@ describe("a server whose answer this process was too busy to read", () => {
     const file = join(cfg.cache.dir, ".servers.json");
     const marks = existsSync(file) ? (JSON.parse(readFileSync(file, "utf8")) as ServerMemoryFile) : { down: {} };
     expect(Object.keys(marks.down)).not.toContain(lab.url);
+  });
+});
+
+describe("a failure mark is about the settings it was made under", () => {
+  // The tester's host: a wrong ldap.caFile marked slapd failed; with the config fixed, logins were still
+  // refused for ~25 s with "skipped: failed moments ago … check ldap.urls", TLS never named.
+  it("says why the server failed while it is skipped, and a fixed config tries it at the next login", async () => {
+    const cfg = config({}, { connectTimeoutMs: 1000, deadlineMs: 2000 });
+    mkdirSync(cfg.cache.dir, { recursive: true, mode: 0o700 });
+    const caDir = join(lab.dir, `other-ca-${n}`);
+    mkdirSync(caDir);
+    const other = await makeCa(caDir, "other");
+    const wrong = { ...cfg, ldap: { ...cfg.ldap, caFile: other.certFile } };
+    await expect(lookupKeys(wrong, { user: "bob" }, { log })).rejects.toThrow(/TLS certificate not trusted/);
+    await expect(lookupKeys(wrong, { user: "bob" }, { log })).rejects.toThrow(
+      /skipped: failed moments ago \(TLS certificate not trusted \([A-Z_]+\)\), tried again in \d+ s/,
+    );
+    expect(await lookupKeys(cfg, { user: "bob" }, { log })).toMatchObject({ result: "keys", source: "ldap" });
+    const marks = JSON.parse(readFileSync(join(cfg.cache.dir, ".servers.json"), "utf8")) as ServerMemoryFile;
+    expect(marks.down).toEqual({});
   });
 });

@@ -52,7 +52,8 @@ export interface ServerHealth {
    * short after triedMs, before its own connect budget was spent: it is in doubt, neither dead nor alive.
    */
   untried?(url: string, triedMs?: number): void;
-  failed(url: string): void;
+  /** reason: why, said again while the server is skipped (a TLS error must not read as a dead server). */
+  failed(url: string, reason?: string): void;
   answered(url: string): void;
 }
 
@@ -296,7 +297,7 @@ export class LdapClient {
           else health?.failed(url);
         } else {
           attempts.push(attempt);
-          health?.failed(url);
+          health?.failed(url, attempt.reason);
         }
         this.#log.debug("LDAP server failed", { url, reason: attempt.reason });
       }
@@ -355,7 +356,9 @@ export class LdapClient {
       await client.bind(this.#opts.bindDn ?? "", this.#opts.bindPassword?.reveal() ?? "");
     };
     try {
-      await withTimeout(handshake(), budget, () => this.#destroySockets());
+      // A grace after a stall never reaches past the overall deadline (the outage targets hold).
+      const graceMs = Math.max(0, (this.#deadlineAt ?? 0) - Date.now() - budget);
+      await withTimeout(handshake(), budget, () => this.#destroySockets(), graceMs);
       this.#lost = lost;
       this.#isLost = false;
       return client;
@@ -382,10 +385,15 @@ export class LdapClient {
     if (budget <= 0)
       throw new LdapTimeoutError(`LDAP deadline of ${this.#opts.deadlineMs} ms reached before ${what}`, { hint: "raise ldap.deadlineMs" });
     try {
-      const result = withTimeout(run(), budget, () => {
-        this.#forget();
-        this.#destroySockets();
-      });
+      const result = withTimeout(
+        run(),
+        budget,
+        () => {
+          this.#forget();
+          this.#destroySockets();
+        },
+        remaining - budget,
+      );
       return await (this.#lost ? Promise.race([result, this.#lost]) : result);
     } catch (error) {
       if (error instanceof TimeoutSignal) {
@@ -440,19 +448,29 @@ const STALL_GRACE_MS = 250;
  * Rejects with a TimeoutSignal once `ms` pass. A timer that fires late found an event loop that was busy
  * (a burst of lookups on a loaded host): the server's reply may sit unread in the socket, and timers run
  * before I/O in a loop turn. So a late timer first gives pending I/O one short grace (once, at most
- * STALL_GRACE_MS), and if it still times out the signal says `stalled`: the caller must not call the
- * server dead for what was this process's own delay.
+ * STALL_GRACE_MS and maxGraceMs, what the caller's overall deadline leaves). If no grace fitted, or the
+ * grace's timer came late as well, the signal says `stalled`: the caller must not call the server dead
+ * for what was this process's own delay.
  */
-function withTimeout<T>(promise: Promise<T>, ms: number, onTimeout: () => void): Promise<T> {
+function withTimeout<T>(promise: Promise<T>, ms: number, onTimeout: () => void, maxGraceMs = 0): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
-  const dueAt = Date.now() + ms;
-  let stalled = false;
+  let dueAt = Date.now() + ms;
+  let graced = false;
   const timeout = new Promise<never>((_, reject) => {
     const fire = () => {
-      if (!stalled && Date.now() - dueAt > STALL_MS) {
-        stalled = true;
-        timer = setTimeout(fire, Math.min(ms, STALL_GRACE_MS));
-        return;
+      const late = Date.now() - dueAt;
+      // Stalled: the timer came late and no grace could follow, or the grace's own timer came late too.
+      // A grace that ran on time gave the server its whole chance: silent then, it did not answer.
+      const stalled = late > STALL_MS;
+      if (stalled && !graced) {
+        graced = true;
+        // The stall itself ate into the deadline: the grace is what is left of it, if anything.
+        const grace = Math.min(ms, STALL_GRACE_MS, maxGraceMs - late);
+        if (grace > 0) {
+          dueAt = Date.now() + grace;
+          timer = setTimeout(fire, grace);
+          return;
+        }
       }
       onTimeout();
       reject(new TimeoutSignal(`timed out after ${ms} ms`, stalled));
