@@ -535,9 +535,12 @@ describe("a failure mark is about the settings it was made under", () => {
     const other = await makeCa(caDir, "other");
     const wrong = { ...cfg, ldap: { ...cfg.ldap, caFile: other.certFile } };
     await expect(lookupKeys(wrong, { user: "bob" }, { log })).rejects.toThrow(/TLS certificate not trusted/);
-    await expect(lookupKeys(wrong, { user: "bob" }, { log })).rejects.toThrow(
+    const skipped = await lookupKeys(wrong, { user: "bob" }, { log }).catch((error: unknown) => error as Error & { hint?: string });
+    expect(skipped).toBeInstanceOf(LdapUnavailableError);
+    expect((skipped as Error).message).toMatch(
       /skipped: failed moments ago \(TLS certificate not trusted \([A-Z_]+\)\), tried again in \d+ s/,
     );
+    expect((skipped as { hint?: string }).hint).toMatch(/ldap\.caFile/);
     expect(await lookupKeys(cfg, { user: "bob" }, { log })).toMatchObject({ result: "keys", source: "ldap" });
     const marks = JSON.parse(readFileSync(join(cfg.cache.dir, ".servers.json"), "utf8")) as ServerMemoryFile;
     expect(marks.down).toEqual({});

@@ -261,7 +261,8 @@ export class LdapClient {
     for (const url of this.#opts.urls) {
       const skipped = health?.skip(url);
       if (skipped) {
-        attempts.push({ url, reason: skipped, timedOut: false });
+        // A skip that repeats describeFailure's TLS reason keeps its hint (ldap.caFile, not ldap.urls).
+        attempts.push({ url, reason: skipped, timedOut: false, untrusted: skipped.includes(UNTRUSTED_REASON) });
         continue;
       }
       const own = Math.min(health?.probeMs?.(url) ?? this.#opts.connectTimeoutMs, this.#opts.connectTimeoutMs);
@@ -429,6 +430,8 @@ export async function withLdap<T>(options: LdapClientOptions, fn: (client: LdapC
   }
 }
 
+const UNTRUSTED_REASON = "TLS certificate not trusted";
+
 class TimeoutSignal extends Error {
   /** The timer fired this late because this process, not the server, was stalled (a busy event loop). */
   constructor(
@@ -491,7 +494,7 @@ function describeFailure(url: string, error: unknown, budget: number): Attempt {
   }
   const code = (error as NodeJS.ErrnoException | undefined)?.code;
   if (typeof code === "string" && TLS_CODES.test(code)) {
-    return { url, reason: `TLS certificate not trusted (${code})`, timedOut: false, untrusted: true };
+    return { url, reason: `${UNTRUSTED_REASON} (${code})`, timedOut: false, untrusted: true };
   }
   if (typeof code === "string" && code in NETWORK_REASONS) return { url, reason: NETWORK_REASONS[code] ?? code, timedOut: false };
   if (error instanceof ResultCodeError) return { url, reason: `server error ${error.code}`, timedOut: false };
