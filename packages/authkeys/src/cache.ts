@@ -47,8 +47,10 @@ export class KeyCache {
       utimesSync(path, now, now);
       return;
     }
-    const { ensurePrivateDir, writeFileAtomic } = await import("@opsguard/core/state");
+    const { ensurePrivateDir, removeOrphanedTemps, writeFileAtomic } = await import("@opsguard/core/state");
     await ensurePrivateDir(this.#dir, { log: this.#log });
+    // A run killed mid-write (sshd gives up on a slow login) left its temp file: gone once its pid is.
+    await removeOrphanedTemps(path);
     await writeFileAtomic(path, text, { mode: 0o600 });
   }
 

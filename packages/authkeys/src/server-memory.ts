@@ -141,7 +141,9 @@ export class ServerMemory implements ServerHealth {
     const now = Date.now() + this.#offset;
     const suspect = Object.fromEntries([...this.#suspect].filter(([, until]) => until > now));
     try {
-      const { writeFileAtomic } = await import("@opsguard/core/state");
+      const { removeOrphanedTemps, writeFileAtomic } = await import("@opsguard/core/state");
+      // A run killed mid-write (sshd gives up on a slow login) left its temp file: gone once its pid is.
+      await removeOrphanedTemps(this.#file);
       const reasons = Object.fromEntries([...this.#reasons].filter(([url]) => url in down));
       const content: MemoryFile = { version: 1, settings: this.#settings, down, suspect, reasons };
       await writeFileAtomic(this.#file, `${JSON.stringify(content)}\n`, { mode: 0o600 });

@@ -217,8 +217,9 @@ function readSrvCache(file: string, domain: string, log: Logger): SrvCacheFile |
 async function storeSrvCache(file: string, content: SrvCacheFile, log: Logger): Promise<void> {
   const expiresAt = Math.min(content.expiresAt, Date.now() + MAX_TTL_SECONDS * 1000);
   try {
-    const { ensurePrivateDir, writeFileAtomic } = await import("@opsguard/core/state");
+    const { ensurePrivateDir, removeOrphanedTemps, writeFileAtomic } = await import("@opsguard/core/state");
     await ensurePrivateDir(join(file, ".."), { log });
+    await removeOrphanedTemps(file);
     await writeFileAtomic(file, `${JSON.stringify({ ...content, expiresAt })}\n`, { mode: 0o600 });
   } catch (error) {
     // The servers are known for this login; the next one asks DNS again.
