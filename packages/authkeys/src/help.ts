@@ -85,7 +85,8 @@ or host-key-unknown per host; exit 1 unless every host accepted.
 Exit 65: LDAP refused the search (userFilter, userBase, attribute) or several entries matched; 66: audit's
 filter matched no account (an empty audit is no pass);
 70: internal error (a bug: please report it). Run doctor as the command user (sudo -u authkeys ...):
-it then proves the cache directory writable and readable.
+it then proves the cache directory writable and readable. As root, doctor also checks sshd -T (or
+--sshd-config FILE): a user CA without the principals command in effect fails.
 
 Examples:
   authkeys alice                         keys of alice

@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { closedPort, type SlapdLab, startSlapd } from "@opsguard/lab";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -274,6 +274,45 @@ describe("authkeys CLI", () => {
     const env = run("sshd-config", "--config", "/opt/${HOME}/a.yaml");
     expect(env).toMatchObject({ code: 64, stdout: "" });
     expect(env.stderr).toMatch(/^authkeys: --config "\/opt\/\$\{HOME\}\/a.yaml" contains "\$\{", which sshd expands/);
+  });
+
+  it.skipIf(process.getuid?.() !== 0)("doctor reads sshd -T: a user CA without the principals command in effect fails", () => {
+    const dir = join(lab.dir, "sshd-doctor");
+    mkdirSync(dir, { recursive: true });
+    const hostKey = join(dir, "host_key");
+    if (!existsSync(hostKey)) spawnSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", hostKey]);
+    const printed = run("sshd-config", "--path", "/usr/local/lib/opsguard/authkeys/authkeys", "--run-as", "nobody").stdout;
+    const keysFirst = printed.split("\n").filter((line) => /^Authorized(Keys|Principals)Command/.test(line));
+    keysFirst.push(...keysFirst.splice(0, 2)); // the principals lines after the keys lines, as before the fix
+    const write = (name: string, lines: string[]) => {
+      const file = join(dir, name);
+      writeFileSync(file, [`HostKey ${hostKey}`, `TrustedUserCAKeys ${hostKey}.pub`, ...lines, ""].join("\n"));
+      return file;
+    };
+    const bad = run("--config", configFile, "doctor", "--sshd-config", write("keys-first.conf", keysFirst));
+    expect(bad.code).toBe(1);
+    expect(bad.stdout).toMatch(
+      /^FAIL +sshd: TrustedUserCAKeys .* without an AuthorizedPrincipalsCommand in effect: .*put the AuthorizedPrincipals\* lines first/m,
+    );
+    const good = run("--config", configFile, "doctor", "--sshd-config", write("printed.conf", printed.split("\n")));
+    expect(good.stdout).toMatch(
+      /^ok +sshd: AuthorizedPrincipalsCommand \/usr\/local\/lib\/opsguard\/authkeys\/authkeys principals -- %u %i %s %T$/m,
+    );
+    expect(good.stdout).not.toMatch(/^FAIL +sshd/m);
+  });
+
+  it("doctor warns about a bind password file others may read, naming the fix", () => {
+    const file = join(lab.dir, "open.password");
+    copyFileSync(lab.readerPasswordFile, file);
+    chmodSync(file, 0o644);
+    const config = join(lab.dir, "authkeys-open-password.json");
+    writeFileSync(
+      config,
+      JSON.stringify({ ldap: lab.connection({ bindPassword: `file:${file}` }), cache: { dir: join(lab.dir, "cache") }, syslog: false }),
+    );
+    const r = run("--config", config, "doctor");
+    expect(r.stdout).toContain(`warn  config: the bind password file ${file} is open to group or others (mode 644): chmod 600 ${file}`);
+    expect(r.stdout).not.toContain(readFileSync(file, "utf8").trim());
   });
 
   it("doctor checks every step and fails on an install sshd would refuse", () => {
