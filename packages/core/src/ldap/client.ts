@@ -442,44 +442,52 @@ class TimeoutSignal extends Error {
   }
 }
 
-/** A timer firing this late means the event loop was blocked: what the server sent meanwhile is still unread. */
+/** A timer firing at least this late (and a quarter of its budget) means the event loop was blocked. */
 const STALL_MS = 50;
 /** How long an answer that arrived during a stall gets to be read (a few loopback round trips, TLS included). */
 const STALL_GRACE_MS = 250;
 
 /**
- * Rejects with a TimeoutSignal once `ms` pass. A timer that fires late found an event loop that was busy
- * (a burst of lookups on a loaded host): the server's reply may sit unread in the socket, and timers run
- * before I/O in a loop turn. So a late timer first gives pending I/O one short grace (once, at most
- * STALL_GRACE_MS and maxGraceMs, what the caller's overall deadline leaves). If no grace fitted, or the
- * grace's timer came late as well, the signal says `stalled`: the caller must not call the server dead
- * for what was this process's own delay.
+ * Rejects with a TimeoutSignal once `ms` pass. Timers run before I/O in a loop turn, so a timer that
+ * fires late (a burst of lookups on a loaded host blocked the event loop) may find the server's reply
+ * unread in the socket. A late timer therefore first lets that turn's I/O run (setImmediate: no time
+ * lost); after a real stall (later than STALL_MS and a quarter of the budget) it also gives the rest of
+ * a handshake one short grace, at most STALL_GRACE_MS and maxGraceMs (what the caller's overall
+ * deadline leaves), so a blackholed server costs no more than before. A server silent through that
+ * was given its chance; if no grace fitted and the stall outlasted the whole budget, the signal says
+ * `stalled`: the caller must not call the server dead for what was this process's own delay.
  */
 function withTimeout<T>(promise: Promise<T>, ms: number, onTimeout: () => void, maxGraceMs = 0): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
-  let dueAt = Date.now() + ms;
-  let graced = false;
+  let settled = false;
   const timeout = new Promise<never>((_, reject) => {
-    const fire = () => {
-      const late = Date.now() - dueAt;
-      // Stalled: the timer came late and no grace could follow, or the grace's own timer came late too.
-      // A grace that ran on time gave the server its whole chance: silent then, it did not answer.
-      const stalled = late > STALL_MS;
-      if (stalled && !graced) {
-        graced = true;
-        // The stall itself ate into the deadline: the grace is what is left of it, if anything.
-        const grace = Math.min(ms, STALL_GRACE_MS, maxGraceMs - late);
-        if (grace > 0) {
-          dueAt = Date.now() + grace;
-          timer = setTimeout(fire, grace);
-          return;
-        }
-      }
+    const expire = (stalled: boolean) => {
+      if (settled) return;
       onTimeout();
       reject(new TimeoutSignal(`timed out after ${ms} ms`, stalled));
     };
-    timer = setTimeout(fire, ms);
+    const dueAt = Date.now() + ms;
+    timer = setTimeout(() => {
+      const late = Date.now() - dueAt;
+      if (late <= 0) return expire(false);
+      setImmediate(() => {
+        if (settled || late <= Math.max(STALL_MS, ms / 4)) return expire(false);
+        // The stall itself ate into the deadline: the grace is what is left of it, if anything. Without
+        // one, a stall longer than the whole budget left the server no time at all: in doubt, not dead.
+        const grace = Math.min(STALL_GRACE_MS, maxGraceMs - (Date.now() - dueAt));
+        if (grace <= 0) return expire(late > ms);
+        timer = setTimeout(() => expire(false), grace);
+      });
+    }, ms);
   });
+  promise.then(
+    () => {
+      settled = true;
+    },
+    () => {
+      settled = true;
+    },
+  );
   // The loser of the race may still reject (its socket was destroyed); that is expected.
   promise.catch(() => {});
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
