@@ -1,7 +1,8 @@
-import { readFileSync, statSync, unlinkSync, utimesSync } from "node:fs";
+import { statSync, unlinkSync, utimesSync } from "node:fs";
 import { join } from "node:path";
 import { IoError, PermissionError } from "@opsguard/core/errors";
 import type { Logger } from "@opsguard/core/log";
+import { readRegularFileSync } from "@opsguard/core/regular-file";
 
 /**
  * What LDAP said, before any policy: the raw key values and the allowed group that admitted the user
@@ -46,8 +47,10 @@ export class KeyCache {
       utimesSync(path, now, now);
       return;
     }
-    const { ensurePrivateDir, writeFileAtomic } = await import("@opsguard/core/state");
+    const { ensurePrivateDir, removeOrphanedTemps, writeFileAtomic } = await import("@opsguard/core/state");
     await ensurePrivateDir(this.#dir, { log: this.#log });
+    // A run killed mid-write (sshd gives up on a slow login) left its temp file: gone once its pid is.
+    await removeOrphanedTemps(path);
     await writeFileAtomic(path, text, { mode: 0o600 });
   }
 
@@ -123,10 +126,16 @@ export async function forgetUser(cacheDir: string, user: string, log: Logger): P
   if (failed) throw failed.reason;
 }
 
-/** The file holds exactly this text, readable by its owner only. */
+/**
+ * The file holds exactly this text, readable by its owner only. Read without blocking (core's
+ * regular-file): a FIFO planted as `<user>.json` would hold a plain read, and the login, for ever; it
+ * is not the text, so store() replaces it with a real file.
+ */
 function holdsPrivately(path: string, text: string): boolean {
   try {
-    return (statSync(path).mode & 0o077) === 0 && readFileSync(path, "utf8") === text;
+    if ((statSync(path).mode & 0o077) !== 0) return false;
+    const read = readRegularFileSync(path, Buffer.byteLength(text));
+    return "bytes" in read && read.bytes.toString("utf8") === text;
   } catch {
     return false;
   }

@@ -26,6 +26,7 @@ export function createAuthkeysProgram(io: IOStreams): Command {
         ExitCode.FAILED,
         ExitCode.USAGE,
         ExitCode.DATA_ERR,
+        ExitCode.NO_INPUT,
         ExitCode.UNAVAILABLE,
         ExitCode.SOFTWARE,
         ExitCode.IO_ERR,

@@ -1,5 +1,6 @@
+import { spawnSync } from "node:child_process";
 import { lookup as dnsLookup } from "node:dns/promises";
-import { readdirSync, readFileSync, realpathSync, rmSync, statSync, unlinkSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, unlinkSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { dirname, join } from "node:path";
 import type { CliContext } from "@opsguard/core/cli";
@@ -27,6 +28,8 @@ export interface Check {
 export interface DoctorOptions {
   user?: string | undefined;
   binary?: string | undefined;
+  /** The sshd_config `sshd -T` reads (default: sshd's own). */
+  sshdConfig?: string | undefined;
 }
 
 /** Every check in order, each with a verdict; later steps still run after a failure where they can. */
@@ -53,7 +56,11 @@ export async function runDoctor(ctx: CliContext, options: DoctorOptions): Promis
   for (const check of checkCommandPath(binary)) add("install", check.verdict, check.detail);
   for (const check of checkInstalledFiles(binary)) add("install", check.verdict, check.detail);
 
+  for (const check of checkSshd(options.sshdConfig)) add("sshd", check.verdict, check.detail);
+
   if (config) {
+    const password = checkPasswordFile(config);
+    if (password) add("config", ...password);
     add("cache", ...checkCacheDir(config));
     if (config.agent) for (const check of await checkAgent(config.agent, commandUid(config), options.user)) add("agent", ...check);
     const ldap = await discoverForDoctor(config, add);
@@ -178,6 +185,54 @@ function probeCache(dir: string, uid: number): [Verdict, string] {
   } finally {
     if (written) rmSync(probe, { force: true });
   }
+}
+
+/** A bind password file others may read is a password others know: warn, naming the fix. */
+function checkPasswordFile(config: AuthkeysConfig): [Verdict, string] | undefined {
+  const ref = config.ldap.bindPassword;
+  const file = typeof ref === "string" ? (ref.startsWith("file:") ? ref.slice(5) : undefined) : ref && "file" in ref ? ref.file : undefined;
+  if (!file) return undefined;
+  const info = statSync(file, { throwIfNoEntry: false });
+  if (!info || (info.mode & 0o077) === 0) return undefined;
+  return [
+    "warn",
+    `the bind password file ${file} is open to group or others (mode ${(info.mode & 0o777).toString(8)}): chmod 600 ${file} (owner: the AuthorizedKeysCommandUser), and rotate the password if others could read it`,
+  ];
+}
+
+const SSHD = "/usr/sbin/sshd";
+
+/**
+ * sshd's effective settings (`sshd -T`, root only): OpenSSH before 9.4 drops an AuthorizedPrincipalsCommand
+ * written after the AuthorizedKeysCommand (bug 3574), and with TrustedUserCAKeys but no principals command
+ * or file sshd admits any certificate naming the login name: LDAP is never asked.
+ */
+function checkSshd(configFile: string | undefined): Array<{ verdict: Verdict; detail: string }> {
+  if (process.getuid?.() !== 0 || !existsSync(SSHD)) return [];
+  const run = spawnSync(SSHD, ["-T", ...(configFile ? ["-f", configFile] : [])], { encoding: "utf8", timeout: 5000 });
+  if (run.status !== 0) {
+    const why = (run.stderr ?? "").trim().split("\n")[0] || run.error?.message || `exit ${run.status}`;
+    return [{ verdict: "warn", detail: `sshd -T failed (${why}): its settings were not checked` }];
+  }
+  const setting = (name: string) => new RegExp(`^${name} (.*)$`, "m").exec(run.stdout)?.[1]?.trim() ?? "none";
+  const keys = setting("authorizedkeyscommand");
+  const principals = setting("authorizedprincipalscommand");
+  const checks: Array<{ verdict: Verdict; detail: string }> = [];
+  checks.push(
+    keys === "none"
+      ? { verdict: "warn", detail: "sshd runs no AuthorizedKeysCommand: add the lines `authkeys sshd-config` prints" }
+      : { verdict: "ok", detail: `AuthorizedKeysCommand ${keys}` },
+  );
+  const ca = setting("trustedusercakeys");
+  if (ca !== "none" && principals === "none" && setting("authorizedprincipalsfile") === "none") {
+    checks.push({
+      verdict: "fail",
+      detail: `TrustedUserCAKeys ${ca} without an AuthorizedPrincipalsCommand in effect: any certificate naming the login name logs in, LDAP unasked (OpenSSH < 9.4 ignores the command after AuthorizedKeysCommand: put the AuthorizedPrincipals* lines first, as sshd-config prints them)`,
+    });
+  } else if (principals !== "none") {
+    checks.push({ verdict: "ok", detail: `AuthorizedPrincipalsCommand ${principals}` });
+  }
+  return checks;
 }
 
 /** Whether this uid/gid (root aside) may pass through a directory. */

@@ -3,13 +3,16 @@ export const HELP_AFTER = `Install (as root): authkeys install — copies it to 
 requires) with a launcher, the small login bundle, their V8 code caches and the validated config (re-run it
 after editing the config, or every login loads the full bundle and validates it again), creates the
 config's cache.dir for --run-as (parents it creates 0755), and prints the sshd_config lines ("--" keeps a
-user named like an option a name):
-  AuthorizedKeysCommand /usr/local/lib/opsguard/authkeys/authkeys lookup -- %u %f
-  AuthorizedKeysCommandUser authkeys
-sshd runs it once per offered key. For SSH certificates (TrustedUserCAKeys) it also prints
+user named like an option a name), the principals lines first (OpenSSH < 9.4 ignores them after the
+AuthorizedKeysCommand and then admits any certificate naming the login name; keep this order):
   AuthorizedPrincipalsCommand /usr/local/lib/opsguard/authkeys/authkeys principals -- %u %i %s %T
   AuthorizedPrincipalsCommandUser authkeys
-and "principals" prints who may log in as %u by the same rules (key id, serial, type are only logged).
+  AuthorizedKeysCommand /usr/local/lib/opsguard/authkeys/authkeys lookup -- %u %f
+  AuthorizedKeysCommandUser authkeys
+sshd runs the key lookup once per offered key. For SSH certificates (TrustedUserCAKeys) "principals"
+prints who may log in as %u by the same rules (key id, serial, type are only logged), each line behind the
+admitting group's keyOptions, which sshd applies to the certificate login. sshd-config writes --config
+as sshd reads it (% as %%, quoted if needed); a relative --path, or one with spaces or quotes: exit 64.
 
 It prints only valid authorized_keys lines and exits 0 — with no lines for an unknown user (the entry's
 uid must equal the name byte for byte), a user outside allowedGroups or a user without keys. A group's
@@ -79,9 +82,11 @@ Verify: "authkeys verify --hosts FILE --user NAME [-i KEY]" logs in to each host
 command) after checking its host key against known_hosts: accepted, refused, unreachable, host-key-changed
 or host-key-unknown per host; exit 1 unless every host accepted.
 
-Exit 65: LDAP refused the search (userFilter, userBase, attribute) or several entries matched;
+Exit 65: LDAP refused the search (userFilter, userBase, attribute) or several entries matched; 66: audit's
+filter matched no account (an empty audit is no pass);
 70: internal error (a bug: please report it). Run doctor as the command user (sudo -u authkeys ...):
-it then proves the cache directory writable and readable.
+it then proves the cache directory writable and readable. As root, doctor also checks sshd -T (or
+--sshd-config FILE): a user CA without the principals command in effect fails.
 
 Examples:
   authkeys alice                         keys of alice

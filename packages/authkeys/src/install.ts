@@ -38,7 +38,9 @@ export interface InstallReport {
 export async function installAuthkeys(given: InstallOptions): Promise<InstallReport> {
   if (process.getuid?.() !== 0) throw new PermissionError("install must run as root", { hint: "sudo authkeys install" });
   // The printed sshd line and the agent's fast path name the config as sshd will pass it: absolute.
-  const options = { ...given, config: given.config === undefined ? undefined : resolve(given.config) };
+  const options = { ...given, prefix: resolve(given.prefix), config: given.config === undefined ? undefined : resolve(given.config) };
+  // A --run-as or --prefix sshd could not take is a usage error before anything is copied, not after.
+  sshdConfigLines({ path: join(options.prefix, "authkeys"), user: options.runAs, config: options.config });
   const bundle = fileURLToPath(import.meta.url);
   if (!bundle.endsWith(".cjs"))
     throw new UsageError("install copies the built bundle", { hint: "run the built authkeys (dist/authkeys.cjs)" });

@@ -10,7 +10,7 @@ import type { AuthkeysConfig } from "./config";
 import { directoryQuery, type GroupRule, queryDirectory } from "./directory";
 import { hasOption, mergeGroupOptions } from "./key-options";
 import { type AuthorizedKey, checkKeyValue, formatKeyLine, type KeyPolicy } from "./keys";
-import { ServerMemory } from "./server-memory";
+import { connectionKey, ServerMemory } from "./server-memory";
 import { resolveLdapServers } from "./srv";
 import { isValidUsername } from "./username";
 
@@ -58,7 +58,7 @@ export async function lookupKeys(config: AuthkeysConfig, request: LookupRequest,
   const query = directoryQuery(config, (template) => compileFilterTemplate(template, ["user"], "userFilter"), log);
   const memory =
     cache && config.cache.deadServerSeconds > 0 && !deps.ldap
-      ? new ServerMemory(config.cache.dir, config.cache.deadServerSeconds, log, deps.now?.())
+      ? new ServerMemory(config.cache.dir, config.cache.deadServerSeconds, log, deps.now?.(), connectionKey(config.ldap))
       : undefined;
   let answer: Awaited<ReturnType<typeof queryDirectory>>;
   try {

@@ -30,12 +30,13 @@ export async function runPrincipalsCommand(user: string, cert: CertificateTokens
     ...(cert.type === undefined ? {} : { certType: printableUser(cert.type) }),
   };
   try {
-    const { lookupPrincipals } = await import("./principals");
+    const { lookupPrincipals, principalLines } = await import("./principals");
     const outcome = await lookupPrincipals(config, user, { log });
     if (options.json) {
-      io.stdout.write(`${JSON.stringify({ user, result: outcome.result, source: outcome.source, principals: outcome.principals })}\n`);
+      const { result, source, principals, keyOptions } = outcome;
+      io.stdout.write(`${JSON.stringify({ user, result, source, principals, keyOptions })}\n`);
     } else if (outcome.principals.length > 0) {
-      io.stdout.write(`${outcome.principals.join("\n")}\n`);
+      io.stdout.write(`${principalLines(outcome).join("\n")}\n`);
     }
     audit.info("principals", {
       user: printableUser(user),

@@ -8,9 +8,9 @@ import { forgetUser, KeyCache, PRINCIPALS_CACHE_DIR } from "./cache";
 import { usableCacheEntry } from "./cache-policy";
 import type { AuthkeysConfig } from "./config";
 import { directoryQuery, findUser } from "./directory";
-import { firstAllowedGroup } from "./groups";
+import { firstAllowedGroup, type GroupRule } from "./groups";
 import { isOutage } from "./lookup";
-import { ServerMemory } from "./server-memory";
+import { connectionKey, ServerMemory } from "./server-memory";
 import { resolveLdapServers } from "./srv";
 import { isValidUsername } from "./username";
 
@@ -19,8 +19,19 @@ export type PrincipalsResult = "principals" | "none" | "unknown-user" | "not-all
 export interface PrincipalsOutcome {
   result: PrincipalsResult;
   source: "ldap" | "cache" | "none";
-  /** One per line for sshd: a certificate naming any of them may log in as the user. */
+  /** A certificate naming any of them may log in as the user. */
   principals: string[];
+  /**
+   * The admitting group's keyOptions (allowedGroups), "" without: sshd reads them in front of each principal
+   * line (sshd_config(5) AuthorizedPrincipalsFile: lines "may be prefixed with key options") and holds a
+   * certificate login to them as to a key's, so from=, no-port-forwarding … bind certificates too.
+   */
+  keyOptions: string;
+}
+
+/** What sshd reads: one principal per line, each behind the group's key options. */
+export function principalLines(outcome: PrincipalsOutcome): string[] {
+  return outcome.principals.map((p) => (outcome.keyOptions ? `${outcome.keyOptions} ${p}` : p));
 }
 
 export interface PrincipalsDeps {
@@ -41,17 +52,17 @@ function principalsConfig(config: AuthkeysConfig): NonNullable<AuthkeysConfig["p
  * so during an outage today's principals map applies to them, as today's keyOptions do to cached keys.
  */
 export async function lookupPrincipals(config: AuthkeysConfig, user: string, deps: PrincipalsDeps): Promise<PrincipalsOutcome> {
-  if (!isValidUsername(user)) return { result: "invalid-user", source: "none", principals: [] };
+  if (!isValidUsername(user)) return { result: "invalid-user", source: "none", principals: [], keyOptions: "" };
   const { log } = deps;
   const settings = principalsConfig(config);
   const cache = config.cache.enabled ? new KeyCache(join(config.cache.dir, PRINCIPALS_CACHE_DIR), log) : undefined;
   const query = directoryQuery(config, (template) => compileFilterTemplate(template, ["user"], "userFilter"), log);
   const memory =
     cache && config.cache.deadServerSeconds > 0
-      ? new ServerMemory(config.cache.dir, config.cache.deadServerSeconds, log, deps.now?.())
+      ? new ServerMemory(config.cache.dir, config.cache.deadServerSeconds, log, deps.now?.(), connectionKey(config.ldap))
       : undefined;
 
-  type Answer = { kind: "unknown-user" | "not-allowed" } | { kind: "user"; group: string | null; mapped: string[] };
+  type Answer = { kind: "unknown-user" | "not-allowed" } | { kind: "user"; group: GroupRule | undefined; mapped: string[] };
   let answer: Answer;
   try {
     const ldap = await resolveLdapServers(config, deps);
@@ -65,30 +76,30 @@ export async function lookupPrincipals(config: AuthkeysConfig, user: string, dep
       for (const { dn } of settings.groups) {
         if (await firstAllowedGroup(client, [{ dn, keyOptions: "" }], found.member, query.nesting, log)) mapped.push(dn);
       }
-      return { kind: "user", group: allowed?.dn ?? null, mapped };
+      return { kind: "user", group: allowed, mapped };
     });
   } catch (error) {
     await memory?.save();
     if (!isOutage(error) || !cache) throw error;
-    const { cached } = await usableCacheEntry(cache, user, query.groups, config.cache.maxStaleSeconds * 1000, error, deps);
+    const { cached, group } = await usableCacheEntry(cache, user, query.groups, config.cache.maxStaleSeconds * 1000, error, deps);
     log.warn(`LDAP unreachable (${error.message}); serving cached group memberships for principals`, {
       user,
       ageSeconds: Math.round(cached.ageMs / 1000),
     });
-    return outcome(settings, user, cached.keys, "cache");
+    return outcome(settings, user, cached.keys, "cache", group?.keyOptions ?? "");
   }
   await memory?.save();
   if (answer.kind !== "user") {
     if (cache) await forgetUser(config.cache.dir, user, log);
-    return { result: answer.kind, source: "ldap", principals: [] };
+    return { result: answer.kind, source: "ldap", principals: [], keyOptions: "" };
   }
   if (cache) {
     // A full disk must not refuse a login LDAP allowed.
     await cache
-      .store(user, { group: answer.group, keys: answer.mapped })
+      .store(user, { group: answer.group?.dn ?? null, keys: answer.mapped })
       .catch((error: unknown) => log.warn(`could not update the principals cache: ${(error as Error).message}`, { user }));
   }
-  return outcome(settings, user, answer.mapped, "ldap");
+  return outcome(settings, user, answer.mapped, "ldap", answer.group?.keyOptions ?? "");
 }
 
 /** The login name (if configured) and each mapped group's principals, in config order, each once. */
@@ -97,10 +108,11 @@ function outcome(
   user: string,
   groupDns: readonly string[],
   source: "ldap" | "cache",
+  keyOptions: string,
 ): PrincipalsOutcome {
   const principals = new Set<string>(settings.loginName ? [user] : []);
   for (const group of settings.groups) {
     if (groupDns.some((dn) => dnEquals(dn, group.dn))) for (const p of group.principals) principals.add(p);
   }
-  return { result: principals.size > 0 ? "principals" : "none", source, principals: [...principals] };
+  return { result: principals.size > 0 ? "principals" : "none", source, principals: [...principals], keyOptions };
 }

@@ -1,7 +1,10 @@
-import { readFileSync, statSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { statSync } from "node:fs";
 import { join } from "node:path";
 import type { ServerHealth } from "@opsguard/core/ldap/client";
 import type { Logger } from "@opsguard/core/log";
+import { readSmallStateFile } from "./cache-file";
+import type { AuthkeysConfig } from "./config";
 
 /** In the cache directory, private like the cached keys; a leading dot, so no user's cache file can have this name. */
 export const SERVER_MEMORY_FILE = ".servers.json";
@@ -15,6 +18,10 @@ export const SUSPECT_PROBE_MS = 300;
 
 interface MemoryFile {
   version: 1;
+  /** connectionKey() of the config that made the marks: a mark is about these settings, not the URL alone. */
+  settings?: string;
+  /** URL → why it failed (a TLS error, refused …), said again while it is skipped. */
+  reasons?: Record<string, string>;
   /** URL → until when (epoch ms) it is skipped. */
   down: Record<string, number>;
   /** URL → until when (epoch ms) it is in doubt: tried with SUSPECT_PROBE_MS instead of connectTimeoutMs. */
@@ -44,26 +51,41 @@ export class ServerMemory implements ServerHealth {
   readonly #log: Logger;
   readonly #down: Map<string, number>;
   readonly #suspect: Map<string, number>;
+  readonly #reasons: Map<string, string>;
+  readonly #settings: string;
   /** The one server whose mark ran out that this lookup probes again; see skip(). */
   #probing: string | undefined;
   #changed = false;
 
-  constructor(dir: string, holdSeconds: number, log: Logger, now = Date.now()) {
+  /** settings: connectionKey() of the config in force; marks made under other settings are forgotten. */
+  constructor(dir: string, holdSeconds: number, log: Logger, now = Date.now(), settings = "") {
     this.#file = join(dir, SERVER_MEMORY_FILE);
     this.#holdMs = holdSeconds * 1000;
     this.#now = now;
     this.#offset = now - Date.now();
     this.#log = log;
-    const remembered = readMemory(this.#file);
-    this.#down = new Map(Object.entries(remembered.down));
-    this.#suspect = new Map(Object.entries(remembered.suspect ?? {}));
+    this.#settings = settings;
+    const remembered = readMemory(this.#file, log);
+    // A server that failed under other settings (a wrong ldap.caFile, since fixed) may answer now: the
+    // fix must take effect at the next login, not when the old mark runs out.
+    const same = remembered.settings === settings;
+    if (!same && Object.keys(remembered.down).length + Object.keys(remembered.suspect ?? {}).length > 0) {
+      log.debug("the LDAP connection settings changed since servers were marked failed; forgetting the marks");
+      this.#changed = true;
+    }
+    this.#down = new Map(same ? Object.entries(remembered.down) : []);
+    this.#suspect = new Map(same ? Object.entries(remembered.suspect ?? {}) : []);
+    this.#reasons = new Map(same ? Object.entries(remembered.reasons ?? {}) : []);
   }
 
   skip(url: string): string | undefined {
     const until = this.#down.get(url);
     // Never trust a time further away than one hold: a clock set back must not park a server for long.
     if (until === undefined || until - this.#now > this.#holdMs) return undefined;
-    if (until > this.#now) return `skipped: failed moments ago, tried again in ${Math.ceil((until - this.#now) / 1000)} s`;
+    if (until > this.#now) {
+      const reason = this.#reasons.get(url);
+      return `skipped: failed moments ago${reason ? ` (${reason})` : ""}, tried again in ${Math.ceil((until - this.#now) / 1000)} s`;
+    }
     // Its mark ran out. Dead servers' marks run out together, so one lookup probing all of them would
     // wait for each again: a lookup probes one, the others wait for the next lookups, one each.
     if (this.#probing === undefined || this.#probing === url) {
@@ -92,13 +114,16 @@ export class ServerMemory implements ServerHealth {
     this.#changed = true;
   }
 
-  failed(url: string): void {
+  failed(url: string, reason?: string): void {
     this.#down.set(url, Date.now() + this.#offset + this.#holdMs);
+    if (reason) this.#reasons.set(url, reason.slice(0, 300));
+    else this.#reasons.delete(url);
     this.#suspect.delete(url);
     this.#changed = true;
   }
 
   answered(url: string): void {
+    this.#reasons.delete(url);
     const wasDown = this.#down.delete(url);
     const wasSuspect = this.#suspect.delete(url);
     this.#changed ||= wasDown || wasSuspect;
@@ -116,8 +141,12 @@ export class ServerMemory implements ServerHealth {
     const now = Date.now() + this.#offset;
     const suspect = Object.fromEntries([...this.#suspect].filter(([, until]) => until > now));
     try {
-      const { writeFileAtomic } = await import("@opsguard/core/state");
-      await writeFileAtomic(this.#file, `${JSON.stringify({ version: 1, down, suspect } satisfies MemoryFile)}\n`, { mode: 0o600 });
+      const { removeOrphanedTemps, writeFileAtomic } = await import("@opsguard/core/state");
+      // A run killed mid-write (sshd gives up on a slow login) left its temp file: gone once its pid is.
+      await removeOrphanedTemps(this.#file);
+      const reasons = Object.fromEntries([...this.#reasons].filter(([url]) => url in down));
+      const content: MemoryFile = { version: 1, settings: this.#settings, down, suspect, reasons };
+      await writeFileAtomic(this.#file, `${JSON.stringify(content)}\n`, { mode: 0o600 });
     } catch (error) {
       this.#log.debug("could not remember which LDAP servers failed", { file: this.#file, error: (error as Error).message });
     }
@@ -125,14 +154,22 @@ export class ServerMemory implements ServerHealth {
 }
 
 /** The remembered marks, or none when the file is missing, not ours alone, or not what we write. */
-function readMemory(file: string): Pick<MemoryFile, "down" | "suspect"> {
+function readMemory(file: string, log: Logger): Pick<MemoryFile, "down" | "suspect" | "settings" | "reasons"> {
   const none = { down: {}, suspect: {} };
   try {
     const info = statSync(file);
     if (info.uid !== process.getuid?.() || (info.mode & 0o022) !== 0) return none;
-    const parsed = JSON.parse(readFileSync(file, "utf8")) as Partial<MemoryFile>;
+    const text = readSmallStateFile(file, log);
+    if (text === undefined) return none;
+    const parsed = JSON.parse(text) as Partial<MemoryFile>;
     if (parsed.version !== 1 || typeof parsed.down !== "object" || parsed.down === null) return none;
-    return { down: times(parsed.down), suspect: times(parsed.suspect) };
+    const reasons = typeof parsed.reasons === "object" && parsed.reasons !== null ? parsed.reasons : {};
+    return {
+      down: times(parsed.down),
+      suspect: times(parsed.suspect),
+      settings: typeof parsed.settings === "string" ? parsed.settings : "",
+      reasons: Object.fromEntries(Object.entries(reasons).filter(([, reason]) => typeof reason === "string")),
+    };
   } catch {
     return none;
   }
@@ -141,4 +178,23 @@ function readMemory(file: string): Pick<MemoryFile, "down" | "suspect"> {
 function times(marks: unknown): Record<string, number> {
   if (typeof marks !== "object" || marks === null) return {};
   return Object.fromEntries(Object.entries(marks).filter(([, until]) => typeof until === "number"));
+}
+
+/**
+ * What a failure mark is about, besides its URL (marks are kept per URL, so adding or removing a server
+ * changes nothing): every setting that decides whether connecting can work (TLS, the CA file as it is
+ * now, the bind, the connect budget), never the password itself, only where it comes from.
+ */
+export function connectionKey(ldap: AuthkeysConfig["ldap"]): string {
+  const ca = ldap.caFile ? statSync(ldap.caFile, { throwIfNoEntry: false }) : undefined;
+  const settings = [
+    ldap.startTls,
+    ldap.tlsInsecure,
+    ldap.caFile,
+    ca ? [ca.size, ca.mtimeMs, ca.ino] : null,
+    ldap.bindDn,
+    typeof ldap.bindPassword === "string" ? ldap.bindPassword : null,
+    ldap.connectTimeoutMs,
+  ];
+  return createHash("sha256").update(JSON.stringify(settings)).digest("hex").slice(0, 16);
 }

@@ -1,13 +1,13 @@
 import { randomInt } from "node:crypto";
 import { createSocket } from "node:dgram";
 import { getServers } from "node:dns";
-import { readFileSync } from "node:fs";
 import { isIPv6 } from "node:net";
 import { join } from "node:path";
 import { ConfigError } from "@opsguard/core/errors";
 import type { LdapConnectionConfig } from "@opsguard/core/ldap/config";
 import { LdapUnavailableError } from "@opsguard/core/ldap/errors";
 import type { Logger } from "@opsguard/core/log";
+import { readSmallStateFile } from "./cache-file";
 import type { AuthkeysConfig } from "./config";
 import { splitDnsServer, srvDomain } from "./dns-names";
 import { decodeSrvAnswer, encodeSrvQuery } from "./dns-wire";
@@ -53,7 +53,7 @@ export async function resolveLdapServers(
   const domain = srvDomain(srv ?? "");
   const now = deps.now?.() ?? Date.now();
   const file = config.cache.enabled ? join(config.cache.dir, SRV_CACHE_FILE) : undefined;
-  const cached = file ? readSrvCache(file, domain) : undefined;
+  const cached = file ? readSrvCache(file, domain, deps.log) : undefined;
   if (cached && now < cached.expiresAt) return { ...ldap, urls: orderRecords(cached.records) };
   const started = Date.now();
   // One deadline for the login: DNS gets at most a third of it, LDAP what DNS left.
@@ -190,9 +190,11 @@ async function askOne(name: string, server: string, timeoutMs: number): Promise<
 
 const RCODE_NXDOMAIN = 3;
 
-function readSrvCache(file: string, domain: string): SrvCacheFile | undefined {
+function readSrvCache(file: string, domain: string, log: Logger): SrvCacheFile | undefined {
   try {
-    const raw = JSON.parse(readFileSync(file, "utf8")) as Partial<SrvCacheFile>;
+    const text = readSmallStateFile(file, log);
+    if (text === undefined) return undefined;
+    const raw = JSON.parse(text) as Partial<SrvCacheFile>;
     const ok =
       raw.version === 1 &&
       raw.domain === domain &&
@@ -215,8 +217,9 @@ function readSrvCache(file: string, domain: string): SrvCacheFile | undefined {
 async function storeSrvCache(file: string, content: SrvCacheFile, log: Logger): Promise<void> {
   const expiresAt = Math.min(content.expiresAt, Date.now() + MAX_TTL_SECONDS * 1000);
   try {
-    const { ensurePrivateDir, writeFileAtomic } = await import("@opsguard/core/state");
+    const { ensurePrivateDir, removeOrphanedTemps, writeFileAtomic } = await import("@opsguard/core/state");
     await ensurePrivateDir(join(file, ".."), { log });
+    await removeOrphanedTemps(file);
     await writeFileAtomic(file, `${JSON.stringify({ ...content, expiresAt })}\n`, { mode: 0o600 });
   } catch (error) {
     // The servers are known for this login; the next one asks DNS again.

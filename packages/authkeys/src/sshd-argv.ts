@@ -11,8 +11,9 @@ export type HotCommand =
  * launcher carries a copy for its agent fast path.
  */
 export function parseSshdArgv(argv: readonly string[]): HotCommand | undefined {
-  // Names the full CLI reads as a command, not as a user, when `lookup` is not written first.
-  const COMMANDS = ["agent", "doctor", "install", "principals", "sshd-config", "help"];
+  // Names the full CLI reads as a command, not as a user, when `lookup` is not written first (a test holds
+  // this list to the program's commands: `audit` once ran a key lookup for a user "audit" and exited 0).
+  const COMMANDS = ["agent", "audit", "doctor", "install", "principals", "sshd-config", "verify", "help"];
   let rest = argv;
   let config: string | undefined;
   const [first, second] = rest;

@@ -1,3 +1,4 @@
+import { spawnSync } from "node:child_process";
 import { generateKeyPairSync } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -129,6 +130,18 @@ describe("what an answer from LDAP does to the cache", () => {
       ldap: { ...cfg.ldap, bindDn: "cn=reader,dc=example,dc=org", bindPassword: `file:${join(root, "no-such-file")}` },
     };
     await expect(lookupKeys(withPassword, { user: "alice" }, deps([alice()]))).rejects.toThrow(/ldap\.bindPassword/);
+  });
+
+  it("a 1 MB bind password file is a config error naming the limit and the fix, before any server is tried", async () => {
+    // The tester's slapd closed the connection on a 1 MB bind and the server was marked dead for 30 s.
+    const huge = join(root, "huge.password");
+    writeFileSync(huge, "x".repeat(1024 * 1024), { mode: 0o600 });
+    const cfg = config();
+    const withPassword = { ...cfg, ldap: { ...cfg.ldap, bindDn: "cn=reader,dc=example,dc=org", bindPassword: `file:${huge}` } };
+    const error = await lookupKeys(withPassword, { user: "alice" }, deps([alice()])).catch((e: unknown) => e as Error & { hint?: string });
+    expect((error as Error).message).toBe(`ldap.bindPassword: secret file ${huge} is 1048576 bytes, over the 65536-byte limit`);
+    expect((error as { hint?: string }).hint).toBe("point it at the file holding only the secret");
+    expect(existsSync(join(cfg.cache.dir, ".servers.json"))).toBe(false);
   });
 
   it("an invalid login name is refused before LDAP is asked or the cache read", async () => {
@@ -384,5 +397,19 @@ describe("servers that failed moments ago (cache.deadServerSeconds), remembered 
     const disabled = await refusing({ cache: { dir: join(root, `disabled-${n}`), enabled: false } });
     await expect(lookupKeys(disabled, { user: "alice" }, { log })).rejects.toBeInstanceOf(LdapUnavailableError);
     expect(existsSync(memoryFile(disabled))).toBe(false);
+  });
+
+  it("a temp file a killed writer left beside the memory or a user's cache is removed; a live writer's stays", async () => {
+    const cfg = await refusing();
+    const dead = spawnSync("true").pid ?? 0;
+    const stale = [`..servers.json.${dead}.0badc0de.tmp`, `.alice.json.${dead}.0badc0de.tmp`];
+    const live = `..servers.json.${process.pid}.12345678.tmp`;
+    for (const name of [...stale, live]) writeFileSync(join(cfg.cache.dir, name), "", { mode: 0o600 });
+    await expect(lookupKeys(cfg, { user: "alice" }, { log })).rejects.toBeInstanceOf(LdapUnavailableError);
+    expect(existsSync(join(cfg.cache.dir, stale[0] ?? ""))).toBe(false);
+    expect(existsSync(join(cfg.cache.dir, live))).toBe(true);
+    await lookupKeys(cfg, { user: "alice" }, deps([alice()]));
+    expect(existsSync(join(cfg.cache.dir, stale[1] ?? ""))).toBe(false);
+    expect(existsSync(cacheFile(cfg))).toBe(true);
   });
 });

@@ -1,10 +1,11 @@
+import { execFileSync, spawnSync } from "node:child_process";
 import { chownSync, copyFileSync, existsSync, mkdirSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { LdapNotFoundError, LdapUnavailableError } from "@opsguard/core";
 import { closedPort, type SlapdLab, startSlapd } from "@opsguard/lab";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { type AuthkeysConfig, authkeysConfigSchema, lookupKeys } from "../src/index";
-import { collectingLogger } from "./harness";
+import { collectingLogger, requireBundle, writeConfig } from "./harness";
 
 // The offline cache's and revocation's edges (mutation testing, issue 19, found these unpinned): exactly when
 // cached keys are served, refused or deleted, and that a cache which cannot do its part fails closed.
@@ -143,5 +144,42 @@ describe("revocation", () => {
     const cfg = config({ cache: { dir: join(blocker, "cache") } });
     expect(await lookupKeys(cfg, { user: "alice" }, { log })).toMatchObject({ result: "keys", source: "ldap" });
     expect(lines.join("")).toMatch(/could not update the key cache/);
+  });
+});
+
+describe("a FIFO the command user planted in the cache directory", () => {
+  // The directory is the command user's: a FIFO as .servers.json, .srv.json or <user>.json held a plain
+  // read (sync, on the main thread, so no timer could end it) and every login past its deadline.
+  // Run through the bundle: a hang in-process would freeze the test worker itself.
+  it("blocks no lookup: it is removed with a line in the log and the answer comes from LDAP", () => {
+    const cfg = config();
+    mkdirSync(cfg.cache.dir, { recursive: true, mode: 0o700 });
+    for (const name of [".servers.json", "alice.json"]) execFileSync("mkfifo", ["-m", "600", join(cfg.cache.dir, name)]);
+    const file = join(lab.dir, `fifo-${n}.json`);
+    writeConfig(file, cfg);
+    const r = spawnSync(process.execPath, [requireBundle(), "--config", file, "lookup", "--", "alice"], {
+      encoding: "utf8",
+      timeout: 20_000,
+    });
+    expect(r.signal, "killed: the lookup hung on the FIFO").toBeNull();
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout.trim().split("\n")).toEqual(lab.users.alice.keys.map((k) => k.publicKey));
+    expect(r.stderr).toMatch(/cache file is a FIFO, not one authkeys writes; removed it/);
+    expect(statSync(join(cfg.cache.dir, "alice.json")).isFile()).toBe(true);
+    expect(existsSync(join(cfg.cache.dir, ".servers.json")) && statSync(join(cfg.cache.dir, ".servers.json")).isFIFO()).toBe(false);
+  });
+
+  it("an outage with a FIFO as the user's cache entry is an outage (69) at once, not a hang", () => {
+    const cfg = offline(config());
+    mkdirSync(cfg.cache.dir, { recursive: true, mode: 0o700 });
+    execFileSync("mkfifo", ["-m", "600", join(cfg.cache.dir, "alice.json")]);
+    const file = join(lab.dir, `fifo-${n}.json`);
+    writeConfig(file, cfg);
+    const r = spawnSync(process.execPath, [requireBundle(), "--config", file, "lookup", "--", "alice"], {
+      encoding: "utf8",
+      timeout: 20_000,
+    });
+    expect(r.signal).toBeNull();
+    expect(r).toMatchObject({ status: 69, stdout: "" });
   });
 });

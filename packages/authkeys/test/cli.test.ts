@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { closedPort, type SlapdLab, startSlapd } from "@opsguard/lab";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -249,7 +249,7 @@ describe("authkeys CLI", () => {
     expect(r.stdout).toContain("AuthorizedKeysCommandUser authkeys\n");
   });
 
-  it("sshd-config names a relative --config by its absolute path, and refuses one with white space", () => {
+  it("sshd-config names a relative --config by its absolute path, and refuses a relative --path", () => {
     const r = spawnSync(process.execPath, [bin, "sshd-config", "--path", "/usr/local/sbin/authkeys", "--config", "authkeys.json"], {
       encoding: "utf8",
       cwd: lab.dir,
@@ -258,9 +258,61 @@ describe("authkeys CLI", () => {
     expect(r.stdout).toContain(
       `AuthorizedKeysCommand /usr/local/sbin/authkeys --config ${join(lab.dir, "authkeys.json")} lookup -- %u %f\n`,
     );
-    const spaced = run("sshd-config", "--config", "/etc/opsguard/my config.yaml");
-    expect(spaced).toMatchObject({ code: 64, stdout: "" });
-    expect(spaced.stderr).toMatch(/^authkeys: the config path "\/etc\/opsguard\/my config.yaml" contains white space/);
+    const relative = run("sshd-config", "--path", "bin/authkeys");
+    expect(relative).toMatchObject({ code: 64, stdout: "" });
+    expect(relative.stderr).toMatch(/^authkeys: --path "bin\/authkeys" is not absolute.*\n$/);
+    const quoted = run("sshd-config", "--path", "/opt/my authkeys/authkeys");
+    expect(quoted).toMatchObject({ code: 64, stdout: "" });
+    expect(quoted.stderr).toMatch(/^authkeys: --path "\/opt\/my authkeys\/authkeys" contains white space or quotes/);
+  });
+
+  it("sshd-config writes --config as sshd splits and expands it: %% for %, quoted with white space or quotes", () => {
+    const r = run("sshd-config", "--path", "/opt/authkeys", "--config", '/opt/x/p%u/my "a".yaml');
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('AuthorizedKeysCommand /opt/authkeys --config "/opt/x/p%%u/my \\"a\\".yaml" lookup -- %u %f\n');
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: sshd's ${ENV} syntax, not a JavaScript template
+    const env = run("sshd-config", "--config", "/opt/${HOME}/a.yaml");
+    expect(env).toMatchObject({ code: 64, stdout: "" });
+    expect(env.stderr).toMatch(/^authkeys: --config "\/opt\/\$\{HOME\}\/a.yaml" contains "\$\{", which sshd expands/);
+  });
+
+  it.skipIf(process.getuid?.() !== 0)("doctor reads sshd -T: a user CA without the principals command in effect fails", () => {
+    const dir = join(lab.dir, "sshd-doctor");
+    mkdirSync(dir, { recursive: true });
+    const hostKey = join(dir, "host_key");
+    if (!existsSync(hostKey)) spawnSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", hostKey]);
+    const printed = run("sshd-config", "--path", "/usr/local/lib/opsguard/authkeys/authkeys", "--run-as", "nobody").stdout;
+    const keysFirst = printed.split("\n").filter((line) => /^Authorized(Keys|Principals)Command/.test(line));
+    keysFirst.push(...keysFirst.splice(0, 2)); // the principals lines after the keys lines, as before the fix
+    const write = (name: string, lines: string[]) => {
+      const file = join(dir, name);
+      writeFileSync(file, [`HostKey ${hostKey}`, `TrustedUserCAKeys ${hostKey}.pub`, ...lines, ""].join("\n"));
+      return file;
+    };
+    const bad = run("--config", configFile, "doctor", "--sshd-config", write("keys-first.conf", keysFirst));
+    expect(bad.code).toBe(1);
+    expect(bad.stdout).toMatch(
+      /^FAIL +sshd: TrustedUserCAKeys .* without an AuthorizedPrincipalsCommand in effect: .*put the AuthorizedPrincipals\* lines first/m,
+    );
+    const good = run("--config", configFile, "doctor", "--sshd-config", write("printed.conf", printed.split("\n")));
+    expect(good.stdout).toMatch(
+      /^ok +sshd: AuthorizedPrincipalsCommand \/usr\/local\/lib\/opsguard\/authkeys\/authkeys principals -- %u %i %s %T$/m,
+    );
+    expect(good.stdout).not.toMatch(/^FAIL +sshd/m);
+  });
+
+  it("doctor warns about a bind password file others may read, naming the fix", () => {
+    const file = join(lab.dir, "open.password");
+    copyFileSync(lab.readerPasswordFile, file);
+    chmodSync(file, 0o644);
+    const config = join(lab.dir, "authkeys-open-password.json");
+    writeFileSync(
+      config,
+      JSON.stringify({ ldap: lab.connection({ bindPassword: `file:${file}` }), cache: { dir: join(lab.dir, "cache") }, syslog: false }),
+    );
+    const r = run("--config", config, "doctor");
+    expect(r.stdout).toContain(`warn  config: the bind password file ${file} is open to group or others (mode 644): chmod 600 ${file}`);
+    expect(r.stdout).not.toContain(readFileSync(file, "utf8").trim());
   });
 
   it("doctor checks every step and fails on an install sshd would refuse", () => {

@@ -145,6 +145,17 @@ describe("key options are read exactly as sshd reads them", () => {
     ]);
   });
 
+  it("a cert-authority line carries the group's options too: certificates it admits are bound by them", () => {
+    const split = splitOptions(`cert-authority,port-forwarding,principals="ops" ${KEY} ca`);
+    if (typeof split === "string") throw new Error(split);
+    const merged = mergeGroupOptions('from="10.0.0.0/8",no-port-forwarding', split.options);
+    expect(merged).toEqual({
+      ok: true,
+      options: 'from="10.0.0.0/8",no-port-forwarding,cert-authority,principals="ops"',
+      dropped: ["port-forwarding"],
+    });
+  });
+
   it("checkKeyValue judges the key sshd would use (a 1024-bit RSA key), not the one hidden in an option value", () => {
     const dir = mkdtempSync(join(tmpdir(), "authkeys-options-"));
     try {

@@ -67,6 +67,7 @@ describe("lookupPrincipals against a real slapd", () => {
       result: "principals",
       source: "ldap",
       principals: ["alice", "sre", "deploy", "ops"],
+      keyOptions: "",
     });
     expect((await lookupPrincipals(config(), "bob", { log })).principals).toEqual(["bob", "ops", "deploy"]);
     // nested: carol is in sre, which is in platform
@@ -79,7 +80,12 @@ describe("lookupPrincipals against a real slapd", () => {
   });
 
   it("refuses whoever the key lookup refuses: outside allowedGroups, unknown, wrong case, invalid", async () => {
-    expect(await lookupPrincipals(config(), "dave", { log })).toEqual({ result: "not-allowed", source: "ldap", principals: [] });
+    expect(await lookupPrincipals(config(), "dave", { log })).toEqual({
+      result: "not-allowed",
+      source: "ldap",
+      principals: [],
+      keyOptions: "",
+    });
     expect(await lookupPrincipals(config(), "mallory", { log })).toMatchObject({ result: "unknown-user", principals: [] });
     expect(await lookupPrincipals(config(), "ALICE", { log })).toMatchObject({ result: "unknown-user", principals: [] });
     expect(await lookupPrincipals(config(), "*)(uid=*", { log })).toMatchObject({ result: "invalid-user", principals: [] });
@@ -102,9 +108,19 @@ describe("lookupPrincipals against a real slapd", () => {
       result: "principals",
       source: "cache",
       principals: ["alice", "sre-today"],
+      keyOptions: "",
     });
     // never looked up: nothing cached, the outage is an error (no principals printed)
     await expect(lookupPrincipals(down, "bob", { log })).rejects.toThrow(/127\.0\.0\.1:1/);
+    // today's keyOptions of the group that admitted her (ops, listed first) bind the cached answer too
+    const tightened = {
+      ...down,
+      allowedGroups: [
+        { dn: lab.groups.ops, keyOptions: "no-pty" },
+        { dn: lab.groups.sre, keyOptions: "" },
+      ],
+    };
+    expect(await lookupPrincipals(tightened, "alice", { log })).toMatchObject({ source: "cache", keyOptions: "no-pty" });
     // a group allowedGroups no longer lists admits nobody from the cache either
     await expect(lookupPrincipals({ ...down, allowedGroups: [lab.groups.oncall] }, "alice", { log })).rejects.toThrow();
   });
@@ -195,7 +211,68 @@ describe("the principals command", () => {
     expect(result.stderr).toContain("serial=42");
     expect(result.stderr).not.toContain("\u001b");
   });
+
+  it("puts the admitting group's keyOptions in front of every principal line, as sshd reads them", () => {
+    const file = join(dir, "principals-options.json");
+    const allowedGroups = [{ dn: lab.groups.ops, keyOptions: 'from="10.0.0.0/8",no-agent-forwarding' }];
+    writeConfig(file, {
+      ldap: lab.connection(),
+      cache: { dir: join(dir, "cli-cache") },
+      syslog: false,
+      allowedGroups,
+      principals: principalsSection(),
+    });
+    const result = spawnSync(process.execPath, [requireBundle(), "--config", file, "principals", "--", "bob"], { encoding: "utf8" });
+    expect(result.status, result.stderr).toBe(0);
+    const options = 'from="10.0.0.0/8",no-agent-forwarding';
+    expect(result.stdout).toBe(`${options} bob\n${options} ops\n${options} deploy\n`);
+  });
 });
+
+/** A fresh key (not in LDAP, so only its certificate can admit it) signed by `ca` for these principals. */
+function certifiedKey(ca: string, name: string, principals: string[]): string {
+  const key = join(dir, name);
+  execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", key]);
+  execFileSync("ssh-keygen", [
+    "-q",
+    "-s",
+    ca,
+    "-I",
+    `${name} laptop`,
+    "-z",
+    "42",
+    "-n",
+    principals.join(","),
+    "-V",
+    "-5m:+1h",
+    `${key}.pub`,
+  ]);
+  return key;
+}
+
+/** ssh's exit code and stdout for `user` logging in with `key` and its certificate (255: refused or a forwarding refused). */
+async function sshAs(
+  sshd: SshdHandle,
+  user: string,
+  key: string,
+  options: { args?: string[]; command?: string; env?: NodeJS.ProcessEnv } = {},
+): Promise<{ ok: boolean; stdout: string }> {
+  const args = [
+    ...["-F", "/dev/null", "-i", key, "-o", `CertificateFile=${key}-cert.pub`, "-o", "IdentitiesOnly=yes"],
+    ...(options.env?.SSH_AUTH_SOCK ? [] : ["-o", "IdentityAgent=none"]),
+    ...["-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "ConnectTimeout=20"],
+    ...(options.args ?? []),
+    ...["-p", String(sshd.port), `${user}@127.0.0.1`, options.command ?? "true"],
+  ];
+  try {
+    const { stdout } = await run("ssh", args, { timeout: 30_000, env: options.env ?? process.env });
+    return { ok: true, stdout };
+  } catch (error) {
+    const code = (error as { code?: number }).code;
+    if (code === 255) return { ok: false, stdout: "" };
+    throw error;
+  }
+}
 
 describe.skipIf(sshdSkipReason())("sshd with a user CA and AuthorizedPrincipalsCommand authkeys", () => {
   let install: AuthkeysInstall;
@@ -219,50 +296,78 @@ describe.skipIf(sshdSkipReason())("sshd with a user CA and AuthorizedPrincipalsC
     install?.remove();
   });
 
-  /** A fresh key (not in LDAP, so only its certificate can admit it) signed for these principals. */
-  function certifiedKey(name: string, principals: string[]): string {
-    const key = join(dir, name);
-    execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", key]);
-    execFileSync("ssh-keygen", [
-      "-q",
-      "-s",
-      ca,
-      "-I",
-      `${name} laptop`,
-      "-z",
-      "42",
-      "-n",
-      principals.join(","),
-      "-V",
-      "-5m:+1h",
-      `${key}.pub`,
-    ]);
-    return key;
-  }
-
-  async function sshAs(user: string, key: string): Promise<boolean> {
-    const args = [
-      ...["-F", "/dev/null", "-i", key, "-o", `CertificateFile=${key}-cert.pub`, "-o", "IdentitiesOnly=yes", "-o", "IdentityAgent=none"],
-      ...["-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "ConnectTimeout=20"],
-      ...["-p", String(sshd.port), `${user}@127.0.0.1`, "true"],
-    ];
-    try {
-      await run("ssh", args, { timeout: 30_000 });
-      return true;
-    } catch (error) {
-      const code = (error as { code?: number }).code;
-      if (code === 255) return false;
-      throw error;
-    }
-  }
-
   it("logs in with a certificate naming a principal LDAP grants, and refuses one it does not", async () => {
-    expect(await sshAs("alice", certifiedKey("alice-sre", ["sre"])), sshd.logs()).toBe(true);
-    expect(await sshAs("alice", certifiedKey("alice-self", ["alice"]))).toBe(true);
+    expect((await sshAs(sshd, "alice", certifiedKey(ca, "alice-sre", ["sre"]))).ok, sshd.logs()).toBe(true);
+    expect((await sshAs(sshd, "alice", certifiedKey(ca, "alice-self", ["alice"]))).ok).toBe(true);
     // bob is in ops only: a certificate for "sre" does not let him in as bob
-    expect(await sshAs("bob", certifiedKey("bob-sre", ["sre"]))).toBe(false);
+    expect((await sshAs(sshd, "bob", certifiedKey(ca, "bob-sre", ["sre"]))).ok).toBe(false);
     // dave is outside allowedGroups: even his own name is no principal for him
-    expect(await sshAs("dave", certifiedKey("dave-self", ["dave"]))).toBe(false);
+    expect((await sshAs(sshd, "dave", certifiedKey(ca, "dave-self", ["dave"]))).ok).toBe(false);
     expect(sshd.logs()).toMatch(/principal/i);
+  });
+});
+
+describe.skipIf(sshdSkipReason())("sshd configured with exactly the lines install printed", () => {
+  // The tester's host: both commands from install's output, as printed, in a Debian 12 sshd (9.2p1).
+  // OpenSSH < 9.4 ignored an AuthorizedPrincipalsCommand after the AuthorizedKeysCommand, and then took
+  // any certificate naming the login name: dave, in no allowed group, logged in with a CA-signed cert.
+  let install: AuthkeysInstall;
+  let sshd: SshdHandle;
+  let ca: string;
+
+  beforeAll(async () => {
+    requireBundle();
+    install = installAuthkeys(lab, {
+      allowedGroups: [
+        { dn: lab.groups.sre, keyOptions: "no-port-forwarding,no-agent-forwarding" },
+        { dn: lab.groups.ops, keyOptions: 'from="10.9.9.9"' },
+      ],
+      principals: principalsSection(),
+    });
+    ca = join(dir, "printed_ca");
+    execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "test-ca", "-f", ca]);
+    const users = (["alice", "bob", "dave"] as const).map((name) => ({ name, uid: lab.users[name].uidNumber }));
+    sshd = await startSshd({
+      users: [...users, { name: "authkeys", uid: AUTHKEYS_UID, home: install.dir }],
+      trustedUserCaKeys: `${ca}.pub`,
+      snippet: install.printed,
+    });
+  });
+  afterAll(async () => {
+    await sshd?.stop();
+    install?.remove();
+  });
+
+  it("sshd -T shows both commands set", () => {
+    const effective = execFileSync("/usr/sbin/sshd", ["-T", "-f", join(sshd.dir, "sshd_config")], { encoding: "utf8" });
+    expect(effective).toContain(`authorizedprincipalscommand ${install.bin} `);
+    expect(effective).toContain(`authorizedkeyscommand ${install.bin} `);
+  });
+
+  it("refuses the certificate of a user LDAP refuses, even one naming the login name; keys still work", async () => {
+    expect((await sshAs(sshd, "dave", certifiedKey(ca, "p-dave-self", ["dave"]))).ok, sshd.logs()).toBe(false);
+    expect((await sshAs(sshd, "alice", certifiedKey(ca, "p-alice-sre", ["sre"]))).ok, sshd.logs()).toBe(true);
+    const aliceKey = lab.users.alice.keys[0]?.privateKeyFile ?? "";
+    expect((await sshAs(sshd, "alice", aliceKey)).ok, sshd.logs()).toBe(true);
+  });
+
+  it("holds a certificate login to the admitting group's keyOptions: from= refuses, -L and -A are refused", async () => {
+    // bob is admitted through ops, whose from="10.9.9.9" this loopback client is not
+    expect((await sshAs(sshd, "bob", certifiedKey(ca, "p-bob-ops", ["ops"]))).ok).toBe(false);
+    const key = certifiedKey(ca, "p-alice-fwd", ["sre"]);
+    const forward = ["-o", "ExitOnForwardFailure=yes", "-L", `127.0.0.1:0:127.0.0.1:${sshd.port}`];
+    expect((await sshAs(sshd, "alice", key, { args: forward })).ok).toBe(false);
+    // -A: sshd gives the session no SSH_AUTH_SOCK when agent forwarding is off
+    const socket = join(dir, "agent.sock");
+    const agent = execFileSync("ssh-agent", ["-s", "-a", socket], { encoding: "utf8" });
+    const pid = Number(/SSH_AGENT_PID=(\d+)/.exec(agent)?.[1]);
+    try {
+      const env = { ...process.env, SSH_AUTH_SOCK: socket };
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: the remote shell's expansion, not a JavaScript template
+      const session = await sshAs(sshd, "alice", key, { args: ["-A"], command: "echo agent=${SSH_AUTH_SOCK:-none}", env });
+      expect(session).toEqual({ ok: true, stdout: "agent=none\n" });
+    } finally {
+      process.kill(pid);
+    }
   });
 });

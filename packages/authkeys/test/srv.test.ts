@@ -1,5 +1,6 @@
+import { execFileSync, spawnSync } from "node:child_process";
 import { createSocket } from "node:dgram";
-import { existsSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { LdapUnavailableError } from "@opsguard/core";
 import { closedPort, type DnsmasqHandle, type SlapdLab, startDnsmasq, startSlapd } from "@opsguard/lab";
@@ -7,7 +8,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { decodeSrvAnswer, encodeSrvQuery } from "../src/dns-wire";
 import { type AuthkeysConfig, authkeysConfigSchema, lookupKeys } from "../src/index";
 import { orderRecords, resolveLdapServers, type SrvRecord, staticLdap } from "../src/srv";
-import { collectingLogger } from "./harness";
+import { collectingLogger, requireBundle, writeConfig } from "./harness";
 
 // DNS SRV discovery (ldap.srv) against a real DNS server on loopback (dnsmasq) pointing at the lab slapd.
 
@@ -82,6 +83,23 @@ describe("ldap.srv", () => {
     const later = Date.now() + (TTL + 1) * 1000;
     await resolveLdapServers(cfg, { log, now: () => later });
     expect(dns.queries(`_ldaps._tcp.${DOMAIN}`)).toBe(before + 2);
+  });
+
+  it("a FIFO planted as the SRV cache is removed with a warning and DNS is asked: no hang (through the bundle)", () => {
+    const cfg = config();
+    mkdirSync(cfg.cache.dir, { recursive: true, mode: 0o700 });
+    execFileSync("mkfifo", ["-m", "600", join(cfg.cache.dir, ".srv.json")]);
+    const file = join(lab.dir, `srv-fifo-${n}.json`);
+    writeConfig(file, cfg);
+    const r = spawnSync(process.execPath, [requireBundle(), "--config", file, "lookup", "--", "alice"], {
+      encoding: "utf8",
+      timeout: 10_000,
+    });
+    expect(r.signal, "killed: the lookup hung on the FIFO").toBeNull();
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout.trim().split("\n")).toEqual(lab.users.alice.keys.map((k) => k.publicKey));
+    expect(r.stderr).toMatch(/cache file is a FIFO, not one authkeys writes; removed it/);
+    expect(statSync(join(cfg.cache.dir, ".srv.json")).isFile()).toBe(true);
   });
 
   it("a domain without records is an outage: an error, no keys", async () => {

@@ -1,4 +1,6 @@
+import { testIO } from "@opsguard/core/iostreams";
 import { describe, expect, it } from "vitest";
+import { createAuthkeysProgram } from "../src/cli";
 import { parseSshdArgv } from "../src/sshd-argv";
 
 describe("parseSshdArgv", () => {
@@ -46,6 +48,20 @@ describe("parseSshdArgv", () => {
       ["--version"],
     ]) {
       expect(parseSshdArgv(argv)).toBeUndefined();
+    }
+  });
+
+  it("every command of the full CLI is a command here too, with or without arguments, never a user's lookup", () => {
+    const names = createAuthkeysProgram(testIO().io)
+      .commands.map((command) => command.name())
+      .filter((name) => name !== "lookup");
+    expect(names).toEqual(expect.arrayContaining(["audit", "verify", "doctor", "principals"]));
+    for (const name of [...names, "help"]) {
+      expect(parseSshdArgv([name]), name).toBeUndefined();
+      expect(parseSshdArgv([name, "alice"]), name).toBeUndefined();
+      expect(parseSshdArgv(["--config", "/c", name]), name).toBeUndefined();
+      // after `lookup --` the same name is a user, as sshd-config prints it
+      expect(parseSshdArgv(["lookup", "--", name])).toMatchObject({ kind: "lookup", user: name });
     }
   });
 });

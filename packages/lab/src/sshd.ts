@@ -37,6 +37,8 @@ export interface SshdOptions {
   trustedUserCaKeys?: string;
   /** Which certificate principals may log in as a user (sshd's AuthorizedPrincipalsCommand, tokens %u %i %s %T). */
   authorizedPrincipalsCommand?: AuthorizedKeysCommandOptions;
+  /** sshd_config lines appended as they are, e.g. what `authkeys install` printed. */
+  snippet?: string;
   /** DEBUG1 or higher also shows the command's stderr in `logs()`. */
   logLevel?: "INFO" | "VERBOSE" | "DEBUG1" | "DEBUG3";
 }
@@ -160,15 +162,17 @@ function sshdConfig(options: SshdOptions, at: { port: number; hostKey: string; d
     `AuthorizedKeysFile ${options.authorizedKeysFile ?? "none"}`,
     `LogLevel ${options.logLevel ?? "VERBOSE"}`,
   ];
-  if (options.authorizedKeysCommand) {
-    const c = options.authorizedKeysCommand;
-    lines.push(`AuthorizedKeysCommand ${c.path}${c.args ? ` ${c.args}` : ""}`, `AuthorizedKeysCommandUser ${c.user}`);
-  }
   if (options.trustedUserCaKeys) lines.push(`TrustedUserCAKeys ${options.trustedUserCaKeys}`);
+  // Principals before keys: OpenSSH < 9.4 ignores an AuthorizedPrincipalsCommand after an AuthorizedKeysCommand (bug 3574).
   if (options.authorizedPrincipalsCommand) {
     const c = options.authorizedPrincipalsCommand;
     lines.push(`AuthorizedPrincipalsCommand ${c.path}${c.args ? ` ${c.args}` : ""}`, `AuthorizedPrincipalsCommandUser ${c.user}`);
   }
+  if (options.authorizedKeysCommand) {
+    const c = options.authorizedKeysCommand;
+    lines.push(`AuthorizedKeysCommand ${c.path}${c.args ? ` ${c.args}` : ""}`, `AuthorizedKeysCommandUser ${c.user}`);
+  }
+  if (options.snippet) lines.push(options.snippet.trimEnd());
   return `${lines.join("\n")}\n`;
 }
 
@@ -257,6 +261,8 @@ export interface AuthkeysInstall {
   command: AuthorizedKeysCommandOptions;
   /** The AuthorizedPrincipalsCommand that install printed. */
   principalsCommand: AuthorizedKeysCommandOptions;
+  /** The sshd_config lines install printed, exactly (SshdOptions.snippet). */
+  printed: string;
   /** The environment install ran in (the command user known through nss_wrapper), to run it again. */
   installEnv: NodeJS.ProcessEnv;
   remove(): void;
@@ -311,6 +317,7 @@ export function installAuthkeys(slapd: SlapdLab, config: Record<string, unknown>
     cacheDir,
     command: commandOf(printed),
     principalsCommand: commandOf(printed, "AuthorizedPrincipals"),
+    printed,
     installEnv,
     remove: installed.remove,
   };

@@ -13,6 +13,7 @@ export function newDoctorCommand(program: Command, runF: RunFn<DoctorCommandOpti
     .description("check the config, the install (as sshd would), DNS/TCP/TLS/bind, and look up a sample user")
     .option("-u, --user <name>", "sample user to look up")
     .option("--binary <path>", "the authkeys file sshd will run (default: this one)")
+    .option("--sshd-config <file>", "the sshd_config whose effective settings (sshd -T, as root) are checked (default: sshd's own)")
     .action(async (opts: DoctorOptions, command: Command) => {
       const ctx = cliContext(command);
       exitWith(command, await runF({ ctx, ...opts }, ctx.io));
