@@ -1,4 +1,4 @@
-import { lstat, unlink } from "node:fs/promises";
+import { lstat, readdir, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { ConfigError, type Logger } from "@opsguard/core";
 
@@ -23,13 +23,30 @@ export async function clearPlantedDrainLock(spool: string, log: Pick<Logger, "wa
   );
 }
 
+/** How old a start claim (or a takeover token) is when nobody is starting a worker any more. */
+const CLAIM_STALE_MS = 10_000;
+/** The sh hook's token for taking over one stale claim: `.worker.starting.<its time>.taken`. */
+const TAKEOVER_TOKEN = /^\.worker\.starting\.(\d+|junk)\.taken$/;
+
 /**
  * A worker.starting older than 10 s (by its time of change, as the Node hook judges it): left by a hook
- * that died between creating it and writing its time, which the sh hook (no stat(1) per call) takes for a
- * start under way. Removed, so the next login's hook starts the worker again.
+ * that died between creating it and writing its time, or a worker that died starting. Removed, so the
+ * next login's hook starts the worker again. With it go the sh hook's takeover tokens of 10 s ago: a
+ * token only has to outlive the hooks racing for the claim it is named after.
  */
 export async function clearStaleStartClaim(spool: string): Promise<void> {
   const marker = join(spool, "worker.starting");
   const stat = await lstat(marker).catch(() => undefined);
-  if (stat && Date.now() - stat.mtimeMs >= 10_000) await unlink(marker).catch(() => {});
+  if (stat && Date.now() - stat.mtimeMs >= CLAIM_STALE_MS) await unlink(marker).catch(() => {});
+  await clearTakeoverTokens(spool);
+}
+
+/** The sh hook's takeover tokens older than 10 s (the worker calls it as it starts; flush through clearStaleStartClaim). */
+export async function clearTakeoverTokens(spool: string): Promise<void> {
+  const names = await readdir(spool).catch(() => [] as string[]);
+  for (const name of names.filter((n) => TAKEOVER_TOKEN.test(n))) {
+    const token = join(spool, name);
+    const stat = await lstat(token).catch(() => undefined);
+    if (stat && Date.now() - stat.mtimeMs >= CLAIM_STALE_MS) await unlink(token).catch(() => {});
+  }
 }

@@ -5,7 +5,7 @@ import type { LoginJob, SpoolJob } from "./alert";
 import type { VpnnotifyConfig } from "./config";
 import type { VpnEvent } from "./event";
 import { deliverEntry, type FlushResult, leaseFor, type Notifier, urgency } from "./notify";
-import { clearPlantedDrainLock } from "./spool-guard";
+import { clearPlantedDrainLock, clearTakeoverTokens } from "./spool-guard";
 
 /** How often the idle worker looks for new logins in the spool directory (a readdir). */
 const POLL_MS = 50;
@@ -20,6 +20,7 @@ export async function workSpool(n: Notifier, config: VpnnotifyConfig): Promise<F
   // The hook that started this worker claimed the start (hook.ts); the drain lock, taken next,
   // now tells the others that a worker runs.
   await rm(join(n.spool.dir, "worker.starting"), { force: true }).catch(() => {});
+  await clearTakeoverTokens(n.spool.dir);
   const total: FlushResult = { busy: false, delivered: 0, failed: 0, gaveUp: 0 };
   /** Logins done with but not delivered (failed, and not kept for a retry): the spool counts them delivered. */
   let lost = 0;
