@@ -30,7 +30,8 @@ honouring Slack's rate limits; --wait works in the hook itself):
 
 Undelivered alerts (Slack or LDAP down or hung) wait in the spool; the next hook's worker retries
 them, and so does a timer running "vpnnotify flush" (exit 69 while some still fail). "vpnnotify
-status [--json]" shows how many wait, the oldest and the last error.
+status [--json]" shows how many wait, the oldest and the last error. Run both as the spool's owner
+(the user OpenVPN runs scripts as): on a spool this user cannot read or write they exit 78.
 
 With answers.signingSecret set, the DM asks "was this you?" with two buttons; "vpnnotify serve" is
 the Slack app's interactivity Request URL (signed requests only; "No" goes to the security channel).

@@ -1,6 +1,37 @@
+import { statSync } from "node:fs";
 import { lstat, readdir, unlink } from "node:fs/promises";
 import { join } from "node:path";
-import { ConfigError, type Logger } from "@opsguard/core";
+import { ConfigError, type Logger, PermissionError } from "@opsguard/core";
+
+/**
+ * A spool directory this user may not read or write (root's, mode 0700, with `flush` or the hooks run as
+ * nobody) is a setup problem, not a bug: a configuration error naming the directory, its owner and mode,
+ * and the fix. Any other error is returned as it is.
+ */
+export function spoolAccessError(error: unknown, dir: string): unknown {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  if (!(error instanceof PermissionError) && code !== "EACCES" && code !== "EPERM") return error;
+  let owner = "";
+  try {
+    const stat = statSync(dir);
+    owner = `: it belongs to uid ${stat.uid}, mode ${(stat.mode & 0o777).toString(8).padStart(4, "0")}`;
+  } catch {
+    // Its parent is closed too: the path alone says where to look.
+  }
+  const uid = process.getuid?.();
+  return new ConfigError(`cannot read or write the spool directory ${dir}${owner}${uid === undefined ? "" : `, and this is uid ${uid}`}`, {
+    hint: `run vpnnotify as its owner, the user OpenVPN runs scripts as, or make that user the owner: chown USER ${dir} && chmod 700 ${dir}`,
+  });
+}
+
+/** Runs spool work, a permission error from it said as spoolAccessError says it. */
+export async function withSpoolAccess<T>(dir: string, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    throw spoolAccessError(error, dir);
+  }
+}
 
 /**
  * Only a regular file is a drain lock (core creates it with O_EXCL); anything else there — a FIFO,

@@ -2,7 +2,7 @@ import { type CliContext, type Command, cliContext, ExitCode, exitWith, type IOS
 import { configSchema } from "../config";
 import { flushAlerts } from "../notify";
 import { createNotifier } from "../runtime";
-import { clearStaleStartClaim } from "../spool-guard";
+import { clearStaleStartClaim, withSpoolAccess } from "../spool-guard";
 import { logPending, statusJson } from "./run";
 
 export interface FlushCommandOptions {
@@ -26,21 +26,22 @@ export async function runFlushCommand({ ctx, flags }: FlushCommandOptions, io: I
   const { config } = await loadConfig({ tool: "vpnnotify", schema: configSchema, path: ctx.opts.config });
   // Nobody waits on a flush: it paces Slack like the worker, rather than failing alerts on a 429.
   const n = createNotifier(config, ctx.log, undefined, { worker: true });
-  await clearStaleStartClaim(n.spool.dir);
-  // Each alert is bounded by the Slack, LDAP and store timeouts, and the spool holds a bounded number.
-  const result = await flushAlerts(n, { force: flags.force === true, concurrency: config.spool.concurrency });
-  // Hooks that queued a login while this held the drain lock took it for a worker and started none:
-  // what came due meanwhile is this run's to deliver too (failures back off, so this ends).
-  while (!result.busy && (await n.spool.hasDue().catch(() => false))) {
-    const more = await flushAlerts(n, { concurrency: config.spool.concurrency });
-    // A worker took over: it delivers the rest.
-    if (more.busy) break;
-    result.delivered += more.delivered;
-    result.failed += more.failed;
-    result.gaveUp += more.gaveUp;
-  }
-  const status = await n.spool.status();
-  await n.store.close().catch(() => {});
+  const { result, status } = await withSpoolAccess(n.spool.dir, async () => {
+    await clearStaleStartClaim(n.spool.dir);
+    // Each alert is bounded by the Slack, LDAP and store timeouts, and the spool holds a bounded number.
+    const result = await flushAlerts(n, { force: flags.force === true, concurrency: config.spool.concurrency });
+    // Hooks that queued a login while this held the drain lock took it for a worker and started none:
+    // what came due meanwhile is this run's to deliver too (failures back off, so this ends).
+    while (!result.busy && (await n.spool.hasDue().catch(() => false))) {
+      const more = await flushAlerts(n, { concurrency: config.spool.concurrency });
+      // A worker took over: it delivers the rest.
+      if (more.busy) break;
+      result.delivered += more.delivered;
+      result.failed += more.failed;
+      result.gaveUp += more.gaveUp;
+    }
+    return { result, status: await n.spool.status() };
+  }).finally(() => n.store.close().catch(() => {}));
   if (ctx.opts.json) io.stdout.write(`${JSON.stringify({ ...result, ...statusJson(status), spool: n.spool.dir })}\n`);
   if (result.busy) ctx.log.warn("another vpnnotify is flushing the spool; nothing done", { spool: n.spool.dir });
   else if (status.pending > 0) await logPending(n, ctx.log);
