@@ -286,7 +286,7 @@ claim_start() {
     since=''
     # Only a regular file is read; anything else there (a FIFO would hang OpenVPN) is junk, replaced.
     if [ -f "$marker" ] && [ ! -h "$marker" ]; then
-      IFS= read -r since <"$marker" || :
+      IFS= read -r since 2>/dev/null <"$marker" || :
       # Empty: another hook has just created it and not yet written its time (noclobber's create and the
       # write are two steps), or one left it so: its time of change decides (one date, only on this path).
       [ -n "$since" ] || since=$(date -r "$marker" +%s%3N 2>/dev/null) || since=''
@@ -298,13 +298,28 @@ claim_start() {
     # it (noclobber). Removing it without one, a hook slower than another that already made a new claim
     # would remove that claim and start a second worker. The worker and flush remove tokens 10 s old.
     [ -n "$since" ] || since=$(date -r "$marker" +%s%3N 2>/dev/null) || since=''
-    case $since in '' | *[!0-9]*) since=junk ;; esac
-    set -C
-    { : >"$spool/.worker.starting.$since.taken"; } 2>/dev/null
-    ok=$?
-    set +C
-    [ $ok = 0 ] || return 1
-    rm -f -- "$marker" 2>/dev/null
+    case $since in
+      '' | *[!0-9]*)
+        # No time at all: a dangling symlink (never a claim) is junk; a file there again is another
+        # hook's new claim; gone, another hook took it over, and whoever creates the next claim starts the worker.
+        if [ -h "$marker" ]; then since=junk; elif [ -e "$marker" ]; then return 1; else since=gone; fi
+        ;;
+    esac
+    # Redirected as a compound command: a redirection error on a special built-in (":") would end
+    # the shell (POSIX 2.8.1), exit 2, which disconnects the client.
+    if [ "$since" != gone ]; then
+      token=$spool/.worker.starting.$since.taken
+      set -C
+      { printf ''; } 2>/dev/null >"$token"
+      ok=$?
+      set +C
+      if [ $ok != 0 ]; then
+        # Another hook's token: that hook replaces the claim. None: the file system refused it.
+        [ -e "$token" ] || unwritable "$token"
+        return 1
+      fi
+      rm -f -- "$marker" 2>/dev/null
+    fi
   fi
   unwritten=''
   set -C
@@ -316,9 +331,13 @@ claim_start() {
   # later hook from starting a worker. Taken back, and said in OpenVPN's log.
   if [ -n "$unwritten" ] || [ ! -e "$marker" ]; then
     [ -z "$unwritten" ] || rm -f -- "$marker" 2>/dev/null
-    say "error: cannot write $marker (the spool's file system is full or not writable): this login is queued, but no worker was started; free space there (the next login or vpnnotify flush then delivers it)"
+    unwritable "$marker"
   fi
   return 1
+}
+
+unwritable() {
+  say "error: cannot write $1 (the spool's file system is full or not writable): this login is queued, but no worker was started; free space there (the next login or vpnnotify flush then delivers it)"
 }
 
 worker_alive || ! claim_start || {

@@ -95,7 +95,8 @@ function hook(
   });
 }
 
-const calls = (s: Site) => (existsSync(s.calls) ? readFileSync(s.calls, "utf8").replace(/\n$/, "").split("\n") : []);
+// No empty lines: a call is never one, and the stub's file is empty between its creation and its write.
+const calls = (s: Site) => (existsSync(s.calls) ? readFileSync(s.calls, "utf8").split("\n").filter(Boolean) : []);
 const entryFiles = (s: Site) => readdirSync(s.spool).filter((f) => /^\d+-[0-9a-f]{8}\.json$/.test(f));
 const spoolOf = (s: Site) => new Spool({ dir: s.spool, payload: spoolJobSchema, maxAttempts: 3, backoffMs: 1000 });
 
@@ -249,7 +250,7 @@ describe("the sh client-connect hook", () => {
       utimesSync(marker, new Date(Date.now() - 300_000), new Date(Date.now() - 300_000));
       const login = (i: number) => ({ script_type: "client-connect", common_name: `u${i}`, trusted_ip: `81.2.69.${i + 1}` });
       const results = await Promise.all(Array.from({ length: 10 }, (_, i) => hook(s, login(i))));
-      expect(results.every((r) => r.code === 0 && r.stderr === "")).toBe(true);
+      expect(results.filter((r) => r.code !== 0 || r.stderr !== "")).toEqual([]);
       await waitFor(() => calls(s).length > 0, 5_000, "the worker's start");
       // The claim is fresh now (the stub worker never takes the drain lock): two later hooks leave it be.
       for (const i of [10, 11]) expect(await hook(s, login(i))).toEqual({ code: 0, stderr: "" });
