@@ -1,5 +1,5 @@
-import { statSync } from "node:fs";
-import { lstat, readdir, unlink } from "node:fs/promises";
+import { constants, statSync } from "node:fs";
+import { lstat, readdir, readFile, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { ConfigError, type Logger, PermissionError } from "@opsguard/core";
 
@@ -80,4 +80,16 @@ export async function clearTakeoverTokens(spool: string): Promise<void> {
     const stat = await lstat(token).catch(() => undefined);
     if (stat && Date.now() - stat.mtimeMs >= CLAIM_STALE_MS) await unlink(token).catch(() => {});
   }
+}
+
+/**
+ * The drain lock let go by a worker that stops on a signal before its drain could (the drain is still
+ * waiting on Slack): removed when it names this process, so nobody has to check that it is gone.
+ */
+export async function releaseOwnDrainLock(spool: string): Promise<void> {
+  const lock = join(spool, "drain.lock");
+  const holder = await readFile(lock, { encoding: "utf8", flag: constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW })
+    .then((text) => JSON.parse(text) as { pid?: unknown })
+    .catch(() => undefined);
+  if (holder?.pid === process.pid) await unlink(lock).catch(() => {});
 }

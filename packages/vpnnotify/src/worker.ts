@@ -5,7 +5,7 @@ import type { LoginJob, SpoolJob } from "./alert";
 import type { VpnnotifyConfig } from "./config";
 import type { VpnEvent } from "./event";
 import { countEntries, deliverEntry, type EntryResult, type FlushResult, leaseFor, type Notifier, urgency } from "./notify";
-import { clearPlantedDrainLock, clearTakeoverTokens } from "./spool-guard";
+import { clearPlantedDrainLock, clearTakeoverTokens, releaseOwnDrainLock } from "./spool-guard";
 
 /** How often the idle worker looks for new logins in the spool directory (a readdir). */
 const POLL_MS = 50;
@@ -22,8 +22,7 @@ export type StopSignal = keyof typeof STOP_SIGNALS;
  *
  * SIGTERM or SIGINT stops it at once (`stoppedBy`): it takes no further alert, hands the ones under
  * way back (their lease ends now, so the next worker or flush takes them without waiting it out;
- * the parts Slack accepted stay recorded as sent) and says so in one line. Its drain lock then names
- * a process that is gone, which every hook, worker and flush treats as free.
+ * the parts Slack accepted stay recorded as sent), lets its drain lock go and says so in one line.
  */
 export async function workSpool(n: Notifier, config: VpnnotifyConfig): Promise<FlushResult & { stoppedBy?: StopSignal }> {
   // The hook that started this worker claimed the start (hook.ts); the drain lock, taken next,
@@ -96,6 +95,7 @@ export async function workSpool(n: Notifier, config: VpnnotifyConfig): Promise<F
   }
   if (stoppedBy) {
     const handed = await handBack(n, [...underWay], stoppedBy, handedBack);
+    await releaseOwnDrainLock(n.spool.dir);
     const counts = countEntries(total, kinds);
     n.log.warn(`worker stopped by ${stoppedBy}`, {
       delivered: counts.delivered,

@@ -413,6 +413,7 @@ describe("a worker stopped by SIGTERM (systemd, a container, a person)", () => {
     await waitFor(() => JSON.parse(readFileSync(bobFile, "utf8")).leaseUntil > Date.now() + 60_000, 20_000, "bob's alert under way");
     process.kill(worker.pid, "SIGTERM");
     expect(await worker.exited).toBe(143);
+    expect(existsSync(join(spool.dir, "drain.lock"))).toBe(false);
     const log = readFileSync(s.logFile, "utf8");
     expect(log.match(/^vpnnotify: warn: worker stopped by SIGTERM .*$/gm)).toEqual([
       "vpnnotify: warn: worker stopped by SIGTERM delivered=1 suppressed=0 disconnects=0 handedBack=1",
