@@ -1,7 +1,7 @@
 import { constants, statSync } from "node:fs";
 import { lstat, readdir, readFile, unlink } from "node:fs/promises";
 import { join } from "node:path";
-import { ConfigError, type Logger, PermissionError } from "@opsguard/core";
+import { ConfigError, escapeLine, type Logger, PermissionError } from "@opsguard/core";
 
 /**
  * A spool directory this user may not read or write (root's, mode 0700, with `flush` or the hooks run as
@@ -19,8 +19,10 @@ export function spoolAccessError(error: unknown, dir: string): unknown {
     // Its parent is closed too: the path alone says where to look.
   }
   const uid = process.getuid?.();
-  return new ConfigError(`cannot read or write the spool directory ${dir}${owner}${uid === undefined ? "" : `, and this is uid ${uid}`}`, {
-    hint: `run vpnnotify as its owner, the user OpenVPN runs scripts as, or make that user the owner: chown USER ${dir} && chmod 700 ${dir}`,
+  // One line whatever the configured path holds (a newline in it would start a forged one).
+  const shown = escapeLine(dir);
+  return new ConfigError(`cannot read or write the spool directory ${shown}${owner}${uid === undefined ? "" : `, and this is uid ${uid}`}`, {
+    hint: `run vpnnotify as its owner, the user OpenVPN runs scripts as, or make that user the owner: chown USER ${shown} && chmod 700 ${shown}`,
   });
 }
 

@@ -1,5 +1,16 @@
 import { spawnSync } from "node:child_process";
-import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  closeSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -89,9 +100,9 @@ describe("a stderr that cannot be written (OpenVPN's log on a full disk)", () =>
 
 describe("a spool this user cannot read or write (root's, mode 0700, with the flush timer or hooks run as nobody)", () => {
   /** The CLI as nobody when the tests run as root (root reads anything); else as this user, the spool closed to it by its mode. */
-  function runAs(args: readonly string[], env: Record<string, string> = {}) {
+  function runAs(args: readonly string[], env: Record<string, string> = {}, configArgs = ["--config", config]) {
     const asNobody = process.getuid?.() === 0 ? ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] : [];
-    const node = [process.execPath, "--conditions=@opsguard/source", "--import", "tsx", CLI, "--config", config, ...args];
+    const node = [process.execPath, "--conditions=@opsguard/source", "--import", "tsx", CLI, ...configArgs, ...args];
     const argv = [...asNobody, ...node];
     return spawnSync(argv[0] as string, argv.slice(1), {
       cwd: join(import.meta.dirname, "../../.."),
@@ -122,6 +133,19 @@ describe("a spool this user cannot read or write (root's, mode 0700, with the fl
         }
       }
       chmodSync(spool, root ? 0o700 : 0o000);
+      // A spool path holding a newline and an ESC sequence is still one line, escaped.
+      const odd = join(dir, "odd\n\u001b[31mspool");
+      mkdirSync(odd, { mode: root ? 0o700 : 0o000 });
+      chmodSync(odd, root ? 0o700 : 0o000);
+      const oddConfig = join(dir, "odd.json");
+      writeFileSync(oddConfig, JSON.stringify({ ...JSON.parse(readFileSync(config, "utf8")), spool: { dir: odd } }));
+      const shown = odd.replace("\n", "\\n").replace("\u001b", "\\x1b");
+      const oddRun = runAs(["status"], { VPNNOTIFY_CONFIG: oddConfig }, []);
+      expect([oddRun.status, oddRun.stderr.split("\n")]).toEqual([
+        78,
+        [expect.stringContaining(`spool directory ${shown}: it belongs`), ""],
+      ]);
+      chmodSync(odd, 0o700);
       const hook = runAs(["--wait"], openvpnConnectEnv("bob", "81.2.69.17"));
       expect(hook.status).toBe(0);
       expect(hook.stderr).toContain(
