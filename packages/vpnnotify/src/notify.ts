@@ -3,6 +3,7 @@ import { networkOf, normalizeIp } from "./address";
 import { type AlertJob, type AlertSpool, type Delivery, deliverAlert, historyKey, isLoginJob, type LoginJob, type SpoolJob } from "./alert";
 import { answerDeferred } from "./deferred";
 import type { SlackDirectory } from "./directory";
+import { countEntries, type EntryResult } from "./entry-counts";
 import type { VpnEvent } from "./event";
 import { type GeoInfo, type GeoIp, placeName } from "./geoip";
 import { type Decision, decide, type PlacePolicy, recordLogin, recordSessionEnd, releaseLease } from "./places";
@@ -170,25 +171,6 @@ export interface FlushResult {
   disconnects: number;
   failed: number;
   gaveUp: number;
-}
-
-/** What became of a spool entry: an alert sent, a login that needed none, a disconnect recorded, or a login given up on. */
-export type EntryResult = "delivered" | "suppressed" | "ended" | "lost";
-
-/**
- * The spool counts every entry it is done with as delivered: counted instead by what each was (sent,
- * needed nothing, a disconnect); a login given up on (done with, not kept for a retry) is a failure.
- */
-export function countEntries(result: { busy: boolean; failed: number; gaveUp: number }, kinds: EntryResult[]): FlushResult {
-  const count = (kind: EntryResult) => kinds.filter((k) => k === kind).length;
-  return {
-    busy: result.busy,
-    delivered: count("delivered"),
-    suppressed: count("suppressed"),
-    disconnects: count("ended"),
-    failed: result.failed + count("lost"),
-    gaveUp: result.gaveUp,
-  };
 }
 
 /**

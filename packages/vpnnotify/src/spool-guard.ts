@@ -21,9 +21,12 @@ export function spoolAccessError(error: unknown, dir: string): unknown {
   const uid = process.getuid?.();
   // One line whatever the configured path holds (a newline in it would start a forged one).
   const shown = escapeLine(dir);
-  return new ConfigError(`cannot read or write the spool directory ${shown}${owner}${uid === undefined ? "" : `, and this is uid ${uid}`}`, {
-    hint: `run vpnnotify as its owner, the user OpenVPN runs scripts as, or make that user the owner: chown USER ${shown} && chmod 700 ${shown}`,
-  });
+  return new ConfigError(
+    `cannot read or write the spool directory ${shown}${owner}${uid === undefined ? "" : `, and this is uid ${uid}`}`,
+    {
+      hint: `run vpnnotify as its owner, the user OpenVPN runs scripts as, or make that user the owner: chown USER ${shown} && chmod 700 ${shown}`,
+    },
+  );
 }
 
 /** Runs spool work, a permission error from it said as spoolAccessError says it. */

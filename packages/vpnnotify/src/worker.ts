@@ -3,8 +3,9 @@ import { join } from "node:path";
 import { describeError, type SpoolEntry } from "@opsguard/core";
 import type { LoginJob, SpoolJob } from "./alert";
 import type { VpnnotifyConfig } from "./config";
+import { countEntries, type EntryResult } from "./entry-counts";
 import type { VpnEvent } from "./event";
-import { countEntries, deliverEntry, type EntryResult, type FlushResult, leaseFor, type Notifier, urgency } from "./notify";
+import { deliverEntry, type FlushResult, leaseFor, type Notifier, urgency } from "./notify";
 import { clearPlantedDrainLock, clearTakeoverTokens, releaseOwnDrainLock } from "./spool-guard";
 
 /** How often the idle worker looks for new logins in the spool directory (a readdir). */
