@@ -1,6 +1,6 @@
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { hostname, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { Spool } from "@opsguard/core";
 import { SLACK_SIM_TOKEN, SlackSim } from "@opsguard/lab";
@@ -428,6 +428,21 @@ describe("a worker stopped by SIGTERM (systemd, a container, a person)", () => {
     expect(slack.messagesTo("U0ALICE")).toHaveLength(1);
     expect(slack.messagesTo("U0BOB").length).toBeGreaterThanOrEqual(1);
   }, 60_000);
+
+  it("flush while a live worker drains the spool: exit 75 and a line saying the worker delivers what is pending", async () => {
+    const s = setup();
+    await queueLogin(s, openvpnConnectEnv("bob", PLACES.paris.ip));
+    const spool = join(dirname(s.state), "spool");
+    const stat = readFileSync("/proc/self/stat", "utf8");
+    const start = stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
+    writeFileSync(join(spool, "drain.lock"), JSON.stringify({ pid: process.pid, start, host: hostname(), token: "t", time: Date.now() }));
+    const flush = await runInProc(["flush"], base(s));
+    expect([flush.code, flush.stderr]).toEqual([
+      75,
+      `vpnnotify: warn: another vpnnotify (the worker, or a flush) is draining the spool: it delivers what is due; nothing done here pending=1 spool=${spool}\n`,
+    ]);
+    rmSync(join(spool, "drain.lock"));
+  });
 
   it("flush says when alerts are leased by another process (a worker killed with SIGKILL): exit 75, not a silent 0", async () => {
     const s = setup();

@@ -54,8 +54,12 @@ export async function runFlushCommand({ ctx, flags }: FlushCommandOptions, io: I
       `${JSON.stringify({ ...result, leased: leased.length, leasedUntil: leasedUntil ?? null, ...statusJson(status), spool: n.spool.dir })}\n`,
     );
   }
-  if (result.busy) ctx.log.warn("another vpnnotify is flushing the spool; nothing done", { spool: n.spool.dir });
-  else if (status.pending > 0) await logPending(n, ctx.log);
+  if (result.busy) {
+    ctx.log.warn("another vpnnotify (the worker, or a flush) is draining the spool: it delivers what is due; nothing done here", {
+      pending: status.pending,
+      spool: n.spool.dir,
+    });
+  } else if (status.pending > 0) await logPending(n, ctx.log);
   if (leasedUntil) {
     ctx.log.warn("alerts leased by another process, not retried now (one working on them, or one stopped without handing them back)", {
       leased: leased.length,
