@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { describeError, type SpoolEntry } from "@opsguard/core";
 import type { LoginJob, SpoolJob } from "./alert";
 import type { VpnnotifyConfig } from "./config";
+import { answerDeferred } from "./deferred";
 import { countEntries, type EntryResult } from "./entry-counts";
 import type { VpnEvent } from "./event";
 import { deliverEntry, type FlushResult, leaseFor, type Notifier, urgency } from "./notify";
@@ -152,6 +153,17 @@ function handBackEntry(
   handedBack: Map<SpoolEntry<SpoolJob>, Promise<void>>,
 ): void {
   const now = Date.now();
+  // OpenVPN waits on this login's verdict (onFailure reject): a stop is a failure, so "0" now, as the
+  // next worker would answer once the deadline passed, rather than leaving the client waiting till then.
+  const answer = entry.payload.answer;
+  if (answer) {
+    const unwritable = answerDeferred(answer.file, "0");
+    delete entry.payload.answer;
+    n.log.warn(`stopped (${signal}) before the verdict OpenVPN waits on; answered 0`, {
+      id: entry.id,
+      ...(unwritable ? { error: unwritable } : {}),
+    });
+  }
   entry.leaseUntil = now;
   entry.lastError = `the worker was stopped (${signal}) before this alert went out`;
   entry.lastErrorAt = now;

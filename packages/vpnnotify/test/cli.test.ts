@@ -429,6 +429,26 @@ describe("a worker stopped by SIGTERM (systemd, a container, a person)", () => {
     expect(slack.messagesTo("U0BOB").length).toBeGreaterThanOrEqual(1);
   }, 60_000);
 
+  it("onFailure reject: the alert OpenVPN waits on gets its 0 at the stop, not when its deadline has passed", async () => {
+    const s = setup({ onFailure: "reject", spool: { idleSeconds: 120, slackTimeoutSeconds: 120 } });
+    const deferred = join(dir, "openvpn_acf_sigterm.tmp");
+    writeFileSync(deferred, "2");
+    slack.slow(120_000);
+    const spool = new Spool({ dir: join(dirname(s.state), "spool"), payload: spoolJobSchema, maxAttempts: 5, backoffMs: 60_000 });
+    const event = parseHookEnv(openvpnConnectEnv("bob", PLACES.paris.ip, { client_connect_deferred_file: deferred }), Date.now())?.event;
+    const entry = await spool.enqueue(queuedLogin(event as VpnEvent, Date.now() + 60_000));
+    const worker = startWorker(s);
+    const file = join(spool.dir, `${entry.id}.json`);
+    await waitFor(() => JSON.parse(readFileSync(file, "utf8")).leaseUntil > Date.now(), 20_000, "the alert under way");
+    process.kill(worker.pid, "SIGTERM");
+    expect(await worker.exited).toBe(143);
+    expect(readFileSync(deferred, "utf8")).toBe("0");
+    expect(readFileSync(s.logFile, "utf8")).toContain(
+      `warn: stopped (SIGTERM) before the verdict OpenVPN waits on; answered 0 id=${entry.id}`,
+    );
+    expect(JSON.parse(readFileSync(file, "utf8")).payload.answer).toBeUndefined();
+  }, 60_000);
+
   it("flush while a live worker drains the spool: exit 75 and a line saying the worker delivers what is pending", async () => {
     const s = setup();
     await queueLogin(s, openvpnConnectEnv("bob", PLACES.paris.ip));
