@@ -32,7 +32,13 @@ honouring Slack's rate limits; --wait works in the hook itself):
 
 Undelivered alerts (Slack or LDAP down or hung) wait in the spool; the next hook's worker retries
 them, and so does a timer running "vpnnotify flush" (exit 69 while some still fail). "vpnnotify
-status [--json]" shows how many wait, the oldest and the last error.
+status [--json]" shows how many wait, the oldest and the last error. Run both as the spool's owner
+(the user OpenVPN runs scripts as): on a spool this user cannot read or write they exit 78. flush
+exits 75 while another process drains the spool or holds a lease on alerts (it says until when).
+The worker's last line counts delivered= (alerts sent), suppressed= (known places) and disconnects=.
+A worker stopped by SIGTERM/SIGINT hands back the alerts under way (no waiting out their lease),
+logs "worker stopped by SIGTERM", and exits 143/130. Slack has no idempotency key: an answer cut
+after Slack stored a post means that alert goes out again (at least once, never lost).
 
 With answers.signingSecret set, the DM asks "was this you?" with two buttons; "vpnnotify serve" is
 the Slack app's interactivity Request URL (signed requests only; "No" goes to the security channel).
@@ -80,6 +86,9 @@ const EXIT_CODES = [
   ExitCode.CONFIG,
 ] as const;
 
+const SIGNAL_EXIT_CODES = `  130 the per-host worker stopped by SIGINT (it hands back what it had not sent)
+  143 the per-host worker stopped by SIGTERM (the same)`;
+
 /** What a run of the program depends on beyond its streams; a bin takes the defaults, an in-process test its own. */
 export interface VpnnotifyDeps {
   /** Epoch ms the deadlines count from (default: the process's start, which a VPN server's wait includes). */
@@ -100,6 +109,7 @@ export function createVpnnotifyProgram(io: IOStreams, deps: VpnnotifyDeps = {}):
     },
     io,
   );
+  program.addHelpText("after", SIGNAL_EXIT_CODES);
   const clock: RunClock = { startedAt: deps.startedAt ?? performance.timeOrigin };
   newHookCommand(program, "hook", "detect the VPN hook from the environment (the default)", clock);
   newHookCommand(program, "openvpn", "OpenVPN client-connect / client-disconnect", clock);

@@ -3,6 +3,7 @@ import { networkOf, normalizeIp } from "./address";
 import { type AlertJob, type AlertSpool, type Delivery, deliverAlert, historyKey, isLoginJob, type LoginJob, type SpoolJob } from "./alert";
 import { answerDeferred } from "./deferred";
 import type { SlackDirectory } from "./directory";
+import { countEntries, type EntryResult } from "./entry-counts";
 import type { VpnEvent } from "./event";
 import { type GeoInfo, type GeoIp, placeName } from "./geoip";
 import { type Decision, decide, type PlacePolicy, recordLogin, recordSessionEnd, releaseLease } from "./places";
@@ -186,7 +187,12 @@ export async function handleConnect(
 
 export interface FlushResult {
   busy: boolean;
+  /** Alerts sent (a login told about, a retried alert): not the logins that needed none, nor disconnects. */
   delivered: number;
+  /** Logins from a known place: nothing to send. */
+  suppressed: number;
+  /** Session ends recorded. */
+  disconnects: number;
   failed: number;
   gaveUp: number;
 }
@@ -199,16 +205,15 @@ export async function flushAlerts(
   n: Notifier,
   options: { force?: boolean; stop?: () => boolean; concurrency?: number } = {},
 ): Promise<FlushResult> {
-  let lost = 0;
+  const kinds: EntryResult[] = [];
   await clearPlantedDrainLock(n.spool.dir, n.log);
   const result = await n.spool.drain(
     async (entry) => {
-      if (!(await deliverEntry(entry, n))) lost++;
+      kinds.push(await deliverEntry(entry, n));
     },
     { leaseUntil: (entry) => leaseFor(entry, n), rank: urgency, ...options },
   );
-  // A login that failed for good is done with (out of the spool), not delivered.
-  return { ...result, delivered: result.delivered - lost, failed: result.failed + lost };
+  return countEntries(result, kinds);
 }
 
 /**
@@ -233,11 +238,11 @@ export function urgency(entry: SpoolEntry<SpoolJob>): number {
 
 /**
  * One spool entry: a queued login is decided and told (or its disconnect recorded), an alert
- * that failed before is retried. Resolves when nothing is owed any more, throws when something is.
- * Resolves false for a login that failed but cannot be kept for a retry (logged as failed): done
- * with, yet not delivered.
+ * that failed before is retried. Resolves when nothing is owed any more (with what it was), throws
+ * when something is. "lost" is a login that failed but cannot be kept for a retry (logged as
+ * failed): done with, yet not delivered.
  */
-export async function deliverEntry(entry: SpoolEntry<SpoolJob>, n: Notifier): Promise<boolean> {
+export async function deliverEntry(entry: SpoolEntry<SpoolJob>, n: Notifier): Promise<EntryResult> {
   const job = entry.payload;
   if (isLoginJob(job)) return handleQueued(entry, job, n);
   if (job.answer) {
@@ -265,18 +270,18 @@ export async function deliverEntry(entry: SpoolEntry<SpoolJob>, n: Notifier): Pr
   };
   if (d.complete) {
     n.log.info("delivered late", fields);
-    return true;
+    return "delivered";
   }
   const error = d.errors.join("; ") || "not delivered";
   n.log.warn("still undelivered", { ...fields, error });
   throw new UnavailableError(error);
 }
 
-async function handleQueued(entry: SpoolEntry<SpoolJob>, job: LoginJob, n: Notifier): Promise<boolean> {
+async function handleQueued(entry: SpoolEntry<SpoolJob>, job: LoginJob, n: Notifier): Promise<EntryResult> {
   const event: VpnEvent = { ...job.login };
   if (event.kind === "disconnect") {
     await handleDisconnect(event, n);
-    return true;
+    return "ended";
   }
   const answer = job.answer;
   const work = handleConnect(event, n, entry, answer).catch((error: unknown) => {
@@ -306,7 +311,7 @@ async function handleQueued(entry: SpoolEntry<SpoolJob>, job: LoginJob, n: Notif
   }
   const outcome = await work;
   if (outcome?.spooled) throw new UnavailableError(outcome.errors.join("; ") || "not delivered");
-  return outcome !== undefined && outcome.verdict !== "failed";
+  return !outcome || outcome.verdict === "failed" ? "lost" : outcome.verdict === "suppressed" ? "suppressed" : "delivered";
 }
 
 /** A disconnect: the log line with the session's length, and its end in the store for the next travel check. */

@@ -278,28 +278,67 @@ worker_alive() {
   [ $# -ge 20 ] && shift 19 && [ "$1" = "$start" ]
 }
 
-# One hook of a storm starts the worker: the one that creates worker.starting (O_EXCL); one
-# older than 10 s is left by a worker that died starting and is taken over.
+# One hook of a storm starts the worker: the one that creates worker.starting (O_EXCL) with its time
+# inside. A claim 10 s old (flush's limit too) was left by a worker that died starting, or by a hook that
+# died or hit a full disk between creating it and writing its time: taken over.
 claim_start() {
   marker=$spool/worker.starting
   if [ -e "$marker" ] || [ -h "$marker" ]; then
+    since=''
     # Only a regular file is read; anything else there (a FIFO would hang OpenVPN) is junk, replaced.
     if [ -f "$marker" ] && [ ! -h "$marker" ]; then
-      since=''
-      IFS= read -r since <"$marker" || :
+      IFS= read -r since 2>/dev/null <"$marker" || :
+      # Empty: another hook has just created it and not yet written its time (noclobber's create and the
+      # write are two steps), or one left it so: its time of change decides (one date, only on this path).
+      [ -n "$since" ] || since=$(date -r "$marker" +%s%3N 2>/dev/null) || since=''
       # Arithmetic only on what it can hold: dash exits 2 ("Illegal number", a disconnect) on a
       # leading 0 (octal) or a number too long; junk like that is stale.
-      # Empty: another hook has just created it and not yet written its time (noclobber's create and the
-      # write are two steps): being claimed, not junk (flush removes one left empty for 10 s).
-      case $since in '') return 1 ;; 0* | *[!0-9]* | ????????????????*) ;; *) [ $((now - since)) -lt 10000 ] && return 1 ;; esac
+      case $since in '' | 0* | *[!0-9]* | ????????????????*) since='' ;; *) [ $((now - since)) -lt 10000 ] && return 1 ;; esac
     fi
-    rm -f -- "$marker" 2>/dev/null
+    # Stale: exactly one of the hooks that found it replaces it, the one that creates a token named after
+    # it (noclobber). Removing it without one, a hook slower than another that already made a new claim
+    # would remove that claim and start a second worker. The worker and flush remove tokens 10 s old.
+    [ -n "$since" ] || since=$(date -r "$marker" +%s%3N 2>/dev/null) || since=''
+    case $since in
+      '' | *[!0-9]*)
+        # No time at all: a dangling symlink (never a claim) is junk; a file there again is another
+        # hook's new claim; gone, another hook took it over, and whoever creates the next claim starts the worker.
+        if [ -h "$marker" ]; then since=junk; elif [ -e "$marker" ]; then return 1; else since=gone; fi
+        ;;
+    esac
+    # Redirected as a compound command: a redirection error on a special built-in (":") would end
+    # the shell (POSIX 2.8.1), exit 2, which disconnects the client.
+    if [ "$since" != gone ]; then
+      token=$spool/.worker.starting.$since.taken
+      set -C
+      { printf ''; } 2>/dev/null >"$token"
+      ok=$?
+      set +C
+      if [ $ok != 0 ]; then
+        # Another hook's token: that hook replaces the claim. None: the file system refused it.
+        [ -e "$token" ] || unwritable "$token"
+        return 1
+      fi
+      rm -f -- "$marker" 2>/dev/null
+    fi
   fi
+  unwritten=''
   set -C
-  { printf '%s\\n' "$now" >"$marker"; } 2>/dev/null
+  { printf '%s\n' "$now" || unwritten=1; } 2>/dev/null >"$marker"
   ok=$?
   set +C
-  return $ok
+  [ $ok = 0 ] && [ -z "$unwritten" ] && return 0
+  # Created but its time not written (ENOSPC), or not even created: left empty, it would keep every
+  # later hook from starting a worker. Taken back, and said in OpenVPN's log.
+  if [ -n "$unwritten" ] || [ ! -e "$marker" ]; then
+    [ -z "$unwritten" ] || rm -f -- "$marker" 2>/dev/null
+    unwritable "$marker"
+  fi
+  return 1
+}
+
+unwritable() {
+  say "error: cannot write $1 (the spool's file system is full or not writable): this login is queued, but no worker was started; free space there (the next login or vpnnotify flush then delivers it)"
 }
 
 worker_alive || ! claim_start || {

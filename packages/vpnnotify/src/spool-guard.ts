@@ -1,6 +1,42 @@
-import { lstat, unlink } from "node:fs/promises";
+import { constants, statSync } from "node:fs";
+import { lstat, readdir, readFile, unlink } from "node:fs/promises";
 import { join } from "node:path";
-import { ConfigError, type Logger } from "@opsguard/core";
+import { ConfigError, escapeLine, type Logger, PermissionError } from "@opsguard/core";
+
+/**
+ * A spool directory this user may not read or write (root's, mode 0700, with `flush` or the hooks run as
+ * nobody) is a setup problem, not a bug: a configuration error naming the directory, its owner and mode,
+ * and the fix. Any other error is returned as it is.
+ */
+export function spoolAccessError(error: unknown, dir: string): unknown {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  if (!(error instanceof PermissionError) && code !== "EACCES" && code !== "EPERM") return error;
+  let owner = "";
+  try {
+    const stat = statSync(dir);
+    owner = `: it belongs to uid ${stat.uid}, mode ${(stat.mode & 0o777).toString(8).padStart(4, "0")}`;
+  } catch {
+    // Its parent is closed too: the path alone says where to look.
+  }
+  const uid = process.getuid?.();
+  // One line whatever the configured path holds (a newline in it would start a forged one).
+  const shown = escapeLine(dir);
+  return new ConfigError(
+    `cannot read or write the spool directory ${shown}${owner}${uid === undefined ? "" : `, and this is uid ${uid}`}`,
+    {
+      hint: `run vpnnotify as its owner, the user OpenVPN runs scripts as, or make that user the owner: chown USER ${shown} && chmod 700 ${shown}`,
+    },
+  );
+}
+
+/** Runs spool work, a permission error from it said as spoolAccessError says it. */
+export async function withSpoolAccess<T>(dir: string, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    throw spoolAccessError(error, dir);
+  }
+}
 
 /**
  * Only a regular file is a drain lock (core creates it with O_EXCL); anything else there — a FIFO,
@@ -23,13 +59,42 @@ export async function clearPlantedDrainLock(spool: string, log: Pick<Logger, "wa
   );
 }
 
+/** How old a start claim (or a takeover token) is when nobody is starting a worker any more. */
+const CLAIM_STALE_MS = 10_000;
+/** The sh hook's token for taking over one stale claim: `.worker.starting.<its time>.taken`. */
+const TAKEOVER_TOKEN = /^\.worker\.starting\.(\d+|junk)\.taken$/;
+
 /**
  * A worker.starting older than 10 s (by its time of change, as the Node hook judges it): left by a hook
- * that died between creating it and writing its time, which the sh hook (no stat(1) per call) takes for a
- * start under way. Removed, so the next login's hook starts the worker again.
+ * that died between creating it and writing its time, or a worker that died starting. Removed, so the
+ * next login's hook starts the worker again. With it go the sh hook's takeover tokens of 10 s ago: a
+ * token only has to outlive the hooks racing for the claim it is named after.
  */
 export async function clearStaleStartClaim(spool: string): Promise<void> {
   const marker = join(spool, "worker.starting");
   const stat = await lstat(marker).catch(() => undefined);
-  if (stat && Date.now() - stat.mtimeMs >= 10_000) await unlink(marker).catch(() => {});
+  if (stat && Date.now() - stat.mtimeMs >= CLAIM_STALE_MS) await unlink(marker).catch(() => {});
+  await clearTakeoverTokens(spool);
+}
+
+/** The sh hook's takeover tokens older than 10 s (the worker calls it as it starts; flush through clearStaleStartClaim). */
+export async function clearTakeoverTokens(spool: string): Promise<void> {
+  const names = await readdir(spool).catch(() => [] as string[]);
+  for (const name of names.filter((n) => TAKEOVER_TOKEN.test(n))) {
+    const token = join(spool, name);
+    const stat = await lstat(token).catch(() => undefined);
+    if (stat && Date.now() - stat.mtimeMs >= CLAIM_STALE_MS) await unlink(token).catch(() => {});
+  }
+}
+
+/**
+ * The drain lock let go by a worker that stops on a signal before its drain could (the drain is still
+ * waiting on Slack): removed when it names this process, so nobody has to check that it is gone.
+ */
+export async function releaseOwnDrainLock(spool: string): Promise<void> {
+  const lock = join(spool, "drain.lock");
+  const holder = await readFile(lock, { encoding: "utf8", flag: constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW })
+    .then((text) => JSON.parse(text) as { pid?: unknown })
+    .catch(() => undefined);
+  if (holder?.pid === process.pid) await unlink(lock).catch(() => {});
 }

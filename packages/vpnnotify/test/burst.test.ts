@@ -147,14 +147,14 @@ describe(`a storm of ${USERS} client-connect hooks at once`, () => {
     await storm(s);
     await expectEachToldOnce(s);
     // The hooks queued their logins and one of them started the worker; every other saw it starting or running.
-    expect(s.text().match(/^vpnnotify: worker done delivered=30 peakRssMiB=\d+$/gm)).toHaveLength(1);
+    expect(s.text().match(/^vpnnotify: worker done delivered=30 suppressed=0 disconnects=0 peakRssMiB=\d+$/gm)).toHaveLength(1);
   }, 90_000);
 
   it("through the POSIX sh hook: every login is alerted exactly once, by the one worker a hook started", async () => {
     const s = site(true);
     await storm(s, await shHook(s));
     await expectEachToldOnce(s);
-    expect(s.text().match(/^vpnnotify: worker done delivered=30 peakRssMiB=\d+$/gm)).toHaveLength(1);
+    expect(s.text().match(/^vpnnotify: worker done delivered=30 suppressed=0 disconnects=0 peakRssMiB=\d+$/gm)).toHaveLength(1);
   }, 90_000);
 
   it("two workers started at once on the queued logins never both drain: each login is alerted once", async () => {
@@ -191,7 +191,11 @@ describe(`a storm of ${USERS} client-connect hooks at once`, () => {
     const s = site(true, { retryAfterSeconds: 1, idleSeconds: 0 });
     slack.down();
     await storm(s);
-    await waitFor(() => /worker done delivered=0 failed=\d+/.test(s.text()), 45_000, "the first worker to give up for now");
+    await waitFor(
+      () => /worker done delivered=0 suppressed=0 disconnects=0 failed=\d+/.test(s.text()),
+      45_000,
+      "the first worker to give up for now",
+    );
     await waitFor(() => !existsSync(join(s.spool, "drain.lock")), 15_000, "the worker to finish");
     expect(slack.messages).toEqual([]);
     expect(readdirSync(s.spool).filter((f) => f.endsWith(".json"))).toHaveLength(USERS);

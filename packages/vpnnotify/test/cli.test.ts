@@ -1,10 +1,14 @@
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { hostname, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
+import { Spool } from "@opsguard/core";
 import { SLACK_SIM_TOKEN, SlackSim } from "@opsguard/lab";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { openvpnConnectEnv, PLACES, runCli, runInProc, syslogServer, waitFor, writeGeoDatabases } from "./fixtures";
+import { spoolJobSchema } from "../src/alert";
+import { parseHookEnv, type VpnEvent } from "../src/event";
+import { queuedLogin } from "../src/worker";
+import { CLI, openvpnConnectEnv, PLACES, runCli, runInProc, syslogServer, waitFor, writeGeoDatabases } from "./fixtures";
 
 const SECURITY = "C0SECURITY";
 let dir: string;
@@ -381,6 +385,134 @@ describe("OpenVPN client-connect", () => {
       msg: "failed",
       reason: expect.stringMatching(/trusted_ip6/),
     });
+  });
+});
+
+/** The per-host worker as a hook starts it for logins already queued; its exit code (a signal's as 128 + its number). */
+function startWorker(s: Setup): { exited: Promise<number | null>; pid: number } {
+  const child = spawn(process.execPath, ["--import", "tsx", CLI], {
+    cwd: join(import.meta.dirname, "../../.."),
+    env: { ...process.env, ...base(s), VPNNOTIFY_DETACHED: "1", VPNNOTIFY_QUEUED: "1", ...openvpnConnectEnv("alice", PLACES.london.ip) },
+    stdio: "ignore",
+  });
+  return {
+    exited: new Promise((resolve) => child.on("close", (code, signal) => resolve(code ?? (signal ? -1 : null)))),
+    pid: child.pid ?? 0,
+  };
+}
+
+/** A spool entry for the login (or disconnect) of this OpenVPN environment, as the hooks queue it. */
+function queueLogin(s: Setup, env: Record<string, string>) {
+  const spool = new Spool({ dir: join(dirname(s.state), "spool"), payload: spoolJobSchema, maxAttempts: 5, backoffMs: 60_000 });
+  return spool.enqueue(queuedLogin(parseHookEnv(env, Date.now())?.event as VpnEvent));
+}
+
+describe("what the worker and flush count", () => {
+  it("delivered counts alerts sent; logins from a known place and disconnects are counted apart (log line and --json)", async () => {
+    const s = setup({ spool: { idleSeconds: 0 } });
+    await queueLogin(s, openvpnConnectEnv("alice", PLACES.london.ip));
+    expect(JSON.parse((await runInProc(["flush", "--json"], base(s))).stdout)).toMatchObject({
+      delivered: 1,
+      suppressed: 0,
+      disconnects: 0,
+    });
+    await queueLogin(s, openvpnConnectEnv("alice", PLACES.london.ip));
+    await queueLogin(s, openvpnConnectEnv("alice", PLACES.london.ip, { script_type: "client-disconnect", time_duration: "60" }));
+    const flush = await runInProc(["flush", "--json"], base(s));
+    expect([flush.code, JSON.parse(flush.stdout)]).toMatchObject([0, { delivered: 0, suppressed: 1, disconnects: 1, failed: 0 }]);
+    await queueLogin(s, openvpnConnectEnv("bob", PLACES.paris.ip));
+    await queueLogin(s, openvpnConnectEnv("alice", PLACES.london.ip));
+    await queueLogin(s, openvpnConnectEnv("bob", PLACES.paris.ip, { script_type: "client-disconnect", time_duration: "5" }));
+    expect(await startWorker(s).exited).toBe(0);
+    expect(readFileSync(s.logFile, "utf8")).toMatch(/^vpnnotify: worker done delivered=1 suppressed=1 disconnects=1 peakRssMiB=\d+$/m);
+    expect(slack.messagesTo("U0ALICE")).toHaveLength(1);
+    expect(slack.messagesTo("U0BOB")).toHaveLength(1);
+  }, 30_000);
+});
+
+describe("a worker stopped by SIGTERM (systemd, a container, a person)", () => {
+  it("says so in one line, hands back the alert under way at once (what went out stays sent), exits 143; flush then delivers it", async () => {
+    const s = setup({ spool: { idleSeconds: 120, slackTimeoutSeconds: 120 } });
+    const spool = new Spool({ dir: join(dirname(s.state), "spool"), payload: spoolJobSchema, maxAttempts: 5, backoffMs: 60_000 });
+    const queue = (user: string, ip: string) => {
+      const call = parseHookEnv(openvpnConnectEnv(user, ip), Date.now());
+      return spool.enqueue(queuedLogin(call?.event as VpnEvent));
+    };
+    await queue("alice", PLACES.london.ip);
+    const worker = startWorker(s);
+    await waitFor(() => slack.messagesTo("U0ALICE")[0], 20_000, "alice's DM");
+    // Slack now takes two minutes to answer: bob's alert is under way, its lease far ahead, when the worker is stopped.
+    slack.slow(120_000);
+    const bob = await queue("bob", PLACES.paris.ip);
+    const bobFile = join(spool.dir, `${bob.id}.json`);
+    await waitFor(() => JSON.parse(readFileSync(bobFile, "utf8")).leaseUntil > Date.now() + 60_000, 20_000, "bob's alert under way");
+    process.kill(worker.pid, "SIGTERM");
+    expect(await worker.exited).toBe(143);
+    expect(existsSync(join(spool.dir, "drain.lock"))).toBe(false);
+    const log = readFileSync(s.logFile, "utf8");
+    expect(log.match(/^vpnnotify: warn: worker stopped by SIGTERM .*$/gm)).toEqual([
+      "vpnnotify: warn: worker stopped by SIGTERM delivered=1 suppressed=0 disconnects=0 handedBack=1",
+    ]);
+    const [entry] = await spool.list({ readOnly: true });
+    expect(entry?.leaseUntil).toBeLessThanOrEqual(Date.now());
+    expect(entry?.lastError).toBe("the worker was stopped (SIGTERM) before this alert went out");
+    slack.up();
+    const flush = await runInProc(["flush", "--json"], base(s));
+    expect([flush.code, JSON.parse(flush.stdout)]).toMatchObject([0, { delivered: 1, leased: 0, pending: 0 }]);
+    // Bob's DM was posted (Slack stores a post before its slow answer) and again by flush: at least once. Alice's went once.
+    expect(slack.messagesTo("U0ALICE")).toHaveLength(1);
+    expect(slack.messagesTo("U0BOB").length).toBeGreaterThanOrEqual(1);
+  }, 60_000);
+
+  it("onFailure reject: the alert OpenVPN waits on gets its 0 at the stop, not when its deadline has passed", async () => {
+    const s = setup({ onFailure: "reject", spool: { idleSeconds: 120, slackTimeoutSeconds: 120 } });
+    const deferred = join(dir, "openvpn_acf_sigterm.tmp");
+    writeFileSync(deferred, "2");
+    slack.slow(120_000);
+    const spool = new Spool({ dir: join(dirname(s.state), "spool"), payload: spoolJobSchema, maxAttempts: 5, backoffMs: 60_000 });
+    const event = parseHookEnv(openvpnConnectEnv("bob", PLACES.paris.ip, { client_connect_deferred_file: deferred }), Date.now())?.event;
+    const entry = await spool.enqueue(queuedLogin(event as VpnEvent, Date.now() + 60_000));
+    const worker = startWorker(s);
+    const file = join(spool.dir, `${entry.id}.json`);
+    await waitFor(() => JSON.parse(readFileSync(file, "utf8")).leaseUntil > Date.now(), 20_000, "the alert under way");
+    process.kill(worker.pid, "SIGTERM");
+    expect(await worker.exited).toBe(143);
+    expect(readFileSync(deferred, "utf8")).toBe("0");
+    expect(readFileSync(s.logFile, "utf8")).toContain(
+      `warn: stopped (SIGTERM) before the verdict OpenVPN waits on; answered 0 id=${entry.id}`,
+    );
+    expect(JSON.parse(readFileSync(file, "utf8")).payload.answer).toBeUndefined();
+  }, 60_000);
+
+  it("flush while a live worker drains the spool: exit 75 and a line saying the worker delivers what is pending", async () => {
+    const s = setup();
+    await queueLogin(s, openvpnConnectEnv("bob", PLACES.paris.ip));
+    const spool = join(dirname(s.state), "spool");
+    const stat = readFileSync("/proc/self/stat", "utf8");
+    const start = stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
+    writeFileSync(join(spool, "drain.lock"), JSON.stringify({ pid: process.pid, start, host: hostname(), token: "t", time: Date.now() }));
+    const flush = await runInProc(["flush"], base(s));
+    expect([flush.code, flush.stderr]).toEqual([
+      75,
+      `vpnnotify: warn: another vpnnotify (the worker, or a flush) is draining the spool: it delivers what is due; nothing done here pending=1 spool=${spool}\n`,
+    ]);
+    rmSync(join(spool, "drain.lock"));
+  });
+
+  it("flush says when alerts are leased by another process (a worker killed with SIGKILL): exit 75, not a silent 0", async () => {
+    const s = setup();
+    const spool = new Spool({ dir: join(dirname(s.state), "spool"), payload: spoolJobSchema, maxAttempts: 5, backoffMs: 60_000 });
+    const call = parseHookEnv(openvpnConnectEnv("bob", PLACES.paris.ip), Date.now());
+    const entry = await spool.enqueue(queuedLogin(call?.event as VpnEvent));
+    const until = Date.now() + 60_000;
+    await spool.save({ ...entry, attempts: 1, leaseUntil: until });
+    const flush = await runInProc(["flush", "--force", "--json"], base(s));
+    expect(flush.code).toBe(75);
+    expect(JSON.parse(flush.stdout)).toMatchObject({ delivered: 0, leased: 1, leasedUntil: new Date(until).toISOString(), pending: 1 });
+    expect(flush.stderr).toContain(
+      `vpnnotify: warn: alerts leased by another process, not retried now (one working on them, or one stopped without handing them back) leased=1 until=${new Date(until).toISOString()}`,
+    );
+    expect(slack.messagesTo("U0BOB")).toEqual([]);
   });
 });
 

@@ -1,5 +1,16 @@
 import { spawnSync } from "node:child_process";
-import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  closeSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -84,5 +95,66 @@ describe("a stderr that cannot be written (OpenVPN's log on a full disk)", () =>
     const env = openvpnConnectEnv("dave", "81.2.69.17", { client_connect_deferred_file: join(dir, "no-such-dir", "answer") });
     const r = runOnFull("stderr", [], { ...env, VPNNOTIFY_CONFIG: config });
     expect([r.status, r.signal]).toEqual([0, null]);
+  });
+});
+
+describe("a spool this user cannot read or write (root's, mode 0700, with the flush timer or hooks run as nobody)", () => {
+  /** The CLI as nobody when the tests run as root (root reads anything); else as this user, the spool closed to it by its mode. */
+  function runAs(args: readonly string[], env: Record<string, string> = {}, configArgs = ["--config", config]) {
+    const asNobody = process.getuid?.() === 0 ? ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] : [];
+    const node = [process.execPath, "--conditions=@opsguard/source", "--import", "tsx", CLI, ...configArgs, ...args];
+    const argv = [...asNobody, ...node];
+    return spawnSync(argv[0] as string, argv.slice(1), {
+      cwd: join(import.meta.dirname, "../../.."),
+      env: { PATH: "/usr/bin:/bin", HOME: "/nonexistent", NO_COLOR: "1", T_TOKEN: "xoxb-1", ...env },
+      encoding: "utf8",
+      timeout: 20_000,
+    });
+  }
+
+  it("status and flush exit 78 with one line naming the directory, its owner and mode, and the fix; the --wait hook warns the same", () => {
+    const spool = join(dir, "spool");
+    mkdirSync(spool, { recursive: true });
+    writeFileSync(join(spool, "1-0000abcd.json"), "{}\n", { mode: 0o600 });
+    chmodSync(dir, 0o755);
+    const root = process.getuid?.() === 0;
+    try {
+      // Closed (0700 as root's; 0000 as our own), then readable but not writable (0755 root's; 0555 our own).
+      for (const mode of root ? [0o700, 0o755] : [0o000, 0o555]) {
+        chmodSync(spool, mode);
+        const owner = `it belongs to uid ${process.getuid?.()}, mode ${mode.toString(8).padStart(4, "0")}, and this is uid ${root ? 65534 : process.getuid?.()}`;
+        const line = `vpnnotify: cannot read or write the spool directory ${spool}: ${owner} (run vpnnotify as its owner, the user OpenVPN runs scripts as, or make that user the owner: chown USER ${spool} && chmod 700 ${spool})\n`;
+        // status only reads: a readable spool it can show.
+        for (const args of mode & 0o400
+          ? [["flush"], ["flush", "--force"]]
+          : [["status"], ["--json", "status"], ["flush"], ["flush", "--force"]]) {
+          const r = runAs(args);
+          expect([r.status, r.stdout, r.stderr], `${mode.toString(8)} ${args.join(" ")}`).toEqual([78, "", line]);
+        }
+      }
+      chmodSync(spool, root ? 0o700 : 0o000);
+      // A spool path holding a newline and an ESC sequence is still one line, escaped.
+      const odd = join(dir, "odd\n\u001b[31mspool");
+      mkdirSync(odd, { mode: root ? 0o700 : 0o000 });
+      chmodSync(odd, root ? 0o700 : 0o000);
+      const oddConfig = join(dir, "odd.json");
+      writeFileSync(oddConfig, JSON.stringify({ ...JSON.parse(readFileSync(config, "utf8")), spool: { dir: odd } }));
+      const shown = odd.replace("\n", "\\n").replace("\u001b", "\\x1b");
+      const oddRun = runAs(["status"], { VPNNOTIFY_CONFIG: oddConfig }, []);
+      expect([oddRun.status, oddRun.stderr.split("\n")]).toEqual([
+        78,
+        [expect.stringContaining(`spool directory ${shown}: it belongs`), ""],
+      ]);
+      chmodSync(odd, 0o700);
+      const hook = runAs(["--wait"], openvpnConnectEnv("bob", "81.2.69.17"));
+      expect(hook.status).toBe(0);
+      expect(hook.stderr).toContain(
+        `warn: cannot read the spool of undelivered alerts spool=${spool} error="cannot read or write the spool directory`,
+      );
+      expect(hook.stderr).not.toContain("EACCES");
+    } finally {
+      chmodSync(spool, 0o700);
+      rmSync(join(spool, "1-0000abcd.json"), { force: true });
+    }
   });
 });

@@ -95,7 +95,8 @@ function hook(
   });
 }
 
-const calls = (s: Site) => (existsSync(s.calls) ? readFileSync(s.calls, "utf8").replace(/\n$/, "").split("\n") : []);
+// No empty lines: a call is never one, and the stub's file is empty between its creation and its write.
+const calls = (s: Site) => (existsSync(s.calls) ? readFileSync(s.calls, "utf8").split("\n").filter(Boolean) : []);
 const entryFiles = (s: Site) => readdirSync(s.spool).filter((f) => /^\d+-[0-9a-f]{8}\.json$/.test(f));
 const spoolOf = (s: Site) => new Spool({ dir: s.spool, payload: spoolJobSchema, maxAttempts: 3, backoffMs: 1000 });
 
@@ -236,6 +237,56 @@ describe("the sh client-connect hook", () => {
     expect((await hook(s, { script_type: "client-connect", common_name: "a", trusted_ip: "81.2.69.1" })).code).toBe(0);
     await new Promise((r) => setTimeout(r, 300));
     expect(calls(s)).toEqual([" queued=1"]);
+  });
+
+  for (const [what, claim] of [
+    ["an empty worker.starting 5 min old (a full disk, or a hook killed between creating and writing it)", ""],
+    ["a worker.starting whose time is 5 min old", `${Date.now() - 300_000}\n`],
+  ] as const) {
+    it(`${what} is taken over by exactly one of 10 racing hooks, and the next hooks start no other`, async () => {
+      const s = site();
+      const marker = join(s.spool, "worker.starting");
+      writeFileSync(marker, claim);
+      utimesSync(marker, new Date(Date.now() - 300_000), new Date(Date.now() - 300_000));
+      const login = (i: number) => ({ script_type: "client-connect", common_name: `u${i}`, trusted_ip: `81.2.69.${i + 1}` });
+      const results = await Promise.all(Array.from({ length: 10 }, (_, i) => hook(s, login(i))));
+      expect(results.filter((r) => r.code !== 0 || r.stderr !== "")).toEqual([]);
+      await waitFor(() => calls(s).length > 0, 5_000, "the worker's start");
+      // The claim is fresh now (the stub worker never takes the drain lock): two later hooks leave it be.
+      for (const i of [10, 11]) expect(await hook(s, login(i))).toEqual({ code: 0, stderr: "" });
+      await new Promise((r) => setTimeout(r, 300));
+      expect(calls(s)).toEqual([" queued=1"]);
+      expect(entryFiles(s)).toHaveLength(12);
+      expect(Number(readFileSync(marker, "utf8"))).toBeGreaterThan(Date.now() - 60_000);
+    });
+  }
+
+  it("a disk full while the claim is written: the claim is taken back, one line says so, the login stays queued", async () => {
+    const s = site();
+    // A 2-page tmpfs over the spool, one page taken: the login's entry gets the last page, the claim none.
+    // Run as OpenVPN would, in a mount namespace of its own (unprivileged: user namespaces).
+    const inside = [
+      `mount -t tmpfs -o size=8k,mode=700 tmpfs "$1"`,
+      `head -c 4096 /dev/zero >"$1/filler"`,
+      `"$2" 2>"$3"`,
+      `echo "exit=$?"`,
+      `ls -A "$1"`,
+    ].join("; ");
+    const stderr = join(s.root, "stderr");
+    const r = spawnSync("unshare", ["-Urm", "sh", "-c", inside, "sh", s.spool, s.script, stderr], {
+      env: { PATH: "/usr/bin:/bin", script_type: "client-connect", common_name: "alice", trusted_ip: "81.2.69.1" },
+      encoding: "utf8",
+    });
+    expect(r.status, r.stderr).toBe(0);
+    const listing = r.stdout.trim().split("\n");
+    expect(listing[0]).toBe("exit=0");
+    // The entry is there, the empty claim is not (it would have kept every later hook from starting a worker).
+    expect(listing.slice(1).filter((f) => /^\d+-[0-9a-f]{8}\.json$/.test(f))).toHaveLength(1);
+    expect(listing).not.toContain("worker.starting");
+    expect(readFileSync(stderr, "utf8")).toBe(
+      `vpnnotify: error: cannot write ${s.spool}/worker.starting (the spool's file system is full or not writable): this login is queued, but no worker was started; free space there (the next login or vpnnotify flush then delivers it)\n`,
+    );
+    expect(calls(s)).toEqual([]);
   });
 
   it("a drain lock naming a zombie (a worker killed, never reaped) is no worker: the hook starts one", async () => {

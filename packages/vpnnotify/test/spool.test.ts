@@ -202,8 +202,14 @@ describe("the hooks' start claim", () => {
     expect(existsSync(marker)).toBe(true);
     const old = new Date(Date.now() - 11_000);
     utimesSync(marker, old, old);
+    // The sh hook's takeover tokens go with it once 10 s old (a racing hook no longer needs them), a fresh one stays.
+    const [staleToken, freshToken] = [join(spool, ".worker.starting.1.taken"), join(spool, ".worker.starting.junk.taken")];
+    writeFileSync(staleToken, "");
+    writeFileSync(freshToken, "");
+    utimesSync(staleToken, old, old);
     expect((await runInProc(["flush"], env(config))).code).toBe(0);
     expect(existsSync(marker)).toBe(false);
+    expect([existsSync(staleToken), existsSync(freshToken)]).toEqual([false, true]);
   });
 });
 

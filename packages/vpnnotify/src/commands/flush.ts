@@ -2,7 +2,7 @@ import { type CliContext, type Command, cliContext, ExitCode, exitWith, type IOS
 import { configSchema } from "../config";
 import { flushAlerts } from "../notify";
 import { createNotifier } from "../runtime";
-import { clearStaleStartClaim } from "../spool-guard";
+import { clearStaleStartClaim, withSpoolAccess } from "../spool-guard";
 import { logPending, statusJson } from "./run";
 
 export interface FlushCommandOptions {
@@ -26,23 +26,47 @@ export async function runFlushCommand({ ctx, flags }: FlushCommandOptions, io: I
   const { config } = await loadConfig({ tool: "vpnnotify", schema: configSchema, path: ctx.opts.config });
   // Nobody waits on a flush: it paces Slack like the worker, rather than failing alerts on a 429.
   const n = createNotifier(config, ctx.log, undefined, { worker: true });
-  await clearStaleStartClaim(n.spool.dir);
-  // Each alert is bounded by the Slack, LDAP and store timeouts, and the spool holds a bounded number.
-  const result = await flushAlerts(n, { force: flags.force === true, concurrency: config.spool.concurrency });
-  // Hooks that queued a login while this held the drain lock took it for a worker and started none:
-  // what came due meanwhile is this run's to deliver too (failures back off, so this ends).
-  while (!result.busy && (await n.spool.hasDue().catch(() => false))) {
-    const more = await flushAlerts(n, { concurrency: config.spool.concurrency });
-    // A worker took over: it delivers the rest.
-    if (more.busy) break;
-    result.delivered += more.delivered;
-    result.failed += more.failed;
-    result.gaveUp += more.gaveUp;
+  const { result, status, leased } = await withSpoolAccess(n.spool.dir, async () => {
+    await clearStaleStartClaim(n.spool.dir);
+    // Each alert is bounded by the Slack, LDAP and store timeouts, and the spool holds a bounded number.
+    const result = await flushAlerts(n, { force: flags.force === true, concurrency: config.spool.concurrency });
+    // Hooks that queued a login while this held the drain lock took it for a worker and started none:
+    // what came due meanwhile is this run's to deliver too (failures back off, so this ends).
+    while (!result.busy && (await n.spool.hasDue().catch(() => false))) {
+      const more = await flushAlerts(n, { concurrency: config.spool.concurrency });
+      // A worker took over: it delivers the rest.
+      if (more.busy) break;
+      result.delivered += more.delivered;
+      result.suppressed += more.suppressed;
+      result.disconnects += more.disconnects;
+      result.failed += more.failed;
+      result.gaveUp += more.gaveUp;
+    }
+    // Leased: another process works on them (a --wait hook, notify), or one stopped without handing them back
+    // (SIGKILL). Not even --force takes them before the lease runs out: said, not passed over in silence.
+    const now = Date.now();
+    const leased = result.busy ? [] : (await n.spool.list({ readOnly: true })).filter((e) => e.leaseUntil > now);
+    return { result, status: await n.spool.status(), leased };
+  }).finally(() => n.store.close().catch(() => {}));
+  const leasedUntil = leased.length > 0 ? new Date(Math.max(...leased.map((e) => e.leaseUntil))).toISOString() : undefined;
+  if (ctx.opts.json) {
+    io.stdout.write(
+      `${JSON.stringify({ ...result, leased: leased.length, leasedUntil: leasedUntil ?? null, ...statusJson(status), spool: n.spool.dir })}\n`,
+    );
   }
-  const status = await n.spool.status();
-  await n.store.close().catch(() => {});
-  if (ctx.opts.json) io.stdout.write(`${JSON.stringify({ ...result, ...statusJson(status), spool: n.spool.dir })}\n`);
-  if (result.busy) ctx.log.warn("another vpnnotify is flushing the spool; nothing done", { spool: n.spool.dir });
-  else if (status.pending > 0) await logPending(n, ctx.log);
-  return result.busy ? ExitCode.TEMP_FAIL : result.failed > 0 ? ExitCode.UNAVAILABLE : ExitCode.OK;
+  if (result.busy) {
+    ctx.log.warn("another vpnnotify (the worker, or a flush) is draining the spool: it delivers what is due; nothing done here", {
+      pending: status.pending,
+      spool: n.spool.dir,
+    });
+  } else if (status.pending > 0) await logPending(n, ctx.log);
+  if (leasedUntil) {
+    ctx.log.warn("alerts leased by another process, not retried now (one working on them, or one stopped without handing them back)", {
+      leased: leased.length,
+      until: leasedUntil,
+      spool: n.spool.dir,
+    });
+  }
+  if (result.busy) return ExitCode.TEMP_FAIL;
+  return result.failed > 0 ? ExitCode.UNAVAILABLE : leasedUntil ? ExitCode.TEMP_FAIL : ExitCode.OK;
 }

@@ -22,7 +22,7 @@ import { type HookSource, parseHookEnv, type VpnEvent } from "../event";
 import { DETACHED_ENV, QUEUED_ENV, SPOOL_ENV } from "../hook";
 import { handleConnect, handleDisconnect, type Notifier } from "../notify";
 import { createNotifier, hookLogger } from "../runtime";
-import { queuedLogin, workSpool } from "../worker";
+import { queuedLogin, STOP_SIGNALS, workSpool } from "../worker";
 import { logPending, type RunClock, runBounded, runDeadline } from "./run";
 
 export type HookName = "hook" | HookSource;
@@ -123,11 +123,13 @@ export async function runHookCommand({ name, opts, env, clock }: HookCommandOpti
     const n = createNotifier(config, log, undefined, { worker: true });
     const queued = queuedWorker || (event !== undefined && (await queueOwnLogin(event, n, config, clock, log)));
     if (queued) {
+      const worked = await workSpool(n, config);
       // Another worker runs (its hook queued without knowing): it reports the spool, not this one.
-      if (!(await workSpool(n, config)).busy) await logPending(n, log);
+      if (!worked.busy && !worked.stoppedBy) await logPending(n, log);
       await n.store.close().catch(() => {});
       await close();
-      return ExitCode.OK;
+      // Stopped by a signal: its exit code, as a shell or systemd reports a process the signal ended.
+      return worked.stoppedBy ? (STOP_SIGNALS[worked.stoppedBy] as ExitCode) : ExitCode.OK;
     }
     await n.store.close().catch(() => {});
   }

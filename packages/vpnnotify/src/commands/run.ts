@@ -1,6 +1,7 @@
 import { describeError, type Logger, type SpoolStatus, TempFailError } from "@opsguard/core";
 import type { VpnnotifyConfig } from "../config";
 import type { Notifier } from "../notify";
+import { spoolAccessError } from "../spool-guard";
 
 /** What the program's commands share beyond their options: when the run started (the deadline counts from it). */
 export interface RunClock {
@@ -48,7 +49,10 @@ export async function logPending(n: Notifier, log: Logger): Promise<void> {
       spool: n.spool.dir,
     });
   } catch (error) {
-    log.warn("cannot read the spool of undelivered alerts", { spool: n.spool.dir, error: describeError(error) });
+    log.warn("cannot read the spool of undelivered alerts", {
+      spool: n.spool.dir,
+      error: describeError(spoolAccessError(error, n.spool.dir)),
+    });
   }
 }
 

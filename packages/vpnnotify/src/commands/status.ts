@@ -3,6 +3,7 @@ import { type CliContext, type Command, cliContext, ExitCode, exitWith, type IOS
 import { configSchema } from "../config";
 import { formatDelay } from "../message";
 import { createSpool } from "../runtime";
+import { withSpoolAccess } from "../spool-guard";
 import { statusJson } from "./run";
 
 export interface StatusCommandOptions {
@@ -23,7 +24,7 @@ export function newStatusCommand(program: Command, runF: RunFn<StatusCommandOpti
 export async function runStatusCommand({ ctx }: StatusCommandOptions, io: IOStreams): Promise<ExitCode> {
   const { config } = await loadConfig({ tool: "vpnnotify", schema: configSchema, path: ctx.opts.config });
   const spool = createSpool(config, ctx.log);
-  const status = await spool.status();
+  const status = await withSpoolAccess(spool.dir, () => spool.status());
   if (ctx.opts.json) {
     io.stdout.write(`${JSON.stringify({ ...statusJson(status), spool: spool.dir })}\n`);
     return ExitCode.OK;
