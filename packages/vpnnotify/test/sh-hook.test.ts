@@ -261,33 +261,39 @@ describe("the sh client-connect hook", () => {
     });
   }
 
-  it("a disk full while the claim is written: the claim is taken back, one line says so, the login stays queued", async () => {
-    const s = site();
-    // A 2-page tmpfs over the spool, one page taken: the login's entry gets the last page, the claim none.
-    // Run as OpenVPN would, in a mount namespace of its own (unprivileged: user namespaces).
-    const inside = [
-      `mount -t tmpfs -o size=8k,mode=700 tmpfs "$1"`,
-      `head -c 4096 /dev/zero >"$1/filler"`,
-      `"$2" 2>"$3"`,
-      `echo "exit=$?"`,
-      `ls -A "$1"`,
-    ].join("; ");
-    const stderr = join(s.root, "stderr");
-    const r = spawnSync("unshare", ["-Urm", "sh", "-c", inside, "sh", s.spool, s.script, stderr], {
-      env: { PATH: "/usr/bin:/bin", script_type: "client-connect", common_name: "alice", trusted_ip: "81.2.69.1" },
-      encoding: "utf8",
-    });
-    expect(r.status, r.stderr).toBe(0);
-    const listing = r.stdout.trim().split("\n");
-    expect(listing[0]).toBe("exit=0");
-    // The entry is there, the empty claim is not (it would have kept every later hook from starting a worker).
-    expect(listing.slice(1).filter((f) => /^\d+-[0-9a-f]{8}\.json$/.test(f))).toHaveLength(1);
-    expect(listing).not.toContain("worker.starting");
-    expect(readFileSync(stderr, "utf8")).toBe(
-      `vpnnotify: error: cannot write ${s.spool}/worker.starting (the spool's file system is full or not writable): this login is queued, but no worker was started; free space there (the next login or vpnnotify flush then delivers it)\n`,
-    );
-    expect(calls(s)).toEqual([]);
-  });
+  // The full disk is a tmpfs mounted in a user namespace; where the host forbids those, say so and skip.
+  const namespaces = spawnSync("unshare", ["-Urm", "true"]).status === 0;
+  if (!namespaces) console.warn("sh-hook.test: unshare -Urm is not permitted here: the disk-full case is skipped");
+  it.skipIf(!namespaces)(
+    "a disk full while the claim is written: the claim is taken back, one line says so, the login stays queued",
+    async () => {
+      const s = site();
+      // A 2-page tmpfs over the spool, one page taken: the login's entry gets the last page, the claim none.
+      // Run as OpenVPN would, in a mount namespace of its own (unprivileged: user namespaces).
+      const inside = [
+        `mount -t tmpfs -o size=8k,mode=700 tmpfs "$1"`,
+        `head -c 4096 /dev/zero >"$1/filler"`,
+        `"$2" 2>"$3"`,
+        `echo "exit=$?"`,
+        `ls -A "$1"`,
+      ].join("; ");
+      const stderr = join(s.root, "stderr");
+      const r = spawnSync("unshare", ["-Urm", "sh", "-c", inside, "sh", s.spool, s.script, stderr], {
+        env: { PATH: "/usr/bin:/bin", script_type: "client-connect", common_name: "alice", trusted_ip: "81.2.69.1" },
+        encoding: "utf8",
+      });
+      expect(r.status, r.stderr).toBe(0);
+      const listing = r.stdout.trim().split("\n");
+      expect(listing[0]).toBe("exit=0");
+      // The entry is there, the empty claim is not (it would have kept every later hook from starting a worker).
+      expect(listing.slice(1).filter((f) => /^\d+-[0-9a-f]{8}\.json$/.test(f))).toHaveLength(1);
+      expect(listing).not.toContain("worker.starting");
+      expect(readFileSync(stderr, "utf8")).toBe(
+        `vpnnotify: error: cannot write ${s.spool}/worker.starting (the spool's file system is full or not writable): this login is queued, but no worker was started; free space there (the next login or vpnnotify flush then delivers it)\n`,
+      );
+      expect(calls(s)).toEqual([]);
+    },
+  );
 
   it("a drain lock naming a zombie (a worker killed, never reaped) is no worker: the hook starts one", async () => {
     const s = site();
