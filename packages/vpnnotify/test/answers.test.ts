@@ -127,6 +127,9 @@ describe('"was this you?" in one click', () => {
       expect(alert.text).toContain("Why: the user answered that this login was NOT them");
       expect(alert.text).toContain("From: 90.100.1.2: Paris, Île-de-France, France (AS3215 Orange)");
       expect(alert.text).toContain("When: 9 Nov 2026, 14:05 UTC");
+      // Slack has the escalation a moment before its spool entry is removed: wait for the removal, not luck.
+      const until = Date.now() + 5_000;
+      while ((await n.spool.status()).pending !== 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
       expect(await n.spool.status()).toMatchObject({ pending: 0 });
     } finally {
       await server.close();
