@@ -2,9 +2,10 @@
 // Applies each mutant a run left standing to the source, one at a time, and runs the module's own test files
 // on it, as a person checking a survivor by hand would: the check for "Stryker said survived, but is it?" (a
 // static mutant whose test file failed to load counts as survived, see the README's mutation section).
-// Usage: node scripts/mutation-by-hand.mjs MODULE [--report FILE] [--line N]
+// Usage: node scripts/mutation-by-hand.mjs MODULE [--report FILE] [--line N] [--test FILE]
 //   --report FILE  Stryker's JSON report to read (default reports/mutation/MODULE.json, else the baseline)
 //   --line N       only the mutants on line N
+//   --test FILE    run this test file instead of the module's (which one kills it)
 // The source file is restored after each mutant, also on Ctrl-C. Prints one line per mutant: killed (the
 // tests fail) or survives. Exit: 0 done; 64 usage.
 import { spawnSync } from "node:child_process";
@@ -16,7 +17,7 @@ import { MODULES } from "./mutation-modules.mjs";
 const root = join(fileURLToPath(import.meta.url), "../..");
 const args = process.argv.slice(2);
 const option = (name) => (args.includes(name) ? args[args.indexOf(name) + 1] : undefined);
-const name = args.find((a, i) => !a.startsWith("--") && !["--report", "--line"].includes(args[i - 1]));
+const name = args.find((a, i) => !a.startsWith("--") && !["--report", "--line", "--test"].includes(args[i - 1]));
 if (!name || !MODULES[name]) {
   console.error(`mutation-by-hand: name a module: ${Object.keys(MODULES).join(", ")}`);
   process.exit(64);
@@ -52,7 +53,7 @@ for (const [file, { mutants }] of Object.entries(report.files)) {
     writeFileSync(path, mutated);
     let run;
     try {
-      run = spawnSync(process.execPath, [join(root, "node_modules/vitest/vitest.mjs"), "run", ...MODULES[name].tests], {
+      run = spawnSync(process.execPath, [join(root, "node_modules/vitest/vitest.mjs"), "run", ...(option("--test") ? [option("--test")] : MODULES[name].tests)], {
         cwd: root,
         encoding: "utf8",
         env: { ...process.env, CI: "" },

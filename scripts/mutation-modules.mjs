@@ -90,6 +90,7 @@ export const MODULES = {
       "packages/auditd-parse/test/regressions.test.ts",
       "packages/auditd-parse/test/parser.test.ts",
       "packages/auditd-parse/test/grouping.test.ts",
+      "packages/auditd-parse/test/grouping-edges.test.ts",
     ],
   },
   "sock-check-fail-closed": {
