@@ -53,11 +53,15 @@ for (const [file, { mutants }] of Object.entries(report.files)) {
     writeFileSync(path, mutated);
     let run;
     try {
-      run = spawnSync(process.execPath, [join(root, "node_modules/vitest/vitest.mjs"), "run", ...(option("--test") ? [option("--test")] : MODULES[name].tests)], {
-        cwd: root,
-        encoding: "utf8",
-        env: { ...process.env, CI: "" },
-      });
+      run = spawnSync(
+        process.execPath,
+        [join(root, "node_modules/vitest/vitest.mjs"), "run", ...(option("--test") ? [option("--test")] : MODULES[name].tests)],
+        {
+          cwd: root,
+          encoding: "utf8",
+          env: { ...process.env, CI: "" },
+        },
+      );
     } finally {
       restore();
       restore = undefined;
