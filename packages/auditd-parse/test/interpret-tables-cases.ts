@@ -1,5 +1,6 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { SYSCALLS_X86_64 } from "../src/tables/generated";
 import type { Difference } from "./ausearch-diff";
 
 /**
@@ -113,6 +114,39 @@ for (const [flags, name] of [
   add(`unshare ${hex(flags)} (${name})`, 272, [flags]);
 add("setns 0", 308, [3, 0]);
 add("setns CLONE_NEWNET", 308, [3, 0x40000000]);
+// every other syscall the argument readers know (args.ts SYSCALL_ARGS), each read argument set, so a reader
+// dropped or moved to another argument shows; x86_64 numbers from the syscall table
+const AT = 0xffffff9c;
+for (const [name, args] of [
+  ["openat2", [AT]],
+  ["creat", [0x7ffd, 0o644]],
+  ["socketpair", [1, 1]],
+  ["tkill", [1, 9]],
+  ["tgkill", [1, 2, 15]],
+  ["rt_sigaction", [17]],
+  ["rt_tgsigqueueinfo", [1, 2, 10]],
+  ["pkey_mprotect", [0x1000, 0x1000, 3]],
+  ["faccessat", [AT, 0x7ffd, 4]],
+  ["faccessat2", [AT, 0x7ffd, 2]],
+  ["fchmod", [3, 0o600]],
+  ["fchmodat", [AT, 0x7ffd, 0o755]],
+  ["mkdir", [0x7ffd, 0o700]],
+  ["mkdirat", [AT, 0x7ffd, 0o750]],
+  ["mknodat", [AT, 0x7ffd, 0o10644]],
+  ["unlinkat", [AT]],
+  ["renameat", [AT, 0x7ffd, AT]],
+  ["renameat2", [AT, 0x7ffd, AT]],
+  ["linkat", [AT, 0x7ffd, AT]],
+  ["symlinkat", [0x7ffd, AT]],
+  ["fchownat", [AT]],
+  ["newfstatat", [AT]],
+  ["utimensat", [AT]],
+  ["execveat", [AT]],
+  ["getrlimit", [7]],
+  ["prlimit64", [1, 7]],
+  ["clock_adjtime", [1]],
+] as const)
+  add(name, SYSCALLS_X86_64.indexOf(name), [...args]);
 // the record-specific numbers (values.ts reads them with args.ts): netfilter's family, the audit filter list,
 // promiscuous mode, seccomp's action, kernel res=, a capability number
 const other = (label: string, type: string, body: string) => add(label, 0, [], { record: [type, body] });
@@ -201,6 +235,18 @@ export const KNOWN = [
   // SECCOMP_RET_KILL_PROCESS and SECCOMP_RET_USER_NOTIF (linux/seccomp.h): ausearch 3.0.9 says "kill" and "user-notify"
   "seccomp 80000000 code: kill-process | kill",
   "seccomp 7fc00000 code: user-notif | user-notify",
+  // arguments ausearch 3.0.9 leaves in hex where we read them as for the syscall's siblings (socket, kill,
+  // mprotect, setrlimit, clock_settime, openat)
+  "clock_adjtime a0: CLOCK_MONOTONIC | 0x1",
+  "execveat a0: AT_FDCWD | 0xffffff9c",
+  "pkey_mprotect a2: PROT_READ|PROT_WRITE | 0x3",
+  "prlimit64 a1: RLIMIT_NOFILE | 0x7",
+  "rt_tgsigqueueinfo a2: SIGUSR1 | 0xa",
+  "socketpair a0: local | 0x1",
+  "socketpair a1: SOCK_STREAM | 0x1",
+  "symlinkat a1: AT_FDCWD | 0xffffff9c",
+  // mknodat's mode: ausearch prints it as chmod's (no file type), we as mknod's
+  "mknodat a2: fifo,644 | 0644",
 ];
 
 function mmapName(f: string): string {
