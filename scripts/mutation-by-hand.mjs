@@ -30,17 +30,38 @@ if (!reportFile) {
   process.exit(64);
 }
 const onlyLine = option("--line") === undefined ? undefined : Number(option("--line"));
-const report = JSON.parse(readFileSync(reportFile, "utf8"));
+if (onlyLine !== undefined && !Number.isInteger(onlyLine)) {
+  console.error("mutation-by-hand: --line takes a line number");
+  process.exit(64);
+}
+let report;
+try {
+  report = JSON.parse(readFileSync(reportFile, "utf8"));
+  if (typeof report?.files !== "object" || report.files === null) throw new Error("no files in it");
+} catch (error) {
+  console.error(`mutation-by-hand: ${reportFile} is not a Stryker JSON report (${error.message.split("\n")[0]})`);
+  process.exit(64);
+}
 
 let restore;
-process.once("SIGINT", () => {
-  restore?.();
-  process.exit(130);
-});
+for (const [signal, code] of [
+  ["SIGINT", 130],
+  ["SIGTERM", 143],
+]) {
+  process.once(signal, () => {
+    restore?.();
+    process.exit(code);
+  });
+}
 
 for (const [file, { mutants }] of Object.entries(report.files)) {
   const path = join(root, file);
   const original = readFileSync(path, "utf8");
+  // a report of another version of the file would put each mutant in the wrong place
+  if (report.files[file].source !== undefined && report.files[file].source !== original) {
+    console.log(`skipped  ${file}: changed since the report was made; run node scripts/mutation.mjs ${name} again`);
+    continue;
+  }
   // the report's locations (mutation-testing-report-schema): 1-based lines and columns
   const lineStarts = [0];
   for (let i = 0; i < original.length; i++) if (original[i] === "\n") lineStarts.push(i + 1);
