@@ -146,9 +146,9 @@ export const MODULES = {
   "auditd-interpret-tables": {
     what: "auditd-parse's interpretation: how syscall arguments are read (flags, families, signals, modes …), which reader reads which argument, record numbers, architectures, errno names, file modes",
     // Scoped so one run stays within ~25 min on 2 shared cores (all of args.ts is 567 mutants, ~70 min at load
-    // 13): the readers and lookups, the syscall → argument readers table and seccomp's action numbers, and
-    // decode.ts's arch, syscall and errno lookups and modeText. The name tables themselves (OPEN_FLAGS, PTRACE,
-    // FAMILIES …: number → kernel name, one string each) are left out: every entry has a case of its own in
+    // 13): the readers and lookups, the syscall -> argument readers table and seccomp's action numbers, and
+    // decode.ts's syscall and errno lookups and modeText (307 mutants). The name tables themselves (OPEN_FLAGS,
+    // PTRACE, FAMILIES, ARCH_NAMES …: number -> kernel name) are left out: every entry has a case of its own in
     // interpret-tables-cases.ts, checked against ausearch, so an edited entry fails those tests.
     mutate: [
       { file: "packages/auditd-parse/src/args.ts", from: "flags", covers: ["(rest & bit) >>> 0 === bit", "rest === 0 && out.length > 0"] },
@@ -167,7 +167,12 @@ export const MODULES = {
         covers: ["clone: [cloneFlags]", "hex.length > 8"],
       },
       { file: "packages/auditd-parse/src/args.ts", from: "SECCOMP_ACTIONS", to: "resultText", covers: ["& 0xffff0000", "0x100"] },
-      { file: "packages/auditd-parse/src/decode.ts", from: "ARCH_NAMES", to: "syscallName", covers: ["SYSCALL_TABLES"] },
+      {
+        file: "packages/auditd-parse/src/decode.ts",
+        from: "SYSCALL_TABLES",
+        to: "syscallName",
+        covers: ["ppc64le: SYSCALLS_PPC64", "ARCH_NAMES[raw.toLowerCase()]"],
+      },
       { file: "packages/auditd-parse/src/decode.ts", from: "syscallNumberName", to: "errnoName", covers: ["ERRNO_NAMES[n]"] },
       { file: "packages/auditd-parse/src/decode.ts", from: "FILE_TYPES", to: "modeText", covers: ['"suid"', "0o777"] },
     ],
