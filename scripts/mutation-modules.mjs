@@ -177,7 +177,7 @@ export const MODULES = {
       { file: "packages/auditd-parse/src/decode.ts", from: "FILE_TYPES", to: "modeText", covers: ['"suid"', "0o777"] },
     ],
     // in process against ausearch's checked-in output (interpret-tables.test.ts keeps it current): no ausearch per mutant
-    tests: ["packages/auditd-parse/test/interpret-tables-expected.test.ts"],
+    tests: ["packages/auditd-parse/test/interpret-tables-expected.test.ts", "packages/auditd-parse/test/interpret-tables-inputs.test.ts"],
   },
 };
 
