@@ -51,12 +51,12 @@ describe("an argument the tables cannot read exactly stays as logged", () => {
 });
 
 describe("a successful syscall's exit value", () => {
-  it("is a number, not an errno name: exit=13 (13 bytes read) is not EACCES", () => {
+  it("is a number, not an errno name: exit=13 (13 bytes read) is not ESRCH (errno 3) or EACCES (errno 13)", () => {
     expect(errnoName("13")).toBeUndefined();
     expect(errnoName("-13")).toBe("EACCES");
     const { events } = parseText(
       "type=SYSCALL msg=audit(100.000:1): arch=c000003e syscall=0 success=yes exit=13 a0=3 a1=7ffd a2=20 a3=0 items=0\ntype=EOE msg=audit(100.000:1): ",
     );
-    expect(JSON.stringify(events[0])).not.toContain("EACCES");
+    expect(JSON.stringify(events[0])).not.toMatch(/"E[A-Z]{2,}"/);
   });
 });
