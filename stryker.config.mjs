@@ -2,16 +2,19 @@
 // through `node scripts/mutation.mjs`, which sets that and prints the score. One test process (concurrency 1):
 // the machine has 2 cores and other work on them.
 import { fileURLToPath } from "node:url";
+import { resolveModule } from "./scripts/mutation-anchors.mjs";
 import { moduleNamed } from "./scripts/mutation-modules.mjs";
 
 const name = process.env.MUTATION_MODULE;
 const module = moduleNamed(name);
+const root = fileURLToPath(new URL(".", import.meta.url));
 
 /** @type {import("@stryker-mutator/api/core").PartialStrykerOptions} */
 export default {
   // named by path: under pnpm, Stryker's own folder has no sibling @stryker-mutator/* plugins to discover
   plugins: ["@stryker-mutator/vitest-runner", "@stryker-mutator/typescript-checker"].map((p) => fileURLToPath(import.meta.resolve(p))),
-  mutate: module.mutate,
+  // anchors resolved to today's line ranges (scripts/mutation-anchors.mjs)
+  mutate: resolveModule(root, module).map((r) => r.pattern),
   testRunner: "vitest",
   vitest: { configFile: "vitest.mutation.config.ts", related: false },
   checkers: ["typescript"],

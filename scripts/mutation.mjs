@@ -11,12 +11,14 @@
 // Runs are incremental: only mutants in changed code, or covered by changed tests, are tested again; the run
 // updates the module's baseline, which is committed with the change.
 // Prints per module: mutants, killed, survived, score and wall time, and every survivor with its place.
+// A module names its code by anchors (scripts/mutation-anchors.mjs), resolved to line ranges before each run.
 // Exit: 0 every module ran and reached the minimum; 1 a module below it, or not finished within the budget;
-// 64 usage; 70 Stryker failed.
+// 64 usage, or a module whose anchors no longer resolve (fix scripts/mutation-modules.mjs); 70 Stryker failed.
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { entryFile, resolveModule } from "./mutation-anchors.mjs";
 import { MODULES } from "./mutation-modules.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -42,8 +44,8 @@ else if (args.includes("--changed")) {
   if (diff.status !== 0) usage(`git diff ${ref} failed: ${diff.stderr.trim()}`);
   const changed = new Set(diff.stdout.split("\n").filter(Boolean));
   names = Object.entries(MODULES)
-    // a mutate entry may name lines (file.ts:51-135): the file is what a change touches
-    .filter(([, m]) => [...m.mutate.map((f) => f.replace(/:\d+-\d+$/, "")), ...m.tests].some((f) => changed.has(f)))
+    // an entry may name part of a file by anchors: the file is what a change touches
+    .filter(([, m]) => [...m.mutate.map(entryFile), ...m.tests].some((f) => changed.has(f)))
     .map(([n]) => n);
   if (names.length === 0) {
     console.log(`mutation: no decision module changed since ${ref}`);
@@ -62,6 +64,16 @@ else if (args.includes("--changed")) {
 } else names = args.filter((a, i) => !a.startsWith("--") && !VALUE_FLAGS.includes(args[i - 1]));
 if (!args.includes("--changed") && !ci && names.length === 0) usage("name a module, --all, --changed REF or --ci");
 for (const n of names) if (!MODULES[n]) usage(`unknown module "${n}"`);
+// an anchor that no longer resolves stops the run before Stryker starts, naming what to fix
+for (const n of names) {
+  try {
+    const ranges = resolveModule(root, MODULES[n]).map((r) => r.pattern);
+    console.log(`mutation: ${n}: ${ranges.join(", ")}`);
+  } catch (error) {
+    console.error(`mutation: module ${n}: ${error.message}`);
+    process.exit(64);
+  }
+}
 
 function baselinePath(name) {
   return join(root, "scripts/mutation-baseline", `${name}.json`);
@@ -81,7 +93,7 @@ function differsFromBaseline(name) {
   const { mutate, tests } = MODULES[name];
   // a file gone since (renamed, deleted) differs: the run then says what is missing
   const same = (recorded, file) => existsSync(join(root, file)) && recorded?.[file]?.source === readFileSync(join(root, file), "utf8");
-  return !(mutate.every((f) => same(baseline.files, f.replace(/:\d+-\d+$/, ""))) && tests.every((f) => same(baseline.testFiles, f)));
+  return !(mutate.every((e) => same(baseline.files, entryFile(e))) && tests.every((f) => same(baseline.testFiles, f)));
 }
 
 /** Stryker on one module, in its own process group so the budget can stop it and its workers. */
@@ -146,8 +158,12 @@ for (const name of names) {
   for (const [file, { mutants }] of Object.entries(report.files)) {
     for (const m of mutants) {
       count[m.status] = (count[m.status] ?? 0) + 1;
+      // Stryker's vitest runner scores a mutant whose test file threw while loading (a static mutant reached
+      // by top-level code) "survived" with no test completed: say so, it is likely killed (check it by hand:
+      // scripts/mutation-by-hand.mjs)
+      const note = m.status === "Survived" && m.testsCompleted === 0 ? ", no test completed" : "";
       if (m.status === "Survived" || m.status === "NoCoverage")
-        survivors.push(`${file}:${m.location.start.line} ${m.mutatorName}: ${JSON.stringify(m.replacement ?? "")} (${m.status})`);
+        survivors.push(`${file}:${m.location.start.line} ${m.mutatorName}: ${JSON.stringify(m.replacement ?? "")} (${m.status}${note})`);
     }
   }
   const caught = (count.Killed ?? 0) + (count.Timeout ?? 0);

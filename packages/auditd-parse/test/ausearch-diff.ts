@@ -39,8 +39,8 @@ interface TheirRecord {
   fields: Map<string, string>;
 }
 
-/** ausearch -i --input file, grouped as it prints them: event id (sec.ms:serial, node) → records. */
-export function ausearchEvents(ausearch: string, file: string): Map<string, TheirRecord[]> {
+/** What `ausearch -i --input file` prints (in UTC, C locale). */
+export function ausearchText(ausearch: string, file: string): string {
   const r = spawnSync(ausearch, ["-i", "--input", file], {
     encoding: "latin1",
     env: { PATH: process.env.PATH ?? "/usr/bin:/bin", TZ: "UTC", LC_ALL: "C" },
@@ -48,8 +48,13 @@ export function ausearchEvents(ausearch: string, file: string): Map<string, Thei
   });
   // ausearch exits 1 with "<no matches>" for a log with no events it can read
   if (r.error) throw r.error;
+  return Buffer.from(r.stdout, "latin1").toString("utf8");
+}
+
+/** ausearch -i's output grouped as it prints it: event id (sec.ms:serial, node) → records; other lines ignored. */
+export function ausearchEvents(text: string): Map<string, TheirRecord[]> {
   const events = new Map<string, TheirRecord[]>();
-  for (const line of Buffer.from(r.stdout, "latin1").toString("utf8").split("\n")) {
+  for (const line of text.split("\n")) {
     const m = /^(?:node=(\S+) )?type=(\S+) msg=audit\((\d\d)\/(\d\d)\/(\d\d) (\d\d):(\d\d):(\d\d)\.(\d+):(\d+)\) ?:? ?(.*)$/.exec(line);
     if (!m) continue;
     const [, node, type, mo, d, y, h, mi, s, ms, serial, body] = m;
@@ -148,9 +153,13 @@ function normalTheirs(field: string, v: string): string {
   return v;
 }
 
-export function compareFile(ausearch: string, corpus: string, file: string): Difference[] {
+/**
+ * Every difference between what auditd-parse makes of `file` and what ausearch -i prints for it: `ausearch` is
+ * the program to run, or its output given as text (a checked-in expectation: `{ output }`).
+ */
+export function compareFile(ausearch: string | { output: string }, corpus: string, file: string): Difference[] {
   const name = relative(corpus, file);
-  const theirs = ausearchEvents(ausearch, file);
+  const theirs = ausearchEvents(typeof ausearch === "string" ? ausearchText(ausearch, file) : ausearch.output);
   const ours = ourEvents(file);
   const diffs: Difference[] = [];
   const diff = (d: Omit<Difference, "file">) => diffs.push({ file: name, ...d });

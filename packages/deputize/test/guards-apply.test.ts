@@ -1,7 +1,7 @@
 import { ExitCode, UnavailableError } from "@opsguard/core";
 import { describe, expect, it } from "vitest";
 import type { Deputize } from "../src/build";
-import { person } from "../src/people";
+import { type Person, person } from "../src/people";
 import { type RunProgress, runOnce } from "../src/run";
 import type { PartOutcome, Sink, SinkPlan } from "../src/sinks/sink";
 import type { Source } from "../src/sources/source";
@@ -11,7 +11,8 @@ import { fakeSource } from "./fake-source";
 // sources or unknown schedules, the write fence (beforeWrite) and the progress a signal handler reads, and a
 // sink applied part by part. Sources and sinks are in-memory fakes, as in guards.test.ts.
 
-const alice = person({ email: "alice@corp.example", uid: "alice" });
+// a literal, not person(): see guards.test.ts
+const alice: Person = { key: "alice@corp.example", email: "alice@corp.example", uid: "alice" };
 
 const source = fakeSource;
 
@@ -108,7 +109,7 @@ describe("a sink applied part by part", () => {
 });
 
 describe("guards the first cases left open", () => {
-  const bob = person({ email: "bob@corp.example", uid: "bob" });
+  const bob: Person = { key: "bob@corp.example", email: "bob@corp.example", uid: "bob" };
   /** A sink whose plan is given whole. */
   const planned = (plan: Partial<Omit<SinkPlan, "apply">>, fails?: Error, name = "group"): Sink => ({
     name,

@@ -1,7 +1,7 @@
 import { DataError, ExitCode, UnavailableError } from "@opsguard/core";
 import { describe, expect, it } from "vitest";
 import type { Deputize } from "../src/build";
-import { mergePeople, person } from "../src/people";
+import { handleOf, mergePeople, type Person, person } from "../src/people";
 import { type RunOptions, runOnce } from "../src/run";
 import type { Sink, SinkPlan } from "../src/sinks/sink";
 import type { Source } from "../src/sources/source";
@@ -12,8 +12,11 @@ import { fakeSource } from "./fake-source";
 // run — and the exit code each gives. Sources and sinks are in-memory fakes: the decision is runOnce's, the
 // LDAP/Slack/GitLab sinks have their own tests (run.test.ts, sinks.test.ts).
 
-const alice = person({ email: "alice@corp.example", uid: "alice" });
-const bob = person({ email: "bob@corp.example", uid: "bob" });
+// Literals, not person(): a call while the file loads makes every person() mutant it reaches a "static" one,
+// which Stryker tests by reloading the file, and a mutant that throws there fails the file before any test runs,
+// which Stryker's vitest runner counts as survived (mutation module deputize-guards, README).
+const alice: Person = { key: "alice@corp.example", email: "alice@corp.example", uid: "alice" };
+const bob: Person = { key: "bob@corp.example", email: "bob@corp.example", uid: "bob" };
 
 const source = fakeSource;
 
@@ -237,6 +240,11 @@ describe("who counts as a person on call", () => {
       { email: "alice@corp.example\nforged line" },
       { email: "alice@corp" },
       { email: "(|(uid=*))@corp.example" },
+      // only the part before @ is a name: a space or a parenthesis earlier is refused, not skipped over
+      { email: "alice smith@corp.example" },
+      { email: "x)(uid=*)alice@corp.example" },
+      // a label may not end in a hyphen
+      { email: "alice@corp-.example" },
       { email: `${"a".repeat(64)}@${"b".repeat(182)}.example` },
       { uid: "bob\r\nx" },
       { uid: "bob)(uid=*" },
@@ -258,6 +266,17 @@ describe("who counts as a person on call", () => {
     expect(person({ uid: "bob.b_1", name: "  " })).toEqual({ key: "bob.b_1", uid: "bob.b_1" });
     expect(person({ email: `${"a".repeat(64)}@${"b".repeat(181)}.example` }).key).toHaveLength(254);
     expect(person({ uid: "u".repeat(254) }).key).toHaveLength(254);
+  });
+
+  it("accepts the addresses real directories hold: one-letter and hyphenated labels, subdomains, plus tags", () => {
+    for (const email of ["sre@a.corp.example", "on-call+pager@eu.b.corp-mail.example", "j.o'neil@x.example", "a@b.io"])
+      expect(person({ email }).email, email).toBe(email);
+    for (const uid of ["a", "svc_deploy", "j.doe-2", "_x"]) expect(person({ uid }).uid, uid).toBe(uid);
+  });
+
+  it("names someone in chat by the uid, else the e-mail's local part", () => {
+    expect(handleOf(person({ email: "alice@corp.example", uid: "asmith" }))).toBe("asmith");
+    expect(handleOf(person({ email: "Alice.Smith@corp.example" }))).toBe("Alice.Smith");
   });
 
   it("merges lists: one entry per person, the first's fields winning and missing ones filled, sorted by key", () => {
