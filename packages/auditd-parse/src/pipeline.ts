@@ -96,7 +96,9 @@ export async function runPipeline(mode: Mode, files: string[], flags: ParseFlags
     {
       ...parserOptions(flags, config),
       // parsed only when read: sessions reads the records of login events alone
-      recordObjects: objects ? "lazy" : false,
+      // detect reads the records' fields from the interpreter's table, not from their JSON parsed back (a filter
+      // that reads records still gets them as objects)
+      recordObjects: mode === "detect" && !needsRecords(filterOptions) ? "table" : objects ? "lazy" : false,
       // NDJSON alone reads only the JSON; filters and the other modes read the event's summary fields
       summaries: objects || mode !== "events" || filter !== undefined,
     },

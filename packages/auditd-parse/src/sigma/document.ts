@@ -1,5 +1,9 @@
-import type { AuditEvent, OutputRecord } from "../event";
-import { fieldInfo, Kind } from "../fields";
+import { decodeHexString } from "../decode";
+import type { AuditEvent, EnrichedObject, FieldValue, OutputRecord } from "../event";
+import { type FieldInfo, fieldInfo, Kind } from "../fields";
+import type { JsonBytes } from "../json";
+import { RecordFlag, type RecordTable } from "../record-table";
+import { isNullishAt } from "../values";
 import type { SigmaDoc } from "./compile";
 
 /**
@@ -22,24 +26,27 @@ import type { SigmaDoc } from "./compile";
  * Values are read when a rule asks for them, not copied into a map per record: most rules stop at the first
  * field, and a record type with no rule of its own meets only the few rules that name no type.
  */
-export class RecordDoc implements SigmaDoc {
+abstract class Doc implements SigmaDoc {
   private flat: string[] | undefined;
   /** Field values by slot, read once (MISSING: looked up, absent). */
   private readonly slots: (string | readonly string[] | typeof MISSING | undefined)[] = [];
 
   constructor(
-    readonly record: OutputRecord,
-    private readonly event: AuditEvent,
-    private readonly all: readonly RecordDoc[],
+    protected readonly event: AuditEvent,
+    private readonly all: readonly Doc[],
     /** Fields looked up in the event's records, shared by its documents (see get). */
     private readonly shared: Map<string, string | readonly string[] | null>,
     /** Text keyword search sees besides the values: EXECVE's whole command line. */
     private readonly text: string | undefined,
   ) {}
 
-  get type(): string {
-    return this.record.type;
-  }
+  abstract get type(): string;
+
+  /** This record's value of `field`, or undefined. */
+  abstract own(field: string): string | readonly string[] | undefined;
+
+  /** The names this record has a value for (own ones, not the event's). */
+  abstract names(): string[];
 
   at(slot: number, field: string): string | readonly string[] | undefined {
     let v = this.slots[slot];
@@ -67,66 +74,6 @@ export class RecordDoc implements SigmaDoc {
     }
     this.shared.set(field, found);
     return found ?? undefined;
-  }
-
-  /** This record's value of `field`, or undefined. */
-  own(field: string): string | readonly string[] | undefined {
-    const record = this.record;
-    if (field === "type") return record.type;
-    // own members only: a rule naming `constructor` or `__proto__` must not read Object.prototype's
-    const value = Object.hasOwn(record.fields, field) ? record.fields[field] : undefined;
-    if (value !== undefined) {
-      const kind = fieldInfo(field).kind;
-      if (kind === Kind.Key && this.event.keys !== undefined) return this.event.keys;
-      if (kind === Kind.Encoded && typeof value === "string") return value;
-      const logged = record.raw !== undefined && Object.hasOwn(record.raw, field) ? record.raw[field] : undefined;
-      if (logged !== undefined) return logged;
-      if (typeof value === "string") return value;
-    }
-    const enriched = record.enriched !== undefined && Object.hasOwn(record.enriched, field) ? record.enriched[field] : undefined;
-    if (typeof enriched === "string") return enriched;
-    return this.derived(field);
-  }
-
-  /** The values a record does not log under that name: ENRICHED-style names, argv, proctitle, address parts. */
-  private derived(field: string): string | undefined {
-    const record = this.record;
-    const first = field.charCodeAt(0);
-    if (first >= 65 && first <= 90) {
-      // SYSCALL, UID …: the interpretation of the lower-case field, when the log has no ENRICHED part for it
-      const lower = field.toLowerCase();
-      const v = record.fields[lower];
-      const kind = fieldInfo(lower).kind;
-      if (typeof v === "string" && kind !== undefined && ENRICH.has(kind) && record.enriched?.[field] === undefined) return v;
-      return undefined;
-    }
-    switch (record.type) {
-      case "EXECVE": {
-        const argv = this.event.argv;
-        return argv !== undefined && first === 97 ? argv[argIndex(field)] : undefined;
-      }
-      case "PROCTITLE":
-        return field === "proctitle" ? this.event.proctitle?.join(" ") : undefined;
-      case "SOCKADDR":
-        return saddrPart(record, this.event, field);
-      default:
-        return undefined;
-    }
-  }
-
-  /** The names this record has a value for (own ones, not the event's), in a stable order. */
-  names(): string[] {
-    const r = this.record;
-    const names = ["type", ...Object.keys(r.fields)];
-    for (const name of Object.keys(r.fields)) {
-      const kind = fieldInfo(name).kind;
-      if (kind !== undefined && ENRICH.has(kind)) names.push(name.toUpperCase());
-    }
-    if (r.enriched !== undefined) names.push(...Object.keys(r.enriched));
-    if (r.type === "EXECVE") names.push(...(this.event.argv ?? []).map((_, i) => `a${i}`));
-    if (r.type === "PROCTITLE") names.push("proctitle");
-    if (r.type === "SOCKADDR") names.push("saddr_fam", "laddr", "lport", "path");
-    return [...new Set(names)].filter((n) => this.own(n) !== undefined);
   }
 
   values(): readonly string[] {
@@ -157,6 +104,262 @@ export class RecordDoc implements SigmaDoc {
   }
 }
 
+/** A record's document read from the record as an object (`event.records`, the JSON parsed back). */
+export class RecordDoc extends Doc {
+  constructor(
+    readonly record: OutputRecord,
+    event: AuditEvent,
+    all: readonly Doc[],
+    shared: Map<string, string | readonly string[] | null>,
+    text: string | undefined,
+  ) {
+    super(event, all, shared, text);
+  }
+
+  get type(): string {
+    return this.record.type;
+  }
+
+  own(field: string): string | readonly string[] | undefined {
+    const record = this.record;
+    if (field === "type") return record.type;
+    // own members only: a rule naming `constructor` or `__proto__` must not read Object.prototype's
+    const value = Object.hasOwn(record.fields, field) ? record.fields[field] : undefined;
+    if (value !== undefined) {
+      const kind = fieldInfo(field).kind;
+      if (kind === Kind.Key && this.event.keys !== undefined) return this.event.keys;
+      if (kind === Kind.Encoded && typeof value === "string") return value;
+      const logged = record.raw !== undefined && Object.hasOwn(record.raw, field) ? record.raw[field] : undefined;
+      if (logged !== undefined) return logged;
+      if (typeof value === "string") return value;
+    }
+    const enriched = record.enriched !== undefined && Object.hasOwn(record.enriched, field) ? record.enriched[field] : undefined;
+    if (typeof enriched === "string") return enriched;
+    return this.derived(field);
+  }
+
+  /** The values a record does not log under that name: ENRICHED-style names, argv, proctitle, address parts. */
+  private derived(field: string): string | undefined {
+    const record = this.record;
+    const first = field.charCodeAt(0);
+    if (first >= 65 && first <= 90) {
+      // SYSCALL, UID …: the interpretation of the lower-case field, when the log has no ENRICHED part for it
+      const lower = field.toLowerCase();
+      const v = record.fields[lower];
+      const kind = fieldInfo(lower).kind;
+      if (typeof v === "string" && kind !== undefined && ENRICH.has(kind) && record.enriched?.[field] === undefined) return v;
+      return undefined;
+    }
+    return special(record.type, this.event, field, record.enriched?.SADDR);
+  }
+
+  names(): string[] {
+    const r = this.record;
+    const names = ["type", ...Object.keys(r.fields)];
+    for (const name of Object.keys(r.fields)) {
+      const kind = fieldInfo(name).kind;
+      if (kind !== undefined && ENRICH.has(kind)) names.push(name.toUpperCase());
+    }
+    if (r.enriched !== undefined) names.push(...Object.keys(r.enriched));
+    return [...new Set(specialNames(r.type, this.event, names))].filter((n) => this.own(n) !== undefined);
+  }
+}
+
+/**
+ * A record's document read from the interpreter's RecordTable: values made strings from the logged bytes
+ * when a rule asks, no JSON parsed back. It answers as RecordDoc does on the record's JSON (held to it by
+ * test/sigma-table.test.ts on every known log and random events), and leaves to that RecordDoc, made from
+ * the record's JSON when first needed, what it does not describe: records read on the text path, repeated
+ * names, ENRICHED braces, and values with bytes beyond ASCII (U+FFFD and the hex kept in `raw`).
+ */
+export class TableDoc extends Doc {
+  private object: RecordDoc | undefined;
+  private readonly first: number;
+  private readonly body: number;
+  private readonly enriched: number;
+  private readonly fallback: boolean;
+  private readonly execve: boolean;
+  readonly type: string;
+
+  constructor(
+    private readonly table: RecordTable,
+    private readonly r: number,
+    private readonly json: JsonBytes,
+    event: AuditEvent,
+    all: readonly Doc[],
+    shared: Map<string, string | readonly string[] | null>,
+    text: string | undefined,
+  ) {
+    super(event, all, shared, text);
+    this.type = table.types[r]!;
+    const flags = table.flags(r);
+    this.fallback = (flags & RecordFlag.Fallback) !== 0;
+    this.first = table.firstToken(r);
+    this.body = (flags & RecordFlag.NoFields) !== 0 ? 0 : table.bodyTokens(r);
+    this.enriched = table.enrichedTokens(r);
+    this.execve = this.type === "EXECVE";
+  }
+
+  own(field: string): string | readonly string[] | undefined {
+    if (this.fallback) return this.recordDoc().own(field);
+    if (field === "type") return this.type;
+    const k = this.field(field);
+    if (k >= 0) return this.fieldValue(k, field);
+    const e = this.find(field, this.first + this.table.bodyTokens(this.r), this.enriched);
+    if (e >= 0) {
+      const table = this.table;
+      let from = table.valueStart(e);
+      let to = table.valueEnd(e);
+      const b = table.bytes.buf;
+      if (!ascii(b, from, to)) return this.recordDoc().own(field);
+      // as the interpreter writes an ENRICHED value: a leading quote and the last character dropped
+      if (to - from >= 2 && b[from] === DQUOTE) {
+        from++;
+        to--;
+      }
+      return b.toString("latin1", from, to);
+    }
+    return this.derived(field);
+  }
+
+  names(): string[] {
+    if (this.fallback) return this.recordDoc().names();
+    const table = this.table;
+    const names = ["type"];
+    const upper: string[] = [];
+    for (let k = this.first; k < this.first + this.body; k++) {
+      const info = table.infos[k]!;
+      if (this.execve && !isExecveField(info.name)) continue;
+      names.push(info.name);
+      if (info.kind !== undefined && ENRICH.has(info.kind)) upper.push(info.name.toUpperCase());
+    }
+    names.push(...upper);
+    const enrichedFrom = this.first + table.bodyTokens(this.r);
+    for (let k = enrichedFrom; k < enrichedFrom + this.enriched; k++) names.push(table.infos[k]!.name);
+    return [...new Set(specialNames(this.type, this.event, names))].filter((n) => this.own(n) !== undefined);
+  }
+
+  /** The record as an object, from its JSON: RecordDoc's answers for what the table does not describe. */
+  private recordDoc(): RecordDoc {
+    if (this.object === undefined) {
+      const text = this.json.buf.toString("utf8", this.table.jsonStart(this.r), this.table.jsonEnd(this.r));
+      this.object = new RecordDoc(JSON.parse(text) as OutputRecord, this.event, [], new Map(), undefined);
+    }
+    return this.object;
+  }
+
+  /** The first body token that is a field named `name` (EXECVE's a0, a1[0], a1_len … are argv), or -1. */
+  private field(name: string): number {
+    if (this.execve && !isExecveField(name)) return -1;
+    return this.find(name, this.first, this.body);
+  }
+
+  private find(name: string, from: number, count: number): number {
+    const infos = this.table.infos;
+    for (let k = from; k < from + count; k++) if (infos[k]!.name === name) return k;
+    return -1;
+  }
+
+  /**
+   * Body token k's value as RecordDoc reads the record: the keys for `key`, the decoded text of a hex-encoded
+   * field, else the value as logged (quotes removed: `raw` holds it wherever the interpretation differs).
+   */
+  private fieldValue(k: number, field: string): string | readonly string[] | undefined {
+    const info = this.table.infos[k]!;
+    if (info.kind === Kind.Key && this.event.keys !== undefined) return this.event.keys;
+    const b = this.table.bytes.buf;
+    const from = this.table.valueStart(k);
+    const to = this.table.valueEnd(k);
+    if (!ascii(b, from, to)) return this.recordDoc().own(field);
+    // EXECVE's fields other than argv are written as logged, quotes and all
+    if (this.execve) return b.toString("latin1", from, to);
+    if (to - from >= 2 && b[from] === DQUOTE && b[to - 1] === DQUOTE) return b.toString("latin1", from + 1, to - 1);
+    if (info.kind === Kind.Encoded && !isNullishAt(b, from, to)) {
+      const logged = b.toString("latin1", from, to);
+      return decodeHexString(logged) ?? logged;
+    }
+    return b.toString("latin1", from, to);
+  }
+
+  /** RecordDoc.derived on the table: an interpreted value (SYSCALL, UID …) is read from its member's JSON. */
+  private derived(field: string): string | readonly string[] | undefined {
+    const first = field.charCodeAt(0);
+    if (first >= 65 && first <= 90) {
+      const k = this.field(field.toLowerCase());
+      if (k < 0) return undefined;
+      const info = this.table.infos[k]!;
+      if (info.kind === undefined || !ENRICH.has(info.kind)) return undefined;
+      if (this.execve) {
+        const b = this.table.bytes.buf;
+        const from = this.table.valueStart(k);
+        const to = this.table.valueEnd(k);
+        return ascii(b, from, to) ? b.toString("latin1", from, to) : this.recordDoc().own(field);
+      }
+      return this.memberValue(k, info);
+    }
+    return special(this.type, this.event, field, undefined);
+  }
+
+  /** Body token k's interpreted value from the JSON the interpreter wrote for it, when a string. */
+  private memberValue(k: number, info: FieldInfo): string | undefined {
+    const b = this.json.buf;
+    const end = this.table.memberEnd(k);
+    const start = this.table.memberStart(k);
+    const from = start + (b[start] === COMMA ? info.nextKey.length : info.key.length);
+    if (b[from] === DQUOTE) {
+      let plain = true;
+      for (let i = from + 1; i < end - 1; i++) {
+        const c = b[i]!;
+        if (c === BACKSLASH || c >= 128) {
+          plain = false;
+          break;
+        }
+      }
+      if (plain) return b.toString("latin1", from + 1, end - 1);
+    }
+    const v: unknown = JSON.parse(b.toString("utf8", from, end));
+    return typeof v === "string" ? v : undefined;
+  }
+}
+
+const DQUOTE = 34;
+const COMMA = 44;
+const BACKSLASH = 92;
+
+function ascii(b: Buffer, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) if (b[i]! >= 128) return false;
+  return true;
+}
+
+/** In an EXECVE record every a… name but argc is argv (a0, a1[0], a1_len), not a field (Interpreter.execveAt). */
+function isExecveField(name: string): boolean {
+  return name.charCodeAt(0) !== 97 || name === "argc";
+}
+
+/** The lower-case names some record types have beyond their fields: EXECVE's argv, PROCTITLE, SOCKADDR's parts. */
+function special(type: string, event: AuditEvent, field: string, saddr: FieldValue | EnrichedObject | undefined): string | undefined {
+  switch (type) {
+    case "EXECVE": {
+      const argv = event.argv;
+      return argv !== undefined && field.charCodeAt(0) === 97 ? argv[argIndex(field)] : undefined;
+    }
+    case "PROCTITLE":
+      return field === "proctitle" ? event.proctitle?.join(" ") : undefined;
+    case "SOCKADDR":
+      return saddrPart(saddr, event, field);
+    default:
+      return undefined;
+  }
+}
+
+/** names with those of special() added. */
+function specialNames(type: string, event: AuditEvent, names: string[]): string[] {
+  if (type === "EXECVE") names.push(...(event.argv ?? []).map((_, i) => `a${i}`));
+  if (type === "PROCTITLE") names.push("proctitle");
+  if (type === "SOCKADDR") names.push("saddr_fam", "laddr", "lport", "path");
+  return names;
+}
+
 const MISSING = Symbol("missing");
 
 /** n for a field named `an` (a0, a1, … a12), else -1: read by hand, this runs for every EXECVE lookup. */
@@ -175,10 +378,9 @@ function argIndex(field: string): number {
 const ENRICH = new Set([Kind.User, Kind.Group, Kind.Arch, Kind.Syscall]);
 
 /** The decoded address under the names auditd's ENRICHED SADDR={ saddr_fam=inet laddr=… lport=… } uses. */
-function saddrPart(record: OutputRecord, event: AuditEvent, field: string): string | undefined {
-  const enriched = record.enriched?.SADDR;
-  if (typeof enriched === "object") {
-    const v = enriched[field];
+function saddrPart(enriched: FieldValue | EnrichedObject | undefined, event: AuditEvent, field: string): string | undefined {
+  if (typeof enriched === "object" && enriched !== null) {
+    const v = (enriched as EnrichedObject)[field];
     return typeof v === "string" ? v : undefined;
   }
   const saddr = event.sockaddr;
@@ -194,7 +396,7 @@ function saddrPart(record: OutputRecord, event: AuditEvent, field: string): stri
 
 /** The Sigma documents of one event, one per record (EXECVE records after the first fold into it). */
 export function eventDocs(event: AuditEvent): RecordDoc[] {
-  const docs: RecordDoc[] = [];
+  const docs: Doc[] = [];
   const shared = new Map<string, string | readonly string[] | null>();
   let execve = false;
   for (const record of event.records) {
@@ -203,6 +405,22 @@ export function eventDocs(event: AuditEvent): RecordDoc[] {
       execve = true;
     }
     docs.push(new RecordDoc(record, event, docs, shared, record.type === "EXECVE" ? event.argv?.join(" ") : undefined));
+  }
+  return docs as RecordDoc[];
+}
+
+/** The same from the interpreter's RecordTable and the records' JSON (valid during the event's onEvent call). */
+export function tableDocs(event: AuditEvent, table: RecordTable, json: JsonBytes): TableDoc[] {
+  const docs: TableDoc[] = [];
+  const shared = new Map<string, string | readonly string[] | null>();
+  let execve = false;
+  for (let r = 0; r < table.count; r++) {
+    const type = table.types[r]!;
+    if (type === "EXECVE") {
+      if (execve) continue;
+      execve = true;
+    }
+    docs.push(new TableDoc(table, r, json, event, docs, shared, type === "EXECVE" ? event.argv?.join(" ") : undefined));
   }
   return docs;
 }

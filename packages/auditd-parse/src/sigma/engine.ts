@@ -1,5 +1,8 @@
 import type { AuditEvent } from "../event";
-import { eventDocs } from "./document";
+import type { JsonBytes } from "../json";
+import type { RecordTable } from "../record-table";
+import type { SigmaDoc } from "./compile";
+import { eventDocs, tableDocs } from "./document";
 import { Gate } from "./gate";
 import type { SigmaRule } from "./rules";
 
@@ -34,8 +37,18 @@ export class SigmaEngine {
   /** The rules that match the event, each once, in rule order. */
   match(event: AuditEvent): Match[] {
     if (event.records.length === 0) return [];
+    return this.matchDocs(eventDocs(event));
+  }
+
+  /** The same, with the records read from the interpreter's table and JSON (see Interpreter's recordObjects). */
+  matchTable(event: AuditEvent, table: RecordTable, json: JsonBytes): Match[] {
+    if (table.count === 0) return [];
+    return this.matchDocs(tableDocs(event, table, json));
+  }
+
+  private matchDocs(docs: readonly (SigmaDoc & { type: string })[]): Match[] {
     let found: Map<number, string[]> | undefined;
-    for (const doc of eventDocs(event)) {
+    for (const doc of docs) {
       // record types are logged in upper case: only a rare lower-case one pays for toUpperCase
       const type = this.byType.has(doc.type) ? doc.type : doc.type.toUpperCase();
       const gate = this.byType.get(type) ?? this.otherTypes;

@@ -1,0 +1,148 @@
+import type { FieldInfo } from "./fields";
+import { JsonBytes } from "./json";
+
+/** RecordTable.flags bits. */
+export enum RecordFlag {
+  /** Read on the text path, or a shape the table does not describe (a repeated name, ENRICHED braces). */
+  Fallback = 1,
+  /** A PROCTITLE whose proctitle= went to the event: the record has no fields. */
+  NoFields = 2,
+}
+
+/** Per record: first token, body tokens, ENRICHED tokens, its JSON's start and end in the records' JSON, flags. */
+const R = 6;
+/** Per token: value start and end in `bytes`, its member's JSON start and end in the records' JSON. */
+const T = 4;
+
+/**
+ * An event's records as the interpreter read them, for detect: each record's type, its tokens (field
+ * name and where the value's bytes are, copied out of the input line) and where each field's JSON was
+ * written in the event's records JSON. Sigma documents (sigma/table-doc.ts) read values from it when a rule
+ * asks, so no record is written as JSON text and parsed back to be matched; the JSON is still written,
+ * for the alerts. Reused with its event's buffers.
+ */
+export class RecordTable {
+  /** The records' bodies, copied from the input (whose chunks are reused before the event completes). */
+  readonly bytes = new JsonBytes(4096);
+  count = 0;
+  recs = new Int32Array(16 * R);
+  types: string[] = [];
+  tokens = new Int32Array(64 * T);
+  infos: FieldInfo[] = [];
+  private tokenCount = 0;
+
+  reset(): void {
+    this.bytes.reset();
+    this.count = 0;
+    this.tokenCount = 0;
+    // the strings and infos are overwritten in place; a long event's are dropped, not held for the pool
+    if (this.types.length > 64) this.types = [];
+    if (this.infos.length > 1024) this.infos = [];
+  }
+
+  /** A record read on the text path: only its JSON is known. */
+  textRecord(type: string, jsonStart: number, jsonEnd: number): void {
+    this.add(type, this.tokenCount, 0, 0, jsonStart, jsonEnd, RecordFlag.Fallback);
+  }
+
+  /**
+   * A record read on the byte path: its tokens (offsets as Interpreter.scan leaves them: key start, key end,
+   * value start, value end; the ENRICHED ones after `body` up to a -1) and, per body token, its member's JSON
+   * span (spans[2t], spans[2t+1]; equal when no member was written).
+   */
+  byteRecord(
+    type: string,
+    buf: Buffer,
+    offsets: Int32Array,
+    infos: readonly FieldInfo[],
+    body: number,
+    spans: Int32Array,
+    jsonStart: number,
+    jsonEnd: number,
+    flags: number,
+  ): void {
+    let all = body;
+    while (offsets[all * 4] !== -1) all++;
+    const first = this.tokenCount;
+    this.reserveTokens(all);
+    const tokens = this.tokens;
+    const bytes = this.bytes;
+    let f = flags;
+    for (let t = 0; t < all; t++) {
+      const from = offsets[t * 4 + 2]!;
+      const to = offsets[t * 4 + 3]!;
+      const at = bytes.length;
+      bytes.append(buf, from, to);
+      const k = (first + t) * T;
+      tokens[k] = at;
+      tokens[k + 1] = bytes.length;
+      tokens[k + 2] = t < body ? spans[t * 2]! : 0;
+      tokens[k + 3] = t < body ? spans[t * 2 + 1]! : 0;
+      this.infos[first + t] = infos[t]!;
+      // ENRICHED braces (SADDR={ … }) are an object in the JSON: that record is read from its JSON
+      if (t >= body && buf[from] === 123) f |= RecordFlag.Fallback;
+    }
+    this.tokenCount += all;
+    this.add(type, first, body, all - body, jsonStart, jsonEnd, f);
+  }
+
+  /** Record r's first token, body and ENRICHED token counts, JSON span and flags. */
+  firstToken(r: number): number {
+    return this.recs[r * R]!;
+  }
+  bodyTokens(r: number): number {
+    return this.recs[r * R + 1]!;
+  }
+  enrichedTokens(r: number): number {
+    return this.recs[r * R + 2]!;
+  }
+  jsonStart(r: number): number {
+    return this.recs[r * R + 3]!;
+  }
+  jsonEnd(r: number): number {
+    return this.recs[r * R + 4]!;
+  }
+  flags(r: number): number {
+    return this.recs[r * R + 5]!;
+  }
+  /** Token k's value bytes in `bytes`, and its member's JSON span. */
+  valueStart(k: number): number {
+    return this.tokens[k * T]!;
+  }
+  valueEnd(k: number): number {
+    return this.tokens[k * T + 1]!;
+  }
+  memberStart(k: number): number {
+    return this.tokens[k * T + 2]!;
+  }
+  memberEnd(k: number): number {
+    return this.tokens[k * T + 3]!;
+  }
+
+  private add(type: string, first: number, body: number, enriched: number, jsonStart: number, jsonEnd: number, flags: number): void {
+    if ((this.count + 1) * R > this.recs.length) {
+      const grown = new Int32Array(this.recs.length * 2);
+      grown.set(this.recs);
+      this.recs = grown;
+    }
+    const k = this.count * R;
+    const recs = this.recs;
+    recs[k] = first;
+    recs[k + 1] = body;
+    recs[k + 2] = enriched;
+    recs[k + 3] = jsonStart;
+    recs[k + 4] = jsonEnd;
+    recs[k + 5] = flags;
+    this.types[this.count++] = type;
+  }
+
+  private reserveTokens(n: number): void {
+    const need = (this.tokenCount + n) * T;
+    if (need <= this.tokens.length) return;
+    let size = this.tokens.length * 2;
+    while (size < need) size *= 2;
+    const grown = new Int32Array(size);
+    grown.set(this.tokens);
+    this.tokens = grown;
+  }
+}
