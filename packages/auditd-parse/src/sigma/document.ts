@@ -35,7 +35,7 @@ abstract class Doc implements SigmaDoc {
     protected readonly event: AuditEvent,
     private readonly all: readonly Doc[],
     /** Fields looked up in the event's records, shared by its documents (see get). */
-    private readonly shared: Map<string, string | readonly string[] | null>,
+    private readonly shared: EventShared,
     /** Text keyword search sees besides the values: EXECVE's whole command line. */
     private readonly text: string | undefined,
   ) {}
@@ -51,7 +51,16 @@ abstract class Doc implements SigmaDoc {
   at(slot: number, field: string): string | readonly string[] | undefined {
     let v = this.slots[slot];
     if (v === undefined) {
-      v = this.get(field) ?? MISSING;
+      v = this.own(field);
+      if (v === undefined) {
+        // get()'s answer for a record that lacks the field, kept by slot for all of the event's documents
+        const slots = this.shared.slots;
+        v = slots[slot];
+        if (v === undefined) {
+          v = this.firstHaving(field) ?? MISSING;
+          slots[slot] = v;
+        }
+      }
       this.slots[slot] = v;
     }
     return v === MISSING ? undefined : v;
@@ -62,18 +71,21 @@ abstract class Doc implements SigmaDoc {
     if (own !== undefined) return own;
     // this record lacks it, so "the first other record that has it" is the first record that has it:
     // one answer for all of the event's documents, remembered (rules ask every record for the same fields)
-    const known = this.shared.get(field);
-    if (known !== undefined) return known ?? undefined;
-    let found: string | readonly string[] | null = null;
+    const byName = this.shared.byName;
+    const known = byName.get(field);
+    if (known !== undefined) return known === MISSING ? undefined : known;
+    const found = this.firstHaving(field);
+    byName.set(field, found ?? MISSING);
+    return found;
+  }
+
+  /** The first of the event's records that has the field: its value. */
+  private firstHaving(field: string): string | readonly string[] | undefined {
     for (const doc of this.all) {
       const v = doc.own(field);
-      if (v !== undefined) {
-        found = v;
-        break;
-      }
+      if (v !== undefined) return v;
     }
-    this.shared.set(field, found);
-    return found ?? undefined;
+    return undefined;
   }
 
   values(): readonly string[] {
@@ -110,7 +122,7 @@ export class RecordDoc extends Doc {
     readonly record: OutputRecord,
     event: AuditEvent,
     all: readonly Doc[],
-    shared: Map<string, string | readonly string[] | null>,
+    shared: EventShared,
     text: string | undefined,
   ) {
     super(event, all, shared, text);
@@ -187,7 +199,7 @@ export class TableDoc extends Doc {
     private readonly json: JsonBytes,
     event: AuditEvent,
     all: readonly Doc[],
-    shared: Map<string, string | readonly string[] | null>,
+    shared: EventShared,
     text: string | undefined,
   ) {
     super(event, all, shared, text);
@@ -243,7 +255,7 @@ export class TableDoc extends Doc {
   private recordDoc(): RecordDoc {
     if (this.object === undefined) {
       const text = this.json.buf.toString("utf8", this.table.jsonStart(this.r), this.table.jsonEnd(this.r));
-      this.object = new RecordDoc(JSON.parse(text) as OutputRecord, this.event, [], new Map(), undefined);
+      this.object = new RecordDoc(JSON.parse(text) as OutputRecord, this.event, [], new EventShared(), undefined);
     }
     return this.object;
   }
@@ -255,7 +267,14 @@ export class TableDoc extends Doc {
   }
 
   private find(name: string, from: number, count: number): number {
+    if (count === 0) return -1;
     const infos = this.table.infos;
+    const info = fieldInfo(name);
+    // a remembered name is one object wherever it was read: compared as such, not as text
+    if (info.cached) {
+      for (let k = from; k < from + count; k++) if (infos[k] === info) return k;
+      return -1;
+    }
     for (let k = from; k < from + count; k++) if (infos[k]!.name === name) return k;
     return -1;
   }
@@ -362,6 +381,12 @@ function specialNames(type: string, event: AuditEvent, names: string[]): string[
 
 const MISSING = Symbol("missing");
 
+/** What an event's documents share: the values of fields looked up beyond a record (Doc.get), by slot and by name. */
+class EventShared {
+  readonly slots: (string | readonly string[] | typeof MISSING | undefined)[] = [];
+  readonly byName = new Map<string, string | readonly string[] | typeof MISSING>();
+}
+
 /** n for a field named `an` (a0, a1, … a12), else -1: read by hand, this runs for every EXECVE lookup. */
 function argIndex(field: string): number {
   if (field.length < 2 || (field.length > 2 && field.charCodeAt(1) === 48)) return -1;
@@ -397,7 +422,7 @@ function saddrPart(enriched: FieldValue | EnrichedObject | undefined, event: Aud
 /** The Sigma documents of one event, one per record (EXECVE records after the first fold into it). */
 export function eventDocs(event: AuditEvent): RecordDoc[] {
   const docs: Doc[] = [];
-  const shared = new Map<string, string | readonly string[] | null>();
+  const shared = new EventShared();
   let execve = false;
   for (const record of event.records) {
     if (record.type === "EXECVE") {
@@ -412,7 +437,7 @@ export function eventDocs(event: AuditEvent): RecordDoc[] {
 /** The same from the interpreter's RecordTable and the records' JSON (valid during the event's onEvent call). */
 export function tableDocs(event: AuditEvent, table: RecordTable, json: JsonBytes): TableDoc[] {
   const docs: TableDoc[] = [];
-  const shared = new Map<string, string | readonly string[] | null>();
+  const shared = new EventShared();
   let execve = false;
   for (let r = 0; r < table.count; r++) {
     const type = table.types[r]!;

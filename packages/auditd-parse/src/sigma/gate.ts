@@ -60,6 +60,9 @@ class FieldIndex {
   private readonly suffix = new Map<number, Affix>();
   private readonly contains = new Map<string, number[]>();
   private containsList: [string, number[]][] = [];
+  /** prefix and suffix as arrays of [length, affixes], for a loop that makes no iterator per value. */
+  private prefixes: [number, Affix][] = [];
+  private suffixes: [number, Affix][] = [];
   /** Any of the substrings, for one scan of the value before testing them one by one. */
   private containsAny: RegExp | undefined;
 
@@ -85,6 +88,8 @@ class FieldIndex {
   }
 
   seal(): void {
+    this.prefixes = [...this.prefix];
+    this.suffixes = [...this.suffix];
     this.containsList = [...this.contains];
     if (this.containsList.length > 1)
       this.containsAny = new RegExp(this.containsList.map(([lit]) => lit.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")).join("|"));
@@ -102,14 +107,21 @@ class FieldIndex {
       lower = v.toLowerCase();
       take(this.eq.get(lower), seen, call, out);
     }
-    for (const [n, a] of this.prefix)
+    const prefixes = this.prefixes;
+    for (let i = 0; i < prefixes.length; i++) {
+      const [n, a] = prefixes[i]!;
       if (v.length >= n && mayEnd(a, v.charCodeAt(0))) take(a.lits.get(v.slice(0, n).toLowerCase()), seen, call, out);
-    for (const [n, a] of this.suffix)
+    }
+    const suffixes = this.suffixes;
+    for (let i = 0; i < suffixes.length; i++) {
+      const [n, a] = suffixes[i]!;
       if (v.length >= n && mayEnd(a, v.charCodeAt(v.length - 1))) take(a.lits.get(v.slice(v.length - n).toLowerCase()), seen, call, out);
-    if (this.containsList.length === 0) return;
+    }
+    const containsList = this.containsList;
+    if (containsList.length === 0) return;
     lower ??= v.toLowerCase();
     if (this.containsAny !== undefined && !this.containsAny.test(lower)) return;
-    for (const [lit, rules] of this.containsList) if (lower.includes(lit)) take(rules, seen, call, out);
+    for (let i = 0; i < containsList.length; i++) if (lower.includes(containsList[i]![0])) take(containsList[i]![1], seen, call, out);
   }
 }
 
