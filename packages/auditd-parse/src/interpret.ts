@@ -11,7 +11,7 @@ import { type IdNames, UNSET_ID } from "./ids";
 import { JsonBytes, jsonString } from "./json";
 import { EventBuffers, finishArgv, keepLostBytes, NAMES_LOCAL, NAMES_LOG, OpenEvent, setSummary } from "./open-event";
 import { type AuditRecord, type Header, rawValuesOf, recordOf, tokenize } from "./record";
-import { RecordFlag, RecordTable } from "./record-table";
+import { Layouts, RecordFlag, RecordTable } from "./record-table";
 import { decodeSockaddr, type Sockaddr } from "./sockaddr";
 import {
   argAt,
@@ -96,6 +96,7 @@ export class Interpreter implements EventBuilder<OpenEvent> {
   private memberSpans: Int32Array | undefined;
   /** A member of the record being read was written under a repeated name (`name#2`). */
   private repeated = false;
+  private readonly layouts = new Layouts();
   private readonly summaries: boolean;
   private readonly time = new IsoTime();
   private readonly types = new Map<string, TypeInfo>();
@@ -256,7 +257,8 @@ export class Interpreter implements EventBuilder<OpenEvent> {
       const noFields = this.fastRecord(open, type, typeInfo.prefix, buf, tokens);
       if (this.memberSpans !== undefined) {
         const flags = (noFields ? RecordFlag.NoFields : 0) | (this.repeated ? RecordFlag.Fallback : 0);
-        this.tableOf(open).byteRecord(type, buf, this.offsets, this.infos, tokens, this.memberSpans, jsonStart, out.length, flags);
+        const table = this.tableOf(open);
+        table.byteRecord(type, buf, this.offsets, this.infos, tokens, this.memberSpans, jsonStart, out.length, flags, this.layouts);
       }
       if (this.offsets.length > MAX_KEPT_TOKENS * 4) this.shrinkTokens();
       return true;

@@ -9,8 +9,8 @@ export enum RecordFlag {
   NoFields = 2,
 }
 
-/** Per record: first token, body tokens, ENRICHED tokens, its JSON's start and end in the records' JSON, flags. */
-const R = 6;
+/** Per record: first token, body tokens, ENRICHED tokens, its JSON's start and end in the records' JSON, flags, layout. */
+const R = 7;
 /** Per token: value start and end in `bytes`, its member's JSON start and end in the records' JSON. */
 const T = 4;
 
@@ -60,6 +60,7 @@ export class RecordTable {
     jsonStart: number,
     jsonEnd: number,
     flags: number,
+    layouts: Layouts,
   ): void {
     let all = body;
     while (offsets[all * 4] !== -1) all++;
@@ -84,6 +85,7 @@ export class RecordTable {
     }
     this.tokenCount += all;
     this.add(type, first, body, all - body, jsonStart, jsonEnd, f);
+    this.recs[(this.count - 1) * R + 6] = layouts.of(type, infos, body, all);
   }
 
   /** Record r's first token, body and ENRICHED token counts, JSON span and flags. */
@@ -104,6 +106,10 @@ export class RecordTable {
   }
   flags(r: number): number {
     return this.recs[r * R + 5]!;
+  }
+  /** Record r's layout (Layouts), 0 for a record read on the text path. */
+  layout(r: number): number {
+    return this.recs[r * R + 6]!;
   }
   /** Token k's value bytes in `bytes`, and its member's JSON span. */
   valueStart(k: number): number {
@@ -133,6 +139,7 @@ export class RecordTable {
     recs[k + 3] = jsonStart;
     recs[k + 4] = jsonEnd;
     recs[k + 5] = flags;
+    recs[k + 6] = 0;
     this.types[this.count++] = type;
   }
 
@@ -144,5 +151,35 @@ export class RecordTable {
     const grown = new Int32Array(size);
     grown.set(this.tokens);
     this.tokens = grown;
+  }
+}
+
+/** Layout numbers are unique in the process: a rule engine may read the tables of several parsers. */
+let nextLayout = 1;
+
+/**
+ * Numbers the layouts of records read on the byte path: records of one type with the same fields in the
+ * same order (the same FieldInfo objects, ENRICHED part included) share a number, so where a field is in
+ * them is worked out once per layout (sigma/table-doc.ts), not per record. Records of a type usually repeat
+ * their layout; one that differs from the last of its type gets a new number.
+ */
+export class Layouts {
+  private readonly last = new Map<string, { id: number; body: number; infos: FieldInfo[] }>();
+
+  of(type: string, infos: readonly FieldInfo[], body: number, all: number): number {
+    const last = this.last.get(type);
+    if (last !== undefined && last.body === body && last.infos.length === all) {
+      let same = true;
+      for (let t = 0; t < all; t++)
+        if (last.infos[t] !== infos[t]) {
+          same = false;
+          break;
+        }
+      if (same) return last.id;
+    }
+    const id = nextLayout++;
+    // corrupt input could invent endless types: a bounded number is remembered
+    if (last !== undefined || this.last.size < 1024) this.last.set(type, { id, body, infos: infos.slice(0, all) });
+    return id;
   }
 }

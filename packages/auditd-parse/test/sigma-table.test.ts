@@ -6,9 +6,10 @@ import * as ecs from "../src/ecs";
 import type { AuditEvent, OutputRecord } from "../src/event";
 import type { EventJson } from "../src/event-json";
 import { AuditParser } from "../src/parser";
-import { eventDocs, tableDocs } from "../src/sigma/document";
+import { eventDocs } from "../src/sigma/document";
 import { compileRule, type RuleSet } from "../src/sigma/rules";
 import { SIGMAHQ_RULES } from "../src/sigma/sigmahq-rules";
+import { tableDocs } from "../src/sigma/table-doc";
 import { corpusLogs } from "./ausearch-diff";
 import { corpusDir, literals, logsUnder, random, randomLog, SHAPE_RULES, SHAPES } from "./sigma-logs";
 

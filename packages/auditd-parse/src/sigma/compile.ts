@@ -44,6 +44,11 @@ export function fieldSlot(field: string): number {
   return slot;
 }
 
+/** How many field slots there are so far. */
+export function slotCount(): number {
+  return SLOTS.size;
+}
+
 export const LEVELS = ["informational", "low", "medium", "high", "critical"] as const;
 export type Level = (typeof LEVELS)[number];
 

@@ -1,9 +1,5 @@
-import { decodeHexString } from "../decode";
 import type { AuditEvent, EnrichedObject, FieldValue, OutputRecord } from "../event";
-import { type FieldInfo, fieldInfo, Kind } from "../fields";
-import type { JsonBytes } from "../json";
-import { RecordFlag, type RecordTable } from "../record-table";
-import { isNullishAt } from "../values";
+import { fieldInfo, Kind } from "../fields";
 import type { SigmaDoc } from "./compile";
 
 /**
@@ -26,7 +22,7 @@ import type { SigmaDoc } from "./compile";
  * Values are read when a rule asks for them, not copied into a map per record: most rules stop at the first
  * field, and a record type with no rule of its own meets only the few rules that name no type.
  */
-abstract class Doc implements SigmaDoc {
+export abstract class Doc implements SigmaDoc {
   private flat: string[] | undefined;
   /** Field values by slot, read once (MISSING: looked up, absent). */
   private readonly slots: (string | readonly string[] | typeof MISSING | undefined)[] = [];
@@ -80,7 +76,7 @@ abstract class Doc implements SigmaDoc {
   }
 
   /** The first of the event's records that has the field: its value. */
-  private firstHaving(field: string): string | readonly string[] | undefined {
+  protected firstHaving(field: string): string | readonly string[] | undefined {
     for (const doc of this.all) {
       const v = doc.own(field);
       if (v !== undefined) return v;
@@ -177,186 +173,23 @@ export class RecordDoc extends Doc {
   }
 }
 
-/**
- * A record's document read from the interpreter's RecordTable: values made strings from the logged bytes
- * when a rule asks, no JSON parsed back. It answers as RecordDoc does on the record's JSON (held to it by
- * test/sigma-table.test.ts on every known log and random events), and leaves to that RecordDoc, made from
- * the record's JSON when first needed, what it does not describe: records read on the text path, repeated
- * names, ENRICHED braces, and values with bytes beyond ASCII (U+FFFD and the hex kept in `raw`).
- */
-export class TableDoc extends Doc {
-  private object: RecordDoc | undefined;
-  private readonly first: number;
-  private readonly body: number;
-  private readonly enriched: number;
-  private readonly fallback: boolean;
-  private readonly execve: boolean;
-  readonly type: string;
-
-  constructor(
-    private readonly table: RecordTable,
-    private readonly r: number,
-    private readonly json: JsonBytes,
-    event: AuditEvent,
-    all: readonly Doc[],
-    shared: EventShared,
-    text: string | undefined,
-  ) {
-    super(event, all, shared, text);
-    this.type = table.types[r]!;
-    const flags = table.flags(r);
-    this.fallback = (flags & RecordFlag.Fallback) !== 0;
-    this.first = table.firstToken(r);
-    this.body = (flags & RecordFlag.NoFields) !== 0 ? 0 : table.bodyTokens(r);
-    this.enriched = table.enrichedTokens(r);
-    this.execve = this.type === "EXECVE";
-  }
-
-  own(field: string): string | readonly string[] | undefined {
-    if (this.fallback) return this.recordDoc().own(field);
-    if (field === "type") return this.type;
-    const k = this.field(field);
-    if (k >= 0) return this.fieldValue(k, field);
-    const e = this.find(field, this.first + this.table.bodyTokens(this.r), this.enriched);
-    if (e >= 0) {
-      const table = this.table;
-      let from = table.valueStart(e);
-      let to = table.valueEnd(e);
-      const b = table.bytes.buf;
-      if (!ascii(b, from, to)) return this.recordDoc().own(field);
-      // as the interpreter writes an ENRICHED value: a leading quote and the last character dropped
-      if (to - from >= 2 && b[from] === DQUOTE) {
-        from++;
-        to--;
-      }
-      return b.toString("latin1", from, to);
-    }
-    return this.derived(field);
-  }
-
-  names(): string[] {
-    if (this.fallback) return this.recordDoc().names();
-    const table = this.table;
-    const names = ["type"];
-    const upper: string[] = [];
-    for (let k = this.first; k < this.first + this.body; k++) {
-      const info = table.infos[k]!;
-      if (this.execve && !isExecveField(info.name)) continue;
-      names.push(info.name);
-      if (info.kind !== undefined && ENRICH.has(info.kind)) upper.push(info.name.toUpperCase());
-    }
-    names.push(...upper);
-    const enrichedFrom = this.first + table.bodyTokens(this.r);
-    for (let k = enrichedFrom; k < enrichedFrom + this.enriched; k++) names.push(table.infos[k]!.name);
-    return [...new Set(specialNames(this.type, this.event, names))].filter((n) => this.own(n) !== undefined);
-  }
-
-  /** The record as an object, from its JSON: RecordDoc's answers for what the table does not describe. */
-  private recordDoc(): RecordDoc {
-    if (this.object === undefined) {
-      const text = this.json.buf.toString("utf8", this.table.jsonStart(this.r), this.table.jsonEnd(this.r));
-      this.object = new RecordDoc(JSON.parse(text) as OutputRecord, this.event, [], new EventShared(), undefined);
-    }
-    return this.object;
-  }
-
-  /** The first body token that is a field named `name` (EXECVE's a0, a1[0], a1_len … are argv), or -1. */
-  private field(name: string): number {
-    if (this.execve && !isExecveField(name)) return -1;
-    return this.find(name, this.first, this.body);
-  }
-
-  private find(name: string, from: number, count: number): number {
-    if (count === 0) return -1;
-    const infos = this.table.infos;
-    const info = fieldInfo(name);
-    // a remembered name is one object wherever it was read: compared as such, not as text
-    if (info.cached) {
-      for (let k = from; k < from + count; k++) if (infos[k] === info) return k;
-      return -1;
-    }
-    for (let k = from; k < from + count; k++) if (infos[k]!.name === name) return k;
-    return -1;
-  }
-
-  /**
-   * Body token k's value as RecordDoc reads the record: the keys for `key`, the decoded text of a hex-encoded
-   * field, else the value as logged (quotes removed: `raw` holds it wherever the interpretation differs).
-   */
-  private fieldValue(k: number, field: string): string | readonly string[] | undefined {
-    const info = this.table.infos[k]!;
-    if (info.kind === Kind.Key && this.event.keys !== undefined) return this.event.keys;
-    const b = this.table.bytes.buf;
-    const from = this.table.valueStart(k);
-    const to = this.table.valueEnd(k);
-    if (!ascii(b, from, to)) return this.recordDoc().own(field);
-    // EXECVE's fields other than argv are written as logged, quotes and all
-    if (this.execve) return b.toString("latin1", from, to);
-    if (to - from >= 2 && b[from] === DQUOTE && b[to - 1] === DQUOTE) return b.toString("latin1", from + 1, to - 1);
-    if (info.kind === Kind.Encoded && !isNullishAt(b, from, to)) {
-      const logged = b.toString("latin1", from, to);
-      return decodeHexString(logged) ?? logged;
-    }
-    return b.toString("latin1", from, to);
-  }
-
-  /** RecordDoc.derived on the table: an interpreted value (SYSCALL, UID …) is read from its member's JSON. */
-  private derived(field: string): string | readonly string[] | undefined {
-    const first = field.charCodeAt(0);
-    if (first >= 65 && first <= 90) {
-      const k = this.field(field.toLowerCase());
-      if (k < 0) return undefined;
-      const info = this.table.infos[k]!;
-      if (info.kind === undefined || !ENRICH.has(info.kind)) return undefined;
-      if (this.execve) {
-        const b = this.table.bytes.buf;
-        const from = this.table.valueStart(k);
-        const to = this.table.valueEnd(k);
-        return ascii(b, from, to) ? b.toString("latin1", from, to) : this.recordDoc().own(field);
-      }
-      return this.memberValue(k, info);
-    }
-    return special(this.type, this.event, field, undefined);
-  }
-
-  /** Body token k's interpreted value from the JSON the interpreter wrote for it, when a string. */
-  private memberValue(k: number, info: FieldInfo): string | undefined {
-    const b = this.json.buf;
-    const end = this.table.memberEnd(k);
-    const start = this.table.memberStart(k);
-    const from = start + (b[start] === COMMA ? info.nextKey.length : info.key.length);
-    if (b[from] === DQUOTE) {
-      let plain = true;
-      for (let i = from + 1; i < end - 1; i++) {
-        const c = b[i]!;
-        if (c === BACKSLASH || c >= 128) {
-          plain = false;
-          break;
-        }
-      }
-      if (plain) return b.toString("latin1", from + 1, end - 1);
-    }
-    const v: unknown = JSON.parse(b.toString("utf8", from, end));
-    return typeof v === "string" ? v : undefined;
-  }
-}
-
-const DQUOTE = 34;
-const COMMA = 44;
-const BACKSLASH = 92;
-
-function ascii(b: Buffer, from: number, to: number): boolean {
+export function ascii(b: Buffer, from: number, to: number): boolean {
   for (let i = from; i < to; i++) if (b[i]! >= 128) return false;
   return true;
 }
 
 /** In an EXECVE record every a… name but argc is argv (a0, a1[0], a1_len), not a field (Interpreter.execveAt). */
-function isExecveField(name: string): boolean {
+export function isExecveField(name: string): boolean {
   return name.charCodeAt(0) !== 97 || name === "argc";
 }
 
 /** The lower-case names some record types have beyond their fields: EXECVE's argv, PROCTITLE, SOCKADDR's parts. */
-function special(type: string, event: AuditEvent, field: string, saddr: FieldValue | EnrichedObject | undefined): string | undefined {
+export function special(
+  type: string,
+  event: AuditEvent,
+  field: string,
+  saddr: FieldValue | EnrichedObject | undefined,
+): string | undefined {
   switch (type) {
     case "EXECVE": {
       const argv = event.argv;
@@ -371,18 +204,33 @@ function special(type: string, event: AuditEvent, field: string, saddr: FieldVal
   }
 }
 
+/** Whether special() may give a value for the field in a record of the type (whatever the event holds). */
+export function hasSpecial(type: string, field: string): boolean {
+  switch (type) {
+    case "EXECVE":
+      return field.charCodeAt(0) === 97;
+    case "PROCTITLE":
+      return field === "proctitle";
+    case "SOCKADDR":
+      return field === "saddr_fam" || field === "laddr" || field === "lport" || field === "path";
+    default:
+      return false;
+  }
+}
+
 /** names with those of special() added. */
-function specialNames(type: string, event: AuditEvent, names: string[]): string[] {
+export function specialNames(type: string, event: AuditEvent, names: string[]): string[] {
   if (type === "EXECVE") names.push(...(event.argv ?? []).map((_, i) => `a${i}`));
   if (type === "PROCTITLE") names.push("proctitle");
   if (type === "SOCKADDR") names.push("saddr_fam", "laddr", "lport", "path");
   return names;
 }
 
-const MISSING = Symbol("missing");
+/** A field looked up and found absent (kept so it is looked up once). */
+export const MISSING = Symbol("missing");
 
 /** What an event's documents share: the values of fields looked up beyond a record (Doc.get), by slot and by name. */
-class EventShared {
+export class EventShared {
   readonly slots: (string | readonly string[] | typeof MISSING | undefined)[] = [];
   readonly byName = new Map<string, string | readonly string[] | typeof MISSING>();
 }
@@ -400,7 +248,7 @@ function argIndex(field: string): number {
 }
 
 /** ENRICHED-style upper-case names auditd adds for these interpreted fields (auditd's log_format=ENRICHED). */
-const ENRICH = new Set([Kind.User, Kind.Group, Kind.Arch, Kind.Syscall]);
+export const ENRICH = new Set([Kind.User, Kind.Group, Kind.Arch, Kind.Syscall]);
 
 /** The decoded address under the names auditd's ENRICHED SADDR={ saddr_fam=inet laddr=… lport=… } uses. */
 function saddrPart(enriched: FieldValue | EnrichedObject | undefined, event: AuditEvent, field: string): string | undefined {
@@ -432,20 +280,4 @@ export function eventDocs(event: AuditEvent): RecordDoc[] {
     docs.push(new RecordDoc(record, event, docs, shared, record.type === "EXECVE" ? event.argv?.join(" ") : undefined));
   }
   return docs as RecordDoc[];
-}
-
-/** The same from the interpreter's RecordTable and the records' JSON (valid during the event's onEvent call). */
-export function tableDocs(event: AuditEvent, table: RecordTable, json: JsonBytes): TableDoc[] {
-  const docs: TableDoc[] = [];
-  const shared = new EventShared();
-  let execve = false;
-  for (let r = 0; r < table.count; r++) {
-    const type = table.types[r]!;
-    if (type === "EXECVE") {
-      if (execve) continue;
-      execve = true;
-    }
-    docs.push(new TableDoc(table, r, json, event, docs, shared, type === "EXECVE" ? event.argv?.join(" ") : undefined));
-  }
-  return docs;
 }
