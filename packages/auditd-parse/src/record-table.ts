@@ -67,16 +67,21 @@ export class RecordTable {
     const first = this.tokenCount;
     this.reserveTokens(all);
     const tokens = this.tokens;
-    const bytes = this.bytes;
+    // the record's values in one copy: from the first value's start to the last one's end
+    let lo = buf.length;
+    let hi = 0;
+    for (let t = 0; t < all; t++) {
+      if (offsets[t * 4 + 2]! < lo) lo = offsets[t * 4 + 2]!;
+      if (offsets[t * 4 + 3]! > hi) hi = offsets[t * 4 + 3]!;
+    }
+    const base = this.bytes.length - lo;
+    if (all > 0) this.bytes.append(buf, lo, hi);
     let f = flags;
     for (let t = 0; t < all; t++) {
       const from = offsets[t * 4 + 2]!;
-      const to = offsets[t * 4 + 3]!;
-      const at = bytes.length;
-      bytes.append(buf, from, to);
       const k = (first + t) * T;
-      tokens[k] = at;
-      tokens[k + 1] = bytes.length;
+      tokens[k] = from + base;
+      tokens[k + 1] = offsets[t * 4 + 3]! + base;
       tokens[k + 2] = t < body ? spans[t * 2]! : 0;
       tokens[k + 3] = t < body ? spans[t * 2 + 1]! : 0;
       this.infos[first + t] = infos[t]!;

@@ -362,6 +362,18 @@ export class TableDoc extends Doc {
     this.type = view.table.types[r]!;
   }
 
+  /** Field values by slot, read once. */
+  private readonly read: (string | readonly string[] | typeof MISSING | undefined)[] = [];
+
+  override at(slot: number, field: string): string | readonly string[] | undefined {
+    let v = this.read[slot];
+    if (v === undefined) {
+      v = this.view.value(this.r, slot, field) ?? MISSING;
+      this.read[slot] = v;
+    }
+    return v === MISSING ? undefined : v;
+  }
+
   own(field: string): string | readonly string[] | undefined {
     return this.view.own(this.r, field);
   }
