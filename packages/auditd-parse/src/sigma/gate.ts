@@ -151,7 +151,7 @@ class FieldIndex {
       const byLength = atom.op === "prefix" ? this.prefix : this.suffix;
       let affix = byLength.get(atom.len);
       if (affix === undefined) {
-        affix = { lits: new Map(), edges: new Uint8Array(128) };
+        affix = { lits: new Map(), list: [], edges: new Uint8Array(128) };
         byLength.set(atom.len, affix);
       }
       push(affix.lits, atom.lit, rule);
@@ -188,6 +188,7 @@ class FieldIndex {
     this.shortestContains = Math.min(...[...this.contains.keys()].map((lit) => lit.length));
     this.prefixes = [...this.prefix];
     this.suffixes = [...this.suffix];
+    for (const [, a] of [...this.prefixes, ...this.suffixes]) a.list = [...a.lits];
     this.containsList = [...this.contains];
     if (this.containsList.length > 1)
       this.containsAny = new RegExp(this.containsList.map(([lit]) => lit.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")).join("|"));
@@ -222,20 +223,27 @@ class FieldIndex {
 
   /** Every rule whose atom on this field passes on v, into `rules` (a rule may come twice). */
   private matchValue(v: string, rules: number[]): void {
+    // an ASCII value lower-cases character by character, so its first n characters lower-cased are the first
+    // n of it lower-cased: the affixes are compared in place, no slice made per length
+    const ascii = isAscii(v);
     let lower: string | undefined;
-    if (this.eq.size > 0) {
+    if (this.eq.size > 0 || ascii) {
       lower = v.toLowerCase();
-      add(this.eq.get(lower), rules);
+      if (this.eq.size > 0) add(this.eq.get(lower), rules);
     }
     const prefixes = this.prefixes;
     for (let i = 0; i < prefixes.length; i++) {
       const [n, a] = prefixes[i]!;
-      if (v.length >= n && mayEnd(a, v.charCodeAt(0))) add(a.lits.get(v.slice(0, n).toLowerCase()), rules);
+      if (v.length < n || !mayEnd(a, v.charCodeAt(0))) continue;
+      if (!ascii) add(a.lits.get(v.slice(0, n).toLowerCase()), rules);
+      else for (const [lit, found] of a.list) if (lower!.startsWith(lit)) add(found, rules);
     }
     const suffixes = this.suffixes;
     for (let i = 0; i < suffixes.length; i++) {
       const [n, a] = suffixes[i]!;
-      if (v.length >= n && mayEnd(a, v.charCodeAt(v.length - 1))) add(a.lits.get(v.slice(v.length - n).toLowerCase()), rules);
+      if (v.length < n || !mayEnd(a, v.charCodeAt(v.length - 1))) continue;
+      if (!ascii) add(a.lits.get(v.slice(v.length - n).toLowerCase()), rules);
+      else for (const [lit, found] of a.list) if (lower!.endsWith(lit)) add(found, rules);
     }
     const containsList = this.containsList;
     if (containsList.length === 0) return;
@@ -245,9 +253,16 @@ class FieldIndex {
   }
 }
 
+function isAscii(v: string): boolean {
+  for (let i = 0; i < v.length; i++) if (v.charCodeAt(i) > 127) return false;
+  return true;
+}
+
 /** Prefixes (or suffixes) of one length, and the ASCII characters they start (end) with. */
 interface Affix {
   lits: Map<string, number[]>;
+  /** lits as a list (matchValue's in-place comparison). */
+  list: [string, number[]][];
   edges: Uint8Array;
 }
 
