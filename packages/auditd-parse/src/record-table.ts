@@ -165,26 +165,49 @@ let nextLayout = 1;
 /**
  * Numbers the layouts of records read on the byte path: records of one type with the same fields in the
  * same order (the same FieldInfo objects, ENRICHED part included) share a number, so where a field is in
- * them is worked out once per layout (sigma/table-doc.ts), not per record. Records of a type usually repeat
- * their layout; one that differs from the last of its type gets a new number.
+ * them is worked out once per layout (sigma/table-doc.ts), not per record. Layouts are found by a hash of
+ * their names: a log's records of one type come in a few layouts, interleaved (the corpus has ~5 per type).
  */
 export class Layouts {
-  private readonly last = new Map<string, { id: number; body: number; infos: FieldInfo[] }>();
+  private readonly byHash = new Map<number, Layout[]>();
+  private count = 0;
 
   of(type: string, infos: readonly FieldInfo[], body: number, all: number): number {
-    const last = this.last.get(type);
-    if (last !== undefined && last.body === body && last.infos.length === all) {
-      let same = true;
-      for (let t = 0; t < all; t++)
-        if (last.infos[t] !== infos[t]) {
-          same = false;
-          break;
-        }
-      if (same) return last.id;
+    let h = body;
+    for (let i = 0; i < type.length; i++) h = (Math.imul(h, 31) + type.charCodeAt(i)) | 0;
+    for (let t = 0; t < all; t++) {
+      const info = infos[t]!;
+      h = (Math.imul(h, 31) + (info.head ^ Math.imul(info.mid, 7) ^ info.bytes.length)) | 0;
+    }
+    const list = this.byHash.get(h);
+    if (list !== undefined)
+      for (const l of list) {
+        if (l.type !== type || l.body !== body || l.infos.length !== all) continue;
+        let same = true;
+        for (let t = 0; t < all; t++)
+          if (l.infos[t] !== infos[t]) {
+            same = false;
+            break;
+          }
+        if (same) return l.id;
+      }
+    // corrupt input could invent endless layouts: a bounded number is remembered
+    if (this.count >= 8192) {
+      this.byHash.clear();
+      this.count = 0;
     }
     const id = nextLayout++;
-    // corrupt input could invent endless types: a bounded number is remembered
-    if (last !== undefined || this.last.size < 1024) this.last.set(type, { id, body, infos: infos.slice(0, all) });
+    const layout = { id, type, body, infos: infos.slice(0, all) };
+    if (list === undefined) this.byHash.set(h, [layout]);
+    else list.push(layout);
+    this.count++;
     return id;
   }
+}
+
+interface Layout {
+  id: number;
+  type: string;
+  body: number;
+  infos: FieldInfo[];
 }
