@@ -560,7 +560,8 @@ export class Interpreter implements EventBuilder<OpenEvent> {
       if (this.infos[t >> 2]!.name !== "proctitle") continue;
       const from = offsets[t + 2]!;
       const to = offsets[t + 3]!;
-      const bytes = this.summaries || buf[from] === DQUOTE ? undefined : decodeHexBytes(buf, from, to);
+      // detect's table reads the proctitle as text (the event's), summaries or not
+      const bytes = this.summaries || this.memberSpans !== undefined || buf[from] === DQUOTE ? undefined : decodeHexBytes(buf, from, to);
       if (bytes !== undefined) {
         // no one reads the event's proctitle as text: its JSON goes straight from the decoded bytes
         proctitleJson(open.buffers.proctitle, bytes);

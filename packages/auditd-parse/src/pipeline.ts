@@ -81,7 +81,8 @@ export async function runPipeline(mode: Mode, files: string[], flags: ParseFlags
   // ECS (and go-libaudit's table) is loaded only when asked for: every other start stays without it
   const ecs = flags.format === "ecs" ? await import("./ecs") : undefined;
   if (mode === "events") markEarly();
-  const detector = rules === undefined ? undefined : new Detector(rules.rules, detectOptions(flags, ctx, ecs));
+  const detect = rules === undefined ? undefined : detectOptions(flags, ctx, ecs);
+  const detector = rules === undefined || detect === undefined ? undefined : new Detector(rules.rules, detect);
   const sink = detector === undefined ? makeSink(mode, flags, ctx, output, ecs) : detectSink(detector, output);
   const objects =
     mode === "sessions" ||
@@ -99,8 +100,9 @@ export async function runPipeline(mode: Mode, files: string[], flags: ParseFlags
       // detect reads the records' fields from the interpreter's table, not from their JSON parsed back (a filter
       // that reads records still gets them as objects)
       recordObjects: mode === "detect" && !needsRecords(filterOptions) ? "table" : objects ? "lazy" : false,
-      // NDJSON alone reads only the JSON; filters and the other modes read the event's summary fields
-      summaries: objects || mode !== "events" || filter !== undefined,
+      // NDJSON alone reads only the JSON; filters and the other modes read the event's summary fields, but for
+      // detect's NDJSON alerts (the rules read the table, an alert copies the event's JSON)
+      summaries: detect?.format === "ndjson" && filter === undefined ? false : objects || mode !== "events" || filter !== undefined,
     },
   );
   const onChunk = (chunk: Buffer): Promise<void> | undefined => {
