@@ -171,8 +171,12 @@ let nextLayout = 1;
 export class Layouts {
   private readonly byHash = new Map<number, Layout[]>();
   private count = 0;
+  private last: Layout | undefined;
 
   of(type: string, infos: readonly FieldInfo[], body: number, all: number): number {
+    // most records repeat the layout of the last of their type: checked first, without hashing
+    const last = this.last;
+    if (last !== undefined && last.type === type && same(last, infos, body, all)) return last.id;
     let h = body;
     for (let i = 0; i < type.length; i++) h = (Math.imul(h, 31) + type.charCodeAt(i)) | 0;
     for (let t = 0; t < all; t++) {
@@ -181,16 +185,11 @@ export class Layouts {
     }
     const list = this.byHash.get(h);
     if (list !== undefined)
-      for (const l of list) {
-        if (l.type !== type || l.body !== body || l.infos.length !== all) continue;
-        let same = true;
-        for (let t = 0; t < all; t++)
-          if (l.infos[t] !== infos[t]) {
-            same = false;
-            break;
-          }
-        if (same) return l.id;
-      }
+      for (const l of list)
+        if (l.type === type && same(l, infos, body, all)) {
+          this.last = l;
+          return l.id;
+        }
     // corrupt input could invent endless layouts: a bounded number is remembered
     if (this.count >= 8192) {
       this.byHash.clear();
@@ -201,6 +200,7 @@ export class Layouts {
     if (list === undefined) this.byHash.set(h, [layout]);
     else list.push(layout);
     this.count++;
+    this.last = layout;
     return id;
   }
 }
@@ -210,4 +210,10 @@ interface Layout {
   type: string;
   body: number;
   infos: FieldInfo[];
+}
+
+function same(l: Layout, infos: readonly FieldInfo[], body: number, all: number): boolean {
+  if (l.body !== body || l.infos.length !== all) return false;
+  for (let t = 0; t < all; t++) if (l.infos[t] !== infos[t]) return false;
+  return true;
 }

@@ -14,7 +14,6 @@ export class Gate {
   /** Per rule, the call of `candidates` that last took it: each rule is returned once per record. */
   private readonly seen: Uint32Array;
   private call = 0;
-  private readonly out: number[] = [];
   /** Per record layout (RecordTable.layout): see candidatesAt. */
   private readonly plans = new Map<number, Plan>();
 
@@ -51,14 +50,12 @@ export class Gate {
   }
 
   /**
-   * The same for record r of a TableEvent, read without a document; the list is reused by the next call. A field
+   * The same for record r of a TableEvent, read without a document. A field
    * the record's layout lacks is the event's value, the same for each of its records: the rules it gives are
    * worked out once per event (Plan), and a record reads only the fields it may have.
    */
   candidatesAt(view: TableEvent, r: number): number[] {
-    const out = this.out;
-    out.length = 0;
-    for (const i of this.always) out.push(i);
+    const out = this.always.slice();
     const call = this.nextCall();
     const plan = this.planOf(view, r);
     const fields = plan === undefined ? this.fields : plan.own;
