@@ -23,7 +23,7 @@ const T = 4;
  */
 export class RecordTable {
   /** The records' bodies, copied from the input (whose chunks are reused before the event completes). */
-  readonly bytes = new JsonBytes(4096);
+  bytes = new JsonBytes(4096);
   count = 0;
   recs = new Int32Array(16 * R);
   types: string[] = [];
@@ -35,9 +35,12 @@ export class RecordTable {
     this.bytes.reset();
     this.count = 0;
     this.tokenCount = 0;
-    // the strings and infos are overwritten in place; a long event's are dropped, not held for the pool
+    // reused in place; what a long event grew is dropped, not held in the pool of event buffers
     if (this.types.length > 64) this.types = [];
     if (this.infos.length > 1024) this.infos = [];
+    if (this.tokens.length > 1024 * T) this.tokens = new Int32Array(64 * T);
+    if (this.recs.length > 256 * R) this.recs = new Int32Array(16 * R);
+    if (this.bytes.buf.length > 65536) this.bytes = new JsonBytes(4096);
   }
 
   /** A record read on the text path: only its JSON is known. */
