@@ -197,7 +197,7 @@ export class TableEvent {
   mayOwn(r: number, slot: number, field: string): boolean | undefined {
     const table = this.table;
     if ((table.flags(r) & RecordFlag.Fallback) !== 0 || table.layout(r) === 0) return undefined;
-    const code = this.resolve(r, field);
+    const code = this.placeOf(r, slot, field);
     if (code === Place.None) return false;
     return code !== Place.Special || hasSpecial(table.types[r]!, field);
   }
