@@ -25,7 +25,7 @@ import type { SigmaDoc } from "./compile";
 export abstract class Doc implements SigmaDoc {
   private flat: string[] | undefined;
   /** Field values by slot, read once (MISSING: looked up, absent). */
-  private readonly slots: (string | readonly string[] | typeof MISSING | undefined)[] = [];
+  private slots: (string | readonly string[] | typeof MISSING | undefined)[] | undefined;
 
   constructor(
     protected readonly event: AuditEvent,
@@ -45,6 +45,7 @@ export abstract class Doc implements SigmaDoc {
   abstract names(): string[];
 
   at(slot: number, field: string): string | readonly string[] | undefined {
+    this.slots ??= [];
     let v = this.slots[slot];
     if (v === undefined) {
       v = this.own(field);
@@ -67,6 +68,7 @@ export abstract class Doc implements SigmaDoc {
     if (own !== undefined) return own;
     // this record lacks it, so "the first other record that has it" is the first record that has it:
     // one answer for all of the event's documents, remembered (rules ask every record for the same fields)
+    this.shared.byName ??= new Map();
     const byName = this.shared.byName;
     const known = byName.get(field);
     if (known !== undefined) return known === MISSING ? undefined : known;
@@ -232,7 +234,8 @@ export const MISSING = Symbol("missing");
 /** What an event's documents share: the values of fields looked up beyond a record (Doc.get), by slot and by name. */
 export class EventShared {
   readonly slots: (string | readonly string[] | typeof MISSING | undefined)[] = [];
-  readonly byName = new Map<string, string | readonly string[] | typeof MISSING>();
+  /** Made when first needed: only `fieldref` asks by name. */
+  byName: Map<string, string | readonly string[] | typeof MISSING> | undefined;
 }
 
 /** n for a field named `an` (a0, a1, … a12), else -1: read by hand, this runs for every EXECVE lookup. */
