@@ -43,7 +43,8 @@ export class Gate {
     const out = this.always.slice();
     const call = this.nextCall();
     for (const f of this.fields) {
-      const got = doc.at(f.slot, f.field);
+      // "": keywords, searched in all of the record's values
+      const got = f.field === "" ? doc.values() : doc.at(f.slot, f.field);
       if (got !== undefined) f.match(got, this.seen, call, out);
     }
     return out;
@@ -62,8 +63,8 @@ export class Gate {
     const bytes = view.table.bytes.buf;
     for (const f of fields) {
       // a value logged as plain ASCII that no atom can match by its length and ends is not made a string
-      if (view.plainBytes(r, f.slot, f.field) && !f.mayMatch(bytes, view.spanFrom, view.spanTo)) continue;
-      const got = view.value(r, f.slot, f.field);
+      if (f.field !== "" && view.plainBytes(r, f.slot, f.field) && !f.mayMatch(bytes, view.spanFrom, view.spanTo)) continue;
+      const got = f.field === "" ? view.values(r) : view.value(r, f.slot, f.field);
       if (got !== undefined) f.match(got, this.seen, call, out);
     }
     if (plan !== undefined) {
@@ -88,7 +89,7 @@ export class Gate {
       const own: FieldIndex[] = [];
       const absent: FieldIndex[] = [];
       for (const f of this.fields) {
-        const may = view.mayOwn(r, f.slot, f.field);
+        const may = f.field === "" || view.mayOwn(r, f.slot, f.field);
         if (may === undefined) return undefined;
         (may ? own : absent).push(f);
       }

@@ -68,6 +68,8 @@ export class TableEvent {
   readonly id = nextEventId++;
   private readonly shared = new EventShared();
   private objects: (RecordDoc | undefined)[] | undefined;
+  /** Documents made for keywords in the gate, kept for the full tests. */
+  private docs: (TableDoc | undefined)[] | undefined;
 
   constructor(
     readonly event: AuditEvent,
@@ -112,8 +114,21 @@ export class TableEvent {
     return undefined;
   }
 
+  /** Record r's own values, for keywords (Doc.values): the gate's and its document's, made once. */
+  values(r: number): readonly string[] {
+    this.docs ??= [];
+    let doc = this.docs[r];
+    if (doc === undefined) {
+      doc = this.doc(r);
+      this.docs[r] = doc;
+    }
+    return doc.values();
+  }
+
   /** The document of record r (one of `records`), for a rule's full test. */
   doc(r: number): TableDoc {
+    const made = this.docs?.[r];
+    if (made !== undefined) return made;
     return new TableDoc(this, r, this.shared, this.table.types[r] === "EXECVE" ? this.event.argv?.join(" ") : undefined);
   }
 
