@@ -117,7 +117,10 @@ export class Detector {
   /** Tests one event and hands each alert's line to `line`. */
   event(event: AuditEvent, json: EventJson, line: (text: string) => void): void {
     this.stats.events++;
-    const matches = this.engine.match(event);
+    const table = json.recordTable();
+    const matches = table === undefined ? this.engine.match(event) : this.engine.matchTable(event, table, json.recordsJson()!);
+    // read from the table, the event has no records as objects: ECS alerts want them, made for the matches only
+    if (table !== undefined && matches.length > 0 && this.ecsAlert !== undefined) event.records = JSON.parse(`[${json.recordsText()}]`);
     for (const { rule, records } of matches) {
       if (this.options.failRank !== undefined && rule.rank >= this.options.failRank) this.stats.failing++;
       if (rule.rank < this.options.minRank) continue;

@@ -2,6 +2,7 @@ import type { AuditEvent } from "./event";
 import { Slot } from "./fields";
 import type { JsonBytes } from "./json";
 import type { EventBuffers } from "./open-event";
+import type { RecordTable } from "./record-table";
 
 /**
  * One event's NDJSON line as bytes: the head (summary keys), then the records, closed with `]}`; a line
@@ -18,7 +19,20 @@ export class EventJson {
     private head: JsonBytes | undefined,
     private records: JsonBytes | undefined,
     private writeHead?: (head: JsonBytes) => void,
+    private table?: RecordTable,
   ) {}
+
+  /** The records as the interpreter read them (its recordObjects "table"), else undefined. */
+  recordTable(): RecordTable | undefined {
+    this.live(this.head);
+    return this.table;
+  }
+
+  /** The records' JSON bytes (valid, like the line, only during the onEvent call). */
+  recordsJson(): JsonBytes | undefined {
+    this.live(this.head);
+    return this.records;
+  }
 
   /** The line's length in bytes, with its newline. */
   get lineLength(): number {
@@ -60,6 +74,7 @@ export class EventJson {
     this.head = undefined;
     this.records = undefined;
     this.writeHead = undefined;
+    this.table = undefined;
     this.released = true;
   }
 

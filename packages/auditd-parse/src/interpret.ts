@@ -11,6 +11,7 @@ import { type IdNames, UNSET_ID } from "./ids";
 import { JsonBytes, jsonString } from "./json";
 import { EventBuffers, finishArgv, keepLostBytes, NAMES_LOCAL, NAMES_LOG, OpenEvent, setSummary } from "./open-event";
 import { type AuditRecord, type Header, rawValuesOf, recordOf, tokenize } from "./record";
+import { Layouts, RecordFlag, RecordTable } from "./record-table";
 import { decodeSockaddr, type Sockaddr } from "./sockaddr";
 import {
   argAt,
@@ -70,9 +71,10 @@ export interface InterpreterOptions {
    * Also build `records` as objects (the API, sessions); NDJSON output needs only the JSON text. "lazy":
    * parse them from the JSON the first time `records` is read, which must be during the onEvent call (as
    * for EventJson; the bytes are reused after it): sessions reads the records of login events only, and
-   * parsing every event's was a quarter of its time.
+   * parsing every event's was a quarter of its time. "table": `records` stays empty and the EventJson
+   * carries the records' RecordTable (detect reads fields from it, not from JSON parsed back).
    */
-  recordObjects?: boolean | "lazy";
+  recordObjects?: boolean | "lazy" | "table";
   /**
    * Fill the event's summary fields (pid, comm, auid …) as text, default true. NDJSON output with no filter
    * reads only the JSON, which has them either way.
@@ -89,7 +91,12 @@ export interface InterpreterOptions {
 export class Interpreter implements EventBuilder<OpenEvent> {
   /** Records read on the text path (any shape the byte path does not take): the benchmark's slow-path share. */
   textRecords = 0;
-  private readonly recordObjects: boolean | "lazy";
+  private readonly recordObjects: boolean | "lazy" | "table";
+  /** recordObjects "table": each member's JSON span per body token of the record being read (RecordTable). */
+  private memberSpans: Int32Array | undefined;
+  /** A member of the record being read was written under a repeated name (`name#2`). */
+  private repeated = false;
+  private readonly layouts = new Layouts();
   private readonly summaries: boolean;
   private readonly time = new IsoTime();
   private readonly types = new Map<string, TypeInfo>();
@@ -175,6 +182,7 @@ export class Interpreter implements EventBuilder<OpenEvent> {
     options: InterpreterOptions = {},
   ) {
     this.recordObjects = options.recordObjects ?? true;
+    if (this.recordObjects === "table") this.memberSpans = new Int32Array(512);
     this.summaries = options.summaries ?? true;
     for (const kind of VALUE_KINDS) {
       this.readings[kind] = new ByteNames((value) => {
@@ -225,6 +233,8 @@ export class Interpreter implements EventBuilder<OpenEvent> {
     open.event.types.push(type);
     const out = open.records;
     if (open.recordCount++ > 0) out.byte(COMMA);
+    const jsonStart = out.length;
+    this.repeated = false;
     this.out = out;
     this.spans = open.buffers.spans;
     this.fieldCount = 0;
@@ -244,7 +254,12 @@ export class Interpreter implements EventBuilder<OpenEvent> {
     // EXECVE's text path keeps a quoted '…' value as it is
     const tokens = this.scan(buf, h.bodyStart, end, typeInfo.memo, type !== "EXECVE");
     if (tokens >= 0 && (this.nestedFrom < 0 || this.nestedApart(tokens))) {
-      this.fastRecord(open, type, typeInfo.prefix, buf, tokens);
+      const noFields = this.fastRecord(open, type, typeInfo.prefix, buf, tokens);
+      if (this.memberSpans !== undefined) {
+        const flags = (noFields ? RecordFlag.NoFields : 0) | (this.repeated ? RecordFlag.Fallback : 0);
+        const table = this.tableOf(open);
+        table.byteRecord(type, buf, this.offsets, this.infos, tokens, this.memberSpans, jsonStart, out.length, flags, this.layouts);
+      }
       if (this.offsets.length > MAX_KEPT_TOKENS * 4) this.shrinkTokens();
       return true;
     }
@@ -254,6 +269,7 @@ export class Interpreter implements EventBuilder<OpenEvent> {
     // bytes that are not UTF-8 are U+FFFD in the text: the values' exact bytes, for argvRaw, proctitleRaw, raw
     if (!isUtf8(body)) record.rawValues = rawValuesOf(body);
     this.textRecord(open, record);
+    if (this.memberSpans !== undefined) this.tableOf(open).textRecord(type, jsonStart, out.length);
     return record.unparsed === undefined;
   }
 
@@ -266,7 +282,7 @@ export class Interpreter implements EventBuilder<OpenEvent> {
     // the head is written if the line is read (see EventJson); the closure holds only what that needs
     const { buffers, timeMs } = open;
     const time = this.time;
-    const json = new EventJson(this.head, open.records, (head) => writeHead(head, event, buffers, time, timeMs));
+    const json = new EventJson(this.head, open.records, (head) => writeHead(head, event, buffers, time, timeMs), buffers.table);
     if (this.recordObjects === true) event.records = parseRecords(open.records.buf.toString("utf8", 0, open.records.length));
     else if (this.recordObjects === "lazy") lazyRecords(event, json);
     this.onEvent(event, json);
@@ -284,6 +300,12 @@ export class Interpreter implements EventBuilder<OpenEvent> {
     const json = new EventJson(this.head, undefined);
     this.onEvent(event, json);
     json.release();
+  }
+
+  /** The event's RecordTable (recordObjects "table"), made with its buffers' first table record. */
+  private tableOf(open: OpenEvent): RecordTable {
+    open.buffers.table ??= new RecordTable();
+    return open.buffers.table;
   }
 
   /** After a runaway line: token space back to its usual size, not held for the rest of the run. */
@@ -426,7 +448,8 @@ export class Interpreter implements EventBuilder<OpenEvent> {
     return true;
   }
 
-  private fastRecord(open: OpenEvent, type: string, prefix: Uint8Array, buf: Buffer, tokens: number): void {
+  /** Writes a record read on the byte path; true when it has no fields (a PROCTITLE whose proctitle went to the event). */
+  private fastRecord(open: OpenEvent, type: string, prefix: Uint8Array, buf: Buffer, tokens: number): boolean {
     const out = this.out;
     const offsets = this.offsets;
     out.bytes(prefix);
@@ -444,11 +467,17 @@ export class Interpreter implements EventBuilder<OpenEvent> {
         }
       }
     }
+    let noFields = false;
     if (type === "EXECVE") this.execveAt(open, buf, tokens);
     else if (type !== "PROCTITLE" || !this.proctitleAt(open, buf, tokens)) {
       const infos = this.infos;
-      for (let t = 0, i = 0; t < tokens; t++, i += 4) this.fastField(open, infos[t]!, buf, offsets[i + 2]!, offsets[i + 3]!);
-    }
+      const spans = this.memberSpans === undefined ? undefined : this.spansFor(tokens);
+      for (let t = 0, i = 0; t < tokens; t++, i += 4) {
+        if (spans !== undefined) spans[t * 2] = out.length;
+        this.fastField(open, infos[t]!, buf, offsets[i + 2]!, offsets[i + 3]!);
+        if (spans !== undefined) spans[t * 2 + 1] = out.length;
+      }
+    } else noFields = true;
     let i = tokens * 4;
     out.byte(RBRACE);
     this.closeRaw();
@@ -474,6 +503,13 @@ export class Interpreter implements EventBuilder<OpenEvent> {
       out.byte(RBRACE);
     }
     out.byte(RBRACE);
+    return noFields;
+  }
+
+  /** memberSpans with room for n tokens. */
+  private spansFor(n: number): Int32Array {
+    if (this.memberSpans!.length < n * 2) this.memberSpans = new Int32Array(n * 2);
+    return this.memberSpans!;
   }
 
   /** EXECVE from byte tokens: the same rules as execve(), with strings made only for the arguments. */
@@ -524,7 +560,8 @@ export class Interpreter implements EventBuilder<OpenEvent> {
       if (this.infos[t >> 2]!.name !== "proctitle") continue;
       const from = offsets[t + 2]!;
       const to = offsets[t + 3]!;
-      const bytes = this.summaries || buf[from] === DQUOTE ? undefined : decodeHexBytes(buf, from, to);
+      // detect's table reads the proctitle as text (the event's), summaries or not
+      const bytes = this.summaries || this.memberSpans !== undefined || buf[from] === DQUOTE ? undefined : decodeHexBytes(buf, from, to);
       if (bytes !== undefined) {
         // no one reads the event's proctitle as text: its JSON goes straight from the decoded bytes
         proctitleJson(open.buffers.proctitle, bytes);
@@ -919,6 +956,7 @@ export class Interpreter implements EventBuilder<OpenEvent> {
       if (repeat === 1) repeat = 0;
     }
     // a repeat's name is written as text: a runaway line may repeat one name a million times
+    if (repeat !== 0) this.repeated = true;
     this.keyInfo = repeat === 0 ? info : undefined;
     this.repeatKey = repeat === 0 ? undefined : `${info.name}#${repeat}`;
     return this.repeatKey;

@@ -3,6 +3,7 @@ import type { AuditEvent } from "./event";
 import { Slot } from "./fields";
 import { JsonBytes } from "./json";
 import type { Header } from "./record";
+import type { RecordTable } from "./record-table";
 import { decodeArg, lostBytes } from "./values";
 
 /** An event's reusable byte buffers: its records' JSON, and where in it each summary value was written. */
@@ -14,8 +15,11 @@ export class EventBuffers {
   readonly proctitle = new JsonBytes(256);
   /** The record types as JSON strings, comma-separated, in arrival order (the head's "types"). */
   readonly types = new JsonBytes(256);
+  /** The records as detect reads them (Interpreter's recordObjects "table"), else undefined. */
+  table: RecordTable | undefined = undefined;
 
   reset(): void {
+    this.table?.reset();
     this.records.reset();
     this.types.reset();
     this.spans.fill(-1);

@@ -93,7 +93,8 @@ export async function runPipeline(mode: Mode, files: string[], flags: ParseFlags
   // ECS (and go-libaudit's table) is loaded only when asked for: every other start stays without it
   const ecs = flags.format === "ecs" ? await import("./ecs") : undefined;
   if (mode === "events") markEarly();
-  const detector = detect && rules && new detect.Detector(rules.rules, detect.detectOptions(flags, ctx, ecs));
+  const alerts = detect && rules ? detect.detectOptions(flags, ctx, ecs) : undefined;
+  const detector = detect && rules && alerts ? new detect.Detector(rules.rules, alerts) : undefined;
   const sink = detector === undefined ? makeSink(mode, flags, ctx, output, ecs) : detectSink(detector, output);
   const objects =
     mode === "sessions" ||
@@ -108,9 +109,12 @@ export async function runPipeline(mode: Mode, files: string[], flags: ParseFlags
     {
       ...parserOptions(flags, config),
       // parsed only when read: sessions reads the records of login events alone
-      recordObjects: objects ? "lazy" : false,
-      // NDJSON alone reads only the JSON; filters and the other modes read the event's summary fields
-      summaries: objects || mode !== "events" || filter !== undefined,
+      // detect reads the records' fields from the interpreter's table, not from their JSON parsed back (a filter
+      // that reads records still gets them as objects)
+      recordObjects: mode === "detect" && !needsRecords(filterOptions) ? "table" : objects ? "lazy" : false,
+      // NDJSON alone reads only the JSON; filters and the other modes read the event's summary fields, but for
+      // detect's NDJSON alerts (the rules read the table, an alert copies the event's JSON)
+      summaries: alerts?.format === "ndjson" && filter === undefined ? false : objects || mode !== "events" || filter !== undefined,
     },
   );
   const onChunk = (chunk: Buffer): Promise<void> | undefined => {

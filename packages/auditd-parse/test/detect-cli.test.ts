@@ -160,7 +160,8 @@ describe("auditd-parse detect", () => {
       '"/etc/passwd"',
       "2F6574632F1B5B324A706173737764",
     );
-    for (const e of parseText(log).events) detector.event(e, { toString: () => "{}" } as never, (l) => lines.push(l));
+    for (const e of parseText(log).events)
+      detector.event(e, { toString: () => "{}", recordTable: () => undefined } as never, (l) => lines.push(l));
     expect(lines[0]).toMatch(/^TIME\s+LEVEL\s+RULE\s+HOST\s+WHAT$/);
     const row = lines.find((l) => l.includes("Remove Immutable File Attribute"))!;
     expect(row).toContain("medium");

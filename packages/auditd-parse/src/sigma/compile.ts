@@ -44,6 +44,11 @@ export function fieldSlot(field: string): number {
   return slot;
 }
 
+/** How many field slots there are so far. */
+export function slotCount(): number {
+  return SLOTS.size;
+}
+
 export const LEVELS = ["informational", "low", "medium", "high", "critical"] as const;
 export type Level = (typeof LEVELS)[number];
 
@@ -192,9 +197,13 @@ function compileSearch(name: string, value: unknown): Part {
         value.map((m) => compileMap(m, where)),
       );
     if (value.some(isMap)) throw new RuleError(`${where} mixes maps and plain values in one list`);
-    return { test: compileItem("", [], value, where).test, keys: NO_KEYS, trigger: undefined };
+    const { test, trigger } = compileItem("", [], value, where);
+    return { test, keys: NO_KEYS, trigger };
   }
-  if (isScalar(value)) return { test: compileItem("", [], [value], where).test, keys: NO_KEYS, trigger: undefined };
+  if (isScalar(value)) {
+    const { test, trigger } = compileItem("", [], [value], where);
+    return { test, keys: NO_KEYS, trigger };
+  }
   throw new RuleError(`${where} is neither a map nor a list`);
 }
 
@@ -366,8 +375,10 @@ function compileItem(field: string, modifiers: string[], raw: unknown, where: st
         values.map((v, i) => (v.kind === "str" ? keyword(v.s, cased) : tests[i]!)),
         all,
       ),
-      // keywords search all of a record's values: no one field to index them by
-      trigger: undefined,
+      // keywords search all of a record's values: indexed under the field "", whose values are all of them
+      trigger: cased
+        ? undefined
+        : (all ? allTrigger : anyTrigger)(values.map((v) => (v.kind === "str" ? atomsOf("", keywordString(v.s)) : undefined))),
     };
   const strings = values.flatMap((v) => (v.kind === "str" ? [v.s] : []));
   // a plain list of strings (the usual case) is one combined test; `all` and other kinds test one by one
@@ -415,9 +426,13 @@ function keywordTest(tests: StringTest[], all: boolean): Test {
 
 /** A keyword is found anywhere in a value (full-text search), so it is wrapped in `*` unless it already is. */
 function keyword(s: SigmaString, cased: boolean): StringTest {
+  return compileString(keywordString(s), cased);
+}
+
+function keywordString(s: SigmaString): SigmaString {
   const lead: SigmaString = s[0] === ANY ? [] : [ANY];
   const trail: SigmaString = s[s.length - 1] === ANY ? [] : [ANY];
-  return compileString([...lead, ...s, ...trail], cased);
+  return [...lead, ...s, ...trail];
 }
 
 /** A test on one value of a field; `fieldref` also reads the document. */

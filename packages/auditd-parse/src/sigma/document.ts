@@ -1,4 +1,4 @@
-import type { AuditEvent, OutputRecord } from "../event";
+import type { AuditEvent, EnrichedObject, FieldValue, OutputRecord } from "../event";
 import { fieldInfo, Kind } from "../fields";
 import type { SigmaDoc } from "./compile";
 
@@ -22,29 +22,42 @@ import type { SigmaDoc } from "./compile";
  * Values are read when a rule asks for them, not copied into a map per record: most rules stop at the first
  * field, and a record type with no rule of its own meets only the few rules that name no type.
  */
-export class RecordDoc implements SigmaDoc {
+export abstract class Doc implements SigmaDoc {
   private flat: string[] | undefined;
   /** Field values by slot, read once (MISSING: looked up, absent). */
-  private readonly slots: (string | readonly string[] | typeof MISSING | undefined)[] = [];
+  private slots: (string | readonly string[] | typeof MISSING | undefined)[] | undefined;
 
   constructor(
-    readonly record: OutputRecord,
-    private readonly event: AuditEvent,
-    private readonly all: readonly RecordDoc[],
+    protected readonly event: AuditEvent,
+    private readonly all: readonly Doc[],
     /** Fields looked up in the event's records, shared by its documents (see get). */
-    private readonly shared: Map<string, string | readonly string[] | null>,
+    private readonly shared: EventShared,
     /** Text keyword search sees besides the values: EXECVE's whole command line. */
     private readonly text: string | undefined,
   ) {}
 
-  get type(): string {
-    return this.record.type;
-  }
+  abstract get type(): string;
+
+  /** This record's value of `field`, or undefined. */
+  abstract own(field: string): string | readonly string[] | undefined;
+
+  /** The names this record has a value for (own ones, not the event's). */
+  abstract names(): string[];
 
   at(slot: number, field: string): string | readonly string[] | undefined {
+    this.slots ??= [];
     let v = this.slots[slot];
     if (v === undefined) {
-      v = this.get(field) ?? MISSING;
+      v = this.own(field);
+      if (v === undefined) {
+        // get()'s answer for a record that lacks the field, kept by slot for all of the event's documents
+        const slots = this.shared.slots;
+        v = slots[slot];
+        if (v === undefined) {
+          v = this.firstHaving(field) ?? MISSING;
+          slots[slot] = v;
+        }
+      }
       this.slots[slot] = v;
     }
     return v === MISSING ? undefined : v;
@@ -55,78 +68,22 @@ export class RecordDoc implements SigmaDoc {
     if (own !== undefined) return own;
     // this record lacks it, so "the first other record that has it" is the first record that has it:
     // one answer for all of the event's documents, remembered (rules ask every record for the same fields)
-    const known = this.shared.get(field);
-    if (known !== undefined) return known ?? undefined;
-    let found: string | readonly string[] | null = null;
+    this.shared.byName ??= new Map();
+    const byName = this.shared.byName;
+    const known = byName.get(field);
+    if (known !== undefined) return known === MISSING ? undefined : known;
+    const found = this.firstHaving(field);
+    byName.set(field, found ?? MISSING);
+    return found;
+  }
+
+  /** The first of the event's records that has the field: its value. */
+  protected firstHaving(field: string): string | readonly string[] | undefined {
     for (const doc of this.all) {
       const v = doc.own(field);
-      if (v !== undefined) {
-        found = v;
-        break;
-      }
+      if (v !== undefined) return v;
     }
-    this.shared.set(field, found);
-    return found ?? undefined;
-  }
-
-  /** This record's value of `field`, or undefined. */
-  own(field: string): string | readonly string[] | undefined {
-    const record = this.record;
-    if (field === "type") return record.type;
-    // own members only: a rule naming `constructor` or `__proto__` must not read Object.prototype's
-    const value = Object.hasOwn(record.fields, field) ? record.fields[field] : undefined;
-    if (value !== undefined) {
-      const kind = fieldInfo(field).kind;
-      if (kind === Kind.Key && this.event.keys !== undefined) return this.event.keys;
-      if (kind === Kind.Encoded && typeof value === "string") return value;
-      const logged = record.raw !== undefined && Object.hasOwn(record.raw, field) ? record.raw[field] : undefined;
-      if (logged !== undefined) return logged;
-      if (typeof value === "string") return value;
-    }
-    const enriched = record.enriched !== undefined && Object.hasOwn(record.enriched, field) ? record.enriched[field] : undefined;
-    if (typeof enriched === "string") return enriched;
-    return this.derived(field);
-  }
-
-  /** The values a record does not log under that name: ENRICHED-style names, argv, proctitle, address parts. */
-  private derived(field: string): string | undefined {
-    const record = this.record;
-    const first = field.charCodeAt(0);
-    if (first >= 65 && first <= 90) {
-      // SYSCALL, UID …: the interpretation of the lower-case field, when the log has no ENRICHED part for it
-      const lower = field.toLowerCase();
-      const v = record.fields[lower];
-      const kind = fieldInfo(lower).kind;
-      if (typeof v === "string" && kind !== undefined && ENRICH.has(kind) && record.enriched?.[field] === undefined) return v;
-      return undefined;
-    }
-    switch (record.type) {
-      case "EXECVE": {
-        const argv = this.event.argv;
-        return argv !== undefined && first === 97 ? argv[argIndex(field)] : undefined;
-      }
-      case "PROCTITLE":
-        return field === "proctitle" ? this.event.proctitle?.join(" ") : undefined;
-      case "SOCKADDR":
-        return saddrPart(record, this.event, field);
-      default:
-        return undefined;
-    }
-  }
-
-  /** The names this record has a value for (own ones, not the event's), in a stable order. */
-  names(): string[] {
-    const r = this.record;
-    const names = ["type", ...Object.keys(r.fields)];
-    for (const name of Object.keys(r.fields)) {
-      const kind = fieldInfo(name).kind;
-      if (kind !== undefined && ENRICH.has(kind)) names.push(name.toUpperCase());
-    }
-    if (r.enriched !== undefined) names.push(...Object.keys(r.enriched));
-    if (r.type === "EXECVE") names.push(...(this.event.argv ?? []).map((_, i) => `a${i}`));
-    if (r.type === "PROCTITLE") names.push("proctitle");
-    if (r.type === "SOCKADDR") names.push("saddr_fam", "laddr", "lport", "path");
-    return [...new Set(names)].filter((n) => this.own(n) !== undefined);
+    return undefined;
   }
 
   values(): readonly string[] {
@@ -157,7 +114,129 @@ export class RecordDoc implements SigmaDoc {
   }
 }
 
-const MISSING = Symbol("missing");
+/** A record's document read from the record as an object (`event.records`, the JSON parsed back). */
+export class RecordDoc extends Doc {
+  constructor(
+    readonly record: OutputRecord,
+    event: AuditEvent,
+    all: readonly Doc[],
+    shared: EventShared,
+    text: string | undefined,
+  ) {
+    super(event, all, shared, text);
+  }
+
+  get type(): string {
+    return this.record.type;
+  }
+
+  own(field: string): string | readonly string[] | undefined {
+    const record = this.record;
+    if (field === "type") return record.type;
+    // own members only: a rule naming `constructor` or `__proto__` must not read Object.prototype's
+    const value = Object.hasOwn(record.fields, field) ? record.fields[field] : undefined;
+    if (value !== undefined) {
+      const kind = fieldInfo(field).kind;
+      if (kind === Kind.Key && this.event.keys !== undefined) return this.event.keys;
+      if (kind === Kind.Encoded && typeof value === "string") return value;
+      const logged = record.raw !== undefined && Object.hasOwn(record.raw, field) ? record.raw[field] : undefined;
+      if (logged !== undefined) return logged;
+      if (typeof value === "string") return value;
+    }
+    const enriched = record.enriched !== undefined && Object.hasOwn(record.enriched, field) ? record.enriched[field] : undefined;
+    if (typeof enriched === "string") return enriched;
+    return this.derived(field);
+  }
+
+  /** The values a record does not log under that name: ENRICHED-style names, argv, proctitle, address parts. */
+  private derived(field: string): string | undefined {
+    const record = this.record;
+    const first = field.charCodeAt(0);
+    if (first >= 65 && first <= 90) {
+      // SYSCALL, UID …: the interpretation of the lower-case field, when the log has no ENRICHED part for it
+      const lower = field.toLowerCase();
+      const v = record.fields[lower];
+      const kind = fieldInfo(lower).kind;
+      if (typeof v === "string" && kind !== undefined && ENRICH.has(kind) && record.enriched?.[field] === undefined) return v;
+      return undefined;
+    }
+    return special(record.type, this.event, field, record.enriched?.SADDR);
+  }
+
+  names(): string[] {
+    const r = this.record;
+    const names = ["type", ...Object.keys(r.fields)];
+    for (const name of Object.keys(r.fields)) {
+      const kind = fieldInfo(name).kind;
+      if (kind !== undefined && ENRICH.has(kind)) names.push(name.toUpperCase());
+    }
+    if (r.enriched !== undefined) names.push(...Object.keys(r.enriched));
+    return [...new Set(specialNames(r.type, this.event, names))].filter((n) => this.own(n) !== undefined);
+  }
+}
+
+export function ascii(b: Buffer, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) if (b[i]! >= 128) return false;
+  return true;
+}
+
+/** In an EXECVE record every a… name but argc is argv (a0, a1[0], a1_len), not a field (Interpreter.execveAt). */
+export function isExecveField(name: string): boolean {
+  return name.charCodeAt(0) !== 97 || name === "argc";
+}
+
+/** The lower-case names some record types have beyond their fields: EXECVE's argv, PROCTITLE, SOCKADDR's parts. */
+export function special(
+  type: string,
+  event: AuditEvent,
+  field: string,
+  saddr: FieldValue | EnrichedObject | undefined,
+): string | undefined {
+  switch (type) {
+    case "EXECVE": {
+      const argv = event.argv;
+      return argv !== undefined && field.charCodeAt(0) === 97 ? argv[argIndex(field)] : undefined;
+    }
+    case "PROCTITLE":
+      return field === "proctitle" ? event.proctitle?.join(" ") : undefined;
+    case "SOCKADDR":
+      return saddrPart(saddr, event, field);
+    default:
+      return undefined;
+  }
+}
+
+/** Whether special() may give a value for the field in a record of the type (whatever the event holds). */
+export function hasSpecial(type: string, field: string): boolean {
+  switch (type) {
+    case "EXECVE":
+      return field.charCodeAt(0) === 97;
+    case "PROCTITLE":
+      return field === "proctitle";
+    case "SOCKADDR":
+      return field === "saddr_fam" || field === "laddr" || field === "lport" || field === "path";
+    default:
+      return false;
+  }
+}
+
+/** names with those of special() added. */
+export function specialNames(type: string, event: AuditEvent, names: string[]): string[] {
+  if (type === "EXECVE") names.push(...(event.argv ?? []).map((_, i) => `a${i}`));
+  if (type === "PROCTITLE") names.push("proctitle");
+  if (type === "SOCKADDR") names.push("saddr_fam", "laddr", "lport", "path");
+  return names;
+}
+
+/** A field looked up and found absent (kept so it is looked up once). */
+export const MISSING = Symbol("missing");
+
+/** What an event's documents share: the values of fields looked up beyond a record (Doc.get), by slot and by name. */
+export class EventShared {
+  readonly slots: (string | readonly string[] | typeof MISSING | undefined)[] = [];
+  /** Made when first needed: only `fieldref` asks by name. */
+  byName: Map<string, string | readonly string[] | typeof MISSING> | undefined;
+}
 
 /** n for a field named `an` (a0, a1, … a12), else -1: read by hand, this runs for every EXECVE lookup. */
 function argIndex(field: string): number {
@@ -172,13 +251,12 @@ function argIndex(field: string): number {
 }
 
 /** ENRICHED-style upper-case names auditd adds for these interpreted fields (auditd's log_format=ENRICHED). */
-const ENRICH = new Set([Kind.User, Kind.Group, Kind.Arch, Kind.Syscall]);
+export const ENRICH = new Set([Kind.User, Kind.Group, Kind.Arch, Kind.Syscall]);
 
 /** The decoded address under the names auditd's ENRICHED SADDR={ saddr_fam=inet laddr=… lport=… } uses. */
-function saddrPart(record: OutputRecord, event: AuditEvent, field: string): string | undefined {
-  const enriched = record.enriched?.SADDR;
-  if (typeof enriched === "object") {
-    const v = enriched[field];
+function saddrPart(enriched: FieldValue | EnrichedObject | undefined, event: AuditEvent, field: string): string | undefined {
+  if (typeof enriched === "object" && enriched !== null) {
+    const v = (enriched as EnrichedObject)[field];
     return typeof v === "string" ? v : undefined;
   }
   const saddr = event.sockaddr;
@@ -194,8 +272,8 @@ function saddrPart(record: OutputRecord, event: AuditEvent, field: string): stri
 
 /** The Sigma documents of one event, one per record (EXECVE records after the first fold into it). */
 export function eventDocs(event: AuditEvent): RecordDoc[] {
-  const docs: RecordDoc[] = [];
-  const shared = new Map<string, string | readonly string[] | null>();
+  const docs: Doc[] = [];
+  const shared = new EventShared();
   let execve = false;
   for (const record of event.records) {
     if (record.type === "EXECVE") {
@@ -204,5 +282,5 @@ export function eventDocs(event: AuditEvent): RecordDoc[] {
     }
     docs.push(new RecordDoc(record, event, docs, shared, record.type === "EXECVE" ? event.argv?.join(" ") : undefined));
   }
-  return docs;
+  return docs as RecordDoc[];
 }

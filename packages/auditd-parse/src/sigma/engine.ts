@@ -1,7 +1,11 @@
 import type { AuditEvent } from "../event";
+import type { JsonBytes } from "../json";
+import type { RecordTable } from "../record-table";
+import type { SigmaDoc } from "./compile";
 import { eventDocs } from "./document";
 import { Gate } from "./gate";
 import type { SigmaRule } from "./rules";
+import { Places, TableEvent } from "./table-doc";
 
 /** One rule that matched an event, and the record types it matched in (in record order). */
 export interface Match {
@@ -21,6 +25,8 @@ export class SigmaEngine {
   private readonly byType = new Map<string, Gate>();
   /** Records of a type no rule names: only the rules that name no type. */
   private readonly otherTypes: Gate;
+  /** Where records of each layout have the fields the rules read (TableEvent). */
+  private readonly places = new Places();
 
   constructor(readonly rules: readonly SigmaRule[]) {
     const indexed = rules.map((rule, index) => ({ index, trigger: rule.trigger }));
@@ -34,8 +40,42 @@ export class SigmaEngine {
   /** The rules that match the event, each once, in rule order. */
   match(event: AuditEvent): Match[] {
     if (event.records.length === 0) return [];
+    return this.matchDocs(eventDocs(event));
+  }
+
+  /**
+   * The same, with the records read from the interpreter's table and JSON (see Interpreter's recordObjects):
+   * the gate reads a record's fields from the table, and a document is made only for a record with rules to test.
+   */
+  matchTable(event: AuditEvent, table: RecordTable, json: JsonBytes): Match[] {
+    if (table.count === 0) return [];
+    const view = new TableEvent(event, table, json, this.places);
     let found: Map<number, string[]> | undefined;
-    for (const doc of eventDocs(event)) {
+    for (const r of view.records) {
+      const gate = this.gateOf(table.types[r]!);
+      const candidates = gate.candidatesAt(view, r);
+      if (candidates.length === 0) continue;
+      const doc = view.doc(r);
+      const type = this.byType.has(doc.type) ? doc.type : doc.type.toUpperCase();
+      for (const index of candidates) {
+        if (!this.rules[index]!.test(doc)) continue;
+        found ??= new Map();
+        const types = found.get(index);
+        if (types === undefined) found.set(index, [type]);
+        else if (!types.includes(type)) types.push(type);
+      }
+    }
+    return found === undefined ? [] : ordered(found, this.rules);
+  }
+
+  /** The gate of a record type (logged in upper case: only a rare lower-case one pays for toUpperCase). */
+  private gateOf(type: string): Gate {
+    return this.byType.get(type) ?? this.byType.get(type.toUpperCase()) ?? this.otherTypes;
+  }
+
+  private matchDocs(docs: readonly (SigmaDoc & { type: string })[]): Match[] {
+    let found: Map<number, string[]> | undefined;
+    for (const doc of docs) {
       // record types are logged in upper case: only a rare lower-case one pays for toUpperCase
       const type = this.byType.has(doc.type) ? doc.type : doc.type.toUpperCase();
       const gate = this.byType.get(type) ?? this.otherTypes;
@@ -47,7 +87,11 @@ export class SigmaEngine {
         else if (!types.includes(type)) types.push(type);
       }
     }
-    if (found === undefined) return [];
-    return [...found].sort((a, b) => a[0] - b[0]).map(([index, records]) => ({ rule: this.rules[index]!, records }));
+    return found === undefined ? [] : ordered(found, this.rules);
   }
+}
+
+/** Matches by rule order. */
+function ordered(found: Map<number, string[]>, rules: readonly SigmaRule[]): Match[] {
+  return [...found].sort((a, b) => a[0] - b[0]).map(([index, records]) => ({ rule: rules[index]!, records }));
 }

@@ -1,4 +1,5 @@
 import { fieldSlot, type SigmaDoc } from "./compile";
+import type { TableEvent } from "./table-doc";
 import type { Atom, Trigger } from "./trigger";
 
 /**
@@ -13,6 +14,8 @@ export class Gate {
   /** Per rule, the call of `candidates` that last took it: each rule is returned once per record. */
   private readonly seen: Uint32Array;
   private call = 0;
+  /** Per record layout (RecordTable.layout): see candidatesAt. */
+  private readonly plans = new Map<number, Plan>();
 
   constructor(rules: readonly { index: number; trigger: Trigger }[], ruleCount: number) {
     this.seen = new Uint32Array(ruleCount);
@@ -38,18 +41,81 @@ export class Gate {
   /** The rules worth testing on doc, in no particular order (the engine sorts alerts by rule). */
   candidates(doc: SigmaDoc): number[] {
     const out = this.always.slice();
+    const call = this.nextCall();
+    for (const f of this.fields) {
+      // "": keywords, searched in all of the record's values
+      const got = f.field === "" ? doc.values() : doc.at(f.slot, f.field);
+      if (got !== undefined) f.match(got, this.seen, call, out);
+    }
+    return out;
+  }
+
+  /**
+   * The same for record r of a TableEvent, read without a document. A field
+   * the record's layout lacks is the event's value, the same for each of its records: the rules it gives are
+   * worked out once per event (Plan), and a record reads only the fields it may have.
+   */
+  candidatesAt(view: TableEvent, r: number): number[] {
+    const out = this.always.slice();
+    const call = this.nextCall();
+    const plan = this.planOf(view, r);
+    const fields = plan === undefined ? this.fields : plan.own;
+    const bytes = view.table.bytes.buf;
+    for (const f of fields) {
+      // a value logged as plain ASCII that no atom can match by its length and ends is not made a string
+      if (f.field !== "" && view.plainBytes(r, f.slot, f.field) && !f.mayMatch(bytes, view.spanFrom, view.spanTo)) continue;
+      const got = f.field === "" ? view.values(r) : view.value(r, f.slot, f.field);
+      if (got !== undefined) f.match(got, this.seen, call, out);
+    }
+    if (plan !== undefined) {
+      if (plan.event !== view.id) {
+        plan.event = view.id;
+        plan.rules = [];
+        for (const f of plan.absent) {
+          const got = view.eventValue(f.slot, f.field);
+          if (got !== undefined) f.collect(got, plan.rules);
+        }
+      }
+      take(plan.rules, this.seen, call, out);
+    }
+    return out;
+  }
+
+  /** The fields record r's layout may have and those it lacks; undefined for a record without a layout. */
+  private planOf(view: TableEvent, r: number): Plan | undefined {
+    const layout = view.table.layout(r);
+    let plan = this.plans.get(layout);
+    if (plan === undefined) {
+      const own: FieldIndex[] = [];
+      const absent: FieldIndex[] = [];
+      for (const f of this.fields) {
+        const may = f.field === "" || view.mayOwn(r, f.slot, f.field);
+        if (may === undefined) return undefined;
+        (may ? own : absent).push(f);
+      }
+      plan = { own, absent, event: 0, rules: [] };
+      // corrupt input could invent endless layouts: a bounded number is kept
+      if (this.plans.size >= 4096) this.plans.clear();
+      this.plans.set(layout, plan);
+    }
+    return plan;
+  }
+
+  private nextCall(): number {
     if (++this.call === 0xffffffff) {
       this.seen.fill(0);
       this.call = 1;
     }
-    for (const f of this.fields) {
-      const got = doc.at(f.slot, f.field);
-      if (got === undefined) continue;
-      if (typeof got === "string") f.match(got, this.seen, this.call, out);
-      else for (const v of got) f.match(v, this.seen, this.call, out);
-    }
-    return out;
+    return this.call;
   }
+}
+
+/** A layout's fields, split: those its records may have, those they lack; the rules the latter gave for one event. */
+interface Plan {
+  own: FieldIndex[];
+  absent: FieldIndex[];
+  event: number;
+  rules: number[];
 }
 
 /** One field's atoms, by kind. */
@@ -60,8 +126,17 @@ class FieldIndex {
   private readonly suffix = new Map<number, Affix>();
   private readonly contains = new Map<string, number[]>();
   private containsList: [string, number[]][] = [];
+  /** prefix and suffix as arrays of [length, affixes], for a loop that makes no iterator per value. */
+  private prefixes: [number, Affix][] = [];
+  private suffixes: [number, Affix][] = [];
   /** Any of the substrings, for one scan of the value before testing them one by one. */
   private containsAny: RegExp | undefined;
+  /** The lengths of the equality literals, and of the shortest substring (mayMatch). */
+  private eqLengths = new Set<number>();
+  private shortestContains = 0;
+  /** The last value matched, and the rules it gave. */
+  private lastValue: string | undefined;
+  private lastRules: number[] = [];
 
   constructor(readonly field: string) {
     this.slot = fieldSlot(field);
@@ -74,7 +149,7 @@ class FieldIndex {
       const byLength = atom.op === "prefix" ? this.prefix : this.suffix;
       let affix = byLength.get(atom.len);
       if (affix === undefined) {
-        affix = { lits: new Map(), edges: new Uint8Array(128) };
+        affix = { lits: new Map(), list: [], edges: new Uint8Array(128) };
         byLength.set(atom.len, affix);
       }
       push(affix.lits, atom.lit, rule);
@@ -84,7 +159,34 @@ class FieldIndex {
     }
   }
 
+  /**
+   * Whether an ASCII value, b[from, to), may pass one of the atoms, told from its length and end bytes (an ASCII
+   * value keeps its length lower-cased): equality needs a literal of its length, a prefix or suffix of n
+   * characters n of them and an edge byte, a substring the shortest one's length. Never false for a value
+   * that matches.
+   */
+  mayMatch(b: Buffer, from: number, to: number): boolean {
+    const n = to - from;
+    if (this.eqLengths.has(n)) return true;
+    if (this.containsList.length > 0 && n >= this.shortestContains) return true;
+    if (n === 0) return false;
+    for (let i = 0; i < this.prefixes.length; i++) {
+      const [len, a] = this.prefixes[i]!;
+      if (n >= len && mayEnd(a, b[from]!)) return true;
+    }
+    for (let i = 0; i < this.suffixes.length; i++) {
+      const [len, a] = this.suffixes[i]!;
+      if (n >= len && mayEnd(a, b[to - 1]!)) return true;
+    }
+    return false;
+  }
+
   seal(): void {
+    this.eqLengths = new Set([...this.eq.keys()].map((lit) => lit.length));
+    this.shortestContains = Math.min(...[...this.contains.keys()].map((lit) => lit.length));
+    this.prefixes = [...this.prefix];
+    this.suffixes = [...this.suffix];
+    for (const [, a] of [...this.prefixes, ...this.suffixes]) a.list = [...a.lits];
     this.containsList = [...this.contains];
     if (this.containsList.length > 1)
       this.containsAny = new RegExp(this.containsList.map(([lit]) => lit.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")).join("|"));
@@ -96,26 +198,69 @@ class FieldIndex {
    * suffix compared on n characters (toLowerCase can change a string's length, so lower-casing first would
    * differ).
    */
-  match(v: string, seen: Uint32Array, call: number, out: number[]): void {
+  match(got: string | readonly string[], seen: Uint32Array, call: number, out: number[]): void {
+    if (typeof got === "string") take(this.rulesOf(got), seen, call, out);
+    else for (const v of got) take(this.rulesOf(v), seen, call, out);
+  }
+
+  /** The rules the value or values give, into `rules` (a rule may come twice). */
+  collect(got: string | readonly string[], rules: number[]): void {
+    if (typeof got === "string") add(this.rulesOf(got), rules);
+    else for (const v of got) add(this.rulesOf(v), rules);
+  }
+
+  private rulesOf(v: string): number[] {
+    // a value a record lacks is the event's, the same string for each of its records: its rules are known
+    if (v === this.lastValue) return this.lastRules;
+    const rules: number[] = [];
+    this.matchValue(v, rules);
+    this.lastValue = v;
+    this.lastRules = rules;
+    return rules;
+  }
+
+  /** Every rule whose atom on this field passes on v, into `rules` (a rule may come twice). */
+  private matchValue(v: string, rules: number[]): void {
+    // an ASCII value lower-cases character by character, so its first n characters lower-cased are the first
+    // n of it lower-cased: the affixes are compared in place, no slice made per length
+    const ascii = isAscii(v);
     let lower: string | undefined;
-    if (this.eq.size > 0) {
+    if (this.eq.size > 0 || ascii) {
       lower = v.toLowerCase();
-      take(this.eq.get(lower), seen, call, out);
+      if (this.eq.size > 0) add(this.eq.get(lower), rules);
     }
-    for (const [n, a] of this.prefix)
-      if (v.length >= n && mayEnd(a, v.charCodeAt(0))) take(a.lits.get(v.slice(0, n).toLowerCase()), seen, call, out);
-    for (const [n, a] of this.suffix)
-      if (v.length >= n && mayEnd(a, v.charCodeAt(v.length - 1))) take(a.lits.get(v.slice(v.length - n).toLowerCase()), seen, call, out);
-    if (this.containsList.length === 0) return;
+    const prefixes = this.prefixes;
+    for (let i = 0; i < prefixes.length; i++) {
+      const [n, a] = prefixes[i]!;
+      if (v.length < n || !mayEnd(a, v.charCodeAt(0))) continue;
+      if (!ascii) add(a.lits.get(v.slice(0, n).toLowerCase()), rules);
+      else for (const [lit, found] of a.list) if (lower!.startsWith(lit)) add(found, rules);
+    }
+    const suffixes = this.suffixes;
+    for (let i = 0; i < suffixes.length; i++) {
+      const [n, a] = suffixes[i]!;
+      if (v.length < n || !mayEnd(a, v.charCodeAt(v.length - 1))) continue;
+      if (!ascii) add(a.lits.get(v.slice(v.length - n).toLowerCase()), rules);
+      else for (const [lit, found] of a.list) if (lower!.endsWith(lit)) add(found, rules);
+    }
+    const containsList = this.containsList;
+    if (containsList.length === 0) return;
     lower ??= v.toLowerCase();
     if (this.containsAny !== undefined && !this.containsAny.test(lower)) return;
-    for (const [lit, rules] of this.containsList) if (lower.includes(lit)) take(rules, seen, call, out);
+    for (let i = 0; i < containsList.length; i++) if (lower.includes(containsList[i]![0])) add(containsList[i]![1], rules);
   }
+}
+
+function isAscii(v: string): boolean {
+  for (let i = 0; i < v.length; i++) if (v.charCodeAt(i) > 127) return false;
+  return true;
 }
 
 /** Prefixes (or suffixes) of one length, and the ASCII characters they start (end) with. */
 interface Affix {
   lits: Map<string, number[]>;
+  /** lits as a list (matchValue's in-place comparison). */
+  list: [string, number[]][];
   edges: Uint8Array;
 }
 
@@ -134,6 +279,10 @@ function push(m: Map<string, number[]>, key: string, rule: number): void {
   const list = m.get(key);
   if (list === undefined) m.set(key, [rule]);
   else if (!list.includes(rule)) list.push(rule);
+}
+
+function add(found: number[] | undefined, rules: number[]): void {
+  if (found !== undefined) for (const r of found) rules.push(r);
 }
 
 function take(rules: number[] | undefined, seen: Uint32Array, call: number, out: number[]): void {

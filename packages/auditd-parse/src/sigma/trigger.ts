@@ -80,14 +80,21 @@ export function allTrigger(list: readonly Trigger[]): Trigger {
 
 /**
  * How much a trigger costs and lets through, roughly: equality is one hash lookup and rarely passes, a
- * prefix or suffix one lookup per length, a substring a scan of the value; short literals pass often,
- * longer ones less. `type` is indexed apart (the engine's buckets), so a trigger on it is the last choice.
+ * prefix or suffix one lookup per length, a substring a scan of the value; a short affix or substring passes
+ * often, a longer one less (a short value compared whole, `euid: 33`, is as selective as a long one). Fields
+ * with a handful of values pass often whatever the literal: on a web server nearly every SYSCALL record is
+ * an execve, so SigmaHQ's webshell rule is better told by its `euid: 33` than by `SYSCALL: execve`. `type` is
+ * indexed apart (the engine's buckets), so a trigger on it is the last choice.
  */
 function cost(t: readonly Atom[]): number {
   let c = 0;
   for (const a of t) {
     if (a.field === "type") return 1000;
-    c += (a.op === "eq" ? 1 : a.op === "contains" ? 3 : 2) + (a.lit.length < 3 ? 4 : 0) - Math.min(a.lit.length, 20) / 100;
+    c += (a.op === "eq" ? 1 : a.op === "contains" ? 3 : 2) + (a.op !== "eq" && a.lit.length < 3 ? 4 : 0) - Math.min(a.lit.length, 20) / 100;
+    if (FEW_VALUES.has(a.field)) c += 4;
   }
   return c;
 }
+
+/** Fields whose values are few (a syscall name, an architecture, yes/no, a path's role). */
+const FEW_VALUES = new Set(["SYSCALL", "syscall", "ARCH", "arch", "success", "nametype", "res", "result"]);

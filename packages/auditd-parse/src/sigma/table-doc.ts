@@ -1,0 +1,409 @@
+import { decodeHexString } from "../decode";
+import type { AuditEvent, OutputRecord } from "../event";
+import { type FieldInfo, fieldInfo, Kind } from "../fields";
+import type { JsonBytes } from "../json";
+import { RecordFlag, type RecordTable } from "../record-table";
+import { isNullishAt } from "../values";
+import { slotCount } from "./compile";
+import { ascii, Doc, ENRICH, EventShared, hasSpecial, isExecveField, MISSING, RecordDoc, special, specialNames } from "./document";
+
+const DQUOTE = 34;
+const COMMA = 44;
+const BACKSLASH = 92;
+
+let nextEventId = 1;
+const NO_PLACES = new Int32Array(0);
+
+/**
+ * b[from, to) as a one-byte string (the callers checked the bytes are ASCII): Buffer's latin1Slice without
+ * toString's argument handling, which cost as much as the copy for these short values.
+ */
+function latin1(b: Buffer, from: number, to: number): string {
+  return (b as unknown as { latin1Slice(start: number, end: number): string }).latin1Slice(from, to);
+}
+
+/** Where a record has a field (TableEvent.resolve): codes, 0 meaning not worked out yet. */
+enum Place {
+  Type = 1,
+  /** Not among its tokens, and a lower-case name: RecordDoc's special names (argv, proctitle, address). */
+  Special,
+  None,
+  /** Plus the token's index in the record: a body field, an ENRICHED one, the field an upper-case name interprets. */
+  Body = 16,
+  Enriched = Body + (1 << 24),
+  Upper = Enriched + (1 << 24),
+}
+
+/** Per record layout (RecordTable.layout), the Place of each field slot; bounded (corrupt input, endless layouts). */
+export class Places {
+  private readonly byLayout = new Map<number, Int32Array>();
+
+  of(layout: number): Int32Array | undefined {
+    if (layout === 0) return undefined;
+    let where = this.byLayout.get(layout);
+    if (where === undefined) {
+      if (this.byLayout.size >= 4096) this.byLayout.clear();
+      where = new Int32Array(slotCount());
+      this.byLayout.set(layout, where);
+    }
+    return where;
+  }
+}
+
+/**
+ * One event's records as Sigma reads them, from the interpreter's RecordTable (src/record-table.ts): values
+ * made strings from the logged bytes when a rule asks, no JSON parsed back. It answers as RecordDoc does on
+ * the record's JSON (held to it by test/sigma-table.test.ts on every known log and random events), and
+ * leaves to a RecordDoc, made from that record's JSON when first needed, what it does not describe: records
+ * read on the text path, repeated names, ENRICHED braces, values with bytes beyond ASCII (U+FFFD, and the
+ * hex kept in `raw`). Records are numbers here: the engine's gate reads a record's fields without a
+ * document, made (TableDoc) only for a record whose rules are worth testing.
+ */
+export class TableEvent {
+  /** The records that have a document: all but the EXECVE records after the first (they fold into it). */
+  readonly records: number[] = [];
+  /** Per record, its layout's places (Places.of), looked up once. */
+  private readonly wheres: Int32Array[] = [];
+  /** Unique per event (the gate keeps what it worked out for one event by it). */
+  readonly id = nextEventId++;
+  private readonly shared = new EventShared();
+  private objects: (RecordDoc | undefined)[] | undefined;
+  /** Documents made for keywords in the gate, kept for the full tests. */
+  private docs: (TableDoc | undefined)[] | undefined;
+
+  constructor(
+    readonly event: AuditEvent,
+    readonly table: RecordTable,
+    private readonly json: JsonBytes,
+    private readonly places: Places,
+  ) {
+    let execve = false;
+    for (let r = 0; r < table.count; r++) {
+      if (table.types[r] === "EXECVE") {
+        if (execve) continue;
+        execve = true;
+      }
+      this.records.push(r);
+    }
+  }
+
+  /** A field's value for record r as Doc.at gives it: the record's own, else the event's first (kept by slot). */
+  value(r: number, slot: number, field: string): string | readonly string[] | undefined {
+    const own = this.ownAt(r, slot, field);
+    if (own !== undefined) return own;
+    return this.eventValue(slot, field);
+  }
+
+  /** The value of the first of the event's records that has the field (what a record lacking it sees), kept by slot. */
+  eventValue(slot: number, field: string): string | readonly string[] | undefined {
+    const slots = this.shared.slots;
+    let v = slots[slot];
+    if (v === undefined) {
+      v = this.firstHaving(field, slot) ?? MISSING;
+      slots[slot] = v;
+    }
+    return v === MISSING ? undefined : v;
+  }
+
+  /** The first of the event's records that has the field: its value (Doc.firstHaving). */
+  firstHaving(field: string, slot = -1): string | readonly string[] | undefined {
+    for (const r of this.records) {
+      const v = slot < 0 ? this.own(r, field) : this.ownAt(r, slot, field);
+      if (v !== undefined) return v;
+    }
+    return undefined;
+  }
+
+  /** Record r's own values, for keywords (Doc.values): the gate's and its document's, made once. */
+  values(r: number): readonly string[] {
+    this.docs ??= [];
+    let doc = this.docs[r];
+    if (doc === undefined) {
+      doc = this.doc(r);
+      this.docs[r] = doc;
+    }
+    return doc.values();
+  }
+
+  /** The document of record r (one of `records`), for a rule's full test. */
+  doc(r: number): TableDoc {
+    const made = this.docs?.[r];
+    if (made !== undefined) return made;
+    return new TableDoc(this, r, this.shared, this.table.types[r] === "EXECVE" ? this.event.argv?.join(" ") : undefined);
+  }
+
+  /** Record r's own value of `field` (RecordDoc.own). */
+  own(r: number, field: string): string | readonly string[] | undefined {
+    if ((this.table.flags(r) & RecordFlag.Fallback) !== 0) return this.recordDoc(r).own(field);
+    return this.valueOf(r, this.resolve(r, field), field);
+  }
+
+  /** own() for a field with a slot: where the field is in record r is worked out once per layout. */
+  ownAt(r: number, slot: number, field: string): string | readonly string[] | undefined {
+    if ((this.table.flags(r) & RecordFlag.Fallback) !== 0) return this.recordDoc(r).own(field);
+    return this.valueOf(r, this.placeOf(r, slot, field), field);
+  }
+
+  /** Start and end in table.bytes of the value plainBytes found. */
+  spanFrom = 0;
+  spanTo = 0;
+
+  /**
+   * Whether record r's own value of the field is its logged ASCII bytes as they are (quotes removed), which
+   * the gate can look at before a string is made of them: then spanFrom and spanTo hold where. False for any
+   * other value (the keys, hex decoded, an interpretation, argv …), a record read from its JSON, a field it lacks.
+   */
+  plainBytes(r: number, slot: number, field: string): boolean {
+    const table = this.table;
+    if ((table.flags(r) & RecordFlag.Fallback) !== 0) return false;
+    const code = this.placeOf(r, slot, field);
+    if (code < Place.Body || code >= Place.Upper) return false;
+    const b = table.bytes.buf;
+    if (code >= Place.Enriched) {
+      const e = table.firstToken(r) + code - Place.Enriched;
+      let from = table.valueStart(e);
+      let to = table.valueEnd(e);
+      if (!ascii(b, from, to)) return false;
+      if (to - from >= 2 && b[from] === DQUOTE) {
+        from++;
+        to--;
+      }
+      return this.span(from, to);
+    }
+    const k = table.firstToken(r) + code - Place.Body;
+    const info = table.infos[k]!;
+    if (info.kind === Kind.Key && this.event.keys !== undefined) return false;
+    const from = table.valueStart(k);
+    const to = table.valueEnd(k);
+    if (!ascii(b, from, to)) return false;
+    if (table.types[r] === "EXECVE") return this.span(from, to);
+    if (to - from >= 2 && b[from] === DQUOTE && b[to - 1] === DQUOTE) return this.span(from + 1, to - 1);
+    if (info.kind === Kind.Encoded && !isNullishAt(b, from, to)) return false;
+    return this.span(from, to);
+  }
+
+  private span(from: number, to: number): true {
+    this.spanFrom = from;
+    this.spanTo = to;
+    return true;
+  }
+
+  /** The Place of a field with a slot in record r (not a fallback record), worked out once per layout. */
+  private placeOf(r: number, slot: number, field: string): number {
+    let where = this.wheres[r];
+    if (where === undefined) {
+      where = this.places.of(this.table.layout(r)) ?? NO_PLACES;
+      this.wheres[r] = where;
+    }
+    if (slot >= where.length) return this.resolve(r, field);
+    let code = where[slot]!;
+    if (code === 0) {
+      code = this.resolve(r, field);
+      where[slot] = code;
+    }
+    return code;
+  }
+
+  /**
+   * Whether record r may have its own value of the field (slot): false when the field is none of its tokens and
+   * no name its type derives (argv, proctitle, address parts), so it sees the event's. The same for the
+   * record's whole layout; undefined for a record read from its JSON (no layout).
+   */
+  mayOwn(r: number, slot: number, field: string): boolean | undefined {
+    const table = this.table;
+    if ((table.flags(r) & RecordFlag.Fallback) !== 0 || table.layout(r) === 0) return undefined;
+    const code = this.placeOf(r, slot, field);
+    if (code === Place.None) return false;
+    return code !== Place.Special || hasSpecial(table.types[r]!, field);
+  }
+
+  /** Where record r has `field` (a Place code), from its tokens' names alone: the same for its whole layout. */
+  private resolve(r: number, field: string): number {
+    const table = this.table;
+    const flags = table.flags(r);
+    const type = table.types[r]!;
+    if (field === "type") return Place.Type;
+    const first = table.firstToken(r);
+    const body = (flags & RecordFlag.NoFields) !== 0 ? 0 : table.bodyTokens(r);
+    const execve = type === "EXECVE";
+    const k = execve && !isExecveField(field) ? -1 : this.find(field, first, body);
+    if (k >= 0) return Place.Body + k - first;
+    const e = this.find(field, first + table.bodyTokens(r), table.enrichedTokens(r));
+    if (e >= 0) return Place.Enriched + e - first;
+    const c = field.charCodeAt(0);
+    if (c < 65 || c > 90) return Place.Special;
+    // SYSCALL, UID …: the interpretation of the lower-case field (RecordDoc.derived)
+    const lower = field.toLowerCase();
+    const l = execve && !isExecveField(lower) ? -1 : this.find(lower, first, body);
+    if (l < 0) return Place.None;
+    const kind = table.infos[l]!.kind;
+    return kind === undefined || !ENRICH.has(kind) ? Place.None : Place.Upper + l - first;
+  }
+
+  /** The value at a Place of record r (not a fallback record). */
+  private valueOf(r: number, code: number, field: string): string | readonly string[] | undefined {
+    const table = this.table;
+    const type = table.types[r]!;
+    if (code >= Place.Upper) {
+      const l = table.firstToken(r) + code - Place.Upper;
+      if (type !== "EXECVE") return this.memberValue(l, table.infos[l]!);
+      const b = table.bytes.buf;
+      const from = table.valueStart(l);
+      const to = table.valueEnd(l);
+      return ascii(b, from, to) ? latin1(b, from, to) : this.recordDoc(r).own(field);
+    }
+    if (code >= Place.Enriched) {
+      const e = table.firstToken(r) + code - Place.Enriched;
+      let from = table.valueStart(e);
+      let to = table.valueEnd(e);
+      const b = table.bytes.buf;
+      if (!ascii(b, from, to)) return this.recordDoc(r).own(field);
+      // as the interpreter writes an ENRICHED value: a leading quote and the last character dropped
+      if (to - from >= 2 && b[from] === DQUOTE) {
+        from++;
+        to--;
+      }
+      return latin1(b, from, to);
+    }
+    if (code >= Place.Body) return this.fieldValue(r, table.firstToken(r) + code - Place.Body, field, type === "EXECVE");
+    if (code === Place.Type) return type;
+    if (code === Place.Special) return special(type, this.event, field, undefined);
+    return undefined;
+  }
+
+  /** The names record r has a value for (RecordDoc.names). */
+  names(r: number): string[] {
+    const table = this.table;
+    const flags = table.flags(r);
+    if ((flags & RecordFlag.Fallback) !== 0) return this.recordDoc(r).names();
+    const type = table.types[r]!;
+    const first = table.firstToken(r);
+    const body = (flags & RecordFlag.NoFields) !== 0 ? 0 : table.bodyTokens(r);
+    const names = ["type"];
+    const upper: string[] = [];
+    for (let k = first; k < first + body; k++) {
+      const info = table.infos[k]!;
+      if (type === "EXECVE" && !isExecveField(info.name)) continue;
+      names.push(info.name);
+      if (info.kind !== undefined && ENRICH.has(info.kind)) upper.push(info.name.toUpperCase());
+    }
+    names.push(...upper);
+    const enriched = first + table.bodyTokens(r);
+    for (let k = enriched; k < enriched + table.enrichedTokens(r); k++) names.push(table.infos[k]!.name);
+    return [...new Set(specialNames(type, this.event, names))].filter((n) => this.own(r, n) !== undefined);
+  }
+
+  /** Record r as an object, from its JSON: RecordDoc's answers for what the table does not describe. */
+  private recordDoc(r: number): RecordDoc {
+    this.objects ??= [];
+    let doc = this.objects[r];
+    if (doc === undefined) {
+      const text = this.json.buf.toString("utf8", this.table.jsonStart(r), this.table.jsonEnd(r));
+      doc = new RecordDoc(JSON.parse(text) as OutputRecord, this.event, [], new EventShared(), undefined);
+      this.objects[r] = doc;
+    }
+    return doc;
+  }
+
+  /** The first token from `from` on (of count) named `name`, or -1. */
+  private find(name: string, from: number, count: number): number {
+    if (count === 0) return -1;
+    const infos = this.table.infos;
+    const info = fieldInfo(name);
+    // a remembered name is one object wherever it was read: compared as such, not as text
+    if (info.cached) {
+      for (let k = from; k < from + count; k++) if (infos[k] === info) return k;
+      return -1;
+    }
+    for (let k = from; k < from + count; k++) if (infos[k]!.name === name) return k;
+    return -1;
+  }
+
+  /**
+   * Body token k's value as RecordDoc reads the record: the keys for `key`, the decoded text of a hex-encoded
+   * field, else the value as logged (quotes removed: `raw` holds it wherever the interpretation differs).
+   */
+  private fieldValue(r: number, k: number, field: string, execve: boolean): string | readonly string[] | undefined {
+    const table = this.table;
+    const info = table.infos[k]!;
+    if (info.kind === Kind.Key && this.event.keys !== undefined) return this.event.keys;
+    const b = table.bytes.buf;
+    const from = table.valueStart(k);
+    const to = table.valueEnd(k);
+    if (!ascii(b, from, to)) return this.recordDoc(r).own(field);
+    // EXECVE's fields other than argv are written as logged, quotes and all
+    if (execve) return latin1(b, from, to);
+    if (to - from >= 2 && b[from] === DQUOTE && b[to - 1] === DQUOTE) return latin1(b, from + 1, to - 1);
+    if (info.kind === Kind.Encoded && !isNullishAt(b, from, to)) {
+      const logged = latin1(b, from, to);
+      return decodeHexString(logged) ?? logged;
+    }
+    return latin1(b, from, to);
+  }
+
+  /** Body token k's interpreted value from the JSON the interpreter wrote for it, when a string. */
+  private memberValue(k: number, info: FieldInfo): string | undefined {
+    const b = this.json.buf;
+    const end = this.table.memberEnd(k);
+    const start = this.table.memberStart(k);
+    const from = start + (b[start] === COMMA ? info.nextKey.length : info.key.length);
+    if (b[from] === DQUOTE) {
+      let plain = true;
+      for (let i = from + 1; i < end - 1; i++) {
+        const c = b[i]!;
+        if (c === BACKSLASH || c >= 128) {
+          plain = false;
+          break;
+        }
+      }
+      if (plain) return latin1(b, from + 1, end - 1);
+    }
+    const v: unknown = JSON.parse(b.toString("utf8", from, end));
+    return typeof v === "string" ? v : undefined;
+  }
+}
+
+/** A record's document read through its TableEvent. */
+export class TableDoc extends Doc {
+  readonly type: string;
+
+  constructor(
+    private readonly view: TableEvent,
+    private readonly r: number,
+    shared: EventShared,
+    text: string | undefined,
+  ) {
+    super(view.event, [], shared, text);
+    this.type = view.table.types[r]!;
+  }
+
+  /** Field values by slot, read once. */
+  private readonly read: (string | readonly string[] | typeof MISSING | undefined)[] = [];
+
+  override at(slot: number, field: string): string | readonly string[] | undefined {
+    let v = this.read[slot];
+    if (v === undefined) {
+      v = this.view.value(this.r, slot, field) ?? MISSING;
+      this.read[slot] = v;
+    }
+    return v === MISSING ? undefined : v;
+  }
+
+  own(field: string): string | readonly string[] | undefined {
+    return this.view.own(this.r, field);
+  }
+
+  names(): string[] {
+    return this.view.names(this.r);
+  }
+
+  protected override firstHaving(field: string): string | readonly string[] | undefined {
+    return this.view.firstHaving(field);
+  }
+}
+
+/** The documents of an event read from its table, one per record (EXECVE records after the first fold into it). */
+export function tableDocs(event: AuditEvent, table: RecordTable, json: JsonBytes, places = new Places()): TableDoc[] {
+  const view = new TableEvent(event, table, json, places);
+  return view.records.map((r) => view.doc(r));
+}
