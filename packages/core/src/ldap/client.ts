@@ -75,8 +75,6 @@ interface Attempt {
   reason: string;
   timedOut: boolean;
   untrusted?: boolean;
-  /** Timed out only because this process was stalled: the server may be fine. */
-  stalled?: boolean;
 }
 
 const DEFAULTS = { connectTimeoutMs: 3000, timeoutMs: 5000, deadlineMs: 10_000, pageSize: 500 };
@@ -284,13 +282,7 @@ export class LdapClient {
         if (error instanceof LdapAuthError) throw error;
         now = Date.now();
         const attempt = describeFailure(url, error, budget);
-        if (attempt.stalled) {
-          // This process, not the server, ran out of time (its event loop was blocked past the timer):
-          // in doubt, so the next lookups probe it instead of skipping a server that may be healthy.
-          attempts.push(attempt);
-          if (health?.untried) health.untried(url);
-          else health?.failed(url);
-        } else if (attempt.timedOut && left < own) {
+        if (attempt.timedOut && left < own) {
           // The overall deadline, not the server, ended the attempt (a healthy server left 1 ms after
           // dead ones before it): in doubt, so the next lookup gives it a short probe instead of skipping it.
           attempts.push({ ...attempt, reason: `${attempt.reason} (cut off by the deadline)` });
@@ -357,9 +349,7 @@ export class LdapClient {
       await client.bind(this.#opts.bindDn ?? "", this.#opts.bindPassword?.reveal() ?? "");
     };
     try {
-      // A grace after a stall never reaches past the overall deadline (the outage targets hold).
-      const graceMs = Math.max(0, (this.#deadlineAt ?? 0) - Date.now() - budget);
-      await withTimeout(handshake(), budget, () => this.#destroySockets(), graceMs);
+      await withTimeout(handshake(), budget, () => this.#destroySockets());
       this.#lost = lost;
       this.#isLost = false;
       return client;
@@ -386,15 +376,10 @@ export class LdapClient {
     if (budget <= 0)
       throw new LdapTimeoutError(`LDAP deadline of ${this.#opts.deadlineMs} ms reached before ${what}`, { hint: "raise ldap.deadlineMs" });
     try {
-      const result = withTimeout(
-        run(),
-        budget,
-        () => {
-          this.#forget();
-          this.#destroySockets();
-        },
-        remaining - budget,
-      );
+      const result = withTimeout(run(), budget, () => {
+        this.#forget();
+        this.#destroySockets();
+      });
       return await (this.#lost ? Promise.race([result, this.#lost]) : result);
     } catch (error) {
       if (error instanceof TimeoutSignal) {
@@ -432,71 +417,35 @@ export async function withLdap<T>(options: LdapClientOptions, fn: (client: LdapC
 
 const UNTRUSTED_REASON = "TLS certificate not trusted";
 
-class TimeoutSignal extends Error {
-  /** The timer fired this late because this process, not the server, was stalled (a busy event loop). */
-  constructor(
-    message: string,
-    readonly stalled: boolean,
-  ) {
-    super(message);
-  }
-}
-
-/** A timer firing at least this late (and a quarter of its budget) means the event loop was blocked. */
-const STALL_MS = 50;
-/** How long an answer that arrived during a stall gets to be read (a few loopback round trips, TLS included). */
-const STALL_GRACE_MS = 250;
+class TimeoutSignal extends Error {}
 
 /**
  * Rejects with a TimeoutSignal once `ms` pass. Timers run before I/O in a loop turn, so a timer that
- * fires late (a burst of lookups on a loaded host blocked the event loop) may find the server's reply
- * unread in the socket. A late timer therefore first lets that turn's I/O run (setImmediate: no time
- * lost); after a real stall (later than STALL_MS and a quarter of the budget) it also gives the rest of
- * a handshake one short grace, at most STALL_GRACE_MS and maxGraceMs (what the caller's overall
- * deadline leaves), so a blackholed server costs no more than before. A server silent through that
- * was given its chance; if no grace fitted and the stall outlasted the whole budget, the signal says
- * `stalled`: the caller must not call the server dead for what was this process's own delay.
+ * fires late (a busy event loop) may find the server's reply unread in the socket: it lets that turn's
+ * I/O run first (setImmediate: no time lost) and expires only if the promise is still unsettled.
  */
-function withTimeout<T>(promise: Promise<T>, ms: number, onTimeout: () => void, maxGraceMs = 0): Promise<T> {
+function withTimeout<T>(promise: Promise<T>, ms: number, onTimeout: () => void): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   let settled = false;
   const timeout = new Promise<never>((_, reject) => {
-    const expire = (stalled: boolean) => {
-      if (settled) return;
-      onTimeout();
-      reject(new TimeoutSignal(`timed out after ${ms} ms`, stalled));
-    };
-    const dueAt = Date.now() + ms;
     timer = setTimeout(() => {
-      const late = Date.now() - dueAt;
-      if (late <= 0) return expire(false);
       setImmediate(() => {
-        if (settled || late <= Math.max(STALL_MS, ms / 4)) return expire(false);
-        // The stall itself ate into the deadline: the grace is what is left of it, if anything. Without
-        // one, a stall longer than the whole budget left the server no time at all: in doubt, not dead.
-        const grace = Math.min(STALL_GRACE_MS, maxGraceMs - (Date.now() - dueAt));
-        if (grace <= 0) return expire(late > ms);
-        timer = setTimeout(() => expire(false), grace);
+        if (settled) return;
+        onTimeout();
+        reject(new TimeoutSignal(`timed out after ${ms} ms`));
       });
     }, ms);
   });
-  promise.then(
-    () => {
-      settled = true;
-    },
-    () => {
-      settled = true;
-    },
-  );
+  const done = () => {
+    settled = true;
+  };
+  promise.then(done, done);
   // The loser of the race may still reject (its socket was destroyed); that is expected.
   promise.catch(() => {});
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
 function describeFailure(url: string, error: unknown, budget: number): Attempt {
-  if (error instanceof TimeoutSignal && error.stalled) {
-    return { url, reason: `no answer read within ${budget} ms (this process was stalled)`, timedOut: true, stalled: true };
-  }
   if (error instanceof TimeoutSignal || (error instanceof Error && /Connection timeout/.test(error.message))) {
     return { url, reason: `no answer within ${budget} ms`, timedOut: true };
   }
