@@ -58,11 +58,7 @@ export class SigmaEngine {
       const doc = view.doc(r);
       const type = this.byType.has(doc.type) ? doc.type : doc.type.toUpperCase();
       for (const index of candidates) {
-        if (!this.rules[index]!.test(doc)) continue;
-        found ??= new Map();
-        const types = found.get(index);
-        if (types === undefined) found.set(index, [type]);
-        else if (!types.includes(type)) types.push(type);
+        if (this.rules[index]!.test(doc)) found = noteMatch(found, index, type);
       }
     }
     return found === undefined ? [] : ordered(found, this.rules);
@@ -80,15 +76,20 @@ export class SigmaEngine {
       const type = this.byType.has(doc.type) ? doc.type : doc.type.toUpperCase();
       const gate = this.byType.get(type) ?? this.otherTypes;
       for (const index of gate.candidates(doc)) {
-        if (!this.rules[index]!.test(doc)) continue;
-        found ??= new Map();
-        const types = found.get(index);
-        if (types === undefined) found.set(index, [type]);
-        else if (!types.includes(type)) types.push(type);
+        if (this.rules[index]!.test(doc)) found = noteMatch(found, index, type);
       }
     }
     return found === undefined ? [] : ordered(found, this.rules);
   }
+}
+
+/** Records that rule `index` matched a record of `type` (each type once per rule, in the order met). */
+function noteMatch(found: Map<number, string[]> | undefined, index: number, type: string): Map<number, string[]> {
+  const map = found ?? new Map<number, string[]>();
+  const types = map.get(index);
+  if (types === undefined) map.set(index, [type]);
+  else if (!types.includes(type)) types.push(type);
+  return map;
 }
 
 /** Matches by rule order. */
