@@ -1,12 +1,36 @@
 import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync } from "node:fs";
 import { dirname, join } from "node:path";
+import { expect } from "vitest";
 import { parse } from "yaml";
+import { compileRule, type RuleSet } from "../src/sigma/rules";
+import { corpusLogs } from "./ausearch-diff";
 
 // Logs and rules the Sigma differential tests share (sigma-gate, sigma-table): the logs under a directory,
 // the conformance corpus, and seeded random events made of the rules' own values.
 
 const PKG = new URL("..", import.meta.url).pathname;
+
+/** The golden passwd and group files: user and group names as the golden outputs have them. */
+export const IDS = { passwd: join(PKG, "test/golden/passwd"), group: join(PKG, "test/golden/group") };
+
+/** Rules compiled as detect compiles them; every one must compile. */
+export function ruleSet(rules: readonly { rule: unknown; path: string }[]): RuleSet {
+  const set: RuleSet = { rules: [], failed: [], skipped: [] };
+  for (const r of rules) compileRule(r.rule, r.path, set);
+  expect(set.failed).toEqual([]);
+  return set;
+}
+
+/** Every log the tests and the conformance corpus have. */
+export function knownLogs(): string[] {
+  const corpus = corpusDir();
+  return [
+    ...logsUnder(join(PKG, "test/sigma")),
+    ...logsUnder(join(PKG, "test/golden")),
+    ...(corpus === undefined ? [] : corpusLogs(corpus)),
+  ];
+}
 
 export function logsUnder(dir: string): string[] {
   if (!existsSync(dir)) return [];

@@ -1,5 +1,4 @@
 import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { Detector } from "../src/detect";
 import * as ecs from "../src/ecs";
@@ -7,26 +6,14 @@ import type { AuditEvent, OutputRecord } from "../src/event";
 import type { EventJson } from "../src/event-json";
 import { AuditParser } from "../src/parser";
 import { eventDocs } from "../src/sigma/document";
-import { compileRule, type RuleSet } from "../src/sigma/rules";
 import { SIGMAHQ_RULES } from "../src/sigma/sigmahq-rules";
 import { tableDocs } from "../src/sigma/table-doc";
-import { corpusLogs } from "./ausearch-diff";
-import { corpusDir, literals, logsUnder, random, randomLog, SHAPE_RULES, SHAPES } from "./sigma-logs";
+import { IDS, knownLogs, literals, random, randomLog, ruleSet, SHAPE_RULES, SHAPES } from "./sigma-logs";
 
 // detect reads the records' fields from the interpreter's RecordTable (src/record-table.ts, TableDoc in
 // src/sigma/document.ts) instead of parsing the records' JSON back into objects (RecordDoc). Both must give
 // every rule the same answers: each document's value of every field name either knows or a rule names, its
 // names and keyword values, and detect's alerts byte for byte, on every log we have and on random events.
-
-const PKG = new URL("..", import.meta.url).pathname;
-const IDS = { passwd: join(PKG, "test/golden/passwd"), group: join(PKG, "test/golden/group") };
-
-function ruleSet(rules: readonly { rule: unknown; path: string }[]): RuleSet {
-  const set: RuleSet = { rules: [], failed: [], skipped: [] };
-  for (const r of rules) compileRule(r.rule, r.path, set);
-  expect(set.failed).toEqual([]);
-  return set;
-}
 
 const RULES = ruleSet([...SHAPE_RULES, ...SIGMAHQ_RULES]).rules;
 
@@ -178,11 +165,7 @@ function shapesLog(next: () => number, events: number): string {
 
 describe("detect's documents from the record table answer as the records' JSON does", () => {
   it("on every log the tests and the corpus have", { timeout: 60_000 }, () => {
-    const logs = [
-      ...logsUnder(join(PKG, "test/sigma")),
-      ...logsUnder(join(PKG, "test/golden")),
-      ...(corpusDir() === undefined ? [] : corpusLogs(corpusDir()!)),
-    ];
+    const logs = knownLogs();
     expect(logs.length).toBeGreaterThan(100);
     let hits = 0;
     let docs = 0;
