@@ -174,6 +174,16 @@ async function buildWithChunks(options, chunks, name, dir) {
   writeFileSync(options.outfile, text);
 }
 
+/** Resolves an import as esbuild would without the calling plugin (`marker` keeps it from seeing its own call). */
+function resolveAsUsual(b, args, marker) {
+  return b.resolve(args.path, {
+    kind: args.kind,
+    importer: args.importer,
+    resolveDir: args.resolveDir,
+    pluginData: { [marker]: true },
+  });
+}
+
 /** Resolves each chunk's entry (an import() of it) to a module made by `contents(entryPath)`. */
 function chunkEntries(chunks, contents) {
   return {
@@ -181,12 +191,7 @@ function chunkEntries(chunks, contents) {
     setup(b) {
       b.onResolve({ filter: /.*/ }, async (args) => {
         if (args.pluginData?.chunkEntries || args.kind === "entry-point") return undefined;
-        const r = await b.resolve(args.path, {
-          kind: args.kind,
-          importer: args.importer,
-          resolveDir: args.resolveDir,
-          pluginData: { chunkEntries: true },
-        });
+        const r = await resolveAsUsual(b, args, "chunkEntries");
         return chunks.includes(r.path) ? { path: r.path, namespace: "chunk-entry" } : undefined;
       });
       b.onLoad({ filter: /.*/, namespace: "chunk-entry" }, ({ path }) => ({
@@ -209,12 +214,7 @@ async function buildChunk(chunk, options, inBin) {
     setup(b) {
       b.onResolve({ filter: /.*/ }, async (args) => {
         if (args.pluginData?.fromBin || args.kind === "entry-point") return undefined;
-        const r = await b.resolve(args.path, {
-          kind: args.kind,
-          importer: args.importer,
-          resolveDir: args.resolveDir,
-          pluginData: { fromBin: true },
-        });
+        const r = await resolveAsUsual(b, args, "fromBin");
         if (r.errors.length > 0 || r.external || !inBin.has(r.path)) return undefined;
         if (!host.includes(r.path)) host.push(r.path);
         return { path: r.path, namespace: "from-bin" };
