@@ -36,8 +36,8 @@ status [--json]" shows how many wait, the oldest and the last error. Run both as
 (the user OpenVPN runs scripts as): on a spool this user cannot read or write they exit 78. flush
 exits 75 while another process drains the spool or holds a lease on alerts (it says until when).
 The worker's last line counts delivered= (alerts sent), suppressed= (known places) and disconnects=.
-A worker stopped by SIGTERM/SIGINT hands back the alerts under way (no waiting out their lease),
-logs "worker stopped by SIGTERM", and exits 143/130. Slack has no idempotency key: an answer cut
+A worker or flush stopped by SIGTERM/SIGINT hands back the alerts under way (no waiting out their
+lease), logs "worker stopped by SIGTERM" ("flush stopped by …"), and exits 143/130. Slack has no idempotency key: an answer cut
 after Slack stored a post means that alert goes out again (at least once, never lost).
 
 With answers.signingSecret set, the DM asks "was this you?" with two buttons; "vpnnotify serve" is
@@ -86,8 +86,8 @@ const EXIT_CODES = [
   ExitCode.CONFIG,
 ] as const;
 
-const SIGNAL_EXIT_CODES = `  130 the per-host worker stopped by SIGINT (it hands back what it had not sent)
-  143 the per-host worker stopped by SIGTERM (the same)`;
+const SIGNAL_EXIT_CODES = `  130 the per-host worker or flush stopped by SIGINT (it hands back what it had not sent)
+  143 the per-host worker or flush stopped by SIGTERM (the same)`;
 
 /** What a run of the program depends on beyond its streams; a bin takes the defaults, an in-process test its own. */
 export interface VpnnotifyDeps {

@@ -1,6 +1,7 @@
 export * from "./address";
 export * from "./config";
 export * from "./directory";
+export { flushAlerts } from "./drain";
 export * from "./event";
 export * from "./file-store";
 export * from "./geoip";

@@ -3,11 +3,10 @@ import { networkOf, normalizeIp } from "./address";
 import { type AlertJob, type AlertSpool, type Delivery, deliverAlert, historyKey, isLoginJob, type LoginJob, type SpoolJob } from "./alert";
 import { answerDeferred } from "./deferred";
 import type { SlackDirectory } from "./directory";
-import { countEntries, type EntryResult } from "./entry-counts";
+import type { EntryResult } from "./entry-counts";
 import type { VpnEvent } from "./event";
 import { type GeoInfo, type GeoIp, placeName } from "./geoip";
 import { type Decision, decide, type PlacePolicy, recordLogin, recordSessionEnd, releaseLease } from "./places";
-import { clearPlantedDrainLock } from "./spool-guard";
 import type { PlaceStore } from "./store";
 import { cutField, type Template } from "./template";
 
@@ -195,25 +194,6 @@ export interface FlushResult {
   disconnects: number;
   failed: number;
   gaveUp: number;
-}
-
-/**
- * Retries the spooled alerts that are due (all unless leased, with `force`), oldest first, one
- * log line each, and handles the logins hooks queued. `stop` is asked between alerts.
- */
-export async function flushAlerts(
-  n: Notifier,
-  options: { force?: boolean; stop?: () => boolean; concurrency?: number } = {},
-): Promise<FlushResult> {
-  const kinds: EntryResult[] = [];
-  await clearPlantedDrainLock(n.spool.dir, n.log);
-  const result = await n.spool.drain(
-    async (entry) => {
-      kinds.push(await deliverEntry(entry, n));
-    },
-    { leaseUntil: (entry) => leaseFor(entry, n), rank: urgency, ...options },
-  );
-  return countEntries(result, kinds);
 }
 
 /**

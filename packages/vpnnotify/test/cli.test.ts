@@ -484,6 +484,49 @@ describe("a worker stopped by SIGTERM (systemd, a container, a person)", () => {
     expect(JSON.parse(readFileSync(file, "utf8")).payload.answer).toBeUndefined();
   }, 60_000);
 
+  it("flush stopped by SIGTERM mid-alert (Slack hangs): hands the alert back at once, exits 143; the next flush delivers it exactly once", async () => {
+    const s = setup({ spool: { slackTimeoutSeconds: 120 } });
+    const bob = await queueLogin(s, openvpnConnectEnv("bob", PLACES.paris.ip));
+    const spool = join(dirname(s.state), "spool");
+    const bobFile = join(spool, `${bob.id}.json`);
+    // Slack takes every call but answers none for two minutes: the flush is stuck in its user lookup, before any post.
+    slack.slow(120_000);
+    const before = slack.requests.length;
+    const flush = spawn(process.execPath, ["--import", "tsx", CLI, "--json", "flush"], {
+      cwd: join(import.meta.dirname, "../../.."),
+      env: { ...process.env, ...base(s) },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    flush.stdout.on("data", (chunk: Buffer) => {
+      stdout += chunk;
+    });
+    flush.stderr.on("data", (chunk: Buffer) => {
+      stderr += chunk;
+    });
+    const exited = new Promise<number | string | null>((resolve) => flush.on("close", (code, signal) => resolve(code ?? signal)));
+    await waitFor(
+      () => slack.requests.length > before && JSON.parse(readFileSync(bobFile, "utf8")).leaseUntil > Date.now() + 20_000,
+      20_000,
+      "flush working on bob's alert",
+    );
+    flush.kill("SIGTERM");
+    expect(await exited).toBe(143);
+    expect(stderr).toBe("vpnnotify: warn: flush stopped by SIGTERM delivered=0 suppressed=0 disconnects=0 handedBack=1\n");
+    expect(JSON.parse(stdout)).toMatchObject({ stoppedBy: "SIGTERM", handedBack: 1, delivered: 0, spool });
+    expect(existsSync(join(spool, "drain.lock"))).toBe(false);
+    // Back in the spool, due now, not recorded as delivered.
+    const [entry] = await new Spool({ dir: spool, payload: spoolJobSchema, maxAttempts: 5, backoffMs: 60_000 }).list({ readOnly: true });
+    expect(entry).toMatchObject({ id: bob.id, lastError: "flush was stopped (SIGTERM) before this alert went out" });
+    expect(entry?.leaseUntil).toBeLessThanOrEqual(Date.now());
+    expect(slack.requests.slice(before).map((r) => r.path)).toEqual(["/api/users.lookupByEmail"]);
+    slack.up();
+    const later = await runInProc(["flush", "--json"], base(s));
+    expect([later.code, JSON.parse(later.stdout)]).toMatchObject([0, { delivered: 1, leased: 0, pending: 0 }]);
+    expect(slack.messagesTo("U0BOB")).toHaveLength(1);
+  }, 60_000);
+
   it("flush while a live worker drains the spool: exit 75 and a line saying the worker delivers what is pending", async () => {
     const s = setup();
     await queueLogin(s, openvpnConnectEnv("bob", PLACES.paris.ip));

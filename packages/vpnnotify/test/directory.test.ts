@@ -5,7 +5,8 @@ import { Logger } from "@opsguard/core";
 import { SLACK_SIM_TOKEN, SlackSim, type SlapdLab, startSlapd } from "@opsguard/lab";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { configSchema } from "../src/config";
-import { flushAlerts, handleConnect } from "../src/notify";
+import { flushAlerts } from "../src/drain";
+import { handleConnect } from "../src/notify";
 import { createNotifier } from "../src/runtime";
 import { PLACES, writeGeoDatabases } from "./fixtures";
 

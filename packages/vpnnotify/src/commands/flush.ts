@@ -1,8 +1,10 @@
 import { type CliContext, type Command, cliContext, ExitCode, exitWith, type IOStreams, loadConfig, type RunFn } from "@opsguard/core";
 import { configSchema } from "../config";
-import { flushAlerts } from "../notify";
+import { flushAlerts, SpoolRun, STOP_SIGNALS } from "../drain";
+import { countEntries } from "../entry-counts";
+import type { Notifier } from "../notify";
 import { createNotifier } from "../runtime";
-import { clearStaleStartClaim, withSpoolAccess } from "../spool-guard";
+import { clearStaleStartClaim, releaseOwnDrainLock, withSpoolAccess } from "../spool-guard";
 import { logPending, statusJson } from "./run";
 
 export interface FlushCommandOptions {
@@ -26,28 +28,37 @@ export async function runFlushCommand({ ctx, flags }: FlushCommandOptions, io: I
   const { config } = await loadConfig({ tool: "vpnnotify", schema: configSchema, path: ctx.opts.config });
   // Nobody waits on a flush: it paces Slack like the worker, rather than failing alerts on a 429.
   const n = createNotifier(config, ctx.log, undefined, { worker: true });
-  const { result, status, leased } = await withSpoolAccess(n.spool.dir, async () => {
-    await clearStaleStartClaim(n.spool.dir);
-    // Each alert is bounded by the Slack, LDAP and store timeouts, and the spool holds a bounded number.
-    const result = await flushAlerts(n, { force: flags.force === true, concurrency: config.spool.concurrency });
-    // Hooks that queued a login while this held the drain lock took it for a worker and started none:
-    // what came due meanwhile is this run's to deliver too (failures back off, so this ends).
-    while (!result.busy && (await n.spool.hasDue().catch(() => false))) {
-      const more = await flushAlerts(n, { concurrency: config.spool.concurrency });
-      // A worker took over: it delivers the rest.
-      if (more.busy) break;
-      result.delivered += more.delivered;
-      result.suppressed += more.suppressed;
-      result.disconnects += more.disconnects;
-      result.failed += more.failed;
-      result.gaveUp += more.gaveUp;
-    }
-    // Leased: another process works on them (a --wait hook, notify), or one stopped without handing them back
-    // (SIGKILL). Not even --force takes them before the lease runs out: said, not passed over in silence.
-    const now = Date.now();
-    const leased = result.busy ? [] : (await n.spool.list({ readOnly: true })).filter((e) => e.leaseUntil > now);
-    return { result, status: await n.spool.status(), leased };
-  }).finally(() => n.store.close().catch(() => {}));
+  // SIGTERM/SIGINT (systemd stopping the timer's unit, Ctrl-C) hands the alerts under way back, as the worker does.
+  const run = new SpoolRun(n, "flush");
+  const done = await run
+    .untilSignal(() =>
+      withSpoolAccess(n.spool.dir, async () => {
+        await clearStaleStartClaim(n.spool.dir);
+        const concurrency = config.spool.concurrency;
+        // Each alert is bounded by the Slack, LDAP and store timeouts, and the spool holds a bounded number.
+        const first = await flushAlerts(n, { force: flags.force === true, concurrency, run });
+        // Hooks that queued a login while this held the drain lock took it for a worker and started none:
+        // what came due meanwhile is this run's to deliver too (failures back off, so this ends).
+        while (!first.busy && !run.stoppedBy && (await n.spool.hasDue().catch(() => false))) {
+          const more = await flushAlerts(n, { concurrency, run });
+          // A worker took over: it delivers the rest.
+          if (more.busy) break;
+          first.delivered += more.delivered;
+          first.suppressed += more.suppressed;
+          first.disconnects += more.disconnects;
+          first.failed += more.failed;
+          first.gaveUp += more.gaveUp;
+        }
+        // Leased: another process works on them (a --wait hook, notify), or one stopped without handing them back
+        // (SIGKILL). Not even --force takes them before the lease runs out: said, not passed over in silence.
+        const now = Date.now();
+        const leased = first.busy ? [] : (await n.spool.list({ readOnly: true })).filter((e) => e.leaseUntil > now);
+        return { result: first, status: await n.spool.status(), leased };
+      }),
+    )
+    .finally(() => (run.stoppedBy ? undefined : n.store.close().catch(() => {})));
+  if (!done) return stopped(ctx, io, n, run);
+  const { result, status, leased } = done;
   const leasedUntil = leased.length > 0 ? new Date(Math.max(...leased.map((e) => e.leaseUntil))).toISOString() : undefined;
   if (ctx.opts.json) {
     io.stdout.write(
@@ -69,4 +80,18 @@ export async function runFlushCommand({ ctx, flags }: FlushCommandOptions, io: I
   }
   if (result.busy) return ExitCode.TEMP_FAIL;
   return result.failed > 0 ? ExitCode.UNAVAILABLE : leasedUntil ? ExitCode.TEMP_FAIL : ExitCode.OK;
+}
+
+/** Stopped by a signal: what was under way is handed back, the drain lock let go, one line said, and the signal's exit code. */
+async function stopped(ctx: CliContext, io: IOStreams, n: Notifier, run: SpoolRun): Promise<ExitCode> {
+  const signal = run.stoppedBy ?? "SIGTERM";
+  const handedBack = await run.handBack();
+  await releaseOwnDrainLock(n.spool.dir);
+  await n.store.close().catch(() => {});
+  // What it finished before the stop (a failure under way at the stop is in the handed-back count).
+  const { delivered, suppressed, disconnects } = countEntries({ busy: false, failed: 0, gaveUp: 0 }, run.kinds);
+  const counts = { delivered, suppressed, disconnects, handedBack };
+  if (ctx.opts.json) io.stdout.write(`${JSON.stringify({ stoppedBy: signal, ...counts, spool: n.spool.dir })}\n`);
+  ctx.log.warn(`flush stopped by ${signal}`, counts);
+  return STOP_SIGNALS[signal] as ExitCode;
 }

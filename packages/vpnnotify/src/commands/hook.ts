@@ -18,11 +18,12 @@ import {
 } from "@opsguard/core";
 import { configSchema, type VpnnotifyConfig } from "../config";
 import { answerDeferred } from "../deferred";
+import { STOP_SIGNALS } from "../drain";
 import { type HookSource, parseHookEnv, type VpnEvent } from "../event";
 import { DETACHED_ENV, QUEUED_ENV, SPOOL_ENV } from "../hook";
 import { handleConnect, handleDisconnect, type Notifier } from "../notify";
 import { createNotifier, hookLogger } from "../runtime";
-import { queuedLogin, STOP_SIGNALS, workSpool } from "../worker";
+import { queuedLogin, workSpool } from "../worker";
 import { logPending, type RunClock, runBounded, runDeadline } from "./run";
 
 export type HookName = "hook" | HookSource;
