@@ -7,6 +7,7 @@ import {
   AUTHKEYS_UID,
   type AuthkeysInstall,
   installAuthkeys,
+  installRootOwned,
   type SlapdLab,
   type SshdHandle,
   sshdSkipReason,
@@ -16,7 +17,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { authkeysConfigSchema } from "../src/index";
 import { lookupKeys } from "../src/lookup";
-import { lookupPrincipals } from "../src/principals";
+import { lookupPrincipals, principalLines } from "../src/principals";
 import { parseSshdArgv } from "../src/sshd-argv";
 import { collectingLogger, requireBundle, writeConfig } from "./harness";
 
@@ -226,6 +227,60 @@ describe("the principals command", () => {
     expect(result.status, result.stderr).toBe(0);
     const options = 'from="10.0.0.0/8",no-agent-forwarding';
     expect(result.stdout).toBe(`${options} bob\n${options} ops\n${options} deploy\n`);
+  });
+});
+
+describe.skipIf(sshdSkipReason())('a "#" in a group\'s keyOptions', () => {
+  // sshd cuts every AuthorizedPrincipalsCommand line at its first "#", inside quotes too (auth2-pubkeyfile.c,
+  // auth_process_principals), where an authorized_keys line is a comment only when it starts with "#".
+  const hashed = 'command="/bin/echo cut#here"';
+
+  it("sshd refuses the principal line authkeys would print for it, and takes the same line without the #", async () => {
+    const lines = (user: string, keyOptions: string) =>
+      principalLines({ result: "principals", source: "ldap", principals: [user], keyOptions }).join("\n");
+    const script = installRootOwned({
+      "principals.sh": {
+        content: `#!/bin/sh\ncase "$1" in\nalice) echo '${lines("alice", hashed)}' ;;\nbob) echo '${lines("bob", hashed.replace("#", "-"))}' ;;\nesac\n`,
+        mode: 0o755,
+      },
+    });
+    const ca = join(dir, "hash_ca");
+    execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "test-ca", "-f", ca]);
+    const users = (["alice", "bob"] as const).map((name) => ({ name, uid: lab.users[name].uidNumber }));
+    const sshd = await startSshd({
+      users: [...users, { name: "authkeys", uid: AUTHKEYS_UID, home: script.dir }],
+      trustedUserCaKeys: `${ca}.pub`,
+      authorizedPrincipalsCommand: { path: join(script.dir, "principals.sh"), args: "%u", user: "authkeys" },
+    });
+    try {
+      expect(await sshAs(sshd, "bob", certifiedKey(ca, "hash-bob", ["bob"]))).toEqual({ ok: true, stdout: "cut-here\n" });
+      expect((await sshAs(sshd, "alice", certifiedKey(ca, "hash-alice", ["alice"]))).ok, sshd.logs()).toBe(false);
+    } finally {
+      await sshd.stop();
+      script.remove();
+    }
+  });
+
+  it("so authkeys refuses such a config at load, naming the group and the fix, in allowedGroups and in hostAccess rules", () => {
+    const group = { dn: lab.groups.ops, keyOptions: hashed };
+    const message = `group "${lab.groups.ops}": a "#" in keyOptions cuts sshd's principal lines (AuthorizedPrincipalsCommand)`;
+    for (const overrides of [
+      { allowedGroups: [lab.groups.sre, group] },
+      { hostAccess: { rules: [{ hosts: ["*"], allowedGroups: [group] }] } },
+    ]) {
+      const parsed = authkeysConfigSchema.safeParse({ ldap: lab.connection(), ...overrides });
+      expect(parsed.success).toBe(false);
+      expect(parsed.error?.issues.map((i) => i.message)).toEqual([expect.stringContaining(message)]);
+    }
+    const file = join(dir, "principals-hash.json");
+    writeConfig(file, { ldap: lab.connection(), cache: { dir: join(dir, "cli-cache") }, syslog: false, allowedGroups: [group] });
+    for (const args of [["principals", "--", "bob"], ["bob"]]) {
+      const result = spawnSync(process.execPath, [requireBundle(), "--config", file, ...args], { encoding: "utf8" });
+      expect([result.status, result.stdout]).toEqual([78, ""]);
+      expect(result.stderr).toBe(
+        `authkeys: invalid config in ${file}: allowedGroups[0].keyOptions: ${message}, so every certificate login of this group would be refused; remove the "#" (move such a command="…" into a script and name the script)\n`,
+      );
+    }
   });
 });
 
