@@ -132,7 +132,7 @@ export class Assembler<E extends PendingEvent> {
   push(buf: Buffer, start: number, end: number): void {
     this.stats.lines++;
     const first = buf[start];
-    if (end === start || first === 35 /* # */ || (first === 32 && buf.toString("utf8", start, end).trim() === "")) return;
+    if (end === start || first === 35 /* # */ || (isSpaceByte(first) && onlySpaces(buf, start, end))) return;
     const h = this.header;
     if (!parseHeader(buf, start, end, h)) {
       this.stats.malformed++;
@@ -393,4 +393,19 @@ function sameEvent(event: PendingEvent, h: Header): boolean {
   return (
     event.serial === h.serial && event.sec === h.sec && event.msDigits === h.msDigits && event.shape === h.shape && event.node === h.node
   );
+}
+
+/**
+ * Space, tab, CR, VT, FF: C's isspace() but the newline that ends a line. A line of only these is skipped
+ * like a blank one, whichever they are: ausearch skips every such line, and laurel makes no event of any
+ * (it logs each as a header it cannot parse, a blank one too). Records start with "type=" or "node=", so
+ * the first byte alone settles almost every line.
+ */
+function isSpaceByte(byte: number | undefined): boolean {
+  return byte === 32 || (byte !== undefined && byte >= 9 && byte <= 13 && byte !== 10);
+}
+
+function onlySpaces(buf: Buffer, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) if (!isSpaceByte(buf[i])) return false;
+  return true;
 }

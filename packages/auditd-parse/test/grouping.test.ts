@@ -30,6 +30,17 @@ describe("what is an event", () => {
     expect(stats).toMatchObject({ lines: 6, records: 2, events: 1, malformed: 0 });
   });
 
+  it("a line of only tabs, carriage returns or other white space is skipped like a space-only one, as ausearch skips it", () => {
+    // ausearch -if skips every white-space-only line and laurel emits no event for any of them (it logs each,
+    // blank ones included, as a header it cannot parse): neither tells a tab from a space.
+    const lines = ["\t", " \t ", "\r", "\t\t", "\v", "\f", syscall(1), eoe(1), "\t"];
+    const { events, stats } = parseText(lines.join("\n"));
+    expect(events.map((e) => e.serial)).toEqual([1]);
+    expect(stats).toMatchObject({ lines: 9, records: 2, events: 1, malformed: 0 });
+    // Only white space is: a no-break space (not white space to C's isspace) is a line that is no record.
+    expect(parseText(" \u00a0").stats).toMatchObject({ events: 1, malformed: 1 });
+  });
+
   it("an EOE with no open event is dropped; a record after its event's EOE is an event of its own", () => {
     const s = streaming();
     s.push(eoe(9), syscall(1), path(2), eoe(1), path(1));
