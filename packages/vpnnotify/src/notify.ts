@@ -110,16 +110,21 @@ export async function handleConnect(
   );
 
   let decision: Decision | undefined;
-  let stateError: string | undefined;
+  const unkeyable = noHistoryFor(event.user);
+  let stateError: string | undefined = unkeyable;
   try {
-    await n.store.update(historyKey(event.user), (history) => {
-      decision = decide(history, login, n.policy);
-      return recordLogin(history, login, decision, n.policy, leaseUntil);
-    });
+    if (!unkeyable) {
+      await n.store.update(historyKey(event.user), (history) => {
+        decision = decide(history, login, n.policy);
+        return recordLogin(history, login, decision, n.policy, leaseUntil);
+      });
+    }
   } catch (error) {
     stateError = describeError(error);
   }
   const final = stateError || !decision ? decide(undefined, login, n.policy, false) : decision;
+  // Told as when the store is down, and nothing recorded for it once told either (no place keys).
+  if (unkeyable) final.keys = [];
   const base = { reason: final.reason, user: event.user, ip, place: login.place, ...(stateError ? { stateError } : {}) };
   job.decision = final;
   if (!final.notify && !final.suspicious) {
@@ -297,9 +302,9 @@ async function handleQueued(entry: SpoolEntry<SpoolJob>, job: LoginJob, n: Notif
 /** A disconnect: the log line with the session's length, and its end in the store for the next travel check. */
 export async function handleDisconnect(event: VpnEvent, n: Pick<Notifier, "store" | "log">): Promise<Outcome> {
   const ip = normalizeIp(event.ip) ?? event.ip;
-  let stateError: string | undefined;
+  let stateError = noHistoryFor(event.user);
   try {
-    await n.store.update(historyKey(event.user), (history) => recordSessionEnd(history, ip, event.time));
+    if (!stateError) await n.store.update(historyKey(event.user), (history) => recordSessionEnd(history, ip, event.time));
   } catch (error) {
     stateError = describeError(error);
   }
@@ -320,6 +325,19 @@ export async function handleDisconnect(event: VpnEvent, n: Pick<Notifier, "store
     state: stateError ? `unavailable (${stateError})` : undefined,
   });
   return outcome;
+}
+
+/**
+ * Why a user name gets no history, or undefined. A name that is not valid UTF-8 reaches vpnnotify with each
+ * bad byte decoded to U+FFFD (Node decodes argv, the environment and the spool so): distinct names become one,
+ * and a shared history would let one name's logins silence another's. So none is kept or used: each such login
+ * is told as when the store is down, and as no directory or Slack user has such a name, the security channel
+ * hears of it. (`notify --user` refuses such a name instead: its caller can pass the right one.)
+ */
+export function noHistoryFor(user: string): string | undefined {
+  return user.includes("\uFFFD")
+    ? "no history is kept for a user name that is not valid UTF-8 (such names cannot be told apart)"
+    : undefined;
 }
 
 function lookup(n: Notifier, ip: string): GeoInfo {

@@ -286,6 +286,45 @@ describe("OpenVPN client-connect", () => {
     expect(slack.messages).toEqual([]);
   });
 
+  it("a user name that is not UTF-8: notify --user refuses it (64); a hook's logins under such names share no history, each reaches security", async () => {
+    const s = setup();
+    /** The CLI under /bin/sh, so that `prelude` can put raw bytes (printf) into its arguments or environment. */
+    const raw = (prelude: string, args: string, env: Record<string, string> = {}) =>
+      new Promise<{ code: number | null; stderr: string }>((resolve) => {
+        const cli = `"${process.execPath}" --import tsx "${CLI}"`;
+        const child = spawn("/bin/sh", ["-c", `${prelude} exec ${cli} ${args}`], {
+          cwd: join(import.meta.dirname, "../../.."),
+          env: { PATH: process.env.PATH, HOME: process.env.HOME, ...base(s), ...env },
+          stdio: ["ignore", "ignore", "pipe"],
+        });
+        let stderr = "";
+        child.stderr.on("data", (c: Buffer) => {
+          stderr += c;
+        });
+        child.on("close", (code) => resolve({ code, stderr }));
+      });
+    const notify = await raw("", `notify --user "$(printf 'al\\377ce')" --ip ${PLACES.paris.ip}`);
+    expect(notify).toEqual({
+      code: 64,
+      stderr:
+        "vpnnotify: --user is not valid UTF-8 (or holds U+FFFD, what such bytes decode to) (pass the VPN user's name in UTF-8, as the directory spells it)\n",
+    });
+    // (An earlier test's worker may still post its own late alert meanwhile: only these names' messages count.)
+    const ours = () => slack.messagesTo(SECURITY).filter((m) => m.text?.includes("al\ufffdce"));
+    expect(ours()).toEqual([]);
+    // Two names that differ only in bytes that are not UTF-8, one after the other from one place: neither
+    // silences the other (before, the second was "suppressed" as a known place), and nothing is remembered.
+    for (const bytes of ["al\\377ce", "al\\376ce"]) {
+      const hook = await raw(`username=$(printf '${bytes}'); export username;`, "--wait", openvpnConnectEnv("fallback", PLACES.paris.ip));
+      expect(hook.code).toBe(0);
+      expect(hook.stderr).toMatch(
+        /^vpnnotify: warn: escalated user=al\ufffdce .*reason=state-unavailable .*state="unavailable \(no history is kept for a user name that is not valid UTF-8/,
+      );
+    }
+    expect(ours()).toHaveLength(2);
+    expect(existsSync(s.state) ? Object.keys(JSON.parse(readFileSync(s.state, "utf8")).users ?? {}) : []).toEqual([]);
+  });
+
   it("two concurrent connects for one user leave one valid state and one DM", async () => {
     const s = setup();
     const env = { ...base(s), ...openvpnConnectEnv("alice", PLACES.paris.ip) };

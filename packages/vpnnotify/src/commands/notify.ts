@@ -12,7 +12,7 @@ import {
 } from "@opsguard/core";
 import { configSchema } from "../config";
 import { type VpnEvent, vpnUser } from "../event";
-import { type ConnectProgress, handleConnect, type Outcome } from "../notify";
+import { type ConnectProgress, handleConnect, noHistoryFor, type Outcome } from "../notify";
 import { createNotifier } from "../runtime";
 import { DeadlineError, logPending, type RunClock, runBounded, runDeadline } from "./run";
 
@@ -42,6 +42,12 @@ export async function runNotifyCommand({ ctx, clock, flags }: NotifyCommandOptio
   const user = vpnUser(flags.user);
   if (user === undefined) {
     throw new UsageError("--user is empty (or only spaces or control characters)", { hint: "pass the VPN user's name" });
+  }
+  // Node decodes each byte that is not UTF-8 to U+FFFD: names that differ only there would share one history.
+  if (noHistoryFor(user)) {
+    throw new UsageError("--user is not valid UTF-8 (or holds U+FFFD, what such bytes decode to)", {
+      hint: "pass the VPN user's name in UTF-8, as the directory spells it",
+    });
   }
   const time = flags.time === undefined ? Date.now() : Date.parse(flags.time);
   if (Number.isNaN(time)) throw new UsageError(`--time "${flags.time}" is not a date`, { hint: "use ISO 8601, e.g. 2026-11-23T10:00:00Z" });
