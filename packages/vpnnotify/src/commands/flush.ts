@@ -88,7 +88,7 @@ async function stopped(ctx: CliContext, io: IOStreams, n: Notifier, run: SpoolRu
   const handedBack = await run.handBack();
   await releaseOwnDrainLock(n.spool.dir);
   await n.store.close().catch(() => {});
-  // What it finished before the stop (a failure under way at the stop is in the handed-back count).
+  // What it was done with before the stop; what it had under way is the handed-back count.
   const { delivered, suppressed, disconnects } = countEntries({ busy: false, failed: 0, gaveUp: 0 }, run.kinds);
   const counts = { delivered, suppressed, disconnects, handedBack };
   if (ctx.opts.json) io.stdout.write(`${JSON.stringify({ stoppedBy: signal, ...counts, spool: n.spool.dir })}\n`);
