@@ -18,27 +18,11 @@ const keyOptions = z.string().superRefine((value, ctx) => {
 
 const allowedGroup = z.union([
   z.string().min(1),
-  z
-    .strictObject({
-      dn: z.string().min(1),
-      /** authorized_keys options put in front of every key of a member, e.g. `from="10.0.0.0/8",no-agent-forwarding`. */
-      keyOptions: keyOptions.optional(),
-    })
-    .superRefine((group, ctx) => {
-      // The same options stand in front of every principal line `authkeys principals` prints, and sshd cuts
-      // those lines at the first "#", even inside quotes (auth2-pubkeyfile.c, auth_process_principals:
-      // "Skip blank and comment lines", strchr(cp, '#')), while an authorized_keys line is a comment only when
-      // it starts with "#". No quoting keeps a "#" in a principal line, so such a group's certificate logins
-      // would all be refused while its keys work: refused here, naming the group (quoted: one line whatever it
-      // holds), instead of failing at login.
-      if (group.keyOptions?.includes("#")) {
-        ctx.addIssue({
-          code: "custom",
-          path: ["keyOptions"],
-          message: `group ${JSON.stringify(group.dn)}: a "#" in keyOptions cuts sshd's principal lines (AuthorizedPrincipalsCommand), so every certificate login of this group would be refused; remove the "#" (move such a command="…" into a script and name the script)`,
-        });
-      }
-    }),
+  z.strictObject({
+    dn: z.string().min(1),
+    /** authorized_keys options put in front of every key of a member, e.g. `from="10.0.0.0/8",no-agent-forwarding`. */
+    keyOptions: keyOptions.optional(),
+  }),
 ]);
 
 const attributeName = z.string().regex(/^[A-Za-z][A-Za-z0-9-]*$/, { message: "expected an attribute name" });

@@ -15,6 +15,7 @@ import { type AuthkeysConfig, authkeysConfigSchema } from "./config";
 import { fileSha256, verifyInstalledFiles } from "./installed-files";
 import { storedValidationState } from "./login-config";
 import { lookupKeys } from "./lookup";
+import { principalOptionsProblem } from "./principal-options";
 import { CONFIG_FILE } from "./stored-config";
 
 export type Verdict = "ok" | "warn" | "fail";
@@ -61,6 +62,8 @@ export async function runDoctor(ctx: CliContext, options: DoctorOptions): Promis
   if (config) {
     const password = checkPasswordFile(config);
     if (password) add("config", ...password);
+    const principalProblem = principalOptionsProblem(config);
+    if (principalProblem) add("config", "fail", principalProblem);
     add("cache", ...checkCacheDir(config));
     if (config.agent) for (const check of await checkAgent(config.agent, commandUid(config), options.user)) add("agent", ...check);
     const ldap = await discoverForDoctor(config, add);

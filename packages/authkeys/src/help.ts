@@ -42,7 +42,7 @@ directories must be root-owned and not group/other-writable, else exit 78):
   userNameAttribute      must equal the login name exactly (default uid)
   keyAttribute           default sshPublicKey
   allowedGroups          group DNs, or {dn, keyOptions} to prepend e.g. from="10.0.0.0/8",no-agent-forwarding
-                         (no "#" in keyOptions: sshd cuts principal lines there; such a config exits 78)
+                         (no "#" if certificates are used: sshd cuts principal lines there, principals exits 78)
   keyTypes               default ssh-ed25519, ecdsa-sha2-nistp256/384/521, ssh-rsa
   minRsaBits             default 2048
   cache.enabled          default true

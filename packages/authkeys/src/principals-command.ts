@@ -1,6 +1,7 @@
-import { describeError } from "@opsguard/core/errors";
+import { ConfigError, describeError } from "@opsguard/core/errors";
 import { ExitCode } from "@opsguard/core/exit";
 import { elapsed, type LookupCommandOptions, loginLoggers, WATCHDOG_GRACE_MS, watchdog } from "./lookup-command";
+import { principalOptionsProblem } from "./principal-options";
 import { printableUser } from "./username";
 
 /** sshd's %i, %s and %T: logged with the lookup, never trusted (the principals decide, not the certificate's claims). */
@@ -20,6 +21,8 @@ export type PrincipalsCommandOptions = LookupCommandOptions;
 export async function runPrincipalsCommand(user: string, cert: CertificateTokens, options: PrincipalsCommandOptions): Promise<ExitCode> {
   const { io } = options;
   const config = await options.loadConfig(options.config);
+  const problem = principalOptionsProblem(config);
+  if (problem) throw new ConfigError(`invalid config for principals: ${problem}`);
   watchdog(config.ldap.deadlineMs + WATCHDOG_GRACE_MS, io);
   const syslog = config.syslog || undefined;
   const { log, audit } = loginLoggers(config, options);
