@@ -108,8 +108,14 @@ export class ServerMemory implements ServerHealth {
       this.failed(url);
       return;
     }
-    // A server remembered as failed keeps that mark (its probe turn comes as usual).
-    if (this.#down.has(url)) return;
+    // A server remembered as failed keeps that mark. If this was its probe (the mark had run out), the
+    // probe got no answer in the time it had (another server answered first, or the deadline came):
+    // the mark is renewed, so the next lookups probe the others' turn, not this one again.
+    const down = this.#down.get(url);
+    if (down !== undefined) {
+      if (down <= this.#now) this.failed(url, this.#reasons.get(url));
+      return;
+    }
     this.#suspect.set(url, Date.now() + this.#offset + this.#holdMs);
     this.#changed = true;
   }

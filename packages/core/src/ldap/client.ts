@@ -290,10 +290,10 @@ export class LdapClient {
   }
 
   /**
-   * Servers in order, each started STAGGER_MS after the one before unless that one failed sooner; the
-   * first to finish connect + TLS + bind wins and the others are given up. Servers in doubt go after the
-   * others (still tried, never passed over). Every attempt gets its own connect budget, cut to the
-   * overall deadline.
+   * Servers in order, each started STAGGER_MS after the one before (sooner when the deadline is too short
+   * for that) or at once when that one failed; the first to finish connect + TLS + bind wins and the
+   * others are given up. Servers in doubt go after the others (still tried, never passed over). Every
+   * attempt gets its own connect budget, cut to the overall deadline.
    */
   async #failover(): Promise<Client> {
     if (this.#client) await this.close();
@@ -303,6 +303,8 @@ export class LdapClient {
     const health = this.#opts.health;
     const plan = this.#opts.urls.map((url, index) => ({ url, index, skipped: health?.skip(url), probeMs: health?.probeMs?.(url) }));
     const order = [...plan.filter((p) => p.probeMs === undefined), ...plan.filter((p) => p.probeMs !== undefined)];
+    // Every server to try starts before the deadline, however short it is and however many there are.
+    const staggerMs = Math.min(STAGGER_MS, (deadlineAt - firstAt) / Math.max(1, plan.filter((p) => !p.skipped).length));
     // Indexed like ldap.urls (a URL may be listed twice), so the error lists them in the configured order.
     const attempts: (Attempt | undefined)[] = plan.map(() => undefined);
     const running = new Map<Pending, (typeof plan)[number]>();
@@ -361,7 +363,7 @@ export class LdapClient {
             (connection) => won(pending, connection),
             (error: unknown) => lost(pending, step.index, error, budget, left < own),
           );
-          stagger = setTimeout(startNext, STAGGER_MS);
+          stagger = setTimeout(startNext, staggerMs);
           return;
         }
         if (!done && running.size === 0) {
