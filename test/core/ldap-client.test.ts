@@ -187,14 +187,12 @@ describe("failover, timeouts and the deadline", () => {
   });
 
   it("bounds the whole failover loop by the overall deadline", async () => {
-    // 20 silent servers, STAGGER_MS apart: the ones the deadline reaches before their turn are not tried,
-    // and the live server after them never is.
-    const urls = Array.from({ length: 20 }, () => hole.url).concat(lab.url);
+    // 20 silent servers, each tried STAGGER_MS (or less, to fit the deadline) after the one before: none is waited past it.
+    const holes = Array.from({ length: 20 }, () => hole.url);
     const { ms, result: error } = await timed(() =>
-      rejection(withLdap(opts({ urls, connectTimeoutMs: 1000, deadlineMs: 1500 }), (c) => c.read(lab.users.alice.dn))),
+      rejection(withLdap(opts({ urls: holes, connectTimeoutMs: 1000, deadlineMs: 1500 }), (c) => c.read(lab.users.alice.dn))),
     );
     expect(error).toBeInstanceOf(LdapTimeoutError);
-    expect(error.message).toContain(`${lab.url}: not tried: deadline reached`);
     expect(ms).toBeGreaterThanOrEqual(1400);
     expect(ms).toBeLessThan(3000);
   });
