@@ -403,6 +403,26 @@ describe("only servers that failed are skipped", () => {
     expect(marks().down).toEqual({});
   });
 
+  it("a lookup whose process stalled past the connect timeout leaves a healthy slapd in doubt, never failed", async () => {
+    // The burst finding: on a starved host connect timers fire late; the server was not the one that was slow.
+    const cfg = config();
+    await lookupKeys(cfg, { user: "alice" }, { log });
+    const starved = { ...cfg, ldap: { ...cfg.ldap, connectTimeoutMs: 200, deadlineMs: 2000 } };
+    const lookup = lookupKeys(starved, { user: "alice" }, { log });
+    // Once the connect attempt is under way (its timer set), the event loop is blocked well past it.
+    await new Promise((resolve) => setImmediate(resolve));
+    const blockedUntil = Date.now() + 700;
+    while (Date.now() < blockedUntil) {
+      // a burst of other work on this process
+    }
+    expect((await lookup).source).toBe("cache");
+    const marks = JSON.parse(readFileSync(join(cfg.cache.dir, ".servers.json"), "utf8")) as ServerMemoryFile;
+    expect([marks.down, Object.keys(marks.suspect ?? {})]).toEqual([{}, [lab.url]]);
+    // The next run tries it (a short probe), and it answers: nothing skipped, the doubt forgotten.
+    expect(await lookupKeys(starved, { user: "alice" }, { log })).toMatchObject({ source: "ldap", result: "keys" });
+    expect(JSON.parse(readFileSync(join(cfg.cache.dir, ".servers.json"), "utf8")).suspect).toEqual({});
+  });
+
   it("a doubt never outlives its hold: a stale or far-future mark gives the server its full connect budget", async () => {
     const cfg = config();
     await lookupKeys(cfg, { user: "alice" }, { log });
