@@ -377,6 +377,11 @@ export class LdapClient {
         }
       };
       const won = (pending: Pending, connection: Connection) => {
+        // Two handshakes may finish in the same loop turn: the later one was already given up.
+        if (done) {
+          pending.abandon();
+          return;
+        }
         running.delete(pending);
         giveUpOthers(pending, pending.url);
         this.#sockets = connection.sockets;
