@@ -489,7 +489,7 @@ export class LdapClient {
       // An anonymous bind still proves the server answers before we commit to it.
       await turn.take(() => client.bind(this.#opts.bindDn ?? "", this.#opts.bindPassword?.reveal() ?? ""));
     };
-    const waitedBefore = cpuWaitMs();
+    const stall = new StallWatch(budget);
     const run = async (): Promise<Connection> => {
       try {
         await withTimeout(handshake(), budget, destroy);
@@ -497,7 +497,8 @@ export class LdapClient {
         return { client, sockets, lost };
       } catch (error) {
         destroy();
-        if (error instanceof TimeoutSignal) error.stallMs += Math.max(0, cpuWaitMs() - waitedBefore);
+        // Each is a lower bound of the time this process could not run (they may count the same stall).
+        if (error instanceof TimeoutSignal) error.stallMs = Math.max(error.stallMs, stall.stalledMs());
         if (error instanceof ResultCodeError && error.code === 49) {
           throw new LdapAuthError(`LDAP bind as "${this.#opts.bindDn ?? "(anonymous)"}" rejected by ${url}: invalid credentials`, {
             hint: `check ldap.bindDn and the password from ${this.#opts.bindPassword?.source ?? "ldap.bindPassword"}`,
@@ -514,7 +515,10 @@ export class LdapClient {
     const pending: Pending = {
       url,
       startedAt: Date.now(),
-      result: run().finally(() => this.#pending.delete(pending)),
+      result: run().finally(() => {
+        stall.stop();
+        this.#pending.delete(pending);
+      }),
       abandon: () => {
         abandoned = true;
         destroy();
@@ -615,9 +619,34 @@ function monotonicMs(): number {
 }
 
 /**
- * Time this process's main thread has spent runnable but waiting for a CPU (Linux schedstat, in ms;
- * 0 where there is none): an attempt during which it grew a lot never had the CPU to hear its server.
+ * How long an attempt's process could not run, next to its timeout timer's lateness: the time its main
+ * thread spent runnable but waiting for a CPU (Linux schedstat; 0 where there is none). Read from a
+ * sample taken a little into the attempt (plus that sample's own lateness), not at its start: reading
+ * /proc costs a login ~1 ms of CPU, and a server that answers (nearly every time) never needs it.
  */
+class StallWatch {
+  #lateMs = 0;
+  #waitedAt: number | undefined;
+  readonly #timer: NodeJS.Timeout;
+
+  constructor(budget: number) {
+    const delay = Math.min(STALL_MS, budget / 2);
+    const due = monotonicMs() + delay;
+    this.#timer = setTimeout(() => {
+      this.#lateMs = Math.max(0, monotonicMs() - due);
+      this.#waitedAt = cpuWaitMs();
+    }, delay);
+  }
+
+  stalledMs(): number {
+    return this.#lateMs + (this.#waitedAt === undefined ? 0 : Math.max(0, cpuWaitMs() - this.#waitedAt));
+  }
+
+  stop(): void {
+    clearTimeout(this.#timer);
+  }
+}
+
 function cpuWaitMs(): number {
   try {
     return Number(readFileSync("/proc/self/schedstat", "latin1").split(" ")[1]) / 1e6 || 0;
