@@ -183,7 +183,9 @@ describe("failover, timeouts and the deadline", () => {
     });
     expect(hole.connections()).toBe(before + 1);
     expect(calls).toEqual([`untried ${hole.url}`, `answered ${lab.url}`]);
-    expect(text()).toMatch(new RegExp(`LDAP failover: using ${lab.url}.*${hole.url} \\(no answer after \\d+ ms, when ${lab.url} answered\\)`));
+    expect(text()).toMatch(
+      new RegExp(`LDAP failover: using ${lab.url}.*${hole.url} \\(no answer after \\d+ ms, when ${lab.url} answered\\)`),
+    );
   });
 
   it("bounds the whole failover loop by the overall deadline", async () => {
@@ -251,6 +253,17 @@ describe("failover, timeouts and the deadline", () => {
     const silent = await rejection(withLdap(opts({ urls: [hole.url], connectTimeoutMs: 1000, health }), (c) => c.connect()));
     expect(silent.message).not.toContain("in doubt");
     expect(calls).toEqual([`failed ${hole.url}`]);
+  });
+
+  it("close() during a failover gives up every attempt and starts no further server", async () => {
+    // Without it the silent server would hold the client for its 20 s connect timeout (past the test's timeout).
+    const client = new LdapClient(opts({ urls: [hole.url, lab.url], connectTimeoutMs: 20_000, deadlineMs: 30_000 }));
+    const connecting = rejection(client.connect());
+    await client.close();
+    const error = await connecting;
+    expect(error).toBeInstanceOf(LdapUnavailableError);
+    expect(error.message).toContain("closed while connecting");
+    expect(client.url).toBeUndefined();
   });
 
   it("refuses operations once the deadline has passed, until it is restarted", async () => {

@@ -139,6 +139,8 @@ export class LdapClient {
   #sockets = new Set<Socket>();
   /** Connect attempts under way (several during a failover); close() gives them up. */
   readonly #pending = new Set<Pending>();
+  /** Ends the failover under way, so close() during it starts no further server. */
+  #abortFailover: (() => void) | undefined;
   #client: Client | undefined;
   /** Settles when a socket of the current connection closes; ldapts misses this after StartTLS. */
   #lost: Promise<never> | undefined;
@@ -268,6 +270,7 @@ export class LdapClient {
     // Unbinding a connection whose socket already closed would wait for nothing (or let ldapts reconnect in clear).
     const lost = this.#isLost;
     this.#forget();
+    this.#abortFailover?.();
     for (const pending of this.#pending) pending.abandon();
     if (client?.isConnected && !lost) {
       await withTimeout(client.unbind(), 1000, () => {}).catch(() => {});
@@ -315,6 +318,7 @@ export class LdapClient {
     return await new Promise<Client>((resolve, reject) => {
       const finish = (settle: () => void) => {
         done = true;
+        this.#abortFailover = undefined;
         clearTimeout(stagger);
         turn.close();
         settle();
@@ -423,6 +427,10 @@ export class LdapClient {
         this.#log.debug("LDAP server failed", { url, reason: attempt.reason });
         // As RFC 8305 §5: a failed attempt starts the next one at once.
         startNext();
+      };
+      this.#abortFailover = () => {
+        giveUpOthers(undefined);
+        finish(() => reject(new LdapUnavailableError("the LDAP client was closed while connecting")));
       };
       startNext();
     });
