@@ -19,14 +19,16 @@ uid must equal the name byte for byte), a user outside allowedGroups or a user w
 keyOptions hold: a key's own options that would undo them are dropped with a warning. When no LDAP
 server answers, or the servers refuse our bind, it serves the keys cached at the last successful lookup
 if they are younger than cache.maxStaleSeconds, else it fails (non-zero, no output). A server that
-failed is skipped for cache.deadServerSeconds, then probed again, one such server per lookup; a server
-the deadline left untried (or cut off less than 300 ms into its attempt) is never skipped: for that
-long, runs try it with a 300 ms connect budget, one after another (0.3 s per server in doubt at most). One line per lookup goes to syslog
+failed is skipped for cache.deadServerSeconds, then probed again, one such server per lookup. Servers
+start in order, each 100 ms after the one before (at once when it failed), so dead servers' waits overlap
+(sshd pads a run that waited T up to 2T). One left without its full time (cut off by the deadline less
+than 300 ms in, slower than a server that answered, or timed out while this process stalled) is in doubt,
+never skipped: for that long, runs try it after the others with a 300 ms connect budget. One line per lookup goes to syslog
 (authpriv) through logger(1) with this PID: user, result, keys, source, ms; stderr if that fails.
 
 Config (--config, or $AUTHKEYS_CONFIG, else /etc/opsguard/authkeys.{json,yaml,yml} only; the file and its
 directories must be root-owned and not group/other-writable, else exit 78):
-  ldap.urls              servers tried in order, e.g. [ldaps://ldap1.example.org, ldaps://ldap2.example.org]
+  ldap.urls              servers tried in order, 100 ms apart, e.g. [ldaps://ldap1.example.org, ldaps://ldap2.example.org]
   ldap.baseDn            search base
   ldap.bindDn            bind DN (omit both for an anonymous bind)
   ldap.bindPassword      "file:/etc/opsguard/authkeys.pw" or "env:NAME"

@@ -34,10 +34,11 @@ interface MemoryFile {
  * waits for a dead or blackholed server's whole timeout again. A server that failed is skipped until
  * its time is up, then probed again; one that answers is forgotten at once. Only a server that failed
  * is ever skipped. One the deadline cut off before it was tried, or during an attempt shorter than a
- * probe (a healthy server left 1 ms after dead ones), is in doubt ("suspect"): the next runs
- * within the hold try it with a short connect budget (SUSPECT_PROBE_MS) instead of skipping it, so a
- * working server behind dead ones still answers sshd's second run (a revocation is seen), while a dead
- * one costs that run a fraction of a second and is then remembered as failed.
+ * probe, one given up because another answered first, or one that timed out while this process was
+ * stalled, is in doubt ("suspect"): the next runs within the hold try it after the others with a short
+ * connect budget (SUSPECT_PROBE_MS) instead of skipping it, so a working server still answers sshd's
+ * second run (a revocation is seen), while a dead one costs that run a fraction of a second and is then
+ * remembered as failed.
  * As SSSD's failover: a service whose connection attempt failed is considered offline and the next
  * server is used; offline services are tried again after a fixed time (30 s there, our
  * cache.deadServerSeconds) — sssd-ldap(5) FAILOVER, "The Failover Mechanism" (src/man/include/failover.xml).
@@ -108,8 +109,14 @@ export class ServerMemory implements ServerHealth {
       this.failed(url);
       return;
     }
-    // A server remembered as failed keeps that mark (its probe turn comes as usual).
-    if (this.#down.has(url)) return;
+    // A server remembered as failed keeps that mark. If this was its probe (the mark had run out), the
+    // probe got no answer in the time it had (another server answered first, or the deadline came):
+    // the mark is renewed, so the next lookups probe the others' turn, not this one again.
+    const down = this.#down.get(url);
+    if (down !== undefined) {
+      if (down <= this.#now) this.failed(url, this.#reasons.get(url));
+      return;
+    }
     this.#suspect.set(url, Date.now() + this.#offset + this.#holdMs);
     this.#changed = true;
   }

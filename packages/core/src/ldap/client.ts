@@ -5,6 +5,7 @@ import { ConfigError, OpsguardError } from "../errors";
 import { Logger } from "../log";
 import { describeRefusal, readRegularFileSync } from "../regular-file";
 import type { Secret } from "../secret";
+import { BindTurn, STALL_MS, StallWatch, TimeoutSignal, withTimeout } from "./attempt-timing";
 import { LdapEntry } from "./entry";
 import {
   LdapAuthError,
@@ -48,8 +49,11 @@ export interface ServerHealth {
   /** A shorter connect budget for a server in doubt (see untried), or undefined for connectTimeoutMs. */
   probeMs?(url: string): number | undefined;
   /**
-   * The deadline ran out before this server could be tried, or (triedMs given) cut its connect attempt
-   * short after triedMs, before its own connect budget was spent: it is in doubt, neither dead nor alive.
+   * In doubt, neither dead nor alive: the deadline ran out before this server could be tried, or (triedMs
+   * given) cut its connect attempt short after triedMs, before its own connect budget was spent; or
+   * (triedMs undefined) its attempt was given up because another server answered first, or it timed out
+   * while this process was stalled (its timer fired late, or it waited for a CPU), so it never had its
+   * full time with a responsive process.
    */
   untried?(url: string, triedMs?: number): void;
   /** reason: why, said again while the server is skipped (a TLS error must not read as a dead server). */
@@ -77,7 +81,33 @@ interface Attempt {
   untrusted?: boolean;
 }
 
+/** A connect attempt under way. Its sockets are its own until it wins: giving it up destroys only them. */
+interface Pending {
+  url: string;
+  startedAt: number;
+  result: Promise<Connection>;
+  /** Destroys its sockets now, and any it would open later: it then fails, unheard. */
+  abandon(): void;
+}
+
+interface Connection {
+  client: Client;
+  sockets: Set<Socket>;
+  /** Rejects when a socket of this connection closes unexpectedly. */
+  lost: Promise<never>;
+}
+
 const DEFAULTS = { connectTimeoutMs: 3000, timeoutMs: 5000, deadlineMs: 10_000, pageSize: 500 };
+/**
+ * How long a connect attempt has alone before the next server is tried alongside it (Happy Eyeballs,
+ * RFC 8305 §5: "Connection Attempt Delay", whose recommended minimum is 100 ms). A server that is up
+ * answers connect + TLS + bind well within it, so in normal operation one connection is ever opened;
+ * when servers are blackholed, their waits overlap instead of adding up. Why it matters for sshd: it
+ * pads every userauth request that has not yet succeeded up to the next power of two times a per-user
+ * delay of 5-9.2 ms (auth2.c ensure_minimum_time_since), so a run of the command that waits T seconds
+ * costs a login up to 2T, and only short waits keep an outage's login predictable.
+ */
+export const STAGGER_MS = 100;
 const TLS_CODES = /CERT|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)|ALTNAME|ERR_SSL|ERR_TLS/;
 const NETWORK_REASONS: Record<string, string> = {
   ECONNREFUSED: "connection refused",
@@ -99,7 +129,12 @@ export class LdapClient {
   readonly #opts: Required<Pick<LdapClientOptions, "connectTimeoutMs" | "timeoutMs" | "deadlineMs" | "pageSize">> & LdapClientOptions;
   readonly #log: Logger;
   readonly #ca: string | undefined;
-  readonly #sockets = new Set<Socket>();
+  /** The current connection's sockets. */
+  #sockets = new Set<Socket>();
+  /** Connect attempts under way (several during a failover); close() gives them up. */
+  readonly #pending = new Set<Pending>();
+  /** Ends the failover under way, so close() during it starts no further server. */
+  #abortFailover: (() => void) | undefined;
   #client: Client | undefined;
   /** Settles when a socket of the current connection closes; ldapts misses this after StartTLS. */
   #lost: Promise<never> | undefined;
@@ -229,6 +264,8 @@ export class LdapClient {
     // Unbinding a connection whose socket already closed would wait for nothing (or let ldapts reconnect in clear).
     const lost = this.#isLost;
     this.#forget();
+    this.#abortFailover?.();
+    for (const pending of this.#pending) pending.abandon();
     if (client?.isConnected && !lost) {
       await withTimeout(client.unbind(), 1000, () => {}).catch(() => {});
     }
@@ -248,57 +285,156 @@ export class LdapClient {
     return this.#connecting;
   }
 
+  /**
+   * Servers in order, each started STAGGER_MS after the one before (sooner when the deadline is too short
+   * for that) or at once when that one failed; the first to finish connect + TLS + bind wins and the
+   * others are given up. Servers in doubt go after the others (still tried, never passed over). Every
+   * attempt gets its own connect budget, cut to the overall deadline.
+   */
   async #failover(): Promise<Client> {
     if (this.#client) await this.close();
-    // One clock reading per attempt, the first the one the deadline starts from: a server first in line
-    // gets its whole budget, not a millisecond less that would count as "cut short by the deadline".
-    let now = Date.now();
-    this.#deadlineAt ??= now + this.#opts.deadlineMs;
-    const attempts: Attempt[] = [];
+    const firstAt = Date.now();
+    this.#deadlineAt ??= firstAt + this.#opts.deadlineMs;
+    const deadlineAt = this.#deadlineAt;
     const health = this.#opts.health;
-    for (const url of this.#opts.urls) {
-      const skipped = health?.skip(url);
-      if (skipped) {
-        // A skip that repeats describeFailure's TLS reason keeps its hint (ldap.caFile, not ldap.urls).
-        attempts.push({ url, reason: skipped, timedOut: false, untrusted: skipped.includes(UNTRUSTED_REASON) });
-        continue;
-      }
-      const own = Math.min(health?.probeMs?.(url) ?? this.#opts.connectTimeoutMs, this.#opts.connectTimeoutMs);
-      const left = Math.max(0, this.#deadlineAt - now);
-      const budget = Math.min(own, left);
-      if (budget <= 0) {
-        attempts.push({ url, reason: "not tried: deadline reached", timedOut: true });
-        health?.untried?.(url);
-        continue;
-      }
-      try {
-        this.#client = await this.#attempt(url, budget);
-        this.#url = url;
-        health?.answered(url);
-        if (attempts.length > 0)
-          this.#log.warn(`LDAP failover: using ${url}`, { failed: attempts.map((a) => `${a.url} (${a.reason})`).join(", ") });
-        return this.#client;
-      } catch (error) {
-        if (error instanceof LdapAuthError) throw error;
-        now = Date.now();
+    const plan = this.#opts.urls.map((url, index) => ({ url, index, skipped: health?.skip(url), probeMs: health?.probeMs?.(url) }));
+    const order = [...plan.filter((p) => p.probeMs === undefined), ...plan.filter((p) => p.probeMs !== undefined)];
+    // Every server to try starts before the deadline, however short it is and however many there are.
+    const staggerMs = Math.min(STAGGER_MS, (deadlineAt - firstAt) / Math.max(1, plan.filter((p) => !p.skipped).length));
+    // Indexed like ldap.urls (a URL may be listed twice), so the error lists them in the configured order.
+    const attempts: (Attempt | undefined)[] = plan.map(() => undefined);
+    const running = new Map<Pending, (typeof plan)[number]>();
+    const turn = new BindTurn();
+    let next = 0;
+    let startedAny = false;
+    let stagger: NodeJS.Timeout | undefined;
+    let done = false;
+    return await new Promise<Client>((resolve, reject) => {
+      const finish = (settle: () => void) => {
+        done = true;
+        this.#abortFailover = undefined;
+        clearTimeout(stagger);
+        turn.close();
+        settle();
+      };
+      const giveUpOthers = (winner: Pending | undefined, winnerUrl?: string) => {
+        for (const [pending, step] of running) {
+          if (pending === winner) continue;
+          pending.abandon();
+          if (winnerUrl === undefined) continue;
+          const ms = Date.now() - pending.startedAt;
+          attempts[step.index] = { url: step.url, reason: `no answer after ${ms} ms, when ${winnerUrl} answered`, timedOut: true };
+          // Slower than another, not failed: in doubt, so the next lookups try the others first.
+          health?.untried?.(step.url);
+        }
+        running.clear();
+      };
+      const startNext = (): void => {
+        clearTimeout(stagger);
+        while (!done && next < order.length) {
+          const step = order[next++] as (typeof order)[number];
+          if (step.skipped) {
+            // A skip that repeats describeFailure's TLS reason keeps its hint (ldap.caFile, not ldap.urls).
+            attempts[step.index] = {
+              url: step.url,
+              reason: step.skipped,
+              timedOut: false,
+              untrusted: step.skipped.includes(UNTRUSTED_REASON),
+            };
+            continue;
+          }
+          const own = Math.min(step.probeMs ?? this.#opts.connectTimeoutMs, this.#opts.connectTimeoutMs);
+          // The first attempt reads the clock the deadline started from: it gets its whole budget, not a
+          // millisecond less that would read as "cut short by the deadline".
+          const left = Math.max(0, deadlineAt - (startedAny ? Date.now() : firstAt));
+          startedAny = true;
+          const budget = Math.min(own, left);
+          if (budget <= 0) {
+            attempts[step.index] = { url: step.url, reason: "not tried: deadline reached", timedOut: true };
+            health?.untried?.(step.url);
+            continue;
+          }
+          const pending = this.#attempt(step.url, budget, turn);
+          running.set(pending, step);
+          pending.result.then(
+            (connection) => won(pending, connection),
+            (error: unknown) => lost(pending, step.index, error, budget, left < own),
+          );
+          stagger = setTimeout(startNext, staggerMs);
+          return;
+        }
+        if (!done && running.size === 0) {
+          finish(() =>
+            reject(
+              failoverError(
+                attempts.filter((a) => a !== undefined),
+                this.#opts.deadlineMs,
+              ),
+            ),
+          );
+        }
+      };
+      const won = (pending: Pending, connection: Connection) => {
+        // Two handshakes may finish in the same loop turn: the later one was already given up.
+        if (done) {
+          pending.abandon();
+          return;
+        }
+        running.delete(pending);
+        giveUpOthers(pending, pending.url);
+        this.#sockets = connection.sockets;
+        this.#client = connection.client;
+        this.#lost = connection.lost;
+        this.#isLost = false;
+        this.#url = pending.url;
+        health?.answered(pending.url);
+        const others = attempts.filter((a) => a !== undefined);
+        if (others.length > 0)
+          this.#log.warn(`LDAP failover: using ${pending.url}`, { failed: others.map((a) => `${a.url} (${a.reason})`).join(", ") });
+        finish(() => resolve(connection.client));
+      };
+      const lost = (pending: Pending, index: number, error: unknown, budget: number, cutByDeadline: boolean) => {
+        if (done) return;
+        running.delete(pending);
+        const { url } = pending;
+        if (error instanceof LdapAuthError) {
+          giveUpOthers(undefined);
+          finish(() => reject(error));
+          return;
+        }
         const attempt = describeFailure(url, error, budget);
-        if (attempt.timedOut && left < own) {
+        const stallMs = error instanceof TimeoutSignal ? error.stallMs : 0;
+        if (attempt.timedOut && stallMs > Math.max(STALL_MS, budget / 4)) {
+          // Its timer fired late or this process waited for a CPU: the server never had its full time.
+          attempts[index] = { ...attempt, reason: `${attempt.reason} (this process stalled ${Math.round(stallMs)} ms: in doubt)` };
+          if (health?.untried) health.untried(url);
+        } else if (attempt.timedOut && cutByDeadline) {
           // The overall deadline, not the server, ended the attempt (a healthy server left 1 ms after
           // dead ones before it): in doubt, so the next lookup gives it a short probe instead of skipping it.
-          attempts.push({ ...attempt, reason: `${attempt.reason} (cut off by the deadline)` });
+          attempts[index] = { ...attempt, reason: `${attempt.reason} (cut off by the deadline)` };
           if (health?.untried) health.untried(url, budget);
           else health?.failed(url);
         } else {
-          attempts.push(attempt);
+          attempts[index] = attempt;
           health?.failed(url, attempt.reason);
         }
         this.#log.debug("LDAP server failed", { url, reason: attempt.reason });
-      }
-    }
-    throw failoverError(attempts, this.#opts.deadlineMs);
+        // As RFC 8305 §5: a failed attempt starts the next one at once.
+        startNext();
+      };
+      this.#abortFailover = () => {
+        giveUpOthers(undefined);
+        finish(() => reject(new LdapUnavailableError("the LDAP client was closed while connecting")));
+      };
+      startNext();
+    });
   }
 
-  async #attempt(url: string, budget: number): Promise<Client> {
+  /**
+   * Connect, TLS and bind within budget. The attempt's sockets are its own (several attempts may run at
+   * once): a failed or abandoned attempt destroys only them; the winner's become the client's.
+   */
+  #attempt(url: string, budget: number, turn: BindTurn): Pending {
     const { hostname } = new URL(url);
     const host = hostname.replace(/^\[|\]$/g, "");
     const ldaps = url.toLowerCase().startsWith("ldaps:");
@@ -312,16 +448,23 @@ export class LdapClient {
     if ((ldaps || this.#opts.startTls) && this.#opts.tlsInsecure) {
       this.#log.warn(`TLS certificate verification is OFF for ${url} (tlsInsecure): anyone on the network path can impersonate the server`);
     }
+    const sockets = new Set<Socket>();
+    let abandoned = false;
+    const destroy = () => {
+      for (const socket of sockets) socket.destroy();
+      sockets.clear();
+    };
     let markLost: () => void = () => {};
     const lost = new Promise<never>((_, reject) => {
       markLost = () => reject(new LdapUnavailableError(`lost the connection to ${url}`, { hint: "retry; check the server's health" }));
     });
     lost.catch(() => {});
     const track = <S extends Socket>(socket: S): S => {
-      this.#sockets.add(socket);
+      if (abandoned) socket.destroy();
+      else sockets.add(socket);
       socket.once("close", () => {
-        this.#sockets.delete(socket);
-        // Only an unexpected close counts; close() and timeouts forget the connection first.
+        sockets.delete(socket);
+        // Only an unexpected close of the connection in use counts; close() and timeouts forget it first.
         if (this.#lost === lost) {
           this.#isLost = true;
           markLost();
@@ -346,27 +489,45 @@ export class LdapClient {
     const handshake = async (): Promise<void> => {
       if (this.#opts.startTls && !ldaps) await client.startTLS({ ...tlsOptions });
       // An anonymous bind still proves the server answers before we commit to it.
-      await client.bind(this.#opts.bindDn ?? "", this.#opts.bindPassword?.reveal() ?? "");
+      await turn.take(() => client.bind(this.#opts.bindDn ?? "", this.#opts.bindPassword?.reveal() ?? ""));
     };
-    try {
-      await withTimeout(handshake(), budget, () => this.#destroySockets());
-      this.#lost = lost;
-      this.#isLost = false;
-      return client;
-    } catch (error) {
-      this.#destroySockets();
-      if (error instanceof ResultCodeError && error.code === 49) {
-        throw new LdapAuthError(`LDAP bind as "${this.#opts.bindDn ?? "(anonymous)"}" rejected by ${url}: invalid credentials`, {
-          hint: `check ldap.bindDn and the password from ${this.#opts.bindPassword?.source ?? "ldap.bindPassword"}`,
-        });
+    const stall = new StallWatch(budget);
+    const run = async (): Promise<Connection> => {
+      try {
+        await withTimeout(handshake(), budget, destroy);
+        if (abandoned) throw new Error("given up: another server answered first");
+        return { client, sockets, lost };
+      } catch (error) {
+        destroy();
+        // Each is a lower bound of the time this process could not run (they may count the same stall).
+        if (error instanceof TimeoutSignal) error.stallMs = Math.max(error.stallMs, stall.stalledMs());
+        if (error instanceof ResultCodeError && error.code === 49) {
+          throw new LdapAuthError(`LDAP bind as "${this.#opts.bindDn ?? "(anonymous)"}" rejected by ${url}: invalid credentials`, {
+            hint: `check ldap.bindDn and the password from ${this.#opts.bindPassword?.source ?? "ldap.bindPassword"}`,
+          });
+        }
+        if (error instanceof ResultCodeError && (error.code === 13 || error.code === 8)) {
+          throw new LdapAuthError(`${url} refuses to bind over an unencrypted connection`, {
+            hint: "set ldap.startTls: true or use an ldaps:// URL",
+          });
+        }
+        throw error;
       }
-      if (error instanceof ResultCodeError && (error.code === 13 || error.code === 8)) {
-        throw new LdapAuthError(`${url} refuses to bind over an unencrypted connection`, {
-          hint: "set ldap.startTls: true or use an ldaps:// URL",
-        });
-      }
-      throw error;
-    }
+    };
+    const pending: Pending = {
+      url,
+      startedAt: Date.now(),
+      result: run().finally(() => {
+        stall.stop();
+        this.#pending.delete(pending);
+      }),
+      abandon: () => {
+        abandoned = true;
+        destroy();
+      },
+    };
+    this.#pending.add(pending);
+    return pending;
   }
 
   async #op<T>(what: string, run: () => Promise<T>): Promise<T> {
@@ -416,34 +577,6 @@ export async function withLdap<T>(options: LdapClientOptions, fn: (client: LdapC
 }
 
 const UNTRUSTED_REASON = "TLS certificate not trusted";
-
-class TimeoutSignal extends Error {}
-
-/**
- * Rejects with a TimeoutSignal once `ms` pass. Timers run before I/O in a loop turn, so a timer that
- * fires late (a busy event loop) may find the server's reply unread in the socket: it lets that turn's
- * I/O run first (setImmediate: no time lost) and expires only if the promise is still unsettled.
- */
-function withTimeout<T>(promise: Promise<T>, ms: number, onTimeout: () => void): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  let settled = false;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      setImmediate(() => {
-        if (settled) return;
-        onTimeout();
-        reject(new TimeoutSignal(`timed out after ${ms} ms`));
-      });
-    }, ms);
-  });
-  const done = () => {
-    settled = true;
-  };
-  promise.then(done, done);
-  // The loser of the race may still reject (its socket was destroyed); that is expected.
-  promise.catch(() => {});
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
 
 function describeFailure(url: string, error: unknown, budget: number): Attempt {
   if (error instanceof TimeoutSignal || (error instanceof Error && /Connection timeout/.test(error.message))) {
