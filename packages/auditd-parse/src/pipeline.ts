@@ -96,11 +96,11 @@ export async function runPipeline(mode: Mode, files: string[], flags: ParseFlags
   const alerts = detect && rules ? detect.detectOptions(flags, ctx, ecs) : undefined;
   const detector = detect && rules && alerts ? new detect.Detector(rules.rules, alerts) : undefined;
   const sink = detector === undefined ? makeSink(mode, flags, ctx, output, ecs) : detectSink(detector, output);
+  // sessions reads the records of login events alone, from the EventJson (its sinks): no event carries them
   const objects =
-    mode === "sessions" ||
     mode === "report" ||
     mode === "detect" ||
-    ["text", "table", "csv", "ecs"].includes(flags.format ?? "") ||
+    (mode !== "sessions" && ["text", "table", "csv", "ecs"].includes(flags.format ?? "")) ||
     needsRecords(filterOptions);
   const parser = new AuditParser(
     (event, json) => {
@@ -108,7 +108,7 @@ export async function runPipeline(mode: Mode, files: string[], flags: ParseFlags
     },
     {
       ...parserOptions(flags, config),
-      // parsed only when read: sessions reads the records of login events alone
+      // parsed only when read (report, the event formats, filters that read records)
       // detect reads the records' fields from the interpreter's table, not from their JSON parsed back (a filter
       // that reads records still gets them as objects)
       recordObjects: mode === "detect" && !needsRecords(filterOptions) ? "table" : objects ? "lazy" : false,

@@ -1,5 +1,5 @@
 import { escapeControls } from "./escape";
-import type { AuditEvent, FieldValue } from "./event";
+import type { AuditEvent, FieldValue, OutputRecord } from "./event";
 import { type Connection, connectionOf, connectionText } from "./net";
 
 export interface SessionCommand {
@@ -63,6 +63,15 @@ export interface SessionTrackerOptions {
   maxKept?: number;
 }
 
+/**
+ * Where the tracker reads an event's records when it needs them (login and USER_CMD events): the parser's
+ * EventJson parses them then, so the CLI's events need not carry their records as objects. Without it (or
+ * its method) they are the event's own `records`.
+ */
+export interface RecordSource {
+  recordObjects?(): OutputRecord[];
+}
+
 /** Ended sessions remembered so their trailing CRED_DISP does not open a new one. */
 const CLOSED_REMEMBERED = 4096;
 
@@ -89,10 +98,10 @@ export class SessionTracker {
     this.maxKept = options.maxKept ?? 40_000;
   }
 
-  add(e: AuditEvent): void {
+  add(e: AuditEvent, source?: RecordSource): void {
     if (e.id === null || e.time === null) return;
     if (e.ses === undefined || e.ses === "unset") {
-      this.failedLogin(e, e.time);
+      this.failedLogin(e, e.time, source);
       return;
     }
     const key = `${e.node ?? ""} ${e.ses}`;
@@ -108,8 +117,8 @@ export class SessionTracker {
     if (e.auid !== undefined && e.auid !== "unset") s.user ??= e.auid;
     s.start ??= e.time;
     let ended = false;
-    // e.types first: records are parsed when read (recordObjects "lazy"), and most events have no login record
-    for (const r of e.types.some((t) => LOGIN_TYPES.has(t)) ? e.records : []) {
+    // e.types first: records are parsed when read (RecordSource), and most events have no login record
+    for (const r of e.types.some((t) => LOGIN_TYPES.has(t)) ? recordsOf(e, source) : []) {
       if (!LOGIN_TYPES.has(r.type)) continue;
       const f = r.fields;
       const from = str(f.addr) ?? str(f.hostname);
@@ -151,7 +160,7 @@ export class SessionTracker {
     // sudo's USER_CMD: the command line asked for, also when sudo refused it (no exec follows then)
     const cmd =
       e.argv === undefined && e.types.includes("USER_CMD")
-        ? e.records.find((r) => r.type === "USER_CMD" && str(r.fields.cmd) !== undefined)
+        ? recordsOf(e, source).find((r) => r.type === "USER_CMD" && str(r.fields.cmd) !== undefined)
         : undefined;
     if (cmd !== undefined) {
       const c: SessionCommand = { time: e.time, id: e.id, argv: [str(cmd.fields.cmd)!] };
@@ -178,9 +187,9 @@ export class SessionTracker {
    * A failed login has no session id (ses=unset): it is written at once as a session of its own, with
    * the account tried, where from and how, and loginSuccess false, so failed logins are listed.
    */
-  private failedLogin(e: AuditEvent, time: string): void {
+  private failedLogin(e: AuditEvent, time: string, source: RecordSource | undefined): void {
     if (!e.types.some((t) => t === "USER_LOGIN" || t === "USER_AUTH" || t === "USER_ACCT")) return;
-    for (const r of e.records) {
+    for (const r of recordsOf(e, source)) {
       if (r.type !== "USER_LOGIN" && r.type !== "USER_AUTH" && r.type !== "USER_ACCT") continue;
       const f = r.fields;
       if (str(f.res) !== "failed") continue;
@@ -226,6 +235,10 @@ export class SessionTracker {
     this.sessions.delete(first.value[0]);
     this.release(first.value[1]);
   }
+}
+
+function recordsOf(e: AuditEvent, source: RecordSource | undefined): OutputRecord[] {
+  return source?.recordObjects === undefined ? e.records : source.recordObjects();
 }
 
 function str(v: FieldValue | undefined): string | undefined {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { parseText } from "../src/parser";
+import { AuditParser, parseText } from "../src/parser";
 import { formatSession, type Session, SessionTracker } from "../src/sessions";
 
 const hex = (s: string) => Buffer.from(s).toString("hex").toUpperCase();
@@ -137,5 +137,38 @@ describe("who did what inside a session", () => {
     expect(text).toMatch(/session \/usr\/bin\/sudo -> root \.\. /);
     expect(text).toMatch(/exec whoami {2}\(as 0\)/);
     expect(text).not.toMatch(/exec id {2}\(as/);
+  });
+
+  it("reads the records from the event's JSON when the events carry none (the CLI's way): the same sessions", () => {
+    const sudoCmd = `type=USER_CMD msg=audit(107.000:107): pid=30 uid=1000 auid=1000 ses=8 msg='cwd="/home/alice" cmd=${hex("rm -rf /")} exe="/usr/bin/sudo" terminal=pts/0 res=failed'`;
+    const text = `${[...log, sudoCmd, ...sshSession(9, 200, 200)].join("\n")}\n`;
+    const viaJson: Session[] = [];
+    const tracker = new SessionTracker((s) => viaJson.push(s));
+    let carried = 0;
+    const parser = new AuditParser(
+      (e, json) => {
+        carried += e.records.length;
+        tracker.add(e, json);
+      },
+      { ids: { passwd, group: passwd }, recordObjects: false },
+    );
+    parser.pushBytes(Buffer.from(text));
+    parser.end();
+    tracker.flush();
+    const fromObjects: Session[] = [];
+    const objects = new SessionTracker((s) => fromObjects.push(s));
+    for (const e of parseText(text, { ids: { passwd, group: passwd }, recordObjects: true }).events) objects.add(e);
+    objects.flush();
+    expect(carried).toBe(0);
+    // what only the records give: the failed login, where from, via, nested sudo, sudo's command line
+    expect(
+      fromObjects.map((s) => [s.ses, s.user, s.from, s.via, s.loginSuccess, s.nested?.length, s.commands.map((c) => c.argv[0])]),
+    ).toEqual([
+      ["unset", "alice", "203.0.113.9", "/usr/sbin/sshd", false, undefined, []],
+      ["7", "1000", "203.0.113.9", "/usr/sbin/sshd", true, 1, ["id", "whoami"]],
+      ["9", "1000", "203.0.113.9", "/usr/sbin/sshd", true, 1, ["ls", "ls"]],
+      ["8", "1000", undefined, undefined, undefined, undefined, ["rm -rf /"]],
+    ]);
+    expect(viaJson).toEqual(fromObjects);
   });
 });
