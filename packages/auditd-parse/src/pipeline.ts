@@ -115,6 +115,8 @@ export async function runPipeline(mode: Mode, files: string[], flags: ParseFlags
       // NDJSON alone reads only the JSON; filters and the other modes read the event's summary fields, but for
       // detect's NDJSON alerts (the rules read the table, an alert copies the event's JSON)
       summaries: alerts?.format === "ndjson" && filter === undefined ? false : objects || mode !== "events" || filter !== undefined,
+      // sessions reads no proctitle (its page shows the events' JSON, which has it either way)
+      ...(mode === "sessions" ? { proctitleText: false } : {}),
     },
   );
   const onChunk = (chunk: Buffer): Promise<void> | undefined => {

@@ -50,6 +50,15 @@ describe("SessionTracker", () => {
     expect(atEnd.map((s) => [s.ses, s.end])).toEqual([["9", undefined]]);
   });
 
+  it("opens a new session for a command under an ended session's id, right after its end", () => {
+    // up to sshd's USER_END, then the first command again, later, under the same ses
+    const lines = sshSession(7, 1_700_000_000, 10);
+    const again = lines.slice(1, 4).map((l) => l.replace(":11)", ":20)").replace("1700000001.000", "1700000009.000"));
+    const { emitted, atEnd } = track([...lines.slice(0, 10), ...again]);
+    expect(emitted.map((s) => [s.ses, s.commands.map((c) => c.argv[1])])).toEqual([["7", ["one", "two"]]]);
+    expect(atEnd.map((s) => [s.ses, s.start, s.commands.map((c) => c.argv[1])])).toEqual([["7", "2023-11-14T22:13:29.000Z", ["one"]]]);
+  });
+
   it("keeps a session's last commands in it when its events have no EOE (rhel7): no phantom open copy", () => {
     // each command's SYSCALL+EXECVE+PATH ends only by the window or the end of input; the logout is one record
     const noEoe = (ses: number, t: number, serial: number) => {
@@ -91,6 +100,30 @@ describe("SessionTracker", () => {
       ["2", 1, 0],
       ["3", 1, 0],
     ]);
+  });
+});
+
+describe("the parse sessions asks for", () => {
+  it("writes the same JSON lines without the proctitle as text (sessions' page shows them)", () => {
+    const proctitle = `type=PROCTITLE msg=audit(1700000001.000:11): proctitle=${Buffer.from("ls\0-l\0caf\xe9", "latin1").toString("hex").toUpperCase()}`;
+    const lines = [...sshSession(7, 1_700_000_000, 10).slice(0, 3), proctitle, sshSession(7, 1_700_000_000, 10)[3]!];
+    const read = (options: object) => {
+      const out: [string | undefined, string][] = [];
+      const parser = new AuditParser((e, json) => out.push([e.proctitle?.join(" "), String(json)]), {
+        ids,
+        recordObjects: false,
+        ...options,
+      });
+      parser.pushBytes(Buffer.from(`${lines.join("\n")}\n`));
+      parser.end();
+      return out;
+    };
+    const text = read({});
+    const bytes = read({ proctitleText: false });
+    expect(text.map(([p]) => p)).toContain("ls -l caf\uFFFD");
+    expect(bytes.map(([p]) => p)).toEqual(text.map(() => undefined));
+    expect(bytes.map(([, json]) => json)).toEqual(text.map(([, json]) => json));
+    expect(text.map(([, json]) => json).join("")).toContain('"proctitle":["ls","-l","caf\uFFFD"],"proctitleRaw"');
   });
 });
 
