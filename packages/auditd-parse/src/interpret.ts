@@ -290,7 +290,7 @@ export class Interpreter implements EventBuilder<OpenEvent> {
     const { buffers, timeMs } = open;
     const time = this.time;
     const json = new EventJson(this.head, open.records, (head) => writeHead(head, event, buffers, time, timeMs), buffers.table);
-    if (this.recordObjects === true) event.records = parseRecords(open.records.buf.toString("utf8", 0, open.records.length));
+    if (this.recordObjects === true) event.records = json.recordObjects();
     else if (this.recordObjects === "lazy") lazyRecords(event, json);
     this.onEvent(event, json);
     json.release();
@@ -1170,18 +1170,18 @@ export class Interpreter implements EventBuilder<OpenEvent> {
   }
 }
 
-function parseRecords(json: string): OutputRecord[] {
-  return JSON.parse(`[${json}]`) as OutputRecord[];
-}
-
-/** `records` parsed from the event's JSON the first time it is read (during onEvent: see InterpreterOptions). */
+/**
+ * `records` parsed from the event's JSON the first time it is read (during onEvent: see InterpreterOptions).
+ * Defining the property turns the event into a dictionary (about 1 KB allocated per event): sessions reads
+ * the EventJson's records instead; report, the event formats and filters that read records still come here.
+ */
 function lazyRecords(event: AuditEvent, json: EventJson): void {
   let records: OutputRecord[] | undefined;
   Object.defineProperty(event, "records", {
     configurable: true,
     enumerable: true,
     get: () => {
-      records ??= parseRecords(json.recordsText());
+      records ??= json.recordObjects();
       return records;
     },
     set: (value: OutputRecord[]) => {
