@@ -1,4 +1,4 @@
-import type { AuditEvent } from "./event";
+import type { AuditEvent, OutputRecord } from "./event";
 import { Slot } from "./fields";
 import type { JsonBytes } from "./json";
 import type { EventBuffers } from "./open-event";
@@ -10,6 +10,8 @@ import type { RecordTable } from "./record-table";
  */
 export class EventJson {
   private released = false;
+  /** The records as objects, once parsed (recordObjects()). */
+  private parsed: OutputRecord[] | undefined;
 
   /**
    * `writeHead`, when given, writes the head into `head` the first time the line is read: sessions, report,
@@ -69,8 +71,19 @@ export class EventJson {
     return records === undefined ? "" : records.buf.toString("utf8", 0, records.length);
   }
 
+  /**
+   * The records as objects, parsed from their JSON the first time they are asked for (during the onEvent call,
+   * like the line; the objects may be kept): a consumer that needs the records of few events (sessions reads
+   * login events') parses those alone, and the event object stays as the interpreter made it.
+   */
+  recordObjects(): OutputRecord[] {
+    this.parsed ??= JSON.parse(`[${this.recordsText()}]`) as OutputRecord[];
+    return this.parsed;
+  }
+
   /** After the event is handed over: its bytes now belong to another event. */
   release(): void {
+    this.parsed = undefined;
     this.head = undefined;
     this.records = undefined;
     this.writeHead = undefined;

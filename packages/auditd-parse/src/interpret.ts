@@ -80,6 +80,11 @@ export interface InterpreterOptions {
    * reads only the JSON, which has them either way.
    */
   summaries?: boolean;
+  /**
+   * Make the event's `proctitle` text (default: with summaries). sessions never reads it: without it the
+   * proctitle's JSON is written straight from the decoded bytes, as when summaries are off.
+   */
+  proctitleText?: boolean;
 }
 
 /**
@@ -98,6 +103,7 @@ export class Interpreter implements EventBuilder<OpenEvent> {
   private repeated = false;
   private readonly layouts = new Layouts();
   private readonly summaries: boolean;
+  private readonly proctitleText: boolean;
   private readonly time = new IsoTime();
   private readonly types = new Map<string, TypeInfo>();
   /** Names of numeric ids: the usual small ids in an array, others (4294967295 …) in a bounded map. */
@@ -184,6 +190,7 @@ export class Interpreter implements EventBuilder<OpenEvent> {
     this.recordObjects = options.recordObjects ?? true;
     if (this.recordObjects === "table") this.memberSpans = new Int32Array(512);
     this.summaries = options.summaries ?? true;
+    this.proctitleText = options.proctitleText ?? this.summaries;
     for (const kind of VALUE_KINDS) {
       this.readings[kind] = new ByteNames((value) => {
         const r = readingOf(kind, value);
@@ -283,7 +290,7 @@ export class Interpreter implements EventBuilder<OpenEvent> {
     const { buffers, timeMs } = open;
     const time = this.time;
     const json = new EventJson(this.head, open.records, (head) => writeHead(head, event, buffers, time, timeMs), buffers.table);
-    if (this.recordObjects === true) event.records = parseRecords(open.records.buf.toString("utf8", 0, open.records.length));
+    if (this.recordObjects === true) event.records = json.recordObjects();
     else if (this.recordObjects === "lazy") lazyRecords(event, json);
     this.onEvent(event, json);
     json.release();
@@ -561,7 +568,8 @@ export class Interpreter implements EventBuilder<OpenEvent> {
       const from = offsets[t + 2]!;
       const to = offsets[t + 3]!;
       // detect's table reads the proctitle as text (the event's), summaries or not
-      const bytes = this.summaries || this.memberSpans !== undefined || buf[from] === DQUOTE ? undefined : decodeHexBytes(buf, from, to);
+      const bytes =
+        this.proctitleText || this.memberSpans !== undefined || buf[from] === DQUOTE ? undefined : decodeHexBytes(buf, from, to);
       if (bytes !== undefined) {
         // no one reads the event's proctitle as text: its JSON goes straight from the decoded bytes
         proctitleJson(open.buffers.proctitle, bytes);
@@ -1162,18 +1170,18 @@ export class Interpreter implements EventBuilder<OpenEvent> {
   }
 }
 
-function parseRecords(json: string): OutputRecord[] {
-  return JSON.parse(`[${json}]`) as OutputRecord[];
-}
-
-/** `records` parsed from the event's JSON the first time it is read (during onEvent: see InterpreterOptions). */
+/**
+ * `records` parsed from the event's JSON the first time it is read (during onEvent: see InterpreterOptions).
+ * Defining the property turns the event into a dictionary (about 1 KB allocated per event): sessions reads
+ * the EventJson's records instead; report, the event formats and filters that read records still come here.
+ */
 function lazyRecords(event: AuditEvent, json: EventJson): void {
   let records: OutputRecord[] | undefined;
   Object.defineProperty(event, "records", {
     configurable: true,
     enumerable: true,
     get: () => {
-      records ??= parseRecords(json.recordsText());
+      records ??= json.recordObjects();
       return records;
     },
     set: (value: OutputRecord[]) => {

@@ -96,11 +96,11 @@ export async function runPipeline(mode: Mode, files: string[], flags: ParseFlags
   const alerts = detect && rules ? detect.detectOptions(flags, ctx, ecs) : undefined;
   const detector = detect && rules && alerts ? new detect.Detector(rules.rules, alerts) : undefined;
   const sink = detector === undefined ? makeSink(mode, flags, ctx, output, ecs) : detectSink(detector, output);
+  // sessions reads the records of login events alone, from the EventJson (its sinks): no event carries them
   const objects =
-    mode === "sessions" ||
     mode === "report" ||
     mode === "detect" ||
-    ["text", "table", "csv", "ecs"].includes(flags.format ?? "") ||
+    (mode !== "sessions" && ["text", "table", "csv", "ecs"].includes(flags.format ?? "")) ||
     needsRecords(filterOptions);
   const parser = new AuditParser(
     (event, json) => {
@@ -108,13 +108,15 @@ export async function runPipeline(mode: Mode, files: string[], flags: ParseFlags
     },
     {
       ...parserOptions(flags, config),
-      // parsed only when read: sessions reads the records of login events alone
+      // parsed only when read (report, the event formats, filters that read records)
       // detect reads the records' fields from the interpreter's table, not from their JSON parsed back (a filter
       // that reads records still gets them as objects)
       recordObjects: mode === "detect" && !needsRecords(filterOptions) ? "table" : objects ? "lazy" : false,
       // NDJSON alone reads only the JSON; filters and the other modes read the event's summary fields, but for
       // detect's NDJSON alerts (the rules read the table, an alert copies the event's JSON)
       summaries: alerts?.format === "ndjson" && filter === undefined ? false : objects || mode !== "events" || filter !== undefined,
+      // sessions reads no proctitle (its page shows the events' JSON, which has it either way)
+      ...(mode === "sessions" ? { proctitleText: false } : {}),
     },
   );
   const onChunk = (chunk: Buffer): Promise<void> | undefined => {

@@ -1,8 +1,8 @@
 import { escapeControlChars, escapeHtml as h, htmlPage, jsonForScript } from "@opsguard/core/html";
-import type { AuditEvent, FieldValue } from "./event";
+import type { AuditEvent, FieldValue, OutputRecord } from "./event";
 import { INCOMPLETE_CSS, incompleteBanner } from "./incomplete";
 import { connectionText } from "./net";
-import { type Session, SessionTracker } from "./sessions";
+import { type RecordSource, type Session, SessionTracker } from "./sessions";
 
 /**
  * `auditd-parse sessions --format html` (issue #25): per session a timeline on a time axis — login, commands with
@@ -97,7 +97,7 @@ export class SessionsHtml {
   constructor(private readonly bounds: PageBounds = PAGE_BOUNDS) {}
 
   /** Each event before SessionTracker.add sees it: keeps what the timeline shows but the session does not hold. */
-  event(e: AuditEvent, json: { toString(): string }): void {
+  event(e: AuditEvent, json: EventText): void {
     // a full page shows no later session: nothing more is worth holding
     if (e.id === null || e.ses === undefined || e.ses === "unset" || this.full()) return;
     const login = e.types.some((t) => LOGIN.has(t));
@@ -113,7 +113,8 @@ export class SessionsHtml {
       // sessions the tracker never writes (teardown records after an end) must not pile up
       if (this.held.size > 10_000) this.drop(this.held.keys().next().value as string);
     }
-    const file = path && held.files.length < this.bounds.itemsPerSession ? this.fileChange(e) : undefined;
+    const file =
+      path && held.files.length < this.bounds.itemsPerSession ? this.fileChange(e, json.recordObjects?.() ?? e.records) : undefined;
     if (!item && file === undefined) return;
     if (this.heldCount >= this.bounds.rawHeld || held.raw.size >= this.bounds.itemsPerSession) {
       if (file !== undefined) held.files.push(file);
@@ -185,10 +186,10 @@ export class SessionsHtml {
   }
 
   /** A file the event created, deleted or changed (PATH records), or undefined. */
-  private fileChange(e: AuditEvent): Item | undefined {
+  private fileChange(e: AuditEvent, records: OutputRecord[]): Item | undefined {
     const changing = e.syscall !== undefined && FILE_SYSCALLS.has(e.syscall);
     const changed: string[] = [];
-    for (const r of e.records) {
+    for (const r of records) {
       if (r.type !== "PATH") continue;
       const name = str(r.fields.name);
       const type = str(r.fields.nametype);
@@ -334,18 +335,21 @@ pre{white-space:pre-wrap;word-break:break-all;background:#f6f6f6;padding:.4em;fo
 ${INCOMPLETE_CSS}
 `;
 
+/** An event's JSON line (the parser's EventJson), and its records when the event does not carry them. */
+type EventText = { toString(): string } & RecordSource;
+
 /** The sessions command's HTML output: the tracker feeds the page, and the page is written whole at the end. */
 export function sessionsHtmlSink(
   write: (html: string) => void,
   bounds: PageBounds = PAGE_BOUNDS,
-): { event(e: AuditEvent, json: { toString(): string }): void; finish(unread?: number): void } {
+): { event(e: AuditEvent, json: EventText): void; finish(unread?: number): void } {
   const page = new SessionsHtml(bounds);
   const tracker = new SessionTracker((s) => page.session(s));
   return {
     event(e, json) {
       // before the tracker: the event that ends a session is held before the session is rendered
       page.event(e, json);
-      tracker.add(e);
+      tracker.add(e, json);
     },
     finish(unread = 0) {
       tracker.flush();

@@ -1,5 +1,5 @@
 import { escapeControls } from "./escape";
-import type { AuditEvent, FieldValue } from "./event";
+import type { AuditEvent, FieldValue, OutputRecord } from "./event";
 import { type Connection, connectionOf, connectionText } from "./net";
 
 export interface SessionCommand {
@@ -63,6 +63,15 @@ export interface SessionTrackerOptions {
   maxKept?: number;
 }
 
+/**
+ * Where the tracker reads an event's records when it needs them (login and USER_CMD events): the parser's
+ * EventJson parses them then, so the CLI's events need not carry their records as objects. Without it (or
+ * its method) they are the event's own `records`.
+ */
+export interface RecordSource {
+  recordObjects?(): OutputRecord[];
+}
+
 /** Ended sessions remembered so their trailing CRED_DISP does not open a new one. */
 const CLOSED_REMEMBERED = 4096;
 
@@ -79,24 +88,31 @@ export class SessionTracker {
   private readonly maxKept: number;
   /** Commands plus connections held by the open sessions. */
   private kept = 0;
+  /** The session of the last event added (still open), with its node, ses and key. */
+  private last: Session | undefined;
+  private lastSes: string | undefined;
+  private lastNode: string | undefined;
+  private lastKey = "";
 
   constructor(
     private readonly emit: (s: Session) => void,
     options: SessionTrackerOptions = {},
   ) {
-    this.maxOpen = options.maxOpen ?? 10_000;
+    this.maxOpen = Math.max(1, options.maxOpen ?? 10_000);
     this.maxItems = options.maxItems ?? 10_000;
     this.maxKept = options.maxKept ?? 40_000;
   }
 
-  add(e: AuditEvent): void {
+  add(e: AuditEvent, source?: RecordSource): void {
     if (e.id === null || e.time === null) return;
     if (e.ses === undefined || e.ses === "unset") {
-      this.failedLogin(e, e.time);
+      this.failedLogin(e, e.time, source);
       return;
     }
-    const key = `${e.node ?? ""} ${e.ses}`;
-    let s = this.sessions.get(key);
+    // most events belong to the session of the event before: its key is not made and looked up again
+    const same = this.last !== undefined && e.ses === this.lastSes && e.node === this.lastNode;
+    const key = same ? this.lastKey : `${e.node ?? ""} ${e.ses}`;
+    let s = same ? this.last : this.sessions.get(key);
     if (s === undefined) {
       // the teardown records that follow an ended session's USER_END belong to it, not to a new session
       if (this.closed.has(key) && e.types.every((t) => LOGIN_TYPES.has(t))) return;
@@ -105,11 +121,15 @@ export class SessionTracker {
       this.sessions.set(key, s);
       if (this.sessions.size > this.maxOpen) this.endOldest();
     }
+    this.last = s;
+    this.lastSes = e.ses;
+    this.lastNode = e.node;
+    this.lastKey = key;
     if (e.auid !== undefined && e.auid !== "unset") s.user ??= e.auid;
     s.start ??= e.time;
     let ended = false;
-    // e.types first: records are parsed when read (recordObjects "lazy"), and most events have no login record
-    for (const r of e.types.some((t) => LOGIN_TYPES.has(t)) ? e.records : []) {
+    // e.types first: records are parsed when read (RecordSource), and most events have no login record
+    for (const r of e.types.some((t) => LOGIN_TYPES.has(t)) ? recordsOf(e, source) : []) {
       if (!LOGIN_TYPES.has(r.type)) continue;
       const f = r.fields;
       const from = str(f.addr) ?? str(f.hostname);
@@ -138,7 +158,8 @@ export class SessionTracker {
       if ((r.type === "USER_END" || r.type === "USER_LOGOUT") && (exe === undefined || exe === s.via)) ended = true;
       if (r.type === "CRED_DISP" && s.end === undefined && (exe === undefined || exe === s.via)) ended = true;
     }
-    if (e.argv !== undefined) {
+    // an item is made only when there is room for it (a log whose sessions never end omits most)
+    if (e.argv !== undefined && this.room(s)) {
       const c: SessionCommand = { time: e.time, id: e.id, argv: e.argv };
       if (e.pid !== undefined) c.pid = e.pid;
       if (e.uid !== undefined) c.uid = e.uid;
@@ -146,14 +167,14 @@ export class SessionTracker {
       if (e.cwd !== undefined) c.cwd = e.cwd;
       if (e.success !== undefined) c.success = e.success;
       if (e.success === false && e.exit !== undefined) c.exit = e.exit;
-      this.keep(s, () => s.commands.push(c));
+      s.commands.push(c);
     }
     // sudo's USER_CMD: the command line asked for, also when sudo refused it (no exec follows then)
     const cmd =
       e.argv === undefined && e.types.includes("USER_CMD")
-        ? e.records.find((r) => r.type === "USER_CMD" && str(r.fields.cmd) !== undefined)
+        ? recordsOf(e, source).find((r) => r.type === "USER_CMD" && str(r.fields.cmd) !== undefined)
         : undefined;
-    if (cmd !== undefined) {
+    if (cmd !== undefined && this.room(s)) {
       const c: SessionCommand = { time: e.time, id: e.id, argv: [str(cmd.fields.cmd)!] };
       if (e.pid !== undefined) c.pid = e.pid;
       if (e.uid !== undefined) c.uid = e.uid;
@@ -161,13 +182,13 @@ export class SessionTracker {
       if (via !== undefined) c.via = via;
       if (e.cwd !== undefined) c.cwd = e.cwd;
       if (e.success !== undefined) c.success = e.success;
-      this.keep(s, () => s.commands.push(c));
+      s.commands.push(c);
     }
     const conn = connectionOf(e);
-    if (conn) this.keep(s, () => s.connections.push(conn));
+    if (conn && this.room(s)) s.connections.push(conn);
     if (ended) {
       s.end = e.time;
-      this.sessions.delete(key);
+      this.forget(key);
       this.closed.add(key);
       if (this.closed.size > CLOSED_REMEMBERED) this.closed.delete(this.closed.values().next().value as string);
       this.release(s);
@@ -178,9 +199,9 @@ export class SessionTracker {
    * A failed login has no session id (ses=unset): it is written at once as a session of its own, with
    * the account tried, where from and how, and loginSuccess false, so failed logins are listed.
    */
-  private failedLogin(e: AuditEvent, time: string): void {
+  private failedLogin(e: AuditEvent, time: string, source: RecordSource | undefined): void {
     if (!e.types.some((t) => t === "USER_LOGIN" || t === "USER_AUTH" || t === "USER_ACCT")) return;
-    for (const r of e.records) {
+    for (const r of recordsOf(e, source)) {
       if (r.type !== "USER_LOGIN" && r.type !== "USER_AUTH" && r.type !== "USER_ACCT") continue;
       const f = r.fields;
       if (str(f.res) !== "failed") continue;
@@ -203,15 +224,23 @@ export class SessionTracker {
   flush(): void {
     for (const s of this.sessions.values()) this.release(s);
     this.sessions.clear();
+    this.last = undefined;
   }
 
-  private keep(s: Session, add: () => void): void {
+  /** Whether one more command or connection may be kept in s (then counted as kept), else it is counted omitted. */
+  private room(s: Session): boolean {
     if (s.commands.length + s.connections.length < this.maxItems && this.kept < this.maxKept) {
-      add();
       this.kept++;
-    } else {
-      s.omitted = (s.omitted ?? 0) + 1;
+      return true;
     }
+    s.omitted = (s.omitted ?? 0) + 1;
+    return false;
+  }
+
+  /** A session no longer open: out of the map and of the last-session shortcut. */
+  private forget(key: string): void {
+    this.sessions.delete(key);
+    this.last = undefined;
   }
 
   /** Hands a session over; its items no longer count against maxKept. */
@@ -223,9 +252,13 @@ export class SessionTracker {
   private endOldest(): void {
     const first = this.sessions.entries().next();
     if (first.done) return;
-    this.sessions.delete(first.value[0]);
+    this.forget(first.value[0]);
     this.release(first.value[1]);
   }
+}
+
+function recordsOf(e: AuditEvent, source: RecordSource | undefined): OutputRecord[] {
+  return source?.recordObjects === undefined ? e.records : source.recordObjects();
 }
 
 function str(v: FieldValue | undefined): string | undefined {

@@ -82,7 +82,7 @@ export function makeSink(mode: Mode, flags: ParseFlags, ctx: CliContext, output:
       else line(`${count++ === 0 ? "[" : ","}${JSON.stringify(s, null, flags.pretty ? 2 : undefined)}`);
     });
     return {
-      event: (e) => tracker.add(e),
+      event: (e, json) => tracker.add(e, json),
       pending,
       finish: async () => {
         tracker.flush();

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { parseText } from "../src/parser";
+import { AuditParser, parseText } from "../src/parser";
 import { formatSession, type Session, SessionTracker } from "../src/sessions";
 
 const hex = (s: string) => Buffer.from(s).toString("hex").toUpperCase();
@@ -50,6 +50,15 @@ describe("SessionTracker", () => {
     expect(atEnd.map((s) => [s.ses, s.end])).toEqual([["9", undefined]]);
   });
 
+  it("opens a new session for a command under an ended session's id, right after its end", () => {
+    // up to sshd's USER_END, then the first command again, later, under the same ses
+    const lines = sshSession(7, 1_700_000_000, 10);
+    const again = lines.slice(1, 4).map((l) => l.replace(":11)", ":20)").replace("1700000001.000", "1700000009.000"));
+    const { emitted, atEnd } = track([...lines.slice(0, 10), ...again]);
+    expect(emitted.map((s) => [s.ses, s.commands.map((c) => c.argv[1])])).toEqual([["7", ["one", "two"]]]);
+    expect(atEnd.map((s) => [s.ses, s.start, s.commands.map((c) => c.argv[1])])).toEqual([["7", "2023-11-14T22:13:29.000Z", ["one"]]]);
+  });
+
   it("keeps a session's last commands in it when its events have no EOE (rhel7): no phantom open copy", () => {
     // each command's SYSCALL+EXECVE+PATH ends only by the window or the end of input; the logout is one record
     const noEoe = (ses: number, t: number, serial: number) => {
@@ -91,6 +100,30 @@ describe("SessionTracker", () => {
       ["2", 1, 0],
       ["3", 1, 0],
     ]);
+  });
+});
+
+describe("the parse sessions asks for", () => {
+  it("writes the same JSON lines without the proctitle as text (sessions' page shows them)", () => {
+    const proctitle = `type=PROCTITLE msg=audit(1700000001.000:11): proctitle=${Buffer.from("ls\0-l\0caf\xe9", "latin1").toString("hex").toUpperCase()}`;
+    const lines = [...sshSession(7, 1_700_000_000, 10).slice(0, 3), proctitle, sshSession(7, 1_700_000_000, 10)[3]!];
+    const read = (options: object) => {
+      const out: [string | undefined, string][] = [];
+      const parser = new AuditParser((e, json) => out.push([e.proctitle?.join(" "), String(json)]), {
+        ids,
+        recordObjects: false,
+        ...options,
+      });
+      parser.pushBytes(Buffer.from(`${lines.join("\n")}\n`));
+      parser.end();
+      return out;
+    };
+    const text = read({});
+    const bytes = read({ proctitleText: false });
+    expect(text.map(([p]) => p)).toContain("ls -l caf\uFFFD");
+    expect(bytes.map(([p]) => p)).toEqual(text.map(() => undefined));
+    expect(bytes.map(([, json]) => json)).toEqual(text.map(([, json]) => json));
+    expect(text.map(([, json]) => json).join("")).toContain('"proctitle":["ls","-l","caf\uFFFD"],"proctitleRaw"');
   });
 });
 
@@ -137,5 +170,38 @@ describe("who did what inside a session", () => {
     expect(text).toMatch(/session \/usr\/bin\/sudo -> root \.\. /);
     expect(text).toMatch(/exec whoami {2}\(as 0\)/);
     expect(text).not.toMatch(/exec id {2}\(as/);
+  });
+
+  it("reads the records from the event's JSON when the events carry none (the CLI's way): the same sessions", () => {
+    const sudoCmd = `type=USER_CMD msg=audit(107.000:107): pid=30 uid=1000 auid=1000 ses=8 msg='cwd="/home/alice" cmd=${hex("rm -rf /")} exe="/usr/bin/sudo" terminal=pts/0 res=failed'`;
+    const text = `${[...log, sudoCmd, ...sshSession(9, 200, 200)].join("\n")}\n`;
+    const viaJson: Session[] = [];
+    const tracker = new SessionTracker((s) => viaJson.push(s));
+    let carried = 0;
+    const parser = new AuditParser(
+      (e, json) => {
+        carried += e.records.length;
+        tracker.add(e, json);
+      },
+      { ids: { passwd, group: passwd }, recordObjects: false },
+    );
+    parser.pushBytes(Buffer.from(text));
+    parser.end();
+    tracker.flush();
+    const fromObjects: Session[] = [];
+    const objects = new SessionTracker((s) => fromObjects.push(s));
+    for (const e of parseText(text, { ids: { passwd, group: passwd }, recordObjects: true }).events) objects.add(e);
+    objects.flush();
+    expect(carried).toBe(0);
+    // what only the records give: the failed login, where from, via, nested sudo, sudo's command line
+    expect(
+      fromObjects.map((s) => [s.ses, s.user, s.from, s.via, s.loginSuccess, s.nested?.length, s.commands.map((c) => c.argv[0])]),
+    ).toEqual([
+      ["unset", "alice", "203.0.113.9", "/usr/sbin/sshd", false, undefined, []],
+      ["7", "1000", "203.0.113.9", "/usr/sbin/sshd", true, 1, ["id", "whoami"]],
+      ["9", "1000", "203.0.113.9", "/usr/sbin/sshd", true, 1, ["ls", "ls"]],
+      ["8", "1000", undefined, undefined, undefined, undefined, ["rm -rf /"]],
+    ]);
+    expect(viaJson).toEqual(fromObjects);
   });
 });
