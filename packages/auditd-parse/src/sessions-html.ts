@@ -2,7 +2,7 @@ import { escapeControlChars, escapeHtml as h, htmlPage, jsonForScript } from "@o
 import type { AuditEvent, FieldValue } from "./event";
 import { INCOMPLETE_CSS, incompleteBanner } from "./incomplete";
 import { connectionText } from "./net";
-import { type Session, SessionTracker } from "./sessions";
+import { type Session, SessionTracker, type SessionTrackerOptions } from "./sessions";
 
 /**
  * `auditd-parse sessions --format html` (issue #25): per session a timeline on a time axis — login, commands with
@@ -338,9 +338,10 @@ ${INCOMPLETE_CSS}
 export function sessionsHtmlSink(
   write: (html: string) => void,
   bounds: PageBounds = PAGE_BOUNDS,
+  limits: SessionTrackerOptions = {},
 ): { event(e: AuditEvent, json: { toString(): string }): void; finish(unread?: number): void } {
   const page = new SessionsHtml(bounds);
-  const tracker = new SessionTracker((s) => page.session(s));
+  const tracker = new SessionTracker((s) => page.session(s), limits);
   return {
     event(e, json) {
       // before the tracker: the event that ends a session is held before the session is rendered

@@ -45,7 +45,10 @@ export interface Session {
   connections: Connection[];
   /** su/sudo sessions opened inside this one, in order. */
   nested?: NestedSession[];
-  /** Commands and connections past the caps (per session, across open sessions), counted but not listed. */
+  /**
+   * Commands, connections and nested sessions past the caps (per session, across open sessions; by count and by
+   * bytes), counted but not listed.
+   */
   omitted?: number;
 }
 
@@ -61,7 +64,24 @@ export interface SessionTrackerOptions {
    * end); past it they are counted in their session's `omitted` until an emitted session frees room.
    */
   maxKept?: number;
+  /**
+   * Bytes (estimated, see commandBytes) of the items kept across all open sessions: the count caps alone let 40000
+   * 28 KB command lines take 387 MiB. Past it an item is counted in its session's `omitted`.
+   */
+  maxBytes?: number;
+  /**
+   * Bytes one open session keeps at most (default half of maxBytes), so one busy session cannot take all; half, so
+   * its 10000 items of ordinary size (about 400 bytes) still fit and the count cap is the one that cuts them.
+   */
+  maxSessionBytes?: number;
 }
+
+/** Bytes of commands and connections kept across open sessions by default (README: sessions peak RSS <= 96 MB). */
+const SESSION_BYTES = 16 << 20;
+
+/** The bytes a session's kept items hold, beside it but not in its JSON (JSON.stringify skips symbol keys). */
+const KEPT_BYTES = Symbol("keptBytes");
+type OpenSession = Session & { [KEPT_BYTES]?: number };
 
 /** Ended sessions remembered so their trailing CRED_DISP does not open a new one. */
 const CLOSED_REMEMBERED = 4096;
@@ -77,8 +97,12 @@ export class SessionTracker {
   private readonly maxOpen: number;
   private readonly maxItems: number;
   private readonly maxKept: number;
+  private readonly maxBytes: number;
+  private readonly maxSessionBytes: number;
   /** Commands plus connections held by the open sessions. */
   private kept = 0;
+  /** Their estimated bytes (nested sessions' too). */
+  private keptBytes = 0;
 
   constructor(
     private readonly emit: (s: Session) => void,
@@ -87,6 +111,8 @@ export class SessionTracker {
     this.maxOpen = options.maxOpen ?? 10_000;
     this.maxItems = options.maxItems ?? 10_000;
     this.maxKept = options.maxKept ?? 40_000;
+    this.maxBytes = options.maxBytes ?? SESSION_BYTES;
+    this.maxSessionBytes = options.maxSessionBytes ?? Math.floor(this.maxBytes / 2);
   }
 
   add(e: AuditEvent): void {
@@ -129,7 +155,9 @@ export class SessionTracker {
         const res = str(f.res);
         if (res !== undefined) nested.success = res === "success";
         s.nested ??= [];
-        if (s.nested.length < this.maxItems) s.nested.push(nested);
+        // past the caps it is counted in omitted like a command: a session never loses one silently
+        if (s.nested.length < this.maxItems && this.fits(s, nestedBytes(nested))) s.nested.push(nested);
+        else s.omitted = (s.omitted ?? 0) + 1;
       }
       if (r.type === "USER_END" && exe !== undefined && exe !== s.via) {
         const open = s.nested?.findLast((n) => n.via === exe && n.end === undefined);
@@ -146,7 +174,7 @@ export class SessionTracker {
       if (e.cwd !== undefined) c.cwd = e.cwd;
       if (e.success !== undefined) c.success = e.success;
       if (e.success === false && e.exit !== undefined) c.exit = e.exit;
-      this.keep(s, () => s.commands.push(c));
+      this.keep(s, commandBytes(c), () => s.commands.push(c));
     }
     // sudo's USER_CMD: the command line asked for, also when sudo refused it (no exec follows then)
     const cmd =
@@ -161,10 +189,10 @@ export class SessionTracker {
       if (via !== undefined) c.via = via;
       if (e.cwd !== undefined) c.cwd = e.cwd;
       if (e.success !== undefined) c.success = e.success;
-      this.keep(s, () => s.commands.push(c));
+      this.keep(s, commandBytes(c), () => s.commands.push(c));
     }
     const conn = connectionOf(e);
-    if (conn) this.keep(s, () => s.connections.push(conn));
+    if (conn) this.keep(s, connectionBytes(conn), () => s.connections.push(conn));
     if (ended) {
       s.end = e.time;
       this.sessions.delete(key);
@@ -205,8 +233,8 @@ export class SessionTracker {
     this.sessions.clear();
   }
 
-  private keep(s: Session, add: () => void): void {
-    if (s.commands.length + s.connections.length < this.maxItems && this.kept < this.maxKept) {
+  private keep(s: Session, bytes: number, add: () => void): void {
+    if (s.commands.length + s.connections.length < this.maxItems && this.kept < this.maxKept && this.fits(s, bytes)) {
       add();
       this.kept++;
     } else {
@@ -214,9 +242,20 @@ export class SessionTracker {
     }
   }
 
-  /** Hands a session over; its items no longer count against maxKept. */
-  private release(s: Session): void {
+  /** Whether `bytes` more fit in s's share and in all open sessions' (then they are counted as kept). */
+  private fits(s: OpenSession, bytes: number): boolean {
+    const own = s[KEPT_BYTES] ?? 0;
+    if (own + bytes > this.maxSessionBytes || this.keptBytes + bytes > this.maxBytes) return false;
+    s[KEPT_BYTES] = own + bytes;
+    this.keptBytes += bytes;
+    return true;
+  }
+
+  /** Hands a session over; its items no longer count against maxKept and maxBytes. */
+  private release(s: OpenSession): void {
     this.kept -= s.commands.length + s.connections.length;
+    this.keptBytes -= s[KEPT_BYTES] ?? 0;
+    delete s[KEPT_BYTES];
     this.emit(s);
   }
 
@@ -226,6 +265,38 @@ export class SessionTracker {
     this.sessions.delete(first.value[0]);
     this.release(first.value[1]);
   }
+}
+
+/*
+ * What a kept item costs, estimated from V8's layout (64-bit, no pointer compression, as Node ships): a string is a
+ * 16-byte header plus one byte a character, rounded up (24 + length covers both); an object or array its header and
+ * 8 bytes a slot. Text beyond Latin-1 takes two bytes a character and is counted as one: telling them apart would
+ * read every argument again, and the bound stays a bound (at most twice the budget). Measured against RSS in the
+ * README (sessions).
+ */
+const TEXT = 24;
+const OBJECT = 24;
+const SLOT = 8;
+
+function textBytes(s: string | undefined): number {
+  return s === undefined ? 0 : TEXT + SLOT + s.length;
+}
+
+function commandBytes(c: SessionCommand): number {
+  let n = OBJECT + 9 * SLOT + OBJECT + textBytes(c.time) + textBytes(c.id) + textBytes(c.pid) + textBytes(c.uid);
+  n += textBytes(c.exe) + textBytes(c.cwd) + textBytes(c.via) + textBytes(c.exit);
+  for (const a of c.argv) n += textBytes(a);
+  return n;
+}
+
+function connectionBytes(c: Connection): number {
+  let n = OBJECT + 18 * SLOT;
+  for (const v of Object.values(c)) if (typeof v === "string") n += textBytes(v);
+  return n;
+}
+
+function nestedBytes(n: NestedSession): number {
+  return OBJECT + 6 * SLOT + textBytes(n.via) + textBytes(n.user) + textBytes(n.start);
 }
 
 function str(v: FieldValue | undefined): string | undefined {
