@@ -192,7 +192,10 @@ describe("who did what inside a session", () => {
 
 describe("sessions --session-memory", () => {
   // the tester's log (issue #23) in small: 20 sessions that never end, each command line 501 arguments (~28 KB)
-  const argv = ["/usr/bin/rsync", ...Array.from({ length: 500 }, (_, j) => `--exclude=/srv/data/dir${String(j).padStart(4, "0")}/${"y".repeat(20)}`)];
+  const argv = [
+    "/usr/bin/rsync",
+    ...Array.from({ length: 500 }, (_, j) => `--exclude=/srv/data/dir${String(j).padStart(4, "0")}/${"y".repeat(20)}`),
+  ];
   const log = Array.from({ length: 200 }, (_, i) => {
     const stamp = `1750000000.${String(i).padStart(3, "0")}:${i + 1}`;
     return [

@@ -18,7 +18,10 @@ export function newSessionsCommand(program: Command, runF: RunFn<SessionsCommand
       .description("per-user login sessions with the commands and connections inside each")
       // its own --format: the program's lists the event formats (csv, ecs), which sessions are not written in
       .option("--format <format>", "text (the default: a timeline per session) or html (one self-contained page); --json for JSON")
-      .option("--session-memory <MiB>", "memory for the commands and connections of open sessions (default 16; one session gets at most half)")
+      .option(
+        "--session-memory <MiB>",
+        "memory for the commands and connections of open sessions (default 16; one session gets at most half)",
+      )
       .addHelpText(
         "after",
         `${SUBCOMMAND_HELP}
