@@ -77,7 +77,7 @@ export interface SessionTrackerOptions {
 }
 
 /** Bytes of commands and connections kept across open sessions by default (README: sessions peak RSS <= 96 MB). */
-const SESSION_BYTES = 16 << 20;
+const SESSION_BYTES = 12 << 20;
 
 /** The bytes a session's kept items hold, beside it but not in its JSON (JSON.stringify skips symbol keys). */
 const KEPT_BYTES = Symbol("keptBytes");
@@ -269,17 +269,18 @@ export class SessionTracker {
 
 /*
  * What a kept item costs, estimated from V8's layout (64-bit, no pointer compression, as Node ships): a string is a
- * 16-byte header plus one byte a character, rounded up (24 + length covers both); an object or array its header and
- * 8 bytes a slot. Text beyond Latin-1 takes two bytes a character and is counted as one: telling them apart would
- * read every argument again, and the bound stays a bound (at most twice the budget). Measured against RSS in the
- * README (sessions).
+ * 16-byte header plus a byte a character (two for text beyond Latin-1), rounded up, and the slot that points at it;
+ * an object or array its header and 8 bytes a slot. The process's RSS grows by about twice this (the heap's room
+ * to grow between collections): measured in the README (sessions).
  */
 const TEXT = 24;
 const OBJECT = 24;
 const SLOT = 8;
+/** A character V8 stores in two bytes. A one-byte string is answered without a scan, so this costs a call. */
+const WIDE = /[^\u0000-\u00ff]/;
 
 function textBytes(s: string | undefined): number {
-  return s === undefined ? 0 : TEXT + SLOT + s.length;
+  return s === undefined ? 0 : TEXT + SLOT + (WIDE.test(s) ? 2 * s.length : s.length);
 }
 
 function commandBytes(c: SessionCommand): number {

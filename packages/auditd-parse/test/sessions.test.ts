@@ -97,12 +97,12 @@ describe("SessionTracker", () => {
 
 describe("SessionTracker's bound in bytes", () => {
   /** Session `ses` (never ended) running `n` commands of one `argBytes`-character argument, from serial `serial`. */
-  const bigCommands = (ses: number, n: number, argBytes: number, serial: number) =>
+  const bigCommands = (ses: number, n: number, argBytes: number, serial: number, fill = "x") =>
     Array.from({ length: n }, (_, i) => {
       const stamp = `${1_700_000_000 + serial + i}.000:${serial + i}`;
       return [
         `type=SYSCALL msg=audit(${stamp}): arch=c000003e syscall=59 success=yes exit=0 pid=${serial + i} auid=1000 uid=1000 ses=${ses} comm="rsync" exe="/usr/bin/rsync"`,
-        `type=EXECVE msg=audit(${stamp}): argc=2 a0="rsync" a1="${String(i).padEnd(argBytes, "x")}"`,
+        `type=EXECVE msg=audit(${stamp}): argc=2 a0="rsync" a1="${String(i).padEnd(argBytes, fill)}"`,
         `type=EOE msg=audit(${stamp}):`,
       ];
     }).flat();
@@ -114,6 +114,13 @@ describe("SessionTracker's bound in bytes", () => {
     expect(atEnd.map(items)).toEqual([["1", 2, 8]]);
     expect(atEnd[0]!.commands.map((c) => c.argv[1]!.slice(0, 1))).toEqual(["0", "1"]);
     expect(formatSession(atEnd[0]!)).toContain("… 8 more commands/connections not listed (capped to bound memory)");
+  });
+
+  it("counts text beyond Latin-1 at the two bytes a character it takes", () => {
+    // 5000 characters a command: four fit a 25 KB share, but two when each is a CJK character
+    const share = { maxBytes: 100_000, maxSessionBytes: 25_000 };
+    expect(track(bigCommands(1, 10, 5_000, 1), share).atEnd.map(items)).toEqual([["1", 4, 6]]);
+    expect(track(bigCommands(1, 10, 5_000, 1, "日"), share).atEnd.map(items)).toEqual([["1", 2, 8]]);
   });
 
   it("bounds the bytes across open sessions, and a written session frees its share", () => {

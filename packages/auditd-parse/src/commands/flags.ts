@@ -98,7 +98,7 @@ export function sessionLimits(flags: ParseFlags): SessionTrackerOptions {
   const n = Number(value);
   if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < 1 || n > 65_536)
     throw new UsageError(`--session-memory ${value} is not a whole number of MiB between 1 and 65536`, {
-      hint: "give MiB for the open sessions' commands and connections, e.g. --session-memory 16, the default",
+      hint: "give MiB for the open sessions' commands and connections, e.g. --session-memory 12, the default",
     });
   return { maxBytes: n * 1048576 };
 }
