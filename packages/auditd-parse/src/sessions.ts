@@ -81,7 +81,9 @@ const SESSION_BYTES = 12 << 20;
 
 /** The bytes a session's kept items hold, beside it but not in its JSON (JSON.stringify skips symbol keys). */
 const KEPT_BYTES = Symbol("keptBytes");
-type OpenSession = Session & { [KEPT_BYTES]?: number };
+/** The bytes of its own fields from login records (from, terminal, via), likewise. */
+const HEAD_BYTES = Symbol("headBytes");
+type OpenSession = Session & { [KEPT_BYTES]?: number; [HEAD_BYTES]?: number };
 
 /** Ended sessions remembered so their trailing CRED_DISP does not open a new one. */
 const CLOSED_REMEMBERED = 4096;
@@ -103,6 +105,8 @@ export class SessionTracker {
   private kept = 0;
   /** Their estimated bytes (nested sessions' too). */
   private keptBytes = 0;
+  /** The open sessions' own fields' estimated bytes: bounded by maxBytes apart from the items. */
+  private headBytes = 0;
 
   constructor(
     private readonly emit: (s: Session) => void,
@@ -135,7 +139,8 @@ export class SessionTracker {
     s.start ??= e.time;
     let ended = false;
     // e.types first: records are parsed when read (recordObjects "lazy"), and most events have no login record
-    for (const r of e.types.some((t) => LOGIN_TYPES.has(t)) ? e.records : []) {
+    const login = e.types.some((t) => LOGIN_TYPES.has(t));
+    for (const r of login ? e.records : []) {
       if (!LOGIN_TYPES.has(r.type)) continue;
       const f = r.fields;
       const from = str(f.addr) ?? str(f.hostname);
@@ -166,6 +171,7 @@ export class SessionTracker {
       if ((r.type === "USER_END" || r.type === "USER_LOGOUT") && (exe === undefined || exe === s.via)) ended = true;
       if (r.type === "CRED_DISP" && s.end === undefined && (exe === undefined || exe === s.via)) ended = true;
     }
+    if (login) this.weighHead(s);
     if (e.argv !== undefined) {
       const c: SessionCommand = { time: e.time, id: e.id, argv: e.argv };
       if (e.pid !== undefined) c.pid = e.pid;
@@ -255,8 +261,27 @@ export class SessionTracker {
   private release(s: OpenSession): void {
     this.kept -= s.commands.length + s.connections.length;
     this.keptBytes -= s[KEPT_BYTES] ?? 0;
+    this.headBytes -= s[HEAD_BYTES] ?? 0;
     delete s[KEPT_BYTES];
+    delete s[HEAD_BYTES];
     this.emit(s);
+  }
+
+  /**
+   * Weighs s's own fields after a login event set them: a log can make them big (a 500 KB hostname= in each of
+   * thousands of logins), and they cannot be left out as an item can. Past maxBytes the oldest open sessions are
+   * written as they stand, still open, as past maxOpen.
+   */
+  private weighHead(s: OpenSession): void {
+    const bytes = textBytes(s.from) + textBytes(s.terminal) + textBytes(s.via);
+    this.headBytes += bytes - (s[HEAD_BYTES] ?? 0);
+    s[HEAD_BYTES] = bytes;
+    for (const [key, open] of this.sessions) {
+      if (this.headBytes <= this.maxBytes) return;
+      if (open === s) continue;
+      this.sessions.delete(key);
+      this.release(open);
+    }
   }
 
   private endOldest(): void {

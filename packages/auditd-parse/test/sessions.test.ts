@@ -140,6 +140,20 @@ describe("SessionTracker's bound in bytes", () => {
     ]);
   });
 
+  it("writes the oldest open sessions early when their own fields pass the bound (a huge addr= in every login)", () => {
+    const login = (ses: number) =>
+      `type=USER_START msg=audit(${1_700_000_000 + ses}.000:${ses}): pid=900 uid=0 auid=1000 ses=${ses} msg='op=PAM:session_open acct="alice" exe="/usr/sbin/sshd" hostname=? addr=${"h".repeat(10_000)} terminal=ssh res=success'`;
+    const { emitted, atEnd } = track([1, 2, 3, 4, 5].map(login), { maxBytes: 25_000 });
+    // two 10 KB heads fit 25 KB: each third login writes the oldest, as it stands (no end), whole
+    expect(emitted.map((s) => [s.ses, s.end, s.from?.length])).toEqual([
+      ["1", undefined, 10_000],
+      ["2", undefined, 10_000],
+      ["3", undefined, 10_000],
+    ]);
+    expect(atEnd.map((s) => s.ses)).toEqual(["4", "5"]);
+    expect(track([1, 2, 3, 4, 5].map(login)).emitted).toEqual([]);
+  });
+
   it("counts a su/sudo past the bound in omitted instead of dropping it unsaid", () => {
     const sudo = (n: number) =>
       `type=USER_START msg=audit(${1_700_000_100 + n}.000:${500 + n}): pid=900 uid=0 auid=1000 ses=1 msg='op=PAM:session_open acct="root" exe="/usr/bin/sudo" hostname=? addr=? terminal=pts/0 res=success'`;
