@@ -245,6 +245,8 @@ describe("sessions --session-memory", () => {
   it("lists every command when the log fits the default, and refuses a bound that is not a whole number of MiB", async () => {
     const whole: Listed[] = JSON.parse((await run([])).stdout);
     expect(whole.map((s) => [s.commands.length, s.omitted])).toEqual(Array.from({ length: 20 }, () => [10, undefined]));
+    const forged = await run(["--session-memory", "1\nauditd-parse: all good"]);
+    expect(forged.stderr.trim().split("\n")[0]).toContain("--session-memory 1\\012auditd-parse: all good is not a whole number");
     for (const bad of ["0", "1.5", "lots", "99999999"]) {
       const r = await run(["--session-memory", bad]);
       expect([r.code, r.stdout]).toEqual([64, ""]);

@@ -1,6 +1,7 @@
 import type { Command } from "@opsguard/core/cli";
 import { UsageError } from "@opsguard/core/errors";
 import type { Config } from "../config";
+import { escapeControls } from "../escape";
 import { listOption } from "../filter";
 import type { IdSources } from "../ids";
 import type { SessionTrackerOptions } from "../sessions";
@@ -97,7 +98,8 @@ export function sessionLimits(flags: ParseFlags): SessionTrackerOptions {
   if (value === undefined) return {};
   const n = Number(value);
   if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < 1 || n > 65_536)
-    throw new UsageError(`--session-memory ${value} is not a whole number of MiB between 1 and 65536`, {
+    // escaped here: core's message keeps a newline, and this one line must stay one
+    throw new UsageError(`--session-memory ${escapeControls(value)} is not a whole number of MiB between 1 and 65536`, {
       hint: "give MiB for the open sessions' commands and connections, e.g. --session-memory 12, the default",
     });
   return { maxBytes: n * 1048576 };
