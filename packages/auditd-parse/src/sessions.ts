@@ -134,6 +134,7 @@ export class SessionTracker {
       if (e.node !== undefined) s.node = e.node;
       this.sessions.set(key, s);
       if (this.sessions.size > this.maxOpen) this.endOldest();
+      this.weighHead(s);
     }
     if (e.auid !== undefined && e.auid !== "unset") s.user ??= e.auid;
     s.start ??= e.time;
@@ -268,14 +269,15 @@ export class SessionTracker {
   }
 
   /**
-   * Weighs s's own fields after a login event set them: a log can make them big (a 500 KB hostname= in each of
-   * thousands of logins), and they cannot be left out as an item can. Past maxBytes the oldest open sessions are
-   * written as they stand, still open, as past maxOpen.
+   * Weighs s's own fields when it opens and after a login event set them: a log can make them big (a 500 KB addr=
+   * in each of thousands of logins, a huge node=, which its key holds too), and they cannot be left out as an item
+   * can. Past maxBytes the oldest open sessions are written as they stand, still open, as past maxOpen.
    */
   private weighHead(s: OpenSession): void {
-    const bytes = textBytes(s.from) + textBytes(s.terminal) + textBytes(s.via);
+    const bytes = 2 * textBytes(s.node) + textBytes(s.from) + textBytes(s.terminal) + textBytes(s.via);
     this.headBytes += bytes - (s[HEAD_BYTES] ?? 0);
     s[HEAD_BYTES] = bytes;
+    if (this.headBytes <= this.maxBytes) return;
     for (const [key, open] of this.sessions) {
       if (this.headBytes <= this.maxBytes) return;
       if (open === s) continue;

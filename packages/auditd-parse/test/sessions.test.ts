@@ -152,6 +152,13 @@ describe("SessionTracker's bound in bytes", () => {
     ]);
     expect(atEnd.map((s) => s.ses)).toEqual(["4", "5"]);
     expect(track([1, 2, 3, 4, 5].map(login)).emitted).toEqual([]);
+    // a node= as big, on commands alone (no login record): the same
+    const onNode = bigCommands(1, 5, 10, 1).map((l, i) => `node=${"n".repeat(5_000)}${Math.floor(i / 3)} ${l}`);
+    expect(track(onNode, { maxBytes: 25_000 }).emitted.map((s) => [s.ses, s.node?.length])).toEqual([
+      ["1", 5_001],
+      ["1", 5_001],
+      ["1", 5_001],
+    ]);
   });
 
   it("counts a su/sudo past the bound in omitted instead of dropping it unsaid", () => {
