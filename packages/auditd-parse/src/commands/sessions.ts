@@ -32,7 +32,7 @@ Memory stays flat: the sessions still open keep at most 10000 commands and conne
 40000 in all, and at most --session-memory MiB of them (12 by default, half of it for one session;
 a 28 KB command line counts about 45 KB); the rest are counted in the session's "omitted" (text: "… N
 more commands/connections not listed"), commands, connections and su/sudo alike; sessions whose own
-fields (from, terminal) pass it are written early, still open. --format html writes one self-contained page (a timeline per
+fields (host, from, terminal) pass it are written early, still open. --format html writes one self-contained page (a timeline per
 session, raw events one click away, user/host filters), bounded to 500 sessions, 200 items per
 session and 5000 in all, with a note saying what was left out, and a banner when an input could not
 be read (exit 65/66). With -o FILE the page replaces FILE whole, atomically (not appended). -F FILE follows a growing log here too: each session is written
