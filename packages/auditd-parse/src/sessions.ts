@@ -65,8 +65,8 @@ export interface SessionTrackerOptions {
    */
   maxKept?: number;
   /**
-   * Bytes (estimated, see commandBytes) of the items kept across all open sessions: the count caps alone let 40000
-   * 28 KB command lines take 387 MiB. Past it an item is counted in its session's `omitted`.
+   * Bytes (estimated, see commandBytes) of the items kept across all open sessions: the count caps alone let 5000
+   * command lines of 28 KB in 20 sessions that never end take 387 MiB (issue #23). Past it an item is counted in its session's `omitted`.
    */
   maxBytes?: number;
   /**

@@ -30,7 +30,7 @@ Commands carry the uid they ran as; su/sudo inside a session are nested sessions
 user; failed logins (no session id) are listed as sessions of their own.
 Memory stays flat: the sessions still open keep at most 10000 commands and connections each and
 40000 in all, and at most --session-memory MiB of them (12 by default, half of it for one session;
-a 28 KB command line counts about 45 KB); the rest are counted in the session's "omitted" (text: "… N
+a 28 KB EXECVE of 500 arguments counts about 40 KB); the rest are counted in the session's "omitted" (text: "… N
 more commands/connections not listed"), commands, connections and su/sudo alike; sessions whose own
 fields (host, from, terminal) pass it are written early, still open. --format html writes one self-contained page (a timeline per
 session, raw events one click away, user/host filters), bounded to 500 sessions, 200 items per
