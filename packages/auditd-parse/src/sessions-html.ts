@@ -2,7 +2,7 @@ import { escapeControlChars, escapeHtml as h, htmlPage, jsonForScript } from "@o
 import type { AuditEvent, FieldValue, OutputRecord } from "./event";
 import { INCOMPLETE_CSS, incompleteBanner } from "./incomplete";
 import { connectionText } from "./net";
-import { type RecordSource, type Session, SessionTracker } from "./sessions";
+import { type RecordSource, type Session, SessionTracker, type SessionTrackerOptions } from "./sessions";
 
 /**
  * `auditd-parse sessions --format html` (issue #25): per session a timeline on a time axis — login, commands with
@@ -342,9 +342,10 @@ type EventText = { toString(): string } & RecordSource;
 export function sessionsHtmlSink(
   write: (html: string) => void,
   bounds: PageBounds = PAGE_BOUNDS,
+  limits: SessionTrackerOptions = {},
 ): { event(e: AuditEvent, json: EventText): void; finish(unread?: number): void } {
   const page = new SessionsHtml(bounds);
-  const tracker = new SessionTracker((s) => page.session(s));
+  const tracker = new SessionTracker((s) => page.session(s), limits);
   return {
     event(e, json) {
       // before the tracker: the event that ends a session is held before the session is rendered

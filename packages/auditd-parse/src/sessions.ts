@@ -45,7 +45,10 @@ export interface Session {
   connections: Connection[];
   /** su/sudo sessions opened inside this one, in order. */
   nested?: NestedSession[];
-  /** Commands and connections past the caps (per session, across open sessions), counted but not listed. */
+  /**
+   * Commands, connections and nested sessions past the caps (per session, across open sessions; by count and by
+   * bytes), counted but not listed.
+   */
   omitted?: number;
 }
 
@@ -61,6 +64,16 @@ export interface SessionTrackerOptions {
    * end); past it they are counted in their session's `omitted` until an emitted session frees room.
    */
   maxKept?: number;
+  /**
+   * Bytes (estimated, see commandBytes) of the items kept across all open sessions: the count caps alone let 5000
+   * command lines of 28 KB in 20 sessions that never end take 387 MiB (issue #23). Past it an item is counted in its session's `omitted`.
+   */
+  maxBytes?: number;
+  /**
+   * Bytes one open session keeps at most (default half of maxBytes), so one busy session cannot take all; half, so
+   * its 10000 items of ordinary size (about 400 bytes) still fit and the count cap is the one that cuts them.
+   */
+  maxSessionBytes?: number;
 }
 
 /**
@@ -71,6 +84,15 @@ export interface SessionTrackerOptions {
 export interface RecordSource {
   recordObjects?(): OutputRecord[];
 }
+
+/** Bytes of commands and connections kept across open sessions by default (README: sessions peak RSS <= 96 MB). */
+const SESSION_BYTES = 12 << 20;
+
+/** The bytes a session's kept items hold, beside it but not in its JSON (JSON.stringify skips symbol keys). */
+const KEPT_BYTES = Symbol("keptBytes");
+/** The bytes of its own fields from login records (from, terminal, via), likewise. */
+const HEAD_BYTES = Symbol("headBytes");
+type OpenSession = Session & { [KEPT_BYTES]?: number; [HEAD_BYTES]?: number };
 
 /** Ended sessions remembered so their trailing CRED_DISP does not open a new one. */
 const CLOSED_REMEMBERED = 4096;
@@ -86,6 +108,8 @@ export class SessionTracker {
   private readonly maxOpen: number;
   private readonly maxItems: number;
   private readonly maxKept: number;
+  private readonly maxBytes: number;
+  private readonly maxSessionBytes: number;
   /** Commands plus connections held by the open sessions. */
   private kept = 0;
   /** The session of the last event added (still open), with its node, ses and key. */
@@ -93,6 +117,10 @@ export class SessionTracker {
   private lastSes: string | undefined;
   private lastNode: string | undefined;
   private lastKey = "";
+  /** Their estimated bytes (nested sessions' too). */
+  private keptBytes = 0;
+  /** The open sessions' own fields' estimated bytes: bounded by maxBytes apart from the items. */
+  private headBytes = 0;
 
   constructor(
     private readonly emit: (s: Session) => void,
@@ -101,6 +129,8 @@ export class SessionTracker {
     this.maxOpen = Math.max(1, options.maxOpen ?? 10_000);
     this.maxItems = options.maxItems ?? 10_000;
     this.maxKept = options.maxKept ?? 40_000;
+    this.maxBytes = options.maxBytes ?? SESSION_BYTES;
+    this.maxSessionBytes = options.maxSessionBytes ?? Math.floor(this.maxBytes / 2);
   }
 
   add(e: AuditEvent, source?: RecordSource): void {
@@ -120,6 +150,7 @@ export class SessionTracker {
       if (e.node !== undefined) s.node = e.node;
       this.sessions.set(key, s);
       if (this.sessions.size > this.maxOpen) this.endOldest();
+      this.weighHead(s);
     }
     this.last = s;
     this.lastSes = e.ses;
@@ -129,7 +160,8 @@ export class SessionTracker {
     s.start ??= e.time;
     let ended = false;
     // e.types first: records are parsed when read (RecordSource), and most events have no login record
-    for (const r of e.types.some((t) => LOGIN_TYPES.has(t)) ? recordsOf(e, source) : []) {
+    const login = e.types.some((t) => LOGIN_TYPES.has(t));
+    for (const r of login ? recordsOf(e, source) : []) {
       if (!LOGIN_TYPES.has(r.type)) continue;
       const f = r.fields;
       const from = str(f.addr) ?? str(f.hostname);
@@ -149,7 +181,9 @@ export class SessionTracker {
         const res = str(f.res);
         if (res !== undefined) nested.success = res === "success";
         s.nested ??= [];
-        if (s.nested.length < this.maxItems) s.nested.push(nested);
+        // past the caps it is counted in omitted like a command: a session never loses one silently
+        if (s.nested.length < this.maxItems && this.fits(s, nestedBytes(nested))) s.nested.push(nested);
+        else s.omitted = (s.omitted ?? 0) + 1;
       }
       if (r.type === "USER_END" && exe !== undefined && exe !== s.via) {
         const open = s.nested?.findLast((n) => n.via === exe && n.end === undefined);
@@ -158,7 +192,8 @@ export class SessionTracker {
       if ((r.type === "USER_END" || r.type === "USER_LOGOUT") && (exe === undefined || exe === s.via)) ended = true;
       if (r.type === "CRED_DISP" && s.end === undefined && (exe === undefined || exe === s.via)) ended = true;
     }
-    // an item is made only when there is room for it (a log whose sessions never end omits most)
+    if (login) this.weighHead(s);
+    // an item is made only when the count caps leave room for it (a log whose sessions never end omits most)
     if (e.argv !== undefined && this.room(s)) {
       const c: SessionCommand = { time: e.time, id: e.id, argv: e.argv };
       if (e.pid !== undefined) c.pid = e.pid;
@@ -167,7 +202,7 @@ export class SessionTracker {
       if (e.cwd !== undefined) c.cwd = e.cwd;
       if (e.success !== undefined) c.success = e.success;
       if (e.success === false && e.exit !== undefined) c.exit = e.exit;
-      s.commands.push(c);
+      this.keep(s, commandBytes(c), s.commands, c);
     }
     // sudo's USER_CMD: the command line asked for, also when sudo refused it (no exec follows then)
     const cmd =
@@ -182,10 +217,10 @@ export class SessionTracker {
       if (via !== undefined) c.via = via;
       if (e.cwd !== undefined) c.cwd = e.cwd;
       if (e.success !== undefined) c.success = e.success;
-      s.commands.push(c);
+      this.keep(s, commandBytes(c), s.commands, c);
     }
     const conn = connectionOf(e);
-    if (conn && this.room(s)) s.connections.push(conn);
+    if (conn && this.room(s)) this.keep(s, connectionBytes(conn), s.connections, conn);
     if (ended) {
       s.end = e.time;
       this.forget(key);
@@ -227,14 +262,21 @@ export class SessionTracker {
     this.last = undefined;
   }
 
-  /** Whether one more command or connection may be kept in s (then counted as kept), else it is counted omitted. */
+  /** Whether the count caps leave room for one more command or connection in s, else it is counted omitted. */
   private room(s: Session): boolean {
-    if (s.commands.length + s.connections.length < this.maxItems && this.kept < this.maxKept) {
-      this.kept++;
-      return true;
-    }
+    if (s.commands.length + s.connections.length < this.maxItems && this.kept < this.maxKept) return true;
     s.omitted = (s.omitted ?? 0) + 1;
     return false;
+  }
+
+  /** Keeps item in s's list if its bytes fit (then it counts as kept), else counts it omitted. */
+  private keep<T>(s: Session, bytes: number, list: T[], item: T): void {
+    if (this.fits(s, bytes)) {
+      list.push(item);
+      this.kept++;
+    } else {
+      s.omitted = (s.omitted ?? 0) + 1;
+    }
   }
 
   /** A session no longer open: out of the map and of the last-session shortcut. */
@@ -243,10 +285,41 @@ export class SessionTracker {
     this.last = undefined;
   }
 
-  /** Hands a session over; its items no longer count against maxKept. */
-  private release(s: Session): void {
+  /** Whether `bytes` more fit in s's share and in all open sessions' (then they are counted as kept). */
+  private fits(s: OpenSession, bytes: number): boolean {
+    const own = s[KEPT_BYTES] ?? 0;
+    if (own + bytes > this.maxSessionBytes || this.keptBytes + bytes > this.maxBytes) return false;
+    s[KEPT_BYTES] = own + bytes;
+    this.keptBytes += bytes;
+    return true;
+  }
+
+  /** Hands a session over; its items no longer count against maxKept and maxBytes. */
+  private release(s: OpenSession): void {
     this.kept -= s.commands.length + s.connections.length;
+    this.keptBytes -= s[KEPT_BYTES] ?? 0;
+    this.headBytes -= s[HEAD_BYTES] ?? 0;
+    delete s[KEPT_BYTES];
+    delete s[HEAD_BYTES];
     this.emit(s);
+  }
+
+  /**
+   * Weighs s's own fields when it opens and after a login event set them: a log can make them big (a 500 KB addr=
+   * in each of thousands of logins, a huge node=, which its key holds too), and they cannot be left out as an item
+   * can. Past maxBytes the oldest open sessions are written as they stand, still open, as past maxOpen.
+   */
+  private weighHead(s: OpenSession): void {
+    const bytes = 2 * textBytes(s.node) + textBytes(s.from) + textBytes(s.terminal) + textBytes(s.via);
+    this.headBytes += bytes - (s[HEAD_BYTES] ?? 0);
+    s[HEAD_BYTES] = bytes;
+    if (this.headBytes <= this.maxBytes) return;
+    for (const [key, open] of this.sessions) {
+      if (this.headBytes <= this.maxBytes) return;
+      if (open === s) continue;
+      this.forget(key);
+      this.release(open);
+    }
   }
 
   private endOldest(): void {
@@ -259,6 +332,39 @@ export class SessionTracker {
 
 function recordsOf(e: AuditEvent, source: RecordSource | undefined): OutputRecord[] {
   return source?.recordObjects === undefined ? e.records : source.recordObjects();
+}
+
+/*
+ * What a kept item costs, estimated from V8's layout (64-bit, no pointer compression, as Node ships): a string is a
+ * 16-byte header plus a byte a character (two for text beyond Latin-1), rounded up, and the slot that points at it;
+ * an object or array its header and 8 bytes a slot. The process's RSS grows by about twice this (the heap's room
+ * to grow between collections): measured in the README (sessions).
+ */
+const TEXT = 24;
+const OBJECT = 24;
+const SLOT = 8;
+/** A character V8 stores in two bytes. A one-byte string is answered without a scan, so this costs a call. */
+const WIDE = /[^\u0000-\u00ff]/;
+
+function textBytes(s: string | undefined): number {
+  return s === undefined ? 0 : TEXT + SLOT + (WIDE.test(s) ? 2 * s.length : s.length);
+}
+
+function commandBytes(c: SessionCommand): number {
+  let n = OBJECT + 9 * SLOT + OBJECT + textBytes(c.time) + textBytes(c.id) + textBytes(c.pid) + textBytes(c.uid);
+  n += textBytes(c.exe) + textBytes(c.cwd) + textBytes(c.via) + textBytes(c.exit);
+  for (const a of c.argv) n += textBytes(a);
+  return n;
+}
+
+function connectionBytes(c: Connection): number {
+  let n = OBJECT + 18 * SLOT;
+  for (const v of Object.values(c)) if (typeof v === "string") n += textBytes(v);
+  return n;
+}
+
+function nestedBytes(n: NestedSession): number {
+  return OBJECT + 6 * SLOT + textBytes(n.via) + textBytes(n.user) + textBytes(n.start);
 }
 
 function str(v: FieldValue | undefined): string | undefined {

@@ -2,7 +2,7 @@ import type { CliContext } from "@opsguard/core/cli";
 import { writeOutputFile } from "@opsguard/core/output";
 import { createStyle } from "@opsguard/core/tty";
 import type { ParseFlags } from "./commands/flags";
-import { parseTop } from "./commands/flags";
+import { parseTop, sessionLimits } from "./commands/flags";
 import type { Detector } from "./detect";
 import type { AuditEvent } from "./event";
 import type { EventJson } from "./event-json";
@@ -14,7 +14,7 @@ import type { EcsModule, Mode } from "./pipeline";
 import { formatReport, ReportBuilder } from "./report";
 import { renderReportHtml } from "./report-html";
 import { formatSession, SessionTracker } from "./sessions";
-import { sessionsHtmlSink } from "./sessions-html";
+import { PAGE_BOUNDS, sessionsHtmlSink } from "./sessions-html";
 
 export function detectSink(detector: Detector, output: Output): Sink {
   let wait: Promise<void> | undefined;
@@ -66,7 +66,7 @@ export function makeSink(mode: Mode, flags: ParseFlags, ctx: CliContext, output:
     // -o FILE: the page replaces the file whole (atomically), a second run must not append a second document
     const file = flags.output;
     let html = "";
-    const page = sessionsHtmlSink(file === undefined ? line : (text) => (html = text));
+    const page = sessionsHtmlSink(file === undefined ? line : (text) => (html = text), PAGE_BOUNDS, sessionLimits(flags));
     const finish = async (read: ReadResult) => {
       page.finish(read.unread);
       // the same bytes as on stdout, where line() ends it with a newline
@@ -80,7 +80,7 @@ export function makeSink(mode: Mode, flags: ParseFlags, ctx: CliContext, output:
     const tracker = new SessionTracker((s) => {
       if (!ctx.opts.json) line(`${formatSession(s)}\n`);
       else line(`${count++ === 0 ? "[" : ","}${JSON.stringify(s, null, flags.pretty ? 2 : undefined)}`);
-    });
+    }, sessionLimits(flags));
     return {
       event: (e, json) => tracker.add(e, json),
       pending,

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { AuditParser, parseText } from "../src/parser";
 import { formatSession, type Session, SessionTracker } from "../src/sessions";
+import { runAuditdParse } from "./in-process";
 
 const hex = (s: string) => Buffer.from(s).toString("hex").toUpperCase();
 const ids = { passwd: "/dev/null", group: "/dev/null" };
@@ -100,6 +101,83 @@ describe("SessionTracker", () => {
       ["2", 1, 0],
       ["3", 1, 0],
     ]);
+  });
+});
+
+describe("SessionTracker's bound in bytes", () => {
+  /** Session `ses` (never ended) running `n` commands of one `argBytes`-character argument, from serial `serial`. */
+  const bigCommands = (ses: number, n: number, argBytes: number, serial: number, fill = "x") =>
+    Array.from({ length: n }, (_, i) => {
+      const stamp = `${1_700_000_000 + serial + i}.000:${serial + i}`;
+      return [
+        `type=SYSCALL msg=audit(${stamp}): arch=c000003e syscall=59 success=yes exit=0 pid=${serial + i} auid=1000 uid=1000 ses=${ses} comm="rsync" exe="/usr/bin/rsync"`,
+        `type=EXECVE msg=audit(${stamp}): argc=2 a0="rsync" a1="${String(i).padEnd(argBytes, fill)}"`,
+        `type=EOE msg=audit(${stamp}):`,
+      ];
+    }).flat();
+  const items = (s: Session) => [s.ses, s.commands.length, s.omitted ?? 0];
+
+  it("keeps a session's commands up to its share of bytes and counts the rest in omitted", () => {
+    // 10 commands of 10 KB: a 25 KB share holds 2 of them, under every count cap
+    const { atEnd } = track(bigCommands(1, 10, 10_000, 1), { maxBytes: 100_000, maxSessionBytes: 25_000 });
+    expect(atEnd.map(items)).toEqual([["1", 2, 8]]);
+    expect(atEnd[0]!.commands.map((c) => c.argv[1]!.slice(0, 1))).toEqual(["0", "1"]);
+    expect(formatSession(atEnd[0]!)).toContain("… 8 more commands/connections not listed (capped to bound memory)");
+  });
+
+  it("counts text beyond Latin-1 at the two bytes a character it takes", () => {
+    // 5000 characters a command: four fit a 25 KB share, but two when each is a CJK character
+    const share = { maxBytes: 100_000, maxSessionBytes: 25_000 };
+    expect(track(bigCommands(1, 10, 5_000, 1), share).atEnd.map(items)).toEqual([["1", 4, 6]]);
+    expect(track(bigCommands(1, 10, 5_000, 1, "日"), share).atEnd.map(items)).toEqual([["1", 2, 8]]);
+  });
+
+  it("bounds the bytes across open sessions, and a written session frees its share", () => {
+    // 2 and 3 never end; 1 ends after its commands, which leaves room for 3's later ones
+    const one = [...sshSession(1, 1_700_000_000, 1).slice(0, 1), ...bigCommands(1, 3, 10_000, 10)];
+    const end = sshSession(1, 1_700_000_000, 1).slice(-2);
+    const { emitted, atEnd } = track(
+      [...one, ...bigCommands(2, 3, 10_000, 20), ...bigCommands(3, 2, 10_000, 30), ...end, ...bigCommands(3, 3, 10_000, 40)],
+      { maxBytes: 50_000, maxSessionBytes: 50_000 },
+    );
+    // 4 commands fill 50 KB (1's three and 2's first); 2's others and 3's first two wait in omitted; once 1 is
+    // written, 3's next three fit
+    expect(emitted.map(items)).toEqual([["1", 3, 0]]);
+    expect(atEnd.map(items)).toEqual([
+      ["2", 1, 2],
+      ["3", 3, 2],
+    ]);
+  });
+
+  it("writes the oldest open sessions early when their own fields pass the bound (a huge addr= in every login)", () => {
+    const login = (ses: number) =>
+      `type=USER_START msg=audit(${1_700_000_000 + ses}.000:${ses}): pid=900 uid=0 auid=1000 ses=${ses} msg='op=PAM:session_open acct="alice" exe="/usr/sbin/sshd" hostname=? addr=${"h".repeat(10_000)} terminal=ssh res=success'`;
+    const { emitted, atEnd } = track([1, 2, 3, 4, 5].map(login), { maxBytes: 25_000 });
+    // two 10 KB heads fit 25 KB: each third login writes the oldest, as it stands (no end), whole
+    expect(emitted.map((s) => [s.ses, s.end, s.from?.length])).toEqual([
+      ["1", undefined, 10_000],
+      ["2", undefined, 10_000],
+      ["3", undefined, 10_000],
+    ]);
+    expect(atEnd.map((s) => s.ses)).toEqual(["4", "5"]);
+    expect(track([1, 2, 3, 4, 5].map(login)).emitted).toEqual([]);
+    // a node= as big, on commands alone (no login record): the same
+    const onNode = bigCommands(1, 5, 10, 1).map((l, i) => `node=${"n".repeat(5_000)}${Math.floor(i / 3)} ${l}`);
+    expect(track(onNode, { maxBytes: 25_000 }).emitted.map((s) => [s.ses, s.node?.length])).toEqual([
+      ["1", 5_001],
+      ["1", 5_001],
+      ["1", 5_001],
+    ]);
+  });
+
+  it("counts a su/sudo past the bound in omitted instead of dropping it unsaid", () => {
+    const sudo = (n: number) =>
+      `type=USER_START msg=audit(${1_700_000_100 + n}.000:${500 + n}): pid=900 uid=0 auid=1000 ses=1 msg='op=PAM:session_open acct="root" exe="/usr/bin/sudo" hostname=? addr=? terminal=pts/0 res=success'`;
+    const lines = [...sshSession(1, 1_700_000_000, 1).slice(0, 1), sudo(1), sudo(2)];
+    const nested = (s: Session) => [s.nested?.length, s.omitted];
+    expect(track(lines).atEnd.map(nested)).toEqual([[2, undefined]]);
+    // a 100-byte bound holds no su/sudo (each is a few hundred bytes)
+    expect(track(lines, { maxBytes: 100 }).atEnd.map(nested)).toEqual([[0, 2]]);
   });
 });
 
@@ -203,5 +281,50 @@ describe("who did what inside a session", () => {
       ["8", "1000", undefined, undefined, undefined, undefined, ["rm -rf /"]],
     ]);
     expect(viaJson).toEqual(fromObjects);
+  });
+});
+
+describe("sessions --session-memory", () => {
+  // the tester's log (issue #23) in small: 20 sessions that never end, each command line 501 arguments (~28 KB)
+  const argv = [
+    "/usr/bin/rsync",
+    ...Array.from({ length: 500 }, (_, j) => `--exclude=/srv/data/dir${String(j).padStart(4, "0")}/${"y".repeat(20)}`),
+  ];
+  const log = Array.from({ length: 200 }, (_, i) => {
+    const stamp = `1750000000.${String(i).padStart(3, "0")}:${i + 1}`;
+    return [
+      `type=SYSCALL msg=audit(${stamp}): arch=c000003e syscall=59 success=yes exit=0 pid=${i} auid=1000 uid=1000 ses=${i % 20} comm="rsync" exe="/usr/bin/rsync"`,
+      `type=EXECVE msg=audit(${stamp}): argc=${argv.length} ${argv.map((a, j) => `a${j}="${a}"`).join(" ")}`,
+      `type=EOE msg=audit(${stamp}):`,
+    ].join("\n");
+  }).join("\n");
+  const run = (args: string[]) => runAuditdParse(["sessions", "--json", "--passwd", "/dev/null", ...args], `${log}\n`);
+  type Listed = { ses: string; commands: { argv: string[] }[]; omitted?: number };
+
+  it("keeps the open sessions' command lines within the MiB given, and says per session how many it left out", async () => {
+    const r = await run(["--session-memory", "1"]);
+    expect([r.code, r.stderr]).toEqual([0, ""]);
+    const sessions: Listed[] = JSON.parse(r.stdout);
+    expect(sessions).toHaveLength(20);
+    // every command is either listed or counted
+    for (const s of sessions) expect(s.commands.length + (s.omitted ?? 0)).toBe(10);
+    const kept = sessions.flatMap((s) => s.commands);
+    const keptChars = kept.reduce((n, c) => n + c.argv.join("").length, 0);
+    expect(keptChars).toBeLessThanOrEqual(1 << 20);
+    // the bound is used, not merely respected: the text is most of it (the rest is the strings' own overhead)
+    expect(keptChars).toBeGreaterThan((1 << 20) / 2);
+  });
+
+  it("lists every command when the log fits the default, and refuses a bound that is not a whole number of MiB", async () => {
+    const whole: Listed[] = JSON.parse((await run([])).stdout);
+    expect(whole.map((s) => [s.commands.length, s.omitted])).toEqual(Array.from({ length: 20 }, () => [10, undefined]));
+    const forged = await run(["--session-memory", "1\nauditd-parse: all good"]);
+    expect(forged.stderr.trim().split("\n")[0]).toContain("--session-memory 1\\012auditd-parse: all good is not a whole number");
+    for (const bad of ["0", "1.5", "lots", "99999999"]) {
+      const r = await run(["--session-memory", bad]);
+      expect([r.code, r.stdout]).toEqual([64, ""]);
+      expect(r.stderr).toContain(`--session-memory ${bad} is not a whole number of MiB between 1 and 65536`);
+      expect(r.stderr.trim().split("\n").length).toBeLessThanOrEqual(2);
+    }
   });
 });

@@ -1,8 +1,10 @@
 import type { Command } from "@opsguard/core/cli";
 import { UsageError } from "@opsguard/core/errors";
 import type { Config } from "../config";
+import { escapeControls } from "../escape";
 import { listOption } from "../filter";
 import type { IdSources } from "../ids";
+import type { SessionTrackerOptions } from "../sessions";
 
 /**
  * The flags of every parsing command, as commander hands them over (optsWithGlobals: the program's own --format,
@@ -37,6 +39,7 @@ export interface ParseFlags {
   group?: string;
   window?: string;
   top?: string;
+  sessionMemory?: string;
   rules?: string;
   minLevel?: string;
   failLevel?: string;
@@ -87,6 +90,19 @@ export function parseTop(value: string | undefined): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n <= 0) throw new UsageError(`--top ${value} is not a positive whole number`);
   return n;
+}
+
+/** sessions' --session-memory: MiB for the open sessions' commands and connections (SessionTracker's maxBytes). */
+export function sessionLimits(flags: ParseFlags): SessionTrackerOptions {
+  const value = flags.sessionMemory;
+  if (value === undefined) return {};
+  const n = Number(value);
+  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < 1 || n > 65_536)
+    // escaped here: core's message keeps a newline, and this one line must stay one
+    throw new UsageError(`--session-memory ${escapeControls(value)} is not a whole number of MiB between 1 and 65536`, {
+      hint: "give MiB for the open sessions' commands and connections, e.g. --session-memory 12, the default",
+    });
+  return { maxBytes: n * 1048576 };
 }
 
 export function parseWindow(value: string): number {

@@ -18,14 +18,21 @@ export function newSessionsCommand(program: Command, runF: RunFn<SessionsCommand
       .description("per-user login sessions with the commands and connections inside each")
       // its own --format: the program's lists the event formats (csv, ecs), which sessions are not written in
       .option("--format <format>", "text (the default: a timeline per session) or html (one self-contained page); --json for JSON")
+      .option(
+        "--session-memory <MiB>",
+        "memory for the commands and connections of open sessions (default 12; one session gets at most half)",
+      )
       .addHelpText(
         "after",
         `${SUBCOMMAND_HELP}
 Each session is written when its opener's USER_END (or its CRED_DISP) arrives; open ones come last.
 Commands carry the uid they ran as; su/sudo inside a session are nested sessions with their target
 user; failed logins (no session id) are listed as sessions of their own.
-At most 10000 commands and connections are listed per session and 40000 across open sessions;
-the rest are counted in "omitted". --format html writes one self-contained page (a timeline per
+Memory stays flat: the sessions still open keep at most 10000 commands and connections each and
+40000 in all, and at most --session-memory MiB of them (12 by default, half of it for one session;
+a 28 KB EXECVE of 500 arguments counts about 40 KB); the rest are counted in the session's "omitted" (text: "… N
+more commands/connections not listed"), commands, connections and su/sudo alike; sessions whose own
+fields (host, from, terminal) pass it are written early, still open. --format html writes one self-contained page (a timeline per
 session, raw events one click away, user/host filters), bounded to 500 sessions, 200 items per
 session and 5000 in all, with a note saying what was left out, and a banner when an input could not
 be read (exit 65/66). With -o FILE the page replaces FILE whole, atomically (not appended). -F FILE follows a growing log here too: each session is written
