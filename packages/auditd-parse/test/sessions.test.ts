@@ -161,6 +161,16 @@ describe("SessionTracker's bound in bytes", () => {
     ]);
     expect(atEnd.map((s) => s.ses)).toEqual(["4", "5"]);
     expect(track([1, 2, 3, 4, 5].map(login)).emitted).toEqual([]);
+    // a session written early while it had the last event: its next command opens it again, never joins the copy written
+    const early = track([login(1), login(2), ...bigCommands(1, 1, 10, 100), login(3), ...bigCommands(1, 1, 10, 200)], {
+      maxBytes: 25_000,
+    });
+    expect(early.emitted.map((s) => [s.ses, s.commands.length])).toEqual([["1", 1]]);
+    expect(early.atEnd.map((s) => [s.ses, s.commands.length])).toEqual([
+      ["2", 0],
+      ["3", 0],
+      ["1", 1],
+    ]);
     // a node= as big, on commands alone (no login record): the same
     const onNode = bigCommands(1, 5, 10, 1).map((l, i) => `node=${"n".repeat(5_000)}${Math.floor(i / 3)} ${l}`);
     expect(track(onNode, { maxBytes: 25_000 }).emitted.map((s) => [s.ses, s.node?.length])).toEqual([
