@@ -18,7 +18,9 @@ It prints only valid authorized_keys lines and exits 0 — with no lines for an 
 uid must equal the name byte for byte), a user outside allowedGroups or a user without keys. A group's
 keyOptions hold: a key's own options that would undo them are dropped with a warning. When no LDAP
 server answers, or the servers refuse our bind, it serves the keys cached at the last successful lookup
-if they are younger than cache.maxStaleSeconds, else it fails (non-zero, no output). A server that
+if they are younger than cache.maxStaleSeconds, else it fails (non-zero, no output); while the cache
+directory is not writable it serves none (exit 77: a revocation may have gone unrecorded). A revocation
+that cannot delete the cached file empties it in place (a removed key: rewritten in place). A server that
 failed is skipped for cache.deadServerSeconds, then probed again, one such server per lookup; a server
 the deadline left untried (or cut off less than 300 ms into its attempt) is never skipped: for that
 long, runs try it with a 300 ms connect budget, one after another (0.3 s per server in doubt at most). One line per lookup goes to syslog

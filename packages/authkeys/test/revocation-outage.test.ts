@@ -1,0 +1,143 @@
+import { spawnSync } from "node:child_process";
+import { chmodSync, readFileSync, rmSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { AUTHKEYS_UID, type AuthkeysInstall, installAuthkeys, type SlapdLab, type SshdHandle, startSlapd, startSshd } from "@opsguard/lab";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { requireBundle, sshLogin } from "./harness";
+
+// Issue 15, black-box finding 1: a revocation LDAP gave must never be served later from the cache, even
+// when the cache directory could not be written at that moment (chmod 500, a file system remounted
+// read-only). Real slapd, the install the README describes, lookups as the command user, real sshd logins.
+let lab: SlapdLab;
+let install: AuthkeysInstall;
+let sshd: SshdHandle;
+
+beforeAll(async () => {
+  requireBundle();
+  lab = await startSlapd();
+  install = installAuthkeys(lab, { allowedGroups: [lab.groups.ops, lab.groups.sre] });
+  sshd = await startSshd({
+    users: [
+      ...(["alice", "bob"] as const).map((name) => ({ name, uid: lab.users[name].uidNumber })),
+      { name: "authkeys", uid: AUTHKEYS_UID, home: install.dir },
+    ],
+    authorizedKeysCommand: install.command,
+  });
+});
+
+afterAll(async () => {
+  await sshd?.stop();
+  install?.remove();
+  await lab?.stop();
+});
+
+/** Runs the installed launcher as the AuthorizedKeysCommandUser with sshd's minimal environment. */
+function asCommandUser(args: string[]) {
+  return spawnSync(
+    "setpriv",
+    [`--reuid=${AUTHKEYS_UID}`, `--regid=${AUTHKEYS_UID}`, "--clear-groups", install.bin, "--config", install.configFile, ...args],
+    { encoding: "utf8", env: { PATH: "/usr/bin:/bin" }, timeout: 20_000 },
+  );
+}
+
+const key = (user: "alice" | "bob", type: string) => {
+  const found = lab.users[user].keys.find((k) => k.type === type);
+  if (!found) throw new Error(`lab user ${user} has no ${type} key`);
+  return found;
+};
+const login = (user: "alice" | "bob", type: string) => sshLogin(sshd.port, user, key(user, type).privateKeyFile);
+
+/** fn with the cache directory read-only to its owner (what errors=remount-ro or a wrong chmod leaves). */
+async function withReadOnlyCache(fn: () => Promise<void>): Promise<void> {
+  chmodSync(install.cacheDir, 0o500);
+  try {
+    await fn();
+  } finally {
+    chmodSync(install.cacheDir, 0o700);
+  }
+}
+
+/** fn while slapd is down: every lookup is an outage. The failure mark it leaves is dropped after. */
+async function duringOutage(fn: () => Promise<void>): Promise<void> {
+  await lab.stopServer();
+  try {
+    await fn();
+  } finally {
+    await lab.startServer();
+    rmSync(join(install.cacheDir, ".servers.json"), { force: true });
+  }
+}
+
+describe("a revocation seen while the cache directory is not writable", () => {
+  it("a user dropped from the group is never served from the cache: not during the outage, not after chmod 700", async () => {
+    const bob = key("bob", "ed25519");
+    expect(await login("bob", "ed25519")).toMatchObject({ ok: true });
+    const cached = join(install.cacheDir, "bob.json");
+    expect(statSync(cached).size).toBeGreaterThan(0);
+    await lab.modify(lab.groups.ops, [{ operation: "delete", attribute: "memberUid", values: ["bob"] }]);
+    try {
+      await withReadOnlyCache(async () => {
+        const revoked = asCommandUser(["lookup", "--", "bob"]);
+        // LDAP's answer stands (no keys, exit 0), and the cached file could not be deleted: emptied in place.
+        expect(revoked, revoked.stderr).toMatchObject({ status: 0, stdout: "" });
+        expect(revoked.stderr).toMatch(/the key cache directory is not writable .*emptied the revoked user's cached keys in place/);
+        expect(statSync(cached).size).toBe(0);
+        expect(await login("bob", "ed25519")).toMatchObject({ ok: false });
+        await duringOutage(async () => {
+          const outage = asCommandUser(["lookup", "--", "bob", bob.fingerprint]);
+          expect(outage.status, outage.stderr).toBe(69);
+          expect(outage.stdout).toBe("");
+          expect(await login("bob", "ed25519")).toMatchObject({ ok: false });
+        });
+      });
+      // The directory writable again: the emptied file still serves nothing.
+      await duringOutage(async () => {
+        const outage = asCommandUser(["lookup", "--", "bob"]);
+        expect(outage).toMatchObject({ status: 69, stdout: "" });
+        expect(outage.stderr).not.toMatch(/serving cached keys/);
+        expect(await login("bob", "ed25519")).toMatchObject({ ok: false });
+      });
+    } finally {
+      await lab.modify(lab.groups.ops, [{ operation: "add", attribute: "memberUid", values: ["bob"] }]);
+    }
+    // The control: bob back in the group logs in, and his keys are cached again (a real file).
+    expect(await login("bob", "ed25519")).toMatchObject({ ok: true });
+    expect(JSON.parse(readFileSync(cached, "utf8")).user).toBe("bob");
+  });
+
+  it("a key removed from LDAP is never served from the cache afterwards; the other keys still are", async () => {
+    const removed = key("alice", "ed25519");
+    const kept = lab.users.alice.keys.filter((k) => k !== removed);
+    expect(await login("alice", "ed25519")).toMatchObject({ ok: true });
+    const { dn, sshPublicKeys } = lab.users.alice;
+    await lab.modify(dn, [{ operation: "replace", attribute: "sshPublicKey", values: kept.map((k) => k.publicKey) }]);
+    try {
+      await withReadOnlyCache(async () => {
+        const answered = asCommandUser(["lookup", "--", "alice", removed.fingerprint]);
+        expect(answered).toMatchObject({ status: 0, stdout: "" });
+        expect(answered.stderr).toMatch(/the key cache directory is not writable .*rewrote the user's cached keys in place/);
+        expect(await login("alice", "ed25519")).toMatchObject({ ok: false });
+        // An outage while the directory is not writable serves nothing cached: one line naming the fix.
+        await duringOutage(async () => {
+          const outage = asCommandUser(["lookup", "--", "alice"]);
+          expect(outage).toMatchObject({ status: 77, stdout: "" });
+          expect(outage.stderr.trim().split("\n")).toHaveLength(1);
+          expect(outage.stderr).toMatch(
+            new RegExp(`^authkeys: not serving cached keys: the key cache ${install.cacheDir} is not writable \\(EACCES\\).*chmod 700`),
+          );
+        });
+      });
+      await duringOutage(async () => {
+        const outage = asCommandUser(["lookup", "--", "alice"]);
+        expect(outage.status, outage.stderr).toBe(0);
+        expect(outage.stderr).toMatch(/serving cached keys/);
+        expect(outage.stdout.trim().split("\n").sort()).toEqual(kept.map((k) => k.publicKey).sort());
+        expect(await login("alice", "ed25519")).toMatchObject({ ok: false });
+        // The control: a key still in LDAP logs in from the cache during the same outage.
+        expect(await login("alice", kept[0]?.type ?? "")).toMatchObject({ ok: true });
+      });
+    } finally {
+      await lab.modify(dn, [{ operation: "replace", attribute: "sshPublicKey", values: sshPublicKeys }]);
+    }
+  });
+});
