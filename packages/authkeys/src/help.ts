@@ -20,7 +20,9 @@ keyOptions hold: a key's own options that would undo them are dropped with a war
 server answers, or the servers refuse our bind, it serves the keys cached at the last successful lookup
 if they are younger than cache.maxStaleSeconds, else it fails (non-zero, no output); while the cache
 directory is not writable it serves none (exit 77: a revocation may have gone unrecorded). A revocation
-that cannot delete the cached file empties it in place (a removed key: rewritten in place). A server that
+that cannot delete the cached file empties it in place (a removed key: rewritten in place). Every login
+ends within agent.timeoutMs + ldap.deadlineMs + 2 s of its process start (a starved process: the first
+moment it runs after that): the fresh cached keys under the same rules, else exit 75, never more waiting. A server that
 failed is skipped for cache.deadServerSeconds, then probed again, one such server per lookup; a server
 the deadline left untried (or cut off less than 300 ms into its attempt) is never skipped: for that
 long, runs try it with a 300 ms connect budget, one after another (0.3 s per server in doubt at most). One line per lookup goes to syslog
