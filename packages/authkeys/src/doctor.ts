@@ -221,7 +221,7 @@ function checkSshd(configFile: string | undefined): Array<{ verdict: Verdict; de
   checks.push(
     keys === "none"
       ? { verdict: "warn", detail: "sshd runs no AuthorizedKeysCommand: add the lines `authkeys sshd-config` prints" }
-      : { verdict: "ok", detail: `AuthorizedKeysCommand ${keys}` },
+      : commandCheck("AuthorizedKeysCommand", keys),
   );
   const ca = setting("trustedusercakeys");
   if (ca !== "none" && principals === "none" && setting("authorizedprincipalsfile") === "none") {
@@ -230,9 +230,19 @@ function checkSshd(configFile: string | undefined): Array<{ verdict: Verdict; de
       detail: `TrustedUserCAKeys ${ca} without an AuthorizedPrincipalsCommand in effect: any certificate naming the login name logs in, LDAP unasked (OpenSSH < 9.4 ignores the command after AuthorizedKeysCommand: put the AuthorizedPrincipals* lines first, as sshd-config prints them)`,
     });
   } else if (principals !== "none") {
-    checks.push({ verdict: "ok", detail: `AuthorizedPrincipalsCommand ${principals}` });
+    checks.push(commandCheck("AuthorizedPrincipalsCommand", principals));
   }
   return checks;
+}
+
+/** sshd takes a command whose file is missing (`sshd -t` passes), then refuses every login it would decide. */
+function commandCheck(name: string, line: string): { verdict: Verdict; detail: string } {
+  const path = line.split(/\s+/)[0] ?? "";
+  if (existsSync(path)) return { verdict: "ok", detail: `${name} ${line}` };
+  return {
+    verdict: "fail",
+    detail: `sshd's ${name} ${path} does not exist, so sshd refuses every login it would decide: print the lines with the installed launcher (<prefix>/authkeys sshd-config) or re-run install`,
+  };
 }
 
 /** Whether this uid/gid (root aside) may pass through a directory. */

@@ -11,7 +11,8 @@ AuthorizedKeysCommand and then admits any certificate naming the login name; kee
   AuthorizedKeysCommandUser authkeys
 sshd runs the key lookup once per offered key. For SSH certificates (TrustedUserCAKeys) "principals"
 prints who may log in as %u by the same rules (key id, serial, type are only logged), each line behind the
-admitting group's keyOptions, which sshd applies to the certificate login. sshd-config writes --config
+admitting group's keyOptions, which sshd applies to the certificate login. sshd-config names the
+installed launcher it is run as (after install --prefix /opt/x: /opt/x/authkeys), else --path. It writes --config
 as sshd reads it (% as %%, quoted if needed); a relative --path, or one with spaces or quotes: exit 64.
 
 It prints only valid authorized_keys lines and exits 0 — with no lines for an unknown user (the entry's
@@ -90,7 +91,8 @@ Exit 65: LDAP refused the search (userFilter, userBase, attribute) or several en
 filter matched no account (an empty audit is no pass);
 70: internal error (a bug: please report it). Run doctor as the command user (sudo -u authkeys ...):
 it then proves the cache directory writable and readable. As root, doctor also checks sshd -T (or
---sshd-config FILE): a user CA without the principals command in effect fails.
+--sshd-config FILE): a user CA without the principals command in effect fails, and so does a command
+whose file does not exist.
 
 Examples:
   authkeys alice                         keys of alice

@@ -1,5 +1,5 @@
-import { spawnSync } from "node:child_process";
-import { chmodSync, readFileSync, rmSync, statSync } from "node:fs";
+import { execFileSync, spawnSync } from "node:child_process";
+import { chmodSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { AUTHKEYS_UID, type AuthkeysInstall, installAuthkeys, type SlapdLab, type SshdHandle, startSlapd, startSshd } from "@opsguard/lab";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -139,5 +139,47 @@ describe("a revocation seen while the cache directory is not writable", () => {
     } finally {
       await lab.modify(dn, [{ operation: "replace", attribute: "sshPublicKey", values: sshPublicKeys }]);
     }
+  });
+});
+
+// Finding 8: after `install --prefix DIR`, `DIR/authkeys sshd-config` named the default prefix, where
+// nothing was installed: sshd -t accepts such a line, and then every LDAP login is refused.
+describe("the sshd_config lines name the launcher actually installed", () => {
+  it("install's printed lines and the installed launcher's sshd-config name the --prefix used", () => {
+    expect(install.printed).toContain(`AuthorizedKeysCommand ${install.bin} --config ${install.configFile} lookup -- %u %f\n`);
+    const r = spawnSync(install.bin, ["--config", install.configFile, "sshd-config"], { encoding: "utf8", env: { PATH: "/usr/bin:/bin" } });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toContain(`AuthorizedKeysCommand ${install.bin} --config ${install.configFile} lookup -- %u %f\n`);
+    expect(r.stdout).toContain(`AuthorizedPrincipalsCommand ${install.bin} --config ${install.configFile} principals -- %u %i %s %T\n`);
+    // Not installed (the bundle run from dist/): the default prefix, as before; --path still wins.
+    const fromDist = spawnSync(process.execPath, [requireBundle(), "sshd-config"], { encoding: "utf8" });
+    expect(fromDist.stdout).toContain("AuthorizedKeysCommand /usr/local/lib/opsguard/authkeys/authkeys lookup -- %u %f\n");
+    const given = spawnSync(install.bin, ["sshd-config", "--path", "/opt/elsewhere/authkeys"], { encoding: "utf8" });
+    expect(given.stdout).toContain("AuthorizedKeysCommand /opt/elsewhere/authkeys lookup -- %u %f\n");
+  });
+
+  it("doctor fails when sshd's AuthorizedKeysCommand names a file that does not exist", () => {
+    const dir = join(install.dir, "sshd-t");
+    execFileSync("mkdir", ["-p", dir]);
+    execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", join(dir, "host_key")]);
+    const sshdConfig = (command: string) => {
+      const file = join(dir, "sshd_config");
+      writeFileSync(
+        file,
+        `HostKey ${join(dir, "host_key")}\nAuthorizedKeysCommand ${command} lookup -- %u %f\nAuthorizedKeysCommandUser authkeys\n`,
+      );
+      return spawnSync(install.bin, ["--config", install.configFile, "doctor", "--sshd-config", file], {
+        encoding: "utf8",
+        env: { PATH: "/usr/bin:/bin:/usr/sbin" },
+      });
+    };
+    const missing = sshdConfig("/usr/local/lib/opsguard/authkeys-not-installed/authkeys");
+    expect(missing.status).toBe(1);
+    expect(missing.stdout).toMatch(
+      /^FAIL +sshd: sshd's AuthorizedKeysCommand \/usr\/local\/lib\/opsguard\/authkeys-not-installed\/authkeys does not exist, so sshd refuses every login/m,
+    );
+    // The control: the installed launcher is found.
+    const present = sshdConfig(install.bin);
+    expect(present.stdout).toMatch(new RegExp(`^ok +sshd: AuthorizedKeysCommand ${install.bin} lookup`, "m"));
   });
 });
