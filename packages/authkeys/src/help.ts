@@ -94,6 +94,9 @@ it then proves the cache directory writable and readable. As root, doctor also c
 --sshd-config FILE): a user CA without the principals command in effect fails, and so does a command
 whose file does not exist.
 
+Doctor also reports each server that logins remember in cache.dir/.servers.json: marked failed (FAIL:
+every login skips it until the time shown) or in doubt (warn: a 300 ms probe).
+
 Examples:
   authkeys alice                         keys of alice
   authkeys lookup alice SHA256:abc...    only the key with that fingerprint

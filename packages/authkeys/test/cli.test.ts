@@ -296,9 +296,7 @@ describe("authkeys CLI", () => {
       /^FAIL +sshd: TrustedUserCAKeys .* without an AuthorizedPrincipalsCommand in effect: .*put the AuthorizedPrincipals\* lines first/m,
     );
     const good = run("--config", configFile, "doctor", "--sshd-config", write("printed.conf", printed.split("\n")));
-    expect(good.stdout).toMatch(
-      /^ok +sshd: AuthorizedPrincipalsCommand \/usr\/bin\/true principals -- %u %i %s %T$/m,
-    );
+    expect(good.stdout).toMatch(/^ok +sshd: AuthorizedPrincipalsCommand \/usr\/bin\/true principals -- %u %i %s %T$/m);
     expect(good.stdout).not.toMatch(/^FAIL +sshd/m);
   });
 

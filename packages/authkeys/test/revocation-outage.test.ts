@@ -183,3 +183,49 @@ describe("the sshd_config lines name the launcher actually installed", () => {
     expect(present.stdout).toMatch(new RegExp(`^ok +sshd: AuthorizedKeysCommand ${install.bin} lookup`, "m"));
   });
 });
+
+// Finding 2 (doctor's half): a healthy server that logins remember as failed is skipped by all of them
+// (uncached users refused) while doctor, which checks the server afresh, said every step was ok.
+describe("doctor reports servers that logins skip or doubt", () => {
+  it("a server remembered as failed in .servers.json fails doctor --user, naming why and until when, though it answers now", async () => {
+    const url = lab.connection().urls[0] ?? "";
+    const memory = join(install.cacheDir, ".servers.json");
+    rmSync(join(install.cacheDir, "carol.json"), { force: true });
+    try {
+      await lab.stopServer();
+      try {
+        expect(asCommandUser(["lookup", "--", "carol"]).status).toBe(69);
+      } finally {
+        await lab.startServer();
+      }
+      // Logins skip it now, though it is up again: the uncached user is refused.
+      const skipped = asCommandUser(["lookup", "--", "carol"]);
+      expect(skipped.status).toBe(69);
+      expect(skipped.stderr).toMatch(/skipped: failed moments ago/);
+      const doctor = asCommandUser(["doctor", "--user", "carol"]);
+      expect(doctor.status).toBe(1);
+      expect(doctor.stdout).toMatch(
+        new RegExp(
+          `^FAIL +ldap ${url}: remembered as failed \\(connection refused\\) in ${memory} until \\d\\d:\\d\\d:\\d\\d UTC \\(\\d+ s more\\): logins skip it until then`,
+          "m",
+        ),
+      );
+      // Its own checks of the server pass: the mark is the one problem.
+      expect(doctor.stdout).toMatch(new RegExp(`^ok +ldap ${url}: StartTLS, bound as`, "m"));
+      expect(doctor.stdout).toMatch(/^ok +lookup carol: /m);
+      // The same server in doubt instead (the file as a login writes it): a warning, not ok.
+      const marks = JSON.parse(readFileSync(memory, "utf8"));
+      writeFileSync(memory, JSON.stringify({ ...marks, down: {}, reasons: {}, suspect: { [url]: marks.down[url] } }));
+      const doubt = asCommandUser(["doctor"]);
+      expect(doubt.stdout).toMatch(
+        new RegExp(`^warn +ldap ${url}: in doubt in ${memory} until .*: logins give it a 300 ms connect budget`, "m"),
+      );
+      // The control: without the mark doctor passes.
+      rmSync(memory, { force: true });
+      const clean = asCommandUser(["doctor", "--user", "carol"]);
+      expect(clean.stdout).not.toMatch(/remembered as failed/);
+    } finally {
+      rmSync(memory, { force: true });
+    }
+  });
+});
