@@ -151,6 +151,9 @@ describe("the sshd_config lines name the launcher actually installed", () => {
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toContain(`AuthorizedKeysCommand ${install.bin} --config ${install.configFile} lookup -- %u %f\n`);
     expect(r.stdout).toContain(`AuthorizedPrincipalsCommand ${install.bin} --config ${install.configFile} principals -- %u %i %s %T\n`);
+    // The installed bundle run by node directly names the launcher beside it.
+    const bundle = spawnSync(process.execPath, [join(install.dir, "authkeys.cjs"), "sshd-config"], { encoding: "utf8" });
+    expect(bundle.stdout).toContain(`AuthorizedKeysCommand ${install.bin} lookup -- %u %f\n`);
     // Not installed (the bundle run from dist/): the default prefix, as before; --path still wins.
     const fromDist = spawnSync(process.execPath, [requireBundle(), "sshd-config"], { encoding: "utf8" });
     expect(fromDist.stdout).toContain("AuthorizedKeysCommand /usr/local/lib/opsguard/authkeys/authkeys lookup -- %u %f\n");

@@ -40,8 +40,12 @@ function runningLauncher(): string | undefined {
   const argv1 = process.argv[1];
   if (!argv1) return undefined;
   try {
+    // The launcher itself, or a bundle install copied beside it (`node /opt/x/authkeys.cjs sshd-config`).
     const real = realpathSync(argv1);
-    return basename(real) === "authkeys" && existsSync(join(dirname(real), INSTALLED_FILES)) ? real : undefined;
+    const launcher = join(dirname(real), "authkeys");
+    return /^authkeys(\.cjs)?$/.test(basename(real)) && existsSync(join(dirname(real), INSTALLED_FILES)) && existsSync(launcher)
+      ? launcher
+      : undefined;
   } catch {
     return undefined;
   }
