@@ -98,7 +98,9 @@ describe("a login process starved past its deadline (SIGSTOP, then SIGCONT)", ()
     await until(() => child.pid !== undefined && stopped(child.pid), "the lookup to stop itself");
     await sleep(GIVE_UP_MS + 300 - (Date.now() - started));
     child.kill("SIGCONT");
+    const resumed = Date.now();
     const r = await child.result;
+    console.info(`starved lookup: exit ${r.code} ${Date.now() - resumed} ms after SIGCONT, ${Date.now() - started} ms after spawn`);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout.trim().split("\n")).toEqual(aliceKeys());
     expect(r.stderr).toMatch(/serving cached keys/);
@@ -117,7 +119,9 @@ describe("a login process starved past its deadline (SIGSTOP, then SIGCONT)", ()
     child.kill("SIGSTOP");
     await sleep(GIVE_UP_MS + 1500 - (Date.now() - started));
     child.kill("SIGCONT");
+    const resumed = Date.now();
     const r = await child.result;
+    console.info(`starved lookup: exit ${r.code} ${Date.now() - resumed} ms after SIGCONT, ${Date.now() - started} ms after spawn`);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout.trim().split("\n")).toEqual(aliceKeys());
     expect(r.stderr).toMatch(/lookup user=alice result=keys keys=3 source=cache/);
@@ -133,7 +137,9 @@ describe("a login process starved past its deadline (SIGSTOP, then SIGCONT)", ()
     child.kill("SIGSTOP");
     await sleep(GIVE_UP_MS + 1500 - (Date.now() - started));
     child.kill("SIGCONT");
+    const resumed = Date.now();
     const r = await child.result;
+    console.info(`starved lookup: exit ${r.code} ${Date.now() - resumed} ms after SIGCONT, ${Date.now() - started} ms after spawn`);
     expect(r).toMatchObject({ code: 75, stdout: "" });
     expect(r.stderr).toMatch(/^authkeys: gave up after \d+ ms \(no fresh cached keys; no keys printed\)$/m);
   });
