@@ -1,8 +1,9 @@
-import { describeError, exitCodeOf } from "@opsguard/core/errors";
+import { describeError } from "@opsguard/core/errors";
 import { ExitCode } from "@opsguard/core/exit";
 import type { IOStreams } from "@opsguard/core/iostreams";
 import { LdapTimeoutError } from "@opsguard/core/ldap/errors";
 import { type LogFormat, Logger, type LogLevel, settleSyslog } from "@opsguard/core/log";
+import { reportError } from "@opsguard/core/report";
 import { askAgent } from "./agent-client";
 import { AGENT_PROBLEM_GLOBAL } from "./agent-fast-path";
 import type { AuthkeysConfig } from "./config";
@@ -183,7 +184,8 @@ function giveUpAfter(
       failed(error);
       if (error instanceof LdapTimeoutError)
         finish(`authkeys: gave up after ${elapsed()} ms (no fresh cached keys; no keys printed)\n`, ExitCode.TEMP_FAIL);
-      else finish(`authkeys: ${describeError(error)}\n`, exitCodeOf(error));
+      // Anything else (a cache that may not be served, 77): reported as the lookup reports errors.
+      else finish("", reportError("authkeys", error, { stream: io.stderr }));
     };
     // Reading the cache has its own bound (a stuck file system): a refusal at worst, never a hang.
     const backstop = setTimeout(
