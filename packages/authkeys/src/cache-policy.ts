@@ -15,7 +15,7 @@ export interface UsableEntry {
 /**
  * The cached answer for `user` that may stand in for LDAP during an outage, or the LDAP error again:
  * none cached, dated in the future beyond clock skew, older than maxAgeMs, or admitted through a group
- * today's config no longer allows. Shared by the key lookup and the principals lookup.
+ * today's config no longer allows. A cache directory this user cannot write serves nothing (exit 77). Shared by the key lookup and the principals lookup.
  */
 export async function usableCacheEntry(
   cache: KeyCache,
@@ -51,5 +51,7 @@ export async function usableCacheEntry(
     deps.log.warn("no usable LDAP answer and the cached keys came through a group allowedGroups no longer lists; refusing", { user });
     throw ldapError;
   }
+  // Only where every revocation could have been recorded (see KeyCache.assertWritable).
+  cache.assertWritable();
   return { cached, group };
 }

@@ -1,4 +1,17 @@
-import { statSync, unlinkSync, utimesSync } from "node:fs";
+import {
+  accessSync,
+  closeSync,
+  constants,
+  fchmodSync,
+  fstatSync,
+  fsyncSync,
+  ftruncateSync,
+  openSync,
+  statSync,
+  unlinkSync,
+  utimesSync,
+  writeSync,
+} from "node:fs";
 import { join } from "node:path";
 import { IoError, PermissionError } from "@opsguard/core/errors";
 import type { Logger } from "@opsguard/core/log";
@@ -48,22 +61,58 @@ export class KeyCache {
       return;
     }
     const { ensurePrivateDir, removeOrphanedTemps, writeFileAtomic } = await import("@opsguard/core/state");
-    await ensurePrivateDir(this.#dir, { log: this.#log });
-    // A run killed mid-write (sshd gives up on a slow login) left its temp file: gone once its pid is.
-    await removeOrphanedTemps(path);
-    await writeFileAtomic(path, text, { mode: 0o600 });
+    try {
+      await ensurePrivateDir(this.#dir, { log: this.#log });
+      // A run killed mid-write (sshd gives up on a slow login) left its temp file: gone once its pid is.
+      await removeOrphanedTemps(path);
+      await writeFileAtomic(path, text, { mode: 0o600 });
+    } catch (error) {
+      // A key removed in LDAP must not come back in the next outage: when the directory refuses a new
+      // file (chmod 500, remounted read-only …), the old one is rewritten where it stands.
+      if (!overwriteInPlace(path, text)) throw error;
+      this.#log.warn(`${NOT_WRITABLE}; rewrote the user's cached keys in place`, { user, file: path, error: (error as Error).message });
+    }
   }
 
-  /** Revocation: the directory said no, so the cached keys must not outlive that answer. */
+  /**
+   * Revocation: the directory said no, so the cached keys must not outlive that answer. When the file
+   * cannot be deleted (the directory is not writable) it is emptied in place, which its owner may still
+   * do and load() never serves; only when even that fails is the revocation lost, and an error thrown.
+   */
   async remove(user: string): Promise<boolean> {
+    const path = this.#path(user);
     try {
-      unlinkSync(this.#path(user));
+      unlinkSync(path);
       return true;
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === "ENOENT") return false;
-      throw new IoError(`cannot delete cached keys ${this.#path(user)} (${(error as NodeJS.ErrnoException).code})`, {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === "ENOENT") return false;
+      if (overwriteInPlace(path, "")) {
+        this.#log.warn(`${NOT_WRITABLE}; emptied the revoked user's cached keys in place`, { user, file: path, error: code ?? "error" });
+        return true;
+      }
+      throw new IoError(`cannot delete cached keys ${path} (${code})`, {
         hint: "the cache directory must be owned by the AuthorizedKeysCommandUser",
       });
+    }
+  }
+
+  /**
+   * Serving from the cache trusts that every revocation LDAP gave was recorded here. A directory this
+   * user cannot write may have lost one (a file it could neither delete nor rewrite), so while it is
+   * not writable nothing cached is served: fail closed, with the fix.
+   */
+  assertWritable(): void {
+    try {
+      accessSync(this.#dir, constants.W_OK | constants.X_OK);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code ?? "error";
+      throw new PermissionError(
+        `not serving cached keys: the key cache ${this.#dir} is not writable (${code}), so a revocation may have gone unrecorded`,
+        {
+          hint: `chown it to the AuthorizedKeysCommandUser, chmod 700 ${this.#dir} (remount it read-write), then run authkeys doctor as that user`,
+        },
+      );
     }
   }
 
@@ -79,6 +128,15 @@ export class KeyCache {
       });
     }
     if (!info) return undefined;
+    const { readJsonFile } = await import("@opsguard/core/state");
+    // Before the owner and mode: a FIFO or device is no cache file whoever owns it; readJsonFile moves
+    // it aside (opened without blocking) with a warning, and the lookup goes on without it.
+    if (!info.isFile()) {
+      await readJsonFile(path, { log: this.#log });
+      return undefined;
+    }
+    // Emptied in place by remove(): a revocation recorded where the file could not be deleted.
+    if (info.size === 0) return undefined;
     const uid = process.getuid?.();
     if ((uid !== undefined && info.uid !== uid) || (info.mode & 0o077) !== 0) {
       throw new PermissionError(
@@ -88,7 +146,6 @@ export class KeyCache {
         },
       );
     }
-    const { readJsonFile } = await import("@opsguard/core/state");
     // Unparsable JSON is moved aside by readJsonFile; other contents are checked here.
     const raw = await readJsonFile(path, { log: this.#log });
     if (raw === undefined) return undefined;
@@ -107,6 +164,37 @@ export class KeyCache {
       return undefined;
     }
     return { group: content.group, keys: content.keys, ageMs: now - info.mtimeMs };
+  }
+}
+
+const NOT_WRITABLE =
+  "the key cache directory is not writable (outages serve no cached keys until it is: chmod 700, owned by the AuthorizedKeysCommandUser)";
+
+/**
+ * Replaces the contents of an existing file of this user without touching its directory: the owner of
+ * a file may truncate and rewrite it where the directory is not writable. Not a symlink, not a FIFO
+ * (opened without blocking); made private. A write cut short leaves a file load() does not serve.
+ */
+function overwriteInPlace(path: string, text: string): boolean {
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_WRONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch {
+    return false;
+  }
+  try {
+    const info = fstatSync(fd);
+    if (!info.isFile() || info.uid !== process.getuid?.()) return false;
+    fchmodSync(fd, 0o600);
+    ftruncateSync(fd, 0);
+    const bytes = Buffer.from(text, "utf8");
+    for (let done = 0; done < bytes.length; ) done += writeSync(fd, bytes, done, bytes.length - done, done);
+    fsyncSync(fd);
+    return true;
+  } catch {
+    return false;
+  } finally {
+    closeSync(fd);
   }
 }
 

@@ -16,6 +16,7 @@ import { fileSha256, verifyInstalledFiles } from "./installed-files";
 import { storedValidationState } from "./login-config";
 import { lookupKeys } from "./lookup";
 import { principalOptionsProblem } from "./principal-options";
+import { connectionKey, readMemory, SERVER_MEMORY_FILE, SUSPECT_PROBE_MS } from "./server-memory";
 import { CONFIG_FILE } from "./stored-config";
 
 export type Verdict = "ok" | "warn" | "fail";
@@ -67,7 +68,10 @@ export async function runDoctor(ctx: CliContext, options: DoctorOptions): Promis
     add("cache", ...checkCacheDir(config));
     if (config.agent) for (const check of await checkAgent(config.agent, commandUid(config), options.user)) add("agent", ...check);
     const ldap = await discoverForDoctor(config, add);
+    const marks = serverMarks(config);
     for (const url of ldap?.urls ?? []) {
+      const mark = marks.get(url);
+      if (mark) add(`ldap ${url}`, ...mark);
       if (ldap) for (const check of await checkServer(url, ldap)) add(`ldap ${url}`, check.verdict, check.detail);
     }
     if (options.user) add(`lookup ${options.user}`, ...(await sampleLookup(config, options.user)));
@@ -224,7 +228,7 @@ function checkSshd(configFile: string | undefined): Array<{ verdict: Verdict; de
   checks.push(
     keys === "none"
       ? { verdict: "warn", detail: "sshd runs no AuthorizedKeysCommand: add the lines `authkeys sshd-config` prints" }
-      : { verdict: "ok", detail: `AuthorizedKeysCommand ${keys}` },
+      : commandCheck("AuthorizedKeysCommand", keys),
   );
   const ca = setting("trustedusercakeys");
   if (ca !== "none" && principals === "none" && setting("authorizedprincipalsfile") === "none") {
@@ -233,9 +237,19 @@ function checkSshd(configFile: string | undefined): Array<{ verdict: Verdict; de
       detail: `TrustedUserCAKeys ${ca} without an AuthorizedPrincipalsCommand in effect: any certificate naming the login name logs in, LDAP unasked (OpenSSH < 9.4 ignores the command after AuthorizedKeysCommand: put the AuthorizedPrincipals* lines first, as sshd-config prints them)`,
     });
   } else if (principals !== "none") {
-    checks.push({ verdict: "ok", detail: `AuthorizedPrincipalsCommand ${principals}` });
+    checks.push(commandCheck("AuthorizedPrincipalsCommand", principals));
   }
   return checks;
+}
+
+/** sshd takes a command whose file is missing (`sshd -t` passes), then refuses every login it would decide. */
+function commandCheck(name: string, line: string): { verdict: Verdict; detail: string } {
+  const path = line.split(/\s+/)[0] ?? "";
+  if (existsSync(path)) return { verdict: "ok", detail: `${name} ${line}` };
+  return {
+    verdict: "fail",
+    detail: `sshd's ${name} ${path} does not exist, so sshd refuses every login it would decide: print the lines with the installed launcher (<prefix>/authkeys sshd-config) or re-run install`,
+  };
 }
 
 /** Whether this uid/gid (root aside) may pass through a directory. */
@@ -323,6 +337,43 @@ function tcpCheck(host: string, port: number, timeoutMs: number): Promise<{ verd
     socket.once("connect", () => done("ok", `TCP: connected to ${host}:${port} in ${Date.now() - started} ms`));
     socket.once("error", (error: NodeJS.ErrnoException) => done("fail", `TCP: ${host}:${port}: ${error.code ?? error.message}`));
   });
+}
+
+/**
+ * What logins remember of each server (`.servers.json`, see server-memory.ts), as they read it: a
+ * server marked failed is skipped by every login until the mark runs out (an uncached user is refused
+ * when all are), one in doubt gets a 300 ms probe. Marks made under other connection settings, run out,
+ * or dated beyond one hold are ignored by logins, so here too.
+ */
+function serverMarks(config: AuthkeysConfig): Map<string, [Verdict, string]> {
+  const marks = new Map<string, [Verdict, string]>();
+  if (!config.cache.enabled || config.cache.deadServerSeconds === 0) return marks;
+  const file = join(config.cache.dir, SERVER_MEMORY_FILE);
+  // Logins (the command user, who owns the cache directory) read only a file of their own.
+  const owner = statSync(config.cache.dir, { throwIfNoEntry: false })?.uid;
+  if (owner === undefined) return marks;
+  const memory = readMemory(file, new Logger({ tool: "authkeys", level: "silent" }), owner);
+  if (memory.settings !== connectionKey(config.ldap)) return marks;
+  const now = Date.now();
+  const holdMs = config.cache.deadServerSeconds * 1000;
+  const until = (at: number) => `until ${new Date(at).toISOString().slice(11, 19)} UTC (${Math.ceil((at - now) / 1000)} s more)`;
+  const current = (at: number) => at > now && at - now <= holdMs;
+  for (const [url, at] of Object.entries(memory.suspect ?? {})) {
+    if (current(at))
+      marks.set(url, [
+        "warn",
+        `in doubt in ${file} ${until(at)}: logins give it a ${SUSPECT_PROBE_MS} ms connect budget, not ldap.connectTimeoutMs`,
+      ]);
+  }
+  for (const [url, at] of Object.entries(memory.down)) {
+    if (!current(at)) continue;
+    const why = memory.reasons?.[url];
+    marks.set(url, [
+      "fail",
+      `remembered as failed${why ? ` (${why})` : ""} in ${file} ${until(at)}: logins skip it until then (rm ${file} to try it at once)`,
+    ]);
+  }
+  return marks;
 }
 
 /** A real lookup with the cache off: the doctor often runs as root and must not leave root-owned cache files. */

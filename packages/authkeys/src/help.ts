@@ -11,14 +11,19 @@ AuthorizedKeysCommand and then admits any certificate naming the login name; kee
   AuthorizedKeysCommandUser authkeys
 sshd runs the key lookup once per offered key. For SSH certificates (TrustedUserCAKeys) "principals"
 prints who may log in as %u by the same rules (key id, serial, type are only logged), each line behind the
-admitting group's keyOptions, which sshd applies to the certificate login. sshd-config writes --config
+admitting group's keyOptions, which sshd applies to the certificate login. sshd-config names the
+installed launcher it is run as (after install --prefix /opt/x: /opt/x/authkeys), else --path. It writes --config
 as sshd reads it (% as %%, quoted if needed); a relative --path, or one with spaces or quotes: exit 64.
 
 It prints only valid authorized_keys lines and exits 0 — with no lines for an unknown user (the entry's
 uid must equal the name byte for byte), a user outside allowedGroups or a user without keys. A group's
 keyOptions hold: a key's own options that would undo them are dropped with a warning. When no LDAP
 server answers, or the servers refuse our bind, it serves the keys cached at the last successful lookup
-if they are younger than cache.maxStaleSeconds, else it fails (non-zero, no output). A server that
+if they are younger than cache.maxStaleSeconds, else it fails (non-zero, no output); while the cache
+directory is not writable it serves none (exit 77: a revocation may have gone unrecorded). A revocation
+that cannot delete the cached file empties it in place (a removed key: rewritten in place). Every login
+ends within agent.timeoutMs + ldap.deadlineMs + 2 s of its process start (a starved process: the first
+moment it runs after that): the fresh cached keys under the same rules, else exit 75, never more waiting. A server that
 failed is skipped for cache.deadServerSeconds, then probed again, one such server per lookup. Servers
 start in order, each 100 ms after the one before (at once when it failed), so dead servers' waits overlap
 (sshd pads a run that waited T up to 2T). One left without its full time (cut off by the deadline less
@@ -89,7 +94,11 @@ Exit 65: LDAP refused the search (userFilter, userBase, attribute) or several en
 filter matched no account (an empty audit is no pass);
 70: internal error (a bug: please report it). Run doctor as the command user (sudo -u authkeys ...):
 it then proves the cache directory writable and readable. As root, doctor also checks sshd -T (or
---sshd-config FILE): a user CA without the principals command in effect fails.
+--sshd-config FILE): a user CA without the principals command in effect fails, and so does a command
+whose file does not exist.
+
+Doctor also reports each server that logins remember in cache.dir/.servers.json: marked failed (FAIL:
+every login skips it until the time shown) or in doubt (warn: a 300 ms probe).
 
 Examples:
   authkeys alice                         keys of alice

@@ -1,7 +1,9 @@
 import { describeError } from "@opsguard/core/errors";
 import { ExitCode } from "@opsguard/core/exit";
 import type { IOStreams } from "@opsguard/core/iostreams";
-import { type LogFormat, Logger, type LogLevel } from "@opsguard/core/log";
+import { LdapTimeoutError } from "@opsguard/core/ldap/errors";
+import { type LogFormat, Logger, type LogLevel, settleSyslog } from "@opsguard/core/log";
+import { reportError } from "@opsguard/core/report";
 import { askAgent } from "./agent-client";
 import { AGENT_PROBLEM_GLOBAL } from "./agent-fast-path";
 import type { AuthkeysConfig } from "./config";
@@ -47,12 +49,9 @@ export async function runLookupCommand(user: string, fingerprint: string | undef
   const launcherProblem = (globalThis as Record<string, unknown>)[AGENT_PROBLEM_GLOBAL] as string | undefined;
   // A late or broken agent must leave the direct lookup its whole deadline.
   const agentWait = config.agent && launcherProblem === undefined ? config.agent.timeoutMs : 0;
-  watchdog(agentWait + config.ldap.deadlineMs + WATCHDOG_GRACE_MS, io);
   const syslog = config.syslog || undefined;
   const { log, audit } = loginLoggers(config, options);
-  try {
-    const outcome =
-      (await fromAgent(config, user, fingerprint, log, launcherProblem)) ?? (await lookupDirectly(config, user, fingerprint, log));
+  const print = (outcome: Outcome) => {
     if (options.json) {
       io.stdout.write(`${JSON.stringify({ user, result: outcome.result, source: outcome.source, keys: outcome.lines })}\n`);
     } else if (outcome.lines.length > 0) {
@@ -65,14 +64,45 @@ export async function runLookupCommand(user: string, fingerprint: string | undef
       source: outcome.source,
       ms: elapsed(),
     });
-    return ExitCode.OK;
-  } catch (error) {
+  };
+  const failed = (error: unknown) => {
     // On stderr the error line itself is the one line; syslog gets the lookup record with the same
     // cause (a rejected bind naming the DN, every server down, …), as the README promises.
     if (syslog) {
       const fields = { user: printableUser(user), result: "error", keys: 0, source: "none", ms: elapsed() };
       audit.error("lookup", { ...fields, error: describeError(error) });
     }
+  };
+  // Whoever answers first, the lookup or the hard give-up, is the only one to print.
+  let answered = false;
+  const claim = () => {
+    if (answered) return false;
+    answered = true;
+    return true;
+  };
+  const giveUpAt = agentWait + config.ldap.deadlineMs + WATCHDOG_GRACE_MS;
+  giveUpAfter(
+    giveUpAt,
+    claim,
+    async () => {
+      const { fromCacheAfterDeadline } = await import("./lookup");
+      print(await fromCacheAfterDeadline(config, { user, fingerprint }, { log }, giveUpError(giveUpAt)));
+    },
+    failed,
+    io,
+  );
+  try {
+    const outcome =
+      (await fromAgent(config, user, fingerprint, log, launcherProblem)) ??
+      // LDAP gets its deadline, cut short where the process started so late (a starved host) that it
+      // would run into the give-up: that leaves the give-up's share for the cache and the exit.
+      (await lookupDirectly(config, user, fingerprint, log, Math.min(config.ldap.deadlineMs, giveUpAt - GIVE_UP_CACHE_MS - elapsed())));
+    if (!claim()) return await givenUp();
+    print(outcome);
+    return ExitCode.OK;
+  } catch (error) {
+    if (!claim()) return await givenUp();
+    failed(error);
     throw error;
   }
 }
@@ -105,24 +135,93 @@ async function fromAgent(
 }
 
 /** The LDAP modules (tls, ldapts) load only here, so a login answered by the agent never pays for them. */
-async function lookupDirectly(config: AuthkeysConfig, user: string, fingerprint: string | undefined, log: Logger): Promise<Outcome> {
+async function lookupDirectly(
+  config: AuthkeysConfig,
+  user: string,
+  fingerprint: string | undefined,
+  log: Logger,
+  budgetMs: number,
+): Promise<Outcome> {
   const { lookupKeys } = await import("./lookup");
-  return lookupKeys(config, { user, fingerprint }, { log });
+  return lookupKeys(config, { user, fingerprint }, { log, budgetMs });
 }
 
 /** Beyond the LDAP deadline: time for the cache, the output and the exit. */
 export const WATCHDOG_GRACE_MS = 2000;
+/** How long the hard give-up may spend reading the cache before it refuses (a stuck file system). */
+const GIVE_UP_CACHE_MS = 500;
+
+function giveUpError(limitMs: number): LdapTimeoutError {
+  return new LdapTimeoutError(`gave up after ${elapsed()} ms (limit ${limitMs} ms since the process started) waiting for LDAP`, {
+    hint: "the host is overloaded or LDAP is slow: no fresh cached keys to serve instead",
+  });
+}
+
+/**
+ * The hard give-up: limitMs after the process started (sshd's clock, not the end of module loading), the
+ * lookup still under way is abandoned and the fresh cached keys are served under the outage rules
+ * (answer), or, without them, the process ends with exit 75 and nothing on stdout. Whatever is stuck (a
+ * socket, a file system, a starved CPU), the first moment this process runs after the limit it ends.
+ * Unref'd, so it never delays a normal exit.
+ */
+function giveUpAfter(
+  limitMs: number,
+  claim: () => boolean,
+  answer: () => Promise<void>,
+  failed: (error: unknown) => void,
+  io: IOStreams,
+): void {
+  const giveUp = () => {
+    let done = false;
+    const finish = (line: string, code: ExitCode) => {
+      if (done) return;
+      done = true;
+      io.stderr.write(line);
+      io.flush();
+      void settleSyslog().finally(() => process.exit(code));
+    };
+    const refuse = (error: unknown) => {
+      failed(error);
+      if (error instanceof LdapTimeoutError)
+        finish(`authkeys: gave up after ${elapsed()} ms (no fresh cached keys; no keys printed)\n`, ExitCode.TEMP_FAIL);
+      // Anything else (a cache that may not be served, 77): reported as the lookup reports errors.
+      else finish("", reportError("authkeys", error, { stream: io.stderr }));
+    };
+    // Reading the cache has its own bound (a stuck file system): a refusal at worst, never a hang.
+    const backstop = setTimeout(
+      () => finish(`authkeys: gave up after ${elapsed()} ms (no keys printed)\n`, ExitCode.TEMP_FAIL),
+      GIVE_UP_CACHE_MS,
+    );
+    // The lookup is printing its answer already: it gets only that bound, unref'd so a normal exit is not delayed.
+    if (!claim()) {
+      backstop.unref();
+      return;
+    }
+    // Otherwise not unref'd: this path ends the process itself, whatever else is still pending.
+    answer().then(() => finish("", ExitCode.OK), refuse);
+  };
+  setTimeout(giveUp, Math.max(0, limitMs - elapsed())).unref();
+}
+
+/** The lookup finished after the give-up took over: that path prints and exits; this one waits for it. */
+function givenUp(): Promise<never> {
+  return new Promise(() => {});
+}
 
 /**
  * sshd has no timeout of its own: whatever hangs (a socket left open, a stuck file system), the
- * process ends, without output, shortly after the deadline. Unref'd, so it never delays a normal exit.
+ * process ends, without output, shortly after limitMs since it started. Unref'd, so it never delays a
+ * normal exit.
  */
-export function watchdog(ms: number, io: IOStreams): void {
-  setTimeout(() => {
-    io.stderr.write(`authkeys: gave up after ${ms} ms (no keys printed)\n`);
-    io.flush();
-    process.exit(ExitCode.TEMP_FAIL);
-  }, ms).unref();
+export function watchdog(limitMs: number, io: IOStreams): void {
+  setTimeout(
+    () => {
+      io.stderr.write(`authkeys: gave up after ${elapsed()} ms (no keys printed)\n`);
+      io.flush();
+      process.exit(ExitCode.TEMP_FAIL);
+    },
+    Math.max(0, limitMs - elapsed()),
+  ).unref();
 }
 
 /** Since the process started, as sshd waits for it; process.uptime() needs no perf_hooks module. */

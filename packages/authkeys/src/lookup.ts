@@ -39,6 +39,12 @@ export interface LookupDeps {
   now?: () => number;
   /** Runs the directory query on a client: a fresh connection per lookup unless a long-running agent holds one. */
   ldap?: LdapSession;
+  /**
+   * At most this long for LDAP (DNS SRV included) instead of ldap.deadlineMs: what a login process has
+   * left before its hard give-up, counted from its own start. Nothing left: LDAP is not asked at all,
+   * and the outage rules decide.
+   */
+  budgetMs?: number;
 }
 
 export type LdapSession = <T>(options: LdapClientOptions, fn: (client: LdapClient) => Promise<T>) => Promise<T>;
@@ -56,13 +62,18 @@ export async function lookupKeys(config: AuthkeysConfig, request: LookupRequest,
   const policy: KeyPolicy = { types: config.keyTypes, minRsaBits: config.minRsaBits };
   const cache = config.cache.enabled ? new KeyCache(config.cache.dir, log) : undefined;
   const query = directoryQuery(config, (template) => compileFilterTemplate(template, ["user"], "userFilter"), log);
+  const budget = deps.budgetMs === undefined ? undefined : Math.min(config.ldap.deadlineMs, Math.floor(deps.budgetMs));
   const memory =
     cache && config.cache.deadServerSeconds > 0 && !deps.ldap
       ? new ServerMemory(config.cache.dir, config.cache.deadServerSeconds, log, deps.now?.(), connectionKey(config.ldap))
       : undefined;
   let answer: Awaited<ReturnType<typeof queryDirectory>>;
   try {
-    const ldap = await resolveLdapServers(config, deps);
+    // A process that got the CPU only after its deadline (a starved host) asks no server: nothing is
+    // remembered against servers that were never given a chance, and a fresh cache still serves.
+    if (budget !== undefined && budget <= 0) throw deadlinePassed();
+    const bounded = budget === undefined ? config : { ...config, ldap: { ...config.ldap, deadlineMs: budget } };
+    const ldap = await resolveLdapServers(bounded, deps);
     const options = { ...ldapOptionsFromConfig(ldap, "ldap", deps.env), log, health: memory };
     const started = Date.now();
     answer = await (deps.ldap ?? withLdap)(options, async (client) => {
@@ -95,6 +106,30 @@ export async function lookupKeys(config: AuthkeysConfig, request: LookupRequest,
       .catch((error: unknown) => log.warn(`could not update the key cache: ${(error as Error).message}`, { user }));
   }
   return { result: "keys", source: "ldap", lines: byFingerprint(keys, lines, request.fingerprint), dropped };
+}
+
+function deadlinePassed(): LdapTimeoutError {
+  return new LdapTimeoutError("no time left to ask LDAP before this login's hard limit (counted from the process start)", {
+    hint: "the host is overloaded: the process got the CPU too late",
+  });
+}
+
+/**
+ * The login's hard give-up (lookup-command.ts): the lookup under way is abandoned, and what an outage
+ * would serve is served, by the same rules (fresh, today's groups and key policy, a writable cache),
+ * or `error` is thrown.
+ */
+export async function fromCacheAfterDeadline(
+  config: AuthkeysConfig,
+  request: LookupRequest,
+  deps: LookupDeps,
+  error: LdapTimeoutError,
+): Promise<LookupOutcome> {
+  if (!config.cache.enabled || !isValidUsername(request.user)) throw error;
+  const policy: KeyPolicy = { types: config.keyTypes, minRsaBits: config.minRsaBits };
+  const query = directoryQuery(config, (template) => compileFilterTemplate(template, ["user"], "userFilter"), deps.log);
+  const cache = new KeyCache(config.cache.dir, deps.log);
+  return fromCache(cache, request, policy, query.groups, config.cache.maxStaleSeconds * 1000, error, deps);
 }
 
 /**

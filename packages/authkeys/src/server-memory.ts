@@ -160,12 +160,19 @@ export class ServerMemory implements ServerHealth {
   }
 }
 
-/** The remembered marks, or none when the file is missing, not ours alone, or not what we write. */
-function readMemory(file: string, log: Logger): Pick<MemoryFile, "down" | "suspect" | "settings" | "reasons"> {
+/**
+ * The remembered marks, or none when the file is missing, not ours alone (owner: this process's user,
+ * or `owner` for doctor, which may run as root), or not what we write.
+ */
+export function readMemory(
+  file: string,
+  log: Logger,
+  owner = process.getuid?.(),
+): Pick<MemoryFile, "down" | "suspect" | "settings" | "reasons"> {
   const none = { down: {}, suspect: {} };
   try {
     const info = statSync(file);
-    if (info.uid !== process.getuid?.() || (info.mode & 0o022) !== 0) return none;
+    if (info.uid !== owner || (info.mode & 0o022) !== 0) return none;
     const text = readSmallStateFile(file, log);
     if (text === undefined) return none;
     const parsed = JSON.parse(text) as Partial<MemoryFile>;

@@ -1,6 +1,7 @@
 import { spawnSync } from "node:child_process";
 import { generateKeyPairSync } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
+import { type AddressInfo, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { LdapAuthError, type LdapClient, LdapTimeoutError, LdapUnavailableError } from "@opsguard/core";
@@ -388,6 +389,24 @@ describe("servers that failed moments ago (cache.deadServerSeconds), remembered 
     const cfg = await refusing();
     await expect(lookupKeys(cfg, { user: "alice" }, { log })).rejects.toBeInstanceOf(LdapUnavailableError);
     expect(Object.keys(JSON.parse(readFileSync(memoryFile(cfg), "utf8")).down)).toEqual(cfg.ldap.urls);
+  });
+
+  it("a server that closes the connection is said so plainly, in the error and in the mark, not in ldapts' words", async () => {
+    // Accepts, reads the StartTLS request, hangs up (a proxy or a server going down).
+    const server = createServer((socket) => socket.once("data", () => socket.destroy()));
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    try {
+      const cfg = config();
+      mkdirSync(cfg.cache.dir, { recursive: true, mode: 0o700 });
+      const url = `ldap://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const closing = { ...cfg, ldap: { ...cfg.ldap, urls: [url], startTls: true } };
+      const error = await lookupKeys(closing, { user: "alice" }, { log }).catch((e: unknown) => e as Error);
+      expect(error).toBeInstanceOf(LdapUnavailableError);
+      expect((error as Error).message).toBe(`no LDAP server reachable (${url}: the server closed the connection)`);
+      expect(JSON.parse(readFileSync(memoryFile(cfg), "utf8")).reasons).toEqual({ [url]: "the server closed the connection" });
+    } finally {
+      server.close();
+    }
   });
 
   it("not with deadServerSeconds 0, nor with the cache disabled", async () => {

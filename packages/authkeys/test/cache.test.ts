@@ -182,4 +182,21 @@ describe("a FIFO the command user planted in the cache directory", () => {
     expect(r.signal).toBeNull();
     expect(r).toMatchObject({ status: 69, stdout: "" });
   });
+
+  it("a FIFO of any mode is set aside before the owner/mode check: an outage (69), not 'not private' (77)", () => {
+    const cfg = offline(config());
+    mkdirSync(cfg.cache.dir, { recursive: true, mode: 0o700 });
+    const fifo = join(cfg.cache.dir, "alice.json");
+    execFileSync("mkfifo", ["-m", "644", fifo]);
+    const file = join(lab.dir, `fifo-${n}.json`);
+    writeConfig(file, cfg);
+    const r = spawnSync(process.execPath, [requireBundle(), "--config", file, "lookup", "--", "alice"], {
+      encoding: "utf8",
+      timeout: 20_000,
+    });
+    expect(r).toMatchObject({ status: 69, stdout: "" });
+    expect(r.stderr).not.toMatch(/not private/);
+    expect(r.stderr).toMatch(/moved it aside.*not a regular file/);
+    expect(existsSync(fifo)).toBe(false);
+  });
 });

@@ -119,6 +119,11 @@ const NETWORK_REASONS: Record<string, string> = {
   EPIPE: "connection closed",
 };
 
+/** ldapts' own errors without a code, by how their message starts: said plainly in messages and marks. */
+const MESSAGE_REASONS: ReadonlyArray<[RegExp, string]> = [
+  [/^Connection closed before message response was received/, "the server closed the connection"],
+];
+
 /**
  * An LDAP connection with failover across servers, verified TLS, bounded waits and typed errors.
  * The deadline starts at the first connection attempt and bounds every later step, so a caller
@@ -588,8 +593,8 @@ function describeFailure(url: string, error: unknown, budget: number): Attempt {
   }
   if (typeof code === "string" && code in NETWORK_REASONS) return { url, reason: NETWORK_REASONS[code] ?? code, timedOut: false };
   if (error instanceof ResultCodeError) return { url, reason: `server error ${error.code}`, timedOut: false };
-  const message = error instanceof Error ? error.message.split("\n")[0] : String(error);
-  return { url, reason: message ?? "unknown error", timedOut: false };
+  const message = (error instanceof Error ? error.message.split("\n")[0] : String(error)) ?? "unknown error";
+  return { url, reason: MESSAGE_REASONS.find(([pattern]) => pattern.test(message))?.[1] ?? message, timedOut: false };
 }
 
 function failoverError(attempts: Attempt[], deadlineMs: number): OpsguardError {
