@@ -1,3 +1,4 @@
+import { ByteNames } from "../byte-names";
 import { fieldSlot, type SigmaDoc } from "./compile";
 import type { TableEvent } from "./table-doc";
 import type { Atom, Trigger } from "./trigger";
@@ -62,8 +63,12 @@ export class Gate {
     const fields = plan === undefined ? this.fields : plan.own;
     const bytes = view.table.bytes.buf;
     for (const f of fields) {
-      // a value logged as plain ASCII that no atom can match by its length and ends is not made a string
-      if (f.field !== "" && view.plainBytes(r, f.slot, f.field) && !f.mayMatch(bytes, view.spanFrom, view.spanTo)) continue;
+      // a value logged as plain ASCII is looked up by its bytes, not made a string; one that no atom can
+      // match by its length and ends is not even looked up
+      if (f.field !== "" && view.plainBytes(r, f.slot, f.field)) {
+        if (f.mayMatch(bytes, view.spanFrom, view.spanTo)) take(f.rulesAt(bytes, view.spanFrom, view.spanTo), this.seen, call, out);
+        continue;
+      }
       const got = f.field === "" ? view.values(r) : view.value(r, f.slot, f.field);
       if (got !== undefined) f.match(got, this.seen, call, out);
     }
@@ -137,6 +142,13 @@ class FieldIndex {
   /** The last value matched, and the rules it gave. */
   private lastValue: string | undefined;
   private lastRules: number[] = [];
+  /**
+   * The rules of values seen before, by value and by logged bytes: a log repeats its values (the same exe,
+   * key, argv words, file names on many events), and matching one costs a lower-cased copy and the lookups.
+   * Both bounded (corrupt input, or a field whose values never repeat, makes them forget, not grow).
+   */
+  private readonly memo = new Map<string, number[]>();
+  private readonly byBytes = new ByteNames<number[]>((v) => this.matched(v), MEMO_SIZE);
 
   constructor(readonly field: string) {
     this.slot = fieldSlot(field);
@@ -209,13 +221,28 @@ class FieldIndex {
     else for (const v of got) add(this.rulesOf(v), rules);
   }
 
+  /** The rules of the ASCII value b[from, to) (what rulesOf gives its text), by its bytes. */
+  rulesAt(b: Buffer, from: number, to: number): number[] {
+    return this.byBytes.get(b, from, to);
+  }
+
   private rulesOf(v: string): number[] {
     // a value a record lacks is the event's, the same string for each of its records: its rules are known
     if (v === this.lastValue) return this.lastRules;
-    const rules: number[] = [];
-    this.matchValue(v, rules);
+    let rules = this.memo.get(v);
+    if (rules === undefined) {
+      rules = this.matched(v);
+      if (this.memo.size >= MEMO_SIZE) this.memo.clear();
+      this.memo.set(v, rules);
+    }
     this.lastValue = v;
     this.lastRules = rules;
+    return rules;
+  }
+
+  private matched(v: string): number[] {
+    const rules: number[] = [];
+    this.matchValue(v, rules);
     return rules;
   }
 
@@ -250,6 +277,9 @@ class FieldIndex {
     for (let i = 0; i < containsList.length; i++) if (lower.includes(containsList[i]![0])) add(containsList[i]![1], rules);
   }
 }
+
+/** Values whose rules a field index remembers, per way of looking them up. */
+const MEMO_SIZE = 4096;
 
 function isAscii(v: string): boolean {
   for (let i = 0; i < v.length; i++) if (v.charCodeAt(i) > 127) return false;
