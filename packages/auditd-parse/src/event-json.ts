@@ -10,17 +10,29 @@ import type { RecordTable } from "./record-table";
  */
 export class EventJson {
   private released = false;
+  private whole: EventJson | undefined;
 
   /**
    * `writeHead`, when given, writes the head into `head` the first time the line is read: sessions, report,
    * net and detect (unless a rule matches) never read it, and writing it was a tenth of their parse.
+   * `rewrite`, when given, says the records' JSON was only counted (detect's pass, RecordFlag.NoJson): the
+   * line is then that of the event interpreted again from its table's bodies, made the first time it is read.
    */
   constructor(
     private head: JsonBytes | undefined,
     private records: JsonBytes | undefined,
     private writeHead?: (head: JsonBytes) => void,
     private table?: RecordTable,
+    private rewrite?: () => EventJson,
   ) {}
+
+  /** This line with every byte of its records' JSON written: itself, or the event interpreted again (see rewrite). */
+  full(): EventJson {
+    this.live(this.head);
+    if (this.rewrite === undefined) return this;
+    this.whole ??= this.rewrite();
+    return this.whole;
+  }
 
   /** The records as the interpreter read them (its recordObjects "table"), else undefined. */
   recordTable(): RecordTable | undefined {
@@ -28,7 +40,10 @@ export class EventJson {
     return this.table;
   }
 
-  /** The records' JSON bytes (valid, like the line, only during the onEvent call). */
+  /**
+   * The records' JSON bytes (valid, like the line, only during the onEvent call); with `rewrite`, only the
+   * members of records and fields the interpreter wrote (see RecordFlag.NoJson).
+   */
   recordsJson(): JsonBytes | undefined {
     this.live(this.head);
     return this.records;
@@ -36,12 +51,14 @@ export class EventJson {
 
   /** The line's length in bytes, with its newline. */
   get lineLength(): number {
+    if (this.rewrite !== undefined) return this.full().lineLength;
     const head = this.written();
     return head.length + (this.records === undefined ? 1 : this.records.length + 3);
   }
 
   /** Copies the line, with its newline, into target at `at` (lineLength bytes must fit); returns the end. */
   copyLine(target: Uint8Array, at: number): number {
+    if (this.rewrite !== undefined) return this.full().copyLine(target, at);
     const head = this.written();
     let end = copyRun(target, at, head);
     const records = this.records;
@@ -56,6 +73,7 @@ export class EventJson {
 
   /** The line as text. */
   toString(): string {
+    if (this.rewrite !== undefined) return this.full().toString();
     const head = this.written();
     const text = head.buf.toString("utf8", 0, head.length);
     const records = this.records;
@@ -64,6 +82,7 @@ export class EventJson {
 
   /** The records' JSON members (no brackets); "" for a line without records. */
   recordsText(): string {
+    if (this.rewrite !== undefined) return this.full().recordsText();
     this.live(this.head);
     const records = this.records;
     return records === undefined ? "" : records.buf.toString("utf8", 0, records.length);
@@ -75,6 +94,9 @@ export class EventJson {
     this.records = undefined;
     this.writeHead = undefined;
     this.table = undefined;
+    this.rewrite = undefined;
+    this.whole?.release();
+    this.whole = undefined;
     this.released = true;
   }
 

@@ -64,7 +64,7 @@ function compare(text: string, where: string, summaries = false): { hits: number
       if (table === undefined) expect(objects.records, `${where} ${event.id}`).toEqual([]);
       else {
         const want = eventDocs(objects);
-        const got = tableDocs(event, table, json.recordsJson()!);
+        const got = tableDocs(event, json);
         expect(
           got.map((d) => d.type),
           `${where} ${event.id}`,

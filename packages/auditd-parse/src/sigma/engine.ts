@@ -1,6 +1,5 @@
 import type { AuditEvent } from "../event";
-import type { JsonBytes } from "../json";
-import type { RecordTable } from "../record-table";
+import type { EventJson } from "../event-json";
 import type { SigmaDoc } from "./compile";
 import { eventDocs } from "./document";
 import { Gate } from "./gate";
@@ -47,9 +46,10 @@ export class SigmaEngine {
    * The same, with the records read from the interpreter's table and JSON (see Interpreter's recordObjects):
    * the gate reads a record's fields from the table, and a document is made only for a record with rules to test.
    */
-  matchTable(event: AuditEvent, table: RecordTable, json: JsonBytes): Match[] {
-    if (table.count === 0) return [];
-    const view = new TableEvent(event, table, json, this.places);
+  matchTable(event: AuditEvent, line: EventJson): Match[] {
+    const table = line.recordTable();
+    if (table === undefined || table.count === 0) return [];
+    const view = new TableEvent(event, table, line.recordsJson()!, this.places, line);
     let found: Map<number, string[]> | undefined;
     for (const r of view.records) {
       const gate = this.gateOf(table.types[r]!);

@@ -1,11 +1,12 @@
 import { decodeHexString } from "../decode";
 import type { AuditEvent, OutputRecord } from "../event";
+import type { EventJson } from "../event-json";
 import { type FieldInfo, fieldInfo, Kind } from "../fields";
 import type { JsonBytes } from "../json";
-import { RecordFlag, type RecordTable } from "../record-table";
+import { interpreted, RecordFlag, type RecordTable } from "../record-table";
 import { isNullishAt } from "../values";
 import { slotCount } from "./compile";
-import { ascii, Doc, ENRICH, EventShared, hasSpecial, isExecveField, MISSING, RecordDoc, special, specialNames } from "./document";
+import { ascii, Doc, EventShared, hasSpecial, isExecveField, MISSING, RecordDoc, special, specialNames } from "./document";
 
 const DQUOTE = 34;
 const COMMA = 44;
@@ -71,11 +72,16 @@ export class TableEvent {
   /** Documents made for keywords in the gate, kept for the full tests. */
   private docs: (TableDoc | undefined)[] | undefined;
 
+  /**
+   * `line`, the event's EventJson, is needed when the interpreter only counted some records' JSON
+   * (RecordFlag.NoJson): reading one of them from its JSON reads the event interpreted again (EventJson.full).
+   */
   constructor(
     readonly event: AuditEvent,
-    readonly table: RecordTable,
-    private readonly json: JsonBytes,
+    public table: RecordTable,
+    private json: JsonBytes,
     private readonly places: Places,
+    private readonly line?: EventJson,
   ) {
     let execve = false;
     for (let r = 0; r < table.count; r++) {
@@ -237,7 +243,7 @@ export class TableEvent {
     const l = execve && !isExecveField(lower) ? -1 : this.find(lower, first, body);
     if (l < 0) return Place.None;
     const kind = table.infos[l]!.kind;
-    return kind === undefined || !ENRICH.has(kind) ? Place.None : Place.Upper + l - first;
+    return !interpreted(kind) ? Place.None : Place.Upper + l - first;
   }
 
   /** The value at a Place of record r (not a fallback record). */
@@ -285,7 +291,7 @@ export class TableEvent {
       const info = table.infos[k]!;
       if (type === "EXECVE" && !isExecveField(info.name)) continue;
       names.push(info.name);
-      if (info.kind !== undefined && ENRICH.has(info.kind)) upper.push(info.name.toUpperCase());
+      if (interpreted(info.kind)) upper.push(info.name.toUpperCase());
     }
     names.push(...upper);
     const enriched = first + table.bodyTokens(r);
@@ -298,11 +304,23 @@ export class TableEvent {
     this.objects ??= [];
     let doc = this.objects[r];
     if (doc === undefined) {
+      if ((this.table.flags(r) & RecordFlag.NoJson) !== 0) this.rewritten();
       const text = this.json.buf.toString("utf8", this.table.jsonStart(r), this.table.jsonEnd(r));
       doc = new RecordDoc(JSON.parse(text) as OutputRecord, this.event, [], new EventShared(), undefined);
       this.objects[r] = doc;
     }
     return doc;
+  }
+
+  /**
+   * From now on the event interpreted again with every record's JSON written: the same records, tokens and
+   * layouts (the same code read the same bytes), spans that mean something.
+   */
+  private rewritten(): void {
+    if (this.line === undefined) throw new Error("TableEvent: a record's JSON was only counted, and no EventJson was given to rewrite it");
+    const full = this.line.full();
+    this.table = full.recordTable()!;
+    this.json = full.recordsJson()!;
   }
 
   /** The first token from `from` on (of count) named `name`, or -1. */
@@ -403,7 +421,7 @@ export class TableDoc extends Doc {
 }
 
 /** The documents of an event read from its table, one per record (EXECVE records after the first fold into it). */
-export function tableDocs(event: AuditEvent, table: RecordTable, json: JsonBytes, places = new Places()): TableDoc[] {
-  const view = new TableEvent(event, table, json, places);
+export function tableDocs(event: AuditEvent, line: EventJson, places = new Places()): TableDoc[] {
+  const view = new TableEvent(event, line.recordTable()!, line.recordsJson()!, places, line);
   return view.records.map((r) => view.doc(r));
 }
