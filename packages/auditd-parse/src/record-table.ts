@@ -205,12 +205,13 @@ let nextLayout = 1;
 export class Layouts {
   private readonly byHash = new Map<number, Layout[]>();
   private count = 0;
-  private last: Layout | undefined;
+  /** The layout of the last record of each type (a log interleaves its types: SYSCALL, EXECVE, PATH …). */
+  private readonly lastOf = new Map<string, Layout>();
 
   of(type: string, infos: readonly FieldInfo[], body: number, all: number): number {
     // most records repeat the layout of the last of their type: checked first, without hashing
-    const last = this.last;
-    if (last !== undefined && last.type === type && same(last, infos, body, all)) return last.id;
+    const last = this.lastOf.get(type);
+    if (last !== undefined && same(last, infos, body, all)) return last.id;
     let h = body;
     for (let i = 0; i < type.length; i++) h = (Math.imul(h, 31) + type.charCodeAt(i)) | 0;
     for (let t = 0; t < all; t++) {
@@ -221,12 +222,13 @@ export class Layouts {
     if (list !== undefined)
       for (const l of list)
         if (l.type === type && same(l, infos, body, all)) {
-          this.last = l;
+          this.remember(l);
           return l.id;
         }
-    // corrupt input could invent endless layouts: a bounded number is remembered
+    // corrupt input could invent endless layouts (and types): a bounded number is remembered
     if (this.count >= 8192) {
       this.byHash.clear();
+      this.lastOf.clear();
       this.count = 0;
     }
     const id = nextLayout++;
@@ -234,8 +236,13 @@ export class Layouts {
     if (list === undefined) this.byHash.set(h, [layout]);
     else list.push(layout);
     this.count++;
-    this.last = layout;
+    this.remember(layout);
     return id;
+  }
+
+  private remember(layout: Layout): void {
+    if (this.lastOf.size >= 1024 && !this.lastOf.has(layout.type)) this.lastOf.clear();
+    this.lastOf.set(layout.type, layout);
   }
 }
 

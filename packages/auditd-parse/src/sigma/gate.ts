@@ -11,6 +11,7 @@ import type { Atom, Trigger } from "./trigger";
  */
 export class Gate {
   private readonly always: number[] = [];
+  private readonly scratch: number[] = [];
   private readonly fields: FieldIndex[] = [];
   /** Per rule, the call of `candidates` that last took it: each rule is returned once per record. */
   private readonly seen: Uint32Array;
@@ -54,22 +55,26 @@ export class Gate {
   /**
    * The same for record r of a TableEvent, read without a document. A field
    * the record's layout lacks is the event's value, the same for each of its records: the rules it gives are
-   * worked out once per event (Plan), and a record reads only the fields it may have.
+   * worked out once per event (Plan), and a record reads only the fields it may have. The array is reused
+   * by the next call (one per record: not made for each).
    */
-  candidatesAt(view: TableEvent, r: number): number[] {
-    const out = this.always.slice();
+  candidatesAt(view: TableEvent, r: number): readonly number[] {
+    const out = this.scratch;
+    out.length = 0;
+    for (let i = 0; i < this.always.length; i++) out.push(this.always[i]!);
     const call = this.nextCall();
     const plan = this.planOf(view, r);
     const fields = plan === undefined ? this.fields : plan.own;
-    const bytes = view.table.bytes.buf;
     for (const f of fields) {
-      // a value logged as plain ASCII is looked up by its bytes, not made a string; one that no atom can
+      // a value that is plain ASCII bytes is looked up by them, not made a string; one that no atom can
       // match by its length and ends is not even looked up
-      if (f.field !== "" && view.plainBytes(r, f.slot, f.field)) {
-        if (f.mayMatch(bytes, view.spanFrom, view.spanTo)) take(f.rulesAt(bytes, view.spanFrom, view.spanTo), this.seen, call, out);
+      if (f.field !== "" && f.field !== "type" && view.plainBytes(r, f.slot, f.field)) {
+        const b = view.spanBuf;
+        if (f.mayMatch(b, view.spanFrom, view.spanTo)) take(f.rulesAt(b, view.spanFrom, view.spanTo), this.seen, call, out);
         continue;
       }
-      const got = f.field === "" ? view.values(r) : view.value(r, f.slot, f.field);
+      // a record's type is its table's (TableEvent.valueOf)
+      const got = f.field === "" ? view.values(r) : f.field === "type" ? view.table.types[r]! : view.value(r, f.slot, f.field);
       if (got !== undefined) f.match(got, this.seen, call, out);
     }
     if (plan !== undefined) {
@@ -145,10 +150,17 @@ class FieldIndex {
   /**
    * The rules of values seen before, by value and by logged bytes: a log repeats its values (the same exe,
    * key, argv words, file names on many events), and matching one costs a lower-cased copy and the lookups.
-   * Both bounded (corrupt input, or a field whose values never repeat, makes them forget, not grow).
+   * Both bounded (corrupt input makes them forget, not grow); a field whose values seldom repeat (a file
+   * name, an inode) pays for the lookups and gains nothing, so each window of lookups that found too few
+   * values it had seen turns the memo off for a while (MemoUse).
    */
   private readonly memo = new Map<string, number[]>();
-  private readonly byBytes = new ByteNames<number[]>((v) => this.matched(v), MEMO_SIZE);
+  private readonly byBytes = new ByteNames<number[]>((v) => {
+    this.bytesUse.miss();
+    return this.matched(v);
+  }, MEMO_SIZE);
+  private readonly bytesUse = new MemoUse();
+  private readonly memoUse = new MemoUse();
 
   constructor(readonly field: string) {
     this.slot = fieldSlot(field);
@@ -223,18 +235,23 @@ class FieldIndex {
 
   /** The rules of the ASCII value b[from, to) (what rulesOf gives its text), by its bytes. */
   rulesAt(b: Buffer, from: number, to: number): number[] {
-    return this.byBytes.get(b, from, to);
+    if (this.bytesUse.on()) return this.byBytes.get(b, from, to);
+    return this.matched(b.toString("latin1", from, to));
   }
 
   private rulesOf(v: string): number[] {
     // a value a record lacks is the event's, the same string for each of its records: its rules are known
     if (v === this.lastValue) return this.lastRules;
-    let rules = this.memo.get(v);
-    if (rules === undefined) {
-      rules = this.matched(v);
-      if (this.memo.size >= MEMO_SIZE) this.memo.clear();
-      this.memo.set(v, rules);
-    }
+    let rules: number[] | undefined;
+    if (this.memoUse.on()) {
+      rules = this.memo.get(v);
+      if (rules === undefined) {
+        this.memoUse.miss();
+        rules = this.matched(v);
+        if (this.memo.size >= MEMO_SIZE) this.memo.clear();
+        this.memo.set(v, rules);
+      }
+    } else rules = this.matched(v);
     this.lastValue = v;
     this.lastRules = rules;
     return rules;
@@ -280,6 +297,33 @@ class FieldIndex {
 
 /** Values whose rules a field index remembers, per way of looking them up. */
 const MEMO_SIZE = 4096;
+/** Lookups per window of MemoUse, and the windows a memo stays off after one with too few hits. */
+const WINDOW = 1024;
+const OFF_WINDOWS = 16;
+
+/**
+ * Whether a memo is worth its lookups: counted per window of WINDOW lookups, one where fewer than half found
+ * the value turns it off for OFF_WINDOWS windows' worth of values, then it is tried again (a log's mix changes).
+ */
+class MemoUse {
+  private count = 0;
+  private misses = 0;
+  private off = 0;
+
+  /** Whether to look this value up (counted). */
+  on(): boolean {
+    if (++this.count < WINDOW) return this.off === 0;
+    this.count = 0;
+    if (this.off > 0) this.off--;
+    else if (this.misses * 2 > WINDOW) this.off = OFF_WINDOWS;
+    this.misses = 0;
+    return this.off === 0;
+  }
+
+  miss(): void {
+    this.misses++;
+  }
+}
 
 function isAscii(v: string): boolean {
   for (let i = 0; i < v.length; i++) if (v.charCodeAt(i) > 127) return false;

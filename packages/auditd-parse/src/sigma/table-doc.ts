@@ -150,21 +150,26 @@ export class TableEvent {
     return this.valueOf(r, this.placeOf(r, slot, field), field);
   }
 
-  /** Start and end in table.bytes of the value plainBytes found. */
+  /** The buffer, and start and end in it, of the value plainBytes found. */
+  spanBuf: Buffer = Buffer.alloc(0);
   spanFrom = 0;
   spanTo = 0;
 
   /**
-   * Whether record r's own value of the field is its logged ASCII bytes as they are (quotes removed), which
-   * the gate can look at before a string is made of them: then spanFrom and spanTo hold where. False for any
-   * other value (the keys, hex decoded, an interpretation, argv …), a record read from its JSON, a field it lacks.
+   * Whether record r's own value of the field is ASCII bytes that are its text as they are, which the gate can
+   * look at before a string is made of them: then spanBuf, spanFrom and spanTo hold where. Those are the
+   * logged bytes (quotes removed), or for an interpretation (SYSCALL, UID …) its JSON string's when it has no
+   * escapes. False for any other value (the keys, hex decoded, argv …), a record read from its JSON, a field
+   * it lacks.
    */
   plainBytes(r: number, slot: number, field: string): boolean {
     const table = this.table;
     if ((table.flags(r) & RecordFlag.Fallback) !== 0) return false;
     const code = this.placeOf(r, slot, field);
-    if (code < Place.Body || code >= Place.Upper) return false;
+    if (code < Place.Body) return false;
+    if (code >= Place.Upper) return table.types[r] !== "EXECVE" && this.plainMember(table.firstToken(r) + code - Place.Upper);
     const b = table.bytes.buf;
+    this.spanBuf = b;
     if (code >= Place.Enriched) {
       const e = table.firstToken(r) + code - Place.Enriched;
       let from = table.valueStart(e);
@@ -357,6 +362,24 @@ export class TableEvent {
       return decodeHexString(logged) ?? logged;
     }
     return latin1(b, from, to);
+  }
+
+  /** Whether body token k's member is a JSON string without escapes or bytes beyond ASCII: its span then. */
+  private plainMember(k: number): boolean {
+    const b = this.json.buf;
+    const end = this.table.memberEnd(k);
+    const start = this.table.memberStart(k);
+    const info = this.table.infos[k]!;
+    const from = start + (b[start] === COMMA ? info.nextKey.length : info.key.length);
+    if (b[from] !== DQUOTE || end - from < 2) return false;
+    for (let i = from + 1; i < end - 1; i++) {
+      const c = b[i]!;
+      if (c === BACKSLASH || c >= 128) return false;
+    }
+    this.spanBuf = b;
+    this.spanFrom = from + 1;
+    this.spanTo = end - 1;
+    return true;
   }
 
   /** Body token k's interpreted value from the JSON the interpreter wrote for it, when a string. */
