@@ -60,7 +60,8 @@ export class Gate {
    */
   candidatesAt(view: TableEvent, r: number): readonly number[] {
     const out = this.scratch;
-    out.length = 0;
+    // most records have no candidate: an empty array is left as it is (setting length costs more than a check)
+    if (out.length !== 0) out.length = 0;
     for (let i = 0; i < this.always.length; i++) out.push(this.always[i]!);
     const call = this.nextCall();
     const plan = this.planOf(view, r);

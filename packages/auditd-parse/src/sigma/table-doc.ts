@@ -14,6 +14,7 @@ const BACKSLASH = 92;
 
 let nextEventId = 1;
 const NO_PLACES = new Int32Array(0);
+const NO_BYTES = Buffer.alloc(0);
 
 /**
  * b[from, to) as a one-byte string (the callers checked the bytes are ASCII): Buffer's latin1Slice without
@@ -151,7 +152,7 @@ export class TableEvent {
   }
 
   /** The buffer, and start and end in it, of the value plainBytes found. */
-  spanBuf: Buffer = Buffer.alloc(0);
+  spanBuf: Buffer = NO_BYTES;
   spanFrom = 0;
   spanTo = 0;
 
