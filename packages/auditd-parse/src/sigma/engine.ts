@@ -2,7 +2,7 @@ import type { AuditEvent } from "../event";
 import type { EventJson } from "../event-json";
 import type { SigmaDoc } from "./compile";
 import { eventDocs } from "./document";
-import { Gate } from "./gate";
+import { type FieldIndex, Gate } from "./gate";
 import type { SigmaRule } from "./rules";
 import { Places, TableEvent } from "./table-doc";
 
@@ -31,9 +31,10 @@ export class SigmaEngine {
     const indexed = rules.map((rule, index) => ({ index, trigger: rule.trigger }));
     const any = indexed.filter((_, i) => rules[i]!.types === undefined);
     const types = new Set(rules.flatMap((r) => [...(r.types ?? [])]));
+    const indexes = new Map<string, FieldIndex>();
     for (const type of types)
-      this.byType.set(type, new Gate([...indexed.filter((_, i) => rules[i]!.types?.has(type)), ...any], rules.length));
-    this.otherTypes = new Gate(any, rules.length);
+      this.byType.set(type, new Gate([...indexed.filter((_, i) => rules[i]!.types?.has(type)), ...any], rules.length, indexes));
+    this.otherTypes = new Gate(any, rules.length, indexes);
   }
 
   /** The rules that match the event, each once, in rule order. */

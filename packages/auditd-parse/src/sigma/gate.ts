@@ -19,25 +19,39 @@ export class Gate {
   /** Per record layout (RecordTable.layout): see candidatesAt. */
   private readonly plans = new Map<number, Plan>();
 
-  constructor(rules: readonly { index: number; trigger: Trigger }[], ruleCount: number) {
+  /**
+   * `indexes` holds the field indexes of the engine's gates by what they index: the rules that name no type
+   * are in every gate, so a field only they read (argv's a1 … for a CWD record: the event's) has one index
+   * for all gates, whose memo of the last value then serves each record of the event.
+   */
+  constructor(rules: readonly { index: number; trigger: Trigger }[], ruleCount: number, indexes = new Map<string, FieldIndex>()) {
     this.seen = new Uint32Array(ruleCount);
-    const byField = new Map<string, FieldIndex>();
+    const byField = new Map<string, { atom: Atom; index: number }[]>();
     for (const { index, trigger } of rules) {
       if (trigger === undefined) {
         this.always.push(index);
         continue;
       }
       for (const atom of trigger) {
-        let f = byField.get(atom.field);
-        if (f === undefined) {
-          f = new FieldIndex(atom.field);
-          byField.set(atom.field, f);
+        let list = byField.get(atom.field);
+        if (list === undefined) {
+          list = [];
+          byField.set(atom.field, list);
         }
-        f.add(atom, index);
+        list.push({ atom, index });
       }
     }
-    this.fields = [...byField.values()];
-    for (const f of this.fields) f.seal();
+    for (const [field, list] of byField) {
+      const key = JSON.stringify([field, list.map(({ atom, index }) => [atom.op, atom.lit, atom.len, index])]);
+      let f = indexes.get(key);
+      if (f === undefined) {
+        f = new FieldIndex(field);
+        for (const { atom, index } of list) f.add(atom, index);
+        f.seal();
+        indexes.set(key, f);
+      }
+      this.fields.push(f);
+    }
   }
 
   /** The rules worth testing on doc, in no particular order (the engine sorts alerts by rule). */
@@ -130,7 +144,7 @@ interface Plan {
 }
 
 /** One field's atoms, by kind. */
-class FieldIndex {
+export class FieldIndex {
   readonly slot: number;
   private readonly eq = new Map<string, number[]>();
   private readonly prefix = new Map<number, Affix>();
