@@ -15,13 +15,9 @@ export class JsonCount extends JsonBytes {
     super(0);
   }
 
-  override reset(): void {
-    this.length = 0;
-  }
+  override reserve(_n: number): void {}
 
-  override reserve(): void {}
-
-  override byte(): void {
+  override byte(_c: number): void {
     this.length++;
   }
 
