@@ -250,7 +250,7 @@ export class FieldIndex {
 
   /** The rules of the ASCII value b[from, to) (what rulesOf gives its text), by its bytes. */
   rulesAt(b: Buffer, from: number, to: number): number[] {
-    if (this.bytesUse.on()) return this.byBytes.get(b, from, to);
+    if (to - from <= MEMO_MAX_LENGTH && this.bytesUse.on()) return this.byBytes.get(b, from, to);
     return this.matched(b.toString("latin1", from, to));
   }
 
@@ -258,7 +258,7 @@ export class FieldIndex {
     // a value a record lacks is the event's, the same string for each of its records: its rules are known
     if (v === this.lastValue) return this.lastRules;
     let rules: number[] | undefined;
-    if (this.memoUse.on()) {
+    if (v.length <= MEMO_MAX_LENGTH && this.memoUse.on()) {
       rules = this.memo.get(v);
       if (rules === undefined) {
         this.memoUse.miss();
@@ -310,8 +310,12 @@ export class FieldIndex {
   }
 }
 
-/** Values whose rules a field index remembers, per way of looking them up. */
-const MEMO_SIZE = 4096;
+/**
+ * Values whose rules a field index remembers, per way of looking them up, and the longest remembered: a
+ * bound on memory (an argument may be 128 KiB) that costs little, as long values seldom repeat.
+ */
+const MEMO_SIZE = 1024;
+const MEMO_MAX_LENGTH = 128;
 /** Lookups per window of MemoUse, and the windows a memo stays off after one with too few hits. */
 const WINDOW = 1024;
 const OFF_WINDOWS = 16;
