@@ -118,7 +118,7 @@ export class Detector {
   event(event: AuditEvent, json: EventJson, line: (text: string) => void): void {
     this.stats.events++;
     const table = json.recordTable();
-    const matches = table === undefined ? this.engine.match(event) : this.engine.matchTable(event, table, json.recordsJson()!);
+    const matches = table === undefined ? this.engine.match(event) : this.engine.matchTable(event, json);
     // read from the table, the event has no records as objects: ECS alerts want them, made for the matches only
     if (table !== undefined && matches.length > 0 && this.ecsAlert !== undefined) event.records = JSON.parse(`[${json.recordsText()}]`);
     for (const { rule, records } of matches) {

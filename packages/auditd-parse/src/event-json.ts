@@ -12,17 +12,29 @@ export class EventJson {
   private released = false;
   /** The records as objects, once parsed (recordObjects()). */
   private parsed: OutputRecord[] | undefined;
+  private whole: EventJson | undefined;
 
   /**
    * `writeHead`, when given, writes the head into `head` the first time the line is read: sessions, report,
    * net and detect (unless a rule matches) never read it, and writing it was a tenth of their parse.
+   * `rewrite`, when given, says the records' JSON was only counted (detect's pass, RecordFlag.NoJson): the
+   * line is then that of the event interpreted again from its table's bodies, made the first time it is read.
    */
   constructor(
     private head: JsonBytes | undefined,
     private records: JsonBytes | undefined,
     private writeHead?: (head: JsonBytes) => void,
     private table?: RecordTable,
+    private rewrite?: () => EventJson,
   ) {}
+
+  /** This line with every byte of its records' JSON written: itself, or the event interpreted again (see rewrite). */
+  full(): EventJson {
+    this.live(this.head);
+    if (this.rewrite === undefined) return this;
+    this.whole ??= this.rewrite();
+    return this.whole;
+  }
 
   /** The records as the interpreter read them (its recordObjects "table"), else undefined. */
   recordTable(): RecordTable | undefined {
@@ -30,7 +42,10 @@ export class EventJson {
     return this.table;
   }
 
-  /** The records' JSON bytes (valid, like the line, only during the onEvent call). */
+  /**
+   * The records' JSON bytes (valid, like the line, only during the onEvent call); with `rewrite`, only the
+   * members of records and fields the interpreter wrote (see RecordFlag.NoJson).
+   */
   recordsJson(): JsonBytes | undefined {
     this.live(this.head);
     return this.records;
@@ -38,12 +53,14 @@ export class EventJson {
 
   /** The line's length in bytes, with its newline. */
   get lineLength(): number {
+    if (this.rewrite !== undefined) return this.full().lineLength;
     const head = this.written();
     return head.length + (this.records === undefined ? 1 : this.records.length + 3);
   }
 
   /** Copies the line, with its newline, into target at `at` (lineLength bytes must fit); returns the end. */
   copyLine(target: Uint8Array, at: number): number {
+    if (this.rewrite !== undefined) return this.full().copyLine(target, at);
     const head = this.written();
     let end = copyRun(target, at, head);
     const records = this.records;
@@ -58,6 +75,7 @@ export class EventJson {
 
   /** The line as text. */
   toString(): string {
+    if (this.rewrite !== undefined) return this.full().toString();
     const head = this.written();
     const text = head.buf.toString("utf8", 0, head.length);
     const records = this.records;
@@ -66,6 +84,7 @@ export class EventJson {
 
   /** The records' JSON members (no brackets); "" for a line without records. */
   recordsText(): string {
+    if (this.rewrite !== undefined) return this.full().recordsText();
     this.live(this.head);
     const records = this.records;
     return records === undefined ? "" : records.buf.toString("utf8", 0, records.length);
@@ -88,6 +107,9 @@ export class EventJson {
     this.records = undefined;
     this.writeHead = undefined;
     this.table = undefined;
+    this.rewrite = undefined;
+    this.whole?.release();
+    this.whole = undefined;
     this.released = true;
   }
 

@@ -9,9 +9,10 @@ import { EventJson, IsoTime, writeHead } from "./event-json";
 import { type FieldInfo, fieldInfo, fieldInfoAt, Kind, Slot, Status } from "./fields";
 import { type IdNames, UNSET_ID } from "./ids";
 import { JsonBytes, jsonString } from "./json";
+import { JsonCount } from "./json-count";
 import { EventBuffers, finishArgv, keepLostBytes, NAMES_LOCAL, NAMES_LOG, OpenEvent, setSummary } from "./open-event";
-import { type AuditRecord, type Header, rawValuesOf, recordOf, tokenize } from "./record";
-import { Layouts, RecordFlag, RecordTable } from "./record-table";
+import { type AuditRecord, Header, rawValuesOf, recordOf, tokenize } from "./record";
+import { interpreted, Layouts, RecordFlag, RecordTable } from "./record-table";
 import { decodeSockaddr, type Sockaddr } from "./sockaddr";
 import {
   argAt,
@@ -118,7 +119,17 @@ export class Interpreter implements EventBuilder<OpenEvent> {
   private readonly infos: FieldInfo[] = [];
   /** The record being written: its fields go to `out`, its raw values to `raw` until the fields close. */
   private out = new JsonBytes(0);
-  private readonly raw = new JsonBytes(1024);
+  private raw: JsonBytes;
+  private readonly rawBytes = new JsonBytes(1024);
+  /**
+   * recordObjects "table" (detect): a byte-path record's JSON is counted, not written, as no one reads most
+   * events' JSON; an event is interpreted again with its JSON written when read (rewrite). Not while rewriting.
+   */
+  private readonly counter = new JsonCount();
+  private readonly rawCounter = new JsonCount();
+  private rewriting = false;
+  /** The buffers of events interpreted again during this onEvent call: pooled after it. */
+  private readonly rewritten: EventBuffers[] = [];
   /** The head of the event being handed over. */
   private readonly head = new JsonBytes(4096);
   /** arch= values by their bytes: the name (undefined when unknown) and the JSON written. */
@@ -187,6 +198,7 @@ export class Interpreter implements EventBuilder<OpenEvent> {
     private readonly onEvent: (event: AuditEvent, json: EventJson) => void,
     options: InterpreterOptions = {},
   ) {
+    this.raw = this.rawBytes;
     this.recordObjects = options.recordObjects ?? true;
     if (this.recordObjects === "table") this.memberSpans = new Int32Array(512);
     this.summaries = options.summaries ?? true;
@@ -261,11 +273,37 @@ export class Interpreter implements EventBuilder<OpenEvent> {
     // EXECVE's text path keeps a quoted '…' value as it is
     const tokens = this.scan(buf, h.bodyStart, end, typeInfo.memo, type !== "EXECVE");
     if (tokens >= 0 && (this.nestedFrom < 0 || this.nestedApart(tokens))) {
+      // detect: counted, unless read from its JSON anyway (ENRICHED braces: RecordFlag.Fallback)
+      const count = this.memberSpans !== undefined && !this.rewriting && !this.hasBraces(buf, tokens);
+      if (count) {
+        this.counter.reset();
+        this.rawCounter.reset();
+        this.out = this.counter;
+        this.raw = this.rawCounter;
+      }
       const noFields = this.fastRecord(open, type, typeInfo.prefix, buf, tokens);
+      if (count) {
+        open.counted += this.counter.length;
+        this.out = out;
+        this.raw = this.rawBytes;
+      }
       if (this.memberSpans !== undefined) {
-        const flags = (noFields ? RecordFlag.NoFields : 0) | (this.repeated ? RecordFlag.Fallback : 0);
+        const flags = (noFields ? RecordFlag.NoFields : 0) | (this.repeated ? RecordFlag.Fallback : 0) | (count ? RecordFlag.NoJson : 0);
         const table = this.tableOf(open);
-        table.byteRecord(type, buf, this.offsets, this.infos, tokens, this.memberSpans, jsonStart, out.length, flags, this.layouts);
+        table.byteRecord(
+          type,
+          buf,
+          h.bodyStart,
+          end,
+          this.offsets,
+          this.infos,
+          tokens,
+          this.memberSpans,
+          jsonStart,
+          out.length,
+          flags,
+          this.layouts,
+        );
       }
       if (this.offsets.length > MAX_KEPT_TOKENS * 4) this.shrinkTokens();
       return true;
@@ -276,11 +314,21 @@ export class Interpreter implements EventBuilder<OpenEvent> {
     // bytes that are not UTF-8 are U+FFFD in the text: the values' exact bytes, for argvRaw, proctitleRaw, raw
     if (!isUtf8(body)) record.rawValues = rawValuesOf(body);
     this.textRecord(open, record);
-    if (this.memberSpans !== undefined) this.tableOf(open).textRecord(type, jsonStart, out.length);
+    if (this.memberSpans !== undefined) this.tableOf(open).textRecord(type, buf, h.bodyStart, end, jsonStart, out.length);
     return record.unparsed === undefined;
   }
 
   complete(open: OpenEvent): void {
+    const json = this.finish(open);
+    this.onEvent(open.event, json);
+    json.release();
+    this.recycle(open.buffers);
+    for (const buffers of this.rewritten) this.recycle(buffers);
+    this.rewritten.length = 0;
+  }
+
+  /** The completed event's line. */
+  private finish(open: OpenEvent): EventJson {
     const event = open.event;
     finishArgv(open);
     if (open.argvRaw !== undefined) event.argvRaw = open.argvRaw;
@@ -289,13 +337,55 @@ export class Interpreter implements EventBuilder<OpenEvent> {
     // the head is written if the line is read (see EventJson); the closure holds only what that needs
     const { buffers, timeMs } = open;
     const time = this.time;
-    const json = new EventJson(this.head, open.records, (head) => writeHead(head, event, buffers, time, timeMs), buffers.table);
+    const rewrite = open.counted > 0 ? () => this.rewrite(open) : undefined;
+    const json = new EventJson(this.head, open.records, (head) => writeHead(head, event, buffers, time, timeMs), buffers.table, rewrite);
     if (this.recordObjects === true) event.records = json.recordObjects();
     else if (this.recordObjects === "lazy") lazyRecords(event, json);
-    this.onEvent(event, json);
-    json.release();
+    return json;
+  }
+
+  /**
+   * detect: the event interpreted again from the record bodies its table kept, with its JSON written this
+   * time (an alert prints it; a rule reads a record the table does not describe). The same code reads the
+   * same bytes, so the line is the one the parse writes; the run's counts are left as they were.
+   */
+  private rewrite(open: OpenEvent): EventJson {
+    const table = open.buffers.table!;
+    const h = new Header();
+    h.node = open.node;
+    h.timeMs = open.timeMs;
+    h.serial = open.serial;
+    h.sec = open.sec;
+    h.msDigits = open.msDigits;
+    h.shape = open.shape;
+    const copy = this.begin(h, open.event.id!, open.tick);
+    const textRecords = this.textRecords;
+    this.rewriting = true;
+    try {
+      for (let r = 0; r < table.count; r++) {
+        h.type = table.types[r]!;
+        h.bodyStart = table.lineStart(r);
+        this.record(copy, h, table.bytes.buf, table.lineEnd(r));
+      }
+      this.rewritten.push(copy.buffers);
+      return this.finish(copy);
+    } finally {
+      this.rewriting = false;
+      this.textRecords = textRecords;
+    }
+  }
+
+  /** An event's buffers back to the pool, unless it is full or they grew too large to keep. */
+  private recycle(buffers: EventBuffers): void {
     buffers.reset();
     if (this.pool.length < POOL_SIZE && buffers.records.buf.length <= POOL_MAX_BYTES) this.pool.push(buffers);
+  }
+
+  /** Whether the record's ENRICHED part has braces (SADDR={ … }), which the table reads from the JSON. */
+  private hasBraces(buf: Buffer, tokens: number): boolean {
+    const offsets = this.offsets;
+    for (let i = tokens * 4; offsets[i] !== -1; i += 4) if (buf[offsets[i + 2]!] === LBRACE) return true;
+    return false;
   }
 
   unparsedLine(buf: Buffer, start: number, end: number): void {
@@ -478,11 +568,21 @@ export class Interpreter implements EventBuilder<OpenEvent> {
     if (type === "EXECVE") this.execveAt(open, buf, tokens);
     else if (type !== "PROCTITLE" || !this.proctitleAt(open, buf, tokens)) {
       const infos = this.infos;
-      const spans = this.memberSpans === undefined ? undefined : this.spansFor(tokens);
-      for (let t = 0, i = 0; t < tokens; t++, i += 4) {
-        if (spans !== undefined) spans[t * 2] = out.length;
-        this.fastField(open, infos[t]!, buf, offsets[i + 2]!, offsets[i + 3]!);
-        if (spans !== undefined) spans[t * 2 + 1] = out.length;
+      if (this.memberSpans === undefined) {
+        for (let t = 0, i = 0; t < tokens; t++, i += 4) this.fastField(open, infos[t]!, buf, offsets[i + 2]!, offsets[i + 3]!);
+      } else {
+        const spans = this.spansFor(tokens);
+        // a counted record's interpreted fields are written all the same: rules read them (RecordFlag.NoJson)
+        const counted = out !== open.records;
+        for (let t = 0, i = 0; t < tokens; t++, i += 4) {
+          const info = infos[t]!;
+          const written = counted && interpreted(info.kind) ? open.records : out;
+          this.out = written;
+          spans[t * 2] = written.length;
+          this.fastField(open, info, buf, offsets[i + 2]!, offsets[i + 3]!);
+          spans[t * 2 + 1] = written.length;
+        }
+        this.out = out;
       }
     } else noFields = true;
     let i = tokens * 4;

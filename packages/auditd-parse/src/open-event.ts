@@ -57,10 +57,12 @@ export class OpenEvent implements PendingEvent {
    * not record fields): counted in the weight, or a 6 MB argv over 900 records was one 6 MB line, unsplit.
    */
   argvBytes = 0;
+  /** Bytes of the records' JSON counted, not written (detect's pass: see JsonCount). */
+  counted = 0;
 
-  /** About the event's JSON size so far: its records' JSON and its argv. */
+  /** About the event's JSON size so far: its records' JSON (written or counted) and its argv. */
   get weight(): number {
-    return this.records.length + this.argvBytes;
+    return this.records.length + this.counted + this.argvBytes;
   }
 
   constructor(

@@ -1,4 +1,4 @@
-import type { FieldInfo } from "./fields";
+import { type FieldInfo, Kind } from "./fields";
 import { JsonBytes } from "./json";
 
 /** RecordTable.flags bits. */
@@ -7,10 +7,23 @@ export enum RecordFlag {
   Fallback = 1,
   /** A PROCTITLE whose proctitle= went to the event: the record has no fields. */
   NoFields = 2,
+  /**
+   * Its JSON was counted, not written (the interpreter's detect pass): its span in the records' JSON means
+   * nothing, and only the members of its interpreted() fields are there. Rewritten when read (EventJson.full).
+   */
+  NoJson = 4,
 }
 
-/** Per record: first token, body tokens, ENRICHED tokens, its JSON's start and end in the records' JSON, flags, layout. */
-const R = 7;
+/**
+ * Kinds whose interpretation a rule reads under the upper-case name auditd's ENRICHED format gives it (SYSCALL,
+ * UID …; sigma/document.ts): their members' JSON is written even when the rest of a record's is only counted.
+ */
+export function interpreted(kind: Kind | undefined): boolean {
+  return kind === Kind.User || kind === Kind.Group || kind === Kind.Arch || kind === Kind.Syscall;
+}
+
+/** Per record: first token, body tokens, ENRICHED tokens, its JSON's start and end in the records' JSON, flags, layout, its body's start and end in `bytes`. */
+const R = 9;
 /** Per token: value start and end in `bytes`, its member's JSON start and end in the records' JSON. */
 const T = 4;
 
@@ -18,11 +31,12 @@ const T = 4;
  * An event's records as the interpreter read them, for detect: each record's type, its tokens (field
  * name and where the value's bytes are, copied out of the input line) and where each field's JSON was
  * written in the event's records JSON. Sigma documents (sigma/table-doc.ts) read values from it when a rule
- * asks, so no record is written as JSON text and parsed back to be matched; the JSON is still written,
- * for the alerts. Reused with its event's buffers.
+ * asks, so no record is written as JSON text and parsed back to be matched. Each record's body is kept
+ * whole, so the event can be interpreted again with its JSON written (an alert prints it). Reused with its
+ * event's buffers.
  */
 export class RecordTable {
-  /** The records' bodies, copied from the input (whose chunks are reused before the event completes). */
+  /** The records' bodies, copied whole from the input (whose chunks are reused before the event completes). */
   bytes = new JsonBytes(4096);
   count = 0;
   recs = new Int32Array(16 * R);
@@ -43,19 +57,23 @@ export class RecordTable {
     if (this.bytes.buf.length > 65536) this.bytes = new JsonBytes(4096);
   }
 
-  /** A record read on the text path: only its JSON is known. */
-  textRecord(type: string, jsonStart: number, jsonEnd: number): void {
-    this.add(type, this.tokenCount, 0, 0, jsonStart, jsonEnd, RecordFlag.Fallback);
+  /** A record read on the text path, its body buf[from, to): only its JSON is known. */
+  textRecord(type: string, buf: Buffer, from: number, to: number, jsonStart: number, jsonEnd: number): void {
+    const line = this.bytes.length;
+    this.bytes.append(buf, from, to);
+    this.add(type, this.tokenCount, 0, 0, jsonStart, jsonEnd, RecordFlag.Fallback, line);
   }
 
   /**
-   * A record read on the byte path: its tokens (offsets as Interpreter.scan leaves them: key start, key end,
-   * value start, value end; the ENRICHED ones after `body` up to a -1) and, per body token, its member's JSON
-   * span (spans[2t], spans[2t+1]; equal when no member was written).
+   * A record read on the byte path, its body buf[from, to): its tokens (offsets as Interpreter.scan leaves
+   * them: key start, key end, value start, value end; the ENRICHED ones after `body` up to a -1) and, per
+   * body token, its member's JSON span (spans[2t], spans[2t+1]; equal when no member was written).
    */
   byteRecord(
     type: string,
     buf: Buffer,
+    from: number,
+    to: number,
     offsets: Int32Array,
     infos: readonly FieldInfo[],
     body: number,
@@ -70,29 +88,24 @@ export class RecordTable {
     const first = this.tokenCount;
     this.reserveTokens(all);
     const tokens = this.tokens;
-    // the record's values in one copy: from the first value's start to the last one's end
-    let lo = buf.length;
-    let hi = 0;
-    for (let t = 0; t < all; t++) {
-      if (offsets[t * 4 + 2]! < lo) lo = offsets[t * 4 + 2]!;
-      if (offsets[t * 4 + 3]! > hi) hi = offsets[t * 4 + 3]!;
-    }
-    const base = this.bytes.length - lo;
-    if (all > 0) this.bytes.append(buf, lo, hi);
+    // the body in one copy: its values are read from it, and the event interpreted again from it
+    const line = this.bytes.length;
+    const base = line - from;
+    this.bytes.append(buf, from, to);
     let f = flags;
     for (let t = 0; t < all; t++) {
-      const from = offsets[t * 4 + 2]!;
+      const start = offsets[t * 4 + 2]!;
       const k = (first + t) * T;
-      tokens[k] = from + base;
+      tokens[k] = start + base;
       tokens[k + 1] = offsets[t * 4 + 3]! + base;
       tokens[k + 2] = t < body ? spans[t * 2]! : 0;
       tokens[k + 3] = t < body ? spans[t * 2 + 1]! : 0;
       this.infos[first + t] = infos[t]!;
       // ENRICHED braces (SADDR={ … }) are an object in the JSON: that record is read from its JSON
-      if (t >= body && buf[from] === 123) f |= RecordFlag.Fallback;
+      if (t >= body && buf[start] === 123) f |= RecordFlag.Fallback;
     }
     this.tokenCount += all;
-    this.add(type, first, body, all - body, jsonStart, jsonEnd, f);
+    this.add(type, first, body, all - body, jsonStart, jsonEnd, f, line);
     this.recs[(this.count - 1) * R + 6] = layouts.of(type, infos, body, all);
   }
 
@@ -119,6 +132,13 @@ export class RecordTable {
   layout(r: number): number {
     return this.recs[r * R + 6]!;
   }
+  /** Record r's body in `bytes`, as it was logged. */
+  lineStart(r: number): number {
+    return this.recs[r * R + 7]!;
+  }
+  lineEnd(r: number): number {
+    return this.recs[r * R + 8]!;
+  }
   /** Token k's value bytes in `bytes`, and its member's JSON span. */
   valueStart(k: number): number {
     return this.tokens[k * T]!;
@@ -133,7 +153,16 @@ export class RecordTable {
     return this.tokens[k * T + 3]!;
   }
 
-  private add(type: string, first: number, body: number, enriched: number, jsonStart: number, jsonEnd: number, flags: number): void {
+  private add(
+    type: string,
+    first: number,
+    body: number,
+    enriched: number,
+    jsonStart: number,
+    jsonEnd: number,
+    flags: number,
+    line: number,
+  ): void {
     if ((this.count + 1) * R > this.recs.length) {
       const grown = new Int32Array(this.recs.length * 2);
       grown.set(this.recs);
@@ -148,6 +177,8 @@ export class RecordTable {
     recs[k + 4] = jsonEnd;
     recs[k + 5] = flags;
     recs[k + 6] = 0;
+    recs[k + 7] = line;
+    recs[k + 8] = this.bytes.length;
     this.types[this.count++] = type;
   }
 
@@ -174,12 +205,13 @@ let nextLayout = 1;
 export class Layouts {
   private readonly byHash = new Map<number, Layout[]>();
   private count = 0;
-  private last: Layout | undefined;
+  /** The layout of the last record of each type (a log interleaves its types: SYSCALL, EXECVE, PATH …). */
+  private readonly lastOf = new Map<string, Layout>();
 
   of(type: string, infos: readonly FieldInfo[], body: number, all: number): number {
     // most records repeat the layout of the last of their type: checked first, without hashing
-    const last = this.last;
-    if (last !== undefined && last.type === type && same(last, infos, body, all)) return last.id;
+    const last = this.lastOf.get(type);
+    if (last !== undefined && same(last, infos, body, all)) return last.id;
     let h = body;
     for (let i = 0; i < type.length; i++) h = (Math.imul(h, 31) + type.charCodeAt(i)) | 0;
     for (let t = 0; t < all; t++) {
@@ -190,12 +222,13 @@ export class Layouts {
     if (list !== undefined)
       for (const l of list)
         if (l.type === type && same(l, infos, body, all)) {
-          this.last = l;
+          this.remember(l);
           return l.id;
         }
-    // corrupt input could invent endless layouts: a bounded number is remembered
+    // corrupt input could invent endless layouts (and types): a bounded number is remembered
     if (this.count >= 8192) {
       this.byHash.clear();
+      this.lastOf.clear();
       this.count = 0;
     }
     const id = nextLayout++;
@@ -203,8 +236,13 @@ export class Layouts {
     if (list === undefined) this.byHash.set(h, [layout]);
     else list.push(layout);
     this.count++;
-    this.last = layout;
+    this.remember(layout);
     return id;
+  }
+
+  private remember(layout: Layout): void {
+    if (this.lastOf.size >= 1024 && !this.lastOf.has(layout.type)) this.lastOf.clear();
+    this.lastOf.set(layout.type, layout);
   }
 }
 

@@ -64,7 +64,7 @@ function compare(text: string, where: string, summaries = false): { hits: number
       if (table === undefined) expect(objects.records, `${where} ${event.id}`).toEqual([]);
       else {
         const want = eventDocs(objects);
-        const got = tableDocs(event, table, json.recordsJson()!);
+        const got = tableDocs(event, json);
         expect(
           got.map((d) => d.type),
           `${where} ${event.id}`,
@@ -198,5 +198,71 @@ describe("detect's documents from the record table answer as the records' JSON d
     const log = shapesLog(random(seed), 600);
     expect(compare(log, `shapes seed ${seed}`).docs).toBeGreaterThan(1200);
     compare(log, `shapes seed ${seed} (ECS)`, true);
+  });
+});
+
+/**
+ * Parses text as detect does (each byte-path record's JSON counted, not written; an event's line made by
+ * interpreting it again from its table when read) and as the plain parse does, and returns both runs' lines,
+ * records, event counts and events split for size: detect's events and lines must be the parse's.
+ */
+function bothWays(text: Buffer): { detect: string[]; parse: string[]; counts: [object, object] } {
+  const detect: string[] = [];
+  const parse: string[] = [];
+  const counted = new AuditParser((_, json) => detect.push(String(json)), { ids: IDS, recordObjects: "table", summaries: false });
+  const plain = new AuditParser((_, json) => parse.push(String(json)), { ids: IDS, recordObjects: false, summaries: false });
+  for (const p of [counted, plain]) {
+    p.pushBytes(text);
+    p.end();
+  }
+  return { detect, parse, counts: [counted.stats, plain.stats] };
+}
+
+function expectSameLines(text: Buffer, where: string): number {
+  const { detect, parse, counts } = bothWays(text);
+  expect(detect.length, where).toBe(parse.length);
+  // compared as one text first: an expect per line would make this slow; the first difference is shown
+  if (detect.join("\n") !== parse.join("\n"))
+    detect.forEach((line, i) => {
+      expect(line, `${where} event ${i}`).toBe(parse[i]);
+    });
+  expect(counts[0], where).toEqual(counts[1]);
+  return detect.length;
+}
+
+describe("detect counts most records' JSON instead of writing it, and writes an event's line only when read", () => {
+  it("gives the parse's line for every event of every log the tests and the corpus have", { timeout: 60_000 }, () => {
+    let events = 0;
+    for (const log of knownLogs()) events += expectSameLines(readFileSync(log), log);
+    expect(events).toBeGreaterThan(300);
+  });
+
+  it.each([1, 2])("gives the parse's lines for seeded random events (seed %i)", (seed) => {
+    const pool = [
+      ...literals(
+        SIGMAHQ_RULES.map((r) => (r.rule as { detection: unknown }).detection),
+        new Set<string>(),
+      ),
+    ];
+    expect(expectSameLines(Buffer.from(randomLog(random(seed), pool, 800), "latin1"), `seed ${seed}`)).toBeGreaterThan(700);
+    expect(expectSameLines(Buffer.from(shapesLog(random(seed), 600), "latin1"), `shapes seed ${seed}`)).toBeGreaterThan(500);
+  });
+
+  it("cuts an over-large event into the parse's parts (its size is counted exactly)", () => {
+    // 1 MiB per event and 1024 records: the assembler reads the event's JSON size, written or counted. Control
+    // bytes (6 JSON bytes each), names, escaped quotes and bytes beyond ASCII make the JSON larger than the log.
+    const lines: string[] = [];
+    const stamp = "msg=audit(1700000002.000:7):";
+    for (let i = 0; i < 1400; i++) {
+      const quoted = `"${"\x01\x02\\q".repeat(40)}${i}"`;
+      lines.push(
+        `type=SYSCALL ${stamp} arch=c000003e syscall=59 success=yes exit=0 a0=1 a1=2 a2=3 a3=4 items=1 ppid=1 pid=${i} auid=1000 uid=0 gid=0 euid=0 ses=1 comm=${quoted} exe=${Buffer.from(`/bin/${"x".repeat(200)}`).toString("hex")} key="caf\xe9${i}"`,
+      );
+    }
+    const text = Buffer.from(`${lines.join("\n")}\n`, "latin1");
+    const { counts } = bothWays(text);
+    // the log cuts on size before it reaches the record bound: each part holds far fewer than 1024 records
+    expect((counts[1] as { split: number }).split).toBeGreaterThan(1);
+    expectSameLines(text, "one over-large event");
   });
 });

@@ -1,5 +1,6 @@
 import type { AuditEvent, EnrichedObject, FieldValue, OutputRecord } from "../event";
 import { fieldInfo, Kind } from "../fields";
+import { interpreted } from "../record-table";
 import type { SigmaDoc } from "./compile";
 
 /**
@@ -157,7 +158,7 @@ export class RecordDoc extends Doc {
       const lower = field.toLowerCase();
       const v = record.fields[lower];
       const kind = fieldInfo(lower).kind;
-      if (typeof v === "string" && kind !== undefined && ENRICH.has(kind) && record.enriched?.[field] === undefined) return v;
+      if (typeof v === "string" && interpreted(kind) && record.enriched?.[field] === undefined) return v;
       return undefined;
     }
     return special(record.type, this.event, field, record.enriched?.SADDR);
@@ -168,7 +169,7 @@ export class RecordDoc extends Doc {
     const names = ["type", ...Object.keys(r.fields)];
     for (const name of Object.keys(r.fields)) {
       const kind = fieldInfo(name).kind;
-      if (kind !== undefined && ENRICH.has(kind)) names.push(name.toUpperCase());
+      if (interpreted(kind)) names.push(name.toUpperCase());
     }
     if (r.enriched !== undefined) names.push(...Object.keys(r.enriched));
     return [...new Set(specialNames(r.type, this.event, names))].filter((n) => this.own(n) !== undefined);
@@ -249,9 +250,6 @@ function argIndex(field: string): number {
   }
   return n;
 }
-
-/** ENRICHED-style upper-case names auditd adds for these interpreted fields (auditd's log_format=ENRICHED). */
-export const ENRICH = new Set([Kind.User, Kind.Group, Kind.Arch, Kind.Syscall]);
 
 /** The decoded address under the names auditd's ENRICHED SADDR={ saddr_fam=inet laddr=… lport=… } uses. */
 function saddrPart(enriched: FieldValue | EnrichedObject | undefined, event: AuditEvent, field: string): string | undefined {

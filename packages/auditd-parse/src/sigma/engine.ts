@@ -1,9 +1,8 @@
 import type { AuditEvent } from "../event";
-import type { JsonBytes } from "../json";
-import type { RecordTable } from "../record-table";
+import type { EventJson } from "../event-json";
 import type { SigmaDoc } from "./compile";
 import { eventDocs } from "./document";
-import { Gate } from "./gate";
+import { type FieldIndex, Gate } from "./gate";
 import type { SigmaRule } from "./rules";
 import { Places, TableEvent } from "./table-doc";
 
@@ -32,9 +31,10 @@ export class SigmaEngine {
     const indexed = rules.map((rule, index) => ({ index, trigger: rule.trigger }));
     const any = indexed.filter((_, i) => rules[i]!.types === undefined);
     const types = new Set(rules.flatMap((r) => [...(r.types ?? [])]));
+    const indexes = new Map<string, FieldIndex>();
     for (const type of types)
-      this.byType.set(type, new Gate([...indexed.filter((_, i) => rules[i]!.types?.has(type)), ...any], rules.length));
-    this.otherTypes = new Gate(any, rules.length);
+      this.byType.set(type, new Gate([...indexed.filter((_, i) => rules[i]!.types?.has(type)), ...any], rules.length, indexes));
+    this.otherTypes = new Gate(any, rules.length, indexes);
   }
 
   /** The rules that match the event, each once, in rule order. */
@@ -47,9 +47,10 @@ export class SigmaEngine {
    * The same, with the records read from the interpreter's table and JSON (see Interpreter's recordObjects):
    * the gate reads a record's fields from the table, and a document is made only for a record with rules to test.
    */
-  matchTable(event: AuditEvent, table: RecordTable, json: JsonBytes): Match[] {
-    if (table.count === 0) return [];
-    const view = new TableEvent(event, table, json, this.places);
+  matchTable(event: AuditEvent, line: EventJson): Match[] {
+    const table = line.recordTable();
+    if (table === undefined || table.count === 0) return [];
+    const view = new TableEvent(event, table, line.recordsJson()!, this.places, line);
     let found: Map<number, string[]> | undefined;
     for (const r of view.records) {
       const gate = this.gateOf(table.types[r]!);

@@ -1,3 +1,4 @@
+import { ByteNames } from "../byte-names";
 import { fieldSlot, type SigmaDoc } from "./compile";
 import type { TableEvent } from "./table-doc";
 import type { Atom, Trigger } from "./trigger";
@@ -10,6 +11,7 @@ import type { Atom, Trigger } from "./trigger";
  */
 export class Gate {
   private readonly always: number[] = [];
+  private readonly scratch: number[] = [];
   private readonly fields: FieldIndex[] = [];
   /** Per rule, the call of `candidates` that last took it: each rule is returned once per record. */
   private readonly seen: Uint32Array;
@@ -17,25 +19,39 @@ export class Gate {
   /** Per record layout (RecordTable.layout): see candidatesAt. */
   private readonly plans = new Map<number, Plan>();
 
-  constructor(rules: readonly { index: number; trigger: Trigger }[], ruleCount: number) {
+  /**
+   * `indexes` holds the field indexes of the engine's gates by what they index: the rules that name no type
+   * are in every gate, so a field only they read (argv's a1 … for a CWD record: the event's) has one index
+   * for all gates, whose memo of the last value then serves each record of the event.
+   */
+  constructor(rules: readonly { index: number; trigger: Trigger }[], ruleCount: number, indexes = new Map<string, FieldIndex>()) {
     this.seen = new Uint32Array(ruleCount);
-    const byField = new Map<string, FieldIndex>();
+    const byField = new Map<string, { atom: Atom; index: number }[]>();
     for (const { index, trigger } of rules) {
       if (trigger === undefined) {
         this.always.push(index);
         continue;
       }
       for (const atom of trigger) {
-        let f = byField.get(atom.field);
-        if (f === undefined) {
-          f = new FieldIndex(atom.field);
-          byField.set(atom.field, f);
+        let list = byField.get(atom.field);
+        if (list === undefined) {
+          list = [];
+          byField.set(atom.field, list);
         }
-        f.add(atom, index);
+        list.push({ atom, index });
       }
     }
-    this.fields = [...byField.values()];
-    for (const f of this.fields) f.seal();
+    for (const [field, list] of byField) {
+      const key = JSON.stringify([field, list.map(({ atom, index }) => [atom.op, atom.lit, atom.len, index])]);
+      let f = indexes.get(key);
+      if (f === undefined) {
+        f = new FieldIndex(field);
+        for (const { atom, index } of list) f.add(atom, index);
+        f.seal();
+        indexes.set(key, f);
+      }
+      this.fields.push(f);
+    }
   }
 
   /** The rules worth testing on doc, in no particular order (the engine sorts alerts by rule). */
@@ -53,18 +69,27 @@ export class Gate {
   /**
    * The same for record r of a TableEvent, read without a document. A field
    * the record's layout lacks is the event's value, the same for each of its records: the rules it gives are
-   * worked out once per event (Plan), and a record reads only the fields it may have.
+   * worked out once per event (Plan), and a record reads only the fields it may have. The array is reused
+   * by the next call (one per record: not made for each).
    */
-  candidatesAt(view: TableEvent, r: number): number[] {
-    const out = this.always.slice();
+  candidatesAt(view: TableEvent, r: number): readonly number[] {
+    const out = this.scratch;
+    // most records have no candidate: an empty array is left as it is (setting length costs more than a check)
+    if (out.length !== 0) out.length = 0;
+    for (let i = 0; i < this.always.length; i++) out.push(this.always[i]!);
     const call = this.nextCall();
     const plan = this.planOf(view, r);
     const fields = plan === undefined ? this.fields : plan.own;
-    const bytes = view.table.bytes.buf;
     for (const f of fields) {
-      // a value logged as plain ASCII that no atom can match by its length and ends is not made a string
-      if (f.field !== "" && view.plainBytes(r, f.slot, f.field) && !f.mayMatch(bytes, view.spanFrom, view.spanTo)) continue;
-      const got = f.field === "" ? view.values(r) : view.value(r, f.slot, f.field);
+      // a value that is plain ASCII bytes is looked up by them, not made a string; one that no atom can
+      // match by its length and ends is not even looked up
+      if (f.field !== "" && f.field !== "type" && view.plainBytes(r, f.slot, f.field)) {
+        const b = view.spanBuf;
+        if (f.mayMatch(b, view.spanFrom, view.spanTo)) take(f.rulesAt(b, view.spanFrom, view.spanTo), this.seen, call, out);
+        continue;
+      }
+      // a record's type is its table's (TableEvent.valueOf)
+      const got = f.field === "" ? view.values(r) : f.field === "type" ? view.table.types[r]! : view.value(r, f.slot, f.field);
       if (got !== undefined) f.match(got, this.seen, call, out);
     }
     if (plan !== undefined) {
@@ -119,7 +144,7 @@ interface Plan {
 }
 
 /** One field's atoms, by kind. */
-class FieldIndex {
+export class FieldIndex {
   readonly slot: number;
   private readonly eq = new Map<string, number[]>();
   private readonly prefix = new Map<number, Affix>();
@@ -137,6 +162,20 @@ class FieldIndex {
   /** The last value matched, and the rules it gave. */
   private lastValue: string | undefined;
   private lastRules: number[] = [];
+  /**
+   * The rules of values seen before, by value and by logged bytes: a log repeats its values (the same exe,
+   * key, argv words, file names on many events), and matching one costs a lower-cased copy and the lookups.
+   * Both bounded (corrupt input makes them forget, not grow); a field whose values seldom repeat (a file
+   * name, an inode) pays for the lookups and gains nothing, so each window of lookups that found too few
+   * values it had seen turns the memo off for a while (MemoUse).
+   */
+  private readonly memo = new Map<string, number[]>();
+  private readonly byBytes = new ByteNames<number[]>((v) => {
+    this.bytesUse.miss();
+    return this.matched(v);
+  }, MEMO_SIZE);
+  private readonly bytesUse = new MemoUse();
+  private readonly memoUse = new MemoUse();
 
   constructor(readonly field: string) {
     this.slot = fieldSlot(field);
@@ -209,13 +248,33 @@ class FieldIndex {
     else for (const v of got) add(this.rulesOf(v), rules);
   }
 
+  /** The rules of the ASCII value b[from, to) (what rulesOf gives its text), by its bytes. */
+  rulesAt(b: Buffer, from: number, to: number): number[] {
+    if (to - from <= MEMO_MAX_LENGTH && this.bytesUse.on()) return this.byBytes.get(b, from, to);
+    return this.matched(b.toString("latin1", from, to));
+  }
+
   private rulesOf(v: string): number[] {
     // a value a record lacks is the event's, the same string for each of its records: its rules are known
     if (v === this.lastValue) return this.lastRules;
-    const rules: number[] = [];
-    this.matchValue(v, rules);
+    let rules: number[] | undefined;
+    if (v.length <= MEMO_MAX_LENGTH && this.memoUse.on()) {
+      rules = this.memo.get(v);
+      if (rules === undefined) {
+        this.memoUse.miss();
+        rules = this.matched(v);
+        if (this.memo.size >= MEMO_SIZE) this.memo.clear();
+        this.memo.set(v, rules);
+      }
+    } else rules = this.matched(v);
     this.lastValue = v;
     this.lastRules = rules;
+    return rules;
+  }
+
+  private matched(v: string): number[] {
+    const rules: number[] = [];
+    this.matchValue(v, rules);
     return rules;
   }
 
@@ -248,6 +307,40 @@ class FieldIndex {
     lower ??= v.toLowerCase();
     if (this.containsAny !== undefined && !this.containsAny.test(lower)) return;
     for (let i = 0; i < containsList.length; i++) if (lower.includes(containsList[i]![0])) add(containsList[i]![1], rules);
+  }
+}
+
+/**
+ * Values whose rules a field index remembers, per way of looking them up, and the longest remembered: a
+ * bound on memory (an argument may be 128 KiB) that costs little, as long values seldom repeat.
+ */
+const MEMO_SIZE = 1024;
+const MEMO_MAX_LENGTH = 128;
+/** Lookups per window of MemoUse, and the windows a memo stays off after one with too few hits. */
+const WINDOW = 1024;
+const OFF_WINDOWS = 16;
+
+/**
+ * Whether a memo is worth its lookups: counted per window of WINDOW lookups, one where fewer than half found
+ * the value turns it off for OFF_WINDOWS windows' worth of values, then it is tried again (a log's mix changes).
+ */
+class MemoUse {
+  private count = 0;
+  private misses = 0;
+  private off = 0;
+
+  /** Whether to look this value up (counted). */
+  on(): boolean {
+    if (++this.count < WINDOW) return this.off === 0;
+    this.count = 0;
+    if (this.off > 0) this.off--;
+    else if (this.misses * 2 > WINDOW) this.off = OFF_WINDOWS;
+    this.misses = 0;
+    return this.off === 0;
+  }
+
+  miss(): void {
+    this.misses++;
   }
 }
 

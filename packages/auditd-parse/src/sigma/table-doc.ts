@@ -1,11 +1,12 @@
 import { decodeHexString } from "../decode";
 import type { AuditEvent, OutputRecord } from "../event";
+import type { EventJson } from "../event-json";
 import { type FieldInfo, fieldInfo, Kind } from "../fields";
 import type { JsonBytes } from "../json";
-import { RecordFlag, type RecordTable } from "../record-table";
+import { interpreted, RecordFlag, type RecordTable } from "../record-table";
 import { isNullishAt } from "../values";
 import { slotCount } from "./compile";
-import { ascii, Doc, ENRICH, EventShared, hasSpecial, isExecveField, MISSING, RecordDoc, special, specialNames } from "./document";
+import { ascii, Doc, EventShared, hasSpecial, isExecveField, MISSING, RecordDoc, special, specialNames } from "./document";
 
 const DQUOTE = 34;
 const COMMA = 44;
@@ -13,6 +14,7 @@ const BACKSLASH = 92;
 
 let nextEventId = 1;
 const NO_PLACES = new Int32Array(0);
+const NO_BYTES = Buffer.alloc(0);
 
 /**
  * b[from, to) as a one-byte string (the callers checked the bytes are ASCII): Buffer's latin1Slice without
@@ -71,11 +73,16 @@ export class TableEvent {
   /** Documents made for keywords in the gate, kept for the full tests. */
   private docs: (TableDoc | undefined)[] | undefined;
 
+  /**
+   * `line`, the event's EventJson, is needed when the interpreter only counted some records' JSON
+   * (RecordFlag.NoJson): reading one of them from its JSON reads the event interpreted again (EventJson.full).
+   */
   constructor(
     readonly event: AuditEvent,
-    readonly table: RecordTable,
-    private readonly json: JsonBytes,
+    public table: RecordTable,
+    private json: JsonBytes,
     private readonly places: Places,
+    private readonly line?: EventJson,
   ) {
     let execve = false;
     for (let r = 0; r < table.count; r++) {
@@ -144,21 +151,26 @@ export class TableEvent {
     return this.valueOf(r, this.placeOf(r, slot, field), field);
   }
 
-  /** Start and end in table.bytes of the value plainBytes found. */
+  /** The buffer, and start and end in it, of the value plainBytes found. */
+  spanBuf: Buffer = NO_BYTES;
   spanFrom = 0;
   spanTo = 0;
 
   /**
-   * Whether record r's own value of the field is its logged ASCII bytes as they are (quotes removed), which
-   * the gate can look at before a string is made of them: then spanFrom and spanTo hold where. False for any
-   * other value (the keys, hex decoded, an interpretation, argv …), a record read from its JSON, a field it lacks.
+   * Whether record r's own value of the field is ASCII bytes that are its text as they are, which the gate can
+   * look at before a string is made of them: then spanBuf, spanFrom and spanTo hold where. Those are the
+   * logged bytes (quotes removed), or for an interpretation (SYSCALL, UID …) its JSON string's when it has no
+   * escapes. False for any other value (the keys, hex decoded, argv …), a record read from its JSON, a field
+   * it lacks.
    */
   plainBytes(r: number, slot: number, field: string): boolean {
     const table = this.table;
     if ((table.flags(r) & RecordFlag.Fallback) !== 0) return false;
     const code = this.placeOf(r, slot, field);
-    if (code < Place.Body || code >= Place.Upper) return false;
+    if (code < Place.Body) return false;
+    if (code >= Place.Upper) return table.types[r] !== "EXECVE" && this.plainMember(table.firstToken(r) + code - Place.Upper);
     const b = table.bytes.buf;
+    this.spanBuf = b;
     if (code >= Place.Enriched) {
       const e = table.firstToken(r) + code - Place.Enriched;
       let from = table.valueStart(e);
@@ -237,7 +249,7 @@ export class TableEvent {
     const l = execve && !isExecveField(lower) ? -1 : this.find(lower, first, body);
     if (l < 0) return Place.None;
     const kind = table.infos[l]!.kind;
-    return kind === undefined || !ENRICH.has(kind) ? Place.None : Place.Upper + l - first;
+    return !interpreted(kind) ? Place.None : Place.Upper + l - first;
   }
 
   /** The value at a Place of record r (not a fallback record). */
@@ -285,7 +297,7 @@ export class TableEvent {
       const info = table.infos[k]!;
       if (type === "EXECVE" && !isExecveField(info.name)) continue;
       names.push(info.name);
-      if (info.kind !== undefined && ENRICH.has(info.kind)) upper.push(info.name.toUpperCase());
+      if (interpreted(info.kind)) upper.push(info.name.toUpperCase());
     }
     names.push(...upper);
     const enriched = first + table.bodyTokens(r);
@@ -298,11 +310,23 @@ export class TableEvent {
     this.objects ??= [];
     let doc = this.objects[r];
     if (doc === undefined) {
+      if ((this.table.flags(r) & RecordFlag.NoJson) !== 0) this.rewritten();
       const text = this.json.buf.toString("utf8", this.table.jsonStart(r), this.table.jsonEnd(r));
       doc = new RecordDoc(JSON.parse(text) as OutputRecord, this.event, [], new EventShared(), undefined);
       this.objects[r] = doc;
     }
     return doc;
+  }
+
+  /**
+   * From now on the event interpreted again with every record's JSON written: the same records, tokens and
+   * layouts (the same code read the same bytes), spans that mean something.
+   */
+  private rewritten(): void {
+    if (this.line === undefined) throw new Error("TableEvent: a record's JSON was only counted, and no EventJson was given to rewrite it");
+    const full = this.line.full();
+    this.table = full.recordTable()!;
+    this.json = full.recordsJson()!;
   }
 
   /** The first token from `from` on (of count) named `name`, or -1. */
@@ -339,6 +363,24 @@ export class TableEvent {
       return decodeHexString(logged) ?? logged;
     }
     return latin1(b, from, to);
+  }
+
+  /** Whether body token k's member is a JSON string without escapes or bytes beyond ASCII: its span then. */
+  private plainMember(k: number): boolean {
+    const b = this.json.buf;
+    const end = this.table.memberEnd(k);
+    const start = this.table.memberStart(k);
+    const info = this.table.infos[k]!;
+    const from = start + (b[start] === COMMA ? info.nextKey.length : info.key.length);
+    if (b[from] !== DQUOTE || end - from < 2) return false;
+    for (let i = from + 1; i < end - 1; i++) {
+      const c = b[i]!;
+      if (c === BACKSLASH || c >= 128) return false;
+    }
+    this.spanBuf = b;
+    this.spanFrom = from + 1;
+    this.spanTo = end - 1;
+    return true;
   }
 
   /** Body token k's interpreted value from the JSON the interpreter wrote for it, when a string. */
@@ -403,7 +445,7 @@ export class TableDoc extends Doc {
 }
 
 /** The documents of an event read from its table, one per record (EXECVE records after the first fold into it). */
-export function tableDocs(event: AuditEvent, table: RecordTable, json: JsonBytes, places = new Places()): TableDoc[] {
-  const view = new TableEvent(event, table, json, places);
+export function tableDocs(event: AuditEvent, line: EventJson, places = new Places()): TableDoc[] {
+  const view = new TableEvent(event, line.recordTable()!, line.recordsJson()!, places, line);
   return view.records.map((r) => view.doc(r));
 }
