@@ -9,6 +9,15 @@ import type { RecordTable } from "./record-table";
  * without records is all head. Valid only during the onEvent call that hands it over: the bytes are reused.
  */
 export class EventJson {
+  /**
+   * The last released line, kept so that one EventJson is always alive. A line lives for one onEvent call, so
+   * at most full GCs none was, and V8 collected the hidden classes its fields are added through (a class's
+   * transitions are held weakly): every optimised function that had seen them (the event's completion, this
+   * class's methods, the sink) was deoptimised and compiled again, every ~60,000 events of the corpus log, for
+   * as long as the input lasted (`--trace-deopt`: "weak objects"; none left with this). Those recompiles run on
+   * V8's background threads, whose malloc arenas are the part of peak RSS that varies most between runs.
+   */
+  static lastReleased: EventJson | undefined;
   private released = false;
   /** The records as objects, once parsed (recordObjects()). */
   private parsed: OutputRecord[] | undefined;
@@ -111,6 +120,7 @@ export class EventJson {
     this.whole?.release();
     this.whole = undefined;
     this.released = true;
+    EventJson.lastReleased = this;
   }
 
   /** The head, written now if it was not yet. */

@@ -10,8 +10,8 @@ export const MAX_LINE_FIELDS = 4096;
 /** A line shorter than this cannot hold MAX_LINE_FIELDS fields (`k=v ` is 4 bytes): not counted. */
 const WIDE_LINE_BYTES = MAX_LINE_FIELDS * 4;
 const EQUALS = 61;
-/** The join buffer kept between chunks (a 64 KiB chunk and a usual carry fit; see LineSplitter.joined). */
-const JOINED_KEEP_BYTES = 128 * 1024;
+/** The carry buffer kept between chunks (an audit record's usual tail fits many times; see LineSplitter.carry). */
+const CARRY_KEEP_BYTES = 64 * 1024;
 
 /**
  * Splits a byte stream into lines, handed on as byte ranges of the chunk (valid only during the call):
@@ -19,13 +19,13 @@ const JOINED_KEEP_BYTES = 128 * 1024;
  * split UTF-8 sequence survives.
  */
 export class LineSplitter {
-  private carry: Buffer | undefined;
   /**
-   * The carry and the next chunk joined, reused from chunk to chunk: a fresh Buffer.concat for each of a 100 MiB
-   * log's 1600 chunks was 100 MB of short-lived external memory, freed only when V8 collects its wrapper (issue 23:
-   * with the reused read buffer, 1.5 MB lower peak RSS on the corpus logs).
+   * A chunk's partial last line (carry[0, carried)), completed by the start of the next chunk. Only that line is
+   * joined, in this buffer reused from chunk to chunk; the rest of a chunk is read where it is. Copying every
+   * chunk behind its carry instead was a second copy of the whole input and a 128 KiB join buffer (issue 23).
    */
-  private joined = Buffer.allocUnsafe(0);
+  private carry = Buffer.allocUnsafe(0);
+  private carried = 0;
   /** Inside a line already cut at MAX_LINE_BYTES: drop bytes up to its newline. */
   private skipping = false;
 
@@ -65,46 +65,68 @@ export class LineSplitter {
   }
 
   push(chunk: Buffer): void {
-    let buf = chunk;
-    if (this.carry) {
-      const n = this.carry.length + chunk.length;
-      if (this.joined.length < n) this.joined = Buffer.allocUnsafe(Math.max(n, 2 * this.joined.length, JOINED_KEEP_BYTES));
-      this.carry.copy(this.joined, 0);
-      chunk.copy(this.joined, this.carry.length);
-      buf = this.joined.subarray(0, n);
-      this.carry = undefined;
-    }
-    const onLine = this.onLine;
     let start = 0;
     if (this.skipping) {
-      const nl = buf.indexOf(10);
+      const nl = chunk.indexOf(10);
       if (nl < 0) return;
       this.skipping = false;
       start = nl + 1;
+    } else if (this.carried > 0) {
+      const nl = chunk.indexOf(10);
+      this.keep(chunk, 0, nl < 0 ? chunk.length : nl);
+      if (nl < 0) {
+        // still no end of line: cut once the line is over the limit, else wait for the next chunk
+        if (this.carried > MAX_LINE_BYTES) {
+          this.onLine(this.carry, 0, this.fieldsEnd(this.carry, 0, this.cutEnd(this.carry, 0)));
+          this.carried = 0;
+          this.skipping = true;
+          this.carry = Buffer.allocUnsafe(0);
+        }
+        return;
+      }
+      this.line(this.carry, 0, this.carried);
+      this.carried = 0;
+      start = nl + 1;
+      // after a runaway line: back to the usual size, not held for the rest of the run
+      if (this.carry.length > CARRY_KEEP_BYTES) this.carry = Buffer.allocUnsafe(0);
     }
     for (;;) {
-      const nl = buf.indexOf(10, start);
+      const nl = chunk.indexOf(10, start);
       if (nl < 0) break;
-      let end = nl;
-      if (end > start && buf[end - 1] === 13) end--;
-      onLine(buf, start, this.fieldsEnd(buf, start, end - start > MAX_LINE_BYTES ? this.cutEnd(buf, start) : end));
+      this.line(chunk, start, nl);
       start = nl + 1;
     }
-    if (start < buf.length) {
-      const rest = buf.subarray(start);
-      if (rest.length > MAX_LINE_BYTES) {
-        onLine(rest, 0, this.fieldsEnd(rest, 0, this.cutEnd(rest, 0)));
+    if (start < chunk.length) {
+      if (chunk.length - start > MAX_LINE_BYTES) {
+        const rest = chunk.subarray(start);
+        this.onLine(rest, 0, this.fieldsEnd(rest, 0, this.cutEnd(rest, 0)));
         this.skipping = true;
       } else {
-        this.carry = Buffer.from(rest);
+        this.keep(chunk, start, chunk.length);
       }
     }
-    // after a runaway line: back to the usual size, not held for the rest of the run
-    if (this.joined.length > JOINED_KEEP_BYTES) this.joined = Buffer.allocUnsafe(0);
+  }
+
+  /** One line ending at a newline (`nl`): without its CR, cut at MAX_LINE_BYTES and MAX_LINE_FIELDS. */
+  private line(buf: Buffer, start: number, nl: number): void {
+    let end = nl;
+    if (end > start && buf[end - 1] === 13) end--;
+    this.onLine(buf, start, this.fieldsEnd(buf, start, end - start > MAX_LINE_BYTES ? this.cutEnd(buf, start) : end));
+  }
+
+  /** Appends chunk[start, end) to the carried partial line. */
+  private keep(chunk: Buffer, start: number, end: number): void {
+    const n = this.carried + end - start;
+    if (this.carry.length < n) {
+      const grown = Buffer.allocUnsafe(Math.max(n, 2 * this.carry.length, 1024));
+      this.carry.copy(grown, 0, 0, this.carried);
+      this.carry = grown;
+    }
+    this.carried += chunk.copy(this.carry, this.carried, start, end);
   }
 
   end(): void {
-    if (this.carry && this.carry.length > 0) this.onLine(this.carry, 0, this.fieldsEnd(this.carry, 0, this.carry.length));
-    this.carry = undefined;
+    if (this.carried > 0) this.onLine(this.carry, 0, this.fieldsEnd(this.carry, 0, this.carried));
+    this.carried = 0;
   }
 }

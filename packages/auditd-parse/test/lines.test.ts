@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -45,14 +45,84 @@ describe("LineSplitter", () => {
     s.end();
     expect(got).toEqual(lines);
   });
+
+  it("gives the same lines whatever the chunks: a line across many chunks, a CR before the next chunk's newline", () => {
+    const lines = ["a=1", "", "b=22\r", "c=333", "d".repeat(5000), "é=ü", "x=\r\r", "tail"];
+    const bytes = Buffer.from(lines.join("\n"));
+    const whole = split([bytes]);
+    expect(whole).toEqual(["a=1", "", "b=22", "c=333", "d".repeat(5000), "é=ü", "x=\r", "tail"]);
+    for (const size of [1, 2, 3, 5, 7, 64, 1000, 4999, 5001]) {
+      const chunks: Buffer[] = [];
+      for (let at = 0; at < bytes.length; at += size) chunks.push(Buffer.from(bytes.subarray(at, at + size)));
+      expect(split(chunks), `chunks of ${size}`).toEqual(whole);
+    }
+  });
+
+  it("cuts a runaway line that arrives in small chunks, and keeps the lines after it", () => {
+    const big = Buffer.alloc(MAX_LINE_BYTES + 3000, 0x41);
+    big[1000] = 32; // the cut falls at the last space before the limit... which is this one
+    const bytes = Buffer.concat([Buffer.from("first\n"), big, Buffer.from("\nnext\n")]);
+    const chunks: Buffer[] = [];
+    for (let at = 0; at < bytes.length; at += 65536) chunks.push(bytes.subarray(at, at + 65536));
+    const lines = split(chunks);
+    expect(lines.map((l) => l.length)).toEqual([5, 1000, 4]);
+    expect(lines[2]).toBe("next");
+  });
 });
 
 describe("readInput", () => {
+  const withLog = async (text: string, body: (file: string) => Promise<void>): Promise<void> => {
+    const dir = mkdtempSync(join(tmpdir(), "auditd-input-"));
+    try {
+      writeFileSync(join(dir, "audit.log"), text);
+      await body(join(dir, "audit.log"));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  };
+
+  it("keeps a chunk intact while onChunk awaits: the next read fills another buffer", async () => {
+    const text = Array.from({ length: 20000 }, (_, i) => `type=TEST msg=audit(1.000:${i}): v=${i}`).join("\n");
+    await withLog(text, async (file) => {
+      const got: Buffer[] = [];
+      await readInput(
+        file,
+        async (chunk) => {
+          // several turns of the event loop: the read ahead has completed by now
+          for (let i = 0; i < 5; i++) await new Promise<void>((resolve) => setImmediate(resolve));
+          got.push(Buffer.from(chunk));
+        },
+        process.stdin,
+      );
+      expect(got.length).toBeGreaterThan(2);
+      expect(Buffer.concat(got).toString()).toBe(text);
+    });
+  });
+
+  it("a failing onChunk ends the read with its error and leaves no descriptor open", async () => {
+    const fds = () => readdirSync("/proc/self/fd").length;
+    await withLog("x=1\n".repeat(200000), async (file) => {
+      const before = fds();
+      let calls = 0;
+      const failing = readInput(
+        file,
+        () => {
+          if (++calls === 2) throw new Error("sink failed");
+        },
+        process.stdin,
+      );
+      await expect(failing).rejects.toThrow("sink failed");
+      expect(calls).toBe(2);
+      expect(fds()).toBe(before);
+      expect(readFileSync(file, "utf8")).toHaveLength(800000);
+    });
+  });
+
   it("hands a plain file over whole, in chunks that are only valid during the call", async () => {
     const dir = mkdtempSync(join(tmpdir(), "auditd-input-"));
     try {
       const lines = Array.from({ length: 3000 }, (_, i) => `type=TEST msg=audit(1.000:${i}): v=${"z".repeat(i % 200)}`);
-      const text = `${lines.join("\n")}\n`; // ~330 KiB: lines span the 64 KiB reads
+      const text = `${lines.join("\n")}\n`; // ~330 KiB: lines span the 128 KiB reads
       writeFileSync(join(dir, "audit.log"), text);
       const got: string[] = [];
       const s = new LineSplitter((buf, start, end) => got.push(buf.toString("utf8", start, end)));
