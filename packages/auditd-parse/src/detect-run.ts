@@ -1,6 +1,7 @@
 import type { CliContext } from "@opsguard/core/cli";
 import { DataError, type OpsguardError, PolicyError } from "@opsguard/core/errors";
 import { createStyle } from "@opsguard/core/tty";
+import { DETECT_BOUNDS } from "./assemble";
 import type { ParseFlags } from "./commands/flags";
 import { type DetectOptions, type Detector, listRules, loadRuleSet, parseLevel } from "./detect";
 import type { EcsModule } from "./pipeline";
@@ -45,8 +46,43 @@ export function detectOptions(flags: ParseFlags, ctx: CliContext, ecs: EcsModule
   };
 }
 
-/** After the input: the summary, then exit 1 for a match at --fail-level, 65 when a rule failed to compile. */
-export function detectVerdict(ctx: CliContext, detector: Detector, rules: RuleSet, flags: ParseFlags, incomplete?: OpsguardError): void {
+/**
+ * Live input (-F, plugin --detect): says on stderr, as it happens, that an event was too big to match whole (the
+ * end-of-run verdict comes only when the run stops). Call after each chunk with the parser's split count.
+ */
+export function splitWatch(ctx: CliContext): (split: number) => void {
+  let said = 0;
+  return (split) => {
+    if (split === said) return;
+    said = split;
+    ctx.log.error(
+      `${split} event(s) so far too big to match whole (over ${DETECT_BOUNDS.records} records or ${DETECT_BOUNDS.bytes >> 20} MiB) were matched in parts: a rule needing the whole event may have missed them`,
+    );
+  };
+}
+
+/**
+ * After the input: the summary, then exit 1 for a match at --fail-level, 65 when a rule failed to compile or an
+ * event was matched in parts (`split`: over DETECT_BOUNDS, so no rule saw it whole: a keyword or field in one part
+ * and another in the next matched nothing, and a warning alone would be a silent miss).
+ */
+export function detectVerdict(
+  ctx: CliContext,
+  detector: Detector,
+  rules: RuleSet,
+  flags: ParseFlags,
+  unread?: OpsguardError,
+  split = 0,
+): void {
+  const cut =
+    split > 0
+      ? new DataError(
+          `incomplete: ${split} event(s) too big to match whole (over ${DETECT_BOUNDS.records} records or ${DETECT_BOUNDS.bytes >> 20} MiB) were matched in parts, so a rule needing the whole event may have missed them`,
+          { hint: "find them with auditd-parse -v (counted as split): no real command line is that big" },
+        )
+      : undefined;
+  if (cut !== undefined && unread !== undefined) ctx.log.error(cut.message);
+  const incomplete = unread ?? cut;
   const s = detector.stats;
   const levels = Object.entries(s.byLevel)
     .filter(([, n]) => n > 0)

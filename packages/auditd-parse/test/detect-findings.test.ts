@@ -1,8 +1,9 @@
 import { spawn } from "node:child_process";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
+import { runAuditdParse } from "./in-process";
 
 // What an independent black-box try of `auditd-parse detect` found (r17, T-aud17), each as a user meets it.
 const CLI = new URL("../src/main.ts", import.meta.url).pathname;
@@ -15,7 +16,9 @@ beforeAll(() => {
 
 /** Runs the program with a stdout whose reader is gone before it writes a byte (`| true`). */
 async function withClosedStdout(args: string[]): Promise<{ code: number | null; stderr: string }> {
-  const child = spawn(process.execPath, ["--conditions=@opsguard/source", "--import", "tsx", CLI, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, ["--conditions=@opsguard/source", "--import", "tsx", CLI, ...args], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   // the read end is closed at once, before the program has even started: its first write meets EPIPE
   child.stdout.destroy();
   let stderr = "";
@@ -36,6 +39,68 @@ describe("a closed stdout (finding 1: the gate failed open)", () => {
   it("the plain parse says the same: its events were not delivered", async () => {
     const r = await withClosedStdout([join(CASES, "lnx_auditd_web_rce/hit.log")]);
     expect(r.code).toBe(74);
-    expect(r.stderr.trim().split("\n")).toEqual([expect.stringMatching(/^auditd-parse: cannot write standard output: its reader closed it/)]);
+    expect(r.stderr.trim().split("\n")).toEqual([
+      expect.stringMatching(/^auditd-parse: cannot write standard output: its reader closed it/),
+    ]);
+  }, 20_000);
+});
+
+/** One execve of `argv` as the kernel logs it: EXECVE records of at most 7.5 KB, argc in the first. */
+function execveLog(serial: number, argv: string[]): string {
+  const stamp = `audit(1700000005.000:${serial})`;
+  const lines = [
+    `type=SYSCALL msg=${stamp}: arch=c000003e syscall=59 success=yes exit=0 a0=55d0 a1=55d1 a2=55d2 a3=0 items=0 ppid=900 pid=105 auid=1000 uid=1000 gid=1000 euid=1000 suid=1000 fsuid=1000 egid=1000 sgid=1000 fsgid=1000 tty=pts0 ses=7 comm="${argv[0]}" exe="/usr/bin/${argv[0]}" subj=unconfined key=(null)`,
+  ];
+  let line = `type=EXECVE msg=${stamp}: argc=${argv.length}`;
+  argv.forEach((arg, i) => {
+    const item = ` a${i}="${arg}"`;
+    if (line.length + item.length > 7500) {
+      lines.push(line);
+      line = `type=EXECVE msg=${stamp}:`;
+    }
+    line += item;
+  });
+  lines.push(line, `type=EOE msg=${stamp}: `);
+  return `${lines.join("\n")}\n`;
+}
+
+describe("an event over 1 MiB (finding 2: matched in parts, keyword rules missed it)", () => {
+  it("a 1.2 MB grep for passwords (45,000 paths, under Linux's 2 MiB argument limit) raises Credentials In Files", async () => {
+    const paths = Array.from({ length: 45_000 }, (_, i) => `/srv/junk/file${String(i).padStart(6, "0")}.txt`);
+    const log = join(dir, "grep45000.log");
+    writeFileSync(log, execveLog(105, ["grep", "-r", ...paths, "password"]));
+    const r = await runAuditdParse(["detect", "--json", "--fail-level", "high", log]);
+    const alerts = r.stdout
+      .trim()
+      .split("\n")
+      .filter(Boolean)
+      .map((l) => JSON.parse(l));
+    expect(alerts.map((a) => a.rule.title)).toContain("Credentials In Files - Linux");
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).not.toContain("in parts");
+    // the alert carries the event whole: its argv, first to last
+    const alert = alerts.find((a) => a.rule.title === "Credentials In Files - Linux");
+    expect([alert.event.argv.length, alert.event.argv[0], alert.event.argv.at(-1)]).toEqual([45_003, "grep", "password"]);
+  }, 20_000);
+
+  it("a keyword after the 100,000th argument is seen (150,000 one-letter arguments: 1.5 MB of execve's 2 MiB)", async () => {
+    const log = join(dir, "grep150k.log");
+    writeFileSync(log, execveLog(106, ["grep", ...Array.from({ length: 150_000 }, () => "x"), "password"]));
+    const r = await runAuditdParse(["detect", "--json", log]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('"title":"Credentials In Files - Linux"');
+  }, 20_000);
+
+  it("an event too big to hold whole is matched in parts and the run fails closed: exit 65, said on stderr", async () => {
+    // 5000 records under one stamp: past the 4096 records detect holds in one event
+    const stamp = "audit(1700000009.000:300)";
+    const records = Array.from({ length: 5000 }, (_, i) => `type=PATH msg=${stamp}: item=${i} name="/tmp/f${i}" nametype=NORMAL`);
+    const log = join(dir, "parts.log");
+    writeFileSync(log, `${execveLog(299, ["id"])}${records.join("\n")}\n`);
+    const r = await runAuditdParse(["detect", "--json", log]);
+    expect(r.code).toBe(65);
+    expect(r.stderr).toContain("1 event(s) too big to match whole (over 4096 records or 16 MiB) were matched in parts");
+    // the other events' alerts are still written
+    expect(r.stdout).toContain("System Owner or User Discovery");
   }, 20_000);
 });

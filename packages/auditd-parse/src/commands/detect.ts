@@ -37,7 +37,8 @@ Matching: each record is one Sigma document with its fields as logged (hex strin
   nested over 100 deep are refused: that rule fails to compile.
 Exit: 1 when a rule at or above --fail-level matched; 65 when a rule could not be compiled (each is named
   on stderr with the reason, the others still run, or when an input could not be read whole: the alerts
-  cover the rest, named on stderr); 66 when --rules is missing or no input is readable; 74 when the alerts
+  cover the rest, named on stderr; or when an event over 4096 records or 16 MiB had to be matched in parts);
+  66 when --rules is missing or no input is readable; 74 when the alerts
   could not all be written (a full disk, or stdout's reader gone, as with | head), whatever matched.
 The filter options select the events the rules see.
 
