@@ -1,5 +1,5 @@
-import { spawn } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import { chmodSync, mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -102,5 +102,72 @@ describe("an event over 1 MiB (finding 2: matched in parts, keyword rules missed
     expect(r.stderr).toContain("1 event(s) too big to match whole (over 4096 records or 16 MiB) were matched in parts");
     // the other events' alerts are still written
     expect(r.stdout).toContain("System Owner or User Discovery");
+  }, 20_000);
+});
+
+const RULE = (id: string, extra = "") =>
+  `title: rule ${id}\nid: ${id}\nlevel: high\nlogsource: {product: linux, service: auditd}\ndetection: {sel: {type: EXECVE, a0: whoami}, condition: sel}\n${extra}`;
+const ID_LOG = join(CASES, "lnx_auditd_user_discovery/hit.log");
+
+function rulesDir(name: string, files: Record<string, string>): string {
+  const d = join(dir, name);
+  mkdirSync(d, { recursive: true });
+  for (const [file, text] of Object.entries(files)) writeFileSync(join(d, file), text);
+  return d;
+}
+
+describe("rule files (findings 4, 8, 10)", () => {
+  it("a FIFO in --rules (or named by it) is refused with one line naming it, not waited on forever", async () => {
+    const d = rulesDir("fifo", { "good.yml": RULE("good-1") });
+    expect(spawnSync("mkfifo", [join(d, "fifo.yml")]).status).toBe(0);
+    const r = await runAuditdParse(["detect", "--json", "--rules", d, ID_LOG]);
+    expect(r.code).toBe(65);
+    expect(r.stderr).toContain(`rule file ${join(d, "fifo.yml")} is a FIFO, not a regular file: its rules are not run`);
+    expect(r.stdout).toContain('"id":"good-1"'); // the others ran
+    const alone = await runAuditdParse(["detect", "--rules", join(d, "fifo.yml"), ID_LOG]);
+    expect(alone.code).toBe(66);
+    expect(alone.stderr).toContain("is a FIFO, not a regular file");
+    expect(alone.stderr).toContain("no rule to run");
+  }, 20_000);
+
+  it("a symlink loop in --rules is walked once: each rule loaded once, one alert, no 'id used twice'", async () => {
+    const d = rulesDir("loop/sub", { "ca.yml": RULE("loop-1") });
+    symlinkSync("..", join(d, "up"));
+    // a second name for the same file is the same rule, loaded once
+    symlinkSync(join(d, "ca.yml"), join(d, "also.yml"));
+    const r = await runAuditdParse(["detect", "--json", "--rules", join(dir, "loop"), ID_LOG]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout.trim().split("\n")).toHaveLength(1);
+    expect(r.stderr).not.toContain("used twice");
+  }, 20_000);
+
+  it("exit codes as for inputs: some rules unusable 65 (the others run), none to run 66, --list-rules alike", async () => {
+    const locked = rulesDir("locked", { "good.yml": RULE("good-2"), "locked.yml": RULE("locked-1") });
+    chmodSync(join(locked, "locked.yml"), 0o000);
+    const canRead = process.getuid?.() === 0; // root reads it anyway
+    const r = await runAuditdParse(["detect", "--json", "--rules", locked, ID_LOG]);
+    expect(r.code).toBe(canRead ? 0 : 65);
+    expect(r.stdout).toContain('"id":"good-2"');
+    if (!canRead) expect(r.stderr).toContain("locked.yml cannot be read (permission denied)");
+    // unreadable for root too: a link to nothing (it made the whole run exit 66, no rule run, like EACCES did)
+    symlinkSync(join(dir, "nothing-there.yml"), join(locked, "dangling.yml"));
+    const dangling = await runAuditdParse(["detect", "--json", "--rules", locked, ID_LOG]);
+    expect(dangling.code).toBe(65);
+    expect(dangling.stdout).toContain('"id":"good-2"');
+    expect(dangling.stderr).toContain(
+      `rule file ${join(locked, "dangling.yml")} cannot be read (no such file or directory): its rules are not run`,
+    );
+
+    const other = rulesDir("other", { "w.yml": "title: w\nlogsource: {product: windows}\ndetection: {sel: {Image: x}, condition: sel}\n" });
+    const none = await runAuditdParse(["detect", "--rules", other, ID_LOG]);
+    expect(none.code).toBe(66);
+    expect(none.stderr).toContain("no rule to run: 0 failed (named above), 1 are for other log sources");
+
+    const bad = rulesDir("bad", { "good.yml": RULE("good-3"), "bad.yml": RULE("bad-3").replace("a0: whoami", "a0|nosuch: whoami") });
+    const list = await runAuditdParse(["detect", "--rules", bad, "--list-rules"]);
+    expect(list.code).toBe(65);
+    expect(list.stdout).toMatch(/^FAILED\s+bad-3\s+.*unknown modifier "nosuch"/m);
+    expect((await runAuditdParse(["detect", "--rules", other, "--list-rules"])).code).toBe(66);
+    expect((await runAuditdParse(["detect", "--rules", join(locked, "good.yml"), "--list-rules"])).code).toBe(0);
   }, 20_000);
 });
