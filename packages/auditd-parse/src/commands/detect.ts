@@ -37,8 +37,9 @@ Output: one alert per rule that matched an event, NDJSON on stdout ({"time","hos
 Matching: each record is one Sigma document with its fields as logged (hex strings decoded, numbers as
   written), ENRICHED names (SYSCALL, UID …), EXECVE a0…aN the whole argv; a field the record lacks comes from
   the event's other records. Rules for another logsource than product linux / service auditd are skipped.
-  A re that can backtrack catastrophically (a repetition inside a repetition, like (a+)+) and a condition
-  nested over 100 deep are refused: that rule fails to compile.
+  A re runs on V8's linear-time engine once it backtracks too much, so (a|a)* or (a+)+ cannot stall the run;
+  one that engine cannot take (re|i, lookaround, backreferences) is refused when it may backtrack
+  catastrophically ((a+)+, (a|b)*), and so is a condition nested over 100 deep: that rule fails to compile.
 Exit: 1 when a rule at or above --fail-level matched. 65 (incomplete; the alerts of the rest are written)
   when a rule could not be compiled or a rule file read (a FIFO, a device, no permission: each named on stderr,
   the others run; --list-rules exits so too), when an input could not be read whole, or when an event over
