@@ -1,5 +1,4 @@
 import { type Dirent, readdirSync, realpathSync, statSync } from "node:fs";
-import { hostname } from "node:os";
 import { join } from "node:path";
 import type { CliContext } from "@opsguard/core/cli";
 import { NoInputError, UsageError } from "@opsguard/core/errors";
@@ -137,7 +136,7 @@ export interface DetectOptions {
    * With format "ecs": ecs.ts's ecsAlert, handed in by the caller, which imports that module (and go-libaudit's
    * table) only when ECS is asked for, so every other start stays without it.
    */
-  ecsAlert?: (event: AuditEvent, rule: EcsRule, host: string) => EcsDocument;
+  ecsAlert?: (event: AuditEvent, rule: EcsRule) => EcsDocument;
   style: ChalkInstance;
 }
 
@@ -152,7 +151,6 @@ export class Detector {
   private readonly engine: SigmaEngine;
   /** Each rule's part of the alert JSON, made once. */
   private readonly heads = new Map<SigmaRule, string>();
-  private readonly host = hostname();
 
   private readonly ecsAlert: DetectOptions["ecsAlert"];
 
@@ -182,9 +180,10 @@ export class Detector {
       if (rule.rank < this.options.minRank) continue;
       this.stats.alerts++;
       this.stats.byLevel[rule.level]++;
-      const host = event.node ?? this.host;
-      if (this.options.format === "table") line(tableRow(event, rule, host, this.options.style));
-      else if (this.ecsAlert) line(JSON.stringify(this.ecsAlert(event, rule, host)));
+      // the host the event happened on (node=), never the machine reading the log: null when the log does not say
+      const host = event.node ?? null;
+      if (this.options.format === "table") line(tableRow(event, rule, host ?? "-", this.options.style));
+      else if (this.ecsAlert) line(JSON.stringify(this.ecsAlert(event, rule)));
       else
         line(
           `{"time":${JSON.stringify(event.time)},"host":${JSON.stringify(host)},${this.head(rule)},"records":${JSON.stringify(records)},"event":${String(json)}}`,

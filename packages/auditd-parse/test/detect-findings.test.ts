@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from "node:child_process";
-import { chmodSync, mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -189,4 +189,19 @@ describe("a regex the README called not exponential (finding 3)", () => {
         .map((l) => JSON.parse(l).event.serial),
     ).toEqual([202]);
   }, 20_000);
+});
+
+describe("an alert's host (finding 9)", () => {
+  it("is the event's node=, never the machine reading the log: null in NDJSON, no host.name in ECS, as for events", async () => {
+    const log = readFileSync(join(CASES, "lnx_auditd_web_rce/hit.log"), "utf8");
+    const plain = await runAuditdParse(["detect", "--json", "--min-level", "critical"], log);
+    expect(JSON.parse(plain.stdout).host).toBeNull();
+    const ecs = await runAuditdParse(["detect", "--format", "ecs", "--min-level", "critical"], log);
+    expect(JSON.parse(ecs.stdout).host).toBeUndefined();
+    const noded = log.replace(/^type=/gm, "node=web7 type=");
+    expect(JSON.parse((await runAuditdParse(["detect", "--json", "--min-level", "critical"], noded)).stdout).host).toBe("web7");
+    expect(JSON.parse((await runAuditdParse(["detect", "--format", "ecs", "--min-level", "critical"], noded)).stdout).host).toEqual({
+      name: "web7",
+    });
+  });
 });
