@@ -205,3 +205,23 @@ describe("an alert's host (finding 9)", () => {
     });
   });
 });
+
+describe("Sigma null and auditd's (null) (finding 7)", () => {
+  it("`key: null` matches an event logged with key=(null) (its JSON shows null) or without key, not one with a key", async () => {
+    const rules = rulesDir("null", {
+      "n.yml":
+        "title: no key\nid: null-1\nlogsource: {product: linux, service: auditd}\ndetection:\n  sel: {type: SYSCALL, key: null}\n  condition: sel\nlevel: low\n",
+    });
+    const syscall = (serial: number, key: string) =>
+      `type=SYSCALL msg=audit(1700000017.000:${serial}): arch=c000003e syscall=59 success=yes exit=0 pid=117 auid=1000 uid=1000 comm="true" exe="/usr/bin/true"${key}\ntype=EOE msg=audit(1700000017.000:${serial}): \n`;
+    const log = `${syscall(1, " key=(null)")}${syscall(2, ' key="exec"')}${syscall(3, "")}`;
+    const r = await runAuditdParse(["detect", "--json", "--rules", rules], log);
+    expect(r.code, r.stderr).toBe(0);
+    const hits = r.stdout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
+    expect(hits.map((a) => a.event.serial)).toEqual([1, 3]);
+    expect(hits[0].event.records[0].fields.key).toBeNull();
+  });
+});

@@ -368,7 +368,7 @@ function compileItem(field: string, modifiers: string[], raw: unknown, where: st
   }
   if (values.some((v) => v.kind === "null")) {
     if (values.length > 1) throw new RuleError(`${where}: null cannot be part of a list of values`);
-    return { test: (d) => d.at(slot, field) === undefined, trigger: undefined };
+    return { test: (d) => isNull(d.at(slot, field)), trigger: undefined };
   }
   if (field === "")
     return {
@@ -497,6 +497,18 @@ function valueTest(v: Value, cased: boolean, where: string): StringTest {
     default:
       return () => false;
   }
+}
+
+/**
+ * auditd's own "no value" (`key=(null)`, `tty=(none)`, `addr=?`: the event's JSON shows null for each). Sigma's
+ * `null` (sigma-rules-specification, Special Field Values: "a null value", its meaning left to the target) is such
+ * a value or an absent field, as a SIEM holding these events (the JSON's null, SQL NULL: pySigma's SQLite `IS
+ * NULL`) reads it. The field is still there as logged: `key: '(null)'`, `key: '*'` and `key|exists: true` match it.
+ */
+const NO_VALUE = new Set(["(null)", "(none)", "?"]);
+
+function isNull(got: string | readonly string[] | undefined): boolean {
+  return got === undefined || (typeof got === "string" ? NO_VALUE.has(got) : got.every((v) => NO_VALUE.has(v)));
 }
 
 let linearEnabled = false;
