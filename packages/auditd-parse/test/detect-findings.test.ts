@@ -225,3 +225,18 @@ describe("Sigma null and auditd's (null) (finding 7)", () => {
     expect(hits[0].event.records[0].fields.key).toBeNull();
   });
 });
+
+describe("an alert's records (finding 11)", () => {
+  it("names the records whose own fields matched: the coinminer's EXECVE, not SYSCALL, CWD and PROCTITLE borrowing its a7", async () => {
+    const r = await runAuditdParse(["detect", "--json", join(CASES, "lnx_auditd_coinminer/hit.log")]);
+    const miner = r.stdout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l))
+      .find((a) => a.rule.title.includes("Coin"));
+    expect(miner.records).toEqual(["EXECVE"]);
+    // a rule joining EXECVE's argv with SYSCALL's key still names the record it was written for
+    const rce = await runAuditdParse(["detect", "--json", "--min-level", "critical", join(CASES, "lnx_auditd_web_rce/hit.log")]);
+    expect(JSON.parse(rce.stdout).records).toEqual(["SYSCALL"]);
+  });
+});
