@@ -6,6 +6,18 @@ export interface AssemblerOptions {
   windowMs?: number;
   /** Bound on open events, so memory stays flat whatever the input. */
   maxInFlight?: number;
+  /**
+   * Bounds on one event (records, bytes) and on all open events' bytes, past which events are written in parts
+   * (MAX_EVENT_RECORDS, MAX_EVENT_BYTES, MAX_OPEN_BYTES by default). detect raises them (DETECT_BOUNDS): a rule
+   * must see an event whole, and the kernel's longest command line is over 1 MiB.
+   */
+  bounds?: EventBounds;
+}
+
+export interface EventBounds {
+  records: number;
+  bytes: number;
+  openBytes: number;
 }
 
 /** What the assembler needs of an event it holds open. */
@@ -87,6 +99,13 @@ export const MAX_EVENT_RECORDS = 1024;
 export const MAX_EVENT_BYTES = 1 << 20;
 /** The same for all open events together: past it the oldest is completed (then written in parts). */
 const MAX_OPEN_BYTES = 8 << 20;
+/**
+ * detect's bounds: the whole of any command line the kernel lets through. execve takes at most 6 MiB of
+ * arguments and environment (fs/exec.c: 3/4 of _STK_LIM, 2 MiB under the default 8 MiB stack), logged as hex
+ * when an argument has a space or a quote (12 MiB), in EXECVE records of at most 7.5 KB (~1700 of them). An
+ * event past these is still matched in parts, and detect says so and fails closed (exit 65).
+ */
+export const DETECT_BOUNDS: EventBounds = { records: 4096, bytes: 16 << 20, openBytes: 32 << 20 };
 /** A backwards jump larger than this is an auditd restart, not a late record. */
 const SERIAL_RESET = 100_000;
 
@@ -109,6 +128,7 @@ export class Assembler<E extends PendingEvent> {
   private readonly serials = new Map<string, { last: number; run: number; fillable: number }>();
   private readonly windowMs: number;
   private readonly maxInFlight: number;
+  private readonly bounds: EventBounds;
   private newestMs = 0;
   private ticks = 0;
   /**
@@ -126,6 +146,7 @@ export class Assembler<E extends PendingEvent> {
   ) {
     this.windowMs = options.windowMs ?? 2000;
     this.maxInFlight = options.maxInFlight ?? 2048;
+    this.bounds = options.bounds ?? { records: MAX_EVENT_RECORDS, bytes: MAX_EVENT_BYTES, openBytes: MAX_OPEN_BYTES };
   }
 
   /** One input line, buf[start, end). */
@@ -198,7 +219,7 @@ export class Assembler<E extends PendingEvent> {
    * record alone is larger.
    */
   private full(event: E, lineBytes: number): boolean {
-    if (event.recordCount < MAX_EVENT_RECORDS && event.weight + lineBytes <= MAX_EVENT_BYTES) return false;
+    if (event.recordCount < this.bounds.records && event.weight + lineBytes <= this.bounds.bytes) return false;
     this.stats.split++;
     return true;
   }
@@ -209,7 +230,7 @@ export class Assembler<E extends PendingEvent> {
     if (!this.builder.record(event, this.header, buf, end)) this.stats.malformed++;
     this.openBytes += event.weight - before;
     // many big events open at once (records of several nodes under one stamp, no EOE): the oldest goes out
-    while (this.openBytes > MAX_OPEN_BYTES && this.size() > 1) {
+    while (this.openBytes > this.bounds.openBytes && this.size() > 1) {
       this.stats.split++;
       this.completeOldest();
     }

@@ -1,21 +1,33 @@
 import type { CliContext } from "@opsguard/core/cli";
-import { DataError, type OpsguardError, PolicyError } from "@opsguard/core/errors";
+import { DataError, NoInputError, type OpsguardError, PolicyError } from "@opsguard/core/errors";
 import { createStyle } from "@opsguard/core/tty";
+import { DETECT_BOUNDS } from "./assemble";
 import type { ParseFlags } from "./commands/flags";
 import { type DetectOptions, type Detector, listRules, loadRuleSet, parseLevel } from "./detect";
 import type { EcsModule } from "./pipeline";
 import type { RuleSet } from "./sigma/rules";
 
-/** detect: the rules, compiled once; null when --list-rules printed them (nothing else to do). */
+/**
+ * detect: the rules, compiled once; null when --list-rules printed them (nothing else to do). The rule set is
+ * judged as inputs are: some rules not usable (a file unreadable, a rule not compiled) is incomplete, exit 65
+ * after the run (detectVerdict), and --list-rules exits so too; no rule to run at all is exit 66 at once.
+ */
 export function detectRules(flags: ParseFlags, ctx: CliContext): RuleSet | null {
   parseLevel(flags.minLevel, "--min-level");
   parseLevel(flags.failLevel, "--fail-level");
   const set = loadRuleSet(flags.rules);
   if (flags.listRules) {
     for (const line of listRules(set, ctx.opts.json)) ctx.io.stdout.write(`${line}\n`);
+    // the list is a check of the rules too: a failed one is not a clean list (each is in it, FAILED)
+    const none = noRule(set);
+    if (none !== undefined) throw none;
+    if (set.failed.length > 0) throw compileFailures(set);
     return null;
   }
-  for (const p of set.failed) ctx.log.error(`rule ${p.rule} (${p.source}) cannot be compiled: ${p.reason}`);
+  for (const p of set.failed) {
+    if (p.unread) ctx.log.error(`rule file ${p.source} ${p.reason}: its rules are not run`);
+    else ctx.log.error(`rule ${p.rule} (${p.source}) cannot be compiled: ${p.reason}`);
+  }
   for (const p of set.skipped) ctx.log.info(`rule ${p.rule} (${p.source}) skipped: ${p.reason}`);
   // two rules under one id would give alerts no one can tell apart
   const seen = new Map<string, string>();
@@ -26,11 +38,25 @@ export function detectRules(flags: ParseFlags, ctx: CliContext): RuleSet | null 
   }
   if (set.skipped.length > 0 && flags.rules !== undefined)
     ctx.log.warn(`${set.skipped.length} rule(s) are for another log source than linux/auditd and were not run (-v lists them)`);
-  if (set.rules.length === 0)
-    throw new DataError(`no rule to run: ${set.failed.length} failed to compile, ${set.skipped.length} are for other log sources`, {
-      hint: "check --rules",
-    });
+  const none = noRule(set);
+  if (none !== undefined) throw none;
   return set;
+}
+
+/** Nothing to run (every rule failed, or is for another log source): exit 66, as when no input could be read. */
+function noRule(set: RuleSet): NoInputError | undefined {
+  if (set.rules.length > 0) return undefined;
+  return new NoInputError(
+    `no rule to run: ${set.failed.length} failed (named above), ${set.skipped.length} are for other log sources than linux/auditd`,
+    { hint: "give --rules Sigma rules for logsource product: linux, service: auditd" },
+  );
+}
+
+function compileFailures(set: RuleSet): DataError {
+  return new DataError(
+    `${set.failed.length} rule file(s) or rule(s) could not be read or compiled (named above): the alerts cover the other ${set.rules.length}`,
+    { hint: "fix or remove those rules" },
+  );
 }
 
 export function detectOptions(flags: ParseFlags, ctx: CliContext, ecs: EcsModule | undefined): DetectOptions {
@@ -45,8 +71,43 @@ export function detectOptions(flags: ParseFlags, ctx: CliContext, ecs: EcsModule
   };
 }
 
-/** After the input: the summary, then exit 1 for a match at --fail-level, 65 when a rule failed to compile. */
-export function detectVerdict(ctx: CliContext, detector: Detector, rules: RuleSet, flags: ParseFlags, incomplete?: OpsguardError): void {
+/**
+ * Live input (-F, plugin --detect): says on stderr, as it happens, that an event was too big to match whole (the
+ * end-of-run verdict comes only when the run stops). Call after each chunk with the parser's split count.
+ */
+export function splitWatch(ctx: CliContext): (split: number) => void {
+  let said = 0;
+  return (split) => {
+    if (split === said) return;
+    said = split;
+    ctx.log.error(
+      `${split} event(s) so far too big to match whole (over ${DETECT_BOUNDS.records} records or ${DETECT_BOUNDS.bytes >> 20} MiB) were matched in parts: a rule needing the whole event may have missed them`,
+    );
+  };
+}
+
+/**
+ * After the input: the summary, then exit 1 for a match at --fail-level, 65 when a rule failed to compile or an
+ * event was matched in parts (`split`: over DETECT_BOUNDS, so no rule saw it whole: a keyword or field in one part
+ * and another in the next matched nothing, and a warning alone would be a silent miss).
+ */
+export function detectVerdict(
+  ctx: CliContext,
+  detector: Detector,
+  rules: RuleSet,
+  flags: ParseFlags,
+  unread?: OpsguardError,
+  split = 0,
+): void {
+  const cut =
+    split > 0
+      ? new DataError(
+          `incomplete: ${split} event(s) too big to match whole (over ${DETECT_BOUNDS.records} records or ${DETECT_BOUNDS.bytes >> 20} MiB) were matched in parts, so a rule needing the whole event may have missed them`,
+          { hint: "find them with auditd-parse -v (counted as split): no real command line is that big" },
+        )
+      : undefined;
+  if (cut !== undefined && unread !== undefined) ctx.log.error(cut.message);
+  const incomplete = unread ?? cut;
   const s = detector.stats;
   const levels = Object.entries(s.byLevel)
     .filter(([, n]) => n > 0)
@@ -61,11 +122,5 @@ export function detectVerdict(ctx: CliContext, detector: Detector, rules: RuleSe
     ctx.log.error(failing.message);
   }
   if (incomplete !== undefined) throw incomplete;
-  if (rules.failed.length > 0)
-    throw new DataError(
-      `${rules.failed.length} rule(s) could not be compiled (named above): the alerts cover the other ${rules.rules.length}`,
-      {
-        hint: "fix or remove those rules",
-      },
-    );
+  if (rules.failed.length > 0) throw compileFailures(rules);
 }

@@ -1,8 +1,8 @@
-import { readdirSync, readFileSync, statSync } from "node:fs";
-import { hostname } from "node:os";
+import { type Dirent, readdirSync, realpathSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { CliContext } from "@opsguard/core/cli";
 import { NoInputError, UsageError } from "@opsguard/core/errors";
+import { describeRefusal, readRegularFileSync } from "@opsguard/core/regular-file";
 import type { EcsDocument, EcsRule } from "./ecs";
 import { escapeControls } from "./escape";
 import type { AuditEvent } from "./event";
@@ -14,7 +14,15 @@ import { SIGMAHQ_RULES } from "./sigma/sigmahq-rules";
 
 type ChalkInstance = CliContext["style"];
 
-/** `--rules`: a rule file, a directory of them (searched recursively for .yml/.yaml), or the built-in SigmaHQ set. */
+/** A rule file larger than this is refused (named, the others run): SigmaHQ's biggest is a few KB. */
+const MAX_RULE_FILE_BYTES = 16 << 20;
+
+/**
+ * `--rules`: a rule file, a directory of them (searched recursively for .yml/.yaml), or the built-in SigmaHQ set.
+ * Each file is opened as core's regular files are (without blocking, then fstat): a FIFO, a device or a file
+ * that cannot be read is a named failure like a rule that does not compile, and the others run (exit 65); a
+ * --rules that is missing, or gives no rule file at all, is exit 66.
+ */
 export function loadRuleSet(path: string | undefined): RuleSet {
   const set: RuleSet = { rules: [], failed: [], skipped: [] };
   if (path === undefined) {
@@ -23,38 +31,85 @@ export function loadRuleSet(path: string | undefined): RuleSet {
   }
   let files: string[];
   try {
-    files = statSync(path).isDirectory()
-      ? readdirSync(path, { recursive: true })
-          .map(String)
-          .filter((f) => /\.ya?ml$/i.test(f))
-          .sort()
-          .map((f) => join(path, f))
-      : [path];
+    files = statSync(path).isDirectory() ? ruleFiles(path, set) : [path];
   } catch (error) {
     throw new NoInputError(`--rules ${path}: ${reason(error)}`, { hint: "give a Sigma rule file or a directory of .yml rules" });
   }
-  if (files.length === 0)
+  if (files.length === 0 && set.failed.length === 0)
     throw new NoInputError(`--rules ${path}: no .yml or .yaml files in it`, { hint: "give a directory of Sigma rules" });
   for (const file of files) {
+    const read = readRegularFileSync(file, MAX_RULE_FILE_BYTES);
+    if ("refused" in read) {
+      const why =
+        read.refused.kind === "unreadable"
+          ? `cannot be read (${errnoText(read.refused.code)})`
+          : describeRefusal(read.refused, MAX_RULE_FILE_BYTES);
+      set.failed.push({ rule: file, source: file, reason: why, unread: true });
+      continue;
+    }
     let text: string;
     try {
-      const bytes = readFileSync(file);
-      text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
-    } catch (error) {
-      if (error instanceof TypeError) {
-        set.failed.push({ rule: file, source: file, reason: "not UTF-8 text" });
-        continue;
-      }
-      throw new NoInputError(`rule file ${file}: ${reason(error)}`, { hint: "make it readable or leave it out of --rules" });
+      text = new TextDecoder("utf-8", { fatal: true }).decode(read.bytes);
+    } catch {
+      set.failed.push({ rule: file, source: file, reason: "not UTF-8 text" });
+      continue;
     }
     compileRuleText(text, file, set);
   }
   return set;
 }
 
+/**
+ * The .yml/.yaml files under `root`, by relative path. Symlinks are followed (a rules checkout may link a shared
+ * directory in), but each directory and each file by its real path once: a link back up (`sub/up -> ..`) is not
+ * walked again, where readdir's recursive walk followed it 40 levels and loaded every rule 41 times. Hand-written
+ * (a dozen lines) because a directory that cannot be listed must become a named failure in the set, not an end.
+ */
+function ruleFiles(root: string, set: RuleSet): string[] {
+  const seen = new Set<string>();
+  const found: string[] = [];
+  const walk = (dir: string, rel: string) => {
+    let entries: Dirent[];
+    try {
+      const real = realpathSync(dir);
+      if (seen.has(real)) return;
+      seen.add(real);
+      entries = readdirSync(dir, { withFileTypes: true });
+    } catch (error) {
+      // the root itself goes to the caller (exit 66); a subdirectory is one named failure
+      if (rel === "") throw error;
+      set.failed.push({ rule: dir, source: dir, reason: `directory cannot be read (${reason(error)})`, unread: true });
+      return;
+    }
+    for (const entry of entries) {
+      const path = join(dir, entry.name);
+      const relPath = rel === "" ? entry.name : join(rel, entry.name);
+      const isDir = entry.isDirectory() || (entry.isSymbolicLink() && statSync(path, { throwIfNoEntry: false })?.isDirectory() === true);
+      if (isDir) walk(path, relPath);
+      else if (/\.ya?ml$/i.test(entry.name)) {
+        // a dangling link keeps its own name as its key, and is then named as unreadable
+        let real = path;
+        try {
+          real = realpathSync(path);
+        } catch {}
+        if (seen.has(real)) continue;
+        seen.add(real);
+        found.push(relPath);
+      }
+    }
+  };
+  walk(root, "");
+  // by relative path, as before: the rules (and their alerts) keep the order they always had
+  return found.sort().map((f) => join(root, f));
+}
+
 function reason(error: unknown): string {
   const code = (error as NodeJS.ErrnoException).code;
-  return code === "ENOENT" ? "no such file or directory" : code === "EACCES" ? "permission denied" : (error as Error).message;
+  return code === undefined ? (error as Error).message : errnoText(code);
+}
+
+function errnoText(code: string): string {
+  return code === "ENOENT" ? "no such file or directory" : code === "EACCES" ? "permission denied" : code;
 }
 
 export function parseLevel(value: string | undefined, flag: string): number | undefined {
@@ -81,7 +136,7 @@ export interface DetectOptions {
    * With format "ecs": ecs.ts's ecsAlert, handed in by the caller, which imports that module (and go-libaudit's
    * table) only when ECS is asked for, so every other start stays without it.
    */
-  ecsAlert?: (event: AuditEvent, rule: EcsRule, host: string) => EcsDocument;
+  ecsAlert?: (event: AuditEvent, rule: EcsRule) => EcsDocument;
   style: ChalkInstance;
 }
 
@@ -96,7 +151,6 @@ export class Detector {
   private readonly engine: SigmaEngine;
   /** Each rule's part of the alert JSON, made once. */
   private readonly heads = new Map<SigmaRule, string>();
-  private readonly host = hostname();
 
   private readonly ecsAlert: DetectOptions["ecsAlert"];
 
@@ -126,9 +180,10 @@ export class Detector {
       if (rule.rank < this.options.minRank) continue;
       this.stats.alerts++;
       this.stats.byLevel[rule.level]++;
-      const host = event.node ?? this.host;
-      if (this.options.format === "table") line(tableRow(event, rule, host, this.options.style));
-      else if (this.ecsAlert) line(JSON.stringify(this.ecsAlert(event, rule, host)));
+      // the host the event happened on (node=), never the machine reading the log: null when the log does not say
+      const host = event.node ?? null;
+      if (this.options.format === "table") line(tableRow(event, rule, host ?? "-", this.options.style));
+      else if (this.ecsAlert) line(JSON.stringify(this.ecsAlert(event, rule)));
       else
         line(
           `{"time":${JSON.stringify(event.time)},"host":${JSON.stringify(host)},${this.head(rule)},"records":${JSON.stringify(records)},"event":${String(json)}}`,

@@ -430,8 +430,9 @@ export interface EcsRule {
  * A detect alert as an ECS document: the matching event's document with event.kind "alert", the rule under
  * rule.* and its ATT&CK techniques under threat.*, so a SIEM lists it with its other alerts.
  */
-export function ecsAlert(event: AuditEvent, rule: EcsRule, host: string): EcsDocument {
-  const doc = toEcs(event, { hostName: host });
+export function ecsAlert(event: AuditEvent, rule: EcsRule): EcsDocument {
+  // host.name from the event's node= only, as for ECS events: a copied log's alert must not carry the analyst's host
+  const doc = toEcs(event);
   put(doc, "event.kind", "alert");
   // the level's rank: informational 0 … critical 4 (Sigma's order)
   put(doc, "event.severity", rule.rank);

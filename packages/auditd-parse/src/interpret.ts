@@ -47,8 +47,12 @@ const nextRecordSeq = (): number => ++recordSeq;
 const UNSET = 4_294_967_295;
 /** Token space kept between records; a longer record's is dropped after it (a 4 MiB line may have a million). */
 const MAX_KEPT_TOKENS = 16_384;
-/** Bound on argv indexes, so a corrupt `a99999999=` cannot allocate a huge sparse array. */
-const MAX_ARGS = 100_000;
+/**
+ * Bound on argv indexes, so a corrupt `a99999999=` cannot allocate a huge sparse array; above any real argc:
+ * execve's 6 MiB at most of arguments, each at least 10 bytes (a character, its NUL, its pointer), is ~630,000.
+ * (It was 100,000: the arguments past it were dropped, and a keyword there escaped detect's rules.)
+ */
+const MAX_ARGS = 1 << 20;
 /** Chunks of one argument: the kernel logs at most 128 KiB per argument, in chunks of about 7.5 KiB. */
 const MAX_CHUNKS = 4096;
 /** Event buffers kept for reuse, and the largest one worth keeping (a runaway line grows one). */

@@ -127,8 +127,7 @@ export class Output {
   /** The first failure is the one reported (both a stream's error event and a pending callback may carry one). */
   private fail(error: Error): void {
     // an -o file's failure in core's words, as every -o format (and the pages' atomic write) says it
-    this.failure ??=
-      this.path === undefined ? new IoError(`cannot write standard output: ${error.message}`) : outputFileError(this.path, error);
+    this.failure ??= this.path === undefined ? stdoutError(error) : outputFileError(this.path, error);
     this.onFailure?.();
   }
 
@@ -180,6 +179,19 @@ export class Output {
 function handled(promise: Promise<void>): Promise<void> {
   promise.catch(() => undefined);
   return promise;
+}
+
+/**
+ * A failed stdout. A reader that left (`| head`, EPIPE) is an I/O error like a full disk (exit 74), not the end of
+ * the run: what was not delivered is not reported as written, and detect's gate (exit 1) must not read 0 because
+ * nobody read its alerts.
+ */
+function stdoutError(error: Error): IoError {
+  if ((error as NodeJS.ErrnoException).code === "EPIPE")
+    return new IoError("cannot write standard output: its reader closed it (EPIPE), so the output is incomplete", {
+      hint: "read the whole output, or write it with -o FILE",
+    });
+  return new IoError(`cannot write standard output: ${error.message}`);
 }
 
 /** The run's stdout through IOStreams' byte writer: the bytes untouched while no secret is registered. */

@@ -4,7 +4,7 @@ import type { CliContext } from "@opsguard/core/cli";
 import { DataError, NoInputError, type OpsguardError, UsageError } from "@opsguard/core/errors";
 import type { IOStreams } from "@opsguard/core/iostreams";
 import type { ByteProgress } from "@opsguard/core/progress";
-import { MAX_EVENT_BYTES, MAX_EVENT_RECORDS } from "./assemble";
+import { DETECT_BOUNDS, MAX_EVENT_BYTES, MAX_EVENT_RECORDS } from "./assemble";
 import { idSources, type ParseFlags, parserOptions } from "./commands/flags";
 import { loadAuditdConfig } from "./config";
 import { eventFilter, type FilterOptions, needsRecords, parseSuccess, parseTime } from "./filter";
@@ -108,6 +108,8 @@ export async function runPipeline(mode: Mode, files: string[], flags: ParseFlags
     },
     {
       ...parserOptions(flags, config),
+      // a rule must see an event whole: detect holds the kernel's longest command line in one event
+      ...(mode === "detect" ? { bounds: DETECT_BOUNDS } : {}),
       // parsed only when read (report, the event formats, filters that read records)
       // detect reads the records' fields from the interpreter's table, not from their JSON parsed back (a filter
       // that reads records still gets them as objects)
@@ -119,8 +121,11 @@ export async function runPipeline(mode: Mode, files: string[], flags: ParseFlags
       ...(mode === "sessions" ? { proctitleText: false } : {}),
     },
   );
+  // -F detect: an event matched in parts is said at once, not only when the run stops
+  const watch = detect && flags.follow ? detect.splitWatch(ctx) : undefined;
   const onChunk = (chunk: Buffer): Promise<void> | undefined => {
     parser.pushBytes(chunk);
+    watch?.(parser.stats.split);
     return sink.pending();
   };
   const inputs = files.length === 0 ? ["-"] : rotationOrder(files);
@@ -159,8 +164,8 @@ export async function runPipeline(mode: Mode, files: string[], flags: ParseFlags
   }
   await output.close();
   if (nothing && created) await removeIfEmpty(appendTo);
-  summarize(ctx, parser, flags.strict);
-  if (detect && detector && rules) detect.detectVerdict(ctx, detector, rules, flags, unread.verdict());
+  summarize(ctx, parser, flags.strict, mode === "detect");
+  if (detect && detector && rules) detect.detectVerdict(ctx, detector, rules, flags, unread.verdict(), parser.stats.split);
   else {
     const incomplete = unread.verdict();
     if (incomplete) throw incomplete;
@@ -233,7 +238,7 @@ async function readAll(
 }
 
 /** The stderr summary: counts, lost events, and the malformed-input verdict for --strict. */
-export function summarize(ctx: CliContext, parser: AuditParser, strict: boolean): void {
+export function summarize(ctx: CliContext, parser: AuditParser, strict: boolean, detect = false): void {
   const s = parser.stats;
   ctx.log.info(
     `${s.lines} lines, ${s.records} records, ${s.events} events, ${s.lost} lost (serial gaps in a contiguous stream), ${s.skipped} serials skipped in all, ${s.malformed} malformed, ${s.cut} cut, ${s.wide} cut for fields, ${s.split} split, ${s.textPath} records read on the text path`,
@@ -243,7 +248,8 @@ export function summarize(ctx: CliContext, parser: AuditParser, strict: boolean)
       `${s.wide} line(s) with more than ${MAX_LINE_FIELDS} fields cut after them (no kernel record has as many): the rest dropped`,
     );
   if (s.cut > 0) ctx.log.warn(`${s.cut} line(s) longer than 4 MiB cut at their last space before it: the value there and the rest dropped`);
-  if (s.split > 0)
+  // detect says it itself, as what makes its run incomplete (detectVerdict)
+  if (s.split > 0 && !detect)
     ctx.log.warn(
       `${s.split} event(s) written in parts under the same id: over ${MAX_EVENT_RECORDS} records or ${MAX_EVENT_BYTES >> 20} MiB (a log whose stamps do not change?), or too many big events open at once`,
     );

@@ -126,19 +126,15 @@ describe("--format ecs: fields and types as ECS defines them", () => {
 
   it("a detect alert is an ECS alert with the rule and its ATT&CK techniques", () => {
     const [event] = events(readFileSync(join(GOLDEN, readdirSync(GOLDEN).find((f) => f.endsWith(".log"))!), "utf8"));
-    const doc = ecsAlert(
-      event!,
-      {
-        id: "r-1",
-        title: "Shell spawned",
-        level: "high",
-        rank: 3,
-        tags: ["attack.execution", "attack.t1059.004"],
-        attack: ["T1059.004"],
-        author: "someone",
-      },
-      "web1",
-    );
+    const doc = ecsAlert(event!, {
+      id: "r-1",
+      title: "Shell spawned",
+      level: "high",
+      rank: 3,
+      tags: ["attack.execution", "attack.t1059.004"],
+      attack: ["T1059.004"],
+      author: "someone",
+    });
     expect(problems(doc)).toEqual([]);
     expect(doc).toMatchObject({
       event: { kind: "alert", severity: 3 },

@@ -2,8 +2,8 @@ import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import type { AuditEvent } from "../src/event";
 import { AuditParser, parseText } from "../src/parser";
-import { eventDocs } from "../src/sigma/document";
-import { SigmaEngine } from "../src/sigma/engine";
+import { type Doc, eventDocs } from "../src/sigma/document";
+import { matchedTypes, SigmaEngine } from "../src/sigma/engine";
 import type { SigmaRule } from "../src/sigma/rules";
 import { SIGMAHQ_RULES } from "../src/sigma/sigmahq-rules";
 import { IDS, knownLogs, literals, random, randomLog, ruleSet, SHAPE_RULES, SHAPES } from "./sigma-logs";
@@ -15,19 +15,18 @@ import { IDS, knownLogs, literals, random, randomLog, ruleSet, SHAPE_RULES, SHAP
 
 /** Every rule on every record of its types, in rule order: what the engine must equal. */
 function straightforward(rules: readonly SigmaRule[], event: AuditEvent): string {
-  const found = new Map<SigmaRule, string[]>();
+  const found = new Map<SigmaRule, { type: string; doc: Doc }[]>();
   if (event.records.length > 0)
     for (const doc of eventDocs(event)) {
       const type = doc.type.toUpperCase();
       for (const rule of rules) {
         if (rule.types !== undefined && !rule.types.has(type)) continue;
         if (!rule.test(doc)) continue;
-        const types = found.get(rule) ?? [];
-        if (!types.includes(type)) types.push(type);
-        found.set(rule, types);
+        found.set(rule, [...(found.get(rule) ?? []), { type, doc }]);
       }
     }
-  return JSON.stringify(rules.filter((r) => found.has(r)).map((r) => [r.id, found.get(r)]));
+  // the alert names the records whose own fields matched (matchedTypes, the engine's own choice)
+  return JSON.stringify(rules.filter((r) => found.has(r)).map((r) => [r.id, matchedTypes(r, found.get(r)!)]));
 }
 
 function viaEngine(engine: SigmaEngine, event: AuditEvent): string {

@@ -61,9 +61,10 @@ export function redactedJson(value: unknown): string {
  */
 export function exitQuietlyOnEpipe(tool = "opsguard"): void {
   process.stdout.on("error", (error: NodeJS.ErrnoException) => {
-    if (error.code === "EPIPE") process.exit(process.exitCode ?? ExitCode.OK);
-    // a writer that was told of the error (IOStreams' writeBytes) reports it as its run's error, with its own line
+    // a writer that was told of the error (IOStreams' writeBytes) reports it as its run's error, with its own line:
+    // auditd-parse's data output, whose exit code (detect's gate) must not turn 0 because the reader left
     if (writeErrorHandled(error)) return;
+    if (error.code === "EPIPE") process.exit(process.exitCode ?? ExitCode.OK);
     process.stderr.write(`${tool}: cannot write to stdout (${error.code ?? error.message}); the output is incomplete\n`);
     process.exit(ExitCode.IO_ERR);
   });

@@ -19,7 +19,11 @@ export function newDetectCommand(program: Command, runF: RunFn<DetectCommandOpti
       .option("--rules <path>", "a Sigma rule file or a directory of them (default: the built-in SigmaHQ auditd rules)")
       .option("--min-level <level>", "only alerts of this level or higher: informational, low, medium, high, critical")
       .option("--fail-level <level>", "exit 1 when a rule of this level or higher matched")
-      .option("--list-rules", "list the rules (level, id, title, author, source), those that failed to compile and why, and exit", false)
+      .option(
+        "--list-rules",
+        "list the rules (level, id, title, author, source), those that failed to compile and why, and exit (65 when one failed)",
+        false,
+      )
       .option("-F, --follow", "keep reading the file as it grows and across rotation, like tail -F (alerts as events complete)", false)
       .option("--from-end", "with --follow: start at the end of the file", false)
       .option("-o, --output <file>", "append alerts to this file instead of stdout")
@@ -33,11 +37,15 @@ Output: one alert per rule that matched an event, NDJSON on stdout ({"time","hos
 Matching: each record is one Sigma document with its fields as logged (hex strings decoded, numbers as
   written), ENRICHED names (SYSCALL, UID …), EXECVE a0…aN the whole argv; a field the record lacks comes from
   the event's other records. Rules for another logsource than product linux / service auditd are skipped.
-  A re that can backtrack catastrophically (a repetition inside a repetition, like (a+)+) and a condition
-  nested over 100 deep are refused: that rule fails to compile.
-Exit: 1 when a rule at or above --fail-level matched; 65 when a rule could not be compiled (each is named
-  on stderr with the reason, the others still run, or when an input could not be read whole: the alerts
-  cover the rest, named on stderr); 66 when --rules is missing or no input is readable.
+  A re runs on V8's linear-time engine once it backtracks too much, so (a|a)* or (a+)+ cannot stall the run;
+  one that engine cannot take (re|i, lookaround, backreferences) is refused when it may backtrack
+  catastrophically ((a+)+, (a|b)*), and so is a condition nested over 100 deep: that rule fails to compile.
+Exit: 1 when a rule at or above --fail-level matched. 65 (incomplete; the alerts of the rest are written)
+  when a rule could not be compiled or a rule file read (a FIFO, a device, no permission: each named on stderr,
+  the others run; --list-rules exits so too), when an input could not be read whole, or when an event over
+  4096 records or 16 MiB had to be matched in parts. 66 when --rules is missing or leaves no rule to run, or
+  no input is readable. 74 when the alerts could not all be written (a full disk, or stdout's reader gone, as
+  with | head), whatever matched.
 The filter options select the events the rules see.
 
 Examples:

@@ -2,6 +2,7 @@ import { type CliContext, type Command, cliContext, exitWith, type RunFn } from 
 import { UsageError } from "@opsguard/core/errors";
 import { ExitCode } from "@opsguard/core/exit";
 import type { IOStreams } from "@opsguard/core/iostreams";
+import { DETECT_BOUNDS } from "../assemble";
 import { loadAuditdConfig } from "../config";
 import { Output } from "../output";
 import { AuditParser } from "../parser";
@@ -62,10 +63,13 @@ export async function runPluginCommand({ ctx, flags }: PluginCommandOptions, io:
           },
     {
       ...parserOptions(flags, config),
+      // a rule must see an event whole, as in detect
+      ...(detector !== undefined ? { bounds: DETECT_BOUNDS } : {}),
       recordObjects: detector !== undefined || ecs !== undefined,
       summaries: detector !== undefined || ecs !== undefined,
     },
   );
+  const watch = detect?.splitWatch(ctx);
   const windowMs = config.windowMs ?? 2000;
   // auditd feeds events live: complete them on the wall clock too, or a lone kernel record would wait forever
   // SIGTERM (auditd stopping us) ends input like EOF: what was read is completed and written, exit 0; so does
@@ -85,6 +89,7 @@ export async function runPluginCommand({ ctx, flags }: PluginCommandOptions, io:
   try {
     for await (const chunk of io.stdin) {
       parser.pushBytes(chunk as Buffer);
+      watch?.(parser.stats.split);
       if (wait) {
         await wait;
         wait = undefined;
@@ -99,6 +104,6 @@ export async function runPluginCommand({ ctx, flags }: PluginCommandOptions, io:
   }
   parser.end();
   await output.close();
-  summarize(ctx, parser, false);
+  summarize(ctx, parser, false, detector !== undefined);
   return ExitCode.OK;
 }

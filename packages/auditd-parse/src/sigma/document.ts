@@ -223,7 +223,8 @@ export function hasSpecial(type: string, field: string): boolean {
 
 /** names with those of special() added. */
 export function specialNames(type: string, event: AuditEvent, names: string[]): string[] {
-  if (type === "EXECVE") names.push(...(event.argv ?? []).map((_, i) => `a${i}`));
+  // a loop, not push(...): a long argv (300,000 arguments) would pass more arguments than the stack holds
+  if (type === "EXECVE") for (let i = 0; i < (event.argv?.length ?? 0); i++) names.push(`a${i}`);
   if (type === "PROCTITLE") names.push("proctitle");
   if (type === "SOCKADDR") names.push("saddr_fam", "laddr", "lport", "path");
   return names;

@@ -1,7 +1,7 @@
 import type { AuditEvent } from "../event";
 import type { EventJson } from "../event-json";
 import type { SigmaDoc } from "./compile";
-import { eventDocs } from "./document";
+import { type Doc, eventDocs } from "./document";
 import { type FieldIndex, Gate } from "./gate";
 import type { SigmaRule } from "./rules";
 import { Places, TableEvent } from "./table-doc";
@@ -51,7 +51,7 @@ export class SigmaEngine {
     const table = line.recordTable();
     if (table === undefined || table.count === 0) return [];
     const view = new TableEvent(event, table, line.recordsJson()!, this.places, line);
-    let found: Map<number, string[]> | undefined;
+    let found: Found | undefined;
     for (const r of view.records) {
       const gate = this.gateOf(table.types[r]!);
       const candidates = gate.candidatesAt(view, r);
@@ -59,7 +59,7 @@ export class SigmaEngine {
       const doc = view.doc(r);
       const type = this.byType.has(doc.type) ? doc.type : doc.type.toUpperCase();
       for (const index of candidates) {
-        if (this.rules[index]!.test(doc)) found = noteMatch(found, index, type);
+        if (this.rules[index]!.test(doc)) found = noteMatch(found, index, type, doc);
       }
     }
     return found === undefined ? [] : ordered(found, this.rules);
@@ -71,29 +71,53 @@ export class SigmaEngine {
   }
 
   private matchDocs(docs: readonly (SigmaDoc & { type: string })[]): Match[] {
-    let found: Map<number, string[]> | undefined;
+    let found: Found | undefined;
     for (const doc of docs) {
       // record types are logged in upper case: only a rare lower-case one pays for toUpperCase
       const type = this.byType.has(doc.type) ? doc.type : doc.type.toUpperCase();
       const gate = this.byType.get(type) ?? this.otherTypes;
       for (const index of gate.candidates(doc)) {
-        if (this.rules[index]!.test(doc)) found = noteMatch(found, index, type);
+        if (this.rules[index]!.test(doc)) found = noteMatch(found, index, type, doc as Doc);
       }
     }
     return found === undefined ? [] : ordered(found, this.rules);
   }
 }
 
-/** Records that rule `index` matched a record of `type` (each type once per rule, in the order met). */
-function noteMatch(found: Map<number, string[]> | undefined, index: number, type: string): Map<number, string[]> {
-  const map = found ?? new Map<number, string[]>();
-  const types = map.get(index);
-  if (types === undefined) map.set(index, [type]);
-  else if (!types.includes(type)) types.push(type);
+/** The records rule `index` matched: each as its type and its document. */
+type Found = Map<number, { type: string; doc: Doc }[]>;
+
+/** Records that rule `index` matched a record of `type` (in the order met). */
+function noteMatch(found: Found | undefined, index: number, type: string, doc: Doc): Found {
+  const map = found ?? new Map();
+  const docs = map.get(index);
+  if (docs === undefined) map.set(index, [{ type, doc }]);
+  else docs.push({ type, doc });
   return map;
 }
 
-/** Matches by rule order. */
-function ordered(found: Map<number, string[]>, rules: readonly SigmaRule[]): Match[] {
-  return [...found].sort((a, b) => a[0] - b[0]).map(([index, records]) => ({ rule: rules[index]!, records }));
+/**
+ * Matches by rule order, each with the record types it matched: those whose own fields match the rule, when
+ * any does. A record lacking a field reads it from the event's other records, so a rule without a type (`a7`
+ * on any record) matched SYSCALL, CWD and PROCTITLE too with EXECVE's a7, and the alert named them all (T-aud17
+ * #11). Checked only for a match, with a document that reads no other record. When no record matches alone (a
+ * rule joining `type: EXECVE` with SYSCALL's `key`), every record that matched is named.
+ */
+function ordered(found: Found, rules: readonly SigmaRule[]): Match[] {
+  return [...found]
+    .sort((a, b) => a[0] - b[0])
+    .map(([index, docs]) => ({ rule: rules[index]!, records: matchedTypes(rules[index]!, docs) }));
+}
+
+/** The record types an alert names, of the records `rule` matched (see ordered). */
+export function matchedTypes(rule: SigmaRule, docs: readonly { type: string; doc: Doc }[]): string[] {
+  const alone = docs.length > 1 ? docs.filter(({ doc }) => rule.test(ownOnly(doc))) : docs;
+  const types: string[] = [];
+  for (const { type } of alone.length > 0 ? alone : docs) if (!types.includes(type)) types.push(type);
+  return types;
+}
+
+/** A record's document that reads its own fields only. */
+function ownOnly(doc: Doc): SigmaDoc {
+  return { get: (field) => doc.own(field), at: (_slot, field) => doc.own(field), values: () => doc.values() };
 }

@@ -27,6 +27,8 @@ export interface RuleProblem {
   rule: string;
   source: string;
   reason: string;
+  /** The file could not be read at all (a FIFO, a device, no permission): said as such, not as a compile error. */
+  unread?: boolean;
 }
 
 export interface RuleSet {
