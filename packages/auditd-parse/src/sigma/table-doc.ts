@@ -55,6 +55,22 @@ enum Place {
 /** Per record layout (RecordTable.layout), the Place of each field slot; bounded (corrupt input, endless layouts). */
 export class Places {
   private readonly byLayout = new Map<number, Int32Array>();
+  private readonly byName = new Map<number, Map<string, number>>();
+
+  /**
+   * The places of a layout by field name, for names asked without a slot (keywords read every name of an
+   * EXECVE record twice: names(), then own()); bounded per layout, as argv's names have no bound.
+   */
+  named(layout: number): Map<string, number> | undefined {
+    if (layout === 0) return undefined;
+    let names = this.byName.get(layout);
+    if (names === undefined || names.size >= 1024) {
+      if (this.byName.size >= 4096) this.byName.clear();
+      names = new Map();
+      this.byName.set(layout, names);
+    }
+    return names;
+  }
 
   of(layout: number): Int32Array | undefined {
     if (layout === 0) return undefined;
@@ -158,7 +174,19 @@ export class TableEvent {
   /** Record r's own value of `field` (RecordDoc.own). */
   own(r: number, field: string): string | readonly string[] | undefined {
     if ((this.table.flags(r) & FALLBACK) !== 0) return this.recordDoc(r).own(field);
-    return this.valueOf(r, this.resolve(r, field), field);
+    return this.valueOf(r, this.placeNamed(r, field), field);
+  }
+
+  /** The Place of a field in record r (not a fallback record) by its name, worked out once per layout. */
+  private placeNamed(r: number, field: string): number {
+    const names = this.places.named(this.table.layout(r));
+    if (names === undefined) return this.resolve(r, field);
+    let code = names.get(field);
+    if (code === undefined) {
+      code = this.resolve(r, field);
+      names.set(field, code);
+    }
+    return code;
   }
 
   /** own() for a field with a slot: where the field is in record r is worked out once per layout. */
