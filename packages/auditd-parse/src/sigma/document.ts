@@ -23,6 +23,15 @@ import type { SigmaDoc } from "./compile";
  * Values are read when a rule asks for them, not copied into a map per record: most rules stop at the first
  * field, and a record type with no rule of its own meets only the few rules that name no type.
  */
+/**
+ * What this file uses of the bin's modules, read once: in detect's lazily loaded chunk (scripts/build.mjs) an
+ * import from the bin is two getter calls at every use (as in table-doc.ts).
+ */
+const infoOf = fieldInfo;
+const KEY = Kind.Key;
+const ENCODED = Kind.Encoded;
+const isInterpreted = interpreted;
+
 export abstract class Doc implements SigmaDoc {
   private flat: string[] | undefined;
   /** Field values by slot, read once (MISSING: looked up, absent). */
@@ -137,9 +146,9 @@ export class RecordDoc extends Doc {
     // own members only: a rule naming `constructor` or `__proto__` must not read Object.prototype's
     const value = Object.hasOwn(record.fields, field) ? record.fields[field] : undefined;
     if (value !== undefined) {
-      const kind = fieldInfo(field).kind;
-      if (kind === Kind.Key && this.event.keys !== undefined) return this.event.keys;
-      if (kind === Kind.Encoded && typeof value === "string") return value;
+      const kind = infoOf(field).kind;
+      if (kind === KEY && this.event.keys !== undefined) return this.event.keys;
+      if (kind === ENCODED && typeof value === "string") return value;
       const logged = record.raw !== undefined && Object.hasOwn(record.raw, field) ? record.raw[field] : undefined;
       if (logged !== undefined) return logged;
       if (typeof value === "string") return value;
@@ -157,8 +166,8 @@ export class RecordDoc extends Doc {
       // SYSCALL, UID …: the interpretation of the lower-case field, when the log has no ENRICHED part for it
       const lower = field.toLowerCase();
       const v = record.fields[lower];
-      const kind = fieldInfo(lower).kind;
-      if (typeof v === "string" && interpreted(kind) && record.enriched?.[field] === undefined) return v;
+      const kind = infoOf(lower).kind;
+      if (typeof v === "string" && isInterpreted(kind) && record.enriched?.[field] === undefined) return v;
       return undefined;
     }
     return special(record.type, this.event, field, record.enriched?.SADDR);
@@ -168,8 +177,8 @@ export class RecordDoc extends Doc {
     const r = this.record;
     const names = ["type", ...Object.keys(r.fields)];
     for (const name of Object.keys(r.fields)) {
-      const kind = fieldInfo(name).kind;
-      if (interpreted(kind)) names.push(name.toUpperCase());
+      const kind = infoOf(name).kind;
+      if (isInterpreted(kind)) names.push(name.toUpperCase());
     }
     if (r.enriched !== undefined) names.push(...Object.keys(r.enriched));
     return [...new Set(specialNames(r.type, this.event, names))].filter((n) => this.own(n) !== undefined);

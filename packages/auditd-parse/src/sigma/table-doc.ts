@@ -8,6 +8,22 @@ import { isNullishAt } from "../values";
 import { slotCount } from "./compile";
 import { ascii, Doc, EventShared, hasSpecial, isExecveField, MISSING, RecordDoc, special, specialNames } from "./document";
 
+/**
+ * What this file uses of the bin's modules, read once: detect's code is a chunk loaded lazily
+ * (scripts/build.mjs), whose imports from the bin are two getter calls at every use (the chunk's
+ * CommonJS copy of the bin's module, then the bin's own export); read per field that was ~5% of detect's
+ * CPU on (a).
+ */
+const FALLBACK = RecordFlag.Fallback;
+const NO_FIELDS = RecordFlag.NoFields;
+const NO_JSON = RecordFlag.NoJson;
+const KEY = Kind.Key;
+const ENCODED = Kind.Encoded;
+const isInterpreted = interpreted;
+const isNullish = isNullishAt;
+const infoOf = fieldInfo;
+const decodeHex = decodeHexString;
+
 const DQUOTE = 34;
 const COMMA = 44;
 const BACKSLASH = 92;
@@ -39,6 +55,22 @@ enum Place {
 /** Per record layout (RecordTable.layout), the Place of each field slot; bounded (corrupt input, endless layouts). */
 export class Places {
   private readonly byLayout = new Map<number, Int32Array>();
+  private readonly byName = new Map<number, Map<string, number>>();
+
+  /**
+   * The places of a layout by field name, for names asked without a slot (keywords read every name of an
+   * EXECVE record twice: names(), then own()); bounded per layout, as argv's names have no bound.
+   */
+  named(layout: number): Map<string, number> | undefined {
+    if (layout === 0) return undefined;
+    let names = this.byName.get(layout);
+    if (names === undefined || names.size >= 1024) {
+      if (this.byName.size >= 4096) this.byName.clear();
+      names = new Map();
+      this.byName.set(layout, names);
+    }
+    return names;
+  }
 
   of(layout: number): Int32Array | undefined {
     if (layout === 0) return undefined;
@@ -141,13 +173,25 @@ export class TableEvent {
 
   /** Record r's own value of `field` (RecordDoc.own). */
   own(r: number, field: string): string | readonly string[] | undefined {
-    if ((this.table.flags(r) & RecordFlag.Fallback) !== 0) return this.recordDoc(r).own(field);
-    return this.valueOf(r, this.resolve(r, field), field);
+    if ((this.table.flags(r) & FALLBACK) !== 0) return this.recordDoc(r).own(field);
+    return this.valueOf(r, this.placeNamed(r, field), field);
+  }
+
+  /** The Place of a field in record r (not a fallback record) by its name, worked out once per layout. */
+  private placeNamed(r: number, field: string): number {
+    const names = this.places.named(this.table.layout(r));
+    if (names === undefined) return this.resolve(r, field);
+    let code = names.get(field);
+    if (code === undefined) {
+      code = this.resolve(r, field);
+      names.set(field, code);
+    }
+    return code;
   }
 
   /** own() for a field with a slot: where the field is in record r is worked out once per layout. */
   ownAt(r: number, slot: number, field: string): string | readonly string[] | undefined {
-    if ((this.table.flags(r) & RecordFlag.Fallback) !== 0) return this.recordDoc(r).own(field);
+    if ((this.table.flags(r) & FALLBACK) !== 0) return this.recordDoc(r).own(field);
     return this.valueOf(r, this.placeOf(r, slot, field), field);
   }
 
@@ -165,7 +209,7 @@ export class TableEvent {
    */
   plainBytes(r: number, slot: number, field: string): boolean {
     const table = this.table;
-    if ((table.flags(r) & RecordFlag.Fallback) !== 0) return false;
+    if ((table.flags(r) & FALLBACK) !== 0) return false;
     const code = this.placeOf(r, slot, field);
     if (code < Place.Body) return false;
     if (code >= Place.Upper) return table.types[r] !== "EXECVE" && this.plainMember(table.firstToken(r) + code - Place.Upper);
@@ -184,13 +228,13 @@ export class TableEvent {
     }
     const k = table.firstToken(r) + code - Place.Body;
     const info = table.infos[k]!;
-    if (info.kind === Kind.Key && this.event.keys !== undefined) return false;
+    if (info.kind === KEY && this.event.keys !== undefined) return false;
     const from = table.valueStart(k);
     const to = table.valueEnd(k);
     if (!ascii(b, from, to)) return false;
     if (table.types[r] === "EXECVE") return this.span(from, to);
     if (to - from >= 2 && b[from] === DQUOTE && b[to - 1] === DQUOTE) return this.span(from + 1, to - 1);
-    if (info.kind === Kind.Encoded && !isNullishAt(b, from, to)) return false;
+    if (info.kind === ENCODED && !isNullish(b, from, to)) return false;
     return this.span(from, to);
   }
 
@@ -223,7 +267,7 @@ export class TableEvent {
    */
   mayOwn(r: number, slot: number, field: string): boolean | undefined {
     const table = this.table;
-    if ((table.flags(r) & RecordFlag.Fallback) !== 0 || table.layout(r) === 0) return undefined;
+    if ((table.flags(r) & FALLBACK) !== 0 || table.layout(r) === 0) return undefined;
     const code = this.placeOf(r, slot, field);
     if (code === Place.None) return false;
     return code !== Place.Special || hasSpecial(table.types[r]!, field);
@@ -236,7 +280,7 @@ export class TableEvent {
     const type = table.types[r]!;
     if (field === "type") return Place.Type;
     const first = table.firstToken(r);
-    const body = (flags & RecordFlag.NoFields) !== 0 ? 0 : table.bodyTokens(r);
+    const body = (flags & NO_FIELDS) !== 0 ? 0 : table.bodyTokens(r);
     const execve = type === "EXECVE";
     const k = execve && !isExecveField(field) ? -1 : this.find(field, first, body);
     if (k >= 0) return Place.Body + k - first;
@@ -249,7 +293,7 @@ export class TableEvent {
     const l = execve && !isExecveField(lower) ? -1 : this.find(lower, first, body);
     if (l < 0) return Place.None;
     const kind = table.infos[l]!.kind;
-    return !interpreted(kind) ? Place.None : Place.Upper + l - first;
+    return !isInterpreted(kind) ? Place.None : Place.Upper + l - first;
   }
 
   /** The value at a Place of record r (not a fallback record). */
@@ -287,17 +331,17 @@ export class TableEvent {
   names(r: number): string[] {
     const table = this.table;
     const flags = table.flags(r);
-    if ((flags & RecordFlag.Fallback) !== 0) return this.recordDoc(r).names();
+    if ((flags & FALLBACK) !== 0) return this.recordDoc(r).names();
     const type = table.types[r]!;
     const first = table.firstToken(r);
-    const body = (flags & RecordFlag.NoFields) !== 0 ? 0 : table.bodyTokens(r);
+    const body = (flags & NO_FIELDS) !== 0 ? 0 : table.bodyTokens(r);
     const names = ["type"];
     const upper: string[] = [];
     for (let k = first; k < first + body; k++) {
       const info = table.infos[k]!;
       if (type === "EXECVE" && !isExecveField(info.name)) continue;
       names.push(info.name);
-      if (interpreted(info.kind)) upper.push(info.name.toUpperCase());
+      if (isInterpreted(info.kind)) upper.push(info.name.toUpperCase());
     }
     names.push(...upper);
     const enriched = first + table.bodyTokens(r);
@@ -310,7 +354,7 @@ export class TableEvent {
     this.objects ??= [];
     let doc = this.objects[r];
     if (doc === undefined) {
-      if ((this.table.flags(r) & RecordFlag.NoJson) !== 0) this.rewritten();
+      if ((this.table.flags(r) & NO_JSON) !== 0) this.rewritten();
       const text = this.json.buf.toString("utf8", this.table.jsonStart(r), this.table.jsonEnd(r));
       doc = new RecordDoc(JSON.parse(text) as OutputRecord, this.event, [], new EventShared(), undefined);
       this.objects[r] = doc;
@@ -333,7 +377,7 @@ export class TableEvent {
   private find(name: string, from: number, count: number): number {
     if (count === 0) return -1;
     const infos = this.table.infos;
-    const info = fieldInfo(name);
+    const info = infoOf(name);
     // a remembered name is one object wherever it was read: compared as such, not as text
     if (info.cached) {
       for (let k = from; k < from + count; k++) if (infos[k] === info) return k;
@@ -350,7 +394,7 @@ export class TableEvent {
   private fieldValue(r: number, k: number, field: string, execve: boolean): string | readonly string[] | undefined {
     const table = this.table;
     const info = table.infos[k]!;
-    if (info.kind === Kind.Key && this.event.keys !== undefined) return this.event.keys;
+    if (info.kind === KEY && this.event.keys !== undefined) return this.event.keys;
     const b = table.bytes.buf;
     const from = table.valueStart(k);
     const to = table.valueEnd(k);
@@ -358,9 +402,9 @@ export class TableEvent {
     // EXECVE's fields other than argv are written as logged, quotes and all
     if (execve) return latin1(b, from, to);
     if (to - from >= 2 && b[from] === DQUOTE && b[to - 1] === DQUOTE) return latin1(b, from + 1, to - 1);
-    if (info.kind === Kind.Encoded && !isNullishAt(b, from, to)) {
+    if (info.kind === ENCODED && !isNullish(b, from, to)) {
       const logged = latin1(b, from, to);
-      return decodeHexString(logged) ?? logged;
+      return decodeHex(logged) ?? logged;
     }
     return latin1(b, from, to);
   }
