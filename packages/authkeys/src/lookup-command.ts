@@ -23,6 +23,11 @@ export interface LookupCommandOptions {
   loadConfig: (path: string | undefined) => Promise<AuthkeysConfig>;
   /** The run's streams: the keys on stdout, log lines and errors on stderr, all redacted. */
   io: IOStreams;
+  /**
+   * When the lookup's clock starts, in ms since the process started (core's CliContext.startedAtMs): 0, the
+   * default, for the process sshd starts, whose start-up sshd waits for too.
+   */
+  startedAtMs?: number;
 }
 
 /**
@@ -45,6 +50,7 @@ export function loginLoggers(
 /** `authkeys [lookup] <user> [fingerprint]`: the keys on stdout, one audit line per lookup. */
 export async function runLookupCommand(user: string, fingerprint: string | undefined, options: LookupCommandOptions): Promise<ExitCode> {
   const { io } = options;
+  startClock(options.startedAtMs);
   const config = await options.loadConfig(options.config);
   const launcherProblem = (globalThis as Record<string, unknown>)[AGENT_PROBLEM_GLOBAL] as string | undefined;
   // A late or broken agent must leave the direct lookup its whole deadline.
@@ -224,7 +230,15 @@ export function watchdog(limitMs: number, io: IOStreams): void {
   ).unref();
 }
 
-/** Since the process started, as sshd waits for it; process.uptime() needs no perf_hooks module. */
+/** Where elapsed() counts from: the process start, unless the run began later (LookupCommandOptions.startedAtMs). */
+let originMs = 0;
+
+/** Counts the lookup's clock from startedAtMs (ms since the process started; 0: its start). */
+export function startClock(startedAtMs = 0): void {
+  originMs = startedAtMs;
+}
+
+/** Since the run started: for the process sshd starts, its start, as sshd waits for it; process.uptime() needs no perf_hooks module. */
 export function elapsed(): number {
-  return Math.round(process.uptime() * 1000);
+  return Math.round(process.uptime() * 1000 - originMs);
 }

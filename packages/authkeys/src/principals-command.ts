@@ -1,6 +1,6 @@
 import { ConfigError, describeError } from "@opsguard/core/errors";
 import { ExitCode } from "@opsguard/core/exit";
-import { elapsed, type LookupCommandOptions, loginLoggers, WATCHDOG_GRACE_MS, watchdog } from "./lookup-command";
+import { elapsed, type LookupCommandOptions, loginLoggers, startClock, WATCHDOG_GRACE_MS, watchdog } from "./lookup-command";
 import { principalOptionsProblem } from "./principal-options";
 import { printableUser } from "./username";
 
@@ -20,6 +20,7 @@ export type PrincipalsCommandOptions = LookupCommandOptions;
  */
 export async function runPrincipalsCommand(user: string, cert: CertificateTokens, options: PrincipalsCommandOptions): Promise<ExitCode> {
   const { io } = options;
+  startClock(options.startedAtMs);
   const config = await options.loadConfig(options.config);
   const problem = principalOptionsProblem(config);
   if (problem) throw new ConfigError(`invalid config for principals: ${problem}`);

@@ -44,12 +44,19 @@ export interface CliContext {
   color: boolean;
   /** The run's streams: every command writes through these (redacted), never to process.stdout/stderr. */
   io: IOStreams;
+  /**
+   * When this run began, in ms since the process started: 0 for a bin (the process is the run, so a limit
+   * counted from here includes the start-up its caller waited for), later for a run inside a longer-lived
+   * process (in-process tests).
+   */
+  startedAtMs: number;
 }
 
 /** What one run of a program carries: its streams and the exit code its command's run function returned. */
 interface RunState {
   io: IOStreams;
   exitCode: ExitCode;
+  startedAtMs: number;
 }
 const runs = new WeakMap<Command, RunState>();
 
@@ -118,7 +125,7 @@ export function createProgram(info: ToolInfo, io: IOStreams = systemIO()): Comma
     });
   const after = [info.helpAfter, exitCodeHelpText(info.exitCodes)].filter(Boolean).join("\n\n");
   program.addHelpText("after", `\n${after}`);
-  runs.set(program, { io, exitCode: ExitCode.OK });
+  runs.set(program, { io, exitCode: ExitCode.OK, startedAtMs: 0 });
   return program;
 }
 
@@ -155,7 +162,7 @@ export function cliContext(command: Command, options: ContextOptions = {}): CliC
     ...(options.stderr === undefined ? {} : { stderr: options.stderr }),
     stream: io.stderr,
   });
-  return { tool: root.name(), opts, log, style: createStyle(color), color, io };
+  return { tool: root.name(), opts, log, style: createStyle(color), color, io, startedAtMs: stateOf(command).startedAtMs };
 }
 
 function rootOf(command: Command): Command {
@@ -168,8 +175,9 @@ function rootOf(command: Command): Command {
  * Parses argv, runs the chosen command and returns its exit code; any error becomes one line on the run's
  * stderr and the documented exit code. Sets nothing global: in-process tests call this.
  */
-export async function executeCli(program: Command, argv: readonly string[]): Promise<ExitCode> {
+export async function executeCli(program: Command, argv: readonly string[], run: { startedAtMs?: number } = {}): Promise<ExitCode> {
   const state = stateOf(program);
+  state.startedAtMs = run.startedAtMs ?? 0;
   try {
     await program.parseAsync(argv as string[]);
     return state.exitCode;

@@ -44,7 +44,8 @@ export function runInProcess(
     if (options.cwd) process.chdir(options.cwd);
     try {
       const program = build(t.io);
-      const code = await executeCli(program, ["node", program.name(), ...args]);
+      // the run begins now, as a spawned bin's process would: limits counted from the start count from here
+      const code = await executeCli(program, ["node", program.name(), ...args], { startedAtMs: process.uptime() * 1000 });
       return { code, stdout: t.stdout(), stderr: t.stderr() };
     } finally {
       process.chdir(savedCwd);

@@ -33,5 +33,6 @@ export async function runLookup({ ctx, user, fingerprint }: LookupOptions, io: I
     logFormat: ctx.opts.logFormat,
     loadConfig: loadLoginConfig,
     io,
+    startedAtMs: ctx.startedAtMs,
   });
 }

@@ -36,5 +36,14 @@ export function newPrincipalsCommand(program: Command, runF: RunFn<PrincipalsOpt
 export async function runPrincipals({ ctx, user, cert }: PrincipalsOptions, io: IOStreams): Promise<ExitCode> {
   const [{ runPrincipalsCommand }, { loadLoginConfig }] = await Promise.all([import("../principals-command"), import("../login-config")]);
   const { json, quiet, logFormat, config } = ctx.opts;
-  return runPrincipalsCommand(user, cert, { config, json, quiet, level: ctx.log.level, logFormat, loadConfig: loadLoginConfig, io });
+  return runPrincipalsCommand(user, cert, {
+    config,
+    json,
+    quiet,
+    level: ctx.log.level,
+    logFormat,
+    loadConfig: loadLoginConfig,
+    io,
+    startedAtMs: ctx.startedAtMs,
+  });
 }
