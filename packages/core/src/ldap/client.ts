@@ -5,7 +5,7 @@ import { ConfigError, OpsguardError } from "../errors";
 import { Logger } from "../log";
 import { describeRefusal, readRegularFileSync } from "../regular-file";
 import type { Secret } from "../secret";
-import { BindTurn, STALL_MS, StallWatch, TimeoutSignal, withTimeout } from "./attempt-timing";
+import { STALL_MS, StallWatch, TimeoutSignal, withTimeout } from "./attempt-timing";
 import { LdapEntry } from "./entry";
 import {
   LdapAuthError,
@@ -309,17 +309,17 @@ export class LdapClient {
     // Indexed like ldap.urls (a URL may be listed twice), so the error lists them in the configured order.
     const attempts: (Attempt | undefined)[] = plan.map(() => undefined);
     const running = new Map<Pending, (typeof plan)[number]>();
-    const turn = new BindTurn();
     let next = 0;
     let startedAny = false;
     let stagger: NodeJS.Timeout | undefined;
     let done = false;
+    const rejected: { url: string; reason: string }[] = [];
+    let authError: LdapAuthError | undefined;
     return await new Promise<Client>((resolve, reject) => {
       const finish = (settle: () => void) => {
         done = true;
         this.#abortFailover = undefined;
         clearTimeout(stagger);
-        turn.close();
         settle();
       };
       const giveUpOthers = (winner: Pending | undefined, winnerUrl?: string) => {
@@ -359,7 +359,7 @@ export class LdapClient {
             health?.untried?.(step.url);
             continue;
           }
-          const pending = this.#attempt(step.url, budget, turn);
+          const pending = this.#attempt(step.url, budget);
           running.set(pending, step);
           pending.result.then(
             (connection) => won(pending, connection),
@@ -369,12 +369,15 @@ export class LdapClient {
           return;
         }
         if (!done && running.size === 0) {
+          // A rejected bind is a configuration problem (78, the cache served), not an outage: it is said
+          // rather than a slower server's timeout, as before the failover went on past it.
           finish(() =>
             reject(
-              failoverError(
-                attempts.filter((a) => a !== undefined),
-                this.#opts.deadlineMs,
-              ),
+              authError ??
+                failoverError(
+                  attempts.filter((a) => a !== undefined),
+                  this.#opts.deadlineMs,
+                ),
             ),
           );
         }
@@ -393,6 +396,9 @@ export class LdapClient {
         this.#isLost = false;
         this.#url = pending.url;
         health?.answered(pending.url);
+        // Skipped for a while, so the next lookups do not send it a password it rejects (a lockout policy
+        // counts each). When no server answers, it is left unmarked: the next lookup says 78 again.
+        for (const r of rejected) health?.failed(r.url, r.reason);
         const others = attempts.filter((a) => a !== undefined);
         if (others.length > 0)
           this.#log.warn(`LDAP failover: using ${pending.url}`, { failed: others.map((a) => `${a.url} (${a.reason})`).join(", ") });
@@ -403,8 +409,15 @@ export class LdapClient {
         running.delete(pending);
         const { url } = pending;
         if (error instanceof LdapAuthError) {
-          giveUpOthers(undefined);
-          finish(() => reject(error));
+          // One server rejecting the bind (its password rotated ahead of the others, or a replica that
+          // refuses clear binds) ends only its own attempt: another server may still accept it (T-ak17b 2).
+          // Its outcome is the failover's only when no server answers (see startNext).
+          const reason = /unencrypted/.test(error.message) ? "refuses to bind without TLS" : "bind rejected: invalid credentials";
+          attempts[index] = { url, reason, timedOut: false };
+          rejected.push({ url, reason });
+          authError ??= error;
+          this.#log.debug("LDAP server rejected the bind", { url, reason });
+          startNext();
           return;
         }
         const attempt = describeFailure(url, error, budget);
@@ -439,7 +452,7 @@ export class LdapClient {
    * Connect, TLS and bind within budget. The attempt's sockets are its own (several attempts may run at
    * once): a failed or abandoned attempt destroys only them; the winner's become the client's.
    */
-  #attempt(url: string, budget: number, turn: BindTurn): Pending {
+  #attempt(url: string, budget: number): Pending {
     const { hostname } = new URL(url);
     const host = hostname.replace(/^\[|\]$/g, "");
     const ldaps = url.toLowerCase().startsWith("ldaps:");
@@ -493,13 +506,22 @@ export class LdapClient {
     });
     const handshake = async (): Promise<void> => {
       if (this.#opts.startTls && !ldaps) await client.startTLS({ ...tlsOptions });
-      // An anonymous bind still proves the server answers before we commit to it.
-      await turn.take(() => client.bind(this.#opts.bindDn ?? "", this.#opts.bindPassword?.reveal() ?? ""));
+      // An anonymous bind still proves the server answers before we commit to it. For ldaps:// this is
+      // also where ldapts connects and does TLS: no lock across attempts may be held around it, or a
+      // blackholed ldaps:// server holds every other server's attempt for its whole budget (T-ak17b 1).
+      await client.bind(this.#opts.bindDn ?? "", this.#opts.bindPassword?.reveal() ?? "");
     };
+    // ldapts never settles a connect whose socket was destroyed before it connected or finished TLS:
+    // giving an attempt up must end it here, or its timeout timer keeps the process alive (T-ak17b 3).
+    let giveUp: () => void = () => {};
+    const givenUp = new Promise<never>((_, reject) => {
+      giveUp = () => reject(new Error("given up: another server answered first"));
+    });
+    givenUp.catch(() => {});
     const stall = new StallWatch(budget);
     const run = async (): Promise<Connection> => {
       try {
-        await withTimeout(handshake(), budget, destroy);
+        await withTimeout(Promise.race([handshake(), givenUp]), budget, destroy);
         if (abandoned) throw new Error("given up: another server answered first");
         return { client, sockets, lost };
       } catch (error) {
@@ -529,6 +551,7 @@ export class LdapClient {
       abandon: () => {
         abandoned = true;
         destroy();
+        giveUp();
       },
     };
     this.#pending.add(pending);
