@@ -253,6 +253,8 @@ describe("failover, timeouts and the deadline", () => {
       const error = await connecting;
       expect(error).toBeInstanceOf(LdapTimeoutError);
       expect(error.message).toMatch(/this process stalled \d+ ms: in doubt/);
+      // Not "the servers accept connections but do not respond": this process was starved (T-ak17b 6).
+      expect(describeError(error)).toContain("this process could not run for part of the wait");
       expect(calls).toEqual([`untried ${lab.url}`]);
     } finally {
       await client.close();
@@ -261,6 +263,7 @@ describe("failover, timeouts and the deadline", () => {
     calls.length = 0;
     const silent = await rejection(withLdap(opts({ urls: [hole.url], connectTimeoutMs: 1000, health }), (c) => c.connect()));
     expect(silent.message).not.toContain("in doubt");
+    expect(describeError(silent)).toContain("no server completed connect + TLS + bind within its connect timeout");
     expect(calls).toEqual([`failed ${hole.url}`]);
   });
 
@@ -649,5 +652,38 @@ describe("failover past silent, slow and rejecting servers (T-ak17b)", () => {
     expect(error.message).toContain(replica.url);
     // Unmarked: the next lookup says 78 again instead of "skipped".
     expect(calls).toEqual([`failed ${hole.url} (no answer within 400 ms)`]);
+  });
+
+  it("a server in doubt keeps its place in ldap.urls, with its short probe budget; the next starts after it", async () => {
+    // In doubt went after the others: one hiccup of the primary sent every lookup to the replica for 30 s.
+    const { log, text } = capture();
+    const { calls, health } = recorder();
+    const probing = { ...health, probeMs: (url: string) => (url === lab.url ? 300 : undefined) };
+    const urls = [lab.url, replica.url];
+    const anonymous = { bindDn: undefined, bindPassword: undefined, ca: bothCas, caFile: undefined };
+    await withLdap(opts({ urls, ...anonymous, connectTimeoutMs: 5000, health: probing, log }), async (c) => {
+      expect(await c.read(lab.users.alice.dn, ["uid"])).toBeDefined();
+    });
+    const tried = [...text().matchAll(/LDAP trying server.*?(ldap:\/\/[^\s",]+).*?budgetMs\W+(\d+)/g)].map((m) => `${m[1]} ${m[2]}`);
+    expect(tried[0]).toBe(`${lab.url} 300`);
+    expect(calls).toContain(`answered ${lab.url}`);
+  });
+
+  it("when every server is skipped, the first is still probed briefly (a short freeze is not a hold of refusals)", async () => {
+    const { log, text } = capture();
+    const { calls, health } = recorder();
+    const allDown = { ...health, skip: () => "skipped: failed moments ago", lastResortProbeMs: 300 };
+    const urls = [lab.url, replica.url];
+    await withLdap(opts({ urls, connectTimeoutMs: 5000, health: allDown, log }), async (c) => {
+      expect((await c.read(lab.users.alice.dn, ["uid"]))?.first("uid")).toBe("alice");
+      expect(c.url).toBe(lab.url);
+    });
+    expect(text()).toMatch(new RegExp(`LDAP trying server.*${lab.url}.*300`));
+    expect(calls).toEqual([`answered ${lab.url}`]);
+    // Without a probe budget (a long-lived caller keeps no memory), every server skipped is none tried.
+    const none = await rejection(
+      withLdap(opts({ urls, health: { ...health, skip: () => "skipped: failed moments ago" } }), (c) => c.connect()),
+    );
+    expect(none).toBeInstanceOf(LdapUnavailableError);
   });
 });

@@ -57,6 +57,7 @@ export class ServerMemory implements ServerHealth {
   /** The one server whose mark ran out that this lookup probes again; see skip(). */
   #probing: string | undefined;
   #changed = false;
+  readonly lastResortProbeMs = SUSPECT_PROBE_MS;
 
   /** settings: connectionKey() of the config in force; marks made under other settings are forgotten. */
   constructor(dir: string, holdSeconds: number, log: Logger, now = Date.now(), settings = "") {

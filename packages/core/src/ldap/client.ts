@@ -56,6 +56,12 @@ export interface ServerHealth {
    * full time with a responsive process.
    */
   untried?(url: string, triedMs?: number): void;
+  /**
+   * The connect budget of the one server (the first in urls) still probed when every server is skipped:
+   * a freeze of the only server shorter than the hold must not mean a hold's worth of refusals.
+   * Undefined: when every server is skipped, none is tried.
+   */
+  readonly lastResortProbeMs?: number;
   /** reason: why, said again while the server is skipped (a TLS error must not read as a dead server). */
   failed(url: string, reason?: string): void;
   answered(url: string): void;
@@ -79,6 +85,8 @@ interface Attempt {
   reason: string;
   timedOut: boolean;
   untrusted?: boolean;
+  /** Why it timed out was not the server's fault alone: this process stalled, or the deadline cut it short. */
+  notTheServer?: "stalled" | "deadline";
 }
 
 /** A connect attempt under way. Its sockets are its own until it wins: giving it up destroys only them. */
@@ -293,8 +301,9 @@ export class LdapClient {
   /**
    * Servers in order, each started STAGGER_MS after the one before (sooner when the deadline is too short
    * for that) or at once when that one failed; the first to finish connect + TLS + bind wins and the
-   * others are given up. Servers in doubt go after the others (still tried, never passed over). Every
-   * attempt gets its own connect budget, cut to the overall deadline.
+   * others are given up. A server in doubt keeps its place, with its short probe budget: a hiccup of the
+   * primary must not send every lookup to a (maybe stale) replica listed after it for the whole hold.
+   * Every attempt gets its own connect budget, cut to the overall deadline.
    */
   async #failover(): Promise<Client> {
     if (this.#client) await this.close();
@@ -303,7 +312,13 @@ export class LdapClient {
     const deadlineAt = this.#deadlineAt;
     const health = this.#opts.health;
     const plan = this.#opts.urls.map((url, index) => ({ url, index, skipped: health?.skip(url), probeMs: health?.probeMs?.(url) }));
-    const order = [...plan.filter((p) => p.probeMs === undefined), ...plan.filter((p) => p.probeMs !== undefined)];
+    const lastResort = plan[0];
+    if (lastResort && health?.lastResortProbeMs !== undefined && plan.every((p) => p.skipped)) {
+      // Every server failed moments ago: the first is probed anyway, briefly, rather than refusing at once.
+      lastResort.skipped = undefined;
+      lastResort.probeMs = health.lastResortProbeMs;
+    }
+    const order = plan;
     // Every server to try starts before the deadline, however short it is and however many there are.
     const staggerMs = Math.min(STAGGER_MS, (deadlineAt - firstAt) / Math.max(1, plan.filter((p) => !p.skipped).length));
     // Indexed like ldap.urls (a URL may be listed twice), so the error lists them in the configured order.
@@ -355,10 +370,11 @@ export class LdapClient {
           startedAny = true;
           const budget = Math.min(own, left);
           if (budget <= 0) {
-            attempts[step.index] = { url: step.url, reason: "not tried: deadline reached", timedOut: true };
+            attempts[step.index] = { url: step.url, reason: "not tried: deadline reached", timedOut: true, notTheServer: "deadline" };
             health?.untried?.(step.url);
             continue;
           }
+          this.#log.debug("LDAP trying server", { url: step.url, budgetMs: budget });
           const pending = this.#attempt(step.url, budget);
           running.set(pending, step);
           pending.result.then(
@@ -424,12 +440,16 @@ export class LdapClient {
         const stallMs = error instanceof TimeoutSignal ? error.stallMs : 0;
         if (attempt.timedOut && stallMs > Math.max(STALL_MS, budget / 4)) {
           // Its timer fired late or this process waited for a CPU: the server never had its full time.
-          attempts[index] = { ...attempt, reason: `${attempt.reason} (this process stalled ${Math.round(stallMs)} ms: in doubt)` };
+          attempts[index] = {
+            ...attempt,
+            reason: `${attempt.reason} (this process stalled ${Math.round(stallMs)} ms: in doubt)`,
+            notTheServer: "stalled",
+          };
           if (health?.untried) health.untried(url);
         } else if (attempt.timedOut && cutByDeadline) {
           // The overall deadline, not the server, ended the attempt (a healthy server left 1 ms after
           // dead ones before it): in doubt, so the next lookup gives it a short probe instead of skipping it.
-          attempts[index] = { ...attempt, reason: `${attempt.reason} (cut off by the deadline)` };
+          attempts[index] = { ...attempt, reason: `${attempt.reason} (cut off by the deadline)`, notTheServer: "deadline" };
           if (health?.untried) health.untried(url, budget);
           else health?.failed(url);
         } else {
@@ -623,9 +643,13 @@ function describeFailure(url: string, error: unknown, budget: number): Attempt {
 function failoverError(attempts: Attempt[], deadlineMs: number): OpsguardError {
   const detail = attempts.map((a) => `${a.url}: ${a.reason}`).join("; ");
   if (attempts.every((a) => a.timedOut)) {
-    return new LdapTimeoutError(`no LDAP server answered in time (${detail})`, {
-      hint: `the servers accept connections but do not respond; deadline ${deadlineMs} ms`,
-    });
+    // Say what happened: a starved process or a short deadline is not a server that does not respond (T-ak17b 6).
+    const hint = attempts.some((a) => a.notTheServer === "stalled")
+      ? "this process could not run for part of the wait (a CPU-starved host), so the servers may be fine: retry"
+      : attempts.some((a) => a.notTheServer === "deadline")
+        ? `the overall deadline of ${deadlineMs} ms ran out before every server had its connect timeout: raise ldap.deadlineMs`
+        : `no server completed connect + TLS + bind within its connect timeout (blackholed, frozen or overloaded); deadline ${deadlineMs} ms`;
+    return new LdapTimeoutError(`no LDAP server answered in time (${detail})`, { hint });
   }
   if (attempts.every((a) => a.untrusted)) {
     return new LdapUnavailableError(`no LDAP server has a certificate we trust (${detail})`, {
