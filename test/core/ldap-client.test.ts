@@ -608,6 +608,24 @@ describe("failover past silent, slow and rejecting servers (T-ak17b)", () => {
     }
   });
 
+  it("a process with the answer exits though the server it gave up is still connecting (no handle keeps it alive)", () => {
+    // The tester's [never-accepting, slapd]: the answer in 392 ms, the process alive until the abandoned
+    // connect's timeout. Here that timeout (20 s) is past the child's kill timeout: only an exit passes.
+    const core = resolve(__dirname, "../../packages/core/src/index.ts");
+    const script = `
+      const { withLdap } = await import(${JSON.stringify(core)});
+      const options = { urls: [${JSON.stringify(noAccept.url)}, ${JSON.stringify(lab.url)}], connectTimeoutMs: 20000, deadlineMs: 30000 };
+      const found = await withLdap(options, (c) => c.search(${JSON.stringify(lab.peopleDn)}, { filter: "(uid=alice)" }));
+      console.log(found.length);
+    `;
+    const tsx = resolve(__dirname, "../../node_modules/.bin/tsx");
+    const child = spawnSync(tsx, ["--input-type=module", "-e", script], { encoding: "utf8", timeout: 15_000 });
+    expect(child.error).toBeUndefined();
+    expect(child.signal).toBeNull();
+    expect(child.stdout.trim()).toBe("1");
+    expect(child.status).toBe(0);
+  });
+
   it("a bind one server rejects does not end the failover while a slower server may still accept it", async () => {
     // The replica has another reader password (rotated there first); the primary is slow to answer.
     const { log, text } = capture();
