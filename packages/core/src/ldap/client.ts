@@ -318,7 +318,6 @@ export class LdapClient {
       lastResort.skipped = undefined;
       lastResort.probeMs = health.lastResortProbeMs;
     }
-    const order = plan;
     // Every server to try starts before the deadline, however short it is and however many there are.
     const staggerMs = Math.min(STAGGER_MS, (deadlineAt - firstAt) / Math.max(1, plan.filter((p) => !p.skipped).length));
     // Indexed like ldap.urls (a URL may be listed twice), so the error lists them in the configured order.
@@ -351,8 +350,8 @@ export class LdapClient {
       };
       const startNext = (): void => {
         clearTimeout(stagger);
-        while (!done && next < order.length) {
-          const step = order[next++] as (typeof order)[number];
+        while (!done && next < plan.length) {
+          const step = plan[next++] as (typeof plan)[number];
           if (step.skipped) {
             // A skip that repeats describeFailure's TLS reason keeps its hint (ldap.caFile, not ldap.urls).
             attempts[step.index] = {
