@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { Writable } from "node:stream";
@@ -25,7 +25,16 @@ import {
   Secret,
   withLdap,
 } from "@opsguard/core";
-import { type BlackholeServer, closedPort, makeCa, type SlapdLab, startBlackholeServer, startSlapd } from "@opsguard/lab";
+import {
+  type BlackholeServer,
+  closedPort,
+  makeCa,
+  type NeverAcceptingServer,
+  type SlapdLab,
+  startBlackholeServer,
+  startNeverAcceptingServer,
+  startSlapd,
+} from "@opsguard/lab";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 
 let lab: SlapdLab;
@@ -244,6 +253,8 @@ describe("failover, timeouts and the deadline", () => {
       const error = await connecting;
       expect(error).toBeInstanceOf(LdapTimeoutError);
       expect(error.message).toMatch(/this process stalled \d+ ms: in doubt/);
+      // Not "the servers accept connections but do not respond": this process was starved (T-ak17b 6).
+      expect(describeError(error)).toContain("this process could not run for part of the wait");
       expect(calls).toEqual([`untried ${lab.url}`]);
     } finally {
       await client.close();
@@ -252,6 +263,7 @@ describe("failover, timeouts and the deadline", () => {
     calls.length = 0;
     const silent = await rejection(withLdap(opts({ urls: [hole.url], connectTimeoutMs: 1000, health }), (c) => c.connect()));
     expect(silent.message).not.toContain("in doubt");
+    expect(describeError(silent)).toContain("no server completed connect + TLS + bind within its connect timeout");
     expect(calls).toEqual([`failed ${hole.url}`]);
   });
 
@@ -342,7 +354,7 @@ describe("binding", () => {
     expect(describeError(error)).toContain("env TEST_PW");
   });
 
-  it("does not fail over on bad credentials (no lockout multiplier)", async () => {
+  it("a password every server rejects is the bind error, with no failover to report", async () => {
     const { log, text } = capture();
     const error = await rejection(
       withLdap(opts({ urls: [lab.url, lab.ldapsUrl], bindPassword: new Secret("nope-nope", "test"), log }), (c) => c.connect()),
@@ -511,5 +523,185 @@ describe("an outage of the only server", () => {
       await lab.startServer();
       await client.close();
     }
+  });
+});
+
+describe("failover past silent, slow and rejecting servers (T-ak17b)", () => {
+  let replica: SlapdLab;
+  let noAccept: NeverAcceptingServer;
+  let bothCas: string;
+
+  beforeAll(async () => {
+    [replica, noAccept] = await Promise.all([startSlapd(), startNeverAcceptingServer()]);
+    bothCas = readFileSync(lab.caFile, "utf8") + readFileSync(replica.caFile, "utf8");
+  });
+
+  afterAll(async () => {
+    await replica?.stop();
+    await noAccept?.stop();
+  });
+
+  function recorder() {
+    const calls: string[] = [];
+    const health = {
+      skip: () => undefined,
+      untried: (url: string) => calls.push(`untried ${url}`),
+      failed: (url: string, reason?: string) => calls.push(`failed ${url}${reason ? ` (${reason})` : ""}`),
+      answered: (url: string) => calls.push(`answered ${url}`),
+    };
+    return { calls, health };
+  }
+
+  /** Timers and sockets of this process, by kind: what keeps it alive once the work is done. */
+  function handles(): Record<string, number> {
+    // The blackhole's server side lives in this process too: its sockets are not the client's.
+    const counts: Record<string, number> = { TCPSocketWrap: -hole.open() };
+    for (const kind of process.getActiveResourcesInfo()) {
+      if (kind === "Timeout" || kind.startsWith("TCP")) counts[kind] = (counts[kind] ?? 0) + 1;
+    }
+    return counts;
+  }
+
+  const silentFirst = () => [
+    { name: "ldaps:// blackhole", url: `ldaps://127.0.0.1:${hole.port}` },
+    { name: "ldaps:// never accepting", url: `ldaps://127.0.0.1:${noAccept.port}` },
+  ];
+
+  for (const second of ["StartTLS", "ldaps://"] as const) {
+    it(`a silent ldaps:// first server never holds up a healthy ${second} second one (2 and 3 URLs)`, async () => {
+      // The bind was taken one at a time, and for ldaps:// ldapts connects inside bind(): the silent
+      // server's TLS connect held the turn, so the healthy server timed out too and both were marked failed.
+      const live = second === "StartTLS" ? lab.url : lab.ldapsUrl;
+      for (const first of silentFirst()) {
+        for (const urls of [
+          [first.url, live],
+          [first.url, `ldaps://127.0.0.1:${hole.port}`, live],
+        ]) {
+          const { calls, health } = recorder();
+          await withLdap(opts({ urls, connectTimeoutMs: 1000, deadlineMs: 10_000, health }), async (c) => {
+            expect((await c.read(lab.users.carol.dn, ["uid"]))?.first("uid"), `${first.name} then ${urls.length - 1} more`).toBe("carol");
+            expect(c.url).toBe(live);
+          });
+          expect(calls).toContain(`answered ${live}`);
+          expect(calls.filter((call) => call.startsWith("failed"))).toEqual([]);
+        }
+      }
+    });
+  }
+
+  it("gives up every other attempt's socket the moment a server wins: nothing is left to keep the process alive", async () => {
+    // The abandoned connect (still connecting, or mid-TLS, or mid-StartTLS) kept its timeout timer, so
+    // the process lived until it fired although the answer was in hand.
+    for (const first of [noAccept.url, `ldaps://127.0.0.1:${hole.port}`, hole.url]) {
+      const before = handles();
+      await withLdap(opts({ urls: [first, lab.url], connectTimeoutMs: 20_000, deadlineMs: 30_000 }), async (c) => {
+        expect(await c.read(lab.users.alice.dn, ["uid"])).toBeDefined();
+        expect(c.url).toBe(lab.url);
+      });
+      // Closing a socket completes in the next loop turn.
+      await new Promise((resolve) => setImmediate(resolve));
+      await new Promise((resolve) => setImmediate(resolve));
+      // Other timers of the test runner may come and go; none may be added by the client.
+      const after = handles();
+      const added = Object.entries(after).filter(([kind, n]) => n > (before[kind] ?? 0));
+      expect(added, `left behind after giving up ${first}`).toEqual([]);
+    }
+  });
+
+  it("a process with the answer exits though the server it gave up is still connecting (no handle keeps it alive)", () => {
+    // The tester's [never-accepting, slapd]: the answer in 392 ms, the process alive until the abandoned
+    // connect's timeout. Here that timeout (20 s) is past the child's kill timeout: only an exit passes.
+    const core = resolve(__dirname, "../../packages/core/src/index.ts");
+    const script = `
+      const { withLdap } = await import(${JSON.stringify(core)});
+      const options = { urls: [${JSON.stringify(noAccept.url)}, ${JSON.stringify(lab.url)}], connectTimeoutMs: 20000, deadlineMs: 30000 };
+      const found = await withLdap(options, (c) => c.search(${JSON.stringify(lab.peopleDn)}, { filter: "(uid=alice)" }));
+      console.log(found.length);
+    `;
+    const tsx = resolve(__dirname, "../../node_modules/.bin/tsx");
+    const child = spawnSync(tsx, ["--input-type=module", "-e", script], { encoding: "utf8", timeout: 15_000 });
+    expect(child.error).toBeUndefined();
+    expect(child.signal).toBeNull();
+    expect(child.stdout.trim()).toBe("1");
+    expect(child.status).toBe(0);
+  });
+
+  it("a bind one server rejects does not end the failover while a slower server may still accept it", async () => {
+    // The replica has another reader password (rotated there first); the primary is slow to answer.
+    const { log, text } = capture();
+    const { calls, health } = recorder();
+    await lab.freeze();
+    // The primary wakes once the replica has rejected the bind: the failover must still be waiting for it.
+    const thawLog = new Logger({
+      tool: "test",
+      level: "debug",
+      stream: new Writable({
+        write(chunk, _enc, done) {
+          if (String(chunk).includes("rejected the bind")) lab.thaw();
+          log.info(String(chunk).trim());
+          done();
+        },
+      }),
+    });
+    try {
+      const urls = [lab.url, replica.url];
+      await withLdap(
+        opts({ urls, ca: bothCas, caFile: undefined, connectTimeoutMs: 20_000, deadlineMs: 30_000, health, log: thawLog }),
+        async (c) => {
+          expect((await c.read(lab.users.alice.dn, ["uid"]))?.first("uid")).toBe("alice");
+          expect(c.url).toBe(lab.url);
+        },
+      );
+    } finally {
+      lab.thaw();
+    }
+    expect(text()).toContain("rejected the bind");
+    expect(calls).toEqual([`answered ${lab.url}`, `failed ${replica.url} (bind rejected: invalid credentials)`]);
+  });
+
+  it("when no server accepts, a rejected bind is the outcome (78), not the silent server's timeout", async () => {
+    const { calls, health } = recorder();
+    const urls = [hole.url, replica.url];
+    const error = await rejection(
+      withLdap(opts({ urls, ca: bothCas, caFile: undefined, connectTimeoutMs: 400, health }), (c) => c.connect()),
+    );
+    expect(error).toBeInstanceOf(LdapAuthError);
+    expect(exitCodeOf(error)).toBe(ExitCode.CONFIG);
+    expect(error.message).toContain(replica.url);
+    // Unmarked: the next lookup says 78 again instead of "skipped".
+    expect(calls).toEqual([`failed ${hole.url} (no answer within 400 ms)`]);
+  });
+
+  it("a server in doubt keeps its place in ldap.urls, with its short probe budget; the next starts after it", async () => {
+    // In doubt went after the others: one hiccup of the primary sent every lookup to the replica for 30 s.
+    const { log, text } = capture();
+    const { calls, health } = recorder();
+    const probing = { ...health, probeMs: (url: string) => (url === lab.url ? 300 : undefined) };
+    const urls = [lab.url, replica.url];
+    const anonymous = { bindDn: undefined, bindPassword: undefined, ca: bothCas, caFile: undefined };
+    await withLdap(opts({ urls, ...anonymous, connectTimeoutMs: 5000, health: probing, log }), async (c) => {
+      expect(await c.read(lab.users.alice.dn, ["uid"])).toBeDefined();
+    });
+    const tried = [...text().matchAll(/LDAP trying server.*?(ldap:\/\/[^\s",]+).*?budgetMs\W+(\d+)/g)].map((m) => `${m[1]} ${m[2]}`);
+    expect(tried[0]).toBe(`${lab.url} 300`);
+    expect(calls).toContain(`answered ${lab.url}`);
+  });
+
+  it("when every server is skipped, the first is still probed briefly (a short freeze is not a hold of refusals)", async () => {
+    const { log, text } = capture();
+    const { calls, health } = recorder();
+    const allDown = { ...health, skip: () => "skipped: failed moments ago", lastResortProbeMs: 300 };
+    const urls = [lab.url, replica.url];
+    await withLdap(opts({ urls, connectTimeoutMs: 5000, health: allDown, log }), async (c) => {
+      expect((await c.read(lab.users.alice.dn, ["uid"]))?.first("uid")).toBe("alice");
+      expect(c.url).toBe(lab.url);
+    });
+    expect(text()).toMatch(new RegExp(`LDAP trying server.*${lab.url}.*300`));
+    expect(calls).toEqual([`answered ${lab.url}`]);
+    // Without a probe budget (a long-lived caller keeps no memory), every server skipped is none tried.
+    const none = await rejection(
+      withLdap(opts({ urls, health: { ...health, skip: () => "skipped: failed moments ago" } }), (c) => c.connect()),
+    );
+    expect(none).toBeInstanceOf(LdapUnavailableError);
   });
 });

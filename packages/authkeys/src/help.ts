@@ -24,11 +24,13 @@ directory is not writable it serves none (exit 77: a revocation may have gone un
 that cannot delete the cached file empties it in place (a removed key: rewritten in place). Every login
 ends within agent.timeoutMs + ldap.deadlineMs + 2 s of its process start (a starved process: the first
 moment it runs after that): the fresh cached keys under the same rules, else exit 75, never more waiting. A server that
-failed is skipped for cache.deadServerSeconds, then probed again, one such server per lookup. Servers
+failed is skipped for cache.deadServerSeconds, then probed again, one such server per lookup; when every
+server is skipped, the first in ldap.urls is still probed with a 300 ms connect budget. Servers
 start in order, each 100 ms after the one before (at once when it failed), so dead servers' waits overlap
-(sshd pads a run that waited T up to 2T). One left without its full time (cut off by the deadline less
+(sshd pads a run that waited T up to 2T); a server that rejects the bind is passed over while another
+may still accept it (exit 78 only when none does). One left without its full time (cut off by the deadline less
 than 300 ms in, slower than a server that answered, or timed out while this process stalled) is in doubt,
-never skipped: for that long, runs try it after the others with a 300 ms connect budget. One line per lookup goes to syslog
+never skipped: for that long, runs try it in its place in ldap.urls with a 300 ms connect budget. One line per lookup goes to syslog
 (authpriv) through logger(1) with this PID: user, result, keys, source, ms; stderr if that fails.
 
 Config (--config, or $AUTHKEYS_CONFIG, else /etc/opsguard/authkeys.{json,yaml,yml} only; the file and its

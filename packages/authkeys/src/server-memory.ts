@@ -35,10 +35,12 @@ interface MemoryFile {
  * its time is up, then probed again; one that answers is forgotten at once. Only a server that failed
  * is ever skipped. One the deadline cut off before it was tried, or during an attempt shorter than a
  * probe, one given up because another answered first, or one that timed out while this process was
- * stalled, is in doubt ("suspect"): the next runs within the hold try it after the others with a short
- * connect budget (SUSPECT_PROBE_MS) instead of skipping it, so a working server still answers sshd's
- * second run (a revocation is seen), while a dead one costs that run a fraction of a second and is then
- * remembered as failed.
+ * stalled, is in doubt ("suspect"): the next runs within the hold try it in its place in ldap.urls with
+ * a short connect budget (SUSPECT_PROBE_MS) instead of skipping it, so a working server still answers
+ * sshd's second run (a revocation is seen, and a hiccup of the primary does not hand the logins to the
+ * next server for the hold), while a dead one costs that run a fraction of a second and is then
+ * remembered as failed. When every server is skipped, the client still probes the first with
+ * lastResortProbeMs (SUSPECT_PROBE_MS).
  * As SSSD's failover: a service whose connection attempt failed is considered offline and the next
  * server is used; offline services are tried again after a fixed time (30 s there, our
  * cache.deadServerSeconds) — sssd-ldap(5) FAILOVER, "The Failover Mechanism" (src/man/include/failover.xml).
@@ -57,6 +59,8 @@ export class ServerMemory implements ServerHealth {
   /** The one server whose mark ran out that this lookup probes again; see skip(). */
   #probing: string | undefined;
   #changed = false;
+  /** A freeze of the only server shorter than the hold must not mean a hold's worth of refusals. */
+  readonly lastResortProbeMs = SUSPECT_PROBE_MS;
 
   /** settings: connectionKey() of the config in force; marks made under other settings are forgotten. */
   constructor(dir: string, holdSeconds: number, log: Logger, now = Date.now(), settings = "") {

@@ -372,7 +372,7 @@ describe("a bind the servers refuse is an outage, not an answer", () => {
 });
 
 describe("with every LDAP server blackholed", () => {
-  it("a whole login (both sshd runs) waits once, for every server at the same time; later logins skip all", async () => {
+  it("a whole login (both sshd runs) waits once, for every server at the same time; later runs skip all but a short probe of the first", async () => {
     const holes = await Promise.all([startBlackholeServer(), startBlackholeServer(), startBlackholeServer()]);
     const original = readFileSync(install.configFile, "utf8");
     try {
@@ -389,18 +389,18 @@ describe("with every LDAP server blackholed", () => {
       expect(cached.status, cached.stderr).toBe(0);
       // sshd ran the lookup twice (query, then signature), both from the cache. The first tried the three
       // servers 100 ms apart, so each had its whole connect timeout within the deadline and failed; the
-      // second skipped all three at once.
+      // second skipped the other two at once and gave the first a 300 ms probe (every server skipped: a
+      // short freeze of the directory must not mean a hold's worth of refusals).
       expect(runs() - runsBefore).toBe(2);
       const login = sshd.logs().slice(logBefore);
       expect(login).not.toContain("not tried");
-      for (const hole of holes) {
-        expect(login).toContain(`${hole.url}: no answer within 700 ms`);
-        expect(login).toContain(`${hole.url}: skipped: failed moments ago (no answer within 700 ms)`);
-      }
-      expect(holes.map((h) => h.connections())).toEqual([1, 1, 1]);
+      for (const hole of holes) expect(login).toContain(`${hole.url}: no answer within 700 ms`);
+      expect(login).toContain(`${holes[0]?.url}: no answer within 300 ms`);
+      for (const hole of holes.slice(1)) expect(login).toContain(`${hole.url}: skipped: failed moments ago (no answer within 700 ms)`);
+      expect(holes.map((h) => h.connections())).toEqual([2, 1, 1]);
       const refused = await opensshLogin("bob", key("bob").privateKeyFile);
       expect(refused.status).not.toBe(0);
-      expect(holes.map((h) => h.connections())).toEqual([1, 1, 1]);
+      expect(holes.slice(1).map((h) => h.connections())).toEqual([1, 1]);
       console.info(`all LDAP blackholed (deadline 1400 ms): cached login ${cached.ms} ms, uncached refusal ${refused.ms} ms`);
     } finally {
       writeFileSync(install.configFile, original);

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Logger } from "@opsguard/core";
-import { SLACK_SIM_TOKEN, SlackSim, type SlapdLab, startSlapd } from "@opsguard/lab";
+import { SLACK_SIM_TOKEN, SlackSim, type SlapdLab, startBlackholeServer, startSlapd } from "@opsguard/lab";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { configSchema } from "../src/config";
 import { flushAlerts } from "../src/drain";
@@ -68,6 +68,18 @@ describe("mapping VPN users to Slack through LDAP", () => {
     expect(outcome).toMatchObject({ verdict: "notified", dm: slapd.users.alice.slackId });
     expect(slack.callsTo("users.lookupByEmail")).toHaveLength(0);
     expect(slack.messagesTo(slapd.users.alice.slackId)[0]?.text).toMatch(/• When: .* (EST|EDT|GMT-[45])/);
+  });
+
+  it("an ldaps:// server listed first that never answers does not hold up the next one (the core client's failover)", async () => {
+    const hole = await startBlackholeServer();
+    try {
+      const urls = [`ldaps://127.0.0.1:${hole.port}`, slapd.url];
+      const ldap = slapd.connection({ urls, deadlineMs: 1_500, connectTimeoutMs: 500 });
+      const outcome = await handleConnect(login("alice"), notifier({ ldap, slackIdAttribute: "slackId" }));
+      expect(outcome).toMatchObject({ verdict: "notified", dm: slapd.users.alice.slackId });
+    } finally {
+      await hole.stop();
+    }
   });
 
   it("looks the entry's mail up in Slack and writes the time in the Slack user's zone", async () => {

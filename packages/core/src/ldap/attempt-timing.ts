@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 
 // Time-keeping for the LDAP client's connect attempts: timeouts that know how late they fired, how long
-// the process could not run, and binds taken one at a time across attempts running together.
+// the process could not run.
 
 /**
  * A timeout is only a server's fault if this process could listen for it: one whose timer fired this
@@ -86,27 +86,5 @@ function cpuWaitMs(): number {
     return Number(readFileSync("/proc/self/schedstat", "latin1").split(" ")[1]) / 1e6 || 0;
   } catch {
     return 0;
-  }
-}
-
-/**
- * Binds one at a time across a failover's attempts, and none once the failover is over: a rejected
- * password reaches one server, never each in turn (a password policy would lock the account out sooner).
- */
-export class BindTurn {
-  #last: Promise<unknown> = Promise.resolve();
-  #closed = false;
-
-  close(): void {
-    this.#closed = true;
-  }
-
-  take<T>(bind: () => Promise<T>): Promise<T> {
-    const mine = this.#last.then(() => {
-      if (this.#closed) throw new Error("given up: the failover is over");
-      return bind();
-    });
-    this.#last = mine.catch(() => {});
-    return mine;
   }
 }

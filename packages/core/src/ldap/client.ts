@@ -5,7 +5,7 @@ import { ConfigError, OpsguardError } from "../errors";
 import { Logger } from "../log";
 import { describeRefusal, readRegularFileSync } from "../regular-file";
 import type { Secret } from "../secret";
-import { BindTurn, STALL_MS, StallWatch, TimeoutSignal, withTimeout } from "./attempt-timing";
+import { STALL_MS, StallWatch, TimeoutSignal, withTimeout } from "./attempt-timing";
 import { LdapEntry } from "./entry";
 import {
   LdapAuthError,
@@ -56,6 +56,12 @@ export interface ServerHealth {
    * full time with a responsive process.
    */
   untried?(url: string, triedMs?: number): void;
+  /**
+   * The connect budget of the one server (the first in urls) still probed when every server is skipped:
+   * a freeze of the only server shorter than the hold must not mean a hold's worth of refusals.
+   * Undefined: when every server is skipped, none is tried.
+   */
+  readonly lastResortProbeMs?: number;
   /** reason: why, said again while the server is skipped (a TLS error must not read as a dead server). */
   failed(url: string, reason?: string): void;
   answered(url: string): void;
@@ -79,6 +85,8 @@ interface Attempt {
   reason: string;
   timedOut: boolean;
   untrusted?: boolean;
+  /** Why it timed out was not the server's fault alone: this process stalled, or the deadline cut it short. */
+  notTheServer?: "stalled" | "deadline";
 }
 
 /** A connect attempt under way. Its sockets are its own until it wins: giving it up destroys only them. */
@@ -293,8 +301,9 @@ export class LdapClient {
   /**
    * Servers in order, each started STAGGER_MS after the one before (sooner when the deadline is too short
    * for that) or at once when that one failed; the first to finish connect + TLS + bind wins and the
-   * others are given up. Servers in doubt go after the others (still tried, never passed over). Every
-   * attempt gets its own connect budget, cut to the overall deadline.
+   * others are given up. A server in doubt keeps its place, with its short probe budget: a hiccup of the
+   * primary must not send every lookup to a (maybe stale) replica listed after it for the whole hold.
+   * Every attempt gets its own connect budget, cut to the overall deadline.
    */
   async #failover(): Promise<Client> {
     if (this.#client) await this.close();
@@ -303,23 +312,28 @@ export class LdapClient {
     const deadlineAt = this.#deadlineAt;
     const health = this.#opts.health;
     const plan = this.#opts.urls.map((url, index) => ({ url, index, skipped: health?.skip(url), probeMs: health?.probeMs?.(url) }));
-    const order = [...plan.filter((p) => p.probeMs === undefined), ...plan.filter((p) => p.probeMs !== undefined)];
+    const lastResort = plan[0];
+    if (lastResort && health?.lastResortProbeMs !== undefined && plan.every((p) => p.skipped)) {
+      // Every server failed moments ago: the first is probed anyway, briefly, rather than refusing at once.
+      lastResort.skipped = undefined;
+      lastResort.probeMs = health.lastResortProbeMs;
+    }
     // Every server to try starts before the deadline, however short it is and however many there are.
     const staggerMs = Math.min(STAGGER_MS, (deadlineAt - firstAt) / Math.max(1, plan.filter((p) => !p.skipped).length));
     // Indexed like ldap.urls (a URL may be listed twice), so the error lists them in the configured order.
     const attempts: (Attempt | undefined)[] = plan.map(() => undefined);
     const running = new Map<Pending, (typeof plan)[number]>();
-    const turn = new BindTurn();
     let next = 0;
     let startedAny = false;
     let stagger: NodeJS.Timeout | undefined;
     let done = false;
+    const rejected: { url: string; reason: string }[] = [];
+    let authError: LdapAuthError | undefined;
     return await new Promise<Client>((resolve, reject) => {
       const finish = (settle: () => void) => {
         done = true;
         this.#abortFailover = undefined;
         clearTimeout(stagger);
-        turn.close();
         settle();
       };
       const giveUpOthers = (winner: Pending | undefined, winnerUrl?: string) => {
@@ -336,8 +350,8 @@ export class LdapClient {
       };
       const startNext = (): void => {
         clearTimeout(stagger);
-        while (!done && next < order.length) {
-          const step = order[next++] as (typeof order)[number];
+        while (!done && next < plan.length) {
+          const step = plan[next++] as (typeof plan)[number];
           if (step.skipped) {
             // A skip that repeats describeFailure's TLS reason keeps its hint (ldap.caFile, not ldap.urls).
             attempts[step.index] = {
@@ -355,11 +369,12 @@ export class LdapClient {
           startedAny = true;
           const budget = Math.min(own, left);
           if (budget <= 0) {
-            attempts[step.index] = { url: step.url, reason: "not tried: deadline reached", timedOut: true };
+            attempts[step.index] = { url: step.url, reason: "not tried: deadline reached", timedOut: true, notTheServer: "deadline" };
             health?.untried?.(step.url);
             continue;
           }
-          const pending = this.#attempt(step.url, budget, turn);
+          this.#log.debug("LDAP trying server", { url: step.url, budgetMs: budget });
+          const pending = this.#attempt(step.url, budget);
           running.set(pending, step);
           pending.result.then(
             (connection) => won(pending, connection),
@@ -369,12 +384,15 @@ export class LdapClient {
           return;
         }
         if (!done && running.size === 0) {
+          // A rejected bind is a configuration problem (78, the cache served), not an outage: it is said
+          // rather than a slower server's timeout, as before the failover went on past it.
           finish(() =>
             reject(
-              failoverError(
-                attempts.filter((a) => a !== undefined),
-                this.#opts.deadlineMs,
-              ),
+              authError ??
+                failoverError(
+                  attempts.filter((a) => a !== undefined),
+                  this.#opts.deadlineMs,
+                ),
             ),
           );
         }
@@ -393,6 +411,9 @@ export class LdapClient {
         this.#isLost = false;
         this.#url = pending.url;
         health?.answered(pending.url);
+        // Skipped for a while, so the next lookups do not send it a password it rejects (a lockout policy
+        // counts each). When no server answers, it is left unmarked: the next lookup says 78 again.
+        for (const r of rejected) health?.failed(r.url, r.reason);
         const others = attempts.filter((a) => a !== undefined);
         if (others.length > 0)
           this.#log.warn(`LDAP failover: using ${pending.url}`, { failed: others.map((a) => `${a.url} (${a.reason})`).join(", ") });
@@ -403,20 +424,31 @@ export class LdapClient {
         running.delete(pending);
         const { url } = pending;
         if (error instanceof LdapAuthError) {
-          giveUpOthers(undefined);
-          finish(() => reject(error));
+          // One server rejecting the bind (its password rotated ahead of the others, or a replica that
+          // refuses clear binds) ends only its own attempt: another server may still accept it (T-ak17b 2).
+          // Its outcome is the failover's only when no server answers (see startNext).
+          const reason = /unencrypted/.test(error.message) ? "refuses to bind without TLS" : "bind rejected: invalid credentials";
+          attempts[index] = { url, reason, timedOut: false };
+          rejected.push({ url, reason });
+          authError ??= error;
+          this.#log.debug("LDAP server rejected the bind", { url, reason });
+          startNext();
           return;
         }
         const attempt = describeFailure(url, error, budget);
         const stallMs = error instanceof TimeoutSignal ? error.stallMs : 0;
         if (attempt.timedOut && stallMs > Math.max(STALL_MS, budget / 4)) {
           // Its timer fired late or this process waited for a CPU: the server never had its full time.
-          attempts[index] = { ...attempt, reason: `${attempt.reason} (this process stalled ${Math.round(stallMs)} ms: in doubt)` };
+          attempts[index] = {
+            ...attempt,
+            reason: `${attempt.reason} (this process stalled ${Math.round(stallMs)} ms: in doubt)`,
+            notTheServer: "stalled",
+          };
           if (health?.untried) health.untried(url);
         } else if (attempt.timedOut && cutByDeadline) {
           // The overall deadline, not the server, ended the attempt (a healthy server left 1 ms after
           // dead ones before it): in doubt, so the next lookup gives it a short probe instead of skipping it.
-          attempts[index] = { ...attempt, reason: `${attempt.reason} (cut off by the deadline)` };
+          attempts[index] = { ...attempt, reason: `${attempt.reason} (cut off by the deadline)`, notTheServer: "deadline" };
           if (health?.untried) health.untried(url, budget);
           else health?.failed(url);
         } else {
@@ -439,7 +471,7 @@ export class LdapClient {
    * Connect, TLS and bind within budget. The attempt's sockets are its own (several attempts may run at
    * once): a failed or abandoned attempt destroys only them; the winner's become the client's.
    */
-  #attempt(url: string, budget: number, turn: BindTurn): Pending {
+  #attempt(url: string, budget: number): Pending {
     const { hostname } = new URL(url);
     const host = hostname.replace(/^\[|\]$/g, "");
     const ldaps = url.toLowerCase().startsWith("ldaps:");
@@ -493,13 +525,22 @@ export class LdapClient {
     });
     const handshake = async (): Promise<void> => {
       if (this.#opts.startTls && !ldaps) await client.startTLS({ ...tlsOptions });
-      // An anonymous bind still proves the server answers before we commit to it.
-      await turn.take(() => client.bind(this.#opts.bindDn ?? "", this.#opts.bindPassword?.reveal() ?? ""));
+      // An anonymous bind still proves the server answers before we commit to it. For ldaps:// this is
+      // also where ldapts connects and does TLS: no lock across attempts may be held around it, or a
+      // blackholed ldaps:// server holds every other server's attempt for its whole budget (T-ak17b 1).
+      await client.bind(this.#opts.bindDn ?? "", this.#opts.bindPassword?.reveal() ?? "");
     };
+    // ldapts never settles a connect whose socket was destroyed before it connected or finished TLS:
+    // giving an attempt up must end it here, or its timeout timer keeps the process alive (T-ak17b 3).
+    let giveUp: () => void = () => {};
+    const givenUp = new Promise<never>((_, reject) => {
+      giveUp = () => reject(new Error("given up: another server answered first"));
+    });
+    givenUp.catch(() => {});
     const stall = new StallWatch(budget);
     const run = async (): Promise<Connection> => {
       try {
-        await withTimeout(handshake(), budget, destroy);
+        await withTimeout(Promise.race([handshake(), givenUp]), budget, destroy);
         if (abandoned) throw new Error("given up: another server answered first");
         return { client, sockets, lost };
       } catch (error) {
@@ -529,6 +570,7 @@ export class LdapClient {
       abandon: () => {
         abandoned = true;
         destroy();
+        giveUp();
       },
     };
     this.#pending.add(pending);
@@ -600,9 +642,13 @@ function describeFailure(url: string, error: unknown, budget: number): Attempt {
 function failoverError(attempts: Attempt[], deadlineMs: number): OpsguardError {
   const detail = attempts.map((a) => `${a.url}: ${a.reason}`).join("; ");
   if (attempts.every((a) => a.timedOut)) {
-    return new LdapTimeoutError(`no LDAP server answered in time (${detail})`, {
-      hint: `the servers accept connections but do not respond; deadline ${deadlineMs} ms`,
-    });
+    // Say what happened: a starved process or a short deadline is not a server that does not respond (T-ak17b 6).
+    const hint = attempts.some((a) => a.notTheServer === "stalled")
+      ? "this process could not run for part of the wait (a CPU-starved host), so the servers may be fine: retry"
+      : attempts.some((a) => a.notTheServer === "deadline")
+        ? `the overall deadline of ${deadlineMs} ms ran out before every server had its connect timeout: raise ldap.deadlineMs`
+        : `no server completed connect + TLS + bind within its connect timeout (blackholed, frozen or overloaded); deadline ${deadlineMs} ms`;
+    return new LdapTimeoutError(`no LDAP server answered in time (${detail})`, { hint });
   }
   if (attempts.every((a) => a.untrusted)) {
     return new LdapUnavailableError(`no LDAP server has a certificate we trust (${detail})`, {
