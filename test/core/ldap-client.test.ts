@@ -177,13 +177,7 @@ describe("failover, timeouts and the deadline", () => {
   it("fails over from a blackholed server to a live one without waiting out the silent one's timeout", async () => {
     // The live server is tried alongside the silent one STAGGER_MS after it: waiting 20 s for the
     // blackholed one first would run into the test's timeout. The silent one is given up, not failed.
-    const calls: string[] = [];
-    const health = {
-      skip: () => undefined,
-      untried: (url: string, triedMs?: number) => calls.push(`untried ${url}${triedMs === undefined ? "" : ` ${triedMs}`}`),
-      failed: (url: string) => calls.push(`failed ${url}`),
-      answered: (url: string) => calls.push(`answered ${url}`),
-    };
+    const { calls, health } = triedRecorder();
     const { log, text } = capture();
     const before = hole.connections();
     await withLdap(opts({ urls: [hole.url, lab.url], connectTimeoutMs: 20_000, deadlineMs: 30_000, health, log }), async (c) => {
@@ -236,13 +230,7 @@ describe("failover, timeouts and the deadline", () => {
   it("a timeout while this process was stalled leaves a healthy server in doubt, never failed; a silent one still fails", async () => {
     // The burst finding: connect timers firing late on a starved host marked a healthy slapd dead for 30 s.
     // Here the event loop is blocked past the connect timeout while slapd is ready to answer.
-    const calls: string[] = [];
-    const health = {
-      skip: () => undefined,
-      untried: (url: string, triedMs?: number) => calls.push(`untried ${url}${triedMs === undefined ? "" : ` ${triedMs}`}`),
-      failed: (url: string) => calls.push(`failed ${url}`),
-      answered: (url: string) => calls.push(`answered ${url}`),
-    };
+    const { calls, health } = triedRecorder();
     const client = new LdapClient(opts({ urls: [lab.url], connectTimeoutMs: 200, deadlineMs: 5000, health }));
     try {
       const connecting = rejection(client.connect());
@@ -705,3 +693,15 @@ describe("failover past silent, slow and rejecting servers (T-ak17b)", () => {
     expect(none).toBeInstanceOf(LdapUnavailableError);
   });
 });
+
+/** A ServerHealth that skips nothing and records each verdict (an untried server with the ms it was tried). */
+function triedRecorder() {
+  const calls: string[] = [];
+  const health = {
+    skip: () => undefined,
+    untried: (url: string, triedMs?: number) => calls.push(`untried ${url}${triedMs === undefined ? "" : ` ${triedMs}`}`),
+    failed: (url: string) => calls.push(`failed ${url}`),
+    answered: (url: string) => calls.push(`answered ${url}`),
+  };
+  return { calls, health };
+}

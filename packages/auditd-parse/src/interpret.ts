@@ -355,13 +355,8 @@ export class Interpreter implements EventBuilder<OpenEvent> {
    */
   private rewrite(open: OpenEvent): EventJson {
     const table = open.buffers.table!;
-    const h = new Header();
-    h.node = open.node;
-    h.timeMs = open.timeMs;
-    h.serial = open.serial;
-    h.sec = open.sec;
-    h.msDigits = open.msDigits;
-    h.shape = open.shape;
+    const { node, timeMs, serial, sec, msDigits, shape } = open;
+    const h = Object.assign(new Header(), { node, timeMs, serial, sec, msDigits, shape });
     const copy = this.begin(h, open.event.id!, open.tick);
     const textRecords = this.textRecords;
     this.rewriting = true;

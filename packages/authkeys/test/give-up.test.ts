@@ -112,16 +112,7 @@ describe("a login process starved past its deadline (SIGSTOP, then SIGCONT)", ()
   it("stopped while waiting for LDAP past the hard give-up: serves the fresh cache, not exit 75", async () => {
     const { online, blackholed } = configs();
     cacheAlice(online);
-    const before = hole.connections();
-    const started = Date.now();
-    const child = lookup(blackholed, "alice");
-    await until(() => hole.connections() > before, "the lookup to connect to the blackholed server");
-    child.kill("SIGSTOP");
-    await sleep(GIVE_UP_MS + 1500 - (Date.now() - started));
-    child.kill("SIGCONT");
-    const resumed = Date.now();
-    const r = await child.result;
-    console.info(`starved lookup: exit ${r.code} ${Date.now() - resumed} ms after SIGCONT, ${Date.now() - started} ms after spawn`);
+    const r = await stoppedWhileWaiting(blackholed);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout.trim().split("\n")).toEqual(aliceKeys());
     expect(r.stderr).toMatch(/lookup user=alice result=keys keys=3 source=cache/);
@@ -130,17 +121,26 @@ describe("a login process starved past its deadline (SIGSTOP, then SIGCONT)", ()
 
   it("the same without fresh cached keys: exit 75 with one line saying so, nothing on stdout", async () => {
     const { blackholed } = configs();
-    const before = hole.connections();
-    const started = Date.now();
-    const child = lookup(blackholed, "alice");
-    await until(() => hole.connections() > before, "the lookup to connect to the blackholed server");
-    child.kill("SIGSTOP");
-    await sleep(GIVE_UP_MS + 1500 - (Date.now() - started));
-    child.kill("SIGCONT");
-    const resumed = Date.now();
-    const r = await child.result;
-    console.info(`starved lookup: exit ${r.code} ${Date.now() - resumed} ms after SIGCONT, ${Date.now() - started} ms after spawn`);
+    const r = await stoppedWhileWaiting(blackholed);
     expect(r).toMatchObject({ code: 75, stdout: "" });
     expect(r.stderr).toMatch(/^authkeys: gave up after \d+ ms \(no fresh cached keys; no keys printed\)$/m);
   });
 });
+
+/**
+ * alice's lookup against the blackholed config, stopped (SIGSTOP) once it has connected and resumed past the hard
+ * give-up: what it did then.
+ */
+async function stoppedWhileWaiting(config: string): Promise<Awaited<ReturnType<typeof lookup>["result"]>> {
+  const before = hole.connections();
+  const started = Date.now();
+  const child = lookup(config, "alice");
+  await until(() => hole.connections() > before, "the lookup to connect to the blackholed server");
+  child.kill("SIGSTOP");
+  await sleep(GIVE_UP_MS + 1500 - (Date.now() - started));
+  child.kill("SIGCONT");
+  const resumed = Date.now();
+  const r = await child.result;
+  console.info(`starved lookup: exit ${r.code} ${Date.now() - resumed} ms after SIGCONT, ${Date.now() - started} ms after spawn`);
+  return r;
+}
