@@ -60,7 +60,7 @@ export interface NeverAcceptingServer {
  * further SYNs (Linux tcp_conn_request: sk_acceptq_is_full).
  */
 export async function startNeverAcceptingServer(): Promise<NeverAcceptingServer> {
-  const script = `const s = require("node:net").createServer(); s.listen({ port: 0, host: "127.0.0.1", backlog: 1 }, () => process.stdout.write(String(s.address().port) + "\\n"));`;
+  const script = `const s = require("node:net").createServer(); s.listen({ port: 0, host: "127.0.0.1", backlog: 1 }, () => console.log(s.address().port));`;
   const child = spawn(process.execPath, ["-e", script], { stdio: ["ignore", "pipe", "ignore"] });
   const unguard = guardChild(child);
   const port = await new Promise<number>((resolve, reject) => {
