@@ -1,6 +1,7 @@
 import { compileFilterTemplate, LdapClient, ldapFilter, ldapOptionsFromConfig } from "@opsguard/core";
 import { type SlapdLab, startSlapd } from "@opsguard/lab";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { seededRandom } from "../../packages/core/test/seeded-random";
 
 let lab: SlapdLab;
 let client: LdapClient;
@@ -15,17 +16,6 @@ afterAll(async () => {
   await client?.close();
   await lab?.stop();
 });
-
-/** mulberry32: a small deterministic PRNG, so a failing input can be reproduced from the seed. */
-function prng(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const SEEDED = ["alice", "bob", "carol", "dave", "eve", "frank"];
 const PIECES = ["*", "(", ")", "\\", "\0", "é", "ñ", "中", "🙂", "=", "&", "|", "!", " ", "a", "e", "l", "i", "c", "uid", "2a", ...SEEDED];
@@ -49,7 +39,7 @@ const CLASSIC = [
 
 /** Random mixes of filter metacharacters, non-ASCII and real uids, plus classic injection payloads. */
 function inputs(count: number, seed: number): string[] {
-  const random = prng(seed);
+  const random = seededRandom(seed);
   const out = [...CLASSIC, ...SEEDED];
   while (out.length < count) {
     const parts = Array.from({ length: 1 + Math.floor(random() * 5) }, () => PIECES[Math.floor(random() * PIECES.length)]);

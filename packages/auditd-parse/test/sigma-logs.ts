@@ -52,16 +52,7 @@ export function corpusDir(): string | undefined {
   return undefined;
 }
 
-/** A small seeded generator (mulberry32): the same events every run, so a failure can be replayed. */
-export function random(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { seededRandom as random } from "../../core/test/seeded-random";
 
 /** Every string and number in a rule's detection: the values random events are made of. */
 export function literals(value: unknown, out: Set<string>): Set<string> {
