@@ -1,11 +1,11 @@
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { chownSync, copyFileSync, existsSync, mkdirSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { LdapNotFoundError, LdapUnavailableError } from "@opsguard/core";
 import { closedPort, type SlapdLab, startSlapd } from "@opsguard/lab";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { type AuthkeysConfig, authkeysConfigSchema, lookupKeys } from "../src/index";
-import { collectingLogger, requireBundle, writeConfig } from "./harness";
+import { bundleLookup, collectingLogger, writeConfig } from "./harness";
 
 // The offline cache's and revocation's edges (mutation testing, issue 19, found these unpinned): exactly when
 // cached keys are served, refused or deleted, and that a cache which cannot do its part fails closed.
@@ -157,10 +157,7 @@ describe("a FIFO the command user planted in the cache directory", () => {
     for (const name of [".servers.json", "alice.json"]) execFileSync("mkfifo", ["-m", "600", join(cfg.cache.dir, name)]);
     const file = join(lab.dir, `fifo-${n}.json`);
     writeConfig(file, cfg);
-    const r = spawnSync(process.execPath, [requireBundle(), "--config", file, "lookup", "--", "alice"], {
-      encoding: "utf8",
-      timeout: 20_000,
-    });
+    const r = bundleLookup(file, "alice");
     expect(r.signal, "killed: the lookup hung on the FIFO").toBeNull();
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout.trim().split("\n")).toEqual(lab.users.alice.keys.map((k) => k.publicKey));
@@ -175,10 +172,7 @@ describe("a FIFO the command user planted in the cache directory", () => {
     execFileSync("mkfifo", ["-m", "600", join(cfg.cache.dir, "alice.json")]);
     const file = join(lab.dir, `fifo-${n}.json`);
     writeConfig(file, cfg);
-    const r = spawnSync(process.execPath, [requireBundle(), "--config", file, "lookup", "--", "alice"], {
-      encoding: "utf8",
-      timeout: 20_000,
-    });
+    const r = bundleLookup(file, "alice");
     expect(r.signal).toBeNull();
     expect(r).toMatchObject({ status: 69, stdout: "" });
   });
@@ -190,10 +184,7 @@ describe("a FIFO the command user planted in the cache directory", () => {
     execFileSync("mkfifo", ["-m", "644", fifo]);
     const file = join(lab.dir, `fifo-${n}.json`);
     writeConfig(file, cfg);
-    const r = spawnSync(process.execPath, [requireBundle(), "--config", file, "lookup", "--", "alice"], {
-      encoding: "utf8",
-      timeout: 20_000,
-    });
+    const r = bundleLookup(file, "alice");
     expect(r).toMatchObject({ status: 69, stdout: "" });
     expect(r.stderr).not.toMatch(/not private/);
     expect(r.stderr).toMatch(/moved it aside.*not a regular file/);

@@ -1,9 +1,9 @@
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type BlackholeServer, type SlapdLab, startBlackholeServer, startSlapd } from "@opsguard/lab";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { requireBundle, writeConfig } from "./harness";
+import { bundleLookup, requireBundle, writeConfig } from "./harness";
 
 // Issue 15, black-box findings 3 and 4: under load a login process may get the CPU only after its
 // deadline. What bounds it is the time since the process started (sshd's clock), not since its modules
@@ -84,7 +84,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Fills alice's cache from the real slapd. */
 function cacheAlice(online: string): void {
-  const r = spawnSync(process.execPath, [requireBundle(), "--config", online, "lookup", "--", "alice"], { encoding: "utf8" });
+  const r = bundleLookup(online, "alice");
   expect(r.status, r.stderr).toBe(0);
 }
 

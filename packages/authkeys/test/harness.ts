@@ -1,4 +1,4 @@
-import { spawn } from "node:child_process";
+import { type SpawnSyncReturns, spawn, spawnSync } from "node:child_process";
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { Logger, type LogLevel } from "@opsguard/core";
 import { AUTHKEYS_BUNDLE } from "@opsguard/lab";
@@ -8,6 +8,14 @@ import { Client } from "ssh2";
 export function requireBundle(): string {
   if (!existsSync(AUTHKEYS_BUNDLE)) throw new Error(`${AUTHKEYS_BUNDLE} is missing: run "node scripts/build.mjs authkeys" first`);
   return AUTHKEYS_BUNDLE;
+}
+
+/**
+ * `authkeys --config <file> lookup -- <user>` through the built bundle, as sshd runs it, in a child: a lookup
+ * that hangs is killed after timeoutMs (then r.signal is set) instead of freezing the test worker.
+ */
+export function bundleLookup(file: string, user: string, timeoutMs = 20_000): SpawnSyncReturns<string> {
+  return spawnSync(process.execPath, [requireBundle(), "--config", file, "lookup", "--", user], { encoding: "utf8", timeout: timeoutMs });
 }
 
 /** Rewrites an installed config in place: the root-owned directory and the file's mode stay as installed. */

@@ -1,4 +1,4 @@
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { createSocket } from "node:dgram";
 import { existsSync, mkdirSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
@@ -8,7 +8,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { decodeSrvAnswer, encodeSrvQuery } from "../src/dns-wire";
 import { type AuthkeysConfig, authkeysConfigSchema, lookupKeys } from "../src/index";
 import { orderRecords, resolveLdapServers, type SrvRecord, staticLdap } from "../src/srv";
-import { collectingLogger, requireBundle, writeConfig } from "./harness";
+import { bundleLookup, collectingLogger, writeConfig } from "./harness";
 
 // DNS SRV discovery (ldap.srv) against a real DNS server on loopback (dnsmasq) pointing at the lab slapd.
 
@@ -91,10 +91,7 @@ describe("ldap.srv", () => {
     execFileSync("mkfifo", ["-m", "600", join(cfg.cache.dir, ".srv.json")]);
     const file = join(lab.dir, `srv-fifo-${n}.json`);
     writeConfig(file, cfg);
-    const r = spawnSync(process.execPath, [requireBundle(), "--config", file, "lookup", "--", "alice"], {
-      encoding: "utf8",
-      timeout: 10_000,
-    });
+    const r = bundleLookup(file, "alice", 10_000);
     expect(r.signal, "killed: the lookup hung on the FIFO").toBeNull();
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout.trim().split("\n")).toEqual(lab.users.alice.keys.map((k) => k.publicKey));
