@@ -163,13 +163,50 @@ export function runHookFastPath(
         return true;
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== "EEXIST") return true;
+        const stale = staleClaim(marker);
+        if (stale === "live") return false;
+        if (stale === "gone") continue;
+        // Exactly one of the hooks that found it stale replaces it, the one that creates the token named
+        // after it (the sh hook's token, so the two kinds of hook agree). Removing it without one, a hook
+        // slower than another that already made a new claim would remove that one: a second worker.
         try {
-          if (Date.now() - fs.statSync(marker).mtimeMs < 10_000) return false;
-          fs.rmSync(marker, { force: true });
-        } catch {}
+          fs.closeSync(fs.openSync(path.join(spool, `.worker.starting.${stale}.taken`), "wx", 0o600));
+        } catch (error) {
+          // Another hook's token: that hook replaces the claim. Any other failure: replaced here, as before tokens.
+          if ((error as NodeJS.ErrnoException).code === "EEXIST") return false;
+        }
+        fs.rmSync(marker, { force: true });
       }
     }
     return false;
+  };
+
+  /**
+   * A claim's state as the sh hook judges it: "live" when its time (inside, else its time of change)
+   * is under 10 s old; "gone"; else the name its takeover token carries (that time, or "junk" for a
+   * symlink). Junk inside, or anything but a regular file (a FIFO would hang the read), is stale.
+   */
+  const staleClaim = (marker: string): string => {
+    try {
+      const stat = fs.lstatSync(marker);
+      if (stat.isSymbolicLink()) return "junk";
+      const changed = String(Math.floor(stat.mtimeMs));
+      if (!stat.isFile()) return changed;
+      const fd = fs.openSync(marker, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
+      const buffer = Buffer.alloc(32);
+      let length: number;
+      try {
+        length = fs.readSync(fd, buffer, 0, buffer.length, 0);
+      } finally {
+        fs.closeSync(fd);
+      }
+      const inside = buffer.toString("latin1", 0, length).split("\n")[0] ?? "";
+      if (inside !== "" && !/^[1-9]\d{0,14}$/.test(inside)) return changed;
+      const time = inside || changed;
+      return Date.now() - Number(time) < 10_000 ? "live" : time;
+    } catch (error) {
+      return (error as NodeJS.ErrnoException).code === "ENOENT" ? "gone" : "junk";
+    }
   };
 
   /** OpenVPN's deferred answer; a file it cannot write means the client goes in without waiting (never exit 1). */

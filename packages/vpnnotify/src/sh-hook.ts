@@ -285,6 +285,7 @@ claim_start() {
   marker=$spool/worker.starting
   if [ -e "$marker" ] || [ -h "$marker" ]; then
     since=''
+    junk=''
     # Only a regular file is read; anything else there (a FIFO would hang OpenVPN) is junk, replaced.
     if [ -f "$marker" ] && [ ! -h "$marker" ]; then
       IFS= read -r since 2>/dev/null <"$marker" || :
@@ -293,12 +294,24 @@ claim_start() {
       [ -n "$since" ] || since=$(date -r "$marker" +%s%3N 2>/dev/null) || since=''
       # Arithmetic only on what it can hold: dash exits 2 ("Illegal number", a disconnect) on a
       # leading 0 (octal) or a number too long; junk like that is stale.
-      case $since in '' | 0* | *[!0-9]* | ????????????????*) since='' ;; *) [ $((now - since)) -lt 10000 ] && return 1 ;; esac
+      case $since in
+        '') ;;
+        0* | *[!0-9]* | ????????????????*) since='' junk=1 ;;
+        *) [ $((now - since)) -lt 10000 ] && return 1 ;;
+      esac
     fi
     # Stale: exactly one of the hooks that found it replaces it, the one that creates a token named after
     # it (noclobber). Removing it without one, a hook slower than another that already made a new claim
     # would remove that claim and start a second worker. The worker and flush remove tokens 10 s old.
-    [ -n "$since" ] || since=$(date -r "$marker" +%s%3N 2>/dev/null) || since=''
+    if [ -z "$since" ]; then
+      since=$(date -r "$marker" +%s%3N 2>/dev/null) || since=''
+      # A time read only now, of a regular file that did not hold junk: the claim this hook found was
+      # taken over while it looked (gone when read), and this is the new one. Fresh, it is left be:
+      # replacing it started a second worker (CI, 10 hooks racing for one stale claim).
+      if [ -z "$junk" ] && [ -f "$marker" ] && [ ! -h "$marker" ]; then
+        case $since in '' | 0* | *[!0-9]* | ????????????????*) ;; *) [ $((now - since)) -lt 10000 ] && return 1 ;; esac
+      fi
+    fi
     case $since in
       '' | *[!0-9]*)
         # No time at all: a dangling symlink (never a claim) is junk; a file there again is another

@@ -137,6 +137,29 @@ require("node:fs").writeFileSync(${JSON.stringify(marker)}, JSON.stringify({ arg
     );
   });
 
+  it("a stale worker.starting another hook holds the takeover token for is left to that hook: no second worker (CI, 10 racing hooks)", async () => {
+    const record = (starts: string) =>
+      `if (!process.argv.includes("--version")) require("node:fs").appendFileSync(${JSON.stringify(starts)}, "started\\n");`;
+    const login = (config: string) => ({ PATH: "/usr/bin:/bin", VPNNOTIFY_CONFIG: config, ...openvpnConnectEnv("alice", "81.2.69.142") });
+    const old = Date.now() - 60_000;
+    // Its token taken: the other hook is between creating the token and replacing the claim.
+    const held = spoolSite("held", record);
+    writeFileSync(join(held.spool, "worker.starting"), `${old}\n`);
+    writeFileSync(join(held.spool, `.worker.starting.${old}.taken`), "");
+    expect(spawnSync(held.launcher, [], { env: login(held.config), encoding: "utf8" })).toMatchObject({ status: 0, stderr: "" });
+    expect(readFileSync(join(held.spool, "worker.starting"), "utf8")).toBe(`${old}\n`);
+    // No token: this hook takes the claim over (and leaves the token for the worker to clear).
+    const free = spoolSite("free", record);
+    writeFileSync(join(free.spool, "worker.starting"), `${old}\n`);
+    expect(spawnSync(free.launcher, [], { env: login(free.config), encoding: "utf8" })).toMatchObject({ status: 0, stderr: "" });
+    expect(existsSync(join(free.spool, `.worker.starting.${old}.taken`))).toBe(true);
+    expect(Number(readFileSync(join(free.spool, "worker.starting"), "utf8"))).toBeGreaterThan(old);
+    await waitFor(() => existsSync(free.starts), 10_000, "the worker");
+    await new Promise((r) => setTimeout(r, 300));
+    expect(existsSync(held.starts)).toBe(false);
+    expect(readFileSync(free.starts, "utf8")).toBe("started\n");
+  });
+
   it("a spool the hook's user cannot enter (root's, mode 700) never fails the login: exit 0, 2, and the worker handles it", () => {
     const root = mkdtempSync(join(dir, "private-"));
     chmodSync(dir, 0o755);

@@ -261,6 +261,35 @@ describe("the sh client-connect hook", () => {
     });
   }
 
+  it("a stale claim taken over while this hook looked (gone when read, a new one by its next look) is left be: no second worker", async () => {
+    const s = site();
+    const marker = join(s.spool, "worker.starting");
+    writeFileSync(marker, "");
+    utimesSync(marker, new Date(Date.now() - 300_000), new Date(Date.now() - 300_000));
+    // date(1) on PATH plays the other hook at this hook's two looks at the claim's time: the first finds
+    // it removed (taken over), the second finds the new claim it wrote.
+    const bin = join(s.root, "bin");
+    mkdirSync(bin);
+    const looks = join(s.root, "looks");
+    writeFileSync(
+      join(bin, "date"),
+      `#!/bin/sh\nif [ "$1" = -r ]; then\n  echo >>'${looks}'\n  case $(wc -l <'${looks}') in\n    1) rm -f "$2"; exit 1 ;;\n    2) /usr/bin/date +%s%3N >"$2" ;;\n  esac\nfi\nexec /usr/bin/date "$@"\n`,
+      { mode: 0o755 },
+    );
+    const result = await hook(s, {
+      PATH: `${bin}:/usr/bin:/bin`,
+      script_type: "client-connect",
+      common_name: "a",
+      trusted_ip: "81.2.69.1",
+    });
+    expect(result).toEqual({ code: 0, stderr: "" });
+    expect(readFileSync(looks, "utf8")).toBe("\n\n");
+    expect(entryFiles(s)).toHaveLength(1);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(calls(s)).toEqual([]);
+    expect(readdirSync(s.spool).filter((f) => f.endsWith(".taken"))).toEqual([]);
+  });
+
   // The full disk is a tmpfs mounted in a user namespace; where the host forbids those, say so and skip.
   const namespaces = spawnSync("unshare", ["-Urm", "true"]).status === 0;
   if (!namespaces) console.warn("sh-hook.test: unshare -Urm is not permitted here: the disk-full case is skipped");
