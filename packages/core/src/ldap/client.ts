@@ -5,7 +5,7 @@ import { ConfigError, OpsguardError } from "../errors";
 import { Logger } from "../log";
 import { describeRefusal, readRegularFileSync } from "../regular-file";
 import type { Secret } from "../secret";
-import { STALL_MS, StallWatch, TimeoutSignal, withTimeout } from "./attempt-timing";
+import { StallWatch, TimeoutSignal, withTimeout } from "./attempt-timing";
 import { LdapEntry } from "./entry";
 import {
   LdapAuthError,
@@ -16,8 +16,11 @@ import {
   LdapTooManyError,
   LdapUnavailableError,
 } from "./errors";
+import { type Connection, Failover, type Pending, type ServerHealth } from "./failover";
 import { parseFilter } from "./filter";
 import { hasUserinfo } from "./url";
+
+export type { ServerHealth } from "./failover";
 
 export interface LdapClientOptions {
   /** Tried in order on every (re)connect; the first that completes connect + TLS + bind wins. */
@@ -39,34 +42,6 @@ export interface LdapClientOptions {
   health?: ServerHealth | undefined;
 }
 
-/**
- * Lets a process that lives for one request (sshd's AuthorizedKeysCommand) skip a server that failed
- * moments ago in an earlier process, instead of waiting for it again, as SSSD's offline mode does.
- */
-export interface ServerHealth {
-  /** Why to skip this server now, or undefined to try it. */
-  skip(url: string): string | undefined;
-  /** A shorter connect budget for a server in doubt (see untried), or undefined for connectTimeoutMs. */
-  probeMs?(url: string): number | undefined;
-  /**
-   * In doubt, neither dead nor alive: the deadline ran out before this server could be tried, or (triedMs
-   * given) cut its connect attempt short after triedMs, before its own connect budget was spent; or
-   * (triedMs undefined) its attempt was given up because another server answered first, or it timed out
-   * while this process was stalled (its timer fired late, or it waited for a CPU), so it never had its
-   * full time with a responsive process.
-   */
-  untried?(url: string, triedMs?: number): void;
-  /**
-   * The connect budget of the one server (the first in urls) still probed when every server is skipped:
-   * a freeze of the only server shorter than the hold must not mean a hold's worth of refusals.
-   * Undefined: when every server is skipped, none is tried.
-   */
-  readonly lastResortProbeMs?: number;
-  /** reason: why, said again while the server is skipped (a TLS error must not read as a dead server). */
-  failed(url: string, reason?: string): void;
-  answered(url: string): void;
-}
-
 export interface LdapSearchOptions {
   /** An RFC 4515 filter; build it with ldapFilter`` or a compiled filter template. Default (objectClass=*). */
   filter?: string;
@@ -80,58 +55,7 @@ export interface LdapSearchOptions {
 
 export type LdapChange = { operation: "add" | "delete" | "replace"; attribute: string; values: readonly string[] };
 
-interface Attempt {
-  url: string;
-  reason: string;
-  timedOut: boolean;
-  untrusted?: boolean;
-  /** Why it timed out was not the server's fault alone: this process stalled, or the deadline cut it short. */
-  notTheServer?: "stalled" | "deadline";
-}
-
-/** A connect attempt under way. Its sockets are its own until it wins: giving it up destroys only them. */
-interface Pending {
-  url: string;
-  startedAt: number;
-  result: Promise<Connection>;
-  /** Destroys its sockets now, and any it would open later: it then fails, unheard. */
-  abandon(): void;
-}
-
-interface Connection {
-  client: Client;
-  sockets: Set<Socket>;
-  /** Rejects when a socket of this connection closes unexpectedly. */
-  lost: Promise<never>;
-}
-
 const DEFAULTS = { connectTimeoutMs: 3000, timeoutMs: 5000, deadlineMs: 10_000, pageSize: 500 };
-/**
- * How long a connect attempt has alone before the next server is tried alongside it (Happy Eyeballs,
- * RFC 8305 §5: "Connection Attempt Delay", whose recommended minimum is 100 ms). A server that is up
- * answers connect + TLS + bind well within it, so in normal operation one connection is ever opened;
- * when servers are blackholed, their waits overlap instead of adding up. Why it matters for sshd: it
- * pads every userauth request that has not yet succeeded up to the next power of two times a per-user
- * delay of 5-9.2 ms (auth2.c ensure_minimum_time_since), so a run of the command that waits T seconds
- * costs a login up to 2T, and only short waits keep an outage's login predictable.
- */
-export const STAGGER_MS = 100;
-const TLS_CODES = /CERT|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)|ALTNAME|ERR_SSL|ERR_TLS/;
-const NETWORK_REASONS: Record<string, string> = {
-  ECONNREFUSED: "connection refused",
-  ECONNRESET: "connection reset",
-  ENOTFOUND: "host not found",
-  EAI_AGAIN: "DNS lookup failed",
-  EHOSTUNREACH: "host unreachable",
-  ENETUNREACH: "network unreachable",
-  EPIPE: "connection closed",
-};
-
-/** ldapts' own errors without a code, by how their message starts: said plainly in messages and marks. */
-const MESSAGE_REASONS: ReadonlyArray<[RegExp, string]> = [
-  [/^Connection closed before message response was received/, "the server closed the connection"],
-];
-
 /**
  * An LDAP connection with failover across servers, verified TLS, bounded waits and typed errors.
  * The deadline starts at the first connection attempt and bounds every later step, so a caller
@@ -298,173 +222,34 @@ export class LdapClient {
     return this.#connecting;
   }
 
-  /**
-   * Servers in order, each started STAGGER_MS after the one before (sooner when the deadline is too short
-   * for that) or at once when that one failed; the first to finish connect + TLS + bind wins and the
-   * others are given up. A server in doubt keeps its place, with its short probe budget: a hiccup of the
-   * primary must not send every lookup to a (maybe stale) replica listed after it for the whole hold.
-   * Every attempt gets its own connect budget, cut to the overall deadline.
-   */
+  /** A staggered failover across ldap.urls (see Failover); close() during it ends it. */
   async #failover(): Promise<Client> {
     if (this.#client) await this.close();
     const firstAt = Date.now();
     this.#deadlineAt ??= firstAt + this.#opts.deadlineMs;
-    const deadlineAt = this.#deadlineAt;
-    const health = this.#opts.health;
-    const plan = this.#opts.urls.map((url, index) => ({ url, index, skipped: health?.skip(url), probeMs: health?.probeMs?.(url) }));
-    const lastResort = plan[0];
-    if (lastResort && health?.lastResortProbeMs !== undefined && plan.every((p) => p.skipped)) {
-      // Every server failed moments ago: the first is probed anyway, briefly, rather than refusing at once.
-      lastResort.skipped = undefined;
-      lastResort.probeMs = health.lastResortProbeMs;
-    }
-    // Every server to try starts before the deadline, however short it is and however many there are.
-    const staggerMs = Math.min(STAGGER_MS, (deadlineAt - firstAt) / Math.max(1, plan.filter((p) => !p.skipped).length));
-    // Indexed like ldap.urls (a URL may be listed twice), so the error lists them in the configured order.
-    const attempts: (Attempt | undefined)[] = plan.map(() => undefined);
-    const running = new Map<Pending, (typeof plan)[number]>();
-    let next = 0;
-    let startedAny = false;
-    let stagger: NodeJS.Timeout | undefined;
-    let done = false;
-    const rejected: { url: string; reason: string }[] = [];
-    let authError: LdapAuthError | undefined;
-    return await new Promise<Client>((resolve, reject) => {
-      const finish = (settle: () => void) => {
-        done = true;
-        this.#abortFailover = undefined;
-        clearTimeout(stagger);
-        settle();
-      };
-      const giveUpOthers = (winner: Pending | undefined, winnerUrl?: string) => {
-        for (const [pending, step] of running) {
-          if (pending === winner) continue;
-          pending.abandon();
-          if (winnerUrl === undefined) continue;
-          const ms = Date.now() - pending.startedAt;
-          attempts[step.index] = { url: step.url, reason: `no answer after ${ms} ms, when ${winnerUrl} answered`, timedOut: true };
-          // Slower than another, not failed: in doubt, so the next lookups try the others first.
-          health?.untried?.(step.url);
-        }
-        running.clear();
-      };
-      const startNext = (): void => {
-        clearTimeout(stagger);
-        while (!done && next < plan.length) {
-          const step = plan[next++] as (typeof plan)[number];
-          if (step.skipped) {
-            // A skip that repeats describeFailure's TLS reason keeps its hint (ldap.caFile, not ldap.urls).
-            attempts[step.index] = {
-              url: step.url,
-              reason: step.skipped,
-              timedOut: false,
-              untrusted: step.skipped.includes(UNTRUSTED_REASON),
-            };
-            continue;
-          }
-          const own = Math.min(step.probeMs ?? this.#opts.connectTimeoutMs, this.#opts.connectTimeoutMs);
-          // The first attempt reads the clock the deadline started from: it gets its whole budget, not a
-          // millisecond less that would read as "cut short by the deadline".
-          const left = Math.max(0, deadlineAt - (startedAny ? Date.now() : firstAt));
-          startedAny = true;
-          const budget = Math.min(own, left);
-          if (budget <= 0) {
-            attempts[step.index] = { url: step.url, reason: "not tried: deadline reached", timedOut: true, notTheServer: "deadline" };
-            health?.untried?.(step.url);
-            continue;
-          }
-          this.#log.debug("LDAP trying server", { url: step.url, budgetMs: budget });
-          const pending = this.#attempt(step.url, budget);
-          running.set(pending, step);
-          pending.result.then(
-            (connection) => won(pending, connection),
-            (error: unknown) => lost(pending, step.index, error, budget, left < own),
-          );
-          stagger = setTimeout(startNext, staggerMs);
-          return;
-        }
-        if (!done && running.size === 0) {
-          // A rejected bind is a configuration problem (78, the cache served), not an outage: it is said
-          // rather than a slower server's timeout, as before the failover went on past it.
-          finish(() =>
-            reject(
-              authError ??
-                failoverError(
-                  attempts.filter((a) => a !== undefined),
-                  this.#opts.deadlineMs,
-                ),
-            ),
-          );
-        }
-      };
-      const won = (pending: Pending, connection: Connection) => {
-        // Two handshakes may finish in the same loop turn: the later one was already given up.
-        if (done) {
-          pending.abandon();
-          return;
-        }
-        running.delete(pending);
-        giveUpOthers(pending, pending.url);
+    const failover = new Failover({
+      urls: this.#opts.urls,
+      health: this.#opts.health,
+      connectTimeoutMs: this.#opts.connectTimeoutMs,
+      deadlineMs: this.#opts.deadlineMs,
+      firstAt,
+      deadlineAt: this.#deadlineAt,
+      log: this.#log,
+      attempt: (url, budget) => this.#attempt(url, budget),
+      adopt: (url, connection) => {
         this.#sockets = connection.sockets;
         this.#client = connection.client;
         this.#lost = connection.lost;
         this.#isLost = false;
-        this.#url = pending.url;
-        health?.answered(pending.url);
-        // Skipped for a while, so the next lookups do not send it a password it rejects (a lockout policy
-        // counts each). When no server answers, it is left unmarked: the next lookup says 78 again.
-        for (const r of rejected) health?.failed(r.url, r.reason);
-        const others = attempts.filter((a) => a !== undefined);
-        if (others.length > 0)
-          this.#log.warn(`LDAP failover: using ${pending.url}`, { failed: others.map((a) => `${a.url} (${a.reason})`).join(", ") });
-        finish(() => resolve(connection.client));
-      };
-      const lost = (pending: Pending, index: number, error: unknown, budget: number, cutByDeadline: boolean) => {
-        if (done) return;
-        running.delete(pending);
-        const { url } = pending;
-        if (error instanceof LdapAuthError) {
-          // One server rejecting the bind (its password rotated ahead of the others, or a replica that
-          // refuses clear binds) ends only its own attempt: another server may still accept it (T-ak17b 2).
-          // Its outcome is the failover's only when no server answers (see startNext).
-          const reason = /unencrypted/.test(error.message) ? "refuses to bind without TLS" : "bind rejected: invalid credentials";
-          attempts[index] = { url, reason, timedOut: false };
-          rejected.push({ url, reason });
-          authError ??= error;
-          this.#log.debug("LDAP server rejected the bind", { url, reason });
-          startNext();
-          return;
-        }
-        const attempt = describeFailure(url, error, budget);
-        const stallMs = error instanceof TimeoutSignal ? error.stallMs : 0;
-        if (attempt.timedOut && stallMs > Math.max(STALL_MS, budget / 4)) {
-          // Its timer fired late or this process waited for a CPU: the server never had its full time.
-          attempts[index] = {
-            ...attempt,
-            reason: `${attempt.reason} (this process stalled ${Math.round(stallMs)} ms: in doubt)`,
-            notTheServer: "stalled",
-          };
-          if (health?.untried) health.untried(url);
-        } else if (attempt.timedOut && cutByDeadline) {
-          // The overall deadline, not the server, ended the attempt (a healthy server left 1 ms after
-          // dead ones before it): in doubt, so the next lookup gives it a short probe instead of skipping it.
-          attempts[index] = { ...attempt, reason: `${attempt.reason} (cut off by the deadline)`, notTheServer: "deadline" };
-          if (health?.untried) health.untried(url, budget);
-          else health?.failed(url);
-        } else {
-          attempts[index] = attempt;
-          health?.failed(url, attempt.reason);
-        }
-        this.#log.debug("LDAP server failed", { url, reason: attempt.reason });
-        // As RFC 8305 §5: a failed attempt starts the next one at once.
-        startNext();
-      };
-      this.#abortFailover = () => {
-        giveUpOthers(undefined);
-        finish(() => reject(new LdapUnavailableError("the LDAP client was closed while connecting")));
-      };
-      startNext();
+        this.#url = url;
+      },
     });
+    this.#abortFailover = () => failover.abort();
+    try {
+      return await failover.run();
+    } finally {
+      this.#abortFailover = undefined;
+    }
   }
 
   /**
@@ -621,41 +406,6 @@ export async function withLdap<T>(options: LdapClientOptions, fn: (client: LdapC
   } finally {
     await client.close();
   }
-}
-
-const UNTRUSTED_REASON = "TLS certificate not trusted";
-
-function describeFailure(url: string, error: unknown, budget: number): Attempt {
-  if (error instanceof TimeoutSignal || (error instanceof Error && /Connection timeout/.test(error.message))) {
-    return { url, reason: `no answer within ${budget} ms`, timedOut: true };
-  }
-  const code = (error as NodeJS.ErrnoException | undefined)?.code;
-  if (typeof code === "string" && TLS_CODES.test(code)) {
-    return { url, reason: `${UNTRUSTED_REASON} (${code})`, timedOut: false, untrusted: true };
-  }
-  if (typeof code === "string" && code in NETWORK_REASONS) return { url, reason: NETWORK_REASONS[code] ?? code, timedOut: false };
-  if (error instanceof ResultCodeError) return { url, reason: `server error ${error.code}`, timedOut: false };
-  const message = (error instanceof Error ? error.message.split("\n")[0] : String(error)) ?? "unknown error";
-  return { url, reason: MESSAGE_REASONS.find(([pattern]) => pattern.test(message))?.[1] ?? message, timedOut: false };
-}
-
-function failoverError(attempts: Attempt[], deadlineMs: number): OpsguardError {
-  const detail = attempts.map((a) => `${a.url}: ${a.reason}`).join("; ");
-  if (attempts.every((a) => a.timedOut)) {
-    // Say what happened: a starved process or a short deadline is not a server that does not respond (T-ak17b 6).
-    const hint = attempts.some((a) => a.notTheServer === "stalled")
-      ? "this process could not run for part of the wait (a CPU-starved host), so the servers may be fine: retry"
-      : attempts.some((a) => a.notTheServer === "deadline")
-        ? `the overall deadline of ${deadlineMs} ms ran out before every server had its connect timeout: raise ldap.deadlineMs`
-        : `no server completed connect + TLS + bind within its connect timeout (blackholed, frozen or overloaded); deadline ${deadlineMs} ms`;
-    return new LdapTimeoutError(`no LDAP server answered in time (${detail})`, { hint });
-  }
-  if (attempts.every((a) => a.untrusted)) {
-    return new LdapUnavailableError(`no LDAP server has a certificate we trust (${detail})`, {
-      hint: "point ldap.caFile at the CA that signed the servers' certificates and check the URLs' host names",
-    });
-  }
-  return new LdapUnavailableError(`no LDAP server reachable (${detail})`, { hint: "check ldap.urls and that a server is up" });
 }
 
 function operationError(error: unknown, url: string, what: string): OpsguardError {
