@@ -92,7 +92,7 @@ export async function runLookupCommand(user: string, fingerprint: string | undef
     claim,
     async () => {
       const { fromCacheAfterDeadline } = await import("./lookup");
-      print(await fromCacheAfterDeadline(config, { user, fingerprint }, { log }, giveUpError(giveUpAt)));
+      print(await fromCacheAfterDeadline(config, { user, fingerprint }, { log }, giveUpError(giveUpAt, KEY_WORDS)));
     },
     failed,
     io,
@@ -155,11 +155,19 @@ async function lookupDirectly(
 /** Beyond the LDAP deadline: time for the cache, the output and the exit. */
 export const WATCHDOG_GRACE_MS = 2000;
 /** How long the hard give-up may spend reading the cache before it refuses (a stuck file system). */
-const GIVE_UP_CACHE_MS = 500;
+export const GIVE_UP_CACHE_MS = 500;
 
-function giveUpError(limitMs: number): LdapTimeoutError {
+/** What a login command prints, and what its give-up would serve from the cache instead: said when it has neither. */
+export interface GiveUpWords {
+  cached: string;
+  printed: string;
+}
+
+const KEY_WORDS: GiveUpWords = { cached: "keys", printed: "keys" };
+
+export function giveUpError(limitMs: number, words: GiveUpWords): LdapTimeoutError {
   return new LdapTimeoutError(`gave up after ${elapsed()} ms (limit ${limitMs} ms since the process started) waiting for LDAP`, {
-    hint: "the host is overloaded or LDAP is slow: no fresh cached keys to serve instead",
+    hint: `the host is overloaded or LDAP is slow: no fresh cached ${words.cached} to serve instead`,
   });
 }
 
@@ -170,12 +178,13 @@ function giveUpError(limitMs: number): LdapTimeoutError {
  * socket, a file system, a starved CPU), the first moment this process runs after the limit it ends.
  * Unref'd, so it never delays a normal exit.
  */
-function giveUpAfter(
+export function giveUpAfter(
   limitMs: number,
   claim: () => boolean,
   answer: () => Promise<void>,
   failed: (error: unknown) => void,
   io: IOStreams,
+  words: GiveUpWords = KEY_WORDS,
 ): void {
   const giveUp = () => {
     let done = false;
@@ -189,13 +198,16 @@ function giveUpAfter(
     const refuse = (error: unknown) => {
       failed(error);
       if (error instanceof LdapTimeoutError)
-        finish(`authkeys: gave up after ${elapsed()} ms (no fresh cached keys; no keys printed)\n`, ExitCode.TEMP_FAIL);
+        finish(
+          `authkeys: gave up after ${elapsed()} ms (no fresh cached ${words.cached}; no ${words.printed} printed)\n`,
+          ExitCode.TEMP_FAIL,
+        );
       // Anything else (a cache that may not be served, 77): reported as the lookup reports errors.
       else finish("", reportError("authkeys", error, { stream: io.stderr }));
     };
     // Reading the cache has its own bound (a stuck file system): a refusal at worst, never a hang.
     const backstop = setTimeout(
-      () => finish(`authkeys: gave up after ${elapsed()} ms (no keys printed)\n`, ExitCode.TEMP_FAIL),
+      () => finish(`authkeys: gave up after ${elapsed()} ms (no ${words.printed} printed)\n`, ExitCode.TEMP_FAIL),
       GIVE_UP_CACHE_MS,
     );
     // The lookup is printing its answer already: it gets only that bound, unref'd so a normal exit is not delayed.
@@ -210,24 +222,8 @@ function giveUpAfter(
 }
 
 /** The lookup finished after the give-up took over: that path prints and exits; this one waits for it. */
-function givenUp(): Promise<never> {
+export function givenUp(): Promise<never> {
   return new Promise(() => {});
-}
-
-/**
- * sshd has no timeout of its own: whatever hangs (a socket left open, a stuck file system), the
- * process ends, without output, shortly after limitMs since it started. Unref'd, so it never delays a
- * normal exit.
- */
-export function watchdog(limitMs: number, io: IOStreams): void {
-  setTimeout(
-    () => {
-      io.stderr.write(`authkeys: gave up after ${elapsed()} ms (no keys printed)\n`);
-      io.flush();
-      process.exit(ExitCode.TEMP_FAIL);
-    },
-    Math.max(0, limitMs - elapsed()),
-  ).unref();
 }
 
 /** Where elapsed() counts from: the process start, unless the run began later (LookupCommandOptions.startedAtMs). */

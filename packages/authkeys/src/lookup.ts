@@ -108,7 +108,7 @@ export async function lookupKeys(config: AuthkeysConfig, request: LookupRequest,
   return { result: "keys", source: "ldap", lines: byFingerprint(keys, lines, request.fingerprint), dropped };
 }
 
-function deadlinePassed(): LdapTimeoutError {
+export function deadlinePassed(): LdapTimeoutError {
   return new LdapTimeoutError("no time left to ask LDAP before this login's hard limit (counted from the process start)", {
     hint: "the host is overloaded: the process got the CPU too late",
   });

@@ -1,7 +1,19 @@
 import { ConfigError, describeError } from "@opsguard/core/errors";
 import { ExitCode } from "@opsguard/core/exit";
-import { elapsed, type LookupCommandOptions, loginLoggers, startClock, WATCHDOG_GRACE_MS, watchdog } from "./lookup-command";
+import {
+  elapsed,
+  GIVE_UP_CACHE_MS,
+  type GiveUpWords,
+  givenUp,
+  giveUpAfter,
+  giveUpError,
+  type LookupCommandOptions,
+  loginLoggers,
+  startClock,
+  WATCHDOG_GRACE_MS,
+} from "./lookup-command";
 import { principalOptionsProblem } from "./principal-options";
+import type { PrincipalsOutcome } from "./principals";
 import { printableUser } from "./username";
 
 /** sshd's %i, %s and %T: logged with the lookup, never trusted (the principals decide, not the certificate's claims). */
@@ -14,9 +26,12 @@ export interface CertificateTokens {
 /** The same options as the key lookup (the principals go to stdout, where sshd reads them). */
 export type PrincipalsCommandOptions = LookupCommandOptions;
 
+const PRINCIPAL_WORDS: GiveUpWords = { cached: "group memberships", printed: "principals" };
+
 /**
  * `authkeys principals <user> [keyid serial type]`: one principal per line, one audit line per lookup,
- * under the same watchdog as the key lookup, so sshd is never held past the deadline.
+ * under the key lookup's hard give-up, so sshd is never held past the deadline: at the limit the fresh
+ * cached memberships are served under the outage rules, or it exits 75.
  */
 export async function runPrincipalsCommand(user: string, cert: CertificateTokens, options: PrincipalsCommandOptions): Promise<ExitCode> {
   const { io } = options;
@@ -24,7 +39,6 @@ export async function runPrincipalsCommand(user: string, cert: CertificateTokens
   const config = await options.loadConfig(options.config);
   const problem = principalOptionsProblem(config);
   if (problem) throw new ConfigError(`invalid config for principals: ${problem}`);
-  watchdog(config.ldap.deadlineMs + WATCHDOG_GRACE_MS, io);
   const syslog = config.syslog || undefined;
   const { log, audit } = loginLoggers(config, options);
   // The certificate's own fields come from whoever holds it: escaped like a user name before they reach a log.
@@ -33,13 +47,12 @@ export async function runPrincipalsCommand(user: string, cert: CertificateTokens
     ...(cert.serial === undefined ? {} : { serial: printableUser(cert.serial) }),
     ...(cert.type === undefined ? {} : { certType: printableUser(cert.type) }),
   };
-  try {
-    const { lookupPrincipals, principalLines } = await import("./principals");
-    const outcome = await lookupPrincipals(config, user, { log });
+  const print = async (outcome: PrincipalsOutcome) => {
     if (options.json) {
       const { result, source, principals, keyOptions } = outcome;
       io.stdout.write(`${JSON.stringify({ user, result, source, principals, keyOptions })}\n`);
     } else if (outcome.principals.length > 0) {
+      const { principalLines } = await import("./principals");
       io.stdout.write(`${principalLines(outcome).join("\n")}\n`);
     }
     audit.info("principals", {
@@ -50,11 +63,42 @@ export async function runPrincipalsCommand(user: string, cert: CertificateTokens
       source: outcome.source,
       ms: elapsed(),
     });
-    return ExitCode.OK;
-  } catch (error) {
+  };
+  const failed = (error: unknown) => {
     if (syslog) {
       audit.error("principals", { user: printableUser(user), ...certFields, result: "error", source: "none", error: describeError(error) });
     }
+  };
+  // Whoever answers first, the lookup or the hard give-up, is the only one to print.
+  let answered = false;
+  const claim = () => {
+    if (answered) return false;
+    answered = true;
+    return true;
+  };
+  const giveUpAt = config.ldap.deadlineMs + WATCHDOG_GRACE_MS;
+  giveUpAfter(
+    giveUpAt,
+    claim,
+    async () => {
+      const { principalsFromCacheAfterDeadline } = await import("./principals");
+      await print(await principalsFromCacheAfterDeadline(config, user, { log }, giveUpError(giveUpAt, PRINCIPAL_WORDS)));
+    },
+    failed,
+    io,
+    PRINCIPAL_WORDS,
+  );
+  try {
+    const { lookupPrincipals } = await import("./principals");
+    // LDAP's deadline is cut where the process started so late that it would run into the give-up.
+    const budgetMs = Math.min(config.ldap.deadlineMs, giveUpAt - GIVE_UP_CACHE_MS - elapsed());
+    const outcome = await lookupPrincipals(config, user, { log, budgetMs });
+    if (!claim()) return await givenUp();
+    await print(outcome);
+    return ExitCode.OK;
+  } catch (error) {
+    if (!claim()) return await givenUp();
+    failed(error);
     throw error;
   }
 }

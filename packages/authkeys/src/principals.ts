@@ -1,6 +1,7 @@
 import { join } from "node:path";
 import { withLdap } from "@opsguard/core/ldap/client";
 import { dnEquals } from "@opsguard/core/ldap/dn";
+import type { LdapTimeoutError } from "@opsguard/core/ldap/errors";
 import { compileFilterTemplate } from "@opsguard/core/ldap/filter";
 import { ldapOptionsFromConfig } from "@opsguard/core/ldap/options";
 import type { Logger } from "@opsguard/core/log";
@@ -9,7 +10,7 @@ import { usableCacheEntry } from "./cache-policy";
 import type { AuthkeysConfig } from "./config";
 import { directoryQuery, findUser } from "./directory";
 import { firstAllowedGroup, type GroupRule } from "./groups";
-import { isOutage } from "./lookup";
+import { deadlinePassed, isOutage } from "./lookup";
 import { connectionKey, ServerMemory } from "./server-memory";
 import { resolveLdapServers } from "./srv";
 import { isValidUsername } from "./username";
@@ -38,6 +39,8 @@ export interface PrincipalsDeps {
   log: Logger;
   env?: NodeJS.ProcessEnv;
   now?: () => number;
+  /** As the key lookup's (LookupDeps.budgetMs): at most this long for LDAP; nothing left, the outage rules decide. */
+  budgetMs?: number;
 }
 
 /** The `principals` section; absent: the login name only, which is what sshd accepts without a command. */
@@ -63,9 +66,13 @@ export async function lookupPrincipals(config: AuthkeysConfig, user: string, dep
       : undefined;
 
   type Answer = { kind: "unknown-user" | "not-allowed" } | { kind: "user"; group: GroupRule | undefined; mapped: string[] };
+  const budget = deps.budgetMs === undefined ? undefined : Math.min(config.ldap.deadlineMs, Math.floor(deps.budgetMs));
   let answer: Answer;
   try {
-    const ldap = await resolveLdapServers(config, deps);
+    // A process that got the CPU only after its deadline asks no server (see lookupKeys).
+    if (budget !== undefined && budget <= 0) throw deadlinePassed();
+    const bounded = budget === undefined ? config : { ...config, ldap: { ...config.ldap, deadlineMs: budget } };
+    const ldap = await resolveLdapServers(bounded, deps);
     const options = { ...ldapOptionsFromConfig(ldap, "ldap", deps.env), log, health: memory };
     answer = await withLdap(options, async (client): Promise<Answer> => {
       const found = await findUser(client, query, user, settings.groups.length > 0 ? ["memberOf"] : []);
@@ -81,12 +88,7 @@ export async function lookupPrincipals(config: AuthkeysConfig, user: string, dep
   } catch (error) {
     await memory?.save();
     if (!isOutage(error) || !cache) throw error;
-    const { cached, group } = await usableCacheEntry(cache, user, query.groups, config.cache.maxStaleSeconds * 1000, error, deps);
-    log.warn(`LDAP unreachable (${error.message}); serving cached group memberships for principals`, {
-      user,
-      ageSeconds: Math.round(cached.ageMs / 1000),
-    });
-    return outcome(settings, user, cached.keys, "cache", group?.keyOptions ?? "");
+    return fromCache(config, cache, user, query.groups, error, deps);
   }
   await memory?.save();
   if (answer.kind !== "user") {
@@ -100,6 +102,39 @@ export async function lookupPrincipals(config: AuthkeysConfig, user: string, dep
       .catch((error: unknown) => log.warn(`could not update the principals cache: ${(error as Error).message}`, { user }));
   }
   return outcome(settings, user, answer.mapped, "ldap", answer.group?.keyOptions ?? "");
+}
+
+/**
+ * The login's hard give-up (principals-command.ts): the lookup under way is abandoned and the fresh cached
+ * memberships are served by the outage rules, or `error` is thrown.
+ */
+export async function principalsFromCacheAfterDeadline(
+  config: AuthkeysConfig,
+  user: string,
+  deps: PrincipalsDeps,
+  error: LdapTimeoutError,
+): Promise<PrincipalsOutcome> {
+  if (!config.cache.enabled || !isValidUsername(user)) throw error;
+  const cache = new KeyCache(join(config.cache.dir, PRINCIPALS_CACHE_DIR), deps.log);
+  const query = directoryQuery(config, (template) => compileFilterTemplate(template, ["user"], "userFilter"), deps.log);
+  return fromCache(config, cache, user, query.groups, error, deps);
+}
+
+/** The cached memberships, under today's principals map, allowedGroups and keyOptions (cache-policy's rules). */
+async function fromCache(
+  config: AuthkeysConfig,
+  cache: KeyCache,
+  user: string,
+  groups: readonly GroupRule[] | undefined,
+  ldapError: Error,
+  deps: PrincipalsDeps,
+): Promise<PrincipalsOutcome> {
+  const { cached, group } = await usableCacheEntry(cache, user, groups, config.cache.maxStaleSeconds * 1000, ldapError, deps);
+  deps.log.warn(`LDAP unreachable (${ldapError.message}); serving cached group memberships for principals`, {
+    user,
+    ageSeconds: Math.round(cached.ageMs / 1000),
+  });
+  return outcome(principalsConfig(config), user, cached.keys, "cache", group?.keyOptions ?? "");
 }
 
 /** The login name (if configured) and each mapped group's principals, in config order, each once. */

@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type BlackholeServer, type SlapdLab, startBlackholeServer, startSlapd } from "@opsguard/lab";
@@ -52,8 +52,9 @@ function lookup(
   config: string,
   user: string,
   nodeArgs: string[] = [],
+  command: "lookup" | "principals" = "lookup",
 ): ChildProcess & { result: Promise<{ code: number | null; stdout: string; stderr: string }> } {
-  const child = spawn(process.execPath, [...nodeArgs, requireBundle(), "--config", config, "lookup", "--", user], {
+  const child = spawn(process.execPath, [...nodeArgs, requireBundle(), "--config", config, command, "--", user], {
     stdio: ["ignore", "pipe", "pipe"],
   });
   let stdout = "";
@@ -127,14 +128,40 @@ describe("a login process starved past its deadline (SIGSTOP, then SIGCONT)", ()
   });
 });
 
+describe("authkeys principals under the same hard give-up", () => {
+  it("stopped while waiting for LDAP past it: serves the fresh cached memberships (alice's principals), not exit 75", async () => {
+    const { online, blackholed } = configs();
+    const fill = spawnSync(process.execPath, [requireBundle(), "--config", online, "principals", "--", "alice"], {
+      encoding: "utf8",
+      timeout: 20_000,
+    });
+    expect(fill.status, fill.stderr).toBe(0);
+    const r = await stoppedWhileWaiting(blackholed, "principals");
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe("alice\n");
+    expect(r.stderr).toMatch(/serving cached group memberships for principals/);
+    expect(r.stderr).toMatch(/principals user=alice result=principals principals=1 source=cache/);
+  });
+
+  it("without fresh cached memberships: exit 75 with one line saying so, nothing on stdout", async () => {
+    const { blackholed } = configs();
+    const r = await stoppedWhileWaiting(blackholed, "principals");
+    expect(r).toMatchObject({ code: 75, stdout: "" });
+    expect(r.stderr).toMatch(/^authkeys: gave up after \d+ ms \(no fresh cached group memberships; no principals printed\)$/m);
+  });
+});
+
 /**
  * alice's lookup against the blackholed config, stopped (SIGSTOP) once it has connected and resumed past the hard
  * give-up: what it did then.
  */
-async function stoppedWhileWaiting(config: string): Promise<Awaited<ReturnType<typeof lookup>["result"]>> {
+async function stoppedWhileWaiting(
+  config: string,
+  command: "lookup" | "principals" = "lookup",
+): Promise<Awaited<ReturnType<typeof lookup>["result"]>> {
   const before = hole.connections();
   const started = Date.now();
-  const child = lookup(config, "alice");
+  const child = lookup(config, "alice", [], command);
   await until(() => hole.connections() > before, "the lookup to connect to the blackholed server");
   child.kill("SIGSTOP");
   await sleep(GIVE_UP_MS + 1500 - (Date.now() - started));

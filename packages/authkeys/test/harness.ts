@@ -18,7 +18,6 @@ export function bundleLookup(file: string, user: string, timeoutMs = 20_000): Sp
   return spawnSync(process.execPath, [requireBundle(), "--config", file, "lookup", "--", user], { encoding: "utf8", timeout: timeoutMs });
 }
 
-/** Rewrites an installed config in place: the root-owned directory and the file's mode stay as installed. */
 /** Runs argv with its stdout closed at once, as sshd may (EPIPE); its exit code and stderr. */
 export async function runWithClosedStdout(
   argv: readonly string[],
