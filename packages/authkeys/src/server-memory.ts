@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { statSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import type { ServerHealth } from "@opsguard/core/ldap/client";
 import type { Logger } from "@opsguard/core/log";
 import { readSmallStateFile } from "./cache-file";
@@ -152,7 +152,10 @@ export class ServerMemory implements ServerHealth {
     const now = Date.now() + this.#offset;
     const suspect = Object.fromEntries([...this.#suspect].filter(([, until]) => until > now));
     try {
-      const { removeOrphanedTemps, writeFileAtomic } = await import("@opsguard/core/state");
+      const { ensurePrivateDir, removeOrphanedTemps, writeFileAtomic } = await import("@opsguard/core/state");
+      // The first lookup on a host may find no cache directory yet (the key cache makes it only once
+      // LDAP answered): an outage then is when the marks matter most.
+      await ensurePrivateDir(dirname(this.#file), { log: this.#log });
       // A run killed mid-write (sshd gives up on a slow login) left its temp file: gone once its pid is.
       await removeOrphanedTemps(this.#file);
       const reasons = Object.fromEntries([...this.#reasons].filter(([url]) => url in down));

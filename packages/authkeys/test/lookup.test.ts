@@ -295,6 +295,15 @@ describe("blackholed LDAP", () => {
 });
 
 describe("a server that failed is remembered across lookups", () => {
+  it("by the first lookup on a host, before any cache directory exists: the directory is made (0700) for the mark", async () => {
+    const cfg = config({}, { urls: [blackhole.url], connectTimeoutMs: 300, timeoutMs: 300, deadlineMs: 800 });
+    expect(existsSync(cfg.cache.dir)).toBe(false);
+    await expect(lookupKeys(cfg, { user: "alice" }, { log })).rejects.toThrow(/no LDAP server answered in time/);
+    expect(statSync(cfg.cache.dir).mode & 0o777).toBe(0o700);
+    const memory = JSON.parse(readFileSync(join(cfg.cache.dir, ".servers.json"), "utf8")) as { down: Record<string, number> };
+    expect(Object.keys(memory.down)).toEqual([blackhole.url]);
+  });
+
   it("is skipped by the next lookups, forgotten when it answers, and probed again once deadServerSeconds pass", async () => {
     const cfg = config({}, { connectTimeoutMs: 300, timeoutMs: 300, deadlineMs: 800 });
     await lookupKeys(cfg, { user: "alice" }, { log });
