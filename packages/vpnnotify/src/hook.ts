@@ -203,7 +203,8 @@ export function runHookFastPath(
       const inside = buffer.toString("latin1", 0, length).split("\n")[0] ?? "";
       if (inside !== "" && !/^[1-9]\d{0,14}$/.test(inside)) return changed;
       const time = inside || changed;
-      return Date.now() - Number(time) < 10_000 ? "live" : time;
+      // Not 10 s ahead either: a clock stepped back must not stop every worker start until it catches up.
+      return Math.abs(Date.now() - Number(time)) < 10_000 ? "live" : time;
     } catch (error) {
       return (error as NodeJS.ErrnoException).code === "ENOENT" ? "gone" : "junk";
     }

@@ -297,7 +297,8 @@ claim_start() {
       case $since in
         '') ;;
         0* | *[!0-9]* | ????????????????*) since='' junk=1 ;;
-        *) [ $((now - since)) -lt 10000 ] && return 1 ;;
+        # Fresh: under 10 s old, and not 10 s ahead (a clock stepped back must not stop every worker start).
+        *) [ $((now - since)) -lt 10000 ] && [ $((since - now)) -lt 10000 ] && return 1 ;;
       esac
     fi
     # Stale: exactly one of the hooks that found it replaces it, the one that creates a token named after
@@ -309,7 +310,7 @@ claim_start() {
       # taken over while it looked (gone when read), and this is the new one. Fresh, it is left be:
       # replacing it started a second worker (CI, 10 hooks racing for one stale claim).
       if [ -z "$junk" ] && [ -f "$marker" ] && [ ! -h "$marker" ]; then
-        case $since in '' | 0* | *[!0-9]* | ????????????????*) ;; *) [ $((now - since)) -lt 10000 ] && return 1 ;; esac
+        case $since in '' | 0* | *[!0-9]* | ????????????????*) ;; *) [ $((now - since)) -lt 10000 ] && [ $((since - now)) -lt 10000 ] && return 1 ;; esac
       fi
     fi
     case $since in

@@ -154,10 +154,15 @@ require("node:fs").writeFileSync(${JSON.stringify(marker)}, JSON.stringify({ arg
     expect(spawnSync(free.launcher, [], { env: login(free.config), encoding: "utf8" })).toMatchObject({ status: 0, stderr: "" });
     expect(existsSync(join(free.spool, `.worker.starting.${old}.taken`))).toBe(true);
     expect(Number(readFileSync(join(free.spool, "worker.starting"), "utf8"))).toBeGreaterThan(old);
-    await waitFor(() => existsSync(free.starts), 10_000, "the worker");
+    // Dated a minute ahead (the clock stepped back since): stale too.
+    const ahead = spoolSite("ahead", record);
+    writeFileSync(join(ahead.spool, "worker.starting"), `${Date.now() + 60_000}\n`);
+    expect(spawnSync(ahead.launcher, [], { env: login(ahead.config), encoding: "utf8" })).toMatchObject({ status: 0, stderr: "" });
+    await waitFor(() => existsSync(free.starts) && existsSync(ahead.starts), 10_000, "the workers");
     await new Promise((r) => setTimeout(r, 300));
     expect(existsSync(held.starts)).toBe(false);
     expect(readFileSync(free.starts, "utf8")).toBe("started\n");
+    expect(readFileSync(ahead.starts, "utf8")).toBe("started\n");
   });
 
   it("a spool the hook's user cannot enter (root's, mode 700) never fails the login: exit 0, 2, and the worker handles it", () => {

@@ -239,6 +239,14 @@ describe("the sh client-connect hook", () => {
     expect(calls(s)).toEqual([" queued=1"]);
   });
 
+  it("a worker.starting dated a minute ahead (the clock stepped back since) is stale: taken over", async () => {
+    const s = site();
+    writeFileSync(join(s.spool, "worker.starting"), `${Date.now() + 60_000}\n`);
+    expect((await hook(s, { script_type: "client-connect", common_name: "a", trusted_ip: "81.2.69.1" })).code).toBe(0);
+    await waitFor(() => calls(s).length > 0, 5_000, "the worker's start");
+    expect(calls(s)).toEqual([" queued=1"]);
+  });
+
   for (const [what, claim] of [
     ["an empty worker.starting 5 min old (a full disk, or a hook killed between creating and writing it)", ""],
     ["a worker.starting whose time is 5 min old", `${Date.now() - 300_000}\n`],
