@@ -76,7 +76,10 @@ const withoutCosmiconfigExtras = {
  * The most a bin with chunks may weigh, comments included. Measured on auditd-parse's parse of a 100 MiB log
  * (issue 23): the same bundle padded with a comment to 524,001 bytes peaked at 62.8 MB, to 524,601 bytes at
  * 66.3 MB; the difference is in the malloc arenas of V8's background (TurboFan) compiler threads, gone with
- * --no-concurrent-recompilation. So a bin over 512 KiB fails its build instead of quietly costing 3.5 MB.
+ * --no-concurrent-recompilation. Why (issue 23, round 18): node's CommonJS loader reads the bin into a string
+ * that doubles as it grows, and glibc sets its trim threshold to twice the largest mmapped block freed, so
+ * every malloc arena keeps up to 1 MB free for a bin under 512 KiB and 2 MB for one over it. So a bin over
+ * 512 KiB fails its build instead of quietly costing 3.5 MB.
  */
 const BIN_SOURCE_LIMIT = 512 * 1024;
 
