@@ -331,17 +331,29 @@ describe.skipIf(reason !== undefined)("Debian packages", () => {
           expect(plugin).toBe(exe);
           const direct = await runPlugin(real, noNode);
           expect(direct).toMatchObject({ exe: real, nodeOptions: undefined, code: 0, signal: null, stderr: "" });
-          for (const command of [plugin, `/usr/bin/${tool}`]) {
-            const launched = await runPlugin(command, { ...noNode, NODE_OPTIONS: "--max-old-space-size=200" });
+          // As auditd starts the plugin (no NODE_OPTIONS of its own), then the command on PATH with a caller's
+          // NODE_OPTIONS, which come after the launcher's and so win (node takes an option's last value). A caller's
+          // V8 flag (--max-old-space-size) would also make V8 reject the executable's code cache, with a warning.
+          const cases = [
+            { command: plugin, caller: undefined, nodeOptions: NODE_OPTIONS[tool], fewerThreads: 3 },
+            {
+              command: `/usr/bin/${tool}`,
+              caller: "--v8-pool-size=2",
+              nodeOptions: `${NODE_OPTIONS[tool]} --v8-pool-size=2`,
+              fewerThreads: 2,
+            },
+          ];
+          for (const { command, caller, nodeOptions, fewerThreads } of cases) {
+            const launched = await runPlugin(command, { ...noNode, ...(caller && { NODE_OPTIONS: caller }) });
             // Same pid, the executable's image: exec'd, not a child, so SIGTERM reached the tool (flush, exit 0).
             expect(launched, command).toMatchObject({
               exe: real,
-              nodeOptions: `NODE_OPTIONS=${NODE_OPTIONS[tool]} --max-old-space-size=200`,
+              nodeOptions: `NODE_OPTIONS=${nodeOptions}`,
               code: 0,
               signal: null,
               stderr: "",
             });
-            expect(direct.threads - launched.threads, command).toBe(3);
+            expect(direct.threads - launched.threads, command).toBe(fewerThreads);
           }
           // Exit codes and the program's name pass through: a missing log is exit 66, named as auditd-parse.
           const missing = run(`/usr/bin/${tool}`, [join(dir, "missing.log")], { env: noNode });
