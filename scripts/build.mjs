@@ -4,7 +4,7 @@
 // entry into dist/index.js for publishing. Core also gets its type declarations.
 import { spawnSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { brotliCompressSync } from "node:zlib";
 import { build } from "esbuild";
@@ -76,9 +76,29 @@ const withoutCosmiconfigExtras = {
  * The most a bin with chunks may weigh, comments included. Measured on auditd-parse's parse of a 100 MiB log
  * (issue 23): the same bundle padded with a comment to 524,001 bytes peaked at 62.8 MB, to 524,601 bytes at
  * 66.3 MB; the difference is in the malloc arenas of V8's background (TurboFan) compiler threads, gone with
- * --no-concurrent-recompilation. So a bin over 512 KiB fails its build instead of quietly costing 3.5 MB.
+ * --no-concurrent-recompilation. Why (issue 23, round 18): node's CommonJS loader reads the bin into a string
+ * that doubles as it grows, and glibc sets its trim threshold to twice the largest mmapped block freed, so
+ * every malloc arena keeps up to 1 MB free for a bin under 512 KiB and 2 MB for one over it. So a bin over
+ * 512 KiB fails its build instead of quietly costing 3.5 MB.
  */
 const BIN_SOURCE_LIMIT = 512 * 1024;
+
+/**
+ * A bin's first lines. `#!/usr/bin/env node` unless its package names node start flags (package.json
+ * opsguard.nodeFlags): V8 reads some options only when it starts (auditd-parse's --no-concurrent-recompilation,
+ * issue 23: setting it later with v8.setFlagsFromString does nothing). `#!/usr/bin/env -S node --flag` would need
+ * GNU coreutils 8.30+ or a BSD env (BusyBox's, on Alpine, has no -S), so such a bin is a script both sh and node
+ * read: sh runs the second line (`:` and then exec node with the flags and this very file), node skips the #! line
+ * and reads `':'` as a string statement before the bundle's "use strict" (still the directive prologue, so the
+ * bundle stays strict) and the rest as a comment. `node <bin>` runs it without the flags, as before.
+ */
+function binBanner(pkg) {
+  const flags = pkg.opsguard?.nodeFlags ?? [];
+  if (flags.length === 0) return "#!/usr/bin/env node";
+  const bad = flags.find((flag) => !/^--[a-z0-9-]+(=[A-Za-z0-9._-]+)?$/.test(flag));
+  if (bad !== undefined) throw new Error(`${pkg.name}: opsguard.nodeFlags: ${JSON.stringify(bad)} is not a plain --flag or --flag=value`);
+  return `#!/bin/sh\n':' //; exec node ${flags.join(" ")} -- "$0" "$@"`;
+}
 
 await Promise.all(
   packages.map(async ({ dir, pkg }) => {
@@ -99,13 +119,16 @@ await Promise.all(
         outfile: join(dir, out),
         format: "cjs",
         minify: true,
-        banner: { js: "#!/usr/bin/env node" },
+        banner: { js: binBanner(pkg) },
         // A bin can tell files it made at install time from those of another build.
         define: { "import.meta.url": "__opsguardImportMetaUrl", __OPSGUARD_BUILD_ID__: JSON.stringify(buildId) },
         inject: [join(root, "scripts/build-shims/import-meta-url.js")],
         plugins: [englishZodOnly, withoutCosmiconfigExtras],
       };
-      jobs.push((chunks.length > 0 ? buildWithChunks(options, chunks, pkg.name, dir) : build(options)).then(() => out));
+      const isBin = Object.values(pkg.bin ?? {}).includes(out);
+      // a bin is a program: executable, so it runs from a checkout as npm's install will run it (its #! line)
+      const built = chunks.length > 0 ? buildWithChunks(options, chunks, pkg.name, dir) : build(options);
+      jobs.push(built.then(() => (isBin ? chmodSync(join(dir, out), 0o755) : undefined)).then(() => out));
     }
     const entries = libraryEntries(pkg).filter((src) => existsSync(join(dir, src)));
     if (entries.length > 0) {

@@ -28,6 +28,8 @@ import { corpusDir, corpusLog, sameStampLog } from "./auditd-corpus.mjs";
 import { median, printTable } from "./lib.mjs";
 
 const root = new URL("../..", import.meta.url).pathname;
+// Run as npm's bin runs: the file itself, whose first lines start node with the package's start flags
+// (package.json opsguard.nodeFlags, scripts/build.mjs); `node <bundle>` would run it without them.
 const bundle = join(root, "packages/auditd-parse/dist/auditd-parse.cjs");
 const mb = Number(process.env.AUDITD_BENCH_MB ?? 100);
 const runs = Number(process.env.RUNS ?? 5);
@@ -111,10 +113,10 @@ try {
     await make(file, mb);
     const mib = statSync(file).size / 1048576;
     const tools = [
-      { name: "auditd-parse", argv: [process.execPath, bundle, "-v", file] },
-      { name: "auditd-parse sessions", argv: [process.execPath, bundle, "sessions", "-q", file] },
+      { name: "auditd-parse", argv: [bundle, "-v", file] },
+      { name: "auditd-parse sessions", argv: [bundle, "sessions", "-q", file] },
       // all 53 built-in SigmaHQ rules; exit 1 would mean a --fail-level match, which is not asked for here
-      { name: "auditd-parse detect", argv: [process.execPath, bundle, "detect", "-q", "--json", file] },
+      { name: "auditd-parse detect", argv: [bundle, "detect", "-q", "--json", file] },
     ];
     if (laurelOk && !alone) {
       tools.push({ name: "laurel", argv: ["laurel", "-c", laurelConfig(true)], stdin: file, before: clearLaurel });
@@ -187,7 +189,7 @@ try {
       const big = join(dir, `${key}-2x.log`);
       await make(big, 2 * mb);
       rmSync(file);
-      const twice = measure([process.execPath, bundle, "-q", big]).rssMb;
+      const twice = measure([bundle, "-q", big]).rssMb;
       rmSync(big);
       // against the median at 100 MiB, with 1 MB of slack: one command's peak RSS varies by about that much
       const usual = median(ours.map((m) => m.rssMb));

@@ -2,10 +2,12 @@
 // dpkg -i on this host, runs it with no node on PATH, purges it and checks nothing is left behind. It changes
 // the host (packages, system users), so it runs only as root with dpkg, and only when no opsguard package is
 // installed already; otherwise it says why it skips, and under CI=true a skip is a failure.
-import { spawnSync } from "node:child_process";
-import { chownSync, existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import { once } from "node:events";
+import { chownSync, existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { installRootOwned, type SshdHandle, startSlapd, startSshd } from "@opsguard/lab";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { sshLogin } from "../../packages/authkeys/test/harness";
@@ -54,6 +56,17 @@ const HOST: Record<string, { users: string[]; dirs: Array<{ path: string; owner:
   "sock-check": { users: [], dirs: [] },
   "auditd-parse": { users: [], dirs: [] },
 };
+
+/**
+ * Tools whose command is a launcher that starts the executable (kept under libexec/) with these NODE_OPTIONS
+ * (scripts/package/deb.mjs SPECS nodeOptions).
+ */
+const NODE_OPTIONS: Record<string, string> = { "auditd-parse": "--v8-pool-size=1" };
+
+/** Polls a state (a file's contents, /proc) every 50 ms until it holds; the bound is for a hang, not for speed. */
+async function until(what: string, holds: () => boolean, ms = 30_000): Promise<void> {
+  for (const end = Date.now() + ms; !holds(); await sleep(50)) if (Date.now() > end) throw new Error(`gave up waiting for ${what}`);
+}
 
 // Our own namespaces on the host, listed whole before and after.
 const OURS = ["/usr/lib/opsguard", "/etc/opsguard", "/var/lib/opsguard", "/var/cache/opsguard", "/etc/audit/plugins.d/auditd-parse.conf"];
@@ -172,7 +185,8 @@ describe.skipIf(reason !== undefined)("Debian packages", () => {
     }, 300_000);
 
     it("installs the executable root-owned where sshd and hooks accept it, with a command in /usr/bin", () => {
-      for (const path of ["/usr/lib/opsguard", `/usr/lib/opsguard/${tool}`, exe]) {
+      const libexec = NODE_OPTIONS[tool] ? [`/usr/lib/opsguard/${tool}/libexec`, `/usr/lib/opsguard/${tool}/libexec/${tool}`] : [];
+      for (const path of ["/usr/lib/opsguard", `/usr/lib/opsguard/${tool}`, exe, ...libexec]) {
         const st = lstatSync(path);
         expect(st.uid, path).toBe(0);
         expect(st.mode & 0o022, path).toBe(0);
@@ -281,6 +295,76 @@ describe.skipIf(reason !== undefined)("Debian packages", () => {
         expect(readFileSync("/lib/systemd/system/deputize.timer", "utf8")).toMatch(/^OnCalendar=/m);
       }
     });
+
+    it.runIf(NODE_OPTIONS[tool] !== undefined)(
+      "the command on PATH and the auditd plugin's path exec the executable with its NODE_OPTIONS, the caller's after",
+      async () => {
+        const real = `/usr/lib/opsguard/${tool}/libexec/${tool}`;
+        const plugin = /^path = (.+)$/m.exec(readFileSync("/etc/audit/plugins.d/auditd-parse.conf", "utf8"))![1]!;
+        const dir = mkdtempSync(join(tmpdir(), "opsguard-deb-plugin-"));
+        // As auditd runs it: the plugin's path and args, records on stdin, SIGTERM to stop; then the executable alone.
+        let runs = 0;
+        const runPlugin = async (command: string, env: NodeJS.ProcessEnv) => {
+          const out = join(dir, `events-${++runs}.json`);
+          const child = spawn(command, ["plugin", "-o", out], { env, stdio: ["pipe", "ignore", "pipe"] });
+          let stderr = "";
+          child.stderr.on("data", (chunk) => {
+            stderr += chunk;
+          });
+          const exited = once(child, "exit");
+          child.stdin.write('type=SYSCALL msg=audit(1700000000.123:42): arch=c000003e syscall=59 success=yes exit=0 uid=0 comm="ls"\n');
+          // The event is in FILE once the tool has started and read it (completed after the grouping window).
+          await until(`${command} to write ${out}`, () => exists(out) && readFileSync(out, "utf8").includes("execve"));
+          const proc = {
+            exe: readlinkSync(`/proc/${child.pid}/exe`),
+            nodeOptions: readFileSync(`/proc/${child.pid}/environ`, "utf8")
+              .split("\0")
+              .find((e) => e.startsWith("NODE_OPTIONS=")),
+            // V8's worker pool is --v8-pool-size threads (4 by default), started with the process.
+            threads: readdirSync(`/proc/${child.pid}/task`).length,
+          };
+          child.kill("SIGTERM");
+          const [code, signal] = await exited;
+          return { ...proc, code, signal, stderr };
+        };
+        try {
+          expect(plugin).toBe(exe);
+          const direct = await runPlugin(real, noNode);
+          expect(direct).toMatchObject({ exe: real, nodeOptions: undefined, code: 0, signal: null, stderr: "" });
+          // As auditd starts the plugin (no NODE_OPTIONS of its own), then the command on PATH with a caller's
+          // NODE_OPTIONS, which come after the launcher's and so win (node takes an option's last value). A caller's
+          // V8 flag (--max-old-space-size) would also make V8 reject the executable's code cache, with a warning.
+          const cases = [
+            { command: plugin, caller: undefined, nodeOptions: NODE_OPTIONS[tool], fewerThreads: 3 },
+            {
+              command: `/usr/bin/${tool}`,
+              caller: "--v8-pool-size=2",
+              nodeOptions: `${NODE_OPTIONS[tool]} --v8-pool-size=2`,
+              fewerThreads: 2,
+            },
+          ];
+          for (const { command, caller, nodeOptions, fewerThreads } of cases) {
+            const launched = await runPlugin(command, { ...noNode, ...(caller && { NODE_OPTIONS: caller }) });
+            // Same pid, the executable's image: exec'd, not a child, so SIGTERM reached the tool (flush, exit 0).
+            expect(launched, command).toMatchObject({
+              exe: real,
+              nodeOptions: `NODE_OPTIONS=${nodeOptions}`,
+              code: 0,
+              signal: null,
+              stderr: "",
+            });
+            expect(direct.threads - launched.threads, command).toBe(fewerThreads);
+          }
+          // Exit codes and the program's name pass through: a missing log is exit 66, named as auditd-parse.
+          const missing = run(`/usr/bin/${tool}`, [join(dir, "missing.log")], { env: noNode });
+          expect(missing.status).toBe(66);
+          expect(missing.stderr).toMatch(new RegExp(`^${tool}: `));
+          expect(run(`/usr/bin/${tool}`, ["--help"], { env: noNode }).stdout).toMatch(new RegExp(`^Usage: ${tool}`));
+        } finally {
+          rmSync(dir, { recursive: true, force: true });
+        }
+      },
+    );
 
     it.runIf(tool === "authkeys")("lets a real sshd log in through the installed authkeys, and refuses another key", async () => {
       // sshd (own config, loopback port, users via nss_wrapper) runs the packaged command as the package's

@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { NoInputError } from "@opsguard/core/errors";
+import { escapeLine } from "@opsguard/core/text";
 
 /** (uid_t)-1: the kernel's "not set", e.g. the auid of a process that never logged in. */
 export const UNSET_ID = "4294967295";
@@ -45,7 +46,7 @@ function loadIds(file: string, required: boolean): Map<string, string> {
     text = readFileSync(file, "utf8");
   } catch (error) {
     if (!required) return map;
-    throw new NoInputError(`cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`, {
+    throw new NoInputError(`cannot read ${escapeLine(file)}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`, {
       hint: "check the --passwd/--group path or the passwd/group config key",
     });
   }

@@ -4,6 +4,7 @@ import { Readable } from "node:stream";
 import { setTimeout as delay } from "node:timers/promises";
 import { createGunzip } from "node:zlib";
 import { NoInputError } from "@opsguard/core/errors";
+import { escapeLine } from "@opsguard/core/text";
 
 const CHUNK = 64 * 1024;
 /** A plain file's reads: fewer thread-pool round trips than CHUNK; two of them alternate (readFile). */
@@ -136,7 +137,8 @@ async function* stdinChunks(stdin: NodeJS.ReadableStream): AsyncGenerator<Buffer
 }
 
 function cannotRead(file: string, code: string): NoInputError {
-  return new NoInputError(`cannot read ${file}: ${code}`, {
+  // escapeLine: a name holding "\n" must not forge a second line of stderr.
+  return new NoInputError(`cannot read ${escapeLine(file)}: ${code}`, {
     hint: "check the path and that you may read it; audit logs are usually root-only: run as root or via sudo",
   });
 }

@@ -48,6 +48,16 @@ describe("unreadable input", () => {
     });
   }
 
+  it("a file name holding a newline is shown escaped: one line on stderr, no forged second one", () => {
+    const name = join(dir, "missing\nauditd-parse: forged.log");
+    for (const args of [[name], ["--passwd", name, secret]]) {
+      const r = run(args);
+      expect(r.code).toBe(66);
+      expect(r.stderr).toContain(`cannot read ${join(dir, "missing")}\\nauditd-parse: forged.log: ENOENT`);
+      expect(r.stderr.trim().split("\n")).toHaveLength(1);
+    }
+  });
+
   it("-F on an unreadable file exits 66 at once instead of spinning", () => {
     const r = run(["-F", secret], { unprivileged: true });
     expect(r.code).toBe(66);
