@@ -96,7 +96,7 @@ describe("the state file store", () => {
       expect(results.filter((r) => r.status === "rejected")).toEqual([]);
       const state = JSON.parse(readFileSync(file, "utf8")) as { users: Record<string, { places: Record<string, unknown> }> };
       for (let i = 0; i < 60; i++) expect(state.users[i % 3 === 0 ? "shared" : `user${i}`]?.places[`p${i}`]).toEqual(place(i));
-      expect(Object.keys(state.users["shared"]?.places ?? {})).toHaveLength(20);
+      expect(Object.keys(state.users.shared?.places ?? {})).toHaveLength(20);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
