@@ -15,7 +15,8 @@ const HELP = `Install once (as root), then give the VPN server the launcher it p
   vpnnotify install [--prefix /usr/local/lib/vpnnotify]
 It also writes vpnnotify-connect there, a POSIX sh client-connect hook made from the config (a
 shell start instead of a Node start per login; re-run install after editing the config);
-"vpnnotify sh-hook" prints it.
+"vpnnotify sh-hook" prints it. With --config FILE (or $VPNNOTIFY_CONFIG) it also writes
+vpnnotify-hook, the launcher with that config, and prints it for every other hook line.
 
 Hooks (each queues the login in the spool and exits 0 at once; one worker per host notifies,
 honouring Slack's rate limits; --wait works in the hook itself):
