@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { withLock } from "@opsguard/core";
 import {
   type BlackholeServer,
   type RedisLab,
@@ -225,6 +226,29 @@ describe("a spool that cannot take the login (its disk full, or not writable; r1
       /^vpnnotify: error: LOST \(not delivered, and not kept for a retry\) user=alice ip=81\.2\.69\.142 .*spool="unavailable \(.*\)" error=".*" fix="free space on the spool's file system, or make the spool directory writable by the user the VPN server runs hooks as"$/m,
     );
     expect(logText(s)).not.toMatch(/spooled=/);
+  });
+});
+
+describe("the state file's lock held by another process for longer than half the hook's deadline", () => {
+  it("the worker, which nobody waits on, waits for it: the login is remembered, not decided with the state unavailable", async () => {
+    const s = site("file");
+    const config = s.config({ deadlineMs: 1_000 });
+    mkdirSync(s.dir, { recursive: true });
+    // A hook or flush holding it for 2 s: a hook would give up after 500 ms, and so did the worker.
+    let release = () => {};
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const holding = withLock(join(s.dir, "state.json"), () => held);
+    const timer = setTimeout(release, 2_000);
+    const run = runInProc([], { ...env(config), VPNNOTIFY_DETACHED: "1", ...openvpnConnectEnv("alice", PLACES.london.ip) });
+    expect((await run).code).toBe(0);
+    clearTimeout(timer);
+    release();
+    await holding;
+    expect(logText(s)).toMatch(/^vpnnotify: notified user=alice ip=81\.2\.69\.142 .*reason=first-login dm=U0ALICE$/m);
+    expect(logText(s)).not.toMatch(/state="unavailable/);
+    expect(Object.keys(JSON.parse(readFileSync(join(s.dir, "state.json"), "utf8")).users)).toEqual(["alice"]);
   });
 });
 
