@@ -15,7 +15,8 @@ const HELP = `Install once (as root), then give the VPN server the launcher it p
   vpnnotify install [--prefix /usr/local/lib/vpnnotify]
 It also writes vpnnotify-connect there, a POSIX sh client-connect hook made from the config (a
 shell start instead of a Node start per login; re-run install after editing the config);
-"vpnnotify sh-hook" prints it.
+"vpnnotify sh-hook" prints it. With --config FILE (or $VPNNOTIFY_CONFIG) it also writes
+vpnnotify-hook, the launcher with that config, and prints it for every other hook line.
 
 Hooks (each queues the login in the spool and exits 0 at once; one worker per host notifies,
 honouring Slack's rate limits; --wait works in the hook itself):
@@ -57,6 +58,8 @@ Config keys (YAML or JSON; the README explains each):
   spool.dir, spool.maxAttempts, spool.retryAfterSeconds   undelivered alerts, retried later
   spool.concurrency, spool.idleSeconds   the per-host worker: alerts at once, how long it waits for more
   spool.slackTimeoutSeconds (10)   the worker's timeout for each Slack call (not bound by deadlineMs)
+  spool.retryUnspooledSeconds (600)   a login the spool cannot take (full, unwritable): kept in memory and
+               retried this long by the process handling it alone, then logged as LOST
   answers.signingSecret, answers.listen, answers.path   "was this you?" buttons, answered by vpnnotify serve
   policy.knownBy, policy.renotifyAfterDays, policy.forgetAfterDays, policy.impossibleTravelKmh,
   policy.minTravelKm, policy.maxPlacesPerUser

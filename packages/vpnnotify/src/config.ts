@@ -109,6 +109,11 @@ export const configSchema = z.strictObject({
        * slow Slack that stores a post but answers late would otherwise get it again (a duplicate).
        */
       slackTimeoutSeconds: z.number().positive().max(120).default(10),
+      /**
+       * A login the spool cannot take (its disk full, or not writable) is handled by its hook's process alone; an
+       * alert of it not delivered is kept in that process's memory and retried this long, then logged as LOST.
+       */
+      retryUnspooledSeconds: z.number().nonnegative().max(3_600).default(600),
     })
     .prefault({}),
   policy: z

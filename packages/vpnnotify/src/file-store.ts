@@ -1,3 +1,4 @@
+import { resolve } from "node:path";
 import { JsonStateFile, type Logger } from "@opsguard/core";
 import { z } from "zod";
 import type { UserHistory } from "./places";
@@ -26,13 +27,37 @@ const historySchema = z.object({
 export const stateSchema = z.object({ version: z.literal(1), users: z.record(z.string(), historySchema) });
 type State = z.output<typeof stateSchema>;
 
-/** Every user's history in one JSON file, written atomically under core's file lock. */
+/**
+ * The updates of each state file under way in this process, chained. The file lock is for other processes: the
+ * worker's concurrent alerts taking it against each other waited on their own pid and, past the lock's timeout,
+ * decided "state unavailable" — a new country not escalated, a login not remembered (a storm, finding 1 of r18).
+ * So one update at a time per file within the process, each taking the file lock only when its turn comes.
+ */
+const pending = new Map<string, Promise<unknown>>();
+
+function inTurn<T>(path: string, run: () => Promise<T>): Promise<T> {
+  const turn = (pending.get(path) ?? Promise.resolve()).then(run);
+  const settled = turn.then(
+    () => {},
+    () => {},
+  );
+  pending.set(path, settled);
+  // The last in line leaves an empty map behind: no growth over a long-lived worker's many files.
+  void settled.then(() => {
+    if (pending.get(path) === settled) pending.delete(path);
+  });
+  return turn;
+}
+
+/** Every user's history in one JSON file, written atomically under core's file lock, one update at a time per process. */
 export class FilePlaceStore implements PlaceStore {
   readonly name: string;
   readonly #file: JsonStateFile<State>;
+  readonly #path: string;
 
   constructor(path: string, options: { log?: Logger; lockTimeoutMs?: number } = {}) {
     this.name = `state file ${path}`;
+    this.#path = resolve(path);
     this.#file = new JsonStateFile<State>({
       path,
       validate: stateSchema,
@@ -44,11 +69,13 @@ export class FilePlaceStore implements PlaceStore {
 
   async update(user: string, change: (history: UserHistory | undefined) => UserHistory | undefined): Promise<UserHistory | undefined> {
     let result: UserHistory | undefined;
-    await this.#file.update((state) => {
-      result = change(state.users[user]);
-      if (result) state.users[user] = result;
-      return state;
-    });
+    await inTurn(this.#path, () =>
+      this.#file.update((state) => {
+        result = change(state.users[user]);
+        if (result) state.users[user] = result;
+        return state;
+      }),
+    );
     return result;
   }
 

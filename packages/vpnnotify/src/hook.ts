@@ -166,19 +166,57 @@ export function runHookFastPath(
         const stale = staleClaim(marker);
         if (stale === "live") return false;
         if (stale === "gone") continue;
+        if (stale === "directory") {
+          if (removeDirectoryClaim(marker)) continue;
+          return false;
+        }
         // Exactly one of the hooks that found it stale replaces it, the one that creates the token named
         // after it (the sh hook's token, so the two kinds of hook agree). Removing it without one, a hook
         // slower than another that already made a new claim would remove that one: a second worker.
-        try {
-          fs.closeSync(fs.openSync(path.join(spool, `.worker.starting.${stale}.taken`), "wx", 0o600));
-        } catch (error) {
-          // Another hook's token: that hook replaces the claim. Any other failure: replaced here, as before tokens.
-          if ((error as NodeJS.ErrnoException).code === "EEXIST") return false;
-        }
+        if (!takeOver(path.join(spool, `.worker.starting.${stale}.taken`))) return false;
         fs.rmSync(marker, { force: true });
       }
     }
     return false;
+  };
+
+  /**
+   * Creates the token for taking over a stale claim, as the sh hook's take_over does: another hook's token
+   * under 10 s old means that hook replaces the claim; one 10 s old (or ahead) was left by a hook killed before
+   * it did, or names a dangling symlink taken over before, and the next name (.taken2 … .taken9) is raced for.
+   */
+  const takeOver = (token: string): boolean => {
+    for (let n = 1; n <= 9; n++) {
+      const name = n === 1 ? token : `${token}${n}`;
+      try {
+        fs.closeSync(fs.openSync(name, "wx", 0o600));
+        return true;
+      } catch (error) {
+        // Any failure but another hook's token: replaced here, as before tokens.
+        if ((error as NodeJS.ErrnoException).code !== "EEXIST") return true;
+        const made = fs.lstatSync(name, { throwIfNoEntry: false })?.mtimeMs ?? 0;
+        if (Math.abs(Date.now() - Math.floor(made)) < 10_000) return false;
+      }
+    }
+    return false;
+  };
+
+  /**
+   * A directory at worker.starting is no claim any vpnnotify makes, and rmdir never removes a claim (a file):
+   * an empty one is removed (by this hook or another), one with files in it is said, as the sh hook does.
+   */
+  const removeDirectoryClaim = (marker: string): boolean => {
+    try {
+      fs.rmdirSync(marker);
+      return true;
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === "ENOENT" || code === "ENOTDIR") return true;
+      process.stderr.write(
+        `vpnnotify: error: ${marker} is a directory with files in it, not a start claim: no worker was started (this login waits in the spool); remove it: rm -r -- ${marker}\n`,
+      );
+      return false;
+    }
   };
 
   /**
@@ -190,6 +228,7 @@ export function runHookFastPath(
     try {
       const stat = fs.lstatSync(marker);
       if (stat.isSymbolicLink()) return "junk";
+      if (stat.isDirectory()) return "directory";
       const changed = String(Math.floor(stat.mtimeMs));
       if (!stat.isFile()) return changed;
       const fd = fs.openSync(marker, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);

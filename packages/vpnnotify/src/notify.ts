@@ -27,6 +27,11 @@ export interface Notifier {
   server: { name: string; environment?: string | undefined };
   timeZone: string;
   log: Logger;
+  /**
+   * A login this process handles alone because the spool could not take it (full or not writable): an alert not
+   * delivered is kept in memory and retried for this long (bounded backoff), as nothing else would ever retry it.
+   */
+  retryUnspooledMs?: number;
 }
 
 export type Verdict = "notified" | "suppressed" | "escalated" | "failed" | "ended";
@@ -145,17 +150,21 @@ export async function handleConnect(
     if (entry) await n.spool.save(entry);
     return entry;
   });
-  const delivery = await deliverAlert(job, n, {
+  let delivery = await deliverAlert(job, n, {
     recipient: await recipientLookup,
     save: async () => {
       const entry = await decided.catch(() => undefined);
       if (entry) await n.spool.save(entry);
     },
   });
-  const spooled = await decided.catch((error: unknown) => {
+  let spooled = await decided.catch((error: unknown) => {
     spoolError = describeError(error);
     return undefined;
   });
+  if (!delivery.complete && !spooled && !queued && n.retryUnspooledMs) {
+    ({ delivery, spooled } = await retryUnspooled(job, n, delivery, spoolError, n.retryUnspooledMs));
+    if (spooled) spoolError = undefined;
+  }
   if (!delivery.told && !stateError) {
     // Let the next login from here try again instead of waiting out this worker's lease.
     await n.store.update(historyKey(event.user), (history) => releaseLease(history, final.keys, leaseUntil)).catch(() => {});
@@ -187,6 +196,40 @@ export async function handleConnect(
   };
   logOutcome(n.log, outcome);
   return outcome;
+}
+
+/** The first pause before an unspooled alert is tried again; doubled each time, up to a minute. */
+const UNSPOOLED_FIRST_RETRY_MS = 1_000;
+
+/**
+ * An alert neither delivered nor spooled (the spool full or not writable): kept in this process and tried again
+ * with backoff for `forMs`, each time first into the spool (space again: it is kept there, for the worker's
+ * retries, as any alert) and else to Slack (the parts already sent are not sent again).
+ */
+async function retryUnspooled(
+  job: AlertJob,
+  n: Notifier,
+  first: Delivery,
+  spoolError: string | undefined,
+  forMs: number,
+): Promise<{ delivery: Delivery; spooled?: SpoolEntry<SpoolJob> }> {
+  const until = Date.now() + forMs;
+  n.log.warn("not delivered, and the spool cannot keep it: kept in memory and retried", {
+    user: cutField(job.event.user),
+    ip: job.event.ip,
+    for: `${Math.round(forMs / 1000)}s`,
+    spool: `unavailable (${spoolError ?? "not written"})`,
+    error: first.errors.join("; ") || undefined,
+  });
+  let delivery = first;
+  for (let wait = UNSPOOLED_FIRST_RETRY_MS; Date.now() + wait <= until; wait = Math.min(wait * 2, 60_000)) {
+    await new Promise((resolve) => setTimeout(resolve, wait));
+    const spooled = await n.spool.add(job, n.leaseUntil()).catch(() => undefined);
+    if (spooled) return { delivery, spooled };
+    delivery = await deliverAlert(job, n, { save: async () => {} });
+    if (delivery.complete) break;
+  }
+  return { delivery };
 }
 
 export interface FlushResult {
@@ -373,7 +416,13 @@ export function logOutcome(log: Logger, o: Outcome): void {
     spool: o.spoolError ? `unavailable (${o.spoolError})` : undefined,
     error: o.errors.length > 0 ? o.errors.join("; ") : undefined,
   };
-  if (o.verdict === "failed") log.error(o.verdict, fields);
+  // Neither told nor kept anywhere: nothing will ever retry it, and the line says so and what to fix.
+  if (o.verdict === "failed" && o.spoolError && !o.spooled) {
+    log.error("LOST (not delivered, and not kept for a retry)", {
+      ...fields,
+      fix: "free space on the spool's file system, or make the spool directory writable by the user the VPN server runs hooks as",
+    });
+  } else if (o.verdict === "failed") log.error(o.verdict, fields);
   else if (o.verdict === "escalated" || o.stateError) log.warn(o.verdict, fields);
   else log.info(o.verdict, fields);
 }

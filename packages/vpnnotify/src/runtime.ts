@@ -40,7 +40,14 @@ export function placePolicy(config: VpnnotifyConfig): PlacePolicy {
   };
 }
 
-export function createStore(config: VpnnotifyConfig, log: Logger, geo?: GeoIp): PlaceStore {
+/**
+ * The state file's lock is waited on for half the hook's deadline; a process nobody waits on (the worker, a login
+ * handled alone) waits longer: giving up there decides "state unavailable", and a new country goes unescalated.
+ * Thirty processes handling logins alone on a full spool's disk each took the lock in turn, past 1 s (r18).
+ */
+const UNHURRIED_LOCK_WAIT_MS = 15_000;
+
+export function createStore(config: VpnnotifyConfig, log: Logger, geo?: GeoIp, options: { unhurried?: boolean } = {}): PlaceStore {
   const redis = config.state.redis;
   if (redis) {
     return new RedisPlaceStore({
@@ -56,7 +63,11 @@ export function createStore(config: VpnnotifyConfig, log: Logger, geo?: GeoIp): 
       importLegacy: redis.importLegacy && geo ? (legacy) => historyFromLegacy(legacy, geo, placePolicy(config)) : undefined,
     });
   }
-  return new FilePlaceStore(config.state.file, { log, lockTimeoutMs: Math.floor(config.deadlineMs / 2) });
+  const lockTimeoutMs = Math.floor(config.deadlineMs / 2);
+  return new FilePlaceStore(config.state.file, {
+    log,
+    lockTimeoutMs: options.unhurried ? Math.max(lockTimeoutMs, UNHURRIED_LOCK_WAIT_MS) : lockTimeoutMs,
+  });
 }
 
 export function spoolDir(config: VpnnotifyConfig): string {
@@ -130,7 +141,7 @@ export function createNotifier(config: VpnnotifyConfig, log: Logger, deadlineAt?
   const geo = new GeoIp({ city: config.geoip.city, asn: config.geoip.asn, embedded: config.geoip.embedded });
   return {
     geo,
-    store: createStore(config, log, geo),
+    store: createStore(config, log, geo, { unhurried: options.worker === true }),
     directory: new SlackDirectory(config.directory, ldap, slack, log),
     slack,
     answerButtons: config.answers !== undefined,

@@ -283,6 +283,12 @@ worker_alive() {
 # died or hit a full disk between creating it and writing its time: taken over.
 claim_start() {
   marker=$spool/worker.starting
+  # A directory is no claim any vpnnotify makes, and rmdir never removes a claim (a file): an empty one is
+  # removed and the claim made; one with files in it is said, as it would stop every worker start.
+  if [ -d "$marker" ] && [ ! -h "$marker" ] && ! rmdir -- "$marker" 2>/dev/null && [ -d "$marker" ]; then
+    say "error: $marker is a directory with files in it, not a start claim: no worker was started (this login waits in the spool); remove it: rm -r -- $marker"
+    return 1
+  fi
   if [ -e "$marker" ] || [ -h "$marker" ]; then
     since=''
     junk=''
@@ -323,16 +329,7 @@ claim_start() {
     # Redirected as a compound command: a redirection error on a special built-in (":") would end
     # the shell (POSIX 2.8.1), exit 2, which disconnects the client.
     if [ "$since" != gone ]; then
-      token=$spool/.worker.starting.$since.taken
-      set -C
-      { printf ''; } 2>/dev/null >"$token"
-      ok=$?
-      set +C
-      if [ $ok != 0 ]; then
-        # Another hook's token: that hook replaces the claim. None: the file system refused it.
-        [ -e "$token" ] || unwritable "$token"
-        return 1
-      fi
+      take_over "$spool/.worker.starting.$since.taken" || return 1
       rm -f -- "$marker" 2>/dev/null
     fi
   fi
@@ -348,6 +345,28 @@ claim_start() {
     [ -z "$unwritten" ] || rm -f -- "$marker" 2>/dev/null
     unwritable "$marker"
   fi
+  return 1
+}
+
+# Creates the token for taking over a stale claim (noclobber): exactly one hook of those that found the claim
+# stale gets it. Another hook's token under 10 s old: that hook replaces the claim. One 10 s old (or 10 s
+# ahead) was left by a hook killed before it did, or names a dangling symlink taken over before: the next
+# name (.taken2, .taken3, …) is raced for the same way, so a left token delays worker starts 10 s at most.
+take_over() {
+  n=''
+  while [ "\${n:-1}" -le 9 ]; do
+    set -C
+    { printf ''; } 2>/dev/null >"$1$n"
+    ok=$?
+    set +C
+    [ $ok = 0 ] && return 0
+    # None there: the file system refused it.
+    [ -e "$1$n" ] || [ -h "$1$n" ] || { unwritable "$1$n"; return 1; }
+    made=$(date -r "$1$n" +%s%3N 2>/dev/null) || made=0
+    case $made in '' | 0?* | *[!0-9]* | ????????????????*) made=0 ;; esac
+    [ $((now - made)) -lt 10000 ] && [ $((made - now)) -lt 10000 ] && return 1
+    n=$((\${n:-1} + 1))
+  done
   return 1
 }
 

@@ -1,5 +1,5 @@
 import { constants, statSync } from "node:fs";
-import { lstat, readdir, readFile, unlink } from "node:fs/promises";
+import { lstat, readdir, readFile, rmdir, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { ConfigError, escapeLine, type Logger, PermissionError } from "@opsguard/core";
 
@@ -61,8 +61,8 @@ export async function clearPlantedDrainLock(spool: string, log: Pick<Logger, "wa
 
 /** How old a start claim (or a takeover token) is when nobody is starting a worker any more. */
 const CLAIM_STALE_MS = 10_000;
-/** The sh hook's token for taking over one stale claim: `.worker.starting.<its time>.taken`. */
-const TAKEOVER_TOKEN = /^\.worker\.starting\.(\d+|junk)\.taken$/;
+/** The hooks' token for taking over one stale claim: `.worker.starting.<its time>.taken`, then `.taken2` … `.taken9`. */
+const TAKEOVER_TOKEN = /^\.worker\.starting\.(\d+|junk)\.taken\d?$/;
 
 /**
  * A worker.starting older than 10 s (by its time of change, as the Node hook judges it): left by a hook
@@ -73,7 +73,9 @@ const TAKEOVER_TOKEN = /^\.worker\.starting\.(\d+|junk)\.taken$/;
 export async function clearStaleStartClaim(spool: string): Promise<void> {
   const marker = join(spool, "worker.starting");
   const stat = await lstat(marker).catch(() => undefined);
-  if (stat && Date.now() - stat.mtimeMs >= CLAIM_STALE_MS) await unlink(marker).catch(() => {});
+  // A directory is no claim (an empty one goes as the hooks remove it; one with files stays, the hooks name it).
+  if (stat?.isDirectory()) await rmdir(marker).catch(() => {});
+  else if (stat && Date.now() - stat.mtimeMs >= CLAIM_STALE_MS) await unlink(marker).catch(() => {});
   await clearTakeoverTokens(spool);
 }
 

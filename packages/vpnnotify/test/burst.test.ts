@@ -5,7 +5,7 @@ import { dirname, join } from "node:path";
 import { type RedisLab, SLACK_SIM_TOKEN, SlackSim, type SlapdLab, startRedis, startSlapd } from "@opsguard/lab";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { shHookOptions, writeShHook } from "../src/sh-hook";
-import { openvpnConnectEnv, waitFor } from "./fixtures";
+import { openvpnConnectEnv, waitFor, writeGeoDatabases } from "./fixtures";
 import { STORM_SECURITY, STORM_TOKEN_ENV, type StormSite, seedStormUsers, stormSite, stormSlackId, stormUser } from "./storm";
 
 /**
@@ -48,7 +48,11 @@ beforeEach(() => {
 });
 
 /** A fresh site (spool, log, Redis prefix): each round's logins are all first logins. */
-function site(spoolExists: boolean, spoolOptions: Record<string, unknown> = {}): StormSite {
+function site(
+  spoolExists: boolean,
+  spoolOptions: Record<string, unknown> = {},
+  more: Partial<Parameters<typeof stormSite>[2]> = {},
+): StormSite {
   round++;
   // Generous deadline and Redis timeout: the machine running the tests is shared.
   return stormSite(
@@ -59,19 +63,20 @@ function site(spoolExists: boolean, spoolOptions: Record<string, unknown> = {}):
       deadlineMs: 10_000,
       spool: { idleSeconds: 1, ...spoolOptions },
       redis: { commandTimeoutMs: 5_000 },
+      ...more,
     },
   );
 }
 
 /** One hook process as OpenVPN starts it; resolves with its exit code once it returned. */
-function hook(config: string, i: number, script?: string): Promise<number | null> {
+function hook(config: string, i: number, script?: string, ip = `81.2.${10 + (i % 10)}.${i + 1}`): Promise<number | null> {
   return new Promise((resolve, reject) => {
     const child = spawn(script ?? process.execPath, script ? [] : [BUNDLE], {
       env: {
         PATH: "/usr/bin:/bin",
         VPNNOTIFY_CONFIG: config,
         [STORM_TOKEN_ENV]: SLACK_SIM_TOKEN,
-        ...openvpnConnectEnv(user(i), `81.2.${10 + (i % 10)}.${i + 1}`),
+        ...openvpnConnectEnv(user(i), ip),
       },
       stdio: "ignore",
     });
@@ -100,8 +105,8 @@ function run(args: string[], config: string): Promise<{ code: number | null; std
   });
 }
 
-async function storm(s: StormSite, script?: string): Promise<void> {
-  const codes = await Promise.all(Array.from({ length: USERS }, (_, i) => hook(s.config, i, script)));
+async function storm(s: StormSite, script?: string, ip?: (i: number) => string): Promise<void> {
+  const codes = await Promise.all(Array.from({ length: USERS }, (_, i) => hook(s.config, i, script, ip?.(i))));
   expect(codes.every((c) => c === 0)).toBe(true);
 }
 
@@ -210,6 +215,35 @@ describe(`a storm of ${USERS} client-connect hooks at once`, () => {
     const perUser = Array.from({ length: USERS }, (_, i) => slack.messagesTo(slackId(i)).length);
     expect(perUser).toEqual(Array(USERS).fill(1));
     expect(flush.stderr.match(/^vpnnotify: delivered late user=storm\d+ /gm)).toHaveLength(USERS);
+  }, 90_000);
+
+  it("with the state file (one VPN server): every login of a storm is remembered, and a second-country storm fully escalated", async () => {
+    // A short deadline, as the default's: the state file's lock timeout is half of it. The worker's alerts taking
+    // that lock against each other timed out on their own pid and decided "state unavailable" (r18 finding 1).
+    const s = site(true, { idleSeconds: 1, concurrency: 64 }, { redis: false, deadlineMs: 1_000, geoip: writeGeoDatabases(dir) });
+    const script = await shHook(s);
+    await storm(s, script, (i) => `81.2.69.${i + 1}`);
+    // Every login decided (a directory lookup slower than the short deadline leaves its DM spooled: no matter here).
+    const decided = () => (s.text().match(/^vpnnotify: (\w+: )?(notified|escalated|failed) user=storm\d+ /gm) ?? []).length;
+    await waitFor(() => decided() >= USERS, 45_000, `${USERS} first logins decided`);
+    expect(s.text()).not.toMatch(/state="unavailable/);
+    const state = () =>
+      JSON.parse(readFileSync(join(s.root, "state.json"), "utf8")) as { users: Record<string, { last?: { ip: string } }> };
+    expect(Object.keys(state().users).sort()).toEqual(Array.from({ length: USERS }, (_, i) => user(i)));
+    await waitFor(() => !existsSync(join(s.spool, "drain.lock")), 15_000, "the first worker to finish");
+    // Ten of them from Australia at once: Slack paces the security channel at one post a second.
+    const AWAY = 10;
+    const codes = await Promise.all(Array.from({ length: AWAY }, (_, i) => hook(s.config, i, script, `1.128.3.${i + 1}`)));
+    expect(codes).toEqual(Array(AWAY).fill(0));
+    const fromAway = () => slack.messagesTo(SECURITY).filter((m) => /1\.128\.3\.\d/.test(m.text ?? ""));
+    await waitFor(() => fromAway().length >= AWAY, 45_000, `${AWAY} security alerts`);
+    await waitFor(() => !existsSync(join(s.spool, "drain.lock")), 15_000, "the second worker to finish");
+    expect(fromAway()).toHaveLength(AWAY);
+    expect(s.text()).not.toMatch(/state="unavailable/);
+    const last = Object.entries(state().users)
+      .map(([u, h]) => [u, h.last?.ip.startsWith("1.128.3.")])
+      .sort();
+    expect(last).toEqual(Array.from({ length: USERS }, (_, i) => [user(i), i < AWAY]));
   }, 90_000);
 
   it("on a fresh install (no spool directory yet) the hooks' workers queue the logins, and still each is alerted once", async () => {

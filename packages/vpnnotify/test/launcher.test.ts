@@ -1,5 +1,16 @@
-import { spawnSync } from "node:child_process";
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { runInNewContext } from "node:vm";
@@ -163,6 +174,71 @@ require("node:fs").writeFileSync(${JSON.stringify(marker)}, JSON.stringify({ arg
     expect(existsSync(held.starts)).toBe(false);
     expect(readFileSync(free.starts, "utf8")).toBe("started\n");
     expect(readFileSync(ahead.starts, "utf8")).toBe("started\n");
+  });
+
+  it("a takeover token left 11 s ago (a killed hook, or a dangling-symlink claim's junk token): exactly one of 10 racing hooks starts the worker (r18 finding 3)", async () => {
+    const record = (starts: string) =>
+      `if (!process.argv.includes("--version")) require("node:fs").appendFileSync(${JSON.stringify(starts)}, "started\\n");`;
+    const old = Date.now() - 300_000;
+    const sites = [
+      {
+        site: spoolSite("left", record),
+        claim: (spool: string) => writeFileSync(join(spool, "worker.starting"), `${old}\n`),
+        token: `${old}`,
+      },
+      {
+        site: spoolSite("junk", record),
+        claim: (spool: string) => symlinkSync(join(spool, "nowhere"), join(spool, "worker.starting")),
+        token: "junk",
+      },
+    ];
+    const login = (config: string, i: number) => ({
+      PATH: "/usr/bin:/bin",
+      VPNNOTIFY_CONFIG: config,
+      ...openvpnConnectEnv(`u${i}`, "81.2.69.142"),
+    });
+    for (const { site, claim, token } of sites) {
+      claim(site.spool);
+      const file = join(site.spool, `.worker.starting.${token}.taken`);
+      writeFileSync(file, "");
+      // Fresh, it is another hook's takeover under way: left to that hook.
+      expect(spawnSync(site.launcher, [], { env: login(site.config, 0), encoding: "utf8" })).toMatchObject({ status: 0, stderr: "" });
+      utimesSync(file, new Date(Date.now() - 11_000), new Date(Date.now() - 11_000));
+      const racing = Array.from(
+        { length: 10 },
+        (_, i) =>
+          new Promise<number | null>((resolve) => {
+            const child = spawn(site.launcher, [], { env: login(site.config, i + 1), stdio: "ignore" });
+            child.on("close", resolve);
+          }),
+      );
+      expect(await Promise.all(racing)).toEqual(Array(10).fill(0));
+      expect(existsSync(`${file}2`)).toBe(true);
+    }
+    await waitFor(() => sites.every(({ site }) => existsSync(site.starts)), 10_000, "the workers");
+    await new Promise((r) => setTimeout(r, 300));
+    for (const { site } of sites) expect(readFileSync(site.starts, "utf8")).toBe("started\n");
+  });
+
+  it("a worker.starting directory: an empty one is removed and the worker started; one with files is named on stderr (r18 finding 4)", async () => {
+    const record = (starts: string) =>
+      `if (!process.argv.includes("--version")) require("node:fs").appendFileSync(${JSON.stringify(starts)}, "started\\n");`;
+    const login = (config: string) => ({ PATH: "/usr/bin:/bin", VPNNOTIFY_CONFIG: config, ...openvpnConnectEnv("alice", "81.2.69.142") });
+    const empty = spoolSite("dir-empty", record);
+    mkdirSync(join(empty.spool, "worker.starting"));
+    expect(spawnSync(empty.launcher, [], { env: login(empty.config), encoding: "utf8" })).toMatchObject({ status: 0, stderr: "" });
+    const full = spoolSite("dir-full", record);
+    const marker = join(full.spool, "worker.starting");
+    mkdirSync(marker);
+    writeFileSync(join(marker, "x"), "");
+    expect(spawnSync(full.launcher, [], { env: login(full.config), encoding: "utf8" })).toMatchObject({
+      status: 0,
+      stderr: `vpnnotify: error: ${marker} is a directory with files in it, not a start claim: no worker was started (this login waits in the spool); remove it: rm -r -- ${marker}\n`,
+    });
+    await waitFor(() => existsSync(empty.starts), 10_000, "the worker");
+    await new Promise((r) => setTimeout(r, 300));
+    expect(existsSync(full.starts)).toBe(false);
+    expect(readdirSync(full.spool).filter((f) => f.endsWith(".json"))).toHaveLength(1);
   });
 
   it("a spool the hook's user cannot enter (root's, mode 700) never fails the login: exit 0, 2, and the worker handles it", () => {

@@ -1,5 +1,9 @@
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { networkOf, normalizeIp, specialRange } from "../src/address";
+import { FilePlaceStore } from "../src/file-store";
 import { decide, distanceKm, type Login, type PlacePolicy, recordLogin } from "../src/places";
 
 const policy: PlacePolicy = {
@@ -71,5 +75,30 @@ describe("places", () => {
 
   it("an unreachable store still notifies, saying why", () => {
     expect(decide(undefined, at("81.2.69.1", 0), policy, false)).toMatchObject({ notify: true, reason: "state-unavailable" });
+  });
+});
+
+describe("the state file store", () => {
+  it("concurrent updates within one process all land: none waits on the process's own file lock (r18 finding 1)", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "vpnnotify-store-"));
+    try {
+      const file = join(dir, "state.json");
+      // A short lock timeout, as a busy worker's updates took longer than it between them: each must wait in line,
+      // not on a lock file naming its own pid. Two stores of one file, as a worker's alert and its lease release.
+      const stores = [new FilePlaceStore(file, { lockTimeoutMs: 20 }), new FilePlaceStore(file, { lockTimeoutMs: 20 })];
+      const place = (i: number) => ({ firstSeen: i, lastSeen: i });
+      const updates = Array.from({ length: 60 }, (_, i) =>
+        stores[i % 2]?.update(i % 3 === 0 ? "shared" : `user${i}`, (history) => ({
+          places: { ...history?.places, [`p${i}`]: place(i) },
+        })),
+      );
+      const results = await Promise.allSettled(updates);
+      expect(results.filter((r) => r.status === "rejected")).toEqual([]);
+      const state = JSON.parse(readFileSync(file, "utf8")) as { users: Record<string, { places: Record<string, unknown> }> };
+      for (let i = 0; i < 60; i++) expect(state.users[i % 3 === 0 ? "shared" : `user${i}`]?.places[`p${i}`]).toEqual(place(i));
+      expect(Object.keys(state.users.shared?.places ?? {})).toHaveLength(20);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -269,6 +269,63 @@ describe("the sh client-connect hook", () => {
     });
   }
 
+  for (const [what, plant] of [
+    [
+      "a takeover token left 11 s ago by a hook killed before it replaced the stale claim",
+      (spool: string) => {
+        const old = Date.now() - 300_000;
+        writeFileSync(join(spool, "worker.starting"), `${old}\n`);
+        return `.worker.starting.${old}.taken`;
+      },
+    ],
+    [
+      "the junk token of a dangling-symlink claim taken over 11 s ago, and a dangling symlink again",
+      (spool: string) => {
+        symlinkSync(join(spool, "nowhere"), join(spool, "worker.starting"));
+        return ".worker.starting.junk.taken";
+      },
+    ],
+  ] as const) {
+    it(`${what}: exactly one of 10 racing hooks starts the worker (r18 finding 3); while under 10 s old, none`, async () => {
+      const s = site();
+      const token = join(s.spool, plant(s.spool));
+      writeFileSync(token, "");
+      const login = (i: number) => ({ script_type: "client-connect", common_name: `u${i}`, trusted_ip: `81.2.69.${i + 1}` });
+      // Fresh, it is another hook's takeover under way: left to that hook.
+      expect(await hook(s, login(0))).toEqual({ code: 0, stderr: "" });
+      await new Promise((r) => setTimeout(r, 300));
+      expect(calls(s)).toEqual([]);
+      utimesSync(token, new Date(Date.now() - 11_000), new Date(Date.now() - 11_000));
+      const results = await Promise.all(Array.from({ length: 10 }, (_, i) => hook(s, login(i + 1))));
+      expect(results.filter((r) => r.code !== 0 || r.stderr !== "")).toEqual([]);
+      await waitFor(() => calls(s).length > 0, 5_000, "the worker's start");
+      await new Promise((r) => setTimeout(r, 300));
+      expect(calls(s)).toEqual([" queued=1"]);
+      expect(existsSync(`${token}2`)).toBe(true);
+      expect(Number(readFileSync(join(s.spool, "worker.starting"), "utf8"))).toBeGreaterThan(Date.now() - 60_000);
+    });
+  }
+
+  it("a worker.starting directory: an empty one is removed and the worker started; one with files is named on stderr (r18 finding 4)", async () => {
+    const login = { script_type: "client-connect", common_name: "a", trusted_ip: "81.2.69.1" };
+    const empty = site();
+    mkdirSync(join(empty.spool, "worker.starting"));
+    expect(await hook(empty, login)).toEqual({ code: 0, stderr: "" });
+    await waitFor(() => calls(empty).length > 0, 5_000, "the worker's start");
+    expect(statSync(join(empty.spool, "worker.starting")).isFile()).toBe(true);
+    const full = site();
+    mkdirSync(join(full.spool, "worker.starting"));
+    writeFileSync(join(full.spool, "worker.starting", "x"), "");
+    const result = await hook(full, login);
+    expect(result.code).toBe(0);
+    expect(result.stderr).toBe(
+      `vpnnotify: error: ${full.spool}/worker.starting is a directory with files in it, not a start claim: no worker was started (this login waits in the spool); remove it: rm -r -- ${full.spool}/worker.starting\n`,
+    );
+    expect(entryFiles(full)).toHaveLength(1);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(calls(full)).toEqual([]);
+  });
+
   it("a stale claim taken over while this hook looked (gone when read, a new one by its next look) is left be: no second worker", async () => {
     const s = site();
     const marker = join(s.spool, "worker.starting");

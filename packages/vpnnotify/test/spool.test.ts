@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { withLock } from "@opsguard/core";
 import {
   type BlackholeServer,
   type RedisLab,
@@ -187,6 +188,67 @@ describe("LDAP hanging", () => {
     expect(slack.messagesTo(to).filter((m) => / late: /.test(m.text ?? ""))).toHaveLength(1);
     expect(slack.messagesTo(SECURITY)).toHaveLength(1);
     expect(await status(healthy)).toMatchObject({ pending: 0, gaveUp: 0 });
+  });
+});
+
+describe("a spool that cannot take the login (its disk full, or not writable; r18 finding 2)", () => {
+  /** A site whose spool directory cannot be made (a regular file where its parent should be), as a full disk refuses it. */
+  function noSpool(extra: Record<string, unknown> = {}) {
+    const s = site("file");
+    mkdirSync(s.dir, { recursive: true });
+    writeFileSync(join(s.dir, "file"), "");
+    const config = s.config({ spool: { dir: join(s.dir, "file", "spool"), idleSeconds: 0, ...extra } });
+    const login = { ...env(config), VPNNOTIFY_DETACHED: "1", ...openvpnConnectEnv("alice", PLACES.london.ip) };
+    return { s, login };
+  }
+
+  it("Slack down for a moment: the process handling the login alone keeps it in memory, retries, and delivers it once", async () => {
+    const { s, login } = noSpool();
+    slack.down();
+    const run = runInProc([], login);
+    await waitFor(() => /kept in memory and retried/.test(logText(s)), 15_000, "the alert kept in memory");
+    expect(logText(s)).toMatch(
+      /^vpnnotify: warn: not delivered, and the spool cannot keep it: kept in memory and retried user=alice .*for=600s spool="unavailable \(/m,
+    );
+    slack.up();
+    expect((await run).code).toBe(0);
+    expect(slack.messagesTo("U0ALICE")).toHaveLength(1);
+    expect(logText(s)).toMatch(/^vpnnotify: notified user=alice ip=81\.2\.69\.142 .*reason=first-login dm=U0ALICE spool="unavailable \(/m);
+    expect(logText(s)).not.toMatch(/^vpnnotify: error: (failed|LOST)/m);
+  });
+
+  it("still undelivered when its time is up: logged as LOST, naming the spool's problem and the fix, never as kept", async () => {
+    const { s, login } = noSpool({ retryUnspooledSeconds: 0 });
+    slack.down();
+    expect((await runInProc([], login)).code).toBe(0);
+    expect(slack.messages).toEqual([]);
+    expect(logText(s)).toMatch(
+      /^vpnnotify: error: LOST \(not delivered, and not kept for a retry\) user=alice ip=81\.2\.69\.142 .*spool="unavailable \(.*\)" error=".*" fix="free space on the spool's file system, or make the spool directory writable by the user the VPN server runs hooks as"$/m,
+    );
+    expect(logText(s)).not.toMatch(/spooled=/);
+  });
+});
+
+describe("the state file's lock held by another process for longer than half the hook's deadline", () => {
+  it("the worker, which nobody waits on, waits for it: the login is remembered, not decided with the state unavailable", async () => {
+    const s = site("file");
+    const config = s.config({ deadlineMs: 1_000 });
+    mkdirSync(s.dir, { recursive: true });
+    // A hook or flush holding it for 2 s: a hook would give up after 500 ms, and so did the worker.
+    let release = () => {};
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const holding = withLock(join(s.dir, "state.json"), () => held);
+    const timer = setTimeout(release, 2_000);
+    const run = runInProc([], { ...env(config), VPNNOTIFY_DETACHED: "1", ...openvpnConnectEnv("alice", PLACES.london.ip) });
+    expect((await run).code).toBe(0);
+    clearTimeout(timer);
+    release();
+    await holding;
+    expect(logText(s)).toMatch(/^vpnnotify: notified user=alice ip=81\.2\.69\.142 .*reason=first-login dm=U0ALICE$/m);
+    expect(logText(s)).not.toMatch(/state="unavailable/);
+    expect(Object.keys(JSON.parse(readFileSync(join(s.dir, "state.json"), "utf8")).users)).toEqual(["alice"]);
   });
 });
 

@@ -48,7 +48,14 @@ export interface StormSite {
 export function stormSite(
   root: string,
   lab: { slapd: SlapdLab; redis: RedisLab; slack: SlackSim },
-  options: { spoolExists: boolean; deadlineMs: number; spool?: Record<string, unknown>; redis?: Record<string, unknown> },
+  options: {
+    spoolExists: boolean;
+    deadlineMs: number;
+    spool?: Record<string, unknown>;
+    /** Redis options, or false for the state file (one VPN server). */
+    redis?: Record<string, unknown> | false;
+    geoip?: { city: string; asn: string };
+  },
 ): StormSite {
   const spool = join(root, "spool");
   mkdirSync(options.spoolExists ? spool : root, { recursive: true, mode: 0o700 });
@@ -61,7 +68,11 @@ export function stormSite(
       slack: { token: `env:${STORM_TOKEN_ENV}`, baseUrl: lab.slack.apiUrl },
       securityChannel: STORM_SECURITY,
       directory: { ldap: lab.slapd.connection(), slackIdAttribute: "slackId" },
-      state: { file: join(root, "state.json"), redis: { url: lab.redis.url, keyPrefix: `${root}:`, ...options.redis } },
+      state: {
+        file: join(root, "state.json"),
+        ...(options.redis === false ? {} : { redis: { url: lab.redis.url, keyPrefix: `${root}:`, ...options.redis } }),
+      },
+      ...(options.geoip ? { geoip: options.geoip } : {}),
       spool: { dir: spool, ...options.spool },
       deadlineMs: options.deadlineMs,
       log: { file: log },

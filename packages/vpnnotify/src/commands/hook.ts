@@ -133,6 +133,9 @@ export async function runHookCommand({ name, opts, env, clock }: HookCommandOpti
       return worked.stoppedBy ? (STOP_SIGNALS[worked.stoppedBy] as ExitCode) : ExitCode.OK;
     }
     await n.store.close().catch(() => {});
+    if (event) await handleAlone(event, config, clock, log);
+    await close();
+    return ExitCode.OK;
   }
   if (!event) return ExitCode.OK;
   const deferred = event.deferredFile;
@@ -166,6 +169,42 @@ export async function runHookCommand({ name, opts, env, clock }: HookCommandOpti
   await close();
   // Calls past the deadline may still be in flight: main.ts's runCli ends the process once this code is set.
   return failure && reject && !detached ? exitOf(failure) : ExitCode.OK;
+}
+
+/**
+ * The detached worker's own login when the spool could not take it (its disk full, or not writable): handled here
+ * alone, as the worker would (paced Slack, its timeouts), not cut at the hook's deadline — nobody waits on this
+ * process but OpenVPN's deferred answer, given by then — so the line logged is what happened: an alert cut off
+ * in flight could have gone out after being logged failed. Not delivered, it is kept in memory and retried for
+ * spool.retryUnspooledSeconds (notify.ts), then logged as LOST.
+ */
+async function handleAlone(event: VpnEvent, config: VpnnotifyConfig, clock: RunClock, log: Logger): Promise<void> {
+  const deferred = event.deferredFile;
+  const reject = config.onFailure === "reject";
+  const unwritable = deferred && !reject ? answerDeferred(deferred, "1") : undefined;
+  if (unwritable) log.warn(unwritable);
+  const n: Notifier = {
+    ...createNotifier(config, log, undefined, { worker: true }),
+    retryUnspooledMs: config.spool.retryUnspooledSeconds * 1000,
+  };
+  const work = (event.kind === "disconnect" ? handleDisconnect(event, n) : handleConnect(event, n)).catch((error: unknown) => {
+    log.error("failed", { user: event.user, ip: event.ip, reason: describeError(error) });
+    return undefined;
+  });
+  if (deferred && reject) {
+    // OpenVPN waits on the verdict: by the hook's deadline, whatever comes later.
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<"0">((resolve) => {
+      timer = setTimeout(() => resolve("0"), Math.max(0, runDeadline(config, clock) - Date.now()));
+    });
+    const verdict = await Promise.race([work.then((o) => (!o || o.verdict === "failed" ? "0" : "1")), late]);
+    clearTimeout(timer);
+    const unanswered = answerDeferred(deferred, verdict);
+    if (unanswered) log.warn(unanswered);
+  }
+  await work;
+  await n.spool.idle();
+  await n.store.close().catch(() => {});
 }
 
 /**

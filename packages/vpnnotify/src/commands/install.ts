@@ -1,3 +1,5 @@
+import { chmodSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import {
   type Command,
@@ -13,7 +15,10 @@ import {
 import { parseHookEnv } from "../event";
 import { embeddedDatabaseFiles } from "../geoip";
 import { launcherFastPath } from "../hook";
-import { installShHook } from "../sh-hook";
+import { installShHook, shQuote } from "../sh-hook";
+
+/** The launcher with the config install was given, for the VPN servers' other hook lines (ocserv passes no arguments). */
+const CONFIG_HOOK_NAME = "vpnnotify-hook";
 
 export interface InstallCommandOptions {
   prefix: string;
@@ -48,17 +53,47 @@ export async function runInstallCommand({ prefix, config, bundle }: InstallComma
   });
   const sh = await installShHook(prefix, launcher, config);
   if (sh.skipped) io.stderr.write(`vpnnotify: sh hook not written (client-connect stays on the launcher): ${sh.skipped}\n`);
+  // A config named by --config or $VPNNOTIFY_CONFIG is not where the launcher looks when a VPN server runs it.
+  const named = config ?? process.env.VPNNOTIFY_CONFIG;
+  const hook = named ? writeConfigHook(prefix, launcher, resolve(named)) : launcher;
   io.stdout.write(
     [
       `installed ${launcher}`,
+      ...(hook !== launcher ? [`installed ${hook} (the launcher with --config ${resolve(named ?? "")})`] : []),
       ...(sh.path ? [`installed ${sh.path} (re-run install after editing the config)`] : []),
       "OpenVPN server config:",
       "  script-security 2",
-      `  client-connect ${sh.path ?? launcher}`,
-      `  client-disconnect ${launcher}`,
-      `strongSwan: leftupdown=${launcher}    ocserv: connect-script = ${launcher}`,
+      `  client-connect ${sh.path ?? hook}`,
+      `  client-disconnect ${hook}`,
+      `strongSwan: leftupdown=${hook}    ocserv: connect-script = ${hook}`,
       "",
     ].join("\n"),
   );
   return ExitCode.OK;
+}
+
+/**
+ * `<prefix>/vpnnotify-hook`: sets VPNNOTIFY_CONFIG (unless the VPN server's environment has one, as the sh hook does)
+ * and execs the launcher. A script rather than `launcher --config FILE` in the printed lines: ocserv runs its
+ * connect-script with no arguments. Written beside and renamed over, so a hook running meanwhile keeps the old one.
+ */
+function writeConfigHook(prefix: string, launcher: string, config: string): string {
+  const path = join(prefix, CONFIG_HOOK_NAME);
+  const temp = `${path}.new-${process.pid}`;
+  const script = [
+    "#!/bin/sh",
+    "# Written by vpnnotify install: the launcher with the config it was installed with. Re-run install to change it.",
+    `VPNNOTIFY_CONFIG=\${VPNNOTIFY_CONFIG-${shQuote(config)}}`,
+    "export VPNNOTIFY_CONFIG",
+    `exec ${shQuote(launcher)} "$@"`,
+    "",
+  ].join("\n");
+  try {
+    writeFileSync(temp, script, { mode: 0o755 });
+    chmodSync(temp, 0o755);
+    renameSync(temp, path);
+  } finally {
+    rmSync(temp, { force: true });
+  }
+  return path;
 }
