@@ -88,8 +88,12 @@ export class Gate {
         if (f.mayMatch(b, view.spanFrom, view.spanTo)) take(f.rulesAt(b, view.spanFrom, view.spanTo), this.seen, call, out);
         continue;
       }
+      if (f.field === "") {
+        this.keywords(f, view, r, call, out);
+        continue;
+      }
       // a record's type is its table's (TableEvent.valueOf)
-      const got = f.field === "" ? view.values(r) : f.field === "type" ? view.table.types[r]! : view.value(r, f.slot, f.field);
+      const got = f.field === "type" ? view.table.types[r]! : view.value(r, f.slot, f.field);
       if (got !== undefined) f.match(got, this.seen, call, out);
     }
     if (plan !== undefined) {
@@ -104,6 +108,26 @@ export class Gate {
       take(plan.rules, this.seen, call, out);
     }
     return out;
+  }
+
+  /**
+   * Keyword atoms (the field "") on record r: on an EXECVE record, whose values are mostly its arguments and
+   * also the command line they make (argvText), the command line is searched once and, when it holds none of
+   * the substrings, neither does any argument, so only the values that are not arguments (argc …) are
+   * matched. A rsync with 60 arguments is one search instead of 61 values each lower-cased and searched.
+   */
+  private keywords(f: FieldIndex, view: TableEvent, r: number, call: number, out: number[]): void {
+    if (f.asciiSubstrings) {
+      const others = view.execveOthers(r);
+      if (others !== undefined) {
+        const text = view.argvText();
+        if (text === undefined || !f.foundIn(text)) {
+          f.match(others, this.seen, call, out);
+          return;
+        }
+      }
+    }
+    f.match(view.values(r), this.seen, call, out);
   }
 
   /** The fields record r's layout may have and those it lacks; undefined for a record without a layout. */
@@ -154,8 +178,14 @@ export class FieldIndex {
   /** prefix and suffix as arrays of [length, affixes], for a loop that makes no iterator per value. */
   private prefixes: [number, Affix][] = [];
   private suffixes: [number, Affix][] = [];
-  /** Any of the substrings, for one scan of the value before testing them one by one. */
+  /** Any of the substrings, for one scan of the lower-cased value before testing them one by one. */
   private containsAny: RegExp | undefined;
+  /**
+   * Whether every atom is a substring of ASCII characters: then a text that holds none of them lower-cased
+   * holds none in any part of it either (toLowerCase maps characters alone, but for `Σ`'s two lower-case
+   * forms, neither ASCII), so such a text stands for the values it was made of (foundIn).
+   */
+  asciiSubstrings = false;
   /** The lengths of the equality literals, and of the shortest substring (mayMatch). */
   private eqLengths = new Uint8Array(0);
   private shortestContains = 0;
@@ -229,6 +259,8 @@ export class FieldIndex {
     this.suffixes = [...this.suffix];
     for (const [, a] of [...this.prefixes, ...this.suffixes]) a.list = [...a.lits];
     this.containsList = [...this.contains];
+    this.asciiSubstrings =
+      this.eq.size === 0 && this.prefix.size === 0 && this.suffix.size === 0 && this.containsList.every(([lit]) => isAscii(lit));
     if (this.containsList.length > 1)
       this.containsAny = new RegExp(this.containsList.map(([lit]) => lit.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")).join("|"));
   }
@@ -248,6 +280,14 @@ export class FieldIndex {
   collect(got: string | readonly string[], rules: number[]): void {
     if (typeof got === "string") add(this.rulesOf(got), rules);
     else for (const v of got) add(this.rulesOf(v), rules);
+  }
+
+  /** Whether one of the substrings is in text lower-cased (asciiSubstrings: whether any part of text may give a rule). */
+  foundIn(text: string): boolean {
+    const lower = text.toLowerCase();
+    if (this.containsAny !== undefined) return this.containsAny.test(lower);
+    for (const [lit] of this.containsList) if (lower.includes(lit)) return true;
+    return false;
   }
 
   /** The rules of the ASCII value b[from, to) (what rulesOf gives its text), by its bytes. */
@@ -280,29 +320,30 @@ export class FieldIndex {
     return rules;
   }
 
-  /** Every rule whose atom on this field passes on v, into `rules` (a rule may come twice). */
+  /**
+   * Every rule whose atom on this field passes on v, into `rules` (a rule may come twice). An affix whose n
+   * characters are ASCII is compared in place, folded as toLowerCase folds ASCII (no lower-cased copy of a
+   * long argument to look at its ends); other characters lower-case as a whole (`İ` to two), as compileString.
+   */
   private matchValue(v: string, rules: number[]): void {
-    // an ASCII value lower-cases character by character, so its first n characters lower-cased are the first
-    // n of it lower-cased: the affixes are compared in place, no slice made per length
-    const ascii = isAscii(v);
     let lower: string | undefined;
-    if (this.eq.size > 0 || ascii) {
+    if (this.eq.size > 0) {
       lower = v.toLowerCase();
-      if (this.eq.size > 0) add(this.eq.get(lower), rules);
+      add(this.eq.get(lower), rules);
     }
     const prefixes = this.prefixes;
     for (let i = 0; i < prefixes.length; i++) {
       const [n, a] = prefixes[i]!;
       if (v.length < n || !mayEnd(a, v.charCodeAt(0))) continue;
-      if (!ascii) add(a.lits.get(v.slice(0, n).toLowerCase()), rules);
-      else for (const [lit, found] of a.list) if (lower!.startsWith(lit)) add(found, rules);
+      if (!asciiRange(v, 0, n)) add(a.lits.get(v.slice(0, n).toLowerCase()), rules);
+      else for (const [lit, found] of a.list) if (foldedAt(v, 0, lit, n)) add(found, rules);
     }
     const suffixes = this.suffixes;
     for (let i = 0; i < suffixes.length; i++) {
       const [n, a] = suffixes[i]!;
       if (v.length < n || !mayEnd(a, v.charCodeAt(v.length - 1))) continue;
-      if (!ascii) add(a.lits.get(v.slice(v.length - n).toLowerCase()), rules);
-      else for (const [lit, found] of a.list) if (lower!.endsWith(lit)) add(found, rules);
+      if (!asciiRange(v, v.length - n, v.length)) add(a.lits.get(v.slice(v.length - n).toLowerCase()), rules);
+      else for (const [lit, found] of a.list) if (foldedAt(v, v.length - n, lit, n)) add(found, rules);
     }
     const containsList = this.containsList;
     if (containsList.length === 0) return;
@@ -310,6 +351,26 @@ export class FieldIndex {
     if (this.containsAny !== undefined && !this.containsAny.test(lower)) return;
     for (let i = 0; i < containsList.length; i++) if (lower.includes(containsList[i]![0])) add(containsList[i]![1], rules);
   }
+}
+
+/** Whether v's characters from `from` to `to` are ASCII. */
+function asciiRange(v: string, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) if (v.charCodeAt(i) > 127) return false;
+  return true;
+}
+
+/**
+ * Whether v's n ASCII characters from `at`, lower-cased, are the lower-cased literal `lit` (which has n
+ * characters, or it cannot be: toLowerCase keeps an ASCII text's length).
+ */
+function foldedAt(v: string, at: number, lit: string, n: number): boolean {
+  if (lit.length !== n) return false;
+  for (let i = 0; i < n; i++) {
+    let c = v.charCodeAt(at + i);
+    if (c >= 65 && c <= 90) c += 32;
+    if (c !== lit.charCodeAt(i)) return false;
+  }
+  return true;
 }
 
 /**

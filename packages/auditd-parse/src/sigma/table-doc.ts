@@ -168,7 +168,33 @@ export class TableEvent {
   doc(r: number): TableDoc {
     const made = this.docs?.[r];
     if (made !== undefined) return made;
-    return new TableDoc(this, r, this.shared, this.table.types[r] === "EXECVE" ? this.event.argv?.join(" ") : undefined);
+    return new TableDoc(this, r, this.shared, this.table.types[r] === "EXECVE" ? this.argvText() : undefined);
+  }
+
+  private commandLine: string | undefined;
+
+  /** The event's argv joined by spaces: what keywords search in an EXECVE record besides its values (Doc's text). */
+  argvText(): string | undefined {
+    if (this.commandLine === undefined && this.event.argv !== undefined) this.commandLine = this.event.argv.join(" ");
+    return this.commandLine;
+  }
+
+  /**
+   * The keyword values (values()) of EXECVE record r that are not arguments: those of its logged names (argc
+   * …), each name once. Its other values are the arguments and argvText(), each argument a substring of that
+   * text. Undefined for any other record, or one read from its JSON.
+   */
+  execveOthers(r: number): string[] | undefined {
+    const table = this.table;
+    if (table.types[r] !== "EXECVE" || (table.flags(r) & FALLBACK) !== 0) return undefined;
+    const out: string[] = [];
+    for (const name of new Set(this.loggedNames(r))) {
+      if (name === "type") continue;
+      const v = this.own(r, name);
+      if (typeof v === "string") out.push(v);
+      else if (v !== undefined) for (const x of v) out.push(x);
+    }
+    return out;
   }
 
   /** Record r's own value of `field` (RecordDoc.own). */
@@ -329,9 +355,15 @@ export class TableEvent {
 
   /** The names record r has a value for (RecordDoc.names). */
   names(r: number): string[] {
+    if ((this.table.flags(r) & FALLBACK) !== 0) return this.recordDoc(r).names();
+    const names = this.loggedNames(r);
+    return [...new Set(specialNames(this.table.types[r]!, this.event, names))].filter((n) => this.own(r, n) !== undefined);
+  }
+
+  /** names() before the names special() derives (argv's, proctitle, address parts), for a record not read from its JSON. */
+  private loggedNames(r: number): string[] {
     const table = this.table;
     const flags = table.flags(r);
-    if ((flags & FALLBACK) !== 0) return this.recordDoc(r).names();
     const type = table.types[r]!;
     const first = table.firstToken(r);
     const body = (flags & NO_FIELDS) !== 0 ? 0 : table.bodyTokens(r);
@@ -346,7 +378,7 @@ export class TableEvent {
     names.push(...upper);
     const enriched = first + table.bodyTokens(r);
     for (let k = enriched; k < enriched + table.enrichedTokens(r); k++) names.push(table.infos[k]!.name);
-    return [...new Set(specialNames(type, this.event, names))].filter((n) => this.own(r, n) !== undefined);
+    return names;
   }
 
   /** Record r as an object, from its JSON: RecordDoc's answers for what the table does not describe. */
