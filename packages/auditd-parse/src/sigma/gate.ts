@@ -99,7 +99,8 @@ export class Gate {
     if (plan !== undefined) {
       if (plan.event !== view.id) {
         plan.event = view.id;
-        plan.rules = [];
+        // the array is the plan's, reused: its rules were taken for the last event's records
+        if (plan.rules.length !== 0) plan.rules.length = 0;
         for (const f of plan.absent) {
           const got = view.eventValue(f.slot, f.field);
           if (got !== undefined) f.collect(got, plan.rules);

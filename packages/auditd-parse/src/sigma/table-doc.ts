@@ -97,25 +97,53 @@ export class TableEvent {
   /** The records that have a document: all but the EXECVE records after the first (they fold into it). */
   readonly records: number[] = [];
   /** Per record, its layout's places (Places.of), looked up once. */
-  private readonly wheres: Int32Array[] = [];
-  /** Unique per event (the gate keeps what it worked out for one event by it). */
-  readonly id = nextEventId++;
-  private readonly shared = new EventShared();
+  private readonly wheres: (Int32Array | undefined)[] = [];
+  /** Unique per event (the gate keeps what it worked out for one event by it, and so does eventValue). */
+  id = 0;
+  /** What the event's documents share (made with the first document). */
+  private shared: EventShared | undefined;
   private objects: (RecordDoc | undefined)[] | undefined;
   /** Documents made for keywords in the gate, kept for the full tests. */
   private docs: (TableDoc | undefined)[] | undefined;
+  /** eventValue's answers by slot, each valid for the event whose id is beside it (no array made per event). */
+  private readonly slotValues: (string | readonly string[] | typeof MISSING | undefined)[] = [];
+  private slotEvents = new Float64Array(0);
+  private commandLine: string | undefined;
+  event!: AuditEvent;
+  table!: RecordTable;
+  private json!: JsonBytes;
+  private line: EventJson | undefined;
 
   /**
    * `line`, the event's EventJson, is needed when the interpreter only counted some records' JSON
    * (RecordFlag.NoJson): reading one of them from its JSON reads the event interpreted again (EventJson.full).
    */
   constructor(
-    readonly event: AuditEvent,
-    public table: RecordTable,
-    private json: JsonBytes,
+    event: AuditEvent,
+    table: RecordTable,
+    json: JsonBytes,
     private readonly places: Places,
-    private readonly line?: EventJson,
+    line?: EventJson,
   ) {
+    this.reset(event, table, json, line);
+  }
+
+  /**
+   * The same view for another event: the engine reads every event through one, so its arrays are made once,
+   * not per event (a tenth of detect's garbage on the corpus). Nothing read of the last event is kept.
+   */
+  reset(event: AuditEvent, table: RecordTable, json: JsonBytes, line?: EventJson): void {
+    this.id = nextEventId++;
+    for (let r = 0; r < this.wheres.length; r++) this.wheres[r] = undefined;
+    this.records.length = 0;
+    this.shared = undefined;
+    this.objects = undefined;
+    this.docs = undefined;
+    this.commandLine = undefined;
+    this.event = event;
+    this.table = table;
+    this.json = json;
+    this.line = line;
     let execve = false;
     for (let r = 0; r < table.count; r++) {
       if (table.types[r] === "EXECVE") {
@@ -135,11 +163,17 @@ export class TableEvent {
 
   /** The value of the first of the event's records that has the field (what a record lacking it sees), kept by slot. */
   eventValue(slot: number, field: string): string | readonly string[] | undefined {
-    const slots = this.shared.slots;
-    let v = slots[slot];
-    if (v === undefined) {
+    if (slot >= this.slotEvents.length) {
+      const grown = new Float64Array(Math.max(slot + 1, slotCount()));
+      grown.set(this.slotEvents);
+      this.slotEvents = grown;
+    }
+    let v: string | readonly string[] | typeof MISSING | undefined;
+    if (this.slotEvents[slot] === this.id) v = this.slotValues[slot];
+    else {
       v = this.firstHaving(field, slot) ?? MISSING;
-      slots[slot] = v;
+      this.slotValues[slot] = v;
+      this.slotEvents[slot] = this.id;
     }
     return v === MISSING ? undefined : v;
   }
@@ -168,10 +202,9 @@ export class TableEvent {
   doc(r: number): TableDoc {
     const made = this.docs?.[r];
     if (made !== undefined) return made;
+    this.shared ??= new EventShared();
     return new TableDoc(this, r, this.shared, this.table.types[r] === "EXECVE" ? this.argvText() : undefined);
   }
-
-  private commandLine: string | undefined;
 
   /** The event's argv joined by spaces: what keywords search in an EXECVE record besides its values (Doc's text). */
   argvText(): string | undefined {
