@@ -79,35 +79,47 @@ export class Gate {
     for (let i = 0; i < this.always.length; i++) out.push(this.always[i]!);
     const call = this.nextCall();
     const plan = this.planOf(view, r);
-    const fields = plan === undefined ? this.fields : plan.own;
-    for (const f of fields) {
-      // a value that is plain ASCII bytes is looked up by them, not made a string; one that no atom can
-      // match by its length and ends is not even looked up
-      if (f.field !== "" && f.field !== "type" && view.plainBytes(r, f.slot, f.field)) {
-        const b = view.spanBuf;
-        if (f.mayMatch(b, view.spanFrom, view.spanTo)) take(f.rulesAt(b, view.spanFrom, view.spanTo), this.seen, call, out);
-        continue;
+    if (plan === undefined) {
+      // a record read from its JSON: every field, each as a value
+      for (const f of this.fields) {
+        if (f.field === "") this.keywords(f, view, r, call, out);
+        else {
+          // a record's type is its table's (TableEvent.valueOf)
+          const got = f.field === "type" ? view.table.types[r]! : view.value(r, f.slot, f.field);
+          if (got !== undefined) f.match(got, this.seen, call, out);
+        }
       }
+      return out;
+    }
+    take(plan.typeRules, this.seen, call, out);
+    const own = plan.own;
+    const places = plan.places;
+    for (let i = 0; i < own.length; i++) {
+      const f = own[i]!;
       if (f.field === "") {
         this.keywords(f, view, r, call, out);
         continue;
       }
-      // a record's type is its table's (TableEvent.valueOf)
-      const got = f.field === "type" ? view.table.types[r]! : view.value(r, f.slot, f.field);
+      // a value that is plain ASCII bytes is looked up by them, not made a string; one that no atom can
+      // match by its length and ends is not even looked up
+      if (view.plainAt(r, places[i]!)) {
+        const b = view.spanBuf;
+        if (f.mayMatch(b, view.spanFrom, view.spanTo)) take(f.rulesAt(b, view.spanFrom, view.spanTo), this.seen, call, out);
+        continue;
+      }
+      const got = view.value(r, f.slot, f.field);
       if (got !== undefined) f.match(got, this.seen, call, out);
     }
-    if (plan !== undefined) {
-      if (plan.event !== view.id) {
-        plan.event = view.id;
-        // the array is the plan's, reused: its rules were taken for the last event's records
-        if (plan.rules.length !== 0) plan.rules.length = 0;
-        for (const f of plan.absent) {
-          const got = view.eventValue(f.slot, f.field);
-          if (got !== undefined) f.collect(got, plan.rules);
-        }
+    if (plan.event !== view.id) {
+      plan.event = view.id;
+      // the array is the plan's, reused: its rules were taken for the last event's records
+      if (plan.rules.length !== 0) plan.rules.length = 0;
+      for (const f of plan.absent) {
+        const got = view.eventValue(f.slot, f.field);
+        if (got !== undefined) f.collect(got, plan.rules);
       }
-      take(plan.rules, this.seen, call, out);
     }
+    take(plan.rules, this.seen, call, out);
     return out;
   }
 
@@ -137,13 +149,20 @@ export class Gate {
     let plan = this.plans.get(layout);
     if (plan === undefined) {
       const own: FieldIndex[] = [];
+      const places: number[] = [];
       const absent: FieldIndex[] = [];
+      const typeRules: number[] = [];
       for (const f of this.fields) {
         const may = f.field === "" || view.mayOwn(r, f.slot, f.field);
         if (may === undefined) return undefined;
-        (may ? own : absent).push(f);
+        // a layout is of one record type: what its type gives, worked out once
+        if (f.field === "type") f.collect(view.table.types[r]!, typeRules);
+        else if (may) {
+          own.push(f);
+          places.push(f.field === "" ? 0 : view.placeOf(r, f.slot, f.field));
+        } else absent.push(f);
       }
-      plan = { own, absent, event: 0, rules: [] };
+      plan = { own, places: Int32Array.from(places), absent, typeRules, event: 0, rules: [] };
       // corrupt input could invent endless layouts: a bounded number is kept
       if (this.plans.size >= 4096) this.plans.clear();
       this.plans.set(layout, plan);
@@ -163,6 +182,10 @@ export class Gate {
 /** A layout's fields, split: those its records may have, those they lack; the rules the latter gave for one event. */
 interface Plan {
   own: FieldIndex[];
+  /** Where the layout has each of `own` (TableEvent.placeOf, the same for all its records). */
+  places: Int32Array;
+  /** The rules the record type gives (the field `type`). */
+  typeRules: number[];
   absent: FieldIndex[];
   event: number;
   rules: number[];
@@ -190,6 +213,13 @@ export class FieldIndex {
   /** The lengths of the equality literals, and of the shortest substring (mayMatch). */
   private eqLengths = new Uint8Array(0);
   private shortestContains = 0;
+  /**
+   * Whether prefixes and suffixes are all the atoms: a value is then told by its length, an end character and
+   * a comparison in place, cheaper than looking it up in the memo (argv's a1 … of SigmaHQ's `--cpu-priority`).
+   */
+  private affixesOnly = false;
+  /** matched()'s scratch list (most values give no rule, and then no array is made). */
+  private readonly found: number[] = [];
   /** The last value matched, and the rules it gave. */
   private lastValue: string | undefined;
   private lastRules: number[] = [];
@@ -260,6 +290,7 @@ export class FieldIndex {
     this.suffixes = [...this.suffix];
     for (const [, a] of [...this.prefixes, ...this.suffixes]) a.list = [...a.lits];
     this.containsList = [...this.contains];
+    this.affixesOnly = this.eq.size === 0 && this.contains.size === 0;
     this.asciiSubstrings =
       this.eq.size === 0 && this.prefix.size === 0 && this.suffix.size === 0 && this.containsList.every(([lit]) => isAscii(lit));
     if (this.containsList.length > 1)
@@ -301,7 +332,7 @@ export class FieldIndex {
     // a value a record lacks is the event's, the same string for each of its records: its rules are known
     if (v === this.lastValue) return this.lastRules;
     let rules: number[] | undefined;
-    if (v.length <= MEMO_MAX_LENGTH && this.memoUse.on()) {
+    if (v.length <= MEMO_MAX_LENGTH && !this.affixesOnly && this.memoUse.on()) {
       rules = this.memo.get(v);
       if (rules === undefined) {
         this.memoUse.miss();
@@ -316,8 +347,11 @@ export class FieldIndex {
   }
 
   private matched(v: string): number[] {
-    const rules: number[] = [];
-    this.matchValue(v, rules);
+    const found = this.found;
+    this.matchValue(v, found);
+    if (found.length === 0) return NONE;
+    const rules = found.slice();
+    found.length = 0;
     return rules;
   }
 
@@ -373,6 +407,9 @@ function foldedAt(v: string, at: number, lit: string, n: number): boolean {
   }
   return true;
 }
+
+/** No rule: shared by every value that gives none (never written to). */
+const NONE: number[] = [];
 
 /**
  * Values whose rules a field index remembers, per way of looking them up, and the longest remembered: a

@@ -254,23 +254,22 @@ export class TableEvent {
     return this.valueOf(r, this.placeOf(r, slot, field), field);
   }
 
-  /** The buffer, and start and end in it, of the value plainBytes found. */
+  /** The buffer, and start and end in it, of the value plainAt found. */
   spanBuf: Buffer = NO_BYTES;
   spanFrom = 0;
   spanTo = 0;
 
   /**
-   * Whether record r's own value of the field is ASCII bytes that are its text as they are, which the gate can
-   * look at before a string is made of them: then spanBuf, spanFrom and spanTo hold where. Those are the
+   * Whether record r's own value of a field, at `code` (placeOf: where its layout has the field, worked out by
+   * the gate once per layout), is ASCII bytes that are its text as they are, which the gate can look at
+   * before a string is made of them: then spanBuf, spanFrom and spanTo hold where. Those are the
    * logged bytes (quotes removed), or for an interpretation (SYSCALL, UID …) its JSON string's when it has no
    * escapes. False for any other value (the keys, hex decoded, argv …), a record read from its JSON, a field
    * it lacks.
    */
-  plainBytes(r: number, slot: number, field: string): boolean {
+  plainAt(r: number, code: number): boolean {
     const table = this.table;
-    if ((table.flags(r) & FALLBACK) !== 0) return false;
-    const code = this.placeOf(r, slot, field);
-    if (code < Place.Body) return false;
+    if (code < Place.Body || (table.flags(r) & FALLBACK) !== 0) return false;
     if (code >= Place.Upper) return table.types[r] !== "EXECVE" && this.plainMember(table.firstToken(r) + code - Place.Upper);
     const b = table.bytes.buf;
     this.spanBuf = b;
@@ -304,7 +303,7 @@ export class TableEvent {
   }
 
   /** The Place of a field with a slot in record r (not a fallback record), worked out once per layout. */
-  private placeOf(r: number, slot: number, field: string): number {
+  placeOf(r: number, slot: number, field: string): number {
     let where = this.wheres[r];
     if (where === undefined) {
       where = this.places.of(this.table.layout(r)) ?? NO_PLACES;
