@@ -29,6 +29,11 @@ const COMMA = 44;
 const BACKSLASH = 92;
 
 let nextEventId = 1;
+
+/** A field name that starts lower-case and is written in JSON as it is (TableEvent.fallbackOwn). */
+const PLAIN_NAME = /^[a-z][A-Za-z0-9_.-]*$/;
+/** `"name":` as bytes, per name (bounded: names come from rules, and a rule set may be large). */
+const keyBytes = new Map<string, Buffer>();
 const NO_PLACES = new Int32Array(0);
 const NO_BYTES = Buffer.alloc(0);
 
@@ -232,7 +237,7 @@ export class TableEvent {
 
   /** Record r's own value of `field` (RecordDoc.own). */
   own(r: number, field: string): string | readonly string[] | undefined {
-    if ((this.table.flags(r) & FALLBACK) !== 0) return this.recordDoc(r).own(field);
+    if ((this.table.flags(r) & FALLBACK) !== 0) return this.fallbackOwn(r, field);
     return this.valueOf(r, this.placeNamed(r, field), field);
   }
 
@@ -250,7 +255,7 @@ export class TableEvent {
 
   /** own() for a field with a slot: where the field is in record r is worked out once per layout. */
   ownAt(r: number, slot: number, field: string): string | readonly string[] | undefined {
-    if ((this.table.flags(r) & FALLBACK) !== 0) return this.recordDoc(r).own(field);
+    if ((this.table.flags(r) & FALLBACK) !== 0) return this.fallbackOwn(r, field);
     return this.valueOf(r, this.placeOf(r, slot, field), field);
   }
 
@@ -413,6 +418,35 @@ export class TableEvent {
     return names;
   }
 
+  /**
+   * RecordDoc.own for a record read from its JSON, which is parsed only when the field may be there: the rules
+   * ask every record for the fields of the rules that name no type (a1 … a7, key), and most records read on
+   * the text path (USER_*, DAEMON_*, AVC …) have none of them. A lower-case name whose JSON is itself (letters,
+   * digits, `_`, `-`, `.`) is a member of the record's fields or ENRICHED part only if `"name":` is in the
+   * record's JSON; one the record type derives (argv's, proctitle, address parts) is not a member, so those,
+   * upper-case names (derived from the lower-case field) and records whose JSON was only counted are parsed.
+   */
+  private fallbackOwn(r: number, field: string): string | readonly string[] | undefined {
+    const table = this.table;
+    if (
+      this.objects?.[r] === undefined &&
+      (table.flags(r) & NO_JSON) === 0 &&
+      field !== "type" &&
+      PLAIN_NAME.test(field) &&
+      !hasSpecial(table.types[r]!, field)
+    ) {
+      let key = keyBytes.get(field);
+      if (key === undefined) {
+        if (keyBytes.size >= 1024) keyBytes.clear();
+        key = Buffer.from(`"${field}":`, "latin1");
+        keyBytes.set(field, key);
+      }
+      const at = this.json.buf.indexOf(key, table.jsonStart(r));
+      if (at < 0 || at + key.length > table.jsonEnd(r)) return undefined;
+    }
+    return this.recordDoc(r).own(field);
+  }
+
   /** Record r as an object, from its JSON: RecordDoc's answers for what the table does not describe. */
   private recordDoc(r: number): RecordDoc {
     this.objects ??= [];
@@ -519,7 +553,8 @@ export class TableDoc extends Doc {
 
   constructor(
     private readonly view: TableEvent,
-    private readonly r: number,
+    /** The record (its number in the view's table). */
+    readonly r: number,
     shared: EventShared,
     text: string | undefined,
   ) {
