@@ -30,6 +30,20 @@ const BACKSLASH = 92;
 
 let nextEventId = 1;
 
+/**
+ * Whether b[from, to) holds `key` (whose first byte is a quote): searched here, as Buffer.indexOf has no end and
+ * would read on through the rest of the records' buffer.
+ */
+function holds(b: Buffer, from: number, to: number, key: Buffer): boolean {
+  const last = to - key.length;
+  outer: for (let i = from; i <= last; i++) {
+    if (b[i] !== DQUOTE) continue;
+    for (let j = 1; j < key.length; j++) if (b[i + j] !== key[j]) continue outer;
+    return true;
+  }
+  return false;
+}
+
 /** A field name that starts lower-case and is written in JSON as it is (TableEvent.fallbackOwn). */
 const PLAIN_NAME = /^[a-z][A-Za-z0-9_.-]*$/;
 /** `"name":` as bytes, per name (bounded: names come from rules, and a rule set may be large). */
@@ -441,8 +455,7 @@ export class TableEvent {
         key = Buffer.from(`"${field}":`, "latin1");
         keyBytes.set(field, key);
       }
-      const at = this.json.buf.indexOf(key, table.jsonStart(r));
-      if (at < 0 || at + key.length > table.jsonEnd(r)) return undefined;
+      if (!holds(this.json.buf, table.jsonStart(r), table.jsonEnd(r), key)) return undefined;
     }
     return this.recordDoc(r).own(field);
   }
