@@ -325,7 +325,37 @@ export class FieldIndex {
   /** The rules of the ASCII value b[from, to) (what rulesOf gives its text), by its bytes. */
   rulesAt(b: Buffer, from: number, to: number): number[] {
     if (to - from <= MEMO_MAX_LENGTH && this.bytesUse.on()) return this.byBytes.get(b, from, to);
-    return this.matched(b.toString("latin1", from, to));
+    return this.matchedBytes(b, from, to);
+  }
+
+  /**
+   * matched() for the ASCII value b[from, to), compared on its bytes (a file name seldom repeats, and making
+   * it a string and lower-casing it was most of a PATH record's matching): an ASCII value lower-cases byte by
+   * byte and keeps its length, so an affix or substring is compared folded in place, and equality is looked
+   * up (as a string) only when a literal has the value's length.
+   */
+  private matchedBytes(b: Buffer, from: number, to: number): number[] {
+    const found = this.found;
+    const n = to - from;
+    if (n < this.eqLengths.length && this.eqLengths[n] === 1) add(this.eq.get(b.toString("latin1", from, to).toLowerCase()), found);
+    const prefixes = this.prefixes;
+    for (let i = 0; i < prefixes.length; i++) {
+      const [len, a] = prefixes[i]!;
+      if (n < len || !mayEnd(a, b[from]!)) continue;
+      for (const [lit, rules] of a.list) if (foldedBytesAt(b, from, lit, len)) add(rules, found);
+    }
+    const suffixes = this.suffixes;
+    for (let i = 0; i < suffixes.length; i++) {
+      const [len, a] = suffixes[i]!;
+      if (n < len || !mayEnd(a, b[to - 1]!)) continue;
+      for (const [lit, rules] of a.list) if (foldedBytesAt(b, to - len, lit, len)) add(rules, found);
+    }
+    const containsList = this.containsList;
+    for (let i = 0; i < containsList.length; i++) if (holdsFolded(b, from, to, containsList[i]![0])) add(containsList[i]![1], found);
+    if (found.length === 0) return NONE;
+    const rules = found.slice();
+    found.length = 0;
+    return rules;
   }
 
   private rulesOf(v: string): number[] {
@@ -386,6 +416,36 @@ export class FieldIndex {
     if (this.containsAny !== undefined && !this.containsAny.test(lower)) return;
     for (let i = 0; i < containsList.length; i++) if (lower.includes(containsList[i]![0])) add(containsList[i]![1], rules);
   }
+}
+
+/** foldedAt on bytes: whether the n ASCII bytes of b from `at`, lower-cased, are `lit`. */
+function foldedBytesAt(b: Buffer, at: number, lit: string, n: number): boolean {
+  if (lit.length !== n) return false;
+  for (let i = 0; i < n; i++) {
+    let c = b[at + i]!;
+    if (c >= 65 && c <= 90) c += 32;
+    if (c !== lit.charCodeAt(i)) return false;
+  }
+  return true;
+}
+
+/** Whether the ASCII bytes b[from, to), lower-cased, hold the lower-cased `lit` (String.includes on their text). */
+function holdsFolded(b: Buffer, from: number, to: number, lit: string): boolean {
+  const n = lit.length;
+  if (n === 0) return true;
+  const head = lit.charCodeAt(0);
+  outer: for (let i = from; i <= to - n; i++) {
+    let c = b[i]!;
+    if (c >= 65 && c <= 90) c += 32;
+    if (c !== head) continue;
+    for (let j = 1; j < n; j++) {
+      let d = b[i + j]!;
+      if (d >= 65 && d <= 90) d += 32;
+      if (d !== lit.charCodeAt(j)) continue outer;
+    }
+    return true;
+  }
+  return false;
 }
 
 /** Whether v's characters from `from` to `to` are ASCII. */

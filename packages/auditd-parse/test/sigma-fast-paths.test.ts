@@ -8,11 +8,15 @@ import type { SigmaRule } from "../src/sigma/rules";
 import { SIGMAHQ_RULES } from "../src/sigma/sigmahq-rules";
 import { IDS, literals, random, ruleSet } from "./sigma-logs";
 
-// On an EXECVE record read from the table, the gate searches the keywords once in the command line (the
-// arguments joined) and, when that holds none, matches only the values that are not arguments (Gate.keywords).
-// That must never drop a match: argument-heavy events (5-60 arguments, several EXECVE records, aN[i] pieces)
-// of the rules' keywords in both cases, cut, padded, spanning two arguments, hex-encoded, beyond ASCII and
-// not UTF-8, give the alerts of every rule tested on every record of its types.
+// The gate's shortcuts on detect's table path must never drop a match (each test compares with every rule
+// tested on every record of its types):
+// - on an EXECVE record the keywords are searched once in the command line (the arguments joined) and, when
+//   that holds none, only the values that are not arguments are matched (Gate.keywords): argument-heavy
+//   events (5-60 arguments, several EXECVE records, aN[i] pieces) of the rules' keywords in both cases, cut,
+//   padded, spanning two arguments, hex-encoded, beyond ASCII and not UTF-8;
+// - values that seldom repeat (file names, executables) turn a field's memo off and are then compared on
+//   their bytes, folded in place (FieldIndex.matchedBytes): thousands of distinct names made of the rules'
+//   values, in both cases, cut and padded.
 
 /**
  * Rules whose keywords the fast search serves besides SigmaHQ's: ASCII, any record type, one with a space
@@ -195,5 +199,46 @@ describe("keywords searched once in an EXECVE record's command line give every r
     parser.end();
     const history = RULE_SETS.extra.find((r) => r.title.includes("History"))!.id;
     expect(alerts).toEqual([["kw-any"], [history], ["kw-any"]]);
+  });
+});
+
+/** Events whose exe, comm, key and PATH names are all different (the memos give up), made of the rules' values. */
+function uniqueValuesLog(next: () => number, events: number): Buffer {
+  const pick = <T>(list: readonly T[]): T => list[Math.floor(next() * list.length)]!;
+  const pool = [
+    ...literals(
+      SIGMAHQ_RULES.map((r) => (r.rule as { detection: unknown }).detection),
+      new Set<string>(),
+    ),
+  ].filter((v) => /^[\x21-\x7e]+$/.test(v) && !/["']/.test(v));
+  const value = (e: number): string => {
+    let v = pick(pool);
+    const c = next();
+    if (c < 0.2) v = v.toUpperCase();
+    else if (c < 0.3) v = v.slice(1);
+    else if (c < 0.4) v = v.slice(0, -1);
+    // unique, at the start, the end or both (a prefix, a suffix or a substring still there, or not)
+    const tag = `x${e}`;
+    const where = next();
+    return where < 0.3 ? `${tag}${v}` : where < 0.6 ? `${v}${tag}` : where < 0.8 ? `/${tag}/${v}/${tag}` : v;
+  };
+  const lines: string[] = [];
+  for (let e = 0; e < events; e++) {
+    const stamp = `msg=audit(1700000000.${String(e).padStart(3, "0")}:${e + 1}):`;
+    lines.push(
+      `type=SYSCALL ${stamp} arch=c000003e syscall=${pick(["59", "2", "257"])} success=yes exit=0 a0=${pick(["4", "5", "40000", "1f"])} a1=2 a2=0 a3=0 items=2 ppid=1 pid=2 auid=1000 uid=0 gid=0 euid=${pick(["0", "33"])} ses=1 comm="${value(e).slice(0, 15)}" exe="${value(e)}" key="${value(e).replace(/[^\w-]/g, "") || "k"}"`,
+    );
+    for (let i = 0; i < 2; i++)
+      lines.push(`type=PATH ${stamp} item=${i} name="${value(e)}" inode=1 nametype=${pick(["NORMAL", "CREATE", "create"])}`);
+    lines.push(`type=EOE ${stamp}`);
+  }
+  return Buffer.from(`${lines.join("\n")}\n`, "latin1");
+}
+
+describe("values that seldom repeat, compared on their bytes, give every rule's answer", () => {
+  it.each([1, 2])("on seeded random events of distinct names made of the rules' values (seed %i)", (seed) => {
+    const hits = compare(RULE_SETS.sigmahq, uniqueValuesLog(random(seed), 4000), `unique seed ${seed}`);
+    expect(hits).toBeGreaterThan(500);
+    expect(hits).toBeLessThan(4000);
   });
 });
