@@ -222,14 +222,40 @@ function uniqueValuesLog(next: () => number, events: number): Buffer {
     const where = next();
     return where < 0.3 ? `${tag}${v}` : where < 0.6 ? `${v}${tag}` : where < 0.8 ? `/${tag}/${v}/${tag}` : v;
   };
+  // a PATH name quoted, or hex-encoded as auditd writes one with a space (either case of hex digit, a byte
+  // beyond ASCII inside, `İ` and the Kelvin sign, whose lower-case forms differ in length or are ASCII), or
+  // text that only looks encoded (odd length, not hex digits): each read from its bytes or as a string
+  const name = (v: string): string => {
+    const c = next();
+    if (c < 0.4) return `"${v}"`;
+    const text =
+      c < 0.55
+        ? ` ${v}`
+        : c < 0.65
+          ? `${v.slice(0, 2)}${pick(["\u00e9", "\u0130", "\u212a", "\u03a3"])}${v.slice(2)}`
+          : c < 0.75
+            ? v.replace(/k/i, "\u212a").replace(/i/i, "\u0130")
+            : v;
+    const hex = (c > 0.95 ? Buffer.concat([Buffer.from(text), Buffer.from([0xff])]) : Buffer.from(text)).toString("hex");
+    const d = next();
+    return d < 0.4
+      ? hex.toUpperCase()
+      : d < 0.6
+        ? hex
+        : d < 0.7
+          ? `${hex.toUpperCase()}A`
+          : d < 0.8
+            ? `${hex.slice(0, -2)}G0`
+            : hex.toUpperCase();
+  };
   const lines: string[] = [];
   for (let e = 0; e < events; e++) {
     const stamp = `msg=audit(1700000000.${String(e).padStart(3, "0")}:${e + 1}):`;
     lines.push(
       `type=SYSCALL ${stamp} arch=c000003e syscall=${pick(["59", "2", "257"])} success=yes exit=0 a0=${pick(["4", "5", "40000", "1f"])} a1=2 a2=0 a3=0 items=2 ppid=1 pid=2 auid=1000 uid=0 gid=0 euid=${pick(["0", "33"])} ses=1 comm="${value(e).slice(0, 15)}" exe="${value(e)}" key="${value(e).replace(/[^\w-]/g, "") || "k"}"`,
     );
-    for (let i = 0; i < 2; i++)
-      lines.push(`type=PATH ${stamp} item=${i} name="${value(e)}" inode=1 nametype=${pick(["NORMAL", "CREATE", "create"])}`);
+    for (let i = 0; i < 3; i++)
+      lines.push(`type=PATH ${stamp} item=${i} name=${name(value(e))} inode=1 nametype=${pick(["NORMAL", "CREATE", "create"])}`);
     lines.push(`type=EOE ${stamp}`);
   }
   return Buffer.from(`${lines.join("\n")}\n`, "latin1");
