@@ -144,6 +144,17 @@ function argumentLog(next: () => number, events: number): Buffer {
             .join(" ")}`,
         ),
       );
+    } else if (split < 0.92 && /^[\x21-\x7e]{2,}$/.test(argv[1]!) && !/["']/.test(argv[1]!)) {
+      // quoted pieces, as the kernel writes a printable one: a keyword may be cut between two
+      const half = 1 + Math.floor(next() * (argv[1]!.length - 1));
+      lines.push(
+        Buffer.from(
+          `type=EXECVE ${stamp} argc=${argv.length} a0=${value(argv[0]!)} a1_len=${argv[1]!.length} a1[0]="${argv[1]!.slice(0, half)}" a1[1]="${argv[1]!.slice(half)}" ${argv
+            .slice(2)
+            .map((a, i) => `a${i + 2}=${value(a)}`)
+            .join(" ")}`,
+        ),
+      );
     } else {
       const long = bytes(argv[1]!).toString("hex").toUpperCase();
       const half = Math.floor(long.length / 4) * 2;
@@ -175,7 +186,7 @@ describe("keywords searched once in an EXECVE record's command line give every r
     }
   });
 
-  it("finds a keyword that only the command line holds (spanning two arguments) and one in an argument's upper case", () => {
+  it("finds a keyword that only the command line holds (spanning two arguments, cut between pieces) and one in an argument's upper case", () => {
     const stamp = "msg=audit(1700000000.000:1):";
     const log = Buffer.from(
       [
@@ -185,6 +196,12 @@ describe("keywords searched once in an EXECVE record's command line give every r
         "type=EOE msg=audit(1700000000.001:2):",
         `type=EXECVE msg=audit(1700000000.002:3): argc=2 a0="cat" a1=${Buffer.from("/tmp/\u212aill").toString("hex").toUpperCase()}`,
         "type=EOE msg=audit(1700000000.002:3):",
+        // what no kernel writes, but a log may hold: quoted bytes beyond ASCII (the Kelvin sign lower-cases to
+        // "k"), a keyword cut between two quoted pieces of one argument (without its aN_len)
+        'type=EXECVE msg=audit(1700000000.003:4): argc=2 a0="cat" a1="/tmp/\u212aill"',
+        "type=EOE msg=audit(1700000000.003:4):",
+        'type=EXECVE msg=audit(1700000000.004:5): argc=2 a0="cat" a1[0]="/tmp/ki" a1[1]="ll"',
+        "type=EOE msg=audit(1700000000.004:5):",
         "",
       ].join("\n"),
     );
@@ -198,7 +215,35 @@ describe("keywords searched once in an EXECVE record's command line give every r
     parser.pushBytes(log);
     parser.end();
     const history = RULE_SETS.extra.find((r) => r.title.includes("History"))!.id;
-    expect(alerts).toEqual([["kw-any"], [history], ["kw-any"]]);
+    expect(alerts).toEqual([["kw-any"], [history], ["kw-any"], ["kw-any"], ["kw-any"]]);
+  });
+});
+
+describe("keywords searched in an EXECVE record as logged (TableEvent.argvLogged) give every rule's answer", () => {
+  it("finds SigmaHQ's keyword cut between two quoted pieces of one argument, with and without its aN_len", () => {
+    const log = Buffer.from(
+      [
+        'type=EXECVE msg=audit(1700000000.000:1): argc=2 a0="cat" a1_len=18 a1[0]="/root/.bash_hi" a1[1]="story"',
+        "type=EOE msg=audit(1700000000.000:1):",
+        'type=EXECVE msg=audit(1700000000.001:2): argc=2 a0="cat" a1[0]="/root/.bash_hi" a1[1]="story"',
+        "type=EOE msg=audit(1700000000.001:2):",
+        'type=EXECVE msg=audit(1700000000.002:3): argc=2 a0="cat" a1="/root/.bash_hi"',
+        "type=EOE msg=audit(1700000000.002:3):",
+        "",
+      ].join("\n"),
+    );
+    const history = RULE_SETS.sigmahq.find((r) => r.title.includes("History"))!.id;
+    expect(compare(RULE_SETS.sigmahq, log, "pieces")).toBe(2);
+    const engine = new SigmaEngine(RULE_SETS.sigmahq);
+    const alerts: string[][] = [];
+    const parser = new AuditParser((event, json) => alerts.push(engine.matchTable(event, json).map((m) => m.rule.id)), {
+      ids: IDS,
+      recordObjects: "table",
+      summaries: false,
+    });
+    parser.pushBytes(log);
+    parser.end();
+    expect(alerts).toEqual([[history], [history], []]);
   });
 });
 
