@@ -219,7 +219,7 @@ describe("keywords searched once in an EXECVE record's command line give every r
   });
 });
 
-describe("keywords searched in an EXECVE record as logged (TableEvent.argvLogged) give every rule's answer", () => {
+describe("keywords searched in a command line made of quoted aN[i] pieces give every rule's answer", () => {
   it("finds SigmaHQ's keyword cut between two quoted pieces of one argument, with and without its aN_len", () => {
     const log = Buffer.from(
       [
@@ -269,7 +269,7 @@ function uniqueValuesLog(next: () => number, events: number): Buffer {
   };
   // a PATH name quoted, or hex-encoded as auditd writes one with a space (either case of hex digit, a byte
   // beyond ASCII inside, `İ` and the Kelvin sign, whose lower-case forms differ in length or are ASCII), or
-  // text that only looks encoded (odd length, not hex digits): each read from its bytes or as a string
+  // text that only looks encoded (odd length, not hex digits)
   const name = (v: string): string => {
     const c = next();
     if (c < 0.4) return `"${v}"`;

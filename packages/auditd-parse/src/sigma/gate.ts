@@ -127,17 +127,13 @@ export class Gate {
    * Keyword atoms (the field "") on record r: on an EXECVE record, whose values are mostly its arguments and
    * also the command line they make (argvText), the command line is searched once and, when it holds none of
    * the substrings, neither does any argument, so only the values that are not arguments (argc …) are
-   * matched. A rsync with 60 arguments is one search instead of 61 values each lower-cased and searched;
-   * its record as logged is searched first when it holds the arguments whole (TableEvent.argvLogged).
+   * matched. A rsync with 60 arguments is one search instead of 61 values each lower-cased and searched.
    */
   private keywords(f: FieldIndex, view: TableEvent, r: number, call: number, out: number[]): void {
     if (f.asciiSubstrings) {
       const others = view.execveOthers(r);
       if (others !== undefined) {
-        // the record as logged, when it holds every argument whole: a substring without a space it lacks is in
-        // none, and no command line is joined (it may hold one elsewhere, argc= …: then the command line decides)
-        const logged = f.spaceless ? view.argvLogged(r) : undefined;
-        const text = logged !== undefined && !f.foundIn(logged) ? undefined : view.argvText();
+        const text = view.argvText();
         if (text === undefined || !f.foundIn(text)) {
           f.match(others, this.seen, call, out);
           return;
@@ -214,8 +210,6 @@ export class FieldIndex {
    * forms, neither ASCII), so such a text stands for the values it was made of (foundIn).
    */
   asciiSubstrings = false;
-  /** Whether no substring has a space: then none can span two arguments of a command line (Gate.keywords). */
-  spaceless = false;
   /** The lengths of the equality literals, and of the shortest substring (mayMatch). */
   private eqLengths = new Uint8Array(0);
   private shortestContains = 0;
@@ -299,7 +293,6 @@ export class FieldIndex {
     this.affixesOnly = this.eq.size === 0 && this.contains.size === 0;
     this.asciiSubstrings =
       this.eq.size === 0 && this.prefix.size === 0 && this.suffix.size === 0 && this.containsList.every(([lit]) => isAscii(lit));
-    this.spaceless = this.containsList.every(([lit]) => !lit.includes(" "));
     if (this.containsList.length > 1)
       this.containsAny = new RegExp(this.containsList.map(([lit]) => lit.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")).join("|"));
   }

@@ -54,14 +54,6 @@ const PLAIN_NAME = /^[a-z][A-Za-z0-9_.-]*$/;
 /** `"name":` as bytes, per name (bounded: names come from rules, and a rule set may be large). */
 const keyBytes = new Map<string, Buffer>();
 const NO_PLACES = new Int32Array(0);
-const BEYOND_ASCII = /[^\x00-\x7f]/;
-/** A byte's value as a hex digit (either case, as decodeHexString's isHex), 255 for any other byte. */
-const HEX_DIGIT = new Uint8Array(256).fill(255);
-for (let c = 0; c < 10; c++) HEX_DIGIT[48 + c] = c;
-for (let c = 0; c < 6; c++) {
-  HEX_DIGIT[65 + c] = 10 + c;
-  HEX_DIGIT[97 + c] = 10 + c;
-}
 const NO_BYTES = Buffer.alloc(0);
 
 /**
@@ -177,46 +169,13 @@ export class TableEvent {
     this.json = json;
     this.line = line;
     let execve = false;
-    this.execveRecords = 0;
     for (let r = 0; r < table.count; r++) {
       if (table.types[r] === "EXECVE") {
-        this.execveRecords++;
         if (execve) continue;
         execve = true;
       }
       this.records.push(r);
     }
-  }
-
-  /** How many EXECVE records the event has (argvLogged). */
-  private execveRecords = 0;
-
-  /**
-   * EXECVE record r as logged (its body as text), when each of the event's arguments is in it as it is: the
-   * event's only EXECVE record, every argument a whole quoted value (no hex, no aN[i] piece), all of it ASCII.
-   * Then a substring without a space that is in no argument … is not in this text either unless elsewhere
-   * in it (argc=, a name): searching it instead of argvText() needs no joined copy of the arguments (a rsync's
-   * 60 made two strings of 2 KB per record, a sixth of detect's garbage on the tester's argument-heavy log).
-   * Undefined otherwise.
-   */
-  argvLogged(r: number): string | undefined {
-    const table = this.table;
-    const flags = table.flags(r);
-    if (this.execveRecords !== 1 || table.types[r] !== "EXECVE" || (flags & (FALLBACK | NO_FIELDS)) !== 0) return undefined;
-    const b = table.bytes.buf;
-    const first = table.firstToken(r);
-    for (let k = first; k < first + table.bodyTokens(r); k++) {
-      const name = table.infos[k]!.name;
-      if (isExecveField(name)) continue;
-      // aN only (not aN[i], aN_len), its value quoted: the argument is the text between the quotes
-      for (let i = 1; i < name.length; i++) {
-        const c = name.charCodeAt(i);
-        if (c < 48 || c > 57) return undefined;
-      }
-      if (b[table.valueStart(k)] !== DQUOTE) return undefined;
-    }
-    const text = latin1(b, table.lineStart(r), table.lineEnd(r));
-    return BEYOND_ASCII.test(text) ? undefined : text;
   }
 
   /** A field's value for record r as Doc.at gives it: the record's own, else the event's first (kept by slot). */
@@ -371,37 +330,8 @@ export class TableEvent {
     if (!ascii(b, from, to)) return false;
     if (table.types[r] === "EXECVE") return this.span(from, to);
     if (to - from >= 2 && b[from] === DQUOTE && b[to - 1] === DQUOTE) return this.span(from + 1, to - 1);
-    if (info.kind === ENCODED && !isNullish(b, from, to)) return this.hexSpan(b, from, to);
+    if (info.kind === ENCODED && !isNullish(b, from, to)) return false;
     return this.span(from, to);
-  }
-
-  /** Where plainAt decodes a hex-encoded value (grown when a value needs more). */
-  private hexBytes = Buffer.allocUnsafe(256);
-
-  /**
-   * plainAt for a hex-encoded value (a PATH name with a space, comm, cwd …): what fieldValue gives is
-   * decodeHexString's UTF-8 text of its bytes, which for ASCII bytes is those bytes, so they are decoded into
-   * hexBytes and compared there, with no string of the hex nor of the text (two of the tester's four PATH
-   * names per rsync are hex). Decoded bytes beyond ASCII, or text that is not hex, are not plain (the
-   * string's way, as before).
-   */
-  private hexSpan(b: Buffer, from: number, to: number): boolean {
-    const n = to - from;
-    // text that is not hex (an odd length, a character that is not a hex digit) is the value as logged: rare,
-    // left to the string's way
-    if (n === 0 || n % 2 !== 0) return false;
-    if (n / 2 > this.hexBytes.length) this.hexBytes = Buffer.allocUnsafe(n);
-    const out = this.hexBytes;
-    for (let i = from, o = 0; i < to; i += 2, o++) {
-      const hi = HEX_DIGIT[b[i]!]!;
-      const lo = HEX_DIGIT[b[i + 1]!]!;
-      if ((hi | lo) > 15) return false;
-      // a byte beyond ASCII: UTF-8 text (or U+FFFD), not these bytes
-      if (hi > 7) return false;
-      out[o] = (hi << 4) | lo;
-    }
-    this.spanBuf = out;
-    return this.span(0, n / 2);
   }
 
   private span(from: number, to: number): true {
