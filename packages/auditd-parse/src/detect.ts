@@ -175,6 +175,8 @@ export class Detector {
     const matches = table === undefined ? this.engine.match(event) : this.engine.matchTable(event, json);
     // read from the table, the event has no records as objects: ECS alerts want them, made for the matches only
     if (table !== undefined && matches.length > 0 && this.ecsAlert !== undefined) event.records = JSON.parse(`[${json.recordsText()}]`);
+    // the event's line, made once for all its alerts (made again, it is the event interpreted a second time)
+    let eventLine: string | undefined;
     for (const { rule, records } of matches) {
       if (this.options.failRank !== undefined && rule.rank >= this.options.failRank) this.stats.failing++;
       if (rule.rank < this.options.minRank) continue;
@@ -184,10 +186,12 @@ export class Detector {
       const host = event.node ?? null;
       if (this.options.format === "table") line(tableRow(event, rule, host ?? "-", this.options.style));
       else if (this.ecsAlert) line(JSON.stringify(this.ecsAlert(event, rule)));
-      else
+      else {
+        eventLine ??= String(json);
         line(
-          `{"time":${JSON.stringify(event.time)},"host":${JSON.stringify(host)},${this.head(rule)},"records":${JSON.stringify(records)},"event":${String(json)}}`,
+          `{"time":${JSON.stringify(event.time)},"host":${JSON.stringify(host)},${this.head(rule)},"records":${JSON.stringify(records)},"event":${eventLine}}`,
         );
+      }
     }
   }
 

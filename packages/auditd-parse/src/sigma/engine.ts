@@ -26,6 +26,8 @@ export class SigmaEngine {
   private readonly otherTypes: Gate;
   /** Where records of each layout have the fields the rules read (TableEvent). */
   private readonly places = new Places();
+  /** The view matchTable reads every event through (TableEvent.reset): nothing of it outlives the call. */
+  private view: TableEvent | undefined;
 
   constructor(readonly rules: readonly SigmaRule[]) {
     const indexed = rules.map((rule, index) => ({ index, trigger: rule.trigger }));
@@ -50,7 +52,12 @@ export class SigmaEngine {
   matchTable(event: AuditEvent, line: EventJson): Match[] {
     const table = line.recordTable();
     if (table === undefined || table.count === 0) return [];
-    const view = new TableEvent(event, table, line.recordsJson()!, this.places, line);
+    const json = line.recordsJson()!;
+    let view = this.view;
+    if (view === undefined) {
+      view = new TableEvent(event, table, json, this.places, line);
+      this.view = view;
+    } else view.reset(event, table, json, line);
     let found: Found | undefined;
     for (const r of view.records) {
       const gate = this.gateOf(table.types[r]!);

@@ -79,31 +79,68 @@ export class Gate {
     for (let i = 0; i < this.always.length; i++) out.push(this.always[i]!);
     const call = this.nextCall();
     const plan = this.planOf(view, r);
-    const fields = plan === undefined ? this.fields : plan.own;
-    for (const f of fields) {
+    if (plan === undefined) {
+      // a record read from its JSON: every field, each as a value
+      for (const f of this.fields) {
+        if (f.field === "") this.keywords(f, view, r, call, out);
+        else {
+          // a record's type is its table's (TableEvent.valueOf)
+          const got = f.field === "type" ? view.table.types[r]! : view.value(r, f.slot, f.field);
+          if (got !== undefined) f.match(got, this.seen, call, out);
+        }
+      }
+      return out;
+    }
+    take(plan.typeRules, this.seen, call, out);
+    const own = plan.own;
+    const places = plan.places;
+    for (let i = 0; i < own.length; i++) {
+      const f = own[i]!;
+      if (f.field === "") {
+        this.keywords(f, view, r, call, out);
+        continue;
+      }
       // a value that is plain ASCII bytes is looked up by them, not made a string; one that no atom can
       // match by its length and ends is not even looked up
-      if (f.field !== "" && f.field !== "type" && view.plainBytes(r, f.slot, f.field)) {
+      if (view.plainAt(r, places[i]!)) {
         const b = view.spanBuf;
         if (f.mayMatch(b, view.spanFrom, view.spanTo)) take(f.rulesAt(b, view.spanFrom, view.spanTo), this.seen, call, out);
         continue;
       }
-      // a record's type is its table's (TableEvent.valueOf)
-      const got = f.field === "" ? view.values(r) : f.field === "type" ? view.table.types[r]! : view.value(r, f.slot, f.field);
+      const got = view.value(r, f.slot, f.field);
       if (got !== undefined) f.match(got, this.seen, call, out);
     }
-    if (plan !== undefined) {
-      if (plan.event !== view.id) {
-        plan.event = view.id;
-        plan.rules = [];
-        for (const f of plan.absent) {
-          const got = view.eventValue(f.slot, f.field);
-          if (got !== undefined) f.collect(got, plan.rules);
+    if (plan.event !== view.id) {
+      plan.event = view.id;
+      // the array is the plan's, reused: its rules were taken for the last event's records
+      if (plan.rules.length !== 0) plan.rules.length = 0;
+      for (const f of plan.absent) {
+        const got = view.eventValue(f.slot, f.field);
+        if (got !== undefined) f.collect(got, plan.rules);
+      }
+    }
+    take(plan.rules, this.seen, call, out);
+    return out;
+  }
+
+  /**
+   * Keyword atoms (the field "") on record r: on an EXECVE record, whose values are mostly its arguments and
+   * also the command line they make (argvText), the command line is searched once and, when it holds none of
+   * the substrings, neither does any argument, so only the values that are not arguments (argc …) are
+   * matched. A rsync with 60 arguments is one search instead of 61 values each lower-cased and searched.
+   */
+  private keywords(f: FieldIndex, view: TableEvent, r: number, call: number, out: number[]): void {
+    if (f.asciiSubstrings) {
+      const others = view.execveOthers(r);
+      if (others !== undefined) {
+        const text = view.argvText();
+        if (text === undefined || !f.foundIn(text)) {
+          f.match(others, this.seen, call, out);
+          return;
         }
       }
-      take(plan.rules, this.seen, call, out);
     }
-    return out;
+    f.match(view.values(r), this.seen, call, out);
   }
 
   /** The fields record r's layout may have and those it lacks; undefined for a record without a layout. */
@@ -112,13 +149,20 @@ export class Gate {
     let plan = this.plans.get(layout);
     if (plan === undefined) {
       const own: FieldIndex[] = [];
+      const places: number[] = [];
       const absent: FieldIndex[] = [];
+      const typeRules: number[] = [];
       for (const f of this.fields) {
         const may = f.field === "" || view.mayOwn(r, f.slot, f.field);
         if (may === undefined) return undefined;
-        (may ? own : absent).push(f);
+        // a layout is of one record type: what its type gives, worked out once
+        if (f.field === "type") f.collect(view.table.types[r]!, typeRules);
+        else if (may) {
+          own.push(f);
+          places.push(f.field === "" ? 0 : view.placeOf(r, f.slot, f.field));
+        } else absent.push(f);
       }
-      plan = { own, absent, event: 0, rules: [] };
+      plan = { own, places: Int32Array.from(places), absent, typeRules, event: 0, rules: [] };
       // corrupt input could invent endless layouts: a bounded number is kept
       if (this.plans.size >= 4096) this.plans.clear();
       this.plans.set(layout, plan);
@@ -138,6 +182,10 @@ export class Gate {
 /** A layout's fields, split: those its records may have, those they lack; the rules the latter gave for one event. */
 interface Plan {
   own: FieldIndex[];
+  /** Where the layout has each of `own` (TableEvent.placeOf, the same for all its records). */
+  places: Int32Array;
+  /** The rules the record type gives (the field `type`). */
+  typeRules: number[];
   absent: FieldIndex[];
   event: number;
   rules: number[];
@@ -154,11 +202,24 @@ export class FieldIndex {
   /** prefix and suffix as arrays of [length, affixes], for a loop that makes no iterator per value. */
   private prefixes: [number, Affix][] = [];
   private suffixes: [number, Affix][] = [];
-  /** Any of the substrings, for one scan of the value before testing them one by one. */
+  /** Any of the substrings, for one scan of the lower-cased value before testing them one by one. */
   private containsAny: RegExp | undefined;
+  /**
+   * Whether every atom is a substring of ASCII characters: then a text that holds none of them lower-cased
+   * holds none in any part of it either (toLowerCase maps characters alone, but for `Σ`'s two lower-case
+   * forms, neither ASCII), so such a text stands for the values it was made of (foundIn).
+   */
+  asciiSubstrings = false;
   /** The lengths of the equality literals, and of the shortest substring (mayMatch). */
   private eqLengths = new Uint8Array(0);
   private shortestContains = 0;
+  /**
+   * Whether prefixes and suffixes are all the atoms: a value is then told by its length, an end character and
+   * a comparison in place, cheaper than looking it up in the memo (argv's a1 … of SigmaHQ's `--cpu-priority`).
+   */
+  private affixesOnly = false;
+  /** matched()'s scratch list (most values give no rule, and then no array is made). */
+  private readonly found: number[] = [];
   /** The last value matched, and the rules it gave. */
   private lastValue: string | undefined;
   private lastRules: number[] = [];
@@ -229,6 +290,9 @@ export class FieldIndex {
     this.suffixes = [...this.suffix];
     for (const [, a] of [...this.prefixes, ...this.suffixes]) a.list = [...a.lits];
     this.containsList = [...this.contains];
+    this.affixesOnly = this.eq.size === 0 && this.contains.size === 0;
+    this.asciiSubstrings =
+      this.eq.size === 0 && this.prefix.size === 0 && this.suffix.size === 0 && this.containsList.every(([lit]) => isAscii(lit));
     if (this.containsList.length > 1)
       this.containsAny = new RegExp(this.containsList.map(([lit]) => lit.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")).join("|"));
   }
@@ -250,17 +314,55 @@ export class FieldIndex {
     else for (const v of got) add(this.rulesOf(v), rules);
   }
 
+  /** Whether one of the substrings is in text lower-cased (asciiSubstrings: whether any part of text may give a rule). */
+  foundIn(text: string): boolean {
+    const lower = text.toLowerCase();
+    if (this.containsAny !== undefined) return this.containsAny.test(lower);
+    for (const [lit] of this.containsList) if (lower.includes(lit)) return true;
+    return false;
+  }
+
   /** The rules of the ASCII value b[from, to) (what rulesOf gives its text), by its bytes. */
   rulesAt(b: Buffer, from: number, to: number): number[] {
     if (to - from <= MEMO_MAX_LENGTH && this.bytesUse.on()) return this.byBytes.get(b, from, to);
-    return this.matched(b.toString("latin1", from, to));
+    return this.matchedBytes(b, from, to);
+  }
+
+  /**
+   * matched() for the ASCII value b[from, to), compared on its bytes (a file name seldom repeats, and making
+   * it a string and lower-casing it was most of a PATH record's matching): an ASCII value lower-cases byte by
+   * byte and keeps its length, so an affix or substring is compared folded in place, and equality is looked
+   * up (as a string) only when a literal has the value's length.
+   */
+  private matchedBytes(b: Buffer, from: number, to: number): number[] {
+    const found = this.found;
+    const n = to - from;
+    if (n < this.eqLengths.length && this.eqLengths[n] === 1) add(this.eq.get(b.toString("latin1", from, to).toLowerCase()), found);
+    const prefixes = this.prefixes;
+    for (let i = 0; i < prefixes.length; i++) {
+      const [len, a] = prefixes[i]!;
+      if (n < len || !mayEnd(a, b[from]!)) continue;
+      for (const [lit, rules] of a.list) if (foldedBytesAt(b, from, lit, len)) add(rules, found);
+    }
+    const suffixes = this.suffixes;
+    for (let i = 0; i < suffixes.length; i++) {
+      const [len, a] = suffixes[i]!;
+      if (n < len || !mayEnd(a, b[to - 1]!)) continue;
+      for (const [lit, rules] of a.list) if (foldedBytesAt(b, to - len, lit, len)) add(rules, found);
+    }
+    const containsList = this.containsList;
+    for (let i = 0; i < containsList.length; i++) if (holdsFolded(b, from, to, containsList[i]![0])) add(containsList[i]![1], found);
+    if (found.length === 0) return NONE;
+    const rules = found.slice();
+    found.length = 0;
+    return rules;
   }
 
   private rulesOf(v: string): number[] {
     // a value a record lacks is the event's, the same string for each of its records: its rules are known
     if (v === this.lastValue) return this.lastRules;
     let rules: number[] | undefined;
-    if (v.length <= MEMO_MAX_LENGTH && this.memoUse.on()) {
+    if (v.length <= MEMO_MAX_LENGTH && !this.affixesOnly && this.memoUse.on()) {
       rules = this.memo.get(v);
       if (rules === undefined) {
         this.memoUse.miss();
@@ -275,34 +377,38 @@ export class FieldIndex {
   }
 
   private matched(v: string): number[] {
-    const rules: number[] = [];
-    this.matchValue(v, rules);
+    const found = this.found;
+    this.matchValue(v, found);
+    if (found.length === 0) return NONE;
+    const rules = found.slice();
+    found.length = 0;
     return rules;
   }
 
-  /** Every rule whose atom on this field passes on v, into `rules` (a rule may come twice). */
+  /**
+   * Every rule whose atom on this field passes on v, into `rules` (a rule may come twice). An affix whose n
+   * characters are ASCII is compared in place, folded as toLowerCase folds ASCII (no lower-cased copy of a
+   * long argument to look at its ends); other characters lower-case as a whole (`İ` to two), as compileString.
+   */
   private matchValue(v: string, rules: number[]): void {
-    // an ASCII value lower-cases character by character, so its first n characters lower-cased are the first
-    // n of it lower-cased: the affixes are compared in place, no slice made per length
-    const ascii = isAscii(v);
     let lower: string | undefined;
-    if (this.eq.size > 0 || ascii) {
+    if (this.eq.size > 0) {
       lower = v.toLowerCase();
-      if (this.eq.size > 0) add(this.eq.get(lower), rules);
+      add(this.eq.get(lower), rules);
     }
     const prefixes = this.prefixes;
     for (let i = 0; i < prefixes.length; i++) {
       const [n, a] = prefixes[i]!;
       if (v.length < n || !mayEnd(a, v.charCodeAt(0))) continue;
-      if (!ascii) add(a.lits.get(v.slice(0, n).toLowerCase()), rules);
-      else for (const [lit, found] of a.list) if (lower!.startsWith(lit)) add(found, rules);
+      if (!asciiRange(v, 0, n)) add(a.lits.get(v.slice(0, n).toLowerCase()), rules);
+      else for (const [lit, found] of a.list) if (foldedAt(v, 0, lit, n)) add(found, rules);
     }
     const suffixes = this.suffixes;
     for (let i = 0; i < suffixes.length; i++) {
       const [n, a] = suffixes[i]!;
       if (v.length < n || !mayEnd(a, v.charCodeAt(v.length - 1))) continue;
-      if (!ascii) add(a.lits.get(v.slice(v.length - n).toLowerCase()), rules);
-      else for (const [lit, found] of a.list) if (lower!.endsWith(lit)) add(found, rules);
+      if (!asciiRange(v, v.length - n, v.length)) add(a.lits.get(v.slice(v.length - n).toLowerCase()), rules);
+      else for (const [lit, found] of a.list) if (foldedAt(v, v.length - n, lit, n)) add(found, rules);
     }
     const containsList = this.containsList;
     if (containsList.length === 0) return;
@@ -311,6 +417,59 @@ export class FieldIndex {
     for (let i = 0; i < containsList.length; i++) if (lower.includes(containsList[i]![0])) add(containsList[i]![1], rules);
   }
 }
+
+/** foldedAt on bytes: whether the n ASCII bytes of b from `at`, lower-cased, are `lit`. */
+function foldedBytesAt(b: Buffer, at: number, lit: string, n: number): boolean {
+  if (lit.length !== n) return false;
+  for (let i = 0; i < n; i++) {
+    let c = b[at + i]!;
+    if (c >= 65 && c <= 90) c += 32;
+    if (c !== lit.charCodeAt(i)) return false;
+  }
+  return true;
+}
+
+/** Whether the ASCII bytes b[from, to), lower-cased, hold the lower-cased `lit` (String.includes on their text). */
+function holdsFolded(b: Buffer, from: number, to: number, lit: string): boolean {
+  const n = lit.length;
+  if (n === 0) return true;
+  const head = lit.charCodeAt(0);
+  outer: for (let i = from; i <= to - n; i++) {
+    let c = b[i]!;
+    if (c >= 65 && c <= 90) c += 32;
+    if (c !== head) continue;
+    for (let j = 1; j < n; j++) {
+      let d = b[i + j]!;
+      if (d >= 65 && d <= 90) d += 32;
+      if (d !== lit.charCodeAt(j)) continue outer;
+    }
+    return true;
+  }
+  return false;
+}
+
+/** Whether v's characters from `from` to `to` are ASCII. */
+function asciiRange(v: string, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) if (v.charCodeAt(i) > 127) return false;
+  return true;
+}
+
+/**
+ * Whether v's n ASCII characters from `at`, lower-cased, are the lower-cased literal `lit` (which has n
+ * characters, or it cannot be: toLowerCase keeps an ASCII text's length).
+ */
+function foldedAt(v: string, at: number, lit: string, n: number): boolean {
+  if (lit.length !== n) return false;
+  for (let i = 0; i < n; i++) {
+    let c = v.charCodeAt(at + i);
+    if (c >= 65 && c <= 90) c += 32;
+    if (c !== lit.charCodeAt(i)) return false;
+  }
+  return true;
+}
+
+/** No rule: shared by every value that gives none (never written to). */
+const NONE: number[] = [];
 
 /**
  * Values whose rules a field index remembers, per way of looking them up, and the longest remembered: a

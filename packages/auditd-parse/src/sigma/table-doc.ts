@@ -29,6 +29,30 @@ const COMMA = 44;
 const BACKSLASH = 92;
 
 let nextEventId = 1;
+
+/**
+ * Whether b[from, to) holds `key` (whose first byte is a quote): searched here, as Buffer.indexOf has no end and
+ * would read on through the rest of the records' buffer.
+ */
+function holds(b: Buffer, from: number, to: number, key: Buffer): boolean {
+  const last = to - key.length;
+  outer: for (let i = from; i <= last; i++) {
+    if (b[i] !== DQUOTE) continue;
+    for (let j = 1; j < key.length; j++) if (b[i + j] !== key[j]) continue outer;
+    return true;
+  }
+  return false;
+}
+
+function pushValue(out: string[], v: string | readonly string[] | undefined): void {
+  if (typeof v === "string") out.push(v);
+  else if (v !== undefined) for (const x of v) out.push(x);
+}
+
+/** A field name that starts lower-case and is written in JSON as it is (TableEvent.fallbackOwn). */
+const PLAIN_NAME = /^[a-z][A-Za-z0-9_.-]*$/;
+/** `"name":` as bytes, per name (bounded: names come from rules, and a rule set may be large). */
+const keyBytes = new Map<string, Buffer>();
 const NO_PLACES = new Int32Array(0);
 const NO_BYTES = Buffer.alloc(0);
 
@@ -97,25 +121,53 @@ export class TableEvent {
   /** The records that have a document: all but the EXECVE records after the first (they fold into it). */
   readonly records: number[] = [];
   /** Per record, its layout's places (Places.of), looked up once. */
-  private readonly wheres: Int32Array[] = [];
-  /** Unique per event (the gate keeps what it worked out for one event by it). */
-  readonly id = nextEventId++;
-  private readonly shared = new EventShared();
+  private readonly wheres: (Int32Array | undefined)[] = [];
+  /** Unique per event (the gate keeps what it worked out for one event by it, and so does eventValue). */
+  id = 0;
+  /** What the event's documents share (made with the first document). */
+  private shared: EventShared | undefined;
   private objects: (RecordDoc | undefined)[] | undefined;
   /** Documents made for keywords in the gate, kept for the full tests. */
   private docs: (TableDoc | undefined)[] | undefined;
+  /** eventValue's answers by slot, each valid for the event whose id is beside it (no array made per event). */
+  private readonly slotValues: (string | readonly string[] | typeof MISSING | undefined)[] = [];
+  private slotEvents = new Float64Array(0);
+  private commandLine: string | undefined;
+  event!: AuditEvent;
+  table!: RecordTable;
+  private json!: JsonBytes;
+  private line: EventJson | undefined;
 
   /**
    * `line`, the event's EventJson, is needed when the interpreter only counted some records' JSON
    * (RecordFlag.NoJson): reading one of them from its JSON reads the event interpreted again (EventJson.full).
    */
   constructor(
-    readonly event: AuditEvent,
-    public table: RecordTable,
-    private json: JsonBytes,
+    event: AuditEvent,
+    table: RecordTable,
+    json: JsonBytes,
     private readonly places: Places,
-    private readonly line?: EventJson,
+    line?: EventJson,
   ) {
+    this.reset(event, table, json, line);
+  }
+
+  /**
+   * The same view for another event: the engine reads every event through one, so its arrays are made once,
+   * not per event (a tenth of detect's garbage on the corpus). Nothing read of the last event is kept.
+   */
+  reset(event: AuditEvent, table: RecordTable, json: JsonBytes, line?: EventJson): void {
+    this.id = nextEventId++;
+    for (let r = 0; r < this.wheres.length; r++) this.wheres[r] = undefined;
+    this.records.length = 0;
+    this.shared = undefined;
+    this.objects = undefined;
+    this.docs = undefined;
+    this.commandLine = undefined;
+    this.event = event;
+    this.table = table;
+    this.json = json;
+    this.line = line;
     let execve = false;
     for (let r = 0; r < table.count; r++) {
       if (table.types[r] === "EXECVE") {
@@ -135,11 +187,17 @@ export class TableEvent {
 
   /** The value of the first of the event's records that has the field (what a record lacking it sees), kept by slot. */
   eventValue(slot: number, field: string): string | readonly string[] | undefined {
-    const slots = this.shared.slots;
-    let v = slots[slot];
-    if (v === undefined) {
+    if (slot >= this.slotEvents.length) {
+      const grown = new Float64Array(Math.max(slot + 1, slotCount()));
+      grown.set(this.slotEvents);
+      this.slotEvents = grown;
+    }
+    let v: string | readonly string[] | typeof MISSING | undefined;
+    if (this.slotEvents[slot] === this.id) v = this.slotValues[slot];
+    else {
       v = this.firstHaving(field, slot) ?? MISSING;
-      slots[slot] = v;
+      this.slotValues[slot] = v;
+      this.slotEvents[slot] = this.id;
     }
     return v === MISSING ? undefined : v;
   }
@@ -168,12 +226,51 @@ export class TableEvent {
   doc(r: number): TableDoc {
     const made = this.docs?.[r];
     if (made !== undefined) return made;
-    return new TableDoc(this, r, this.shared, this.table.types[r] === "EXECVE" ? this.event.argv?.join(" ") : undefined);
+    this.shared ??= new EventShared();
+    return new TableDoc(this, r, this.shared, this.table.types[r] === "EXECVE" ? this.argvText() : undefined);
   }
+
+  /** The event's argv joined by spaces: what keywords search in an EXECVE record besides its values (Doc's text). */
+  argvText(): string | undefined {
+    if (this.commandLine === undefined && this.event.argv !== undefined) this.commandLine = this.event.argv.join(" ");
+    return this.commandLine;
+  }
+
+  /**
+   * The keyword values (values()) of EXECVE record r that are not arguments: those of its logged names (argc
+   * …), each name once. Its other values are the arguments and argvText(), each argument a substring of that
+   * text. Undefined for any other record, or one read from its JSON.
+   */
+  execveOthers(r: number): readonly string[] | undefined {
+    const table = this.table;
+    const flags = table.flags(r);
+    if (table.types[r] !== "EXECVE" || (flags & FALLBACK) !== 0) return undefined;
+    const out = this.others;
+    out.length = 0;
+    // most EXECVE records log argc and arguments only: their names are walked here, without the list and
+    // Set of loggedNames (a rsync's 60 arguments were 3 µs of its record's matching); an ENRICHED part or an
+    // interpreted field takes the general way
+    const first = table.firstToken(r);
+    const body = (flags & NO_FIELDS) !== 0 ? 0 : table.bodyTokens(r);
+    let general = table.enrichedTokens(r) > 0;
+    for (let k = first; k < first + body && !general; k++) {
+      const info = table.infos[k]!;
+      if (!isExecveField(info.name)) continue;
+      if (isInterpreted(info.kind) || this.find(info.name, first, k - first) >= 0) general = true;
+      else pushValue(out, this.own(r, info.name));
+    }
+    if (!general) return out;
+    out.length = 0;
+    for (const name of new Set(this.loggedNames(r))) if (name !== "type") pushValue(out, this.own(r, name));
+    return out;
+  }
+
+  /** execveOthers' list, reused (read before the next call). */
+  private readonly others: string[] = [];
 
   /** Record r's own value of `field` (RecordDoc.own). */
   own(r: number, field: string): string | readonly string[] | undefined {
-    if ((this.table.flags(r) & FALLBACK) !== 0) return this.recordDoc(r).own(field);
+    if ((this.table.flags(r) & FALLBACK) !== 0) return this.fallbackOwn(r, field);
     return this.valueOf(r, this.placeNamed(r, field), field);
   }
 
@@ -191,27 +288,26 @@ export class TableEvent {
 
   /** own() for a field with a slot: where the field is in record r is worked out once per layout. */
   ownAt(r: number, slot: number, field: string): string | readonly string[] | undefined {
-    if ((this.table.flags(r) & FALLBACK) !== 0) return this.recordDoc(r).own(field);
+    if ((this.table.flags(r) & FALLBACK) !== 0) return this.fallbackOwn(r, field);
     return this.valueOf(r, this.placeOf(r, slot, field), field);
   }
 
-  /** The buffer, and start and end in it, of the value plainBytes found. */
+  /** The buffer, and start and end in it, of the value plainAt found. */
   spanBuf: Buffer = NO_BYTES;
   spanFrom = 0;
   spanTo = 0;
 
   /**
-   * Whether record r's own value of the field is ASCII bytes that are its text as they are, which the gate can
-   * look at before a string is made of them: then spanBuf, spanFrom and spanTo hold where. Those are the
+   * Whether record r's own value of a field, at `code` (placeOf: where its layout has the field, worked out by
+   * the gate once per layout), is ASCII bytes that are its text as they are, which the gate can look at
+   * before a string is made of them: then spanBuf, spanFrom and spanTo hold where. Those are the
    * logged bytes (quotes removed), or for an interpretation (SYSCALL, UID …) its JSON string's when it has no
    * escapes. False for any other value (the keys, hex decoded, argv …), a record read from its JSON, a field
    * it lacks.
    */
-  plainBytes(r: number, slot: number, field: string): boolean {
+  plainAt(r: number, code: number): boolean {
     const table = this.table;
-    if ((table.flags(r) & FALLBACK) !== 0) return false;
-    const code = this.placeOf(r, slot, field);
-    if (code < Place.Body) return false;
+    if (code < Place.Body || (table.flags(r) & FALLBACK) !== 0) return false;
     if (code >= Place.Upper) return table.types[r] !== "EXECVE" && this.plainMember(table.firstToken(r) + code - Place.Upper);
     const b = table.bytes.buf;
     this.spanBuf = b;
@@ -245,7 +341,7 @@ export class TableEvent {
   }
 
   /** The Place of a field with a slot in record r (not a fallback record), worked out once per layout. */
-  private placeOf(r: number, slot: number, field: string): number {
+  placeOf(r: number, slot: number, field: string): number {
     let where = this.wheres[r];
     if (where === undefined) {
       where = this.places.of(this.table.layout(r)) ?? NO_PLACES;
@@ -329,9 +425,15 @@ export class TableEvent {
 
   /** The names record r has a value for (RecordDoc.names). */
   names(r: number): string[] {
+    if ((this.table.flags(r) & FALLBACK) !== 0) return this.recordDoc(r).names();
+    const names = this.loggedNames(r);
+    return [...new Set(specialNames(this.table.types[r]!, this.event, names))].filter((n) => this.own(r, n) !== undefined);
+  }
+
+  /** names() before the names special() derives (argv's, proctitle, address parts), for a record not read from its JSON. */
+  private loggedNames(r: number): string[] {
     const table = this.table;
     const flags = table.flags(r);
-    if ((flags & FALLBACK) !== 0) return this.recordDoc(r).names();
     const type = table.types[r]!;
     const first = table.firstToken(r);
     const body = (flags & NO_FIELDS) !== 0 ? 0 : table.bodyTokens(r);
@@ -346,7 +448,35 @@ export class TableEvent {
     names.push(...upper);
     const enriched = first + table.bodyTokens(r);
     for (let k = enriched; k < enriched + table.enrichedTokens(r); k++) names.push(table.infos[k]!.name);
-    return [...new Set(specialNames(type, this.event, names))].filter((n) => this.own(r, n) !== undefined);
+    return names;
+  }
+
+  /**
+   * RecordDoc.own for a record read from its JSON, which is parsed only when the field may be there: the rules
+   * ask every record for the fields of the rules that name no type (a1 … a7, key), and most records read on
+   * the text path (USER_*, DAEMON_*, AVC …) have none of them. A lower-case name whose JSON is itself (letters,
+   * digits, `_`, `-`, `.`) is a member of the record's fields or ENRICHED part only if `"name":` is in the
+   * record's JSON; one the record type derives (argv's, proctitle, address parts) is not a member, so those,
+   * upper-case names (derived from the lower-case field) and records whose JSON was only counted are parsed.
+   */
+  private fallbackOwn(r: number, field: string): string | readonly string[] | undefined {
+    const table = this.table;
+    if (
+      this.objects?.[r] === undefined &&
+      (table.flags(r) & NO_JSON) === 0 &&
+      field !== "type" &&
+      PLAIN_NAME.test(field) &&
+      !hasSpecial(table.types[r]!, field)
+    ) {
+      let key = keyBytes.get(field);
+      if (key === undefined) {
+        if (keyBytes.size >= 1024) keyBytes.clear();
+        key = Buffer.from(`"${field}":`, "latin1");
+        keyBytes.set(field, key);
+      }
+      if (!holds(this.json.buf, table.jsonStart(r), table.jsonEnd(r), key)) return undefined;
+    }
+    return this.recordDoc(r).own(field);
   }
 
   /** Record r as an object, from its JSON: RecordDoc's answers for what the table does not describe. */
@@ -455,7 +585,8 @@ export class TableDoc extends Doc {
 
   constructor(
     private readonly view: TableEvent,
-    private readonly r: number,
+    /** The record (its number in the view's table). */
+    readonly r: number,
     shared: EventShared,
     text: string | undefined,
   ) {

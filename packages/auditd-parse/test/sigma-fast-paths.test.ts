@@ -1,0 +1,315 @@
+import { describe, expect, it } from "vitest";
+import type { AuditEvent, OutputRecord } from "../src/event";
+import type { EventJson } from "../src/event-json";
+import { AuditParser } from "../src/parser";
+import { eventDocs } from "../src/sigma/document";
+import { matchedTypes, SigmaEngine } from "../src/sigma/engine";
+import type { SigmaRule } from "../src/sigma/rules";
+import { SIGMAHQ_RULES } from "../src/sigma/sigmahq-rules";
+import { IDS, literals, random, ruleSet } from "./sigma-logs";
+
+// The gate's shortcuts on detect's table path must never drop a match (each test compares with every rule
+// tested on every record of its types):
+// - on an EXECVE record the keywords are searched once in the command line (the arguments joined) and, when
+//   that holds none, only the values that are not arguments are matched (Gate.keywords): argument-heavy
+//   events (5-60 arguments, several EXECVE records, aN[i] pieces) of the rules' keywords in both cases, cut,
+//   padded, spanning two arguments, hex-encoded, beyond ASCII and not UTF-8;
+// - values that seldom repeat (file names, executables) turn a field's memo off and are then compared on
+//   their bytes, folded in place (FieldIndex.matchedBytes): thousands of distinct names made of the rules'
+//   values, in both cases, cut and padded.
+
+/**
+ * Rules whose keywords the fast search serves besides SigmaHQ's: ASCII, any record type, one with a space
+ * (only the command line can hold it), regular-expression characters, a wildcard inside, argc's value, `all`.
+ */
+const EXTRA = [
+  { id: "kw-any", detection: { kw: ["kill", "a.b|c", "--to-ports 42", "pass*word"], condition: "kw" } },
+  // a number only argc holds (no argument is one): the values that are not arguments are matched too
+  { id: "kw-argc", detection: { kw: ["17"], condition: "kw" } },
+  { id: "kw-all", detection: { kw: { "|all": ["rsync", "delete"] }, condition: "kw" } },
+];
+
+const RULE_SETS = {
+  sigmahq: ruleSet(SIGMAHQ_RULES).rules,
+  extra: ruleSet([
+    ...SIGMAHQ_RULES,
+    ...EXTRA.map(({ id, detection }) => ({
+      rule: { title: id, id, logsource: { product: "linux", service: "auditd" }, detection },
+      path: `${id}.yml`,
+    })),
+  ]).rules,
+};
+
+/** Every rule on every record of its types (records as objects), in rule order: what the engine must give. */
+function straightforward(rules: readonly SigmaRule[], event: AuditEvent): string {
+  const found = new Map<SigmaRule, { type: string; doc: ReturnType<typeof eventDocs>[number] }[]>();
+  for (const doc of eventDocs(event)) {
+    const type = doc.type.toUpperCase();
+    for (const rule of rules) {
+      if (rule.types !== undefined && !rule.types.has(type)) continue;
+      if (rule.test(doc)) found.set(rule, [...(found.get(rule) ?? []), { type, doc }]);
+    }
+  }
+  return JSON.stringify(rules.filter((r) => found.has(r)).map((r) => [r.id, matchedTypes(r, found.get(r)!)]));
+}
+
+/** Compares the table path with the straightforward one on every event; returns how many events alerted. */
+function compare(rules: readonly SigmaRule[], text: Buffer, where: string): number {
+  const engine = new SigmaEngine(rules);
+  let hits = 0;
+  const parser = new AuditParser(
+    (event, json: EventJson) => {
+      if (json.recordTable() === undefined) return;
+      const got = JSON.stringify(engine.matchTable(event, json).map((m) => [m.rule.id, m.records]));
+      const objects = { ...event, records: JSON.parse(`[${json.recordsText()}]`) as OutputRecord[] };
+      const want = straightforward(rules, objects);
+      if (got !== want) expect(got, `${where} event ${event.id}`).toBe(want);
+      if (want !== "[]") hits++;
+    },
+    { ids: IDS, recordObjects: "table", summaries: false },
+  );
+  parser.pushBytes(text);
+  parser.end();
+  return hits;
+}
+
+const KEYWORDS = [
+  ...literals(
+    SIGMAHQ_RULES.map((r) => (r.rule as { detection: unknown }).detection),
+    new Set<string>(),
+  ),
+  "kill",
+  "a.b|c",
+  "--to-ports 42",
+  "rsync",
+  "delete",
+];
+/** Pieces beyond ASCII: letters that lower-case to ASCII (the Kelvin sign, İ), both sigmas, a byte that is not UTF-8. */
+const ODD = ["\u212a", "İ", "Σ", "ς", "σ", "é", "日本", "\xff", "\xc3", "\x80"];
+
+/** Random argument-heavy events: EXECVE records with 5-60 arguments of keywords and noise, with the records around them. */
+function argumentLog(next: () => number, events: number): Buffer {
+  const pick = <T>(list: readonly T[]): T => list[Math.floor(next() * list.length)]!;
+  const noise = () => pick(["--exclude=/srv/data/dir", "/tmp/x", "-t", "if", "=", "pass", "word", "tou", "ch", "", "ls", "/etc/shadow"]);
+  const arg = (): string => {
+    const r = next();
+    let v = r < 0.55 ? `${noise()}${noise()}` : pick(KEYWORDS);
+    const c = next();
+    if (c < 0.15) v = v.toUpperCase();
+    else if (c < 0.25) v = v.slice(1);
+    else if (c < 0.35) v = v.slice(0, -1);
+    else if (c < 0.5) v = `${pick(ODD)}${v}`;
+    else if (c < 0.6) v = `${v}${pick(ODD)}`;
+    else if (c < 0.7) v = `${v.slice(0, 2)}${pick(ODD)}${v.slice(2)}`;
+    return v;
+  };
+  // bytes as latin1 (ODD's \xff is one byte), UTF-8 for the rest: hex as auditd writes a value with spaces,
+  // quotes or bytes outside printable ASCII
+  const bytes = (v: string) =>
+    Buffer.concat(
+      [...v].map((ch) =>
+        ch.charCodeAt(0) >= 0x80 && ch.charCodeAt(0) <= 0xff && ch !== "é" ? Buffer.from([ch.charCodeAt(0)]) : Buffer.from(ch),
+      ),
+    );
+  const value = (v: string) =>
+    /^[\x21-\x7e]*$/.test(v) && !/["']/.test(v) && v !== "" ? `"${v}"` : bytes(v).toString("hex").toUpperCase();
+  const lines: Buffer[] = [];
+  for (let e = 0; e < events; e++) {
+    const stamp = `msg=audit(1700000000.${String(e).padStart(3, "0")}:${e + 1}):`;
+    const argv = Array.from({ length: 5 + Math.floor(next() * 56) }, arg);
+    lines.push(
+      Buffer.from(
+        `type=SYSCALL ${stamp} arch=c000003e syscall=59 success=yes exit=0 a0=55d0 a1=55d1 a2=0 a3=0 items=2 ppid=1 pid=2 auid=1000 uid=0 gid=0 euid=${pick(["0", "33"])} ses=1 comm="rsync" exe="/usr/bin/rsync" key="exec"`,
+      ),
+    );
+    // one EXECVE record, or the arguments spread over several (auditd splits a long argv), or a1 in aN[i] pieces
+    const split = next();
+    if (split < 0.6)
+      lines.push(Buffer.from(`type=EXECVE ${stamp} argc=${argv.length} ${argv.map((a, i) => `a${i}=${value(a)}`).join(" ")}`));
+    else if (split < 0.85) {
+      const cut = 1 + Math.floor(next() * (argv.length - 1));
+      lines.push(
+        Buffer.from(
+          `type=EXECVE ${stamp} argc=${argv.length} ${argv
+            .slice(0, cut)
+            .map((a, i) => `a${i}=${value(a)}`)
+            .join(" ")}`,
+        ),
+      );
+      lines.push(
+        Buffer.from(
+          `type=EXECVE ${stamp} ${argv
+            .slice(cut)
+            .map((a, i) => `a${i + cut}=${value(a)}`)
+            .join(" ")}`,
+        ),
+      );
+    } else if (split < 0.92 && /^[\x21-\x7e]{2,}$/.test(argv[1]!) && !/["']/.test(argv[1]!)) {
+      // quoted pieces, as the kernel writes a printable one: a keyword may be cut between two
+      const half = 1 + Math.floor(next() * (argv[1]!.length - 1));
+      lines.push(
+        Buffer.from(
+          `type=EXECVE ${stamp} argc=${argv.length} a0=${value(argv[0]!)} a1_len=${argv[1]!.length} a1[0]="${argv[1]!.slice(0, half)}" a1[1]="${argv[1]!.slice(half)}" ${argv
+            .slice(2)
+            .map((a, i) => `a${i + 2}=${value(a)}`)
+            .join(" ")}`,
+        ),
+      );
+    } else {
+      const long = bytes(argv[1]!).toString("hex").toUpperCase();
+      const half = Math.floor(long.length / 4) * 2;
+      lines.push(
+        Buffer.from(
+          `type=EXECVE ${stamp} argc=${argv.length} a0=${value(argv[0]!)} a1_len=${long.length / 2} a1[0]=${long.slice(0, half)} a1[1]=${long.slice(half)} ${argv
+            .slice(2)
+            .map((a, i) => `a${i + 2}=${value(a)}`)
+            .join(" ")}`,
+        ),
+      );
+    }
+    lines.push(Buffer.from(`type=CWD ${stamp} cwd=${value(arg())}`));
+    lines.push(Buffer.from(`type=PATH ${stamp} item=0 name=${value(arg())} inode=1 nametype=NORMAL`));
+    lines.push(Buffer.from(`type=PROCTITLE ${stamp} proctitle=${bytes(argv.slice(0, 4).join("\0")).toString("hex").toUpperCase()}`));
+    lines.push(Buffer.from(`type=EOE ${stamp}`));
+  }
+  return Buffer.concat(lines.flatMap((l) => [l, Buffer.from("\n")]));
+}
+
+describe("keywords searched once in an EXECVE record's command line give every rule's answer", () => {
+  it.each([1, 2, 3])("on seeded random argument-heavy events (seed %i)", (seed) => {
+    const log = argumentLog(random(seed), 400);
+    // most events alert on something (the keywords are the rules'), and many do not: both were compared
+    for (const [name, rules] of Object.entries(RULE_SETS)) {
+      const hits = compare(rules, log, `${name} seed ${seed}`);
+      expect(hits).toBeGreaterThan(100);
+      expect(hits).toBeLessThan(400);
+    }
+  });
+
+  it("finds a keyword that only the command line holds (spanning two arguments, cut between pieces) and one in an argument's upper case", () => {
+    const stamp = "msg=audit(1700000000.000:1):";
+    const log = Buffer.from(
+      [
+        `type=EXECVE ${stamp} argc=4 a0="iptables" a1="--to-ports" a2="42" a3="x"`,
+        `type=EOE ${stamp}`,
+        `type=EXECVE msg=audit(1700000000.001:2): argc=2 a0="cat" a1="/HOME/A/.BASH_HISTORY"`,
+        "type=EOE msg=audit(1700000000.001:2):",
+        `type=EXECVE msg=audit(1700000000.002:3): argc=2 a0="cat" a1=${Buffer.from("/tmp/\u212aill").toString("hex").toUpperCase()}`,
+        "type=EOE msg=audit(1700000000.002:3):",
+        // what no kernel writes, but a log may hold: quoted bytes beyond ASCII (the Kelvin sign lower-cases to
+        // "k"), a keyword cut between two quoted pieces of one argument (without its aN_len)
+        'type=EXECVE msg=audit(1700000000.003:4): argc=2 a0="cat" a1="/tmp/\u212aill"',
+        "type=EOE msg=audit(1700000000.003:4):",
+        'type=EXECVE msg=audit(1700000000.004:5): argc=2 a0="cat" a1[0]="/tmp/ki" a1[1]="ll"',
+        "type=EOE msg=audit(1700000000.004:5):",
+        "",
+      ].join("\n"),
+    );
+    const engine = new SigmaEngine(RULE_SETS.extra);
+    const alerts: string[][] = [];
+    const parser = new AuditParser((event, json) => alerts.push(engine.matchTable(event, json).map((m) => m.rule.id)), {
+      ids: IDS,
+      recordObjects: "table",
+      summaries: false,
+    });
+    parser.pushBytes(log);
+    parser.end();
+    const history = RULE_SETS.extra.find((r) => r.title.includes("History"))!.id;
+    expect(alerts).toEqual([["kw-any"], [history], ["kw-any"], ["kw-any"], ["kw-any"]]);
+  });
+});
+
+describe("keywords searched in a command line made of quoted aN[i] pieces give every rule's answer", () => {
+  it("finds SigmaHQ's keyword cut between two quoted pieces of one argument, with and without its aN_len", () => {
+    const log = Buffer.from(
+      [
+        'type=EXECVE msg=audit(1700000000.000:1): argc=2 a0="cat" a1_len=18 a1[0]="/root/.bash_hi" a1[1]="story"',
+        "type=EOE msg=audit(1700000000.000:1):",
+        'type=EXECVE msg=audit(1700000000.001:2): argc=2 a0="cat" a1[0]="/root/.bash_hi" a1[1]="story"',
+        "type=EOE msg=audit(1700000000.001:2):",
+        'type=EXECVE msg=audit(1700000000.002:3): argc=2 a0="cat" a1="/root/.bash_hi"',
+        "type=EOE msg=audit(1700000000.002:3):",
+        "",
+      ].join("\n"),
+    );
+    const history = RULE_SETS.sigmahq.find((r) => r.title.includes("History"))!.id;
+    expect(compare(RULE_SETS.sigmahq, log, "pieces")).toBe(2);
+    const engine = new SigmaEngine(RULE_SETS.sigmahq);
+    const alerts: string[][] = [];
+    const parser = new AuditParser((event, json) => alerts.push(engine.matchTable(event, json).map((m) => m.rule.id)), {
+      ids: IDS,
+      recordObjects: "table",
+      summaries: false,
+    });
+    parser.pushBytes(log);
+    parser.end();
+    expect(alerts).toEqual([[history], [history], []]);
+  });
+});
+
+/** Events whose exe, comm, key and PATH names are all different (the memos give up), made of the rules' values. */
+function uniqueValuesLog(next: () => number, events: number): Buffer {
+  const pick = <T>(list: readonly T[]): T => list[Math.floor(next() * list.length)]!;
+  const pool = [
+    ...literals(
+      SIGMAHQ_RULES.map((r) => (r.rule as { detection: unknown }).detection),
+      new Set<string>(),
+    ),
+  ].filter((v) => /^[\x21-\x7e]+$/.test(v) && !/["']/.test(v));
+  const value = (e: number): string => {
+    let v = pick(pool);
+    const c = next();
+    if (c < 0.2) v = v.toUpperCase();
+    else if (c < 0.3) v = v.slice(1);
+    else if (c < 0.4) v = v.slice(0, -1);
+    // unique, at the start, the end or both (a prefix, a suffix or a substring still there, or not)
+    const tag = `x${e}`;
+    const where = next();
+    return where < 0.3 ? `${tag}${v}` : where < 0.6 ? `${v}${tag}` : where < 0.8 ? `/${tag}/${v}/${tag}` : v;
+  };
+  // a PATH name quoted, or hex-encoded as auditd writes one with a space (either case of hex digit, a byte
+  // beyond ASCII inside, `İ` and the Kelvin sign, whose lower-case forms differ in length or are ASCII), or
+  // text that only looks encoded (odd length, not hex digits)
+  const name = (v: string): string => {
+    const c = next();
+    if (c < 0.4) return `"${v}"`;
+    const text =
+      c < 0.55
+        ? ` ${v}`
+        : c < 0.65
+          ? `${v.slice(0, 2)}${pick(["\u00e9", "\u0130", "\u212a", "\u03a3"])}${v.slice(2)}`
+          : c < 0.75
+            ? v.replace(/k/i, "\u212a").replace(/i/i, "\u0130")
+            : v;
+    const hex = (c > 0.95 ? Buffer.concat([Buffer.from(text), Buffer.from([0xff])]) : Buffer.from(text)).toString("hex");
+    const d = next();
+    return d < 0.4
+      ? hex.toUpperCase()
+      : d < 0.6
+        ? hex
+        : d < 0.7
+          ? `${hex.toUpperCase()}A`
+          : d < 0.8
+            ? `${hex.slice(0, -2)}G0`
+            : hex.toUpperCase();
+  };
+  const lines: string[] = [];
+  for (let e = 0; e < events; e++) {
+    const stamp = `msg=audit(1700000000.${String(e).padStart(3, "0")}:${e + 1}):`;
+    lines.push(
+      `type=SYSCALL ${stamp} arch=c000003e syscall=${pick(["59", "2", "257"])} success=yes exit=0 a0=${pick(["4", "5", "40000", "1f"])} a1=2 a2=0 a3=0 items=2 ppid=1 pid=2 auid=1000 uid=0 gid=0 euid=${pick(["0", "33"])} ses=1 comm="${value(e).slice(0, 15)}" exe="${value(e)}" key="${value(e).replace(/[^\w-]/g, "") || "k"}"`,
+    );
+    for (let i = 0; i < 3; i++)
+      lines.push(`type=PATH ${stamp} item=${i} name=${name(value(e))} inode=1 nametype=${pick(["NORMAL", "CREATE", "create"])}`);
+    lines.push(`type=EOE ${stamp}`);
+  }
+  return Buffer.from(`${lines.join("\n")}\n`, "latin1");
+}
+
+describe("values that seldom repeat, compared on their bytes, give every rule's answer", () => {
+  it.each([1, 2])("on seeded random events of distinct names made of the rules' values (seed %i)", (seed) => {
+    const hits = compare(RULE_SETS.sigmahq, uniqueValuesLog(random(seed), 4000), `unique seed ${seed}`);
+    expect(hits).toBeGreaterThan(500);
+    expect(hits).toBeLessThan(4000);
+  });
+});
