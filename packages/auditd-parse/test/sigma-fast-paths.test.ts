@@ -53,6 +53,20 @@ function straightforward(rules: readonly SigmaRule[], event: AuditEvent): string
   return JSON.stringify(rules.filter((r) => found.has(r)).map((r) => [r.id, matchedTypes(r, found.get(r)!)]));
 }
 
+/** The ids of the rules each event of the log matched, through the engine as detect runs it. */
+function alertIds(rules: readonly SigmaRule[], log: Buffer): string[][] {
+  const engine = new SigmaEngine(rules);
+  const alerts: string[][] = [];
+  const parser = new AuditParser((event, json) => alerts.push(engine.matchTable(event, json).map((m) => m.rule.id)), {
+    ids: IDS,
+    recordObjects: "table",
+    summaries: false,
+  });
+  parser.pushBytes(log);
+  parser.end();
+  return alerts;
+}
+
 /** Compares the table path with the straightforward one on every event; returns how many events alerted. */
 function compare(rules: readonly SigmaRule[], text: Buffer, where: string): number {
   const engine = new SigmaEngine(rules);
@@ -205,15 +219,7 @@ describe("keywords searched once in an EXECVE record's command line give every r
         "",
       ].join("\n"),
     );
-    const engine = new SigmaEngine(RULE_SETS.extra);
-    const alerts: string[][] = [];
-    const parser = new AuditParser((event, json) => alerts.push(engine.matchTable(event, json).map((m) => m.rule.id)), {
-      ids: IDS,
-      recordObjects: "table",
-      summaries: false,
-    });
-    parser.pushBytes(log);
-    parser.end();
+    const alerts = alertIds(RULE_SETS.extra, log);
     const history = RULE_SETS.extra.find((r) => r.title.includes("History"))!.id;
     expect(alerts).toEqual([["kw-any"], [history], ["kw-any"], ["kw-any"], ["kw-any"]]);
   });
@@ -234,15 +240,7 @@ describe("keywords searched in a command line made of quoted aN[i] pieces give e
     );
     const history = RULE_SETS.sigmahq.find((r) => r.title.includes("History"))!.id;
     expect(compare(RULE_SETS.sigmahq, log, "pieces")).toBe(2);
-    const engine = new SigmaEngine(RULE_SETS.sigmahq);
-    const alerts: string[][] = [];
-    const parser = new AuditParser((event, json) => alerts.push(engine.matchTable(event, json).map((m) => m.rule.id)), {
-      ids: IDS,
-      recordObjects: "table",
-      summaries: false,
-    });
-    parser.pushBytes(log);
-    parser.end();
+    const alerts = alertIds(RULE_SETS.sigmahq, log);
     expect(alerts).toEqual([[history], [history], []]);
   });
 });
