@@ -125,7 +125,7 @@ export class Assembler<E extends PendingEvent> {
    */
   private last: E | undefined;
   private lastKey = "";
-  private readonly serials = new Map<string, { last: number; run: number; fillable: number }>();
+  private readonly serials = new Map<string, SerialState>();
   private readonly windowMs: number;
   private readonly maxInFlight: number;
   private readonly bounds: EventBounds;
@@ -375,7 +375,7 @@ export class Assembler<E extends PendingEvent> {
   private trackSerial(node: string, serial: number): void {
     const state = this.serials.get(node);
     if (state === undefined) {
-      this.serials.set(node, { last: serial, run: 0, fillable: 0 });
+      this.serials.set(node, { last: serial, run: 0, gaps: [] });
       return;
     }
     const ahead = (serial - state.last + SERIAL_SPACE) % SERIAL_SPACE;
@@ -387,26 +387,62 @@ export class Assembler<E extends PendingEvent> {
       if (ahead - 1 < SERIAL_RESET) this.stats.skipped += ahead - 1;
       if (ahead - 1 < SERIAL_RESET && state.run >= DENSE_RUN) {
         this.stats.lost += ahead - 1;
-        state.fillable += ahead - 1;
-      } else {
-        state.fillable = 0;
+        state.gaps.push({ start: (state.last + 1) % SERIAL_SPACE, length: ahead - 1 });
+        // the oldest counted gap stays lost for good: a late event that far back is no fill
+        if (state.gaps.length > MAX_COUNTED_GAPS) state.gaps.shift();
       }
       state.run = 0;
       state.last = serial;
     } else if (SERIAL_SPACE - ahead > SERIAL_RESET) {
       state.run = 0;
-      state.fillable = 0;
+      state.gaps = [];
       state.last = serial;
     } else {
-      // a late event from an earlier serial fills one of the gaps counted before
+      // a late event from an earlier serial fills a gap: one counted as lost only if it is in one of those
       if (this.stats.skipped > 0) this.stats.skipped--;
-      if (state.fillable > 0) {
+      if (fillGap(state.gaps, serial)) {
         this.stats.lost--;
         // every counted gap filled: the stream was contiguous after all
-        if (--state.fillable === 0) state.run = DENSE_RUN;
+        if (state.gaps.length === 0) state.run = DENSE_RUN;
       }
     }
   }
+}
+
+/** Per node: the last serial, how many consecutive serials led to it, and the gaps counted as lost events. */
+interface SerialState {
+  last: number;
+  run: number;
+  gaps: { start: number; length: number }[];
+}
+
+/** How many counted gaps per node a late event may still fill (events arrive out of order by a few at most). */
+const MAX_COUNTED_GAPS = 64;
+
+/**
+ * Takes `serial` out of the counted gap holding it, if one does (modulo 2^32); false when it filled a gap that
+ * was never counted (one after a run too short to count, in an excerpt), so the lost count stays as it is.
+ */
+function fillGap(gaps: { start: number; length: number }[], serial: number): boolean {
+  for (let i = 0; i < gaps.length; i++) {
+    const gap = gaps[i] as { start: number; length: number };
+    const at = (serial - gap.start + SERIAL_SPACE) % SERIAL_SPACE;
+    if (at >= gap.length) continue;
+    if (gap.length === 1) {
+      gaps.splice(i, 1);
+    } else if (at === 0) {
+      gap.start = (gap.start + 1) % SERIAL_SPACE;
+      gap.length--;
+    } else if (at === gap.length - 1) {
+      gap.length--;
+    } else {
+      // a serial inside the gap splits it in two
+      gaps.splice(i + 1, 0, { start: (serial + 1) % SERIAL_SPACE, length: gap.length - at - 1 });
+      gap.length = at;
+    }
+    return true;
+  }
+  return false;
 }
 
 /** Whether the record with header h belongs to `event`: same node, same stamp. */

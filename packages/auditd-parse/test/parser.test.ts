@@ -178,6 +178,19 @@ describe("events", () => {
     expect(parseText(dense.map(line).join("\n")).stats.lost).toBe(4);
   });
 
+  it("counts no event lost when every one arrives, out of serial order (a gap after a short run filled late too)", () => {
+    const line = (n: number) => `type=USER_CMD msg=audit(1.000:${n}): pid=1 uid=0 auid=1000 ses=1 msg='cmd=6C73 res=success'`;
+    // 10 is counted lost when 11 comes (after a contiguous run), 12 is not (after a run of one); both arrive late
+    const order = [1, 2, 3, 4, 5, 6, 7, 8, 9, 11, 13, 10, 12];
+    expect(parseText(order.map(line).join("\n")).stats).toMatchObject({ events: 13, lost: 0, skipped: 0 });
+    // a late event that fills only the gap never counted leaves the counted one lost: 10 never comes
+    const tenLost = [1, 2, 3, 4, 5, 6, 7, 8, 9, 11, 13, 12, 14];
+    expect(parseText(tenLost.map(line).join("\n")).stats).toMatchObject({ lost: 1, skipped: 1 });
+    // one late serial inside a counted gap of three splits it: two still lost
+    const inside = [1, 2, 3, 4, 5, 6, 7, 8, 9, 13, 11, 14];
+    expect(parseText(inside.map(line).join("\n")).stats).toMatchObject({ lost: 2, skipped: 2 });
+  });
+
   it("parses the old PAM msg form with its parenthesised tail", () => {
     const { events } = parseText(
       'type=USER_START msg=audit(1.000:1): user pid=5 uid=0 auid=0 ses=2 msg=\'PAM: session open acct="root" : exe="/usr/sbin/cron" (hostname=?, addr=?, terminal=cron res=success)\'',
