@@ -222,14 +222,59 @@ async function retryUnspooled(
     error: first.errors.join("; ") || undefined,
   });
   let delivery = first;
-  for (let wait = UNSPOOLED_FIRST_RETRY_MS; Date.now() + wait <= until; wait = Math.min(wait * 2, 60_000)) {
-    await new Promise((resolve) => setTimeout(resolve, wait));
-    const spooled = await n.spool.add(job, n.leaseUntil()).catch(() => undefined);
-    if (spooled) return { delivery, spooled };
-    delivery = await deliverAlert(job, n, { save: async () => {} });
-    if (delivery.complete) break;
+  // Nothing else knows of this alert: a stop signal (the VPN server or systemd stopping, a person) ends the retry at
+  // once and the alert is logged LOST, naming why, before the process ends; left to the signal's default, it would
+  // vanish without a line. (SIGKILL cannot be caught: then it vanishes, after the "kept in memory" line.)
+  const stop = untilStopSignal();
+  try {
+    for (let wait = UNSPOOLED_FIRST_RETRY_MS; Date.now() + wait <= until; wait = Math.min(wait * 2, 60_000)) {
+      let timer: NodeJS.Timeout | undefined;
+      const slept = new Promise<undefined>((resolve) => {
+        timer = setTimeout(resolve, wait);
+      });
+      const signal = await Promise.race([slept, stop.signalled]);
+      clearTimeout(timer);
+      if (signal) return { delivery: stoppedDelivery(delivery, signal) };
+      const spooled = await Promise.race([n.spool.add(job, n.leaseUntil()).catch(() => undefined), stop.signalled]);
+      if (typeof spooled === "string") return { delivery: stoppedDelivery(delivery, spooled) };
+      if (spooled) return { delivery, spooled };
+      const attempt = deliverAlert(job, n, { save: async () => {} });
+      const next = await Promise.race([attempt, stop.signalled]);
+      if (typeof next === "string") {
+        // Cut off in flight: Slack may still take it, but nothing here will know; said in the line.
+        attempt.catch(() => {});
+        return { delivery: stoppedDelivery(delivery, next, " (a Slack call was in flight and may still have gone out)") };
+      }
+      delivery = next;
+      if (delivery.complete) break;
+    }
+    return { delivery };
+  } finally {
+    stop.off();
   }
-  return { delivery };
+}
+
+/** The signals that stop a process retrying an alert in memory: the VPN server, systemd or a person ending it. */
+const RETRY_STOP_SIGNALS = ["SIGTERM", "SIGINT", "SIGHUP"] as const;
+
+/** Resolves with the first stop signal's name while listening; `off` stops listening (the signals' defaults return). */
+function untilStopSignal(): { signalled: Promise<string>; off: () => void } {
+  const handlers: [NodeJS.Signals, () => void][] = [];
+  const signalled = new Promise<string>((resolve) => {
+    for (const signal of RETRY_STOP_SIGNALS) handlers.push([signal, () => resolve(signal)]);
+  });
+  for (const [signal, handler] of handlers) process.on(signal, handler);
+  return {
+    signalled,
+    off: () => {
+      for (const [signal, handler] of handlers) process.off(signal, handler);
+    },
+  };
+}
+
+/** The delivery as it stood when a stop signal ended the in-memory retry: not complete, with why in its errors. */
+function stoppedDelivery(delivery: Delivery, signal: string, note = ""): Delivery {
+  return { ...delivery, complete: false, errors: [...delivery.errors, `stopped by ${signal} while retrying it in memory${note}`] };
 }
 
 export interface FlushResult {

@@ -1,3 +1,4 @@
+import type { ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -216,6 +217,29 @@ describe("a spool that cannot take the login (its disk full, or not writable; r1
     expect(logText(s)).toMatch(/^vpnnotify: notified user=alice ip=81\.2\.69\.142 .*reason=first-login dm=U0ALICE spool="unavailable \(/m);
     expect(logText(s)).not.toMatch(/^vpnnotify: error: (failed|LOST)/m);
   });
+
+  it.each(["SIGTERM", "SIGINT", "SIGHUP"] as const)(
+    "stopped by %s while retrying in memory: logged as LOST, naming the signal, before it exits (r18b finding 1)",
+    async (signal) => {
+      const { s, login } = noSpool();
+      slack.down();
+      let child: ChildProcess | undefined;
+      const run = runCli([], login, 30_000, (c) => {
+        child = c;
+      });
+      await waitFor(() => /kept in memory and retried/.test(logText(s)), 20_000, "the alert kept in memory");
+      child?.kill(signal);
+      await run;
+      expect(slack.messages).toEqual([]);
+      expect(logText(s)).toMatch(
+        new RegExp(
+          `^vpnnotify: error: LOST \\(not delivered, and not kept for a retry\\) user=alice ip=81\\.2\\.69\\.142 .*spool="unavailable \\(.*\\)" error=".*stopped by ${signal} while retrying it in memory" fix=`,
+          "m",
+        ),
+      );
+    },
+    40_000,
+  );
 
   it("still undelivered when its time is up: logged as LOST, naming the spool's problem and the fix, never as kept", async () => {
     const { s, login } = noSpool({ retryUnspooledSeconds: 0 });
