@@ -58,7 +58,7 @@ Config keys (YAML or JSON; the README explains each):
   spool.dir, spool.maxAttempts, spool.retryAfterSeconds   undelivered alerts, retried later
   spool.concurrency, spool.idleSeconds   the per-host worker: alerts at once, how long it waits for more
   spool.slackTimeoutSeconds (10)   the worker's timeout for each Slack call (not bound by deadlineMs)
-  spool.retryUnspooledSeconds (600)   a login the spool cannot take (full, unwritable): kept in memory and
+  spool.retryUnspooledSeconds (600, ≤ 3600)   a login the spool cannot take (full, unwritable): kept in memory and
                retried this long by the process handling it alone, then logged as LOST
   answers.signingSecret, answers.listen, answers.path   "was this you?" buttons, answered by vpnnotify serve
   policy.knownBy, policy.renotifyAfterDays, policy.forgetAfterDays, policy.impossibleTravelKmh,
@@ -86,6 +86,7 @@ const EXIT_CODES = [
   ExitCode.DATA_ERR,
   ExitCode.UNAVAILABLE,
   ExitCode.SOFTWARE,
+  ExitCode.IO_ERR,
   ExitCode.TEMP_FAIL,
   ExitCode.CONFIG,
 ] as const;

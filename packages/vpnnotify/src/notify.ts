@@ -161,9 +161,13 @@ export async function handleConnect(
     spoolError = describeError(error);
     return undefined;
   });
+  // Got into the spool by the in-memory retry: due at once, not backed off (Slack may be back), and this process
+  // drains it next (hook.ts), so it does not wait out a backoff for a later hook or flush.
+  let respooled = false;
   if (!delivery.complete && !spooled && !queued && n.retryUnspooledMs) {
     ({ delivery, spooled } = await retryUnspooled(job, n, delivery, spoolError, n.retryUnspooledMs));
     if (spooled) spoolError = undefined;
+    respooled = spooled !== undefined;
   }
   if (!delivery.told && !stateError) {
     // Let the next login from here try again instead of waiting out this worker's lease.
@@ -177,7 +181,8 @@ export async function handleConnect(
       if (delivery.complete) {
         await n.spool.remove(spooled);
         delete progress.spooled;
-      } else if (!(await n.spool.fail(spooled, delivery.errors.join("; ") || "not delivered"))) kept = spooled.id;
+      } else if (respooled) kept = spooled.id;
+      else if (!(await n.spool.fail(spooled, delivery.errors.join("; ") || "not delivered"))) kept = spooled.id;
     } catch (error) {
       spoolError = describeError(error);
     }
@@ -230,12 +235,13 @@ async function retryUnspooled(
     for (let wait = UNSPOOLED_FIRST_RETRY_MS; Date.now() + wait <= until; wait = Math.min(wait * 2, 60_000)) {
       let timer: NodeJS.Timeout | undefined;
       const slept = new Promise<undefined>((resolve) => {
-        timer = setTimeout(resolve, wait);
+        timer = setTimeout(() => resolve(undefined), wait);
       });
       const signal = await Promise.race([slept, stop.signalled]);
       clearTimeout(timer);
       if (signal) return { delivery: stoppedDelivery(delivery, signal) };
-      const spooled = await Promise.race([n.spool.add(job, n.leaseUntil()).catch(() => undefined), stop.signalled]);
+      // Not leased: nothing more is done with it here, and whichever drainer comes first takes it right away.
+      const spooled = await Promise.race([n.spool.add(job, Date.now()).catch(() => undefined), stop.signalled]);
       if (typeof spooled === "string") return { delivery: stoppedDelivery(delivery, spooled) };
       if (spooled) return { delivery, spooled };
       const attempt = deliverAlert(job, n, { save: async () => {} });
