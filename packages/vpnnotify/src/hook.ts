@@ -54,7 +54,8 @@ export function runHookFastPath(
     const home = os.homedir();
     const file =
       configArg ??
-      env.VPNNOTIFY_CONFIG ??
+      // Empty is unset, as core's config lookup has it.
+      (env.VPNNOTIFY_CONFIG || undefined) ??
       [
         ...[".vpnnotifyrc", ".vpnnotifyrc.json", ".vpnnotifyrc.yaml", ".vpnnotifyrc.yml"].map((f) => path.join(cwd, f)),
         ...(home ? ["vpnnotify.json", "vpnnotify.yaml", "vpnnotify.yml"].map((f) => path.join(home, ".config/opsguard", f)) : []),
