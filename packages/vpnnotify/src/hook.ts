@@ -199,6 +199,10 @@ export function runHookFastPath(
         if (Math.abs(Date.now() - Math.floor(made)) < 10_000) return false;
       }
     }
+    // All nine left over: no hook can start a worker until they go; said, with the fix, on every login meanwhile.
+    process.stderr.write(
+      `vpnnotify: error: the takeover tokens ${token} … ${token}9 are all left over, so no hook can start a worker (this login waits in the spool); run vpnnotify flush as the spool's owner (it removes them and delivers what waits)\n`,
+    );
     return false;
   };
 

@@ -367,6 +367,8 @@ take_over() {
     [ $((now - made)) -lt 10000 ] && [ $((made - now)) -lt 10000 ] && return 1
     n=$((\${n:-1} + 1))
   done
+  # All nine left over: no hook can start a worker until they go; said, with the fix, on every login meanwhile.
+  say "error: the takeover tokens $1 … \${1}9 are all left over, so no hook can start a worker (this login waits in the spool); run vpnnotify flush as the spool's owner (it removes them and delivers what waits)"
   return 1
 }
 

@@ -332,6 +332,13 @@ describe("the hooks' start claim", () => {
     expect((await runInProc(["flush"], env(config))).code).toBe(0);
     expect(existsSync(marker)).toBe(false);
     expect([existsSync(staleToken), existsSync(freshToken)]).toEqual([false, true]);
+    // A directory by a token's name stops worker starts as a token does: an old one goes too, with what is in it (r18b finding 4).
+    const staleDir = join(spool, ".worker.starting.1.taken2");
+    mkdirSync(staleDir);
+    writeFileSync(join(staleDir, "x"), "");
+    utimesSync(staleDir, old, old);
+    expect((await runInProc(["flush"], env(config))).code).toBe(0);
+    expect(existsSync(staleDir)).toBe(false);
   });
 });
 
