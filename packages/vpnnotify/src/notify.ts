@@ -52,6 +52,8 @@ export interface Outcome {
   spooled?: string;
   /** Set when the alert could not be spooled (it was still sent if Slack answered). */
   spoolError?: string;
+  /** The signal that ended this process's in-memory retry of the alert (it ends on it: hook.ts). */
+  stoppedBy?: NodeJS.Signals;
   errors: string[];
 }
 
@@ -164,8 +166,9 @@ export async function handleConnect(
   // Got into the spool by the in-memory retry: due at once, not backed off (Slack may be back), and this process
   // drains it next (hook.ts), so it does not wait out a backoff for a later hook or flush.
   let respooled = false;
+  let stoppedBy: NodeJS.Signals | undefined;
   if (!delivery.complete && !spooled && !queued && n.retryUnspooledMs) {
-    ({ delivery, spooled } = await retryUnspooled(job, n, delivery, spoolError, n.retryUnspooledMs));
+    ({ delivery, spooled, stoppedBy } = await retryUnspooled(job, n, delivery, spoolError, n.retryUnspooledMs));
     if (spooled) spoolError = undefined;
     respooled = spooled !== undefined;
   }
@@ -197,6 +200,7 @@ export async function handleConnect(
     ...(delivery.stateError && !stateError ? { stateError: delivery.stateError } : {}),
     ...(kept ? { spooled: kept } : {}),
     ...(spoolError ? { spoolError } : {}),
+    ...(stoppedBy ? { stoppedBy } : {}),
     errors: delivery.errors,
   };
   logOutcome(n.log, outcome);
@@ -217,7 +221,7 @@ async function retryUnspooled(
   first: Delivery,
   spoolError: string | undefined,
   forMs: number,
-): Promise<{ delivery: Delivery; spooled?: SpoolEntry<SpoolJob> }> {
+): Promise<{ delivery: Delivery; spooled?: SpoolEntry<SpoolJob>; stoppedBy?: NodeJS.Signals }> {
   const until = Date.now() + forMs;
   n.log.warn("not delivered, and the spool cannot keep it: kept in memory and retried", {
     user: cutField(job.event.user),
@@ -239,17 +243,20 @@ async function retryUnspooled(
       });
       const signal = await Promise.race([slept, stop.signalled]);
       clearTimeout(timer);
-      if (signal) return { delivery: stoppedDelivery(delivery, signal) };
+      if (signal) return { delivery: stoppedDelivery(delivery, signal), stoppedBy: signal };
       // Not leased: nothing more is done with it here, and whichever drainer comes first takes it right away.
       const spooled = await Promise.race([n.spool.add(job, Date.now()).catch(() => undefined), stop.signalled]);
-      if (typeof spooled === "string") return { delivery: stoppedDelivery(delivery, spooled) };
+      if (typeof spooled === "string") return { delivery: stoppedDelivery(delivery, spooled), stoppedBy: spooled };
       if (spooled) return { delivery, spooled };
       const attempt = deliverAlert(job, n, { save: async () => {} });
       const next = await Promise.race([attempt, stop.signalled]);
       if (typeof next === "string") {
         // Cut off in flight: Slack may still take it, but nothing here will know; said in the line.
         attempt.catch(() => {});
-        return { delivery: stoppedDelivery(delivery, next, " (a Slack call was in flight and may still have gone out)") };
+        return {
+          delivery: stoppedDelivery(delivery, next, " (a Slack call was in flight and may still have gone out)"),
+          stoppedBy: next,
+        };
       }
       delivery = next;
       if (delivery.complete) break;
@@ -264,9 +271,9 @@ async function retryUnspooled(
 const RETRY_STOP_SIGNALS = ["SIGTERM", "SIGINT", "SIGHUP"] as const;
 
 /** Resolves with the first stop signal's name while listening; `off` stops listening (the signals' defaults return). */
-function untilStopSignal(): { signalled: Promise<string>; off: () => void } {
+function untilStopSignal(): { signalled: Promise<NodeJS.Signals>; off: () => void } {
   const handlers: [NodeJS.Signals, () => void][] = [];
-  const signalled = new Promise<string>((resolve) => {
+  const signalled = new Promise<NodeJS.Signals>((resolve) => {
     for (const signal of RETRY_STOP_SIGNALS) handlers.push([signal, () => resolve(signal)]);
   });
   for (const [signal, handler] of handlers) process.on(signal, handler);

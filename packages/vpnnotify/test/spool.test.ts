@@ -218,9 +218,13 @@ describe("a spool that cannot take the login (its disk full, or not writable; r1
     expect(logText(s)).not.toMatch(/^vpnnotify: error: (failed|LOST)/m);
   });
 
-  it.each(["SIGTERM", "SIGINT", "SIGHUP"] as const)(
-    "stopped by %s while retrying in memory: logged as LOST, naming the signal, before it exits (r18b finding 1)",
-    async (signal) => {
+  it.each([
+    ["SIGTERM", 143],
+    ["SIGINT", 130],
+    ["SIGHUP", 129],
+  ] as const)(
+    "stopped by %s while retrying in memory: logged as LOST, naming the signal, before it exits %i (r18b finding 1)",
+    async (signal, code) => {
       const { s, login } = noSpool();
       slack.down();
       let child: ChildProcess | undefined;
@@ -229,7 +233,7 @@ describe("a spool that cannot take the login (its disk full, or not writable; r1
       });
       await waitFor(() => /kept in memory and retried/.test(logText(s)), 20_000, "the alert kept in memory");
       child?.kill(signal);
-      await run;
+      expect((await run).code).toBe(code);
       expect(slack.messages).toEqual([]);
       expect(logText(s)).toMatch(
         new RegExp(

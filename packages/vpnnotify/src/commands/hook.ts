@@ -1,5 +1,6 @@
 import { constants } from "node:fs";
 import { open, readdir, rm } from "node:fs/promises";
+import { constants as osConstants } from "node:os";
 import { join } from "node:path";
 import {
   type Command,
@@ -124,10 +125,10 @@ export async function runHookCommand({ name, opts, env, clock }: HookCommandOpti
     const n = createNotifier(config, log, undefined, { worker: true });
     const queued = queuedWorker || (event !== undefined && (await queueOwnLogin(event, n, config, clock, log)));
     let worked: Awaited<ReturnType<typeof workSpool>> | undefined;
-    if (queued) worked = await workSpool(n, config);
-    else if (event && (await handleAlone(event, config, clock, log))) {
-      // Its in-memory retry got the login into the spool (space again): drained now, with what else waits there,
-      // as the worker this hook meant to start, instead of waiting for a later hook or flush.
+    const alone = queued || !event ? undefined : await handleAlone(event, config, clock, log);
+    if (queued || alone?.spooled) {
+      // Handled alone, its in-memory retry got the login into the spool (space again): drained now, with what else
+      // waits there, as the worker this hook meant to start, instead of waiting for a later hook or flush.
       worked = await workSpool(n, config);
     }
     // Another worker runs (its hook queued without knowing): it reports the spool, not this one. Handled alone,
@@ -136,7 +137,8 @@ export async function runHookCommand({ name, opts, env, clock }: HookCommandOpti
     await n.store.close().catch(() => {});
     await close();
     // Stopped by a signal: its exit code, as a shell or systemd reports a process the signal ended.
-    return worked?.stoppedBy ? (STOP_SIGNALS[worked.stoppedBy] as ExitCode) : ExitCode.OK;
+    if (worked?.stoppedBy) return STOP_SIGNALS[worked.stoppedBy] as ExitCode;
+    return alone?.stoppedBy ? ((128 + osConstants.signals[alone.stoppedBy]) as ExitCode) : ExitCode.OK;
   }
   if (!event) return ExitCode.OK;
   const deferred = event.deferredFile;
@@ -178,9 +180,14 @@ export async function runHookCommand({ name, opts, env, clock }: HookCommandOpti
  * process but OpenVPN's deferred answer, given by then — so the line logged is what happened: an alert cut off
  * in flight could have gone out after being logged failed. Not delivered, it is kept in memory and retried for
  * spool.retryUnspooledSeconds (notify.ts), then logged as LOST. Returns whether the login is in the spool now
- * (that retry got it there): the caller drains it.
+ * (that retry got it there: the caller drains it), and the signal that stopped that retry (the caller exits 128 + n).
  */
-async function handleAlone(event: VpnEvent, config: VpnnotifyConfig, clock: RunClock, log: Logger): Promise<boolean> {
+async function handleAlone(
+  event: VpnEvent,
+  config: VpnnotifyConfig,
+  clock: RunClock,
+  log: Logger,
+): Promise<{ spooled: boolean; stoppedBy?: NodeJS.Signals }> {
   const deferred = event.deferredFile;
   const reject = config.onFailure === "reject";
   const unwritable = deferred && !reject ? answerDeferred(deferred, "1") : undefined;
@@ -207,7 +214,7 @@ async function handleAlone(event: VpnEvent, config: VpnnotifyConfig, clock: RunC
   const outcome = await work;
   await n.spool.idle();
   await n.store.close().catch(() => {});
-  return outcome?.spooled !== undefined;
+  return { spooled: outcome?.spooled !== undefined, ...(outcome?.stoppedBy ? { stoppedBy: outcome.stoppedBy } : {}) };
 }
 
 /**
