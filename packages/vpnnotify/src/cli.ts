@@ -93,7 +93,8 @@ const EXIT_CODES = [
   ExitCode.CONFIG,
 ] as const;
 
-const SIGNAL_EXIT_CODES = `  130 the per-host worker or flush stopped by SIGINT (it hands back what it had not sent)
+const SIGNAL_EXIT_CODES = `  129 a process retrying an alert in memory stopped by SIGHUP, after its LOST line (SIGINT, SIGTERM: 130, 143)
+  130 the per-host worker or flush stopped by SIGINT (it hands back what it had not sent)
   143 the per-host worker or flush stopped by SIGTERM (the same)`;
 
 /** What a run of the program depends on beyond its streams; a bin takes the defaults, an in-process test its own. */
