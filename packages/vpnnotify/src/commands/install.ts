@@ -41,6 +41,8 @@ export function newInstallCommand(program: Command, runF: RunFn<InstallCommandOp
 }
 
 export async function runInstallCommand({ prefix: given, config, bundle }: InstallCommandOptions, io: IOStreams): Promise<ExitCode> {
+  // Empty would install into whatever directory install runs in.
+  if (!given.trim()) throw new UsageError("--prefix is empty", { hint: "name the directory, e.g. --prefix /usr/local/lib/vpnnotify" });
   // Absolute, as the config's path: the hooks are run from the VPN server's directory, not install's.
   const prefix = resolve(given);
   if (!bundle.endsWith(".cjs"))
