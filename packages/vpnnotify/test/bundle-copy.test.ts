@@ -68,7 +68,10 @@ describe("a copied bundle", () => {
     const { config } = writeConfig(root);
     mkdirSync(join(root, "cwd"));
     const empty = run([process.execPath, copy, "--config", config, "install", "--prefix", ""], {}, join(root, "cwd"));
-    expect([empty.status, empty.stderr]).toEqual([64, "vpnnotify: --prefix is empty (name the directory, e.g. --prefix /usr/local/lib/vpnnotify)\n"]);
+    expect([empty.status, empty.stderr]).toEqual([
+      64,
+      "vpnnotify: --prefix is empty (name the directory, e.g. --prefix /usr/local/lib/vpnnotify)\n",
+    ]);
     expect(readdirSync(join(root, "cwd"))).toEqual([]);
     const install = run([process.execPath, copy, "--config", config, "install", "--prefix", "../P"], {}, join(root, "cwd"));
     expect(install.stderr).toBe("");
