@@ -477,7 +477,11 @@ export class Spool<T> {
   }
 
   #ensureDir(): Promise<void> {
-    this.#ready ??= ensurePrivateDir(this.dir, this.#opts.log ? { log: this.#opts.log } : {});
+    // A failure is not kept: a later add (a process retrying once space or access is back) tries again.
+    this.#ready ??= ensurePrivateDir(this.dir, this.#opts.log ? { log: this.#opts.log } : {}).catch((error: unknown) => {
+      this.#ready = undefined;
+      throw error;
+    });
     return this.#ready;
   }
 

@@ -250,9 +250,14 @@ async function acquireLock(lockPath: string, timeoutMs: number, staleMs: number)
       const handle = await open(lockPath, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, FILE_MODE);
       try {
         await handle.writeFile(JSON.stringify(info));
-      } finally {
-        await handle.close();
+      } catch (error) {
+        // Created but not written (a full disk: ENOSPC): an empty lock file naming nobody would hold off every
+        // other process until it aged out. It is nobody's lock, so it goes again.
+        await handle.close().catch(() => {});
+        await unlink(lockPath).catch(() => {});
+        throw fsError(error, `cannot write lock file ${lockPath}`);
       }
+      await handle.close();
       return info.token;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw fsError(error, `cannot create lock file ${lockPath}`);
@@ -315,9 +320,17 @@ async function readRegularFile(path: string): Promise<string | undefined> {
   }
 }
 
+/**
+ * A lock file naming no holder (empty or cut short) is written by its creator within milliseconds of creating it;
+ * one older than this was left by a creator that crashed or could not write it (a full disk), and is nobody's.
+ */
+const UNNAMED_LOCK_STALE_MS = 5_000;
+
 function isStale(holder: Partial<LockInfo> & { mtime: number }, staleMs: number): boolean {
-  const old = Date.now() - holder.mtime > staleMs;
-  if (typeof holder.pid !== "number" || holder.host !== hostname()) return old;
+  const age = Date.now() - holder.mtime;
+  if (typeof holder.pid !== "number") return age > Math.min(staleMs, UNNAMED_LOCK_STALE_MS);
+  const old = age > staleMs;
+  if (holder.host !== hostname()) return old;
   if (!isAlive(holder.pid)) return true;
   if (holder.start === undefined) return old;
   const start = processStart(holder.pid);

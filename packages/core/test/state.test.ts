@@ -330,6 +330,17 @@ describe("withLock", () => {
     expect(existsSync(elsewhere)).toBe(true);
   });
 
+  it("breaks an empty lock file a few seconds old (its creator could not write it: a full disk), not a fresh one", async () => {
+    const file = join(fresh("empty-lock"), "s.json");
+    writeFileSync(`${file}.lock`, "");
+    // Fresh: being written by its creator right now, so it holds, even with a long staleMs.
+    await expect(withLock(file, () => "early", { timeoutMs: 50, staleMs: 60_000 })).rejects.toThrow(TempFailError);
+    const tenSecondsAgo = new Date(Date.now() - 10_000);
+    utimesSync(`${file}.lock`, tenSecondsAgo, tenSecondsAgo);
+    expect(await withLock(file, () => "ran", { timeoutMs: 0, staleMs: 60_000 })).toBe("ran");
+    expect(existsSync(`${file}.lock`)).toBe(false);
+  });
+
   it("releases the lock when the function throws", async () => {
     const file = join(fresh("throws"), "s.json");
     await expect(

@@ -39,8 +39,9 @@ status [--json]" shows how many wait, the oldest and the last error. Run both as
 exits 75 while another process drains the spool or holds a lease on alerts (it says until when).
 The worker's last line counts delivered= (alerts sent), suppressed= (known places) and disconnects=.
 A worker or flush stopped by SIGTERM/SIGINT hands back the alerts under way (no waiting out their
-lease), logs "worker stopped by SIGTERM" ("flush stopped by …"), and exits 143/130. Slack has no idempotency key: an answer cut
-after Slack stored a post means that alert goes out again (at least once, never lost).
+lease), logs "worker stopped by SIGTERM" ("flush stopped by …"), and exits 143/130. Slack has no idempotency key: every
+alert under way at the stop (up to spool.concurrency) is sent again, so one whose post Slack had stored goes
+out twice (at least once, never lost).
 
 With answers.signingSecret set, the DM asks "was this you?" with two buttons; "vpnnotify serve" is
 the Slack app's interactivity Request URL (signed requests only; "No" goes to the security channel).
@@ -58,8 +59,9 @@ Config keys (YAML or JSON; the README explains each):
   spool.dir, spool.maxAttempts, spool.retryAfterSeconds   undelivered alerts, retried later
   spool.concurrency, spool.idleSeconds   the per-host worker: alerts at once, how long it waits for more
   spool.slackTimeoutSeconds (10)   the worker's timeout for each Slack call (not bound by deadlineMs)
-  spool.retryUnspooledSeconds (600)   a login the spool cannot take (full, unwritable): kept in memory and
-               retried this long by the process handling it alone, then logged as LOST
+  spool.retryUnspooledSeconds (600, ≤ 3600)   a login the spool cannot take (full, unwritable): kept in memory and
+               retried this long by the process handling it alone, then (or at SIGTERM/SIGINT/SIGHUP)
+               logged as LOST; SIGKILL leaves no LOST line
   answers.signingSecret, answers.listen, answers.path   "was this you?" buttons, answered by vpnnotify serve
   policy.knownBy, policy.renotifyAfterDays, policy.forgetAfterDays, policy.impossibleTravelKmh,
   policy.minTravelKm, policy.maxPlacesPerUser
@@ -86,11 +88,13 @@ const EXIT_CODES = [
   ExitCode.DATA_ERR,
   ExitCode.UNAVAILABLE,
   ExitCode.SOFTWARE,
+  ExitCode.IO_ERR,
   ExitCode.TEMP_FAIL,
   ExitCode.CONFIG,
 ] as const;
 
-const SIGNAL_EXIT_CODES = `  130 the per-host worker or flush stopped by SIGINT (it hands back what it had not sent)
+const SIGNAL_EXIT_CODES = `  129 a process retrying an alert in memory stopped by SIGHUP, after its LOST line (SIGINT, SIGTERM: 130, 143)
+  130 the per-host worker or flush stopped by SIGINT (it hands back what it had not sent)
   143 the per-host worker or flush stopped by SIGTERM (the same)`;
 
 /** What a run of the program depends on beyond its streams; a bin takes the defaults, an in-process test its own. */

@@ -54,7 +54,8 @@ export function runHookFastPath(
     const home = os.homedir();
     const file =
       configArg ??
-      env.VPNNOTIFY_CONFIG ??
+      // Empty is unset, as core's config lookup has it.
+      (env.VPNNOTIFY_CONFIG || undefined) ??
       [
         ...[".vpnnotifyrc", ".vpnnotifyrc.json", ".vpnnotifyrc.yaml", ".vpnnotifyrc.yml"].map((f) => path.join(cwd, f)),
         ...(home ? ["vpnnotify.json", "vpnnotify.yaml", "vpnnotify.yml"].map((f) => path.join(home, ".config/opsguard", f)) : []),
@@ -198,6 +199,10 @@ export function runHookFastPath(
         if (Math.abs(Date.now() - Math.floor(made)) < 10_000) return false;
       }
     }
+    // All nine left over: no hook can start a worker until they go; said, with the fix, on every login meanwhile.
+    process.stderr.write(
+      `vpnnotify: error: the takeover tokens ${token} … ${token}9 are all left over, so no hook can start a worker (this login waits in the spool); run vpnnotify flush as the spool's owner (it removes them and delivers what waits)\n`,
+    );
     return false;
   };
 

@@ -52,6 +52,8 @@ export interface Outcome {
   spooled?: string;
   /** Set when the alert could not be spooled (it was still sent if Slack answered). */
   spoolError?: string;
+  /** The signal that ended this process's in-memory retry of the alert (it ends on it: hook.ts). */
+  stoppedBy?: NodeJS.Signals;
   errors: string[];
 }
 
@@ -161,9 +163,14 @@ export async function handleConnect(
     spoolError = describeError(error);
     return undefined;
   });
+  // Got into the spool by the in-memory retry: due at once, not backed off (Slack may be back), and this process
+  // drains it next (hook.ts), so it does not wait out a backoff for a later hook or flush.
+  let respooled = false;
+  let stoppedBy: NodeJS.Signals | undefined;
   if (!delivery.complete && !spooled && !queued && n.retryUnspooledMs) {
-    ({ delivery, spooled } = await retryUnspooled(job, n, delivery, spoolError, n.retryUnspooledMs));
+    ({ delivery, spooled, stoppedBy } = await retryUnspooled(job, n, delivery, spoolError, n.retryUnspooledMs));
     if (spooled) spoolError = undefined;
+    respooled = spooled !== undefined;
   }
   if (!delivery.told && !stateError) {
     // Let the next login from here try again instead of waiting out this worker's lease.
@@ -177,7 +184,8 @@ export async function handleConnect(
       if (delivery.complete) {
         await n.spool.remove(spooled);
         delete progress.spooled;
-      } else if (!(await n.spool.fail(spooled, delivery.errors.join("; ") || "not delivered"))) kept = spooled.id;
+      } else if (respooled) kept = spooled.id;
+      else if (!(await n.spool.fail(spooled, delivery.errors.join("; ") || "not delivered"))) kept = spooled.id;
     } catch (error) {
       spoolError = describeError(error);
     }
@@ -192,6 +200,7 @@ export async function handleConnect(
     ...(delivery.stateError && !stateError ? { stateError: delivery.stateError } : {}),
     ...(kept ? { spooled: kept } : {}),
     ...(spoolError ? { spoolError } : {}),
+    ...(stoppedBy ? { stoppedBy } : {}),
     errors: delivery.errors,
   };
   logOutcome(n.log, outcome);
@@ -212,7 +221,7 @@ async function retryUnspooled(
   first: Delivery,
   spoolError: string | undefined,
   forMs: number,
-): Promise<{ delivery: Delivery; spooled?: SpoolEntry<SpoolJob> }> {
+): Promise<{ delivery: Delivery; spooled?: SpoolEntry<SpoolJob>; stoppedBy?: NodeJS.Signals }> {
   const until = Date.now() + forMs;
   n.log.warn("not delivered, and the spool cannot keep it: kept in memory and retried", {
     user: cutField(job.event.user),
@@ -222,14 +231,63 @@ async function retryUnspooled(
     error: first.errors.join("; ") || undefined,
   });
   let delivery = first;
-  for (let wait = UNSPOOLED_FIRST_RETRY_MS; Date.now() + wait <= until; wait = Math.min(wait * 2, 60_000)) {
-    await new Promise((resolve) => setTimeout(resolve, wait));
-    const spooled = await n.spool.add(job, n.leaseUntil()).catch(() => undefined);
-    if (spooled) return { delivery, spooled };
-    delivery = await deliverAlert(job, n, { save: async () => {} });
-    if (delivery.complete) break;
+  // Nothing else knows of this alert: a stop signal (the VPN server or systemd stopping, a person) ends the retry at
+  // once and the alert is logged LOST, naming why, before the process ends; left to the signal's default, it would
+  // vanish without a line. (SIGKILL cannot be caught: then it vanishes, after the "kept in memory" line.)
+  const stop = untilStopSignal();
+  try {
+    for (let wait = UNSPOOLED_FIRST_RETRY_MS; Date.now() + wait <= until; wait = Math.min(wait * 2, 60_000)) {
+      let timer: NodeJS.Timeout | undefined;
+      const slept = new Promise<undefined>((resolve) => {
+        timer = setTimeout(() => resolve(undefined), wait);
+      });
+      const signal = await Promise.race([slept, stop.signalled]);
+      clearTimeout(timer);
+      if (signal) return { delivery: stoppedDelivery(delivery, signal), stoppedBy: signal };
+      // Not leased: nothing more is done with it here, and whichever drainer comes first takes it right away.
+      const spooled = await Promise.race([n.spool.add(job, Date.now()).catch(() => undefined), stop.signalled]);
+      if (typeof spooled === "string") return { delivery: stoppedDelivery(delivery, spooled), stoppedBy: spooled };
+      if (spooled) return { delivery, spooled };
+      const attempt = deliverAlert(job, n, { save: async () => {} });
+      const next = await Promise.race([attempt, stop.signalled]);
+      if (typeof next === "string") {
+        // Cut off in flight: Slack may still take it, but nothing here will know; said in the line.
+        attempt.catch(() => {});
+        return {
+          delivery: stoppedDelivery(delivery, next, " (a Slack call was in flight and may still have gone out)"),
+          stoppedBy: next,
+        };
+      }
+      delivery = next;
+      if (delivery.complete) break;
+    }
+    return { delivery };
+  } finally {
+    stop.off();
   }
-  return { delivery };
+}
+
+/** The signals that stop a process retrying an alert in memory: the VPN server, systemd or a person ending it. */
+const RETRY_STOP_SIGNALS = ["SIGTERM", "SIGINT", "SIGHUP"] as const;
+
+/** Resolves with the first stop signal's name while listening; `off` stops listening (the signals' defaults return). */
+function untilStopSignal(): { signalled: Promise<NodeJS.Signals>; off: () => void } {
+  const handlers: [NodeJS.Signals, () => void][] = [];
+  const signalled = new Promise<NodeJS.Signals>((resolve) => {
+    for (const signal of RETRY_STOP_SIGNALS) handlers.push([signal, () => resolve(signal)]);
+  });
+  for (const [signal, handler] of handlers) process.on(signal, handler);
+  return {
+    signalled,
+    off: () => {
+      for (const [signal, handler] of handlers) process.off(signal, handler);
+    },
+  };
+}
+
+/** The delivery as it stood when a stop signal ended the in-memory retry: not complete, with why in its errors. */
+function stoppedDelivery(delivery: Delivery, signal: string, note = ""): Delivery {
+  return { ...delivery, complete: false, errors: [...delivery.errors, `stopped by ${signal} while retrying it in memory${note}`] };
 }
 
 export interface FlushResult {

@@ -140,7 +140,7 @@ say() { printf 'vpnnotify: %s\\n' "$*" >&2; }
 # It reads the config this script was made from (or the one OpenVPN's environment names), which
 # need not be in the default place.
 to_node() {
-  VPNNOTIFY_CONFIG=\${VPNNOTIFY_CONFIG-$config}
+  VPNNOTIFY_CONFIG=\${VPNNOTIFY_CONFIG:-$config}
   export VPNNOTIFY_CONFIG
   if [ -x "$node_hook" ]; then exec ${node} "$@"; fi
   say "error: failed reason=\\"cannot run the Node hook $node_hook, so this login is NOT notified\\""
@@ -152,7 +152,7 @@ to_node() {
 # Only a plain client-connect (at most OpenVPN's dynamic config file as argument) is queued here.
 [ "\${script_type-}" = client-connect ] && [ $# -le 1 ] && [ -z "\${VPNNOTIFY_DETACHED-}" ] || to_node "$@"
 case \${1-} in -*) to_node "$@" ;; esac
-[ "\${VPNNOTIFY_CONFIG-$config}" = "$config" ] || to_node "$@"
+[ "\${VPNNOTIFY_CONFIG:-$config}" = "$config" ] || to_node "$@"
 # install dates this script as the config, to the nanosecond (dash and bash compare nanoseconds):
 # an edit makes the config newer. -nt is in POSIX.1-2024's test (dash, bash, busybox ash and ksh
 # had it long before).
@@ -367,6 +367,8 @@ take_over() {
     [ $((now - made)) -lt 10000 ] && [ $((made - now)) -lt 10000 ] && return 1
     n=$((\${n:-1} + 1))
   done
+  # All nine left over: no hook can start a worker until they go; said, with the fix, on every login meanwhile.
+  say "error: the takeover tokens $1 … \${1}9 are all left over, so no hook can start a worker (this login waits in the spool); run vpnnotify flush as the spool's owner (it removes them and delivers what waits)"
   return 1
 }
 

@@ -1,5 +1,5 @@
 import { constants, statSync } from "node:fs";
-import { lstat, readdir, readFile, rmdir, unlink } from "node:fs/promises";
+import { lstat, readdir, readFile, rm, rmdir, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { ConfigError, escapeLine, type Logger, PermissionError } from "@opsguard/core";
 
@@ -79,13 +79,18 @@ export async function clearStaleStartClaim(spool: string): Promise<void> {
   await clearTakeoverTokens(spool);
 }
 
-/** The sh hook's takeover tokens older than 10 s (the worker calls it as it starts; flush through clearStaleStartClaim). */
+/**
+ * The sh hook's takeover tokens older than 10 s (the worker calls it as it starts; flush through clearStaleStartClaim).
+ * A directory by a token's name (no hook makes one) stops worker starts as a left token does: removed too.
+ */
 export async function clearTakeoverTokens(spool: string): Promise<void> {
   const names = await readdir(spool).catch(() => [] as string[]);
   for (const name of names.filter((n) => TAKEOVER_TOKEN.test(n))) {
     const token = join(spool, name);
     const stat = await lstat(token).catch(() => undefined);
-    if (stat && Date.now() - stat.mtimeMs >= CLAIM_STALE_MS) await unlink(token).catch(() => {});
+    if (!stat || Date.now() - stat.mtimeMs < CLAIM_STALE_MS) continue;
+    // rm never follows a symlink: a directory's contents go, never what a link inside it names.
+    await (stat.isDirectory() ? rm(token, { recursive: true, force: true }) : unlink(token)).catch(() => {});
   }
 }
 

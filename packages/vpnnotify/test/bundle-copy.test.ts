@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -23,9 +23,10 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 /** A config in a non-default place (a space in its path) whose Slack refuses at once: every login stays in the spool. */
 const writeConfig = (root: string) => refusingSlackConfig(root, join(root, "etc", "vpn notify.json"));
 
-const run = (argv: string[], env: Record<string, string> = {}) =>
+const run = (argv: string[], env: Record<string, string> = {}, cwd?: string) =>
   spawnSync(argv[0] as string, argv.slice(1), {
     env: { PATH: "/usr/bin:/bin", T_TOKEN: "xoxb-1", ...env },
+    ...(cwd ? { cwd } : {}),
     encoding: "utf8",
     timeout: 20_000,
   });
@@ -57,6 +58,32 @@ describe("a copied bundle", () => {
     const notify = run([process.execPath, copy, "--config", config, "notify", "--user", "alice", "--ip", "81.2.69.142"]);
     expect(notify.stderr).toMatch(/warn: GeoIP lookup failed; .*the embedded GeoIP database .*copy those files beside it/);
     expect(notify.stderr).not.toContain("internal error");
+  });
+
+  it("a relative --prefix is made absolute: the hook runs from any directory; an empty VPNNOTIFY_CONFIG keeps its config (r18b findings 3, 7)", () => {
+    const root = mkdtempSync(join(dir, "relative-"));
+    const copy = join(root, "x.cjs");
+    copyFileSync(BUNDLE, copy);
+    for (const file of embeddedDatabaseFiles()) copyFileSync(file, join(root, file.slice(file.lastIndexOf("/") + 1)));
+    const { config } = writeConfig(root);
+    mkdirSync(join(root, "cwd"));
+    const empty = run([process.execPath, copy, "--config", config, "install", "--prefix", ""], {}, join(root, "cwd"));
+    expect([empty.status, empty.stderr]).toEqual([
+      64,
+      "vpnnotify: --prefix is empty (name the directory, e.g. --prefix /usr/local/lib/vpnnotify)\n",
+    ]);
+    expect(readdirSync(join(root, "cwd"))).toEqual([]);
+    const install = run([process.execPath, copy, "--config", config, "install", "--prefix", "../P"], {}, join(root, "cwd"));
+    expect(install.stderr).toBe("");
+    expect(install.status).toBe(0);
+    const hook = join(root, "P", "vpnnotify-hook");
+    expect(install.stdout).toContain(`ocserv: connect-script = ${hook}`);
+    expect(install.stdout).not.toMatch(/\.\.\/P/);
+    // From elsewhere, as a VPN server runs it, with an empty VPNNOTIFY_CONFIG in its environment.
+    const status = run([hook, "--json", "status"], { VPNNOTIFY_CONFIG: "" }, "/");
+    expect(status.stderr).toBe("");
+    expect(status.status).toBe(0);
+    expect(JSON.parse(status.stdout)).toMatchObject({ pending: 0 });
   });
 
   it("with the database beside it: installs; the sh hook, dated as a config with nanoseconds, stays on the sh path; every hand-over keeps the config", async () => {

@@ -714,4 +714,13 @@ describe("--help", () => {
     expect(missing).toEqual([]);
     expect(result.stdout).toContain("vpnnotify install");
   });
+
+  it("lists every exit code of the README's table (74 too: flush on a full disk; r18b finding 2)", async () => {
+    const readme = readFileSync(join(import.meta.dirname, "../README.md"), "utf8");
+    const table = readme.slice(readme.indexOf("## Exit codes"), readme.indexOf("## Code layout"));
+    const codes = [...table.matchAll(/^\| (\d+) +\|/gm)].map((row) => row[1] ?? "");
+    expect(codes).toContain("74");
+    const help = (await runInProc(["--help"], {})).stdout;
+    expect(codes.filter((code) => !new RegExp(`^ +${code} `, "m").test(help))).toEqual([]);
+  });
 });

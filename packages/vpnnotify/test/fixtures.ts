@@ -1,4 +1,4 @@
-import { spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { createSocket } from "node:dgram";
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { hostname, tmpdir } from "node:os";
@@ -140,7 +140,13 @@ export async function runInProc(args: readonly string[], env: Record<string, str
 }
 
 /** Runs the real CLI (through tsx) the way a VPN server runs a hook: environment in, exit code out. */
-export function runCli(args: readonly string[], env: Record<string, string | undefined>, timeoutMs = 20_000): Promise<CliResult> {
+export function runCli(
+  args: readonly string[],
+  env: Record<string, string | undefined>,
+  timeoutMs = 20_000,
+  /** Called with the process once started: for a test that signals it. */
+  started?: (child: ChildProcess) => void,
+): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const start = Date.now();
     const child = spawn(process.execPath, ["--import", "tsx", CLI, ...args], {
@@ -148,6 +154,7 @@ export function runCli(args: readonly string[], env: Record<string, string | und
       env: cliEnv(env),
       stdio: ["ignore", "pipe", "pipe"],
     });
+    started?.(child);
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (c: Buffer) => {

@@ -176,6 +176,27 @@ require("node:fs").writeFileSync(${JSON.stringify(marker)}, JSON.stringify({ arg
     expect(readFileSync(ahead.starts, "utf8")).toBe("started\n");
   });
 
+  it("all nine takeover tokens left over (files or directories): the hook names them and the fix on stderr, starts no worker (r18b finding 4)", async () => {
+    const record = (starts: string) =>
+      `if (!process.argv.includes("--version")) require("node:fs").appendFileSync(${JSON.stringify(starts)}, "started\\n");`;
+    const site = spoolSite("nine", record);
+    const old = Date.now() - 3_600_000;
+    writeFileSync(join(site.spool, "worker.starting"), `${old}\n`);
+    const token = join(site.spool, `.worker.starting.${old}.taken`);
+    for (const n of ["", "2", "3", "4", "5", "6", "7", "8", "9"]) {
+      if (n === "" || Number(n) % 2 === 1) writeFileSync(`${token}${n}`, "");
+      else mkdirSync(`${token}${n}`);
+      utimesSync(`${token}${n}`, new Date(old), new Date(old));
+    }
+    const env = { PATH: "/usr/bin:/bin", VPNNOTIFY_CONFIG: site.config, ...openvpnConnectEnv("alice", "81.2.69.142") };
+    expect(spawnSync(site.launcher, [], { env, encoding: "utf8" })).toMatchObject({
+      status: 0,
+      stderr: `vpnnotify: error: the takeover tokens ${token} … ${token}9 are all left over, so no hook can start a worker (this login waits in the spool); run vpnnotify flush as the spool's owner (it removes them and delivers what waits)\n`,
+    });
+    await new Promise((r) => setTimeout(r, 300));
+    expect(existsSync(site.starts)).toBe(false);
+  });
+
   it("a takeover token left 11 s ago (a killed hook, or a dangling-symlink claim's junk token): exactly one of 10 racing hooks starts the worker (r18 finding 3)", async () => {
     const record = (starts: string) =>
       `if (!process.argv.includes("--version")) require("node:fs").appendFileSync(${JSON.stringify(starts)}, "started\\n");`;

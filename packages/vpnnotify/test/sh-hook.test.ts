@@ -306,6 +306,26 @@ describe("the sh client-connect hook", () => {
     });
   }
 
+  it("all nine takeover tokens left over (files or directories, an hour old): one line names them and the fix; no worker (r18b finding 4)", async () => {
+    const s = site();
+    const old = Date.now() - 3_600_000;
+    writeFileSync(join(s.spool, "worker.starting"), `${old}\n`);
+    const token = join(s.spool, `.worker.starting.${old}.taken`);
+    for (const n of ["", "2", "3", "4", "5", "6", "7", "8", "9"]) {
+      if (n === "" || Number(n) % 2 === 1) writeFileSync(`${token}${n}`, "");
+      else mkdirSync(`${token}${n}`);
+      utimesSync(`${token}${n}`, new Date(old), new Date(old));
+    }
+    const result = await hook(s, { script_type: "client-connect", common_name: "a", trusted_ip: "81.2.69.1" });
+    expect(result).toEqual({
+      code: 0,
+      stderr: `vpnnotify: error: the takeover tokens ${token} … ${token}9 are all left over, so no hook can start a worker (this login waits in the spool); run vpnnotify flush as the spool's owner (it removes them and delivers what waits)\n`,
+    });
+    expect(entryFiles(s)).toHaveLength(1);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(calls(s)).toEqual([]);
+  });
+
   it("a worker.starting directory: an empty one is removed and the worker started; one with files is named on stderr (r18 finding 4)", async () => {
     const login = { script_type: "client-connect", common_name: "a", trusted_ip: "81.2.69.1" };
     const empty = site();

@@ -1,4 +1,5 @@
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from "node:fs";
+import type { ChildProcess } from "node:child_process";
+import { chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { withLock } from "@opsguard/core";
@@ -217,6 +218,69 @@ describe("a spool that cannot take the login (its disk full, or not writable; r1
     expect(logText(s)).not.toMatch(/^vpnnotify: error: (failed|LOST)/m);
   });
 
+  it.each([
+    ["SIGTERM", 143],
+    ["SIGINT", 130],
+    ["SIGHUP", 129],
+  ] as const)(
+    "stopped by %s while retrying in memory: logged as LOST, naming the signal, before it exits %i (r18b finding 1)",
+    async (signal, code) => {
+      const { s, login } = noSpool();
+      slack.down();
+      let child: ChildProcess | undefined;
+      const run = runCli([], login, 30_000, (c) => {
+        child = c;
+      });
+      await waitFor(() => /kept in memory and retried/.test(logText(s)), 20_000, "the alert kept in memory");
+      child?.kill(signal);
+      expect((await run).code).toBe(code);
+      expect(slack.messages).toEqual([]);
+      expect(logText(s)).toMatch(
+        new RegExp(
+          `^vpnnotify: error: LOST \\(not delivered, and not kept for a retry\\) user=alice ip=81\\.2\\.69\\.142 .*spool="unavailable \\(.*\\)" error=".*stopped by ${signal} while retrying it in memory" fix=`,
+          "m",
+        ),
+      );
+    },
+    40_000,
+  );
+
+  it("back in the spool by the in-memory retry (space again): this process drains it at once, no backoff, no later hook needed (r18b finding 6)", async () => {
+    const { s, login } = noSpool();
+    slack.down();
+    const run = runInProc([], login);
+    await waitFor(() => /kept in memory and retried/.test(logText(s)), 15_000, "the alert kept in memory");
+    // Space again and Slack back: the next retry puts it in the spool first; nothing else will start a worker.
+    rmSync(join(s.dir, "file"));
+    slack.up();
+    expect((await run).code).toBe(0);
+    expect(slack.messagesTo("U0ALICE")).toHaveLength(1);
+    expect(readdirSync(join(s.dir, "file", "spool")).filter((f) => f.endsWith(".json"))).toEqual([]);
+    // Logged as kept in the spool (not LOST), then as it went out from there.
+    expect(logText(s)).toMatch(/^vpnnotify: error: failed user=alice .*spooled=\S+ /m);
+    expect(logText(s)).toMatch(/^vpnnotify: delivered late user=alice .*dm=U0ALICE$/m);
+    expect(logText(s)).not.toMatch(/LOST/);
+  });
+
+  it("handled alone, it still says what waits in the spool: the undelivered alerts warning (r18b finding 2)", async () => {
+    const s = site("file");
+    const config = s.config({ spool: { dir: s.spool, idleSeconds: 0, retryAfterSeconds: 60 } });
+    const worker = (user: string, ip: string) => ({ ...env(config), VPNNOTIFY_DETACHED: "1", ...openvpnConnectEnv(user, ip) });
+    slack.down();
+    expect((await runInProc([], worker("alice", PLACES.london.ip))).code).toBe(0);
+    expect(readdirSync(s.spool).filter((f) => f.endsWith(".json"))).toHaveLength(1);
+    // The spool can no longer take a login (as on a full disk; here a directory this user may not write to),
+    // but can still be read: the next login is handled alone, and the alert waiting there must not go unmentioned.
+    chownSync(s.spool, 4242, 4242);
+    slack.up();
+    const before = logText(s).length;
+    expect((await runInProc([], worker("alice", PLACES.paris.ip))).code).toBe(0);
+    const second = logText(s).slice(before);
+    expect(second).toMatch(/^vpnnotify: warn: cannot queue the login in the spool; handling it alone /m);
+    expect(second).toMatch(/^vpnnotify: (warn: )?(notified|escalated) user=alice ip=90\.100\.1\.2 /m);
+    expect(second).toMatch(/^vpnnotify: warn: undelivered alerts pending=1 .*spool=/m);
+  });
+
   it("still undelivered when its time is up: logged as LOST, naming the spool's problem and the fix, never as kept", async () => {
     const { s, login } = noSpool({ retryUnspooledSeconds: 0 });
     slack.down();
@@ -272,6 +336,13 @@ describe("the hooks' start claim", () => {
     expect((await runInProc(["flush"], env(config))).code).toBe(0);
     expect(existsSync(marker)).toBe(false);
     expect([existsSync(staleToken), existsSync(freshToken)]).toEqual([false, true]);
+    // A directory by a token's name stops worker starts as a token does: an old one goes too, with what is in it (r18b finding 4).
+    const staleDir = join(spool, ".worker.starting.1.taken2");
+    mkdirSync(staleDir);
+    writeFileSync(join(staleDir, "x"), "");
+    utimesSync(staleDir, old, old);
+    expect((await runInProc(["flush"], env(config))).code).toBe(0);
+    expect(existsSync(staleDir)).toBe(false);
   });
 });
 

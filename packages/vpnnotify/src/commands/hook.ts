@@ -1,5 +1,6 @@
 import { constants } from "node:fs";
 import { open, readdir, rm } from "node:fs/promises";
+import { constants as osConstants } from "node:os";
 import { join } from "node:path";
 import {
   type Command,
@@ -123,19 +124,21 @@ export async function runHookCommand({ name, opts, env, clock }: HookCommandOpti
     // here. Only when it cannot even be spooled is it handled directly, below, as a one-off.
     const n = createNotifier(config, log, undefined, { worker: true });
     const queued = queuedWorker || (event !== undefined && (await queueOwnLogin(event, n, config, clock, log)));
-    if (queued) {
-      const worked = await workSpool(n, config);
-      // Another worker runs (its hook queued without knowing): it reports the spool, not this one.
-      if (!worked.busy && !worked.stoppedBy) await logPending(n, log);
-      await n.store.close().catch(() => {});
-      await close();
-      // Stopped by a signal: its exit code, as a shell or systemd reports a process the signal ended.
-      return worked.stoppedBy ? (STOP_SIGNALS[worked.stoppedBy] as ExitCode) : ExitCode.OK;
+    let worked: Awaited<ReturnType<typeof workSpool>> | undefined;
+    const alone = queued || !event ? undefined : await handleAlone(event, config, clock, log);
+    if (queued || alone?.spooled) {
+      // Handled alone, its in-memory retry got the login into the spool (space again): drained now, with what else
+      // waits there, as the worker this hook meant to start, instead of waiting for a later hook or flush.
+      worked = await workSpool(n, config);
     }
+    // Another worker runs (its hook queued without knowing): it reports the spool, not this one. Handled alone,
+    // this process says what still waits there (a full disk holds up the queued logins too).
+    if (!worked?.busy && !worked?.stoppedBy) await logPending(n, log);
     await n.store.close().catch(() => {});
-    if (event) await handleAlone(event, config, clock, log);
     await close();
-    return ExitCode.OK;
+    // Stopped by a signal: its exit code, as a shell or systemd reports a process the signal ended.
+    if (worked?.stoppedBy) return STOP_SIGNALS[worked.stoppedBy] as ExitCode;
+    return alone?.stoppedBy ? ((128 + osConstants.signals[alone.stoppedBy]) as ExitCode) : ExitCode.OK;
   }
   if (!event) return ExitCode.OK;
   const deferred = event.deferredFile;
@@ -176,9 +179,15 @@ export async function runHookCommand({ name, opts, env, clock }: HookCommandOpti
  * alone, as the worker would (paced Slack, its timeouts), not cut at the hook's deadline — nobody waits on this
  * process but OpenVPN's deferred answer, given by then — so the line logged is what happened: an alert cut off
  * in flight could have gone out after being logged failed. Not delivered, it is kept in memory and retried for
- * spool.retryUnspooledSeconds (notify.ts), then logged as LOST.
+ * spool.retryUnspooledSeconds (notify.ts), then logged as LOST. Returns whether the login is in the spool now
+ * (that retry got it there: the caller drains it), and the signal that stopped that retry (the caller exits 128 + n).
  */
-async function handleAlone(event: VpnEvent, config: VpnnotifyConfig, clock: RunClock, log: Logger): Promise<void> {
+async function handleAlone(
+  event: VpnEvent,
+  config: VpnnotifyConfig,
+  clock: RunClock,
+  log: Logger,
+): Promise<{ spooled: boolean; stoppedBy?: NodeJS.Signals }> {
   const deferred = event.deferredFile;
   const reject = config.onFailure === "reject";
   const unwritable = deferred && !reject ? answerDeferred(deferred, "1") : undefined;
@@ -202,9 +211,10 @@ async function handleAlone(event: VpnEvent, config: VpnnotifyConfig, clock: RunC
     const unanswered = answerDeferred(deferred, verdict);
     if (unanswered) log.warn(unanswered);
   }
-  await work;
+  const outcome = await work;
   await n.spool.idle();
   await n.store.close().catch(() => {});
+  return { spooled: outcome?.spooled !== undefined, ...(outcome?.stoppedBy ? { stoppedBy: outcome.stoppedBy } : {}) };
 }
 
 /**

@@ -40,7 +40,11 @@ export function newInstallCommand(program: Command, runF: RunFn<InstallCommandOp
     });
 }
 
-export async function runInstallCommand({ prefix, config, bundle }: InstallCommandOptions, io: IOStreams): Promise<ExitCode> {
+export async function runInstallCommand({ prefix: given, config, bundle }: InstallCommandOptions, io: IOStreams): Promise<ExitCode> {
+  // Empty would install into whatever directory install runs in.
+  if (!given.trim()) throw new UsageError("--prefix is empty", { hint: "name the directory, e.g. --prefix /usr/local/lib/vpnnotify" });
+  // Absolute, as the config's path: the hooks are run from the VPN server's directory, not install's.
+  const prefix = resolve(given);
   if (!bundle.endsWith(".cjs"))
     throw new UsageError("install copies the built bundle", { hint: "run the built vpnnotify (dist/vpnnotify.cjs)" });
   const { launcher } = installWithLauncher({
@@ -73,7 +77,7 @@ export async function runInstallCommand({ prefix, config, bundle }: InstallComma
 }
 
 /**
- * `<prefix>/vpnnotify-hook`: sets VPNNOTIFY_CONFIG (unless the VPN server's environment has one, as the sh hook does)
+ * `<prefix>/vpnnotify-hook`: sets VPNNOTIFY_CONFIG (unless the VPN server's environment has a non-empty one, as the sh hook does)
  * and execs the launcher. A script rather than `launcher --config FILE` in the printed lines: ocserv runs its
  * connect-script with no arguments. Written beside and renamed over, so a hook running meanwhile keeps the old one.
  */
@@ -83,7 +87,8 @@ function writeConfigHook(prefix: string, launcher: string, config: string): stri
   const script = [
     "#!/bin/sh",
     "# Written by vpnnotify install: the launcher with the config it was installed with. Re-run install to change it.",
-    `VPNNOTIFY_CONFIG=\${VPNNOTIFY_CONFIG-${shQuote(config)}}`,
+    // Empty counts as unset (`:-`), as the Node hook treats it: VPNNOTIFY_CONFIG= must not lose the config.
+    `VPNNOTIFY_CONFIG=\${VPNNOTIFY_CONFIG:-${shQuote(config)}}`,
     "export VPNNOTIFY_CONFIG",
     `exec ${shQuote(launcher)} "$@"`,
     "",
