@@ -209,12 +209,19 @@ describe(`a storm of ${USERS} client-connect hooks at once`, () => {
     expect(slack.messages).toEqual([]);
     expect(readdirSync(s.spool).filter((f) => f.endsWith(".json"))).toHaveLength(USERS);
     slack.up();
-    const flush = await run(["flush", "--force", "--json"], s.config);
-    expect(flush.code).toBe(0);
-    expect(JSON.parse(flush.stdout)).toMatchObject({ busy: false, delivered: USERS, failed: 0, pending: 0 });
+    // A hook of the storm that ran after the first worker let go may have started another (CI, a loaded machine):
+    // flush then says 75 while that worker holds the drain lock, as the README documents, and is run again; the
+    // other worker may deliver some of the alerts itself, so each user's one DM is counted, not flush's alone.
+    let flush = await run(["flush", "--force", "--json"], s.config);
+    for (let tries = 0; flush.code === 75 && tries < 5; tries++) {
+      await waitFor(() => !existsSync(join(s.spool, "drain.lock")), 15_000, "the other worker to finish");
+      flush = await run(["flush", "--force", "--json"], s.config);
+    }
+    expect(flush.code, flush.stderr).toBe(0);
+    expect(JSON.parse(flush.stdout)).toMatchObject({ busy: false, failed: 0, pending: 0 });
     const perUser = Array.from({ length: USERS }, (_, i) => slack.messagesTo(slackId(i)).length);
     expect(perUser).toEqual(Array(USERS).fill(1));
-    expect(flush.stderr.match(/^vpnnotify: delivered late user=storm\d+ /gm)).toHaveLength(USERS);
+    expect(`${flush.stderr}${s.text()}`.match(/^vpnnotify: delivered late user=storm\d+ /gm)).toHaveLength(USERS);
   }, 90_000);
 
   it("with the state file (one VPN server): every login of a storm is remembered, and a second-country storm fully escalated", async () => {
