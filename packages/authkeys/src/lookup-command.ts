@@ -79,38 +79,21 @@ export async function runLookupCommand(user: string, fingerprint: string | undef
       audit.error("lookup", { ...fields, error: describeError(error) });
     }
   };
-  // Whoever answers first, the lookup or the hard give-up, is the only one to print.
-  let answered = false;
-  const claim = () => {
-    if (answered) return false;
-    answered = true;
-    return true;
-  };
-  const giveUpAt = agentWait + config.ldap.deadlineMs + WATCHDOG_GRACE_MS;
-  giveUpAfter(
-    giveUpAt,
-    claim,
-    async () => {
-      const { fromCacheAfterDeadline } = await import("./lookup");
-      print(await fromCacheAfterDeadline(config, { user, fingerprint }, { log }, giveUpError(giveUpAt, KEY_WORDS)));
-    },
-    failed,
+  return underGiveUp({
+    limitMs: agentWait + config.ldap.deadlineMs + WATCHDOG_GRACE_MS,
+    ldapDeadlineMs: config.ldap.deadlineMs,
+    words: KEY_WORDS,
     io,
-  );
-  try {
-    const outcome =
+    lookup: async (budgetMs) =>
       (await fromAgent(config, user, fingerprint, log, launcherProblem)) ??
-      // LDAP gets its deadline, cut short where the process started so late (a starved host) that it
-      // would run into the give-up: that leaves the give-up's share for the cache and the exit.
-      (await lookupDirectly(config, user, fingerprint, log, Math.min(config.ldap.deadlineMs, giveUpAt - GIVE_UP_CACHE_MS - elapsed())));
-    if (!claim()) return await givenUp();
-    print(outcome);
-    return ExitCode.OK;
-  } catch (error) {
-    if (!claim()) return await givenUp();
-    failed(error);
-    throw error;
-  }
+      (await lookupDirectly(config, user, fingerprint, log, budgetMs())),
+    fromCache: async (error) => {
+      const { fromCacheAfterDeadline } = await import("./lookup");
+      return fromCacheAfterDeadline(config, { user, fingerprint }, { log }, error);
+    },
+    print,
+    failed,
+  });
 }
 
 type Outcome = Pick<LookupOutcome, "result" | "lines"> & { source: string };
@@ -155,7 +138,7 @@ async function lookupDirectly(
 /** Beyond the LDAP deadline: time for the cache, the output and the exit. */
 export const WATCHDOG_GRACE_MS = 2000;
 /** How long the hard give-up may spend reading the cache before it refuses (a stuck file system). */
-export const GIVE_UP_CACHE_MS = 500;
+const GIVE_UP_CACHE_MS = 500;
 
 /** What a login command prints, and what its give-up would serve from the cache instead: said when it has neither. */
 export interface GiveUpWords {
@@ -165,7 +148,58 @@ export interface GiveUpWords {
 
 const KEY_WORDS: GiveUpWords = { cached: "keys", printed: "keys" };
 
-export function giveUpError(limitMs: number, words: GiveUpWords): LdapTimeoutError {
+/** A login command's lookup and what its hard give-up serves in its place (underGiveUp). */
+export interface GiveUpRun<T> {
+  /** When the give-up takes over, in ms since the run's clock started. */
+  limitMs: number;
+  ldapDeadlineMs: number;
+  words: GiveUpWords;
+  io: IOStreams;
+  /**
+   * The lookup; budgetMs() is LDAP's deadline cut short where the process started so late (a starved host)
+   * that it would run into the give-up, leaving the give-up its share for the cache and the exit. A function,
+   * read when LDAP is asked (after the agent, for keys).
+   */
+  lookup: (budgetMs: () => number) => Promise<T>;
+  /** What an outage would serve (fresh cache), or throws `error`. */
+  fromCache: (error: LdapTimeoutError) => Promise<T>;
+  print: (outcome: T) => void | Promise<void>;
+  /** Logs a failure (syslog's record); the error itself is then reported as the command reports errors. */
+  failed: (error: unknown) => void;
+}
+
+/**
+ * Runs the lookup under the hard give-up (giveUpAfter): whichever answers first, the lookup or the give-up's
+ * cached answer, is the only one printed; the other waits for the process to end.
+ */
+export async function underGiveUp<T>(run: GiveUpRun<T>): Promise<ExitCode> {
+  let answered = false;
+  const claim = () => {
+    if (answered) return false;
+    answered = true;
+    return true;
+  };
+  giveUpAfter(
+    run.limitMs,
+    claim,
+    async () => run.print(await run.fromCache(giveUpError(run.limitMs, run.words))),
+    run.failed,
+    run.io,
+    run.words,
+  );
+  try {
+    const outcome = await run.lookup(() => Math.min(run.ldapDeadlineMs, run.limitMs - GIVE_UP_CACHE_MS - elapsed()));
+    if (!claim()) return await givenUp();
+    await run.print(outcome);
+    return ExitCode.OK;
+  } catch (error) {
+    if (!claim()) return await givenUp();
+    run.failed(error);
+    throw error;
+  }
+}
+
+function giveUpError(limitMs: number, words: GiveUpWords): LdapTimeoutError {
   return new LdapTimeoutError(`gave up after ${elapsed()} ms (limit ${limitMs} ms since the process started) waiting for LDAP`, {
     hint: `the host is overloaded or LDAP is slow: no fresh cached ${words.cached} to serve instead`,
   });
@@ -178,13 +212,13 @@ export function giveUpError(limitMs: number, words: GiveUpWords): LdapTimeoutErr
  * socket, a file system, a starved CPU), the first moment this process runs after the limit it ends.
  * Unref'd, so it never delays a normal exit.
  */
-export function giveUpAfter(
+function giveUpAfter(
   limitMs: number,
   claim: () => boolean,
   answer: () => Promise<void>,
   failed: (error: unknown) => void,
   io: IOStreams,
-  words: GiveUpWords = KEY_WORDS,
+  words: GiveUpWords,
 ): void {
   const giveUp = () => {
     let done = false;
@@ -222,7 +256,7 @@ export function giveUpAfter(
 }
 
 /** The lookup finished after the give-up took over: that path prints and exits; this one waits for it. */
-export function givenUp(): Promise<never> {
+function givenUp(): Promise<never> {
   return new Promise(() => {});
 }
 

@@ -1,15 +1,12 @@
 import { ConfigError, describeError } from "@opsguard/core/errors";
-import { ExitCode } from "@opsguard/core/exit";
+import type { ExitCode } from "@opsguard/core/exit";
 import {
   elapsed,
-  GIVE_UP_CACHE_MS,
   type GiveUpWords,
-  givenUp,
-  giveUpAfter,
-  giveUpError,
   type LookupCommandOptions,
   loginLoggers,
   startClock,
+  underGiveUp,
   WATCHDOG_GRACE_MS,
 } from "./lookup-command";
 import { principalOptionsProblem } from "./principal-options";
@@ -69,36 +66,20 @@ export async function runPrincipalsCommand(user: string, cert: CertificateTokens
       audit.error("principals", { user: printableUser(user), ...certFields, result: "error", source: "none", error: describeError(error) });
     }
   };
-  // Whoever answers first, the lookup or the hard give-up, is the only one to print.
-  let answered = false;
-  const claim = () => {
-    if (answered) return false;
-    answered = true;
-    return true;
-  };
-  const giveUpAt = config.ldap.deadlineMs + WATCHDOG_GRACE_MS;
-  giveUpAfter(
-    giveUpAt,
-    claim,
-    async () => {
-      const { principalsFromCacheAfterDeadline } = await import("./principals");
-      await print(await principalsFromCacheAfterDeadline(config, user, { log }, giveUpError(giveUpAt, PRINCIPAL_WORDS)));
-    },
-    failed,
+  return underGiveUp({
+    limitMs: config.ldap.deadlineMs + WATCHDOG_GRACE_MS,
+    ldapDeadlineMs: config.ldap.deadlineMs,
+    words: PRINCIPAL_WORDS,
     io,
-    PRINCIPAL_WORDS,
-  );
-  try {
-    const { lookupPrincipals } = await import("./principals");
-    // LDAP's deadline is cut where the process started so late that it would run into the give-up.
-    const budgetMs = Math.min(config.ldap.deadlineMs, giveUpAt - GIVE_UP_CACHE_MS - elapsed());
-    const outcome = await lookupPrincipals(config, user, { log, budgetMs });
-    if (!claim()) return await givenUp();
-    await print(outcome);
-    return ExitCode.OK;
-  } catch (error) {
-    if (!claim()) return await givenUp();
-    failed(error);
-    throw error;
-  }
+    lookup: async (budgetMs) => {
+      const { lookupPrincipals } = await import("./principals");
+      return lookupPrincipals(config, user, { log, budgetMs: budgetMs() });
+    },
+    fromCache: async (error) => {
+      const { principalsFromCacheAfterDeadline } = await import("./principals");
+      return principalsFromCacheAfterDeadline(config, user, { log }, error);
+    },
+    print,
+    failed,
+  });
 }
