@@ -62,17 +62,13 @@ export async function lookupKeys(config: AuthkeysConfig, request: LookupRequest,
   const policy: KeyPolicy = { types: config.keyTypes, minRsaBits: config.minRsaBits };
   const cache = config.cache.enabled ? new KeyCache(config.cache.dir, log) : undefined;
   const query = directoryQuery(config, (template) => compileFilterTemplate(template, ["user"], "userFilter"), log);
-  const budget = deps.budgetMs === undefined ? undefined : Math.min(config.ldap.deadlineMs, Math.floor(deps.budgetMs));
   const memory =
     cache && config.cache.deadServerSeconds > 0 && !deps.ldap
       ? new ServerMemory(config.cache.dir, config.cache.deadServerSeconds, log, deps.now?.(), connectionKey(config.ldap))
       : undefined;
   let answer: Awaited<ReturnType<typeof queryDirectory>>;
   try {
-    // A process that got the CPU only after its deadline (a starved host) asks no server: nothing is
-    // remembered against servers that were never given a chance, and a fresh cache still serves.
-    if (budget !== undefined && budget <= 0) throw deadlinePassed();
-    const bounded = budget === undefined ? config : { ...config, ldap: { ...config.ldap, deadlineMs: budget } };
+    const bounded = withinBudget(config, deps.budgetMs);
     const ldap = await resolveLdapServers(bounded, deps);
     const options = { ...ldapOptionsFromConfig(ldap, "ldap", deps.env), log, health: memory };
     const started = Date.now();
@@ -108,10 +104,20 @@ export async function lookupKeys(config: AuthkeysConfig, request: LookupRequest,
   return { result: "keys", source: "ldap", lines: byFingerprint(keys, lines, request.fingerprint), dropped };
 }
 
-export function deadlinePassed(): LdapTimeoutError {
-  return new LdapTimeoutError("no time left to ask LDAP before this login's hard limit (counted from the process start)", {
-    hint: "the host is overloaded: the process got the CPU too late",
-  });
+/**
+ * The config with LDAP's deadline cut to budgetMs (the login's hard give-up, LookupDeps.budgetMs). A process
+ * that got the CPU only after its deadline (a starved host) asks no server: this throws, nothing is remembered
+ * against servers that were never given a chance, and a fresh cache still serves under the outage rules.
+ */
+export function withinBudget(config: AuthkeysConfig, budgetMs: number | undefined): AuthkeysConfig {
+  if (budgetMs === undefined) return config;
+  const budget = Math.min(config.ldap.deadlineMs, Math.floor(budgetMs));
+  if (budget <= 0) {
+    throw new LdapTimeoutError("no time left to ask LDAP before this login's hard limit (counted from the process start)", {
+      hint: "the host is overloaded: the process got the CPU too late",
+    });
+  }
+  return { ...config, ldap: { ...config.ldap, deadlineMs: budget } };
 }
 
 /**

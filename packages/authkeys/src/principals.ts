@@ -10,7 +10,7 @@ import { usableCacheEntry } from "./cache-policy";
 import type { AuthkeysConfig } from "./config";
 import { directoryQuery, findUser } from "./directory";
 import { firstAllowedGroup, type GroupRule } from "./groups";
-import { deadlinePassed, isOutage } from "./lookup";
+import { isOutage, withinBudget } from "./lookup";
 import { connectionKey, ServerMemory } from "./server-memory";
 import { resolveLdapServers } from "./srv";
 import { isValidUsername } from "./username";
@@ -66,12 +66,9 @@ export async function lookupPrincipals(config: AuthkeysConfig, user: string, dep
       : undefined;
 
   type Answer = { kind: "unknown-user" | "not-allowed" } | { kind: "user"; group: GroupRule | undefined; mapped: string[] };
-  const budget = deps.budgetMs === undefined ? undefined : Math.min(config.ldap.deadlineMs, Math.floor(deps.budgetMs));
   let answer: Answer;
   try {
-    // A process that got the CPU only after its deadline asks no server (see lookupKeys).
-    if (budget !== undefined && budget <= 0) throw deadlinePassed();
-    const bounded = budget === undefined ? config : { ...config, ldap: { ...config.ldap, deadlineMs: budget } };
+    const bounded = withinBudget(config, deps.budgetMs);
     const ldap = await resolveLdapServers(bounded, deps);
     const options = { ...ldapOptionsFromConfig(ldap, "ldap", deps.env), log, health: memory };
     answer = await withLdap(options, async (client): Promise<Answer> => {
