@@ -46,6 +46,12 @@ export function runHookFastPath(
   const path = process.getBuiltinModule("node:path");
   const os = process.getBuiltinModule("node:os");
   const crypto = process.getBuiltinModule("node:crypto");
+  /**
+   * How old (or how far ahead: a clock stepped back) a start claim or a takeover token is when nobody is
+   * starting a worker any more; spool-guard's CLAIM_STALE_MS and the sh hook's 10000 (this function is copied
+   * into the launcher alone, so it cannot import it).
+   */
+  const claimStaleMs = 10_000;
   const workerEnv: Record<string, string | undefined> = { ...env, VPNNOTIFY_DETACHED: "1" };
 
   /** The spool directory and onFailure/deadlineMs of a JSON config, as config.ts defaults them; undefined to let the worker decide. */
@@ -196,7 +202,7 @@ export function runHookFastPath(
         // Any failure but another hook's token: replaced here, as before tokens.
         if ((error as NodeJS.ErrnoException).code !== "EEXIST") return true;
         const made = fs.lstatSync(name, { throwIfNoEntry: false })?.mtimeMs ?? 0;
-        if (Math.abs(Date.now() - Math.floor(made)) < 10_000) return false;
+        if (Math.abs(Date.now() - Math.floor(made)) < claimStaleMs) return false;
       }
     }
     // All nine left over: no hook can start a worker until they go; said, with the fix, on every login meanwhile.
@@ -248,7 +254,7 @@ export function runHookFastPath(
       if (inside !== "" && !/^[1-9]\d{0,14}$/.test(inside)) return changed;
       const time = inside || changed;
       // Not 10 s ahead either: a clock stepped back must not stop every worker start until it catches up.
-      return Math.abs(Date.now() - Number(time)) < 10_000 ? "live" : time;
+      return Math.abs(Date.now() - Number(time)) < claimStaleMs ? "live" : time;
     } catch (error) {
       return (error as NodeJS.ErrnoException).code === "ENOENT" ? "gone" : "junk";
     }
