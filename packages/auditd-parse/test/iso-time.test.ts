@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { IsoTime, isoSecond } from "../src/event-json";
+import { JsonBytes } from "../src/json";
 
 // the parser writes every event's time through IsoTime; these hold its arithmetic to Date#toISOString
 describe("isoSecond", () => {
@@ -23,5 +24,18 @@ describe("isoSecond", () => {
     const t = new IsoTime();
     expect(t.text(1700000000007)).toBe("2023-11-14T22:13:20.007Z");
     expect(t.text(1700000001230)).toBe("2023-11-14T22:13:21.230Z");
+  });
+
+  it("writes the same time as JSON bytes, its date part rewritten in place as seconds alternate (hosts interleaved)", () => {
+    const t = new IsoTime();
+    const w = new JsonBytes(16);
+    // two hosts' stamps alternating, a second and a year apart, back and forth, and the range's ends
+    const stamps = [1700000000007, 1731536000999, 1700000000123, 1731536001000, 0, 253402300799999, 1700000000007];
+    for (const ms of stamps) {
+      w.reset();
+      t.write(w, ms);
+      expect(w.buf.toString("latin1", 0, w.length)).toBe(JSON.stringify(new Date(ms).toISOString()));
+      expect(t.text(ms)).toBe(new Date(ms).toISOString());
+    }
   });
 });
