@@ -376,7 +376,6 @@ export class SessionTracker {
       this.release(open);
     }
   }
-
 }
 
 /** Commands an open session holds (HELD). */
