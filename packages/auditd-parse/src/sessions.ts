@@ -132,6 +132,8 @@ export class SessionTracker {
   private lastSes: string | undefined;
   private lastNode: string | undefined;
   private lastKey = "";
+  /** The host, user, program and terminal names the open sessions share (see Names). */
+  private readonly names = new Names();
   /** Their estimated bytes (nested sessions' too). */
   private keptBytes = 0;
   /** The open sessions' own fields' estimated bytes: bounded by maxBytes apart from the items. */
@@ -162,7 +164,7 @@ export class SessionTracker {
       // the teardown records that follow an ended session's USER_END belong to it, not to a new session
       if (this.closed.has(key) && e.types.every((t) => LOGIN_TYPES.has(t))) return;
       s = { ses: e.ses, commands: NO_ITEMS, connections: NO_ITEMS };
-      if (e.node !== undefined) s.node = e.node;
+      if (e.node !== undefined) s.node = this.names.get(e.node);
       this.sessions.set(key, s);
       if (this.sessions.size > this.maxOpen) this.flushOne();
       this.weighHead(s);
@@ -171,7 +173,7 @@ export class SessionTracker {
     this.lastSes = e.ses;
     this.lastNode = e.node;
     this.lastKey = key;
-    if (e.auid !== undefined && e.auid !== "unset") s.user ??= e.auid;
+    if (e.auid !== undefined && e.auid !== "unset") s.user ??= this.names.get(e.auid);
     // flat: the time is a string of parts, which the session keeps for as long as it is open
     s.start ??= flat(e.time);
     let ended = false;
@@ -182,9 +184,10 @@ export class SessionTracker {
       const f = r.fields;
       const from = str(f.addr) ?? str(f.hostname);
       if (from) s.from ??= from;
-      if (str(f.terminal)) s.terminal ??= str(f.terminal);
+      const terminal = str(f.terminal);
+      if (terminal) s.terminal ??= this.names.get(terminal);
       const exe = str(f.exe);
-      if (exe && r.type !== "LOGIN") s.via ??= exe;
+      if (exe && r.type !== "LOGIN") s.via ??= this.names.get(exe);
       if (r.type === "USER_LOGIN" || r.type === "USER_START") {
         const res = str(f.res);
         if (res !== undefined) s.loginSuccess = res === "success" && s.loginSuccess !== false;
@@ -377,6 +380,27 @@ export class SessionTracker {
     }
   }
 }
+
+/**
+ * One string for each short name (host, user, program, terminal) the open sessions keep: each event brings its
+ * own copy, and 10000 open sessions kept 10000 copies of 16 host names and 4500 of two programs' (the second
+ * tester's interleaved log), objects that stay in the heap's old pages among the events' short-lived ones.
+ * Bounded: names up to NAME_LENGTH characters, NAMES of them; past that a name is kept as it came.
+ */
+class Names {
+  private readonly known = new Map<string, string>();
+
+  get(name: string): string {
+    if (name.length > NAME_LENGTH) return name;
+    const known = this.known.get(name);
+    if (known !== undefined) return known;
+    if (this.known.size < NAMES) this.known.set(name, name);
+    return name;
+  }
+}
+
+const NAMES = 1024;
+const NAME_LENGTH = 64;
 
 /** Commands an open session holds (HELD). */
 function heldCount(s: OpenSession): number {
