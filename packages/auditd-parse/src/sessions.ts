@@ -461,31 +461,47 @@ function str(v: FieldValue | undefined): string | undefined {
   return typeof v === "string" ? v : undefined;
 }
 
-/** A readable timeline: one header per session, then its commands and connections in time order. */
+/**
+ * A readable timeline: one header per session, then its commands and connections in time order. Built as one
+ * string, line by line: as arrays of parts, items and lines joined, the text of the sessions written took 12
+ * times its size in short-lived allocations (85 MB for 7 MB of text on the second tester's interleaved log).
+ */
 export function formatSession(s: Session): string {
-  const head = [
-    `session ${s.ses}${s.node ? ` on ${s.node}` : ""}`,
-    `user ${s.user ?? "?"}`,
-    s.from ? `from ${s.from}` : "",
-    s.via ? `via ${s.via}` : "",
-    s.terminal ? `tty ${s.terminal}` : "",
-    `${s.start ?? "?"} .. ${s.end ?? "(open)"}`,
-    s.loginSuccess === false ? "LOGIN FAILED" : "",
-  ]
-    .filter(Boolean)
-    .join("  ");
-  const items = [
-    ...s.commands.map((c) => ({
-      time: c.time,
-      text: `  ${c.time} ${c.via !== undefined ? `cmd  ${c.argv.join(" ")}  (via ${c.via})` : `exec ${c.argv.join(" ")}`}${c.uid !== undefined && c.uid !== s.user ? `  (as ${c.uid})` : ""}${c.cwd ? `  (cwd ${c.cwd})` : ""}${c.success === false ? ` (failed${c.exit ? `: ${c.exit}` : ""})` : ""}`,
-    })),
+  let head = `session ${s.ses}${s.node ? ` on ${s.node}` : ""}  user ${s.user ?? "?"}`;
+  if (s.from) head += `  from ${s.from}`;
+  if (s.via) head += `  via ${s.via}`;
+  if (s.terminal) head += `  tty ${s.terminal}`;
+  head += `  ${s.start ?? "?"} .. ${s.end ?? "(open)"}`;
+  if (s.loginSuccess === false) head += "  LOGIN FAILED";
+  // every line escaped on its own: a logged newline cannot forge a line of the timeline
+  let text = escapeControls(head);
+  // commands alone, in time order already (the usual case): the sorted timeline is the commands as they are
+  if ((s.nested?.length ?? 0) === 0 && s.connections.length === 0 && inTimeOrder(s.commands)) {
+    for (const c of s.commands) text += `\n${escapeControls(commandText(s, c))}`;
+  } else {
+    for (const item of timeline(s)) text += `\n${escapeControls(item.text)}`;
+  }
+  if (s.omitted) text += `\n  … ${s.omitted} more commands/connections not listed (capped to bound memory)`;
+  return text;
+}
+
+function commandText(s: Session, c: SessionCommand): string {
+  return `  ${c.time} ${c.via !== undefined ? `cmd  ${c.argv.join(" ")}  (via ${c.via})` : `exec ${c.argv.join(" ")}`}${c.uid !== undefined && c.uid !== s.user ? `  (as ${c.uid})` : ""}${c.cwd ? `  (cwd ${c.cwd})` : ""}${c.success === false ? ` (failed${c.exit ? `: ${c.exit}` : ""})` : ""}`;
+}
+
+function inTimeOrder(commands: SessionCommand[]): boolean {
+  for (let i = 1; i < commands.length; i++) if (commands[i]!.time < commands[i - 1]!.time) return false;
+  return true;
+}
+
+/** Commands, su/sudo and connections by time; of one time, in that order (a stable sort). */
+function timeline(s: Session): { time: string; text: string }[] {
+  return [
+    ...s.commands.map((c) => ({ time: c.time, text: commandText(s, c) })),
     ...(s.nested ?? []).map((n) => ({
       time: n.start,
       text: `  ${n.start} ${n.success === false ? "FAILED " : ""}session ${n.via} -> ${n.user ?? "?"}${n.end ? ` .. ${n.end}` : ""}`,
     })),
     ...s.connections.map((c) => ({ time: c.time, text: `  ${c.time} net  ${connectionText(c).slice(c.time.length + 1)}` })),
   ].sort((a, b) => (a.time < b.time ? -1 : a.time > b.time ? 1 : 0));
-  const omitted = s.omitted ? [`  … ${s.omitted} more commands/connections not listed (capped to bound memory)`] : [];
-  // every line escaped on its own: a logged newline cannot forge a line of the timeline
-  return [head, ...items.map((i) => i.text), ...omitted].map(escapeControls).join("\n");
 }
