@@ -1,6 +1,7 @@
 import { escapeControls } from "./escape";
 import type { AuditEvent, FieldValue, OutputRecord } from "./event";
 import { type Connection, connectionOf, connectionText } from "./net";
+import { packCommand, unpackCommand } from "./sessions-pack";
 
 export interface SessionCommand {
   time: string;
@@ -93,11 +94,9 @@ const KEPT_BYTES = Symbol("keptBytes");
 /** The bytes of its own fields from login records (from, terminal, via), likewise. */
 const HEAD_BYTES = Symbol("headBytes");
 /**
- * The commands an open session keeps, each as its JSON text, likewise; made objects again when it is written.
- * As objects a command of 20 arguments is ~25 heap objects (its argv array, a string an argument, the time as
- * a string of parts) that live until its session ends, so most are promoted and marked again at every full GC:
- * held as one flat string each, 10000 commands took 7 MB of heap less on the second tester's interleaved log
- * (13.5 → 6 MB) and the collector a fraction of the work (README sessions, round 19).
+ * The commands an open session keeps, each packed as one string (sessions-pack.ts), likewise; made objects again
+ * when it is written. 9500 commands held took 13.5 MB of heap as objects, 6 MB as strings (the second tester's
+ * interleaved log; README sessions, round 19).
  */
 const HELD = Symbol("heldCommands");
 type OpenSession = Session & { [KEPT_BYTES]?: number; [HEAD_BYTES]?: number; [HELD]?: string | string[] };
@@ -313,13 +312,12 @@ export class SessionTracker {
   }
 
   /**
-   * Keeps command c in s (as its JSON text, HELD) if its bytes fit, else counts it omitted. Its bytes are weighed
+   * Keeps command c in s (packed, HELD) if its bytes fit, else counts it omitted. Its bytes are weighed
    * as the object it was, not the shorter text: the bound and so what is listed or omitted stay as they were.
    */
   private keepCommand(s: OpenSession, c: SessionCommand): void {
     if (this.fits(s, commandBytes(c))) {
-      // flat: JSON.stringify gives its text in parts (a string of strings), several objects instead of one
-      const text = flat(JSON.stringify(c));
+      const text = packCommand(c);
       const held = s[HELD];
       // the first alone, without an array: most sessions keep one or two
       if (held === undefined) s[HELD] = text;
@@ -348,10 +346,10 @@ export class SessionTracker {
 
   /** Hands a session over; its items no longer count against maxKept and maxBytes. */
   private release(s: OpenSession): void {
-    // JSON.parse gives each command back as it was kept: its fields in the same order, so the same JSON and text
+    // each command back as it was kept: its fields in the same order, so the same JSON and text
     const held = s[HELD];
     if (s.commands === NO_ITEMS)
-      s.commands = held === undefined ? [] : typeof held === "string" ? [parseCommand(held)] : held.map(parseCommand);
+      s.commands = held === undefined ? [] : typeof held === "string" ? [unpackCommand(held)] : held.map(unpackCommand);
     if (held !== undefined) delete s[HELD];
     if (s.connections === NO_ITEMS) s.connections = [];
     this.kept -= s.commands.length + s.connections.length;
@@ -408,13 +406,9 @@ function heldCount(s: OpenSession): number {
   return held === undefined ? 0 : typeof held === "string" ? 1 : held.length;
 }
 
-function parseCommand(text: string): SessionCommand {
-  return JSON.parse(text) as SessionCommand;
-}
-
 /**
- * The same text as one flat string. V8 makes a string that is built up (a template, `+`, JSON.stringify's
- * output) a tree of its parts; a slice of it copies it flat first, and the slice then holds only that copy.
+ * The same text as one flat string. V8 makes a string that is built up (a template, `+`) a tree of its parts; a
+ * slice of it copies it flat first, and the slice then holds only that copy.
  */
 function flat(text: string): string {
   return ` ${text}`.slice(1);
