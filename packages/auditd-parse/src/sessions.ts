@@ -133,6 +133,9 @@ export class SessionTracker {
   private lastKey = "";
   /** The host, user, program and terminal names the open sessions share (see Names). */
   private readonly names = new Names();
+  /** The oldest open session and the oldest ended key remembered: both are taken out as they are found. */
+  private readonly oldestOpen = new Oldest(() => this.sessions.entries());
+  private readonly oldestClosed = new Oldest(() => this.closed.values());
   /** Their estimated bytes (nested sessions' too). */
   private keptBytes = 0;
   /** The open sessions' own fields' estimated bytes: bounded by maxBytes apart from the items. */
@@ -246,7 +249,7 @@ export class SessionTracker {
       s.end = e.time;
       this.forget(key);
       this.closed.add(key);
-      if (this.closed.size > CLOSED_REMEMBERED) this.closed.delete(this.closed.values().next().value as string);
+      if (this.closed.size > CLOSED_REMEMBERED) this.closed.delete(this.oldestClosed.next()!);
       this.release(s);
     }
   }
@@ -287,10 +290,10 @@ export class SessionTracker {
    * that queue was the run's peak (+5 to +8 MB on the second tester's interleaved log, README sessions).
    */
   flushOne(): boolean {
-    const first = this.sessions.entries().next();
-    if (first.done) return false;
-    this.forget(first.value[0]);
-    this.release(first.value[1]);
+    const first = this.oldestOpen.next();
+    if (first === undefined) return false;
+    this.forget(first[0]);
+    this.release(first[1]);
     return true;
   }
 
@@ -376,6 +379,28 @@ export class SessionTracker {
       this.forget(key);
       this.release(open);
     }
+  }
+}
+
+/**
+ * The oldest entry of a Map or Set whose oldest entry, once asked for, is deleted before the next is. An iterator
+ * made anew starts at the table's first slot and steps over every entry deleted since V8 last rebuilt the table:
+ * with the oldest of 10000 open sessions written at each new one, thousands each time (165 ms for 30000, against
+ * 7 ms for one iterator kept, which resumes where it stopped: every entry before it was deleted).
+ */
+class Oldest<T> {
+  private iterator: Iterator<T> | undefined;
+
+  constructor(private readonly entries: () => Iterator<T>) {}
+
+  next(): T | undefined {
+    let next = this.iterator?.next();
+    // a finished iterator stays finished: entries added since are found by a new one
+    if (next === undefined || next.done) {
+      this.iterator = this.entries();
+      next = this.iterator.next();
+    }
+    return next.done ? undefined : next.value;
   }
 }
 

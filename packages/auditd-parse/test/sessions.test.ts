@@ -283,6 +283,28 @@ describe("how an open session holds its commands (issue 23, round 19)", () => {
     expect(two.connections).toEqual([]);
   });
 
+  it("writes the oldest open session past the bound, also after others ended in between and an id came back", () => {
+    const emitted: string[] = [];
+    const tracker = new SessionTracker((s) => emitted.push(`${s.ses}${s.end === undefined ? "" : " ended"}`), { maxOpen: 2 });
+    // a login and a command; the login's USER_END at t
+    const open = (ses: number, t: number) => sshSession(ses, t, t).slice(0, 4);
+    const end = (ses: number, t: number) => sshSession(ses, t - 5, t - 5).slice(9, 10);
+    // 1 and 2 open, 1 ends, 3 and 4 open (2 is the oldest then), 1's id comes back after 3, 4 and 5
+    const lines = [
+      ...open(1, 1000),
+      ...open(2, 1100),
+      ...end(1, 1200),
+      ...open(3, 1300),
+      ...open(4, 1400),
+      ...open(1, 1500),
+      ...open(5, 1600),
+    ];
+    for (const e of parseText(`${lines.join("\n")}\n`, { ids, recordObjects: true }).events) tracker.add(e);
+    expect(emitted).toEqual(["1 ended", "2", "3", "4"]);
+    tracker.flush();
+    expect(emitted.slice(4)).toEqual(["1", "5"]);
+  });
+
   it("writes the sessions still open one at a time, oldest first (the CLI waits for its output between them)", () => {
     const emitted: string[] = [];
     const tracker = new SessionTracker((s) => emitted.push(s.ses));
