@@ -1,6 +1,7 @@
 import { escapeControls } from "./escape";
 import type { AuditEvent, FieldValue, OutputRecord } from "./event";
 import { type Connection, connectionOf, connectionText } from "./net";
+import { packCommand, unpackCommand } from "./sessions-pack";
 
 export interface SessionCommand {
   time: string;
@@ -92,7 +93,20 @@ const SESSION_BYTES = 12 << 20;
 const KEPT_BYTES = Symbol("keptBytes");
 /** The bytes of its own fields from login records (from, terminal, via), likewise. */
 const HEAD_BYTES = Symbol("headBytes");
-type OpenSession = Session & { [KEPT_BYTES]?: number; [HEAD_BYTES]?: number };
+/**
+ * The commands an open session keeps, each packed as one string (sessions-pack.ts), likewise; made objects again
+ * when it is written. 9500 commands held took 13.5 MB of heap as objects, 6 MB as strings (the second tester's
+ * interleaved log; README sessions, round 19).
+ */
+const HELD = Symbol("heldCommands");
+type OpenSession = Session & { [KEPT_BYTES]?: number; [HEAD_BYTES]?: number; [HELD]?: string | string[] };
+
+/**
+ * An open session's commands and connections until it is written (then its own arrays): most open sessions never
+ * keep a connection, and their commands are HELD, so two empty arrays a session were two more objects of the
+ * 10000 that stay, among the events' short-lived ones, in the heap's old pages (README sessions, round 19).
+ */
+const NO_ITEMS = Object.freeze([]) as unknown as never[];
 
 /** Ended sessions remembered so their trailing CRED_DISP does not open a new one. */
 const CLOSED_REMEMBERED = 4096;
@@ -117,6 +131,11 @@ export class SessionTracker {
   private lastSes: string | undefined;
   private lastNode: string | undefined;
   private lastKey = "";
+  /** The host, user, program and terminal names the open sessions share (see Names). */
+  private readonly names = new Names();
+  /** The oldest open session and the oldest ended key remembered: both are taken out as they are found. */
+  private readonly oldestOpen = new Oldest(() => this.sessions.entries());
+  private readonly oldestClosed = new Oldest(() => this.closed.values());
   /** Their estimated bytes (nested sessions' too). */
   private keptBytes = 0;
   /** The open sessions' own fields' estimated bytes: bounded by maxBytes apart from the items. */
@@ -146,18 +165,19 @@ export class SessionTracker {
     if (s === undefined) {
       // the teardown records that follow an ended session's USER_END belong to it, not to a new session
       if (this.closed.has(key) && e.types.every((t) => LOGIN_TYPES.has(t))) return;
-      s = { ses: e.ses, commands: [], connections: [] };
-      if (e.node !== undefined) s.node = e.node;
+      s = { ses: e.ses, commands: NO_ITEMS, connections: NO_ITEMS };
+      if (e.node !== undefined) s.node = this.names.get(e.node);
       this.sessions.set(key, s);
-      if (this.sessions.size > this.maxOpen) this.endOldest();
+      if (this.sessions.size > this.maxOpen) this.flushOne();
       this.weighHead(s);
     }
     this.last = s;
     this.lastSes = e.ses;
     this.lastNode = e.node;
     this.lastKey = key;
-    if (e.auid !== undefined && e.auid !== "unset") s.user ??= e.auid;
-    s.start ??= e.time;
+    if (e.auid !== undefined && e.auid !== "unset") s.user ??= this.names.get(e.auid);
+    // flat: the time is a string of parts, which the session keeps for as long as it is open
+    s.start ??= flat(e.time);
     let ended = false;
     // e.types first: records are parsed when read (RecordSource), and most events have no login record
     const login = e.types.some((t) => LOGIN_TYPES.has(t));
@@ -166,9 +186,10 @@ export class SessionTracker {
       const f = r.fields;
       const from = str(f.addr) ?? str(f.hostname);
       if (from) s.from ??= from;
-      if (str(f.terminal)) s.terminal ??= str(f.terminal);
+      const terminal = str(f.terminal);
+      if (terminal) s.terminal ??= this.names.get(terminal);
       const exe = str(f.exe);
-      if (exe && r.type !== "LOGIN") s.via ??= exe;
+      if (exe && r.type !== "LOGIN") s.via ??= this.names.get(exe);
       if (r.type === "USER_LOGIN" || r.type === "USER_START") {
         const res = str(f.res);
         if (res !== undefined) s.loginSuccess = res === "success" && s.loginSuccess !== false;
@@ -202,7 +223,7 @@ export class SessionTracker {
       if (e.cwd !== undefined) c.cwd = e.cwd;
       if (e.success !== undefined) c.success = e.success;
       if (e.success === false && e.exit !== undefined) c.exit = e.exit;
-      this.keep(s, commandBytes(c), s.commands, c);
+      this.keepCommand(s, c);
     }
     // sudo's USER_CMD: the command line asked for, also when sudo refused it (no exec follows then)
     const cmd =
@@ -217,15 +238,18 @@ export class SessionTracker {
       if (via !== undefined) c.via = via;
       if (e.cwd !== undefined) c.cwd = e.cwd;
       if (e.success !== undefined) c.success = e.success;
-      this.keep(s, commandBytes(c), s.commands, c);
+      this.keepCommand(s, c);
     }
     const conn = connectionOf(e);
-    if (conn && this.room(s)) this.keep(s, connectionBytes(conn), s.connections, conn);
+    if (conn && this.room(s)) {
+      if (s.connections === NO_ITEMS) s.connections = [];
+      this.keep(s, connectionBytes(conn), s.connections, conn);
+    }
     if (ended) {
       s.end = e.time;
       this.forget(key);
       this.closed.add(key);
-      if (this.closed.size > CLOSED_REMEMBERED) this.closed.delete(this.closed.values().next().value as string);
+      if (this.closed.size > CLOSED_REMEMBERED) this.closed.delete(this.oldestClosed.next()!);
       this.release(s);
     }
   }
@@ -257,14 +281,25 @@ export class SessionTracker {
 
   /** Emits the sessions still open (end of input), oldest first. */
   flush(): void {
-    for (const s of this.sessions.values()) this.release(s);
-    this.sessions.clear();
-    this.last = undefined;
+    while (this.flushOne());
+  }
+
+  /**
+   * Emits the oldest session still open; false when none is. The CLI calls it until false, waiting for its output
+   * between: written all at once, the up to 10000 sessions open at the end were queued as text in one go, and
+   * that queue was the run's peak (+5 to +8 MB on the second tester's interleaved log, README sessions).
+   */
+  flushOne(): boolean {
+    const first = this.oldestOpen.next();
+    if (first === undefined) return false;
+    this.forget(first[0]);
+    this.release(first[1]);
+    return true;
   }
 
   /** Whether the count caps leave room for one more command or connection in s, else it is counted omitted. */
-  private room(s: Session): boolean {
-    if (s.commands.length + s.connections.length < this.maxItems && this.kept < this.maxKept) return true;
+  private room(s: OpenSession): boolean {
+    if (heldCount(s) + s.connections.length < this.maxItems && this.kept < this.maxKept) return true;
     s.omitted = (s.omitted ?? 0) + 1;
     return false;
   }
@@ -273,6 +308,24 @@ export class SessionTracker {
   private keep<T>(s: Session, bytes: number, list: T[], item: T): void {
     if (this.fits(s, bytes)) {
       list.push(item);
+      this.kept++;
+    } else {
+      s.omitted = (s.omitted ?? 0) + 1;
+    }
+  }
+
+  /**
+   * Keeps command c in s (packed, HELD) if its bytes fit, else counts it omitted. Its bytes are weighed
+   * as the object it was, not the shorter text: the bound and so what is listed or omitted stay as they were.
+   */
+  private keepCommand(s: OpenSession, c: SessionCommand): void {
+    if (this.fits(s, commandBytes(c))) {
+      const text = packCommand(c);
+      const held = s[HELD];
+      // the first alone, without an array: most sessions keep one or two
+      if (held === undefined) s[HELD] = text;
+      else if (typeof held === "string") s[HELD] = [held, text];
+      else held.push(text);
       this.kept++;
     } else {
       s.omitted = (s.omitted ?? 0) + 1;
@@ -296,6 +349,12 @@ export class SessionTracker {
 
   /** Hands a session over; its items no longer count against maxKept and maxBytes. */
   private release(s: OpenSession): void {
+    // each command back as it was kept: its fields in the same order, so the same JSON and text
+    const held = s[HELD];
+    if (s.commands === NO_ITEMS)
+      s.commands = held === undefined ? [] : typeof held === "string" ? [unpackCommand(held)] : held.map(unpackCommand);
+    if (held !== undefined) delete s[HELD];
+    if (s.connections === NO_ITEMS) s.connections = [];
     this.kept -= s.commands.length + s.connections.length;
     this.keptBytes -= s[KEPT_BYTES] ?? 0;
     this.headBytes -= s[HEAD_BYTES] ?? 0;
@@ -321,13 +380,63 @@ export class SessionTracker {
       this.release(open);
     }
   }
+}
 
-  private endOldest(): void {
-    const first = this.sessions.entries().next();
-    if (first.done) return;
-    this.forget(first.value[0]);
-    this.release(first.value[1]);
+/**
+ * The oldest entry of a Map or Set whose oldest entry, once asked for, is deleted before the next is. An iterator
+ * made anew starts at the table's first slot and steps over every entry deleted since V8 last rebuilt the table:
+ * with the oldest of 10000 open sessions written at each new one, thousands each time (165 ms for 30000, against
+ * 7 ms for one iterator kept, which resumes where it stopped: every entry before it was deleted).
+ */
+class Oldest<T> {
+  private iterator: Iterator<T> | undefined;
+
+  constructor(private readonly entries: () => Iterator<T>) {}
+
+  next(): T | undefined {
+    let next = this.iterator?.next();
+    // a finished iterator stays finished: entries added since are found by a new one
+    if (next === undefined || next.done) {
+      this.iterator = this.entries();
+      next = this.iterator.next();
+    }
+    return next.done ? undefined : next.value;
   }
+}
+
+/**
+ * One string for each short name (host, user, program, terminal) the open sessions keep: each event brings its
+ * own copy, and 10000 open sessions kept 10000 copies of 16 host names and 4500 of two programs' (the second
+ * tester's interleaved log), objects that stay in the heap's old pages among the events' short-lived ones.
+ * Bounded: names up to NAME_LENGTH characters, NAMES of them; past that a name is kept as it came.
+ */
+class Names {
+  private readonly known = new Map<string, string>();
+
+  get(name: string): string {
+    if (name.length > NAME_LENGTH) return name;
+    const known = this.known.get(name);
+    if (known !== undefined) return known;
+    if (this.known.size < NAMES) this.known.set(name, name);
+    return name;
+  }
+}
+
+const NAMES = 1024;
+const NAME_LENGTH = 64;
+
+/** Commands an open session holds (HELD). */
+function heldCount(s: OpenSession): number {
+  const held = s[HELD];
+  return held === undefined ? 0 : typeof held === "string" ? 1 : held.length;
+}
+
+/**
+ * The same text as one flat string. V8 makes a string that is built up (a template, `+`) a tree of its parts; a
+ * slice of it copies it flat first, and the slice then holds only that copy.
+ */
+function flat(text: string): string {
+  return ` ${text}`.slice(1);
 }
 
 function recordsOf(e: AuditEvent, source: RecordSource | undefined): OutputRecord[] {
@@ -371,31 +480,47 @@ function str(v: FieldValue | undefined): string | undefined {
   return typeof v === "string" ? v : undefined;
 }
 
-/** A readable timeline: one header per session, then its commands and connections in time order. */
+/**
+ * A readable timeline: one header per session, then its commands and connections in time order. Built as one
+ * string, line by line: as arrays of parts, items and lines joined, the text of the sessions written took 12
+ * times its size in short-lived allocations (85 MB for 7 MB of text on the second tester's interleaved log).
+ */
 export function formatSession(s: Session): string {
-  const head = [
-    `session ${s.ses}${s.node ? ` on ${s.node}` : ""}`,
-    `user ${s.user ?? "?"}`,
-    s.from ? `from ${s.from}` : "",
-    s.via ? `via ${s.via}` : "",
-    s.terminal ? `tty ${s.terminal}` : "",
-    `${s.start ?? "?"} .. ${s.end ?? "(open)"}`,
-    s.loginSuccess === false ? "LOGIN FAILED" : "",
-  ]
-    .filter(Boolean)
-    .join("  ");
-  const items = [
-    ...s.commands.map((c) => ({
-      time: c.time,
-      text: `  ${c.time} ${c.via !== undefined ? `cmd  ${c.argv.join(" ")}  (via ${c.via})` : `exec ${c.argv.join(" ")}`}${c.uid !== undefined && c.uid !== s.user ? `  (as ${c.uid})` : ""}${c.cwd ? `  (cwd ${c.cwd})` : ""}${c.success === false ? ` (failed${c.exit ? `: ${c.exit}` : ""})` : ""}`,
-    })),
+  let head = `session ${s.ses}${s.node ? ` on ${s.node}` : ""}  user ${s.user ?? "?"}`;
+  if (s.from) head += `  from ${s.from}`;
+  if (s.via) head += `  via ${s.via}`;
+  if (s.terminal) head += `  tty ${s.terminal}`;
+  head += `  ${s.start ?? "?"} .. ${s.end ?? "(open)"}`;
+  if (s.loginSuccess === false) head += "  LOGIN FAILED";
+  // every line escaped on its own: a logged newline cannot forge a line of the timeline
+  let text = escapeControls(head);
+  // commands alone, in time order already (the usual case): the sorted timeline is the commands as they are
+  if ((s.nested?.length ?? 0) === 0 && s.connections.length === 0 && inTimeOrder(s.commands)) {
+    for (const c of s.commands) text += `\n${escapeControls(commandText(s, c))}`;
+  } else {
+    for (const item of timeline(s)) text += `\n${escapeControls(item.text)}`;
+  }
+  if (s.omitted) text += `\n  … ${s.omitted} more commands/connections not listed (capped to bound memory)`;
+  return text;
+}
+
+function commandText(s: Session, c: SessionCommand): string {
+  return `  ${c.time} ${c.via !== undefined ? `cmd  ${c.argv.join(" ")}  (via ${c.via})` : `exec ${c.argv.join(" ")}`}${c.uid !== undefined && c.uid !== s.user ? `  (as ${c.uid})` : ""}${c.cwd ? `  (cwd ${c.cwd})` : ""}${c.success === false ? ` (failed${c.exit ? `: ${c.exit}` : ""})` : ""}`;
+}
+
+function inTimeOrder(commands: SessionCommand[]): boolean {
+  for (let i = 1; i < commands.length; i++) if (commands[i]!.time < commands[i - 1]!.time) return false;
+  return true;
+}
+
+/** Commands, su/sudo and connections by time; of one time, in that order (a stable sort). */
+function timeline(s: Session): { time: string; text: string }[] {
+  return [
+    ...s.commands.map((c) => ({ time: c.time, text: commandText(s, c) })),
     ...(s.nested ?? []).map((n) => ({
       time: n.start,
       text: `  ${n.start} ${n.success === false ? "FAILED " : ""}session ${n.via} -> ${n.user ?? "?"}${n.end ? ` .. ${n.end}` : ""}`,
     })),
     ...s.connections.map((c) => ({ time: c.time, text: `  ${c.time} net  ${connectionText(c).slice(c.time.length + 1)}` })),
   ].sort((a, b) => (a.time < b.time ? -1 : a.time > b.time ? 1 : 0));
-  const omitted = s.omitted ? [`  … ${s.omitted} more commands/connections not listed (capped to bound memory)`] : [];
-  // every line escaped on its own: a logged newline cannot forge a line of the timeline
-  return [head, ...items.map((i) => i.text), ...omitted].map(escapeControls).join("\n");
 }

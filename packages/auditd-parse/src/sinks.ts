@@ -85,7 +85,9 @@ export function makeSink(mode: Mode, flags: ParseFlags, ctx: CliContext, output:
       event: (e, json) => tracker.add(e, json),
       pending,
       finish: async () => {
-        tracker.flush();
+        // one at a time, each written before the next is made (Output's backpressure): the sessions open at the
+        // end are not all queued as text at once
+        while (tracker.flushOne()) await pending();
         if (ctx.opts.json) line(count === 0 ? "[]" : "]");
       },
     };

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { AuditParser, parseText } from "../src/parser";
-import { formatSession, type Session, SessionTracker } from "../src/sessions";
+import { formatSession, type Session, type SessionCommand, SessionTracker } from "../src/sessions";
+import { packCommand, unpackCommand } from "../src/sessions-pack";
 import { runAuditdParse } from "./in-process";
 
 const hex = (s: string) => Buffer.from(s).toString("hex").toUpperCase();
@@ -188,6 +189,133 @@ describe("SessionTracker's bound in bytes", () => {
     expect(track(lines).atEnd.map(nested)).toEqual([[2, undefined]]);
     // a 100-byte bound holds no su/sudo (each is a few hundred bytes)
     expect(track(lines, { maxBytes: 100 }).atEnd.map(nested)).toEqual([[0, 2]]);
+  });
+});
+
+describe("how an open session holds its commands (issue 23, round 19)", () => {
+  const t = "2023-11-14T22:13:21.000Z";
+  const commands: SessionCommand[] = [
+    {
+      time: t,
+      id: "1700000001.000:11",
+      argv: ["rm", "-rf", "/tmp/x y"],
+      pid: "901",
+      uid: "0",
+      exe: "/usr/bin/rm",
+      cwd: "/root",
+      success: false,
+      exit: "EACCES",
+    },
+    {
+      time: t,
+      id: "1700000001.000:12",
+      argv: ["rm -rf /"],
+      pid: "902",
+      uid: "1000",
+      via: "/usr/bin/sudo",
+      cwd: "/home/alice",
+      success: true,
+    },
+    { time: t, id: "1700000001.000:13", argv: [] },
+    { time: t, id: "1700000001.000:14", argv: [""] },
+    { time: t, id: "1700000001.000:15", argv: ["", ""], cwd: "", success: true },
+    // a NUL inside a value (a log can hex-encode one): kept another way, given back the same
+    { time: t, id: "1700000001.000:16", argv: ["printf", "a\u0000b"], exe: "/usr/bin/printf" },
+    { time: t, id: "1700000001.000:17", argv: ["x"], exe: "/tmp/\u0000evil" },
+    { time: t, id: "1700000001.000:18", argv: ["日本語", "\ud800", "😀", "line\nbreak", "{", "\u001b[31m"], uid: "0" },
+  ];
+
+  it("gives each command back with the same fields, values and field order (the same JSON) when written", () => {
+    for (const c of commands) {
+      const back = unpackCommand(packCommand(c));
+      expect(back).toEqual(c);
+      expect(JSON.stringify(back)).toBe(JSON.stringify(c));
+    }
+  });
+
+  it("writes the commands of sessions that end and of those still open as they ran, each session with arrays of its own", () => {
+    const stamp = (n: number) => `${1_700_000_000 + n}.000:${100 + n}`;
+    const exec = (n: number, ses: number, args: string[]) => [
+      `type=SYSCALL msg=audit(${stamp(n)}): arch=c000003e syscall=59 success=${n === 3 ? "no" : "yes"} exit=${n === 3 ? -13 : 0} pid=${900 + n} auid=1000 uid=1000 ses=${ses} comm="x" exe="/usr/bin/x"`,
+      `type=EXECVE msg=audit(${stamp(n)}): argc=${args.length} ${args.map((a, i) => `a${i}=${hex(a)}`).join(" ")}`,
+      `type=CWD msg=audit(${stamp(n)}): cwd="/home/alice"`,
+      `type=EOE msg=audit(${stamp(n)}):`,
+    ];
+    const end = (n: number, ses: number) =>
+      `type=USER_END msg=audit(${stamp(n)}): pid=1 uid=0 auid=1000 ses=${ses} msg='op=PAM:session_close acct="alice" exe="/usr/sbin/sshd" hostname=? addr=? terminal=ssh res=success'`;
+    const start = (n: number, ses: number) =>
+      `type=USER_START msg=audit(${stamp(n)}): pid=1 uid=0 auid=1000 ses=${ses} msg='op=PAM:session_open acct="alice" exe="/usr/sbin/sshd" hostname=? addr=? terminal=ssh res=success'`;
+    const lines = [
+      start(0, 1),
+      ...exec(1, 1, ["a\u0000b", "日本"]),
+      ...exec(2, 2, ["ls", ""]),
+      ...exec(3, 1, ["cat", "/etc/shadow"]),
+      end(4, 1),
+    ];
+    const expected = (n: number, argv: string[]): SessionCommand => ({
+      time: new Date((1_700_000_000 + n) * 1000).toISOString(),
+      id: stamp(n),
+      argv,
+      pid: String(900 + n),
+      uid: "1000",
+      exe: "/usr/bin/x",
+      cwd: "/home/alice",
+      success: n !== 3,
+      ...(n === 3 ? { exit: "EACCES" } : {}),
+    });
+    const { emitted, atEnd } = track(lines);
+    expect(emitted.map((s) => JSON.stringify(s.commands))).toEqual([
+      JSON.stringify([expected(1, ["a\u0000b", "日本"]), expected(3, ["cat", "/etc/shadow"])]),
+    ]);
+    expect(atEnd.map((s) => JSON.stringify(s.commands))).toEqual([JSON.stringify([expected(2, ["ls", ""])])]);
+    // a session's arrays are its own: a consumer may add to one without touching another's
+    const [one, two] = [emitted[0]!, atEnd[0]!];
+    expect(one.connections).not.toBe(two.connections);
+    one.connections.push({
+      time: t,
+      id: "x",
+      direction: "outbound",
+      syscall: "connect",
+      success: true,
+      family: "inet",
+      address: "192.0.2.1",
+    });
+    expect(two.connections).toEqual([]);
+  });
+
+  it("writes the oldest open session past the bound, also after others ended in between and an id came back", () => {
+    const emitted: string[] = [];
+    const tracker = new SessionTracker((s) => emitted.push(`${s.ses}${s.end === undefined ? "" : " ended"}`), { maxOpen: 2 });
+    // a login and a command; the login's USER_END at t
+    const open = (ses: number, t: number) => sshSession(ses, t, t).slice(0, 4);
+    const end = (ses: number, t: number) => sshSession(ses, t - 5, t - 5).slice(9, 10);
+    // 1 and 2 open, 1 ends, 3 and 4 open (2 is the oldest then), 1's id comes back after 3, 4 and 5
+    const lines = [
+      ...open(1, 1000),
+      ...open(2, 1100),
+      ...end(1, 1200),
+      ...open(3, 1300),
+      ...open(4, 1400),
+      ...open(1, 1500),
+      ...open(5, 1600),
+    ];
+    for (const e of parseText(`${lines.join("\n")}\n`, { ids, recordObjects: true }).events) tracker.add(e);
+    expect(emitted).toEqual(["1 ended", "2", "3", "4"]);
+    tracker.flush();
+    expect(emitted.slice(4)).toEqual(["1", "5"]);
+  });
+
+  it("writes the sessions still open one at a time, oldest first (the CLI waits for its output between them)", () => {
+    const emitted: string[] = [];
+    const tracker = new SessionTracker((s) => emitted.push(s.ses));
+    for (const e of parseText(
+      `${[1, 2, 3].flatMap((ses) => sshSession(ses, 1_700_000_000 + ses * 10, ses * 10).slice(0, 4)).join("\n")}\n`,
+      { ids, recordObjects: true },
+    ).events)
+      tracker.add(e);
+    expect(emitted).toEqual([]);
+    expect([tracker.flushOne(), emitted]).toEqual([true, ["1"]]);
+    expect([tracker.flushOne(), tracker.flushOne(), tracker.flushOne(), emitted]).toEqual([true, true, false, ["1", "2", "3"]]);
   });
 });
 
