@@ -125,19 +125,21 @@ export class Gate {
 
   /**
    * Keyword atoms (the field "") on record r: on an EXECVE record, whose values are mostly its arguments and
-   * also the command line they make (argvText), the command line is searched once and, when it holds none of
-   * the substrings, neither does any argument, so only the values that are not arguments (argc …) are
-   * matched. A rsync with 60 arguments is one search instead of 61 values each lower-cased and searched.
+   * also the command line they make (argvText), only the command line and the values that are not arguments
+   * (argc …) are matched: each argument is a piece of the command line, so a substring an argument holds
+   * lower-cased, the lower-cased command line holds too (SigmaDoc.searchValues), and the rules it gives are
+   * among the command line's. A rsync with 60 arguments is one search instead of 61 values each lower-cased
+   * and searched, and so is an exec of 600 whose command line holds a keyword (random text often holds
+   * `init` or `halt`).
    */
   private keywords(f: FieldIndex, view: TableEvent, r: number, call: number, out: number[]): void {
     if (f.asciiSubstrings) {
       const others = view.execveOthers(r);
       if (others !== undefined) {
+        f.match(others, this.seen, call, out);
         const text = view.argvText();
-        if (text === undefined || !f.foundIn(text)) {
-          f.match(others, this.seen, call, out);
-          return;
-        }
+        if (text !== undefined) f.match(text, this.seen, call, out);
+        return;
       }
     }
     f.match(view.values(r), this.seen, call, out);
@@ -205,9 +207,9 @@ export class FieldIndex {
   /** Any of the substrings, for one scan of the lower-cased value before testing them one by one. */
   private containsAny: RegExp | undefined;
   /**
-   * Whether every atom is a substring of ASCII characters: then a text that holds none of them lower-cased
-   * holds none in any part of it either (toLowerCase maps characters alone, but for `Σ`'s two lower-case
-   * forms, neither ASCII), so such a text stands for the values it was made of (foundIn).
+   * Whether every atom is a substring of ASCII characters: then the rules a text gives lower-cased include
+   * those of any part of it (toLowerCase maps characters alone, but for `Σ`'s two lower-case forms, neither
+   * ASCII), so such a text stands for the values it was made of (Gate.keywords).
    */
   asciiSubstrings = false;
   /** The lengths of the equality literals, and of the shortest substring (mayMatch). */
@@ -312,14 +314,6 @@ export class FieldIndex {
   collect(got: string | readonly string[], rules: number[]): void {
     if (typeof got === "string") add(this.rulesOf(got), rules);
     else for (const v of got) add(this.rulesOf(v), rules);
-  }
-
-  /** Whether one of the substrings is in text lower-cased (asciiSubstrings: whether any part of text may give a rule). */
-  foundIn(text: string): boolean {
-    const lower = text.toLowerCase();
-    if (this.containsAny !== undefined) return this.containsAny.test(lower);
-    for (const [lit] of this.containsList) if (lower.includes(lit)) return true;
-    return false;
   }
 
   /** The rules of the ASCII value b[from, to) (what rulesOf gives its text), by its bytes. */

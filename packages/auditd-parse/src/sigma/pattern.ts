@@ -45,16 +45,28 @@ export function plainText(s: SigmaString): string {
 }
 
 /**
- * toLowerCase of the last value asked for: the rules for a record test the same few values one after
- * another (a0 of an EXECVE against 30 rules), so this saves most of the copies.
+ * toLowerCase of the last two values asked for: the rules for a record test the same few values one after
+ * another (a0 of an EXECVE against 30 rules), and keywords take turns between an EXECVE record's argc and its
+ * command line (which may be 300 KB), so this saves most of the copies.
  */
 let lastValue = "";
 let lastLower = "";
+let lastValue2 = "";
+let lastLower2 = "";
 function lower(v: string): string {
-  if (v !== lastValue) {
+  if (v === lastValue) return lastLower;
+  if (v === lastValue2) {
+    lastValue2 = lastValue;
     lastValue = v;
-    lastLower = v.toLowerCase();
+    const l = lastLower;
+    lastLower = lastLower2;
+    lastLower2 = l;
+    return lastLower;
   }
+  lastValue2 = lastValue;
+  lastLower2 = lastLower;
+  lastValue = v;
+  lastLower = v.toLowerCase();
   return lastLower;
 }
 

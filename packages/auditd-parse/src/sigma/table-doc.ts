@@ -610,6 +610,12 @@ export class TableDoc extends Doc {
     return this.view.own(this.r, field);
   }
 
+  /** Doc.searchList from the record's tokens (TableEvent.execveOthers), without a name made per argument. */
+  protected override searchList(text: string): readonly string[] {
+    const others = this.view.execveOthers(this.r);
+    return others === undefined ? super.searchList(text) : [...others, text];
+  }
+
   names(): string[] {
     return this.view.names(this.r);
   }
