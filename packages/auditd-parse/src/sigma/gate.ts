@@ -213,6 +213,18 @@ export class FieldIndex {
   /** Per substring, its rules and those of every substring it holds (containsAny finds the longest at a place). */
   private readonly containsAt = new Map<string, number[]>();
   /**
+   * The substrings of two or more ASCII characters by their first two (a code c0 * 128 + c1, marked in
+   * `pairs`), for one pass over an ASCII value's bytes (containedBytes) instead of one per substring: PATH
+   * names are matched against 13 substrings, 11 of them starting `/.`. The others (one character, or beyond
+   * ASCII) in `unpaired`.
+   */
+  private readonly byPair = new Map<number, { lit: string; rules: number[]; n: number }[]>();
+  private pairs = new Uint8Array(0);
+  private unpaired: [string, number[]][] = [];
+  /** Per substring in byPair (its n), the containedBytes call that found it (each is taken once per value). */
+  private pairFound = new Uint32Array(0);
+  private pairCall = 0;
+  /**
    * Whether every atom is a substring of ASCII characters: then the rules a text gives lower-cased include
    * those of any part of it (toLowerCase maps characters alone, but for `Σ`'s two lower-case forms, neither
    * ASCII), so such a text stands for the values it was made of (Gate.keywords).
@@ -298,6 +310,21 @@ export class FieldIndex {
     this.suffixes = [...this.suffix];
     for (const [, a] of [...this.prefixes, ...this.suffixes]) a.list = [...a.lits];
     this.containsList = [...this.contains];
+    let paired = 0;
+    for (const [lit, rules] of this.containsList) {
+      if (lit.length < 2 || !isAscii(lit)) {
+        this.unpaired.push([lit, rules]);
+        continue;
+      }
+      if (this.pairs.length === 0) this.pairs = new Uint8Array(128 * 128);
+      const code = lit.charCodeAt(0) * 128 + lit.charCodeAt(1);
+      this.pairs[code] = 1;
+      const list = this.byPair.get(code);
+      const entry = { lit, rules, n: paired++ };
+      if (list === undefined) this.byPair.set(code, [entry]);
+      else list.push(entry);
+    }
+    this.pairFound = new Uint32Array(paired);
     this.affixesOnly = this.eq.size === 0 && this.contains.size === 0;
     this.asciiSubstrings =
       this.eq.size === 0 && this.prefix.size === 0 && this.suffix.size === 0 && this.containsList.every(([lit]) => isAscii(lit));
@@ -357,12 +384,38 @@ export class FieldIndex {
       if (n < len || !mayEnd(a, b[to - 1]!)) continue;
       for (const [lit, rules] of a.list) if (foldedBytesAt(b, to - len, lit, len)) add(rules, found);
     }
-    const containsList = this.containsList;
-    for (let i = 0; i < containsList.length; i++) if (holdsFolded(b, from, to, containsList[i]![0])) add(containsList[i]![1], found);
+    if (this.pairs.length > 0) this.containedBytes(b, from, to, found);
+    const unpaired = this.unpaired;
+    for (let i = 0; i < unpaired.length; i++) if (holdsFolded(b, from, to, unpaired[i]![0])) add(unpaired[i]![1], found);
     if (found.length === 0) return NONE;
     const rules = found.slice();
     found.length = 0;
     return rules;
+  }
+
+  /**
+   * The rules of the substrings in byPair that the ASCII bytes b[from, to) hold lower-cased: each place whose
+   * two bytes, folded as toLowerCase folds ASCII, start one is compared there.
+   */
+  private containedBytes(b: Buffer, from: number, to: number, found: number[]): void {
+    if (++this.pairCall === 0xffffffff) {
+      this.pairFound.fill(0);
+      this.pairCall = 1;
+    }
+    const call = this.pairCall;
+    const pairs = this.pairs;
+    let c0 = to > from ? folded(b[from]!) : 0;
+    for (let i = from; i < to - 1; i++) {
+      const c1 = folded(b[i + 1]!);
+      if (pairs[c0 * 128 + c1] === 1) {
+        for (const { lit, rules, n } of this.byPair.get(c0 * 128 + c1)!) {
+          if (this.pairFound[n] === call || i + lit.length > to || !foldedBytesAt(b, i, lit, lit.length)) continue;
+          this.pairFound[n] = call;
+          add(rules, found);
+        }
+      }
+      c0 = c1;
+    }
   }
 
   private rulesOf(v: string): number[] {
@@ -445,6 +498,11 @@ function foldedBytesAt(b: Buffer, at: number, lit: string, n: number): boolean {
     if (c !== lit.charCodeAt(i)) return false;
   }
   return true;
+}
+
+/** An ASCII byte lower-cased, as toLowerCase lower-cases its character. */
+function folded(c: number): number {
+  return c >= 65 && c <= 90 ? c + 32 : c;
 }
 
 /** Whether the ASCII bytes b[from, to), lower-cased, hold the lower-cased `lit` (String.includes on their text). */
