@@ -177,8 +177,16 @@ export class Detector {
     return this.options.format === "table" ? tableHeader(this.options.style) : undefined;
   }
 
-  /** Tests one event and hands each alert's line to `line`. */
-  event(event: AuditEvent, json: EventJson, line: (text: string) => void): void {
+  /**
+   * Tests one event and hands each alert's line to `line`; an NDJSON alert, which carries the event's line, to
+   * `framed` when given (its head, the event's line as bytes, its tail).
+   */
+  event(
+    event: AuditEvent,
+    json: EventJson,
+    line: (text: string) => void,
+    framed?: (head: string, json: EventJson, tail: string) => void,
+  ): void {
     this.stats.events++;
     const table = json.recordTable();
     const matches = table === undefined ? this.engine.match(event) : this.engine.matchTable(event, json);
@@ -197,10 +205,12 @@ export class Detector {
       if (this.options.format === "table") line(tableRow(event, rule, host ?? "-", this.options.style));
       else if (this.ecsAlert) line(JSON.stringify(this.ecsAlert(event, rule)));
       else {
-        eventLine ??= String(json);
-        line(
-          `{"time":${JSON.stringify(event.time)},"host":${JSON.stringify(host)},${this.head(rule)},"records":${JSON.stringify(records)},"event":${eventLine}}`,
-        );
+        const head = `{"time":${JSON.stringify(event.time)},"host":${JSON.stringify(host)},${this.head(rule)},"records":${JSON.stringify(records)},"event":`;
+        if (framed !== undefined) framed(head, json, "}");
+        else {
+          eventLine ??= String(json);
+          line(`${head}${eventLine}}`);
+        }
       }
     }
   }

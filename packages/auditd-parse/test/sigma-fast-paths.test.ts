@@ -287,6 +287,22 @@ describe("keywords searched in a command line made of quoted aN[i] pieces give e
   });
 });
 
+describe("records read from their JSON are asked for names by one pass over it", () => {
+  it("finds a name after a value holding an escaped quote, and one after free text in quotes", () => {
+    const log = Buffer.from(
+      [
+        `type=USER_CMD msg=audit(1700000000.000:1): pid=1 uid=0 auid=1000 ses=1 msg='op=x acct=a"b exe="/x" res=success' key="susp_activity"`,
+        `type=USER_ACCT msg=audit(1700000000.004:5): pid=1 uid=0 auid=1000 ses=1 msg='op=PAM:accounting acct="ro\\"ot" exe="/usr/sbin/sshd" terminal=ssh res=success' key="susp_activity"`,
+        `type=USER_CMD msg=audit(1700000000.001:2): user pid=1 uid=0 auid=1000 msg='text "with quotes" and a1=x key=y' key="susp_activity" a1="--cpu-priority"`,
+        `type=DAEMON_START msg=audit(1700000000.002:3): op=start ver=3.0 format=raw kernel=5"x auid=4294967295 pid=1 uid=0 ses=4294967295 res=success key="susp_activity"`,
+        `type=DAEMON_START msg=audit(1700000000.003:4): op=start ver=3.0 format=raw kernel=5\\"x auid=4294967295 pid=1 uid=0 ses=4294967295 res=success key="susp_activity"`,
+        "",
+      ].join("\n"),
+    );
+    expect(compare(RULE_SETS.sigmahq, log, "quotes")).toBe(5);
+  });
+});
+
 /** Events whose exe, comm, key and PATH names are all different (the memos give up), made of the rules' values. */
 function uniqueValuesLog(next: () => number, events: number): Buffer {
   const pick = <T>(list: readonly T[]): T => list[Math.floor(next() * list.length)]!;
