@@ -1,4 +1,4 @@
-import { decodeHexString } from "../decode";
+import { decodeHexBytes, decodeHexString } from "../decode";
 import type { AuditEvent, OutputRecord } from "../event";
 import type { EventJson } from "../event-json";
 import { type FieldInfo, fieldInfo, Kind } from "../fields";
@@ -23,6 +23,7 @@ const isInterpreted = interpreted;
 const isNullish = isNullishAt;
 const infoOf = fieldInfo;
 const decodeHex = decodeHexString;
+const decodeHexInto = decodeHexBytes;
 
 const DQUOTE = 34;
 const COMMA = 44;
@@ -337,8 +338,8 @@ export class TableEvent {
    * Whether record r's own value of a field, at `code` (placeOf: where its layout has the field, worked out by
    * the gate once per layout), is ASCII bytes that are its text as they are, which the gate can look at
    * before a string is made of them: then spanBuf, spanFrom and spanTo hold where. Those are the
-   * logged bytes (quotes removed), or for an interpretation (SYSCALL, UID …) its JSON string's when it has no
-   * escapes. False for any other value (the keys, hex decoded, argv …), a record read from its JSON, a field
+   * logged bytes (quotes removed) or those a hex-encoded value stands for, or for an interpretation (SYSCALL, UID …) its JSON string's when it has no
+   * escapes. False for any other value (the keys, hex of bytes beyond ASCII, argv …), a record read from its JSON, a field
    * it lacks.
    */
   plainAt(r: number, code: number): boolean {
@@ -366,8 +367,21 @@ export class TableEvent {
     if (!ascii(b, from, to)) return false;
     if (table.types[r] === "EXECVE") return this.span(from, to);
     if (to - from >= 2 && b[from] === DQUOTE && b[to - 1] === DQUOTE) return this.span(from + 1, to - 1);
-    if (info.kind === ENCODED && !isNullish(b, from, to)) return false;
+    if (info.kind === ENCODED && !isNullish(b, from, to)) return this.decodedSpan(b, from, to);
     return this.span(from, to);
+  }
+
+  /**
+   * A hex-encoded value (a PATH name with a space) whose bytes are ASCII: those bytes, decoded into the
+   * decoder's scratch buffer (valid until its next use), are its text (fieldValue decodes them as UTF-8), so
+   * the gate compares them in place instead of a string decoded and lower-cased. Not hex, or a byte beyond
+   * ASCII: false (the value is then read as a string).
+   */
+  private decodedSpan(b: Buffer, from: number, to: number): boolean {
+    const bytes = decodeHexInto(b, from, to);
+    if (bytes === undefined || !ascii(bytes, 0, bytes.length)) return false;
+    this.spanBuf = bytes;
+    return this.span(0, bytes.length);
   }
 
   private span(from: number, to: number): true {
