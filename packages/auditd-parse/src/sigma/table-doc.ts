@@ -337,10 +337,10 @@ export class TableEvent {
   /**
    * Whether record r's own value of a field, at `code` (placeOf: where its layout has the field, worked out by
    * the gate once per layout), is ASCII bytes that are its text as they are, which the gate can look at
-   * before a string is made of them: then spanBuf, spanFrom and spanTo hold where. Those are the
-   * logged bytes (quotes removed) or those a hex-encoded value stands for, or for an interpretation (SYSCALL, UID …) its JSON string's when it has no
-   * escapes. False for any other value (the keys, hex of bytes beyond ASCII, argv …), a record read from its JSON, a field
-   * it lacks.
+   * before a string is made of them: then spanBuf, spanFrom and spanTo hold where. Those are the logged bytes
+   * (quotes removed) or those a hex-encoded value stands for, or for an interpretation (SYSCALL, UID …) its JSON
+   * string's when it has no escapes. False for any other value (the keys, hex of bytes beyond ASCII, argv …), a
+   * record read from its JSON, a field it lacks.
    */
   plainAt(r: number, code: number): boolean {
     const table = this.table;
