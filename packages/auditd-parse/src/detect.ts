@@ -153,6 +153,15 @@ export class Detector {
   private readonly heads = new Map<SigmaRule, string>();
 
   private readonly ecsAlert: DetectOptions["ecsAlert"];
+  /**
+   * Whether the parse only counts the records' JSON (InterpreterOptions.countJson): an event an alert prints
+   * is then interpreted a second time with its JSON written. Counting saves the writing, ~a fifth of the
+   * parse, on events nobody prints; the second pass costs a whole one on those printed. So while more than a
+   * sixth of the last few MiB of records were printed (a log of greps for passwords), the JSON is written.
+   */
+  readonly countJson = { on: true };
+  private seenBytes = 0;
+  private printedBytes = 0;
 
   constructor(
     rules: readonly SigmaRule[],
@@ -168,8 +177,16 @@ export class Detector {
     return this.options.format === "table" ? tableHeader(this.options.style) : undefined;
   }
 
-  /** Tests one event and hands each alert's line to `line`. */
-  event(event: AuditEvent, json: EventJson, line: (text: string) => void): void {
+  /**
+   * Tests one event and hands each alert's line to `line`; an NDJSON alert, which carries the event's line, to
+   * `framed` when given (its head, the event's line as bytes, its tail).
+   */
+  event(
+    event: AuditEvent,
+    json: EventJson,
+    line: (text: string) => void,
+    framed?: (head: string, json: EventJson, tail: string) => void,
+  ): void {
     this.stats.events++;
     const table = json.recordTable();
     const matches = table === undefined ? this.engine.match(event) : this.engine.matchTable(event, json);
@@ -177,6 +194,7 @@ export class Detector {
     if (table !== undefined && matches.length > 0 && this.ecsAlert !== undefined) event.records = JSON.parse(`[${json.recordsText()}]`);
     // the event's line, made once for all its alerts (made again, it is the event interpreted a second time)
     let eventLine: string | undefined;
+    if (table !== undefined) this.notePrinted(table.bytes.length, matches);
     for (const { rule, records } of matches) {
       if (this.options.failRank !== undefined && rule.rank >= this.options.failRank) this.stats.failing++;
       if (rule.rank < this.options.minRank) continue;
@@ -187,12 +205,25 @@ export class Detector {
       if (this.options.format === "table") line(tableRow(event, rule, host ?? "-", this.options.style));
       else if (this.ecsAlert) line(JSON.stringify(this.ecsAlert(event, rule)));
       else {
-        eventLine ??= String(json);
-        line(
-          `{"time":${JSON.stringify(event.time)},"host":${JSON.stringify(host)},${this.head(rule)},"records":${JSON.stringify(records)},"event":${eventLine}}`,
-        );
+        const head = `{"time":${JSON.stringify(event.time)},"host":${JSON.stringify(host)},${this.head(rule)},"records":${JSON.stringify(records)},"event":`;
+        if (framed !== undefined) framed(head, json, "}");
+        else {
+          eventLine ??= String(json);
+          line(`${head}${eventLine}}`);
+        }
       }
     }
+  }
+
+  /** Counts an event's logged bytes, and whether an alert prints its JSON, toward countJson. */
+  private notePrinted(bytes: number, matches: readonly { rule: SigmaRule }[]): void {
+    this.seenBytes += bytes;
+    if (this.options.format !== "table" && matches.some(({ rule }) => rule.rank >= this.options.minRank)) this.printedBytes += bytes;
+    if (this.seenBytes < COUNT_WINDOW) return;
+    this.countJson.on = this.printedBytes * 6 < this.seenBytes;
+    // the older half of the window weighs half: a log's mix changes
+    this.seenBytes /= 2;
+    this.printedBytes /= 2;
   }
 
   private head(rule: SigmaRule): string {
@@ -205,6 +236,9 @@ export class Detector {
     return head;
   }
 }
+
+/** The logged bytes after which countJson is decided again. */
+const COUNT_WINDOW = 1 << 20;
 
 const WIDTHS = { time: 24, level: 13, rule: 44, host: 16 };
 

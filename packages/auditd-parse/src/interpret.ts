@@ -81,6 +81,12 @@ export interface InterpreterOptions {
    */
   recordObjects?: boolean | "lazy" | "table";
   /**
+   * recordObjects "table": whether a byte-path record's JSON is only counted (RecordFlag.NoJson), read at each
+   * record, default on; detect turns it off while most of the log is printed by alerts (each alert's event is
+   * interpreted again to print it, when counted).
+   */
+  countJson?: { on: boolean };
+  /**
    * Fill the event's summary fields (pid, comm, auid …) as text, default true. NDJSON output with no filter
    * reads only the JSON, which has them either way.
    */
@@ -132,6 +138,7 @@ export class Interpreter implements EventBuilder<OpenEvent> {
   private readonly counter = new JsonCount();
   private readonly rawCounter = new JsonCount();
   private rewriting = false;
+  private readonly countJson: { on: boolean };
   /** The buffers of events interpreted again during this onEvent call: pooled after it. */
   private readonly rewritten: EventBuffers[] = [];
   /** The head of the event being handed over. */
@@ -205,6 +212,7 @@ export class Interpreter implements EventBuilder<OpenEvent> {
     this.raw = this.rawBytes;
     this.recordObjects = options.recordObjects ?? true;
     if (this.recordObjects === "table") this.memberSpans = new Int32Array(512);
+    this.countJson = options.countJson ?? { on: true };
     this.summaries = options.summaries ?? true;
     this.proctitleText = options.proctitleText ?? this.summaries;
     for (const kind of VALUE_KINDS) {
@@ -278,7 +286,7 @@ export class Interpreter implements EventBuilder<OpenEvent> {
     const tokens = this.scan(buf, h.bodyStart, end, typeInfo.memo, type !== "EXECVE");
     if (tokens >= 0 && (this.nestedFrom < 0 || this.nestedApart(tokens))) {
       // detect: counted, unless read from its JSON anyway (ENRICHED braces: RecordFlag.Fallback)
-      const count = this.memberSpans !== undefined && !this.rewriting && !this.hasBraces(buf, tokens);
+      const count = this.memberSpans !== undefined && !this.rewriting && this.countJson.on && !this.hasBraces(buf, tokens);
       if (count) {
         this.counter.reset();
         this.rawCounter.reset();

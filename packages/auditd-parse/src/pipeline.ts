@@ -114,6 +114,7 @@ export async function runPipeline(mode: Mode, files: string[], flags: ParseFlags
       // detect reads the records' fields from the interpreter's table, not from their JSON parsed back (a filter
       // that reads records still gets them as objects)
       recordObjects: mode === "detect" && !needsRecords(filterOptions) ? "table" : objects ? "lazy" : false,
+      ...(detector === undefined ? {} : { countJson: detector.countJson }),
       // NDJSON alone reads only the JSON; filters and the other modes read the event's summary fields, but for
       // detect's NDJSON alerts (the rules read the table, an alert copies the event's JSON)
       summaries: alerts?.format === "ndjson" && filter === undefined ? false : objects || mode !== "events" || filter !== undefined,

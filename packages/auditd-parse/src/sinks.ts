@@ -24,8 +24,12 @@ export function detectSink(detector: Detector, output: Output): Sink {
   };
   const header = detector.header();
   if (header !== undefined) line(header);
+  const framed = (head: string, json: EventJson, tail: string): void => {
+    const w = output.framed(head, json, tail);
+    if (w) wait = w;
+  };
   return {
-    event: (e, json) => detector.event(e, json, line),
+    event: (e, json) => detector.event(e, json, line, framed),
     pending: () => {
       const w = wait;
       wait = undefined;

@@ -27,6 +27,16 @@ const EXTRA = [
   // a number only argc holds (no argument is one): the values that are not arguments are matched too
   { id: "kw-argc", detection: { kw: ["17"], condition: "kw" } },
   { id: "kw-all", detection: { kw: { "|all": ["rsync", "delete"] }, condition: "kw" } },
+  // keywords that overlap in one argument (`--abc--`: the second starts inside the first) or hold one another
+  // (`winner` holds `inn`): the gate's one scan finds each place where one starts, the longest there
+  { id: "kw-left", detection: { kw: ["--ab"], condition: "kw" } },
+  { id: "kw-right", detection: { kw: ["bc--"], condition: "kw" } },
+  { id: "kw-inner", detection: { kw: ["inn"], condition: "kw" } },
+  { id: "kw-outer", detection: { kw: ["winner"], condition: "kw" } },
+  // beyond ASCII: Σ lower-cases to ς at an argument's end, alone or in the command line (a space follows)
+  { id: "kw-sigma", detection: { kw: ["aς"], condition: "kw" } },
+  // a keyword searched with a wildcard inside, at an argument's start and end
+  { id: "kw-wild", detection: { kw: ["ax?le"], condition: "kw" } },
 ];
 
 const RULE_SETS = {
@@ -40,10 +50,15 @@ const RULE_SETS = {
   ]).rules,
 };
 
-/** Every rule on every record of its types (records as objects), in rule order: what the engine must give. */
+/**
+ * Every rule on every record of its types (records as objects), in rule order: what the engine must give.
+ * Keywords search every value here, each argument too (searchValues() is values()): the engine's documents
+ * leave the arguments to the command line that holds them (Doc.searchValues).
+ */
 function straightforward(rules: readonly SigmaRule[], event: AuditEvent): string {
   const found = new Map<SigmaRule, { type: string; doc: ReturnType<typeof eventDocs>[number] }[]>();
-  for (const doc of eventDocs(event)) {
+  for (const made of eventDocs(event)) {
+    const doc = Object.assign(Object.create(made) as typeof made, { searchValues: () => made.values() });
     const type = doc.type.toUpperCase();
     for (const rule of rules) {
       if (rule.types !== undefined && !rule.types.has(type)) continue;
@@ -67,7 +82,10 @@ function alertIds(rules: readonly SigmaRule[], log: Buffer): string[][] {
   return alerts;
 }
 
-/** Compares the table path with the straightforward one on every event; returns how many events alerted. */
+/**
+ * Compares the table path, and the engine on the records as objects, with the straightforward one on every
+ * event; returns how many events alerted.
+ */
 function compare(rules: readonly SigmaRule[], text: Buffer, where: string): number {
   const engine = new SigmaEngine(rules);
   let hits = 0;
@@ -78,6 +96,9 @@ function compare(rules: readonly SigmaRule[], text: Buffer, where: string): numb
       const objects = { ...event, records: JSON.parse(`[${json.recordsText()}]`) as OutputRecord[] };
       const want = straightforward(rules, objects);
       if (got !== want) expect(got, `${where} event ${event.id}`).toBe(want);
+      // and the engine on the records as objects (the plugin's path, and a filter that reads records)
+      const viaObjects = JSON.stringify(engine.match(objects).map((m) => [m.rule.id, m.records]));
+      if (viaObjects !== want) expect(viaObjects, `${where} event ${event.id}, records as objects`).toBe(want);
       if (want !== "[]") hits++;
     },
     { ids: IDS, recordObjects: "table", summaries: false },
@@ -104,10 +125,31 @@ const ODD = ["\u212a", "İ", "Σ", "ς", "σ", "é", "日本", "\xff", "\xc3", "
 /** Random argument-heavy events: EXECVE records with 5-60 arguments of keywords and noise, with the records around them. */
 function argumentLog(next: () => number, events: number): Buffer {
   const pick = <T>(list: readonly T[]): T => list[Math.floor(next() * list.length)]!;
-  const noise = () => pick(["--exclude=/srv/data/dir", "/tmp/x", "-t", "if", "=", "pass", "word", "tou", "ch", "", "ls", "/etc/shadow"]);
+  const noise = () =>
+    pick([
+      "--exclude=/srv/data/dir",
+      "/tmp/x",
+      "-t",
+      "if",
+      "=",
+      "pass",
+      "word",
+      "tou",
+      "ch",
+      "",
+      "ls",
+      "/etc/shadow",
+      "--abc--",
+      "WINNER",
+      "aΣ",
+      "TAXYLE",
+    ]);
+  // printable text of 200-800 characters, as a long random argument (it often holds `init` or `halt`)
+  const long = () =>
+    Array.from({ length: 200 + Math.floor(next() * 600) }, () => String.fromCharCode(0x20 + Math.floor(next() * 95))).join("");
   const arg = (): string => {
     const r = next();
-    let v = r < 0.55 ? `${noise()}${noise()}` : pick(KEYWORDS);
+    let v = r < 0.5 ? `${noise()}${noise()}` : r < 0.55 ? `${pick(KEYWORDS)}${long()}${pick(KEYWORDS)}` : pick(KEYWORDS);
     const c = next();
     if (c < 0.15) v = v.toUpperCase();
     else if (c < 0.25) v = v.slice(1);
@@ -242,6 +284,22 @@ describe("keywords searched in a command line made of quoted aN[i] pieces give e
     expect(compare(RULE_SETS.sigmahq, log, "pieces")).toBe(2);
     const alerts = alertIds(RULE_SETS.sigmahq, log);
     expect(alerts).toEqual([[history], [history], []]);
+  });
+});
+
+describe("records read from their JSON are asked for names by one pass over it", () => {
+  it("finds a name after a value holding an escaped quote, and one after free text in quotes", () => {
+    const log = Buffer.from(
+      [
+        `type=USER_CMD msg=audit(1700000000.000:1): pid=1 uid=0 auid=1000 ses=1 msg='op=x acct=a"b exe="/x" res=success' key="susp_activity"`,
+        `type=USER_ACCT msg=audit(1700000000.004:5): pid=1 uid=0 auid=1000 ses=1 msg='op=PAM:accounting acct="ro\\"ot" exe="/usr/sbin/sshd" terminal=ssh res=success' key="susp_activity"`,
+        `type=USER_CMD msg=audit(1700000000.001:2): user pid=1 uid=0 auid=1000 msg='text "with quotes" and a1=x key=y' key="susp_activity" a1="--cpu-priority"`,
+        `type=DAEMON_START msg=audit(1700000000.002:3): op=start ver=3.0 format=raw kernel=5"x auid=4294967295 pid=1 uid=0 ses=4294967295 res=success key="susp_activity"`,
+        `type=DAEMON_START msg=audit(1700000000.003:4): op=start ver=3.0 format=raw kernel=5\\"x auid=4294967295 pid=1 uid=0 ses=4294967295 res=success key="susp_activity"`,
+        "",
+      ].join("\n"),
+    );
+    expect(compare(RULE_SETS.sigmahq, log, "quotes")).toBe(5);
   });
 });
 

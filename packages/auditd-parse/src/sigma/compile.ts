@@ -28,6 +28,14 @@ export interface SigmaDoc {
   at(slot: number, field: string): string | readonly string[] | undefined;
   /** The record's own values, for keyword search. */
   values(): readonly string[];
+  /**
+   * Fewer values for a search that, finding a text in one value, finds it in any value holding that one: a
+   * keyword (`*…*`: a substring, wildcards inside). values() less each value that is a piece of another,
+   * between spaces (EXECVE's arguments in its command line): toLowerCase of a text joined by spaces is its
+   * pieces' lower-cased and joined (Σ's final form is decided within a piece: a space is neither a letter nor
+   * skipped), so a piece holds a keyword only if the whole text does.
+   */
+  searchValues(): readonly string[];
 }
 
 export type Test = (doc: SigmaDoc) => boolean;
@@ -373,7 +381,7 @@ function compileItem(field: string, modifiers: string[], raw: unknown, where: st
   if (field === "")
     return {
       test: keywordTest(
-        values.map((v, i) => (v.kind === "str" ? keyword(v.s, cased) : tests[i]!)),
+        values.map((v, i) => (v.kind === "str" ? { test: keyword(v.s, cased), search: true } : { test: tests[i]!, search: false })),
         all,
       ),
       // keywords search all of a record's values: indexed under the field "", whose values are all of them
@@ -419,9 +427,13 @@ function itemTrigger(field: string, values: readonly Value[], all: boolean, case
   return (all ? allTrigger : anyTrigger)(triggers);
 }
 
-/** Keywords: each test against the record's own values (any value will do); `all` needs every keyword. */
-function keywordTest(tests: StringTest[], all: boolean): Test {
-  const has = (d: SigmaDoc, t: StringTest) => d.values().some(t);
+/**
+ * Keywords: each test against the record's own values (any value will do); `all` needs every keyword. A
+ * keyword string matches any text that holds a value it matches, so it needs only searchValues(); a `re` (which
+ * may anchor) or an encoded value reads them all.
+ */
+function keywordTest(tests: { test: StringTest; search: boolean }[], all: boolean): Test {
+  const has = (d: SigmaDoc, { test, search }: { test: StringTest; search: boolean }) => (search ? d.searchValues() : d.values()).some(test);
   return all ? (d) => tests.every((t) => has(d, t)) : (d) => tests.some((t) => has(d, t));
 }
 

@@ -34,6 +34,7 @@ const isInterpreted = interpreted;
 
 export abstract class Doc implements SigmaDoc {
   private flat: string[] | undefined;
+  private searched: readonly string[] | undefined;
   /** Field values by slot, read once (MISSING: looked up, absent). */
   private slots: (string | readonly string[] | typeof MISSING | undefined)[] | undefined;
 
@@ -108,6 +109,34 @@ export abstract class Doc implements SigmaDoc {
       if (this.text !== undefined) this.flat.push(this.text);
     }
     return this.flat;
+  }
+
+  /**
+   * values() for a search that finds a text wherever a text holding it is found (SigmaDoc.searchValues): an
+   * EXECVE record's arguments are left out, as each is a piece of the command line (argv joined by spaces),
+   * which is searched whole. One pass over a long command line instead of one per argument (an exec of 600
+   * arguments, each lower-cased and searched for every keyword rule the gate let through).
+   */
+  searchValues(): readonly string[] {
+    if (this.text === undefined) return this.values();
+    this.searched ??= this.searchList(this.text);
+    return this.searched;
+  }
+
+  /** searchValues() of a record with a command line (made once). */
+  protected searchList(text: string): readonly string[] {
+    const argv = this.event.argv;
+    const out: string[] = [];
+    for (const name of this.names()) {
+      if (name === "type") continue;
+      const v = this.own(name)!;
+      // an argument (a0 … as argv has it) is in the command line: only other values are kept
+      if (typeof v === "string") {
+        if (isExecveField(name) || argv === undefined || v !== argv[argIndex(name)]) out.push(v);
+      } else out.push(...v);
+    }
+    out.push(text);
+    return out;
   }
 
   /** The document as one flat object (for the oracle's export): own fields over the event's. */

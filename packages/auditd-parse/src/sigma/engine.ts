@@ -126,5 +126,10 @@ export function matchedTypes(rule: SigmaRule, docs: readonly { type: string; doc
 
 /** A record's document that reads its own fields only. */
 function ownOnly(doc: Doc): SigmaDoc {
-  return { get: (field) => doc.own(field), at: (_slot, field) => doc.own(field), values: () => doc.values() };
+  return {
+    get: (field) => doc.own(field),
+    at: (_slot, field) => doc.own(field),
+    values: () => doc.values(),
+    searchValues: () => doc.searchValues(),
+  };
 }

@@ -1,5 +1,6 @@
 import { ByteNames } from "../byte-names";
 import { fieldSlot, type SigmaDoc } from "./compile";
+import { lowerCased } from "./pattern";
 import type { TableEvent } from "./table-doc";
 import type { Atom, Trigger } from "./trigger";
 
@@ -125,19 +126,21 @@ export class Gate {
 
   /**
    * Keyword atoms (the field "") on record r: on an EXECVE record, whose values are mostly its arguments and
-   * also the command line they make (argvText), the command line is searched once and, when it holds none of
-   * the substrings, neither does any argument, so only the values that are not arguments (argc …) are
-   * matched. A rsync with 60 arguments is one search instead of 61 values each lower-cased and searched.
+   * also the command line they make (argvText), only the command line and the values that are not arguments
+   * (argc …) are matched: each argument is a piece of the command line, so a substring an argument holds
+   * lower-cased, the lower-cased command line holds too (SigmaDoc.searchValues), and the rules it gives are
+   * among the command line's. A rsync with 60 arguments is one search instead of 61 values each lower-cased
+   * and searched, and so is an exec of 600 whose command line holds a keyword (random text often holds
+   * `init` or `halt`).
    */
   private keywords(f: FieldIndex, view: TableEvent, r: number, call: number, out: number[]): void {
     if (f.asciiSubstrings) {
       const others = view.execveOthers(r);
       if (others !== undefined) {
+        f.match(others, this.seen, call, out);
         const text = view.argvText();
-        if (text === undefined || !f.foundIn(text)) {
-          f.match(others, this.seen, call, out);
-          return;
-        }
+        if (text !== undefined) f.match(text, this.seen, call, out);
+        return;
       }
     }
     f.match(view.values(r), this.seen, call, out);
@@ -202,12 +205,29 @@ export class FieldIndex {
   /** prefix and suffix as arrays of [length, affixes], for a loop that makes no iterator per value. */
   private prefixes: [number, Affix][] = [];
   private suffixes: [number, Affix][] = [];
-  /** Any of the substrings, for one scan of the lower-cased value before testing them one by one. */
-  private containsAny: RegExp | undefined;
   /**
-   * Whether every atom is a substring of ASCII characters: then a text that holds none of them lower-cased
-   * holds none in any part of it either (toLowerCase maps characters alone, but for `Σ`'s two lower-case
-   * forms, neither ASCII), so such a text stands for the values it was made of (foundIn).
+   * Any of the substrings, longest first, for one scan of the lower-cased value that finds which it holds
+   * (containsAt), instead of one search per substring through a command line of 300 KB.
+   */
+  private containsAny: RegExp | undefined;
+  /** Per substring, its rules and those of every substring it holds (containsAny finds the longest at a place). */
+  private readonly containsAt = new Map<string, number[]>();
+  /**
+   * The substrings of two or more ASCII characters by their first two (a code c0 * 128 + c1, marked in
+   * `pairs`), for one pass over an ASCII value's bytes (containedBytes) instead of one per substring: PATH
+   * names are matched against 13 substrings, 11 of them starting `/.`. The others (one character, or beyond
+   * ASCII) in `unpaired`.
+   */
+  private readonly byPair = new Map<number, { lit: string; rules: number[]; n: number }[]>();
+  private pairs = new Uint8Array(0);
+  private unpaired: [string, number[]][] = [];
+  /** Per substring in byPair (its n), the containedBytes call that found it (each is taken once per value). */
+  private pairFound = new Uint32Array(0);
+  private pairCall = 0;
+  /**
+   * Whether every atom is a substring of ASCII characters: then the rules a text gives lower-cased include
+   * those of any part of it (toLowerCase maps characters alone, but for `Σ`'s two lower-case forms, neither
+   * ASCII), so such a text stands for the values it was made of (Gate.keywords).
    */
   asciiSubstrings = false;
   /** The lengths of the equality literals, and of the shortest substring (mayMatch). */
@@ -290,11 +310,33 @@ export class FieldIndex {
     this.suffixes = [...this.suffix];
     for (const [, a] of [...this.prefixes, ...this.suffixes]) a.list = [...a.lits];
     this.containsList = [...this.contains];
+    let paired = 0;
+    for (const [lit, rules] of this.containsList) {
+      if (lit.length < 2 || !isAscii(lit)) {
+        this.unpaired.push([lit, rules]);
+        continue;
+      }
+      if (this.pairs.length === 0) this.pairs = new Uint8Array(128 * 128);
+      const code = lit.charCodeAt(0) * 128 + lit.charCodeAt(1);
+      this.pairs[code] = 1;
+      const list = this.byPair.get(code);
+      const entry = { lit, rules, n: paired++ };
+      if (list === undefined) this.byPair.set(code, [entry]);
+      else list.push(entry);
+    }
+    this.pairFound = new Uint32Array(paired);
     this.affixesOnly = this.eq.size === 0 && this.contains.size === 0;
     this.asciiSubstrings =
       this.eq.size === 0 && this.prefix.size === 0 && this.suffix.size === 0 && this.containsList.every(([lit]) => isAscii(lit));
-    if (this.containsList.length > 1)
-      this.containsAny = new RegExp(this.containsList.map(([lit]) => lit.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")).join("|"));
+    if (this.containsList.length > 1) {
+      const longestFirst = this.containsList.map(([lit]) => lit).sort((a, b) => b.length - a.length);
+      this.containsAny = new RegExp(longestFirst.map((lit) => lit.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")).join("|"), "g");
+      for (const lit of longestFirst) {
+        const rules: number[] = [];
+        for (const [held, heldRules] of this.containsList) if (lit.includes(held)) add(heldRules, rules);
+        this.containsAt.set(lit, rules);
+      }
+    }
   }
 
   /**
@@ -312,14 +354,6 @@ export class FieldIndex {
   collect(got: string | readonly string[], rules: number[]): void {
     if (typeof got === "string") add(this.rulesOf(got), rules);
     else for (const v of got) add(this.rulesOf(v), rules);
-  }
-
-  /** Whether one of the substrings is in text lower-cased (asciiSubstrings: whether any part of text may give a rule). */
-  foundIn(text: string): boolean {
-    const lower = text.toLowerCase();
-    if (this.containsAny !== undefined) return this.containsAny.test(lower);
-    for (const [lit] of this.containsList) if (lower.includes(lit)) return true;
-    return false;
   }
 
   /** The rules of the ASCII value b[from, to) (what rulesOf gives its text), by its bytes. */
@@ -350,12 +384,38 @@ export class FieldIndex {
       if (n < len || !mayEnd(a, b[to - 1]!)) continue;
       for (const [lit, rules] of a.list) if (foldedBytesAt(b, to - len, lit, len)) add(rules, found);
     }
-    const containsList = this.containsList;
-    for (let i = 0; i < containsList.length; i++) if (holdsFolded(b, from, to, containsList[i]![0])) add(containsList[i]![1], found);
+    if (this.pairs.length > 0) this.containedBytes(b, from, to, found);
+    const unpaired = this.unpaired;
+    for (let i = 0; i < unpaired.length; i++) if (holdsFolded(b, from, to, unpaired[i]![0])) add(unpaired[i]![1], found);
     if (found.length === 0) return NONE;
     const rules = found.slice();
     found.length = 0;
     return rules;
+  }
+
+  /**
+   * The rules of the substrings in byPair that the ASCII bytes b[from, to) hold lower-cased: each place whose
+   * two bytes, folded as toLowerCase folds ASCII, start one is compared there.
+   */
+  private containedBytes(b: Buffer, from: number, to: number, found: number[]): void {
+    if (++this.pairCall === 0xffffffff) {
+      this.pairFound.fill(0);
+      this.pairCall = 1;
+    }
+    const call = this.pairCall;
+    const pairs = this.pairs;
+    let c0 = to > from ? folded(b[from]!) : 0;
+    for (let i = from; i < to - 1; i++) {
+      const c1 = folded(b[i + 1]!);
+      if (pairs[c0 * 128 + c1] === 1) {
+        for (const { lit, rules, n } of this.byPair.get(c0 * 128 + c1)!) {
+          if (this.pairFound[n] === call || i + lit.length > to || !foldedBytesAt(b, i, lit, lit.length)) continue;
+          this.pairFound[n] = call;
+          add(rules, found);
+        }
+      }
+      c0 = c1;
+    }
   }
 
   private rulesOf(v: string): number[] {
@@ -412,9 +472,20 @@ export class FieldIndex {
     }
     const containsList = this.containsList;
     if (containsList.length === 0) return;
-    lower ??= v.toLowerCase();
-    if (this.containsAny !== undefined && !this.containsAny.test(lower)) return;
-    for (let i = 0; i < containsList.length; i++) if (lower.includes(containsList[i]![0])) add(containsList[i]![1], rules);
+    lower ??= lowerCased(v);
+    const any = this.containsAny;
+    if (any === undefined) {
+      if (lower.includes(containsList[0]![0])) add(containsList[0]![1], rules);
+      return;
+    }
+    // every place where a substring starts: the alternation gives the longest there, whose rules include those
+    // of the shorter ones it holds (containsAt); a substring that starts inside one found starts at a later
+    // place, so the scan goes on from the next character, not from the end of the match
+    any.lastIndex = 0;
+    for (let m = any.exec(lower); m !== null; m = any.exec(lower)) {
+      add(this.containsAt.get(m[0]), rules);
+      any.lastIndex = m.index + 1;
+    }
   }
 }
 
@@ -427,6 +498,11 @@ function foldedBytesAt(b: Buffer, at: number, lit: string, n: number): boolean {
     if (c !== lit.charCodeAt(i)) return false;
   }
   return true;
+}
+
+/** An ASCII byte lower-cased, as toLowerCase lower-cases its character. */
+function folded(c: number): number {
+  return c >= 65 && c <= 90 ? c + 32 : c;
 }
 
 /** Whether the ASCII bytes b[from, to), lower-cased, hold the lower-cased `lit` (String.includes on their text). */

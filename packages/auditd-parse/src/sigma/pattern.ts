@@ -45,16 +45,28 @@ export function plainText(s: SigmaString): string {
 }
 
 /**
- * toLowerCase of the last value asked for: the rules for a record test the same few values one after
- * another (a0 of an EXECVE against 30 rules), so this saves most of the copies.
+ * toLowerCase of the last two values asked for: the rules for a record test the same few values one after
+ * another (a0 of an EXECVE against 30 rules), and keywords take turns between an EXECVE record's argc and its
+ * command line (which may be 300 KB), which the gate (gate.ts) lower-cases too: this saves most of the copies.
  */
 let lastValue = "";
 let lastLower = "";
-function lower(v: string): string {
-  if (v !== lastValue) {
+let lastValue2 = "";
+let lastLower2 = "";
+export function lowerCased(v: string): string {
+  if (v === lastValue) return lastLower;
+  if (v === lastValue2) {
+    lastValue2 = lastValue;
     lastValue = v;
-    lastLower = v.toLowerCase();
+    const l = lastLower;
+    lastLower = lastLower2;
+    lastLower2 = l;
+    return lastLower;
   }
+  lastValue2 = lastValue;
+  lastLower2 = lastLower;
+  lastValue = v;
+  lastLower = v.toLowerCase();
   return lastLower;
 }
 
@@ -66,7 +78,7 @@ export type StringTest = (value: string) => boolean;
  * common cases, without a regular expression), else an anchored regular expression.
  */
 export function compileString(s: SigmaString, cased: boolean): StringTest {
-  const norm = (t: string) => (cased ? t : lower(t));
+  const norm = (t: string) => (cased ? t : lowerCased(t));
   const inner = s.slice(s[0] === ANY ? 1 : 0, s[s.length - 1] === ANY && s.length > 1 ? -1 : undefined);
   const lead = s[0] === ANY;
   const trail = s.length > 1 && s[s.length - 1] === ANY;
@@ -77,12 +89,12 @@ export function compileString(s: SigmaString, cased: boolean): StringTest {
     const written = inner[0];
     const lit = norm(written);
     const n = lit.length;
-    if (lead && trail) return cased ? (v) => v.includes(lit) : (v) => v.length >= n && lower(v).includes(lit);
+    if (lead && trail) return cased ? (v) => v.includes(lit) : (v) => v.length >= n && lowerCased(v).includes(lit);
     if (lead)
       return cased ? (v) => v.endsWith(lit) : (v) => v.length >= n && (v.endsWith(written) || v.slice(v.length - n).toLowerCase() === lit);
     if (trail)
       return cased ? (v) => v.startsWith(lit) : (v) => v.length >= n && (v.startsWith(written) || v.slice(0, n).toLowerCase() === lit);
-    return cased ? (v) => v === lit : (v) => v === written || (v.length === n && lower(v) === lit);
+    return cased ? (v) => v === lit : (v) => v === written || (v.length === n && lowerCased(v) === lit);
   }
   const re = new RegExp(`^${regexSource(s)}$`, cased ? "" : "i");
   return (v) => re.test(v);
@@ -106,7 +118,7 @@ export function compileAnyString(list: readonly SigmaString[], cased: boolean): 
     else if (s.slice(1, -1).some((p) => typeof p !== "string") || s.some((p) => p === ONE)) patterns.push(regexSource(s));
     else others.push(compileString(s, cased));
   }
-  if (exact.size > 0) others.unshift(cased ? (v) => exact.has(v) : (v) => exact.has(lower(v)));
+  if (exact.size > 0) others.unshift(cased ? (v) => exact.has(v) : (v) => exact.has(lowerCased(v)));
   if (patterns.length > 0) {
     const re = new RegExp(`^(?:${patterns.join("|")})$`, cased ? "" : "i");
     others.push((v) => re.test(v));

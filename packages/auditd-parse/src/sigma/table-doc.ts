@@ -1,4 +1,4 @@
-import { decodeHexString } from "../decode";
+import { decodeHexBytes, decodeHexString } from "../decode";
 import type { AuditEvent, OutputRecord } from "../event";
 import type { EventJson } from "../event-json";
 import { type FieldInfo, fieldInfo, Kind } from "../fields";
@@ -23,6 +23,7 @@ const isInterpreted = interpreted;
 const isNullish = isNullishAt;
 const infoOf = fieldInfo;
 const decodeHex = decodeHexString;
+const decodeHexInto = decodeHexBytes;
 
 const DQUOTE = 34;
 const COMMA = 44;
@@ -51,8 +52,44 @@ function pushValue(out: string[], v: string | readonly string[] | undefined): vo
 
 /** A field name that starts lower-case and is written in JSON as it is (TableEvent.fallbackOwn). */
 const PLAIN_NAME = /^[a-z][A-Za-z0-9_.-]*$/;
-/** `"name":` as bytes, per name (bounded: names come from rules, and a rule set may be large). */
-const keyBytes = new Map<string, Buffer>();
+/** `"name":` as bytes and the name's bit in a keyMask, per name (bounded: names come from rules, and a rule set may be large). */
+const keyBytes = new Map<string, { key: Buffer; bit: number }>();
+const COLON = 58;
+
+/** A name's bit in a keyMask: a hash of its bytes (as JSON writes a plain name). */
+function keyBit(name: string): number {
+  let h = 0;
+  for (let i = 0; i < name.length; i++) h = (Math.imul(h, 31) + name.charCodeAt(i)) | 0;
+  return 1 << (h & 31);
+}
+
+/**
+ * The bits (keyBit) of every name the JSON b[from, to) has a member of, at any depth: a string followed by a
+ * colon. One pass for a record read from its JSON, which the rules then ask for ~16 names it mostly lacks
+ * (a1 … a7, key, for itself and as the event's), each a search through its JSON before.
+ */
+function keyMask(b: Buffer, from: number, to: number): number {
+  let mask = 0;
+  let i = from;
+  while (i < to) {
+    if (b[i] !== DQUOTE) {
+      i++;
+      continue;
+    }
+    let h = 0;
+    let j = i + 1;
+    for (; j < to; j++) {
+      const c = b[j]!;
+      if (c === DQUOTE) break;
+      h = (Math.imul(h, 31) + c) | 0;
+      // an escaped character (a quote among them) is part of the string
+      if (c === BACKSLASH && j + 1 < to) h = (Math.imul(h, 31) + b[++j]!) | 0;
+    }
+    if (j + 1 < to && b[j + 1] === COLON) mask |= 1 << (h & 31);
+    i = j + 1;
+  }
+  return mask;
+}
 const NO_PLACES = new Int32Array(0);
 const NO_BYTES = Buffer.alloc(0);
 
@@ -300,10 +337,10 @@ export class TableEvent {
   /**
    * Whether record r's own value of a field, at `code` (placeOf: where its layout has the field, worked out by
    * the gate once per layout), is ASCII bytes that are its text as they are, which the gate can look at
-   * before a string is made of them: then spanBuf, spanFrom and spanTo hold where. Those are the
-   * logged bytes (quotes removed), or for an interpretation (SYSCALL, UID …) its JSON string's when it has no
-   * escapes. False for any other value (the keys, hex decoded, argv …), a record read from its JSON, a field
-   * it lacks.
+   * before a string is made of them: then spanBuf, spanFrom and spanTo hold where. Those are the logged bytes
+   * (quotes removed) or those a hex-encoded value stands for, or for an interpretation (SYSCALL, UID …) its JSON
+   * string's when it has no escapes. False for any other value (the keys, hex of bytes beyond ASCII, argv …), a
+   * record read from its JSON, a field it lacks.
    */
   plainAt(r: number, code: number): boolean {
     const table = this.table;
@@ -330,8 +367,21 @@ export class TableEvent {
     if (!ascii(b, from, to)) return false;
     if (table.types[r] === "EXECVE") return this.span(from, to);
     if (to - from >= 2 && b[from] === DQUOTE && b[to - 1] === DQUOTE) return this.span(from + 1, to - 1);
-    if (info.kind === ENCODED && !isNullish(b, from, to)) return false;
+    if (info.kind === ENCODED && !isNullish(b, from, to)) return this.decodedSpan(b, from, to);
     return this.span(from, to);
+  }
+
+  /**
+   * A hex-encoded value (a PATH name with a space) whose bytes are ASCII: those bytes, decoded into the
+   * decoder's scratch buffer (valid until its next use), are its text (fieldValue decodes them as UTF-8), so
+   * the gate compares them in place instead of a string decoded and lower-cased. Not hex, or a byte beyond
+   * ASCII: false (the value is then read as a string).
+   */
+  private decodedSpan(b: Buffer, from: number, to: number): boolean {
+    const bytes = decodeHexInto(b, from, to);
+    if (bytes === undefined || !ascii(bytes, 0, bytes.length)) return false;
+    this.spanBuf = bytes;
+    return this.span(0, bytes.length);
   }
 
   private span(from: number, to: number): true {
@@ -471,13 +521,31 @@ export class TableEvent {
       let key = keyBytes.get(field);
       if (key === undefined) {
         if (keyBytes.size >= 1024) keyBytes.clear();
-        key = Buffer.from(`"${field}":`, "latin1");
+        key = { key: Buffer.from(`"${field}":`, "latin1"), bit: keyBit(field) };
         keyBytes.set(field, key);
       }
-      if (!holds(this.json.buf, table.jsonStart(r), table.jsonEnd(r), key)) return undefined;
+      if ((this.keyMaskOf(r) & key.bit) === 0 || !holds(this.json.buf, table.jsonStart(r), table.jsonEnd(r), key.key)) return undefined;
     }
     return this.recordDoc(r).own(field);
   }
+
+  /** keyMask of record r's JSON, made once per event. */
+  private keyMaskOf(r: number): number {
+    if (r >= this.maskEvents.length) {
+      const grown = new Float64Array(Math.max(r + 1, this.maskEvents.length * 2));
+      grown.set(this.maskEvents);
+      this.maskEvents = grown;
+    }
+    if (this.maskEvents[r] !== this.id) {
+      this.maskEvents[r] = this.id;
+      this.masks[r] = keyMask(this.json.buf, this.table.jsonStart(r), this.table.jsonEnd(r));
+    }
+    return this.masks[r]!;
+  }
+
+  /** keyMaskOf's masks by record, each valid for the event whose id is beside it. */
+  private readonly masks: number[] = [];
+  private maskEvents = new Float64Array(0);
 
   /** Record r as an object, from its JSON: RecordDoc's answers for what the table does not describe. */
   private recordDoc(r: number): RecordDoc {
@@ -608,6 +676,12 @@ export class TableDoc extends Doc {
 
   own(field: string): string | readonly string[] | undefined {
     return this.view.own(this.r, field);
+  }
+
+  /** Doc.searchList from the record's tokens (TableEvent.execveOthers), without a name made per argument. */
+  protected override searchList(text: string): readonly string[] {
+    const others = this.view.execveOthers(this.r);
+    return others === undefined ? super.searchList(text) : [...others, text];
   }
 
   names(): string[] {

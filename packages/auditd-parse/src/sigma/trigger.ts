@@ -91,7 +91,7 @@ function cost(t: readonly Atom[]): number {
   for (const a of t) {
     if (a.field === "type") return 1000;
     c += (a.op === "eq" ? 1 : a.op === "contains" ? 3 : 2) + (a.op !== "eq" && a.lit.length < 3 ? 4 : 0) - Math.min(a.lit.length, 20) / 100;
-    if (FEW_VALUES.has(a.field)) c += 4;
+    if (FEW_VALUES.has(a.field)) c += 8;
   }
   return c;
 }
