@@ -73,3 +73,64 @@ export function unpackCommand(text: string): SessionCommand {
   c.argv = parts.slice(i);
   return c;
 }
+
+/**
+ * The fields of a packed command the text timeline shows, read without making the command again (issue 23): each
+ * command a run wrote as text was split into parts, made an object with its own argv array, and that argv joined
+ * again, all for one line (README sessions, round 19, sess19b). One view, reused: its fields are valid until the
+ * next read.
+ */
+export interface PackedView {
+  time: string;
+  uid: string | undefined;
+  via: string | undefined;
+  cwd: string | undefined;
+  success: boolean | undefined;
+  exit: string | undefined;
+  /** The arguments joined by spaces (argv.join(" ")). */
+  line: string;
+}
+
+const view: PackedView = { time: "", uid: undefined, via: undefined, cwd: undefined, success: undefined, exit: undefined, line: "" };
+
+/** Reads packCommand's text into the shared view; a command kept as JSON (a NUL in a value) is parsed. */
+export function readPacked(text: string): PackedView {
+  if (text.charCodeAt(0) === 123 /* { */) {
+    const c = unpackCommand(text);
+    view.time = c.time;
+    view.uid = c.uid;
+    view.via = c.via;
+    view.cwd = c.cwd;
+    view.success = c.success;
+    view.exit = c.exit;
+    view.line = c.argv.join(" ");
+    return view;
+  }
+  let at = text.indexOf(SEP);
+  const flags = Number(text.slice(0, at));
+  // each field from `at` (its separator) to the next separator, or the text's end
+  const next = (): string => {
+    const from = at + 1;
+    at = text.indexOf(SEP, from);
+    if (at < 0) at = text.length;
+    return text.slice(from, at);
+  };
+  view.time = next();
+  next(); // id
+  if (flags & PID) next();
+  view.uid = flags & UID ? next() : undefined;
+  if (flags & EXE) next();
+  view.via = flags & VIA ? next() : undefined;
+  view.cwd = flags & CWD ? next() : undefined;
+  view.success = flags & SUCCESS ? (flags & SUCCEEDED) !== 0 : undefined;
+  view.exit = flags & EXIT ? next() : undefined;
+  // the argv follows its separator; none when the text ends here (an empty argv added no part)
+  view.line =
+    at >= text.length
+      ? ""
+      : text
+          .slice(at + 1)
+          .split(SEP)
+          .join(" ");
+  return view;
+}
