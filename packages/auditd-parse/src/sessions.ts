@@ -1,7 +1,7 @@
 import { escapeControls } from "./escape";
 import type { AuditEvent, FieldValue, OutputRecord } from "./event";
 import { type Connection, connectionOf, connectionText } from "./net";
-import { packCommand, readPacked, unpackCommand } from "./sessions-pack";
+import { packCommand, unpackCommand } from "./sessions-pack";
 
 export interface SessionCommand {
   time: string;
@@ -75,12 +75,6 @@ export interface SessionTrackerOptions {
    * its 10000 items of ordinary size (about 400 bytes) still fit and the count cap is the one that cuts them.
    */
   maxSessionBytes?: number;
-  /**
-   * The sessions are only written as text (formatSession): their commands are handed over as they were kept,
-   * packed, and formatSession reads them so; `commands` is then empty (issue 23: objects made again only to be
-   * written as text, README sessions, round 19). The CLI's text output; its JSON and page need the objects.
-   */
-  textOnly?: boolean;
 }
 
 /**
@@ -130,7 +124,6 @@ export class SessionTracker {
   private readonly maxKept: number;
   private readonly maxBytes: number;
   private readonly maxSessionBytes: number;
-  private readonly textOnly: boolean;
   /** Commands plus connections held by the open sessions. */
   private kept = 0;
   /** The session of the last event added (still open), with its node, ses and key. */
@@ -157,7 +150,6 @@ export class SessionTracker {
     this.maxKept = options.maxKept ?? 40_000;
     this.maxBytes = options.maxBytes ?? SESSION_BYTES;
     this.maxSessionBytes = options.maxSessionBytes ?? Math.floor(this.maxBytes / 2);
-    this.textOnly = options.textOnly ?? false;
   }
 
   add(e: AuditEvent, source?: RecordSource): void {
@@ -359,16 +351,11 @@ export class SessionTracker {
   private release(s: OpenSession): void {
     // each command back as it was kept: its fields in the same order, so the same JSON and text
     const held = s[HELD];
-    this.kept -= heldCount(s) + s.connections.length;
-    if (this.textOnly) {
-      // formatSession reads them packed (HELD), as one array
-      if (typeof held === "string") s[HELD] = [held];
-    } else {
-      if (s.commands === NO_ITEMS)
-        s.commands = held === undefined ? [] : typeof held === "string" ? [unpackCommand(held)] : held.map(unpackCommand);
-      if (held !== undefined) delete s[HELD];
-    }
+    if (s.commands === NO_ITEMS)
+      s.commands = held === undefined ? [] : typeof held === "string" ? [unpackCommand(held)] : held.map(unpackCommand);
+    if (held !== undefined) delete s[HELD];
     if (s.connections === NO_ITEMS) s.connections = [];
+    this.kept -= s.commands.length + s.connections.length;
     this.keptBytes -= s[KEPT_BYTES] ?? 0;
     this.headBytes -= s[HEAD_BYTES] ?? 0;
     delete s[KEPT_BYTES];
@@ -507,56 +494,23 @@ export function formatSession(s: Session): string {
   if (s.loginSuccess === false) head += "  LOGIN FAILED";
   // every line escaped on its own: a logged newline cannot forge a line of the timeline
   let text = escapeControls(head);
-  const held = (s as OpenSession)[HELD] as string[] | undefined;
-  const alone = (s.nested?.length ?? 0) === 0 && s.connections.length === 0;
   // commands alone, in time order already (the usual case): the sorted timeline is the commands as they are
-  const lines = alone ? (held === undefined ? inOrder(s) : inOrderPacked(s, held)) : undefined;
-  if (lines !== undefined) text += lines;
-  else {
-    const all = held === undefined ? s : { ...s, commands: held.map(unpackCommand) };
-    for (const item of timeline(all)) text += `\n${escapeControls(item.text)}`;
+  if ((s.nested?.length ?? 0) === 0 && s.connections.length === 0 && inTimeOrder(s.commands)) {
+    for (const c of s.commands) text += `\n${escapeControls(commandText(s, c))}`;
+  } else {
+    for (const item of timeline(s)) text += `\n${escapeControls(item.text)}`;
   }
   if (s.omitted) text += `\n  … ${s.omitted} more commands/connections not listed (capped to bound memory)`;
   return text;
 }
 
 function commandText(s: Session, c: SessionCommand): string {
-  return lineOf(s, c.time, c.argv.join(" "), c.via, c.uid, c.cwd, c.success, c.exit);
+  return `  ${c.time} ${c.via !== undefined ? `cmd  ${c.argv.join(" ")}  (via ${c.via})` : `exec ${c.argv.join(" ")}`}${c.uid !== undefined && c.uid !== s.user ? `  (as ${c.uid})` : ""}${c.cwd ? `  (cwd ${c.cwd})` : ""}${c.success === false ? ` (failed${c.exit ? `: ${c.exit}` : ""})` : ""}`;
 }
 
-function lineOf(
-  s: Session,
-  time: string,
-  line: string,
-  via?: string,
-  uid?: string,
-  cwd?: string,
-  success?: boolean,
-  exit?: string,
-): string {
-  return `  ${time} ${via !== undefined ? `cmd  ${line}  (via ${via})` : `exec ${line}`}${uid !== undefined && uid !== s.user ? `  (as ${uid})` : ""}${cwd ? `  (cwd ${cwd})` : ""}${success === false ? ` (failed${exit ? `: ${exit}` : ""})` : ""}`;
-}
-
-/** The lines of s's commands when they are in time order, else undefined (then they are sorted). */
-function inOrder(s: Session): string | undefined {
-  const commands = s.commands;
-  for (let i = 1; i < commands.length; i++) if (commands[i]!.time < commands[i - 1]!.time) return undefined;
-  let text = "";
-  for (const c of commands) text += `\n${escapeControls(commandText(s, c))}`;
-  return text;
-}
-
-/** inOrder for the commands kept packed (textOnly), read without making them objects again. */
-function inOrderPacked(s: Session, held: string[]): string | undefined {
-  let text = "";
-  let before = "";
-  for (const packed of held) {
-    const c = readPacked(packed);
-    if (c.time < before) return undefined;
-    before = c.time;
-    text += `\n${escapeControls(lineOf(s, c.time, c.line, c.via, c.uid, c.cwd, c.success, c.exit))}`;
-  }
-  return text;
+function inTimeOrder(commands: SessionCommand[]): boolean {
+  for (let i = 1; i < commands.length; i++) if (commands[i]!.time < commands[i - 1]!.time) return false;
+  return true;
 }
 
 /** Commands, su/sudo and connections by time; of one time, in that order (a stable sort). */

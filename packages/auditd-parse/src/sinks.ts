@@ -81,13 +81,10 @@ export function makeSink(mode: Mode, flags: ParseFlags, ctx: CliContext, output:
   if (mode === "sessions") {
     // each session is written when it ends (a JSON array written as it goes), so memory stays bounded
     let count = 0;
-    const tracker = new SessionTracker(
-      (s) => {
-        if (!ctx.opts.json) line(`${formatSession(s)}\n`);
-        else line(`${count++ === 0 ? "[" : ","}${JSON.stringify(s, null, flags.pretty ? 2 : undefined)}`);
-      },
-      { ...sessionLimits(flags), textOnly: !ctx.opts.json },
-    );
+    const tracker = new SessionTracker((s) => {
+      if (!ctx.opts.json) line(`${formatSession(s)}\n`);
+      else line(`${count++ === 0 ? "[" : ","}${JSON.stringify(s, null, flags.pretty ? 2 : undefined)}`);
+    }, sessionLimits(flags));
     return {
       event: (e, json) => tracker.add(e, json),
       pending,

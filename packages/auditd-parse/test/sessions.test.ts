@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { AuditParser, parseText } from "../src/parser";
 import { formatSession, type Session, type SessionCommand, SessionTracker } from "../src/sessions";
-import { packCommand, readPacked, unpackCommand } from "../src/sessions-pack";
+import { packCommand, unpackCommand } from "../src/sessions-pack";
 import { runAuditdParse } from "./in-process";
 
 const hex = (s: string) => Buffer.from(s).toString("hex").toUpperCase();
@@ -231,66 +231,6 @@ describe("how an open session holds its commands (issue 23, round 19)", () => {
       expect(back).toEqual(c);
       expect(JSON.stringify(back)).toBe(JSON.stringify(c));
     }
-  });
-
-  it("reads what the text timeline shows from a packed command as from the command itself", () => {
-    for (const c of commands) {
-      const view = readPacked(packCommand(c));
-      const shown = {
-        time: view.time,
-        uid: view.uid,
-        via: view.via,
-        cwd: view.cwd,
-        success: view.success,
-        exit: view.exit,
-        line: view.line,
-      };
-      expect(shown).toEqual({ time: c.time, uid: c.uid, via: c.via, cwd: c.cwd, success: c.success, exit: c.exit, line: c.argv.join(" ") });
-    }
-  });
-
-  it("writes the same text from the commands kept packed (textOnly) as from them made objects again, without making them", () => {
-    const stamp = (n: number) => `${1_700_000_000 + n}.000:${100 + n}`;
-    const exec = (n: number, ses: number, args: string[], extra = "") => [
-      `type=SYSCALL msg=audit(${stamp(n)}): arch=c000003e syscall=59 success=${n % 4 === 3 ? "no" : "yes"} exit=${n % 4 === 3 ? -13 : 0} pid=${900 + n} auid=1000 uid=${n % 2 === 0 ? 0 : 1000} ses=${ses} comm="x" exe="/usr/bin/x"${extra}`,
-      `type=EXECVE msg=audit(${stamp(n)}): argc=${args.length} ${args.map((a, i) => `a${i}=${hex(a)}`).join(" ")}`,
-      `type=CWD msg=audit(${stamp(n)}): cwd=${hex(n === 5 ? "/tmp/\u001b[31m" : "/home/alice")}`,
-      `type=EOE msg=audit(${stamp(n)}):`,
-    ];
-    const lines = [
-      // ses 1: in time order, with a NUL in an argument (kept as JSON), an empty argv, an empty argument
-      ...exec(1, 1, ["a\u0000b", "日本"]),
-      ...exec(2, 1, ["ls", ""]),
-      `type=SYSCALL msg=audit(${stamp(3)}): arch=c000003e syscall=59 success=no exit=-2 pid=903 auid=1000 uid=1000 ses=1 comm="x" exe="/usr/bin/x"`,
-      `type=EXECVE msg=audit(${stamp(3)}): argc=0`,
-      `type=EOE msg=audit(${stamp(3)}):`,
-      // ses 2: out of time order (sorted when written), a control character in cwd
-      ...exec(9, 2, ["second"]),
-      ...exec(5, 2, ["first", "x y"]),
-      // ses 3: a login with a sudo inside (the sorted timeline with su/sudo)
-      ...sshSession(3, 1_700_000_100, 500),
-    ];
-    const text = (textOnly: boolean) => {
-      const { emitted, atEnd } = track(lines, { textOnly });
-      return [...emitted, ...atEnd].map((s) => [s.commands.length, formatSession(s)] as const);
-    };
-    const packed = text(true);
-    const objects = text(false);
-    expect(packed.map(([, t]) => t)).toEqual(objects.map(([, t]) => t));
-    // the texts have what they should (so equal is not equally empty), and the packed ones were not made again
-    expect(objects.map(([n]) => n)).toEqual([2, 3, 2]);
-    expect(packed.map(([n]) => n)).toEqual([0, 0, 0]);
-    const all = objects.map(([, t]) => t).join("\n");
-    for (const part of [
-      "exec a\\000b 日本",
-      "exec ls ",
-      "exec  (failed: ENOENT)",
-      "(cwd /tmp/\\033[31m)",
-      "(as 0)",
-      "session /usr/bin/sudo -> alice",
-    ])
-      expect(all).toContain(part);
-    expect(all.indexOf("exec first x y")).toBeLessThan(all.indexOf("exec second"));
   });
 
   it("writes the commands of sessions that end and of those still open as they ran, each session with arrays of its own", () => {
