@@ -1,5 +1,5 @@
 import { ByteNames, packHead, packMid } from "./byte-names";
-import { jsonString } from "./json";
+import { jsonString, wordsOf } from "./json";
 
 /** How a field's value is interpreted, by field name. */
 export enum Kind {
@@ -107,6 +107,9 @@ export interface FieldInfo {
   key: Uint8Array;
   /** `,"name":`, for every member but an object's first. */
   nextKey: Uint8Array;
+  /** key and nextKey as JsonBytes.words() writes them. */
+  keyWords: Int32Array;
+  nextKeyWords: Int32Array;
   /** The name as UTF-8, and its first eight bytes packed as ByteNames packs them (for a quick compare). */
   bytes: Uint8Array;
   head: number;
@@ -138,14 +141,18 @@ export function fieldInfo(name: string): FieldInfo {
     const bytes = Buffer.from(name);
     const head = packHead(bytes, 0, bytes.length);
     const mid = packMid(bytes, 0, bytes.length);
+    const key = Buffer.from(`${jsonString(name)}:`);
+    const nextKey = Buffer.from(`,${jsonString(name)}:`);
     info = {
       name,
       kind,
       slot,
       plain,
       status,
-      key: Buffer.from(`${jsonString(name)}:`),
-      nextKey: Buffer.from(`,${jsonString(name)}:`),
+      key,
+      nextKey,
+      keyWords: wordsOf(key),
+      nextKeyWords: wordsOf(nextKey),
       bytes,
       head,
       mid,

@@ -1034,7 +1034,8 @@ export class Interpreter implements EventBuilder<OpenEvent> {
   private writeKey(out: JsonBytes, info: FieldInfo, comma: boolean): void {
     const repeated = this.memberKey(info);
     if (repeated === undefined) {
-      out.bytes(comma ? info.nextKey : info.key);
+      if (comma) out.words(info.nextKeyWords, info.nextKey.length);
+      else out.words(info.keyWords, info.key.length);
       return;
     }
     if (comma) out.byte(COMMA);
@@ -1079,7 +1080,9 @@ export class Interpreter implements EventBuilder<OpenEvent> {
   private rawMember(): void {
     const comma = this.rawCount++ > 0;
     if (this.repeatKey === undefined) {
-      this.raw.bytes(comma ? this.keyInfo!.nextKey : this.keyInfo!.key);
+      const info = this.keyInfo!;
+      if (comma) this.raw.words(info.nextKeyWords, info.nextKey.length);
+      else this.raw.words(info.keyWords, info.key.length);
       return;
     }
     if (comma) this.raw.byte(COMMA);

@@ -25,6 +25,10 @@ export class JsonCount extends JsonBytes {
     this.length += b.length;
   }
 
+  override words(_w: Int32Array, n: number): void {
+    this.length += n;
+  }
+
   override append(_src: Buffer, from: number, to: number): void {
     this.length += to - from;
   }
