@@ -37,6 +37,8 @@ export class IdCache {
 export interface IdName {
   text: string;
   json: Uint8Array;
+  /** json as JsonBytes.words() writes it. */
+  words: Int32Array;
   /** The name is the number itself (no passwd/group entry). */
   same: boolean;
 }
