@@ -8,7 +8,7 @@ import type { AuditEvent, OutputRecord } from "./event";
 import { EventJson, IsoTime, writeHead } from "./event-json";
 import { type FieldInfo, fieldInfo, fieldInfoAt, Kind, Slot, Status } from "./fields";
 import { type IdNames, UNSET_ID } from "./ids";
-import { JsonBytes, jsonString, wordsOf } from "./json";
+import { constJson, JsonBytes, jsonString, wordsOf } from "./json";
 import { JsonCount } from "./json-count";
 import { EventBuffers, finishArgv, keepLostBytes, NAMES_LOCAL, NAMES_LOG, OpenEvent, setSummary } from "./open-event";
 import { type AuditRecord, Header, rawValuesOf, recordOf, tokenize } from "./record";
@@ -59,7 +59,7 @@ const MAX_CHUNKS = 4096;
 const POOL_SIZE = 64;
 const POOL_MAX_BYTES = 1 << 20;
 
-const RAW_OPEN = Buffer.from(',"raw":{');
+const RAW_OPEN = constJson(',"raw":{');
 const ENRICHED_OPEN = Buffer.from(',"enriched":{');
 const NULL = Buffer.from("null");
 
@@ -1094,8 +1094,8 @@ export class Interpreter implements EventBuilder<OpenEvent> {
   private closeRaw(): void {
     if (this.rawCount === 0) return;
     const out = this.out;
-    out.bytes(RAW_OPEN);
-    out.append(this.raw.buf, 0, this.raw.length);
+    out.constant(RAW_OPEN);
+    out.copyFrom(this.raw, 0, this.raw.length);
     out.byte(RBRACE);
   }
 

@@ -15,6 +15,17 @@ export function member(list: string, key: string, valueJson: string): string {
   return list.length === 0 ? `${jsonString(key)}:${valueJson}` : `${list},${jsonString(key)}:${valueJson}`;
 }
 
+/** Constant JSON text (keys and punctuation) for JsonBytes.constant(). */
+export interface ConstJson {
+  readonly length: number;
+  readonly words: Int32Array;
+}
+
+export function constJson(text: string): ConstJson {
+  const bytes = Buffer.from(text);
+  return { length: bytes.length, words: wordsOf(bytes) };
+}
+
 /** b as little-endian 32-bit words, the last one padded with zeros: what JsonBytes.words() writes. */
 export function wordsOf(b: Uint8Array): Int32Array {
   const padded = Buffer.alloc(Math.ceil(b.length / 4) * 4);
@@ -81,6 +92,34 @@ export class JsonBytes {
     const view = this.view;
     let at = this.length;
     for (let i = 0; i < w.length; i++, at += 4) view.setInt32(at, w[i]!, true);
+    this.length += n;
+  }
+
+  /** Constant JSON text that constJson() packed. */
+  constant(c: ConstJson): void {
+    this.words(c.words, c.length);
+  }
+
+  /**
+   * src's bytes [from, to), JSON text already (a summary value copied from the records, the raw values): four
+   * bytes a load and a store, as words() writes; a long run is one native copy, as in append().
+   */
+  copyFrom(src: JsonBytes, from: number, to: number): void {
+    const n = to - from;
+    if (n > 64) {
+      this.append(src.buf, from, to);
+      return;
+    }
+    this.reserve(n + 3);
+    const view = this.view;
+    const source = src.view;
+    // four-byte loads stay inside src's buffer; the bytes read past `to` land past `length`, as in words()
+    const wordsEnd = Math.min(to, src.buf.length - 3);
+    let at = this.length;
+    let i = from;
+    for (; i < wordsEnd; i += 4, at += 4) view.setInt32(at, source.getInt32(i, true), true);
+    const buf = this.buf;
+    for (; i < to; i++) buf[at++] = src.buf[i]!;
     this.length += n;
   }
 
