@@ -8,7 +8,7 @@ import type { AuditEvent, OutputRecord } from "./event";
 import { EventJson, IsoTime, writeHead } from "./event-json";
 import { type FieldInfo, fieldInfo, fieldInfoAt, Kind, Slot, Status } from "./fields";
 import { type IdNames, UNSET_ID } from "./ids";
-import { constJson, JsonBytes, jsonString, wordsOf } from "./json";
+import { type ConstJson, constJson, JsonBytes, jsonString, wordsOf } from "./json";
 import { JsonCount } from "./json-count";
 import { EventBuffers, finishArgv, keepLostBytes, NAMES_LOCAL, NAMES_LOG, OpenEvent, setSummary } from "./open-event";
 import { type AuditRecord, Header, rawValuesOf, recordOf, tokenize } from "./record";
@@ -65,8 +65,8 @@ const NULL = Buffer.from("null");
 
 interface TypeInfo {
   /** The type as a JSON string, and `{"type":"…","fields":{`, ready to append. */
-  json: Uint8Array;
-  prefix: Uint8Array;
+  json: ConstJson;
+  prefix: ConstJson;
   /** The field found at each position of the last record of this type (records of a type repeat their fields). */
   memo: FieldInfo[];
 }
@@ -273,7 +273,7 @@ export class Interpreter implements EventBuilder<OpenEvent> {
     const typeInfo = this.typeInfo(type);
     const types = open.buffers.types;
     if (types.length > 0) types.byte(COMMA);
-    types.bytes(typeInfo.json);
+    types.constant(typeInfo.json);
     // EXECVE's text path keeps a quoted '…' value as it is
     const tokens = this.scan(buf, h.bodyStart, end, typeInfo.memo, type !== "EXECVE");
     if (tokens >= 0 && (this.nestedFrom < 0 || this.nestedApart(tokens))) {
@@ -415,7 +415,7 @@ export class Interpreter implements EventBuilder<OpenEvent> {
     let info = this.types.get(type);
     if (info === undefined) {
       const json = jsonString(type);
-      info = { json: Buffer.from(json), prefix: Buffer.from(`{"type":${json},"fields":{`), memo: [] };
+      info = { json: constJson(json), prefix: constJson(`{"type":${json},"fields":{`), memo: [] };
       // corrupt input could invent endless types: remember a bounded number
       if (this.types.size < 1024) this.types.set(type, info);
     }
@@ -545,10 +545,10 @@ export class Interpreter implements EventBuilder<OpenEvent> {
   }
 
   /** Writes a record read on the byte path; true when it has no fields (a PROCTITLE whose proctitle went to the event). */
-  private fastRecord(open: OpenEvent, type: string, prefix: Uint8Array, buf: Buffer, tokens: number): boolean {
+  private fastRecord(open: OpenEvent, type: string, prefix: ConstJson, buf: Buffer, tokens: number): boolean {
     const out = this.out;
     const offsets = this.offsets;
-    out.bytes(prefix);
+    out.constant(prefix);
     this.logNames = offsets[tokens * 4] !== -1;
     this.logNameMap = undefined;
     this.line = buf;
@@ -1102,7 +1102,7 @@ export class Interpreter implements EventBuilder<OpenEvent> {
   /** A record of any shape, from its text tokens: free text, msg='…', braces, argv, proctitle. */
   private textRecord(open: OpenEvent, record: AuditRecord): void {
     const out = this.out;
-    out.bytes(this.typeInfo(record.type).prefix);
+    out.constant(this.typeInfo(record.type).prefix);
     this.nestedText = undefined;
     this.logNameMap = undefined;
     this.logNames = (record.enrichedKeys?.length ?? 0) > 0;
