@@ -59,7 +59,8 @@ export class JsonBytes {
   /** Room for n more bytes. */
   reserve(n: number): void {
     if (this.length + n <= this.buf.length) return;
-    let size = this.buf.length * 2;
+    // at least 64: doubling an empty buffer (new JsonBytes(0)) would never make room
+    let size = Math.max(this.buf.length * 2, 64);
     while (size < this.length + n) size *= 2;
     const grown = Buffer.allocUnsafe(size);
     this.buf.copy(grown, 0, 0, this.length);
