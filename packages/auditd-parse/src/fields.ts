@@ -107,9 +107,13 @@ export interface FieldInfo {
   key: Uint8Array;
   /** `,"name":`, for every member but an object's first. */
   nextKey: Uint8Array;
-  /** key and nextKey as JsonBytes.words() writes them. */
-  keyWords: Int32Array;
-  nextKeyWords: Int32Array;
+  /**
+   * key and nextKey as JsonBytes.words() writes them, made when first written (keyWordsOf): most of an
+   * argument-heavy log's names (a0 … a599, a12[3]) are never written as keys, and two arrays each for
+   * thousands of them were 1 MB of peak RSS.
+   */
+  keyWords: Int32Array | undefined;
+  nextKeyWords: Int32Array | undefined;
   /** The name as UTF-8, and its first eight bytes packed as ByteNames packs them (for a quick compare). */
   bytes: Uint8Array;
   head: number;
@@ -151,8 +155,8 @@ export function fieldInfo(name: string): FieldInfo {
       status,
       key,
       nextKey,
-      keyWords: wordsOf(key),
-      nextKeyWords: wordsOf(nextKey),
+      keyWords: undefined,
+      nextKeyWords: undefined,
       bytes,
       head,
       mid,
@@ -171,6 +175,16 @@ export function fieldInfo(name: string): FieldInfo {
     if (info.cached) FIELD_INFO.set(name, info);
   }
   return info;
+}
+
+/** `"name":` (`,"name":` after a comma) of the field, as JsonBytes.words() writes it. */
+export function keyWordsOf(info: FieldInfo, comma: boolean): Int32Array {
+  if (comma) {
+    info.nextKeyWords ??= wordsOf(info.nextKey);
+    return info.nextKeyWords;
+  }
+  info.keyWords ??= wordsOf(info.key);
+  return info.keyWords;
 }
 
 /** The same, for a name given as bytes of the input line. */

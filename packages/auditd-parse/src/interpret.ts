@@ -6,7 +6,7 @@ import { ByteNames } from "./byte-names";
 import { archName, decodeHexAt, decodeHexBytes, decodeHexString, syscallName, syscallNumberName } from "./decode";
 import type { AuditEvent, OutputRecord } from "./event";
 import { EventJson, IsoTime, writeHead } from "./event-json";
-import { type FieldInfo, fieldInfo, fieldInfoAt, Kind, Slot, Status } from "./fields";
+import { type FieldInfo, fieldInfo, fieldInfoAt, Kind, keyWordsOf, Slot, Status } from "./fields";
 import { type IdNames, UNSET_ID } from "./ids";
 import { type ConstJson, constJson, JsonBytes, jsonString, wordsOf } from "./json";
 import { JsonCount } from "./json-count";
@@ -1035,8 +1035,7 @@ export class Interpreter implements EventBuilder<OpenEvent> {
   private writeKey(out: JsonBytes, info: FieldInfo, comma: boolean): void {
     const repeated = this.memberKey(info);
     if (repeated === undefined) {
-      if (comma) out.words(info.nextKeyWords, info.nextKey.length);
-      else out.words(info.keyWords, info.key.length);
+      out.words(keyWordsOf(info, comma), comma ? info.nextKey.length : info.key.length);
       return;
     }
     if (comma) out.byte(COMMA);
@@ -1082,8 +1081,7 @@ export class Interpreter implements EventBuilder<OpenEvent> {
     const comma = this.rawCount++ > 0;
     if (this.repeatKey === undefined) {
       const info = this.keyInfo!;
-      if (comma) this.raw.words(info.nextKeyWords, info.nextKey.length);
-      else this.raw.words(info.keyWords, info.key.length);
+      this.raw.words(keyWordsOf(info, comma), comma ? info.nextKey.length : info.key.length);
       return;
     }
     if (comma) this.raw.byte(COMMA);
