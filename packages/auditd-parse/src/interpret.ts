@@ -8,7 +8,7 @@ import type { AuditEvent, OutputRecord } from "./event";
 import { EventJson, IsoTime, writeHead } from "./event-json";
 import { type FieldInfo, fieldInfo, fieldInfoAt, Kind, keyWordsOf, Slot, Status } from "./fields";
 import { type IdNames, UNSET_ID } from "./ids";
-import { type ConstJson, constJson, JsonBytes, jsonString, wordsOf } from "./json";
+import { type ConstJson, constJson, JsonBytes, jsonString } from "./json";
 import { JsonCount } from "./json-count";
 import { EventBuffers, finishArgv, keepLostBytes, NAMES_LOCAL, NAMES_LOG, OpenEvent, setSummary } from "./open-event";
 import { type AuditRecord, Header, rawValuesOf, recordOf, tokenize } from "./record";
@@ -140,8 +140,7 @@ export class Interpreter implements EventBuilder<OpenEvent> {
   private readonly arches = new ByteNames((value) => {
     const arch = archName(value);
     const text = arch ?? value;
-    const bytes = Buffer.from(jsonString(text));
-    return { arch, text, bytes, words: wordsOf(bytes), same: text === value };
+    return { arch, text, written: constJson(jsonString(text)), same: text === value };
   }, 256);
   /** key= values by their bytes as written, quotes and all: the list of keys and the JSON written. */
   private readonly keyLists = new ByteNames((written) => {
@@ -149,17 +148,16 @@ export class Interpreter implements EventBuilder<OpenEvent> {
     const value = quoted ? written.slice(1, -1) : written;
     const list = keyList(value, quoted);
     const text = list.join(",");
-    const bytes = Buffer.from(jsonString(text));
-    return { list, bytes, words: wordsOf(bytes), same: text === value };
+    return { list, written: constJson(jsonString(text)), same: text === value };
   });
   /** saddr= values by their bytes: the address (undefined when it is not hex) and the JSON written. */
   private readonly saddrs = new ByteNames((value) => {
     const decoded: Sockaddr | undefined = decodeSockaddr(value);
-    const bytes = Buffer.from(decoded === undefined ? jsonString(value) : JSON.stringify(decoded));
-    return { decoded, bytes, words: wordsOf(bytes), same: decoded === undefined };
+    const written = constJson(decoded === undefined ? jsonString(value) : JSON.stringify(decoded));
+    return { decoded, written, same: decoded === undefined };
   });
   /** Readings of values by their bytes, per kind that depends on the value alone. */
-  private readonly readings: (ByteNames<Reading & { bytes: Uint8Array; words: Int32Array }> | undefined)[] = [];
+  private readonly readings: (ByteNames<Reading & { written: ConstJson }> | undefined)[] = [];
   private fieldCount = 0;
   private rawCount = 0;
   /** Counts records (and ENRICHED parts), so a name written twice in one is seen (FieldInfo.seen). */
@@ -209,8 +207,7 @@ export class Interpreter implements EventBuilder<OpenEvent> {
     for (const kind of VALUE_KINDS) {
       this.readings[kind] = new ByteNames((value) => {
         const r = readingOf(kind, value);
-        const bytes = Buffer.from(r.json);
-        return { ...r, bytes, words: wordsOf(bytes) };
+        return { ...r, written: constJson(r.json) };
       });
     }
   }
@@ -725,7 +722,7 @@ export class Interpreter implements EventBuilder<OpenEvent> {
     if (info.kind === Kind.Arch) {
       const r = this.arches.get(buf, from, to);
       this.arch = r.arch;
-      const at = this.readValue(info, r.bytes, r.words, r.same, buf, from, to);
+      const at = this.readValue(info, r.written, r.same, buf, from, to);
       if (this.firstOfSyscall(info)) {
         open.event.arch = r.text;
         this.span(Slot.Arch, at);
@@ -754,7 +751,7 @@ export class Interpreter implements EventBuilder<OpenEvent> {
     const readings = info.kind === undefined ? undefined : this.readings[info.kind];
     if (readings !== undefined) {
       const r = readings.get(buf, from, to);
-      const at = this.readValue(info, r.bytes, r.words, r.same, buf, from, to);
+      const at = this.readValue(info, r.written, r.same, buf, from, to);
       if (info.kind === Kind.Exit && this.firstOfSyscall(info)) {
         open.event.exit = r.text;
         this.span(Slot.Exit, at);
@@ -773,7 +770,7 @@ export class Interpreter implements EventBuilder<OpenEvent> {
     }
     if (info.kind === Kind.Key) {
       const r = this.keyLists.get(buf, valueStart, valueEnd);
-      this.readValue(info, r.bytes, r.words, r.same, buf, from, to);
+      this.readValue(info, r.written, r.same, buf, from, to);
       if (quoted && r.list[0]!.includes("\uFFFD") && !isUtf8(buf.subarray(from, to))) this.lostRaw(buf, from, to);
       // the event gets its own array: the cached one is shared by every event with this key
       if (this.firstOfSyscall(info) || open.event.keys === undefined) open.event.keys = [...r.list];
@@ -781,7 +778,7 @@ export class Interpreter implements EventBuilder<OpenEvent> {
     }
     if (info.kind === Kind.Saddr) {
       const r = this.saddrs.get(buf, from, to);
-      const at = this.readValue(info, r.bytes, r.words, r.same, buf, from, to);
+      const at = this.readValue(info, r.written, r.same, buf, from, to);
       if (r.decoded !== undefined && open.event.sockaddr === undefined) {
         open.event.sockaddr = { ...r.decoded };
         this.span(Slot.Sockaddr, at);
@@ -815,11 +812,10 @@ export class Interpreter implements EventBuilder<OpenEvent> {
     if (name === undefined) {
       const value = buf.toString("latin1", from, to);
       const text = user ? this.ids.user(value) : this.ids.group(value);
-      const json = Buffer.from(jsonString(text));
-      name = { text, json, words: wordsOf(json), same: text === value };
+      name = { text, json: constJson(jsonString(text)), same: text === value };
       cache.set(id, name);
     }
-    const at = this.readValue(info, name.json, name.words, name.same, buf, from, to);
+    const at = this.readValue(info, name.json, name.same, buf, from, to);
     if (info.slot >= 0) this.summarise(open.event, info.slot, name.text, at);
   }
 
@@ -859,10 +855,10 @@ export class Interpreter implements EventBuilder<OpenEvent> {
    * A field read from a cache: its JSON, and the value as logged under raw unless they are the same.
    * Returns where the JSON starts (for the event's summary).
    */
-  private readValue(info: FieldInfo, json: Uint8Array, words: Int32Array, same: boolean, buf: Buffer, from: number, to: number): number {
+  private readValue(info: FieldInfo, json: ConstJson, same: boolean, buf: Buffer, from: number, to: number): number {
     this.member(info);
     const at = this.out.length;
-    this.out.words(words, json.length);
+    this.out.constant(json);
     if (!same) {
       this.rawMember();
       this.raw.copyString(buf, from, to);
