@@ -1,6 +1,6 @@
 import type { AuditEvent, OutputRecord } from "./event";
 import { Slot } from "./fields";
-import type { JsonBytes } from "./json";
+import { type ConstJson, constJson, type JsonBytes } from "./json";
 import type { EventBuffers } from "./open-event";
 import type { RecordTable } from "./record-table";
 
@@ -146,16 +146,16 @@ function copyRun(target: Uint8Array, at: number, bytes: JsonBytes): number {
   return at + bytes.buf.copy(target, at, 0, bytes.length);
 }
 
-const KEY = (name: string) => Buffer.from(`,"${name}":`);
-const ID = Buffer.from('{"id":');
+const KEY = (name: string) => constJson(`,"${name}":`);
+const ID = constJson('{"id":');
 const NODE = KEY("node");
 const TIME = KEY("time");
 const SERIAL = KEY("serial");
 const TYPES = KEY("types");
 const SYSCALL = KEY("syscall");
 const ARCH = KEY("arch");
-const SUCCESS = Buffer.from(',"success":true');
-const FAILURE = Buffer.from(',"success":false');
+const SUCCESS = constJson(',"success":true');
+const FAILURE = constJson(',"success":false');
 const EXIT = KEY("exit");
 const PID = KEY("pid");
 const PPID = KEY("ppid");
@@ -173,89 +173,89 @@ const ARGV_RAW = KEY("argvRaw");
 const PROCTITLE_RAW = KEY("proctitleRaw");
 const CWD = KEY("cwd");
 const SOCKADDR = KEY("sockaddr");
-const RECORDS = Buffer.from(',"records":[');
+const RECORDS = constJson(',"records":[');
 
 /**
  * Writes the event's JSON up to its records: summary keys in schema order (absent ones left out). A summary
  * value taken from a field is copied from that field's JSON in the records, not encoded again.
  */
 export function writeHead(w: JsonBytes, e: AuditEvent, from: EventBuffers, time: IsoTime, timeMs: number): void {
-  w.bytes(ID);
+  w.constant(ID);
   w.string(e.id!);
   if (e.node !== undefined) {
-    w.bytes(NODE);
+    w.constant(NODE);
     w.string(e.node);
   }
-  w.bytes(TIME);
+  w.constant(TIME);
   time.write(w, timeMs);
-  w.bytes(SERIAL);
+  w.constant(SERIAL);
   w.number(e.serial!);
-  w.bytes(TYPES);
+  w.constant(TYPES);
   w.byte(91);
-  w.append(from.types.buf, 0, from.types.length);
+  w.copyFrom(from.types, 0, from.types.length);
   w.byte(93);
   optional(w, SYSCALL, e.syscall, from, Slot.Syscall);
   optional(w, ARCH, e.arch, from, Slot.Arch);
-  if (e.success !== undefined) w.bytes(e.success ? SUCCESS : FAILURE);
+  if (e.success !== undefined) w.constant(e.success ? SUCCESS : FAILURE);
   optional(w, EXIT, e.exit, from, Slot.Exit);
   optional(w, PID, e.pid, from, Slot.Pid);
   optional(w, PPID, e.ppid, from, Slot.Ppid);
   optional(w, AUID, e.auid, from, Slot.Auid);
   optional(w, UID, e.uid, from, Slot.Uid);
   if (e.names !== undefined) {
-    w.bytes(NAMES);
+    w.constant(NAMES);
     w.string(e.names);
   }
   optional(w, SES, e.ses, from, Slot.Ses);
   optional(w, COMM, e.comm, from, Slot.Comm);
   optional(w, EXE, e.exe, from, Slot.Exe);
   if (e.keys !== undefined) {
-    w.bytes(KEYS);
+    w.constant(KEYS);
     stringArray(w, e.keys);
   }
   if (e.argc !== undefined) {
-    w.bytes(ARGC);
+    w.constant(ARGC);
     w.number(e.argc);
   }
   if (e.argv !== undefined) {
-    w.bytes(ARGV);
+    w.constant(ARGV);
     stringArray(w, e.argv);
   }
   if (e.argvRaw !== undefined) {
-    w.bytes(ARGV_RAW);
+    w.constant(ARGV_RAW);
     w.text(JSON.stringify(e.argvRaw));
   }
   if (from.proctitle.length > 0) {
-    w.bytes(PROCTITLE);
-    w.append(from.proctitle.buf, 0, from.proctitle.length);
+    w.constant(PROCTITLE);
+    w.copyFrom(from.proctitle, 0, from.proctitle.length);
   } else if (e.proctitle !== undefined) {
-    w.bytes(PROCTITLE);
+    w.constant(PROCTITLE);
     stringArray(w, e.proctitle);
   }
   if (e.proctitleRaw !== undefined) {
-    w.bytes(PROCTITLE_RAW);
+    w.constant(PROCTITLE_RAW);
     w.string(e.proctitleRaw);
   }
   optional(w, CWD, e.cwd, from, Slot.Cwd);
   const saddr = from.spans[Slot.Sockaddr * 2]!;
   if (saddr >= 0) {
-    w.bytes(SOCKADDR);
-    w.append(from.records.buf, saddr, from.spans[Slot.Sockaddr * 2 + 1]!);
+    w.constant(SOCKADDR);
+    w.copyFrom(from.records, saddr, from.spans[Slot.Sockaddr * 2 + 1]!);
   } else if (e.sockaddr !== undefined) {
-    w.bytes(SOCKADDR);
+    w.constant(SOCKADDR);
     w.text(JSON.stringify(e.sockaddr));
   }
-  w.bytes(RECORDS);
+  w.constant(RECORDS);
 }
 
 /** A summary key: copied from the field that set it, else from the event (or left out). */
-function optional(w: JsonBytes, key: Uint8Array, value: string | undefined, from: EventBuffers, slot: Slot): void {
+function optional(w: JsonBytes, key: ConstJson, value: string | undefined, from: EventBuffers, slot: Slot): void {
   const start = from.spans[slot * 2]!;
   if (start >= 0) {
-    w.bytes(key);
-    w.append(from.records.buf, start, from.spans[slot * 2 + 1]!);
+    w.constant(key);
+    w.copyFrom(from.records, start, from.spans[slot * 2 + 1]!);
   } else if (value !== undefined) {
-    w.bytes(key);
+    w.constant(key);
     w.string(value);
   }
 }

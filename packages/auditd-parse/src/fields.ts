@@ -1,5 +1,5 @@
 import { ByteNames, packHead, packMid } from "./byte-names";
-import { jsonString } from "./json";
+import { jsonString, wordsOf } from "./json";
 
 /** How a field's value is interpreted, by field name. */
 export enum Kind {
@@ -107,6 +107,13 @@ export interface FieldInfo {
   key: Uint8Array;
   /** `,"name":`, for every member but an object's first. */
   nextKey: Uint8Array;
+  /**
+   * key and nextKey as JsonBytes.words() writes them, made when first written (keyWordsOf): most of an
+   * argument-heavy log's names (a0 … a599, a12[3]) are never written as keys, and two arrays each for
+   * thousands of them were 1 MB of peak RSS.
+   */
+  keyWords: Int32Array | undefined;
+  nextKeyWords: Int32Array | undefined;
   /** The name as UTF-8, and its first eight bytes packed as ByteNames packs them (for a quick compare). */
   bytes: Uint8Array;
   head: number;
@@ -138,14 +145,18 @@ export function fieldInfo(name: string): FieldInfo {
     const bytes = Buffer.from(name);
     const head = packHead(bytes, 0, bytes.length);
     const mid = packMid(bytes, 0, bytes.length);
+    const key = Buffer.from(`${jsonString(name)}:`);
+    const nextKey = Buffer.from(`,${jsonString(name)}:`);
     info = {
       name,
       kind,
       slot,
       plain,
       status,
-      key: Buffer.from(`${jsonString(name)}:`),
-      nextKey: Buffer.from(`,${jsonString(name)}:`),
+      key,
+      nextKey,
+      keyWords: undefined,
+      nextKeyWords: undefined,
       bytes,
       head,
       mid,
@@ -164,6 +175,16 @@ export function fieldInfo(name: string): FieldInfo {
     if (info.cached) FIELD_INFO.set(name, info);
   }
   return info;
+}
+
+/** `"name":` (`,"name":` after a comma) of the field, as JsonBytes.words() writes it. */
+export function keyWordsOf(info: FieldInfo, comma: boolean): Int32Array {
+  if (comma) {
+    info.nextKeyWords ??= wordsOf(info.nextKey);
+    return info.nextKeyWords;
+  }
+  info.keyWords ??= wordsOf(info.key);
+  return info.keyWords;
 }
 
 /** The same, for a name given as bytes of the input line. */

@@ -6,9 +6,9 @@ import { ByteNames } from "./byte-names";
 import { archName, decodeHexAt, decodeHexBytes, decodeHexString, syscallName, syscallNumberName } from "./decode";
 import type { AuditEvent, OutputRecord } from "./event";
 import { EventJson, IsoTime, writeHead } from "./event-json";
-import { type FieldInfo, fieldInfo, fieldInfoAt, Kind, Slot, Status } from "./fields";
+import { type FieldInfo, fieldInfo, fieldInfoAt, Kind, keyWordsOf, Slot, Status } from "./fields";
 import { type IdNames, UNSET_ID } from "./ids";
-import { JsonBytes, jsonString } from "./json";
+import { type ConstJson, constJson, JsonBytes, jsonString } from "./json";
 import { JsonCount } from "./json-count";
 import { EventBuffers, finishArgv, keepLostBytes, NAMES_LOCAL, NAMES_LOG, OpenEvent, setSummary } from "./open-event";
 import { type AuditRecord, Header, rawValuesOf, recordOf, tokenize } from "./record";
@@ -59,14 +59,14 @@ const MAX_CHUNKS = 4096;
 const POOL_SIZE = 64;
 const POOL_MAX_BYTES = 1 << 20;
 
-const RAW_OPEN = Buffer.from(',"raw":{');
+const RAW_OPEN = constJson(',"raw":{');
 const ENRICHED_OPEN = Buffer.from(',"enriched":{');
 const NULL = Buffer.from("null");
 
 interface TypeInfo {
   /** The type as a JSON string, and `{"type":"…","fields":{`, ready to append. */
-  json: Uint8Array;
-  prefix: Uint8Array;
+  json: ConstJson;
+  prefix: ConstJson;
   /** The field found at each position of the last record of this type (records of a type repeat their fields). */
   memo: FieldInfo[];
 }
@@ -147,7 +147,7 @@ export class Interpreter implements EventBuilder<OpenEvent> {
   private readonly arches = new ByteNames((value) => {
     const arch = archName(value);
     const text = arch ?? value;
-    return { arch, text, bytes: Buffer.from(jsonString(text)), same: text === value };
+    return { arch, text, written: constJson(jsonString(text)), same: text === value };
   }, 256);
   /** key= values by their bytes as written, quotes and all: the list of keys and the JSON written. */
   private readonly keyLists = new ByteNames((written) => {
@@ -155,19 +155,16 @@ export class Interpreter implements EventBuilder<OpenEvent> {
     const value = quoted ? written.slice(1, -1) : written;
     const list = keyList(value, quoted);
     const text = list.join(",");
-    return { list, bytes: Buffer.from(jsonString(text)), same: text === value };
+    return { list, written: constJson(jsonString(text)), same: text === value };
   });
   /** saddr= values by their bytes: the address (undefined when it is not hex) and the JSON written. */
   private readonly saddrs = new ByteNames((value) => {
     const decoded: Sockaddr | undefined = decodeSockaddr(value);
-    return {
-      decoded,
-      bytes: Buffer.from(decoded === undefined ? jsonString(value) : JSON.stringify(decoded)),
-      same: decoded === undefined,
-    };
+    const written = constJson(decoded === undefined ? jsonString(value) : JSON.stringify(decoded));
+    return { decoded, written, same: decoded === undefined };
   });
   /** Readings of values by their bytes, per kind that depends on the value alone. */
-  private readonly readings: (ByteNames<Reading & { bytes: Uint8Array }> | undefined)[] = [];
+  private readonly readings: (ByteNames<Reading & { written: ConstJson }> | undefined)[] = [];
   private fieldCount = 0;
   private rawCount = 0;
   /** Counts records (and ENRICHED parts), so a name written twice in one is seen (FieldInfo.seen). */
@@ -218,7 +215,7 @@ export class Interpreter implements EventBuilder<OpenEvent> {
     for (const kind of VALUE_KINDS) {
       this.readings[kind] = new ByteNames((value) => {
         const r = readingOf(kind, value);
-        return { ...r, bytes: Buffer.from(r.json) };
+        return { ...r, written: constJson(r.json) };
       });
     }
   }
@@ -281,7 +278,7 @@ export class Interpreter implements EventBuilder<OpenEvent> {
     const typeInfo = this.typeInfo(type);
     const types = open.buffers.types;
     if (types.length > 0) types.byte(COMMA);
-    types.bytes(typeInfo.json);
+    types.constant(typeInfo.json);
     // EXECVE's text path keeps a quoted '…' value as it is
     const tokens = this.scan(buf, h.bodyStart, end, typeInfo.memo, type !== "EXECVE");
     if (tokens >= 0 && (this.nestedFrom < 0 || this.nestedApart(tokens))) {
@@ -423,7 +420,7 @@ export class Interpreter implements EventBuilder<OpenEvent> {
     let info = this.types.get(type);
     if (info === undefined) {
       const json = jsonString(type);
-      info = { json: Buffer.from(json), prefix: Buffer.from(`{"type":${json},"fields":{`), memo: [] };
+      info = { json: constJson(json), prefix: constJson(`{"type":${json},"fields":{`), memo: [] };
       // corrupt input could invent endless types: remember a bounded number
       if (this.types.size < 1024) this.types.set(type, info);
     }
@@ -553,10 +550,10 @@ export class Interpreter implements EventBuilder<OpenEvent> {
   }
 
   /** Writes a record read on the byte path; true when it has no fields (a PROCTITLE whose proctitle went to the event). */
-  private fastRecord(open: OpenEvent, type: string, prefix: Uint8Array, buf: Buffer, tokens: number): boolean {
+  private fastRecord(open: OpenEvent, type: string, prefix: ConstJson, buf: Buffer, tokens: number): boolean {
     const out = this.out;
     const offsets = this.offsets;
-    out.bytes(prefix);
+    out.constant(prefix);
     this.logNames = offsets[tokens * 4] !== -1;
     this.logNameMap = undefined;
     this.line = buf;
@@ -733,7 +730,7 @@ export class Interpreter implements EventBuilder<OpenEvent> {
     if (info.kind === Kind.Arch) {
       const r = this.arches.get(buf, from, to);
       this.arch = r.arch;
-      const at = this.readValue(info, r.bytes, r.same, buf, from, to);
+      const at = this.readValue(info, r.written, r.same, buf, from, to);
       if (this.firstOfSyscall(info)) {
         open.event.arch = r.text;
         this.span(Slot.Arch, at);
@@ -762,7 +759,7 @@ export class Interpreter implements EventBuilder<OpenEvent> {
     const readings = info.kind === undefined ? undefined : this.readings[info.kind];
     if (readings !== undefined) {
       const r = readings.get(buf, from, to);
-      const at = this.readValue(info, r.bytes, r.same, buf, from, to);
+      const at = this.readValue(info, r.written, r.same, buf, from, to);
       if (info.kind === Kind.Exit && this.firstOfSyscall(info)) {
         open.event.exit = r.text;
         this.span(Slot.Exit, at);
@@ -781,7 +778,7 @@ export class Interpreter implements EventBuilder<OpenEvent> {
     }
     if (info.kind === Kind.Key) {
       const r = this.keyLists.get(buf, valueStart, valueEnd);
-      this.readValue(info, r.bytes, r.same, buf, from, to);
+      this.readValue(info, r.written, r.same, buf, from, to);
       if (quoted && r.list[0]!.includes("\uFFFD") && !isUtf8(buf.subarray(from, to))) this.lostRaw(buf, from, to);
       // the event gets its own array: the cached one is shared by every event with this key
       if (this.firstOfSyscall(info) || open.event.keys === undefined) open.event.keys = [...r.list];
@@ -789,7 +786,7 @@ export class Interpreter implements EventBuilder<OpenEvent> {
     }
     if (info.kind === Kind.Saddr) {
       const r = this.saddrs.get(buf, from, to);
-      const at = this.readValue(info, r.bytes, r.same, buf, from, to);
+      const at = this.readValue(info, r.written, r.same, buf, from, to);
       if (r.decoded !== undefined && open.event.sockaddr === undefined) {
         open.event.sockaddr = { ...r.decoded };
         this.span(Slot.Sockaddr, at);
@@ -823,7 +820,7 @@ export class Interpreter implements EventBuilder<OpenEvent> {
     if (name === undefined) {
       const value = buf.toString("latin1", from, to);
       const text = user ? this.ids.user(value) : this.ids.group(value);
-      name = { text, json: Buffer.from(jsonString(text)), same: text === value };
+      name = { text, json: constJson(jsonString(text)), same: text === value };
       cache.set(id, name);
     }
     const at = this.readValue(info, name.json, name.same, buf, from, to);
@@ -866,10 +863,10 @@ export class Interpreter implements EventBuilder<OpenEvent> {
    * A field read from a cache: its JSON, and the value as logged under raw unless they are the same.
    * Returns where the JSON starts (for the event's summary).
    */
-  private readValue(info: FieldInfo, json: Uint8Array, same: boolean, buf: Buffer, from: number, to: number): number {
+  private readValue(info: FieldInfo, json: ConstJson, same: boolean, buf: Buffer, from: number, to: number): number {
     this.member(info);
     const at = this.out.length;
-    this.out.bytes(json);
+    this.out.constant(json);
     if (!same) {
       this.rawMember();
       this.raw.copyString(buf, from, to);
@@ -1042,7 +1039,7 @@ export class Interpreter implements EventBuilder<OpenEvent> {
   private writeKey(out: JsonBytes, info: FieldInfo, comma: boolean): void {
     const repeated = this.memberKey(info);
     if (repeated === undefined) {
-      out.bytes(comma ? info.nextKey : info.key);
+      out.words(keyWordsOf(info, comma), comma ? info.nextKey.length : info.key.length);
       return;
     }
     if (comma) out.byte(COMMA);
@@ -1087,7 +1084,8 @@ export class Interpreter implements EventBuilder<OpenEvent> {
   private rawMember(): void {
     const comma = this.rawCount++ > 0;
     if (this.repeatKey === undefined) {
-      this.raw.bytes(comma ? this.keyInfo!.nextKey : this.keyInfo!.key);
+      const info = this.keyInfo!;
+      this.raw.words(keyWordsOf(info, comma), comma ? info.nextKey.length : info.key.length);
       return;
     }
     if (comma) this.raw.byte(COMMA);
@@ -1098,15 +1096,15 @@ export class Interpreter implements EventBuilder<OpenEvent> {
   private closeRaw(): void {
     if (this.rawCount === 0) return;
     const out = this.out;
-    out.bytes(RAW_OPEN);
-    out.append(this.raw.buf, 0, this.raw.length);
+    out.constant(RAW_OPEN);
+    out.copyFrom(this.raw, 0, this.raw.length);
     out.byte(RBRACE);
   }
 
   /** A record of any shape, from its text tokens: free text, msg='…', braces, argv, proctitle. */
   private textRecord(open: OpenEvent, record: AuditRecord): void {
     const out = this.out;
-    out.bytes(this.typeInfo(record.type).prefix);
+    out.constant(this.typeInfo(record.type).prefix);
     this.nestedText = undefined;
     this.logNameMap = undefined;
     this.logNames = (record.enrichedKeys?.length ?? 0) > 0;

@@ -1,5 +1,5 @@
 import { isUtf8 } from "node:buffer";
-import { JsonBytes, jsonString } from "./json";
+import { type ConstJson, JsonBytes, jsonString } from "./json";
 
 /** JSON.stringify's escape lengths for the bytes below 0x20 (\n is 2, \u0001 is 6 …), as JsonBytes writes them. */
 const ESCAPE_LENGTHS = Array.from({ length: 32 }, (_, c) => JSON.stringify(String.fromCharCode(c)).length - 2);
@@ -23,6 +23,18 @@ export class JsonCount extends JsonBytes {
 
   override bytes(b: Uint8Array): void {
     this.length += b.length;
+  }
+
+  override words(_w: Int32Array, n: number): void {
+    this.length += n;
+  }
+
+  override constant(c: ConstJson): void {
+    this.length += c.length;
+  }
+
+  override copyFrom(_src: JsonBytes, from: number, to: number): void {
+    this.length += to - from;
   }
 
   override append(_src: Buffer, from: number, to: number): void {

@@ -4,7 +4,7 @@ import { COMMA, DQUOTE } from "./ascii";
 import { capNames, decodeHexAt, decodeHexString, errnoName, modeText, permText, securityContext, signalName } from "./decode";
 import { Kind } from "./fields";
 import { UNSET_ID } from "./ids";
-import { type JsonBytes, jsonString, member } from "./json";
+import { type ConstJson, type JsonBytes, jsonString, member } from "./json";
 import { digits, tokenize } from "./record";
 import { isHex } from "./sockaddr";
 
@@ -36,7 +36,7 @@ export class IdCache {
 
 export interface IdName {
   text: string;
-  json: Uint8Array;
+  json: ConstJson;
   /** The name is the number itself (no passwd/group entry). */
   same: boolean;
 }

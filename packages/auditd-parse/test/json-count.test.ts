@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { JsonBytes } from "../src/json";
+import { constJson, JsonBytes } from "../src/json";
 import { JsonCount } from "../src/json-count";
 import { random } from "./sigma-logs";
 
@@ -34,6 +34,15 @@ describe("JsonCount counts what JsonBytes writes", () => {
       c.append(b, from, b.length);
       w.byte(44);
       c.byte(44);
+      const k = constJson(b.toString("latin1"));
+      w.constant(k);
+      c.constant(k);
+      w.words(k.words, k.length);
+      c.words(k.words, k.length);
+      const source = new JsonBytes(4);
+      source.copyString(b, 0, b.length);
+      w.copyFrom(source, 1, source.length);
+      c.copyFrom(source, 1, source.length);
       for (const n of [0, 7, 42, 1234567, -1, 1.5, Number.MAX_SAFE_INTEGER + 2]) {
         w.number(n);
         c.number(n);
