@@ -25,6 +25,11 @@ export class EventBuffers {
     this.spans.fill(-1);
     this.proctitle.reset();
   }
+
+  /** The bytes these buffers hold (what keeping them in a pool costs). */
+  byteLength(): number {
+    return this.records.buf.length + this.proctitle.buf.length + this.types.buf.length + (this.table?.bytes.buf.length ?? 0);
+  }
 }
 
 /** One event being assembled: its summary so far and its records, already written as JSON bytes. */
