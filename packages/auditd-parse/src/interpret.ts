@@ -56,12 +56,13 @@ const MAX_ARGS = 1 << 20;
 /** Chunks of one argument: the kernel logs at most 128 KiB per argument, in chunks of about 7.5 KiB. */
 const MAX_CHUNKS = 4096;
 /**
- * Event buffers kept for reuse: up to this many bytes of them, so as many as the open events at once (~8.7 KB
- * each). A count of 64 was too few where events wait for the window (no EOE, several hosts: ~210 open on a
- * 7-host log) and every set dropped at that cap was made again: 8 KB Buffers promoted with their events and
- * freed only by a mark-compact, +11 MB of peak RSS per 100 MiB of input (issue 23, Round 19).
+ * Event buffers kept for reuse: up to this many bytes of them (~240 sets of ~8.7 KB). A count of 64 was too
+ * few where events wait for the window (no EOE, several hosts: ~210 open at once on a 7-host log) and every set
+ * dropped at that cap was made again: 8 KB Buffers promoted with their events and freed only by a mark-compact,
+ * +11 MB of peak RSS per 100 MiB of input (issue 23, Round 19). Not more: kept sets are pages held for good,
+ * and 4 MiB (447 sets on the second tester's `monoavc`) cost it 0.6 MB of peak.
  */
-const POOL_BYTES = 4 << 20;
+const POOL_BYTES = 2 << 20;
 /** The largest set worth keeping (a runaway line grows one). */
 const POOL_MAX_BYTES = 1 << 20;
 

@@ -11,10 +11,10 @@ const BUFFER_BYTES = 128 * 1024;
  * Written buffers kept for the next flushes. The stream calls back a tick after the writes: a burst of events
  * (a second of a no-EOE log leaving the window at once) flushes 2+ buffers in one tick, and with 2 kept every
  * burst allocated a buffer and dropped one, 128 KiB of garbage that lives until a mark-compact (none runs on
- * a run of small NDJSON events): +9 MB of peak RSS per 100 MiB of a 7-host log (issue 23, Round 19). Kept
- * only after that many were in flight at once, so the peak is no higher.
+ * a run of small NDJSON events): +9 MB of peak RSS per 100 MiB of a 7-host log (issue 23, Round 19). 3 were
+ * in flight at most on that log and most others; 8 kept cost the first tester's `mixed` log 0.4 MB.
  */
-const SPARE_BUFFERS = 8;
+const SPARE_BUFFERS = 4;
 
 /** Where the bytes go: the run's stdout (IOStreams' byte writer) or an -o file. */
 interface ByteSink {
