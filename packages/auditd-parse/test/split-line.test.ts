@@ -16,7 +16,9 @@ describe("an event split for the 1 MiB line bound", () => {
     for (let c = 0; c * 2200 < hex.length; c++)
       lines.push(`type=EXECVE msg=audit(${stamp}): a1[${c}]=${hex.slice(c * 2200, (c + 1) * 2200)}`);
     for (let i = 2; i < 1501; i += 10)
-      lines.push(`type=EXECVE msg=audit(${stamp}): ${Array.from({ length: Math.min(10, 1501 - i) }, (_, k) => `a${i + k}="v${i + k}"`).join(" ")}`);
+      lines.push(
+        `type=EXECVE msg=audit(${stamp}): ${Array.from({ length: Math.min(10, 1501 - i) }, (_, k) => `a${i + k}="v${i + k}"`).join(" ")}`,
+      );
     lines.push(`type=EOE msg=audit(${stamp}): `);
     const out: { length: number; argv: string[]; types: number }[] = [];
     const parser = new AuditParser((event, json) => {
@@ -31,6 +33,11 @@ describe("an event split for the 1 MiB line bound", () => {
     expect(Math.max(...out.map((p) => p.types))).toBeGreaterThan(800);
     // the long argument's chunks, spread over parts, still join in index order
     expect(out.flatMap((p) => p.argv).join("")).toContain("B".repeat(1000));
-    expect(out.flatMap((p) => p.argv).filter((a) => a.startsWith("B")).join("")).toBe(big);
+    expect(
+      out
+        .flatMap((p) => p.argv)
+        .filter((a) => a.startsWith("B"))
+        .join(""),
+    ).toBe(big);
   });
 });
