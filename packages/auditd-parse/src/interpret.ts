@@ -55,8 +55,15 @@ const MAX_KEPT_TOKENS = 16_384;
 const MAX_ARGS = 1 << 20;
 /** Chunks of one argument: the kernel logs at most 128 KiB per argument, in chunks of about 7.5 KiB. */
 const MAX_CHUNKS = 4096;
-/** Event buffers kept for reuse, and the largest one worth keeping (a runaway line grows one). */
-const POOL_SIZE = 64;
+/**
+ * Event buffers kept for reuse: up to this many bytes of them (~240 sets of ~8.7 KB). A count of 64 was too
+ * few where events wait for the window (no EOE, several hosts: ~210 open at once on a 7-host log) and every set
+ * dropped at that cap was made again: 8 KB Buffers promoted with their events and freed only by a mark-compact,
+ * +11 MB of peak RSS per 100 MiB of input (issue 23, Round 19). Not more: kept sets are pages held for good,
+ * and 4 MiB (447 sets on the second tester's `monoavc`) cost it 0.6 MB of peak.
+ */
+const POOL_BYTES = 2 << 20;
+/** The largest set worth keeping (a runaway line grows one). */
 const POOL_MAX_BYTES = 1 << 20;
 
 const RAW_OPEN = constJson(',"raw":{');
@@ -121,6 +128,10 @@ export class Interpreter implements EventBuilder<OpenEvent> {
   private readonly userNames = new IdCache();
   private readonly groupNames = new IdCache();
   private readonly pool: EventBuffers[] = [];
+  /** Bytes of the buffers in `pool`. */
+  private poolBytes = 0;
+  /** Event buffer sets made (the rest were reused from the pool): few more than the most events open at once. */
+  bufferSets = 0;
   /** Summary spans of the event being written. */
   private spans = new Int32Array(0);
   /** Token offsets of the record being read: key start, key end, value start, value end. */
@@ -252,7 +263,7 @@ export class Interpreter implements EventBuilder<OpenEvent> {
       records: [],
       unparsed: undefined,
     };
-    return new OpenEvent(event, h, this.pool.pop() ?? new EventBuffers(), tick);
+    return new OpenEvent(event, h, this.pooled() ?? this.newBuffers(), tick);
   }
 
   /** Adds the record buf[h.bodyStart, end) to the event; false when part of it could not be tokenised. */
@@ -382,7 +393,21 @@ export class Interpreter implements EventBuilder<OpenEvent> {
   /** An event's buffers back to the pool, unless it is full or they grew too large to keep. */
   private recycle(buffers: EventBuffers): void {
     buffers.reset();
-    if (this.pool.length < POOL_SIZE && buffers.records.buf.length <= POOL_MAX_BYTES) this.pool.push(buffers);
+    const size = buffers.byteLength();
+    if (size > POOL_MAX_BYTES || this.poolBytes + size > POOL_BYTES) return;
+    this.pool.push(buffers);
+    this.poolBytes += size;
+  }
+
+  private pooled(): EventBuffers | undefined {
+    const buffers = this.pool.pop();
+    if (buffers !== undefined) this.poolBytes -= buffers.byteLength();
+    return buffers;
+  }
+
+  private newBuffers(): EventBuffers {
+    this.bufferSets++;
+    return new EventBuffers();
   }
 
   /** Whether the record's ENRICHED part has braces (SADDR={ … }), which the table reads from the JSON. */

@@ -42,6 +42,11 @@ export class AuditParser {
     return { ...this.assembler.stats, textPath: this.interpreter.textRecords };
   }
 
+  /** Event buffer sets the interpreter made (see Interpreter.bufferSets). */
+  get bufferSets(): number {
+    return this.interpreter.bufferSets;
+  }
+
   pushBytes(chunk: Buffer): void {
     this.splitter.push(chunk);
   }

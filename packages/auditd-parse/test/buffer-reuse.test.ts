@@ -1,0 +1,76 @@
+import { testIO } from "@opsguard/core/iostreams";
+import { describe, expect, it } from "vitest";
+import { Output } from "../src/output";
+import { AuditParser } from "../src/parser";
+
+// Issue 23 (Round 19): Buffers made per event or per burst of output outlive the scavenges (their events wait
+// for the window) and are freed only by a mark-compact, which a run of small NDJSON events rarely triggers, so
+// peak RSS grew with the input. These hold the reuse that stops it, by count: no timing involved.
+
+/** `rounds` seconds of 7 hosts' events, 10 per host per second, records interleaved across hosts, no EOE. */
+function interleavedLog(rounds: number): string {
+  const lines: string[] = [];
+  for (let n = 0; n < rounds * 10; n++) {
+    const stamp = `${1700000000 + Math.floor(n / 10)}.${String(n % 1000).padStart(3, "0")}:${n + 1}`;
+    const records = (h: number) => [
+      `node=host${h} type=SYSCALL msg=audit(${stamp}): arch=c000003e syscall=59 success=yes exit=0 a0=1 a1=2 a2=3 a3=0 items=1 ppid=1 pid=${h * 100 + (n % 100)} auid=100${h} uid=100${h} gid=0 euid=0 suid=0 fsuid=0 egid=0 sgid=0 fsgid=0 tty=pts1 ses=${h} comm="ls" exe="/bin/ls" key=(null)`,
+      `node=host${h} type=EXECVE msg=audit(${stamp}): argc=3 a0="ls" a1="-la" a2="/tmp/x${n}"`,
+      `node=host${h} type=CWD msg=audit(${stamp}): cwd="/root"`,
+      `node=host${h} type=PROCTITLE msg=audit(${stamp}): proctitle=6C73002D6C61`,
+    ];
+    const byHost = Array.from({ length: 7 }, (_, h) => records(h));
+    for (let r = 0; r < 4; r++) for (let h = 0; h < 7; h++) lines.push(byHost[h]![r]!);
+  }
+  return `${lines.join("\n")}\n`;
+}
+
+describe("event buffers on interleaved hosts without EOE", () => {
+  it("are reused once the window is full: as many sets made as events open at once, not one per event past 64", () => {
+    let events = 0;
+    const hosts = new Set<string>();
+    const parser = new AuditParser((event) => {
+      events++;
+      hosts.add(String(event.node));
+    });
+    // 60 seconds: ~210 events wait for the 2 s window at any time, 4,200 pass through
+    const log = Buffer.from(interleavedLog(60));
+    for (let at = 0; at < log.length; at += 65536) parser.pushBytes(log.subarray(at, at + 65536));
+    parser.end();
+    expect(events).toBe(4200);
+    expect(hosts.size).toBe(7);
+    // with a pool of 64 sets, each second's 70 events leaving the window dropped 6 and made 6 again: ~560 here
+    expect(parser.bufferSets).toBeGreaterThan(140);
+    expect(parser.bufferSets).toBeLessThanOrEqual(250);
+  });
+});
+
+describe("Output's buffers under bursts of writes", () => {
+  it("reuses its buffers when a burst flushes several in one tick (the stream calls back a tick later)", async () => {
+    const io = testIO().io;
+    const written: Buffer[] = [];
+    // as a file or /dev/null stdout does: the bytes taken at once, the callback on the next tick
+    const stdout = Object.assign(Object.create(io.stdout) as typeof io.stdout, {
+      writeBytes(data: Uint8Array, done?: (error?: Error | null) => void) {
+        written.push(Buffer.from(data));
+        process.nextTick(() => done?.(null));
+        return true;
+      },
+    });
+    const output = new Output(undefined, stdout);
+    const lines: string[] = [];
+    for (let burst = 0; burst < 30; burst++) {
+      // 4 lines of 40 KB (counted at 3 bytes a character: one to a 128 KiB buffer): 3-4 buffers in flight at its end
+      for (let i = 0; i < 4; i++) {
+        const line = String.fromCharCode(97 + ((burst + i) % 26)).repeat(40_000);
+        lines.push(line);
+        void output.line(line);
+      }
+      await new Promise(setImmediate);
+    }
+    await output.close();
+    expect(Buffer.concat(written).toString()).toBe(lines.map((l) => `${l}\n`).join(""));
+    expect(output.flushes).toBeGreaterThanOrEqual(119);
+    // keeping 2 of them, each burst made 2 new buffers (60 here) and dropped 2 as garbage
+    expect(output.buffersMade).toBeLessThanOrEqual(5);
+  });
+});
