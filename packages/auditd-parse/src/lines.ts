@@ -125,8 +125,9 @@ export class LineSplitter {
     this.carried += chunk.copy(this.carry, this.carried, start, end);
   }
 
+  /** The last line, without a final newline: read as if it had one (a CRLF log's last `\r` dropped too). */
   end(): void {
-    if (this.carried > 0) this.onLine(this.carry, 0, this.fieldsEnd(this.carry, 0, this.carried));
+    if (this.carried > 0) this.line(this.carry, 0, this.carried);
     this.carried = 0;
   }
 }

@@ -5,6 +5,7 @@ import { describe, expect, it } from "vitest";
 import { AuditParser } from "../src/index";
 import { readInput } from "../src/input";
 import { LineSplitter, MAX_LINE_BYTES } from "../src/lines";
+import { runAuditdParse } from "./in-process";
 
 function split(chunks: Buffer[]): string[] {
   const lines: string[] = [];
@@ -67,6 +68,37 @@ describe("LineSplitter", () => {
     const lines = split(chunks);
     expect(lines.map((l) => l.length)).toEqual([5, 1000, 4]);
     expect(lines[2]).toBe("next");
+  });
+});
+
+describe("a CRLF log whose last line has no final LF", () => {
+  const login =
+    "type=LOGIN msg=audit(1700000000.000:1): pid=1 uid=0 old-auid=4294967295 auid=1000 tty=(none) old-ses=4294967295 ses=5 res=1";
+
+  it("drops the last line's CR as a terminated line's, whatever the chunks", () => {
+    const bytes = Buffer.from("a=1\r\nb=2\r");
+    for (const size of [1, 2, 3, 4, 100]) {
+      const chunks: Buffer[] = [];
+      for (let at = 0; at < bytes.length; at += size) chunks.push(bytes.subarray(at, at + size));
+      expect(split(chunks), `chunks of ${size}`).toEqual(["a=1", "b=2"]);
+    }
+  });
+
+  it("gives the same event as the line ending in CRLF, read from a file and from stdin", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "auditd-crlf-"));
+    try {
+      writeFileSync(join(dir, "cr.log"), `${login}\r`);
+      writeFileSync(join(dir, "crlf.log"), `${login}\r\n`);
+      const terminated = await runAuditdParse([join(dir, "crlf.log")]);
+      expect(JSON.parse(terminated.stdout)).toMatchObject({ success: true });
+      for (const run of [await runAuditdParse([join(dir, "cr.log")]), await runAuditdParse([], `${login}\r`)]) {
+        expect(run.code).toBe(0);
+        // was "res":"1\r" and "success":false: `--success no` chose a successful login
+        expect(run.stdout).toBe(terminated.stdout);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
