@@ -53,8 +53,6 @@ const MAX_KEPT_TOKENS = 16_384;
  * (It was 100,000: the arguments past it were dropped, and a keyword there escaped detect's rules.)
  */
 const MAX_ARGS = 1 << 20;
-/** Chunks of one argument: the kernel logs at most 128 KiB per argument, in chunks of about 7.5 KiB. */
-const MAX_CHUNKS = 4096;
 /**
  * Event buffers kept for reuse: up to this many bytes of them (~240 sets of ~8.7 KB). A count of 64 was too
  * few where events wait for the window (no EOE, several hosts: ~210 open at once on a 7-host log) and every set
@@ -1251,16 +1249,18 @@ export class Interpreter implements EventBuilder<OpenEvent> {
     const index = Number(key.slice(1, bracket));
     const close = key.indexOf("]", bracket);
     const part = Number(key.slice(bracket + 1, close < 0 ? undefined : close));
-    if (!Number.isInteger(index) || index >= MAX_ARGS || !Number.isInteger(part) || part < 0 || part >= MAX_CHUNKS) return;
+    // no bound on i (was 4096, past it chunks were dropped unsaid): the event's byte bounds hold them
+    if (!Number.isInteger(index) || index >= MAX_ARGS || !Number.isInteger(part) || part < 0) return;
     open.chunks ??= new Map();
-    let parts = open.chunks.get(index);
-    if (parts === undefined) {
-      parts = [];
-      open.chunks.set(index, parts);
+    let chunks = open.chunks.get(index);
+    if (chunks === undefined) {
+      chunks = { parts: [], hex: [], ascending: true };
+      open.chunks.set(index, chunks);
     }
-    // a repeated chunk keeps its first value, as every repeated field does
-    if (parts[part] !== undefined) return;
-    parts[part] = hex;
+    const n = chunks.parts.length;
+    if (n > 0 && part <= chunks.parts[n - 1]!) chunks.ascending = false;
+    chunks.parts.push(part);
+    chunks.hex.push(hex);
     // hex: two characters a byte of the argument's text
     open.argvBytes += hex.length >> 1;
   }

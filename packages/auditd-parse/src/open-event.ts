@@ -45,10 +45,10 @@ export class OpenEvent implements PendingEvent {
   argvRaw: Record<string, string> | undefined = undefined;
   proctitleRaw: string | undefined = undefined;
   /**
-   * argv chunks (aN[i]) being joined, as hex by chunk index i: one long argument may continue in the next
-   * EXECVE record, and a chunk is hex or "quoted" (the kernel quotes a chunk it finds printable).
+   * argv chunks (aN[i]) being joined, as hex with their index i, by argument: one long argument may continue in
+   * the next EXECVE record, and a chunk is hex or "quoted" (the kernel quotes a chunk it finds printable).
    */
-  chunks: Map<number, string[]> | undefined = undefined;
+  chunks: Map<number, ArgChunks> | undefined = undefined;
   readonly records: JsonBytes;
   readonly node: string | undefined;
   readonly timeMs: number;
@@ -119,15 +119,43 @@ export function setSummary(event: AuditEvent, slot: Slot, v: string): void {
   }
 }
 
+/**
+ * One argument's chunks in arrival order. Not an array indexed by i: every index is kept (a forged log's
+ * a1[5000] was dropped past a bound of 4096, and a keyword there escaped detect), and a sparse a1[4000000000]
+ * must not make the join walk four billion holes. The event's byte bounds limit how many are held.
+ */
+export interface ArgChunks {
+  parts: number[];
+  hex: string[];
+  /** Each chunk came with a higher index than the one before (the kernel's order): joined as they came. */
+  ascending: boolean;
+}
+
+/** The chunks' hex joined by chunk index, not arrival order; a missing index (hole) is skipped. */
+function joinChunks(c: ArgChunks): string {
+  let hex = "";
+  if (c.ascending) {
+    for (const h of c.hex) hex += h;
+    return hex;
+  }
+  // a stable order by index: of chunks repeating an index the first kept, as every repeated field is
+  const order = c.parts.map((_, i) => i).sort((a, b) => c.parts[a]! - c.parts[b]! || a - b);
+  let last = Number.NaN;
+  for (const i of order) {
+    if (c.parts[i] === last) continue;
+    last = c.parts[i]!;
+    hex += c.hex[i]!;
+  }
+  return hex;
+}
+
 /** argv complete: the joined chunks decoded, holes filled with "" (argc beyond the fields present). */
 export function finishArgv(open: OpenEvent): void {
   const argv = open.event.argv;
   if (argv === undefined) return;
   if (open.chunks) {
-    for (const [index, parts] of open.chunks) {
-      // by chunk index, not arrival order; a missing chunk (hole) is skipped
-      let hexChunks = "";
-      for (const part of parts) if (part !== undefined) hexChunks += part;
+    for (const [index, chunks] of open.chunks) {
+      const hexChunks = joinChunks(chunks);
       argv[index] = hexChunks === "" ? "" : decodeArg(hexChunks);
       keepLostBytes(open, index, argv[index], hexChunks);
     }
