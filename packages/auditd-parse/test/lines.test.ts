@@ -1,11 +1,15 @@
+import { spawn } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { untilEvent } from "@opsguard/lab/wait";
 import { describe, expect, it } from "vitest";
 import { AuditParser } from "../src/index";
 import { readInput } from "../src/input";
 import { LineSplitter, MAX_LINE_BYTES } from "../src/lines";
 import { runAuditdParse } from "./in-process";
+
+const CLI = new URL("../src/main.ts", import.meta.url).pathname;
 
 function split(chunks: Buffer[]): string[] {
   const lines: string[] = [];
@@ -97,6 +101,30 @@ describe("a CRLF log whose last line has no final LF", () => {
         expect(run.stdout).toBe(terminated.stdout);
       }
     } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("-F: the last line, still without its LF when the follower is stopped, drops its CR too", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "auditd-crlf-"));
+    const log = join(dir, "audit.log");
+    const first = "type=USER_LOGIN msg=audit(1699999999.000:9): pid=1 uid=0 auid=0 ses=1 msg='op=login res=success'";
+    writeFileSync(log, `${first}\r\n${login}\r`);
+    const child = spawn(process.execPath, ["--import", "tsx", CLI, "-F", log], { stdio: ["ignore", "pipe", "pipe"] });
+    try {
+      let out = "";
+      child.stdout.on("data", (d: Buffer) => {
+        out += d.toString();
+      });
+      const exited = new Promise((resolve) => child.on("exit", resolve));
+      // the first event out: the file has been read, its unterminated last line waits in the splitter
+      await untilEvent(child.stdout, "data", () => out.includes("\n"), "the first event on stdout");
+      child.kill("SIGTERM");
+      expect(await exited).toBe(0);
+      const last = JSON.parse(out.trim().split("\n").at(-1)!);
+      expect([last.id, last.success, last.records[0].raw.res]).toEqual(["1700000000.000:1", true, "1"]);
+    } finally {
+      child.kill("SIGKILL");
       rmSync(dir, { recursive: true, force: true });
     }
   });
