@@ -38,6 +38,11 @@ export class AuditParser {
     );
   }
 
+  /** The grouping's newest log time (ms), which its window is counted from. */
+  get newestMs(): number {
+    return this.assembler.newest;
+  }
+
   get stats(): ParserStats {
     return { ...this.assembler.stats, textPath: this.interpreter.textRecords };
   }
