@@ -349,6 +349,11 @@ export class Assembler<E extends PendingEvent> {
     this.builder.complete(event);
   }
 
+  /** The earliest log time of the events not written yet (open or held back), Infinity when none is. */
+  oldestPendingMs(): number {
+    return Math.min(this.oldestOpenMs(), this.held[0]?.timeMs ?? Number.POSITIVE_INFINITY);
+  }
+
   /** The earliest log time of the open events, Infinity when none is open. */
   private oldestOpenMs(): number {
     let oldest = this.last === undefined ? Number.POSITIVE_INFINITY : this.last.timeMs;

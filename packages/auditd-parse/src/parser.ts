@@ -43,6 +43,11 @@ export class AuditParser {
     return this.assembler.newest;
   }
 
+  /** The earliest log time (ms) of the events the grouping has not written yet. */
+  oldestPendingMs(): number {
+    return this.assembler.oldestPendingMs();
+  }
+
   get stats(): ParserStats {
     return { ...this.assembler.stats, textPath: this.interpreter.textRecords };
   }

@@ -101,6 +101,7 @@ export async function runPipeline(mode: Mode, files: string[], flags: ParseFlags
           windowMs: parserOptions(flags, config).windowMs,
           // events reach the sink only once the parser below exists
           clock: () => parser.newestMs,
+          pending: () => parser.oldestPendingMs(),
         })
       : detectSink(detector, output);
   // sessions reads the records of login events alone, from the EventJson (its sinks): no event carries them

@@ -86,6 +86,8 @@ export interface SessionTrackerOptions {
    * newest event time seen. The events' lag behind it: those of other hosts still open are ahead of the last written.
    */
   clock?: () => number;
+  /** The earliest log time (ms) of the events the grouping has not written yet (AuditParser.oldestPendingMs). */
+  pending?: () => number;
 }
 
 /**
@@ -125,6 +127,8 @@ interface Held {
   key: string;
   /** Written once an event newer than this (ISO time) arrives, or at flush; undefined: a session to write as is. */
   until?: number;
+  /** Its end's log time (ms): it waits while the grouping still has an event of that time or before pending. */
+  endMs?: number;
   endSerial?: number;
 }
 
@@ -177,6 +181,7 @@ export class SessionTracker {
    */
   private settled = 0;
   private readonly clock: (() => number) | undefined;
+  private readonly pending: (() => number) | undefined;
 
   constructor(
     private readonly emit: (s: Session) => void,
@@ -189,19 +194,27 @@ export class SessionTracker {
     this.maxSessionBytes = options.maxSessionBytes ?? Math.floor(this.maxBytes / 2);
     this.holdMs = Math.max(0, options.holdMs ?? 2000);
     this.clock = options.clock;
+    this.pending = options.pending;
   }
 
   add(e: AuditEvent, source?: RecordSource): void {
     if (e.id === null || e.time === null) return;
-    // the clock read only while sessions wait: Date.parse costs at each event
-    const now = this.queueHead === this.queue.length ? 0 : this.clock !== undefined ? this.clock() : Date.parse(e.time);
+    const waiting = this.queueHead < this.queue.length;
+    this.track(e, e.time, e.id, source);
+    if (!waiting) return;
+    // the clock read only while sessions wait: Date.parse costs at each event. After the event: it may be the late
+    // command a held session waits for, no longer pending in the grouping
+    const now = this.clock !== undefined ? this.clock() : Date.parse(e.time);
     if (now > this.newest) {
       this.settled = this.newest;
       this.newest = now;
       this.drain();
     }
+  }
+
+  private track(e: AuditEvent, time: string, id: string, source: RecordSource | undefined): void {
     if (e.ses === undefined || e.ses === "unset") {
-      this.failedLogin(e, e.time, source);
+      this.failedLogin(e, time, source);
       return;
     }
     // most events belong to the session of the event before: its key is not made and looked up again
@@ -209,7 +222,7 @@ export class SessionTracker {
     const key = same ? this.lastKey : `${e.node ?? ""} ${e.ses}`;
     let s = same ? this.last : this.sessions.get(key);
     // no EOE: a command logged before its session's USER_END may come out after it, and belongs to it
-    const late = this.ending.size === 0 ? undefined : this.lateFor(key, e.time, e.serial);
+    const late = this.ending.size === 0 ? undefined : this.lateFor(key, time, e.serial);
     if (late !== undefined) s = late;
     if (s === undefined) {
       // the teardown records that follow an ended session's USER_END belong to it, not to a new session
@@ -228,7 +241,7 @@ export class SessionTracker {
     }
     if (e.auid !== undefined && e.auid !== "unset") s.user ??= this.names.get(e.auid);
     // flat: the time is a string of parts, which the session keeps for as long as it is open
-    s.start ??= flat(e.time);
+    s.start ??= flat(time);
     let ended = false;
     // e.types first: records are parsed when read (RecordSource), and most events have no login record
     const login = e.types.some((t) => LOGIN_TYPES.has(t));
@@ -247,7 +260,7 @@ export class SessionTracker {
       }
       // su/sudo inside the session: a PAM session of another program, switching to acct
       if (r.type === "USER_START" && exe !== undefined && s.via !== undefined && exe !== s.via) {
-        const nested: NestedSession = { via: exe, start: e.time };
+        const nested: NestedSession = { via: exe, start: time };
         const acct = str(f.acct);
         if (acct !== undefined) nested.user = acct;
         const res = str(f.res);
@@ -259,7 +272,7 @@ export class SessionTracker {
       }
       if (r.type === "USER_END" && exe !== undefined && exe !== s.via) {
         const open = s.nested?.findLast((n) => n.via === exe && n.end === undefined);
-        if (open !== undefined) open.end = e.time;
+        if (open !== undefined) open.end = time;
       }
       if ((r.type === "USER_END" || r.type === "USER_LOGOUT") && (exe === undefined || exe === s.via)) ended = true;
       if (r.type === "CRED_DISP" && s.end === undefined && (exe === undefined || exe === s.via)) ended = true;
@@ -267,7 +280,7 @@ export class SessionTracker {
     if (login) this.weighHead(s);
     // an item is made only when the count caps leave room for it (a log whose sessions never end omits most)
     if (e.argv !== undefined && this.room(s)) {
-      const c: SessionCommand = { time: e.time, id: e.id, argv: e.argv };
+      const c: SessionCommand = { time, id, argv: e.argv };
       if (e.pid !== undefined) c.pid = e.pid;
       if (e.uid !== undefined) c.uid = e.uid;
       if (e.exe !== undefined) c.exe = e.exe;
@@ -282,7 +295,7 @@ export class SessionTracker {
         ? recordsOf(e, source).find((r) => r.type === "USER_CMD" && str(r.fields.cmd) !== undefined)
         : undefined;
     if (cmd !== undefined && this.room(s)) {
-      const c: SessionCommand = { time: e.time, id: e.id, argv: [str(cmd.fields.cmd)!] };
+      const c: SessionCommand = { time, id, argv: [str(cmd.fields.cmd)!] };
       if (e.pid !== undefined) c.pid = e.pid;
       if (e.uid !== undefined) c.uid = e.uid;
       const via = str(cmd.fields.exe);
@@ -297,7 +310,7 @@ export class SessionTracker {
       this.keep(s, connectionBytes(conn), s.connections, conn);
     }
     if (ended && late === undefined) {
-      s.end = e.time;
+      s.end = time;
       this.forget(key);
       this.closed.add(key);
       if (this.closed.size > CLOSED_REMEMBERED) this.closed.delete(this.oldestClosed.next()!);
@@ -305,10 +318,10 @@ export class SessionTracker {
       else {
         // from the newest time, not the end's: the grouping lets an event out once the newest time is a window past
         // it, and the events of a host whose clock lags are a window behind that (a log of many hosts)
-        const endMs = Date.parse(e.time);
+        const endMs = Date.parse(time);
         const now = Math.max(this.clock?.() ?? 0, Number.isFinite(endMs) ? endMs : 0);
         this.newest = Math.max(this.newest, now);
-        const held: Held = { s, key, until: this.newest + this.holdMs };
+        const held: Held = { s, key, until: this.newest + this.holdMs, endMs: Number.isFinite(endMs) ? endMs : -Infinity };
         if (e.serial !== null) held.endSerial = e.serial;
         this.ending.set(key, held);
         this.write(held);
@@ -335,8 +348,10 @@ export class SessionTracker {
   /** Writes the queued sessions from the first up to one still held (its hold not over by the settled time). */
   private drain(): void {
     while (this.queueHead < this.queue.length) {
-      const until = this.queue[this.queueHead]!.until;
+      const { until, endMs } = this.queue[this.queueHead]!;
       if (until !== undefined && this.settled <= until) return;
+      // past the window, an event behind one of a host whose clock is ahead may still be open: the grouping says
+      if (endMs !== undefined && this.pending !== undefined && this.pending() <= endMs) return;
       this.writeFirst();
     }
   }

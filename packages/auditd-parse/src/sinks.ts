@@ -2,7 +2,7 @@ import type { CliContext } from "@opsguard/core/cli";
 import { writeOutputFile } from "@opsguard/core/output";
 import { createStyle } from "@opsguard/core/tty";
 import type { ParseFlags } from "./commands/flags";
-import { parseTop, sessionLimits } from "./commands/flags";
+import { type Grouping, parseTop, sessionLimits } from "./commands/flags";
 import type { Detector } from "./detect";
 import type { AuditEvent } from "./event";
 import type { EventJson } from "./event-json";
@@ -61,7 +61,7 @@ export function makeSink(
   output: Output,
   ecs: EcsModule | undefined,
   /** The grouping's window and newest log time: sessions holds an ended session by them (SessionTracker's holdMs). */
-  grouping: { windowMs?: number | undefined; clock?: () => number } = {},
+  grouping: Grouping = {},
 ): Sink {
   const style = createStyle(ctx.io.colorEnabled(ctx.io.stdout, ctx.opts.color));
   let wait: Promise<void> | undefined;

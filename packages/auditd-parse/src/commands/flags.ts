@@ -97,12 +97,17 @@ export function parseTop(value: string | undefined): number {
  * the grouping's window (windowMs), for which an ended session waits for a command without EOE that comes out after
  * its USER_END. Not with -F: there a session is written as it ends (no later event may come to let it out).
  */
-export function sessionLimits(
-  flags: ParseFlags,
-  grouping: { windowMs?: number | undefined; clock?: () => number } = {},
-): SessionTrackerOptions {
+/** The grouping's window, newest log time and oldest event not written: sessions holds an ended session by them. */
+export interface Grouping {
+  windowMs?: number | undefined;
+  clock?: () => number;
+  pending?: () => number;
+}
+
+export function sessionLimits(flags: ParseFlags, grouping: Grouping = {}): SessionTrackerOptions {
   const hold: SessionTrackerOptions = { holdMs: flags.follow ? 0 : (grouping.windowMs ?? 2000) };
   if (grouping.clock !== undefined) hold.clock = grouping.clock;
+  if (grouping.pending !== undefined) hold.pending = grouping.pending;
   const value = flags.sessionMemory;
   if (value === undefined) return hold;
   const n = Number(value);
