@@ -77,8 +77,8 @@ export interface SessionTrackerOptions {
   maxSessionBytes?: number;
   /**
    * How long (log time, ms) an ended session is held before it is written: the grouping's window (its windowMs),
-   * the time an event without EOE may come out after the records logged after it. A command logged before its
-   * session's USER_END then still lands in that session, not in a second "(open)" one. 0 writes at once (-F).
+   * the time an event without EOE may come out after the records logged after it (the CLI passes it). A command logged before its
+   * session's USER_END then still lands in that session, not in a second "(open)" one. 0 (the default, and -F) writes at once.
    */
   holdMs?: number;
   /**
@@ -192,7 +192,7 @@ export class SessionTracker {
     this.maxKept = options.maxKept ?? 40_000;
     this.maxBytes = options.maxBytes ?? SESSION_BYTES;
     this.maxSessionBytes = options.maxSessionBytes ?? Math.floor(this.maxBytes / 2);
-    this.holdMs = Math.max(0, options.holdMs ?? 2000);
+    this.holdMs = Math.max(0, options.holdMs ?? 0);
     this.clock = options.clock;
     this.pending = options.pending;
   }
