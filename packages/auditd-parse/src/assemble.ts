@@ -131,6 +131,11 @@ export class Assembler<E extends PendingEvent> {
   private readonly bounds: EventBounds;
   private newestMs = 0;
   private ticks = 0;
+
+  /** The newest log time (ms) of a record read: the window is counted from it (sessions holds ended sessions by it). */
+  get newest(): number {
+    return this.newestMs;
+  }
   /**
    * Completed events waiting for an older open event (one without EOE, completed by the window later) to
    * be written first, in log-time order; events of the same log time stay in completion order.
@@ -342,6 +347,11 @@ export class Assembler<E extends PendingEvent> {
   private emit(event: E): void {
     this.stats.events++;
     this.builder.complete(event);
+  }
+
+  /** The earliest log time of the events not written yet (open or held back), Infinity when none is. */
+  oldestPendingMs(): number {
+    return Math.min(this.oldestOpenMs(), this.held[0]?.timeMs ?? Number.POSITIVE_INFINITY);
   }
 
   /** The earliest log time of the open events, Infinity when none is open. */

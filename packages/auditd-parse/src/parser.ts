@@ -38,6 +38,16 @@ export class AuditParser {
     );
   }
 
+  /** The grouping's newest log time (ms), which its window is counted from. */
+  get newestMs(): number {
+    return this.assembler.newest;
+  }
+
+  /** The earliest log time (ms) of the events the grouping has not written yet. */
+  oldestPendingMs(): number {
+    return this.assembler.oldestPendingMs();
+  }
+
   get stats(): ParserStats {
     return { ...this.assembler.stats, textPath: this.interpreter.textRecords };
   }

@@ -95,7 +95,15 @@ export async function runPipeline(mode: Mode, files: string[], flags: ParseFlags
   if (mode === "events") markEarly();
   const alerts = detect && rules ? detect.detectOptions(flags, ctx, ecs) : undefined;
   const detector = detect && rules && alerts ? new detect.Detector(rules.rules, alerts) : undefined;
-  const sink = detector === undefined ? makeSink(mode, flags, ctx, output, ecs) : detectSink(detector, output);
+  const sink =
+    detector === undefined
+      ? makeSink(mode, flags, ctx, output, ecs, {
+          windowMs: parserOptions(flags, config).windowMs,
+          // events reach the sink only once the parser below exists
+          clock: () => parser.newestMs,
+          pending: () => parser.oldestPendingMs(),
+        })
+      : detectSink(detector, output);
   // sessions reads the records of login events alone, from the EventJson (its sinks): no event carries them
   const objects =
     mode === "report" ||

@@ -75,6 +75,19 @@ export interface SessionTrackerOptions {
    * its 10000 items of ordinary size (about 400 bytes) still fit and the count cap is the one that cuts them.
    */
   maxSessionBytes?: number;
+  /**
+   * How long (log time, ms) an ended session is held before it is written: the grouping's window (its windowMs),
+   * the time an event without EOE may come out after the records logged after it (the CLI passes it). A command logged before its
+   * session's USER_END then still lands in that session, not in a second "(open)" one. 0 (the default, and -F) writes at once.
+   */
+  holdMs?: number;
+  /**
+   * The grouping's newest log time (ms), which its window is counted from (AuditParser.newestMs); without it, the
+   * newest event time seen. The events' lag behind it: those of other hosts still open are ahead of the last written.
+   */
+  clock?: () => number;
+  /** The earliest log time (ms) of the events the grouping has not written yet (AuditParser.oldestPendingMs). */
+  pending?: () => number;
 }
 
 /**
@@ -108,6 +121,17 @@ type OpenSession = Session & { [KEPT_BYTES]?: number; [HEAD_BYTES]?: number; [HE
  */
 const NO_ITEMS = Object.freeze([]) as unknown as never[];
 
+/** An ended session held for late commands (holdMs): its end's serial and the log time it is written after. */
+interface Held {
+  s: OpenSession;
+  key: string;
+  /** Written once an event newer than this (ISO time) arrives, or at flush; undefined: a session to write as is. */
+  until?: number;
+  /** Its end's log time (ms): it waits while the grouping still has an event of that time or before pending. */
+  endMs?: number;
+  endSerial?: number;
+}
+
 /** Ended sessions remembered so their trailing CRED_DISP does not open a new one. */
 const CLOSED_REMEMBERED = 4096;
 
@@ -140,6 +164,24 @@ export class SessionTracker {
   private keptBytes = 0;
   /** The open sessions' own fields' estimated bytes: bounded by maxBytes apart from the items. */
   private headBytes = 0;
+  private readonly holdMs: number;
+  /**
+   * Sessions to write, in the order they were finished: an ended one waits here holdMs for late commands, and
+   * those after it wait behind it, so the order written stays the order they ended. Bounded by maxOpen.
+   */
+  private readonly queue: Held[] = [];
+  private queueHead = 0;
+  /** The ended sessions waiting in the queue, by key (the latest of a key). */
+  private readonly ending = new Map<string, Held>();
+  /** The newest log time (ms) seen (clock, else the events'). */
+  private newest = 0;
+  /**
+   * The newest time before the last step forward. The grouping writes a single-record event (USER_END) before the
+   * events its record's time lets out of the window, so a hold ends only when a later step comes.
+   */
+  private settled = 0;
+  private readonly clock: (() => number) | undefined;
+  private readonly pending: (() => number) | undefined;
 
   constructor(
     private readonly emit: (s: Session) => void,
@@ -150,34 +192,56 @@ export class SessionTracker {
     this.maxKept = options.maxKept ?? 40_000;
     this.maxBytes = options.maxBytes ?? SESSION_BYTES;
     this.maxSessionBytes = options.maxSessionBytes ?? Math.floor(this.maxBytes / 2);
+    this.holdMs = Math.max(0, options.holdMs ?? 0);
+    this.clock = options.clock;
+    this.pending = options.pending;
   }
 
   add(e: AuditEvent, source?: RecordSource): void {
     if (e.id === null || e.time === null) return;
+    const waiting = this.queueHead < this.queue.length;
+    this.track(e, e.time, e.id, source);
+    if (!waiting) return;
+    // the clock read only while sessions wait: Date.parse costs at each event. After the event: it may be the late
+    // command a held session waits for, no longer pending in the grouping
+    const now = this.clock !== undefined ? this.clock() : Date.parse(e.time);
+    if (now > this.newest) {
+      this.settled = this.newest;
+      this.newest = now;
+      this.drain();
+    }
+  }
+
+  private track(e: AuditEvent, time: string, id: string, source: RecordSource | undefined): void {
     if (e.ses === undefined || e.ses === "unset") {
-      this.failedLogin(e, e.time, source);
+      this.failedLogin(e, time, source);
       return;
     }
     // most events belong to the session of the event before: its key is not made and looked up again
     const same = this.last !== undefined && e.ses === this.lastSes && e.node === this.lastNode;
     const key = same ? this.lastKey : `${e.node ?? ""} ${e.ses}`;
     let s = same ? this.last : this.sessions.get(key);
+    // no EOE: a command logged before its session's USER_END may come out after it, and belongs to it
+    const late = this.ending.size === 0 ? undefined : this.lateFor(key, time, e.serial);
+    if (late !== undefined) s = late;
     if (s === undefined) {
       // the teardown records that follow an ended session's USER_END belong to it, not to a new session
       if (this.closed.has(key) && e.types.every((t) => LOGIN_TYPES.has(t))) return;
       s = { ses: e.ses, commands: NO_ITEMS, connections: NO_ITEMS };
       if (e.node !== undefined) s.node = this.names.get(e.node);
       this.sessions.set(key, s);
-      if (this.sessions.size > this.maxOpen) this.flushOne();
+      if (this.sessions.size > this.maxOpen) this.writeOldestOpen();
       this.weighHead(s);
     }
-    this.last = s;
-    this.lastSes = e.ses;
-    this.lastNode = e.node;
-    this.lastKey = key;
+    if (late === undefined) {
+      this.last = s;
+      this.lastSes = e.ses;
+      this.lastNode = e.node;
+      this.lastKey = key;
+    }
     if (e.auid !== undefined && e.auid !== "unset") s.user ??= this.names.get(e.auid);
     // flat: the time is a string of parts, which the session keeps for as long as it is open
-    s.start ??= flat(e.time);
+    s.start ??= flat(time);
     let ended = false;
     // e.types first: records are parsed when read (RecordSource), and most events have no login record
     const login = e.types.some((t) => LOGIN_TYPES.has(t));
@@ -196,7 +260,7 @@ export class SessionTracker {
       }
       // su/sudo inside the session: a PAM session of another program, switching to acct
       if (r.type === "USER_START" && exe !== undefined && s.via !== undefined && exe !== s.via) {
-        const nested: NestedSession = { via: exe, start: e.time };
+        const nested: NestedSession = { via: exe, start: time };
         const acct = str(f.acct);
         if (acct !== undefined) nested.user = acct;
         const res = str(f.res);
@@ -208,7 +272,7 @@ export class SessionTracker {
       }
       if (r.type === "USER_END" && exe !== undefined && exe !== s.via) {
         const open = s.nested?.findLast((n) => n.via === exe && n.end === undefined);
-        if (open !== undefined) open.end = e.time;
+        if (open !== undefined) open.end = time;
       }
       if ((r.type === "USER_END" || r.type === "USER_LOGOUT") && (exe === undefined || exe === s.via)) ended = true;
       if (r.type === "CRED_DISP" && s.end === undefined && (exe === undefined || exe === s.via)) ended = true;
@@ -216,7 +280,7 @@ export class SessionTracker {
     if (login) this.weighHead(s);
     // an item is made only when the count caps leave room for it (a log whose sessions never end omits most)
     if (e.argv !== undefined && this.room(s)) {
-      const c: SessionCommand = { time: e.time, id: e.id, argv: e.argv };
+      const c: SessionCommand = { time, id, argv: e.argv };
       if (e.pid !== undefined) c.pid = e.pid;
       if (e.uid !== undefined) c.uid = e.uid;
       if (e.exe !== undefined) c.exe = e.exe;
@@ -231,7 +295,7 @@ export class SessionTracker {
         ? recordsOf(e, source).find((r) => r.type === "USER_CMD" && str(r.fields.cmd) !== undefined)
         : undefined;
     if (cmd !== undefined && this.room(s)) {
-      const c: SessionCommand = { time: e.time, id: e.id, argv: [str(cmd.fields.cmd)!] };
+      const c: SessionCommand = { time, id, argv: [str(cmd.fields.cmd)!] };
       if (e.pid !== undefined) c.pid = e.pid;
       if (e.uid !== undefined) c.uid = e.uid;
       const via = str(cmd.fields.exe);
@@ -245,13 +309,62 @@ export class SessionTracker {
       if (s.connections === NO_ITEMS) s.connections = [];
       this.keep(s, connectionBytes(conn), s.connections, conn);
     }
-    if (ended) {
-      s.end = e.time;
+    if (ended && late === undefined) {
+      s.end = time;
       this.forget(key);
       this.closed.add(key);
       if (this.closed.size > CLOSED_REMEMBERED) this.closed.delete(this.oldestClosed.next()!);
-      this.release(s);
+      if (this.holdMs === 0) this.write({ s, key });
+      else {
+        // from the newest time, not the end's: the grouping lets an event out once the newest time is a window past
+        // it, and the events of a host whose clock lags are a window behind that (a log of many hosts)
+        const endMs = Date.parse(time);
+        const now = Math.max(this.clock?.() ?? 0, Number.isFinite(endMs) ? endMs : 0);
+        this.newest = Math.max(this.newest, now);
+        const held: Held = { s, key, until: this.newest + this.holdMs, endMs: Number.isFinite(endMs) ? endMs : -Infinity };
+        if (e.serial !== null) held.endSerial = e.serial;
+        this.ending.set(key, held);
+        this.write(held);
+      }
     }
+  }
+
+  /** The ended session (still held) of key that an event of this time and serial, not after its end, belongs to. */
+  private lateFor(key: string, time: string, serial: number | null): OpenSession | undefined {
+    const held = this.ending.get(key);
+    if (held === undefined) return undefined;
+    const end = held.s.end!;
+    if (time < end || (time === end && (serial === null || held.endSerial === undefined || serial <= held.endSerial))) return held.s;
+    return undefined;
+  }
+
+  /** Queues a finished session behind those before it (past maxOpen queued, the first is written now). */
+  private write(held: Held): void {
+    this.queue.push(held);
+    if (this.queue.length - this.queueHead > this.maxOpen) this.writeFirst();
+    else this.drain();
+  }
+
+  /** Writes the queued sessions from the first up to one still held (its hold not over by the settled time). */
+  private drain(): void {
+    while (this.queueHead < this.queue.length) {
+      const { until, endMs } = this.queue[this.queueHead]!;
+      if (until !== undefined && this.settled <= until) return;
+      // past the window, an event behind one of a host whose clock is ahead may still be open: the grouping says
+      if (endMs !== undefined && this.pending !== undefined && this.pending() <= endMs) return;
+      this.writeFirst();
+    }
+  }
+
+  private writeFirst(): void {
+    const held = this.queue[this.queueHead]!;
+    this.queue[this.queueHead++] = undefined as unknown as Held;
+    if (this.queueHead === this.queue.length || this.queueHead > 1024) {
+      this.queue.splice(0, this.queueHead);
+      this.queueHead = 0;
+    }
+    if (this.ending.get(held.key) === held) this.ending.delete(held.key);
+    this.release(held.s);
   }
 
   /**
@@ -274,7 +387,7 @@ export class SessionTracker {
       if (terminal !== undefined) s.terminal = terminal;
       const exe = str(f.exe);
       if (exe !== undefined) s.via = exe;
-      this.emit(s);
+      this.write({ s, key: "" });
       return;
     }
   }
@@ -290,11 +403,24 @@ export class SessionTracker {
    * that queue was the run's peak (+5 to +8 MB on the second tester's interleaved log, README sessions).
    */
   flushOne(): boolean {
+    // the ended sessions first, as they were queued: no event is left to come to them
+    if (this.queueHead < this.queue.length) {
+      this.writeFirst();
+      return true;
+    }
     const first = this.oldestOpen.next();
     if (first === undefined) return false;
     this.forget(first[0]);
     this.release(first[1]);
     return true;
+  }
+
+  /** Past maxOpen: the oldest open session is written as it stands (still open), behind those queued before it. */
+  private writeOldestOpen(): void {
+    const first = this.oldestOpen.next();
+    if (first === undefined) return;
+    this.forget(first[0]);
+    this.write({ s: first[1], key: first[0] });
   }
 
   /** Whether the count caps leave room for one more command or connection in s, else it is counted omitted. */
@@ -373,6 +499,8 @@ export class SessionTracker {
     this.headBytes += bytes - (s[HEAD_BYTES] ?? 0);
     s[HEAD_BYTES] = bytes;
     if (this.headBytes <= this.maxBytes) return;
+    // the queued (ended) sessions first, held or not: they are written before the open ones either way
+    while (this.headBytes > this.maxBytes && this.queueHead < this.queue.length) this.writeFirst();
     for (const [key, open] of this.sessions) {
       if (this.headBytes <= this.maxBytes) return;
       if (open === s) continue;

@@ -2,7 +2,7 @@ import type { CliContext } from "@opsguard/core/cli";
 import { writeOutputFile } from "@opsguard/core/output";
 import { createStyle } from "@opsguard/core/tty";
 import type { ParseFlags } from "./commands/flags";
-import { parseTop, sessionLimits } from "./commands/flags";
+import { type Grouping, parseTop, sessionLimits } from "./commands/flags";
 import type { Detector } from "./detect";
 import type { AuditEvent } from "./event";
 import type { EventJson } from "./event-json";
@@ -54,7 +54,15 @@ export interface Sink {
   finish(read: ReadResult): Promise<void>;
 }
 
-export function makeSink(mode: Mode, flags: ParseFlags, ctx: CliContext, output: Output, ecs: EcsModule | undefined): Sink {
+export function makeSink(
+  mode: Mode,
+  flags: ParseFlags,
+  ctx: CliContext,
+  output: Output,
+  ecs: EcsModule | undefined,
+  /** The grouping's window and newest log time: sessions holds an ended session by them (SessionTracker's holdMs). */
+  grouping: Grouping = {},
+): Sink {
   const style = createStyle(ctx.io.colorEnabled(ctx.io.stdout, ctx.opts.color));
   let wait: Promise<void> | undefined;
   const line = (text: string): void => {
@@ -70,7 +78,7 @@ export function makeSink(mode: Mode, flags: ParseFlags, ctx: CliContext, output:
     // -o FILE: the page replaces the file whole (atomically), a second run must not append a second document
     const file = flags.output;
     let html = "";
-    const page = sessionsHtmlSink(file === undefined ? line : (text) => (html = text), PAGE_BOUNDS, sessionLimits(flags));
+    const page = sessionsHtmlSink(file === undefined ? line : (text) => (html = text), PAGE_BOUNDS, sessionLimits(flags, grouping));
     const finish = async (read: ReadResult) => {
       page.finish(read.unread);
       // the same bytes as on stdout, where line() ends it with a newline
@@ -81,10 +89,13 @@ export function makeSink(mode: Mode, flags: ParseFlags, ctx: CliContext, output:
   if (mode === "sessions") {
     // each session is written when it ends (a JSON array written as it goes), so memory stays bounded
     let count = 0;
-    const tracker = new SessionTracker((s) => {
-      if (!ctx.opts.json) line(`${formatSession(s)}\n`);
-      else line(`${count++ === 0 ? "[" : ","}${JSON.stringify(s, null, flags.pretty ? 2 : undefined)}`);
-    }, sessionLimits(flags));
+    const tracker = new SessionTracker(
+      (s) => {
+        if (!ctx.opts.json) line(`${formatSession(s)}\n`);
+        else line(`${count++ === 0 ? "[" : ","}${JSON.stringify(s, null, flags.pretty ? 2 : undefined)}`);
+      },
+      sessionLimits(flags, grouping),
+    );
     return {
       event: (e, json) => tracker.add(e, json),
       pending,

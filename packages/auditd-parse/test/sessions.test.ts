@@ -466,3 +466,75 @@ describe("sessions --session-memory", () => {
     }
   });
 });
+
+describe("sessions of a log without EOE: a command written after its session's USER_END (finding T-auditd19b 1)", () => {
+  type Listed = { node?: string; ses: string; end?: string; commands: { argv: string[] }[] };
+  const run = async (log: string): Promise<Listed[]> => {
+    const r = await runAuditdParse(["sessions", "--json", "--passwd", "/dev/null"], log);
+    expect([r.code, r.stderr]).toEqual([0, ""]);
+    return JSON.parse(r.stdout);
+  };
+
+  it("puts a command of the same millisecond as USER_END in that session, not in a second open one", async () => {
+    // the grouping completes the SYSCALL+EXECVE (no EOE) after the window: it is written after USER_END (serial 3)
+    const log = [
+      `type=USER_START msg=audit(1700000000.000:1): pid=50 uid=0 auid=1000 ses=7 msg='op=PAM:session_open acct="alice" exe="/usr/sbin/sshd" hostname=10.0.0.9 addr=10.0.0.9 terminal=ssh res=success'`,
+      `type=SYSCALL msg=audit(1700000000.500:2): arch=c000003e syscall=59 success=yes exit=0 ppid=50 pid=51 auid=1000 uid=1000 ses=7 comm="id" exe="/usr/bin/id"`,
+      `type=EXECVE msg=audit(1700000000.500:2): argc=1 a0="id"`,
+      `type=USER_END msg=audit(1700000000.500:3): pid=50 uid=0 auid=1000 ses=7 msg='op=PAM:session_close acct="alice" exe="/usr/sbin/sshd" hostname=10.0.0.9 addr=10.0.0.9 terminal=ssh res=success'`,
+    ].join("\n");
+    const sessions = await run(`${log}\n`);
+    expect(sessions.map((s) => [s.ses, s.end, s.commands.map((c) => c.argv)])).toEqual([["7", "2023-11-14T22:13:20.500Z", [["id"]]]]);
+  });
+
+  it("keeps every host's commands in their one session when 8 hosts' records are interleaved (more than 64 events open)", async () => {
+    // the tester's sgen.py in small: each host's clock steps 0, 1 ms or 500 ms an event, so hosts drift apart
+    let seed = 19;
+    const random = (n: number) => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed % n;
+    };
+    const streams: string[][] = [];
+    const expected: [string, string, string[]][] = [];
+    for (let h = 0; h < 8; h++) {
+      const node = `h${h}`;
+      const lines: string[] = [];
+      let t = 1_700_000_000_000;
+      let serial = 100;
+      const event = (records: [string, string][]) => {
+        serial++;
+        t += [0, 1, 500][random(3)]!;
+        const stamp = `${Math.floor(t / 1000)}.${String(t % 1000).padStart(3, "0")}:${serial}`;
+        for (const [type, body] of records) lines.push(`node=${node} type=${type} msg=audit(${stamp}): ${body}`);
+      };
+      for (let ses = 1; ses <= 20; ses++) {
+        const pam = (op: string) =>
+          `pid=${2000 + ses} uid=0 auid=1000 ses=${ses} msg='op=PAM:${op} acct="alice" exe="/usr/sbin/sshd" addr=10.0.${h}.${ses} terminal=ssh res=success'`;
+        event([["USER_START", pam("session_open")]]);
+        const commands: string[] = [];
+        for (let c = 0; c <= random(5); c++) {
+          const name = `cmd-${node}-${ses}-${c}`;
+          commands.push(name);
+          event([
+            [
+              "SYSCALL",
+              `arch=c000003e syscall=59 success=yes exit=0 ppid=${2000 + ses} pid=${3000 + c} auid=1000 uid=1000 ses=${ses} comm="x" exe="/usr/bin/x"`,
+            ],
+            ["EXECVE", `argc=1 a0="${name}"`],
+            ["CWD", `cwd="/home/alice"`],
+          ]);
+        }
+        event([["USER_END", pam("session_close")]]);
+        expected.push([node, String(ses), commands]);
+      }
+      streams.push(lines);
+    }
+    const log: string[] = [];
+    while (streams.some((s) => s.length > 0))
+      for (const s of streams) for (let k = 1 + random(3); k > 0 && s.length > 0; k--) log.push(s.shift()!);
+    const sessions = await run(`${log.join("\n")}\n`);
+    const got = sessions.map((s) => [s.node, s.ses, s.commands.map((c) => c.argv[0])]);
+    expect(got.sort()).toEqual(expected.sort());
+    expect(sessions.every((s) => s.end !== undefined)).toBe(true);
+  });
+});

@@ -92,17 +92,31 @@ export function parseTop(value: string | undefined): number {
   return n;
 }
 
-/** sessions' --session-memory: MiB for the open sessions' commands and connections (SessionTracker's maxBytes). */
-export function sessionLimits(flags: ParseFlags): SessionTrackerOptions {
+/**
+ * sessions' --session-memory: MiB for the open sessions' commands and connections (SessionTracker's maxBytes); and
+ * the grouping's window (windowMs), for which an ended session waits for a command without EOE that comes out after
+ * its USER_END. Not with -F: there a session is written as it ends (no later event may come to let it out).
+ */
+/** The grouping's window, newest log time and oldest event not written: sessions holds an ended session by them. */
+export interface Grouping {
+  windowMs?: number | undefined;
+  clock?: () => number;
+  pending?: () => number;
+}
+
+export function sessionLimits(flags: ParseFlags, grouping: Grouping = {}): SessionTrackerOptions {
+  const hold: SessionTrackerOptions = { holdMs: flags.follow ? 0 : (grouping.windowMs ?? 2000) };
+  if (grouping.clock !== undefined) hold.clock = grouping.clock;
+  if (grouping.pending !== undefined) hold.pending = grouping.pending;
   const value = flags.sessionMemory;
-  if (value === undefined) return {};
+  if (value === undefined) return hold;
   const n = Number(value);
   if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < 1 || n > 65_536)
     // escaped here: core's message keeps a newline, and this one line must stay one
     throw new UsageError(`--session-memory ${escapeControls(value)} is not a whole number of MiB between 1 and 65536`, {
       hint: "give MiB for the open sessions' commands and connections, e.g. --session-memory 12, the default",
     });
-  return { maxBytes: n * 1048576 };
+  return { ...hold, maxBytes: n * 1048576 };
 }
 
 export function parseWindow(value: string): number {

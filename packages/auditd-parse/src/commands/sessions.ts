@@ -25,7 +25,9 @@ export function newSessionsCommand(program: Command, runF: RunFn<SessionsCommand
       .addHelpText(
         "after",
         `${SUBCOMMAND_HELP}
-Each session is written when its opener's USER_END (or its CRED_DISP) arrives; open ones come last.
+Each session is written when its opener's USER_END (or its CRED_DISP) arrives, once the window has
+passed it (a command without EOE logged before the USER_END is written after it, and joins it; not
+with -F); open ones come last.
 Commands carry the uid they ran as; su/sudo inside a session are nested sessions with their target
 user; failed logins (no session id) are listed as sessions of their own.
 Memory stays flat: the sessions still open keep at most 10000 commands and connections each and
