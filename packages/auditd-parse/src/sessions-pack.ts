@@ -10,12 +10,15 @@ import type { SessionCommand } from "./sessions";
  */
 const SEP = "\u0000";
 
-// which optional fields the packed text has, in this order after time and id; the argv follows them
-const PID = 1;
-const UID = 2;
-const EXE = 4;
-const VIA = 8;
-const CWD = 16;
+// the optional text fields, each with its flag, in the order they follow time and id in the packed text (and are
+// set on the command given back, so its JSON is the same); success is in the flags alone, exit after these
+const TEXT_FIELDS = [
+  ["pid", 1],
+  ["uid", 2],
+  ["exe", 4],
+  ["via", 8],
+  ["cwd", 16],
+] as const;
 const SUCCESS = 32;
 const SUCCEEDED = 64;
 const EXIT = 128;
@@ -23,25 +26,11 @@ const EXIT = 128;
 export function packCommand(c: SessionCommand): string {
   let flags = 0;
   const parts: string[] = ["", c.time, c.id];
-  if (c.pid !== undefined) {
-    flags |= PID;
-    parts.push(c.pid);
-  }
-  if (c.uid !== undefined) {
-    flags |= UID;
-    parts.push(c.uid);
-  }
-  if (c.exe !== undefined) {
-    flags |= EXE;
-    parts.push(c.exe);
-  }
-  if (c.via !== undefined) {
-    flags |= VIA;
-    parts.push(c.via);
-  }
-  if (c.cwd !== undefined) {
-    flags |= CWD;
-    parts.push(c.cwd);
+  for (const [key, flag] of TEXT_FIELDS) {
+    const value = c[key];
+    if (value === undefined) continue;
+    flags |= flag;
+    parts.push(value);
   }
   if (c.success !== undefined) flags |= c.success ? SUCCESS | SUCCEEDED : SUCCESS;
   if (c.exit !== undefined) {
@@ -62,11 +51,7 @@ export function unpackCommand(text: string): SessionCommand {
   // argv third, as the tracker makes a command; set below
   const c: SessionCommand = { time: parts[1]!, id: parts[2]!, argv: [] };
   let i = 3;
-  if (flags & PID) c.pid = parts[i++];
-  if (flags & UID) c.uid = parts[i++];
-  if (flags & EXE) c.exe = parts[i++];
-  if (flags & VIA) c.via = parts[i++];
-  if (flags & CWD) c.cwd = parts[i++];
+  for (const [key, flag] of TEXT_FIELDS) if (flags & flag) c[key] = parts[i++];
   if (flags & SUCCESS) c.success = (flags & SUCCEEDED) !== 0;
   if (flags & EXIT) c.exit = parts[i++];
   // an empty argv adds no part, [""] one empty part: split tells them apart
