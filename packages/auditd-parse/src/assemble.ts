@@ -106,6 +106,12 @@ const MAX_OPEN_BYTES = 8 << 20;
  * event past these is still matched in parts, and detect says so and fails closed (exit 65).
  */
 export const DETECT_BOUNDS: EventBounds = { records: 4096, bytes: 16 << 20, openBytes: 32 << 20 };
+/**
+ * Hosts whose newest log time is remembered for the window; past it the earliest-seen host is forgotten and its
+ * open events are judged against the newest time of any host (as before per-host windows), so memory stays flat
+ * on a log with endless host names.
+ */
+const MAX_WINDOW_NODES = 4096;
 /** A backwards jump larger than this is an auditd restart, not a late record. */
 const SERIAL_RESET = 100_000;
 
@@ -130,6 +136,11 @@ export class Assembler<E extends PendingEvent> {
   private readonly maxInFlight: number;
   private readonly bounds: EventBounds;
   private newestMs = 0;
+  /**
+   * The newest log time per host (node, "" without one): the window cuts an event only against its own host's
+   * clock, so a host whose clock runs ahead never cuts another host's events in two.
+   */
+  private readonly newestByNode = new Map<string, number>();
   private ticks = 0;
 
   /** The newest log time (ms) of a record read: the window is counted from it (sessions holds ended sessions by it). */
@@ -212,9 +223,15 @@ export class Assembler<E extends PendingEvent> {
         this.addRecord(event, buf, end);
       }
     }
-    if (h.timeMs > this.newestMs) {
-      this.newestMs = h.timeMs;
-      this.expire(this.newestMs - this.windowMs);
+    if (h.timeMs > this.newestMs) this.newestMs = h.timeMs;
+    const node = h.node ?? "";
+    const nodeNewest = this.newestByNode.get(node);
+    if (nodeNewest === undefined || h.timeMs > nodeNewest) {
+      if (nodeNewest === undefined && this.newestByNode.size >= MAX_WINDOW_NODES) {
+        this.newestByNode.delete(this.newestByNode.keys().next().value as string);
+      }
+      this.newestByNode.set(node, h.timeMs);
+      this.expire();
     }
   }
 
@@ -242,14 +259,27 @@ export class Assembler<E extends PendingEvent> {
   }
 
   /**
-   * Completes open events whose log time is before `beforeMs`, except the few most recent ones.
-   * Open events are in arrival order, which is nearly log-time order, so the scan stops at the first
-   * young one; a late straggler behind it waits at most one more window.
+   * Completes open events older than the window before their own host's newest log time, except the few most
+   * recent ones. Open events are in arrival order, which is nearly log-time order per host, so a host's events
+   * are passed over after its first young one (a late straggler behind it waits at most one more window), and
+   * the scan stops once every host has had one.
    */
-  expire(beforeMs: number): void {
+  private expire(): void {
     // `last` is the newest: with KEEP_RECENT ≥ 1 the scan always stops before it
+    let young: Set<string> | undefined;
     for (const [key, event] of this.open) {
-      if (event.timeMs >= beforeMs || this.size() <= KEEP_RECENT) break;
+      if (this.size() <= KEEP_RECENT) break;
+      const node = event.node ?? "";
+      if (young?.has(node)) continue;
+      const newest = this.newestByNode.get(node) ?? this.newestMs;
+      if (event.timeMs >= newest - this.windowMs) {
+        // one host (the usual log): nothing further can be old
+        if (this.newestByNode.size <= 1) break;
+        young ??= new Set();
+        young.add(node);
+        if (young.size >= this.newestByNode.size) break;
+        continue;
+      }
       this.open.delete(key);
       this.complete(event);
     }
