@@ -94,6 +94,44 @@ describe("when an event without EOE is handed over", () => {
     expect(s.out).toEqual(["1:1", "2:1", "3:1", "4:1"]);
   });
 
+  it("per host: another host's clock running seconds ahead does not cut an event in two (red2.log)", () => {
+    // the tester's multi-host log: h3's CWD and PROCTITLE came out as two events under one id, because h2's
+    // record 4 s later in log time (another host, its clock ahead) passed the window for every host
+    const lines = [
+      'node=h3 type=CWD msg=audit(1700000040.568:334): cwd="/home/bob"',
+      'node=h4 type=CWD msg=audit(1700000039.068:329): cwd="/home/carol"',
+      "node=h5 type=PROCTITLE msg=audit(1700000041.068:336): proctitle=6964",
+      'node=h0 type=EXECVE msg=audit(1700000041.569:339): argc=3 a0="x"',
+      'node=h2 type=EXECVE msg=audit(1700000044.571:350): argc=1 a0="x"',
+      "node=h3 type=PROCTITLE msg=audit(1700000040.568:334): proctitle=6964",
+    ];
+    const { events, stats } = parseText(lines.join("\n"));
+    const h3 = events.filter((e) => e.node === "h3");
+    expect(h3.map((e) => e.records.map((r) => r.type))).toEqual([["CWD", "PROCTITLE"]]);
+    expect(stats).toMatchObject({ records: 6, events: 5, split: 0 });
+  });
+
+  it("per host: each host's events leave the window by its own clock, the caps on open events count every host", () => {
+    const s = streaming({ windowMs: 1000 });
+    // host a's clock runs 10 s ahead of b's; b has six events open, more than the four kept whatever their age
+    s.push(...[1, 2, 3, 4, 5, 6].map((n) => `node=b ${syscall(n)}`));
+    s.push(`node=a ${syscall(100, "110.000")}`);
+    expect(s.out).toEqual([]);
+    // b's late records still join their events
+    s.push(`node=b ${path(1)}`, `node=b ${path(2)}`);
+    expect(s.out).toEqual([]);
+    // b's own clock passing the window does cut b's oldest (the four most recent stay open, a's among them)
+    s.push(`node=b ${syscall(7, "102.000")}`);
+    expect(s.out).toEqual(["1:2", "2:2", "3:1", "4:1"]);
+    s.parser.end();
+    expect(s.out).toEqual(["1:2", "2:2", "3:1", "4:1", "5:1", "6:1", "7:1", "100:1"]);
+
+    // maxInFlight still bounds the open events of all hosts together, oldest first
+    const capped = streaming({ maxInFlight: 2 });
+    capped.push(`node=b ${syscall(1)}`, `node=a ${syscall(2, "110.000")}`, `node=c ${syscall(3, "120.000")}`);
+    expect(capped.out).toEqual(["1:1"]);
+  });
+
   it("the oldest first once more than maxInFlight are open", () => {
     const s = streaming({ maxInFlight: 2 });
     s.push(syscall(1), syscall(2));
