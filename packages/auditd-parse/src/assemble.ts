@@ -107,9 +107,8 @@ const MAX_OPEN_BYTES = 8 << 20;
  */
 export const DETECT_BOUNDS: EventBounds = { records: 4096, bytes: 16 << 20, openBytes: 32 << 20 };
 /**
- * Hosts whose newest log time is remembered for the window; past it the earliest-seen host is forgotten and its
- * open events are judged against the newest time of any host (as before per-host windows), so memory stays flat
- * on a log with endless host names.
+ * Hosts whose window is tracked; past it the earliest-seen host is forgotten (its open events then complete only
+ * by the caps on open events, or at the end), so memory stays flat on a log with endless host names.
  */
 const MAX_WINDOW_NODES = 4096;
 /** A backwards jump larger than this is an auditd restart, not a late record. */
@@ -137,10 +136,10 @@ export class Assembler<E extends PendingEvent> {
   private readonly bounds: EventBounds;
   private newestMs = 0;
   /**
-   * The newest log time per host (node, "" without one): the window cuts an event only against its own host's
-   * clock, so a host whose clock runs ahead never cuts another host's events in two.
+   * The window per host (node, "" without one): an event is cut only against its own host's newest log time,
+   * so a host whose clock runs ahead never cuts another host's events in two.
    */
-  private readonly newestByNode = new Map<string, number>();
+  private readonly windows = new Map<string, NodeWindow<E>>();
   private ticks = 0;
 
   /** The newest log time (ms) of a record read: the window is counted from it (sessions holds ended sessions by it). */
@@ -214,7 +213,7 @@ export class Assembler<E extends PendingEvent> {
         if (isStandaloneType(h.type, undefined)) {
           this.complete(event);
         } else {
-          if (this.last !== undefined) this.open.set(this.lastKey, this.last);
+          if (this.last !== undefined) this.openLast();
           this.last = event;
           this.lastKey = key;
           if (this.size() > this.maxInFlight) this.completeOldest();
@@ -224,14 +223,46 @@ export class Assembler<E extends PendingEvent> {
       }
     }
     if (h.timeMs > this.newestMs) this.newestMs = h.timeMs;
-    const node = h.node ?? "";
-    const nodeNewest = this.newestByNode.get(node);
-    if (nodeNewest === undefined || h.timeMs > nodeNewest) {
-      if (nodeNewest === undefined && this.newestByNode.size >= MAX_WINDOW_NODES) {
-        this.newestByNode.delete(this.newestByNode.keys().next().value as string);
+    const w = this.window(h.node ?? "");
+    if (h.timeMs > w.newest) {
+      w.newest = h.timeMs;
+      this.expire(w);
+    }
+  }
+
+  private window(node: string): NodeWindow<E> {
+    let w = this.windows.get(node);
+    if (w === undefined) {
+      if (this.windows.size >= MAX_WINDOW_NODES) this.windows.delete(this.windows.keys().next().value as string);
+      w = { newest: Number.NEGATIVE_INFINITY, keys: [], events: [], head: 0, compactAt: 64 };
+      this.windows.set(node, w);
+    }
+    return w;
+  }
+
+  /** Puts `last` in `open`, and in its host's window queue. */
+  private openLast(): void {
+    const event = this.last as E;
+    this.open.set(this.lastKey, event);
+    const w = this.window(event.node ?? "");
+    w.keys.push(this.lastKey);
+    w.events.push(event);
+    if (w.events.length > w.compactAt) {
+      // events completed since (EOE, caps) leave the queue here, so it stays about as long as its open events
+      const keys: string[] = [];
+      const events: E[] = [];
+      for (let i = w.head; i < w.events.length; i++) {
+        const e = w.events[i] as E;
+        const k = w.keys[i] as string;
+        if (this.open.get(k) === e) {
+          keys.push(k);
+          events.push(e);
+        }
       }
-      this.newestByNode.set(node, h.timeMs);
-      this.expire();
+      w.keys = keys;
+      w.events = events;
+      w.head = 0;
+      w.compactAt = Math.max(64, 2 * events.length);
     }
   }
 
@@ -259,29 +290,27 @@ export class Assembler<E extends PendingEvent> {
   }
 
   /**
-   * Completes open events older than the window before their own host's newest log time, except the few most
-   * recent ones. Open events are in arrival order, which is nearly log-time order per host, so a host's events
-   * are passed over after its first young one (a late straggler behind it waits at most one more window), and
-   * the scan stops once every host has had one.
+   * Completes the host's open events older than the window before its newest log time, except the few most
+   * recent open events (of any host). Its open events are in arrival order, which is nearly log-time order, so
+   * the scan stops at the first young one; a late straggler behind it waits at most one more window.
    */
-  private expire(): void {
-    // `last` is the newest: with KEEP_RECENT ≥ 1 the scan always stops before it
-    let young: Set<string> | undefined;
-    for (const [key, event] of this.open) {
-      if (this.size() <= KEEP_RECENT) break;
-      const node = event.node ?? "";
-      if (young?.has(node)) continue;
-      const newest = this.newestByNode.get(node) ?? this.newestMs;
-      if (event.timeMs >= newest - this.windowMs) {
-        // one host (the usual log): nothing further can be old
-        if (this.newestByNode.size <= 1) break;
-        young ??= new Set();
-        young.add(node);
-        if (young.size >= this.newestByNode.size) break;
-        continue;
+  private expire(w: NodeWindow<E>): void {
+    const beforeMs = w.newest - this.windowMs;
+    // `last` is not in the queue yet
+    while (w.head < w.events.length) {
+      const event = w.events[w.head] as E;
+      const key = w.keys[w.head] as string;
+      if (this.open.get(key) === event) {
+        if (event.timeMs >= beforeMs || this.size() <= KEEP_RECENT) break;
+        this.open.delete(key);
+        this.complete(event);
       }
-      this.open.delete(key);
-      this.complete(event);
+      w.head++;
+    }
+    if (w.head === w.events.length) {
+      w.keys.length = 0;
+      w.events.length = 0;
+      w.head = 0;
     }
   }
 
@@ -447,6 +476,17 @@ export class Assembler<E extends PendingEvent> {
       }
     }
   }
+}
+
+/** One host's window: its newest log time and the events it put in `open`, in arrival order (done ones too). */
+interface NodeWindow<E> {
+  newest: number;
+  keys: string[];
+  events: E[];
+  /** The first entry not known to be done. */
+  head: number;
+  /** Queue length past which entries of events done are taken out. */
+  compactAt: number;
 }
 
 /** Per node: the last serial, how many consecutive serials led to it, and the gaps counted as lost events. */
