@@ -132,6 +132,19 @@ describe("when an event without EOE is handed over", () => {
     expect(capped.out).toEqual(["1:1"]);
   });
 
+  it("per host: a host's open event still leaves by its window after many of its events came and went", () => {
+    const s = streaming({ windowMs: 1000 });
+    s.push(`node=a ${syscall(1)}`);
+    // 150 events of a, each interleaved with one of b and ended by EOE: a's window passes over them all
+    for (let n = 2; n <= 151; n++) s.push(`node=a ${syscall(n)}`, `node=b ${syscall(n + 1000)}`, `node=a ${eoe(n)}`, `node=b ${eoe(n + 1000)}`);
+    s.push(...[3, 4, 5, 6].map((n) => `node=b ${syscall(n + 2000, "100.500")}`));
+    expect(s.out).not.toContain("1:1");
+    s.push(`node=a ${syscall(200, "101.001")}`);
+    // a's clock past the window: its first event, open all along, goes out (the four most recent stay open)
+    expect(s.out.filter((e) => e === "1:1")).toHaveLength(1);
+    expect(s.out).toHaveLength(301);
+  });
+
   it("the oldest first once more than maxInFlight are open", () => {
     const s = streaming({ maxInFlight: 2 });
     s.push(syscall(1), syscall(2));
