@@ -136,7 +136,8 @@ describe("when an event without EOE is handed over", () => {
     const s = streaming({ windowMs: 1000 });
     s.push(`node=a ${syscall(1)}`);
     // 150 events of a, each interleaved with one of b and ended by EOE: a's window passes over them all
-    for (let n = 2; n <= 151; n++) s.push(`node=a ${syscall(n)}`, `node=b ${syscall(n + 1000)}`, `node=a ${eoe(n)}`, `node=b ${eoe(n + 1000)}`);
+    for (let n = 2; n <= 151; n++)
+      s.push(`node=a ${syscall(n)}`, `node=b ${syscall(n + 1000)}`, `node=a ${eoe(n)}`, `node=b ${eoe(n + 1000)}`);
     s.push(...[3, 4, 5, 6].map((n) => `node=b ${syscall(n + 2000, "100.500")}`));
     expect(s.out).not.toContain("1:1");
     s.push(`node=a ${syscall(200, "101.001")}`);
