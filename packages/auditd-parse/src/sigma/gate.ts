@@ -492,15 +492,11 @@ export class FieldIndex {
 /** foldedAt on bytes: whether the n ASCII bytes of b from `at`, lower-cased, are `lit`. */
 function foldedBytesAt(b: Buffer, at: number, lit: string, n: number): boolean {
   if (lit.length !== n) return false;
-  for (let i = 0; i < n; i++) {
-    let c = b[at + i]!;
-    if (c >= 65 && c <= 90) c += 32;
-    if (c !== lit.charCodeAt(i)) return false;
-  }
+  for (let i = 0; i < n; i++) if (folded(b[at + i]!) !== lit.charCodeAt(i)) return false;
   return true;
 }
 
-/** An ASCII byte lower-cased, as toLowerCase lower-cases its character. */
+/** An ASCII character code lower-cased, as toLowerCase lower-cases its character (others as they are). */
 function folded(c: number): number {
   return c >= 65 && c <= 90 ? c + 32 : c;
 }
@@ -511,14 +507,8 @@ function holdsFolded(b: Buffer, from: number, to: number, lit: string): boolean 
   if (n === 0) return true;
   const head = lit.charCodeAt(0);
   outer: for (let i = from; i <= to - n; i++) {
-    let c = b[i]!;
-    if (c >= 65 && c <= 90) c += 32;
-    if (c !== head) continue;
-    for (let j = 1; j < n; j++) {
-      let d = b[i + j]!;
-      if (d >= 65 && d <= 90) d += 32;
-      if (d !== lit.charCodeAt(j)) continue outer;
-    }
+    if (folded(b[i]!) !== head) continue;
+    for (let j = 1; j < n; j++) if (folded(b[i + j]!) !== lit.charCodeAt(j)) continue outer;
     return true;
   }
   return false;
@@ -536,11 +526,7 @@ function asciiRange(v: string, from: number, to: number): boolean {
  */
 function foldedAt(v: string, at: number, lit: string, n: number): boolean {
   if (lit.length !== n) return false;
-  for (let i = 0; i < n; i++) {
-    let c = v.charCodeAt(at + i);
-    if (c >= 65 && c <= 90) c += 32;
-    if (c !== lit.charCodeAt(i)) return false;
-  }
+  for (let i = 0; i < n; i++) if (folded(v.charCodeAt(at + i)) !== lit.charCodeAt(i)) return false;
   return true;
 }
 
@@ -602,7 +588,7 @@ interface Affix {
  */
 function mayEnd(a: Affix, c: number): boolean {
   if (c >= 128) return true;
-  return a.edges[c >= 65 && c <= 90 ? c + 32 : c] === 1;
+  return a.edges[folded(c)] === 1;
 }
 
 function push(m: Map<string, number[]>, key: string, rule: number): void {
