@@ -223,19 +223,20 @@ async function retryUnspooled(
   forMs: number,
 ): Promise<{ delivery: Delivery; spooled?: SpoolEntry<SpoolJob>; stoppedBy?: NodeJS.Signals }> {
   const until = Date.now() + forMs;
-  n.log.warn("not delivered, and the spool cannot keep it: kept in memory and retried", {
-    user: cutField(job.event.user),
-    ip: job.event.ip,
-    for: `${Math.round(forMs / 1000)}s`,
-    spool: `unavailable (${spoolError ?? "not written"})`,
-    error: first.errors.join("; ") || undefined,
-  });
-  let delivery = first;
   // Nothing else knows of this alert: a stop signal (the VPN server or systemd stopping, a person) ends the retry at
   // once and the alert is logged LOST, naming why, before the process ends; left to the signal's default, it would
   // vanish without a line. (SIGKILL cannot be caught: then it vanishes, after the "kept in memory" line.)
+  // Listening before the line that says so: a signal sent on seeing it must find the handlers in place.
   const stop = untilStopSignal();
+  let delivery = first;
   try {
+    n.log.warn("not delivered, and the spool cannot keep it: kept in memory and retried", {
+      user: cutField(job.event.user),
+      ip: job.event.ip,
+      for: `${Math.round(forMs / 1000)}s`,
+      spool: `unavailable (${spoolError ?? "not written"})`,
+      error: first.errors.join("; ") || undefined,
+    });
     for (let wait = UNSPOOLED_FIRST_RETRY_MS; Date.now() + wait <= until; wait = Math.min(wait * 2, 60_000)) {
       let timer: NodeJS.Timeout | undefined;
       const slept = new Promise<undefined>((resolve) => {
