@@ -47,6 +47,8 @@ const nextRecordSeq = (): number => ++recordSeq;
 const UNSET = 4_294_967_295;
 /** Token space kept between records; a longer record's is dropped after it (a 4 MiB line may have a million). */
 const MAX_KEPT_TOKENS = 16_384;
+/** Longest hex value hexField() decodes (PATH_MAX's 4096 bytes): within decode.ts's first scratch buffer, never growing it. */
+const HEX_FIELD_MAX = 8192;
 /**
  * Bound on argv indexes, so a corrupt `a99999999=` cannot allocate a huge sparse array; above any real argc:
  * execve's 6 MiB at most of arguments, each at least 10 bytes (a character, its NUL, its pointer), is ~630,000.
@@ -742,6 +744,7 @@ export class Interpreter implements EventBuilder<OpenEvent> {
       this.argField(info, buf, from, to);
       return;
     }
+    if (info.kind === Kind.Encoded && !quoted && info.slot < 0 && this.hexField(info, buf, from, to)) return;
     if (info.slot >= 0 && (info.kind === undefined || (info.kind === Kind.Encoded && quoted))) {
       // pid, ppid, a quoted comm/exe/cwd: written as they are, kept for the summary
       this.member(info);
@@ -818,6 +821,25 @@ export class Interpreter implements EventBuilder<OpenEvent> {
     }
     const lost = quoted && !isUtf8(buf.subarray(from, to)) ? buf.toString("hex", from, to).toUpperCase() : undefined;
     this.field(open.event, info, info.name, buf.toString("utf8", from, to), quoted, lost);
+  }
+
+  /**
+   * A hex-encoded value of a name-like field with no summary slot (a PATH record's name=2F746D70…, which audit
+   * writes so for any name with a space, a quote or a byte outside ASCII): decoded into scratch bytes and
+   * escaped straight into the record, the hex copied to raw. field() does the same through three strings (the
+   * hex, the decoded text, its JSON), which on PATH-heavy logs were a tenth of the parse (issue 23). False,
+   * with nothing written, when the value is not hex or is longer than HEX_FIELD_MAX (field() reads it then).
+   */
+  private hexField(info: FieldInfo, buf: Buffer, from: number, to: number): boolean {
+    if (to - from > HEX_FIELD_MAX) return false;
+    const bytes = decodeHexBytes(buf, from, to);
+    if (bytes === undefined) return false;
+    this.member(info);
+    // invalid UTF-8 becomes U+FFFD as in the decoded text; the raw hex keeps the bytes, as field() keeps them
+    this.out.copyString(bytes, 0, bytes.length);
+    this.rawMember();
+    this.raw.copyString(buf, from, to);
+    return true;
   }
 
   /** A SYSCALL a0–a3: named as ausearch names it for the syscalls args.ts knows, else as logged. */

@@ -35,6 +35,10 @@ const BODIES = [
   // not plain pairs: read by the text tokenizer, in both records
   'a=1\x1dSADDR={ unknown-family } B={ x="y z" } C={ old a=1 } D={ a=(b) (c) } E={ a={b} }',
   "a=1\x1dF={ a{b=1 } G=2",
+  // hex names, decoded into the record on the byte path (hexField): spaces, UTF-8, invalid UTF-8, JSON escapes
+  `item=0 name=${hex("/tmp/a b")} name=${hex("caf\u00e9 \u00fc\u2028")} name=2f746d70 name=FF2FC3 name=${hex('q"\\\t\u0001\u007f')} nametype=NORMAL`,
+  // not decoded: odd length, not hex, empty, (null), longer than hexField's bound (field() reads those)
+  `name=2F7 name=2G name= name=(null) name=${"2F".repeat(4097)} file=${hex("x y")} path=${hex("/a b")}`,
 ];
 
 /** User-space records' msg='…': read on the byte path when its pairs are plain, else by the text tokenizer. */
