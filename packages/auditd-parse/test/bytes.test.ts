@@ -196,4 +196,14 @@ describe("byte path", () => {
     expect(records.flatMap((r) => Object.keys(r.fields))).toEqual(names);
     expect(records.flatMap((r) => Object.values(r.fields))).toEqual(names.map((_, i) => String(i)));
   });
+
+  it("names each event's node as written, past the node-name table's bound too", () => {
+    // names alike in their first eight bytes, one of no bytes, one not UTF-8 (U+FFFD, as read as text)
+    const nodes = [...Array.from({ length: 700 }, (_, i) => `host.example.${i % 2 ? "net" : "org"}-${i}`), "", "h\u00e9", "x"];
+    const log = Buffer.concat([
+      ...nodes.map((n, i) => Buffer.from(`node=${n} type=CWD msg=audit(1.000:${i + 1}): cwd="/"\n`)),
+      Buffer.from([...Buffer.from("node=h"), 0xff, ...Buffer.from(' type=CWD msg=audit(1.000:9999): cwd="/"\n')]),
+    ]);
+    expect(lines(log).map((e) => (e as { node?: string }).node)).toEqual([...nodes, "h\ufffd"]);
+  });
 });
