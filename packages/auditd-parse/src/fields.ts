@@ -118,6 +118,8 @@ export interface FieldInfo {
   bytes: Uint8Array;
   head: number;
   mid: number;
+  /** bytes.length, or -1 when the name holds 0x1d (a name the body's scan could not read): see namedAt(). */
+  scanLength: number;
   /** Remembered (see MAX_FIELD_NAMES): only then are `seen`/`repeats` kept across lookups of the name. */
   cached: boolean;
   /** The record (Interpreter's count) this name was last written in, and how often in it. */
@@ -160,6 +162,7 @@ export function fieldInfo(name: string): FieldInfo {
       bytes,
       head,
       mid,
+      scanLength: bytes.includes(0x1d) || bytes.includes(0x20) || bytes.includes(0x3d) ? -1 : bytes.length,
       cached: FIELD_INFO.size < MAX_FIELD_NAMES,
       seen: -1,
       repeats: 0,

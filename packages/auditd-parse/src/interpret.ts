@@ -32,7 +32,6 @@ import {
   quotedHex,
   type Reading,
   readingOf,
-  sameName,
   VALUE_KINDS,
 } from "./values";
 
@@ -493,22 +492,27 @@ export class Interpreter implements EventBuilder<OpenEvent> {
       const keyStart = pos;
       // in the body, 0x1d ends everything (the body is cut there); in the ENRICHED part it is a plain byte
       const cut = bodyTokens < 0 ? GS : -1;
-      // the name's first eight bytes, packed as ByteNames.find wants them, while they are read anyway
-      let head = 0;
-      let mid = 0;
-      while (pos < end) {
-        c = buf[pos]!;
-        if (c === EQUALS || c === SPACE || c === cut) break;
-        const k = pos - keyStart;
-        if (k < 4) head |= c << (k * 8);
-        else if (k < 8) mid |= c << ((k - 4) * 8);
-        pos++;
-      }
-      if (pos >= end || c !== EQUALS) return -1;
-      const keyEnd = pos++;
       const t = n >> 2;
       let info = memo[t];
-      if (info === undefined || info.head !== head || info.mid !== mid || !sameName(info.bytes, buf, keyStart, keyEnd)) {
+      let keyEnd: number;
+      if (info !== undefined && namedAt(info, buf, keyStart, end)) {
+        // the name this position had last time, followed by '=': no packing and no lookup (most records)
+        keyEnd = keyStart + info.bytes.length;
+        pos = keyEnd + 1;
+      } else {
+        // the name's first eight bytes, packed as ByteNames.find wants them, while they are read anyway
+        let head = 0;
+        let mid = 0;
+        while (pos < end) {
+          c = buf[pos]!;
+          if (c === EQUALS || c === SPACE || c === cut) break;
+          const k = pos - keyStart;
+          if (k < 4) head |= c << (k * 8);
+          else if (k < 8) mid |= c << ((k - 4) * 8);
+          pos++;
+        }
+        if (pos >= end || c !== EQUALS) return -1;
+        keyEnd = pos++;
         info = fieldInfoAt.find(buf, keyStart, keyEnd, head, mid);
         if (t < 256) memo[t] = info;
       }
@@ -1387,4 +1391,17 @@ function bracesJson(out: JsonBytes, buf: Buffer, from: number, to: number): void
     out.copyString(buf, valueStart, pos);
   }
   out.byte(RBRACE);
+}
+
+/**
+ * Whether buf at `from` holds info's name and then '=' before `end`: what the scan would read there, as the name
+ * has no byte the scan stops at (' ' and '=' end a name it reads; 0x1d, which only the ENRICHED part allows in
+ * one, is excluded by info.scanLength).
+ */
+function namedAt(info: FieldInfo, buf: Buffer, from: number, end: number): boolean {
+  const n = info.scanLength;
+  if (n < 0 || from + n >= end || buf[from + n] !== EQUALS) return false;
+  const name = info.bytes;
+  for (let i = 0; i < n; i++) if (name[i] !== buf[from + i]) return false;
+  return true;
 }

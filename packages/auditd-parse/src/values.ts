@@ -177,12 +177,6 @@ export function argAt(buf: Buffer, from: number, to: number): string {
   return decodeHexAt(buf, from, to) ?? buf.toString("utf8", from, to);
 }
 
-/** Whether buf[from, to) is `name`, past the eight bytes already compared packed. */
-export function sameName(name: Uint8Array, buf: Buffer, from: number, to: number): boolean {
-  if (name.length !== to - from) return false;
-  for (let i = 8; i < name.length; i++) if (name[i] !== buf[from + i]) return false;
-  return true;
-}
 
 export function bytesAre(buf: Buffer, from: number, to: number, text: string): boolean {
   if (to - from !== text.length) return false;

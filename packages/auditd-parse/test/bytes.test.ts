@@ -197,6 +197,24 @@ describe("byte path", () => {
     expect(records.flatMap((r) => Object.values(r.fields))).toEqual(names.map((_, i) => String(i)));
   });
 
+  it("reads each name afresh where it differs from the last record's name at the same position", () => {
+    // alike in length, first bytes or prefix; one with 0x1d, which only the ENRICHED part reads as part of a name
+    const bodies = [
+      "item=0 name=x inode=1 mode=0100644",
+      "item=0 namf=x inodf=1 mode=0100644",
+      "item=0 nam=x inode=1 mode=0100644",
+      "item=0 namex=x inode=1 modes=0100644",
+      "item=0 name=x inode=1 mode=0100644\x1dB\x1dC=2",
+      "item=0 name=x inode=1 mode=0100644 B\x1dC=2",
+      "item=0 name=x inode=1 mode=0100644\x1dB=2",
+      "item=0 name=x inode=1 mode=0100644=",
+      "item=0 name==x inode=1",
+    ];
+    const together = recordsOf(bodies.map((b) => `type=PATH msg=audit(1.000:1): ${b}`).join("\n"));
+    expect(together).toEqual(bodies.map((b) => recordsOf(`type=PATH msg=audit(1.000:1): ${b}`)[0]));
+    expect(together[1]!.fields).toEqual({ item: "0", namf: "x", inodf: "1", mode: "file,644" });
+  });
+
   it("names each event's node as written, past the node-name table's bound too", () => {
     // names alike in their first eight bytes, one of no bytes, one not UTF-8 (U+FFFD, as read as text)
     const nodes = [...Array.from({ length: 700 }, (_, i) => `host.example.${i % 2 ? "net" : "org"}-${i}`), "", "h\u00e9", "x"];
