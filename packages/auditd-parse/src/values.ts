@@ -177,7 +177,6 @@ export function argAt(buf: Buffer, from: number, to: number): string {
   return decodeHexAt(buf, from, to) ?? buf.toString("utf8", from, to);
 }
 
-
 export function bytesAre(buf: Buffer, from: number, to: number, text: string): boolean {
   if (to - from !== text.length) return false;
   for (let i = 0; i < text.length; i++) if (buf[from + i] !== text.charCodeAt(i)) return false;
