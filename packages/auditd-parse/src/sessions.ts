@@ -88,6 +88,14 @@ export interface SessionTrackerOptions {
   clock?: () => number;
   /** The earliest log time (ms) of the events the grouping has not written yet (AuditParser.oldestPendingMs). */
   pending?: () => number;
+  /**
+   * For a caller that writes each session with sessionJson (sessions --json): each command kept as its JSON text,
+   * which sessionJson writes as it is, and a session handed to `emit` with `commands` empty, its commands beside it
+   * (COMMANDS_JSON). Packed (sessions-pack.ts) they were made objects again (split, an object, an argv array) only
+   * to be written as the same JSON: a quarter of what `sessions --json` allocated over the parse (README sessions,
+   * round 20). Without it (the text timeline, the page, the library) `commands` holds the commands as objects.
+   */
+  commandsJson?: boolean;
 }
 
 /**
@@ -112,7 +120,14 @@ const HEAD_BYTES = Symbol("headBytes");
  * interleaved log; README sessions, round 19).
  */
 const HELD = Symbol("heldCommands");
-type OpenSession = Session & { [KEPT_BYTES]?: number; [HEAD_BYTES]?: number; [HELD]?: string | string[] };
+/** A written session's commands as JSON texts (commandsJson), in order, for sessionJson. */
+const COMMANDS_JSON = Symbol("commandsJson");
+type OpenSession = Session & {
+  [KEPT_BYTES]?: number;
+  [HEAD_BYTES]?: number;
+  [HELD]?: string | string[];
+  [COMMANDS_JSON]?: string | string[];
+};
 
 /**
  * An open session's commands and connections until it is written (then its own arrays): most open sessions never
@@ -182,6 +197,7 @@ export class SessionTracker {
   private settled = 0;
   private readonly clock: (() => number) | undefined;
   private readonly pending: (() => number) | undefined;
+  private readonly commandsJson: boolean;
 
   constructor(
     private readonly emit: (s: Session) => void,
@@ -195,6 +211,7 @@ export class SessionTracker {
     this.holdMs = Math.max(0, options.holdMs ?? 0);
     this.clock = options.clock;
     this.pending = options.pending;
+    this.commandsJson = options.commandsJson ?? false;
   }
 
   add(e: AuditEvent, source?: RecordSource): void {
@@ -446,7 +463,7 @@ export class SessionTracker {
    */
   private keepCommand(s: OpenSession, c: SessionCommand): void {
     if (this.fits(s, commandBytes(c))) {
-      const text = packCommand(c);
+      const text = this.commandsJson ? JSON.stringify(c) : packCommand(c);
       const held = s[HELD];
       // the first alone, without an array: most sessions keep one or two
       if (held === undefined) s[HELD] = text;
@@ -477,11 +494,17 @@ export class SessionTracker {
   private release(s: OpenSession): void {
     // each command back as it was kept: its fields in the same order, so the same JSON and text
     const held = s[HELD];
-    if (s.commands === NO_ITEMS)
-      s.commands = held === undefined ? [] : typeof held === "string" ? [unpackCommand(held)] : held.map(unpackCommand);
+    const commands = heldCount(s);
     if (held !== undefined) delete s[HELD];
+    if (this.commandsJson) {
+      // written by sessionJson as they were kept
+      s.commands = [];
+      if (held !== undefined) s[COMMANDS_JSON] = held;
+    } else {
+      s.commands = held === undefined ? [] : typeof held === "string" ? [unpackCommand(held)] : held.map(unpackCommand);
+    }
     if (s.connections === NO_ITEMS) s.connections = [];
-    this.kept -= s.commands.length + s.connections.length;
+    this.kept -= commands + s.connections.length;
     this.keptBytes -= s[KEPT_BYTES] ?? 0;
     this.headBytes -= s[HEAD_BYTES] ?? 0;
     delete s[KEPT_BYTES];
@@ -606,6 +629,34 @@ function nestedBytes(n: NestedSession): number {
 
 function str(v: FieldValue | undefined): string | undefined {
   return typeof v === "string" ? v : undefined;
+}
+
+/**
+ * `prefix` and the session's JSON (JSON.stringify's, without indentation) as one flat string: a session written with
+ * commandsJson has its commands' JSON texts put where JSON.stringify writes its (empty) commands, second after ses
+ * as the tracker makes a session. One join: as a template, prefix and JSON were a string of parts, which the output
+ * copied flat again (7 MB per 30 MiB of the interleaved log, README sessions round 20).
+ */
+export function sessionJson(prefix: string, s: Session): string {
+  const held = (s as OpenSession)[COMMANDS_JSON];
+  const json = JSON.stringify(s);
+  if (held === undefined) return [prefix, json].join("");
+  const head = `{"ses":${JSON.stringify(s.ses)},"commands":[`;
+  // a session not shaped as the tracker makes one: its commands made objects, and JSON.stringify writes them
+  if (!json.startsWith(head) || json.charCodeAt(head.length) !== 93 /* ] */) {
+    s.commands = typeof held === "string" ? [JSON.parse(held)] : held.map((c) => JSON.parse(c) as SessionCommand);
+    delete (s as OpenSession)[COMMANDS_JSON];
+    return [prefix, JSON.stringify(s)].join("");
+  }
+  const parts = [prefix, head];
+  if (typeof held === "string") parts.push(held);
+  else
+    for (let i = 0; i < held.length; i++) {
+      if (i > 0) parts.push(",");
+      parts.push(held[i]!);
+    }
+  parts.push(json.slice(head.length));
+  return parts.join("");
 }
 
 /**
