@@ -1,6 +1,8 @@
 import { escapeControls } from "./escape";
 import type { AuditEvent, FieldValue, OutputRecord } from "./event";
+import type { JsonBytes } from "./json";
 import { type Connection, connectionOf, connectionText } from "./net";
+import { loginRecords } from "./sessions-login";
 import { packCommand, unpackCommand } from "./sessions-pack";
 
 export interface SessionCommand {
@@ -105,6 +107,11 @@ export interface SessionTrackerOptions {
  */
 export interface RecordSource {
   recordObjects?(): OutputRecord[];
+  /**
+   * The line with its records' JSON written whole (EventJson.full): the tracker reads the few fields it needs
+   * from those bytes (sessions-login.ts) rather than the records as objects.
+   */
+  full?(): { recordsJson(): JsonBytes | undefined };
 }
 
 /** Bytes of commands and connections kept across open sessions by default (README: sessions peak RSS <= 96 MB). */
@@ -463,7 +470,7 @@ export class SessionTracker {
    */
   private keepCommand(s: OpenSession, c: SessionCommand): void {
     if (this.fits(s, commandBytes(c))) {
-      const text = this.commandsJson ? JSON.stringify(c) : packCommand(c);
+      const text = this.commandsJson ? flatJson(JSON.stringify(c)) : packCommand(c);
       const held = s[HELD];
       // the first alone, without an array: most sessions keep one or two
       if (held === undefined) s[HELD] = text;
@@ -590,7 +597,26 @@ function flat(text: string): string {
   return ` ${text}`.slice(1);
 }
 
+/**
+ * JSON.stringify's result as one flat string. It is a tree of the parts it was built in (a command of 400 bytes:
+ * seven strings), which a held command kept for as long as its session: more objects that last among the events'
+ * short-lived ones (peak RSS +3 to +6 MB on the second tester's interleaved log, README sessions round 20). The
+ * regular expression reads the text flat (V8 copies a tree flat to match it), and normalize() then gives that copy:
+ * text in Latin-1 (V8's one-byte strings) is in NFC as it is, so normalize() returns it unchanged. Wider text is
+ * flattened by a slice (two strings), as normalize() could change it.
+ */
+function flatJson(json: string): string {
+  return WIDE.test(json) ? flat(json) : json.normalize();
+}
+
+/** The event's records; from its JSON only their type and the fields the tracker reads (loginRecords). */
 function recordsOf(e: AuditEvent, source: RecordSource | undefined): OutputRecord[] {
+  if (source?.full !== undefined) {
+    const json = source.full().recordsJson();
+    // no records' JSON: none, as JSON.parse reads the empty list
+    const records = json === undefined ? [] : loginRecords(json.buf, json.length);
+    if (records !== undefined) return records;
+  }
   return source?.recordObjects === undefined ? e.records : source.recordObjects();
 }
 
