@@ -93,7 +93,7 @@ export interface SessionTrackerOptions {
   /**
    * For a caller that writes each session with sessionJson (sessions --json): each command kept as its JSON text,
    * which sessionJson writes as it is, and a session handed to `emit` with `commands` empty, its commands beside it
-   * (COMMANDS_JSON). Packed (sessions-pack.ts) they were made objects again (split, an object, an argv array) only
+   * (HELD). Packed (sessions-pack.ts) they were made objects again (split, an object, an argv array) only
    * to be written as the same JSON: a quarter of what `sessions --json` allocated over the parse (README sessions,
    * round 20). Without it (the text timeline, the page, the library) `commands` holds the commands as objects.
    */
@@ -127,14 +127,23 @@ const HEAD_BYTES = Symbol("headBytes");
  * interleaved log; README sessions, round 19).
  */
 const HELD = Symbol("heldCommands");
-/** A written session's commands as JSON texts (commandsJson), in order, for sessionJson. */
-const COMMANDS_JSON = Symbol("commandsJson");
 type OpenSession = Session & {
-  [KEPT_BYTES]?: number;
-  [HEAD_BYTES]?: number;
-  [HELD]?: string | string[];
-  [COMMANDS_JSON]?: string | string[];
+  [KEPT_BYTES]?: number | undefined;
+  [HEAD_BYTES]?: number | undefined;
+  [HELD]?: string | string[] | undefined;
 };
+
+/**
+ * Gives a new session the tracker's own properties at once, not enumerable: so they are cleared, not deleted, when
+ * it is written (deleting a property V8 did not add last turns the object into a dictionary, slow to make and to
+ * write, JSON.stringify's slow path: ~100 ms for the 10000 sessions open at the end of the second tester's
+ * interleaved log, README sessions round 20), and a caller comparing sessions (toEqual) or listing their keys sees
+ * none of them.
+ */
+function bookkeeping(s: OpenSession): void {
+  for (const key of [KEPT_BYTES, HEAD_BYTES, HELD])
+    Object.defineProperty(s, key, { value: undefined, writable: true, enumerable: false, configurable: true });
+}
 
 /**
  * An open session's commands and connections until it is written (then its own arrays): most open sessions never
@@ -252,6 +261,7 @@ export class SessionTracker {
       // the teardown records that follow an ended session's USER_END belong to it, not to a new session
       if (this.closed.has(key) && e.types.every((t) => LOGIN_TYPES.has(t))) return;
       s = { ses: e.ses, commands: NO_ITEMS, connections: NO_ITEMS };
+      bookkeeping(s);
       if (e.node !== undefined) s.node = this.names.get(e.node);
       this.sessions.set(key, s);
       if (this.sessions.size > this.maxOpen) this.writeOldestOpen();
@@ -502,20 +512,21 @@ export class SessionTracker {
     // each command back as it was kept: its fields in the same order, so the same JSON and text
     const held = s[HELD];
     const commands = heldCount(s);
-    if (held !== undefined) delete s[HELD];
-    if (this.commandsJson) {
-      // written by sessionJson as they were kept
-      s.commands = [];
-      if (held !== undefined) s[COMMANDS_JSON] = held;
-    } else {
+    // commandsJson: the commands' JSON stays HELD, for sessionJson to write as it is
+    if (this.commandsJson) s.commands = [];
+    else {
       s.commands = held === undefined ? [] : typeof held === "string" ? [unpackCommand(held)] : held.map(unpackCommand);
+      if (held !== undefined) s[HELD] = undefined;
     }
     if (s.connections === NO_ITEMS) s.connections = [];
     this.kept -= commands + s.connections.length;
     this.keptBytes -= s[KEPT_BYTES] ?? 0;
     this.headBytes -= s[HEAD_BYTES] ?? 0;
-    delete s[KEPT_BYTES];
-    delete s[HEAD_BYTES];
+    // cleared, not deleted (see bookkeeping); a failed login's session never had them
+    if (HEAD_BYTES in s) {
+      s[KEPT_BYTES] = undefined;
+      s[HEAD_BYTES] = undefined;
+    }
     this.emit(s);
   }
 
@@ -664,14 +675,14 @@ function str(v: FieldValue | undefined): string | undefined {
  * copied flat again (7 MB per 30 MiB of the interleaved log, README sessions round 20).
  */
 export function sessionJson(prefix: string, s: Session): string {
-  const held = (s as OpenSession)[COMMANDS_JSON];
+  const held = (s as OpenSession)[HELD];
   const json = JSON.stringify(s);
   if (held === undefined) return [prefix, json].join("");
   const head = `{"ses":${JSON.stringify(s.ses)},"commands":[`;
   // a session not shaped as the tracker makes one: its commands made objects, and JSON.stringify writes them
   if (!json.startsWith(head) || json.charCodeAt(head.length) !== 93 /* ] */) {
     s.commands = typeof held === "string" ? [JSON.parse(held)] : held.map((c) => JSON.parse(c) as SessionCommand);
-    delete (s as OpenSession)[COMMANDS_JSON];
+    (s as OpenSession)[HELD] = undefined;
     return [prefix, JSON.stringify(s)].join("");
   }
   const parts = [prefix, head];
