@@ -611,7 +611,8 @@ function flat(text: string): string {
 /**
  * JSON.stringify's result as one flat string. It is a tree of the parts it was built in (a command of 400 bytes:
  * seven strings), which a held command kept for as long as its session: more objects that last among the events'
- * short-lived ones (peak RSS +3 to +6 MB on the second tester's interleaved log, README sessions round 20). The
+ * short-lived ones (held so, peak RSS was 89-95 MB against main's 86-88 on the second tester's interleaved log, three
+ * rounds; README sessions round 20). The
  * regular expression reads the text flat (V8 copies a tree flat to match it), and normalize() then gives that copy:
  * text in Latin-1 (V8's one-byte strings) is in NFC as it is, so normalize() returns it unchanged. Wider text is
  * flattened by a slice (two strings), as normalize() could change it.
