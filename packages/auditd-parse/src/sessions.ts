@@ -1,6 +1,8 @@
 import { escapeControls } from "./escape";
 import type { AuditEvent, FieldValue, OutputRecord } from "./event";
+import type { JsonBytes } from "./json";
 import { type Connection, connectionOf, connectionText } from "./net";
+import { loginRecords } from "./sessions-login";
 import { packCommand, unpackCommand } from "./sessions-pack";
 
 export interface SessionCommand {
@@ -88,6 +90,14 @@ export interface SessionTrackerOptions {
   clock?: () => number;
   /** The earliest log time (ms) of the events the grouping has not written yet (AuditParser.oldestPendingMs). */
   pending?: () => number;
+  /**
+   * For a caller that writes each session with sessionJson (sessions --json): each command kept as its JSON text,
+   * which sessionJson writes as it is, and a session handed to `emit` with `commands` empty, its commands beside it
+   * (HELD). Packed (sessions-pack.ts) they were made objects again (split, an object, an argv array) only
+   * to be written as the same JSON: a quarter of what `sessions --json` allocated over the parse (README sessions,
+   * round 20). Without it (the text timeline, the page, the library) `commands` holds the commands as objects.
+   */
+  commandsJson?: boolean;
 }
 
 /**
@@ -97,6 +107,11 @@ export interface SessionTrackerOptions {
  */
 export interface RecordSource {
   recordObjects?(): OutputRecord[];
+  /**
+   * The line with its records' JSON written whole (EventJson.full): the tracker reads the few fields it needs
+   * from those bytes (sessions-login.ts) rather than the records as objects.
+   */
+  full?(): { recordsJson(): JsonBytes | undefined };
 }
 
 /** Bytes of commands and connections kept across open sessions by default (README: sessions peak RSS <= 96 MB). */
@@ -112,7 +127,23 @@ const HEAD_BYTES = Symbol("headBytes");
  * interleaved log; README sessions, round 19).
  */
 const HELD = Symbol("heldCommands");
-type OpenSession = Session & { [KEPT_BYTES]?: number; [HEAD_BYTES]?: number; [HELD]?: string | string[] };
+type OpenSession = Session & {
+  [KEPT_BYTES]?: number | undefined;
+  [HEAD_BYTES]?: number | undefined;
+  [HELD]?: string | string[] | undefined;
+};
+
+/**
+ * Gives a new session the tracker's own properties at once, not enumerable: so they are cleared, not deleted, when
+ * it is written (deleting a property V8 did not add last turns the object into a dictionary, slow to make and to
+ * write, JSON.stringify's slow path: ~100 ms for the 10000 sessions open at the end of the second tester's
+ * interleaved log, README sessions round 20), and a caller comparing sessions (toEqual) or listing their keys sees
+ * none of them.
+ */
+function bookkeeping(s: OpenSession): void {
+  for (const key of [KEPT_BYTES, HEAD_BYTES, HELD])
+    Object.defineProperty(s, key, { value: undefined, writable: true, enumerable: false, configurable: true });
+}
 
 /**
  * An open session's commands and connections until it is written (then its own arrays): most open sessions never
@@ -182,6 +213,7 @@ export class SessionTracker {
   private settled = 0;
   private readonly clock: (() => number) | undefined;
   private readonly pending: (() => number) | undefined;
+  private readonly commandsJson: boolean;
 
   constructor(
     private readonly emit: (s: Session) => void,
@@ -195,6 +227,7 @@ export class SessionTracker {
     this.holdMs = Math.max(0, options.holdMs ?? 0);
     this.clock = options.clock;
     this.pending = options.pending;
+    this.commandsJson = options.commandsJson ?? false;
   }
 
   add(e: AuditEvent, source?: RecordSource): void {
@@ -228,6 +261,7 @@ export class SessionTracker {
       // the teardown records that follow an ended session's USER_END belong to it, not to a new session
       if (this.closed.has(key) && e.types.every((t) => LOGIN_TYPES.has(t))) return;
       s = { ses: e.ses, commands: NO_ITEMS, connections: NO_ITEMS };
+      bookkeeping(s);
       if (e.node !== undefined) s.node = this.names.get(e.node);
       this.sessions.set(key, s);
       if (this.sessions.size > this.maxOpen) this.writeOldestOpen();
@@ -446,7 +480,7 @@ export class SessionTracker {
    */
   private keepCommand(s: OpenSession, c: SessionCommand): void {
     if (this.fits(s, commandBytes(c))) {
-      const text = packCommand(c);
+      const text = this.commandsJson ? flatJson(JSON.stringify(c)) : packCommand(c);
       const held = s[HELD];
       // the first alone, without an array: most sessions keep one or two
       if (held === undefined) s[HELD] = text;
@@ -477,15 +511,22 @@ export class SessionTracker {
   private release(s: OpenSession): void {
     // each command back as it was kept: its fields in the same order, so the same JSON and text
     const held = s[HELD];
-    if (s.commands === NO_ITEMS)
+    const commands = heldCount(s);
+    // commandsJson: the commands' JSON stays HELD, for sessionJson to write as it is
+    if (this.commandsJson) s.commands = [];
+    else {
       s.commands = held === undefined ? [] : typeof held === "string" ? [unpackCommand(held)] : held.map(unpackCommand);
-    if (held !== undefined) delete s[HELD];
+      if (held !== undefined) s[HELD] = undefined;
+    }
     if (s.connections === NO_ITEMS) s.connections = [];
-    this.kept -= s.commands.length + s.connections.length;
+    this.kept -= commands + s.connections.length;
     this.keptBytes -= s[KEPT_BYTES] ?? 0;
     this.headBytes -= s[HEAD_BYTES] ?? 0;
-    delete s[KEPT_BYTES];
-    delete s[HEAD_BYTES];
+    // cleared, not deleted (see bookkeeping); a failed login's session never had them
+    if (HEAD_BYTES in s) {
+      s[KEPT_BYTES] = undefined;
+      s[HEAD_BYTES] = undefined;
+    }
     this.emit(s);
   }
 
@@ -567,7 +608,27 @@ function flat(text: string): string {
   return ` ${text}`.slice(1);
 }
 
+/**
+ * JSON.stringify's result as one flat string. It is a tree of the parts it was built in (a command of 400 bytes:
+ * seven strings), which a held command kept for as long as its session: more objects that last among the events'
+ * short-lived ones (held so, peak RSS was 89-95 MB against main's 86-88 on the second tester's interleaved log, three
+ * rounds; README sessions round 20). The
+ * regular expression reads the text flat (V8 copies a tree flat to match it), and normalize() then gives that copy:
+ * text in Latin-1 (V8's one-byte strings) is in NFC as it is, so normalize() returns it unchanged. Wider text is
+ * flattened by a slice (two strings), as normalize() could change it.
+ */
+function flatJson(json: string): string {
+  return WIDE.test(json) ? flat(json) : json.normalize();
+}
+
+/** The event's records; from its JSON only their type and the fields the tracker reads (loginRecords). */
 function recordsOf(e: AuditEvent, source: RecordSource | undefined): OutputRecord[] {
+  if (source?.full !== undefined) {
+    const json = source.full().recordsJson();
+    // no records' JSON: none, as JSON.parse reads the empty list
+    const records = json === undefined ? [] : loginRecords(json.buf, json.length);
+    if (records !== undefined) return records;
+  }
   return source?.recordObjects === undefined ? e.records : source.recordObjects();
 }
 
@@ -606,6 +667,34 @@ function nestedBytes(n: NestedSession): number {
 
 function str(v: FieldValue | undefined): string | undefined {
   return typeof v === "string" ? v : undefined;
+}
+
+/**
+ * `prefix` and the session's JSON (JSON.stringify's, without indentation) as one flat string: a session written with
+ * commandsJson has its commands' JSON texts put where JSON.stringify writes its (empty) commands, second after ses
+ * as the tracker makes a session. One join: as a template, prefix and JSON were a string of parts, which the output
+ * copied flat again (7 MB per 30 MiB of the interleaved log, README sessions round 20).
+ */
+export function sessionJson(prefix: string, s: Session): string {
+  const held = (s as OpenSession)[HELD];
+  const json = JSON.stringify(s);
+  if (held === undefined) return [prefix, json].join("");
+  const head = `{"ses":${JSON.stringify(s.ses)},"commands":[`;
+  // a session not shaped as the tracker makes one: its commands made objects, and JSON.stringify writes them
+  if (!json.startsWith(head) || json.charCodeAt(head.length) !== 93 /* ] */) {
+    s.commands = typeof held === "string" ? [JSON.parse(held)] : held.map((c) => JSON.parse(c) as SessionCommand);
+    (s as OpenSession)[HELD] = undefined;
+    return [prefix, JSON.stringify(s)].join("");
+  }
+  const parts = [prefix, head];
+  if (typeof held === "string") parts.push(held);
+  else
+    for (let i = 0; i < held.length; i++) {
+      if (i > 0) parts.push(",");
+      parts.push(held[i]!);
+    }
+  parts.push(json.slice(head.length));
+  return parts.join("");
 }
 
 /**

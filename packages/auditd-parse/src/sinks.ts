@@ -13,7 +13,7 @@ import type { Output } from "./output";
 import type { EcsModule, Mode } from "./pipeline";
 import { formatReport, ReportBuilder } from "./report";
 import { renderReportHtml } from "./report-html";
-import { formatSession, SessionTracker } from "./sessions";
+import { formatSession, SessionTracker, sessionJson } from "./sessions";
 import { PAGE_BOUNDS, sessionsHtmlSink } from "./sessions-html";
 
 export function detectSink(detector: Detector, output: Output): Sink {
@@ -89,12 +89,16 @@ export function makeSink(
   if (mode === "sessions") {
     // each session is written when it ends (a JSON array written as it goes), so memory stays bounded
     let count = 0;
+    // --json without indentation: each session's commands kept as their JSON (sessionJson writes them as they are)
+    const commandsJson = ctx.opts.json && !flags.pretty;
     const tracker = new SessionTracker(
       (s) => {
+        const prefix = count++ === 0 ? "[" : ",";
         if (!ctx.opts.json) line(`${formatSession(s)}\n`);
-        else line(`${count++ === 0 ? "[" : ","}${JSON.stringify(s, null, flags.pretty ? 2 : undefined)}`);
+        else if (commandsJson) line(sessionJson(prefix, s));
+        else line(`${prefix}${JSON.stringify(s, null, 2)}`);
       },
-      sessionLimits(flags, grouping),
+      { ...sessionLimits(flags, grouping), commandsJson },
     );
     return {
       event: (e, json) => tracker.add(e, json),

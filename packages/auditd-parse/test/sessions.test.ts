@@ -1,6 +1,7 @@
+import { setFlagsFromString } from "node:v8";
 import { describe, expect, it } from "vitest";
 import { AuditParser, parseText } from "../src/parser";
-import { formatSession, type Session, type SessionCommand, SessionTracker } from "../src/sessions";
+import { formatSession, type Session, type SessionCommand, SessionTracker, sessionJson } from "../src/sessions";
 import { packCommand, unpackCommand } from "../src/sessions-pack";
 import { runAuditdParse } from "./in-process";
 
@@ -316,6 +317,112 @@ describe("how an open session holds its commands (issue 23, round 19)", () => {
     expect(emitted).toEqual([]);
     expect([tracker.flushOne(), emitted]).toEqual([true, ["1"]]);
     expect([tracker.flushOne(), tracker.flushOne(), tracker.flushOne(), emitted]).toEqual([true, true, false, ["1", "2", "3"]]);
+  });
+});
+
+describe("sessions --json: the commands kept as their JSON (issue 23, round 20)", () => {
+  const stamp = (n: number) => `${1_700_000_000 + n}.000:${100 + n}`;
+  const exec = (n: number, ses: number, args: string[]) => [
+    `type=SYSCALL msg=audit(${stamp(n)}): arch=c000003e syscall=59 success=${n % 5 === 3 ? "no" : "yes"} exit=${n % 5 === 3 ? -13 : 0} pid=${900 + n} auid=1000 uid=${n % 2 === 0 ? 0 : 1000} ses=${ses} comm="x" exe="/usr/bin/x"`,
+    `type=EXECVE msg=audit(${stamp(n)}): argc=${args.length} ${args.map((a, i) => `a${i}=${hex(a)}`).join(" ")}`,
+    `type=CWD msg=audit(${stamp(n)}): cwd="/home/alice"`,
+    `type=EOE msg=audit(${stamp(n)}):`,
+  ];
+  const pam = (type: string, n: number, ses: number, exe = "/usr/sbin/sshd") =>
+    `type=${type} msg=audit(${stamp(n)}): pid=1 uid=0 auid=1000 ses=${ses} msg='op=PAM:x acct="alice" exe="${exe}" hostname=? addr=203.0.113.9 terminal=ssh res=success'`;
+  const connect = (n: number, ses: number) => [
+    `type=SYSCALL msg=audit(${stamp(n)}): arch=c000003e syscall=42 success=yes exit=0 pid=${900 + n} auid=1000 uid=1000 ses=${ses} comm="curl" exe="/usr/bin/curl"`,
+    `type=SOCKADDR msg=audit(${stamp(n)}): saddr=02000050C0000201000000000000000000`,
+    `type=EOE msg=audit(${stamp(n)}):`,
+  ];
+  const sudoCmd = (n: number, ses: number) =>
+    `type=USER_CMD msg=audit(${stamp(n)}): pid=30 uid=1000 auid=1000 ses=${ses} msg='cwd="/home/alice" cmd=${hex("rm -rf /")} exe="/usr/bin/sudo" terminal=pts/0 res=failed'`;
+  const failed = (n: number) =>
+    `type=USER_LOGIN msg=audit(${stamp(n)}): pid=1 uid=0 auid=4294967295 ses=4294967295 msg='op=login acct="mallory" exe="/usr/sbin/sshd" hostname=? addr=198.51.100.7 terminal=ssh res=failed'`;
+  // a NUL, text beyond Latin-1, a lone surrogate, quotes, control characters; su/sudo, a connection, sudo's
+  // command line, a failed login, commands past the per-session cap (omitted), sessions ended and open at the end
+  const lines = [
+    pam("USER_START", 0, 1),
+    ...exec(1, 1, ["a\u0000b", "日本", '"q"', "\u001b[31m"]),
+    ...exec(2, 2, ["ls", ""]),
+    pam("USER_START", 3, 1, "/usr/bin/sudo"),
+    ...exec(3, 1, ["cat", "/etc/shadow"]),
+    ...connect(4, 1),
+    sudoCmd(5, 1),
+    failed(6),
+    ...exec(7, 3, []),
+    ...exec(8, 3, ["\ud800", "😀"]),
+    ...exec(9, 3, ["three"]),
+    ...exec(10, 3, ["four"]),
+    pam("USER_END", 11, 1, "/usr/bin/sudo"),
+    pam("USER_END", 12, 1),
+    ...exec(13, 4, ["x"]),
+  ];
+  const run = (commandsJson: boolean, options = {}) => {
+    const out: string[] = [];
+    const given: Session[] = [];
+    const tracker = new SessionTracker(
+      (s) => {
+        given.push(s);
+        const prefix = out.length === 0 ? "[" : ",";
+        out.push(commandsJson ? sessionJson(prefix, s) : `${prefix}${JSON.stringify(s)}`);
+      },
+      { maxItems: 3, commandsJson, ...options },
+    );
+    for (const e of parseText(`${lines.join("\n")}\n`, { ids, recordObjects: true }).events) tracker.add(e);
+    tracker.flush();
+    return { out, given };
+  };
+
+  it("writes the same JSON as the sessions' objects would, byte for byte", () => {
+    const objects = run(false).out;
+    expect(objects.length).toBe(5);
+    expect(objects.join("")).toContain("\\u0000");
+    expect(objects.join("")).toContain('"omitted":1');
+    expect(run(true).out).toEqual(objects);
+    // held until the window passes (the CLI's way without -F): the same
+    expect(run(true, { holdMs: 2000 }).out).toEqual(run(false, { holdMs: 2000 }).out);
+  });
+
+  it("writes a session the caller reshaped with its commands as objects (JSON.stringify's own order)", () => {
+    const out: string[] = [];
+    const tracker = new SessionTracker(
+      (s) => {
+        // ses moved last: the commands are no longer where the JSON texts would go
+        const ses = s.ses;
+        delete (s as Partial<Session>).ses;
+        s.ses = ses;
+        out.push(sessionJson("", s));
+      },
+      { commandsJson: true },
+    );
+    for (const e of parseText(`${lines.join("\n")}\n`, { ids, recordObjects: true }).events) tracker.add(e);
+    tracker.flush();
+    const reshaped = run(false, { maxItems: 10_000 }).given.map((s) => {
+      const { ses, ...rest } = s;
+      return JSON.stringify({ ...rest, ses });
+    });
+    expect(out).toEqual(reshaped);
+    expect(out.some((j) => j.includes('"argv":["cat","/etc/shadow"]'))).toBe(true);
+  });
+});
+
+describe("a written session's own properties (issue 23, round 20)", () => {
+  it("hands each session over with fast properties, not as a dictionary (its bookkeeping cleared, not deleted)", () => {
+    // V8's own answer: a deleted property made each session a dictionary, ~100 ms to write 10000 at the end
+    setFlagsFromString("--allow-natives-syntax");
+    const fast = new Function("o", "return %HasFastProperties(o)") as (o: object) => boolean;
+    for (const commandsJson of [false, true]) {
+      const given: boolean[] = [];
+      const tracker = new SessionTracker((s) => given.push(fast(s)), { commandsJson });
+      for (const e of parseText(`${[...sshSession(1, 1_700_000_000, 10), ...sshSession(2, 1_700_000_100, 30)].join("\n")}\n`, {
+        ids,
+        recordObjects: true,
+      }).events)
+        tracker.add(e);
+      tracker.flush();
+      expect(given).toEqual([true, true]);
+    }
   });
 });
 
