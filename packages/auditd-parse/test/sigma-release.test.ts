@@ -2,7 +2,7 @@ import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { describe, expect, it } from "vitest";
 import { AuditParser } from "../src/parser";
-import { SigmaEngine } from "../src/sigma/engine";
+import { RELEASE_BYTES, SigmaEngine } from "../src/sigma/engine";
 import { SIGMAHQ_RULES } from "../src/sigma/sigmahq-rules";
 import { IDS, ruleSet } from "./sigma-logs";
 
@@ -13,7 +13,7 @@ import { IDS, ruleSet } from "./sigma-logs";
 
 const hex = (s: string) => Buffer.from(s).toString("hex").toUpperCase();
 
-/** One exec of `n` arguments, some long and hex-encoded, holding SigmaHQ's grep + password keywords. */
+/** One exec of `n` arguments, a third of them long and hex-encoded, holding SigmaHQ's grep + password keywords. */
 function exec(serial: number, n: number): string {
   const stamp = `msg=audit(1733400000.${String(serial).padStart(3, "0")}:${serial})`;
   const args = [
@@ -40,27 +40,31 @@ function collect(): void {
 }
 
 /** The log through the engine as detect runs it, in a parser of its own (which is gone after): weak references to each event and its argv. */
-function parse(engine: SigmaEngine, log: string): { events: WeakRef<object>[]; alerts: string[][] } {
+function parse(engine: SigmaEngine, log: string): { events: WeakRef<object>[]; alerts: string[][]; bytes: number[] } {
   const events: WeakRef<object>[] = [];
   const alerts: string[][] = [];
+  const bytes: number[] = [];
   const parser = new AuditParser(
     (event, json) => {
       alerts.push(engine.matchTable(event, json).map((m) => m.rule.title));
       events.push(new WeakRef(event), new WeakRef(event.argv!));
+      bytes.push(json.recordTable()!.bytes.length);
     },
     { ids: IDS, recordObjects: "table", summaries: false },
   );
   parser.pushBytes(Buffer.from(`${log}\n`));
   parser.end();
-  return { events, alerts };
+  return { events, alerts, bytes };
 }
 
 describe("the engine after an event", () => {
   it("keeps nothing of the event it matched: its argv and the event are collected", async () => {
     const engine = new SigmaEngine(ruleSet(SIGMAHQ_RULES).rules);
-    const { events, alerts } = parse(engine, exec(1, 200));
-    // the exec was matched in full (its keyword rule's test read the command line): there was something to keep
+    const { events, alerts, bytes } = parse(engine, exec(1, 400));
+    // the exec was matched in full (its keyword rule's test read the command line): there was something to keep;
+    // and it is large enough to be let go of (a small event's leftovers stay until the next, as cheaper)
     expect(alerts).toEqual([["Credentials In Files - Linux"]]);
+    expect(bytes[0]).toBeGreaterThanOrEqual(RELEASE_BYTES);
     expect(events).toHaveLength(2);
     // WeakRef targets are kept until the job that made them ends
     await new Promise((resolve) => setTimeout(resolve, 0));

@@ -75,7 +75,7 @@ export class SigmaEngine {
       }
     }
     const matches = found === undefined ? [] : ordered(found, this.rules);
-    this.release(view);
+    if (table.bytes.length >= RELEASE_BYTES) this.release(view);
     return matches;
   }
 
@@ -83,7 +83,9 @@ export class SigmaEngine {
    * Lets go of what matching an event kept: the view, the field indexes' last values and lowerCased's copies
    * outlive it, and held while the next event is parsed an exec's argv, command line (300 KB) and its
    * lower-cased copy were promoted to the old generation at each scavenge: 43 MB promoted per 30 MiB of
-   * 600-argument execs against the parse's 7, and detect's collector took twice the parse's time.
+   * 600-argument execs against the parse's 7, and detect's collector took twice the parse's time. Done for
+   * large events only (RELEASE_BYTES): what a small one leaves is small, and a log of small events would pay
+   * for the release at each.
    */
   private release(view: TableEvent): void {
     view.release();
@@ -109,6 +111,9 @@ export class SigmaEngine {
     return found === undefined ? [] : ordered(found, this.rules);
   }
 }
+
+/** The logged bytes of an event from which the engine lets go of it once matched (SigmaEngine.release). */
+export const RELEASE_BYTES = 64 * 1024;
 
 /** The records rule `index` matched: each as its type and its document. */
 type Found = Map<number, { type: string; doc: Doc }[]>;
