@@ -4,6 +4,7 @@ import type { EventJson } from "../src/event-json";
 import { AuditParser } from "../src/parser";
 import { eventDocs } from "../src/sigma/document";
 import { matchedTypes, SigmaEngine } from "../src/sigma/engine";
+import { ANY, compileString } from "../src/sigma/pattern";
 import type { SigmaRule } from "../src/sigma/rules";
 import { SIGMAHQ_RULES } from "../src/sigma/sigmahq-rules";
 import { IDS, literals, random, ruleSet } from "./sigma-logs";
@@ -122,8 +123,19 @@ const KEYWORDS = [
 /** Pieces beyond ASCII: letters that lower-case to ASCII (the Kelvin sign, İ), both sigmas, a byte that is not UTF-8. */
 const ODD = ["\u212a", "İ", "Σ", "ς", "σ", "é", "日本", "\xff", "\xc3", "\x80"];
 
+/**
+ * How argumentLog's arguments are made: the longest of its long random arguments, the share of arguments
+ * that are long, the share given a piece beyond ASCII.
+ */
+const SHORT_LINES = { longest: 800, longShare: 0.05, oddShare: 0.35 };
+/**
+ * Command lines of 4-60 KB, most of them all ASCII: what the gate and the keyword tests search in place with
+ * the `i` flag instead of lower-casing a copy (pattern.ts longAscii), keywords in both cases.
+ */
+const LONG_LINES = { longest: 3000, longShare: 0.3, oddShare: 0.01 };
+
 /** Random argument-heavy events: EXECVE records with 5-60 arguments of keywords and noise, with the records around them. */
-function argumentLog(next: () => number, events: number): Buffer {
+function argumentLog(next: () => number, events: number, shape = SHORT_LINES): Buffer {
   const pick = <T>(list: readonly T[]): T => list[Math.floor(next() * list.length)]!;
   const noise = () =>
     pick([
@@ -146,17 +158,19 @@ function argumentLog(next: () => number, events: number): Buffer {
     ]);
   // printable text of 200-800 characters, as a long random argument (it often holds `init` or `halt`)
   const long = () =>
-    Array.from({ length: 200 + Math.floor(next() * 600) }, () => String.fromCharCode(0x20 + Math.floor(next() * 95))).join("");
+    Array.from({ length: 200 + Math.floor(next() * (shape.longest - 200)) }, () =>
+      String.fromCharCode(0x20 + Math.floor(next() * 95)),
+    ).join("");
   const arg = (): string => {
     const r = next();
-    let v = r < 0.5 ? `${noise()}${noise()}` : r < 0.55 ? `${pick(KEYWORDS)}${long()}${pick(KEYWORDS)}` : pick(KEYWORDS);
+    let v = r < 0.5 ? `${noise()}${noise()}` : r < 0.5 + shape.longShare ? `${pick(KEYWORDS)}${long()}${pick(KEYWORDS)}` : pick(KEYWORDS);
     const c = next();
     if (c < 0.15) v = v.toUpperCase();
     else if (c < 0.25) v = v.slice(1);
     else if (c < 0.35) v = v.slice(0, -1);
-    else if (c < 0.5) v = `${pick(ODD)}${v}`;
-    else if (c < 0.6) v = `${v}${pick(ODD)}`;
-    else if (c < 0.7) v = `${v.slice(0, 2)}${pick(ODD)}${v.slice(2)}`;
+    else if (c < 0.35 + (shape.oddShare * 15) / 35) v = `${pick(ODD)}${v}`;
+    else if (c < 0.35 + (shape.oddShare * 25) / 35) v = `${v}${pick(ODD)}`;
+    else if (c < 0.35 + shape.oddShare) v = `${v.slice(0, 2)}${pick(ODD)}${v.slice(2)}`;
     return v;
   };
   // bytes as latin1 (ODD's \xff is one byte), UTF-8 for the rest: hex as auditd writes a value with spaces,
@@ -242,6 +256,15 @@ describe("keywords searched once in an EXECVE record's command line give every r
     }
   });
 
+  it.each([1, 2])("on seeded random events whose command lines are 4-60 KB, most all ASCII (seed %i)", (seed) => {
+    const next = random(seed);
+    const log = argumentLog(next, 60, LONG_LINES);
+    for (const [name, rules] of Object.entries(RULE_SETS)) {
+      const hits = compare(rules, log, `${name} long seed ${seed}`);
+      expect(hits).toBeGreaterThan(10);
+    }
+  });
+
   it("finds a keyword that only the command line holds (spanning two arguments, cut between pieces) and one in an argument's upper case", () => {
     const stamp = "msg=audit(1700000000.000:1):";
     const log = Buffer.from(
@@ -264,6 +287,23 @@ describe("keywords searched once in an EXECVE record's command line give every r
     const alerts = alertIds(RULE_SETS.extra, log);
     const history = RULE_SETS.extra.find((r) => r.title.includes("History"))!.id;
     expect(alerts).toEqual([["kw-any"], [history], ["kw-any"], ["kw-any"], ["kw-any"]]);
+  });
+});
+
+describe("a long value is searched for a substring as its lower-cased copy would be (pattern.ts longAscii)", () => {
+  it("finds each literal in upper and mixed case, and beyond ASCII only where toLowerCase makes it", () => {
+    const pad = "x".repeat(5000);
+    const literals = ["kill", "password", "if=", "a.b|c", "i\u0307", "\u03c3", "\u03c2"];
+    const values = ["KILL", "PassWord", "IF=", "A.B|C", "\u212aill", "\u0130", "\u03a3", "ki ll", "pass word"].flatMap((w) => [
+      `${pad}${w}${pad}`,
+      `${w}${pad}`,
+      `${pad}${w}`,
+    ]);
+    for (const lit of literals) {
+      const test = compileString([ANY, lit, ANY], false);
+      for (const v of values)
+        expect(test(v), `${JSON.stringify(lit)} in …${JSON.stringify(v.replaceAll("x", ""))}…`).toBe(v.toLowerCase().includes(lit));
+    }
   });
 });
 
