@@ -1,6 +1,6 @@
 import { ByteNames } from "../byte-names";
 import { fieldSlot, type SigmaDoc } from "./compile";
-import { escapeRegExp, longAscii, lowerCased } from "./pattern";
+import { lowerCased } from "./pattern";
 import type { TableEvent } from "./table-doc";
 import type { Atom, Trigger } from "./trigger";
 
@@ -210,8 +210,6 @@ export class FieldIndex {
    * (containsAt), instead of one search per substring through a command line of 300 KB.
    */
   private containsAny: RegExp | undefined;
-  /** containsAny with the `i` flag, for a long ASCII value searched without a lower-cased copy (longAscii). */
-  private containsAnyFolded: RegExp | undefined;
   /** Per substring, its rules and those of every substring it holds (containsAny finds the longest at a place). */
   private readonly containsAt = new Map<string, number[]>();
   /**
@@ -332,9 +330,7 @@ export class FieldIndex {
       this.eq.size === 0 && this.prefix.size === 0 && this.suffix.size === 0 && this.containsList.every(([lit]) => isAscii(lit));
     if (this.containsList.length > 1) {
       const longestFirst = this.containsList.map(([lit]) => lit).sort((a, b) => b.length - a.length);
-      const source = longestFirst.map(escapeRegExp).join("|");
-      this.containsAny = new RegExp(source, "g");
-      this.containsAnyFolded = new RegExp(source, "gi");
+      this.containsAny = new RegExp(longestFirst.map((lit) => lit.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")).join("|"), "g");
       for (const lit of longestFirst) {
         const rules: number[] = [];
         for (const [held, heldRules] of this.containsList) if (lit.includes(held)) add(heldRules, rules);
@@ -482,16 +478,6 @@ export class FieldIndex {
     }
     const containsList = this.containsList;
     if (containsList.length === 0) return;
-    if (lower === undefined && this.containsAnyFolded !== undefined && longAscii(v)) {
-      // the same places as containsAny finds in the lower-cased copy (longAscii), named by their lower case
-      const folded = this.containsAnyFolded;
-      folded.lastIndex = 0;
-      for (let m = folded.exec(v); m !== null; m = folded.exec(v)) {
-        add(this.containsAt.get(m[0].toLowerCase()), rules);
-        folded.lastIndex = m.index + 1;
-      }
-      return;
-    }
     lower ??= lowerCased(v);
     const any = this.containsAny;
     if (any === undefined) {

@@ -76,35 +76,6 @@ export function forgetLowerCased(): void {
   lastLower = "";
   lastValue2 = "";
   lastLower2 = "";
-  asciiValue = "";
-}
-
-/** Values this long are searched in place when ASCII (longAscii); shorter ones are lower-cased as before. */
-const LONG_VALUE = 4096;
-const NON_ASCII = /[^\x00-\x7f]/;
-let asciiValue = "";
-let asciiResult = false;
-
-/**
- * Whether v is long and all ASCII. Then a literal is in toLowerCase(v) exactly where a regular expression of
- * it with the `i` flag finds it in v: both fold A–Z alone on ASCII text, and without the `u` flag the `i`
- * flag folds no character beyond ASCII to one within it (the Kelvin sign and `İ`, which toLowerCase does
- * turn into ASCII, are not in v). So a 250 KB command line is searched without its lower-cased copy, which
- * with the joined line itself was most of what detect allocated beyond the parse on long execs (README,
- * detect Round 20). The last value's answer is kept: the gate and the full tests ask of the same line.
- */
-export function longAscii(v: string): boolean {
-  if (v.length < LONG_VALUE) return false;
-  if (v !== asciiValue) {
-    asciiValue = v;
-    asciiResult = !NON_ASCII.test(v);
-  }
-  return asciiResult;
-}
-
-/** A literal escaped for a regular expression. */
-export function escapeRegExp(lit: string): string {
-  return lit.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
 }
 
 /** A test on one field value. */
@@ -126,11 +97,7 @@ export function compileString(s: SigmaString, cased: boolean): StringTest {
     const written = inner[0];
     const lit = norm(written);
     const n = lit.length;
-    if (lead && trail) {
-      if (cased) return (v) => v.includes(lit);
-      const folded = new RegExp(escapeRegExp(lit), "i");
-      return (v) => v.length >= n && (longAscii(v) ? folded.test(v) : lowerCased(v).includes(lit));
-    }
+    if (lead && trail) return cased ? (v) => v.includes(lit) : (v) => v.length >= n && lowerCased(v).includes(lit);
     if (lead)
       return cased ? (v) => v.endsWith(lit) : (v) => v.length >= n && (v.endsWith(written) || v.slice(v.length - n).toLowerCase() === lit);
     if (trail)
@@ -142,7 +109,7 @@ export function compileString(s: SigmaString, cased: boolean): StringTest {
 }
 
 function regexSource(s: SigmaString): string {
-  return s.map((p) => (p === ANY ? "[\\s\\S]*" : p === ONE ? "[\\s\\S]" : escapeRegExp(p))).join("");
+  return s.map((p) => (p === ANY ? "[\\s\\S]*" : p === ONE ? "[\\s\\S]" : p.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&"))).join("");
 }
 
 /**
