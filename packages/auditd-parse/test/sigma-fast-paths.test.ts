@@ -122,8 +122,19 @@ const KEYWORDS = [
 /** Pieces beyond ASCII: letters that lower-case to ASCII (the Kelvin sign, İ), both sigmas, a byte that is not UTF-8. */
 const ODD = ["\u212a", "İ", "Σ", "ς", "σ", "é", "日本", "\xff", "\xc3", "\x80"];
 
+/**
+ * How argumentLog's arguments are made: the longest of its long random arguments, the share of arguments
+ * that are long, the share given a piece beyond ASCII.
+ */
+const SHORT_LINES = { longest: 800, longShare: 0.05, oddShare: 0.35 };
+/**
+ * Command lines of 4-60 KB, most of them all ASCII, keywords in both cases: the shape of the tester's
+ * `longargv` log (execs of hundreds of arguments), whose command line the gate searches once for all values.
+ */
+const LONG_LINES = { longest: 3000, longShare: 0.3, oddShare: 0.01 };
+
 /** Random argument-heavy events: EXECVE records with 5-60 arguments of keywords and noise, with the records around them. */
-function argumentLog(next: () => number, events: number): Buffer {
+function argumentLog(next: () => number, events: number, shape = SHORT_LINES): Buffer {
   const pick = <T>(list: readonly T[]): T => list[Math.floor(next() * list.length)]!;
   const noise = () =>
     pick([
@@ -146,17 +157,19 @@ function argumentLog(next: () => number, events: number): Buffer {
     ]);
   // printable text of 200-800 characters, as a long random argument (it often holds `init` or `halt`)
   const long = () =>
-    Array.from({ length: 200 + Math.floor(next() * 600) }, () => String.fromCharCode(0x20 + Math.floor(next() * 95))).join("");
+    Array.from({ length: 200 + Math.floor(next() * (shape.longest - 200)) }, () =>
+      String.fromCharCode(0x20 + Math.floor(next() * 95)),
+    ).join("");
   const arg = (): string => {
     const r = next();
-    let v = r < 0.5 ? `${noise()}${noise()}` : r < 0.55 ? `${pick(KEYWORDS)}${long()}${pick(KEYWORDS)}` : pick(KEYWORDS);
+    let v = r < 0.5 ? `${noise()}${noise()}` : r < 0.5 + shape.longShare ? `${pick(KEYWORDS)}${long()}${pick(KEYWORDS)}` : pick(KEYWORDS);
     const c = next();
     if (c < 0.15) v = v.toUpperCase();
     else if (c < 0.25) v = v.slice(1);
     else if (c < 0.35) v = v.slice(0, -1);
-    else if (c < 0.5) v = `${pick(ODD)}${v}`;
-    else if (c < 0.6) v = `${v}${pick(ODD)}`;
-    else if (c < 0.7) v = `${v.slice(0, 2)}${pick(ODD)}${v.slice(2)}`;
+    else if (c < 0.35 + (shape.oddShare * 15) / 35) v = `${pick(ODD)}${v}`;
+    else if (c < 0.35 + (shape.oddShare * 25) / 35) v = `${v}${pick(ODD)}`;
+    else if (c < 0.35 + shape.oddShare) v = `${v.slice(0, 2)}${pick(ODD)}${v.slice(2)}`;
     return v;
   };
   // bytes as latin1 (ODD's \xff is one byte), UTF-8 for the rest: hex as auditd writes a value with spaces,
@@ -239,6 +252,15 @@ describe("keywords searched once in an EXECVE record's command line give every r
       const hits = compare(rules, log, `${name} seed ${seed}`);
       expect(hits).toBeGreaterThan(100);
       expect(hits).toBeLessThan(400);
+    }
+  });
+
+  it.each([1, 2])("on seeded random events whose command lines are 4-60 KB, most all ASCII (seed %i)", (seed) => {
+    const next = random(seed);
+    const log = argumentLog(next, 60, LONG_LINES);
+    for (const [name, rules] of Object.entries(RULE_SETS)) {
+      const hits = compare(rules, log, `${name} long seed ${seed}`);
+      expect(hits).toBeGreaterThan(10);
     }
   });
 

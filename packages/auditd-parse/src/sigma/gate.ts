@@ -339,6 +339,12 @@ export class FieldIndex {
     }
   }
 
+  /** Forgets the last value matched (an event's, perhaps a 300 KB command line): called when the event is done. */
+  forget(): void {
+    this.lastValue = undefined;
+    this.lastRules = NONE;
+  }
+
   /**
    * Adds the rules whose atom on this field passes on value v. The comparisons are compileString's: the
    * value lower-cased whole for equality and substrings, its first or last n characters for a prefix or

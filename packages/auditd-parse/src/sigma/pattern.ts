@@ -70,6 +70,14 @@ export function lowerCased(v: string): string {
   return lastLower;
 }
 
+/** lowerCased forgets its values (an event's 300 KB command line, kept past its event, was promoted by GC). */
+export function forgetLowerCased(): void {
+  lastValue = "";
+  lastLower = "";
+  lastValue2 = "";
+  lastLower2 = "";
+}
+
 /** A test on one field value. */
 export type StringTest = (value: string) => boolean;
 
