@@ -130,6 +130,15 @@ export class Assembler<E extends PendingEvent> {
    */
   private last: E | undefined;
   private lastKey = "";
+  /**
+   * Events in `open` by serial, the latest put there of each serial: a record of one of them is matched
+   * (sameEvent) without making its `node stamp` key. Records of several hosts interleaved, without EOE, mostly
+   * belong to an event in `open`, and the key was a string made, hashed and dropped per record. An event
+   * leaves it when completed; one whose serial a later event took is found by its key, as before.
+   */
+  private readonly bySerial = new Map<number, E>();
+  /** The stamp as text of the header keyOf() read last. */
+  private stamp = "";
   private readonly serials = new Map<string, SerialState>();
   private readonly windowMs: number;
   private readonly maxInFlight: number;
@@ -185,30 +194,34 @@ export class Assembler<E extends PendingEvent> {
       }
       this.addRecord(event, buf, end);
     } else {
-      const stamp = buf.toString("latin1", h.stampStart, h.stampEnd);
-      const key = h.node === undefined ? stamp : `${h.node} ${stamp}`;
+      let key: string | undefined;
       if (event !== undefined && sameEvent(event, h)) {
         // `last` is full: written now, its next records start a new part
         this.complete(event);
         event = undefined;
       } else {
-        event = this.open.get(key);
+        event = this.bySerial.get(h.serial);
+        if (event === undefined || !sameEvent(event, h)) {
+          key = this.keyOf(h, buf);
+          event = this.open.get(key);
+        }
       }
       if (h.type === "EOE") {
         if (event) {
-          this.open.delete(key);
+          this.open.delete(key ?? this.keyOf(h, buf));
           this.complete(event);
         }
         return;
       }
       if (event !== undefined && this.full(event, end - start)) {
-        this.open.delete(key);
+        this.open.delete(key ?? this.keyOf(h, buf));
         this.complete(event);
         event = undefined;
       }
       if (event === undefined) {
+        key ??= this.keyOf(h, buf);
         this.trackSerial(h.node ?? "", h.serial);
-        event = this.builder.begin(h, stamp, this.ticks);
+        event = this.builder.begin(h, this.stamp, this.ticks);
         this.addRecord(event, buf, end);
         if (isStandaloneType(h.type, undefined)) {
           this.complete(event);
@@ -230,6 +243,13 @@ export class Assembler<E extends PendingEvent> {
     }
   }
 
+  /** The key of h's event in `open`: `node stamp`, or the stamp alone without a node; the stamp goes to `stamp`. */
+  private keyOf(h: Header, buf: Buffer): string {
+    const stamp = buf.toString("latin1", h.stampStart, h.stampEnd);
+    this.stamp = stamp;
+    return h.node === undefined ? stamp : `${h.node} ${stamp}`;
+  }
+
   private window(node: string): NodeWindow<E> {
     let w = this.windows.get(node);
     if (w === undefined) {
@@ -244,6 +264,7 @@ export class Assembler<E extends PendingEvent> {
   private openLast(): void {
     const event = this.last as E;
     this.open.set(this.lastKey, event);
+    this.bySerial.set(event.serial, event);
     const w = this.window(event.node ?? "");
     w.keys.push(this.lastKey);
     w.events.push(event);
@@ -371,6 +392,7 @@ export class Assembler<E extends PendingEvent> {
    */
   private complete(event: E): void {
     if (event === this.last) this.last = undefined;
+    else if (this.bySerial.size !== 0 && this.bySerial.get(event.serial) === event) this.bySerial.delete(event.serial);
     this.openBytes -= event.weight;
     const held = this.held;
     if (held.length === 0 && (this.open.size > MAX_ORDERED_OPEN || this.oldestOpenMs() >= event.timeMs)) {
