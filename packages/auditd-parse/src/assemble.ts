@@ -130,13 +130,6 @@ export class Assembler<E extends PendingEvent> {
    */
   private last: E | undefined;
   private lastKey = "";
-  /**
-   * Events in `open` by serial, the latest put there of each serial: a record of one of them is matched
-   * (sameEvent) without making its `node stamp` key. Records of several hosts interleaved, without EOE, mostly
-   * belong to an event in `open`, and the key was a string made, hashed and dropped per record. An event
-   * leaves it when completed; one whose serial a later event took is found by its key, as before.
-   */
-  private readonly bySerial = new Map<number, E>();
   /** The stamp as text of the header keyOf() read last. */
   private stamp = "";
   private readonly serials = new Map<string, SerialState>();
@@ -200,7 +193,8 @@ export class Assembler<E extends PendingEvent> {
         this.complete(event);
         event = undefined;
       } else {
-        event = this.bySerial.get(h.serial);
+        // most records of hosts interleaved without EOE belong to an event in `open`: found by serial (NodeWindow)
+        event = this.windows.get(h.node ?? "")?.bySerial.get(h.serial);
         if (event === undefined || !sameEvent(event, h)) {
           key = this.keyOf(h, buf);
           event = this.open.get(key);
@@ -254,7 +248,7 @@ export class Assembler<E extends PendingEvent> {
     let w = this.windows.get(node);
     if (w === undefined) {
       if (this.windows.size >= MAX_WINDOW_NODES) this.windows.delete(this.windows.keys().next().value as string);
-      w = { newest: Number.NEGATIVE_INFINITY, keys: [], events: [], head: 0, compactAt: 64 };
+      w = { newest: Number.NEGATIVE_INFINITY, keys: [], events: [], head: 0, compactAt: 64, bySerial: new Map() };
       this.windows.set(node, w);
     }
     return w;
@@ -264,8 +258,8 @@ export class Assembler<E extends PendingEvent> {
   private openLast(): void {
     const event = this.last as E;
     this.open.set(this.lastKey, event);
-    this.bySerial.set(event.serial, event);
     const w = this.window(event.node ?? "");
+    w.bySerial.set(event.serial, event);
     w.keys.push(this.lastKey);
     w.events.push(event);
     if (w.events.length > w.compactAt) {
@@ -392,7 +386,11 @@ export class Assembler<E extends PendingEvent> {
    */
   private complete(event: E): void {
     if (event === this.last) this.last = undefined;
-    else if (this.bySerial.size !== 0 && this.bySerial.get(event.serial) === event) this.bySerial.delete(event.serial);
+    else {
+      // it was in `open` (the callers took it out)
+      const w = this.windows.get(event.node ?? "");
+      if (w !== undefined && w.bySerial.get(event.serial) === event) w.bySerial.delete(event.serial);
+    }
     this.openBytes -= event.weight;
     const held = this.held;
     if (held.length === 0 && (this.open.size > MAX_ORDERED_OPEN || this.oldestOpenMs() >= event.timeMs)) {
@@ -509,6 +507,13 @@ interface NodeWindow<E> {
   head: number;
   /** Queue length past which entries of events done are taken out. */
   compactAt: number;
+  /**
+   * The host's events in `open` by serial, the latest put there of each serial: a record of one of them is
+   * matched (sameEvent) without making its `node stamp` key, which on logs of hosts interleaved without EOE was
+   * a string made, hashed and dropped per record. An event leaves it when completed; one whose serial a later
+   * event of the host took (a serial reused) is found by its key, as before.
+   */
+  bySerial: Map<number, E>;
 }
 
 /** Per node: the last serial, how many consecutive serials led to it, and the gaps counted as lost events. */
