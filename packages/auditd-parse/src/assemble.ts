@@ -192,6 +192,9 @@ export class Assembler<E extends PendingEvent> {
         // `last` is full: written now, its next records start a new part
         this.complete(event);
         event = undefined;
+      } else if (this.open.size === 0) {
+        // nothing else open (records of one event at a time, ended by EOE: most logs): a new event
+        event = undefined;
       } else {
         // most records of hosts interleaved without EOE belong to an event in `open`: found by serial (NodeWindow)
         event = this.windows.get(h.node ?? "")?.bySerial.get(h.serial);
