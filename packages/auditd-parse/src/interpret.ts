@@ -291,10 +291,10 @@ export class Interpreter implements EventBuilder<OpenEvent> {
     if (types.length > 0) types.byte(COMMA);
     types.constant(typeInfo.json);
     // a kernel AVC's leading words (`avc:  denied  { read } for  pid=…`): read from their bytes, pairs after them
-    // on the byte path (not for detect's table, which describes body tokens only)
+    // on the byte path (detect's table describes body tokens only: the record is read from its JSON, Fallback)
     let bodyFrom = h.bodyStart;
     let avc: AvcText | undefined;
-    if (this.memberSpans === undefined && type !== "EXECVE" && type !== "PROCTITLE") {
+    if (type !== "EXECVE" && type !== "PROCTITLE") {
       const wordsEnd = avcWordsEnd(buf, bodyFrom, end);
       if (wordsEnd >= 0) {
         avc = this.avcTexts.get(buf, bodyFrom, wordsEnd);
@@ -305,7 +305,8 @@ export class Interpreter implements EventBuilder<OpenEvent> {
     const tokens = this.scan(buf, bodyFrom, end, typeInfo.memo, type !== "EXECVE" && avc === undefined);
     if (tokens >= 0 && (this.nestedFrom < 0 || this.nestedApart(tokens))) {
       // detect: counted, unless read from its JSON anyway (ENRICHED braces: RecordFlag.Fallback)
-      const count = this.memberSpans !== undefined && !this.rewriting && this.countJson.on && !this.hasBraces(buf, tokens);
+      const count =
+        this.memberSpans !== undefined && !this.rewriting && this.countJson.on && avc === undefined && !this.hasBraces(buf, tokens);
       if (count) {
         this.counter.reset();
         this.rawCounter.reset();
@@ -319,7 +320,8 @@ export class Interpreter implements EventBuilder<OpenEvent> {
         this.raw = this.rawBytes;
       }
       if (this.memberSpans !== undefined) {
-        const flags = (noFields ? RecordFlag.NoFields : 0) | (this.repeated ? RecordFlag.Fallback : 0) | (count ? RecordFlag.NoJson : 0);
+        const fallback = this.repeated || avc !== undefined;
+        const flags = (noFields ? RecordFlag.NoFields : 0) | (fallback ? RecordFlag.Fallback : 0) | (count ? RecordFlag.NoJson : 0);
         const table = this.tableOf(open);
         table.byteRecord(
           type,
