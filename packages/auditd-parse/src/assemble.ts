@@ -130,6 +130,8 @@ export class Assembler<E extends PendingEvent> {
    */
   private last: E | undefined;
   private lastKey = "";
+  /** The stamp as text of the header keyOf() read last. */
+  private stamp = "";
   private readonly serials = new Map<string, SerialState>();
   private readonly windowMs: number;
   private readonly maxInFlight: number;
@@ -185,30 +187,38 @@ export class Assembler<E extends PendingEvent> {
       }
       this.addRecord(event, buf, end);
     } else {
-      const stamp = buf.toString("latin1", h.stampStart, h.stampEnd);
-      const key = h.node === undefined ? stamp : `${h.node} ${stamp}`;
+      let key: string | undefined;
       if (event !== undefined && sameEvent(event, h)) {
         // `last` is full: written now, its next records start a new part
         this.complete(event);
         event = undefined;
+      } else if (this.open.size === 0) {
+        // nothing else open (records of one event at a time, ended by EOE: most logs): a new event
+        event = undefined;
       } else {
-        event = this.open.get(key);
+        // most records of hosts interleaved without EOE belong to an event in `open`: found by serial (NodeWindow)
+        event = this.windows.get(h.node ?? "")?.bySerial.get(h.serial);
+        if (event === undefined || !sameEvent(event, h)) {
+          key = this.keyOf(h, buf);
+          event = this.open.get(key);
+        }
       }
       if (h.type === "EOE") {
         if (event) {
-          this.open.delete(key);
+          this.open.delete(key ?? this.keyOf(h, buf));
           this.complete(event);
         }
         return;
       }
       if (event !== undefined && this.full(event, end - start)) {
-        this.open.delete(key);
+        this.open.delete(key ?? this.keyOf(h, buf));
         this.complete(event);
         event = undefined;
       }
       if (event === undefined) {
+        key ??= this.keyOf(h, buf);
         this.trackSerial(h.node ?? "", h.serial);
-        event = this.builder.begin(h, stamp, this.ticks);
+        event = this.builder.begin(h, this.stamp, this.ticks);
         this.addRecord(event, buf, end);
         if (isStandaloneType(h.type, undefined)) {
           this.complete(event);
@@ -230,11 +240,18 @@ export class Assembler<E extends PendingEvent> {
     }
   }
 
+  /** The key of h's event in `open`: `node stamp`, or the stamp alone without a node; the stamp goes to `stamp`. */
+  private keyOf(h: Header, buf: Buffer): string {
+    const stamp = buf.toString("latin1", h.stampStart, h.stampEnd);
+    this.stamp = stamp;
+    return h.node === undefined ? stamp : `${h.node} ${stamp}`;
+  }
+
   private window(node: string): NodeWindow<E> {
     let w = this.windows.get(node);
     if (w === undefined) {
       if (this.windows.size >= MAX_WINDOW_NODES) this.windows.delete(this.windows.keys().next().value as string);
-      w = { newest: Number.NEGATIVE_INFINITY, keys: [], events: [], head: 0, compactAt: 64 };
+      w = { newest: Number.NEGATIVE_INFINITY, keys: [], events: [], head: 0, compactAt: 64, bySerial: new Map() };
       this.windows.set(node, w);
     }
     return w;
@@ -245,6 +262,7 @@ export class Assembler<E extends PendingEvent> {
     const event = this.last as E;
     this.open.set(this.lastKey, event);
     const w = this.window(event.node ?? "");
+    w.bySerial.set(event.serial, event);
     w.keys.push(this.lastKey);
     w.events.push(event);
     if (w.events.length > w.compactAt) {
@@ -371,6 +389,11 @@ export class Assembler<E extends PendingEvent> {
    */
   private complete(event: E): void {
     if (event === this.last) this.last = undefined;
+    else {
+      // it was in `open` (the callers took it out)
+      const w = this.windows.get(event.node ?? "");
+      if (w !== undefined && w.bySerial.get(event.serial) === event) w.bySerial.delete(event.serial);
+    }
     this.openBytes -= event.weight;
     const held = this.held;
     if (held.length === 0 && (this.open.size > MAX_ORDERED_OPEN || this.oldestOpenMs() >= event.timeMs)) {
@@ -487,6 +510,13 @@ interface NodeWindow<E> {
   head: number;
   /** Queue length past which entries of events done are taken out. */
   compactAt: number;
+  /**
+   * The host's events in `open` by serial, the latest put there of each serial: a record of one of them is
+   * matched (sameEvent) without making its `node stamp` key, which on logs of hosts interleaved without EOE was
+   * a string made, hashed and dropped per record. An event leaves it when completed; one whose serial a later
+   * event of the host took (a serial reused) is found by its key, as before.
+   */
+  bySerial: Map<number, E>;
 }
 
 /** Per node: the last serial, how many consecutive serials led to it, and the gaps counted as lost events. */

@@ -263,26 +263,35 @@ function optional(w: JsonBytes, key: ConstJson, value: string | undefined, from:
 /** `"YYYY-MM-DDTHH:MM:SS.` */
 const PREFIX_JSON_BYTES = 21;
 
-/** Log time as ISO 8601 with milliseconds, as text and as JSON bytes; the date part is made once a second. */
+/** Seconds whose prefix IsoTime keeps, by the second's low bits (a power of two). */
+const KEPT_SECONDS = 8;
+
+/**
+ * Log time as ISO 8601 with milliseconds, as text and as JSON bytes; the date part is made once a second. The
+ * last few seconds' are kept: where events wait for the grouping's window (several hosts, no EOE) they are
+ * written in an order whose seconds go back and forth, and one kept second made a prefix at almost every event.
+ */
 export class IsoTime {
-  private second = Number.NaN;
-  private prefix = "";
+  private readonly seconds = new Float64Array(KEPT_SECONDS).fill(Number.NaN);
+  private readonly prefixes: string[] = new Array(KEPT_SECONDS).fill("");
   /**
    * `"` and the prefix as bytes, written in place: a Buffer.from per second came out of node's shared pool slabs,
    * which on logs whose events change second (or hosts) every few records outlived the scavenges and waited for
    * a full GC (issue 23: 116,000 a 100 MiB corpus log, 440,000 on 80 MiB of AVC records from four hosts).
    */
-  private prefixJson = Buffer.alloc(PREFIX_JSON_BYTES);
+  private readonly prefixJsons: Buffer[] = Array.from({ length: KEPT_SECONDS }, () => Buffer.alloc(PREFIX_JSON_BYTES));
+  /** The slot use() found or filled. */
+  private slot = 0;
 
   text(ms: number): string {
     const frac = this.use(ms);
-    return `${this.prefix}${frac < 10 ? "00" : frac < 100 ? "0" : ""}${frac}Z`;
+    return `${this.prefixes[this.slot]}${frac < 10 ? "00" : frac < 100 ? "0" : ""}${frac}Z`;
   }
 
   /** `"…Z"` into w. */
   write(w: JsonBytes, ms: number): void {
     const frac = this.use(ms);
-    w.bytes(this.prefixJson);
+    w.bytes(this.prefixJsons[this.slot]!);
     w.byte(48 + Math.floor(frac / 100));
     w.byte(48 + (Math.floor(frac / 10) % 10));
     w.byte(48 + (frac % 10));
@@ -290,16 +299,20 @@ export class IsoTime {
     w.byte(34);
   }
 
-  /** Makes the prefix that of ms's second; returns the milliseconds within it. */
+  /** Makes `slot` that of ms's second, its prefix made if it is not kept; returns the milliseconds within it. */
   private use(ms: number): number {
     const second = Math.floor(ms / 1000);
-    if (second !== this.second) {
-      this.second = second;
-      this.prefix = isoSecond(second);
+    const slot = second & (KEPT_SECONDS - 1);
+    this.slot = slot;
+    if (second !== this.seconds[slot]) {
+      this.seconds[slot] = second;
+      const prefix = isoSecond(second);
+      this.prefixes[slot] = prefix;
       // 20 ASCII characters for every second parseHeader accepts (years 1970 to 9999)
-      if (this.prefix.length + 1 !== this.prefixJson.length) this.prefixJson = Buffer.alloc(this.prefix.length + 1);
-      this.prefixJson[0] = 34; // "
-      this.prefixJson.write(this.prefix, 1, "latin1");
+      let json = this.prefixJsons[slot]!;
+      if (prefix.length + 1 !== json.length) this.prefixJsons[slot] = json = Buffer.alloc(prefix.length + 1);
+      json[0] = 34; // "
+      json.write(prefix, 1, "latin1");
     }
     return ms - second * 1000;
   }

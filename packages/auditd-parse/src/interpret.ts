@@ -173,6 +173,8 @@ export class Interpreter implements EventBuilder<OpenEvent> {
     const written = constJson(decoded === undefined ? jsonString(value) : JSON.stringify(decoded));
     return { decoded, written, same: decoded === undefined };
   });
+  /** The words before an AVC's first pair (`avc:  denied  { read } for  `) by their bytes: see avcWordsEnd. */
+  private readonly avcTexts = new ByteNames(avcText, 256);
   /** Readings of values by their bytes, per kind that depends on the value alone. */
   private readonly readings: (ByteNames<Reading & { written: ConstJson }> | undefined)[] = [];
   private fieldCount = 0;
@@ -289,25 +291,38 @@ export class Interpreter implements EventBuilder<OpenEvent> {
     const types = open.buffers.types;
     if (types.length > 0) types.byte(COMMA);
     types.constant(typeInfo.json);
-    // EXECVE's text path keeps a quoted '…' value as it is
-    const tokens = this.scan(buf, h.bodyStart, end, typeInfo.memo, type !== "EXECVE");
+    // a kernel AVC's leading words (`avc:  denied  { read } for  pid=…`): read from their bytes, pairs after them
+    // on the byte path (detect's table describes body tokens only: the record is read from its JSON, Fallback)
+    let bodyFrom = h.bodyStart;
+    let avc: AvcText | undefined;
+    if (type !== "EXECVE" && type !== "PROCTITLE") {
+      const wordsEnd = avcWordsEnd(buf, bodyFrom, end);
+      if (wordsEnd >= 0) {
+        avc = this.avcTexts.get(buf, bodyFrom, wordsEnd);
+        bodyFrom = wordsEnd;
+      }
+    }
+    // EXECVE's text path keeps a quoted '…' value as it is; after an AVC's words msg='…' is left to the text path
+    const tokens = this.scan(buf, bodyFrom, end, typeInfo.memo, type !== "EXECVE" && avc === undefined);
     if (tokens >= 0 && (this.nestedFrom < 0 || this.nestedApart(tokens))) {
       // detect: counted, unless read from its JSON anyway (ENRICHED braces: RecordFlag.Fallback)
-      const count = this.memberSpans !== undefined && !this.rewriting && this.countJson.on && !this.hasBraces(buf, tokens);
+      const count =
+        this.memberSpans !== undefined && !this.rewriting && this.countJson.on && avc === undefined && !this.hasBraces(buf, tokens);
       if (count) {
         this.counter.reset();
         this.rawCounter.reset();
         this.out = this.counter;
         this.raw = this.rawCounter;
       }
-      const noFields = this.fastRecord(open, type, typeInfo.prefix, buf, tokens);
+      const noFields = this.fastRecord(open, type, typeInfo.prefix, buf, tokens, avc);
       if (count) {
         open.counted += this.counter.length;
         this.out = out;
         this.raw = this.rawBytes;
       }
       if (this.memberSpans !== undefined) {
-        const flags = (noFields ? RecordFlag.NoFields : 0) | (this.repeated ? RecordFlag.Fallback : 0) | (count ? RecordFlag.NoJson : 0);
+        const fallback = this.repeated || avc !== undefined;
+        const flags = (noFields ? RecordFlag.NoFields : 0) | (fallback ? RecordFlag.Fallback : 0) | (count ? RecordFlag.NoJson : 0);
         const table = this.tableOf(open);
         table.byteRecord(
           type,
@@ -579,7 +594,7 @@ export class Interpreter implements EventBuilder<OpenEvent> {
   }
 
   /** Writes a record read on the byte path; true when it has no fields (a PROCTITLE whose proctitle went to the event). */
-  private fastRecord(open: OpenEvent, type: string, prefix: ConstJson, buf: Buffer, tokens: number): boolean {
+  private fastRecord(open: OpenEvent, type: string, prefix: ConstJson, buf: Buffer, tokens: number, avc: AvcText | undefined): boolean {
     const out = this.out;
     const offsets = this.offsets;
     out.constant(prefix);
@@ -619,8 +634,20 @@ export class Interpreter implements EventBuilder<OpenEvent> {
       }
     } else noFields = true;
     let i = tokens * 4;
+    if (avc !== undefined) {
+      // where the text path writes them: after the pairs, then the words as "text" after raw
+      if (avc.result !== undefined) {
+        this.member(fieldInfo("seresult"));
+        out.constant(avc.result);
+      }
+      if (avc.perms !== undefined) {
+        this.member(fieldInfo("seperms"));
+        out.constant(avc.perms);
+      }
+    }
     out.byte(RBRACE);
     this.closeRaw();
+    if (avc !== undefined) out.constant(avc.text);
     if (offsets[i] !== -1) {
       out.bytes(ENRICHED_OPEN);
       this.recordSeq = nextRecordSeq();
@@ -1306,24 +1333,98 @@ export class Interpreter implements EventBuilder<OpenEvent> {
 
   /** "avc: denied { read write } for …" → seresult/seperms, the names ausearch uses. */
   private avcResult(text: string): void {
-    const open = text.indexOf("{");
-    const close = text.indexOf("}", open);
-    const result = text.slice(4, open < 0 ? undefined : open).trim();
-    if (result) {
+    const { result, perms } = avcParts(text);
+    if (result !== undefined) {
       this.member(fieldInfo("seresult"));
       this.out.string(result);
     }
-    if (open >= 0 && close > open) {
+    if (perms !== undefined) {
       this.member(fieldInfo("seperms"));
-      this.out.string(
-        text
+      this.out.string(perms);
+    }
+  }
+}
+
+/** seresult and seperms of an AVC's free text (`avc: denied { read write } for …`), when it has them. */
+function avcParts(text: string): { result: string | undefined; perms: string | undefined } {
+  const open = text.indexOf("{");
+  const close = text.indexOf("}", open);
+  const result = text.slice(4, open < 0 ? undefined : open).trim();
+  const perms =
+    open >= 0 && close > open
+      ? text
           .slice(open + 1, close)
           .trim()
           .split(/\s+/)
-          .join(","),
-      );
-    }
+          .join(",")
+      : undefined;
+  return { result: result === "" ? undefined : result, perms };
+}
+
+/** What the byte path writes for an AVC's leading words: the JSON of seresult, seperms and `,"text":…`. */
+interface AvcText {
+  result: ConstJson | undefined;
+  perms: ConstJson | undefined;
+  text: ConstJson;
+}
+
+/** The words as the text tokenizer collects them (one space between), and what avcResult() makes of them. */
+function avcText(words: string): AvcText {
+  const text = words
+    .split(" ")
+    .filter((w) => w !== "")
+    .join(" ");
+  const { result, perms } = avcParts(text);
+  return {
+    result: result === undefined ? undefined : constJson(jsonString(result)),
+    perms: perms === undefined ? undefined : constJson(jsonString(perms)),
+    text: constJson(`,"text":${jsonString(text)}`),
+  };
+}
+
+/**
+ * Where the leading words of a body end (the first `k=v` token, or the body's end) when they are a kernel AVC's
+ * (`avc:  denied  { read write } for  `): the first word `avc:`, the rest printable ASCII with no quote, `\`,
+ * `=` or parenthesis, `{` and `}` only as words of their own, and no `old`/`new` (the tokenizer reads those
+ * as a prefix of the next name). Else -1: the record goes to the text path as before.
+ */
+function avcWordsEnd(buf: Buffer, from: number, to: number): number {
+  let pos = from;
+  while (pos < to && buf[pos] === SPACE) pos++;
+  if (
+    to - pos < 5 ||
+    buf[pos] !== 0x61 ||
+    buf[pos + 1] !== 0x76 ||
+    buf[pos + 2] !== 0x63 ||
+    buf[pos + 3] !== COLON ||
+    buf[pos + 4] !== SPACE
+  ) {
+    return -1;
   }
+  pos += 5;
+  for (;;) {
+    while (pos < to && buf[pos] === SPACE) pos++;
+    if (pos >= to) return pos;
+    const start = pos;
+    let brace = false;
+    for (; pos < to; pos++) {
+      const c = buf[pos]!;
+      if (c === SPACE) break;
+      if (c === EQUALS) return start;
+      if (c <= SPACE || c > 0x7e || c === DQUOTE || c === SQUOTE || c === 0x5c || c === LPAREN || c === RPAREN) return -1;
+      if (c === LBRACE || c === RBRACE) brace = true;
+    }
+    const n = pos - start;
+    if (brace && n !== 1) return -1;
+    if (n === 3 && isOldNew(buf, start)) return -1;
+  }
+}
+
+function isOldNew(buf: Buffer, at: number): boolean {
+  const a = buf[at];
+  const b = buf[at + 1];
+  const c = buf[at + 2];
+  return (a === 0x6f && b === 0x6c && c === 0x64) || (a === 0x6e && b === 0x65 && c === 0x77);
 }
 
 /**

@@ -30,7 +30,9 @@ describe("isoSecond", () => {
     const t = new IsoTime();
     const w = new JsonBytes(16);
     // two hosts' stamps alternating, a second and a year apart, back and forth, and the range's ends
+    // and seconds that share a kept slot (8 apart) or not, read back after others took their slots
     const stamps = [1700000000007, 1731536000999, 1700000000123, 1731536001000, 0, 253402300799999, 1700000000007];
+    for (let i = 0; i < 40; i++) stamps.push(1700000000000 + ((i * 7919) % 20) * 1000 + i, 1700000008000 + i);
     for (const ms of stamps) {
       w.reset();
       t.write(w, ms);

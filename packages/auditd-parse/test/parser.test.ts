@@ -22,6 +22,22 @@ describe("record header", () => {
     expect(r).toMatchObject({ type: "AVC", serial: 9, keys: ["apparmor", "operation", "profile"] });
   });
 
+  it("gives each record its own node name, though names are remembered by their bytes", () => {
+    // names sharing their first eight bytes or all but the last, invalid UTF-8, and more than the table keeps
+    const names = ["host0001.example.net", "host0002.example.net", "host0001.example.nex", "h", "h\u00e9", "host0001"];
+    for (let i = 0; i < 700; i++) names.push(`n${i}.example.net`);
+    const text = names.map((n, i) => `node=${n} type=USER_LOGIN msg=audit(1.000:${i + 1}): pid=1 res=success`).join("\n");
+    const bytes = Buffer.concat([
+      Buffer.from(`${text}\n`),
+      Buffer.from("node=h\xff type=USER_LOGIN msg=audit(1.000:9999): pid=1\n", "latin1"),
+    ]);
+    const seen: (string | undefined)[] = [];
+    const parser = new AuditParser((e) => seen.push(e.node));
+    for (let round = 0; round < 2; round++) parser.pushBytes(bytes);
+    parser.end();
+    expect(seen).toEqual([...names, "h\ufffd", ...names, "h\ufffd"]);
+  });
+
   it("returns undefined for lines without an audit header", () => {
     expect(parseRecord("hello world")).toBeUndefined();
     expect(parseRecord("type=SYSCALL msg=audit(bogus): x=1")).toBeUndefined();
