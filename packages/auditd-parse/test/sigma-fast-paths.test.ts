@@ -301,6 +301,55 @@ describe("records read from their JSON are asked for names by one pass over it",
     );
     expect(compare(RULE_SETS.sigmahq, log, "quotes")).toBe(5);
   });
+
+  // TableEvent.hasKeyHash: every member name's hash, compared whole; a name a record's JSON lacks is not searched
+  // for. A rule (of no type: asked of every record) on each name, alone, so that it is the first name asked (a
+  // record once parsed answers from its object): a text-path record's first field, one among an AVC record's
+  // many, after its nested contexts, its last, one the interpreter adds; names that are no field (an object's
+  // member, `text`)
+  it("finds a name that is its JSON's first field, its last, or one among many", () => {
+    const avc = 'avc:  denied  { read write } for  pid=3000 comm="httpd" name="secret 0" dev="dm-0" ino=0';
+    const contexts = "scontext=system_u:system_r:httpd_t:s0 tcontext=unconfined_u:object_r:user_home_t:s0 tclass=file permissive=0";
+    const log = Buffer.from(
+      [
+        `type=AVC msg=audit(1700000000.000:1): ${avc} ${contexts} key="susp_activity"`,
+        `type=AVC msg=audit(1700000000.001:2): ${avc} a1="--cpu-priority" ${contexts}`,
+        `type=USER_CMD msg=audit(1700000000.002:3): user msg='op=x res=success' key="susp_activity"`,
+        `type=USER_CMD msg=audit(1700000000.003:4): user pid=1 uid=0 auid=1000 msg='text a1=x' a1="--cpu-priority"`,
+        `type=USER_CMD msg=audit(1700000000.004:5): user msg='op=x'`,
+        "",
+      ].join("\n"),
+    );
+    // per name, the events (by their serial) whose record has it as a field
+    const want: Record<string, number[]> = {
+      pid: [1, 2, 4],
+      seperms: [1, 2],
+      seresult: [1, 2],
+      tclass: [1, 2],
+      key: [1, 3],
+      a1: [2, 4],
+      op: [3, 5],
+      level: [],
+      text: [],
+      acct: [],
+    };
+    for (const [name, events] of Object.entries(want)) {
+      const rules = ruleSet([
+        {
+          rule: {
+            title: `has-${name}`,
+            id: `has-${name}`,
+            logsource: { product: "linux", service: "auditd" },
+            detection: { sel: { [`${name}|contains`]: "" }, condition: "sel" },
+          },
+          path: `has-${name}.yml`,
+        },
+      ]).rules;
+      expect(compare(rules, log, name), name).toBe(events.length);
+      const alerted = alertIds(rules, log).flatMap((ids, i) => (ids.length > 0 ? [i + 1] : []));
+      expect(alerted, name).toEqual(events);
+    }
+  });
 });
 
 /** Events whose exe, comm, key and PATH names are all different (the memos give up), made of the rules' values. */
