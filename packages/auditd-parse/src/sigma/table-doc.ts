@@ -561,6 +561,8 @@ export class TableEvent {
       if (this.poolEvent !== this.id) {
         this.poolEvent = this.id;
         this.poolUsed = 0;
+        // a record of a MiB of names grew it: not kept for every event after
+        if (this.pool.hashes.length > 1 << 16) this.pool.hashes = new Int32Array(256);
       }
       this.hashEvents[r] = this.id;
       this.hashFrom[r] = this.poolUsed;
