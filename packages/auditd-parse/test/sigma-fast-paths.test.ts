@@ -418,3 +418,53 @@ describe("values that seldom repeat, compared on their bytes, give every rule's 
     expect(hits).toBeLessThan(4000);
   });
 });
+
+// TableEvent.firstHaving: a field a record lacks is the event's first record's that has it; a run of records of
+// one layout whose layout lacks the field is passed over at its first record. PATH records of three layouts
+// (cap_fe only in the third, obj only in the second), in runs and alone, so that the first record having a
+// field is in a run's middle, a run's end, after a run of another layout of the same type, or absent.
+describe("fields a record lacks, looked up past runs of records of one layout, give every rule's answer", () => {
+  it("finds the first record having the field after runs that lack it, and none when no record has it", () => {
+    const plain = (i: number, serial: number) =>
+      `type=PATH msg=audit(1700000000.000:${serial}): item=${i} name="/tmp/p${i}" inode=1 dev=fd:00 mode=0100644 ouid=0 ogid=0 rdev=00:00 nametype=NORMAL`;
+    const withObj = (i: number, serial: number) => `${plain(i, serial)} obj=system_u:object_r:tmp_t:s0`;
+    const withCap = (i: number, serial: number, fe: number) => `${withObj(i, serial)} cap_fp=0 cap_fi=0 cap_fe=${fe} cap_fver=0`;
+    const syscall = (serial: number) =>
+      `type=SYSCALL msg=audit(1700000000.000:${serial}): arch=c000003e syscall=59 success=yes exit=0 a0=1 a1=2 a2=3 a3=4 items=6 ppid=1 pid=2 auid=1000 uid=0 gid=0 euid=0 suid=0 fsuid=0 egid=0 sgid=0 fsgid=0 tty=pts0 ses=1 comm="x" exe="/usr/bin/x" key="t"`;
+    // per event: its PATH records; the rules below match on the first value of cap_fe / obj the event has
+    const layouts = [
+      (s: number) => [plain(0, s), plain(1, s), plain(2, s), withCap(3, s, 1), withCap(4, s, 0)],
+      (s: number) => [plain(0, s), plain(1, s), withObj(2, s), withObj(3, s), withCap(4, s, 1)],
+      (s: number) => [withObj(0, s), withObj(1, s), plain(2, s), plain(3, s), withCap(4, s, 0), withCap(5, s, 1)],
+      (s: number) => [plain(0, s), withCap(1, s, 0), plain(2, s), plain(3, s), withCap(4, s, 1)],
+      (s: number) => [plain(0, s), plain(1, s), plain(2, s), plain(3, s)],
+      (s: number) => [withCap(0, s, 1), withCap(1, s, 0), plain(2, s)],
+    ];
+    const events = layouts.map((paths, i) => [syscall(i + 1), ...paths(i + 1)]);
+    const log = Buffer.from(`${events.flat().join("\n")}\n`);
+    const rule = (id: string, sel: Record<string, string>) => ({
+      rule: {
+        title: id,
+        id,
+        logsource: { product: "linux", service: "auditd" },
+        detection: { sel: { type: "SYSCALL", ...sel }, condition: "sel" },
+      },
+      path: `${id}.yml`,
+    });
+    const rules = ruleSet([
+      rule("fe-1", { cap_fe: "1" }),
+      rule("has-obj", { "obj|contains": "tmp_t" }),
+      rule("has-fe", { "cap_fe|contains": "" }),
+    ]).rules;
+    expect(compare(rules, log, "layout runs")).toBe(5);
+    // the SYSCALL record sees the first PATH record's cap_fe: 1, 1, 0, 0, none, 1
+    expect(alertIds(rules, log)).toEqual([
+      ["fe-1", "has-obj", "has-fe"],
+      ["fe-1", "has-obj", "has-fe"],
+      ["has-obj", "has-fe"],
+      ["has-obj", "has-fe"],
+      [],
+      ["fe-1", "has-obj", "has-fe"],
+    ]);
+  });
+});
