@@ -419,11 +419,11 @@ describe("values that seldom repeat, compared on their bytes, give every rule's 
   });
 });
 
-// TableEvent.firstHaving: a field a record lacks is the event's first record's that has it; a run of records of
-// one layout whose layout lacks the field is passed over at its first record. PATH records of three layouts
-// (cap_fe only in the third, obj only in the second), in runs and alone, so that the first record having a
-// field is in a run's middle, a run's end, after a run of another layout of the same type, or absent.
-describe("fields a record lacks, looked up past runs of records of one layout, give every rule's answer", () => {
+// TableEvent.firstHaving: a field a record's layout lacks is the event's first record's that has it (the gate
+// works it out once per event: Gate.candidatesAt's plan.absent). PATH records of three layouts (cap_fe only in
+// the third, obj only in the second), in runs and alone, so that the first record having a field is in a run's
+// middle, a run's end, after a run of another layout of the same type, or absent.
+describe("fields a record lacks are the first record's that has them, past runs of other layouts", () => {
   it("finds the first record having the field after runs that lack it, and none when no record has it", () => {
     const plain = (i: number, serial: number) =>
       `type=PATH msg=audit(1700000000.000:${serial}): item=${i} name="/tmp/p${i}" inode=1 dev=fd:00 mode=0100644 ouid=0 ogid=0 rdev=00:00 nametype=NORMAL`;

@@ -258,51 +258,14 @@ export class TableEvent {
     return v === MISSING ? undefined : v;
   }
 
-  /**
-   * The first of the event's records that has the field: its value (Doc.firstHaving). With a slot, a run of
-   * records of one layout (a PATH-heavy event's 50 PATH records) whose layout lacks the field is passed over
-   * at its first record: the gate asks this of every field a layout lacks, once per event.
-   */
+  /** The first of the event's records that has the field: its value (Doc.firstHaving). */
   firstHaving(field: string, slot = -1): string | readonly string[] | undefined {
-    const records = this.records;
-    const ends = slot < 0 ? undefined : this.layoutRuns();
-    for (let i = 0; i < records.length; i++) {
-      const r = records[i]!;
-      if (ends !== undefined && ends[i]! > i + 1 && this.mayOwn(r, slot, field) === false) {
-        i = ends[i]! - 1;
-        continue;
-      }
+    for (const r of this.records) {
       const v = slot < 0 ? this.own(r, field) : this.ownAt(r, slot, field);
       if (v !== undefined) return v;
     }
     return undefined;
   }
-
-  /**
-   * Per place i in `records`, where the run of records of one layout that starts there ends (i + 1 for a
-   * record without a layout or read from its JSON): records of one layout have a field at the same place
-   * (mayOwn), so one that lacks it says all of its run lack it. Made once per event, when first asked.
-   */
-  private layoutRuns(): Int32Array {
-    if (this.runsEvent === this.id) return this.runEnds;
-    this.runsEvent = this.id;
-    const records = this.records;
-    const table = this.table;
-    if (this.runEnds.length < records.length) this.runEnds = new Int32Array(Math.max(records.length, 2 * this.runEnds.length));
-    const ends = this.runEnds;
-    let layout = 0;
-    for (let i = records.length - 1; i >= 0; i--) {
-      const r = records[i]!;
-      const own = (table.flags(r) & FALLBACK) !== 0 ? 0 : table.layout(r);
-      ends[i] = own !== 0 && own === layout ? ends[i + 1]! : i + 1;
-      layout = own;
-    }
-    return ends;
-  }
-
-  /** layoutRuns' answer, valid for the event whose id runsEvent holds. */
-  private runEnds = new Int32Array(16);
-  private runsEvent = -1;
 
   /** Record r's own values, for keywords (Doc.values): the gate's and its document's, made once. */
   values(r: number): readonly string[] {
