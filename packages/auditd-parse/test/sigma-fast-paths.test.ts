@@ -323,6 +323,55 @@ describe("records read from their JSON are asked for names by one pass over it",
     );
     expect(compare(RULE_SETS.sigmahq, log, "quotes")).toBe(5);
   });
+
+  // TableEvent.hasKeyHash: every member name's hash, compared whole; a name a record's JSON lacks is not searched
+  // for. A rule (of no type: asked of every record) on each name, alone, so that it is the first name asked (a
+  // record once parsed answers from its object): a text-path record's first field, one among an AVC record's
+  // many, after its nested contexts, its last, one the interpreter adds; names that are no field (an object's
+  // member, `text`)
+  it("finds a name that is its JSON's first field, its last, or one among many", () => {
+    const avc = 'avc:  denied  { read write } for  pid=3000 comm="httpd" name="secret 0" dev="dm-0" ino=0';
+    const contexts = "scontext=system_u:system_r:httpd_t:s0 tcontext=unconfined_u:object_r:user_home_t:s0 tclass=file permissive=0";
+    const log = Buffer.from(
+      [
+        `type=AVC msg=audit(1700000000.000:1): ${avc} ${contexts} key="susp_activity"`,
+        `type=AVC msg=audit(1700000000.001:2): ${avc} a1="--cpu-priority" ${contexts}`,
+        `type=USER_CMD msg=audit(1700000000.002:3): user msg='op=x res=success' key="susp_activity"`,
+        `type=USER_CMD msg=audit(1700000000.003:4): user pid=1 uid=0 auid=1000 msg='text a1=x' a1="--cpu-priority"`,
+        `type=USER_CMD msg=audit(1700000000.004:5): user msg='op=x'`,
+        "",
+      ].join("\n"),
+    );
+    // per name, the events (by their serial) whose record has it as a field
+    const want: Record<string, number[]> = {
+      pid: [1, 2, 4],
+      seperms: [1, 2],
+      seresult: [1, 2],
+      tclass: [1, 2],
+      key: [1, 3],
+      a1: [2, 4],
+      op: [3, 5],
+      level: [],
+      text: [],
+      acct: [],
+    };
+    for (const [name, events] of Object.entries(want)) {
+      const rules = ruleSet([
+        {
+          rule: {
+            title: `has-${name}`,
+            id: `has-${name}`,
+            logsource: { product: "linux", service: "auditd" },
+            detection: { sel: { [`${name}|contains`]: "" }, condition: "sel" },
+          },
+          path: `has-${name}.yml`,
+        },
+      ]).rules;
+      expect(compare(rules, log, name), name).toBe(events.length);
+      const alerted = alertIds(rules, log).flatMap((ids, i) => (ids.length > 0 ? [i + 1] : []));
+      expect(alerted, name).toEqual(events);
+    }
+  });
 });
 
 /** Events whose exe, comm, key and PATH names are all different (the memos give up), made of the rules' values. */
@@ -389,5 +438,55 @@ describe("values that seldom repeat, compared on their bytes, give every rule's 
     const hits = compare(RULE_SETS.sigmahq, uniqueValuesLog(random(seed), 4000), `unique seed ${seed}`);
     expect(hits).toBeGreaterThan(500);
     expect(hits).toBeLessThan(4000);
+  });
+});
+
+// TableEvent.firstHaving: a field a record's layout lacks is the event's first record's that has it (the gate
+// works it out once per event: Gate.candidatesAt's plan.absent). PATH records of three layouts (cap_fe only in
+// the third, obj only in the second), in runs and alone, so that the first record having a field is in a run's
+// middle, a run's end, after a run of another layout of the same type, or absent.
+describe("fields a record lacks are the first record's that has them, past runs of other layouts", () => {
+  it("finds the first record having the field after runs that lack it, and none when no record has it", () => {
+    const plain = (i: number, serial: number) =>
+      `type=PATH msg=audit(1700000000.000:${serial}): item=${i} name="/tmp/p${i}" inode=1 dev=fd:00 mode=0100644 ouid=0 ogid=0 rdev=00:00 nametype=NORMAL`;
+    const withObj = (i: number, serial: number) => `${plain(i, serial)} obj=system_u:object_r:tmp_t:s0`;
+    const withCap = (i: number, serial: number, fe: number) => `${withObj(i, serial)} cap_fp=0 cap_fi=0 cap_fe=${fe} cap_fver=0`;
+    const syscall = (serial: number) =>
+      `type=SYSCALL msg=audit(1700000000.000:${serial}): arch=c000003e syscall=59 success=yes exit=0 a0=1 a1=2 a2=3 a3=4 items=6 ppid=1 pid=2 auid=1000 uid=0 gid=0 euid=0 suid=0 fsuid=0 egid=0 sgid=0 fsgid=0 tty=pts0 ses=1 comm="x" exe="/usr/bin/x" key="t"`;
+    // per event: its PATH records; the rules below match on the first value of cap_fe / obj the event has
+    const layouts = [
+      (s: number) => [plain(0, s), plain(1, s), plain(2, s), withCap(3, s, 1), withCap(4, s, 0)],
+      (s: number) => [plain(0, s), plain(1, s), withObj(2, s), withObj(3, s), withCap(4, s, 1)],
+      (s: number) => [withObj(0, s), withObj(1, s), plain(2, s), plain(3, s), withCap(4, s, 0), withCap(5, s, 1)],
+      (s: number) => [plain(0, s), withCap(1, s, 0), plain(2, s), plain(3, s), withCap(4, s, 1)],
+      (s: number) => [plain(0, s), plain(1, s), plain(2, s), plain(3, s)],
+      (s: number) => [withCap(0, s, 1), withCap(1, s, 0), plain(2, s)],
+    ];
+    const events = layouts.map((paths, i) => [syscall(i + 1), ...paths(i + 1)]);
+    const log = Buffer.from(`${events.flat().join("\n")}\n`);
+    const rule = (id: string, sel: Record<string, string>) => ({
+      rule: {
+        title: id,
+        id,
+        logsource: { product: "linux", service: "auditd" },
+        detection: { sel: { type: "SYSCALL", ...sel }, condition: "sel" },
+      },
+      path: `${id}.yml`,
+    });
+    const rules = ruleSet([
+      rule("fe-1", { cap_fe: "1" }),
+      rule("has-obj", { "obj|contains": "tmp_t" }),
+      rule("has-fe", { "cap_fe|contains": "" }),
+    ]).rules;
+    expect(compare(rules, log, "layout runs")).toBe(5);
+    // the SYSCALL record sees the first PATH record's cap_fe: 1, 1, 0, 0, none, 1
+    expect(alertIds(rules, log)).toEqual([
+      ["fe-1", "has-obj", "has-fe"],
+      ["fe-1", "has-obj", "has-fe"],
+      ["has-obj", "has-fe"],
+      ["has-obj", "has-fe"],
+      [],
+      ["fe-1", "has-obj", "has-fe"],
+    ]);
   });
 });

@@ -52,24 +52,30 @@ function pushValue(out: string[], v: string | readonly string[] | undefined): vo
 
 /** A field name that starts lower-case and is written in JSON as it is (TableEvent.fallbackOwn). */
 const PLAIN_NAME = /^[a-z][A-Za-z0-9_.-]*$/;
-/** `"name":` as bytes and the name's bit in a keyMask, per name (bounded: names come from rules, and a rule set may be large). */
-const keyBytes = new Map<string, { key: Buffer; bit: number }>();
+/**
+ * Per name asked of a record read from its JSON: `"name":` as bytes, the name's hash (keyHash) and whether it is
+ * a PLAIN_NAME (tested once, not per record); bounded, as names come from rules and a rule set may be large.
+ */
+const keyBytes = new Map<string, { key: Buffer; hash: number; plain: boolean }>();
 const COLON = 58;
 
-/** A name's bit in a keyMask: a hash of its bytes (as JSON writes a plain name). */
-function keyBit(name: string): number {
+/** A name's hash: of its characters, as keyHashes hashes a JSON member name's bytes (the same for a plain name). */
+function keyHash(name: string): number {
   let h = 0;
   for (let i = 0; i < name.length; i++) h = (Math.imul(h, 31) + name.charCodeAt(i)) | 0;
-  return 1 << (h & 31);
+  return h;
 }
 
 /**
- * The bits (keyBit) of every name the JSON b[from, to) has a member of, at any depth: a string followed by a
- * colon. One pass for a record read from its JSON, which the rules then ask for ~16 names it mostly lacks
- * (a1 … a7, key, for itself and as the event's), each a search through its JSON before.
+ * The hashes (keyHash) of every name the JSON b[from, to) has a member of, at any depth (a string followed by a
+ * colon), appended to `out` from `at`; returns where they end (out may be grown: read it from `into.hashes`).
+ * One pass for a record read from its JSON, which the rules then ask for ~16 names it mostly lacks (a1 … a7,
+ * key, for itself and as the event's). A 32-bit mask of them (det19) let through ~40% of the names an AVC
+ * record lacks (its ~17 names set half the bits), each then searched for through its JSON: a fifth of detect's
+ * CPU on an AVC log. A hash compared whole lets through only a name whose hash is a member's.
  */
-function keyMask(b: Buffer, from: number, to: number): number {
-  let mask = 0;
+function keyHashes(b: Buffer, from: number, to: number, into: { hashes: Int32Array }, at: number): number {
+  let n = at;
   let i = from;
   while (i < to) {
     if (b[i] !== DQUOTE) {
@@ -85,11 +91,24 @@ function keyMask(b: Buffer, from: number, to: number): number {
       // an escaped character (a quote among them) is part of the string
       if (c === BACKSLASH && j + 1 < to) h = (Math.imul(h, 31) + b[++j]!) | 0;
     }
-    if (j + 1 < to && b[j + 1] === COLON) mask |= 1 << (h & 31);
+    if (j + 1 < to && b[j + 1] === COLON) {
+      if (n === into.hashes.length) {
+        const grown = new Int32Array(n * 2);
+        grown.set(into.hashes);
+        into.hashes = grown;
+      }
+      into.hashes[n++] = h;
+    }
     i = j + 1;
   }
-  return mask;
+  return n;
 }
+function growInts(a: Int32Array, length: number): Int32Array {
+  const grown = new Int32Array(length);
+  grown.set(a);
+  return grown;
+}
+
 const NO_PLACES = new Int32Array(0);
 const NO_BYTES = Buffer.alloc(0);
 
@@ -532,41 +551,57 @@ export class TableEvent {
    */
   private fallbackOwn(r: number, field: string): string | readonly string[] | undefined {
     const table = this.table;
-    if (
-      this.objects?.[r] === undefined &&
-      (table.flags(r) & NO_JSON) === 0 &&
-      field !== "type" &&
-      PLAIN_NAME.test(field) &&
-      !hasSpecial(table.types[r]!, field)
-    ) {
+    if (this.objects?.[r] === undefined && (table.flags(r) & NO_JSON) === 0 && field !== "type") {
       let key = keyBytes.get(field);
       if (key === undefined) {
         if (keyBytes.size >= 1024) keyBytes.clear();
-        key = { key: Buffer.from(`"${field}":`, "latin1"), bit: keyBit(field) };
+        key = { key: Buffer.from(`"${field}":`, "latin1"), hash: keyHash(field), plain: PLAIN_NAME.test(field) };
         keyBytes.set(field, key);
       }
-      if ((this.keyMaskOf(r) & key.bit) === 0 || !holds(this.json.buf, table.jsonStart(r), table.jsonEnd(r), key.key)) return undefined;
+      if (
+        key.plain &&
+        !hasSpecial(table.types[r]!, field) &&
+        (!this.hasKeyHash(r, key.hash) || !holds(this.json.buf, table.jsonStart(r), table.jsonEnd(r), key.key))
+      )
+        return undefined;
     }
     return this.recordDoc(r).own(field);
   }
 
-  /** keyMask of record r's JSON, made once per event. */
-  private keyMaskOf(r: number): number {
-    if (r >= this.maskEvents.length) {
-      const grown = new Float64Array(Math.max(r + 1, this.maskEvents.length * 2));
-      grown.set(this.maskEvents);
-      this.maskEvents = grown;
+  /** Whether record r's JSON has a member name of hash h (keyHashes, worked out once per event and record). */
+  private hasKeyHash(r: number, h: number): boolean {
+    if (r >= this.hashEvents.length) {
+      const grown = new Float64Array(Math.max(r + 1, this.hashEvents.length * 2));
+      grown.set(this.hashEvents);
+      this.hashEvents = grown;
+      this.hashFrom = growInts(this.hashFrom, grown.length);
+      this.hashTo = growInts(this.hashTo, grown.length);
     }
-    if (this.maskEvents[r] !== this.id) {
-      this.maskEvents[r] = this.id;
-      this.masks[r] = keyMask(this.json.buf, this.table.jsonStart(r), this.table.jsonEnd(r));
+    if (this.hashEvents[r] !== this.id) {
+      // the pool holds one event's hashes: the first record read in an event starts it again
+      if (this.poolEvent !== this.id) {
+        this.poolEvent = this.id;
+        this.poolUsed = 0;
+        // a record of a MiB of names grew it: not kept for every event after
+        if (this.pool.hashes.length > 1 << 16) this.pool.hashes = new Int32Array(256);
+      }
+      this.hashEvents[r] = this.id;
+      this.hashFrom[r] = this.poolUsed;
+      this.poolUsed = keyHashes(this.json.buf, this.table.jsonStart(r), this.table.jsonEnd(r), this.pool, this.poolUsed);
+      this.hashTo[r] = this.poolUsed;
     }
-    return this.masks[r]!;
+    const hashes = this.pool.hashes;
+    for (let i = this.hashFrom[r]!, end = this.hashTo[r]!; i < end; i++) if (hashes[i] === h) return true;
+    return false;
   }
 
-  /** keyMaskOf's masks by record, each valid for the event whose id is beside it. */
-  private readonly masks: number[] = [];
-  private maskEvents = new Float64Array(0);
+  /** hasKeyHash's hashes: record r's are pool.hashes[hashFrom[r], hashTo[r]), valid for the event hashEvents[r] names. */
+  private readonly pool: { hashes: Int32Array } = { hashes: new Int32Array(256) };
+  private poolUsed = 0;
+  private poolEvent = 0;
+  private hashEvents = new Float64Array(0);
+  private hashFrom: Int32Array = new Int32Array(0);
+  private hashTo: Int32Array = new Int32Array(0);
 
   /** Record r as an object, from its JSON: RecordDoc's answers for what the table does not describe. */
   private recordDoc(r: number): RecordDoc {
