@@ -697,49 +697,30 @@ function str(v: FieldValue | undefined): string | undefined {
 }
 
 /**
- * `prefix` and the session's JSON (JSON.stringify's text, without indentation) as one flat string: a session written
- * with commandsJson has its commands' JSON texts put where JSON.stringify writes its (empty) commands. Its parts
- * joined once: JSON.stringify of the session and a join of prefix, its text and the commands' allocated ~13 MB per
- * 30 MiB of the interleaved log for ~7 MB written (V8's sampling heap profiler, README sessions round 20, sess20b).
- * The fields a session holds as strings and booleans are written here; any other (numbers, arrays) by JSON.stringify.
+ * `prefix` and the session's JSON (JSON.stringify's, without indentation) as one flat string: a session written with
+ * commandsJson has its commands' JSON texts put where JSON.stringify writes its (empty) commands, second after ses
+ * as the tracker makes a session. One join: as a template, prefix and JSON were a string of parts, which the output
+ * copied flat again (7 MB per 30 MiB of the interleaved log, README sessions round 20).
  */
 export function sessionJson(prefix: string, s: Session): string {
   const held = (s as OpenSession)[HELD];
-  // commands the caller put in the session as objects: the held ones made objects too, JSON.stringify writes them all
-  if (held !== undefined && !(Array.isArray(s.commands) && s.commands.length === 0)) {
+  const json = JSON.stringify(s);
+  if (held === undefined) return [prefix, json].join("");
+  const head = `{"ses":${JSON.stringify(s.ses)},"commands":[`;
+  // a session not shaped as the tracker makes one: its commands made objects, and JSON.stringify writes them
+  if (!json.startsWith(head) || json.charCodeAt(head.length) !== 93 /* ] */) {
     s.commands = typeof held === "string" ? [JSON.parse(held)] : held.map((c) => JSON.parse(c) as SessionCommand);
     (s as OpenSession)[HELD] = undefined;
     return [prefix, JSON.stringify(s)].join("");
   }
-  const parts = [prefix, "{"];
-  const fields = s as unknown as Record<string, unknown>;
-  // own enumerable string keys in their order, as JSON.stringify reads them
-  for (const key in fields) {
-    if (!Object.hasOwn(fields, key)) continue;
-    const v = fields[key];
-    let json: string | undefined;
-    if (typeof v !== "string" && typeof v !== "boolean" && !(key === "commands" && held !== undefined)) {
-      json = JSON.stringify(v);
-      // undefined, a function: JSON.stringify leaves the key out
-      if (json === undefined) continue;
+  const parts = [prefix, head];
+  if (typeof held === "string") parts.push(held);
+  else
+    for (let i = 0; i < held.length; i++) {
+      if (i > 0) parts.push(",");
+      parts.push(held[i]!);
     }
-    parts.push(parts.length === 2 ? "" : ",");
-    quoted(parts, key);
-    parts.push(":");
-    if (json !== undefined) parts.push(json);
-    else if (typeof v === "string") quoted(parts, v);
-    else if (typeof v === "boolean") parts.push(v ? "true" : "false");
-    else if (typeof held === "string") parts.push("[", held, "]");
-    else {
-      parts.push("[");
-      for (let i = 0; i < held!.length; i++) {
-        if (i > 0) parts.push(",");
-        parts.push(held![i]!);
-      }
-      parts.push("]");
-    }
-  }
-  parts.push("}");
+  parts.push(json.slice(head.length));
   return parts.join("");
 }
 

@@ -676,26 +676,3 @@ describe("commandJson: a command's JSON from its parts (sess20b)", () => {
     }
   });
 });
-
-describe("sessionJson: a session's JSON from its parts (sess20b)", () => {
-  const hostile = ['a"b', "c\\d", "\u0000\u001b[31m", "\ud800", "\u2028\u202e", "日本😀", ""];
-
-  it("is JSON.stringify's text for sessions of every shape, after the prefix", () => {
-    hostile.forEach((v, i) => {
-      const s: Session = { ses: v, commands: [], connections: [] };
-      if (i % 2 === 0) s.node = v;
-      s.user = hostile[(i + 1) % hostile.length]!;
-      if (i % 3 !== 0) s.start = v;
-      if (i % 3 === 1) s.end = undefined;
-      s.from = v;
-      if (i % 2 === 1) s.loginSuccess = i % 4 === 1;
-      if (i % 2 === 0) s.nested = [{ via: v, start: "t", success: false }];
-      if (i % 3 === 2) s.omitted = i;
-      if (i === 3) s.commands = [{ time: "t", id: v, argv: [v] }];
-      expect(sessionJson(",", s)).toBe(`,${JSON.stringify(s)}`);
-    });
-    // a value JSON leaves out with its key (a caller's function), undefined in an array (null)
-    const odd = { ses: "1", commands: [], connections: [], f: () => 1, list: [1, undefined, 3] } as unknown as Session;
-    expect(sessionJson("[", odd)).toBe(`[${JSON.stringify(odd)}`);
-  });
-});
