@@ -480,7 +480,7 @@ export class SessionTracker {
    */
   private keepCommand(s: OpenSession, c: SessionCommand): void {
     if (this.fits(s, commandBytes(c))) {
-      const text = this.commandsJson ? commandJson(c) : packCommand(c);
+      const text = this.commandsJson ? flatJson(JSON.stringify(c)) : packCommand(c);
       const held = s[HELD];
       // the first alone, without an array: most sessions keep one or two
       if (held === undefined) s[HELD] = text;
@@ -609,43 +609,16 @@ function flat(text: string): string {
 }
 
 /**
- * A command's JSON, the same text as JSON.stringify(c) (its fields in their order, undefined ones left out), as one
- * flat string: its parts joined. JSON.stringify builds its result in growing buffers and returns a tree of them,
- * which a held command kept for as long as its session (peak RSS 89-95 MB against main's 86-88), so it was copied
- * flat again: the two allocated ~12 MB per 30 MiB of the second tester's interleaved log for ~8800 commands of
- * ~600 bytes (V8's sampling heap profiler, README sessions round 20, sess20b); the parts and their join ~1 KB each.
- * A value is quoted as it is unless it has a character JSON escapes (or a surrogate: a lone one is escaped).
+ * JSON.stringify's result as one flat string. It is a tree of the parts it was built in (a command of 400 bytes:
+ * seven strings), which a held command kept for as long as its session: more objects that last among the events'
+ * short-lived ones (held so, peak RSS was 89-95 MB against main's 86-88 on the second tester's interleaved log, three
+ * rounds; README sessions round 20). The
+ * regular expression reads the text flat (V8 copies a tree flat to match it), and normalize() then gives that copy:
+ * text in Latin-1 (V8's one-byte strings) is in NFC as it is, so normalize() returns it unchanged. Wider text is
+ * flattened by a slice (two strings), as normalize() could change it.
  */
-export function commandJson(c: SessionCommand): string {
-  const parts: string[] = ["{"];
-  for (const key in c) {
-    const v = c[key as keyof SessionCommand];
-    if (v === undefined) continue;
-    parts.push(parts.length === 1 ? '"' : ',"', key, '":');
-    if (typeof v === "string") quoted(parts, v);
-    else if (typeof v === "boolean") parts.push(v ? "true" : "false");
-    else {
-      parts.push("[");
-      for (let i = 0; i < v.length; i++) {
-        if (i > 0) parts.push(",");
-        // a hole (a0 and a2 logged, no a1): null, as JSON.stringify writes it
-        const arg = v[i];
-        if (typeof arg === "string") quoted(parts, arg);
-        else parts.push("null");
-      }
-      parts.push("]");
-    }
-  }
-  parts.push("}");
-  return parts.join("");
-}
-
-/** A character JSON.stringify writes escaped: a quote, a backslash, a control character, a surrogate (if lone). */
-const ESCAPED = /["\\\u0000-\u001f\ud800-\udfff]/;
-
-function quoted(parts: string[], v: string): void {
-  if (ESCAPED.test(v)) parts.push(JSON.stringify(v));
-  else parts.push('"', v, '"');
+function flatJson(json: string): string {
+  return WIDE.test(json) ? flat(json) : json.normalize();
 }
 
 /** The event's records; from its JSON only their type and the fields the tracker reads (loginRecords). */
