@@ -25,20 +25,6 @@ function execs(from: number, count: number, alerting: boolean): string {
   return `${lines.join("\n")}\n`;
 }
 
-/** Execs of grep by user `uid`: `grep password` (an alert) or `grep error` (none), with a few PATH records. */
-function greps(e: number, uid: number, alerting: boolean): string {
-  const stamp = `msg=audit(1700000100.${String(e % 1000).padStart(3, "0")}:${e + 1}):`;
-  const args = ["grep", "-r", alerting ? "password" : "error", "/etc"];
-  return [
-    `type=SYSCALL ${stamp} arch=c000003e syscall=59 success=yes exit=0 a0=55d0 a1=55d1 a2=0 a3=0 items=3 ppid=1 pid=${e} auid=${uid} uid=${uid} gid=0 euid=${uid} ses=1 comm="grep" exe="/usr/bin/grep" key="exec"`,
-    `type=EXECVE ${stamp} argc=${args.length} ${args.map((a, i) => `a${i}="${a}"`).join(" ")}`,
-    `type=CWD ${stamp} cwd="/srv/www"`,
-    ...[0, 1, 2].map((i) => `type=PATH ${stamp} item=${i} name="/etc/app/${e}/${i}.conf" inode=${i + 1} nametype=NORMAL`),
-    `type=PROCTITLE ${stamp} proctitle=${Buffer.from(args.join("\0")).toString("hex")}`,
-    `type=EOE ${stamp}`,
-  ].join("\n");
-}
-
 /** detect's NDJSON alerts on the log; `adaptive`: the parse counts or writes as the detector says. */
 function alerts(log: Buffer, adaptive: boolean): { lines: string[]; switches: boolean[] } {
   const detector = new Detector(loadRuleSet(undefined).rules, {
@@ -76,54 +62,5 @@ describe("detect's JSON counted or written as alerts print", () => {
     parse.pushBytes(log);
     parse.end();
     expect(adaptive.lines[0]).toContain(`"event":${plain[2000]}}`);
-  });
-});
-
-describe("detect's JSON written in the first pass for events like those it prints", () => {
-  it("writes the JSON of a user's and program's events that alert, counts the others', and prints the same alerts", () => {
-    // uid 33's greps always alert, uid 1000's one in four, uid 0's never: each its own print key
-    const events: string[] = [];
-    const users: number[] = [];
-    for (let e = 0; e < 1200; e++) {
-      const uid = [33, 1000, 0][e % 3]!;
-      users.push(uid);
-      events.push(greps(e, uid, uid === 33 || (uid === 1000 && Math.floor(e / 3) % 4 === 3)));
-    }
-    const log = Buffer.from(`${events.join("\n")}\n`);
-    const detector = new Detector(loadRuleSet(undefined).rules, {
-      minRank: 0,
-      failRank: undefined,
-      format: "ndjson",
-      style: createStyle(false),
-    });
-    const lines: string[] = [];
-    // per uid, events whose line came from the first pass (full() is the line itself, not a second interpretation)
-    const firstPass = new Map<number, number>();
-    let n = 0;
-    const parser = new AuditParser(
-      (event, json) => {
-        detector.event(event, json, (line) => lines.push(line));
-        const uid = users[n++]!;
-        if (json.full() === json) firstPass.set(uid, (firstPass.get(uid) ?? 0) + 1);
-      },
-      { recordObjects: "table", summaries: false, countJson: detector.countJson },
-    );
-    parser.pushBytes(log);
-    parser.end();
-    expect(n).toBe(1200);
-    // www-data's after its first event (not yet known to print), none of the others'
-    expect(firstPass.get(33)).toBe(399);
-    expect(firstPass.get(1000)).toBeUndefined();
-    expect(firstPass.get(0)).toBeUndefined();
-    // the same alerts, byte for byte, as with every event counted and interpreted again to print
-    // uid 33's twice (credentials in files, and a web server's user running grep), uid 1000's once
-    expect(lines.length).toBe(400 * 2 + 100);
-    expect(lines).toEqual(alerts(log, false).lines);
-    // and each alert carries its event as the plain parse prints it
-    const plain = new Map<string, string>();
-    const parse = new AuditParser((event, json) => plain.set(event.id!, String(json)), { recordObjects: false, summaries: false });
-    parse.pushBytes(log);
-    parse.end();
-    for (const line of lines) expect(line.endsWith(`"event":${plain.get(JSON.parse(line).event.id)}}`)).toBe(true);
   });
 });
