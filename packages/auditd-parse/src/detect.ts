@@ -6,7 +6,7 @@ import { describeRefusal, readRegularFileSync } from "@opsguard/core/regular-fil
 import type { EcsDocument, EcsRule } from "./ecs";
 import { escapeControls } from "./escape";
 import type { AuditEvent } from "./event";
-import { type EventJson, type JsonCounting, PRINT_KEY_BITS } from "./event-json";
+import type { EventJson } from "./event-json";
 import { LEVELS, type Level } from "./sigma/compile";
 import { SigmaEngine } from "./sigma/engine";
 import { compileRule, compileRuleText, levelRank, type RuleSet, type SigmaRule } from "./sigma/rules";
@@ -157,12 +157,9 @@ export class Detector {
    * Whether the parse only counts the records' JSON (InterpreterOptions.countJson): an event an alert prints
    * is then interpreted a second time with its JSON written. Counting saves the writing, ~a fifth of the
    * parse, on events nobody prints; the second pass costs a whole one on those printed. So while more than a
-   * sixth of the last few MiB of records were printed (a log of greps for passwords), the JSON is written;
-   * and so is that of an event whose print key (its first record's type, uid and exe) had over half of its
-   * recent events printed (PrintOdds): on `mk-tester2.py interleaved` www-data's grep, find, rsync, python3.
+   * sixth of the last few MiB of records were printed (a log of greps for passwords), the JSON is written.
    */
-  readonly countJson: JsonCounting = { on: true, writes: (key) => this.odds.writes(key) };
-  private readonly odds = new PrintOdds();
+  readonly countJson = { on: true };
   private seenBytes = 0;
   private printedBytes = 0;
 
@@ -197,7 +194,7 @@ export class Detector {
     if (table !== undefined && matches.length > 0 && this.ecsAlert !== undefined) event.records = JSON.parse(`[${json.recordsText()}]`);
     // the event's line, made once for all its alerts (made again, it is the event interpreted a second time)
     let eventLine: string | undefined;
-    if (table !== undefined) this.notePrinted(table.bytes.length, matches, json.printKey);
+    if (table !== undefined) this.notePrinted(table.bytes.length, matches);
     for (const { rule, records } of matches) {
       if (this.options.failRank !== undefined && rule.rank >= this.options.failRank) this.stats.failing++;
       if (rule.rank < this.options.minRank) continue;
@@ -219,11 +216,9 @@ export class Detector {
   }
 
   /** Counts an event's logged bytes, and whether an alert prints its JSON, toward countJson. */
-  private notePrinted(bytes: number, matches: readonly { rule: SigmaRule }[], printKey: number): void {
+  private notePrinted(bytes: number, matches: readonly { rule: SigmaRule }[]): void {
     this.seenBytes += bytes;
-    const printed = this.options.format !== "table" && matches.some(({ rule }) => rule.rank >= this.options.minRank);
-    if (printed) this.printedBytes += bytes;
-    if (printKey >= 0) this.odds.note(printKey, printed);
+    if (this.options.format !== "table" && matches.some(({ rule }) => rule.rank >= this.options.minRank)) this.printedBytes += bytes;
     if (this.seenBytes < COUNT_WINDOW) return;
     this.countJson.on = this.printedBytes * 6 < this.seenBytes;
     // the older half of the window weighs half: a log's mix changes
@@ -241,34 +236,6 @@ export class Detector {
     return head;
   }
 }
-
-/**
- * Per print key, the recent events seen and printed (halved every ODDS_WINDOW events of the key). Writing a
- * PATH-heavy event's JSON costs about half of interpreting it again (`manypath`: writing 582 events' cost what
- * 214 second passes saved), so writing pays for a key whose events print more often than not. Keys that
- * collide share their odds: that costs work, never bytes, as the line is the same written either way.
- */
-class PrintOdds {
-  private readonly seen = new Uint8Array(1 << PRINT_KEY_BITS);
-  private readonly printed = new Uint8Array(1 << PRINT_KEY_BITS);
-
-  writes(key: number): boolean {
-    return this.printed[key]! * 2 > this.seen[key]!;
-  }
-
-  note(key: number, printed: boolean): void {
-    let seen = this.seen[key]! + 1;
-    let hits = this.printed[key]! + (printed ? 1 : 0);
-    if (seen >= ODDS_WINDOW) {
-      seen >>= 1;
-      hits >>= 1;
-    }
-    this.seen[key] = seen;
-    this.printed[key] = hits;
-  }
-}
-
-const ODDS_WINDOW = 64;
 
 /** The logged bytes after which countJson is decided again. */
 const COUNT_WINDOW = 1 << 20;

@@ -5,23 +5,6 @@ import type { EventBuffers } from "./open-event";
 import type { RecordTable } from "./record-table";
 
 /**
- * detect's say in how the parse writes records' JSON (InterpreterOptions.countJson): counted, not written, as
- * no one reads most events' JSON; an event an alert prints is then interpreted a second time to write it.
- */
-export interface JsonCounting {
-  /** Whether byte-path records' JSON is counted at all (off while alerts print much of the log). */
-  on: boolean;
-  /**
-   * Whether the event known by `printKey` (its first record's type and exe: see EventJson.printKey) is printed
-   * often enough that its JSON is better written in the first pass than interpreted again; asked at its first record.
-   */
-  writes(printKey: number): boolean;
-}
-
-/** Print keys: a hash of an event's first record's type and exe, this many bits. */
-export const PRINT_KEY_BITS = 12;
-
-/**
  * One event's NDJSON line as bytes: the head (summary keys), then the records, closed with `]}`; a line
  * without records is all head. Valid only during the onEvent call that hands it over: the bytes are reused.
  */
@@ -39,43 +22,26 @@ export class EventJson {
   /** The records as objects, once parsed (recordObjects()). */
   private parsed: OutputRecord[] | undefined;
   private whole: EventJson | undefined;
-  /** detect: the key its print odds are kept under (JsonCounting.writes), -1 when none. */
-  printKey = -1;
 
   /**
    * `writeHead`, when given, writes the head into `head` the first time the line is read: sessions, report,
    * net and detect (unless a rule matches) never read it, and writing it was a tenth of their parse.
    * `rewrite`, when given, says the records' JSON was only counted (detect's pass, RecordFlag.NoJson): the
-   * line is then that of the event interpreted again from its table's bodies, made the first time it is read
-   * (with a table of its own only when asked for one: fullTable).
+   * line is then that of the event interpreted again from its table's bodies, made the first time it is read.
    */
   constructor(
     private head: JsonBytes | undefined,
     private records: JsonBytes | undefined,
     private writeHead?: (head: JsonBytes) => void,
     private table?: RecordTable,
-    private rewrite?: (withTable: boolean) => EventJson,
+    private rewrite?: () => EventJson,
   ) {}
 
-  /**
-   * This line with every byte of its records' JSON written: itself, or the event interpreted again (see
-   * rewrite), whose recordTable() is undefined unless fullTable() made it.
-   */
+  /** This line with every byte of its records' JSON written: itself, or the event interpreted again (see rewrite). */
   full(): EventJson {
     this.live(this.head);
     if (this.rewrite === undefined) return this;
-    this.whole ??= this.rewrite(false);
-    return this.whole;
-  }
-
-  /** full(), with the table of the event interpreted again (spans into its JSON): a rule reads a counted record's JSON. */
-  fullTable(): EventJson {
-    this.live(this.head);
-    if (this.rewrite === undefined) return this;
-    if (this.whole?.table === undefined) {
-      this.whole?.release();
-      this.whole = this.rewrite(true);
-    }
+    this.whole ??= this.rewrite();
     return this.whole;
   }
 

@@ -5,7 +5,7 @@ import type { EventBuilder } from "./assemble";
 import { ByteNames } from "./byte-names";
 import { archName, decodeHexAt, decodeHexBytes, decodeHexString, syscallName, syscallNumberName } from "./decode";
 import type { AuditEvent, OutputRecord } from "./event";
-import { EventJson, IsoTime, type JsonCounting, PRINT_KEY_BITS, writeHead } from "./event-json";
+import { EventJson, IsoTime, writeHead } from "./event-json";
 import { type FieldInfo, fieldInfo, fieldInfoAt, Kind, keyWordsOf, Slot, Status } from "./fields";
 import { type IdNames, UNSET_ID } from "./ids";
 import { type ConstJson, constJson, JsonBytes, jsonString } from "./json";
@@ -91,7 +91,7 @@ export interface InterpreterOptions {
    * record, default on; detect turns it off while most of the log is printed by alerts (each alert's event is
    * interpreted again to print it, when counted).
    */
-  countJson?: JsonCounting;
+  countJson?: { on: boolean };
   /**
    * Fill the event's summary fields (pid, comm, auid …) as text, default true. NDJSON output with no filter
    * reads only the JSON, which has them either way.
@@ -148,9 +148,7 @@ export class Interpreter implements EventBuilder<OpenEvent> {
   private readonly counter = new JsonCount();
   private readonly rawCounter = new JsonCount();
   private rewriting = false;
-  /** Whether the records read go into the event's table (off while rewriting a line only to print it). */
-  private tabled = true;
-  private readonly countJson: JsonCounting;
+  private readonly countJson: { on: boolean };
   /** The buffers of events interpreted again during this onEvent call: pooled after it. */
   private readonly rewritten: EventBuffers[] = [];
   /** The head of the event being handed over. */
@@ -223,7 +221,7 @@ export class Interpreter implements EventBuilder<OpenEvent> {
     this.raw = this.rawBytes;
     this.recordObjects = options.recordObjects ?? true;
     if (this.recordObjects === "table") this.memberSpans = new Int32Array(512);
-    this.countJson = options.countJson ?? { on: true, writes: () => false };
+    this.countJson = options.countJson ?? { on: true };
     this.summaries = options.summaries ?? true;
     this.proctitleText = options.proctitleText ?? this.summaries;
     for (const kind of VALUE_KINDS) {
@@ -307,15 +305,9 @@ export class Interpreter implements EventBuilder<OpenEvent> {
     // EXECVE's text path keeps a quoted '…' value as it is; after an AVC's words msg='…' is left to the text path
     const tokens = this.scan(buf, bodyFrom, end, typeInfo.memo, type !== "EXECVE" && avc === undefined);
     if (tokens >= 0 && (this.nestedFrom < 0 || this.nestedApart(tokens))) {
-      // detect: counted, unless read from its JSON anyway (ENRICHED braces: RecordFlag.Fallback) or likely printed
-      if (open.recordCount === 1 && this.memberSpans !== undefined && !this.rewriting) this.decideJson(open, type, buf, tokens);
+      // detect: counted, unless read from its JSON anyway (ENRICHED braces: RecordFlag.Fallback)
       const count =
-        this.memberSpans !== undefined &&
-        !this.rewriting &&
-        this.countJson.on &&
-        !open.writeJson &&
-        avc === undefined &&
-        !this.hasBraces(buf, tokens);
+        this.memberSpans !== undefined && !this.rewriting && this.countJson.on && avc === undefined && !this.hasBraces(buf, tokens);
       if (count) {
         this.counter.reset();
         this.rawCounter.reset();
@@ -328,7 +320,7 @@ export class Interpreter implements EventBuilder<OpenEvent> {
         this.out = out;
         this.raw = this.rawBytes;
       }
-      if (this.memberSpans !== undefined && this.tabled) {
+      if (this.memberSpans !== undefined) {
         const fallback = this.repeated || avc !== undefined;
         const flags = (noFields ? RecordFlag.NoFields : 0) | (fallback ? RecordFlag.Fallback : 0) | (count ? RecordFlag.NoJson : 0);
         const table = this.tableOf(open);
@@ -356,7 +348,7 @@ export class Interpreter implements EventBuilder<OpenEvent> {
     // bytes that are not UTF-8 are U+FFFD in the text: the values' exact bytes, for argvRaw, proctitleRaw, raw
     if (!isUtf8(body)) record.rawValues = rawValuesOf(body);
     this.textRecord(open, record);
-    if (this.memberSpans !== undefined && this.tabled) this.tableOf(open).textRecord(type, buf, h.bodyStart, end, jsonStart, out.length);
+    if (this.memberSpans !== undefined) this.tableOf(open).textRecord(type, buf, h.bodyStart, end, jsonStart, out.length);
     return record.unparsed === undefined;
   }
 
@@ -370,7 +362,7 @@ export class Interpreter implements EventBuilder<OpenEvent> {
   }
 
   /** The completed event's line. */
-  private finish(open: OpenEvent, tabled = true): EventJson {
+  private finish(open: OpenEvent): EventJson {
     const event = open.event;
     finishArgv(open);
     if (open.argvRaw !== undefined) event.argvRaw = open.argvRaw;
@@ -379,10 +371,8 @@ export class Interpreter implements EventBuilder<OpenEvent> {
     // the head is written if the line is read (see EventJson); the closure holds only what that needs
     const { buffers, timeMs } = open;
     const time = this.time;
-    const rewrite = open.counted > 0 ? (withTable: boolean) => this.rewrite(open, withTable) : undefined;
-    const table = tabled ? buffers.table : undefined;
-    const json = new EventJson(this.head, open.records, (head) => writeHead(head, event, buffers, time, timeMs), table, rewrite);
-    json.printKey = open.printKey;
+    const rewrite = open.counted > 0 ? () => this.rewrite(open) : undefined;
+    const json = new EventJson(this.head, open.records, (head) => writeHead(head, event, buffers, time, timeMs), buffers.table, rewrite);
     if (this.recordObjects === true) event.records = json.recordObjects();
     else if (this.recordObjects === "lazy") lazyRecords(event, json);
     return json;
@@ -391,17 +381,15 @@ export class Interpreter implements EventBuilder<OpenEvent> {
   /**
    * detect: the event interpreted again from the record bodies its table kept, with its JSON written this
    * time (an alert prints it; a rule reads a record the table does not describe). The same code reads the
-   * same bytes, so the line is the one the parse writes; the run's counts are left as they were. Without
-   * `withTable` (an alert prints the line) no table is built again: that was a third of the second pass.
+   * same bytes, so the line is the one the parse writes; the run's counts are left as they were.
    */
-  private rewrite(open: OpenEvent, withTable: boolean): EventJson {
+  private rewrite(open: OpenEvent): EventJson {
     const table = open.buffers.table!;
     const { node, timeMs, serial, sec, msDigits, shape } = open;
     const h = Object.assign(new Header(), { node, timeMs, serial, sec, msDigits, shape });
     const copy = this.begin(h, open.event.id!, open.tick);
     const textRecords = this.textRecords;
     this.rewriting = true;
-    this.tabled = withTable;
     try {
       for (let r = 0; r < table.count; r++) {
         h.type = table.types[r]!;
@@ -409,10 +397,9 @@ export class Interpreter implements EventBuilder<OpenEvent> {
         this.record(copy, h, table.bytes.buf, table.lineEnd(r));
       }
       this.rewritten.push(copy.buffers);
-      return this.finish(copy, withTable);
+      return this.finish(copy);
     } finally {
       this.rewriting = false;
-      this.tabled = true;
       this.textRecords = textRecords;
     }
   }
@@ -435,26 +422,6 @@ export class Interpreter implements EventBuilder<OpenEvent> {
   private newBuffers(): EventBuffers {
     this.bufferSets++;
     return new EventBuffers();
-  }
-
-  /**
-   * detect: the event's print key, a hash of its first record's type and its uid's and exe's values as logged
-   * (who ran what: a web server's user running grep prints, others' mostly not), and whether its JSON is
-   * written in this pass (detect prints events of that key often: see JsonCounting), not counted and written
-   * again by a second interpretation. Either way the line is the same; only the work differs.
-   */
-  private decideJson(open: OpenEvent, type: string, buf: Buffer, tokens: number): void {
-    let h = 0x811c9dc5;
-    for (let i = 0; i < type.length; i++) h = Math.imul(h ^ type.charCodeAt(i), 0x01000193);
-    const offsets = this.offsets;
-    for (let t = 0; t < tokens; t++) {
-      const slot = this.infos[t]!.slot;
-      if (slot !== Slot.Exe && slot !== Slot.Uid) continue;
-      h = Math.imul(h ^ slot, 0x01000193);
-      for (let i = offsets[t * 4 + 2]!; i < offsets[t * 4 + 3]!; i++) h = Math.imul(h ^ buf[i]!, 0x01000193);
-    }
-    open.printKey = (h ^ (h >>> 16)) & ((1 << PRINT_KEY_BITS) - 1);
-    open.writeJson = this.countJson.writes(open.printKey);
   }
 
   /** Whether the record's ENRICHED part has braces (SADDR={ … }), which the table reads from the JSON. */

@@ -64,9 +64,6 @@ export class OpenEvent implements PendingEvent {
   argvBytes = 0;
   /** Bytes of the records' JSON counted, not written (detect's pass: see JsonCount). */
   counted = 0;
-  /** detect: the event's print key (EventJson.printKey), and whether its records' JSON is written, not counted. */
-  printKey = -1;
-  writeJson = false;
 
   /**
    * About the event's JSON size so far: its records' JSON (written or counted), its argv and its "types" list

@@ -622,7 +622,7 @@ export class TableEvent {
    */
   private rewritten(): void {
     if (this.line === undefined) throw new Error("TableEvent: a record's JSON was only counted, and no EventJson was given to rewrite it");
-    const full = this.line.fullTable();
+    const full = this.line.full();
     this.table = full.recordTable()!;
     this.json = full.recordsJson()!;
   }
