@@ -89,38 +89,22 @@ let hexScratch = Buffer.allocUnsafe(4096);
 
 /** decodeHexString() for hex given as bytes of the line: no string is made of the hex itself. */
 export function decodeHexAt(buf: Buffer, from: number, to: number): string | undefined {
-  const n = decodeHexLength(buf, from, to);
-  return n < 0 ? undefined : hexScratch.toString("utf8", 0, n);
+  return decodeHexBytes(buf, from, to)?.toString("utf8");
 }
 
 /** The bytes hex in buf[from, to) stands for, in a scratch buffer valid until the next call; undefined when not hex. */
 export function decodeHexBytes(buf: Buffer, from: number, to: number): Buffer | undefined {
-  const n = decodeHexLength(buf, from, to);
-  return n < 0 ? undefined : hexScratch.subarray(0, n);
-}
-
-/**
- * decodeHexBytes with no view made: the number of bytes decoded into hexBytes() (valid until the next call), -1
- * when not hex. A subarray per value was ~7% of what the parse allocates on a log of hex-encoded arguments and
- * names (issue 23: tester 2's interleaved log).
- */
-export function decodeHexLength(buf: Buffer, from: number, to: number): number {
   const n = to - from;
-  if (n === 0 || n % 2 !== 0) return -1;
+  if (n === 0 || n % 2 !== 0) return undefined;
   if (n / 2 > hexScratch.length) hexScratch = Buffer.allocUnsafe(n);
   const out = hexScratch;
   for (let i = from, o = 0; i < to; i += 2, o++) {
     const hi = HEX_VALUES[buf[i]!]!;
     const lo = HEX_VALUES[buf[i + 1]!]!;
-    if ((hi | lo) > 15) return -1;
+    if ((hi | lo) > 15) return undefined;
     out[o] = (hi << 4) | lo;
   }
-  return n / 2;
-}
-
-/** The scratch bytes decodeHexLength() decoded into. */
-export function hexBytes(): Buffer {
-  return hexScratch;
+  return out.subarray(0, n / 2);
 }
 
 /** Byte → its hex digit value, 255 for any other byte. */

@@ -3,16 +3,7 @@ import { type ArgReaders, argReaders, readArg, syscallArg } from "./args";
 import { COLON, COMMA, DQUOTE, EQUALS, GS, LBRACE, LPAREN, RBRACE, RPAREN, SPACE, SQUOTE } from "./ascii";
 import type { EventBuilder } from "./assemble";
 import { ByteNames } from "./byte-names";
-import {
-  archName,
-  decodeHexAt,
-  decodeHexBytes,
-  decodeHexLength,
-  decodeHexString,
-  hexBytes,
-  syscallName,
-  syscallNumberName,
-} from "./decode";
+import { archName, decodeHexAt, decodeHexBytes, decodeHexString, syscallName, syscallNumberName } from "./decode";
 import type { AuditEvent, OutputRecord } from "./event";
 import { EventJson, IsoTime, writeHead } from "./event-json";
 import { type FieldInfo, fieldInfo, fieldInfoAt, Kind, keyWordsOf, Slot, Status } from "./fields";
@@ -715,7 +706,7 @@ export class Interpreter implements EventBuilder<OpenEvent> {
         continue;
       }
       if (key.endsWith("_len")) continue;
-      const index = argIndex(key);
+      const index = Number(key.slice(1));
       // a repeated aN keeps its first value, as every repeated field does
       if (Number.isInteger(index) && index < MAX_ARGS && argv[index] === undefined) {
         const arg = argAt(buf, from, to);
@@ -872,11 +863,11 @@ export class Interpreter implements EventBuilder<OpenEvent> {
    */
   private hexField(info: FieldInfo, buf: Buffer, from: number, to: number): boolean {
     if (to - from > HEX_FIELD_MAX) return false;
-    const n = decodeHexLength(buf, from, to);
-    if (n < 0) return false;
+    const bytes = decodeHexBytes(buf, from, to);
+    if (bytes === undefined) return false;
     this.member(info);
     // invalid UTF-8 becomes U+FFFD as in the decoded text; the raw hex keeps the bytes, as field() keeps them
-    this.out.copyString(hexBytes(), 0, n);
+    this.out.copyString(bytes, 0, bytes.length);
     this.rawMember();
     this.raw.copyString(buf, from, to);
     return true;
@@ -1294,7 +1285,7 @@ export class Interpreter implements EventBuilder<OpenEvent> {
         continue;
       }
       if (key.endsWith("_len")) continue;
-      const index = argIndex(key);
+      const index = Number(key.slice(1));
       if (Number.isInteger(index) && index < MAX_ARGS && argv[index] === undefined) {
         argv[index] = decodeArg(value);
         open.argvBytes += value.length;
@@ -1514,20 +1505,4 @@ function namedAt(info: FieldInfo, buf: Buffer, from: number, end: number): boole
   const name = info.bytes;
   for (let i = 0; i < n; i++) if (name[i] !== buf[from + i]) return false;
   return true;
-}
-
-/**
- * Number(key.slice(1)) for an EXECVE aN name, without the string slice(1) makes (one per argument per record):
- * a name of 1-6 decimal digits after the "a" is read from its characters, any other (a, a0x1f, a1e2) by Number.
- */
-export function argIndex(key: string): number {
-  const n = key.length;
-  if (n < 2 || n > 7) return Number(key.slice(1));
-  let index = 0;
-  for (let i = 1; i < n; i++) {
-    const digit = key.charCodeAt(i) - 48;
-    if (digit < 0 || digit > 9) return Number(key.slice(1));
-    index = index * 10 + digit;
-  }
-  return index;
 }

@@ -3,7 +3,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parseText } from "../src/index";
-import { argIndex } from "../src/interpret";
 import { runAuditdParse } from "./in-process";
 
 // T-auditd19b finding 3: chunks aN[i] with i >= 4096 were dropped unsaid ("0 cut", exit 0): argv cut short and a
@@ -60,23 +59,5 @@ describe("argv chunks aN[i]: every index kept", () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
-  });
-});
-
-// execveAt reads an aN name's index without making key.slice(1) (issue 23, avc20b): it must stay Number(key.slice(1))
-// for every name, the odd ones (a, a01, a0x1f, a1e2, a-0, a+1) included, which the log's argv then shows
-describe("argIndex", () => {
-  it("is Number(key.slice(1)) for digit names of every length and for names that are not plain digits", () => {
-    const keys = ["a", "a0", "a7", "a01", "a10", "a599", "a123456", "a1234567", "a12345678", "a0x1f", "a1e2", "a-0", "a-1"];
-    keys.push("a+1", "a1.0", "a1.5", "a 1", "a1 ", "a\u0661", "a/", "a:", "aInfinity", "a00000000000000000001");
-    for (let i = 0; i < 2000; i++) keys.push(`a${i}`, `a${i * 997}`);
-    for (const key of keys) expect(argIndex(key), key).toBe(Number(key.slice(1)));
-  });
-
-  it("puts odd aN names where Number() puts them, as before", () => {
-    const log = [syscall("x"), `type=EXECVE msg=${stamp}: argc=3 a0x1="hex" a01="one" a="zero"`, `type=EOE msg=${stamp}:`].join("\n");
-    const { events } = parseText(log);
-    // a0x1 is argument 0x1 and comes first, so a01 (also 1) is a repeat, kept out as every repeated aN is
-    expect(events[0]!.argv).toEqual(["zero", "hex"]);
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { decodeHexAt, decodeHexBytes, decodeHexLength, decodeHexString, hexBytes } from "../src/decode";
+import { decodeHexBytes, decodeHexString } from "../src/decode";
 
 // decodeHexString decodes into a reused scratch buffer (issue 23: a Buffer per hex argument grew peak RSS with
 // the input); these hold it to what Buffer.from(hex, "hex") gives, whatever the length and the bytes
@@ -26,36 +26,5 @@ describe("decodeHexString", () => {
     const held = decodeHexBytes(line, 0, line.length);
     expect(decodeHexString("78797a")).toBe("xyz");
     expect(held?.toString()).toBe("abc");
-  });
-});
-
-// decodeHexLength and decodeHexAt decode into the scratch with no Buffer view per value (issue 23, avc20b): only
-// the first n bytes of a scratch that a longer value grew may be read
-describe("decodeHexLength / decodeHexAt", () => {
-  it("give Buffer.from(hex)'s bytes and text, short values after long ones, on both cases of hex", () => {
-    let seed = 23;
-    const byte = () => {
-      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
-      return seed >>> 24;
-    };
-    for (const size of [9000, 1, 4096, 2, 70_000, 3, 4097, 17]) {
-      const bytes = Buffer.from(Array.from({ length: size }, byte));
-      const hex = size % 2 ? bytes.toString("hex").toUpperCase() : bytes.toString("hex");
-      const line = Buffer.from(` x=${hex} `);
-      const n = decodeHexLength(line, 3, 3 + hex.length);
-      expect(n).toBe(size);
-      expect(hexBytes().subarray(0, n).equals(bytes)).toBe(true);
-      expect(decodeHexAt(line, 3, 3 + hex.length)).toBe(bytes.toString("utf8"));
-      expect(decodeHexBytes(line, 3, 3 + hex.length)?.equals(bytes)).toBe(true);
-    }
-  });
-
-  it("refuse empty, odd and non-hex values wherever the bad digit is", () => {
-    for (const bad of ["", "4", "414", "4G", "G4", "41424g", " 41", "4142 "]) {
-      const line = Buffer.from(bad);
-      expect(decodeHexLength(line, 0, line.length)).toBe(-1);
-      expect(decodeHexAt(line, 0, line.length)).toBeUndefined();
-      expect(decodeHexBytes(line, 0, line.length)).toBeUndefined();
-    }
   });
 });
