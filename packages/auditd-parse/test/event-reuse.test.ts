@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { AuditParser, type ParserOptions } from "../src/parser";
 import type { AuditEvent } from "../src/event";
+import { AuditParser, type ParserOptions } from "../src/parser";
 
 // Issue 23 (avc20b): the plain NDJSON parse reuses its event objects (reuseEvents). A field the reset misses
 // would show in a later event's line (the head is written from the event), or in what a filter reads.
@@ -18,13 +18,16 @@ function mixedLog(): string {
     const stamp = `audit(${1700000000 + Math.floor(n / 20)}.${String(n % 1000).padStart(3, "0")}:${n + 1})`;
     const node = `node=host${h} `;
     if (n % 3 === 0) {
-      lines.push(`${node}type=USER_LOGIN msg=${stamp}: pid=1 uid=0 auid=4294967295 ses=4294967295 msg='op=login acct="x" exe="/usr/sbin/sshd" hostname=? addr=10.0.0.${h} terminal=ssh res=failed'`);
+      lines.push(
+        `${node}type=USER_LOGIN msg=${stamp}: pid=1 uid=0 auid=4294967295 ses=4294967295 msg='op=login acct="x" exe="/usr/sbin/sshd" hostname=? addr=10.0.0.${h} terminal=ssh res=failed'`,
+      );
       continue;
     }
     lines.push(
       `${node}type=SYSCALL msg=${stamp}: arch=c000003e syscall=${n % 2 ? 59 : 42} success=${n % 4 ? "yes" : "no"} exit=${n % 4 ? 0 : -13} a0=3 a1=7ffc a2=10 a3=0 items=2 ppid=${n} pid=${n + 1} auid=1000 uid=0 gid=0 euid=0 suid=0 fsuid=0 egid=0 sgid=0 fsgid=0 tty=pts0 ses=${n % 7} comm="c${n}" exe="/bin/c${n}" key="k${n}"`,
     );
-    if (n % 2) lines.push(`${node}type=EXECVE msg=${stamp}: argc=2 a0="c${n}" a1=${Buffer.from(`arg ${n}\u00e9`).toString("hex").toUpperCase()}`);
+    if (n % 2)
+      lines.push(`${node}type=EXECVE msg=${stamp}: argc=2 a0="c${n}" a1=${Buffer.from(`arg ${n}\u00e9`).toString("hex").toUpperCase()}`);
     else lines.push(`${node}type=SOCKADDR msg=${stamp}: saddr=02000050C0A80001${"0".repeat(16)}`);
     lines.push(`${node}type=CWD msg=${stamp}: cwd="/home/u${n}"`);
     lines.push(`${node}type=PROCTITLE msg=${stamp}: proctitle=${Buffer.from(`c${n}\0-x`).toString("hex").toUpperCase()}`);
