@@ -1531,11 +1531,11 @@ function resetEvent(event: AuditEvent, stamp: string, h: Header, time: string): 
   event.node = h.node;
   event.time = time;
   event.serial = h.serial;
-  event.types.length = 0;
+  event.types = [];
   event.syscall = event.arch = event.success = event.exit = undefined;
   event.pid = event.ppid = event.auid = event.uid = event.names = event.ses = undefined;
   event.comm = event.exe = event.keys = event.argc = event.argv = event.argvRaw = undefined;
   event.proctitle = event.proctitleRaw = event.cwd = event.sockaddr = event.unparsed = undefined;
-  event.records.length = 0;
+  event.records = [];
   return event;
 }
