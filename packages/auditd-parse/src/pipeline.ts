@@ -128,6 +128,8 @@ export async function runPipeline(mode: Mode, files: string[], flags: ParseFlags
       summaries: alerts?.format === "ndjson" && filter === undefined ? false : objects || mode !== "events" || filter !== undefined,
       // sessions reads no proctitle (its page shows the events' JSON, which has it either way)
       ...(mode === "sessions" ? { proctitleText: false } : {}),
+      // the NDJSON sink copies the line and keeps nothing of the event (a filter reads it during the call)
+      reuseEvents: mode === "events" && detector === undefined && !objects && (flags.format ?? "ndjson") === "ndjson",
     },
   );
   // -F detect: an event matched in parts is said at once, not only when the run stops

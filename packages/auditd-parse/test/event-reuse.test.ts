@@ -1,0 +1,74 @@
+import { readFileSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import type { AuditEvent } from "../src/event";
+import { AuditParser, type ParserOptions } from "../src/parser";
+
+// Issue 23 (avc20b): the plain NDJSON parse reuses its event objects (reuseEvents). A field the reset misses
+// would show in a later event's line (the head is written from the event), or in what a filter reads.
+
+const GOLDEN = ["enriched", "exec", "net", "nodes", "user"].map((name) =>
+  readFileSync(new URL(`golden/${name}.log`, import.meta.url), "utf8"),
+);
+
+/** Rich events (every summary field, argv, proctitle, sockaddr, keys) of 5 hosts interleaved with poor ones. */
+function mixedLog(): string {
+  const lines: string[] = [];
+  for (let n = 0; n < 400; n++) {
+    const h = n % 5;
+    const stamp = `audit(${1700000000 + Math.floor(n / 20)}.${String(n % 1000).padStart(3, "0")}:${n + 1})`;
+    const node = `node=host${h} `;
+    if (n % 3 === 0) {
+      lines.push(
+        `${node}type=USER_LOGIN msg=${stamp}: pid=1 uid=0 auid=4294967295 ses=4294967295 msg='op=login acct="x" exe="/usr/sbin/sshd" hostname=? addr=10.0.0.${h} terminal=ssh res=failed'`,
+      );
+      continue;
+    }
+    lines.push(
+      `${node}type=SYSCALL msg=${stamp}: arch=c000003e syscall=${n % 2 ? 59 : 42} success=${n % 4 ? "yes" : "no"} exit=${n % 4 ? 0 : -13} a0=3 a1=7ffc a2=10 a3=0 items=2 ppid=${n} pid=${n + 1} auid=1000 uid=0 gid=0 euid=0 suid=0 fsuid=0 egid=0 sgid=0 fsgid=0 tty=pts0 ses=${n % 7} comm="c${n}" exe="/bin/c${n}" key="k${n}"`,
+    );
+    if (n % 2)
+      lines.push(`${node}type=EXECVE msg=${stamp}: argc=2 a0="c${n}" a1=${Buffer.from(`arg ${n}\u00e9`).toString("hex").toUpperCase()}`);
+    else lines.push(`${node}type=SOCKADDR msg=${stamp}: saddr=02000050C0A80001${"0".repeat(16)}`);
+    lines.push(`${node}type=CWD msg=${stamp}: cwd="/home/u${n}"`);
+    lines.push(`${node}type=PROCTITLE msg=${stamp}: proctitle=${Buffer.from(`c${n}\0-x`).toString("hex").toUpperCase()}`);
+    if (n % 5 === 0) lines.push(`${node}type=EOE msg=${stamp}:`);
+  }
+  return `${lines.join("\n")}\n`;
+}
+
+/** Each event's line and its fields as the callback sees them, and how many distinct objects carried them. */
+function run(log: string, options: ParserOptions): { lines: string[]; fields: string[]; objects: number } {
+  const lines: string[] = [];
+  const fields: string[] = [];
+  const objects = new Set<AuditEvent>();
+  const parser = new AuditParser((event, json) => {
+    lines.push(String(json));
+    fields.push(JSON.stringify(event));
+    objects.add(event);
+  }, options);
+  parser.pushBytes(Buffer.from(log));
+  parser.end();
+  return { lines, fields, objects: objects.size };
+}
+
+describe("reused event objects (reuseEvents)", () => {
+  for (const summaries of [false, true]) {
+    it(`give the lines and fields of new objects, summaries ${summaries ? "on" : "off"}`, () => {
+      for (const log of [mixedLog(), ...GOLDEN]) {
+        const fresh = run(log, { recordObjects: false, summaries });
+        const reused = run(log, { recordObjects: false, summaries, reuseEvents: true });
+        expect(reused.lines).toEqual(fresh.lines);
+        expect(reused.fields).toEqual(fresh.fields);
+        expect(fresh.objects).toBe(fresh.lines.length);
+      }
+      // the objects are reused (not a pass by leaving the option off)
+      const reused = run(mixedLog(), { recordObjects: false, summaries, reuseEvents: true });
+      expect(reused.objects).toBeLessThan(reused.lines.length / 2);
+    });
+  }
+
+  it("are not reused when records are objects (records would be emptied under the caller)", () => {
+    const { objects, lines } = run(mixedLog(), { recordObjects: "lazy", reuseEvents: true });
+    expect(objects).toBe(lines.length);
+  });
+});
