@@ -1196,10 +1196,11 @@ export class Interpreter implements EventBuilder<OpenEvent> {
     else if (record.type === "PROCTITLE") this.proctitle(open, record);
     else this.fields(open.event, record.keys, record.values, undefined, record.rawValues);
     let text: string | undefined = this.nestedText;
-    if (record.text !== undefined) {
-      text = text === undefined ? record.text : `${record.text} ${text}`;
-      if (record.text.startsWith("avc:")) this.avcResult(text);
-    }
+    if (record.text !== undefined) text = text === undefined ? record.text : `${record.text} ${text}`;
+    // a kernel AVC's words, or a USER_AVC's msg='avc:  denied  { start } for …' (SELinux userspace's avc_audit):
+    // the same fields; a userspace notice without a permission set (`avc:  received policyload notice`) decides nothing
+    if (record.text?.startsWith("avc:")) this.avcResult(text!);
+    else if (this.nestedText?.startsWith("avc:") && this.nestedText.includes("{")) this.avcResult(this.nestedText);
     out.byte(RBRACE);
     this.closeRaw();
     if (text !== undefined) out.text(`,"text":${jsonString(text)}`);

@@ -1,0 +1,64 @@
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { runAuditdParse } from "./in-process";
+
+// What the black-box try T20 found (items 4, 6, 3), each as a user meets it.
+
+// SELinux userspace's avc_audit (libselinux, as systemd/dbus log it): the kernel AVC's text inside msg='…'
+const USER_AVC =
+  "node=h1 type=USER_AVC msg=audit(1700000001.000:11): pid=1 uid=0 auid=4294967295 ses=4294967295 subj=system_u:system_r:init_t:s0 " +
+  `msg='avc:  denied  { start } for auid=1000 uid=0 gid=0 path="/usr/lib/systemd/system/foo.service" cmdline="" ` +
+  "scontext=system_u:system_r:init_t:s0 tcontext=system_u:object_r:systemd_unit_file_t:s0 tclass=service permissive=1  " +
+  `exe="/usr/lib/systemd/systemd" sauid=0 hostname=? addr=? terminal=?'\n`;
+const POLICYLOAD =
+  "type=USER_AVC msg=audit(1700000002.000:12): pid=1 uid=0 auid=4294967295 ses=4294967295 " +
+  `msg='avc:  received policyload notice (seqno=2)  exe="/usr/lib/systemd/systemd" sauid=0 hostname=? addr=? terminal=?'\n`;
+
+const lines = (out: string) =>
+  out
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l));
+
+describe("USER_AVC (T20 item 4)", () => {
+  it("gets seresult and seperms from its msg='avc: …' as a kernel AVC does, beside the inner pairs", async () => {
+    const r = await runAuditdParse(["--json"], USER_AVC + POLICYLOAD);
+    expect(r.code, r.stderr).toBe(0);
+    const [denied, notice] = lines(r.stdout);
+    expect(denied.records[0].fields).toMatchObject({
+      seresult: "denied",
+      seperms: "start",
+      tclass: "service",
+      path: "/usr/lib/systemd/system/foo.service",
+      scontext: { type: "init_t" },
+      tcontext: { type: "systemd_unit_file_t" },
+    });
+    expect(denied.records[0].text).toBe("avc: denied { start } for");
+    // a notice grants or denies nothing: no seresult made of its words
+    expect(notice.records[0].fields.seresult).toBeUndefined();
+    expect(notice.records[0].fields.seperms).toBeUndefined();
+  });
+
+  it("ECS: auditd.data carries seresult and seperms, as auditbeat's auditd module names them for AVC", async () => {
+    const r = await runAuditdParse(["--format", "ecs"], USER_AVC);
+    const doc = JSON.parse(r.stdout);
+    expect(doc.auditd.message_type).toBe("user_avc");
+    expect(doc.auditd.data).toMatchObject({ seresult: "denied", seperms: "start", tclass: "service" });
+  });
+
+  it("detect: a Sigma rule on `seresult: denied` matches a USER_AVC", async () => {
+    const rules = mkdtempSync(join(tmpdir(), "auditd-parse-t20-"));
+    writeFileSync(
+      join(rules, "denied.yml"),
+      "title: SELinux denial\nid: t20-avc\nlogsource: {product: linux, service: auditd}\n" +
+        "detection:\n  sel: {seresult: denied, tclass: service}\n  condition: sel\nlevel: low\n",
+    );
+    const r = await runAuditdParse(["detect", "--json", "--rules", rules], USER_AVC + POLICYLOAD);
+    expect(r.code, r.stderr).toBe(0);
+    const hits = lines(r.stdout);
+    expect(hits.map((a) => a.event.serial)).toEqual([11]);
+    expect(hits[0].records).toEqual(["USER_AVC"]);
+  });
+});
