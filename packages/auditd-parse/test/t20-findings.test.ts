@@ -62,3 +62,28 @@ describe("USER_AVC (T20 item 4)", () => {
     expect(hits[0].records).toEqual(["USER_AVC"]);
   });
 });
+
+describe("node= names that are not UTF-8 (T20 item 3)", () => {
+  // two hosts whose names differ only in a byte that is not UTF-8, under one stamp and serial, interleaved
+  const log = Buffer.concat([
+    Buffer.from('node=n\xe9 type=SYSCALL msg=audit(1700000000.000:5): syscall=2 pid=1 comm="a"\n', "latin1"),
+    Buffer.from('node=n\xe8 type=SYSCALL msg=audit(1700000000.000:5): syscall=2 pid=2 comm="b"\n', "latin1"),
+    Buffer.from('node=n\xe9 type=PATH msg=audit(1700000000.000:5): item=0 name="/a"\n', "latin1"),
+    Buffer.from('node=n\xe8 type=PATH msg=audit(1700000000.000:5): item=0 name="/b"\n', "latin1"),
+    // a name that is UTF-8, U+FFFD included, is its own host and has no nodeRaw
+    Buffer.from('node=n\ufffd type=SYSCALL msg=audit(1700000000.000:5): syscall=2 pid=3 comm="c"\n', "utf8"),
+  ]);
+
+  it("are two hosts, grouped by the name's bytes, each keeping them as nodeRaw (hex)", async () => {
+    const r = await runAuditdParse(["--json"], log);
+    expect(r.code, r.stderr).toBe(0);
+    const events = lines(r.stdout);
+    expect(events.map((e) => [e.node, e.nodeRaw, e.pid, e.types])).toEqual([
+      ["n\ufffd", "6EE9", "1", ["SYSCALL", "PATH"]],
+      ["n\ufffd", "6EE8", "2", ["SYSCALL", "PATH"]],
+      ["n\ufffd", undefined, "3", ["SYSCALL"]],
+    ]);
+    expect(events[0].records[1].fields.name).toBe("/a");
+    expect(events[1].records[1].fields.name).toBe("/b");
+  });
+});
