@@ -15,6 +15,9 @@ export function formatText(e: AuditEvent, style: ChalkInstance): string {
   parts.push(`auid=${x(e.auid ?? "?")} uid=${x(e.uid ?? "?")}`);
   if (e.comm !== undefined || e.exe !== undefined) parts.push(`${x(e.comm ?? "")}(${x(e.exe ?? "")})`);
   parts.push(x(detail(e)));
+  // a denial in a later record (SYSCALL, then AVC): said as the first record's text says a USER_AVC's (T20 finding 9)
+  const avc = e.records.find((r, i) => i > 0 && typeof r.fields.seresult === "string" && r.text !== undefined);
+  if (avc !== undefined) parts.push(x(avc.text!));
   return parts.filter(Boolean).join(" ");
 }
 

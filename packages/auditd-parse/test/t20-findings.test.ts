@@ -63,6 +63,20 @@ describe("USER_AVC (T20 item 4)", () => {
   });
 });
 
+describe("--format text (T20 finding 9)", () => {
+  it("says the denial of an AVC that follows the SYSCALL, as it does a USER_AVC's", async () => {
+    const log =
+      'type=SYSCALL msg=audit(1700000000.100:10): arch=c000003e syscall=257 success=no exit=-13 pid=100 auid=1000 uid=1000 comm="cat" exe="/usr/bin/cat"\n' +
+      'type=AVC msg=audit(1700000000.100:10): avc:  denied  { read write } for  pid=100 comm="cat" name="shadow" scontext=a:b:c:s0 tcontext=d:e:f:s0 tclass=file permissive=0\n' +
+      "type=EOE msg=audit(1700000000.100:10): \n";
+    const r = await runAuditdParse(["--format", "text"], log + USER_AVC);
+    const [syscall, user] = r.stdout.trim().split("\n");
+    expect(syscall).toMatch(/ openat=EACCES .* avc: denied \{ read write \} for$/);
+    expect(user).toMatch(/ avc: denied \{ start \} for$/);
+    expect(user!.match(/avc:/g)).toHaveLength(1);
+  });
+});
+
 describe("node= names that are not UTF-8 (T20 item 3)", () => {
   // two hosts whose names differ only in a byte that is not UTF-8, under one stamp and serial, interleaved
   const log = Buffer.concat([
