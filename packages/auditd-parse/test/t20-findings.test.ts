@@ -69,9 +69,16 @@ describe("--format text (T20 finding 9)", () => {
       'type=SYSCALL msg=audit(1700000000.100:10): arch=c000003e syscall=257 success=no exit=-13 pid=100 auid=1000 uid=1000 comm="cat" exe="/usr/bin/cat"\n' +
       'type=AVC msg=audit(1700000000.100:10): avc:  denied  { read write } for  pid=100 comm="cat" name="shadow" scontext=a:b:c:s0 tcontext=d:e:f:s0 tclass=file permissive=0\n' +
       "type=EOE msg=audit(1700000000.100:10): \n";
-    const r = await runAuditdParse(["--format", "text"], log + USER_AVC);
-    const [syscall, user] = r.stdout.trim().split("\n");
+    // the kernel's own order: AVC, SYSCALL, PROCTITLE (the detail is the command line)
+    const kernel =
+      'type=AVC msg=audit(1700000000.200:20): avc:  denied  { write } for  pid=7 comm="sh" name="x" scontext=a:b:c:s0 tcontext=d:e:f:s0 tclass=file permissive=0\n' +
+      'type=SYSCALL msg=audit(1700000000.200:20): arch=c000003e syscall=257 success=no exit=-13 pid=7 auid=0 uid=0 comm="sh" exe="/bin/sh"\n' +
+      "type=PROCTITLE msg=audit(1700000000.200:20): proctitle=7368002D63\n" +
+      "type=EOE msg=audit(1700000000.200:20): \n";
+    const r = await runAuditdParse(["--format", "text"], log + kernel + USER_AVC);
+    const [syscall, proctitle, user] = r.stdout.trim().split("\n");
     expect(syscall).toMatch(/ openat=EACCES .* avc: denied \{ read write \} for$/);
+    expect(proctitle).toMatch(/ sh -c avc: denied \{ write \} for$/);
     expect(user).toMatch(/ avc: denied \{ start \} for$/);
     expect(user!.match(/avc:/g)).toHaveLength(1);
   });
