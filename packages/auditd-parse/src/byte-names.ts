@@ -20,7 +20,7 @@ export class ByteNames<T> {
    * never hold more than a few dozen names, and twenty tables of 4096 slots were 3 MB of every run's RSS.
    */
   constructor(
-    private readonly make: (name: string) => T,
+    private readonly make: (name: string, buf: Buffer, from: number, to: number) => T,
     private readonly slots = 4096,
   ) {
     const initial = Math.min(slots, 64);
@@ -46,7 +46,7 @@ export class ByteNames<T> {
     for (let slot = hash & this.mask, probes = 0; probes < 8; slot = (slot + 1) & this.mask, probes++) {
       const known = lengths[slot]!;
       if (known === -1) {
-        const value = this.make(buf.toString("utf8", from, to));
+        const value = this.make(buf.toString("utf8", from, to), buf, from, to);
         // a full table (corrupt input inventing names) stops remembering, it does not stop working
         if (this.size < this.slots / 2) {
           lengths[slot] = length;
@@ -67,7 +67,7 @@ export class ByteNames<T> {
         return this.values[slot]!;
       }
     }
-    return this.make(buf.toString("utf8", from, to));
+    return this.make(buf.toString("utf8", from, to), buf, from, to);
   }
 
   /** Twice the slots, every name placed again by its hash (from what is kept of it: head, mid, tail). */

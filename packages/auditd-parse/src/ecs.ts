@@ -2,6 +2,7 @@ import { isIP } from "node:net";
 import type { EcsNormalization } from "./ecs-types";
 import type { AuditEvent, FieldValue, OutputRecord } from "./event";
 import { RECORD_TYPE_NORMALIZATIONS, SYSCALL_NORMALIZATIONS } from "./tables/ecs-normalizations";
+import { lostBytes } from "./values";
 
 /**
  * Elastic Common Schema documents, named as Auditbeat's auditd module names them (beats
@@ -186,7 +187,7 @@ export function toEcs(event: AuditEvent, options: EcsOptions = {}): EcsDocument 
   put(doc, "auditd.summary.object.primary", summary.object.primary);
   put(doc, "auditd.summary.object.secondary", summary.object.secondary);
   put(doc, "auditd.summary.how", summary.how);
-  if (pathRecords.length) put(doc, "auditd.paths", pathRecords.map(plainFields));
+  if (pathRecords.length) put(doc, "auditd.paths", pathRecords.map(pathFields));
   if (Object.keys(data).length) put(doc, "auditd.data", data);
   // the exact bytes where text could not carry them (not UTF-8): as auditd-parse's own events keep them
   if (event.argvRaw) put(doc, "auditd.argv_raw", event.argvRaw);
@@ -241,6 +242,18 @@ function plainFields(record: OutputRecord): Record<string, string> {
     const text = plain(v, record.raw?.[k]);
     if (text !== undefined) out[k] = text;
   }
+  return out;
+}
+
+/**
+ * A PATH record as auditd.paths[] has it, plus `name_raw`: the hex of a name that is not UTF-8 (its text holds
+ * U+FFFD), as auditd-parse's own events keep it in raw.name, so ECS loses no byte either.
+ */
+function pathFields(record: OutputRecord): Record<string, string> {
+  const out = plainFields(record);
+  const raw = record.raw?.name;
+  const lost = out.name === undefined || raw === undefined ? undefined : lostBytes(out.name, raw);
+  if (lost !== undefined) out.name_raw = lost;
   return out;
 }
 

@@ -149,6 +149,7 @@ function copyRun(target: Uint8Array, at: number, bytes: JsonBytes): number {
 const KEY = (name: string) => constJson(`,"${name}":`);
 const ID = constJson('{"id":');
 const NODE = KEY("node");
+const NODE_RAW = KEY("nodeRaw");
 const TIME = KEY("time");
 const SERIAL = KEY("serial");
 const TYPES = KEY("types");
@@ -185,6 +186,10 @@ export function writeHead(w: JsonBytes, e: AuditEvent, from: EventBuffers, time:
   if (e.node !== undefined) {
     w.constant(NODE);
     w.string(e.node);
+    if (e.nodeRaw !== undefined) {
+      w.constant(NODE_RAW);
+      w.string(e.nodeRaw);
+    }
   }
   w.constant(TIME);
   time.write(w, timeMs);

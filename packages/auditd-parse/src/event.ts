@@ -21,6 +21,8 @@ export interface OutputRecord {
 export interface AuditEvent {
   id: string | null;
   node?: string | undefined;
+  /** The node= name's bytes as hex when they are not UTF-8 (node then holds U+FFFD for them). */
+  nodeRaw?: string | undefined;
   time: string | null;
   serial: number | null;
   /** Record types in arrival order. */

@@ -14,7 +14,11 @@ export function formatText(e: AuditEvent, style: ChalkInstance): string {
   else if (e.success !== undefined) parts.push(e.success ? style.green("success") : style.red("failed"));
   parts.push(`auid=${x(e.auid ?? "?")} uid=${x(e.uid ?? "?")}`);
   if (e.comm !== undefined || e.exe !== undefined) parts.push(`${x(e.comm ?? "")}(${x(e.exe ?? "")})`);
-  parts.push(x(detail(e)));
+  const said = detail(e);
+  parts.push(x(said));
+  // an AVC's denial, when the detail (argv, proctitle, or another record's text) did not say it (T20 finding 9)
+  const avc = e.records.find((r) => typeof r.fields.seresult === "string" && r.text !== undefined);
+  if (avc !== undefined && !said.startsWith(avc.text!)) parts.push(x(avc.text!));
   return parts.filter(Boolean).join(" ");
 }
 

@@ -11,7 +11,7 @@ import { type IdNames, UNSET_ID } from "./ids";
 import { type ConstJson, constJson, JsonBytes, jsonString } from "./json";
 import { JsonCount } from "./json-count";
 import { EventBuffers, finishArgv, keepLostBytes, NAMES_LOCAL, NAMES_LOG, OpenEvent, setSummary } from "./open-event";
-import { type AuditRecord, Header, rawValuesOf, recordOf, tokenize } from "./record";
+import { type AuditRecord, Header, nodeRaw, nodeText, rawValuesOf, recordOf, tokenize } from "./record";
 import { interpreted, Layouts, RecordFlag, RecordTable } from "./record-table";
 import { decodeSockaddr, type Sockaddr } from "./sockaddr";
 import {
@@ -251,7 +251,9 @@ export class Interpreter implements EventBuilder<OpenEvent> {
     // Every key declared up front, in schema order: one hidden class for V8.
     const event: AuditEvent = {
       id: stamp,
-      node: h.node,
+      // the grouping's key for the host (its bytes, see nodeKey) as text, and those bytes when not UTF-8
+      node: h.node === undefined ? undefined : nodeText(h.node),
+      nodeRaw: h.node === undefined ? undefined : nodeRaw(h.node),
       time: this.time.text(h.timeMs),
       serial: h.serial,
       types: [],
@@ -1210,11 +1212,14 @@ export class Interpreter implements EventBuilder<OpenEvent> {
     if (record.type === "EXECVE") this.execve(open, record);
     else if (record.type === "PROCTITLE") this.proctitle(open, record);
     else this.fields(open.event, record.keys, record.values, undefined, record.rawValues);
-    let text: string | undefined = this.nestedText;
-    if (record.text !== undefined) {
-      text = text === undefined ? record.text : `${record.text} ${text}`;
-      if (record.text.startsWith("avc:")) this.avcResult(text);
-    }
+    // set by nested() inside this.fields() above (TypeScript still narrows it to the undefined set before)
+    const nested = this.nestedText as string | undefined;
+    let text = nested;
+    if (record.text !== undefined) text = text === undefined ? record.text : `${record.text} ${text}`;
+    // a kernel AVC's words, or a USER_AVC's msg='avc:  denied  { start } for …' (SELinux userspace's avc_audit):
+    // the same fields; a userspace notice without a permission set (`avc:  received policyload notice`) decides nothing
+    if (record.text?.startsWith("avc:")) this.avcResult(text!);
+    else if (nested?.startsWith("avc:") && nested.includes("{")) this.avcResult(nested);
     out.byte(RBRACE);
     this.closeRaw();
     if (text !== undefined) out.text(`,"text":${jsonString(text)}`);

@@ -1,3 +1,4 @@
+import { isUtf8 } from "node:buffer";
 import { COLON, COMMA, DOT, DQUOTE, EQUALS, LBRACE, LPAREN, RBRACE, RPAREN, SPACE, SQUOTE } from "./ascii";
 import { ByteNames } from "./byte-names";
 import { recordTypeName } from "./record-types";
@@ -58,7 +59,27 @@ const TYPE_NAMES = new ByteNames(typeName, 1024);
  * node= names, one string per name: every record of a multi-host log made its own (a tenth of a PATH-heavy log's
  * header time, issue 23), and the grouping's maps hash the same string again each time. Bounded like the types.
  */
-const NODE_NAMES = new ByteNames((name) => name, 1024);
+const NODE_NAMES = new ByteNames(nodeKey, 1024);
+
+/**
+ * A node= name as the grouping's key: its text, or when its bytes are not UTF-8 (two names differing only there
+ * read alike) `\uD800<hex of the bytes>\uD800<text>`, which no decoded name can be (a lone surrogate) and which
+ * keeps the bytes with the key; nodeName() splits it again. Made once per name (NODE_NAMES), not per line.
+ */
+function nodeKey(text: string, buf: Buffer, from: number, to: number): string {
+  if (!text.includes("\uFFFD") || isUtf8(buf.subarray(from, to))) return text;
+  return `\uD800${buf.toString("hex", from, to).toUpperCase()}\uD800${text}`;
+}
+
+/** A node key's text (see nodeKey). */
+export function nodeText(key: string): string {
+  return key.charCodeAt(0) === 0xd800 ? key.slice(key.indexOf("\uD800", 1) + 1) : key;
+}
+
+/** The hex of a node key's bytes when they are not UTF-8, else undefined (see nodeKey). */
+export function nodeRaw(key: string): string | undefined {
+  return key.charCodeAt(0) === 0xd800 ? key.slice(1, key.indexOf("\uD800", 1)) : undefined;
+}
 
 /**
  * Reads the header of the line buf[start, end) into `h`; false when it has no audit header at all (the
@@ -122,7 +143,7 @@ export function parseHeader(buf: Buffer, start: number, end: number, h: Header):
 /** The record of a parsed header and its body text (everything after the header, decoded). */
 export function recordOf(h: Header, stamp: string, body: string): AuditRecord {
   const record: AuditRecord = {
-    node: h.node,
+    node: h.node === undefined ? undefined : nodeText(h.node),
     type: h.type,
     stamp,
     timeMs: h.timeMs,

@@ -52,6 +52,12 @@ const NESTED = [
   "pid=1 msg='a=1' other='b=2'",
   "pid=1 msg='PAM: session open : exe=\"/bin/su\" (hostname=?, addr=?, terminal=cron res=success)'",
   "pid=1 msg='avc:  received policyload notice (seqno=2)  exe=\"/usr/lib/systemd/systemd\" sauid=0'",
+  // USER_AVC's shapes (libselinux's avc_audit): a denial, a grant, cut short, no perms, braces without spaces
+  'pid=1 uid=0 auid=4294967295 msg=\'avc:  denied  { start } for auid=1000 uid=0 gid=0 path="/usr/lib/systemd/system/foo.service" cmdline="" scontext=system_u:system_r:init_t:s0 tcontext=system_u:object_r:systemd_unit_file_t:s0 tclass=service permissive=1  exe="/usr/lib/systemd/systemd" sauid=0 hostname=? addr=? terminal=?\'',
+  "pid=1 msg='avc:  granted  { send_msg } for msgtype=method_call interface=org.x dest=org.y spid=1 tpid=2 scontext=a:b:c:s0 tcontext=d:e:f:s0 tclass=dbus permissive=0 exe=\"/usr/bin/dbus-daemon\" sauid=81'",
+  "pid=1 msg='avc:  denied  { read write } for",
+  "pid=1 msg='avc:  denied  for tclass=x'",
+  "pid=1 msg='avc: denied {start} for pid=2 seresult=x'",
   "pid=1 msg='a=\"x'",
   "pid=1 msg='unterminated",
   "pid=1 msg='a=1\x1dB=2'",

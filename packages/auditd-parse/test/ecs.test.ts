@@ -179,7 +179,7 @@ describe("--format ecs names events as go-libaudit (Auditbeat) does", () => {
 
 describe("--format ecs from the command line (the built bundle)", () => {
   const BUNDLE = new URL("../dist/auditd-parse.cjs", import.meta.url).pathname;
-  const run = (args: string[], input?: string) => {
+  const run = (args: string[], input?: string | Buffer) => {
     const r = spawnSync(process.execPath, [BUNDLE, ...args], { input, encoding: "utf8", env: { ...process.env, NO_COLOR: "1" } });
     return { code: r.status, stdout: r.stdout, stderr: r.stderr };
   };
@@ -240,6 +240,25 @@ describe("--format ecs from the command line (the built bundle)", () => {
     const [doc] = docs(r.stdout) as { auditd: { argv_raw?: Record<string, string> }; process: { args_count: number } }[];
     expect(doc!.auditd.argv_raw).toEqual({ "1": raw });
     expect(doc!.process.args_count).toBe(2);
+  });
+
+  it("keeps the exact bytes of a PATH name that is not UTF-8: auditd.paths[].name_raw, hex or quoted (T20 item 6)", () => {
+    const log =
+      'type=SYSCALL msg=audit(1700000000.000:9): arch=c000003e syscall=257 success=yes exit=3 items=3 pid=9 comm="x"\n' +
+      "type=PATH msg=audit(1700000000.000:9): item=0 name=2F746D702F66FF6F nametype=NORMAL\n" +
+      'type=PATH msg=audit(1700000000.000:9): item=1 name="/tmp/q\xfex" nametype=NORMAL\n' +
+      "type=PATH msg=audit(1700000000.000:9): item=2 name=2F746D702F6D792066696C65 nametype=NORMAL\n";
+    // latin1: the byte FE as the log has it (a string would be written as UTF-8's C3 BE)
+    const r = run(["--format", "ecs"], Buffer.from(log, "latin1"));
+    expect(r.code, r.stderr).toBe(0);
+    const [doc] = docs(r.stdout) as { auditd: { paths: Record<string, string>[] } }[];
+    expect(doc!.auditd.paths.map((p) => [p.name, p.name_raw])).toEqual([
+      ["/tmp/f\ufffdo", "2F746D702F66FF6F"],
+      ["/tmp/q\ufffdx", "2F746D702F71FE78"],
+      // a name that is UTF-8 loses nothing: no name_raw, as auditd.argv_raw only for arguments that need it
+      ["/tmp/my file", undefined],
+    ]);
+    expect(problems(doc as unknown as Record<string, unknown>)).toEqual([]);
   });
 
   it("sessions, net and report refuse --format ecs (it is for events); --pretty indents it", () => {

@@ -30,6 +30,7 @@ const SAMPLES = [
   "type=SOCKADDR msg=audit(1700000002.000:13): saddr=020001BB5DB8D8220000000000000000\x1dSADDR={ saddr_fam=inet laddr=93.184.216.34 lport=443 }",
   'type=USER_LOGIN msg=audit(1700000000.000:10): pid=900 uid=0 auid=1000 ses=7 msg=\'op=login id=1000 exe="/usr/sbin/sshd" hostname=203.0.113.9 addr=203.0.113.9 terminal=ssh res=success\'\x1dUID="root" AUID="alice" ID="alice"',
   'type=AVC msg=audit(1700000003.000:14): avc:  denied  { read write } for  pid=5 comm="x" name="f" scontext=a:b:c:s0 tcontext=d:e:f:s0 tclass=file permissive=0',
+  'type=USER_AVC msg=audit(1700000003.000:16): pid=1 uid=0 auid=4294967295 ses=4294967295 subj=system_u:system_r:init_t:s0 msg=\'avc:  denied  { start } for auid=1000 uid=0 gid=0 path="/usr/lib/systemd/system/foo.service" cmdline="" scontext=system_u:system_r:init_t:s0 tcontext=system_u:object_r:systemd_unit_file_t:s0 tclass=service permissive=1  exe="/usr/lib/systemd/systemd" sauid=0 hostname=? addr=? terminal=?\'',
   'node=web1 type=CONFIG_CHANGE msg=audit(1700000004.000:15): auid=0 ses=1 op="add_rule" key=(null) list=4 res=1',
 ];
 

@@ -246,6 +246,8 @@ describe("schema/event.schema.json", () => {
         ].join("\n"),
       ),
     );
+    // a node= name that is not UTF-8 (nodeRaw)
+    parser.pushBytes(Buffer.from("\nnode=n\xe9 type=SYSCALL msg=audit(3.000:3): syscall=2", "latin1"));
     // a line that is not UTF-8 at all
     parser.pushBytes(Buffer.from([0x0a, 0x67, 0xff]));
     parser.end();
