@@ -1533,7 +1533,8 @@ const EVENT_POOL = 512;
 /** An event object done with, as begin() makes a new one: every field the interpreter sets is cleared. */
 function resetEvent(event: AuditEvent, stamp: string, h: Header, time: string): AuditEvent {
   event.id = stamp;
-  event.node = h.node;
+  event.node = h.node === undefined ? undefined : nodeText(h.node);
+  event.nodeRaw = h.node === undefined ? undefined : nodeRaw(h.node);
   event.time = time;
   event.serial = h.serial;
   event.types = [];

@@ -107,4 +107,29 @@ describe("node= names that are not UTF-8 (T20 item 3)", () => {
     expect(events[0].records[1].fields.name).toBe("/a");
     expect(events[1].records[1].fields.name).toBe("/b");
   });
+
+  it("names each event's host afresh when the plain output reuses event objects (one host's name never carried to the next event)", async () => {
+    // events ended by EOE one after another: the NDJSON sink hands each event object back for the next one
+    const event = (node: Buffer, serial: number) =>
+      Buffer.concat([
+        Buffer.from("node=", "latin1"),
+        node,
+        Buffer.from(` type=SYSCALL msg=audit(1700000000.000:${serial}): syscall=2 pid=${serial} comm="a"\n`, "latin1"),
+        Buffer.from("node=", "latin1"),
+        node,
+        Buffer.from(` type=EOE msg=audit(1700000000.000:${serial}): \n`, "latin1"),
+      ]);
+    const bad = Buffer.from("n\xe9", "latin1");
+    const good = Buffer.from("plain", "latin1");
+    const reused = Buffer.concat([event(good, 1), event(bad, 2), event(good, 3), event(bad, 4), event(good, 5)]);
+    const r = await runAuditdParse(["--json"], reused);
+    expect(r.code, r.stderr).toBe(0);
+    expect(lines(r.stdout).map((e) => [e.node, e.nodeRaw, e.pid])).toEqual([
+      ["plain", undefined, "1"],
+      ["n\ufffd", "6EE9", "2"],
+      ["plain", undefined, "3"],
+      ["n\ufffd", "6EE9", "4"],
+      ["plain", undefined, "5"],
+    ]);
+  });
 });
