@@ -107,10 +107,13 @@ const MAX_OPEN_BYTES = 8 << 20;
  */
 export const DETECT_BOUNDS: EventBounds = { records: 4096, bytes: 16 << 20, openBytes: 32 << 20 };
 /**
- * Hosts whose window is tracked; past it the earliest-seen host is forgotten (its open events then complete only
- * by the caps on open events, or at the end), so memory stays flat on a log with endless host names.
+ * Hosts with no open event whose newest log time is remembered (and whose serial stream is followed); past it
+ * the earliest-seen is forgotten, so memory stays flat on a log with endless host names. A forgotten host starts
+ * afresh: its window from its next record's time, its serials with no run (no gap counted until DENSE_RUN more).
  */
-const MAX_WINDOW_NODES = 4096;
+const MAX_IDLE_NODES = 4096;
+/** Counted serial gaps kept for all hosts together (each host keeps at most MAX_COUNTED_GAPS). */
+const MAX_TOTAL_GAPS = 4096;
 /** A backwards jump larger than this is an auditd restart, not a late record. */
 const SERIAL_RESET = 100_000;
 
@@ -138,10 +141,16 @@ export class Assembler<E extends PendingEvent> {
   private readonly bounds: EventBounds;
   private newestMs = 0;
   /**
-   * The window per host (node, "" without one): an event is cut only against its own host's newest log time,
-   * so a host whose clock runs ahead never cuts another host's events in two.
+   * The window per host (node, "" without one) that has events in `open`: an event is cut only against its own
+   * host's newest log time, so a host whose clock runs ahead never cuts another host's events in two. A host
+   * leaves it with its last open event (so it holds at most maxInFlight hosts) and keeps only its newest log
+   * time, in `idle`.
    */
   private readonly windows = new Map<string, NodeWindow<E>>();
+  /** The newest log time of hosts without an open event (MAX_IDLE_NODES at most). */
+  private readonly idle = new Map<string, number>();
+  /** Counted gaps in all `serials` states. */
+  private gapCount = 0;
   private ticks = 0;
 
   /** The newest log time (ms) of a record read: the window is counted from it (sessions holds ended sessions by it). */
@@ -221,7 +230,7 @@ export class Assembler<E extends PendingEvent> {
         event = this.builder.begin(h, this.stamp, this.ticks);
         this.addRecord(event, buf, end);
         if (isStandaloneType(h.type, undefined)) {
-          this.complete(event);
+          this.complete(event, false);
         } else {
           if (this.last !== undefined) this.openLast();
           this.last = event;
@@ -233,11 +242,27 @@ export class Assembler<E extends PendingEvent> {
       }
     }
     if (h.timeMs > this.newestMs) this.newestMs = h.timeMs;
-    const w = this.window(h.node ?? "");
-    if (h.timeMs > w.newest) {
+    const node = h.node ?? "";
+    const w = this.windows.get(node);
+    if (w === undefined) {
+      // no open event of the host to cut: only its newest time is kept
+      const newest = this.idle.get(node);
+      if (newest === undefined) this.remember(this.idle, node, h.timeMs);
+      else if (h.timeMs > newest) this.idle.set(node, h.timeMs);
+    } else if (h.timeMs > w.newest) {
       w.newest = h.timeMs;
       this.expire(w);
     }
+  }
+
+  /** Sets a new key in a map bounded by MAX_IDLE_NODES, forgetting the earliest-set key past it. */
+  private remember<V>(map: Map<string, V>, node: string, value: V): void {
+    if (map.size >= MAX_IDLE_NODES) {
+      const first = map.keys().next().value as string;
+      if (map === (this.serials as Map<string, unknown>)) this.gapCount -= this.serials.get(first)?.gaps.length ?? 0;
+      map.delete(first);
+    }
+    map.set(node, value);
   }
 
   /** The key of h's event in `open`: `node stamp`, or the stamp alone without a node; the stamp goes to `stamp`. */
@@ -247,11 +272,12 @@ export class Assembler<E extends PendingEvent> {
     return h.node === undefined ? stamp : `${h.node} ${stamp}`;
   }
 
+  /** The host's window, made when it gets its first open event (no bound needed: at most one per open event). */
   private window(node: string): NodeWindow<E> {
     let w = this.windows.get(node);
     if (w === undefined) {
-      if (this.windows.size >= MAX_WINDOW_NODES) this.windows.delete(this.windows.keys().next().value as string);
-      w = { newest: Number.NEGATIVE_INFINITY, keys: [], events: [], head: 0, compactAt: 64, bySerial: new Map() };
+      const newest = this.idle.get(node) ?? Number.NEGATIVE_INFINITY;
+      w = { newest, live: 0, keys: [], events: [], head: 0, compactAt: 64, bySerial: new Map() };
       this.windows.set(node, w);
     }
     return w;
@@ -262,6 +288,7 @@ export class Assembler<E extends PendingEvent> {
     const event = this.last as E;
     this.open.set(this.lastKey, event);
     const w = this.window(event.node ?? "");
+    w.live++;
     w.bySerial.set(event.serial, event);
     w.keys.push(this.lastKey);
     w.events.push(event);
@@ -387,13 +414,9 @@ export class Assembler<E extends PendingEvent> {
    * Hands a completed event over in log-time order: while an event of an earlier log time is still open, it
    * waits (held) so a timeline never goes backwards. The caller has taken it out of `open` already.
    */
-  private complete(event: E): void {
+  private complete(event: E, wasOpen = true): void {
     if (event === this.last) this.last = undefined;
-    else {
-      // it was in `open` (the callers took it out)
-      const w = this.windows.get(event.node ?? "");
-      if (w !== undefined && w.bySerial.get(event.serial) === event) w.bySerial.delete(event.serial);
-    }
+    else if (wasOpen) this.leaveWindow(event);
     this.openBytes -= event.weight;
     const held = this.held;
     if (held.length === 0 && (this.open.size > MAX_ORDERED_OPEN || this.oldestOpenMs() >= event.timeMs)) {
@@ -406,6 +429,28 @@ export class Assembler<E extends PendingEvent> {
     while (at > 0 && held[at - 1]!.timeMs > event.timeMs) at--;
     held.splice(at, 0, event);
     this.release();
+  }
+
+  /**
+   * Takes an event that was in `open` (the callers took it out) out of its host's window. A host left with no
+   * open event keeps only its newest log time: its queue's done entries (completed events, each holding its
+   * records until the queue was next scanned) and its serial index go, so what the windows hold is bounded by the
+   * open events, not by the hosts seen (20,000 hosts without EOE: ~4 done events per tracked host kept, 96 MB).
+   */
+  private leaveWindow(event: E): void {
+    const node = event.node ?? "";
+    const w = this.windows.get(node);
+    if (w === undefined) return;
+    if (w.bySerial.get(event.serial) === event) w.bySerial.delete(event.serial);
+    if (--w.live > 0) return;
+    this.windows.delete(node);
+    if (this.idle.has(node)) this.idle.set(node, w.newest);
+    else this.remember(this.idle, node, w.newest);
+  }
+
+  /** Open hosts' windows and idle hosts remembered: what the grouping keeps per host (tests). */
+  hostState(): { windows: number; idle: number; serials: number; gaps: number } {
+    return { windows: this.windows.size, idle: this.idle.size, serials: this.serials.size, gaps: this.gapCount };
   }
 
   /** Writes the held events no open event precedes; past MAX_HELD, completes the oldest open one first. */
@@ -467,7 +512,7 @@ export class Assembler<E extends PendingEvent> {
   private trackSerial(node: string, serial: number): void {
     const state = this.serials.get(node);
     if (state === undefined) {
-      this.serials.set(node, { last: serial, run: 0, gaps: [] });
+      this.remember(this.serials, node, { last: serial, run: 0, gaps: [] });
       return;
     }
     const ahead = (serial - state.last + SERIAL_SPACE) % SERIAL_SPACE;
@@ -480,19 +525,26 @@ export class Assembler<E extends PendingEvent> {
       if (ahead - 1 < SERIAL_RESET && state.run >= DENSE_RUN) {
         this.stats.lost += ahead - 1;
         state.gaps.push({ start: (state.last + 1) % SERIAL_SPACE, length: ahead - 1 });
+        this.gapCount++;
         // the oldest counted gap stays lost for good: a late event that far back is no fill
-        if (state.gaps.length > MAX_COUNTED_GAPS) state.gaps.shift();
+        if (state.gaps.length > MAX_COUNTED_GAPS || this.gapCount > MAX_TOTAL_GAPS) {
+          state.gaps.shift();
+          this.gapCount--;
+        }
       }
       state.run = 0;
       state.last = serial;
     } else if (SERIAL_SPACE - ahead > SERIAL_RESET) {
       state.run = 0;
+      this.gapCount -= state.gaps.length;
       state.gaps = [];
       state.last = serial;
     } else {
       // a late event from an earlier serial fills a gap: one counted as lost only if it is in one of those
       if (this.stats.skipped > 0) this.stats.skipped--;
+      const before = state.gaps.length;
       if (fillGap(state.gaps, serial)) {
+        this.gapCount += state.gaps.length - before;
         this.stats.lost--;
         // every counted gap filled: the stream was contiguous after all
         if (state.gaps.length === 0) state.run = DENSE_RUN;
@@ -504,6 +556,8 @@ export class Assembler<E extends PendingEvent> {
 /** One host's window: its newest log time and the events it put in `open`, in arrival order (done ones too). */
 interface NodeWindow<E> {
   newest: number;
+  /** Its events in `open`. */
+  live: number;
   keys: string[];
   events: E[];
   /** The first entry not known to be done. */
