@@ -114,6 +114,8 @@ export const DETECT_BOUNDS: EventBounds = { records: 4096, bytes: 16 << 20, open
 const MAX_IDLE_NODES = 4096;
 /** Counted serial gaps kept for all hosts together (each host keeps at most MAX_COUNTED_GAPS). */
 const MAX_TOTAL_GAPS = 4096;
+/** Records after its last one past which an open event is complete, once more than MAX_ORDERED_OPEN are open. */
+const IDLE_RECORDS = 256;
 /** A backwards jump larger than this is an auditd restart, not a late record. */
 const SERIAL_RESET = 100_000;
 
@@ -236,6 +238,7 @@ export class Assembler<E extends PendingEvent> {
           this.last = event;
           this.lastKey = key;
           if (this.size() > this.maxInFlight) this.completeOldest();
+          else if (this.open.size > MAX_ORDERED_OPEN) this.completeIdle();
         }
       } else {
         this.addRecord(event, buf, end);
@@ -249,9 +252,12 @@ export class Assembler<E extends PendingEvent> {
       const newest = this.idle.get(node);
       if (newest === undefined) this.remember(this.idle, node, h.timeMs);
       else if (h.timeMs > newest) this.idle.set(node, h.timeMs);
-    } else if (h.timeMs > w.newest) {
-      w.newest = h.timeMs;
-      this.expire(w);
+    } else {
+      w.seen = this.stats.records;
+      if (h.timeMs > w.newest) {
+        w.newest = h.timeMs;
+        this.expire(w);
+      }
     }
   }
 
@@ -277,7 +283,7 @@ export class Assembler<E extends PendingEvent> {
     let w = this.windows.get(node);
     if (w === undefined) {
       const newest = this.idle.get(node) ?? Number.NEGATIVE_INFINITY;
-      w = { newest, live: 0, keys: [], events: [], head: 0, compactAt: 64, bySerial: new Map() };
+      w = { newest, seen: this.stats.records, live: 0, keys: [], events: [], head: 0, compactAt: 64, bySerial: new Map() };
       this.windows.set(node, w);
     }
     return w;
@@ -398,6 +404,27 @@ export class Assembler<E extends PendingEvent> {
   /** Open events, the newest included. */
   private size(): number {
     return this.open.size + (this.last === undefined ? 0 : 1);
+  }
+
+  /**
+   * Completes the earliest-begun open events while their host has logged nothing during the last IDLE_RECORDS
+   * records. A host's window cuts its events only when that host logs again; on a log of thousands of hosts
+   * each host's events stayed open until maxInFlight forced them out (2048 events held: 89 MB at 20,000 hosts).
+   * A host that silent has no record of them on the way (the kernel writes an event's records together). A
+   * host still logging is left to its window, so one host's log is grouped and ordered as before. Called as an
+   * event begins, with more than MAX_ORDERED_OPEN open: a few lookups per event, none on most logs.
+   */
+  private completeIdle(): void {
+    const before = this.stats.records - IDLE_RECORDS;
+    for (;;) {
+      const first = this.open.entries().next();
+      if (first.done) return;
+      const event = first.value[1];
+      const w = this.windows.get(event.node ?? "");
+      if (w !== undefined && w.seen > before) return;
+      this.open.delete(first.value[0]);
+      this.complete(event);
+    }
   }
 
   private completeOldest(): void {
@@ -556,6 +583,8 @@ export class Assembler<E extends PendingEvent> {
 /** One host's window: its newest log time and the events it put in `open`, in arrival order (done ones too). */
 interface NodeWindow<E> {
   newest: number;
+  /** The assembler's record count at the host's last record (completeIdle). */
+  seen: number;
   /** Its events in `open`. */
   live: number;
   keys: string[];
