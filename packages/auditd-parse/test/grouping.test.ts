@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { AuditParser, type ParserOptions, parseText } from "../src/index";
+import { Assembler, AuditParser, type EventBuilder, type ParserOptions, type PendingEvent, parseText } from "../src/index";
 
 // When records become events, and when an event is handed over (mutation testing, issue 19, found these
 // unpinned). Streaming matters here: `auditd-parse -F` and plugin mode write an event when it completes, so
@@ -274,5 +274,48 @@ describe("lost and skipped serials", () => {
     for (let n = 1; n <= 10; n++)
       lines.push(`node=a ${syscall(n)}`, `node=a ${eoe(n)}`, `node=b ${syscall(n + 500)}`, `node=b ${eoe(n + 500)}`);
     expect(parseText(lines.join("\n")).stats).toMatchObject({ lost: 0, skipped: 0 });
+  });
+});
+
+/** An Assembler fed lines, with a builder that keeps only what grouping needs; `out` is what it handed over. */
+function bareAssembler() {
+  type Bare = PendingEvent & { weight: number; recordCount: number };
+  const out: Bare[] = [];
+  const builder: EventBuilder<Bare> = {
+    begin: (h, _stamp, tick) => ({ ...h, node: h.node, tick, weight: 0, recordCount: 0 }),
+    record: (e) => {
+      e.recordCount++;
+      e.weight += 100;
+      return true;
+    },
+    complete: (e) => out.push(e),
+    unparsedLine: () => {},
+  };
+  const assembler = new Assembler(builder);
+  const push = (line: string) => {
+    const buf = Buffer.from(line, "latin1");
+    assembler.push(buf, 0, buf.length);
+  };
+  return { assembler, out, push };
+}
+
+describe("what the grouping keeps per host (T20 #1: the plain parse's memory grew with the number of hosts)", () => {
+  it("on 10,000 hosts without EOE, each logging once: windows only for hosts with open events, the rest bounded", () => {
+    const { assembler, out, push } = bareAssembler();
+    // each host's serials run 1..9 then skip 4 (a counted gap, as in a stream that lost events)
+    for (let n = 0; n < 10_000; n++) {
+      const sec = (100 + n / 1000).toFixed(3);
+      for (let s = 1; s <= 10; s++) push(`node=host${n} ${syscall(s < 10 ? s : 14, sec)}`);
+    }
+    const state = assembler.hostState();
+    // before: a window per host seen (4096 kept, each with its done events) and a serial state per host (20,000)
+    expect(state.windows).toBeLessThanOrEqual(256);
+    expect(state.idle).toBeLessThanOrEqual(4096);
+    expect(state.serials).toBeLessThanOrEqual(4096);
+    expect(state.gaps).toBeLessThanOrEqual(4096);
+    assembler.flush();
+    expect(out.length).toBe(100_000);
+    expect(assembler.stats.lost).toBe(40_000);
+    expect(assembler.hostState().windows).toBe(0);
   });
 });
