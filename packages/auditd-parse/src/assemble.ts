@@ -165,6 +165,10 @@ export class Assembler<E extends PendingEvent> {
    */
   private readonly held: E[] = [];
   private heldBytes = 0;
+  /** Completed events of a host held behind its older open ones while too many are open for one order (toHost). */
+  private readonly hostHeld = new Map<string, E[]>();
+  private hostHeldCount = 0;
+  private hostHeldBytes = 0;
   /** Bytes the open events hold (their weights), for MAX_OPEN_BYTES. */
   private openBytes = 0;
 
@@ -445,17 +449,84 @@ export class Assembler<E extends PendingEvent> {
     if (event === this.last) this.last = undefined;
     else if (wasOpen) this.leaveWindow(event);
     this.openBytes -= event.weight;
+    if (this.held.length === 0 && this.open.size > MAX_ORDERED_OPEN) this.toHost(event);
+    else if (this.held.length === 0 && this.oldestOpenMs() >= event.timeMs) this.emit(event);
+    else this.hold(event);
+    // its host's events held behind it may go now
+    if (this.hostHeld.size > 0) this.releaseHost(event.node ?? "");
+  }
+
+  /** Puts a completed event among those held for order (all hosts), after those of the same or an earlier time. */
+  private hold(event: E): void {
     const held = this.held;
-    if (held.length === 0 && (this.open.size > MAX_ORDERED_OPEN || this.oldestOpenMs() >= event.timeMs)) {
-      this.emit(event);
-      return;
-    }
     this.heldBytes += event.weight;
     // after every held event of the same or an earlier time: completion order within one log time
     let at = held.length;
     while (at > 0 && held[at - 1]!.timeMs > event.timeMs) at--;
     held.splice(at, 0, event);
     this.release();
+  }
+
+  /**
+   * With too many events open to keep all hosts in one order: the event waits only for its own host's older
+   * open events, so each host's events still leave in log-time order (T20 #2: 20 hosts interleaved without EOE
+   * kept over 64 open, and one host's event with EOE went out before its older one without).
+   */
+  private toHost(event: E): void {
+    const node = event.node ?? "";
+    let list = this.hostHeld.get(node);
+    if (list === undefined) {
+      if (this.hostOldestMs(node) >= event.timeMs) {
+        this.emit(event);
+        return;
+      }
+      list = [];
+      this.hostHeld.set(node, list);
+    }
+    let at = list.length;
+    while (at > 0 && list[at - 1]!.timeMs > event.timeMs) at--;
+    list.splice(at, 0, event);
+    this.hostHeldCount++;
+    this.hostHeldBytes += event.weight;
+    this.releaseHost(node);
+  }
+
+  /**
+   * Lets go the host's held events no open event of the host precedes (all of them past MAX_HELD events or
+   * MAX_HELD_BYTES, in order: memory over order, as before); back under MAX_ORDERED_OPEN open they join the
+   * held events of all hosts instead, which another host's older open event may still hold back.
+   */
+  private releaseHost(node: string): void {
+    const list = this.hostHeld.get(node);
+    if (list === undefined) return;
+    const oldest = this.hostOldestMs(node);
+    const ordered = this.open.size <= MAX_ORDERED_OPEN;
+    while (list.length > 0 && (list[0]!.timeMs <= oldest || this.hostHeldCount > MAX_HELD || this.hostHeldBytes > MAX_HELD_BYTES)) {
+      const next = list.shift()!;
+      this.hostHeldCount--;
+      this.hostHeldBytes -= next.weight;
+      if (list.length === 0) this.hostHeld.delete(node);
+      if (ordered) this.hold(next);
+      else this.emit(next);
+    }
+  }
+
+  /**
+   * The earliest log time of the host's open events (Infinity when none is). Its queue is in arrival order, so
+   * all of it is looked at, but an entry only looked up in `open` when older than the oldest found so far; a
+   * host with more than MAX_ORDERED_OPEN open is not kept in order (Infinity).
+   */
+  private hostOldestMs(node: string): number {
+    const last = this.last;
+    let oldest = last !== undefined && (last.node ?? "") === node ? last.timeMs : Number.POSITIVE_INFINITY;
+    const w = this.windows.get(node);
+    if (w === undefined) return oldest;
+    if (w.live > MAX_ORDERED_OPEN) return Number.POSITIVE_INFINITY;
+    for (let i = w.head; i < w.events.length; i++) {
+      const e = w.events[i] as E;
+      if (e.timeMs < oldest && this.open.get(w.keys[i] as string) === e) oldest = e.timeMs;
+    }
+    return oldest;
   }
 
   /**
@@ -485,7 +556,11 @@ export class Assembler<E extends PendingEvent> {
     const held = this.held;
     while (held.length > 0) {
       const oldest = this.oldestOpenMs();
-      if (held[0]!.timeMs <= oldest || this.open.size > MAX_ORDERED_OPEN) {
+      if (this.open.size > MAX_ORDERED_OPEN) {
+        const next = held.shift()!;
+        this.heldBytes -= next.weight;
+        this.toHost(next);
+      } else if (held[0]!.timeMs <= oldest) {
         const next = held.shift()!;
         this.heldBytes -= next.weight;
         this.emit(next);
@@ -505,7 +580,9 @@ export class Assembler<E extends PendingEvent> {
 
   /** The earliest log time of the events not written yet (open or held back), Infinity when none is. */
   oldestPendingMs(): number {
-    return Math.min(this.oldestOpenMs(), this.held[0]?.timeMs ?? Number.POSITIVE_INFINITY);
+    let oldest = Math.min(this.oldestOpenMs(), this.held[0]?.timeMs ?? Number.POSITIVE_INFINITY);
+    for (const list of this.hostHeld.values()) if (list[0]!.timeMs < oldest) oldest = list[0]!.timeMs;
+    return oldest;
   }
 
   /** The earliest log time of the open events, Infinity when none is open. */
