@@ -319,3 +319,39 @@ describe("what the grouping keeps per host (T20 #1: the plain parse's memory gre
     expect(assembler.hostState().windows).toBe(0);
   });
 });
+
+describe("each host's events in log-time order however many hosts are open (T20 #2)", () => {
+  /** 70 hosts with an event open (no EOE yet): more than the 64 kept in one order across hosts. */
+  function manyOpen() {
+    const out: string[] = [];
+    const parser = new AuditParser((e) => out.push(`${e.node} ${e.serial}`));
+    for (let n = 0; n < 70; n++) parser.pushLine(`node=h${n} ${syscall(n + 1)}`);
+    return { out, parser, host: (node: string) => out.filter((line) => line.startsWith(`${node} `)) };
+  }
+
+  it("an event ended by EOE waits for its host's older event without EOE", () => {
+    const { out, parser, host } = manyOpen();
+    // h13: 1101 without EOE, 1102 and 1103 ended by EOE (before: 1102 and 1103 went out first, then 14, 1101)
+    parser.pushLine(`node=h13 ${syscall(1101, "100.100")}`);
+    parser.pushLine(`node=h13 ${syscall(1102, "100.200")}`);
+    parser.pushLine(`node=h13 ${eoe(1102, "100.200")}`);
+    parser.pushLine(`node=h13 ${syscall(1103, "100.300")}`);
+    parser.pushLine(`node=h13 ${eoe(1103, "100.300")}`);
+    // another host's events are not held behind h13's (across hosts, completion order above 64 open)
+    parser.pushLine(`node=h5 ${eoe(6)}`);
+    expect(out).toEqual(["h5 6"]);
+    parser.end();
+    expect(host("h13")).toEqual(["h13 14", "h13 1101", "h13 1102", "h13 1103"]);
+    expect(out).toHaveLength(73);
+  });
+
+  it("a host's held events go as soon as its older event completes, not at the end", () => {
+    const { out, parser, host } = manyOpen();
+    parser.pushLine(`node=h13 ${syscall(1102, "100.200")}`);
+    parser.pushLine(`node=h13 ${eoe(1102, "100.200")}`);
+    expect(host("h13")).toEqual([]);
+    parser.pushLine(`node=h13 ${eoe(14)}`);
+    expect(host("h13")).toEqual(["h13 14", "h13 1102"]);
+    expect(out).toHaveLength(2);
+  });
+});
