@@ -449,6 +449,7 @@ export class Assembler<E extends PendingEvent> {
     if (event === this.last) this.last = undefined;
     else if (wasOpen) this.leaveWindow(event);
     this.openBytes -= event.weight;
+    if (this.hostHeld.size > 0 && this.open.size <= MAX_ORDERED_OPEN) this.rejoin();
     if (this.held.length === 0 && this.open.size > MAX_ORDERED_OPEN) this.toHost(event);
     else if (this.held.length === 0 && this.oldestOpenMs() >= event.timeMs) this.emit(event);
     else this.hold(event);
@@ -489,6 +490,24 @@ export class Assembler<E extends PendingEvent> {
     this.hostHeldCount++;
     this.hostHeldBytes += event.weight;
     this.releaseHost(node);
+  }
+
+  /**
+   * Back to one order for all hosts: the events held per host join `held` before anything is let go, or an
+   * event held there would pass an older one of its host still waiting per host.
+   */
+  private rejoin(): void {
+    for (const list of this.hostHeld.values()) {
+      for (const event of list) {
+        let at = this.held.length;
+        while (at > 0 && this.held[at - 1]!.timeMs > event.timeMs) at--;
+        this.held.splice(at, 0, event);
+        this.heldBytes += event.weight;
+      }
+    }
+    this.hostHeld.clear();
+    this.hostHeldCount = 0;
+    this.hostHeldBytes = 0;
   }
 
   /**

@@ -345,6 +345,21 @@ describe("each host's events in log-time order however many hosts are open (T20 
     expect(out).toHaveLength(73);
   });
 
+  it("back under 64 open, a host's events held per host keep their place among those held for all hosts", () => {
+    const { out, parser, host } = manyOpen();
+    parser.pushLine(`node=h13 ${syscall(1101, "100.100")}`);
+    parser.pushLine(`node=h13 ${syscall(1102, "100.200")}`);
+    parser.pushLine(`node=h13 ${eoe(1102, "100.200")}`);
+    // every other event ends: 64 or fewer open again, one order for all hosts
+    for (let n = 0; n < 70; n++) parser.pushLine(`node=h${n} ${eoe(n + 1)}`);
+    parser.pushLine(`node=h13 ${syscall(1103, "100.300")}`);
+    parser.pushLine(`node=h13 ${eoe(1103, "100.300")}`);
+    parser.pushLine(`node=h13 ${eoe(1101, "100.100")}`);
+    // before: 1103 (held for all hosts) went out with 1101, ahead of 1102 (held for its host)
+    expect(host("h13")).toEqual(["h13 14", "h13 1101", "h13 1102", "h13 1103"]);
+    expect(out).toHaveLength(73);
+  });
+
   it("a host's held events go as soon as its older event completes, not at the end", () => {
     const { out, parser, host } = manyOpen();
     parser.pushLine(`node=h13 ${syscall(1102, "100.200")}`);
