@@ -309,7 +309,8 @@ describe("what the grouping keeps per host (T20 #1: the plain parse's memory gre
     }
     const state = assembler.hostState();
     // before: a window per host seen (4096 kept, each with its done events) and a serial state per host (20,000)
-    expect(state.windows).toBeLessThanOrEqual(256);
+    // a host silent for 256 records has its events completed: not the 2048 open events of ~205 hosts
+    expect(state.windows).toBeLessThanOrEqual(64);
     expect(state.idle).toBeLessThanOrEqual(4096);
     expect(state.serials).toBeLessThanOrEqual(4096);
     expect(state.gaps).toBeLessThanOrEqual(4096);
