@@ -107,10 +107,15 @@ const MAX_OPEN_BYTES = 8 << 20;
  */
 export const DETECT_BOUNDS: EventBounds = { records: 4096, bytes: 16 << 20, openBytes: 32 << 20 };
 /**
- * Hosts whose window is tracked; past it the earliest-seen host is forgotten (its open events then complete only
- * by the caps on open events, or at the end), so memory stays flat on a log with endless host names.
+ * Hosts with no open event whose newest log time is remembered (and whose serial stream is followed); past it
+ * the earliest-seen is forgotten, so memory stays flat on a log with endless host names. A forgotten host starts
+ * afresh: its window from its next record's time, its serials with no run (no gap counted until DENSE_RUN more).
  */
-const MAX_WINDOW_NODES = 4096;
+const MAX_IDLE_NODES = 4096;
+/** Counted serial gaps kept for all hosts together (each host keeps at most MAX_COUNTED_GAPS). */
+const MAX_TOTAL_GAPS = 4096;
+/** Records after its last one past which an open event is complete, once more than MAX_ORDERED_OPEN are open. */
+const IDLE_RECORDS = 256;
 /** A backwards jump larger than this is an auditd restart, not a late record. */
 const SERIAL_RESET = 100_000;
 
@@ -138,10 +143,16 @@ export class Assembler<E extends PendingEvent> {
   private readonly bounds: EventBounds;
   private newestMs = 0;
   /**
-   * The window per host (node, "" without one): an event is cut only against its own host's newest log time,
-   * so a host whose clock runs ahead never cuts another host's events in two.
+   * The window per host (node, "" without one) that has events in `open`: an event is cut only against its own
+   * host's newest log time, so a host whose clock runs ahead never cuts another host's events in two. A host
+   * leaves it with its last open event (so it holds at most maxInFlight hosts) and keeps only its newest log
+   * time, in `idle`.
    */
   private readonly windows = new Map<string, NodeWindow<E>>();
+  /** The newest log time of hosts without an open event (MAX_IDLE_NODES at most). */
+  private readonly idle = new Map<string, number>();
+  /** Counted gaps in all `serials` states. */
+  private gapCount = 0;
   private ticks = 0;
 
   /** The newest log time (ms) of a record read: the window is counted from it (sessions holds ended sessions by it). */
@@ -154,6 +165,10 @@ export class Assembler<E extends PendingEvent> {
    */
   private readonly held: E[] = [];
   private heldBytes = 0;
+  /** Completed events of a host held behind its older open ones while too many are open for one order (toHost). */
+  private readonly hostHeld = new Map<string, E[]>();
+  private hostHeldCount = 0;
+  private hostHeldBytes = 0;
   /** Bytes the open events hold (their weights), for MAX_OPEN_BYTES. */
   private openBytes = 0;
 
@@ -221,23 +236,43 @@ export class Assembler<E extends PendingEvent> {
         event = this.builder.begin(h, this.stamp, this.ticks);
         this.addRecord(event, buf, end);
         if (isStandaloneType(h.type, undefined)) {
-          this.complete(event);
+          this.complete(event, false);
         } else {
           if (this.last !== undefined) this.openLast();
           this.last = event;
           this.lastKey = key;
           if (this.size() > this.maxInFlight) this.completeOldest();
+          else if (this.open.size > MAX_ORDERED_OPEN) this.completeIdle();
         }
       } else {
         this.addRecord(event, buf, end);
       }
     }
     if (h.timeMs > this.newestMs) this.newestMs = h.timeMs;
-    const w = this.window(h.node ?? "");
-    if (h.timeMs > w.newest) {
-      w.newest = h.timeMs;
-      this.expire(w);
+    const node = h.node ?? "";
+    const w = this.windows.get(node);
+    if (w === undefined) {
+      // no open event of the host to cut: only its newest time is kept
+      const newest = this.idle.get(node);
+      if (newest === undefined) this.remember(this.idle, node, h.timeMs);
+      else if (h.timeMs > newest) this.idle.set(node, h.timeMs);
+    } else {
+      w.seen = this.stats.records;
+      if (h.timeMs > w.newest) {
+        w.newest = h.timeMs;
+        this.expire(w);
+      }
     }
+  }
+
+  /** Sets a new key in a map bounded by MAX_IDLE_NODES, forgetting the earliest-set key past it. */
+  private remember<V>(map: Map<string, V>, node: string, value: V): void {
+    if (map.size >= MAX_IDLE_NODES) {
+      const first = map.keys().next().value as string;
+      if (map === (this.serials as Map<string, unknown>)) this.gapCount -= this.serials.get(first)?.gaps.length ?? 0;
+      map.delete(first);
+    }
+    map.set(node, value);
   }
 
   /** The key of h's event in `open`: `node stamp`, or the stamp alone without a node; the stamp goes to `stamp`. */
@@ -247,11 +282,12 @@ export class Assembler<E extends PendingEvent> {
     return h.node === undefined ? stamp : `${h.node} ${stamp}`;
   }
 
+  /** The host's window, made when it gets its first open event (no bound needed: at most one per open event). */
   private window(node: string): NodeWindow<E> {
     let w = this.windows.get(node);
     if (w === undefined) {
-      if (this.windows.size >= MAX_WINDOW_NODES) this.windows.delete(this.windows.keys().next().value as string);
-      w = { newest: Number.NEGATIVE_INFINITY, keys: [], events: [], head: 0, compactAt: 64, bySerial: new Map() };
+      const newest = this.idle.get(node) ?? Number.NEGATIVE_INFINITY;
+      w = { newest, seen: this.stats.records, live: 0, keys: [], events: [], head: 0, compactAt: 64, bySerial: new Map() };
       this.windows.set(node, w);
     }
     return w;
@@ -262,6 +298,7 @@ export class Assembler<E extends PendingEvent> {
     const event = this.last as E;
     this.open.set(this.lastKey, event);
     const w = this.window(event.node ?? "");
+    w.live++;
     w.bySerial.set(event.serial, event);
     w.keys.push(this.lastKey);
     w.events.push(event);
@@ -373,6 +410,27 @@ export class Assembler<E extends PendingEvent> {
     return this.open.size + (this.last === undefined ? 0 : 1);
   }
 
+  /**
+   * Completes the earliest-begun open events while their host has logged nothing during the last IDLE_RECORDS
+   * records. A host's window cuts its events only when that host logs again; on a log of thousands of hosts
+   * each host's events stayed open until maxInFlight forced them out (2048 events held: 89 MB at 20,000 hosts).
+   * A host that silent has no record of them on the way (the kernel writes an event's records together). A
+   * host still logging is left to its window, so one host's log is grouped and ordered as before. Called as an
+   * event begins, with more than MAX_ORDERED_OPEN open: a few lookups per event, none on most logs.
+   */
+  private completeIdle(): void {
+    const before = this.stats.records - IDLE_RECORDS;
+    for (;;) {
+      const first = this.open.entries().next();
+      if (first.done) return;
+      const event = first.value[1];
+      const w = this.windows.get(event.node ?? "");
+      if (w !== undefined && w.seen > before) return;
+      this.open.delete(first.value[0]);
+      this.complete(event);
+    }
+  }
+
   private completeOldest(): void {
     const first = this.open.entries().next();
     if (first.done) {
@@ -387,19 +445,21 @@ export class Assembler<E extends PendingEvent> {
    * Hands a completed event over in log-time order: while an event of an earlier log time is still open, it
    * waits (held) so a timeline never goes backwards. The caller has taken it out of `open` already.
    */
-  private complete(event: E): void {
+  private complete(event: E, wasOpen = true): void {
     if (event === this.last) this.last = undefined;
-    else {
-      // it was in `open` (the callers took it out)
-      const w = this.windows.get(event.node ?? "");
-      if (w !== undefined && w.bySerial.get(event.serial) === event) w.bySerial.delete(event.serial);
-    }
+    else if (wasOpen) this.leaveWindow(event);
     this.openBytes -= event.weight;
+    if (this.hostHeld.size > 0 && this.open.size <= MAX_ORDERED_OPEN) this.rejoin();
+    if (this.held.length === 0 && this.open.size > MAX_ORDERED_OPEN) this.toHost(event);
+    else if (this.held.length === 0 && this.oldestOpenMs() >= event.timeMs) this.emit(event);
+    else this.hold(event);
+    // its host's events held behind it may go now
+    if (this.hostHeld.size > 0) this.releaseHost(event.node ?? "");
+  }
+
+  /** Puts a completed event among those held for order (all hosts), after those of the same or an earlier time. */
+  private hold(event: E): void {
     const held = this.held;
-    if (held.length === 0 && (this.open.size > MAX_ORDERED_OPEN || this.oldestOpenMs() >= event.timeMs)) {
-      this.emit(event);
-      return;
-    }
     this.heldBytes += event.weight;
     // after every held event of the same or an earlier time: completion order within one log time
     let at = held.length;
@@ -408,12 +468,118 @@ export class Assembler<E extends PendingEvent> {
     this.release();
   }
 
+  /**
+   * With too many events open to keep all hosts in one order: the event waits only for its own host's older
+   * open events, so each host's events still leave in log-time order (T20 #2: 20 hosts interleaved without EOE
+   * kept over 64 open, and one host's event with EOE went out before its older one without).
+   */
+  private toHost(event: E): void {
+    const node = event.node ?? "";
+    let list = this.hostHeld.get(node);
+    if (list === undefined) {
+      if (this.hostOldestMs(node) >= event.timeMs) {
+        this.emit(event);
+        return;
+      }
+      list = [];
+      this.hostHeld.set(node, list);
+    }
+    let at = list.length;
+    while (at > 0 && list[at - 1]!.timeMs > event.timeMs) at--;
+    list.splice(at, 0, event);
+    this.hostHeldCount++;
+    this.hostHeldBytes += event.weight;
+    this.releaseHost(node);
+  }
+
+  /**
+   * Back to one order for all hosts: the events held per host join `held` before anything is let go, or an
+   * event held there would pass an older one of its host still waiting per host.
+   */
+  private rejoin(): void {
+    for (const list of this.hostHeld.values()) {
+      for (const event of list) {
+        let at = this.held.length;
+        while (at > 0 && this.held[at - 1]!.timeMs > event.timeMs) at--;
+        this.held.splice(at, 0, event);
+        this.heldBytes += event.weight;
+      }
+    }
+    this.hostHeld.clear();
+    this.hostHeldCount = 0;
+    this.hostHeldBytes = 0;
+  }
+
+  /**
+   * Lets go the host's held events no open event of the host precedes (all of them past MAX_HELD events or
+   * MAX_HELD_BYTES, in order: memory over order, as before); back under MAX_ORDERED_OPEN open they join the
+   * held events of all hosts instead, which another host's older open event may still hold back.
+   */
+  private releaseHost(node: string): void {
+    const list = this.hostHeld.get(node);
+    if (list === undefined) return;
+    const oldest = this.hostOldestMs(node);
+    const ordered = this.open.size <= MAX_ORDERED_OPEN;
+    while (list.length > 0 && (list[0]!.timeMs <= oldest || this.hostHeldCount > MAX_HELD || this.hostHeldBytes > MAX_HELD_BYTES)) {
+      const next = list.shift()!;
+      this.hostHeldCount--;
+      this.hostHeldBytes -= next.weight;
+      if (list.length === 0) this.hostHeld.delete(node);
+      if (ordered) this.hold(next);
+      else this.emit(next);
+    }
+  }
+
+  /**
+   * The earliest log time of the host's open events (Infinity when none is). Its queue is in arrival order, so
+   * all of it is looked at, but an entry only looked up in `open` when older than the oldest found so far; a
+   * host with more than MAX_ORDERED_OPEN open is not kept in order (Infinity).
+   */
+  private hostOldestMs(node: string): number {
+    const last = this.last;
+    let oldest = last !== undefined && (last.node ?? "") === node ? last.timeMs : Number.POSITIVE_INFINITY;
+    const w = this.windows.get(node);
+    if (w === undefined) return oldest;
+    if (w.live > MAX_ORDERED_OPEN) return Number.POSITIVE_INFINITY;
+    for (let i = w.head; i < w.events.length; i++) {
+      const e = w.events[i] as E;
+      if (e.timeMs < oldest && this.open.get(w.keys[i] as string) === e) oldest = e.timeMs;
+    }
+    return oldest;
+  }
+
+  /**
+   * Takes an event that was in `open` (the callers took it out) out of its host's window. A host left with no
+   * open event keeps only its newest log time: its queue's done entries (completed events, each holding its
+   * records until the queue was next scanned) and its serial index go, so what the windows hold is bounded by the
+   * open events, not by the hosts seen (20,000 hosts without EOE: ~4 done events per tracked host kept, 96 MB).
+   */
+  private leaveWindow(event: E): void {
+    const node = event.node ?? "";
+    const w = this.windows.get(node);
+    if (w === undefined) return;
+    if (w.bySerial.get(event.serial) === event) w.bySerial.delete(event.serial);
+    if (--w.live > 0) return;
+    this.windows.delete(node);
+    if (this.idle.has(node)) this.idle.set(node, w.newest);
+    else this.remember(this.idle, node, w.newest);
+  }
+
+  /** Open hosts' windows and idle hosts remembered: what the grouping keeps per host (tests). */
+  hostState(): { windows: number; idle: number; serials: number; gaps: number } {
+    return { windows: this.windows.size, idle: this.idle.size, serials: this.serials.size, gaps: this.gapCount };
+  }
+
   /** Writes the held events no open event precedes; past MAX_HELD, completes the oldest open one first. */
   private release(): void {
     const held = this.held;
     while (held.length > 0) {
       const oldest = this.oldestOpenMs();
-      if (held[0]!.timeMs <= oldest || this.open.size > MAX_ORDERED_OPEN) {
+      if (this.open.size > MAX_ORDERED_OPEN) {
+        const next = held.shift()!;
+        this.heldBytes -= next.weight;
+        this.toHost(next);
+      } else if (held[0]!.timeMs <= oldest) {
         const next = held.shift()!;
         this.heldBytes -= next.weight;
         this.emit(next);
@@ -433,7 +599,9 @@ export class Assembler<E extends PendingEvent> {
 
   /** The earliest log time of the events not written yet (open or held back), Infinity when none is. */
   oldestPendingMs(): number {
-    return Math.min(this.oldestOpenMs(), this.held[0]?.timeMs ?? Number.POSITIVE_INFINITY);
+    let oldest = Math.min(this.oldestOpenMs(), this.held[0]?.timeMs ?? Number.POSITIVE_INFINITY);
+    for (const list of this.hostHeld.values()) if (list[0]!.timeMs < oldest) oldest = list[0]!.timeMs;
+    return oldest;
   }
 
   /** The earliest log time of the open events, Infinity when none is open. */
@@ -467,7 +635,7 @@ export class Assembler<E extends PendingEvent> {
   private trackSerial(node: string, serial: number): void {
     const state = this.serials.get(node);
     if (state === undefined) {
-      this.serials.set(node, { last: serial, run: 0, gaps: [] });
+      this.remember(this.serials, node, { last: serial, run: 0, gaps: [] });
       return;
     }
     const ahead = (serial - state.last + SERIAL_SPACE) % SERIAL_SPACE;
@@ -480,19 +648,26 @@ export class Assembler<E extends PendingEvent> {
       if (ahead - 1 < SERIAL_RESET && state.run >= DENSE_RUN) {
         this.stats.lost += ahead - 1;
         state.gaps.push({ start: (state.last + 1) % SERIAL_SPACE, length: ahead - 1 });
+        this.gapCount++;
         // the oldest counted gap stays lost for good: a late event that far back is no fill
-        if (state.gaps.length > MAX_COUNTED_GAPS) state.gaps.shift();
+        if (state.gaps.length > MAX_COUNTED_GAPS || this.gapCount > MAX_TOTAL_GAPS) {
+          state.gaps.shift();
+          this.gapCount--;
+        }
       }
       state.run = 0;
       state.last = serial;
     } else if (SERIAL_SPACE - ahead > SERIAL_RESET) {
       state.run = 0;
+      this.gapCount -= state.gaps.length;
       state.gaps = [];
       state.last = serial;
     } else {
       // a late event from an earlier serial fills a gap: one counted as lost only if it is in one of those
       if (this.stats.skipped > 0) this.stats.skipped--;
+      const before = state.gaps.length;
       if (fillGap(state.gaps, serial)) {
+        this.gapCount += state.gaps.length - before;
         this.stats.lost--;
         // every counted gap filled: the stream was contiguous after all
         if (state.gaps.length === 0) state.run = DENSE_RUN;
@@ -504,6 +679,10 @@ export class Assembler<E extends PendingEvent> {
 /** One host's window: its newest log time and the events it put in `open`, in arrival order (done ones too). */
 interface NodeWindow<E> {
   newest: number;
+  /** The assembler's record count at the host's last record (completeIdle). */
+  seen: number;
+  /** Its events in `open`. */
+  live: number;
   keys: string[];
   events: E[];
   /** The first entry not known to be done. */

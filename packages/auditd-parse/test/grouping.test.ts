@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { AuditParser, type ParserOptions, parseText } from "../src/index";
+import { Assembler, AuditParser, type EventBuilder, type ParserOptions, type PendingEvent, parseText } from "../src/index";
 
 // When records become events, and when an event is handed over (mutation testing, issue 19, found these
 // unpinned). Streaming matters here: `auditd-parse -F` and plugin mode write an event when it completes, so
@@ -274,5 +274,100 @@ describe("lost and skipped serials", () => {
     for (let n = 1; n <= 10; n++)
       lines.push(`node=a ${syscall(n)}`, `node=a ${eoe(n)}`, `node=b ${syscall(n + 500)}`, `node=b ${eoe(n + 500)}`);
     expect(parseText(lines.join("\n")).stats).toMatchObject({ lost: 0, skipped: 0 });
+  });
+});
+
+/** An Assembler fed lines, with a builder that keeps only what grouping needs; `out` is what it handed over. */
+function bareAssembler() {
+  type Bare = PendingEvent & { weight: number; recordCount: number };
+  const out: Bare[] = [];
+  const builder: EventBuilder<Bare> = {
+    begin: (h, _stamp, tick) => ({ ...h, node: h.node, tick, weight: 0, recordCount: 0 }),
+    record: (e) => {
+      e.recordCount++;
+      e.weight += 100;
+      return true;
+    },
+    complete: (e) => out.push(e),
+    unparsedLine: () => {},
+  };
+  const assembler = new Assembler(builder);
+  const push = (line: string) => {
+    const buf = Buffer.from(line, "latin1");
+    assembler.push(buf, 0, buf.length);
+  };
+  return { assembler, out, push };
+}
+
+describe("what the grouping keeps per host (T20 #1: the plain parse's memory grew with the number of hosts)", () => {
+  it("on 10,000 hosts without EOE, each logging once: windows only for hosts with open events, the rest bounded", () => {
+    const { assembler, out, push } = bareAssembler();
+    // each host's serials run 1..9 then skip 4 (a counted gap, as in a stream that lost events)
+    for (let n = 0; n < 10_000; n++) {
+      const sec = (100 + n / 1000).toFixed(3);
+      for (let s = 1; s <= 10; s++) push(`node=host${n} ${syscall(s < 10 ? s : 14, sec)}`);
+    }
+    const state = assembler.hostState();
+    // before: a window per host seen (4096 kept, each with its done events) and a serial state per host (20,000)
+    // a host silent for 256 records has its events completed: not the 2048 open events of ~205 hosts
+    expect(state.windows).toBeLessThanOrEqual(64);
+    expect(state.idle).toBeLessThanOrEqual(4096);
+    expect(state.serials).toBeLessThanOrEqual(4096);
+    expect(state.gaps).toBeLessThanOrEqual(4096);
+    assembler.flush();
+    expect(out.length).toBe(100_000);
+    expect(assembler.stats.lost).toBe(40_000);
+    expect(assembler.hostState().windows).toBe(0);
+  });
+});
+
+describe("each host's events in log-time order however many hosts are open (T20 #2)", () => {
+  /** 70 hosts with an event open (no EOE yet): more than the 64 kept in one order across hosts. */
+  function manyOpen() {
+    const out: string[] = [];
+    const parser = new AuditParser((e) => out.push(`${e.node} ${e.serial}`));
+    for (let n = 0; n < 70; n++) parser.pushLine(`node=h${n} ${syscall(n + 1)}`);
+    return { out, parser, host: (node: string) => out.filter((line) => line.startsWith(`${node} `)) };
+  }
+
+  it("an event ended by EOE waits for its host's older event without EOE", () => {
+    const { out, parser, host } = manyOpen();
+    // h13: 1101 without EOE, 1102 and 1103 ended by EOE (before: 1102 and 1103 went out first, then 14, 1101)
+    parser.pushLine(`node=h13 ${syscall(1101, "100.100")}`);
+    parser.pushLine(`node=h13 ${syscall(1102, "100.200")}`);
+    parser.pushLine(`node=h13 ${eoe(1102, "100.200")}`);
+    parser.pushLine(`node=h13 ${syscall(1103, "100.300")}`);
+    parser.pushLine(`node=h13 ${eoe(1103, "100.300")}`);
+    // another host's events are not held behind h13's (across hosts, completion order above 64 open)
+    parser.pushLine(`node=h5 ${eoe(6)}`);
+    expect(out).toEqual(["h5 6"]);
+    parser.end();
+    expect(host("h13")).toEqual(["h13 14", "h13 1101", "h13 1102", "h13 1103"]);
+    expect(out).toHaveLength(73);
+  });
+
+  it("back under 64 open, a host's events held per host keep their place among those held for all hosts", () => {
+    const { out, parser, host } = manyOpen();
+    parser.pushLine(`node=h13 ${syscall(1101, "100.100")}`);
+    parser.pushLine(`node=h13 ${syscall(1102, "100.200")}`);
+    parser.pushLine(`node=h13 ${eoe(1102, "100.200")}`);
+    // every other event ends: 64 or fewer open again, one order for all hosts
+    for (let n = 0; n < 70; n++) parser.pushLine(`node=h${n} ${eoe(n + 1)}`);
+    parser.pushLine(`node=h13 ${syscall(1103, "100.300")}`);
+    parser.pushLine(`node=h13 ${eoe(1103, "100.300")}`);
+    parser.pushLine(`node=h13 ${eoe(1101, "100.100")}`);
+    // before: 1103 (held for all hosts) went out with 1101, ahead of 1102 (held for its host)
+    expect(host("h13")).toEqual(["h13 14", "h13 1101", "h13 1102", "h13 1103"]);
+    expect(out).toHaveLength(73);
+  });
+
+  it("a host's held events go as soon as its older event completes, not at the end", () => {
+    const { out, parser, host } = manyOpen();
+    parser.pushLine(`node=h13 ${syscall(1102, "100.200")}`);
+    parser.pushLine(`node=h13 ${eoe(1102, "100.200")}`);
+    expect(host("h13")).toEqual([]);
+    parser.pushLine(`node=h13 ${eoe(14)}`);
+    expect(host("h13")).toEqual(["h13 14", "h13 1102"]);
+    expect(out).toHaveLength(2);
   });
 });
