@@ -221,7 +221,10 @@ describe(`a storm of ${USERS} client-connect hooks at once`, () => {
     expect(JSON.parse(flush.stdout)).toMatchObject({ busy: false, failed: 0, pending: 0 });
     const perUser = Array.from({ length: USERS }, (_, i) => slack.messagesTo(slackId(i)).length);
     expect(perUser).toEqual(Array(USERS).fill(1));
-    expect(`${flush.stderr}${s.text()}`.match(/^vpnnotify: delivered late user=storm\d+ /gm)).toHaveLength(USERS);
+    // Each login's alert logged as delivered once: "delivered late" for one a worker had tried while Slack was down,
+    // "notified" for one it had not reached before it gave up for now (a loaded machine), which another run sent first.
+    const logged = [...`${flush.stderr}${s.text()}`.matchAll(/^vpnnotify: (?:delivered late|notified) user=(storm\d+) /gm)];
+    expect(logged.map((m) => m[1]).sort()).toEqual(Array.from({ length: USERS }, (_, i) => user(i)).sort());
   }, 90_000);
 
   it("with the state file (one VPN server): every login of a storm is remembered, and a second-country storm fully escalated", async () => {
