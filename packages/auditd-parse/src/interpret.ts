@@ -11,7 +11,7 @@ import { type IdNames, UNSET_ID } from "./ids";
 import { type ConstJson, constJson, JsonBytes, jsonString } from "./json";
 import { JsonCount } from "./json-count";
 import { EventBuffers, finishArgv, keepLostBytes, NAMES_LOCAL, NAMES_LOG, OpenEvent, setSummary } from "./open-event";
-import { type AuditRecord, Header, nodeRaw, nodeText, rawValuesOf, recordOf, tokenize } from "./record";
+import { type AuditRecord, Header, nodeRaw, nodeText, rawValuesOf, recordOf, startsWith, tokenize } from "./record";
 import { interpreted, Layouts, RecordFlag, RecordTable } from "./record-table";
 import { decodeSockaddr, type Sockaddr } from "./sockaddr";
 import {
@@ -1402,6 +1402,9 @@ function avcText(words: string): AvcText {
   };
 }
 
+/** An AVC's first word and the space after it. */
+const AVC_WORD = Buffer.from("avc: ", "latin1");
+
 /**
  * Where the leading words of a body end (the first `k=v` token, or the body's end) when they are a kernel AVC's
  * (`avc:  denied  { read write } for  `): the first word `avc:`, the rest printable ASCII with no quote, `\`,
@@ -1411,17 +1414,8 @@ function avcText(words: string): AvcText {
 function avcWordsEnd(buf: Buffer, from: number, to: number): number {
   let pos = from;
   while (pos < to && buf[pos] === SPACE) pos++;
-  if (
-    to - pos < 5 ||
-    buf[pos] !== 0x61 ||
-    buf[pos + 1] !== 0x76 ||
-    buf[pos + 2] !== 0x63 ||
-    buf[pos + 3] !== COLON ||
-    buf[pos + 4] !== SPACE
-  ) {
-    return -1;
-  }
-  pos += 5;
+  if (!startsWith(buf, pos, to, AVC_WORD)) return -1;
+  pos += AVC_WORD.length;
   for (;;) {
     while (pos < to && buf[pos] === SPACE) pos++;
     if (pos >= to) return pos;

@@ -222,7 +222,8 @@ function find(buf: Buffer, byte: number, from: number, to: number): number {
   return -1;
 }
 
-function startsWith(buf: Buffer, pos: number, end: number, prefix: Uint8Array): boolean {
+/** Whether buf[pos, end) begins with prefix's bytes. */
+export function startsWith(buf: Uint8Array, pos: number, end: number, prefix: Uint8Array): boolean {
   if (end - pos < prefix.length) return false;
   for (let i = 0; i < prefix.length; i++) if (buf[pos + i] !== prefix[i]) return false;
   return true;

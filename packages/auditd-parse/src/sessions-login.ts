@@ -1,4 +1,5 @@
 import type { FieldValue, OutputRecord } from "./event";
+import { startsWith } from "./record";
 
 /** The fields sessions reads of a login, USER_CMD or failed login record (SessionTracker). */
 const WANTED = ["addr", "hostname", "terminal", "exe", "res", "acct", "cmd", "id"].map((name) => ({ name, bytes: Buffer.from(name) }));
@@ -72,12 +73,6 @@ function members(buf: Uint8Array, from: number, end: number, into: Record<string
 function wanted(buf: Uint8Array, from: number, to: number): string | undefined {
   for (const { name, bytes } of WANTED) if (bytes.length === to - from && startsWith(buf, from, to, bytes)) return name;
   return undefined;
-}
-
-function startsWith(buf: Uint8Array, at: number, end: number, prefix: Uint8Array): boolean {
-  if (at + prefix.length > end) return false;
-  for (let k = 0; k < prefix.length; k++) if (buf[at + k] !== prefix[k]) return false;
-  return true;
 }
 
 function latin1(buf: Uint8Array, from: number, to: number): string {
