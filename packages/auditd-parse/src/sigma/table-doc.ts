@@ -92,11 +92,7 @@ function keyHashes(b: Buffer, from: number, to: number, into: { hashes: Int32Arr
       if (c === BACKSLASH && j + 1 < to) h = (Math.imul(h, 31) + b[++j]!) | 0;
     }
     if (j + 1 < to && b[j + 1] === COLON) {
-      if (n === into.hashes.length) {
-        const grown = new Int32Array(n * 2);
-        grown.set(into.hashes);
-        into.hashes = grown;
-      }
+      if (n === into.hashes.length) into.hashes = growInts(into.hashes, n * 2);
       into.hashes[n++] = h;
     }
     i = j + 1;
