@@ -2,6 +2,7 @@ import { escapeControls } from "./escape";
 import type { AuditEvent, FieldValue, OutputRecord } from "./event";
 import type { JsonBytes } from "./json";
 import { type Connection, connectionOf, connectionText } from "./net";
+import { commandJson } from "./sessions-json";
 import { loginRecords } from "./sessions-login";
 import { packCommand, unpackCommand } from "./sessions-pack";
 
@@ -490,7 +491,7 @@ export class SessionTracker {
    */
   private keepCommand(s: OpenSession, c: SessionCommand): void {
     if (this.fits(s, commandBytes(c))) {
-      const text = this.commandsJson ? flatJson(JSON.stringify(c)) : packCommand(c);
+      const text = this.commandsJson ? commandJson(c) : packCommand(c);
       const held = s[HELD];
       // the first alone, without an array: most sessions keep one or two
       if (held === undefined) s[HELD] = text;
@@ -616,19 +617,6 @@ function heldCount(s: OpenSession): number {
  */
 function flat(text: string): string {
   return ` ${text}`.slice(1);
-}
-
-/**
- * JSON.stringify's result as one flat string. It is a tree of the parts it was built in (a command of 400 bytes:
- * seven strings), which a held command kept for as long as its session: more objects that last among the events'
- * short-lived ones (held so, peak RSS was 89-95 MB against main's 86-88 on the second tester's interleaved log, three
- * rounds; README sessions round 20). The
- * regular expression reads the text flat (V8 copies a tree flat to match it), and normalize() then gives that copy:
- * text in Latin-1 (V8's one-byte strings) is in NFC as it is, so normalize() returns it unchanged. Wider text is
- * flattened by a slice (two strings), as normalize() could change it.
- */
-function flatJson(json: string): string {
-  return WIDE.test(json) ? flat(json) : json.normalize();
 }
 
 /** The event's records; from its JSON only their type and the fields the tracker reads (loginRecords). */

@@ -2,6 +2,7 @@ import { setFlagsFromString } from "node:v8";
 import { describe, expect, it } from "vitest";
 import { AuditParser, parseText } from "../src/parser";
 import { formatSession, type Session, type SessionCommand, SessionTracker, sessionJson } from "../src/sessions";
+import { commandJson } from "../src/sessions-json";
 import { packCommand, unpackCommand } from "../src/sessions-pack";
 import { runAuditdParse } from "./in-process";
 
@@ -643,5 +644,66 @@ describe("sessions of a log without EOE: a command written after its session's U
     const got = sessions.map((s) => [s.node, s.ses, s.commands.map((c) => c.argv[0])]);
     expect(got.sort()).toEqual(expected.sort());
     expect(sessions.every((s) => s.end !== undefined)).toBe(true);
+  });
+});
+
+describe("sessions --json: a command's JSON written as bytes (issue 23, round 21)", () => {
+  // mulberry32, seeded: a failure names its case
+  let seed = 21;
+  const random = (n: number) => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) % n;
+  };
+  // what JSON escapes or writes beyond ASCII: NUL, controls, quote, backslash, DEL, Latin-1, CJK, an emoji (a pair),
+  // lone surrogates, the line separators JSON.stringify leaves as they are
+  const PIECES = [
+    "a",
+    "/usr/bin/x",
+    " ",
+    "\u0000",
+    "\n",
+    "\u001b[31m",
+    '"',
+    "\\",
+    "\u007f",
+    "é",
+    "ÿ",
+    "日本",
+    "😀",
+    "\ud800",
+    "\udfff",
+    "\u2028",
+  ];
+  const text = () => Array.from({ length: random(6) }, () => PIECES[random(PIECES.length)]!).join("");
+  /** A command as the tracker makes one: an exec's fields or sudo's USER_CMD's, in the order it sets them. */
+  const command = (): SessionCommand => {
+    const c: SessionCommand = {
+      time: "2023-11-14T22:13:20.500Z",
+      id: `1700000000.500:${random(1000)}`,
+      argv: Array.from({ length: random(5) }, text),
+    };
+    const sudo = random(4) === 0;
+    if (random(2)) c.pid = String(random(99999));
+    if (random(2)) c.uid = text();
+    if (!sudo && random(2)) c.exe = text();
+    if (sudo) c.via = text();
+    if (random(2)) c.cwd = text();
+    if (random(3)) c.success = random(2) === 0;
+    if (!sudo && c.success === false && random(2)) c.exit = "EACCES";
+    return c;
+  };
+
+  it("is JSON.stringify's text, escapes and field order, on 3000 seeded commands", () => {
+    for (let i = 0; i < 3000; i++) {
+      const c = command();
+      expect(commandJson(c), `case ${i}`).toBe(JSON.stringify(c));
+    }
+  });
+
+  it("writes a command of 200 KB, and the commands after it, whole", () => {
+    const long: SessionCommand = { time: "t", id: "i", argv: Array.from({ length: 2000 }, (_, i) => `${"x".repeat(99)}${i}é`) };
+    for (const c of [command(), long, command(), long, command()]) expect(commandJson(c)).toBe(JSON.stringify(c));
   });
 });

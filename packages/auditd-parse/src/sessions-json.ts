@@ -1,0 +1,63 @@
+import { constJson, JsonBytes } from "./json";
+import type { SessionCommand } from "./sessions";
+
+/**
+ * A command's JSON as `sessions --json` keeps it until its session is written: the same text as JSON.stringify's
+ * (its fields in the order the tracker sets them, the same escapes: JsonBytes.string), written into one reused
+ * buffer and read out as one flat string. JSON.stringify builds its result in growing buffers and returns a tree of
+ * them, which had to be copied flat to be kept (`flatJson`): about three times the text allocated per command, the
+ * largest item of what the tracker allocates on a log of many sessions (README sessions, round 20b and 21).
+ */
+export function commandJson(c: SessionCommand): string {
+  out.reset();
+  out.constant(TIME);
+  out.string(c.time);
+  out.constant(ID);
+  out.string(c.id);
+  out.constant(ARGV);
+  for (let i = 0; i < c.argv.length; i++) {
+    if (i > 0) out.byte(44 /* , */);
+    out.string(c.argv[i]!);
+  }
+  out.byte(93 /* ] */);
+  for (const [key, json] of TEXT_FIELDS) {
+    const value = c[key];
+    if (value === undefined) continue;
+    out.constant(json);
+    out.string(value);
+  }
+  if (c.success !== undefined) out.constant(c.success ? SUCCEEDED : FAILED);
+  if (c.exit !== undefined) {
+    out.constant(EXIT);
+    out.string(c.exit);
+  }
+  out.byte(125 /* } */);
+  // JsonBytes writes text beyond ASCII as UTF-8 and escapes lone surrogates (as JSON.stringify does), so the
+  // bytes decode to exactly the text written
+  const json = out.buf.toString("utf8", 0, out.length);
+  // a command of thousands of arguments grew it: not kept that big for the rest of the run
+  if (out.buf.length > KEEP) out = new JsonBytes(START);
+  return json;
+}
+
+const START = 1024;
+const KEEP = 64 * 1024;
+let out = new JsonBytes(START);
+
+const TIME = constJson('{"time":');
+const ID = constJson(',"id":');
+const ARGV = constJson(',"argv":[');
+/**
+ * The optional text fields in the order the tracker sets them (SessionTracker.track): an exec has exe, sudo's
+ * USER_CMD via, never both; so JSON.stringify writes them in this order.
+ */
+const TEXT_FIELDS = [
+  ["pid", constJson(',"pid":')],
+  ["uid", constJson(',"uid":')],
+  ["exe", constJson(',"exe":')],
+  ["via", constJson(',"via":')],
+  ["cwd", constJson(',"cwd":')],
+] as const;
+const SUCCEEDED = constJson(',"success":true');
+const FAILED = constJson(',"success":false');
+const EXIT = constJson(',"exit":');
