@@ -15,7 +15,7 @@ import { MAX_LINE_FIELDS } from "./lines";
 import { Output } from "./output";
 import { AuditParser } from "./parser";
 import { readProgress } from "./progress";
-import { detectSink, makeSink } from "./sinks";
+import { detectSink, makeSink, type Sink } from "./sinks";
 
 export type Mode = "events" | "sessions" | "net" | "report" | "detect";
 export type EcsModule = typeof import("./ecs");
@@ -95,7 +95,7 @@ export async function runPipeline(mode: Mode, files: string[], flags: ParseFlags
   if (mode === "events") markEarly();
   const alerts = detect && rules ? detect.detectOptions(flags, ctx, ecs) : undefined;
   const detector = detect && rules && alerts ? new detect.Detector(rules.rules, alerts) : undefined;
-  const sink =
+  const sink: Sink =
     detector === undefined
       ? makeSink(mode, flags, ctx, output, ecs, {
           windowMs: parserOptions(flags, config).windowMs,
@@ -128,8 +128,10 @@ export async function runPipeline(mode: Mode, files: string[], flags: ParseFlags
       summaries: alerts?.format === "ndjson" && filter === undefined ? false : objects || mode !== "events" || filter !== undefined,
       // sessions reads no proctitle (its page shows the events' JSON, which has it either way)
       ...(mode === "sessions" ? { proctitleText: false } : {}),
-      // the NDJSON sink copies the line and keeps nothing of the event (a filter reads it during the call)
-      reuseEvents: mode === "events" && detector === undefined && !objects && (flags.format ?? "ndjson") === "ndjson",
+      // the NDJSON sink copies the line and keeps nothing of the event, nor does sessions' (a filter reads it during
+      // the call)
+      reuseEvents:
+        sink.keepsNoEvent === true || (mode === "events" && detector === undefined && !objects && (flags.format ?? "ndjson") === "ndjson"),
     },
   );
   // -F detect: an event matched in parts is said at once, not only when the run stops

@@ -1,5 +1,5 @@
 import { setFlagsFromString } from "node:v8";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { AuditParser, parseText } from "../src/parser";
 import { formatSession, type Session, type SessionCommand, SessionTracker, sessionJson } from "../src/sessions";
 import { commandJson } from "../src/sessions-json";
@@ -705,5 +705,62 @@ describe("sessions --json: a command's JSON written as bytes (issue 23, round 21
   it("writes a command of 200 KB, and the commands after it, whole", () => {
     const long: SessionCommand = { time: "t", id: "i", argv: Array.from({ length: 2000 }, (_, i) => `${"x".repeat(99)}${i}é`) };
     for (const c of [command(), long, command(), long, command()]) expect(commandJson(c)).toBe(JSON.stringify(c));
+  });
+});
+
+describe("sessions reads an event during its call alone (issue 23, round 21)", () => {
+  // 4 hosts interleaved record by record, no EOE: a login, commands and an end per session, some left open
+  const log = (() => {
+    const streams: string[][] = [];
+    for (let h = 0; h < 4; h++) {
+      const lines: string[] = [];
+      let serial = 100;
+      for (let ses = 1; ses <= 30; ses++) {
+        const stamp = () => `${1_700_000_000 + serial}.${String(h).padStart(3, "0")}:${++serial}`;
+        const pam = (type: string, op: string) =>
+          `node=h${h} type=${type} msg=audit(${stamp()}): pid=${2000 + ses} uid=0 auid=1000 ses=${ses} msg='op=PAM:${op} acct="alice" exe="/usr/sbin/sshd" addr=10.0.${h}.${ses} terminal=ssh res=success'`;
+        lines.push(pam("USER_START", "session_open"));
+        for (let c = 0; c < 1 + (ses % 4); c++) {
+          const at = stamp();
+          lines.push(
+            `node=h${h} type=SYSCALL msg=audit(${at}): arch=c000003e syscall=${c === 2 ? 42 : 59} success=yes exit=0 ppid=1 pid=${3000 + c} auid=1000 uid=1000 ses=${ses} comm="x" exe="/usr/bin/x"`,
+            c === 2
+              ? `node=h${h} type=SOCKADDR msg=audit(${at}): saddr=02000050C0000201000000000000000000`
+              : `node=h${h} type=EXECVE msg=audit(${at}): argc=2 a0="cmd-h${h}-${ses}" a1="${c}"`,
+            `node=h${h} type=CWD msg=audit(${at}): cwd="/home/h${h}/${ses}"`,
+          );
+        }
+        if (ses % 5 !== 0) lines.push(pam("USER_END", "session_close"));
+      }
+      streams.push(lines);
+    }
+    const lines: string[] = [];
+    while (streams.some((s) => s.length > 0)) for (const s of streams) if (s.length > 0) lines.push(s.shift()!);
+    return `${lines.join("\n")}\n`;
+  })();
+
+  it("lets the parser reuse its event objects, and writes the same sessions as with a new object each event", async () => {
+    const add = SessionTracker.prototype.add;
+    for (const args of [["sessions", "--json"], ["sessions"]]) {
+      const seen = new Set<object>();
+      let calls = 0;
+      const spy = vi.spyOn(SessionTracker.prototype, "add").mockImplementation(function (this: SessionTracker, e, source) {
+        seen.add(e);
+        calls++;
+        add.call(this, e, source);
+      });
+      const reused = await runAuditdParse([...args, "--passwd", "/dev/null"], log);
+      // a copy of each event, as the parser made before: what the tracker wrote must not depend on it
+      spy.mockImplementation(function (this: SessionTracker, e, source) {
+        add.call(this, { ...e }, source);
+      });
+      const fresh = await runAuditdParse([...args, "--passwd", "/dev/null"], log);
+      spy.mockRestore();
+      expect([reused.code, reused.stderr]).toEqual([0, ""]);
+      expect(reused.stdout).toBe(fresh.stdout);
+      expect(reused.stdout).toContain("cmd-h3-29");
+      expect(calls).toBeGreaterThan(400);
+      expect(seen.size).toBeLessThan(calls / 4);
+    }
   });
 });
