@@ -977,7 +977,10 @@ export class Interpreter implements EventBuilder<OpenEvent> {
     if (status === Status.Success) {
       if (this.isSyscall && this.repeatKey === undefined) event.success = bytesAre(buf, from, to, "yes");
     } else {
-      event.success ??= bytesAre(buf, from, to, "success") || bytesAre(buf, from, to, "1") || bytesAre(buf, from, to, "yes");
+      const ok = bytesAre(buf, from, to, "success") || bytesAre(buf, from, to, "1") || bytesAre(buf, from, to, "yes");
+      // as field() reads it: a record that says both (msg='… res=success res=failed') is not a success
+      if (event.success === undefined || (this.resultIn === this.recordSeq && !ok)) event.success = ok && (event.success ?? true);
+      this.resultIn = this.recordSeq;
     }
   }
 

@@ -116,6 +116,23 @@ describe("byte path", () => {
     }
   }, 120_000); // 3,000 seeded bodies: about 7 s on a quiet 2-core machine, far more when it is shared
 
+  it("fails an event whose record says res=success and res=failed, on the byte path as on the text path", () => {
+    for (const body of [
+      "pid=1 msg='op=x res=success res=failed'",
+      "pid=1 res=success res=failed",
+      "pid=1 msg='PAM: x res=success, res=no)'",
+    ]) {
+      const [fast] = lines(Buffer.from(`type=USER_AUTH msg=audit(1.000:1): ${body}\n`)) as { success: boolean }[];
+      const [viaText] = lines(Buffer.from(`type=USER_AUTH msg=audit(1.000:1): word ${body}\n`)) as { success: boolean }[];
+      expect([fast!.success, viaText!.success], body).toEqual([false, false]);
+    }
+    // one record's failure is not undone by the next record's success, nor the other way round
+    const [e] = lines(
+      Buffer.from("type=USER_AUTH msg=audit(1.000:1): pid=1 res=success\ntype=USER_ACCT msg=audit(1.000:1): pid=1 res=failed\n"),
+    ) as { success: boolean }[];
+    expect(e!.success).toBe(true);
+  });
+
   it("reads a kernel AVC's leading words and the pairs after them as the text tokenizer does", () => {
     // a word after the pairs sends the same record through the text tokenizer: its text gains " zzword"
     const viaBoth = (words: string, pairs: string) => {
