@@ -830,6 +830,15 @@ export class Interpreter implements EventBuilder<OpenEvent> {
         return;
       }
     }
+    if (info.kind === Kind.Session && !bytesAre(buf, from, to, UNSET_ID)) {
+      // a session id reads as itself (only 4294967295 is "unset"): no cache, as they are many (16 hosts' random
+      // ids missed its 2,048 entries at nearly every record, each miss a reading and its JSON made, issue 23)
+      this.member(info);
+      const at = this.out.length;
+      this.out.copyString(buf, from, to);
+      if (info.slot >= 0) this.summariseAt(open.event, info.slot, buf, from, to, at);
+      return;
+    }
     const readings = info.kind === undefined ? undefined : this.readings[info.kind];
     if (readings !== undefined) {
       const r = readings.get(buf, from, to);

@@ -133,6 +133,50 @@ describe("byte path", () => {
     expect(e!.success).toBe(true);
   });
 
+  it("reads session ids as the text tokenizer does, however many (past the readings' cache) and however written", () => {
+    const ids = [
+      "4294967295",
+      '"4294967295"',
+      '"7"',
+      "?",
+      "(none)",
+      "-1",
+      "0x10",
+      "",
+      ...Array.from({ length: 3000 }, (_, i) => String(i * 7919)),
+    ];
+    const log = (prefix: string) =>
+      Buffer.from(
+        ids
+          .map((id, i) => `type=USER_START msg=audit(1.000:${i + 1}): ${prefix}pid=1 ses=${id} msg='op=x old-ses=${id} res=success'\n`)
+          .join(""),
+      );
+    const fast = lines(log(""));
+    const viaText = lines(log("word ")).map((e) => {
+      delete (e as { records: Rec[] }).records[0]!.text;
+      return e;
+    });
+    expect(fast).toEqual(viaText);
+    expect(fast.slice(0, 4)).toMatchObject([{ ses: "unset" }, { ses: "unset" }, { ses: "7" }, {}]);
+    expect(fast[3]).not.toHaveProperty("ses");
+    expect(fast.at(-1)).toMatchObject({
+      ses: String(2999 * 7919),
+      records: [{ fields: { ses: String(2999 * 7919), "old-ses": String(2999 * 7919) } }],
+    });
+    // invalid UTF-8 reads as U+FFFD, as the text path decodes it
+    const bad = Buffer.concat([Buffer.from("type=USER_START msg=audit(1.000:1): pid=1 ses=1"), Buffer.from([0xff]), Buffer.from("2\n")]);
+    const badText = Buffer.concat([
+      Buffer.from("type=USER_START msg=audit(1.000:1): word pid=1 ses=1"),
+      Buffer.from([0xff]),
+      Buffer.from("2\n"),
+    ]);
+    const [e1] = lines(bad) as { ses: string; records: Rec[] }[];
+    const [e2] = lines(badText) as { records: Rec[] }[];
+    delete e2!.records[0]!.text;
+    expect(e1).toEqual(e2);
+    expect(e1!.ses).toBe("1\uFFFD2");
+  });
+
   it("reads a kernel AVC's leading words and the pairs after them as the text tokenizer does", () => {
     // a word after the pairs sends the same record through the text tokenizer: its text gains " zzword"
     const viaBoth = (words: string, pairs: string) => {
