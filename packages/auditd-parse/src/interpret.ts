@@ -68,6 +68,12 @@ const POOL_MAX_BYTES = 1 << 20;
 const RAW_OPEN = constJson(',"raw":{');
 const ENRICHED_OPEN = Buffer.from(',"enriched":{');
 const NULL = Buffer.from("null");
+const TEXT_OPEN = Buffer.from(',"text":"');
+/** A USER_AVC's msg='avc:  denied  { … } for …': the text path reads seresult/seperms from its words. */
+const AVC_PREFIX = Buffer.from("avc:");
+const BACKSLASH = 0x5c;
+/** Words kept from one msg='…' (the old PAM form has four or five); more, and the record goes the text path. */
+const MAX_NESTED_WORDS = 32;
 
 interface TypeInfo {
   /** The type as a JSON string, and `{"type":"…","fields":{`, ready to append. */
@@ -219,6 +225,9 @@ export class Interpreter implements EventBuilder<OpenEvent> {
   private nestedFrom = -1;
   private nestedTo = -1;
   private nestedKey: FieldInfo | undefined;
+  /** Words inside the msg='…' of the last scan (start, end pairs), for its "text": see nestedWord. */
+  private words = new Int32Array(2 * MAX_NESTED_WORDS);
+  private wordCount = 0;
 
   /** onEvent gets each completed event and its NDJSON line, valid only during the call. */
   constructor(
@@ -323,7 +332,12 @@ export class Interpreter implements EventBuilder<OpenEvent> {
     if (tokens >= 0 && (this.nestedFrom < 0 || this.nestedApart(tokens))) {
       // detect: counted, unless read from its JSON anyway (ENRICHED braces: RecordFlag.Fallback)
       const count =
-        this.memberSpans !== undefined && !this.rewriting && this.countJson.on && avc === undefined && !this.hasBraces(buf, tokens);
+        this.memberSpans !== undefined &&
+        !this.rewriting &&
+        this.countJson.on &&
+        avc === undefined &&
+        this.wordCount === 0 &&
+        !this.hasBraces(buf, tokens);
       if (count) {
         this.counter.reset();
         this.rawCounter.reset();
@@ -337,7 +351,7 @@ export class Interpreter implements EventBuilder<OpenEvent> {
         this.raw = this.rawBytes;
       }
       if (this.memberSpans !== undefined) {
-        const fallback = this.repeated || avc !== undefined;
+        const fallback = this.repeated || avc !== undefined || this.wordCount > 0;
         const flags = (noFields ? RecordFlag.NoFields : 0) | (fallback ? RecordFlag.Fallback : 0) | (count ? RecordFlag.NoJson : 0);
         const table = this.tableOf(open);
         table.byteRecord(
@@ -500,6 +514,7 @@ export class Interpreter implements EventBuilder<OpenEvent> {
     let end = to;
     this.nestedFrom = -1;
     this.nestedTo = -1;
+    this.wordCount = 0;
     for (;;) {
       if (pos >= end) {
         if (nestedEnd < 0) break;
@@ -519,8 +534,11 @@ export class Interpreter implements EventBuilder<OpenEvent> {
         pos++;
         continue;
       }
-      // the text path skips these between nested pairs (the old PAM form "(hostname=?, addr=?"): its own
-      if (nestedEnd >= 0 && (c === LPAREN || c === COMMA)) return -1;
+      // skipped between nested pairs, as the text path skips them (the old PAM form "(hostname=?, addr=?")
+      if (nestedEnd >= 0 && (c === LPAREN || c === COMMA)) {
+        pos++;
+        continue;
+      }
       const keyStart = pos;
       // in the body, 0x1d ends everything (the body is cut there); in the ENRICHED part it is a plain byte
       const cut = bodyTokens < 0 ? GS : -1;
@@ -543,13 +561,19 @@ export class Interpreter implements EventBuilder<OpenEvent> {
           else if (k < 8) mid |= c << ((k - 4) * 8);
           pos++;
         }
-        if (pos >= end || c !== EQUALS) return -1;
+        if (pos >= end || c !== EQUALS) {
+          // a word inside msg='…' (old PAM: `PAM: session open acct=root : exe=…`) goes to "text"; elsewhere, or
+          // one the text path reads otherwise, the record goes there
+          if (nestedEnd < 0 || !this.nestedWord(buf, keyStart, pos)) return -1;
+          continue;
+        }
         keyEnd = pos++;
         info = fieldInfoAt.find(buf, keyStart, keyEnd, head, mid);
         if (t < 256) memo[t] = info;
       }
       this.infos[t] = info;
       const valueStart = pos;
+      let valueEnd = -1;
       c = pos < end ? buf[pos]! : SPACE;
       if (c === DQUOTE) {
         pos++;
@@ -579,8 +603,8 @@ export class Interpreter implements EventBuilder<OpenEvent> {
         return -1;
       } else {
         while (pos < end && buf[pos] !== SPACE && buf[pos] !== cut) pos++;
-        // inside msg='…' the text path drops a trailing ',' or ')' ("addr=?," "res=success)")
-        if (nestedEnd >= 0 && pos > valueStart && (buf[pos - 1] === COMMA || buf[pos - 1] === RPAREN)) return -1;
+        // inside msg='…' a trailing ',' or ')' is not the value's, as the text path reads it ("addr=?," "res=success)")
+        if (nestedEnd >= 0 && pos > valueStart && (buf[pos - 1] === COMMA || buf[pos - 1] === RPAREN)) valueEnd = pos - 1;
       }
       if (n + 5 > offsets.length) {
         const grown = new Int32Array(offsets.length * 2);
@@ -590,10 +614,42 @@ export class Interpreter implements EventBuilder<OpenEvent> {
       offsets[n++] = keyStart;
       offsets[n++] = keyEnd;
       offsets[n++] = valueStart;
-      offsets[n++] = pos;
+      offsets[n++] = valueEnd < 0 ? pos : valueEnd;
     }
     offsets[n] = -1;
     return bodyTokens < 0 ? n >> 2 : bodyTokens;
+  }
+
+  /**
+   * Keeps buf[from, to), a word between the pairs of a msg='…', for the record's "text" as the text tokenizer
+   * collects it there (one `)` at its end dropped, an empty one skipped). False for a word it reads otherwise
+   * (`old`/`new` name the next pair; a first word `avc:…` is a USER_AVC's) or that needs escaping: that
+   * record stays on the text path.
+   */
+  private nestedWord(buf: Buffer, from: number, to: number): boolean {
+    const end = buf[to - 1] === RPAREN ? to - 1 : to;
+    if (end === from) return true;
+    for (let i = from; i < end; i++) {
+      const c = buf[i]!;
+      if (c <= SPACE || c > 0x7e || c === DQUOTE || c === BACKSLASH) return false;
+    }
+    if (end - from === 3 && isOldNew(buf, from)) return false;
+    if (this.wordCount === 0 && startsWith(buf, from, end, AVC_PREFIX)) return false;
+    if (this.wordCount === MAX_NESTED_WORDS) return false;
+    this.words[this.wordCount * 2] = from;
+    this.words[this.wordCount * 2 + 1] = end;
+    this.wordCount++;
+    return true;
+  }
+
+  /** `,"text":"…"` of the words nestedWord() kept: printable ASCII with nothing to escape, one space between. */
+  private wordsText(out: JsonBytes, buf: Buffer): void {
+    out.bytes(TEXT_OPEN);
+    for (let w = 0; w < this.wordCount; w++) {
+      if (w > 0) out.byte(SPACE);
+      out.append(buf, this.words[w * 2]!, this.words[w * 2 + 1]!);
+    }
+    out.byte(DQUOTE);
   }
 
   /**
@@ -665,6 +721,7 @@ export class Interpreter implements EventBuilder<OpenEvent> {
     out.byte(RBRACE);
     this.closeRaw();
     if (avc !== undefined) out.constant(avc.text);
+    else if (this.wordCount > 0) this.wordsText(out, buf);
     if (offsets[i] !== -1) {
       out.bytes(ENRICHED_OPEN);
       this.recordSeq = nextRecordSeq();

@@ -116,6 +116,93 @@ describe("byte path", () => {
     }
   }, 120_000); // 3,000 seeded bodies: about 7 s on a quiet 2-core machine, far more when it is shared
 
+  it("reads the old PAM form msg='PAM: … (hostname=?, …)' on the byte path, its words as the text tokenizer's text", () => {
+    /** The record on the byte path and through the text tokenizer (an outer word sends it there), and the parser. */
+    const viaBoth = (body: string) => {
+      const parser = new AuditParser(() => {});
+      parser.pushBytes(Buffer.from(`type=USER_ACCT msg=audit(1.000:1): ${body}\n`));
+      parser.end();
+      const fast = lines(Buffer.from(`type=USER_ACCT msg=audit(1.000:1): ${body}\n`))[0] as { records: Rec[] };
+      const viaText = lines(Buffer.from(`type=USER_ACCT msg=audit(1.000:1): word ${body}\n`))[0] as { records: Rec[] };
+      const rec = viaText.records[0]!;
+      rec.text = rec.text === "word" ? undefined : rec.text?.replace(/^word /, "");
+      if (rec.text === undefined) delete rec.text;
+      expect(fast, body).toEqual(viaText);
+      return { record: fast.records[0]!, textPath: parser.stats.textPath };
+    };
+    const outer = "pid=13015 uid=0 auid=4294967295 ses=7 subj=system_u:system_r:crond_t:s0-s0:c0.c1023";
+    expect(
+      viaBoth(`${outer} msg='PAM: session open acct=root : exe="/usr/sbin/crond" (hostname=?, addr=?, terminal=cron res=success)'`),
+    ).toEqual({
+      record: expect.objectContaining({
+        fields: expect.objectContaining({
+          acct: "root",
+          exe: "/usr/sbin/crond",
+          hostname: null,
+          addr: null,
+          terminal: "cron",
+          res: "success",
+        }),
+        text: "PAM: session open :",
+      }),
+      textPath: 0,
+    });
+    expect(
+      viaBoth(`${outer} msg='PAM: setcred acct=bob : exe="/usr/sbin/crond" hostname=? addr=? terminal=cron res=success'`),
+    ).toMatchObject({
+      record: { text: "PAM: setcred :" },
+      textPath: 0,
+    });
+    // words the text path reads otherwise (a name prefix, a USER_AVC's, escapes, text beyond ASCII) stay there
+    for (const words of ["old", "new", "avc:  denied  { start } for", 'a"b', "a\\b", "caf\u00e9", "\t"]) {
+      expect(viaBoth(`${outer} msg='${words} acct=root res=success'`).textPath, words).toBe(1);
+    }
+    // seeded, so a failure repeats: words and pairs in the punctuation the old form and the nested rules use
+    let seed = 21;
+    const next = (n: number) => {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      return seed % n;
+    };
+    const pieces = [
+      "PAM:",
+      "session",
+      "open",
+      ":",
+      "acct=root",
+      'exe="/bin/su"',
+      "(hostname=?,",
+      "addr=?,",
+      "res=success)",
+      "x)",
+      "x))",
+      ")",
+      "(",
+      ",",
+      "((",
+      "a,",
+      "a),",
+      "b=)",
+      "c=,",
+      "d=(e)",
+      '"',
+      "old",
+      "new",
+      "avc:",
+      "avcx",
+      "\\",
+      "\u00e9",
+      "pid=2",
+      "msg=x",
+      "{",
+      "=",
+    ];
+    for (let i = 0; i < 1500; i++) {
+      let inner = "";
+      for (let k = next(10); k > 0; k--) inner += pieces[next(pieces.length)] + (next(4) === 0 ? "" : " ".repeat(1 + next(2)));
+      viaBoth(`pid=1 msg='${inner}' b=2`);
+    }
+  }, 120_000);
+
   it("fails an event whose record says res=success and res=failed, on the byte path as on the text path", () => {
     for (const body of [
       "pid=1 msg='op=x res=success res=failed'",
