@@ -72,8 +72,8 @@ const TEXT_OPEN = Buffer.from(',"text":"');
 /** A USER_AVC's msg='avc:  denied  { … } for …': the text path reads seresult/seperms from its words. */
 const AVC_PREFIX = Buffer.from("avc:");
 const BACKSLASH = 0x5c;
-/** Words kept from one msg='…' (the old PAM form has four or five); more, and the record goes the text path. */
-const MAX_NESTED_WORDS = 32;
+/** Words kept from a body or its msg='…' (the old PAM form has one and four or five); more go the text path. */
+const MAX_WORDS = 32;
 
 interface TypeInfo {
   /** The type as a JSON string, and `{"type":"…","fields":{`, ready to append. */
@@ -225,9 +225,12 @@ export class Interpreter implements EventBuilder<OpenEvent> {
   private nestedFrom = -1;
   private nestedTo = -1;
   private nestedKey: FieldInfo | undefined;
-  /** Words inside the msg='…' of the last scan (start, end pairs), for its "text": see nestedWord. */
-  private words = new Int32Array(2 * MAX_NESTED_WORDS);
+  /** Words inside the msg='…' of the last scan (start, end pairs), for its "text": see keepWord. */
+  private words = new Int32Array(2 * MAX_WORDS);
   private wordCount = 0;
+  /** Words of the last scan's body outside msg='…' (old PAM's leading `user`): first in "text". */
+  private outerWords = new Int32Array(2 * MAX_WORDS);
+  private outerCount = 0;
 
   /** onEvent gets each completed event and its NDJSON line, valid only during the call. */
   constructor(
@@ -328,7 +331,8 @@ export class Interpreter implements EventBuilder<OpenEvent> {
       }
     }
     // EXECVE's text path keeps a quoted '…' value as it is; after an AVC's words msg='…' is left to the text path
-    const tokens = this.scan(buf, bodyFrom, end, typeInfo.memo, type !== "EXECVE" && avc === undefined);
+    const nestedOk = type !== "EXECVE" && avc === undefined;
+    const tokens = this.scan(buf, bodyFrom, end, typeInfo.memo, nestedOk, nestedOk && type !== "PROCTITLE");
     if (tokens >= 0 && (this.nestedFrom < 0 || this.nestedApart(tokens))) {
       // detect: counted, unless read from its JSON anyway (ENRICHED braces: RecordFlag.Fallback)
       const count =
@@ -336,7 +340,7 @@ export class Interpreter implements EventBuilder<OpenEvent> {
         !this.rewriting &&
         this.countJson.on &&
         avc === undefined &&
-        this.wordCount === 0 &&
+        this.wordCount + this.outerCount === 0 &&
         !this.hasBraces(buf, tokens);
       if (count) {
         this.counter.reset();
@@ -351,7 +355,7 @@ export class Interpreter implements EventBuilder<OpenEvent> {
         this.raw = this.rawBytes;
       }
       if (this.memberSpans !== undefined) {
-        const fallback = this.repeated || avc !== undefined || this.wordCount > 0;
+        const fallback = this.repeated || avc !== undefined || this.wordCount + this.outerCount > 0;
         const flags = (noFields ? RecordFlag.NoFields : 0) | (fallback ? RecordFlag.Fallback : 0) | (count ? RecordFlag.NoJson : 0);
         const table = this.tableOf(open);
         table.byteRecord(
@@ -504,7 +508,7 @@ export class Interpreter implements EventBuilder<OpenEvent> {
    * follow them, ending at a -1), or -1 for any other shape: free text, braces, words or list punctuation
    * inside msg='…', an unterminated quote. Same token rules as tokenize().
    */
-  private scan(buf: Buffer, from: number, to: number, memo: FieldInfo[], nestedOk: boolean): number {
+  private scan(buf: Buffer, from: number, to: number, memo: FieldInfo[], nestedOk: boolean, wordsOk: boolean): number {
     let offsets = this.offsets;
     let n = 0;
     let bodyTokens = -1;
@@ -515,6 +519,7 @@ export class Interpreter implements EventBuilder<OpenEvent> {
     this.nestedFrom = -1;
     this.nestedTo = -1;
     this.wordCount = 0;
+    this.outerCount = 0;
     for (;;) {
       if (pos >= end) {
         if (nestedEnd < 0) break;
@@ -562,9 +567,14 @@ export class Interpreter implements EventBuilder<OpenEvent> {
           pos++;
         }
         if (pos >= end || c !== EQUALS) {
-          // a word inside msg='…' (old PAM: `PAM: session open acct=root : exe=…`) goes to "text"; elsewhere, or
-          // one the text path reads otherwise, the record goes there
-          if (nestedEnd < 0 || !this.nestedWord(buf, keyStart, pos)) return -1;
+          // a word of the body or inside msg='…' (old PAM: `user pid=… msg='PAM: session open acct=root : exe=…`)
+          // goes to "text"; in the ENRICHED part, or one the text path reads otherwise, the record goes there
+          if (
+            nestedEnd >= 0
+              ? !this.keepWord(buf, keyStart, pos, true)
+              : bodyTokens >= 0 || !wordsOk || !this.keepWord(buf, keyStart, pos, false)
+          )
+            return -1;
           continue;
         }
         keyEnd = pos++;
@@ -621,32 +631,39 @@ export class Interpreter implements EventBuilder<OpenEvent> {
   }
 
   /**
-   * Keeps buf[from, to), a word between the pairs of a msg='…', for the record's "text" as the text tokenizer
-   * collects it there (one `)` at its end dropped, an empty one skipped). False for a word it reads otherwise
-   * (`old`/`new` name the next pair; a first word `avc:…` is a USER_AVC's) or that needs escaping: that
-   * record stays on the text path.
+   * Keeps buf[from, to), a word of the body (outer) or between the pairs of a msg='…' (nested), for the record's
+   * "text" as the text tokenizer collects it (nested: one `)` at its end dropped, an empty one skipped). False for
+   * a word it reads otherwise (`old`/`new` name the next pair; `(…)` joins the value before it; a first word
+   * `avc:…` is an AVC's) or that needs escaping: that record stays on the text path.
    */
-  private nestedWord(buf: Buffer, from: number, to: number): boolean {
-    const end = buf[to - 1] === RPAREN ? to - 1 : to;
+  private keepWord(buf: Buffer, from: number, to: number, nested: boolean): boolean {
+    const end = nested && buf[to - 1] === RPAREN ? to - 1 : to;
     if (end === from) return true;
     for (let i = from; i < end; i++) {
       const c = buf[i]!;
-      if (c <= SPACE || c > 0x7e || c === DQUOTE || c === BACKSLASH) return false;
+      if (c <= SPACE || c > 0x7e || c === DQUOTE || c === BACKSLASH || c === SQUOTE) return false;
     }
+    if (!nested && buf[from] === LPAREN) return false;
     if (end - from === 3 && isOldNew(buf, from)) return false;
-    if (this.wordCount === 0 && startsWith(buf, from, end, AVC_PREFIX)) return false;
-    if (this.wordCount === MAX_NESTED_WORDS) return false;
-    this.words[this.wordCount * 2] = from;
-    this.words[this.wordCount * 2 + 1] = end;
-    this.wordCount++;
+    const count = nested ? this.wordCount : this.outerCount;
+    if ((count === 0 && startsWith(buf, from, end, AVC_PREFIX)) || count === MAX_WORDS) return false;
+    const words = nested ? this.words : this.outerWords;
+    words[count * 2] = from;
+    words[count * 2 + 1] = end;
+    if (nested) this.wordCount++;
+    else this.outerCount++;
     return true;
   }
 
-  /** `,"text":"…"` of the words nestedWord() kept: printable ASCII with nothing to escape, one space between. */
+  /** `,"text":"…"` of the words keepWord() kept, the body's first: printable ASCII, one space between. */
   private wordsText(out: JsonBytes, buf: Buffer): void {
     out.bytes(TEXT_OPEN);
-    for (let w = 0; w < this.wordCount; w++) {
+    for (let w = 0; w < this.outerCount; w++) {
       if (w > 0) out.byte(SPACE);
+      out.append(buf, this.outerWords[w * 2]!, this.outerWords[w * 2 + 1]!);
+    }
+    for (let w = 0; w < this.wordCount; w++) {
+      if (w > 0 || this.outerCount > 0) out.byte(SPACE);
       out.append(buf, this.words[w * 2]!, this.words[w * 2 + 1]!);
     }
     out.byte(DQUOTE);
@@ -721,7 +738,7 @@ export class Interpreter implements EventBuilder<OpenEvent> {
     out.byte(RBRACE);
     this.closeRaw();
     if (avc !== undefined) out.constant(avc.text);
-    else if (this.wordCount > 0) this.wordsText(out, buf);
+    else if (this.wordCount + this.outerCount > 0) this.wordsText(out, buf);
     if (offsets[i] !== -1) {
       out.bytes(ENRICHED_OPEN);
       this.recordSeq = nextRecordSeq();

@@ -69,15 +69,15 @@ describe("byte path", () => {
     for (const body of BODIES) {
       const fast = recordsOf(`type=PATH msg=audit(1.000:1): ${body}`)[0]!;
       // a free-text word sends the same record through the text tokenizer; only "text" may differ
-      const viaText = recordsOf(`type=PATH msg=audit(1.000:1): word ${body}`)[0]!;
-      expect(viaText.text).toBe("word");
+      const viaText = recordsOf(`type=PATH msg=audit(1.000:1): (word) ${body}`)[0]!;
+      expect(viaText.text).toBe("(word)");
       delete viaText.text;
       expect(fast).toEqual(viaText);
     }
   });
 
   it("gives the event the same summary as the text tokenizer does", () => {
-    /** The event's NDJSON, with the text path's extra "text":"word" taken out. */
+    /** The event's NDJSON, with the text path's extra "text":"(word)" taken out. */
     const event = (line: string) => {
       const e = lines(Buffer.from(`${line}\n`))[0] as { records: Rec[] };
       delete e.records[0]!.text;
@@ -86,7 +86,7 @@ describe("byte path", () => {
     for (const type of ["SYSCALL", "USER_START"]) {
       for (const body of [...BODIES, ...NESTED]) {
         const fast = event(`type=${type} msg=audit(1.000:1): ${body}`);
-        expect(event(`type=${type} msg=audit(1.000:1): word ${body}`)).toEqual(fast);
+        expect(event(`type=${type} msg=audit(1.000:1): (word) ${body}`)).toEqual(fast);
       }
     }
     expect(event(`type=SYSCALL msg=audit(1.000:1): ${BODIES.find((b) => b.startsWith("key=6E65"))}`)).toMatchObject({
@@ -109,8 +109,8 @@ describe("byte path", () => {
       for (let k = next(12); k > 0; k--) inner += pieces[next(pieces.length)];
       const body = `pid=1 msg='${inner}' b=2`;
       const fast = recordsOf(`type=USER_END msg=audit(1.000:1): ${body}`)[0]!;
-      const viaText = recordsOf(`type=USER_END msg=audit(1.000:1): word ${body}`)[0]!;
-      viaText.text = viaText.text === "word" ? undefined : viaText.text?.replace(/^word /, "");
+      const viaText = recordsOf(`type=USER_END msg=audit(1.000:1): (word) ${body}`)[0]!;
+      viaText.text = viaText.text === "(word)" ? undefined : viaText.text?.replace(/^\(word\) /, "");
       if (viaText.text === undefined) delete viaText.text;
       expect(fast, body).toEqual(viaText);
     }
@@ -123,9 +123,9 @@ describe("byte path", () => {
       parser.pushBytes(Buffer.from(`type=USER_ACCT msg=audit(1.000:1): ${body}\n`));
       parser.end();
       const fast = lines(Buffer.from(`type=USER_ACCT msg=audit(1.000:1): ${body}\n`))[0] as { records: Rec[] };
-      const viaText = lines(Buffer.from(`type=USER_ACCT msg=audit(1.000:1): word ${body}\n`))[0] as { records: Rec[] };
+      const viaText = lines(Buffer.from(`type=USER_ACCT msg=audit(1.000:1): (word) ${body}\n`))[0] as { records: Rec[] };
       const rec = viaText.records[0]!;
-      rec.text = rec.text === "word" ? undefined : rec.text?.replace(/^word /, "");
+      rec.text = rec.text === "(word)" ? undefined : rec.text?.replace(/^\(word\) /, "");
       if (rec.text === undefined) delete rec.text;
       expect(fast, body).toEqual(viaText);
       return { record: fast.records[0]!, textPath: parser.stats.textPath };
@@ -153,10 +153,23 @@ describe("byte path", () => {
       record: { text: "PAM: setcred :" },
       textPath: 0,
     });
+    // the form with the word `user` before the pairs (its text first)
+    expect(
+      viaBoth(
+        `user ${outer} msg='PAM: authentication acct=judy : exe="/usr/sbin/sshd" (hostname=198.51.100.159, addr=198.51.100.159, terminal=ssh res=success)'`,
+      ),
+    ).toMatchObject({ record: { text: "user PAM: authentication :", fields: { hostname: "198.51.100.159" } }, textPath: 0 });
     // words the text path reads otherwise (a name prefix, a USER_AVC's, escapes, text beyond ASCII) stay there
     for (const words of ["old", "new", "avc:  denied  { start } for", 'a"b', "a\\b", "caf\u00e9", "\t"]) {
       expect(viaBoth(`${outer} msg='${words} acct=root res=success'`).textPath, words).toBe(1);
     }
+    // a word in parentheses joins the value before it (`subj=/usr/bin/man (enforce)`)
+    expect(viaBoth("pid=1 (x) msg='PAM: x res=success'")).toMatchObject({ record: { fields: { pid: "1 (x)" } }, textPath: 1 });
+    // a body whose first word is avc:… is an AVC's (its words give seresult, which the byte path does not read)
+    const parser = new AuditParser(() => {});
+    parser.pushBytes(Buffer.from("type=USER_AVC msg=audit(1.000:1): avc:x pid=1 msg='PAM: x res=success'\n"));
+    parser.end();
+    expect(parser.stats.textPath).toBe(1);
     // seeded, so a failure repeats: words and pairs in the punctuation the old form and the nested rules use
     let seed = 21;
     const next = (n: number) => {
@@ -199,7 +212,8 @@ describe("byte path", () => {
     for (let i = 0; i < 1500; i++) {
       let inner = "";
       for (let k = next(10); k > 0; k--) inner += pieces[next(pieces.length)] + (next(4) === 0 ? "" : " ".repeat(1 + next(2)));
-      viaBoth(`pid=1 msg='${inner}' b=2`);
+      const word = () => ["", "user ", "x) ", "(x) ", "old ", "q avc:x ", "a\\b ", "u: "][next(8)];
+      viaBoth(`${word()}pid=1 ${word()}msg='${inner}' ${word()}b=2`);
     }
   }, 120_000);
 
@@ -210,7 +224,7 @@ describe("byte path", () => {
       "pid=1 msg='PAM: x res=success, res=no)'",
     ]) {
       const [fast] = lines(Buffer.from(`type=USER_AUTH msg=audit(1.000:1): ${body}\n`)) as { success: boolean }[];
-      const [viaText] = lines(Buffer.from(`type=USER_AUTH msg=audit(1.000:1): word ${body}\n`)) as { success: boolean }[];
+      const [viaText] = lines(Buffer.from(`type=USER_AUTH msg=audit(1.000:1): (word) ${body}\n`)) as { success: boolean }[];
       expect([fast!.success, viaText!.success], body).toEqual([false, false]);
     }
     // one record's failure is not undone by the next record's success, nor the other way round
@@ -239,7 +253,7 @@ describe("byte path", () => {
           .join(""),
       );
     const fast = lines(log(""));
-    const viaText = lines(log("word ")).map((e) => {
+    const viaText = lines(log("(word) ")).map((e) => {
       delete (e as { records: Rec[] }).records[0]!.text;
       return e;
     });
@@ -253,7 +267,7 @@ describe("byte path", () => {
     // invalid UTF-8 reads as U+FFFD, as the text path decodes it
     const bad = Buffer.concat([Buffer.from("type=USER_START msg=audit(1.000:1): pid=1 ses=1"), Buffer.from([0xff]), Buffer.from("2\n")]);
     const badText = Buffer.concat([
-      Buffer.from("type=USER_START msg=audit(1.000:1): word pid=1 ses=1"),
+      Buffer.from("type=USER_START msg=audit(1.000:1): (word) pid=1 ses=1"),
       Buffer.from([0xff]),
       Buffer.from("2\n"),
     ]);
