@@ -68,6 +68,12 @@ const POOL_MAX_BYTES = 1 << 20;
 const RAW_OPEN = constJson(',"raw":{');
 const ENRICHED_OPEN = Buffer.from(',"enriched":{');
 const NULL = Buffer.from("null");
+const TEXT_OPEN = Buffer.from(',"text":"');
+/** A USER_AVC's msg='avc:  denied  { … } for …': the text path reads seresult/seperms from its words. */
+const AVC_PREFIX = Buffer.from("avc:");
+const BACKSLASH = 0x5c;
+/** Words kept from a body or its msg='…' (the old PAM form has one and four or five); more go the text path. */
+const MAX_WORDS = 32;
 
 interface TypeInfo {
   /** The type as a JSON string, and `{"type":"…","fields":{`, ready to append. */
@@ -219,6 +225,12 @@ export class Interpreter implements EventBuilder<OpenEvent> {
   private nestedFrom = -1;
   private nestedTo = -1;
   private nestedKey: FieldInfo | undefined;
+  /** Words inside the msg='…' of the last scan (start, end pairs), for its "text": see keepWord. */
+  private words = new Int32Array(2 * MAX_WORDS);
+  private wordCount = 0;
+  /** Words of the last scan's body outside msg='…' (old PAM's leading `user`): first in "text". */
+  private outerWords = new Int32Array(2 * MAX_WORDS);
+  private outerCount = 0;
 
   /** onEvent gets each completed event and its NDJSON line, valid only during the call. */
   constructor(
@@ -319,11 +331,17 @@ export class Interpreter implements EventBuilder<OpenEvent> {
       }
     }
     // EXECVE's text path keeps a quoted '…' value as it is; after an AVC's words msg='…' is left to the text path
-    const tokens = this.scan(buf, bodyFrom, end, typeInfo.memo, type !== "EXECVE" && avc === undefined);
+    const nestedOk = type !== "EXECVE" && avc === undefined;
+    const tokens = this.scan(buf, bodyFrom, end, typeInfo.memo, nestedOk, nestedOk && type !== "PROCTITLE");
     if (tokens >= 0 && (this.nestedFrom < 0 || this.nestedApart(tokens))) {
       // detect: counted, unless read from its JSON anyway (ENRICHED braces: RecordFlag.Fallback)
       const count =
-        this.memberSpans !== undefined && !this.rewriting && this.countJson.on && avc === undefined && !this.hasBraces(buf, tokens);
+        this.memberSpans !== undefined &&
+        !this.rewriting &&
+        this.countJson.on &&
+        avc === undefined &&
+        this.wordCount + this.outerCount === 0 &&
+        !this.hasBraces(buf, tokens);
       if (count) {
         this.counter.reset();
         this.rawCounter.reset();
@@ -337,7 +355,7 @@ export class Interpreter implements EventBuilder<OpenEvent> {
         this.raw = this.rawBytes;
       }
       if (this.memberSpans !== undefined) {
-        const fallback = this.repeated || avc !== undefined;
+        const fallback = this.repeated || avc !== undefined || this.wordCount + this.outerCount > 0;
         const flags = (noFields ? RecordFlag.NoFields : 0) | (fallback ? RecordFlag.Fallback : 0) | (count ? RecordFlag.NoJson : 0);
         const table = this.tableOf(open);
         table.byteRecord(
@@ -490,7 +508,7 @@ export class Interpreter implements EventBuilder<OpenEvent> {
    * follow them, ending at a -1), or -1 for any other shape: free text, braces, words or list punctuation
    * inside msg='…', an unterminated quote. Same token rules as tokenize().
    */
-  private scan(buf: Buffer, from: number, to: number, memo: FieldInfo[], nestedOk: boolean): number {
+  private scan(buf: Buffer, from: number, to: number, memo: FieldInfo[], nestedOk: boolean, wordsOk: boolean): number {
     let offsets = this.offsets;
     let n = 0;
     let bodyTokens = -1;
@@ -500,6 +518,8 @@ export class Interpreter implements EventBuilder<OpenEvent> {
     let end = to;
     this.nestedFrom = -1;
     this.nestedTo = -1;
+    this.wordCount = 0;
+    this.outerCount = 0;
     for (;;) {
       if (pos >= end) {
         if (nestedEnd < 0) break;
@@ -519,8 +539,11 @@ export class Interpreter implements EventBuilder<OpenEvent> {
         pos++;
         continue;
       }
-      // the text path skips these between nested pairs (the old PAM form "(hostname=?, addr=?"): its own
-      if (nestedEnd >= 0 && (c === LPAREN || c === COMMA)) return -1;
+      // skipped between nested pairs, as the text path skips them (the old PAM form "(hostname=?, addr=?")
+      if (nestedEnd >= 0 && (c === LPAREN || c === COMMA)) {
+        pos++;
+        continue;
+      }
       const keyStart = pos;
       // in the body, 0x1d ends everything (the body is cut there); in the ENRICHED part it is a plain byte
       const cut = bodyTokens < 0 ? GS : -1;
@@ -543,13 +566,24 @@ export class Interpreter implements EventBuilder<OpenEvent> {
           else if (k < 8) mid |= c << ((k - 4) * 8);
           pos++;
         }
-        if (pos >= end || c !== EQUALS) return -1;
+        if (pos >= end || c !== EQUALS) {
+          // a word of the body or inside msg='…' (old PAM: `user pid=… msg='PAM: session open acct=root : exe=…`)
+          // goes to "text"; in the ENRICHED part, or one the text path reads otherwise, the record goes there
+          if (
+            nestedEnd >= 0
+              ? !this.keepWord(buf, keyStart, pos, true)
+              : bodyTokens >= 0 || !wordsOk || !this.keepWord(buf, keyStart, pos, false)
+          )
+            return -1;
+          continue;
+        }
         keyEnd = pos++;
         info = fieldInfoAt.find(buf, keyStart, keyEnd, head, mid);
         if (t < 256) memo[t] = info;
       }
       this.infos[t] = info;
       const valueStart = pos;
+      let valueEnd = -1;
       c = pos < end ? buf[pos]! : SPACE;
       if (c === DQUOTE) {
         pos++;
@@ -579,8 +613,8 @@ export class Interpreter implements EventBuilder<OpenEvent> {
         return -1;
       } else {
         while (pos < end && buf[pos] !== SPACE && buf[pos] !== cut) pos++;
-        // inside msg='…' the text path drops a trailing ',' or ')' ("addr=?," "res=success)")
-        if (nestedEnd >= 0 && pos > valueStart && (buf[pos - 1] === COMMA || buf[pos - 1] === RPAREN)) return -1;
+        // inside msg='…' a trailing ',' or ')' is not the value's, as the text path reads it ("addr=?," "res=success)")
+        if (nestedEnd >= 0 && pos > valueStart && (buf[pos - 1] === COMMA || buf[pos - 1] === RPAREN)) valueEnd = pos - 1;
       }
       if (n + 5 > offsets.length) {
         const grown = new Int32Array(offsets.length * 2);
@@ -590,10 +624,49 @@ export class Interpreter implements EventBuilder<OpenEvent> {
       offsets[n++] = keyStart;
       offsets[n++] = keyEnd;
       offsets[n++] = valueStart;
-      offsets[n++] = pos;
+      offsets[n++] = valueEnd < 0 ? pos : valueEnd;
     }
     offsets[n] = -1;
     return bodyTokens < 0 ? n >> 2 : bodyTokens;
+  }
+
+  /**
+   * Keeps buf[from, to), a word of the body (outer) or between the pairs of a msg='…' (nested), for the record's
+   * "text" as the text tokenizer collects it (nested: one `)` at its end dropped, an empty one skipped). False for
+   * a word it reads otherwise (`old`/`new` name the next pair; `(…)` joins the value before it; a first word
+   * `avc:…` is an AVC's) or that needs escaping: that record stays on the text path.
+   */
+  private keepWord(buf: Buffer, from: number, to: number, nested: boolean): boolean {
+    const end = nested && buf[to - 1] === RPAREN ? to - 1 : to;
+    if (end === from) return true;
+    for (let i = from; i < end; i++) {
+      const c = buf[i]!;
+      if (c <= SPACE || c > 0x7e || c === DQUOTE || c === BACKSLASH || c === SQUOTE) return false;
+    }
+    if (!nested && buf[from] === LPAREN) return false;
+    if (end - from === 3 && isOldNew(buf, from)) return false;
+    const count = nested ? this.wordCount : this.outerCount;
+    if ((count === 0 && startsWith(buf, from, end, AVC_PREFIX)) || count === MAX_WORDS) return false;
+    const words = nested ? this.words : this.outerWords;
+    words[count * 2] = from;
+    words[count * 2 + 1] = end;
+    if (nested) this.wordCount++;
+    else this.outerCount++;
+    return true;
+  }
+
+  /** `,"text":"…"` of the words keepWord() kept, the body's first: printable ASCII, one space between. */
+  private wordsText(out: JsonBytes, buf: Buffer): void {
+    out.bytes(TEXT_OPEN);
+    for (let w = 0; w < this.outerCount; w++) {
+      if (w > 0) out.byte(SPACE);
+      out.append(buf, this.outerWords[w * 2]!, this.outerWords[w * 2 + 1]!);
+    }
+    for (let w = 0; w < this.wordCount; w++) {
+      if (w > 0 || this.outerCount > 0) out.byte(SPACE);
+      out.append(buf, this.words[w * 2]!, this.words[w * 2 + 1]!);
+    }
+    out.byte(DQUOTE);
   }
 
   /**
@@ -665,6 +738,7 @@ export class Interpreter implements EventBuilder<OpenEvent> {
     out.byte(RBRACE);
     this.closeRaw();
     if (avc !== undefined) out.constant(avc.text);
+    else if (this.wordCount + this.outerCount > 0) this.wordsText(out, buf);
     if (offsets[i] !== -1) {
       out.bytes(ENRICHED_OPEN);
       this.recordSeq = nextRecordSeq();
@@ -830,6 +904,15 @@ export class Interpreter implements EventBuilder<OpenEvent> {
         return;
       }
     }
+    if (info.kind === Kind.Session && !bytesAre(buf, from, to, UNSET_ID)) {
+      // a session id reads as itself (only 4294967295 is "unset"): no cache, as they are many (16 hosts' random
+      // ids missed its 2,048 entries at nearly every record, each miss a reading and its JSON made, issue 23)
+      this.member(info);
+      const at = this.out.length;
+      this.out.copyString(buf, from, to);
+      if (info.slot >= 0) this.summariseAt(open.event, info.slot, buf, from, to, at);
+      return;
+    }
     const readings = info.kind === undefined ? undefined : this.readings[info.kind];
     if (readings !== undefined) {
       const r = readings.get(buf, from, to);
@@ -977,7 +1060,10 @@ export class Interpreter implements EventBuilder<OpenEvent> {
     if (status === Status.Success) {
       if (this.isSyscall && this.repeatKey === undefined) event.success = bytesAre(buf, from, to, "yes");
     } else {
-      event.success ??= bytesAre(buf, from, to, "success") || bytesAre(buf, from, to, "1") || bytesAre(buf, from, to, "yes");
+      const ok = bytesAre(buf, from, to, "success") || bytesAre(buf, from, to, "1") || bytesAre(buf, from, to, "yes");
+      // as field() reads it: a record that says both (msg='… res=success res=failed') is not a success
+      if (event.success === undefined || (this.resultIn === this.recordSeq && !ok)) event.success = ok && (event.success ?? true);
+      this.resultIn = this.recordSeq;
     }
   }
 

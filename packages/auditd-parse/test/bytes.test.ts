@@ -69,15 +69,15 @@ describe("byte path", () => {
     for (const body of BODIES) {
       const fast = recordsOf(`type=PATH msg=audit(1.000:1): ${body}`)[0]!;
       // a free-text word sends the same record through the text tokenizer; only "text" may differ
-      const viaText = recordsOf(`type=PATH msg=audit(1.000:1): word ${body}`)[0]!;
-      expect(viaText.text).toBe("word");
+      const viaText = recordsOf(`type=PATH msg=audit(1.000:1): (word) ${body}`)[0]!;
+      expect(viaText.text).toBe("(word)");
       delete viaText.text;
       expect(fast).toEqual(viaText);
     }
   });
 
   it("gives the event the same summary as the text tokenizer does", () => {
-    /** The event's NDJSON, with the text path's extra "text":"word" taken out. */
+    /** The event's NDJSON, with the text path's extra "text":"(word)" taken out. */
     const event = (line: string) => {
       const e = lines(Buffer.from(`${line}\n`))[0] as { records: Rec[] };
       delete e.records[0]!.text;
@@ -86,7 +86,7 @@ describe("byte path", () => {
     for (const type of ["SYSCALL", "USER_START"]) {
       for (const body of [...BODIES, ...NESTED]) {
         const fast = event(`type=${type} msg=audit(1.000:1): ${body}`);
-        expect(event(`type=${type} msg=audit(1.000:1): word ${body}`)).toEqual(fast);
+        expect(event(`type=${type} msg=audit(1.000:1): (word) ${body}`)).toEqual(fast);
       }
     }
     expect(event(`type=SYSCALL msg=audit(1.000:1): ${BODIES.find((b) => b.startsWith("key=6E65"))}`)).toMatchObject({
@@ -109,12 +109,174 @@ describe("byte path", () => {
       for (let k = next(12); k > 0; k--) inner += pieces[next(pieces.length)];
       const body = `pid=1 msg='${inner}' b=2`;
       const fast = recordsOf(`type=USER_END msg=audit(1.000:1): ${body}`)[0]!;
-      const viaText = recordsOf(`type=USER_END msg=audit(1.000:1): word ${body}`)[0]!;
-      viaText.text = viaText.text === "word" ? undefined : viaText.text?.replace(/^word /, "");
+      const viaText = recordsOf(`type=USER_END msg=audit(1.000:1): (word) ${body}`)[0]!;
+      viaText.text = viaText.text === "(word)" ? undefined : viaText.text?.replace(/^\(word\) /, "");
       if (viaText.text === undefined) delete viaText.text;
       expect(fast, body).toEqual(viaText);
     }
   }, 120_000); // 3,000 seeded bodies: about 7 s on a quiet 2-core machine, far more when it is shared
+
+  it("reads the old PAM form msg='PAM: … (hostname=?, …)' on the byte path, its words as the text tokenizer's text", () => {
+    /** The record on the byte path and through the text tokenizer (an outer word sends it there), and the parser. */
+    const viaBoth = (body: string) => {
+      const parser = new AuditParser(() => {});
+      parser.pushBytes(Buffer.from(`type=USER_ACCT msg=audit(1.000:1): ${body}\n`));
+      parser.end();
+      const fast = lines(Buffer.from(`type=USER_ACCT msg=audit(1.000:1): ${body}\n`))[0] as { records: Rec[] };
+      const viaText = lines(Buffer.from(`type=USER_ACCT msg=audit(1.000:1): (word) ${body}\n`))[0] as { records: Rec[] };
+      const rec = viaText.records[0]!;
+      rec.text = rec.text === "(word)" ? undefined : rec.text?.replace(/^\(word\) /, "");
+      if (rec.text === undefined) delete rec.text;
+      expect(fast, body).toEqual(viaText);
+      return { record: fast.records[0]!, textPath: parser.stats.textPath };
+    };
+    const outer = "pid=13015 uid=0 auid=4294967295 ses=7 subj=system_u:system_r:crond_t:s0-s0:c0.c1023";
+    expect(
+      viaBoth(`${outer} msg='PAM: session open acct=root : exe="/usr/sbin/crond" (hostname=?, addr=?, terminal=cron res=success)'`),
+    ).toEqual({
+      record: expect.objectContaining({
+        fields: expect.objectContaining({
+          acct: "root",
+          exe: "/usr/sbin/crond",
+          hostname: null,
+          addr: null,
+          terminal: "cron",
+          res: "success",
+        }),
+        text: "PAM: session open :",
+      }),
+      textPath: 0,
+    });
+    expect(
+      viaBoth(`${outer} msg='PAM: setcred acct=bob : exe="/usr/sbin/crond" hostname=? addr=? terminal=cron res=success'`),
+    ).toMatchObject({
+      record: { text: "PAM: setcred :" },
+      textPath: 0,
+    });
+    // the form with the word `user` before the pairs (its text first)
+    expect(
+      viaBoth(
+        `user ${outer} msg='PAM: authentication acct=judy : exe="/usr/sbin/sshd" (hostname=198.51.100.159, addr=198.51.100.159, terminal=ssh res=success)'`,
+      ),
+    ).toMatchObject({ record: { text: "user PAM: authentication :", fields: { hostname: "198.51.100.159" } }, textPath: 0 });
+    // words the text path reads otherwise (a name prefix, a USER_AVC's, escapes, text beyond ASCII) stay there
+    for (const words of ["old", "new", "avc:  denied  { start } for", 'a"b', "a\\b", "caf\u00e9", "\t"]) {
+      expect(viaBoth(`${outer} msg='${words} acct=root res=success'`).textPath, words).toBe(1);
+    }
+    // a word in parentheses joins the value before it (`subj=/usr/bin/man (enforce)`)
+    expect(viaBoth("pid=1 (x) msg='PAM: x res=success'")).toMatchObject({ record: { fields: { pid: "1 (x)" } }, textPath: 1 });
+    // a body whose first word is avc:… is an AVC's (its words give seresult, which the byte path does not read)
+    const parser = new AuditParser(() => {});
+    parser.pushBytes(Buffer.from("type=USER_AVC msg=audit(1.000:1): avc:x pid=1 msg='PAM: x res=success'\n"));
+    parser.end();
+    expect(parser.stats.textPath).toBe(1);
+    // seeded, so a failure repeats: words and pairs in the punctuation the old form and the nested rules use
+    let seed = 21;
+    const next = (n: number) => {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      return seed % n;
+    };
+    const pieces = [
+      "PAM:",
+      "session",
+      "open",
+      ":",
+      "acct=root",
+      'exe="/bin/su"',
+      "(hostname=?,",
+      "addr=?,",
+      "res=success)",
+      "x)",
+      "x))",
+      ")",
+      "(",
+      ",",
+      "((",
+      "a,",
+      "a),",
+      "b=)",
+      "c=,",
+      "d=(e)",
+      '"',
+      "old",
+      "new",
+      "avc:",
+      "avcx",
+      "\\",
+      "\u00e9",
+      "pid=2",
+      "msg=x",
+      "{",
+      "=",
+    ];
+    for (let i = 0; i < 1500; i++) {
+      let inner = "";
+      for (let k = next(10); k > 0; k--) inner += pieces[next(pieces.length)] + (next(4) === 0 ? "" : " ".repeat(1 + next(2)));
+      const word = () => ["", "user ", "x) ", "(x) ", "old ", "q avc:x ", "a\\b ", "u: "][next(8)];
+      viaBoth(`${word()}pid=1 ${word()}msg='${inner}' ${word()}b=2`);
+    }
+  }, 120_000);
+
+  it("fails an event whose record says res=success and res=failed, on the byte path as on the text path", () => {
+    for (const body of [
+      "pid=1 msg='op=x res=success res=failed'",
+      "pid=1 res=success res=failed",
+      "pid=1 msg='PAM: x res=success, res=no)'",
+    ]) {
+      const [fast] = lines(Buffer.from(`type=USER_AUTH msg=audit(1.000:1): ${body}\n`)) as { success: boolean }[];
+      const [viaText] = lines(Buffer.from(`type=USER_AUTH msg=audit(1.000:1): (word) ${body}\n`)) as { success: boolean }[];
+      expect([fast!.success, viaText!.success], body).toEqual([false, false]);
+    }
+    // one record's failure is not undone by the next record's success, nor the other way round
+    const [e] = lines(
+      Buffer.from("type=USER_AUTH msg=audit(1.000:1): pid=1 res=success\ntype=USER_ACCT msg=audit(1.000:1): pid=1 res=failed\n"),
+    ) as { success: boolean }[];
+    expect(e!.success).toBe(true);
+  });
+
+  it("reads session ids as the text tokenizer does, however many (past the readings' cache) and however written", () => {
+    const ids = [
+      "4294967295",
+      '"4294967295"',
+      '"7"',
+      "?",
+      "(none)",
+      "-1",
+      "0x10",
+      "",
+      ...Array.from({ length: 3000 }, (_, i) => String(i * 7919)),
+    ];
+    const log = (prefix: string) =>
+      Buffer.from(
+        ids
+          .map((id, i) => `type=USER_START msg=audit(1.000:${i + 1}): ${prefix}pid=1 ses=${id} msg='op=x old-ses=${id} res=success'\n`)
+          .join(""),
+      );
+    const fast = lines(log(""));
+    const viaText = lines(log("(word) ")).map((e) => {
+      delete (e as { records: Rec[] }).records[0]!.text;
+      return e;
+    });
+    expect(fast).toEqual(viaText);
+    expect(fast.slice(0, 4)).toMatchObject([{ ses: "unset" }, { ses: "unset" }, { ses: "7" }, {}]);
+    expect(fast[3]).not.toHaveProperty("ses");
+    expect(fast.at(-1)).toMatchObject({
+      ses: String(2999 * 7919),
+      records: [{ fields: { ses: String(2999 * 7919), "old-ses": String(2999 * 7919) } }],
+    });
+    // invalid UTF-8 reads as U+FFFD, as the text path decodes it
+    const bad = Buffer.concat([Buffer.from("type=USER_START msg=audit(1.000:1): pid=1 ses=1"), Buffer.from([0xff]), Buffer.from("2\n")]);
+    const badText = Buffer.concat([
+      Buffer.from("type=USER_START msg=audit(1.000:1): (word) pid=1 ses=1"),
+      Buffer.from([0xff]),
+      Buffer.from("2\n"),
+    ]);
+    const [e1] = lines(bad) as { ses: string; records: Rec[] }[];
+    const [e2] = lines(badText) as { records: Rec[] }[];
+    delete e2!.records[0]!.text;
+    expect(e1).toEqual(e2);
+    expect(e1!.ses).toBe("1\uFFFD2");
+  });
 
   it("reads a kernel AVC's leading words and the pairs after them as the text tokenizer does", () => {
     // a word after the pairs sends the same record through the text tokenizer: its text gains " zzword"

@@ -36,7 +36,7 @@ describe("repeated keys", () => {
   const body = 'arch=c000003e syscall=59 success=yes exit=0 pid=1 pid=2 uid=0 uid=1000 syscall=2 key="a" key="b" exit=-13 success=no';
   for (const [path, line] of [
     ["byte path", `type=SYSCALL msg=audit(1.000:1): ${body}`],
-    ["text tokenizer", `type=SYSCALL msg=audit(1.000:1): word ${body}`],
+    ["text tokenizer", `type=SYSCALL msg=audit(1.000:1): (word) ${body}`],
   ]) {
     it(`${path}: every value kept under its own key, the first under the name, as the summary reads it`, () => {
       const { lines, events } = parse(line!, { ids });
