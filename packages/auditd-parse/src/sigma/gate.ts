@@ -320,7 +320,8 @@ export class FieldIndex {
     this.suffixes = [...this.suffix];
     for (const [, a] of [...this.prefixes, ...this.suffixes]) a.list = [...a.lits];
     this.containsList = [...this.contains];
-    this.lineSearch = LineSearch.of([...this.contains.keys()]);
+    // keywords alone search the command line (Gate.keywords)
+    if (this.field === "") this.lineSearch = LineSearch.of([...this.contains.keys()]);
     let paired = 0;
     for (const [lit, rules] of this.containsList) {
       if (lit.length < 2 || !isAscii(lit)) {
