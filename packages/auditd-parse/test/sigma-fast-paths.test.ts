@@ -4,6 +4,7 @@ import type { EventJson } from "../src/event-json";
 import { AuditParser } from "../src/parser";
 import { eventDocs } from "../src/sigma/document";
 import { matchedTypes, SigmaEngine } from "../src/sigma/engine";
+import { LONG_LINE } from "../src/sigma/pattern";
 import type { SigmaRule } from "../src/sigma/rules";
 import { SIGMAHQ_RULES } from "../src/sigma/sigmahq-rules";
 import { IDS, literals, random, ruleSet } from "./sigma-logs";
@@ -132,6 +133,8 @@ const SHORT_LINES = { longest: 800, longShare: 0.05, oddShare: 0.35 };
  * `longargv` log (execs of hundreds of arguments), whose command line the gate searches once for all values.
  */
 const LONG_LINES = { longest: 3000, longShare: 0.3, oddShare: 0.01 };
+/** Command lines as long, a third of the arguments with a piece beyond ASCII (lower-cased before they are searched). */
+const LONG_ODD_LINES = { longest: 3000, longShare: 0.45, oddShare: 0.35 };
 
 /** Random argument-heavy events: EXECVE records with 5-60 arguments of keywords and noise, with the records around them. */
 function argumentLog(next: () => number, events: number, shape = SHORT_LINES): Buffer {
@@ -261,6 +264,75 @@ describe("keywords searched once in an EXECVE record's command line give every r
     for (const [name, rules] of Object.entries(RULE_SETS)) {
       const hits = compare(rules, log, `${name} long seed ${seed}`);
       expect(hits).toBeGreaterThan(10);
+    }
+  });
+
+  it.each([1, 2])("on seeded random command lines of 4-80 KB whose arguments are often beyond ASCII (seed %i)", (seed) => {
+    const log = argumentLog(random(seed), 60, LONG_ODD_LINES);
+    for (const [name, rules] of Object.entries(RULE_SETS)) {
+      const hits = compare(rules, log, `${name} long odd seed ${seed}`);
+      expect(hits).toBeGreaterThan(10);
+    }
+  });
+
+  it("finds the same keywords in a command line of 16 K characters or more, searched in its arguments, as in a short one", () => {
+    // each exec once as it is and once with an argument that makes its command line LONG_LINE characters or
+    // more (pattern.ts commandLine: no joined, lower-cased copy is searched)
+    const execs = [
+      ["iptables", "--to-ports", "42"],
+      ["cat", "/HOME/A/.BASH_HISTORY"],
+      ["cat", "/tmp/\u212aill"],
+      ["x", "--abc--"],
+      ["x", "WINNER"],
+      ["GREP", "-r", "PassWord", "/etc"],
+      ["x", "a\u03a3"],
+      ["x", "/sbin/\u0130nit"],
+      ["x", "X\u0130NIT"],
+      ["dd", "IF=/dev/zero", "bs=1"],
+      ["dd", "if=/dev/zero", "OF=/x"],
+      ["touch", "-t", "202001010000", "/x"],
+      ["ls", "-l"],
+    ];
+    const value = (a: string) => (/^[\x21-\x7e]+$/.test(a) && !/["']/.test(a) ? `"${a}"` : Buffer.from(a).toString("hex").toUpperCase());
+    const lines: string[] = [];
+    let serial = 0;
+    for (const argv of execs) {
+      for (const args of [argv, [...argv, "y".repeat(LONG_LINE)]]) {
+        const stamp = `msg=audit(1700000000.${String(++serial).padStart(3, "0")}:${serial}):`;
+        lines.push(`type=EXECVE ${stamp} argc=${args.length} ${args.map((a, i) => `a${i}=${value(a)}`).join(" ")}`, `type=EOE ${stamp}`);
+      }
+    }
+    const log = Buffer.from(`${lines.join("\n")}\n`);
+    // keywords all ASCII without a space (SigmaHQ's, and the overlapping ones): the gate searches the arguments
+    // for them (LineSearch); with `aς` or `--to-ports 42` it searches the command line lower-cased, and the full
+    // tests search the arguments for those they can
+    const counts = {
+      sigmahq: [0, 1, 0, 0, 0, 1, 0, 0, 0, 2, 1, 1, 0],
+      extra: [1, 1, 1, 2, 2, 2, 1, 0, 0, 2, 1, 1, 0],
+      ascii: [0, 1, 1, 2, 2, 2, 0, 0, 0, 2, 1, 1, 0],
+    };
+    const ascii = ruleSet([
+      ...SIGMAHQ_RULES,
+      ...[
+        ...EXTRA.filter(({ id }) => id !== "kw-any" && id !== "kw-sigma"),
+        { id: "kw-ascii", detection: { kw: ["kill", "pass*word"], condition: "kw" } },
+      ].map(({ id, detection }) => ({
+        rule: { title: id, id, logsource: { product: "linux", service: "auditd" }, detection },
+        path: `${id}.yml`,
+      })),
+    ]).rules;
+    for (const [name, rules] of Object.entries({ ...RULE_SETS, ascii })) {
+      const alerts = alertIds(rules, log);
+      const short = alerts.filter((_, i) => i % 2 === 0);
+      expect(
+        alerts.filter((_, i) => i % 2 === 1),
+        name,
+      ).toEqual(short);
+      // what each alerts on, long or not (İ lower-cases to "i" and a dot: no `init` in "/sbin/İnit"; `ls` on nothing)
+      expect(
+        short.map((ids) => ids.length),
+        name,
+      ).toEqual(counts[name as keyof typeof counts]);
     }
   });
 

@@ -1,6 +1,6 @@
 import { ByteNames } from "../byte-names";
 import { fieldSlot, type SigmaDoc } from "./compile";
-import { lowerCased } from "./pattern";
+import { LineSearch, lowerCased } from "./pattern";
 import type { TableEvent } from "./table-doc";
 import type { Atom, Trigger } from "./trigger";
 
@@ -210,6 +210,8 @@ export class FieldIndex {
    * (containsAt), instead of one search per substring through a command line of 300 KB.
    */
   private containsAny: RegExp | undefined;
+  /** The substrings looked for in a long command line's arguments, not in its lower-cased copy (pattern.ts). */
+  private lineSearch: LineSearch | undefined;
   /** Per substring, its rules and those of every substring it holds (containsAny finds the longest at a place). */
   private readonly containsAt = new Map<string, number[]>();
   /**
@@ -318,6 +320,8 @@ export class FieldIndex {
     this.suffixes = [...this.suffix];
     for (const [, a] of [...this.prefixes, ...this.suffixes]) a.list = [...a.lits];
     this.containsList = [...this.contains];
+    // keywords alone search the command line (Gate.keywords)
+    if (this.field === "") this.lineSearch = LineSearch.of([...this.contains.keys()]);
     let paired = 0;
     for (const [lit, rules] of this.containsList) {
       if (lit.length < 2 || !isAscii(lit)) {
@@ -492,6 +496,11 @@ export class FieldIndex {
     }
     const containsList = this.containsList;
     if (containsList.length === 0) return;
+    const inLine = this.lineSearch?.foundIn(v);
+    if (inLine !== undefined) {
+      for (const [lit, found] of containsList) if (inLine.has(lit)) add(found, rules);
+      return;
+    }
     lower ??= lowerCased(v);
     const any = this.containsAny;
     if (any === undefined) {

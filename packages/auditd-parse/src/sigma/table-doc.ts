@@ -7,6 +7,7 @@ import { interpreted, RecordFlag, type RecordTable } from "../record-table";
 import { isNullishAt } from "../values";
 import { slotCount } from "./compile";
 import { ascii, Doc, EventShared, hasSpecial, isExecveField, MISSING, RecordDoc, special, specialNames } from "./document";
+import { commandLine } from "./pattern";
 
 /**
  * What this file uses of the bin's modules, read once: detect's code is a chunk loaded lazily
@@ -305,7 +306,7 @@ export class TableEvent {
 
   /** The event's argv joined by spaces: what keywords search in an EXECVE record besides its values (Doc's text). */
   argvText(): string | undefined {
-    if (this.commandLine === undefined && this.event.argv !== undefined) this.commandLine = this.event.argv.join(" ");
+    if (this.commandLine === undefined && this.event.argv !== undefined) this.commandLine = commandLine(this.event.argv);
     return this.commandLine;
   }
 
