@@ -9,7 +9,6 @@ export function jsonString(s: string): string {
   return `"${s}"`;
 }
 
-/** JSON.stringify's escapes for the bytes below 0x20 (\n, \t … and \u00XX for the rest). */
 /** Appends `"key":value` to a comma-separated member list. */
 export function member(list: string, key: string, valueJson: string): string {
   return list.length === 0 ? `${jsonString(key)}:${valueJson}` : `${list},${jsonString(key)}:${valueJson}`;
@@ -35,6 +34,7 @@ export function wordsOf(b: Uint8Array): Int32Array {
   return words;
 }
 
+/** JSON.stringify's escapes for the bytes below 0x20 (\n, \t … and \u00XX for the rest). */
 const ESCAPES: Uint8Array[] = Array.from({ length: 32 }, (_, c) => Buffer.from(JSON.stringify(String.fromCharCode(c)).slice(1, -1)));
 
 /**
@@ -183,15 +183,17 @@ export class JsonBytes {
   }
 
   /**
-   * src[from, to) as a JSON string literal, escaping as JSON.stringify does. A value with bytes above 0x7f
-   * goes through a UTF-8 decode instead, so invalid sequences become U+FFFD exactly as when read as text.
+   * src[from, to) as a JSON string literal, escaping as JSON.stringify does; false when its bytes are not
+   * UTF-8. Valid UTF-8 above 0x7f is copied as it is: it decodes to no lone surrogate, the only non-ASCII
+   * JSON.stringify escapes (PATH names with accents went through three strings here). Any other value goes
+   * through a UTF-8 decode, so invalid sequences become U+FFFD exactly as when read as text.
    */
-  /** Writes src[from, to) as a JSON string; false when its bytes are not UTF-8 (U+FFFD written in their place). */
   copyString(src: Buffer, from: number, to: number): boolean {
     this.reserve((to - from) * 6 + 2);
     const buf = this.buf;
     const start = this.length;
     let at = start;
+    let utf8 = false;
     buf[at++] = 34;
     for (let i = from; i < to; i++) {
       const c = src[i]!;
@@ -203,10 +205,13 @@ export class JsonBytes {
       } else if (c < 128) {
         buf[at++] = 92;
         buf[at++] = c;
+      } else if (utf8 || isUtf8(src.subarray(from, to))) {
+        utf8 = true;
+        buf[at++] = c;
       } else {
         this.length = start;
         this.text(jsonString(src.toString("utf8", from, to)));
-        return isUtf8(src.subarray(from, to));
+        return false;
       }
     }
     buf[at++] = 34;
