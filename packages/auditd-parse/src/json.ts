@@ -184,38 +184,62 @@ export class JsonBytes {
 
   /**
    * src[from, to) as a JSON string literal, escaping as JSON.stringify does; false when its bytes are not
-   * UTF-8. Valid UTF-8 above 0x7f is copied as it is: it decodes to no lone surrogate, the only non-ASCII
-   * JSON.stringify escapes (PATH names with accents went through three strings here). Any other value goes
-   * through a UTF-8 decode, so invalid sequences become U+FFFD exactly as when read as text.
+   * UTF-8 (U+FFFD written in their place). A byte above 0x7f hands the rest to copyUtf8, out of this loop,
+   * which every plain value runs.
    */
   copyString(src: Buffer, from: number, to: number): boolean {
     this.reserve((to - from) * 6 + 2);
     const buf = this.buf;
     const start = this.length;
     let at = start;
-    let utf8 = false;
     buf[at++] = 34;
     for (let i = from; i < to; i++) {
       const c = src[i]!;
       if (c >= 32 && c !== 34 && c !== 92 && c < 128) {
         buf[at++] = c;
-      } else if (c < 32) {
-        const e = ESCAPES[c]!;
-        for (let j = 0; j < e.length; j++) buf[at++] = e[j]!;
       } else if (c < 128) {
-        buf[at++] = 92;
-        buf[at++] = c;
-      } else if (utf8 || isUtf8(src.subarray(from, to))) {
-        utf8 = true;
-        buf[at++] = c;
+        at = escapeAscii(buf, at, c);
       } else {
-        this.length = start;
-        this.text(jsonString(src.toString("utf8", from, to)));
-        return false;
+        return this.copyUtf8(src, from, to, i, at, start);
       }
     }
     buf[at++] = 34;
     this.length = at;
     return true;
   }
+
+  /**
+   * copyString from its first byte above 0x7f (src[i], written up to `at`). Valid UTF-8 is copied as it is:
+   * it decodes to no lone surrogate, the only non-ASCII JSON.stringify escapes (PATH names with accents went
+   * through three strings here). Anything else is decoded, so invalid sequences become U+FFFD exactly as when
+   * read as text.
+   */
+  private copyUtf8(src: Buffer, from: number, to: number, i: number, at: number, start: number): boolean {
+    if (!isUtf8(src.subarray(from, to))) {
+      this.length = start;
+      this.text(jsonString(src.toString("utf8", from, to)));
+      return false;
+    }
+    const buf = this.buf;
+    for (; i < to; i++) {
+      const c = src[i]!;
+      if (c >= 32 && c !== 34 && c !== 92) buf[at++] = c;
+      else at = escapeAscii(buf, at, c);
+    }
+    buf[at++] = 34;
+    this.length = at;
+    return true;
+  }
+}
+
+/** Writes JSON's escape of the ASCII byte c (a control byte, `"` or a backslash) at buf[at]; where it ends. */
+function escapeAscii(buf: Buffer, at: number, c: number): number {
+  if (c >= 32) {
+    buf[at++] = 92;
+    buf[at++] = c;
+    return at;
+  }
+  const e = ESCAPES[c]!;
+  for (let j = 0; j < e.length; j++) buf[at++] = e[j]!;
+  return at;
 }
