@@ -41,9 +41,8 @@ export class ByteNames<T> {
     const length = to - from;
     let hash = Math.imul(head ^ Math.imul(mid, 0x9e3779b1) ^ length, 0x85ebca6b);
     for (let i = from + 8; i < to; i++) hash = Math.imul(hash ^ buf[i]!, 0x01000193);
-    hash ^= hash >>> 15;
     const lengths = this.lengths;
-    for (let slot = hash & this.mask, probes = 0; probes < 8; slot = (slot + 1) & this.mask, probes++) {
+    for (let slot = mixed(hash) & this.mask, probes = 0; probes < 8; slot = (slot + 1) & this.mask, probes++) {
       const known = lengths[slot]!;
       if (known === -1) {
         const value = this.make(buf.toString("utf8", from, to), buf, from, to);
@@ -67,6 +66,11 @@ export class ByteNames<T> {
         return this.values[slot]!;
       }
     }
+    // eight probes met neither the name nor a free slot: while the table may grow, more slots break the run up
+    if (this.mask + 1 < this.slots) {
+      this.grow();
+      return this.find(buf, from, to, head, mid);
+    }
     return this.make(buf.toString("utf8", from, to), buf, from, to);
   }
 
@@ -86,8 +90,7 @@ export class ByteNames<T> {
       let hash = Math.imul(heads[i]! ^ Math.imul(mids[i]!, 0x9e3779b1) ^ length, 0x85ebca6b);
       const tail = tails[i];
       if (tail !== undefined) for (let j = 0; j < tail.length; j++) hash = Math.imul(hash ^ tail[j]!, 0x01000193);
-      hash ^= hash >>> 15;
-      let slot = hash & this.mask;
+      let slot = mixed(hash) & this.mask;
       while (this.lengths[slot] !== -1) slot = (slot + 1) & this.mask;
       this.lengths[slot] = length;
       this.heads[slot] = heads[i]!;
@@ -110,6 +113,20 @@ export function packMid(buf: Uint8Array, from: number, to: number): number {
   let mid = 0;
   for (let i = from + 4; i < to && i < from + 8; i++) mid |= buf[i]! << ((i - from - 4) * 8);
   return mid;
+}
+
+/**
+ * The slot is taken from the hash's low bits, which the multiplications above fill only from the low bits of
+ * what they mix: names that differ only in bytes 5–7 and share a long tail (`host-042.example.net`, 200 hosts)
+ * fell into a few runs of slots, and half of them, past eight probes, were made again on every line. This
+ * finalizer (MurmurHash3's fmix32) lets every bit of the hash reach the low ones.
+ */
+function mixed(hash: number): number {
+  hash ^= hash >>> 16;
+  hash = Math.imul(hash, 0x85ebca6b);
+  hash ^= hash >>> 13;
+  hash = Math.imul(hash, 0xc2b2ae35);
+  return hash ^ (hash >>> 16);
 }
 
 function sameTail(tail: Uint8Array, buf: Buffer, from: number): boolean {

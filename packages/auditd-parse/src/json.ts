@@ -9,7 +9,6 @@ export function jsonString(s: string): string {
   return `"${s}"`;
 }
 
-/** JSON.stringify's escapes for the bytes below 0x20 (\n, \t … and \u00XX for the rest). */
 /** Appends `"key":value` to a comma-separated member list. */
 export function member(list: string, key: string, valueJson: string): string {
   return list.length === 0 ? `${jsonString(key)}:${valueJson}` : `${list},${jsonString(key)}:${valueJson}`;
@@ -35,6 +34,7 @@ export function wordsOf(b: Uint8Array): Int32Array {
   return words;
 }
 
+/** JSON.stringify's escapes for the bytes below 0x20 (\n, \t … and \u00XX for the rest). */
 const ESCAPES: Uint8Array[] = Array.from({ length: 32 }, (_, c) => Buffer.from(JSON.stringify(String.fromCharCode(c)).slice(1, -1)));
 
 /**
@@ -183,10 +183,10 @@ export class JsonBytes {
   }
 
   /**
-   * src[from, to) as a JSON string literal, escaping as JSON.stringify does. A value with bytes above 0x7f
-   * goes through a UTF-8 decode instead, so invalid sequences become U+FFFD exactly as when read as text.
+   * src[from, to) as a JSON string literal, escaping as JSON.stringify does; false when its bytes are not
+   * UTF-8 (U+FFFD written in their place). A byte above 0x7f hands the rest to copyUtf8, out of this loop,
+   * which every plain value runs.
    */
-  /** Writes src[from, to) as a JSON string; false when its bytes are not UTF-8 (U+FFFD written in their place). */
   copyString(src: Buffer, from: number, to: number): boolean {
     this.reserve((to - from) * 6 + 2);
     const buf = this.buf;
@@ -197,20 +197,49 @@ export class JsonBytes {
       const c = src[i]!;
       if (c >= 32 && c !== 34 && c !== 92 && c < 128) {
         buf[at++] = c;
-      } else if (c < 32) {
-        const e = ESCAPES[c]!;
-        for (let j = 0; j < e.length; j++) buf[at++] = e[j]!;
       } else if (c < 128) {
-        buf[at++] = 92;
-        buf[at++] = c;
+        at = escapeAscii(buf, at, c);
       } else {
-        this.length = start;
-        this.text(jsonString(src.toString("utf8", from, to)));
-        return isUtf8(src.subarray(from, to));
+        return this.copyUtf8(src, from, to, i, at, start);
       }
     }
     buf[at++] = 34;
     this.length = at;
     return true;
   }
+
+  /**
+   * copyString from its first byte above 0x7f (src[i], written up to `at`). Valid UTF-8 is copied as it is:
+   * it decodes to no lone surrogate, the only non-ASCII JSON.stringify escapes (PATH names with accents went
+   * through three strings here). Anything else is decoded, so invalid sequences become U+FFFD exactly as when
+   * read as text.
+   */
+  private copyUtf8(src: Buffer, from: number, to: number, i: number, at: number, start: number): boolean {
+    if (!isUtf8(src.subarray(from, to))) {
+      this.length = start;
+      this.text(jsonString(src.toString("utf8", from, to)));
+      return false;
+    }
+    const buf = this.buf;
+    for (; i < to; i++) {
+      const c = src[i]!;
+      if (c >= 32 && c !== 34 && c !== 92) buf[at++] = c;
+      else at = escapeAscii(buf, at, c);
+    }
+    buf[at++] = 34;
+    this.length = at;
+    return true;
+  }
+}
+
+/** Writes JSON's escape of the ASCII byte c (a control byte, `"` or a backslash) at buf[at]; where it ends. */
+function escapeAscii(buf: Buffer, at: number, c: number): number {
+  if (c >= 32) {
+    buf[at++] = 92;
+    buf[at++] = c;
+    return at;
+  }
+  const e = ESCAPES[c]!;
+  for (let j = 0; j < e.length; j++) buf[at++] = e[j]!;
+  return at;
 }

@@ -1,0 +1,64 @@
+import { isUtf8 } from "node:buffer";
+import { describe, expect, it } from "vitest";
+import { JsonBytes } from "../src/json";
+import { random } from "./sigma-logs";
+
+/** What copyString must write for b: the text path's JSON of the value read as UTF-8. */
+function expected(b: Buffer): string {
+  return JSON.stringify(b.toString("utf8"));
+}
+
+function copied(b: Buffer, pad = 0): { json: string; utf8: boolean } {
+  const w = new JsonBytes(8);
+  const src = Buffer.concat([Buffer.alloc(pad, 0x41), b, Buffer.alloc(pad, 0x41)]);
+  const utf8 = w.copyString(src, pad, pad + b.length);
+  return { json: w.buf.toString("utf8", 0, w.length), utf8 };
+}
+
+// Valid UTF-8 is copied byte for byte (PATH names with accents, issue 23): it must still be exactly what
+// JSON.stringify writes, and everything that is not valid UTF-8 must still come out as U+FFFD.
+describe("copyString above 0x7f", () => {
+  const cases: [string, number[]][] = [
+    ["2-byte é", [0x63, 0x61, 0x66, 0xc3, 0xa9]],
+    ["3-byte €", [0xe2, 0x82, 0xac]],
+    ["4-byte emoji", [0xf0, 0x9f, 0x98, 0x80]],
+    ["U+2028 and U+2029", [0xe2, 0x80, 0xa8, 0x20, 0xe2, 0x80, 0xa9]],
+    ["U+FFFD itself", [0xef, 0xbf, 0xbd]],
+    ["U+FEFF, U+10FFFF", [0xef, 0xbb, 0xbf, 0xf4, 0x8f, 0xbf, 0xbf]],
+    ["UTF-8 beside quote, backslash, control bytes", [0x22, 0xc3, 0xa9, 0x5c, 0x01, 0x0a, 0x7f, 0xc3, 0xbc, 0x22]],
+    ["overlong /", [0xc0, 0xaf]],
+    ["overlong 3-byte", [0xe0, 0x80, 0xaf]],
+    ["encoded surrogate", [0xed, 0xa0, 0x80]],
+    ["surrogate pair as two 3-byte sequences", [0xed, 0xa0, 0xbd, 0xed, 0xb8, 0x80]],
+    ["past U+10FFFF", [0xf4, 0x90, 0x80, 0x80]],
+    ["cut 3-byte sequence at the end", [0x61, 0xe2, 0x82]],
+    ["lone continuation byte", [0x61, 0x80, 0x62]],
+    ["0xff, 0xfe", [0xff, 0xfe]],
+    ["valid then invalid", [0xc3, 0xa9, 0x61, 0xc3]],
+  ];
+  it.each(cases)("%s: as JSON.stringify writes the text, and says whether it was UTF-8", (_, bytes) => {
+    const b = Buffer.from(bytes);
+    for (const pad of [0, 3]) {
+      const { json, utf8 } = copied(b, pad);
+      expect(json).toBe(expected(b));
+      expect(utf8).toBe(isUtf8(b));
+    }
+  });
+
+  it("on seeded random values of mixed UTF-8, ASCII and stray bytes", () => {
+    const next = random(2112);
+    const pieces = [[0xc3, 0xa9], [0xe2, 0x82, 0xac], [0xf0, 0x9f, 0x98, 0x80], [0x22], [0x5c], [0x09], [0x80], [0xed, 0xa0, 0x80], [0xf8]];
+    for (let i = 0; i < 3000; i++) {
+      const bytes: number[] = [];
+      const n = Math.floor(next() * 12);
+      for (let k = 0; k < n; k++) {
+        if (next() < 0.5) bytes.push(0x61 + Math.floor(next() * 26));
+        else bytes.push(...pieces[Math.floor(next() * (next() < 0.9 ? 6 : pieces.length))]!);
+      }
+      const b = Buffer.from(bytes);
+      const { json, utf8 } = copied(b, 1);
+      expect(json, b.toString("hex")).toBe(expected(b));
+      expect(utf8, b.toString("hex")).toBe(isUtf8(b));
+    }
+  });
+});
