@@ -46,6 +46,8 @@ export interface EventBuilder<E extends PendingEvent> {
   /** False when part of the record could not be tokenised (counted as malformed). */
   record(event: E, h: Header, buf: Buffer, end: number): boolean;
   complete(event: E): void;
+  /** Optional: the event is held back, to be handed over later; what only its line needs may go now. */
+  settle?(event: E): void;
   /** A line without an audit header, kept whole as its own event. */
   unparsedLine(buf: Buffer, start: number, end: number): void;
 }
@@ -460,6 +462,7 @@ export class Assembler<E extends PendingEvent> {
   /** Puts a completed event among those held for order (all hosts), after those of the same or an earlier time. */
   private hold(event: E): void {
     const held = this.held;
+    this.builder.settle?.(event);
     this.heldBytes += event.weight;
     // after every held event of the same or an earlier time: completion order within one log time
     let at = held.length;
@@ -484,6 +487,7 @@ export class Assembler<E extends PendingEvent> {
       list = [];
       this.hostHeld.set(node, list);
     }
+    this.builder.settle?.(event);
     let at = list.length;
     while (at > 0 && list[at - 1]!.timeMs > event.timeMs) at--;
     list.splice(at, 0, event);

@@ -1,6 +1,7 @@
 import type { PendingEvent } from "./assemble";
 import type { AuditEvent } from "./event";
 import { Slot } from "./fields";
+import type { LineChunk } from "./held-lines";
 import { JsonBytes } from "./json";
 import type { Header } from "./record";
 import type { RecordTable } from "./record-table";
@@ -70,7 +71,25 @@ export class OpenEvent implements PendingEvent {
    * (~9 bytes a record: 6.6 KB on a 700-record part, which went that far over the 1 MiB line; issue 23 finding 4).
    */
   get weight(): number {
+    if (this.line !== undefined) return this.settledWeight;
     return this.records.length + this.counted + this.argvBytes + this.buffers.types.length;
+  }
+
+  /**
+   * Where the event's whole line is, when it was written early (Interpreter.settle): `records` and `buffers`
+   * then belong to another event.
+   */
+  line: LineChunk | undefined = undefined;
+  lineStart = 0;
+  lineEnd = 0;
+  /** The weight when settled, so the assembler's count of held bytes takes off what it added. */
+  private settledWeight = 0;
+
+  settle(chunk: LineChunk, start: number, end: number): void {
+    this.settledWeight = this.weight;
+    this.line = chunk;
+    this.lineStart = start;
+    this.lineEnd = end;
   }
 
   constructor(

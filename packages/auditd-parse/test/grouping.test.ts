@@ -371,3 +371,51 @@ describe("each host's events in log-time order however many hosts are open (T20 
     expect(out).toHaveLength(2);
   });
 });
+
+describe("events held back for order keep their line, not their buffers (issue 23, Round 21)", () => {
+  /**
+   * 16 hosts' execs interleaved event by event, 10 ms apart; every other event of a host has no EOE and waits for
+   * its host's window (2 s): ~100 open, and the events ended by EOE wait behind them (per host above 64 open).
+   */
+  function heldLog(events: number): string[] {
+    const lines: string[] = [];
+    for (let i = 0; i < events; i++) {
+      const host = i % 16;
+      const serial = 1000 + Math.floor(i / 16);
+      const ms = 1700000000000 + i * 10;
+      const stamp = `${Math.floor(ms / 1000)}.${String(ms % 1000).padStart(3, "0")}:${serial}`;
+      const node = `node=web${host}.example.net`;
+      lines.push(
+        `${node} type=SYSCALL msg=audit(${stamp}): arch=c000003e syscall=59 success=yes exit=0 pid=${i} comm="cc" exe="/usr/bin/cc"`,
+      );
+      lines.push(`${node} type=EXECVE msg=audit(${stamp}): argc=3 a0="cc" a1="-c" a2="src/file${i}.c"`);
+      lines.push(`${node} type=CWD msg=audit(${stamp}): cwd="/home/build"`);
+      if (Math.floor(i / 16) % 2 === 1) lines.push(`${node} type=EOE msg=audit(${stamp}): `);
+    }
+    return lines;
+  }
+
+  it("the NDJSON writer's lines are the same, with buffer sets for about the open events alone", () => {
+    const log = heldLog(4000);
+    // reuseEvents: the NDJSON writer (pipeline.ts), which reads only the line
+    const run = (reuseEvents: boolean) => {
+      const lines: string[] = [];
+      const parser = new AuditParser((_, json) => lines.push(String(json)), { recordObjects: false, summaries: false, reuseEvents });
+      for (const line of log) parser.pushLine(line);
+      parser.end();
+      return { lines, sets: parser.bufferSets };
+    };
+    const settled = run(true);
+    const kept = run(false);
+    expect(settled.lines).toHaveLength(4000);
+    expect(settled.lines).toEqual(kept.lines);
+    // each host's events in log-time order
+    for (let host = 0; host < 16; host++) {
+      const times = settled.lines.filter((l) => l.includes(`"node":"web${host}.example.net"`)).map((l) => JSON.parse(l).time as string);
+      expect(times).toEqual([...times].sort());
+    }
+    // every held event kept its buffer set (8.7 KB or more) until it went out
+    expect(kept.sets).toBeGreaterThan(200);
+    expect(settled.sets).toBeLessThan(130);
+  });
+});
