@@ -1,3 +1,4 @@
+import { OpenByTime } from "./open-by-time";
 import { Header, parseHeader } from "./record";
 import { isStandaloneType } from "./record-types";
 
@@ -87,7 +88,8 @@ const MAX_HELD = 256;
 const MAX_HELD_BYTES = 4 << 20;
 /**
  * With more events open than this (records of many events interleaved, or corrupt input), finding the
- * oldest for every completed event would cost more than order is worth: events go out as they complete.
+ * oldest of all for every completed event would cost more than one order for all hosts is worth: a completed
+ * event then waits only for its own host's older open events (OpenByTime), so each host stays in order.
  */
 const MAX_ORDERED_OPEN = 64;
 /**
@@ -289,7 +291,17 @@ export class Assembler<E extends PendingEvent> {
     let w = this.windows.get(node);
     if (w === undefined) {
       const newest = this.idle.get(node) ?? Number.NEGATIVE_INFINITY;
-      w = { newest, seen: this.stats.records, live: 0, keys: [], events: [], head: 0, compactAt: 64, bySerial: new Map() };
+      w = {
+        newest,
+        seen: this.stats.records,
+        live: 0,
+        keys: [],
+        events: [],
+        head: 0,
+        compactAt: 64,
+        bySerial: new Map(),
+        byTime: new OpenByTime(),
+      };
       this.windows.set(node, w);
     }
     return w;
@@ -304,6 +316,8 @@ export class Assembler<E extends PendingEvent> {
     w.bySerial.set(event.serial, event);
     w.keys.push(this.lastKey);
     w.events.push(event);
+    w.byTime.push(event, this.lastKey);
+    if (w.byTime.size > 2 * w.live + 64) w.byTime.compact(this.open);
     if (w.events.length > w.compactAt) {
       // events completed since (EOE, caps) leave the queue here, so it stays about as long as its open events
       const keys: string[] = [];
@@ -515,16 +529,28 @@ export class Assembler<E extends PendingEvent> {
   }
 
   /**
-   * Lets go the host's held events no open event of the host precedes (all of them past MAX_HELD events or
-   * MAX_HELD_BYTES, in order: memory over order, as before); back under MAX_ORDERED_OPEN open they join the
-   * held events of all hosts instead, which another host's older open event may still hold back.
+   * Lets go the host's held events no open event of the host precedes; past MAX_HELD events or MAX_HELD_BYTES the
+   * host's oldest open event completes first (memory and order both kept). Back under MAX_ORDERED_OPEN open they
+   * join the held events of all hosts instead, which another host's older open event may still hold back.
    */
   private releaseHost(node: string): void {
     const list = this.hostHeld.get(node);
     if (list === undefined) return;
-    const oldest = this.hostOldestMs(node);
+    let oldest = this.hostOldestMs(node);
     const ordered = this.open.size <= MAX_ORDERED_OPEN;
-    while (list.length > 0 && (list[0]!.timeMs <= oldest || this.hostHeldCount > MAX_HELD || this.hostHeldBytes > MAX_HELD_BYTES)) {
+    while (list.length > 0) {
+      const over = this.hostHeldCount > MAX_HELD || this.hostHeldBytes > MAX_HELD_BYTES;
+      if (list[0]!.timeMs > oldest && !over) return;
+      if (list[0]!.timeMs > oldest && !ordered) {
+        // past the bound the host's oldest open event completes first, as release() does for all hosts: it has
+        // had MAX_HELD later events' time to get its records, and the host's order holds (T21 #1)
+        const taken = this.takeHostOldest(node, oldest);
+        if (taken !== undefined) {
+          this.emit(taken);
+          oldest = this.hostOldestMs(node);
+          continue;
+        }
+      }
       const next = list.shift()!;
       this.hostHeldCount--;
       this.hostHeldBytes -= next.weight;
@@ -535,21 +561,25 @@ export class Assembler<E extends PendingEvent> {
   }
 
   /**
-   * The earliest log time of the host's open events (Infinity when none is). Its queue is in arrival order, so
-   * all of it is looked at, but an entry only looked up in `open` when older than the oldest found so far; a
-   * host with more than MAX_ORDERED_OPEN open is not kept in order (Infinity).
+   * Takes the host's open event of log time `oldestMs` out of `open` and its window, when one is (not `last`,
+   * which is not in `open` yet); the caller hands it over.
    */
+  private takeHostOldest(node: string, oldestMs: number): E | undefined {
+    const w = this.windows.get(node);
+    if (w === undefined || w.byTime.oldestMs(this.open) !== oldestMs) return undefined;
+    const event = w.byTime.takeOldest(this.open) as E;
+    this.leaveWindow(event);
+    this.openBytes -= event.weight;
+    return event;
+  }
+
+  /** The earliest log time of the host's open events (Infinity when none is), however many it has open. */
   private hostOldestMs(node: string): number {
     const last = this.last;
-    let oldest = last !== undefined && (last.node ?? "") === node ? last.timeMs : Number.POSITIVE_INFINITY;
+    const oldest = last !== undefined && (last.node ?? "") === node ? last.timeMs : Number.POSITIVE_INFINITY;
     const w = this.windows.get(node);
     if (w === undefined) return oldest;
-    if (w.live > MAX_ORDERED_OPEN) return Number.POSITIVE_INFINITY;
-    for (let i = w.head; i < w.events.length; i++) {
-      const e = w.events[i] as E;
-      if (e.timeMs < oldest && this.open.get(w.keys[i] as string) === e) oldest = e.timeMs;
-    }
-    return oldest;
+    return Math.min(oldest, w.byTime.oldestMs(this.open));
   }
 
   /**
@@ -681,7 +711,7 @@ export class Assembler<E extends PendingEvent> {
 }
 
 /** One host's window: its newest log time and the events it put in `open`, in arrival order (done ones too). */
-interface NodeWindow<E> {
+interface NodeWindow<E extends PendingEvent> {
   newest: number;
   /** The assembler's record count at the host's last record (completeIdle). */
   seen: number;
@@ -700,6 +730,8 @@ interface NodeWindow<E> {
    * event of the host took (a serial reused) is found by its key, as before.
    */
   bySerial: Map<number, E>;
+  /** Its events in `open` by log time, for the earliest (hostOldestMs). */
+  byTime: OpenByTime<E>;
 }
 
 /** Per node: the last serial, how many consecutive serials led to it, and the gaps counted as lost events. */

@@ -206,15 +206,17 @@ describe("the order events are handed over in", () => {
     expect(s.out).toEqual(["2:2", "3:2", "10:1", "102:1", "103:1", "110:1"]);
   });
 
-  it("with more than 64 older events open, an event goes out as soon as it completes", () => {
-    const behind = (open: number) => {
+  it("with more than 64 older events open, an event waits only for its own host's (T21 #1)", () => {
+    const behind = (open: number, node = "") => {
       const s = streaming();
       for (let i = 1; i <= open; i++) s.push(syscall(i));
-      s.push(syscall(100, "100.500"), eoe(100, "100.500"));
+      s.push(node + syscall(100, "100.500"), node + eoe(100, "100.500"));
       return s.out;
     };
     expect(behind(64)).toEqual([]);
-    expect(behind(65)).toEqual(["100:1"]);
+    // before T21 #1: ["100:1"], ahead of the 65 older events of its host
+    expect(behind(65)).toEqual([]);
+    expect(behind(65, "node=other ")).toEqual(["100:1"]);
   });
 
   it("no more than 256 completed events wait behind one open event: then it is completed", () => {
