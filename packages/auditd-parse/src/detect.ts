@@ -218,8 +218,7 @@ export class Detector {
   /** Counts an event's logged bytes, and whether an alert prints its JSON, toward countJson. */
   private notePrinted(bytes: number, matches: readonly { rule: SigmaRule }[]): void {
     this.seenBytes += bytes;
-    if (matches.length > 0 && this.options.format !== "table" && matches.some(({ rule }) => rule.rank >= this.options.minRank))
-      this.printedBytes += bytes;
+    if (this.options.format !== "table" && matches.some(({ rule }) => rule.rank >= this.options.minRank)) this.printedBytes += bytes;
     if (this.seenBytes < COUNT_WINDOW) return;
     this.countJson.on = this.printedBytes * 6 < this.seenBytes;
     // the older half of the window weighs half: a log's mix changes

@@ -54,9 +54,9 @@ export class SigmaEngine {
    * The same, with the records read from the interpreter's table and JSON (see Interpreter's recordObjects):
    * the gate reads a record's fields from the table, and a document is made only for a record with rules to test.
    */
-  matchTable(event: AuditEvent, line: EventJson): readonly Match[] {
+  matchTable(event: AuditEvent, line: EventJson): Match[] {
     const table = line.recordTable();
-    if (table === undefined || table.count === 0) return NO_MATCHES;
+    if (table === undefined || table.count === 0) return [];
     const json = line.recordsJson()!;
     let view = this.view;
     if (view === undefined) {
@@ -74,7 +74,7 @@ export class SigmaEngine {
         if (this.rules[index]!.test(doc)) found = noteMatch(found, index, type, doc);
       }
     }
-    const matches = found === undefined ? NO_MATCHES : ordered(found, this.rules);
+    const matches = found === undefined ? [] : ordered(found, this.rules);
     if (table.bytes.length >= RELEASE_BYTES) this.release(view);
     return matches;
   }
@@ -93,23 +93,10 @@ export class SigmaEngine {
     forgetLowerCased();
   }
 
-  /**
-   * The gate of a record type (logged in upper case: only a rare lower-case one pays for toUpperCase), kept by
-   * the type as logged: a type no rule names (CWD, PROCTITLE, USER_*: most of the corpus's records) missed
-   * byType twice and paid for toUpperCase at every record. Bounded, as corrupt input can invent endless types.
-   */
+  /** The gate of a record type (logged in upper case: only a rare lower-case one pays for toUpperCase). */
   private gateOf(type: string): Gate {
-    let gate = this.gates.get(type);
-    if (gate === undefined) {
-      gate = this.byType.get(type) ?? this.byType.get(type.toUpperCase()) ?? this.otherTypes;
-      if (this.gates.size >= 1024) this.gates.clear();
-      this.gates.set(type, gate);
-    }
-    return gate;
+    return this.byType.get(type) ?? this.byType.get(type.toUpperCase()) ?? this.otherTypes;
   }
-
-  /** gateOf's answers by type as logged. */
-  private readonly gates = new Map<string, Gate>();
 
   private matchDocs(docs: readonly (SigmaDoc & { type: string })[]): Match[] {
     let found: Found | undefined;
@@ -124,9 +111,6 @@ export class SigmaEngine {
     return found === undefined ? [] : ordered(found, this.rules);
   }
 }
-
-/** No match: one array for every event that raises no alert (most), not one made per event. */
-const NO_MATCHES: readonly Match[] = Object.freeze([]);
 
 /** The logged bytes of an event from which the engine lets go of it once matched (SigmaEngine.release). */
 export const RELEASE_BYTES = 64 * 1024;

@@ -115,13 +115,10 @@ export class Gate {
       plan.event = view.id;
       // the array is the plan's, reused: its rules were taken for the last event's records
       if (plan.rules.length !== 0) plan.rules.length = 0;
-      // an event of one record (two thirds of the corpus's: USER_*, CRED_*, …) has no other record to lend it
-      // a field its layout lacks, so those fields give nothing (TableEvent.alone)
-      if (!view.alone)
-        for (const f of plan.absent) {
-          const got = view.eventValue(f.slot, f.field);
-          if (got !== undefined) f.collect(got, plan.rules);
-        }
+      for (const f of plan.absent) {
+        const got = view.eventValue(f.slot, f.field);
+        if (got !== undefined) f.collect(got, plan.rules);
+      }
     }
     take(plan.rules, this.seen, call, out);
     return out;

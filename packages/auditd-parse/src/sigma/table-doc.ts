@@ -251,18 +251,10 @@ export class TableEvent {
     this.id = nextEventId++;
   }
 
-  /**
-   * Whether the event has one record with a document (EXECVE records after the first fold into it): a field
-   * that record lacks is then lacking in the event too (eventValue would ask that record again).
-   */
-  get alone(): boolean {
-    return this.records.length === 1;
-  }
-
   /** A field's value for record r as Doc.at gives it: the record's own, else the event's first (kept by slot). */
   value(r: number, slot: number, field: string): string | readonly string[] | undefined {
     const own = this.ownAt(r, slot, field);
-    if (own !== undefined || this.alone) return own;
+    if (own !== undefined) return own;
     return this.eventValue(slot, field);
   }
 
