@@ -561,4 +561,35 @@ describe("fields a record lacks are the first record's that has them, past runs 
       ["fe-1", "has-obj", "has-fe"],
     ]);
   });
+  it("reads a field a record lacks from the event's other record, and from none when the record is alone", () => {
+    const syscall = (serial: number) =>
+      `type=SYSCALL msg=audit(1700000000.000:${serial}): arch=c000003e syscall=59 success=yes exit=0 a0=1 a1=2 a2=3 a3=4 items=1 ppid=1 pid=2 auid=1000 uid=0 gid=0 euid=0 suid=0 fsuid=0 egid=0 sgid=0 fsgid=0 tty=pts0 ses=1 comm="x" exe="/usr/bin/x" key="t"`;
+    const cwd = (serial: number) => `type=CWD msg=audit(1700000000.000:${serial}): cwd="/tmp/w"`;
+    // read on the text path (its JSON): the table does not describe it
+    const login = (serial: number) =>
+      `type=USER_LOGIN msg=audit(1700000000.000:${serial}): pid=2 uid=0 auid=1000 ses=1 msg='op=login id=1000 exe="/usr/sbin/sshd" hostname=h addr=10.0.0.1 terminal=/dev/pts/0 res=success'`;
+    const execve = (serial: number, args: string) => `type=EXECVE msg=audit(1700000000.000:${serial}): argc=2 a0="ls" ${args}`;
+    const events = [
+      [cwd(1)],
+      [syscall(2), cwd(2)],
+      [login(3)],
+      [syscall(4), login(4)],
+      [execve(5, 'a1="-l"')],
+      [syscall(6), execve(6, 'a1="-l"')],
+    ];
+    const log = Buffer.from(`${events.flat().join("\n")}\n`);
+    const rule = (id: string, sel: Record<string, string>) => ({
+      rule: { title: id, id, logsource: { product: "linux", service: "auditd" }, detection: { sel, condition: "sel" }, level: "low" },
+      path: `${id}.yml`,
+    });
+    // no type: each record is matched, seeing the event's key where it has none
+    const rules = ruleSet([
+      rule("cwd-key", { "cwd|contains": "tmp", key: "t" }),
+      rule("login-key", { "addr|startswith": "10.", key: "t" }),
+      rule("argv-key", { a1: "-l", key: "t" }),
+    ]).rules;
+    expect(compare(rules, log, "alone or not")).toBe(3);
+    // each two-record event alerts once (a lone USER_LOGIN completes before the SYSCALL+CWD event before it)
+    expect(alertIds(rules, log).flat().sort()).toEqual(["argv-key", "cwd-key", "login-key"]);
+  });
 });
