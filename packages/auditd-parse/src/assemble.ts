@@ -599,6 +599,14 @@ export class Assembler<E extends PendingEvent> {
     else this.remember(this.idle, node, w.newest);
   }
 
+  /**
+   * The input lost bytes we never read (a followed file truncated before its tail was read): a serial gap
+   * across that is ours, not the kernel's, so each host's run starts again and the next jump is not counted.
+   */
+  breakSerialRuns(): void {
+    for (const state of this.serials.values()) state.run = 0;
+  }
+
   /** Open hosts' windows and idle hosts remembered: what the grouping keeps per host (tests). */
   hostState(): { windows: number; idle: number; serials: number; gaps: number } {
     return { windows: this.windows.size, idle: this.idle.size, serials: this.serials.size, gaps: this.gapCount };

@@ -13,7 +13,8 @@ import { newSessionsCommand } from "./commands/sessions";
 const HELP_AFTER = `Input: files (rotated audit.log.N and .gz are read oldest first), or stdin when none or "-".
 Output: NDJSON, one event per line (schema: schema/event.schema.json in the package), in log-time order.
   uid/gid names come from the log's own ENRICHED fields when it has them, else from --passwd/--group
-  (each event's "names" says which). text, table, sessions and net escape control characters (ESC as \\033).
+  (each event's "names" says which; one that cannot be read: exit 78, a configuration error). text,
+  table, csv, sessions and net escape control characters (ESC as \\033: a csv row is one line).
   An event is at most 1024 records or 1 MiB of JSON (8 MiB for all open events): past that it is written
   in parts under the same id (a log whose stamps never change, a huge argv), warned about on stderr.
   A line is cut at 4 MiB, and after 4096 key=value fields (no kernel record has as many), with a warning.

@@ -101,8 +101,10 @@ export function csvHeader(): string {
 }
 
 /**
- * One RFC 4180 row per event: the summary columns, then the same detail as --format text. Values are the
- * log's exact text; a cell a spreadsheet would run as a formula (starting with = + - @ TAB or CR) gets a
+ * One RFC 4180 row per event: the summary columns, then the same detail as --format text. Values are escaped
+ * as in --format text (ESC → \033, bidi override → \u202e, backslash doubled): CSV is read on a terminal as
+ * often as in a spreadsheet, and a CR or LF, legal inside a quoted cell, would there forge a line. A cell a
+ * spreadsheet would run as a formula (starting with = + - or @; TAB and CR are escaped by then) gets a
  * leading ' (OWASP's CSV-injection advice), so opening the export cannot execute a logged command line.
  */
 export function formatCsv(e: AuditEvent): string {
@@ -128,5 +130,5 @@ export function formatCsv(e: AuditEvent): string {
           (e.keys ?? []).join(" "),
           detail(e),
         ];
-  return cells.map(csvCell).join(",");
+  return cells.map((c) => csvCell(x(c))).join(",");
 }

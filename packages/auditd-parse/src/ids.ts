@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { NoInputError } from "@opsguard/core/errors";
+import { ConfigError } from "@opsguard/core/errors";
 import { escapeLine } from "@opsguard/core/text";
 
 /** (uid_t)-1: the kernel's "not set", e.g. the auid of a process that never logged in. */
@@ -19,7 +19,11 @@ export class IdNames {
 
   constructor(private readonly sources: IdSources = {}) {}
 
-  /** Reads the files given explicitly now: one that cannot be read fails before any output (exit 66). */
+  /**
+   * Reads the files given explicitly now: one that cannot be read fails before any output, as a configuration
+   * error (exit 78), flag or config key alike: exit 66 means the audit input could not be read, and a script
+   * that retries that as root must not be sent there by a mistyped --passwd.
+   */
   check(): void {
     if (this.sources.passwd !== undefined) this.users ??= loadIds(this.sources.passwd, true);
     if (this.sources.group !== undefined) this.groups ??= loadIds(this.sources.group, true);
@@ -46,7 +50,7 @@ function loadIds(file: string, required: boolean): Map<string, string> {
     text = readFileSync(file, "utf8");
   } catch (error) {
     if (!required) return map;
-    throw new NoInputError(`cannot read ${escapeLine(file)}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`, {
+    throw new ConfigError(`cannot read ${escapeLine(file)}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`, {
       hint: "check the --passwd/--group path or the passwd/group config key",
     });
   }

@@ -184,13 +184,23 @@ export interface FollowOptions {
   signal: AbortSignal;
   /** Called after every poll, new data or not (to complete events on a wall clock). */
   onTick: () => void | Promise<void>;
+  /** The file was truncated (copytruncate): what follows is read from its start. */
+  onTruncate: () => void;
 }
 
 /**
- * tail -F: reads what is appended to `file`; when the file is rotated (new inode) or truncated, finishes the
- * old one and continues with the new file from its start. Polls, so it works on every filesystem. The file
- * must be readable at the start (else NoInputError, exit 66); after a rotation, a new file that is missing or
- * not yet readable is waited for, one poll interval at a time.
+ * How many bytes just before the read offset are kept and compared at each poll. A copytruncate followed by more
+ * appends than we had read leaves the file longer than our offset, so its size alone does not tell; 64 bytes of
+ * audit lines hold a timestamp and serial, which new content does not repeat at the same offset.
+ */
+const MARK = 64;
+
+/**
+ * tail -F: reads what is appended to `file`; when the file is rotated (new inode), finishes the old one and
+ * continues with the new file from its start; when it is truncated (shorter than what was read, or other bytes
+ * just before the offset: see MARK), reads it again from its start. Polls, so it works on every filesystem. The
+ * file must be readable at the start (else NoInputError, exit 66); after a rotation, a new file that is missing
+ * or not yet readable is waited for, one poll interval at a time.
  */
 export async function followFile(file: string, onChunk: (chunk: Buffer) => void | Promise<void>, options: FollowOptions): Promise<void> {
   const interval = options.intervalMs ?? 250;
@@ -204,6 +214,28 @@ export async function followFile(file: string, onChunk: (chunk: Buffer) => void 
   let fd: number | undefined = openReadable(file);
   let ino = fstatSync(fd).ino;
   let pos = options.fromEnd ? fstatSync(fd).size : 0;
+  /** The bytes [pos - mark.length, pos) as they were read: the last MARK bytes, fewer near the start. */
+  let mark = Buffer.alloc(0);
+  const probe = Buffer.alloc(MARK);
+  const remember = (chunk: Buffer): void => {
+    const kept = chunk.length >= MARK ? chunk : Buffer.concat([mark, chunk]);
+    mark = Buffer.from(kept.subarray(Math.max(0, kept.length - MARK)));
+  };
+  /** Whether the file was cut since it was read up to pos: one fstat and one pread of MARK bytes per poll. */
+  const truncated = (): boolean => {
+    if (fd === undefined || pos === 0) return false;
+    try {
+      if (fstatSync(fd).size < pos) return true;
+      const n = readSync(fd, probe, 0, mark.length, pos - mark.length);
+      return n !== mark.length || !probe.subarray(0, n).equals(mark);
+    } catch (error) {
+      throw cannotRead(file, (error as NodeJS.ErrnoException).code ?? String(error));
+    }
+  };
+  if (pos > 0) {
+    const n = readSync(fd, probe, 0, Math.min(MARK, pos), pos - Math.min(MARK, pos));
+    remember(probe.subarray(0, n));
+  }
   /** After a rotation: the new file, from its start; false while it is missing or unreadable. */
   const reopen = (): boolean => {
     try {
@@ -217,6 +249,7 @@ export async function followFile(file: string, onChunk: (chunk: Buffer) => void 
       fd = next;
       ino = fstatSync(next).ino;
       pos = 0;
+      mark = Buffer.alloc(0);
       return true;
     } catch {
       return false;
@@ -233,30 +266,44 @@ export async function followFile(file: string, onChunk: (chunk: Buffer) => void 
       }
       if (n <= 0) return;
       pos += n;
-      await onChunk(Buffer.from(buffer.subarray(0, n)));
+      const chunk = Buffer.from(buffer.subarray(0, n));
+      remember(chunk);
+      await onChunk(chunk);
       // a long backlog still lets SIGINT/SIGTERM through now and then
       if (chunks % 256 === 0) await new Promise<void>((resolve) => setImmediate(resolve));
       if (options.signal.aborted) return;
     }
   };
+  /**
+   * Reads on from pos; first, a truncated file is read from its start. Checked before reading, not after: at
+   * the old offset of a file cut and regrown past it lies the middle of a line of the new content.
+   */
+  const readOn = async (): Promise<void> => {
+    if (truncated()) {
+      pos = 0;
+      mark = Buffer.alloc(0);
+      options.onTruncate();
+    }
+    await drain();
+  };
   try {
     while (!options.signal.aborted) {
-      await drain();
-      let st: { ino: number; size: number } | undefined;
+      await readOn();
+      let st: { ino: number } | undefined;
       try {
         st = statSync(file);
       } catch {
         st = undefined;
       }
-      // rotated or truncated: the rest of the old file, then the new one (waited for while unreadable)
-      if (st && (st.ino !== ino || st.size < pos)) {
-        await drain();
+      // rotated: the rest of the old file, then the new one (waited for while unreadable)
+      if (st && st.ino !== ino) {
+        await readOn();
         if (reopen()) continue;
       }
       await options.onTick();
       await delay(interval, undefined, { signal: options.signal }).catch(() => undefined);
     }
-    await drain();
+    await readOn();
   } finally {
     if (fd !== undefined) closeSync(fd);
   }

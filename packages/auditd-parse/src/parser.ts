@@ -76,6 +76,15 @@ export class AuditParser {
     this.splitter.end();
   }
 
+  /**
+   * A followed file was truncated: its partial last line ends here (the new content starts a line), and a
+   * serial gap across the cut is not counted as events the kernel dropped.
+   */
+  truncated(): void {
+    this.splitter.end();
+    this.assembler.breakSerialRuns();
+  }
+
   /** End of all input: completes every open event. */
   end(): void {
     this.splitter.end();

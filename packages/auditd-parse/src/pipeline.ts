@@ -4,6 +4,7 @@ import type { CliContext } from "@opsguard/core/cli";
 import { DataError, NoInputError, type OpsguardError, UsageError } from "@opsguard/core/errors";
 import type { IOStreams } from "@opsguard/core/iostreams";
 import type { ByteProgress } from "@opsguard/core/progress";
+import { escapeLine } from "@opsguard/core/text";
 import { DETECT_BOUNDS, MAX_EVENT_BYTES, MAX_EVENT_RECORDS } from "./assemble";
 import { idSources, type ParseFlags, parserOptions } from "./commands/flags";
 import { loadAuditdConfig } from "./config";
@@ -157,6 +158,10 @@ export async function runPipeline(mode: Mode, files: string[], flags: ParseFlags
         onTick: () => {
           parser.tick(FOLLOW_POLL_MS, windowMs);
           return output.flush();
+        },
+        onTruncate: () => {
+          ctx.log.warn(`${escapeLine(inputs[0]!)}: file truncated, reading it again from its start`);
+          parser.truncated();
         },
       });
     } finally {

@@ -373,7 +373,7 @@ describe("--format csv", () => {
       .split(/\n(?=\d{4}-|$)/);
     expect(header).toBe("time,node,serial,id,types,syscall,success,exit,auid,uid,pid,ppid,ses,comm,exe,keys,detail");
     expect(first).toBe(
-      '2023-11-14T22:13:21.000Z,,21,1700000001.000:21,SYSCALL EXECVE,execve,yes,0,0,0,11,,,sh,/bin/sh,,"sh -c x, ""y""\nz"',
+      '2023-11-14T22:13:21.000Z,,21,1700000001.000:21,SYSCALL EXECVE,execve,yes,0,0,0,11,,,sh,/bin/sh,,"sh -c x, ""y""\\012z"',
     );
     expect(rest[0]).toContain(",'=HYPERLINK(1),/bin/x,");
   });

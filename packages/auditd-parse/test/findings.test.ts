@@ -160,11 +160,11 @@ describe("finding 7: options that cannot match or do nothing are usage errors", 
     expect(JSON.parse((await cli(["--syscall", "59", "--event", "5"])).stdout).serial).toBe(5);
   });
 
-  it("an unreadable --passwd fails up front with 66, before any output, even when no uid needs a name", async () => {
+  it("an unreadable --passwd fails up front with 78 (a configuration error, not the audit input), before any output, even when no uid needs a name", async () => {
     const r = await inProcess(["--passwd", "/nonexistent/passwd", "--format", "text"], {
       input: 'type=EXECVE msg=audit(1700000000.000:6): argc=1 a0="ls"\n',
     });
-    expect([r.status, r.stdout, r.stderr.split("\n")[0]]).toEqual([66, "", expect.stringContaining("cannot read /nonexistent/passwd")]);
+    expect([r.status, r.stdout, r.stderr.split("\n")[0]]).toEqual([78, "", expect.stringContaining("cannot read /nonexistent/passwd")]);
   });
 });
 

@@ -50,9 +50,13 @@ describe("unreadable input", () => {
 
   it("a file name holding a newline is shown escaped: one line on stderr, no forged second one", () => {
     const name = join(dir, "missing\nauditd-parse: forged.log");
-    for (const args of [[name], ["--passwd", name, secret]]) {
-      const r = run(args);
-      expect(r.code).toBe(66);
+    // the audit input: no input (66); the passwd file: a configuration error (78, T21 #6)
+    for (const [args, code] of [
+      [[name], 66],
+      [["--passwd", name, secret], 78],
+    ] as const) {
+      const r = run([...args]);
+      expect(r.code).toBe(code);
       expect(r.stderr).toContain(`cannot read ${join(dir, "missing")}\\nauditd-parse: forged.log: ENOENT`);
       expect(r.stderr.trim().split("\n")).toHaveLength(1);
     }
