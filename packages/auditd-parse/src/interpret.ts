@@ -115,6 +115,12 @@ export interface InterpreterOptions {
    * at once, each object living through scavenges until promoted; reused, they are not made again (issue 23).
    */
   reuseEvents?: boolean;
+  /**
+   * The caller reads only each event's line (the NDJSON writer): an event held back for order may have its line
+   * written at once and its buffers let go (settle). Not `sessions`, which reuses event objects too but reads
+   * the event's JSON pieces when it completes (merging this with reuseEvents lost sessions' commands).
+   */
+  linesOnly?: boolean;
 }
 
 /**
@@ -136,6 +142,7 @@ export class Interpreter implements EventBuilder<OpenEvent> {
   private readonly proctitleText: boolean;
   /** Event objects done with, for begin() (reuseEvents): at most EVENT_POOL of them. */
   private readonly eventPool: AuditEvent[] | undefined;
+  private readonly linesOnly: boolean;
   private readonly time = new IsoTime();
   private readonly types = new Map<string, TypeInfo>();
   /** Names of numeric ids: the usual small ids in an array, others (4294967295 …) in a bounded map. */
@@ -249,6 +256,7 @@ export class Interpreter implements EventBuilder<OpenEvent> {
     this.proctitleText = options.proctitleText ?? this.summaries;
     // only with no record objects: `records` stays the empty array begin() made
     if (options.reuseEvents === true && this.recordObjects === false) this.eventPool = [];
+    this.linesOnly = options.linesOnly === true && this.eventPool !== undefined;
     for (const kind of VALUE_KINDS) {
       this.readings[kind] = new ByteNames((value) => {
         const r = readingOf(kind, value);
@@ -391,12 +399,12 @@ export class Interpreter implements EventBuilder<OpenEvent> {
 
   /**
    * An event the grouping holds back to hand over in log-time order. When its line is all the caller reads of it
-   * (reuseEvents: the NDJSON writer; a filter reads only the event object), the line is written now into the
+   * (linesOnly: the NDJSON writer; a filter reads only the event object), the line is written now into the
    * held lines and its buffer set (8.7 KB at least) goes back to the pool: 150-250 events held at once on 16 hosts
    * (the testers' corpus16, interleaved16) each kept a set, 2-3 times the sets made, +3 MB of peak RSS (issue 23).
    */
   settle(open: OpenEvent): void {
-    if (this.eventPool === undefined || open.line !== undefined) return;
+    if (!this.linesOnly || open.line !== undefined) return;
     const json = this.finish(open);
     const length = json.lineLength - 1;
     const chunk = this.heldLines.put(json);

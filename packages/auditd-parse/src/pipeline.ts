@@ -111,6 +111,7 @@ export async function runPipeline(mode: Mode, files: string[], flags: ParseFlags
     mode === "detect" ||
     (mode !== "sessions" && ["text", "table", "csv", "ecs"].includes(flags.format ?? "")) ||
     needsRecords(filterOptions);
+  const linesOnly = mode === "events" && detector === undefined && !objects && (flags.format ?? "ndjson") === "ndjson";
   const parser = new AuditParser(
     (event, json) => {
       if (filter === undefined || filter(event)) sink.event(event, json);
@@ -131,8 +132,9 @@ export async function runPipeline(mode: Mode, files: string[], flags: ParseFlags
       ...(mode === "sessions" ? { proctitleText: false } : {}),
       // the NDJSON sink copies the line and keeps nothing of the event, nor does sessions' (a filter reads it during
       // the call)
-      reuseEvents:
-        sink.keepsNoEvent === true || (mode === "events" && detector === undefined && !objects && (flags.format ?? "ndjson") === "ndjson"),
+      reuseEvents: sink.keepsNoEvent === true || linesOnly,
+      // and of the NDJSON sink's events only the line is read: one held back for order may be written at once
+      linesOnly,
     },
   );
   // -F detect: an event matched in parts is said at once, not only when the run stops

@@ -399,10 +399,15 @@ describe("events held back for order keep their line, not their buffers (issue 2
 
   it("the NDJSON writer's lines are the same, with buffer sets for about the open events alone", () => {
     const log = heldLog(4000);
-    // reuseEvents: the NDJSON writer (pipeline.ts), which reads only the line
+    // reuseEvents and linesOnly: the NDJSON writer (pipeline.ts), which reads only the line
     const run = (reuseEvents: boolean) => {
       const lines: string[] = [];
-      const parser = new AuditParser((_, json) => lines.push(String(json)), { recordObjects: false, summaries: false, reuseEvents });
+      const parser = new AuditParser((_, json) => lines.push(String(json)), {
+        recordObjects: false,
+        summaries: false,
+        reuseEvents,
+        linesOnly: reuseEvents,
+      });
       for (const line of log) parser.pushLine(line);
       parser.end();
       return { lines, sets: parser.bufferSets };
