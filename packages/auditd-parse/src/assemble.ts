@@ -475,13 +475,9 @@ export class Assembler<E extends PendingEvent> {
 
   /** Puts a completed event among those held for order (all hosts), after those of the same or an earlier time. */
   private hold(event: E): void {
-    const held = this.held;
     this.builder.settle?.(event);
     this.heldBytes += event.weight;
-    // after every held event of the same or an earlier time: completion order within one log time
-    let at = held.length;
-    while (at > 0 && held[at - 1]!.timeMs > event.timeMs) at--;
-    held.splice(at, 0, event);
+    insertByTime(this.held, event);
     this.release();
   }
 
@@ -502,9 +498,7 @@ export class Assembler<E extends PendingEvent> {
       this.hostHeld.set(node, list);
     }
     this.builder.settle?.(event);
-    let at = list.length;
-    while (at > 0 && list[at - 1]!.timeMs > event.timeMs) at--;
-    list.splice(at, 0, event);
+    insertByTime(list, event);
     this.hostHeldCount++;
     this.hostHeldBytes += event.weight;
     this.releaseHost(node);
@@ -517,9 +511,7 @@ export class Assembler<E extends PendingEvent> {
   private rejoin(): void {
     for (const list of this.hostHeld.values()) {
       for (const event of list) {
-        let at = this.held.length;
-        while (at > 0 && this.held[at - 1]!.timeMs > event.timeMs) at--;
-        this.held.splice(at, 0, event);
+        insertByTime(this.held, event);
         this.heldBytes += event.weight;
       }
     }
@@ -776,6 +768,16 @@ function fillGap(gaps: { start: number; length: number }[], serial: number): boo
     return true;
   }
   return false;
+}
+
+/**
+ * Puts a completed event in a list held in log-time order, after every one of the same or an earlier time
+ * (completion order within one log time). Held events mostly arrive in order, so the scan from the end is short.
+ */
+function insertByTime<E extends PendingEvent>(list: E[], event: E): void {
+  let at = list.length;
+  while (at > 0 && list[at - 1]!.timeMs > event.timeMs) at--;
+  list.splice(at, 0, event);
 }
 
 /** Whether the record with header h belongs to `event`: same node, same stamp. */
