@@ -1,6 +1,6 @@
 import { ByteNames } from "../byte-names";
 import { fieldSlot, type SigmaDoc } from "./compile";
-import { LineSearch, lowerCased } from "./pattern";
+import { escapeRegExp, LineSearch, lowerCased } from "./pattern";
 import type { TableEvent } from "./table-doc";
 import type { Atom, Trigger } from "./trigger";
 
@@ -342,7 +342,7 @@ export class FieldIndex {
       this.eq.size === 0 && this.prefix.size === 0 && this.suffix.size === 0 && this.containsList.every(([lit]) => isAscii(lit));
     if (this.containsList.length > 1) {
       const longestFirst = this.containsList.map(([lit]) => lit).sort((a, b) => b.length - a.length);
-      this.containsAny = new RegExp(longestFirst.map((lit) => lit.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")).join("|"), "g");
+      this.containsAny = new RegExp(longestFirst.map(escapeRegExp).join("|"), "g");
       for (const lit of longestFirst) {
         const rules: number[] = [];
         for (const [held, heldRules] of this.containsList) if (lit.includes(held)) add(heldRules, rules);

@@ -150,7 +150,7 @@ function lineHolds(lit: string): boolean {
   if (known !== undefined) return known;
   let re = literalRes.get(lit);
   if (re === undefined) {
-    re = new RegExp(escaped(lit), "i");
+    re = new RegExp(escapeRegExp(lit), "i");
     // bounded: each rule's literals are few, but a rule set is compiled per run and tests compile thousands
     if (literalRes.size >= 1024) literalRes.clear();
     literalRes.set(lit, re);
@@ -167,7 +167,8 @@ function lineHolds(lit: string): boolean {
 }
 const literalRes = new Map<string, RegExp>();
 
-function escaped(lit: string): string {
+/** A literal as a regular expression source that matches exactly it. */
+export function escapeRegExp(lit: string): string {
   return lit.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
 }
 
@@ -191,7 +192,7 @@ export class LineSearch {
   private constructor(lits: readonly string[]) {
     this.lits = lits;
     const longestFirst = [...lits].sort((a, b) => b.length - a.length);
-    this.any = new RegExp(longestFirst.map(escaped).join("|"), "gi");
+    this.any = new RegExp(longestFirst.map(escapeRegExp).join("|"), "gi");
     for (const lit of longestFirst)
       this.held.set(
         lit,
@@ -256,7 +257,7 @@ export function compileString(s: SigmaString, cased: boolean): StringTest {
 }
 
 function regexSource(s: SigmaString): string {
-  return s.map((p) => (p === ANY ? "[\\s\\S]*" : p === ONE ? "[\\s\\S]" : p.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&"))).join("");
+  return s.map((p) => (p === ANY ? "[\\s\\S]*" : p === ONE ? "[\\s\\S]" : escapeRegExp(p))).join("");
 }
 
 /**
