@@ -186,6 +186,11 @@ export interface FollowOptions {
   onTick: () => void | Promise<void>;
   /** The file was truncated (copytruncate): what follows is read from its start. */
   onTruncate: () => void;
+  /**
+   * The old file was read to its end and the new one is next: a last line without a newline (a writer stopped
+   * mid-line) ends there, and is not joined to the new file's first line.
+   */
+  onRotate: () => void;
 }
 
 /**
@@ -298,7 +303,10 @@ export async function followFile(file: string, onChunk: (chunk: Buffer) => void 
       // rotated: the rest of the old file, then the new one (waited for while unreadable)
       if (st && st.ino !== ino) {
         await readOn();
-        if (reopen()) continue;
+        if (reopen()) {
+          options.onRotate();
+          continue;
+        }
       }
       await options.onTick();
       await delay(interval, undefined, { signal: options.signal }).catch(() => undefined);

@@ -165,6 +165,7 @@ export async function runPipeline(mode: Mode, files: string[], flags: ParseFlags
           ctx.log.warn(`${escapeLine(inputs[0]!)}: file truncated, reading it again from its start`);
           parser.truncated();
         },
+        onRotate: () => parser.endOfFile(),
       });
     } finally {
       // a run in a process that goes on (a test, a caller) leaves no listener behind

@@ -261,6 +261,39 @@ describe("auditd-parse CLI", () => {
     ).toEqual(["a", "b", "c"]);
   });
 
+  it("follows across a rotation whose old file ends without a newline: its last line is read alone, not joined to the new file's first", async () => {
+    const log = join(dir, "follow-partial.log");
+    writeFileSync(log, "type=USER_LOGIN msg=audit(1700000000.000:1): pid=1 uid=0 auid=0 ses=1 msg='op=a res=success'\n");
+    const child = spawn(process.execPath, ["--import", "tsx", CLI, "--follow", log], { stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    child.stdout.on("data", (d: Buffer) => {
+      out += d.toString();
+    });
+    const waitFor = (n: number) =>
+      untilEvent(child.stdout, "data", () => out.split("\n").filter(Boolean).length >= n, `${n} events on stdout`);
+    const failed = (error: unknown) => {
+      child.kill("SIGKILL");
+      throw error;
+    };
+    await waitFor(1).catch(failed);
+    // a writer that stopped mid-line (a crash, a full disk) before the file was rotated
+    appendFileSync(log, "type=USER_LOGIN msg=audit(1700000000.000:2): pid=1 uid=0 auid=0 ses=1 msg='op=b res=success'");
+    renameSync(log, `${log}.1`);
+    writeFileSync(log, "type=USER_LOGIN msg=audit(1700000000.000:3): pid=1 uid=0 auid=0 ses=1 msg='op=c res=success'\n");
+    await waitFor(3).catch(failed);
+    child.kill("SIGTERM");
+    expect(await new Promise((resolve) => child.on("exit", resolve))).toBe(0);
+    const events = out
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
+    expect(events.map((e) => [e.serial, e.records.map((r: { fields: { op?: string } }) => r.fields.op)])).toEqual([
+      [1, ["a"]],
+      [2, ["b"]],
+      [3, ["c"]],
+    ]);
+  });
+
   it("with --follow completes an event on the wall clock even when the host's clock is off (log time in 2100)", async () => {
     const log = join(dir, "skewed.log");
     // a syscall event whose EOE never comes, stamped far ahead of this machine's clock
