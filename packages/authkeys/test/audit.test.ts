@@ -189,7 +189,10 @@ describe("audit judgements (no directory)", () => {
     const table = renderAuditTable(report, createStyle(false));
     expect(table).not.toContain("\u001b");
     expect(table).toContain("\\x1b[31m");
-    expect(renderAuditCsv(report).split("\r\n")[1]!.startsWith("'=cmd")).toBe(true);
+    const csv = renderAuditCsv(report);
+    expect(csv.split("\r\n")[1]!.startsWith("'=cmd")).toBe(true);
+    expect(csv).not.toContain("\u001b");
+    expect(csv).toContain("\\x1b[31m");
   });
 
   it("a value ssh2's parser reads but authkeys refuses is reported as a disagreement", () => {

@@ -70,11 +70,14 @@ export function decodeUtf8(bytes: Uint8Array, what: string): string {
 }
 
 /**
- * One RFC 4180 CSV cell with the text kept exact: quoted when it holds a quote, comma, CR or LF or starts or
- * ends with a space; a cell a spreadsheet would run as a formula (starting with = + - @ TAB or CR) gets a
- * leading ' (OWASP's CSV injection advice), so a directory value or a logged command line stays text.
+ * One RFC 4180 CSV cell, one line and safe to cat: control characters, newlines and tabs written visibly as
+ * escapeLine does (a CSV is read on a terminal as often as in a spreadsheet; ESC would act there, and a LF,
+ * legal in a quoted cell, would show as a forged row); quoted when it holds a quote or comma or starts or ends
+ * with a space; a cell a spreadsheet would run as a formula (starting with = + - or @) gets a leading '
+ * (OWASP's CSV injection advice), so a directory value or a logged command line stays text.
  */
 export function csvCell(value: string): string {
-  const safe = /^[=+\-@\t\r]/.test(value) ? `'${value}` : value;
-  return /[",\r\n]/.test(safe) || safe !== safe.trim() ? `"${safe.replaceAll('"', '""')}"` : safe;
+  const line = escapeLine(value);
+  const safe = /^[=+\-@]/.test(line) ? `'${line}` : line;
+  return /[",]/.test(safe) || safe !== safe.trim() ? `"${safe.replaceAll('"', '""')}"` : safe;
 }
