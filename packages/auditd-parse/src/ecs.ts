@@ -205,9 +205,17 @@ function summaryValues(records: readonly OutputRecord[], data: Record<string, st
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(data)) if (v !== "?") out[k] = v;
   for (const record of records) {
-    for (const [k, raw] of Object.entries(record.raw ?? {})) if (k in out && /^\d+$/.test(raw)) out[k] = raw;
+    for (const [k, raw] of Object.entries(record.raw ?? {})) if (k in out && /^\d+$/.test(raw) && !hexOf(raw, out[k]!)) out[k] = raw;
   }
   return out;
+}
+
+/**
+ * Whether `raw` is the hex the kernel wrote `text` as: a hex-encoded value can be all digits (`cmd=76692061` is
+ * "vi a"), and then it is text to keep decoded, not a number to keep raw as the ids are (T22 #4).
+ */
+function hexOf(raw: string, text: string): boolean {
+  return raw.length % 2 === 0 && Buffer.from(raw, "hex").toString("utf8") === text;
 }
 
 /** go-libaudit prints an unset id (4294967295, -1) as "unset". */

@@ -177,6 +177,19 @@ describe("--format ecs names events as go-libaudit (Auditbeat) does", () => {
   });
 });
 
+describe("--format ecs's summary", () => {
+  it("keeps a hex-encoded value decoded when its hex is all digits (sudo's cmd=76692061 is 'vi a'), ids raw", () => {
+    const object = (cmdHex: string) => {
+      const line = `type=USER_CMD msg=audit(1764995001.100:961): pid=1 uid=0 auid=1000 ses=3 msg='cwd="/" cmd=${cmdHex} terminal=pts/0 res=success'`;
+      const doc = toEcs(events(line)[0]!) as { auditd: { summary: { actor: { primary?: string }; object: { primary?: string } } } };
+      return [doc.auditd.summary.object.primary, doc.auditd.summary.actor.primary];
+    };
+    expect(object(Buffer.from("vi a").toString("hex"))).toEqual(["vi a", "1000"]);
+    expect(object(Buffer.from("cat a b").toString("hex"))).toEqual(["cat a b", "1000"]);
+    expect(object(Buffer.from("ls -l").toString("hex"))).toEqual(["ls -l", "1000"]);
+  });
+});
+
 describe("--format ecs from the command line (the built bundle)", () => {
   const BUNDLE = new URL("../dist/auditd-parse.cjs", import.meta.url).pathname;
   const run = (args: string[], input?: string | Buffer) => {
