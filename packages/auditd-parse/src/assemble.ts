@@ -338,12 +338,13 @@ export class Assembler<E extends PendingEvent> {
   }
 
   /**
-   * Whether the event has no room for another record of `lineBytes` (its JSON is about its line's size):
-   * counted as split, it is completed before that record, so a part stays under MAX_EVENT_BYTES unless one
-   * record alone is larger.
+   * Whether the event has no room for another record of `lineBytes`: counted as split, it is completed before
+   * that record, so a part stays under MAX_EVENT_BYTES unless one record alone is larger. A record's JSON is up to
+   * three times its line: two hex digits of a control byte are written as \u00XX (an EXECVE chunk of 7,000 digits,
+   * 21 KB; counted at its line's size, parts went 14 KB past 1 MiB, T22 #2).
    */
   private full(event: E, lineBytes: number): boolean {
-    if (event.recordCount < this.bounds.records && event.weight + lineBytes <= this.bounds.bytes) return false;
+    if (event.recordCount < this.bounds.records && event.weight + 3 * lineBytes <= this.bounds.bytes) return false;
     this.stats.split++;
     return true;
   }

@@ -19,7 +19,9 @@ import {
   argAt,
   bytesAre,
   decodeArg,
+  decodedJsonBytes,
   enrichedJson,
+  hexJsonBytes,
   IdCache,
   idNumber,
   isNullish,
@@ -821,7 +823,13 @@ export class Interpreter implements EventBuilder<OpenEvent> {
       const bracket = key.indexOf("[");
       if (bracket > 0) {
         const quoted = to - from >= 2 && buf[from] === DQUOTE && buf[to - 1] === DQUOTE;
-        this.addChunk(open, key, bracket, quoted ? buf.toString("hex", from + 1, to - 1).toUpperCase() : buf.toString("latin1", from, to));
+        this.addChunk(
+          open,
+          key,
+          bracket,
+          quoted ? buf.toString("hex", from + 1, to - 1).toUpperCase() : buf.toString("latin1", from, to),
+          quoted,
+        );
         continue;
       }
       if (key.endsWith("_len")) continue;
@@ -830,7 +838,8 @@ export class Interpreter implements EventBuilder<OpenEvent> {
       if (Number.isInteger(index) && index < MAX_ARGS && argv[index] === undefined) {
         const arg = argAt(buf, from, to);
         argv[index] = arg;
-        open.argvBytes += to - from;
+        // hex (not quoted, nor "(null)"): as the decoded text's JSON
+        open.argvBytes += buf[from] === DQUOTE || arg === "(null)" ? to - from : decodedJsonBytes(arg, (to - from) >> 1);
         if (arg.includes("\uFFFD")) {
           const quoted = to - from >= 2 && buf[from] === DQUOTE && buf[to - 1] === DQUOTE;
           keepLostBytes(open, index, arg, quoted ? buf.toString("hex", from + 1, to - 1).toUpperCase() : buf.toString("latin1", from, to));
@@ -1415,14 +1424,16 @@ export class Interpreter implements EventBuilder<OpenEvent> {
       const bracket = key.indexOf("[");
       if (bracket > 0) {
         // chunks of one long argument may continue in the next EXECVE record: join the hex, decode at the end
-        this.addChunk(open, key, bracket, quotedHex(value, record.rawValues?.[i]) ?? value);
+        const quoted = quotedHex(value, record.rawValues?.[i]);
+        this.addChunk(open, key, bracket, quoted ?? value, quoted !== undefined);
         continue;
       }
       if (key.endsWith("_len")) continue;
       const index = Number(key.slice(1));
       if (Number.isInteger(index) && index < MAX_ARGS && argv[index] === undefined) {
         argv[index] = decodeArg(value);
-        open.argvBytes += value.length;
+        open.argvBytes +=
+          value.charCodeAt(0) === DQUOTE || value === "(null)" ? value.length : decodedJsonBytes(argv[index], value.length >> 1);
         keepLostBytes(open, index, argv[index], quotedHex(value, record.rawValues?.[i]) ?? value);
       }
     }
@@ -1432,7 +1443,7 @@ export class Interpreter implements EventBuilder<OpenEvent> {
    * aN[i]: chunks of one long argument may continue in the next EXECVE record; kept as hex by chunk index
    * (a quoted chunk as the hex of its bytes), joined in index order and decoded at the end.
    */
-  private addChunk(open: OpenEvent, key: string, bracket: number, hex: string): void {
+  private addChunk(open: OpenEvent, key: string, bracket: number, hex: string, quoted: boolean): void {
     const index = Number(key.slice(1, bracket));
     const close = key.indexOf("]", bracket);
     const part = Number(key.slice(bracket + 1, close < 0 ? undefined : close));
@@ -1448,8 +1459,8 @@ export class Interpreter implements EventBuilder<OpenEvent> {
     if (n > 0 && part <= chunks.parts[n - 1]!) chunks.ascending = false;
     chunks.parts.push(part);
     chunks.hex.push(hex);
-    // hex: two characters a byte of the argument's text
-    open.argvBytes += hex.length >> 1;
+    // the argument's bytes as its JSON writes them: a quoted chunk has no control byte (the kernel quotes none)
+    open.argvBytes += quoted ? hex.length >> 1 : hexJsonBytes(hex);
   }
 
   private proctitle(open: OpenEvent, record: AuditRecord): void {

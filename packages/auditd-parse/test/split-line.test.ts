@@ -40,4 +40,34 @@ describe("an event split for the 1 MiB line bound", () => {
         .join(""),
     ).toBe(big);
   });
+
+  it("counts an argument as its JSON, escapes and all: 2 MiB of control bytes are parts within 1 MiB, not 6 MB lines", () => {
+    // T22 #2: 16 arguments of 128 KiB of \x01 as the kernel logs them (hex, aN_len + aN[i] chunks of 7,000 hex
+    // digits): counted as 2 MiB of bytes, written as \u0001 each, they made lines of 6 MB and ECS alerts of 12 MB
+    const stamp = "1764996000.100:970";
+    const arg = Buffer.alloc(128 * 1024 - 1, 1)
+      .toString("hex")
+      .toUpperCase();
+    const lines = [
+      `type=SYSCALL msg=audit(${stamp}): arch=c000003e syscall=59 success=yes exit=0 a0=1 a1=2 a2=3 a3=0 items=2 ppid=900 pid=901 auid=1000 uid=0 gid=0 euid=0 suid=0 fsuid=0 egid=0 sgid=0 fsgid=0 tty=pts0 ses=3 comm="chmod" exe="/usr/bin/chmod" key=(null)`,
+      `type=EXECVE msg=audit(${stamp}): argc=219 a0="chmod" a1="777" a2="/tmp/x"`,
+    ];
+    for (let i = 3; i < 19; i++)
+      for (let c = 0; c * 7000 < arg.length; c++)
+        lines.push(
+          `type=EXECVE msg=audit(${stamp}): ${c === 0 ? `a${i}_len=${arg.length} ` : ""}a${i}[${c}]=${arg.slice(c * 7000, (c + 1) * 7000)}`,
+        );
+    // and plain hex arguments of control bytes (one EXECVE record each, as the kernel writes ones under 7,500)
+    const short = Buffer.alloc(3700, 2).toString("hex").toUpperCase();
+    for (let i = 0; i < 200; i++) lines.push(`type=EXECVE msg=audit(${stamp}): a${19 + i}=${short}`);
+    lines.push(`type=EOE msg=audit(${stamp}): `);
+    const out: number[] = [];
+    const parser = new AuditParser((_event, json) => {
+      out.push(json.lineLength);
+    });
+    parser.pushBytes(Buffer.from(`${lines.join("\n")}\n`));
+    parser.end();
+    expect(out.length).toBeGreaterThan(12);
+    for (const length of out) expect(length).toBeLessThanOrEqual(1_048_576);
+  });
 });
