@@ -130,6 +130,8 @@ export interface FieldInfo {
   /** For a uid/gid field: the record (Interpreter's count) whose ENRICHED part names it, and that token. */
   namedIn: number;
   namedAt: number;
+  /** msg.<name>: this name inside a msg='…' whose record has it outside too (made when first needed). */
+  inMsg: FieldInfo | undefined;
 }
 
 const FIELD_INFO = new Map<string, FieldInfo>();
@@ -179,6 +181,7 @@ export function fieldInfo(name: string): FieldInfo {
       names: undefined,
       namedIn: -1,
       namedAt: -1,
+      inMsg: undefined,
     };
     const lower = name.toLowerCase();
     if (lower !== name) {

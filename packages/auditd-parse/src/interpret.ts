@@ -243,6 +243,8 @@ export class Interpreter implements EventBuilder<OpenEvent> {
   /** Words of the last scan's body outside msg='…' (old PAM's leading `user`): first in "text". */
   private outerWords = new Int32Array(2 * MAX_WORDS);
   private outerCount = 0;
+  /** The leading words of the last scan's msg='avc:  denied  { … } for …' (a USER_AVC's), else undefined. */
+  private nestedAvc: AvcText | undefined;
 
   /** onEvent gets each completed event and its NDJSON line, valid only during the call. */
   constructor(
@@ -337,7 +339,7 @@ export class Interpreter implements EventBuilder<OpenEvent> {
     let bodyFrom = h.bodyStart;
     let avc: AvcText | undefined;
     if (type !== "EXECVE" && type !== "PROCTITLE") {
-      const wordsEnd = avcWordsEnd(buf, bodyFrom, end);
+      const wordsEnd = avcWordsEnd(buf, bodyFrom, end, false);
       if (wordsEnd >= 0) {
         avc = this.avcTexts.get(buf, bodyFrom, wordsEnd);
         bodyFrom = wordsEnd;
@@ -346,13 +348,16 @@ export class Interpreter implements EventBuilder<OpenEvent> {
     // EXECVE's text path keeps a quoted '…' value as it is; after an AVC's words msg='…' is left to the text path
     const nestedOk = type !== "EXECVE" && avc === undefined;
     const tokens = this.scan(buf, bodyFrom, end, typeInfo.memo, nestedOk, nestedOk && type !== "PROCTITLE");
-    if (tokens >= 0 && (this.nestedFrom < 0 || this.nestedApart(tokens))) {
+    if (tokens >= 0) {
+      avc ??= this.nestedAvc;
+      const renamed = this.nestedFrom >= 0 && this.renameNested(tokens);
       // detect: counted, unless read from its JSON anyway (ENRICHED braces: RecordFlag.Fallback)
       const count =
         this.memberSpans !== undefined &&
         !this.rewriting &&
         this.countJson.on &&
         avc === undefined &&
+        !renamed &&
         this.wordCount + this.outerCount === 0 &&
         !this.hasBraces(buf, tokens);
       if (count) {
@@ -368,7 +373,7 @@ export class Interpreter implements EventBuilder<OpenEvent> {
         this.raw = this.rawBytes;
       }
       if (this.memberSpans !== undefined) {
-        const fallback = this.repeated || avc !== undefined || this.wordCount + this.outerCount > 0;
+        const fallback = this.repeated || renamed || avc !== undefined || this.wordCount + this.outerCount > 0;
         const flags = (noFields ? RecordFlag.NoFields : 0) | (fallback ? RecordFlag.Fallback : 0) | (count ? RecordFlag.NoJson : 0);
         const table = this.tableOf(open);
         table.byteRecord(
@@ -550,6 +555,7 @@ export class Interpreter implements EventBuilder<OpenEvent> {
     this.nestedTo = -1;
     this.wordCount = 0;
     this.outerCount = 0;
+    this.nestedAvc = undefined;
     for (;;) {
       if (pos >= end) {
         if (nestedEnd < 0) break;
@@ -638,6 +644,15 @@ export class Interpreter implements EventBuilder<OpenEvent> {
         this.nestedFrom = t;
         nestedEnd = end = close;
         pos++;
+        // a USER_AVC's msg='avc:  denied  { start } for auid=…' (libselinux's avc_audit, systemd's): its words
+        // read as a kernel AVC's, when they are all the record's words (the text path joins any others in)
+        if (wordsOk && this.outerCount === 0) {
+          const wordsEnd = avcWordsEnd(buf, pos, close, true);
+          if (wordsEnd >= 0) {
+            this.nestedAvc = this.avcTexts.get(buf, pos, wordsEnd);
+            pos = wordsEnd;
+          }
+        }
         continue;
       } else if (c === SQUOTE || c === LBRACE) {
         return -1;
@@ -667,6 +682,7 @@ export class Interpreter implements EventBuilder<OpenEvent> {
    * `avc:…` is an AVC's) or that needs escaping: that record stays on the text path.
    */
   private keepWord(buf: Buffer, from: number, to: number, nested: boolean): boolean {
+    if (this.nestedAvc !== undefined) return false;
     const end = nested && buf[to - 1] === RPAREN ? to - 1 : to;
     if (end === from) return true;
     for (let i = from; i < end; i++) {
@@ -700,17 +716,25 @@ export class Interpreter implements EventBuilder<OpenEvent> {
   }
 
   /**
-   * Whether the msg='…' pairs of the last scan share no name with the record's own (nor with msg itself):
-   * the text path renames such a pair msg.<name>, and reads it as that name.
+   * The msg='…' pairs of the last scan whose name the record has outside msg (or is msg itself) are named
+   * msg.<name>, as the text path names them (USER_AVC's msg='avc: … for auid=… uid=…' after the outer auid= uid=).
+   * True when it renamed one.
    */
-  private nestedApart(tokens: number): boolean {
+  private renameNested(tokens: number): boolean {
     const infos = this.infos;
+    let renamed = false;
     for (let i = this.nestedFrom; i < this.nestedTo; i++) {
-      const name = infos[i]!.name;
-      if (name === this.nestedKey!.name) return false;
-      for (let j = 0; j < tokens; j++) if ((j < this.nestedFrom || j >= this.nestedTo) && infos[j]!.name === name) return false;
+      const info = infos[i]!;
+      const name = info.name;
+      let outside = name === this.nestedKey!.name;
+      for (let j = 0; j < tokens && !outside; j++)
+        if ((j < this.nestedFrom || j >= this.nestedTo) && infos[j]!.name === name) outside = true;
+      if (!outside) continue;
+      info.inMsg ??= fieldInfo(`msg.${name}`);
+      infos[i] = info.inMsg;
+      renamed = true;
     }
-    return true;
+    return renamed;
   }
 
   /** Writes a record read on the byte path; true when it has no fields (a PROCTITLE whose proctitle went to the event). */
@@ -1534,27 +1558,32 @@ const AVC_WORD = Buffer.from("avc: ", "latin1");
  * Where the leading words of a body end (the first `k=v` token, or the body's end) when they are a kernel AVC's
  * (`avc:  denied  { read write } for  `): the first word `avc:`, the rest printable ASCII with no quote, `\`,
  * `=` or parenthesis, `{` and `}` only as words of their own, and no `old`/`new` (the tokenizer reads those
- * as a prefix of the next name). Else -1: the record goes to the text path as before.
+ * as a prefix of the next name). Nested (the words of a msg='…', read with its list punctuation): no `,`
+ * either, and a `{` among them, or the text path would not read seresult from them. Else -1: the record goes
+ * to the text path as before.
  */
-function avcWordsEnd(buf: Buffer, from: number, to: number): number {
+function avcWordsEnd(buf: Buffer, from: number, to: number, nested: boolean): number {
   let pos = from;
   while (pos < to && buf[pos] === SPACE) pos++;
   if (!startsWith(buf, pos, to, AVC_WORD)) return -1;
   pos += AVC_WORD.length;
+  let opened = false;
   for (;;) {
     while (pos < to && buf[pos] === SPACE) pos++;
-    if (pos >= to) return pos;
+    if (pos >= to) return nested && !opened ? -1 : pos;
     const start = pos;
     let brace = false;
     for (; pos < to; pos++) {
       const c = buf[pos]!;
       if (c === SPACE) break;
-      if (c === EQUALS) return start;
+      if (c === EQUALS) return nested && !opened ? -1 : start;
       if (c <= SPACE || c > 0x7e || c === DQUOTE || c === SQUOTE || c === 0x5c || c === LPAREN || c === RPAREN) return -1;
+      if (nested && c === COMMA) return -1;
       if (c === LBRACE || c === RBRACE) brace = true;
     }
     const n = pos - start;
     if (brace && n !== 1) return -1;
+    if (brace && buf[start] === LBRACE) opened = true;
     if (n === 3 && isOldNew(buf, start)) return -1;
   }
 }

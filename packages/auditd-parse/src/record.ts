@@ -107,26 +107,19 @@ export function parseHeader(buf: Buffer, start: number, end: number, h: Header):
   if (startsWith(buf, pos, end, MSG)) pos += 4;
   if (!startsWith(buf, pos, end, AUDIT)) return false;
   const stampStart = pos + 6;
-  // one pass: the first '.', the first ':' and the closing ')'
-  let dot = -1;
-  let colon = -1;
-  let close = -1;
-  for (let i = stampStart; i < end; i++) {
-    const c = buf[i];
-    if (c === RPAREN) {
-      close = i;
-      break;
-    }
-    if (c === DOT && dot < 0) dot = i;
-    else if (c === COLON && colon < 0) colon = i;
-  }
-  if (close < 0 || colon < 0 || dot < 0 || dot > colon) return false;
-  const sec = digits(buf, stampStart, dot);
-  const ms = digits(buf, dot + 1, colon);
-  const serial = digits(buf, colon + 1, close);
+  // one pass over `sec.ms:serial)`, the numbers read as the digits go by (each 1-15 digits, as digits() reads)
+  const dot = stampPart(buf, stampStart, end, DOT);
+  if (dot < 0) return false;
+  const sec = partValue;
+  const colon = stampPart(buf, dot + 1, end, COLON);
+  if (colon < 0) return false;
+  const ms = partValue;
+  const close = stampPart(buf, colon + 1, end, RPAREN);
+  if (close < 0) return false;
+  const serial = partValue;
   // past year 9999 is not a real audit time, and could not be written as a date-time: the line is kept unparsed
   // the kernel's serial is 32 bits: a larger one is no audit stamp (and not a schema-valid serial)
-  if (sec < 0 || ms < 0 || serial < 0 || serial > 0xffff_ffff) return false;
+  if (serial > 0xffff_ffff) return false;
   const timeMs = sec * 1000 + (colon - dot - 1 === 3 ? ms : Math.round(ms * 10 ** (3 - (colon - dot - 1))));
   if (timeMs > MAX_MS) return false;
   h.stampStart = stampStart;
@@ -206,6 +199,23 @@ function textDigits(s: string): number {
 }
 
 /** A non-negative decimal integer of at most 15 digits in buf[from, to), or -1. */
+/** The value of the digits stampPart() read last. */
+let partValue = 0;
+
+/** Where the run of 1-15 digits from `from` ends at the byte `stop` (partValue its value), or -1. */
+function stampPart(buf: Buffer, from: number, end: number, stop: number): number {
+  let n = 0;
+  let i = from;
+  for (; i < end; i++) {
+    const c = buf[i]! - 48;
+    if (c < 0 || c > 9) break;
+    n = n * 10 + c;
+  }
+  if (i >= end || buf[i] !== stop || i === from || i - from > 15) return -1;
+  partValue = n;
+  return i;
+}
+
 export function digits(buf: Buffer, from: number, to: number): number {
   if (to <= from || to - from > 15) return -1;
   let n = 0;

@@ -64,6 +64,23 @@ const NESTED = [
   'pid=1 msg=\'a=1\' \x1dAUID="root" UID="root"',
 ];
 
+/**
+ * A user-space record read on the byte path and through the text tokenizer (a first word `(word)` sends it there:
+ * its text loses that word), held to the same event; its record and how many records took the text path.
+ */
+function sameViaText(type: string, body: string): { record: Rec; textPath: number } {
+  const parser = new AuditParser(() => {});
+  parser.pushBytes(Buffer.from(`type=${type} msg=audit(1.000:1): ${body}\n`));
+  parser.end();
+  const fast = lines(Buffer.from(`type=${type} msg=audit(1.000:1): ${body}\n`))[0] as { records: Rec[] };
+  const viaText = lines(Buffer.from(`type=${type} msg=audit(1.000:1): (word) ${body}\n`))[0] as { records: Rec[] };
+  const rec = viaText.records[0]!;
+  rec.text = rec.text === "(word)" ? undefined : rec.text?.replace(/^\(word\) /, "");
+  if (rec.text === undefined) delete rec.text;
+  expect(fast, body).toEqual(viaText);
+  return { record: fast.records[0]!, textPath: parser.stats.textPath };
+}
+
 describe("byte path", () => {
   it("reads a plain key=value record exactly as the text tokenizer does", () => {
     for (const body of BODIES) {
@@ -117,19 +134,7 @@ describe("byte path", () => {
   }, 120_000); // 3,000 seeded bodies: about 7 s on a quiet 2-core machine, far more when it is shared
 
   it("reads the old PAM form msg='PAM: … (hostname=?, …)' on the byte path, its words as the text tokenizer's text", () => {
-    /** The record on the byte path and through the text tokenizer (an outer word sends it there), and the parser. */
-    const viaBoth = (body: string) => {
-      const parser = new AuditParser(() => {});
-      parser.pushBytes(Buffer.from(`type=USER_ACCT msg=audit(1.000:1): ${body}\n`));
-      parser.end();
-      const fast = lines(Buffer.from(`type=USER_ACCT msg=audit(1.000:1): ${body}\n`))[0] as { records: Rec[] };
-      const viaText = lines(Buffer.from(`type=USER_ACCT msg=audit(1.000:1): (word) ${body}\n`))[0] as { records: Rec[] };
-      const rec = viaText.records[0]!;
-      rec.text = rec.text === "(word)" ? undefined : rec.text?.replace(/^\(word\) /, "");
-      if (rec.text === undefined) delete rec.text;
-      expect(fast, body).toEqual(viaText);
-      return { record: fast.records[0]!, textPath: parser.stats.textPath };
-    };
+    const viaBoth = (body: string) => sameViaText("USER_ACCT", body);
     const outer = "pid=13015 uid=0 auid=4294967295 ses=7 subj=system_u:system_r:crond_t:s0-s0:c0.c1023";
     expect(
       viaBoth(`${outer} msg='PAM: session open acct=root : exe="/usr/sbin/crond" (hostname=?, addr=?, terminal=cron res=success)'`),
@@ -159,8 +164,8 @@ describe("byte path", () => {
         `user ${outer} msg='PAM: authentication acct=judy : exe="/usr/sbin/sshd" (hostname=198.51.100.159, addr=198.51.100.159, terminal=ssh res=success)'`,
       ),
     ).toMatchObject({ record: { text: "user PAM: authentication :", fields: { hostname: "198.51.100.159" } }, textPath: 0 });
-    // words the text path reads otherwise (a name prefix, a USER_AVC's, escapes, text beyond ASCII) stay there
-    for (const words of ["old", "new", "avc:  denied  { start } for", 'a"b', "a\\b", "caf\u00e9", "\t"]) {
+    // words the text path reads otherwise (a name prefix, escapes, text beyond ASCII) stay there
+    for (const words of ["old", "new", 'a"b', "a\\b", "caf\u00e9", "\t"]) {
       expect(viaBoth(`${outer} msg='${words} acct=root res=success'`).textPath, words).toBe(1);
     }
     // a word in parentheses joins the value before it (`subj=/usr/bin/man (enforce)`)
@@ -214,6 +219,60 @@ describe("byte path", () => {
       for (let k = next(10); k > 0; k--) inner += pieces[next(pieces.length)] + (next(4) === 0 ? "" : " ".repeat(1 + next(2)));
       const word = () => ["", "user ", "x) ", "(x) ", "old ", "q avc:x ", "a\\b ", "u: "][next(8)];
       viaBoth(`${word()}pid=1 ${word()}msg='${inner}' ${word()}b=2`);
+    }
+  }, 120_000);
+
+  it("reads systemd's USER_AVC msg='avc:  denied  { start } for auid=… uid=…' on the byte path, as the text tokenizer does", () => {
+    const outer = "pid=1 uid=0 auid=4294967295 ses=4294967295 subj=system_u:system_r:init_t:s0";
+    const inner =
+      'auid=54321 uid=0 gid=0 path="/usr/lib/systemd/system/nginx.service" cmdline="/usr/bin/systemctl start nginx.service" scontext=unconfined_u:unconfined_r:unconfined_t:s0-s0:c0.c1023 tcontext=system_u:object_r:systemd_unit_file_t:s0 tclass=service permissive=0  exe="/usr/lib/systemd/systemd" sauid=0 hostname=? addr=? terminal=?';
+    // the names the record has outside msg are msg.<name> (auid, uid), read as <name> is
+    expect(sameViaText("USER_AVC", `${outer} msg='avc:  denied  { start } for ${inner}'`)).toEqual({
+      record: expect.objectContaining({
+        fields: expect.objectContaining({
+          auid: "unset",
+          "msg.auid": "54321",
+          "msg.uid": "root",
+          gid: "root",
+          seresult: "denied",
+          seperms: "start",
+        }),
+        raw: expect.objectContaining({ auid: "4294967295", "msg.uid": "0" }),
+        text: "avc: denied { start } for",
+      }),
+      textPath: 0,
+    });
+    // no `{` (no seresult on the text path), a word after the pairs or before msg: the text path, as before
+    expect(sameViaText("USER_AVC", `${outer} msg='avc:  received policyload notice seqno=2'`).textPath).toBe(1);
+    expect(sameViaText("USER_AVC", `${outer} msg='avc:  denied  { start } for ${inner} x'`).textPath).toBe(1);
+    expect(sameViaText("USER_AVC", `${outer} w msg='avc:  denied  { start } for ${inner}'`).textPath).toBe(1);
+    // a `{` inside a pair's name is not a word's: no seresult (the text path reads `a{uid` as a name)
+    expect(sameViaText("USER_AVC", `${outer} msg='avc:  x a{uid=1 sauid=0'`).record.fields.seresult).toBeUndefined();
+    // seeded, so a failure repeats: words and pairs from the pieces the nested rules, avcResult and msg.<name> look at
+    let seed = 22;
+    const next = (n: number) => {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      return seed % n;
+    };
+    // mostly the words avc_audit writes, one in sixteen a word the text tokenizer or avcResult reads otherwise (no `'`:
+    // it would end msg early, and an outer word `avc:` after it reads otherwise behind `(word)`)
+    const words = ["denied", "granted", "{", "}", "start", "read", "for", "", " ", "avc:"];
+    const odd = [",", "x,", "(x)", "x)", "old", "new", "=", '"', "\\", "\t", "\u00e9", "avc:x", "a{", "}b", "{}"];
+    const word = () => (next(16) === 0 ? odd[next(odd.length)] : words[next(words.length)]);
+    const pairs = ["auid=1000", "uid=0", "pid=2", "msg=x", "ses=3", "gid=0", 'path="/a b"', 'cmdline=""', "scontext=a:b:c:s0"];
+    pairs.push("tclass=service", 'exe="/x"', "sauid=0", "hostname=?", "addr=?,", "terminal=?)", "res=success", "uid=1");
+    const outers = ["", "pid=1 ", `${outer} `, "uid=0 msg=x ", "w ", "auid=0 gid=0 "];
+    for (let i = 0; i < 1500; i++) {
+      let inner = next(5) === 0 ? "" : "avc: ";
+      // three in four with a `{` among the words (only then does the text path read seresult from them)
+      for (let k = next(4); k > 0; k--) inner += word() + (next(6) === 0 ? "" : " ".repeat(1 + next(2)));
+      if (next(4) !== 0) inner += "{ ";
+      for (let k = next(5); k > 0; k--) inner += word() + (next(6) === 0 ? "" : " ".repeat(1 + next(2)));
+      for (let k = next(8); k > 0; k--) inner += `${pairs[next(pairs.length)]} `;
+      sameViaText(
+        next(2) === 0 ? "USER_AVC" : "USER_SELINUX_ERR",
+        `${outers[next(outers.length)]}msg='${inner}'${next(4) === 0 ? " b=2" : ""}`,
+      );
     }
   }, 120_000);
 

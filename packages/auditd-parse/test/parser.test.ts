@@ -15,6 +15,19 @@ describe("record header", () => {
     expect(parseRecord("type=UNKNOWN[1999] msg=audit(1.500:7): x=1")?.type).toBe("UNKNOWN[1999]");
   });
 
+  it("reads a stamp only as sec.ms:serial of 1-15 digits each, the serial of 32 bits", () => {
+    const at = (stamp: string) => parseRecord(`type=CWD msg=audit(${stamp}): cwd="/"`);
+    for (const stamp of ["1.5:7", "0.0:0", "1.123456789012345:7", "123456789012.5:4294967295", "1700000000.123:42"]) {
+      expect(at(stamp)?.stamp, stamp).toBe(stamp);
+    }
+    expect(at("1.123456789012345:7")?.timeMs).toBe(1123);
+    const bad = [".5:7", "1.:7", "1.5:", ":", ".", "1:5.7", "1.5.5:7", "1.5:7:8", "1a.5:7", "1.5a:7", "1.5:7a", " 1.5:7"];
+    bad.push("1234567890123456.5:7", "1.1234567890123456:7", "1.5:1234567890123456", "1.5:4294967296", "1.5:7 ", "");
+    for (const stamp of bad) expect(at(stamp), stamp).toBeUndefined();
+    // no closing parenthesis at all
+    expect(parseRecord('type=CWD msg=audit(1.5:7 cwd="/"')).toBeUndefined();
+  });
+
   it("unwraps syslog-forwarded kernel lines", () => {
     const r = parseRecord(
       'Mar  1 12:00:00 web1 kernel: [ 12.345] audit: type=1400 audit(1700000000.001:9): apparmor="DENIED" operation="open" profile="/usr/sbin/cupsd"',
