@@ -5,9 +5,10 @@ import type { ParseFlags } from "./commands/flags";
 import { type Grouping, parseTop, sessionLimits } from "./commands/flags";
 import type { Detector } from "./detect";
 import type { AuditEvent } from "./event";
-import type { EventJson } from "./event-json";
+import { EventJson } from "./event-json";
 import { csvHeader, formatCsv, formatRow, formatText, tableHeader } from "./format";
 import { incompleteText } from "./incomplete";
+import { JsonBytes } from "./json";
 import { type Connection, connectionOf, formatConnection } from "./net";
 import type { Output } from "./output";
 import type { EcsModule, Mode } from "./pipeline";
@@ -30,6 +31,35 @@ export function detectSink(detector: Detector, output: Output): Sink {
   };
   return {
     event: (e, json) => detector.event(e, json, line, framed),
+    early: (e, json) => {
+      // what the alerts write, kept: their text lines, or an NDJSON alert's head and tail around the event's line,
+      // copied once as bytes (the line's buffers go back to the pool now)
+      const kept: (string | { head: string; tail: string })[] = [];
+      let eventLine: JsonBytes | undefined;
+      detector.event(
+        e,
+        json,
+        (text) => kept.push(text),
+        (head, json, tail) => {
+          if (eventLine === undefined) {
+            eventLine = new JsonBytes(json.lineLength);
+            eventLine.length = json.copyLine(eventLine.buf, 0) - 1;
+          }
+          kept.push({ head, tail });
+        },
+      );
+      if (kept.length === 0) return undefined;
+      const held = eventLine;
+      return () => {
+        // the kept line as a line that is all head, as the held lines of the plain parse are (HeldLines.take)
+        const json = held === undefined ? undefined : new EventJson(held, undefined);
+        for (const alert of kept) {
+          if (typeof alert === "string") line(alert);
+          else framed(alert.head, json!, alert.tail);
+        }
+        json?.release();
+      };
+    },
     pending: () => {
       const w = wait;
       wait = undefined;
@@ -52,6 +82,11 @@ export interface Sink {
   event(e: AuditEvent, json: EventJson): void;
   pending(): Promise<void> | undefined;
   finish(read: ReadResult): Promise<void>;
+  /**
+   * detect: handles an event the grouping holds back for order now, and returns what writes its output in the
+   * event's turn (undefined when it writes nothing); event() is then not called for it (InterpreterOptions.early).
+   */
+  early?(e: AuditEvent, json: EventJson): (() => void) | undefined;
   /**
    * The sink reads an event object only during event() and keeps nothing of the object itself (values it keeps
    * are strings or copies): the parser may then reuse the object for a later event (its reuseEvents).
