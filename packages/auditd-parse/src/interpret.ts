@@ -261,8 +261,9 @@ export class Interpreter implements EventBuilder<OpenEvent> {
     this.countJson = options.countJson ?? { on: true };
     this.summaries = options.summaries ?? true;
     this.proctitleText = options.proctitleText ?? this.summaries;
-    // only with no record objects: `records` stays the empty array begin() made
-    if (options.reuseEvents === true && this.recordObjects === false) this.eventPool = [];
+    // only with no record objects: `records` stays the empty array begin() made (with "table", detect's: but for
+    // an ECS alert's event, which resetEvent empties)
+    if (options.reuseEvents === true && (this.recordObjects === false || this.recordObjects === "table")) this.eventPool = [];
     this.linesOnly = options.linesOnly === true && this.eventPool !== undefined;
     this.early = options.early;
     for (const kind of VALUE_KINDS) {
@@ -434,15 +435,21 @@ export class Interpreter implements EventBuilder<OpenEvent> {
   complete(open: OpenEvent): void {
     if (open.settled && open.line === undefined) {
       open.alerts?.();
+      this.reuse(open.event);
       return;
     }
     const line = open.line;
     const json = line === undefined ? this.finish(open) : new EventJson(this.heldLines.take(line, open.lineStart, open.lineEnd), undefined);
     this.onEvent(open.event, json);
     json.release();
-    if (this.eventPool !== undefined && this.eventPool.length < EVENT_POOL) this.eventPool.push(open.event);
+    this.reuse(open.event);
     if (line === undefined) this.recycle(open.buffers);
     this.recycleRewritten();
+  }
+
+  /** An event object handed over, for begin() to reuse (reuseEvents). */
+  private reuse(event: AuditEvent): void {
+    if (this.eventPool !== undefined && this.eventPool.length < EVENT_POOL) this.eventPool.push(event);
   }
 
   /** The buffers of events interpreted again (rewrite) while their line was read: back to the pool. */

@@ -29,31 +29,35 @@ export function detectSink(detector: Detector, output: Output): Sink {
     const w = output.framed(head, json, tail);
     if (w) wait = w;
   };
+  // early: what the alerts of an event held back for order write, kept until its turn: their text lines, or an
+  // NDJSON alert's head and tail around the event's line, copied once as bytes (its buffers go back to the pool).
+  // One pair of functions for every event: most write nothing, and a closure per event was garbage (issue 24).
+  const kept: (string | { head: string; tail: string })[] = [];
+  let keptLine: JsonBytes | undefined;
+  const keep = (text: string): void => {
+    kept.push(text);
+  };
+  const keepFramed = (head: string, json: EventJson, tail: string): void => {
+    if (keptLine === undefined) {
+      keptLine = new JsonBytes(json.lineLength);
+      keptLine.length = json.copyLine(keptLine.buf, 0) - 1;
+    }
+    kept.push({ head, tail });
+  };
   return {
+    // the detector reads the event during the call alone and keeps strings (its alerts' lines)
+    keepsNoEvent: true,
     event: (e, json) => detector.event(e, json, line, framed),
     early: (e, json) => {
-      // what the alerts write, kept: their text lines, or an NDJSON alert's head and tail around the event's line,
-      // copied once as bytes (the line's buffers go back to the pool now)
-      const kept: (string | { head: string; tail: string })[] = [];
-      let eventLine: JsonBytes | undefined;
-      detector.event(
-        e,
-        json,
-        (text) => kept.push(text),
-        (head, json, tail) => {
-          if (eventLine === undefined) {
-            eventLine = new JsonBytes(json.lineLength);
-            eventLine.length = json.copyLine(eventLine.buf, 0) - 1;
-          }
-          kept.push({ head, tail });
-        },
-      );
+      detector.event(e, json, keep, keepFramed);
       if (kept.length === 0) return undefined;
-      const held = eventLine;
+      const alerts = kept.splice(0);
+      const held = keptLine;
+      keptLine = undefined;
       return () => {
         // the kept line as a line that is all head, as the held lines of the plain parse are (HeldLines.take)
         const json = held === undefined ? undefined : new EventJson(held, undefined);
-        for (const alert of kept) {
+        for (const alert of alerts) {
           if (typeof alert === "string") line(alert);
           else framed(alert.head, json!, alert.tail);
         }
