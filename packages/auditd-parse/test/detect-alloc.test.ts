@@ -21,7 +21,7 @@ async function allocated(run: () => void): Promise<number> {
     new Promise<unknown>((resolve, reject) => s.post(method, params, (e, r) => (e ? reject(e) : resolve(r))));
   await post("HeapProfiler.enable");
   await post("HeapProfiler.startSampling", {
-    samplingInterval: 256,
+    samplingInterval: 1024,
     includeObjectsCollectedByMajorGC: true,
     includeObjectsCollectedByMinorGC: true,
   });
@@ -50,11 +50,11 @@ function log(events: number): Buffer {
 }
 
 describe("detect's garbage per event (issue 24)", () => {
-  it("is within 14% of the plain parse's on 8,000 execs held back for order", async () => {
+  it("is within 14% of the plain parse's on 4,000 execs held back for order", async () => {
     // detect allocated 1.18x the parse's bytes per event here (2,330 against 1,975 B): its view's record list
     // emptied and grown again per event, a closure per event in notePrinted and per held event in the sink's
     // early path; now ~1.10x. Its collector ran 283 GCs on 40 MiB of (b) where the parse ran 171 (now 217).
-    const bytes = log(8000);
+    const bytes = log(4000);
     const detector = new Detector(loadRuleSet(undefined).rules, {
       minRank: 0,
       failRank: undefined,
@@ -82,13 +82,13 @@ describe("detect's garbage per event (issue 24)", () => {
       parser.end();
     };
     // warm: the optimising compiler's escape analysis takes away what the first runs allocate
-    for (let i = 0; i < 3; i++) {
+    for (let i = 0; i < 6; i++) {
       detect();
       parse();
     }
     const ratios: number[] = [];
     for (let i = 0; i < 5; i++) ratios.push((await allocated(detect)) / (await allocated(parse)));
     ratios.sort((a, b) => a - b);
-    expect(ratios[2]).toBeLessThan(1.14);
-  });
+    expect(ratios[2], `median of ${ratios.map((r) => r.toFixed(3)).join(", ")}`).toBeLessThan(1.14);
+  }, 120_000);
 });
