@@ -218,12 +218,18 @@ export class Detector {
   /** Counts an event's logged bytes, and whether an alert prints its JSON, toward countJson. */
   private notePrinted(bytes: number, matches: readonly { rule: SigmaRule }[]): void {
     this.seenBytes += bytes;
-    if (this.options.format !== "table" && matches.some(({ rule }) => rule.rank >= this.options.minRank)) this.printedBytes += bytes;
+    if (this.options.format !== "table" && this.printsAny(matches)) this.printedBytes += bytes;
     if (this.seenBytes < COUNT_WINDOW) return;
     this.countJson.on = this.printedBytes * 6 < this.seenBytes;
     // the older half of the window weighs half: a log's mix changes
     this.seenBytes /= 2;
     this.printedBytes /= 2;
+  }
+
+  /** Whether an alert of `matches` is shown (--min-level). A loop, not `some` with a closure made per event. */
+  private printsAny(matches: readonly { rule: SigmaRule }[]): boolean {
+    for (let i = 0; i < matches.length; i++) if (matches[i]!.rule.rank >= this.options.minRank) return true;
+    return false;
   }
 
   private head(rule: SigmaRule): string {

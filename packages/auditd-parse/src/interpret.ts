@@ -123,6 +123,12 @@ export interface InterpreterOptions {
    * the event's JSON pieces when it completes (merging this with reuseEvents lost sessions' commands).
    */
   linesOnly?: boolean;
+  /**
+   * detect: an event held back for order is matched at once (a match does not depend on order) and its buffers
+   * let go, as settle does for linesOnly: `early` gets the event and its line as onEvent would, and returns what
+   * writes its alerts in the event's turn (undefined when there is nothing to write); onEvent never sees it.
+   */
+  early?: (event: AuditEvent, json: EventJson) => (() => void) | undefined;
 }
 
 /**
@@ -145,6 +151,7 @@ export class Interpreter implements EventBuilder<OpenEvent> {
   /** Event objects done with, for begin() (reuseEvents): at most EVENT_POOL of them. */
   private readonly eventPool: AuditEvent[] | undefined;
   private readonly linesOnly: boolean;
+  private readonly early: InterpreterOptions["early"];
   private readonly time = new IsoTime();
   private readonly types = new Map<string, TypeInfo>();
   /** Names of numeric ids: the usual small ids in an array, others (4294967295 …) in a bounded map. */
@@ -258,9 +265,11 @@ export class Interpreter implements EventBuilder<OpenEvent> {
     this.countJson = options.countJson ?? { on: true };
     this.summaries = options.summaries ?? true;
     this.proctitleText = options.proctitleText ?? this.summaries;
-    // only with no record objects: `records` stays the empty array begin() made
-    if (options.reuseEvents === true && this.recordObjects === false) this.eventPool = [];
+    // only with no record objects: `records` stays the empty array begin() made (with "table", detect's: but for
+    // an ECS alert's event, which resetEvent empties)
+    if (options.reuseEvents === true && (this.recordObjects === false || this.recordObjects === "table")) this.eventPool = [];
     this.linesOnly = options.linesOnly === true && this.eventPool !== undefined;
+    this.early = options.early;
     for (const kind of VALUE_KINDS) {
       this.readings[kind] = new ByteNames((value) => {
         const r = readingOf(kind, value);
@@ -411,7 +420,17 @@ export class Interpreter implements EventBuilder<OpenEvent> {
    * (the testers' corpus16, interleaved16) each kept a set, 2-3 times the sets made, +3 MB of peak RSS (issue 23).
    */
   settle(open: OpenEvent): void {
-    if (!this.linesOnly || open.line !== undefined) return;
+    if (open.settled) return;
+    if (this.early !== undefined) {
+      // detect: matched now, its buffers and record table back to the pool while it waits (issue 24)
+      const json = this.finish(open);
+      open.settleMatched(this.early(open.event, json));
+      json.release();
+      this.recycle(open.buffers);
+      this.recycleRewritten();
+      return;
+    }
+    if (!this.linesOnly) return;
     const json = this.finish(open);
     const length = json.lineLength - 1;
     const chunk = this.heldLines.put(json);
@@ -421,12 +440,27 @@ export class Interpreter implements EventBuilder<OpenEvent> {
   }
 
   complete(open: OpenEvent): void {
+    if (open.settled && open.line === undefined) {
+      open.alerts?.();
+      this.reuse(open.event);
+      return;
+    }
     const line = open.line;
     const json = line === undefined ? this.finish(open) : new EventJson(this.heldLines.take(line, open.lineStart, open.lineEnd), undefined);
     this.onEvent(open.event, json);
     json.release();
-    if (this.eventPool !== undefined && this.eventPool.length < EVENT_POOL) this.eventPool.push(open.event);
+    this.reuse(open.event);
     if (line === undefined) this.recycle(open.buffers);
+    this.recycleRewritten();
+  }
+
+  /** An event object handed over, for begin() to reuse (reuseEvents). */
+  private reuse(event: AuditEvent): void {
+    if (this.eventPool !== undefined && this.eventPool.length < EVENT_POOL) this.eventPool.push(event);
+  }
+
+  /** The buffers of events interpreted again (rewrite) while their line was read: back to the pool. */
+  private recycleRewritten(): void {
     for (const buffers of this.rewritten) this.recycle(buffers);
     this.rewritten.length = 0;
   }

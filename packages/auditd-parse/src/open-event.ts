@@ -71,7 +71,7 @@ export class OpenEvent implements PendingEvent {
    * (~9 bytes a record: 6.6 KB on a 700-record part, which went that far over the 1 MiB line; issue 23 finding 4).
    */
   get weight(): number {
-    if (this.line !== undefined) return this.settledWeight;
+    if (this.settled) return this.settledWeight;
     return this.records.length + this.counted + this.argvBytes + this.buffers.types.length;
   }
 
@@ -82,14 +82,31 @@ export class OpenEvent implements PendingEvent {
   line: LineChunk | undefined = undefined;
   lineStart = 0;
   lineEnd = 0;
+  /**
+   * detect: the event was matched when it was held (Interpreter.settle, its `early`), and this writes what its
+   * alerts would have written, in its turn (undefined when nothing: no alert, or the filter left it out).
+   */
+  alerts: (() => void) | undefined = undefined;
+  /** Its line or its alerts were made early: `records` and `buffers` then belong to another event. */
+  settled = false;
   /** The weight when settled, so the assembler's count of held bytes takes off what it added. */
   private settledWeight = 0;
 
   settle(chunk: LineChunk, start: number, end: number): void {
-    this.settledWeight = this.weight;
+    this.settleWeight();
     this.line = chunk;
     this.lineStart = start;
     this.lineEnd = end;
+  }
+
+  settleMatched(alerts: (() => void) | undefined): void {
+    this.settleWeight();
+    this.alerts = alerts;
+  }
+
+  private settleWeight(): void {
+    this.settledWeight = this.weight;
+    this.settled = true;
   }
 
   constructor(

@@ -111,6 +111,7 @@ export async function runPipeline(mode: Mode, files: string[], flags: ParseFlags
     mode === "detect" ||
     (mode !== "sessions" && ["text", "table", "csv", "ecs"].includes(flags.format ?? "")) ||
     needsRecords(filterOptions);
+  const early = sink.early?.bind(sink);
   const linesOnly = mode === "events" && detector === undefined && !objects && (flags.format ?? "ndjson") === "ndjson";
   const parser = new AuditParser(
     (event, json) => {
@@ -135,6 +136,8 @@ export async function runPipeline(mode: Mode, files: string[], flags: ParseFlags
       reuseEvents: sink.keepsNoEvent === true || linesOnly,
       // and of the NDJSON sink's events only the line is read: one held back for order may be written at once
       linesOnly,
+      // detect matches an event held back for order at once, and keeps only what its alerts write
+      ...(early === undefined ? {} : { early: filter === undefined ? early : (e, json) => (filter(e) ? early(e, json) : undefined) }),
     },
   );
   // -F detect: an event matched in parts is said at once, not only when the run stops

@@ -5,9 +5,10 @@ import type { ParseFlags } from "./commands/flags";
 import { type Grouping, parseTop, sessionLimits } from "./commands/flags";
 import type { Detector } from "./detect";
 import type { AuditEvent } from "./event";
-import type { EventJson } from "./event-json";
+import { EventJson } from "./event-json";
 import { csvHeader, formatCsv, formatRow, formatText, tableHeader } from "./format";
 import { incompleteText } from "./incomplete";
+import { JsonBytes } from "./json";
 import { type Connection, connectionOf, formatConnection } from "./net";
 import type { Output } from "./output";
 import type { EcsModule, Mode } from "./pipeline";
@@ -28,8 +29,41 @@ export function detectSink(detector: Detector, output: Output): Sink {
     const w = output.framed(head, json, tail);
     if (w) wait = w;
   };
+  // early: what the alerts of an event held back for order write, kept until its turn: their text lines, or an
+  // NDJSON alert's head and tail around the event's line, copied once as bytes (its buffers go back to the pool).
+  // One pair of functions for every event: most write nothing, and a closure per event was garbage (issue 24).
+  const kept: (string | { head: string; tail: string })[] = [];
+  let keptLine: JsonBytes | undefined;
+  const keep = (text: string): void => {
+    kept.push(text);
+  };
+  const keepFramed = (head: string, json: EventJson, tail: string): void => {
+    if (keptLine === undefined) {
+      keptLine = new JsonBytes(json.lineLength);
+      keptLine.length = json.copyLine(keptLine.buf, 0) - 1;
+    }
+    kept.push({ head, tail });
+  };
   return {
+    // the detector reads the event during the call alone and keeps strings (its alerts' lines)
+    keepsNoEvent: true,
     event: (e, json) => detector.event(e, json, line, framed),
+    early: (e, json) => {
+      detector.event(e, json, keep, keepFramed);
+      if (kept.length === 0) return undefined;
+      const alerts = kept.splice(0);
+      const held = keptLine;
+      keptLine = undefined;
+      return () => {
+        // the kept line as a line that is all head, as the held lines of the plain parse are (HeldLines.take)
+        const json = held === undefined ? undefined : new EventJson(held, undefined);
+        for (const alert of alerts) {
+          if (typeof alert === "string") line(alert);
+          else framed(alert.head, json!, alert.tail);
+        }
+        json?.release();
+      };
+    },
     pending: () => {
       const w = wait;
       wait = undefined;
@@ -52,6 +86,11 @@ export interface Sink {
   event(e: AuditEvent, json: EventJson): void;
   pending(): Promise<void> | undefined;
   finish(read: ReadResult): Promise<void>;
+  /**
+   * detect: handles an event the grouping holds back for order now, and returns what writes its output in the
+   * event's turn (undefined when it writes nothing); event() is then not called for it (InterpreterOptions.early).
+   */
+  early?(e: AuditEvent, json: EventJson): (() => void) | undefined;
   /**
    * The sink reads an event object only during event() and keeps nothing of the object itself (values it keeps
    * are strings or copies): the parser may then reuse the object for a later event (its reuseEvents).

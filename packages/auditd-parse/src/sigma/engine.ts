@@ -64,7 +64,8 @@ export class SigmaEngine {
       this.view = view;
     } else view.reset(event, table, json, line);
     let found: Found | undefined;
-    for (const r of view.records) {
+    for (let i = 0; i < view.count; i++) {
+      const r = view.records[i]!;
       const gate = this.gateOf(table.types[r]!);
       const candidates = gate.candidatesAt(view, r);
       if (candidates.length === 0) continue;
