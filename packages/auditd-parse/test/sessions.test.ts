@@ -142,9 +142,9 @@ describe("SessionTracker's bound in bytes", () => {
     expect(track(bigCommands(1, 10, 5_000, 1, "日"), share).atEnd.map(items)).toEqual([["1", 2, 8]]);
   });
 
-  it("holds sessions --json's commands beyond Latin-1 in the bytes it counts, not twice that (issue 23, round 22)", () => {
+  it("holds commands beyond Latin-1 in the bytes it counts, not twice that, with --json and without (issue 23, round 22)", () => {
     // 60 execs of 100 KB, each with one CJK argument (as nearly every exec of the testers' longargv log): held as
-    // text, each command's JSON was a two-byte string, 2 bytes a character, and the budget's 12 MiB took 23 MB
+    // text, each command was a two-byte string, 2 bytes a character, and the budget's 12 MiB took 23 MB
     setFlagsFromString("--expose-gc");
     const gc = runInNewContext("gc") as () => void;
     const lines = Array.from({ length: 60 }, (_, i) => {
@@ -156,22 +156,36 @@ describe("SessionTracker's bound in bytes", () => {
       ];
     }).flat();
     const events = parseText(`${lines.join("\n")}\n`, { ids, recordObjects: true }).events;
-    const given: Session[] = [];
-    const tracker = new SessionTracker((s) => given.push(s), { commandsJson: true, maxBytes: 64 << 20 });
-    gc();
-    const before = process.memoryUsage().heapUsed;
-    for (const e of events) tracker.add(e);
-    gc();
-    const held = process.memoryUsage().heapUsed - before;
-    tracker.flush();
-    const json = lineText(sessionLine("", given[0]!, new LineBuffer()));
-    const commands = (JSON.parse(json) as Session).commands;
-    expect(commands.length).toBe(60);
-    expect(commands[0]!.argv[1]).toBe("日本語");
-    // each command's JSON is about 100 KB of UTF-8 (the argv strings are the events', here before and after)
-    const bytes = commands.reduce((n, c) => n + Buffer.byteLength(JSON.stringify(c)), 0);
-    expect(held).toBeGreaterThan(bytes * 0.9);
-    expect(held).toBeLessThan(bytes * 1.3);
+    const keep = (commandsJson: boolean) => {
+      const given: Session[] = [];
+      const tracker = new SessionTracker((s) => given.push(s), { commandsJson, maxBytes: 64 << 20 });
+      for (const e of events) tracker.add(e);
+      return { tracker, given };
+    };
+    /** What the tracker wrote at the end: the 60 commands, whole. */
+    const check = ({ tracker, given }: ReturnType<typeof keep>, commandsJson: boolean) => {
+      tracker.flush();
+      const commands = commandsJson
+        ? (JSON.parse(lineText(sessionLine("", given[0]!, new LineBuffer()))) as Session).commands
+        : given[0]!.commands;
+      expect(commands.length).toBe(60);
+      expect(commands[0]!.argv[1]).toBe("日本語");
+      if (!commandsJson) expect(formatSession(given[0]!)).toContain(`exec tar 日本語 ${"0".padEnd(100_000, "x")}`);
+      return commands.reduce((n, c) => n + Buffer.byteLength(c.argv.join(" ")), 0);
+    };
+    for (const commandsJson of [true, false]) {
+      // the heap with the commands kept, less the heap once they are dropped (the argv strings are the events')
+      let kept: ReturnType<typeof keep> | undefined = keep(commandsJson);
+      gc();
+      const full = process.memoryUsage().heapUsed;
+      const bytes = check(kept, commandsJson);
+      kept = undefined;
+      gc();
+      const held = full - process.memoryUsage().heapUsed;
+      // each command is about 100 KB of UTF-8
+      expect(held, `commandsJson ${commandsJson}`).toBeGreaterThan(bytes * 0.9);
+      expect(held, `commandsJson ${commandsJson}`).toBeLessThan(bytes * 1.3);
+    }
   });
 
   it("bounds the bytes across open sessions, and a written session frees its share", () => {
