@@ -67,6 +67,28 @@ export class Output {
     return undefined;
   }
 
+  /**
+   * Queues a line given as its bytes, its newline included (sessions --json: sessionLine), and calls `done` once
+   * data may be written over: at once when it was copied into the buffer, else when the stream is done with it,
+   * before the promise returned settles (a caller that waits for it may then take data back for its next line).
+   */
+  bytes(data: Buffer, done: () => void): Promise<void> | undefined {
+    if (data.length > BUFFER_BYTES) {
+      let handedBack: () => void = done;
+      const back = new Promise<void>((resolve) => {
+        handedBack = () => {
+          done();
+          resolve();
+        };
+      });
+      return handled(Promise.all([this.writeAfter(this.flush(), data, handedBack), back]).then(() => undefined));
+    }
+    const pending = this.used + data.length > BUFFER_BYTES ? handled(this.flush()) : undefined;
+    this.used += data.copy(this.buffer, this.used);
+    done();
+    return pending;
+  }
+
   /** Queues one event's NDJSON line, copied as bytes. */
   event(json: EventJson): Promise<void> | undefined {
     const size = json.lineLength;
@@ -132,16 +154,17 @@ export class Output {
    * A line too long for the buffer, handed to the stream now, right behind the buffer just flushed: a line
    * queued later must not overtake it.
    */
-  private async writeAfter(flushed: Promise<void>, whole: Buffer): Promise<void> {
-    await Promise.all([flushed, this.write(whole)]);
+  private async writeAfter(flushed: Promise<void>, whole: Buffer, done?: () => void): Promise<void> {
+    await Promise.all([flushed, this.write(whole, done)]);
   }
 
   private async write(data: Buffer, done?: () => void): Promise<void> {
     if (this.failure) throw this.failure;
     this.inFlight++;
     const ready = this.sink.write(data, (error) => {
+      // the stream is done with data either way (a failed write is thrown by the next one)
       if (error) this.fail(error);
-      else done?.();
+      done?.();
       if (--this.inFlight === 0) this.onIdle?.();
     });
     if (!ready) {

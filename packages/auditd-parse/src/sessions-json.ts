@@ -2,13 +2,28 @@ import { constJson, JsonBytes } from "./json";
 import type { SessionCommand } from "./sessions";
 
 /**
+ * UTF-8 bytes held in a string, one character a byte (latin1): a one-byte string of the bytes' length. A command's
+ * JSON kept as the text itself is a two-byte string, 2 bytes a character, as soon as one character in it is beyond
+ * Latin-1: on the testers' longargv log nearly every exec has one (a hex argument with CJK in it), so the 12 MiB the
+ * budget counted for the kept commands took 23 MB of heap and `sessions --json` peaked at 100-108 MB (README
+ * sessions, round 22). Written out as bytes (sessionLine), never decoded.
+ */
+export type HeldBytes = string & { readonly heldBytes: unique symbol };
+
+/** The text held bytes stand for. */
+export function heldText(bytes: HeldBytes): string {
+  return Buffer.from(bytes, "latin1").toString("utf8");
+}
+
+/**
  * A command's JSON as `sessions --json` keeps it until its session is written: the same text as JSON.stringify's
  * (its fields in the order the tracker sets them, the same escapes: JsonBytes.string), written into one reused
- * buffer and read out as one flat string. JSON.stringify builds its result in growing buffers and returns a tree of
- * them, which had to be copied flat to be kept (`flatJson`): about three times the text allocated per command, the
- * largest item of what the tracker allocates on a log of many sessions (README sessions, round 20b and 21).
+ * buffer and read out as one flat string of its bytes (HeldBytes). JSON.stringify builds its result in growing
+ * buffers and returns a tree of them, which had to be copied flat to be kept (`flatJson`): about three times the
+ * text allocated per command, the largest item of what the tracker allocates on a log of many sessions (README
+ * sessions, round 20b and 21).
  */
-export function commandJson(c: SessionCommand): string {
+export function commandJson(c: SessionCommand): HeldBytes {
   out.reset();
   out.constant(TIME);
   out.string(c.time);
@@ -32,9 +47,8 @@ export function commandJson(c: SessionCommand): string {
     out.string(c.exit);
   }
   out.byte(125 /* } */);
-  // JsonBytes writes text beyond ASCII as UTF-8 and escapes lone surrogates (as JSON.stringify does), so the
-  // bytes decode to exactly the text written
-  const json = out.buf.toString("utf8", 0, out.length);
+  // its UTF-8 bytes, one a character (see HeldBytes)
+  const json = out.buf.toString("latin1", 0, out.length) as HeldBytes;
   // a command of thousands of arguments grew it: not kept that big for the rest of the run
   if (out.buf.length > KEEP) out = new JsonBytes(START);
   return json;

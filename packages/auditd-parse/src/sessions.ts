@@ -2,7 +2,7 @@ import { escapeControls } from "./escape";
 import type { AuditEvent, FieldValue, OutputRecord } from "./event";
 import type { JsonBytes } from "./json";
 import { type Connection, connectionOf, connectionText } from "./net";
-import { commandJson } from "./sessions-json";
+import { commandJson, type HeldBytes, heldText } from "./sessions-json";
 import { loginRecords } from "./sessions-login";
 import { packCommand, unpackCommand } from "./sessions-pack";
 
@@ -99,8 +99,8 @@ export interface SessionTrackerOptions {
   /** The earliest log time (ms) of the events the grouping has not written yet (AuditParser.oldestPendingMs). */
   pending?: () => number;
   /**
-   * For a caller that writes each session with sessionJson (sessions --json): each command kept as its JSON text,
-   * which sessionJson writes as it is, and a session handed to `emit` with `commands` empty, its commands beside it
+   * For a caller that writes each session with sessionLine (sessions --json): each command kept as its JSON text,
+   * which sessionLine writes as it is, and a session handed to `emit` with `commands` empty, its commands beside it
    * (HELD). Packed (sessions-pack.ts) they were made objects again (split, an object, an argv array) only
    * to be written as the same JSON: a quarter of what `sessions --json` allocated over the parse (README sessions,
    * round 20). Without it (the text timeline, the page, the library) `commands` holds the commands as objects.
@@ -582,7 +582,7 @@ export class SessionTracker {
       const text = typeof held === "string" ? held : held.pop()!;
       if (typeof held === "string" || held.length === 0) s[HELD] = undefined;
       // weighed again as it was kept: the command made again from its text, as release makes it
-      bytes = commandBytes(this.commandsJson ? (JSON.parse(text) as SessionCommand) : unpackCommand(text));
+      bytes = commandBytes(this.commandsJson ? (JSON.parse(heldText(text as HeldBytes)) as SessionCommand) : unpackCommand(text));
     } else if (s.connections.length > 0) {
       bytes = connectionBytes(s.connections.pop()!);
     } else return false;
@@ -599,7 +599,7 @@ export class SessionTracker {
     // each command back as it was kept: its fields in the same order, so the same JSON and text
     const held = s[HELD];
     const commands = heldCount(s);
-    // commandsJson: the commands' JSON stays HELD, for sessionJson to write as it is
+    // commandsJson: the commands' JSON stays HELD, for sessionLine to write as it is
     if (this.commandsJson) s.commands = [];
     else {
       s.commands = held === undefined ? [] : typeof held === "string" ? [unpackCommand(held)] : held.map(unpackCommand);
@@ -754,32 +754,77 @@ function str(v: FieldValue | undefined): string | undefined {
 }
 
 /**
- * `prefix` and the session's JSON (JSON.stringify's, without indentation) as one flat string: a session written with
- * commandsJson has its commands' JSON texts put where JSON.stringify writes its (empty) commands, second after ses
- * as the tracker makes a session. One join: as a template, prefix and JSON were a string of parts, which the output
- * copied flat again (7 MB per 30 MiB of the interleaved log, README sessions round 20).
+ * `prefix`, the session's JSON (JSON.stringify's, without indentation) and a newline, as UTF-8 bytes in a buffer of
+ * `lines`: a session written with commandsJson has its commands' JSON put where JSON.stringify writes its (empty)
+ * commands, second after ses as the tracker makes a session, copied as the bytes they are held as (HeldBytes). A
+ * session's text is never made: for a command beyond Latin-1 it was a two-byte string of twice its bytes, joined,
+ * then copied flat again to be encoded (README sessions, rounds 20 and 22).
  */
-export function sessionJson(prefix: string, s: Session): string {
-  const held = (s as OpenSession)[HELD];
+export function sessionLine(prefix: string, s: Session, lines: LineBuffer): Buffer {
+  const held = (s as OpenSession)[HELD] as HeldBytes | HeldBytes[] | undefined;
   const json = JSON.stringify(s);
-  if (held === undefined) return [prefix, json].join("");
+  if (held === undefined) return lines.text(`${prefix}${json}\n`);
   const head = `{"ses":${JSON.stringify(s.ses)},"commands":[`;
   // a session not shaped as the tracker makes one: its commands made objects, and JSON.stringify writes them
   if (!json.startsWith(head) || json.charCodeAt(head.length) !== 93 /* ] */) {
-    s.commands = typeof held === "string" ? [JSON.parse(held)] : held.map((c) => JSON.parse(c) as SessionCommand);
+    const commands = typeof held === "string" ? [held] : held;
+    s.commands = commands.map((c) => JSON.parse(heldText(c)) as SessionCommand);
     (s as OpenSession)[HELD] = undefined;
-    return [prefix, JSON.stringify(s)].join("");
+    return lines.text(`${prefix}${JSON.stringify(s)}\n`);
   }
-  const parts = [prefix, head];
-  if (typeof held === "string") parts.push(held);
+  const before = `${prefix}${head}`;
+  const after = `${json.slice(head.length)}\n`;
+  let size = Buffer.byteLength(before) + Buffer.byteLength(after);
+  if (typeof held === "string") size += held.length;
+  else for (const c of held) size += c.length + 1;
+  const line = lines.take(size);
+  let at = line.write(before);
+  if (typeof held === "string") at += line.write(held, at, "latin1");
   else
     for (let i = 0; i < held.length; i++) {
-      if (i > 0) parts.push(",");
-      parts.push(held[i]!);
+      if (i > 0) line[at++] = 44 /* , */;
+      at += line.write(held[i]!, at, "latin1");
     }
-  parts.push(json.slice(head.length));
-  return parts.join("");
+  at += line.write(after, at);
+  return line.subarray(0, at);
 }
+
+/**
+ * The buffer sessions' lines are written into (sessionLine), taken again once the output is done with the last
+ * line written into it. A buffer a line dies unused in the heap until a collection: at the end of input, where the
+ * open sessions are written one after another and little else is allocated, no scavenge came, and every line
+ * written stayed (the testers' longargv log: +10 MB of peak RSS for its 11.7 MB of sessions; README sessions,
+ * round 22). Kept at the size of the longest line written, which the budget bounds (one session's half of it).
+ */
+export class LineBuffer {
+  private free: Buffer | undefined;
+
+  /** A buffer of at least `size` bytes for one line: the one given back if it is long enough. */
+  take(size: number): Buffer {
+    const free = this.free;
+    if (free !== undefined && free.length >= size) {
+      this.free = undefined;
+      return free;
+    }
+    // a quarter more: sessions' lines of about one length (a few bytes apart) then share one
+    return Buffer.allocUnsafeSlow(Math.max(Math.ceil(size * 1.25), LINE_BYTES));
+  }
+
+  /** A line of a buffer take() gave, no longer needed: the buffer may be taken again (the longer one kept). */
+  give(line: Buffer): void {
+    const whole = Buffer.from(line.buffer, 0, line.buffer.byteLength);
+    if (this.free === undefined || whole.length > this.free.length) this.free = whole;
+  }
+
+  /** text as a line of UTF-8 bytes in a buffer take() gave. */
+  text(text: string): Buffer {
+    const line = this.take(Buffer.byteLength(text));
+    return line.subarray(0, line.write(text));
+  }
+}
+
+/** Most sessions' lines fit in the first buffer: a few KB. */
+const LINE_BYTES = 64 * 1024;
 
 /**
  * A readable timeline: one header per session, then its commands and connections in time order. Built as one

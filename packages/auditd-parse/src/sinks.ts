@@ -14,7 +14,7 @@ import type { Output } from "./output";
 import type { EcsModule, Mode } from "./pipeline";
 import { formatReport, ReportBuilder } from "./report";
 import { renderReportHtml } from "./report-html";
-import { formatSession, SessionTracker, sessionJson } from "./sessions";
+import { formatSession, LineBuffer, SessionTracker, sessionLine } from "./sessions";
 import { PAGE_BOUNDS, sessionsHtmlSink } from "./sessions-html";
 
 export function detectSink(detector: Detector, output: Output): Sink {
@@ -133,14 +133,18 @@ export function makeSink(
   if (mode === "sessions") {
     // each session is written when it ends (a JSON array written as it goes), so memory stays bounded
     let count = 0;
-    // --json without indentation: each session's commands kept as their JSON (sessionJson writes them as they are)
+    // --json without indentation: each session's commands kept as their JSON bytes (sessionLine writes them as they are)
     const commandsJson = ctx.opts.json && !flags.pretty;
+    const lines = new LineBuffer();
     const tracker = new SessionTracker(
       (s) => {
         const prefix = count++ === 0 ? "[" : ",";
         if (!ctx.opts.json) line(`${formatSession(s)}\n`);
-        else if (commandsJson) line(sessionJson(prefix, s));
-        else line(`${prefix}${JSON.stringify(s, null, 2)}`);
+        else if (commandsJson) {
+          const bytes = sessionLine(prefix, s, lines);
+          const w = output.bytes(bytes, () => lines.give(bytes));
+          if (w) wait = w;
+        } else line(`${prefix}${JSON.stringify(s, null, 2)}`);
       },
       { ...sessionLimits(flags, grouping), commandsJson },
     );

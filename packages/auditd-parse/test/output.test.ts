@@ -52,6 +52,34 @@ describe("Output", () => {
   });
 });
 
+describe("Output.bytes", () => {
+  it("hands a long line back to its caller before the wait it returns is over, and a short one at once", async () => {
+    // sessions --json writes its lines into one buffer it takes back (LineBuffer): the next line, after the wait,
+    // must not need a new buffer, nor write over one the stream still holds (issue 23, round 22). A stdout on a
+    // file writes at once and says so a tick later (Node's SyncWriteStream): the wait was over before that
+    const io = testIO().io;
+    const written: Buffer[] = [];
+    const stdout = Object.assign(Object.create(io.stdout) as typeof io.stdout, {
+      writeBytes(data: Uint8Array, done?: (error?: Error | null) => void) {
+        written.push(Buffer.from(data));
+        process.nextTick(() => done?.(null));
+        return true;
+      },
+    });
+    const output = new Output(undefined, stdout);
+    const events: string[] = [];
+    const short = Buffer.from("[1]\n");
+    expect(output.bytes(short, () => events.push("short back"))).toBeUndefined();
+    expect(events).toEqual(["short back"]);
+    const long = Buffer.from(`${"x".repeat(300_000)}\n`);
+    await output.bytes(long, () => events.push("long back"));
+    events.push("wait over");
+    await output.close();
+    expect(events).toEqual(["short back", "long back", "wait over"]);
+    expect(Buffer.concat(written).toString()).toBe(`[1]\n${"x".repeat(300_000)}\n`);
+  });
+});
+
 describe("Output on a stdout that fails", () => {
   /** A run's stdout whose writes fail with `code` after asking the caller to wait: a full disk behind a pipe. */
   function failingStdout(code: string) {

@@ -1,8 +1,9 @@
 import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import { describe, expect, it, vi } from "vitest";
 import { AuditParser, parseText } from "../src/parser";
-import { formatSession, type Session, type SessionCommand, SessionTracker, sessionJson } from "../src/sessions";
-import { commandJson } from "../src/sessions-json";
+import { formatSession, LineBuffer, type Session, type SessionCommand, SessionTracker, sessionLine } from "../src/sessions";
+import { commandJson, heldText } from "../src/sessions-json";
 import { packCommand, unpackCommand } from "../src/sessions-pack";
 import { runAuditdParse } from "./in-process";
 
@@ -27,6 +28,12 @@ function sshSession(ses: number, t: number, serial: number): string[] {
     pam("USER_END", 5, "/usr/sbin/sshd", "PAM:session_close"),
     pam("CRED_DISP", 6, "/usr/sbin/sshd", "PAM:setcred"),
   ];
+}
+
+/** A line sessionLine wrote, as text without its newline. */
+function lineText(line: Buffer): string {
+  expect(line[line.length - 1]).toBe(10);
+  return line.toString("utf8", 0, line.length - 1);
 }
 
 function track(lines: string[], options = {}): { emitted: Session[]; atEnd: Session[] } {
@@ -133,6 +140,52 @@ describe("SessionTracker's bound in bytes", () => {
     const share = { maxBytes: 100_000, maxSessionBytes: 25_000 };
     expect(track(bigCommands(1, 10, 5_000, 1), share).atEnd.map(items)).toEqual([["1", 4, 6]]);
     expect(track(bigCommands(1, 10, 5_000, 1, "日"), share).atEnd.map(items)).toEqual([["1", 2, 8]]);
+  });
+
+  it("holds commands beyond Latin-1 in the bytes it counts, not twice that, with --json and without (issue 23, round 22)", () => {
+    // 60 execs of 100 KB, each with one CJK argument (as nearly every exec of the testers' longargv log): held as
+    // text, each command was a two-byte string, 2 bytes a character, and the budget's 12 MiB took 23 MB
+    setFlagsFromString("--expose-gc");
+    const gc = runInNewContext("gc") as () => void;
+    const lines = Array.from({ length: 60 }, (_, i) => {
+      const stamp = `${1_700_000_000 + i}.000:${i + 1}`;
+      return [
+        `type=SYSCALL msg=audit(${stamp}): arch=c000003e syscall=59 success=yes exit=0 pid=${i + 1} auid=1000 uid=1000 ses=1 comm="tar" exe="/usr/bin/tar"`,
+        `type=EXECVE msg=audit(${stamp}): argc=3 a0="tar" a1=${hex("日本語")} a2="${String(i).padEnd(100_000, "x")}"`,
+        `type=EOE msg=audit(${stamp}):`,
+      ];
+    }).flat();
+    const events = parseText(`${lines.join("\n")}\n`, { ids, recordObjects: true }).events;
+    const keep = (commandsJson: boolean) => {
+      const given: Session[] = [];
+      const tracker = new SessionTracker((s) => given.push(s), { commandsJson, maxBytes: 64 << 20 });
+      for (const e of events) tracker.add(e);
+      return { tracker, given };
+    };
+    /** What the tracker wrote at the end: the 60 commands, whole. */
+    const check = ({ tracker, given }: ReturnType<typeof keep>, commandsJson: boolean) => {
+      tracker.flush();
+      const commands = commandsJson
+        ? (JSON.parse(lineText(sessionLine("", given[0]!, new LineBuffer()))) as Session).commands
+        : given[0]!.commands;
+      expect(commands.length).toBe(60);
+      expect(commands[0]!.argv[1]).toBe("日本語");
+      if (!commandsJson) expect(formatSession(given[0]!)).toContain(`exec tar 日本語 ${"0".padEnd(100_000, "x")}`);
+      return commands.reduce((n, c) => n + Buffer.byteLength(c.argv.join(" ")), 0);
+    };
+    for (const commandsJson of [true, false]) {
+      // the heap with the commands kept, less the heap once they are dropped (the argv strings are the events')
+      let kept: ReturnType<typeof keep> | undefined = keep(commandsJson);
+      gc();
+      const full = process.memoryUsage().heapUsed;
+      const bytes = check(kept, commandsJson);
+      kept = undefined;
+      gc();
+      const held = full - process.memoryUsage().heapUsed;
+      // each command is about 100 KB of UTF-8
+      expect(held, `commandsJson ${commandsJson}`).toBeGreaterThan(bytes * 0.9);
+      expect(held, `commandsJson ${commandsJson}`).toBeLessThan(bytes * 1.3);
+    }
   });
 
   it("bounds the bytes across open sessions, and a written session frees its share", () => {
@@ -368,7 +421,7 @@ describe("sessions --json: the commands kept as their JSON (issue 23, round 20)"
       (s) => {
         given.push(s);
         const prefix = out.length === 0 ? "[" : ",";
-        out.push(commandsJson ? sessionJson(prefix, s) : `${prefix}${JSON.stringify(s)}`);
+        out.push(commandsJson ? lineText(sessionLine(prefix, s, new LineBuffer())) : `${prefix}${JSON.stringify(s)}`);
       },
       { maxItems: 3, commandsJson, ...options },
     );
@@ -395,7 +448,7 @@ describe("sessions --json: the commands kept as their JSON (issue 23, round 20)"
         const ses = s.ses;
         delete (s as Partial<Session>).ses;
         s.ses = ses;
-        out.push(sessionJson("", s));
+        out.push(lineText(sessionLine("", s, new LineBuffer())));
       },
       { commandsJson: true },
     );
@@ -549,6 +602,23 @@ describe("sessions --session-memory", () => {
   const run = (args: string[]) => runAuditdParse(["sessions", "--json", "--passwd", "/dev/null", ...args], `${log}\n`);
   type Listed = { ses: string; commands: { argv: string[] }[]; omitted?: number };
 
+  it("writes the 20 sessions open at the end through one buffer, not a buffer each (issue 23, round 22)", async () => {
+    // a buffer a session, each dropped once written, stayed until a collection, which none came to at the end of
+    // input: the testers' longargv log peaked 10 MB higher there (its 11.7 MB of sessions)
+    const taken = vi.spyOn(LineBuffer.prototype, "take");
+    try {
+      const r = await run([]);
+      expect([r.code, r.stderr]).toEqual([0, ""]);
+      const sessions: Listed[] = JSON.parse(r.stdout);
+      // each ~280 KB, longer than the output's buffer: written as it is
+      expect(sessions.map((s) => s.commands.length)).toEqual(Array.from({ length: 20 }, () => 10));
+      const buffers = new Set(taken.mock.results.map((t) => (t.value as Buffer).buffer));
+      expect([taken.mock.calls.length, buffers.size]).toEqual([20, 1]);
+    } finally {
+      taken.mockRestore();
+    }
+  });
+
   it("keeps the open sessions' command lines within the MiB given, and says per session how many it left out", async () => {
     const r = await run(["--session-memory", "1"]);
     expect([r.code, r.stderr]).toEqual([0, ""]);
@@ -700,13 +770,13 @@ describe("sessions --json: a command's JSON written as bytes (issue 23, round 21
   it("is JSON.stringify's text, escapes and field order, on 3000 seeded commands", () => {
     for (let i = 0; i < 3000; i++) {
       const c = command();
-      expect(commandJson(c), `case ${i}`).toBe(JSON.stringify(c));
+      expect(heldText(commandJson(c)), `case ${i}`).toBe(JSON.stringify(c));
     }
   });
 
   it("writes a command of 200 KB, and the commands after it, whole", () => {
     const long: SessionCommand = { time: "t", id: "i", argv: Array.from({ length: 2000 }, (_, i) => `${"x".repeat(99)}${i}é`) };
-    for (const c of [command(), long, command(), long, command()]) expect(commandJson(c)).toBe(JSON.stringify(c));
+    for (const c of [command(), long, command(), long, command()]) expect(heldText(commandJson(c))).toBe(JSON.stringify(c));
   });
 });
 
