@@ -68,6 +68,7 @@ export function detectOptions(flags: ParseFlags, ctx: CliContext, ecs: EcsModule
     format: ecs ? "ecs" : table ? "table" : "ndjson",
     ...(ecs ? { ecsAlert: ecs.ecsAlert } : {}),
     style: createStyle(ctx.io.colorEnabled(ctx.io.stdout, ctx.opts.color)),
+    pretty: flags.pretty,
   };
 }
 
@@ -87,9 +88,10 @@ export function splitWatch(ctx: CliContext): (split: number) => void {
 }
 
 /**
- * After the input: the summary, then exit 1 for a match at --fail-level, 65 when a rule failed to compile or an
+ * After the input: the summary, then exit 1 for a match at --fail-level, 65 when a rule failed to compile, an
  * event was matched in parts (`split`: over DETECT_BOUNDS, so no rule saw it whole: a keyword or field in one part
- * and another in the next matched nothing, and a warning alone would be a silent miss).
+ * and another in the next matched nothing, and a warning alone would be a silent miss), or a line was cut at
+ * 4 MiB (`cutLines`: the value there and the rest of the record were never matched, T22 #6).
  */
 export function detectVerdict(
   ctx: CliContext,
@@ -98,16 +100,24 @@ export function detectVerdict(
   flags: ParseFlags,
   unread?: OpsguardError,
   split = 0,
+  cutLines = 0,
 ): void {
-  const cut =
+  const inParts =
     split > 0
       ? new DataError(
           `incomplete: ${split} event(s) too big to match whole (over ${DETECT_BOUNDS.records} records or ${DETECT_BOUNDS.bytes >> 20} MiB) were matched in parts, so a rule needing the whole event may have missed them`,
           { hint: "find them with auditd-parse -v (counted as split): no real command line is that big" },
         )
       : undefined;
-  if (cut !== undefined && unread !== undefined) ctx.log.error(cut.message);
-  const incomplete = unread ?? cut;
+  const cutShort =
+    cutLines > 0
+      ? new DataError(`incomplete: ${cutLines} line(s) longer than 4 MiB were cut, so no rule saw the values dropped from them`, {
+          hint: "the kernel writes no such line: the log is damaged or forged",
+        })
+      : undefined;
+  // the first reason is the verdict; the others are said, so none goes unmentioned
+  const [incomplete, ...others] = [unread, inParts, cutShort].filter((e) => e !== undefined);
+  for (const e of others) ctx.log.error(e.message);
   const s = detector.stats;
   const levels = Object.entries(s.byLevel)
     .filter(([, n]) => n > 0)

@@ -138,6 +138,8 @@ export interface DetectOptions {
    */
   ecsAlert?: (event: AuditEvent, rule: EcsRule) => EcsDocument;
   style: ChalkInstance;
+  /** --pretty: JSON alerts indented by 2, as the events are (T22 #5: it was silently ignored). */
+  pretty?: boolean;
 }
 
 /** Runs the rules over each event and writes one alert per matching rule. */
@@ -203,10 +205,13 @@ export class Detector {
       // the host the event happened on (node=), never the machine reading the log: null when the log does not say
       const host = event.node ?? null;
       if (this.options.format === "table") line(tableRow(event, rule, host ?? "-", this.options.style));
-      else if (this.ecsAlert) line(JSON.stringify(this.ecsAlert(event, rule)));
+      else if (this.ecsAlert) line(JSON.stringify(this.ecsAlert(event, rule), null, this.options.pretty ? 2 : undefined));
       else {
         const head = `{"time":${JSON.stringify(event.time)},"host":${JSON.stringify(host)},${this.head(rule)},"records":${JSON.stringify(records)},"event":`;
-        if (framed !== undefined) framed(head, json, "}");
+        if (this.options.pretty) {
+          eventLine ??= String(json);
+          line(JSON.stringify(JSON.parse(`${head}${eventLine}}`), null, 2));
+        } else if (framed !== undefined) framed(head, json, "}");
         else {
           eventLine ??= String(json);
           line(`${head}${eventLine}}`);

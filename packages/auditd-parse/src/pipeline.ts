@@ -189,7 +189,8 @@ export async function runPipeline(mode: Mode, files: string[], flags: ParseFlags
   await output.close();
   if (nothing && created) await removeIfEmpty(appendTo);
   summarize(ctx, parser, flags.strict, mode === "detect");
-  if (detect && detector && rules) detect.detectVerdict(ctx, detector, rules, flags, unread.verdict(), parser.stats.split);
+  if (detect && detector && rules)
+    detect.detectVerdict(ctx, detector, rules, flags, unread.verdict(), parser.stats.split, parser.stats.cut);
   else {
     const incomplete = unread.verdict();
     if (incomplete) throw incomplete;

@@ -33,17 +33,18 @@ export function newDetectCommand(program: Command, runF: RunFn<DetectCommandOpti
 Output: one alert per rule that matched an event, NDJSON on stdout ({"time","host","rule":{"id","title",
   "level","tags","attack","author"},"records":[record types it matched],"event":{the event as auditd-parse
   prints it}}); a readable table when stdout is a terminal (--json keeps NDJSON there); --format ecs writes
-  each alert as an Elastic Common Schema alert document instead.
+  each alert as an Elastic Common Schema alert document instead; --pretty indents either.
 Matching: each record is one Sigma document with its fields as logged (hex strings decoded, numbers as
   written), ENRICHED names (SYSCALL, UID …), EXECVE a0…aN the whole argv; a field the record lacks comes from
-  the event's other records. Rules for another logsource than product linux / service auditd are skipped.
+  the event's other records, but for argc, aN, aN[i] and aN_len (a record's own: an EXECVE of two arguments
+  has no a2, whatever the SYSCALL's registers). Rules for another logsource than product linux / service auditd are skipped.
   A re runs on V8's linear-time engine once it backtracks too much, so (a|a)* or (a+)+ cannot stall the run;
   one that engine cannot take (re|i, lookaround, backreferences) is refused when it may backtrack
   catastrophically ((a+)+, (a|b)*), and so is a condition nested over 100 deep: that rule fails to compile.
 Exit: 1 when a rule at or above --fail-level matched. 65 (incomplete; the alerts of the rest are written)
   when a rule could not be compiled or a rule file read (a FIFO, a device, no permission: each named on stderr,
-  the others run; --list-rules exits so too), when an input could not be read whole, or when an event over
-  4096 records or 16 MiB had to be matched in parts. 66 when --rules is missing or leaves no rule to run, or
+  the others run; --list-rules exits so too), when an input could not be read whole, when an event over
+  4096 records or 16 MiB had to be matched in parts, or when a line over 4 MiB was cut. 66 when --rules is missing or leaves no rule to run, or
   no input is readable. 74 when the alerts could not all be written (a full disk, or stdout's reader gone, as
   with | head), whatever matched.
 The filter options select the events the rules see.

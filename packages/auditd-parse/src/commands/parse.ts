@@ -21,7 +21,7 @@ export function newParseCommand(program: Command, runF: RunFn<ParseCommandOption
       "output format: ndjson, text, table, csv (one row per event, for spreadsheets) or ecs (Elastic Common Schema, one document per line); sessions and report also html (see their --help)",
       "ndjson",
     )
-    .option("--pretty", "indented JSON (one event per block)", false)
+    .option("--pretty", "indented JSON (one event, or detect's alert, per block; ECS documents too)", false)
     .option(
       "-F, --follow",
       "keep reading the file as it grows and across rotation or truncation, like tail -F (a rotated file not readable yet is waited for)",

@@ -291,7 +291,7 @@ function compileItem(field: string, modifiers: string[], raw: unknown, where: st
         });
         break;
       case "windash":
-        values = values.flatMap((v) => windash(str(v, m, where)).map((s): Value => ({ kind: "str", s })));
+        values = values.flatMap((v) => windash(str(v, m, where), where).map((s): Value => ({ kind: "str", s })));
         break;
       case "base64":
         values = values.map((v) => ({ kind: "str", s: [bytesOf(v, m, where).toString("base64")] }));
@@ -604,15 +604,26 @@ function base64Offsets(bytes: Buffer): string[] {
   });
 }
 
+/**
+ * The most values windash makes of one: each option dash is five spellings, so n dashes make 5^n values — 10
+ * dashes took over a minute to compile (T22) — and a value with more than 5 is refused, not expanded.
+ */
+const WINDASH_MAX = 5 ** 5;
+
 /** Every dash or slash that starts an option (pySigma's `\B[-/]\b`), in each of the five spellings. */
-function windash(s: SigmaString): SigmaString[] {
+function windash(s: SigmaString, where: string): SigmaString[] {
+  const options = s.reduce((n, piece) => n + (typeof piece === "string" ? piece.split(OPTION_DASH).length >> 1 : 0), 0);
+  if (WINDASH.length ** options > WINDASH_MAX)
+    throw new RuleError(
+      `${where}: "windash" of a value with ${options} option dashes would be ${WINDASH.length}^${options} values (over ${WINDASH_MAX}): split the value`,
+    );
   let out: SigmaString[] = [[]];
   for (const piece of s) {
     if (typeof piece !== "string") {
       for (const o of out) o.push(piece);
       continue;
     }
-    const parts = piece.split(/(?<!\w)([-/])(?=\w)/);
+    const parts = piece.split(OPTION_DASH);
     for (let i = 0; i < parts.length; i++) {
       const text = parts[i]!;
       if (i % 2 === 0) {
@@ -630,6 +641,8 @@ function windash(s: SigmaString): SigmaString[] {
     }, []),
   );
 }
+
+const OPTION_DASH = /(?<!\w)([-/])(?=\w)/;
 
 function cidr(text: string, where: string): BlockList {
   const [address = "", bits = ""] = text.split("/");

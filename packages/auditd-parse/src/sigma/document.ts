@@ -17,7 +17,9 @@ import type { SigmaDoc } from "./compile";
  *   are one document, the first EXECVE record's); PROCTITLE: `proctitle` is the decoded command line;
  *   SOCKADDR: `saddr_fam`, `laddr`, `lport` (or `path`) as ENRICHED's SADDR names them, for `cidr`.
  * A field the record lacks is looked up in the event's other records (in order, the first that has it),
- * so a rule can name `key` or `exe` next to `type: EXECVE`. Keywords search the record's own values, and in
+ * so a rule can name `key` or `exe` next to `type: EXECVE`; but not an argument field (`aN`, `aN[i]`, `aN_len`,
+ * `argc`: isArgumentField), which is a record's own: EXECVE's are argv, SYSCALL's `a0`-`a3` registers in hex, so
+ * a third argument of a two-argument exec is absent (`a2|exists: false`, `a2: null`), not a pointer (T22 #3). Keywords search the record's own values, and in
  * EXECVE also the command line (argv joined by spaces): SigmaHQ's keywords such as `--to-ports 42` span
  * arguments, as they do in the command line a SIEM shows.
  * Values are read when a rule asks for them, not copied into a map per record: most rules stop at the first
@@ -88,8 +90,9 @@ export abstract class Doc implements SigmaDoc {
     return found;
   }
 
-  /** The first of the event's records that has the field: its value. */
+  /** The first of the event's records that has the field: its value (none for an argument field). */
   protected firstHaving(field: string): string | readonly string[] | undefined {
+    if (isArgumentField(field)) return undefined;
     for (const doc of this.all) {
       const v = doc.own(field);
       if (v !== undefined) return v;
@@ -144,7 +147,7 @@ export abstract class Doc implements SigmaDoc {
     const out: Record<string, string> = {};
     for (const doc of [this, ...this.all.filter((d) => d !== this)]) {
       for (const name of doc.names()) {
-        if (name in out) continue;
+        if (name in out || (doc !== this && isArgumentField(name))) continue;
         const v = doc.own(name)!;
         out[name] = typeof v === "string" ? v : v.join(",");
       }
@@ -218,6 +221,15 @@ export function ascii(b: Buffer, from: number, to: number): boolean {
   for (let i = from; i < to; i++) if (b[i]! >= 128) return false;
   return true;
 }
+
+/**
+ * A record's argument fields, never looked up in another record (Doc): `argc`, `aN`, `aN[i]` and `aN_len`, whose
+ * meaning is the record type's (EXECVE's argv, SYSCALL's registers).
+ */
+export function isArgumentField(name: string): boolean {
+  return name.charCodeAt(0) === 97 && (name === "argc" || ARGUMENT.test(name));
+}
+const ARGUMENT = /^a\d+(?:\[\d+\]|_len)?$/;
 
 /** In an EXECVE record every a… name but argc is argv (a0, a1[0], a1_len), not a field (Interpreter.execveAt). */
 export function isExecveField(name: string): boolean {

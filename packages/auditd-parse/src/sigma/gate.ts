@@ -1,6 +1,6 @@
 import { ByteNames } from "../byte-names";
 import { fieldSlot, type SigmaDoc } from "./compile";
-import { escapeRegExp, LineSearch, lowerCased } from "./pattern";
+import { escapeRegExp, LineSearch, longestPrefixes, lowerCased } from "./pattern";
 import type { TableEvent } from "./table-doc";
 import type { Atom, Trigger } from "./trigger";
 
@@ -212,7 +212,7 @@ export class FieldIndex {
   private containsAny: RegExp | undefined;
   /** The substrings looked for in a long command line's arguments, not in its lower-cased copy (pattern.ts). */
   private lineSearch: LineSearch | undefined;
-  /** Per substring, its rules and those of every substring it holds (containsAny finds the longest at a place). */
+  /** Per substring, its rules and those of every substring that is a prefix of it (containsAny finds the longest at a place). */
   private readonly containsAt = new Map<string, number[]>();
   /**
    * The substrings of two or more ASCII characters by their first two (a code c0 * 128 + c1, marked in
@@ -313,9 +313,13 @@ export class FieldIndex {
 
   seal(): void {
     // by length, a byte each: a Set's lookup was most of mayMatch's time
-    this.eqLengths = new Uint8Array(Math.max(0, ...[...this.eq.keys()].map((lit) => lit.length + 1)));
+    // loops, not Math.max(...lengths): a spread of 200,000 values overflows the stack (T22's long IOC lists)
+    let longestEq = 0;
+    for (const lit of this.eq.keys()) longestEq = Math.max(longestEq, lit.length + 1);
+    this.eqLengths = new Uint8Array(longestEq);
     for (const lit of this.eq.keys()) this.eqLengths[lit.length] = 1;
-    this.shortestContains = Math.min(...[...this.contains.keys()].map((lit) => lit.length));
+    this.shortestContains = Number.POSITIVE_INFINITY;
+    for (const lit of this.contains.keys()) this.shortestContains = Math.min(this.shortestContains, lit.length);
     this.prefixes = [...this.prefix];
     this.suffixes = [...this.suffix];
     for (const [, a] of [...this.prefixes, ...this.suffixes]) a.list = [...a.lits];
@@ -343,9 +347,9 @@ export class FieldIndex {
     if (this.containsList.length > 1) {
       const longestFirst = this.containsList.map(([lit]) => lit).sort((a, b) => b.length - a.length);
       this.containsAny = new RegExp(longestFirst.map(escapeRegExp).join("|"), "g");
-      for (const lit of longestFirst) {
-        const rules: number[] = [];
-        for (const [held, heldRules] of this.containsList) if (lit.includes(held)) add(heldRules, rules);
+      for (const [lit, parent] of longestPrefixes(longestFirst)) {
+        const rules = [...this.contains.get(lit)!];
+        if (parent !== undefined) add(this.containsAt.get(parent), rules);
         this.containsAt.set(lit, rules);
       }
     }
@@ -508,7 +512,7 @@ export class FieldIndex {
       return;
     }
     // every place where a substring starts: the alternation gives the longest there, whose rules include those
-    // of the shorter ones it holds (containsAt); a substring that starts inside one found starts at a later
+    // of the shorter ones starting there, its prefixes (containsAt); a substring that starts inside one found starts at a later
     // place, so the scan goes on from the next character, not from the end of the match
     any.lastIndex = 0;
     for (let m = any.exec(lower); m !== null; m = any.exec(lower)) {

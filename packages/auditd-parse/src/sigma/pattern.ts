@@ -193,11 +193,7 @@ export class LineSearch {
     this.lits = lits;
     const longestFirst = [...lits].sort((a, b) => b.length - a.length);
     this.any = new RegExp(longestFirst.map(escapeRegExp).join("|"), "gi");
-    for (const lit of longestFirst)
-      this.held.set(
-        lit,
-        lits.filter((other) => lit.includes(other)),
-      );
+    for (const [lit, parent] of longestPrefixes(lits)) this.held.set(lit, parent === undefined ? [lit] : [lit, ...this.held.get(parent)!]);
   }
 
   /** The literals lowerCased(v) holds, when v is the long command line; undefined for any other value. */
@@ -219,6 +215,25 @@ export class LineSearch {
     this.searched = lineId;
     return found;
   }
+}
+
+/**
+ * Each literal with the longest other literal that is a prefix of it (undefined: none), a literal after its
+ * prefixes. The scans by a longest-first alternation (LineSearch, gate.ts's FieldIndex) visit every place where
+ * a literal starts and find the longest there, so the shorter ones starting there, its prefixes, are all they
+ * miss. Sorted, a literal's prefixes come before it, and the literals between hold them too: one stack of
+ * prefixes finds them all in time linear in the literals' length (T22: `lit.includes(other)` for every pair
+ * took 7.8 s for 20,000 literals and minutes for 60,000).
+ */
+export function longestPrefixes(lits: Iterable<string>): Map<string, string | undefined> {
+  const out = new Map<string, string | undefined>();
+  const stack: string[] = [];
+  for (const lit of [...new Set(lits)].sort()) {
+    while (stack.length > 0 && !lit.startsWith(stack[stack.length - 1]!)) stack.pop();
+    out.set(lit, stack[stack.length - 1]);
+    stack.push(lit);
+  }
+  return out;
 }
 
 /** A test on one field value. */

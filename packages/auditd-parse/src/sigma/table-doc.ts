@@ -6,7 +6,7 @@ import type { JsonBytes } from "../json";
 import { interpreted, RecordFlag, type RecordTable } from "../record-table";
 import { isNullishAt } from "../values";
 import { slotCount } from "./compile";
-import { ascii, Doc, EventShared, hasSpecial, isExecveField, MISSING, RecordDoc, special, specialNames } from "./document";
+import { ascii, Doc, EventShared, hasSpecial, isArgumentField, isExecveField, MISSING, RecordDoc, special, specialNames } from "./document";
 import { commandLine } from "./pattern";
 
 /**
@@ -282,8 +282,9 @@ export class TableEvent {
     return v === MISSING ? undefined : v;
   }
 
-  /** The first of the event's records that has the field: its value (Doc.firstHaving). */
+  /** The first of the event's records that has the field: its value (Doc.firstHaving; none for an argument field). */
   firstHaving(field: string, slot = -1): string | readonly string[] | undefined {
+    if (isArgumentField(field)) return undefined;
     for (let i = 0; i < this.count; i++) {
       const r = this.records[i]!;
       const v = slot < 0 ? this.own(r, field) : this.ownAt(r, slot, field);
