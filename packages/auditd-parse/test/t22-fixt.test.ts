@@ -47,15 +47,13 @@ describe("finding 1: a rule with a long value list compiles in time linear in it
       rule("ioc-contains", `  sel:\n    a1|contains:\n${values.map((v) => `      - '${v}'\n`).join("")}  condition: sel\n`),
       rule("ioc-keywords", `  kw:\n${values.map((v) => `    - '${v}'\n`).join("")}  condition: kw\n`),
     ]);
-    const started = process.cpuUsage();
+    // every pair of literals compared, this took 153 s (20,000 values: 7.8 s CPU for contains, 22 s for keywords,
+    // doubling quadrupled it); now ~3-9 s: the test's own time limit is the guard, the speed itself a figure in the
+    // README (a CPU-time assertion would be a timed one)
     const r = await run(["detect", "--json", "--rules", rules], execve(1, ["cat", "x-VAL0029999-y"]) + execve(2, ["cat", "val002999"]));
     expect(r.code, r.stderr).toBe(0);
     expect(ids(r.stdout)).toEqual(["ioc-contains", "ioc-keywords"]);
-    // every pair of literals compared: 20,000 took 7.8 s CPU for contains and 22 s for keywords, and doubling quadrupled it
-    // (this test took 153 s then); CPU, not wall time: the machine running the tests may be busy
-    const cpu = process.cpuUsage(started);
-    expect((cpu.user + cpu.system) / 1e6).toBeLessThan(25);
-  }, 120_000);
+  }, 90_000);
 
   it("finds each literal where a longer one starts at the same place, or holds it inside", async () => {
     const literals = ["abcd", "abc", "ab", "a", "bcd", "bc", "cd", "d"];
