@@ -229,65 +229,62 @@ describe("auditd-parse CLI", () => {
     expect([toFile.code, toFile.stderr.trim().split("\n")]).toEqual([74, [expect.stringContaining("cannot write /dev/full: ENOSPC")]]);
   });
 
-  it("follows a growing file across rotation and exits cleanly on SIGTERM", async () => {
-    const log = join(dir, "follow.log");
-    writeFileSync(log, "type=USER_LOGIN msg=audit(1700000000.000:1): pid=1 uid=0 auid=0 ses=1 msg='op=a res=success'\n");
+  /** `auditd-parse --follow log`, its stdout so far, a wait for n events, and a stop with SIGTERM (its exit code). */
+  function follow(log: string) {
     const child = spawn(process.execPath, ["--import", "tsx", CLI, "--follow", log], { stdio: ["ignore", "pipe", "pipe"] });
     let out = "";
     child.stdout.on("data", (d: Buffer) => {
       out += d.toString();
     });
-    const waitFor = (n: number) =>
-      untilEvent(child.stdout, "data", () => out.split("\n").filter(Boolean).length >= n, `${n} events on stdout`);
+    const events = () =>
+      out
+        .trim()
+        .split("\n")
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as { serial: number; records: { fields: { op?: string } }[] });
     // a failed wait must not leave a follower running
     const failed = (error: unknown) => {
       child.kill("SIGKILL");
       throw error;
     };
-    await waitFor(1).catch(failed);
-    appendFileSync(log, "type=USER_LOGIN msg=audit(1700000000.000:2): pid=1 uid=0 auid=0 ses=1 msg='op=b res=success'\n");
-    await waitFor(2).catch(failed);
+    const waitFor = (n: number) =>
+      untilEvent(child.stdout, "data", () => out.split("\n").filter(Boolean).length >= n, `${n} events on stdout`).catch(failed);
+    const stop = () => {
+      child.kill("SIGTERM");
+      return new Promise((resolve) => child.on("exit", resolve));
+    };
+    return { events, waitFor, stop };
+  }
+
+  const login = (serial: number, op: string) =>
+    `type=USER_LOGIN msg=audit(1700000000.000:${serial}): pid=1 uid=0 auid=0 ses=1 msg='op=${op} res=success'`;
+
+  it("follows a growing file across rotation and exits cleanly on SIGTERM", async () => {
+    const log = join(dir, "follow.log");
+    writeFileSync(log, `${login(1, "a")}\n`);
+    const f = follow(log);
+    await f.waitFor(1);
+    appendFileSync(log, `${login(2, "b")}\n`);
+    await f.waitFor(2);
     renameSync(log, `${log}.1`);
-    writeFileSync(log, "type=USER_LOGIN msg=audit(1700000000.000:3): pid=1 uid=0 auid=0 ses=1 msg='op=c res=success'\n");
-    await waitFor(3).catch(failed);
-    child.kill("SIGTERM");
-    const code = await new Promise((resolve) => child.on("exit", resolve));
-    expect(code).toBe(0);
-    expect(
-      out
-        .trim()
-        .split("\n")
-        .map((l) => JSON.parse(l).records[0].fields.op),
-    ).toEqual(["a", "b", "c"]);
+    writeFileSync(log, `${login(3, "c")}\n`);
+    await f.waitFor(3);
+    expect(await f.stop()).toBe(0);
+    expect(f.events().map((e) => e.records[0]!.fields.op)).toEqual(["a", "b", "c"]);
   });
 
   it("follows across a rotation whose old file ends without a newline: its last line is read alone, not joined to the new file's first", async () => {
     const log = join(dir, "follow-partial.log");
-    writeFileSync(log, "type=USER_LOGIN msg=audit(1700000000.000:1): pid=1 uid=0 auid=0 ses=1 msg='op=a res=success'\n");
-    const child = spawn(process.execPath, ["--import", "tsx", CLI, "--follow", log], { stdio: ["ignore", "pipe", "pipe"] });
-    let out = "";
-    child.stdout.on("data", (d: Buffer) => {
-      out += d.toString();
-    });
-    const waitFor = (n: number) =>
-      untilEvent(child.stdout, "data", () => out.split("\n").filter(Boolean).length >= n, `${n} events on stdout`);
-    const failed = (error: unknown) => {
-      child.kill("SIGKILL");
-      throw error;
-    };
-    await waitFor(1).catch(failed);
+    writeFileSync(log, `${login(1, "a")}\n`);
+    const f = follow(log);
+    await f.waitFor(1);
     // a writer that stopped mid-line (a crash, a full disk) before the file was rotated
-    appendFileSync(log, "type=USER_LOGIN msg=audit(1700000000.000:2): pid=1 uid=0 auid=0 ses=1 msg='op=b res=success'");
+    appendFileSync(log, login(2, "b"));
     renameSync(log, `${log}.1`);
-    writeFileSync(log, "type=USER_LOGIN msg=audit(1700000000.000:3): pid=1 uid=0 auid=0 ses=1 msg='op=c res=success'\n");
-    await waitFor(3).catch(failed);
-    child.kill("SIGTERM");
-    expect(await new Promise((resolve) => child.on("exit", resolve))).toBe(0);
-    const events = out
-      .trim()
-      .split("\n")
-      .map((l) => JSON.parse(l));
-    expect(events.map((e) => [e.serial, e.records.map((r: { fields: { op?: string } }) => r.fields.op)])).toEqual([
+    writeFileSync(log, `${login(3, "c")}\n`);
+    await f.waitFor(3);
+    expect(await f.stop()).toBe(0);
+    expect(f.events().map((e) => [e.serial, e.records.map((r) => r.fields.op)])).toEqual([
       [1, ["a"]],
       [2, ["b"]],
       [3, ["c"]],
