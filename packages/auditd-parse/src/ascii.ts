@@ -9,5 +9,6 @@ export const COMMA = 44;
 export const DOT = 46;
 export const COLON = 58;
 export const EQUALS = 61;
+export const BACKSLASH = 92;
 export const LBRACE = 123;
 export const RBRACE = 125;

@@ -1,6 +1,6 @@
 import { isUtf8 } from "node:buffer";
 import { type ArgReaders, argReaders, readArg, syscallArg } from "./args";
-import { COLON, COMMA, DQUOTE, EQUALS, GS, LBRACE, LPAREN, RBRACE, RPAREN, SPACE, SQUOTE } from "./ascii";
+import { BACKSLASH, COLON, COMMA, DQUOTE, EQUALS, GS, LBRACE, LPAREN, RBRACE, RPAREN, SPACE, SQUOTE } from "./ascii";
 import type { EventBuilder } from "./assemble";
 import { ByteNames } from "./byte-names";
 import { archName, decodeHexAt, decodeHexBytes, decodeHexString, syscallName, syscallNumberName } from "./decode";
@@ -74,7 +74,6 @@ const NULL = Buffer.from("null");
 const TEXT_OPEN = Buffer.from(',"text":"');
 /** A USER_AVC's msg='avc:  denied  { … } for …': the text path reads seresult/seperms from its words. */
 const AVC_PREFIX = Buffer.from("avc:");
-const BACKSLASH = 0x5c;
 /** Words kept from a body or its msg='…' (the old PAM form has one and four or five); more go the text path. */
 const MAX_WORDS = 32;
 
@@ -721,7 +720,7 @@ export class Interpreter implements EventBuilder<OpenEvent> {
     if (end === from) return true;
     for (let i = from; i < end; i++) {
       const c = buf[i]!;
-      if (c <= SPACE || c > 0x7e || c === DQUOTE || c === BACKSLASH || c === SQUOTE) return false;
+      if (!isWordByte(c)) return false;
     }
     if (!nested && buf[from] === LPAREN) return false;
     if (end - from === 3 && isOldNew(buf, from)) return false;
@@ -1589,6 +1588,14 @@ function avcText(words: string): AvcText {
 const AVC_WORD = Buffer.from("avc: ", "latin1");
 
 /**
+ * A byte a word of free text may hold and still be written as it is (keepWord, avcWordsEnd): printable ASCII,
+ * not a quote or a backslash, which the text path would read otherwise or JSON escape.
+ */
+function isWordByte(c: number): boolean {
+  return c > SPACE && c <= 0x7e && c !== DQUOTE && c !== SQUOTE && c !== BACKSLASH;
+}
+
+/**
  * Where the leading words of a body end (the first `k=v` token, or the body's end) when they are a kernel AVC's
  * (`avc:  denied  { read write } for  `): the first word `avc:`, the rest printable ASCII with no quote, `\`,
  * `=` or parenthesis, `{` and `}` only as words of their own, and no `old`/`new` (the tokenizer reads those
@@ -1611,7 +1618,7 @@ function avcWordsEnd(buf: Buffer, from: number, to: number, nested: boolean): nu
       const c = buf[pos]!;
       if (c === SPACE) break;
       if (c === EQUALS) return nested && !opened ? -1 : start;
-      if (c <= SPACE || c > 0x7e || c === DQUOTE || c === SQUOTE || c === 0x5c || c === LPAREN || c === RPAREN) return -1;
+      if (!isWordByte(c) || c === LPAREN || c === RPAREN) return -1;
       if (nested && c === COMMA) return -1;
       if (c === LBRACE || c === RBRACE) brace = true;
     }
