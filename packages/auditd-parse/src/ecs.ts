@@ -1,4 +1,5 @@
 import { isIP } from "node:net";
+import { decodeHexString } from "./decode";
 import type { EcsNormalization } from "./ecs-types";
 import type { AuditEvent, FieldValue, OutputRecord } from "./event";
 import { RECORD_TYPE_NORMALIZATIONS, SYSCALL_NORMALIZATIONS } from "./tables/ecs-normalizations";
@@ -215,7 +216,7 @@ function summaryValues(records: readonly OutputRecord[], data: Record<string, st
  * "vi a"), and then it is text to keep decoded, not a number to keep raw as the ids are (T22 #4).
  */
 function hexOf(raw: string, text: string): boolean {
-  return raw.length % 2 === 0 && Buffer.from(raw, "hex").toString("utf8") === text;
+  return decodeHexString(raw) === text;
 }
 
 /** go-libaudit prints an unset id (4294967295, -1) as "unset". */
