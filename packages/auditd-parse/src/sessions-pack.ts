@@ -49,7 +49,7 @@ export function packCommand(c: SessionCommand): string {
  */
 const AS_BYTES = 126; /* ~ */
 /** A character V8 stores in two bytes. A one-byte string is answered without a scan. */
-const WIDE = /[^\u0000-\u00ff]/;
+export const WIDE = /[^\u0000-\u00ff]/;
 /** A surrogate not in a pair (read as code points, a pair is one character, not a surrogate). */
 const LONE_SURROGATE = /\p{Cs}/u;
 

@@ -4,7 +4,7 @@ import type { JsonBytes } from "./json";
 import { type Connection, connectionOf, connectionText } from "./net";
 import { commandJson, type HeldBytes, heldText } from "./sessions-json";
 import { loginRecords } from "./sessions-login";
-import { packCommand, unpackCommand } from "./sessions-pack";
+import { packCommand, unpackCommand, WIDE } from "./sessions-pack";
 
 export interface SessionCommand {
   time: string;
@@ -535,9 +535,9 @@ export class SessionTracker {
    * Past a shared bound, room for s's next item (`bytes`; 0 for the count) from the open sessions that hold the
    * most by `measure`: each gives up its latest items (counted in its `omitted`) down to one level, none below twice
    * what s will hold (so sessions near one level do not take from each other in turn, each item packed to be dropped
-   * again: +20-35 % `sessions` CPU on the testers' longargv log with no factor). Without it the bound, once full, was the oldest sessions' for good: sessions that never
-   * end (a lost USER_END, a daemon's) starved every later one, which listed none of its commands (T21 #2: 923 of
-   * 4,914 sessions on the tester's interleaved16 log). Taken from the largest, not written early as they stand:
+   * again: +20-35 % `sessions` CPU on the testers' longargv log with no factor). Without it the bound, once full,
+   * was the oldest sessions' for good: sessions that never end (a lost USER_END, a daemon's) starved every later
+   * one, which listed none of its commands (T21 #2: 923 of 4,914 sessions on the tester's interleaved16 log). Taken from the largest, not written early as they stand:
    * a busy session written early comes back as a second entry, and then a third (fixs21: (a)'s sessions 6,389 ->
    * 25,992). Max-min fair: a session that keeps its share keeps its first commands. Whether s's item fits now.
    */
@@ -725,8 +725,6 @@ function recordsOf(e: AuditEvent, source: RecordSource | undefined): OutputRecor
 const TEXT = 24;
 const OBJECT = 24;
 const SLOT = 8;
-/** A character V8 stores in two bytes. A one-byte string is answered without a scan, so this costs a call. */
-const WIDE = /[^\u0000-\u00ff]/;
 
 function textBytes(s: string | undefined): number {
   return s === undefined ? 0 : TEXT + SLOT + (WIDE.test(s) ? 2 * s.length : s.length);
