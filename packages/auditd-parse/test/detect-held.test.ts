@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { DETECT_BOUNDS } from "../src/assemble";
 import { AuditParser } from "../src/index";
+import { ccArgv, heldLog } from "./held-log";
 import { runAuditdParse } from "./in-process";
 
 // issue 24: detect matches an event the grouping holds back for log-time order when it is held, not when it goes
@@ -11,27 +12,11 @@ import { runAuditdParse } from "./in-process";
 // it waits. Its alerts must still come out in its turn.
 
 /**
- * 16 hosts' execs interleaved event by event, 10 ms apart; every other event of a host has no EOE and waits for
- * its host's window (2 s): ~100 open, and the events ended by EOE wait behind them (per host above 64 open).
- * Every seventh runs `whoami` (the built-in rule "System Owner/User Discovery" matches it), the rest `cc`.
+ * heldLog's 16 hosts' execs held back for order; every seventh runs `whoami` (the built-in rule "System Owner/User
+ * Discovery" matches it), the rest `cc`.
  */
-function heldLog(events: number): string {
-  const lines: string[] = [];
-  for (let i = 0; i < events; i++) {
-    const host = i % 16;
-    const serial = 1000 + Math.floor(i / 16);
-    const ms = 1700000000000 + i * 10;
-    const stamp = `${Math.floor(ms / 1000)}.${String(ms % 1000).padStart(3, "0")}:${serial}`;
-    const node = `node=web${host}.example.net`;
-    const argv = i % 7 === 0 ? `argc=1 a0="whoami"` : `argc=3 a0="cc" a1="-c" a2="src/file${i}.c"`;
-    lines.push(
-      `${node} type=SYSCALL msg=audit(${stamp}): arch=c000003e syscall=59 success=yes exit=0 pid=${i} comm="cc" exe="/usr/bin/cc"`,
-    );
-    lines.push(`${node} type=EXECVE msg=audit(${stamp}): ${argv}`);
-    lines.push(`${node} type=CWD msg=audit(${stamp}): cwd="/home/build"`);
-    if (Math.floor(i / 16) % 2 === 1) lines.push(`${node} type=EOE msg=audit(${stamp}): `);
-  }
-  return `${lines.join("\n")}\n`;
+function detectLog(events: number): string {
+  return `${heldLog(events, (i) => (i % 7 === 0 ? `argc=1 a0="whoami"` : ccArgv(i))).join("\n")}\n`;
 }
 
 const USER_DISCOVERY = "9a0d8ca0-2385-4020-b6c6-cb6153ca56f3";
@@ -39,7 +24,7 @@ const EVENTS = 4000;
 let log: string;
 beforeAll(() => {
   log = join(mkdtempSync(join(tmpdir(), "auditd-parse-held-")), "held.log");
-  writeFileSync(log, heldLog(EVENTS));
+  writeFileSync(log, detectLog(EVENTS));
 });
 
 describe("detect on events held back for order (issue 24)", () => {
@@ -82,7 +67,7 @@ describe("detect on events held back for order (issue 24)", () => {
   });
 
   it("gives a held event's buffers back while it waits: buffer sets for about the open events alone", () => {
-    const text = heldLog(EVENTS);
+    const text = detectLog(EVENTS);
     const run = (early: boolean) => {
       let matched = 0;
       let written = 0;

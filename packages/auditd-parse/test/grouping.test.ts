@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { Assembler, AuditParser, type EventBuilder, type ParserOptions, type PendingEvent, parseText } from "../src/index";
+import { heldLog } from "./held-log";
 
 // When records become events, and when an event is handed over (mutation testing, issue 19, found these
 // unpinned). Streaming matters here: `auditd-parse -F` and plugin mode write an event when it completes, so
@@ -375,28 +376,6 @@ describe("each host's events in log-time order however many hosts are open (T20 
 });
 
 describe("events held back for order keep their line, not their buffers (issue 23, Round 21)", () => {
-  /**
-   * 16 hosts' execs interleaved event by event, 10 ms apart; every other event of a host has no EOE and waits for
-   * its host's window (2 s): ~100 open, and the events ended by EOE wait behind them (per host above 64 open).
-   */
-  function heldLog(events: number): string[] {
-    const lines: string[] = [];
-    for (let i = 0; i < events; i++) {
-      const host = i % 16;
-      const serial = 1000 + Math.floor(i / 16);
-      const ms = 1700000000000 + i * 10;
-      const stamp = `${Math.floor(ms / 1000)}.${String(ms % 1000).padStart(3, "0")}:${serial}`;
-      const node = `node=web${host}.example.net`;
-      lines.push(
-        `${node} type=SYSCALL msg=audit(${stamp}): arch=c000003e syscall=59 success=yes exit=0 pid=${i} comm="cc" exe="/usr/bin/cc"`,
-      );
-      lines.push(`${node} type=EXECVE msg=audit(${stamp}): argc=3 a0="cc" a1="-c" a2="src/file${i}.c"`);
-      lines.push(`${node} type=CWD msg=audit(${stamp}): cwd="/home/build"`);
-      if (Math.floor(i / 16) % 2 === 1) lines.push(`${node} type=EOE msg=audit(${stamp}): `);
-    }
-    return lines;
-  }
-
   it("the NDJSON writer's lines are the same, with buffer sets for about the open events alone", () => {
     const log = heldLog(4000);
     // reuseEvents and linesOnly: the NDJSON writer (pipeline.ts), which reads only the line
