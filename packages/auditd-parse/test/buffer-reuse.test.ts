@@ -1,7 +1,7 @@
-import { testIO } from "@opsguard/core/iostreams";
 import { describe, expect, it } from "vitest";
 import { Output } from "../src/output";
 import { AuditParser } from "../src/parser";
+import { tickStdout } from "./tick-stdout";
 
 // Issue 23 (Round 19): Buffers made per event or per burst of output outlive the scavenges (their events wait
 // for the window) and are freed only by a mark-compact, which a run of small NDJSON events rarely triggers, so
@@ -46,17 +46,9 @@ describe("event buffers on interleaved hosts without EOE", () => {
 
 describe("Output's buffers under bursts of writes", () => {
   it("reuses its buffers when a burst flushes several in one tick (the stream calls back a tick later)", async () => {
-    const io = testIO().io;
     const written: Buffer[] = [];
     // as a file or /dev/null stdout does: the bytes taken at once, the callback on the next tick
-    const stdout = Object.assign(Object.create(io.stdout) as typeof io.stdout, {
-      writeBytes(data: Uint8Array, done?: (error?: Error | null) => void) {
-        written.push(Buffer.from(data));
-        process.nextTick(() => done?.(null));
-        return true;
-      },
-    });
-    const output = new Output(undefined, stdout);
+    const output = new Output(undefined, tickStdout(written));
     const lines: string[] = [];
     for (let burst = 0; burst < 30; burst++) {
       // 4 lines of 40 KB (counted at 3 bytes a character: one to a 128 KiB buffer): 3-4 buffers in flight at its end

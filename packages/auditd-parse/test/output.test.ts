@@ -7,6 +7,7 @@ import { IoError } from "@opsguard/core/errors";
 import { testIO } from "@opsguard/core/iostreams";
 import { describe, expect, it } from "vitest";
 import { Output } from "../src/output";
+import { tickStdout } from "./tick-stdout";
 
 describe("Output", () => {
   it("queues many writes behind a slow reader in order, without a listener per write", async () => {
@@ -57,16 +58,8 @@ describe("Output.bytes", () => {
     // sessions --json writes its lines into one buffer it takes back (LineBuffer): the next line, after the wait,
     // must not need a new buffer, nor write over one the stream still holds (issue 23, round 22). A stdout on a
     // file writes at once and says so a tick later (Node's SyncWriteStream): the wait was over before that
-    const io = testIO().io;
     const written: Buffer[] = [];
-    const stdout = Object.assign(Object.create(io.stdout) as typeof io.stdout, {
-      writeBytes(data: Uint8Array, done?: (error?: Error | null) => void) {
-        written.push(Buffer.from(data));
-        process.nextTick(() => done?.(null));
-        return true;
-      },
-    });
-    const output = new Output(undefined, stdout);
+    const output = new Output(undefined, tickStdout(written));
     const events: string[] = [];
     const short = Buffer.from("[1]\n");
     expect(output.bytes(short, () => events.push("short back"))).toBeUndefined();
