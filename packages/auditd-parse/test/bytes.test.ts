@@ -2,6 +2,15 @@ import { describe, expect, it } from "vitest";
 import { type AuditEvent, AuditParser } from "../src/index";
 import { JsonBytes } from "../src/json";
 
+/** A seeded generator of integers below n (an LCG), so a failing seeded case repeats. */
+function seeded(seed: number): (n: number) => number {
+  let state = seed;
+  return (n) => {
+    state = (Math.imul(state, 1103515245) + 12345) >>> 0;
+    return state % n;
+  };
+}
+
 const hex = (s: string) => Buffer.from(s).toString("hex").toUpperCase();
 
 /** Each event's NDJSON line, parsed, for the given parser options. */
@@ -115,11 +124,7 @@ describe("byte path", () => {
 
   it("reads msg='…' pairs as the text tokenizer does, whatever the punctuation", () => {
     // seeded, so a failure repeats: bodies built from the pieces the nested rules look at
-    let seed = 7;
-    const next = (n: number) => {
-      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
-      return seed % n;
-    };
+    const next = seeded(7);
     const pieces = ["a", "res", "exe", "=", "=", " ", " ", '"', "x", ",", ")", "(", "?", "'", "{", "}", "\x1d", "pid", "msg"];
     for (let i = 0; i < 3000; i++) {
       let inner = "";
@@ -176,11 +181,7 @@ describe("byte path", () => {
     parser.end();
     expect(parser.stats.textPath).toBe(1);
     // seeded, so a failure repeats: words and pairs in the punctuation the old form and the nested rules use
-    let seed = 21;
-    const next = (n: number) => {
-      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
-      return seed % n;
-    };
+    const next = seeded(21);
     const pieces = [
       "PAM:",
       "session",
@@ -249,11 +250,7 @@ describe("byte path", () => {
     // a `{` inside a pair's name is not a word's: no seresult (the text path reads `a{uid` as a name)
     expect(sameViaText("USER_AVC", `${outer} msg='avc:  x a{uid=1 sauid=0'`).record.fields.seresult).toBeUndefined();
     // seeded, so a failure repeats: words and pairs from the pieces the nested rules, avcResult and msg.<name> look at
-    let seed = 22;
-    const next = (n: number) => {
-      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
-      return seed % n;
-    };
+    const next = seeded(22);
     // mostly the words avc_audit writes, one in sixteen a word the text tokenizer or avcResult reads otherwise (no `'`:
     // it would end msg early, and an outer word `avc:` after it reads otherwise behind `(word)`)
     const words = ["denied", "granted", "{", "}", "start", "read", "for", "", " ", "avc:"];
@@ -370,11 +367,7 @@ describe("byte path", () => {
     expect(parser.stats.textPath).toBe(0);
     for (const body of [...BODIES, "seresult=x seperms=y pid=1"]) viaBoth("avc:  denied  { read } for ", body);
     // seeded, so a failure repeats: leading words from the pieces the text tokenizer and avcResult look at
-    let seed = 11;
-    const next = (n: number) => {
-      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
-      return seed % n;
-    };
+    const next = seeded(11);
     const pieces = [
       "avc:",
       "denied",
