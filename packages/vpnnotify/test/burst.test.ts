@@ -147,7 +147,11 @@ async function expectEachToldOnce(s: StormSite): Promise<void> {
     () => slack.messages.length >= USERS && loggedDeliveries(s).length >= USERS && /worker done/.test(s.text()),
     45_000,
     `${USERS} DMs, each logged`,
-  );
+  ).catch((error: Error) => {
+    // What a red CI run needs to tell a lost alert from a slow machine: the DMs Slack got, the spool, the log.
+    const waiting = existsSync(s.spool) ? readdirSync(s.spool) : [];
+    throw new Error(`${error.message}: Slack got ${slack.messages.length} DMs; spool: ${waiting.join(" ")}\n${s.text()}`);
+  });
   // The worker lingers a moment for more logins; by then a second copy of any DM would have gone out.
   await waitFor(() => !existsSync(join(s.spool, "drain.lock")), 15_000, "the worker to finish");
   const perUser = Array.from({ length: USERS }, (_, i) => slack.messagesTo(slackId(i)).length);
