@@ -47,9 +47,19 @@ export function placePolicy(config: VpnnotifyConfig): PlacePolicy {
  */
 const UNHURRIED_LOCK_WAIT_MS = 15_000;
 
+/**
+ * Redis likewise: the hook's 500 ms default fits a login someone waits on, but the worker under a storm, started at a
+ * lower priority on a busy VPN server, missed it while Redis was fine: every alert of a storm "state unavailable", so
+ * none recorded and a new country unescalated (the burst test in CI; seen here with the CPU taken by other work). The
+ * worker waits at least this long to connect and for each answer.
+ */
+const UNHURRIED_REDIS_WAIT_MS = 5_000;
+
 export function createStore(config: VpnnotifyConfig, log: Logger, geo?: GeoIp, options: { unhurried?: boolean } = {}): PlaceStore {
   const redis = config.state.redis;
   if (redis) {
+    const wait = (configured: number) =>
+      options.unhurried ? Math.max(configured, UNHURRIED_REDIS_WAIT_MS) : Math.min(configured, config.deadlineMs);
     return new RedisPlaceStore({
       url: redis.url,
       username: redis.username,
@@ -57,8 +67,8 @@ export function createStore(config: VpnnotifyConfig, log: Logger, geo?: GeoIp, o
       caFile: redis.caFile,
       servername: redis.servername,
       keyPrefix: redis.keyPrefix,
-      connectTimeoutMs: Math.min(redis.connectTimeoutMs, config.deadlineMs),
-      commandTimeoutMs: Math.min(redis.commandTimeoutMs, config.deadlineMs),
+      connectTimeoutMs: wait(redis.connectTimeoutMs),
+      commandTimeoutMs: wait(redis.commandTimeoutMs),
       ttlMs: config.policy.forgetAfterDays * DAY_MS,
       importLegacy: redis.importLegacy && geo ? (legacy) => historyFromLegacy(legacy, geo, placePolicy(config)) : undefined,
     });

@@ -140,12 +140,12 @@ function loggedDeliveries(s: StormSite): string[] {
 }
 
 /** Every user got exactly one DM, nothing went to the security channel, and nothing is left in the spool. */
-async function expectEachToldOnce(s: StormSite): Promise<void> {
+async function expectEachToldOnce(s: StormSite, waitMs = 45_000): Promise<void> {
   // The log line follows Slack's answer: a worker can have posted all the DMs (and another worker have logged
   // "worker done") before its own lines are written — the CI run of session 21 read the log in that moment.
   await waitFor(
     () => slack.messages.length >= USERS && loggedDeliveries(s).length >= USERS && /worker done/.test(s.text()),
-    45_000,
+    waitMs,
     `${USERS} DMs, each logged`,
   ).catch((error: Error) => {
     // What a red CI run needs to tell a lost alert from a slow machine: the DMs Slack got, the spool, the log.
@@ -274,6 +274,8 @@ describe(`a storm of ${USERS} client-connect hooks at once`, () => {
   it("on a fresh install (no spool directory yet) the hooks' workers queue the logins, and still each is alerted once", async () => {
     const s = site(false);
     await storm(s);
-    await expectEachToldOnce(s);
-  }, 90_000);
+    // Longer than the others: without a spool the hooks cannot queue, so each starts a whole worker (30 Node
+    // processes at a lower priority) and the one that drains shares the CPU with the rest while they start.
+    await expectEachToldOnce(s, 80_000);
+  }, 120_000);
 });

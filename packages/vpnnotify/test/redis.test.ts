@@ -34,7 +34,7 @@ function redisConfig(lab: RedisLab, extra: Record<string, unknown> = {}) {
   };
 }
 
-function notifier(redisSection: Record<string, unknown>) {
+function notifier(redisSection: Record<string, unknown>, options: { worker?: boolean } = {}) {
   const config = configSchema.parse({
     server: { name: "vpn-eu-1" },
     slack: { token: "env:TEST_SLACK_TOKEN", baseUrl: slack.apiUrl },
@@ -46,7 +46,7 @@ function notifier(redisSection: Record<string, unknown>) {
   });
   const lines: string[] = [];
   const stream = { write: (line: string) => lines.push(line.trimEnd()) } as unknown as NodeJS.WritableStream;
-  return { n: createNotifier(config, new Logger({ tool: "vpnnotify", level: "info", stream })), lines };
+  return { n: createNotifier(config, new Logger({ tool: "vpnnotify", level: "info", stream }), undefined, options), lines };
 }
 
 const login = (ip: string, time = Date.now()) => ({ kind: "connect" as const, source: "openvpn" as const, user: "alice", ip, time });
@@ -182,6 +182,21 @@ describe("known places in Redis (several VPN servers)", () => {
       await n.store.close();
     } finally {
       redis.thaw();
+    }
+  });
+
+  it("the worker, which nobody waits on, waits out a Redis slower than the hook's 500 ms: the login is recorded", async () => {
+    // The defaults (500 ms), as a site that set nothing has them; Redis stalled for longer than that.
+    const { n, lines } = notifier(redisConfig(redis, { connectTimeoutMs: 500, commandTimeoutMs: 500 }), { worker: true });
+    redis.freeze();
+    const thawed = new Promise((resolve) => setTimeout(resolve, 1_500)).then(() => redis.thaw());
+    try {
+      const outcome = await handleConnect(login(PLACES.reading.ip), n);
+      expect(outcome, lines.join("\n")).toMatchObject({ verdict: "notified", reason: "first-login" });
+      expect(await n.store.get("alice")).toBeDefined();
+    } finally {
+      await thawed;
+      await n.store.close();
     }
   });
 
