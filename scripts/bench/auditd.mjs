@@ -189,12 +189,15 @@ try {
       const big = join(dir, `${key}-2x.log`);
       await make(big, 2 * mb);
       rmSync(file);
-      const twice = measure([bundle, "-q", big]).rssMb;
+      // As many runs as at 100 MiB, median against median: one run's peak RSS varies by about 1 MB between runs of
+      // the same command (session 22: 60.1 in one run at 200 MiB against 59.1, the median of two at 100), so a single
+      // run against a median judged that noise, not growth. 1 MB of slack stays for what is left of it.
+      const twiceRuns = ours.map(() => measure([bundle, "-q", big]).rssMb);
       rmSync(big);
-      // against the median at 100 MiB, with 1 MB of slack: one command's peak RSS varies by about that much
+      const twice = median(twiceRuns);
       const usual = median(ours.map((m) => m.rssMb));
       judge(
-        `${label}: peak RSS at ${2 * mb} MiB ${twice.toFixed(1)} MB against ${usual.toFixed(1)} MB (median) at ${mb} MiB (flat: no higher, 1 MB slack)`,
+        `${label}: peak RSS at ${2 * mb} MiB ${twice.toFixed(1)} MB (median of ${twiceRuns.length}: ${twiceRuns.map((r) => r.toFixed(1)).join(", ")}) against ${usual.toFixed(1)} MB (median) at ${mb} MiB (flat: no higher, 1 MB slack)`,
         twice <= usual + 1,
       );
     } else {
