@@ -215,6 +215,12 @@ export class SessionTracker {
   /** The oldest open session and the oldest ended key remembered: both are taken out as they are found. */
   private readonly oldestOpen = new Oldest(() => this.sessions.entries());
   private readonly oldestClosed = new Oldest(() => this.closed.values());
+  /** Sessions written early, still open, past maxOpen; the keys of the latest remembered (bounded as `closed`). */
+  writtenEarly = 0;
+  private readonly early = new Set<string>();
+  private readonly oldestEarly = new Oldest(() => this.early.values());
+  /** Events of sessions written early that found no room for a second entry, not listed. */
+  laterEvents = 0;
   /** Their estimated bytes (nested sessions' too). */
   private keptBytes = 0;
   /** The open sessions' own fields' estimated bytes: bounded by maxBytes apart from the items. */
@@ -298,6 +304,15 @@ export class SessionTracker {
     if (s === undefined) {
       // the teardown records that follow an ended session's USER_END belong to it, not to a new session
       if (this.closed.has(key) && !opens && e.types.every(isLoginType)) return;
+      // a session written early at maxOpen opens a second entry only while there is room: made at once, it wrote
+      // the next-oldest early, whose next event did the same, and every open session came out in pieces (T23 #3)
+      if (this.early.size > 0 && this.early.has(key)) {
+        if (this.sessions.size >= this.maxOpen) {
+          this.laterEvents++;
+          return;
+        }
+        this.early.delete(key);
+      }
       s = { ses: e.ses, commands: NO_ITEMS, connections: NO_ITEMS };
       bookkeeping(s);
       if (e.node !== undefined) s.node = this.names.get(e.node);
@@ -537,6 +552,9 @@ export class SessionTracker {
   private writeOldestOpen(): void {
     const first = this.oldestOpen.next();
     if (first === undefined) return;
+    this.writtenEarly++;
+    this.early.add(first[0]);
+    if (this.early.size > CLOSED_REMEMBERED) this.early.delete(this.oldestEarly.next()!);
     this.forget(first[0]);
     this.write({ s: first[1], key: first[0] });
   }

@@ -149,4 +149,42 @@ describe("sessions: the independent tester's findings (T23, round 23)", () => {
       ["(invalid user)", "2025-12-06T00:00:04.000Z", false],
     ]);
   });
+
+  it("past the open-sessions bound only the session written early is cut, not every session after it (#3)", () => {
+    const logins = [1, 2, 3, 4].map((ses) =>
+      pam(
+        "USER_START",
+        ses,
+        ses,
+        100 + ses,
+        1000,
+        ses,
+        'op=PAM:session_open acct="alice" exe="/usr/sbin/sshd" hostname=? addr=? terminal=ssh',
+      ),
+    );
+    const commands = [1, 2, 3, 4].flatMap((ses) => exec(10 + ses, 10 + ses, 1000, ses, `cmd${ses}`));
+    const ends = [1, 2, 3, 4].map((ses) =>
+      pam(
+        "USER_END",
+        20 + ses,
+        20 + ses,
+        100 + ses,
+        1000,
+        ses,
+        'op=PAM:session_close acct="alice" exe="/usr/sbin/sshd" hostname=? addr=? terminal=ssh',
+      ),
+    );
+    const out: Session[] = [];
+    const tracker = new SessionTracker((s) => out.push(s), { maxOpen: 3 });
+    for (const e of parseText(`${[...logins, ...commands, ...ends].join("\n")}\n`, { ids, recordObjects: true }).events) tracker.add(e);
+    tracker.flush();
+    // session 1, the oldest, written early (open) when session 4 opened; its command and end found no room
+    expect(out.map((s) => [s.ses, s.end !== undefined, s.commands.length])).toEqual([
+      ["1", false, 0],
+      ["2", true, 1],
+      ["3", true, 1],
+      ["4", true, 1],
+    ]);
+    expect([tracker.writtenEarly, tracker.laterEvents]).toEqual([1, 2]);
+  });
 });
