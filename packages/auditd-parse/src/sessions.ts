@@ -331,10 +331,16 @@ export class SessionTracker {
     s.start ??= flat(time);
     let ended = false;
     // e.types first: records are parsed when read (RecordSource), and most events have no login record
-    const login = e.types.some(isLoginType);
+    const login = e.types.some(isLoginType) || e.types.includes("USER_AUTH");
     for (const r of login ? recordsOf(e, source) : NO_RECORDS) {
-      if (!LOGIN_TYPES.has(r.type)) continue;
       const f = r.fields;
+      // a su/sudo refused at its password: an attempt to switch user, listed as a failed nested session (T23 #6)
+      if (r.type === "USER_AUTH") {
+        const exe = str(f.exe);
+        if (str(f.res) === "failed" && exe !== undefined && switchesUser(exe)) this.nest(s, exe, time, f);
+        continue;
+      }
+      if (!LOGIN_TYPES.has(r.type)) continue;
       const exe = str(f.exe);
       // su/sudo never open a login (they set no loginuid): when the login's own records are not in the input (an
       // excerpt, -F --from-end, sshd records without ses=) theirs must not become the session's (T23 #4)
@@ -351,17 +357,7 @@ export class SessionTracker {
         }
       }
       // su/sudo inside the session: a PAM session of another program, switching to acct
-      if (r.type === "USER_START" && exe !== undefined && (nests || s.via !== undefined) && exe !== s.via) {
-        const nested: NestedSession = { via: exe, start: time };
-        const acct = str(f.acct);
-        if (acct !== undefined) nested.user = acct;
-        const res = str(f.res);
-        if (res !== undefined) nested.success = res === "success";
-        s.nested ??= [];
-        // past the caps it is counted in omitted like a command: a session never loses one silently
-        if (s.nested.length < this.maxItems && this.fits(s, nestedBytes(nested))) s.nested.push(nested);
-        else s.omitted = (s.omitted ?? 0) + 1;
-      }
+      if (r.type === "USER_START" && exe !== undefined && (nests || s.via !== undefined) && exe !== s.via) this.nest(s, exe, time, f);
       if (r.type === "USER_END" && exe !== undefined && exe !== s.via) {
         const open = s.nested?.findLast((n) => n.via === exe && n.end === undefined);
         if (open !== undefined) open.end = time;
@@ -419,6 +415,19 @@ export class SessionTracker {
         this.write(held);
       }
     }
+  }
+
+  /** A su/sudo opened (or refused) inside s by exe, switching to its record's acct. */
+  private nest(s: OpenSession, exe: string, time: string, f: Record<string, FieldValue>): void {
+    const nested: NestedSession = { via: exe, start: time };
+    const acct = str(f.acct);
+    if (acct !== undefined) nested.user = acct;
+    const res = str(f.res);
+    if (res !== undefined) nested.success = res === "success";
+    s.nested ??= [];
+    // past the caps it is counted in omitted like a command: a session never loses one silently
+    if (s.nested.length < this.maxItems && this.fits(s, nestedBytes(nested))) s.nested.push(nested);
+    else s.omitted = (s.omitted ?? 0) + 1;
   }
 
   /** The ended session (still held) of key that an event of this time and serial, not after its end, belongs to. */

@@ -187,4 +187,13 @@ describe("sessions: the independent tester's findings (T23, round 23)", () => {
     ]);
     expect([tracker.writtenEarly, tracker.laterEvents]).toEqual([1, 2]);
   });
+
+  it("lists a su refused at its password inside a session as a failed nested session (#6)", () => {
+    const sessions = sessionsOf([
+      ...sshLogin(0, 1, 1000, "203.0.113.9"),
+      `type=USER_AUTH msg=audit(1764979205.000:9): pid=2020 uid=1000 auid=1000 ses=1 msg='op=PAM:authentication acct="root" exe="/usr/bin/su" hostname=? addr=? terminal=/dev/pts/0 res=failed'`,
+    ]);
+    expect(sessions).toHaveLength(1);
+    expect(sessions[0]!.nested).toEqual([{ via: "/usr/bin/su", user: "root", start: "2025-12-06T00:00:05.000Z", success: false }]);
+  });
 });
