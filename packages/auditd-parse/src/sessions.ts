@@ -191,6 +191,13 @@ const CLOSED_REMEMBERED = 4096;
 export class SessionTracker {
   private readonly sessions = new Map<string, Session>();
   private readonly closed = new Set<string>();
+  /** Sessions open with no session id (unsetLogin), so ses-unset USER_ENDs are read only while one is. */
+  private unsetOpen = 0;
+  /**
+   * Node and pid of failed USER_AUTH/USER_ACCT written, until the USER_LOGIN failure of that attempt (unsetLogin);
+   * bounded as `closed` is.
+   */
+  private readonly failedAttempts = new Set<string>();
   private readonly maxOpen: number;
   private readonly maxItems: number;
   private readonly maxKept: number;
@@ -208,6 +215,12 @@ export class SessionTracker {
   /** The oldest open session and the oldest ended key remembered: both are taken out as they are found. */
   private readonly oldestOpen = new Oldest(() => this.sessions.entries());
   private readonly oldestClosed = new Oldest(() => this.closed.values());
+  /** Sessions written early, still open, past maxOpen; the keys of the latest remembered (bounded as `closed`). */
+  writtenEarly = 0;
+  private readonly early = new Set<string>();
+  private readonly oldestEarly = new Oldest(() => this.early.values());
+  /** Events of sessions written early that found no room for a second entry, not listed. */
+  laterEvents = 0;
   /** Their estimated bytes (nested sessions' too). */
   private keptBytes = 0;
   /** The open sessions' own fields' estimated bytes: bounded by maxBytes apart from the items. */
@@ -270,7 +283,7 @@ export class SessionTracker {
 
   private track(e: AuditEvent, time: string, id: string, source: RecordSource | undefined): void {
     if (e.ses === undefined || e.ses === "unset") {
-      this.failedLogin(e, time, source);
+      this.unsetLogin(e, time, source);
       return;
     }
     // most events belong to the session of the event before: its key is not made and looked up again
@@ -280,9 +293,26 @@ export class SessionTracker {
     // no EOE: a command logged before its session's USER_END may come out after it, and belongs to it
     const late = this.ending.size === 0 ? undefined : this.lateFor(key, time, e.serial);
     if (late !== undefined) s = late;
+    // the kernel's LOGIN record hands out a session id once a boot: one already open here is an older login whose end
+    // the log lost (a crash, then a reboot numbering from 1 again), written as it stands (T23 #1)
+    const opens = e.types.includes("LOGIN");
+    if (opens && late === undefined && s !== undefined && s.start !== undefined && time > s.start) {
+      this.forget(key);
+      this.write({ s, key });
+      s = undefined;
+    }
     if (s === undefined) {
       // the teardown records that follow an ended session's USER_END belong to it, not to a new session
-      if (this.closed.has(key) && e.types.every(isLoginType)) return;
+      if (this.closed.has(key) && !opens && e.types.every(isLoginType)) return;
+      // a session written early at maxOpen opens a second entry only while there is room: made at once, it wrote
+      // the next-oldest early, whose next event did the same, and every open session came out in pieces (T23 #3)
+      if (this.early.size > 0 && this.early.has(key)) {
+        if (this.sessions.size >= this.maxOpen) {
+          this.laterEvents++;
+          return;
+        }
+        this.early.delete(key);
+      }
       s = { ses: e.ses, commands: NO_ITEMS, connections: NO_ITEMS };
       bookkeeping(s);
       if (e.node !== undefined) s.node = this.names.get(e.node);
@@ -301,32 +331,33 @@ export class SessionTracker {
     s.start ??= flat(time);
     let ended = false;
     // e.types first: records are parsed when read (RecordSource), and most events have no login record
-    const login = e.types.some(isLoginType);
+    const login = e.types.some(isLoginType) || e.types.includes("USER_AUTH");
     for (const r of login ? recordsOf(e, source) : NO_RECORDS) {
-      if (!LOGIN_TYPES.has(r.type)) continue;
       const f = r.fields;
-      const from = str(f.addr) ?? str(f.hostname);
-      if (from) s.from ??= from;
-      const terminal = str(f.terminal);
-      if (terminal) s.terminal ??= this.names.get(terminal);
+      // a su/sudo refused at its password: an attempt to switch user, listed as a failed nested session (T23 #6)
+      if (r.type === "USER_AUTH") {
+        const exe = str(f.exe);
+        if (str(f.res) === "failed" && exe !== undefined && switchesUser(exe)) this.nest(s, exe, time, f);
+        continue;
+      }
+      if (!LOGIN_TYPES.has(r.type)) continue;
       const exe = str(f.exe);
-      if (exe && r.type !== "LOGIN") s.via ??= this.names.get(exe);
-      if (r.type === "USER_LOGIN" || r.type === "USER_START") {
-        const res = str(f.res);
-        if (res !== undefined) s.loginSuccess = res === "success" && s.loginSuccess !== false;
+      // su/sudo never open a login (they set no loginuid): when the login's own records are not in the input (an
+      // excerpt, -F --from-end, sshd records without ses=) theirs must not become the session's (T23 #4)
+      const nests = exe !== undefined && switchesUser(exe);
+      if (!nests) {
+        const from = str(f.addr) ?? str(f.hostname);
+        if (from) s.from ??= from;
+        const terminal = str(f.terminal);
+        if (terminal) s.terminal ??= this.names.get(terminal);
+        if (exe && r.type !== "LOGIN") s.via ??= this.names.get(exe);
+        if (r.type === "USER_LOGIN" || r.type === "USER_START") {
+          const res = str(f.res);
+          if (res !== undefined) s.loginSuccess = res === "success" && s.loginSuccess !== false;
+        }
       }
       // su/sudo inside the session: a PAM session of another program, switching to acct
-      if (r.type === "USER_START" && exe !== undefined && s.via !== undefined && exe !== s.via) {
-        const nested: NestedSession = { via: exe, start: time };
-        const acct = str(f.acct);
-        if (acct !== undefined) nested.user = acct;
-        const res = str(f.res);
-        if (res !== undefined) nested.success = res === "success";
-        s.nested ??= [];
-        // past the caps it is counted in omitted like a command: a session never loses one silently
-        if (s.nested.length < this.maxItems && this.fits(s, nestedBytes(nested))) s.nested.push(nested);
-        else s.omitted = (s.omitted ?? 0) + 1;
-      }
+      if (r.type === "USER_START" && exe !== undefined && (nests || s.via !== undefined) && exe !== s.via) this.nest(s, exe, time, f);
       if (r.type === "USER_END" && exe !== undefined && exe !== s.via) {
         const open = s.nested?.findLast((n) => n.via === exe && n.end === undefined);
         if (open !== undefined) open.end = time;
@@ -386,6 +417,19 @@ export class SessionTracker {
     }
   }
 
+  /** A su/sudo opened (or refused) inside s by exe, switching to its record's acct. */
+  private nest(s: OpenSession, exe: string, time: string, f: Record<string, FieldValue>): void {
+    const nested: NestedSession = { via: exe, start: time };
+    const acct = str(f.acct);
+    if (acct !== undefined) nested.user = acct;
+    const res = str(f.res);
+    if (res !== undefined) nested.success = res === "success";
+    s.nested ??= [];
+    // past the caps it is counted in omitted like a command: a session never loses one silently
+    if (s.nested.length < this.maxItems && this.fits(s, nestedBytes(nested))) s.nested.push(nested);
+    else s.omitted = (s.omitted ?? 0) + 1;
+  }
+
   /** The ended session (still held) of key that an event of this time and serial, not after its end, belongs to. */
   private lateFor(key: string, time: string, serial: number | null): OpenSession | undefined {
     const held = this.ending.get(key);
@@ -425,28 +469,69 @@ export class SessionTracker {
   }
 
   /**
-   * A failed login has no session id (ses=unset): it is written at once as a session of its own, with
-   * the account tried, where from and how, and loginSuccess false, so failed logins are listed.
+   * A login with no session id (ses=unset). A failed one is written at once as a session of its own, with the
+   * account tried, where from and how, and loginSuccess false, so failed logins are listed: one an attempt, as
+   * `aureport --login` counts them, so the USER_LOGIN failure sshd and login(1) write after PAM's USER_AUTH/USER_ACCT
+   * failure of the same process is not a second (T23 #5). A successful USER_LOGIN with no session id (a container,
+   * no pam_loginuid) opens a session of its own too, keyed by its process, ended by that process's USER_END or
+   * USER_LOGOUT (T23 #2): its commands carry no session id either and are not attributed to it.
    */
-  private failedLogin(e: AuditEvent, time: string, source: RecordSource | undefined): void {
-    if (!e.types.some((t) => t === "USER_LOGIN" || t === "USER_AUTH" || t === "USER_ACCT")) return;
+  private unsetLogin(e: AuditEvent, time: string, source: RecordSource | undefined): void {
+    const ends = this.unsetOpen > 0 && e.types.some((t) => t === "USER_END" || t === "USER_LOGOUT");
+    if (!ends && !e.types.some((t) => t === "USER_LOGIN" || t === "USER_AUTH" || t === "USER_ACCT")) return;
+    const pidKey = `${e.node ?? ""} unset ${e.pid ?? ""}`;
     for (const r of recordsOf(e, source)) {
-      if (r.type !== "USER_LOGIN" && r.type !== "USER_AUTH" && r.type !== "USER_ACCT") continue;
       const f = r.fields;
-      if (str(f.res) !== "failed") continue;
+      if (ends && (r.type === "USER_END" || r.type === "USER_LOGOUT")) {
+        const open = this.sessions.get(pidKey);
+        if (open === undefined || (str(f.exe) ?? open.via) !== open.via) continue;
+        open.end = time;
+        this.forget(pidKey);
+        this.write({ s: open, key: pidKey });
+        return;
+      }
+      if (r.type !== "USER_LOGIN" && r.type !== "USER_AUTH" && r.type !== "USER_ACCT") continue;
+      const res = str(f.res);
+      if (res === "success" && r.type === "USER_LOGIN" && e.pid !== undefined && !this.sessions.has(pidKey)) {
+        const s: OpenSession = { ses: "unset", commands: NO_ITEMS, connections: NO_ITEMS };
+        bookkeeping(s);
+        if (e.node !== undefined) s.node = this.names.get(e.node);
+        const user = str(f.id) ?? str(f.acct);
+        if (user !== undefined) s.user = this.names.get(user);
+        s.start = flat(time);
+        this.describe(s, f);
+        s.loginSuccess = true;
+        this.sessions.set(pidKey, s);
+        this.unsetOpen++;
+        if (this.sessions.size > this.maxOpen) this.writeOldestOpen();
+        this.weighHead(s);
+        return;
+      }
+      if (res !== "failed") continue;
+      const attempt = `${e.node ?? ""} ${e.pid ?? ""}`;
+      if (r.type === "USER_LOGIN" && e.pid !== undefined && this.failedAttempts.delete(attempt)) return;
       const s: Session = { ses: "unset", start: time, end: time, loginSuccess: false, commands: [], connections: [] };
       if (e.node !== undefined) s.node = e.node;
       const user = str(f.acct) ?? (e.auid !== "unset" ? e.auid : undefined) ?? str(f.id);
       if (user !== undefined) s.user = user;
-      const from = str(f.addr) ?? str(f.hostname);
-      if (from !== undefined) s.from = from;
-      const terminal = str(f.terminal);
-      if (terminal !== undefined) s.terminal = terminal;
-      const exe = str(f.exe);
-      if (exe !== undefined) s.via = exe;
+      this.describe(s, f);
+      if (r.type !== "USER_LOGIN" && e.pid !== undefined) {
+        this.failedAttempts.add(attempt);
+        if (this.failedAttempts.size > CLOSED_REMEMBERED) this.failedAttempts.delete(this.failedAttempts.values().next().value!);
+      }
       this.write({ s, key: "" });
       return;
     }
+  }
+
+  /** A login with no session id: where from, its terminal and its program, from its record's fields. */
+  private describe(s: Session, f: Record<string, FieldValue>): void {
+    const from = str(f.addr) ?? str(f.hostname);
+    if (from !== undefined) s.from = from;
+    const terminal = str(f.terminal);
+    if (terminal !== undefined) s.terminal = terminal;
+    const exe = str(f.exe);
+    if (exe !== undefined) s.via = exe;
   }
 
   /** Emits the sessions still open (end of input), oldest first. */
@@ -476,6 +561,9 @@ export class SessionTracker {
   private writeOldestOpen(): void {
     const first = this.oldestOpen.next();
     if (first === undefined) return;
+    this.writtenEarly++;
+    this.early.add(first[0]);
+    if (this.early.size > CLOSED_REMEMBERED) this.early.delete(this.oldestEarly.next()!);
     this.forget(first[0]);
     this.write({ s: first[1], key: first[0] });
   }
@@ -517,6 +605,7 @@ export class SessionTracker {
 
   /** A session no longer open: out of the map and of the last-session shortcut. */
   private forget(key: string): void {
+    if (this.unsetOpen > 0 && this.sessions.get(key)?.ses === "unset") this.unsetOpen--;
     this.sessions.delete(key);
     this.last = undefined;
   }
@@ -680,6 +769,13 @@ class Names {
 
 const NAMES = 1024;
 const NAME_LENGTH = 64;
+
+/** Programs that switch user inside a login (a PAM session of their own) and never open one. */
+const SWITCHERS = new Set(["su", "sudo", "sudo-rs", "sudoedit", "doas", "pkexec", "runuser", "ksu"]);
+
+function switchesUser(exe: string): boolean {
+  return SWITCHERS.has(exe.slice(exe.lastIndexOf("/") + 1));
+}
 
 /** Commands and connections an open session keeps (share's measure for maxKept). */
 function items(s: OpenSession): number {

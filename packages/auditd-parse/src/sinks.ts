@@ -160,6 +160,11 @@ export function makeSink(
         // end are not all queued as text at once
         while (tracker.flushOne()) await pending();
         if (ctx.opts.json) line(count === 0 ? "[]" : "]");
+        // an entry "(open)" that was cut by the bound looks like a session that is still open: say how many were
+        if (tracker.writtenEarly > 0)
+          ctx.log.warn(
+            `${tracker.writtenEarly} session(s) written early, still open, past 10000 open at once; ${tracker.laterEvents} later event(s) of theirs not listed`,
+          );
       },
     };
   }

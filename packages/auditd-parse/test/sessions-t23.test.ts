@@ -1,0 +1,199 @@
+import { describe, expect, it } from "vitest";
+import { parseText } from "../src/parser";
+import { type Session, SessionTracker } from "../src/sessions";
+
+const ids = { passwd: "/dev/null", group: "/dev/null" };
+const UNSET = 4294967295;
+
+/** Sessions as written: during the input, then those still open at its end. */
+function sessionsOf(lines: string[]): Session[] {
+  const out: Session[] = [];
+  const tracker = new SessionTracker((s) => out.push(s));
+  for (const e of parseText(`${lines.join("\n")}\n`, { ids, recordObjects: true }).events) tracker.add(e);
+  tracker.flush();
+  return out;
+}
+
+/** A PAM (or login) record of one process at second t (serial n), ses and auid as given. */
+function pam(type: string, t: number, n: number, pid: number, auid: number, ses: number, msg: string): string {
+  return `type=${type} msg=audit(${1_764_979_200 + t}.000:${n}): pid=${pid} uid=0 auid=${auid} ses=${ses} msg='${msg} res=success'`;
+}
+
+function exec(t: number, n: number, auid: number, ses: number, arg: string): string[] {
+  return [
+    `type=SYSCALL msg=audit(${1_764_979_200 + t}.000:${n}): arch=c000003e syscall=59 success=yes exit=0 ppid=9 pid=10 auid=${auid} uid=${auid} ses=${ses} comm="echo" exe="/usr/bin/echo"`,
+    `type=EXECVE msg=audit(${1_764_979_200 + t}.000:${n}): argc=2 a0="echo" a1="${arg}"`,
+    `type=EOE msg=audit(${1_764_979_200 + t}.000:${n}):`,
+  ];
+}
+
+/** sshd's login of auid as ses 1: the kernel's LOGIN, then PAM's session_open from addr. */
+function sshLogin(t: number, n: number, auid: number, addr: string): string[] {
+  return [
+    `type=LOGIN msg=audit(${1_764_979_200 + t}.000:${n}): pid=${n} uid=0 old-auid=${UNSET} auid=${auid} tty=(none) old-ses=${UNSET} ses=1 res=1`,
+    pam(
+      "USER_START",
+      t + 1,
+      n + 1,
+      n,
+      auid,
+      1,
+      `op=PAM:session_open acct="u${auid}" exe="/usr/sbin/sshd" hostname=${addr} addr=${addr} terminal=ssh`,
+    ),
+  ];
+}
+
+describe("sessions: the independent tester's findings (T23, round 23)", () => {
+  it("a session id handed out again after a reboot starts a new session; the login that never ended is written open (#1)", () => {
+    const end = pam(
+      "USER_END",
+      23,
+      30,
+      200,
+      1001,
+      1,
+      'op=PAM:session_close acct="u1001" exe="/usr/sbin/sshd" hostname=? addr=? terminal=ssh',
+    );
+    const sessions = sessionsOf([
+      ...sshLogin(0, 1, 1000, "203.0.113.9"),
+      ...exec(2, 3, 1000, 1, "alice"),
+      // a crash: no USER_END for alice; after the reboot bob is given ses 1 again
+      ...sshLogin(20, 200, 1001, "198.51.100.20"),
+      ...exec(22, 210, 1001, 1, "bob"),
+      end,
+    ]);
+    expect(sessions.map((s) => [s.user, s.from, s.end, s.commands.map((c) => c.argv[1])])).toEqual([
+      ["1000", "203.0.113.9", undefined, ["alice"]],
+      ["1001", "198.51.100.20", "2025-12-06T00:00:23.000Z", ["bob"]],
+    ]);
+  });
+
+  it("lists a successful login with no session id (no pam_loginuid) as a session of its own, ended by its process's USER_END (#2)", () => {
+    const sessions = sessionsOf([
+      pam(
+        "USER_START",
+        0,
+        1,
+        100,
+        UNSET,
+        UNSET,
+        'op=PAM:session_open acct="alice" exe="/usr/sbin/sshd" hostname=203.0.113.9 addr=203.0.113.9 terminal=ssh',
+      ),
+      pam(
+        "USER_LOGIN",
+        1,
+        2,
+        100,
+        UNSET,
+        UNSET,
+        'op=login id=1000 exe="/usr/sbin/sshd" hostname=203.0.113.9 addr=203.0.113.9 terminal=/dev/pts/0',
+      ),
+      pam("USER_LOGIN", 2, 3, 200, UNSET, UNSET, 'op=login id=1001 exe="/usr/sbin/sshd" hostname=? addr=198.51.100.20 terminal=/dev/pts/1'),
+      pam("USER_END", 3, 4, 100, UNSET, UNSET, 'op=PAM:session_close acct="alice" exe="/usr/sbin/sshd" hostname=? addr=? terminal=ssh'),
+    ]);
+    expect(sessions).toEqual([
+      {
+        ses: "unset",
+        user: "1000",
+        start: "2025-12-06T00:00:01.000Z",
+        end: "2025-12-06T00:00:03.000Z",
+        from: "203.0.113.9",
+        terminal: "/dev/pts/0",
+        via: "/usr/sbin/sshd",
+        loginSuccess: true,
+        commands: [],
+        connections: [],
+      },
+      // still open at the end of input
+      expect.objectContaining({ ses: "unset", user: "1001", from: "198.51.100.20", loginSuccess: true }),
+    ]);
+    expect(sessions[1]!.end).toBeUndefined();
+  });
+
+  it("a sudo inside a session whose login is not in the input stays nested: one session, ended by sshd (#4)", () => {
+    const sudo = (type: string, t: number, n: number, op: string) =>
+      pam(type, t, n, 1012, 1000, 1, `op=${op} acct="root" exe="/usr/bin/sudo" hostname=? addr=? terminal=/dev/pts/0`);
+    const sessions = sessionsOf([
+      ...exec(1, 10, 1000, 1, "before"),
+      sudo("USER_START", 2, 11, "PAM:session_open"),
+      sudo("USER_END", 3, 12, "PAM:session_close"),
+      sudo("CRED_DISP", 3, 13, "PAM:setcred"),
+      ...exec(4, 14, 1000, 1, "after"),
+      pam("USER_END", 5, 15, 900, 1000, 1, 'op=login id=1000 exe="/usr/sbin/sshd" hostname=? addr=203.0.113.9 terminal=/dev/pts/0'),
+    ]);
+    expect(sessions).toHaveLength(1);
+    expect(sessions[0]).toMatchObject({
+      via: "/usr/sbin/sshd",
+      start: "2025-12-06T00:00:01.000Z",
+      end: "2025-12-06T00:00:05.000Z",
+      nested: [{ via: "/usr/bin/sudo", user: "root", start: "2025-12-06T00:00:02.000Z", end: "2025-12-06T00:00:03.000Z" }],
+    });
+    expect(sessions[0]!.commands.map((c) => c.argv[1])).toEqual(["before", "after"]);
+  });
+
+  it("lists a failed attempt once, as aureport --login counts it: PAM's USER_AUTH and sshd's USER_LOGIN of one process (#5)", () => {
+    const failed = (type: string, t: number, n: number, pid: number, acct: string) =>
+      `type=${type} msg=audit(${1_764_979_200 + t}.000:${n}): pid=${pid} uid=0 auid=${UNSET} ses=${UNSET} msg='op=x acct="${acct}" exe="/usr/sbin/sshd" hostname=? addr=198.51.100.7 terminal=ssh res=failed'`;
+    const sessions = sessionsOf([
+      failed("USER_AUTH", 0, 1, 5000, "dave"),
+      failed("USER_LOGIN", 1, 2, 5000, "dave"),
+      // a second attempt of the same process is a second failed login
+      failed("USER_AUTH", 2, 3, 5000, "dave"),
+      failed("USER_LOGIN", 3, 4, 5000, "dave"),
+      // an invalid user: sshd's USER_LOGIN alone
+      failed("USER_LOGIN", 4, 5, 5100, "(invalid user)"),
+    ]);
+    expect(sessions.map((s) => [s.user, s.start, s.loginSuccess])).toEqual([
+      ["dave", "2025-12-06T00:00:00.000Z", false],
+      ["dave", "2025-12-06T00:00:02.000Z", false],
+      ["(invalid user)", "2025-12-06T00:00:04.000Z", false],
+    ]);
+  });
+
+  it("past the open-sessions bound only the session written early is cut, not every session after it (#3)", () => {
+    const logins = [1, 2, 3, 4].map((ses) =>
+      pam(
+        "USER_START",
+        ses,
+        ses,
+        100 + ses,
+        1000,
+        ses,
+        'op=PAM:session_open acct="alice" exe="/usr/sbin/sshd" hostname=? addr=? terminal=ssh',
+      ),
+    );
+    const commands = [1, 2, 3, 4].flatMap((ses) => exec(10 + ses, 10 + ses, 1000, ses, `cmd${ses}`));
+    const ends = [1, 2, 3, 4].map((ses) =>
+      pam(
+        "USER_END",
+        20 + ses,
+        20 + ses,
+        100 + ses,
+        1000,
+        ses,
+        'op=PAM:session_close acct="alice" exe="/usr/sbin/sshd" hostname=? addr=? terminal=ssh',
+      ),
+    );
+    const out: Session[] = [];
+    const tracker = new SessionTracker((s) => out.push(s), { maxOpen: 3 });
+    for (const e of parseText(`${[...logins, ...commands, ...ends].join("\n")}\n`, { ids, recordObjects: true }).events) tracker.add(e);
+    tracker.flush();
+    // session 1, the oldest, written early (open) when session 4 opened; its command and end found no room
+    expect(out.map((s) => [s.ses, s.end !== undefined, s.commands.length])).toEqual([
+      ["1", false, 0],
+      ["2", true, 1],
+      ["3", true, 1],
+      ["4", true, 1],
+    ]);
+    expect([tracker.writtenEarly, tracker.laterEvents]).toEqual([1, 2]);
+  });
+
+  it("lists a su refused at its password inside a session as a failed nested session (#6)", () => {
+    const sessions = sessionsOf([
+      ...sshLogin(0, 1, 1000, "203.0.113.9"),
+      `type=USER_AUTH msg=audit(1764979205.000:9): pid=2020 uid=1000 auid=1000 ses=1 msg='op=PAM:authentication acct="root" exe="/usr/bin/su" hostname=? addr=? terminal=/dev/pts/0 res=failed'`,
+    ]);
+    expect(sessions).toHaveLength(1);
+    expect(sessions[0]!.nested).toEqual([{ via: "/usr/bin/su", user: "root", start: "2025-12-06T00:00:05.000Z", success: false }]);
+  });
+});
