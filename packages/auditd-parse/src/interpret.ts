@@ -908,8 +908,8 @@ export class Interpreter implements EventBuilder<OpenEvent> {
       const index = info.argIndex;
       if (!Number.isInteger(index) || index >= MAX_ARGS) continue;
       if (argv === undefined) {
-        // a repeated aN keeps its first value: the arguments so far are a0 … a(argvCount-1)
-        if (index < json.argvCount) continue;
+        // a repeated aN keeps its first value: the arguments so far are a0 … a(argvCount-1) (a-1 is read as text)
+        if (index >= 0 && index < json.argvCount) continue;
         if (index === json.argvCount) {
           const mark = json.argv.length;
           if (index > 0) json.argv.byte(COMMA);

@@ -120,11 +120,14 @@ describe("argv written from the EXECVE bytes", () => {
       [
         'type=EXECVE msg=audit(1.000:1): argc=4 a0="cc" a1=2D6F2061206220 a2=FF41 a3="x"',
         'type=EXECVE msg=audit(1.000:2): argc=2 a0="git" a1=2D6D0A22715C',
+        // Number("-1") is an integer: the text path keeps its bytes under "-1" (a forged log's), and so must this
+        'type=EXECVE msg=audit(1.000:3): a0="x" a-1=FF41',
         "",
       ].join("\n"),
       "latin1",
     );
-    const [first, second] = lines(log, { ...plain, argvText: false }).map((l) => JSON.parse(l));
+    const [first, second, third] = lines(log, { ...plain, argvText: false }).map((l) => JSON.parse(l));
+    expect(third).toMatchObject({ argv: ["x"], argvRaw: { "-1": "FF41" } });
     expect(first).toMatchObject({ argc: 4, argv: ["cc", "-o a b ", "\ufffdA", "x"], argvRaw: { 2: "FF41" } });
     expect(second).toMatchObject({ argc: 2, argv: ["git", '-m\n"q\\'] });
   });
