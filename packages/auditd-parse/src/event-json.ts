@@ -225,6 +225,11 @@ export function writeHead(w: JsonBytes, e: AuditEvent, from: EventBuffers, time:
   if (e.argv !== undefined) {
     w.constant(ARGV);
     stringArray(w, e.argv);
+  } else if (from.argvCount >= 0) {
+    w.constant(ARGV);
+    w.byte(91);
+    w.copyFrom(from.argv, 0, from.argv.length);
+    w.byte(93);
   }
   if (e.argvRaw !== undefined) {
     w.constant(ARGV_RAW);

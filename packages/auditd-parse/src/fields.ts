@@ -132,6 +132,11 @@ export interface FieldInfo {
   namedAt: number;
   /** msg.<name>: this name inside a msg='…' whose record has it outside too (made when first needed). */
   inMsg: FieldInfo | undefined;
+  /**
+   * For a name `a…`: Number() of what follows the `a` (EXECVE's argument index: a12 → 12; NaN when not a number),
+   * read once per name, not once per argument (a string sliced an argument on execs of 5–60 arguments).
+   */
+  argIndex: number;
 }
 
 const FIELD_INFO = new Map<string, FieldInfo>();
@@ -182,6 +187,7 @@ export function fieldInfo(name: string): FieldInfo {
       namedIn: -1,
       namedAt: -1,
       inMsg: undefined,
+      argIndex: name.charCodeAt(0) === 97 ? Number(name.slice(1)) : Number.NaN,
     };
     const lower = name.toLowerCase();
     if (lower !== name) {

@@ -17,6 +17,7 @@ import { interpreted, Layouts, RecordFlag, RecordTable } from "./record-table";
 import { decodeSockaddr, type Sockaddr } from "./sockaddr";
 import {
   argAt,
+  argJson,
   bytesAre,
   decodeArg,
   decodedJsonBytes,
@@ -111,6 +112,13 @@ export interface InterpreterOptions {
    */
   proctitleText?: boolean;
   /**
+   * Make the event's `argv` text (default: unless only the NDJSON line is read: linesOnly with summaries off).
+   * Without it, the arguments' JSON is written straight from the EXECVE bytes (EventBuffers.argv) while they come
+   * as a0, a1 … in order, and made text (parsed back) only for an argument that needs it: chunks aN[i], a gap, a
+   * value that is not UTF-8, an EXECVE read on the text path.
+   */
+  argvText?: boolean;
+  /**
    * The caller reads an event object only inside onEvent and keeps nothing of it (the NDJSON writer, which copies
    * the line): the object is reused for a later event. On 16 hosts interleaved without EOE ~220 events are open
    * at once, each object living through scavenges until promoted; reused, they are not made again (issue 23).
@@ -147,6 +155,7 @@ export class Interpreter implements EventBuilder<OpenEvent> {
   private readonly layouts = new Layouts();
   private readonly summaries: boolean;
   private readonly proctitleText: boolean;
+  private readonly argvText: boolean;
   /** Event objects done with, for begin() (reuseEvents): at most EVENT_POOL of them. */
   private readonly eventPool: AuditEvent[] | undefined;
   private readonly linesOnly: boolean;
@@ -269,6 +278,7 @@ export class Interpreter implements EventBuilder<OpenEvent> {
     if (options.reuseEvents === true && (this.recordObjects === false || this.recordObjects === "table")) this.eventPool = [];
     this.linesOnly = options.linesOnly === true && this.eventPool !== undefined;
     this.early = options.early;
+    this.argvText = options.argvText ?? !(this.linesOnly && !this.summaries);
     for (const kind of VALUE_KINDS) {
       this.readings[kind] = new ByteNames((value) => {
         const r = readingOf(kind, value);
@@ -860,8 +870,12 @@ export class Interpreter implements EventBuilder<OpenEvent> {
   /** EXECVE from byte tokens: the same rules as execve(), with strings made only for the arguments. */
   private execveAt(open: OpenEvent, buf: Buffer, tokens: number): void {
     const event = open.event;
-    event.argv ??= [];
-    const argv = event.argv;
+    const json = open.buffers;
+    if (event.argv === undefined && json.argvCount < 0) {
+      if (this.argvText) event.argv = [];
+      else json.argvCount = 0;
+    }
+    let argv = event.argv;
     const offsets = this.offsets;
     for (let t = 0; t < tokens * 4; t += 4) {
       const info = this.infos[t >> 2]!;
@@ -879,6 +893,7 @@ export class Interpreter implements EventBuilder<OpenEvent> {
       }
       const bracket = key.indexOf("[");
       if (bracket > 0) {
+        argv ??= argvAsText(open);
         const quoted = to - from >= 2 && buf[from] === DQUOTE && buf[to - 1] === DQUOTE;
         this.addChunk(
           open,
@@ -890,9 +905,26 @@ export class Interpreter implements EventBuilder<OpenEvent> {
         continue;
       }
       if (key.endsWith("_len")) continue;
-      const index = Number(key.slice(1));
+      const index = info.argIndex;
+      if (!Number.isInteger(index) || index >= MAX_ARGS) continue;
+      if (argv === undefined) {
+        // a repeated aN keeps its first value: the arguments so far are a0 … a(argvCount-1) (a-1 is read as text)
+        if (index >= 0 && index < json.argvCount) continue;
+        if (index === json.argvCount) {
+          const mark = json.argv.length;
+          if (index > 0) json.argv.byte(COMMA);
+          const weight = argJson(json.argv, buf, from, to);
+          if (weight >= 0) {
+            open.argvBytes += weight;
+            json.argvCount++;
+            continue;
+          }
+          json.argv.length = mark;
+        }
+        argv = argvAsText(open);
+      }
       // a repeated aN keeps its first value, as every repeated field does
-      if (Number.isInteger(index) && index < MAX_ARGS && argv[index] === undefined) {
+      if (argv[index] === undefined) {
         const arg = argAt(buf, from, to);
         argv[index] = arg;
         // hex (not quoted, nor "(null)"): as the decoded text's JSON
@@ -1463,6 +1495,7 @@ export class Interpreter implements EventBuilder<OpenEvent> {
   /** a0…aN, including arguments split as aN_len/aN[i] and spread over several EXECVE records. */
   private execve(open: OpenEvent, record: AuditRecord): void {
     const event = open.event;
+    if (open.buffers.argvCount >= 0) argvAsText(open);
     event.argv ??= [];
     const argv = event.argv;
     const { keys, values } = record;
@@ -1733,4 +1766,18 @@ function resetEvent(event: AuditEvent, stamp: string, h: Header, time: string): 
   event.proctitle = event.proctitleRaw = event.cwd = event.sockaddr = event.unparsed = undefined;
   event.records = [];
   return event;
+}
+
+/**
+ * The arguments written as JSON so far (argvText off) made the event's argv text, for the rules that need it:
+ * from here on this event's arguments are read as text. Parsing back what copyString wrote from UTF-8 gives the
+ * text argAt would have made.
+ */
+function argvAsText(open: OpenEvent): string[] {
+  const json = open.buffers;
+  const argv: string[] = json.argvCount > 0 ? JSON.parse(`[${json.argv.buf.toString("utf8", 0, json.argv.length)}]`) : [];
+  json.argv.reset();
+  json.argvCount = -1;
+  open.event.argv = argv;
+  return argv;
 }

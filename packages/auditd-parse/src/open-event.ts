@@ -14,6 +14,12 @@ export class EventBuffers {
   readonly spans = new Int32Array(Slot.Count * 2).fill(-1);
   /** The proctitle as a JSON array, when it was written straight from the record's hex (summaries off). */
   readonly proctitle = new JsonBytes(256);
+  /**
+   * The arguments a0, a1 … as JSON strings, comma-separated, written straight from the EXECVE bytes when no one
+   * reads the event's argv as text (Interpreter's argvText off); argvCount of them, -1 when not in use.
+   */
+  readonly argv = new JsonBytes(256);
+  argvCount = -1;
   /** The record types as JSON strings, comma-separated, in arrival order (the head's "types"). */
   readonly types = new JsonBytes(256);
   /** The records as detect reads them (Interpreter's recordObjects "table"), else undefined. */
@@ -25,11 +31,19 @@ export class EventBuffers {
     this.types.reset();
     this.spans.fill(-1);
     this.proctitle.reset();
+    this.argv.reset();
+    this.argvCount = -1;
   }
 
   /** The bytes these buffers hold (what keeping them in a pool costs). */
   byteLength(): number {
-    return this.records.buf.length + this.proctitle.buf.length + this.types.buf.length + (this.table?.bytes.buf.length ?? 0);
+    return (
+      this.records.buf.length +
+      this.proctitle.buf.length +
+      this.argv.buf.length +
+      this.types.buf.length +
+      (this.table?.bytes.buf.length ?? 0)
+    );
   }
 }
 

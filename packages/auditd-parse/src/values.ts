@@ -1,7 +1,17 @@
 import { isUtf8 } from "node:buffer";
 import { capabilityName, filterList, nfFamily, promiscuous, resultText, seccompAction } from "./args";
 import { COMMA, DQUOTE } from "./ascii";
-import { capNames, decodeHexAt, decodeHexString, errnoName, modeText, permText, securityContext, signalName } from "./decode";
+import {
+  capNames,
+  decodeHexAt,
+  decodeHexBytes,
+  decodeHexString,
+  errnoName,
+  modeText,
+  permText,
+  securityContext,
+  signalName,
+} from "./decode";
 import { Kind } from "./fields";
 import { UNSET_ID } from "./ids";
 import { type ConstJson, type JsonBytes, jsonString, member } from "./json";
@@ -175,6 +185,38 @@ export function argAt(buf: Buffer, from: number, to: number): string {
   if (buf[from] === DQUOTE) return buf.toString("utf8", from + 1, to - (to - from > 1 && buf[to - 1] === DQUOTE ? 1 : 0));
   if (bytesAre(buf, from, to, "(null)")) return "(null)";
   return decodeHexAt(buf, from, to) ?? buf.toString("utf8", from, to);
+}
+
+/**
+ * argAt()'s text of buf[from, to) written to `out` as a JSON string, with no string made (the NDJSON of execs of
+ * 5-60 arguments: a string an argument was ~10% of the parse); the bytes execveAt counts for it in the event's
+ * weight. -1, with nothing written, when the text would have lost bytes (not UTF-8: argvRaw keeps their hex) or
+ * the value is neither quoted, "(null)" nor hex: argAt reads those.
+ */
+export function argJson(out: JsonBytes, buf: Buffer, from: number, to: number): number {
+  const start = out.length;
+  if (buf[from] === DQUOTE) {
+    if (out.copyString(buf, from + 1, to - (to - from > 1 && buf[to - 1] === DQUOTE ? 1 : 0))) return to - from;
+  } else if (bytesAre(buf, from, to, "(null)")) {
+    out.copyString(buf, from, to);
+    return to - from;
+  } else {
+    const bytes = decodeHexBytes(buf, from, to);
+    if (bytes !== undefined && out.copyString(bytes, 0, bytes.length)) {
+      let n = bytes.length;
+      // nothing escaped (most arguments): no second pass
+      if (out.length - start === n + 2) return n;
+      // as decodedJsonBytes counts the text: a control byte takes six, a quote or backslash two
+      for (let i = 0; i < bytes.length; i++) {
+        const c = bytes[i]!;
+        if (c < 0x20) n += 5;
+        else if (c === 34 || c === 92) n++;
+      }
+      return n;
+    }
+  }
+  out.length = start;
+  return -1;
 }
 
 /**
