@@ -476,7 +476,10 @@ export class Assembler<E extends PendingEvent> {
 
   /** Puts a completed event among those held for order (all hosts), after those of the same or an earlier time. */
   private hold(event: E): void {
-    this.builder.settle?.(event);
+    // one no open event precedes goes out in the release below, behind the held ones of its time or earlier: not
+    // settled (its line copied in and out for nothing: 31,187 of 112,926 held events on the testers' `avc`, 38,959
+    // of 67,746 on `interleaved16`); above MAX_ORDERED_OPEN it goes on to toHost, which decides
+    if (this.open.size <= MAX_ORDERED_OPEN && event.timeMs > this.oldestOpenMs()) this.builder.settle?.(event);
     this.heldBytes += event.weight;
     insertByTime(this.held, event);
     this.release();
@@ -490,15 +493,17 @@ export class Assembler<E extends PendingEvent> {
   private toHost(event: E): void {
     const node = event.node ?? "";
     let list = this.hostHeld.get(node);
+    const oldest = this.hostOldestMs(node);
     if (list === undefined) {
-      if (this.hostOldestMs(node) >= event.timeMs) {
+      if (oldest >= event.timeMs) {
         this.emit(event);
         return;
       }
       list = [];
       this.hostHeld.set(node, list);
     }
-    this.builder.settle?.(event);
+    // as in hold(): one none of its host's open events precedes goes out in releaseHost below, not settled
+    if (event.timeMs > oldest) this.builder.settle?.(event);
     insertByTime(list, event);
     this.hostHeldCount++;
     this.hostHeldBytes += event.weight;
