@@ -479,10 +479,11 @@ export class Assembler<E extends PendingEvent> {
     // one no open event precedes goes out in the release below, behind the held ones of its time or earlier: not
     // settled (its line copied in and out for nothing: 31,187 of 112,926 held events on the testers' `avc`, 38,959
     // of 67,746 on `interleaved16`); above MAX_ORDERED_OPEN it goes on to toHost, which decides
-    if (this.open.size <= MAX_ORDERED_OPEN && event.timeMs > this.oldestOpenMs()) this.builder.settle?.(event);
+    const oldest = this.open.size <= MAX_ORDERED_OPEN ? this.oldestOpenMs() : undefined;
+    if (oldest !== undefined && event.timeMs > oldest) this.builder.settle?.(event);
     this.heldBytes += event.weight;
     insertByTime(this.held, event);
-    this.release();
+    this.release(oldest);
   }
 
   /**
@@ -610,11 +611,15 @@ export class Assembler<E extends PendingEvent> {
     return { windows: this.windows.size, idle: this.idle.size, serials: this.serials.size, gaps: this.gapCount };
   }
 
-  /** Writes the held events no open event precedes; past MAX_HELD, completes the oldest open one first. */
-  private release(): void {
+  /**
+   * Writes the held events no open event precedes; past MAX_HELD, completes the oldest open one first. `known`:
+   * the oldest open time when the caller has just walked the open events for it (hold), not walked again.
+   */
+  private release(known?: number): void {
     const held = this.held;
     while (held.length > 0) {
-      const oldest = this.oldestOpenMs();
+      const oldest = known ?? this.oldestOpenMs();
+      known = undefined;
       if (this.open.size > MAX_ORDERED_OPEN) {
         const next = held.shift()!;
         this.heldBytes -= next.weight;
