@@ -476,10 +476,14 @@ export class Assembler<E extends PendingEvent> {
 
   /** Puts a completed event among those held for order (all hosts), after those of the same or an earlier time. */
   private hold(event: E): void {
-    this.builder.settle?.(event);
+    // one no open event precedes goes out in the release below, behind the held ones of its time or earlier: not
+    // settled (its line copied in and out for nothing: 31,187 of 112,926 held events on the testers' `avc`, 38,959
+    // of 67,746 on `interleaved16`); above MAX_ORDERED_OPEN it goes on to toHost, which decides
+    const oldest = this.open.size <= MAX_ORDERED_OPEN ? this.oldestOpenMs() : undefined;
+    if (oldest !== undefined && event.timeMs > oldest) this.builder.settle?.(event);
     this.heldBytes += event.weight;
     insertByTime(this.held, event);
-    this.release();
+    this.release(oldest);
   }
 
   /**
@@ -490,15 +494,17 @@ export class Assembler<E extends PendingEvent> {
   private toHost(event: E): void {
     const node = event.node ?? "";
     let list = this.hostHeld.get(node);
+    const oldest = this.hostOldestMs(node);
     if (list === undefined) {
-      if (this.hostOldestMs(node) >= event.timeMs) {
+      if (oldest >= event.timeMs) {
         this.emit(event);
         return;
       }
       list = [];
       this.hostHeld.set(node, list);
     }
-    this.builder.settle?.(event);
+    // as in hold(): one none of its host's open events precedes goes out in releaseHost below, not settled
+    if (event.timeMs > oldest) this.builder.settle?.(event);
     insertByTime(list, event);
     this.hostHeldCount++;
     this.hostHeldBytes += event.weight;
@@ -605,11 +611,15 @@ export class Assembler<E extends PendingEvent> {
     return { windows: this.windows.size, idle: this.idle.size, serials: this.serials.size, gaps: this.gapCount };
   }
 
-  /** Writes the held events no open event precedes; past MAX_HELD, completes the oldest open one first. */
-  private release(): void {
+  /**
+   * Writes the held events no open event precedes; past MAX_HELD, completes the oldest open one first. `known`:
+   * the oldest open time when the caller has just walked the open events for it (hold), not walked again.
+   */
+  private release(known?: number): void {
     const held = this.held;
     while (held.length > 0) {
-      const oldest = this.oldestOpenMs();
+      const oldest = known ?? this.oldestOpenMs();
+      known = undefined;
       if (this.open.size > MAX_ORDERED_OPEN) {
         const next = held.shift()!;
         this.heldBytes -= next.weight;

@@ -22,6 +22,10 @@ export class EventJson {
   /** The records as objects, once parsed (recordObjects()). */
   private parsed: OutputRecord[] | undefined;
   private whole: EventJson | undefined;
+  /** A line written before (held): its bytes at [placedStart, placedEnd) of `placed`, without its newline. */
+  private placed: Buffer | undefined;
+  private placedStart = 0;
+  private placedEnd = 0;
 
   /**
    * `writeHead`, when given, writes the head into `head` the first time the line is read: sessions, report,
@@ -37,9 +41,21 @@ export class EventJson {
     private rewrite?: () => EventJson,
   ) {}
 
+  /**
+   * The line written before into `buf` at [start, end), without its newline (HeldLines), read where it lies:
+   * a line of no records, as one that is all head. Valid while those bytes are.
+   */
+  static held(buf: Buffer, start: number, end: number): EventJson {
+    const json = new EventJson(undefined, undefined);
+    json.placed = buf;
+    json.placedStart = start;
+    json.placedEnd = end;
+    return json;
+  }
+
   /** This line with every byte of its records' JSON written: itself, or the event interpreted again (see rewrite). */
   full(): EventJson {
-    this.live(this.head);
+    this.alive();
     if (this.rewrite === undefined) return this;
     this.whole ??= this.rewrite();
     return this.whole;
@@ -47,7 +63,7 @@ export class EventJson {
 
   /** The records as the interpreter read them (its recordObjects "table"), else undefined. */
   recordTable(): RecordTable | undefined {
-    this.live(this.head);
+    this.alive();
     return this.table;
   }
 
@@ -56,12 +72,13 @@ export class EventJson {
    * members of records and fields the interpreter wrote (see RecordFlag.NoJson).
    */
   recordsJson(): JsonBytes | undefined {
-    this.live(this.head);
+    this.alive();
     return this.records;
   }
 
   /** The line's length in bytes, with its newline. */
   get lineLength(): number {
+    if (this.placed !== undefined) return this.placedEnd - this.placedStart + 1;
     if (this.rewrite !== undefined) return this.full().lineLength;
     const head = this.written();
     return head.length + (this.records === undefined ? 1 : this.records.length + 3);
@@ -69,6 +86,12 @@ export class EventJson {
 
   /** Copies the line, with its newline, into target at `at` (lineLength bytes must fit); returns the end. */
   copyLine(target: Uint8Array, at: number): number {
+    const placed = this.placed;
+    if (placed !== undefined) {
+      const end = at + placed.copy(target, at, this.placedStart, this.placedEnd);
+      target[end] = 10;
+      return end + 1;
+    }
     if (this.rewrite !== undefined) return this.full().copyLine(target, at);
     const head = this.written();
     let end = copyRun(target, at, head);
@@ -84,6 +107,7 @@ export class EventJson {
 
   /** The line as text. */
   toString(): string {
+    if (this.placed !== undefined) return this.placed.toString("utf8", this.placedStart, this.placedEnd);
     if (this.rewrite !== undefined) return this.full().toString();
     const head = this.written();
     const text = head.buf.toString("utf8", 0, head.length);
@@ -94,7 +118,7 @@ export class EventJson {
   /** The records' JSON members (no brackets); "" for a line without records. */
   recordsText(): string {
     if (this.rewrite !== undefined) return this.full().recordsText();
-    this.live(this.head);
+    this.alive();
     const records = this.records;
     return records === undefined ? "" : records.buf.toString("utf8", 0, records.length);
   }
@@ -119,6 +143,7 @@ export class EventJson {
     this.rewrite = undefined;
     this.whole?.release();
     this.whole = undefined;
+    this.placed = undefined;
     this.released = true;
     EventJson.lastReleased = this;
   }
@@ -133,6 +158,11 @@ export class EventJson {
       write(head);
     }
     return head;
+  }
+
+  /** Throws once the line is released (a held line has no head, and is all there is). */
+  private alive(): void {
+    if (this.placed === undefined) this.live(this.head);
   }
 
   private live(bytes: JsonBytes | undefined): JsonBytes {

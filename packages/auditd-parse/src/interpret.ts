@@ -455,11 +455,12 @@ export class Interpreter implements EventBuilder<OpenEvent> {
       return;
     }
     const line = open.line;
-    const json = line === undefined ? this.finish(open) : new EventJson(this.heldLines.take(line, open.lineStart, open.lineEnd), undefined);
+    const json = line === undefined ? this.finish(open) : this.heldLines.line(line, open.lineStart, open.lineEnd);
     this.onEvent(open.event, json);
     json.release();
     this.reuse(open.event);
     if (line === undefined) this.recycle(open.buffers);
+    else this.heldLines.free(line);
     this.recycleRewritten();
   }
 

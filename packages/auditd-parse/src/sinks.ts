@@ -55,7 +55,7 @@ export function detectSink(detector: Detector, output: Output): Sink {
       const held = keptLine;
       keptLine = undefined;
       return () => {
-        // the kept line as a line that is all head, as the held lines of the plain parse are (HeldLines.take)
+        // the kept line as a line that is all head (EventJson.held reads the plain parse's held lines where they lie)
         const json = held === undefined ? undefined : new EventJson(held, undefined);
         for (const alert of alerts) {
           if (typeof alert === "string") line(alert);
