@@ -154,6 +154,10 @@ export async function runPipeline(mode: Mode, files: string[], flags: ParseFlags
     const abort = new AbortController();
     const stop = () => abort.abort();
     for (const sig of ["SIGINT", "SIGTERM"] as const) process.once(sig, stop);
+    // SIGHUP: with -o, logrotate's postrotate asks for the file again (as the plugin does); without, the terminal
+    // hung up, and the run ends as on SIGTERM, writing what was read (its default action lost the open sessions, T23 #11)
+    const onHup = appendTo !== undefined ? () => void output.reopen().catch(stop) : stop;
+    process.on("SIGHUP", onHup);
     const windowMs = parserOptions(flags, config).windowMs ?? 2000;
     try {
       await followFile(inputs[0]!, onChunk, {
@@ -173,6 +177,7 @@ export async function runPipeline(mode: Mode, files: string[], flags: ParseFlags
     } finally {
       // a run in a process that goes on (a test, a caller) leaves no listener behind
       for (const sig of ["SIGINT", "SIGTERM"] as const) process.off(sig, stop);
+      process.off("SIGHUP", onHup);
     }
   } else {
     const progress = readProgress(ctx, parser, flags.output);

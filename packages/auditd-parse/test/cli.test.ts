@@ -291,6 +291,51 @@ describe("auditd-parse CLI", () => {
     ]);
   });
 
+  it("-F ends on SIGHUP (its terminal hung up) as on SIGTERM: exit 0, the open session written, the JSON whole (T23 #11)", async () => {
+    const log = join(dir, "follow-hup.log");
+    const record = (serial: number, type: string, ses: number) =>
+      `type=${type} msg=audit(1700000000.${serial}00:${serial}): pid=${ses} uid=0 auid=1000 ses=${ses} msg='op=PAM:session_open acct="alice" exe="/usr/sbin/sshd" hostname=? addr=203.0.113.9 terminal=ssh res=success'`;
+    // session 1 ends (its element is written when read: the sign the follower runs); session 2 stays open
+    writeFileSync(log, `${[record(1, "USER_START", 1), record(2, "USER_END", 1), record(3, "USER_START", 2)].join("\n")}\n`);
+    const child = spawn(process.execPath, ["--import", "tsx", CLI, "sessions", "--json", "--follow", log], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let out = "";
+    child.stdout.on("data", (d: Buffer) => {
+      out += d.toString();
+    });
+    const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+    await untilEvent(child.stdout, "data", () => out.includes('"ses":"1"'), "session 1 on stdout").catch((error: unknown) => {
+      child.kill("SIGKILL");
+      throw error;
+    });
+    child.kill("SIGHUP");
+    expect(await exited).toBe(0);
+    expect((JSON.parse(out) as { ses: string }[]).map((x) => x.ses)).toEqual(["1", "2"]);
+  });
+
+  it("-F -o FILE reopens the file on SIGHUP, for logrotate, and goes on following", async () => {
+    const log = join(dir, "follow-hup-o.log");
+    const out = join(dir, "follow-hup-o.ndjson");
+    writeFileSync(log, `${login(1, "a")}\n`);
+    const child = spawn(process.execPath, ["--import", "tsx", CLI, "--follow", "-o", out, log], { stdio: ["ignore", "ignore", "pipe"] });
+    const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+    try {
+      await untilFile(out, (text) => text?.includes('"serial":1') === true, "the first event in the file");
+      renameSync(out, `${out}.1`);
+      child.kill("SIGHUP");
+      await untilFile(out, (text) => text !== undefined, "the file made again");
+      appendFileSync(log, `${login(2, "b")}\n`);
+      await untilFile(out, (text) => text?.includes('"serial":2') === true, "the next event in the new file");
+    } catch (error) {
+      child.kill("SIGKILL");
+      throw error;
+    }
+    child.kill("SIGTERM");
+    expect(await exited).toBe(0);
+    expect([readFileSync(`${out}.1`, "utf8"), readFileSync(out, "utf8")].map((t) => t.trim().split("\n").length)).toEqual([1, 1]);
+  });
+
   it("with --follow completes an event on the wall clock even when the host's clock is off (log time in 2100)", async () => {
     const log = join(dir, "skewed.log");
     // a syscall event whose EOE never comes, stamped far ahead of this machine's clock
