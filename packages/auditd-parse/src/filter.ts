@@ -41,7 +41,13 @@ export function eventFilter(o: FilterOptions, ids: IdNames): ((event: AuditEvent
   }
   if (o.users?.length) {
     const users = new Set(o.users.map((u) => (/^\d+$/.test(u) ? ids.user(u) : u)));
-    tests.push((e) => (e.auid !== undefined && users.has(e.auid)) || (e.uid !== undefined && users.has(e.uid)));
+    tests.push(
+      (e) =>
+        (e.auid !== undefined && users.has(e.auid)) ||
+        (e.uid !== undefined && users.has(e.uid)) ||
+        // a login attempt before any auid is set (a failed login: uid is sshd's root) is the account it named (T23 #8)
+        ((e.auid === undefined || e.auid === "unset") && e.records.some((r) => matchesField(r.fields.acct, r.raw?.acct, users))),
+    );
   }
   for (const [field, values] of [
     ["uid", o.uids],
@@ -107,7 +113,7 @@ function matchesField(value: FieldValue | undefined, raw: string | undefined, wa
 
 /** Filters that read records, not only the event's summary: the parser must build `records` for them. */
 export function needsRecords(o: FilterOptions): boolean {
-  return [o.uids, o.auids, o.gids, o.files, o.terminals].some((list) => (list?.length ?? 0) > 0);
+  return [o.users, o.uids, o.auids, o.gids, o.files, o.terminals].some((list) => (list?.length ?? 0) > 0);
 }
 
 /** A serial (`1234`) or an event id (`1700000000.123:1234`), as ausearch -a takes them. */

@@ -80,6 +80,19 @@ describe("auditd-parse CLI", () => {
     ]);
   });
 
+  it("--user finds a failed login by the account it named (no auid yet; uid is sshd's root) (T23 #8)", async () => {
+    const failed = [
+      `type=USER_AUTH msg=audit(1700000100.700:157): pid=5000 uid=0 auid=4294967295 ses=4294967295 msg='op=PAM:authentication grantors=pam_unix acct="dave" exe="/usr/sbin/sshd" hostname=198.51.100.7 addr=198.51.100.7 terminal=ssh res=failed'`,
+      `type=USER_LOGIN msg=audit(1700000100.800:158): pid=5000 uid=0 auid=4294967295 ses=4294967295 msg='op=login acct="dave" exe="/usr/sbin/sshd" hostname=? addr=198.51.100.7 terminal=ssh res=failed'`,
+    ].join("\n");
+    const log = `${SESSION_LOG}\n${failed}\n`;
+    const dave = await run(["sessions", "--user", "dave", "--passwd", passwd], log);
+    expect([dave.code, dave.stdout]).toEqual([0, expect.stringMatching(/user dave .*LOGIN FAILED/)]);
+    expect((await run(["sessions", "--user", "alice", "--passwd", passwd], log)).stdout).not.toContain("dave");
+    const events = (await run(["--user", "dave", "--passwd", passwd], log)).stdout.trim().split("\n");
+    expect(events.map((l) => (JSON.parse(l) as { serial: number }).serial)).toEqual([157, 158]);
+  });
+
   it("builds a session timeline with commands and connections, as text and JSON", async () => {
     const text = await run(["sessions", "--passwd", passwd], SESSION_LOG);
     expect(text.code).toBe(0);
