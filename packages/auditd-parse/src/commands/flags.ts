@@ -51,7 +51,11 @@ export function addInputOptions(command: Command): Command {
   return command
     .argument("[files...]", "audit logs (default: stdin)")
     .option("--type <types>", "only events with one of these record types, names or numbers (comma list, repeatable)", listOption)
-    .option("--user <users>", "only events whose auid or uid is one of these names or numbers (with no auid yet, as a failed login: the acct it names)", listOption)
+    .option(
+      "--user <users>",
+      "only events whose auid or uid is one of these names or numbers (with no auid yet, as a failed login: the acct it names)",
+      listOption,
+    )
     .option("--uid <users>", "only events with a uid= of these names or numbers", listOption)
     .option("--auid <users>", "only events with an auid= (login user) of these names or numbers", listOption)
     .option("--gid <groups>", "only events with a gid= of these names or numbers", listOption)
