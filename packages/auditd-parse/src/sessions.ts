@@ -190,14 +190,14 @@ const CLOSED_REMEMBERED = 4096;
  */
 export class SessionTracker {
   private readonly sessions = new Map<string, Session>();
-  private readonly closed = new Set<string>();
+  private readonly closed = new Remembered(CLOSED_REMEMBERED);
   /** Sessions open with no session id (unsetLogin), so ses-unset USER_ENDs are read only while one is. */
   private unsetOpen = 0;
   /**
    * Node and pid of failed USER_AUTH/USER_ACCT written, until the USER_LOGIN failure of that attempt (unsetLogin);
    * bounded as `closed` is.
    */
-  private readonly failedAttempts = new Set<string>();
+  private readonly failedAttempts = new Remembered(CLOSED_REMEMBERED);
   private readonly maxOpen: number;
   private readonly maxItems: number;
   private readonly maxKept: number;
@@ -214,11 +214,9 @@ export class SessionTracker {
   private readonly names = new Names();
   /** The oldest open session and the oldest ended key remembered: both are taken out as they are found. */
   private readonly oldestOpen = new Oldest(() => this.sessions.entries());
-  private readonly oldestClosed = new Oldest(() => this.closed.values());
   /** Sessions written early, still open, past maxOpen; the keys of the latest remembered (bounded as `closed`). */
   writtenEarly = 0;
-  private readonly early = new Set<string>();
-  private readonly oldestEarly = new Oldest(() => this.early.values());
+  private readonly early = new Remembered(CLOSED_REMEMBERED);
   /** Events of sessions written early that found no room for a second entry, not listed. */
   laterEvents = 0;
   /** Their estimated bytes (nested sessions' too). */
@@ -401,7 +399,6 @@ export class SessionTracker {
       s.end = time;
       this.forget(key);
       this.closed.add(key);
-      if (this.closed.size > CLOSED_REMEMBERED) this.closed.delete(this.oldestClosed.next()!);
       if (this.holdMs === 0) this.write({ s, key });
       else {
         // from the newest time, not the end's: the grouping lets an event out once the newest time is a window past
@@ -517,7 +514,6 @@ export class SessionTracker {
       this.describe(s, f);
       if (r.type !== "USER_LOGIN" && e.pid !== undefined) {
         this.failedAttempts.add(attempt);
-        if (this.failedAttempts.size > CLOSED_REMEMBERED) this.failedAttempts.delete(this.failedAttempts.values().next().value!);
       }
       this.write({ s, key: "" });
       return;
@@ -563,7 +559,6 @@ export class SessionTracker {
     if (first === undefined) return;
     this.writtenEarly++;
     this.early.add(first[0]);
-    if (this.early.size > CLOSED_REMEMBERED) this.early.delete(this.oldestEarly.next()!);
     this.forget(first[0]);
     this.write({ s: first[1], key: first[0] });
   }
@@ -733,6 +728,31 @@ export class SessionTracker {
  * with the oldest of 10000 open sessions written at each new one, thousands each time (165 ms for 30000, against
  * 7 ms for one iterator kept, which resumes where it stopped: every entry before it was deleted).
  */
+/** Keys in the order added, the oldest let go past `limit` (found by one iterator kept between calls, Oldest). */
+class Remembered {
+  private readonly keys = new Set<string>();
+  private readonly oldest = new Oldest(() => this.keys.values());
+
+  constructor(private readonly limit: number) {}
+
+  get size(): number {
+    return this.keys.size;
+  }
+
+  has(key: string): boolean {
+    return this.keys.has(key);
+  }
+
+  delete(key: string): boolean {
+    return this.keys.delete(key);
+  }
+
+  add(key: string): void {
+    this.keys.add(key);
+    if (this.keys.size > this.limit) this.keys.delete(this.oldest.next()!);
+  }
+}
+
 class Oldest<T> {
   private iterator: Iterator<T> | undefined;
 
