@@ -52,8 +52,9 @@ const SPECS = {
     etc: { "auditd-parse.conf": "/etc/audit/plugins.d/auditd-parse.conf" },
     // The executable carries SigmaHQ's rules (detect's built-in set): their licence travels with them.
     data: [[join(root, "packages/auditd-parse/sigma/LICENSE"), "SIGMA-RULES-LICENSE"]],
-    // One V8 worker thread instead of four: 1.5-2 MB less peak RSS on large logs, CPU alike (packages/auditd-parse
-    // README, Round 18). The npm bin passes --no-concurrent-recompilation instead, which NODE_OPTIONS refuses.
+    // One V8 worker thread instead of four: 1.5-2 MB less peak RSS on large logs, CPU alike (Round 18 in
+    // packages/auditd-parse/docs/benchmark-history.md). The npm bin passes --no-concurrent-recompilation instead,
+    // which NODE_OPTIONS refuses.
     nodeOptions: "--v8-pool-size=1",
   },
 };

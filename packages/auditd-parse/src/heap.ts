@@ -15,7 +15,7 @@ const SYNCHRONOUS_COMPILES = "--no-concurrent-recompilation";
  * on (b) and (c)). At 35% it costs no CPU measurable on a shared machine (within +-2%; 30% was +3-4%), since
  * its live heap is small (~6 MB, mostly code). Started with synchronous compiles, the parse spends 3-8% less
  * CPU, which pays for marking at 25%: another -0.7 to -1 MB on the corpus logs, CPU still at or under that of
- * a start without the flag (interleaved, README "Round 18"). Not for sessions, report, net or detect: their
+ * a start without the flag (interleaved; docs/benchmark-history.md, Round 18). Not for sessions, report, net or detect: their
  * live heap is larger (open sessions, rules), so marking it that much more often cost sessions +16% CPU for
  * -6 MB it does not need. V8 reads the flag at every allocation-limit check, so setting it once the command
  * is known works.
