@@ -17,7 +17,8 @@
 // default, since it expects auditd's log_format=ENRICHED to have done them), which is less work than ours.
 // Env: AUDITD_BENCH_MB (default 100), RUNS (default 5), LOGS (default "a,b,c"), FLAT=0 to skip the 200 MiB
 // runs, AUSEARCH=1 to time `ausearch -i` too (slow: ~30 s a run); LOGS=a,b,c,d adds (d), the grouping's worst case:
-// 7 nodes writing under one stamp without EOE (auditd-parse alone, its memory judged).
+// 7 nodes writing under one stamp without EOE (auditd-parse alone, its memory judged). t:SHAPE in LOGS adds an
+// independent tester's log (scripts/bench/testers/gen.py SHAPE, Python 3; "testers" adds all seven), judged alike.
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
@@ -33,7 +34,8 @@ const root = new URL("../..", import.meta.url).pathname;
 const bundle = join(root, "packages/auditd-parse/dist/auditd-parse.cjs");
 const mb = Number(process.env.AUDITD_BENCH_MB ?? 100);
 const runs = Number(process.env.RUNS ?? 5);
-const logs = (process.env.LOGS ?? "a,b,c").split(",");
+const TESTER_SHAPES = ["corpus16", "mixed", "longargv", "manypath", "interleaved16", "avc", "sessions"];
+const logs = (process.env.LOGS ?? "a,b,c").split(",").flatMap((k) => (k === "testers" ? TESTER_SHAPES.map((s) => `t:${s}`) : [k]));
 const withFlat = process.env.FLAT !== "0";
 const withAusearch = process.env.AUSEARCH === "1";
 
@@ -45,9 +47,22 @@ if (!existsSync("/usr/bin/time")) {
   console.error("GNU time is needed for peak RSS: apt-get install time");
   process.exit(69);
 }
-if ((logs.includes("b") || logs.includes("c")) && corpusDir() === undefined) {
-  console.error("the corpus logs (b, c) need shared/corpus/audit beside the repository: LOGS=a runs the generated one alone");
+if (logs.some((k) => k === "b" || k === "c" || k.startsWith("t:")) && corpusDir() === undefined) {
+  console.error("the corpus logs (b, c, t:*) need shared/corpus/audit beside the repository: LOGS=a runs the generated one alone");
   process.exit(66);
+}
+if (logs.some((k) => k.startsWith("t:")) && spawnSync("python3", ["--version"]).status !== 0) {
+  console.error("the testers' logs (t:SHAPE) are made by scripts/bench/testers/gen.py: install python3");
+  process.exit(69);
+}
+
+/** A tester's log of `size` MiB (gen.py reads the corpus from ../shared beside the checkout, as corpusLog does). */
+function testerLog(shape, path, size) {
+  const r = spawnSync("python3", [join(root, "scripts/bench/testers/gen.py"), shape, String(size), path], {
+    encoding: "utf8",
+    env: { ...process.env, AUDIT_CORPUS: corpusDir() },
+  });
+  if (r.status !== 0) throw new Error(`gen.py ${shape} failed: ${(r.stderr || String(r.error)).trim().slice(-500)}`);
 }
 
 /** laurel (Debian package) and ausearch (package auditd): installed with apt-get when root and missing. */
@@ -101,13 +116,18 @@ try {
     // the grouping's worst case (opt-in: LOGS=a,b,c,d): auditd-parse alone, its memory judged
     d: { label: "(d) 7 nodes, one stamp, no EOE", make: sameStampLog, alone: true },
   };
+  // the independent testers' logs (scripts/bench/testers/README.md), made by their own generator
+  for (const shape of TESTER_SHAPES) {
+    LOGS[`t:${shape}`] = { label: `testers' ${shape}`, make: (path, size) => testerLog(shape, path, size) };
+  }
 
   const rows = [["log", "tool", "MiB/s (median, min-max)", "vs laurel", "CPU s", "per CPU s vs laurel", "peak RSS MB"]];
   const verdicts = [];
   const judge = (text, ok) => verdicts.push(`${text} ${ok ? "MET" : "MISSED"}`);
   for (const key of logs) {
     const { label, make, alone } = LOGS[key] ?? {};
-    if (label === undefined) throw new Error(`LOGS: unknown log ${key} (a, b, c or d)`);
+    if (label === undefined)
+      throw new Error(`LOGS: unknown log ${key} (a, b, c, d, testers or t:SHAPE, SHAPE one of ${TESTER_SHAPES.join(", ")})`);
     const file = join(dir, `${key}.log`);
     console.log(`${label}: generating ${mb} MiB in ${dir} …`);
     await make(file, mb);
