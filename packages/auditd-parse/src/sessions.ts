@@ -15,6 +15,11 @@ export interface SessionCommand {
   exe?: string;
   cwd?: string;
   argv: string[];
+  /**
+   * The exact bytes, as hex by argument index, of the arguments that are not valid UTF-8 (U+FFFD in argv): the
+   * plain parse's argvRaw (T23 #7).
+   */
+  argvRaw?: Record<string, string>;
   /** A command a program ran for the user (USER_CMD's exe: sudo), logged as its command line, not an exec. */
   via?: string;
   success?: boolean;
@@ -40,7 +45,12 @@ export interface Session {
   end?: string;
   /** Where the login came from (addr/hostname of USER_LOGIN/USER_START). */
   from?: string;
+  /** The remote host's name when the login's records name one besides the address `from` holds (T23 #7). */
+  hostname?: string;
+  /** PAM's terminal (sshd's service `ssh`, cron's `cron`) or the login's own. */
   terminal?: string;
+  /** The login's terminal from its USER_LOGIN (`/dev/pts/1`, as aureport --login shows) when not `terminal` (T23 #7). */
+  loginTerminal?: string;
   /** The program that opened the session (sshd, login, cron …). */
   via?: string;
   /** USER_LOGIN/USER_START results; false when a login failed. */
@@ -344,10 +354,10 @@ export class SessionTracker {
       // excerpt, -F --from-end, sshd records without ses=) theirs must not become the session's (T23 #4)
       const nests = exe !== undefined && switchesUser(exe);
       if (!nests) {
-        const from = str(f.addr) ?? str(f.hostname);
-        if (from) s.from ??= from;
+        this.from(s, f);
         const terminal = str(f.terminal);
         if (terminal) s.terminal ??= this.names.get(terminal);
+        if (terminal && r.type === "USER_LOGIN" && terminal !== s.terminal) s.loginTerminal ??= this.names.get(terminal);
         if (exe && r.type !== "LOGIN") s.via ??= this.names.get(exe);
         if (r.type === "USER_LOGIN" || r.type === "USER_START") {
           const res = str(f.res);
@@ -367,6 +377,7 @@ export class SessionTracker {
     // an item is made only when the count caps leave room for it (a log whose sessions never end omits most)
     if (e.argv !== undefined && this.room(s)) {
       const c: SessionCommand = { time, id, argv: e.argv };
+      if (e.argvRaw !== undefined) c.argvRaw = e.argvRaw;
       if (e.pid !== undefined) c.pid = e.pid;
       if (e.uid !== undefined) c.uid = e.uid;
       if (e.exe !== undefined) c.exe = e.exe;
@@ -520,10 +531,23 @@ export class SessionTracker {
     }
   }
 
+  /**
+   * Where a login came from, as its first record that says: the address, else the host name; and the host name
+   * too when it is another (sshd with UseDNS, PAM's rhost), as aureport --login shows it (T23 #7).
+   */
+  private from(s: Session, f: Record<string, FieldValue>): void {
+    if (s.from !== undefined) return;
+    const addr = str(f.addr);
+    const hostname = str(f.hostname);
+    const from = addr ?? hostname;
+    if (!from) return;
+    s.from = from;
+    if (addr && hostname && hostname !== addr) s.hostname = hostname;
+  }
+
   /** A login with no session id: where from, its terminal and its program, from its record's fields. */
   private describe(s: Session, f: Record<string, FieldValue>): void {
-    const from = str(f.addr) ?? str(f.hostname);
-    if (from !== undefined) s.from = from;
+    this.from(s, f);
     const terminal = str(f.terminal);
     if (terminal !== undefined) s.terminal = terminal;
     const exe = str(f.exe);
@@ -707,7 +731,13 @@ export class SessionTracker {
    * can. Past maxBytes the oldest open sessions are written as they stand, still open, as past maxOpen.
    */
   private weighHead(s: OpenSession): void {
-    const bytes = 2 * textBytes(s.node) + textBytes(s.from) + textBytes(s.terminal) + textBytes(s.via);
+    const bytes =
+      2 * textBytes(s.node) +
+      textBytes(s.from) +
+      textBytes(s.hostname) +
+      textBytes(s.terminal) +
+      textBytes(s.loginTerminal) +
+      textBytes(s.via);
     this.headBytes += bytes - (s[HEAD_BYTES] ?? 0);
     s[HEAD_BYTES] = bytes;
     if (this.headBytes <= this.maxBytes) return;
@@ -850,6 +880,10 @@ function commandBytes(c: SessionCommand): number {
   let n = OBJECT + 9 * SLOT + OBJECT + textBytes(c.time) + textBytes(c.id) + textBytes(c.pid) + textBytes(c.uid);
   n += textBytes(c.exe) + textBytes(c.cwd) + textBytes(c.via) + textBytes(c.exit);
   for (const a of c.argv) n += textBytes(a);
+  if (c.argvRaw !== undefined) {
+    n += OBJECT;
+    for (const [index, hex] of Object.entries(c.argvRaw)) n += SLOT + textBytes(index) + textBytes(hex);
+  }
   return n;
 }
 
@@ -947,9 +981,9 @@ const LINE_BYTES = 64 * 1024;
  */
 export function formatSession(s: Session): string {
   let head = `session ${s.ses}${s.node ? ` on ${s.node}` : ""}  user ${s.user ?? "?"}`;
-  if (s.from) head += `  from ${s.from}`;
+  if (s.from) head += `  from ${fromText(s)}`;
   if (s.via) head += `  via ${s.via}`;
-  if (s.terminal) head += `  tty ${s.terminal}`;
+  if (s.terminal) head += `  tty ${terminalText(s)}`;
   head += `  ${s.start ?? "?"} .. ${s.end ?? "(open)"}`;
   if (s.loginSuccess === false) head += "  LOGIN FAILED";
   // every line escaped on its own: a logged newline cannot forge a line of the timeline
@@ -964,8 +998,25 @@ export function formatSession(s: Session): string {
   return text;
 }
 
+/** Where a session came from: the address, with the host's name when its records gave one besides. */
+export function fromText(s: Session): string {
+  return s.hostname === undefined ? `${s.from}` : `${s.from} (${s.hostname})`;
+}
+
+/** A session's terminal: PAM's (`ssh`), with the login's own when that is another (`/dev/pts/1`). */
+export function terminalText(s: Session): string {
+  return s.loginTerminal === undefined ? `${s.terminal}` : `${s.terminal} (${s.loginTerminal})`;
+}
+
 function commandText(s: Session, c: SessionCommand): string {
-  return `  ${c.time} ${c.via !== undefined ? `cmd  ${c.argv.join(" ")}  (via ${c.via})` : `exec ${c.argv.join(" ")}`}${c.uid !== undefined && c.uid !== s.user ? `  (as ${c.uid})` : ""}${c.cwd ? `  (cwd ${c.cwd})` : ""}${c.success === false ? ` (failed${c.exit ? `: ${c.exit}` : ""})` : ""}`;
+  return `  ${c.time} ${c.via !== undefined ? `cmd  ${c.argv.join(" ")}  (via ${c.via})` : `exec ${c.argv.join(" ")}`}${c.uid !== undefined && c.uid !== s.user ? `  (as ${c.uid})` : ""}${c.cwd ? `  (cwd ${c.cwd})` : ""}${c.success === false ? ` (failed${c.exit ? `: ${c.exit}` : ""})` : ""}${c.argvRaw === undefined ? "" : rawText(c.argvRaw)}`;
+}
+
+/** The exact bytes of arguments that are not UTF-8 (shown as U+FFFD): `  (bytes a1=C328…)`, as the JSON's argvRaw. */
+function rawText(argvRaw: Record<string, string>): string {
+  return `  (bytes ${Object.entries(argvRaw)
+    .map(([index, hex]) => `a${index}=${hex}`)
+    .join(" ")})`;
 }
 
 function inTimeOrder(commands: SessionCommand[]): boolean {
