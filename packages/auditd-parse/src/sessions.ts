@@ -208,6 +208,13 @@ export class SessionTracker {
    * bounded as `closed` is.
    */
   private readonly failedAttempts = new Remembered(CLOSED_REMEMBERED);
+  /**
+   * The session each process's LOGIN record opened, by its ses-unset key (node, pid): sshd's records of the old
+   * `PAM: …` form carry no ses=, and the login they describe is that session, not one of its own (bounded as `closed`).
+   */
+  private readonly loginOf = new Remembered<string>(CLOSED_REMEMBERED);
+  /** Of those, the sessions a ses-unset USER_LOGIN described: its process's USER_END (no ses= either) ends them. */
+  private readonly adopted = new Remembered<string>(CLOSED_REMEMBERED);
   private readonly maxOpen: number;
   private readonly maxItems: number;
   private readonly maxKept: number;
@@ -328,6 +335,7 @@ export class SessionTracker {
       if (this.sessions.size > this.maxOpen) this.writeOldestOpen();
       this.weighHead(s);
     }
+    if (opens && e.pid !== undefined) this.loginOf.add(`${e.node ?? ""} unset ${e.pid}`, key);
     if (late === undefined) {
       this.last = s;
       this.lastSes = e.ses;
@@ -406,23 +414,27 @@ export class SessionTracker {
       if (s.connections === NO_ITEMS) s.connections = [];
       this.keep(s, connectionBytes(conn), s.connections, conn);
     }
-    if (ended && late === undefined) {
-      s.end = time;
-      this.forget(key);
-      this.closed.add(key);
-      if (this.holdMs === 0) this.write({ s, key });
-      else {
-        // from the newest time, not the end's: the grouping lets an event out once the newest time is a window past
-        // it, and the events of a host whose clock lags are a window behind that (a log of many hosts)
-        const endMs = Date.parse(time);
-        const now = Math.max(this.clock?.() ?? 0, Number.isFinite(endMs) ? endMs : 0);
-        this.newest = Math.max(this.newest, now);
-        const held: Held = { s, key, until: this.newest + this.holdMs, endMs: Number.isFinite(endMs) ? endMs : -Infinity };
-        if (e.serial !== null) held.endSerial = e.serial;
-        this.ending.set(key, held);
-        this.write(held);
-      }
+    if (ended && late === undefined) this.end(s, key, time, e.serial);
+  }
+
+  /** Ends session s (of key) at time: written now, or held for its late commands (holdMs). */
+  private end(s: OpenSession, key: string, time: string, serial: number | null): void {
+    s.end = time;
+    this.forget(key);
+    this.closed.add(key);
+    if (this.holdMs === 0) {
+      this.write({ s, key });
+      return;
     }
+    // from the newest time, not the end's: the grouping lets an event out once the newest time is a window past
+    // it, and the events of a host whose clock lags are a window behind that (a log of many hosts)
+    const endMs = Date.parse(time);
+    const now = Math.max(this.clock?.() ?? 0, Number.isFinite(endMs) ? endMs : 0);
+    this.newest = Math.max(this.newest, now);
+    const held: Held = { s, key, until: this.newest + this.holdMs, endMs: Number.isFinite(endMs) ? endMs : -Infinity };
+    if (serial !== null) held.endSerial = serial;
+    this.ending.set(key, held);
+    this.write(held);
   }
 
   /** A su/sudo opened (or refused) inside s by exe, switching to its record's acct. */
@@ -485,11 +497,20 @@ export class SessionTracker {
    * USER_LOGOUT (T23 #2): its commands carry no session id either and are not attributed to it.
    */
   private unsetLogin(e: AuditEvent, time: string, source: RecordSource | undefined): void {
-    const ends = this.unsetOpen > 0 && e.types.some((t) => t === "USER_END" || t === "USER_LOGOUT");
+    const ends = (this.unsetOpen > 0 || this.adopted.size > 0) && e.types.some((t) => t === "USER_END" || t === "USER_LOGOUT");
     if (!ends && !e.types.some((t) => t === "USER_LOGIN" || t === "USER_AUTH" || t === "USER_ACCT")) return;
     const pidKey = `${e.node ?? ""} unset ${e.pid ?? ""}`;
     for (const r of recordsOf(e, source)) {
       const f = r.fields;
+      if (ends && (r.type === "USER_END" || r.type === "USER_LOGOUT") && this.adopted.size > 0) {
+        const key = this.adopted.get(pidKey);
+        const open = key === undefined ? undefined : this.sessions.get(key);
+        if (key !== undefined && open !== undefined && (str(f.exe) ?? open.via) === open.via) {
+          this.adopted.delete(pidKey);
+          this.end(open, key, time, e.serial);
+          return;
+        }
+      }
       if (ends && (r.type === "USER_END" || r.type === "USER_LOGOUT")) {
         const open = this.sessions.get(pidKey);
         if (open === undefined || (str(f.exe) ?? open.via) !== open.via) continue;
@@ -500,6 +521,7 @@ export class SessionTracker {
       }
       if (r.type !== "USER_LOGIN" && r.type !== "USER_AUTH" && r.type !== "USER_ACCT") continue;
       const res = str(f.res);
+      if (res === "success" && r.type === "USER_LOGIN" && e.pid !== undefined && this.describeLogin(pidKey, f)) return;
       if (res === "success" && r.type === "USER_LOGIN" && e.pid !== undefined && !this.sessions.has(pidKey)) {
         const s: OpenSession = { ses: "unset", commands: NO_ITEMS, connections: NO_ITEMS };
         bookkeeping(s);
@@ -543,6 +565,26 @@ export class SessionTracker {
     if (!from) return;
     s.from = from;
     if (addr && hostname && hostname !== addr) s.hostname = hostname;
+  }
+
+  /**
+   * A successful USER_LOGIN with no ses= of a process whose LOGIN record opened a session (sshd's old `PAM: …`
+   * records): it describes that session (where from, terminal, program), whose end is then that process's USER_END,
+   * not a second session of its own keyed by the process (round 24). False when no such session is open.
+   */
+  private describeLogin(pidKey: string, f: Record<string, FieldValue>): boolean {
+    const key = this.loginOf.get(pidKey);
+    const s = key === undefined ? undefined : (this.sessions.get(key) as OpenSession | undefined);
+    if (key === undefined || s === undefined) return false;
+    this.from(s, f);
+    const terminal = str(f.terminal);
+    if (terminal !== undefined) s.terminal ??= this.names.get(terminal);
+    const exe = str(f.exe);
+    if (exe !== undefined) s.via ??= this.names.get(exe);
+    if (s.loginSuccess !== false) s.loginSuccess = true;
+    this.weighHead(s);
+    this.adopted.add(pidKey, key);
+    return true;
   }
 
   /** A login with no session id: where from, its terminal and its program, from its record's fields. */
@@ -758,10 +800,13 @@ export class SessionTracker {
  * with the oldest of 10000 open sessions written at each new one, thousands each time (165 ms for 30000, against
  * 7 ms for one iterator kept, which resumes where it stopped: every entry before it was deleted).
  */
-/** Keys in the order added, the oldest let go past `limit` (found by one iterator kept between calls, Oldest). */
-class Remembered {
-  private readonly keys = new Set<string>();
-  private readonly oldest = new Oldest(() => this.keys.values());
+/**
+ * Keys (each with a value, or none) in the order added, the oldest let go past `limit` (found by one iterator kept
+ * between calls, Oldest).
+ */
+class Remembered<V = true> {
+  private readonly keys = new Map<string, V>();
+  private readonly oldest = new Oldest(() => this.keys.keys());
 
   constructor(private readonly limit: number) {}
 
@@ -773,12 +818,16 @@ class Remembered {
     return this.keys.has(key);
   }
 
+  get(key: string): V | undefined {
+    return this.keys.get(key);
+  }
+
   delete(key: string): boolean {
     return this.keys.delete(key);
   }
 
-  add(key: string): void {
-    this.keys.add(key);
+  add(key: string, value: V = true as V): void {
+    this.keys.set(key, value);
     if (this.keys.size > this.limit) this.keys.delete(this.oldest.next()!);
   }
 }

@@ -266,3 +266,40 @@ describe("sessions keeps what the plain parse and aureport --login show (T23 #7,
     expect(packed[0]!.commands[0]!.argvRaw).toEqual(plain.argvRaw);
   });
 });
+
+describe("sessions: a login whose sshd records carry no ses= (round 24)", () => {
+  // sshd's old `PAM: …` form, as on the testers' sessions and interleaved16 logs: no ses= in its records
+  const old = (type: string, t: number, n: number, auid: number, msg: string) =>
+    `type=${type} msg=audit(${1_764_979_200 + t}.000:${n}): user pid=4000 uid=0 auid=${auid} msg='PAM: ${msg} acct=alice : exe="/usr/sbin/sshd" hostname=203.0.113.9 addr=203.0.113.9 terminal=ssh res=success'`;
+  const log = [
+    old("USER_AUTH", 0, 1, UNSET, "authentication"),
+    `type=LOGIN msg=audit(${1_764_979_200 + 1}.000:2): pid=4000 uid=0 old-auid=${UNSET} auid=1000 tty=(none) old-ses=${UNSET} ses=7 res=1`,
+    old("USER_START", 2, 3, 1000, "session open"),
+    old("USER_LOGIN", 3, 4, 1000, "login"),
+    ...exec(4, 5, 1000, 7, "hello"),
+    old("USER_END", 5, 6, 1000, "session close"),
+    old("CRED_DISP", 6, 7, 1000, "setcred"),
+  ];
+
+  it("is one session, the one its LOGIN record opened, described by its USER_LOGIN and ended by its USER_END", async () => {
+    const want = {
+      ses: "7",
+      user: "1000",
+      from: "203.0.113.9",
+      terminal: "ssh",
+      via: "/usr/sbin/sshd",
+      loginSuccess: true,
+      start: "2025-12-06T00:00:01.000Z",
+      end: "2025-12-06T00:00:05.000Z",
+    };
+    const tracked = sessionsOf(log);
+    expect(tracked).toHaveLength(1);
+    expect(tracked[0]).toMatchObject({ ...want, commands: [expect.objectContaining({ argv: ["echo", "hello"] })] });
+    // the CLI holds an ended session for late commands (the window): the same one session
+    const r = await runAuditdParse(["sessions", "--json", "--passwd", "/dev/null"], `${log.join("\n")}\n`);
+    expect(r.code, r.stderr).toBe(0);
+    const cli = JSON.parse(r.stdout) as Session[];
+    expect(cli).toHaveLength(1);
+    expect(cli[0]).toMatchObject(want);
+  });
+});

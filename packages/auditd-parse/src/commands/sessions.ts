@@ -30,7 +30,8 @@ passed it (a command without EOE logged before the USER_END is written after it,
 with -F); open ones come last.
 Commands carry the uid they ran as; su/sudo inside a session are nested sessions with their target
 user; failed logins (no session id; one an attempt) and logins with no session id (no pam_loginuid)
-are listed as sessions of their own.
+are listed as sessions of their own; sshd records without ses= (the old "PAM: …" form) join the
+session their process's LOGIN record opened.
 Memory stays flat: the sessions still open keep at most 10000 commands and connections each and
 40000 in all, and at most --session-memory MiB of them (12 by default, half of it for one session;
 a 28 KB EXECVE of 500 arguments counts about 40 KB); the rest are counted in the session's "omitted" (text: "… N
