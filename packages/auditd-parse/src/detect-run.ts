@@ -3,7 +3,7 @@ import { DataError, NoInputError, type OpsguardError, PolicyError } from "@opsgu
 import { createStyle } from "@opsguard/core/tty";
 import { DETECT_BOUNDS } from "./assemble";
 import type { ParseFlags } from "./commands/flags";
-import { type DetectOptions, type Detector, listRules, loadRuleSet, parseLevel } from "./detect";
+import { type DetectOptions, type Detector, listRules, loadRuleSet, NO_RULE_IN_FILE, parseLevel } from "./detect";
 import type { EcsModule } from "./pipeline";
 import type { RuleSet } from "./sigma/rules";
 
@@ -16,6 +16,7 @@ export function detectRules(flags: ParseFlags, ctx: CliContext): RuleSet | null 
   parseLevel(flags.minLevel, "--min-level");
   parseLevel(flags.failLevel, "--fail-level");
   const set = loadRuleSet(flags.rules);
+  for (const file of set.empty ?? []) ctx.log.warn(`rule file ${file} ${NO_RULE_IN_FILE}`);
   if (flags.listRules) {
     for (const line of listRules(set, ctx.opts.json)) ctx.io.stdout.write(`${line}\n`);
     // the list is a check of the rules too: a failed one is not a clean list (each is in it, FAILED)
@@ -46,8 +47,9 @@ export function detectRules(flags: ParseFlags, ctx: CliContext): RuleSet | null 
 /** Nothing to run (every rule failed, or is for another log source): exit 66, as when no input could be read. */
 function noRule(set: RuleSet): NoInputError | undefined {
   if (set.rules.length > 0) return undefined;
+  const empty = set.empty?.length ?? 0;
   return new NoInputError(
-    `no rule to run: ${set.failed.length} failed (named above), ${set.skipped.length} are for other log sources than linux/auditd`,
+    `no rule to run: ${set.failed.length} failed (named above), ${set.skipped.length} are for other log sources than linux/auditd${empty > 0 ? `, ${empty} rule file(s) hold none (named above)` : ""}`,
     { hint: "give --rules Sigma rules for logsource product: linux, service: auditd" },
   );
 }

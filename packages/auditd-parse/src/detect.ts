@@ -14,6 +14,9 @@ import { SIGMAHQ_RULES } from "./sigma/sigmahq-rules";
 
 type ChalkInstance = CliContext["style"];
 
+/** Why a rule file adds nothing to the set (compileRuleText). */
+export const NO_RULE_IN_FILE = "holds no rule (it is empty, or only comments and document markers)";
+
 /** A rule file larger than this is refused (named, the others run): SigmaHQ's biggest is a few KB. */
 const MAX_RULE_FILE_BYTES = 16 << 20;
 
@@ -30,8 +33,10 @@ export function loadRuleSet(path: string | undefined): RuleSet {
     return set;
   }
   let files: string[];
+  let named = true;
   try {
-    files = statSync(path).isDirectory() ? ruleFiles(path, set) : [path];
+    named = !statSync(path).isDirectory();
+    files = named ? [path] : ruleFiles(path, set);
   } catch (error) {
     throw new NoInputError(`--rules ${path}: ${reason(error)}`, { hint: "give a Sigma rule file or a directory of .yml rules" });
   }
@@ -54,7 +59,11 @@ export function loadRuleSet(path: string | undefined): RuleSet {
       set.failed.push({ rule: file, source: file, reason: "not UTF-8 text" });
       continue;
     }
-    compileRuleText(text, file, set);
+    // given by name, a file with no rule is the whole run's rules gone: one line, exit 66; in a directory, a warning
+    if (compileRuleText(text, file, set)) continue;
+    if (named) throw new NoInputError(`--rules ${path}: ${NO_RULE_IN_FILE}`, { hint: "give a Sigma rule file" });
+    set.empty ??= [];
+    set.empty.push(file);
   }
   return set;
 }

@@ -2,7 +2,7 @@ import { escapeControlChars, escapeHtml as h, htmlPage, jsonForScript } from "@o
 import type { AuditEvent, FieldValue, OutputRecord } from "./event";
 import { INCOMPLETE_CSS, incompleteBanner } from "./incomplete";
 import { connectionText } from "./net";
-import { type RecordSource, type Session, SessionTracker, type SessionTrackerOptions } from "./sessions";
+import { fromText, type RecordSource, type Session, SessionTracker, type SessionTrackerOptions, terminalText } from "./sessions";
 
 /**
  * `auditd-parse sessions --format html` (issue #25): per session a timeline on a time axis — login, commands with
@@ -211,7 +211,7 @@ export class SessionsHtml {
     const raw = (id: string) => held?.raw.get(id);
     const items: Item[] = [];
     if (s.start !== undefined) {
-      const how = [s.via ? `via ${s.via}` : "", s.from ? `from ${s.from}` : "", s.terminal ? `on ${s.terminal}` : ""]
+      const how = [s.via ? `via ${s.via}` : "", s.from ? `from ${fromText(s)}` : "", s.terminal ? `on ${terminalText(s)}` : ""]
         .filter(Boolean)
         .join(" ");
       items.push({
@@ -276,7 +276,7 @@ export class SessionsHtml {
           i.raw !== undefined ? `<details><summary>raw event</summary><pre>${hText(i.raw)}</pre></details>` : ""
         }</li>`,
     );
-    const head = `<h2>${h(s.user ?? "?")} <small>on ${h(s.node ?? "?")} · session ${h(s.ses)}${s.from ? ` · from ${h(s.from)}` : ""} · ${h(s.start ?? "?")} .. ${h(s.end ?? "(open)")}</small></h2>`;
+    const head = `<h2>${h(s.user ?? "?")} <small>on ${h(s.node ?? "?")} · session ${h(s.ses)}${s.from ? ` · from ${h(fromText(s))}` : ""} · ${h(s.start ?? "?")} .. ${h(s.end ?? "(open)")}</small></h2>`;
     const note = cut > 0 ? `<p class="omitted">${cut} more item(s) of this session omitted (page bound).</p>` : "";
     return `<section class="session${s.loginSuccess === false ? " failed" : ""}" data-user="${h(s.user ?? "?")}" data-host="${h(s.node ?? "?")}">\n${head}\n${axis}\n<ol class="timeline">${rows.join("")}</ol>${note}\n</section>`;
   }

@@ -35,6 +35,19 @@ export function commandJson(c: SessionCommand): HeldBytes {
     out.string(c.argv[i]!);
   }
   out.byte(93 /* ] */);
+  if (c.argvRaw !== undefined) {
+    out.constant(ARGV_RAW);
+    let first = true;
+    // in the object's own key order (ascending indexes), as JSON.stringify writes it
+    for (const [index, hex] of Object.entries(c.argvRaw)) {
+      if (!first) out.byte(44 /* , */);
+      first = false;
+      out.string(index);
+      out.byte(58 /* : */);
+      out.string(hex);
+    }
+    out.byte(125 /* } */);
+  }
   for (const [key, json] of TEXT_FIELDS) {
     const value = c[key];
     if (value === undefined) continue;
@@ -61,6 +74,7 @@ let out = new JsonBytes(START);
 const TIME = constJson('{"time":');
 const ID = constJson(',"id":');
 const ARGV = constJson(',"argv":[');
+const ARGV_RAW = constJson(',"argvRaw":{');
 /**
  * The optional text fields in the order the tracker sets them (SessionTracker.track): an exec has exe, sudo's
  * USER_CMD via, never both; so JSON.stringify writes them in this order.

@@ -15,6 +15,11 @@ export interface SessionCommand {
   exe?: string;
   cwd?: string;
   argv: string[];
+  /**
+   * The exact bytes, as hex by argument index, of the arguments that are not valid UTF-8 (U+FFFD in argv): the
+   * plain parse's argvRaw (T23 #7).
+   */
+  argvRaw?: Record<string, string>;
   /** A command a program ran for the user (USER_CMD's exe: sudo), logged as its command line, not an exec. */
   via?: string;
   success?: boolean;
@@ -40,7 +45,12 @@ export interface Session {
   end?: string;
   /** Where the login came from (addr/hostname of USER_LOGIN/USER_START). */
   from?: string;
+  /** The remote host's name when the login's records name one besides the address `from` holds (T23 #7). */
+  hostname?: string;
+  /** PAM's terminal (sshd's service `ssh`, cron's `cron`) or the login's own. */
   terminal?: string;
+  /** The login's terminal from its USER_LOGIN (`/dev/pts/1`, as aureport --login shows) when not `terminal` (T23 #7). */
+  loginTerminal?: string;
   /** The program that opened the session (sshd, login, cron …). */
   via?: string;
   /** USER_LOGIN/USER_START results; false when a login failed. */
@@ -198,6 +208,13 @@ export class SessionTracker {
    * bounded as `closed` is.
    */
   private readonly failedAttempts = new Remembered(CLOSED_REMEMBERED);
+  /**
+   * The session each process's LOGIN record opened, by its ses-unset key (node, pid): sshd's records of the old
+   * `PAM: …` form carry no ses=, and the login they describe is that session, not one of its own (bounded as `closed`).
+   */
+  private readonly loginOf = new Remembered<string>(CLOSED_REMEMBERED);
+  /** Of those, the sessions a ses-unset USER_LOGIN described: its process's USER_END (no ses= either) ends them. */
+  private readonly adopted = new Remembered<string>(CLOSED_REMEMBERED);
   private readonly maxOpen: number;
   private readonly maxItems: number;
   private readonly maxKept: number;
@@ -318,6 +335,7 @@ export class SessionTracker {
       if (this.sessions.size > this.maxOpen) this.writeOldestOpen();
       this.weighHead(s);
     }
+    if (opens && e.pid !== undefined) this.loginOf.add(`${e.node ?? ""} unset ${e.pid}`, key);
     if (late === undefined) {
       this.last = s;
       this.lastSes = e.ses;
@@ -344,10 +362,10 @@ export class SessionTracker {
       // excerpt, -F --from-end, sshd records without ses=) theirs must not become the session's (T23 #4)
       const nests = exe !== undefined && switchesUser(exe);
       if (!nests) {
-        const from = str(f.addr) ?? str(f.hostname);
-        if (from) s.from ??= from;
+        this.from(s, f);
         const terminal = str(f.terminal);
         if (terminal) s.terminal ??= this.names.get(terminal);
+        if (terminal && r.type === "USER_LOGIN" && terminal !== s.terminal) s.loginTerminal ??= this.names.get(terminal);
         if (exe && r.type !== "LOGIN") s.via ??= this.names.get(exe);
         if (r.type === "USER_LOGIN" || r.type === "USER_START") {
           const res = str(f.res);
@@ -367,6 +385,7 @@ export class SessionTracker {
     // an item is made only when the count caps leave room for it (a log whose sessions never end omits most)
     if (e.argv !== undefined && this.room(s)) {
       const c: SessionCommand = { time, id, argv: e.argv };
+      if (e.argvRaw !== undefined) c.argvRaw = e.argvRaw;
       if (e.pid !== undefined) c.pid = e.pid;
       if (e.uid !== undefined) c.uid = e.uid;
       if (e.exe !== undefined) c.exe = e.exe;
@@ -395,23 +414,27 @@ export class SessionTracker {
       if (s.connections === NO_ITEMS) s.connections = [];
       this.keep(s, connectionBytes(conn), s.connections, conn);
     }
-    if (ended && late === undefined) {
-      s.end = time;
-      this.forget(key);
-      this.closed.add(key);
-      if (this.holdMs === 0) this.write({ s, key });
-      else {
-        // from the newest time, not the end's: the grouping lets an event out once the newest time is a window past
-        // it, and the events of a host whose clock lags are a window behind that (a log of many hosts)
-        const endMs = Date.parse(time);
-        const now = Math.max(this.clock?.() ?? 0, Number.isFinite(endMs) ? endMs : 0);
-        this.newest = Math.max(this.newest, now);
-        const held: Held = { s, key, until: this.newest + this.holdMs, endMs: Number.isFinite(endMs) ? endMs : -Infinity };
-        if (e.serial !== null) held.endSerial = e.serial;
-        this.ending.set(key, held);
-        this.write(held);
-      }
+    if (ended && late === undefined) this.end(s, key, time, e.serial);
+  }
+
+  /** Ends session s (of key) at time: written now, or held for its late commands (holdMs). */
+  private end(s: OpenSession, key: string, time: string, serial: number | null): void {
+    s.end = time;
+    this.forget(key);
+    this.closed.add(key);
+    if (this.holdMs === 0) {
+      this.write({ s, key });
+      return;
     }
+    // from the newest time, not the end's: the grouping lets an event out once the newest time is a window past
+    // it, and the events of a host whose clock lags are a window behind that (a log of many hosts)
+    const endMs = Date.parse(time);
+    const now = Math.max(this.clock?.() ?? 0, Number.isFinite(endMs) ? endMs : 0);
+    this.newest = Math.max(this.newest, now);
+    const held: Held = { s, key, until: this.newest + this.holdMs, endMs: Number.isFinite(endMs) ? endMs : -Infinity };
+    if (serial !== null) held.endSerial = serial;
+    this.ending.set(key, held);
+    this.write(held);
   }
 
   /** A su/sudo opened (or refused) inside s by exe, switching to its record's acct. */
@@ -474,11 +497,20 @@ export class SessionTracker {
    * USER_LOGOUT (T23 #2): its commands carry no session id either and are not attributed to it.
    */
   private unsetLogin(e: AuditEvent, time: string, source: RecordSource | undefined): void {
-    const ends = this.unsetOpen > 0 && e.types.some((t) => t === "USER_END" || t === "USER_LOGOUT");
+    const ends = (this.unsetOpen > 0 || this.adopted.size > 0) && e.types.some((t) => t === "USER_END" || t === "USER_LOGOUT");
     if (!ends && !e.types.some((t) => t === "USER_LOGIN" || t === "USER_AUTH" || t === "USER_ACCT")) return;
     const pidKey = `${e.node ?? ""} unset ${e.pid ?? ""}`;
     for (const r of recordsOf(e, source)) {
       const f = r.fields;
+      if (ends && (r.type === "USER_END" || r.type === "USER_LOGOUT") && this.adopted.size > 0) {
+        const key = this.adopted.get(pidKey);
+        const open = key === undefined ? undefined : this.sessions.get(key);
+        if (key !== undefined && open !== undefined && (str(f.exe) ?? open.via) === open.via) {
+          this.adopted.delete(pidKey);
+          this.end(open, key, time, e.serial);
+          return;
+        }
+      }
       if (ends && (r.type === "USER_END" || r.type === "USER_LOGOUT")) {
         const open = this.sessions.get(pidKey);
         if (open === undefined || (str(f.exe) ?? open.via) !== open.via) continue;
@@ -489,6 +521,7 @@ export class SessionTracker {
       }
       if (r.type !== "USER_LOGIN" && r.type !== "USER_AUTH" && r.type !== "USER_ACCT") continue;
       const res = str(f.res);
+      if (res === "success" && r.type === "USER_LOGIN" && e.pid !== undefined && this.describeLogin(pidKey, f)) return;
       if (res === "success" && r.type === "USER_LOGIN" && e.pid !== undefined && !this.sessions.has(pidKey)) {
         const s: OpenSession = { ses: "unset", commands: NO_ITEMS, connections: NO_ITEMS };
         bookkeeping(s);
@@ -520,10 +553,43 @@ export class SessionTracker {
     }
   }
 
+  /**
+   * Where a login came from, as its first record that says: the address, else the host name; and the host name
+   * too when it is another (sshd with UseDNS, PAM's rhost), as aureport --login shows it (T23 #7).
+   */
+  private from(s: Session, f: Record<string, FieldValue>): void {
+    if (s.from !== undefined) return;
+    const addr = str(f.addr);
+    const hostname = str(f.hostname);
+    const from = addr ?? hostname;
+    if (!from) return;
+    s.from = from;
+    if (addr && hostname && hostname !== addr) s.hostname = hostname;
+  }
+
+  /**
+   * A successful USER_LOGIN with no ses= of a process whose LOGIN record opened a session (sshd's old `PAM: …`
+   * records): it describes that session (where from, terminal, program), whose end is then that process's USER_END,
+   * not a second session of its own keyed by the process (round 24). False when no such session is open.
+   */
+  private describeLogin(pidKey: string, f: Record<string, FieldValue>): boolean {
+    const key = this.loginOf.get(pidKey);
+    const s = key === undefined ? undefined : (this.sessions.get(key) as OpenSession | undefined);
+    if (key === undefined || s === undefined) return false;
+    this.from(s, f);
+    const terminal = str(f.terminal);
+    if (terminal !== undefined) s.terminal ??= this.names.get(terminal);
+    const exe = str(f.exe);
+    if (exe !== undefined) s.via ??= this.names.get(exe);
+    if (s.loginSuccess !== false) s.loginSuccess = true;
+    this.weighHead(s);
+    this.adopted.add(pidKey, key);
+    return true;
+  }
+
   /** A login with no session id: where from, its terminal and its program, from its record's fields. */
   private describe(s: Session, f: Record<string, FieldValue>): void {
-    const from = str(f.addr) ?? str(f.hostname);
-    if (from !== undefined) s.from = from;
+    this.from(s, f);
     const terminal = str(f.terminal);
     if (terminal !== undefined) s.terminal = terminal;
     const exe = str(f.exe);
@@ -707,7 +773,13 @@ export class SessionTracker {
    * can. Past maxBytes the oldest open sessions are written as they stand, still open, as past maxOpen.
    */
   private weighHead(s: OpenSession): void {
-    const bytes = 2 * textBytes(s.node) + textBytes(s.from) + textBytes(s.terminal) + textBytes(s.via);
+    const bytes =
+      2 * textBytes(s.node) +
+      textBytes(s.from) +
+      textBytes(s.hostname) +
+      textBytes(s.terminal) +
+      textBytes(s.loginTerminal) +
+      textBytes(s.via);
     this.headBytes += bytes - (s[HEAD_BYTES] ?? 0);
     s[HEAD_BYTES] = bytes;
     if (this.headBytes <= this.maxBytes) return;
@@ -728,10 +800,13 @@ export class SessionTracker {
  * with the oldest of 10000 open sessions written at each new one, thousands each time (165 ms for 30000, against
  * 7 ms for one iterator kept, which resumes where it stopped: every entry before it was deleted).
  */
-/** Keys in the order added, the oldest let go past `limit` (found by one iterator kept between calls, Oldest). */
-class Remembered {
-  private readonly keys = new Set<string>();
-  private readonly oldest = new Oldest(() => this.keys.values());
+/**
+ * Keys (each with a value, or none) in the order added, the oldest let go past `limit` (found by one iterator kept
+ * between calls, Oldest).
+ */
+class Remembered<V = true> {
+  private readonly keys = new Map<string, V>();
+  private readonly oldest = new Oldest(() => this.keys.keys());
 
   constructor(private readonly limit: number) {}
 
@@ -743,12 +818,16 @@ class Remembered {
     return this.keys.has(key);
   }
 
+  get(key: string): V | undefined {
+    return this.keys.get(key);
+  }
+
   delete(key: string): boolean {
     return this.keys.delete(key);
   }
 
-  add(key: string): void {
-    this.keys.add(key);
+  add(key: string, value: V = true as V): void {
+    this.keys.set(key, value);
     if (this.keys.size > this.limit) this.keys.delete(this.oldest.next()!);
   }
 }
@@ -850,6 +929,10 @@ function commandBytes(c: SessionCommand): number {
   let n = OBJECT + 9 * SLOT + OBJECT + textBytes(c.time) + textBytes(c.id) + textBytes(c.pid) + textBytes(c.uid);
   n += textBytes(c.exe) + textBytes(c.cwd) + textBytes(c.via) + textBytes(c.exit);
   for (const a of c.argv) n += textBytes(a);
+  if (c.argvRaw !== undefined) {
+    n += OBJECT;
+    for (const [index, hex] of Object.entries(c.argvRaw)) n += SLOT + textBytes(index) + textBytes(hex);
+  }
   return n;
 }
 
@@ -947,9 +1030,9 @@ const LINE_BYTES = 64 * 1024;
  */
 export function formatSession(s: Session): string {
   let head = `session ${s.ses}${s.node ? ` on ${s.node}` : ""}  user ${s.user ?? "?"}`;
-  if (s.from) head += `  from ${s.from}`;
+  if (s.from) head += `  from ${fromText(s)}`;
   if (s.via) head += `  via ${s.via}`;
-  if (s.terminal) head += `  tty ${s.terminal}`;
+  if (s.terminal) head += `  tty ${terminalText(s)}`;
   head += `  ${s.start ?? "?"} .. ${s.end ?? "(open)"}`;
   if (s.loginSuccess === false) head += "  LOGIN FAILED";
   // every line escaped on its own: a logged newline cannot forge a line of the timeline
@@ -964,8 +1047,25 @@ export function formatSession(s: Session): string {
   return text;
 }
 
+/** Where a session came from: the address, with the host's name when its records gave one besides. */
+export function fromText(s: Session): string {
+  return s.hostname === undefined ? `${s.from}` : `${s.from} (${s.hostname})`;
+}
+
+/** A session's terminal: PAM's (`ssh`), with the login's own when that is another (`/dev/pts/1`). */
+export function terminalText(s: Session): string {
+  return s.loginTerminal === undefined ? `${s.terminal}` : `${s.terminal} (${s.loginTerminal})`;
+}
+
 function commandText(s: Session, c: SessionCommand): string {
-  return `  ${c.time} ${c.via !== undefined ? `cmd  ${c.argv.join(" ")}  (via ${c.via})` : `exec ${c.argv.join(" ")}`}${c.uid !== undefined && c.uid !== s.user ? `  (as ${c.uid})` : ""}${c.cwd ? `  (cwd ${c.cwd})` : ""}${c.success === false ? ` (failed${c.exit ? `: ${c.exit}` : ""})` : ""}`;
+  return `  ${c.time} ${c.via !== undefined ? `cmd  ${c.argv.join(" ")}  (via ${c.via})` : `exec ${c.argv.join(" ")}`}${c.uid !== undefined && c.uid !== s.user ? `  (as ${c.uid})` : ""}${c.cwd ? `  (cwd ${c.cwd})` : ""}${c.success === false ? ` (failed${c.exit ? `: ${c.exit}` : ""})` : ""}${c.argvRaw === undefined ? "" : rawText(c.argvRaw)}`;
+}
+
+/** The exact bytes of arguments that are not UTF-8 (shown as U+FFFD): `  (bytes a1=C328…)`, as the JSON's argvRaw. */
+function rawText(argvRaw: Record<string, string>): string {
+  return `  (bytes ${Object.entries(argvRaw)
+    .map(([index, hex]) => `a${index}=${hex}`)
+    .join(" ")})`;
 }
 
 function inTimeOrder(commands: SessionCommand[]): boolean {

@@ -131,14 +131,16 @@ export function makeSink(
     return { event: (e, json) => page.event(e, json), pending, finish };
   }
   if (mode === "sessions") {
-    // each session is written when it ends (a JSON array written as it goes), so memory stays bounded
+    // each session is written when it ends (a JSON array written as it goes), so memory stays bounded; with -F one
+    // session a line (NDJSON): an array closed only at exit was no JSON to read while following (T23 #10)
+    const array = !flags.follow;
     let count = 0;
     // --json without indentation: each session's commands kept as their JSON bytes (sessionLine writes them as they are)
     const commandsJson = ctx.opts.json && !flags.pretty;
     const lines = new LineBuffer();
     const tracker = new SessionTracker(
       (s) => {
-        const prefix = count++ === 0 ? "[" : ",";
+        const prefix = !array ? "" : count++ === 0 ? "[" : ",";
         if (!ctx.opts.json) line(`${formatSession(s)}\n`);
         else if (commandsJson) {
           const bytes = sessionLine(prefix, s, lines);
@@ -159,7 +161,7 @@ export function makeSink(
         // one at a time, each written before the next is made (Output's backpressure): the sessions open at the
         // end are not all queued as text at once
         while (tracker.flushOne()) await pending();
-        if (ctx.opts.json) line(count === 0 ? "[]" : "]");
+        if (ctx.opts.json && array) line(count === 0 ? "[]" : "]");
         // an entry "(open)" that was cut by the bound looks like a session that is still open: say how many were
         if (tracker.writtenEarly > 0)
           ctx.log.warn(

@@ -9,6 +9,12 @@ import { runAuditdParse } from "./in-process";
 
 const CLI = new URL("../src/main.ts", import.meta.url).pathname;
 const hex = (s: string) => Buffer.from(s).toString("hex").toUpperCase();
+/** Each line of NDJSON output as its value (a line that is not JSON on its own throws). */
+const ndjson = (text: string) =>
+  text
+    .split("\n")
+    .filter((l) => l !== "")
+    .map((l) => JSON.parse(l) as { ses: string; end?: string });
 
 // In-process (issue #21); the tests about the process itself (a failing stdout, -F, the plugin and signals) spawn it.
 const run = runAuditdParse;
@@ -324,7 +330,39 @@ describe("auditd-parse CLI", () => {
     });
     child.kill("SIGHUP");
     expect(await exited).toBe(0);
-    expect((JSON.parse(out) as { ses: string }[]).map((x) => x.ses)).toEqual(["1", "2"]);
+    // with -F one session a line (NDJSON)
+    expect(ndjson(out).map((x) => x.ses)).toEqual(["1", "2"]);
+  });
+
+  it("sessions -F --json writes one session a line, whole and readable while it follows, not one array closed at exit (T23 #10)", async () => {
+    const log = join(dir, "follow-ndjson.log");
+    const record = (serial: number, type: string, ses: number) =>
+      `type=${type} msg=audit(1700000000.${serial}00:${serial}): pid=${ses} uid=0 auid=1000 ses=${ses} msg='op=PAM:session_open acct="alice" exe="/usr/sbin/sshd" hostname=? addr=203.0.113.9 terminal=ssh res=success'`;
+    writeFileSync(log, `${[record(1, "USER_START", 1), record(2, "USER_END", 1), record(3, "USER_START", 2)].join("\n")}\n`);
+    const child = spawn(process.execPath, ["--import", "tsx", CLI, "sessions", "--json", "--follow", log], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let out = "";
+    child.stdout.on("data", (d: Buffer) => {
+      out += d.toString();
+    });
+    const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+    try {
+      await untilEvent(child.stdout, "data", () => out.endsWith("\n"), "session 1 on stdout");
+      // while it runs, what it wrote is whole: each line one session a consumer can read now
+      expect(ndjson(out).map((x) => [x.ses, x.end])).toEqual([["1", "2023-11-14T22:13:20.200Z"]]);
+      appendFileSync(log, `${record(4, "USER_END", 2)}\n`);
+      await untilEvent(child.stdout, "data", () => out.split("\n").length === 3, "session 2 on stdout");
+      expect(ndjson(out).map((x) => [x.ses, x.end])).toEqual([
+        ["1", "2023-11-14T22:13:20.200Z"],
+        ["2", "2023-11-14T22:13:20.400Z"],
+      ]);
+    } finally {
+      child.kill("SIGTERM");
+    }
+    expect(await exited).toBe(0);
+    // nothing more at the end: no closing bracket
+    expect(ndjson(out)).toHaveLength(2);
   });
 
   it("-F -o FILE reopens the file on SIGHUP, for logrotate, and goes on following", async () => {

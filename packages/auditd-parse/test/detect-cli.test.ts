@@ -106,6 +106,61 @@ describe("auditd-parse detect", () => {
     }
   });
 
+  it("a value under a YAML tag the loader does not know is a compile failure by file and rule id, not its plain text", async () => {
+    const rules = join(dir, "tagged");
+    mkdirSync(rules, { recursive: true });
+    writeFileSync(
+      join(rules, "good.yml"),
+      "title: id run\nid: good-1\nlevel: low\nlogsource: {product: linux, service: auditd}\ndetection: {sel: {type: EXECVE, a0: id}, condition: sel}\n",
+    );
+    // read as the text "id", this rule matched the same exec as the good one
+    writeFileSync(
+      join(rules, "tag.yml"),
+      "title: tagged\nid: tag-1\nlogsource: {product: linux, service: auditd}\ndetection: {sel: {type: EXECVE, a0: !foo id}, condition: sel}\n",
+    );
+    const r = await run(["detect", "--rules", rules, join(CASES, "lnx_auditd_web_rce/hit.log")]);
+    expect(r.code).toBe(65);
+    expect(r.stderr).toContain(`rule tag-1 (${join(rules, "tag.yml")}) cannot be compiled: Unresolved tag: !foo`);
+    expect(alerts(r.stdout).map((a) => a.rule.id)).toEqual(["good-1"]);
+    // YAML 1.1's own tags too: !!binary made a byte array of the value
+    writeFileSync(
+      join(rules, "tag.yml"),
+      "title: b\nid: tag-2\nlogsource: {product: linux, service: auditd}\ndetection: {sel: {a0: !!binary aWQ=}, condition: sel}\n",
+    );
+    expect((await run(["detect", "--rules", rules, "/dev/null"])).stderr).toContain("rule tag-2 (");
+  });
+
+  it("an empty rule file: named by --rules, one line and exit 66; in a directory, one warning and the others run", async () => {
+    const rules = join(dir, "with-empty");
+    mkdirSync(rules, { recursive: true });
+    writeFileSync(
+      join(rules, "good.yml"),
+      "title: id run\nid: good-1\nlevel: low\nlogsource: {product: linux, service: auditd}\ndetection: {sel: {type: EXECVE, a0: id}, condition: sel}\n",
+    );
+    writeFileSync(join(rules, "zero.yml"), "");
+    writeFileSync(join(rules, "comments.yaml"), "# the rule was here\n---\n# and here\n");
+    for (const name of ["zero.yml", "comments.yaml"]) {
+      const file = join(rules, name);
+      const alone = await run(["detect", "--rules", file, join(CASES, "lnx_auditd_web_rce/hit.log")]);
+      expect(alone.code).toBe(66);
+      expect(alone.stdout).toBe("");
+      expect(alone.stderr.trim().split("\n")).toEqual([expect.stringContaining(`--rules ${file}: holds no rule`)]);
+    }
+    const r = await run(["detect", "--rules", rules, join(CASES, "lnx_auditd_web_rce/hit.log")]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(alerts(r.stdout).map((a) => a.rule.id)).toEqual(["good-1"]);
+    expect(r.stderr.trim().split("\n").sort()).toEqual([
+      expect.stringContaining(`warn: rule file ${join(rules, "comments.yaml")} holds no rule`),
+      expect.stringContaining(`warn: rule file ${join(rules, "zero.yml")} holds no rule`),
+    ]);
+    // fail closed: a directory of empty files is no rule to run, never a clean run that matched nothing
+    writeFileSync(join(rules, "good.yml"), "");
+    const none = await run(["detect", "--rules", rules, join(CASES, "lnx_auditd_web_rce/hit.log")]);
+    expect(none.code).toBe(66);
+    expect(none.stderr).toContain("no rule to run");
+    expect(none.stderr).toContain("3 rule file(s) hold none");
+  });
+
   it("a rule file that is not UTF-8 or not YAML is a named failure, not a crash", async () => {
     const rules = join(dir, "broken");
     mkdirSync(rules, { recursive: true });

@@ -1,6 +1,8 @@
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parseText } from "../src/parser";
 import { type Session, SessionTracker } from "../src/sessions";
+import { runAuditdParse } from "./in-process";
 
 const ids = { passwd: "/dev/null", group: "/dev/null" };
 const UNSET = 4294967295;
@@ -195,5 +197,109 @@ describe("sessions: the independent tester's findings (T23, round 23)", () => {
     ]);
     expect(sessions).toHaveLength(1);
     expect(sessions[0]!.nested).toEqual([{ via: "/usr/bin/su", user: "root", start: "2025-12-06T00:00:05.000Z", success: false }]);
+  });
+});
+
+describe("sessions keeps what the plain parse and aureport --login show (T23 #7, round 24)", () => {
+  const T23 = new URL("t23/", import.meta.url).pathname;
+  const base = ["--passwd", join(T23, "passwd"), join(T23, "base.log")];
+  type Json = Session & { hostname?: string; loginTerminal?: string };
+
+  it("the login's remote host name and its terminal from USER_LOGIN, next to the address and PAM's terminal", async () => {
+    const r = await runAuditdParse(["sessions", "--json", ...base]);
+    expect(r.code, r.stderr).toBe(0);
+    const by = new Map((JSON.parse(r.stdout) as Json[]).map((s) => [s.ses, s]));
+    // carol: sshd resolved her address (hostname=laptop.example.com addr=2001:db8::5), as aureport --login shows it
+    expect(by.get("4")).toMatchObject({
+      from: "2001:db8::5",
+      hostname: "laptop.example.com",
+      terminal: "ssh",
+      loginTerminal: "/dev/pts/1",
+    });
+    // alice: hostname= is her address, nothing to add; her pts from USER_LOGIN
+    expect(by.get("1")).toMatchObject({ from: "203.0.113.9", terminal: "ssh", loginTerminal: "/dev/pts/0" });
+    expect(by.get("1")).not.toHaveProperty("hostname");
+    // bob on the console: login(1)'s USER_LOGIN names the terminal PAM did
+    expect(by.get("2")).toMatchObject({ terminal: "/dev/tty1" });
+    expect(by.get("2")).not.toHaveProperty("loginTerminal");
+    const text = await runAuditdParse(["sessions", ...base]);
+    expect(text.stdout).toContain(
+      "session 4  user carol  from 2001:db8::5 (laptop.example.com)  via /usr/sbin/sshd  tty ssh (/dev/pts/1)  ",
+    );
+    expect(text.stdout).toContain("session 2  user bob  via /usr/bin/login  tty /dev/tty1  ");
+  });
+
+  it("a command's arguments that are not UTF-8 keep their exact bytes (argvRaw), as the plain parse does", async () => {
+    const log = `${[
+      pam(
+        "USER_START",
+        0,
+        1,
+        100,
+        1000,
+        1,
+        'op=PAM:session_open acct="alice" exe="/usr/sbin/sshd" hostname=? addr=203.0.113.9 terminal=ssh',
+      ),
+      `type=SYSCALL msg=audit(1764979201.000:2): arch=c000003e syscall=59 success=yes exit=0 ppid=9 pid=10 auid=1000 uid=1000 ses=1 comm="cat" exe="/usr/bin/cat"`,
+      // "\xc3(bad\xff\xfeutf8": not UTF-8, so U+FFFD in argv
+      'type=EXECVE msg=audit(1764979201.000:2): argc=3 a0="cat" a1=C328626164FFFE75746638 a2="ok"',
+      "type=EOE msg=audit(1764979201.000:2):",
+      ...exec(2, 3, 1000, 1, "plain"),
+    ].join("\n")}\n`;
+    const plain = JSON.parse((await runAuditdParse([], log)).stdout.split("\n")[1]!) as { argvRaw: unknown };
+    expect(plain.argvRaw).toEqual({ "1": "C328626164FFFE75746638" });
+    // --json (each command held as its JSON bytes) and --pretty (as objects) alike
+    for (const args of [["--json"], ["--json", "--pretty"]]) {
+      const r = await runAuditdParse(["sessions", ...args], log);
+      expect(r.code, r.stderr).toBe(0);
+      const [s] = JSON.parse(r.stdout) as Session[];
+      expect(s!.commands.map((c) => [c.argv, c.argvRaw])).toEqual([
+        [["cat", "\ufffd(bad\ufffd\ufffdutf8", "ok"], plain.argvRaw],
+        [["echo", "plain"], undefined],
+      ]);
+    }
+    const text = await runAuditdParse(["sessions"], log);
+    expect(text.stdout).toContain("exec cat \ufffd(bad\ufffd\ufffdutf8 ok  (bytes a1=C328626164FFFE75746638)\n");
+    // kept within the open sessions' bound too (packed as JSON there): the same command once the session is written
+    const lines = log.split("\n").slice(0, 4);
+    const packed = sessionsOf(lines);
+    expect(packed[0]!.commands[0]!.argvRaw).toEqual(plain.argvRaw);
+  });
+});
+
+describe("sessions: a login whose sshd records carry no ses= (round 24)", () => {
+  // sshd's old `PAM: …` form, as on the testers' sessions and interleaved16 logs: no ses= in its records
+  const old = (type: string, t: number, n: number, auid: number, msg: string) =>
+    `type=${type} msg=audit(${1_764_979_200 + t}.000:${n}): user pid=4000 uid=0 auid=${auid} msg='PAM: ${msg} acct=alice : exe="/usr/sbin/sshd" hostname=203.0.113.9 addr=203.0.113.9 terminal=ssh res=success'`;
+  const log = [
+    old("USER_AUTH", 0, 1, UNSET, "authentication"),
+    `type=LOGIN msg=audit(${1_764_979_200 + 1}.000:2): pid=4000 uid=0 old-auid=${UNSET} auid=1000 tty=(none) old-ses=${UNSET} ses=7 res=1`,
+    old("USER_START", 2, 3, 1000, "session open"),
+    old("USER_LOGIN", 3, 4, 1000, "login"),
+    ...exec(4, 5, 1000, 7, "hello"),
+    old("USER_END", 5, 6, 1000, "session close"),
+    old("CRED_DISP", 6, 7, 1000, "setcred"),
+  ];
+
+  it("is one session, the one its LOGIN record opened, described by its USER_LOGIN and ended by its USER_END", async () => {
+    const want = {
+      ses: "7",
+      user: "1000",
+      from: "203.0.113.9",
+      terminal: "ssh",
+      via: "/usr/sbin/sshd",
+      loginSuccess: true,
+      start: "2025-12-06T00:00:01.000Z",
+      end: "2025-12-06T00:00:05.000Z",
+    };
+    const tracked = sessionsOf(log);
+    expect(tracked).toHaveLength(1);
+    expect(tracked[0]).toMatchObject({ ...want, commands: [expect.objectContaining({ argv: ["echo", "hello"] })] });
+    // the CLI holds an ended session for late commands (the window): the same one session
+    const r = await runAuditdParse(["sessions", "--json", "--passwd", "/dev/null"], `${log.join("\n")}\n`);
+    expect(r.code, r.stderr).toBe(0);
+    const cli = JSON.parse(r.stdout) as Session[];
+    expect(cli).toHaveLength(1);
+    expect(cli[0]).toMatchObject(want);
   });
 });

@@ -41,6 +41,8 @@ Matching: each record is one Sigma document with its fields as logged (hex strin
   A re runs on V8's linear-time engine once it backtracks too much, so (a|a)* or (a+)+ cannot stall the run;
   one that engine cannot take (re|i, lookaround, backreferences) is refused when it may backtrack
   catastrophically ((a+)+, (a|b)*), and so is a condition nested over 100 deep: that rule fails to compile.
+  So does a value under a YAML tag (!foo x, !!binary …): Sigma uses none. A rule file that holds no rule (0
+  bytes, or only comments and ---) given as --rules FILE is exit 66; in a --rules DIR it is a warning.
 Exit: 1 when a rule at or above --fail-level matched. 65 (incomplete; the alerts of the rest are written)
   when a rule could not be compiled or a rule file read (a FIFO, a device, no permission: each named on stderr,
   the others run; --list-rules exits so too), when an input could not be read whole, when an event over

@@ -30,7 +30,8 @@ passed it (a command without EOE logged before the USER_END is written after it,
 with -F); open ones come last.
 Commands carry the uid they ran as; su/sudo inside a session are nested sessions with their target
 user; failed logins (no session id; one an attempt) and logins with no session id (no pam_loginuid)
-are listed as sessions of their own.
+are listed as sessions of their own; sshd records without ses= (the old "PAM: …" form) join the
+session their process's LOGIN record opened.
 Memory stays flat: the sessions still open keep at most 10000 commands and connections each and
 40000 in all, and at most --session-memory MiB of them (12 by default, half of it for one session;
 a 28 KB EXECVE of 500 arguments counts about 40 KB); the rest are counted in the session's "omitted" (text: "… N
@@ -39,7 +40,7 @@ fields (host, from, terminal) pass it are written early, still open. --format ht
 session, raw events one click away, user/host filters), bounded to 500 sessions, 200 items per
 session and 5000 in all, with a note saying what was left out, and a banner when an input could not
 be read (exit 65/66). With -o FILE the page replaces FILE whole, atomically (not appended). -F FILE follows a growing log here too: each session is written
-as it ends.
+as it ends; with -F, --json writes one session a line (NDJSON, each line whole when written), without it one array.
 
 Example:
   auditd-parse sessions --user alice --since 1d /var/log/audit/audit.log*`,

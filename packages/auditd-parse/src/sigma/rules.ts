@@ -36,20 +36,30 @@ export interface RuleSet {
   failed: RuleProblem[];
   /** Rules for another log source than Linux auditd (`logsource`), not run. */
   skipped: RuleProblem[];
+  /**
+   * Files of a --rules directory that hold no rule (0 bytes, or only comments and `---`): said on stderr, so a
+   * rule file emptied by mistake is not a rule silently gone.
+   */
+  empty?: string[];
 }
 
 export function levelRank(level: string): number {
   return LEVELS.indexOf(level as Level);
 }
 
-/** Compiles the rules in one file's text (a YAML stream may hold several documents). */
-export function compileRuleText(text: string, source: string, into: RuleSet): void {
+/**
+ * Compiles the rules in one file's text (a YAML stream may hold several documents) into the set; false when it
+ * added nothing to it, no rule nor failure nor skip: the file is empty, or only comments and `---`.
+ */
+export function compileRuleText(text: string, source: string, into: RuleSet): boolean {
+  const before = into.rules.length + into.failed.length + into.skipped.length;
   let docs: ReturnType<typeof parseAllDocuments>;
   try {
-    docs = parseAllDocuments(text, { prettyErrors: false, uniqueKeys: true });
+    // YAML 1.1's explicit tags (!!binary, !!set, !!timestamp) not made objects: a tag is a compile failure (below)
+    docs = parseAllDocuments(text, { prettyErrors: false, uniqueKeys: true, resolveKnownTags: false });
   } catch (error) {
     into.failed.push({ rule: source, source, reason: `not YAML: ${(error as Error).message}` });
-    return;
+    return true;
   }
   if (!Array.isArray(docs)) docs = [docs];
   for (const doc of docs) {
@@ -66,14 +76,31 @@ export function compileRuleText(text: string, source: string, into: RuleSet): vo
       continue;
     }
     if (value === null || value === undefined) continue;
+    // the parser reads a value under a tag it does not know as the plain text: `a0: !foo bar` matched "bar"
+    const unknownTag = doc.warnings.find((w) => w.code === "TAG_RESOLVE_FAILED");
+    if (unknownTag !== undefined) {
+      into.failed.push({
+        rule: ruleName(value, source),
+        source,
+        reason: `${firstLine(unknownTag.message)} (Sigma rules use no YAML tags)`,
+      });
+      continue;
+    }
     compileRule(value, source, into);
   }
+  return into.rules.length + into.failed.length + into.skipped.length > before;
+}
+
+/** What a rule is named by in messages: its id, else its title, else its file. */
+function ruleName(value: unknown, source: string): string {
+  const rule = typeof value === "object" && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+  return rule ? String(rule.id ?? rule.title ?? source) : source;
 }
 
 /** Compiles one rule (as read from YAML) into the set; false when it failed or was skipped (the set says why). */
 export function compileRule(value: unknown, source: string, into: RuleSet): boolean {
   const rule = typeof value === "object" && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
-  const name = rule ? String(rule.id ?? rule.title ?? source) : source;
+  const name = ruleName(value, source);
   const fail = (reason: string) => into.failed.push({ rule: name, source, reason }) < 0;
   if (rule === undefined) return fail("not a Sigma rule (a YAML map)");
   if (rule.action !== undefined)
