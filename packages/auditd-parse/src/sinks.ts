@@ -192,7 +192,10 @@ export function makeSink(
     };
   }
   if (mode === "net") {
-    // a JSON array written as it goes, so memory does not grow with the number of connections
+    // a JSON array written as it goes, so memory does not grow with the number of connections; with -F one
+    // connection a line (NDJSON), as sessions -F writes sessions: an array closed only at exit is no JSON to read
+    // while following
+    const array = !flags.follow;
     let count = 0;
     const item = (c: Connection): string => (flags.pretty ? JSON.stringify(c, null, 2) : JSON.stringify(c));
     return {
@@ -200,11 +203,11 @@ export function makeSink(
         const c = connectionOf(e);
         if (c === undefined) return;
         if (!ctx.opts.json) line(formatConnection(c));
-        else line(`${count++ === 0 ? "[" : ","}${item(c)}`);
+        else line(`${!array ? "" : count++ === 0 ? "[" : ","}${item(c)}`);
       },
       pending,
       finish: async () => {
-        if (ctx.opts.json) line(count === 0 ? "[]" : "]");
+        if (ctx.opts.json && array) line(count === 0 ? "[]" : "]");
       },
     };
   }

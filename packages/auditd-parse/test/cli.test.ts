@@ -365,6 +365,41 @@ describe("auditd-parse CLI", () => {
     expect(ndjson(out)).toHaveLength(2);
   });
 
+  it("net -F --json writes one connection a line, readable while it follows, as sessions -F --json does", async () => {
+    const log = join(dir, "follow-net.log");
+    const connect = (serial: number, ip: string) =>
+      [
+        `type=SYSCALL msg=audit(1700000000.${serial}00:${serial}): arch=c000003e syscall=42 success=yes exit=0 pid=9${serial} auid=1000 uid=1000 ses=7 comm="curl" exe="/usr/bin/curl" key="net"`,
+        `type=SOCKADDR msg=audit(1700000000.${serial}00:${serial}): saddr=020001BB${ip}0000000000000000`,
+        `type=EOE msg=audit(1700000000.${serial}00:${serial}):`,
+      ].join("\n");
+    writeFileSync(log, `${connect(1, "5DB8D822")}\n`);
+    const child = spawn(process.execPath, ["--import", "tsx", CLI, "net", "--json", "--follow", log], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let out = "";
+    child.stdout.on("data", (d: Buffer) => {
+      out += d.toString();
+    });
+    const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+    const addresses = () =>
+      out
+        .split("\n")
+        .filter((l) => l !== "")
+        .map((l) => (JSON.parse(l) as { address: string }).address);
+    try {
+      await untilEvent(child.stdout, "data", () => out.endsWith("\n"), "the first connection on stdout");
+      expect(addresses()).toEqual(["93.184.216.34"]);
+      appendFileSync(log, `${connect(2, "C0000201")}\n`);
+      await untilEvent(child.stdout, "data", () => out.split("\n").length === 3, "the second connection on stdout");
+      expect(addresses()).toEqual(["93.184.216.34", "192.0.2.1"]);
+    } finally {
+      child.kill("SIGTERM");
+    }
+    expect(await exited).toBe(0);
+    expect(addresses()).toHaveLength(2);
+  });
+
   it("-F -o FILE reopens the file on SIGHUP, for logrotate, and goes on following", async () => {
     const log = join(dir, "follow-hup-o.log");
     const out = join(dir, "follow-hup-o.ndjson");

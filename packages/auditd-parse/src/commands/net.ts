@@ -21,7 +21,8 @@ export function newNetCommand(program: Command, runF: RunFn<NetCommandOptions> =
       .addHelpText(
         "after",
         `${SUBCOMMAND_HELP}
-A nonblocking connect that returned EINPROGRESS is shown as in progress, not failed.
+A nonblocking connect that returned EINPROGRESS is shown as in progress, not failed. --json writes one array;
+with -F, one connection a line (NDJSON, each line whole when written).
 
 Example:
   auditd-parse net --json /var/log/audit/audit.log | jq '.[] | select(.direction == "outbound")'`,
