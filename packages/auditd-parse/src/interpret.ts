@@ -490,14 +490,23 @@ export class Interpreter implements EventBuilder<OpenEvent> {
     if (open.argvRaw !== undefined) event.argvRaw = open.argvRaw;
     if (open.proctitleRaw !== undefined) event.proctitleRaw = open.proctitleRaw;
     if (open.names !== 0) event.names = open.names === NAMES_LOG ? "log" : open.names === NAMES_LOCAL ? "local" : "mixed";
-    // the head is written if the line is read (see EventJson); the closure holds only what that needs
-    const { buffers, timeMs } = open;
-    const time = this.time;
-    const rewrite = open.counted > 0 ? () => this.rewrite(open) : undefined;
-    const json = new EventJson(this.head, open.records, (head) => writeHead(head, event, buffers, time, timeMs), buffers.table, rewrite);
+    const buffers = open.buffers;
+    if (this.lineAlone) {
+      // the line is read at once (the NDJSON writer): its head written now, no closure made per event for it
+      this.head.reset();
+      writeHead(this.head, event, buffers, this.time, open.timeMs);
+      return new EventJson(this.head, open.records);
+    }
+    const rewrite = open.counted > 0 ? this.rewriteOf(open) : undefined;
+    const json = new EventJson(this.head, open.records, headWriter(event, buffers, this.time, open.timeMs), buffers.table, rewrite);
     if (this.recordObjects === true) event.records = json.recordObjects();
     else if (this.recordObjects === "lazy") lazyRecords(event, json);
     return json;
+  }
+
+  /** rewrite() of the event, as EventJson calls it: made apart from finish(), as headWriter is. */
+  private rewriteOf(open: OpenEvent): () => EventJson {
+    return () => this.rewrite(open);
   }
 
   /**
@@ -1756,6 +1765,14 @@ function namedAt(info: FieldInfo, buf: Buffer, from: number, end: number): boole
   const name = info.bytes;
   for (let i = 0; i < n; i++) if (name[i] !== buf[from + i]) return false;
   return true;
+}
+
+/**
+ * Writes the event's head if its line is read (see EventJson): the closure holds only what that needs, and is
+ * made here, so that finish() allocates no context for the events whose head it writes at once.
+ */
+function headWriter(event: AuditEvent, buffers: EventBuffers, time: IsoTime, timeMs: number): (head: JsonBytes) => void {
+  return (head) => writeHead(head, event, buffers, time, timeMs);
 }
 
 /** Event objects kept for reuse (reuseEvents): more than are open at once on the logs measured (~220). */

@@ -94,11 +94,24 @@ describe("reused event objects (reuseEvents)", () => {
     expect(objects).toBe(lines.length);
   });
 
-  it("by the NDJSON writer (linesOnly) make no time text or types array per event: its lines are the same", () => {
+  it("by the NDJSON writer (linesOnly) make no time text, types array or head closure per event: its lines are the same", () => {
     // its line is all that is read of an event: the ISO time string and the grown types array each event got
-    // were a fifth of the AVC log's scavenges (issue 23, Round 24)
+    // were a fifth of the AVC log's scavenges, and the closure that wrote its head when read a tenth of the rest
+    // (issue 23, Round 24); the head is written when the event completes
     const text = vi.spyOn(IsoTime.prototype, "text");
+    const write = vi.spyOn(IsoTime.prototype, "write");
     try {
+      const lazyHeads = new AuditParser(
+        (_, json) => {
+          const before = write.mock.calls.length;
+          String(json);
+          expect(write.mock.calls.length).toBe(before);
+        },
+        { recordObjects: false, summaries: false, reuseEvents: true, linesOnly: true },
+      );
+      lazyHeads.pushBytes(Buffer.from(mixedLog()));
+      lazyHeads.end();
+      expect(lazyHeads.stats.events).toBe(400);
       // more events than the pool keeps (512), so new objects and reused ones are both seen
       const big = Array.from({ length: 3 }, () => mixedLog()).join("");
       for (const log of [mixedLog(), big, ...GOLDEN]) {
@@ -119,6 +132,7 @@ describe("reused event objects (reuseEvents)", () => {
       }
     } finally {
       text.mockRestore();
+      write.mockRestore();
     }
   });
 });
