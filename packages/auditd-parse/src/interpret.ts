@@ -1780,20 +1780,21 @@ const EVENT_POOL = 512;
 
 /**
  * An event object done with, as begin() makes a new one: every field the interpreter sets is cleared. Its `types`
- * is a new array when they are read (`typesRead`); else (lineAlone) none was added and the empty one is kept.
+ * and `records` are new arrays when the object is read (`read`); else (lineAlone) nothing was added to them and
+ * the empty ones are kept.
  */
-function resetEvent(event: AuditEvent, stamp: string, h: Header, time: string, typesRead: boolean): AuditEvent {
+function resetEvent(event: AuditEvent, stamp: string, h: Header, time: string, read: boolean): AuditEvent {
   event.id = stamp;
   event.node = h.node === undefined ? undefined : nodeText(h.node);
   event.nodeRaw = h.node === undefined ? undefined : nodeRaw(h.node);
   event.time = time;
   event.serial = h.serial;
-  if (typesRead) event.types = [];
+  if (read) event.types = [];
   event.syscall = event.arch = event.success = event.exit = undefined;
   event.pid = event.ppid = event.auid = event.uid = event.names = event.ses = undefined;
   event.comm = event.exe = event.keys = event.argc = event.argv = event.argvRaw = undefined;
   event.proctitle = event.proctitleRaw = event.cwd = event.sockaddr = event.unparsed = undefined;
-  event.records = [];
+  if (read) event.records = [];
   return event;
 }
 

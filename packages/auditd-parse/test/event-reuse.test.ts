@@ -122,7 +122,7 @@ describe("reused event objects (reuseEvents)", () => {
         expect(text).not.toHaveBeenCalled();
         // (a line with no audit header is an event of its own: time null, as before)
         for (const fields of plain.fields.map((f) => JSON.parse(f)).filter((e) => e.id !== null))
-          expect(fields).toMatchObject({ time: "", types: [] });
+          expect(fields).toMatchObject({ time: "", types: [], records: [] });
         // a filter reads the NDJSON writer's event objects (linesOnly, summaries on), and sessions reuses them
         // without linesOnly: their events keep their time and types
         const withText = run(log, { recordObjects: false, summaries: true }).fields;
