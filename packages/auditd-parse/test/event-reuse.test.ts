@@ -94,24 +94,31 @@ describe("reused event objects (reuseEvents)", () => {
     expect(objects).toBe(lines.length);
   });
 
-  it("by the NDJSON writer (linesOnly) make no time text, types array or head closure per event: its lines are the same", () => {
+  it("by the NDJSON writer (linesOnly) make no time text, types or records array or head closure per event: its lines are the same", () => {
     // its line is all that is read of an event: the ISO time string and the grown types array each event got
     // were a fifth of the AVC log's scavenges, and the closure that wrote its head when read a tenth of the rest
     // (issue 23, Round 24); the head is written when the event completes
     const text = vi.spyOn(IsoTime.prototype, "text");
     const write = vi.spyOn(IsoTime.prototype, "write");
     try {
+      // and a reused object keeps its (empty) types and records arrays: no new ones per event
+      const objects = new Set<AuditEvent>();
+      const arrays = new Set<unknown[]>();
       const lazyHeads = new AuditParser(
-        (_, json) => {
+        (event, json) => {
           const before = write.mock.calls.length;
           String(json);
           expect(write.mock.calls.length).toBe(before);
+          objects.add(event);
+          arrays.add(event.types).add(event.records);
         },
         { recordObjects: false, summaries: false, reuseEvents: true, linesOnly: true },
       );
       lazyHeads.pushBytes(Buffer.from(mixedLog()));
       lazyHeads.end();
       expect(lazyHeads.stats.events).toBe(400);
+      expect(objects.size).toBeLessThan(200);
+      expect(arrays.size).toBe(2 * objects.size);
       // more events than the pool keeps (512), so new objects and reused ones are both seen
       const big = Array.from({ length: 3 }, () => mixedLog()).join("");
       for (const log of [mixedLog(), big, ...GOLDEN]) {
