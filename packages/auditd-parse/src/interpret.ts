@@ -161,8 +161,9 @@ export class Interpreter implements EventBuilder<OpenEvent> {
   private readonly linesOnly: boolean;
   /**
    * Nothing but the line is read (linesOnly with summaries off: no filter reads the event object): the object's
-   * `time` is "" and its `types` stay empty, as the line has both from the buffers. The ISO string and the grown
-   * array each event got were a fifth of the scavenges on the testers' AVC log (issue 23, Round 24).
+   * `time` is "" and its `types` and `records` stay empty, as the line has them from the buffers, and the head is
+   * written when the event completes. The ISO string, the grown array and the head's closure each event got were
+   * a third of the scavenges on the testers' AVC log (issue 23, Round 24).
    */
   private readonly lineAlone: boolean;
   private readonly early: InterpreterOptions["early"];
