@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import type { AuditEvent } from "../src/event";
+import { IsoTime } from "../src/event-json";
 import { AuditParser, type ParserOptions } from "../src/parser";
 
 // Issue 23 (avc20b): the plain NDJSON parse reuses its event objects (reuseEvents). A field the reset misses
@@ -91,5 +92,54 @@ describe("reused event objects (reuseEvents)", () => {
   it("are not reused when records are objects (records would be emptied under the caller)", () => {
     const { objects, lines } = run(mixedLog(), { recordObjects: "lazy", reuseEvents: true });
     expect(objects).toBe(lines.length);
+  });
+
+  it("by the NDJSON writer (linesOnly) make no time text, types or records array or head closure per event: its lines are the same", () => {
+    // its line is all that is read of an event: the ISO time string and the grown types array each event got
+    // were a fifth of the AVC log's scavenges, and the closure that wrote its head when read a tenth of the rest
+    // (issue 23, Round 24); the head is written when the event completes
+    const text = vi.spyOn(IsoTime.prototype, "text");
+    const write = vi.spyOn(IsoTime.prototype, "write");
+    try {
+      // and a reused object keeps its (empty) types and records arrays: no new ones per event
+      const objects = new Set<AuditEvent>();
+      const arrays = new Set<unknown[]>();
+      const lazyHeads = new AuditParser(
+        (event, json) => {
+          const before = write.mock.calls.length;
+          String(json);
+          expect(write.mock.calls.length).toBe(before);
+          objects.add(event);
+          arrays.add(event.types).add(event.records);
+        },
+        { recordObjects: false, summaries: false, reuseEvents: true, linesOnly: true },
+      );
+      lazyHeads.pushBytes(Buffer.from(mixedLog()));
+      lazyHeads.end();
+      expect(lazyHeads.stats.events).toBe(400);
+      expect(objects.size).toBeLessThan(200);
+      expect(arrays.size).toBe(2 * objects.size);
+      // more events than the pool keeps (512), so new objects and reused ones are both seen
+      const big = Array.from({ length: 3 }, () => mixedLog()).join("");
+      for (const log of [mixedLog(), big, ...GOLDEN]) {
+        const fresh = run(log, { recordObjects: false, summaries: false });
+        text.mockClear();
+        const plain = run(log, { recordObjects: false, summaries: false, reuseEvents: true, linesOnly: true });
+        expect(plain.lines).toEqual(fresh.lines);
+        expect(text).not.toHaveBeenCalled();
+        // (a line with no audit header is an event of its own: time null, as before)
+        for (const fields of plain.fields.map((f) => JSON.parse(f)).filter((e) => e.id !== null))
+          expect(fields).toMatchObject({ time: "", types: [], records: [] });
+        // a filter reads the NDJSON writer's event objects (linesOnly, summaries on), and sessions reuses them
+        // without linesOnly: their events keep their time and types
+        const withText = run(log, { recordObjects: false, summaries: true }).fields;
+        expect(run(log, { recordObjects: false, summaries: true, reuseEvents: true, linesOnly: true }).fields).toEqual(withText);
+        expect(run(log, { recordObjects: false, summaries: true, reuseEvents: true }).fields).toEqual(withText);
+        expect(text).toHaveBeenCalled();
+      }
+    } finally {
+      text.mockRestore();
+      write.mockRestore();
+    }
   });
 });
