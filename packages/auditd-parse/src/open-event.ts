@@ -118,6 +118,11 @@ export class OpenEvent implements PendingEvent {
     this.alerts = alerts;
   }
 
+  /** The stamp, as the grouping matches an event of a reused serial by it (PendingEvent.stamp). */
+  get stamp(): string {
+    return this.event.id as string;
+  }
+
   private settleWeight(): void {
     this.settledWeight = this.weight;
     this.settled = true;
