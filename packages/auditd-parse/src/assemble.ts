@@ -1,4 +1,4 @@
-import { OpenByTime } from "./open-by-time";
+import { isOpen, OpenByTime } from "./open-by-time";
 import { Header, parseHeader } from "./record";
 import { isStandaloneType } from "./record-types";
 
@@ -26,6 +26,12 @@ export interface PendingEvent {
   readonly node: string | undefined;
   /** The stamp as text (`sec.ms:serial`), as begin() got it. */
   readonly stamp: string;
+  /**
+   * Set by the assembler as the event goes into `open`, a number never set before: the builder may hand the same
+   * object out again once it is complete (Interpreter's reuseEvents), so the window's entries left behind for it
+   * are told from the later event by this, not by the object alone.
+   */
+  seq: number;
   readonly timeMs: number;
   /** The stamp as Header's numbers (see Header.sec). */
   readonly serial: number;
@@ -161,6 +167,8 @@ export class Assembler<E extends PendingEvent> {
   private readonly idle = new Map<string, number>();
   /** Counted gaps in all `serials` states. */
   private gapCount = 0;
+  /** The last PendingEvent.seq set. */
+  private opened = 0;
   private ticks = 0;
 
   /** The newest log time (ms) of a record read: the window is counted from it (sessions holds ended sessions by it). */
@@ -295,6 +303,7 @@ export class Assembler<E extends PendingEvent> {
         seen: this.stats.records,
         live: 0,
         events: [],
+        seqs: [],
         head: 0,
         compactAt: 64,
         bySerial: new Map(),
@@ -310,6 +319,7 @@ export class Assembler<E extends PendingEvent> {
   private openLast(): void {
     const event = this.last as E;
     this.open.add(event);
+    event.seq = ++this.opened;
     const w = this.window(event.node ?? "");
     w.live++;
     if (!w.bySerial.has(event.serial)) {
@@ -319,16 +329,23 @@ export class Assembler<E extends PendingEvent> {
       w.shared.set(keyOf(event.node, event.stamp), event);
     }
     w.events.push(event);
+    w.seqs.push(event.seq);
     w.byTime.push(event);
     if (w.byTime.size > 2 * w.live + 64) w.byTime.compact(this.open);
     if (w.events.length > w.compactAt) {
       // events completed since (EOE, caps) leave the queue here, so it stays about as long as its open events
       const events: E[] = [];
+      const seqs: number[] = [];
       for (let i = w.head; i < w.events.length; i++) {
         const e = w.events[i] as E;
-        if (this.open.has(e)) events.push(e);
+        const seq = w.seqs[i] as number;
+        if (isOpen(this.open, e, seq)) {
+          events.push(e);
+          seqs.push(seq);
+        }
       }
       w.events = events;
+      w.seqs = seqs;
       w.head = 0;
       w.compactAt = Math.max(64, 2 * events.length);
     }
@@ -368,7 +385,7 @@ export class Assembler<E extends PendingEvent> {
     // `last` is not in the queue yet
     while (w.head < w.events.length) {
       const event = w.events[w.head] as E;
-      if (this.open.has(event)) {
+      if (isOpen(this.open, event, w.seqs[w.head] as number)) {
         if (event.timeMs >= beforeMs || this.size() <= KEEP_RECENT) break;
         this.open.delete(event);
         this.complete(event);
@@ -377,6 +394,7 @@ export class Assembler<E extends PendingEvent> {
     }
     if (w.head === w.events.length) {
       w.events.length = 0;
+      w.seqs.length = 0;
       w.head = 0;
     }
   }
@@ -719,6 +737,8 @@ interface NodeWindow<E extends PendingEvent> {
   /** Its events in `open`. */
   live: number;
   events: E[];
+  /** Each entry's PendingEvent.seq as it was queued: an entry whose event has another seq since is done. */
+  seqs: number[];
   /** The first entry not known to be done. */
   head: number;
   /** Queue length past which entries of events done are taken out. */

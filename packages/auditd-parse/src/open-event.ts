@@ -64,13 +64,15 @@ export class OpenEvent implements PendingEvent {
    * the next EXECVE record, and a chunk is hex or "quoted" (the kernel quotes a chunk it finds printable).
    */
   chunks: Map<number, ArgChunks> | undefined = undefined;
-  readonly records: JsonBytes;
-  readonly node: string | undefined;
-  readonly timeMs: number;
-  readonly serial: number;
-  readonly sec: number;
-  readonly msDigits: number;
-  readonly shape: number;
+  records: JsonBytes;
+  node: string | undefined;
+  timeMs: number;
+  serial: number;
+  sec: number;
+  msDigits: number;
+  shape: number;
+  /** PendingEvent.seq: the assembler's. */
+  seq = 0;
 
   /**
    * Bytes of argv text held outside `records` (EXECVE's a0…aN and aN[i] chunks become the head's "argv",
@@ -131,7 +133,7 @@ export class OpenEvent implements PendingEvent {
   constructor(
     readonly event: AuditEvent,
     h: Header,
-    readonly buffers: EventBuffers,
+    public buffers: EventBuffers,
     public tick: number,
   ) {
     this.records = buffers.records;
@@ -141,6 +143,36 @@ export class OpenEvent implements PendingEvent {
     this.sec = h.sec;
     this.msDigits = h.msDigits;
     this.shape = h.shape;
+  }
+
+  /**
+   * This object, handed over and done with, as a new event for the record with header h (its `event` reset by
+   * the caller): every other field as the constructor leaves it. Reused, it is not made again per event and
+   * promoted with it: on hosts interleaved without EOE most events live through scavenges (issue 23).
+   */
+  reopen(h: Header, buffers: EventBuffers, tick: number): void {
+    this.recordCount = 0;
+    this.names = 0;
+    this.argvRaw = undefined;
+    this.proctitleRaw = undefined;
+    this.chunks = undefined;
+    this.buffers = buffers;
+    this.records = buffers.records;
+    this.node = h.node;
+    this.timeMs = h.timeMs;
+    this.serial = h.serial;
+    this.sec = h.sec;
+    this.msDigits = h.msDigits;
+    this.shape = h.shape;
+    this.argvBytes = 0;
+    this.counted = 0;
+    this.line = undefined;
+    this.lineStart = 0;
+    this.lineEnd = 0;
+    this.alerts = undefined;
+    this.settled = false;
+    this.settledWeight = 0;
+    this.tick = tick;
   }
 }
 
