@@ -468,7 +468,9 @@ export class Interpreter implements EventBuilder<OpenEvent> {
 
   /** An event handed over, for begin() to reuse with its event object (reuseEvents). */
   private reuse(open: OpenEvent): void {
-    if (this.eventPool !== undefined && this.eventPool.length < EVENT_POOL) this.eventPool.push(open);
+    if (this.eventPool === undefined || this.eventPool.length >= EVENT_POOL) return;
+    open.clear();
+    this.eventPool.push(open);
   }
 
   /** The buffers of events interpreted again (rewrite) while their line was read: back to the pool. */

@@ -47,6 +47,9 @@ export class EventBuffers {
   }
 }
 
+/** What a cleared OpenEvent points to (OpenEvent.clear): never written to. */
+const NO_BUFFERS = new EventBuffers();
+
 /** One event being assembled: its summary so far and its records, already written as JSON bytes. */
 /** Where the event's uid/gid names came from (OpenEvent.names): bits. */
 export const NAMES_LOCAL = 1;
@@ -146,24 +149,19 @@ export class OpenEvent implements PendingEvent {
   }
 
   /**
-   * This object, handed over and done with, as a new event for the record with header h (its `event` reset by
-   * the caller): every other field as the constructor leaves it. Reused, it is not made again per event and
-   * promoted with it: on hosts interleaved without EOE most events live through scavenges (issue 23).
+   * Done with and kept for reuse (Interpreter's reuseEvents): every field as the constructor leaves it, and
+   * nothing of the event it was held (its buffers may have been dropped from a full pool, its line's chunk
+   * retired). Reused, it is not made again per event and promoted with it: on hosts interleaved without EOE most
+   * events live through scavenges (issue 23).
    */
-  reopen(h: Header, buffers: EventBuffers, tick: number): void {
+  clear(): void {
     this.recordCount = 0;
     this.names = 0;
     this.argvRaw = undefined;
     this.proctitleRaw = undefined;
     this.chunks = undefined;
-    this.buffers = buffers;
-    this.records = buffers.records;
-    this.node = h.node;
-    this.timeMs = h.timeMs;
-    this.serial = h.serial;
-    this.sec = h.sec;
-    this.msDigits = h.msDigits;
-    this.shape = h.shape;
+    this.buffers = NO_BUFFERS;
+    this.records = NO_BUFFERS.records;
     this.argvBytes = 0;
     this.counted = 0;
     this.line = undefined;
@@ -172,6 +170,18 @@ export class OpenEvent implements PendingEvent {
     this.alerts = undefined;
     this.settled = false;
     this.settledWeight = 0;
+  }
+
+  /** A cleared event (clear()) as the new event for the record with header h (its `event` reset by the caller). */
+  reopen(h: Header, buffers: EventBuffers, tick: number): void {
+    this.buffers = buffers;
+    this.records = buffers.records;
+    this.node = h.node;
+    this.timeMs = h.timeMs;
+    this.serial = h.serial;
+    this.sec = h.sec;
+    this.msDigits = h.msDigits;
+    this.shape = h.shape;
     this.tick = tick;
   }
 }

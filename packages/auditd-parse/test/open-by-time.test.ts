@@ -1,5 +1,8 @@
 import { describe, expect, it } from "vitest";
+import type { AuditEvent } from "../src/event";
 import { OpenByTime } from "../src/open-by-time";
+import { EventBuffers, OpenEvent } from "../src/open-event";
+import { Header } from "../src/record";
 
 // A host's open events by log time (the grouping's per-host order, T21 #1). The NDJSON writer hands an event's
 // object out again once it is written (reuseEvents, issue 23 Round 24): the heap's entries left for it must keep
@@ -62,5 +65,24 @@ describe("OpenByTime with event objects reused", () => {
       }
       if (heap.size > 2 * open.size + 64) heap.compact(open);
     }
+  });
+});
+
+describe("an OpenEvent kept for reuse (issue 23, Round 24)", () => {
+  it("holds nothing of the event it was: not its buffers (maybe dropped from a full pool), line chunk or argv pieces", () => {
+    const h = new Header();
+    const buffers = new EventBuffers();
+    const event: AuditEvent = { id: "1.000:1", time: null, serial: 1, types: [], records: [] };
+    const open = new OpenEvent(event, h, buffers, 0);
+    open.chunks = new Map();
+    open.argvRaw = { 1: "ff" };
+    open.settle({ buf: Buffer.alloc(64 << 10), used: 10, lines: 1 }, 0, 10);
+    open.clear();
+    expect(open.buffers).not.toBe(buffers);
+    expect(open.records).not.toBe(buffers.records);
+    expect([open.line, open.chunks, open.argvRaw, open.settled, open.weight]).toEqual([undefined, undefined, undefined, false, 0]);
+    const next = new EventBuffers();
+    open.reopen(h, next, 3);
+    expect([open.buffers, open.records, open.tick]).toEqual([next, next.records, 3]);
   });
 });
