@@ -1,4 +1,4 @@
-import { OpenByTime } from "./open-by-time";
+import { isOpen, OpenByTime } from "./open-by-time";
 import { Header, parseHeader } from "./record";
 import { isStandaloneType } from "./record-types";
 
@@ -24,6 +24,14 @@ export interface EventBounds {
 /** What the assembler needs of an event it holds open. */
 export interface PendingEvent {
   readonly node: string | undefined;
+  /** The stamp as text (`sec.ms:serial`), as begin() got it. */
+  readonly stamp: string;
+  /**
+   * Set by the assembler as the event goes into `open`, a number never set before: the builder may hand the same
+   * object out again once it is complete (Interpreter's reuseEvents), so the window's entries left behind for it
+   * are told from the later event by this, not by the object alone.
+   */
+  seq: number;
   readonly timeMs: number;
   /** The stamp as Header's numbers (see Header.sec). */
   readonly serial: number;
@@ -130,17 +138,19 @@ const SERIAL_RESET = 100_000;
  */
 export class Assembler<E extends PendingEvent> {
   readonly stats: AssemblerStats = { lines: 0, records: 0, events: 0, malformed: 0, lost: 0, skipped: 0, cut: 0, wide: 0, split: 0 };
-  /** Open events by node and stamp, in the order they were created, except the newest (`last`). */
-  private readonly open = new Map<string, E>();
+  /**
+   * Open events in the order they were created, except the newest (`last`). A set of the events, not a map by a
+   * `node stamp` key: a record finds its event through its host's window by serial (NodeWindow), so the key, a
+   * string made and hashed per event and kept as long as it (promoted with it on hosts interleaved without EOE),
+   * is made only for the rare event whose serial another open event of its host already has.
+   */
+  private readonly open = new Set<E>();
   private readonly header = new Header();
   /**
    * The newest open event, kept out of the map until a record of another event arrives: most events'
    * records come together and end with EOE, so they never touch the map at all.
    */
   private last: E | undefined;
-  private lastKey = "";
-  /** The stamp as text of the header keyOf() read last. */
-  private stamp = "";
   private readonly serials = new Map<string, SerialState>();
   private readonly windowMs: number;
   private readonly maxInFlight: number;
@@ -157,6 +167,8 @@ export class Assembler<E extends PendingEvent> {
   private readonly idle = new Map<string, number>();
   /** Counted gaps in all `serials` states. */
   private gapCount = 0;
+  /** The last PendingEvent.seq set. */
+  private opened = 0;
   private ticks = 0;
 
   /** The newest log time (ms) of a record read: the window is counted from it (sessions holds ended sessions by it). */
@@ -206,7 +218,6 @@ export class Assembler<E extends PendingEvent> {
       }
       this.addRecord(event, buf, end);
     } else {
-      let key: string | undefined;
       if (event !== undefined && sameEvent(event, h)) {
         // `last` is full: written now, its next records start a new part
         this.complete(event);
@@ -216,35 +227,29 @@ export class Assembler<E extends PendingEvent> {
         event = undefined;
       } else {
         // most records of hosts interleaved without EOE belong to an event in `open`: found by serial (NodeWindow)
-        event = this.windows.get(h.node ?? "")?.bySerial.get(h.serial);
-        if (event === undefined || !sameEvent(event, h)) {
-          key = this.keyOf(h, buf);
-          event = this.open.get(key);
-        }
+        event = this.find(h, buf);
       }
       if (h.type === "EOE") {
         if (event) {
-          this.open.delete(key ?? this.keyOf(h, buf));
+          this.open.delete(event);
           this.complete(event);
         }
         return;
       }
       if (event !== undefined && this.full(event, end - start)) {
-        this.open.delete(key ?? this.keyOf(h, buf));
+        this.open.delete(event);
         this.complete(event);
         event = undefined;
       }
       if (event === undefined) {
-        key ??= this.keyOf(h, buf);
         this.trackSerial(h.node ?? "", h.serial);
-        event = this.builder.begin(h, this.stamp, this.ticks);
+        event = this.builder.begin(h, buf.toString("latin1", h.stampStart, h.stampEnd), this.ticks);
         this.addRecord(event, buf, end);
         if (isStandaloneType(h.type, undefined)) {
           this.complete(event, false);
         } else {
           if (this.last !== undefined) this.openLast();
           this.last = event;
-          this.lastKey = key;
           if (this.size() > this.maxInFlight) this.completeOldest();
           else if (this.open.size > MAX_ORDERED_OPEN) this.completeIdle();
         }
@@ -279,11 +284,13 @@ export class Assembler<E extends PendingEvent> {
     map.set(node, value);
   }
 
-  /** The key of h's event in `open`: `node stamp`, or the stamp alone without a node; the stamp goes to `stamp`. */
-  private keyOf(h: Header, buf: Buffer): string {
-    const stamp = buf.toString("latin1", h.stampStart, h.stampEnd);
-    this.stamp = stamp;
-    return h.node === undefined ? stamp : `${h.node} ${stamp}`;
+  /** The open event (not `last`) the record with header h belongs to, if one is. */
+  private find(h: Header, buf: Buffer): E | undefined {
+    const w = this.windows.get(h.node ?? "");
+    if (w === undefined) return undefined;
+    const event = w.bySerial.get(h.serial);
+    if (event !== undefined && sameEvent(event, h)) return event;
+    return w.shared?.get(keyOf(h.node, buf.toString("latin1", h.stampStart, h.stampEnd)));
   }
 
   /** The host's window, made when it gets its first open event (no bound needed: at most one per open event). */
@@ -295,11 +302,12 @@ export class Assembler<E extends PendingEvent> {
         newest,
         seen: this.stats.records,
         live: 0,
-        keys: [],
         events: [],
+        seqs: [],
         head: 0,
         compactAt: 64,
         bySerial: new Map(),
+        shared: undefined,
         byTime: new OpenByTime(),
       };
       this.windows.set(node, w);
@@ -310,28 +318,34 @@ export class Assembler<E extends PendingEvent> {
   /** Puts `last` in `open`, and in its host's window queue. */
   private openLast(): void {
     const event = this.last as E;
-    this.open.set(this.lastKey, event);
+    this.open.add(event);
+    event.seq = ++this.opened;
     const w = this.window(event.node ?? "");
     w.live++;
-    w.bySerial.set(event.serial, event);
-    w.keys.push(this.lastKey);
+    if (!w.bySerial.has(event.serial)) {
+      w.bySerial.set(event.serial, event);
+    } else {
+      w.shared ??= new Map();
+      w.shared.set(keyOf(event.node, event.stamp), event);
+    }
     w.events.push(event);
-    w.byTime.push(event, this.lastKey);
+    w.seqs.push(event.seq);
+    w.byTime.push(event);
     if (w.byTime.size > 2 * w.live + 64) w.byTime.compact(this.open);
     if (w.events.length > w.compactAt) {
       // events completed since (EOE, caps) leave the queue here, so it stays about as long as its open events
-      const keys: string[] = [];
       const events: E[] = [];
+      const seqs: number[] = [];
       for (let i = w.head; i < w.events.length; i++) {
         const e = w.events[i] as E;
-        const k = w.keys[i] as string;
-        if (this.open.get(k) === e) {
-          keys.push(k);
+        const seq = w.seqs[i] as number;
+        if (isOpen(this.open, e, seq)) {
           events.push(e);
+          seqs.push(seq);
         }
       }
-      w.keys = keys;
       w.events = events;
+      w.seqs = seqs;
       w.head = 0;
       w.compactAt = Math.max(64, 2 * events.length);
     }
@@ -371,17 +385,16 @@ export class Assembler<E extends PendingEvent> {
     // `last` is not in the queue yet
     while (w.head < w.events.length) {
       const event = w.events[w.head] as E;
-      const key = w.keys[w.head] as string;
-      if (this.open.get(key) === event) {
+      if (isOpen(this.open, event, w.seqs[w.head] as number)) {
         if (event.timeMs >= beforeMs || this.size() <= KEEP_RECENT) break;
-        this.open.delete(key);
+        this.open.delete(event);
         this.complete(event);
       }
       w.head++;
     }
     if (w.head === w.events.length) {
-      w.keys.length = 0;
       w.events.length = 0;
+      w.seqs.length = 0;
       w.head = 0;
     }
   }
@@ -393,9 +406,9 @@ export class Assembler<E extends PendingEvent> {
    */
   tick(idleTicks: number): void {
     this.ticks++;
-    for (const [key, event] of this.open) {
+    for (const event of this.open) {
       if (this.ticks - event.tick < idleTicks) continue;
-      this.open.delete(key);
+      this.open.delete(event);
       this.complete(event);
     }
     if (this.last !== undefined && this.ticks - this.last.tick >= idleTicks) this.complete(this.last);
@@ -408,15 +421,15 @@ export class Assembler<E extends PendingEvent> {
    */
   flush(): void {
     const events = [...this.open];
-    if (this.last !== undefined) events.push([this.lastKey, this.last]);
+    if (this.last !== undefined) events.push(this.last);
     // stable: events of one log time keep the order they began in
-    events.sort((a, b) => a[1].timeMs - b[1].timeMs);
-    for (const [key, event] of events) {
+    events.sort((a, b) => a.timeMs - b.timeMs);
+    for (const event of events) {
       if (event === this.last) {
         this.complete(event);
-      } else if (this.open.get(key) === event) {
+      } else if (this.open.has(event)) {
         // not completed already by release() (MAX_HELD reached while flushing)
-        this.open.delete(key);
+        this.open.delete(event);
         this.complete(event);
       }
     }
@@ -438,24 +451,24 @@ export class Assembler<E extends PendingEvent> {
   private completeIdle(): void {
     const before = this.stats.records - IDLE_RECORDS;
     for (;;) {
-      const first = this.open.entries().next();
+      const first = this.open.values().next();
       if (first.done) return;
-      const event = first.value[1];
+      const event = first.value;
       const w = this.windows.get(event.node ?? "");
       if (w !== undefined && w.seen > before) return;
-      this.open.delete(first.value[0]);
+      this.open.delete(event);
       this.complete(event);
     }
   }
 
   private completeOldest(): void {
-    const first = this.open.entries().next();
+    const first = this.open.values().next();
     if (first.done) {
       if (this.last !== undefined) this.complete(this.last);
       return;
     }
-    this.open.delete(first.value[0]);
-    this.complete(first.value[1]);
+    this.open.delete(first.value);
+    this.complete(first.value);
   }
 
   /**
@@ -592,6 +605,7 @@ export class Assembler<E extends PendingEvent> {
     const w = this.windows.get(node);
     if (w === undefined) return;
     if (w.bySerial.get(event.serial) === event) w.bySerial.delete(event.serial);
+    else w.shared?.delete(keyOf(event.node, event.stamp));
     if (--w.live > 0) return;
     this.windows.delete(node);
     if (this.idle.has(node)) this.idle.set(node, w.newest);
@@ -654,21 +668,15 @@ export class Assembler<E extends PendingEvent> {
     let oldest = this.last === undefined ? Number.POSITIVE_INFINITY : this.last.timeMs;
     // most of the time nothing else is open: no iterator made per event
     if (this.open.size === 0) return oldest;
-    for (const event of this.open.values()) if (event.timeMs < oldest) oldest = event.timeMs;
+    for (const event of this.open) if (event.timeMs < oldest) oldest = event.timeMs;
     return oldest;
   }
 
   private completeOldestInTime(): void {
-    let key: string | undefined;
     let event = this.last;
-    for (const [k, e] of this.open) {
-      if (event === undefined || e.timeMs < event.timeMs) {
-        key = k;
-        event = e;
-      }
-    }
+    for (const e of this.open) if (event === undefined || e.timeMs < event.timeMs) event = e;
     if (event === undefined) return;
-    if (key !== undefined) this.open.delete(key);
+    if (event !== this.last) this.open.delete(event);
     this.complete(event);
   }
 
@@ -728,8 +736,9 @@ interface NodeWindow<E extends PendingEvent> {
   seen: number;
   /** Its events in `open`. */
   live: number;
-  keys: string[];
   events: E[];
+  /** Each entry's PendingEvent.seq as it was queued: an entry whose event has another seq since is done. */
+  seqs: number[];
   /** The first entry not known to be done. */
   head: number;
   /** Queue length past which entries of events done are taken out. */
@@ -737,10 +746,14 @@ interface NodeWindow<E extends PendingEvent> {
   /**
    * The host's events in `open` by serial, the latest put there of each serial: a record of one of them is
    * matched (sameEvent) without making its `node stamp` key, which on logs of hosts interleaved without EOE was
-   * a string made, hashed and dropped per record. An event leaves it when completed; one whose serial a later
-   * event of the host took (a serial reused) is found by its key, as before.
+   * a string made, hashed and dropped per record. An event leaves it when completed.
    */
   bySerial: Map<number, E>;
+  /**
+   * The host's events in `open` whose serial another one there had when they opened (a serial reused: an auditd
+   * restart, a forged log), by their `node stamp` key (keyOf); undefined until the host has one.
+   */
+  shared: Map<string, E> | undefined;
   /** Its events in `open` by log time, for the earliest (hostOldestMs). */
   byTime: OpenByTime<E>;
 }
@@ -789,6 +802,11 @@ function insertByTime<E extends PendingEvent>(list: E[], event: E): void {
   let at = list.length;
   while (at > 0 && list[at - 1]!.timeMs > event.timeMs) at--;
   list.splice(at, 0, event);
+}
+
+/** An open event's key in NodeWindow.shared: `node stamp`, or the stamp alone without a node. */
+function keyOf(node: string | undefined, stamp: string): string {
+  return node === undefined ? stamp : `${node} ${stamp}`;
 }
 
 /** Whether the record with header h belongs to `event`: same node, same stamp. */

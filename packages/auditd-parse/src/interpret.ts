@@ -156,8 +156,8 @@ export class Interpreter implements EventBuilder<OpenEvent> {
   private readonly summaries: boolean;
   private readonly proctitleText: boolean;
   private readonly argvText: boolean;
-  /** Event objects done with, for begin() (reuseEvents): at most EVENT_POOL of them. */
-  private readonly eventPool: AuditEvent[] | undefined;
+  /** Events done with (with their event objects), for begin() (reuseEvents): at most EVENT_POOL of them. */
+  private readonly eventPool: OpenEvent[] | undefined;
   private readonly linesOnly: boolean;
   /**
    * Nothing but the line is read (linesOnly with summaries off: no filter reads the event object): the object's
@@ -300,7 +300,9 @@ export class Interpreter implements EventBuilder<OpenEvent> {
     const reused = this.eventPool?.pop();
     const time = this.lineAlone ? "" : this.time.text(h.timeMs);
     if (reused !== undefined) {
-      return new OpenEvent(resetEvent(reused, stamp, h, time, !this.lineAlone), h, this.pooled() ?? this.newBuffers(), tick);
+      resetEvent(reused.event, stamp, h, time, !this.lineAlone);
+      reused.reopen(h, this.pooled() ?? this.newBuffers(), tick);
+      return reused;
     }
     // Every key declared up front, in schema order: one hidden class for V8.
     const event: AuditEvent = {
@@ -460,22 +462,24 @@ export class Interpreter implements EventBuilder<OpenEvent> {
   complete(open: OpenEvent): void {
     if (open.settled && open.line === undefined) {
       open.alerts?.();
-      this.reuse(open.event);
+      this.reuse(open);
       return;
     }
     const line = open.line;
     const json = line === undefined ? this.finish(open) : this.heldLines.line(line, open.lineStart, open.lineEnd);
     this.onEvent(open.event, json);
     json.release();
-    this.reuse(open.event);
     if (line === undefined) this.recycle(open.buffers);
     else this.heldLines.free(line);
     this.recycleRewritten();
+    this.reuse(open);
   }
 
-  /** An event object handed over, for begin() to reuse (reuseEvents). */
-  private reuse(event: AuditEvent): void {
-    if (this.eventPool !== undefined && this.eventPool.length < EVENT_POOL) this.eventPool.push(event);
+  /** An event handed over, for begin() to reuse with its event object (reuseEvents). */
+  private reuse(open: OpenEvent): void {
+    if (this.eventPool === undefined || this.eventPool.length >= EVENT_POOL) return;
+    open.clear();
+    this.eventPool.push(open);
   }
 
   /** The buffers of events interpreted again (rewrite) while their line was read: back to the pool. */

@@ -1,48 +1,37 @@
-/**
- * One host's open events by log time: a binary min-heap of (event, key) whose entries are dropped lazily, when
- * they reach the top and `open` no longer holds that event under that key. It answers "the earliest log time of
- * the host's open events" in O(log n) however many are open, where a scan of the host's queue cost O(n) per
- * completed event — the reason the grouping gave up ordering a host with more than 64 events open (T21 #1: one
- * host's USER_END written before its 66 older commands without EOE).
- */
-export class OpenByTime<E extends { readonly timeMs: number }> {
-  private events: E[] = [];
-  private keys: string[] = [];
+import type { PendingEvent } from "./assemble";
 
-  push(event: E, key: string): void {
-    const events = this.events;
-    const keys = this.keys;
-    let at = events.length;
-    events.push(event);
-    keys.push(key);
-    while (at > 0) {
-      const up = (at - 1) >> 1;
-      const parent = events[up] as E;
-      if (parent.timeMs <= event.timeMs) break;
-      events[at] = parent;
-      keys[at] = keys[up] as string;
-      at = up;
-    }
-    events[at] = event;
-    keys[at] = key;
+/**
+ * One host's open events by log time: a binary min-heap of events whose entries are dropped lazily, when they
+ * reach the top and are no longer open (isOpen). It answers "the earliest log time of the host's open events" in
+ * O(log n) however many are open, where a scan of the host's queue cost O(n) per completed event — the reason the
+ * grouping gave up ordering a host with more than 64 events open (T21 #1: one host's USER_END written before its
+ * 66 older commands without EOE). Each entry keeps the event's seq and log time as they were when it was pushed:
+ * a done entry's event may be another event since (reused), and must neither pass for it nor move in the heap.
+ */
+export class OpenByTime<E extends PendingEvent> {
+  private events: E[] = [];
+  private seqs: number[] = [];
+  private times: number[] = [];
+
+  push(event: E): void {
+    this.put(event, event.seq, event.timeMs);
   }
 
-  /** The earliest log time of the entries still in `open`, Infinity when none is. */
-  oldestMs(open: ReadonlyMap<string, E>): number {
+  /** The earliest log time of the entries still open, Infinity when none is. */
+  oldestMs(open: ReadonlySet<E>): number {
     const events = this.events;
     while (events.length > 0) {
-      const top = events[0] as E;
-      if (open.get(this.keys[0] as string) === top) return top.timeMs;
+      if (isOpen(open, events[0] as E, this.seqs[0] as number)) return this.times[0] as number;
       this.pop();
     }
     return Number.POSITIVE_INFINITY;
   }
 
-  /** Takes the earliest entry still in `open` out of the heap and out of `open`; undefined when none is. */
-  takeOldest(open: Map<string, E>): E | undefined {
+  /** Takes the earliest entry still open out of the heap and out of `open`; undefined when none is. */
+  takeOldest(open: Set<E>): E | undefined {
     if (this.oldestMs(open) === Number.POSITIVE_INFINITY) return undefined;
     const event = this.events[0] as E;
-    open.delete(this.keys[0] as string);
+    open.delete(event);
     this.pop();
     return event;
   }
@@ -52,24 +41,42 @@ export class OpenByTime<E extends { readonly timeMs: number }> {
     return this.events.length;
   }
 
-  /** Keeps only the entries still in `open`. */
-  compact(open: ReadonlyMap<string, E>): void {
-    const events = this.events;
-    const keys = this.keys;
+  /** Keeps only the entries still open. */
+  compact(open: ReadonlySet<E>): void {
+    const { events, seqs, times } = this;
     this.events = [];
-    this.keys = [];
+    this.seqs = [];
+    this.times = [];
     for (let i = 0; i < events.length; i++) {
-      const e = events[i] as E;
-      const k = keys[i] as string;
-      if (open.get(k) === e) this.push(e, k);
+      const seq = seqs[i] as number;
+      if (isOpen(open, events[i] as E, seq)) this.put(events[i] as E, seq, times[i] as number);
     }
   }
 
+  private put(event: E, seq: number, timeMs: number): void {
+    const { events, seqs, times } = this;
+    let at = events.length;
+    events.push(event);
+    seqs.push(seq);
+    times.push(timeMs);
+    while (at > 0) {
+      const up = (at - 1) >> 1;
+      if ((times[up] as number) <= timeMs) break;
+      events[at] = events[up] as E;
+      seqs[at] = seqs[up] as number;
+      times[at] = times[up] as number;
+      at = up;
+    }
+    events[at] = event;
+    seqs[at] = seq;
+    times[at] = timeMs;
+  }
+
   private pop(): void {
-    const events = this.events;
-    const keys = this.keys;
-    const lastEvent = events.pop() as E;
-    const lastKey = keys.pop() as string;
+    const { events, seqs, times } = this;
+    const last = events.pop() as E;
+    const lastSeq = seqs.pop() as number;
+    const lastTime = times.pop() as number;
     const n = events.length;
     if (n === 0) return;
     let at = 0;
@@ -77,13 +84,20 @@ export class OpenByTime<E extends { readonly timeMs: number }> {
       const left = 2 * at + 1;
       if (left >= n) break;
       const right = left + 1;
-      const child = right < n && (events[right] as E).timeMs < (events[left] as E).timeMs ? right : left;
-      if ((events[child] as E).timeMs >= lastEvent.timeMs) break;
+      const child = right < n && (times[right] as number) < (times[left] as number) ? right : left;
+      if ((times[child] as number) >= lastTime) break;
       events[at] = events[child] as E;
-      keys[at] = keys[child] as string;
+      seqs[at] = seqs[child] as number;
+      times[at] = times[child] as number;
       at = child;
     }
-    events[at] = lastEvent;
-    keys[at] = lastKey;
+    events[at] = last;
+    seqs[at] = lastSeq;
+    times[at] = lastTime;
   }
+}
+
+/** Whether an entry left for an event (the event and its seq then) is that event, still open. */
+export function isOpen(open: ReadonlySet<PendingEvent>, event: PendingEvent, seq: number): boolean {
+  return event.seq === seq && open.has(event);
 }

@@ -47,6 +47,9 @@ export class EventBuffers {
   }
 }
 
+/** What a cleared OpenEvent points to (OpenEvent.clear): never written to. */
+const NO_BUFFERS = new EventBuffers();
+
 /** One event being assembled: its summary so far and its records, already written as JSON bytes. */
 /** Where the event's uid/gid names came from (OpenEvent.names): bits. */
 export const NAMES_LOCAL = 1;
@@ -64,13 +67,15 @@ export class OpenEvent implements PendingEvent {
    * the next EXECVE record, and a chunk is hex or "quoted" (the kernel quotes a chunk it finds printable).
    */
   chunks: Map<number, ArgChunks> | undefined = undefined;
-  readonly records: JsonBytes;
-  readonly node: string | undefined;
-  readonly timeMs: number;
-  readonly serial: number;
-  readonly sec: number;
-  readonly msDigits: number;
-  readonly shape: number;
+  records: JsonBytes;
+  node: string | undefined;
+  timeMs: number;
+  serial: number;
+  sec: number;
+  msDigits: number;
+  shape: number;
+  /** PendingEvent.seq: the assembler's. */
+  seq = 0;
 
   /**
    * Bytes of argv text held outside `records` (EXECVE's a0…aN and aN[i] chunks become the head's "argv",
@@ -118,6 +123,11 @@ export class OpenEvent implements PendingEvent {
     this.alerts = alerts;
   }
 
+  /** The stamp, as the grouping matches an event of a reused serial by it (PendingEvent.stamp). */
+  get stamp(): string {
+    return this.event.id as string;
+  }
+
   private settleWeight(): void {
     this.settledWeight = this.weight;
     this.settled = true;
@@ -126,7 +136,7 @@ export class OpenEvent implements PendingEvent {
   constructor(
     readonly event: AuditEvent,
     h: Header,
-    readonly buffers: EventBuffers,
+    public buffers: EventBuffers,
     public tick: number,
   ) {
     this.records = buffers.records;
@@ -136,6 +146,43 @@ export class OpenEvent implements PendingEvent {
     this.sec = h.sec;
     this.msDigits = h.msDigits;
     this.shape = h.shape;
+  }
+
+  /**
+   * Done with and kept for reuse (Interpreter's reuseEvents): every field as the constructor leaves it, and
+   * nothing of the event it was held (its buffers may have been dropped from a full pool, its line's chunk
+   * retired). Reused, it is not made again per event and promoted with it: on hosts interleaved without EOE most
+   * events live through scavenges (issue 23).
+   */
+  clear(): void {
+    this.recordCount = 0;
+    this.names = 0;
+    this.argvRaw = undefined;
+    this.proctitleRaw = undefined;
+    this.chunks = undefined;
+    this.buffers = NO_BUFFERS;
+    this.records = NO_BUFFERS.records;
+    this.argvBytes = 0;
+    this.counted = 0;
+    this.line = undefined;
+    this.lineStart = 0;
+    this.lineEnd = 0;
+    this.alerts = undefined;
+    this.settled = false;
+    this.settledWeight = 0;
+  }
+
+  /** A cleared event (clear()) as the new event for the record with header h (its `event` reset by the caller). */
+  reopen(h: Header, buffers: EventBuffers, tick: number): void {
+    this.buffers = buffers;
+    this.records = buffers.records;
+    this.node = h.node;
+    this.timeMs = h.timeMs;
+    this.serial = h.serial;
+    this.sec = h.sec;
+    this.msDigits = h.msDigits;
+    this.shape = h.shape;
+    this.tick = tick;
   }
 }
 

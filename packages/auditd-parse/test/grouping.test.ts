@@ -281,12 +281,27 @@ describe("lost and skipped serials", () => {
   });
 });
 
+/** How many times the grouping read the stamp of the events it handed over. */
+function stampReads(out: { reads: number }[]): number {
+  return out.reduce((sum, e) => sum + e.reads, 0);
+}
+
 /** An Assembler fed lines, with a builder that keeps only what grouping needs; `out` is what it handed over. */
 function bareAssembler() {
-  type Bare = PendingEvent & { weight: number; recordCount: number };
+  type Bare = PendingEvent & { weight: number; recordCount: number; reads: number };
   const out: Bare[] = [];
   const builder: EventBuilder<Bare> = {
-    begin: (h, _stamp, tick) => ({ ...h, node: h.node, tick, weight: 0, recordCount: 0 }),
+    begin: (h, stamp, tick) => {
+      const event: Bare = { ...h, node: h.node, stamp, seq: 0, tick, weight: 0, recordCount: 0, reads: 0 };
+      // counts the grouping's reads of the stamp (stampReads)
+      Object.defineProperty(event, "stamp", {
+        get: () => {
+          event.reads++;
+          return stamp;
+        },
+      });
+      return event;
+    },
     record: (e) => {
       e.recordCount++;
       e.weight += 100;
@@ -322,6 +337,86 @@ describe("what the grouping keeps per host (T20 #1: the plain parse's memory gre
     expect(out.length).toBe(100_000);
     expect(assembler.stats.lost).toBe(40_000);
     expect(assembler.hostState().windows).toBe(0);
+  });
+});
+
+describe("open events found by serial, not by a key made per event (issue 23, Round 24)", () => {
+  it("events of one host sharing a serial (an auditd restart, a forged log) each get their own records, interleaved", () => {
+    // three events open under serial 7 at three stamps, on a host and without one, their records interleaved
+    for (const node of ["node=h1 ", ""]) {
+      const stamps = ["100.000", "100.500", "100.900", "100.90"];
+      const lines = [
+        ...stamps.map((sec) => syscall(7, sec)),
+        path(7, "100.500"),
+        path(7, "100.000"),
+        path(7, "100.90"),
+        path(7, "100.900"),
+        path(7, "100.500"),
+        eoe(7, "100.500"),
+        path(7, "100.900"),
+        eoe(7, "100.900"),
+        eoe(7, "100.000"),
+      ].map((line) => node + line);
+      const { events, stats } = parseText(lines.join("\n"));
+      expect(events.map((e) => [e.id, e.records.length])).toEqual([
+        ["100.000:7", 2],
+        ["100.500:7", 3],
+        ["100.900:7", 3],
+        ["100.90:7", 2],
+      ]);
+      expect(stats).toMatchObject({ events: 4, records: 13, malformed: 0 });
+    }
+  });
+
+  it("events reused once written (the NDJSON writer) leave the same lines as new ones, one host with hundreds open", () => {
+    // one host, events a few to a millisecond, some late, 40% ended by EOE: hundreds open, its oldest completed
+    // past the bound (takeHostOldest) while the objects of those written are handed out again for new events
+    let seed = 24;
+    const random = () => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed / 2 ** 31;
+    };
+    const log: string[] = [];
+    for (let i = 0; i < 6000; i++) {
+      const ms = 1700000000000 + Math.floor(i / 2) - (random() < 0.2 ? Math.floor(random() * 50) : 0);
+      const stamp = `${Math.floor(ms / 1000)}.${String(ms % 1000).padStart(3, "0")}:${1000 + i}`;
+      log.push(`node=build01 type=SYSCALL msg=audit(${stamp}): arch=c000003e syscall=59 success=yes exit=0 pid=${i}`);
+      if (random() < 0.5) log.push(`node=build01 type=CWD msg=audit(${stamp}): cwd="/home/build"`);
+      if (random() < 0.4) log.push(`node=build01 type=EOE msg=audit(${stamp}): `);
+    }
+    const run = (reuseEvents: boolean) => {
+      const lines: string[] = [];
+      const parser = new AuditParser((_, json) => lines.push(String(json)), {
+        recordObjects: false,
+        summaries: false,
+        reuseEvents,
+        linesOnly: reuseEvents,
+      });
+      for (const line of log) parser.pushLine(line);
+      parser.end();
+      return lines;
+    };
+    const reused = run(true);
+    expect(reused).toHaveLength(6000);
+    expect(reused).toEqual(run(false));
+  });
+
+  it("a stamp is read (a key made) only for an event whose serial another open event of its host has", () => {
+    const { assembler, out, push } = bareAssembler();
+    // 16 hosts interleaved record by record without EOE: ~all their events open at once, none sharing a serial
+    for (let s = 1; s <= 200; s++) {
+      for (const type of ["SYSCALL", "PATH"]) {
+        for (let n = 0; n < 16; n++) push(`node=h${n} type=${type} msg=audit(100.${String(s).padStart(3, "0")}:${s}): x=1`);
+      }
+    }
+    expect(stampReads(out)).toBe(0);
+    // h0's serial 200 again at another stamp: that event alone gets a key (read once to set it, once to drop it)
+    push("node=h0 type=SYSCALL msg=audit(101.000:200): x=1");
+    push("node=h0 type=PATH msg=audit(101.000:200): x=1");
+    push("node=h1 type=PATH msg=audit(101.000:201): x=1");
+    assembler.flush();
+    expect(out.length).toBe(3_202);
+    expect(stampReads(out)).toBe(2);
   });
 });
 
