@@ -26,12 +26,19 @@ const MAX_RULE_FILE_BYTES = 16 << 20;
  * that cannot be read is a named failure like a rule that does not compile, and the others run (exit 65); a
  * --rules that is missing, or gives no rule file at all, is exit 66.
  */
-export function loadRuleSet(path: string | undefined): RuleSet {
+export function loadRuleSet(paths: readonly string[] | undefined): RuleSet {
   const set: RuleSet = { rules: [], failed: [], skipped: [] };
-  if (path === undefined) {
+  if (paths === undefined || paths.length === 0) {
     for (const r of SIGMAHQ_RULES) compileRule(r.rule, `sigmahq:${r.path}`, set);
     return set;
   }
+  // every --rules given is run: `--rules ./mine --rules ./sigmahq` is both sets, not the last one alone
+  for (const path of paths) loadRulePath(path, set);
+  return set;
+}
+
+/** One --rules path (a file or a directory) into the set. */
+function loadRulePath(path: string, set: RuleSet): void {
   let files: string[];
   let named = true;
   try {
@@ -65,7 +72,6 @@ export function loadRuleSet(path: string | undefined): RuleSet {
     set.empty ??= [];
     set.empty.push(file);
   }
-  return set;
 }
 
 /**
@@ -93,7 +99,19 @@ function ruleFiles(root: string, set: RuleSet): string[] {
     for (const entry of entries) {
       const path = join(dir, entry.name);
       const relPath = rel === "" ? entry.name : join(rel, entry.name);
-      const isDir = entry.isDirectory() || (entry.isSymbolicLink() && statSync(path, { throwIfNoEntry: false })?.isDirectory() === true);
+      let isDir = entry.isDirectory();
+      if (!isDir && entry.isSymbolicLink()) {
+        try {
+          isDir = statSync(path, { throwIfNoEntry: false })?.isDirectory() === true;
+        } catch (error) {
+          // a link that cannot be followed (a loop: ELOOP) is named, as an unreadable file is, and the others run;
+          // a .yml one is named below, when it is read
+          if (!/\.ya?ml$/i.test(entry.name)) {
+            set.failed.push({ rule: path, source: path, reason: `link cannot be followed (${reason(error)})`, unread: true });
+            continue;
+          }
+        }
+      }
       if (isDir) walk(path, relPath);
       else if (/\.ya?ml$/i.test(entry.name)) {
         // a dangling link keeps its own name as its key, and is then named as unreadable
@@ -118,7 +136,10 @@ function reason(error: unknown): string {
 }
 
 function errnoText(code: string): string {
-  return code === "ENOENT" ? "no such file or directory" : code === "EACCES" ? "permission denied" : code;
+  if (code === "ENOENT") return "no such file or directory";
+  if (code === "EACCES") return "permission denied";
+  if (code === "ELOOP") return "a loop of symbolic links: ELOOP";
+  return code;
 }
 
 export function parseLevel(value: string | undefined, flag: string): number | undefined {

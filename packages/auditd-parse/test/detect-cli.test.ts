@@ -1,4 +1,4 @@
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createStyle } from "@opsguard/core/tty";
@@ -159,6 +159,46 @@ describe("auditd-parse detect", () => {
     expect(none.code).toBe(66);
     expect(none.stderr).toContain("no rule to run");
     expect(none.stderr).toContain("3 rule file(s) hold none");
+  });
+
+  it("--rules given twice runs both sets, not the last one alone (T24 #2)", async () => {
+    const rule = (id: string, a0: string) =>
+      `title: ${id}\nid: ${id}\nlevel: low\nlogsource: {product: linux, service: auditd}\ndetection: {sel: {type: EXECVE, a0: ${a0}}, condition: sel}\n`;
+    const mine = join(dir, "mine.yml");
+    const theirs = join(dir, "theirs");
+    mkdirSync(theirs, { recursive: true });
+    writeFileSync(mine, rule("mine-1", "id"));
+    writeFileSync(join(theirs, "other.yml"), rule("theirs-1", "id"));
+    const r = await run(["detect", "--rules", mine, "--rules", theirs, join(CASES, "lnx_auditd_web_rce/hit.log")]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(alerts(r.stdout).map((a) => a.rule.id)).toEqual(["mine-1", "theirs-1"]);
+    // a second --rules that holds no rule is still a named mistake, not the first set run as if alone
+    const empty = join(dir, "empty-second.yml");
+    writeFileSync(empty, "");
+    const none = await run(["detect", "--rules", mine, "--rules", empty, join(CASES, "lnx_auditd_web_rce/hit.log")]);
+    expect(none.code).toBe(66);
+    expect(none.stderr).toContain(`--rules ${empty}: holds no rule`);
+  });
+
+  it("a symbolic-link loop in a rules directory is named and the other rules run; a looping --rules file says so (T24 #1)", async () => {
+    const rules = join(dir, "looped");
+    mkdirSync(rules, { recursive: true });
+    writeFileSync(
+      join(rules, "good.yml"),
+      "title: id run\nid: good-1\nlevel: low\nlogsource: {product: linux, service: auditd}\ndetection: {sel: {type: EXECVE, a0: id}, condition: sel}\n",
+    );
+    symlinkSync("self", join(rules, "self"));
+    symlinkSync("l2.yml", join(rules, "l1.yml"));
+    symlinkSync("l1.yml", join(rules, "l2.yml"));
+    const r = await run(["detect", "--rules", rules, join(CASES, "lnx_auditd_web_rce/hit.log")]);
+    expect(r.code).toBe(65);
+    expect(alerts(r.stdout).map((a) => a.rule.id)).toEqual(["good-1"]);
+    expect(r.stderr).toContain(`${join(rules, "self")} link cannot be followed (a loop of symbolic links: ELOOP)`);
+    expect(r.stderr).toContain(join(rules, "l1.yml"));
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+    const alone = await run(["detect", "--rules", join(rules, "l1.yml"), "/dev/null"]);
+    expect(alone.code).toBe(66);
+    expect(alone.stderr).toContain("a loop of symbolic links");
   });
 
   it("a rule file that is not UTF-8 or not YAML is a named failure, not a crash", async () => {

@@ -2,7 +2,7 @@ import { type CliContext, type Command, cliContext, exitWith, type RunFn } from 
 import { ExitCode } from "@opsguard/core/exit";
 import type { IOStreams } from "@opsguard/core/iostreams";
 import { runPipeline } from "../pipeline";
-import { addInputOptions, type ParseFlags } from "./flags";
+import { addInputOptions, type ParseFlags, repeatedPath } from "./flags";
 
 export interface DetectCommandOptions {
   ctx: CliContext;
@@ -16,7 +16,11 @@ export function newDetectCommand(program: Command, runF: RunFn<DetectCommandOpti
     program
       .command("detect")
       .description("run Sigma detection rules (SigmaHQ's Linux auditd set built in) over the events; one alert per match")
-      .option("--rules <path>", "a Sigma rule file or a directory of them (default: the built-in SigmaHQ auditd rules)")
+      .option(
+        "--rules <path>",
+        "a Sigma rule file or a directory of them, repeatable: every one given is run (default: the built-in SigmaHQ auditd rules)",
+        repeatedPath,
+      )
       .option("--min-level <level>", "only alerts of this level or higher: informational, low, medium, high, critical")
       .option("--fail-level <level>", "exit 1 when a rule of this level or higher matched")
       .option(

@@ -40,11 +40,16 @@ export interface ParseFlags {
   window?: string;
   top?: string;
   sessionMemory?: string;
-  rules?: string;
+  rules?: string[];
   minLevel?: string;
   failLevel?: string;
   listRules: boolean;
   detect: boolean;
+}
+
+/** `--rules <path>` as commander collects it: each one given, in order (a repeat adds, never replaces). */
+export function repeatedPath(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
 }
 
 export function addInputOptions(command: Command): Command {

@@ -7,7 +7,7 @@ import { loadAuditdConfig } from "../config";
 import { Output } from "../output";
 import { AuditParser } from "../parser";
 import { summarize } from "../pipeline";
-import { type ParseFlags, parserOptions } from "./flags";
+import { type ParseFlags, parserOptions, repeatedPath } from "./flags";
 
 /** Live input completes events on the wall clock: how often the plugin checks. */
 const PLUGIN_TICK_MS = 500;
@@ -27,7 +27,11 @@ export function newPluginCommand(program: Command, runF: RunFn<PluginCommandOpti
     .option("--passwd <file>", "passwd file for uid names")
     .option("--group <file>", "group file for gid names")
     .option("--detect", "write Sigma alerts (as auditd-parse detect does) instead of events", false)
-    .option("--rules <path>", "with --detect: a Sigma rule file or directory (default: the built-in SigmaHQ auditd rules)")
+    .option(
+      "--rules <path>",
+      "with --detect: a Sigma rule file or directory, repeatable (default: the built-in SigmaHQ auditd rules)",
+      repeatedPath,
+    )
     .option("--min-level <level>", "with --detect: only alerts of this level or higher")
     .action(async (_flags: ParseFlags, command: Command) => {
       const ctx = cliContext(command);
