@@ -38,6 +38,8 @@ const COLUMNS: Record<SummaryName, string[]> = {
 };
 
 const str = (v: FieldValue | undefined): string | undefined => (typeof v === "string" ? v : undefined);
+/** Where a login came from: its address, else its host name (an empty addr=, PAM with no rhost, says nothing). */
+const origin = (f: Record<string, FieldValue>): string => str(f.addr) || str(f.hostname) || "?";
 const result = (ok: boolean | undefined): string => (ok === undefined ? "?" : ok ? "success" : "failed");
 
 export class ReportBuilder {
@@ -56,21 +58,11 @@ export class ReportBuilder {
       if (r.type === "USER_LOGIN") {
         this.count(
           "logins",
-          [
-            str(f.acct) ?? str(f.id) ?? e.auid ?? "?",
-            str(f.addr) ?? str(f.hostname) ?? "?",
-            str(f.terminal) ?? "?",
-            str(f.exe) ?? "?",
-            result(ok),
-          ],
+          [str(f.acct) ?? str(f.id) ?? e.auid ?? "?", origin(f), str(f.terminal) ?? "?", str(f.exe) ?? "?", result(ok)],
           time,
         );
       } else if (r.type === "USER_AUTH") {
-        this.count(
-          "authentications",
-          [str(f.acct) ?? e.auid ?? "?", str(f.addr) ?? str(f.hostname) ?? "?", str(f.exe) ?? "?", result(ok)],
-          time,
-        );
+        this.count("authentications", [str(f.acct) ?? e.auid ?? "?", origin(f), str(f.exe) ?? "?", result(ok)], time);
       } else if (r.type.startsWith("ANOM_")) {
         this.count("anomalies", [r.type, str(f.exe) ?? e.exe ?? "?", str(f.comm) ?? e.comm ?? "?"], time);
       } else if (r.type === "PATH" && str(f.name) !== undefined && e.syscall !== undefined) {

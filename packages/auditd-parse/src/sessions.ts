@@ -559,8 +559,9 @@ export class SessionTracker {
    */
   private from(s: Session, f: Record<string, FieldValue>): void {
     if (s.from !== undefined) return;
-    const addr = str(f.addr);
-    const hostname = str(f.hostname);
+    // an empty addr= (PAM with no rhost, as sshd's USER_LOGIN writes it) says nothing: the host name is where from
+    const addr = str(f.addr) || undefined;
+    const hostname = str(f.hostname) || undefined;
     const from = addr ?? hostname;
     if (!from) return;
     s.from = from;

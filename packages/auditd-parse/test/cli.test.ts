@@ -565,4 +565,11 @@ describe("report", () => {
     expect(text.stdout).toContain("anomalies (0 events)\n  none");
     expect((await run(["report", "--top", "0"], "")).code).toBe(64);
   });
+
+  it("a login with an empty addr= comes from its host name, as aureport --login shows it (T24 #3)", async () => {
+    const login =
+      "type=USER_LOGIN msg=audit(1700000000.000:10): pid=900 uid=0 auid=1000 ses=7 msg='op=login id=1000 exe=\"/usr/sbin/sshd\" hostname=laptop.example.com addr= terminal=/dev/pts/1 res=success'";
+    const report = JSON.parse((await run(["report", "--json", "--passwd", passwd], `${login}\n`)).stdout);
+    expect(report.logins.rows.map((r: { key: { from: string } }) => r.key.from)).toEqual(["laptop.example.com"]);
+  });
 });

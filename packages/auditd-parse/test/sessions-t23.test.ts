@@ -229,6 +229,32 @@ describe("sessions keeps what the plain parse and aureport --login show (T23 #7,
     expect(text.stdout).toContain("session 2  user bob  via /usr/bin/login  tty /dev/tty1  ");
   });
 
+  it("a login with an empty addr= comes from its host name, as aureport --login shows it (T24 #3)", () => {
+    const [s] = sessionsOf([
+      `type=LOGIN msg=audit(${1_764_979_200}.000:1): pid=7 uid=0 old-auid=${UNSET} auid=1000 tty=(none) old-ses=${UNSET} ses=1 res=1`,
+      pam(
+        "USER_START",
+        1,
+        2,
+        7,
+        1000,
+        1,
+        'op=PAM:session_open acct="alice" exe="/usr/sbin/sshd" hostname=laptop.example.com addr= terminal=ssh',
+      ),
+      pam(
+        "USER_END",
+        9,
+        3,
+        7,
+        1000,
+        1,
+        'op=PAM:session_close acct="alice" exe="/usr/sbin/sshd" hostname=laptop.example.com addr= terminal=ssh',
+      ),
+    ]);
+    expect(s).toMatchObject({ ses: "1", from: "laptop.example.com" });
+    expect(s).not.toHaveProperty("hostname");
+  });
+
   it("a command's arguments that are not UTF-8 keep their exact bytes (argvRaw), as the plain parse does", async () => {
     const log = `${[
       pam(
