@@ -5,6 +5,7 @@ import { startsWith } from "./record";
 const WANTED = ["addr", "hostname", "terminal", "exe", "res", "acct", "cmd", "id"].map((name) => ({ name, bytes: Buffer.from(name) }));
 
 const TYPE_OPEN = Buffer.from('{"type":"');
+const RAW = Buffer.from("raw");
 const FIELDS_OPEN = Buffer.from(',"fields":{');
 
 /**
@@ -29,13 +30,17 @@ export function loginRecords(buf: Uint8Array, end: number): OutputRecord[] | und
     i += FIELDS_OPEN.length;
     const fields: Record<string, FieldValue> = {};
     i = members(buf, i, end, fields);
-    // the record's own members after its fields (raw, text …), skipped
+    // the record's own members after its fields (raw, text …), skipped but for raw's WANTED ones (a cmd= as logged:
+    // its exact bytes when they are not UTF-8, T24 #5)
     if (i < 0 || i >= end) return undefined;
-    if (buf[i] === 44) i = members(buf, i + 1, end, undefined);
+    const raw: Record<string, FieldValue> = {};
+    if (buf[i] === 44) i = members(buf, i + 1, end, undefined, raw);
     else if (buf[i] === 125) i++;
     else return undefined;
     if (i < 0) return undefined;
-    records.push({ type, fields });
+    const record: OutputRecord = { type, fields };
+    if (typeof raw.cmd === "string") record.raw = { cmd: raw.cmd };
+    records.push(record);
     if (i === end) break;
     if (buf[i] !== 44) return undefined;
     i++;
@@ -45,9 +50,16 @@ export function loginRecords(buf: Uint8Array, end: number): OutputRecord[] | und
 
 /**
  * Reads an object's members from `from` (after its `{`) through its `}`, keeping the WANTED ones' values in `into`
- * (the last of a name given twice, as JSON.parse keeps it); the index after the `}`, or -1.
+ * (the last of a name given twice, as JSON.parse keeps it), and those of a `raw` member's object in `raw`; the
+ * index after the `}`, or -1.
  */
-function members(buf: Uint8Array, from: number, end: number, into: Record<string, FieldValue> | undefined): number {
+function members(
+  buf: Uint8Array,
+  from: number,
+  end: number,
+  into: Record<string, FieldValue> | undefined,
+  raw?: Record<string, FieldValue>,
+): number {
   let i = from;
   if (i < end && buf[i] === 125) return i + 1;
   for (;;) {
@@ -60,6 +72,8 @@ function members(buf: Uint8Array, from: number, end: number, into: Record<string
       // compared as bytes: a string made of every field's name was most of what this allocated
       const key = wanted(buf, i + 1, keyEnd);
       if (key !== undefined) into[key] = valueAt(buf, keyEnd + 2, valueEnd);
+    } else if (raw !== undefined && buf[keyEnd + 2] === 123 && keyEnd - i - 1 === RAW.length && startsWith(buf, i + 1, keyEnd, RAW)) {
+      if (members(buf, keyEnd + 3, valueEnd, raw) !== valueEnd) return -1;
     }
     i = valueEnd;
     if (i >= end) return -1;

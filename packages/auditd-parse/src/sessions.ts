@@ -1,3 +1,4 @@
+import { isUtf8 } from "node:buffer";
 import { escapeControls } from "./escape";
 import type { AuditEvent, FieldValue, OutputRecord } from "./event";
 import type { JsonBytes } from "./json";
@@ -407,6 +408,9 @@ export class SessionTracker {
       if (via !== undefined) c.via = via;
       if (e.cwd !== undefined) c.cwd = e.cwd;
       if (e.success !== undefined) c.success = e.success;
+      // a hex cmd= that is not UTF-8 is U+FFFD in argv: its exact bytes kept as an exec's are (T24 #5)
+      const hex = cmd.raw?.cmd;
+      if (hex !== undefined && /^[0-9A-Fa-f]*$/.test(hex) && !isUtf8(Buffer.from(hex, "hex"))) c.argvRaw = { "0": hex.toUpperCase() };
       this.keepCommand(s, c);
     }
     const conn = connectionOf(e);

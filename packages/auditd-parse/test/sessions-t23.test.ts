@@ -293,6 +293,37 @@ describe("sessions keeps what the plain parse and aureport --login show (T23 #7,
   });
 });
 
+describe("sessions keeps the exact bytes of a sudo command that is not UTF-8 (T24 #5)", () => {
+  it("a USER_CMD whose hex cmd= is not UTF-8 keeps them as argvRaw, as an exec's arguments; UTF-8 ones carry none", async () => {
+    const cmd = (n: number, hex: string) =>
+      `type=USER_CMD msg=audit(${1_764_979_200 + n}.000:${n}): pid=13${n} uid=1000 auid=1000 ses=1 msg='cwd="/home/alice" cmd=${hex} exe="/usr/bin/sudo" terminal=pts/1 res=success'`;
+    const log = `${[
+      pam(
+        "USER_START",
+        0,
+        1,
+        100,
+        1000,
+        1,
+        'op=PAM:session_open acct="alice" exe="/usr/sbin/sshd" hostname=? addr=203.0.113.9 terminal=ssh',
+      ),
+      // "rm -rf /tmp/\xff\xfe" and "rm -rf /tmp/x"
+      cmd(2, "726D202D7266202F746D702FFFFE"),
+      cmd(3, "726D202D7266202F746D702F78"),
+    ].join("\n")}\n`;
+    for (const args of [["--json"], ["--json", "--pretty"]]) {
+      const [s] = JSON.parse((await runAuditdParse(["sessions", ...args], log)).stdout) as Session[];
+      expect(s!.commands.map((c) => [c.argv, c.argvRaw])).toEqual([
+        [["rm -rf /tmp/\ufffd\ufffd"], { "0": "726D202D7266202F746D702FFFFE" }],
+        [["rm -rf /tmp/x"], undefined],
+      ]);
+    }
+    expect((await runAuditdParse(["sessions"], log)).stdout).toContain(
+      "(via /usr/bin/sudo)  (cwd /home/alice)  (bytes a0=726D202D7266202F746D702FFFFE)\n",
+    );
+  });
+});
+
 describe("sessions: a login whose sshd records carry no ses= (round 24)", () => {
   // sshd's old `PAM: …` form, as on the testers' sessions and interleaved16 logs: no ses= in its records
   const old = (type: string, t: number, n: number, auid: number, msg: string) =>
