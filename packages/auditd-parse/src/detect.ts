@@ -63,7 +63,7 @@ function loadRulePath(path: string, set: RuleSet): void {
     try {
       text = new TextDecoder("utf-8", { fatal: true }).decode(read.bytes);
     } catch {
-      set.failed.push({ rule: file, source: file, reason: "not UTF-8 text" });
+      set.failed.push({ rule: file, source: file, reason: "not UTF-8 text (save it as UTF-8)" });
       continue;
     }
     // given by name, a file with no rule is the whole run's rules gone: one line, exit 66; in a directory, a warning
