@@ -7,10 +7,12 @@ const WANTED = ["addr", "hostname", "terminal", "exe", "res", "acct", "cmd", "id
 const hex = (s: string | Buffer) => Buffer.from(s).toString("hex").toUpperCase();
 
 /** What JSON.parse gives of the same records, cut to the type and the fields sessions reads. */
+/** What sessions reads of the records: the WANTED fields, and a cmd= as logged (its raw value) when there is one. */
 function expected(records: OutputRecord[]): OutputRecord[] {
   return records.map((r) => ({
     type: r.type,
     fields: Object.fromEntries(Object.entries(r.fields).filter(([k]) => WANTED.includes(k))),
+    ...(r.raw?.cmd === undefined ? {} : { raw: { cmd: r.raw.cmd } }),
   }));
 }
 
