@@ -62,14 +62,17 @@ export class OpenByTime<E extends PendingEvent> {
     while (at > 0) {
       const up = (at - 1) >> 1;
       if ((times[up] as number) <= timeMs) break;
-      events[at] = events[up] as E;
-      seqs[at] = seqs[up] as number;
-      times[at] = times[up] as number;
+      this.set(at, events[up] as E, seqs[up] as number, times[up] as number);
       at = up;
     }
-    events[at] = event;
-    seqs[at] = seq;
-    times[at] = timeMs;
+    this.set(at, event, seq, timeMs);
+  }
+
+  /** Entry `at` of the heap's three parallel arrays. */
+  private set(at: number, event: E, seq: number, timeMs: number): void {
+    this.events[at] = event;
+    this.seqs[at] = seq;
+    this.times[at] = timeMs;
   }
 
   private pop(): void {
@@ -86,14 +89,10 @@ export class OpenByTime<E extends PendingEvent> {
       const right = left + 1;
       const child = right < n && (times[right] as number) < (times[left] as number) ? right : left;
       if ((times[child] as number) >= lastTime) break;
-      events[at] = events[child] as E;
-      seqs[at] = seqs[child] as number;
-      times[at] = times[child] as number;
+      this.set(at, events[child] as E, seqs[child] as number, times[child] as number);
       at = child;
     }
-    events[at] = last;
-    seqs[at] = lastSeq;
-    times[at] = lastTime;
+    this.set(at, last, lastSeq, lastTime);
   }
 }
 

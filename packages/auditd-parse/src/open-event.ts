@@ -67,13 +67,14 @@ export class OpenEvent implements PendingEvent {
    * the next EXECVE record, and a chunk is hex or "quoted" (the kernel quotes a chunk it finds printable).
    */
   chunks: Map<number, ArgChunks> | undefined = undefined;
-  records: JsonBytes;
-  node: string | undefined;
-  timeMs: number;
-  serial: number;
-  sec: number;
-  msDigits: number;
-  shape: number;
+  // set from the header of the event's first record (take), in the constructor or when a pooled one is reopened
+  records!: JsonBytes;
+  node!: string | undefined;
+  timeMs!: number;
+  serial!: number;
+  sec!: number;
+  msDigits!: number;
+  shape!: number;
   /** PendingEvent.seq: the assembler's. */
   seq = 0;
 
@@ -139,13 +140,7 @@ export class OpenEvent implements PendingEvent {
     public buffers: EventBuffers,
     public tick: number,
   ) {
-    this.records = buffers.records;
-    this.node = h.node;
-    this.timeMs = h.timeMs;
-    this.serial = h.serial;
-    this.sec = h.sec;
-    this.msDigits = h.msDigits;
-    this.shape = h.shape;
+    this.take(h, buffers);
   }
 
   /**
@@ -175,6 +170,12 @@ export class OpenEvent implements PendingEvent {
   /** A cleared event (clear()) as the new event for the record with header h (its `event` reset by the caller). */
   reopen(h: Header, buffers: EventBuffers, tick: number): void {
     this.buffers = buffers;
+    this.tick = tick;
+    this.take(h, buffers);
+  }
+
+  /** The first record's header and the event's buffers. */
+  private take(h: Header, buffers: EventBuffers): void {
     this.records = buffers.records;
     this.node = h.node;
     this.timeMs = h.timeMs;
@@ -182,7 +183,6 @@ export class OpenEvent implements PendingEvent {
     this.sec = h.sec;
     this.msDigits = h.msDigits;
     this.shape = h.shape;
-    this.tick = tick;
   }
 }
 

@@ -16,6 +16,21 @@ const ndjson = (text: string) =>
     .filter((l) => l !== "")
     .map((l) => JSON.parse(l) as { ses: string; end?: string });
 
+/** The CLI started as a process on `args`, its stdout collected as it comes (the tests of -F and signals). */
+function started(args: string[]) {
+  const child = spawn(process.execPath, ["--import", "tsx", CLI, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  child.stdout.on("data", (d: Buffer) => {
+    out += d.toString();
+  });
+  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+  return { child, out: () => out, exited };
+}
+
+/** A PAM record of sshd's session `ses` (its pid), serial n, type as given. */
+const sshdRecord = (serial: number, type: string, ses: number) =>
+  `type=${type} msg=audit(1700000000.${serial}00:${serial}): pid=${ses} uid=0 auid=1000 ses=${ses} msg='op=PAM:session_open acct="alice" exe="/usr/sbin/sshd" hostname=? addr=203.0.113.9 terminal=ssh res=success'`;
+
 // In-process (issue #21); the tests about the process itself (a failing stdout, -F, the plugin and signals) spawn it.
 const run = runAuditdParse;
 
@@ -312,48 +327,30 @@ describe("auditd-parse CLI", () => {
 
   it("-F ends on SIGHUP (its terminal hung up) as on SIGTERM: exit 0, the open session written, the JSON whole (T23 #11)", async () => {
     const log = join(dir, "follow-hup.log");
-    const record = (serial: number, type: string, ses: number) =>
-      `type=${type} msg=audit(1700000000.${serial}00:${serial}): pid=${ses} uid=0 auid=1000 ses=${ses} msg='op=PAM:session_open acct="alice" exe="/usr/sbin/sshd" hostname=? addr=203.0.113.9 terminal=ssh res=success'`;
     // session 1 ends (its element is written when read: the sign the follower runs); session 2 stays open
-    writeFileSync(log, `${[record(1, "USER_START", 1), record(2, "USER_END", 1), record(3, "USER_START", 2)].join("\n")}\n`);
-    const child = spawn(process.execPath, ["--import", "tsx", CLI, "sessions", "--json", "--follow", log], {
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let out = "";
-    child.stdout.on("data", (d: Buffer) => {
-      out += d.toString();
-    });
-    const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
-    await untilEvent(child.stdout, "data", () => out.includes('"ses":"1"'), "session 1 on stdout").catch((error: unknown) => {
+    writeFileSync(log, `${[sshdRecord(1, "USER_START", 1), sshdRecord(2, "USER_END", 1), sshdRecord(3, "USER_START", 2)].join("\n")}\n`);
+    const { child, out, exited } = started(["sessions", "--json", "--follow", log]);
+    await untilEvent(child.stdout, "data", () => out().includes('"ses":"1"'), "session 1 on stdout").catch((error: unknown) => {
       child.kill("SIGKILL");
       throw error;
     });
     child.kill("SIGHUP");
     expect(await exited).toBe(0);
     // with -F one session a line (NDJSON)
-    expect(ndjson(out).map((x) => x.ses)).toEqual(["1", "2"]);
+    expect(ndjson(out()).map((x) => x.ses)).toEqual(["1", "2"]);
   });
 
   it("sessions -F --json writes one session a line, whole and readable while it follows, not one array closed at exit (T23 #10)", async () => {
     const log = join(dir, "follow-ndjson.log");
-    const record = (serial: number, type: string, ses: number) =>
-      `type=${type} msg=audit(1700000000.${serial}00:${serial}): pid=${ses} uid=0 auid=1000 ses=${ses} msg='op=PAM:session_open acct="alice" exe="/usr/sbin/sshd" hostname=? addr=203.0.113.9 terminal=ssh res=success'`;
-    writeFileSync(log, `${[record(1, "USER_START", 1), record(2, "USER_END", 1), record(3, "USER_START", 2)].join("\n")}\n`);
-    const child = spawn(process.execPath, ["--import", "tsx", CLI, "sessions", "--json", "--follow", log], {
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let out = "";
-    child.stdout.on("data", (d: Buffer) => {
-      out += d.toString();
-    });
-    const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+    writeFileSync(log, `${[sshdRecord(1, "USER_START", 1), sshdRecord(2, "USER_END", 1), sshdRecord(3, "USER_START", 2)].join("\n")}\n`);
+    const { child, out, exited } = started(["sessions", "--json", "--follow", log]);
     try {
-      await untilEvent(child.stdout, "data", () => out.endsWith("\n"), "session 1 on stdout");
+      await untilEvent(child.stdout, "data", () => out().endsWith("\n"), "session 1 on stdout");
       // while it runs, what it wrote is whole: each line one session a consumer can read now
-      expect(ndjson(out).map((x) => [x.ses, x.end])).toEqual([["1", "2023-11-14T22:13:20.200Z"]]);
-      appendFileSync(log, `${record(4, "USER_END", 2)}\n`);
-      await untilEvent(child.stdout, "data", () => out.split("\n").length === 3, "session 2 on stdout");
-      expect(ndjson(out).map((x) => [x.ses, x.end])).toEqual([
+      expect(ndjson(out()).map((x) => [x.ses, x.end])).toEqual([["1", "2023-11-14T22:13:20.200Z"]]);
+      appendFileSync(log, `${sshdRecord(4, "USER_END", 2)}\n`);
+      await untilEvent(child.stdout, "data", () => out().split("\n").length === 3, "session 2 on stdout");
+      expect(ndjson(out()).map((x) => [x.ses, x.end])).toEqual([
         ["1", "2023-11-14T22:13:20.200Z"],
         ["2", "2023-11-14T22:13:20.400Z"],
       ]);
@@ -362,7 +359,7 @@ describe("auditd-parse CLI", () => {
     }
     expect(await exited).toBe(0);
     // nothing more at the end: no closing bracket
-    expect(ndjson(out)).toHaveLength(2);
+    expect(ndjson(out())).toHaveLength(2);
   });
 
   it("net -F --json writes one connection a line, readable while it follows, as sessions -F --json does", async () => {
@@ -374,24 +371,17 @@ describe("auditd-parse CLI", () => {
         `type=EOE msg=audit(1700000000.${serial}00:${serial}):`,
       ].join("\n");
     writeFileSync(log, `${connect(1, "5DB8D822")}\n`);
-    const child = spawn(process.execPath, ["--import", "tsx", CLI, "net", "--json", "--follow", log], {
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let out = "";
-    child.stdout.on("data", (d: Buffer) => {
-      out += d.toString();
-    });
-    const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+    const { child, out, exited } = started(["net", "--json", "--follow", log]);
     const addresses = () =>
-      out
+      out()
         .split("\n")
         .filter((l) => l !== "")
         .map((l) => (JSON.parse(l) as { address: string }).address);
     try {
-      await untilEvent(child.stdout, "data", () => out.endsWith("\n"), "the first connection on stdout");
+      await untilEvent(child.stdout, "data", () => out().endsWith("\n"), "the first connection on stdout");
       expect(addresses()).toEqual(["93.184.216.34"]);
       appendFileSync(log, `${connect(2, "C0000201")}\n`);
-      await untilEvent(child.stdout, "data", () => out.split("\n").length === 3, "the second connection on stdout");
+      await untilEvent(child.stdout, "data", () => out().split("\n").length === 3, "the second connection on stdout");
       expect(addresses()).toEqual(["93.184.216.34", "192.0.2.1"]);
     } finally {
       child.kill("SIGTERM");
