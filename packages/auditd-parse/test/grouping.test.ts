@@ -25,6 +25,23 @@ function streaming(options: ParserOptions = {}) {
   };
 }
 
+/**
+ * The log's NDJSON lines as the parser writes them, and the buffer sets it made; with reuseEvents as the NDJSON
+ * writer (pipeline.ts) parses, reading only the line (linesOnly).
+ */
+function ndjsonLines(log: readonly string[], reuseEvents: boolean): { lines: string[]; sets: number } {
+  const lines: string[] = [];
+  const parser = new AuditParser((_, json) => lines.push(String(json)), {
+    recordObjects: false,
+    summaries: false,
+    reuseEvents,
+    linesOnly: reuseEvents,
+  });
+  for (const line of log) parser.pushLine(line);
+  parser.end();
+  return { lines, sets: parser.bufferSets };
+}
+
 describe("what is an event", () => {
   it("blank, space-only and # comment lines are skipped, not events or malformed", () => {
     const { events, stats } = parseText(["", "   ", "# a comment", syscall(1), eoe(1), " "].join("\n"));
@@ -384,18 +401,7 @@ describe("open events found by serial, not by a key made per event (issue 23, Ro
       if (random() < 0.5) log.push(`node=build01 type=CWD msg=audit(${stamp}): cwd="/home/build"`);
       if (random() < 0.4) log.push(`node=build01 type=EOE msg=audit(${stamp}): `);
     }
-    const run = (reuseEvents: boolean) => {
-      const lines: string[] = [];
-      const parser = new AuditParser((_, json) => lines.push(String(json)), {
-        recordObjects: false,
-        summaries: false,
-        reuseEvents,
-        linesOnly: reuseEvents,
-      });
-      for (const line of log) parser.pushLine(line);
-      parser.end();
-      return lines;
-    };
+    const run = (reuseEvents: boolean) => ndjsonLines(log, reuseEvents).lines;
     const reused = run(true);
     expect(reused).toHaveLength(6000);
     expect(reused).toEqual(run(false));
@@ -475,18 +481,7 @@ describe("events held back for order keep their line, not their buffers (issue 2
   it("the NDJSON writer's lines are the same, with buffer sets for about the open events alone", () => {
     const log = heldLog(4000);
     // reuseEvents and linesOnly: the NDJSON writer (pipeline.ts), which reads only the line
-    const run = (reuseEvents: boolean) => {
-      const lines: string[] = [];
-      const parser = new AuditParser((_, json) => lines.push(String(json)), {
-        recordObjects: false,
-        summaries: false,
-        reuseEvents,
-        linesOnly: reuseEvents,
-      });
-      for (const line of log) parser.pushLine(line);
-      parser.end();
-      return { lines, sets: parser.bufferSets };
-    };
+    const run = (reuseEvents: boolean) => ndjsonLines(log, reuseEvents);
     const settled = run(true);
     const kept = run(false);
     expect(settled.lines).toHaveLength(4000);

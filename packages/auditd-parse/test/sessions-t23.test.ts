@@ -21,6 +21,17 @@ function pam(type: string, t: number, n: number, pid: number, auid: number, ses:
   return `type=${type} msg=audit(${1_764_979_200 + t}.000:${n}): pid=${pid} uid=0 auid=${auid} ses=${ses} msg='${msg} res=success'`;
 }
 
+/** sshd's session_open of alice (auid 1000, ses 1, pid 100) at second 0, from 203.0.113.9. */
+const ALICE_OPENS = pam(
+  "USER_START",
+  0,
+  1,
+  100,
+  1000,
+  1,
+  'op=PAM:session_open acct="alice" exe="/usr/sbin/sshd" hostname=? addr=203.0.113.9 terminal=ssh',
+);
+
 function exec(t: number, n: number, auid: number, ses: number, arg: string): string[] {
   return [
     `type=SYSCALL msg=audit(${1_764_979_200 + t}.000:${n}): arch=c000003e syscall=59 success=yes exit=0 ppid=9 pid=10 auid=${auid} uid=${auid} ses=${ses} comm="echo" exe="/usr/bin/echo"`,
@@ -257,15 +268,7 @@ describe("sessions keeps what the plain parse and aureport --login show (T23 #7,
 
   it("a command's arguments that are not UTF-8 keep their exact bytes (argvRaw), as the plain parse does", async () => {
     const log = `${[
-      pam(
-        "USER_START",
-        0,
-        1,
-        100,
-        1000,
-        1,
-        'op=PAM:session_open acct="alice" exe="/usr/sbin/sshd" hostname=? addr=203.0.113.9 terminal=ssh',
-      ),
+      ALICE_OPENS,
       `type=SYSCALL msg=audit(1764979201.000:2): arch=c000003e syscall=59 success=yes exit=0 ppid=9 pid=10 auid=1000 uid=1000 ses=1 comm="cat" exe="/usr/bin/cat"`,
       // "\xc3(bad\xff\xfeutf8": not UTF-8, so U+FFFD in argv
       'type=EXECVE msg=audit(1764979201.000:2): argc=3 a0="cat" a1=C328626164FFFE75746638 a2="ok"',
@@ -298,15 +301,7 @@ describe("sessions keeps the exact bytes of a sudo command that is not UTF-8 (T2
     const cmd = (n: number, hex: string) =>
       `type=USER_CMD msg=audit(${1_764_979_200 + n}.000:${n}): pid=13${n} uid=1000 auid=1000 ses=1 msg='cwd="/home/alice" cmd=${hex} exe="/usr/bin/sudo" terminal=pts/1 res=success'`;
     const log = `${[
-      pam(
-        "USER_START",
-        0,
-        1,
-        100,
-        1000,
-        1,
-        'op=PAM:session_open acct="alice" exe="/usr/sbin/sshd" hostname=? addr=203.0.113.9 terminal=ssh',
-      ),
+      ALICE_OPENS,
       // "rm -rf /tmp/\xff\xfe" and "rm -rf /tmp/x"
       cmd(2, "726D202D7266202F746D702FFFFE"),
       cmd(3, "726D202D7266202F746D702F78"),
