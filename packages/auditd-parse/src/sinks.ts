@@ -131,16 +131,14 @@ export function makeSink(
     return { event: (e, json) => page.event(e, json), pending, finish };
   }
   if (mode === "sessions") {
-    // each session is written when it ends (a JSON array written as it goes), so memory stays bounded; with -F one
-    // session a line (NDJSON): an array closed only at exit was no JSON to read while following (T23 #10)
-    const array = !flags.follow;
-    let count = 0;
+    // each session is written when it ends (a JSON list written as it goes, see jsonList), so memory stays bounded
+    const list = jsonList(flags.follow);
     // --json without indentation: each session's commands kept as their JSON bytes (sessionLine writes them as they are)
     const commandsJson = ctx.opts.json && !flags.pretty;
     const lines = new LineBuffer();
     const tracker = new SessionTracker(
       (s) => {
-        const prefix = !array ? "" : count++ === 0 ? "[" : ",";
+        const prefix = list.prefix();
         if (!ctx.opts.json) line(`${formatSession(s)}\n`);
         else if (commandsJson) {
           const bytes = sessionLine(prefix, s, lines);
@@ -161,7 +159,8 @@ export function makeSink(
         // one at a time, each written before the next is made (Output's backpressure): the sessions open at the
         // end are not all queued as text at once
         while (tracker.flushOne()) await pending();
-        if (ctx.opts.json && array) line(count === 0 ? "[]" : "]");
+        const close = list.close();
+        if (ctx.opts.json && close !== undefined) line(close);
         // an entry "(open)" that was cut by the bound looks like a session that is still open: say how many were
         if (tracker.writtenEarly > 0)
           ctx.log.warn(
@@ -192,22 +191,20 @@ export function makeSink(
     };
   }
   if (mode === "net") {
-    // a JSON array written as it goes, so memory does not grow with the number of connections; with -F one
-    // connection a line (NDJSON), as sessions -F writes sessions: an array closed only at exit is no JSON to read
-    // while following
-    const array = !flags.follow;
-    let count = 0;
+    // a JSON list written as it goes (jsonList), so memory does not grow with the number of connections
+    const list = jsonList(flags.follow);
     const item = (c: Connection): string => (flags.pretty ? JSON.stringify(c, null, 2) : JSON.stringify(c));
     return {
       event: (e) => {
         const c = connectionOf(e);
         if (c === undefined) return;
         if (!ctx.opts.json) line(formatConnection(c));
-        else line(`${!array ? "" : count++ === 0 ? "[" : ","}${item(c)}`);
+        else line(`${list.prefix()}${item(c)}`);
       },
       pending,
       finish: async () => {
-        if (ctx.opts.json && array) line(count === 0 ? "[]" : "]");
+        const close = list.close();
+        if (ctx.opts.json && close !== undefined) line(close);
       },
     };
   }
@@ -230,4 +227,17 @@ export function makeSink(
   }
   const format = flags.format === "text" ? (e: AuditEvent) => formatText(e, style) : (e: AuditEvent) => formatRow(e, style);
   return { event: (e) => line(format(e)), pending, finish: async () => undefined };
+}
+
+/**
+ * How `sessions` and `net` write their items as they go: one JSON array, or with -F one item a line (NDJSON), each
+ * line whole when written: an array closed only at exit was no JSON to read while following (T23 #10). prefix() goes
+ * before each item; close() is what ends the list (undefined for NDJSON).
+ */
+function jsonList(follow: boolean): { prefix: () => string; close: () => string | undefined } {
+  let count = 0;
+  return {
+    prefix: () => (follow ? "" : count++ === 0 ? "[" : ","),
+    close: () => (follow ? undefined : count === 0 ? "[]" : "]"),
+  };
 }
