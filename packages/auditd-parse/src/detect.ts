@@ -99,6 +99,7 @@ function ruleFiles(root: string, set: RuleSet): string[] {
     for (const entry of entries) {
       const path = join(dir, entry.name);
       const relPath = rel === "" ? entry.name : join(rel, entry.name);
+      const ruleFile = /\.ya?ml$/i.test(entry.name);
       let isDir = entry.isDirectory();
       if (!isDir && entry.isSymbolicLink()) {
         try {
@@ -106,14 +107,14 @@ function ruleFiles(root: string, set: RuleSet): string[] {
         } catch (error) {
           // a link that cannot be followed (a loop: ELOOP) is named, as an unreadable file is, and the others run;
           // a .yml one is named below, when it is read
-          if (!/\.ya?ml$/i.test(entry.name)) {
+          if (!ruleFile) {
             set.failed.push({ rule: path, source: path, reason: `link cannot be followed (${reason(error)})`, unread: true });
             continue;
           }
         }
       }
       if (isDir) walk(path, relPath);
-      else if (/\.ya?ml$/i.test(entry.name)) {
+      else if (ruleFile) {
         // a dangling link keeps its own name as its key, and is then named as unreadable
         let real = path;
         try {

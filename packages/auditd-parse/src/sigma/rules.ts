@@ -80,7 +80,7 @@ export function compileRuleText(text: string, source: string, into: RuleSet): bo
     const unknownTag = doc.warnings.find((w) => w.code === "TAG_RESOLVE_FAILED");
     if (unknownTag !== undefined) {
       into.failed.push({
-        rule: ruleName(value, source),
+        rule: ruleName(asRule(value), source),
         source,
         reason: `${firstLine(unknownTag.message)} (Sigma rules use no YAML tags)`,
       });
@@ -91,16 +91,20 @@ export function compileRuleText(text: string, source: string, into: RuleSet): bo
   return into.rules.length + into.failed.length + into.skipped.length > before;
 }
 
+/** A rule as read from YAML, if it is one (a map). */
+function asRule(value: unknown): Record<string, unknown> | undefined {
+  return typeof value === "object" && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+}
+
 /** What a rule is named by in messages: its id, else its title, else its file. */
-function ruleName(value: unknown, source: string): string {
-  const rule = typeof value === "object" && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+function ruleName(rule: Record<string, unknown> | undefined, source: string): string {
   return rule ? String(rule.id ?? rule.title ?? source) : source;
 }
 
 /** Compiles one rule (as read from YAML) into the set; false when it failed or was skipped (the set says why). */
 export function compileRule(value: unknown, source: string, into: RuleSet): boolean {
-  const rule = typeof value === "object" && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
-  const name = ruleName(value, source);
+  const rule = asRule(value);
+  const name = ruleName(rule, source);
   const fail = (reason: string) => into.failed.push({ rule: name, source, reason }) < 0;
   if (rule === undefined) return fail("not a Sigma rule (a YAML map)");
   if (rule.action !== undefined)
