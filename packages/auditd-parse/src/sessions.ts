@@ -1,4 +1,3 @@
-import { isUtf8 } from "node:buffer";
 import { escapeControls } from "./escape";
 import type { AuditEvent, FieldValue, OutputRecord } from "./event";
 import type { JsonBytes } from "./json";
@@ -6,6 +5,7 @@ import { type Connection, connectionOf, connectionText } from "./net";
 import { commandJson, type HeldBytes, heldText } from "./sessions-json";
 import { loginRecords } from "./sessions-login";
 import { packCommand, unpackCommand, WIDE } from "./sessions-pack";
+import { lostBytes } from "./values";
 
 export interface SessionCommand {
   time: string;
@@ -401,7 +401,8 @@ export class SessionTracker {
         ? recordsOf(e, source).find((r) => r.type === "USER_CMD" && str(r.fields.cmd) !== undefined)
         : undefined;
     if (cmd !== undefined && this.room(s)) {
-      const c: SessionCommand = { time, id, argv: [str(cmd.fields.cmd)!] };
+      const text = str(cmd.fields.cmd)!;
+      const c: SessionCommand = { time, id, argv: [text] };
       if (e.pid !== undefined) c.pid = e.pid;
       if (e.uid !== undefined) c.uid = e.uid;
       const via = str(cmd.fields.exe);
@@ -409,8 +410,8 @@ export class SessionTracker {
       if (e.cwd !== undefined) c.cwd = e.cwd;
       if (e.success !== undefined) c.success = e.success;
       // a hex cmd= that is not UTF-8 is U+FFFD in argv: its exact bytes kept as an exec's are (T24 #5)
-      const hex = cmd.raw?.cmd;
-      if (hex !== undefined && /^[0-9A-Fa-f]*$/.test(hex) && !isUtf8(Buffer.from(hex, "hex"))) c.argvRaw = { "0": hex.toUpperCase() };
+      const lost = cmd.raw?.cmd === undefined ? undefined : lostBytes(text, cmd.raw.cmd);
+      if (lost !== undefined) c.argvRaw = { "0": lost.toUpperCase() };
       this.keepCommand(s, c);
     }
     const conn = connectionOf(e);
