@@ -21,6 +21,10 @@ const alerts = (stdout: string) =>
     .filter(Boolean)
     .map((l) => JSON.parse(l));
 
+/** A low-level rule matching an exec whose a0 is `a0`, titled `title` (its id by default). */
+const execRule = (id: string, a0: string, title = id) =>
+  `title: ${title}\nid: ${id}\nlevel: low\nlogsource: {product: linux, service: auditd}\ndetection: {sel: {type: EXECVE, a0: ${a0}}, condition: sel}\n`;
+
 let dir: string;
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), "auditd-parse-detect-"));
@@ -65,10 +69,7 @@ describe("auditd-parse detect", () => {
   it("--rules DIR: a rule that cannot be compiled is named with its reason and makes the run exit 65; the others still run", async () => {
     const rules = join(dir, "rules");
     mkdirSync(rules, { recursive: true });
-    writeFileSync(
-      join(rules, "good.yml"),
-      "title: id run\nid: good-1\nlevel: low\nlogsource: {product: linux, service: auditd}\ndetection: {sel: {type: EXECVE, a0: id}, condition: sel}\n",
-    );
+    writeFileSync(join(rules, "good.yml"), execRule("good-1", "id", "id run"));
     writeFileSync(
       join(rules, "bad.yml"),
       "title: bad\nid: bad-1\nlogsource: {product: linux, service: auditd}\ndetection: {sel: {a0|nosuch: x}, condition: sel}\n",
@@ -109,10 +110,7 @@ describe("auditd-parse detect", () => {
   it("a value under a YAML tag the loader does not know is a compile failure by file and rule id, not its plain text", async () => {
     const rules = join(dir, "tagged");
     mkdirSync(rules, { recursive: true });
-    writeFileSync(
-      join(rules, "good.yml"),
-      "title: id run\nid: good-1\nlevel: low\nlogsource: {product: linux, service: auditd}\ndetection: {sel: {type: EXECVE, a0: id}, condition: sel}\n",
-    );
+    writeFileSync(join(rules, "good.yml"), execRule("good-1", "id", "id run"));
     // read as the text "id", this rule matched the same exec as the good one
     writeFileSync(
       join(rules, "tag.yml"),
@@ -133,10 +131,7 @@ describe("auditd-parse detect", () => {
   it("an empty rule file: named by --rules, one line and exit 66; in a directory, one warning and the others run", async () => {
     const rules = join(dir, "with-empty");
     mkdirSync(rules, { recursive: true });
-    writeFileSync(
-      join(rules, "good.yml"),
-      "title: id run\nid: good-1\nlevel: low\nlogsource: {product: linux, service: auditd}\ndetection: {sel: {type: EXECVE, a0: id}, condition: sel}\n",
-    );
+    writeFileSync(join(rules, "good.yml"), execRule("good-1", "id", "id run"));
     writeFileSync(join(rules, "zero.yml"), "");
     writeFileSync(join(rules, "comments.yaml"), "# the rule was here\n---\n# and here\n");
     for (const name of ["zero.yml", "comments.yaml"]) {
@@ -162,13 +157,11 @@ describe("auditd-parse detect", () => {
   });
 
   it("--rules given twice runs both sets, not the last one alone (T24 #2)", async () => {
-    const rule = (id: string, a0: string) =>
-      `title: ${id}\nid: ${id}\nlevel: low\nlogsource: {product: linux, service: auditd}\ndetection: {sel: {type: EXECVE, a0: ${a0}}, condition: sel}\n`;
     const mine = join(dir, "mine.yml");
     const theirs = join(dir, "theirs");
     mkdirSync(theirs, { recursive: true });
-    writeFileSync(mine, rule("mine-1", "id"));
-    writeFileSync(join(theirs, "other.yml"), rule("theirs-1", "id"));
+    writeFileSync(mine, execRule("mine-1", "id"));
+    writeFileSync(join(theirs, "other.yml"), execRule("theirs-1", "id"));
     const r = await run(["detect", "--rules", mine, "--rules", theirs, join(CASES, "lnx_auditd_web_rce/hit.log")]);
     expect(r.code, r.stderr).toBe(0);
     expect(alerts(r.stdout).map((a) => a.rule.id)).toEqual(["mine-1", "theirs-1"]);
@@ -183,10 +176,7 @@ describe("auditd-parse detect", () => {
   it("a symbolic-link loop in a rules directory is named and the other rules run; a looping --rules file says so (T24 #1)", async () => {
     const rules = join(dir, "looped");
     mkdirSync(rules, { recursive: true });
-    writeFileSync(
-      join(rules, "good.yml"),
-      "title: id run\nid: good-1\nlevel: low\nlogsource: {product: linux, service: auditd}\ndetection: {sel: {type: EXECVE, a0: id}, condition: sel}\n",
-    );
+    writeFileSync(join(rules, "good.yml"), execRule("good-1", "id", "id run"));
     symlinkSync("self", join(rules, "self"));
     symlinkSync("l2.yml", join(rules, "l1.yml"));
     symlinkSync("l1.yml", join(rules, "l2.yml"));
