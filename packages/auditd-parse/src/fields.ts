@@ -76,13 +76,19 @@ export enum Slot {
   Count,
 }
 
-/** Event summary slots filled from record fields (the first record that has one wins, SYSCALL first). */
+/**
+ * Event summary slots filled from record fields (the first record that has one wins, SYSCALL first). Kernels
+ * before 3.14 wrote LOGIN as `old auid=… new auid=1001 old ses=… new ses=7` (read as new-auid, new-ses): the login's
+ * user and session, as ausearch takes them (its parse_login reads "new ses=" and falls back to "ses=").
+ */
 const SUMMARY = new Map<string, Slot>([
   ["pid", Slot.Pid],
   ["ppid", Slot.Ppid],
   ["auid", Slot.Auid],
+  ["new-auid", Slot.Auid],
   ["uid", Slot.Uid],
   ["ses", Slot.Ses],
+  ["new-ses", Slot.Ses],
   ["comm", Slot.Comm],
   ["exe", Slot.Exe],
   ["cwd", Slot.Cwd],

@@ -230,6 +230,8 @@ describe("events", () => {
     const login = parseText("type=LOGIN msg=audit(1.000:2): login pid=5 uid=0 old auid=4294967295 new auid=0 old ses=4294967295 new ses=3")
       .events[0]!;
     expect(login.records[0]?.fields).toMatchObject({ "old-auid": "unset", "new-auid": "root", "old-ses": "unset", "new-ses": "3" });
+    // the login's user and session are the event's, as in today's `auid=… ses=…` form (ausearch reads "new ses=")
+    expect(login).toMatchObject({ auid: "root", ses: "3" });
   });
 });
 

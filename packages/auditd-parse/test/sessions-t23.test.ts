@@ -354,4 +354,12 @@ describe("sessions: a login whose sshd records carry no ses= (round 24)", () => 
     expect(cli).toHaveLength(1);
     expect(cli[0]).toMatchObject(want);
   });
+
+  it("is one session too when the kernel wrote LOGIN in its pre-3.14 text (`new auid=… new ses=…`, T24 #4)", () => {
+    const preKernel314 = `type=LOGIN msg=audit(${1_764_979_200 + 1}.000:2): login pid=4000 uid=0 old auid=${UNSET} new auid=1000 old ses=${UNSET} new ses=7`;
+    const tracked = sessionsOf(log.map((line) => (line.startsWith("type=LOGIN ") ? preKernel314 : line)));
+    expect(tracked).toHaveLength(1);
+    expect(tracked[0]).toMatchObject({ ses: "7", user: "1000", from: "203.0.113.9", start: "2025-12-06T00:00:01.000Z" });
+    expect(tracked[0]?.commands).toEqual([expect.objectContaining({ argv: ["echo", "hello"] })]);
+  });
 });
