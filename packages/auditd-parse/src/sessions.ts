@@ -216,6 +216,12 @@ export class SessionTracker {
   private readonly loginOf = new Remembered<string>(CLOSED_REMEMBERED);
   /** Of those, the sessions a ses-unset USER_LOGIN described: its process's USER_END (no ses= either) ends them. */
   private readonly adopted = new Remembered<string>(CLOSED_REMEMBERED);
+  /**
+   * The terminal a ses-unset process's successful USER_START named (PAM's, `ssh`), until its USER_LOGIN names the
+   * device: such a session's `terminal` and `loginTerminal` then mean what they mean for a session with an id
+   * (T24 #7). Bounded as `closed`.
+   */
+  private readonly startTerminal = new Remembered<string>(CLOSED_REMEMBERED);
   private readonly maxOpen: number;
   private readonly maxItems: number;
   private readonly maxKept: number;
@@ -503,10 +509,15 @@ export class SessionTracker {
    */
   private unsetLogin(e: AuditEvent, time: string, source: RecordSource | undefined): void {
     const ends = (this.unsetOpen > 0 || this.adopted.size > 0) && e.types.some((t) => t === "USER_END" || t === "USER_LOGOUT");
-    if (!ends && !e.types.some((t) => t === "USER_LOGIN" || t === "USER_AUTH" || t === "USER_ACCT")) return;
+    if (!ends && !e.types.some((t) => t === "USER_LOGIN" || t === "USER_AUTH" || t === "USER_ACCT" || t === "USER_START")) return;
     const pidKey = `${e.node ?? ""} unset ${e.pid ?? ""}`;
     for (const r of recordsOf(e, source)) {
       const f = r.fields;
+      if (r.type === "USER_START") {
+        const terminal = str(f.terminal);
+        if (terminal && e.pid !== undefined && str(f.res) === "success") this.startTerminal.add(pidKey, terminal);
+        continue;
+      }
       if (ends && (r.type === "USER_END" || r.type === "USER_LOGOUT") && this.adopted.size > 0) {
         const key = this.adopted.get(pidKey);
         const open = key === undefined ? undefined : this.sessions.get(key);
@@ -535,6 +546,7 @@ export class SessionTracker {
         if (user !== undefined) s.user = this.names.get(user);
         s.start = flat(time);
         this.describe(s, f);
+        this.terminals(s, pidKey, str(f.terminal));
         s.loginSuccess = true;
         this.sessions.set(pidKey, s);
         this.unsetOpen++;
@@ -583,14 +595,25 @@ export class SessionTracker {
     const s = key === undefined ? undefined : (this.sessions.get(key) as OpenSession | undefined);
     if (key === undefined || s === undefined) return false;
     this.from(s, f);
-    const terminal = str(f.terminal);
-    if (terminal !== undefined) s.terminal ??= this.names.get(terminal);
+    this.terminals(s, pidKey, str(f.terminal));
     const exe = str(f.exe);
     if (exe !== undefined) s.via ??= this.names.get(exe);
     if (s.loginSuccess !== false) s.loginSuccess = true;
     this.weighHead(s);
     this.adopted.add(pidKey, key);
     return true;
+  }
+
+  /**
+   * A ses-unset USER_LOGIN's terminal (the device) on its session: `terminal` is PAM's from the process's USER_START
+   * when it named one and `loginTerminal` the device, as for a session with an id; else the device is `terminal`.
+   */
+  private terminals(s: Session, pidKey: string, device: string | undefined): void {
+    const pam = this.startTerminal.get(pidKey);
+    if (pam !== undefined) this.startTerminal.delete(pidKey);
+    const terminal = pam ?? s.terminal ?? device;
+    if (terminal !== undefined) s.terminal = this.names.get(terminal);
+    if (device && device !== s.terminal) s.loginTerminal ??= this.names.get(device);
   }
 
   /** A login with no session id: where from, its terminal and its program, from its record's fields. */

@@ -111,7 +111,9 @@ describe("sessions: the independent tester's findings (T23, round 23)", () => {
         start: "2025-12-06T00:00:01.000Z",
         end: "2025-12-06T00:00:03.000Z",
         from: "203.0.113.9",
-        terminal: "/dev/pts/0",
+        // PAM's terminal, and the device its USER_LOGIN names, as for a session with an id (T24 #7)
+        terminal: "ssh",
+        loginTerminal: "/dev/pts/0",
         via: "/usr/sbin/sshd",
         loginSuccess: true,
         commands: [],
@@ -361,5 +363,33 @@ describe("sessions: a login whose sshd records carry no ses= (round 24)", () => 
     expect(tracked).toHaveLength(1);
     expect(tracked[0]).toMatchObject({ ses: "7", user: "1000", from: "203.0.113.9", start: "2025-12-06T00:00:01.000Z" });
     expect(tracked[0]?.commands).toEqual([expect.objectContaining({ argv: ["echo", "hello"] })]);
+  });
+
+  it("has PAM's terminal as `terminal` and its USER_LOGIN's device as `loginTerminal`, as a session with an id (T24 #7)", async () => {
+    const device = log.map((line) => (line.startsWith("type=USER_LOGIN ") ? line.replace("terminal=ssh", "terminal=/dev/pts/3") : line));
+    expect(sessionsOf(device)[0]).toMatchObject({ ses: "7", terminal: "ssh", loginTerminal: "/dev/pts/3" });
+    // a container's login (no pam_loginuid: every record ses-unset, #2 above) in the text table
+    const container = [
+      pam(
+        "USER_START",
+        0,
+        1,
+        700,
+        UNSET,
+        UNSET,
+        'op=PAM:session_open acct="zed" exe="/usr/sbin/sshd" hostname=? addr=198.51.100.7 terminal=ssh',
+      ),
+      pam(
+        "USER_LOGIN",
+        1,
+        2,
+        700,
+        UNSET,
+        UNSET,
+        'op=login acct="zed" exe="/usr/sbin/sshd" hostname=? addr=198.51.100.7 terminal=/dev/pts/5',
+      ),
+    ];
+    const r = await runAuditdParse(["sessions", "--passwd", "/dev/null"], `${container.join("\n")}\n`);
+    expect(r.stdout).toContain("tty ssh (/dev/pts/5)");
   });
 });
