@@ -121,6 +121,14 @@ export function historyFromLegacy(legacy: LegacyLogin, geo: GeoIp, policy: Place
 /** The part of the deadline the directory lookup may use; Slack gets the rest. */
 const LDAP_SHARE = 0.4;
 
+/**
+ * The worker's directory lookup, which nobody waits on, has at least this long (within directory.ldap.deadlineMs):
+ * with the hook's 40 % of deadlineMs (800 ms by default) a worker starved of CPU in a storm gave up on a directory
+ * that was fine, "in doubt (this process stalled …)", and the security channel heard "directory lookup failed"
+ * for a user who could have been told (session 23, as the Redis wait above).
+ */
+const UNHURRIED_LDAP_MS = 5_000;
+
 /** The longest the worker holds a post back for Slack's rate limit before the alert counts as failed. */
 export const RATE_LIMIT_WAIT_MS = 30_000;
 
@@ -139,14 +147,16 @@ export function createNotifier(config: VpnnotifyConfig, log: Logger, deadlineAt?
         maxWaitMs: RATE_LIMIT_WAIT_MS,
       })
     : createSlackClient(slackOptions, { log, retries: 1, maxRetryAfterMs: Math.floor(config.deadlineMs / 2) });
+  const directoryDeadline = config.directory?.ldap?.deadlineMs ?? 0;
+  // A hung directory must leave a hook time to tell the security channel within the deadline.
+  const hookLookup = Math.floor(config.deadlineMs * LDAP_SHARE);
+  const lookupMs = Math.min(directoryDeadline, options.worker ? Math.max(hookLookup, UNHURRIED_LDAP_MS) : hookLookup);
   // The worker's alert: a directory lookup and two posts, each up to its Slack timeout, plus a rate-limit wait.
-  const lease = options.worker ? config.deadlineMs + RATE_LIMIT_WAIT_MS + 2 * config.spool.slackTimeoutSeconds * 1000 : config.deadlineMs;
+  const lease = options.worker
+    ? Math.max(config.deadlineMs, lookupMs) + RATE_LIMIT_WAIT_MS + 2 * config.spool.slackTimeoutSeconds * 1000
+    : config.deadlineMs;
   const ldap: LdapClientOptions | undefined = config.directory?.ldap
-    ? {
-        ...ldapOptionsFromConfig(config.directory.ldap, "directory.ldap"),
-        // A hung directory must leave time to tell the security channel within the deadline.
-        deadlineMs: Math.min(config.directory.ldap.deadlineMs, Math.floor(config.deadlineMs * LDAP_SHARE)),
-      }
+    ? { ...ldapOptionsFromConfig(config.directory.ldap, "directory.ldap"), deadlineMs: lookupMs }
     : undefined;
   const geo = new GeoIp({ city: config.geoip.city, asn: config.geoip.asn, embedded: config.geoip.embedded });
   return {

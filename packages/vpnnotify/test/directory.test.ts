@@ -16,7 +16,7 @@ let slapd: SlapdLab;
 let slack: SlackSim;
 let geo: { city: string; asn: string };
 
-function notifier(directory: Record<string, unknown>) {
+function notifier(directory: Record<string, unknown>, options: { worker?: boolean } = {}) {
   const config = configSchema.parse({
     server: { name: "vpn-eu-1" },
     slack: { token: "env:TEST_SLACK_TOKEN", baseUrl: slack.apiUrl },
@@ -26,7 +26,7 @@ function notifier(directory: Record<string, unknown>) {
     state: { file: join(dir, `state-${Math.random().toString(36).slice(2)}.json`) },
     spool: { dir: join(dir, `spool-${Math.random().toString(36).slice(2)}`) },
   });
-  return createNotifier(config, new Logger({ tool: "vpnnotify", level: "silent" }));
+  return createNotifier(config, new Logger({ tool: "vpnnotify", level: "silent" }), undefined, options);
 }
 
 const login = (user: string, ip: string = PLACES.london.ip, time = Date.now()) => ({
@@ -143,6 +143,21 @@ describe("mapping VPN users to Slack through LDAP", () => {
     const third = await handleConnect(login("alice", PLACES.paris.ip, t0 + 120_000), n);
     expect(third.verdict).toBe("suppressed");
     expect(await n.spool.status()).toEqual({ pending: 0, dead: 0 });
+  });
+
+  it("the worker, which nobody waits on, waits out a directory slower than a hook's 40 % of deadlineMs: the user is told", async () => {
+    // deadlineMs 2000 (the default): a hook gives LDAP 800 ms; the directory stalls for 1.5 s, as under a CPU-starved storm
+    const ldap = slapd.connection({ deadlineMs: 10_000, connectTimeoutMs: 3_000, timeoutMs: 5_000 });
+    const n = notifier({ ldap, slackIdAttribute: "slackId" }, { worker: true });
+    await slapd.freeze();
+    const thawed = new Promise((resolve) => setTimeout(resolve, 1_500)).then(() => slapd.thaw());
+    try {
+      const outcome = await handleConnect(login("alice", PLACES.paris.ip), n);
+      expect(outcome).toMatchObject({ verdict: "notified", dm: slapd.users.alice.slackId });
+      expect(slack.messagesTo(SECURITY)).toEqual([]);
+    } finally {
+      await thawed;
+    }
   });
 
   it("a DM Slack refuses for good (user_disabled) goes to the security channel instead, and is not retried", async () => {
