@@ -94,10 +94,18 @@ const BIN_SOURCE_LIMIT = 512 * 1024;
  */
 function binBanner(pkg) {
   const flags = pkg.opsguard?.nodeFlags ?? [];
-  if (flags.length === 0) return "#!/usr/bin/env node";
+  const unset = pkg.opsguard?.unsetEnv ?? [];
+  if (flags.length === 0 && unset.length === 0) return "#!/usr/bin/env node";
   const bad = flags.find((flag) => !/^--[a-z0-9-]+(=[A-Za-z0-9._-]+)?$/.test(flag));
   if (bad !== undefined) throw new Error(`${pkg.name}: opsguard.nodeFlags: ${JSON.stringify(bad)} is not a plain --flag or --flag=value`);
-  return `#!/bin/sh\n':' //; exec node ${flags.join(" ")} -- "$0" "$@"`;
+  const badName = unset.find((name) => !/^[A-Z_][A-Z0-9_]*$/.test(name));
+  if (badName !== undefined)
+    throw new Error(`${pkg.name}: opsguard.unsetEnv: ${JSON.stringify(badName)} is not an environment variable name`);
+  // opsguard.unsetEnv: what node would act on at start that the tool never uses (auditd-parse makes no TLS
+  // connection, yet node parses NODE_EXTRA_CA_CERTS' whole bundle before any JS runs: 0.07 s and 1.7-2 MB of peak
+  // RSS a run where it is set, docs/benchmark-history.md Round 25)
+  const unsetting = unset.length > 0 ? `unset ${unset.join(" ")}; ` : "";
+  return `#!/bin/sh\n':' //; ${unsetting}exec node ${flags.join(" ")} -- "$0" "$@"`;
 }
 
 await Promise.all(

@@ -82,4 +82,14 @@ describe("the bin's start", () => {
         .split("\n").length,
     );
   });
+
+  it("starts node without NODE_EXTRA_CA_CERTS, which it never uses: a bundle node cannot load costs no warning", () => {
+    const withCerts = { ...env, NODE_EXTRA_CA_CERTS: join(dir, "no such bundle.pem") };
+    // under plain node the variable is read at start: the warning shows it is set as node sees it
+    expect(spawnSync(process.execPath, [BUNDLE, EXEC], { encoding: "utf8", env: withCerts }).stderr).toContain("extra certs");
+    const viaBin = spawnSync(bin, [EXEC], { encoding: "utf8", env: withCerts });
+    expect(viaBin.status, viaBin.stderr).toBe(0);
+    expect(viaBin.stderr).toBe("");
+    expect(viaBin.stdout.trim().split("\n").length).toBeGreaterThan(1);
+  });
 });
