@@ -107,6 +107,8 @@ export class OpenEvent implements PendingEvent {
    * alerts would have written, in its turn (undefined when nothing: no alert, or the filter left it out).
    */
   alerts: (() => void) | undefined = undefined;
+  /** sessions: settled with its event object alone, its JSON never read (InterpreterOptions.readsJson). */
+  alone = false;
   /** Its line or its alerts were made early: `records` and `buffers` then belong to another event. */
   settled = false;
   /** The weight when settled, so the assembler's count of held bytes takes off what it added. */
@@ -122,6 +124,11 @@ export class OpenEvent implements PendingEvent {
   settleMatched(alerts: (() => void) | undefined): void {
     this.settleWeight();
     this.alerts = alerts;
+  }
+
+  settleAlone(): void {
+    this.settleWeight();
+    this.alone = true;
   }
 
   /** The stamp, as the grouping matches an event of a reused serial by it (PendingEvent.stamp). */
@@ -163,6 +170,7 @@ export class OpenEvent implements PendingEvent {
     this.lineStart = 0;
     this.lineEnd = 0;
     this.alerts = undefined;
+    this.alone = false;
     this.settled = false;
     this.settledWeight = 0;
   }

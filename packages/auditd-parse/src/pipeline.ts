@@ -138,6 +138,8 @@ export async function runPipeline(mode: Mode, files: string[], flags: ParseFlags
       linesOnly,
       // detect matches an event held back for order at once, and keeps only what its alerts write
       ...(early === undefined ? {} : { early: filter === undefined ? early : (e, json) => (filter(e) ? early(e, json) : undefined) }),
+      // sessions reads few events' JSON: the others', held back for order, are let go (a filter reading records needs them)
+      ...(sink.readsJson === undefined || objects ? {} : { readsJson: sink.readsJson.bind(sink) }),
     },
   );
   // -F detect: an event matched in parts is said at once, not only when the run stops

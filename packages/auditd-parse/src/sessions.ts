@@ -76,6 +76,18 @@ const LOGIN_TYPES = new Set(["USER_LOGIN", "USER_START", "USER_END", "USER_LOGOU
 const isLoginType = (t: string) => LOGIN_TYPES.has(t);
 const NO_RECORDS: readonly OutputRecord[] = [];
 
+/** Every record type for which the tracker reads an event's records (recordsOf): logins, PAM's, sudo's USER_CMD. */
+const RECORDS_READ = new Set([...LOGIN_TYPES, "USER_AUTH", "USER_ACCT", "USER_CMD"]);
+const readsRecordsOf = (t: string) => RECORDS_READ.has(t);
+
+/**
+ * Whether add() may read the event's records (its JSON, through the RecordSource): never for an event of none of
+ * RECORDS_READ's types, whose JSON the parser then need not keep while the event waits for its turn.
+ */
+export function readsRecords(e: AuditEvent): boolean {
+  return e.types.some(readsRecordsOf);
+}
+
 export interface SessionTrackerOptions {
   /** Open sessions kept at most; past it the oldest is emitted as it stands (still open). */
   maxOpen?: number;

@@ -14,7 +14,7 @@ import type { Output } from "./output";
 import type { EcsModule, Mode } from "./pipeline";
 import { formatReport, ReportBuilder } from "./report";
 import { renderReportHtml } from "./report-html";
-import { formatSession, LineBuffer, SessionTracker, sessionLine } from "./sessions";
+import { formatSession, LineBuffer, readsRecords, SessionTracker, sessionLine } from "./sessions";
 import { PAGE_BOUNDS, sessionsHtmlSink } from "./sessions-html";
 
 export function detectSink(detector: Detector, output: Output): Sink {
@@ -96,6 +96,11 @@ export interface Sink {
    * are strings or copies): the parser may then reuse the object for a later event (its reuseEvents).
    */
   keepsNoEvent?: boolean;
+  /**
+   * Whether event() may read this event's JSON (its line or records); when it never does, an event held back for
+   * order gives its buffers back at once (InterpreterOptions.readsJson). Absent: every event's may be read.
+   */
+  readsJson?(e: AuditEvent): boolean;
 }
 
 export function makeSink(
@@ -154,6 +159,8 @@ export function makeSink(
       // 16 hosts interleaved without EOE, ~220 events open at once each lived through scavenges until promoted,
       // a tenth of what sessions allocated (README sessions, round 21)
       keepsNoEvent: true,
+      // the tracker reads the records of login, PAM and USER_CMD events alone
+      readsJson: readsRecords,
       pending,
       finish: async () => {
         // one at a time, each written before the next is made (Output's backpressure): the sessions open at the
