@@ -13,12 +13,13 @@ import { decodeArg, lostBytes } from "./values";
  * ~2 KB): `interleaved16` peaked at 66.7 MB, 62.1 at 2 KiB (issue 23).
  */
 const RECORDS_BYTES = 2048;
-/** First size of the proctitle, argv and types JSON. */
+/** First size of the proctitle, argv and types JSON, and the most of it a pooled set keeps (shrink). */
 const SMALL_BYTES = 256;
+const SMALL_KEPT = 2048;
 
 /** An event's reusable byte buffers: its records' JSON, and where in it each summary value was written. */
 export class EventBuffers {
-  records = new JsonBytes(RECORDS_BYTES);
+  readonly records = new JsonBytes(RECORDS_BYTES);
   /** Per Slot: start and end of the value's JSON in records, or -1. */
   readonly spans = new Int32Array(Slot.Count * 2).fill(-1);
   /** The proctitle as a JSON array, when it was written straight from the record's hex (summaries off). */
@@ -45,17 +46,17 @@ export class EventBuffers {
   }
 
   /**
-   * Before the set is pooled: a buffer one event grew well past its first size (records past 4 KiB, the others
-   * past 2 KiB) starts again at that size. Pooled sets serve event after event, so each kept the largest it ever
-   * held: on the testers' `corpus16` the 0.4 % of events with an 8 KB argv left most sets at ~20 KB, and the live
-   * buffers grew with the input (0.8 -> 5.6 MB after a full GC over the run). Not at twice for argv: a third
-   * of `mixed`'s execs write 0.5-2 KB of it, and shrinking those made garbage per event (+5 MB of peak RSS).
+   * Before the set is pooled: an argv, proctitle or types list one event grew past 2 KiB starts again at its first
+   * size. Pooled sets serve event after event, so each kept the largest it ever held: on the testers' `corpus16`
+   * the 0.4 % of events with an 8 KB argv left most sets with 16 KiB of argv room, and the live buffers grew with
+   * the input (0.8 -> 5.6 MB after a full GC over the run). Not at twice the first size: a third of `mixed`'s
+   * execs write 0.5-2 KB of argv, and shrinking those made garbage per event (+5 MB of peak RSS). Not the records:
+   * `manypath`'s events all write 6-36 KB of them, and shrinking those made 56 -> 74 MB.
    */
   shrink(): void {
-    if (this.records.buf.length > 2 * RECORDS_BYTES) this.records = new JsonBytes(RECORDS_BYTES);
-    if (this.proctitle.buf.length > 8 * SMALL_BYTES) this.proctitle = new JsonBytes(SMALL_BYTES);
-    if (this.argv.buf.length > 8 * SMALL_BYTES) this.argv = new JsonBytes(SMALL_BYTES);
-    if (this.types.buf.length > 8 * SMALL_BYTES) this.types = new JsonBytes(SMALL_BYTES);
+    if (this.proctitle.buf.length > SMALL_KEPT) this.proctitle = new JsonBytes(SMALL_BYTES);
+    if (this.argv.buf.length > SMALL_KEPT) this.argv = new JsonBytes(SMALL_BYTES);
+    if (this.types.buf.length > SMALL_KEPT) this.types = new JsonBytes(SMALL_BYTES);
   }
 
   /** The bytes these buffers hold (what keeping them in a pool costs). */
