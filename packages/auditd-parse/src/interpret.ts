@@ -566,6 +566,7 @@ export class Interpreter implements EventBuilder<OpenEvent> {
   /** An event's buffers back to the pool, unless it is full or they grew too large to keep. */
   private recycle(buffers: EventBuffers): void {
     buffers.reset();
+    buffers.shrink();
     const size = buffers.byteLength();
     if (size > POOL_MAX_BYTES || this.poolBytes + size > POOL_BYTES) return;
     this.pool.push(buffers);

@@ -7,21 +7,31 @@ import type { Header } from "./record";
 import type { RecordTable } from "./record-table";
 import { decodeArg, lostBytes } from "./values";
 
+/**
+ * First size of an event's records JSON. The testers' multi-host logs hold 600-800 events open at once (no EOE:
+ * each waits the window), and at 8 KiB their sets were ~6 MB of live buffers for records of 0.5-1.4 KB (p99
+ * ~2 KB): `interleaved16` peaked at 66.7 MB, 62.1 at 2 KiB (issue 23).
+ */
+const RECORDS_BYTES = 2048;
+/** First size of the proctitle, argv and types JSON, and the most of it a pooled set keeps (shrink). */
+const SMALL_BYTES = 256;
+const SMALL_KEPT = 2048;
+
 /** An event's reusable byte buffers: its records' JSON, and where in it each summary value was written. */
 export class EventBuffers {
-  readonly records = new JsonBytes(8192);
+  readonly records = new JsonBytes(RECORDS_BYTES);
   /** Per Slot: start and end of the value's JSON in records, or -1. */
   readonly spans = new Int32Array(Slot.Count * 2).fill(-1);
   /** The proctitle as a JSON array, when it was written straight from the record's hex (summaries off). */
-  readonly proctitle = new JsonBytes(256);
+  proctitle = new JsonBytes(SMALL_BYTES);
   /**
    * The arguments a0, a1 … as JSON strings, comma-separated, written straight from the EXECVE bytes when no one
    * reads the event's argv as text (Interpreter's argvText off); argvCount of them, -1 when not in use.
    */
-  readonly argv = new JsonBytes(256);
+  argv = new JsonBytes(SMALL_BYTES);
   argvCount = -1;
   /** The record types as JSON strings, comma-separated, in arrival order (the head's "types"). */
-  readonly types = new JsonBytes(256);
+  types = new JsonBytes(SMALL_BYTES);
   /** The records as detect reads them (Interpreter's recordObjects "table"), else undefined. */
   table: RecordTable | undefined = undefined;
 
@@ -33,6 +43,20 @@ export class EventBuffers {
     this.proctitle.reset();
     this.argv.reset();
     this.argvCount = -1;
+  }
+
+  /**
+   * Before the set is pooled: an argv, proctitle or types list one event grew past 2 KiB starts again at its first
+   * size. Pooled sets serve event after event, so each kept the largest it ever held: on the testers' `corpus16`
+   * the 0.4 % of events with an 8 KB argv left most sets with 16 KiB of argv room, and the live buffers grew with
+   * the input (0.8 -> 5.6 MB after a full GC over the run). Not at twice the first size: a third of `mixed`'s
+   * execs write 0.5-2 KB of argv, and shrinking those made garbage per event (+5 MB of peak RSS). Not the records:
+   * `manypath`'s events all write 6-36 KB of them, and shrinking those made 56 -> 74 MB.
+   */
+  shrink(): void {
+    if (this.proctitle.buf.length > SMALL_KEPT) this.proctitle = new JsonBytes(SMALL_BYTES);
+    if (this.argv.buf.length > SMALL_KEPT) this.argv = new JsonBytes(SMALL_BYTES);
+    if (this.types.buf.length > SMALL_KEPT) this.types = new JsonBytes(SMALL_BYTES);
   }
 
   /** The bytes these buffers hold (what keeping them in a pool costs). */

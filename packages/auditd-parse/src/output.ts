@@ -9,12 +9,14 @@ import type { EventJson } from "./event-json";
 const BUFFER_BYTES = 128 * 1024;
 /**
  * Written buffers kept for the next flushes. The stream calls back a tick after the writes: a burst of events
- * (a second of a no-EOE log leaving the window at once) flushes 2+ buffers in one tick, and with 2 kept every
- * burst allocated a buffer and dropped one, 128 KiB of garbage that lives until a mark-compact (none runs on
- * a run of small NDJSON events): +9 MB of peak RSS per 100 MiB of a 7-host log (issue 23, Round 19). 3 were
- * in flight at most on that log and most others; 8 kept cost the first tester's `mixed` log 0.4 MB.
+ * (a second of a no-EOE log leaving the window at once, or the held events let go together) flushes several
+ * buffers in one tick, and every buffer past the spares kept was made and dropped per burst, 128 KiB of garbage
+ * that lives until a mark-compact (none runs on a run of small NDJSON events): +9 MB of peak RSS per 100 MiB of
+ * a 7-host log with 2 kept (issue 23, Round 19). With 4, the first tester's `mixed` log (one host, the 256 events
+ * held for order let go at once) still made 127 buffers, 16 MB of garbage: 63.8 MB peak against 59.9 with 8
+ * (16: no lower). Only buffers once in flight together are kept, so a run with small bursts keeps as few as before.
  */
-const SPARE_BUFFERS = 4;
+const SPARE_BUFFERS = 8;
 
 /** Where the bytes go: the run's stdout (IOStreams' byte writer) or an -o file. */
 interface ByteSink {
