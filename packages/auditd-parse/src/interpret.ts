@@ -641,6 +641,7 @@ export class Interpreter implements EventBuilder<OpenEvent> {
     // inside k='…': the closing quote, where the pairs end and the outer body goes on after
     let nestedEnd = -1;
     let end = to;
+    let joined = false;
     this.nestedFrom = -1;
     this.nestedTo = -1;
     this.wordCount = 0;
@@ -693,6 +694,12 @@ export class Interpreter implements EventBuilder<OpenEvent> {
           pos++;
         }
         if (pos >= end || c !== EQUALS) {
+          // "subj=cri-containerd.apparmor.d (enforce)": an AppArmor label's mode joins the value before it
+          if (nestedEnd < 0 && bodyTokens < 0 && n > 0 && this.joinsValue(buf, keyStart, pos, n)) {
+            offsets[n - 1] = pos;
+            joined = true;
+            continue;
+          }
           // a word of the body or inside msg='…' (old PAM: `user pid=… msg='PAM: session open acct=root : exe=…`)
           // goes to "text"; in the ENRICHED part, or one the text path reads otherwise, the record goes there
           if (
@@ -762,7 +769,26 @@ export class Interpreter implements EventBuilder<OpenEvent> {
       offsets[n++] = valueEnd < 0 ? pos : valueEnd;
     }
     offsets[n] = -1;
+    // an empty ENRICHED part is "enriched":{} on the text path, which the byte path does not write: a record with a
+    // joined value went there before joining was read here, and stays there
+    if (joined && bodyTokens === n >> 2) return -1;
     return bodyTokens < 0 ? n >> 2 : bodyTokens;
+  }
+
+  /**
+   * Whether buf[from, to), a word of the body, is a `(…)` the text tokenizer joins to the value before it, with the
+   * one space it writes between: that value (the last of n offsets) ends just before the word's space (a msg='…'
+   * pair's ends before its closing quote), is neither empty nor quoted, and the word is printable ASCII with no
+   * quote or backslash.
+   */
+  private joinsValue(buf: Buffer, from: number, to: number, n: number): boolean {
+    const offsets = this.offsets;
+    const valueStart = offsets[n - 2]!;
+    const valueEnd = offsets[n - 1]!;
+    if (valueEnd !== from - 1 || buf[valueEnd] !== SPACE || valueEnd === valueStart || buf[valueStart] === DQUOTE) return false;
+    if (to - from < 2 || buf[from] !== LPAREN || buf[to - 1] !== RPAREN) return false;
+    for (let i = from; i < to; i++) if (!isWordByte(buf[i]!)) return false;
+    return true;
   }
 
   /**

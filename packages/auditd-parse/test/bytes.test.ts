@@ -174,7 +174,7 @@ describe("byte path", () => {
       expect(viaBoth(`${outer} msg='${words} acct=root res=success'`).textPath, words).toBe(1);
     }
     // a word in parentheses joins the value before it (`subj=/usr/bin/man (enforce)`)
-    expect(viaBoth("pid=1 (x) msg='PAM: x res=success'")).toMatchObject({ record: { fields: { pid: "1 (x)" } }, textPath: 1 });
+    expect(viaBoth("pid=1 (x) msg='PAM: x res=success'")).toMatchObject({ record: { fields: { pid: "1 (x)" } }, textPath: 0 });
     // a body whose first word is avc:… is an AVC's (its words give seresult, which the byte path does not read)
     const parser = new AuditParser(() => {});
     parser.pushBytes(Buffer.from("type=USER_AVC msg=audit(1.000:1): avc:x pid=1 msg='PAM: x res=success'\n"));
@@ -395,6 +395,59 @@ describe("byte path", () => {
       let words = next(4) === 0 ? "" : "avc: ";
       for (let k = next(10); k > 0; k--) words += pieces[next(pieces.length)] + (next(3) === 0 ? "" : " ");
       viaBoth(words, next(2) === 0 ? pairs : BODIES[next(BODIES.length)]!);
+    }
+  }, 60_000);
+
+  it("reads an AppArmor label's `(enforce)` after subj= on the byte path, joined to the value as the text tokenizer does", () => {
+    const apparmor = "subj=cri-containerd.apparmor.d (enforce)";
+    const syscall = sameViaText(
+      "SYSCALL",
+      `arch=c000003e syscall=59 success=yes exit=0 pid=7 uid=0 comm="sh" exe="/bin/sh" ${apparmor} key="exec"`,
+    );
+    expect(syscall.textPath).toBe(0);
+    expect(syscall.record.fields.subj).toEqual({ profile: "cri-containerd.apparmor.d", mode: "enforce" });
+    expect(syscall.record.raw?.subj).toBe("cri-containerd.apparmor.d (enforce)");
+    for (const [type, body] of [
+      ["SECCOMP", `auid=4294967295 uid=65532 ses=4294967295 ${apparmor} pid=9 comm="python3" sig=31 syscall=165 code=0x80000000`],
+      ["ANOM_ABEND", 'auid=4294967295 uid=0 ses=4294967295 subj=/usr/bin/man (complain) pid=3 comm="man" sig=11 res=1'],
+      ["SYSCALL", "pid=1 subj=unconfined (unconfined) (x) key=(null)"],
+    ] as const)
+      expect(sameViaText(type, body).textPath).toBe(0);
+    // left to the text path: after a quoted or empty value, a msg='…', a word, two spaces; an empty ENRICHED part
+    for (const body of ['comm="q" (x)', "a= (x)", "msg='a=1' (x)", "a=1 b (x)", "a=1  (x)", "a=1 (x)\x1d", "a=1 (x) \x1d"])
+      expect(sameViaText("SYSCALL", `pid=1 ${body}`).textPath, body).toBe(1);
+    // seeded, so a failure repeats: `(…)` words after values of every shape the text tokenizer treats apart
+    const next = seeded(25);
+    const pieces = [
+      "subj=a.b",
+      "a=",
+      'comm="q"',
+      "tty=(none)",
+      "res=success",
+      "key=exec",
+      "uid=0",
+      "ses=4",
+      "msg='a=1'",
+      "msg='a=1 (x)'",
+      "(enforce)",
+      "(complain)",
+      "(x",
+      "x)",
+      "()",
+      "((x))",
+      "(a=b)",
+      "(\u00e9)",
+      '(")',
+      "(\\)",
+      "\x1d",
+      "\x1dUID=root",
+      "old",
+      "foo",
+    ];
+    for (let i = 0; i < 2000; i++) {
+      let body = "pid=1";
+      for (let k = next(8); k > 0; k--) body += (next(4) === 0 ? "  " : " ") + pieces[next(pieces.length)];
+      sameViaText(["SYSCALL", "USER_START", "ANOM_ABEND"][next(3)]!, body);
     }
   }, 60_000);
 
