@@ -1,0 +1,43 @@
+import { describe, expect, it } from "vitest";
+import { runAuditdParse as run } from "./in-process";
+
+/** T25 findings of the independent tester: what a user of the plain parse, `sessions`, `report` and `detect` met. */
+
+/** A USER_LOGIN record whose msg='…' holds `pairs` (gdm's and sshd's forms). */
+const login = (serial: number, pairs: string) =>
+  `type=USER_LOGIN msg=audit(1765000000.${String(serial).padStart(3, "0")}:${serial}): pid=3148 uid=0 auid=1000 ses=3 msg='${pairs}'\n`;
+
+describe("finding 5: (null) and (none) inside a user-space msg='…' are no information, as outside it", () => {
+  const log =
+    login(1, 'op=login id=1000 exe="/usr/libexec/gdm-session-worker" hostname=(null) addr=? terminal=/dev/tty2 res=success') +
+    login(2, 'op=login id=1000 exe="/usr/libexec/gdm-session-worker" hostname=(none) addr=(null) terminal=(null) res=success') +
+    login(3, "op=login acct=(null) exe=(null) hostname=(null) addr=(null) terminal=(null) res=(null)");
+
+  it("the plain parse gives null for each, first, middle and last in msg", async () => {
+    const r = await run([], log);
+    expect(r.code, r.stderr).toBe(0);
+    const fields = r.stdout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l).records[0].fields);
+    expect(fields[0]).toMatchObject({ hostname: null, addr: null, terminal: "/dev/tty2" });
+    expect(fields[1]).toMatchObject({ hostname: null, addr: null, terminal: null });
+    expect(fields[2]).toMatchObject({ acct: null, exe: null, hostname: null, addr: null, terminal: null, res: null });
+  });
+
+  it("a gdm login's session has no `from` (was `from (null`), and report lists no `(null` host or user", async () => {
+    const sessions = await run(["sessions"], log);
+    expect(sessions.code, sessions.stderr).toBe(0);
+    expect(sessions.stdout).toContain("session 3  user");
+    expect(sessions.stdout).not.toContain("(null");
+    expect(sessions.stdout).not.toContain("from");
+    const json = await run(["sessions", "--json"], log);
+    const session = JSON.parse(json.stdout)[0];
+    expect(session).not.toHaveProperty("from");
+    expect(session).not.toHaveProperty("loginTerminal");
+    const report = await run(["report"], log);
+    expect(report.code, report.stderr).toBe(0);
+    expect(report.stdout).toContain("logins (3 events)");
+    expect(report.stdout).not.toMatch(/\(null|\(none/);
+  });
+});
