@@ -1,5 +1,11 @@
+import { spawnSync } from "node:child_process";
+import { closeSync, mkdtempSync, openSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { runAuditdParse as run } from "./in-process";
+
+const CLI = new URL("../src/main.ts", import.meta.url).pathname;
 
 /** T25 findings of the independent tester: what a user of the plain parse, `sessions`, `report` and `detect` met. */
 
@@ -40,4 +46,35 @@ describe("finding 5: (null) and (none) inside a user-space msg='…' are no info
     expect(report.stdout).toContain("logins (3 events)");
     expect(report.stdout).not.toMatch(/\(null|\(none/);
   });
+});
+
+describe("finding 4: stdin that holds no log (a directory, closed) is no input, exit 66, as a directory named is", () => {
+  /** The CLI as a process, its stdin `stdin` (a descriptor, or "ignore": /dev/null read-only), or closed (`<&-`). */
+  const spawned = (args: string[], stdin: number | "ignore" | "closed") =>
+    stdin === "closed"
+      ? spawnSync("sh", ["-c", 'exec "$0" --import tsx "$@" <&-', process.execPath, CLI, ...args], { encoding: "utf8" })
+      : spawnSync(process.execPath, ["--import", "tsx", CLI, ...args], { stdio: [stdin, "pipe", "pipe"], encoding: "utf8" });
+
+  it("`detect --json < DIR` and `auditd-parse - < DIR`: one line naming stdin, exit 66, no output (was exit 0: a gate passed)", () => {
+    const dir = openSync(mkdtempSync(join(tmpdir(), "auditd-parse-t25-")), "r");
+    try {
+      for (const args of [["detect", "--json"], ["-"]]) {
+        const r = spawned(args, dir);
+        expect([r.status, r.stdout, r.stderr.trim().split("\n")], args.join(" ")).toEqual([
+          66,
+          "",
+          [expect.stringMatching(/^auditd-parse: stdin is a directory \(pass the log files/)],
+        ]);
+      }
+    } finally {
+      closeSync(dir);
+    }
+  }, 60_000);
+
+  it("`detect <&-` (stdin closed) is exit 66 too; `< /dev/null` is still an empty log, exit 0", () => {
+    const closed = spawned(["detect"], "closed");
+    expect([closed.status, closed.stderr.trim()]).toEqual([66, expect.stringMatching(/^auditd-parse: stdin is closed /)]);
+    const empty = spawned(["detect", "--json"], "ignore");
+    expect([empty.status, empty.stdout, empty.stderr]).toEqual([0, "", ""]);
+  }, 60_000);
 });
