@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { closeSync, mkdtempSync, openSync } from "node:fs";
+import { closeSync, mkdirSync, mkdtempSync, openSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -77,4 +77,61 @@ describe("finding 4: stdin that holds no log (a directory, closed) is no input, 
     const empty = spawned(["detect", "--json"], "ignore");
     expect([empty.status, empty.stdout, empty.stderr]).toEqual([0, "", ""]);
   }, 60_000);
+});
+
+describe("finding 6: a rule file reached twice through --rules runs once, by its real path", () => {
+  const whoami = [
+    "title: whoami run",
+    "id: 6f3a1b8e-0000-4000-8000-000000000001",
+    "level: high",
+    "logsource:",
+    "  product: linux",
+    "  service: auditd",
+    "detection:",
+    "  sel:",
+    "    type: EXECVE",
+    "    a0: whoami",
+    "  condition: sel",
+    "",
+  ].join("\n");
+  const stamp = "msg=audit(1765000000.100:100):";
+  const log = [
+    `type=SYSCALL ${stamp} arch=c000003e syscall=59 success=yes exit=0 ppid=1 pid=2 auid=1000 uid=1000 ses=3 comm="whoami" exe="/usr/bin/whoami" key=(null)`,
+    `type=EXECVE ${stamp} argc=1 a0="whoami"`,
+    `type=EOE ${stamp} `,
+    "",
+  ].join("\n");
+
+  it("one alert for `F F`, `D D`, `F ./x/../F`, `D D/F` and a link to F elsewhere (each gave two); a broken file named once", async () => {
+    const root = mkdtempSync(join(tmpdir(), "auditd-parse-t25-rules-"));
+    const dir = join(root, "rules");
+    const other = join(root, "other");
+    mkdirSync(dir);
+    mkdirSync(other);
+    const file = join(dir, "whoami.yml");
+    writeFileSync(file, whoami);
+    symlinkSync(file, join(other, "alias.yml"));
+    for (const paths of [
+      [file, file],
+      [dir, dir],
+      [file, join(dir, "..", "rules", "whoami.yml")],
+      [dir, file],
+      [file, dir],
+      [file, other],
+    ]) {
+      const r = await run(["detect", "--json", ...paths.flatMap((p) => ["--rules", p]), "-"], log);
+      const titles = r.stdout
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l).rule.title);
+      expect([r.code, titles, r.stderr], paths.join(" ")).toEqual([0, ["whoami run"], ""]);
+    }
+    const listed = await run(["detect", "--list-rules", "--rules", file, "--rules", file]);
+    expect([listed.code, listed.stdout.trim().split("\n").length]).toEqual([0, 1]);
+    // a file that cannot be compiled, in a directory given twice: named once, counted once
+    writeFileSync(join(dir, "broken.yml"), whoami.replace("a0: whoami", "a0|nosuch: whoami").replace("0001", "0002"));
+    const broken = await run(["detect", "--json", "--rules", dir, "--rules", dir, "-"], log);
+    expect(broken.code).toBe(65);
+    expect(broken.stderr.match(/broken\.yml/g)).toHaveLength(1);
+  });
 });
