@@ -32,24 +32,29 @@ export function loadRuleSet(paths: readonly string[] | undefined): RuleSet {
     for (const r of SIGMAHQ_RULES) compileRule(r.rule, `sigmahq:${r.path}`, set);
     return set;
   }
-  // every --rules given is run: `--rules ./mine --rules ./sigmahq` is both sets, not the last one alone
-  for (const path of paths) loadRulePath(path, set);
+  // every --rules given is run: `--rules ./mine --rules ./sigmahq` is both sets, not the last one alone; each
+  // directory and file once by its real path across them all, so `--rules D --rules D/f.yml` (or a path given
+  // twice) does not run a rule twice and double its alerts (T25 #6)
+  const seen = new Set<string>();
+  for (const path of paths) loadRulePath(path, set, seen);
   return set;
 }
 
-/** One --rules path (a file or a directory) into the set. */
-function loadRulePath(path: string, set: RuleSet): void {
-  let files: string[];
+/** One --rules path (a file or a directory) into the set, but for the files and directories in `seen`. */
+function loadRulePath(path: string, set: RuleSet, seen: Set<string>): void {
   let named = true;
+  const walked: RuleWalk = { files: [], loadedBefore: 0 };
   try {
     named = !statSync(path).isDirectory();
-    files = named ? [path] : ruleFiles(path, set);
+    if (!named) ruleFiles(path, set, seen, walked);
+    else if (firstTime(seen, path)) walked.files.push(path);
+    else walked.loadedBefore++;
   } catch (error) {
     throw new NoInputError(`--rules ${path}: ${reason(error)}`, { hint: "give a Sigma rule file or a directory of .yml rules" });
   }
-  if (files.length === 0 && set.failed.length === 0)
+  if (walked.files.length === 0 && walked.loadedBefore === 0 && set.failed.length === 0)
     throw new NoInputError(`--rules ${path}: no .yml or .yaml files in it`, { hint: "give a directory of Sigma rules" });
-  for (const file of files) {
+  for (const file of walked.files) {
     const read = readRegularFileSync(file, MAX_RULE_FILE_BYTES);
     if ("refused" in read) {
       const why =
@@ -74,20 +79,41 @@ function loadRulePath(path: string, set: RuleSet): void {
   }
 }
 
+/** What a --rules path gave: its rule files not loaded before, and how many files or directories were. */
+interface RuleWalk {
+  files: string[];
+  loadedBefore: number;
+}
+
+/** Whether `path`'s real path (a dangling link's own) is not in `seen` yet; it is then. */
+function firstTime(seen: Set<string>, path: string): boolean {
+  let real = path;
+  try {
+    real = realpathSync(path);
+  } catch {}
+  if (seen.has(real)) return false;
+  seen.add(real);
+  return true;
+}
+
 /**
- * The .yml/.yaml files under `root`, by relative path. Symlinks are followed (a rules checkout may link a shared
- * directory in), but each directory and each file by its real path once: a link back up (`sub/up -> ..`) is not
- * walked again, where readdir's recursive walk followed it 40 levels and loaded every rule 41 times. Hand-written
- * (a dozen lines) because a directory that cannot be listed must become a named failure in the set, not an end.
+ * The .yml/.yaml files under `root` into walked.files, by relative path. Symlinks are followed (a rules checkout
+ * may link a shared directory in), but each directory and each file by its real path once (`seen`, shared by every
+ * --rules): a link back up (`sub/up -> ..`) is not walked again, where readdir's recursive walk followed it 40
+ * levels and loaded every rule 41 times. Hand-written (a dozen lines) because a directory that cannot be listed
+ * must become a named failure in the set, not an end.
  */
-function ruleFiles(root: string, set: RuleSet): string[] {
-  const seen = new Set<string>();
+function ruleFiles(root: string, set: RuleSet, seen: Set<string>, walked: RuleWalk): void {
   const found: string[] = [];
   const walk = (dir: string, rel: string) => {
     let entries: Dirent[];
     try {
       const real = realpathSync(dir);
-      if (seen.has(real)) return;
+      if (seen.has(real)) {
+        // a link back up within this walk, or a directory an earlier --rules loaded
+        if (rel === "") walked.loadedBefore++;
+        return;
+      }
       seen.add(real);
       entries = readdirSync(dir, { withFileTypes: true });
     } catch (error) {
@@ -114,21 +140,16 @@ function ruleFiles(root: string, set: RuleSet): string[] {
         }
       }
       if (isDir) walk(path, relPath);
+      // a dangling link keeps its own name as its key, and is then named as unreadable
       else if (ruleFile) {
-        // a dangling link keeps its own name as its key, and is then named as unreadable
-        let real = path;
-        try {
-          real = realpathSync(path);
-        } catch {}
-        if (seen.has(real)) continue;
-        seen.add(real);
-        found.push(relPath);
+        if (firstTime(seen, path)) found.push(relPath);
+        else walked.loadedBefore++;
       }
     }
   };
   walk(root, "");
   // by relative path, as before: the rules (and their alerts) keep the order they always had
-  return found.sort().map((f) => join(root, f));
+  for (const f of found.sort()) walked.files.push(join(root, f));
 }
 
 function reason(error: unknown): string {

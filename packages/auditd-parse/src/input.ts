@@ -1,4 +1,4 @@
-import { closeSync, createReadStream, fstatSync, openSync, read, readSync, statSync } from "node:fs";
+import { closeSync, createReadStream, fstatSync, openSync, read, readFileSync, readSync, type Stats, statSync } from "node:fs";
 import { basename } from "node:path";
 import { Readable } from "node:stream";
 import { setTimeout as delay } from "node:timers/promises";
@@ -34,6 +34,7 @@ export async function readInput(
 ): Promise<void> {
   let stream: Readable;
   if (file === "-") {
+    refuseStdin(stdin);
     stream = Readable.from(stdinChunks(stdin));
   } else {
     // opened here, so a file we may not read is one clear line (exit 66) before any stream exists
@@ -134,6 +135,39 @@ async function* stdinChunks(stdin: NodeJS.ReadableStream): AsyncGenerator<Buffer
   const gunzip = createGunzip({ chunkSize: CHUNK });
   Readable.from(all()).pipe(gunzip);
   yield* gunzip as AsyncIterable<Buffer>;
+}
+
+/** /dev/null's device number (major 1, minor 3) on Linux. */
+const DEV_NULL = (1 << 8) | 3;
+
+/**
+ * Throws the one-line NoInputError (exit 66) when the process's stdin (fd 0) holds no log to read: a directory
+ * (`< DIR`), or closed (`<&-`; Node puts /dev/null, opened read-write, in its place). Node's stream reads either
+ * as an empty log, so a `detect` gate fed the wrong thing passed over nothing (T25 #4). `< /dev/null` (read-only),
+ * a pipe, a FIFO, a socket and a file read as before. A stream that is not fd 0 (a caller's, a test's) is not
+ * looked at.
+ */
+function refuseStdin(stdin: NodeJS.ReadableStream): void {
+  if ((stdin as { fd?: unknown }).fd !== 0) return;
+  let st: Stats;
+  try {
+    st = fstatSync(0);
+  } catch (error) {
+    throw cannotRead("stdin", (error as NodeJS.ErrnoException).code ?? String(error));
+  }
+  const hint = "pass the log files, e.g. /var/log/audit/audit.log*, or one on stdin: auditd-parse < audit.log";
+  if (st.isDirectory()) throw new NoInputError("stdin is a directory", { hint });
+  if (st.isCharacterDevice() && st.rdev === DEV_NULL && openedReadWrite(0)) throw new NoInputError("stdin is closed", { hint });
+}
+
+/** Whether descriptor fd was opened read-write (Linux's /proc/self/fdinfo; false where there is none). */
+function openedReadWrite(fd: number): boolean {
+  try {
+    const flags = /^flags:\s*([0-7]+)$/m.exec(readFileSync(`/proc/self/fdinfo/${fd}`, "latin1"));
+    return flags !== null && (Number.parseInt(flags[1]!, 8) & 3) === 2;
+  } catch {
+    return false;
+  }
 }
 
 function cannotRead(file: string, code: string): NoInputError {

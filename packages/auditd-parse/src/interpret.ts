@@ -12,7 +12,7 @@ import { type IdNames, UNSET_ID } from "./ids";
 import { type ConstJson, constJson, JsonBytes, jsonString } from "./json";
 import { JsonCount } from "./json-count";
 import { EventBuffers, finishArgv, keepLostBytes, NAMES_LOCAL, NAMES_LOG, OpenEvent, setSummary } from "./open-event";
-import { type AuditRecord, Header, nodeRaw, nodeText, rawValuesOf, recordOf, startsWith, tokenize } from "./record";
+import { type AuditRecord, closesOwnParen, Header, nodeRaw, nodeText, rawValuesOf, recordOf, startsWith, tokenize } from "./record";
 import { interpreted, Layouts, RecordFlag, RecordTable } from "./record-table";
 import { decodeSockaddr, type Sockaddr } from "./sockaddr";
 import {
@@ -755,8 +755,12 @@ export class Interpreter implements EventBuilder<OpenEvent> {
         return -1;
       } else {
         while (pos < end && buf[pos] !== SPACE && buf[pos] !== cut) pos++;
-        // inside msg='…' a trailing ',' or ')' is not the value's, as the text path reads it ("addr=?," "res=success)")
-        if (nestedEnd >= 0 && pos > valueStart && (buf[pos - 1] === COMMA || buf[pos - 1] === RPAREN)) valueEnd = pos - 1;
+        // inside msg='…' a trailing ',' or ')' is not the value's, as the text path reads it ("addr=?," "res=success)"),
+        // unless the ')' closes the value's own '(' ("hostname=(null)")
+        if (nestedEnd >= 0 && pos > valueStart) {
+          c = buf[pos - 1]!;
+          if (c === COMMA || (c === RPAREN && !closesOwnParen(buf, valueStart, pos - 1))) valueEnd = pos - 1;
+        }
       }
       if (n + 5 > offsets.length) {
         const grown = new Int32Array(offsets.length * 2);

@@ -311,15 +311,40 @@ export function tokenize(
     }
     keys.push(key);
     // nested: "addr=?," and "res=success)" end in list punctuation; "grantors=pam_env,pam_unix" keeps its commas
+    // and "hostname=(null)" its own parenthesis
     let valueEnd = end;
-    if (nested) {
+    if (nested && valueEnd > pos) {
       c = s.charCodeAt(valueEnd - 1);
-      if ((c === COMMA || c === RPAREN) && valueEnd > pos) valueEnd--;
+      if (c === COMMA || (c === RPAREN && !closesOwnParenText(s, pos, valueEnd - 1))) valueEnd--;
     }
     values.push(s.slice(pos, valueEnd));
     pos = end;
   }
   return -1;
+}
+
+/**
+ * Whether a ')' at `last` closes a '(' of the value that starts at `from` ("(null)", "(none)"), rather than
+ * the old PAM form's list around the pairs ("res=success)", "terminal=(null))"): a '(' in [from, last) left open.
+ */
+export function closesOwnParen(buf: Uint8Array, from: number, last: number): boolean {
+  let depth = 0;
+  for (let i = from; i < last; i++) {
+    if (buf[i] === LPAREN) depth++;
+    else if (buf[i] === RPAREN && depth > 0) depth--;
+  }
+  return depth > 0;
+}
+
+/** closesOwnParen for the text path's string. */
+function closesOwnParenText(s: string, from: number, last: number): boolean {
+  let depth = 0;
+  for (let i = from; i < last; i++) {
+    const c = s.charCodeAt(i);
+    if (c === LPAREN) depth++;
+    else if (c === RPAREN && depth > 0) depth--;
+  }
+  return depth > 0;
 }
 
 /**

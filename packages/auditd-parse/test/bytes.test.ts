@@ -223,6 +223,37 @@ describe("byte path", () => {
     }
   }, 120_000);
 
+  it("reads (null) and (none) inside msg='…' as null, in every place, their closing parenthesis kept (T25 #5)", () => {
+    const fieldsOf = (type: string, body: string) => sameViaText(type, body).record.fields;
+    const login = (pairs: string) => fieldsOf("USER_LOGIN", `pid=3148 uid=0 auid=1000 ses=3 msg='${pairs}'`);
+    // first, middle, last before the closing quote, before res=; gdm writes hostname=(null) on every login
+    expect(login("hostname=(null) addr=? terminal=/dev/tty2 res=success")).toMatchObject({ hostname: null, terminal: "/dev/tty2" });
+    expect(login('op=login exe="/usr/libexec/gdm-session-worker" hostname=(none) addr=(null) terminal=tty2 res=success')).toMatchObject({
+      hostname: null,
+      addr: null,
+      terminal: "tty2",
+    });
+    expect(login("op=login acct=(null) exe=(null) terminal=(null) res=(null)")).toMatchObject({
+      acct: null,
+      exe: null,
+      terminal: null,
+      res: null,
+    });
+    // the old PAM form's list around the pairs still loses its own ')' and ','
+    expect(login("PAM: session open acct=root : (hostname=(null), addr=(none), terminal=(null))")).toMatchObject({
+      hostname: null,
+      addr: null,
+      terminal: null,
+    });
+    expect(login("PAM: x (hostname=h, addr=?, terminal=t)")).toMatchObject({ hostname: "h", addr: null, terminal: "t" });
+    // dbus-broker's USER_AVC denials
+    const avc = fieldsOf(
+      "USER_AVC",
+      "pid=1 uid=81 msg='avc:  denied  { send_msg } for msgtype=method_call interface=(null) member=Hello dest=(null) spid=1 tpid=2 tclass=dbus permissive=0 exe=\"/usr/bin/dbus-broker\" sauid=81'",
+    );
+    expect(avc).toMatchObject({ interface: null, dest: null, member: "Hello" });
+  });
+
   it("reads systemd's USER_AVC msg='avc:  denied  { start } for auid=… uid=…' on the byte path, as the text tokenizer does", () => {
     const outer = "pid=1 uid=0 auid=4294967295 ses=4294967295 subj=system_u:system_r:init_t:s0";
     const inner =

@@ -18,7 +18,7 @@ export function newDetectCommand(program: Command, runF: RunFn<DetectCommandOpti
       .description("run Sigma detection rules (SigmaHQ's Linux auditd set built in) over the events; one alert per match")
       .option(
         "--rules <path>",
-        "a Sigma rule file or a directory of them, repeatable: every one given is run (default: the built-in SigmaHQ auditd rules)",
+        "a Sigma rule file or a directory of them, repeatable: every one given is run, each file once by its real path (default: the built-in SigmaHQ auditd rules)",
         repeatedPath,
       )
       .option("--min-level <level>", "only alerts of this level or higher: informational, low, medium, high, critical")
