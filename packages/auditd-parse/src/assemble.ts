@@ -40,6 +40,8 @@ export interface PendingEvent {
   readonly shape: number;
   /** The assembler's wall-clock tick when the event last got a record (live input). */
   tick: number;
+  /** The assembler's record count at the event's last record: whether it is still getting records (young). */
+  lastRecord: number;
   /** Bytes the event holds (its records' JSON), for the bound on events held back for order. */
   readonly weight: number;
   /** Records added so far. */
@@ -94,6 +96,16 @@ const DENSE_RUN = 8;
 const MAX_HELD = 256;
 /** The same bound in bytes: a few runaway lines must not pile up behind an open event. */
 const MAX_HELD_BYTES = 4 << 20;
+/**
+ * An open event that got a record within this many records is still being written (the kernel writes an event's
+ * records together; other hosts' records may come between them): past MAX_HELD it is not the one completed, as it
+ * has not had the held events' time to get its records. Its host's event may begin late in log time behind a clock
+ * ahead of it, with hundreds of younger events held: cut then, its PROCTITLE and EOE became a second event under
+ * its id, counted nowhere (T25 #1).
+ */
+const YOUNG_RECORDS = 64;
+/** Held events past which even a young oldest open event is completed (spares): its records keep coming between others'. */
+const MAX_HELD_YOUNG = 2 * MAX_HELD;
 /**
  * With more events open than this (records of many events interleaved, or corrupt input), finding the
  * oldest of all for every completed event would cost more than one order for all hosts is worth: a completed
@@ -365,6 +377,7 @@ export class Assembler<E extends PendingEvent> {
 
   private addRecord(event: E, buf: Buffer, end: number): void {
     event.tick = this.ticks;
+    event.lastRecord = this.stats.records;
     const before = event.weight;
     if (!this.builder.record(event, this.header, buf, end)) this.stats.malformed++;
     this.openBytes += event.weight - before;
@@ -556,9 +569,11 @@ export class Assembler<E extends PendingEvent> {
       if (list[0]!.timeMs > oldest && !ordered) {
         // past the bound the host's oldest open event completes first, as release() does for all hosts: it has
         // had MAX_HELD later events' time to get its records, and the host's order holds (T21 #1)
-        const taken = this.takeHostOldest(node, oldest);
-        if (taken !== undefined) {
-          this.emit(taken);
+        const first = this.hostOldestOpen(node, oldest);
+        if (first !== undefined) {
+          if (this.spares(first, this.hostHeldCount, this.hostHeldBytes)) return;
+          this.takeHostOldest(node);
+          this.emit(first);
           oldest = this.hostOldestMs(node);
           continue;
         }
@@ -572,17 +587,29 @@ export class Assembler<E extends PendingEvent> {
     }
   }
 
-  /**
-   * Takes the host's open event of log time `oldestMs` out of `open` and its window, when one is (not `last`,
-   * which is not in `open` yet); the caller hands it over.
-   */
-  private takeHostOldest(node: string, oldestMs: number): E | undefined {
+  /** The host's open event of log time `oldestMs`, when one is in `open` (not `last`, which is not there yet). */
+  private hostOldestOpen(node: string, oldestMs: number): E | undefined {
     const w = this.windows.get(node);
-    if (w === undefined || w.byTime.oldestMs(this.open) !== oldestMs) return undefined;
-    const event = w.byTime.takeOldest(this.open) as E;
+    return w === undefined || w.byTime.oldestMs(this.open) !== oldestMs ? undefined : w.byTime.oldest(this.open);
+  }
+
+  /** Takes the host's oldest open event (hostOldestOpen) out of `open` and its window; the caller hands it over. */
+  private takeHostOldest(node: string): void {
+    const event = (this.windows.get(node) as NodeWindow<E>).byTime.takeOldest(this.open) as E;
     this.leaveWindow(event);
     this.openBytes -= event.weight;
-    return event;
+  }
+
+  /**
+   * Whether the oldest open event, to be completed for the held events' bound, is spared: still getting records
+   * (young), it has not had their time, and they wait for its EOE up to MAX_HELD_YOUNG (MAX_HELD_BYTES still holds,
+   * so memory stays as flat). Cut young past that, it is counted as split: its later records start a new part.
+   */
+  private spares(event: E, heldCount: number, heldBytes: number): boolean {
+    if (this.stats.records - event.lastRecord >= YOUNG_RECORDS) return false;
+    if (heldCount <= MAX_HELD_YOUNG && heldBytes <= MAX_HELD_BYTES) return true;
+    this.stats.split++;
+    return false;
   }
 
   /** The earliest log time of the host's open events (Infinity when none is), however many it has open. */
@@ -672,10 +699,12 @@ export class Assembler<E extends PendingEvent> {
     return oldest;
   }
 
+  /** Completes the oldest open event in log time (held events past their bound), unless it is spared. */
   private completeOldestInTime(): void {
     let event = this.last;
     for (const e of this.open) if (event === undefined || e.timeMs < event.timeMs) event = e;
     if (event === undefined) return;
+    if (this.spares(event, this.held.length, this.heldBytes)) return;
     if (event !== this.last) this.open.delete(event);
     this.complete(event);
   }

@@ -27,10 +27,15 @@ export class OpenByTime<E extends PendingEvent> {
     return Number.POSITIVE_INFINITY;
   }
 
+  /** The earliest entry still open, undefined when none is. */
+  oldest(open: ReadonlySet<E>): E | undefined {
+    return this.oldestMs(open) === Number.POSITIVE_INFINITY ? undefined : (this.events[0] as E);
+  }
+
   /** Takes the earliest entry still open out of the heap and out of `open`; undefined when none is. */
   takeOldest(open: Set<E>): E | undefined {
-    if (this.oldestMs(open) === Number.POSITIVE_INFINITY) return undefined;
-    const event = this.events[0] as E;
+    const event = this.oldest(open);
+    if (event === undefined) return undefined;
     open.delete(event);
     this.pop();
     return event;

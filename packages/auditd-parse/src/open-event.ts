@@ -81,6 +81,7 @@ export const NAMES_LOG = 2;
 
 export class OpenEvent implements PendingEvent {
   recordCount = 0;
+  lastRecord = 0;
   /** NAMES_LOCAL | NAMES_LOG: the passwd/group files, the log's own ENRICHED names, or both. */
   names = 0;
   /** Hex of the arguments (by index) and the proctitle whose bytes are not UTF-8 (see lostBytes). */

@@ -248,6 +248,32 @@ describe("the order events are handed over in", () => {
     expect(s.out.slice(0, 3)).toEqual(["1:1", "2:1", "3:1"]);
   });
 
+  it("an event still getting its records is not cut for them, though oldest in log time (T25 #1)", () => {
+    const s = streaming();
+    s.push(syscall(1, "100.000")); // no EOE: the next 256 wait behind it
+    for (let i = 2; i <= 257; i++) s.push(syscall(i, "100.500"), eoe(i, "100.500"));
+    // a host whose clock is behind begins an event older than all, and one more completes while it is written
+    s.push(`node=b ${syscall(9000, "99.000")}`, syscall(258, "100.500"), eoe(258, "100.500"));
+    expect(s.out).toEqual([]);
+    s.push(`node=b ${path(9000, "99.000")}`, `node=b ${eoe(9000, "99.000")}`);
+    // before: it was completed at its SYSCALL, and its PATH was a second event 9000 (split not counted); whole, it
+    // goes out first, then the one open since 100.000, as 257 are held behind it
+    expect(s.out.slice(0, 3)).toEqual(["9000:2", "1:1", "2:1"]);
+    expect(s.out).toHaveLength(259);
+    expect(s.parser.stats.split).toBe(0);
+  });
+
+  it("one whose records keep coming between others' is cut past 512 held, counted as split", () => {
+    const s = streaming();
+    const login = (serial: number) => `type=USER_LOGIN msg=audit(100.500:${serial}): pid=1 uid=0 res=success`;
+    s.push(syscall(1, "100.000"));
+    for (let i = 2; i <= 257; i++) s.push(syscall(i, "100.500"), eoe(i, "100.500"));
+    s.push(`node=b ${syscall(9000, "99.000")}`);
+    for (let i = 1000; i < 1300; i++) s.push(login(i), `node=b ${path(9000, "99.000")}`);
+    expect(s.parser.stats.split).toBe(1);
+    expect(s.out[0]).toBe("9000:257");
+  });
+
   it("nor more than 4 MiB of them", () => {
     const s = streaming();
     const big = ` comm="${"x".repeat(200_000)}"`;
@@ -309,7 +335,7 @@ function bareAssembler() {
   const out: Bare[] = [];
   const builder: EventBuilder<Bare> = {
     begin: (h, stamp, tick) => {
-      const event: Bare = { ...h, node: h.node, stamp, seq: 0, tick, weight: 0, recordCount: 0, reads: 0 };
+      const event: Bare = { ...h, node: h.node, stamp, seq: 0, tick, lastRecord: 0, weight: 0, recordCount: 0, reads: 0 };
       // counts the grouping's reads of the stamp (stampReads)
       Object.defineProperty(event, "stamp", {
         get: () => {
@@ -474,6 +500,27 @@ describe("each host's events in log-time order however many hosts are open (T20 
     parser.pushLine(`node=h13 ${eoe(14)}`);
     expect(host("h13")).toEqual(["h13 14", "h13 1102"]);
     expect(out).toHaveLength(2);
+  });
+
+  it("past 256 held for their hosts, an event still getting its records is not the one cut (T25 #1)", () => {
+    const { out, parser, host } = manyOpen();
+    for (let i = 2000; i < 2256; i++) {
+      const node = `node=h${1 + (i % 64)} `;
+      parser.pushLine(node + syscall(i, "100.500"));
+      parser.pushLine(node + eoe(i, "100.500"));
+    }
+    // h0 begins an event older than its open one, another of its events completes meanwhile: 257 held
+    parser.pushLine(`node=h0 ${syscall(9000, "99.000")}`);
+    parser.pushLine(`node=h0 ${syscall(9001, "100.500")}`);
+    parser.pushLine(`node=h0 ${eoe(9001, "100.500")}`);
+    parser.pushLine(`node=h0 ${path(9000, "99.000")}`);
+    parser.pushLine(`node=h0 ${eoe(9000, "99.000")}`);
+    parser.end();
+    // before: ["h0 1", "h0 9000", "h0 9001", "h0 9000"], 9000 cut at its SYSCALL, its PATH a second event (h0 1 went
+    // first as ever: h0 silent for 256 records when 9000 began)
+    expect(host("h0")).toEqual(["h0 1", "h0 9000", "h0 9001"]);
+    expect(out).toHaveLength(70 + 256 + 2);
+    expect(parser.stats.split).toBe(0);
   });
 });
 

@@ -18,6 +18,7 @@ type Ev = {
   msDigits: number;
   shape: number;
   tick: number;
+  lastRecord: number;
   weight: number;
   recordCount: number;
 };
@@ -47,6 +48,7 @@ describe("OpenByTime with event objects reused", () => {
           msDigits: 0,
           shape: 0,
           tick: 0,
+          lastRecord: 0,
           weight: 0,
           recordCount: 0,
         };
