@@ -49,14 +49,15 @@ export function eventFilter(o: FilterOptions, ids: IdNames): ((event: AuditEvent
         ((e.auid === undefined || e.auid === "unset") && e.records.some((r) => matchesField(r.fields.acct, r.raw?.acct, users))),
     );
   }
-  for (const [field, values] of [
-    ["uid", o.uids],
-    ["auid", o.auids],
-    ["gid", o.gids],
+  // a pre-3.14 kernel's LOGIN names the login's auid `new auid=` (read as new-auid), as ausearch -ua matches it
+  for (const [field, values, names] of [
+    ["uid", o.uids, ["uid"]],
+    ["auid", o.auids, ["auid", "new-auid"]],
+    ["gid", o.gids, ["gid"]],
   ] as const) {
     if (!values?.length) continue;
     const wanted = new Set(values.flatMap((v) => (/^\d+$/.test(v) ? [v, field === "gid" ? ids.group(v) : ids.user(v)] : [v])));
-    tests.push((e) => e.records.some((r) => matchesField(r.fields[field], r.raw?.[field], wanted)));
+    tests.push((e) => e.records.some((r) => names.some((name) => matchesField(r.fields[name], r.raw?.[name], wanted))));
   }
   for (const [values, value] of [
     [o.pids, (e: AuditEvent) => e.pid],

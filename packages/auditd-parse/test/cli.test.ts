@@ -488,6 +488,15 @@ describe("filters ausearch users reach for", async () => {
     expect(await serials(["--auid", "alice"])).toEqual([21, 22, 23]);
     expect(await serials(["--gid", "1000"])).toEqual([22]);
   });
+  it("--auid finds a pre-3.14 kernel's LOGIN by its `new auid=`, as ausearch -ua does (T26 #3)", async () => {
+    const login =
+      "type=LOGIN msg=audit(1700000004.000:24): login pid=900 uid=0 old auid=4294967295 new auid=1000 old ses=4294967295 new ses=7";
+    for (const auid of ["1000", "alice"]) {
+      const r = await run(["--auid", auid, "--passwd", passwd], `${login}\n`);
+      expect(r.code, r.stderr).toBe(0);
+      expect(JSON.parse(r.stdout)).toMatchObject({ serial: 24, auid: "alice", ses: "7" });
+    }
+  });
   it("--pid, --ppid, --comm, --exe, --file, --node, --event, --terminal, --success", { timeout: 120_000 }, async () => {
     expect(await serials(["--pid", "12"])).toEqual([22]);
     expect(await serials(["--ppid", "10"])).toEqual([21]);
