@@ -147,7 +147,7 @@ const DEV_NULL = (1 << 8) | 3;
  * a pipe, a FIFO, a socket and a file read as before. A stream that is not fd 0 (a caller's, a test's) is not
  * looked at.
  */
-function refuseStdin(stdin: NodeJS.ReadableStream): void {
+export function refuseStdin(stdin: NodeJS.ReadableStream): void {
   if ((stdin as { fd?: unknown }).fd !== 0) return;
   let st: Stats;
   try {

@@ -58,7 +58,8 @@ describe("finding 4: stdin that holds no log (a directory, closed) is no input, 
   it("`detect --json < DIR` and `auditd-parse - < DIR`: one line naming stdin, exit 66, no output (was exit 0: a gate passed)", () => {
     const dir = openSync(mkdtempSync(join(tmpdir(), "auditd-parse-t25-")), "r");
     try {
-      for (const args of [["detect", "--json"], ["-"]]) {
+      // plugin reads stdin itself (auditd's feed): the same (T26 #4)
+      for (const args of [["detect", "--json"], ["-"], ["plugin"], ["plugin", "--detect"]]) {
         const r = spawned(args, dir);
         expect([r.status, r.stdout, r.stderr.trim().split("\n")], args.join(" ")).toEqual([
           66,
@@ -72,8 +73,10 @@ describe("finding 4: stdin that holds no log (a directory, closed) is no input, 
   }, 60_000);
 
   it("`detect <&-` (stdin closed) is exit 66 too; `< /dev/null` is still an empty log, exit 0", () => {
-    const closed = spawned(["detect"], "closed");
-    expect([closed.status, closed.stderr.trim()]).toEqual([66, expect.stringMatching(/^auditd-parse: stdin is closed /)]);
+    for (const args of [["detect"], ["plugin"]]) {
+      const closed = spawned(args, "closed");
+      expect([closed.status, closed.stderr.trim()], args.join(" ")).toEqual([66, expect.stringMatching(/^auditd-parse: stdin is closed /)]);
+    }
     const empty = spawned(["detect", "--json"], "ignore");
     expect([empty.status, empty.stdout, empty.stderr]).toEqual([0, "", ""]);
   }, 60_000);

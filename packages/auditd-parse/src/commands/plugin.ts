@@ -4,6 +4,7 @@ import { ExitCode } from "@opsguard/core/exit";
 import type { IOStreams } from "@opsguard/core/iostreams";
 import { DETECT_BOUNDS } from "../assemble";
 import { loadAuditdConfig } from "../config";
+import { refuseStdin } from "../input";
 import { Output } from "../output";
 import { AuditParser } from "../parser";
 import { summarize } from "../pipeline";
@@ -45,6 +46,8 @@ export async function runPluginCommand({ ctx, flags }: PluginCommandOptions, io:
     throw new UsageError("--rules and --min-level need --detect", { hint: "add --detect" });
   if (!["ndjson", "ecs"].includes(flags.format ?? "ndjson"))
     throw new UsageError(`plugin --format ${flags.format} is not supported`, { hint: "use ndjson or ecs" });
+  // a directory or closed stdin is no audisp feed: exit 66 before the output is opened, as every command (T26 #4)
+  refuseStdin(io.stdin);
   const ecs = flags.format === "ecs" ? await import("../ecs") : undefined;
   // the Sigma machinery is a lazily loaded chunk (lazy-detect.ts), as in the pipeline
   const detect = flags.detect ? await import("../lazy-detect") : undefined;
