@@ -91,7 +91,8 @@ const KEEP_RECENT = 4;
 const DENSE_RUN = 8;
 /**
  * Completed events held back behind an older one still open, at most; past it the oldest open event is
- * completed (its records have had this many later events' time to arrive), so memory stays flat.
+ * completed (its records have had this many later events' time to arrive, unless it is still getting them:
+ * YOUNG_RECORDS), so memory stays flat.
  */
 const MAX_HELD = 256;
 /** The same bound in bytes: a few runaway lines must not pile up behind an open event. */
@@ -567,8 +568,8 @@ export class Assembler<E extends PendingEvent> {
       const over = this.hostHeldCount > MAX_HELD || this.hostHeldBytes > MAX_HELD_BYTES;
       if (list[0]!.timeMs > oldest && !over) return;
       if (list[0]!.timeMs > oldest && !ordered) {
-        // past the bound the host's oldest open event completes first, as release() does for all hosts: it has
-        // had MAX_HELD later events' time to get its records, and the host's order holds (T21 #1)
+        // past the bound the host's oldest open event completes first, as release() does for all hosts (unless it
+        // is still getting records: spares), and the host's order holds (T21 #1)
         const first = this.hostOldestOpen(node, oldest);
         if (first !== undefined) {
           if (this.spares(first, this.hostHeldCount, this.hostHeldBytes)) return;
