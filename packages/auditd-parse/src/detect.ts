@@ -85,14 +85,19 @@ interface RuleWalk {
   loadedBefore: number;
 }
 
-/** Whether `path`'s real path (a dangling link's own) is not in `seen` yet; it is then. */
+/**
+ * Whether the file at `path` is not in `seen` yet; it is then. A file is known by its device and inode, so a
+ * symbolic or hard link to a file already loaded (T26: a hard link ran every rule twice) is the same file; a path
+ * that cannot be stat'ed (a dangling link) by its own name, and is then named as unreadable when read.
+ */
 function firstTime(seen: Set<string>, path: string): boolean {
-  let real = path;
+  let key = path;
   try {
-    real = realpathSync(path);
+    const st = statSync(path, { bigint: true });
+    key = `file ${st.dev}:${st.ino}`;
   } catch {}
-  if (seen.has(real)) return false;
-  seen.add(real);
+  if (seen.has(key)) return false;
+  seen.add(key);
   return true;
 }
 

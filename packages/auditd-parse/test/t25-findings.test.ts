@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { closeSync, mkdirSync, mkdtempSync, openSync, symlinkSync, writeFileSync } from "node:fs";
+import { closeSync, linkSync, mkdirSync, mkdtempSync, openSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -105,7 +105,7 @@ describe("finding 6: a rule file reached twice through --rules runs once, by its
     "",
   ].join("\n");
 
-  it("one alert for `F F`, `D D`, `F ./x/../F`, `D D/F` and a link to F elsewhere (each gave two); a broken file named once", async () => {
+  it("one alert for `F F`, `D D`, `F ./x/../F`, `D D/F` and a symbolic or hard link to F elsewhere (each gave two); a broken file named once", async () => {
     const root = mkdtempSync(join(tmpdir(), "auditd-parse-t25-rules-"));
     const dir = join(root, "rules");
     const other = join(root, "other");
@@ -114,6 +114,9 @@ describe("finding 6: a rule file reached twice through --rules runs once, by its
     const file = join(dir, "whoami.yml");
     writeFileSync(file, whoami);
     symlinkSync(file, join(other, "alias.yml"));
+    const hard = join(root, "hard");
+    mkdirSync(hard);
+    linkSync(file, join(hard, "same.yml"));
     for (const paths of [
       [file, file],
       [dir, dir],
@@ -121,6 +124,8 @@ describe("finding 6: a rule file reached twice through --rules runs once, by its
       [dir, file],
       [file, dir],
       [file, other],
+      [file, join(hard, "same.yml")],
+      [hard, dir],
     ]) {
       const r = await run(["detect", "--json", ...paths.flatMap((p) => ["--rules", p]), "-"], log);
       const titles = r.stdout
