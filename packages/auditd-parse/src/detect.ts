@@ -103,8 +103,8 @@ function firstTime(seen: Set<string>, path: string): boolean {
 
 /**
  * The .yml/.yaml files under `root` into walked.files, by relative path. Symlinks are followed (a rules checkout
- * may link a shared directory in), but each directory and each file by its real path once (`seen`, shared by every
- * --rules): a link back up (`sub/up -> ..`) is not walked again, where readdir's recursive walk followed it 40
+ * may link a shared directory in), but each directory by its real path and each file by its inode once (`seen`,
+ * shared by every --rules): a link back up (`sub/up -> ..`) is not walked again, where readdir's recursive walk followed it 40
  * levels and loaded every rule 41 times. Hand-written (a dozen lines) because a directory that cannot be listed
  * must become a named failure in the set, not an end.
  */
