@@ -37,6 +37,8 @@ export async function readInput(
     refuseStdin(stdin);
     stream = Readable.from(stdinChunks(stdin));
   } else {
+    // /dev/stdin names the run's stdin: a closed or write-only one is refused as "-" is (T26), not read as empty
+    if (STDIN_NAMES.has(file)) refuseStdin(stdin);
     // opened here, so a file we may not read is one clear line (exit 66) before any stream exists
     const fd = openReadable(file);
     const gzip = file.endsWith(".gz") || isGzip(fd);
@@ -157,16 +159,23 @@ export function refuseStdin(stdin: NodeJS.ReadableStream): void {
   }
   const hint = "pass the log files, e.g. /var/log/audit/audit.log*, or one on stdin: auditd-parse < audit.log";
   if (st.isDirectory()) throw new NoInputError("stdin is a directory", { hint });
-  if (st.isCharacterDevice() && st.rdev === DEV_NULL && openedReadWrite(0)) throw new NoInputError("stdin is closed", { hint });
+  const mode = accessMode(0);
+  if (mode === O_WRONLY) throw new NoInputError("stdin is open for writing only", { hint });
+  if (st.isCharacterDevice() && st.rdev === DEV_NULL && mode === O_RDWR) throw new NoInputError("stdin is closed", { hint });
 }
 
-/** Whether descriptor fd was opened read-write (Linux's /proc/self/fdinfo; false where there is none). */
-function openedReadWrite(fd: number): boolean {
+const O_WRONLY = 1;
+const O_RDWR = 2;
+/** The names by which a path is the run's own stdin. */
+const STDIN_NAMES = new Set(["/dev/stdin", "/dev/fd/0", "/proc/self/fd/0"]);
+
+/** How descriptor fd was opened: O_RDONLY 0, O_WRONLY 1, O_RDWR 2 (Linux's /proc/self/fdinfo; undefined where there is none). */
+function accessMode(fd: number): number | undefined {
   try {
     const flags = /^flags:\s*([0-7]+)$/m.exec(readFileSync(`/proc/self/fdinfo/${fd}`, "latin1"));
-    return flags !== null && (Number.parseInt(flags[1]!, 8) & 3) === 2;
+    return flags === null ? undefined : Number.parseInt(flags[1]!, 8) & 3;
   } catch {
-    return false;
+    return undefined;
   }
 }
 

@@ -73,12 +73,32 @@ describe("finding 4: stdin that holds no log (a directory, closed) is no input, 
   }, 60_000);
 
   it("`detect <&-` (stdin closed) is exit 66 too; `< /dev/null` is still an empty log, exit 0", () => {
-    for (const args of [["detect"], ["plugin"]]) {
+    // named as /dev/stdin, the same stdin (T26 #4: read as an empty log, exit 0)
+    for (const args of [["detect"], ["plugin"], ["/dev/stdin"], ["detect", "/dev/fd/0"]]) {
       const closed = spawned(args, "closed");
       expect([closed.status, closed.stderr.trim()], args.join(" ")).toEqual([66, expect.stringMatching(/^auditd-parse: stdin is closed /)]);
     }
     const empty = spawned(["detect", "--json"], "ignore");
     expect([empty.status, empty.stdout, empty.stderr]).toEqual([0, "", ""]);
+    const named = spawned(["/dev/stdin"], "ignore");
+    expect([named.status, named.stdout, named.stderr]).toEqual([0, "", ""]);
+  }, 60_000);
+
+  it("stdin open for writing only (`0>FILE`) says so, exit 66 (T26 #4: `cannot read -: EBADF` and root-only advice)", () => {
+    const file = join(mkdtempSync(join(tmpdir(), "auditd-parse-t26-")), "out");
+    const fd = openSync(file, "w");
+    try {
+      for (const args of [[], ["/dev/stdin"], ["sessions"]]) {
+        const r = spawned(args, fd);
+        expect([r.status, r.stdout, r.stderr.trim().split("\n")], args.join(" ")).toEqual([
+          66,
+          "",
+          [expect.stringMatching(/^auditd-parse: stdin is open for writing only \(pass the log files/)],
+        ]);
+      }
+    } finally {
+      closeSync(fd);
+    }
   }, 60_000);
 });
 
