@@ -172,8 +172,8 @@ await Promise.all(
  * A chunk may also be a third-party package that the bin's code reaches only through `await import("name")`,
  * by name in opsguard.chunks: core's YAML parser, loaded for a YAML config only, which the plain parse never
  * runs, yet V8 parsed its 115 KB at every start (~5% of auditd-parse's start-up instructions, issue 23, Round 26).
- * Not ora (core's spinner): the chalk the bin hands it lacks the styles ora calls (chalk's side effects are
- * tree-shaken from what the bin itself uses), so a spinner threw.
+ * Not ora (core's spinner, on a terminal): built so, its first frame threw a TypeError on the chalk the bin
+ * handed it (`chalk[color]` not a function; not looked into further).
  */
 async function buildWithChunks(options, chunks, name, dir) {
   // 1. what the bin holds without its chunks; and where each chunk named as a package resolves
