@@ -6,6 +6,7 @@ import { spawnSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
 import { brotliCompressSync } from "node:zlib";
 import { build } from "esbuild";
 
@@ -119,7 +120,8 @@ await Promise.all(
       ...Object.values(pkg.bin ?? {}).map((out) => [out, pkg.opsguard?.entry ?? "src/cli.ts"]),
       ...Object.entries(pkg.opsguard?.bundles ?? {}),
     ];
-    const chunks = (pkg.opsguard?.chunks ?? []).map((src) => join(dir, src));
+    // a source file of the package by its path, a third-party package by its name (see buildWithChunks)
+    const chunks = (pkg.opsguard?.chunks ?? []).map((src) => (isPackageName(src) ? src : join(dir, src)));
     for (const [out, entry] of bundles) {
       const options = {
         ...shared,
@@ -167,27 +169,44 @@ await Promise.all(
  * (build-shims/lazy-chunk.js). One file still: npm's bin and the single executable (.deb) need nothing more.
  * A module the bin has anyway (core's errors …) is not copied into the chunk but handed to it by the bin, so
  * there is one of each class; a module only chunks use is copied into each chunk that uses it.
+ * A chunk may also be a third-party package that the bin's code reaches only through `await import("name")`,
+ * by name in opsguard.chunks: core's YAML parser, loaded for a YAML config only, which the plain parse never
+ * runs, yet V8 parsed its 115 KB at every start (~5% of auditd-parse's start-up instructions, issue 23, Round 26).
+ * Not ora (core's spinner, on a terminal): built so, its first frame threw a TypeError on the chalk the bin
+ * handed it (`chalk[color]` not a function; not looked into further).
  */
 async function buildWithChunks(options, chunks, name, dir) {
-  // 1. what the bin holds without its chunks
-  const bare = await build({ ...options, write: false, metafile: true, plugins: [...options.plugins, chunkEntries(chunks, () => "")] });
+  // 1. what the bin holds without its chunks; and where each chunk named as a package resolves
+  const paths = chunks.map((chunk) => (isPackageName(chunk) ? undefined : chunk));
+  const bare = await build({
+    ...options,
+    write: false,
+    metafile: true,
+    plugins: [...options.plugins, chunkEntries(chunks, paths, () => "")],
+  });
+  const missing = chunks.find((_, i) => paths[i] === undefined);
+  if (missing !== undefined) throw new Error(`${options.outfile}: chunk ${missing} is not imported by the bin's code`);
   const inBin = new Set(Object.keys(bare.metafile.inputs).map((p) => resolve(p)));
   // 2. each chunk on its own, taking from the bin what the bin holds
-  const built = await Promise.all(chunks.map((chunk) => buildChunk(chunk, options, inBin)));
+  const built = await Promise.all(paths.map((path, i) => buildChunk(path, options, inBin, isPackageName(chunks[i]))));
   // 3. the bin, each chunk's import() reaching a loader with the chunk's code as a placeholder
   const marker = (i) => `__OPSGUARD_CHUNK_${i}__`;
-  const loader = (chunk) => {
-    const i = chunks.indexOf(chunk);
+  const loader = (path) => {
+    const i = paths.indexOf(path);
     const { exports, host } = built[i];
+    const named = exports.filter((e) => e !== "default");
+    const label = isPackageName(chunks[i]) ? chunks[i] : relative(dir, path);
     return [
       `import { hostModule, loadChunk } from ${JSON.stringify(join(root, "scripts/build-shims/lazy-chunk.js"))};`,
       ...host.map((path, h) => `import * as h${h} from ${JSON.stringify(path)};`),
       `function source() { return ${JSON.stringify(marker(i))}; }`,
-      `const chunk = loadChunk(source, [${host.map((_, h) => `hostModule(h${h})`).join(", ")}], ${JSON.stringify(`${name}/${relative(dir, chunk)}`)});`,
-      `export const { ${exports.join(", ")} } = chunk;`,
+      `const chunk = loadChunk(source, [${host.map((_, h) => `hostModule(h${h})`).join(", ")}], ${JSON.stringify(`${name}/${label}`)});`,
+      `export const { ${named.join(", ")} } = chunk;`,
+      // an ES module's default export, or a CommonJS module's exports object, as import() of it gives
+      ...(exports.includes("default") ? ["export default chunk.__esModule ? chunk.default : chunk;"] : []),
     ].join("\n");
   };
-  const result = await build({ ...options, write: false, plugins: [...options.plugins, chunkEntries(chunks, loader)] });
+  const result = await build({ ...options, write: false, plugins: [...options.plugins, chunkEntries(chunks, paths, loader)] });
   let text = result.outputFiles[0].text;
   built.forEach(({ code }, i) => {
     const quoted = JSON.stringify(marker(i));
@@ -215,15 +234,29 @@ function resolveAsUsual(b, args, marker) {
   });
 }
 
-/** Resolves each chunk's entry (an import() of it) to a module made by `contents(entryPath)`. */
-function chunkEntries(chunks, contents) {
+/** A chunk named as a package ("yaml", "@scope/name"), not as a source file of the package. */
+function isPackageName(chunk) {
+  return /^(@[a-z0-9][\w.-]*\/)?[a-z0-9][\w.-]*$/.test(chunk) && !/\.[cm]?[jt]s$/.test(chunk);
+}
+
+/**
+ * Resolves each chunk's entry (an import() of it) to a module made by `contents(entryPath)`. `paths` holds each
+ * chunk's entry path, found here for a chunk named as a package (its import as the bin's code resolves it).
+ */
+function chunkEntries(chunks, paths, contents) {
   return {
     name: "chunk-entries",
     setup(b) {
       b.onResolve({ filter: /.*/ }, async (args) => {
         if (args.pluginData?.chunkEntries || args.kind === "entry-point") return undefined;
         const r = await resolveAsUsual(b, args, "chunkEntries");
-        return chunks.includes(r.path) ? { path: r.path, namespace: "chunk-entry" } : undefined;
+        const byName = chunks.indexOf(args.path);
+        if (byName >= 0 && isPackageName(args.path)) {
+          if (paths[byName] !== undefined && paths[byName] !== r.path)
+            throw new Error(`chunk ${args.path}: resolves to both ${paths[byName]} and ${r.path}`);
+          paths[byName] = r.path;
+        }
+        return paths.includes(r.path) ? { path: r.path, namespace: "chunk-entry" } : undefined;
       });
       b.onLoad({ filter: /.*/, namespace: "chunk-entry" }, ({ path }) => ({
         contents: contents(path),
@@ -238,7 +271,7 @@ function chunkEntries(chunks, contents) {
  * One chunk as a CommonJS module body: its code, its entry's export names, and the bin's modules it uses (host:
  * their paths, in the order the loader passes them as `__opsguardHost`).
  */
-async function buildChunk(chunk, options, inBin) {
+async function buildChunk(chunk, options, inBin, isPackage) {
   const host = [];
   const fromBin = {
     name: "from-bin",
@@ -257,12 +290,22 @@ async function buildChunk(chunk, options, inBin) {
     },
   };
   const { banner: _banner, outfile: _outfile, ...rest } = options;
-  const [result, names] = await Promise.all([
+  const [result, exports] = await Promise.all([
     build({ ...rest, entryPoints: [chunk], write: false, plugins: [...options.plugins, fromBin] }),
-    // the entry's own export list (its named exports: an `export *` would hide them)
-    build({ entryPoints: [chunk], bundle: false, format: "esm", write: false, metafile: true, outfile: "chunk.js", logLevel: "warning" }),
+    // a package's exports as node's import() gives them (a CommonJS one's too); a source file's own export list
+    // (its named exports: an `export *` would hide them)
+    isPackage
+      ? import(pathToFileURL(chunk).href).then((namespace) => Object.keys(namespace))
+      : build({
+          entryPoints: [chunk],
+          bundle: false,
+          format: "esm",
+          write: false,
+          metafile: true,
+          outfile: "chunk.js",
+          logLevel: "warning",
+        }).then((names) => Object.values(names.metafile.outputs)[0].exports),
   ]);
-  const exports = Object.values(names.metafile.outputs)[0].exports;
   if (exports.length === 0) throw new Error(`${chunk}: a chunk's entry must name its exports (export { … } from …)`);
   return { code: result.outputFiles[0].text, exports, host };
 }

@@ -1,5 +1,7 @@
 import { spawnSync } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 
 // The built bin carries detect's Sigma machinery and the ECS mapping as lazily loaded chunks (package.json's
@@ -10,9 +12,11 @@ const BUNDLE = new URL("../dist/auditd-parse.cjs", import.meta.url).pathname;
 const WEB_RCE = new URL("sigma/cases/lnx_auditd_web_rce/hit.log", import.meta.url).pathname;
 const EXEC = new URL("golden/exec.log", import.meta.url).pathname;
 
-function run(args: string[]) {
+function run(args: string[], cwd?: string) {
   if (!existsSync(BUNDLE)) throw new Error(`${BUNDLE} is missing: run "node scripts/build.mjs auditd-parse" first`);
-  const r = spawnSync(process.execPath, [BUNDLE, ...args], { encoding: "utf8", env: { ...process.env, NO_COLOR: "1" } });
+  const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: "1" };
+  delete env.AUDITD_PARSE_CONFIG;
+  const r = spawnSync(process.execPath, [BUNDLE, ...args], { encoding: "utf8", env, cwd });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -52,5 +56,30 @@ describe("the bin's lazily loaded chunks", () => {
       .map((l) => JSON.parse(l) as { ecs?: { version?: string } });
     expect(docs).toHaveLength(events.length);
     expect(docs.every((d) => typeof d.ecs?.version === "string")).toBe(true);
+  });
+
+  // core reads a YAML config with the yaml package, which the plain parse never runs (a JSON config, or none, is
+  // the usual case): a chunk too, named by package (issue 23, Round 26: ~5% of the bin's start-up instructions)
+  it("reads a YAML config through the yaml chunk: yaml's code is not in the bin's text; its errors keep line and column", () => {
+    const text = readFileSync(BUNDLE, "latin1");
+    expect(text).not.toContain("Implicit keys need to be on a single line");
+    const dir = mkdtempSync(join(tmpdir(), "auditd-parse-yaml-"));
+    try {
+      writeFileSync(join(dir, ".auditd-parserc"), "# a YAML config\npasswd: /nonexistent/passwd\n");
+      const missing = run([EXEC], dir);
+      expect(missing.code).toBe(78);
+      expect(missing.stderr).toContain("/nonexistent/passwd");
+      writeFileSync(join(dir, ".auditd-parserc"), "windowMs: [3000\n");
+      const bad = run([EXEC], dir);
+      expect(bad.code).toBe(78);
+      expect(bad.stderr).toMatch(/cannot parse config file .*\.auditd-parserc: .* at line 2, column 1/);
+      expect(bad.stderr.trim().split("\n")).toHaveLength(1);
+      writeFileSync(join(dir, ".auditd-parserc"), "windowMs: 3000\n");
+      const ok = run([EXEC], dir);
+      expect(ok.code, ok.stderr).toBe(0);
+      expect(ok.stdout).toBe(run([EXEC]).stdout);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { IsoTime, isoSecond } from "../src/event-json";
 import { JsonBytes } from "../src/json";
 
@@ -38,6 +38,29 @@ describe("isoSecond", () => {
       t.write(w, ms);
       expect(w.buf.toString("latin1", 0, w.length)).toBe(JSON.stringify(new Date(ms).toISOString()));
       expect(t.text(ms)).toBe(new Date(ms).toISOString());
+    }
+  });
+
+  it("makes a second's date part once while 40 hosts' clocks, seconds apart, take turns (issue 23)", () => {
+    const t = new IsoTime();
+    const w = new JsonBytes(16);
+    // 40 hosts, each clock 0-239 s off the others, one event each in turn, each host's clock ticking every 10 turns
+    const offsets = Array.from({ length: 40 }, (_, h) => (h * 97) % 240);
+    const write = vi.spyOn(Buffer.prototype, "write");
+    try {
+      const seconds = new Set<number>();
+      for (let turn = 0; turn < 50; turn++)
+        for (const offset of offsets) {
+          const ms = 1764990000000 + (offset + Math.floor(turn / 10)) * 1000 + turn;
+          seconds.add(Math.floor(ms / 1000));
+          w.reset();
+          t.write(w, ms);
+          expect(w.buf.toString("latin1", 0, w.length)).toBe(JSON.stringify(new Date(ms).toISOString()));
+        }
+      // once a second in use, not again at each turn (with 8 kept seconds: once an event, 2,000 times)
+      expect(write.mock.calls.length).toBe(seconds.size);
+    } finally {
+      write.mockRestore();
     }
   });
 });
