@@ -22,12 +22,12 @@ export function detectRules(flags: ParseFlags, ctx: CliContext): RuleSet | null 
     // the list is a check of the rules too: a failed one is not a clean list (each is in it, FAILED)
     const none = noRule(set);
     if (none !== undefined) throw none;
-    if (set.failed.length > 0) throw compileFailures(set);
+    if (set.failed.length > 0) throw compileFailures(set, true);
     return null;
   }
   for (const p of set.failed) {
     if (p.unread) ctx.log.error(`rule file ${p.source} ${p.reason}: its rules are not run`);
-    else ctx.log.error(`rule ${p.rule} (${p.source}) cannot be compiled: ${p.reason}`);
+    else ctx.log.error(`${p.rule === p.source ? `rule file ${p.source}` : `rule ${p.rule} (${p.source})`} cannot be compiled: ${p.reason}`);
   }
   for (const p of set.skipped) ctx.log.info(`rule ${p.rule} (${p.source}) skipped: ${p.reason}`);
   // two rules under one id would give alerts no one can tell apart
@@ -54,9 +54,13 @@ function noRule(set: RuleSet): NoInputError | undefined {
   );
 }
 
-function compileFailures(set: RuleSet): DataError {
+/** listing: --list-rules, which lists the failures (FAILED) and writes no alerts. */
+function compileFailures(set: RuleSet, listing = false): DataError {
+  const failed = `${set.failed.length} rule file(s) or rule(s) could not be read or compiled`;
   return new DataError(
-    `${set.failed.length} rule file(s) or rule(s) could not be read or compiled (named above): the alerts cover the other ${set.rules.length}`,
+    listing
+      ? `${failed} (listed FAILED): the other ${set.rules.length} can run`
+      : `${failed} (named above): the alerts cover the other ${set.rules.length}`,
     { hint: "fix or remove those rules" },
   );
 }

@@ -339,7 +339,8 @@ export function listRules(set: RuleSet, json: boolean): string[] {
   }
   return [
     ...set.rules.map((r) => escapeControls(`${r.level.padEnd(13)} ${r.id}  ${r.title}  (${r.author ?? "no author"}; ${r.source})`)),
-    ...set.failed.map((p) => escapeControls(`FAILED        ${p.rule}  ${p.reason}  (${p.source})`)),
+    // a file that could not be read as rules is named once (its rule is the file)
+    ...set.failed.map((p) => escapeControls(`FAILED        ${p.rule}  ${p.reason}${p.rule === p.source ? "" : `  (${p.source})`}`)),
     ...set.skipped.map((p) => escapeControls(`skipped       ${p.rule}  ${p.reason}  (${p.source})`)),
   ];
 }

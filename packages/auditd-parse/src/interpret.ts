@@ -12,11 +12,12 @@ import { type IdNames, UNSET_ID } from "./ids";
 import { type ConstJson, constJson, JsonBytes, jsonString } from "./json";
 import { JsonCount } from "./json-count";
 import { EventBuffers, finishArgv, keepLostBytes, NAMES_LOCAL, NAMES_LOG, OpenEvent, setSummary } from "./open-event";
-import { type AuditRecord, closesOwnParen, Header, nodeRaw, nodeText, rawValuesOf, recordOf, startsWith, tokenize } from "./record";
+import { type AuditRecord, endsListBytes, Header, nodeRaw, nodeText, rawValuesOf, recordOf, startsWith, tokenize } from "./record";
 import { interpreted, Layouts, RecordFlag, RecordTable } from "./record-table";
 import { decodeSockaddr, type Sockaddr } from "./sockaddr";
 import {
   argAt,
+  argHex,
   argJson,
   bytesAre,
   decodeArg,
@@ -29,8 +30,9 @@ import {
   isNullishAt,
   isNumeric,
   keyList,
+  lostAt,
   lostBytes,
-  lostQuoted,
+  lostValue,
   proctitleJson,
   proctitleParts,
   quotedHex,
@@ -210,29 +212,30 @@ export class Interpreter implements EventBuilder<OpenEvent> {
   /** The head of the event being handed over. */
   private readonly head = new JsonBytes(4096);
   /** arch= values by their bytes: the name (undefined when unknown) and the JSON written. */
-  private readonly arches = new ByteNames((value) => {
+  private readonly arches = new ByteNames((value, buf, from, to) => {
     const arch = archName(value);
     const text = arch ?? value;
-    return { arch, text, written: constJson(jsonString(text)), same: text === value };
+    return { arch, text, written: constJson(jsonString(text)), same: text === value, lost: lostAt(buf, from, to) };
   }, 256);
   /** key= values by their bytes as written, quotes and all: the list of keys and the JSON written. */
-  private readonly keyLists = new ByteNames((written) => {
+  private readonly keyLists = new ByteNames((written, buf, from, to) => {
     const quoted = written.length >= 2 && written.charCodeAt(0) === 34 && written.charCodeAt(written.length - 1) === 34;
     const value = quoted ? written.slice(1, -1) : written;
     const list = keyList(value, quoted);
     const text = list.join(",");
-    return { list, written: constJson(jsonString(text)), same: text === value };
+    const lost = quoted ? lostAt(buf, from + 1, to - 1) : lostAt(buf, from, to);
+    return { list, written: constJson(jsonString(text)), same: text === value, lost };
   });
   /** saddr= values by their bytes: the address (undefined when it is not hex) and the JSON written. */
-  private readonly saddrs = new ByteNames((value) => {
+  private readonly saddrs = new ByteNames((value, buf, from, to) => {
     const decoded: Sockaddr | undefined = decodeSockaddr(value);
     const written = constJson(decoded === undefined ? jsonString(value) : JSON.stringify(decoded));
-    return { decoded, written, same: decoded === undefined };
+    return { decoded, written, same: decoded === undefined, lost: lostAt(buf, from, to) };
   });
   /** The words before an AVC's first pair (`avc:  denied  { read } for  `) by their bytes: see avcWordsEnd. */
   private readonly avcTexts = new ByteNames(avcText, 256);
   /** Readings of values by their bytes, per kind that depends on the value alone. */
-  private readonly readings: (ByteNames<Reading & { written: ConstJson }> | undefined)[] = [];
+  private readonly readings: (ByteNames<Reading & { written: ConstJson; lost: string | undefined }> | undefined)[] = [];
   private fieldCount = 0;
   private rawCount = 0;
   /** Counts records (and ENRICHED parts), so a name written twice in one is seen (FieldInfo.seen). */
@@ -297,9 +300,9 @@ export class Interpreter implements EventBuilder<OpenEvent> {
     this.lineAlone = this.linesOnly && !this.summaries;
     this.argvText = options.argvText ?? !this.lineAlone;
     for (const kind of VALUE_KINDS) {
-      this.readings[kind] = new ByteNames((value) => {
+      this.readings[kind] = new ByteNames((value, buf, from, to) => {
         const r = readingOf(kind, value);
-        return { ...r, written: constJson(r.json) };
+        return { ...r, written: constJson(r.json), lost: lostAt(buf, from, to) };
       });
     }
   }
@@ -640,6 +643,8 @@ export class Interpreter implements EventBuilder<OpenEvent> {
     let pos = from;
     // inside k='…': the closing quote, where the pairs end and the outer body goes on after
     let nestedEnd = -1;
+    // a '(' skipped inside it: the old PAM form's list, whose punctuation is not the values' (see endsList)
+    let listOpen = false;
     let end = to;
     let joined = false;
     this.nestedFrom = -1;
@@ -668,6 +673,7 @@ export class Interpreter implements EventBuilder<OpenEvent> {
       }
       // skipped between nested pairs, as the text path skips them (the old PAM form "(hostname=?, addr=?")
       if (nestedEnd >= 0 && (c === LPAREN || c === COMMA)) {
+        if (c === LPAREN) listOpen = true;
         pos++;
         continue;
       }
@@ -704,7 +710,12 @@ export class Interpreter implements EventBuilder<OpenEvent> {
           // goes to "text"; in the ENRICHED part, or one the text path reads otherwise, the record goes there
           if (
             nestedEnd >= 0
-              ? !this.keepWord(buf, keyStart, pos, true)
+              ? !this.keepWord(
+                  buf,
+                  keyStart,
+                  listOpen && buf[pos - 1] === RPAREN && endsListBytes(buf, keyStart, pos, end) ? pos - 1 : pos,
+                  true,
+                )
               : bodyTokens >= 0 || !wordsOk || !this.keepWord(buf, keyStart, pos, false)
           )
             return -1;
@@ -755,12 +766,9 @@ export class Interpreter implements EventBuilder<OpenEvent> {
         return -1;
       } else {
         while (pos < end && buf[pos] !== SPACE && buf[pos] !== cut) pos++;
-        // inside msg='…' a trailing ',' or ')' is not the value's, as the text path reads it ("addr=?," "res=success)"),
-        // unless the ')' closes the value's own '(' ("hostname=(null)")
-        if (nestedEnd >= 0 && pos > valueStart) {
-          c = buf[pos - 1]!;
-          if (c === COMMA || (c === RPAREN && !closesOwnParen(buf, valueStart, pos - 1))) valueEnd = pos - 1;
-        }
+        // in the old PAM form's list a trailing ',' or the list's closing ')' is not the value's, as the text path
+        // reads it ("addr=?," "res=success)"); elsewhere ("hostname=a)") and for its own '(' ("(null)") it is
+        if (listOpen && endsListBytes(buf, valueStart, pos, end)) valueEnd = pos - 1;
       }
       if (n + 5 > offsets.length) {
         const grown = new Int32Array(offsets.length * 2);
@@ -796,14 +804,13 @@ export class Interpreter implements EventBuilder<OpenEvent> {
   }
 
   /**
-   * Keeps buf[from, to), a word of the body (outer) or between the pairs of a msg='…' (nested), for the record's
-   * "text" as the text tokenizer collects it (nested: one `)` at its end dropped, an empty one skipped). False for
+   * Keeps buf[from, end), a word of the body (outer) or between the pairs of a msg='…' (nested), for the record's
+   * "text" as the text tokenizer collects it (nested: the caller has dropped the list's `)`, an empty one skipped). False for
    * a word it reads otherwise (`old`/`new` name the next pair; `(…)` joins the value before it; a first word
    * `avc:…` is an AVC's) or that needs escaping: that record stays on the text path.
    */
-  private keepWord(buf: Buffer, from: number, to: number, nested: boolean): boolean {
+  private keepWord(buf: Buffer, from: number, end: number, nested: boolean): boolean {
     if (this.nestedAvc !== undefined) return false;
-    const end = nested && buf[to - 1] === RPAREN ? to - 1 : to;
     if (end === from) return true;
     for (let i = from; i < end; i++) {
       const c = buf[i]!;
@@ -1007,8 +1014,8 @@ export class Interpreter implements EventBuilder<OpenEvent> {
         // hex (not quoted, nor "(null)"): as the decoded text's JSON
         open.argvBytes += buf[from] === DQUOTE || arg === "(null)" ? to - from : decodedJsonBytes(arg, (to - from) >> 1);
         if (arg.includes("\uFFFD")) {
-          const quoted = to - from >= 2 && buf[from] === DQUOTE && buf[to - 1] === DQUOTE;
-          keepLostBytes(open, index, arg, quoted ? buf.toString("hex", from + 1, to - 1).toUpperCase() : buf.toString("latin1", from, to));
+          const bytes = buf.toString("latin1", from, to);
+          keepLostBytes(open, index, arg, argHex(bytes, bytes));
         }
       }
     }
@@ -1061,7 +1068,7 @@ export class Interpreter implements EventBuilder<OpenEvent> {
     }
     if (info.plain || (info.kind === Kind.Encoded && quoted && info.slot < 0)) {
       this.member(info);
-      if (!this.out.copyString(buf, from, to) && quoted) this.lostRaw(buf, from, to);
+      if (!this.out.copyString(buf, from, to)) this.lostRaw(buf, from, to);
       if (info.status !== Status.None) this.status(open.event, info.status, buf, from, to);
       return;
     }
@@ -1074,14 +1081,14 @@ export class Interpreter implements EventBuilder<OpenEvent> {
       // pid, ppid, a quoted comm/exe/cwd: written as they are, kept for the summary
       this.member(info);
       const at = this.out.length;
-      if (!this.out.copyString(buf, from, to) && quoted) this.lostRaw(buf, from, to);
+      if (!this.out.copyString(buf, from, to)) this.lostRaw(buf, from, to);
       this.summariseAt(open.event, info.slot, buf, from, to, at);
       return;
     }
     if (info.kind === Kind.Arch) {
       const r = this.arches.get(buf, from, to);
       this.arch = r.arch;
-      const at = this.readValue(info, r.written, r.same, buf, from, to);
+      const at = this.readValue(info, r.written, r.same, buf, from, to, r.lost);
       if (this.firstOfSyscall(info)) {
         open.event.arch = r.text;
         this.span(Slot.Arch, at);
@@ -1112,14 +1119,14 @@ export class Interpreter implements EventBuilder<OpenEvent> {
       // ids missed its 2,048 entries at nearly every record, each miss a reading and its JSON made, issue 23)
       this.member(info);
       const at = this.out.length;
-      this.out.copyString(buf, from, to);
+      if (!this.out.copyString(buf, from, to)) this.lostRaw(buf, from, to);
       if (info.slot >= 0) this.summariseAt(open.event, info.slot, buf, from, to, at);
       return;
     }
     const readings = info.kind === undefined ? undefined : this.readings[info.kind];
     if (readings !== undefined) {
       const r = readings.get(buf, from, to);
-      const at = this.readValue(info, r.written, r.same, buf, from, to);
+      const at = this.readValue(info, r.written, r.same, buf, from, to, r.lost);
       if (info.kind === Kind.Exit && this.firstOfSyscall(info)) {
         open.event.exit = r.text;
         this.span(Slot.Exit, at);
@@ -1138,23 +1145,23 @@ export class Interpreter implements EventBuilder<OpenEvent> {
     }
     if (info.kind === Kind.Key) {
       const r = this.keyLists.get(buf, valueStart, valueEnd);
-      this.readValue(info, r.written, r.same, buf, from, to);
-      if (quoted && r.list[0]!.includes("\uFFFD") && !isUtf8(buf.subarray(from, to))) this.lostRaw(buf, from, to);
+      this.readValue(info, r.written, r.same, buf, from, to, r.lost);
       // the event gets its own array: the cached one is shared by every event with this key
       if (this.firstOfSyscall(info) || open.event.keys === undefined) open.event.keys = [...r.list];
       return;
     }
     if (info.kind === Kind.Saddr) {
       const r = this.saddrs.get(buf, from, to);
-      const at = this.readValue(info, r.written, r.same, buf, from, to);
+      const at = this.readValue(info, r.written, r.same, buf, from, to, r.lost);
       if (r.decoded !== undefined && open.event.sockaddr === undefined) {
         open.event.sockaddr = { ...r.decoded };
         this.span(Slot.Sockaddr, at);
       }
       return;
     }
-    const lost = quoted && !isUtf8(buf.subarray(from, to)) ? buf.toString("hex", from, to).toUpperCase() : undefined;
-    this.field(open.event, info, info.name, buf.toString("utf8", from, to), quoted, lost);
+    const text = buf.toString("utf8", from, to);
+    const lost = quoted || text.includes("\uFFFD") ? lostAt(buf, from, to) : undefined;
+    this.field(open.event, info, info.name, text, quoted, lost);
   }
 
   /**
@@ -1182,7 +1189,7 @@ export class Interpreter implements EventBuilder<OpenEvent> {
     const text = reader === undefined ? undefined : readArg(reader, buf.toString("latin1", from, to));
     this.member(info);
     if (text === undefined) {
-      this.out.copyString(buf, from, to);
+      if (!this.out.copyString(buf, from, to)) this.lostRaw(buf, from, to);
       return;
     }
     this.out.string(text);
@@ -1242,11 +1249,15 @@ export class Interpreter implements EventBuilder<OpenEvent> {
    * A field read from a cache: its JSON, and the value as logged under raw unless they are the same.
    * Returns where the JSON starts (for the event's summary).
    */
-  private readValue(info: FieldInfo, json: ConstJson, same: boolean, buf: Buffer, from: number, to: number): number {
+  private readValue(info: FieldInfo, json: ConstJson, same: boolean, buf: Buffer, from: number, to: number, lost?: string): number {
     this.member(info);
     const at = this.out.length;
     this.out.constant(json);
-    if (!same) {
+    if (lost !== undefined) {
+      // bytes that are not UTF-8 (U+FFFD in the reading): their hex, as field() keeps them
+      this.rawMember();
+      this.raw.string(lost);
+    } else if (!same) {
       this.rawMember();
       this.raw.copyString(buf, from, to);
     }
@@ -1271,7 +1282,7 @@ export class Interpreter implements EventBuilder<OpenEvent> {
   }
 
   /** One field given as text: interpreted by kind, written with its raw value where they differ. */
-  /** lost: the hex of a quoted value's bytes when they are not UTF-8 (kept in raw, see lostQuoted). */
+  /** lost: the hex of the value's bytes when they are not UTF-8 (kept in raw, see lostValue). */
   private field(event: AuditEvent, info: FieldInfo, key: string, value: string, quoted: boolean, lost?: string): void {
     let v: string = value;
     let vJson: string | undefined;
@@ -1547,7 +1558,7 @@ export class Interpreter implements EventBuilder<OpenEvent> {
         this.raw.string(value);
         continue;
       }
-      this.field(event, info, key, value, quoted, quoted ? lostQuoted(rawValues?.[i]) : undefined);
+      this.field(event, info, key, value, quoted, lostValue(rawValues?.[i], quoted));
     }
   }
 
@@ -1601,7 +1612,7 @@ export class Interpreter implements EventBuilder<OpenEvent> {
         argv[index] = decodeArg(value);
         open.argvBytes +=
           value.charCodeAt(0) === DQUOTE || value === "(null)" ? value.length : decodedJsonBytes(argv[index], value.length >> 1);
-        keepLostBytes(open, index, argv[index], quotedHex(value, record.rawValues?.[i]) ?? value);
+        keepLostBytes(open, index, argv[index], argHex(value, record.rawValues?.[i]));
       }
     }
   }

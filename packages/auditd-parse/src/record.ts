@@ -249,8 +249,10 @@ function findType(buf: Buffer, from: number, to: number): number {
 
 /**
  * Splits `k=v k="v" k='v' k={ … }` into keys/values; words without '=' become free text. In nested mode
- * (inside msg='…') a trailing ',' or ')' is not part of a value and keys may start after '(' — the old PAM
- * form `(hostname=?, addr=?, terminal=cron res=success)`. Returns the offset of an unterminated quote, else -1.
+ * (inside msg='…') keys may start after '(' or ',' — the old PAM form `(hostname=?, addr=?, terminal=cron
+ * res=success)` — and once that list's '(' is open, a value's (or word's) trailing ',' is the list's, as is the
+ * ')' ending the last one (see closesList); anywhere else they are the value's (PAM_RHOST `hostname=a)` is logged
+ * as the client gave it). Returns the offset of an unterminated quote, else -1.
  */
 export function tokenize(
   s: string,
@@ -263,9 +265,11 @@ export function tokenize(
 ): number {
   let pos = from;
   let prefix = "";
+  let listOpen = false;
   while (pos < to) {
     let c = s.charCodeAt(pos);
     if (c === SPACE || (nested && (c === LPAREN || c === COMMA))) {
+      if (c === LPAREN) listOpen = true;
       pos++;
       continue;
     }
@@ -277,7 +281,7 @@ export function tokenize(
     }
     if (pos >= to || c === SPACE) {
       let word = s.slice(start, pos);
-      if (nested && word.endsWith(")")) word = word.slice(0, -1);
+      if (listOpen && word.endsWith(")") && endsList(s, start, pos, to)) word = word.slice(0, -1);
       // "subj=/usr/bin/man (enforce)": a parenthesised word belongs to the value before it.
       const last = values.length - 1;
       if (word === "old" || word === "new") {
@@ -310,13 +314,10 @@ export function tokenize(
       while (end < to && s.charCodeAt(end) !== SPACE) end++;
     }
     keys.push(key);
-    // nested: "addr=?," and "res=success)" end in list punctuation; "grantors=pam_env,pam_unix" keeps its commas
-    // and "hostname=(null)" its own parenthesis
+    // in the old PAM list "addr=?," and "res=success)" end in its punctuation; "grantors=pam_env,pam_unix" keeps
+    // its commas and "hostname=(null)" its own parenthesis
     let valueEnd = end;
-    if (nested && valueEnd > pos) {
-      c = s.charCodeAt(valueEnd - 1);
-      if (c === COMMA || (c === RPAREN && !closesOwnParenText(s, pos, valueEnd - 1))) valueEnd--;
-    }
+    if (listOpen && endsList(s, pos, end, to)) valueEnd--;
     values.push(s.slice(pos, valueEnd));
     pos = end;
   }
@@ -324,27 +325,39 @@ export function tokenize(
 }
 
 /**
- * Whether a ')' at `last` closes a '(' of the value that starts at `from` ("(null)", "(none)"), rather than
- * the old PAM form's list around the pairs ("res=success)", "terminal=(null))"): a '(' in [from, last) left open.
+ * Whether the token s[from, end) of a msg='…' ending at `to`, read while the old PAM form's list is open, ends
+ * in that list's punctuation: a ',' between its pairs, or the ')' closing it — after the list's last pair, so
+ * with only spaces up to `to`, and not closing a '(' of the value's own ("res=success)", "terminal=(null))",
+ * but "terminal=a) res=success)" keeps the first ')' and "(…, res=(null)" the one of "(null)").
  */
-export function closesOwnParen(buf: Uint8Array, from: number, last: number): boolean {
+export function endsList(s: string, from: number, end: number, to: number): boolean {
+  if (end === from) return false;
+  const c = s.charCodeAt(end - 1);
+  if (c === COMMA) return true;
+  if (c !== RPAREN) return false;
+  for (let i = end; i < to; i++) if (s.charCodeAt(i) !== SPACE) return false;
   let depth = 0;
-  for (let i = from; i < last; i++) {
+  for (let i = from; i < end - 1; i++) {
+    const b = s.charCodeAt(i);
+    if (b === LPAREN) depth++;
+    else if (b === RPAREN && depth > 0) depth--;
+  }
+  return depth === 0;
+}
+
+/** endsList over the byte path's buffer. */
+export function endsListBytes(buf: Uint8Array, from: number, end: number, to: number): boolean {
+  if (end === from) return false;
+  const c = buf[end - 1];
+  if (c === COMMA) return true;
+  if (c !== RPAREN) return false;
+  for (let i = end; i < to; i++) if (buf[i] !== SPACE) return false;
+  let depth = 0;
+  for (let i = from; i < end - 1; i++) {
     if (buf[i] === LPAREN) depth++;
     else if (buf[i] === RPAREN && depth > 0) depth--;
   }
-  return depth > 0;
-}
-
-/** closesOwnParen for the text path's string. */
-function closesOwnParenText(s: string, from: number, last: number): boolean {
-  let depth = 0;
-  for (let i = from; i < last; i++) {
-    const c = s.charCodeAt(i);
-    if (c === LPAREN) depth++;
-    else if (c === RPAREN && depth > 0) depth--;
-  }
-  return depth > 0;
+  return depth === 0;
 }
 
 /**

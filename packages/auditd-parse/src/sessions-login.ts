@@ -4,6 +4,7 @@ import { startsWith } from "./record";
 /** The fields sessions reads of a login, USER_CMD or failed login record (SessionTracker). */
 const WANTED = ["addr", "hostname", "terminal", "exe", "res", "acct", "cmd", "id"].map((name) => ({ name, bytes: Buffer.from(name) }));
 
+const NAMED_FROM = ["addr", "hostname"] as const;
 const TYPE_OPEN = Buffer.from('{"type":"');
 const RAW = Buffer.from("raw");
 const FIELDS_OPEN = Buffer.from(',"fields":{');
@@ -31,7 +32,7 @@ export function loginRecords(buf: Uint8Array, end: number): OutputRecord[] | und
     const fields: Record<string, FieldValue> = {};
     i = members(buf, i, end, fields);
     // the record's own members after its fields (raw, text …), skipped but for raw's WANTED ones (a cmd= as logged:
-    // its exact bytes when they are not UTF-8, T24 #5)
+    // its exact bytes when they are not UTF-8, T24 #5; likewise addr= and hostname=)
     if (i < 0 || i >= end) return undefined;
     const raw: Record<string, FieldValue> = {};
     if (buf[i] === 44) i = members(buf, i + 1, end, undefined, raw);
@@ -40,6 +41,14 @@ export function loginRecords(buf: Uint8Array, end: number): OutputRecord[] | und
     if (i < 0) return undefined;
     const record: OutputRecord = { type, fields };
     if (typeof raw.cmd === "string") record.raw = { cmd: raw.cmd };
+    // and an addr= or hostname= whose bytes are not UTF-8 (U+FFFD in its text): its hex, for the session's from (T24 #6)
+    for (const name of NAMED_FROM) {
+      const value = fields[name];
+      if (typeof value === "string" && typeof raw[name] === "string" && value.includes("\uFFFD")) {
+        record.raw ??= {};
+        record.raw[name] = raw[name];
+      }
+    }
     records.push(record);
     if (i === end) break;
     if (buf[i] !== 44) return undefined;

@@ -48,6 +48,10 @@ export interface Session {
   from?: string;
   /** The remote host's name when the login's records name one besides the address `from` holds (T23 #7). */
   hostname?: string;
+  /** The exact bytes of `from`, in hex, when they are not UTF-8 (shown as U+FFFD), as the plain parse's raw (T24 #6). */
+  fromRaw?: string;
+  /** The same for `hostname`. */
+  hostnameRaw?: string;
   /** PAM's terminal (sshd's service `ssh`, cron's `cron`) or the login's own. */
   terminal?: string;
   /** The login's terminal from its USER_LOGIN (`/dev/pts/1`, as aureport --login shows) when not `terminal` (T23 #7). */
@@ -381,7 +385,7 @@ export class SessionTracker {
       // excerpt, -F --from-end, sshd records without ses=) theirs must not become the session's (T23 #4)
       const nests = exe !== undefined && switchesUser(exe);
       if (!nests) {
-        this.from(s, f);
+        this.from(s, r);
         const terminal = str(f.terminal);
         if (terminal) s.terminal ??= this.names.get(terminal);
         if (terminal && r.type === "USER_LOGIN" && terminal !== s.terminal) s.loginTerminal ??= this.names.get(terminal);
@@ -427,9 +431,10 @@ export class SessionTracker {
       if (via !== undefined) c.via = via;
       if (e.cwd !== undefined) c.cwd = e.cwd;
       if (e.success !== undefined) c.success = e.success;
-      // a hex cmd= that is not UTF-8 is U+FFFD in argv: its exact bytes kept as an exec's are (T24 #5)
+      // a hex cmd= that is not UTF-8 is U+FFFD in argv: its exact bytes kept as an exec's are (T24 #5), in the
+      // hex's case as logged, so it matches the plain parse's raw.cmd (T25 #8)
       const lost = cmd.raw?.cmd === undefined ? undefined : lostBytes(text, cmd.raw.cmd);
-      if (lost !== undefined) c.argvRaw = { "0": lost.toUpperCase() };
+      if (lost !== undefined) c.argvRaw = { "0": lost };
       this.keepCommand(s, c);
     }
     const conn = connectionOf(e);
@@ -549,7 +554,7 @@ export class SessionTracker {
       }
       if (r.type !== "USER_LOGIN" && r.type !== "USER_AUTH" && r.type !== "USER_ACCT") continue;
       const res = str(f.res);
-      if (res === "success" && r.type === "USER_LOGIN" && e.pid !== undefined && this.describeLogin(pidKey, f)) return;
+      if (res === "success" && r.type === "USER_LOGIN" && e.pid !== undefined && this.describeLogin(pidKey, r)) return;
       if (res === "success" && r.type === "USER_LOGIN" && e.pid !== undefined && !this.sessions.has(pidKey)) {
         const s: OpenSession = { ses: "unset", commands: NO_ITEMS, connections: NO_ITEMS };
         bookkeeping(s);
@@ -557,7 +562,7 @@ export class SessionTracker {
         const user = str(f.id) ?? str(f.acct);
         if (user !== undefined) s.user = this.names.get(user);
         s.start = flat(time);
-        this.describe(s, f);
+        this.describe(s, r);
         this.terminals(s, pidKey, str(f.terminal));
         s.loginSuccess = true;
         this.sessions.set(pidKey, s);
@@ -573,7 +578,7 @@ export class SessionTracker {
       if (e.node !== undefined) s.node = e.node;
       const user = str(f.acct) ?? (e.auid !== "unset" ? e.auid : undefined) ?? str(f.id);
       if (user !== undefined) s.user = user;
-      this.describe(s, f);
+      this.describe(s, r);
       if (r.type !== "USER_LOGIN" && e.pid !== undefined) {
         this.failedAttempts.add(attempt);
       }
@@ -586,15 +591,24 @@ export class SessionTracker {
    * Where a login came from, as its first record that says: the address, else the host name; and the host name
    * too when it is another (sshd with UseDNS, PAM's rhost), as aureport --login shows it (T23 #7).
    */
-  private from(s: Session, f: Record<string, FieldValue>): void {
+  private from(s: Session, r: OutputRecord): void {
     if (s.from !== undefined) return;
+    const f = r.fields;
     // an empty addr= (PAM with no rhost, as sshd's USER_LOGIN writes it) says nothing: the host name is where from
     const addr = str(f.addr) || undefined;
     const hostname = str(f.hostname) || undefined;
     const from = addr ?? hostname;
     if (!from) return;
     s.from = from;
-    if (addr && hostname && hostname !== addr) s.hostname = hostname;
+    // a name that is not UTF-8 (libaudit logs PAM's rhost as the client gave it): its bytes, so two such hosts
+    // differ here as in the plain parse
+    const fromRaw = rawBytes(from, r.raw?.[addr === undefined ? "hostname" : "addr"]);
+    if (fromRaw !== undefined) s.fromRaw = fromRaw;
+    if (addr && hostname && hostname !== addr) {
+      s.hostname = hostname;
+      const hostnameRaw = rawBytes(hostname, r.raw?.hostname);
+      if (hostnameRaw !== undefined) s.hostnameRaw = hostnameRaw;
+    }
   }
 
   /**
@@ -602,11 +616,12 @@ export class SessionTracker {
    * records): it describes that session (where from, terminal, program), whose end is then that process's USER_END,
    * not a second session of its own keyed by the process (round 24). False when no such session is open.
    */
-  private describeLogin(pidKey: string, f: Record<string, FieldValue>): boolean {
+  private describeLogin(pidKey: string, r: OutputRecord): boolean {
     const key = this.loginOf.get(pidKey);
     const s = key === undefined ? undefined : (this.sessions.get(key) as OpenSession | undefined);
     if (key === undefined || s === undefined) return false;
-    this.from(s, f);
+    const f = r.fields;
+    this.from(s, r);
     this.terminals(s, pidKey, str(f.terminal));
     const exe = str(f.exe);
     if (exe !== undefined) s.via ??= this.names.get(exe);
@@ -629,8 +644,9 @@ export class SessionTracker {
   }
 
   /** A login with no session id: where from, its terminal and its program, from its record's fields. */
-  private describe(s: Session, f: Record<string, FieldValue>): void {
-    this.from(s, f);
+  private describe(s: Session, r: OutputRecord): void {
+    const f = r.fields;
+    this.from(s, r);
     const terminal = str(f.terminal);
     if (terminal !== undefined) s.terminal = terminal;
     const exe = str(f.exe);
@@ -818,6 +834,8 @@ export class SessionTracker {
       2 * textBytes(s.node) +
       textBytes(s.from) +
       textBytes(s.hostname) +
+      textBytes(s.fromRaw) +
+      textBytes(s.hostnameRaw) +
       textBytes(s.terminal) +
       textBytes(s.loginTerminal) +
       textBytes(s.via);
@@ -991,6 +1009,11 @@ function str(v: FieldValue | undefined): string | undefined {
   return typeof v === "string" ? v : undefined;
 }
 
+/** The hex of a value's bytes from its record's raw when the text lost them (U+FFFD), else undefined. */
+function rawBytes(text: string, raw: FieldValue | undefined): string | undefined {
+  return typeof raw === "string" ? lostBytes(text, raw) : undefined;
+}
+
 /**
  * `prefix`, the session's JSON (JSON.stringify's, without indentation) and a newline, as UTF-8 bytes in a buffer of
  * `lines`: a session written with commandsJson has its commands' JSON put where JSON.stringify writes its (empty)
@@ -1088,9 +1111,15 @@ export function formatSession(s: Session): string {
   return text;
 }
 
-/** Where a session came from: the address, with the host's name when its records gave one besides. */
+/**
+ * Where a session came from: the address, with the host's name when its records gave one besides, and the bytes of
+ * either when they are not UTF-8 (`(bytes hostname=6CE9…)`, as a command's `(bytes a1=…)`).
+ */
 export function fromText(s: Session): string {
-  return s.hostname === undefined ? `${s.from}` : `${s.from} (${s.hostname})`;
+  const from = s.hostname === undefined ? `${s.from}` : `${s.from} (${s.hostname})`;
+  if (s.fromRaw === undefined && s.hostnameRaw === undefined) return from;
+  const bytes = [s.fromRaw === undefined ? "" : `from=${s.fromRaw}`, s.hostnameRaw === undefined ? "" : `hostname=${s.hostnameRaw}`];
+  return `${from} (bytes ${bytes.filter((b) => b !== "").join(" ")})`;
 }
 
 /** A session's terminal: PAM's (`ssh`), with the login's own when that is another (`/dev/pts/1`). */

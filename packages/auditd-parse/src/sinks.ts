@@ -193,7 +193,9 @@ export function makeSink(
         }
         // JSON keeps its shape (the summaries alone): a script reads the exit code (65/66), as for sessions --json
         if (ctx.opts.json) line(JSON.stringify(report, null, flags.pretty ? 2 : undefined));
-        else line(`${read.unread > 0 ? `${incompleteText(read.unread)}\n\n` : ""}${formatReport(report, top)}`);
+        // nothing read (a directory, a missing file, a closed stdin): the one line on stderr alone, as every other
+        // command's readable output; seven empty tables were no report (T25 #9)
+        else if (!read.nothing) line(`${read.unread > 0 ? `${incompleteText(read.unread)}\n\n` : ""}${formatReport(report, top)}`);
       },
     };
   }

@@ -173,10 +173,34 @@ export function quotedHex(value: string, rawValue: string | undefined): string |
   return bytes.toString("hex").toUpperCase();
 }
 
-/** The hex of a quoted value's exact bytes (latin1 text, quotes kept) when they are not UTF-8, else undefined. */
-export function lostQuoted(rawValue: string | undefined): string | undefined {
+/**
+ * An EXECVE argument's bytes as hex, for argvRaw: a quoted one's (see quotedHex), a hex one as logged, and one
+ * that is neither (a bare `a1=` holding raw bytes, which the kernel never writes but a forged log can) as the hex
+ * of its own bytes, so they are kept too (T25 #7). rawValue: the value's exact bytes as latin1 text, if known.
+ */
+export function argHex(value: string, rawValue: string | undefined): string {
+  const quoted = quotedHex(value, rawValue);
+  if (quoted !== undefined) return quoted;
+  if (isHex(value)) return value;
+  return Buffer.from(rawValue ?? value, rawValue === undefined ? "utf8" : "latin1")
+    .toString("hex")
+    .toUpperCase();
+}
+
+/** The hex of buf[from, to) when those bytes are not UTF-8 (shown as U+FFFD), for raw; else undefined. */
+export function lostAt(buf: Buffer, from: number, to: number): string | undefined {
+  return isUtf8(buf.subarray(from, to)) ? undefined : buf.toString("hex", from, to).toUpperCase();
+}
+
+/**
+ * The hex of a value's exact bytes (latin1 text; a quoted one's quotes kept, and left out here) when they are not
+ * UTF-8, else undefined: a bare `hostname=`, `tty=` or `subj=` loses them to U+FFFD as a quoted one does (T25 #7).
+ */
+export function lostValue(rawValue: string | undefined, quoted: boolean): string | undefined {
   if (rawValue === undefined) return undefined;
-  const bytes = Buffer.from(rawValue.slice(1, rawValue.charCodeAt(rawValue.length - 1) === DQUOTE ? -1 : undefined), "latin1");
+  const bytes = quoted
+    ? Buffer.from(rawValue.slice(1, rawValue.charCodeAt(rawValue.length - 1) === DQUOTE ? -1 : undefined), "latin1")
+    : Buffer.from(rawValue, "latin1");
   return isUtf8(bytes) ? undefined : bytes.toString("hex").toUpperCase();
 }
 

@@ -203,6 +203,12 @@ describe("byte path", () => {
       "b=)",
       "c=,",
       "d=(e)",
+      // values ending in ')' outside the list, or before its last pair (T26 #2): the value's own
+      "hostname=a)",
+      "h=foo)bar)",
+      "t=(null))",
+      "res=((x)))",
+      "y)z",
       '"',
       "old",
       "new",
@@ -221,6 +227,17 @@ describe("byte path", () => {
       const word = () => ["", "user ", "x) ", "(x) ", "old ", "q avc:x ", "a\\b ", "u: "][next(8)];
       viaBoth(`${word()}pid=1 ${word()}msg='${inner}' ${word()}b=2`);
     }
+    // the same for bodies of plain pairs and words only, which the byte path reads itself: where a ')' or ','
+    // is the list's and where the value's (T26 #2)
+    const plain = ["PAM:", "open", "(hostname=?,", "(h=a),", "addr=?,", "a=b,", "terminal=a)", "res=success)", "x)", "y)z"];
+    plain.push(")", "(", ",", "t=(null))", "u=(null)", "res=((x)))", "b=)", "d=(e)", "f=foo)bar)", "g=(h");
+    let byteRead = 0;
+    for (let i = 0; i < 1500; i++) {
+      let inner = "";
+      for (let k = next(8); k > 0; k--) inner += plain[next(plain.length)] + (next(4) === 0 ? "" : " ".repeat(1 + next(2)));
+      if (viaBoth(`pid=1 msg='${inner}' b=2`).textPath === 0) byteRead++;
+    }
+    expect(byteRead).toBeGreaterThan(1000);
   }, 120_000);
 
   it("reads (null) and (none) inside msg='…' as null, in every place, their closing parenthesis kept (T25 #5)", () => {
@@ -246,6 +263,14 @@ describe("byte path", () => {
       terminal: null,
     });
     expect(login("PAM: x (hostname=h, addr=?, terminal=t)")).toMatchObject({ hostname: "h", addr: null, terminal: "t" });
+    // a ')' or ',' that is not that list's is the value's, as logged (T26 #2: PAM_RHOST and PAM_TTY come from clients)
+    expect(login("op=login hostname=a) addr=b, terminal=(null)) res=success")).toMatchObject({
+      hostname: "a)",
+      addr: "b,",
+      terminal: "(null))",
+    });
+    expect(login("op=login hostname=foo)bar) terminal=)")).toMatchObject({ hostname: "foo)bar)", terminal: ")" });
+    expect(login("PAM: x (hostname=a), addr=?, terminal=b) res=c))")).toMatchObject({ hostname: "a)", terminal: "b)", res: "c)" });
     // dbus-broker's USER_AVC denials
     const avc = fieldsOf(
       "USER_AVC",

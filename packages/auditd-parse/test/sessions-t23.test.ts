@@ -319,6 +319,15 @@ describe("sessions keeps the exact bytes of a sudo command that is not UTF-8 (T2
       "(via /usr/bin/sudo)  (cwd /home/alice)  (bytes a0=726D202D7266202F746D702FFFFE)\n",
     );
   });
+
+  it("a cmd= logged in lower-case hex keeps it so, as the plain parse's raw.cmd (T25 #8: was upper-cased)", async () => {
+    const log = `${ALICE_OPENS}\ntype=USER_CMD msg=audit(1764979202.000:2): pid=132 uid=1000 auid=1000 ses=1 msg='cwd="/home/alice" cmd=726d202d7266202f746d702fff exe="/usr/bin/sudo" terminal=pts/1 res=failed'\n`;
+    const plain = (await runAuditdParse([], log)).stdout.trim().split("\n").map((l) => JSON.parse(l));
+    const rawCmd = plain.find((e) => e.types.includes("USER_CMD")).records[0].raw.cmd;
+    expect(rawCmd).toBe("726d202d7266202f746d702fff");
+    const [s] = JSON.parse((await runAuditdParse(["sessions", "--json"], log)).stdout) as Session[];
+    expect(s!.commands.map((c) => c.argvRaw)).toEqual([{ "0": rawCmd }]);
+  });
 });
 
 describe("sessions: a login whose sshd records carry no ses= (round 24)", () => {
