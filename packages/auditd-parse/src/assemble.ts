@@ -90,6 +90,10 @@ export interface AssemblerStats {
   late: number;
 }
 
+/** Why an event counted in AssemblerStats.late was written in parts, as the warnings say it. */
+export const LATE_PARTS =
+  "some of their records came after they were written without EOE (past their host's window, their host silent for hundreds of other hosts' records, or hundreds of later events held behind them)";
+
 const SERIAL_SPACE = 2 ** 32;
 /**
  * The most recent open events stay open whatever their age in log time: a record that arrives after a
@@ -130,9 +134,6 @@ const MAX_ORDERED_OPEN = 64;
  * so a real event never reaches them.
  */
 export const MAX_EVENT_RECORDS = 1024;
-/** Why an event counted in AssemblerStats.late was written in parts, as the warnings say it. */
-export const LATE_PARTS =
-  "some of their records came after they were written without EOE (past their host's window, their host silent for hundreds of other hosts' records, or hundreds of later events held behind them)";
 export const MAX_EVENT_BYTES = 1 << 20;
 /** The same for all open events together: past it the oldest is completed (then written in parts). */
 const MAX_OPEN_BYTES = 8 << 20;
@@ -280,7 +281,8 @@ export class Assembler<E extends PendingEvent> {
         event = undefined;
       }
       if (event === undefined) {
-        // a record of an event completed early starts a new part under its id: counted, and no serial of the host's
+        // a record of an event completed early starts a new part under its id: counted, not taken for a late event
+        // filling a gap in its host's serials
         if (this.marks.take(h)) {
           this.stats.split++;
           this.stats.late++;
