@@ -1,3 +1,4 @@
+import { CutMarks } from "./cut-marks";
 import { isOpen, OpenByTime } from "./open-by-time";
 import { Header, parseHeader } from "./record";
 import { isStandaloneType } from "./record-types";
@@ -77,9 +78,21 @@ export interface AssemblerStats {
   cut: number;
   /** Lines with more than MAX_LINE_FIELDS fields, cut after them. */
   wide: number;
-  /** Events that reached MAX_EVENT_RECORDS or MAX_EVENT_BYTES and were written in parts (same id). */
+  /**
+   * Events written in parts (same id): past MAX_EVENT_RECORDS, MAX_EVENT_BYTES or MAX_OPEN_BYTES, or (`late`) a
+   * record came after its event was completed without EOE.
+   */
   split: number;
+  /**
+   * Of `split`, the parts begun by a record of an event completed already without its EOE: its host's window
+   * passed, its host was silent for IDLE_RECORDS, or too many events were open or held behind it (T26 #1).
+   */
+  late: number;
 }
+
+/** Why an event counted in AssemblerStats.late was written in parts, as the warnings say it. */
+export const LATE_PARTS =
+  "some of their records came after they were written without EOE (past their host's window, their host silent for hundreds of other hosts' records, or hundreds of later events held behind them)";
 
 const SERIAL_SPACE = 2 ** 32;
 /**
@@ -150,7 +163,18 @@ const SERIAL_RESET = 100_000;
  * are open, or at flush().
  */
 export class Assembler<E extends PendingEvent> {
-  readonly stats: AssemblerStats = { lines: 0, records: 0, events: 0, malformed: 0, lost: 0, skipped: 0, cut: 0, wide: 0, split: 0 };
+  readonly stats: AssemblerStats = {
+    lines: 0,
+    records: 0,
+    events: 0,
+    malformed: 0,
+    lost: 0,
+    skipped: 0,
+    cut: 0,
+    wide: 0,
+    split: 0,
+    late: 0,
+  };
   /**
    * Open events in the order they were created, except the newest (`last`). A set of the events, not a map by a
    * `node stamp` key: a record finds its event through its host's window by serial (NodeWindow), so the key, a
@@ -178,6 +202,8 @@ export class Assembler<E extends PendingEvent> {
   private readonly windows = new Map<string, NodeWindow<E>>();
   /** The newest log time of hosts without an open event (MAX_IDLE_NODES at most). */
   private readonly idle = new Map<string, number>();
+  /** The events completed early (without EOE), so a later record of one is counted as a new part. */
+  private readonly marks = new CutMarks();
   /** Counted gaps in all `serials` states. */
   private gapCount = 0;
   /** The last PendingEvent.seq set. */
@@ -255,7 +281,14 @@ export class Assembler<E extends PendingEvent> {
         event = undefined;
       }
       if (event === undefined) {
-        this.trackSerial(h.node ?? "", h.serial);
+        // a record of an event completed early starts a new part under its id: counted, not taken for a late event
+        // filling a gap in its host's serials
+        if (this.marks.take(h)) {
+          this.stats.split++;
+          this.stats.late++;
+        } else {
+          this.trackSerial(h.node ?? "", h.serial);
+        }
         event = this.builder.begin(h, buf.toString("latin1", h.stampStart, h.stampEnd), this.ticks);
         this.addRecord(event, buf, end);
         if (isStandaloneType(h.type, undefined)) {
@@ -263,7 +296,7 @@ export class Assembler<E extends PendingEvent> {
         } else {
           if (this.last !== undefined) this.openLast();
           this.last = event;
-          if (this.size() > this.maxInFlight) this.completeOldest();
+          if (this.size() > this.maxInFlight) this.completeOldest(true);
           else if (this.open.size > MAX_ORDERED_OPEN) this.completeIdle();
         }
       } else {
@@ -385,7 +418,7 @@ export class Assembler<E extends PendingEvent> {
     // many big events open at once (records of several nodes under one stamp, no EOE): the oldest goes out
     while (this.openBytes > this.bounds.openBytes && this.size() > 1) {
       this.stats.split++;
-      this.completeOldest();
+      this.completeOldest(false);
     }
   }
 
@@ -402,7 +435,7 @@ export class Assembler<E extends PendingEvent> {
       if (isOpen(this.open, event, w.seqs[w.head] as number)) {
         if (event.timeMs >= beforeMs || this.size() <= KEEP_RECENT) break;
         this.open.delete(event);
-        this.complete(event);
+        this.completeEarly(event);
       }
       w.head++;
     }
@@ -423,9 +456,9 @@ export class Assembler<E extends PendingEvent> {
     for (const event of this.open) {
       if (this.ticks - event.tick < idleTicks) continue;
       this.open.delete(event);
-      this.complete(event);
+      this.completeEarly(event);
     }
-    if (this.last !== undefined && this.ticks - this.last.tick >= idleTicks) this.complete(this.last);
+    if (this.last !== undefined && this.ticks - this.last.tick >= idleTicks) this.completeEarly(this.last);
   }
 
   /**
@@ -471,18 +504,27 @@ export class Assembler<E extends PendingEvent> {
       const w = this.windows.get(event.node ?? "");
       if (w !== undefined && w.seen > before) return;
       this.open.delete(event);
-      this.complete(event);
+      this.completeEarly(event);
     }
   }
 
-  private completeOldest(): void {
+  /** Completes the earliest-begun open event; `mark`: unless counted as split already (MAX_OPEN_BYTES). */
+  private completeOldest(mark: boolean): void {
     const first = this.open.values().next();
-    if (first.done) {
-      if (this.last !== undefined) this.complete(this.last);
-      return;
-    }
-    this.open.delete(first.value);
-    this.complete(first.value);
+    const event = first.done ? this.last : first.value;
+    if (event === undefined) return;
+    if (event !== this.last) this.open.delete(event);
+    if (mark) this.marks.add(event);
+    this.complete(event);
+  }
+
+  /**
+   * Completes an event that had no EOE (the callers took it out of `open`): marked, so a record of it that still
+   * comes is counted as a new part (split) rather than written as a second event under its id unsaid (T26 #1).
+   */
+  private completeEarly(event: E): void {
+    this.marks.add(event);
+    this.complete(event);
   }
 
   /**
@@ -574,6 +616,7 @@ export class Assembler<E extends PendingEvent> {
         if (first !== undefined) {
           if (this.spares(first, this.hostHeldCount, this.hostHeldBytes)) return;
           this.takeHostOldest(node);
+          this.marks.add(first);
           this.emit(first);
           oldest = this.hostOldestMs(node);
           continue;
@@ -604,13 +647,11 @@ export class Assembler<E extends PendingEvent> {
   /**
    * Whether the oldest open event, to be completed for the held events' bound, is spared: still getting records
    * (young), it has not had their time, and they wait for its EOE up to MAX_HELD_YOUNG (MAX_HELD_BYTES still holds,
-   * so memory stays as flat). Cut young past that, it is counted as split: its later records start a new part.
+   * so memory stays as flat). Cut, young or not, it is marked (CutMarks): a later record of it starts a new part,
+   * counted as split.
    */
   private spares(event: E, heldCount: number, heldBytes: number): boolean {
-    if (this.stats.records - event.lastRecord >= YOUNG_RECORDS) return false;
-    if (heldCount <= MAX_HELD_YOUNG && heldBytes <= MAX_HELD_BYTES) return true;
-    this.stats.split++;
-    return false;
+    return this.stats.records - event.lastRecord < YOUNG_RECORDS && heldCount <= MAX_HELD_YOUNG && heldBytes <= MAX_HELD_BYTES;
   }
 
   /** The earliest log time of the host's open events (Infinity when none is), however many it has open. */
@@ -707,7 +748,7 @@ export class Assembler<E extends PendingEvent> {
     if (event === undefined) return;
     if (this.spares(event, this.held.length, this.heldBytes)) return;
     if (event !== this.last) this.open.delete(event);
-    this.complete(event);
+    this.completeEarly(event);
   }
 
   /**

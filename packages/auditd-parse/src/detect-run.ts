@@ -1,7 +1,7 @@
 import type { CliContext } from "@opsguard/core/cli";
 import { DataError, NoInputError, type OpsguardError, PolicyError } from "@opsguard/core/errors";
 import { createStyle } from "@opsguard/core/tty";
-import { DETECT_BOUNDS } from "./assemble";
+import { DETECT_BOUNDS, LATE_PARTS } from "./assemble";
 import type { ParseFlags } from "./commands/flags";
 import { type DetectOptions, type Detector, listRules, loadRuleSet, NO_RULE_IN_FILE, parseLevel } from "./detect";
 import type { EcsModule } from "./pipeline";
@@ -78,26 +78,46 @@ export function detectOptions(flags: ParseFlags, ctx: CliContext, ecs: EcsModule
   };
 }
 
+/** How many events were written in parts, and why (the parser's stats: AssemblerStats). */
+export interface PartsStats {
+  split: number;
+  late: number;
+  cut: number;
+}
+
+/** The events matched in parts, by cause: too big to be held whole (DETECT_BOUNDS), or records that came late. */
+function inParts({ split, late }: PartsStats): string {
+  const big = split - late;
+  const causes = [
+    ...(big > 0
+      ? [
+          `${big} event(s) too big to match whole (over ${DETECT_BOUNDS.records} records or ${DETECT_BOUNDS.bytes >> 20} MiB) were matched in parts`,
+        ]
+      : []),
+    ...(late > 0 ? [`${late} event(s) were matched in parts, as ${LATE_PARTS}`] : []),
+  ];
+  return causes.join("; ");
+}
+
 /**
- * Live input (-F, plugin --detect): says on stderr, as it happens, that an event was too big to match whole (the
- * end-of-run verdict comes only when the run stops). Call after each chunk with the parser's split count.
+ * Live input (-F, plugin --detect): says on stderr, as it happens, that an event was matched in parts (the
+ * end-of-run verdict comes only when the run stops). Call after each chunk with the parser's stats.
  */
-export function splitWatch(ctx: CliContext): (split: number) => void {
+export function splitWatch(ctx: CliContext): (stats: PartsStats) => void {
   let said = 0;
-  return (split) => {
-    if (split === said) return;
-    said = split;
-    ctx.log.error(
-      `${split} event(s) so far too big to match whole (over ${DETECT_BOUNDS.records} records or ${DETECT_BOUNDS.bytes >> 20} MiB) were matched in parts: a rule needing the whole event may have missed them`,
-    );
+  return (stats) => {
+    if (stats.split === said) return;
+    said = stats.split;
+    ctx.log.error(`so far ${inParts(stats)}: a rule needing the whole event may have missed them`);
   };
 }
 
 /**
  * After the input: the summary, then exit 1 for a match at --fail-level, 65 when a rule failed to compile, an
- * event was matched in parts (`split`: over DETECT_BOUNDS, so no rule saw it whole: a keyword or field in one part
- * and another in the next matched nothing, and a warning alone would be a silent miss), or a line was cut at
- * 4 MiB (`cutLines`: the value there and the rest of the record were never matched, T22 #6).
+ * event was matched in parts (`split`: over DETECT_BOUNDS, or records of it came after it was written (`late`),
+ * so no rule saw it whole: a keyword or field in one part and another in the next matched nothing, and a warning
+ * alone would be a silent miss), or a line was cut at 4 MiB (`cut`: the value there and the rest of the record
+ * were never matched, T22 #6).
  */
 export function detectVerdict(
   ctx: CliContext,
@@ -105,24 +125,25 @@ export function detectVerdict(
   rules: RuleSet,
   flags: ParseFlags,
   unread?: OpsguardError,
-  split = 0,
-  cutLines = 0,
+  parts: PartsStats = { split: 0, late: 0, cut: 0 },
 ): void {
-  const inParts =
-    split > 0
-      ? new DataError(
-          `incomplete: ${split} event(s) too big to match whole (over ${DETECT_BOUNDS.records} records or ${DETECT_BOUNDS.bytes >> 20} MiB) were matched in parts, so a rule needing the whole event may have missed them`,
-          { hint: "find them with auditd-parse -v (counted as split): no real command line is that big" },
-        )
+  const matchedInParts =
+    parts.split > 0
+      ? new DataError(`incomplete: ${inParts(parts)}, so a rule needing the whole event may have missed them`, {
+          hint:
+            parts.split > parts.late
+              ? "find them with auditd-parse -v (counted as split): no real command line is that big"
+              : "find them with auditd-parse -v (counted as split): their id is on more than one event",
+        })
       : undefined;
   const cutShort =
-    cutLines > 0
-      ? new DataError(`incomplete: ${cutLines} line(s) longer than 4 MiB were cut, so no rule saw the values dropped from them`, {
+    parts.cut > 0
+      ? new DataError(`incomplete: ${parts.cut} line(s) longer than 4 MiB were cut, so no rule saw the values dropped from them`, {
           hint: "the kernel writes no such line: the log is damaged or forged",
         })
       : undefined;
   // the first reason is the verdict; the others are said, so none goes unmentioned
-  const [incomplete, ...others] = [unread, inParts, cutShort].filter((e) => e !== undefined);
+  const [incomplete, ...others] = [unread, matchedInParts, cutShort].filter((e) => e !== undefined);
   for (const e of others) ctx.log.error(e.message);
   const s = detector.stats;
   const levels = Object.entries(s.byLevel)

@@ -5,7 +5,7 @@ import { DataError, NoInputError, type OpsguardError, UsageError } from "@opsgua
 import type { IOStreams } from "@opsguard/core/iostreams";
 import type { ByteProgress } from "@opsguard/core/progress";
 import { escapeLine } from "@opsguard/core/text";
-import { DETECT_BOUNDS, MAX_EVENT_BYTES, MAX_EVENT_RECORDS } from "./assemble";
+import { DETECT_BOUNDS, LATE_PARTS, MAX_EVENT_BYTES, MAX_EVENT_RECORDS } from "./assemble";
 import { idSources, type ParseFlags, parserOptions } from "./commands/flags";
 import { loadAuditdConfig } from "./config";
 import { eventFilter, type FilterOptions, needsRecords, parseSuccess, parseTime } from "./filter";
@@ -146,7 +146,7 @@ export async function runPipeline(mode: Mode, files: string[], flags: ParseFlags
   const watch = detect && flags.follow ? detect.splitWatch(ctx) : undefined;
   const onChunk = (chunk: Buffer): Promise<void> | undefined => {
     parser.pushBytes(chunk);
-    watch?.(parser.stats.split);
+    watch?.(parser.stats);
     return sink.pending();
   };
   const inputs = files.length === 0 ? ["-"] : rotationOrder(files);
@@ -196,8 +196,7 @@ export async function runPipeline(mode: Mode, files: string[], flags: ParseFlags
   await output.close();
   if (nothing && created) await removeIfEmpty(appendTo);
   summarize(ctx, parser, flags.strict, mode === "detect");
-  if (detect && detector && rules)
-    detect.detectVerdict(ctx, detector, rules, flags, unread.verdict(), parser.stats.split, parser.stats.cut);
+  if (detect && detector && rules) detect.detectVerdict(ctx, detector, rules, flags, unread.verdict(), parser.stats);
   else {
     const incomplete = unread.verdict();
     if (incomplete) throw incomplete;
@@ -281,10 +280,11 @@ export function summarize(ctx: CliContext, parser: AuditParser, strict: boolean,
     );
   if (s.cut > 0) ctx.log.warn(`${s.cut} line(s) longer than 4 MiB cut at their last space before it: the value there and the rest dropped`);
   // detect says it itself, as what makes its run incomplete (detectVerdict)
-  if (s.split > 0 && !detect)
+  if (s.split > s.late && !detect)
     ctx.log.warn(
-      `${s.split} event(s) written in parts under the same id: over ${MAX_EVENT_RECORDS} records or ${MAX_EVENT_BYTES >> 20} MiB (a log whose stamps do not change?), or too many big events open at once`,
+      `${s.split - s.late} event(s) written in parts under the same id: over ${MAX_EVENT_RECORDS} records or ${MAX_EVENT_BYTES >> 20} MiB (a log whose stamps do not change?), or too many big events open at once`,
     );
+  if (s.late > 0 && !detect) ctx.log.warn(`${s.late} event(s) written in parts under the same id: ${LATE_PARTS}`);
   if (s.lost > 0) ctx.log.warn(`${s.lost} events missing (gaps in a contiguous run of serial numbers: the kernel or auditd dropped them)`);
   if (s.malformed > 0) {
     const message = `${s.malformed} malformed input line(s), kept as "unparsed" in the output`;

@@ -186,6 +186,35 @@ describe("when an event without EOE is handed over", () => {
     s.parser.tick(1000, 2000);
     expect(s.out).toEqual(["1:1", "2:2"]);
   });
+
+  it("a record of an event completed so, coming after, starts a part counted as split, once however many (T26 #1)", () => {
+    const counted = (s: ReturnType<typeof streaming>) => [s.out.filter((o) => o.startsWith("1:")), s.parser.stats.split];
+    // live mode: idle for the window's ticks
+    const live = streaming();
+    live.push(syscall(1), syscall(2));
+    live.parser.tick(1000, 2000);
+    live.parser.tick(1000, 2000);
+    live.push(path(1), path(1), eoe(1), path(2));
+    expect(counted(live)).toEqual([["1:1", "1:2"], 2]);
+    // more open than maxInFlight: the earliest begun
+    const crowded = streaming({ maxInFlight: 8 });
+    for (let i = 1; i <= 9; i++) crowded.push(syscall(i));
+    crowded.push(path(1), eoe(1));
+    expect(counted(crowded)).toEqual([["1:1", "1:1"], 1]);
+    // over 64 open, 256 of the host's events held behind its oldest (releaseHost): that one
+    const held = streaming();
+    for (let i = 1; i <= 70; i++) held.push(syscall(i));
+    for (let i = 100; i < 400; i++) held.push(syscall(i, "100.500"), eoe(i, "100.500"));
+    held.push(path(1));
+    expect(counted(held)).toEqual([["1:1"], 1]);
+    held.parser.end();
+    expect(counted(held)).toEqual([["1:1", "1:1"], 1]);
+    // and its EOE alone, late, is no part: the event was whole
+    const whole = streaming({ maxInFlight: 8 });
+    for (let i = 1; i <= 9; i++) whole.push(syscall(i));
+    whole.push(eoe(1));
+    expect(counted(whole)).toEqual([["1:1"], 0]);
+  });
 });
 
 describe("the order events are handed over in", () => {

@@ -96,7 +96,7 @@ export async function runPluginCommand({ ctx, flags }: PluginCommandOptions, io:
   try {
     for await (const chunk of io.stdin) {
       parser.pushBytes(chunk as Buffer);
-      watch?.(parser.stats.split);
+      watch?.(parser.stats);
       if (wait) {
         await wait;
         wait = undefined;

@@ -1,0 +1,206 @@
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { parseText } from "../src/index";
+import { runAuditdParse as run } from "./in-process";
+
+/**
+ * T26 #1: an event whose last records come after hundreds of other events' is written in two parts under one id
+ * (its host silent past IDLE_RECORDS, or 256 events held behind it, or its host's window passed). The README
+ * promises such parts are counted (`split` in -v), a warning says so, and detect says "matched in parts" and exits
+ * 65: before, `-v` said `0 split`, nothing was said, and detect missed a rule on the PROCTITLE with exit 0.
+ */
+
+type Shape = "many hosts" | "one other host" | "no node=";
+
+const SEC = 1765000000;
+const DAY = 86400;
+
+/**
+ * The tester's shape (mk_late.py): hostA writes SYSCALL+EXECVE of serial 777, then `gap` records of others, then its
+ * CWD PATH PROCTITLE EOE. Others: lone LOGIN/AVC records of 10 hosts (no EOE); or complete SYSCALL+EOE events of one
+ * other host 0.1 s later; or, without node= at all, those events as the same host's.
+ */
+function lateLog(shape: Shape, gap: number, skewA = 0, tail = ["CWD", "PATH", "PROCTITLE", "EOE"]): string {
+  const a = shape === "no node=" ? "" : "node=hostA.example ";
+  const stamp = `${SEC + skewA}.500:777`;
+  const lines = [
+    `${a}type=SYSCALL msg=audit(${stamp}): arch=c000003e syscall=59 success=yes exit=0 items=1 ppid=1 pid=900 auid=1000 uid=1000 ses=3 comm="bash" exe="/usr/bin/bash" key="exec"`,
+    `${a}type=EXECVE msg=audit(${stamp}): argc=3 a0="bash" a1="-c" a2="echo late"`,
+  ];
+  for (let i = 0; i < gap; i++) {
+    if (shape === "many hosts") {
+      const h = `node=h${String(i % 10).padStart(3, "0")}.example `;
+      const t = `${(SEC + 0.5 + (i % 10) * 37 + i * 0.001).toFixed(3)}:${1000 + i}`;
+      lines.push(
+        i % 2 === 1
+          ? `${h}type=LOGIN msg=audit(${t}): pid=${100 + i} uid=0 old-auid=4294967295 auid=1000 tty=(none) old-ses=4294967295 ses=${i} res=1`
+          : `${h}type=AVC msg=audit(${t}): avc:  denied  { read } for  pid=4242 comm="httpd" name="index.html" tclass=file permissive=0`,
+      );
+    } else {
+      const h = shape === "no node=" ? "" : "node=hostB.example ";
+      const t = `${SEC}.600:${1000 + i}`;
+      lines.push(
+        `${h}type=SYSCALL msg=audit(${t}): arch=c000003e syscall=2 success=yes exit=3 pid=9 uid=0 comm="cat"`,
+        `${h}type=EOE msg=audit(${t}): `,
+      );
+    }
+  }
+  const rest: Record<string, string> = {
+    CWD: 'cwd="/root"',
+    PATH: 'item=0 name="/usr/bin/bash" inode=1 dev=fd:00 mode=0100755 nametype=NORMAL',
+    PROCTITLE: "proctitle=62617368002D63006563686F",
+    EOE: "",
+  };
+  for (const type of tail) lines.push(`${a}type=${type} msg=audit(${stamp}): ${rest[type]}`);
+  return `${lines.join("\n")}\n`;
+}
+
+/** The types of each line written for serial 777 (hostA's event). */
+const parts = (ndjson: string) =>
+  ndjson
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l))
+    .filter((e) => e.serial === 777)
+    .map((e) => e.types);
+
+const WARNING = "1 event(s) written in parts under the same id: some of their records came after they were written without EOE";
+
+describe("T26 #1: an event whose last records come after hundreds of others' is counted as written in parts", () => {
+  const shapes: [Shape, number][] = [
+    ["many hosts", 0],
+    ["one other host", 0],
+    ["no node=", 0],
+    ["many hosts", -30 * DAY],
+    ["many hosts", DAY],
+  ];
+  it.each(shapes)("%s (hostA's clock %i s off): -v counts 1 split and a warning says so (was 0 split, unsaid)", async (shape, skew) => {
+    const r = await run(["-v"], lateLog(shape, 300, skew));
+    expect(r.code, r.stderr).toBe(0);
+    expect(parts(r.stdout)).toEqual([
+      ["SYSCALL", "EXECVE"],
+      ["CWD", "PATH", "PROCTITLE"],
+    ]);
+    expect(r.stderr).toContain(" 1 split,");
+    expect(r.stderr).toContain(WARNING);
+  });
+
+  it.each(["many hosts", "one other host", "no node="] as Shape[])(
+    "%s, 100 events between: one event, 0 split, no warning",
+    async (shape) => {
+      const r = await run(["-v"], lateLog(shape, 100));
+      expect(parts(r.stdout)).toEqual([["SYSCALL", "EXECVE", "CWD", "PATH", "PROCTITLE"]]);
+      expect(r.stderr).toContain(" 0 split,");
+      expect(r.stderr).not.toContain("in parts");
+    },
+  );
+
+  it("only its EOE late: written whole, nothing split (an event without EOE is complete)", async () => {
+    const r = await run(["-v"], lateLog("many hosts", 300, 0, ["EOE"]));
+    expect(parts(r.stdout)).toEqual([["SYSCALL", "EXECVE"]]);
+    expect(r.stderr).toContain(" 0 split,");
+  });
+
+  it("detect: a rule on the late PROCTITLE is said to be matched in parts, exit 65 (was 0 alerts, exit 0)", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "auditd-parse-late-"));
+    const rules = join(dir, "late.yml");
+    writeFileSync(
+      rules,
+      [
+        "title: bash -c echo (needs the whole event)",
+        "id: 6f3a1b8e-0000-4000-8000-000000000026",
+        "logsource: { product: linux, service: auditd }",
+        "detection:",
+        "  sel: { type: PROCTITLE, key: exec, proctitle|contains: echo }",
+        "  condition: sel",
+        "level: high",
+        "",
+      ].join("\n"),
+    );
+    const late = await run(["detect", "--json", "--rules", rules], lateLog("many hosts", 300));
+    expect(late.code).toBe(65);
+    expect(late.stdout).toBe("");
+    expect(late.stderr).toContain("incomplete: 1 event(s) were matched in parts, as some of their records came after");
+    // whole, the rule matches
+    const whole = await run(["detect", "--json", "--rules", rules], lateLog("many hosts", 100));
+    expect(whole.code, whole.stderr).toBe(0);
+    expect(whole.stdout.trim().split("\n")).toHaveLength(1);
+  });
+
+  it("sessions says it too (its command lost its cwd to the second part)", async () => {
+    const r = await run(["sessions"], lateLog("one other host", 300));
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain(WARNING);
+  });
+
+  it("once per part, not per late record; standalone records repeating a stamp and a part cut at 1024 records count as before", () => {
+    // three late records, one part
+    expect(parseText(lateLog("no node=", 300)).stats).toMatchObject({ split: 1, late: 1 });
+    const user = (type: string) => `type=${type} msg=audit(100.000:5): pid=1 uid=0 auid=0 ses=1 msg='op=x res=success'`;
+    expect(parseText([user("USER_START"), user("USER_END"), user("USER_START")].join("\n")).stats).toMatchObject({ events: 3, split: 0 });
+    const paths = Array.from({ length: 1100 }, (_, i) => `type=PATH msg=audit(100.000:9): item=${i} name="/x"`);
+    expect(
+      parseText([`type=SYSCALL msg=audit(100.000:9): syscall=59`, ...paths, "type=EOE msg=audit(100.000:9): "].join("\n")).stats,
+    ).toMatchObject({
+      events: 2,
+      split: 1,
+      late: 0,
+    });
+  });
+
+  it("at scale (40 hosts, clocks skewed, up to 400 events' records interleaved): every part beyond the first is counted", () => {
+    const { events, stats } = parseText(manyHosts(2000, 400));
+    const ids = new Set(events.map((e) => `${e.node} ${e.id}`));
+    expect(events.length - ids.size).toBeGreaterThan(50);
+    expect(stats.split).toBe(events.length - ids.size);
+    expect(stats.late).toBe(stats.split);
+  });
+});
+
+/**
+ * The tester's mk_hosts.py, made smaller: `count` events of 40 hosts (clocks off by up to a day, one 30 days
+ * behind), 55 % SYSCALL EXECVE CWD PATH PROCTITLE EOE, 5 % the same without EOE, the rest lone records, with up to
+ * `cap` events' records interleaved at random (seeded).
+ */
+function manyHosts(count: number, cap: number): string {
+  let seed = 1;
+  const random = () => {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    return seed / 2 ** 31;
+  };
+  const offsets = [0, 0, 0.5, 1.5, 3, -3, 7, -7, 3600, -3600, DAY, -DAY];
+  const hosts = Array.from({ length: 40 }, (_, i) => ({
+    name: `host${String(i).padStart(2, "0")}.example.internal`,
+    offset: i === 39 ? -30 * DAY : (offsets[Math.floor(random() * offsets.length)] as number),
+    serial: 1000 + Math.floor(random() * 1e9),
+  }));
+  const open: string[][] = [];
+  const lines: string[] = [];
+  let wall = SEC;
+  let made = 0;
+  while (made < count || open.length > 0) {
+    if (made < count && open.length < 1 + Math.floor(random() * cap)) {
+      const h = hosts[Math.floor(random() * hosts.length)]!;
+      wall += random() * 0.01;
+      const at = `node=${h.name} type=%s msg=audit(${(wall + h.offset).toFixed(3)}:${++h.serial}): `;
+      const k = random();
+      const multi = [
+        'SYSCALL syscall=59 key="exec"',
+        'EXECVE argc=1 a0="bash"',
+        'CWD cwd="/"',
+        'PATH item=0 name="/bin/bash"',
+        "PROCTITLE proctitle=62617368",
+      ];
+      const lone = k < 0.8 ? "LOGIN pid=1 uid=0 auid=1000 ses=3 res=1" : "AVC avc:  denied  { read } for  pid=4242";
+      const records = k < 0.6 ? [...multi, ...(k < 0.55 ? ["EOE "] : [])] : [lone];
+      open.push(records.map((r) => at.replace("%s", r.slice(0, r.indexOf(" "))) + r.slice(r.indexOf(" ") + 1)));
+      made++;
+    }
+    const i = Math.floor(random() * open.length);
+    lines.push(open[i]!.shift()!);
+    if (open[i]!.length === 0) open.splice(i, 1);
+  }
+  return lines.join("\n");
+}
