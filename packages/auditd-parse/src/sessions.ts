@@ -233,11 +233,12 @@ export class SessionTracker {
   /** Of those, the sessions a ses-unset USER_LOGIN described: its process's USER_END (no ses= either) ends them. */
   private readonly adopted = new Remembered<string>(CLOSED_REMEMBERED);
   /**
-   * The terminal a ses-unset process's successful USER_START named (PAM's, `ssh`), until its USER_LOGIN names the
-   * device: such a session's `terminal` and `loginTerminal` then mean what they mean for a session with an id
-   * (T24 #7). Bounded as `closed`.
+   * What a ses-unset process's successful PAM records named before its USER_LOGIN: USER_START's terminal (PAM's,
+   * `ssh`), so the session's `terminal` and `loginTerminal` mean what they mean for a session with an id (T24 #7),
+   * and USER_ACCT's/USER_START's account, the user's name where USER_LOGIN's `id=` is a number (T26 #7). Bounded as
+   * `closed`.
    */
-  private readonly startTerminal = new Remembered<string>(CLOSED_REMEMBERED);
+  private readonly pamStart = new Remembered<PamStart>(CLOSED_REMEMBERED);
   private readonly maxOpen: number;
   private readonly maxItems: number;
   private readonly maxKept: number;
@@ -530,11 +531,15 @@ export class SessionTracker {
     const pidKey = `${e.node ?? ""} unset ${e.pid ?? ""}`;
     for (const r of recordsOf(e, source)) {
       const f = r.fields;
-      if (r.type === "USER_START") {
-        const terminal = str(f.terminal);
-        if (terminal && e.pid !== undefined && str(f.res) === "success") this.startTerminal.add(pidKey, terminal);
-        continue;
+      if ((r.type === "USER_START" || r.type === "USER_ACCT") && e.pid !== undefined && str(f.res) === "success") {
+        const start = this.pamStart.get(pidKey) ?? {};
+        const terminal = r.type === "USER_START" ? str(f.terminal) : undefined;
+        if (terminal) start.terminal = terminal;
+        const acct = str(f.acct);
+        if (acct) start.acct = acct;
+        if (start.terminal !== undefined || start.acct !== undefined) this.pamStart.add(pidKey, start);
       }
+      if (r.type === "USER_START") continue;
       if (ends && (r.type === "USER_END" || r.type === "USER_LOGOUT") && this.adopted.size > 0) {
         const key = this.adopted.get(pidKey);
         const open = key === undefined ? undefined : this.sessions.get(key);
@@ -559,11 +564,13 @@ export class SessionTracker {
         const s: OpenSession = { ses: "unset", commands: NO_ITEMS, connections: NO_ITEMS };
         bookkeeping(s);
         if (e.node !== undefined) s.node = this.names.get(e.node);
-        const user = str(f.id) ?? str(f.acct);
+        const pam = this.pamStart.get(pidKey);
+        this.pamStart.delete(pidKey);
+        const user = pam?.acct ?? str(f.id) ?? str(f.acct);
         if (user !== undefined) s.user = this.names.get(user);
         s.start = flat(time);
         this.describe(s, r);
-        this.terminals(s, pidKey, str(f.terminal));
+        this.terminals(s, pam?.terminal, str(f.terminal));
         s.loginSuccess = true;
         this.sessions.set(pidKey, s);
         this.unsetOpen++;
@@ -622,7 +629,9 @@ export class SessionTracker {
     if (key === undefined || s === undefined) return false;
     const f = r.fields;
     this.from(s, r);
-    this.terminals(s, pidKey, str(f.terminal));
+    const pam = this.pamStart.get(pidKey);
+    this.pamStart.delete(pidKey);
+    this.terminals(s, pam?.terminal, str(f.terminal));
     const exe = str(f.exe);
     if (exe !== undefined) s.via ??= this.names.get(exe);
     if (s.loginSuccess !== false) s.loginSuccess = true;
@@ -635,9 +644,7 @@ export class SessionTracker {
    * A ses-unset USER_LOGIN's terminal (the device) on its session: `terminal` is PAM's from the process's USER_START
    * when it named one and `loginTerminal` the device, as for a session with an id; else the device is `terminal`.
    */
-  private terminals(s: Session, pidKey: string, device: string | undefined): void {
-    const pam = this.startTerminal.get(pidKey);
-    if (pam !== undefined) this.startTerminal.delete(pidKey);
+  private terminals(s: Session, pam: string | undefined, device: string | undefined): void {
     const terminal = pam ?? s.terminal ?? device;
     if (terminal !== undefined) s.terminal = this.names.get(terminal);
     if (device && device !== s.terminal) s.loginTerminal ??= this.names.get(device);
@@ -863,6 +870,12 @@ export class SessionTracker {
  * Keys (each with a value, or none) in the order added, the oldest let go past `limit` (found by one iterator kept
  * between calls, Oldest).
  */
+/** What a ses-unset process's PAM records said before its USER_LOGIN (Sessions.pamStart). */
+interface PamStart {
+  terminal?: string;
+  acct?: string;
+}
+
 class Remembered<V = true> {
   private readonly keys = new Map<string, V>();
   private readonly oldest = new Oldest(() => this.keys.keys());

@@ -107,7 +107,8 @@ describe("sessions: the independent tester's findings (T23, round 23)", () => {
     expect(sessions).toEqual([
       {
         ses: "unset",
-        user: "1000",
+        // the account its PAM records name, not USER_LOGIN's uid (T26 #7: "1000"); with none, the uid (below)
+        user: "alice",
         start: "2025-12-06T00:00:01.000Z",
         end: "2025-12-06T00:00:03.000Z",
         from: "203.0.113.9",
@@ -322,7 +323,10 @@ describe("sessions keeps the exact bytes of a sudo command that is not UTF-8 (T2
 
   it("a cmd= logged in lower-case hex keeps it so, as the plain parse's raw.cmd (T25 #8: was upper-cased)", async () => {
     const log = `${ALICE_OPENS}\ntype=USER_CMD msg=audit(1764979202.000:2): pid=132 uid=1000 auid=1000 ses=1 msg='cwd="/home/alice" cmd=726d202d7266202f746d702fff exe="/usr/bin/sudo" terminal=pts/1 res=failed'\n`;
-    const plain = (await runAuditdParse([], log)).stdout.trim().split("\n").map((l) => JSON.parse(l));
+    const plain = (await runAuditdParse([], log)).stdout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
     const rawCmd = plain.find((e) => e.types.includes("USER_CMD")).records[0].raw.cmd;
     expect(rawCmd).toBe("726d202d7266202f746d702fff");
     const [s] = JSON.parse((await runAuditdParse(["sessions", "--json"], log)).stdout) as Session[];
