@@ -3,7 +3,8 @@ import { escapeHtml as h } from "@opsguard/core/html";
 /**
  * What a run that could not read every input says in its output, so a partial result never looks whole:
  * one wording for the sessions page, the report page and the readable report (the stderr line and exit
- * 65/66 say it too, but a page or a report file is read later, without either). JSON keeps its shape.
+ * 65 says it too, but a page or a report file is read later, without either). JSON keeps its shape. A run
+ * that could read nothing (66) writes no output at all.
  */
 export function incompleteText(unread: number): string {
   return `incomplete: ${unread} input(s) could not be read whole (named on stderr); what follows covers only what was read.`;

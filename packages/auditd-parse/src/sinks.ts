@@ -129,6 +129,8 @@ export function makeSink(
     let html = "";
     const page = sessionsHtmlSink(file === undefined ? line : (text) => (html = text), PAGE_BOUNDS, sessionLimits(flags, grouping));
     const finish = async (read: ReadResult) => {
+      // nothing read: no page at all, not an empty one a script would take for "no sessions" (T27 #3)
+      if (read.nothing) return;
       page.finish(read.unread);
       // the same bytes as on stdout, where line() ends it with a newline
       if (file !== undefined && !read.nothing) await writeOutputFile(file, `${html}\n`);
@@ -162,12 +164,13 @@ export function makeSink(
       // the tracker reads the records of login, PAM and USER_CMD events alone
       readsJson: readsRecords,
       pending,
-      finish: async () => {
+      finish: async (read) => {
         // one at a time, each written before the next is made (Output's backpressure): the sessions open at the
         // end are not all queued as text at once
         while (tracker.flushOne()) await pending();
         const close = list.close();
-        if (ctx.opts.json && close !== undefined) line(close);
+        // nothing read: no `[]`, which `jq length` reads as "no sessions" (T27 #3); the exit code is 66
+        if (ctx.opts.json && close !== undefined && !read.nothing) line(close);
         // an entry "(open)" that was cut by the bound looks like a session that is still open: say how many were
         if (tracker.writtenEarly > 0)
           ctx.log.warn(
@@ -187,15 +190,17 @@ export function makeSink(
         if (flags.format === "html" && !ctx.opts.json) {
           const page = renderReportHtml(report, { source: "aureport-style summaries of the audit log", unread: read.unread });
           // -o FILE: the page replaces the file whole (atomically), as sessions' page does
+          if (read.nothing) return;
           if (flags.output === undefined) line(page);
-          else if (!read.nothing) await writeOutputFile(flags.output, `${page}\n`);
+          else await writeOutputFile(flags.output, `${page}\n`);
           return;
         }
-        // JSON keeps its shape (the summaries alone): a script reads the exit code (65/66), as for sessions --json
+        // nothing read (a directory, a missing file, a closed stdin): the one line on stderr alone, in every format;
+        // seven empty tables were no report (T25 #9), nor is their JSON, which a script reads as all clear (T27 #3)
+        if (read.nothing) return;
+        // JSON keeps its shape when some input was read (the summaries alone): a script reads the exit code (65)
         if (ctx.opts.json) line(JSON.stringify(report, null, flags.pretty ? 2 : undefined));
-        // nothing read (a directory, a missing file, a closed stdin): the one line on stderr alone, as every other
-        // command's readable output; seven empty tables were no report (T25 #9)
-        else if (!read.nothing) line(`${read.unread > 0 ? `${incompleteText(read.unread)}\n\n` : ""}${formatReport(report, top)}`);
+        else line(`${read.unread > 0 ? `${incompleteText(read.unread)}\n\n` : ""}${formatReport(report, top)}`);
       },
     };
   }
@@ -211,9 +216,10 @@ export function makeSink(
         else line(`${list.prefix()}${item(c)}`);
       },
       pending,
-      finish: async () => {
+      finish: async (read) => {
         const close = list.close();
-        if (ctx.opts.json && close !== undefined) line(close);
+        // nothing read: no `[]` (T27 #3), as sessions
+        if (ctx.opts.json && close !== undefined && !read.nothing) line(close);
       },
     };
   }

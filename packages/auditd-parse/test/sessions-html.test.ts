@@ -87,7 +87,7 @@ describe("auditd-parse sessions --format html", () => {
     expect(page).toMatch(/<p class="omitted">\d+ more item\(s\) of this session omitted \(page bound\)/);
   });
 
-  it("says on the page when inputs could not be read (exit 65/66), so a partial page does not look whole", async () => {
+  it("says on the page when inputs could not be read (exit 65), so a partial page does not look whole; none read is no output (66)", async () => {
     const log = join(dir, "good.log");
     writeFileSync(log, hostileLog());
     const missing = join(dir, "missing.log");
@@ -95,9 +95,11 @@ describe("auditd-parse sessions --format html", () => {
     expect(partial.code).toBe(65);
     expect(partial.stdout).toContain('<p class="incomplete" id="incomplete" role="alert">incomplete: 1 input(s) could not be read');
     expect(partial.stdout.match(/<section class="session/g)).toHaveLength(3);
-    const none = await run(["sessions", "--format", "html", missing], "");
-    expect(none.code).toBe(66);
-    expect(none.stdout).toContain("incomplete: 1 input(s) could not be read");
+    // nothing read: no page, no `[]` a script reads as "no sessions" (T27 #3), only stderr's line and exit 66
+    for (const format of [["--format", "html"], ["--json"], []]) {
+      const none = await run(["sessions", ...format, missing], "");
+      expect([none.code, none.stdout], format.join(" ")).toEqual([66, ""]);
+    }
     // a whole run has no such banner; and --json keeps its shape (an array of sessions)
     expect(html.stdout).not.toContain('id="incomplete"');
     const json = await run(["sessions", "--json", "--passwd", passwd, log, missing], "");

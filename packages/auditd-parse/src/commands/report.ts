@@ -27,8 +27,8 @@ at most 10000 distinct rows per summary, the rest counted.
 
 --format html: the same summaries as one self-contained page (at most 500 rows per table); with -o FILE
 it replaces FILE whole, atomically. When an input could not be read (exit 65) the page has a banner
-and the readable report a first line saying so; when none could (exit 66) the readable report is not
-written; --json keeps its shape (check the exit code).
+and the readable report a first line saying so; --json keeps its shape (check the exit code). When
+none could (exit 66) nothing is written on stdout, in any format.
 
 Examples:
   auditd-parse report --since yesterday /var/log/audit/audit.log*

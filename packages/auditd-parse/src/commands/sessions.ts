@@ -39,7 +39,7 @@ more commands/connections not listed"), commands, connections and su/sudo alike;
 fields (host, from, terminal) pass it are written early, still open. --format html writes one self-contained page (a timeline per
 session, raw events one click away, user/host filters), bounded to 500 sessions, 200 items per
 session and 5000 in all, with a note saying what was left out, and a banner when an input could not
-be read (exit 65/66). With -o FILE the page replaces FILE whole, atomically (not appended). -F FILE follows a growing log here too: each session is written
+be read (exit 65); nothing at all, in any format, when none could (exit 66). With -o FILE the page replaces FILE whole, atomically (not appended). -F FILE follows a growing log here too: each session is written
 as it ends; with -F, --json writes one session a line (NDJSON, each line whole when written), without it one array.
 
 Example:
