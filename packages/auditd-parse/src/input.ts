@@ -33,17 +33,22 @@ export async function readInput(
   stdin: NodeJS.ReadableStream,
 ): Promise<void> {
   let stream: Readable;
-  if (file === "-") {
+  if (file === "-" || STDIN_NAMES.has(file)) {
+    // /dev/stdin names the run's stdin, read as "-" is: a closed or write-only one refused (T26), not read as
+    // empty; gzip on it decompressed (T27 #1); and a socket, which Linux cannot open by that name (ENXIO), read
     refuseStdin(stdin);
-    stream = Readable.from(stdinChunks(stdin));
+    stream = Readable.from(gunzipped(bytesOf(stdin[Symbol.asyncIterator]() as AsyncIterator<Buffer | string>)));
   } else {
-    // /dev/stdin names the run's stdin: a closed or write-only one is refused as "-" is (T26), not read as empty
-    if (STDIN_NAMES.has(file)) refuseStdin(stdin);
     // opened here, so a file we may not read is one clear line (exit 66) before any stream exists
     const fd = openReadable(file);
-    const gzip = file.endsWith(".gz") || isGzip(fd);
-    if (!gzip) return readFile(file, fd, onChunk);
-    stream = createReadStream(file, { fd, highWaterMark: CHUNK }).pipe(createGunzip({ chunkSize: CHUNK }));
+    const named = file.endsWith(".gz");
+    if (!named && !fstatSync(fd).isFile()) {
+      // a pipe, FIFO or device (`cat x.gz | auditd-parse /dev/stdin`, `<(zcat …)`) cannot be peeked at offset 0:
+      // its first bytes say whether it is gzip, as stdin's do (T27 #1: read as 4 lines of compressed bytes)
+      stream = Readable.from(gunzipped(specialChunks(fd)));
+    } else if (named || isGzip(fd)) {
+      stream = createReadStream(file, { fd, highWaterMark: CHUNK }).pipe(createGunzip({ chunkSize: CHUNK }));
+    } else return readFile(file, fd, onChunk);
   }
   try {
     for await (const chunk of stream) await onChunk(chunk as Buffer);
@@ -114,9 +119,29 @@ async function readFile(file: string, fd: number, onChunk: (chunk: Buffer) => vo
   }
 }
 
-/** stdin's chunks, gunzipped when it starts with gzip's magic bytes (`zcat`-less `< audit.log.1.gz`). */
-async function* stdinChunks(stdin: NodeJS.ReadableStream): AsyncGenerator<Buffer> {
-  const chunks = bytesOf(stdin[Symbol.asyncIterator]() as AsyncIterator<Buffer | string>);
+/**
+ * A pipe's, FIFO's or device's chunks, one read at a time and none ahead: its read waits for a writer, so a read
+ * in flight when onChunk fails would hold the run until one writes. The descriptor is closed when the chunks end
+ * or their reader stops.
+ */
+async function* specialChunks(fd: number): AsyncGenerator<Buffer> {
+  try {
+    for (;;) {
+      // a new buffer per read: gunzip may hold a chunk past its turn
+      const buf = Buffer.allocUnsafe(CHUNK);
+      const n = await new Promise<number>((resolve, reject) =>
+        read(fd, buf, 0, CHUNK, null, (error, bytes) => (error ? reject(error) : resolve(bytes))),
+      );
+      if (n === 0) return;
+      yield buf.subarray(0, n);
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** A stream's chunks, gunzipped when it starts with gzip's magic bytes (`zcat`-less `< audit.log.1.gz`). */
+async function* gunzipped(chunks: AsyncIterator<Buffer>): AsyncGenerator<Buffer> {
   let head: Buffer = Buffer.alloc(0);
   while (head.length < 2) {
     const r = await chunks.next();
