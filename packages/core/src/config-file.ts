@@ -52,7 +52,7 @@ export interface ConfigText {
 /** The directories searched after --config and $<TOOL>_CONFIG, each with the file names looked for there. */
 function searchDirectories(
   tool: string,
-  cwd: string,
+  cwd: string | undefined,
   env: NodeJS.ProcessEnv,
   places: ConfigFileOptions["places"] = "all",
 ): { dir: string; names: string[] }[] {
@@ -64,7 +64,7 @@ function searchDirectories(
   const xdg = env.XDG_CONFIG_HOME?.startsWith("/") ? env.XDG_CONFIG_HOME : undefined;
   const userDirs = [...new Set([xdg, homeConfig].filter((d): d is string => d !== undefined))];
   return [
-    { dir: cwd, names: [`.${tool}rc`, `.${tool}rc.json`, `.${tool}rc.yaml`, `.${tool}rc.yml`] },
+    ...(cwd === undefined ? [] : [{ dir: cwd, names: [`.${tool}rc`, `.${tool}rc.json`, `.${tool}rc.yaml`, `.${tool}rc.yml`] }]),
     ...userDirs.map((d) => ({ dir: join(d, "opsguard"), names })),
     { dir: "/etc/opsguard", names },
   ];
@@ -79,10 +79,22 @@ function homeDirectory(): string | undefined {
   }
 }
 
+/**
+ * The working directory, or undefined when it has been removed (process.cwd() throws ENOENT): a tool run from a
+ * deleted directory then has no ./.<tool>rc to find and looks in the other places (T27 #4: exit 70).
+ */
+function workingDirectory(): string | undefined {
+  try {
+    return process.cwd();
+  } catch {
+    return undefined;
+  }
+}
+
 /** Where a tool's config is looked for, in order, after --config and $<TOOL>_CONFIG. */
 export function configSearchPaths(
   tool: string,
-  cwd: string = process.cwd(),
+  cwd: string | undefined = workingDirectory(),
   env: NodeJS.ProcessEnv = process.env,
   places: ConfigFileOptions["places"] = "all",
 ): string[] {
@@ -195,7 +207,7 @@ function findConfigText(options: ConfigFileOptions): ConfigText | undefined {
     checkRegularFile(explicit, `${options.path ? "--config" : `$${envName}`} must name a YAML or JSON file`);
     return found(explicit, () => explorer([]).load(explicit));
   }
-  for (const { dir, names } of searchDirectories(options.tool, options.cwd ?? process.cwd(), env, options.places)) {
+  for (const { dir, names } of searchDirectories(options.tool, options.cwd ?? workingDirectory(), env, options.places)) {
     const first = names.map((name) => join(dir, name)).find((p) => existsSync(p));
     if (first === undefined) continue;
     // A FIFO someone left as ./.<tool>rc would block the read for ever.
