@@ -48,10 +48,17 @@ export function detectRules(flags: ParseFlags, ctx: CliContext): RuleSet | null 
 function noRule(set: RuleSet): NoInputError | undefined {
   if (set.rules.length > 0) return undefined;
   const empty = set.empty?.length ?? 0;
-  return new NoInputError(
-    `no rule to run: ${set.failed.length} failed (named above), ${set.skipped.length} are for other log sources than linux/auditd${empty > 0 ? `, ${empty} rule file(s) hold none (named above)` : ""}`,
-    { hint: "give --rules Sigma rules for logsource product: linux, service: auditd" },
-  );
+  // only the reasons there are, each with its own verb (T27 #6: "0 failed (named above), 1 are for …")
+  const why = [
+    set.failed.length > 0 ? `${set.failed.length} failed (named above)` : "",
+    set.skipped.length > 0
+      ? `${set.skipped.length} ${set.skipped.length === 1 ? "is" : "are"} for other log sources than linux/auditd`
+      : "",
+    empty > 0 ? `${empty} rule file(s) hold none (named above)` : "",
+  ].filter((part) => part !== "");
+  return new NoInputError(`no rule to run${why.length > 0 ? `: ${why.join(", ")}` : ""}`, {
+    hint: "give --rules Sigma rules for logsource product: linux, service: auditd",
+  });
 }
 
 /** listing: --list-rules, which lists the failures (FAILED) and writes no alerts. */
