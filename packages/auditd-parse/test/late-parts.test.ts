@@ -150,21 +150,44 @@ describe("T26 #1: an event whose last records come after hundreds of others' is 
     });
   });
 
-  it("at scale (40 hosts, clocks skewed, up to 400 events' records interleaved): every part beyond the first is counted", () => {
-    const { events, stats } = parseText(manyHosts(2000, 400));
-    const ids = new Set(events.map((e) => `${e.node} ${e.id}`));
-    expect(events.length - ids.size).toBeGreaterThan(50);
-    expect(stats.split).toBe(events.length - ids.size);
-    expect(stats.late).toBe(stats.split);
+  it.each([
+    ["random serials", false],
+    ["serials alike, as in a fleet booted together (T28 #1: 869 parts, 820 counted)", true],
+  ])(
+    "at scale (40 hosts, clocks skewed, up to 400 events' records interleaved, %s): every part beyond the first is counted",
+    (_, alike) => {
+      const { events, stats } = parseText(manyHosts(2000, 400, alike));
+      const ids = new Set(events.map((e) => `${e.node} ${e.id}`));
+      expect(events.length - ids.size).toBeGreaterThan(50);
+      expect(stats.split).toBe(events.length - ids.size);
+      expect(stats.late).toBe(stats.split);
+    },
+  );
+
+  it.each([
+    [777, 777],
+    [4873, 8969],
+  ])("two other hosts' events of serials %i and %i completed between: hostA's late part still counted (T28 #1: 0 split)", async (b, c) => {
+    const stamp = `${SEC}.500`;
+    const syscall = (host: string, serial: number, key: string) =>
+      `node=${host} type=SYSCALL msg=audit(${stamp}:${serial}): arch=c000003e syscall=59 success=yes exit=0 pid=900 auid=1000 uid=1000 comm="bash" key="${key}"`;
+    const log = lateLog("many hosts", 300).split("\n");
+    log.splice(1, 0, syscall("hostB.example", b, "other"), syscall("hostC.example", c, "other"));
+    const r = await run(["-v"], log.join("\n"));
+    expect(parts(r.stdout).filter((types) => types.includes("PROCTITLE") || types.includes("EXECVE"))).toEqual([
+      ["SYSCALL", "EXECVE"],
+      ["CWD", "PATH", "PROCTITLE"],
+    ]);
+    expect(r.stderr).toContain(" 1 split,");
   });
 });
 
 /**
  * The tester's mk_hosts.py, made smaller: `count` events of 40 hosts (clocks off by up to a day, one 30 days
- * behind), 55 % SYSCALL EXECVE CWD PATH PROCTITLE EOE, 5 % the same without EOE, the rest lone records, with up to
+ * behind; serials from 1000..1100 with `serialsAlike`, mk_hosts2.py), 55 % SYSCALL EXECVE CWD PATH PROCTITLE EOE, 5 % the same without EOE, the rest lone records, with up to
  * `cap` events' records interleaved at random (seeded).
  */
-function manyHosts(count: number, cap: number): string {
+function manyHosts(count: number, cap: number, serialsAlike = false): string {
   let seed = 1;
   const random = () => {
     seed = (seed * 1103515245 + 12345) % 2 ** 31;
@@ -174,7 +197,7 @@ function manyHosts(count: number, cap: number): string {
   const hosts = Array.from({ length: 40 }, (_, i) => ({
     name: `host${String(i).padStart(2, "0")}.example.internal`,
     offset: i === 39 ? -30 * DAY : (offsets[Math.floor(random() * offsets.length)] as number),
-    serial: 1000 + Math.floor(random() * 1e9),
+    serial: 1000 + Math.floor(random() * (serialsAlike ? 100 : 1e9)),
   }));
   const open: string[][] = [];
   const lines: string[] = [];
