@@ -226,11 +226,21 @@ export function makeSink(
   if (ecs) {
     return { event: (e) => line(JSON.stringify(ecs.toEcs(e), null, flags.pretty ? 2 : undefined)), pending, finish: async () => undefined };
   }
-  if (flags.format === "table") line(tableHeader(style));
-  if (flags.format === "csv") {
-    line(csvHeader());
-    return { event: (e) => line(formatCsv(e)), pending, finish: async () => undefined };
-  }
+  // a header goes out with the first row, or at the end when there was none: a run that could read nothing (exit 66)
+  // writes nothing on stdout, not a header (T28 #2), while an empty log still gets its header
+  let header = flags.format === "table" ? tableHeader(style) : flags.format === "csv" ? csvHeader() : undefined;
+  const withHeader = (row: string): void => {
+    if (header !== undefined) {
+      line(header);
+      header = undefined;
+    }
+    line(row);
+  };
+  const headerAlone = async (read: ReadResult): Promise<void> => {
+    if (header !== undefined && !read.nothing) line(header);
+    header = undefined;
+  };
+  if (flags.format === "csv") return { event: (e) => withHeader(formatCsv(e)), pending, finish: headerAlone };
   if (flags.format === undefined || flags.format === "ndjson") {
     const event = flags.pretty
       ? (_e: AuditEvent, json: EventJson) => line(JSON.stringify(JSON.parse(String(json)), null, 2))
@@ -241,7 +251,7 @@ export function makeSink(
     return { event, pending, finish: async () => undefined };
   }
   const format = flags.format === "text" ? (e: AuditEvent) => formatText(e, style) : (e: AuditEvent) => formatRow(e, style);
-  return { event: (e) => line(format(e)), pending, finish: async () => undefined };
+  return { event: (e) => withHeader(format(e)), pending, finish: headerAlone };
 }
 
 /**

@@ -58,3 +58,17 @@ describe("finding 4: run from a directory that was removed", () => {
     expect(r.stdout).toContain('"types":["SYSCALL"');
   });
 });
+
+describe("T28 #2: a run that could read nothing writes no csv or table header either", () => {
+  it("`--format csv missing.log`: exit 66, nothing on stdout (was the header line); an empty log still has its header", async () => {
+    const missing = join(mkdtempSync(join(tmpdir(), "auditd-parse-t28-")), "missing.log");
+    for (const format of ["csv", "table"]) {
+      const none = await run(["--format", format, missing]);
+      expect([none.code, none.stdout], format).toEqual([66, ""]);
+      const empty = await run(["--format", format], "");
+      expect([empty.code, empty.stdout.split("\n").length], format).toEqual([0, 2]);
+      const one = await run(["--format", format], EXEC);
+      expect(one.stdout.split("\n")[0], format).toBe(empty.stdout.split("\n")[0]);
+    }
+  });
+});
