@@ -101,7 +101,7 @@ function inParts({ split, late }: PartsStats): string {
           `${big} event(s) too big to match whole (over ${DETECT_BOUNDS.records} records or ${DETECT_BOUNDS.bytes >> 20} MiB) were matched in parts`,
         ]
       : []),
-    ...(late > 0 ? [`${late} event(s) were matched in parts, as ${LATE_PARTS}`] : []),
+    ...(late > 0 ? [`${late} later part(s) of events were matched apart from their first, as ${LATE_PARTS}`] : []),
   ];
   return causes.join("; ");
 }

@@ -151,7 +151,7 @@ describe("finding 4: the 1 MiB bound on an event's JSON", () => {
     expect(new Set(events.map((e) => e.id))).toEqual(new Set(["1700000300.000:400"]));
     const argBytes = events.flatMap((e) => e.argv ?? []).reduce((n: number, a: string) => n + a.length, 0);
     expect(argBytes).toBe(args.join("").length);
-    expect(r.stderr).toMatch(/event\(s\) written in parts under the same id/);
+    expect(r.stderr).toMatch(/later part\(s\) of events written under the same id/);
   });
 });
 

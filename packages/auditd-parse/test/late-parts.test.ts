@@ -66,7 +66,7 @@ const parts = (ndjson: string) =>
     .filter((e) => e.serial === 777)
     .map((e) => e.types);
 
-const WARNING = "1 event(s) written in parts under the same id: some of their records came after they were written without EOE";
+const WARNING = "1 later part(s) of events written under the same id: some of their records came after they were written without EOE";
 
 describe("T26 #1: an event whose last records come after hundreds of others' is counted as written in parts", () => {
   const shapes: [Shape, number][] = [
@@ -122,7 +122,7 @@ describe("T26 #1: an event whose last records come after hundreds of others' is 
     const late = await run(["detect", "--json", "--rules", rules], lateLog("many hosts", 300));
     expect(late.code).toBe(65);
     expect(late.stdout).toBe("");
-    expect(late.stderr).toContain("incomplete: 1 event(s) were matched in parts, as some of their records came after");
+    expect(late.stderr).toContain("incomplete: 1 later part(s) of events were matched apart from their first, as some of their records came after");
     // whole, the rule matches
     const whole = await run(["detect", "--json", "--rules", rules], lateLog("many hosts", 100));
     expect(whole.code, whole.stderr).toBe(0);
