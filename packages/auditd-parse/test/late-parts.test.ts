@@ -122,7 +122,9 @@ describe("T26 #1: an event whose last records come after hundreds of others' is 
     const late = await run(["detect", "--json", "--rules", rules], lateLog("many hosts", 300));
     expect(late.code).toBe(65);
     expect(late.stdout).toBe("");
-    expect(late.stderr).toContain("incomplete: 1 later part(s) of events were matched apart from their first, as some of their records came after");
+    expect(late.stderr).toContain(
+      "incomplete: 1 later part(s) of events were matched apart from their first, as some of their records came after",
+    );
     // whole, the rule matches
     const whole = await run(["detect", "--json", "--rules", rules], lateLog("many hosts", 100));
     expect(whole.code, whole.stderr).toBe(0);
