@@ -81,30 +81,23 @@ function bytesOf(chunks: AsyncIterator<Buffer | string>): AsyncIterator<Buffer> 
  * round trip per 64 KiB chunk, waited for, left the main thread idle ~6% of a 100 MiB parse's wall time). Two
  * buffers reused alternately: onChunk holds no byte of a chunk after its call (lines are "valid only during the
  * call", the partial tail is copied), and a new Buffer per chunk, as a read stream makes, was 100 MB of
- * short-lived external memory on a 100 MiB log (issue 23).
+ * short-lived external memory on a 100 MiB log (issue 23). Regular files only: a FIFO's read waits for a writer,
+ * so a read ahead in flight when onChunk fails would hold the run (specialChunks reads those).
  */
 async function readFile(file: string, fd: number, onChunk: (chunk: Buffer) => void | Promise<void>): Promise<void> {
   const buffers = [Buffer.allocUnsafe(FILE_CHUNK), Buffer.allocUnsafe(FILE_CHUNK)] as const;
-  const readInto = (buf: Buffer) =>
-    new Promise<number>((resolve, reject) =>
-      read(fd, buf, 0, FILE_CHUNK, null, (error, bytes) => (error ? reject(error) : resolve(bytes))),
-    );
-  // not a FIFO's: its read waits for a writer, and a failed onChunk would wait for that read before closing
-  const regular = fstatSync(fd).isFile();
   let which = 0;
   let ahead: Promise<number> | undefined;
   try {
     for (;;) {
-      const n = await (ahead ?? readInto(buffers[which]!));
+      const n = await (ahead ?? readInto(fd, buffers[which]!));
       ahead = undefined;
       if (n === 0) break;
       const buf = buffers[which]!;
       which ^= 1;
-      if (regular) {
-        ahead = readInto(buffers[which]!);
-        // settled by the next turn, or awaited in finally when onChunk throws first: never an unhandled rejection
-        ahead.catch(() => undefined);
-      }
+      ahead = readInto(fd, buffers[which]!);
+      // settled by the next turn, or awaited in finally when onChunk throws first: never an unhandled rejection
+      ahead.catch(() => undefined);
       await onChunk(buf.subarray(0, n));
     }
   } catch (error) {
@@ -129,15 +122,18 @@ async function* specialChunks(fd: number): AsyncGenerator<Buffer> {
     for (;;) {
       // a new buffer per read: gunzip may hold a chunk past its turn
       const buf = Buffer.allocUnsafe(CHUNK);
-      const n = await new Promise<number>((resolve, reject) =>
-        read(fd, buf, 0, CHUNK, null, (error, bytes) => (error ? reject(error) : resolve(bytes))),
-      );
+      const n = await readInto(fd, buf);
       if (n === 0) return;
       yield buf.subarray(0, n);
     }
   } finally {
     closeSync(fd);
   }
+}
+
+/** One read of up to buf.length bytes from fd's position, in libuv's thread pool: the bytes read, 0 at the end. */
+function readInto(fd: number, buf: Buffer): Promise<number> {
+  return new Promise((resolve, reject) => read(fd, buf, 0, buf.length, null, (error, bytes) => (error ? reject(error) : resolve(bytes))));
 }
 
 /** A stream's chunks, gunzipped when it starts with gzip's magic bytes (`zcat`-less `< audit.log.1.gz`). */

@@ -133,7 +133,7 @@ export function makeSink(
       if (read.nothing) return;
       page.finish(read.unread);
       // the same bytes as on stdout, where line() ends it with a newline
-      if (file !== undefined && !read.nothing) await writeOutputFile(file, `${html}\n`);
+      if (file !== undefined) await writeOutputFile(file, `${html}\n`);
     };
     return { event: (e, json) => page.event(e, json), pending, finish };
   }
