@@ -564,8 +564,7 @@ export class SessionTracker {
         const s: OpenSession = { ses: "unset", commands: NO_ITEMS, connections: NO_ITEMS };
         bookkeeping(s);
         if (e.node !== undefined) s.node = this.names.get(e.node);
-        const pam = this.pamStart.get(pidKey);
-        this.pamStart.delete(pidKey);
+        const pam = this.pamStart.take(pidKey);
         const user = pam?.acct ?? str(f.id) ?? str(f.acct);
         if (user !== undefined) s.user = this.names.get(user);
         s.start = flat(time);
@@ -629,8 +628,7 @@ export class SessionTracker {
     if (key === undefined || s === undefined) return false;
     const f = r.fields;
     this.from(s, r);
-    const pam = this.pamStart.get(pidKey);
-    this.pamStart.delete(pidKey);
+    const pam = this.pamStart.take(pidKey);
     this.terminals(s, pam?.terminal, str(f.terminal));
     const exe = str(f.exe);
     if (exe !== undefined) s.via ??= this.names.get(exe);
@@ -866,16 +864,16 @@ export class SessionTracker {
  * with the oldest of 10000 open sessions written at each new one, thousands each time (165 ms for 30000, against
  * 7 ms for one iterator kept, which resumes where it stopped: every entry before it was deleted).
  */
-/**
- * Keys (each with a value, or none) in the order added, the oldest let go past `limit` (found by one iterator kept
- * between calls, Oldest).
- */
-/** What a ses-unset process's PAM records said before its USER_LOGIN (Sessions.pamStart). */
+/** What a ses-unset process's PAM records said before its USER_LOGIN (SessionTracker.pamStart). */
 interface PamStart {
   terminal?: string;
   acct?: string;
 }
 
+/**
+ * Keys (each with a value, or none) in the order added, the oldest let go past `limit` (found by one iterator kept
+ * between calls, Oldest).
+ */
 class Remembered<V = true> {
   private readonly keys = new Map<string, V>();
   private readonly oldest = new Oldest(() => this.keys.keys());
@@ -896,6 +894,13 @@ class Remembered<V = true> {
 
   delete(key: string): boolean {
     return this.keys.delete(key);
+  }
+
+  /** The key's value, forgotten. */
+  take(key: string): V | undefined {
+    const value = this.keys.get(key);
+    this.keys.delete(key);
+    return value;
   }
 
   add(key: string, value: V = true as V): void {
