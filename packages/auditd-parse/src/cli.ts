@@ -19,7 +19,8 @@ Output: NDJSON, one event per line (schema: schema/event.schema.json in the pack
   in parts under the same id (a log whose stamps never change, a huge argv), warned about on stderr.
   A line is cut at 4 MiB, and after 4096 key=value fields (no kernel record has as many), with a warning.
   An input that is missing, unreadable or corrupt/truncated gzip is named on stderr and the others are read
-  (a truncated .gz up to its cut, as zcat): exit 65, incomplete (66 when no input could be read at all,
+  (a truncated .gz up to its cut, as zcat; bytes after a .gz's last member that are not zero padding are
+  counted once all before them is read): exit 65, incomplete (66 when no input could be read at all,
   as when stdin is a directory, closed or write-only; for detect, 65 outranks 1). Interrupted outside -F and the
   plugin: 130 (SIGINT) or 143 (SIGTERM); an -o file then holds only what was written so far.
   -o FILE is appended to (an html page replaces it whole, atomically); a run that could read no input

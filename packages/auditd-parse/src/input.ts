@@ -1,10 +1,9 @@
 import { closeSync, createReadStream, fstatSync, openSync, read, readFileSync, readSync, type Stats, statSync } from "node:fs";
 import { basename } from "node:path";
-import { Readable } from "node:stream";
 import { setTimeout as delay } from "node:timers/promises";
-import { createGunzip } from "node:zlib";
 import { NoInputError } from "@opsguard/core/errors";
 import { escapeLine } from "@opsguard/core/text";
+import { GzipDataError, gunzipMembers } from "./gzip-members";
 
 const CHUNK = 64 * 1024;
 /** A plain file's reads: fewer thread-pool round trips than CHUNK; two of them alternate (readFile). */
@@ -32,12 +31,12 @@ export async function readInput(
   onChunk: (chunk: Buffer) => void | Promise<void>,
   stdin: NodeJS.ReadableStream,
 ): Promise<void> {
-  let stream: Readable;
+  let stream: AsyncIterable<Buffer>;
   if (file === "-" || STDIN_NAMES.has(file)) {
     // /dev/stdin names the run's stdin, read as "-" is: a closed or write-only one refused (T26), not read as
     // empty; gzip on it decompressed (T27 #1); and a socket, which Linux cannot open by that name (ENXIO), read
     refuseStdin(stdin);
-    stream = Readable.from(gunzipped(bytesOf(stdin[Symbol.asyncIterator]() as AsyncIterator<Buffer | string>)));
+    stream = gunzipped(bytesOf(stdin[Symbol.asyncIterator]() as AsyncIterator<Buffer | string>));
   } else {
     // opened here, so a file we may not read is one clear line (exit 66) before any stream exists
     const fd = openReadable(file);
@@ -45,14 +44,22 @@ export async function readInput(
     if (!named && !fstatSync(fd).isFile()) {
       // a pipe, FIFO or device (`cat x.gz | auditd-parse /dev/stdin`, `<(zcat …)`) cannot be peeked at offset 0:
       // its first bytes say whether it is gzip, as stdin's do (T27 #1: read as 4 lines of compressed bytes)
-      stream = Readable.from(gunzipped(specialChunks(fd)));
+      stream = gunzipped(specialChunks(fd));
     } else if (named || isGzip(fd)) {
-      stream = createReadStream(file, { fd, highWaterMark: CHUNK }).pipe(createGunzip({ chunkSize: CHUNK }));
+      const compressed = createReadStream(file, { fd, highWaterMark: CHUNK });
+      stream = gunzipMembers(compressed[Symbol.asyncIterator](), CHUNK);
     } else return readFile(file, fd, onChunk);
   }
   try {
-    for await (const chunk of stream) await onChunk(chunk as Buffer);
+    for await (const chunk of stream) await onChunk(chunk);
   } catch (error) {
+    if (error instanceof GzipDataError)
+      throw new NoInputError(`${file}: ${error.kind === "trailing" ? "" : `${error.kind} gzip data: `}${error.message}`, {
+        hint:
+          error.kind === "trailing"
+            ? "the gzip data before them was read whole; check how the file was written"
+            : "check the file or decompress it by hand",
+      });
     const code = (error as NodeJS.ErrnoException).code;
     if (code?.startsWith("Z_"))
       // Z_BUF_ERROR is the end of the input mid-stream: a truncated file (zcat's "unexpected end of file")
@@ -155,9 +162,7 @@ async function* gunzipped(chunks: AsyncIterator<Buffer>): AsyncGenerator<Buffer>
     yield* all();
     return;
   }
-  const gunzip = createGunzip({ chunkSize: CHUNK });
-  Readable.from(all()).pipe(gunzip);
-  yield* gunzip as AsyncIterable<Buffer>;
+  yield* gunzipMembers(all(), CHUNK);
 }
 
 /** /dev/null's device number (major 1, minor 3) on Linux. */
