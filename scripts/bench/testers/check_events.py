@@ -2,12 +2,13 @@
 """check_events.py LOG < NDJSON : every (node, serial) of LOG is one event of the NDJSON with all its
 records; no event twice; each host's events in non-decreasing time order. Prints a summary."""
 import json, re, sys, collections
-REC = re.compile(rb"^(?:node=(\S+) )?type=\S+ msg=audit\((\d+)\.(\d+):(\d+)\):")
+REC = re.compile(rb"^(?:node=(\S+) )?type=(\S+) msg=audit\((\d+)\.(\d+):(\d+)\):")
 want = collections.Counter()
 for line in open(sys.argv[1], "rb"):
     m = REC.match(line)
-    if m and b" type=EOE " not in line[:80] and not line.startswith(b"type=EOE "):
-        want[(m.group(1) or b"").decode("utf-8", "replace"), int(m.group(4))] += 1
+    # EOE ends an event and is not one of its records (after a node= name of any length)
+    if m and m.group(2) != b"EOE":
+        want[(m.group(1) or b"").decode("utf-8", "replace"), int(m.group(5))] += 1
 got = collections.Counter()
 recs = collections.Counter()
 last = {}
