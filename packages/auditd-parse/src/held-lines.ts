@@ -3,11 +3,13 @@ import { EventJson } from "./event-json";
 /** Bytes of lines a chunk takes; a longer line gets a chunk of its own. */
 const CHUNK_BYTES = 64 << 10;
 /**
- * Emptied chunks kept for reuse, at most (the rest are left to the collector). 8 were too few for the 256 events
- * held behind an open one on `mixed` (~1.9 KB lines: 8 chunks and the one written): 57 made, 3.6 MB of garbage
- * waiting for a mark-compact, 59.9 MB peak against 59.1 with 16 (at most 1 MiB kept).
+ * Emptied chunks kept for reuse, at most (the rest are left to the collector): as many as the grouping's bound on
+ * held bytes (4 MiB) fills, so a burst of held lines however large reuses the chunks of the one before. 8 were too
+ * few for the 256 events held behind an open one on `mixed` (~1.9 KB lines): 57 made, 3.6 MB of garbage waiting for
+ * a mark-compact. 16 were too few for T25's `relay.log`, where up to 512 events of 2-14 KB wait behind a lone
+ * LOGIN: 565 chunks made (35 MB of garbage), peak RSS 64-66 MiB; 50 made with 64 kept, -2 MiB (issue 23).
  */
-const SPARE_CHUNKS = 16;
+const SPARE_CHUNKS = 64;
 
 /** Part of the store: lines side by side, and how many of them are still to be read. */
 export interface LineChunk {

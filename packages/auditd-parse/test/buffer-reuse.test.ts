@@ -109,6 +109,24 @@ describe("buffers kept for the bursts of held events (issue 23, Round 25)", () =
     expect(held.chunksMade).toBeLessThanOrEqual(12);
   });
 
+  it("HeldLines keeps the chunks of 512 held lines of ~4 KB let go together: the grouping's 4 MiB bound of them", () => {
+    const held = new HeldLines();
+    // T25's relay.log: up to 512 events (MAX_HELD_YOUNG) of 2-14 KB wait behind a lone LOGIN, then go together
+    const line = Buffer.from(`{"id":"${"x".repeat(4000)}"}`);
+    for (let burst = 0; burst < 20; burst++) {
+      const placed = Array.from({ length: 512 }, () => {
+        const chunk = held.put(EventJson.held(line, 0, line.length));
+        return { chunk, start: chunk.used - line.length, end: chunk.used };
+      });
+      for (const { chunk, start, end } of placed) {
+        expect(held.line(chunk, start, end).lineLength).toBe(line.length + 1);
+        held.free(chunk);
+      }
+    }
+    // 512 lines of 4 KB fill 32 chunks and part of a 33rd: with 16 spares kept, 16 were made per burst
+    expect(held.chunksMade).toBeLessThanOrEqual(34);
+  });
+
   it("an event's buffers start small, and a long argv's room goes back to that size once it is pooled", () => {
     const first = new EventBuffers().byteLength();
     // records 2 KiB (an open event's records are 0.5-1.4 KB on the testers' multi-host logs), the rest 256 bytes

@@ -62,3 +62,35 @@ describe("copyString above 0x7f", () => {
     }
   });
 });
+
+// A long value (a class path of a java exec, 7-30 KB) took six bytes of room a byte: an 11 KB argument grew a set's
+// argv to 128 KiB, dropped when the set was pooled, ~12 MB of such garbage per 60 MiB of T25's relay.log waiting
+// for a mark-compact (issue 23). Its room is now its escaped length, counted: never less than what is written.
+describe("copyString of a long value", () => {
+  it("takes room for what it writes, not six bytes a byte", () => {
+    const classPath = Buffer.from(Array.from({ length: 400 }, (_, i) => `/opt/app/lib/a${i}-1.2.3.jar`).join(":"));
+    expect(classPath.length).toBeGreaterThan(10_000);
+    const argv = new JsonBytes(256);
+    expect(argv.copyString(classPath, 0, classPath.length)).toBe(true);
+    expect(argv.buf.toString("utf8", 0, argv.length)).toBe(expected(classPath));
+    expect(argv.buf.length).toBeLessThanOrEqual(16_384);
+  });
+
+  it("writes seeded long values of escapes, control bytes, UTF-8 and stray bytes whole, after other JSON", () => {
+    const next = random(2327);
+    const pieces = [[0x61], [0xc3, 0xa9], [0xf0, 0x9f, 0x98, 0x80], [0x22], [0x5c], [0x01], [0x0a], [0x1f], [0x7f], [0x80]];
+    for (let i = 0; i < 200; i++) {
+      const bytes: number[] = [];
+      const n = 1000 + Math.floor(next() * 3000);
+      // a fifth of them all control bytes (six written for one), a few with a stray byte (not UTF-8: the text path)
+      const kinds = i % 5 === 0 ? [5, 6, 7] : i % 7 === 0 ? [0, 9] : [0, 1, 2, 3, 4, 5, 6, 7, 8];
+      for (let k = 0; k < n; k++) bytes.push(...pieces[kinds[Math.floor(next() * kinds.length)]!]!);
+      const b = Buffer.from(bytes);
+      const w = new JsonBytes(8);
+      w.text('{"a":1,"v":');
+      const utf8 = w.copyString(b, 0, b.length);
+      expect(w.buf.toString("utf8", 0, w.length), `value ${i}`).toBe(`{"a":1,"v":${expected(b)}`);
+      expect(utf8).toBe(isUtf8(b));
+    }
+  });
+});
