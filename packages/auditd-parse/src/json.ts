@@ -238,7 +238,6 @@ export class JsonBytes {
   }
 }
 
-/** Writes JSON's escape of the ASCII byte c (a control byte, `"` or a backslash) at buf[at]; where it ends. */
 /**
  * Past this many bytes copyString reserves a value's escaped length, counted, not six bytes a byte: an 11 KB class
  * path argument made a 128 KiB buffer of a set's argv, dropped when the set was pooled (190 per 60 MiB of T25's
@@ -257,6 +256,7 @@ function escapedLength(src: Buffer, from: number, to: number): number {
   return n;
 }
 
+/** Writes JSON's escape of the ASCII byte c (a control byte, `"` or a backslash) at buf[at]; where it ends. */
 function escapeAscii(buf: Buffer, at: number, c: number): number {
   if (c >= 32) {
     buf[at++] = 92;
