@@ -51,12 +51,14 @@ export async function* gunzipMembers(chunks: AsyncIterator<Buffer>, chunkSize: n
       input.unshift(next);
       continue;
     }
-    let garbage = next.some((b) => b !== 0) ? next.length : 0;
+    let after = next.length;
+    let padding = !next.some((b) => b !== 0);
     for (let rest = await input.next(); rest !== undefined; rest = await input.next()) {
-      if (garbage > 0 || rest.some((b) => b !== 0)) garbage += rest.length;
+      after += rest.length;
+      padding &&= !rest.some((b) => b !== 0);
     }
-    if (garbage === 0) return;
-    throw new GzipDataError("trailing", `${garbage} byte(s) after the end of its gzip data are not gzip, not read`);
+    if (padding) return;
+    throw new GzipDataError("trailing", `${after} byte(s) after the end of its gzip data are not gzip, not read`);
   }
 }
 

@@ -63,9 +63,14 @@ export async function readInput(
     const code = (error as NodeJS.ErrnoException).code;
     if (code?.startsWith("Z_"))
       // Z_BUF_ERROR is the end of the input mid-stream: a truncated file (zcat's "unexpected end of file")
-      throw new NoInputError(`${file}: ${code === "Z_BUF_ERROR" ? "truncated" : "corrupt"} gzip data (${code})`, {
-        hint: "check the file or decompress it by hand",
-      });
+      throw new NoInputError(
+        code === "Z_BUF_ERROR"
+          ? `${file}: truncated gzip data: the input ends inside a gzip member`
+          : `${file}: corrupt gzip data: ${(error as Error).message}`,
+        {
+          hint: "check the file or decompress it by hand",
+        },
+      );
     // EIO, EISDIR … while reading: the input, not a bug
     if (code !== undefined && /^E[A-Z]+$/.test(code)) throw cannotRead(file, code);
     throw error;
@@ -286,6 +291,11 @@ export async function followFile(file: string, onChunk: (chunk: Buffer) => void 
     });
   }
   let fd: number | undefined = openReadable(file);
+  // its compressed bytes would be read as one malformed line (T29 #4); a rotated .gz does not grow
+  if (isGzip(fd)) {
+    closeSync(fd);
+    throw new NoInputError(`${file} is gzip: --follow reads a plain log as it grows`, { hint: `read it without -F: auditd-parse ${file}` });
+  }
   let ino = fstatSync(fd).ino;
   let pos = options.fromEnd ? fstatSync(fd).size : 0;
   /** The bytes [pos - mark.length, pos) as they were read: the last MARK bytes, fewer near the start. */

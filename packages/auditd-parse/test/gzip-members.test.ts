@@ -1,3 +1,4 @@
+import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -8,6 +9,7 @@ import { runAuditdParse as run } from "./in-process";
 
 /** gzip read as gzip(1) and zcat read it: members one after another, padding, trailing bytes, headers' optional parts. */
 
+const BUNDLE = new URL("../dist/auditd-parse.cjs", import.meta.url).pathname;
 const LOG = readFileSync(new URL("golden/exec.log", import.meta.url));
 /** Enough lines that zlib's 64 KiB output chunks and the reader's pieces both cut them many times. */
 const BIG = Buffer.concat(
@@ -78,6 +80,21 @@ describe("gzip members", () => {
     }
   });
 
+  it("counts every byte after the gzip data when zero bytes come before other ones (T29 #1: 70,004 were said 4,792)", async () => {
+    for (const [zeros, size] of [
+      [2, 64 * 1024],
+      [70_000, 64 * 1024],
+      [131_074, 4096],
+      [3, 1],
+    ] as const) {
+      const r = await gunzip(Buffer.concat([gzipSync(BIG), Buffer.alloc(zeros), Buffer.from("junk")]), size);
+      expect([r.out.equals(BIG), r.error?.message], `${zeros} zeros, pieces of ${size}`).toEqual([
+        true,
+        `${zeros + 4} byte(s) after the end of its gzip data are not gzip, not read`,
+      ]);
+    }
+  });
+
   it("tells a truncated member and a CRC that does not match from the data read before", async () => {
     const gz = gzipSync(BIG);
     const cut = await gunzip(gz.subarray(0, gz.length - 3));
@@ -110,4 +127,29 @@ describe("T28 #7: a rotated log with bytes after its gzip data", () => {
     const piped = await run([], Buffer.concat([gzipSync(BIG), Buffer.from("junk")]));
     expect([piped.code, piped.stdout]).toEqual([65, plain.stdout]);
   });
+
+  it("names a corrupt block in words, not zlib's code (T29 #3)", async () => {
+    const stored = Buffer.from(gzipSync(LOG, { level: 0 }));
+    stored[14]! ^= 0xff; // the first stored block's NLEN no longer LEN's complement (RFC 1951 3.2.4)
+    const r = await run([], stored);
+    expect([r.code, r.stdout, r.stderr.split("\n")[0]]).toEqual([
+      66,
+      "",
+      "auditd-parse: -: corrupt gzip data: invalid stored block lengths (check the file or decompress it by hand)",
+    ]);
+  });
+});
+
+describe("T29 #4: -F on a gzip file", () => {
+  it("refuses it in one line, exit 66 (was its compressed bytes read as one malformed line, then polled forever)", () => {
+    const file = join(mkdtempSync(join(tmpdir(), "auditd-parse-gz-follow-")), "audit.log.1.gz");
+    writeFileSync(file, gzipSync(LOG));
+    const { NODE_OPTIONS: _workspaceConditions, ...env } = process.env;
+    const r = spawnSync(process.execPath, [BUNDLE, "-F", file], { encoding: "utf8", env, timeout: 20_000 });
+    expect([r.status, r.stdout, r.stderr]).toEqual([
+      66,
+      "",
+      `auditd-parse: ${file} is gzip: --follow reads a plain log as it grows (read it without -F: auditd-parse ${file})\n`,
+    ]);
+  }, 30_000);
 });
