@@ -81,40 +81,6 @@ export function nodeRaw(key: string): string | undefined {
   return key.charCodeAt(0) === 0xd800 ? key.slice(1, key.indexOf("\uD800", 1)) : undefined;
 }
 
-/** Names kept as the last node= name: from this length, the one compare costs less than the lookup saves. */
-const LAST_NODE_MIN = 17;
-const LAST_NODE_MAX = 512;
-
-/**
- * The last long node= name read, its bytes and key: a host's records come in runs (the testers' `relay`, 40
- * hosts: 5 lines a run, names up to 252 bytes), and one compare with the last name is one pass over it where the
- * space search, NODE_NAMES' hash and its compare were three. Short names are not kept: their lookup is as cheap
- * as the compare, which on a miss (16 hosts taking turns record by record) is paid on top (Round 26: +1.4%).
- */
-const lastNode = { bytes: new Uint8Array(LAST_NODE_MAX), length: -1, key: "" };
-
-/** Where the name at buf[from, …) ends (its space) when it is the kept last name; else -1. */
-function sameNode(buf: Buffer, from: number, end: number): number {
-  const n = lastNode.length;
-  const sp = from + n;
-  if (n < 0 || sp >= end || buf[sp] !== SPACE) return -1;
-  const bytes = lastNode.bytes;
-  for (let i = 0; i < n; i++) if (buf[from + i] !== bytes[i]) return -1;
-  return sp;
-}
-
-function keepNode(buf: Buffer, from: number, to: number, key: string): void {
-  const n = to - from;
-  if (n < LAST_NODE_MIN || n > LAST_NODE_MAX) {
-    lastNode.length = -1;
-    return;
-  }
-  const bytes = lastNode.bytes;
-  for (let i = 0; i < n; i++) bytes[i] = buf[from + i]!;
-  lastNode.length = n;
-  lastNode.key = key;
-}
-
 /**
  * Reads the header of the line buf[start, end) into `h`; false when it has no audit header at all (the
  * caller keeps the line as `unparsed`). Every scan is bounded by the line: this runs once per input line.
@@ -123,14 +89,9 @@ export function parseHeader(buf: Buffer, start: number, end: number, h: Header):
   let pos = start;
   h.node = undefined;
   if (startsWith(buf, pos, end, NODE)) {
-    let sp = sameNode(buf, pos + 5, end);
-    if (sp >= 0) h.node = lastNode.key;
-    else {
-      sp = find(buf, SPACE, pos + 5, end);
-      if (sp < 0) return false;
-      h.node = NODE_NAMES.get(buf, pos + 5, sp);
-      keepNode(buf, pos + 5, sp, h.node);
-    }
+    const sp = find(buf, SPACE, pos + 5, end);
+    if (sp < 0) return false;
+    h.node = NODE_NAMES.get(buf, pos + 5, sp);
     pos = sp + 1;
   }
   if (!startsWith(buf, pos, end, TYPE)) {

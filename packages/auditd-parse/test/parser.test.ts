@@ -365,23 +365,3 @@ describe("bad input", () => {
     expect(events[0]?.argv?.[0]).toHaveLength(512 * 1024);
   });
 });
-
-// Round 27: a long node= name is compared with the last line's before it is looked up (a host's records come in runs)
-describe("node= names read against the last line's", () => {
-  it("names of one length differing in their last byte, a longer name the last one starts, and a name then cut short: each event its own node", () => {
-    const a = `build-runner-${"a".repeat(30)}.example.org`;
-    const b = `${a.slice(0, -1)}h`;
-    const line = (node: string, serial: number) =>
-      `node=${node} type=USER_CMD msg=audit(1700000000.000:${serial}): pid=1 uid=0 auid=0 ses=1 msg='cmd=6C73 res=success'`;
-    const { events } = parseText([line(a, 1), line(b, 2), line(a, 3), line(`${a}x`, 4), line(a, 5), `node=${a}`, line(a, 6)].join("\n"));
-    expect(events.map((e) => [e.serial, e.node])).toEqual([
-      [1, a],
-      [2, b],
-      [3, a],
-      [4, `${a}x`],
-      [5, a],
-      [null, undefined], // the cut line, kept unparsed
-      [6, a],
-    ]);
-  });
-});
