@@ -36,6 +36,7 @@ import {
   proctitleJson,
   proctitleParts,
   quotedHex,
+  quotedLatin1,
   type Reading,
   readingOf,
   VALUE_KINDS,
@@ -979,13 +980,7 @@ export class Interpreter implements EventBuilder<OpenEvent> {
       if (bracket > 0) {
         argv ??= argvAsText(open);
         const quoted = to - from >= 2 && buf[from] === DQUOTE && buf[to - 1] === DQUOTE;
-        this.addChunk(
-          open,
-          key,
-          bracket,
-          quoted ? buf.toString("hex", from + 1, to - 1).toUpperCase() : buf.toString("latin1", from, to),
-          quoted,
-        );
+        this.addChunk(open, key, bracket, quoted ? buf.toString("latin1", from + 1, to - 1) : buf.toString("latin1", from, to), quoted);
         continue;
       }
       if (key.endsWith("_len")) continue;
@@ -1601,8 +1596,8 @@ export class Interpreter implements EventBuilder<OpenEvent> {
       }
       const bracket = key.indexOf("[");
       if (bracket > 0) {
-        // chunks of one long argument may continue in the next EXECVE record: join the hex, decode at the end
-        const quoted = quotedHex(value, record.rawValues?.[i]);
+        // chunks of one long argument may continue in the next EXECVE record: joined, decoded at the end
+        const quoted = quotedLatin1(value, record.rawValues?.[i]);
         this.addChunk(open, key, bracket, quoted ?? value, quoted !== undefined);
         continue;
       }
@@ -1618,10 +1613,10 @@ export class Interpreter implements EventBuilder<OpenEvent> {
   }
 
   /**
-   * aN[i]: chunks of one long argument may continue in the next EXECVE record; kept as hex by chunk index
-   * (a quoted chunk as the hex of its bytes), joined in index order and decoded at the end.
+   * aN[i]: chunks of one long argument may continue in the next EXECVE record; kept by chunk index as logged
+   * (hex), or a quoted chunk's bytes as latin1 text, joined in index order and decoded at the end.
    */
-  private addChunk(open: OpenEvent, key: string, bracket: number, hex: string, quoted: boolean): void {
+  private addChunk(open: OpenEvent, key: string, bracket: number, text: string, quoted: boolean): void {
     const index = Number(key.slice(1, bracket));
     const close = key.indexOf("]", bracket);
     const part = Number(key.slice(bracket + 1, close < 0 ? undefined : close));
@@ -1630,15 +1625,17 @@ export class Interpreter implements EventBuilder<OpenEvent> {
     open.chunks ??= new Map();
     let chunks = open.chunks.get(index);
     if (chunks === undefined) {
-      chunks = { parts: [], hex: [], ascending: true };
+      chunks = { parts: [], texts: [], quoted: [], allQuoted: true, ascending: true };
       open.chunks.set(index, chunks);
     }
     const n = chunks.parts.length;
     if (n > 0 && part <= chunks.parts[n - 1]!) chunks.ascending = false;
     chunks.parts.push(part);
-    chunks.hex.push(hex);
+    chunks.texts.push(text);
+    chunks.quoted.push(quoted);
+    if (!quoted) chunks.allQuoted = false;
     // the argument's bytes as its JSON writes them: a quoted chunk has no control byte (the kernel quotes none)
-    open.argvBytes += quoted ? hex.length >> 1 : hexJsonBytes(hex);
+    open.argvBytes += quoted ? text.length : hexJsonBytes(text);
   }
 
   private proctitle(open: OpenEvent, record: AuditRecord): void {

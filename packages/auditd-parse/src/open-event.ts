@@ -1,3 +1,4 @@
+import { isUtf8 } from "node:buffer";
 import type { PendingEvent } from "./assemble";
 import type { AuditEvent } from "./event";
 import { Slot } from "./fields";
@@ -88,7 +89,7 @@ export class OpenEvent implements PendingEvent {
   argvRaw: Record<string, string> | undefined = undefined;
   proctitleRaw: string | undefined = undefined;
   /**
-   * argv chunks (aN[i]) being joined, as hex with their index i, by argument: one long argument may continue in
+   * argv chunks (aN[i]) being joined, with their index i, by argument: one long argument may continue in
    * the next EXECVE record, and a chunk is hex or "quoted" (the kernel quotes a chunk it finds printable).
    */
   chunks: Map<number, ArgChunks> | undefined = undefined;
@@ -256,17 +257,25 @@ export function setSummary(event: AuditEvent, slot: Slot, v: string): void {
  */
 export interface ArgChunks {
   parts: number[];
-  hex: string[];
+  /** A chunk as logged (hex), or a "quoted" one's bytes as latin1 text (quoted[i]). */
+  texts: string[];
+  quoted: boolean[];
+  /** Every chunk so far came quoted: the argument's bytes are the texts joined, with no hex between. */
+  allQuoted: boolean;
   /** Each chunk came with a higher index than the one before (the kernel's order): joined as they came. */
   ascending: boolean;
 }
 
-/** The chunks' hex joined by chunk index, not arrival order; a missing index (hole) is skipped. */
-function joinChunks(c: ArgChunks): string {
-  let hex = "";
+/**
+ * The chunks joined by chunk index, not arrival order; a missing index (hole) is skipped. `hex`: a quoted
+ * chunk as the hex of its bytes (uppercase, as the kernel logs hex), else as its latin1 text.
+ */
+function joinChunks(c: ArgChunks, hex: boolean): string {
+  const text = (i: number) => (hex && c.quoted[i] ? Buffer.from(c.texts[i]!, "latin1").toString("hex").toUpperCase() : c.texts[i]!);
+  let joined = "";
   if (c.ascending) {
-    for (const h of c.hex) hex += h;
-    return hex;
+    for (let i = 0; i < c.texts.length; i++) joined += text(i);
+    return joined;
   }
   // a stable order by index: of chunks repeating an index the first kept, as every repeated field is
   const order = c.parts.map((_, i) => i).sort((a, b) => c.parts[a]! - c.parts[b]! || a - b);
@@ -274,9 +283,9 @@ function joinChunks(c: ArgChunks): string {
   for (const i of order) {
     if (c.parts[i] === last) continue;
     last = c.parts[i]!;
-    hex += c.hex[i]!;
+    joined += text(i);
   }
-  return hex;
+  return joined;
 }
 
 /** argv complete: the joined chunks decoded, holes filled with "" (argc beyond the fields present). */
@@ -285,7 +294,18 @@ export function finishArgv(open: OpenEvent): void {
   if (argv === undefined) return;
   if (open.chunks) {
     for (const [index, chunks] of open.chunks) {
-      const hexChunks = joinChunks(chunks);
+      if (chunks.allQuoted) {
+        // the bytes decoded once: quoted chunks turned into hex only to be decoded back were 2% of relay (issue 23)
+        const bytes = Buffer.from(joinChunks(chunks, false), "latin1");
+        const text = bytes.toString("utf8");
+        argv[index] = text;
+        if (text.includes("\uFFFD") && !isUtf8(bytes)) {
+          open.argvRaw ??= {};
+          open.argvRaw[index] = bytes.toString("hex").toUpperCase();
+        }
+        continue;
+      }
+      const hexChunks = joinChunks(chunks, true);
       argv[index] = hexChunks === "" ? "" : decodeArg(hexChunks);
       keepLostBytes(open, index, argv[index], hexChunks);
     }

@@ -167,10 +167,15 @@ export function lostBytes(text: string, hex: string): string | undefined {
  * see rawValuesOf) when the line was not UTF-8, else from its text. Undefined when the value is not quoted.
  */
 export function quotedHex(value: string, rawValue: string | undefined): string | undefined {
+  const bytes = quotedLatin1(value, rawValue);
+  return bytes === undefined ? undefined : Buffer.from(bytes, "latin1").toString("hex").toUpperCase();
+}
+
+/** A "quoted" value's bytes (see quotedHex) as latin1 text, one character a byte; undefined when not quoted. */
+export function quotedLatin1(value: string, rawValue: string | undefined): string | undefined {
   if (value.charCodeAt(0) !== DQUOTE) return undefined;
   const end = value.length > 1 && value.charCodeAt(value.length - 1) === DQUOTE ? -1 : undefined;
-  const bytes = rawValue === undefined ? Buffer.from(value.slice(1, end), "utf8") : Buffer.from(rawValue.slice(1, end), "latin1");
-  return bytes.toString("hex").toUpperCase();
+  return rawValue === undefined ? Buffer.from(value.slice(1, end), "utf8").toString("latin1") : rawValue.slice(1, end);
 }
 
 /**

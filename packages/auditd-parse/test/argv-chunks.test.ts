@@ -61,3 +61,26 @@ describe("argv chunks aN[i]: every index kept", () => {
     }
   });
 });
+
+// Round 27: quoted chunks are joined as bytes and decoded once (no longer turned into hex and decoded back).
+describe("quoted argv chunks aN[i]: the argument's bytes joined, then read as UTF-8", () => {
+  const execve = (fields: Buffer) => Buffer.concat([Buffer.from(`type=EXECVE msg=${stamp}: `), fields]);
+  const argLog = (...records: Buffer[]) =>
+    Buffer.concat([
+      Buffer.from(`${syscall("x")}\n`),
+      ...records.flatMap((r) => [r, Buffer.from("\n")]),
+      Buffer.from(`type=EOE msg=${stamp}:\n`),
+    ]);
+
+  it("a letter split over two quoted chunks in two records reads whole; bytes that are not UTF-8 keep their hex", async () => {
+    const log = argLog(
+      execve(Buffer.from('argc=3 a0="x" a1_len=6 a1[0]="caf\xC3"', "latin1")),
+      execve(Buffer.from('a1[1]="\xA9\xFF!" a2[1]="cd" a2[0]=6162', "latin1")),
+    );
+    const r = await runAuditdParse(["-"], log);
+    expect(r.code).toBe(0);
+    const event = JSON.parse(r.stdout);
+    expect(event.argv).toEqual(["x", "café\uFFFD!", "abcd"]);
+    expect(event.argvRaw).toEqual({ 1: "636166C3A9FF21" });
+  });
+});
