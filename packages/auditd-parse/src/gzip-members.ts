@@ -41,8 +41,7 @@ export async function* gunzipMembers(chunks: AsyncIterator<Buffer>, chunkSize: n
       size = (size + out.length) >>> 0;
       yield out;
     }
-    const trailer = await input.take(8);
-    if (trailer.length < 8) throw new GzipDataError("truncated", "the input ends inside a gzip member's trailer");
+    const trailer = await input.exactly(8, "the input ends inside a gzip member's trailer");
     if (trailer.readUInt32LE(0) !== crc >>> 0) throw new GzipDataError("corrupt", "a gzip member's CRC does not match its data");
     if (trailer.readUInt32LE(4) !== size) throw new GzipDataError("corrupt", "a gzip member's length does not match its data");
     const next = await input.take(2);
@@ -62,30 +61,27 @@ export async function* gunzipMembers(chunks: AsyncIterator<Buffer>, chunkSize: n
   }
 }
 
+const CUT_HEADER = "the input ends inside a gzip header";
+
 /** One member's header (RFC 1952 2.3.1), checked and skipped. */
 async function readHeader(input: ByteReader): Promise<void> {
-  const head = await input.take(10);
-  if (head.length < 10) throw new GzipDataError("truncated", "the input ends inside a gzip header");
+  const head = await input.exactly(10, CUT_HEADER);
   if (head[0] !== 0x1f || head[1] !== 0x8b) throw new GzipDataError("corrupt", "not gzip data (no gzip magic bytes)");
   const flags = head[3]!;
   if (head[2] !== 8 || (flags & RESERVED) !== 0) throw new GzipDataError("corrupt", "a gzip header of an unknown method or flags");
   const parts = [head];
   if (flags & FEXTRA) {
-    const len = await input.take(2);
-    const extra = len.length === 2 ? await input.take(len.readUInt16LE(0)) : undefined;
-    if (extra === undefined || extra.length < len.readUInt16LE(0))
-      throw new GzipDataError("truncated", "the input ends inside a gzip header");
-    parts.push(len, extra);
+    const len = await input.exactly(2, CUT_HEADER);
+    parts.push(len, await input.exactly(len.readUInt16LE(0), CUT_HEADER));
   }
   for (const flag of [FNAME, FCOMMENT]) {
     if (!(flags & flag)) continue;
     const text = await input.throughZero();
-    if (text === undefined) throw new GzipDataError("truncated", "the input ends inside a gzip header");
+    if (text === undefined) throw new GzipDataError("truncated", CUT_HEADER);
     parts.push(text);
   }
   if (flags & FHCRC) {
-    const check = await input.take(2);
-    if (check.length < 2) throw new GzipDataError("truncated", "the input ends inside a gzip header");
+    const check = await input.exactly(2, CUT_HEADER);
     if (check.readUInt16LE(0) !== (crc32(Buffer.concat(parts)) & 0xffff))
       throw new GzipDataError("corrupt", "a gzip header's CRC does not match");
   }
@@ -105,6 +101,8 @@ async function* inflateMember(input: ByteReader, chunkSize: number): AsyncGenera
   try {
     for await (const out of inflater) yield out as Buffer;
     await feeding;
+  } catch (error) {
+    throw inflateFailure(error);
   } finally {
     inflater.destroy();
   }
@@ -134,6 +132,17 @@ async function feed(inflater: InflateRaw, input: ByteReader): Promise<void> {
       return;
     }
   }
+}
+
+/**
+ * zlib's failure as a GzipDataError: Z_BUF_ERROR is the input ending inside the deflate data (zcat's "unexpected
+ * end of file"), any other Z_ code damaged data, in zlib's words ("invalid stored block lengths").
+ */
+function inflateFailure(error: unknown): unknown {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === "Z_BUF_ERROR") return new GzipDataError("truncated", "the input ends inside a gzip member");
+  if (code?.startsWith("Z_")) return new GzipDataError("corrupt", (error as Error).message);
+  return error;
 }
 
 /** One write, settled when the inflater has consumed it (its lines taken by the reader) or has failed on it. */
@@ -178,6 +187,13 @@ class ByteReader {
       have += used.length;
     }
     return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+  }
+
+  /** n bytes; a GzipDataError ("truncated", `cut`) where the input ends first. */
+  async exactly(n: number, cut: string): Promise<Buffer> {
+    const bytes = await this.take(n);
+    if (bytes.length < n) throw new GzipDataError("truncated", cut);
+    return bytes;
   }
 
   /** The bytes up to and including the next zero byte (a header's name or comment); undefined where the input ends first. */

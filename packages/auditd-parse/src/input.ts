@@ -61,16 +61,6 @@ export async function readInput(
             : "check the file or decompress it by hand",
       });
     const code = (error as NodeJS.ErrnoException).code;
-    if (code?.startsWith("Z_"))
-      // Z_BUF_ERROR is the end of the input mid-stream: a truncated file (zcat's "unexpected end of file")
-      throw new NoInputError(
-        code === "Z_BUF_ERROR"
-          ? `${file}: truncated gzip data: the input ends inside a gzip member`
-          : `${file}: corrupt gzip data: ${(error as Error).message}`,
-        {
-          hint: "check the file or decompress it by hand",
-        },
-      );
     // EIO, EISDIR … while reading: the input, not a bug
     if (code !== undefined && /^E[A-Z]+$/.test(code)) throw cannotRead(file, code);
     throw error;

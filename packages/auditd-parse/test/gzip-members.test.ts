@@ -100,7 +100,7 @@ describe("gzip members", () => {
     const cut = await gunzip(gz.subarray(0, gz.length - 3));
     expect([(cut.error as GzipDataError).kind, cut.out.equals(BIG)]).toEqual(["truncated", true]);
     const midData = await gunzip(gz.subarray(0, gz.length >> 1));
-    expect(midData.error?.message).toMatch(/unexpected end of file/);
+    expect([(midData.error as GzipDataError).kind, midData.error?.message]).toEqual(["truncated", "the input ends inside a gzip member"]);
     expect(BIG.subarray(0, midData.out.length).equals(midData.out)).toBe(true);
     const badCrc = Buffer.from(gz);
     badCrc[badCrc.length - 8]! ^= 0xff;
