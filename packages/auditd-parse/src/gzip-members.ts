@@ -96,8 +96,9 @@ async function readHeader(input: ByteReader): Promise<void> {
 async function* inflateMember(input: ByteReader, chunkSize: number): AsyncGenerator<Buffer> {
   const inflater = createInflateRaw({ chunkSize });
   const feeding = feed(inflater, input);
-  // its failure is the inflater's, and the read below throws it first; awaited after the read for the rest
-  feeding.catch(() => undefined);
+  // a failed read of the input (EIO) ends the inflater with it, or the read below would wait for data forever;
+  // zlib's own failure ends it already. Awaited after the read, for a failure the read did not throw.
+  feeding.catch((error: Error) => inflater.destroy(error));
   try {
     for await (const out of inflater) yield out as Buffer;
     await feeding;

@@ -95,6 +95,19 @@ describe("gzip members", () => {
     }
   });
 
+  it("ends with the input's own error when reading it fails inside a member, not waiting for data forever", async () => {
+    const gz = gzipSync(BIG);
+    async function* failing(): AsyncGenerator<Buffer> {
+      yield gz.subarray(0, 1000);
+      throw Object.assign(new Error("EIO: i/o error, read"), { code: "EIO" });
+    }
+    const parts: Buffer[] = [];
+    const read = (async () => {
+      for await (const b of gunzipMembers(failing(), 64 * 1024)) parts.push(b);
+    })();
+    await expect(read).rejects.toMatchObject({ code: "EIO" });
+  });
+
   it("tells a truncated member and a CRC that does not match from the data read before", async () => {
     const gz = gzipSync(BIG);
     const cut = await gunzip(gz.subarray(0, gz.length - 3));
