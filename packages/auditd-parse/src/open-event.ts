@@ -6,7 +6,7 @@ import type { LineChunk } from "./held-lines";
 import { JsonBytes } from "./json";
 import type { Header } from "./record";
 import type { RecordTable } from "./record-table";
-import { decodeArg, lostBytes } from "./values";
+import { decodeArg, kernelHex, lostBytes } from "./values";
 
 /**
  * First size of an event's records JSON. The testers' multi-host logs hold 600-800 events open at once (no EOE:
@@ -271,7 +271,7 @@ export interface ArgChunks {
  * chunk as the hex of its bytes (uppercase, as the kernel logs hex), else as its latin1 text.
  */
 function joinChunks(c: ArgChunks, hex: boolean): string {
-  const text = (i: number) => (hex && c.quoted[i] ? Buffer.from(c.texts[i]!, "latin1").toString("hex").toUpperCase() : c.texts[i]!);
+  const text = (i: number) => (hex && c.quoted[i] ? kernelHex(Buffer.from(c.texts[i]!, "latin1")) : c.texts[i]!);
   let joined = "";
   if (c.ascending) {
     for (let i = 0; i < c.texts.length; i++) joined += text(i);
@@ -301,7 +301,7 @@ export function finishArgv(open: OpenEvent): void {
         argv[index] = text;
         if (text.includes("\uFFFD") && !isUtf8(bytes)) {
           open.argvRaw ??= {};
-          open.argvRaw[index] = bytes.toString("hex").toUpperCase();
+          open.argvRaw[index] = kernelHex(bytes);
         }
         continue;
       }

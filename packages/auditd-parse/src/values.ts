@@ -168,7 +168,7 @@ export function lostBytes(text: string, hex: string): string | undefined {
  */
 export function quotedHex(value: string, rawValue: string | undefined): string | undefined {
   const bytes = quotedLatin1(value, rawValue);
-  return bytes === undefined ? undefined : Buffer.from(bytes, "latin1").toString("hex").toUpperCase();
+  return bytes === undefined ? undefined : kernelHex(Buffer.from(bytes, "latin1"));
 }
 
 /** A "quoted" value's bytes (see quotedHex) as latin1 text, one character a byte; undefined when not quoted. */
@@ -187,14 +187,13 @@ export function argHex(value: string, rawValue: string | undefined): string {
   const quoted = quotedHex(value, rawValue);
   if (quoted !== undefined) return quoted;
   if (isHex(value)) return value;
-  return Buffer.from(rawValue ?? value, rawValue === undefined ? "utf8" : "latin1")
-    .toString("hex")
-    .toUpperCase();
+  return kernelHex(Buffer.from(rawValue ?? value, rawValue === undefined ? "utf8" : "latin1"));
 }
 
 /** The hex of buf[from, to) when those bytes are not UTF-8 (shown as U+FFFD), for raw; else undefined. */
 export function lostAt(buf: Buffer, from: number, to: number): string | undefined {
-  return isUtf8(buf.subarray(from, to)) ? undefined : buf.toString("hex", from, to).toUpperCase();
+  const bytes = buf.subarray(from, to);
+  return isUtf8(bytes) ? undefined : kernelHex(bytes);
 }
 
 /**
@@ -206,7 +205,12 @@ export function lostValue(rawValue: string | undefined, quoted: boolean): string
   const bytes = quoted
     ? Buffer.from(rawValue.slice(1, rawValue.charCodeAt(rawValue.length - 1) === DQUOTE ? -1 : undefined), "latin1")
     : Buffer.from(rawValue, "latin1");
-  return isUtf8(bytes) ? undefined : bytes.toString("hex").toUpperCase();
+  return isUtf8(bytes) ? undefined : kernelHex(bytes);
+}
+
+/** Bytes as hex in upper case, as the kernel logs a value it does not quote (raw, argvRaw, proctitleRaw). */
+export function kernelHex(bytes: Buffer): string {
+  return bytes.toString("hex").toUpperCase();
 }
 
 /** decodeArg() for a value given as bytes. */
