@@ -91,38 +91,15 @@ describe("buffers kept for the bursts of held events (issue 23, Round 25)", () =
   });
 
   it("HeldLines keeps the chunks of 256 held lines of ~2.6 KB let go together: made once, not per burst", () => {
-    const held = new HeldLines();
     // a build host's exec (`mixed`: 256 held behind an open event, lines of 1.3-8 KB)
-    const line = Buffer.from(`{"id":"${"x".repeat(2600)}"}`);
-    for (let burst = 0; burst < 20; burst++) {
-      const placed = Array.from({ length: 256 }, () => {
-        const chunk = held.put(EventJson.held(line, 0, line.length));
-        return { chunk, start: chunk.used - line.length, end: chunk.used };
-      });
-      for (const { chunk, start, end } of placed) {
-        const json = held.line(chunk, start, end);
-        expect(json.lineLength).toBe(line.length + 1);
-        held.free(chunk);
-      }
-    }
+    const held = heldInBursts(2600, 256);
     // 256 lines of 2.6 KB fill 10 chunks and part of an eleventh: with 8 spares kept, 2-3 were made per burst
     expect(held.chunksMade).toBeLessThanOrEqual(12);
   });
 
   it("HeldLines keeps the chunks of 512 held lines of ~4 KB let go together: the grouping's 4 MiB bound of them", () => {
-    const held = new HeldLines();
     // T25's relay.log: up to 512 events (MAX_HELD_YOUNG) of 2-14 KB wait behind a lone LOGIN, then go together
-    const line = Buffer.from(`{"id":"${"x".repeat(4000)}"}`);
-    for (let burst = 0; burst < 20; burst++) {
-      const placed = Array.from({ length: 512 }, () => {
-        const chunk = held.put(EventJson.held(line, 0, line.length));
-        return { chunk, start: chunk.used - line.length, end: chunk.used };
-      });
-      for (const { chunk, start, end } of placed) {
-        expect(held.line(chunk, start, end).lineLength).toBe(line.length + 1);
-        held.free(chunk);
-      }
-    }
+    const held = heldInBursts(4000, 512);
     // 512 lines of 4 KB fill 32 chunks and part of a 33rd: with 16 spares kept, 16 were made per burst
     expect(held.chunksMade).toBeLessThanOrEqual(34);
   });
@@ -157,3 +134,23 @@ describe("buffers kept for the bursts of held events (issue 23, Round 25)", () =
     }
   });
 });
+
+/**
+ * HeldLines after 20 bursts of `perBurst` lines of ~`idBytes` bytes held together, each read back whole and let go
+ * together, as the grouping lets go of the events held behind an open one.
+ */
+function heldInBursts(idBytes: number, perBurst: number): HeldLines {
+  const held = new HeldLines();
+  const line = Buffer.from(`{"id":"${"x".repeat(idBytes)}"}`);
+  for (let burst = 0; burst < 20; burst++) {
+    const placed = Array.from({ length: perBurst }, () => {
+      const chunk = held.put(EventJson.held(line, 0, line.length));
+      return { chunk, start: chunk.used - line.length, end: chunk.used };
+    });
+    for (const { chunk, start, end } of placed) {
+      expect(held.line(chunk, start, end).lineLength).toBe(line.length + 1);
+      held.free(chunk);
+    }
+  }
+  return held;
+}
