@@ -1625,7 +1625,7 @@ export class Interpreter implements EventBuilder<OpenEvent> {
     open.chunks ??= new Map();
     let chunks = open.chunks.get(index);
     if (chunks === undefined) {
-      chunks = { parts: [], texts: [], quoted: [], allQuoted: true, ascending: true };
+      chunks = { parts: [], texts: [], quoted: [], ascending: true };
       open.chunks.set(index, chunks);
     }
     const n = chunks.parts.length;
@@ -1633,7 +1633,6 @@ export class Interpreter implements EventBuilder<OpenEvent> {
     chunks.parts.push(part);
     chunks.texts.push(text);
     chunks.quoted.push(quoted);
-    if (!quoted) chunks.allQuoted = false;
     // the argument's bytes as its JSON writes them: a quoted chunk has no control byte (the kernel quotes none)
     open.argvBytes += quoted ? text.length : hexJsonBytes(text);
   }

@@ -260,8 +260,6 @@ export interface ArgChunks {
   /** A chunk as logged (hex), or a "quoted" one's bytes as latin1 text (quoted[i]). */
   texts: string[];
   quoted: boolean[];
-  /** Every chunk so far came quoted: the argument's bytes are the texts joined, with no hex between. */
-  allQuoted: boolean;
   /** Each chunk came with a higher index than the one before (the kernel's order): joined as they came. */
   ascending: boolean;
 }
@@ -294,7 +292,8 @@ export function finishArgv(open: OpenEvent): void {
   if (argv === undefined) return;
   if (open.chunks) {
     for (const [index, chunks] of open.chunks) {
-      if (chunks.allQuoted) {
+      // every chunk quoted: the argument's bytes are the texts joined, with no hex between
+      if (chunks.quoted.every(Boolean)) {
         // the bytes decoded once: quoted chunks turned into hex only to be decoded back were 2% of relay (issue 23)
         const bytes = Buffer.from(joinChunks(chunks, false), "latin1");
         const text = bytes.toString("utf8");
