@@ -129,8 +129,10 @@ export function redactSecretsDeep<T>(value: T): T {
 
 /**
  * Registers a value that must never be shown, with the forms it travels in: as is, URL-encoded (a query string,
- * a form body an API echoes) and base64 (an Authorization: Basic header a server echoes). For values derived
- * from a Secret that are themselves secret, such as a built Authorization header; Secret registers its own.
+ * a form body an API echoes), base64 (an Authorization: Basic header a server echoes) and as a JSON string's
+ * content, once and twice escaped (an error page dumping the request's headers as JSON, then that text inside our
+ * own `--json`: a `"` or `\` in the secret changes it there). For values derived from a Secret that are themselves
+ * secret, such as a built Authorization header; Secret registers its own.
  */
 export function registerSecret(value: string): void {
   if (value.length < 4) return;
@@ -138,7 +140,12 @@ export function registerSecret(value: string): void {
   const encoded = encodeURIComponent(value);
   if (encoded !== value) knownSecrets.add(encoded);
   knownSecrets.add(Buffer.from(value, "utf8").toString("base64").replace(/=+$/, ""));
+  const inJson = jsonStringContent(value);
+  if (inJson !== value) knownSecrets.add(inJson).add(jsonStringContent(inJson));
 }
+
+/** The characters JSON.stringify writes between a string's quotes. */
+const jsonStringContent = (value: string): string => JSON.stringify(value).slice(1, -1);
 
 /** Whether any secret is registered: when none is, a byte writer passes its bytes through untouched (no decoding). */
 export function secretsRegistered(): boolean {

@@ -45,6 +45,16 @@ describe("a secret in every form it travels in", () => {
     }
   });
 
+  it("is redacted as a JSON string's content, escaped once and twice (T30 #2: an error page dumping headers as JSON)", () => {
+    const secret = 's3cr3t+/="q\\Zz-LONGSECRETVALUE';
+    new Secret(secret, "test");
+    const echoed = `<pre>request headers: ${JSON.stringify({ "X-Secret": secret })}</pre>`;
+    expect(echoed).toContain('\\"q\\\\Zz');
+    for (const shown of [echoed, JSON.stringify({ error: echoed })]) {
+      expect(redactSecrets(shown)).not.toContain("Zz-LONGSECRET");
+    }
+  });
+
   it("an API error body is redacted before it is cut, so no piece of an echoed token is left", async () => {
     for (const pad of [150, 180, 190, 195]) {
       const message = await errorFor(`${"P".repeat(pad)}${TOKEN} tail`);
