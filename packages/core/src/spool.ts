@@ -58,9 +58,12 @@ export interface SpoolStatus {
   lastAttemptAt?: number;
   /** When lastError happened: the failure, or for an attempt cut off, its lease running out. */
   lastErrorAt?: number;
-  /** Entries given up on (in dead/). */
+  /** Entries given up on (in dead/), not counting the unreadable ones kept there. */
   dead: number;
-  /** Entry files that cannot be read back (the next drain moves them to dead/); only when there are any. */
+  /**
+   * Entry files that cannot be read back: those still pending (the next drain moves them to dead/) and those
+   * already in dead/ as `<name>.corrupt`; only when there are any. Never alerts given up on: those are `dead`.
+   */
   unreadable?: number;
 }
 
@@ -95,6 +98,9 @@ export interface DrainResult {
   /** Entries moved to dead/ in this run. */
   gaveUp: number;
 }
+
+/** The suffix of an unreadable entry moved to dead/: status counts those apart from alerts given up on. */
+const CORRUPT = ".corrupt";
 
 /** An attempt whose lease ran out with no outcome recorded: its process stopped before any answer came. */
 const CUT_OFF = "the last attempt was cut off before any answer (its process stopped at its deadline)";
@@ -264,7 +270,7 @@ export class Spool<T> {
       options.unreadable?.push(name);
       if (options.readOnly) continue;
       // Like invalid JSON: one bad entry never stops the drain of the rest.
-      const kept = join(this.dir, "dead", `${name}.corrupt`);
+      const kept = join(this.dir, "dead", `${name}${CORRUPT}`);
       const moved = await ensurePrivateDir(join(this.dir, "dead"))
         .then(() => rename(path, kept))
         .then(
@@ -327,7 +333,9 @@ export class Spool<T> {
   async status(): Promise<SpoolStatus> {
     const unreadable: string[] = [];
     const entries = await this.list({ readOnly: true, unreadable });
-    const dead = (await readdir(join(this.dir, "dead")).catch(() => [] as string[])).length;
+    const inDead = await readdir(join(this.dir, "dead")).catch(() => [] as string[]);
+    const corrupt = inDead.filter((name) => name.endsWith(CORRUPT)).length;
+    const dead = inDead.length - corrupt;
     const now = Date.now();
     const last = entries
       // Queued entries nobody tried yet (attempts 0) have no error to tell.
@@ -341,7 +349,7 @@ export class Spool<T> {
       ...(last?.lastAttemptAt ? { lastAttemptAt: last.lastAttemptAt } : {}),
       ...(last ? { lastErrorAt: errorAt(last) } : {}),
       dead,
-      ...(unreadable.length > 0 ? { unreadable: unreadable.length } : {}),
+      ...(unreadable.length + corrupt > 0 ? { unreadable: unreadable.length + corrupt } : {}),
     };
   }
 

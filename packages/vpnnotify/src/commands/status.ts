@@ -40,7 +40,7 @@ export async function runStatusCommand({ ctx }: StatusCommandOptions, io: IOStre
   }
   lines.push(`given up: ${status.dead}${status.dead > 0 ? ` (kept in ${join(spool.dir, "dead")})` : ""}`);
   // status only looks; the next flush or hook run moves these to dead/.
-  if (status.unreadable) lines.push(`unreadable: ${status.unreadable} (the next flush moves them to dead/)`);
+  if (status.unreadable) lines.push(`unreadable: ${status.unreadable} (kept in dead/ as *.corrupt, or moved there by the next flush)`);
   lines.push(`spool: ${spool.dir}`);
   io.stdout.write(`${lines.join("\n")}\n`);
   return ExitCode.OK;
