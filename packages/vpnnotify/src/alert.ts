@@ -31,6 +31,12 @@ export interface AlertJob {
   answer?: { file: string; by: number };
 }
 
+/**
+ * Epoch milliseconds a Date can hold: a spool entry with another time could never be written into an alert
+ * (`Invalid time value`), and would be retried for hours while it suppresses the user's next logins.
+ */
+const epochMs = z.number().refine((t) => Math.abs(t) <= 8.64e15, "not a time a date can hold");
+
 const lastLogin = z.object({
   time: z.number(),
   ip: z.string(),
@@ -49,7 +55,7 @@ export const alertJobSchema: z.ZodType<AlertJob> = z.object({
     ip: z.string(),
     port: z.number().optional(),
     vpnIp: z.string().optional(),
-    time: z.number(),
+    time: epochMs,
   }),
   geo: z.object({
     ip: z.string(),
@@ -265,7 +271,7 @@ export const loginJobSchema: z.ZodType<LoginJob> = z.object({
     ip: z.string(),
     port: z.number().optional(),
     vpnIp: z.string().optional(),
-    time: z.number(),
+    time: epochMs,
     durationSec: z.number().optional(),
   }),
   answer: z.object({ file: z.string(), by: z.number() }).optional(),

@@ -88,7 +88,11 @@ export function parseHookEnv(env: Env, now: number): HookCall | undefined {
     if (!ip) return { source: "openvpn", problem: "OpenVPN gave neither trusted_ip nor trusted_ip6" };
     const started = int(env.time_unix);
     const duration = kind === "disconnect" ? int(env.time_duration) : undefined;
-    const time = started === undefined ? now : (started + (duration ?? 0)) * 1000;
+    const told = started === undefined ? undefined : (started + (duration ?? 0)) * 1000;
+    // OpenVPN stamps time_unix with this host's clock as the client connects: a time a day or more away from now
+    // is not one (a Date cannot even hold 8640000000001, and such a login's alert could never be written), so the
+    // login is stamped now, as for a time_unix that is no number at all.
+    const time = told !== undefined && Math.abs(told - now) < 86_400_000 ? told : now;
     const event: VpnEvent = defined({
       kind,
       source: "openvpn" as const,

@@ -469,6 +469,21 @@ describe("what the worker and flush count", () => {
   }, 30_000);
 });
 
+describe("a queued login whose time no Date can hold (queued before T30 #1's fix)", () => {
+  it("is unreadable, moved to dead/ at once, not retried for hours as an alert; the user's next login is told", async () => {
+    const s = setup({ spool: { idleSeconds: 0 } });
+    const spool = new Spool({ dir: join(dirname(s.state), "spool"), payload: spoolJobSchema, maxAttempts: 5, backoffMs: 60_000 });
+    const login = parseHookEnv(openvpnConnectEnv("alice", PLACES.london.ip), Date.now())?.event as VpnEvent;
+    await spool.enqueue(queuedLogin({ ...login, time: 8.64e15 + 1 }));
+    await queueLogin(s, openvpnConnectEnv("alice", PLACES.london.ip));
+    const flush = await runInProc(["flush", "--json"], base(s));
+    expect([flush.code, JSON.parse(flush.stdout)]).toMatchObject([0, { delivered: 1, failed: 0, gaveUp: 0, unreadable: 1, pending: 0 }]);
+    expect(slack.messagesTo("U0ALICE")).toHaveLength(1);
+    const status = await runInProc(["status", "--json"], base(s));
+    expect(JSON.parse(status.stdout)).toMatchObject({ pending: 0, gaveUp: 0, unreadable: 1 });
+  }, 30_000);
+});
+
 describe("a worker stopped by SIGTERM (systemd, a container, a person)", () => {
   it("says so in one line, hands back the alert under way at once (what went out stays sent), exits 143; flush then delivers it", async () => {
     const s = setup({ spool: { idleSeconds: 120, slackTimeoutSeconds: 120 } });

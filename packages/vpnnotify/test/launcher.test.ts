@@ -55,11 +55,19 @@ function spoolSite(name: string, bundle: (starts: string) => string) {
 describe("the installed launcher answers hooks without loading the bundle", () => {
   it("parseHookEnv runs from its source alone, in an empty context", () => {
     const isolated = runInNewContext(`(${parseHookEnv.toString()})`, {}) as (env: Env, now: number) => HookCall | undefined;
-    const call = isolated(openvpnConnectEnv("alice", "81.2.69.142", { time_unix: "1763900000" }), 0);
+    const call = isolated(openvpnConnectEnv("alice", "81.2.69.142", { time_unix: "1763900000" }), 1763900004321);
     expect(JSON.parse(JSON.stringify(call))).toEqual({
       source: "openvpn",
       event: { kind: "connect", source: "openvpn", user: "alice", ip: "81.2.69.142", port: 51413, vpnIp: "10.8.0.6", time: 1763900000000 },
     });
+    // T30 #1: a time_unix no Date can hold (its alert could never be written) or a day and more away from the
+    // host's clock is no login time: the login is stamped now, as for a time_unix that is no number.
+    const now = 1763900004321;
+    for (const time_unix of ["8640000000001", "99999999999999999999", "4102444800", "1", "1e3", "abc"]) {
+      expect(isolated(openvpnConnectEnv("alice", "81.2.69.142", { time_unix }), now)?.event?.time, time_unix).toBe(now);
+    }
+    const disconnect = { ...openvpnConnectEnv("alice", "81.2.69.142"), script_type: "client-disconnect" };
+    expect(isolated({ ...disconnect, time_unix: "1763800000", time_duration: "100000" }, now)?.event?.time).toBe(1763900000000);
     expect(isolated({ PLUTO_VERB: "up-client", PLUTO_PEER: "1.2.3.4", PLUTO_PEER_ID: "C=DE, O=X, CN=bob" }, 5)?.event?.user).toBe("bob");
     expect(isolated({ script_type: "up" }, 0)).toEqual({ source: "openvpn" });
     expect(isolated({ script_type: "client-connect", trusted_ip: "1.2.3.4" }, 0)?.problem).toMatch(/common_name/);
