@@ -61,10 +61,17 @@ interface Sink {
   once(event: "drain", listener: () => void): unknown;
   isTTY?: boolean | undefined;
   columns?: number | undefined;
+  /** Bytes queued, not yet written (Writable's). */
+  writableLength?: number | undefined;
 }
 
-/** A zero-length write's callback: Writable calls it after every earlier write, or with their error. */
+/**
+ * A zero-length write's callback: Writable calls it after every earlier write, or with their error. Only when
+ * some are still queued: a zero-length write is a write(2) of its own, and a device refusing every write
+ * (/dev/full) fails it though the run wrote nothing there (T30 #3: a --wait hook exited 74, refusing the login).
+ */
 function sinkWritten(sink: Sink): Promise<void> {
+  if (sink.writableLength === 0) return Promise.resolve();
   return new Promise((resolve) => {
     try {
       sink.write("", () => resolve());

@@ -61,6 +61,20 @@ describe("a stdout that cannot be written", () => {
   });
 });
 
+describe("a stdout that cannot be written, to which a hook writes nothing (T30 #3: ocserv's --wait wrapper)", () => {
+  it.each([
+    ["ocserv", { REASON: "connect", USERNAME: "carol", IP_REAL: "81.2.69.17" }],
+    ["openvpn", openvpnConnectEnv("carol", "81.2.69.17")],
+  ])("a %s hook with --wait exits 0 (the VPN server lets the client in) and keeps the login", (_name, vars) => {
+    const spool = join(dir, "spool");
+    const before = existsSync(spool) ? readdirSync(spool).length : 0;
+    const r = runOnFull("stdout", ["--wait"], { ...vars, VPNNOTIFY_CONFIG: config });
+    expect([r.status, r.signal]).toEqual([0, null]);
+    expect(r.stderr).not.toContain("cannot write to stdout");
+    expect(readdirSync(spool).filter((f) => f.endsWith(".json")).length).toBeGreaterThan(before);
+  });
+});
+
 describe("a syslog that cannot be reached", () => {
   it("a mistyped hook line still says so on stderr, with the syslog failure and the line syslog did not get", async () => {
     // The real logger(1) against a socket that does not exist: a host without /dev/log.
