@@ -207,6 +207,31 @@ describe("deputize CLI", () => {
     expect(stderr).toBe("");
   });
 
+  it("--watch stopped by SIGTERM during a failing pass says there is no next pass, and exits 0 (T30 #4)", async () => {
+    const before = slack.callsTo("conversations.info").length;
+    // Slack answers the channel look-up late and with a failure: the pass is under way when SIGTERM comes, and fails.
+    slack.fault({ status: 503, delayMs: 1_500, body: { ok: false, error: "service_unavailable" } }, { times: 10 });
+    const child = spawn(process.execPath, [BUNDLE, "--config", configFile, "run", "--watch", "1"], {
+      env: { PATH: process.env.PATH },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stderr = "";
+    child.stderr.on("data", (c: Buffer) => {
+      stderr += c.toString();
+    });
+    const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+    try {
+      await slack.untilRequest(() => slack.callsTo("conversations.info").length >= before + 1, "the first pass's channel look-up");
+      child.kill("SIGTERM");
+      expect(await exited).toBe(0);
+    } finally {
+      child.kill("SIGKILL");
+      slack.clearFaults();
+    }
+    expect(stderr).toMatch(/pass ended with exit code \d+; stopping \(SIGTERM\): no next pass/);
+    expect(stderr).not.toContain("next in");
+  });
+
   it("--watch with a bad interval is a usage error", async () => {
     const r = await deputize("--config", configFile, "run", "--watch", "soon");
     expect(r.code).toBe(64);

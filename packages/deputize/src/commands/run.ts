@@ -117,26 +117,31 @@ async function interruptible(io: IOStreams, run: (progress: RunProgress) => Prom
   }
 }
 
-/** A long-running loop for a service manager: a failed pass is logged, the next one still comes; SIGTERM ends it. */
+/**
+ * A long-running loop for a service manager: a failed pass is logged, the next one still comes; SIGTERM ends it
+ * after the pass in progress, exit 0 (a stop asked for is no failure of the service; each pass's own is logged).
+ */
 async function watch(ctx: CliContext, minutes: number, pass: () => Promise<ExitCode>): Promise<void> {
-  let stopping = false;
+  let stoppedBy: NodeJS.Signals | undefined;
   let wake: (() => void) | undefined;
   let timer: NodeJS.Timeout | undefined;
-  const stop = () => {
-    stopping = true;
+  const stop = (signal: NodeJS.Signals) => {
+    stoppedBy = signal;
     clearTimeout(timer);
     wake?.();
   };
   process.once("SIGTERM", stop);
   process.once("SIGINT", stop);
-  while (!stopping) {
+  // Read after the pass: a signal during it means there is no next one (T30 #4: "next in 1 min", then exit).
+  const next = () => (stoppedBy ? `stopping (${stoppedBy}): no next pass` : `next in ${minutes} min`);
+  while (!stoppedBy) {
     try {
       const code = await pass();
-      if (code !== ExitCode.OK) ctx.log.warn(`pass ended with exit code ${code}; next in ${minutes} min`);
+      if (code !== ExitCode.OK) ctx.log.warn(`pass ended with exit code ${code}; ${next()}`);
     } catch (error) {
-      ctx.log.error(`pass failed: ${describeError(error)}; next in ${minutes} min`);
+      ctx.log.error(`pass failed: ${describeError(error)}; ${next()}`);
     }
-    if (stopping) break;
+    if (stoppedBy) break;
     await new Promise<void>((resolve) => {
       wake = resolve;
       timer = setTimeout(resolve, minutes * 60_000);
