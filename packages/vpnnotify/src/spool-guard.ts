@@ -12,8 +12,10 @@ export function spoolAccessError(error: unknown, dir: string): unknown {
   const code = (error as NodeJS.ErrnoException | undefined)?.code;
   if (!(error instanceof PermissionError) && code !== "EACCES" && code !== "EPERM") return error;
   let owner = "";
+  let ownerUid: number | undefined;
   try {
     const stat = statSync(dir);
+    ownerUid = stat.uid;
     owner = `: it belongs to uid ${stat.uid}, mode ${(stat.mode & 0o777).toString(8).padStart(4, "0")}`;
   } catch {
     // Its parent is closed too: the path alone says where to look.
@@ -24,7 +26,11 @@ export function spoolAccessError(error: unknown, dir: string): unknown {
   return new ConfigError(
     `cannot read or write the spool directory ${shown}${owner}${uid === undefined ? "" : `, and this is uid ${uid}`}`,
     {
-      hint: `run vpnnotify as its owner, the user OpenVPN runs scripts as, or make that user the owner: chown USER ${shown} && chmod 700 ${shown}`,
+      // The owner locked out by the mode (T30 #6b was told to run vpnnotify as the owner it already was).
+      hint:
+        uid !== undefined && uid === ownerUid
+          ? `give its owner access back: chmod 700 ${shown}`
+          : `run vpnnotify as its owner, the user OpenVPN runs scripts as, or make that user the owner: chown USER ${shown} && chmod 700 ${shown}`,
     },
   );
 }

@@ -1,6 +1,7 @@
 import { spawnSync } from "node:child_process";
 import {
   chmodSync,
+  chownSync,
   closeSync,
   existsSync,
   mkdirSync,
@@ -137,7 +138,11 @@ describe("a spool this user cannot read or write (root's, mode 0700, with the fl
       for (const mode of root ? [0o700, 0o755] : [0o000, 0o555]) {
         chmodSync(spool, mode);
         const owner = `it belongs to uid ${process.getuid?.()}, mode ${mode.toString(8).padStart(4, "0")}, and this is uid ${root ? 65534 : process.getuid?.()}`;
-        const line = `vpnnotify: cannot read or write the spool directory ${spool}: ${owner} (run vpnnotify as its owner, the user OpenVPN runs scripts as, or make that user the owner: chown USER ${spool} && chmod 700 ${spool})\n`;
+        // Our own spool closed by its mode: the fix is its mode, not another user (T30 #6b).
+        const fix = root
+          ? `run vpnnotify as its owner, the user OpenVPN runs scripts as, or make that user the owner: chown USER ${spool} && chmod 700 ${spool}`
+          : `give its owner access back: chmod 700 ${spool}`;
+        const line = `vpnnotify: cannot read or write the spool directory ${spool}: ${owner} (${fix})\n`;
         // status only reads: a readable spool it can show.
         for (const args of mode & 0o400
           ? [["flush"], ["flush", "--force"]]
@@ -145,6 +150,17 @@ describe("a spool this user cannot read or write (root's, mode 0700, with the fl
           const r = runAs(args);
           expect([r.status, r.stdout, r.stderr], `${mode.toString(8)} ${args.join(" ")}`).toEqual([78, "", line]);
         }
+      }
+      if (root) {
+        // nobody's own spool, mode 0500: nobody is told to give itself access back, not to become the owner it is
+        chownSync(spool, 65534, 65534);
+        chmodSync(spool, 0o500);
+        const r = runAs(["flush"]);
+        expect([r.status, r.stderr]).toEqual([
+          78,
+          `vpnnotify: cannot read or write the spool directory ${spool}: it belongs to uid 65534, mode 0500, and this is uid 65534 (give its owner access back: chmod 700 ${spool})\n`,
+        ]);
+        chownSync(spool, 0, 0);
       }
       chmodSync(spool, root ? 0o700 : 0o000);
       // A spool path holding a newline and an ESC sequence is still one line, escaped.
