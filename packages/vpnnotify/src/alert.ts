@@ -236,12 +236,19 @@ export function historyKey(user: string): string {
   return user.normalize("NFC").trim().replace(/\s+/g, " ").toLowerCase();
 }
 
-/** A login under a spelling other than the user's canonical name (the directory's, or the normalised one). */
+/**
+ * A login under a spelling other than the user's canonical name: the directory's, or else the normalised one —
+ * said as such, so a name no directory knows does not read as an account that exists (T30 #6c).
+ */
 function nameReasons(user: string, uid: string | undefined): string[] {
   const canonical = uid ?? historyKey(user);
-  return user === canonical
-    ? []
-    : [`user name ${cutField(JSON.stringify(user))} is not the canonical ${cutField(JSON.stringify(canonical))}`];
+  if (user === canonical) return [];
+  const shown = cutField(JSON.stringify(user));
+  return [
+    uid === undefined
+      ? `user name ${shown} is not in its normal form ${cutField(JSON.stringify(canonical))} (trimmed, lower-cased)`
+      : `user name ${shown} is not the canonical ${cutField(JSON.stringify(canonical))}`,
+  ];
 }
 
 /**

@@ -189,4 +189,11 @@ describe("mapping VPN users to Slack through LDAP", () => {
       expect(far.flags).toContain(`user name ${JSON.stringify(variant)} is not the canonical "alice"`);
     }
   });
+
+  it("a name no directory entry has is said to differ from its normal form, not from a canonical name (T30 #6c)", async () => {
+    const n = notifier({ slackIdAttribute: "slackId" });
+    const unknown = await handleConnect(login("Zed ", PLACES.london.ip, Date.now()), n);
+    expect(unknown.flags).toContain('user name "Zed " is not in its normal form "zed" (trimmed, lower-cased)');
+    expect(unknown.flags.join("\n")).not.toContain("canonical");
+  });
 });
