@@ -123,6 +123,14 @@ export function createProgram(info: ToolInfo, io: IOStreams = systemIO()): Comma
             .replace(/\s*\n\s*/g, " ")} (see ${info.name} --help)\n`,
         ),
     });
+  // A word that names no command reaches the default command as its operand: one taking none would call it an
+  // extra argument of a command the user never typed ("too many arguments for 'run'", T30 #6a). Said as commander
+  // says it for a program without a default command.
+  program.hook("preSubcommand", (parent, sub) => {
+    const [word] = parent.args;
+    if (word !== undefined && !word.startsWith("-") && word !== sub.name() && sub.registeredArguments.length === 0)
+      parent.error(`error: unknown command '${word}'`, { code: "commander.unknownCommand" });
+  });
   const after = [info.helpAfter, exitCodeHelpText(info.exitCodes)].filter(Boolean).join("\n\n");
   program.addHelpText("after", `\n${after}`);
   runs.set(program, { io, exitCode: ExitCode.OK, startedAtMs: 0 });

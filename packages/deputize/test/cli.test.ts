@@ -232,6 +232,13 @@ describe("deputize CLI", () => {
     expect(stderr).not.toContain("next in");
   });
 
+  it("a word naming no command is an unknown command, not an extra argument of the default 'run' (T30 #6a)", async () => {
+    const r = await deputize("bogus");
+    expect([r.code, r.stdout, r.stderr]).toEqual([64, "", "deputize: unknown command 'bogus' (see deputize --help)\n"]);
+    const extra = await deputize("run", "bogus");
+    expect([extra.code, extra.stderr]).toEqual([64, expect.stringMatching(/^deputize: too many arguments for 'run'/)]);
+  });
+
   it("--watch with a bad interval is a usage error", async () => {
     const r = await deputize("--config", configFile, "run", "--watch", "soon");
     expect(r.code).toBe(64);
