@@ -120,6 +120,20 @@ export function splitWatch(ctx: CliContext): (stats: PartsStats) => void {
 }
 
 /**
+ * Exit 65 for an event matched in parts (over DETECT_BOUNDS, or late parts): detect's verdict, and plugin --detect's
+ * at EOF or SIGTERM, so a gate run by hand does not pass (T28 #5; auditd itself ignores its plugins' exit codes).
+ */
+export function partsVerdict(parts: PartsStats): DataError | undefined {
+  if (parts.split === 0) return undefined;
+  return new DataError(`incomplete: ${inParts(parts)}, so a rule needing the whole event may have missed them`, {
+    hint:
+      parts.split > parts.late
+        ? "find them with auditd-parse -v (counted as split): no real command line is that big"
+        : "find them with auditd-parse -v (counted as split): their id is on more than one event",
+  });
+}
+
+/**
  * After the input: the summary, then exit 1 for a match at --fail-level, 65 when a rule failed to compile, an
  * event was matched in parts (`split`: over DETECT_BOUNDS, or records of it came after it was written (`late`),
  * so no rule saw it whole: a keyword or field in one part and another in the next matched nothing, and a warning
@@ -134,15 +148,7 @@ export function detectVerdict(
   unread?: OpsguardError,
   parts: PartsStats = { split: 0, late: 0, cut: 0 },
 ): void {
-  const matchedInParts =
-    parts.split > 0
-      ? new DataError(`incomplete: ${inParts(parts)}, so a rule needing the whole event may have missed them`, {
-          hint:
-            parts.split > parts.late
-              ? "find them with auditd-parse -v (counted as split): no real command line is that big"
-              : "find them with auditd-parse -v (counted as split): their id is on more than one event",
-        })
-      : undefined;
+  const matchedInParts = partsVerdict(parts);
   const cutShort =
     parts.cut > 0
       ? new DataError(`incomplete: ${parts.cut} line(s) longer than 4 MiB were cut, so no rule saw the values dropped from them`, {

@@ -1,5 +1,6 @@
 import { escapeControls } from "./escape";
 import type { AuditEvent, FieldValue } from "./event";
+import { loginResult } from "./sessions-login";
 
 /**
  * aureport's main summaries, counted as events stream by: logins and authentications (with their result),
@@ -54,7 +55,8 @@ export class ReportBuilder {
     const time = e.time;
     for (const r of e.records) {
       const f = r.fields;
-      const ok = str(f.res) === undefined ? undefined : str(f.res) === "success";
+      // as sessions reads it: `res=success)` was counted a failed login (T27 #5)
+      const ok = loginResult(str(f.res));
       if (r.type === "USER_LOGIN") {
         this.count(
           "logins",

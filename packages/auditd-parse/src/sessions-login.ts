@@ -1,6 +1,19 @@
 import type { FieldValue, OutputRecord } from "./event";
 import { startsWith } from "./record";
 
+/**
+ * A login record's result from its `res=`: true for `success…`, false for `fail…`, undefined (unknown) for any other
+ * value or none. Not `=== "success"`: a damaged or hand-made `res=success)` showed as LOGIN FAILED, and in a login
+ * with no session id it, or no res at all, dropped the login from sessions, while `aureport --login` counts it
+ * (T27 #5). aureport reads `failed…` as failed and anything else as a success (`unset` when there is none): here
+ * `fail…`/`failure` are failed too, and a value that says neither is listed with its result unknown, not a success.
+ */
+export function loginResult(res: string | undefined): boolean | undefined {
+  if (res === undefined) return undefined;
+  if (res.startsWith("success")) return true;
+  return res.startsWith("fail") ? false : undefined;
+}
+
 /** The fields sessions reads of a login, USER_CMD or failed login record (SessionTracker). */
 const WANTED = ["addr", "hostname", "terminal", "exe", "res", "acct", "cmd", "id"].map((name) => ({ name, bytes: Buffer.from(name) }));
 

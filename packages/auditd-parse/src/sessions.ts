@@ -3,7 +3,7 @@ import type { AuditEvent, FieldValue, OutputRecord } from "./event";
 import type { JsonBytes } from "./json";
 import { type Connection, connectionOf, connectionText } from "./net";
 import { commandJson, type HeldBytes, heldText } from "./sessions-json";
-import { loginRecords } from "./sessions-login";
+import { loginRecords, loginResult } from "./sessions-login";
 import { packCommand, unpackCommand, WIDE } from "./sessions-pack";
 import { lostBytes } from "./values";
 
@@ -377,7 +377,7 @@ export class SessionTracker {
       // a su/sudo refused at its password: an attempt to switch user, listed as a failed nested session (T23 #6)
       if (r.type === "USER_AUTH") {
         const exe = str(f.exe);
-        if (str(f.res) === "failed" && exe !== undefined && switchesUser(exe)) this.nest(s, exe, time, f);
+        if (loginResult(str(f.res)) === false && exe !== undefined && switchesUser(exe)) this.nest(s, exe, time, f);
         continue;
       }
       if (!LOGIN_TYPES.has(r.type)) continue;
@@ -392,8 +392,8 @@ export class SessionTracker {
         if (terminal && r.type === "USER_LOGIN" && terminal !== s.terminal) s.loginTerminal ??= this.names.get(terminal);
         if (exe && r.type !== "LOGIN") s.via ??= this.names.get(exe);
         if (r.type === "USER_LOGIN" || r.type === "USER_START") {
-          const res = str(f.res);
-          if (res !== undefined) s.loginSuccess = res === "success" && s.loginSuccess !== false;
+          const ok = loginResult(str(f.res));
+          if (ok !== undefined) s.loginSuccess = ok && s.loginSuccess !== false;
         }
       }
       // su/sudo inside the session: a PAM session of another program, switching to acct
@@ -471,8 +471,8 @@ export class SessionTracker {
     const nested: NestedSession = { via: exe, start: time };
     const acct = str(f.acct);
     if (acct !== undefined) nested.user = acct;
-    const res = str(f.res);
-    if (res !== undefined) nested.success = res === "success";
+    const ok = loginResult(str(f.res));
+    if (ok !== undefined) nested.success = ok;
     s.nested ??= [];
     // past the caps it is counted in omitted like a command: a session never loses one silently
     if (s.nested.length < this.maxItems && this.fits(s, nestedBytes(nested))) s.nested.push(nested);
@@ -531,7 +531,7 @@ export class SessionTracker {
     const pidKey = `${e.node ?? ""} unset ${e.pid ?? ""}`;
     for (const r of recordsOf(e, source)) {
       const f = r.fields;
-      if ((r.type === "USER_START" || r.type === "USER_ACCT") && e.pid !== undefined && str(f.res) === "success") {
+      if ((r.type === "USER_START" || r.type === "USER_ACCT") && e.pid !== undefined && loginResult(str(f.res)) === true) {
         const start = this.pamStart.get(pidKey) ?? {};
         const terminal = r.type === "USER_START" ? str(f.terminal) : undefined;
         if (terminal) start.terminal = terminal;
@@ -558,9 +558,11 @@ export class SessionTracker {
         return;
       }
       if (r.type !== "USER_LOGIN" && r.type !== "USER_AUTH" && r.type !== "USER_ACCT") continue;
-      const res = str(f.res);
-      if (res === "success" && r.type === "USER_LOGIN" && e.pid !== undefined && this.describeLogin(pidKey, r)) return;
-      if (res === "success" && r.type === "USER_LOGIN" && e.pid !== undefined && !this.sessions.has(pidKey)) {
+      // a USER_LOGIN not failed opens the login: one whose result is unknown (res=success), none) is listed with
+      // none claimed, never dropped (T27 #5)
+      const ok = loginResult(str(f.res));
+      if (ok !== false && r.type === "USER_LOGIN" && e.pid !== undefined && this.describeLogin(pidKey, r, ok)) return;
+      if (ok !== false && r.type === "USER_LOGIN" && e.pid !== undefined && !this.sessions.has(pidKey)) {
         const s: OpenSession = { ses: "unset", commands: NO_ITEMS, connections: NO_ITEMS };
         bookkeeping(s);
         if (e.node !== undefined) s.node = this.names.get(e.node);
@@ -570,14 +572,14 @@ export class SessionTracker {
         s.start = flat(time);
         this.describe(s, r);
         this.terminals(s, pam?.terminal, str(f.terminal));
-        s.loginSuccess = true;
+        if (ok) s.loginSuccess = true;
         this.sessions.set(pidKey, s);
         this.unsetOpen++;
         if (this.sessions.size > this.maxOpen) this.writeOldestOpen();
         this.weighHead(s);
         return;
       }
-      if (res !== "failed") continue;
+      if (ok !== false) continue;
       const attempt = `${e.node ?? ""} ${e.pid ?? ""}`;
       if (r.type === "USER_LOGIN" && e.pid !== undefined && this.failedAttempts.delete(attempt)) return;
       const s: Session = { ses: "unset", start: time, end: time, loginSuccess: false, commands: [], connections: [] };
@@ -618,11 +620,11 @@ export class SessionTracker {
   }
 
   /**
-   * A successful USER_LOGIN with no ses= of a process whose LOGIN record opened a session (sshd's old `PAM: …`
+   * A successful (or unknown: `ok`) USER_LOGIN with no ses= of a process whose LOGIN record opened a session (sshd's old `PAM: …`
    * records): it describes that session (where from, terminal, program), whose end is then that process's USER_END,
    * not a second session of its own keyed by the process (round 24). False when no such session is open.
    */
-  private describeLogin(pidKey: string, r: OutputRecord): boolean {
+  private describeLogin(pidKey: string, r: OutputRecord, ok: boolean | undefined): boolean {
     const key = this.loginOf.get(pidKey);
     const s = key === undefined ? undefined : (this.sessions.get(key) as OpenSession | undefined);
     if (key === undefined || s === undefined) return false;
@@ -632,7 +634,7 @@ export class SessionTracker {
     this.terminals(s, pam?.terminal, str(f.terminal));
     const exe = str(f.exe);
     if (exe !== undefined) s.via ??= this.names.get(exe);
-    if (s.loginSuccess !== false) s.loginSuccess = true;
+    if (ok && s.loginSuccess !== false) s.loginSuccess = true;
     this.weighHead(s);
     this.adopted.add(pidKey, key);
     return true;

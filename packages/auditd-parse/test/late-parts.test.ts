@@ -104,21 +104,7 @@ describe("T26 #1: an event whose last records come after hundreds of others' is 
   });
 
   it("detect: a rule on the late PROCTITLE is said to be matched in parts, exit 65 (was 0 alerts, exit 0)", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "auditd-parse-late-"));
-    const rules = join(dir, "late.yml");
-    writeFileSync(
-      rules,
-      [
-        "title: bash -c echo (needs the whole event)",
-        "id: 6f3a1b8e-0000-4000-8000-000000000026",
-        "logsource: { product: linux, service: auditd }",
-        "detection:",
-        "  sel: { type: PROCTITLE, key: exec, proctitle|contains: echo }",
-        "  condition: sel",
-        "level: high",
-        "",
-      ].join("\n"),
-    );
+    const rules = lateRule();
     const late = await run(["detect", "--json", "--rules", rules], lateLog("many hosts", 300));
     expect(late.code).toBe(65);
     expect(late.stdout).toBe("");
@@ -129,6 +115,21 @@ describe("T26 #1: an event whose last records come after hundreds of others' is 
     const whole = await run(["detect", "--json", "--rules", rules], lateLog("many hosts", 100));
     expect(whole.code, whole.stderr).toBe(0);
     expect(whole.stdout.trim().split("\n")).toHaveLength(1);
+  });
+
+  it("plugin --detect: at EOF after an event matched in parts, exit 65 as detect (T28 #5: said, but exit 0)", async () => {
+    const rules = lateRule();
+    const late = await run(["plugin", "--detect", "--rules", rules], lateLog("many hosts", 300));
+    expect(late.code).toBe(65);
+    expect(late.stderr).toContain("so far 1 later part(s) of events were matched apart from their first");
+    expect(late.stderr).toContain("incomplete: 1 later part(s) of events were matched apart from their first");
+    const whole = await run(["plugin", "--detect", "--rules", rules], lateLog("many hosts", 100));
+    expect(whole.code, whole.stderr).toBe(0);
+    expect(whole.stdout.trim().split("\n")).toHaveLength(1);
+    // the plain plugin (events, not alerts) is no gate: it warns, exit 0
+    const events = await run(["plugin"], lateLog("many hosts", 300));
+    expect(events.code).toBe(0);
+    expect(events.stderr).toContain(WARNING);
   });
 
   it("sessions says it too (its command lost its cwd to the second part)", async () => {
@@ -183,6 +184,25 @@ describe("T26 #1: an event whose last records come after hundreds of others' is 
     expect(r.stderr).toContain(" 1 split,");
   });
 });
+
+/** A rule on the late PROCTITLE of lateLog's event: it matches only when the event is seen whole. */
+function lateRule(): string {
+  const rules = join(mkdtempSync(join(tmpdir(), "auditd-parse-late-")), "late.yml");
+  writeFileSync(
+    rules,
+    [
+      "title: bash -c echo (needs the whole event)",
+      "id: 6f3a1b8e-0000-4000-8000-000000000026",
+      "logsource: { product: linux, service: auditd }",
+      "detection:",
+      "  sel: { type: PROCTITLE, key: exec, proctitle|contains: echo }",
+      "  condition: sel",
+      "level: high",
+      "",
+    ].join("\n"),
+  );
+  return rules;
+}
 
 /**
  * The tester's mk_hosts.py, made smaller: `count` events of 40 hosts (clocks off by up to a day, one 30 days

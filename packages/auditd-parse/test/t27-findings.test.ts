@@ -72,3 +72,46 @@ describe("T28 #2: a run that could read nothing writes no csv or table header ei
     }
   });
 });
+
+describe("finding 5: a login whose res= is neither success nor failed is listed, never dropped or called failed", () => {
+  const newForm = (serial: number, res: string) =>
+    `type=USER_LOGIN msg=audit(1765000000.${String(serial).padStart(3, "0")}:${serial}): pid=31${serial} uid=0 auid=1000 ses=${serial} msg='op=login id=1000 exe="/usr/sbin/sshd" hostname=h${serial} addr=10.0.0.${serial} terminal=ssh${res}'`;
+  const oldForm = (serial: number, tail: string) =>
+    `type=USER_LOGIN msg=audit(1765000001.${serial}:${serial}): user pid=4${serial} uid=0 auid=1000 msg='PAM: session open acct="alice" : exe="/usr/sbin/sshd" (hostname=h${serial}, addr=10.0.0.${serial}, ${tail})'`;
+
+  it("old PAM form, no ses=: `res=success))` and no res are sessions, as aureport --login lists them (were dropped unsaid)", async () => {
+    const log = [oldForm(101, "terminal=ssh res=success)"), oldForm(103, "terminal=ssh res=success))"), oldForm(112, "terminal=ssh")].join(
+      "\n",
+    );
+    const r = await run(["sessions", "--json"], log);
+    expect(r.code, r.stderr).toBe(0);
+    const sessions = JSON.parse(r.stdout) as { hostname: string; loginSuccess?: boolean }[];
+    expect(sessions.map((s) => [s.hostname, s.loginSuccess ?? null])).toEqual([
+      ["h101", true],
+      ["h103", true],
+      ["h112", null],
+    ]);
+  });
+
+  it("`res=success)` is a success, `res=failure` a failure, anything else unknown (was LOGIN FAILED in sessions and report)", async () => {
+    const log = [newForm(4, " res=success)"), newForm(5, " res=failure"), newForm(6, " res=weird"), newForm(7, "")].join("\n");
+    const sessions = await run(["sessions"], log);
+    expect(sessions.stdout.split("\n").filter((l) => l.includes("LOGIN FAILED"))).toEqual([expect.stringContaining("session 5 ")]);
+    const json = JSON.parse((await run(["sessions", "--json"], log)).stdout) as { ses: string; loginSuccess?: boolean }[];
+    expect(json.map((s) => [s.ses, s.loginSuccess ?? null])).toEqual([
+      ["4", true],
+      ["5", false],
+      ["6", null],
+      ["7", null],
+    ]);
+    const report = JSON.parse((await run(["report", "--json"], log)).stdout) as {
+      logins: { rows: { key: { from: string; result: string } }[] };
+    };
+    expect(report.logins.rows.map((row) => [row.key.from, row.key.result])).toEqual([
+      ["10.0.0.4", "success"],
+      ["10.0.0.5", "failed"],
+      ["10.0.0.6", "?"],
+      ["10.0.0.7", "?"],
+    ]);
+  });
+});
