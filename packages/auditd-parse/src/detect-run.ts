@@ -120,17 +120,30 @@ export function splitWatch(ctx: CliContext): (stats: PartsStats) => void {
 }
 
 /**
- * Exit 65 for an event matched in parts (over DETECT_BOUNDS, or late parts): detect's verdict, and plugin --detect's
- * at EOF or SIGTERM, so a gate run by hand does not pass (T28 #5; auditd itself ignores its plugins' exit codes).
+ * Why the input was not matched whole, each an exit 65: an event matched in parts (over DETECT_BOUNDS, or late
+ * parts), a line cut at 4 MiB. detect's verdict, and plugin --detect's at EOF or SIGTERM, so a gate run by hand
+ * does not pass (T28 #5; auditd itself ignores its plugins' exit codes).
  */
-export function partsVerdict(parts: PartsStats): DataError | undefined {
-  if (parts.split === 0) return undefined;
-  return new DataError(`incomplete: ${inParts(parts)}, so a rule needing the whole event may have missed them`, {
-    hint:
-      parts.split > parts.late
-        ? "find them with auditd-parse -v (counted as split): no real command line is that big"
-        : "find them with auditd-parse -v (counted as split): their id is on more than one event",
-  });
+export function incompleteReasons(parts: PartsStats): DataError[] {
+  const reasons: DataError[] = [];
+  if (parts.split > 0) {
+    reasons.push(
+      new DataError(`incomplete: ${inParts(parts)}, so a rule needing the whole event may have missed them`, {
+        hint:
+          parts.split > parts.late
+            ? "find them with auditd-parse -v (counted as split): no real command line is that big"
+            : "find them with auditd-parse -v (counted as split): their id is on more than one event",
+      }),
+    );
+  }
+  if (parts.cut > 0) {
+    reasons.push(
+      new DataError(`incomplete: ${parts.cut} line(s) longer than 4 MiB were cut, so no rule saw the values dropped from them`, {
+        hint: "the kernel writes no such line: the log is damaged or forged",
+      }),
+    );
+  }
+  return reasons;
 }
 
 /**
@@ -148,15 +161,8 @@ export function detectVerdict(
   unread?: OpsguardError,
   parts: PartsStats = { split: 0, late: 0, cut: 0 },
 ): void {
-  const matchedInParts = partsVerdict(parts);
-  const cutShort =
-    parts.cut > 0
-      ? new DataError(`incomplete: ${parts.cut} line(s) longer than 4 MiB were cut, so no rule saw the values dropped from them`, {
-          hint: "the kernel writes no such line: the log is damaged or forged",
-        })
-      : undefined;
   // the first reason is the verdict; the others are said, so none goes unmentioned
-  const [incomplete, ...others] = [unread, matchedInParts, cutShort].filter((e) => e !== undefined);
+  const [incomplete, ...others] = [unread, ...incompleteReasons(parts)].filter((e) => e !== undefined);
   for (const e of others) ctx.log.error(e.message);
   const s = detector.stats;
   const levels = Object.entries(s.byLevel)

@@ -3,4 +3,4 @@
 // listed in package.json's opsguard.chunks, so the built bin carries it as a chunk V8 does not even parse
 // until then (scripts/build.mjs): parsing it at every start cost the plain parse ~1.7 MB of peak RSS (issue 23).
 export { Detector } from "./detect";
-export { detectOptions, detectRules, detectVerdict, partsVerdict, splitWatch } from "./detect-run";
+export { detectOptions, detectRules, detectVerdict, incompleteReasons, splitWatch } from "./detect-run";

@@ -139,6 +139,12 @@ describe("finding 6: a line cut at 4 MiB makes detect's run incomplete", () => {
     });
   }
 
+  it("plugin --detect: exit 65 at EOF too, as detect (a gate run by hand must not pass)", async () => {
+    const r = await run(["plugin", "--detect"], log());
+    expect(r.code).toBe(65);
+    expect(r.stderr).toContain("incomplete: 1 line(s) longer than 4 MiB were cut, so no rule saw the values dropped from them");
+  });
+
   it("the plain parse keeps its exit 0 and its warning", async () => {
     const r = await run([], log());
     expect(r.code).toBe(0);

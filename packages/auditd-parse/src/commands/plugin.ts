@@ -80,7 +80,7 @@ export async function runPluginCommand({ ctx, flags }: PluginCommandOptions, io:
   const windowMs = config.windowMs ?? 2000;
   // auditd feeds events live: complete them on the wall clock too, or a lone kernel record would wait forever
   // SIGTERM (auditd stopping us) ends input like EOF: what was read is completed and written, exit 0 (65 with
-  // --detect after an event matched in parts: partsVerdict); so does
+  // --detect after an event matched in parts or a line cut at 4 MiB: incompleteReasons); so does
   // an output that cannot be written (then close() below throws its IoError: exit 74, not a silent plugin)
   let stopping = false;
   const stop = () => {
@@ -113,7 +113,8 @@ export async function runPluginCommand({ ctx, flags }: PluginCommandOptions, io:
   parser.end();
   await output.close();
   summarize(ctx, parser, false, detector !== undefined);
-  const inParts = detector !== undefined ? detect?.partsVerdict(parser.stats) : undefined;
-  if (inParts !== undefined) throw inParts;
+  const [incomplete, ...others] = detector !== undefined ? (detect?.incompleteReasons(parser.stats) ?? []) : [];
+  for (const e of others) ctx.log.error(e.message);
+  if (incomplete !== undefined) throw incomplete;
   return ExitCode.OK;
 }
