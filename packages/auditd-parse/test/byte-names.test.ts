@@ -36,3 +36,34 @@ describe("ByteNames", () => {
     expect(made).toBeGreaterThanOrEqual(3000 + (3000 - 512));
   });
 });
+
+// Names past eight bytes are hashed and compared four bytes at a time, the last one to three read as the word that
+// ends with the name (T25's `relay.log`: node= names of up to 252 bytes on every line, issue 23). Names that differ
+// in any one byte must still be told apart, wherever the name lies in its buffer, up to the buffer's last byte.
+describe("ByteNames on long names", () => {
+  it("tells apart names of 9-260 bytes that differ in one byte only, at every position past the eighth", () => {
+    for (const length of [9, 10, 11, 12, 13, 16, 17, 31, 64, 65, 66, 67, 252, 260]) {
+      const base = Array.from({ length }, (_, i) => String.fromCharCode(97 + ((i * 7) % 26)));
+      const names = [base.join("")];
+      for (let at = 8; at < length; at++) {
+        const other = [...base];
+        other[at] = "Z";
+        names.push(other.join(""));
+      }
+      let made = 0;
+      const table = new ByteNames((name) => {
+        made++;
+        return name;
+      }, 1024);
+      for (let round = 0; round < 3; round++) {
+        names.forEach((name, i) => {
+          // at the buffer's end (nothing to read past it) and after 0-3 other bytes (each word alignment)
+          const lead = "x".repeat((i + round) % 4);
+          const buf = Buffer.from(round === 2 ? `${lead}${name}` : `${lead}${name}  `);
+          expect(table.get(buf, lead.length, lead.length + name.length), `length ${length}, name ${i}`).toBe(name);
+        });
+      }
+      expect(made, `length ${length}`).toBe(names.length);
+    }
+  });
+});
