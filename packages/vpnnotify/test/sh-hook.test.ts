@@ -137,7 +137,7 @@ describe("the sh client-connect hook", () => {
           trusted_ip: `81.2.69.${i + 1}`,
           trusted_port: "51413",
           ifconfig_pool_remote_ip: "10.8.0.6",
-          time_unix: "1764900000",
+          time_unix: String(Math.floor(Date.now() / 1000)),
           client_connect_deferred_file: deferred,
         };
         const before = entryFiles(s);
@@ -152,7 +152,8 @@ describe("the sh client-connect hook", () => {
         expect(readdirSync(s.spool).filter((f) => f.endsWith(".tmp"))).toEqual([]);
         // Read back through the spool as the worker does: the login the Node hook would have queued.
         const entry = (await spoolOf(s).list()).find((e) => `${e.id}.json` === added[0]);
-        const { deferredFile, ...login } = parseHookEnv(env, 0)?.event ?? {};
+        // now = when the hook queued it, as the worker reads it back (a time_unix a day or more from that is not taken)
+        const { deferredFile, ...login } = parseHookEnv(env, raw.payload.at)?.event ?? {};
         expect(entry?.payload).toEqual({ login, answer: { file: deferredFile, by: expect.any(Number) } });
         expect(entry?.createdAt).toBe(raw.payload.at);
         expect((entry?.payload as { answer?: { by: number } } | undefined)?.answer?.by).toBe(raw.createdAt + 2000);
