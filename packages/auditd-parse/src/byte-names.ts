@@ -39,7 +39,7 @@ export class ByteNames<T> {
   /** get() with the first eight bytes already packed (by a caller that read them anyway), as packName does. */
   find(buf: Buffer, from: number, to: number, head: number, mid: number): T {
     const length = to - from;
-    let hash = Math.imul(head ^ Math.imul(mid, 0x9e3779b1) ^ length, 0x85ebca6b);
+    let hash = nameHash(head, mid, length);
     const view = length > 8 ? wordView(buf) : undefined;
     if (view !== undefined) hash = tailHash(hash, view, from + 8, to);
     const lengths = this.lengths;
@@ -88,9 +88,9 @@ export class ByteNames<T> {
     for (let i = 0; i < lengths.length; i++) {
       const length = lengths[i]!;
       if (length === -1) continue;
-      let hash = Math.imul(heads[i]! ^ Math.imul(mids[i]!, 0x9e3779b1) ^ length, 0x85ebca6b);
+      let hash = nameHash(heads[i]!, mids[i]!, length);
       const tail = tails[i];
-      if (tail !== undefined) for (let j = 0; j < tail.length; j++) hash = Math.imul(hash ^ tail[j]!, 0x01000193);
+      if (tail !== undefined) for (let j = 0; j < tail.length; j++) hash = mixWord(hash, tail[j]!);
       let slot = mixed(hash) & this.mask;
       while (this.lengths[slot] !== -1) slot = (slot + 1) & this.mask;
       this.lengths[slot] = length;
@@ -164,9 +164,19 @@ function lastWord(view: DataView, i: number, to: number): number {
 /** hash mixed with buf's words over [from, to), as grow() mixes a kept tail's words. */
 function tailHash(hash: number, view: DataView, from: number, to: number): number {
   let i = from;
-  for (; i + 4 <= to; i += 4) hash = Math.imul(hash ^ view.getInt32(i, true), 0x01000193);
-  if (i < to) hash = Math.imul(hash ^ lastWord(view, i, to), 0x01000193);
+  for (; i + 4 <= to; i += 4) hash = mixWord(hash, view.getInt32(i, true));
+  if (i < to) hash = mixWord(hash, lastWord(view, i, to));
   return hash;
+}
+
+/** A name's hash from its first eight bytes and length; find() and grow() must agree on it. */
+function nameHash(head: number, mid: number, length: number): number {
+  return Math.imul(head ^ Math.imul(mid, 0x9e3779b1) ^ length, 0x85ebca6b);
+}
+
+/** The hash with one more word of a name's tail mixed in: a line's (tailHash) and a kept tail's (grow) alike. */
+function mixWord(hash: number, word: number): number {
+  return Math.imul(hash ^ word, 0x01000193);
 }
 
 /** Whether buf's bytes [from, to) are the kept tail's (of a name of the same length). */
