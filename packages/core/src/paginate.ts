@@ -24,15 +24,22 @@ export function parseLinkHeader(header: string | null | undefined): Record<strin
 /**
  * Follows page links as GitHub and GitLab send them: `Link: <…>; rel="next"`, or GitLab's
  * `x-next-page` header when Link is absent. A next link to another origin is refused: following it
- * would send the API token to that host.
+ * would send the API token to that host. A server that points back at a page already read, or whose
+ * `x-total-pages` says more pages follow than it links to, is refused too: the first would be followed
+ * until maxPages (1,003 requests, T31 #6), the second read as the whole list with its last pages unread
+ * (a failed job never seen, T31 #7).
  */
 export async function* paginateLink<T>(client: HttpClient, req: HttpRequest, options: PaginateOptions<T> = {}): AsyncGenerator<T> {
   const itemsOf = options.itemsOf ?? defaultItems<T>;
   const maxPages = options.maxPages ?? 1000;
   let next: HttpRequest | undefined = req;
   const origin = new URL(client.options.baseUrl ?? req.url).origin;
+  const requested = new Set<string>();
   for (let page = 1; next; page++) {
     if (page > maxPages) throw tooManyPages(client, maxPages);
+    const key: string = requestKey(next);
+    if (requested.has(key)) throw pagingLoop(client, page);
+    requested.add(key);
     const response: HttpResponse = await client.request(next);
     yield* itemsOf(response.body);
     const link: string | undefined = parseLinkHeader(response.headers.get("link")).next;
@@ -48,8 +55,32 @@ export async function* paginateLink<T>(client: HttpClient, req: HttpRequest, opt
     } else if (nextPage && /^\d+$/.test(nextPage)) {
       next = { ...req, query: { ...req.query, page: nextPage } };
     } else {
+      unlinkedPagesLeft(client, response);
       next = undefined;
     }
+  }
+}
+
+/** A request as a page is named by it: its URL and query. */
+function requestKey(req: HttpRequest): string {
+  return `${req.url}?${JSON.stringify(Object.entries(req.query ?? {}).sort(([a], [b]) => a.localeCompare(b)))}`;
+}
+
+function pagingLoop(client: HttpClient, page: number): DataError {
+  return new DataError(`${client.options.service} pointed page ${page} back at a page already read, so the list would never end`, {
+    hint: "the server's paging is broken; nothing was judged on part of the list",
+  });
+}
+
+/** A last page (no next link) whose `x-page` is below its own `x-total-pages` (GitLab's headers) leaves pages unread. */
+function unlinkedPagesLeft(client: HttpClient, response: HttpResponse): void {
+  const current = Number(response.headers.get("x-page") ?? Number.NaN);
+  const total = Number(response.headers.get("x-total-pages") ?? Number.NaN);
+  if (Number.isInteger(current) && Number.isInteger(total) && current < total) {
+    throw new DataError(
+      `${client.options.service} said there are ${total} pages but linked no page after page ${current}, so the list is incomplete`,
+      { hint: "the server's paging is broken; nothing was judged on part of the list" },
+    );
   }
 }
 

@@ -27,7 +27,17 @@ beforeAll(async () => {
       res.setHeader("link", '<http://203.0.113.9/steal?page=2>; rel="next"');
       res.end("[]");
     } else if (url.pathname === "/forever") {
-      res.setHeader("link", `<${base}/forever?page=x>; rel="next"`);
+      res.setHeader("link", `<${base}/forever?page=${Number(url.searchParams.get("page") ?? 1) + 1}>; rel="next"`);
+      res.end("[1]");
+    } else if (url.pathname === "/stuck") {
+      // an x-next-page that never moves on (T31 #6: followed 999 times)
+      res.setHeader("x-next-page", "2");
+      res.end("[1]");
+    } else if (url.pathname === "/short") {
+      // GitLab's headers say three pages, but the first links to no next one (T31 #7)
+      res.setHeader("x-page", "1");
+      res.setHeader("x-total-pages", "3");
+      res.setHeader("x-next-page", "");
       res.end("[1]");
     } else {
       const offset = Number(url.searchParams.get("offset"));
@@ -70,6 +80,20 @@ describe("paginateLink", () => {
 
   it("stops a server that pages forever", async () => {
     await expect(collect(paginateLink(client(), { url: "/forever" }, { maxPages: 3 }))).rejects.toThrow(/more than 3 pages/);
+  });
+
+  it("stops at once a server whose next page is one already read, instead of asking again until maxPages", async () => {
+    seen.length = 0;
+    await expect(collect(paginateLink(client(), { url: "/stuck" }))).rejects.toThrow(
+      "Test API pointed page 3 back at a page already read, so the list would never end",
+    );
+    expect(seen).toEqual(["/stuck", "/stuck?page=2"]);
+  });
+
+  it("refuses a last page whose x-total-pages says more pages follow: the list would be judged without them", async () => {
+    await expect(collect(paginateLink(client(), { url: "/short" }))).rejects.toThrow(
+      "Test API said there are 3 pages but linked no page after page 1, so the list is incomplete",
+    );
   });
 });
 
