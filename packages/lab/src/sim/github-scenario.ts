@@ -81,6 +81,12 @@ export interface ScenarioPull {
   rebase?: boolean;
   /** When the PR is merged; the scenario clock (a minute per event) otherwise. */
   mergedAt?: Date;
+  /**
+   * Files the merge commit adds of its own: a merge made by hand (committed by the merger, not GitHub) with changes
+   * no review saw, pushed to main — GitHub marks a PR merged when its head reaches the base branch by a push, and
+   * names the pushed merge its merge commit.
+   */
+  mergeFiles?: Record<string, string>;
 }
 
 export interface BuiltPull {
@@ -204,11 +210,12 @@ export class GitHubScenario {
     const mergeParents = spec.squash ? (base === undefined ? [] : [base]) : [...(base === undefined ? [] : [base]), headMark];
     // fast-import builds each tree from the first parent, so the merge lists what the branch changed.
     const mergeFiles = Object.assign({}, ...commitMarks.map((m) => this.#commits[m - 1]?.files ?? {}));
+    const merger = spec.mergedBy ?? spec.author;
     const mergeMark = this.#add(
       "refs/heads/main",
       mergeParents,
-      { message: mergeMessage, author: spec.mergedBy ?? spec.author, files: mergeFiles },
-      GITHUB_COMMITTER,
+      { message: mergeMessage, author: merger, files: { ...mergeFiles, ...spec.mergeFiles } },
+      spec.mergeFiles ? this.#user(merger) : GITHUB_COMMITTER,
     );
     this.#mainHead = mergeMark;
     this.#pulls.push({ number, spec, branch, commitMarks, mergeMark, rebasedMarks: [], createdAt, mergedAt: this.#commits.at(-1)!.time });
