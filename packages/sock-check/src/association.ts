@@ -12,8 +12,15 @@ import type { PartialPull, ProviderFacts, PullFact } from "./model";
  *   also associates with the PR (same change on a moved base; `git patch-id` as `git cherry` uses it).
  * Anything else is not vouched for by that PR. When the PR's commits are not in this checkout (a deleted
  * branch), the patches cannot be compared: the commit is unverified, with how to fetch them.
+ * A merge commit vouches only for the merge itself: one whose tree is not git's clean merge of its two parents
+ * holds changes nobody reviewed (an "evil merge" made by hand and pushed, which GitHub then names the PR's
+ * merge commit: T31 #4), and is not vouched for either.
  */
-export async function checkAssociations(facts: ProviderFacts, git: GitRepo): Promise<void> {
+export async function checkAssociations(
+  facts: ProviderFacts,
+  git: GitRepo,
+  parentsOf: ReadonlyMap<string, readonly string[]>,
+): Promise<void> {
   const patchIds = new Map<string, Promise<string | null | "missing">>();
   const patchId = (sha: string) => {
     let id = patchIds.get(sha);
@@ -26,7 +33,15 @@ export async function checkAssociations(facts: ProviderFacts, git: GitRepo): Pro
   for (const commit of facts.commits.values()) {
     if (facts.unverified.has(commit.sha)) continue;
     const merged = commit.pulls.map((n) => facts.pulls.get(n)).filter((p): p is PullFact => p?.merged === true);
-    const listed = merged.filter((p) => p.mergeCommit === commit.sha || p.commits.some((c) => c.sha === commit.sha));
+    const ownChanges = await mergesWithOwnChanges(commit.sha, merged, git, parentsOf);
+    const listed = merged.filter(
+      (p) => (p.mergeCommit === commit.sha && !ownChanges.includes(p.number)) || p.commits.some((c) => c.sha === commit.sha),
+    );
+    if (listed.length === 0 && ownChanges.length > 0) {
+      commit.ownChanges = ownChanges;
+      commit.pulls = commit.pulls.filter((n) => !merged.some((p) => p.number === n));
+      continue;
+    }
     if (listed.length > 0 || merged.length === 0) {
       commit.pulls = commit.pulls.filter((n) => !merged.some((p) => p.number === n) || listed.some((p) => p.number === n));
       continue;
@@ -52,6 +67,19 @@ export async function checkAssociations(facts: ProviderFacts, git: GitRepo): Pro
       commit.pulls = commit.pulls.filter((n) => !merged.some((p) => p.number === n));
     }
   }
+}
+
+/** The PRs of `merged` whose merge commit `sha` is (and not one of their commits), when its tree is not git's clean merge. */
+async function mergesWithOwnChanges(
+  sha: string,
+  merged: readonly PullFact[],
+  git: GitRepo,
+  parentsOf: ReadonlyMap<string, readonly string[]>,
+): Promise<number[]> {
+  const mergeOf = merged.filter((p) => p.mergeCommit === sha && !p.commits.some((c) => c.sha === sha));
+  const parents = parentsOf.get(sha) ?? [];
+  if (mergeOf.length === 0 || parents.length !== 2 || (await git.isCleanMerge(sha, parents))) return [];
+  return mergeOf.map((p) => p.number);
 }
 
 /**

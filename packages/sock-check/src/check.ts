@@ -160,9 +160,11 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
     const organizations = policyOrganizations(policy);
     options.onPhase?.(`asking GitHub about ${commits.length} commit(s)`);
     facts =
-      commits.length > 0 ? await collectGitHubFacts(api, commits, { owner, name, teams, organizations, log: options.log }) : emptyFacts();
+      commits.length > 0
+        ? await collectGitHubFacts(api, commits, { owner, name, teams, organizations, identities: policy.identities, log: options.log })
+        : emptyFacts();
     // GitHub's commit → PR association is a lookup, not proof that the PR brought the commit.
-    await checkAssociations(facts, git);
+    await checkAssociations(facts, git, new Map(commits.map((c) => [c.sha, c.parents])));
   }
 
   // Both providers: a PR's review covers its commits only when the whole PR ships.
@@ -183,6 +185,13 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
   const deployLine = new Set((firstParent ? commits : await git.commits(from, to, true)).map((c) => c.sha));
   const configured = policy.deploy.branch === undefined ? undefined : [policy.deploy.branch].flat();
   const deployBranches = configured ?? (facts.defaultBranch ? [facts.defaultBranch] : null);
+  if (deployBranches === null) {
+    // Unknown, the deploy branch would turn the "PR into the deploy branch" rule off: a PR reviewed into another
+    // branch and pushed on would pass (T31 #15). What lands on the deploy line is unverified instead.
+    const provider = policy.provider === "gitlab" ? "GitLab" : "GitHub";
+    const reason = `${provider} did not say which branch is the repository's default, so whether each change came through a PR into it is unknown; set deploy.branch in the policy`;
+    for (const sha of deployLine) if (!facts.unverified.has(sha)) facts.unverified.set(sha, reason);
+  }
   // Provider text (an error that echoes the token) is redacted before any renderer escapes it past recognition.
   const records = redactSecretsDeep(
     evaluate({

@@ -3,6 +3,7 @@ import { branchMatcher, pathMatcher } from "./globs";
 import type { CheckFact, Person, ProviderFacts, PullCommitFact, PullFact, ReviewFact } from "./model";
 import { type ApprovalExpression, durationMs, type Policy, requiredChecks } from "./policy";
 import type { ApprovalRecord, ChangeRecord, CheckRecord, EmergencyRecord, Verdict, Violation } from "./record";
+import { loginOfGitHubNoreply, PLATFORM_EMAILS, PLATFORM_LOGINS } from "./unlinked";
 
 /** The change-management rules, applied to what the provider reported. Pure: same facts, same verdicts. */
 
@@ -23,10 +24,6 @@ export interface EvaluateInput {
   now: Date;
   toolVersion: string;
 }
-
-/** GitHub commits merges and web edits as this account; it is nobody's review conflict. */
-const PLATFORM_LOGINS = new Set(["web-flow"]);
-const PLATFORM_EMAILS = new Set(["noreply@github.com"]);
 
 interface PullVerdict {
   approvals: ApprovalRecord[];
@@ -85,7 +82,9 @@ export function evaluate(input: EvaluateInput): ChangeRecord[] {
               ? ` (${fact.partial.map((p) => `PR #${p.number} was merged as ${p.final.slice(0, 7)}`).join(", ")}, which is not part of ${input.range.to.slice(0, 7)}: only part of that PR would ship)`
               : fact?.disowned?.length
                 ? ` (GitHub lists it under PR #${fact.disowned.join(", #")}, but it is none of that PR's commits, its merge commit or a rebased copy of one)`
-                : "";
+                : fact?.ownChanges?.length
+                  ? ` (it is the merge commit of PR #${fact.ownChanges.join(", #")}, but holds changes of its own that no review saw: its tree is not git's clean merge of its parents)`
+                  : "";
       const violations: Violation[] = [{ rule: "direct-push", message: `pushed to the branch without a merged pull request${unmerged}` }];
       if (input.policy.signedCommits && fact?.verified !== true)
         violations.push({ rule: "unsigned", message: "commit is not signed and verified" });
@@ -388,8 +387,8 @@ function conflictedIdentities(pull: PullFact, policy: Policy): Set<string> {
     if (person.email && !PLATFORM_EMAILS.has(person.email.toLowerCase())) emails.add(person.email.toLowerCase());
   }
   for (const email of emails) {
-    const noreply = /^(?:\d+\+)?([^@]+)@users\.noreply\.github\.com$/.exec(email);
-    if (noreply?.[1]) logins.add(noreply[1]);
+    const login = loginOfGitHubNoreply(email);
+    if (login) logins.add(login);
   }
   for (const [login, addresses] of Object.entries(policy.identities)) {
     if (addresses.some((a) => emails.has(a.toLowerCase()))) logins.add(login.toLowerCase());

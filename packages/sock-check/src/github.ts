@@ -3,6 +3,8 @@ import { emptyFacts, failClosed } from "./facts";
 import type { LocalCommit } from "./git";
 import type { GitHubApi, GraphQLError, GraphQLResult } from "./github-api";
 import type { CheckFact, Person, ProviderFacts, PullCommitFact, PullFact, ReviewFact, ReviewState } from "./model";
+import { nextCursor, UnreadablePage } from "./next-page";
+import { unlinkedApprovalReason } from "./unlinked";
 
 /**
  * Collects PRs, reviews, commits and check results for a release range with batched GraphQL:
@@ -23,6 +25,8 @@ export interface CollectOptions {
   teams: string[];
   /** Organisations approval rules name (`requires.organizations`). */
   organizations?: string[];
+  /** The policy's `identities`: login → e-mail addresses, for people GitHub cannot link to an account. */
+  identities: Record<string, string[]>;
   log?: Logger | undefined;
 }
 
@@ -99,13 +103,15 @@ const CONTEXT_FIELDS = `pageInfo { hasNextPage endCursor }
     ... on CheckRun { name status conclusion completedAt checkSuite { app { slug } } }
     ... on StatusContext { context state createdAt creator { login } } }`;
 
+const LABEL_FIELDS = "pageInfo { hasNextPage endCursor } nodes { name }";
+
 const REVIEW_FIELDS = `pageInfo { hasNextPage endCursor } nodes { author { __typename login } state submittedAt commit { oid } }`;
 
 // No `commits(last: 1)` for the head: GitHub lists a PR's commits by date, not push order, so the last one need
 // not be the head. Checks are read from the commit `headRefOid` names (fetched alongside, see HEAD_FIELDS).
 const PULL_FIELDS = `number title body url merged mergedAt headRefName headRefOid baseRefName
   author { __typename login } mergedBy { login } mergeCommit { oid }
-  labels(first: 50) { nodes { name } }
+  labels(first: ${PAGE}) { ${LABEL_FIELDS} }
   reviews(first: ${PAGE}) { ${REVIEW_FIELDS} }
   commits(first: ${PAGE}) { totalCount pageInfo { hasNextPage endCursor } nodes { commit { ${PULL_COMMIT_FIELDS} } } }`;
 
@@ -209,12 +215,22 @@ export async function collectGitHubFacts(api: GitHubApi, commits: readonly Local
         continue;
       }
       const complete = await attempt(shasOfPull(n), () =>
-        completePull(api, repo, node, head).catch((error: unknown) => (error instanceof IncompletePull ? error : Promise.reject(error))),
+        completePull(api, repo, node, head).catch((error: unknown) =>
+          error instanceof IncompletePull || error instanceof UnreadablePage ? error : Promise.reject(error),
+        ),
       );
-      if (complete instanceof IncompletePull) {
+      if (complete instanceof IncompletePull || complete instanceof UnreadablePage) {
         for (const sha of shasOfPull(n)) facts.unverified.set(sha, complete.message);
       } else if (complete) {
-        facts.pulls.set(n, toPullFact(complete.pull, complete.head));
+        const pull = toPullFact(complete.pull, complete.head);
+        // GitHub links a commit's address to an account only when the address is verified on it (GitActor.user)
+        const unlinked = unlinkedApprovalReason(pull, options.identities, {
+          change: `PR #${n}`,
+          account: "GitHub",
+          hint: "(GitHub links an address only when it is verified on the account)",
+        });
+        if (unlinked !== undefined) for (const sha of shasOfPull(n)) facts.unverified.set(sha, unlinked);
+        facts.pulls.set(n, pull);
       }
     }
   }
@@ -251,16 +267,19 @@ async function completePull(
   };
   const drain = async <T>(first: Connection<T>, field: string, selection: string): Promise<Connection<T>> => {
     const nodes = [...(first.nodes ?? [])];
-    let info = first.pageInfo;
-    for (let page = 0; info?.hasNextPage && info.endCursor; page++) {
+    const what = `PR #${pull.number}'s ${field}`;
+    let after = nextCursor(first.pageInfo, what, "GitHub");
+    for (let page = 0; after !== null; page++) {
       if (page >= MAX_EXTRA_PAGES) throw new Error(`PR #${pull.number} has more ${field} than sock-check reads`);
-      const next = await pageOf<T>(field, selection, info.endCursor);
+      const next = await pageOf<T>(field, selection, after);
       nodes.push(...(next.nodes ?? []));
-      info = next.pageInfo;
+      after = nextCursor(next.pageInfo, what, "GitHub");
     }
     return { ...first, nodes, pageInfo: { hasNextPage: false, endCursor: null } };
   };
   const reviews = pull.reviews ? await drain(pull.reviews, "reviews", REVIEW_FIELDS) : null;
+  // every label: an approval rule keyed on the 51st applied to nothing when only the first 50 were read (T31 #18)
+  const labels = pull.labels ? await drain(pull.labels, "labels", LABEL_FIELDS) : null;
   if (!pull.commits) throw new Error(`PR #${pull.number}: GitHub returned no commit list for it`);
   const commits = await drain(
     pull.commits,
@@ -280,24 +299,25 @@ async function completePull(
   const contexts = head.statusCheckRollup?.contexts;
   if (head.statusCheckRollup && !contexts)
     throw new Error(`PR #${pull.number}: GitHub returned no checks for head ${head.oid.slice(0, 7)}`);
-  if (!contexts?.pageInfo?.hasNextPage) return { pull: { ...pull, reviews, commits }, head };
+  const checksOf = `the checks of PR #${pull.number}'s head`;
+  let after = contexts ? nextCursor(contexts.pageInfo, checksOf, "GitHub") : null;
+  if (!contexts || after === null) return { pull: { ...pull, labels, reviews, commits }, head };
   const nodes = [...(contexts.nodes ?? [])];
-  let info: Connection<GqlContext>["pageInfo"] = contexts.pageInfo;
-  for (let page = 0; info?.hasNextPage && info.endCursor; page++) {
+  for (let page = 0; after !== null; page++) {
     if (page >= MAX_EXTRA_PAGES) throw new Error(`PR #${pull.number} has more checks than sock-check reads`);
     const query = `query($owner: String!, $name: String!, $oid: GitObjectID!, $after: String) {
       repository(owner: $owner, name: $name) { object(oid: $oid) { ... on Commit { statusCheckRollup { contexts(first: ${PAGE}, after: $after) { ${CONTEXT_FIELDS} } } } } } }`;
     const result: GraphQLResult<{
       repository: { object: { statusCheckRollup: { contexts: Connection<GqlContext> } | null } | null } | null;
-    }> = await api.graphql(query, { ...repo, oid: head.oid, after: info.endCursor });
+    }> = await api.graphql(query, { ...repo, oid: head.oid, after });
     const next: Connection<GqlContext> | undefined = result.data?.repository?.object?.statusCheckRollup?.contexts;
     if (!next || result.errors.length > 0) {
       throw new Error(`PR #${pull.number}: GitHub did not return all checks (${result.errors[0]?.message ?? "no data"})`);
     }
     nodes.push(...(next.nodes ?? []));
-    info = next.pageInfo;
+    after = nextCursor(next.pageInfo, checksOf, "GitHub");
   }
-  return { pull: { ...pull, reviews, commits }, head: { ...head, statusCheckRollup: { contexts: { nodes } } } };
+  return { pull: { ...pull, labels, reviews, commits }, head: { ...head, statusCheckRollup: { contexts: { nodes } } } };
 }
 
 /** One membership list being read: a team's members or an organisation's, with where its next page starts. */
@@ -368,12 +388,19 @@ async function collectMembership(api: GitHubApi, facts: ProviderFacts, teams: re
       if (list.kind === "org") list.viewerIsAMember = node?.viewerIsAMember === true;
       list.members.push(...(connection.nodes ?? []).filter((m) => m !== null).map((m) => m.login));
       list.pages++;
-      if (!connection.pageInfo?.hasNextPage) continue;
+      let after: string | null;
+      try {
+        after = nextCursor(connection.pageInfo, `the members of ${name}`, "GitHub");
+      } catch (unreadable) {
+        list.error = (unreadable as Error).message;
+        continue;
+      }
+      if (after === null) continue;
       if (list.pages >= MAX_EXTRA_PAGES) {
         list.error = `${name} has more members than sock-check reads (${MAX_EXTRA_PAGES * PAGE})`;
         continue;
       }
-      list.after = connection.pageInfo.endCursor;
+      list.after = after;
       next.push(list);
     }
     pending = next;

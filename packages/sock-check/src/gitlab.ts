@@ -3,6 +3,8 @@ import { emptyFacts, failClosed } from "./facts";
 import type { GitPerson, GitRepo, LocalCommit } from "./git";
 import { coAuthorsOf } from "./git";
 import type { CheckFact, Person, ProviderFacts, PullCommitFact, PullFact, ReviewFact } from "./model";
+import { nextCursor } from "./next-page";
+import { unlinkedApprovalReason } from "./unlinked";
 
 /**
  * Collects merge requests, approvals, commits and CI jobs from GitLab with a fixed number of requests
@@ -317,18 +319,12 @@ export async function collectGitLabFacts(
       facts.pulls.set(mr.iid, pull);
       continue;
     }
-    const unknown = unresolvedIn(pull, options.identities);
-    const independent = pull.reviews.filter((r) => r.reviewer && r.reviewer.toLowerCase() !== pull.author?.toLowerCase());
-    if (unknown.length > 0 && independent.length > 0) {
-      // An approver could be the person GitLab cannot name: their approval is neither counted nor refused, it is reported.
-      const who = unknown.map((p) => printable(`${p.name ?? "?"} <${p.email}>`)).join(", ");
-      for (const sha of shas) {
-        facts.unverified.set(
-          sha,
-          `MR !${mr.iid}: ${who} (commit author, co-author or committer) is not linked to a GitLab account this token can see (an ordinary token finds public e-mails only), so approval by ${uniq(independent.map((r) => r.reviewer ?? "?")).join(", ")} cannot be shown to be independent; add the address under identities in the policy`,
-        );
-      }
-    }
+    const unlinked = unlinkedApprovalReason(pull, options.identities, {
+      change: `MR !${mr.iid}`,
+      account: "GitLab",
+      hint: "this token can see (an ordinary token finds public e-mails only)",
+    });
+    if (unlinked !== undefined) for (const sha of shas) facts.unverified.set(sha, unlinked);
     facts.pulls.set(mr.iid, pull);
   }
   return withTeams(facts, http, options, attempt);
@@ -386,7 +382,7 @@ async function standingApprovers(http: HttpClient, path: string, mrs: readonly G
           node.approvedBy.nodes.flatMap((u) => (u ? [u.username] : [])),
         );
       }
-      after = connection.pageInfo.hasNextPage ? connection.pageInfo.endCursor : null;
+      after = nextCursor(connection.pageInfo, `the merge requests of ${path}`, "GitLab GraphQL");
     } while (after);
   }
   return out;
@@ -483,22 +479,6 @@ async function resolvePeople(
   };
 }
 
-/** People of the MR's commits with no GitLab username and no address in `identities`. */
-function unresolvedIn(pull: PullFact, identities: Record<string, string[]>): Person[] {
-  const known = new Set(
-    Object.values(identities)
-      .flat()
-      .map((a) => a.toLowerCase()),
-  );
-  const out = new Map<string, Person>();
-  for (const c of pull.commits) {
-    for (const p of [...c.authors, c.committer]) {
-      if (!p.login && p.email && !known.has(p.email.toLowerCase())) out.set(p.email.toLowerCase(), p);
-    }
-  }
-  return [...out.values()];
-}
-
 async function withTeams(
   facts: ProviderFacts,
   http: HttpClient,
@@ -530,15 +510,6 @@ function earliest(times: readonly string[]): number {
 
 function dayBefore(time: number): string {
   return new Date((Number.isFinite(time) ? time : Date.now()) - DAY).toISOString().slice(0, 10);
-}
-
-/** Names and addresses come from commit trailers anyone can write: control characters are shown, not sent to the terminal. */
-function printable(text: string): string {
-  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
-}
-
-function uniq<T>(items: readonly T[]): T[] {
-  return [...new Set(items)];
 }
 
 /** Signature states GitLab shows as "Verified": a known key of the committer, GitLab's own web commits, a trusted CA. */

@@ -33,7 +33,7 @@ export const HELP_AFTER = `Policy (.sock-check.yml, read from the DEPLOYED commi
                            members only) makes the change unverified
   approvalPolicy           rule names combined with {and: [...]} / {or: [...]} (default: every rule)
   identities               {login: [e-mail]}: addresses the provider cannot link to the account
-                           (GitLab: an unlinked author/co-author of an approved MR makes it unverified)
+                           (an unlinked author/co-author of an approved PR or MR makes it unverified)
   exemptions.bots          PR authors exempt from review and ticket (checks still apply); a GitHub App bot
                            matches as dependabot or dependabot[bot]; only when every commit is the bot's, signed
   exemptions.emergency     {label, reviewWithin: 72h}: let a change through, review after the merge

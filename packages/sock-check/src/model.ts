@@ -75,6 +75,8 @@ export interface CommitFact {
   pulls: number[];
   /** Merged PRs the provider listed for the commit although it is none of their commits, merges or rebased copies. */
   disowned?: number[];
+  /** Merged PRs whose merge commit this is, though it holds changes of its own (its tree is not git's clean merge). */
+  ownChanges?: number[];
   /** Merged PRs of the commit whose final state (`final`: merge commit or head) is not part of what is deployed. */
   partial?: PartialPull[];
 }

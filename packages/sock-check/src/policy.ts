@@ -49,6 +49,14 @@ const approvalExpression: z.ZodType<ApprovalExpression> = z.lazy(() =>
   ]),
 );
 
+/**
+ * An API URL. One with a user name or password in it is refused: fetch cannot send it, and the URL is printed in
+ * errors and reports, so a password there was shown (T31 #17); the token goes under `token`.
+ */
+const endpointUrl = z
+  .url({ protocol: /^https?$/ })
+  .refine((url) => !/^[a-z]+:\/\/[^/?#]*@/i.test(url), { message: "must not hold a user name or password: give the token under token" });
+
 export const policySchema = z.strictObject({
   provider: z.enum(["github", "gitlab"]).default("github"),
   github: z
@@ -58,8 +66,8 @@ export const policySchema = z.strictObject({
         .string()
         .regex(/^[\w.-]+\/[\w.-]+$/, { message: 'expected "owner/name"' })
         .optional(),
-      apiUrl: z.url({ protocol: /^https?$/ }).default("https://api.github.com"),
-      graphqlUrl: z.url({ protocol: /^https?$/ }).optional(),
+      apiUrl: endpointUrl.default("https://api.github.com"),
+      graphqlUrl: endpointUrl.optional(),
       token: secretRefSchema.default("env:GITHUB_TOKEN"),
       timeoutMs: z.number().int().positive().max(120_000).default(15_000),
       /** Longest wait for a rate-limit window to reset before giving up. */
@@ -72,7 +80,7 @@ export const policySchema = z.strictObject({
       project: z
         .union([z.string().regex(/^[\w.-]+(\/[\w.-]+)+$/, { message: 'expected "group/name"' }), z.number().int().positive()])
         .optional(),
-      apiUrl: z.url({ protocol: /^https?$/ }).default("https://gitlab.com/api/v4"),
+      apiUrl: endpointUrl.default("https://gitlab.com/api/v4"),
       token: secretRefSchema.default("env:GITLAB_TOKEN"),
       timeoutMs: z.number().int().positive().max(120_000).default(15_000),
       maxRateLimitWaitMs: z.number().int().min(0).max(3_600_000).default(120_000),

