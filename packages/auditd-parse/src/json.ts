@@ -101,6 +101,22 @@ export class JsonBytes {
     this.length += n;
   }
 
+  /** count words of w from `first` on, four bytes each (constant text kept side by side: IsoTime's prefixes). */
+  wordsFrom(w: Int32Array, first: number, count: number): void {
+    this.reserve(count * 4);
+    const view = this.view;
+    let at = this.length;
+    for (let i = first; i < first + count; i++, at += 4) view.setInt32(at, w[i]!, true);
+    this.length = at;
+  }
+
+  /** The first n (1 to 4) bytes of the little-endian word w; the rest of its four are written past `length`. */
+  word(w: number, n: number): void {
+    this.reserve(4);
+    this.view.setInt32(this.length, w, true);
+    this.length += n;
+  }
+
   /** Constant JSON text that constJson() packed. */
   constant(c: ConstJson): void {
     this.words(c.words, c.length);
@@ -150,6 +166,10 @@ export class JsonBytes {
       this.text(String(n));
       return;
     }
+    if (n <= 0x7fffffff) {
+      this.smallNumber(n);
+      return;
+    }
     let digits = 1;
     for (let rest = n; rest >= 10; rest = Math.floor(rest / 10)) digits++;
     this.reserve(digits);
@@ -158,6 +178,21 @@ export class JsonBytes {
     for (let at = this.length + digits - 1; at >= this.length; at--) {
       buf[at] = 48 + (rest % 10);
       rest = Math.floor(rest / 10);
+    }
+    this.length += digits;
+  }
+
+  /** A non-negative integer below 2^31 (a serial, a count): integer arithmetic, not the doubles number() needs. */
+  private smallNumber(n: number): void {
+    let digits = 1;
+    for (let rest = n; rest >= 10; rest = (rest / 10) | 0) digits++;
+    this.reserve(digits);
+    const buf = this.buf;
+    let rest = n | 0;
+    for (let at = this.length + digits - 1; at >= this.length; at--) {
+      const next = (rest / 10) | 0;
+      buf[at] = 48 + rest - next * 10;
+      rest = next;
     }
     this.length += digits;
   }
