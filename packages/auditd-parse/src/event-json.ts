@@ -182,7 +182,7 @@ const NODE = KEY("node");
 const NODE_RAW = KEY("nodeRaw");
 const TIME = KEY("time");
 const SERIAL = KEY("serial");
-const TYPES = KEY("types");
+const TYPES_OPEN = constJson(',"types":[');
 const SYSCALL = KEY("syscall");
 const ARCH = KEY("arch");
 const SUCCESS = constJson(',"success":true');
@@ -221,12 +221,10 @@ export function writeHead(w: JsonBytes, e: AuditEvent, from: EventBuffers, time:
       w.string(e.nodeRaw);
     }
   }
-  w.constant(TIME);
-  time.write(w, timeMs);
+  time.writeMember(w, timeMs);
   w.constant(SERIAL);
   w.number(e.serial!);
-  w.constant(TYPES);
-  w.byte(91);
+  w.constant(TYPES_OPEN);
   w.copyFrom(from.types, 0, from.types.length);
   w.byte(93);
   optional(w, SYSCALL, e.syscall, from, Slot.Syscall);
@@ -238,8 +236,12 @@ export function writeHead(w: JsonBytes, e: AuditEvent, from: EventBuffers, time:
   optional(w, AUID, e.auid, from, Slot.Auid);
   optional(w, UID, e.uid, from, Slot.Uid);
   if (e.names !== undefined) {
-    w.constant(NAMES);
-    w.string(e.names);
+    const names = namesJson(e.names);
+    if (names !== undefined) w.constant(names);
+    else {
+      w.constant(NAMES);
+      w.string(e.names);
+    }
   }
   optional(w, SES, e.ses, from, Slot.Ses);
   optional(w, COMM, e.comm, from, Slot.Comm);
@@ -288,6 +290,15 @@ export function writeHead(w: JsonBytes, e: AuditEvent, from: EventBuffers, time:
   w.constant(RECORDS);
 }
 
+const NAMES_LOG = constJson(',"names":"log"');
+const NAMES_LOCAL = constJson(',"names":"local"');
+const NAMES_MIXED = constJson(',"names":"mixed"');
+
+/** `,"names":…` for the values the interpreter sets (finishEvent) as one constant, not a key and a string. */
+function namesJson(names: string): ConstJson | undefined {
+  return names === "local" ? NAMES_LOCAL : names === "log" ? NAMES_LOG : names === "mixed" ? NAMES_MIXED : undefined;
+}
+
 /** A summary key: copied from the field that set it, else from the event (or left out). */
 function optional(w: JsonBytes, key: ConstJson, value: string | undefined, from: EventBuffers, slot: Slot): void {
   const start = from.spans[slot * 2]!;
@@ -300,8 +311,10 @@ function optional(w: JsonBytes, key: ConstJson, value: string | undefined, from:
   }
 }
 
-/** `"YYYY-MM-DDTHH:MM:SS.` */
+/** `"YYYY-MM-DDTHH:MM:SS.`: the prefix isoSecond makes for the years parseHeader accepts, with its quote. */
 const PREFIX_JSON_BYTES = 21;
+/** `,"time":"YYYY-MM-DDTHH:MM:SS` (the prefix without its `.`) as words: 28 bytes, 7 words. */
+const MEMBER_WORDS = 7;
 
 /**
  * Seconds whose prefix IsoTime keeps, by the second's low bits (a power of two). Hosts' clocks differ: a log
@@ -320,36 +333,45 @@ export class IsoTime {
   private readonly seconds = new Float64Array(KEPT_SECONDS).fill(Number.NaN);
   private readonly prefixes: string[] = new Array(KEPT_SECONDS).fill("");
   /**
-   * `"` and the prefix as bytes, slot by slot PREFIX_JSON_BYTES apart, written in place: a Buffer.from per second
-   * came out of node's shared pool slabs, which on logs whose events change second (or hosts) every few records
-   * outlived the scavenges and waited for a full GC (issue 23: 116,000 a 100 MiB corpus log, 440,000 on 80 MiB
-   * of AVC records from four hosts). One buffer for all slots, not a Buffer each.
+   * The head's time member up to the prefix's `.`, as words (MEMBER_WORDS a slot, made when the slot is): written
+   * four bytes a store with the key, not the key, then 21 bytes and 5 more one by one (issue 23). Not a
+   * Buffer.from per second: those came out of node's shared pool slabs, which outlived the scavenges and waited
+   * for a full GC (116,000 a 100 MiB corpus log, 440,000 on 80 MiB of AVC records from four hosts).
    */
-  private readonly prefixJsons = Buffer.alloc(KEPT_SECONDS * PREFIX_JSON_BYTES);
+  private readonly memberWords = new Int32Array(KEPT_SECONDS * MEMBER_WORDS);
+  /** The member's bytes as use() writes them, the key in place: one write a second. */
+  private readonly scratch = Buffer.alloc(MEMBER_WORDS * 4);
   /** The slot use() found or filled. */
   private slot = 0;
+
+  constructor() {
+    this.scratch.write(',"time":"', 0, "latin1");
+  }
 
   text(ms: number): string {
     const frac = this.use(ms);
     return `${this.prefixes[this.slot]}${frac < 10 ? "00" : frac < 100 ? "0" : ""}${frac}Z`;
   }
 
-  /** `"…Z"` into w. */
-  write(w: JsonBytes, ms: number): void {
+  /** `,"time":"…Z"` into w. */
+  writeMember(w: JsonBytes, ms: number): void {
     const frac = this.use(ms);
     const prefix = this.prefixes[this.slot]!;
+    const hundreds = (frac / 100) | 0;
+    const tens = ((frac / 10) | 0) % 10;
     if (prefix.length + 1 === PREFIX_JSON_BYTES) {
-      const at = this.slot * PREFIX_JSON_BYTES;
-      w.append(this.prefixJsons, at, at + PREFIX_JSON_BYTES);
+      w.wordsFrom(this.memberWords, this.slot * MEMBER_WORDS, MEMBER_WORDS);
+      // `.` and the three digits, then `Z"`
+      w.word(46 | ((48 + hundreds) << 8) | ((48 + tens) << 16) | ((48 + (frac % 10)) << 24), 4);
     } else {
+      w.constant(TIME);
       w.byte(34);
       w.text(prefix);
+      w.byte(48 + hundreds);
+      w.byte(48 + tens);
+      w.byte(48 + (frac % 10));
     }
-    w.byte(48 + Math.floor(frac / 100));
-    w.byte(48 + (Math.floor(frac / 10) % 10));
-    w.byte(48 + (frac % 10));
-    w.byte(90); // Z
-    w.byte(34);
+    w.word(90 | (34 << 8), 2);
   }
 
   /** Makes `slot` that of ms's second, its prefix made if it is not kept; returns the milliseconds within it. */
@@ -361,10 +383,10 @@ export class IsoTime {
       this.seconds[slot] = second;
       const prefix = isoSecond(second);
       this.prefixes[slot] = prefix;
-      // 20 ASCII characters for every second parseHeader accepts (years 1970 to 9999); write() checks
-      const at = slot * PREFIX_JSON_BYTES;
-      this.prefixJsons[at] = 34; // "
-      this.prefixJsons.write(prefix, at + 1, PREFIX_JSON_BYTES - 1, "latin1");
+      // 20 ASCII characters for every second parseHeader accepts (years 1970 to 9999); writeMember() checks
+      const scratch = this.scratch;
+      scratch.write(prefix, 9, MEMBER_WORDS * 4 - 9, "latin1");
+      for (let i = 0; i < MEMBER_WORDS; i++) this.memberWords[slot * MEMBER_WORDS + i] = scratch.readInt32LE(i * 4);
     }
     return ms - second * 1000;
   }

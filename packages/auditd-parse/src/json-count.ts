@@ -29,6 +29,14 @@ export class JsonCount extends JsonBytes {
     this.length += n;
   }
 
+  override wordsFrom(_w: Int32Array, _first: number, count: number): void {
+    this.length += count * 4;
+  }
+
+  override word(_w: number, n: number): void {
+    this.length += n;
+  }
+
   override constant(c: ConstJson): void {
     this.length += c.length;
   }

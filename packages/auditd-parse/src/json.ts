@@ -101,6 +101,22 @@ export class JsonBytes {
     this.length += n;
   }
 
+  /** count words of w from `first` on, four bytes each (constant text kept side by side: IsoTime's prefixes). */
+  wordsFrom(w: Int32Array, first: number, count: number): void {
+    this.reserve(count * 4);
+    const view = this.view;
+    let at = this.length;
+    for (let i = first; i < first + count; i++, at += 4) view.setInt32(at, w[i]!, true);
+    this.length = at;
+  }
+
+  /** The first n (1 to 4) bytes of the little-endian word w; the rest of its four are written past `length`. */
+  word(w: number, n: number): void {
+    this.reserve(4);
+    this.view.setInt32(this.length, w, true);
+    this.length += n;
+  }
+
   /** Constant JSON text that constJson() packed. */
   constant(c: ConstJson): void {
     this.words(c.words, c.length);
@@ -150,6 +166,10 @@ export class JsonBytes {
       this.text(String(n));
       return;
     }
+    if (n <= 0x7fffffff) {
+      this.smallNumber(n);
+      return;
+    }
     let digits = 1;
     for (let rest = n; rest >= 10; rest = Math.floor(rest / 10)) digits++;
     this.reserve(digits);
@@ -158,6 +178,21 @@ export class JsonBytes {
     for (let at = this.length + digits - 1; at >= this.length; at--) {
       buf[at] = 48 + (rest % 10);
       rest = Math.floor(rest / 10);
+    }
+    this.length += digits;
+  }
+
+  /** A non-negative integer below 2^31 (a serial, a count): integer arithmetic, not the doubles number() needs. */
+  private smallNumber(n: number): void {
+    let digits = 1;
+    for (let rest = n; rest >= 10; rest = (rest / 10) | 0) digits++;
+    this.reserve(digits);
+    const buf = this.buf;
+    let rest = n | 0;
+    for (let at = this.length + digits - 1; at >= this.length; at--) {
+      const next = (rest / 10) | 0;
+      buf[at] = 48 + rest - next * 10;
+      rest = next;
     }
     this.length += digits;
   }
@@ -197,9 +232,20 @@ export class JsonBytes {
     this.reserve(n > LONG_VALUE ? escapedLength(src, from, to) + 2 : n * 6 + 2);
     const buf = this.buf;
     const start = this.length;
-    let at = start;
-    buf[at++] = 34;
-    for (let i = from; i < to; i++) {
+    let at = start + 1;
+    buf[start] = 34;
+    let i = from;
+    if (n >= PLAIN_WORDS_MIN) {
+      // four bytes a load and a store while none needs escaping or is beyond ASCII (plainWord)
+      const source = viewOf(src);
+      const view = this.view;
+      for (const end = to - 3; i < end; i += 4, at += 4) {
+        const word = source.getInt32(i, true);
+        if (!plainWord(word)) break;
+        view.setInt32(at, word, true);
+      }
+    }
+    for (; i < to; i++) {
       const c = src[i]!;
       if (c >= 32 && c !== 34 && c !== 92 && c < 128) {
         buf[at++] = c;
@@ -236,6 +282,38 @@ export class JsonBytes {
     this.length = at;
     return true;
   }
+}
+
+/**
+ * From this many bytes copyString checks and copies four at a time (plainWord): below it, the source's DataView
+ * costs more than the bytes' loop.
+ */
+const PLAIN_WORDS_MIN = 8;
+
+/**
+ * Whether none of the four bytes of w is below 0x20, `"`, a backslash or above 0x7f, the bytes copyString copies
+ * as they are. SWAR: a byte below 0x20 (or above 0x7f) sets its top bit in w - 0x20202020 (or in w); a byte equal
+ * to `"` or a backslash is a zero byte after the XOR, which sets its top bit in x - 0x01010101. A borrow only runs on from a
+ * byte already caught, so the test is exact.
+ */
+function plainWord(w: number): boolean {
+  const quote = (w ^ 0x22222222) - 0x01010101;
+  const backslash = (w ^ 0x5c5c5c5c) - 0x01010101;
+  return ((w | (w - 0x20202020) | quote | backslash) & 0x80808080) === 0;
+}
+
+/**
+ * The last source copyString read by words, and its DataView: one view per input chunk, not one per value (it keeps
+ * that one buffer alive until another is read).
+ */
+const lastSource: { buf: Buffer; view: DataView } = { buf: Buffer.alloc(0), view: new DataView(new ArrayBuffer(0)) };
+
+function viewOf(src: Buffer): DataView {
+  if (src !== lastSource.buf) {
+    lastSource.buf = src;
+    lastSource.view = new DataView(src.buffer, src.byteOffset, src.length);
+  }
+  return lastSource.view;
 }
 
 /**

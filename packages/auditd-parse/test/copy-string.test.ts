@@ -94,3 +94,24 @@ describe("copyString of a long value", () => {
     }
   });
 });
+
+// Plain runs of eight bytes or more are checked and copied four bytes at a time (issue 23, Round 29): a byte that
+// needs escaping or is beyond ASCII, wherever it falls in or across the words, must still be caught.
+describe("copyString four bytes at a time", () => {
+  it("every byte value at every place of plain runs 8-19 long, in two sources taken in turn", () => {
+    const other = Buffer.from("x".repeat(40));
+    for (let n = 8; n < 20; n++)
+      for (let at = 0; at < n; at++)
+        for (let c = 0; c < 256; c++) {
+          const b = Buffer.alloc(n, 0x61 + (at % 26));
+          b[at] = c;
+          const { json, utf8 } = copied(b, at % 3);
+          expect(json, `${n} ${at} ${c}`).toBe(expected(b));
+          expect(utf8).toBe(isUtf8(b));
+          // another source in between: a view kept for the first must not be read for it
+          const w = new JsonBytes(8);
+          w.copyString(other, 1, 1 + n);
+          expect(w.buf.toString("latin1", 0, w.length)).toBe(JSON.stringify(other.toString("latin1", 1, 1 + n)));
+        }
+  });
+});
