@@ -3,6 +3,7 @@ import { type ArgReaders, argReaders, readArg, syscallArg } from "./args";
 import { BACKSLASH, COLON, COMMA, DQUOTE, EQUALS, GS, LBRACE, LPAREN, RBRACE, RPAREN, SPACE, SQUOTE } from "./ascii";
 import type { EventBuilder } from "./assemble";
 import { ByteNames } from "./byte-names";
+import { bytesAt } from "./byte-words";
 import { archName, decodeHexAt, decodeHexBytes, decodeHexString, syscallName, syscallNumberName } from "./decode";
 import type { AuditEvent, OutputRecord } from "./event";
 import { EventJson, IsoTime, writeHead } from "./event-json";
@@ -1844,10 +1845,7 @@ function bracesJson(out: JsonBytes, buf: Buffer, from: number, to: number): void
  */
 function namedAt(info: FieldInfo, buf: Buffer, from: number, end: number): boolean {
   const n = info.scanLength;
-  if (n < 0 || from + n >= end || buf[from + n] !== EQUALS) return false;
-  const name = info.bytes;
-  for (let i = 0; i < n; i++) if (name[i] !== buf[from + i]) return false;
-  return true;
+  return n >= 0 && from + n < end && buf[from + n] === EQUALS && bytesAt(info.bytes, info.head, info.mid, buf, from);
 }
 
 /**
