@@ -1852,7 +1852,7 @@ function bracesJson(out: JsonBytes, buf: Buffer, from: number, to: number): void
  */
 function namedAt(info: FieldInfo, buf: Buffer, from: number, end: number): boolean {
   const n = info.scanLength;
-  return n >= 0 && from + n < end && buf[from + n] === EQUALS && bytesAt(info.bytes, info.head, info.mid, buf, from);
+  return n >= 0 && from + n < end && buf[from + n] === EQUALS && bytesAt(info.bytes, info.head, buf, from);
 }
 
 /**
