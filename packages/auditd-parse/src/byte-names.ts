@@ -1,3 +1,5 @@
+import { wordView } from "./byte-words";
+
 /**
  * A bounded lookup from a name given as bytes (a field name, a record type, a short value) to what the
  * parser knows about it, so the hot path never makes a string of a name it has seen before. A name's first
@@ -139,18 +141,6 @@ function tailWords(buf: Uint8Array, from: number, to: number): Int32Array {
   const words = new Int32Array((to - from + 3) >> 2);
   for (let i = from; i < to; i++) words[(i - from) >> 2] = words[(i - from) >> 2]! | (buf[i]! << (((i - from) & 3) * 8));
   return words;
-}
-
-/** A DataView of the last buffer asked for: the lines of one read chunk share it. */
-let viewed: Uint8Array | undefined;
-let view: DataView = new DataView(new ArrayBuffer(0));
-
-function wordView(buf: Uint8Array): DataView {
-  if (buf !== viewed) {
-    viewed = buf;
-    view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-  }
-  return view;
 }
 
 /**

@@ -136,6 +136,8 @@ export interface FieldInfo {
   /** For a uid/gid field: the record (Interpreter's count) whose ENRICHED part names it, and that token. */
   namedIn: number;
   namedAt: number;
+  /** The record (Interpreter's count) that has this name outside its msg='…' (see renameNested). */
+  outsideIn: number;
   /** msg.<name>: this name inside a msg='…' whose record has it outside too (made when first needed). */
   inMsg: FieldInfo | undefined;
   /**
@@ -192,6 +194,7 @@ export function fieldInfo(name: string): FieldInfo {
       names: undefined,
       namedIn: -1,
       namedAt: -1,
+      outsideIn: -1,
       inMsg: undefined,
       argIndex: name.charCodeAt(0) === 97 ? Number(name.slice(1)) : Number.NaN,
     };

@@ -3,6 +3,7 @@ import { type ArgReaders, argReaders, readArg, syscallArg } from "./args";
 import { BACKSLASH, COLON, COMMA, DQUOTE, EQUALS, GS, LBRACE, LPAREN, RBRACE, RPAREN, SPACE, SQUOTE } from "./ascii";
 import type { EventBuilder } from "./assemble";
 import { ByteNames } from "./byte-names";
+import { bytesAt } from "./byte-words";
 import { archName, decodeHexAt, decodeHexBytes, decodeHexString, syscallName, syscallNumberName } from "./decode";
 import type { AuditEvent, OutputRecord } from "./event";
 import { EventJson, IsoTime, writeHead } from "./event-json";
@@ -78,6 +79,9 @@ const NULL = Buffer.from("null");
 const TEXT_OPEN = Buffer.from(',"text":"');
 /** A USER_AVC's msg='avc:  denied  { … } for …': the text path reads seresult/seperms from its words. */
 const AVC_PREFIX = Buffer.from("avc:");
+/** An AVC's result and permissions, written after its pairs: looked up once, not by name per record. */
+const SERESULT = fieldInfo("seresult");
+const SEPERMS = fieldInfo("seperms");
 /** Words kept from a body or its msg='…' (the old PAM form has one and four or five); more go the text path. */
 const MAX_WORDS = 32;
 
@@ -850,12 +854,16 @@ export class Interpreter implements EventBuilder<OpenEvent> {
    */
   private renameNested(tokens: number): boolean {
     const infos = this.infos;
+    const stamp = this.recordSeq;
+    // the names outside marked once, not searched for each name inside (a USER_AVC has ~10 of each); a remembered
+    // name is one FieldInfo, another is compared by name
+    for (let j = 0; j < tokens; j++) if (j < this.nestedFrom || j >= this.nestedTo) infos[j]!.outsideIn = stamp;
     let renamed = false;
     for (let i = this.nestedFrom; i < this.nestedTo; i++) {
       const info = infos[i]!;
       const name = info.name;
-      let outside = name === this.nestedKey!.name;
-      for (let j = 0; j < tokens && !outside; j++)
+      let outside = name === this.nestedKey!.name || info.outsideIn === stamp;
+      for (let j = 0; j < tokens && !outside && !info.cached; j++)
         if ((j < this.nestedFrom || j >= this.nestedTo) && infos[j]!.name === name) outside = true;
       if (!outside) continue;
       info.inMsg ??= fieldInfo(`msg.${name}`);
@@ -909,11 +917,11 @@ export class Interpreter implements EventBuilder<OpenEvent> {
     if (avc !== undefined) {
       // where the text path writes them: after the pairs, then the words as "text" after raw
       if (avc.result !== undefined) {
-        this.member(fieldInfo("seresult"));
+        this.member(SERESULT);
         out.constant(avc.result);
       }
       if (avc.perms !== undefined) {
-        this.member(fieldInfo("seperms"));
+        this.member(SEPERMS);
         out.constant(avc.perms);
       }
     }
@@ -1660,11 +1668,11 @@ export class Interpreter implements EventBuilder<OpenEvent> {
   private avcResult(text: string): void {
     const { result, perms } = avcParts(text);
     if (result !== undefined) {
-      this.member(fieldInfo("seresult"));
+      this.member(SERESULT);
       this.out.string(result);
     }
     if (perms !== undefined) {
-      this.member(fieldInfo("seperms"));
+      this.member(SEPERMS);
       this.out.string(perms);
     }
   }
@@ -1844,10 +1852,7 @@ function bracesJson(out: JsonBytes, buf: Buffer, from: number, to: number): void
  */
 function namedAt(info: FieldInfo, buf: Buffer, from: number, end: number): boolean {
   const n = info.scanLength;
-  if (n < 0 || from + n >= end || buf[from + n] !== EQUALS) return false;
-  const name = info.bytes;
-  for (let i = 0; i < n; i++) if (name[i] !== buf[from + i]) return false;
-  return true;
+  return n >= 0 && from + n < end && buf[from + n] === EQUALS && bytesAt(info.bytes, info.head, buf, from);
 }
 
 /**

@@ -20,6 +20,8 @@ import { isHex } from "./sockaddr";
 
 /** Value-level helpers of the interpreter: readings by kind, bytes tests, argv and proctitle decoding. */
 
+const UNSET = 4_294_967_295;
+
 /**
  * uid/gid → name: ids below 65536 in pages of 256 made on first use (an index instead of a hash; a log names
  * a few ids, and one flat array was 512 KB of every run's RSS), a bounded map above.
@@ -28,12 +30,17 @@ export class IdCache {
   private readonly pages: ((IdName | undefined)[] | undefined)[] = new Array(256).fill(undefined);
   private readonly large = new Map<number, IdName>();
 
+  /** 4294967295 ("unset", on most records' auid and ses) kept apart from the Map the other large ids take. */
+  private unset: IdName | undefined;
+
   get(id: number): IdName | undefined {
-    return id < 65_536 ? this.pages[id >> 8]?.[id & 255] : this.large.get(id);
+    if (id < 65_536) return this.pages[id >> 8]?.[id & 255];
+    return id === UNSET ? this.unset : this.large.get(id);
   }
 
   set(id: number, name: IdName): void {
-    if (id < 65_536) {
+    if (id === UNSET) this.unset = name;
+    else if (id < 65_536) {
       let page = this.pages[id >> 8];
       if (page === undefined) {
         page = new Array(256).fill(undefined);
@@ -296,9 +303,12 @@ export function bytesAre(buf: Buffer, from: number, to: number, text: string): b
 export function isNullishAt(buf: Buffer, from: number, to: number): boolean {
   const n = to - from;
   if (n === 1) return buf[from] === 63;
-  if (n !== 6 || buf[from] !== 40 || buf[from + 5] !== 41) return false;
-  const inner = buf.toString("latin1", from + 1, from + 5);
-  return inner === "null" || inner === "none";
+  if (n !== 6 || buf[from] !== 40 || buf[from + 5] !== 41 || buf[from + 1] !== 110) return false;
+  // compared as bytes: a string made of every `(…)` value (tty=(none) key=(null) on each SYSCALL) was garbage
+  const c2 = buf[from + 2];
+  const c3 = buf[from + 3];
+  const c4 = buf[from + 4];
+  return (c2 === 117 && c3 === 108 && c4 === 108) /* "ull" */ || (c2 === 111 && c3 === 110 && c4 === 101) /* "one" */;
 }
 
 /** A uid/gid written in canonical decimal (no sign, no leading zero), or -1. */
