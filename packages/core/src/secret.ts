@@ -72,6 +72,21 @@ export function resolveSecret(ref: SecretRef, keyPath: string, env: NodeJS.Proce
   return new Secret(value, `file ${spec.file}`);
 }
 
+/**
+ * A secret sent in an HTTP header (a bearer token, an API key): a line break or control character in it (a
+ * token file with two lines, a pasted escape sequence) is a config error naming the key, not an "API
+ * unreachable" from the HTTP stack, which refuses such a header before sending it (T31 #3).
+ */
+export function resolveHeaderSecret(ref: SecretRef, keyPath: string, env: NodeJS.ProcessEnv = process.env): Secret {
+  const secret = resolveSecret(ref, keyPath, env);
+  if (/[\u0000-\u001f\u007f]/.test(secret.reveal())) {
+    throw new ConfigError(`${keyPath}: the secret from ${secret.source} has a line break or control character inside`, {
+      hint: "keep only the token on one line",
+    });
+  }
+  return secret;
+}
+
 /** A token, password or private key is a few KiB at most; a larger "secret" is a wrong path. */
 const MAX_SECRET_BYTES = 64 * 1024;
 

@@ -6,7 +6,7 @@ import {
   LdapClient,
   type Logger,
   ldapOptionsFromConfig,
-  resolveSecret,
+  resolveHeaderSecret,
   SlackClient,
 } from "@opsguard/core";
 import type { DeputizeConfig, SinkConfig, SourceConfig } from "./config";
@@ -87,9 +87,9 @@ function dmClient(config: DeputizeConfig, httpOptions: SinkContext["httpOptions"
   const sink = config.sinks[sinkIndex];
   const slackSink = sink?.type === "slack" ? sink : undefined;
   const token = lookAhead.slackToken
-    ? headerSecret(lookAhead.slackToken, "lookAhead.slackToken", env)
+    ? resolveHeaderSecret(lookAhead.slackToken, "lookAhead.slackToken", env)
     : slackSink
-      ? headerSecret(slackSink.token, `sinks[${sinkIndex}].token`, env)
+      ? resolveHeaderSecret(slackSink.token, `sinks[${sinkIndex}].token`, env)
       : undefined;
   if (!token) throw new ConfigError("lookAhead.dm needs a Slack bot token", { hint: "set lookAhead.slackToken or add a slack sink" });
   const baseUrl = lookAhead.slackBaseUrl ?? slackSink?.baseUrl;
@@ -98,26 +98,12 @@ function dmClient(config: DeputizeConfig, httpOptions: SinkContext["httpOptions"
 
 type MakeHttp = (service: string, baseUrl: string, headers: Record<string, string>) => HttpClient;
 
-/**
- * A secret sent in an HTTP header: a line break or control character in it (a token file with two
- * lines) is a config error naming the key, not an "API unreachable" from the HTTP stack.
- */
-function headerSecret(...args: Parameters<typeof resolveSecret>): ReturnType<typeof resolveSecret> {
-  const secret = resolveSecret(...args);
-  if (/[\u0000-\u001f\u007f]/.test(secret.reveal())) {
-    throw new ConfigError(`${args[1]}: the secret from ${secret.source} has a line break or control character inside`, {
-      hint: "keep only the token on one line",
-    });
-  }
-  return secret;
-}
-
 function buildSource(source: SourceConfig, i: number, http: MakeHttp, env?: NodeJS.ProcessEnv): Source {
   const keyPath = `sources[${i}]`;
   const name = source.name ?? (i === 0 ? source.type : `${source.type}-${i + 1}`);
   switch (source.type) {
     case "pagerduty": {
-      const token = headerSecret(source.token, `${keyPath}.token`, env).reveal();
+      const token = resolveHeaderSecret(source.token, `${keyPath}.token`, env).reveal();
       const authorization = source.auth === "bearer" ? `Bearer ${token}` : `Token token=${token}`;
       return new PagerDutySource({
         name,
@@ -127,7 +113,7 @@ function buildSource(source: SourceConfig, i: number, http: MakeHttp, env?: Node
       });
     }
     case "opsgenie": {
-      const key = headerSecret(source.apiKey, `${keyPath}.apiKey`, env).reveal();
+      const key = resolveHeaderSecret(source.apiKey, `${keyPath}.apiKey`, env).reveal();
       return new OpsgenieSource({
         name,
         http: http("Opsgenie API", source.baseUrl, { authorization: `GenieKey ${key}` }),
@@ -170,7 +156,7 @@ function buildSink(sink: SinkConfig, i: number, ctx: SinkContext): Sink {
         name: sink.name ?? `gitlab:${sink.group}`,
         http: createGitLabClient({
           baseUrl: sink.baseUrl,
-          token: headerSecret(sink.token, `${keyPath}.token`, env),
+          token: resolveHeaderSecret(sink.token, `${keyPath}.token`, env),
           auth: sink.auth,
           ...ctx.httpOptions,
         }),
@@ -184,7 +170,7 @@ function buildSink(sink: SinkConfig, i: number, ctx: SinkContext): Sink {
         name: sink.name ?? `gitlab:${sink.project}:${sink.rule}`,
         http: createGitLabClient({
           baseUrl: sink.baseUrl,
-          token: headerSecret(sink.token, `${keyPath}.token`, env),
+          token: resolveHeaderSecret(sink.token, `${keyPath}.token`, env),
           auth: sink.auth,
           ...ctx.httpOptions,
         }),
@@ -197,7 +183,7 @@ function buildSink(sink: SinkConfig, i: number, ctx: SinkContext): Sink {
       return new SlackSink({
         name: sink.name ?? `slack:${sink.channel}`,
         slack: new SlackClient({
-          token: headerSecret(sink.token, `${keyPath}.token`, env),
+          token: resolveHeaderSecret(sink.token, `${keyPath}.token`, env),
           ...(sink.baseUrl ? { baseUrl: sink.baseUrl } : {}),
           ...ctx.httpOptions,
         }),
@@ -212,7 +198,10 @@ function buildSink(sink: SinkConfig, i: number, ctx: SinkContext): Sink {
       });
     case "webhook": {
       const headers = Object.fromEntries(
-        Object.entries(sink.headers).map(([header, ref]) => [header, headerSecret(ref, `${keyPath}.headers.${header}`, env).reveal()]),
+        Object.entries(sink.headers).map(([header, ref]) => [
+          header,
+          resolveHeaderSecret(ref, `${keyPath}.headers.${header}`, env).reveal(),
+        ]),
       );
       const url = new URL(sink.url);
       return new WebhookSink({
