@@ -6,14 +6,14 @@ import {
   NoInputError,
   readConfigFileSync,
   redactSecretsDeep,
-  resolveSecret,
+  resolveHeaderSecret,
   type SecretRef,
   UsageError,
 } from "@opsguard/core";
 import { checkAssociations, checkPullsShipWhole } from "./association";
 import { shaFromFile, shaFromUrl } from "./deployed";
 import { evaluate } from "./evaluate";
-import { emptyFacts } from "./facts";
+import { emptyFacts, unverifyUndatedMerges } from "./facts";
 import { GitRepo, projectFromRemote, repositoryFromRemote } from "./git";
 import { collectGitHubFacts } from "./github";
 import { GitHubApi } from "./github-api";
@@ -127,7 +127,7 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
       timeoutMs: policy.gitlab.timeoutMs,
       maxRetryAfterMs: policy.gitlab.maxRateLimitWaitMs,
       maxTotalRetryAfterMs: policy.gitlab.maxRateLimitWaitMs,
-      headers: { authorization: `Bearer ${resolveSecret(policy.gitlab.token as SecretRef, "gitlab.token", env).reveal()}` },
+      headers: { authorization: `Bearer ${resolveHeaderSecret(policy.gitlab.token as SecretRef, "gitlab.token", env).reveal()}` },
       ...(options.log ? { log: options.log } : {}),
       onAttempt,
     });
@@ -151,7 +151,7 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
     const api = new GitHubApi({
       apiUrl: policy.github.apiUrl,
       graphqlUrl: policy.github.graphqlUrl,
-      token: resolveSecret(policy.github.token as SecretRef, "github.token", env),
+      token: resolveHeaderSecret(policy.github.token as SecretRef, "github.token", env),
       timeoutMs: policy.github.timeoutMs,
       maxRateLimitWaitMs: policy.github.maxRateLimitWaitMs,
       log: options.log,
@@ -167,6 +167,7 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
     await checkAssociations(facts, git, new Map(commits.map((c) => [c.sha, c.parents])));
   }
 
+  unverifyUndatedMerges(facts, policy.provider === "gitlab" ? "GitLab" : "GitHub");
   // Both providers: a PR's review covers its commits only when the whole PR ships.
   options.onPhase?.("checking what each PR ships");
   await checkPullsShipWhole(facts, git, to);

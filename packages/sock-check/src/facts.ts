@@ -35,3 +35,19 @@ export function failClosed(facts: ProviderFacts, service: string, log: Logger | 
     }
   };
 }
+
+/**
+ * A PR the provider says is merged but not when (a null `mergedAt`, which GitHub's schema allows, or one no Date
+ * reads) cannot be judged: approvals count only before the merge, and an emergency change is due `reviewWithin`
+ * after it — timed from now instead, it was never overdue (T31 #19), and an unreadable time ended the run as an
+ * internal error (#20). Its commits are unverified.
+ */
+export function unverifyUndatedMerges(facts: ProviderFacts, provider: string): void {
+  for (const pull of facts.pulls.values()) {
+    if (!pull.merged || (pull.mergedAt !== null && Number.isFinite(Date.parse(pull.mergedAt)))) continue;
+    const reason = `PR #${pull.number}: ${provider} says it was merged but not when (mergedAt ${pull.mergedAt === null ? "null" : "unreadable"})`;
+    for (const commit of facts.commits.values()) {
+      if (commit.pulls.includes(pull.number) && !facts.unverified.has(commit.sha)) facts.unverified.set(commit.sha, reason);
+    }
+  }
+}

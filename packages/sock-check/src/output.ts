@@ -37,7 +37,17 @@ export interface DeliverOptions {
 /** Whether the deploy must stop: any noncompliant change, or any unverified one unless allowed. */
 export function isBlocked(result: CheckResult, allowUnverified: boolean): boolean {
   const s = result.report.summary;
-  return s.noncompliant > 0 || (s.unverified > 0 && !allowUnverified);
+  return s.noncompliant > 0 || (s.unverified > 0 && !(allowUnverified && !tokenRefused(result)));
+}
+
+/**
+ * Whether the provider refused the token (401/403). --allow-unverified lets changes through when the provider
+ * cannot answer, not when sock-check cannot ask: an expired or revoked CI token would otherwise turn the gate
+ * off, every run exit 0 with nothing checked, from the day it expired (T31 #21).
+ */
+function tokenRefused(result: CheckResult): boolean {
+  const failure = result.facts.failure;
+  return failure instanceof OpsguardError && failure.exitCode === ExitCode.NO_PERM;
 }
 
 export function render(result: CheckResult, format: OutputFormat, style: CliContext["style"], blocked: boolean): string {
@@ -92,7 +102,7 @@ export async function deliver(result: CheckResult, options: DeliverOptions): Pro
     options.stdout.write(render(result, options.format, options.style, blocked));
   }
   const unverified = result.report.records.filter((r) => r.verdict === "unverified");
-  if (unverified.length > 0 && options.allowUnverified) {
+  if (unverified.length > 0 && options.allowUnverified && !blocked) {
     options.log.warn(`${plural(unverified.length, "commit")} could not be verified and are let through (--allow-unverified)`, {
       commits: unverified.map((r) => r.commit.sha.slice(0, 12)).join(","),
     });
@@ -108,6 +118,8 @@ export function verdictError(result: CheckResult, allowUnverified: boolean): Ops
       `deploy blocked: ${plural(s.noncompliant, "noncompliant commit")} in ${result.report.range.from.slice(0, 7)}..${result.report.range.to.slice(0, 7)}`,
     );
   }
+  if (allowUnverified && tokenRefused(result))
+    return unverifiedError(result, "deploy blocked (--allow-unverified does not cover a refused token)", false);
   return allowUnverified ? undefined : unverifiedError(result, "deploy blocked", true);
 }
 

@@ -222,6 +222,25 @@ describe("sock-check against a real repository and the GitHub simulator", () => 
     }
   });
 
+  it("blocks on a refused token even with --allow-unverified: an expired CI token must not turn the gate off", async () => {
+    // GitHub's answer to a bad token: 401 {"message": "Bad credentials"} (docs.github.com/rest/overview/troubleshooting-the-rest-api#bad-credentials)
+    scenario.sim.fault({ status: 401, body: { message: "Bad credentials" } }, { path: "/graphql", times: 1000 });
+    try {
+      const refused = await runSockCheck(["--from", "deploy-1", "--to", "deploy-2", "--allow-unverified"], {
+        cwd: scenario.dir,
+        env: envFor(scenario),
+      });
+      expect(refused.code).toBe(77);
+      expect(refused.stderr).toContain(
+        "deploy blocked (--allow-unverified does not cover a refused token): 2 commits could not be verified",
+      );
+      expect(refused.stderr).not.toContain("let through");
+      expect(refused.stdout).toContain("BLOCKED");
+    } finally {
+      scenario.sim.clearFaults();
+    }
+  });
+
   it("names the reason when GitHub rejects the query or cannot see the repository, instead of blaming the commits", async () => {
     scenario.sim.fault(
       { status: 200, body: { errors: [{ message: "Something went wrong while executing your query." }] } },

@@ -1,6 +1,6 @@
 import { ConfigError, ExitCode, Logger, UnavailableError } from "@opsguard/core";
 import { describe, expect, it } from "vitest";
-import { failClosed } from "../src/facts";
+import { failClosed, unverifyUndatedMerges } from "../src/facts";
 import {
   type ChangeRecord,
   type CheckResult,
@@ -33,6 +33,8 @@ interface Case {
   paths?: string[];
   /** The PR author: null for a deleted account (GitHub's "ghost"). */
   author?: string | null;
+  /** When the provider says the PR was merged (GitHub's schema allows null). */
+  mergedAt?: string | null;
   teams?: ProviderFacts["teams"];
 }
 
@@ -48,7 +50,7 @@ function judgeAll(c: Case): ChangeRecord[] {
     headSha: HEAD,
     baseRef: "main",
     merged: true,
-    mergedAt: "2024-05-01T12:00:00Z",
+    mergedAt: c.mergedAt === undefined ? "2024-05-01T12:00:00Z" : c.mergedAt,
     mergedBy: "alice",
     mergeCommit: MERGE,
     labels: c.labels ?? [],
@@ -74,20 +76,23 @@ function judgeAll(c: Case): ChangeRecord[] {
     authoredAt: "2024-05-01T12:00:00Z",
     coAuthors: [],
   }));
+  const facts: ProviderFacts = {
+    commits: new Map(shas.map((sha) => [sha, { sha, verified: true, authorLogin: "alice", committerLogin: "web-flow", pulls: [7] }])),
+    pulls: new Map([[7, pull]]),
+    teams: c.teams ?? new Map(),
+    orgs: c.orgs ?? new Map(),
+    unverified: c.unverified ?? new Map(),
+    defaultBranch: "main",
+    failure: undefined,
+  };
+  // as runCheck does once the provider has answered
+  unverifyUndatedMerges(facts, "GitHub");
   return evaluate({
     policy: parsePolicy(`provider: github\n${c.policy ?? ""}`, "test policy"),
     repo: "acme/shop",
     range: { from: BASE, to: MERGE, mode: "first-parent" },
     commits,
-    facts: {
-      commits: new Map(shas.map((sha) => [sha, { sha, verified: true, authorLogin: "alice", committerLogin: "web-flow", pulls: [7] }])),
-      pulls: new Map([[7, pull]]),
-      teams: c.teams ?? new Map(),
-      orgs: c.orgs ?? new Map(),
-      unverified: c.unverified ?? new Map(),
-      defaultBranch: "main",
-      failure: undefined,
-    },
+    facts,
     changedPaths: c.paths ? new Map([[MERGE, c.paths]]) : new Map(),
     deployLine: new Set(shas),
     deployBranches: ["main"],
@@ -107,6 +112,23 @@ const acme = (members: string[], incomplete: string | null = PUBLIC_ONLY): Provi
   new Map([["acme", { members, incomplete }]]);
 
 describe("a commit the provider could not answer for", () => {
+  it("is unverified when its PR is merged but the provider does not say when: an emergency change timed from now is never overdue", () => {
+    const EMERGENCY = "exemptions:\n  emergency: {label: emergency, reviewWithin: 72h}\n";
+    for (const [mergedAt, said] of [
+      [null, "null"],
+      ["sometime", "unreadable"],
+    ] as const) {
+      const record = judge({ policy: EMERGENCY, labels: ["emergency"], mergedAt });
+      expect(record.verdict).toBe("unverified");
+      expect(record.violations).toEqual([
+        { rule: "unverified", message: `could not be verified: PR #7: GitHub says it was merged but not when (mergedAt ${said})` },
+      ]);
+    }
+    // control: merged at noon on 1 May, the emergency change is due 72 hours later
+    const dated = judgeAll({ policy: EMERGENCY, labels: ["emergency"] })[0]!;
+    expect(dated.emergency?.due_at).toBe("2024-05-04T12:00:00.000Z");
+  });
+
   it("is unverified with the provider's reason, even when its PR would pass, and carries no PR facts", () => {
     const record = judge({ reviewers: ["bob"], unverified: new Map([[MERGE, "GitHub answered 502"]]) });
     expect(record.verdict).toBe("unverified");

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GitHubScenario } from "../../lab/src/sim/github-scenario";
 import { graphqlViolations } from "../../lab/test/github-contract";
 import { type ChangeRecord, renderCsv, renderMarkdown, runCheck } from "../src/index";
-import { envFor, policyYaml, runSockCheck, USERS } from "./fixture";
+import { envFor, policyYaml, runSockCheck, TOKEN_ENV, USERS } from "./fixture";
 
 /**
  * Verdicts on GitHub's answers as GitHub gives them (the lab executes every query against GitHub's published
@@ -279,6 +279,14 @@ describe("verdicts on GitHub's answers as GitHub gives them", () => {
         message: `pushed to the branch without a merged pull request (it is the merge commit of PR #${pr.evilMerge}, but holds changes of its own that no review saw: its tree is not git's clean merge of its parents)`,
       },
     ]);
+  });
+
+  it("refuses a token holding a line break as a configuration error (78), not as GitHub unreachable", async () => {
+    const env = { ...envFor(scenario), [TOKEN_ENV]: `${scenario.token}\nsecond-line` };
+    const run = await runSockCheck(["--from", "t0", "--to", "t1"], { cwd: scenario.dir, env });
+    expect(run.code).toBe(78);
+    expect(run.stderr).toContain(`github.token: the secret from env ${TOKEN_ENV} has a line break or control character inside`);
+    expect(run.stdout + run.stderr).not.toContain("second-line");
   });
 
   it("refuses an apiUrl holding a password (exit 78) and never prints it", async () => {

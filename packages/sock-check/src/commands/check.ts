@@ -22,7 +22,11 @@ export function newCheckCommand(program: Command, runF: RunFn<CheckCommandOption
         .default("digest"),
     )
     .option("-o, --output <file>", "write the report (evidence) to FILE; the digest still goes to stdout")
-    .option("--allow-unverified", "do not block on changes the provider could not verify (they are still reported)", false)
+    .option(
+      "--allow-unverified",
+      "do not block on changes the provider could not verify (they are still reported); a refused token still blocks",
+      false,
+    )
     .option("--post-slack <channel>", "post the digest to this Slack channel (needs slack.token)")
     .action(async (flags: CheckCommandOptions["flags"], command: Command) => {
       const ctx = cliContext(command);
