@@ -187,8 +187,8 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
   const configured = policy.deploy.branch === undefined ? undefined : [policy.deploy.branch].flat();
   const deployBranches = configured ?? (facts.defaultBranch ? [facts.defaultBranch] : null);
   if (deployBranches === null) {
-    // Unknown, the deploy branch would turn the "PR into the deploy branch" rule off: a PR reviewed into another
-    // branch and pushed on would pass (T31 #15). What lands on the deploy line is unverified instead.
+    // Without a deploy branch the "PR into the deploy branch" rule has nothing to check: a PR reviewed into another
+    // branch and pushed on passed (T31 #15). What lands on the deploy line is unverified instead.
     const provider = policy.provider === "gitlab" ? "GitLab" : "GitHub";
     const reason = `${provider} did not say which branch is the repository's default, so whether each change came through a PR into it is unknown; set deploy.branch in the policy`;
     for (const sha of deployLine) if (!facts.unverified.has(sha)) facts.unverified.set(sha, reason);

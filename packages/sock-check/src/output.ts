@@ -37,7 +37,7 @@ export interface DeliverOptions {
 /** Whether the deploy must stop: any noncompliant change, or any unverified one unless allowed. */
 export function isBlocked(result: CheckResult, allowUnverified: boolean): boolean {
   const s = result.report.summary;
-  return s.noncompliant > 0 || (s.unverified > 0 && !(allowUnverified && !tokenRefused(result)));
+  return s.noncompliant > 0 || (s.unverified > 0 && (!allowUnverified || tokenRefused(result)));
 }
 
 /**
