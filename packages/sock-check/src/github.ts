@@ -4,7 +4,7 @@ import type { LocalCommit } from "./git";
 import type { GitHubApi, GraphQLError, GraphQLResult } from "./github-api";
 import type { CheckFact, Person, ProviderFacts, PullCommitFact, PullFact, ReviewFact, ReviewState } from "./model";
 import { nextCursor, UnreadablePage } from "./next-page";
-import { unlinkedApprovalReason } from "./unlinked";
+import { namesGitHubAccount, unlinkedApprovalReason } from "./unlinked";
 
 /**
  * Collects PRs, reviews, commits and check results for a release range with batched GraphQL:
@@ -228,6 +228,7 @@ export async function collectGitHubFacts(api: GitHubApi, commits: readonly Local
           change: `PR #${n}`,
           account: "GitHub",
           hint: "(GitHub links an address only when it is verified on the account)",
+          namesAccount: namesGitHubAccount,
         });
         if (unlinked !== undefined) for (const sha of shasOfPull(n)) facts.unverified.set(sha, unlinked);
         facts.pulls.set(n, pull);

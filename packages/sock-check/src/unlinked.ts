@@ -18,9 +18,9 @@ export function loginOfGitHubNoreply(email: string): string | undefined {
 export function unlinkedApprovalReason(
   pull: PullFact,
   identities: Record<string, string[]>,
-  provider: { change: string; account: string; hint: string },
+  provider: { change: string; account: string; hint: string; namesAccount?: (email: string) => boolean },
 ): string | undefined {
-  const unknown = unlinkedPeople(pull, identities);
+  const unknown = unlinkedPeople(pull, identities, provider.namesAccount ?? (() => false));
   const author = pull.author?.toLowerCase();
   const approvers = uniq(
     pull.reviews.flatMap((r) => (r.state === "APPROVED" && r.reviewer !== null && r.reviewer.toLowerCase() !== author ? [r.reviewer] : [])),
@@ -30,8 +30,13 @@ export function unlinkedApprovalReason(
   return `${provider.change}: ${who} (commit author, co-author or committer) is not linked to a ${provider.account} account ${provider.hint}, so approval by ${approvers.join(", ")} cannot be shown to be independent; add the address under identities in the policy`;
 }
 
-/** People of the change's commits with an address but no account, neither a platform's nor one `identities` names. */
-function unlinkedPeople(pull: PullFact, identities: Record<string, string[]>): Person[] {
+/** GitHub's own addresses: its platform account's and the private ones that name an account. */
+export function namesGitHubAccount(email: string): boolean {
+  return PLATFORM_EMAILS.has(email) || loginOfGitHubNoreply(email) !== undefined;
+}
+
+/** People of the change's commits with an address but no account, nor one `identities` or the provider names. */
+function unlinkedPeople(pull: PullFact, identities: Record<string, string[]>, namesAccount: (email: string) => boolean): Person[] {
   const known = new Set(
     Object.values(identities)
       .flat()
@@ -41,7 +46,7 @@ function unlinkedPeople(pull: PullFact, identities: Record<string, string[]>): P
   for (const c of pull.commits) {
     for (const p of [...c.authors, c.committer]) {
       const email = p.email?.toLowerCase();
-      if (p.login || email === undefined || known.has(email) || PLATFORM_EMAILS.has(email) || loginOfGitHubNoreply(email)) continue;
+      if (p.login || email === undefined || known.has(email) || namesAccount(email)) continue;
       out.set(email, p);
     }
   }
@@ -49,7 +54,7 @@ function unlinkedPeople(pull: PullFact, identities: Record<string, string[]>): P
 }
 
 /** Names and addresses come from commit trailers anyone can write: control characters are shown, not sent to the terminal. */
-export function printable(text: string): string {
+function printable(text: string): string {
   return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
 }
 
