@@ -1,4 +1,5 @@
 import { isUtf8 } from "node:buffer";
+import { wordView } from "./byte-words";
 
 /** A JSON string literal; the common case (plain ASCII/BMP text) skips JSON.stringify's call overhead. */
 export function jsonString(s: string): string {
@@ -237,7 +238,7 @@ export class JsonBytes {
     let i = from;
     if (n >= PLAIN_WORDS_MIN) {
       // four bytes a load and a store while none needs escaping or is beyond ASCII (plainWord)
-      const source = viewOf(src);
+      const source = wordView(src);
       const view = this.view;
       for (const end = to - 3; i < end; i += 4, at += 4) {
         const word = source.getInt32(i, true);
@@ -300,20 +301,6 @@ function plainWord(w: number): boolean {
   const quote = (w ^ 0x22222222) - 0x01010101;
   const backslash = (w ^ 0x5c5c5c5c) - 0x01010101;
   return ((w | (w - 0x20202020) | quote | backslash) & 0x80808080) === 0;
-}
-
-/**
- * The last source copyString read by words, and its DataView: one view per input chunk, not one per value (it keeps
- * that one buffer alive until another is read).
- */
-const lastSource: { buf: Buffer; view: DataView } = { buf: Buffer.alloc(0), view: new DataView(new ArrayBuffer(0)) };
-
-function viewOf(src: Buffer): DataView {
-  if (src !== lastSource.buf) {
-    lastSource.buf = src;
-    lastSource.view = new DataView(src.buffer, src.byteOffset, src.length);
-  }
-  return lastSource.view;
 }
 
 /**
