@@ -89,7 +89,8 @@ async function mergesWithOwnChanges(
  * with push rights can put any content under that name (T31), so one that differs is not vouched for by the PR
  * (`foreignContent`, judged a direct push), and one that cannot be compared, its head not in this checkout or git
  * failing, is unverified: never a pass on the provider's word. The PR's head itself (a fast-forward) is one of its
- * commits and needs no comparison.
+ * commits and needs no comparison. On GitLab, whose lookup checkAssociations does not check, a two-parent merge
+ * commit is held to git's clean merge of its parents here too.
  */
 export async function checkMergeContents(
   facts: ProviderFacts,
@@ -101,7 +102,17 @@ export async function checkMergeContents(
   const headRef = provider === "GitLab" ? "refs/merge-requests/N/head" : "refs/pull/N/head";
   for (const commit of facts.commits.values()) {
     const parents = parentsOf.get(commit.sha) ?? [];
-    if (facts.unverified.has(commit.sha) || parents.length !== 1) continue;
+    if (facts.unverified.has(commit.sha)) continue;
+    if (parents.length === 2 && provider === "GitLab") {
+      // A merge commit (`merge_commit_sha`) is compared with its parents' clean merge, as checkAssociations does on GitHub.
+      const merged = commit.pulls.map((n) => facts.pulls.get(n)).filter((p): p is PullFact => p?.merged === true);
+      const own = await mergesWithOwnChanges(commit.sha, merged, git, parentsOf);
+      if (own.length > 0) {
+        commit.ownChanges = own;
+        commit.pulls = commit.pulls.filter((n) => !own.includes(n));
+      }
+    }
+    if (parents.length !== 1) continue;
     const standsFor = commit.pulls
       .map((n) => facts.pulls.get(n))
       .filter(

