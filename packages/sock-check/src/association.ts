@@ -83,6 +83,73 @@ async function mergesWithOwnChanges(
 }
 
 /**
+ * A single-parent commit the provider names as a merged PR's merge commit (GitHub's `mergeCommit` of a squash or
+ * rebase merge; GitLab's `squash_commit_sha`, or `merge_commit_sha` when it is no merge) is no commit of the PR:
+ * the PR vouches for it only when it holds the PR's content and nothing else (see GitRepo.holdsPullContent). A push
+ * with push rights can put any content under that name (T31), so one that differs is not vouched for by the PR
+ * (`foreignContent`, judged a direct push), and one that cannot be compared, its head not in this checkout or git
+ * failing, is unverified: never a pass on the provider's word. The PR's head itself (a fast-forward) is one of its
+ * commits and needs no comparison. On GitLab, whose lookup checkAssociations does not check, a two-parent merge
+ * commit is held to git's clean merge of its parents here too.
+ */
+export async function checkMergeContents(
+  facts: ProviderFacts,
+  git: GitRepo,
+  parentsOf: ReadonlyMap<string, readonly string[]>,
+  provider: "GitHub" | "GitLab",
+): Promise<void> {
+  const change = provider === "GitLab" ? "MR !" : "PR #";
+  const headRef = provider === "GitLab" ? "refs/merge-requests/N/head" : "refs/pull/N/head";
+  for (const commit of facts.commits.values()) {
+    const parents = parentsOf.get(commit.sha) ?? [];
+    if (facts.unverified.has(commit.sha)) continue;
+    if (parents.length === 2 && provider === "GitLab") {
+      // A merge commit (`merge_commit_sha`) is compared with its parents' clean merge, as checkAssociations does on GitHub.
+      const merged = commit.pulls.map((n) => facts.pulls.get(n)).filter((p): p is PullFact => p?.merged === true);
+      const own = await mergesWithOwnChanges(commit.sha, merged, git, parentsOf);
+      if (own.length > 0) {
+        commit.ownChanges = own;
+        commit.pulls = commit.pulls.filter((n) => !own.includes(n));
+      }
+    }
+    if (parents.length !== 1) continue;
+    const standsFor = commit.pulls
+      .map((n) => facts.pulls.get(n))
+      .filter(
+        (p): p is PullFact =>
+          p?.merged === true &&
+          (p.mergeCommit === commit.sha || p.squashCommit === commit.sha) &&
+          p.headSha !== commit.sha &&
+          !p.commits.some((c) => c.sha === commit.sha),
+      );
+    const foreign: PullFact[] = [];
+    for (const pull of standsFor) {
+      let content: "same" | "differs" | "missing";
+      try {
+        content = await git.holdsPullContent(commit.sha, parents[0]!, pull.headSha);
+      } catch (error) {
+        facts.unverified.set(
+          commit.sha,
+          `it is ${change}${pull.number}'s merge commit, but git could not compare its content with the head ${pull.headSha.slice(0, 7)} (${(error as Error).message})`,
+        );
+        break;
+      }
+      if (content === "missing") {
+        facts.unverified.set(
+          commit.sha,
+          `it is ${change}${pull.number}'s merge commit (a squash or the last rebased copy), but the head ${pull.headSha.slice(0, 7)} is not in this checkout to compare its content with (run git fetch origin ${headRef.replace("N", String(pull.number))})`,
+        );
+        break;
+      }
+      if (content === "differs") foreign.push(pull);
+    }
+    if (facts.unverified.has(commit.sha) || foreign.length === 0) continue;
+    commit.foreignContent = foreign.map((p) => ({ number: p.number, head: p.headSha }));
+    commit.pulls = commit.pulls.filter((n) => !foreign.some((p) => p.number === n));
+  }
+}
+
+/**
  * A PR vouches for its commits only as a whole: its review and checks were of its final state, not of each
  * step on the way. A commit of a PR (say one that adds a backdoor a later commit of the same PR removes)
  * pushed onto the deploy branch by itself would otherwise ship as "reviewed". So a merged PR counts for a

@@ -10,7 +10,7 @@ import {
   type SecretRef,
   UsageError,
 } from "@opsguard/core";
-import { checkAssociations, checkPullsShipWhole } from "./association";
+import { checkAssociations, checkMergeContents, checkPullsShipWhole } from "./association";
 import { shaFromFile, shaFromUrl } from "./deployed";
 import { evaluate } from "./evaluate";
 import { emptyFacts, unverifyUndatedMerges } from "./facts";
@@ -167,6 +167,8 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
     await checkAssociations(facts, git, new Map(commits.map((c) => [c.sha, c.parents])));
   }
 
+  // Both providers: a squash commit or last rebased copy the provider names a PR's merge commit must hold the PR's content.
+  await checkMergeContents(facts, git, new Map(commits.map((c) => [c.sha, c.parents])), policy.provider === "gitlab" ? "GitLab" : "GitHub");
   unverifyUndatedMerges(facts, policy.provider === "gitlab" ? "GitLab" : "GitHub");
   // Both providers: a PR's review covers its commits only when the whole PR ships.
   options.onPhase?.("checking what each PR ships");

@@ -84,7 +84,9 @@ export function evaluate(input: EvaluateInput): ChangeRecord[] {
                 ? ` (GitHub lists it under PR #${fact.disowned.join(", #")}, but it is none of that PR's commits, its merge commit or a rebased copy of one)`
                 : fact?.ownChanges?.length
                   ? ` (it is the merge commit of PR #${fact.ownChanges.join(", #")}, but holds changes of its own that no review saw: its tree is not git's clean merge of its parents)`
-                  : "";
+                  : fact?.foreignContent?.length
+                    ? ` (${fact.foreignContent.map((p) => `it stands for PR #${p.number} as its merge commit, but its content is not the PR's: its tree is neither the PR's head ${p.head.slice(0, 7)} merged onto its parent nor its parent with the head's own change applied`).join("; ")})`
+                    : "";
       const violations: Violation[] = [{ rule: "direct-push", message: `pushed to the branch without a merged pull request${unmerged}` }];
       if (input.policy.signedCommits && fact?.verified !== true)
         violations.push({ rule: "unsigned", message: "commit is not signed and verified" });

@@ -1,6 +1,7 @@
 import { execFile, spawn } from "node:child_process";
-import { readFile, stat } from "node:fs/promises";
-import { resolve as resolvePath } from "node:path";
+import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, resolve as resolvePath } from "node:path";
 import { promisify } from "node:util";
 import { DataError, NoInputError, UsageError } from "@opsguard/core";
 
@@ -173,6 +174,92 @@ export class GitRepo {
   }
 
   /**
+   * Whether a single-parent commit that stands for a PR (its squash commit, the last copy a rebase merge wrote)
+   * holds the PR's content and nothing else: its tree is either git's clean merge of the PR's head onto the
+   * commit's parent (a squash: GitHub and GitLab squash the merge of base and head), or its parent with the head's
+   * own change applied (the last rebased copy: a cherry-pick of the head). The parent itself is judged as its own
+   * commit. "missing" when this checkout lacks the head (or its parent): a PR branch deleted after the merge is not
+   * in a CI clone of the deploy branch. A git failure other than a conflict throws: nothing was compared.
+   */
+  async holdsPullContent(sha: string, parent: string, head: string): Promise<"same" | "differs" | "missing"> {
+    const tree = await this.#treeOf(sha);
+    const headParents = await this.#parentsOf(head);
+    if (tree === undefined || headParents === undefined || (await this.#treeOf(parent)) === undefined) return "missing";
+    if ((await this.#mergedTree(parent, head)) === tree) return "same";
+    // A head that is a merge (an update merge of the base) has no single change of its own a rebase replays.
+    if (headParents.length !== 1) return "differs";
+    if ((await this.#treeOf(headParents[0]!)) === undefined) return "missing";
+    return (await this.#pickedTree(parent, headParents[0]!, head)) === tree ? "same" : "differs";
+  }
+
+  /** The tree a commit has; undefined when this checkout lacks the commit. */
+  async #treeOf(sha: string): Promise<string | undefined> {
+    if (!/^[0-9a-f]{40,64}$/.test(sha)) return undefined;
+    try {
+      const { stdout } = await run("git", ["rev-parse", "--verify", "--quiet", `${sha}^{tree}`], { cwd: this.dir, timeout: 30_000 });
+      return stdout.trim() || undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  async #parentsOf(sha: string): Promise<string[] | undefined> {
+    if (!/^[0-9a-f]{40,64}$/.test(sha)) return undefined;
+    try {
+      const { stdout } = await run("git", ["rev-list", "--no-walk", "--parents", sha], { cwd: this.dir, timeout: 30_000 });
+      return stdout.trim().split(" ").slice(1);
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** git's merge of two commits (their own merge base), as a tree; null when it conflicts (git merge-tree exits 1). */
+  async #mergedTree(ours: string, theirs: string): Promise<string | null> {
+    try {
+      const { stdout } = await run("git", ["merge-tree", "--write-tree", "--no-messages", ours, theirs], {
+        cwd: this.dir,
+        timeout: 60_000,
+        maxBuffer: 64 * 1024 * 1024,
+        env: { ...process.env, LC_ALL: "C" },
+      });
+      return stdout.split("\n")[0]?.trim() || null;
+    } catch (error) {
+      const e = error as { code?: unknown; stderr?: string; message?: string };
+      if (e.code === 1) return null;
+      throw new DataError(`git merge-tree: ${(e.stderr ?? e.message ?? "").trim().split("\n")[0]}`);
+    }
+  }
+
+  /**
+   * `onto` with the change from `base` to `head` applied, as a cherry-pick does (a three-way merge of each file
+   * where the patch does not apply as it stands), as a tree; null when it conflicts. git merge-tree --merge-base
+   * would do this in one step but needs git 2.40 (Debian bookworm has 2.39), so the patch is applied to a
+   * throwaway index: the checkout's own index and work tree are never touched.
+   */
+  async #pickedTree(onto: string, base: string, head: string): Promise<string | null> {
+    const diff = await this.#git(
+      ["diff-tree", "-p", "--binary", "--full-index", "--no-color", "--no-renames", "--no-ext-diff", base, head, "--"],
+      "git diff-tree",
+    );
+    const scratch = await mkdtemp(join(tmpdir(), "sock-check-index-"));
+    const env = { GIT_INDEX_FILE: join(scratch, "index") };
+    try {
+      await pipeTo(["read-tree", onto], "", this.dir, env);
+      if (diff !== "") {
+        try {
+          await pipeTo(["apply", "--cached", "--3way", "--whitespace=nowarn"], diff, this.dir, env);
+        } catch {
+          // A conflict (unmerged entries) or a patch git cannot place: the change does not apply cleanly.
+          return null;
+        }
+      }
+      return (await pipeTo(["write-tree"], "", this.dir, env)).trim() || null;
+    } finally {
+      await rm(scratch, { recursive: true, force: true });
+    }
+  }
+
+  /**
    * git's patch ID of a single-parent (or root) commit's change, from a diff without context lines: a rebase
    * that replays the same change onto a moved base keeps it, as `git cherry` relies on. `--verbatim`, because
    * the default ID strips whitespace, and `rm -rf / tmp/build` is not `rm -rf /tmp/build` (nor is re-indented
@@ -220,9 +307,14 @@ export class GitRepo {
 }
 
 /** Runs git with `input` on stdin (execFile cannot feed stdin); its stdout. */
-function pipeTo(args: string[], input: string, cwd: string): Promise<string> {
+function pipeTo(args: string[], input: string, cwd: string, env: NodeJS.ProcessEnv = {}): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = spawn("git", args, { cwd, stdio: ["pipe", "pipe", "pipe"], timeout: 30_000, env: { ...process.env, LC_ALL: "C" } });
+    const child = spawn("git", args, {
+      cwd,
+      stdio: ["pipe", "pipe", "pipe"],
+      timeout: 30_000,
+      env: { ...process.env, ...env, LC_ALL: "C" },
+    });
     let out = "";
     let err = "";
     child.stdout.setEncoding("utf8").on("data", (chunk: string) => {

@@ -60,6 +60,11 @@ export interface PullFact {
   mergedAt: string | null;
   mergedBy: string | null;
   mergeCommit: string | null;
+  /**
+   * GitLab's `squash_commit_sha`: a single-parent commit that stands for the MR like a squash commit on GitHub, also
+   * when a merge commit (`mergeCommit`) follows it, with the squash commit as its second parent.
+   */
+  squashCommit?: string | null;
   labels: string[];
   reviews: ReviewFact[];
   commits: PullCommitFact[];
@@ -77,6 +82,11 @@ export interface CommitFact {
   disowned?: number[];
   /** Merged PRs whose merge commit this is, though it holds changes of its own (its tree is not git's clean merge). */
   ownChanges?: number[];
+  /**
+   * Merged PRs whose merge commit this single-parent commit is (a squash, the last rebased copy), though its tree is
+   * not the PR's content (`head`: the PR's head it was compared with).
+   */
+  foreignContent?: Array<{ number: number; head: string }>;
   /** Merged PRs of the commit whose final state (`final`: merge commit or head) is not part of what is deployed. */
   partial?: PartialPull[];
 }

@@ -117,15 +117,19 @@ describe("the PR a commit arrived through", () => {
         ],
       });
     }
-    // The last copy is the PR's merge commit, as GitHub reports it: no patch comparison needed.
-    expect(bySha(report.records, last!).verdict).toBe("compliant");
+    // The last copy is the PR's merge commit, as GitHub reports it: its content is compared with the PR's head, which
+    // is not here either (GitHub's word alone passed it, whatever it held: T31).
+    expect(bySha(report.records, last!)).toMatchObject({
+      verdict: "unverified",
+      violations: [{ rule: "unverified", message: expect.stringContaining(`(run git fetch origin refs/pull/${pr.rebased}/head)`) }],
+    });
     // Fetching the PR's head, as the message says, settles it.
     execFileSync("git", ["fetch", "-q", scenario.dir, `refs/heads/${scenario.pull(pr.rebased!).branch}`], {
       cwd: shallowCopy,
       env: gitEnv(),
     });
     const fetched = await check(shallowCopy);
-    for (const sha of [first!, second!]) expect(bySha(fetched.records, sha).verdict).toBe("compliant");
+    for (const sha of [first!, second!, last!]) expect(bySha(fetched.records, sha).verdict).toBe("compliant");
   });
 
   it("blocks the deploy from the CLI, naming the PR GitHub listed", async () => {

@@ -79,12 +79,20 @@ export interface ScenarioPull {
    * The PR's merge commit is the last copy ("the commit that the base branch was updated to").
    */
   rebase?: boolean;
+  /**
+   * The PR's head pushed to main as it is (a fast-forward; GitLab's fast-forward merge method), no commit of its own:
+   * GitHub marks a PR merged when its head reaches the base branch by a push, and its merge commit is then "the commit
+   * that the base branch was updated to" (REST pulls `merge_commit_sha`,
+   * docs.github.com/rest/pulls/pulls#get-a-pull-request), the head itself.
+   */
+  fastForward?: boolean;
   /** When the PR is merged; the scenario clock (a minute per event) otherwise. */
   mergedAt?: Date;
   /**
    * Files the merge commit adds of its own: a merge made by hand (committed by the merger, not GitHub) with changes
    * no review saw, pushed to main — GitHub marks a PR merged when its head reaches the base branch by a push, and
-   * names the pushed merge its merge commit.
+   * names the pushed merge its merge commit. With `squash`, a squash commit with an extra change; with `rebase`, a
+   * last rebased copy with one (both as a provider's API, or a tester's simulator, may name them: T31).
    */
   mergeFiles?: Record<string, string>;
 }
@@ -188,14 +196,26 @@ export class GitHubScenario {
     }
     if (spec.mergedAt) this.advanceTo(spec.mergedAt);
     const headMark = commitMarks.at(-1)!;
+    if (spec.fastForward) {
+      this.#mainHead = headMark;
+      this.#pulls.push({ number, spec, branch, commitMarks, mergeMark: headMark, rebasedMarks: [], createdAt, mergedAt: this.#tick() });
+      return number;
+    }
     if (spec.rebase) {
       const rebasedMarks = commits.map((commit, i) => {
         const original = this.#commits[commitMarks[i]! - 1]!;
+        const tampered = spec.mergeFiles !== undefined && i === commits.length - 1;
         const mark = this.#add(
           "refs/heads/main",
           this.#mainHead === undefined ? [] : [this.#mainHead],
-          { ...commit, authorDate: new Date(original.authorTime), files: original.files, mergeBase: false, checks: {} },
-          GITHUB_COMMITTER,
+          {
+            ...commit,
+            authorDate: new Date(original.authorTime),
+            files: tampered ? { ...original.files, ...spec.mergeFiles } : original.files,
+            mergeBase: false,
+            checks: {},
+          },
+          tampered ? this.#user(spec.mergedBy ?? spec.author) : GITHUB_COMMITTER,
         );
         this.#mainHead = mark;
         return mark;
@@ -408,6 +428,8 @@ export class GitHubScenario {
       for (const [path, content] of Object.entries(c.files)) out.push(`M 100644 inline ${path}\n${data(content)}`);
       out.push("\n");
     }
+    // main as the scenario left it: a fast-forward moved it to a PR branch's head without a commit of its own.
+    if (this.#mainHead !== undefined) out.push(`reset refs/heads/main\nfrom :${this.#mainHead}\n\n`);
     for (const t of this.#tags) out.push(`reset refs/tags/${t.name}\nfrom :${t.mark}\n\n`);
     return out.join("");
   }

@@ -322,6 +322,8 @@ export class GitLabMergeRequests {
       merge_when_pipeline_succeeds: false,
       merge_status: mr.state === "opened" ? "can_be_merged" : "cannot_be_merged_recheck",
       detailed_merge_status: mr.state === "opened" ? "mergeable" : "not_open",
+      // "sha: Diff head SHA of the merge request"; "merge_commit_sha: SHA of the merge request commit",
+      // "squash_commit_sha: SHA of the squash commit", both empty until merged (docs.gitlab.com/api/merge_requests/#get-single-mr).
       sha: mr.commits.at(-1) ?? null,
       merge_commit_sha: mr.mergeCommitSha,
       squash_commit_sha: mr.squashCommitSha,
