@@ -1,5 +1,5 @@
 import { type Logger, UnavailableError } from "@opsguard/core";
-import { emptyFacts, failClosed } from "./facts";
+import { emptyFacts, failClosed, repositoryNotVisible } from "./facts";
 import type { LocalCommit } from "./git";
 import type { GitHubApi, GraphQLError, GraphQLResult } from "./github-api";
 import type { CheckFact, Person, ProviderFacts, PullCommitFact, PullFact, ReviewFact, ReviewState } from "./model";
@@ -138,9 +138,17 @@ export async function collectGitHubFacts(api: GitHubApi, commits: readonly Local
     const result = await attempt(shas, () => api.graphql<{ repository: Record<string, unknown> | null }>(query, variables));
     if (!result) continue;
     if (!result.data?.repository) {
-      const reason = `repository ${options.owner}/${options.name}: ${errorFor(result.errors, "repository") ?? "not visible to this token"}`;
+      const error = errorFor(result.errors, "repository");
+      // GitHub answers NOT_FOUND for a repository that is not there and for a private one the token cannot see alike.
+      const hidden = result.errors.some((e) => e.type === "NOT_FOUND" && (!e.path || e.path[0] === "repository"));
+      const slug = `${options.owner}/${options.name}`;
+      const reason = hidden
+        ? `repository ${slug} was not found, or this token cannot see it: ${error ?? "NOT_FOUND"}`
+        : `repository ${slug}: ${error ?? "not visible to this token"}`;
       for (const sha of shas) facts.unverified.set(sha, reason);
-      facts.failure ??= new UnavailableError(reason);
+      facts.failure ??= hidden
+        ? repositoryNotVisible(reason, "check github.repository (or --repo) and that the token can read it")
+        : new UnavailableError(reason);
       continue;
     }
     facts.defaultBranch ??= (result.data?.repository?.defaultBranchRef as { name: string } | null | undefined)?.name ?? null;
