@@ -1,3 +1,4 @@
+import { changeTerms, disownedReason } from "./association";
 import type { LocalCommit } from "./git";
 import { branchMatcher, pathMatcher } from "./globs";
 import type { CheckFact, Person, ProviderFacts, PullCommitFact, PullFact, ReviewFact } from "./model";
@@ -81,7 +82,7 @@ export function evaluate(input: EvaluateInput): ChangeRecord[] {
             : fact?.partial?.length
               ? ` (${fact.partial.map((p) => `PR #${p.number} was merged as ${p.final.slice(0, 7)}`).join(", ")}, which is not part of ${input.range.to.slice(0, 7)}: only part of that PR would ship)`
               : fact?.disowned?.length
-                ? ` (GitHub lists it under PR #${fact.disowned.join(", #")}, but it is none of that PR's commits, its merge commit or a rebased copy of one)`
+                ? ` (${disownedReason(fact.disowned, changeTerms(input.policy.provider))})`
                 : fact?.ownChanges?.length
                   ? ` (it is the merge commit of PR #${fact.ownChanges.join(", #")}, but holds changes of its own that no review saw: its tree is not git's clean merge of its parents)`
                   : "";

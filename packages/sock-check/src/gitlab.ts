@@ -309,6 +309,7 @@ export async function collectGitLabFacts(
         mergedAt: mr.merged_at,
         mergedBy: mr.merge_user?.username ?? mr.merged_by?.username ?? null,
         mergeCommit: mr.merge_commit_sha ?? mr.squash_commit_sha,
+        squashCommit: mr.squash_commit_sha,
         labels: mr.labels,
         reviews: reviewsOf(mr, approvers, shared.approvals, shared.pushes),
         commits: pullCommits,

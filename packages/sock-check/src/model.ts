@@ -60,6 +60,8 @@ export interface PullFact {
   mergedAt: string | null;
   mergedBy: string | null;
   mergeCommit: string | null;
+  /** GitLab's `squash_commit_sha` (with a merge commit too, the squash commit is that merge's second parent). */
+  squashCommit?: string | null;
   labels: string[];
   reviews: ReviewFact[];
   commits: PullCommitFact[];
@@ -73,7 +75,7 @@ export interface CommitFact {
   committerLogin: string | null;
   /** Numbers of the PRs the provider associates with the commit (and that brought it, see association.ts). */
   pulls: number[];
-  /** Merged PRs the provider listed for the commit although it is none of their commits, merges or rebased copies. */
+  /** Merged PRs the provider listed for the commit although it is none of their commits, merge/squash commits or rebased copies. */
   disowned?: number[];
   /** Merged PRs whose merge commit this is, though it holds changes of its own (its tree is not git's clean merge). */
   ownChanges?: number[];
