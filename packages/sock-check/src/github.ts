@@ -101,7 +101,7 @@ const PULL_COMMIT_FIELDS = `oid message signature { isValid } parents(first: 2) 
 const CONTEXT_FIELDS = `pageInfo { hasNextPage endCursor }
   nodes { __typename
     ... on CheckRun { name status conclusion completedAt checkSuite { app { slug } } }
-    ... on StatusContext { context state createdAt creator { login } } }`;
+    ... on StatusContext { context state createdAt creator { __typename login } } }`;
 
 const LABEL_FIELDS = "pageInfo { hasNextPage endCursor } nodes { name }";
 
@@ -494,6 +494,8 @@ function toCheck(context: GqlContext, sha: string): CheckFact {
   return {
     name: context.context ?? "",
     app: context.creator?.login ?? null,
+    // A status names no app, only its creator (an `Actor`): a GitHub App's own statuses are created by its `Bot`.
+    creatorType: context.creator?.__typename ?? null,
     kind: "status",
     state: (context.state ?? "pending").toLowerCase(),
     at: context.createdAt ?? null,

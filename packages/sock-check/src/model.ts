@@ -26,6 +26,11 @@ export interface CheckFact {
   /** The GitHub App slug for a check run; the creator for a commit status. */
   app: string | null;
   kind: "check_run" | "status";
+  /**
+   * A status's creator type where the provider says (GitHub's `StatusContext.creator.__typename`): "Bot" for a
+   * GitHub App's bot, whose login is the app's slug; "User" for a person's account, which may be named like any app.
+   */
+  creatorType?: string | null;
   /** Conclusion (check run) or state (status), lower case; "pending" while running. */
   state: string;
   /** When it completed (check run) or was posted (status). */
