@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -65,6 +65,7 @@ ticket:
   mirrorScenarioToGitLab(s, mrs);
   // GitLab lists mallory's direct pushes under the reviewed MRs.
   mrs.associate(s.sha(mark.foreign), mr.merged).associate(s.sha(mark.another), mr.squashed);
+  squashAndMerge();
   // A CI checkout of main alone: the squashed MR's own commits are not in it.
   mainOnly = mkdtempSync(join(tmpdir(), "sock-check-gitlab-main-only-"));
   execFileSync("git", ["clone", "-q", "--no-local", "--single-branch", "--branch", "main", s.dir, mainOnly], { env: gitEnv() });
@@ -75,6 +76,67 @@ afterAll(async () => {
   scenario?.cleanup();
   if (mainOnly) rmSync(mainOnly, { recursive: true, force: true });
 });
+
+/**
+ * GitLab's merge-commit method with squashing: the MR's commits A, B are squashed into S (on the merge base), and a
+ * merge commit M joins S to the target branch; the MR names both, `merge_commit_sha` M and `squash_commit_sha` S
+ * (https://docs.gitlab.com/user/project/merge_requests/squash_and_merge/). Written with git, as GitLab writes them.
+ */
+function squashAndMerge(): void {
+  const dir = scenario.dir;
+  const base = Date.now() - 3_600_000;
+  const git = (args: string[], at: number, input?: string) =>
+    execFileSync("git", args, {
+      cwd: dir,
+      input,
+      encoding: "utf8",
+      env: {
+        ...gitEnv(),
+        GIT_AUTHOR_NAME: "Alice Archer",
+        GIT_AUTHOR_EMAIL: "alice@acme.test",
+        GIT_COMMITTER_NAME: "Alice Archer",
+        GIT_COMMITTER_EMAIL: "alice@acme.test",
+        GIT_AUTHOR_DATE: new Date(at).toISOString(),
+        GIT_COMMITTER_DATE: new Date(at).toISOString(),
+      },
+    }).trim();
+  const main = git(["rev-parse", "main"], base);
+  const tree = (files: Record<string, string>) => {
+    for (const [path, text] of Object.entries(files)) {
+      const blob = git(["hash-object", "-w", "--stdin"], base, text);
+      git(["update-index", "--add", "--cacheinfo", `100644,${blob},${path}`], base);
+    }
+    return git(["write-tree"], base);
+  };
+  git(["read-tree", main], base);
+  const a = git(["commit-tree", tree({ "src/a.ts": "a\n" }), "-p", main, "-m", "Part one"], base);
+  const b = git(["commit-tree", tree({ "src/b.ts": "b\n" }), "-p", a, "-m", "Part two"], base + 60_000);
+  const squash = git(["commit-tree", `${b}^{tree}`, "-p", main, "-m", "SHOP-9 Squashed into a merge"], base + 600_000);
+  const merge = git(["commit-tree", `${b}^{tree}`, "-p", main, "-p", squash, "-m", "Merge branch 'shop-9' into 'main'"], base + 600_000);
+  git(["update-ref", "refs/heads/shop-9", b], base);
+  git(["update-ref", "refs/heads/main", merge], base);
+  git(["read-tree", "main"], base);
+  git(["tag", "a2", merge], base);
+  mrs.pushGitRepository(dir);
+  mrs.addMergeRequest({
+    iid: 90,
+    title: "SHOP-9 Squashed into a merge",
+    author: "alice",
+    sourceBranch: "shop-9",
+    commits: [a, b],
+    createdAt: new Date(base).toISOString(),
+    mergedAt: new Date(base + 600_000).toISOString(),
+    mergedBy: "alice",
+    mergeCommitSha: merge,
+    squashCommitSha: squash,
+  });
+  mrs.approve(90, "bob", new Date(base + 120_000).toISOString());
+  const ran = new Date(base + 180_000).toISOString();
+  mrs.addStatus({ sha: b, name: "build", status: "success", createdAt: ran, finishedAt: ran });
+  squashed.merge = merge;
+  squashed.squash = squash;
+}
+const squashed = { merge: "", squash: "" };
 
 const env = () => ({ ...process.env, SOCK_CHECK_TEST_GITLAB_TOKEN: gitlab.token, NO_COLOR: "1" });
 
@@ -128,6 +190,22 @@ describe("the MR a commit arrived through, on GitLab", () => {
     });
     // The merged MR's commits came with its merge: that comparison needs no fetch.
     expect(bySha(report.records, scenario.sha(mark.foreign!)).verdict).toBe("noncompliant");
+  });
+
+  it("still takes the squash commit GitLab names beside the merge commit as the MR's own", async () => {
+    const policyPath = join(scenario.dir, "..", `gitlab-all-${process.pid}.yml`);
+    writeFileSync(
+      policyPath,
+      `${execFileSync("git", ["show", "a0:.sock-check.yml"], { cwd: scenario.dir, encoding: "utf8" })}commits: all\n`,
+    );
+    const { report } = await runCheck({ dir: scenario.dir, from: "a1", to: "a2", policyPath, env: env(), toolVersion: "test" });
+    expect(report.records.map((r) => [r.commit.sha, r.verdict, r.pr?.number])).toEqual(
+      expect.arrayContaining([
+        [squashed.squash, "compliant", 90],
+        [squashed.merge, "compliant", 90],
+      ]),
+    );
+    expect(report.records).toHaveLength(2);
   });
 
   it("blocks the deploy from the CLI, naming the MR GitLab listed", async () => {
