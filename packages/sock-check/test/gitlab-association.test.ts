@@ -117,6 +117,16 @@ function squashAndMerge(): void {
   git(["update-ref", "refs/heads/main", merge], base);
   git(["read-tree", "main"], base);
   git(["tag", "a2", merge], base);
+  // An "evil merge": MR !91's merge commit holds a file none of its commits has (T31 #4, on GitLab).
+  const c = git(["commit-tree", tree({ "src/c.ts": "c\n" }), "-p", merge, "-m", "Part three"], base + 900_000);
+  const evil = git(
+    ["commit-tree", tree({ "src/evil.ts": "open();\n" }), "-p", merge, "-p", c, "-m", "Merge branch 'shop-10' into 'main'"],
+    base + 1_200_000,
+  );
+  git(["update-ref", "refs/heads/shop-10", c], base);
+  git(["update-ref", "refs/heads/main", evil], base);
+  git(["read-tree", "main"], base);
+  git(["tag", "a3", evil], base);
   mrs.pushGitRepository(dir);
   mrs.addMergeRequest({
     iid: 90,
@@ -133,10 +143,25 @@ function squashAndMerge(): void {
   mrs.approve(90, "bob", new Date(base + 120_000).toISOString());
   const ran = new Date(base + 180_000).toISOString();
   mrs.addStatus({ sha: b, name: "build", status: "success", createdAt: ran, finishedAt: ran });
+  mrs.addMergeRequest({
+    iid: 91,
+    title: "SHOP-10 Merged with more than its commits",
+    author: "alice",
+    sourceBranch: "shop-10",
+    commits: [c],
+    createdAt: new Date(base + 900_000).toISOString(),
+    mergedAt: new Date(base + 1_200_000).toISOString(),
+    mergedBy: "alice",
+    mergeCommitSha: evil,
+  });
+  mrs.approve(91, "bob", new Date(base + 960_000).toISOString());
+  const ranAgain = new Date(base + 1_000_000).toISOString();
+  mrs.addStatus({ sha: c, name: "build", status: "success", createdAt: ranAgain, finishedAt: ranAgain });
   squashed.merge = merge;
   squashed.squash = squash;
+  squashed.evil = evil;
 }
-const squashed = { merge: "", squash: "" };
+const squashed = { merge: "", squash: "", evil: "" };
 
 const env = () => ({ ...process.env, SOCK_CHECK_TEST_GITLAB_TOKEN: gitlab.token, NO_COLOR: "1" });
 
@@ -206,6 +231,23 @@ describe("the MR a commit arrived through, on GitLab", () => {
       ]),
     );
     expect(report.records).toHaveLength(2);
+  });
+
+  it("does not let an MR vouch for its merge commit when that holds changes of its own", async () => {
+    const { report } = await runCheck({ dir: scenario.dir, from: "a2", to: "a3", env: env(), toolVersion: "test" });
+    expect(report.records).toEqual([
+      expect.objectContaining({
+        commit: expect.objectContaining({ sha: squashed.evil }),
+        verdict: "noncompliant",
+        violations: [
+          {
+            rule: "direct-push",
+            message:
+              "pushed to the branch without a merged pull request (it is the merge commit of PR #91, but holds changes of its own that no review saw: its tree is not git's clean merge of its parents)",
+          },
+        ],
+      }),
+    ]);
   });
 
   it("blocks the deploy from the CLI, naming the MR GitLab listed", async () => {
