@@ -79,7 +79,7 @@ const PULL_QUERY = `query($owner: String!, $name: String!, $n: Int!) { repositor
     last: commits(last: 1) { nodes { commit { oid } } }
     statusCheckRollup { state contexts(first: 10) { nodes { __typename
       ... on CheckRun { name status conclusion startedAt completedAt checkSuite { app { slug name } } }
-      ... on StatusContext { context state createdAt creator { login } } } } } } } }`;
+      ... on StatusContext { context state createdAt creator { __typename login } } } } } } } }`;
 
 const COMMIT_QUERY = `query($owner: String!, $name: String!, $oid: GitObjectID!) { repository(owner: $owner, name: $name) { defaultBranchRef { name }
   c0: object(oid: $oid) { ... on Commit { oid author { user { login } } associatedPullRequests(first: 10) { nodes { number merged headRefOid } } } } } }`;
@@ -244,7 +244,13 @@ describe("GitHub's quirks, reproduced", () => {
         conclusion: "FAILURE",
         checkSuite: { app: { slug: "github-actions", name: "github-actions" } },
       }),
-      expect.objectContaining({ __typename: "StatusContext", context: "build", state: "SUCCESS", creator: { login: "ci-bot" } }),
+      // StatusContext.creator is an Actor (schema.graphql): a person's account, here, is a User; an app's bot a Bot.
+      expect.objectContaining({
+        __typename: "StatusContext",
+        context: "build",
+        state: "SUCCESS",
+        creator: { __typename: "User", login: "ci-bot" },
+      }),
     ]);
     const skipped = p0(await pull(pr.bot!)).statusCheckRollup;
     expect(skipped.state).toBe("SUCCESS");

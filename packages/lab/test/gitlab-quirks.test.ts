@@ -196,3 +196,36 @@ describe("merge request approval rules (https://docs.gitlab.com/api/merge_reques
     }
   });
 });
+
+describe("merge requests of a commit (https://docs.gitlab.com/api/commits/#list-merge-requests-associated-with-a-commit)", () => {
+  it("lists an MR's own commits, and with associate() also a commit that is none of the MR's (what T31 saw)", async () => {
+    // A simulator of its own: one GitLabSim serves the merge requests of one project.
+    const lab = new GitLabSim();
+    await lab.start();
+    const scenario = new GitHubScenario({ users: { alice: { name: "Alice Archer", email: "alice@private.test" } } });
+    const get = async (path: string) =>
+      (await fetch(`${lab.url}/api/v4${path}`, { headers: { "private-token": lab.token } })).json() as Promise<unknown>;
+    try {
+      scenario.directPush({ message: "Initial import", author: "alice" });
+      const iid = scenario.pullRequest({ title: "SHOP-1", author: "alice" });
+      const pushed = scenario.directPush({ message: "Pushed past review", author: "alice" });
+      scenario.build();
+      const mrs = new GitLabMergeRequests(lab, { id: 10, path: "acme/lookup" });
+      mirrorScenarioToGitLab(scenario, mrs);
+      const own = scenario.pull(iid).commitShas[0] ?? "";
+      const foreign = scenario.sha(pushed);
+      const iidsOf = async (sha: string) =>
+        ((await get(`/projects/10/repository/commits/${sha}/merge_requests`)) as Array<{ iid: number }>).map((m) => m.iid);
+      expect(await iidsOf(own)).toEqual([iid]);
+      expect(await iidsOf(foreign)).toEqual([]);
+      mrs.associate(foreign, iid);
+      expect(await iidsOf(foreign)).toEqual([iid]);
+      // The MR's own commit list is unchanged: the lookup is no statement of which commits are the MR's.
+      const commits = (await get(`/projects/10/merge_requests/${iid}/commits`)) as Array<{ id: string }>;
+      expect(commits.map((c) => c.id)).toEqual([own]);
+    } finally {
+      await lab.stop();
+      scenario.cleanup();
+    }
+  });
+});

@@ -1,6 +1,42 @@
 import type { GitRepo } from "./git";
 import type { PartialPull, ProviderFacts, PullFact } from "./model";
 
+/** How a provider names its change requests, their landing commits and refs, in what sock-check tells the user. */
+export interface ChangeTerms {
+  provider: "GitHub" | "GitLab";
+  kind: "PR" | "MR";
+  /** "PR #1, #2" or "MR !1, !2". */
+  list: (numbers: readonly number[]) => string;
+  /** The commits a merge writes that the provider names: GitLab names a squash commit beside the merge commit. */
+  landing: string;
+  /** The ref a PR's or MR's own commits can be fetched from. */
+  ref: (number: number) => string;
+}
+
+export function changeTerms(provider: "github" | "gitlab"): ChangeTerms {
+  return provider === "gitlab"
+    ? {
+        provider: "GitLab",
+        kind: "MR",
+        list: (numbers) => `MR !${numbers.join(", !")}`,
+        landing: "its merge or squash commit",
+        // https://docs.gitlab.com/user/project/merge_requests/merge_request_troubleshooting/#check-out-merge-requests-locally-through-the-head-ref
+        ref: (n) => `refs/merge-requests/${n}/head`,
+      }
+    : {
+        provider: "GitHub",
+        kind: "PR",
+        list: (numbers) => `PR #${numbers.join(", #")}`,
+        landing: "its merge commit",
+        ref: (n) => `refs/pull/${n}/head`,
+      };
+}
+
+/** Why a merged PR the provider listed does not vouch for a commit (`CommitFact.disowned`), for the report. */
+export function disownedReason(numbers: readonly number[], terms: ChangeTerms): string {
+  return `${terms.provider} lists it under ${terms.list(numbers)}, but it is none of that ${terms.kind}'s commits, ${terms.landing} or a rebased copy of one`;
+}
+
 /**
  * Which merged PR really brought a commit. GitHub's `associatedPullRequests` is a lookup, not proof: it has
  * listed a commit under a merged PR that the commit is no part of (tester finding 14), and a PR's review
@@ -10,6 +46,8 @@ import type { PartialPull, ProviderFacts, PullFact } from "./model";
  *   "the commit that the base branch was updated to"), or
  * - C is patch-identical to one of the PR's commits: the other copies a rebase merge writes, which GitHub
  *   also associates with the PR (same change on a moved base; `git patch-id` as `git cherry` uses it).
+ * GitLab's commit → MR lookup (`/repository/commits/:sha/merge_requests`) is checked the same way, against the MR's
+ * commits (local history or `/merge_requests/:iid/commits`), its `merge_commit_sha` and `squash_commit_sha`.
  * Anything else is not vouched for by that PR. When the PR's commits are not in this checkout (a deleted
  * branch), the patches cannot be compared: the commit is unverified, with how to fetch them.
  * A merge commit vouches only for the merge itself: one whose tree is not git's clean merge of its two parents
@@ -20,6 +58,7 @@ export async function checkAssociations(
   facts: ProviderFacts,
   git: GitRepo,
   parentsOf: ReadonlyMap<string, readonly string[]>,
+  terms: ChangeTerms,
 ): Promise<void> {
   const patchIds = new Map<string, Promise<string | null | "missing">>();
   const patchId = (sha: string) => {
@@ -35,7 +74,9 @@ export async function checkAssociations(
     const merged = commit.pulls.map((n) => facts.pulls.get(n)).filter((p): p is PullFact => p?.merged === true);
     const ownChanges = await mergesWithOwnChanges(commit.sha, merged, git, parentsOf);
     const listed = merged.filter(
-      (p) => (p.mergeCommit === commit.sha && !ownChanges.includes(p.number)) || p.commits.some((c) => c.sha === commit.sha),
+      (p) =>
+        ((p.mergeCommit === commit.sha || p.squashCommit === commit.sha) && !ownChanges.includes(p.number)) ||
+        p.commits.some((c) => c.sha === commit.sha),
     );
     if (listed.length === 0 && ownChanges.length > 0) {
       commit.ownChanges = ownChanges;
@@ -60,7 +101,7 @@ export async function checkAssociations(
       const numbers = uncomparable.map((p) => p.number);
       facts.unverified.set(
         commit.sha,
-        `GitHub lists it under PR #${numbers.join(", #")}, but it is neither one of the PR's commits nor its merge commit, and the PR's commits are not in this checkout to tell a rebased copy (run git fetch origin ${numbers.map((n) => `refs/pull/${n}/head`).join(" ")})`,
+        `${terms.provider} lists it under ${terms.list(numbers)}, but it is neither one of the ${terms.kind}'s commits nor ${terms.landing}, and the ${terms.kind}'s commits are not in this checkout to tell a rebased copy (run git fetch origin ${numbers.map(terms.ref).join(" ")})`,
       );
     } else {
       commit.disowned = merged.map((p) => p.number);
@@ -89,8 +130,7 @@ async function mergesWithOwnChanges(
  * with push rights can put any content under that name (T31), so one that differs is not vouched for by the PR
  * (`foreignContent`, judged a direct push), and one that cannot be compared, its head not in this checkout or git
  * failing, is unverified: never a pass on the provider's word. The PR's head itself (a fast-forward) is one of its
- * commits and needs no comparison. On GitLab, whose lookup checkAssociations does not check, a two-parent merge
- * commit is held to git's clean merge of its parents here too.
+ * commits and needs no comparison. A two-parent merge commit is checkAssociations' (git's clean merge of its parents).
  */
 export async function checkMergeContents(
   facts: ProviderFacts,
@@ -102,17 +142,7 @@ export async function checkMergeContents(
   const headRef = provider === "GitLab" ? "refs/merge-requests/N/head" : "refs/pull/N/head";
   for (const commit of facts.commits.values()) {
     const parents = parentsOf.get(commit.sha) ?? [];
-    if (facts.unverified.has(commit.sha)) continue;
-    if (parents.length === 2 && provider === "GitLab") {
-      // A merge commit (`merge_commit_sha`) is compared with its parents' clean merge, as checkAssociations does on GitHub.
-      const merged = commit.pulls.map((n) => facts.pulls.get(n)).filter((p): p is PullFact => p?.merged === true);
-      const own = await mergesWithOwnChanges(commit.sha, merged, git, parentsOf);
-      if (own.length > 0) {
-        commit.ownChanges = own;
-        commit.pulls = commit.pulls.filter((n) => !own.includes(n));
-      }
-    }
-    if (parents.length !== 1) continue;
+    if (facts.unverified.has(commit.sha) || parents.length !== 1) continue;
     const standsFor = commit.pulls
       .map((n) => facts.pulls.get(n))
       .filter(

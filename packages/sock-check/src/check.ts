@@ -10,7 +10,7 @@ import {
   type SecretRef,
   UsageError,
 } from "@opsguard/core";
-import { checkAssociations, checkMergeContents, checkPullsShipWhole } from "./association";
+import { changeTerms, checkAssociations, checkMergeContents, checkPullsShipWhole } from "./association";
 import { shaFromFile, shaFromUrl } from "./deployed";
 import { evaluate } from "./evaluate";
 import { emptyFacts, unverifyUndatedMerges } from "./facts";
@@ -163,9 +163,9 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
       commits.length > 0
         ? await collectGitHubFacts(api, commits, { owner, name, teams, organizations, identities: policy.identities, log: options.log })
         : emptyFacts();
-    // GitHub's commit → PR association is a lookup, not proof that the PR brought the commit.
-    await checkAssociations(facts, git, new Map(commits.map((c) => [c.sha, c.parents])));
   }
+  // GitHub's commit → PR association and GitLab's commit → MR lookup are lookups, not proof that the PR brought the commit.
+  await checkAssociations(facts, git, new Map(commits.map((c) => [c.sha, c.parents])), changeTerms(policy.provider));
 
   // Both providers: a squash commit or last rebased copy the provider names a PR's merge commit must hold the PR's content.
   await checkMergeContents(facts, git, new Map(commits.map((c) => [c.sha, c.parents])), policy.provider === "gitlab" ? "GitLab" : "GitHub");

@@ -1,3 +1,4 @@
+import { changeTerms, disownedReason } from "./association";
 import type { LocalCommit } from "./git";
 import { branchMatcher, pathMatcher } from "./globs";
 import type { CheckFact, Person, ProviderFacts, PullCommitFact, PullFact, ReviewFact } from "./model";
@@ -81,7 +82,7 @@ export function evaluate(input: EvaluateInput): ChangeRecord[] {
             : fact?.partial?.length
               ? ` (${fact.partial.map((p) => `PR #${p.number} was merged as ${p.final.slice(0, 7)}`).join(", ")}, which is not part of ${input.range.to.slice(0, 7)}: only part of that PR would ship)`
               : fact?.disowned?.length
-                ? ` (GitHub lists it under PR #${fact.disowned.join(", #")}, but it is none of that PR's commits, its merge commit or a rebased copy of one)`
+                ? ` (${disownedReason(fact.disowned, changeTerms(input.policy.provider))})`
                 : fact?.ownChanges?.length
                   ? ` (it is the merge commit of PR #${fact.ownChanges.join(", #")}, but holds changes of its own that no review saw: its tree is not git's clean merge of its parents)`
                   : fact?.foreignContent?.length
@@ -404,7 +405,7 @@ function conflictedIdentities(pull: PullFact, policy: Policy): Set<string> {
  * and the status are required"); skipped and neutral count as passing ("required status checks must have a
  * successful, skipped, or neutral status") —
  * docs.github.com/repositories/configuring-branches-and-merges-in-your-repository/managing-protected-branches/about-protected-branches#require-status-checks-before-merging
- * With an `app`, only that app's check runs (or statuses it posted) count, so another account cannot stand in.
+ * With an `app`, only that app's check runs (or statuses its bot posted) count, so another account cannot stand in.
  */
 function passes(state: string, policy: Policy): boolean {
   return state === "success" || (policy.checks.skippedOrNeutral === "pass" && (state === "skipped" || state === "neutral"));
@@ -415,11 +416,21 @@ function sameApp(actual: string | null, wanted: string): boolean {
   return actual !== null && bare(actual) === bare(wanted);
 }
 
+/**
+ * Whether a result comes from the app `wanted`: a check run by its app (`checkSuite.app.slug`), a status by the
+ * app's own bot (GraphQL `Bot`, login = slug). A status by a `User` of that login, or whose creator is untyped,
+ * does not: anyone can register a user account named like an app. (A workflow's GITHUB_TOKEN posts as
+ * github-actions' bot, so it matches only a pin on github-actions, as its check runs do.)
+ */
+function fromApp(c: CheckFact, wanted: string): boolean {
+  return sameApp(c.app, wanted) && (c.kind === "check_run" || c.creatorType === "Bot");
+}
+
 /** The newest result of each source (a check run's app, a status's creator) for a required check. */
 function latestPerSource(pull: PullFact, name: string, app: string | undefined): CheckFact[] {
   const latest = new Map<string, CheckFact>();
   const matching = pull.checks
-    .filter((c) => c.name === name && (!app || sameApp(c.app, app)))
+    .filter((c) => c.name === name && (!app || fromApp(c, app)))
     .sort((a, b) => (a.at ?? "").localeCompare(b.at ?? ""));
   for (const c of matching) latest.set(`${c.kind}:${c.app ?? ""}`, c);
   return [...latest.values()];
@@ -434,7 +445,7 @@ function checkRecords(pull: PullFact, policy: Policy): CheckRecord[] {
     state: c.state,
     sha: c.sha ?? pull.headSha,
     completed_at: c.at,
-    required: required.some((r) => r.name === c.name && (!r.app || sameApp(c.app, r.app))),
+    required: required.some((r) => r.name === c.name && (!r.app || fromApp(c, r.app))),
   }));
 }
 
@@ -445,7 +456,12 @@ function checkViolations(pull: PullFact, policy: Policy): Violation[] {
     const label = app ? `${name} (${app})` : name;
     const results = latestPerSource(pull, name, app);
     if (results.length === 0) {
-      violations.push({ rule: "check-missing", message: `required check ${label} did not run on head ${head}` });
+      // Say why a status of that name by an account named like the app is not taken: it looks like the app's.
+      const impostor = app ? pull.checks.find((c) => c.name === name && sameApp(c.app, app) && !fromApp(c, app)) : undefined;
+      const note = impostor
+        ? ` (a commit status of that name by ${impostor.app}, ${impostor.creatorType ? `a ${impostor.creatorType} account` : "an account of unknown type"}, is not the app's)`
+        : "";
+      violations.push({ rule: "check-missing", message: `required check ${label} did not run on head ${head}${note}` });
       continue;
     }
     for (const c of results.filter((r) => !passes(r.state, policy))) {

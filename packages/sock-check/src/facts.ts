@@ -1,4 +1,4 @@
-import type { Logger } from "@opsguard/core";
+import { type Logger, PermissionError } from "@opsguard/core";
 import type { ProviderFacts } from "./model";
 
 export function emptyFacts(): ProviderFacts {
@@ -11,6 +11,16 @@ export function emptyFacts(): ProviderFacts {
     defaultBranch: null,
     failure: undefined,
   };
+}
+
+/**
+ * The repository or project is not there, or the token cannot see it: GitHub (NOT_FOUND) and GitLab (404) answer
+ * both alike, so as not to reveal a private one. Exit 77 on both providers, like a refused token, and for the same
+ * reason --allow-unverified does not cover it: no run can verify anything until the policy or the token is fixed,
+ * so letting such runs through would turn the gate off.
+ */
+export function repositoryNotVisible(message: string, hint: string): PermissionError {
+  return new PermissionError(message, { hint });
 }
 
 export type Attempt = <T>(shas: readonly string[], fn: () => Promise<T>) => Promise<T | undefined>;

@@ -1,5 +1,5 @@
 import { type Logger, UnavailableError } from "@opsguard/core";
-import { emptyFacts, failClosed } from "./facts";
+import { emptyFacts, failClosed, repositoryNotVisible } from "./facts";
 import type { LocalCommit } from "./git";
 import type { GitHubApi, GraphQLError, GraphQLResult } from "./github-api";
 import type { CheckFact, Person, ProviderFacts, PullCommitFact, PullFact, ReviewFact, ReviewState } from "./model";
@@ -101,7 +101,7 @@ const PULL_COMMIT_FIELDS = `oid message signature { isValid } parents(first: 2) 
 const CONTEXT_FIELDS = `pageInfo { hasNextPage endCursor }
   nodes { __typename
     ... on CheckRun { name status conclusion completedAt checkSuite { app { slug } } }
-    ... on StatusContext { context state createdAt creator { login } } }`;
+    ... on StatusContext { context state createdAt creator { __typename login } } }`;
 
 const LABEL_FIELDS = "pageInfo { hasNextPage endCursor } nodes { name }";
 
@@ -138,9 +138,17 @@ export async function collectGitHubFacts(api: GitHubApi, commits: readonly Local
     const result = await attempt(shas, () => api.graphql<{ repository: Record<string, unknown> | null }>(query, variables));
     if (!result) continue;
     if (!result.data?.repository) {
-      const reason = `repository ${options.owner}/${options.name}: ${errorFor(result.errors, "repository") ?? "not visible to this token"}`;
+      const error = errorFor(result.errors, "repository");
+      // GitHub answers NOT_FOUND for a repository that is not there and for a private one the token cannot see alike.
+      const hidden = result.errors.some((e) => e.type === "NOT_FOUND" && (!e.path || e.path[0] === "repository"));
+      const slug = `${options.owner}/${options.name}`;
+      const reason = hidden
+        ? `repository ${slug} was not found, or this token cannot see it: ${error ?? "NOT_FOUND"}`
+        : `repository ${slug}: ${error ?? "not visible to this token"}`;
       for (const sha of shas) facts.unverified.set(sha, reason);
-      facts.failure ??= new UnavailableError(reason);
+      facts.failure ??= hidden
+        ? repositoryNotVisible(reason, "check github.repository (or --repo) and that the token can read it")
+        : new UnavailableError(reason);
       continue;
     }
     facts.defaultBranch ??= (result.data?.repository?.defaultBranchRef as { name: string } | null | undefined)?.name ?? null;
@@ -486,6 +494,8 @@ function toCheck(context: GqlContext, sha: string): CheckFact {
   return {
     name: context.context ?? "",
     app: context.creator?.login ?? null,
+    // A status names no app, only its creator (an `Actor`): a GitHub App's own statuses are created by its `Bot`.
+    creatorType: context.creator?.__typename ?? null,
     kind: "status",
     state: (context.state ?? "pending").toLowerCase(),
     at: context.createdAt ?? null,

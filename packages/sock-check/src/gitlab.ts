@@ -1,5 +1,5 @@
 import { collect, gitlabUserByEmail, type HttpClient, HttpError, type Logger, paginateLink } from "@opsguard/core";
-import { emptyFacts, failClosed } from "./facts";
+import { emptyFacts, failClosed, repositoryNotVisible } from "./facts";
 import type { GitPerson, GitRepo, LocalCommit } from "./git";
 import { coAuthorsOf } from "./git";
 import type { CheckFact, Person, ProviderFacts, PullCommitFact, PullFact, ReviewFact } from "./model";
@@ -139,10 +139,19 @@ export async function collectGitLabFacts(
     return signatures.get(sha) ?? false;
   };
 
-  const projectInfo = await attempt(
-    allShas,
-    async () => (await http.get<{ default_branch: string | null; path_with_namespace: string }>(project)).body,
-  );
+  const projectInfo = await attempt(allShas, async () => {
+    try {
+      return (await http.get<{ default_branch: string | null; path_with_namespace: string }>(project)).body;
+    } catch (error) {
+      // GitLab answers 404 for a project that is not there and for one the token may not see alike
+      // (https://docs.gitlab.com/api/rest/troubleshooting/#status-codes).
+      if (!(error instanceof HttpError && error.status === 404)) throw error;
+      throw repositoryNotVisible(
+        `GitLab project ${options.project} was not found, or this token cannot see it (${error.message})`,
+        "check gitlab.project (or --repo) and that the token can read it",
+      );
+    }
+  });
   if (!projectInfo) return facts;
   facts.defaultBranch = projectInfo.default_branch ?? null;
 

@@ -26,6 +26,11 @@ export interface CheckFact {
   /** The GitHub App slug for a check run; the creator for a commit status. */
   app: string | null;
   kind: "check_run" | "status";
+  /**
+   * A status's creator type where the provider says (GitHub's `StatusContext.creator.__typename`): "Bot" for a
+   * GitHub App's bot, whose login is the app's slug; "User" for a person's account, which may be named like any app.
+   */
+  creatorType?: string | null;
   /** Conclusion (check run) or state (status), lower case; "pending" while running. */
   state: string;
   /** When it completed (check run) or was posted (status). */
@@ -78,7 +83,7 @@ export interface CommitFact {
   committerLogin: string | null;
   /** Numbers of the PRs the provider associates with the commit (and that brought it, see association.ts). */
   pulls: number[];
-  /** Merged PRs the provider listed for the commit although it is none of their commits, merges or rebased copies. */
+  /** Merged PRs the provider listed for the commit although it is none of their commits, merge/squash commits or rebased copies. */
   disowned?: number[];
   /** Merged PRs whose merge commit this is, though it holds changes of its own (its tree is not git's clean merge). */
   ownChanges?: number[];

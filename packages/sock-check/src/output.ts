@@ -9,6 +9,7 @@ import {
   type Logger,
   OpsguardError,
   type OutStream,
+  PermissionError,
   PolicyError,
   redactedJson,
   redactSecrets,
@@ -41,9 +42,10 @@ export function isBlocked(result: CheckResult, allowUnverified: boolean): boolea
 }
 
 /**
- * Whether the provider refused the token (401/403). --allow-unverified lets changes through when the provider
- * cannot answer, not when sock-check cannot ask: an expired or revoked CI token would otherwise turn the gate
- * off, every run exit 0 with nothing checked, from the day it expired (T31 #21).
+ * Whether the provider refused the token (401/403), or the repository is not there or not visible to it (77, see
+ * repositoryNotVisible). --allow-unverified lets changes through when the provider cannot answer, not when
+ * sock-check cannot ask: an expired or revoked CI token would otherwise turn the gate off, every run exit 0 with
+ * nothing checked, from the day it expired (T31 #21).
  */
 function tokenRefused(result: CheckResult): boolean {
   const failure = result.facts.failure;
@@ -119,7 +121,11 @@ export function verdictError(result: CheckResult, allowUnverified: boolean): Ops
     );
   }
   if (allowUnverified && tokenRefused(result))
-    return unverifiedError(result, "deploy blocked (--allow-unverified does not cover a refused token)", false);
+    return unverifiedError(
+      result,
+      `deploy blocked (--allow-unverified does not cover ${result.facts.failure instanceof PermissionError ? "a repository the token cannot see" : "a refused token"})`,
+      false,
+    );
   return allowUnverified ? undefined : unverifiedError(result, "deploy blocked", true);
 }
 
@@ -135,10 +141,10 @@ export function unverifiedError(result: CheckResult, what: string, allowable: bo
   const listed = shas.length > 10 ? `${shas.slice(0, 10).join(", ")} and ${shas.length - 10} more` : shas.join(", ");
   const reason = failure ? `: ${failure.message}` : "";
   const provider = result.policy.provider === "gitlab" ? "GitLab" : "GitHub";
+  // A repository the token cannot see says what to check (the repository's name, the token's access).
+  const fix = failure instanceof PermissionError && failure.hint ? failure.hint : `fix access to ${provider}`;
   return new OpsguardError(`${what}: ${plural(shas.length, "commit")} could not be verified (${listed})${reason}`, code, {
-    hint: allowable
-      ? `fix access to ${provider} and re-run, or pass --allow-unverified to let them through flagged`
-      : `fix access to ${provider} and re-run`,
+    hint: allowable ? `${fix} and re-run, or pass --allow-unverified to let them through flagged` : `${fix} and re-run`,
   });
 }
 

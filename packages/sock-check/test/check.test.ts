@@ -264,9 +264,10 @@ describe("sock-check against a real repository and the GitHub simulator", () => 
       toolVersion: "test",
     });
     expect(hidden.report.records[0]?.violations[0]?.message).toBe(
-      "could not be verified: repository acme/nope: Could not resolve to a Repository with the name 'acme/nope'.",
+      "could not be verified: repository acme/nope was not found, or this token cannot see it: Could not resolve to a Repository with the name 'acme/nope'.",
     );
-    expect(verdictError(hidden, false)?.exitCode).toBe(69);
+    // Not found and not visible are one answer from GitHub: 77, as on GitLab (repository-not-found.test.ts).
+    expect(verdictError(hidden, false)?.exitCode).toBe(77);
   });
 
   it("rides out GitHub's secondary rate limit (403 and 429 with retry-after)", async () => {

@@ -76,7 +76,10 @@ export interface GitHubStatus {
   sha: string;
   context: string;
   state: "success" | "failure" | "error" | "pending";
-  /** Login of the account (or REST-style bot login) that posted the status. */
+  /**
+   * Who posted the status: a person's login, or a GitHub App's bot by its REST login "slug[bot]". GraphQL's
+   * `StatusContext.creator` is an `Actor`: the bot is a `Bot` with login "slug", a person a `User` (see isBot).
+   */
   creator: string;
   createdAt: string;
 }
@@ -139,8 +142,15 @@ export class GitHubData {
     return rest;
   }
 
+  /**
+   * A GitHub App's bot: registered as one, or any REST login ending in "[bot]", which only apps' bots have (a user
+   * name "may only contain alphanumeric characters or single hyphens" — docs.github.com/account-and-profile/
+   * setting-up-and-managing-your-personal-account-on-github/managing-personal-account-settings/changing-your-github-username).
+   * GraphQL types such an actor `Bot` ("a special type of user which takes actions on behalf of GitHub Apps",
+   * schema.graphql); a login without the suffix is a `User`, whatever it is called.
+   */
   isBot(login: string): boolean {
-    return this.bots.has(login);
+    return this.bots.has(login) || login.endsWith("[bot]");
   }
 
   accountId(login: string): number {

@@ -81,6 +81,14 @@ export class GitLabMergeRequests {
   eventsKeptSince: string | null = null;
   /** iid → the MR's approval rules; an MR without any needs no approval (GitLab Free's default). */
   readonly approvalRules = new Map<number, GitLabApprovalRule[]>();
+  /**
+   * Extra commit → MR associations: `GET /projects/:id/repository/commits/:sha/merge_requests`
+   * (https://docs.gitlab.com/api/commits/#list-merge-requests-associated-with-a-commit) is a lookup GitLab keeps
+   * from the MR's recorded diffs, merge and squash commits, not a promise that the commit is one of the MR's
+   * commits now. The independent tester (T31) saw it list a commit under a merged MR it is no part of; this
+   * reproduces that answer, as the GitHub simulator's `associate` does for `associatedPullRequests`.
+   */
+  readonly extraAssociations = new Map<string, number[]>();
   #nextId = 1;
 
   constructor(sim: GitLabSim, project: { id: number; path: string }) {
@@ -195,6 +203,12 @@ export class GitLabMergeRequests {
     }
     this.mergeRequests.set(mr.iid, mr);
     return mr;
+  }
+
+  /** GitLab's commit → MR lookup lists `sha` under MR `iid` although it is not one of the MR's commits (see extraAssociations). */
+  associate(sha: string, iid: number): this {
+    this.extraAssociations.set(sha, [...(this.extraAssociations.get(sha) ?? []), iid]);
+    return this;
   }
 
   /** An approval (or its withdrawal), recorded as GitLab does: a system note on the MR. */
@@ -375,7 +389,11 @@ export class GitLabMergeRequests {
     const sha = req.params.sha ?? "";
     if (!this.commits.has(sha)) return gitlabNotFound("Commit");
     const mrs = [...this.mergeRequests.values()].filter(
-      (mr) => mr.commits.includes(sha) || mr.mergeCommitSha === sha || mr.squashCommitSha === sha,
+      (mr) =>
+        mr.commits.includes(sha) ||
+        mr.mergeCommitSha === sha ||
+        mr.squashCommitSha === sha ||
+        (this.extraAssociations.get(sha)?.includes(mr.iid) ?? false),
     );
     return gitlabPage(
       mrs.map((mr) => this.#mrJson(mr)),

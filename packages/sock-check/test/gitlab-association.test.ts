@@ -1,0 +1,258 @@
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { GitHubScenario, gitEnv } from "../../lab/src/sim/github-scenario";
+import { GitLabSim } from "../../lab/src/sim/gitlab";
+import { GitLabMergeRequests, mirrorScenarioToGitLab } from "../../lab/src/sim/gitlab-merge-requests";
+import { type ChangeRecord, runCheck } from "../src/index";
+import { runSockCheck, USERS } from "./fixture";
+
+/**
+ * Which merged MR brought a commit, on GitLab as on GitHub (association.test.ts): GitLab's commit → MR lookup is
+ * trusted only for the MR's own commits, its merge and squash commits, and patch-identical copies of its commits.
+ * Real histories built with git; the lab's GitLab lists a direct push under a reviewed MR, as the tester (T31) saw.
+ */
+
+let scenario: GitHubScenario;
+let gitlab: GitLabSim;
+let mrs: GitLabMergeRequests;
+const mr: Record<string, number> = {};
+const mark: Record<string, number> = {};
+let mainOnly: string;
+
+beforeAll(async () => {
+  gitlab = new GitLabSim();
+  await gitlab.start();
+  scenario = new GitHubScenario({ users: { ...USERS, mallory: { name: "Mallory", email: "mallory@acme.test" } } });
+  const s = scenario;
+  s.directPush({
+    message: "Initial import",
+    author: "alice",
+    files: {
+      ".sock-check.yml": `provider: gitlab
+gitlab:
+  project: acme/shop
+  apiUrl: ${gitlab.url}/api/v4
+  token: env:SOCK_CHECK_TEST_GITLAB_TOKEN
+  timeoutMs: 3000
+checks:
+  required: [build]
+ticket:
+  pattern: "SHOP-\\\\d+"
+`,
+    },
+  });
+  s.tag("a0");
+  mr.merged = s.pullRequest({ title: "SHOP-1 Merged", author: "bob", reviews: [{ by: "carol" }], checks: { build: "success" } });
+  mr.squashed = s.pullRequest({
+    title: "SHOP-2 Squashed",
+    author: "alice",
+    squash: true,
+    commits: [
+      { message: "Try", author: "alice" },
+      { message: "Fix", author: "alice" },
+    ],
+    reviews: [{ by: "bob" }],
+    checks: { build: "success" },
+  });
+  mark.foreign = s.directPush({ message: "SHOP-1 a little extra", author: "mallory", files: { "src/backdoor.ts": "open();\n" } });
+  mark.another = s.directPush({ message: "SHOP-2 and one more", author: "mallory", files: { "src/door.ts": "open();\n" } });
+  s.tag("a1");
+  s.build();
+  mrs = new GitLabMergeRequests(gitlab, { id: 7, path: "acme/shop" });
+  mirrorScenarioToGitLab(s, mrs);
+  // GitLab lists mallory's direct pushes under the reviewed MRs.
+  mrs.associate(s.sha(mark.foreign), mr.merged).associate(s.sha(mark.another), mr.squashed);
+  squashAndMerge();
+  // A CI checkout of main alone: the squashed MR's own commits are not in it.
+  mainOnly = mkdtempSync(join(tmpdir(), "sock-check-gitlab-main-only-"));
+  execFileSync("git", ["clone", "-q", "--no-local", "--single-branch", "--branch", "main", s.dir, mainOnly], { env: gitEnv() });
+});
+
+afterAll(async () => {
+  await gitlab?.stop();
+  scenario?.cleanup();
+  if (mainOnly) rmSync(mainOnly, { recursive: true, force: true });
+});
+
+/**
+ * GitLab's merge-commit method with squashing: the MR's commits A, B are squashed into S (on the merge base), and a
+ * merge commit M joins S to the target branch; the MR names both, `merge_commit_sha` M and `squash_commit_sha` S
+ * (https://docs.gitlab.com/user/project/merge_requests/squash_and_merge/). Written with git, as GitLab writes them.
+ */
+function squashAndMerge(): void {
+  const dir = scenario.dir;
+  const base = Date.now() - 3_600_000;
+  const git = (args: string[], at: number, input?: string) =>
+    execFileSync("git", args, {
+      cwd: dir,
+      input,
+      encoding: "utf8",
+      env: {
+        ...gitEnv(),
+        GIT_AUTHOR_NAME: "Alice Archer",
+        GIT_AUTHOR_EMAIL: "alice@acme.test",
+        GIT_COMMITTER_NAME: "Alice Archer",
+        GIT_COMMITTER_EMAIL: "alice@acme.test",
+        GIT_AUTHOR_DATE: new Date(at).toISOString(),
+        GIT_COMMITTER_DATE: new Date(at).toISOString(),
+      },
+    }).trim();
+  const main = git(["rev-parse", "main"], base);
+  const tree = (files: Record<string, string>) => {
+    for (const [path, text] of Object.entries(files)) {
+      const blob = git(["hash-object", "-w", "--stdin"], base, text);
+      git(["update-index", "--add", "--cacheinfo", `100644,${blob},${path}`], base);
+    }
+    return git(["write-tree"], base);
+  };
+  git(["read-tree", main], base);
+  const a = git(["commit-tree", tree({ "src/a.ts": "a\n" }), "-p", main, "-m", "Part one"], base);
+  const b = git(["commit-tree", tree({ "src/b.ts": "b\n" }), "-p", a, "-m", "Part two"], base + 60_000);
+  const squash = git(["commit-tree", `${b}^{tree}`, "-p", main, "-m", "SHOP-9 Squashed into a merge"], base + 600_000);
+  const merge = git(["commit-tree", `${b}^{tree}`, "-p", main, "-p", squash, "-m", "Merge branch 'shop-9' into 'main'"], base + 600_000);
+  git(["update-ref", "refs/heads/shop-9", b], base);
+  git(["update-ref", "refs/heads/main", merge], base);
+  git(["read-tree", "main"], base);
+  git(["tag", "a2", merge], base);
+  // An "evil merge": MR !91's merge commit holds a file none of its commits has (T31 #4, on GitLab).
+  const c = git(["commit-tree", tree({ "src/c.ts": "c\n" }), "-p", merge, "-m", "Part three"], base + 900_000);
+  const evil = git(
+    ["commit-tree", tree({ "src/evil.ts": "open();\n" }), "-p", merge, "-p", c, "-m", "Merge branch 'shop-10' into 'main'"],
+    base + 1_200_000,
+  );
+  git(["update-ref", "refs/heads/shop-10", c], base);
+  git(["update-ref", "refs/heads/main", evil], base);
+  git(["read-tree", "main"], base);
+  git(["tag", "a3", evil], base);
+  mrs.pushGitRepository(dir);
+  mrs.addMergeRequest({
+    iid: 90,
+    title: "SHOP-9 Squashed into a merge",
+    author: "alice",
+    sourceBranch: "shop-9",
+    commits: [a, b],
+    createdAt: new Date(base).toISOString(),
+    mergedAt: new Date(base + 600_000).toISOString(),
+    mergedBy: "alice",
+    mergeCommitSha: merge,
+    squashCommitSha: squash,
+  });
+  mrs.approve(90, "bob", new Date(base + 120_000).toISOString());
+  const ran = new Date(base + 180_000).toISOString();
+  mrs.addStatus({ sha: b, name: "build", status: "success", createdAt: ran, finishedAt: ran });
+  mrs.addMergeRequest({
+    iid: 91,
+    title: "SHOP-10 Merged with more than its commits",
+    author: "alice",
+    sourceBranch: "shop-10",
+    commits: [c],
+    createdAt: new Date(base + 900_000).toISOString(),
+    mergedAt: new Date(base + 1_200_000).toISOString(),
+    mergedBy: "alice",
+    mergeCommitSha: evil,
+  });
+  mrs.approve(91, "bob", new Date(base + 960_000).toISOString());
+  const ranAgain = new Date(base + 1_000_000).toISOString();
+  mrs.addStatus({ sha: c, name: "build", status: "success", createdAt: ranAgain, finishedAt: ranAgain });
+  squashed.merge = merge;
+  squashed.squash = squash;
+  squashed.evil = evil;
+}
+const squashed = { merge: "", squash: "", evil: "" };
+
+const env = () => ({ ...process.env, SOCK_CHECK_TEST_GITLAB_TOKEN: gitlab.token, NO_COLOR: "1" });
+
+async function check(dir = scenario.dir) {
+  return (await runCheck({ dir, from: "a0", to: "a1", env: env(), toolVersion: "test" })).report;
+}
+
+function bySha(records: readonly ChangeRecord[], sha: string): ChangeRecord {
+  const record = records.find((r) => r.commit.sha === sha);
+  if (!record) throw new Error(`no record for ${sha}`);
+  return record;
+}
+
+describe("the MR a commit arrived through, on GitLab", () => {
+  it("does not let a merged MR vouch for a commit that is not its own, whatever GitLab lists", async () => {
+    const report = await check();
+    for (const [sha, iid] of [
+      [scenario.sha(mark.foreign!), mr.merged!],
+      [scenario.sha(mark.another!), mr.squashed!],
+    ] as const) {
+      const record = bySha(report.records, sha);
+      expect(record.verdict).toBe("noncompliant");
+      expect(record.pr).toBeNull();
+      expect(record.violations).toEqual([
+        {
+          rule: "direct-push",
+          message: `pushed to the branch without a merged pull request (GitLab lists it under MR !${iid}, but it is none of that MR's commits, its merge or squash commit or a rebased copy of one)`,
+        },
+      ]);
+    }
+    // The MRs' own commits, merge commit and squash commit still arrive through them.
+    expect(bySha(report.records, scenario.pull(mr.merged!).mergeSha)).toMatchObject({ verdict: "compliant", pr: { number: mr.merged } });
+    expect(bySha(report.records, scenario.pull(mr.squashed!).mergeSha)).toMatchObject({
+      verdict: "compliant",
+      pr: { number: mr.squashed },
+    });
+  });
+
+  it("leaves such a commit unverified when the MR's commits are not in the checkout, and says how to fetch them", async () => {
+    const report = await check(mainOnly);
+    expect(bySha(report.records, scenario.sha(mark.another!))).toMatchObject({
+      verdict: "unverified",
+      violations: [
+        {
+          rule: "unverified",
+          message: expect.stringContaining(
+            `GitLab lists it under MR !${mr.squashed}, but it is neither one of the MR's commits nor its merge or squash commit, and the MR's commits are not in this checkout to tell a rebased copy (run git fetch origin refs/merge-requests/${mr.squashed}/head)`,
+          ),
+        },
+      ],
+    });
+    // The merged MR's commits came with its merge: that comparison needs no fetch.
+    expect(bySha(report.records, scenario.sha(mark.foreign!)).verdict).toBe("noncompliant");
+  });
+
+  it("still takes the squash commit GitLab names beside the merge commit as the MR's own", async () => {
+    const policyPath = join(scenario.dir, "..", `gitlab-all-${process.pid}.yml`);
+    writeFileSync(
+      policyPath,
+      `${execFileSync("git", ["show", "a0:.sock-check.yml"], { cwd: scenario.dir, encoding: "utf8" })}commits: all\n`,
+    );
+    const { report } = await runCheck({ dir: scenario.dir, from: "a1", to: "a2", policyPath, env: env(), toolVersion: "test" });
+    expect(report.records.map((r) => [r.commit.sha, r.verdict, r.pr?.number])).toEqual(
+      expect.arrayContaining([
+        [squashed.squash, "compliant", 90],
+        [squashed.merge, "compliant", 90],
+      ]),
+    );
+    expect(report.records).toHaveLength(2);
+  });
+
+  it("does not let an MR vouch for its merge commit when that holds changes of its own", async () => {
+    const { report } = await runCheck({ dir: scenario.dir, from: "a2", to: "a3", env: env(), toolVersion: "test" });
+    expect(report.records).toEqual([
+      expect.objectContaining({
+        commit: expect.objectContaining({ sha: squashed.evil }),
+        verdict: "noncompliant",
+        violations: [
+          {
+            rule: "direct-push",
+            message:
+              "pushed to the branch without a merged pull request (it is the merge commit of PR #91, but holds changes of its own that no review saw: its tree is not git's clean merge of its parents)",
+          },
+        ],
+      }),
+    ]);
+  });
+
+  it("blocks the deploy from the CLI, naming the MR GitLab listed", async () => {
+    const run = await runSockCheck(["--from", "a0", "--to", "a1"], { cwd: scenario.dir, env: env() });
+    expect(run.code).toBe(1);
+    expect(run.stdout).toContain(`GitLab lists it under MR !${mr.merged}, but it is none of that MR's commits`);
+  });
+});
