@@ -266,12 +266,19 @@ function encodeBody(body: unknown): string | URLSearchParams | undefined {
   return JSON.stringify(body);
 }
 
+/**
+ * The body as JSON when the answer says it is JSON, its text otherwise. A success that is not the JSON it claims is
+ * unusable (a data answer we cannot read). An error answer is judged by its status whatever its body: a proxy's or
+ * load balancer's HTML page under the API's content type must still be waited for (429), retried (5xx) or refused
+ * (401/403), with its text (redacted, cut: apiErrorText) as the detail.
+ */
 function parseBody(text: string, response: Response, url: URL, service: string): unknown {
   if (!(response.headers.get("content-type") ?? "").includes("json")) return text;
   if (text === "") return undefined;
   try {
     return JSON.parse(text);
   } catch {
+    if (!response.ok) return text;
     throw new HttpError(`${service} sent invalid JSON (${describeUrl(url)})`, ExitCode.UNAVAILABLE, response.status, text);
   }
 }

@@ -182,6 +182,34 @@ describe("HttpClient", () => {
     expect((await failure(client().get("/bad"))).exitCode).toBe(ExitCode.UNAVAILABLE);
   });
 
+  it("judges an error answer whose body is not the JSON its content type says by its status, quoting its text", async () => {
+    // a proxy's or load balancer's page under the API's content type (T31: a 429 so answered was not waited for)
+    const page = (res: ServerResponse, status: number, text: string, headers: Record<string, string> = {}) => {
+      res.writeHead(status, { "content-type": "application/json; charset=utf-8", ...headers });
+      res.end(text);
+    };
+    handler = (_req, res, attempt) =>
+      attempt === 1 ? page(res, 429, "<html><body>Too Many Requests</body></html>", { "retry-after": "0" }) : json(res, 200, { ok: 1 });
+    expect((await client().get("/limited")).body).toEqual({ ok: 1 });
+    expect(hits).toHaveLength(2);
+
+    hits = [];
+    handler = (_req, res) => page(res, 503, "<html>\n<h1>503 Service Unavailable</h1>\n</html>");
+    const unavailable = await failure(client({ retries: 2 }).get("/down"));
+    expect(hits).toHaveLength(3);
+    expect(unavailable).toMatchObject({ status: 503, exitCode: ExitCode.UNAVAILABLE });
+    expect(unavailable.message).toBe(`Test API answered HTTP 503: <html> (${base}/down)`);
+
+    handler = (_req, res) => page(res, 401, `Bad credentials: Bearer ${TOKEN} ${"x".repeat(5000)}`);
+    const refused = await failure(client().get("/who"));
+    expect(refused).toMatchObject({ status: 401, exitCode: ExitCode.NO_PERM, hint: "check the API token and its scopes" });
+    expect(refused.message).toMatch(/^Test API answered HTTP 401: Bad credentials: \[redacted\] x+ \(/);
+    expect(refused.message.length).toBeLessThan(300);
+
+    handler = (_req, res) => page(res, 404, "Not Found");
+    expect(await failure(client().get("/nothing"))).toMatchObject({ status: 404, exitCode: ExitCode.DATA_ERR });
+  });
+
   it("reports an unreachable service as unavailable", async () => {
     const closed = createServer();
     await new Promise<void>((resolve) => closed.listen(0, "127.0.0.1", resolve));
