@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
-import { ExitCode, HttpClient, HttpError, Logger, parseRetryAfter } from "../src/index";
+import { createGitLabClient, ExitCode, HttpClient, HttpError, Logger, parseRetryAfter, Secret, SlackClient } from "../src/index";
 
 type Handler = (req: IncomingMessage, res: ServerResponse, attempt: number) => void;
 
@@ -208,6 +208,40 @@ describe("HttpClient", () => {
 
     handler = (_req, res) => page(res, 404, "Not Found");
     expect(await failure(client().get("/nothing"))).toMatchObject({ status: 404, exitCode: ExitCode.DATA_ERR });
+  });
+
+  it("caps every client's answer at 32 MiB by default, the Slack and GitLab clients' too: exit 65, the rest not read", async () => {
+    let sent = 0;
+    handler = (_req, res) => {
+      // 40 MiB of an answer no API page is, 1 MiB at a time while the client reads
+      res.writeHead(200, { "content-type": "application/json" });
+      const chunk = Buffer.alloc(1 << 20, " ");
+      const more = (): void => {
+        while (sent < 40) {
+          sent++;
+          if (!res.write(chunk)) return void res.once("drain", more);
+        }
+        res.end("{}");
+      };
+      res.on("error", () => {});
+      more();
+    };
+    const token = new Secret("xoxb-test-token-1234", "slack.token");
+    const calls = [
+      () => client({ retries: 0 }).get("/huge"),
+      () => new SlackClient({ token, baseUrl: base, retries: 0 }).userInfo("U1"),
+      () => createGitLabClient({ baseUrl: base, token }).get("/projects"),
+    ];
+    for (const call of calls) {
+      sent = 0;
+      const error = await call().then(
+        () => undefined,
+        (e: unknown) => e as HttpError,
+      );
+      expect(error).toMatchObject({ exitCode: ExitCode.DATA_ERR, hint: "check the URL" });
+      expect(error?.message).toMatch(/ \(http:\/\/127\.0\.0\.1:\d+\/[\w/.]+\) answered more than 33554432 bytes$/);
+      expect(sent).toBeLessThan(40);
+    }
   });
 
   it("reports an unreachable service as unavailable", async () => {

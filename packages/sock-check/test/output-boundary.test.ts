@@ -47,6 +47,37 @@ afterAll(async () => {
   rmSync(out, { recursive: true, force: true });
 });
 
+/**
+ * The real entry in a process of its own (node --import tsx: one process, no wrapper), stdout to `stdout` (a file
+ * descriptor; ignored by default); its exit code, stderr and peak RSS, which it reports itself as it exits.
+ */
+async function spawnSockCheck(
+  args: string[],
+  options: { shell?: string } = {},
+): Promise<{ code: number | null; stderr: string; maxRssMiB: number }> {
+  const rssFile = join(out, `rss-${process.pid}-${Date.now()}`);
+  const preload = join(out, "report-rss.cjs");
+  writeFileSync(
+    preload,
+    `process.on("exit", () => require("node:fs").writeFileSync(${JSON.stringify(rssFile)}, String(process.resourceUsage().maxRSS)));\n`,
+  );
+  const argv = ["--require", preload, "--import", TSX, join(ROOT, "packages/sock-check/src/main.ts"), ...args];
+  // a shell runs it when its stdout must be closed (>&-), which a spawn's stdio cannot do: node would get /dev/null
+  const child = options.shell
+    ? spawn("sh", ["-c", `exec "$0" "$@" ${options.shell}`, process.execPath, ...argv], {
+        cwd: scenario.dir,
+        env: envFor(scenario),
+        stdio: ["ignore", "pipe", "pipe"],
+      })
+    : spawn(process.execPath, argv, { cwd: scenario.dir, env: envFor(scenario), stdio: ["ignore", "ignore", "pipe"] });
+  let stderr = "";
+  child.stderr?.on("data", (data: Buffer) => {
+    stderr += data.toString();
+  });
+  const [code] = (await once(child, "close")) as [number | null];
+  return { code, stderr, maxRssMiB: Number(readFileSync(rssFile, "utf8")) / 1024 };
+}
+
 const sock = (args: string[]) => runSockCheck(["--from", "deploy-1", ...args], { cwd: scenario.dir, env: envFor(scenario) });
 
 describe("sock-check's outputs", () => {
@@ -287,6 +318,46 @@ describe("sock-check's outputs", () => {
     expect(readme).toMatch(/^\| 130 +\| interrupted \(SIGINT, Ctrl-C\)/m);
     expect(readme).toMatch(/^\| 143 +\| terminated \(SIGTERM/m);
   });
+
+  it("refuses a GitHub answer of 64 MiB after the HTTP client's default cap: exit 65 naming it, memory bounded", async () => {
+    // "GitHub" on loopback answering every request with 64 MiB of JSON (one long string), 1 MiB at a time
+    const chunk = Buffer.alloc(1 << 20, "a");
+    const huge = createServer((_req, res) => {
+      res.writeHead(200, { "content-type": "application/json" });
+      res.write('{"data":{"x":"');
+      let sent = 0;
+      const more = (): void => {
+        while (sent < 64) {
+          sent++;
+          if (!res.write(chunk)) return void res.once("drain", more);
+        }
+        res.end('"}}');
+      };
+      res.on("error", () => {});
+      more();
+    });
+    await new Promise<void>((resolve) => huge.listen(0, "127.0.0.1", resolve));
+    const policy = join(out, "huge.yml");
+    writeFileSync(policy, policyYaml(`http://127.0.0.1:${(huge.address() as AddressInfo).port}`));
+    try {
+      const run = await spawnSockCheck(["--from", "deploy-1", "--config", policy]);
+      expect(run.code).toBe(65);
+      // its lines: the fail-closed warning and the verdict, each naming the answer and the cap, no stack trace
+      const lines = run.stderr.trimEnd().split("\n");
+      expect(lines.every((line) => line.startsWith("sock-check: "))).toBe(true);
+      expect(lines.at(-1)).toMatch(
+        /^sock-check: deploy blocked: 2 commits could not be verified \(\w+, \w+\): GitHub API \(http:\/\/127\.0\.0\.1:\d+\/graphql\) answered more than 33554432 bytes \(/,
+      );
+      // Read whole, the answer cost ~230 MiB on top of a run against the simulator (140 MiB under tsx; T31: 120 MiB took
+      // 584 MB); refused after the cap, at most the 32 MiB read before it (measured: +32 MiB).
+      const ordinary = await spawnSockCheck(["--from", "deploy-1"]);
+      expect(ordinary.code).toBe(0);
+      expect(run.maxRssMiB - ordinary.maxRssMiB).toBeLessThan(100);
+    } finally {
+      huge.closeAllConnections();
+      huge.close();
+    }
+  }, 120_000);
 
   it("does not hang on a --from-file FIFO nobody writes to", async () => {
     const fifo = join(out, "version.fifo");
