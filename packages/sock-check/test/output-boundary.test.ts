@@ -48,12 +48,13 @@ afterAll(async () => {
 });
 
 /**
- * The real entry in a process of its own (node --import tsx: one process, no wrapper), stdout to `stdout` (a file
- * descriptor; ignored by default); its exit code, stderr and peak RSS, which it reports itself as it exits.
+ * The real entry in a process of its own (node --import tsx: one process, no wrapper); its exit code, stderr and peak
+ * RSS, which it reports itself as it exits. stdout: `dev-null` (`>/dev/null`, the default), `closed` (`>&-`), or
+ * `reader-gone`: a pipe whose read end is closed before the run starts (`| head -c0`; its first write meets EPIPE).
  */
 async function spawnSockCheck(
   args: string[],
-  options: { shell?: string } = {},
+  options: { stdout?: "dev-null" | "closed" | "reader-gone" } = {},
 ): Promise<{ code: number | null; stderr: string; maxRssMiB: number }> {
   const rssFile = join(out, `rss-${process.pid}-${Date.now()}`);
   const preload = join(out, "report-rss.cjs");
@@ -62,14 +63,18 @@ async function spawnSockCheck(
     `process.on("exit", () => require("node:fs").writeFileSync(${JSON.stringify(rssFile)}, String(process.resourceUsage().maxRSS)));\n`,
   );
   const argv = ["--require", preload, "--import", TSX, join(ROOT, "packages/sock-check/src/main.ts"), ...args];
-  // a shell runs it when its stdout must be closed (>&-), which a spawn's stdio cannot do: node would get /dev/null
-  const child = options.shell
-    ? spawn("sh", ["-c", `exec "$0" "$@" ${options.shell}`, process.execPath, ...argv], {
-        cwd: scenario.dir,
-        env: envFor(scenario),
-        stdio: ["ignore", "pipe", "pipe"],
-      })
-    : spawn(process.execPath, argv, { cwd: scenario.dir, env: envFor(scenario), stdio: ["ignore", "ignore", "pipe"] });
+  const stdout = options.stdout ?? "dev-null";
+  // a shell closes fd 1 for it (>&-), or opens /dev/null write-only (>/dev/null): a spawn's stdio can do neither
+  // ("ignore" is /dev/null opened read-write, what node itself leaves in place of a closed descriptor)
+  const child =
+    stdout === "closed" || stdout === "dev-null"
+      ? spawn("sh", ["-c", `exec "$0" "$@" ${stdout === "closed" ? ">&-" : ">/dev/null"}`, process.execPath, ...argv], {
+          cwd: scenario.dir,
+          env: envFor(scenario),
+          stdio: ["ignore", "ignore", "pipe"],
+        })
+      : spawn(process.execPath, argv, { cwd: scenario.dir, env: envFor(scenario), stdio: ["ignore", "pipe", "pipe"] });
+  if (stdout === "reader-gone") child.stdout?.destroy();
   let stderr = "";
   child.stderr?.on("data", (data: Buffer) => {
     stderr += data.toString();
@@ -357,6 +362,25 @@ describe("sock-check's outputs", () => {
       huge.closeAllConnections();
       huge.close();
     }
+  }, 120_000);
+
+  it("never exits 0 with its report undelivered: a stdout closed (>&-) or whose reader left (EPIPE) is 74, one line", async () => {
+    for (const [stdout, why] of [
+      ["closed", "EBADF: it was closed at start, or is /dev/null opened read-write as node leaves a closed one"],
+      ["reader-gone", "EPIPE: its reader closed it"],
+    ] as const) {
+      for (const args of [[], ["--format", "json"]]) {
+        const run = await spawnSockCheck(["--from", "deploy-1", ...args], { stdout });
+        expect({ stdout, args, code: run.code, stderr: run.stderr }).toEqual({
+          stdout,
+          args,
+          code: 74,
+          stderr: `sock-check: cannot write to stdout (${why}); the output is incomplete (give the run an open stdout read to its end; -o FILE writes the report to a file)\n`,
+        });
+      }
+    }
+    // while a stdout a shell sent to /dev/null on purpose (opened write-only) is the user's choice
+    expect((await spawnSockCheck(["--from", "deploy-1"])).code).toBe(0);
   }, 120_000);
 
   it("does not hang on a --from-file FIFO nobody writes to", async () => {
