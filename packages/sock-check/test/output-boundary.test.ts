@@ -201,6 +201,25 @@ describe("sock-check's outputs", () => {
     }
   }, 120_000);
 
+  it("waits out a 429 and retries a 502 that a proxy answered with an HTML page under GitHub's JSON type (T31)", async () => {
+    const page = (status: number, headers: Record<string, string> = {}) => ({
+      status,
+      headers: { "content-type": "application/json; charset=utf-8", ...headers },
+      body: `<html><body><h1>${status}</h1></body></html>`,
+    });
+    scenario.sim.fault(page(429, { "retry-after": "1" }), { path: "/graphql", times: 1 });
+    const limited = await sock([]);
+    expect([limited.code, limited.stderr]).toEqual([0, ""]);
+    scenario.sim.fault(page(502), { path: "/graphql", times: 1 });
+    const flaky = await sock([]);
+    expect([flaky.code, flaky.stderr]).toEqual([0, ""]);
+    // and a page that stays is reported by its status, with its text
+    scenario.sim.fault(page(401), { path: "/graphql", times: 100 });
+    const refused = await sock([]);
+    expect(refused.code).toBe(77);
+    expect(refused.stderr).toContain("GitHub API answered HTTP 401: <html><body><h1>401</h1></body></html>");
+  }, 60_000);
+
   it("exits 69 when GitHub answers 404 or an empty 200 body for its GraphQL endpoint (a wrong apiUrl, a proxy)", async () => {
     for (const response of [
       { status: 404, body: { message: "Not Found" } },
