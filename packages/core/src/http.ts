@@ -326,7 +326,7 @@ export function registerCredentialHeaders(headers: Readonly<Record<string, strin
 /** The message part of the common API error bodies (PagerDuty, GitHub, GitLab, Opsgenie, Slack). */
 function apiErrorText(body: unknown): string {
   // redacted before it is cut: a cut through an echoed token would leave a piece no redaction recognises
-  if (typeof body === "string") return redactSecrets(body).slice(0, 200).split("\n")[0] ?? "";
+  if (typeof body === "string") return textErrorLine(redactSecrets(body)).slice(0, 200);
   if (!body || typeof body !== "object") return "";
   const b = body as Record<string, unknown>;
   const nested = b.error && typeof b.error === "object" ? (b.error as Record<string, unknown>).message : undefined;
@@ -339,6 +339,22 @@ function apiErrorText(body: unknown): string {
   }
   const text = nested ?? b.message ?? b.error ?? b.error_description;
   return typeof text === "string" ? redactSecrets(text).slice(0, 200) : "";
+}
+
+/**
+ * The line that says what a text error answer is: an HTML page's title (a proxy's "502 Bad Gateway"), else its first
+ * line that is not blank, trimmed (CRLF line ends leave no carriage return behind).
+ */
+function textErrorLine(text: string): string {
+  const head = text.slice(0, 4096);
+  const title = /<title>([^<]*)<\/title>/i.exec(head)?.[1]?.trim();
+  if (title) return title;
+  return (
+    head
+      .split("\n")
+      .map((line) => line.trim())
+      .find((line) => line !== "") ?? ""
+  );
 }
 
 export function sleep(ms: number): Promise<void> {

@@ -194,11 +194,18 @@ describe("HttpClient", () => {
     expect(hits).toHaveLength(2);
 
     hits = [];
-    handler = (_req, res) => page(res, 503, "<html>\n<h1>503 Service Unavailable</h1>\n</html>");
+    // nginx's page, CRLFs and all: its title is the detail, not "<html>" and a carriage return
+    const nginx =
+      "<html>\r\n<head><title>503 Service Temporarily Unavailable</title></head>\r\n<body>\r\n<center><h1>503</h1></center>\r\n</body>\r\n</html>\r\n";
+    handler = (_req, res) => page(res, 503, nginx);
     const unavailable = await failure(client({ retries: 2 }).get("/down"));
     expect(hits).toHaveLength(3);
     expect(unavailable).toMatchObject({ status: 503, exitCode: ExitCode.UNAVAILABLE });
-    expect(unavailable.message).toBe(`Test API answered HTTP 503: <html> (${base}/down)`);
+    expect(unavailable.message).toBe(`Test API answered HTTP 503: 503 Service Temporarily Unavailable (${base}/down)`);
+    handler = (_req, res) => page(res, 502, "\r\n  upstream connect error\r\nreset reason: overflow");
+    expect((await failure(client({ retries: 0 }).get("/down"))).message).toBe(
+      `Test API answered HTTP 502: upstream connect error (${base}/down)`,
+    );
 
     handler = (_req, res) => page(res, 401, `Bad credentials: Bearer ${TOKEN} ${"x".repeat(5000)}`);
     const refused = await failure(client().get("/who"));
