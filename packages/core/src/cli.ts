@@ -198,10 +198,11 @@ export async function executeCli(program: Command, argv: readonly string[], run:
 
 /**
  * A bin's entry (its main.ts): runs the program on the process's arguments and is the one place that sets
- * process.exitCode. A closed stdout (`| head`, sshd hanging up) is not an error.
+ * process.exitCode. A closed stdout (`| head`, sshd hanging up) is not an error, unless the run's IOStreams say its
+ * stdout must reach its reader (systemIO's stdoutRequired): then it is exit 74 with one line.
  */
 export async function runCli(program: Command, argv: readonly string[] = process.argv, options: RunCliOptions = {}): Promise<ExitCode> {
-  exitQuietlyOnEpipe(program.name());
+  exitQuietlyOnEpipe(program.name(), stateOf(program).io.stdoutRequired);
   const ran = await executeCli(program, argv);
   const code = options.settle ? options.settle(ran) : ran;
   const { io } = stateOf(program);

@@ -49,9 +49,24 @@ export interface HttpClientOptions {
   log?: Logger;
   /** Called before every attempt; benchmarks count requests with it. */
   onAttempt?: (method: string, url: URL) => void;
-  /** A body longer than this is not read on (a data error): a misconfigured URL must not fill memory. */
+  /**
+   * A body longer than this is not read on (a data error, exit 65): a misconfigured URL, a proxy or a broken server
+   * must not fill memory. DEFAULT_MAX_BODY_BYTES unless a client knows its answers are smaller.
+   */
   maxBodyBytes?: number;
 }
+
+/**
+ * 32 MiB: every API answer a tool reads is one page, and the largest page any vendor can legitimately send is far
+ * below it. GitHub's GraphQL pages and GitLab's, PagerDuty's (limit ≤ 100) and Opsgenie's REST pages hold at most 100
+ * items; sock-check's biggest, 100 PRs' commits, reviews and labels, runs to a few MiB even with GitHub's longest
+ * bodies (65,536 characters). A Slack conversations.history page (100 messages here, each text ≤ 40,000 characters)
+ * stays under 16 MiB, and a Vault KV secret is one storage entry (≤ 1 MiB with integrated storage's default
+ * max_entry_size). An answer read whole costs several times its size (its bytes, its text, the parse: T31 saw
+ * 584 MB of RSS for 120 MiB), so the cap also bounds memory: a refused answer costs at most the 32 MiB read before it.
+ * Too small a cap fails closed (an error, never a shorter list), so it errs on the generous side.
+ */
+export const DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024;
 
 /** An HTTP answer that was not a success, after any retries. The body is kept for callers that inspect API errors. */
 export class HttpError extends OpsguardError {
@@ -80,8 +95,7 @@ const RETRY_STATUS = new Set([500, 502, 503, 504]);
 
 /** fetch with a timeout on every attempt, bounded retries with full-jitter backoff, and 429 + Retry-After honoured. */
 export class HttpClient {
-  readonly options: Required<Omit<HttpClientOptions, "log" | "onAttempt" | "baseUrl" | "maxBodyBytes" | "maxTotalRetryAfterMs">> &
-    HttpClientOptions;
+  readonly options: Required<Omit<HttpClientOptions, "log" | "onAttempt" | "baseUrl" | "maxTotalRetryAfterMs">> & HttpClientOptions;
   /** 429 waits made so far, for maxTotalRetryAfterMs. */
   #waitedMs = 0;
 
@@ -93,6 +107,7 @@ export class HttpClient {
       maxRetryAfterMs: 60_000,
       backoffBaseMs: 250,
       backoffMaxMs: 8_000,
+      maxBodyBytes: DEFAULT_MAX_BODY_BYTES,
       ...options,
     };
     registerCredentialHeaders(this.options.headers);
@@ -116,10 +131,7 @@ export class HttpClient {
           redirect: "follow",
         });
         // The timeout covers the body too: a server that stalls mid-answer is as stuck as one that never answers.
-        text =
-          this.options.maxBodyBytes === undefined
-            ? await response.text()
-            : await readCapped(response, this.options.maxBodyBytes, `${this.options.service} (${describeUrl(url)})`);
+        text = await readCapped(response, this.options.maxBodyBytes, `${this.options.service} (${describeUrl(url)})`);
       } catch (error) {
         if (error instanceof OpsguardError) throw error;
         const failure = this.#networkError(error, url, req.timeoutMs ?? this.options.timeoutMs, response);
@@ -266,12 +278,19 @@ function encodeBody(body: unknown): string | URLSearchParams | undefined {
   return JSON.stringify(body);
 }
 
+/**
+ * The body as JSON when the answer says it is JSON, its text otherwise. A success that is not the JSON it claims is
+ * unusable (a data answer we cannot read). An error answer is judged by its status whatever its body: a proxy's or
+ * load balancer's HTML page under the API's content type must still be waited for (429), retried (5xx) or refused
+ * (401/403), with its text (redacted, cut: apiErrorText) as the detail.
+ */
 function parseBody(text: string, response: Response, url: URL, service: string): unknown {
   if (!(response.headers.get("content-type") ?? "").includes("json")) return text;
   if (text === "") return undefined;
   try {
     return JSON.parse(text);
   } catch {
+    if (!response.ok) return text;
     throw new HttpError(`${service} sent invalid JSON (${describeUrl(url)})`, ExitCode.UNAVAILABLE, response.status, text);
   }
 }
@@ -307,7 +326,7 @@ export function registerCredentialHeaders(headers: Readonly<Record<string, strin
 /** The message part of the common API error bodies (PagerDuty, GitHub, GitLab, Opsgenie, Slack). */
 function apiErrorText(body: unknown): string {
   // redacted before it is cut: a cut through an echoed token would leave a piece no redaction recognises
-  if (typeof body === "string") return redactSecrets(body).slice(0, 200).split("\n")[0] ?? "";
+  if (typeof body === "string") return textErrorLine(redactSecrets(body)).slice(0, 200);
   if (!body || typeof body !== "object") return "";
   const b = body as Record<string, unknown>;
   const nested = b.error && typeof b.error === "object" ? (b.error as Record<string, unknown>).message : undefined;
@@ -320,6 +339,22 @@ function apiErrorText(body: unknown): string {
   }
   const text = nested ?? b.message ?? b.error ?? b.error_description;
   return typeof text === "string" ? redactSecrets(text).slice(0, 200) : "";
+}
+
+/**
+ * The line that says what a text error answer is: an HTML page's title (a proxy's "502 Bad Gateway"), else its first
+ * line that is not blank, trimmed (CRLF line ends leave no carriage return behind).
+ */
+function textErrorLine(text: string): string {
+  const head = text.slice(0, 4096);
+  const title = /<title>([^<]*)<\/title>/i.exec(head)?.[1]?.trim();
+  if (title) return title;
+  return (
+    head
+      .split("\n")
+      .map((line) => line.trim())
+      .find((line) => line !== "") ?? ""
+  );
 }
 
 export function sleep(ms: number): Promise<void> {

@@ -1,3 +1,4 @@
+import { constants, readFileSync, readlinkSync } from "node:fs";
 import { clearLine, clearScreenDown, cursorTo, moveCursor } from "node:readline";
 import { Readable, Writable } from "node:stream";
 import { StringDecoder } from "node:string_decoder";
@@ -30,6 +31,11 @@ export interface IOStreams {
    * 'error' listeners' to report), or after `timeoutMs`: what a run that ends the process itself waits for.
    */
   written(timeoutMs: number): Promise<void>;
+  /**
+   * Set when the run's stdout must reach its reader (systemIO's `stdoutRequired`): a reader that left early (EPIPE)
+   * is then an I/O error like a full disk (one line, exit 74), not the quiet end a data stream's `| head` gets.
+   */
+  readonly stdoutRequired?: { readonly hint?: string | undefined } | undefined;
 }
 
 /** A redacting writer over one output stream. */
@@ -180,10 +186,17 @@ export function writeErrorHandled(error: Error): boolean {
   return handled.has(error);
 }
 
-function makeIO(stdout: Sink, stderr: Sink, stdin: NodeJS.ReadableStream, env: NodeJS.ProcessEnv): IOStreams {
+function makeIO(
+  stdout: Sink,
+  stderr: Sink,
+  stdin: NodeJS.ReadableStream,
+  env: NodeJS.ProcessEnv,
+  stdoutRequired?: IOStreams["stdoutRequired"],
+): IOStreams {
   const out = new RedactingStream(stdout);
   const err = new RedactingStream(stderr);
   return {
+    stdoutRequired,
     stdout: out,
     stderr: err,
     stdin,
@@ -220,10 +233,62 @@ export function redactingStream(sink: NodeJS.WritableStream & { once(event: "dra
   return new RedactingStream(sink as Sink);
 }
 
+export interface SystemIOOptions {
+  /**
+   * The run's output must reach its reader (sock-check's report, audit evidence): a stdout that was closed when the
+   * process started (`>&-`) and a reader that leaves early (EPIPE) are I/O errors (one line on stderr, exit 74, with
+   * `hint`), never a success. Without it a data stream's reader may stop early (`| head`): the run ends quietly.
+   */
+  stdoutRequired?: { hint?: string };
+}
+
 /** The process's own streams: what a bin's main.ts hands to runCli. */
-export function systemIO(): IOStreams {
+export function systemIO(options: SystemIOOptions = {}): IOStreams {
   keepStderrErrorsQuiet();
-  return makeIO(process.stdout, process.stderr, process.stdin, process.env);
+  const stdout = options.stdoutRequired && stdoutClosedAtStart() ? closedStdout(process.stdout) : process.stdout;
+  return makeIO(stdout, process.stderr, process.stdin, process.env, options.stdoutRequired);
+}
+
+/**
+ * Whether fd 1 was closed when the process started (`tool >&-`). Node opens /dev/null read-write in its place before
+ * any code runs, so every write "succeeds" and a report vanishes with exit 0 (T31). A shell's `>/dev/null` opens it
+ * write-only, a discarding the user chose; read-write /dev/null is what node (or a daemon(3) parent) leaves there.
+ * Linux only (/proc); elsewhere false: the writes go to /dev/null as before.
+ */
+function stdoutClosedAtStart(): boolean {
+  try {
+    if (readlinkSync("/proc/self/fd/1") !== "/dev/null") return false;
+    const flags = /^flags:\s+([0-7]+)$/m.exec(readFileSync("/proc/self/fdinfo/1", "utf8"))?.[1];
+    // O_ACCMODE (3): the access mode bits, which node's fs.constants leaves out
+    return flags !== undefined && (Number.parseInt(flags, 8) & 3) === constants.O_RDWR;
+  } catch {
+    return false;
+  }
+}
+
+/** What a write to a stdout closed at start fails with: node's /dev/null in its place is named, not just EBADF. */
+export const CLOSED_AT_START = "EBADF: it was closed at start, or is /dev/null opened read-write as node leaves a closed one";
+
+/**
+ * A stdout that was closed: each write fails with EBADF, as a write to the closed descriptor would have. A writer
+ * given `done` hears it first (and reports it itself); the stream is then destroyed with the error, so the
+ * process-wide guard (exitQuietlyOnEpipe) ends the run with its line and exit 74 as it does for any write error.
+ */
+function closedStdout(stream: NodeJS.WriteStream): Sink {
+  return {
+    isTTY: false,
+    columns: undefined,
+    writableLength: 0,
+    write(_data, done) {
+      const error: NodeJS.ErrnoException = Object.assign(new Error(CLOSED_AT_START), { code: "EBADF" });
+      queueMicrotask(() => {
+        done?.(error);
+        if (!stream.destroyed) stream.destroy(error);
+      });
+      return true;
+    },
+    once: (event, listener) => stream.once(event, listener),
+  };
 }
 
 let stderrGuarded = false;

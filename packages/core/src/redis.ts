@@ -1,10 +1,10 @@
-import { randomBytes } from "node:crypto";
 import { isIP } from "node:net";
 import { hostname } from "node:os";
 import { Redis, type RedisOptions } from "ioredis";
 import { ConfigError, OpsguardError, TempFailError, UnavailableError } from "./errors";
 import { describeRefusal, readRegularFileSync } from "./regular-file";
 import type { Secret } from "./secret";
+import { randomHex } from "./state";
 
 export type { Redis } from "ioredis";
 
@@ -184,7 +184,7 @@ export class LeaseLostError extends TempFailError {}
  * (Redis down, renewal refused) is told to `onLost`, since another host may have started.
  */
 export async function withRedisLease<T>(redis: Redis, options: LeaseOptions, fn: (lease: HeldLease) => Promise<T>): Promise<T> {
-  const token = `${options.owner ?? `${hostname()}:${process.pid}`}:${randomBytes(8).toString("hex")}`;
+  const token = `${options.owner ?? `${hostname()}:${process.pid}`}:${randomHex(8)}`;
   const deadline = Date.now() + options.waitMs;
   let delay = 50;
   for (;;) {

@@ -1,6 +1,6 @@
 import { describeError, exitCodeOf, OpsguardError } from "./errors";
 import { ExitCode } from "./exit";
-import { type IOStreams, writeErrorHandled } from "./iostreams";
+import { CLOSED_AT_START, type IOStreams, writeErrorHandled } from "./iostreams";
 import type { LogFormat } from "./log";
 import { redactSecrets } from "./secret";
 import { escapeControlChars, shortenLongWords, terminalSafeJson } from "./text";
@@ -55,17 +55,26 @@ export function redactedJson(value: unknown): string {
 }
 
 /**
- * A closed stdout (`| head`, sshd hanging up) ends the run quietly instead of as an error. Any
- * other write error (disk full, a bad descriptor) means the data was not delivered: one line on
- * stderr and exit 74, never a stack trace or a success.
+ * A closed stdout (`| head`, sshd hanging up) ends the run quietly instead of as an error, unless the output must
+ * reach its reader (`required`, systemIO's stdoutRequired: sock-check's report): then, like any other write error
+ * (disk full, a bad descriptor), the data was not delivered: one line on stderr and exit 74, never a stack trace or a
+ * success.
  */
-export function exitQuietlyOnEpipe(tool = "opsguard"): void {
+export function exitQuietlyOnEpipe(tool = "opsguard", required?: { hint?: string | undefined }): void {
   process.stdout.on("error", (error: NodeJS.ErrnoException) => {
     // a writer that was told of the error (IOStreams' writeBytes) reports it as its run's error, with its own line:
     // auditd-parse's data output, whose exit code (detect's gate) must not turn 0 because the reader left
     if (writeErrorHandled(error)) return;
-    if (error.code === "EPIPE") process.exit(process.exitCode ?? ExitCode.OK);
-    process.stderr.write(`${tool}: cannot write to stdout (${error.code ?? error.message}); the output is incomplete\n`);
+    if (error.code === "EPIPE" && !required) process.exit(process.exitCode ?? ExitCode.OK);
+    // a reader that left is named (EPIPE alone reads like a fault of the tool's), and so is a stdout closed at start
+    const why =
+      error.code === "EPIPE"
+        ? "EPIPE: its reader closed it"
+        : error.message === CLOSED_AT_START
+          ? error.message
+          : (error.code ?? error.message);
+    const hint = required?.hint ? ` (${required.hint})` : "";
+    process.stderr.write(`${tool}: cannot write to stdout (${why}); the output is incomplete${hint}\n`);
     process.exit(ExitCode.IO_ERR);
   });
 }

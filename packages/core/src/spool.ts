@@ -1,4 +1,3 @@
-import { randomBytes } from "node:crypto";
 import { constants } from "node:fs";
 import { type FileHandle, lstat, open, readdir, rename, unlink } from "node:fs/promises";
 import { join } from "node:path";
@@ -7,7 +6,7 @@ import { describeError, TempFailError } from "./errors";
 import { formatIssues } from "./issues";
 import type { Logger } from "./log";
 import { redactSecrets } from "./secret";
-import { ensurePrivateDir, removeOrphanedTemps, withLock, writeFileAtomic } from "./state";
+import { ensurePrivateDir, randomHex, removeOrphanedTemps, withLock, writeFileAtomic } from "./state";
 
 /**
  * A durable spool of messages not delivered yet: one JSON file per message in a private
@@ -172,7 +171,7 @@ export class Spool<T> {
     await this.#ensureDir();
     const now = Date.now();
     const entry: SpoolEntry<T> = {
-      id: `${now}-${randomBytes(4).toString("hex")}`,
+      id: `${now}-${randomHex(4)}`,
       createdAt: now,
       attempts: 1,
       leaseUntil,
@@ -194,7 +193,7 @@ export class Spool<T> {
         await this.#ensureDir();
         const now = Date.now();
         const entry: SpoolEntry<T> = {
-          id: `${now}-${randomBytes(4).toString("hex")}`,
+          id: `${now}-${randomHex(4)}`,
           createdAt: now,
           attempts: 0,
           leaseUntil: 0,

@@ -17,10 +17,11 @@ const FILE_MODE = 0o600;
 const DIR_MODE = 0o700;
 
 /**
- * Random hex for a temporary or lock name. node:crypto is loaded here, not imported: every bin that bundles this
- * module (auditd-parse's plain parse never writes state) paid ~7.5 M instructions at each start to load it.
+ * `bytes` random bytes as hex: a temporary or lock name, a spool entry's id, a lease token. The one helper for it in
+ * core. node:crypto is loaded here, not imported: every bin that bundles this module (auditd-parse's plain parse
+ * never writes state) paid ~7.5 M instructions at each start to load it.
  */
-function randomHex(bytes: number): string {
+export function randomHex(bytes: number): string {
   return process.getBuiltinModule("node:crypto").randomBytes(bytes).toString("hex");
 }
 

@@ -1,4 +1,5 @@
 import { spawn, spawnSync } from "node:child_process";
+import { once } from "node:events";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -162,6 +163,51 @@ describe("exit codes", () => {
     const code = await new Promise<number | null>((resolve) => child.on("exit", (c) => resolve(c)));
     expect(code).toBe(ExitCode.OK);
     expect(stderr).toBe("");
+  });
+});
+
+describe("a stdout that must reach its reader (systemIO's stdoutRequired)", () => {
+  /** The bin under sh, its fd 1 as `redirect` leaves it (a spawn cannot close fd 1: "ignore" is /dev/null read-write). */
+  const runSh = (redirect: string, env: NodeJS.ProcessEnv = {}) =>
+    spawnSync("sh", ["-c", `exec "$0" "$1" report ${redirect}`, process.execPath, bin], {
+      encoding: "utf8",
+      env: { PATH: process.env.PATH, ...env },
+      timeout: 10_000,
+    });
+
+  it("is exit 74 and one line when fd 1 was closed at start (>&-), where node's /dev/null took every write", () => {
+    const closed = runSh(">&-", { OGDEMO_REPORT: "1" });
+    expect([closed.status, closed.stderr]).toEqual([
+      ExitCode.IO_ERR,
+      "ogdemo: cannot write to stdout (EBADF: it was closed at start, or is /dev/null opened read-write as node leaves a closed one); the output is incomplete (write it with -o FILE)\n",
+    ]);
+    // a shell's >/dev/null is write-only: the user discarding it on purpose
+    const discarded = runSh(">/dev/null", { OGDEMO_REPORT: "1" });
+    expect([discarded.status, discarded.stderr]).toEqual([0, ""]);
+    // and a data stream without the option is left as it was
+    const stream = runSh(">&-");
+    expect([stream.status, stream.stderr]).toEqual([0, ""]);
+  });
+
+  it("is exit 74 and one line when its reader left before it wrote (EPIPE), where a data stream ends quietly", async () => {
+    const withReaderGone = async (env: NodeJS.ProcessEnv) => {
+      const child = spawn(process.execPath, [bin, "report"], {
+        stdio: ["ignore", "pipe", "pipe"],
+        env: { PATH: process.env.PATH, ...env },
+      });
+      child.stdout.destroy();
+      let stderr = "";
+      child.stderr.on("data", (chunk: Buffer) => {
+        stderr += String(chunk);
+      });
+      const [code] = (await once(child, "close")) as [number | null];
+      return [code, stderr];
+    };
+    expect(await withReaderGone({ OGDEMO_REPORT: "1" })).toEqual([
+      ExitCode.IO_ERR,
+      "ogdemo: cannot write to stdout (EPIPE: its reader closed it); the output is incomplete (write it with -o FILE)\n",
+    ]);
+    expect(await withReaderGone({})).toEqual([ExitCode.OK, ""]);
   });
 });
 

@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
-import { ExitCode, HttpClient, HttpError, Logger, parseRetryAfter } from "../src/index";
+import { createGitLabClient, ExitCode, HttpClient, HttpError, Logger, parseRetryAfter, Secret, SlackClient } from "../src/index";
 
 type Handler = (req: IncomingMessage, res: ServerResponse, attempt: number) => void;
 
@@ -180,6 +180,75 @@ describe("HttpClient", () => {
     expect(await failure(client().get("/401"))).toMatchObject({ exitCode: ExitCode.NO_PERM, hint: "check the API token and its scopes" });
     expect((await failure(client().get("/404"))).message).toContain("no such thing");
     expect((await failure(client().get("/bad"))).exitCode).toBe(ExitCode.UNAVAILABLE);
+  });
+
+  it("judges an error answer whose body is not the JSON its content type says by its status, quoting its text", async () => {
+    // a proxy's or load balancer's page under the API's content type (T31: a 429 so answered was not waited for)
+    const page = (res: ServerResponse, status: number, text: string, headers: Record<string, string> = {}) => {
+      res.writeHead(status, { "content-type": "application/json; charset=utf-8", ...headers });
+      res.end(text);
+    };
+    handler = (_req, res, attempt) =>
+      attempt === 1 ? page(res, 429, "<html><body>Too Many Requests</body></html>", { "retry-after": "0" }) : json(res, 200, { ok: 1 });
+    expect((await client().get("/limited")).body).toEqual({ ok: 1 });
+    expect(hits).toHaveLength(2);
+
+    hits = [];
+    // nginx's page, CRLFs and all: its title is the detail, not "<html>" and a carriage return
+    const nginx =
+      "<html>\r\n<head><title>503 Service Temporarily Unavailable</title></head>\r\n<body>\r\n<center><h1>503</h1></center>\r\n</body>\r\n</html>\r\n";
+    handler = (_req, res) => page(res, 503, nginx);
+    const unavailable = await failure(client({ retries: 2 }).get("/down"));
+    expect(hits).toHaveLength(3);
+    expect(unavailable).toMatchObject({ status: 503, exitCode: ExitCode.UNAVAILABLE });
+    expect(unavailable.message).toBe(`Test API answered HTTP 503: 503 Service Temporarily Unavailable (${base}/down)`);
+    handler = (_req, res) => page(res, 502, "\r\n  upstream connect error\r\nreset reason: overflow");
+    expect((await failure(client({ retries: 0 }).get("/down"))).message).toBe(
+      `Test API answered HTTP 502: upstream connect error (${base}/down)`,
+    );
+
+    handler = (_req, res) => page(res, 401, `Bad credentials: Bearer ${TOKEN} ${"x".repeat(5000)}`);
+    const refused = await failure(client().get("/who"));
+    expect(refused).toMatchObject({ status: 401, exitCode: ExitCode.NO_PERM, hint: "check the API token and its scopes" });
+    expect(refused.message).toMatch(/^Test API answered HTTP 401: Bad credentials: \[redacted\] x+ \(/);
+    expect(refused.message.length).toBeLessThan(300);
+
+    handler = (_req, res) => page(res, 404, "Not Found");
+    expect(await failure(client().get("/nothing"))).toMatchObject({ status: 404, exitCode: ExitCode.DATA_ERR });
+  });
+
+  it("caps every client's answer at 32 MiB by default, the Slack and GitLab clients' too: exit 65, the rest not read", async () => {
+    let sent = 0;
+    handler = (_req, res) => {
+      // 40 MiB of an answer no API page is, 1 MiB at a time while the client reads
+      res.writeHead(200, { "content-type": "application/json" });
+      const chunk = Buffer.alloc(1 << 20, " ");
+      const more = (): void => {
+        while (sent < 40) {
+          sent++;
+          if (!res.write(chunk)) return void res.once("drain", more);
+        }
+        res.end("{}");
+      };
+      res.on("error", () => {});
+      more();
+    };
+    const token = new Secret("xoxb-test-token-1234", "slack.token");
+    const calls = [
+      () => client({ retries: 0 }).get("/huge"),
+      () => new SlackClient({ token, baseUrl: base, retries: 0 }).userInfo("U1"),
+      () => createGitLabClient({ baseUrl: base, token }).get("/projects"),
+    ];
+    for (const call of calls) {
+      sent = 0;
+      const error = await call().then(
+        () => undefined,
+        (e: unknown) => e as HttpError,
+      );
+      expect(error).toMatchObject({ exitCode: ExitCode.DATA_ERR, hint: "check the URL" });
+      expect(error?.message).toMatch(/ \(http:\/\/127\.0\.0\.1:\d+\/[\w/.]+\) answered more than 33554432 bytes$/);
+      expect(sent).toBeLessThan(40);
+    }
   });
 
   it("reports an unreachable service as unavailable", async () => {

@@ -24,6 +24,7 @@ import {
   JsonStateFile,
   Logger,
   PermissionError,
+  randomHex,
   readJsonFile,
   TempFailError,
   withLock,
@@ -71,6 +72,14 @@ function exited(proc: ChildProcess): Promise<number | null> {
 }
 
 const mode = (path: string) => statSync(path).mode & 0o777;
+
+describe("randomHex", () => {
+  it("is the one random-name helper: 2 hex digits a byte, different each call", () => {
+    expect(randomHex(4)).toMatch(/^[0-9a-f]{8}$/);
+    expect(randomHex(8)).toMatch(/^[0-9a-f]{16}$/);
+    expect(new Set(Array.from({ length: 20 }, () => randomHex(8))).size).toBe(20);
+  });
+});
 
 describe("writeFileAtomic", () => {
   it("writes a 0600 file and replaces it whole", async () => {

@@ -1,3 +1,4 @@
+import { escapeLine } from "@opsguard/core";
 import type { Person, PullFact } from "./model";
 
 /** GitHub commits merges and web edits as this account; it is nobody's review conflict. */
@@ -26,7 +27,9 @@ export function unlinkedApprovalReason(
     pull.reviews.flatMap((r) => (r.state === "APPROVED" && r.reviewer !== null && r.reviewer.toLowerCase() !== author ? [r.reviewer] : [])),
   );
   if (unknown.length === 0 || approvers.length === 0) return undefined;
-  const who = unknown.map((p) => printable(`${p.name ?? "?"} <${p.email}>`)).join(", ");
+  // names and addresses come from commit trailers anyone can write: control and bidi characters are shown, not
+  // sent to the terminal (escapeLine, as every other line of the report)
+  const who = unknown.map((p) => escapeLine(`${p.name ?? "?"} <${p.email}>`)).join(", ");
   return `${provider.change}: ${who} (commit author, co-author or committer) is not linked to a ${provider.account} account ${provider.hint}, so approval by ${approvers.join(", ")} cannot be shown to be independent; add the address under identities in the policy`;
 }
 
@@ -51,11 +54,6 @@ function unlinkedPeople(pull: PullFact, identities: Record<string, string[]>, na
     }
   }
   return [...out.values()];
-}
-
-/** Names and addresses come from commit trailers anyone can write: control characters are shown, not sent to the terminal. */
-function printable(text: string): string {
-  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
 }
 
 function uniq<T>(items: readonly T[]): T[] {

@@ -30,8 +30,9 @@ beforeAll(async () => {
   for (const [username, user] of Object.entries(USERS)) {
     gitlab.addUser({ username, name: user.name, email: user.email, publicEmail: username === "dave" ? user.email : null });
   }
-  // eve keeps her e-mail private too, and her name is one no terminal should be handed as it is.
-  const eve = { name: "Eve\u001b[2J Evans", email: "eve@outside.test" };
+  // eve keeps her e-mail private too, and her name is one no terminal should be handed as it is: an escape that
+  // clears the screen and a right-to-left override that shows the rest of the line reversed.
+  const eve = { name: "Eve\u001b[2J \u202eEvans", email: "eve@outside.test" };
   gitlab.addUser({ username: "eve", ...eve, publicEmail: null });
   scenario = new GitHubScenario({ users: { ...USERS, eve } });
   policyText = `provider: gitlab
@@ -130,11 +131,12 @@ describe("GitLab co-authors with an ordinary token", () => {
     expect(record?.violations[0]?.message).toContain("identities");
     expect(record?.violations[0]?.message).toContain("approval by carol");
     expect(report.summary.unverified).toBe(2);
-    // Control characters in a name from a commit trailer are shown escaped.
+    // Control and bidi characters in a name from a commit trailer are shown escaped, as core's escapeLine shows them
+    // in every other line (\x1b, \u{202e}).
     const eve = report.records.find((r) => r.commit.sha === scenario.pull(mr.eveCoAuthors!).mergeSha);
     expect(eve?.verdict).toBe("unverified");
-    expect(eve?.violations[0]?.message).toContain("Eve\\u001b[2J Evans <eve@outside.test>");
-    expect(eve?.violations[0]?.message).not.toContain("\u001b");
+    expect(eve?.violations[0]?.message).toContain("Eve\\x1b[2J \\u{202e}Evans <eve@outside.test>");
+    expect(eve?.violations[0]?.message).not.toMatch(/[\u001b\u202e]/);
   });
 
   it("links a co-author through the policy's identities, and then refuses their approval", async () => {

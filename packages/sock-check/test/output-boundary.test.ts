@@ -47,6 +47,42 @@ afterAll(async () => {
   rmSync(out, { recursive: true, force: true });
 });
 
+/**
+ * The real entry in a process of its own (node --import tsx: one process, no wrapper); its exit code, stderr and peak
+ * RSS, which it reports itself as it exits. stdout: `dev-null` (`>/dev/null`, the default), `closed` (`>&-`), or
+ * `reader-gone`: a pipe whose read end is closed before the run starts (`| head -c0`; its first write meets EPIPE).
+ */
+async function spawnSockCheck(
+  args: string[],
+  options: { stdout?: "dev-null" | "closed" | "reader-gone" } = {},
+): Promise<{ code: number | null; stderr: string; maxRssMiB: number }> {
+  const rssFile = join(out, `rss-${process.pid}-${Date.now()}`);
+  const preload = join(out, "report-rss.cjs");
+  writeFileSync(
+    preload,
+    `process.on("exit", () => require("node:fs").writeFileSync(${JSON.stringify(rssFile)}, String(process.resourceUsage().maxRSS)));\n`,
+  );
+  const argv = ["--require", preload, "--import", TSX, join(ROOT, "packages/sock-check/src/main.ts"), ...args];
+  const stdout = options.stdout ?? "dev-null";
+  // a shell closes fd 1 for it (>&-), or opens /dev/null write-only (>/dev/null): a spawn's stdio can do neither
+  // ("ignore" is /dev/null opened read-write, what node itself leaves in place of a closed descriptor)
+  const child =
+    stdout === "closed" || stdout === "dev-null"
+      ? spawn("sh", ["-c", `exec "$0" "$@" ${stdout === "closed" ? ">&-" : ">/dev/null"}`, process.execPath, ...argv], {
+          cwd: scenario.dir,
+          env: envFor(scenario),
+          stdio: ["ignore", "ignore", "pipe"],
+        })
+      : spawn(process.execPath, argv, { cwd: scenario.dir, env: envFor(scenario), stdio: ["ignore", "pipe", "pipe"] });
+  if (stdout === "reader-gone") child.stdout?.destroy();
+  let stderr = "";
+  child.stderr?.on("data", (data: Buffer) => {
+    stderr += data.toString();
+  });
+  const [code] = (await once(child, "close")) as [number | null];
+  return { code, stderr, maxRssMiB: Number(readFileSync(rssFile, "utf8")) / 1024 };
+}
+
 const sock = (args: string[]) => runSockCheck(["--from", "deploy-1", ...args], { cwd: scenario.dir, env: envFor(scenario) });
 
 describe("sock-check's outputs", () => {
@@ -164,6 +200,25 @@ describe("sock-check's outputs", () => {
       scenario.sim.secondaryRateLimit(0);
     }
   }, 120_000);
+
+  it("waits out a 429 and retries a 502 that a proxy answered with an HTML page under GitHub's JSON type (T31)", async () => {
+    const page = (status: number, headers: Record<string, string> = {}) => ({
+      status,
+      headers: { "content-type": "application/json; charset=utf-8", ...headers },
+      body: `<html><body><h1>${status}</h1></body></html>`,
+    });
+    scenario.sim.fault(page(429, { "retry-after": "1" }), { path: "/graphql", times: 1 });
+    const limited = await sock([]);
+    expect([limited.code, limited.stderr]).toEqual([0, ""]);
+    scenario.sim.fault(page(502), { path: "/graphql", times: 1 });
+    const flaky = await sock([]);
+    expect([flaky.code, flaky.stderr]).toEqual([0, ""]);
+    // and a page that stays is reported by its status, with its text
+    scenario.sim.fault(page(401), { path: "/graphql", times: 100 });
+    const refused = await sock([]);
+    expect(refused.code).toBe(77);
+    expect(refused.stderr).toContain("GitHub API answered HTTP 401: <html><body><h1>401</h1></body></html>");
+  }, 60_000);
 
   it("exits 69 when GitHub answers 404 or an empty 200 body for its GraphQL endpoint (a wrong apiUrl, a proxy)", async () => {
     for (const response of [
@@ -287,6 +342,65 @@ describe("sock-check's outputs", () => {
     expect(readme).toMatch(/^\| 130 +\| interrupted \(SIGINT, Ctrl-C\)/m);
     expect(readme).toMatch(/^\| 143 +\| terminated \(SIGTERM/m);
   });
+
+  it("refuses a GitHub answer of 64 MiB after the HTTP client's default cap: exit 65 naming it, memory bounded", async () => {
+    // "GitHub" on loopback answering every request with 64 MiB of JSON (one long string), 1 MiB at a time
+    const chunk = Buffer.alloc(1 << 20, "a");
+    const huge = createServer((_req, res) => {
+      res.writeHead(200, { "content-type": "application/json" });
+      res.write('{"data":{"x":"');
+      let sent = 0;
+      const more = (): void => {
+        while (sent < 64) {
+          sent++;
+          if (!res.write(chunk)) return void res.once("drain", more);
+        }
+        res.end('"}}');
+      };
+      res.on("error", () => {});
+      more();
+    });
+    await new Promise<void>((resolve) => huge.listen(0, "127.0.0.1", resolve));
+    const policy = join(out, "huge.yml");
+    writeFileSync(policy, policyYaml(`http://127.0.0.1:${(huge.address() as AddressInfo).port}`));
+    try {
+      const run = await spawnSockCheck(["--from", "deploy-1", "--config", policy]);
+      expect(run.code).toBe(65);
+      // its lines: the fail-closed warning and the verdict, each naming the answer and the cap, no stack trace
+      const lines = run.stderr.trimEnd().split("\n");
+      expect(lines.every((line) => line.startsWith("sock-check: "))).toBe(true);
+      expect(lines.at(-1)).toMatch(
+        /^sock-check: deploy blocked: 2 commits could not be verified \(\w+, \w+\): GitHub API \(http:\/\/127\.0\.0\.1:\d+\/graphql\) answered more than 33554432 bytes \(/,
+      );
+      // Read whole, the answer cost ~230 MiB on top of a run against the simulator (140 MiB under tsx; T31: 120 MiB took
+      // 584 MB); refused after the cap, at most the 32 MiB read before it (measured: +32 MiB).
+      const ordinary = await spawnSockCheck(["--from", "deploy-1"]);
+      expect(ordinary.code).toBe(0);
+      expect(run.maxRssMiB - ordinary.maxRssMiB).toBeLessThan(100);
+    } finally {
+      huge.closeAllConnections();
+      huge.close();
+    }
+  }, 120_000);
+
+  it("never exits 0 with its report undelivered: a stdout closed (>&-) or whose reader left (EPIPE) is 74, one line", async () => {
+    for (const [stdout, why] of [
+      ["closed", "EBADF: it was closed at start, or is /dev/null opened read-write as node leaves a closed one"],
+      ["reader-gone", "EPIPE: its reader closed it"],
+    ] as const) {
+      for (const args of [[], ["--format", "json"]]) {
+        const run = await spawnSockCheck(["--from", "deploy-1", ...args], { stdout });
+        expect({ stdout, args, code: run.code, stderr: run.stderr }).toEqual({
+          stdout,
+          args,
+          code: 74,
+          stderr: `sock-check: cannot write to stdout (${why}); the output is incomplete (give the run an open stdout read to its end; -o FILE writes the report to a file)\n`,
+        });
+      }
+    }
+    // while a stdout a shell sent to /dev/null on purpose (opened write-only) is the user's choice
+    expect((await spawnSockCheck(["--from", "deploy-1"])).code).toBe(0);
+  }, 120_000);
 
   it("does not hang on a --from-file FIFO nobody writes to", async () => {
     const fifo = join(out, "version.fifo");
