@@ -32,18 +32,27 @@ export class GitRepo {
   }
 
   async #git(args: string[], what: string): Promise<string> {
+    return (await this.#gitBytes(args, what)).toString("utf8");
+  }
+
+  /**
+   * git's stdout as bytes: a diff is handed on to git as it came (patch-id, apply). Read as UTF-8 text, every byte
+   * that is not UTF-8 (a Latin-1 file) would become U+FFFD, and two different changes the same patch.
+   */
+  async #gitBytes(args: string[], what: string): Promise<Buffer> {
     try {
       const { stdout } = await run("git", args, {
         cwd: this.dir,
+        encoding: "buffer",
         maxBuffer: 512 * 1024 * 1024,
         timeout: 120_000,
         env: { ...process.env, GIT_TERMINAL_PROMPT: "0", LC_ALL: "C" },
       });
       return stdout;
     } catch (error) {
-      const e = error as NodeJS.ErrnoException & { stderr?: string };
+      const e = error as NodeJS.ErrnoException & { stderr?: Buffer };
       if (e.code === "ENOENT") throw new NoInputError("git is not installed or not on PATH", { hint: "install git" });
-      const detail = (e.stderr ?? e.message ?? "").trim().split("\n")[0];
+      const detail = (e.stderr?.toString("utf8") ?? e.message ?? "").trim().split("\n")[0];
       throw new DataError(`${what}: ${detail}`);
     }
   }
@@ -237,7 +246,7 @@ export class GitRepo {
    * throwaway index: the checkout's own index and work tree are never touched.
    */
   async #pickedTree(onto: string, base: string, head: string): Promise<string | null> {
-    const diff = await this.#git(
+    const diff = await this.#gitBytes(
       ["diff-tree", "-p", "--binary", "--full-index", "--no-color", "--no-renames", "--no-ext-diff", base, head, "--"],
       "git diff-tree",
     );
@@ -245,7 +254,7 @@ export class GitRepo {
     const env = { GIT_INDEX_FILE: join(scratch, "index") };
     try {
       await pipeTo(["read-tree", onto], "", this.dir, env);
-      if (diff !== "") {
+      if (diff.length > 0) {
         try {
           await pipeTo(["apply", "--cached", "--3way", "--whitespace=nowarn"], diff, this.dir, env);
         } catch {
@@ -278,7 +287,7 @@ export class GitRepo {
       return "missing";
     }
     if (parents.length > 1) return null;
-    const diff = await this.#git(
+    const diff = await this.#gitBytes(
       ["diff-tree", "-p", "-U0", "--no-color", "--no-renames", "--no-ext-diff", "--root", sha, "--"],
       "git diff-tree",
     );
@@ -307,7 +316,7 @@ export class GitRepo {
 }
 
 /** Runs git with `input` on stdin (execFile cannot feed stdin); its stdout. */
-function pipeTo(args: string[], input: string, cwd: string, env: NodeJS.ProcessEnv = {}): Promise<string> {
+function pipeTo(args: string[], input: string | Buffer, cwd: string, env: NodeJS.ProcessEnv = {}): Promise<string> {
   return new Promise((resolve, reject) => {
     const child = spawn("git", args, {
       cwd,

@@ -325,3 +325,45 @@ describe("the comparison against git's own squash and rebase, the base branch mo
     expect(await new GitRepo(dir).holdsPullContent(main, git("rev-parse", "main^"), "0".repeat(40))).toBe("missing");
   });
 });
+
+describe("changes to a file that is not UTF-8 (Latin-1), compared as the bytes they are", () => {
+  let dir: string;
+  const git = (...args: string[]) => execFileSync("git", args, { cwd: dir, env: gitEnv(), encoding: "utf8" }).trim();
+  const commit = (message: string, files: Record<string, Buffer>) => {
+    for (const [path, content] of Object.entries(files)) writeFileSync(join(dir, path), content);
+    git("add", "-A");
+    git("commit", "-q", "-m", message);
+    return git("rev-parse", "HEAD");
+  };
+  const latin1 = (text: string) => Buffer.from(text, "latin1");
+
+  beforeAll(() => {
+    dir = mkdirScratch("sock-check-latin1-");
+    git("init", "-q", "-b", "main");
+    commit("base", { "menu.txt": latin1("caf\u00e9 1\ncaf\u00e9 2\n"), "b.txt": latin1("b\n") });
+    git("checkout", "-q", "-b", "pr");
+    commit("the reviewed change", { "menu.txt": latin1("caf\u00e8 1\ncaf\u00e9 2\n") });
+    git("checkout", "-q", "-b", "other", "main");
+    // the same line changed to another byte: read as UTF-8 text, both diffs were "caf\uFFFD" and one patch ID
+    commit("another change", { "menu.txt": latin1("caf\u00e0 1\ncaf\u00e9 2\n") });
+    git("checkout", "-q", "main");
+    commit("main moves on", { "b.txt": latin1("b2\n") });
+  });
+
+  it("gives two different changes of the same bytes two patch IDs", async () => {
+    const repo = new GitRepo(dir);
+    const reviewed = await repo.patchId(git("rev-parse", "pr"));
+    expect(reviewed).toMatch(/^[0-9a-f]{40}$/);
+    expect(await repo.patchId(git("rev-parse", "other"))).not.toBe(reviewed);
+  });
+
+  it("holds the PR's content: the rebased copy of a Latin-1 change, not another byte", async () => {
+    const head = git("rev-parse", "pr");
+    git("checkout", "-q", "-b", "rebased", "pr");
+    git("rebase", "-q", "main");
+    expect(await new GitRepo(dir).holdsPullContent(git("rev-parse", "HEAD"), git("rev-parse", "HEAD^"), head)).toBe("same");
+    writeFileSync(join(dir, "menu.txt"), latin1("caf\u00e0 1\ncaf\u00e9 2\n"));
+    git("commit", "-q", "-a", "--amend", "--no-edit");
+    expect(await new GitRepo(dir).holdsPullContent(git("rev-parse", "HEAD"), git("rev-parse", "HEAD^"), head)).toBe("differs");
+  });
+});
