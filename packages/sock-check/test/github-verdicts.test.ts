@@ -457,8 +457,9 @@ describe("failing closed and saying so", () => {
   it("reports a checkout git refuses for dubious ownership as such, with git's fix", async () => {
     const run = await runSockCheck(["--from", "t0", "--to", "t1"], {
       cwd: scenario.dir,
-      // git's own switch for "this repository belongs to someone else" (t/t0033-safe-directory.sh).
-      env: { ...envFor(scenario), GIT_TEST_ASSUME_DIFFERENT_OWNER: "1" },
+      // git's own switch for "this repository belongs to someone else" (t/t0033-safe-directory.sh); no global git
+      // config, so a machine that trusts every directory (safe.directory=*) still sees git refuse it.
+      env: { ...envFor(scenario), GIT_TEST_ASSUME_DIFFERENT_OWNER: "1", GIT_CONFIG_GLOBAL: "/dev/null" },
     });
     expect(run.code).toBe(66);
     expect(run.stderr).toContain('it is owned by another user ("dubious ownership")');
