@@ -1,5 +1,5 @@
 import type { GitRepo } from "./git";
-import type { PartialPull, ProviderFacts, PullFact } from "./model";
+import type { CommitFact, PartialPull, ProviderFacts, PullFact } from "./model";
 
 /** How a provider names its change requests, their landing commits and refs, in what sock-check tells the user. */
 export interface ChangeTerms {
@@ -142,7 +142,12 @@ export async function checkMergeContents(
   const headRef = provider === "GitLab" ? "refs/merge-requests/N/head" : "refs/pull/N/head";
   for (const commit of facts.commits.values()) {
     const parents = parentsOf.get(commit.sha) ?? [];
-    if (facts.unverified.has(commit.sha) || parents.length !== 1) continue;
+    if (facts.unverified.has(commit.sha)) continue;
+    if (parents.length > 1) {
+      mergesOfOtherCommits(commit, parents, facts);
+      continue;
+    }
+    if (parents.length !== 1) continue;
     const standsFor = commit.pulls
       .map((n) => facts.pulls.get(n))
       .filter(
@@ -177,6 +182,28 @@ export async function checkMergeContents(
     commit.foreignContent = foreign.map((p) => ({ number: p.number, head: p.headSha }));
     commit.pulls = commit.pulls.filter((n) => !foreign.some((p) => p.number === n));
   }
+}
+
+/**
+ * A merge commit the provider names as a PR's merge commit stands for the PR only when what it merges is the PR's
+ * head: two parents, the second the head (GitHub's merge button and GitLab's merge write it so), or on GitLab the
+ * MR's squash commit (its "merge commit with squash"), whose own content checkMergeContents compares. Its tree being
+ * git's clean merge of its parents (checkAssociations) says nothing of what the second parent holds: a branch of the
+ * head plus a commit of its own, merged with --no-ff and pushed, was taken as the PR's, and in first-parent mode
+ * the extra commit is never listed (T32). An octopus is no PR's merge.
+ */
+function mergesOfOtherCommits(commit: CommitFact, parents: readonly string[], facts: ProviderFacts): void {
+  const foreign: NonNullable<CommitFact["foreignMerge"]> = [];
+  for (const n of commit.pulls) {
+    const pull = facts.pulls.get(n);
+    if (pull?.merged !== true || pull.mergeCommit !== commit.sha || pull.commits.some((c) => c.sha === commit.sha)) continue;
+    const merges = parents.slice(1);
+    if (merges.length === 1 && (merges[0] === pull.headSha || (pull.squashCommit != null && merges[0] === pull.squashCommit))) continue;
+    foreign.push({ number: n, head: pull.headSha, merged: merges });
+  }
+  if (foreign.length === 0) return;
+  commit.foreignMerge = foreign;
+  commit.pulls = commit.pulls.filter((n) => !foreign.some((p) => p.number === n));
 }
 
 /**

@@ -84,10 +84,12 @@ export function evaluate(input: EvaluateInput): ChangeRecord[] {
               : fact?.disowned?.length
                 ? ` (${disownedReason(fact.disowned, changeTerms(input.policy.provider))})`
                 : fact?.ownChanges?.length
-                  ? ` (it is the merge commit of PR #${fact.ownChanges.join(", #")}, but holds changes of its own that no review saw: its tree is not git's clean merge of its parents)`
+                  ? ` (it is the merge commit of ${changeTerms(input.policy.provider).list(fact.ownChanges)}, but holds changes of its own that no review saw: its tree is not git's clean merge of its parents)`
                   : fact?.foreignContent?.length
                     ? ` (${fact.foreignContent.map((p) => `it stands for PR #${p.number} as its merge commit, but its content is not the PR's: its tree is neither the PR's head ${p.head.slice(0, 7)} merged onto its parent nor its parent with the head's own change applied`).join("; ")})`
-                    : "";
+                    : fact?.foreignMerge?.length
+                      ? ` (${fact.foreignMerge.map((p) => `it is the merge commit of ${changeTerms(input.policy.provider).list([p.number])}, but it merges ${p.merged.map((m) => m.slice(0, 7)).join(", ")}, not the ${changeTerms(input.policy.provider).kind}'s head ${p.head.slice(0, 7)}: what it brings in is not what was reviewed`).join("; ")})`
+                      : "";
       const violations: Violation[] = [{ rule: "direct-push", message: `pushed to the branch without a merged pull request${unmerged}` }];
       if (input.policy.signedCommits && fact?.verified !== true)
         violations.push({ rule: "unsigned", message: "commit is not signed and verified" });

@@ -1,4 +1,4 @@
-import { type Logger, PermissionError } from "@opsguard/core";
+import { HttpError, type Logger, PermissionError, UnavailableError } from "@opsguard/core";
 import type { ProviderFacts } from "./model";
 
 export function emptyFacts(): ProviderFacts {
@@ -38,12 +38,23 @@ export function failClosed(facts: ProviderFacts, service: string, log: Logger | 
     try {
       return await fn();
     } catch (error) {
-      facts.failure = error instanceof Error ? error : new Error(String(error));
+      facts.failure = error instanceof Error ? apiRouteMissing(error) : new Error(String(error));
       for (const sha of shas) facts.unverified.set(sha, facts.failure.message);
       log?.warn(`${service} request failed; the changes it covers are unverified`, { error: facts.failure.message });
       return undefined;
     }
   };
+}
+
+/**
+ * A 404 from an API route past the repository's own (a project's merge requests, events, GraphQL endpoint): the
+ * provider or a proxy in front of it is not answering as its API does — a service failure like a 5xx (exit 69, as
+ * the README's exit codes say), not bad input from the user (core's 65 for a 4xx). The repository's own 404 is
+ * repositoryNotVisible's, thrown before it gets here.
+ */
+function apiRouteMissing(error: Error): Error {
+  if (!(error instanceof HttpError && error.status === 404)) return error;
+  return new UnavailableError(error.message, { hint: "check the API URL and that the provider serves this API version" });
 }
 
 /**

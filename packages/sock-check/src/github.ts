@@ -140,10 +140,14 @@ export async function collectGitHubFacts(api: GitHubApi, commits: readonly Local
     if (!result.data?.repository) {
       const error = errorFor(result.errors, "repository");
       // GitHub answers NOT_FOUND for a repository that is not there and for a private one the token cannot see alike.
-      const hidden = result.errors.some((e) => e.type === "NOT_FOUND" && (!e.path || e.path[0] === "repository"));
+      // A null repository with no error at all (a proxy or front end that drops `errors`, T32) says the same: the
+      // schema's `repository` is null only when there is none to show; anything else would let --allow-unverified pass it.
+      const hidden =
+        (result.data?.repository === null && result.errors.length === 0) ||
+        result.errors.some((e) => e.type === "NOT_FOUND" && (!e.path || e.path[0] === "repository"));
       const slug = `${options.owner}/${options.name}`;
       const reason = hidden
-        ? `repository ${slug} was not found, or this token cannot see it: ${error ?? "NOT_FOUND"}`
+        ? `repository ${slug} was not found, or this token cannot see it: ${error ?? "GitHub answered repository: null"}`
         : `repository ${slug}: ${error ?? "not visible to this token"}`;
       for (const sha of shas) facts.unverified.set(sha, reason);
       facts.failure ??= hidden

@@ -92,6 +92,11 @@ export interface CommitFact {
    * not the PR's content (`head`: the PR's head it was compared with).
    */
   foreignContent?: Array<{ number: number; head: string }>;
+  /**
+   * Merged PRs whose merge commit this is, though what it merges is not the PR's head (`merged`: its parents past the
+   * first): a merge of the head plus commits of its own, or of other commits altogether, brings in what no review saw.
+   */
+  foreignMerge?: Array<{ number: number; head: string; merged: string[] }>;
   /** Merged PRs of the commit whose final state (`final`: merge commit or head) is not part of what is deployed. */
   partial?: PartialPull[];
 }

@@ -49,6 +49,15 @@ beforeAll(async () => {
   });
   pr.merged = s.pullRequest({ title: "SHOP-3 Merged", author: "bob", reviews: [{ by: "carol" }], checks: { build: "success" } });
   mark.foreign = s.directPush({ message: "SHOP-3 a little extra", author: "mallory", files: { "src/backdoor.ts": "open();\n" } });
+  // Reviewed, then merged by hand with a commit of mallory's on top of its head: a clean merge, pushed (T32).
+  pr.sneaked = s.pullRequest({
+    title: "SHOP-4 Sneaked",
+    author: "alice",
+    reviews: [{ by: "bob" }],
+    checks: { build: "success" },
+    mergedBy: "mallory",
+    mergeExtra: [{ message: "SHOP-4 one more thing", author: "mallory", files: { "src/evil.ts": "open();\n" } }],
+  });
   s.tag("a1");
   s.build();
   // GitHub lists mallory's direct push under the reviewed PR #3 (the association the tester met).
@@ -130,6 +139,23 @@ describe("the PR a commit arrived through", () => {
     });
     const fetched = await check(shallowCopy);
     for (const sha of [first!, second!, last!]) expect(bySha(fetched.records, sha).verdict).toBe("compliant");
+  });
+
+  it("does not let a PR vouch for a merge commit that merges more than its head, though the merge is clean", async () => {
+    const built = scenario.pull(pr.sneaked!);
+    const parents = execFileSync("git", ["rev-list", "--no-walk", "--parents", built.mergeSha], { cwd: scenario.dir, encoding: "utf8" })
+      .trim()
+      .split(" ");
+    expect(parents).toHaveLength(3);
+    expect(parents[2]).not.toBe(built.headSha);
+    const record = bySha((await check()).records, built.mergeSha);
+    expect(record).toMatchObject({ verdict: "noncompliant", pr: null });
+    expect(record.violations).toEqual([
+      {
+        rule: "direct-push",
+        message: `pushed to the branch without a merged pull request (it is the merge commit of PR #${pr.sneaked}, but it merges ${parents[2]!.slice(0, 7)}, not the PR's head ${built.headSha.slice(0, 7)}: what it brings in is not what was reviewed)`,
+      },
+    ]);
   });
 
   it("blocks the deploy from the CLI, naming the PR GitHub listed", async () => {

@@ -57,6 +57,15 @@ ticket:
     reviews: [{ by: "bob" }],
     checks: { build: "success" },
   });
+  // Reviewed, then merged by hand with a commit of mallory's on top of its head: a clean merge, pushed (T32).
+  mr.sneaked = s.pullRequest({
+    title: "SHOP-3 Sneaked",
+    author: "alice",
+    reviews: [{ by: "bob" }],
+    checks: { build: "success" },
+    mergedBy: "mallory",
+    mergeExtra: [{ message: "SHOP-3 one more thing", author: "mallory", files: { "src/sneak.ts": "open();\n" } }],
+  });
   mark.foreign = s.directPush({ message: "SHOP-1 a little extra", author: "mallory", files: { "src/backdoor.ts": "open();\n" } });
   mark.another = s.directPush({ message: "SHOP-2 and one more", author: "mallory", files: { "src/door.ts": "open();\n" } });
   s.tag("a1");
@@ -243,11 +252,27 @@ describe("the MR a commit arrived through, on GitLab", () => {
           {
             rule: "direct-push",
             message:
-              "pushed to the branch without a merged pull request (it is the merge commit of PR #91, but holds changes of its own that no review saw: its tree is not git's clean merge of its parents)",
+              "pushed to the branch without a merged pull request (it is the merge commit of MR !91, but holds changes of its own that no review saw: its tree is not git's clean merge of its parents)",
           },
         ],
       }),
     ]);
+  });
+
+  it("does not let an MR vouch for a merge commit that merges more than its head, though the merge is clean", async () => {
+    const built = scenario.pull(mr.sneaked!);
+    const second = execFileSync("git", ["rev-parse", `${built.mergeSha}^2`], { cwd: scenario.dir, encoding: "utf8" }).trim();
+    expect(second).not.toBe(built.headSha);
+    for (const dir of [scenario.dir, mainOnly]) {
+      const record = bySha((await check(dir)).records, built.mergeSha);
+      expect(record).toMatchObject({ verdict: "noncompliant", pr: null });
+      expect(record.violations).toEqual([
+        {
+          rule: "direct-push",
+          message: `pushed to the branch without a merged pull request (it is the merge commit of MR !${mr.sneaked}, but it merges ${second.slice(0, 7)}, not the MR's head ${built.headSha.slice(0, 7)}: what it brings in is not what was reviewed)`,
+        },
+      ]);
+    }
   });
 
   it("blocks the deploy from the CLI, naming the MR GitLab listed", async () => {

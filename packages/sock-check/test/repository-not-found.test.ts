@@ -1,7 +1,12 @@
+import { exitCodeOf, HttpError } from "@opsguard/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { GitHubScenario } from "../../lab/src/sim/github-scenario";
 import { GitLabSim } from "../../lab/src/sim/gitlab";
 import { GitLabMergeRequests, mirrorScenarioToGitLab } from "../../lab/src/sim/gitlab-merge-requests";
+import { emptyFacts, failClosed } from "../src/facts";
+import type { LocalCommit } from "../src/git";
+import { collectGitHubFacts } from "../src/github";
+import type { GitHubApi } from "../src/github-api";
 import { envFor, policyYaml, runSockCheck, startScenario } from "./fixture";
 
 /**
@@ -63,6 +68,33 @@ describe("a repository or project the token cannot see", () => {
       expect(run.stdout).toContain("BLOCKED");
       if (extra.length > 0) expect(run.stderr).toContain("--allow-unverified does not cover a repository the token cannot see");
     }
+  });
+
+  it("takes a null repository with no error (a front end that drops GitHub's errors) as one it cannot see: 77", async () => {
+    const api = { graphql: async () => ({ data: { repository: null }, errors: [] }) } as unknown as GitHubApi;
+    const commit = { sha: "a".repeat(40), parents: [] } as unknown as LocalCommit;
+    const facts = await collectGitHubFacts(api, [commit], { owner: "acme", name: "shop", teams: [], organizations: [], identities: {} });
+    expect(facts.failure?.message).toBe(
+      "repository acme/shop was not found, or this token cannot see it: GitHub answered repository: null",
+    );
+    expect(exitCodeOf(facts.failure)).toBe(77);
+    expect(facts.unverified.get(commit.sha)).toBe(facts.failure?.message);
+  });
+
+  it("takes a 404 from an API route past the project's (its merge requests, events) as a service failure: 69", async () => {
+    const facts = emptyFacts();
+    const sha = "b".repeat(40);
+    const answered = "GitLab answered HTTP 404: 404 Not Found (http://127.0.0.1:1/api/v4/projects/7/merge_requests/9/commits)";
+    await failClosed(
+      facts,
+      "GitLab API",
+      undefined,
+    )([sha], async () => {
+      throw new HttpError(answered, 65, 404, { message: "404 Not Found" });
+    });
+    expect(exitCodeOf(facts.failure)).toBe(69);
+    expect(facts.failure?.message).toBe(answered);
+    expect(facts.unverified.get(sha)).toBe(answered);
   });
 
   it("exits 77 on GitLab, also with --allow-unverified, naming the project", async () => {

@@ -95,6 +95,13 @@ export interface ScenarioPull {
    * last rebased copy with one (both as a provider's API, or a tester's simulator, may name them: T31).
    */
   mergeFiles?: Record<string, string>;
+  /**
+   * Commits made on top of the PR's head after its review, merged by hand with the head (`git merge --no-ff` of that
+   * branch) and pushed to main: the merge's second parent is the last of them, not the head. GitHub marks a PR merged
+   * when its head reaches the base branch by a push and names that push's merge its merge commit (as `mergeFiles`);
+   * the merge itself is git's clean merge, so only its parents tell (T32).
+   */
+  mergeExtra?: ScenarioCommit[];
 }
 
 export interface BuiltPull {
@@ -227,15 +234,21 @@ export class GitHubScenario {
     const mergeMessage = spec.squash
       ? `${spec.title} (#${number})\n\n${commits.map((c) => `* ${c.message.split("\n")[0]}`).join("\n")}`
       : `Merge pull request #${number} from acme/${branch}\n\n${spec.title}`;
-    const mergeParents = spec.squash ? (base === undefined ? [] : [base]) : [...(base === undefined ? [] : [base]), headMark];
+    let merged = headMark;
+    const extraMarks: number[] = [];
+    for (const extra of spec.mergeExtra ?? []) {
+      merged = this.#add(`refs/heads/${branch}-extra`, [merged], extra, this.#user(extra.author));
+      extraMarks.push(merged);
+    }
+    const mergeParents = spec.squash ? (base === undefined ? [] : [base]) : [...(base === undefined ? [] : [base]), merged];
     // fast-import builds each tree from the first parent, so the merge lists what the branch changed.
-    const mergeFiles = Object.assign({}, ...commitMarks.map((m) => this.#commits[m - 1]?.files ?? {}));
+    const mergeFiles = Object.assign({}, ...[...commitMarks, ...extraMarks].map((m) => this.#commits[m - 1]?.files ?? {}));
     const merger = spec.mergedBy ?? spec.author;
     const mergeMark = this.#add(
       "refs/heads/main",
       mergeParents,
       { message: mergeMessage, author: merger, files: { ...mergeFiles, ...spec.mergeFiles } },
-      spec.mergeFiles ? this.#user(merger) : GITHUB_COMMITTER,
+      spec.mergeFiles || spec.mergeExtra ? this.#user(merger) : GITHUB_COMMITTER,
     );
     this.#mainHead = mergeMark;
     this.#pulls.push({ number, spec, branch, commitMarks, mergeMark, rebasedMarks: [], createdAt, mergedAt: this.#commits.at(-1)!.time });
