@@ -248,9 +248,16 @@ describe("GitLab: a squash commit holds its MR's content", () => {
 
   it("blocks a merge commit (merge_commit_sha) whose tree is not git's clean merge of its parents, as on GitHub", async () => {
     const merge = scenario.pull(pr.evilMerge!).mergeSha;
-    const message = `pushed to the branch without a merged pull request (it is the merge commit of PR #${pr.evilMerge}, but holds changes of its own that no review saw: its tree is not git's clean merge of its parents)`;
-    for (const report of [await checkGitLab(), await checkGitHub()]) {
-      expect(bySha(report.records, merge)).toMatchObject({ verdict: "noncompliant", violations: [{ rule: "direct-push", message }] });
+    const message = (change: string) =>
+      `pushed to the branch without a merged pull request (it is the merge commit of ${change}${pr.evilMerge}, but holds changes of its own that no review saw: its tree is not git's clean merge of its parents)`;
+    for (const [report, change] of [
+      [await checkGitLab(), "MR !"],
+      [await checkGitHub(), "PR #"],
+    ] as const) {
+      expect(bySha(report.records, merge)).toMatchObject({
+        verdict: "noncompliant",
+        violations: [{ rule: "direct-push", message: message(change) }],
+      });
     }
   });
 
