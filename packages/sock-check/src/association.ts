@@ -144,7 +144,7 @@ export async function checkMergeContents(
     const parents = parentsOf.get(commit.sha) ?? [];
     if (facts.unverified.has(commit.sha)) continue;
     if (parents.length > 1) {
-      mergesOfOtherCommits(commit, parents, facts);
+      await mergesOfOtherCommits(commit, parents, facts, git, change, headRef);
       continue;
     }
     if (parents.length !== 1) continue;
@@ -187,23 +187,90 @@ export async function checkMergeContents(
 /**
  * A merge commit the provider names as a PR's merge commit stands for the PR only when what it merges is the PR's
  * head: two parents, the second the head (GitHub's merge button and GitLab's merge write it so), or on GitLab the
- * MR's squash commit (its "merge commit with squash"), whose own content checkMergeContents compares. Its tree being
- * git's clean merge of its parents (checkAssociations) says nothing of what the second parent holds: a branch of the
+ * MR's squash commit (its "merge commit with squash"), which must then hold the MR's content as a squash commit
+ * does (GitRepo.holdsPullContent; in first-parent mode it is never a record of its own, T33). Its tree being git's
+ * clean merge of its parents (checkAssociations) says nothing of what the second parent holds: a branch of the
  * head plus a commit of its own, merged with --no-ff and pushed, was taken as the PR's, and in first-parent mode
  * the extra commit is never listed (T32). An octopus is no PR's merge.
  */
-function mergesOfOtherCommits(commit: CommitFact, parents: readonly string[], facts: ProviderFacts): void {
+async function mergesOfOtherCommits(
+  commit: CommitFact,
+  parents: readonly string[],
+  facts: ProviderFacts,
+  git: GitRepo,
+  change: string,
+  headRef: string,
+): Promise<void> {
   const foreign: NonNullable<CommitFact["foreignMerge"]> = [];
   for (const n of commit.pulls) {
     const pull = facts.pulls.get(n);
     if (pull?.merged !== true || pull.mergeCommit !== commit.sha || pull.commits.some((c) => c.sha === commit.sha)) continue;
     const merges = parents.slice(1);
-    if (merges.length === 1 && (merges[0] === pull.headSha || (pull.squashCommit != null && merges[0] === pull.squashCommit))) continue;
-    foreign.push({ number: n, head: pull.headSha, merged: merges });
+    if (merges.length === 1 && merges[0] === pull.headSha) continue;
+    const squash = pull.squashCommit;
+    if (merges.length !== 1 || squash == null || merges[0] !== squash) {
+      foreign.push({ number: n, head: pull.headSha, merged: merges });
+      continue;
+    }
+    let content: "same" | "differs" | "missing";
+    try {
+      const squashParents = await git.parents(squash);
+      content =
+        squashParents === undefined
+          ? "missing"
+          : squashParents.length !== 1
+            ? "differs"
+            : await git.holdsPullContent(squash, squashParents[0]!, pull.headSha);
+    } catch (error) {
+      facts.unverified.set(
+        commit.sha,
+        `it is ${change}${n}'s merge commit, but git could not compare its squash commit ${squash.slice(0, 7)} with the head ${pull.headSha.slice(0, 7)} (${(error as Error).message})`,
+      );
+      return;
+    }
+    if (content === "missing") {
+      facts.unverified.set(
+        commit.sha,
+        `it is ${change}${n}'s merge commit, but the head ${pull.headSha.slice(0, 7)} is not in this checkout to compare its squash commit ${squash.slice(0, 7)} with (run git fetch origin ${headRef.replace("N", String(n))})`,
+      );
+      return;
+    }
+    if (content === "differs") foreign.push({ number: n, head: pull.headSha, merged: merges, squash });
   }
   if (foreign.length === 0) return;
   commit.foreignMerge = foreign;
   commit.pulls = commit.pulls.filter((n) => !foreign.some((p) => p.number === n));
+}
+
+/**
+ * First-parent mode checks the deploy line's commits and takes what a PR's merge commit merges as the PR's. A merge
+ * on the line that is one of a PR's own commits — the base branch merged into the PR ("update branch"), then the PR
+ * landed as a fast-forward (GitLab's fast-forward merge, a push of the branch) — brings in the
+ * base branch's commits of that time off the line: a direct push among them was never listed, let alone checked
+ * (T33). Such a merge is unverified, naming what it brings in and how to have it checked.
+ */
+export async function checkMergedInOffLine(
+  facts: ProviderFacts,
+  git: GitRepo,
+  parentsOf: ReadonlyMap<string, readonly string[]>,
+  from: string,
+  terms: ChangeTerms,
+): Promise<void> {
+  for (const commit of facts.commits.values()) {
+    const parents = parentsOf.get(commit.sha) ?? [];
+    if (parents.length < 2 || facts.unverified.has(commit.sha)) continue;
+    const ownCommitOf = commit.pulls
+      .map((n) => facts.pulls.get(n))
+      .filter((p): p is PullFact => p?.merged === true && p.commits.some((c) => c.sha === commit.sha));
+    if (ownCommitOf.length === 0) continue;
+    const mergedIn = await git.mergedIn(parents, from);
+    if (mergedIn.length === 0) continue;
+    const shown = mergedIn.slice(0, 5).map((sha) => sha.slice(0, 7));
+    facts.unverified.set(
+      commit.sha,
+      `it is a commit of ${terms.list(ownCommitOf.map((p) => p.number))} that merges ${mergedIn.length} commit(s) off the deploy line (${shown.join(", ")}${mergedIn.length > shown.length ? ", …" : ""}), which first-parent mode does not check one by one (the base branch merged into the ${terms.kind}, which then landed as a fast-forward): set commits: all in the policy to check them`,
+    );
+  }
 }
 
 /**

@@ -1,7 +1,7 @@
-import { changeTerms, disownedReason } from "./association";
+import { type ChangeTerms, changeTerms, disownedReason } from "./association";
 import type { LocalCommit } from "./git";
 import { branchMatcher, pathMatcher } from "./globs";
-import type { CheckFact, Person, ProviderFacts, PullCommitFact, PullFact, ReviewFact } from "./model";
+import type { CheckFact, CommitFact, Person, ProviderFacts, PullCommitFact, PullFact, ReviewFact } from "./model";
 import { type ApprovalExpression, durationMs, type Policy, requiredChecks } from "./policy";
 import type { ApprovalRecord, ChangeRecord, CheckRecord, EmergencyRecord, Verdict, Violation } from "./record";
 import { loginOfGitHubNoreply, PLATFORM_EMAILS, PLATFORM_LOGINS } from "./unlinked";
@@ -88,7 +88,7 @@ export function evaluate(input: EvaluateInput): ChangeRecord[] {
                   : fact?.foreignContent?.length
                     ? ` (${fact.foreignContent.map((p) => `it stands for PR #${p.number} as its merge commit, but its content is not the PR's: its tree is neither the PR's head ${p.head.slice(0, 7)} merged onto its parent nor its parent with the head's own change applied`).join("; ")})`
                     : fact?.foreignMerge?.length
-                      ? ` (${fact.foreignMerge.map((p) => `it is the merge commit of ${changeTerms(input.policy.provider).list([p.number])}, but it merges ${p.merged.map((m) => m.slice(0, 7)).join(", ")}, not the ${changeTerms(input.policy.provider).kind}'s head ${p.head.slice(0, 7)}: what it brings in is not what was reviewed`).join("; ")})`
+                      ? ` (${fact.foreignMerge.map((p) => foreignMergeReason(p, changeTerms(input.policy.provider))).join("; ")})`
                       : "";
       const violations: Violation[] = [{ rule: "direct-push", message: `pushed to the branch without a merged pull request${unmerged}` }];
       if (input.policy.signedCommits && fact?.verified !== true)
@@ -416,6 +416,15 @@ function passes(state: string, policy: Policy): boolean {
 function sameApp(actual: string | null, wanted: string): boolean {
   const bare = (login: string) => login.toLowerCase().replace(/\[bot\]$/, "");
   return actual !== null && bare(actual) === bare(wanted);
+}
+
+/** Why a merge commit does not stand for the PR the provider names it the merge commit of (CommitFact.foreignMerge). */
+function foreignMergeReason(p: NonNullable<CommitFact["foreignMerge"]>[number], terms: ChangeTerms): string {
+  const of = `it is the merge commit of ${terms.list([p.number])}`;
+  if (p.squash !== undefined) {
+    return `${of}, but the squash commit it merges, ${p.squash.slice(0, 7)}, does not hold the ${terms.kind}'s content: its tree is not the ${terms.kind}'s head ${p.head.slice(0, 7)} merged onto its parent`;
+  }
+  return `${of}, but it merges ${p.merged.map((m) => m.slice(0, 7)).join(", ")}, not the ${terms.kind}'s head ${p.head.slice(0, 7)}: what it brings in is not what was reviewed`;
 }
 
 /**

@@ -212,6 +212,22 @@ export class GitRepo {
     }
   }
 
+  /**
+   * What a merge commit brings in beside its first parent: the commits reachable from its other parents but not from
+   * its first parent or from `from` (the deployed commit), newest first.
+   */
+  async mergedIn(parents: readonly string[], from: string): Promise<string[]> {
+    const [first, ...rest] = parents;
+    if (first === undefined || rest.length === 0) return [];
+    const out = await this.#git(["rev-list", ...rest, `^${first}`, `^${from}`, "--"], "git rev-list");
+    return out.split("\n").filter((sha) => sha !== "");
+  }
+
+  /** A commit's parents; undefined when this checkout lacks the commit. */
+  parents(sha: string): Promise<string[] | undefined> {
+    return this.#parentsOf(sha);
+  }
+
   async #parentsOf(sha: string): Promise<string[] | undefined> {
     if (!/^[0-9a-f]{40,64}$/.test(sha)) return undefined;
     try {

@@ -95,8 +95,9 @@ export interface CommitFact {
   /**
    * Merged PRs whose merge commit this is, though what it merges is not the PR's head (`merged`: its parents past the
    * first): a merge of the head plus commits of its own, or of other commits altogether, brings in what no review saw.
+   * With `squash`: it merges the MR's squash commit (GitLab), whose content is not the MR's.
    */
-  foreignMerge?: Array<{ number: number; head: string; merged: string[] }>;
+  foreignMerge?: Array<{ number: number; head: string; merged: string[]; squash?: string }>;
   /** Merged PRs of the commit whose final state (`final`: merge commit or head) is not part of what is deployed. */
   partial?: PartialPull[];
 }

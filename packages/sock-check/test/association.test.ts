@@ -158,6 +158,88 @@ describe("the PR a commit arrived through", () => {
     ]);
   });
 
+  it("does not take a base-branch commit a fast-forwarded PR merged in as checked (first-parent mode)", async () => {
+    // mallory pushes a hotfix straight to main; alice's PR merges main in ("update branch") and lands as a
+    // fast-forward: main's first-parent line now runs through the PR's commits, the hotfix only behind its merge (T33).
+    const as = (login: "alice" | "mallory") => {
+      const { name, email } = login === "alice" ? USERS.alice! : { name: "Mallory", email: "mallory@acme.test" };
+      return { GIT_AUTHOR_NAME: name, GIT_AUTHOR_EMAIL: email, GIT_COMMITTER_NAME: name, GIT_COMMITTER_EMAIL: email };
+    };
+    const git = (args: string[], index?: string, input?: string, by: "alice" | "mallory" = "alice") =>
+      execFileSync("git", args, {
+        cwd: scenario.dir,
+        input,
+        encoding: "utf8",
+        env: { ...gitEnv(), ...as(by), ...(index ? { GIT_INDEX_FILE: index } : {}) },
+      }).trim();
+    const index = join(mkdtempSync(join(tmpdir(), "sock-check-ff-index-")), "index");
+    const treeWith = (base: string, files: Record<string, string>) => {
+      git(["read-tree", base], index);
+      for (const [path, text] of Object.entries(files)) {
+        const blob = git(["hash-object", "-w", "--stdin"], undefined, text);
+        git(["update-index", "--add", "--cacheinfo", `100644,${blob},${path}`], index);
+      }
+      return git(["write-tree"], index);
+    };
+    const tip = git(["rev-parse", "a1"]);
+    const feature = git(["commit-tree", treeWith(tip, { "src/feature.ts": "f\n" }), "-p", tip, "-m", "SHOP-5 Feature"]);
+    const hotfix = git(
+      ["commit-tree", treeWith(tip, { "src/hotfix.ts": "open();\n" }), "-p", tip, "-m", "hotfix"],
+      undefined,
+      undefined,
+      "mallory",
+    );
+    const update = git([
+      "commit-tree",
+      treeWith(tip, { "src/feature.ts": "f\n", "src/hotfix.ts": "open();\n" }),
+      "-p",
+      feature,
+      "-p",
+      hotfix,
+      "-m",
+      "Merge branch 'main' into shop-5",
+    ]);
+    git(["tag", "a2", update]);
+    scenario.sim.pushGitRepository(scenario.dir);
+    const at = (minutes: number) => new Date(Date.now() - 3_600_000 + minutes * 60_000).toISOString();
+    const number = 500;
+    scenario.sim.addPullRequest({
+      number,
+      title: "SHOP-5 Feature",
+      body: "",
+      user: "alice",
+      headRef: "shop-5",
+      headSha: update,
+      baseRef: "main",
+      commits: [feature, update],
+      createdAt: at(0),
+      merged: true,
+      mergedAt: at(30),
+      mergedBy: "alice",
+      mergeCommitSha: update,
+      labels: [],
+    });
+    scenario.sim.addReview(number, { user: "bob", state: "APPROVED", commitId: update, submittedAt: at(20) });
+    scenario.sim.addCheckRun({ headSha: update, name: "build", app: "github-actions", conclusion: "success", completedAt: at(10) });
+    const { report } = await runCheck({ dir: scenario.dir, from: "a1", to: "a2", env: envFor(scenario), toolVersion: "test" });
+    expect(report.records.map((r) => r.commit.sha)).toEqual([feature, update]);
+    expect(bySha(report.records, feature).verdict).toBe("compliant");
+    expect(bySha(report.records, update)).toMatchObject({
+      verdict: "unverified",
+      violations: [
+        {
+          rule: "unverified",
+          message: expect.stringContaining(
+            `it is a commit of PR #${number} that merges 1 commit(s) off the deploy line (${hotfix.slice(0, 7)}), which first-parent mode does not check one by one`,
+          ),
+        },
+      ],
+    });
+    const run = await runSockCheck(["--from", "a1", "--to", "a2"], { cwd: scenario.dir, env: envFor(scenario) });
+    expect(run.code).toBe(69);
+    expect(run.stdout).toContain("set commits: all in the policy to check them");
+  });
+
   it("blocks the deploy from the CLI, naming the PR GitHub listed", async () => {
     const run = await runSockCheck(["--from", "a0", "--to", "a1"], { cwd: scenario.dir, env: envFor(scenario) });
     expect(run.code).toBe(1);

@@ -136,6 +136,17 @@ function squashAndMerge(): void {
   git(["update-ref", "refs/heads/main", evil], base);
   git(["read-tree", "main"], base);
   git(["tag", "a3", evil], base);
+  // MR !92 merged with squash and a merge commit, its squash commit carrying a file the MR never had (T33).
+  const d = git(["commit-tree", tree({ "src/d.ts": "d\n" }), "-p", evil, "-m", "Part four"], base + 1_500_000);
+  const fatSquash = git(["commit-tree", tree({ "src/evil2.ts": "open();\n" }), "-p", evil, "-m", "SHOP-11 Squashed"], base + 1_800_000);
+  const fatMerge = git(
+    ["commit-tree", `${fatSquash}^{tree}`, "-p", evil, "-p", fatSquash, "-m", "Merge branch 'shop-11' into 'main'"],
+    base + 1_800_000,
+  );
+  git(["update-ref", "refs/heads/shop-11", d], base);
+  git(["update-ref", "refs/heads/main", fatMerge], base);
+  git(["read-tree", "main"], base);
+  git(["tag", "a4", fatMerge], base);
   mrs.pushGitRepository(dir);
   mrs.addMergeRequest({
     iid: 90,
@@ -166,11 +177,29 @@ function squashAndMerge(): void {
   mrs.approve(91, "bob", new Date(base + 960_000).toISOString());
   const ranAgain = new Date(base + 1_000_000).toISOString();
   mrs.addStatus({ sha: c, name: "build", status: "success", createdAt: ranAgain, finishedAt: ranAgain });
+  mrs.addMergeRequest({
+    iid: 92,
+    title: "SHOP-11 Squashed with more than its commits",
+    author: "alice",
+    sourceBranch: "shop-11",
+    commits: [d],
+    createdAt: new Date(base + 1_500_000).toISOString(),
+    mergedAt: new Date(base + 1_800_000).toISOString(),
+    mergedBy: "alice",
+    mergeCommitSha: fatMerge,
+    squashCommitSha: fatSquash,
+  });
+  mrs.approve(92, "bob", new Date(base + 1_600_000).toISOString());
+  const ranLast = new Date(base + 1_650_000).toISOString();
+  mrs.addStatus({ sha: d, name: "build", status: "success", createdAt: ranLast, finishedAt: ranLast });
   squashed.merge = merge;
   squashed.squash = squash;
   squashed.evil = evil;
+  squashed.fatSquash = fatSquash;
+  squashed.fatMerge = fatMerge;
+  squashed.d = d;
 }
-const squashed = { merge: "", squash: "", evil: "" };
+const squashed = { merge: "", squash: "", evil: "", fatSquash: "", fatMerge: "", d: "" };
 
 const env = () => ({ ...process.env, SOCK_CHECK_TEST_GITLAB_TOKEN: gitlab.token, NO_COLOR: "1" });
 
@@ -273,6 +302,25 @@ describe("the MR a commit arrived through, on GitLab", () => {
         },
       ]);
     }
+  });
+
+  it("compares the squash commit a merge commit merges with the MR, though first-parent mode lists only the merge", async () => {
+    const { report } = await runCheck({ dir: scenario.dir, from: "a3", to: "a4", env: env(), toolVersion: "test" });
+    expect(report.records).toEqual([
+      expect.objectContaining({
+        commit: expect.objectContaining({ sha: squashed.fatMerge }),
+        verdict: "noncompliant",
+        violations: [
+          {
+            rule: "direct-push",
+            message: `pushed to the branch without a merged pull request (it is the merge commit of MR !92, but the squash commit it merges, ${squashed.fatSquash.slice(0, 7)}, does not hold the MR's content: its tree is not the MR's head ${squashed.d.slice(0, 7)} merged onto its parent)`,
+          },
+        ],
+      }),
+    ]);
+    // The honest merge commit with squash (MR !90) still stands for its MR in first-parent mode.
+    const honest = await runCheck({ dir: scenario.dir, from: "a1", to: "a2", env: env(), toolVersion: "test" });
+    expect(honest.report.records.map((r) => [r.commit.sha, r.verdict, r.pr?.number])).toEqual([[squashed.merge, "compliant", 90]]);
   });
 
   it("blocks the deploy from the CLI, naming the MR GitLab listed", async () => {
