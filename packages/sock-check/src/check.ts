@@ -80,8 +80,14 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
       });
     }
   } else {
-    options.log?.warn(`no ${POLICY_FILE} in the deployed commit; using the candidate's, which this range could have changed`);
-    loaded = await candidatePolicy();
+    // Fail closed (T33): the candidate's policy would judge the very changes that bring it — and name the API server
+    // the token is sent to. A first deploy under sock-check names its policy on purpose.
+    throw new ConfigError(
+      `no ${POLICY_FILE} in the deployed commit ${from.slice(0, 7)}: the candidate's cannot judge the changes that bring it (nor choose where the token goes)`,
+      {
+        hint: `for the first deploy with sock-check, pass -c FILE with a policy you reviewed (the candidate's ${POLICY_FILE} once checked)`,
+      },
+    );
   }
   const { policy, source } = loaded;
   const cut = await git.shallowBoundary(from, to);

@@ -329,3 +329,36 @@ describe("sock-check against a real repository and the GitHub simulator", () => 
     expect(badPolicy.stderr.trim().split("\n")).toHaveLength(1);
   });
 });
+
+describe("a deployed commit without a policy (the first deploy under sock-check)", () => {
+  let first: Awaited<ReturnType<typeof startScenario>>;
+
+  beforeAll(async () => {
+    first = await startScenario();
+    first.directPush({ message: "Initial import", author: "alice", files: { "README.md": "shop\n" } });
+    first.tag("deploy-1");
+    // The candidate brings the policy it would be judged by (and where the token would go: T33).
+    first.directPush({ message: "SHOP-1 Add the gate", author: "carol", files: { ".sock-check.yml": policyYaml(first.sim.url) } });
+    first.build();
+  });
+
+  afterAll(async () => {
+    await first?.sim.stop();
+    first?.cleanup();
+  });
+
+  it("refuses the candidate's policy with one line and exit 78, sending the token nowhere; -c names one", async () => {
+    const refused = await runSockCheck(["--from", "deploy-1"], { cwd: first.dir, env: envFor(first) });
+    expect(refused.code).toBe(78);
+    expect(refused.stderr.trim().split("\n")).toHaveLength(1);
+    expect(refused.stderr).toContain("no .sock-check.yml in the deployed commit");
+    expect(refused.stderr).toContain("pass -c FILE with a policy you reviewed");
+    expect(first.sim.requests).toHaveLength(0);
+
+    const policy = join(first.dir, "..", `first-policy-${process.pid}.yml`);
+    writeFileSync(policy, policyYaml(first.sim.url));
+    const named = await runSockCheck(["-c", policy, "--from", "deploy-1"], { cwd: first.dir, env: envFor(first) });
+    expect(named.code).toBe(1);
+    expect(named.stdout).toContain("direct-push");
+  });
+});
