@@ -247,14 +247,15 @@ async function mergesOfOtherCommits(
  * on the line that is one of a PR's own commits — the base branch merged into the PR ("update branch"), then the PR
  * landed as a fast-forward (GitLab's fast-forward merge, a push of the branch) — brings in the
  * base branch's commits of that time off the line: a direct push among them was never listed, let alone checked
- * (T33). Such a merge is unverified, naming what it brings in and how to have it checked.
+ * (T33). Such a merge is not vouched for by the PR (judged a direct push), naming what it brings in and that
+ * `commits: all` checks those commits one by one; `--allow-unverified`, for a provider that cannot answer, does not
+ * cover it.
  */
 export async function checkMergedInOffLine(
   facts: ProviderFacts,
   git: GitRepo,
   parentsOf: ReadonlyMap<string, readonly string[]>,
   from: string,
-  terms: ChangeTerms,
 ): Promise<void> {
   for (const commit of facts.commits.values()) {
     const parents = parentsOf.get(commit.sha) ?? [];
@@ -265,11 +266,8 @@ export async function checkMergedInOffLine(
     if (ownCommitOf.length === 0) continue;
     const mergedIn = await git.mergedIn(parents, from);
     if (mergedIn.length === 0) continue;
-    const shown = mergedIn.slice(0, 5).map((sha) => sha.slice(0, 7));
-    facts.unverified.set(
-      commit.sha,
-      `it is a commit of ${terms.list(ownCommitOf.map((p) => p.number))} that merges ${mergedIn.length} commit(s) off the deploy line (${shown.join(", ")}${mergedIn.length > shown.length ? ", …" : ""}), which first-parent mode does not check one by one (the base branch merged into the ${terms.kind}, which then landed as a fast-forward): set commits: all in the policy to check them`,
-    );
+    commit.mergesOffLine = { pulls: ownCommitOf.map((p) => p.number), commits: mergedIn };
+    commit.pulls = commit.pulls.filter((n) => !ownCommitOf.some((p) => p.number === n));
   }
 }
 

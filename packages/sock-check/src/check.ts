@@ -176,8 +176,7 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
   // Both providers: a squash commit or last rebased copy the provider names a PR's merge commit must hold the PR's content.
   await checkMergeContents(facts, git, new Map(commits.map((c) => [c.sha, c.parents])), policy.provider === "gitlab" ? "GitLab" : "GitHub");
   // First-parent mode: a PR's own merge commit on the line (an update merge landed by fast-forward) brings in commits off it.
-  if (firstParent)
-    await checkMergedInOffLine(facts, git, new Map(commits.map((c) => [c.sha, c.parents])), from, changeTerms(policy.provider));
+  if (firstParent) await checkMergedInOffLine(facts, git, new Map(commits.map((c) => [c.sha, c.parents])), from);
   unverifyUndatedMerges(facts, policy.provider === "gitlab" ? "GitLab" : "GitHub");
   // Both providers: a PR's review covers its commits only when the whole PR ships.
   options.onPhase?.("checking what each PR ships");

@@ -89,7 +89,9 @@ export function evaluate(input: EvaluateInput): ChangeRecord[] {
                     ? ` (${fact.foreignContent.map((p) => `it stands for PR #${p.number} as its merge commit, but its content is not the PR's: its tree is neither the PR's head ${p.head.slice(0, 7)} merged onto its parent nor its parent with the head's own change applied`).join("; ")})`
                     : fact?.foreignMerge?.length
                       ? ` (${fact.foreignMerge.map((p) => foreignMergeReason(p, changeTerms(input.policy.provider))).join("; ")})`
-                      : "";
+                      : fact?.mergesOffLine
+                        ? ` (${mergesOffLineReason(fact.mergesOffLine, changeTerms(input.policy.provider))})`
+                        : "";
       const violations: Violation[] = [{ rule: "direct-push", message: `pushed to the branch without a merged pull request${unmerged}` }];
       if (input.policy.signedCommits && fact?.verified !== true)
         violations.push({ rule: "unsigned", message: "commit is not signed and verified" });
@@ -425,6 +427,13 @@ function foreignMergeReason(p: NonNullable<CommitFact["foreignMerge"]>[number], 
     return `${of}, but the squash commit it merges, ${p.squash.slice(0, 7)}, does not hold the ${terms.kind}'s content: its tree is not the ${terms.kind}'s head ${p.head.slice(0, 7)} merged onto its parent`;
   }
   return `${of}, but it merges ${p.merged.map((m) => m.slice(0, 7)).join(", ")}, not the ${terms.kind}'s head ${p.head.slice(0, 7)}: what it brings in is not what was reviewed`;
+}
+
+/** Why a PR's own commit on the deploy line is not the PR's to vouch for (CommitFact.mergesOffLine). */
+function mergesOffLineReason(off: NonNullable<CommitFact["mergesOffLine"]>, terms: ChangeTerms): string {
+  const shown = off.commits.slice(0, 5).map((sha) => sha.slice(0, 7));
+  const more = off.commits.length > shown.length ? ", …" : "";
+  return `it is a commit of ${terms.list(off.pulls)} that merges ${off.commits.length} commit(s) off the deploy line (${shown.join(", ")}${more}), which first-parent mode does not check one by one (the base branch merged into the ${terms.kind}, which then landed as a fast-forward): set commits: all in the policy to check them`;
 }
 
 /**

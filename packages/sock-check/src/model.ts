@@ -98,6 +98,11 @@ export interface CommitFact {
    * With `squash`: it merges the MR's squash commit (GitLab), whose content is not the MR's.
    */
   foreignMerge?: Array<{ number: number; head: string; merged: string[]; squash?: string }>;
+  /**
+   * Merged PRs this commit is one of, though it is a merge on the deploy line that brings in `commits` off it (the base
+   * branch merged into the PR, which landed as a fast-forward): first-parent mode never lists those (T33).
+   */
+  mergesOffLine?: { pulls: number[]; commits: string[] };
   /** Merged PRs of the commit whose final state (`final`: merge commit or head) is not part of what is deployed. */
   partial?: PartialPull[];
 }
