@@ -170,13 +170,13 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
         ? await collectGitHubFacts(api, commits, { owner, name, teams, organizations, identities: policy.identities, log: options.log })
         : emptyFacts();
   }
+  const parentsOf = new Map(commits.map((c) => [c.sha, c.parents]));
   // GitHub's commit → PR association and GitLab's commit → MR lookup are lookups, not proof that the PR brought the commit.
-  await checkAssociations(facts, git, new Map(commits.map((c) => [c.sha, c.parents])), changeTerms(policy.provider));
-
-  // Both providers: a squash commit or last rebased copy the provider names a PR's merge commit must hold the PR's content.
-  await checkMergeContents(facts, git, new Map(commits.map((c) => [c.sha, c.parents])), policy.provider === "gitlab" ? "GitLab" : "GitHub");
+  await checkAssociations(facts, git, parentsOf, changeTerms(policy.provider));
+  // Both providers: a merge, squash commit or last rebased copy the provider names a PR's merge commit must hold the PR's content.
+  await checkMergeContents(facts, git, parentsOf, policy.provider === "gitlab" ? "GitLab" : "GitHub");
   // First-parent mode: a PR's own merge commit on the line (an update merge landed by fast-forward) brings in commits off it.
-  if (firstParent) await checkMergedInOffLine(facts, git, new Map(commits.map((c) => [c.sha, c.parents])), from);
+  if (firstParent) await checkMergedInOffLine(facts, git, parentsOf, from);
   unverifyUndatedMerges(facts, policy.provider === "gitlab" ? "GitLab" : "GitHub");
   // Both providers: a PR's review covers its commits only when the whole PR ships.
   options.onPhase?.("checking what each PR ships");

@@ -1,6 +1,6 @@
 /** The text after the options in --help; the README says the same. */
 export const HELP_AFTER = `Policy (.sock-check.yml, read from the DEPLOYED commit so a change cannot relax its own rules;
---config FILE overrides):
+none there is exit 78; --config FILE overrides):
   github.repository        owner/name (default: from the origin remote)
   github.apiUrl            https://api.github.com, or https://HOST/api/v3 for Enterprise Server
   github.token             secret reference (default env:GITHUB_TOKEN); never printed
