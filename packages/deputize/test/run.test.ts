@@ -297,6 +297,10 @@ describe("deputize run", () => {
   });
 
   it("rides out a short Slack 429 storm, and reports only Slack when the storm outlasts the retries", async () => {
+    // bob's Slack account found once beforehand (kept between runs): the storm below is about the topic, group and
+    // message, whatever tests ran before this one.
+    onCall({ SRE: ["bob"] });
+    expect((await run()).exitCode).toBe(0);
     onCall({ SRE: ["alice"] });
     slack.rateLimit(2, 0);
     const short = await run();
