@@ -173,10 +173,8 @@ export class GitRepo {
   async isCleanMerge(sha: string, parents: readonly string[]): Promise<boolean> {
     if (parents.length !== 2) return false;
     try {
-      const opts = { cwd: this.dir, timeout: 60_000, env: { ...process.env, LC_ALL: "C" } };
-      const { stdout: merged } = await run("git", ["merge-tree", "--write-tree", "--no-messages", parents[0]!, parents[1]!], opts);
-      const { stdout: actual } = await run("git", ["rev-parse", "--verify", "--quiet", `${sha}^{tree}`], opts);
-      return merged.split("\n")[0]?.trim() === actual.trim() && actual.trim() !== "";
+      const tree = await this.#treeOf(sha);
+      return tree !== undefined && (await this.#mergedTree(parents[0]!, parents[1]!)) === tree;
     } catch {
       return false;
     }
@@ -192,7 +190,7 @@ export class GitRepo {
    */
   async holdsPullContent(sha: string, parent: string, head: string): Promise<"same" | "differs" | "missing"> {
     const tree = await this.#treeOf(sha);
-    const headParents = await this.#parentsOf(head);
+    const headParents = await this.parents(head);
     if (tree === undefined || headParents === undefined || (await this.#treeOf(parent)) === undefined) return "missing";
     if ((await this.#mergedTree(parent, head)) === tree) return "same";
     // A head that is a merge (an update merge of the base) has no single change of its own a rebase replays.
@@ -224,11 +222,7 @@ export class GitRepo {
   }
 
   /** A commit's parents; undefined when this checkout lacks the commit. */
-  parents(sha: string): Promise<string[] | undefined> {
-    return this.#parentsOf(sha);
-  }
-
-  async #parentsOf(sha: string): Promise<string[] | undefined> {
+  async parents(sha: string): Promise<string[] | undefined> {
     if (!/^[0-9a-f]{40,64}$/.test(sha)) return undefined;
     try {
       const { stdout } = await run("git", ["rev-list", "--no-walk", "--parents", sha], { cwd: this.dir, timeout: 30_000 });
@@ -293,15 +287,8 @@ export class GitRepo {
    * checkout does not have the commit (a deleted PR branch); null for a merge or an empty change.
    */
   async patchId(sha: string): Promise<string | null | "missing"> {
-    if (!/^[0-9a-f]{40,64}$/.test(sha)) return "missing";
-    const opts = { cwd: this.dir, timeout: 30_000, maxBuffer: 256 * 1024 * 1024, env: { ...process.env, LC_ALL: "C" } };
-    let parents: string[];
-    try {
-      const { stdout } = await run("git", ["rev-list", "--no-walk", "--parents", sha], opts);
-      parents = stdout.trim().split(" ").slice(1);
-    } catch {
-      return "missing";
-    }
+    const parents = await this.parents(sha);
+    if (parents === undefined) return "missing";
     if (parents.length > 1) return null;
     const diff = await this.#gitBytes(
       ["diff-tree", "-p", "-U0", "--no-color", "--no-renames", "--no-ext-diff", "--root", sha, "--"],
