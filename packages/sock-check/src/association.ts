@@ -136,15 +136,13 @@ export async function checkMergeContents(
   facts: ProviderFacts,
   git: GitRepo,
   parentsOf: ReadonlyMap<string, readonly string[]>,
-  provider: "GitHub" | "GitLab",
+  terms: ChangeTerms,
 ): Promise<void> {
-  const change = provider === "GitLab" ? "MR !" : "PR #";
-  const headRef = provider === "GitLab" ? "refs/merge-requests/N/head" : "refs/pull/N/head";
   for (const commit of facts.commits.values()) {
     const parents = parentsOf.get(commit.sha) ?? [];
     if (facts.unverified.has(commit.sha)) continue;
     if (parents.length > 1) {
-      await mergesOfOtherCommits(commit, parents, facts, git, change, headRef);
+      await mergesOfOtherCommits(commit, parents, facts, git, terms);
       continue;
     }
     if (parents.length !== 1) continue;
@@ -165,14 +163,14 @@ export async function checkMergeContents(
       } catch (error) {
         facts.unverified.set(
           commit.sha,
-          `it is ${change}${pull.number}'s merge commit, but git could not compare its content with the head ${pull.headSha.slice(0, 7)} (${(error as Error).message})`,
+          `it is ${terms.list([pull.number])}'s merge commit, but git could not compare its content with the head ${pull.headSha.slice(0, 7)} (${(error as Error).message})`,
         );
         break;
       }
       if (content === "missing") {
         facts.unverified.set(
           commit.sha,
-          `it is ${change}${pull.number}'s merge commit (a squash or the last rebased copy), but the head ${pull.headSha.slice(0, 7)} is not in this checkout to compare its content with (run git fetch origin ${headRef.replace("N", String(pull.number))})`,
+          `it is ${terms.list([pull.number])}'s merge commit (a squash or the last rebased copy), but the head ${pull.headSha.slice(0, 7)} is not in this checkout to compare its content with (run git fetch origin ${terms.ref(pull.number)})`,
         );
         break;
       }
@@ -198,8 +196,7 @@ async function mergesOfOtherCommits(
   parents: readonly string[],
   facts: ProviderFacts,
   git: GitRepo,
-  change: string,
-  headRef: string,
+  terms: ChangeTerms,
 ): Promise<void> {
   const foreign: NonNullable<CommitFact["foreignMerge"]> = [];
   for (const n of commit.pulls) {
@@ -224,14 +221,14 @@ async function mergesOfOtherCommits(
     } catch (error) {
       facts.unverified.set(
         commit.sha,
-        `it is ${change}${n}'s merge commit, but git could not compare its squash commit ${squash.slice(0, 7)} with the head ${pull.headSha.slice(0, 7)} (${(error as Error).message})`,
+        `it is ${terms.list([n])}'s merge commit, but git could not compare its squash commit ${squash.slice(0, 7)} with the head ${pull.headSha.slice(0, 7)} (${(error as Error).message})`,
       );
       return;
     }
     if (content === "missing") {
       facts.unverified.set(
         commit.sha,
-        `it is ${change}${n}'s merge commit, but the head ${pull.headSha.slice(0, 7)} is not in this checkout to compare its squash commit ${squash.slice(0, 7)} with (run git fetch origin ${headRef.replace("N", String(n))})`,
+        `it is ${terms.list([n])}'s merge commit, but the head ${pull.headSha.slice(0, 7)} is not in this checkout to compare its squash commit ${squash.slice(0, 7)} with (run git fetch origin ${terms.ref(n)})`,
       );
       return;
     }

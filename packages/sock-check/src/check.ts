@@ -171,13 +171,14 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
         : emptyFacts();
   }
   const parentsOf = new Map(commits.map((c) => [c.sha, c.parents]));
+  const terms = changeTerms(policy.provider);
   // GitHub's commit → PR association and GitLab's commit → MR lookup are lookups, not proof that the PR brought the commit.
-  await checkAssociations(facts, git, parentsOf, changeTerms(policy.provider));
+  await checkAssociations(facts, git, parentsOf, terms);
   // Both providers: a merge, squash commit or last rebased copy the provider names a PR's merge commit must hold the PR's content.
-  await checkMergeContents(facts, git, parentsOf, policy.provider === "gitlab" ? "GitLab" : "GitHub");
+  await checkMergeContents(facts, git, parentsOf, terms);
   // First-parent mode: a PR's own merge commit on the line (an update merge landed by fast-forward) brings in commits off it.
   if (firstParent) await checkMergedInOffLine(facts, git, parentsOf, from);
-  unverifyUndatedMerges(facts, policy.provider === "gitlab" ? "GitLab" : "GitHub");
+  unverifyUndatedMerges(facts, terms.provider);
   // Both providers: a PR's review covers its commits only when the whole PR ships.
   options.onPhase?.("checking what each PR ships");
   await checkPullsShipWhole(facts, git, to);

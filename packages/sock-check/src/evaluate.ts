@@ -44,6 +44,7 @@ interface PullVerdict {
 export function evaluate(input: EvaluateInput): ChangeRecord[] {
   const generatedAt = input.now.toISOString();
   const byPull = new Map<number, PullVerdict>();
+  const terms = changeTerms(input.policy.provider);
   return input.commits.map((commit) => {
     const base = {
       repo: input.repo,
@@ -82,15 +83,15 @@ export function evaluate(input: EvaluateInput): ChangeRecord[] {
             : fact?.partial?.length
               ? ` (${fact.partial.map((p) => `PR #${p.number} was merged as ${p.final.slice(0, 7)}`).join(", ")}, which is not part of ${input.range.to.slice(0, 7)}: only part of that PR would ship)`
               : fact?.disowned?.length
-                ? ` (${disownedReason(fact.disowned, changeTerms(input.policy.provider))})`
+                ? ` (${disownedReason(fact.disowned, terms)})`
                 : fact?.ownChanges?.length
-                  ? ` (it is the merge commit of ${changeTerms(input.policy.provider).list(fact.ownChanges)}, but holds changes of its own that no review saw: its tree is not git's clean merge of its parents)`
+                  ? ` (it is the merge commit of ${terms.list(fact.ownChanges)}, but holds changes of its own that no review saw: its tree is not git's clean merge of its parents)`
                   : fact?.foreignContent?.length
                     ? ` (${fact.foreignContent.map((p) => `it stands for PR #${p.number} as its merge commit, but its content is not the PR's: its tree is neither the PR's head ${p.head.slice(0, 7)} merged onto its parent nor its parent with the head's own change applied`).join("; ")})`
                     : fact?.foreignMerge?.length
-                      ? ` (${fact.foreignMerge.map((p) => foreignMergeReason(p, changeTerms(input.policy.provider))).join("; ")})`
+                      ? ` (${fact.foreignMerge.map((p) => foreignMergeReason(p, terms)).join("; ")})`
                       : fact?.mergesOffLine
-                        ? ` (${mergesOffLineReason(fact.mergesOffLine, changeTerms(input.policy.provider))})`
+                        ? ` (${mergesOffLineReason(fact.mergesOffLine, terms)})`
                         : "";
       const violations: Violation[] = [{ rule: "direct-push", message: `pushed to the branch without a merged pull request${unmerged}` }];
       if (input.policy.signedCommits && fact?.verified !== true)
