@@ -35,6 +35,21 @@ exemptions:
 ${extra}`;
 }
 
+/** The GitLab policy of the GitLab tests: project acme/shop on the simulator at `url`, a build check, SHOP-n tickets. */
+export function gitlabPolicyYaml(url: string, extra = ""): string {
+  return `provider: gitlab
+gitlab:
+  project: acme/shop
+  apiUrl: ${url}/api/v4
+  token: env:SOCK_CHECK_TEST_GITLAB_TOKEN
+  timeoutMs: 3000
+checks:
+  required: [build]
+ticket:
+  pattern: "SHOP-\\\\d+"
+${extra}`;
+}
+
 /** A scenario whose simulator is already listening, so the policy can point at it. */
 export async function startScenario(options: { start?: Date } = {}): Promise<GitHubScenario> {
   const scenario = new GitHubScenario({ users: USERS, ...(options.start ? { start: options.start } : {}) });

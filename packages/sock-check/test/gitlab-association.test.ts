@@ -7,7 +7,7 @@ import { GitHubScenario, gitEnv } from "../../lab/src/sim/github-scenario";
 import { GitLabSim } from "../../lab/src/sim/gitlab";
 import { GitLabMergeRequests, mirrorScenarioToGitLab } from "../../lab/src/sim/gitlab-merge-requests";
 import { type ChangeRecord, runCheck } from "../src/index";
-import { runSockCheck, USERS } from "./fixture";
+import { gitlabPolicyYaml, runSockCheck, USERS } from "./fixture";
 
 /**
  * Which merged MR brought a commit, on GitLab as on GitHub (association.test.ts): GitLab's commit → MR lookup is
@@ -31,17 +31,7 @@ beforeAll(async () => {
     message: "Initial import",
     author: "alice",
     files: {
-      ".sock-check.yml": `provider: gitlab
-gitlab:
-  project: acme/shop
-  apiUrl: ${gitlab.url}/api/v4
-  token: env:SOCK_CHECK_TEST_GITLAB_TOKEN
-  timeoutMs: 3000
-checks:
-  required: [build]
-ticket:
-  pattern: "SHOP-\\\\d+"
-`,
+      ".sock-check.yml": gitlabPolicyYaml(gitlab.url),
     },
   });
   s.tag("a0");

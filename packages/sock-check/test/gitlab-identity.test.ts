@@ -5,7 +5,7 @@ import { GitHubScenario } from "../../lab/src/sim/github-scenario";
 import { GitLabSim } from "../../lab/src/sim/gitlab";
 import { GitLabMergeRequests, mirrorScenarioToGitLab } from "../../lab/src/sim/gitlab-merge-requests";
 import { type ChangeRecord, runCheck } from "../src/index";
-import { USERS } from "./fixture";
+import { gitlabPolicyYaml, USERS } from "./fixture";
 
 /**
  * Who wrote what, against a GitLab that answers an ordinary token as GitLab does: `/users?search=`
@@ -35,17 +35,7 @@ beforeAll(async () => {
   const eve = { name: "Eve\u001b[2J \u202eEvans", email: "eve@outside.test" };
   gitlab.addUser({ username: "eve", ...eve, publicEmail: null });
   scenario = new GitHubScenario({ users: { ...USERS, eve } });
-  policyText = `provider: gitlab
-gitlab:
-  project: acme/shop
-  apiUrl: ${gitlab.url}/api/v4
-  token: env:SOCK_CHECK_TEST_GITLAB_TOKEN
-  timeoutMs: 3000
-checks:
-  required: [build]
-ticket:
-  pattern: "SHOP-\\\\d+"
-`;
+  policyText = gitlabPolicyYaml(gitlab.url);
   scenario.directPush({ message: "Initial import", author: "alice", files: { ".sock-check.yml": policyText } });
   scenario.tag("deploy-1");
   mr.plain = scenario.pullRequest({ title: "SHOP-1 Cart", author: "alice", reviews: [{ by: "bob" }], checks: { build: "success" } });

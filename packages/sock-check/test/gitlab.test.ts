@@ -5,7 +5,7 @@ import { GitHubScenario } from "../../lab/src/sim/github-scenario";
 import { GitLabAccess, GitLabSim } from "../../lab/src/sim/gitlab";
 import { GitLabMergeRequests, mirrorScenarioToGitLab } from "../../lab/src/sim/gitlab-merge-requests";
 import { type ChangeRecord, runCheck } from "../src/index";
-import { USERS } from "./fixture";
+import { gitlabPolicyYaml, USERS } from "./fixture";
 
 /** The same rules against GitLab: merge requests, approval notes tied to pushes, CI statuses. */
 
@@ -20,17 +20,7 @@ beforeAll(async () => {
   gitlab = new GitLabSim();
   await gitlab.start();
   scenario = new GitHubScenario({ users: USERS });
-  policyText = `provider: gitlab
-gitlab:
-  project: acme/shop
-  apiUrl: ${gitlab.url}/api/v4
-  token: env:SOCK_CHECK_TEST_GITLAB_TOKEN
-  timeoutMs: 3000
-checks:
-  required: [build]
-ticket:
-  pattern: "SHOP-\\\\d+"
-`;
+  policyText = gitlabPolicyYaml(gitlab.url);
   scenario.directPush({ message: "Initial import", author: "alice", files: { ".sock-check.yml": policyText } });
   scenario.tag("deploy-1");
   mr.ok = scenario.pullRequest({ title: "SHOP-1 Add the cart", author: "alice", reviews: [{ by: "bob" }], checks: { build: "success" } });

@@ -8,7 +8,7 @@ import { GitLabSim } from "../../lab/src/sim/gitlab";
 import { GitLabMergeRequests, mirrorScenarioToGitLab } from "../../lab/src/sim/gitlab-merge-requests";
 import { GitRepo } from "../src/git";
 import { type ChangeRecord, runCheck } from "../src/index";
-import { envFor, policyYaml, runSockCheck, USERS } from "./fixture";
+import { envFor, gitlabPolicyYaml, policyYaml, runSockCheck, USERS } from "./fixture";
 
 /**
  * A single-parent commit the provider names as a PR's merge commit — a squash commit, the last copy a rebase merge
@@ -89,22 +89,7 @@ beforeAll(async () => {
   s.build();
   mirrorScenarioToGitLab(s, new GitLabMergeRequests(gitlab, { id: 7, path: "acme/shop" }));
   gitlabPolicy = join(mkdirScratch("sock-check-gitlab-policy-"), "policy.yml");
-  writeFileSync(
-    gitlabPolicy,
-    `provider: gitlab
-gitlab:
-  project: acme/shop
-  apiUrl: ${gitlab.url}/api/v4
-  token: env:SOCK_CHECK_TEST_GITLAB_TOKEN
-  timeoutMs: 3000
-approvals:
-  required: 1
-checks:
-  required: [build]
-ticket:
-  pattern: "SHOP-\\\\d+"
-`,
-  );
+  writeFileSync(gitlabPolicy, gitlabPolicyYaml(gitlab.url, "approvals:\n  required: 1\n"));
 });
 
 afterAll(async () => {
