@@ -4,8 +4,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GitHubScenario, gitEnv } from "../../lab/src/sim/github-scenario";
-import { type ChangeRecord, runCheck } from "../src/index";
-import { envFor, policyYaml, runSockCheck, USERS } from "./fixture";
+import { runCheck } from "../src/index";
+import { bySha, envFor, policyYaml, runSockCheck, USERS } from "./fixture";
 
 /**
  * Which merged PR brought a commit (tester finding 14): GitHub's association is trusted only for a PR's own
@@ -75,12 +75,6 @@ afterAll(async () => {
 
 async function check(dir = scenario.dir) {
   return (await runCheck({ dir, from: "a0", to: "a1", env: envFor(scenario), toolVersion: "test" })).report;
-}
-
-function bySha(records: readonly ChangeRecord[], sha: string): ChangeRecord {
-  const record = records.find((r) => r.commit.sha === sha);
-  if (!record) throw new Error(`no record for ${sha}`);
-  return record;
 }
 
 describe("the PR a commit arrived through", () => {

@@ -1,6 +1,7 @@
 import { runInProcess } from "../../core/test/run-in-process";
 import { GitHubScenario, type ScenarioUser } from "../../lab/src/sim/github-scenario";
 import { createSockCheckProgram } from "../src/cli";
+import type { ChangeRecord } from "../src/index";
 
 export const TOKEN_ENV = "SOCK_CHECK_TEST_GITHUB_TOKEN";
 
@@ -33,6 +34,13 @@ exemptions:
     label: emergency
     reviewWithin: 72h
 ${extra}`;
+}
+
+/** The record of one commit in a report; throws when there is none, so a test names the commit it missed. */
+export function bySha(records: readonly ChangeRecord[], sha: string): ChangeRecord {
+  const record = records.find((r) => r.commit.sha === sha);
+  if (!record) throw new Error(`no record for ${sha}`);
+  return record;
 }
 
 /** The GitLab policy of the GitLab tests: project acme/shop on the simulator at `url`, a build check, SHOP-n tickets. */

@@ -6,8 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GitHubScenario, gitEnv } from "../../lab/src/sim/github-scenario";
 import { GitLabSim } from "../../lab/src/sim/gitlab";
 import { GitLabMergeRequests, mirrorScenarioToGitLab } from "../../lab/src/sim/gitlab-merge-requests";
-import { type ChangeRecord, runCheck } from "../src/index";
-import { gitlabPolicyYaml, runSockCheck, USERS } from "./fixture";
+import { runCheck } from "../src/index";
+import { bySha, gitlabPolicyYaml, runSockCheck, USERS } from "./fixture";
 
 /**
  * Which merged MR brought a commit, on GitLab as on GitHub (association.test.ts): GitLab's commit → MR lookup is
@@ -195,12 +195,6 @@ const env = () => ({ ...process.env, SOCK_CHECK_TEST_GITLAB_TOKEN: gitlab.token,
 
 async function check(dir = scenario.dir) {
   return (await runCheck({ dir, from: "a0", to: "a1", env: env(), toolVersion: "test" })).report;
-}
-
-function bySha(records: readonly ChangeRecord[], sha: string): ChangeRecord {
-  const record = records.find((r) => r.commit.sha === sha);
-  if (!record) throw new Error(`no record for ${sha}`);
-  return record;
 }
 
 describe("the MR a commit arrived through, on GitLab", () => {

@@ -7,8 +7,8 @@ import { GitHubScenario, gitEnv } from "../../lab/src/sim/github-scenario";
 import { GitLabSim } from "../../lab/src/sim/gitlab";
 import { GitLabMergeRequests, mirrorScenarioToGitLab } from "../../lab/src/sim/gitlab-merge-requests";
 import { GitRepo } from "../src/git";
-import { type ChangeRecord, runCheck } from "../src/index";
-import { envFor, gitlabPolicyYaml, policyYaml, runSockCheck, USERS } from "./fixture";
+import { runCheck } from "../src/index";
+import { bySha, envFor, gitlabPolicyYaml, policyYaml, runSockCheck, USERS } from "./fixture";
 
 /**
  * A single-parent commit the provider names as a PR's merge commit — a squash commit, the last copy a rebase merge
@@ -119,12 +119,6 @@ async function checkGitHub(dir = scenario.dir) {
 async function checkGitLab(dir = scenario.dir) {
   const env = { ...process.env, SOCK_CHECK_TEST_GITLAB_TOKEN: gitlab.token };
   return (await runCheck({ dir, from: "c0", to: "c1", policyPath: gitlabPolicy, env, toolVersion: "test" })).report;
-}
-
-function bySha(records: readonly ChangeRecord[], sha: string): ChangeRecord {
-  const record = records.find((r) => r.commit.sha === sha);
-  if (!record) throw new Error(`no record for ${sha}`);
-  return record;
 }
 
 function short(sha: string): string {
