@@ -40,13 +40,16 @@ export function eventFilter(o: FilterOptions, ids: IdNames): ((event: AuditEvent
     tests.push((e) => e.types.some((t) => types.has(t)));
   }
   if (o.users?.length) {
-    const users = new Set(o.users.map((u) => (/^\d+$/.test(u) ? ids.user(u) : u)));
+    // a number matches the number the log holds (raw), a name the name the event shows: an ENRICHED log's own names
+    // (AUID="alice") are not this host's, so a number read through this host's passwd missed them (T34 #1)
+    const users = new Set(o.users);
+    // an acct= is a name the login named: a number is read as this host's name for it
+    const accounts = new Set(o.users.flatMap((u) => (/^\d+$/.test(u) ? [u, ids.user(u)] : [u])));
     tests.push(
       (e) =>
-        (e.auid !== undefined && users.has(e.auid)) ||
-        (e.uid !== undefined && users.has(e.uid)) ||
+        e.records.some((r) => USER_FIELDS.some((name) => matchesField(r.fields[name], r.raw?.[name], users))) ||
         // a login attempt before any auid is set (a failed login: uid is sshd's root) is the account it named (T23 #8)
-        ((e.auid === undefined || e.auid === "unset") && e.records.some((r) => matchesField(r.fields.acct, r.raw?.acct, users))),
+        ((e.auid === undefined || e.auid === "unset") && e.records.some((r) => matchesField(r.fields.acct, r.raw?.acct, accounts))),
     );
   }
   // a pre-3.14 kernel's LOGIN names the login's auid `new auid=` (read as new-auid), as ausearch -ua matches it
@@ -106,6 +109,9 @@ export function eventFilter(o: FilterOptions, ids: IdNames): ((event: AuditEvent
   if (tests.length === 0) return undefined;
   return (e) => tests.every((t) => t(e));
 }
+
+/** The fields `--user` reads: the login user and the user (as ausearch -ua reads auid and uid). */
+const USER_FIELDS = ["auid", "uid", "new-auid"] as const;
 
 /** A field's value (or its logged number) is one of `wanted`. */
 function matchesField(value: FieldValue | undefined, raw: string | undefined, wanted: ReadonlySet<string>): boolean {

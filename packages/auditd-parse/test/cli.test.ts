@@ -114,6 +114,23 @@ describe("auditd-parse CLI", () => {
     expect(events.map((l) => (JSON.parse(l) as { serial: number }).serial)).toEqual([157, 158]);
   });
 
+  it("--user with a number finds an ENRICHED log's events by the number logged, whatever names this host has (T34 #1)", async () => {
+    // the logging host named auid 1000 "carol"; this host's passwd names 1000 "alice" and has no 1001
+    const enriched = [
+      'type=SYSCALL msg=audit(1700000100.000:500): arch=c000003e syscall=59 success=yes exit=0 ppid=1 pid=77 auid=1000 uid=1001 ses=3 comm="id" exe="/usr/bin/id" key=(null)\x1dAUID="carol" UID="bob"',
+      'type=EXECVE msg=audit(1700000100.000:500): argc=1 a0="id"',
+      "type=EOE msg=audit(1700000100.000:500): ",
+      "type=USER_CMD msg=audit(1700000101.000:501): pid=78 uid=1001 auid=1000 ses=3 msg='cwd=\"/\" cmd=6964 exe=\"/usr/bin/sudo\" terminal=pts/0 res=success'\x1dUID=\"bob\" AUID=\"carol\"",
+    ].join("\n");
+    const serials = async (...args: string[]) =>
+      ndjson((await run([...args, "--passwd", passwd], `${enriched}\n`)).stdout).map((e) => (e as unknown as { serial: number }).serial);
+    for (const user of ["1000", "1001", "carol", "bob"]) expect(await serials("--user", user)).toEqual([500, 501]);
+    // the names this host would give are not the log's: they match nothing
+    expect(await serials("--user", "alice")).toEqual([]);
+    const sessions = await run(["sessions", "--json", "--user", "1000", "--passwd", passwd], `${enriched}\n`);
+    expect(JSON.parse(sessions.stdout)).toHaveLength(1);
+  });
+
   it("builds a session timeline with commands and connections, as text and JSON", async () => {
     const text = await run(["sessions", "--passwd", passwd], SESSION_LOG);
     expect(text.code).toBe(0);
