@@ -3,15 +3,18 @@
  * bidirectional overrides that would rewrite the reader's screen or forge lines. Control characters (C0,
  * DEL, C1) become a backslash and three octal digits, as `ausearch` writes them (`\033`); a backslash
  * itself is doubled so the escape cannot be forged; Unicode bidi controls, line/paragraph separators
- * (U+2028/2029 break lines in some terminals and viewers) and zero-width characters (which hide text or make
- * two names look alike) become `\u202e`. JSON output is not touched (JSON escapes control characters itself).
+ * (U+2028/2029 break lines in some terminals and viewers) and every format or default-ignorable character —
+ * zero-width ones, the soft hyphen, tag characters, variation selectors, Hangul fillers, which render as
+ * nothing, hide text or make two names look alike (T34 #12) — become `\u202e` (an astral one as its two UTF-16
+ * units, `\udb40\udc41`). JSON output is not touched (JSON escapes control characters itself).
  */
 export function escapeControls(s: string): string {
   return NEEDS_ESCAPE.test(s) ? s.replace(ESCAPED, escapeOne) : s;
 }
 
-const NEEDS_ESCAPE = /[\x00-\x1f\x7f-\x9f\\\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]/;
-const ESCAPED = /[\x00-\x1f\x7f-\x9f\\\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]/g;
+const ESCAPE_CLASS = String.raw`[\x00-\x1f\x7f-\x9f\\\u2028\u2029\p{Cf}\p{Default_Ignorable_Code_Point}]`;
+const NEEDS_ESCAPE = new RegExp(ESCAPE_CLASS, "u");
+const ESCAPED = new RegExp(ESCAPE_CLASS, "gu");
 
 /** One character of escapeControls() output: an escape (`\\`, `\033`, `\u202e`) or a character. */
 const UNIT = /\\(?:\\|[0-7]{3}|u[0-9a-f]{4})|[\s\S]/g;
@@ -29,6 +32,8 @@ export function escapedPrefix(escaped: string, width: number): string {
 function escapeOne(c: string): string {
   const code = c.charCodeAt(0);
   if (c === "\\") return "\\\\";
-  if (code <= 0xff) return `\\${code.toString(8).padStart(3, "0")}`;
-  return `\\u${code.toString(16).padStart(4, "0")}`;
+  if (code <= 0x9f) return `\\${code.toString(8).padStart(3, "0")}`;
+  let units = "";
+  for (let i = 0; i < c.length; i++) units += `\\u${c.charCodeAt(i).toString(16).padStart(4, "0")}`;
+  return units;
 }
