@@ -80,19 +80,20 @@ export interface AssemblerStats {
   wide: number;
   /**
    * Events written in parts (same id): past MAX_EVENT_RECORDS, MAX_EVENT_BYTES or MAX_OPEN_BYTES, or (`late`) a
-   * record came after its event was completed without EOE.
+   * record came after its event was completed, without EOE or after it.
    */
   split: number;
   /**
-   * Of `split`, the parts begun by a record of an event completed already without its EOE: its host's window
-   * passed, its host was silent for IDLE_RECORDS, or too many events were open or held behind it (T26 #1).
+   * Of `split`, the parts begun by a record of an event completed already: without its EOE (its host's window
+   * passed, its host was silent for IDLE_RECORDS, or too many events were open or held behind it: T26 #1), or
+   * after it (T34 #6).
    */
   late: number;
 }
 
 /** Why an event counted in AssemblerStats.late was written in parts, as the warnings say it. */
 export const LATE_PARTS =
-  "some of their records came after they were written without EOE (past their host's window, their host silent for hundreds of other hosts' records, or hundreds of later events held behind them)";
+  "some of their records came after they were written: after their EOE (a log merged or relayed out of order), or without EOE past their host's window, their host silent for hundreds of other hosts' records, or hundreds of later events held behind them";
 
 const SERIAL_SPACE = 2 ** 32;
 /**
@@ -257,7 +258,7 @@ export class Assembler<E extends PendingEvent> {
     let event = this.last;
     if (event !== undefined && sameEvent(event, h) && (h.type === "EOE" || !this.full(event, end - start))) {
       if (h.type === "EOE") {
-        this.complete(event);
+        this.completeWithEoe(event);
         return;
       }
       this.addRecord(event, buf, end);
@@ -276,7 +277,7 @@ export class Assembler<E extends PendingEvent> {
       if (h.type === "EOE") {
         if (event) {
           this.takeOut(event);
-          this.complete(event);
+          this.completeWithEoe(event);
         }
         return;
       }
@@ -550,6 +551,16 @@ export class Assembler<E extends PendingEvent> {
    * comes is counted as a new part (split) rather than written as a second event under its id unsaid (T26 #1).
    */
   private completeEarly(event: E): void {
+    this.marks.add(event);
+    this.complete(event);
+  }
+
+  /**
+   * Completes an event at its EOE (the callers took it out of `open`): marked too, so a record of it that comes
+   * after its EOE (a log merged or relayed out of order) is counted as a late part, not written as a second
+   * event under its id unsaid (T34 #6); a second EOE alone makes no part.
+   */
+  private completeWithEoe(event: E): void {
     this.marks.add(event);
     this.complete(event);
   }

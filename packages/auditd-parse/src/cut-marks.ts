@@ -8,9 +8,9 @@ const SETS = 1 << SET_BITS;
 const MAX_NODES = 4096;
 
 /**
- * The latest events the grouping completed without their EOE (window, idle host, bounds on open and held events),
- * each by its stamp: a record of one that comes later starts a new part under its id, and is to be counted as
- * split, not written as a second event no one is told of (T26 #1). A table of two places per set, in typed arrays:
+ * The latest events the grouping completed, without their EOE (window, idle host, bounds on open and held events)
+ * or at it, each by its stamp: a record of one that comes later starts a new part under its id, and is to be
+ * counted as split, not written as a second event no one is told of (T26 #1, T34 #6). A table of two places per set, in typed arrays:
  * marking the events of a log without EOE (most of them) makes no object and no Map entry per event (a Map by
  * serial cost 3-5 % CPU on the testers' logs without EOE). The set is a hash of the host and the serial, not the
  * serial's low bits: hosts booted together log the same serials, and three hosts' serial 777 (or 777, 4873, 8969)
@@ -30,7 +30,7 @@ export class CutMarks {
   /** Each node's number in the sets' index (0: no node=). */
   private readonly nodeNumbers = new Map<string, number>();
 
-  /** Marks an event completed without its EOE (before it is handed over: the object may be reused after). */
+  /** Marks a completed event (before it is handed over: the object may be reused after). */
   add(event: PendingEvent): void {
     const set = this.setOf(event.node, event.serial);
     const at = (this.ages[set] as number) <= (this.ages[set + 1] as number) ? set : set + 1;

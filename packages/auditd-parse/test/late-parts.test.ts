@@ -66,7 +66,7 @@ const parts = (ndjson: string) =>
     .filter((e) => e.serial === 777)
     .map((e) => e.types);
 
-const WARNING = "1 later part(s) of events written under the same id: some of their records came after they were written without EOE";
+const WARNING = "1 later part(s) of events written under the same id: some of their records came after they were written:";
 
 describe("T26 #1: an event whose last records come after hundreds of others' is counted as written in parts", () => {
   const shapes: [Shape, number][] = [
@@ -101,6 +101,31 @@ describe("T26 #1: an event whose last records come after hundreds of others' is 
     const r = await run(["-v"], lateLog("many hosts", 300, 0, ["EOE"]));
     expect(parts(r.stdout)).toEqual([["SYSCALL", "EXECVE"]]);
     expect(r.stderr).toContain(" 0 split,");
+  });
+
+  it("a record after its event's EOE (a log merged out of order) starts a part said as late; detect exits 65 (T34 #6: unsaid, 0)", async () => {
+    const stamp = "1700000000.000:1";
+    const log = [
+      `type=SYSCALL msg=audit(${stamp}): arch=c000003e syscall=59 success=yes exit=0 pid=2 auid=0 uid=0 comm="ls" exe="/bin/ls"`,
+      `type=EXECVE msg=audit(${stamp}): argc=1 a0="ls"`,
+      `type=EOE msg=audit(${stamp}): `,
+      `type=PATH msg=audit(${stamp}): item=0 name="/etc/shadow" inode=1 dev=08:01 mode=0100640 nametype=NORMAL`,
+      `type=EOE msg=audit(${stamp}): `,
+      `type=USER_CMD msg=audit(1700000000.100:2): pid=1 uid=0 auid=0 ses=1 msg='cmd=6C73 exe="/usr/bin/sudo" res=success'`,
+    ].join("\n");
+    const r = await run(["-v"], `${log}\n`);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout.trim().split("\n").map((l) => JSON.parse(l).types)).toEqual([["SYSCALL", "EXECVE"], ["PATH"], ["USER_CMD"]]);
+    expect(r.stderr).toContain(" 1 split,");
+    expect(r.stderr).toContain(`${WARNING} after their EOE`);
+    const rules = join(mkdtempSync(join(tmpdir(), "auditd-eoe-late-")), "shadow.yml");
+    writeFileSync(
+      rules,
+      "title: ls reads shadow\nid: 5f0c5b8e-2d7e-4d0a-9a61-1c1f3a0e9b21\nlogsource: {product: linux, service: auditd}\ndetection:\n  sel: {type: PATH, name: /etc/shadow}\n  exe: {exe: /bin/ls}\n  condition: sel and exe\nlevel: high\n",
+    );
+    const detect = await run(["detect", "--json", "--rules", rules, "--fail-level", "high"], `${log}\n`);
+    expect(detect.code, detect.stderr).toBe(65);
+    expect(detect.stderr).toContain("incomplete: 1 later part(s) of events were matched apart from their first");
   });
 
   it("detect: a rule on the late PROCTITLE is said to be matched in parts, exit 65 (was 0 alerts, exit 0)", async () => {
