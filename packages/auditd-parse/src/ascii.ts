@@ -6,9 +6,12 @@ export const SQUOTE = 39;
 export const LPAREN = 40;
 export const RPAREN = 41;
 export const COMMA = 44;
+export const DASH = 45;
 export const DOT = 46;
 export const COLON = 58;
 export const EQUALS = 61;
+/** An ISO 8601 date-time's `T`. */
+export const LETTER_T = 84;
 export const BACKSLASH = 92;
 export const LBRACE = 123;
 export const RBRACE = 125;

@@ -1,5 +1,5 @@
 import { isUtf8 } from "node:buffer";
-import { COLON, COMMA, DOT, DQUOTE, EQUALS, LBRACE, LPAREN, RBRACE, RPAREN, SPACE, SQUOTE } from "./ascii";
+import { COLON, COMMA, DASH, DOT, DQUOTE, EQUALS, LBRACE, LETTER_T, LPAREN, RBRACE, RPAREN, SPACE, SQUOTE } from "./ascii";
 import { ByteNames } from "./byte-names";
 import { recordTypeName } from "./record-types";
 
@@ -88,6 +88,8 @@ export function nodeRaw(key: string): string | undefined {
 export function parseHeader(buf: Buffer, start: number, end: number, h: Header): boolean {
   let pos = start;
   h.node = undefined;
+  // a UTF-8 byte order mark before the first line (a log saved by an editor) hid its node= (T34 #2)
+  if (buf[pos] === 0xef && buf[pos + 1] === 0xbb && buf[pos + 2] === 0xbf && pos + 3 < end) pos += 3;
   if (startsWith(buf, pos, end, NODE)) {
     const sp = find(buf, SPACE, pos + 5, end);
     if (sp < 0) return false;
@@ -98,6 +100,7 @@ export function parseHeader(buf: Buffer, start: number, end: number, h: Header):
     // syslog-wrapped kernel line: "… kernel: [ 12.3] audit: type=1400 audit(…): …"
     const at = findType(buf, pos, end);
     if (at < 0) return false;
+    if (h.node === undefined) h.node = syslogNode(buf, pos, at);
     pos = at + 1;
   }
   const typeEnd = find(buf, SPACE, pos + 5, end);
@@ -240,6 +243,39 @@ export function startsWith(buf: Uint8Array, pos: number, end: number, prefix: Ui
 }
 
 /** The offset of " type=" in buf[from, to), or -1. */
+/**
+ * The host of a syslog-wrapped record (type= at `at`, after the syslog header): the `node=` just before type=, as
+ * audisp-syslog forwards a multi-host log, else the host of the syslog header itself (`Nov 14 22:13:20 hostA …`, or
+ * rsyslog's `2023-11-14T22:13:20.123+00:00 hostA …`). Without it, two hosts' records under one stamp were grouped
+ * into one event and --node found neither (T34 #2). Undefined for any other prefix.
+ */
+function syslogNode(buf: Buffer, from: number, at: number): string | undefined {
+  let word = at;
+  while (word > from && buf[word - 1] !== SPACE) word--;
+  if (startsWith(buf, word, at, NODE)) return word + 5 < at ? NODE_NAMES.get(buf, word + 5, at) : undefined;
+  const host = syslogHostStart(buf, from, at);
+  if (host < 0) return undefined;
+  const hostEnd = find(buf, SPACE, host, at);
+  return hostEnd > host ? NODE_NAMES.get(buf, host, hostEnd) : undefined;
+}
+
+/** Where the host of a syslog header begins (`Mmm dd hh:mm:ss host` or `YYYY-MM-DDThh:mm:ss… host`), else -1. */
+function syslogHostStart(buf: Buffer, from: number, to: number): number {
+  if (to - from > 16 && isLetter(buf[from]) && buf[from + 3] === SPACE && buf[from + 6] === SPACE && buf[from + 15] === SPACE) {
+    const clock = from + 7;
+    if (buf[clock + 2] === COLON && buf[clock + 5] === COLON && isDigit(buf[clock]) && isDigit(buf[clock + 7])) return from + 16;
+    return -1;
+  }
+  if (to - from > 20 && isDigit(buf[from]) && isDigit(buf[from + 3]) && buf[from + 4] === DASH && buf[from + 10] === LETTER_T) {
+    const space = find(buf, SPACE, from + 11, to);
+    return space < 0 ? -1 : space + 1;
+  }
+  return -1;
+}
+
+const isLetter = (c: number | undefined) => c !== undefined && ((c >= 65 && c <= 90) || (c >= 97 && c <= 122));
+const isDigit = (c: number | undefined) => c !== undefined && c >= 48 && c <= 57;
+
 function findType(buf: Buffer, from: number, to: number): number {
   for (let i = find(buf, SPACE, from, to); i >= 0; i = find(buf, SPACE, i + 1, to)) {
     if (startsWith(buf, i + 1, to, TYPE)) return i;

@@ -35,6 +35,30 @@ describe("record header", () => {
     expect(r).toMatchObject({ type: "AVC", serial: 9, keys: ["apparmor", "operation", "profile"] });
   });
 
+  it("keeps a syslog-wrapped record's host: its node= (audisp-syslog), else the syslog header's; and a BOM's (T34 #2)", () => {
+    // two hosts under one stamp, forwarded to one collector: two events, not one with both hosts' records
+    const stamp = "audit(1700000000.000:1):";
+    const text = [
+      `Nov 14 22:13:20 collector audisp-syslog[812]: node=hostA type=SYSCALL msg=${stamp} syscall=59 comm="ls"`,
+      `Nov 14 22:13:20 collector audisp-syslog[913]: node=hostB type=SYSCALL msg=${stamp} syscall=59 comm="rm"`,
+      `Nov 14 22:13:20 collector audisp-syslog[812]: node=hostA type=EXECVE msg=${stamp} argc=1 a0="ls"`,
+      `Nov 14 22:13:20 collector audisp-syslog[913]: node=hostB type=EXECVE msg=${stamp} argc=1 a0="rm"`,
+      `Nov  4 22:13:20 hostC kernel: [ 12.345] audit: type=1300 ${stamp} syscall=59 comm="cp"`,
+      `2023-11-14T22:13:20.123456+00:00 hostD kernel: audit: type=1300 ${stamp} syscall=59 comm="mv"`,
+      `\ufeffnode=hostE type=1300 ${stamp} syscall=59 comm="id"`,
+    ].join("\n");
+    const events = parseText(text).events.map((e) => [e.node, e.types.join(), e.comm]);
+    expect(events).toEqual([
+      ["hostA", "SYSCALL,EXECVE", "ls"],
+      ["hostB", "SYSCALL,EXECVE", "rm"],
+      ["hostC", "SYSCALL", "cp"],
+      ["hostD", "SYSCALL", "mv"],
+      ["hostE", "SYSCALL", "id"],
+    ]);
+    // a prefix that is no syslog header names no host
+    expect(parseRecord(`some prefix type=SYSCALL msg=${stamp} syscall=59`)?.node).toBeUndefined();
+  });
+
   it("gives each record its own node name, though names are remembered by their bytes", () => {
     // names sharing their first eight bytes or all but the last, invalid UTF-8, and more than the table keeps
     const names = ["host0001.example.net", "host0002.example.net", "host0001.example.nex", "h", "h\u00e9", "host0001"];
