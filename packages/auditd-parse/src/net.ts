@@ -35,24 +35,49 @@ const DIRECTIONS: Readonly<Record<string, Connection["direction"]>> = {
   bind: "listen",
 };
 
-/** The network connection an event records, if any (a socket syscall with a decoded sockaddr). */
+/** Address families net lists without decoding their addresses (linux/socket.h), and those too short to decode. */
+const FAMILY_NAMES: Readonly<Record<number, string>> = {
+  1: "unix",
+  2: "inet",
+  10: "inet6",
+  16: "netlink",
+  17: "packet",
+  29: "can",
+  30: "tipc",
+  31: "bluetooth",
+  38: "alg",
+  40: "vsock",
+  44: "xdp",
+};
+
+/** The network connection an event records, if any (a socket syscall with a sockaddr). */
 export function connectionOf(e: AuditEvent): Connection | undefined {
   const direction = e.syscall === undefined ? undefined : DIRECTIONS[e.syscall];
   const sa = e.sockaddr;
   if (direction === undefined || sa === undefined || e.id === null || e.time === null) return undefined;
   let address: string;
   let port: number | undefined;
-  if (sa.family === "inet" || sa.family === "inet6") {
+  let family: string = sa.family;
+  if (sa.family === "inet") {
     address = sa.address;
+    port = sa.port;
+  } else if (sa.family === "inet6") {
+    address = sa.scope === undefined ? sa.address : `${sa.address}%${sa.scope}`;
     port = sa.port;
   } else if (sa.family === "unix") {
     address = sa.abstract ? `@${sa.path}` : sa.path;
   } else if (sa.family === "netlink") {
     address = `pid ${sa.pid}`;
+  } else if (sa.family === "unspec") {
+    // connect(AF_UNSPEC) dissolves a datagram socket's peer: no address, but the call is the process's all the same
+    address = "-";
   } else {
-    return undefined;
+    // a family not decoded (packet, vsock …) or an address too short for its family: listed with its bytes, not
+    // left out unsaid (T34 #7)
+    family = FAMILY_NAMES[sa.familyNumber] ?? `family ${sa.familyNumber}`;
+    address = `undecoded ${sa.bytes}`;
   }
-  const c: Connection = { time: e.time, id: e.id, direction, syscall: e.syscall!, success: e.success, family: sa.family, address };
+  const c: Connection = { time: e.time, id: e.id, direction, syscall: e.syscall!, success: e.success, family, address };
   if (port !== undefined) c.port = port;
   if (e.success === false && e.exit !== undefined) c.exit = e.exit;
   if (e.success === false && e.exit === "EINPROGRESS" && e.syscall === "connect") c.inProgress = true;

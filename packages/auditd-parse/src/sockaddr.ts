@@ -1,6 +1,8 @@
 /** A decoded `saddr=` (struct sockaddr as hex). */
 export type Sockaddr =
-  | { family: "inet" | "inet6"; address: string; port: number }
+  | { family: "inet"; address: string; port: number }
+  /** scope: sin6_scope_id, the interface of a link-local address (`fe80::1%2`), when not 0. */
+  | { family: "inet6"; address: string; port: number; scope?: number }
   | { family: "unix"; path: string; abstract: boolean }
   | { family: "netlink"; pid: number; groups: number }
   | { family: "unspec" }
@@ -29,9 +31,13 @@ export function decodeSockaddr(hex: string): Sockaddr | undefined {
     case AF_INET:
       if (bytes.length < 8) break;
       return { family: "inet", port: (bytes[2]! << 8) | bytes[3]!, address: `${bytes[4]}.${bytes[5]}.${bytes[6]}.${bytes[7]}` };
-    case AF_INET6:
+    case AF_INET6: {
       if (bytes.length < 24) break;
-      return { family: "inet6", port: (bytes[2]! << 8) | bytes[3]!, address: ipv6(bytes.subarray(8, 24)) };
+      const port = (bytes[2]! << 8) | bytes[3]!;
+      const address = ipv6(bytes.subarray(8, 24));
+      const scope = bytes.length >= 28 ? readU32(bytes, 24, littleEndian) : 0;
+      return scope === 0 ? { family: "inet6", port, address } : { family: "inet6", port, address, scope };
+    }
     case AF_NETLINK:
       if (bytes.length < 12) break;
       return { family: "netlink", pid: readU32(bytes, 4, littleEndian), groups: readU32(bytes, 8, littleEndian) };

@@ -114,6 +114,35 @@ describe("auditd-parse CLI", () => {
     expect(events.map((l) => (JSON.parse(l) as { serial: number }).serial)).toEqual([157, 158]);
   });
 
+  it("net lists every socket call with an address: families it does not decode and short addresses with their bytes (T34 #7)", async () => {
+    const sockaddrs = [
+      "0200005001020304000000000000000000", // inet 1.2.3.4:80
+      "0A00001600000000FE80000000000000000000000000000102000000", // inet6 fe80::1 on interface 2
+      "1100000302000000000000000000000000000000", // packet
+      "2800000002000000D204000000000000", // vsock
+      "0200005001", // inet, cut short
+      "0000", // unspec: a datagram socket's peer dissolved
+    ];
+    const log = sockaddrs
+      .flatMap((saddr, i) => [
+        `type=SYSCALL msg=audit(1700000000.00${i}:${i + 1}): arch=c000003e syscall=42 success=yes exit=0 pid=2 auid=0 uid=0 ses=1 comm="x" exe="/x"`,
+        `type=SOCKADDR msg=audit(1700000000.00${i}:${i + 1}): saddr=${saddr}`,
+        `type=EOE msg=audit(1700000000.00${i}:${i + 1}): `,
+      ])
+      .join("\n");
+    const r = await run(["net", "--json"], `${log}\n`);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout).map((c: { family: string; address: string; port?: number }) => [c.family, c.address, c.port])).toEqual([
+      ["inet", "1.2.3.4", 80],
+      ["inet6", "fe80::1%2", 22],
+      ["packet", "undecoded 1100000302000000000000000000000000000000", undefined],
+      ["vsock", "undecoded 2800000002000000d204000000000000", undefined],
+      ["inet", "undecoded 0200005001", undefined],
+      ["unspec", "-", undefined],
+    ]);
+    expect((await run(["net"], `${log}\n`)).stdout).toContain("connect -> inet6 [fe80::1%2]:22\n");
+  });
+
   it("--user with a number finds an ENRICHED log's events by the number logged, whatever names this host has (T34 #1)", async () => {
     // the logging host named auid 1000 "carol"; this host's passwd names 1000 "alice" and has no 1001
     const enriched = [

@@ -306,6 +306,13 @@ describe("interpretation", () => {
     expect(decodeSockaddr(`010000${hex("dbus-abc")}0000`)).toEqual({ family: "unix", path: "dbus-abc", abstract: true });
     expect(decodeSockaddr("10000000D20400000100000000000000")).toEqual({ family: "netlink", pid: 1234, groups: 1 });
     expect(decodeSockaddr("2A00FFFF")).toEqual({ family: "unknown", familyNumber: 42, bytes: "2a00ffff" });
+    // a link-local address keeps its interface (sin6_scope_id) (T34 #7)
+    expect(decodeSockaddr("0A00001600000000FE80000000000000000000000000000102000000")).toEqual({
+      family: "inet6",
+      address: "fe80::1",
+      port: 22,
+      scope: 2,
+    });
     expect(decodeSockaddr("zz")).toBeUndefined();
   });
 
