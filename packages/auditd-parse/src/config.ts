@@ -1,5 +1,7 @@
 import { parseConfigText, readConfigText } from "@opsguard/core/config-file";
 import { ConfigError } from "@opsguard/core/errors";
+import type { Logger } from "@opsguard/core/log";
+import { escapeLine } from "@opsguard/core/text";
 
 /** The config file's keys (README: Config keys). */
 export interface Config {
@@ -15,9 +17,12 @@ const KEYS = new Set(["passwd", "group", "windowMs"]);
  * do not need a schema library, and zod's code alone, parsed at every start of the single-file bundle, was
  * 5 MB of peak RSS (the memory target is 64 MB). The messages read as core's validateConfig words zod's.
  */
-export async function loadAuditdConfig(path: string | undefined): Promise<Config> {
-  const found = readConfigText({ tool: "auditd-parse", path, optional: true });
+export async function loadAuditdConfig(path: string | undefined, log: Logger): Promise<Config> {
+  // run as root in any directory (an evidence tree, a user's home): a ./.auditd-parserc someone else could write
+  // must not decide which names the output gives (T34 #5)
+  const found = readConfigText({ tool: "auditd-parse", path, optional: true, searchedRootOwnedAsRoot: true });
   if (found === undefined) return {};
+  log.info(`config: ${escapeLine(found.filepath)}`);
   return validateAuditdConfig(await parseConfigText(found), found.filepath);
 }
 

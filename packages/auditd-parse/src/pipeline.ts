@@ -41,7 +41,7 @@ const FOLLOW_POLL_MS = 250;
  * run's stdout or -o. Failures are thrown as typed errors (core maps them to exit codes).
  */
 export async function runPipeline(mode: Mode, files: string[], flags: ParseFlags, ctx: CliContext, io: IOStreams): Promise<void> {
-  const config = await loadAuditdConfig(ctx.opts.config);
+  const config = await loadAuditdConfig(ctx.opts.config, ctx.log);
   const ids = new IdNames(idSources(flags, config));
   ids.check();
   if (flags.fromEnd && !flags.follow) throw new UsageError("--from-end needs --follow (-F)", { hint: "add -F, or drop --from-end" });

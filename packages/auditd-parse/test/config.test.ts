@@ -1,8 +1,14 @@
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { chownSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Logger } from "@opsguard/core/log";
 import { afterAll, describe, expect, it } from "vitest";
 import { loadAuditdConfig, validateAuditdConfig } from "../src/config";
+
+// the built bin, as root starts it: run from the directory under test, where tsx cannot be resolved
+const BUNDLE = new URL("../dist/auditd-parse.cjs", import.meta.url).pathname;
+const quiet = new Logger({ tool: "auditd-parse", level: "silent" });
 
 const dir = mkdtempSync(join(tmpdir(), "auditd-config-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -20,9 +26,9 @@ describe("config file", () => {
   it("reads the three keys from YAML, and nothing when there is no file", async () => {
     const file = join(dir, "c.yaml");
     writeFileSync(file, "passwd: /srv/passwd\ngroup: /srv/group\nwindowMs: 5000\n");
-    expect(await loadAuditdConfig(file)).toEqual({ passwd: "/srv/passwd", group: "/srv/group", windowMs: 5000 });
+    expect(await loadAuditdConfig(file, quiet)).toEqual({ passwd: "/srv/passwd", group: "/srv/group", windowMs: 5000 });
     writeFileSync(file, "{}\n");
-    expect(await loadAuditdConfig(file)).toEqual({});
+    expect(await loadAuditdConfig(file, quiet)).toEqual({});
   });
 
   it("names each wrong key and what it expects, in one line, at most three problems", () => {
@@ -43,9 +49,44 @@ describe("config file", () => {
     );
   });
 
+  it("-v names the config file it read (T34 #5)", async () => {
+    const file = join(dir, "named.yaml");
+    writeFileSync(file, "windowMs: 5000\n");
+    let said = "";
+    const log = new Logger({ tool: "auditd-parse", level: "info", stream: { write: (t: string) => (said += t) } });
+    await loadAuditdConfig(file, log);
+    expect(said).toContain(`config: ${file}`);
+  });
+
+  // as root only: what it guards against is a file another user made where root runs it
+  it.skipIf(process.getuid?.() !== 0)(
+    "as root, refuses a ./.auditd-parserc another user owns: it would rename who did what (T34 #5); --config takes it",
+    () => {
+      const evidence = join(dir, "evidence");
+      mkdirSync(evidence);
+      const rc = join(evidence, ".auditd-parserc");
+      writeFileSync(join(evidence, "fakepw"), "root:x:1000:0::/:/bin/sh\n");
+      writeFileSync(rc, "passwd: ./fakepw\n");
+      for (const path of [evidence, rc]) chownSync(path, 1001, 1001);
+      const log = "type=USER_CMD msg=audit(1700000000.000:1): pid=1 uid=1000 auid=1000 ses=1 msg='cmd=6964 res=success'\n";
+      if (!existsSync(BUNDLE)) throw new Error(`${BUNDLE} is missing: run "node scripts/build.mjs auditd-parse" first`);
+      const run = (...args: string[]) => spawnSync(process.execPath, [BUNDLE, ...args], { cwd: evidence, input: log, encoding: "utf8" });
+      const refused = run();
+      expect(refused.status).toBe(78);
+      expect(refused.stdout).toBe("");
+      expect(refused.stderr).toContain(`refusing config file ${rc}: ${rc} is owned by uid 1001, not root`);
+      expect(refused.stderr).toContain("or pass --config FILE to use it");
+      // named on purpose, it is the user's choice
+      const chosen = run("-v", "--config", rc);
+      expect(chosen.status, chosen.stderr).toBe(0);
+      expect(chosen.stderr).toContain(`config: ${rc}`);
+      expect(JSON.parse(chosen.stdout).uid).toBe("root");
+    },
+  );
+
   it("refuses a bad file with a config error (exit 78)", async () => {
     const file = join(dir, "bad.json");
     writeFileSync(file, '{"windowMs": "soon"}');
-    await expect(loadAuditdConfig(file)).rejects.toMatchObject({ exitCode: 78 });
+    await expect(loadAuditdConfig(file, quiet)).rejects.toMatchObject({ exitCode: 78 });
   });
 });

@@ -41,6 +41,12 @@ export interface ConfigFileOptions {
    * replace what root made there), else one ConfigError. For a config that decides access.
    */
   rootOwned?: boolean;
+  /**
+   * The rootOwned check for a config the search found (not --config or $<TOOL>_CONFIG), only when the process runs
+   * as root: for a tool an administrator runs as root in any directory, where a ./.<tool>rc another user planted
+   * (an evidence tree, a home directory) would otherwise decide what it says.
+   */
+  searchedRootOwnedAsRoot?: boolean;
 }
 
 export interface ConfigText {
@@ -191,13 +197,20 @@ export function readConfigText(options: ConfigFileOptions): ConfigText | undefin
 export function readConfigText(options: ConfigFileOptions): ConfigText | undefined {
   const text = findConfigText(options);
   if (text && options.rootOwned) checkRootOwned(text.filepath);
+  else if (text && options.searchedRootOwnedAsRoot && process.getuid?.() === 0 && explicitPath(options) === undefined)
+    checkRootOwned(text.filepath, "or pass --config FILE to use it");
   return text;
+}
+
+/** The config named by --config or $<TOOL>_CONFIG, if any (else the search finds it). */
+function explicitPath(options: ConfigFileOptions): string | undefined {
+  return options.path ?? ((options.env ?? process.env)[`${envPrefix(options.tool)}_CONFIG`] || undefined);
 }
 
 function findConfigText(options: ConfigFileOptions): ConfigText | undefined {
   const env = options.env ?? process.env;
   const envName = `${envPrefix(options.tool)}_CONFIG`;
-  const explicit = options.path ?? (env[envName] || undefined);
+  const explicit = explicitPath(options);
   if (explicit) {
     if (!existsSync(explicit)) {
       throw new ConfigError(`config file ${explicit} does not exist`, {
@@ -228,7 +241,7 @@ function findConfigText(options: ConfigFileOptions): ConfigText | undefined {
  * The file as named and as resolved (a symlink's own directory counts too): each path and directory
  * above it root-owned and not group/other-writable, a root-owned sticky directory excepted.
  */
-function checkRootOwned(file: string): void {
+function checkRootOwned(file: string, orElse?: string): void {
   const problems = new Set<string>();
   let real = file;
   try {
@@ -248,7 +261,7 @@ function checkRootOwned(file: string): void {
   }
   if (problems.size > 0) {
     throw new ConfigError(`refusing config file ${file}: ${[...problems].join("; ")}; only root may be able to change it`, {
-      hint: `chown root: ${file} and chmod go-w it and the directories above it`,
+      hint: `chown root: ${file} and chmod go-w it and the directories above it${orElse === undefined ? "" : `, ${orElse}`}`,
     });
   }
 }

@@ -41,7 +41,7 @@ export function newPluginCommand(program: Command, runF: RunFn<PluginCommandOpti
 }
 
 export async function runPluginCommand({ ctx, flags }: PluginCommandOptions, io: IOStreams): Promise<ExitCode> {
-  const config = await loadAuditdConfig(ctx.opts.config);
+  const config = await loadAuditdConfig(ctx.opts.config, ctx.log);
   if (!flags.detect && (flags.rules !== undefined || flags.minLevel !== undefined))
     throw new UsageError("--rules and --min-level need --detect", { hint: "add --detect" });
   if (!["ndjson", "ecs"].includes(flags.format ?? "ndjson"))
