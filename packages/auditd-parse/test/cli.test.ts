@@ -149,7 +149,7 @@ describe("auditd-parse CLI", () => {
       'type=SYSCALL msg=audit(1700000100.000:500): arch=c000003e syscall=59 success=yes exit=0 ppid=1 pid=77 auid=1000 uid=1001 ses=3 comm="id" exe="/usr/bin/id" key=(null)\x1dAUID="carol" UID="bob"',
       'type=EXECVE msg=audit(1700000100.000:500): argc=1 a0="id"',
       "type=EOE msg=audit(1700000100.000:500): ",
-      "type=USER_CMD msg=audit(1700000101.000:501): pid=78 uid=1001 auid=1000 ses=3 msg='cwd=\"/\" cmd=6964 exe=\"/usr/bin/sudo\" terminal=pts/0 res=success'\x1dUID=\"bob\" AUID=\"carol\"",
+      'type=USER_CMD msg=audit(1700000101.000:501): pid=78 uid=1001 auid=1000 ses=3 msg=\'cwd="/" cmd=6964 exe="/usr/bin/sudo" terminal=pts/0 res=success\'\x1dUID="bob" AUID="carol"',
     ].join("\n");
     const serials = async (...args: string[]) =>
       ndjson((await run([...args, "--passwd", passwd], `${enriched}\n`)).stdout).map((e) => (e as unknown as { serial: number }).serial);

@@ -115,7 +115,12 @@ describe("T26 #1: an event whose last records come after hundreds of others' is 
     ].join("\n");
     const r = await run(["-v"], `${log}\n`);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout.trim().split("\n").map((l) => JSON.parse(l).types)).toEqual([["SYSCALL", "EXECVE"], ["PATH"], ["USER_CMD"]]);
+    expect(
+      r.stdout
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l).types),
+    ).toEqual([["SYSCALL", "EXECVE"], ["PATH"], ["USER_CMD"]]);
     expect(r.stderr).toContain(" 1 split,");
     expect(r.stderr).toContain(`${WARNING} after their EOE`);
     const rules = join(mkdtempSync(join(tmpdir(), "auditd-eoe-late-")), "shadow.yml");
