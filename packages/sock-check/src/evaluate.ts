@@ -459,15 +459,32 @@ function latestPerSource(pull: PullFact, name: string, app: string | undefined):
 
 function checkRecords(pull: PullFact, policy: Policy): CheckRecord[] {
   const required = requiredChecks(policy);
-  return pull.checks.map((c) => ({
-    name: c.name,
-    app: c.app,
-    kind: c.kind,
-    state: c.state,
-    sha: c.sha ?? pull.headSha,
-    completed_at: c.at,
-    required: required.some((r) => r.name === c.name && (!r.app || fromApp(c, r.app))),
-  }));
+  return pull.checks.map((c) => {
+    const named = required.filter((r) => r.name === c.name);
+    const counts = named.some((r) => !r.app || fromApp(c, r.app));
+    // A result named like a required check that does not count for it says why: every report shows its state, and a
+    // green "build" posted by another account must not read as the pinned app's build.
+    const pinnedTo = named.flatMap((r) => (r.app ? [r.app] : []));
+    const note = named.length > 0 && !counts ? notTheApp(c, pinnedTo) : undefined;
+    return {
+      name: c.name,
+      app: c.app,
+      kind: c.kind,
+      state: c.state,
+      sha: c.sha ?? pull.headSha,
+      completed_at: c.at,
+      required: counts,
+      ...(note ? { note } : {}),
+    };
+  });
+}
+
+/** Why a result does not stand for the app(s) its name is pinned to (see fromApp). */
+function notTheApp(c: CheckFact, apps: readonly string[]): string {
+  const wanted = apps.join(" or ");
+  if (c.kind === "check_run") return `a check run of the app ${c.app ?? "?"}, not of ${wanted}`;
+  const account = c.creatorType ? `a ${c.creatorType} account` : "an account of unknown type";
+  return `a commit status by ${c.app ?? "?"}, ${account}, not by the app ${wanted}`;
 }
 
 function checkViolations(pull: PullFact, policy: Policy): Violation[] {

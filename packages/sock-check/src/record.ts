@@ -46,7 +46,10 @@ export interface CheckRecord {
   sha: string;
   /** When it completed (check run) or was posted (status). */
   completed_at: string | null;
+  /** Whether it counts for a required check. */
   required: boolean;
+  /** Why a result named like a required check does not count for it (another app's, another account's status). */
+  note?: string;
 }
 
 export interface EmergencyRecord {

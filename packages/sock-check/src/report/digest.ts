@@ -83,8 +83,10 @@ function details(group: ChangeGroup, style: ChalkInstance): string {
 
 function checkText(check: CheckRecord, all: readonly CheckRecord[], style: ChalkInstance): string {
   // Skipped and neutral pass a required check (as on GitHub); say which, so a skipped build is not read as a green one.
-  const mark =
-    check.state === "success"
+  // A result that does not count for the required check of its name (another account's status) gets no tick at all.
+  const mark = check.note
+    ? style.yellow(`(${oneLine(check.state)}, does not count: ${oneLine(check.note)})`)
+    : check.state === "success"
       ? style.green("✓")
       : ["neutral", "skipped"].includes(check.state)
         ? `${style.green("✓")}${style.dim(`(${check.state})`)}`

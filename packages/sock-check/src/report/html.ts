@@ -90,8 +90,9 @@ function renderGroup(g: ChangeGroup): string {
 function renderChecks(r: ChangeRecord): string {
   if (r.checks.length === 0) return '<p class="checks none">no checks reported</p>';
   const rows = r.checks.map((c) => {
-    const cls = PASS.has(c.state) ? "pass" : c.state === "pending" ? "pending" : "fail";
-    return `<tr class="${cls}"><td>${h(c.name)}${c.kind === "status" ? " (status)" : ""}${c.required ? " <em>required</em>" : ""}</td><td>${h(c.app ?? "?")}</td><td><code>${h(c.sha.slice(0, 12))}</code></td><td>${h(c.state)}</td></tr>`;
+    // A result that does not count for the required check of its name stands out as that check missing would.
+    const cls = c.note ? "fail" : PASS.has(c.state) ? "pass" : c.state === "pending" ? "pending" : "fail";
+    return `<tr class="${cls}"><td>${h(c.name)}${c.kind === "status" ? " (status)" : ""}${c.required ? " <em>required</em>" : ""}${c.note ? ` <em>does not count: ${h(c.note)}</em>` : ""}</td><td>${h(c.app ?? "?")}</td><td><code>${h(c.sha.slice(0, 12))}</code></td><td>${h(c.state)}</td></tr>`;
   });
   return `<table class="checks"><thead><tr><th>Check</th><th>App</th><th>SHA</th><th>Conclusion</th></tr></thead><tbody>${rows.join("")}</tbody></table>`;
 }

@@ -35,12 +35,13 @@ export function renderMarkdown(report: Report, options: { blocked: boolean }): s
       ? `${prLink(r.pr.number, r.pr.url)} ${md(titleOf(g))}`
       : `\`${r.commit.sha.slice(0, 7)}\` ${md(r.commit.subject)} (no PR)`;
     const author = md(r.pr?.author ?? r.commit.author.login ?? r.commit.author.email ?? "?");
-    // skipped/neutral pass unless the policy says otherwise; the verdict column says when they did not.
+    // skipped/neutral pass unless the policy says otherwise; the verdict column says when they did not. A result
+    // that does not count for the required check of its name (another account's status) gets no tick.
     const checks =
       r.checks
         .map(
           (c) =>
-            `${md(c.name)}${c.kind === "status" ? " (status)" : ""} ${c.state === "success" ? "✓" : PASS.has(c.state) ? `✓ ${c.state}` : `✗ ${c.state}`}`,
+            `${md(c.name)}${c.kind === "status" ? " (status)" : ""} ${c.note ? md(`${c.state}, does not count: ${c.note}`) : c.state === "success" ? "✓" : PASS.has(c.state) ? `✓ ${c.state}` : `✗ ${c.state}`}`,
         )
         .join(", ") || "—";
     const verdict =
