@@ -5,7 +5,7 @@ import { GitHubScenario } from "../../lab/src/sim/github-scenario";
 import { GitLabAccess, GitLabSim } from "../../lab/src/sim/gitlab";
 import { GitLabMergeRequests, mirrorScenarioToGitLab } from "../../lab/src/sim/gitlab-merge-requests";
 import { type ChangeRecord, runCheck } from "../src/index";
-import { gitlabPolicyYaml, USERS } from "./fixture";
+import { gitlabPolicyYaml, runSockCheck, USERS } from "./fixture";
 
 /** The same rules against GitLab: merge requests, approval notes tied to pushes, CI statuses. */
 
@@ -225,6 +225,39 @@ it("fails closed when GitLab refuses the token", async () => {
   });
   expect(report.summary.unverified).toBe(report.summary.commits);
   expect(facts.failure?.message).toContain("HTTP 401");
+});
+
+it("tells what makes GitLab take a refused token, and never offers --allow-unverified, which does not cover it", async () => {
+  const sock = (token: string) =>
+    runSockCheck(["--from", "deploy-1"], {
+      cwd: scenario.dir,
+      env: { ...process.env, NO_COLOR: "1", SOCK_CHECK_TEST_GITLAB_TOKEN: token },
+    });
+  const invalid = await sock("glpat-wrong-token-000");
+  expect(invalid.code).toBe(77);
+  expect(invalid.stderr).toContain(
+    "(GitLab does not accept the token (expired, revoked or mistyped?): set gitlab.token to a valid access token with the read_api scope and at least the Reporter role on the project and re-run)",
+  );
+  expect(invalid.stderr).not.toContain("--allow-unverified");
+
+  // GitLab's answer to a token without the scope an endpoint needs (a read_user token on /projects/:id).
+  gitlab.fault(
+    {
+      status: 403,
+      body: { error: "insufficient_scope", error_description: "The request requires higher privileges than provided by the access token." },
+    },
+    { times: 1000 },
+  );
+  try {
+    const short = await sock(gitlab.token);
+    expect(short.code).toBe(77);
+    expect(short.stderr).toContain(
+      "(give the token the read_api scope and at least the Reporter role on the project (a Guest cannot read a private project's code, merge requests or jobs) and re-run)",
+    );
+    expect(short.stderr).not.toContain("--allow-unverified");
+  } finally {
+    gitlab.clearFaults();
+  }
 });
 
 it("checks GitLab commit signatures when the policy asks for signed commits", async () => {
