@@ -164,6 +164,14 @@ function intoBranch(pull: PullFact, branches: readonly string[]): boolean {
   return branches.some((b) => branchMatcher(b)(pull.baseRef));
 }
 
+/**
+ * The note of an approval without a reviewer: the account was deleted. GitHub then shows its reviews as by "ghost"
+ * and its GraphQL gives their author as null (docs.github.com/account-and-profile/setting-up-and-managing-your-personal-account-on-github/managing-personal-account-settings/deleting-your-personal-account:
+ * what the account wrote elsewhere is "associated with our Ghost user"). Nobody can tell whether it was the author's
+ * own second account or an independent reviewer, so it does not count; it is no self-approval either.
+ */
+const DELETED_REVIEWER = "reviewer is a deleted account (GitHub's ghost): whose approval it was cannot be told";
+
 function evaluatePull(pull: PullFact, input: EvaluateInput): PullVerdict {
   const { policy } = input;
   const violations: Violation[] = [];
@@ -189,13 +197,15 @@ function evaluatePull(pull: PullFact, input: EvaluateInput): PullVerdict {
         ? "after the merge"
         : r.state !== "APPROVED"
           ? undefined
-          : isConflicted(r.reviewer)
-            ? "reviewer is the PR author, a commit author/co-author or committer"
-            : !byPerson(r)
-              ? `reviewer is a ${r.reviewerType ?? "unknown"} account, not a person`
-              : latest !== r
-                ? "superseded by a later review"
-                : undefined;
+          : r.reviewer === null
+            ? DELETED_REVIEWER
+            : isConflicted(r.reviewer)
+              ? "reviewer is the PR author, a commit author/co-author or committer"
+              : !byPerson(r)
+                ? `reviewer is a ${r.reviewerType ?? "unknown"} account, not a person`
+                : latest !== r
+                  ? "superseded by a later review"
+                  : undefined;
       return {
         reviewer: r.reviewer,
         state: r.state,
@@ -213,13 +223,17 @@ function evaluatePull(pull: PullFact, input: EvaluateInput): PullVerdict {
     : eligibleApprovers;
   const selfApprovers = uniq(approvals.filter((a) => a.note?.startsWith("reviewer is the PR")).map((a) => a.reviewer ?? "?"));
   const botApprovers = uniq(approvals.filter((a) => a.note?.endsWith("not a person")).map((a) => a.reviewer ?? "?"));
+  const deletedApprovals = approvals.filter((a) => a.note === DELETED_REVIEWER).length;
 
   const approvalViolations: Violation[] = [];
   const required = policy.approvals.required;
   if (eligibleApprovers.length < required) {
     const self =
       (selfApprovers.length > 0 ? `; approval by ${selfApprovers.join(", ")} does not count (author, co-author or committer)` : "") +
-      (botApprovers.length > 0 ? `; approval by ${botApprovers.join(", ")} does not count (a bot, not a reviewer)` : "");
+      (botApprovers.length > 0 ? `; approval by ${botApprovers.join(", ")} does not count (a bot, not a reviewer)` : "") +
+      (deletedApprovals > 0
+        ? `; ${deletedApprovals === 1 ? "an approval by a deleted account does" : `${deletedApprovals} approvals by deleted accounts do`} not count (whose it was cannot be told, so it is no independent review)`
+        : "");
     approvalViolations.push({
       rule: selfApprovers.length > 0 && eligibleApprovers.length === 0 ? "self-approval" : "approvals",
       message: `needs ${required} independent approval${required === 1 ? "" : "s"}, has ${eligibleApprovers.length}${self}`,
