@@ -77,37 +77,37 @@ export function evaluate(input: EvaluateInput): ChangeRecord[] {
       const elsewhere = fact ? mergedElsewhere(fact.pulls, input.facts, branch) : [];
       const unmerged =
         elsewhere.length > 0
-          ? ` (PR ${elsewhere.map((p) => `#${p.number} was merged into ${p.baseRef}`).join(", ")}, not ${branch?.join(" or ")})`
+          ? ` (${terms.kind} ${elsewhere.map((p) => `${terms.number(p.number)} was merged into ${p.baseRef}`).join(", ")}, not ${branch?.join(" or ")})`
           : fact?.pulls.length
-            ? ` (PR #${fact.pulls.join(", #")} not merged)`
+            ? ` (${terms.list(fact.pulls)} not merged)`
             : fact?.partial?.length
-              ? ` (${fact.partial.map((p) => `PR #${p.number} was merged as ${p.final.slice(0, 7)}`).join(", ")}, which is not part of ${input.range.to.slice(0, 7)}: only part of that PR would ship)`
+              ? ` (${fact.partial.map((p) => `${terms.list([p.number])} was merged as ${p.final.slice(0, 7)}`).join(", ")}, which is not part of ${input.range.to.slice(0, 7)}: only part of that ${terms.kind} would ship)`
               : fact?.disowned?.length
                 ? ` (${disownedReason(fact.disowned, terms)})`
                 : fact?.ownChanges?.length
                   ? ` (it is the merge commit of ${terms.list(fact.ownChanges)}, but holds changes of its own that no review saw: its tree is not git's clean merge of its parents)`
                   : fact?.foreignContent?.length
-                    ? ` (${fact.foreignContent.map((p) => `it stands for PR #${p.number} as its merge commit, but its content is not the PR's: its tree is neither the PR's head ${p.head.slice(0, 7)} merged onto its parent nor its parent with the head's own change applied`).join("; ")})`
+                    ? ` (${fact.foreignContent.map((p) => `it stands for ${terms.list([p.number])} as its merge commit, but its content is not the ${terms.kind}'s: its tree is neither the ${terms.kind}'s head ${p.head.slice(0, 7)} merged onto its parent nor its parent with the head's own change applied`).join("; ")})`
                     : fact?.foreignMerge?.length
                       ? ` (${fact.foreignMerge.map((p) => foreignMergeReason(p, terms)).join("; ")})`
                       : fact?.mergesOffLine
                         ? ` (${mergesOffLineReason(fact.mergesOffLine, terms)})`
                         : "";
-      const violations: Violation[] = [{ rule: "direct-push", message: `pushed to the branch without a merged pull request${unmerged}` }];
+      const violations: Violation[] = [{ rule: "direct-push", message: `pushed to the branch without a merged ${terms.noun}${unmerged}` }];
       if (input.policy.signedCommits && fact?.verified !== true)
         violations.push({ rule: "unsigned", message: "commit is not signed and verified" });
       return { ...base, ...empty, verdict: "noncompliant", violations };
     }
     let verdict = byPull.get(pull.number);
     if (!verdict) {
-      verdict = evaluatePull(pull, input);
+      verdict = evaluatePull(pull, input, terms);
       byPull.set(pull.number, verdict);
     }
     const violations = [...verdict.violations];
     if (input.policy.signedCommits && fact?.verified !== true && !pull.commits.some((c) => c.sha === commit.sha)) {
       violations.push({ rule: "unsigned", message: `commit ${commit.sha.slice(0, 7)} is not signed and verified` });
     }
-    violations.push(...pathViolations(commit, pull, verdict, input));
+    violations.push(...pathViolations(commit, pull, verdict, input, terms));
     if (!verdict.exemption && !verdict.emergency) violations.push(...approvalRuleViolations(commit, pull, verdict, input));
     return {
       ...base,
@@ -172,8 +172,9 @@ function intoBranch(pull: PullFact, branches: readonly string[]): boolean {
  */
 const DELETED_REVIEWER = "reviewer is a deleted account (GitHub's ghost): whose approval it was cannot be told";
 
-function evaluatePull(pull: PullFact, input: EvaluateInput): PullVerdict {
+function evaluatePull(pull: PullFact, input: EvaluateInput, terms: ChangeTerms): PullVerdict {
   const { policy } = input;
+  const selfNote = `reviewer is the ${terms.kind} author, a commit author/co-author or committer`;
   const violations: Violation[] = [];
   const conflicted = conflictedIdentities(pull, policy);
   const isConflicted = (login: string | null) => login === null || conflicted.has(login.toLowerCase());
@@ -200,7 +201,7 @@ function evaluatePull(pull: PullFact, input: EvaluateInput): PullVerdict {
           : r.reviewer === null
             ? DELETED_REVIEWER
             : isConflicted(r.reviewer)
-              ? "reviewer is the PR author, a commit author/co-author or committer"
+              ? selfNote
               : !byPerson(r)
                 ? `reviewer is a ${r.reviewerType ?? "unknown"} account, not a person`
                 : latest !== r
@@ -221,7 +222,7 @@ function evaluatePull(pull: PullFact, input: EvaluateInput): PullVerdict {
   const currentApprovers = policy.approvals.requireOnHead
     ? uniqLogins(eligible.filter((a) => a.on_head).map((a) => a.reviewer ?? ""))
     : eligibleApprovers;
-  const selfApprovers = uniq(approvals.filter((a) => a.note?.startsWith("reviewer is the PR")).map((a) => a.reviewer ?? "?"));
+  const selfApprovers = uniq(approvals.filter((a) => a.note === selfNote).map((a) => a.reviewer ?? "?"));
   const botApprovers = uniq(approvals.filter((a) => a.note?.endsWith("not a person")).map((a) => a.reviewer ?? "?"));
   const deletedApprovals = approvals.filter((a) => a.note === DELETED_REVIEWER).length;
 
@@ -250,7 +251,7 @@ function evaluatePull(pull: PullFact, input: EvaluateInput): PullVerdict {
     approvalViolations.push({ rule: "changes-requested", message: `changes requested by ${objectors.join(", ")} still stand` });
   }
 
-  const bot = exemptBot(pull, policy.exemptions.bots);
+  const bot = exemptBot(pull, policy.exemptions.bots, terms);
   const emergencyLabel = policy.exemptions.emergency?.label;
   let emergency: EmergencyRecord | null = null;
   if (bot) {
@@ -277,7 +278,7 @@ function evaluatePull(pull: PullFact, input: EvaluateInput): PullVerdict {
     ...pull.commits.flatMap((c) => ticketsIn(c.message, policy)),
   ]);
   if (policy.ticket.required && !bot && tickets.length === 0) {
-    violations.push({ rule: "ticket", message: "no ticket reference in the PR title, body, branch or commit messages" });
+    violations.push({ rule: "ticket", message: `no ticket reference in the ${terms.kind} title, body, branch or commit messages` });
   }
 
   if (policy.signedCommits) {
@@ -302,7 +303,7 @@ function byPerson(review: ReviewFact): boolean {
   return review.reviewerType === undefined || review.reviewerType === "User";
 }
 
-function exemptBot(pull: PullFact, bots: readonly string[]): string | null {
+function exemptBot(pull: PullFact, bots: readonly string[], terms: ChangeTerms): string | null {
   const author = pull.author;
   if (!author) return null;
   const bare = (login: string) => login.toLowerCase().replace(/\[bot\]$/, "");
@@ -312,7 +313,7 @@ function exemptBot(pull: PullFact, bots: readonly string[]): string | null {
   // Anyone who can push to the bot's branch can add a commit to its PR: the exemption covers the bot's own work only.
   if (!pull.commits.every((c) => isBotCommit(c, [entry]))) return null;
   const who = pull.authorType === "Bot" ? `${author}, a bot account` : author;
-  return `bot:${entry} (exemptions.bots matched the PR author ${who})`;
+  return `bot:${entry} (exemptions.bots matched the ${terms.kind} author ${who})`;
 }
 
 function emergencyOf(
@@ -524,7 +525,7 @@ function checkViolations(pull: PullFact, policy: Policy): Violation[] {
   return violations;
 }
 
-function pathViolations(commit: LocalCommit, pull: PullFact, verdict: PullVerdict, input: EvaluateInput): Violation[] {
+function pathViolations(commit: LocalCommit, pull: PullFact, verdict: PullVerdict, input: EvaluateInput, terms: ChangeTerms): Violation[] {
   const paths = input.changedPaths.get(commit.sha) ?? [];
   const violations: Violation[] = [];
   for (const rule of input.policy.pathRules) {
@@ -537,7 +538,7 @@ function pathViolations(commit: LocalCommit, pull: PullFact, verdict: PullVerdic
     const stale = verdict.eligibleApprovers.filter((a) => allowed.has(a.toLowerCase()));
     violations.push({
       rule: "path-rule",
-      message: `changes ${touched[0]}${touched.length > 1 ? ` and ${touched.length - 1} more` : ""} in PR #${pull.number} need an approval from ${who}${stale.length > 0 ? ` on the head (${stale.join(", ")} approved an earlier commit)` : ""}`,
+      message: `changes ${touched[0]}${touched.length > 1 ? ` and ${touched.length - 1} more` : ""} in ${terms.list([pull.number])} need an approval from ${who}${stale.length > 0 ? ` on the head (${stale.join(", ")} approved an earlier commit)` : ""}`,
     });
   }
   return violations;

@@ -16,6 +16,7 @@ import {
   redactSecrets,
   writeOutputFile,
 } from "@opsguard/core";
+import { changeTerms } from "./association";
 import type { CheckResult } from "./check";
 import { renderCsv } from "./report/csv";
 import { renderDigest } from "./report/digest";
@@ -177,15 +178,16 @@ function refusedTokenFix(provider: "github" | "gitlab", status: 401 | 403): stri
 async function postToSlack(result: CheckResult, channel: string, blocked: boolean, log: Logger): Promise<void> {
   const client = createSlackClient(result.policy.slack!, { log });
   const s = result.report.summary;
+  const terms = changeTerms(result.report.provider);
   const lines = [
     `*sock-check ${escapeSlackText(result.report.repo)}* ${blocked ? ":x: deploy blocked" : s.unverified > 0 ? ":warning: not blocked, with unverified changes (--allow-unverified)" : ":white_check_mark: compliant"} — ` +
-      `${plural(s.commits, "commit")} in ${plural(s.pulls, "PR")}: ${s.compliant} compliant, ${s.exempt} exempt, ${s.emergency} emergency, ${s.noncompliant} noncompliant, ${s.unverified} unverified`,
+      `${plural(s.commits, "commit")} in ${plural(s.pulls, terms.kind)}: ${s.compliant} compliant, ${s.exempt} exempt, ${s.emergency} emergency, ${s.noncompliant} noncompliant, ${s.unverified} unverified`,
     ...groupRecords(result.report.records)
       .filter((g) => g.verdict !== "compliant")
       .slice(0, 20)
       .map((g) => {
         const what = g.first.pr
-          ? `#${g.first.pr.number} ${g.first.pr.title}`
+          ? `${terms.number(g.first.pr.number)} ${g.first.pr.title}`
           : `${g.first.commit.sha.slice(0, 7)} ${g.first.commit.subject}`;
         const why = g.violations.map((v) => v.message).join("; ") || g.verdict;
         return `• ${escapeSlackText(what)}: ${escapeSlackText(why)}`;

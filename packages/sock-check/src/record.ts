@@ -103,6 +103,8 @@ export interface Report {
   tool_version: string;
   generated_at: string;
   repo: string;
+  /** Whose changes the records' `pr` are: GitHub's pull requests (#N) or GitLab's merge requests (!N). */
+  provider: "github" | "gitlab";
   range: ChangeRecord["range"];
   /** Where the policy came from: "<ref>:.sock-check.yml" or a file path. */
   policy_source: string;

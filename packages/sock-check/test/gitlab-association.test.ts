@@ -210,7 +210,7 @@ describe("the MR a commit arrived through, on GitLab", () => {
       expect(record.violations).toEqual([
         {
           rule: "direct-push",
-          message: `pushed to the branch without a merged pull request (GitLab lists it under MR !${iid}, but it is none of that MR's commits, its merge or squash commit or a rebased copy of one)`,
+          message: `pushed to the branch without a merged merge request (GitLab lists it under MR !${iid}, but it is none of that MR's commits, its merge or squash commit or a rebased copy of one)`,
         },
       ]);
     }
@@ -265,7 +265,7 @@ describe("the MR a commit arrived through, on GitLab", () => {
           {
             rule: "direct-push",
             message:
-              "pushed to the branch without a merged pull request (it is the merge commit of MR !91, but holds changes of its own that no review saw: its tree is not git's clean merge of its parents)",
+              "pushed to the branch without a merged merge request (it is the merge commit of MR !91, but holds changes of its own that no review saw: its tree is not git's clean merge of its parents)",
           },
         ],
       }),
@@ -282,7 +282,7 @@ describe("the MR a commit arrived through, on GitLab", () => {
       expect(record.violations).toEqual([
         {
           rule: "direct-push",
-          message: `pushed to the branch without a merged pull request (it is the merge commit of MR !${mr.sneaked}, but it merges ${second.slice(0, 7)}, not the MR's head ${built.headSha.slice(0, 7)}: what it brings in is not what was reviewed)`,
+          message: `pushed to the branch without a merged merge request (it is the merge commit of MR !${mr.sneaked}, but it merges ${second.slice(0, 7)}, not the MR's head ${built.headSha.slice(0, 7)}: what it brings in is not what was reviewed)`,
         },
       ]);
     }
@@ -297,7 +297,7 @@ describe("the MR a commit arrived through, on GitLab", () => {
         violations: [
           {
             rule: "direct-push",
-            message: `pushed to the branch without a merged pull request (it is the merge commit of MR !92, but the squash commit it merges, ${squashed.fatSquash.slice(0, 7)}, does not hold the MR's content: its tree is not the MR's head ${squashed.d.slice(0, 7)} merged onto its parent)`,
+            message: `pushed to the branch without a merged merge request (it is the merge commit of MR !92, but the squash commit it merges, ${squashed.fatSquash.slice(0, 7)}, does not hold the MR's content: its tree is not the MR's head ${squashed.d.slice(0, 7)} merged onto its parent)`,
           },
         ],
       }),
