@@ -214,7 +214,8 @@ async function mergesOfOtherCommits(
     if (merges.length === 1 && merges[0] === pull.headSha) continue;
     const squash = pull.squashCommit;
     if (merges.length !== 1 || squash == null || merges[0] !== squash) {
-      foreign.push({ number: n, head: pull.headSha, merged: merges });
+      // A GitLab that does not report squash_commit_sha leaves the squash commit this merges unnamed: say so.
+      foreign.push({ number: n, head: pull.headSha, merged: merges, ...(pull.squashUnreported ? { squashUnreported: true } : {}) });
       continue;
     }
     let content: "same" | "differs" | "missing";

@@ -92,7 +92,9 @@ export function evaluate(input: EvaluateInput): ChangeRecord[] {
                       ? ` (${fact.foreignMerge.map((p) => foreignMergeReason(p, terms)).join("; ")})`
                       : fact?.mergesOffLine
                         ? ` (${mergesOffLineReason(fact.mergesOffLine, terms)})`
-                        : "";
+                        : fact?.squashUnreported
+                          ? ` (${squashUnreportedReason(fact.squashUnreported, terms)})`
+                          : "";
       const violations: Violation[] = [{ rule: "direct-push", message: `pushed to the branch without a merged ${terms.noun}${unmerged}` }];
       if (input.policy.signedCommits && fact?.verified !== true)
         violations.push({ rule: "unsigned", message: "commit is not signed and verified" });
@@ -439,10 +441,23 @@ function sameApp(actual: string | null, wanted: string): boolean {
 /** Why a merge commit does not stand for the PR the provider names it the merge commit of (CommitFact.foreignMerge). */
 function foreignMergeReason(p: NonNullable<CommitFact["foreignMerge"]>[number], terms: ChangeTerms): string {
   const of = `it is the merge commit of ${terms.list([p.number])}`;
+  if (p.squashUnreported) {
+    return `${of}, which GitLab says was squashed but without naming its squash commit (no squash_commit_sha in its answer), so what it merges, ${p.merged.map((m) => m.slice(0, 7)).join(", ")}, cannot be taken for that squash commit: it is not the ${terms.kind}'s head ${p.head.slice(0, 7)}`;
+  }
   if (p.squash !== undefined) {
     return `${of}, but the squash commit it merges, ${p.squash.slice(0, 7)}, does not hold the ${terms.kind}'s content: its tree is not the ${terms.kind}'s head ${p.head.slice(0, 7)} merged onto its parent`;
   }
   return `${of}, but it merges ${p.merged.map((m) => m.slice(0, 7)).join(", ")}, not the ${terms.kind}'s head ${p.head.slice(0, 7)}: what it brings in is not what was reviewed`;
+}
+
+/** Why no squashed MR stands for a commit when GitLab names no squash commit (CommitFact.squashUnreported). */
+function squashUnreportedReason(unreported: NonNullable<CommitFact["squashUnreported"]>, terms: ChangeTerms): string {
+  const named = (numbers: readonly number[]) =>
+    numbers.length > 5 ? `${terms.list(numbers.slice(0, 5))} and ${numbers.length - 5} more` : terms.list(numbers);
+  if (unreported.holds.length > 0) {
+    return `it has the tree of the head of ${named(unreported.holds)}, as the squash commit of a squashed ${terms.kind} does, but GitLab did not name that squash commit (no squash_commit_sha in its answer), so nothing ties this commit to the ${terms.kind}`;
+  }
+  return `GitLab did not name the squash commit of squashed ${named(unreported.uncomparable)} (no squash_commit_sha in its answer), and the ${terms.kind} heads are not in this checkout to tell whether this is one: git fetch origin '+refs/merge-requests/*/head:refs/remotes/origin/merge-requests/*'`;
 }
 
 /** Why a PR's own commit on the deploy line is not the PR's to vouch for (CommitFact.mergesOffLine). */
