@@ -43,7 +43,7 @@ export const MODULES = {
         file: "packages/sock-check/src/evaluate.ts",
         from: "evaluatePull",
         to: "conflictedIdentities",
-        covers: ['rule: "stale-approval"', "exemptBot(pull, policy.exemptions.bots)", "ignoreUpdateMerges", "policy.identities"],
+        covers: ['rule: "stale-approval"', "exemptBot(pull, policy.exemptions.bots, terms)", "ignoreUpdateMerges", "policy.identities"],
       },
     ],
     tests: ["packages/sock-check/test/regressions.test.ts", "packages/sock-check/test/evaluate-decisions.test.ts"],

@@ -5,6 +5,10 @@ import type { CommitFact, PartialPull, ProviderFacts, PullFact } from "./model";
 export interface ChangeTerms {
   provider: "GitHub" | "GitLab";
   kind: "PR" | "MR";
+  /** "pull request" or "merge request". */
+  noun: string;
+  /** One PR or MR by its number alone, as its provider writes it: "#1" or "!1". */
+  number: (n: number) => string;
   /** "PR #1, #2" or "MR !1, !2". */
   list: (numbers: readonly number[]) => string;
   /** The commits a merge writes that the provider names: GitLab names a squash commit beside the merge commit. */
@@ -18,6 +22,8 @@ export function changeTerms(provider: "github" | "gitlab"): ChangeTerms {
     ? {
         provider: "GitLab",
         kind: "MR",
+        noun: "merge request",
+        number: (n) => `!${n}`,
         list: (numbers) => `MR !${numbers.join(", !")}`,
         landing: "its merge or squash commit",
         // https://docs.gitlab.com/user/project/merge_requests/merge_request_troubleshooting/#check-out-merge-requests-locally-through-the-head-ref
@@ -26,6 +32,8 @@ export function changeTerms(provider: "github" | "gitlab"): ChangeTerms {
     : {
         provider: "GitHub",
         kind: "PR",
+        noun: "pull request",
+        number: (n) => `#${n}`,
         list: (numbers) => `PR #${numbers.join(", #")}`,
         landing: "its merge commit",
         ref: (n) => `refs/pull/${n}/head`,
@@ -206,7 +214,8 @@ async function mergesOfOtherCommits(
     if (merges.length === 1 && merges[0] === pull.headSha) continue;
     const squash = pull.squashCommit;
     if (merges.length !== 1 || squash == null || merges[0] !== squash) {
-      foreign.push({ number: n, head: pull.headSha, merged: merges });
+      // A GitLab that does not report squash_commit_sha leaves the squash commit this merges unnamed: say so.
+      foreign.push({ number: n, head: pull.headSha, merged: merges, ...(pull.squashUnreported ? { squashUnreported: true } : {}) });
       continue;
     }
     let content: "same" | "differs" | "missing";

@@ -178,9 +178,9 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
   await checkMergeContents(facts, git, parentsOf, terms);
   // First-parent mode: a PR's own merge commit on the line (an update merge landed by fast-forward) brings in commits off it.
   if (firstParent) await checkMergedInOffLine(facts, git, parentsOf, from);
-  unverifyUndatedMerges(facts, terms.provider);
+  unverifyUndatedMerges(facts, terms);
   // Both providers: a PR's review covers its commits only when the whole PR ships.
-  options.onPhase?.("checking what each PR ships");
+  options.onPhase?.(`checking what each ${terms.kind} ships`);
   await checkPullsShipWhole(facts, git, to);
 
   // An update merge keeps approvals only when it is the clean merge of its parents (see evaluate's onHeadIgnoring).
@@ -200,8 +200,7 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
   if (deployBranches === null) {
     // Without a deploy branch the "PR into the deploy branch" rule has nothing to check: a PR reviewed into another
     // branch and pushed on passed (T31 #15). What lands on the deploy line is unverified instead.
-    const provider = policy.provider === "gitlab" ? "GitLab" : "GitHub";
-    const reason = `${provider} did not say which branch is the repository's default, so whether each change came through a PR into it is unknown; set deploy.branch in the policy`;
+    const reason = `${terms.provider} did not say which branch is the repository's default, so whether each change came through a ${terms.kind} into it is unknown; set deploy.branch in the policy`;
     for (const sha of deployLine) if (!facts.unverified.has(sha)) facts.unverified.set(sha, reason);
   }
   // Provider text (an error that echoes the token) is redacted before any renderer escapes it past recognition.
@@ -228,6 +227,7 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
       tool_version: options.toolVersion,
       generated_at: now.toISOString(),
       repo,
+      provider: policy.provider,
       range,
       policy_source: source,
       summary: summarize(records),

@@ -77,37 +77,39 @@ export function evaluate(input: EvaluateInput): ChangeRecord[] {
       const elsewhere = fact ? mergedElsewhere(fact.pulls, input.facts, branch) : [];
       const unmerged =
         elsewhere.length > 0
-          ? ` (PR ${elsewhere.map((p) => `#${p.number} was merged into ${p.baseRef}`).join(", ")}, not ${branch?.join(" or ")})`
+          ? ` (${terms.kind} ${elsewhere.map((p) => `${terms.number(p.number)} was merged into ${p.baseRef}`).join(", ")}, not ${branch?.join(" or ")})`
           : fact?.pulls.length
-            ? ` (PR #${fact.pulls.join(", #")} not merged)`
+            ? ` (${terms.list(fact.pulls)} not merged)`
             : fact?.partial?.length
-              ? ` (${fact.partial.map((p) => `PR #${p.number} was merged as ${p.final.slice(0, 7)}`).join(", ")}, which is not part of ${input.range.to.slice(0, 7)}: only part of that PR would ship)`
+              ? ` (${fact.partial.map((p) => `${terms.list([p.number])} was merged as ${p.final.slice(0, 7)}`).join(", ")}, which is not part of ${input.range.to.slice(0, 7)}: only part of that ${terms.kind} would ship)`
               : fact?.disowned?.length
                 ? ` (${disownedReason(fact.disowned, terms)})`
                 : fact?.ownChanges?.length
                   ? ` (it is the merge commit of ${terms.list(fact.ownChanges)}, but holds changes of its own that no review saw: its tree is not git's clean merge of its parents)`
                   : fact?.foreignContent?.length
-                    ? ` (${fact.foreignContent.map((p) => `it stands for PR #${p.number} as its merge commit, but its content is not the PR's: its tree is neither the PR's head ${p.head.slice(0, 7)} merged onto its parent nor its parent with the head's own change applied`).join("; ")})`
+                    ? ` (${fact.foreignContent.map((p) => `it stands for ${terms.list([p.number])} as its merge commit, but its content is not the ${terms.kind}'s: its tree is neither the ${terms.kind}'s head ${p.head.slice(0, 7)} merged onto its parent nor its parent with the head's own change applied`).join("; ")})`
                     : fact?.foreignMerge?.length
                       ? ` (${fact.foreignMerge.map((p) => foreignMergeReason(p, terms)).join("; ")})`
                       : fact?.mergesOffLine
                         ? ` (${mergesOffLineReason(fact.mergesOffLine, terms)})`
-                        : "";
-      const violations: Violation[] = [{ rule: "direct-push", message: `pushed to the branch without a merged pull request${unmerged}` }];
+                        : fact?.squashUnreported
+                          ? ` (${squashUnreportedReason(fact.squashUnreported, terms)})`
+                          : "";
+      const violations: Violation[] = [{ rule: "direct-push", message: `pushed to the branch without a merged ${terms.noun}${unmerged}` }];
       if (input.policy.signedCommits && fact?.verified !== true)
         violations.push({ rule: "unsigned", message: "commit is not signed and verified" });
       return { ...base, ...empty, verdict: "noncompliant", violations };
     }
     let verdict = byPull.get(pull.number);
     if (!verdict) {
-      verdict = evaluatePull(pull, input);
+      verdict = evaluatePull(pull, input, terms);
       byPull.set(pull.number, verdict);
     }
     const violations = [...verdict.violations];
     if (input.policy.signedCommits && fact?.verified !== true && !pull.commits.some((c) => c.sha === commit.sha)) {
       violations.push({ rule: "unsigned", message: `commit ${commit.sha.slice(0, 7)} is not signed and verified` });
     }
-    violations.push(...pathViolations(commit, pull, verdict, input));
+    violations.push(...pathViolations(commit, pull, verdict, input, terms));
     if (!verdict.exemption && !verdict.emergency) violations.push(...approvalRuleViolations(commit, pull, verdict, input));
     return {
       ...base,
@@ -164,8 +166,17 @@ function intoBranch(pull: PullFact, branches: readonly string[]): boolean {
   return branches.some((b) => branchMatcher(b)(pull.baseRef));
 }
 
-function evaluatePull(pull: PullFact, input: EvaluateInput): PullVerdict {
+/**
+ * The note of an approval without a reviewer: the account was deleted. GitHub then shows its reviews as by "ghost"
+ * and its GraphQL gives their author as null (docs.github.com/account-and-profile/setting-up-and-managing-your-personal-account-on-github/managing-personal-account-settings/deleting-your-personal-account:
+ * what the account wrote elsewhere is "associated with our Ghost user"). Nobody can tell whether it was the author's
+ * own second account or an independent reviewer, so it does not count; it is no self-approval either.
+ */
+const DELETED_REVIEWER = "reviewer is a deleted account (GitHub's ghost): whose approval it was cannot be told";
+
+function evaluatePull(pull: PullFact, input: EvaluateInput, terms: ChangeTerms): PullVerdict {
   const { policy } = input;
+  const selfNote = `reviewer is the ${terms.kind} author, a commit author/co-author or committer`;
   const violations: Violation[] = [];
   const conflicted = conflictedIdentities(pull, policy);
   const isConflicted = (login: string | null) => login === null || conflicted.has(login.toLowerCase());
@@ -189,13 +200,15 @@ function evaluatePull(pull: PullFact, input: EvaluateInput): PullVerdict {
         ? "after the merge"
         : r.state !== "APPROVED"
           ? undefined
-          : isConflicted(r.reviewer)
-            ? "reviewer is the PR author, a commit author/co-author or committer"
-            : !byPerson(r)
-              ? `reviewer is a ${r.reviewerType ?? "unknown"} account, not a person`
-              : latest !== r
-                ? "superseded by a later review"
-                : undefined;
+          : r.reviewer === null
+            ? DELETED_REVIEWER
+            : isConflicted(r.reviewer)
+              ? selfNote
+              : !byPerson(r)
+                ? `reviewer is a ${r.reviewerType ?? "unknown"} account, not a person`
+                : latest !== r
+                  ? "superseded by a later review"
+                  : undefined;
       return {
         reviewer: r.reviewer,
         state: r.state,
@@ -211,15 +224,19 @@ function evaluatePull(pull: PullFact, input: EvaluateInput): PullVerdict {
   const currentApprovers = policy.approvals.requireOnHead
     ? uniqLogins(eligible.filter((a) => a.on_head).map((a) => a.reviewer ?? ""))
     : eligibleApprovers;
-  const selfApprovers = uniq(approvals.filter((a) => a.note?.startsWith("reviewer is the PR")).map((a) => a.reviewer ?? "?"));
+  const selfApprovers = uniq(approvals.filter((a) => a.note === selfNote).map((a) => a.reviewer ?? "?"));
   const botApprovers = uniq(approvals.filter((a) => a.note?.endsWith("not a person")).map((a) => a.reviewer ?? "?"));
+  const deletedApprovals = approvals.filter((a) => a.note === DELETED_REVIEWER).length;
 
   const approvalViolations: Violation[] = [];
   const required = policy.approvals.required;
   if (eligibleApprovers.length < required) {
     const self =
       (selfApprovers.length > 0 ? `; approval by ${selfApprovers.join(", ")} does not count (author, co-author or committer)` : "") +
-      (botApprovers.length > 0 ? `; approval by ${botApprovers.join(", ")} does not count (a bot, not a reviewer)` : "");
+      (botApprovers.length > 0 ? `; approval by ${botApprovers.join(", ")} does not count (a bot, not a reviewer)` : "") +
+      (deletedApprovals > 0
+        ? `; ${deletedApprovals === 1 ? "an approval by a deleted account does" : `${deletedApprovals} approvals by deleted accounts do`} not count (whose it was cannot be told, so it is no independent review)`
+        : "");
     approvalViolations.push({
       rule: selfApprovers.length > 0 && eligibleApprovers.length === 0 ? "self-approval" : "approvals",
       message: `needs ${required} independent approval${required === 1 ? "" : "s"}, has ${eligibleApprovers.length}${self}`,
@@ -236,7 +253,7 @@ function evaluatePull(pull: PullFact, input: EvaluateInput): PullVerdict {
     approvalViolations.push({ rule: "changes-requested", message: `changes requested by ${objectors.join(", ")} still stand` });
   }
 
-  const bot = exemptBot(pull, policy.exemptions.bots);
+  const bot = exemptBot(pull, policy.exemptions.bots, terms);
   const emergencyLabel = policy.exemptions.emergency?.label;
   let emergency: EmergencyRecord | null = null;
   if (bot) {
@@ -263,7 +280,7 @@ function evaluatePull(pull: PullFact, input: EvaluateInput): PullVerdict {
     ...pull.commits.flatMap((c) => ticketsIn(c.message, policy)),
   ]);
   if (policy.ticket.required && !bot && tickets.length === 0) {
-    violations.push({ rule: "ticket", message: "no ticket reference in the PR title, body, branch or commit messages" });
+    violations.push({ rule: "ticket", message: `no ticket reference in the ${terms.kind} title, body, branch or commit messages` });
   }
 
   if (policy.signedCommits) {
@@ -288,7 +305,7 @@ function byPerson(review: ReviewFact): boolean {
   return review.reviewerType === undefined || review.reviewerType === "User";
 }
 
-function exemptBot(pull: PullFact, bots: readonly string[]): string | null {
+function exemptBot(pull: PullFact, bots: readonly string[], terms: ChangeTerms): string | null {
   const author = pull.author;
   if (!author) return null;
   const bare = (login: string) => login.toLowerCase().replace(/\[bot\]$/, "");
@@ -298,7 +315,7 @@ function exemptBot(pull: PullFact, bots: readonly string[]): string | null {
   // Anyone who can push to the bot's branch can add a commit to its PR: the exemption covers the bot's own work only.
   if (!pull.commits.every((c) => isBotCommit(c, [entry]))) return null;
   const who = pull.authorType === "Bot" ? `${author}, a bot account` : author;
-  return `bot:${entry} (exemptions.bots matched the PR author ${who})`;
+  return `bot:${entry} (exemptions.bots matched the ${terms.kind} author ${who})`;
 }
 
 function emergencyOf(
@@ -424,10 +441,23 @@ function sameApp(actual: string | null, wanted: string): boolean {
 /** Why a merge commit does not stand for the PR the provider names it the merge commit of (CommitFact.foreignMerge). */
 function foreignMergeReason(p: NonNullable<CommitFact["foreignMerge"]>[number], terms: ChangeTerms): string {
   const of = `it is the merge commit of ${terms.list([p.number])}`;
+  if (p.squashUnreported) {
+    return `${of}, which GitLab says was squashed but without naming its squash commit (no squash_commit_sha in its answer), so what it merges, ${p.merged.map((m) => m.slice(0, 7)).join(", ")}, cannot be taken for that squash commit: it is not the ${terms.kind}'s head ${p.head.slice(0, 7)}`;
+  }
   if (p.squash !== undefined) {
     return `${of}, but the squash commit it merges, ${p.squash.slice(0, 7)}, does not hold the ${terms.kind}'s content: its tree is not the ${terms.kind}'s head ${p.head.slice(0, 7)} merged onto its parent`;
   }
   return `${of}, but it merges ${p.merged.map((m) => m.slice(0, 7)).join(", ")}, not the ${terms.kind}'s head ${p.head.slice(0, 7)}: what it brings in is not what was reviewed`;
+}
+
+/** Why no squashed MR stands for a commit when GitLab names no squash commit (CommitFact.squashUnreported). */
+function squashUnreportedReason(unreported: NonNullable<CommitFact["squashUnreported"]>, terms: ChangeTerms): string {
+  const named = (numbers: readonly number[]) =>
+    numbers.length > 5 ? `${terms.list(numbers.slice(0, 5))} and ${numbers.length - 5} more` : terms.list(numbers);
+  if (unreported.holds.length > 0) {
+    return `it has the tree of the head of ${named(unreported.holds)}, as the squash commit of a squashed ${terms.kind} does, but GitLab did not name that squash commit (no squash_commit_sha in its answer), so nothing ties this commit to the ${terms.kind}`;
+  }
+  return `GitLab did not name the squash commit of squashed ${named(unreported.uncomparable)} (no squash_commit_sha in its answer), and the ${terms.kind} heads are not in this checkout to tell whether this is one: git fetch origin '+refs/merge-requests/*/head:refs/remotes/origin/merge-requests/*'`;
 }
 
 /** Why a PR's own commit on the deploy line is not the PR's to vouch for (CommitFact.mergesOffLine). */
@@ -459,15 +489,32 @@ function latestPerSource(pull: PullFact, name: string, app: string | undefined):
 
 function checkRecords(pull: PullFact, policy: Policy): CheckRecord[] {
   const required = requiredChecks(policy);
-  return pull.checks.map((c) => ({
-    name: c.name,
-    app: c.app,
-    kind: c.kind,
-    state: c.state,
-    sha: c.sha ?? pull.headSha,
-    completed_at: c.at,
-    required: required.some((r) => r.name === c.name && (!r.app || fromApp(c, r.app))),
-  }));
+  return pull.checks.map((c) => {
+    const named = required.filter((r) => r.name === c.name);
+    const counts = named.some((r) => !r.app || fromApp(c, r.app));
+    // A result named like a required check that does not count for it says why: every report shows its state, and a
+    // green "build" posted by another account must not read as the pinned app's build.
+    const pinnedTo = named.flatMap((r) => (r.app ? [r.app] : []));
+    const note = named.length > 0 && !counts ? notTheApp(c, pinnedTo) : undefined;
+    return {
+      name: c.name,
+      app: c.app,
+      kind: c.kind,
+      state: c.state,
+      sha: c.sha ?? pull.headSha,
+      completed_at: c.at,
+      required: counts,
+      ...(note ? { note } : {}),
+    };
+  });
+}
+
+/** Why a result does not stand for the app(s) its name is pinned to (see fromApp). */
+function notTheApp(c: CheckFact, apps: readonly string[]): string {
+  const wanted = apps.join(" or ");
+  if (c.kind === "check_run") return `a check run of the app ${c.app ?? "?"}, not of ${wanted}`;
+  const account = c.creatorType ? `a ${c.creatorType} account` : "an account of unknown type";
+  return `a commit status by ${c.app ?? "?"}, ${account}, not by the app ${wanted}`;
 }
 
 function checkViolations(pull: PullFact, policy: Policy): Violation[] {
@@ -493,7 +540,7 @@ function checkViolations(pull: PullFact, policy: Policy): Violation[] {
   return violations;
 }
 
-function pathViolations(commit: LocalCommit, pull: PullFact, verdict: PullVerdict, input: EvaluateInput): Violation[] {
+function pathViolations(commit: LocalCommit, pull: PullFact, verdict: PullVerdict, input: EvaluateInput, terms: ChangeTerms): Violation[] {
   const paths = input.changedPaths.get(commit.sha) ?? [];
   const violations: Violation[] = [];
   for (const rule of input.policy.pathRules) {
@@ -506,7 +553,7 @@ function pathViolations(commit: LocalCommit, pull: PullFact, verdict: PullVerdic
     const stale = verdict.eligibleApprovers.filter((a) => allowed.has(a.toLowerCase()));
     violations.push({
       rule: "path-rule",
-      message: `changes ${touched[0]}${touched.length > 1 ? ` and ${touched.length - 1} more` : ""} in PR #${pull.number} need an approval from ${who}${stale.length > 0 ? ` on the head (${stale.join(", ")} approved an earlier commit)` : ""}`,
+      message: `changes ${touched[0]}${touched.length > 1 ? ` and ${touched.length - 1} more` : ""} in ${terms.list([pull.number])} need an approval from ${who}${stale.length > 0 ? ` on the head (${stale.join(", ")} approved an earlier commit)` : ""}`,
     });
   }
   return violations;

@@ -1,4 +1,5 @@
 import { HttpError, type Logger, PermissionError, UnavailableError } from "@opsguard/core";
+import type { ChangeTerms } from "./association";
 import type { ProviderFacts } from "./model";
 
 export function emptyFacts(): ProviderFacts {
@@ -63,10 +64,10 @@ function apiRouteMissing(error: Error): Error {
  * after it — timed from now instead, it was never overdue (T31 #19), and an unreadable time ended the run as an
  * internal error (#20). Its commits are unverified.
  */
-export function unverifyUndatedMerges(facts: ProviderFacts, provider: string): void {
+export function unverifyUndatedMerges(facts: ProviderFacts, terms: ChangeTerms): void {
   for (const pull of facts.pulls.values()) {
     if (!pull.merged || (pull.mergedAt !== null && Number.isFinite(Date.parse(pull.mergedAt)))) continue;
-    const reason = `PR #${pull.number}: ${provider} says it was merged but not when (mergedAt ${pull.mergedAt === null ? "null" : "unreadable"})`;
+    const reason = `${terms.list([pull.number])}: ${terms.provider} says it was merged but not when (mergedAt ${pull.mergedAt === null ? "null" : "unreadable"})`;
     for (const commit of facts.commits.values()) {
       if (commit.pulls.includes(pull.number) && !facts.unverified.has(commit.sha)) facts.unverified.set(commit.sha, reason);
     }

@@ -173,7 +173,7 @@ export class GitRepo {
   async isCleanMerge(sha: string, parents: readonly string[]): Promise<boolean> {
     if (parents.length !== 2) return false;
     try {
-      const tree = await this.#treeOf(sha);
+      const tree = await this.treeOf(sha);
       return tree !== undefined && (await this.#mergedTree(parents[0]!, parents[1]!)) === tree;
     } catch {
       return false;
@@ -189,18 +189,18 @@ export class GitRepo {
    * in a CI clone of the deploy branch. A git failure other than a conflict throws: nothing was compared.
    */
   async holdsPullContent(sha: string, parent: string, head: string): Promise<"same" | "differs" | "missing"> {
-    const tree = await this.#treeOf(sha);
+    const tree = await this.treeOf(sha);
     const headParents = await this.parents(head);
-    if (tree === undefined || headParents === undefined || (await this.#treeOf(parent)) === undefined) return "missing";
+    if (tree === undefined || headParents === undefined || (await this.treeOf(parent)) === undefined) return "missing";
     if ((await this.#mergedTree(parent, head)) === tree) return "same";
     // A head that is a merge (an update merge of the base) has no single change of its own a rebase replays.
     if (headParents.length !== 1) return "differs";
-    if ((await this.#treeOf(headParents[0]!)) === undefined) return "missing";
+    if ((await this.treeOf(headParents[0]!)) === undefined) return "missing";
     return (await this.#pickedTree(parent, headParents[0]!, head)) === tree ? "same" : "differs";
   }
 
   /** The tree a commit has; undefined when this checkout lacks the commit. */
-  async #treeOf(sha: string): Promise<string | undefined> {
+  async treeOf(sha: string): Promise<string | undefined> {
     if (!/^[0-9a-f]{40,64}$/.test(sha)) return undefined;
     try {
       const { stdout } = await run("git", ["rev-parse", "--verify", "--quiet", `${sha}^{tree}`], { cwd: this.dir, timeout: 30_000 });

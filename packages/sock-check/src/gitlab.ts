@@ -38,7 +38,10 @@ interface GlMergeRequest {
   labels: string[];
   sha: string;
   merge_commit_sha: string | null;
-  squash_commit_sha: string | null;
+  /** Absent where GitLab does not report it; then only `squash` says the MR was squashed (squashUnreported). */
+  squash_commit_sha?: string | null;
+  squash?: boolean;
+  squash_on_merge?: boolean;
   web_url: string;
 }
 interface GlCommit {
@@ -232,6 +235,7 @@ export async function collectGitLabFacts(
       pulls: [...(pullsOf.get(commit.sha) ?? [])],
     });
   }
+  await noteUnreportedSquashes(facts, commits, [...listed, ...mergeRequests.values()], git);
   const shasOf = (iid: number) => [...facts.commits.values()].filter((c) => c.pulls.includes(iid)).map((c) => c.sha);
   const merged = [...mergeRequests.values()];
   if (merged.length === 0) return withTeams(facts, http, options, attempt);
@@ -308,8 +312,9 @@ export async function collectGitLabFacts(
         merged: mr.state === "merged",
         mergedAt: mr.merged_at,
         mergedBy: mr.merge_user?.username ?? mr.merged_by?.username ?? null,
-        mergeCommit: mr.merge_commit_sha ?? mr.squash_commit_sha,
-        squashCommit: mr.squash_commit_sha,
+        mergeCommit: mr.merge_commit_sha ?? mr.squash_commit_sha ?? null,
+        squashCommit: mr.squash_commit_sha ?? null,
+        ...(squashUnreported(mr) ? { squashUnreported: true } : {}),
         labels: mr.labels,
         reviews: reviewsOf(mr, approvers, shared.approvals, shared.pushes),
         commits: pullCommits,
@@ -346,6 +351,38 @@ interface PullCommitSource {
   message: string;
   author: GitPerson;
   committer: GitPerson;
+}
+
+/** GitLab says the MR was squashed on merge but does not name its squash commit (no `squash_commit_sha`). */
+function squashUnreported(mr: GlMergeRequest): boolean {
+  return mr.state === "merged" && (mr.squash === true || mr.squash_on_merge === true) && !mr.squash_commit_sha;
+}
+
+/**
+ * Nothing ties the squash commit of an MR in `candidates` that squashUnreported to its MR: GitLab names it nowhere
+ * (not in the MR, nor in its commit → MR lookup), so it is judged a direct push. A single-parent commit no MR
+ * explains is compared with those MRs' heads by tree — GitLab squashes an MR into one commit with its head's tree (on
+ * the merge base, or on the target branch it was rebased onto) — so its reason can say why (T33). The verdict stays.
+ */
+async function noteUnreportedSquashes(
+  facts: ProviderFacts,
+  commits: readonly LocalCommit[],
+  candidates: readonly GlMergeRequest[],
+  git: GitRepo,
+): Promise<void> {
+  const squashed = new Map(candidates.filter(squashUnreported).map((mr) => [mr.iid, mr.sha]));
+  if (squashed.size === 0) return;
+  const heads = await Promise.all(
+    [...squashed].sort(([a], [b]) => a - b).map(async ([iid, head]) => ({ iid, tree: await git.treeOf(head) })),
+  );
+  for (const commit of commits) {
+    const fact = facts.commits.get(commit.sha);
+    if (!fact || fact.pulls.length > 0 || commit.parents.length !== 1) continue;
+    const tree = await git.treeOf(commit.sha);
+    const holds = heads.filter((h) => h.tree !== undefined && h.tree === tree).map((h) => h.iid);
+    const uncomparable = holds.length > 0 ? [] : heads.filter((h) => h.tree === undefined).map((h) => h.iid);
+    if (holds.length > 0 || uncomparable.length > 0) fact.squashUnreported = { holds, uncomparable };
+  }
 }
 
 function fromLocal(c: LocalCommit): PullCommitSource {

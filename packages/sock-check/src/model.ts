@@ -70,6 +70,11 @@ export interface PullFact {
    * when a merge commit (`mergeCommit`) follows it, with the squash commit as its second parent.
    */
   squashCommit?: string | null;
+  /**
+   * GitLab says the MR was squashed (`squash`) but names no `squash_commit_sha` (a GitLab that does not report it):
+   * its squash commit cannot be told, so nothing stands for the MR as one (see CommitFact.squashUnreported).
+   */
+  squashUnreported?: boolean;
   labels: string[];
   reviews: ReviewFact[];
   commits: PullCommitFact[];
@@ -97,7 +102,7 @@ export interface CommitFact {
    * first): a merge of the head plus commits of its own, or of other commits altogether, brings in what no review saw.
    * With `squash`: it merges the MR's squash commit (GitLab), whose content is not the MR's.
    */
-  foreignMerge?: Array<{ number: number; head: string; merged: string[]; squash?: string }>;
+  foreignMerge?: Array<{ number: number; head: string; merged: string[]; squash?: string; squashUnreported?: boolean }>;
   /**
    * Merged PRs this commit is one of, though it is a merge on the deploy line that brings in `commits` off it (the base
    * branch merged into the PR, which landed as a fast-forward): first-parent mode never lists those (T33).
@@ -105,6 +110,12 @@ export interface CommitFact {
   mergesOffLine?: { pulls: number[]; commits: string[] };
   /** Merged PRs of the commit whose final state (`final`: merge commit or head) is not part of what is deployed. */
   partial?: PartialPull[];
+  /**
+   * A single-parent commit no MR explains, while GitLab named no squash commit for MRs it says were squashed
+   * (PullFact.squashUnreported): `holds`, those whose head has this commit's tree (as a squash commit of theirs
+   * would); `uncomparable`, those whose head is not in this checkout to tell. It is still a direct push; this says why.
+   */
+  squashUnreported?: { holds: number[]; uncomparable: number[] };
 }
 
 export interface PartialPull {

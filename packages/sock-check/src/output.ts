@@ -5,6 +5,7 @@ import {
   createStyle,
   ExitCode,
   escapeSlackText,
+  HttpError,
   IoError,
   type Logger,
   OpsguardError,
@@ -15,6 +16,7 @@ import {
   redactSecrets,
   writeOutputFile,
 } from "@opsguard/core";
+import { changeTerms } from "./association";
 import type { CheckResult } from "./check";
 import { renderCsv } from "./report/csv";
 import { renderDigest } from "./report/digest";
@@ -142,24 +144,50 @@ export function unverifiedError(result: CheckResult, what: string, allowable: bo
   const reason = failure ? `: ${failure.message}` : "";
   const provider = result.policy.provider === "gitlab" ? "GitLab" : "GitHub";
   // A repository the token cannot see says what to check (the repository's name, the token's access).
-  const fix = failure instanceof PermissionError && failure.hint ? failure.hint : `fix access to ${provider}`;
+  const fix =
+    failure instanceof PermissionError && failure.hint
+      ? failure.hint
+      : failure instanceof HttpError && (failure.status === 401 || failure.status === 403)
+        ? refusedTokenFix(result.policy.provider, failure.status)
+        : `fix access to ${provider}`;
+  // --allow-unverified does not cover a refused token or a repository it cannot see (tokenRefused): never offer it then.
   return new OpsguardError(`${what}: ${plural(shas.length, "commit")} could not be verified (${listed})${reason}`, code, {
-    hint: allowable ? `${fix} and re-run, or pass --allow-unverified to let them through flagged` : `${fix} and re-run`,
+    hint:
+      allowable && !tokenRefused(result)
+        ? `${fix} and re-run, or pass --allow-unverified to let them through flagged`
+        : `${fix} and re-run`,
   });
+}
+
+/**
+ * What makes the provider take the token: 401 is a token it does not accept at all (expired, revoked, mistyped), 403
+ * one without the access the endpoints need. GitLab's read endpoints take the read_api scope, and on a private
+ * project a Guest may not read code, merge requests or jobs (docs.gitlab.com/user/permissions/): Reporter reads them.
+ */
+function refusedTokenFix(provider: "github" | "gitlab", status: 401 | 403): string {
+  if (provider === "gitlab") {
+    return status === 401
+      ? "GitLab does not accept the token (expired, revoked or mistyped?): set gitlab.token to a valid access token with the read_api scope and at least the Reporter role on the project"
+      : "give the token the read_api scope and at least the Reporter role on the project (a Guest cannot read a private project's code, merge requests or jobs)";
+  }
+  return status === 401
+    ? "GitHub does not accept the token (expired, revoked or mistyped?): set github.token to a valid one"
+    : "give the token read access to the repository's contents, pull requests, checks and commit statuses";
 }
 
 async function postToSlack(result: CheckResult, channel: string, blocked: boolean, log: Logger): Promise<void> {
   const client = createSlackClient(result.policy.slack!, { log });
   const s = result.report.summary;
+  const terms = changeTerms(result.report.provider);
   const lines = [
     `*sock-check ${escapeSlackText(result.report.repo)}* ${blocked ? ":x: deploy blocked" : s.unverified > 0 ? ":warning: not blocked, with unverified changes (--allow-unverified)" : ":white_check_mark: compliant"} — ` +
-      `${plural(s.commits, "commit")} in ${plural(s.pulls, "PR")}: ${s.compliant} compliant, ${s.exempt} exempt, ${s.emergency} emergency, ${s.noncompliant} noncompliant, ${s.unverified} unverified`,
+      `${plural(s.commits, "commit")} in ${plural(s.pulls, terms.kind)}: ${s.compliant} compliant, ${s.exempt} exempt, ${s.emergency} emergency, ${s.noncompliant} noncompliant, ${s.unverified} unverified`,
     ...groupRecords(result.report.records)
       .filter((g) => g.verdict !== "compliant")
       .slice(0, 20)
       .map((g) => {
         const what = g.first.pr
-          ? `#${g.first.pr.number} ${g.first.pr.title}`
+          ? `${terms.number(g.first.pr.number)} ${g.first.pr.title}`
           : `${g.first.commit.sha.slice(0, 7)} ${g.first.commit.subject}`;
         const why = g.violations.map((v) => v.message).join("; ") || g.verdict;
         return `• ${escapeSlackText(what)}: ${escapeSlackText(why)}`;

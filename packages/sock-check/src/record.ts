@@ -46,7 +46,10 @@ export interface CheckRecord {
   sha: string;
   /** When it completed (check run) or was posted (status). */
   completed_at: string | null;
+  /** Whether it counts for a required check. */
   required: boolean;
+  /** Why a result named like a required check does not count for it (another app's, another account's status). */
+  note?: string;
 }
 
 export interface EmergencyRecord {
@@ -100,6 +103,8 @@ export interface Report {
   tool_version: string;
   generated_at: string;
   repo: string;
+  /** Whose changes the records' `pr` are: GitHub's pull requests (#N) or GitLab's merge requests (!N). */
+  provider: "github" | "gitlab";
   range: ChangeRecord["range"];
   /** Where the policy came from: "<ref>:.sock-check.yml" or a file path. */
   policy_source: string;

@@ -1,4 +1,5 @@
 import { type CliContext, PolicyError } from "@opsguard/core";
+import { changeTerms } from "./association";
 import type { Report } from "./record";
 import { oneLine } from "./report/digest";
 import { groupRecords, plural } from "./report/groups";
@@ -6,10 +7,11 @@ import { groupRecords, plural } from "./report/groups";
 /** `sock-check retro`: every emergency change in the range and where its after-the-fact review stands. */
 export function renderRetro(report: Report, style: CliContext["style"]): string {
   const groups = groupRecords(report.records).filter((g) => g.first.emergency);
+  const terms = changeTerms(report.provider);
   if (groups.length === 0) return `no emergency changes in ${report.range.from.slice(0, 7)}..${report.range.to.slice(0, 7)}\n`;
   const lines = groups.map((g) => {
     const e = g.first.emergency!;
-    const what = g.first.pr ? `#${g.first.pr.number} ${oneLine(g.first.pr.title)}` : g.first.commit.sha.slice(0, 7);
+    const what = g.first.pr ? `${terms.number(g.first.pr.number)} ${oneLine(g.first.pr.title)}` : g.first.commit.sha.slice(0, 7);
     if (e.status === "done")
       return `${style.green("✓")} ${what}: reviewed by ${oneLine(e.retro_reviewer ?? "?")} at ${oneLine(e.retro_reviewed_at ?? "?")}`;
     if (e.status === "pending") return `${style.yellow("!")} ${what}: needs retroactive review by ${oneLine(e.due_at)}`;

@@ -56,7 +56,14 @@ describe("a required check pinned to a GitHub App, met by a commit status", () =
 
     const byUser = byPull(report.records, pr.byUser!);
     expect(byUser.verdict).toBe("noncompliant");
-    expect(byUser.checks).toEqual([expect.objectContaining({ kind: "status", app: "gatekeeper", required: false })]);
+    expect(byUser.checks).toEqual([
+      expect.objectContaining({
+        kind: "status",
+        app: "gatekeeper",
+        required: false,
+        note: "a commit status by gatekeeper, a User account, not by the app gatekeeper",
+      }),
+    ]);
     expect(byUser.violations).toEqual([
       {
         rule: "check-missing",
@@ -75,5 +82,31 @@ describe("a required check pinned to a GitHub App, met by a commit status", () =
     const run = await runSockCheck(["--from", "t0", "--to", "t1"], { cwd: scenario.dir, env: envFor(scenario) });
     expect(run.code).toBe(1);
     expect(run.stdout).toContain("is not the app's");
+  });
+
+  it("shows a status that does not count as not counting in the digest, Markdown and HTML, never with a tick", async () => {
+    const args = ["--from", "t0", "--to", "t1"];
+    const digest = (await runSockCheck(args, { cwd: scenario.dir, env: envFor(scenario) })).stdout;
+    // The details line under each PR's headline: the app's own status passes, the user's shows why it does not count.
+    const checksOf = (number: number) => digest.split("\n")[digest.split("\n").findIndex((l) => l.includes(`#${number} `)) + 1];
+    expect(checksOf(pr.byApp!)).toContain("checks gate/deploy✓ ·");
+    expect(checksOf(pr.byUser!)).toContain(
+      "checks gate/deploy(success, does not count: a commit status by gatekeeper, a User account, not by the app gatekeeper) ·",
+    );
+    expect(checksOf(pr.byWorkflow!)).toContain(
+      "checks gate/deploy(success, does not count: a commit status by github-actions, a Bot account, not by the app gatekeeper) ·",
+    );
+
+    const markdown = (await runSockCheck([...args, "--format", "markdown"], { cwd: scenario.dir, env: envFor(scenario) })).stdout;
+    const row = markdown.split("\n").find((l) => l.includes(`#${pr.byUser}]`));
+    expect(row).toContain(
+      "gate/deploy (status) success, does not count: a commit status by gatekeeper, a User account, not by the app gatekeeper",
+    );
+    expect(row).not.toContain("✓");
+
+    const html = (await runSockCheck([...args, "--format", "html"], { cwd: scenario.dir, env: envFor(scenario) })).stdout;
+    expect(html).toContain(
+      '<tr class="fail"><td>gate/deploy (status) <em>does not count: a commit status by gatekeeper, a User account, not by the app gatekeeper</em></td>',
+    );
   });
 });

@@ -236,6 +236,13 @@ describe("sock-check against a real repository and the GitHub simulator", () => 
       );
       expect(refused.stderr).not.toContain("let through");
       expect(refused.stdout).toContain("BLOCKED");
+      // Without the flag, the hint says what fixes it and does not offer the flag that does not.
+      const plain = await runSockCheck(["--from", "deploy-1", "--to", "deploy-2"], { cwd: scenario.dir, env: envFor(scenario) });
+      expect(plain.code).toBe(77);
+      expect(plain.stderr).toContain(
+        "(GitHub does not accept the token (expired, revoked or mistyped?): set github.token to a valid one and re-run)",
+      );
+      expect(plain.stderr).not.toContain("--allow-unverified");
     } finally {
       scenario.sim.clearFaults();
     }

@@ -188,6 +188,31 @@ describe("sock-check evaluate: which reviews count", () => {
     expect(ghost.verdict).toBe("noncompliant");
   });
 
+  it("calls an approval by a deleted account (GitHub's ghost) what it is: no independent review, not a self-approval", () => {
+    const deleted: ReviewFact = { reviewer: null, state: "APPROVED", submittedAt: "2024-05-01T10:00:00Z", commit: HEAD };
+    const ghost = judge({ reviews: [deleted] });
+    expect(ghost.approvals[0]).toMatchObject({
+      counts: false,
+      note: "reviewer is a deleted account (GitHub's ghost): whose approval it was cannot be told",
+    });
+    expect(ghost.violations).toEqual([
+      {
+        rule: "approvals",
+        message:
+          "needs 1 independent approval, has 0; an approval by a deleted account does not count (whose it was cannot be told, so it is no independent review)",
+      },
+    ]);
+    // Beside a self-approval, each is named for what it is.
+    const both = judge({ reviews: [approve("alice"), deleted, { ...deleted, submittedAt: "2024-05-01T11:00:00Z" }] });
+    expect(both.violations).toEqual([
+      {
+        rule: "self-approval",
+        message:
+          "needs 1 independent approval, has 0; approval by alice does not count (author, co-author or committer); 2 approvals by deleted accounts do not count (whose it was cannot be told, so it is no independent review)",
+      },
+    ]);
+  });
+
   it("GitHub's own committer (web-flow, noreply@github.com) makes nobody a co-author", () => {
     const web: Person = { name: "GitHub", email: "noreply@github.com", login: "web-flow" };
     const record = judge({ commits: [commitBy(HEAD, alice, { committer: web })], reviews: [approve("web-flow")] });

@@ -1,5 +1,6 @@
 import { ConfigError, ExitCode, Logger, UnavailableError } from "@opsguard/core";
 import { describe, expect, it } from "vitest";
+import { changeTerms } from "../src/association";
 import { failClosed, unverifyUndatedMerges } from "../src/facts";
 import {
   type ChangeRecord,
@@ -86,7 +87,7 @@ function judgeAll(c: Case): ChangeRecord[] {
     failure: undefined,
   };
   // as runCheck does once the provider has answered
-  unverifyUndatedMerges(facts, "GitHub");
+  unverifyUndatedMerges(facts, changeTerms("github"));
   return evaluate({
     policy: parsePolicy(`provider: github\n${c.policy ?? ""}`, "test policy"),
     repo: "acme/shop",
@@ -415,7 +416,7 @@ function judgeFacts(): ProviderFacts {
 
 describe("the deploy's exit when changes are unverified", () => {
   const shas = Array.from({ length: 12 }, (_, i) => String(i).padStart(2, "0").repeat(20));
-  const resultOf = (records: ChangeRecord[], failure?: Error, provider = "github"): CheckResult => ({
+  const resultOf = (records: ChangeRecord[], failure?: Error, provider: "github" | "gitlab" = "github"): CheckResult => ({
     policy: parsePolicy(`provider: ${provider}\n`, "test policy"),
     facts: { ...judgeFacts(), failure },
     report: {
@@ -423,6 +424,7 @@ describe("the deploy's exit when changes are unverified", () => {
       tool_version: "test",
       generated_at: "2024-05-02T00:00:00.000Z",
       repo: "acme/shop",
+      provider,
       range: { from: BASE, to: MERGE, mode: "first-parent" },
       policy_source: "test policy",
       summary: summarize(records),

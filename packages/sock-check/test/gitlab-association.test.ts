@@ -188,8 +188,9 @@ function squashAndMerge(): void {
   squashed.fatSquash = fatSquash;
   squashed.fatMerge = fatMerge;
   squashed.d = d;
+  squashed.b = b;
 }
-const squashed = { merge: "", squash: "", evil: "", fatSquash: "", fatMerge: "", d: "" };
+const squashed = { merge: "", squash: "", evil: "", fatSquash: "", fatMerge: "", d: "", b: "" };
 
 const env = () => ({ ...process.env, SOCK_CHECK_TEST_GITLAB_TOKEN: gitlab.token, NO_COLOR: "1" });
 
@@ -210,7 +211,7 @@ describe("the MR a commit arrived through, on GitLab", () => {
       expect(record.violations).toEqual([
         {
           rule: "direct-push",
-          message: `pushed to the branch without a merged pull request (GitLab lists it under MR !${iid}, but it is none of that MR's commits, its merge or squash commit or a rebased copy of one)`,
+          message: `pushed to the branch without a merged merge request (GitLab lists it under MR !${iid}, but it is none of that MR's commits, its merge or squash commit or a rebased copy of one)`,
         },
       ]);
     }
@@ -265,7 +266,7 @@ describe("the MR a commit arrived through, on GitLab", () => {
           {
             rule: "direct-push",
             message:
-              "pushed to the branch without a merged pull request (it is the merge commit of MR !91, but holds changes of its own that no review saw: its tree is not git's clean merge of its parents)",
+              "pushed to the branch without a merged merge request (it is the merge commit of MR !91, but holds changes of its own that no review saw: its tree is not git's clean merge of its parents)",
           },
         ],
       }),
@@ -282,7 +283,7 @@ describe("the MR a commit arrived through, on GitLab", () => {
       expect(record.violations).toEqual([
         {
           rule: "direct-push",
-          message: `pushed to the branch without a merged pull request (it is the merge commit of MR !${mr.sneaked}, but it merges ${second.slice(0, 7)}, not the MR's head ${built.headSha.slice(0, 7)}: what it brings in is not what was reviewed)`,
+          message: `pushed to the branch without a merged merge request (it is the merge commit of MR !${mr.sneaked}, but it merges ${second.slice(0, 7)}, not the MR's head ${built.headSha.slice(0, 7)}: what it brings in is not what was reviewed)`,
         },
       ]);
     }
@@ -297,7 +298,7 @@ describe("the MR a commit arrived through, on GitLab", () => {
         violations: [
           {
             rule: "direct-push",
-            message: `pushed to the branch without a merged pull request (it is the merge commit of MR !92, but the squash commit it merges, ${squashed.fatSquash.slice(0, 7)}, does not hold the MR's content: its tree is not the MR's head ${squashed.d.slice(0, 7)} merged onto its parent)`,
+            message: `pushed to the branch without a merged merge request (it is the merge commit of MR !92, but the squash commit it merges, ${squashed.fatSquash.slice(0, 7)}, does not hold the MR's content: its tree is not the MR's head ${squashed.d.slice(0, 7)} merged onto its parent)`,
           },
         ],
       }),
@@ -305,6 +306,47 @@ describe("the MR a commit arrived through, on GitLab", () => {
     // The honest merge commit with squash (MR !90) still stands for its MR in first-parent mode.
     const honest = await runCheck({ dir: scenario.dir, from: "a1", to: "a2", env: env(), toolVersion: "test" });
     expect(honest.report.records.map((r) => [r.commit.sha, r.verdict, r.pr?.number])).toEqual([[squashed.merge, "compliant", 90]]);
+  });
+
+  it("says that GitLab did not name a squashed MR's squash commit when it judges that commit a direct push", async () => {
+    // A GitLab whose merge requests carry no squash_commit_sha: only `squash: true` says the MR was squashed.
+    mrs.reportsSquashCommitSha = false;
+    try {
+      const squash = scenario.pull(mr.squashed!).mergeSha;
+      const local = bySha((await check()).records, squash);
+      expect(local).toMatchObject({ verdict: "noncompliant", pr: null });
+      expect(local.violations).toEqual([
+        {
+          rule: "direct-push",
+          message: `pushed to the branch without a merged merge request (it has the tree of the head of MR !${mr.squashed}, as the squash commit of a squashed MR does, but GitLab did not name that squash commit (no squash_commit_sha in its answer), so nothing ties this commit to the MR)`,
+        },
+      ]);
+      // A CI checkout of main alone has no MR head to compare with: the reason names the squashed MRs GitLab listed
+      // (!90 and !92 too, merged with a merge commit), says so, and how to fetch the heads.
+      const ci = bySha((await check(mainOnly)).records, squash);
+      expect(ci.violations).toEqual([
+        {
+          rule: "direct-push",
+          message: `pushed to the branch without a merged merge request (GitLab did not name the squash commit of squashed MR !${mr.squashed}, !90, !92 (no squash_commit_sha in its answer), and the MR heads are not in this checkout to tell whether this is one: git fetch origin '+refs/merge-requests/*/head:refs/remotes/origin/merge-requests/*')`,
+        },
+      ]);
+      // GitLab's merge commit with squash: what it merges is the unnamed squash commit, not the MR's head.
+      const { report } = await runCheck({ dir: scenario.dir, from: "a1", to: "a2", env: env(), toolVersion: "test" });
+      expect(report.records).toEqual([
+        expect.objectContaining({
+          commit: expect.objectContaining({ sha: squashed.merge }),
+          verdict: "noncompliant",
+          violations: [
+            {
+              rule: "direct-push",
+              message: `pushed to the branch without a merged merge request (it is the merge commit of MR !90, which GitLab says was squashed but without naming its squash commit (no squash_commit_sha in its answer), so what it merges, ${squashed.squash.slice(0, 7)}, cannot be taken for that squash commit: it is not the MR's head ${squashed.b.slice(0, 7)})`,
+            },
+          ],
+        }),
+      ]);
+    } finally {
+      mrs.reportsSquashCommitSha = true;
+    }
   });
 
   it("blocks the deploy from the CLI, naming the MR GitLab listed", async () => {

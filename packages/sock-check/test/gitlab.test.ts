@@ -5,7 +5,7 @@ import { GitHubScenario } from "../../lab/src/sim/github-scenario";
 import { GitLabAccess, GitLabSim } from "../../lab/src/sim/gitlab";
 import { GitLabMergeRequests, mirrorScenarioToGitLab } from "../../lab/src/sim/gitlab-merge-requests";
 import { type ChangeRecord, runCheck } from "../src/index";
-import { gitlabPolicyYaml, USERS } from "./fixture";
+import { gitlabPolicyYaml, runSockCheck, USERS } from "./fixture";
 
 /** The same rules against GitLab: merge requests, approval notes tied to pushes, CI statuses. */
 
@@ -121,7 +121,7 @@ it("applies the policy to GitLab merge requests", async () => {
   expect(direct?.violations.map((v) => v.rule)).toEqual(["direct-push"]);
   // The project's default branch (main) is the deploy branch: an MR merged into sandbox does not count for main.
   const pushedOn = report.records.find((r) => r.commit.sha === scenario.pull(mr.sandbox!).mergeSha);
-  expect(pushedOn?.violations[0]?.message).toContain(`#${mr.sandbox} was merged into sandbox, not main`);
+  expect(pushedOn?.violations[0]?.message).toContain(`MR !${mr.sandbox} was merged into sandbox, not main`);
   expect(gitlab.requests.every((r) => r.headers.authorization === `Bearer ${gitlab.token}`)).toBe(true);
   // Every required check is a CI job here: no commit's statuses are asked.
   expect(gitlab.requests.filter((r) => r.path.endsWith("/statuses"))).toEqual([]);
@@ -216,6 +216,35 @@ it("leaves the MRs unverified when GitLab's GraphQL answers with errors", async 
   expect(report.summary.compliant).toBe(0);
 });
 
+it("speaks of merge requests, MR !N, in every report of a GitLab project, never of PRs", async () => {
+  const sock = (format: string) =>
+    runSockCheck(["--from", "deploy-1", "--format", format], {
+      cwd: scenario.dir,
+      env: { ...process.env, NO_COLOR: "1", SOCK_CHECK_TEST_GITLAB_TOKEN: gitlab.token },
+    });
+  const digest = (await sock("digest")).stdout;
+  expect(digest).toMatch(/^acme\/shop [0-9a-f]{7}\.\.[0-9a-f]{7} \(first-parent\): \d+ commits in \d+ MRs$/m);
+  expect(digest).toContain(`!${mr.ok} SHOP-1 Add the cart`);
+  expect(digest).toContain(`${scenario.sha(directPush).slice(0, 7)} Fix typo on prod (no MR)`);
+  expect(digest).toContain("✗ direct-push: pushed to the branch without a merged merge request");
+  expect(digest).toContain(`(MR !${mr.sandbox} was merged into sandbox, not main)`);
+  expect(digest).toMatch(/^\d+ commits, \d+ MRs: /m);
+
+  const markdown = (await sock("markdown")).stdout;
+  expect(markdown).toContain(`[!${mr.ok}](https://gitlab.example/acme/shop/-/merge_requests/${mr.ok}) SHOP-1 Add the cart`);
+  expect(markdown).toContain("Fix typo on prod (no MR)");
+  const html = (await sock("html")).stdout;
+  expect(html).toContain(`rel="noreferrer">!${mr.ok}</a> SHOP-1 Add the cart`);
+  expect(html).toContain("<em>(no MR: direct push)</em>");
+  const json = JSON.parse((await sock("json")).stdout);
+  expect(json.provider).toBe("gitlab");
+  expect(byMr(json.records, mr.self!).approvals).toEqual([
+    expect.objectContaining({ reviewer: "carol", note: "reviewer is the MR author, a commit author/co-author or committer" }),
+  ]);
+  // Not one "PR" in what a GitLab user reads (commit subjects the scenario wrote, "Merge pull request #1", aside).
+  for (const text of [digest, markdown, html]) expect(text).not.toMatch(/\bPRs?\b/);
+});
+
 it("fails closed when GitLab refuses the token", async () => {
   const { report, facts } = await runCheck({
     dir: scenario.dir,
@@ -225,6 +254,39 @@ it("fails closed when GitLab refuses the token", async () => {
   });
   expect(report.summary.unverified).toBe(report.summary.commits);
   expect(facts.failure?.message).toContain("HTTP 401");
+});
+
+it("tells what makes GitLab take a refused token, and never offers --allow-unverified, which does not cover it", async () => {
+  const sock = (token: string) =>
+    runSockCheck(["--from", "deploy-1"], {
+      cwd: scenario.dir,
+      env: { ...process.env, NO_COLOR: "1", SOCK_CHECK_TEST_GITLAB_TOKEN: token },
+    });
+  const invalid = await sock("glpat-wrong-token-000");
+  expect(invalid.code).toBe(77);
+  expect(invalid.stderr).toContain(
+    "(GitLab does not accept the token (expired, revoked or mistyped?): set gitlab.token to a valid access token with the read_api scope and at least the Reporter role on the project and re-run)",
+  );
+  expect(invalid.stderr).not.toContain("--allow-unverified");
+
+  // GitLab's answer to a token without the scope an endpoint needs (a read_user token on /projects/:id).
+  gitlab.fault(
+    {
+      status: 403,
+      body: { error: "insufficient_scope", error_description: "The request requires higher privileges than provided by the access token." },
+    },
+    { times: 1000 },
+  );
+  try {
+    const short = await sock(gitlab.token);
+    expect(short.code).toBe(77);
+    expect(short.stderr).toContain(
+      "(give the token the read_api scope and at least the Reporter role on the project (a Guest cannot read a private project's code, merge requests or jobs) and re-run)",
+    );
+    expect(short.stderr).not.toContain("--allow-unverified");
+  } finally {
+    gitlab.clearFaults();
+  }
 });
 
 it("checks GitLab commit signatures when the policy asks for signed commits", async () => {
@@ -264,7 +326,7 @@ it("requires an approval from a member of the GitLab group a path rule names", a
   });
   expect(byMr(report.records, mr.infraBySre!).verdict).toBe("compliant");
   expect(byMr(report.records, mr.infraByOther!).violations).toEqual([
-    { rule: "path-rule", message: `changes infra/fw.tf in PR #${mr.infraByOther} need an approval from @acme/sre` },
+    { rule: "path-rule", message: `changes infra/fw.tf in MR !${mr.infraByOther} need an approval from @acme/sre` },
   ]);
   expect(byMr(report.records, mr.ok!).verdict).toBe("compliant");
 });

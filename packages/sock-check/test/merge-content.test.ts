@@ -125,9 +125,11 @@ function short(sha: string): string {
   return sha.slice(0, 7);
 }
 
-function foreignContent(number: number): string {
+/** The reason a GitHub PR (or with `gitlab`, a GitLab MR) does not vouch for its single-parent merge commit. */
+function foreignContent(number: number, gitlab = false): string {
   const head = short(scenario.pull(number).headSha);
-  return `pushed to the branch without a merged pull request (it stands for PR #${number} as its merge commit, but its content is not the PR's: its tree is neither the PR's head ${head} merged onto its parent nor its parent with the head's own change applied)`;
+  const [noun, kind, change] = gitlab ? ["merge request", "MR", `MR !${number}`] : ["pull request", "PR", `PR #${number}`];
+  return `pushed to the branch without a merged ${noun} (it stands for ${change} as its merge commit, but its content is not the ${kind}'s: its tree is neither the ${kind}'s head ${head} merged onto its parent nor its parent with the head's own change applied)`;
 }
 
 describe("GitHub: a single-parent merge commit holds its PR's content", () => {
@@ -222,20 +224,20 @@ describe("GitLab: a squash commit holds its MR's content", () => {
   it("blocks a squash commit with one change the MR does not have, saying why", async () => {
     const record = bySha((await checkGitLab()).records, scenario.pull(pr.squashedExtra!).mergeSha);
     expect(record).toMatchObject({ verdict: "noncompliant", pr: null });
-    expect(record.violations).toEqual([{ rule: "direct-push", message: foreignContent(pr.squashedExtra!) }]);
+    expect(record.violations).toEqual([{ rule: "direct-push", message: foreignContent(pr.squashedExtra!, true) }]);
   });
 
   it("blocks a merge commit (merge_commit_sha) whose tree is not git's clean merge of its parents, as on GitHub", async () => {
     const merge = scenario.pull(pr.evilMerge!).mergeSha;
-    const message = (change: string) =>
-      `pushed to the branch without a merged pull request (it is the merge commit of ${change}${pr.evilMerge}, but holds changes of its own that no review saw: its tree is not git's clean merge of its parents)`;
-    for (const [report, change] of [
-      [await checkGitLab(), "MR !"],
-      [await checkGitHub(), "PR #"],
+    const message = (noun: string, change: string) =>
+      `pushed to the branch without a merged ${noun} (it is the merge commit of ${change}${pr.evilMerge}, but holds changes of its own that no review saw: its tree is not git's clean merge of its parents)`;
+    for (const [report, noun, change] of [
+      [await checkGitLab(), "merge request", "MR !"],
+      [await checkGitHub(), "pull request", "PR #"],
     ] as const) {
       expect(bySha(report.records, merge)).toMatchObject({
         verdict: "noncompliant",
-        violations: [{ rule: "direct-push", message: message(change) }],
+        violations: [{ rule: "direct-push", message: message(noun, change) }],
       });
     }
   });

@@ -61,6 +61,7 @@ function report(records: ChangeRecord[]): Report {
     tool_version: "test",
     generated_at: "2026-12-05T00:00:00Z",
     repo: "acme/shop",
+    provider: "github",
     range: records[0]!.range,
     policy_source: "HEAD:.sock-check.yml",
     summary: {

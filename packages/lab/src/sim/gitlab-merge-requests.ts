@@ -89,6 +89,11 @@ export class GitLabMergeRequests {
    * reproduces that answer, as the GitHub simulator's `associate` does for `associatedPullRequests`.
    */
   readonly extraAssociations = new Map<string, number[]>();
+  /**
+   * false: a GitLab that does not report `squash_commit_sha` (the field is missing from its merge requests, and its
+   * commit → MR lookup does not find a squash commit either); `squash` still says an MR was squashed (T33).
+   */
+  reportsSquashCommitSha = true;
   #nextId = 1;
 
   constructor(sim: GitLabSim, project: { id: number; path: string }) {
@@ -340,7 +345,7 @@ export class GitLabMergeRequests {
       // "squash_commit_sha: SHA of the squash commit", both empty until merged (docs.gitlab.com/api/merge_requests/#get-single-mr).
       sha: mr.commits.at(-1) ?? null,
       merge_commit_sha: mr.mergeCommitSha,
-      squash_commit_sha: mr.squashCommitSha,
+      ...(this.reportsSquashCommitSha ? { squash_commit_sha: mr.squashCommitSha } : {}),
       discussion_locked: null,
       should_remove_source_branch: null,
       force_remove_source_branch: true,
@@ -392,7 +397,7 @@ export class GitLabMergeRequests {
       (mr) =>
         mr.commits.includes(sha) ||
         mr.mergeCommitSha === sha ||
-        mr.squashCommitSha === sha ||
+        (this.reportsSquashCommitSha && mr.squashCommitSha === sha) ||
         (this.extraAssociations.get(sha)?.includes(mr.iid) ?? false),
     );
     return gitlabPage(

@@ -1,4 +1,5 @@
 import type { CliContext } from "@opsguard/core";
+import { type ChangeTerms, changeTerms } from "../association";
 import type { CheckRecord, Report, Verdict } from "../record";
 import { approversOf, type ChangeGroup, groupRecords, plural, titleOf } from "./groups";
 
@@ -17,15 +18,16 @@ export function renderDigest(report: Report, style: ChalkInstance, options: { bl
   };
   const lines: string[] = [];
   const { range } = report;
+  const terms = changeTerms(report.provider);
   lines.push(
     style.bold(
-      `${oneLine(report.repo)} ${range.from.slice(0, 7)}..${range.to.slice(0, 7)} (${range.mode}): ${plural(report.summary.commits, "commit")} in ${plural(report.summary.pulls, "PR")}`,
+      `${oneLine(report.repo)} ${range.from.slice(0, 7)}..${range.to.slice(0, 7)} (${range.mode}): ${plural(report.summary.commits, "commit")} in ${plural(report.summary.pulls, terms.kind)}`,
     ),
   );
   lines.push(style.dim(`policy: ${oneLine(report.policy_source)}`));
   for (const group of groupRecords(report.records)) {
     lines.push("");
-    lines.push(`${colour[group.verdict](MARK[group.verdict])} ${headline(group, style)}`);
+    lines.push(`${colour[group.verdict](MARK[group.verdict])} ${headline(group, style, terms)}`);
     const detail = details(group, style);
     if (detail) lines.push(`    ${detail}`);
     for (const v of group.violations) lines.push(`    ${colour[group.verdict]("✗")} ${v.rule}: ${oneLine(v.message)}`);
@@ -40,11 +42,11 @@ export function renderDigest(report: Report, style: ChalkInstance, options: { bl
   ].join(", ");
   const outcome = options.blocked ? style.red.bold("BLOCKED") : style.green.bold("OK to deploy");
   lines.push("");
-  lines.push(`${plural(s.commits, "commit")}, ${plural(s.pulls, "PR")}: ${counts} — ${outcome}`);
+  lines.push(`${plural(s.commits, "commit")}, ${plural(s.pulls, terms.kind)}: ${counts} — ${outcome}`);
   return `${lines.join("\n")}\n`;
 }
 
-function headline(group: ChangeGroup, style: ChalkInstance): string {
+function headline(group: ChangeGroup, style: ChalkInstance, terms: ChangeTerms): string {
   const r = group.first;
   const tags: string[] = [];
   if (r.emergency) {
@@ -60,9 +62,9 @@ function headline(group: ChangeGroup, style: ChalkInstance): string {
   const suffix = tags.length > 0 ? ` ${style.yellow(`[${tags.join("; ")}]`)}` : "";
   if (r.pr) {
     const commits = group.records.length > 1 ? style.dim(` (${group.records.length} commits)`) : "";
-    return `${style.bold(`#${r.pr.number}`)} ${oneLine(titleOf(group))}${commits}${suffix}`;
+    return `${style.bold(terms.number(r.pr.number))} ${oneLine(titleOf(group))}${commits}${suffix}`;
   }
-  return `${style.bold(r.commit.sha.slice(0, 7))} ${oneLine(r.commit.subject)} ${style.dim("(no PR)")}${suffix}`;
+  return `${style.bold(r.commit.sha.slice(0, 7))} ${oneLine(r.commit.subject)} ${style.dim(`(no ${terms.kind})`)}${suffix}`;
 }
 
 function details(group: ChangeGroup, style: ChalkInstance): string {
@@ -83,8 +85,10 @@ function details(group: ChangeGroup, style: ChalkInstance): string {
 
 function checkText(check: CheckRecord, all: readonly CheckRecord[], style: ChalkInstance): string {
   // Skipped and neutral pass a required check (as on GitHub); say which, so a skipped build is not read as a green one.
-  const mark =
-    check.state === "success"
+  // A result that does not count for the required check of its name (another account's status) gets no tick at all.
+  const mark = check.note
+    ? style.yellow(`(${oneLine(check.state)}, does not count: ${oneLine(check.note)})`)
+    : check.state === "success"
       ? style.green("✓")
       : ["neutral", "skipped"].includes(check.state)
         ? `${style.green("✓")}${style.dim(`(${check.state})`)}`

@@ -1,4 +1,5 @@
 import { escapeHtml as h, htmlPage, svgBar } from "@opsguard/core";
+import { type ChangeTerms, changeTerms } from "../association";
 import type { ChangeRecord, Report, Verdict } from "../record";
 import { approversOf, type ChangeGroup, groupRecords, plural, titleOf } from "./groups";
 import { httpUrl } from "./url";
@@ -21,6 +22,7 @@ export interface HtmlOptions {
  */
 export function renderHtml(report: Report, options: HtmlOptions): string {
   const s = report.summary;
+  const terms = changeTerms(report.provider);
   const retro = options.kind === "retro";
   const outcome = options.blocked
     ? "deploy blocked"
@@ -41,21 +43,21 @@ export function renderHtml(report: Report, options: HtmlOptions): string {
     `<dt>Policy</dt><dd><code>${h(report.policy_source)}</code></dd>`,
     `<dt>Generated</dt><dd>${h(report.generated_at)} by sock-check ${h(report.tool_version)}</dd>`,
     "</dl></header>",
-    `<section class="summary"><h2>Summary: ${h(plural(s.commits, "commit"))} in ${h(plural(s.pulls, "PR"))}</h2>`,
+    `<section class="summary"><h2>Summary: ${h(plural(s.commits, "commit"))} in ${h(plural(s.pulls, terms.kind))}</h2>`,
     `<ul class="counts">${VERDICTS.map((v) => `<li class="${v}"><span class="n" data-count="${v}">${s[v]}</span> ${v}</li>`).join("")}</ul>`,
     svgBar(VERDICTS.map((v) => [v, s[v], v] as const)),
     "</section>",
     groups.length === 0 ? `<p>${retro ? "No emergency changes in this range." : "No changes in this range."}</p>` : "",
-    ...groups.map(renderGroup),
+    ...groups.map((g) => renderGroup(g, terms)),
   ].join("\n");
   return htmlPage({ title, css: CSS, body });
 }
 
-function renderGroup(g: ChangeGroup): string {
+function renderGroup(g: ChangeGroup, terms: ChangeTerms): string {
   const r = g.first;
   const heading = r.pr
-    ? `<a href="${h(httpUrl(r.pr.url) ?? "#")}" rel="noreferrer">#${r.pr.number}</a> ${h(titleOf(g))}`
-    : `<code>${h(r.commit.sha.slice(0, 12))}</code> ${h(r.commit.subject)} <em>(no PR: direct push)</em>`;
+    ? `<a href="${h(httpUrl(r.pr.url) ?? "#")}" rel="noreferrer">${terms.number(r.pr.number)}</a> ${h(titleOf(g))}`
+    : `<code>${h(r.commit.sha.slice(0, 12))}</code> ${h(r.commit.subject)} <em>(no ${terms.kind}: direct push)</em>`;
   const e = r.emergency;
   const emergency = e
     ? `<p class="emergency ${e.status}">${h(
@@ -90,8 +92,9 @@ function renderGroup(g: ChangeGroup): string {
 function renderChecks(r: ChangeRecord): string {
   if (r.checks.length === 0) return '<p class="checks none">no checks reported</p>';
   const rows = r.checks.map((c) => {
-    const cls = PASS.has(c.state) ? "pass" : c.state === "pending" ? "pending" : "fail";
-    return `<tr class="${cls}"><td>${h(c.name)}${c.kind === "status" ? " (status)" : ""}${c.required ? " <em>required</em>" : ""}</td><td>${h(c.app ?? "?")}</td><td><code>${h(c.sha.slice(0, 12))}</code></td><td>${h(c.state)}</td></tr>`;
+    // A result that does not count for the required check of its name stands out as that check missing would.
+    const cls = c.note ? "fail" : PASS.has(c.state) ? "pass" : c.state === "pending" ? "pending" : "fail";
+    return `<tr class="${cls}"><td>${h(c.name)}${c.kind === "status" ? " (status)" : ""}${c.required ? " <em>required</em>" : ""}${c.note ? ` <em>does not count: ${h(c.note)}</em>` : ""}</td><td>${h(c.app ?? "?")}</td><td><code>${h(c.sha.slice(0, 12))}</code></td><td>${h(c.state)}</td></tr>`;
   });
   return `<table class="checks"><thead><tr><th>Check</th><th>App</th><th>SHA</th><th>Conclusion</th></tr></thead><tbody>${rows.join("")}</tbody></table>`;
 }

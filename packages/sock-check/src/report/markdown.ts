@@ -1,3 +1,4 @@
+import { changeTerms } from "../association";
 import type { Report, Verdict } from "../record";
 import { showBidi } from "./digest";
 import { approversOf, groupRecords, plural, titleOf } from "./groups";
@@ -11,6 +12,7 @@ const ICON: Record<Verdict, string> = { compliant: "✅", exempt: "☑️", emer
 /** Markdown for $GITHUB_STEP_SUMMARY, MR comments and chat. Every untrusted string is escaped. */
 export function renderMarkdown(report: Report, options: { blocked: boolean }): string {
   const s = report.summary;
+  const terms = changeTerms(report.provider);
   const out: string[] = [];
   // Not blocked is not the same as compliant: --allow-unverified lets unverified changes through, flagged.
   const outcome = options.blocked
@@ -22,7 +24,7 @@ export function renderMarkdown(report: Report, options: { blocked: boolean }): s
   out.push("");
   out.push(
     `${md(report.repo)} \`${report.range.from.slice(0, 12)}..${report.range.to.slice(0, 12)}\` (${report.range.mode}): ` +
-      `${plural(s.commits, "commit")} in ${plural(s.pulls, "PR")} — ${s.compliant} compliant, ${s.exempt} exempt, ` +
+      `${plural(s.commits, "commit")} in ${plural(s.pulls, terms.kind)} — ${s.compliant} compliant, ${s.exempt} exempt, ` +
       `${s.emergency} emergency, ${s.noncompliant} noncompliant, ${s.unverified} unverified.`,
   );
   out.push("");
@@ -32,15 +34,16 @@ export function renderMarkdown(report: Report, options: { blocked: boolean }): s
   for (const g of groups) {
     const r = g.first;
     const change = r.pr
-      ? `${prLink(r.pr.number, r.pr.url)} ${md(titleOf(g))}`
-      : `\`${r.commit.sha.slice(0, 7)}\` ${md(r.commit.subject)} (no PR)`;
+      ? `${prLink(terms.number(r.pr.number), r.pr.url)} ${md(titleOf(g))}`
+      : `\`${r.commit.sha.slice(0, 7)}\` ${md(r.commit.subject)} (no ${terms.kind})`;
     const author = md(r.pr?.author ?? r.commit.author.login ?? r.commit.author.email ?? "?");
-    // skipped/neutral pass unless the policy says otherwise; the verdict column says when they did not.
+    // skipped/neutral pass unless the policy says otherwise; the verdict column says when they did not. A result
+    // that does not count for the required check of its name (another account's status) gets no tick.
     const checks =
       r.checks
         .map(
           (c) =>
-            `${md(c.name)}${c.kind === "status" ? " (status)" : ""} ${c.state === "success" ? "✓" : PASS.has(c.state) ? `✓ ${c.state}` : `✗ ${c.state}`}`,
+            `${md(c.name)}${c.kind === "status" ? " (status)" : ""} ${c.note ? md(`${c.state}, does not count: ${c.note}`) : c.state === "success" ? "✓" : PASS.has(c.state) ? `✓ ${c.state}` : `✗ ${c.state}`}`,
         )
         .join(", ") || "—";
     const verdict =
@@ -58,13 +61,13 @@ export function renderMarkdown(report: Report, options: { blocked: boolean }): s
   return `${out.join("\n")}\n`;
 }
 
-/** `[#N](url)` for an http(s) URL, else plain `#N`: a `javascript:` link must never reach a reviewer. */
-function prLink(number: number, url: string): string {
+/** `[#N](url)` (GitLab: `[!N](url)`) for an http(s) URL, else plain `#N`: a `javascript:` link must never reach a reviewer. */
+function prLink(number: string, url: string): string {
   const href = httpUrl(url);
   // Brackets, backslashes and pipes a URL may keep would end the link or the table cell early: percent-encode them.
   return href
-    ? `[#${number}](${href.replace(/[()[\]\\|<> `]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, "0")}`)})`
-    : md(`#${number}`);
+    ? `[${number}](${href.replace(/[()[\]\\|<> `]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, "0")}`)})`
+    : md(number);
 }
 
 /** Escapes Markdown and HTML so a PR title cannot add links, images, mentions or break the table. */
