@@ -306,7 +306,10 @@ describe("auditd-parse CLI", () => {
       closeSync(full);
     }
     const toFile = await run(["-o", "/dev/full"], SESSION_LOG);
-    expect([toFile.code, toFile.stderr.trim().split("\n")]).toEqual([74, [expect.stringContaining("cannot write /dev/full: ENOSPC")]]);
+    expect([toFile.code, toFile.stderr.trim().split("\n")]).toEqual([
+      74,
+      [expect.stringContaining("cannot write /dev/full: no space left on its device (ENOSPC)")],
+    ]);
   });
 
   /** `auditd-parse --follow log`, its stdout so far, a wait for n events, and a stop with SIGTERM (its exit code). */

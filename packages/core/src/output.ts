@@ -1,13 +1,13 @@
 import { constants } from "node:fs";
-import { open, realpath, stat } from "node:fs/promises";
-import { dirname } from "node:path";
+import { open, readlink, realpath, stat } from "node:fs/promises";
+import { dirname, resolve } from "node:path";
 import { IoError } from "./errors";
 import { redactSecrets } from "./secret";
 import { writeFileAtomic } from "./state";
 
 /**
  * Writes a report to `path`, secrets redacted. A regular (or new) file is replaced atomically, through a
- * symlink to its target; an existing special file (a device such as /dev/stdout or /dev/full, a FIFO) is written
+ * symlink to its target (a dangling one's too, created as a shell's `>` creates it); an existing special file (a device such as /dev/stdout or /dev/full, a FIFO) is written
  * to directly — renaming over it would replace the device with a plain file. Failures are I/O errors (74).
  *
  * Modes: a report is no secret (secrets are redacted before it is written), so a new file gets 0666 minus the
@@ -16,7 +16,7 @@ import { writeFileAtomic } from "./state";
  */
 export async function writeOutputFile(path: string, text: string): Promise<void> {
   const data = redactSecrets(text);
-  const target = await realpath(path).catch(() => path);
+  const target = await realpath(path).catch(() => createdPath(path));
   const info = await stat(target).catch(() => undefined);
   if (info?.isDirectory()) throw new IoError(`cannot write ${path}: it is a directory`, { hint: "give a file name" });
   if (!info || info.isFile()) {
@@ -47,6 +47,22 @@ export async function writeOutputFile(path: string, text: string): Promise<void>
   }
 }
 
+/**
+ * Where open(O_CREAT) creates `path`: through its symbolic links to the last one's target, which a dangling link
+ * names but which does not exist yet. A shell's `>` and an appended output file (auditd-parse's -o) follow such a
+ * link; renaming over `path` itself replaced the link with a file, so a page went elsewhere than NDJSON (T34 #13).
+ */
+async function createdPath(path: string): Promise<string> {
+  let target = path;
+  // the kernel follows at most 40 links (ELOOP); a loop is refused as open refuses it, the link left as it is
+  for (let hops = 0; hops <= 40; hops++) {
+    const link = await readlink(target).catch(() => undefined);
+    if (link === undefined) return target;
+    target = resolve(dirname(target), link);
+  }
+  throw outputFileError(path, Object.assign(new Error("too many levels of symbolic links"), { code: "ELOOP" }));
+}
+
 /** Whether `file`'s directory is sticky and the file another user's: rename over it is refused (EPERM). */
 async function stickyOther(file: string, owner: number): Promise<boolean> {
   const dir = await stat(dirname(file)).catch(() => undefined);
@@ -65,6 +81,18 @@ export function outputFileError(path: string, error: unknown, replacedIn?: strin
   if (code === "ENOENT" || code === "ENOTDIR")
     return new IoError(`cannot write ${path}: ${dir} ${code === "ENOENT" ? "does not exist" : "is not a directory"}`, {
       hint: "give a path in an existing directory",
+      cause: error,
+    });
+  // a directory named as the file (an appended output's open), a link loop, a full disk or quota: Node's words named no fix
+  if (code === "EISDIR") return new IoError(`cannot write ${path}: it is a directory`, { hint: "give a file name", cause: error });
+  if (code === "ELOOP")
+    return new IoError(`cannot write ${path}: its symbolic links make a loop (ELOOP)`, {
+      hint: "fix the link, or give another path",
+      cause: error,
+    });
+  if (code === "ENOSPC" || code === "EDQUOT")
+    return new IoError(`cannot write ${path}: ${code === "ENOSPC" ? "no space left on its device" : "disk quota exceeded"} (${code})`, {
+      hint: "free space on that file system, or give a path on another one",
       cause: error,
     });
   if (code !== "EACCES" && code !== "EPERM" && code !== "EROFS")
