@@ -105,7 +105,7 @@ describe("finding 6: a passwd or group file that cannot be read", () => {
     expect([fromConfig.code, fromConfig.stdout, fromConfig.stderr.split("\n")[0]]).toEqual([
       78,
       "",
-      expect.stringContaining(`cannot read ${dir}: EISDIR`),
+      expect.stringContaining(`passwd file ${dir} is a directory, not a regular file`),
     ]);
     expect(fromConfig.stderr).toContain("passwd/group config key");
     const fromFlag = await run(["--group", join(dir, "missing-group")], input);

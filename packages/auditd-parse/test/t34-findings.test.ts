@@ -1,4 +1,5 @@
-import { lstatSync, mkdtempSync, readFileSync, statSync, symlinkSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { lstatSync, mkdtempSync, readFileSync, statSync, symlinkSync, truncateSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -6,11 +7,72 @@ import { runAuditdParse as run } from "./in-process";
 
 /** T34 findings of the independent tester about inputs, outputs and arguments: what a user of the bin met. */
 
+const CLI = new URL("../src/main.ts", import.meta.url).pathname;
 const EXEC = readFileSync(new URL("golden/exec.log", import.meta.url), "utf8");
+
+/**
+ * The CLI as a process, for runs that blocked or looped before their fix: a FIFO held open() (no signal gets
+ * through a thread blocked there, hence SIGKILL) and -F read its own output. The time limit only ends such a run
+ * (its status is then null), it is not what is tested.
+ */
+function spawned(args: string[], input = "") {
+  return spawnSync(process.execPath, ["--import", "tsx", CLI, ...args], {
+    input,
+    encoding: "utf8",
+    timeout: 20_000,
+    killSignal: "SIGKILL",
+  });
+}
 
 function tempDir(): string {
   return mkdtempSync(join(tmpdir(), "auditd-parse-t34-"));
 }
+
+describe("finding 4: --passwd/--group that is no regular file is refused at once (78), as --config is", () => {
+  it("a FIFO by flag or config key, or a file over 16 MiB: one line, exit 78, nothing on stdout (a FIFO held open() for ever)", () => {
+    const dir = tempDir();
+    const log = join(dir, "exec.log");
+    writeFileSync(log, EXEC);
+    const fifo = join(dir, "fifo");
+    expect(spawnSync("mkfifo", [fifo]).status).toBe(0);
+    const config = join(dir, "config.yaml");
+    writeFileSync(config, `group: ${fifo}\n`);
+    // sparse: its size is what is refused, before a byte is read (it read 17 MB of NULs and went on)
+    const huge = join(dir, "passwd");
+    writeFileSync(huge, "");
+    truncateSync(huge, 17 << 20);
+    for (const [args, line] of [
+      [["--passwd", fifo], `auditd-parse: passwd file ${fifo} is a FIFO, not a regular file`],
+      [["--group", fifo], `auditd-parse: group file ${fifo} is a FIFO, not a regular file`],
+      [["--config", config], `auditd-parse: group file ${fifo} is a FIFO, not a regular file`],
+      [["sessions", "--passwd", fifo], `auditd-parse: passwd file ${fifo} is a FIFO, not a regular file`],
+      [["--passwd", huge], `auditd-parse: passwd file ${huge} is 17825792 bytes, over the 16777216-byte limit`],
+    ] as const) {
+      const r = spawned([...args, log]);
+      expect([r.status, r.stdout, r.stderr.split("\n").length, r.stderr], args.join(" ")).toEqual([
+        78,
+        "",
+        2,
+        expect.stringContaining(line),
+      ]);
+    }
+  }, 120_000);
+
+  it("the plugin refuses it at start, not at the first event that names an id", () => {
+    const dir = tempDir();
+    const fifo = join(dir, "fifo");
+    expect(spawnSync("mkfifo", [fifo]).status).toBe(0);
+    // no event at all: the feed ends at once, and the refusal must still be there
+    const r = spawned(["plugin", "--passwd", fifo]);
+    expect([r.status, r.stderr]).toEqual([78, expect.stringContaining(`passwd file ${fifo} is a FIFO, not a regular file`)]);
+  }, 60_000);
+
+  it("/dev/null stays the empty passwd it reads as: no names, exit 0", async () => {
+    const r = await run(["--passwd", "/dev/null", "--group", "/dev/null"], EXEC);
+    expect([r.code, r.stderr]).toEqual([0, ""]);
+    expect(JSON.parse(r.stdout.split("\n")[0]!)).toMatchObject({ uid: "1000", names: "local" });
+  });
+});
 
 describe("finding 13: usage and output nits", () => {
   it("-o on a directory or a full disk: one line in the tool's words with a fix (was Node's raw text)", async () => {

@@ -4,11 +4,12 @@ import { ExitCode } from "@opsguard/core/exit";
 import type { IOStreams } from "@opsguard/core/iostreams";
 import { DETECT_BOUNDS } from "../assemble";
 import { loadAuditdConfig } from "../config";
+import { IdNames } from "../ids";
 import { refuseStdin } from "../input";
 import { Output } from "../output";
 import { AuditParser } from "../parser";
 import { summarize } from "../pipeline";
-import { type ParseFlags, parserOptions, repeatedPath } from "./flags";
+import { idSources, type ParseFlags, parserOptions, repeatedPath } from "./flags";
 
 /** Live input completes events on the wall clock: how often the plugin checks. */
 const PLUGIN_TICK_MS = 500;
@@ -42,6 +43,9 @@ export function newPluginCommand(program: Command, runF: RunFn<PluginCommandOpti
 
 export async function runPluginCommand({ ctx, flags }: PluginCommandOptions, io: IOStreams): Promise<ExitCode> {
   const config = await loadAuditdConfig(ctx.opts.config, ctx.log);
+  // a --passwd/--group that cannot be read is refused at start (exit 78), as every command does, not at the first
+  // event that names an id
+  new IdNames(idSources(flags, config)).check();
   if (!flags.detect && (flags.rules !== undefined || flags.minLevel !== undefined))
     throw new UsageError("--rules and --min-level need --detect", { hint: "add --detect" });
   if (!["ndjson", "ecs"].includes(flags.format ?? "ndjson"))
