@@ -10,15 +10,26 @@ const CHUNK = 64 * 1024;
 const FILE_CHUNK = 128 * 1024;
 
 /**
- * Rotated logs in the order they were written: audit.log.3 … audit.log.1, then audit.log. Arguments that are
- * not part of a rotation set keep their place.
+ * Rotated logs in the order they were written: auditd's own audit.log.3 … audit.log.1 (the higher the number, the
+ * older), or logrotate's `dateext` audit.log-20240101 … audit.log-20240102 (its default `-%Y%m%d`, and `-%Y%m%d%H`
+ * when hourly: the earlier date, the older; T34 #10: a shell's `audit.log*` put the live file first), either
+ * maybe .gz, then audit.log. A set that mixes both reads the numbered ones first. Arguments that are not part of
+ * a rotation set keep their place.
  */
 export function rotationOrder(files: readonly string[]): string[] {
-  const rank = (file: string): number => {
-    const m = /\.(\d+)(\.gz)?$/.exec(basename(file));
-    return m ? Number(m[1]) : 0;
+  /** [0, -N] for audit.log.N, [1, date] for a dateext name, [2] for any other file: sorted as they compare. */
+  const rank = (file: string): [number, number | string] => {
+    const name = basename(file);
+    const numbered = /\.(\d+)(\.gz)?$/.exec(name);
+    if (numbered) return [0, -Number(numbered[1])];
+    const dated = /-(\d{8}(?:\d{2})?)(\.gz)?$/.exec(name);
+    return dated ? [1, dated[1]!] : [2, 0];
   };
-  return [...files].sort((a, b) => rank(b) - rank(a));
+  return [...files].sort((a, b) => {
+    const [setA, ageA] = rank(a);
+    const [setB, ageB] = rank(b);
+    return setA - setB || (ageA < ageB ? -1 : ageA > ageB ? 1 : 0);
+  });
 }
 
 /**

@@ -1,8 +1,10 @@
 import { spawnSync } from "node:child_process";
-import { lstatSync, mkdtempSync, readFileSync, statSync, symlinkSync, truncateSync, writeFileSync } from "node:fs";
+import { lstatSync, mkdirSync, mkdtempSync, readFileSync, statSync, symlinkSync, truncateSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { gzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
+import { rotationOrder } from "../src/input";
 import { runAuditdParse as run } from "./in-process";
 
 /** T34 findings of the independent tester about inputs, outputs and arguments: what a user of the bin met. */
@@ -27,6 +29,15 @@ function spawned(args: string[], input = "") {
 function tempDir(): string {
   return mkdtempSync(join(tmpdir(), "auditd-parse-t34-"));
 }
+
+/** A sudo USER_CMD event (complete on its own record) of serial n, one second after the one before. */
+const userCmd = (n: number) =>
+  `type=USER_CMD msg=audit(17000000${String(n).padStart(2, "0")}.000:${n}): pid=${100 + n} uid=0 auid=1000 ses=1 msg='cwd="/" cmd=6C73 exe="/usr/bin/sudo" terminal=pts/0 res=success'`;
+const serials = (stdout: string) =>
+  stdout
+    .split("\n")
+    .filter((l) => l !== "")
+    .map((l) => (JSON.parse(l) as { serial: number }).serial);
 
 describe("finding 4: --passwd/--group that is no regular file is refused at once (78), as --config is", () => {
   it("a FIFO by flag or config key, or a file over 16 MiB: one line, exit 78, nothing on stdout (a FIFO held open() for ever)", () => {
@@ -71,6 +82,43 @@ describe("finding 4: --passwd/--group that is no regular file is refused at once
     const r = await run(["--passwd", "/dev/null", "--group", "/dev/null"], EXEC);
     expect([r.code, r.stderr]).toEqual([0, ""]);
     expect(JSON.parse(r.stdout.split("\n")[0]!)).toMatchObject({ uid: "1000", names: "local" });
+  });
+});
+
+describe("finding 10: logrotate's dateext names are read oldest first, before the live log", () => {
+  it("`audit.log*` as a shell expands it (the live log first) gives a timeline that never goes backwards", async () => {
+    const dir = join(tempDir(), "rot");
+    mkdirSync(dir);
+    const lines = (from: number) => `${[from, from + 1, from + 2].map(userCmd).join("\n")}\n`;
+    writeFileSync(join(dir, "audit.log-20240101.gz"), gzipSync(lines(1)));
+    writeFileSync(join(dir, "audit.log-20240102"), lines(4));
+    writeFileSync(join(dir, "audit.log"), lines(7));
+    // a shell's glob order
+    const glob = ["audit.log", "audit.log-20240101.gz", "audit.log-20240102"].map((f) => join(dir, f));
+    const r = await run(glob);
+    expect([r.code, r.stderr, serials(r.stdout)]).toEqual([0, "", [1, 2, 3, 4, 5, 6, 7, 8, 9]]);
+  });
+
+  it("one ordering for both schemes: the higher .N and the earlier date are older; other names keep their place", () => {
+    expect(
+      rotationOrder([
+        "audit.log",
+        "audit.log-2024010212",
+        "x.log",
+        "audit.log-20240102.gz",
+        "audit.log-2024010123",
+        "audit.log.1",
+        "audit.log.2.gz",
+      ]),
+    ).toEqual([
+      "audit.log.2.gz",
+      "audit.log.1",
+      "audit.log-2024010123",
+      "audit.log-20240102.gz",
+      "audit.log-2024010212",
+      "audit.log",
+      "x.log",
+    ]);
   });
 });
 
