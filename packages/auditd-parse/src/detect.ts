@@ -7,6 +7,7 @@ import type { EcsDocument, EcsRule } from "./ecs";
 import { escapeControls } from "./escape";
 import type { AuditEvent } from "./event";
 import type { EventJson } from "./event-json";
+import { fileIdentity } from "./same-file";
 import { LEVELS, type Level } from "./sigma/compile";
 import { SigmaEngine } from "./sigma/engine";
 import { compileRule, compileRuleText, levelRank, type RuleSet, type SigmaRule } from "./sigma/rules";
@@ -91,11 +92,7 @@ interface RuleWalk {
  * that cannot be stat'ed (a dangling link) by its own name, and is then named as unreadable when read.
  */
 function firstTime(seen: Set<string>, path: string): boolean {
-  let key = path;
-  try {
-    const st = statSync(path, { bigint: true });
-    key = `file ${st.dev}:${st.ino}`;
-  } catch {}
+  const key = fileIdentity(path) ?? path;
   if (seen.has(key)) return false;
   seen.add(key);
   return true;

@@ -43,7 +43,7 @@ export async function readInput(
   stdin: NodeJS.ReadableStream,
 ): Promise<void> {
   let stream: AsyncIterable<Buffer>;
-  if (file === "-" || STDIN_NAMES.has(file)) {
+  if (namesStdin(file)) {
     // /dev/stdin names the run's stdin, read as "-" is: a closed or write-only one refused (T26), not read as
     // empty; gzip on it decompressed (T27 #1); and a socket, which Linux cannot open by that name (ENXIO), read
     refuseStdin(stdin);
@@ -200,6 +200,11 @@ const O_WRONLY = 1;
 const O_RDWR = 2;
 /** The names by which a path is the run's own stdin. */
 const STDIN_NAMES = new Set(["/dev/stdin", "/dev/fd/0", "/proc/self/fd/0"]);
+
+/** Whether an input argument is the run's stdin ("-", or one of its names): readInput reads the stdin stream for it. */
+export function namesStdin(file: string): boolean {
+  return file === "-" || STDIN_NAMES.has(file);
+}
 
 /** How descriptor fd was opened: O_RDONLY 0, O_WRONLY 1, O_RDWR 2 (Linux's /proc/self/fdinfo; undefined where there is none). */
 function accessMode(fd: number): number | undefined {

@@ -11,11 +11,12 @@ import { loadAuditdConfig } from "./config";
 import { eventFilter, type FilterOptions, needsRecords, parseSuccess, parseTime } from "./filter";
 import { markEarly } from "./heap";
 import { IdNames } from "./ids";
-import { followFile, readInput, rotationOrder } from "./input";
+import { followFile, namesStdin, readInput, rotationOrder } from "./input";
 import { MAX_LINE_FIELDS } from "./lines";
 import { Output } from "./output";
 import { AuditParser } from "./parser";
 import { readProgress } from "./progress";
+import { fileIdentity } from "./same-file";
 import { detectSink, makeSink, type Sink } from "./sinks";
 
 export type Mode = "events" | "sessions" | "net" | "report" | "detect";
@@ -84,6 +85,8 @@ export async function runPipeline(mode: Mode, files: string[], flags: ParseFlags
       hint: `use ${offered.join(", ")}${mode === "detect" ? " (a table is shown on a terminal)" : ""}${where}`,
     });
   }
+  const inputs = files.length === 0 ? ["-"] : readOnce(rotationOrder(files), ctx);
+  refuseOutputInput(flags.output, inputs, io.stdin);
   // the html page goes to -o FILE in one atomic write of its own (makeSink), not appended; --json wins over html
   // (makeSink writes JSON then), and its JSON goes to -o like any other (it went to stdout)
   const page = flags.format === "html" && !ctx.opts.json;
@@ -149,7 +152,6 @@ export async function runPipeline(mode: Mode, files: string[], flags: ParseFlags
     watch?.(parser.stats);
     return sink.pending();
   };
-  const inputs = files.length === 0 ? ["-"] : rotationOrder(files);
   const unread = new Unread(inputs.length);
   if (flags.follow) {
     if (inputs.length !== 1 || inputs[0] === "-") throw new UsageError("--follow needs exactly one file");
@@ -200,6 +202,50 @@ export async function runPipeline(mode: Mode, files: string[], flags: ParseFlags
   else {
     const incomplete = unread.verdict();
     if (incomplete) throw incomplete;
+  }
+}
+
+/**
+ * The inputs, each file once (T34 #11): one named twice (repeated, or through a symbolic or hard link) is known by
+ * its device and inode, as --rules knows its files, read at its first place and named in one warning. Read twice,
+ * its events were written twice, and the events still open at the end of the first copy took the second copy's
+ * records. stdin is a stream, not a file named here.
+ */
+function readOnce(inputs: string[], ctx: CliContext): string[] {
+  const first = new Map<string, string>();
+  return inputs.filter((file) => {
+    if (namesStdin(file)) return true;
+    // a name that cannot be stat'ed (missing) by itself: it is named as unreadable when read
+    const key = fileIdentity(file) ?? `path ${file}`;
+    const earlier = first.get(key);
+    if (earlier === undefined) {
+      first.set(key, file);
+      return true;
+    }
+    ctx.log.warn(`${escapeLine(file)} is ${file === earlier ? "given twice" : `the same file as ${escapeLine(earlier)}`}: read once`);
+    return false;
+  });
+}
+
+/**
+ * Refuses -o FILE that is one of the inputs (the same device and inode, through a link too; stdin when it is that
+ * file), as cat refuses "input file is output file" (T34 #8): -o appends, so what it writes is read again as
+ * input, and again — with -F, or once the output passes one buffer, the file grew until the disk was full; a page
+ * would replace the log it was made from. Checked before -o's file is opened, so nothing is written to it.
+ */
+function refuseOutputInput(output: string | undefined, inputs: readonly string[], stdin: NodeJS.ReadableStream): void {
+  if (output === undefined) return;
+  // only a regular file is read back: -o /dev/null with stdin on /dev/null (or both on a terminal) is no loop
+  const target = fileIdentity(output, true);
+  if (target === undefined) return;
+  // stdin is a file only when the stream is the process's fd 0 (a caller's stream is not looked at)
+  const stdinFile = (stdin as { fd?: unknown }).fd === 0 ? fileIdentity(0) : undefined;
+  for (const file of inputs) {
+    if ((namesStdin(file) ? stdinFile : fileIdentity(file)) !== target) continue;
+    const name = namesStdin(file) ? "stdin" : `input file ${escapeLine(file)}`;
+    throw new UsageError(`${name} is the output file (-o ${escapeLine(output)})`, {
+      hint: "give -o another path: what it appends would be read back as input, a page would replace the log",
+    });
   }
 }
 

@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { lstatSync, mkdirSync, mkdtempSync, readFileSync, statSync, symlinkSync, truncateSync, writeFileSync } from "node:fs";
+import { linkSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, statSync, symlinkSync, truncateSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
@@ -82,6 +82,75 @@ describe("finding 4: --passwd/--group that is no regular file is refused at once
     const r = await run(["--passwd", "/dev/null", "--group", "/dev/null"], EXEC);
     expect([r.code, r.stderr]).toEqual([0, ""]);
     expect(JSON.parse(r.stdout.split("\n")[0]!)).toMatchObject({ uid: "1000", names: "local" });
+  });
+});
+
+describe("finding 8: -o naming one of the inputs is refused (64), with or without -F", () => {
+  it("by its own name, a symbolic link or a hard link: one line naming both, the log left as it was", async () => {
+    const dir = tempDir();
+    const log = join(dir, "audit.log");
+    writeFileSync(log, EXEC);
+    symlinkSync(log, join(dir, "link.json"));
+    linkSync(log, join(dir, "hard.json"));
+    for (const out of [log, join(dir, "link.json"), join(dir, "hard.json")]) {
+      // without -F the appended events were read back as soon as the output passed one buffer (GBs in seconds)
+      for (const args of [
+        ["-o", out, log],
+        ["sessions", "--format", "html", "-o", out, log],
+        ["detect", "-o", out, log],
+      ]) {
+        const r = await run(args);
+        expect([r.code, r.stdout, r.stderr], args.join(" ")).toEqual([
+          64,
+          "",
+          `auditd-parse: input file ${log} is the output file (-o ${out}) (give -o another path: what it appends would be read back as input, a page would replace the log)\n`,
+        ]);
+      }
+    }
+    expect(readFileSync(log, "utf8")).toBe(EXEC);
+  });
+
+  it("-F -o FILE FILE ends at once with 64 (it read its own output until the disk was full)", () => {
+    const dir = tempDir();
+    const log = join(dir, "audit.log");
+    writeFileSync(log, EXEC);
+    const r = spawned(["-F", "-o", log, log]);
+    expect([r.status, r.stderr]).toEqual([64, expect.stringContaining(`input file ${log} is the output file (-o ${log})`)]);
+    expect(statSync(log).size).toBe(Buffer.byteLength(EXEC));
+  }, 60_000);
+
+  it("stdin that is the -o file is refused too; /dev/null on both sides is no loop", () => {
+    const dir = tempDir();
+    const log = join(dir, "audit.log");
+    writeFileSync(log, EXEC);
+    const same = spawnSync("sh", ["-c", 'exec "$0" --import tsx "$1" -o "$2" < "$2"', process.execPath, CLI, log], { encoding: "utf8" });
+    expect([same.status, same.stderr]).toEqual([64, expect.stringContaining(`stdin is the output file (-o ${log})`)]);
+    expect(readFileSync(log, "utf8")).toBe(EXEC);
+    const devNull = spawnSync("sh", ["-c", 'exec "$0" --import tsx "$1" -o /dev/null < /dev/null', process.execPath, CLI], {
+      encoding: "utf8",
+    });
+    expect([devNull.status, devNull.stderr]).toEqual([0, ""]);
+  }, 60_000);
+});
+
+describe("finding 11: a file given twice is read once, with one warning naming it", () => {
+  it("repeated, through a symbolic link or a hard link: the events of one copy (doubled or merged before)", async () => {
+    const dir = tempDir();
+    const log = join(dir, "audit.log");
+    writeFileSync(log, EXEC);
+    symlinkSync(log, join(dir, "link.log"));
+    linkSync(log, join(dir, "hard.log"));
+    const once = await run([log]);
+    expect(once.code).toBe(0);
+    for (const other of [log, join(dir, "link.log"), join(dir, "hard.log")]) {
+      const r = await run([log, other]);
+      const said = other === log ? `${log} is given twice: read once` : `${other} is the same file as ${log}: read once`;
+      expect([r.code, r.stdout, r.stderr]).toEqual([0, once.stdout, `auditd-parse: warn: ${said}\n`]);
+    }
+    // two different files are both read
+    const copy = join(dir, "copy.log");
+    writeFileSync(copy, EXEC);
+    expect((await run([log, copy])).stdout).toBe(once.stdout + once.stdout);
   });
 });
 
