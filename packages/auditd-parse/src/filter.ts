@@ -139,6 +139,12 @@ function syscallOption(value: string): string {
   });
 }
 
+/** A process id for --pid/--ppid: a number, as logged; a typo is a usage error, not an empty result (T34 #13). */
+export function pidOption(value: string, flag: string): string {
+  if (/^\d+$/.test(value)) return value;
+  throw new UsageError(`${flag} ${JSON.stringify(value)} is not a process id`, { hint: "use a number such as 1234" });
+}
+
 function typeOption(value: string): string {
   const type = recordTypeOf(value);
   if (type === undefined) {

@@ -8,7 +8,7 @@ import { escapeLine } from "@opsguard/core/text";
 import { DETECT_BOUNDS, LATE_PARTS, MAX_EVENT_BYTES, MAX_EVENT_RECORDS } from "./assemble";
 import { idSources, type ParseFlags, parserOptions } from "./commands/flags";
 import { loadAuditdConfig } from "./config";
-import { eventFilter, type FilterOptions, needsRecords, parseSuccess, parseTime } from "./filter";
+import { eventFilter, type FilterOptions, needsRecords, parseSuccess, parseTime, pidOption } from "./filter";
 import { markEarly } from "./heap";
 import { IdNames } from "./ids";
 import { followFile, namesStdin, readInput, rotationOrder } from "./input";
@@ -54,8 +54,8 @@ export async function runPipeline(mode: Mode, files: string[], flags: ParseFlags
     ...(flags.uid ? { uids: flags.uid } : {}),
     ...(flags.auid ? { auids: flags.auid } : {}),
     ...(flags.gid ? { gids: flags.gid } : {}),
-    ...(flags.pid ? { pids: flags.pid } : {}),
-    ...(flags.ppid ? { ppids: flags.ppid } : {}),
+    ...(flags.pid ? { pids: flags.pid.map((pid) => pidOption(pid, "--pid")) } : {}),
+    ...(flags.ppid ? { ppids: flags.ppid.map((pid) => pidOption(pid, "--ppid")) } : {}),
     ...(flags.comm ? { comms: flags.comm } : {}),
     ...(flags.exe ? { exes: flags.exe } : {}),
     ...(flags.file ? { files: flags.file } : {}),
@@ -68,6 +68,15 @@ export async function runPipeline(mode: Mode, files: string[], flags: ParseFlags
     ...(flags.until !== undefined ? { untilMs: parseTime(flags.until, "--until") } : {}),
     ...(flags.success ? { success: parseSuccess(flags.success) } : {}),
   };
+  const { sinceMs, untilMs } = filterOptions;
+  // an empty range matches nothing, and exit 0 with no event read as "nothing happened" (T34 #13)
+  if (sinceMs !== undefined && untilMs !== undefined && sinceMs >= untilMs)
+    throw new UsageError(
+      `--since ${JSON.stringify(flags.since)} is not before --until ${JSON.stringify(flags.until)}: no event can match`,
+      {
+        hint: "swap them: --since is the start, --until the end",
+      },
+    );
   const filter = eventFilter(filterOptions, ids);
   // the Sigma machinery is a lazily loaded chunk (lazy-detect.ts): every other command starts without it
   const detect = mode === "detect" ? await import("./lazy-detect") : undefined;

@@ -1,5 +1,6 @@
 import { spawnSync } from "node:child_process";
 import { linkSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, statSync, symlinkSync, truncateSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
@@ -201,6 +202,59 @@ describe("finding 13: usage and output nits", () => {
       74,
       "auditd-parse: cannot write /dev/full: no space left on its device (ENOSPC) (free space on that file system, or give a path on another one)\n",
     ]);
+  });
+
+  it("a mistyped subcommand that is no file is a usage error naming the command (was read as a missing log, exit 65)", async () => {
+    const dir = tempDir();
+    const log = join(dir, "ok.log");
+    writeFileSync(log, EXEC);
+    const r = await run(["session", log]);
+    expect([r.code, r.stdout, r.stderr]).toEqual([
+      64,
+      "",
+      'auditd-parse: unknown command "session", and no file has that name (did you mean sessions? see auditd-parse sessions --help)\n',
+    ]);
+    expect((await run(["reprot", log])).stderr).toContain("did you mean report?");
+    // a file of that name is a log like any other
+    const named = join(dir, "session");
+    writeFileSync(named, EXEC);
+    // run in dir, where "tsx" is no package name to import: its loader by path
+    const tsx = createRequire(import.meta.url).resolve("tsx");
+    const file = spawnSync(process.execPath, ["--import", tsx, CLI, "session"], { cwd: dir, encoding: "utf8" });
+    expect([file.status, file.stderr]).toEqual([0, ""]);
+    expect(file.stdout).toBe((await run([log])).stdout);
+  }, 30_000);
+
+  it("--pid/--ppid that are no number, and --since not before --until: 64 (matched nothing, exit 0)", async () => {
+    for (const [args, line] of [
+      [["--pid", "abc"], 'auditd-parse: --pid "abc" is not a process id (use a number such as 1234)\n'],
+      [["--ppid", "900,x"], 'auditd-parse: --ppid "x" is not a process id (use a number such as 1234)\n'],
+      [
+        ["--since", "2030-01-01", "--until", "2000-01-01"],
+        'auditd-parse: --since "2030-01-01" is not before --until "2000-01-01": no event can match (swap them: --since is the start, --until the end)\n',
+      ],
+    ] as const) {
+      const r = await run([...args], EXEC);
+      expect([r.code, r.stdout, r.stderr], args.join(" ")).toEqual([64, "", line]);
+    }
+    expect(serials((await run(["--pid", "901", "--since", "2000-01-01", "--until", "2030-01-01"], EXEC)).stdout)).toEqual([500]);
+  });
+
+  it("-o given twice is a usage error, no file written (the last won, the first silently not written)", async () => {
+    const dir = tempDir();
+    const [a, b] = [join(dir, "a.json"), join(dir, "b.json")];
+    for (const args of [
+      ["-o", a, "-o", b],
+      ["sessions", "-o", a, "--output", b],
+      ["detect", "-o", a, "-o", b],
+    ]) {
+      const r = await run(args, EXEC);
+      expect([r.code, r.stderr], args.join(" ")).toEqual([
+        64,
+        `auditd-parse: -o/--output given twice (${a}, ${b}) (give one output file: the output is written to one place)\n`,
+      ]);
+    }
+    expect([lstatSync(a, { throwIfNoEntry: false }), lstatSync(b, { throwIfNoEntry: false })]).toEqual([undefined, undefined]);
   });
 
   it("a page to -o through a dangling symbolic link creates its target, as the appended formats do (it replaced the link)", async () => {

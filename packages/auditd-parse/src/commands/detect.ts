@@ -2,7 +2,7 @@ import { type CliContext, type Command, cliContext, exitWith, type RunFn } from 
 import { ExitCode } from "@opsguard/core/exit";
 import type { IOStreams } from "@opsguard/core/iostreams";
 import { runPipeline } from "../pipeline";
-import { addInputOptions, type ParseFlags, repeatedPath } from "./flags";
+import { addInputOptions, outputOption, type ParseFlags, repeatedPath } from "./flags";
 
 export interface DetectCommandOptions {
   ctx: CliContext;
@@ -30,7 +30,7 @@ export function newDetectCommand(program: Command, runF: RunFn<DetectCommandOpti
       )
       .option("-F, --follow", "keep reading the file as it grows and across rotation, like tail -F (alerts as events complete)", false)
       .option("--from-end", "with --follow: start at the end of the file", false)
-      .option("-o, --output <file>", "append alerts to this file instead of stdout")
+      .option("-o, --output <file>", "append alerts to this file instead of stdout", outputOption)
       .addHelpText(
         "after",
         `

@@ -52,6 +52,17 @@ export function repeatedPath(value: string, previous: string[] = []): string[] {
   return [...previous, value];
 }
 
+/**
+ * `-o <file>` as commander collects it: once. Given twice, the last one won and the first file was silently not
+ * written (T34 #13); -o is not repeatable (one output), so a second one is a usage error (exit 64).
+ */
+export function outputOption(value: string, previous: string | undefined): string {
+  if (previous === undefined) return value;
+  throw new UsageError(`-o/--output given twice (${escapeControls(previous)}, ${escapeControls(value)})`, {
+    hint: "give one output file: the output is written to one place",
+  });
+}
+
 export function addInputOptions(command: Command): Command {
   return command
     .argument("[files...]", "audit logs (default: stdin)")

@@ -9,7 +9,7 @@ import { refuseStdin } from "../input";
 import { Output } from "../output";
 import { AuditParser } from "../parser";
 import { summarize } from "../pipeline";
-import { idSources, type ParseFlags, parserOptions, repeatedPath } from "./flags";
+import { idSources, outputOption, type ParseFlags, parserOptions, repeatedPath } from "./flags";
 
 /** Live input completes events on the wall clock: how often the plugin checks. */
 const PLUGIN_TICK_MS = 500;
@@ -25,7 +25,7 @@ export function newPluginCommand(program: Command, runF: RunFn<PluginCommandOpti
   return program
     .command("plugin")
     .description("auditd plugin mode: read the audisp string format on stdin until EOF or SIGTERM; SIGHUP reopens --output")
-    .option("-o, --output <file>", "append events to this file instead of stdout")
+    .option("-o, --output <file>", "append events to this file instead of stdout", outputOption)
     .option("--passwd <file>", "passwd file for uid names")
     .option("--group <file>", "group file for gid names")
     .option("--detect", "write Sigma alerts (as auditd-parse detect does) instead of events", false)
