@@ -10,10 +10,13 @@ import { newPluginCommand } from "./commands/plugin";
 import { newReportCommand } from "./commands/report";
 import { newSessionsCommand } from "./commands/sessions";
 
-const HELP_AFTER = `Input: files (rotated audit.log.N and .gz are read oldest first), or stdin when none or "-".
+const HELP_AFTER = `Input: files, or stdin when none or "-".
+  Rotated audit.log.N, logrotate's audit.log-YYYYMMDD and .gz are read oldest first; a file given twice,
+  or also through a link, is read once, with a warning.
 Output: NDJSON, one event per line (schema: schema/event.schema.json in the package), in log-time order.
   uid/gid names come from the log's own ENRICHED fields when it has them, else from --passwd/--group
-  (each event's "names" says which; one that cannot be read: exit 78, a configuration error). text,
+  (each event's "names" says which; one that cannot be read, or is no regular file of at most 16 MiB,
+  such as a FIFO or a device but /dev/null: exit 78, a configuration error). text,
   table, csv, sessions and net escape control characters (ESC as \\033: a csv row is one line).
   An event is at most 1024 records or 1 MiB of JSON (8 MiB for all open events): past that it is written
   in parts under the same id (a log whose stamps never change, a huge argv), warned about on stderr.
@@ -24,8 +27,10 @@ Output: NDJSON, one event per line (schema: schema/event.schema.json in the pack
   as when stdin is a directory, closed or write-only; for detect, 65 outranks 1). Interrupted outside -F and the
   plugin: 130 (SIGINT) or 143 (SIGTERM); an -o file then holds only what was written so far.
   -o FILE is appended to (an html page replaces it whole, atomically); a run that could read no input
-  (66) writes nothing to it. A new FILE gets 0666 minus the umask, a replaced page keeps FILE's mode (and
-  owner, as root); a FILE (or, for a page, its directory) that cannot be written: one line, exit 74.
+  (66) writes nothing to it. -o is given once, and a FILE that is one of the inputs (by name or a link,
+  or stdin read from it) is refused: exit 64, as its output would be read back as input. A new FILE gets
+  0666 minus the umask, a replaced page keeps FILE's mode (and owner, as root); a FILE (or, for a page, its
+  directory) that cannot be written: one line, exit 74.
 
 Config keys (--config, $AUDITD_PARSE_CONFIG, ./.auditd-parserc, /etc/opsguard/auditd-parse.json …):
   passwd     passwd file for uid → name (default /etc/passwd)

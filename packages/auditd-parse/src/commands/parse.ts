@@ -30,7 +30,7 @@ export function newParseCommand(program: Command, runF: RunFn<ParseCommandOption
       false,
     )
     .option("--from-end", "with --follow: start at the end of the file", false)
-    .option("-o, --output <file>", "append to this file instead of stdout", outputOption)
+    .option("-o, --output <file>", "append to this file instead of stdout (given once, and not one of the inputs)", outputOption)
     .action(async (files: string[], _flags: ParseFlags, command: Command) => {
       refuseMistypedCommand(
         files[0],
