@@ -13,7 +13,7 @@ import { markEarly } from "./heap";
 import { IdNames } from "./ids";
 import { followFile, readInput, rotationOrder } from "./input";
 import { MAX_LINE_FIELDS } from "./lines";
-import { Output } from "./output";
+import { Output, reopenFailed } from "./output";
 import { AuditParser } from "./parser";
 import { readProgress } from "./progress";
 import { detectSink, makeSink, type Sink } from "./sinks";
@@ -158,7 +158,10 @@ export async function runPipeline(mode: Mode, files: string[], flags: ParseFlags
     for (const sig of ["SIGINT", "SIGTERM"] as const) process.once(sig, stop);
     // SIGHUP: with -o, logrotate's postrotate asks for the file again (as the plugin does); without, the terminal
     // hung up, and the run ends as on SIGTERM, writing what was read (its default action lost the open sessions, T23 #11)
-    const onHup = appendTo !== undefined ? () => void output.reopen().catch(stop) : stop;
+    const onHup =
+      appendTo !== undefined
+        ? () => void output.reopen().then((failed) => failed && ctx.log.error(reopenFailed(failed, appendTo)), stop)
+        : stop;
     process.on("SIGHUP", onHup);
     const windowMs = parserOptions(flags, config).windowMs ?? 2000;
     try {
