@@ -285,7 +285,7 @@ export function summarize(ctx: CliContext, parser: AuditParser, strict: boolean,
   // detect says it itself, as what makes its run incomplete (detectVerdict)
   if (s.split > s.late && !detect)
     ctx.log.warn(
-      `${s.split - s.late} later part(s) of events written under the same id: over ${MAX_EVENT_RECORDS} records or ${MAX_EVENT_BYTES >> 20} MiB (a log whose stamps do not change?), or too many big events open at once`,
+      `${s.split - s.late} later part(s) of events written under the same id: over ${MAX_EVENT_RECORDS} records or ${MAX_EVENT_BYTES >> 20} MiB (a command line over 1 MiB, a log whose stamps do not change), or too many big events open at once`,
     );
   if (s.late > 0 && !detect) ctx.log.warn(`${s.late} later part(s) of events written under the same id: ${LATE_PARTS}`);
   if (s.lost > 0) ctx.log.warn(`${s.lost} events missing (gaps in a contiguous run of serial numbers: the kernel or auditd dropped them)`);
