@@ -47,6 +47,12 @@ export interface PendingEvent {
   readonly weight: number;
   /** Records added so far. */
   readonly recordCount: number;
+  /**
+   * 0 for an event written whole; 1, 2 … for the parts of one cut at a bound (records, bytes) while its records
+   * were still coming: the assembler sets it, so filters and the commands can tell a later part from an event of
+   * its own and give it its first part's place (T34 #3).
+   */
+  part: number;
 }
 
 /**
@@ -256,6 +262,8 @@ export class Assembler<E extends PendingEvent> {
     }
     this.stats.records++;
     let event = this.last;
+    // the number of the part this record begins when its event was just cut at a bound, else 0
+    let part = 0;
     if (event !== undefined && sameEvent(event, h) && (h.type === "EOE" || !this.full(event, end - start))) {
       if (h.type === "EOE") {
         this.completeWithEoe(event);
@@ -265,6 +273,7 @@ export class Assembler<E extends PendingEvent> {
     } else {
       if (event !== undefined && sameEvent(event, h)) {
         // `last` is full: written now, its next records start a new part
+        part = cutPart(event);
         this.complete(event);
         event = undefined;
       } else if (this.open.size === 0) {
@@ -283,6 +292,7 @@ export class Assembler<E extends PendingEvent> {
       }
       if (event !== undefined && this.full(event, end - start)) {
         this.takeOut(event);
+        part = cutPart(event);
         this.complete(event);
         event = undefined;
       }
@@ -296,6 +306,7 @@ export class Assembler<E extends PendingEvent> {
           this.trackSerial(h.node ?? "", h.serial);
         }
         event = this.builder.begin(h, buf.toString("latin1", h.stampStart, h.stampEnd), this.ticks);
+        event.part = part;
         this.addRecord(event, buf, end);
         if (isStandaloneType(h.type, undefined)) {
           this.complete(event, false);
@@ -917,6 +928,15 @@ function insertByTime<E extends PendingEvent>(list: E[], event: E): void {
   let at = list.length;
   while (at > 0 && list[at - 1]!.timeMs > event.timeMs) at--;
   list.splice(at, 0, event);
+}
+
+/**
+ * Numbers the parts of an event cut at a bound (the record that did not fit is of it, so a part follows): the one cut
+ * becomes part 1 unless it is a later part already; the number of the part that follows is returned.
+ */
+function cutPart(event: PendingEvent): number {
+  if (event.part === 0) event.part = 1;
+  return event.part + 1;
 }
 
 /** An open event's key in NodeWindow.shared: `node stamp`, or the stamp alone without a node. */

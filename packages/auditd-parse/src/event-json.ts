@@ -182,6 +182,7 @@ const NODE = KEY("node");
 const NODE_RAW = KEY("nodeRaw");
 const TIME = KEY("time");
 const SERIAL = KEY("serial");
+const PART = KEY("part");
 const TYPES_OPEN = constJson(',"types":[');
 const SYSCALL = KEY("syscall");
 const ARCH = KEY("arch");
@@ -224,6 +225,10 @@ export function writeHead(w: JsonBytes, e: AuditEvent, from: EventBuffers, time:
   time.writeMember(w, timeMs);
   w.constant(SERIAL);
   w.number(e.serial!);
+  if (e.part !== undefined) {
+    w.constant(PART);
+    w.number(e.part);
+  }
   w.constant(TYPES_OPEN);
   w.copyFrom(from.types, 0, from.types.length);
   w.byte(93);

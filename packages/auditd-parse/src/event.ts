@@ -25,6 +25,11 @@ export interface AuditEvent {
   nodeRaw?: string | undefined;
   time: string | null;
   serial: number | null;
+  /**
+   * On an event written in parts because it passed a bound (MAX_EVENT_RECORDS, MAX_EVENT_BYTES) while its records
+   * were still coming: 1 on the first part, 2, 3 … on the later ones (same id). Absent on an event written whole.
+   */
+  part?: number | undefined;
   /** Record types in arrival order. */
   types: string[];
   syscall?: string | undefined;

@@ -107,7 +107,31 @@ export function eventFilter(o: FilterOptions, ids: IdNames): ((event: AuditEvent
   if (untilMs !== undefined) tests.push((e) => e.time !== null && Date.parse(e.time) < untilMs);
   if (success !== undefined) tests.push((e) => e.success === success);
   if (tests.length === 0) return undefined;
-  return (e) => tests.every((t) => t(e));
+  return keepingParts((e) => tests.every((t) => t(e)));
+}
+
+/** Events in parts one of whose parts a filter let through, remembered for their later parts: more are never open. */
+const KEPT_PARTS = 64;
+
+/**
+ * The filter, but an event written in parts (AuditEvent.part) that it let through keeps its later parts: those
+ * hold only the rest of its records (EXECVE, PATH …), not the SYSCALL that has its key, comm, uid and the like, so
+ * `--key exec` dropped 92 of a 1.2 MB command line's 600 arguments unsaid (T34 #3). A later part that matches on its
+ * own is let through too (a PATH it holds), and so are the parts after it. Called on an event again (detect's
+ * early match, then its completion), it answers the same.
+ */
+function keepingParts(test: (e: AuditEvent) => boolean): (e: AuditEvent) => boolean {
+  // `node id` of the events in parts let through, oldest first: a part's later parts come soon after it
+  const kept = new Set<string>();
+  return (e) => {
+    if (e.part === undefined) return test(e);
+    const key = `${e.node ?? ""} ${e.id}`;
+    if (e.part > 1 && kept.has(key)) return true;
+    if (!test(e)) return false;
+    if (kept.size >= KEPT_PARTS) kept.delete(kept.values().next().value as string);
+    kept.add(key);
+    return true;
+  };
 }
 
 /** The fields `--user` reads: the login user and the user (as ausearch -ua reads auid and uid). */

@@ -329,6 +329,7 @@ export class Interpreter implements EventBuilder<OpenEvent> {
       nodeRaw: h.node === undefined ? undefined : nodeRaw(h.node),
       time,
       serial: h.serial,
+      part: undefined,
       types: [],
       syscall: undefined,
       arch: undefined,
@@ -535,6 +536,7 @@ export class Interpreter implements EventBuilder<OpenEvent> {
   private finishEvent(open: OpenEvent): void {
     const event = open.event;
     finishArgv(open);
+    if (open.part > 0) event.part = open.part;
     if (open.argvRaw !== undefined) event.argvRaw = open.argvRaw;
     if (open.proctitleRaw !== undefined) event.proctitleRaw = open.proctitleRaw;
     if (open.names !== 0) event.names = open.names === NAMES_LOG ? "log" : open.names === NAMES_LOCAL ? "local" : "mixed";
@@ -555,6 +557,7 @@ export class Interpreter implements EventBuilder<OpenEvent> {
     const { node, timeMs, serial, sec, msDigits, shape } = open;
     const h = Object.assign(new Header(), { node, timeMs, serial, sec, msDigits, shape });
     const copy = this.begin(h, open.event.id!, open.tick);
+    copy.part = open.part;
     const textRecords = this.textRecords;
     this.rewriting = true;
     try {
@@ -1880,6 +1883,7 @@ function resetEvent(event: AuditEvent, stamp: string, h: Header, time: string, r
   event.nodeRaw = h.node === undefined ? undefined : nodeRaw(h.node);
   event.time = time;
   event.serial = h.serial;
+  event.part = undefined;
   if (read) event.types = [];
   event.syscall = event.arch = event.success = event.exit = undefined;
   event.pid = event.ppid = event.auid = event.uid = event.names = event.ses = undefined;

@@ -103,6 +103,8 @@ export class OpenEvent implements PendingEvent {
   shape!: number;
   /** PendingEvent.seq: the assembler's. */
   seq = 0;
+  /** PendingEvent.part: the assembler's, set as each event (a pooled one too) begins. */
+  part = 0;
 
   /**
    * Bytes of argv text held outside `records` (EXECVE's a0…aN and aN[i] chunks become the head's "argv",

@@ -1,5 +1,5 @@
 import { once } from "node:events";
-import { createWriteStream, type WriteStream } from "node:fs";
+import { createWriteStream, openSync, type WriteStream } from "node:fs";
 import { IoError } from "@opsguard/core/errors";
 import { type OutStream, redactingStream } from "@opsguard/core/iostreams";
 import { outputFileError } from "@opsguard/core/output";
@@ -17,6 +17,11 @@ const BUFFER_BYTES = 128 * 1024;
  * (16: no lower). Only buffers once in flight together are kept, so a run with small bursts keeps as few as before.
  */
 const SPARE_BUFFERS = 8;
+
+/** What a reopen that failed (Output.reopen) says on stderr: one line naming the file, the error and what goes on. */
+export function reopenFailed(error: IoError, path: string): string {
+  return `${error.message} (on SIGHUP); still writing to the ${path} it had open (moved or not), trying again at the next SIGHUP`;
+}
 
 /** Where the bytes go: the run's stdout (IOStreams' byte writer) or an -o file. */
 interface ByteSink {
@@ -190,12 +195,32 @@ export class Output {
     this.onFailure?.();
   }
 
-  async reopen(): Promise<void> {
-    if (this.path === undefined) return;
-    await this.flush();
+  /**
+   * SIGHUP (logrotate): -o's file opened again by its name, and the one it had closed. The new one is opened first:
+   * when it cannot be (its directory not writable or gone, a full disk …) the output goes on into the file it had
+   * open, whole lines as before, and the error is returned for the caller to say; a later reopen tries again. A
+   * plugin that exited (74) there lost what auditd sent next (T34 #9). A write that failed is thrown, as by flush().
+   */
+  async reopen(): Promise<IoError | undefined> {
+    if (this.path === undefined) return undefined;
+    // opened in this turn, with the switch to it: once the new file is there, every line read after goes to it (an
+    // open awaited let a line read meanwhile go to the old one). An open, not a write: it does not wait on the disk
+    let fd: number;
+    try {
+      fd = openSync(this.path, "a");
+    } catch (error) {
+      return outputFileError(this.path, error);
+    }
+    // what is queued is handed to the file it had at once (flush writes before its first await)
+    const flushed = this.flush();
     const old = this.sink;
-    this.sink = this.fileSink(this.path);
-    await old.close();
+    this.sink = this.fileSink(this.path, fd);
+    try {
+      await flushed;
+    } finally {
+      await old.close();
+    }
+    return undefined;
   }
 
   /**
@@ -210,8 +235,9 @@ export class Output {
     if (this.failure) throw this.failure;
   }
 
-  private fileSink(path: string): ByteSink {
-    const stream: WriteStream = createWriteStream(path, { flags: "a" });
+  /** `fd`: the file opened already (reopen), else it is opened by path. */
+  private fileSink(path: string, fd?: number): ByteSink {
+    const stream: WriteStream = createWriteStream(path, { flags: "a", ...(fd === undefined ? {} : { fd }) });
     // an open or write error: remembered and thrown by the next flush, never an unhandled 'error' event
     stream.on("error", (error) => this.fail(error));
     // redacted as stdout is (a secret registered in this process never reaches the file); untouched while none is

@@ -13,7 +13,7 @@ import { markEarly } from "./heap";
 import { IdNames } from "./ids";
 import { followFile, namesStdin, readInput, rotationOrder } from "./input";
 import { MAX_LINE_FIELDS } from "./lines";
-import { Output } from "./output";
+import { Output, reopenFailed } from "./output";
 import { AuditParser } from "./parser";
 import { readProgress } from "./progress";
 import { fileIdentity } from "./same-file";
@@ -169,7 +169,10 @@ export async function runPipeline(mode: Mode, files: string[], flags: ParseFlags
     for (const sig of ["SIGINT", "SIGTERM"] as const) process.once(sig, stop);
     // SIGHUP: with -o, logrotate's postrotate asks for the file again (as the plugin does); without, the terminal
     // hung up, and the run ends as on SIGTERM, writing what was read (its default action lost the open sessions, T23 #11)
-    const onHup = appendTo !== undefined ? () => void output.reopen().catch(stop) : stop;
+    const onHup =
+      appendTo !== undefined
+        ? () => void output.reopen().then((failed) => failed && ctx.log.error(reopenFailed(failed, appendTo)), stop)
+        : stop;
     process.on("SIGHUP", onHup);
     const windowMs = parserOptions(flags, config).windowMs ?? 2000;
     try {
@@ -337,7 +340,7 @@ export function summarize(ctx: CliContext, parser: AuditParser, strict: boolean,
   // detect says it itself, as what makes its run incomplete (detectVerdict)
   if (s.split > s.late && !detect)
     ctx.log.warn(
-      `${s.split - s.late} later part(s) of events written under the same id: over ${MAX_EVENT_RECORDS} records or ${MAX_EVENT_BYTES >> 20} MiB (a log whose stamps do not change?), or too many big events open at once`,
+      `${s.split - s.late} later part(s) of events written under the same id: over ${MAX_EVENT_RECORDS} records or ${MAX_EVENT_BYTES >> 20} MiB (a command line over 1 MiB, a log whose stamps do not change), or too many big events open at once`,
     );
   if (s.late > 0 && !detect) ctx.log.warn(`${s.late} later part(s) of events written under the same id: ${LATE_PARTS}`);
   if (s.lost > 0) ctx.log.warn(`${s.lost} events missing (gaps in a contiguous run of serial numbers: the kernel or auditd dropped them)`);

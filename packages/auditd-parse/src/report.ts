@@ -43,7 +43,12 @@ const str = (v: FieldValue | undefined): string | undefined => (typeof v === "st
 const origin = (f: Record<string, FieldValue>): string => str(f.addr) || str(f.hostname) || "?";
 const result = (ok: boolean | undefined): string => (ok === undefined ? "?" : ok ? "success" : "failed");
 
+/** Events in parts whose first part's syscall and result are kept for their later parts: more are never open. */
+const KEPT_PARTS = 64;
+
 export class ReportBuilder {
+  /** The syscall and result of the latest events written in parts, by `node id` (firstPart). */
+  private readonly parts = new Map<string, Pick<AuditEvent, "syscall" | "success">>();
   private readonly tables = new Map<SummaryName, { rows: Map<string, ReportRow>; other: number }>();
 
   constructor() {
@@ -53,6 +58,10 @@ export class ReportBuilder {
   add(e: AuditEvent): void {
     if (e.id === null || e.time === null) return;
     const time = e.time;
+    // an event written in parts (a command line over 1 MiB) is one syscall and one command: its later parts, which
+    // have no SYSCALL record, add their files under its first part's syscall and nothing else (T34 #3: one exec was
+    // two commands, the second under user `?` with a command line of 500 blanks)
+    const first = e.part === undefined ? e : this.firstPart(e);
     for (const r of e.records) {
       const f = r.fields;
       // as sessions reads it: `res=success)` was counted a failed login (T27 #5)
@@ -67,13 +76,32 @@ export class ReportBuilder {
         this.count("authentications", [str(f.acct) ?? e.auid ?? "?", origin(f), str(f.exe) ?? "?", result(ok)], time);
       } else if (r.type.startsWith("ANOM_")) {
         this.count("anomalies", [r.type, str(f.exe) ?? e.exe ?? "?", str(f.comm) ?? e.comm ?? "?"], time);
-      } else if (r.type === "PATH" && str(f.name) !== undefined && e.syscall !== undefined) {
-        this.count("files", [str(f.name)!, e.syscall, result(e.success)], time);
+      } else if (r.type === "PATH" && str(f.name) !== undefined && first?.syscall !== undefined) {
+        this.count("files", [str(f.name)!, first.syscall, result(first.success)], time);
       }
     }
+    if (first !== e) return;
     if (e.syscall !== undefined && e.exe !== undefined) this.count("executables", [e.exe, result(e.success)], time);
     for (const key of e.keys ?? []) this.count("keys", [key, result(e.success)], time);
-    if (e.argv !== undefined) this.count("commands", [e.auid ?? "?", e.uid ?? "?", e.argv.join(" ")], time);
+    if (e.argv !== undefined) {
+      // the row's command line is the first part's arguments: said to go on, not taken for the whole
+      const command = e.part === undefined ? e.argv.join(" ") : `${e.argv.join(" ")} … (continued in the event's later parts)`;
+      this.count("commands", [e.auid ?? "?", e.uid ?? "?", command], time);
+    }
+  }
+
+  /**
+   * What a part of an event written in parts counts under: the first part itself (remembered for the later ones),
+   * or for a later part its first part's syscall and result (undefined when the first part is not remembered).
+   */
+  private firstPart(e: AuditEvent): Pick<AuditEvent, "syscall" | "success"> | undefined {
+    const key = `${e.node ?? ""} ${e.id}`;
+    if (e.part === 1) {
+      if (this.parts.size >= KEPT_PARTS) this.parts.delete(this.parts.keys().next().value as string);
+      this.parts.set(key, { syscall: e.syscall, success: e.success });
+      return e;
+    }
+    return this.parts.get(key);
   }
 
   private count(name: SummaryName, values: string[], time: string): void {

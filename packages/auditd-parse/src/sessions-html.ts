@@ -2,7 +2,7 @@ import { escapeControlChars, escapeHtml as h, htmlPage, jsonForScript } from "@o
 import type { AuditEvent, FieldValue, OutputRecord } from "./event";
 import { INCOMPLETE_CSS, incompleteBanner } from "./incomplete";
 import { connectionText } from "./net";
-import { fromText, type RecordSource, type Session, SessionTracker, type SessionTrackerOptions, terminalText } from "./sessions";
+import { fromText, partText, type RecordSource, type Session, SessionTracker, type SessionTrackerOptions, terminalText } from "./sessions";
 
 /**
  * `auditd-parse sessions --format html` (issue #25): per session a timeline on a time axis — login, commands with
@@ -227,7 +227,7 @@ export class SessionsHtml {
       items.push({
         time: c.time,
         kind: "command",
-        text: `${c.argv.join(" ")}${c.via ? ` (via ${c.via})` : ""}${c.uid !== undefined ? ` — as ${c.uid}` : ""}${c.cwd ? ` in ${c.cwd}` : ""}${c.success === false ? ` — failed${c.exit ? `: ${c.exit}` : ""}` : ""}`,
+        text: `${partText(c)}${c.via ? ` (via ${c.via})` : ""}${c.uid !== undefined ? ` — as ${c.uid}` : ""}${c.cwd ? ` in ${c.cwd}` : ""}${c.success === false ? ` — failed${c.exit ? `: ${c.exit}` : ""}` : ""}`,
         alert: as || c.success === false,
         raw: raw(c.id),
       });

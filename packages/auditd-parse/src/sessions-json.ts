@@ -48,6 +48,10 @@ export function commandJson(c: SessionCommand): HeldBytes {
     }
     out.byte(125 /* } */);
   }
+  if (c.part !== undefined) {
+    out.constant(PART);
+    out.number(c.part);
+  }
   for (const [key, json] of TEXT_FIELDS) {
     const value = c[key];
     if (value === undefined) continue;
@@ -75,6 +79,7 @@ const TIME = constJson('{"time":');
 const ID = constJson(',"id":');
 const ARGV = constJson(',"argv":[');
 const ARGV_RAW = constJson(',"argvRaw":{');
+const PART = constJson(',"part":');
 /**
  * The optional text fields in the order the tracker sets them (SessionTracker.track): an exec has exe, sudo's
  * USER_CMD via, never both; so JSON.stringify writes them in this order.

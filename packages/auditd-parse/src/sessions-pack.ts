@@ -24,8 +24,9 @@ const SUCCEEDED = 64;
 const EXIT = 128;
 
 export function packCommand(c: SessionCommand): string {
-  // the exact bytes of an argument not UTF-8 (argvRaw) are rare: such a command is kept as its JSON
-  if (c.argvRaw !== undefined) return narrow(JSON.stringify(c));
+  // the exact bytes of an argument not UTF-8 (argvRaw) and a command line in parts are rare: such a command is kept
+  // as its JSON
+  if (c.argvRaw !== undefined || c.part !== undefined) return narrow(JSON.stringify(c));
   let flags = 0;
   const parts: string[] = ["", c.time, c.id];
   for (const [key, flag] of TEXT_FIELDS) {

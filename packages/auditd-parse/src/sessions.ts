@@ -26,6 +26,11 @@ export interface SessionCommand {
   success?: boolean;
   /** errno name when the exec failed. */
   exit?: string;
+  /**
+   * An exec whose event was written in parts (AuditEvent.part): 1 on the command of its first part, 2, 3 … on
+   * the rest of its command line (argv at the same indexes as the parse writes it, the earlier ones empty).
+   */
+  part?: number;
 }
 
 /** A su/sudo (or other PAM session) opened inside a login session, with the user it switched to. */
@@ -260,6 +265,10 @@ export class SessionTracker {
   private readonly early = new Remembered(CLOSED_REMEMBERED);
   /** Events of sessions written early that found no room for a second entry, not listed. */
   laterEvents = 0;
+  /** The session (its key) of the latest events written in parts, by `node id`: their later parts join it. */
+  private readonly parts = new Remembered<string>(64);
+  /** Later parts of execs not listed: their first part's session was written before them, or it was in none. */
+  partsLeftOut = 0;
   /** Their estimated bytes (nested sessions' too). */
   private keptBytes = 0;
   /** The open sessions' own fields' estimated bytes: bounded by maxBytes apart from the items. */
@@ -321,6 +330,10 @@ export class SessionTracker {
   }
 
   private track(e: AuditEvent, time: string, id: string, source: RecordSource | undefined): void {
+    if (e.part !== undefined && e.part > 1) {
+      this.laterPart(e, time, id);
+      return;
+    }
     if (e.ses === undefined || e.ses === "unset") {
       this.unsetLogin(e, time, source);
       return;
@@ -407,9 +420,12 @@ export class SessionTracker {
     }
     if (login) this.weighHead(s);
     // an item is made only when the count caps leave room for it (a log whose sessions never end omits most)
+    // an exec in parts: its later parts, which carry no ses=, join the session its first part is in
+    if (e.part !== undefined) this.parts.add(`${e.node ?? ""} ${id}`, key);
     if (e.argv !== undefined && this.room(s)) {
       const c: SessionCommand = { time, id, argv: e.argv };
       if (e.argvRaw !== undefined) c.argvRaw = e.argvRaw;
+      if (e.part !== undefined) c.part = e.part;
       if (e.pid !== undefined) c.pid = e.pid;
       if (e.uid !== undefined) c.uid = e.uid;
       if (e.exe !== undefined) c.exe = e.exe;
@@ -444,6 +460,27 @@ export class SessionTracker {
       this.keep(s, connectionBytes(conn), s.connections, conn);
     }
     if (ended && late === undefined) this.end(s, key, time, e.serial);
+  }
+
+  /**
+   * A later part of an event written in parts (a command line over 1 MiB): the rest of its arguments, listed in
+   * the session its first part went to, as a command of the same id and time with its part number, or counted in
+   * that session's `omitted` past the caps. Its first part's session written already (or the first part was in
+   * none), it is counted in partsLeftOut, which the run says on stderr: it carries no ses= of its own, and was
+   * dropped unsaid (T34 #3).
+   */
+  private laterPart(e: AuditEvent, time: string, id: string): void {
+    const key = this.parts.get(`${e.node ?? ""} ${id}`);
+    const s = key === undefined ? undefined : (this.sessions.get(key) ?? this.ending.get(key)?.s);
+    if (s === undefined) {
+      if (e.argv !== undefined) this.partsLeftOut++;
+      return;
+    }
+    if (e.argv === undefined || !this.room(s)) return;
+    const c: SessionCommand = { time, id, argv: e.argv };
+    if (e.argvRaw !== undefined) c.argvRaw = e.argvRaw;
+    c.part = e.part;
+    this.keepCommand(s, c);
   }
 
   /** Ends session s (of key) at time: written now, or held for its late commands (holdMs). */
@@ -1148,7 +1185,18 @@ export function terminalText(s: Session): string {
 }
 
 function commandText(s: Session, c: SessionCommand): string {
-  return `  ${c.time} ${c.via !== undefined ? `cmd  ${c.argv.join(" ")}  (via ${c.via})` : `exec ${c.argv.join(" ")}`}${c.uid !== undefined && c.uid !== s.user ? `  (as ${c.uid})` : ""}${c.cwd ? `  (cwd ${c.cwd})` : ""}${c.success === false ? ` (failed${c.exit ? `: ${c.exit}` : ""})` : ""}${c.argvRaw === undefined ? "" : rawText(c.argvRaw)}`;
+  return `  ${c.time} ${c.via !== undefined ? `cmd  ${c.argv.join(" ")}  (via ${c.via})` : `exec ${partText(c)}`}${c.uid !== undefined && c.uid !== s.user ? `  (as ${c.uid})` : ""}${c.cwd ? `  (cwd ${c.cwd})` : ""}${c.success === false ? ` (failed${c.exit ? `: ${c.exit}` : ""})` : ""}${c.argvRaw === undefined ? "" : rawText(c.argvRaw)}`;
+}
+
+/**
+ * An exec's command line; one written in parts says which part it is, and a later part shows only its own
+ * arguments (from its first non-empty index: the earlier ones are its first parts').
+ */
+export function partText(c: SessionCommand): string {
+  if (c.part === undefined) return c.argv.join(" ");
+  if (c.part === 1) return `${c.argv.join(" ")}  (command line continued in its next part)`;
+  const from = c.argv.findIndex((a) => a !== "");
+  return `(part ${c.part}, from argument ${from}) ${c.argv.slice(from).join(" ")}`;
 }
 
 /** The exact bytes of arguments that are not UTF-8 (shown as U+FFFD): `  (bytes a1=C328…)`, as the JSON's argvRaw. */

@@ -364,7 +364,7 @@ function bareAssembler() {
   const out: Bare[] = [];
   const builder: EventBuilder<Bare> = {
     begin: (h, stamp, tick) => {
-      const event: Bare = { ...h, node: h.node, stamp, seq: 0, tick, lastRecord: 0, weight: 0, recordCount: 0, reads: 0 };
+      const event: Bare = { ...h, node: h.node, stamp, seq: 0, tick, lastRecord: 0, weight: 0, recordCount: 0, reads: 0, part: 0 };
       // counts the grouping's reads of the stamp (stampReads)
       Object.defineProperty(event, "stamp", {
         get: () => {

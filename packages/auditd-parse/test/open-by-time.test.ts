@@ -21,6 +21,7 @@ type Ev = {
   lastRecord: number;
   weight: number;
   recordCount: number;
+  part: number;
 };
 
 describe("OpenByTime with event objects reused", () => {
@@ -51,6 +52,7 @@ describe("OpenByTime with event objects reused", () => {
           lastRecord: 0,
           weight: 0,
           recordCount: 0,
+          part: 0,
         };
         now += 1;
         e.timeMs = now + Math.floor(random() * 40) - 20;

@@ -6,7 +6,7 @@ import { DETECT_BOUNDS } from "../assemble";
 import { loadAuditdConfig } from "../config";
 import { IdNames } from "../ids";
 import { refuseStdin } from "../input";
-import { Output } from "../output";
+import { Output, reopenFailed } from "../output";
 import { AuditParser } from "../parser";
 import { summarize } from "../pipeline";
 import { idSources, outputOption, type ParseFlags, parserOptions, repeatedPath } from "./flags";
@@ -95,7 +95,9 @@ export async function runPluginCommand({ ctx, flags }: PluginCommandOptions, io:
     parser.tick(PLUGIN_TICK_MS, windowMs);
     output.flush().catch(stop);
   }, PLUGIN_TICK_MS);
-  const onHup = () => void output.reopen().catch(stop);
+  // a reopen that fails keeps the plugin writing to the file it had (moved by logrotate): auditd's events go on
+  // being written, and the next SIGHUP tries again
+  const onHup = () => void output.reopen().then((failed) => failed && ctx.log.error(reopenFailed(failed, flags.output!)), stop);
   process.on("SIGHUP", onHup);
   process.once("SIGTERM", stop);
   try {
