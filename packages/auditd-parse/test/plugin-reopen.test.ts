@@ -57,3 +57,31 @@ describe("plugin: SIGHUP when -o's file cannot be opened again (T34 #9)", () => 
     expect(said[0]).toContain(`still writing to the ${out} it had open`);
   });
 });
+
+describe("plugin: SIGUSR1 and SIGUSR2 (T35 N8)", () => {
+  it("opens no debugger at SIGUSR1 and does not end at SIGUSR2: it goes on and writes every event", async () => {
+    const out = join(mkdtempSync(join(tmpdir(), "auditd-parse-usr-")), "out.json");
+    const child = spawn(process.execPath, ["--import", "tsx", CLI, "plugin", "-o", out], { stdio: ["pipe", "ignore", "pipe"] });
+    let stderr = "";
+    child.stderr.on("data", (d: Buffer) => {
+      stderr += d.toString();
+    });
+    const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+    try {
+      child.stdin.write(login(1));
+      await untilFile(out, (text) => text?.includes('"serial":1') === true, "the first event");
+      // Node's own SIGUSR1 opens its inspector on 127.0.0.1:9229 without authentication, saying "Debugger listening"
+      child.kill("SIGUSR1");
+      child.stdin.write(login(2));
+      await untilFile(out, (text) => text?.includes('"serial":2') === true, "an event after SIGUSR1");
+      child.kill("SIGUSR2");
+      child.stdin.end(login(3));
+    } catch (error) {
+      child.kill("SIGKILL");
+      throw error;
+    }
+    expect(await exited, stderr).toBe(0);
+    expect(stderr).not.toContain("Debugger");
+    expect(serials(readFileSync(out, "utf8"))).toEqual([1, 2, 3]);
+  });
+});

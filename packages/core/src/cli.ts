@@ -5,7 +5,7 @@ import { ExitCode, exitCodeHelpText } from "./exit";
 import { helpWidth, wrapHelp } from "./help-text";
 import { type IOStreams, systemIO } from "./iostreams";
 import { type LogFormat, Logger, type LogLevel, type SyslogOptions, settleSyslog } from "./log";
-import { exitQuietlyOnEpipe, reportError } from "./report";
+import { exitQuietlyOnEpipe, keepDebuggerClosed, reportError } from "./report";
 import { createStyle } from "./tty";
 
 /** Commander's Command, for tools' command modules (commander is core's dependency, not theirs). */
@@ -203,6 +203,7 @@ export async function executeCli(program: Command, argv: readonly string[], run:
  */
 export async function runCli(program: Command, argv: readonly string[] = process.argv, options: RunCliOptions = {}): Promise<ExitCode> {
   exitQuietlyOnEpipe(program.name(), stateOf(program).io.stdoutRequired);
+  keepDebuggerClosed();
   const ran = await executeCli(program, argv);
   const code = options.settle ? options.settle(ran) : ran;
   const { io } = stateOf(program);

@@ -80,12 +80,26 @@ export function exitQuietlyOnEpipe(tool = "opsguard", required?: { hint?: string
 }
 
 /**
+ * SIGUSR1 and SIGUSR2 do nothing. Node opens its inspector on 127.0.0.1:9229 at SIGUSR1, with no authentication: any
+ * local user who can reach that port could then run code inside a tool run as root (auditd-parse's plugin, a watch)
+ * or as sshd's service user (authkeys); and a logrotate snippet may send USR1 as "reopen your logs". A listener of
+ * our own keeps Node from doing so (Node 20 has no --disable-sigusr1). SIGUSR2 would end a long run at once,
+ * without writing what it holds (T35 N8).
+ */
+export function keepDebuggerClosed(): void {
+  for (const signal of ["SIGUSR1", "SIGUSR2"] as const) if (process.listenerCount(signal) === 0) process.on(signal, ignore);
+}
+
+function ignore(): void {}
+
+/**
  * The entry of a path that must not load commander (authkeys' login under sshd): runs it, turns an error into
  * reportError's line on the run's stderr, writes what the redacting writers held back and sets the exit code.
  * With runCli, the only places that set process.exitCode.
  */
 export async function runEntry(tool: string, io: IOStreams, run: () => Promise<ExitCode>): Promise<void> {
   exitQuietlyOnEpipe(tool);
+  keepDebuggerClosed();
   let code: ExitCode;
   try {
     code = await run();
