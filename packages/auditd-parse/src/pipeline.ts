@@ -95,7 +95,7 @@ export async function runPipeline(mode: Mode, files: string[], flags: ParseFlags
     });
   }
   const inputs = files.length === 0 ? ["-"] : readOnce(rotationOrder(files), ctx);
-  refuseOutputInput(flags.output, inputs, io.stdin);
+  refuseOutputInput(flags.output, inputs, io);
   // the html page goes to -o FILE in one atomic write of its own (makeSink), not appended; --json wins over html
   // (makeSink writes JSON then), and its JSON goes to -o like any other (it went to stdout)
   const page = flags.format === "html" && !ctx.opts.json;
@@ -240,21 +240,27 @@ function readOnce(inputs: string[], ctx: CliContext): string[] {
 }
 
 /**
- * Refuses -o FILE that is one of the inputs (the same device and inode, through a link too; stdin when it is that
- * file), as cat refuses "input file is output file" (T34 #8): -o appends, so what it writes is read again as
- * input, and again — with -F, or once the output passes one buffer, the file grew until the disk was full; a page
- * would replace the log it was made from. Checked before -o's file is opened, so nothing is written to it.
+ * Refuses -o FILE, or a stdout redirected to a file (`> log`, `>> log`), that is one of the inputs (the same device
+ * and inode, through a link too; stdin when it is that file), as cat refuses "input file is output file" (T34 #8,
+ * T35 N1): what is written is read again as input, and again — with -F, or once the output passes one buffer, the
+ * file grew until the disk was full (`auditd-parse * > events.json` run twice); a page would replace the log it was
+ * made from. Checked before anything is written.
  */
-function refuseOutputInput(output: string | undefined, inputs: readonly string[], stdin: NodeJS.ReadableStream): void {
-  if (output === undefined) return;
+function refuseOutputInput(output: string | undefined, inputs: readonly string[], io: IOStreams): void {
   // only a regular file is read back: -o /dev/null with stdin on /dev/null (or both on a terminal) is no loop
-  const target = fileIdentity(output, true);
+  const target =
+    output !== undefined ? fileIdentity(output, true) : io.stdoutFd !== undefined ? fileIdentity(io.stdoutFd, true) : undefined;
   if (target === undefined) return;
   // stdin is a file only when the stream is the process's fd 0 (a caller's stream is not looked at)
-  const stdinFile = (stdin as { fd?: unknown }).fd === 0 ? fileIdentity(0) : undefined;
+  const stdinFile = (io.stdin as { fd?: unknown }).fd === 0 ? fileIdentity(0) : undefined;
   for (const file of inputs) {
     if ((namesStdin(file) ? stdinFile : fileIdentity(file)) !== target) continue;
     const name = namesStdin(file) ? "stdin" : `input file ${escapeLine(file)}`;
+    if (output === undefined) {
+      throw new UsageError(`${name} is where standard output goes (its redirection names the same file)`, {
+        hint: "redirect the output to another file: what is written would be read back as input",
+      });
+    }
     throw new UsageError(`${name} is the output file (-o ${escapeLine(output)})`, {
       hint: "give -o another path: what it appends would be read back as input, a page would replace the log",
     });

@@ -132,6 +132,28 @@ describe("finding 8: -o naming one of the inputs is refused (64), with or withou
     });
     expect([devNull.status, devNull.stderr]).toEqual([0, ""]);
   }, 60_000);
+
+  it("a stdout redirected into one of the inputs (> log, >> log, < log >> log) is refused too (T35 N1)", () => {
+    const dir = tempDir();
+    const log = join(dir, "audit.log");
+    writeFileSync(log, EXEC);
+    // `auditd-parse * > events.json` run a second time, or `auditd-parse log >> log`: GBs in seconds before
+    for (const [script, who] of [
+      ['exec "$0" --import tsx "$1" "$2" >> "$2"', `input file ${log}`],
+      ['exec "$0" --import tsx "$1" -F "$2" >> "$2"', `input file ${log}`],
+      ['exec "$0" --import tsx "$1" < "$2" >> "$2"', "stdin"],
+    ] as const) {
+      const r = spawnSync("sh", ["-c", script, process.execPath, CLI, log], { encoding: "utf8", timeout: 20_000, killSignal: "SIGKILL" });
+      expect([r.status, r.stderr], script).toEqual([64, expect.stringContaining(`${who} is where standard output goes`)]);
+    }
+    expect(readFileSync(log, "utf8")).toBe(EXEC);
+    // another file, a pipe, /dev/null: written as before
+    const other = spawnSync("sh", ["-c", 'exec "$0" --import tsx "$1" "$2" > "$3"', process.execPath, CLI, log, join(dir, "events.json")], {
+      encoding: "utf8",
+    });
+    expect([other.status, other.stderr]).toEqual([0, ""]);
+    expect(readFileSync(join(dir, "events.json"), "utf8")).toContain('"types":["SYSCALL"');
+  }, 60_000);
 });
 
 describe("finding 11: a file given twice is read once, with one warning naming it", () => {

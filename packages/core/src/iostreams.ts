@@ -36,6 +36,11 @@ export interface IOStreams {
    * is then an I/O error like a full disk (one line, exit 74), not the quiet end a data stream's `| head` gets.
    */
   readonly stdoutRequired?: { readonly hint?: string | undefined } | undefined;
+  /**
+   * The descriptor stdout writes to when it is the process's own (systemIO: 1), for a tool that must not write into a
+   * file it reads (auditd-parse's `> audit.log`); undefined for a stream given in (testIO).
+   */
+  readonly stdoutFd?: number | undefined;
 }
 
 /** A redacting writer over one output stream. */
@@ -192,11 +197,13 @@ function makeIO(
   stdin: NodeJS.ReadableStream,
   env: NodeJS.ProcessEnv,
   stdoutRequired?: IOStreams["stdoutRequired"],
+  stdoutFd?: number,
 ): IOStreams {
   const out = new RedactingStream(stdout);
   const err = new RedactingStream(stderr);
   return {
     stdoutRequired,
+    stdoutFd,
     stdout: out,
     stderr: err,
     stdin,
@@ -246,7 +253,7 @@ export interface SystemIOOptions {
 export function systemIO(options: SystemIOOptions = {}): IOStreams {
   keepStderrErrorsQuiet();
   const stdout = options.stdoutRequired && stdoutClosedAtStart() ? closedStdout(process.stdout) : process.stdout;
-  return makeIO(stdout, process.stderr, process.stdin, process.env, options.stdoutRequired);
+  return makeIO(stdout, process.stderr, process.stdin, process.env, options.stdoutRequired, stdout === process.stdout ? 1 : undefined);
 }
 
 /**
