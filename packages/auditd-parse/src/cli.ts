@@ -28,7 +28,8 @@ Output: NDJSON, one event per line (schema: schema/event.schema.json in the pack
   plugin: 130 (SIGINT) or 143 (SIGTERM); an -o file then holds only what was written so far.
   -o FILE is appended to (an html page replaces it whole, atomically); a run that could read no input
   (66) writes nothing to it. -o is given once, and a FILE that is one of the inputs (by name or a link,
-  or stdin read from it) is refused: exit 64, as its output would be read back as input. A new FILE gets
+  or stdin read from it), or a stdout redirected into an input, is refused: exit 64, as its output would
+  be read back as input. A new FILE gets
   0666 minus the umask, a replaced page keeps FILE's mode (and owner, as root); a FILE (or, for a page, its
   directory) that cannot be written: one line, exit 74.
 
