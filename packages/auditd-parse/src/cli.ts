@@ -33,7 +33,7 @@ Output: NDJSON, one event per line (schema: schema/event.schema.json in the pack
   0666 minus the umask, a replaced page keeps FILE's mode (and owner, as root); a FILE (or, for a page, its
   directory) that cannot be written: one line, exit 74.
 
-Config keys (--config, $AUDITD_PARSE_CONFIG, ./.auditd-parserc, /etc/opsguard/auditd-parse.json …):
+Config keys (--config, $AUDITD_PARSE_CONFIG, ./.auditd-parserc but not as root, /etc/opsguard/auditd-parse.json …):
   passwd     passwd file for uid → name (default /etc/passwd)
   group      group file for gid → name (default /etc/group)
   windowMs   grouping window in log time (default 2000, auditd's own)

@@ -20,7 +20,7 @@ const KEYS = new Set(["passwd", "group", "windowMs"]);
 export async function loadAuditdConfig(path: string | undefined, log: Logger): Promise<Config> {
   // run as root in any directory (an evidence tree, a user's home): a ./.auditd-parserc someone else could write
   // must not decide which names the output gives (T34 #5)
-  const found = readConfigText({ tool: "auditd-parse", path, optional: true, searchedRootOwnedAsRoot: true });
+  const found = readConfigText({ tool: "auditd-parse", path, optional: true, searchedStrictAsRoot: true });
   if (found === undefined) return {};
   log.info(`config: ${escapeLine(found.filepath)}`);
   return validateAuditdConfig(await parseConfigText(found), found.filepath);

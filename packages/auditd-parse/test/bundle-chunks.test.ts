@@ -65,17 +65,19 @@ describe("the bin's lazily loaded chunks", () => {
     expect(text).not.toContain("Implicit keys need to be on a single line");
     const dir = mkdtempSync(join(tmpdir(), "auditd-parse-yaml-"));
     try {
-      writeFileSync(join(dir, ".auditd-parserc"), "# a YAML config\npasswd: /nonexistent/passwd\n");
-      const missing = run([EXEC], dir);
+      // given by --config: run as root (CI), a ./.auditd-parserc is not read
+      const config = join(dir, "auditd-parse.yaml");
+      writeFileSync(config, "# a YAML config\npasswd: /nonexistent/passwd\n");
+      const missing = run(["--config", config, EXEC], dir);
       expect(missing.code).toBe(78);
       expect(missing.stderr).toContain("/nonexistent/passwd");
-      writeFileSync(join(dir, ".auditd-parserc"), "windowMs: [3000\n");
-      const bad = run([EXEC], dir);
+      writeFileSync(config, "windowMs: [3000\n");
+      const bad = run(["--config", config, EXEC], dir);
       expect(bad.code).toBe(78);
-      expect(bad.stderr).toMatch(/cannot parse config file .*\.auditd-parserc: .* at line 2, column 1/);
+      expect(bad.stderr).toMatch(/cannot parse config file .*auditd-parse\.yaml: .* at line 2, column 1/);
       expect(bad.stderr.trim().split("\n")).toHaveLength(1);
-      writeFileSync(join(dir, ".auditd-parserc"), "windowMs: 3000\n");
-      const ok = run([EXEC], dir);
+      writeFileSync(config, "windowMs: 3000\n");
+      const ok = run(["--config", config, EXEC], dir);
       expect(ok.code, ok.stderr).toBe(0);
       expect(ok.stdout).toBe(run([EXEC]).stdout);
     } finally {

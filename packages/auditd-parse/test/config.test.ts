@@ -58,29 +58,36 @@ describe("config file", () => {
     expect(said).toContain(`config: ${file}`);
   });
 
-  // as root only: what it guards against is a file another user made where root runs it
+  // as root only: what it guards against is a file someone else left where root runs it
   it.skipIf(process.getuid?.() !== 0)(
-    "as root, refuses a ./.auditd-parserc another user owns: it would rename who did what (T34 #5); --config takes it",
+    "as root, reads no ./.auditd-parserc, whoever owns it (it would rename who did what: T34 #5, T35 N4); --config takes it",
     () => {
-      const evidence = join(dir, "evidence");
-      mkdirSync(evidence);
-      const rc = join(evidence, ".auditd-parserc");
-      writeFileSync(join(evidence, "fakepw"), "root:x:1000:0::/:/bin/sh\n");
-      writeFileSync(rc, "passwd: ./fakepw\n");
-      for (const path of [evidence, rc]) chownSync(path, 1001, 1001);
-      const log = "type=USER_CMD msg=audit(1700000000.000:1): pid=1 uid=1000 auid=1000 ses=1 msg='cmd=6964 res=success'\n";
       if (!existsSync(BUNDLE)) throw new Error(`${BUNDLE} is missing: run "node scripts/build.mjs auditd-parse" first`);
-      const run = (...args: string[]) => spawnSync(process.execPath, [BUNDLE, ...args], { cwd: evidence, input: log, encoding: "utf8" });
-      const refused = run();
-      expect(refused.status).toBe(78);
-      expect(refused.stdout).toBe("");
-      expect(refused.stderr).toContain(`refusing config file ${rc}: ${rc} is owned by uid 1001, not root`);
-      expect(refused.stderr).toContain("or pass --config FILE to use it");
-      // named on purpose, it is the user's choice
-      const chosen = run("-v", "--config", rc);
-      expect(chosen.status, chosen.stderr).toBe(0);
-      expect(chosen.stderr).toContain(`config: ${rc}`);
-      expect(JSON.parse(chosen.stdout).uid).toBe("root");
+      const log = "type=USER_CMD msg=audit(1700000000.000:1): pid=1 uid=1000 auid=1000 ses=1 msg='cmd=6964 res=success'\n";
+      // another user's directory, and an evidence tree root's tar extracted with the archive's owner: root
+      for (const [name, owner] of [
+        ["home", 1001],
+        ["evidence", 0],
+      ] as const) {
+        const where = join(dir, name);
+        mkdirSync(where);
+        const rc = join(where, ".auditd-parserc");
+        writeFileSync(join(where, "fakepw"), "root:x:1000:0::/:/bin/sh\n");
+        writeFileSync(rc, "passwd: ./fakepw\n");
+        for (const path of [where, rc]) chownSync(path, owner, owner);
+        const run = (...args: string[]) => spawnSync(process.execPath, [BUNDLE, ...args], { cwd: where, input: log, encoding: "utf8" });
+        const refused = run();
+        expect([refused.status, refused.stdout], name).toEqual([78, ""]);
+        expect(refused.stderr).toContain(
+          `refusing config file ${rc}: run as root, auditd-parse reads no config from the working directory`,
+        );
+        expect(refused.stderr).toContain("pass it with --config FILE to use it");
+        // named on purpose, it is the user's choice
+        const chosen = run("-v", "--config", rc);
+        expect(chosen.status, chosen.stderr).toBe(0);
+        expect(chosen.stderr).toContain(`config: ${rc}`);
+        expect(JSON.parse(chosen.stdout).uid).toBe("root");
+      }
     },
   );
 

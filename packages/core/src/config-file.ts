@@ -1,6 +1,6 @@
 import { closeSync, existsSync, lstatSync, readFileSync, realpathSync } from "node:fs";
 import { homedir } from "node:os";
-import { dirname, join, resolve } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 // cosmiconfig's ExplorerSync, not its cosmiconfigSync(): that one first reads a "meta config" from the
 // working directory (package.json, .config/config.js, .config/config.ts ...) with every default loader, so
 // a file in the directory a root tool runs in could run code, or add JS search places. The explorer gets
@@ -42,11 +42,12 @@ export interface ConfigFileOptions {
    */
   rootOwned?: boolean;
   /**
-   * The rootOwned check for a config the search found (not --config or $<TOOL>_CONFIG), only when the process runs
-   * as root: for a tool an administrator runs as root in any directory, where a ./.<tool>rc another user planted
-   * (an evidence tree, a home directory) would otherwise decide what it says.
+   * For a config the search found (not --config or $<TOOL>_CONFIG), only when the process runs as root: none is read
+   * from the working directory, and one found elsewhere must pass the rootOwned check. For a tool an administrator
+   * runs as root in any directory, where a ./.<tool>rc someone left (an evidence tree — which tar, run by root,
+   * extracts with the archive's owners, root's too — or a home directory) would otherwise decide what it says.
    */
-  searchedRootOwnedAsRoot?: boolean;
+  searchedStrictAsRoot?: boolean;
 }
 
 export interface ConfigText {
@@ -197,8 +198,16 @@ export function readConfigText(options: ConfigFileOptions): ConfigText | undefin
 export function readConfigText(options: ConfigFileOptions): ConfigText | undefined {
   const text = findConfigText(options);
   if (text && options.rootOwned) checkRootOwned(text.filepath);
-  else if (text && options.searchedRootOwnedAsRoot && process.getuid?.() === 0 && explicitPath(options) === undefined)
+  else if (text && options.searchedStrictAsRoot && process.getuid?.() === 0 && explicitPath(options) === undefined) {
+    // only the working directory's place has the .<tool>rc names
+    if (basename(text.filepath).startsWith(`.${options.tool}rc`)) {
+      throw new ConfigError(
+        `refusing config file ${text.filepath}: run as root, ${options.tool} reads no config from the working directory, where anyone who could write there may have left it`,
+        { hint: "pass it with --config FILE to use it, or run from another directory" },
+      );
+    }
     checkRootOwned(text.filepath, "or pass --config FILE to use it");
+  }
   return text;
 }
 
