@@ -9,7 +9,9 @@ export const COMMA = 44;
 export const DASH = 45;
 export const DOT = 46;
 export const COLON = 58;
+export const LESS_THAN = 60;
 export const EQUALS = 61;
+export const GREATER_THAN = 62;
 /** An ISO 8601 date-time's `T`. */
 export const LETTER_T = 84;
 export const BACKSLASH = 92;

@@ -1,5 +1,21 @@
 import { isUtf8 } from "node:buffer";
-import { COLON, COMMA, DASH, DOT, DQUOTE, EQUALS, LBRACE, LETTER_T, LPAREN, RBRACE, RPAREN, SPACE, SQUOTE } from "./ascii";
+import {
+  COLON,
+  COMMA,
+  DASH,
+  DOT,
+  DQUOTE,
+  EQUALS,
+  GREATER_THAN,
+  LBRACE,
+  LESS_THAN,
+  LETTER_T,
+  LPAREN,
+  RBRACE,
+  RPAREN,
+  SPACE,
+  SQUOTE,
+} from "./ascii";
 import { ByteNames } from "./byte-names";
 import { recordTypeName } from "./record-types";
 
@@ -88,8 +104,14 @@ export function nodeRaw(key: string): string | undefined {
 export function parseHeader(buf: Buffer, start: number, end: number, h: Header): boolean {
   let pos = start;
   h.node = undefined;
-  // a UTF-8 byte order mark before the first line (a log saved by an editor) hid its node= (T34 #2)
-  if (buf[pos] === 0xef && buf[pos + 1] === 0xbb && buf[pos + 2] === 0xbf && pos + 3 < end) pos += 3;
+  // what comes before a line and is no text hid its node= (T34 #2, T35 N3): a UTF-8 byte order mark (a log saved by
+  // an editor), a zero-width space, NUL bytes (blocks a crash left allocated but never written before the next
+  // boot's first record)
+  while (pos < end && (buf[pos] === 0 || buf[pos] === 0xef || buf[pos] === 0xe2)) {
+    const skip = invisibleAt(buf, pos, end);
+    if (skip === 0) break;
+    pos += skip;
+  }
   if (startsWith(buf, pos, end, NODE)) {
     const sp = find(buf, SPACE, pos + 5, end);
     if (sp < 0) return false;
@@ -243,31 +265,70 @@ export function startsWith(buf: Uint8Array, pos: number, end: number, prefix: Ui
 }
 
 /** The offset of " type=" in buf[from, to), or -1. */
+/** The length of an invisible prefix unit at pos (NUL, U+FEFF, U+200B as UTF-8), else 0. */
+function invisibleAt(buf: Buffer, pos: number, end: number): number {
+  if (buf[pos] === 0) return 1;
+  if (pos + 3 >= end) return 0;
+  if (buf[pos] === 0xef && buf[pos + 1] === 0xbb && buf[pos + 2] === 0xbf) return 3;
+  if (buf[pos] === 0xe2 && buf[pos + 1] === 0x80 && buf[pos + 2] === 0x8b) return 3;
+  return 0;
+}
+
 /**
  * The host of a syslog-wrapped record (type= at `at`, after the syslog header): the `node=` just before type=, as
- * audisp-syslog forwards a multi-host log, else the host of the syslog header itself (`Nov 14 22:13:20 hostA …`, or
- * rsyslog's `2023-11-14T22:13:20.123+00:00 hostA …`). Without it, two hosts' records under one stamp were grouped
- * into one event and --node found neither (T34 #2). Undefined for any other prefix.
+ * audisp-syslog forwards a multi-host log, else the host of the syslog header itself. Without it, two hosts'
+ * records under one stamp were grouped into one event and --node found neither (T34 #2, T35 N2). Undefined for any
+ * other prefix, and for RFC 5424's nil host `-`.
  */
 function syslogNode(buf: Buffer, from: number, at: number): string | undefined {
   let word = at;
   while (word > from && buf[word - 1] !== SPACE) word--;
   if (startsWith(buf, word, at, NODE)) return word + 5 < at ? NODE_NAMES.get(buf, word + 5, at) : undefined;
-  const host = syslogHostStart(buf, from, at);
-  if (host < 0) return undefined;
-  const hostEnd = find(buf, SPACE, host, at);
-  return hostEnd > host ? NODE_NAMES.get(buf, host, hostEnd) : undefined;
+  // a relay that wraps a line it received in a header of its own puts the origin's header after it: the last one
+  // read names the host that logged the record
+  let host = -1;
+  let hostEnd = -1;
+  for (let p = from; ; ) {
+    const start = syslogHostStart(buf, p, at);
+    const end = start < 0 ? -1 : find(buf, SPACE, start, at);
+    if (end <= start) break;
+    host = start;
+    hostEnd = end;
+    p = end + 1;
+  }
+  if (host < 0 || (hostEnd - host === 1 && buf[host] === DASH)) return undefined;
+  return NODE_NAMES.get(buf, host, hostEnd);
 }
 
-/** Where the host of a syslog header begins (`Mmm dd hh:mm:ss host` or `YYYY-MM-DDThh:mm:ss… host`), else -1. */
+/**
+ * Where the host of a syslog header at `from` begins, else -1. The header: an optional `<PRI>` (a line stored as
+ * received), RFC 5424's version (`<85>1 2023-11-14T22:13:20.123Z host …`), then a time — RFC 3164's
+ * `Mmm dd hh:mm:ss` (`.123456` with journalctl's short-precise, a year before it with some relays) or an ISO 8601
+ * date-time (`2023-11-14T22:13:20…`, rsyslog's file format).
+ */
 function syslogHostStart(buf: Buffer, from: number, to: number): number {
-  if (to - from > 16 && isLetter(buf[from]) && buf[from + 3] === SPACE && buf[from + 6] === SPACE && buf[from + 15] === SPACE) {
-    const clock = from + 7;
-    if (buf[clock + 2] === COLON && buf[clock + 5] === COLON && isDigit(buf[clock]) && isDigit(buf[clock + 7])) return from + 16;
-    return -1;
+  let p = from;
+  if (buf[p] === LESS_THAN) {
+    let q = p + 1;
+    while (q < to && q - p <= 3 && isDigit(buf[q])) q++;
+    if (q === p + 1 || buf[q] !== GREATER_THAN) return -1;
+    p = q + 1;
   }
-  if (to - from > 20 && isDigit(buf[from]) && isDigit(buf[from + 3]) && buf[from + 4] === DASH && buf[from + 10] === LETTER_T) {
-    const space = find(buf, SPACE, from + 11, to);
+  // RFC 5424's version, with or without the PRI before it (a relay that dropped it)
+  if (isDigit(buf[p]) && buf[p + 1] === SPACE && isDigit(buf[p + 2])) p += 2;
+  if (to - p > 20 && isDigit(buf[p]) && isDigit(buf[p + 3]) && buf[p + 4] === SPACE && isLetter(buf[p + 5])) p += 5;
+  if (to - p > 16 && isLetter(buf[p]) && buf[p + 3] === SPACE && buf[p + 6] === SPACE) {
+    const clock = p + 7;
+    if (!isDigit(buf[clock]) || buf[clock + 2] !== COLON || buf[clock + 5] !== COLON || !isDigit(buf[clock + 7])) return -1;
+    let q = clock + 8;
+    if (buf[q] === DOT) {
+      q++;
+      while (q < to && isDigit(buf[q])) q++;
+    }
+    return buf[q] === SPACE ? q + 1 : -1;
+  }
+  if (to - p > 20 && isDigit(buf[p]) && isDigit(buf[p + 3]) && buf[p + 4] === DASH && buf[p + 10] === LETTER_T) {
+    const space = find(buf, SPACE, p + 11, to);
     return space < 0 ? -1 : space + 1;
   }
   return -1;

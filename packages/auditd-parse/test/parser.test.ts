@@ -35,7 +35,7 @@ describe("record header", () => {
     expect(r).toMatchObject({ type: "AVC", serial: 9, keys: ["apparmor", "operation", "profile"] });
   });
 
-  it("keeps a syslog-wrapped record's host: its node= (audisp-syslog), else the syslog header's; and a BOM's (T34 #2)", () => {
+  it("keeps a syslog-wrapped record's host: its node= (audisp-syslog), else the syslog header's, and a node= behind invisible bytes (T34 #2, T35 N2, N3)", () => {
     // two hosts under one stamp, forwarded to one collector: two events, not one with both hosts' records
     const stamp = "audit(1700000000.000:1):";
     const text = [
@@ -46,6 +46,18 @@ describe("record header", () => {
       `Nov  4 22:13:20 hostC kernel: [ 12.345] audit: type=1300 ${stamp} syscall=59 comm="cp"`,
       `2023-11-14T22:13:20.123456+00:00 hostD kernel: audit: type=1300 ${stamp} syscall=59 comm="mv"`,
       `\ufeffnode=hostE type=1300 ${stamp} syscall=59 comm="id"`,
+      // T35 N2: a PRI as received, RFC 5424 (with and without its PRI), journalctl's short-precise, a year first,
+      // and a relay's header before the origin's
+      `<85>Nov 14 22:13:20 hostF audisp-syslog[812]: type=SYSCALL msg=${stamp} syscall=59 comm="f"`,
+      `<85>1 2023-11-14T22:13:20.123Z hostG audisp-syslog 812 - - type=SYSCALL msg=${stamp} syscall=59 comm="g"`,
+      `1 2023-11-14T22:13:20.123Z hostH audisp-syslog 812 - - type=SYSCALL msg=${stamp} syscall=59 comm="h"`,
+      `Nov 14 22:13:20.123456 hostI audisp-syslog[812]: type=SYSCALL msg=${stamp} syscall=59 comm="i"`,
+      `2023 Nov 14 22:13:20 hostJ audisp-syslog[812]: type=SYSCALL msg=${stamp} syscall=59 comm="j"`,
+      `Nov 14 22:13:25 relay Nov 14 22:13:20 hostK audisp-syslog[812]: type=SYSCALL msg=${stamp} syscall=59 comm="k"`,
+      // T35 N3: NULs a crash left before the next boot's first record, a zero-width space, two BOMs
+      `\0\0\0\0node=hostL type=1300 ${stamp} syscall=59 comm="l"`,
+      `\u200bnode=hostM type=1300 ${stamp} syscall=59 comm="m"`,
+      `\ufeff\ufeffnode=hostN type=1300 ${stamp} syscall=59 comm="n"`,
     ].join("\n");
     const events = parseText(text).events.map((e) => [e.node, e.types.join(), e.comm]);
     expect(events).toEqual([
@@ -54,7 +66,10 @@ describe("record header", () => {
       ["hostC", "SYSCALL", "cp"],
       ["hostD", "SYSCALL", "mv"],
       ["hostE", "SYSCALL", "id"],
+      ...[..."fghijklmn"].map((c) => [`host${c.toUpperCase()}`, "SYSCALL", c]),
     ]);
+    // RFC 5424's nil host names none
+    expect(parseRecord(`<85>1 2023-11-14T22:13:20Z - audisp-syslog 812 - - type=SYSCALL msg=${stamp} syscall=59`)?.node).toBeUndefined();
     // a prefix that is no syslog header names no host
     expect(parseRecord(`some prefix type=SYSCALL msg=${stamp} syscall=59`)?.node).toBeUndefined();
   });
