@@ -228,15 +228,15 @@ describe("finding 11: human output", () => {
     expect(row).toContain("\\033[31mRED");
   });
 
-  it("escapes every character that renders as nothing: soft hyphen, tags, variation selectors, fillers (T34 #12)", async () => {
+  it("escapes every character that renders as nothing or as a plain space: soft hyphen, tags, variation selectors, fillers, no-break spaces (T34 #12, T35 N11)", async () => {
     // /tmp/ls followed by each invisible character: as logged (hex, as the kernel writes a name with a byte over 0x7e)
-    const invisible = ["\u00ad", "\u034f", "\u180e", "\u3164", "\ufe0f", "\ufff9", "\u{e0041}", "\u{e0020}"];
+    const invisible = ["\u00ad", "\u034f", "\u180e", "\u3164", "\ufe0f", "\ufff9", "\u{e0041}", "\u{e0020}", "\u00a0", "\u2007", "\u3000", "\u2800"];
     const exe = `/tmp/ls${invisible.join("")}`;
     const log = `type=SYSCALL msg=audit(1700000000.000:1): arch=c000003e syscall=59 success=yes exit=0 pid=7 auid=0 uid=0 comm="ls" exe=${Buffer.from(exe).toString("hex").toUpperCase()}\n`;
     for (const format of ["text", "csv"]) {
       const out = (await inProcess(["--format", format, "--no-color"], { input: log })).stdout;
       for (const c of invisible) expect(out).not.toContain(c);
-      expect(out).toContain("/tmp/ls\\u00ad\\u034f\\u180e\\u3164\\ufe0f\\ufff9\\udb40\\udc41");
+      expect(out).toContain("/tmp/ls\\u00ad\\u034f\\u180e\\u3164\\ufe0f\\ufff9\\udb40\\udc41\\udb40\\udc20\\u00a0\\u2007\\u3000\\u2800");
     }
     // what renders stays: accents, CJK, emoji without selectors
     const { escapeControls } = await import("../src/escape");
