@@ -6,7 +6,8 @@
  * (U+2028/2029 break lines in some terminals and viewers) and every format or default-ignorable character —
  * zero-width ones, the soft hyphen, tag characters, variation selectors, Hangul fillers, which render as
  * nothing, hide text or make two names look alike (T34 #12), and every space but the plain one (T35 N11) —
- * become `\u202e` (an astral one as its two UTF-16 units, `\udb40\udc41`). JSON output is not touched (JSON escapes control characters itself).
+ * become `\u202e` (an astral one as its two UTF-16 units, `\udb40\udc41`). JSON output is not touched (JSON
+ * escapes control characters itself).
  */
 export function escapeControls(s: string): string {
   return NEEDS_ESCAPE.test(s) ? s.replace(ESCAPED, escapeOne) : s;
