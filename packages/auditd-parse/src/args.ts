@@ -238,6 +238,31 @@ const UMOUNT_FLAGS: ReadonlyArray<readonly [number, string]> = [
   [8, "UMOUNT_NOFOLLOW"],
 ];
 
+/** socketcall(2)'s call numbers (linux/net.h SYS_*): a 32-bit program's socket calls all go through it. */
+const SOCKETCALLS: readonly (string | undefined)[] = [
+  undefined,
+  "socket",
+  "bind",
+  "connect",
+  "listen",
+  "accept",
+  "getsockname",
+  "getpeername",
+  "socketpair",
+  "send",
+  "recv",
+  "sendto",
+  "recvfrom",
+  "shutdown",
+  "setsockopt",
+  "getsockopt",
+  "sendmsg",
+  "recvmsg",
+  "accept4",
+  "recvmmsg",
+  "sendmmsg",
+];
+
 /** Readers of a0–a3 by syscall name (undefined: that argument is a pointer, a length … and stays hex). */
 const SYSCALL_ARGS: Readonly<Record<string, readonly (Reader | undefined)[]>> = {
   open: [undefined, openFlags],
@@ -246,6 +271,8 @@ const SYSCALL_ARGS: Readonly<Record<string, readonly (Reader | undefined)[]>> = 
   creat: [undefined, chmodMode],
   socket: [family, sockType, protocol],
   socketpair: [family, sockType],
+  // a0 as ausearch reads it (`socketcall(connect)`); net reads it to list the connection (T35 N7)
+  socketcall: [(n) => SOCKETCALLS[n]],
   clone: [cloneFlags],
   unshare: [CLONE_NS_FLAGS],
   setns: [undefined, (n) => (n === 0 ? "0" : CLONE_NS_FLAGS(n))],

@@ -1,5 +1,5 @@
 import { escapeControls } from "./escape";
-import type { AuditEvent } from "./event";
+import type { AuditEvent, OutputRecord } from "./event";
 
 export interface Connection {
   time: string;
@@ -50,11 +50,17 @@ const FAMILY_NAMES: Readonly<Record<number, string>> = {
   44: "xdp",
 };
 
-/** The network connection an event records, if any (a socket syscall with a sockaddr). */
-export function connectionOf(e: AuditEvent): Connection | undefined {
-  const direction = e.syscall === undefined ? undefined : DIRECTIONS[e.syscall];
+/**
+ * The network connection an event records, if any (a socket syscall with a sockaddr). A 32-bit program's socket calls
+ * are socketcall(2), the call in its a0 (read as its name: args.ts): `records` gives the event's records for those,
+ * and the connection's syscall reads as ausearch writes it, `socketcall(connect)` (T35 N7: left out).
+ */
+export function connectionOf(e: AuditEvent, records?: () => readonly OutputRecord[]): Connection | undefined {
+  const call = e.syscall === "socketcall" ? socketcallOf(records?.() ?? e.records) : undefined;
+  const syscall = call === undefined ? e.syscall : `socketcall(${call})`;
+  const direction = syscall === undefined ? undefined : DIRECTIONS[call ?? syscall];
   const sa = e.sockaddr;
-  if (direction === undefined || sa === undefined || e.id === null || e.time === null) return undefined;
+  if (syscall === undefined || direction === undefined || sa === undefined || e.id === null || e.time === null) return undefined;
   let address: string;
   let port: number | undefined;
   let family: string = sa.family;
@@ -77,16 +83,22 @@ export function connectionOf(e: AuditEvent): Connection | undefined {
     family = FAMILY_NAMES[sa.familyNumber] ?? `family ${sa.familyNumber}`;
     address = `undecoded ${sa.bytes}`;
   }
-  const c: Connection = { time: e.time, id: e.id, direction, syscall: e.syscall!, success: e.success, family, address };
+  const c: Connection = { time: e.time, id: e.id, direction, syscall, success: e.success, family, address };
   if (port !== undefined) c.port = port;
   if (e.success === false && e.exit !== undefined) c.exit = e.exit;
-  if (e.success === false && e.exit === "EINPROGRESS" && e.syscall === "connect") c.inProgress = true;
+  if (e.success === false && e.exit === "EINPROGRESS" && (call ?? syscall) === "connect") c.inProgress = true;
   if (e.node !== undefined) c.node = e.node;
   for (const key of ["pid", "comm", "exe", "auid", "uid", "ses"] as const) {
     const v = e[key];
     if (v !== undefined) c[key] = v;
   }
   return c;
+}
+
+/** The call a socketcall(2) made (its SYSCALL record's a0, read as a name), if the records say. */
+function socketcallOf(records: readonly OutputRecord[] | undefined): string | undefined {
+  const a0 = records?.find((r) => r.type === "SYSCALL")?.fields.a0;
+  return typeof a0 === "string" && DIRECTIONS[a0] !== undefined ? a0 : undefined;
 }
 
 /** One line for people, control characters escaped (see escapeControls). */

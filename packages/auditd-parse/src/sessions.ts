@@ -454,7 +454,7 @@ export class SessionTracker {
       if (lost !== undefined) c.argvRaw = { "0": lost };
       this.keepCommand(s, c);
     }
-    const conn = connectionOf(e);
+    const conn = connectionOf(e, () => recordsOf(e, source));
     if (conn && this.room(s)) {
       if (s.connections === NO_ITEMS) s.connections = [];
       this.keep(s, connectionBytes(conn), s.connections, conn);

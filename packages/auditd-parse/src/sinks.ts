@@ -214,8 +214,8 @@ export function makeSink(
     const list = jsonList(flags.follow);
     const item = (c: Connection): string => (flags.pretty ? JSON.stringify(c, null, 2) : JSON.stringify(c));
     return {
-      event: (e) => {
-        const c = connectionOf(e);
+      event: (e, json) => {
+        const c = connectionOf(e, () => json.recordObjects());
         if (c === undefined) return;
         if (!ctx.opts.json) line(formatConnection(c));
         else line(`${list.prefix()}${item(c)}`);

@@ -114,7 +114,7 @@ describe("auditd-parse CLI", () => {
     expect(events.map((l) => (JSON.parse(l) as { serial: number }).serial)).toEqual([157, 158]);
   });
 
-  it("net lists every socket call with an address: families it does not decode and short addresses with their bytes (T34 #7)", async () => {
+  it("net lists every socket call with an address: families it does not decode and short addresses with their bytes, socketcall(2) (T34 #7, T35 N7)", async () => {
     const sockaddrs = [
       "0200005001020304000000000000000000", // inet 1.2.3.4:80
       "0A00001600000000FE80000000000000000000000000000102000000", // inet6 fe80::1 on interface 2
@@ -130,6 +130,19 @@ describe("auditd-parse CLI", () => {
         `type=EOE msg=audit(1700000000.00${i}:${i + 1}): `,
       ])
       .join("\n");
+    // a 32-bit program's connect is socketcall(2) with SYS_CONNECT (3) in a0 (T35 N7)
+    const socketcall = [
+      'type=SYSCALL msg=audit(1700000001.000:9): arch=40000003 syscall=102 success=yes exit=0 a0=3 a1=ffd0 a2=0 a3=0 pid=3 auid=0 uid=0 ses=1 comm="m32" exe="/m32"',
+      "type=SOCKADDR msg=audit(1700000001.000:9): saddr=020001BB05060708",
+      "type=EOE msg=audit(1700000001.000:9): ",
+    ].join("\n");
+    const withSocketcall = await run(["net", "--json"], `${log}\n${socketcall}\n`);
+    expect(JSON.parse(withSocketcall.stdout).at(-1)).toMatchObject({
+      syscall: "socketcall(connect)",
+      direction: "outbound",
+      address: "5.6.7.8",
+      port: 443,
+    });
     const r = await run(["net", "--json"], `${log}\n`);
     expect(r.code, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout).map((c: { family: string; address: string; port?: number }) => [c.family, c.address, c.port])).toEqual([

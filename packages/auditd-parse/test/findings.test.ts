@@ -230,7 +230,20 @@ describe("finding 11: human output", () => {
 
   it("escapes every character that renders as nothing or as a plain space: soft hyphen, tags, variation selectors, fillers, no-break spaces (T34 #12, T35 N11)", async () => {
     // /tmp/ls followed by each invisible character: as logged (hex, as the kernel writes a name with a byte over 0x7e)
-    const invisible = ["\u00ad", "\u034f", "\u180e", "\u3164", "\ufe0f", "\ufff9", "\u{e0041}", "\u{e0020}", "\u00a0", "\u2007", "\u3000", "\u2800"];
+    const invisible = [
+      "\u00ad",
+      "\u034f",
+      "\u180e",
+      "\u3164",
+      "\ufe0f",
+      "\ufff9",
+      "\u{e0041}",
+      "\u{e0020}",
+      "\u00a0",
+      "\u2007",
+      "\u3000",
+      "\u2800",
+    ];
     const exe = `/tmp/ls${invisible.join("")}`;
     const log = `type=SYSCALL msg=audit(1700000000.000:1): arch=c000003e syscall=59 success=yes exit=0 pid=7 auid=0 uid=0 comm="ls" exe=${Buffer.from(exe).toString("hex").toUpperCase()}\n`;
     for (const format of ["text", "csv"]) {
