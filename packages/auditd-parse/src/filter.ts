@@ -42,14 +42,16 @@ export function eventFilter(o: FilterOptions, ids: IdNames): ((event: AuditEvent
   if (o.users?.length) {
     // a number matches the number the log holds (raw), a name the name the event shows: an ENRICHED log's own names
     // (AUID="alice") are not this host's, so a number read through this host's passwd missed them (T34 #1)
-    const users = new Set(o.users);
+    const users = new Set(o.users.map(idOption));
     // an acct= is a name the login named: a number is read as this host's name for it
-    const accounts = new Set(o.users.flatMap((u) => (/^\d+$/.test(u) ? [u, ids.user(u)] : [u])));
+    const accounts = new Set([...users].flatMap((u) => (/^\d+$/.test(u) ? [u, ids.user(u)] : [u])));
     tests.push(
       (e) =>
         e.records.some((r) => USER_FIELDS.some((name) => matchesField(r.fields[name], r.raw?.[name], users))) ||
-        // a login attempt before any auid is set (a failed login: uid is sshd's root) is the account it named (T23 #8)
-        ((e.auid === undefined || e.auid === "unset") && e.records.some((r) => matchesField(r.fields.acct, r.raw?.acct, accounts))),
+        // a login attempt before any auid is set (a failed login: uid is sshd's root) is the account it named (T23 #8):
+        // acct="alice", or id=1000 as sshd logs an existing account (T35 N9)
+        ((e.auid === undefined || e.auid === "unset") &&
+          e.records.some((r) => matchesField(r.fields.acct, r.raw?.acct, accounts) || matchesField(r.fields.id, r.raw?.id, accounts))),
     );
   }
   // a pre-3.14 kernel's LOGIN names the login's auid `new auid=` (read as new-auid), as ausearch -ua matches it
@@ -59,7 +61,9 @@ export function eventFilter(o: FilterOptions, ids: IdNames): ((event: AuditEvent
     ["gid", o.gids, ["gid"]],
   ] as const) {
     if (!values?.length) continue;
-    const wanted = new Set(values.flatMap((v) => (/^\d+$/.test(v) ? [v, field === "gid" ? ids.group(v) : ids.user(v)] : [v])));
+    const wanted = new Set(
+      values.map(idOption).flatMap((v) => (/^\d+$/.test(v) ? [v, field === "gid" ? ids.group(v) : ids.user(v)] : [v])),
+    );
     tests.push((e) => e.records.some((r) => names.some((name) => matchesField(r.fields[name], r.raw?.[name], wanted))));
   }
   for (const [values, value] of [
@@ -132,6 +136,11 @@ function keepingParts(test: (e: AuditEvent) => boolean): (e: AuditEvent) => bool
     kept.add(key);
     return true;
   };
+}
+
+/** A user or group given as a number as the log writes it: `01000` is 1000, as ausearch reads it (T35 N9). */
+function idOption(value: string): string {
+  return /^\d+$/.test(value) ? String(Number(value)) : value;
 }
 
 /** The fields `--user` reads: the login user and the user (as ausearch -ua reads auid and uid). */

@@ -156,6 +156,20 @@ describe("auditd-parse CLI", () => {
     expect((await run(["net"], `${log}\n`)).stdout).toContain("connect -> inet6 [fe80::1%2]:22\n");
   });
 
+  it("--user reads 01000 as 1000 (as ausearch) and finds a failed login sshd logged as id=1000, by number and name (T35 N9)", async () => {
+    const failed =
+      "type=USER_LOGIN msg=audit(1700000103.000:503): pid=80 uid=0 auid=4294967295 ses=4294967295 msg='op=login id=1000 exe=\"/usr/sbin/sshd\" hostname=? addr=10.0.0.1 terminal=ssh res=failed'";
+    const serials = async (...args: string[]) =>
+      ndjson((await run([...args, "--passwd", passwd], `${SESSION_LOG}\n${failed}\n`)).stdout).map(
+        (e) => (e as unknown as { serial: number }).serial,
+      );
+    const all = await serials("--user", "1000");
+    expect(all).toContain(503);
+    expect(await serials("--user", "01000")).toEqual(all);
+    expect(await serials("--user", "alice")).toEqual(all);
+    expect(await serials("--auid", "0001000")).toEqual(await serials("--auid", "1000"));
+  });
+
   it("--user with a number finds an ENRICHED log's events by the number logged, whatever names this host has (T34 #1)", async () => {
     // the logging host named auid 1000 "carol"; this host's passwd names 1000 "alice" and has no 1001
     const enriched = [
