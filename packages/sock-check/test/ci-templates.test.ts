@@ -296,7 +296,7 @@ describe("the GitLab CI template", () => {
   it("blocks a noncompliant range since the last deploy tag with exit 1, writing the evidence", async () => {
     const result = await runJob({});
     expect(result.code).toBe(1);
-    expect(result.stdout).toMatch(/#2 SHOP-2 Search/);
+    expect(result.stdout).toMatch(/!2 SHOP-2 Search/);
     expect(result.stderr).toMatch(/deploy blocked: 1 noncompliant commit/);
     expect(result.stdout + result.stderr).not.toContain(gitlab.token);
     const report = JSON.parse(readFileSync(join(scenario.dir, "sock-check.json"), "utf8"));
