@@ -173,13 +173,16 @@ describe("two hosts with a Redis lease", () => {
     const before = count();
     const other = await adminRedis();
     const histories = slack.callsTo("conversations.history").length;
-    slack.slow(1_500);
+    // Held, not slowed: the fence before the post comes only after the history answer, so only after the
+    // lease changed hands. With a fixed delay a loaded machine could hand it over after the fence had passed.
+    const release = slack.hold("conversations.history");
     const running = host("a", { lookAhead: { hours: 4, dm: true } });
     try {
-      await expect.poll(() => slack.callsTo("conversations.history").length, { timeout: 10_000 }).toBeGreaterThan(histories);
+      await slack.untilRequest(() => slack.callsTo("conversations.history").length > histories, "host a's history read");
       // Host a is waiting for its history answer: its lease goes, host b takes it.
       await other.del(LEASE);
       await other.set(LEASE, "host-b:1:00000000000000aa", "PX", 10_000);
+      release();
       const report = await running;
       expect(report.exitCode).toBe(75);
       expect(report.sinks[1]?.parts?.find((p) => p.part === "message")).toMatchObject({
@@ -188,7 +191,7 @@ describe("two hosts with a Redis lease", () => {
       });
       expect(report.dms).toBeUndefined();
     } finally {
-      slack.slow(0);
+      release();
       await other.del(LEASE);
       other.disconnect();
     }
@@ -206,18 +209,29 @@ describe("two hosts with a Redis lease", () => {
     const before = count();
     const other = await adminRedis();
     const histories = slack.callsTo("conversations.history").length;
-    slack.slow(1_000);
+    const lost = warnings.length;
+    // The history answer is held while Redis is paused, so the fence that follows it (a Lua script: it
+    // waits while Redis is paused, https://redis.io/docs/latest/commands/client-pause/) meets the pause.
+    const release = slack.hold("conversations.history");
     const running = host("a", { lookAhead: { hours: 4, dm: true } });
     try {
-      await expect.poll(() => slack.callsTo("conversations.history").length, { timeout: 10_000 }).toBeGreaterThan(histories);
-      // Scripts and writes wait while Redis is paused (https://redis.io/docs/latest/commands/client-pause/):
-      // longer than the client's command timeout (3 s here).
-      await other.call("CLIENT", "PAUSE", "4500", "WRITE");
+      await slack.untilRequest(() => slack.callsTo("conversations.history").length > histories, "host a's history read");
+      // Paused until the host has given up on Redis (its 3 s command timeout), not for a guessed time: a
+      // pause that ended first would let a late fence pass. 20 s only bounds it should the test fail.
+      await other.call("CLIENT", "PAUSE", "20000", "WRITE");
+      release();
+      await expect.poll(() => warnings.slice(lost).join(""), { timeout: 15_000 }).toMatch(/the lease .* was lost while running/);
+      // Unpaused now, so the run can hand its lease back before it returns.
+      await other.call("CLIENT", "UNPAUSE");
       const report = await running;
       expect(report.exitCode).toBe(75);
-      expect(report.sinks[1]?.parts?.find((p) => p.part === "message")).toMatchObject({ status: "failed" });
+      expect(report.sinks[1]?.parts?.find((p) => p.part === "message")).toMatchObject({
+        status: "failed",
+        reason: expect.stringMatching(/lease .* no longer held/),
+      });
     } finally {
-      slack.slow(0);
+      release();
+      await other.call("CLIENT", "UNPAUSE");
       other.disconnect();
     }
     expect(count()).toBe(before);

@@ -117,6 +117,26 @@ describe("Slack simulator quirks", () => {
     expect((await call("chat.postMessage", { channel: "C0PUBLIC01", text: "three" })).body.ok).toBe(true);
   });
 
+  it("a held answer: the call is carried out and seen at once, answered only when the test lets it go; the next call is not held", async () => {
+    const before = slack.callsTo("chat.postMessage").length;
+    const release = slack.hold("chat.postMessage");
+    let answered = false;
+    const held = call("chat.postMessage", { channel: "C0PUBLIC01", text: "held" }).then((r) => {
+      answered = true;
+      return r;
+    });
+    try {
+      await slack.untilRequest(() => slack.callsTo("chat.postMessage").length > before, "the held post");
+      expect(slack.messages.at(-1)?.text).toBe("held");
+      // A whole call made after it is answered while the first still waits.
+      expect((await call("chat.postMessage", { channel: "C0PUBLIC01", text: "after" })).body.ok).toBe(true);
+      expect(answered).toBe(false);
+    } finally {
+      release();
+    }
+    expect((await held).body).toMatchObject({ ok: true, message: { text: "held" } });
+  });
+
   it("API errors are HTTP 200 with ok:false", async () => {
     expect(await call("users.info", { user: "U0NOBODY01" }, "GET")).toMatchObject({
       status: 200,

@@ -24,6 +24,8 @@ export interface SimResponse {
   delayMs?: number;
   /** Accept the request and never answer (a hung service). */
   hang?: boolean;
+  /** Answer only once this settles: a test holds the answer while it acts, then lets it go. */
+  heldUntil?: Promise<unknown>;
 }
 
 export type SimHandler = (req: SimRequest) => SimResponse | Promise<SimResponse>;
@@ -164,6 +166,8 @@ export class SimServer {
     });
     this.#recorded.emit("request");
     if (response.hang) return;
+    // After recording, so a test sees the request (callsTo, untilRequest) while its answer is held.
+    if (response.heldUntil) await response.heldUntil;
     if (response.delayMs) await new Promise((resolve) => setTimeout(resolve, response.delayMs));
     send(res, response);
   }

@@ -165,6 +165,8 @@ export class SlackSim extends SimServer {
   #delayMs = 0;
   /** method → how many more of its answers to lose after doing the work. */
   readonly #lostAnswers = new Map<string, number>();
+  /** method → what its next answer waits for (hold). */
+  readonly #held = new Map<string, Promise<void>>();
   #limitedUntil = 0;
   #limitedMethod: string | undefined;
   #clock = 1_700_000_000;
@@ -275,6 +277,24 @@ export class SlackSim extends SimServer {
   }
 
   /**
+   * The next call of `method` is carried out and recorded at once, but its answer is held until the
+   * returned function is called. A test waits for the call (untilRequest), acts while the client is
+   * known to be waiting for that answer, then lets it go: a fixed slow() delay instead would race a
+   * loaded machine, where the test may act only after the answer came. The client's own timeout keeps
+   * running while the answer is held.
+   */
+  hold(method: string): () => void {
+    let release = () => {};
+    this.#held.set(
+      method,
+      new Promise<void>((resolve) => {
+        release = resolve;
+      }),
+    );
+    return release;
+  }
+
+  /**
    * For the next `ms` milliseconds every call (or every call to `method`) is over the limit: HTTP 429
    * with Retry-After, the whole seconds until the limit lifts, and {ok:false,error:"ratelimited"}.
    * Slack: "you'll receive a HTTP 429 Too Many Requests error, and a Retry-After HTTP header
@@ -325,6 +345,11 @@ export class SlackSim extends SimServer {
         this.#lostAnswers.set(method, lose - 1);
         answer = { ...answer, hang: true };
       }
+    }
+    const held = this.#held.get(method);
+    if (held) {
+      this.#held.delete(method);
+      answer = { ...answer, heldUntil: held };
     }
     return this.#delayMs > 0 ? { ...answer, delayMs: this.#delayMs } : answer;
   }
