@@ -16,8 +16,8 @@ const HELP_AFTER = `Input: files, or stdin when none or "-".
 Output: NDJSON, one event per line (schema: schema/event.schema.json in the package), in log-time order.
   uid/gid names come from the log's own ENRICHED fields when it has them, else from --passwd/--group
   (each event's "names" says which; one that cannot be read, or is no regular file of at most 16 MiB,
-  such as a FIFO or a device but /dev/null: exit 78, a configuration error). text,
-  table, csv, sessions and net escape control characters (ESC as \\033: a csv row is one line).
+  such as a FIFO, a device but /dev/null, or one that reads on past 16 MiB: exit 78, a configuration
+  error). text, table, csv, sessions and net escape control characters (ESC as \\033: a csv row is one line).
   An event is at most 1024 records or 1 MiB of JSON (8 MiB for all open events): past that it is written
   in parts under the same id (a log whose stamps never change, a huge argv), warned about on stderr.
   A line is cut at 4 MiB, and after 4096 key=value fields (no kernel record has as many), with a warning.
