@@ -21,7 +21,8 @@ Output: NDJSON, one event per line (schema: schema/event.schema.json in the pack
   An event is at most 1024 records or 1 MiB of JSON (8 MiB for all open events): past that it is written
   in parts under the same id (a log whose stamps never change, a huge argv), warned about on stderr.
   A line is cut at 4 MiB, and after 4096 key=value fields (no kernel record has as many), with a warning.
-  An input that is missing, unreadable or corrupt/truncated gzip is named on stderr and the others are read
+  An input that is missing, unreadable, corrupt/truncated gzip, or compressed by another tool (xz, bzip2,
+  zstd, lz4 …: the line says how to decompress it) is named on stderr and the others are read
   (a truncated .gz up to its cut, as zcat; bytes after a .gz's last member that are not zero padding are
   counted once all before them is read): exit 65, incomplete (66 when no input could be read at all,
   as when stdin is a directory, closed or write-only; for detect, 65 outranks 1). Interrupted outside -F and the

@@ -3,6 +3,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { runAuditdParse as run } from "./in-process";
 
 /** T35 findings of the independent tester about inputs (N5, N6, N10, N12): what a user of the bin met. */
 
@@ -34,6 +35,90 @@ function shell(script: string, ...args: string[]) {
     killSignal: "SIGKILL",
   });
 }
+
+/**
+ * One audit line compressed by each tool logrotate's compresscmd may name (made by xz 5.4, bzip2 1.0.8, zstd 1.5,
+ * lz4 1.9 and pzstd, whose output starts with a skippable frame), and what the refusal says to run.
+ */
+const COMPRESSED = [
+  {
+    format: "xz",
+    fix: "xz -dc",
+    bytes:
+      "/Td6WFoAAATm1rRGAgAhARYAAAB0L+Wj4ACJAHldADoeSkQDe0aiUZqRi3YSJp/tIE5KDrsSXWH2Op3772T/UIjFrn97bjZ/jpNgAWdMzrTJpTFUnOExHGwMod1KFnW1Uz3xX8myx+MiqaP0jdzsoFCbugIy0ylWbM1Pg/CtAVOTL5x+MHJDJv0TGUB96t/1tE/LfidhiAAAAAAAyRDjMnFB14gAAZUBigEAAPVGuDCxxGf7AgAAAAAEWVo=",
+  },
+  {
+    format: "bzip2",
+    fix: "bzip2 -dc",
+    bytes:
+      "QlpoOTFBWSZTWb75esoAAD9fgAgQUOHpkg4CGgC+p97gIAB1EUbUaDQAGgHqMjT1A1U9kyo/U2qbU9BAAaMRoyQSUqTQJHbhQYwyQLHLE21tAhfcQMPutWL779nn1ggK3wEWwZltwrcqSWgluaPPvjzkgZsvYpQhECTk0OORg4TQ6OXYqyByFZrZUs9KpwiSzZ/4u5IpwoSF98vWUA==",
+  },
+  {
+    format: "zstd",
+    fix: "zstd -dc",
+    bytes:
+      "KLUv/SSKvQMAkocaHVBtdcNGbFJLaCWiQmI5BrVjoB24leaQSMxskzIBAKWbGYv95ic1NXx/LKe5h2EiyMZOTmukp2NCZwknYWkKX8cSJfSNMEW9uVfqt8VU3/aSEShGVQdKFxWAbeO6o10aEA0jcVAszm8CAwMAWQldZbQHMAYo8zyP",
+  },
+  // pzstd: a skippable frame (its frame sizes) before the zstd frames
+  { format: "zstd", fix: "zstd -dc", bytes: "UCpNGAQAAACEAAAAKLUv/QRYvQMAkocaHVBtdcNGbFJL" },
+  {
+    format: "lz4",
+    fix: "lz4 -dc",
+    bytes:
+      "BCJNGGRAp4YAAADyDHR5cGU9VVNFUl9DTUQgbXNnPWF1ZGl0KDE3MAEA8ggxLjAwMDoxKTogcGlkPTEgdWlkPTAgYQcAUXNlcz0xNgDwMydjd2Q9Ii8iIGNtZD02QzczIGV4ZT0iL3Vzci9iaW4vc3VkbyIgdGVybWluYWw9cHRzLzAgcmVzPXN1Y2Nlc3MnCgAAAAAfFfeS",
+  },
+  // lz4 -l, the legacy format
+  { format: "lz4", fix: "lz4 -dc", bytes: "AiFMGIYAAADyDHR5cGU9VQ==" },
+] as const;
+
+describe("N12: an xz, bzip2, zstd or lz4 log is an input that cannot be read, known by its first bytes", () => {
+  it("one line naming the file, the format and the command that reads it; 66 alone, 65 beside a log that was read", async () => {
+    const dir = tempDir();
+    const plain = join(dir, "audit.log");
+    writeFileSync(plain, `${userCmd(1)}\n`);
+    for (const [i, { format, fix, bytes }] of COMPRESSED.entries()) {
+      // named as logrotate's compresscmd leaves it, and with no suffix at all: the content decides
+      for (const name of [`audit.log.${i + 1}.${format}`, `audit.log.${i + 1}`]) {
+        const file = join(dir, name);
+        writeFileSync(file, Buffer.from(bytes, "base64"));
+        const said = `${file} is ${format}-compressed; auditd-parse reads plain and gzip logs (decompress it: ${fix} ${file} | auditd-parse)`;
+        // read as one "unparsed" garbage line before, exit 0
+        const alone = await run([file]);
+        expect([alone.code, alone.stdout, alone.stderr], name).toEqual([66, "", `auditd-parse: ${said}\n`]);
+        const both = await run([file, plain]);
+        expect([both.code, serials(both.stdout), both.stderr.split("\n")[0]], name).toEqual([
+          65,
+          [1],
+          `auditd-parse: warn: ${said}, skipped`,
+        ]);
+      }
+    }
+  });
+
+  it("stdin, detect and -F say it too: detect does not pass over a log it never read", async () => {
+    const dir = tempDir();
+    const xz = join(dir, "audit.log-20240101");
+    writeFileSync(xz, Buffer.from(COMPRESSED[0].bytes, "base64"));
+    const piped = await run([], Buffer.from(COMPRESSED[1].bytes, "base64"));
+    expect([piped.code, piped.stderr]).toEqual([
+      66,
+      "auditd-parse: stdin is bzip2-compressed; auditd-parse reads plain and gzip logs (decompress it: bzip2 -dc FILE | auditd-parse)\n",
+    ]);
+    const detect = await run(["detect", xz]);
+    expect([detect.code, detect.stderr]).toEqual([66, expect.stringContaining(`${xz} is xz-compressed`)]);
+    const followed = await run(["-F", xz]);
+    expect([followed.code, followed.stderr]).toEqual([66, expect.stringContaining(`${xz} is xz-compressed`)]);
+  });
+
+  it("a log whose first line only starts like one of those magics is read as a log", async () => {
+    const dir = tempDir();
+    // "BZh9" alone is no bzip2 stream: its block magic (the digits of pi) must follow
+    const file = join(dir, "audit.log");
+    writeFileSync(file, `BZh9 ${userCmd(1)}\n${userCmd(2)}\n`);
+    const r = await run([file]);
+    expect([r.code, serials(r.stdout).slice(-1)]).toEqual([0, [2]]);
+  });
+});
 
 describe("N6: a passwd, group, config or rule file that states size 0 but reads without end is refused at its bound", () => {
   it("/proc/self/pagemap by --passwd, --group, --config, $AUDITD_PARSE_CONFIG or --rules: one line, no run out of memory", () => {
