@@ -11,25 +11,43 @@ const FILE_CHUNK = 128 * 1024;
 
 /**
  * Rotated logs in the order they were written: auditd's own audit.log.3 … audit.log.1 (the higher the number, the
- * older), or logrotate's `dateext` audit.log-20240101 … audit.log-20240102 (its default `-%Y%m%d`, and `-%Y%m%d%H`
- * when hourly: the earlier date, the older; T34 #10: a shell's `audit.log*` put the live file first), either
- * maybe .gz, then audit.log. A set that mixes both reads the numbered ones first. Arguments that are not part of
- * a rotation set keep their place.
+ * older), or logrotate's `dateext` names (the earlier date and time, the older; T34 #10: a shell's `audit.log*`
+ * put the live file first), either maybe .gz, then audit.log. A set that mixes both reads the numbered ones first.
+ * Arguments that are not part of a rotation set keep their place.
  */
 export function rotationOrder(files: readonly string[]): string[] {
   /** [0, -N] for audit.log.N, [1, date] for a dateext name, [2] for any other file: sorted as they compare. */
   const rank = (file: string): [number, number | string] => {
-    const name = basename(file);
-    const numbered = /\.(\d+)(\.gz)?$/.exec(name);
-    if (numbered) return [0, -Number(numbered[1])];
-    const dated = /-(\d{8}(?:\d{2})?)(\.gz)?$/.exec(name);
-    return dated ? [1, dated[1]!] : [2, 0];
+    const name = basename(file).replace(/\.gz$/, "");
+    // first: audit.log.20240101 is a date, not the 20-millionth rotation (auditd keeps at most 999)
+    const dated = dateKey(name);
+    if (dated !== undefined) return [1, dated];
+    const numbered = /\.(\d+)$/.exec(name);
+    return numbered ? [0, -Number(numbered[1])] : [2, 0];
   };
   return [...files].sort((a, b) => {
     const [setA, ageA] = rank(a);
     const [setB, ageB] = rank(b);
     return setA - setB || (ageA < ageB ? -1 : ageA > ageB ? 1 : 0);
   });
+}
+
+/**
+ * The date a logrotate `dateext` name ends with, as a key that sorts as time does, or undefined. Its `dateformat`
+ * may be any strftime: the default `-%Y%m%d`, hourly `-%Y%m%d%H`, `-%Y%m%d-%s` (the man page's own, for more than
+ * one a day), `-%Y-%m-%d` and `.%Y-%m-%d` (T35 N5: read live file first) or a time with separators. The key is
+ * YYYYMMDDhhmmss (a missing time 0) then the epoch seconds, if any, to 12 digits: one length, so one string order
+ * for every form.
+ */
+function dateKey(name: string): string | undefined {
+  const date = /[-._]((?:19|20)\d\d)(-?)(0[1-9]|1[0-2])\2(0[1-9]|[12]\d|3[01])((?:[-_T.:]?\d\d){0,3})(?:-(\d{1,12}))?$/.exec(name);
+  if (date === null) {
+    // `dateformat -%s`: the epoch seconds alone
+    const seconds = /-(\d{10})$/.exec(name);
+    return seconds ? `${"0".repeat(14)}${seconds[1]!.padStart(12, "0")}` : undefined;
+  }
+  const [, year, , month, day, time = "", epoch = ""] = date;
+  return `${year}${month}${day}${time.replace(/\D/g, "").padEnd(6, "0")}${epoch.padStart(12, "0")}`;
 }
 
 /**

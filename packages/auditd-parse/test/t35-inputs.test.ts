@@ -1,8 +1,9 @@
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { rotationOrder } from "../src/input";
 import { runAuditdParse as run } from "./in-process";
 
 /** T35 findings of the independent tester about inputs (N5, N6, N10, N12): what a user of the bin met. */
@@ -117,6 +118,53 @@ describe("N12: an xz, bzip2, zstd or lz4 log is an input that cannot be read, kn
     writeFileSync(file, `BZh9 ${userCmd(1)}\n${userCmd(2)}\n`);
     const r = await run([file]);
     expect([r.code, serials(r.stdout).slice(-1)]).toEqual([0, [2]]);
+  });
+});
+
+describe("N5: logrotate dateformat names with dashes or a dot are read oldest first, before the live log", () => {
+  it("`audit.log*` with dateformat -%Y-%m-%d or .%Y-%m-%d gives a timeline that never goes backwards", async () => {
+    for (const [older, newer] of [
+      ["audit.log-2024-01-01", "audit.log-2024-01-02"],
+      ["audit.log.2024-01-01", "audit.log.2024-01-02"],
+    ]) {
+      const dir = join(tempDir(), "rot");
+      mkdirSync(dir);
+      const lines = (from: number) => `${[from, from + 1, from + 2].map(userCmd).join("\n")}\n`;
+      writeFileSync(join(dir, older!), lines(1));
+      writeFileSync(join(dir, newer!), lines(4));
+      writeFileSync(join(dir, "audit.log"), lines(7));
+      // a shell's glob order: the live file first
+      const r = await run(["audit.log", older!, newer!].map((f) => join(dir, f)));
+      expect([r.code, r.stderr, serials(r.stdout)], older).toEqual([0, "", [1, 2, 3, 4, 5, 6, 7, 8, 9]]);
+    }
+  });
+
+  it("every date form by its date and time, whatever its separators; auditd's .N stay numbers", () => {
+    expect(
+      rotationOrder([
+        "audit.log",
+        "audit.log-2024-01-02-12",
+        "audit.log.20240102",
+        "audit.log-2024-01-01.gz",
+        "audit.log.1",
+        "audit.log-20240101-1704110400",
+        "audit.log-20240101-1704067200",
+        "audit.log_2024-01-01T13:00:00",
+        "audit.log.2024-01-03",
+        "audit.log.10",
+      ]),
+    ).toEqual([
+      "audit.log.10",
+      "audit.log.1",
+      "audit.log-2024-01-01.gz",
+      "audit.log-20240101-1704067200",
+      "audit.log-20240101-1704110400",
+      "audit.log_2024-01-01T13:00:00",
+      "audit.log.20240102",
+      "audit.log-2024-01-02-12",
+      "audit.log.2024-01-03",
+      "audit.log",
+    ]);
   });
 });
 
