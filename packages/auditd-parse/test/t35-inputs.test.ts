@@ -168,6 +168,29 @@ describe("N5: logrotate dateformat names with dashes or a dot are read oldest fi
   });
 });
 
+describe("N10: the same file given again as stdin is read once, with the one warning", () => {
+  it("`f - < f`, `f /dev/stdin < f`, `- f < f`: one copy's events, no word of an out-of-order log", () => {
+    const dir = tempDir();
+    const log = join(dir, "audit.log");
+    writeFileSync(log, `${[1, 2, 3].map(userCmd).join("\n")}\n`);
+    for (const [script, said] of [
+      ['cli "$1" - < "$1"', `stdin (-) is the same file as ${log}: read once`],
+      ['cli "$1" /dev/stdin < "$1"', `stdin (/dev/stdin) is the same file as ${log}: read once`],
+      ['cli "$1" /proc/self/fd/0 < "$1"', `stdin (/proc/self/fd/0) is the same file as ${log}: read once`],
+      ['cli - "$1" < "$1"', `${log} is the same file as stdin (-): read once`],
+    ] as const) {
+      const r = shell(script, log);
+      expect([r.status, serials(r.stdout), r.stderr], script).toEqual([0, [1, 2, 3], `auditd-parse: warn: ${said}\n`]);
+    }
+    // stdin from another file, or a pipe, is read as well
+    writeFileSync(join(dir, "other.log"), `${userCmd(4)}\n`);
+    const other = shell('cli "$1" - < "$2"', log, join(dir, "other.log"));
+    expect([other.status, serials(other.stdout), other.stderr]).toEqual([0, [1, 2, 3, 4], ""]);
+    const piped = shell('cat "$2" | cli "$1" -', log, join(dir, "other.log"));
+    expect([piped.status, serials(piped.stdout), piped.stderr]).toEqual([0, [1, 2, 3, 4], ""]);
+  }, 120_000);
+});
+
 describe("N6: a passwd, group, config or rule file that states size 0 but reads without end is refused at its bound", () => {
   it("/proc/self/pagemap by --passwd, --group, --config, $AUDITD_PARSE_CONFIG or --rules: one line, no run out of memory", () => {
     const dir = tempDir();
