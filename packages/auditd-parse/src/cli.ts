@@ -11,8 +11,8 @@ import { newReportCommand } from "./commands/report";
 import { newSessionsCommand } from "./commands/sessions";
 
 const HELP_AFTER = `Input: files, or stdin when none or "-".
-  Rotated audit.log.N, logrotate's audit.log-YYYYMMDD and .gz are read oldest first; a file given twice,
-  or also through a link, is read once, with a warning.
+  Rotated audit.log.N, logrotate's audit.log-YYYYMMDD (or -YYYY-MM-DD, .YYYY-MM-DD …) and .gz are read
+  oldest first; a file given twice, or also through a link or as stdin, is read once, with a warning.
 Output: NDJSON, one event per line (schema: schema/event.schema.json in the package), in log-time order.
   uid/gid names come from the log's own ENRICHED fields when it has them, else from --passwd/--group
   (each event's "names" says which; one that cannot be read, or is no regular file of at most 16 MiB,
