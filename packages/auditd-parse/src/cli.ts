@@ -11,17 +11,18 @@ import { newReportCommand } from "./commands/report";
 import { newSessionsCommand } from "./commands/sessions";
 
 const HELP_AFTER = `Input: files, or stdin when none or "-".
-  Rotated audit.log.N, logrotate's audit.log-YYYYMMDD and .gz are read oldest first; a file given twice,
-  or also through a link, is read once, with a warning.
+  Rotated audit.log.N, logrotate's audit.log-YYYYMMDD (or -YYYY-MM-DD, .YYYY-MM-DD …) and .gz are read
+  oldest first; a file given twice, or also through a link or as stdin, is read once, with a warning.
 Output: NDJSON, one event per line (schema: schema/event.schema.json in the package), in log-time order.
   uid/gid names come from the log's own ENRICHED fields when it has them, else from --passwd/--group
   (each event's "names" says which; one that cannot be read, or is no regular file of at most 16 MiB,
-  such as a FIFO or a device but /dev/null: exit 78, a configuration error). text,
-  table, csv, sessions and net escape control characters (ESC as \\033: a csv row is one line).
+  such as a FIFO, a device but /dev/null, or one that reads on past 16 MiB: exit 78, a configuration
+  error). text, table, csv, sessions and net escape control characters (ESC as \\033: a csv row is one line).
   An event is at most 1024 records or 1 MiB of JSON (8 MiB for all open events): past that it is written
   in parts under the same id (a log whose stamps never change, a huge argv), warned about on stderr.
   A line is cut at 4 MiB, and after 4096 key=value fields (no kernel record has as many), with a warning.
-  An input that is missing, unreadable or corrupt/truncated gzip is named on stderr and the others are read
+  An input that is missing, unreadable, corrupt/truncated gzip, or compressed by another tool (xz, bzip2,
+  zstd, lz4 …: the line says how to decompress it) is named on stderr and the others are read
   (a truncated .gz up to its cut, as zcat; bytes after a .gz's last member that are not zero padding are
   counted once all before them is read): exit 65, incomplete (66 when no input could be read at all,
   as when stdin is a directory, closed or write-only; for detect, 65 outranks 1). Interrupted outside -F and the

@@ -11,25 +11,43 @@ const FILE_CHUNK = 128 * 1024;
 
 /**
  * Rotated logs in the order they were written: auditd's own audit.log.3 … audit.log.1 (the higher the number, the
- * older), or logrotate's `dateext` audit.log-20240101 … audit.log-20240102 (its default `-%Y%m%d`, and `-%Y%m%d%H`
- * when hourly: the earlier date, the older; T34 #10: a shell's `audit.log*` put the live file first), either
- * maybe .gz, then audit.log. A set that mixes both reads the numbered ones first. Arguments that are not part of
- * a rotation set keep their place.
+ * older), or logrotate's `dateext` names (the earlier date and time, the older; T34 #10: a shell's `audit.log*`
+ * put the live file first), either maybe .gz, then audit.log. A set that mixes both reads the numbered ones first.
+ * Arguments that are not part of a rotation set keep their place.
  */
 export function rotationOrder(files: readonly string[]): string[] {
   /** [0, -N] for audit.log.N, [1, date] for a dateext name, [2] for any other file: sorted as they compare. */
   const rank = (file: string): [number, number | string] => {
-    const name = basename(file);
-    const numbered = /\.(\d+)(\.gz)?$/.exec(name);
-    if (numbered) return [0, -Number(numbered[1])];
-    const dated = /-(\d{8}(?:\d{2})?)(\.gz)?$/.exec(name);
-    return dated ? [1, dated[1]!] : [2, 0];
+    const name = basename(file).replace(/\.gz$/, "");
+    // first: audit.log.20240101 is a date, not the 20-millionth rotation (auditd keeps at most 999)
+    const dated = dateKey(name);
+    if (dated !== undefined) return [1, dated];
+    const numbered = /\.(\d+)$/.exec(name);
+    return numbered ? [0, -Number(numbered[1])] : [2, 0];
   };
   return [...files].sort((a, b) => {
     const [setA, ageA] = rank(a);
     const [setB, ageB] = rank(b);
     return setA - setB || (ageA < ageB ? -1 : ageA > ageB ? 1 : 0);
   });
+}
+
+/**
+ * The date a logrotate `dateext` name ends with, as a key that sorts as time does, or undefined. Its `dateformat`
+ * may be any strftime: the default `-%Y%m%d`, hourly `-%Y%m%d%H`, `-%Y%m%d-%s` (the man page's own, for more than
+ * one a day), `-%Y-%m-%d` and `.%Y-%m-%d` (T35 N5: read live file first) or a time with separators. The key is
+ * YYYYMMDDhhmmss (a missing time 0) then the epoch seconds, if any, to 12 digits: one length, so one string order
+ * for every form.
+ */
+function dateKey(name: string): string | undefined {
+  const date = /[-._]((?:19|20)\d\d)(-?)(0[1-9]|1[0-2])\2(0[1-9]|[12]\d|3[01])((?:[-_T.:]?\d\d){0,3})(?:-(\d{1,12}))?$/.exec(name);
+  if (date === null) {
+    // `dateformat -%s`: the epoch seconds alone
+    const seconds = /-(\d{10})$/.exec(name);
+    return seconds ? `${"0".repeat(14)}${seconds[1]!.padStart(12, "0")}` : undefined;
+  }
+  const [, year, , month, day, time = "", epoch = ""] = date;
+  return `${year}${month}${day}${time.replace(/\D/g, "").padEnd(6, "0")}${epoch.padStart(12, "0")}`;
 }
 
 /**
@@ -47,7 +65,7 @@ export async function readInput(
     // /dev/stdin names the run's stdin, read as "-" is: a closed or write-only one refused (T26), not read as
     // empty; gzip on it decompressed (T27 #1); and a socket, which Linux cannot open by that name (ENXIO), read
     refuseStdin(stdin);
-    stream = gunzipped(bytesOf(stdin[Symbol.asyncIterator]() as AsyncIterator<Buffer | string>));
+    stream = gunzipped(bytesOf(stdin[Symbol.asyncIterator]() as AsyncIterator<Buffer | string>), undefined);
   } else {
     // opened here, so a file we may not read is one clear line (exit 66) before any stream exists
     const fd = openReadable(file);
@@ -55,11 +73,15 @@ export async function readInput(
     if (!named && !fstatSync(fd).isFile()) {
       // a pipe, FIFO or device (`cat x.gz | auditd-parse /dev/stdin`, `<(zcat …)`) cannot be peeked at offset 0:
       // its first bytes say whether it is gzip, as stdin's do (T27 #1: read as 4 lines of compressed bytes)
-      stream = gunzipped(specialChunks(fd));
-    } else if (named || isGzip(fd)) {
-      const compressed = createReadStream(file, { fd, highWaterMark: CHUNK });
-      stream = gunzipMembers(compressed[Symbol.asyncIterator](), CHUNK);
-    } else return readFile(file, fd, onChunk);
+      stream = gunzipped(specialChunks(fd), file);
+    } else {
+      const head = headOf(fd);
+      refuseCompressed(head, file, fd);
+      if (named || isGzip(head)) {
+        const compressed = createReadStream(file, { fd, highWaterMark: CHUNK });
+        stream = gunzipMembers(compressed[Symbol.asyncIterator](), CHUNK);
+      } else return readFile(file, fd, onChunk);
+    }
   }
   try {
     for await (const chunk of stream) await onChunk(chunk);
@@ -149,19 +171,36 @@ function readInto(fd: number, buf: Buffer): Promise<number> {
   return new Promise((resolve, reject) => read(fd, buf, 0, buf.length, null, (error, bytes) => (error ? reject(error) : resolve(bytes))));
 }
 
-/** A stream's chunks, gunzipped when it starts with gzip's magic bytes (`zcat`-less `< audit.log.1.gz`). */
-async function* gunzipped(chunks: AsyncIterator<Buffer>): AsyncGenerator<Buffer> {
+/**
+ * A stream's chunks, gunzipped when it starts with gzip's magic bytes (`zcat`-less `< audit.log.1.gz`); one that
+ * starts with another compressor's is refused (refuseCompressed). `file` names it, undefined for stdin.
+ */
+async function* gunzipped(chunks: AsyncIterator<Buffer>, file: string | undefined): AsyncGenerator<Buffer> {
   let head: Buffer = Buffer.alloc(0);
-  while (head.length < 2) {
+  let ended = false;
+  // a log's first byte already tells it from every magic, so a log is not held back waiting for more bytes
+  while (head.length < 2 || mayBeCompressed(head)) {
     const r = await chunks.next();
     if (r.done) {
-      if (head.length > 0) yield head;
-      return;
+      ended = true;
+      break;
     }
     head = head.length === 0 ? r.value : Buffer.concat([head, r.value]);
   }
+  try {
+    refuseCompressed(head, file);
+  } catch (error) {
+    // a FIFO's descriptor is closed by its chunks' end
+    await chunks.return?.();
+    throw error;
+  }
+  if (ended && head.length < 2) {
+    if (head.length > 0) yield head;
+    return;
+  }
   async function* all(): AsyncGenerator<Buffer> {
     yield head;
+    if (ended) return;
     for (let r = await chunks.next(); !r.done; r = await chunks.next()) yield r.value;
   }
   if (head[0] !== 0x1f || head[1] !== 0x8b) {
@@ -238,13 +277,87 @@ function openReadable(file: string): number {
   return fd;
 }
 
-function isGzip(fd: number): boolean {
-  const magic = Buffer.alloc(2);
+/** A file's first bytes, as many as the longest magic below (fewer in a shorter file, none when unreadable). */
+function headOf(fd: number): Buffer {
+  const head = Buffer.alloc(MAGIC_BYTES);
   try {
-    return readSync(fd, magic, 0, 2, 0) === 2 && magic[0] === 0x1f && magic[1] === 0x8b;
+    return head.subarray(0, readSync(fd, head, 0, MAGIC_BYTES, 0));
   } catch {
-    return false;
+    return head.subarray(0, 0);
   }
+}
+
+function isGzip(head: Buffer): boolean {
+  return head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b;
+}
+
+/** A compressor auditd-parse does not decompress: what its output is called, and the tool that reads it. */
+interface Compressor {
+  what: string;
+  tool: string;
+  /** The bytes its output starts with: each a byte, or a range [low, high] of them. */
+  magic: readonly (number | readonly [number, number])[];
+}
+
+/**
+ * The compressors logrotate's `compresscmd` may name besides gzip, by their formats' magic bytes (T35 N12: read as
+ * one malformed line, exit 0, and detect passed over a log it never read). Content, not the name, decides, as for
+ * gzip: a rotated log is renamed by hand, and an .xz suffix says nothing of what is inside.
+ */
+const COMPRESSORS: readonly Compressor[] = [
+  // xz file format 1.2.1, 2.1.1.1: the stream header's magic bytes
+  { what: "xz-compressed", tool: "xz", magic: [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00] },
+  // bzip2: "BZh", the block size '1'-'9', then the first block's magic (BCD pi) or, empty, the end of stream's
+  // (BCD sqrt(pi)): "BZh9" alone may begin a line of text
+  { what: "bzip2-compressed", tool: "bzip2", magic: [0x42, 0x5a, 0x68, [0x31, 0x39], 0x31, 0x41, 0x59, 0x26, 0x53, 0x59] },
+  { what: "bzip2-compressed", tool: "bzip2", magic: [0x42, 0x5a, 0x68, [0x31, 0x39], 0x17, 0x72, 0x45, 0x38, 0x50, 0x90] },
+  // RFC 8878 3.1.1: a Zstandard frame (0xFD2FB528, little-endian)
+  { what: "zstd-compressed", tool: "zstd", magic: [0x28, 0xb5, 0x2f, 0xfd] },
+  // RFC 8878 3.1.2: a skippable frame (0x184D2A50-5F), which pzstd writes first; lz4's frame format has the same
+  // one, and zstd -dc reads past it as lz4 -dc does
+  { what: "zstd-compressed", tool: "zstd", magic: [[0x50, 0x5f], 0x2a, 0x4d, 0x18] },
+  // LZ4 frame format (0x184D2204), and the legacy frame of lz4 -l (0x184C2102)
+  { what: "lz4-compressed", tool: "lz4", magic: [0x04, 0x22, 0x4d, 0x18] },
+  { what: "lz4-compressed", tool: "lz4", magic: [0x02, 0x21, 0x4c, 0x18] },
+  // lzip: "LZIP", version 1
+  { what: "lzip-compressed", tool: "lzip", magic: [0x4c, 0x5a, 0x49, 0x50, 0x01] },
+  // lzop
+  { what: "lzop-compressed", tool: "lzop", magic: [0x89, 0x4c, 0x5a, 0x4f, 0x00, 0x0d, 0x0a, 0x1a, 0x0a] },
+  // compress(1)'s .Z, which gzip -d also reads
+  { what: "compressed by compress (.Z)", tool: "gzip", magic: [0x1f, 0x9d] },
+];
+const MAGIC_BYTES = Math.max(...COMPRESSORS.map((c) => c.magic.length));
+
+/** Whether the first `n` bytes of `head` are those of `magic`. */
+function startsLike(head: Buffer, magic: Compressor["magic"], n: number): boolean {
+  for (let i = 0; i < n; i++) {
+    const want = magic[i]!;
+    const byte = head[i]!;
+    if (typeof want === "number" ? byte !== want : byte < want[0] || byte > want[1]) return false;
+  }
+  return true;
+}
+
+/** Whether a stream that starts with `head` may still turn out to start with a compressor's magic. */
+function mayBeCompressed(head: Buffer): boolean {
+  return COMPRESSORS.some((c) => head.length < c.magic.length && startsLike(head, c.magic, head.length));
+}
+
+/**
+ * Throws the one-line NoInputError (an input that cannot be read: exit 65 beside others, 66 alone) when `head`, a
+ * file's first bytes, is another compressor's magic, naming the format and the command that reads it; `fd` is
+ * closed first. `file` is undefined for stdin.
+ */
+function refuseCompressed(head: Buffer, file: string | undefined, fd?: number): void {
+  const compressor = COMPRESSORS.find((c) => head.length >= c.magic.length && startsLike(head, c.magic, c.magic.length));
+  if (compressor === undefined) return;
+  if (fd !== undefined) closeSync(fd);
+  const name = file === undefined ? "stdin" : escapeLine(file);
+  // a name as the shell reads it: quoted when it holds more than safe characters
+  const word = file === undefined ? "FILE" : /^[\w@%+=:,./-]+$/.test(file) ? file : `'${escapeLine(file).replace(/'/g, "'\\''")}'`;
+  throw new NoInputError(
+    `${name} is ${compressor.what}; auditd-parse reads plain and gzip logs (decompress it: ${compressor.tool} -dc ${word} | auditd-parse)`,
+  );
 }
 
 /** Whether `file` exists and is neither a regular file nor a directory (a FIFO, socket or device). */
@@ -298,7 +411,9 @@ export async function followFile(file: string, onChunk: (chunk: Buffer) => void 
   }
   let fd: number | undefined = openReadable(file);
   // its compressed bytes would be read as one malformed line (T29 #4); a rotated .gz does not grow
-  if (isGzip(fd)) {
+  const head = headOf(fd);
+  refuseCompressed(head, file, fd);
+  if (isGzip(head)) {
     closeSync(fd);
     throw new NoInputError(`${file} is gzip: --follow reads a plain log as it grows`, { hint: `read it without -F: auditd-parse ${file}` });
   }

@@ -94,7 +94,7 @@ export async function runPipeline(mode: Mode, files: string[], flags: ParseFlags
       hint: `use ${offered.join(", ")}${mode === "detect" ? " (a table is shown on a terminal)" : ""}${where}`,
     });
   }
-  const inputs = files.length === 0 ? ["-"] : readOnce(rotationOrder(files), ctx);
+  const inputs = files.length === 0 ? ["-"] : readOnce(rotationOrder(files), ctx, io.stdin);
   refuseOutputInput(flags.output, inputs, io);
   // the html page goes to -o FILE in one atomic write of its own (makeSink), not appended; --json wins over html
   // (makeSink writes JSON then), and its JSON goes to -o like any other (it went to stdout)
@@ -221,20 +221,25 @@ export async function runPipeline(mode: Mode, files: string[], flags: ParseFlags
  * The inputs, each file once (T34 #11): one named twice (repeated, or through a symbolic or hard link) is known by
  * its device and inode, as --rules knows its files, read at its first place and named in one warning. Read twice,
  * its events were written twice, and the events still open at the end of the first copy took the second copy's
- * records. stdin is a stream, not a file named here.
+ * records. So is stdin ("-", /dev/stdin …) when it is a regular file (`auditd-parse f - < f`; T35 N10: read twice,
+ * and the warning then blamed a log merged out of order); a pipe's is no file to know, and it is read.
  */
-function readOnce(inputs: string[], ctx: CliContext): string[] {
+function readOnce(inputs: string[], ctx: CliContext, stdin: NodeJS.ReadableStream): string[] {
+  // stdin is a file only when the stream is the process's fd 0 (a caller's stream is not looked at)
+  const stdinFile = (stdin as { fd?: unknown }).fd === 0 ? fileIdentity(0, true) : undefined;
   const first = new Map<string, string>();
+  const shown = (file: string) => (namesStdin(file) ? `stdin (${escapeLine(file)})` : escapeLine(file));
   return inputs.filter((file) => {
-    if (namesStdin(file)) return true;
-    // a name that cannot be stat'ed (missing) by itself: it is named as unreadable when read
-    const key = fileIdentity(file) ?? `path ${file}`;
+    // stdin that is no regular file is read wherever it is named (a pipe gives its bytes once anyway); a name that
+    // cannot be stat'ed (missing) by itself: it is named as unreadable when read
+    const key = namesStdin(file) ? stdinFile : (fileIdentity(file) ?? `path ${file}`);
+    if (key === undefined) return true;
     const earlier = first.get(key);
     if (earlier === undefined) {
       first.set(key, file);
       return true;
     }
-    ctx.log.warn(`${escapeLine(file)} is ${file === earlier ? "given twice" : `the same file as ${escapeLine(earlier)}`}: read once`);
+    ctx.log.warn(`${shown(file)} is ${file === earlier ? "given twice" : `the same file as ${shown(earlier)}`}: read once`);
     return false;
   });
 }
