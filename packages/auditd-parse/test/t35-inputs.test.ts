@@ -205,8 +205,8 @@ describe("N6: a passwd, group, config or rule file that states size 0 but reads 
       ['cli --group /proc/self/pagemap "$1"', 78, `group file ${pagemap} ${over(16 << 20)}`],
       ['cli --config "$2" "$1"', 78, `passwd file ${pagemap} ${over(16 << 20)}`],
       // core's config refusal words its own line (the size is what was read before the bound stopped it)
-      ['cli --config /proc/self/pagemap "$1"', 78, "bytes, over the 1048576-byte (1 MiB) limit"],
-      ['AUDITD_PARSE_CONFIG=/proc/self/pagemap cli "$1"', 78, "bytes, over the 1048576-byte (1 MiB) limit"],
+      ['cli --config /proc/self/pagemap "$1"', 78, "is more than 1048576 bytes, over the 1048576-byte (1 MiB) limit"],
+      ['AUDITD_PARSE_CONFIG=/proc/self/pagemap cli "$1"', 78, "is more than 1048576 bytes, over the 1048576-byte (1 MiB) limit"],
       // its only rule file unread: no rule to run
       ['cli detect --rules /proc/self/pagemap "$1"', 66, `rule file ${pagemap} ${over(16 << 20)}: its rules are not run`],
     ] as const) {

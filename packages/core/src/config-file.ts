@@ -184,7 +184,9 @@ export function readConfigFileSync(file: string, hint: string): string {
 function configRefusal(file: string, refused: FileRefusal, hint: string): ConfigError {
   if (refused.kind === "not-regular") return new ConfigError(`config file ${file} is ${refused.what}, not a regular file`, { hint });
   if (refused.kind === "too-large") {
-    return new ConfigError(`config file ${file} is ${refused.size} bytes, over the ${MAX_CONFIG_BYTES}-byte (1 MiB) limit`, {
+    // read past the limit (a file that states a smaller size, as procfs files do): its size is not known, only more
+    const size = refused.readPast ? `more than ${MAX_CONFIG_BYTES} bytes` : `${refused.size} bytes`;
+    return new ConfigError(`config file ${file} is ${size}, over the ${MAX_CONFIG_BYTES}-byte (1 MiB) limit`, {
       hint: "a config holds settings, not data: shorten it",
     });
   }
