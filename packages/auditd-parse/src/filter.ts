@@ -33,7 +33,11 @@ export interface FilterOptions {
  * A predicate for the given filters (all must match; a list matches when any entry does), or undefined.
  * Numeric users and syscalls are matched through the same names the events carry.
  */
-export function eventFilter(o: FilterOptions, ids: IdNames): ((event: AuditEvent) => boolean) | undefined {
+export function eventFilter(
+  o: FilterOptions,
+  ids: IdNames,
+  onMatchedAcrossParts?: (event: AuditEvent) => void,
+): ((event: AuditEvent) => boolean) | undefined {
   const tests: Array<(e: AuditEvent) => boolean> = [];
   if (o.types?.length) {
     const types = new Set(o.types.map(typeOption));
@@ -111,29 +115,47 @@ export function eventFilter(o: FilterOptions, ids: IdNames): ((event: AuditEvent
   if (untilMs !== undefined) tests.push((e) => e.time !== null && Date.parse(e.time) < untilMs);
   if (success !== undefined) tests.push((e) => e.success === success);
   if (tests.length === 0) return undefined;
-  return keepingParts((e) => tests.every((t) => t(e)));
+  return keepingParts(tests, onMatchedAcrossParts);
 }
 
-/** Events in parts one of whose parts a filter let through, remembered for their later parts: more are never open. */
+/** Events in parts a filter has seen, remembered for their later parts: more are never open. */
 const KEPT_PARTS = 64;
 
 /**
- * The filter, but an event written in parts (AuditEvent.part) that it let through keeps its later parts: those
- * hold only the rest of its records (EXECVE, PATH …), not the SYSCALL that has its key, comm, uid and the like, so
- * `--key exec` dropped 92 of a 1.2 MB command line's 600 arguments unsaid (T34 #3). A later part that matches on its
- * own is let through too (a PATH it holds), and so are the parts after it. Called on an event again (detect's
- * early match, then its completion), it answers the same.
+ * The filter (all tests must match), but an event written in parts (AuditEvent.part) is judged as one: its later
+ * parts hold only the rest of its records (EXECVE, PATH …), not the SYSCALL with its key, comm, uid and the like, so
+ * `--key exec` dropped 92 of a 1.2 MB command line's 600 arguments unsaid (T34 #3). A part is let through once the
+ * tests its parts so far met, together, are all of them: the parts after a first one let through all are; and a
+ * later part that completes them — `--user 1000 --file /tmp/evil/cc`, the user in the first part, the PATH in a later
+ * one (the kernel logs PATH after every EXECVE record) — is let through, and so is one that matches on its own,
+ * though the parts before it were already passed over (a stream cannot take them back): `onMatchedAcrossParts` is
+ * told, to say so (T36 A1: matched nothing, exit 0). Called on a part again (detect's early match, then its completion), it answers the same.
  */
-function keepingParts(test: (e: AuditEvent) => boolean): (e: AuditEvent) => boolean {
-  // `node id` of the events in parts let through, oldest first: a part's later parts come soon after it
-  const kept = new Set<string>();
+function keepingParts(
+  tests: ReadonlyArray<(e: AuditEvent) => boolean>,
+  onMatchedAcrossParts: ((event: AuditEvent) => void) | undefined,
+): (e: AuditEvent) => boolean {
+  // one bit a test: there are fewer kinds of filter than 31
+  const all = (1 << tests.length) - 1;
+  // `node id` of events in parts: the tests their parts met (bits), whether a part was let through, whether told
+  const seen = new Map<string, { met: number; through: boolean; told: boolean }>();
   return (e) => {
-    if (e.part === undefined) return test(e);
+    if (e.part === undefined) return tests.every((t) => t(e));
     const key = `${e.node ?? ""} ${e.id}`;
-    if (e.part > 1 && kept.has(key)) return true;
-    if (!test(e)) return false;
-    if (kept.size >= KEPT_PARTS) kept.delete(kept.values().next().value as string);
-    kept.add(key);
+    let parts = seen.get(key);
+    if (parts === undefined) {
+      if (seen.size >= KEPT_PARTS) seen.delete(seen.keys().next().value as string);
+      parts = { met: 0, through: false, told: false };
+      seen.set(key, parts);
+    }
+    if (parts.through && e.part > 1) return true;
+    for (let i = 0; i < tests.length; i++) if (tests[i]!(e)) parts.met |= 1 << i;
+    if (parts.met !== all) return false;
+    if (!parts.through && e.part > 1 && !parts.told) {
+      parts.told = true;
+      onMatchedAcrossParts?.(e);
+    }
+    parts.through = true;
     return true;
   };
 }

@@ -33,6 +33,9 @@ const FORMATS: Record<Mode, readonly string[]> = {
   report: ["ndjson", "text", "html"],
 };
 
+/** Events matched only with a later part that are each named on stderr; past them one line says there are more. */
+const MAX_PART_WARNINGS = 5;
+
 /** Live input completes events on the wall clock: how often --follow polls. */
 const FOLLOW_POLL_MS = 250;
 
@@ -77,7 +80,18 @@ export async function runPipeline(mode: Mode, files: string[], flags: ParseFlags
         hint: "swap them: --since is the start, --until the end",
       },
     );
-  const filter = eventFilter(filterOptions, ids);
+  // an event in parts whose first parts were passed over before a later one completed the match: said, with the way
+  // to see it whole (T36 A1)
+  let matchedAcrossParts = 0;
+  const filter = eventFilter(filterOptions, ids, (e) => {
+    if (++matchedAcrossParts <= MAX_PART_WARNINGS) {
+      ctx.log.warn(
+        `event ${escapeLine(e.id ?? "?")}${e.node === undefined ? "" : ` of ${escapeLine(e.node)}`} matched the filters only with its part ${e.part} (a command line over 1 MiB is written in parts): its earlier part(s) were not written; see it whole with --event ${escapeLine(e.id ?? "?")}${e.node === undefined ? "" : ` --node ${escapeLine(e.node)}`}`,
+      );
+    } else if (matchedAcrossParts === MAX_PART_WARNINGS + 1) {
+      ctx.log.warn("more events matched the filters only with a later part: their earlier parts were not written either");
+    }
+  });
   // the Sigma machinery is a lazily loaded chunk (lazy-detect.ts): every other command starts without it
   const detect = mode === "detect" ? await import("./lazy-detect") : undefined;
   const rules = detect?.detectRules(flags, ctx);

@@ -97,6 +97,23 @@ describe.each(SHAPES)("a $name command line written in parts (T34 #3)", ({ count
     expect(r.stdout).toBe("");
   });
 
+  it("filters its parts meet only together (the user in the first, the PATH in the last) find the exec, and say how to see it whole (T36 A1)", async () => {
+    const r = await run(["--user", "1000", "--file", "/usr/bin/cc", "--passwd", passwd], log);
+    expect(r.code, r.stderr).toBe(0);
+    // the last part holds the PATH; the parts before it were passed over before it came, and the run says so
+    const events = r.stdout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
+    expect(events.map((e) => [e.id, e.part])).toEqual([["1700000000.000:44", parts]]);
+    expect(r.stderr).toContain(
+      `event 1700000000.000:44 matched the filters only with its part ${parts} (a command line over 1 MiB is written in parts): its earlier part(s) were not written; see it whole with --event 1700000000.000:44`,
+    );
+    // a filter neither part meets finds nothing, and says nothing of it
+    const none = await run(["--user", "1000", "--file", "/etc/shadow", "--passwd", passwd], log);
+    expect([none.stdout, none.stderr]).toEqual(["", expect.not.stringContaining("matched the filters")]);
+  });
+
   it("report counts the exec once, under its user, and its file under its syscall", async () => {
     const r = await run(["report", "--json", "--passwd", passwd], log);
     expect(r.code, r.stderr).toBe(0);
