@@ -160,9 +160,15 @@ function keepingParts(
   };
 }
 
-/** A user or group given as a number as the log writes it: `01000` is 1000, as ausearch reads it (T35 N9). */
+/**
+ * A user or group given as a number, as the log writes it: `01000`, `+1000`, `1000.0` and `0x3e8` are 1000, as
+ * ausearch reads them (T35 N9, T36 A4); anything else is a name.
+ */
 function idOption(value: string): string {
-  return /^\d+$/.test(value) ? String(Number(value)) : value;
+  const text = value.trim();
+  if (/^\+?\d+(\.0*)?$/.test(text)) return String(Number.parseInt(text.replace(/^\+/, ""), 10));
+  if (/^0x[0-9a-f]+$/i.test(text)) return String(Number.parseInt(text, 16));
+  return value;
 }
 
 /** The fields `--user` reads: the login user and the user (as ausearch -ua reads auid and uid). */

@@ -265,6 +265,12 @@ export function startsWith(buf: Uint8Array, pos: number, end: number, prefix: Ui
 }
 
 /** The offset of " type=" in buf[from, to), or -1. */
+/** Where the last `needle` in buf[from, to) begins, else -1. */
+function lastIndexOf(buf: Buffer, needle: Buffer, from: number, to: number): number {
+  for (let i = to - needle.length; i >= from; i--) if (startsWith(buf, i, to, needle)) return i;
+  return -1;
+}
+
 /** The length of an invisible prefix unit at pos (NUL, U+FEFF, U+200B as UTF-8), else 0. */
 function invisibleAt(buf: Buffer, pos: number, end: number): number {
   if (buf[pos] === 0) return 1;
@@ -283,7 +289,10 @@ function invisibleAt(buf: Buffer, pos: number, end: number): number {
 function syslogNode(buf: Buffer, from: number, at: number): string | undefined {
   let word = at;
   while (word > from && buf[word - 1] !== SPACE) word--;
-  if (startsWith(buf, word, at, NODE)) return word + 5 < at ? NODE_NAMES.get(buf, word + 5, at) : undefined;
+  // the node= that ends the word before type=, whatever came before it in the word (a control sequence, a no-break
+  // or zero-width space, a CR: T36 A2)
+  const node = lastIndexOf(buf, NODE, word, at);
+  if (node >= 0) return node + 5 < at ? NODE_NAMES.get(buf, node + 5, at) : undefined;
   // a relay that wraps a line it received in a header of its own puts the origin's header after it: the last one
   // read names the host that logged the record
   let host = -1;
@@ -327,8 +336,10 @@ function syslogHostStart(buf: Buffer, from: number, to: number): number {
     }
     return buf[q] === SPACE ? q + 1 : -1;
   }
-  if (to - p > 20 && isDigit(buf[p]) && isDigit(buf[p + 3]) && buf[p + 4] === DASH && buf[p + 10] === LETTER_T) {
-    const space = find(buf, SPACE, p + 11, to);
+  if (to - p > 20 && isDigit(buf[p]) && isDigit(buf[p + 3]) && buf[p + 4] === DASH) {
+    // `2023-11-14T22:13:20…`, or with a space for the T (`2023-11-14 22:13:20 host`: T36 A2)
+    const time = buf[p + 10] === LETTER_T ? p + 11 : buf[p + 10] === SPACE && buf[p + 13] === COLON ? p + 11 : -1;
+    const space = time < 0 ? -1 : find(buf, SPACE, time, to);
     return space < 0 ? -1 : space + 1;
   }
   return -1;

@@ -156,7 +156,7 @@ describe("auditd-parse CLI", () => {
     expect((await run(["net"], `${log}\n`)).stdout).toContain("connect -> inet6 [fe80::1%2]:22\n");
   });
 
-  it("--user reads 01000 as 1000 (as ausearch) and finds a failed login sshd logged as id=1000, by number and name (T35 N9)", async () => {
+  it("--user reads 01000, +1000, 1000.0 and 0x3e8 as 1000 (as ausearch) and finds a failed login sshd logged as id=1000, by number and name (T35 N9)", async () => {
     const failed =
       "type=USER_LOGIN msg=audit(1700000103.000:503): pid=80 uid=0 auid=4294967295 ses=4294967295 msg='op=login id=1000 exe=\"/usr/sbin/sshd\" hostname=? addr=10.0.0.1 terminal=ssh res=failed'";
     const serials = async (...args: string[]) =>
@@ -165,7 +165,7 @@ describe("auditd-parse CLI", () => {
       );
     const all = await serials("--user", "1000");
     expect(all).toContain(503);
-    expect(await serials("--user", "01000")).toEqual(all);
+    for (const number of ["01000", "+1000", "1000.0", "0x3e8", " 1000"]) expect(await serials("--user", number), number).toEqual(all);
     expect(await serials("--user", "alice")).toEqual(all);
     expect(await serials("--auid", "0001000")).toEqual(await serials("--auid", "1000"));
   });

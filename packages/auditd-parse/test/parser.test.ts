@@ -58,6 +58,12 @@ describe("record header", () => {
       `\0\0\0\0node=hostL type=1300 ${stamp} syscall=59 comm="l"`,
       `\u200bnode=hostM type=1300 ${stamp} syscall=59 comm="m"`,
       `\ufeff\ufeffnode=hostN type=1300 ${stamp} syscall=59 comm="n"`,
+      // T36 A2: an ISO date with a space for its T; a no-break space, a word joiner, a CR, a colour reset before node=
+      `2023-11-14 22:13:20 hostO audisp-syslog[812]: type=SYSCALL msg=${stamp} syscall=59 comm="o"`,
+      `\u00a0node=hostP type=1300 ${stamp} syscall=59 comm="p"`,
+      `\u2060node=hostQ type=1300 ${stamp} syscall=59 comm="q"`,
+      `\rnode=hostR type=1300 ${stamp} syscall=59 comm="r"`,
+      `\x1b[0mnode=hostS type=1300 ${stamp} syscall=59 comm="s"`,
     ].join("\n");
     const events = parseText(text).events.map((e) => [e.node, e.types.join(), e.comm]);
     expect(events).toEqual([
@@ -66,7 +72,7 @@ describe("record header", () => {
       ["hostC", "SYSCALL", "cp"],
       ["hostD", "SYSCALL", "mv"],
       ["hostE", "SYSCALL", "id"],
-      ...[..."fghijklmn"].map((c) => [`host${c.toUpperCase()}`, "SYSCALL", c]),
+      ...[..."fghijklmnopqrs"].map((c) => [`host${c.toUpperCase()}`, "SYSCALL", c]),
     ]);
     // RFC 5424's nil host names none
     expect(parseRecord(`<85>1 2023-11-14T22:13:20Z - audisp-syslog 812 - - type=SYSCALL msg=${stamp} syscall=59`)?.node).toBeUndefined();
