@@ -15,6 +15,17 @@ const serials = (text: string) =>
     .split("\n")
     .map((l) => JSON.parse(l).serial);
 
+/** The plugin started as a process writing to `out`: its stdin to feed, its stderr so far, its exit code. */
+function startPlugin(out: string) {
+  const child = spawn(process.execPath, ["--import", "tsx", CLI, "plugin", "-o", out], { stdio: ["pipe", "ignore", "pipe"] });
+  let stderr = "";
+  child.stderr.on("data", (d: Buffer) => {
+    stderr += d.toString();
+  });
+  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+  return { child, stderr: () => stderr, exited };
+}
+
 describe("plugin: SIGHUP when -o's file cannot be opened again (T34 #9)", () => {
   it("goes on writing to the file it had, says so in one line, and opens the file at the next SIGHUP", async () => {
     const base = mkdtempSync(join(tmpdir(), "auditd-parse-hup-"));
@@ -22,12 +33,7 @@ describe("plugin: SIGHUP when -o's file cannot be opened again (T34 #9)", () => 
     const moved = join(base, "pd.old");
     mkdirSync(dir);
     const out = join(dir, "out.json");
-    const child = spawn(process.execPath, ["--import", "tsx", CLI, "plugin", "-o", out], { stdio: ["pipe", "ignore", "pipe"] });
-    let stderr = "";
-    child.stderr.on("data", (d: Buffer) => {
-      stderr += d.toString();
-    });
-    const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+    const { child, stderr, exited } = startPlugin(out);
     try {
       child.stdin.write(login(1));
       await untilFile(out, (text) => text?.includes('"serial":1') === true, "the first event");
@@ -36,7 +42,7 @@ describe("plugin: SIGHUP when -o's file cannot be opened again (T34 #9)", () => 
       renameSync(dir, moved);
       writeFileSync(dir, "");
       child.kill("SIGHUP");
-      await untilEvent(child.stderr, "data", () => stderr.includes("next SIGHUP"), "the failed reopen said");
+      await untilEvent(child.stderr, "data", () => stderr().includes("next SIGHUP"), "the failed reopen said");
       child.stdin.write(login(2));
       await untilFile(join(moved, "out.json"), (text) => text?.includes('"serial":2') === true, "the next event in the file it had");
       unlinkSync(dir);
@@ -48,10 +54,12 @@ describe("plugin: SIGHUP when -o's file cannot be opened again (T34 #9)", () => 
       child.kill("SIGKILL");
       throw error;
     }
-    expect(await exited, stderr).toBe(0);
+    expect(await exited, stderr()).toBe(0);
     expect(serials(readFileSync(join(moved, "out.json"), "utf8"))).toEqual([1, 2]);
     expect(serials(readFileSync(out, "utf8"))).toEqual([3]);
-    const said = stderr.split("\n").filter((l) => l.includes("SIGHUP"));
+    const said = stderr()
+      .split("\n")
+      .filter((l) => l.includes("SIGHUP"));
     expect(said).toHaveLength(1);
     expect(said[0]).toContain(`cannot write ${out}: ${dir} is not a directory`);
     expect(said[0]).toContain(`still writing to the ${out} it had open`);
@@ -61,12 +69,7 @@ describe("plugin: SIGHUP when -o's file cannot be opened again (T34 #9)", () => 
 describe("plugin: SIGUSR1 and SIGUSR2 (T35 N8)", () => {
   it("opens no debugger at SIGUSR1 and does not end at SIGUSR2: it goes on and writes every event", async () => {
     const out = join(mkdtempSync(join(tmpdir(), "auditd-parse-usr-")), "out.json");
-    const child = spawn(process.execPath, ["--import", "tsx", CLI, "plugin", "-o", out], { stdio: ["pipe", "ignore", "pipe"] });
-    let stderr = "";
-    child.stderr.on("data", (d: Buffer) => {
-      stderr += d.toString();
-    });
-    const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+    const { child, stderr, exited } = startPlugin(out);
     try {
       child.stdin.write(login(1));
       await untilFile(out, (text) => text?.includes('"serial":1') === true, "the first event");
@@ -80,8 +83,8 @@ describe("plugin: SIGUSR1 and SIGUSR2 (T35 N8)", () => {
       child.kill("SIGKILL");
       throw error;
     }
-    expect(await exited, stderr).toBe(0);
-    expect(stderr).not.toContain("Debugger");
+    expect(await exited, stderr()).toBe(0);
+    expect(stderr()).not.toContain("Debugger");
     expect(serials(readFileSync(out, "utf8"))).toEqual([1, 2, 3]);
   });
 });

@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
 import { rotationOrder } from "../src/input";
+import { serials, userCmd } from "./events-log";
 import { runAuditdParse as run } from "./in-process";
 
 /** T34 findings of the independent tester about inputs, outputs and arguments: what a user of the bin met. */
@@ -30,15 +31,6 @@ function spawned(args: string[], input = "") {
 function tempDir(): string {
   return mkdtempSync(join(tmpdir(), "auditd-parse-t34-"));
 }
-
-/** A sudo USER_CMD event (complete on its own record) of serial n, one second after the one before. */
-const userCmd = (n: number) =>
-  `type=USER_CMD msg=audit(17000000${String(n).padStart(2, "0")}.000:${n}): pid=${100 + n} uid=0 auid=1000 ses=1 msg='cwd="/" cmd=6C73 exe="/usr/bin/sudo" terminal=pts/0 res=success'`;
-const serials = (stdout: string) =>
-  stdout
-    .split("\n")
-    .filter((l) => l !== "")
-    .map((l) => (JSON.parse(l) as { serial: number }).serial);
 
 describe("finding 4: --passwd/--group that is no regular file is refused at once (78), as --config is", () => {
   it("a FIFO by flag or config key, or a file over 16 MiB: one line, exit 78, nothing on stdout (a FIFO held open() for ever)", () => {

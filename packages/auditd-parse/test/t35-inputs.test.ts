@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { rotationOrder } from "../src/input";
+import { serials, userCmd } from "./events-log";
 import { runAuditdParse as run } from "./in-process";
 
 /** T35 findings of the independent tester about inputs (N5, N6, N10, N12): what a user of the bin met. */
@@ -13,15 +14,6 @@ const CLI = new URL("../src/main.ts", import.meta.url).pathname;
 function tempDir(): string {
   return mkdtempSync(join(tmpdir(), "auditd-parse-t35-"));
 }
-
-/** A sudo USER_CMD event (complete on its own record) of serial n, one second after the one before. */
-const userCmd = (n: number) =>
-  `type=USER_CMD msg=audit(17000000${String(n).padStart(2, "0")}.000:${n}): pid=${100 + n} uid=0 auid=1000 ses=1 msg='cwd="/" cmd=6C73 exe="/usr/bin/sudo" terminal=pts/0 res=success'`;
-const serials = (stdout: string) =>
-  stdout
-    .split("\n")
-    .filter((l) => l !== "")
-    .map((l) => (JSON.parse(l) as { serial: number }).serial);
 
 /**
  * `sh -c script` with the CLI as "$1" (run by this node through tsx) and `args` after it. The data segment is
