@@ -129,7 +129,8 @@ const KEPT_PARTS = 64;
  * later part that completes them — `--user 1000 --file /tmp/evil/cc`, the user in the first part, the PATH in a later
  * one (the kernel logs PATH after every EXECVE record) — is let through, and so is one that matches on its own,
  * though the parts before it were already passed over (a stream cannot take them back): `onMatchedAcrossParts` is
- * told, to say so (T36 A1: matched nothing, exit 0). Called on a part again (detect's early match, then its completion), it answers the same.
+ * told, to say so (T36 A1: matched nothing, exit 0). Called on a part again (detect's early match, then its
+ * completion), it answers the same.
  */
 function keepingParts(
   tests: ReadonlyArray<(e: AuditEvent) => boolean>,
