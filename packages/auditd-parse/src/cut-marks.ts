@@ -10,9 +10,9 @@ const MAX_NODES = 4096;
 /**
  * The latest events the grouping completed, without their EOE (window, idle host, bounds on open and held events)
  * or at it, each by its stamp: a record of one that comes later starts a new part under its id, and is to be
- * counted as split, not written as a second event no one is told of (T26 #1, T34 #6). A table of two places per set, in typed arrays:
- * marking the events of a log without EOE (most of them) makes no object and no Map entry per event (a Map by
- * serial cost 3-5 % CPU on the testers' logs without EOE). The set is a hash of the host and the serial, not the
+ * counted as split, not written as a second event no one is told of (T26 #1, T34 #6). A table of two places per
+ * set, in typed arrays: marking every event of a log makes no object and no Map entry per event (a Map by serial
+ * cost 3-5 % CPU on the testers' logs without EOE). The set is a hash of the host and the serial, not the
  * serial's low bits: hosts booted together log the same serials, and three hosts' serial 777 (or 777, 4873, 8969)
  * overwrote the first one's mark (T28 #1). A mark is overwritten by the third later mark of its set: its part is
  * then not counted (the testers' worst logs bring a late record within ~400 marks of 8192). A miss undercounts,

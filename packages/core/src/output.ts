@@ -7,8 +7,9 @@ import { writeFileAtomic } from "./state";
 
 /**
  * Writes a report to `path`, secrets redacted. A regular (or new) file is replaced atomically, through a
- * symlink to its target (a dangling one's too, created as a shell's `>` creates it); an existing special file (a device such as /dev/stdout or /dev/full, a FIFO) is written
- * to directly — renaming over it would replace the device with a plain file. Failures are I/O errors (74).
+ * symlink to its target (a dangling one's too, created as a shell's `>` creates it); an existing special file (a
+ * device such as /dev/stdout or /dev/full, a FIFO) is written to directly — renaming over it would replace the
+ * device with a plain file. Failures are I/O errors (74).
  *
  * Modes: a report is no secret (secrets are redacted before it is written), so a new file gets 0666 minus the
  * umask, as a shell's `>` gives it; a replaced file keeps its mode, and its owner when root runs this — the
