@@ -165,23 +165,12 @@ export async function checkMergeContents(
       );
     const foreign: PullFact[] = [];
     for (const pull of standsFor) {
-      let content: "same" | "differs" | "missing";
-      try {
-        content = await git.holdsPullContent(commit.sha, parents[0]!, pull.headSha);
-      } catch (error) {
-        facts.unverified.set(
-          commit.sha,
-          `it is ${terms.list([pull.number])}'s merge commit, but git could not compare its content with the head ${pull.headSha.slice(0, 7)} (${(error as Error).message})`,
-        );
-        break;
-      }
-      if (content === "missing") {
-        facts.unverified.set(
-          commit.sha,
-          `it is ${terms.list([pull.number])}'s merge commit (a squash or the last rebased copy), but the head ${pull.headSha.slice(0, 7)} is not in this checkout to compare its content with (run git fetch origin ${terms.ref(pull.number)})`,
-        );
-        break;
-      }
+      const content = await comparedWithPull(facts, terms, commit.sha, pull, {
+        subject: "its content",
+        landing: " (a squash or the last rebased copy)",
+        compare: () => git.holdsPullContent(commit.sha, parents[0]!, pull.headSha),
+      });
+      if (content === undefined) break;
       if (content === "differs") foreign.push(pull);
     }
     if (facts.unverified.has(commit.sha) || foreign.length === 0) continue;
@@ -218,34 +207,53 @@ async function mergesOfOtherCommits(
       foreign.push({ number: n, head: pull.headSha, merged: merges, ...(pull.squashUnreported ? { squashUnreported: true } : {}) });
       continue;
     }
-    let content: "same" | "differs" | "missing";
-    try {
-      const squashParents = await git.parents(squash);
-      content =
-        squashParents === undefined
-          ? "missing"
-          : squashParents.length !== 1
-            ? "differs"
-            : await git.holdsPullContent(squash, squashParents[0]!, pull.headSha);
-    } catch (error) {
-      facts.unverified.set(
-        commit.sha,
-        `it is ${terms.list([n])}'s merge commit, but git could not compare its squash commit ${squash.slice(0, 7)} with the head ${pull.headSha.slice(0, 7)} (${(error as Error).message})`,
-      );
-      return;
-    }
-    if (content === "missing") {
-      facts.unverified.set(
-        commit.sha,
-        `it is ${terms.list([n])}'s merge commit, but the head ${pull.headSha.slice(0, 7)} is not in this checkout to compare its squash commit ${squash.slice(0, 7)} with (run git fetch origin ${terms.ref(n)})`,
-      );
-      return;
-    }
+    const content = await comparedWithPull(facts, terms, commit.sha, pull, {
+      subject: `its squash commit ${squash.slice(0, 7)}`,
+      landing: "",
+      compare: async () => {
+        const squashParents = await git.parents(squash);
+        if (squashParents === undefined) return "missing";
+        return squashParents.length !== 1 ? "differs" : git.holdsPullContent(squash, squashParents[0]!, pull.headSha);
+      },
+    });
+    if (content === undefined) return;
     if (content === "differs") foreign.push({ number: n, head: pull.headSha, merged: merges, squash });
   }
   if (foreign.length === 0) return;
   commit.foreignMerge = foreign;
   commit.pulls = commit.pulls.filter((n) => !foreign.some((p) => p.number === n));
+}
+
+/**
+ * What `compare` says of a commit the provider names as `pull`'s (GitRepo.holdsPullContent: "same" or "differs"), or
+ * undefined once `sha` is left unverified with why: git failed, or the PR's head is not in this checkout ("missing").
+ * `subject` names what was compared in that reason ("its content"); `landing`, what kind of merge commit, follows
+ * "merge commit" in the reason for a missing head.
+ */
+async function comparedWithPull(
+  facts: ProviderFacts,
+  terms: ChangeTerms,
+  sha: string,
+  pull: PullFact,
+  what: { subject: string; landing: string; compare: () => Promise<"same" | "differs" | "missing"> },
+): Promise<"same" | "differs" | undefined> {
+  const of = `it is ${terms.list([pull.number])}'s merge commit`;
+  const head = pull.headSha.slice(0, 7);
+  let content: "same" | "differs" | "missing";
+  try {
+    content = await what.compare();
+  } catch (error) {
+    facts.unverified.set(sha, `${of}, but git could not compare ${what.subject} with the head ${head} (${(error as Error).message})`);
+    return undefined;
+  }
+  if (content === "missing") {
+    facts.unverified.set(
+      sha,
+      `${of}${what.landing}, but the head ${head} is not in this checkout to compare ${what.subject} with (run git fetch origin ${terms.ref(pull.number)})`,
+    );
+    return undefined;
+  }
+  return content;
 }
 
 /**
