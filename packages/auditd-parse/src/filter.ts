@@ -2,7 +2,9 @@ import { UsageError } from "@opsguard/core/errors";
 import { isSyscallName, syscallName } from "./decode";
 import type { AuditEvent, FieldValue } from "./event";
 import type { IdNames } from "./ids";
+import { PARTS_REMEMBERED, partKey } from "./parts";
 import { recordTypeOf } from "./record-types";
+import { Remembered } from "./remembered";
 
 export interface FilterOptions {
   types?: string[];
@@ -118,9 +120,6 @@ export function eventFilter(
   return keepingParts(tests, onMatchedAcrossParts);
 }
 
-/** Events in parts a filter has seen, remembered for their later parts: more are never open. */
-const KEPT_PARTS = 64;
-
 /**
  * The filter (all tests must match), but an event written in parts (AuditEvent.part) is judged as one: its later
  * parts hold only the rest of its records (EXECVE, PATH …), not the SYSCALL with its key, comm, uid and the like, so
@@ -138,16 +137,15 @@ function keepingParts(
 ): (e: AuditEvent) => boolean {
   // one bit a test: there are fewer kinds of filter than 31
   const all = (1 << tests.length) - 1;
-  // `node id` of events in parts: the tests their parts met (bits), whether a part was let through, whether told
-  const seen = new Map<string, { met: number; through: boolean; told: boolean }>();
+  // events in parts: the tests their parts met (bits), whether a part was let through, whether told
+  const seen = new Remembered<{ met: number; through: boolean; told: boolean }>(PARTS_REMEMBERED);
   return (e) => {
     if (e.part === undefined) return tests.every((t) => t(e));
-    const key = `${e.node ?? ""} ${e.id}`;
+    const key = partKey(e);
     let parts = seen.get(key);
     if (parts === undefined) {
-      if (seen.size >= KEPT_PARTS) seen.delete(seen.keys().next().value as string);
       parts = { met: 0, through: false, told: false };
-      seen.set(key, parts);
+      seen.add(key, parts);
     }
     if (parts.through && e.part > 1) return true;
     for (let i = 0; i < tests.length; i++) if (tests[i]!(e)) parts.met |= 1 << i;

@@ -1,5 +1,7 @@
 import { escapeControls } from "./escape";
 import type { AuditEvent, FieldValue } from "./event";
+import { PARTS_REMEMBERED, partKey } from "./parts";
+import { Remembered } from "./remembered";
 import { loginResult } from "./sessions-login";
 
 /**
@@ -43,12 +45,9 @@ const str = (v: FieldValue | undefined): string | undefined => (typeof v === "st
 const origin = (f: Record<string, FieldValue>): string => str(f.addr) || str(f.hostname) || "?";
 const result = (ok: boolean | undefined): string => (ok === undefined ? "?" : ok ? "success" : "failed");
 
-/** Events in parts whose first part's syscall and result are kept for their later parts: more are never open. */
-const KEPT_PARTS = 64;
-
 export class ReportBuilder {
   /** The syscall and result of the latest events written in parts, by `node id` (firstPart). */
-  private readonly parts = new Map<string, Pick<AuditEvent, "syscall" | "success">>();
+  private readonly parts = new Remembered<Pick<AuditEvent, "syscall" | "success">>(PARTS_REMEMBERED);
   private readonly tables = new Map<SummaryName, { rows: Map<string, ReportRow>; other: number }>();
 
   constructor() {
@@ -95,10 +94,9 @@ export class ReportBuilder {
    * or for a later part its first part's syscall and result (undefined when the first part is not remembered).
    */
   private firstPart(e: AuditEvent): Pick<AuditEvent, "syscall" | "success"> | undefined {
-    const key = `${e.node ?? ""} ${e.id}`;
+    const key = partKey(e);
     if (e.part === 1) {
-      if (this.parts.size >= KEPT_PARTS) this.parts.delete(this.parts.keys().next().value as string);
-      this.parts.set(key, { syscall: e.syscall, success: e.success });
+      this.parts.add(key, { syscall: e.syscall, success: e.success });
       return e;
     }
     return this.parts.get(key);

@@ -2,6 +2,8 @@ import { escapeControls } from "./escape";
 import type { AuditEvent, FieldValue, OutputRecord } from "./event";
 import type { JsonBytes } from "./json";
 import { type Connection, connectionOf, connectionText } from "./net";
+import { PARTS_REMEMBERED, partKey } from "./parts";
+import { Oldest, Remembered } from "./remembered";
 import { commandJson, type HeldBytes, heldText } from "./sessions-json";
 import { loginRecords, loginResult } from "./sessions-login";
 import { packCommand, unpackCommand, WIDE } from "./sessions-pack";
@@ -266,7 +268,7 @@ export class SessionTracker {
   /** Events of sessions written early that found no room for a second entry, not listed. */
   laterEvents = 0;
   /** The session (its key) of the latest events written in parts, by `node id`: their later parts join it. */
-  private readonly parts = new Remembered<string>(64);
+  private readonly parts = new Remembered<string>(PARTS_REMEMBERED);
   /** Later parts of execs not listed: their first part's session was written before them, or it was in none. */
   partsLeftOut = 0;
   /** Their estimated bytes (nested sessions' too). */
@@ -421,7 +423,7 @@ export class SessionTracker {
     if (login) this.weighHead(s);
     // an item is made only when the count caps leave room for it (a log whose sessions never end omits most)
     // an exec in parts: its later parts, which carry no ses=, join the session its first part is in
-    if (e.part !== undefined) this.parts.add(`${e.node ?? ""} ${id}`, key);
+    if (e.part !== undefined) this.parts.add(partKey(e), key);
     if (e.argv !== undefined && this.room(s)) {
       const c: SessionCommand = { time, id, argv: e.argv };
       if (e.argvRaw !== undefined) c.argvRaw = e.argvRaw;
@@ -470,7 +472,7 @@ export class SessionTracker {
    * dropped unsaid (T34 #3).
    */
   private laterPart(e: AuditEvent, time: string, id: string): void {
-    const key = this.parts.get(`${e.node ?? ""} ${id}`);
+    const key = this.parts.get(partKey(e));
     const s = key === undefined ? undefined : (this.sessions.get(key) ?? this.ending.get(key)?.s);
     if (s === undefined) {
       if (e.argv !== undefined) this.partsLeftOut++;
@@ -897,71 +899,10 @@ export class SessionTracker {
   }
 }
 
-/**
- * The oldest entry of a Map or Set whose oldest entry, once asked for, is deleted before the next is. An iterator
- * made anew starts at the table's first slot and steps over every entry deleted since V8 last rebuilt the table:
- * with the oldest of 10000 open sessions written at each new one, thousands each time (165 ms for 30000, against
- * 7 ms for one iterator kept, which resumes where it stopped: every entry before it was deleted).
- */
 /** What a ses-unset process's PAM records said before its USER_LOGIN (SessionTracker.pamStart). */
 interface PamStart {
   terminal?: string;
   acct?: string;
-}
-
-/**
- * Keys (each with a value, or none) in the order added, the oldest let go past `limit` (found by one iterator kept
- * between calls, Oldest).
- */
-class Remembered<V = true> {
-  private readonly keys = new Map<string, V>();
-  private readonly oldest = new Oldest(() => this.keys.keys());
-
-  constructor(private readonly limit: number) {}
-
-  get size(): number {
-    return this.keys.size;
-  }
-
-  has(key: string): boolean {
-    return this.keys.has(key);
-  }
-
-  get(key: string): V | undefined {
-    return this.keys.get(key);
-  }
-
-  delete(key: string): boolean {
-    return this.keys.delete(key);
-  }
-
-  /** The key's value, forgotten. */
-  take(key: string): V | undefined {
-    const value = this.keys.get(key);
-    this.keys.delete(key);
-    return value;
-  }
-
-  add(key: string, value: V = true as V): void {
-    this.keys.set(key, value);
-    if (this.keys.size > this.limit) this.keys.delete(this.oldest.next()!);
-  }
-}
-
-class Oldest<T> {
-  private iterator: Iterator<T> | undefined;
-
-  constructor(private readonly entries: () => Iterator<T>) {}
-
-  next(): T | undefined {
-    let next = this.iterator?.next();
-    // a finished iterator stays finished: entries added since are found by a new one
-    if (next === undefined || next.done) {
-      this.iterator = this.entries();
-      next = this.iterator.next();
-    }
-    return next.done ? undefined : next.value;
-  }
 }
 
 /**
