@@ -18,11 +18,6 @@ const BUFFER_BYTES = 128 * 1024;
  */
 const SPARE_BUFFERS = 8;
 
-/** What a reopen that failed (Output.reopen) says on stderr: one line naming the file, the error and what goes on. */
-export function reopenFailed(error: IoError, path: string): string {
-  return `${error.message} (on SIGHUP); still writing to the ${path} it had open (moved or not), trying again at the next SIGHUP`;
-}
-
 /** Where the bytes go: the run's stdout (IOStreams' byte writer) or an -o file. */
 interface ByteSink {
   write(data: Buffer, done: (error?: Error | null) => void): boolean;
@@ -198,18 +193,21 @@ export class Output {
   /**
    * SIGHUP (logrotate): -o's file opened again by its name, and the one it had closed. The new one is opened first:
    * when it cannot be (its directory not writable or gone, a full disk …) the output goes on into the file it had
-   * open, whole lines as before, and the error is returned for the caller to say; a later reopen tries again. A
-   * plugin that exited (74) there lost what auditd sent next (T34 #9). A write that failed is thrown, as by flush().
+   * open, whole lines as before, and `say` gets one line naming the file, the error and what goes on; a later reopen
+   * tries again. A plugin that exited (74) there lost what auditd sent next (T34 #9). A write that failed is thrown,
+   * as by flush().
    */
-  async reopen(): Promise<IoError | undefined> {
-    if (this.path === undefined) return undefined;
+  async reopen(say: (line: string) => void): Promise<void> {
+    if (this.path === undefined) return;
     // opened in this turn, with the switch to it: once the new file is there, every line read after goes to it (an
     // open awaited let a line read meanwhile go to the old one). An open, not a write: it does not wait on the disk
     let fd: number;
     try {
       fd = openSync(this.path, "a");
     } catch (error) {
-      return outputFileError(this.path, error);
+      const failed = outputFileError(this.path, error);
+      say(`${failed.message} (on SIGHUP); still writing to the ${this.path} it had open (moved or not), trying again at the next SIGHUP`);
+      return;
     }
     // what is queued is handed to the file it had at once (flush writes before its first await)
     const flushed = this.flush();
@@ -220,7 +218,6 @@ export class Output {
     } finally {
       await old.close();
     }
-    return undefined;
   }
 
   /**

@@ -13,7 +13,7 @@ import { markEarly } from "./heap";
 import { IdNames } from "./ids";
 import { followFile, namesStdin, readInput, rotationOrder } from "./input";
 import { MAX_LINE_FIELDS } from "./lines";
-import { Output, reopenFailed } from "./output";
+import { Output } from "./output";
 import { AuditParser } from "./parser";
 import { readProgress } from "./progress";
 import { fileIdentity } from "./same-file";
@@ -183,10 +183,7 @@ export async function runPipeline(mode: Mode, files: string[], flags: ParseFlags
     for (const sig of ["SIGINT", "SIGTERM"] as const) process.once(sig, stop);
     // SIGHUP: with -o, logrotate's postrotate asks for the file again (as the plugin does); without, the terminal
     // hung up, and the run ends as on SIGTERM, writing what was read (its default action lost the open sessions, T23 #11)
-    const onHup =
-      appendTo !== undefined
-        ? () => void output.reopen().then((failed) => failed && ctx.log.error(reopenFailed(failed, appendTo)), stop)
-        : stop;
+    const onHup = appendTo !== undefined ? () => void output.reopen((line) => ctx.log.error(line)).catch(stop) : stop;
     process.on("SIGHUP", onHup);
     const windowMs = parserOptions(flags, config).windowMs ?? 2000;
     try {
@@ -239,14 +236,12 @@ export async function runPipeline(mode: Mode, files: string[], flags: ParseFlags
  * and the warning then blamed a log merged out of order); a pipe's is no file to know, and it is read.
  */
 function readOnce(inputs: string[], ctx: CliContext, stdin: NodeJS.ReadableStream): string[] {
-  // stdin is a file only when the stream is the process's fd 0 (a caller's stream is not looked at)
-  const stdinFile = (stdin as { fd?: unknown }).fd === 0 ? fileIdentity(0, true) : undefined;
   const first = new Map<string, string>();
   const shown = (file: string) => (namesStdin(file) ? `stdin (${escapeLine(file)})` : escapeLine(file));
   return inputs.filter((file) => {
     // stdin that is no regular file is read wherever it is named (a pipe gives its bytes once anyway); a name that
     // cannot be stat'ed (missing) by itself: it is named as unreadable when read
-    const key = namesStdin(file) ? stdinFile : (fileIdentity(file) ?? `path ${file}`);
+    const key = inputIdentity(file, stdin) ?? (namesStdin(file) ? undefined : `path ${file}`);
     if (key === undefined) return true;
     const earlier = first.get(key);
     if (earlier === undefined) {
@@ -270,10 +265,8 @@ function refuseOutputInput(output: string | undefined, inputs: readonly string[]
   const target =
     output !== undefined ? fileIdentity(output, true) : io.stdoutFd !== undefined ? fileIdentity(io.stdoutFd, true) : undefined;
   if (target === undefined) return;
-  // stdin is a file only when the stream is the process's fd 0 (a caller's stream is not looked at)
-  const stdinFile = (io.stdin as { fd?: unknown }).fd === 0 ? fileIdentity(0) : undefined;
   for (const file of inputs) {
-    if ((namesStdin(file) ? stdinFile : fileIdentity(file)) !== target) continue;
+    if (inputIdentity(file, io.stdin) !== target) continue;
     const name = namesStdin(file) ? "stdin" : `input file ${escapeLine(file)}`;
     if (output === undefined) {
       throw new UsageError(`${name} is where standard output goes (its redirection names the same file)`, {
@@ -284,6 +277,15 @@ function refuseOutputInput(output: string | undefined, inputs: readonly string[]
       hint: "give -o another path: what it appends would be read back as input, a page would replace the log",
     });
   }
+}
+
+/**
+ * What an input is known by (fileIdentity): a file's device and inode, or for stdin ("-", /dev/stdin …) its
+ * descriptor's when it is a regular file and the stream is the process's fd 0 (a caller's stream is not looked at).
+ */
+function inputIdentity(file: string, stdin: NodeJS.ReadableStream): string | undefined {
+  if (!namesStdin(file)) return fileIdentity(file);
+  return (stdin as { fd?: unknown }).fd === 0 ? fileIdentity(0, true) : undefined;
 }
 
 /** -o's file this run created and, having read nothing, left empty: not there, as before the run. */

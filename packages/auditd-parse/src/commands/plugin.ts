@@ -6,7 +6,7 @@ import { DETECT_BOUNDS } from "../assemble";
 import { loadAuditdConfig } from "../config";
 import { IdNames } from "../ids";
 import { refuseStdin } from "../input";
-import { Output, reopenFailed } from "../output";
+import { Output } from "../output";
 import { AuditParser } from "../parser";
 import { summarize } from "../pipeline";
 import { idSources, outputOption, type ParseFlags, parserOptions, repeatedPath } from "./flags";
@@ -97,7 +97,7 @@ export async function runPluginCommand({ ctx, flags }: PluginCommandOptions, io:
   }, PLUGIN_TICK_MS);
   // a reopen that fails keeps the plugin writing to the file it had (moved by logrotate): auditd's events go on
   // being written, and the next SIGHUP tries again
-  const onHup = () => void output.reopen().then((failed) => failed && ctx.log.error(reopenFailed(failed, flags.output!)), stop);
+  const onHup = () => void output.reopen((line) => ctx.log.error(line)).catch(stop);
   process.on("SIGHUP", onHup);
   process.once("SIGTERM", stop);
   try {
