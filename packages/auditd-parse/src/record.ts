@@ -264,13 +264,6 @@ export function startsWith(buf: Uint8Array, pos: number, end: number, prefix: Ui
   return true;
 }
 
-/** The offset of " type=" in buf[from, to), or -1. */
-/** Where the last `needle` in buf[from, to) begins, else -1. */
-function lastIndexOf(buf: Buffer, needle: Buffer, from: number, to: number): number {
-  for (let i = to - needle.length; i >= from; i--) if (startsWith(buf, i, to, needle)) return i;
-  return -1;
-}
-
 /** The length of an invisible prefix unit at pos (NUL, U+FEFF, U+200B as UTF-8), else 0. */
 function invisibleAt(buf: Buffer, pos: number, end: number): number {
   if (buf[pos] === 0) return 1;
@@ -291,8 +284,8 @@ function syslogNode(buf: Buffer, from: number, at: number): string | undefined {
   while (word > from && buf[word - 1] !== SPACE) word--;
   // the node= that ends the word before type=, whatever came before it in the word (a control sequence, a no-break
   // or zero-width space, a CR: T36 A2)
-  const node = lastIndexOf(buf, NODE, word, at);
-  if (node >= 0) return node + 5 < at ? NODE_NAMES.get(buf, node + 5, at) : undefined;
+  const node = at - NODE.length < word ? -1 : buf.lastIndexOf(NODE, at - NODE.length);
+  if (node >= word) return node + 5 < at ? NODE_NAMES.get(buf, node + 5, at) : undefined;
   // a relay that wraps a line it received in a header of its own puts the origin's header after it: the last one
   // read names the host that logged the record
   let host = -1;
@@ -348,6 +341,7 @@ function syslogHostStart(buf: Buffer, from: number, to: number): number {
 const isLetter = (c: number | undefined) => c !== undefined && ((c >= 65 && c <= 90) || (c >= 97 && c <= 122));
 const isDigit = (c: number | undefined) => c !== undefined && c >= 48 && c <= 57;
 
+/** The offset of " type=" in buf[from, to), or -1. */
 function findType(buf: Buffer, from: number, to: number): number {
   for (let i = find(buf, SPACE, from, to); i >= 0; i = find(buf, SPACE, i + 1, to)) {
     if (startsWith(buf, i + 1, to, TYPE)) return i;

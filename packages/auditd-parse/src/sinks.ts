@@ -171,12 +171,12 @@ export function makeSink(
         const close = list.close();
         // nothing read: no `[]`, which `jq length` reads as "no sessions" (T27 #3); the exit code is 66
         if (ctx.opts.json && close !== undefined && !read.nothing) line(close);
-        // an entry "(open)" that was cut by the bound looks like a session that is still open: say how many were
         // a command line's later parts carry no ses=: one whose first part's session was written before it is not listed
         if (tracker.partsLeftOut > 0)
           ctx.log.warn(
             `${tracker.partsLeftOut} later part(s) of command lines written in parts not listed: their session was written before them`,
           );
+        // an entry "(open)" that was cut by the bound looks like a session that is still open: say how many were
         if (tracker.writtenEarly > 0)
           ctx.log.warn(
             `${tracker.writtenEarly} session(s) written early, still open, past 10000 open at once; ${tracker.laterEvents} later event(s) of theirs not listed`,
