@@ -235,7 +235,8 @@ describe("HttpClient", () => {
     };
     const token = new Secret("xoxb-test-token-1234", "slack.token");
     const calls = [
-      () => client({ retries: 0 }).get("/huge"),
+      // 32 MiB through fetch takes over the helper's 1 s timeout on a loaded 2-core CI machine; the cap, not the clock, is tested
+      () => client({ retries: 0, timeoutMs: 20_000 }).get("/huge"),
       () => new SlackClient({ token, baseUrl: base, retries: 0 }).userInfo("U1"),
       () => createGitLabClient({ baseUrl: base, token }).get("/projects"),
     ];
