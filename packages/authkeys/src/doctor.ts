@@ -9,6 +9,7 @@ import { describeError } from "@opsguard/core/errors";
 import { ExitCode } from "@opsguard/core/exit";
 import { CODE_CACHE_DIGEST_SUFFIX } from "@opsguard/core/launcher";
 import { LdapClient, type LdapConnectionConfig, ldapOptionsFromConfig } from "@opsguard/core/ldap";
+import { normalizeDn } from "@opsguard/core/ldap/dn";
 import { Logger } from "@opsguard/core/log";
 import { type AgentSettings, askAgent } from "./agent-client";
 import { type AuthkeysConfig, authkeysConfigSchema } from "./config";
@@ -74,6 +75,7 @@ export async function runDoctor(ctx: CliContext, options: DoctorOptions): Promis
       if (mark) add(`ldap ${url}`, ...mark);
       if (ldap) for (const check of await checkServer(url, ldap)) add(`ldap ${url}`, check.verdict, check.detail);
     }
+    if (ldap) for (const check of await checkGroups(config, ldap)) add("groups", ...check);
     if (options.user) add(`lookup ${options.user}`, ...(await sampleLookup(config, options.user)));
     else add("lookup", "warn", "no sample user: pass --user NAME to look one up");
   }
@@ -374,6 +376,42 @@ function serverMarks(config: AuthkeysConfig): Map<string, [Verdict, string]> {
     ]);
   }
   return marks;
+}
+
+/**
+ * Every group DN the config names (allowedGroups, hostAccess rules', principals'), read as the bind DN: one the
+ * directory lacks, or hides from that DN, counts nobody as its member at login, so a listed group's keyOptions
+ * silently stop applying to members who are in a later group too.
+ */
+async function checkGroups(config: AuthkeysConfig, ldap: LdapConnectionConfig): Promise<Array<[Verdict, string]>> {
+  const named = new Map<string, { dn: string; label: string }>();
+  const add = (where: string, dn: string) => {
+    if (!named.has(normalizeDn(dn))) named.set(normalizeDn(dn), { dn, label: `${where} ${dn}` });
+  };
+  for (const group of config.allowedGroups ?? []) add("allowedGroups", typeof group === "string" ? group : group.dn);
+  for (const rule of config.hostAccess?.rules ?? [])
+    for (const group of rule.allowedGroups) add("hostAccess.rules allowedGroups", typeof group === "string" ? group : group.dn);
+  for (const group of config.principals?.groups ?? []) add("principals.groups", group.dn);
+  if (named.size === 0) return [];
+  const client = new LdapClient({ ...ldapOptionsFromConfig(ldap), log: new Logger({ tool: "authkeys", level: "error" }) });
+  const checks: Array<[Verdict, string]> = [];
+  try {
+    for (const { dn, label } of named.values()) {
+      const entry = await client.read(dn, ["1.1"]);
+      if (entry === undefined)
+        checks.push([
+          "fail",
+          `${label} does not exist or ${ldap.bindDn ?? "the anonymous bind"} cannot read it: logins count nobody in it, so its keyOptions apply to no one (fix the DN or the ACL)`,
+        ]);
+    }
+  } catch (error) {
+    return [["fail", `cannot read the configured groups: ${describeError(error)}`]];
+  } finally {
+    await client.close();
+  }
+  if (checks.length === 0)
+    checks.push(["ok", `the ${named.size} configured group(s) exist and ${ldap.bindDn ?? "the anonymous bind"} can read them`]);
+  return checks;
 }
 
 /** A real lookup with the cache off: the doctor often runs as root and must not leave root-owned cache files. */

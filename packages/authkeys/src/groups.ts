@@ -48,7 +48,7 @@ export async function firstAllowedGroup(
 ): Promise<GroupRule | undefined> {
   let direct = -1;
   for (const [index, group] of groups.entries()) {
-    if (member.memberOf.some((dn) => dnEquals(dn, group.dn)) || (await isDirectMember(client, group.dn, member))) {
+    if (member.memberOf.some((dn) => dnEquals(dn, group.dn)) || (await isDirectMember(client, group.dn, member, log))) {
       direct = index;
       break;
     }
@@ -63,7 +63,7 @@ export async function firstAllowedGroup(
   return nested ?? groups[direct];
 }
 
-async function isDirectMember(client: LdapClient, groupDn: string, member: Member): Promise<boolean> {
+async function isDirectMember(client: LdapClient, groupDn: string, member: Member, log: Logger | undefined): Promise<boolean> {
   try {
     const match = await client.searchOne(groupDn, {
       scope: "base",
@@ -72,8 +72,16 @@ async function isDirectMember(client: LdapClient, groupDn: string, member: Membe
     });
     return match !== undefined;
   } catch (error) {
-    // A group that does not exist has no members: fail closed.
-    if (error instanceof LdapNotFoundError) return false;
+    // A group that does not exist has no members: fail closed. Said each time, since a listed group that is gone
+    // (renamed, or hidden from the bind DN by an ACL) no longer puts its keyOptions on anyone: a member of it who
+    // is also in a later group logs in with that group's options.
+    if (error instanceof LdapNotFoundError) {
+      log?.warn("an allowed group does not exist or the bind DN cannot read it: nobody counts as its member", {
+        group: groupDn,
+        fix: "correct the DN in the config or the directory's ACL (authkeys doctor lists such groups)",
+      });
+      return false;
+    }
     throw error;
   }
 }

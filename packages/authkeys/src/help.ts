@@ -92,10 +92,12 @@ Verify: "authkeys verify --hosts FILE --user NAME [-i KEY]" logs in to each host
 command) after checking its host key against known_hosts: accepted, refused, unreachable, host-key-changed
 or host-key-unknown per host; exit 1 unless every host accepted.
 
-Exit 65: LDAP refused the search (userFilter, userBase, attribute) or several entries matched; 66: audit's
-filter matched no account (an empty audit is no pass);
+Exit 65: LDAP refused the search (userFilter, a userBase that does not exist, attribute), several
+entries matched, or the server's size limit cut the answer; 66: audit's filter matched no account (an
+empty audit is no pass);
 70: internal error (a bug: please report it). Run doctor as the command user (sudo -u authkeys ...):
-it then proves the cache directory writable and readable. As root, doctor also checks sshd -T (or
+it then proves the cache directory writable and readable, and that every configured group DN exists
+and is readable by the bind DN. As root, doctor also checks sshd -T (or
 --sshd-config FILE): a user CA without the principals command in effect fails, and so does a command
 whose file does not exist.
 

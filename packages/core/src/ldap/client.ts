@@ -15,6 +15,7 @@ import {
   LdapTimeoutError,
   LdapTooManyError,
   LdapUnavailableError,
+  resultCodeText,
 } from "./errors";
 import { type Connection, Failover, type Pending, type ServerHealth } from "./failover";
 import { parseFilter } from "./filter";
@@ -128,12 +129,11 @@ export class LdapClient {
     const pageSize = options.pageSize ?? this.#opts.pageSize;
     const client = await this.#connected();
     const what = `search under "${base}"`;
-    const request = {
-      filter,
-      scope: options.scope ?? "sub",
-      attributes: options.attributes ? [...options.attributes] : [],
-      ...(options.sizeLimit === undefined ? {} : { sizeLimit: options.sizeLimit + 1 }),
-    } as const;
+    // No sizeLimit goes to the server: ldapts takes a sizeLimitExceeded answer to a search that set one as a
+    // success (its _sendSearch), so a server limit below ours (OpenLDAP's per-account olcLimits) cut the answer
+    // and the cut list passed as the whole one: two entries for one uid read as one, a group search as no group.
+    // Without it the server's own limit is an error (4), and ours is counted here, as the entries arrive.
+    const request = { filter, scope: options.scope ?? "sub", attributes: options.attributes ? [...options.attributes] : [] } as const;
     let total = 0;
     const count = (page: LdapEntry[]): LdapEntry[] => {
       total += page.length;
@@ -309,7 +309,16 @@ export class LdapClient {
         )) as unknown as typeof tlsConnect,
     });
     const handshake = async (): Promise<void> => {
-      if (this.#opts.startTls && !ldaps) await client.startTLS({ ...tlsOptions });
+      if (this.#opts.startTls && !ldaps) {
+        try {
+          await client.startTLS({ ...tlsOptions });
+        } catch (error) {
+          // the server answered the StartTLS request with an error: it offers no TLS on this port (never plaintext then)
+          if (error instanceof ResultCodeError)
+            throw new Error(`refused StartTLS (${resultCodeText(error.code)}): the server offers no TLS here`);
+          throw error;
+        }
+      }
       // An anonymous bind still proves the server answers before we commit to it. For ldaps:// this is
       // also where ldapts connects and does TLS: no lock across attempts may be held around it, or a
       // blackholed ldaps:// server holds every other server's attempt for its whole budget (T-ak17b 1).
@@ -417,7 +426,9 @@ function operationError(error: unknown, url: string, what: string): OpsguardErro
     }
     return new LdapOperationError(`${what} failed on ${url}: ${message}`, undefined);
   }
-  const text = `${what} failed on ${url}: ${error.message.replace(/ Code: 0x[0-9a-f]+$/, "")} (result code ${error.code})`;
+  // a server's diagnostic text may be empty (slapd's for a referral): the code's RFC name then says what it was
+  const said = error.message.replace(/ Code: 0x[0-9a-f]+$/, "").trim();
+  const text = `${what} failed on ${url}: ${said === "" ? "" : `${said} `}(${resultCodeText(error.code)})`;
   switch (error.code) {
     case 32:
       return new LdapNotFoundError(`${what}: no such entry on ${url}`, { hint: "check the DN and ldap.baseDn" });
@@ -427,9 +438,12 @@ function operationError(error: unknown, url: string, what: string): OpsguardErro
     case 11:
       // sizeLimitExceeded / adminLimitExceeded: the server's limit, which paging does not lift (OpenLDAP counts
       // a paged search's total against size.prtotal, the hard limit unless set; slapd.conf(5) "limits")
-      return new LdapTooManyError(`${what} failed on ${url}: the server's size limit was reached (result code ${error.code})`, {
-        hint: "narrow the filter or the base DN, or have the directory admins raise the bind account's limit (OpenLDAP: olcLimits size.prtotal)",
-      });
+      return new LdapTooManyError(
+        `${what} failed on ${url}: the server's ${error.code === 4 ? "size" : "administrative"} limit was reached (${resultCodeText(error.code)})`,
+        {
+          hint: "narrow the filter or the base DN, or have the directory admins raise the bind account's limit (OpenLDAP: olcLimits size.prtotal)",
+        },
+      );
     case 3:
       return new LdapTimeoutError(text);
     case 49:

@@ -26,3 +26,32 @@ export class LdapOperationError extends DataError {
     this.resultCode = resultCode;
   }
 }
+
+/** RFC 4511 §4.1.9's names of the result codes a server may answer with, for a message that gave no text of its own. */
+const RESULT_NAMES: Readonly<Record<number, string>> = {
+  1: "operationsError",
+  2: "protocolError",
+  3: "timeLimitExceeded",
+  4: "sizeLimitExceeded",
+  7: "authMethodNotSupported",
+  8: "strongerAuthRequired",
+  10: "referral",
+  11: "adminLimitExceeded",
+  12: "unavailableCriticalExtension",
+  13: "confidentialityRequired",
+  32: "noSuchObject",
+  34: "invalidDNSyntax",
+  48: "inappropriateAuthentication",
+  49: "invalidCredentials",
+  50: "insufficientAccessRights",
+  51: "busy",
+  52: "unavailable",
+  53: "unwillingToPerform",
+  80: "other",
+};
+
+/** "result code 3, timeLimitExceeded": the number the server sent, and its RFC name where there is one. */
+export function resultCodeText(code: number): string {
+  const name = RESULT_NAMES[code];
+  return name === undefined ? `result code ${code}` : `result code ${code}, ${name}`;
+}

@@ -3,7 +3,7 @@ import { type Client, ResultCodeError } from "ldapts";
 import type { OpsguardError } from "../errors";
 import type { Logger } from "../log";
 import { STALL_MS, TimeoutSignal } from "./attempt-timing";
-import { LdapAuthError, LdapTimeoutError, LdapUnavailableError } from "./errors";
+import { LdapAuthError, LdapTimeoutError, LdapUnavailableError, resultCodeText } from "./errors";
 
 /**
  * Lets a process that lives for one request (sshd's AuthorizedKeysCommand) skip a server that failed
@@ -307,7 +307,7 @@ function describeFailure(url: string, error: unknown, budget: number): Attempt {
     return { url, reason: `${UNTRUSTED_REASON} (${code})`, timedOut: false, untrusted: true };
   }
   if (typeof code === "string" && code in NETWORK_REASONS) return { url, reason: NETWORK_REASONS[code] ?? code, timedOut: false };
-  if (error instanceof ResultCodeError) return { url, reason: `server error ${error.code}`, timedOut: false };
+  if (error instanceof ResultCodeError) return { url, reason: `server error (${resultCodeText(error.code)})`, timedOut: false };
   const message = (error instanceof Error ? error.message.split("\n")[0] : String(error)) ?? "unknown error";
   return { url, reason: MESSAGE_REASONS.find(([pattern]) => pattern.test(message))?.[1] ?? message, timedOut: false };
 }

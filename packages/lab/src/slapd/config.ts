@@ -10,6 +10,8 @@ export interface SlapdLayout {
   serviceDn: string;
   /** The read-only account tools bind as; it may page through the whole directory (authkeys audit). */
   readerDn: string;
+  /** SlapdOptions.readerSizeLimit; unset: the frontend's 1000, with paging unlimited. */
+  readerSizeLimit?: number | undefined;
   oncallDn: string;
   caFile: string;
   certFile: string;
@@ -86,7 +88,7 @@ olcDbIndex: uid eq
 olcDbIndex: member eq
 olcDbIndex: memberUid eq
 olcDbIndex: mail eq
-olcLimits: {0}dn.exact="${l.readerDn}" size.prtotal=unlimited
+olcLimits: {0}dn.exact="${l.readerDn}" ${l.readerSizeLimit === undefined ? "" : `size=${l.readerSizeLimit} `}size.prtotal=unlimited
 olcAccess: {0}to attrs=userPassword by self =xw by anonymous auth by * none
 olcAccess: {1}to dn.base="${l.oncallDn}" attrs=member by dn.exact="${l.serviceDn}" write by * read
 olcAccess: {2}to * by * read

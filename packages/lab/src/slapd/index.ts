@@ -28,6 +28,11 @@ export interface SlapdOptions {
   /** Extra plain entries under ou=bulk, for paging tests. */
   bulkUsers?: number;
   startTimeoutMs?: number;
+  /**
+   * The most entries one search by the reader account returns (OpenLDAP olcLimits size=N, slapd.conf(5) "limits"):
+   * more matching ends the search with sizeLimitExceeded (4) after N entries, as a directory's per-account limit does.
+   */
+  readerSizeLimit?: number;
 }
 
 export interface SlapdLab {
@@ -120,6 +125,7 @@ export async function startSlapd(options: SlapdOptions = {}): Promise<SlapdLab> 
       dataDir,
       oncallDn: seed.groups.oncall,
       caFile: ca.certFile,
+      readerSizeLimit: options.readerSizeLimit,
       certFile: cert.certFile,
       keyFile: cert.keyFile,
     });
