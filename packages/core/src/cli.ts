@@ -17,6 +17,8 @@ export interface ToolInfo {
   description: string;
   /** Exit codes this tool can return, for --help; all of them when omitted. */
   exitCodes?: ExitCode[];
+  /** What an exit code means for this tool where the shared words say less (as its README's table says it). */
+  exitCodeMeanings?: Partial<Record<ExitCode, string>>;
   /** Extra help text (config keys, examples) after the options. */
   helpAfter?: string;
   /**
@@ -131,7 +133,7 @@ export function createProgram(info: ToolInfo, io: IOStreams = systemIO()): Comma
     if (word !== undefined && !word.startsWith("-") && word !== sub.name() && sub.registeredArguments.length === 0)
       parent.error(`error: unknown command '${word}'`, { code: "commander.unknownCommand" });
   });
-  const after = [info.helpAfter, exitCodeHelpText(info.exitCodes)].filter(Boolean).join("\n\n");
+  const after = [info.helpAfter, exitCodeHelpText(info.exitCodes, info.exitCodeMeanings)].filter(Boolean).join("\n\n");
   program.addHelpText("after", `\n${after}`);
   runs.set(program, { io, exitCode: ExitCode.OK, startedAtMs: 0 });
   return program;

@@ -36,12 +36,15 @@ export const EXIT_CODE_HELP: ReadonlyArray<readonly [ExitCode, string]> = [
   [ExitCode.CONFIG, "configuration error"],
 ];
 
-export function exitCodeHelpText(codes: readonly ExitCode[] = EXIT_CODE_HELP.map(([c]) => c)): string {
+export function exitCodeHelpText(
+  codes: readonly ExitCode[] = EXIT_CODE_HELP.map(([c]) => c),
+  meanings: Partial<Record<ExitCode, string>> = {},
+): string {
   return [
     "Exit codes:",
     // 70 is listed always: any tool exits with it on an error it did not foresee (reportError's fallback).
     ...EXIT_CODE_HELP.filter(([code]) => codes.includes(code) || code === ExitCode.SOFTWARE).map(
-      ([code, text]) => `  ${String(code).padEnd(4)}${text}`,
+      ([code, text]) => `  ${String(code).padEnd(4)}${meanings[code] ?? text}`,
     ),
   ].join("\n");
 }

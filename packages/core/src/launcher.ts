@@ -1,7 +1,7 @@
 import { spawnSync } from "node:child_process";
 import { chmodSync, chownSync, copyFileSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
-import { IoError } from "./errors";
+import { IoError, OpsguardError, PermissionError } from "./errors";
 
 /**
  * Installing a bundled bin for a hot path (sshd, OpenVPN run it on every login): the bundle next
@@ -125,6 +125,20 @@ export interface GeneratedFile {
 
 /** Copies the bundle, writes the launcher and warms the code cache; root-owned when run as root. */
 export function installWithLauncher(options: LauncherInstallOptions): { launcher: string; bundle: string } {
+  try {
+    return installFiles(options);
+  } catch (error) {
+    // a prefix the user may not write (not root, a read-only or full file system) is the user's to fix, not a bug
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === undefined || error instanceof OpsguardError) throw error;
+    const what = `cannot install into ${options.prefix} (${code}${(error as NodeJS.ErrnoException).path ? `: ${(error as NodeJS.ErrnoException).path}` : ""})`;
+    const hint = "run install as root, or give --prefix a directory this user may write";
+    if (code === "EACCES" || code === "EPERM") throw new PermissionError(what, { hint });
+    throw new IoError(what, { hint: code === "ENOSPC" ? "free some space on that file system" : hint });
+  }
+}
+
+function installFiles(options: LauncherInstallOptions): { launcher: string; bundle: string } {
   mkdirSync(options.prefix, { recursive: true, mode: 0o755 });
   // sshd (and careful admins) refuse a command in a directory others could write to.
   if (process.getuid?.() === 0) chownSync(options.prefix, 0, 0);

@@ -4,6 +4,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { IoError } from "../src/errors";
 import { CODE_CACHE_DIGEST_SUFFIX, installWithLauncher } from "../src/launcher";
 
 let dir: string;
@@ -61,5 +62,24 @@ describe("the code-cache launcher hands V8 only a cache that matches its digest"
     expect(readFileSync(cache).toString()).not.toBe("not a code cache");
     expect(readFileSync(digestFile, "latin1").trim()).toBe(createHash("sha256").update(readFileSync(cache)).digest("hex"));
     expect(run()).toMatchObject({ status: 0, stdout: "ran a b", stderr: "" });
+  });
+});
+
+describe("install into a prefix it cannot make", () => {
+  it("is the user's error naming the prefix and the fix (74 here, 77 for a permission), not an internal error", () => {
+    const bundle = join(dir, "tool.cjs");
+    const prefix = join(bundle, "lib");
+    let error: unknown;
+    try {
+      installWithLauncher({ bundle, prefix, name: "tool", cacheEnv: "T_CACHE" });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(IoError);
+    expect(error).toMatchObject({
+      exitCode: 74,
+      message: `cannot install into ${prefix} (ENOTDIR: ${prefix})`,
+      hint: "run install as root, or give --prefix a directory this user may write",
+    });
   });
 });

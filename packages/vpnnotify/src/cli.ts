@@ -90,8 +90,17 @@ const EXIT_CODES = [
   ExitCode.SOFTWARE,
   ExitCode.IO_ERR,
   ExitCode.TEMP_FAIL,
+  ExitCode.NO_PERM,
   ExitCode.CONFIG,
 ] as const;
+
+/** As the README's table says them: a Slack rate limit is 69 too (the alert stays spooled), not the shared "75". */
+const EXIT_CODE_MEANINGS = {
+  [ExitCode.UNAVAILABLE]: "an alert that was due could not be sent (Slack unreachable, refusing or rate-limiting: it stays spooled)",
+  [ExitCode.IO_ERR]: "I/O error: the spool's or state file's disk is full or failing; install: cannot write --prefix",
+  [ExitCode.TEMP_FAIL]: "the deadline passed; flush: another process drains the spool or holds a lease on alerts",
+  [ExitCode.NO_PERM]: "install: this user may not write --prefix (run it as root)",
+};
 
 const SIGNAL_EXIT_CODES = `  129 a process retrying an alert in memory stopped by SIGHUP, after its LOST line (SIGINT, SIGTERM: 130, 143)
   130 the per-host worker or flush stopped by SIGINT (it hands back what it had not sent)
@@ -113,6 +122,7 @@ export function createVpnnotifyProgram(io: IOStreams, deps: VpnnotifyDeps = {}):
       version: pkg.version,
       description: pkg.description,
       exitCodes: [...EXIT_CODES],
+      exitCodeMeanings: EXIT_CODE_MEANINGS,
       helpAfter: HELP,
     },
     io,
