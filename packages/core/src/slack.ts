@@ -4,7 +4,7 @@ import { type ErrorDetails, OpsguardError } from "./errors";
 import { ExitCode } from "./exit";
 import { HttpClient, type HttpClientOptions, HttpError, parseRetryAfter, sleep } from "./http";
 import type { Logger } from "./log";
-import { resolveSecret, type Secret, type SecretRef } from "./secret";
+import { resolveHeaderSecret, type Secret, type SecretRef } from "./secret";
 
 /**
  * A small Slack Web API client on core's HttpClient. The official @slack/web-api pulls in axios
@@ -295,7 +295,7 @@ export function createSlackClient(
   const { keyPath = "slack.token", env, ...rest } = options;
   return new SlackClient({
     ...rest,
-    token: resolveSecret(config.token as SecretRef, keyPath, env),
+    token: resolveHeaderSecret(config.token as SecretRef, keyPath, env),
     ...(config.baseUrl ? { baseUrl: config.baseUrl } : {}),
     ...(config.timeoutMs ? { timeoutMs: config.timeoutMs } : {}),
   });

@@ -10,6 +10,7 @@ import {
   type LogLevel,
   ldapOptionsFromConfig,
   readRegularFileSync,
+  resolveHeaderSecret,
   resolveSecret,
   type SecretRef,
   Spool,
@@ -140,7 +141,7 @@ export function createNotifier(config: VpnnotifyConfig, log: Logger, deadlineAt?
   const slackOptions = { ...config.slack, timeoutMs: config.slack.timeoutMs ?? Math.floor(config.deadlineMs * 0.6) };
   const slack = options.worker
     ? new PacedSlackClient({
-        token: resolveSecret(config.slack.token as SecretRef, "slack.token"),
+        token: resolveHeaderSecret(config.slack.token as SecretRef, "slack.token"),
         timeoutMs: config.spool.slackTimeoutSeconds * 1000,
         ...(config.slack.baseUrl ? { baseUrl: config.slack.baseUrl } : {}),
         log,

@@ -638,6 +638,16 @@ describe("setup mistakes never disconnect a client", () => {
     }
   });
 
+  it("a token file with a second line is a configuration error naming slack.token and the file (78), not an unreachable Slack (T38 F1)", async () => {
+    const tokenFile = join(dir, "token-two-lines");
+    writeFileSync(tokenFile, `${SLACK_SIM_TOKEN} extra\nline2\n`, { mode: 0o600 });
+    const s = setup({ slack: { token: `file:${tokenFile}`, baseUrl: slack.apiUrl } });
+    const result = await runInProc(["notify", "--user", "alice", "--ip", PLACES.london.ip], base(s));
+    expect(result.code).toBe(78);
+    expect(result.stderr).toContain(`slack.token: the secret from file ${tokenFile} has a line break or control character inside`);
+    expect(result.stderr).not.toContain(SLACK_SIM_TOKEN);
+  });
+
   it("the command of another VPN server (updown under OpenVPN) is logged, and the client still connects", async () => {
     const s = setup();
     const result = await runInProc(["updown"], { ...base(s), ...openvpnConnectEnv("alice", PLACES.london.ip) });
