@@ -30,7 +30,8 @@ honouring Slack's rate limits; --wait works in the hook itself):
   anything     vpnnotify notify --user alice --ip 81.2.69.142 [--port N] [--time ISO8601] [--json]
                (--json: the decision, also on exit 69 or 75, naming the spool entry that keeps the alert;
                a --user with nothing visible, or not valid UTF-8, is refused, exit 64; a hook's login
-               under a name that is not UTF-8 is told, to security, but no history is kept for it)
+               under a name that is not UTF-8 is told, to security, but no history is kept for it;
+               --time may be past, never more than a day ahead: 64)
 
 Undelivered alerts (Slack or LDAP down or hung) wait in the spool; the next hook's worker retries
 them, and so does a timer running "vpnnotify flush" (exit 69 while some still fail). "vpnnotify

@@ -286,6 +286,18 @@ describe("OpenVPN client-connect", () => {
     expect(slack.messages).toEqual([]);
   });
 
+  it("notify --time more than a day ahead is refused (64): remembered as the place's latest login, it kept every real one quiet (T38 F2)", async () => {
+    const s = setup();
+    const future = await runInProc(["notify", "--user", "alice", "--ip", PLACES.paris.ip, "--time", "2099-01-01T00:00:00Z"], base(s));
+    expect(future.code).toBe(64);
+    expect(future.stderr).toMatch(/^vpnnotify: --time "2099-01-01T00:00:00Z" is more than a day ahead of this host's clock/);
+    expect(slack.messages).toEqual([]);
+    // a past time replays a login: told, and the next real login from the same place is known
+    const replay = await runInProc(["--json", "notify", "--user", "alice", "--ip", PLACES.paris.ip, "--time", "2026-01-05T09:00:00Z"], base(s));
+    expect(replay.code).toBe(0);
+    expect(JSON.parse(replay.stdout)).toMatchObject({ verdict: "notified" });
+  });
+
   it("a user name that is not UTF-8: notify --user refuses it (64); a hook's logins under such names share no history, each reaches security", async () => {
     const s = setup();
     /** The CLI under /bin/sh, so that `prelude` can put raw bytes (printf) into its arguments or environment. */

@@ -11,7 +11,7 @@ import {
   UsageError,
 } from "@opsguard/core";
 import { configSchema } from "../config";
-import { type VpnEvent, vpnUser } from "../event";
+import { CLOCK_SKEW_MS, type VpnEvent, vpnUser } from "../event";
 import { type ConnectProgress, handleConnect, noHistoryFor, type Outcome } from "../notify";
 import { createNotifier } from "../runtime";
 import { DeadlineError, logPending, type RunClock, runBounded, runDeadline } from "./run";
@@ -51,6 +51,12 @@ export async function runNotifyCommand({ ctx, clock, flags }: NotifyCommandOptio
   }
   const time = flags.time === undefined ? Date.now() : Date.parse(flags.time);
   if (Number.isNaN(time)) throw new UsageError(`--time "${flags.time}" is not a date`, { hint: "use ISO 8601, e.g. 2026-11-23T10:00:00Z" });
+  // a login from the future would be remembered as the place's latest, and keep every real login from it quiet
+  if (time - Date.now() >= CLOCK_SKEW_MS) {
+    throw new UsageError(`--time "${flags.time}" is more than a day ahead of this host's clock`, {
+      hint: "pass the time the session started (a past time replays a login), or leave --time out for now",
+    });
+  }
   const port = flags.port === undefined ? undefined : Number(flags.port);
   if (port !== undefined && !(Number.isInteger(port) && port > 0 && port < 65_536)) {
     throw new UsageError(`--port "${flags.port}" is not a port number`);
