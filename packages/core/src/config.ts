@@ -2,6 +2,7 @@ import { z } from "zod";
 import { type ConfigFileOptions, parseConfigText, readConfigText } from "./config-file";
 import { ConfigError } from "./errors";
 import { formatIssues } from "./issues";
+import { hasUserinfo, isLoopbackHost } from "./url";
 import { fetchVaultSecrets } from "./vault";
 
 /** A secret reference in config; see resolveSecret. Literal secrets are refused. */
@@ -13,6 +14,19 @@ export const secretRefSchema = z.union([
   z.strictObject({ file: z.string().startsWith("/", { message: "expected an absolute path" }) }),
   z.strictObject({ env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { message: "expected an environment variable name" }) }),
 ]);
+
+/**
+ * An API's base URL in config: http(s); no user:password@ (an error quotes the URL: the token goes under its own
+ * secret key); no query or fragment (the API's paths are added after it, and went into the query); plain http only
+ * to this host, since the token would cross the network in clear.
+ */
+export const apiUrlSchema = z
+  .url({ protocol: /^https?$/, message: "expected an http(s) URL" })
+  .refine((url) => !hasUserinfo(url), { message: "must not hold a user name or password: give the token as a secret" })
+  .refine((url) => !/[?#]/.test(url), { message: "must not hold a query (?…) or fragment (#…): the API's paths are added after it" })
+  .refine((url) => url.toLowerCase().startsWith("https:") || !URL.canParse(url) || isLoopbackHost(new URL(url).hostname), {
+    message: "plain http:// would send the token in clear: use https:// (http:// only to 127.0.0.1, ::1 or localhost)",
+  });
 
 export interface LoadConfigOptions<S extends z.ZodType> extends ConfigFileOptions {
   schema: S;

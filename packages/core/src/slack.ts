@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { secretRefSchema } from "./config";
+import { apiUrlSchema, secretRefSchema } from "./config";
 import { type ErrorDetails, OpsguardError } from "./errors";
 import { ExitCode } from "./exit";
 import { HttpClient, type HttpClientOptions, HttpError, parseRetryAfter, sleep } from "./http";
@@ -16,7 +16,7 @@ export const SLACK_API_URL = "https://slack.com/api";
 /** The `slack:` block of a tool's config. */
 export const slackConfigSchema = z.strictObject({
   token: secretRefSchema,
-  baseUrl: z.url({ protocol: /^https?$/ }).optional(),
+  baseUrl: apiUrlSchema.optional(),
   timeoutMs: z.number().int().positive().max(120_000).optional(),
 });
 export type SlackConfig = z.output<typeof slackConfigSchema>;

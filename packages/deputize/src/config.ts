@@ -1,8 +1,7 @@
-import { ldapConnectionSchema, secretRefSchema } from "@opsguard/core";
+import { apiUrlSchema, ldapConnectionSchema, secretRefSchema } from "@opsguard/core";
 import { z } from "zod";
 
 const name = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.:@/-]*$/, { message: "use letters, digits and . _ : @ / -" });
-const httpUrl = z.url({ protocol: /^https?$/, message: "expected an http(s) URL" });
 const schedules = z.array(z.string().min(1)).min(1).optional();
 const attribute = z.string().regex(/^[A-Za-z][A-Za-z0-9-]*$/, { message: "expected an LDAP attribute name such as mail" });
 
@@ -15,7 +14,7 @@ export const sourceSchema = z.discriminatedUnion("type", [
     token: secretRefSchema,
     /** "token" sends `Authorization: Token token=…` (REST API key); "bearer" an OAuth access token. */
     auth: z.enum(["token", "bearer"]).default("token"),
-    baseUrl: httpUrl.default("https://api.pagerduty.com"),
+    baseUrl: apiUrlSchema.default("https://api.pagerduty.com"),
     schedules: z.array(scheduleRef).min(1),
     escalationLevels: z.array(z.number().int().positive()).min(1).optional(),
   }),
@@ -23,7 +22,7 @@ export const sourceSchema = z.discriminatedUnion("type", [
     type: z.literal("opsgenie"),
     name: name.optional(),
     apiKey: secretRefSchema,
-    baseUrl: httpUrl.default("https://api.opsgenie.com"),
+    baseUrl: apiUrlSchema.default("https://api.opsgenie.com"),
     schedules: z.array(z.string().min(1)).min(1),
     identifierType: z.enum(["id", "name"]).default("name"),
   }),
@@ -53,7 +52,7 @@ export const sinkSchema = z.discriminatedUnion("type", [
   z.strictObject({
     type: z.literal("gitlab-group"),
     name: name.optional(),
-    baseUrl: httpUrl.default("https://gitlab.com"),
+    baseUrl: apiUrlSchema.default("https://gitlab.com"),
     token: secretRefSchema,
     /** PRIVATE-TOKEN for personal/group access tokens, bearer for OAuth tokens. */
     auth: z.enum(["private-token", "bearer"]).default("private-token"),
@@ -70,7 +69,7 @@ export const sinkSchema = z.discriminatedUnion("type", [
   z.strictObject({
     type: z.literal("gitlab-approval-rule"),
     name: name.optional(),
-    baseUrl: httpUrl.default("https://gitlab.com"),
+    baseUrl: apiUrlSchema.default("https://gitlab.com"),
     token: secretRefSchema,
     auth: z.enum(["private-token", "bearer"]).default("private-token"),
     /** Numeric id or full path ("platform/api"). */
@@ -88,7 +87,7 @@ export const sinkSchema = z.discriminatedUnion("type", [
     type: z.literal("slack"),
     name: name.optional(),
     token: secretRefSchema,
-    baseUrl: httpUrl.optional(),
+    baseUrl: apiUrlSchema.optional(),
     channel: z.string().regex(/^[CG][A-Z0-9]+$/, { message: "expected a channel id such as C0123ABCD" }),
     topic: z.boolean().default(true),
     announce: z.boolean().default(true),
@@ -106,7 +105,8 @@ export const sinkSchema = z.discriminatedUnion("type", [
   z.strictObject({
     type: z.literal("webhook"),
     name: name.optional(),
-    url: httpUrl,
+    // not apiUrlSchema: a webhook's URL may carry its own token in the query, as many do
+    url: z.url({ protocol: /^https?$/, message: "expected an http(s) URL" }),
     /** Extra headers whose values are secrets (an Authorization header, a signing key). */
     headers: z.record(z.string().regex(/^[A-Za-z0-9-]+$/), secretRefSchema).default({}),
     schedules,
@@ -132,7 +132,7 @@ export const configSchema = z
         hours: z.number().int().min(1).max(168).default(12),
         dm: z.boolean().default(false),
         slackToken: secretRefSchema.optional(),
-        slackBaseUrl: httpUrl.optional(),
+        slackBaseUrl: apiUrlSchema.optional(),
       })
       .optional(),
     /** Two hosts: a run writes only while holding this lease in Redis (without it, the stateDir lock keeps one host's copies apart). */

@@ -660,6 +660,23 @@ describe("setup mistakes never disconnect a client", () => {
     expect(result.stderr).not.toContain(SLACK_SIM_TOKEN);
   });
 
+  it("a slack.baseUrl holding credentials, a query or plain http to another host is refused at load (78), the password never printed (T38 F5)", async () => {
+    const port = new URL(slack.apiUrl).port;
+    const refused = {
+      [`http://proxy:PROXYPASS-SECRET@127.0.0.1:${port}/api/`]: "must not hold a user name or password",
+      [`http://127.0.0.1:${port}/api/?sig=QUERYSECRET`]: "must not hold a query",
+      "http://slack.example.org/api/": "plain http:// would send the token in clear",
+    };
+    for (const [baseUrl, why] of Object.entries(refused)) {
+      const s = setup({ slack: { token: "env:VPNNOTIFY_TEST_TOKEN", baseUrl } });
+      const result = await runInProc(["--json", "notify", "--user", "alice", "--ip", PLACES.london.ip], base(s));
+      expect(result.code).toBe(78);
+      expect(result.stderr).toContain(why);
+      expect(result.stderr + result.stdout).not.toMatch(/PROXYPASS|QUERYSECRET/);
+    }
+    expect(slack.messages).toEqual([]);
+  });
+
   it("the command of another VPN server (updown under OpenVPN) is logged, and the client still connects", async () => {
     const s = setup();
     const result = await runInProc(["updown"], { ...base(s), ...openvpnConnectEnv("alice", PLACES.london.ip) });

@@ -5,6 +5,7 @@ import { ConfigError, OpsguardError } from "../errors";
 import { Logger } from "../log";
 import { describeRefusal, readRegularFileSync } from "../regular-file";
 import type { Secret } from "../secret";
+import { hasUserinfo, isLoopbackHost } from "../url";
 import { StallWatch, TimeoutSignal, withTimeout } from "./attempt-timing";
 import { LdapEntry } from "./entry";
 import {
@@ -19,7 +20,6 @@ import {
 } from "./errors";
 import { type Connection, Failover, type Pending, type ServerHealth } from "./failover";
 import { parseFilter } from "./filter";
-import { hasUserinfo } from "./url";
 
 export type { ServerHealth } from "./failover";
 
@@ -474,10 +474,8 @@ function checkUrl(url: string, opts: LdapClientOptions): void {
   if (scheme !== "ldap:" && scheme !== "ldaps:") {
     throw new ConfigError(`invalid LDAP URL "${url}": scheme must be ldap:// or ldaps://`);
   }
-  const host = parsed.hostname.replace(/^\[|\]$/g, "");
-  // Deliberate: loopback traffic never leaves the host. Only an address literal counts, never a name
-  // that merely starts with "127." (127.example.org resolves anywhere), and "localhost".
-  const loopback = host === "localhost" || host === "::1" || (isIP(host) === 4 && host.startsWith("127."));
+  // Deliberate: loopback traffic never leaves the host.
+  const loopback = isLoopbackHost(parsed.hostname);
   if (scheme === "ldap:" && !opts.startTls && opts.bindPassword && !loopback && !opts.allowPlaintext) {
     throw new ConfigError(`${url} would carry the bind password in clear text`, {
       hint: "set ldap.startTls: true, use ldaps://, or (not recommended) ldap.allowPlaintext: true",

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { secretRefSchema } from "../config";
-import { hasUserinfo } from "./url";
+import { hasUserinfo } from "../url";
 
 export const ldapUrl = z
   .string()
