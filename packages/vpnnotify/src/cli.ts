@@ -34,7 +34,8 @@ honouring Slack's rate limits; --wait works in the hook itself):
                --time may be past, never more than a day ahead: 64)
 
 Undelivered alerts (Slack or LDAP down or hung) wait in the spool; the next hook's worker retries
-them, and so does a timer running "vpnnotify flush" (exit 69 while some still fail). "vpnnotify
+them, and so does a timer running "vpnnotify flush" (exit 69 while some still fail, or
+wait in dead/ given up on after spool.maxAttempts). "vpnnotify
 status [--json]" shows how many wait, the oldest and the last error. Run both as the spool's owner
 (the user OpenVPN runs scripts as): on a spool this user cannot read or write they exit 78. flush
 exits 75 while another process drains the spool or holds a lease on alerts (it says until when).

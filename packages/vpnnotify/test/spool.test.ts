@@ -361,5 +361,14 @@ describe("bounded retries", () => {
     const human = await runInProc(["status"], env(config));
     expect(human.stdout).toMatch(/^pending: 0\ngiven up: 1 \(kept in \S+\/dead\)\nspool: \S+$/m);
     expect(slack.messages).toEqual([]);
+    // Slack back: the timer's next flush has nothing pending, but the alert given up on was never sent (T38 F7): it
+    // keeps failing, naming dead/ and the fix, rather than passing every minute in silence
+    slack.up();
+    const later = await runInProc(["flush"], env(config));
+    expect(later.code).toBe(69);
+    expect(later.stderr).toMatch(
+      /^vpnnotify: error: alerts given up on were never sent: move them back to retry them gaveUp=1 dead=\S+\/dead /m,
+    );
+    expect(slack.messages).toEqual([]);
   });
 });

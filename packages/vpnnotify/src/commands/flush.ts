@@ -1,3 +1,4 @@
+import { join } from "node:path";
 import { type CliContext, type Command, cliContext, ExitCode, exitWith, type IOStreams, loadConfig, type RunFn } from "@opsguard/core";
 import { configSchema } from "../config";
 import { flushAlerts, SpoolRun, STOP_SIGNALS } from "../drain";
@@ -79,6 +80,16 @@ export async function runFlushCommand({ ctx, flags }: FlushCommandOptions, io: I
     });
   }
   if (result.busy) return ExitCode.TEMP_FAIL;
+  // Alerts given up on (maxAttempts) are kept, not sent: a timer's flush that passed over them would let a weekend's
+  // outage end in logins nobody was told of, with every run green. Each run says so and fails until they are moved.
+  if (status.dead > 0) {
+    ctx.log.error("alerts given up on were never sent: move them back to retry them", {
+      gaveUp: status.dead,
+      dead: join(n.spool.dir, "dead"),
+      fix: `mv ${join(n.spool.dir, "dead")}/*.json ${n.spool.dir}/ && vpnnotify flush`,
+    });
+    return ExitCode.UNAVAILABLE;
+  }
   return result.failed > 0 ? ExitCode.UNAVAILABLE : leasedUntil ? ExitCode.TEMP_FAIL : ExitCode.OK;
 }
 
