@@ -1,5 +1,6 @@
 import { OpsguardError, type Secret, TempFailError, UnavailableError } from "@opsguard/core";
 import { connectRedis, parseRedisUrl, type Redis } from "@opsguard/core/redis";
+import { CLOCK_SKEW_MS } from "./event";
 import { stateSchema } from "./file-store";
 import type { UserHistory } from "./places";
 import type { PlaceStore } from "./store";
@@ -97,7 +98,10 @@ export class RedisPlaceStore implements PlaceStore {
     const [ip, time] = await redis.mget(`vpn:${user}:lastip`, `vpn:${user}:lasttime`);
     if (!ip) return undefined;
     const seconds = time && /^\d+$/.test(time) ? Number(time) : undefined;
-    return this.#opts.importLegacy({ ip, ...(seconds !== undefined ? { time: seconds * 1000 } : {}) });
+    // a time ahead of this host's clock (milliseconds stored by mistake read as seconds, a skewed writer) would stand
+    // as the place's last alert and keep every real login from it quiet for years: the place is kept, not its time
+    const at = seconds !== undefined && seconds * 1000 - Date.now() < CLOCK_SKEW_MS ? seconds * 1000 : undefined;
+    return this.#opts.importLegacy({ ip, ...(at !== undefined ? { time: at } : {}) });
   }
 
   /**

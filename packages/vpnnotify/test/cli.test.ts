@@ -293,7 +293,10 @@ describe("OpenVPN client-connect", () => {
     expect(future.stderr).toMatch(/^vpnnotify: --time "2099-01-01T00:00:00Z" is more than a day ahead of this host's clock/);
     expect(slack.messages).toEqual([]);
     // a past time replays a login: told, and the next real login from the same place is known
-    const replay = await runInProc(["--json", "notify", "--user", "alice", "--ip", PLACES.paris.ip, "--time", "2026-01-05T09:00:00Z"], base(s));
+    const replay = await runInProc(
+      ["--json", "notify", "--user", "alice", "--ip", PLACES.paris.ip, "--time", "2026-01-05T09:00:00Z"],
+      base(s),
+    );
     expect(replay.code).toBe(0);
     expect(JSON.parse(replay.stdout)).toMatchObject({ verdict: "notified" });
   });

@@ -254,4 +254,22 @@ describe("known places in Redis (several VPN servers)", () => {
       raw.disconnect();
     }
   });
+
+  it("a legacy lasttime ahead of the clock (milliseconds stored as seconds) keeps the place, not a time that would keep it quiet for years (T38 F2)", async () => {
+    const raw = new Redis({ host: redis.host, port: redis.port, password: redis.password });
+    try {
+      await raw.mset("vpn:dora:lastip", PLACES.london.ip, "vpn:dora:lasttime", String(Date.now()));
+      const { n } = notifier(redisConfig(redis));
+      const t0 = Date.now();
+      const dora = { ...login(PLACES.london.ip, t0), user: "dora" };
+      expect(await handleConnect(dora, n)).toMatchObject({ verdict: "suppressed", reason: "known-place" });
+      const place = (await n.store.get("dora"))?.places["ip:81.2.69.142"];
+      expect(place).toBeDefined();
+      // read as seconds, Date.now() is the year ~57000: never stored as when dora was last told
+      expect(place?.lastNotified ?? 0).toBeLessThanOrEqual(Date.now());
+      await n.store.close();
+    } finally {
+      raw.disconnect();
+    }
+  });
 });
