@@ -54,6 +54,12 @@ export function runHookFastPath(
   const claimStaleMs = 10_000;
   const workerEnv: Record<string, string | undefined> = { ...env, VPNNOTIFY_DETACHED: "1" };
 
+  /**
+   * Why no config can be usable, when that is certain here (none found, unreadable, not JSON): the detached worker's
+   * syslog line is the only other trace, and a host without syslog has none, so OpenVPN's log gets it too.
+   */
+  let unusable: string | undefined;
+
   /** The spool directory and onFailure/deadlineMs of a JSON config, as config.ts defaults them; undefined to let the worker decide. */
   const settings = (): { spool: string; reject: boolean; deadlineMs: number } | undefined => {
     const cwd = process.cwd();
@@ -67,14 +73,22 @@ export function runHookFastPath(
         ...(home ? ["vpnnotify.json", "vpnnotify.yaml", "vpnnotify.yml"].map((f) => path.join(home, ".config/opsguard", f)) : []),
         ...["vpnnotify.json", "vpnnotify.yaml", "vpnnotify.yml"].map((f) => path.join("/etc/opsguard", f)),
       ].find((p) => fs.existsSync(p));
+    if (file === undefined) unusable = "no config file (set VPNNOTIFY_CONFIG, or write /etc/opsguard/vpnnotify.json)";
     if (!file?.endsWith(".json")) return undefined;
     let fd: number | undefined;
     try {
-      // Non-blocking, a regular file, at most 1 MB: a FIFO or a device must never hang the VPN server.
-      fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
-      const stat = fs.fstatSync(fd);
-      if (!stat.isFile() || stat.size > 1_048_576) return undefined;
-      const config = JSON.parse(fs.readFileSync(fd, "utf8"));
+      let config: { state?: { file?: unknown }; spool?: { dir?: unknown }; deadlineMs?: unknown; onFailure?: unknown };
+      try {
+        // Non-blocking, a regular file, at most 1 MB: a FIFO or a device must never hang the VPN server.
+        fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+        const stat = fs.fstatSync(fd);
+        if (!stat.isFile() || stat.size > 1_048_576) return undefined;
+        config = JSON.parse(fs.readFileSync(fd, "utf8"));
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code;
+        unusable = code ? `cannot read ${file} (${code})` : `${file} is not valid JSON`;
+        return undefined;
+      }
       const stateFile = config.state?.file ?? "/var/lib/opsguard/vpnnotify/state.json";
       const spool = config.spool?.dir ?? (typeof stateFile === "string" ? path.join(path.dirname(stateFile), "spool") : undefined);
       if (typeof spool !== "string" || !path.isAbsolute(spool) || !fs.statSync(spool).isDirectory()) return undefined;
@@ -315,8 +329,16 @@ export function runHookFastPath(
       try {
         if (waiting && deferred) fs.writeFileSync(deferred, "1");
       } catch {}
-      process.stderr.write(`vpnnotify: failed user=${event.user} ip=${event.ip} reason="cannot start the worker: ${error.message}"\n`);
+      // quoted: the user name is the VPN client's, and a line break in it would forge a line of OpenVPN's log
+      process.stderr.write(
+        `vpnnotify: failed user=${JSON.stringify(event.user)} ip=${JSON.stringify(event.ip)} reason=${JSON.stringify(`cannot start the worker: ${error.message}`)}\n`,
+      );
     });
+    if (unusable) {
+      process.stderr.write(
+        `vpnnotify: error: failed reason=${JSON.stringify(`unusable config, so NO login is notified until it is fixed (the client was let in): ${unusable}`)}\n`,
+      );
+    }
   } catch (error) {
     if (!queued) return false;
     process.stderr.write(`vpnnotify: warn: hook step failed after queueing the login (${String(error)}); the next worker delivers it\n`);

@@ -1,7 +1,7 @@
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { hostname, tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { Spool } from "@opsguard/core";
 import { SLACK_SIM_TOKEN, SlackSim } from "@opsguard/lab";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
@@ -389,6 +389,26 @@ describe("OpenVPN client-connect", () => {
       expect(readFileSync(deferred, "utf8")).toBe("1");
     } finally {
       await syslog.close();
+    }
+  });
+
+  it("a config that cannot be read or is not JSON is said in OpenVPN's log by the hook itself, not only in the worker's syslog (T38 F6)", async () => {
+    const truncated = join(dir, "truncated.json");
+    writeFileSync(truncated, '{"server": {');
+    for (const [config, why] of [
+      [join(dir, "no-such-config.json"), "cannot read \\S+no-such-config\\.json \\(ENOENT\\)"],
+      [truncated, "\\S+truncated\\.json is not valid JSON"],
+    ] as const) {
+      const deferred = join(dir, `deferred-${basename(config)}`);
+      const env = openvpnConnectEnv("alice", PLACES.london.ip, { client_connect_deferred_file: deferred });
+      const result = await runCli([], { VPNNOTIFY_CONFIG: config, ...env });
+      expect(result.code).toBe(0);
+      expect(result.stderr).toMatch(
+        new RegExp(
+          `^vpnnotify: error: failed reason="unusable config, so NO login is notified until it is fixed \\(the client was let in\\): ${why}"\n$`,
+        ),
+      );
+      await waitFor(() => readFileSync(deferred, "utf8") === "1", 15_000, "the deferred answer");
     }
   });
 

@@ -106,7 +106,10 @@ require("node:fs").writeFileSync(${JSON.stringify(marker)}, JSON.stringify({ arg
       encoding: "utf8",
     });
     expect(result.status).toBe(0);
-    expect(result.stderr).toBe("");
+    // no config anywhere: the worker will say why in syslog, and OpenVPN's log hears it from the hook (T38 F6)
+    expect(result.stderr).toBe(
+      'vpnnotify: error: failed reason="unusable config, so NO login is notified until it is fixed (the client was let in): no config file (set VPNNOTIFY_CONFIG, or write /etc/opsguard/vpnnotify.json)"\n',
+    );
     expect(readFileSync(deferred, "utf8")).toBe("2");
     return waitFor(
       () => {
