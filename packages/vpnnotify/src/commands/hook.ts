@@ -94,21 +94,13 @@ export async function runHookCommand({ name, opts, env, clock }: HookCommandOpti
   try {
     config = (await loadConfig({ tool: "vpnnotify", schema: configSchema, path: opts.config })).config;
   } catch (error) {
-    // Without a config onFailure is unknown: a broken config must not lock everyone out. It does
-    // silence every alert, so the line says so, and the detached worker (no stderr) sends it to syslog.
-    const unwritable = answerDeferred(event?.deferredFile, "1");
-    const { log, close } = hookLogger({ level: "error", format: opts.logFormat, detached, facility: "daemon", stderr: io.stderr });
-    if (unwritable) log.warn(unwritable);
-    // The launcher queued logins by the raw JSON: let in the ones OpenVPN waits on, and say how many wait.
-    const queued = detached ? await releaseQueued(env[SPOOL_ENV], log) : undefined;
-    log.error("failed", {
-      user: event?.user,
-      ip: event?.ip,
-      reason: `unusable config, so NO login is notified until it is fixed (the client was let in): ${describeError(error)}`,
-      queued,
-    });
-    await close();
-    return ExitCode.OK;
+    // Without a config onFailure is unknown: a broken config must not lock everyone out.
+    return unusableConfig(
+      error,
+      event,
+      hookLogger({ level: "error", format: opts.logFormat, detached, facility: "daemon", stderr: io.stderr }),
+      env,
+    );
   }
   const { log, close } = hookLogger({
     level: opts.quiet ? "error" : opts.verbose >= 2 ? "debug" : "info",
@@ -122,7 +114,14 @@ export async function runHookCommand({ name, opts, env, clock }: HookCommandOpti
   if (detached) {
     // The per-host worker. The launcher queued the login already (QUEUED_ENV); else it is queued
     // here. Only when it cannot even be spooled is it handled directly, below, as a one-off.
-    const n = createNotifier(config, log, undefined, { worker: true });
+    let n: Notifier;
+    try {
+      n = createNotifier(config, log, undefined, { worker: true });
+    } catch (error) {
+      // A file the valid config names (slack.token's, a bind password's, a template) that cannot be read: as unusable
+      // as a broken config. It ended this worker with OpenVPN still told "2" (wait), and nobody heard of it.
+      return unusableConfig(error, event, { log, close }, env);
+    }
     const queued = queuedWorker || (event !== undefined && (await queueOwnLogin(event, n, config, clock, log)));
     let worked: Awaited<ReturnType<typeof workSpool>> | undefined;
     const alone = queued || !event ? undefined : await handleAlone(event, config, clock, log);
@@ -172,6 +171,30 @@ export async function runHookCommand({ name, opts, env, clock }: HookCommandOpti
   await close();
   // Calls past the deadline may still be in flight: main.ts's runCli ends the process once this code is set.
   return failure && reject && !detached ? exitOf(failure) : ExitCode.OK;
+}
+
+/**
+ * A config that cannot be used (broken, or naming a file that cannot be read): the client is let in, since onFailure
+ * may be the part that is wrong. It silences every alert, so the line says so; the detached worker (no stderr)
+ * sends it to syslog. The launcher queued logins by the raw JSON: the ones OpenVPN waits on are let in, and counted.
+ */
+async function unusableConfig(
+  error: unknown,
+  event: VpnEvent | undefined,
+  { log, close }: { log: Logger; close: () => Promise<void> },
+  env: NodeJS.ProcessEnv,
+): Promise<ExitCode> {
+  const unwritable = answerDeferred(event?.deferredFile, "1");
+  if (unwritable) log.warn(unwritable);
+  const queued = env[DETACHED_ENV] === "1" ? await releaseQueued(env[SPOOL_ENV], log) : undefined;
+  log.error("failed", {
+    user: event?.user,
+    ip: event?.ip,
+    reason: `unusable config, so NO login is notified until it is fixed (the client was let in): ${describeError(error)}`,
+    queued,
+  });
+  await close();
+  return ExitCode.OK;
 }
 
 /**
