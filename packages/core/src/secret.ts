@@ -79,11 +79,18 @@ export function resolveSecret(ref: SecretRef, keyPath: string, env: NodeJS.Proce
  */
 export function resolveHeaderSecret(ref: SecretRef, keyPath: string, env: NodeJS.ProcessEnv = process.env): Secret {
   const secret = resolveSecret(ref, keyPath, env);
-  if (/[\u0000-\u001f\u007f]/.test(secret.reveal())) {
-    throw new ConfigError(`${keyPath}: the secret from ${secret.source} has a line break or control character inside`, {
-      hint: "keep only the token on one line",
-    });
-  }
+  const value = secret.reveal();
+  // fetch sends a header value as bytes of Latin-1 and refuses anything else, and C1 controls mean nothing to a server;
+  // every token and API key a vendor issues is printable ASCII (an editor's byte-order mark is the usual stowaway)
+  const problem = /[\u0000-\u001f\u007f-\u009f]/.test(value)
+    ? "has a line break or control character inside"
+    : value.startsWith("\ufeff")
+      ? "starts with a byte-order mark (saved by an editor as UTF-8 with BOM)"
+      : /[^\u0020-\u007e]/.test(value)
+        ? "holds a character that is not ASCII, which no HTTP header carries"
+        : undefined;
+  if (problem)
+    throw new ConfigError(`${keyPath}: the secret from ${secret.source} ${problem}`, { hint: "keep only the token on one line" });
   return secret;
 }
 

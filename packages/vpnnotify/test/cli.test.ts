@@ -703,6 +703,17 @@ describe("setup mistakes never disconnect a client", () => {
     expect(result.code).toBe(78);
     expect(result.stderr).toContain(`slack.token: the secret from file ${tokenFile} has a line break or control character inside`);
     expect(result.stderr).not.toContain(SLACK_SIM_TOKEN);
+    // the same for what fetch refuses in a header too: an editor's byte-order mark, a character beyond ASCII, a C1 control (T42 N2)
+    for (const [content, why] of [
+      [`\ufeff${SLACK_SIM_TOKEN}\n`, "starts with a byte-order mark"],
+      [`${SLACK_SIM_TOKEN}€\n`, "holds a character that is not ASCII"],
+      [`${SLACK_SIM_TOKEN}\u0085\n`, "has a line break or control character inside"],
+    ]) {
+      writeFileSync(tokenFile, content ?? "", { mode: 0o600 });
+      const refused = await runInProc(["notify", "--user", "alice", "--ip", PLACES.london.ip], base(s));
+      expect(refused.code).toBe(78);
+      expect(refused.stderr).toContain(`slack.token: the secret from file ${tokenFile} ${why}`);
+    }
   });
 
   it("a slack.baseUrl holding credentials, a query or plain http to another host is refused at load (78), the password never printed (T38 F5)", async () => {
