@@ -256,6 +256,38 @@ describe("PagerDuty source", () => {
     expect(describeError(twin)).toBe('pd: 2 PagerDuty schedules are named "Twin" (use the ID instead: PDUP001, PDUP002)');
   });
 
+  it("an empty page that says more follow fails the source (65), never a shorter list of who is on call (T41 F1)", async () => {
+    // Database has two rows (alice, dave): with one-row pages, page two comes back empty but `more: true`.
+    pd.fault(
+      { status: 200, body: { oncalls: [], offset: 1, limit: 1, more: true, total: null } },
+      { path: "/oncalls", query: { offset: "1" } },
+    );
+    const error = await new PagerDutySource({ name: "pd", http, schedules: ["PDB0001"], pageSize: 1 })
+      .onCall(accessWindow(now, 0, 0))
+      .catch((e) => e);
+    expect(error.exitCode).toBe(65);
+    expect(describeError(error)).toMatch(/^PagerDuty API said more follow after offset 1 but sent none, so the list is incomplete/);
+  });
+
+  it("a page repeating the previous one fails at once, not after 1,000 requests (T41 F2)", async () => {
+    const first = { oncalls: [] as unknown[], offset: 0, limit: 1, more: true, total: null };
+    const probe = await http.request<{ oncalls: unknown[] }>({
+      url: "/oncalls",
+      query: { "schedule_ids[]": ["PDB0001"], "include[]": ["users"], offset: 0, limit: 1 },
+    });
+    first.oncalls = probe.body.oncalls;
+    pd.fault({ status: 200, body: { ...first, offset: 1 } }, { path: "/oncalls", query: { offset: "1" }, times: 5 });
+    pd.requests.length = 0;
+    const error = await new PagerDutySource({ name: "pd", http, schedules: ["PDB0001"], pageSize: 1 })
+      .onCall(accessWindow(now, 0, 0))
+      .catch((e) => e);
+    pd.clearFaults();
+    expect(error.exitCode).toBe(65);
+    expect(describeError(error)).toMatch(/^PagerDuty API sent page 2 with the same items as page 1/);
+    expect(describeError(error)).not.toMatch(/narrow the query/);
+    expect(pd.requests.filter((r) => r.path === "/oncalls")).toHaveLength(2);
+  });
+
   it("an answer in an unexpected shape is an error (exit 65), never nobody on call", async () => {
     const source = new PagerDutySource({ name: "pd", http, schedules: ["PSRE001", "PSRE002"] });
     const broken = [
