@@ -373,6 +373,28 @@ describe("Opsgenie source", () => {
     expect(keys((await source.onCall(accessWindow(now, 0, 180)))[0]!.people)).toEqual(["alice@opsguard.test", "dave@opsguard.test"]);
   });
 
+  it("a team, escalation or schedule on call fails the source (65), never dropped in silence (T41 F4)", async () => {
+    const http = new HttpClient({ service: "Opsgenie API", baseUrl: og.url, headers: { authorization: `GenieKey ${og.apiKey}` } });
+    for (const recipientType of ["team", "escalation", "schedule"] as const) {
+      og.addSchedule({
+        id: `9f0c8a1e-0000-4000-8000-${recipientType.padEnd(12, "0").slice(0, 12)}`,
+        name: `with_${recipientType}`,
+        shifts: [
+          { email: "alice@opsguard.test", start: h(-1), end: h(1) },
+          { email: "dba_team", recipientType, start: h(-1), end: h(1) },
+        ],
+      });
+      const source = new OpsgenieSource({ name: "og", http, schedules: [`with_${recipientType}`], identifierType: "name" });
+      const error = await source.onCall(accessWindow(now, 0, 0)).catch((e) => e);
+      expect(error.exitCode).toBe(65);
+      expect(describeError(error)).toMatch(
+        new RegExp(
+          `^Opsgenie schedule with_${recipientType} has ${recipientType} recipient "dba_team" on call in rotation "rot2", not a user`,
+        ),
+      );
+    }
+  });
+
   it("reports an unknown schedule with Opsgenie's message", async () => {
     const http = new HttpClient({ service: "Opsgenie API", baseUrl: og.url, headers: { authorization: `GenieKey ${og.apiKey}` } });
     const source = new OpsgenieSource({ name: "og", http, schedules: ["nope"], identifierType: "name" });

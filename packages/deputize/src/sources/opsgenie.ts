@@ -11,6 +11,7 @@ const timelineReply = z.object({
     finalTimeline: z.object({
       rotations: z.array(
         z.object({
+          name: z.string().optional(),
           periods: z
             .array(
               z.object({
@@ -91,10 +92,17 @@ export class OpsgenieSource implements Source {
             // An instant window (no look-ahead, no grace) is covered by the period holding it.
             if (!(start <= until && end > since && (start < until || since === until))) continue;
             const recipients = period.recipient?.type === "user" ? [period.recipient] : (period.flattenedRecipients ?? []);
-            for (const r of recipients) {
-              if (r.type === "user" && r.name?.includes("@"))
-                shifts.push({ person: person({ email: r.name }), start: new Date(start), end: new Date(end) });
+            // A team, escalation or schedule on call (Opsgenie allows them as rotation participants) is no person
+            // deputize can give access to: dropped, its people got none and nothing said so (T41 F4). The source
+            // fails instead, as for any identity it cannot use (65): no sink is changed on part of the list.
+            const other = recipients.length === 0 ? (period.recipient ?? {}) : recipients.find((r) => r.type !== "user" || !r.name);
+            if (other) {
+              throw new DataError(
+                `Opsgenie schedule ${schedule} has ${other.type ?? "an unnamed"} recipient ${JSON.stringify(other.name ?? "")} on call in rotation ${JSON.stringify(rotation.name ?? "")}, not a user deputize can give access to`,
+                { hint: "make the rotation's participants users, not a team, escalation or schedule" },
+              );
             }
+            for (const r of recipients) shifts.push({ person: person({ email: r.name }), start: new Date(start), end: new Date(end) });
           }
         }
         // Named as configured, so a sink's `schedules` list matches whether it says an id or a name.
