@@ -395,10 +395,15 @@ describe("Opsgenie source", () => {
     }
   });
 
-  it("reports an unknown schedule with Opsgenie's message", async () => {
+  it("reports an unknown schedule as a configuration error (78) with Opsgenie's message", async () => {
     const http = new HttpClient({ service: "Opsgenie API", baseUrl: og.url, headers: { authorization: `GenieKey ${og.apiKey}` } });
     const source = new OpsgenieSource({ name: "og", http, schedules: ["nope"], identifierType: "name" });
-    await expect(source.onCall(accessWindow(now, 0, 0))).rejects.toThrow(/Schedule with identifier \[nope\] doesn't exist/);
+    const error = await source.onCall(accessWindow(now, 0, 0)).catch((e) => e);
+    // A deleted or renamed schedule is the config's to fix (78), as PagerDuty's unknown name is (T41 F5).
+    expect(error.exitCode).toBe(78);
+    expect(describeError(error)).toMatch(
+      /^og: no Opsgenie schedule is named "nope" \(Opsgenie API answered HTTP 404: Schedule with identifier \[nope\] doesn't exist .*\) \(check the schedule's name in the config, or use its id with identifierType: id\)$/,
+    );
   });
 
   it("a timeline in an unexpected shape is an error (exit 65), never nobody on call", async () => {

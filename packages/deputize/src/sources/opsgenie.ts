@@ -1,4 +1,4 @@
-import { DataError, type HttpClient } from "@opsguard/core";
+import { ConfigError, DataError, type HttpClient, HttpError } from "@opsguard/core";
 import { z } from "zod";
 import { mergePeople, person, type ScheduleOnCall } from "../people";
 import type { Window } from "../window";
@@ -65,12 +65,16 @@ export class OpsgenieSource implements Source {
     const days = Math.ceil((until - since) / DAY_MS) + 1;
     return Promise.all(
       this.#schedules.map(async (schedule) => {
-        const reply = await this.#http.get(`/v2/schedules/${encodeURIComponent(schedule)}/timeline`, {
-          identifierType: this.#identifierType,
-          date: window.since.toISOString(),
-          interval: days,
-          intervalUnit: "days",
-        });
+        const reply = await this.#http
+          .get(`/v2/schedules/${encodeURIComponent(schedule)}/timeline`, {
+            identifierType: this.#identifierType,
+            date: window.since.toISOString(),
+            interval: days,
+            intervalUnit: "days",
+          })
+          .catch((error: unknown) => {
+            throw unknownSchedule(this.name, schedule, this.#identifierType, error);
+          });
         const parsed = timelineReply.safeParse(reply.body);
         if (!parsed.success) {
           const issue = parsed.error.issues[0];
@@ -110,4 +114,16 @@ export class OpsgenieSource implements Source {
       }),
     );
   }
+}
+
+/**
+ * Opsgenie's 404 for a schedule deleted or renamed (or a wrong identifierType) is the config's to fix, as
+ * PagerDuty's unknown schedule name is (78, T41 F5); any other failure is passed on as it is.
+ */
+function unknownSchedule(source: string, schedule: string, identifierType: "id" | "name", error: unknown): unknown {
+  if (!(error instanceof HttpError && error.status === 404)) return error;
+  const what = identifierType === "name" ? `is named ${JSON.stringify(schedule)}` : `has the id ${JSON.stringify(schedule)}`;
+  return new ConfigError(`${source}: no Opsgenie schedule ${what} (${error.message})`, {
+    hint: `check the schedule's ${identifierType} in the config${identifierType === "name" ? ", or use its id with identifierType: id" : ""}`,
+  });
 }
