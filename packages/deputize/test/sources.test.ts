@@ -302,6 +302,11 @@ describe("PagerDuty source", () => {
       expect(describeError(error)).toMatch(/^PagerDuty answered GET \/oncalls in an unexpected shape \(/);
       expect(error.exitCode).toBe(65);
     }
+    // The name lookup too: a proxy's page is an unusable answer (65), not "no schedule is named" (78, T41 F8).
+    pd.fault({ status: 200, body: "<html>Service Unavailable</html>" }, { path: "/schedules" });
+    const lookup = await new PagerDutySource({ name: "pd", http, schedules: ["SRE"] }).onCall(accessWindow(now, 0, 0)).catch((e) => e);
+    expect(lookup.exitCode).toBe(65);
+    expect(describeError(lookup)).toMatch(/^PagerDuty answered GET \/schedules in an unexpected shape \(body: /);
     pd.fault({ status: 200, body: { users: [{ name: "no email" }] } }, { path: "/schedules/PSRE002/users" });
     const error = await source.onCall(accessWindow(now, 0, 0)).catch((e) => e);
     expect(describeError(error)).toMatch(/^PagerDuty answered GET \/schedules\/PSRE002\/users in an unexpected shape \(users\.0\.email: /);
