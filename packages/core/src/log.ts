@@ -1,5 +1,5 @@
 import { redactSecrets } from "./secret";
-import { escapeControlChars, terminalSafeJson } from "./text";
+import { escapeLine, terminalSafeJson } from "./text";
 
 export type LogLevel = "debug" | "info" | "warn" | "error" | "silent";
 export type LogFormat = "human" | "json";
@@ -63,7 +63,8 @@ export class Logger {
   #write(level: Exclude<LogLevel, "silent">, msg: string, fields?: LogFields): void {
     if (!this.enabled(level)) return;
     const all = scrubFields({ ...this.#fields, ...fields });
-    const human = escapeControlChars(redactSecrets(formatHuman(msg, all)));
+    // One entry, one line: a line break in a message (an API's error text) would forge a log line of its own (T41 F6).
+    const human = escapeLine(redactSecrets(formatHuman(msg, all)));
     if (this.#opts.stderr !== false) {
       const line =
         this.#opts.format === "json"

@@ -27,7 +27,9 @@ export function parseLinkHeader(header: string | null | undefined): Record<strin
  * would send the API token to that host. A server that points back at a page already read, or whose
  * `x-total-pages` says more pages follow than it links to, is refused too: the first would be followed
  * until maxPages (1,003 requests, T31 #6), the second read as the whole list with its last pages unread
- * (a failed job never seen, T31 #7).
+ * (a failed job never seen, T31 #7). So is a last page (no next) whose `rel="last"` names a later page,
+ * and a page whose items repeat the previous page's while a next one is linked (a server ignoring
+ * `page` would otherwise be asked until maxPages).
  */
 export async function* paginateLink<T>(client: HttpClient, req: HttpRequest, options: PaginateOptions<T> = {}): AsyncGenerator<T> {
   const itemsOf = options.itemsOf ?? defaultItems<T>;
@@ -35,13 +37,15 @@ export async function* paginateLink<T>(client: HttpClient, req: HttpRequest, opt
   let next: HttpRequest | undefined = req;
   const origin = new URL(client.options.baseUrl ?? req.url).origin;
   const requested = new Set<string>();
+  let previous: string | undefined;
   for (let page = 1; next; page++) {
     if (page > maxPages) throw tooManyPages(client, maxPages);
     const key: string = requestKey(next);
     if (requested.has(key)) throw pagingLoop(client, page);
     requested.add(key);
     const response: HttpResponse = await client.request(next);
-    yield* itemsOf(response.body);
+    const items = itemsOf(response.body);
+    yield* items;
     const link: string | undefined = parseLinkHeader(response.headers.get("link")).next;
     const nextPage: string | null = response.headers.get("x-next-page");
     if (link) {
@@ -56,8 +60,10 @@ export async function* paginateLink<T>(client: HttpClient, req: HttpRequest, opt
       next = { ...req, query: { ...req.query, page: nextPage } };
     } else {
       unlinkedPagesLeft(client, response);
+      lastLinkAhead(client, next, response);
       next = undefined;
     }
+    previous = repeatedPage(client, page, items, previous, next !== undefined);
   }
 }
 
@@ -66,10 +72,52 @@ function requestKey(req: HttpRequest): string {
   return `${req.url}?${JSON.stringify(Object.entries(req.query ?? {}).sort(([a], [b]) => a.localeCompare(b)))}`;
 }
 
+const BROKEN_PAGING = "the server's paging is broken; nothing was judged on part of the list";
+
 function pagingLoop(client: HttpClient, page: number): DataError {
   return new DataError(`${client.options.service} pointed page ${page} back at a page already read, so the list would never end`, {
-    hint: "the server's paging is broken; nothing was judged on part of the list",
+    hint: BROKEN_PAGING,
   });
+}
+
+/**
+ * A page with items identical to the previous page's, while the server says more follow, is a server
+ * that ignores the offset or page asked for: it would be asked again until maxPages (1,000 requests,
+ * a whole rate-limit budget, T41 F2). Returns this page's items as the next call's `previous`.
+ */
+function repeatedPage<T>(client: HttpClient, page: number, items: readonly T[], previous: string | undefined, more: boolean): string {
+  const these = JSON.stringify(items);
+  if (more && items.length > 0 && these === previous) {
+    throw new DataError(
+      `${client.options.service} sent page ${page} with the same items as page ${page - 1}, so the list would never end`,
+      {
+        hint: BROKEN_PAGING,
+      },
+    );
+  }
+  return these;
+}
+
+/** The page number a request asks for: its `page` query parameter, in its query or its URL; 1 when absent. */
+function pageNumber(req: HttpRequest): number {
+  const inQuery = req.query?.page;
+  const text = inQuery !== undefined ? String(inQuery) : new URL(req.url, "http://x").searchParams.get("page");
+  const n = Number(text ?? 1);
+  return Number.isInteger(n) ? n : 1;
+}
+
+/** A last page (no next link) whose `rel="last"` names a later page (GitHub's and GitLab's Link header) leaves pages unread. */
+function lastLinkAhead(client: HttpClient, req: HttpRequest, response: HttpResponse): void {
+  const last = parseLinkHeader(response.headers.get("link")).last;
+  if (!last) return;
+  const lastPage = Number(new URL(last, "http://x").searchParams.get("page") ?? Number.NaN);
+  const current = pageNumber(req);
+  if (Number.isInteger(lastPage) && lastPage > current) {
+    throw new DataError(
+      `${client.options.service} linked a last page ${lastPage} but no page after page ${current}, so the list is incomplete`,
+      { hint: BROKEN_PAGING },
+    );
+  }
 }
 
 /** A last page (no next link) whose `x-page` is below its own `x-total-pages` (GitLab's headers) leaves pages unread. */
@@ -79,7 +127,7 @@ function unlinkedPagesLeft(client: HttpClient, response: HttpResponse): void {
   if (Number.isInteger(current) && Number.isInteger(total) && current < total) {
     throw new DataError(
       `${client.options.service} said there are ${total} pages but linked no page after page ${current}, so the list is incomplete`,
-      { hint: "the server's paging is broken; nothing was judged on part of the list" },
+      { hint: BROKEN_PAGING },
     );
   }
 }
@@ -94,14 +142,23 @@ export async function* paginateOffset<T>(
   const maxPages = options.maxPages ?? 1000;
   const limit = options.limit ?? 100;
   let offset = 0;
+  let previous: string | undefined;
   for (let page = 1; ; page++) {
     if (page > maxPages) throw tooManyPages(client, maxPages);
     const query: Record<string, QueryValue> = { ...req.query, offset, limit };
     const response = await client.request({ ...req, query });
     const items = itemsOf(response.body);
     yield* items;
-    const body = response.body as { more?: unknown } | undefined;
-    if (body?.more !== true || items.length === 0) return;
+    const more = (response.body as { more?: unknown } | undefined)?.more === true;
+    if (!more) return;
+    // `more: true` on an empty page is a truncated or inconsistent answer, not the end of the list:
+    // read as the end it dropped everyone after the last full page (T41 F1, access removed).
+    if (items.length === 0) {
+      throw new DataError(`${client.options.service} said more follow after offset ${offset} but sent none, so the list is incomplete`, {
+        hint: BROKEN_PAGING,
+      });
+    }
+    previous = repeatedPage(client, page, items, previous, more);
     offset += items.length;
   }
 }
@@ -118,6 +175,9 @@ function defaultItems<T>(body: unknown): readonly T[] {
   throw new DataError("expected a JSON array in a paged response");
 }
 
+// The query is the tool's own, so the user cannot narrow it: name the server's paging instead (T41 F2).
 function tooManyPages(client: HttpClient, maxPages: number): DataError {
-  return new DataError(`${client.options.service} returned more than ${maxPages} pages`, { hint: "narrow the query" });
+  return new DataError(`${client.options.service} returned more than ${maxPages} pages`, {
+    hint: "the server's paging never ends; nothing was judged on part of the list",
+  });
 }

@@ -3,7 +3,7 @@ import { ExitCode } from "./exit";
 import { CLOSED_AT_START, type IOStreams, writeErrorHandled } from "./iostreams";
 import type { LogFormat } from "./log";
 import { redactSecrets } from "./secret";
-import { escapeControlChars, shortenLongWords, terminalSafeJson } from "./text";
+import { escapeControlChars, escapeLine, shortenLongWords, terminalSafeJson } from "./text";
 
 export interface ReportOptions {
   logFormat?: LogFormat | undefined;
@@ -17,13 +17,14 @@ export interface ReportOptions {
  * commander, so a hot path (authkeys under sshd) reports errors exactly as the full CLI does.
  */
 export function reportError(tool: string, error: unknown, options: ReportOptions = {}): ExitCode {
-  const line = escapeControlChars(shortenLongWords(redactSecrets(describeError(error))));
+  // One line: a line break in the error (an API's own text) would forge a line of the tool's on stderr (T41 F6).
+  const line = escapeLine(shortenLongWords(redactSecrets(describeError(error))));
   const exitCode = exitCodeOf(error);
   const stderr = options.stream ?? process.stderr;
   stderr.write(
     options.logFormat === "json"
       ? `${terminalSafeJson(JSON.stringify({ time: new Date().toISOString(), level: "error", tool, msg: line, exitCode }))}\n`
-      : `${tool}: ${escapeControlChars(line)}\n`,
+      : `${tool}: ${line}\n`,
   );
   if ((options.verbose ?? 0) > 0 && !(error instanceof OpsguardError) && error instanceof Error && error.stack) {
     stderr.write(`${escapeControlChars(redactSecrets(error.stack))}\n`);

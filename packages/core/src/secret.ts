@@ -166,6 +166,24 @@ export function registerSecret(value: string): void {
   if (inJson !== value) knownSecrets.add(inJson).add(jsonStringContent(inJson));
 }
 
+/**
+ * Registers the secret parts of a URL that carries its own credentials (a webhook's `?token=…`, a
+ * `user:password@`) for redaction, as header secrets are: a receiver that echoes the request line in
+ * its error body would otherwise have the token printed on stderr, in --json and in logs (T41 F3).
+ * The whole query is registered, and each value or userinfo part of a credential's length (8+): a short
+ * value ("v=2") would be redacted from every line.
+ */
+export function registerUrlSecrets(url: string): void {
+  const parsed = new URL(url);
+  const query = parsed.search.slice(1);
+  if (query) registerSecret(query);
+  for (const [, value] of parsed.searchParams) if (value.length >= 8) registerSecret(value);
+  const user = decodeURIComponent(parsed.username);
+  const password = decodeURIComponent(parsed.password);
+  if (password) registerSecret(`${user}:${password}`);
+  for (const part of [user, password]) if (part.length >= 8) registerSecret(part);
+}
+
 /** The characters JSON.stringify writes between a string's quotes. */
 const jsonStringContent = (value: string): string => JSON.stringify(value).slice(1, -1);
 

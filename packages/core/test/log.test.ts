@@ -32,6 +32,12 @@ describe("Logger", () => {
     expect(lines).toEqual(["ogtest: connected server=ldaps://a.example.com tries=2", 'ogtest: warn: slow answer note="took a while"']);
   });
 
+  it("escapes a line break in the message itself (an API's error text quoted in it): one entry, one line (T41 F6)", () => {
+    const { log, lines } = logger();
+    log.error("source pd failed: HTTP 500: boom\nogtest: all sinks match");
+    expect(lines).toEqual(["ogtest: error: source pd failed: HTTP 500: boom\\nogtest: all sinks match"]);
+  });
+
   it("quotes and escapes values with control characters: no forged line, no terminal escape", () => {
     const { log, lines } = logger();
     log.info("login", { user: "eve\u001b[2Jx", other: "a\u009b1mb", name: "bob\nogtest: forged" });

@@ -27,12 +27,37 @@ beforeAll(async () => {
       res.setHeader("link", '<http://203.0.113.9/steal?page=2>; rel="next"');
       res.end("[]");
     } else if (url.pathname === "/forever") {
-      res.setHeader("link", `<${base}/forever?page=${Number(url.searchParams.get("page") ?? 1) + 1}>; rel="next"`);
-      res.end("[1]");
+      const page = Number(url.searchParams.get("page") ?? 1);
+      res.setHeader("link", `<${base}/forever?page=${page + 1}>; rel="next"`);
+      res.end(JSON.stringify([page]));
     } else if (url.pathname === "/stuck") {
       // an x-next-page that never moves on (T31 #6: followed 999 times)
       res.setHeader("x-next-page", "2");
+      res.end(JSON.stringify([Number(url.searchParams.get("page") ?? 1)]));
+    } else if (url.pathname === "/gh-same") {
+      // GitHub's Link header moving on while the server ignores `page`: the same items each time (T41 F2)
+      res.setHeader("link", `<${base}/gh-same?page=${Number(url.searchParams.get("page") ?? 1) + 1}>; rel="next"`);
       res.end("[1]");
+    } else if (url.pathname === "/gl-same") {
+      // GitLab's x-next-page moving on while the items do not
+      const page = Number(url.searchParams.get("page") ?? 1);
+      res.setHeader("x-page", String(page));
+      res.setHeader("x-next-page", String(page + 1));
+      res.end("[1]");
+    } else if (url.pathname === "/gh-last-ahead") {
+      // GitHub's Link header naming a last page 3 on page 1 but no next: pages 2 and 3 would go unread
+      res.setHeader("link", `<${base}/gh-last-ahead?page=3>; rel="last"`);
+      res.end("[1]");
+    } else if (url.pathname === "/gl-last-here") {
+      // GitLab always names first and last, the last page included: that is the end, not an error
+      res.setHeader("link", `<${base}/gl-last-here?page=1>; rel="first", <${base}/gl-last-here?page=1>; rel="last"`);
+      res.end("[1]");
+    } else if (url.pathname === "/pd-empty-more" || url.pathname === "/pd-same") {
+      // PagerDuty's classic pagination body {oncalls, offset, limit, more} with a broken `more`:
+      // an empty page that says more follow, or the first row again at every offset (T41 F1, F2)
+      const offset = Number(url.searchParams.get("offset"));
+      const rows = url.pathname === "/pd-same" || offset === 0 ? [{ id: 1 }] : [];
+      res.end(JSON.stringify({ oncalls: rows, offset, limit: 1, more: true }));
     } else if (url.pathname === "/short") {
       // GitLab's headers say three pages, but the first links to no next one (T31 #7)
       res.setHeader("x-page", "1");
@@ -90,6 +115,23 @@ describe("paginateLink", () => {
     expect(seen).toEqual(["/stuck", "/stuck?page=2"]);
   });
 
+  it("stops at once a server whose next page (Link or x-next-page) has the same items as the last", async () => {
+    for (const path of ["/gh-same", "/gl-same"]) {
+      seen.length = 0;
+      await expect(collect(paginateLink(client(), { url: path }))).rejects.toThrow(
+        "Test API sent page 2 with the same items as page 1, so the list would never end",
+      );
+      expect(seen).toHaveLength(2);
+    }
+  });
+
+  it("refuses a page without a next link whose rel=last names a later page: pages would go unread", async () => {
+    await expect(collect(paginateLink(client(), { url: "/gh-last-ahead" }))).rejects.toThrow(
+      "Test API linked a last page 3 but no page after page 1, so the list is incomplete",
+    );
+    expect(await collect(paginateLink(client(), { url: "/gl-last-here" }))).toEqual([1]);
+  });
+
   it("refuses a last page whose x-total-pages says more pages follow: the list would be judged without them", async () => {
     await expect(collect(paginateLink(client(), { url: "/short" }))).rejects.toThrow(
       "Test API said there are 3 pages but linked no page after page 1, so the list is incomplete",
@@ -109,5 +151,27 @@ describe("paginateOffset", () => {
     );
     expect(got.map((i) => i.id)).toEqual([1, 2, 3, 4, 5]);
     expect(seen).toEqual(["/offset?offset=0&limit=2", "/offset?offset=2&limit=2", "/offset?offset=4&limit=2"]);
+  });
+
+  const pdRows = (b: unknown) => (b as { oncalls: { id: number }[] }).oncalls;
+
+  it("refuses an empty page that says more follow: it is not the end of the list (T41 F1)", async () => {
+    await expect(collect(paginateOffset(client(), { url: "/pd-empty-more" }, { limit: 1, itemsOf: pdRows }))).rejects.toThrow(
+      "Test API said more follow after offset 1 but sent none, so the list is incomplete",
+    );
+  });
+
+  it("stops at once a server that answers every offset with the same rows (T41 F2: 1,000 requests)", async () => {
+    seen.length = 0;
+    await expect(collect(paginateOffset(client(), { url: "/pd-same" }, { limit: 1, itemsOf: pdRows }))).rejects.toThrow(
+      "Test API sent page 2 with the same items as page 1, so the list would never end",
+    );
+    expect(seen).toEqual(["/pd-same?offset=0&limit=1", "/pd-same?offset=1&limit=1"]);
+  });
+
+  it("names the server, not a query the user cannot change, when the pages never end", async () => {
+    const error = await collect(paginateLink(client(), { url: "/forever" }, { maxPages: 3 })).catch((e: unknown) => e);
+    expect(error).toMatchObject({ hint: expect.stringMatching(/paging never ends/) });
+    expect(JSON.stringify(error)).not.toMatch(/narrow the query/);
   });
 });

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { inspect } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ConfigError, ExitCode, redactSecrets, resolveSecret, Secret } from "../src/index";
+import { ConfigError, ExitCode, redactSecrets, registerUrlSecrets, resolveSecret, Secret } from "../src/index";
 
 let dir = "";
 beforeAll(() => {
@@ -117,5 +117,16 @@ describe("resolveSecret", () => {
     const error = caught(() => resolveSecret("xoxb-pasted-literal-token", "slack.token"));
     expect(`${error.message} ${error.hint}`).not.toContain("xoxb-pasted-literal-token");
     expect(error.hint).toBe("literal secrets are not accepted in config files");
+  });
+});
+
+describe("registerUrlSecrets", () => {
+  it("redacts a URL's query and userinfo as a receiver echoes them, but not a short query value everywhere", () => {
+    registerUrlSecrets("https://hookuser:hook-password-77@hooks.example/x?v=2&token=URLQUERY-TOKEN-31337");
+    expect(redactSecrets("GET /x?v=2&token=URLQUERY-TOKEN-31337 HTTP/1.1")).toBe("GET /x?[redacted] HTTP/1.1");
+    expect(redactSecrets("token URLQUERY-TOKEN-31337, basic aG9va3VzZXI6aG9vay1wYXNzd29yZC03Nw")).toBe(
+      "token [redacted], basic [redacted]",
+    );
+    expect(redactSecrets("hook-password-77 v=2 version 2")).toBe("[redacted] v=2 version 2");
   });
 });

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it, vi } from "vitest";
-import { ConfigError, decodeUtf8, escapeControlChars, readConfigText, redactedJson, reportError, Secret } from "../src/index";
+import { ConfigError, DataError, decodeUtf8, escapeControlChars, readConfigText, redactedJson, reportError, Secret } from "../src/index";
 
 describe("escapeControlChars", () => {
   it("makes terminal controls visible and keeps newlines, tabs and ordinary text", () => {
@@ -57,6 +57,16 @@ describe("reportError", () => {
       const path = `/etc/opsguard/${"b".repeat(150)}.yaml`;
       reportError("ogtest", new ConfigError(`cannot read ${path} (ENOENT)`));
       expect(write.mock.calls[0]?.[0]).toBe(`ogtest: cannot read ${path} (ENOENT)\n`);
+    } finally {
+      write.mockRestore();
+    }
+  });
+
+  it("keeps an error that quotes an API's line break on one line: the API cannot forge a line of ours (T41 F6)", () => {
+    const write = vi.spyOn(process.stderr, "write").mockImplementation(() => true);
+    try {
+      reportError("ogtest", new DataError("PagerDuty API answered HTTP 500: boom\nogtest: all sinks match"));
+      expect(write.mock.calls[0]?.[0]).toBe("ogtest: PagerDuty API answered HTTP 500: boom\\nogtest: all sinks match\n");
     } finally {
       write.mockRestore();
     }

@@ -6,6 +6,7 @@ import {
   LdapClient,
   type Logger,
   ldapOptionsFromConfig,
+  registerUrlSecrets,
   resolveHeaderSecret,
   SlackClient,
 } from "@opsguard/core";
@@ -203,6 +204,8 @@ function buildSink(sink: SinkConfig, i: number, ctx: SinkContext): Sink {
           resolveHeaderSecret(ref, `${keyPath}.headers.${header}`, env).reveal(),
         ]),
       );
+      // The URL's query or userinfo is the webhook's own token: redacted wherever a receiver echoes it.
+      registerUrlSecrets(sink.url);
       const url = new URL(sink.url);
       return new WebhookSink({
         name: sink.name ?? `webhook:${url.host}`,

@@ -110,6 +110,12 @@ export async function remindUpcoming(
     });
   };
   for (const schedule of shifts) {
+    // Who is on call now: a later shift of theirs (their turn resuming after an override) is told as "again from".
+    const onNow = new Set(
+      schedule.shifts
+        .filter((s) => (s.start?.getTime() ?? 0) <= now.getTime() && (s.end?.getTime() ?? Number.POSITIVE_INFINITY) > now.getTime())
+        .map((s) => s.person.key),
+    );
     for (const shift of schedule.shifts) {
       if (fenced) break;
       if (!shift.start || shift.start.getTime() <= now.getTime()) continue;
@@ -129,7 +135,7 @@ export async function remindUpcoming(
           looked[email] = id;
         }
         await fence();
-        await slack.postMessage({ channel: id, text: dmText(schedule.schedule, shift), unfurl_links: false });
+        await slack.postMessage({ channel: id, text: dmText(schedule.schedule, shift, onNow.has(shift.person.key)), unfurl_links: false });
         await ledger.record(key, shift.end ?? shift.start, now);
         reports.push({ ...base, status: "sent" });
       } catch (error) {
@@ -154,14 +160,15 @@ function dmKey(schedule: ScheduleShifts, shift: Shift): string {
 /**
  * "You are on call for SRE from … to …", the times as Slack date tokens so each person reads them in
  * their own time zone (https://docs.slack.dev/messaging/formatting-message-text#date-formatting),
- * with UTC as the fallback text.
+ * with UTC as the fallback text. To someone on call now (`again`) it says "again from": a shift that
+ * resumes after an override is not news of a new turn (T41 F9).
  */
-export function dmText(schedule: string, shift: Shift): string {
+export function dmText(schedule: string, shift: Shift, again = false): string {
   const when = (d: Date) => {
     const fallback = `${d.toISOString().slice(0, 16).replace("T", " ")} UTC`;
     return `<!date^${Math.floor(d.getTime() / 1000)}^{date_short_pretty} {time}|${fallback}>`;
   };
   const start = shift.start ? when(shift.start) : "now";
   const end = shift.end ? ` to ${when(shift.end)}` : "";
-  return `You are on call for ${escapeSlackText(schedule)} from ${start}${end}.`;
+  return `You are on call for ${escapeSlackText(schedule)} ${again ? "again " : ""}from ${start}${end}.`;
 }

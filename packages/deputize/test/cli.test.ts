@@ -258,11 +258,46 @@ describe("deputize CLI", () => {
       });
       const code = await new Promise<number | null>((resolve) => child.on("exit", (c) => resolve(c)));
       expect(code).toBe(74);
-      expect(stderr).toBe("deputize: cannot write to stdout (EBADF); the output is incomplete\n");
+      expect(stderr).toBe(
+        "deputize: cannot write to stdout (EBADF); the output is incomplete (give deputize an open stdout read to its end)\n",
+      );
     } finally {
       closeSync(fd);
     }
   });
+
+  it("a stdout closed at start (>&-) or whose reader left (EPIPE) is exit 74 with one line, never a success (T41 F7)", async () => {
+    for (const [stdout, why] of [
+      ["closed", "EBADF: it was closed at start, or is /dev/null opened read-write as node leaves a closed one"],
+      ["reader-gone", "EPIPE: its reader closed it"],
+    ] as const) {
+      for (const args of [["status"], ["--json", "status"], ["run", "--dry-run"]]) {
+        // a shell closes fd 1 for it (>&-): a spawn's stdio cannot; a pipe whose read end is gone before the run starts
+        const child =
+          stdout === "closed"
+            ? spawn("sh", ["-c", 'exec "$0" "$@" >&-', process.execPath, BUNDLE, "--config", configFile, ...args], {
+                env: { PATH: process.env.PATH },
+                stdio: ["ignore", "ignore", "pipe"],
+              })
+            : spawn(process.execPath, [BUNDLE, "--config", configFile, ...args], {
+                env: { PATH: process.env.PATH },
+                stdio: ["ignore", "pipe", "pipe"],
+              });
+        if (stdout === "reader-gone") child.stdout?.destroy();
+        let stderr = "";
+        child.stderr?.on("data", (c: Buffer) => {
+          stderr += c.toString();
+        });
+        const code = await new Promise<number | null>((resolve) => child.on("close", (c) => resolve(c)));
+        expect({ stdout, args, code, stderr }).toEqual({
+          stdout,
+          args,
+          code: 74,
+          stderr: `deputize: cannot write to stdout (${why}); the output is incomplete (give deputize an open stdout read to its end)\n`,
+        });
+      }
+    }
+  }, 60_000);
 
   it("SIGTERM mid-run ends with one line saying what was already applied", async () => {
     const admin = lab.adminClient();

@@ -1,4 +1,6 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describeError, exitCodeOf, formatIssues } from "@opsguard/core";
@@ -119,6 +121,38 @@ describe("sources built from config", () => {
         `sinks[0].token: the secret from file ${file} has a line break or control character inside (keep only the token on one line)`,
       );
     } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("webhook sink built from config", () => {
+  it("redacts the token in the webhook URL's query when the receiver's error echoes the request (T41 F3)", async () => {
+    // A receiver (or the proxy before it) answering 400 with the request line and headers quoted, as many do.
+    const server = createServer((req, res) => {
+      res.writeHead(400, { "content-type": "text/plain" });
+      res.end(`bad request from ${req.url} with Authorization: ${req.headers.authorization}`);
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const dir = mkdtempSync(join(tmpdir(), "deputize-hook-"));
+    try {
+      const port = (server.address() as AddressInfo).port;
+      const config = configSchema.parse({
+        sources: [{ type: "rotation", file: "/r.yaml" }],
+        sinks: [
+          { type: "webhook", url: `http://127.0.0.1:${port}/hook?token=HOOKQUERY-SECRET-555`, headers: { Authorization: "env:AUTH" } },
+        ],
+        stateDir: dir,
+        retries: 0,
+      });
+      const dep = buildDeputize(config, { env: { AUTH: "Bearer header-secret-0123456789" } });
+      const plan = await dep.sinks[0]!.plan([]);
+      const error = await plan.apply().catch((e: unknown) => e);
+      const text = describeError(error);
+      expect(text).toMatch(/answered HTTP 400: bad request from \/hook\?\[redacted\] with Authorization: \[redacted\]/);
+      expect(text).not.toContain("HOOKQUERY-SECRET-555");
+    } finally {
+      server.close();
       rmSync(dir, { recursive: true, force: true });
     }
   });

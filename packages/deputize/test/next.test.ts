@@ -127,6 +127,24 @@ describe("look-ahead DM", () => {
     expect(Object.keys(state.dms)).toHaveLength(2);
   });
 
+  it("tells someone on call now of their turn resuming after an override as on call again (T41 F9)", async () => {
+    pd.addSchedule({
+      id: "PRESUME",
+      name: "Resume",
+      shifts: [
+        { userId: "PUCAROL", start: at(-1), end: at(1) },
+        { userId: "PUDAVE", start: at(1), end: at(3) },
+        { userId: "PUCAROL", start: at(3), end: at(8) },
+      ],
+    });
+    pd.addEscalationPolicy({ id: "PEPRESU", name: "Resume", rules: [{ schedules: ["PRESUME"] }] });
+    const report = await run({ sources: [{ type: "pagerduty", token: "env:PD_TOKEN", baseUrl: pd.url, schedules: ["Resume"] }] });
+    expect(report.exitCode).toBe(0);
+    const textTo = (to: string) => slack.messages.find((m) => m.to === to)?.text ?? "";
+    expect(textTo("U0CAROL")).toMatch(/^You are on call for Resume again from <!date\^/);
+    expect(textTo("U0DAVE")).toMatch(/^You are on call for Resume from <!date\^/);
+  });
+
   it("a DM Slack did not take is not recorded, the run exits 2, and the next run sends it", async () => {
     slack.fault({ status: 200, body: { ok: false, error: "internal_error" } }, { path: /chat\.postMessage$/, times: 1 });
     const failed = await run();

@@ -256,6 +256,38 @@ describe("PagerDuty source", () => {
     expect(describeError(twin)).toBe('pd: 2 PagerDuty schedules are named "Twin" (use the ID instead: PDUP001, PDUP002)');
   });
 
+  it("an empty page that says more follow fails the source (65), never a shorter list of who is on call (T41 F1)", async () => {
+    // Database has two rows (alice, dave): with one-row pages, page two comes back empty but `more: true`.
+    pd.fault(
+      { status: 200, body: { oncalls: [], offset: 1, limit: 1, more: true, total: null } },
+      { path: "/oncalls", query: { offset: "1" } },
+    );
+    const error = await new PagerDutySource({ name: "pd", http, schedules: ["PDB0001"], pageSize: 1 })
+      .onCall(accessWindow(now, 0, 0))
+      .catch((e) => e);
+    expect(error.exitCode).toBe(65);
+    expect(describeError(error)).toMatch(/^PagerDuty API said more follow after offset 1 but sent none, so the list is incomplete/);
+  });
+
+  it("a page repeating the previous one fails at once, not after 1,000 requests (T41 F2)", async () => {
+    const first = { oncalls: [] as unknown[], offset: 0, limit: 1, more: true, total: null };
+    const probe = await http.request<{ oncalls: unknown[] }>({
+      url: "/oncalls",
+      query: { "schedule_ids[]": ["PDB0001"], "include[]": ["users"], offset: 0, limit: 1 },
+    });
+    first.oncalls = probe.body.oncalls;
+    pd.fault({ status: 200, body: { ...first, offset: 1 } }, { path: "/oncalls", query: { offset: "1" }, times: 5 });
+    pd.requests.length = 0;
+    const error = await new PagerDutySource({ name: "pd", http, schedules: ["PDB0001"], pageSize: 1 })
+      .onCall(accessWindow(now, 0, 0))
+      .catch((e) => e);
+    pd.clearFaults();
+    expect(error.exitCode).toBe(65);
+    expect(describeError(error)).toMatch(/^PagerDuty API sent page 2 with the same items as page 1/);
+    expect(describeError(error)).not.toMatch(/narrow the query/);
+    expect(pd.requests.filter((r) => r.path === "/oncalls")).toHaveLength(2);
+  });
+
   it("an answer in an unexpected shape is an error (exit 65), never nobody on call", async () => {
     const source = new PagerDutySource({ name: "pd", http, schedules: ["PSRE001", "PSRE002"] });
     const broken = [
@@ -270,6 +302,11 @@ describe("PagerDuty source", () => {
       expect(describeError(error)).toMatch(/^PagerDuty answered GET \/oncalls in an unexpected shape \(/);
       expect(error.exitCode).toBe(65);
     }
+    // The name lookup too: a proxy's page is an unusable answer (65), not "no schedule is named" (78, T41 F8).
+    pd.fault({ status: 200, body: "<html>Service Unavailable</html>" }, { path: "/schedules" });
+    const lookup = await new PagerDutySource({ name: "pd", http, schedules: ["SRE"] }).onCall(accessWindow(now, 0, 0)).catch((e) => e);
+    expect(lookup.exitCode).toBe(65);
+    expect(describeError(lookup)).toMatch(/^PagerDuty answered GET \/schedules in an unexpected shape \(body: /);
     pd.fault({ status: 200, body: { users: [{ name: "no email" }] } }, { path: "/schedules/PSRE002/users" });
     const error = await source.onCall(accessWindow(now, 0, 0)).catch((e) => e);
     expect(describeError(error)).toMatch(/^PagerDuty answered GET \/schedules\/PSRE002\/users in an unexpected shape \(users\.0\.email: /);
@@ -341,10 +378,37 @@ describe("Opsgenie source", () => {
     expect(keys((await source.onCall(accessWindow(now, 0, 180)))[0]!.people)).toEqual(["alice@opsguard.test", "dave@opsguard.test"]);
   });
 
-  it("reports an unknown schedule with Opsgenie's message", async () => {
+  it("a team, escalation or schedule on call fails the source (65), never dropped in silence (T41 F4)", async () => {
+    const http = new HttpClient({ service: "Opsgenie API", baseUrl: og.url, headers: { authorization: `GenieKey ${og.apiKey}` } });
+    for (const recipientType of ["team", "escalation", "schedule"] as const) {
+      og.addSchedule({
+        id: `9f0c8a1e-0000-4000-8000-${recipientType.padEnd(12, "0").slice(0, 12)}`,
+        name: `with_${recipientType}`,
+        shifts: [
+          { email: "alice@opsguard.test", start: h(-1), end: h(1) },
+          { email: "dba_team", recipientType, start: h(-1), end: h(1) },
+        ],
+      });
+      const source = new OpsgenieSource({ name: "og", http, schedules: [`with_${recipientType}`], identifierType: "name" });
+      const error = await source.onCall(accessWindow(now, 0, 0)).catch((e) => e);
+      expect(error.exitCode).toBe(65);
+      expect(describeError(error)).toMatch(
+        new RegExp(
+          `^Opsgenie schedule with_${recipientType} has ${recipientType} recipient "dba_team" on call in rotation "rot2", not a user`,
+        ),
+      );
+    }
+  });
+
+  it("reports an unknown schedule as a configuration error (78) with Opsgenie's message", async () => {
     const http = new HttpClient({ service: "Opsgenie API", baseUrl: og.url, headers: { authorization: `GenieKey ${og.apiKey}` } });
     const source = new OpsgenieSource({ name: "og", http, schedules: ["nope"], identifierType: "name" });
-    await expect(source.onCall(accessWindow(now, 0, 0))).rejects.toThrow(/Schedule with identifier \[nope\] doesn't exist/);
+    const error = await source.onCall(accessWindow(now, 0, 0)).catch((e) => e);
+    // A deleted or renamed schedule is the config's to fix (78), as PagerDuty's unknown name is (T41 F5).
+    expect(error.exitCode).toBe(78);
+    expect(describeError(error)).toMatch(
+      /^og: no Opsgenie schedule is named "nope" \(Opsgenie API answered HTTP 404: Schedule with identifier \[nope\] doesn't exist .*\) \(check the schedule's name in the config, or use its id with identifierType: id\)$/,
+    );
   });
 
   it("a timeline in an unexpected shape is an error (exit 65), never nobody on call", async () => {

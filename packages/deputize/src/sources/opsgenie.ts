@@ -1,4 +1,4 @@
-import { DataError, type HttpClient } from "@opsguard/core";
+import { ConfigError, DataError, type HttpClient, HttpError } from "@opsguard/core";
 import { z } from "zod";
 import { mergePeople, person, type ScheduleOnCall } from "../people";
 import type { Window } from "../window";
@@ -11,6 +11,7 @@ const timelineReply = z.object({
     finalTimeline: z.object({
       rotations: z.array(
         z.object({
+          name: z.string().optional(),
           periods: z
             .array(
               z.object({
@@ -64,12 +65,16 @@ export class OpsgenieSource implements Source {
     const days = Math.ceil((until - since) / DAY_MS) + 1;
     return Promise.all(
       this.#schedules.map(async (schedule) => {
-        const reply = await this.#http.get(`/v2/schedules/${encodeURIComponent(schedule)}/timeline`, {
-          identifierType: this.#identifierType,
-          date: window.since.toISOString(),
-          interval: days,
-          intervalUnit: "days",
-        });
+        const reply = await this.#http
+          .get(`/v2/schedules/${encodeURIComponent(schedule)}/timeline`, {
+            identifierType: this.#identifierType,
+            date: window.since.toISOString(),
+            interval: days,
+            intervalUnit: "days",
+          })
+          .catch((error: unknown) => {
+            throw unknownSchedule(this.name, schedule, this.#identifierType, error);
+          });
         const parsed = timelineReply.safeParse(reply.body);
         if (!parsed.success) {
           const issue = parsed.error.issues[0];
@@ -91,10 +96,17 @@ export class OpsgenieSource implements Source {
             // An instant window (no look-ahead, no grace) is covered by the period holding it.
             if (!(start <= until && end > since && (start < until || since === until))) continue;
             const recipients = period.recipient?.type === "user" ? [period.recipient] : (period.flattenedRecipients ?? []);
-            for (const r of recipients) {
-              if (r.type === "user" && r.name?.includes("@"))
-                shifts.push({ person: person({ email: r.name }), start: new Date(start), end: new Date(end) });
+            // A team, escalation or schedule on call (Opsgenie allows them as rotation participants) is no person
+            // deputize can give access to: dropped, its people got none and nothing said so (T41 F4). The source
+            // fails instead, as for any identity it cannot use (65): no sink is changed on part of the list.
+            const other = recipients.length === 0 ? (period.recipient ?? {}) : recipients.find((r) => r.type !== "user" || !r.name);
+            if (other) {
+              throw new DataError(
+                `Opsgenie schedule ${schedule} has ${other.type ?? "an unnamed"} recipient ${JSON.stringify(other.name ?? "")} on call in rotation ${JSON.stringify(rotation.name ?? "")}, not a user deputize can give access to`,
+                { hint: "make the rotation's participants users, not a team, escalation or schedule" },
+              );
             }
+            for (const r of recipients) shifts.push({ person: person({ email: r.name }), start: new Date(start), end: new Date(end) });
           }
         }
         // Named as configured, so a sink's `schedules` list matches whether it says an id or a name.
@@ -102,4 +114,16 @@ export class OpsgenieSource implements Source {
       }),
     );
   }
+}
+
+/**
+ * Opsgenie's 404 for a schedule deleted or renamed (or a wrong identifierType) is the config's to fix, as
+ * PagerDuty's unknown schedule name is (78, T41 F5); any other failure is passed on as it is.
+ */
+function unknownSchedule(source: string, schedule: string, identifierType: "id" | "name", error: unknown): unknown {
+  if (!(error instanceof HttpError && error.status === 404)) return error;
+  const what = identifierType === "name" ? `is named ${JSON.stringify(schedule)}` : `has the id ${JSON.stringify(schedule)}`;
+  return new ConfigError(`${source}: no Opsgenie schedule ${what} (${error.message})`, {
+    hint: `check the schedule's ${identifierType} in the config${identifierType === "name" ? ", or use its id with identifierType: id" : ""}`,
+  });
 }

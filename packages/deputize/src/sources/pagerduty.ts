@@ -28,6 +28,7 @@ const onCallPage = z.object({
     }),
   ),
 });
+const schedulePage = z.object({ schedules: z.array(z.object({ id: z.string(), name: z.string() })) });
 const scheduleUsers = z.object({ users: z.array(userSchema.extend({ id: z.string() })) });
 // GET /schedules/{id}?since&until: final_schedule.rendered_schedule_entries (ScheduleLayerEntry: a
 // UserReference, start, and an end that "if null, the entry does not end").
@@ -185,7 +186,8 @@ export class PagerDutySource implements Source {
       paginateOffset<PdSchedule>(
         this.#http,
         { url: "/schedules", query: { query: spec.name } },
-        { limit: this.#pageSize, itemsOf: (body) => (body as { schedules?: PdSchedule[] }).schedules ?? [] },
+        // An answer not in this shape (a proxy's HTML page) is unusable (65), not "no schedule is named" (78, T41 F8).
+        { limit: this.#pageSize, itemsOf: (body) => expectShape(schedulePage, body, "GET /schedules").schedules },
       ),
     );
     const exact = found.filter((s) => s.name === spec.name);

@@ -2,7 +2,14 @@ import { randomUUID } from "node:crypto";
 import { type SimRequest, type SimResponse, SimServer } from "./server";
 
 export interface OpsgenieShift {
+  /** The user's e-mail (Opsgenie's username), or the name of the team, escalation or schedule on call. */
   email: string;
+  /**
+   * Who is on call: a user by default. A rotation's participants may also be teams, escalations and schedules
+   * (TimelineRecipient.type in the contract's swagger.json; Recipient.type's enum: user, escalation, schedule, team…),
+   * and the final timeline names them as they are, not their users.
+   */
+  recipientType?: "user" | "team" | "escalation" | "schedule";
   start: Date;
   end: Date;
 }
@@ -74,7 +81,7 @@ export class OpsgenieSim extends SimServer {
             startDate: iso(Math.max(s.start.getTime(), start)),
             endDate: iso(Math.min(s.end.getTime(), end)),
             type: "default",
-            recipient: { id: randomUUID(), type: "user", name: s.email },
+            recipient: { id: randomUUID(), type: s.recipientType ?? "user", name: s.email },
           },
         ],
       }));
@@ -91,12 +98,14 @@ export class OpsgenieSim extends SimServer {
     const dateParam = req.query.get("date");
     const at = dateParam ? Date.parse(dateParam) : Date.now();
     if (Number.isNaN(at)) return reply(422, { message: "date is not a valid ISO 8601 date" });
-    const emails = [...new Set(schedule.shifts.filter((s) => s.start.getTime() <= at && s.end.getTime() > at).map((s) => s.email))];
+    const now = schedule.shifts.filter((s) => s.start.getTime() <= at && s.end.getTime() > at);
+    const emails = [...new Set(now.map((s) => s.email))];
+    const typeOf = (name: string) => now.find((s) => s.email === name)?.recipientType ?? "user";
     const parent = { id: schedule.id, name: schedule.name, enabled: schedule.enabled ?? true };
     const data =
       req.query.get("flat") === "true"
         ? { _parent: parent, onCallRecipients: emails }
-        : { _parent: parent, onCallParticipants: emails.map((e) => ({ id: randomUUID(), name: e, type: "user" })) };
+        : { _parent: parent, onCallParticipants: emails.map((e) => ({ id: randomUUID(), name: e, type: typeOf(e) })) };
     return reply(200, { data });
   }
 }

@@ -52,6 +52,8 @@ interface Route {
 interface Fault {
   method: string | undefined;
   path: RegExp | undefined;
+  /** Query parameters the request must carry with these values (a page of a paged list, say). */
+  query: Record<string, string> | undefined;
   remaining: number;
   response: SimResponse;
 }
@@ -97,10 +99,13 @@ export class SimServer {
     return this;
   }
 
-  /** The next `times` requests matching method/path get `response` instead of the real answer. */
-  fault(response: SimResponse, options: { times?: number; method?: string; path?: string | RegExp } = {}): this {
+  /** The next `times` requests matching method/path (and query, when given) get `response` instead of the real answer. */
+  fault(
+    response: SimResponse,
+    options: { times?: number; method?: string; path?: string | RegExp; query?: Record<string, string> } = {},
+  ): this {
     const path = typeof options.path === "string" ? new RegExp(`^${options.path.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}$`) : options.path;
-    this.#faults.push({ method: options.method?.toUpperCase(), path, remaining: options.times ?? 1, response });
+    this.#faults.push({ method: options.method?.toUpperCase(), path, query: options.query, remaining: options.times ?? 1, response });
     return this;
   }
 
@@ -173,7 +178,13 @@ export class SimServer {
   }
 
   async #respond(req: SimRequest): Promise<SimResponse> {
-    const fault = this.#faults.find((f) => f.remaining > 0 && (!f.method || f.method === req.method) && (!f.path || f.path.test(req.path)));
+    const fault = this.#faults.find(
+      (f) =>
+        f.remaining > 0 &&
+        (!f.method || f.method === req.method) &&
+        (!f.path || f.path.test(req.path)) &&
+        Object.entries(f.query ?? {}).every(([k, v]) => req.query.get(k) === v),
+    );
     if (fault) {
       fault.remaining--;
       return fault.response;
