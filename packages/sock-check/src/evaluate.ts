@@ -477,14 +477,32 @@ function fromApp(c: CheckFact, wanted: string): boolean {
   return sameApp(c.app, wanted) && (c.kind === "check_run" || c.creatorType === "Bot");
 }
 
-/** The newest result of each source (a check run's app, a status's creator) for a required check. */
-function latestPerSource(pull: PullFact, name: string, app: string | undefined): CheckFact[] {
-  const latest = new Map<string, CheckFact>();
-  const matching = pull.checks
-    .filter((c) => c.name === name && (!app || fromApp(c, app)))
-    .sort((a, b) => (a.at ?? "").localeCompare(b.at ?? ""));
-  for (const c of matching) latest.set(`${c.kind}:${c.app ?? ""}`, c);
-  return [...latest.values()];
+/**
+ * The results that stand for a required check: every one GitHub's branch protection could count, so that none is
+ * outvoted by the order the provider lists them in. GitHub documents only that a check run and a commit status of
+ * one name are both required (docs.github.com/pull-requests/collaborating-with-pull-requests/collaborating-on-repositories-with-code-quality-features/troubleshooting-required-status-checks),
+ * not which of two check runs of one name in different check suites (two workflows with a job of that name) it
+ * takes, so both stand. Within one suite a re-run supersedes the earlier run ("Rerequest a check suite … its status
+ * is reset to queued", docs.github.com/rest/checks/suites#rerequest-a-check-suite; the REST list's default
+ * `filter=latest` is "the most recent check runs" by completed_at): the newest by completion time stands, and a run
+ * that has not completed (or says no completion time) cannot be ordered before anything, so it stands too; runs
+ * completed at one time all stand. A commit status (no suite): the newest per creator, as GitHub keeps the newest
+ * per context.
+ */
+function standingResults(pull: PullFact, name: string, app: string | undefined): CheckFact[] {
+  const groups = new Map<string, CheckFact[]>();
+  for (const c of pull.checks.filter((c) => c.name === name && (!app || fromApp(c, app)))) {
+    const key = `${c.kind}:${c.app ?? ""}:${c.suite ?? ""}`;
+    groups.set(key, [...(groups.get(key) ?? []), c]);
+  }
+  return [...groups.values()].flatMap((results) => {
+    const unordered = results.filter((c) => c.at === null);
+    const newest = results
+      .map((c) => c.at ?? "")
+      .sort()
+      .at(-1);
+    return [...unordered, ...results.filter((c) => c.at !== null && c.at === newest)];
+  });
 }
 
 function checkRecords(pull: PullFact, policy: Policy): CheckRecord[] {
@@ -522,7 +540,7 @@ function checkViolations(pull: PullFact, policy: Policy): Violation[] {
   const head = pull.headSha.slice(0, 7);
   for (const { name, app } of requiredChecks(policy)) {
     const label = app ? `${name} (${app})` : name;
-    const results = latestPerSource(pull, name, app);
+    const results = standingResults(pull, name, app);
     if (results.length === 0) {
       // Say why a status of that name by an account named like the app is not taken: it looks like the app's.
       const impostor = app ? pull.checks.find((c) => c.name === name && sameApp(c.app, app) && !fromApp(c, app)) : undefined;

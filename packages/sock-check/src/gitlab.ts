@@ -60,11 +60,13 @@ interface GlEvent {
   push_data?: { ref: string; ref_type: string; commit_to: string | null } | null;
 }
 interface GlJob {
+  id?: number;
   name: string;
   status: string;
   created_at: string;
   finished_at: string | null;
   commit?: { id: string } | null;
+  pipeline?: { id: number } | null;
 }
 interface GlSignature {
   verification_status: string;
@@ -282,7 +284,7 @@ export async function collectGitLabFacts(
       continue;
     }
     const pull = await attempt(shas, async (): Promise<PullFact> => {
-      let checks = shared.jobs.filter((j) => j.commit?.id === mr.sha).map(toCheck);
+      let checks = latestPipelineJobs(shared.jobs.filter((j) => j.commit?.id === mr.sha)).map(toCheck);
       if (options.requiredChecks.some((name) => !checks.some((c) => c.name === name))) {
         // An external commit status is not a CI job: ask the head's statuses before calling a check missing.
         const statuses = await collect(
@@ -573,6 +575,25 @@ const STATES: Record<string, string> = {
   created: "pending",
 };
 
+/**
+ * The jobs GitLab judges an MR's head by: "Pipelines must succeed" blocks a merge request "if their pipeline did not
+ * succeed", the MR's latest pipeline, and a retried job that succeeds "on the second try" lets it merge
+ * (docs.gitlab.com/ee/user/project/merge_requests/merge_when_pipeline_succeeds.html). So the jobs of the newest
+ * pipeline on the head (pipeline IDs grow), and of those the newest job (job IDs grow) per name. An older pipeline's
+ * success never stands in for a newer one still running or failed. A job without its job or pipeline ID cannot be
+ * placed: then every job is kept, and each pipeline's stands on its own (see CheckFact.suite).
+ */
+function latestPipelineJobs(jobs: readonly GlJob[]): GlJob[] {
+  if (jobs.some((j) => typeof j.id !== "number" || typeof j.pipeline?.id !== "number")) return [...jobs];
+  const pipeline = Math.max(...jobs.map((j) => j.pipeline!.id));
+  const newest = new Map<string, GlJob>();
+  for (const job of jobs.filter((j) => j.pipeline!.id === pipeline)) {
+    const seen = newest.get(job.name);
+    if (!seen || job.id! > seen.id!) newest.set(job.name, job);
+  }
+  return [...newest.values()];
+}
+
 function toCheck(status: GlStatus | GlJob): CheckFact {
   return {
     name: status.name,
@@ -580,5 +601,7 @@ function toCheck(status: GlStatus | GlJob): CheckFact {
     kind: "status",
     state: STATES[status.status] ?? status.status,
     at: status.finished_at ?? status.created_at,
+    // A pipeline is GitLab's check suite: jobs of different pipelines never outvote one another.
+    ...("pipeline" in status && typeof status.pipeline?.id === "number" ? { suite: `pipeline ${status.pipeline.id}` } : {}),
   };
 }

@@ -42,6 +42,11 @@ export interface GitLabCommitStatus {
   finishedAt: string | null;
   /** Posted through the commit status API by an outside service: a status, not a CI job (not in /jobs). */
   external?: boolean;
+  /**
+   * The pipeline of the job (default: one of its own). A retried job is a new job (a new ID) in the same pipeline
+   * (https://docs.gitlab.com/api/jobs/#retry-a-job); a new pipeline on the same commit gets a new, larger ID.
+   */
+  pipelineId?: number;
 }
 
 /** An approval rule of one MR (https://docs.gitlab.com/api/merge_request_approvals/#merge-request-level-mr-approvals). */
@@ -715,8 +720,8 @@ export class GitLabMergeRequests {
             created_at: c?.committer.date ?? s.createdAt,
           },
           pipeline: {
-            id: s.id,
-            iid: s.id,
+            id: s.pipelineId ?? s.id,
+            iid: s.pipelineId ?? s.id,
             project_id: this.project.id,
             sha: s.sha,
             ref,
@@ -724,7 +729,7 @@ export class GitLabMergeRequests {
             source: mr ? "merge_request_event" : "push",
             created_at: s.createdAt,
             updated_at: s.finishedAt ?? s.createdAt,
-            web_url: `https://gitlab.example/${this.project.path}/-/pipelines/${s.id}`,
+            web_url: `https://gitlab.example/${this.project.path}/-/pipelines/${s.pipelineId ?? s.id}`,
           },
           web_url: `https://gitlab.example/${this.project.path}/-/jobs/${s.id}`,
           artifacts: [],
@@ -759,7 +764,7 @@ export class GitLabMergeRequests {
         finished_at: s.finishedAt,
         allow_failure: false,
         coverage: null,
-        pipeline_id: s.id,
+        pipeline_id: s.pipelineId ?? s.id,
         author: this.#user(this.sim.state.users[0]?.username ?? "root"),
       }));
     return gitlabPage(statuses, req, this.sim.url, this.sim.quirks);
