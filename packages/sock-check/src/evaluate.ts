@@ -260,6 +260,13 @@ function evaluatePull(pull: PullFact, input: EvaluateInput, terms: ChangeTerms):
     // Dependency bumps from a listed bot skip review and ticket; checks still apply.
   } else if (emergencyLabel && pull.labels.includes(emergencyLabel) && approvalViolations.length > 0) {
     emergency = emergencyOf(pull, reviews, isConflicted, input);
+    // The label waives the review beforehand, not a reviewer's "changes requested": that blocks as on any PR.
+    if (emergency.changes_requested_by) {
+      violations.push({
+        rule: "changes-requested",
+        message: `changes requested by ${emergency.changes_requested_by.join(", ")} still stand`,
+      });
+    }
     if (emergency.status === "overdue") {
       violations.push({
         rule: "retro-overdue",
@@ -327,15 +334,33 @@ function emergencyOf(
   const rule = input.policy.exemptions.emergency!;
   const mergedAt = Date.parse(pull.mergedAt ?? input.now.toISOString());
   const due = new Date(mergedAt + durationMs(rule.reviewWithin));
-  const retro = reviews.find(
-    (r) => r.state === "APPROVED" && Date.parse(r.submittedAt ?? "") > mergedAt && !isConflicted(r.reviewer) && byPerson(r),
-  );
+  // Each reviewer's latest decision, before or after the merge: as for any PR, a "changes requested" that still
+  // stands (the retro reviewer's own later one, or anyone else's, even from before the merge) means the review
+  // is not done, and an approval counts only while it is its reviewer's latest word.
+  const latest = new Map<string, ReviewFact>();
+  for (const review of reviews) {
+    if (review.reviewer && ["APPROVED", "CHANGES_REQUESTED", "DISMISSED"].includes(review.state))
+      latest.set(review.reviewer.toLowerCase(), review);
+  }
+  const objectors = [...latest.values()].filter((r) => r.state === "CHANGES_REQUESTED").map((r) => r.reviewer ?? "?");
+  const retro =
+    objectors.length > 0
+      ? undefined
+      : reviews.find(
+          (r) =>
+            r.state === "APPROVED" &&
+            Date.parse(r.submittedAt ?? "") > mergedAt &&
+            !isConflicted(r.reviewer) &&
+            byPerson(r) &&
+            latest.get(r.reviewer?.toLowerCase() ?? "") === r,
+        );
   return {
     label: rule.label,
     due_at: due.toISOString(),
     status: retro ? "done" : input.now > due ? "overdue" : "pending",
     retro_reviewer: retro?.reviewer ?? null,
     retro_reviewed_at: retro?.submittedAt ?? null,
+    ...(objectors.length > 0 ? { changes_requested_by: objectors } : {}),
   };
 }
 

@@ -1,0 +1,159 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { GitHubScenario } from "../../lab/src/sim/github-scenario";
+import { type ChangeRecord, runCheck } from "../src/index";
+import { envFor, policyYaml, runSockCheck, USERS } from "./fixture";
+
+/**
+ * Ways past the gate that the T37 black-box tester found on GitHub: a required check with several runs of one name
+ * on the head passing when the one GitHub listed last (or completed last) succeeded (F1), and an emergency change's
+ * retroactive review counting as done while a reviewer's "changes requested" still stands (F2). Real histories on
+ * the lab's GitHub.
+ */
+
+const MINUTE = 60_000;
+let scenario: GitHubScenario;
+const pr: Record<string, number> = {};
+
+beforeAll(async () => {
+  scenario = new GitHubScenario({ users: USERS });
+  await scenario.sim.start();
+  const s = scenario;
+  s.directPush({ message: "Initial import", author: "alice", files: { ".sock-check.yml": policyYaml(s.sim.url) } });
+  s.tag("c0");
+  const reviewed = { author: "alice", reviews: [{ by: "bob" }], checks: { build: "success" as const } };
+  pr.twoWorkflows = s.pullRequest({ title: "SHOP-1 Two workflows, one failed first", ...reviewed });
+  pr.stillRunning = s.pullRequest({ title: "SHOP-2 Another workflow still running", ...reviewed });
+  pr.rerunPassed = s.pullRequest({ title: "SHOP-3 Failed, re-run passed", ...reviewed });
+  pr.rerunRunning = s.pullRequest({ title: "SHOP-4 Passed, re-run running", ...reviewed });
+  s.tag("c1");
+  const emergency = { author: "alice", labels: ["emergency"], checks: { build: "success" as const } };
+  pr.selfObjects = s.pullRequest({
+    title: "SHOP-5 Hotfix, approved then changes requested",
+    ...emergency,
+    reviews: [
+      { by: "bob", afterMergeMs: MINUTE },
+      { by: "bob", state: "CHANGES_REQUESTED", afterMergeMs: 2 * MINUTE },
+    ],
+  });
+  pr.otherObjects = s.pullRequest({
+    title: "SHOP-6 Hotfix, approved, carol requests changes",
+    ...emergency,
+    reviews: [
+      { by: "bob", afterMergeMs: MINUTE },
+      { by: "carol", state: "CHANGES_REQUESTED", afterMergeMs: 2 * MINUTE },
+    ],
+  });
+  pr.objectedBefore = s.pullRequest({
+    title: "SHOP-7 Hotfix merged over carol's objection",
+    ...emergency,
+    reviews: [
+      { by: "carol", state: "CHANGES_REQUESTED" },
+      { by: "bob", afterMergeMs: MINUTE },
+    ],
+  });
+  pr.reviewed = s.pullRequest({ title: "SHOP-8 Hotfix, reviewed after", ...emergency, reviews: [{ by: "bob", afterMergeMs: MINUTE }] });
+  s.tag("c2");
+  s.build();
+
+  // Each scenario check run is a check suite of its own (a workflow run). The head's passing "build" completed
+  // 30 s after the head was made; add the other runs of that name around it.
+  const runOf = (n: number) => s.sim.data.checkRuns.find((r) => r.headSha === s.pull(n).headSha && r.name === "build")!;
+  const at = (n: number, offsetMs: number) => new Date(Date.parse(runOf(n).completedAt!) + offsetMs).toISOString();
+  const run = (n: number, extra: Partial<Parameters<typeof s.sim.addCheckRun>[0]>) =>
+    s.sim.addCheckRun({
+      headSha: s.pull(n).headSha,
+      name: "build",
+      app: "github-actions",
+      conclusion: "failure",
+      completedAt: null,
+      ...extra,
+    });
+  // A second workflow with a job named build failed a minute before the first one's passed.
+  run(pr.twoWorkflows!, { completedAt: at(pr.twoWorkflows!, -MINUTE) });
+  // A second workflow's build is still running (no conclusion, no completion time).
+  run(pr.stillRunning!, { status: "in_progress", conclusion: null });
+  // The first attempt failed; re-running the suite added the passing run to the same suite a minute later.
+  run(pr.rerunPassed!, { completedAt: at(pr.rerunPassed!, -MINUTE), suiteId: runOf(pr.rerunPassed!).id });
+  // The suite passed, then was re-run, and the new attempt is still running.
+  run(pr.rerunRunning!, { status: "in_progress", conclusion: null, suiteId: runOf(pr.rerunRunning!).id });
+});
+
+afterAll(async () => {
+  await scenario?.sim.stop();
+  scenario?.cleanup();
+});
+
+async function check(from: string, to: string) {
+  return (await runCheck({ dir: scenario.dir, from, to, env: envFor(scenario), toolVersion: "test" })).report;
+}
+
+function byPull(records: readonly ChangeRecord[], number: number | undefined): ChangeRecord {
+  const record = records.find((r) => r.pr?.number === number);
+  if (!record) throw new Error(`no record for PR #${number}`);
+  return record;
+}
+
+describe("a required check with several runs of one name on the head (F1)", () => {
+  it("blocks when any workflow's run of it failed or is still running, whichever completed last", async () => {
+    const { records } = await check("c0", "c1");
+    const failed = byPull(records, pr.twoWorkflows);
+    expect(failed.verdict).toBe("noncompliant");
+    expect(failed.violations).toEqual([
+      {
+        rule: "check-failed",
+        message: expect.stringMatching(/^required check build is failure on head \w{7} \(check run by github-actions\)$/),
+      },
+    ]);
+    const running = byPull(records, pr.stillRunning);
+    expect(running.verdict).toBe("noncompliant");
+    expect(running.violations.map((v) => v.message)).toEqual([expect.stringMatching(/^required check build is pending on head/)]);
+  });
+
+  it("takes a re-run of the same check suite over the attempt it replaced, and a re-run still running blocks", async () => {
+    const { records } = await check("c0", "c1");
+    expect(byPull(records, pr.rerunPassed).verdict).toBe("compliant");
+    const rerunning = byPull(records, pr.rerunRunning);
+    expect(rerunning.verdict).toBe("noncompliant");
+    expect(rerunning.violations.map((v) => v.message)).toEqual([expect.stringMatching(/^required check build is pending on head/)]);
+  });
+
+  it("says so on the command line and exits 1", async () => {
+    const run = await runSockCheck(["--from", "c0", "--to", "c1"], { cwd: scenario.dir, env: envFor(scenario) });
+    expect(run.code).toBe(1);
+    expect(run.stdout).toContain("3 noncompliant");
+  });
+});
+
+describe("an emergency change's retroactive review (F2)", () => {
+  it("is not done while a reviewer's latest review requests changes, theirs or another's, before or after the merge", async () => {
+    const { records } = await check("c1", "c2");
+    for (const [number, objector] of [
+      [pr.selfObjects, "bob"],
+      [pr.otherObjects, "carol"],
+      [pr.objectedBefore, "carol"],
+    ] as const) {
+      const record = byPull(records, number);
+      expect(record.verdict).toBe("noncompliant");
+      expect(record.emergency).toMatchObject({ status: "overdue", retro_reviewer: null, changes_requested_by: [objector] });
+      expect(record.violations.map((v) => [v.rule, v.message])).toEqual([
+        ["changes-requested", `changes requested by ${objector} still stand`],
+        ["retro-overdue", expect.stringMatching(/^emergency change: retroactive review was due .* and has not happened$/)],
+      ]);
+    }
+    expect(byPull(records, pr.reviewed).emergency).toMatchObject({ status: "done", retro_reviewer: "bob" });
+    expect(byPull(records, pr.reviewed).verdict).toBe("compliant");
+  });
+
+  it("shows as overdue in retro, naming who requested changes, and retro exits 1", async () => {
+    const run = await runSockCheck(["retro", "--from", "c1", "--to", "c2"], { cwd: scenario.dir, env: envFor(scenario) });
+    expect(run.code).toBe(1);
+    const lines = run.stdout.split("\n");
+    expect(lines.filter((l) => l.includes("OVERDUE"))).toEqual([
+      expect.stringMatching(new RegExp(`^✗ #${pr.selfObjects} .*OVERDUE since .* \\(changes requested by bob still stand\\)$`)),
+      expect.stringMatching(new RegExp(`^✗ #${pr.otherObjects} .*\\(changes requested by carol still stand\\)$`)),
+      expect.stringMatching(new RegExp(`^✗ #${pr.objectedBefore} .*\\(changes requested by carol still stand\\)$`)),
+    ]);
+    expect(run.stdout).toMatch(new RegExp(`✓ #${pr.reviewed} .*: reviewed by bob`));
+    expect(run.stdout).toContain("4 emergency changes: 3 overdue");
+  });
+});
