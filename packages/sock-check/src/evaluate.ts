@@ -172,7 +172,7 @@ function intoBranch(pull: PullFact, branches: readonly string[]): boolean {
  * what the account wrote elsewhere is "associated with our Ghost user"). Nobody can tell whether it was the author's
  * own second account or an independent reviewer, so it does not count; it is no self-approval either.
  */
-const DELETED_REVIEWER = "reviewer is a deleted account (GitHub's ghost): whose approval it was cannot be told";
+const DELETED_REVIEWER = "reviewer is a deleted account (GitHub's or GitLab's ghost): whose approval it was cannot be told";
 
 function evaluatePull(pull: PullFact, input: EvaluateInput, terms: ChangeTerms): PullVerdict {
   const { policy } = input;
@@ -305,8 +305,9 @@ function evaluatePull(pull: PullFact, input: EvaluateInput, terms: ChangeTerms):
  */
 /**
  * Whether the review is a person's: GitHub says `User` for a person and `Bot` for a GitHub App (github-actions
- * can approve a PR from a workflow), which approves whatever its workflow says and is no organisation's member.
- * A provider that does not type accounts (GitLab here) leaves reviewerType out.
+ * can approve a PR from a workflow), which approves whatever its workflow says and is no organisation's member;
+ * GitLab's `UserCore.bot` gives "Bot" for an access token's bot user (gitlab.ts). A review whose provider types no
+ * accounts leaves reviewerType out; one that should but did not say (null) is not known to be a person's.
  */
 function byPerson(review: ReviewFact): boolean {
   return review.reviewerType === undefined || review.reviewerType === "User";

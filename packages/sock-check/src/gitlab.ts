@@ -68,6 +68,20 @@ interface GlJob {
   commit?: { id: string } | null;
   pipeline?: { id: number } | null;
 }
+/**
+ * An approver as GraphQL's `approvedBy` gives them: `UserCore.bot` ("Indicates if the user is a bot",
+ * docs.gitlab.com/api/graphql/reference/#usercore) is true for the bot user behind a project or group access token
+ * (`project_{id}_bot_{random}`, docs.gitlab.com/user/project/settings/project_access_tokens/#bot-users-for-projects)
+ * and for service accounts. GitLab's Ghost User, who takes over a deleted account's records
+ * (docs.gitlab.com/user/profile/account/delete_account/#associated-records), is no bot: GitLab names it `ghost`, or
+ * `ghost1`, `ghost2`… when that username is taken, so every such username is taken for it (a person by that name
+ * cannot approve: failing closed).
+ */
+interface GlApprover {
+  username: string;
+  bot?: boolean;
+}
+const GHOST = /^ghost\d*$/i;
 interface GlSignature {
   verification_status: string;
 }
@@ -84,7 +98,7 @@ interface ApprovedByPage {
         pageInfo: { hasNextPage: boolean; endCursor: string | null };
         nodes: Array<{
           iid: string;
-          approvedBy: { pageInfo: { hasNextPage: boolean }; nodes: Array<{ username: string } | null> } | null;
+          approvedBy: { pageInfo: { hasNextPage: boolean }; nodes: Array<GlApprover | null> } | null;
         } | null> | null;
       } | null;
     } | null;
@@ -112,7 +126,7 @@ const APPROVED_BY = `query($path: ID!, $iids: [String!], $after: String) {
   project(fullPath: $path) {
     mergeRequests(iids: $iids, first: ${GRAPHQL_BATCH}, after: $after) {
       pageInfo { hasNextPage endCursor }
-      nodes { iid approvedBy(first: 100) { pageInfo { hasNextPage } nodes { username } } }
+      nodes { iid approvedBy(first: 100) { pageInfo { hasNextPage } nodes { username bot } } }
     }
   }
 }`;
@@ -401,8 +415,8 @@ function fromGitLab(c: GlCommit): PullCommitSource {
 }
 
 /** iid → usernames whose approval stands now, from GraphQL (the REST events feed never says when one is withdrawn). */
-async function standingApprovers(http: HttpClient, path: string, mrs: readonly GlMergeRequest[]): Promise<Map<number, string[]>> {
-  const out = new Map<number, string[]>();
+async function standingApprovers(http: HttpClient, path: string, mrs: readonly GlMergeRequest[]): Promise<Map<number, GlApprover[]>> {
+  const out = new Map<number, GlApprover[]>();
   const graphqlUrl = `${(http.options.baseUrl ?? "").replace(/\/api\/v4\/?$/, "")}/api/graphql`;
   for (let i = 0; i < mrs.length; i += GRAPHQL_BATCH) {
     const iids = mrs.slice(i, i + GRAPHQL_BATCH).map((mr) => String(mr.iid));
@@ -428,7 +442,7 @@ async function standingApprovers(http: HttpClient, path: string, mrs: readonly G
         if (node.approvedBy.pageInfo.hasNextPage) throw new Error(`MR !${node.iid} has more than 100 approvers; not read in full`);
         out.set(
           Number(node.iid),
-          node.approvedBy.nodes.flatMap((u) => (u ? [u.username] : [])),
+          node.approvedBy.nodes.flatMap((u) => (u ? [u] : [])),
         );
       }
       after = nextCursor(connection.pageInfo, `the merge requests of ${path}`, "GitLab GraphQL");
@@ -454,14 +468,14 @@ async function jobsSince(http: HttpClient, project: string, since: number): Prom
  */
 function reviewsOf(
   mr: GlMergeRequest,
-  approvers: readonly string[],
+  approvers: readonly GlApprover[],
   approvals: readonly GlEvent[],
   pushes: readonly GlEvent[],
 ): ReviewFact[] {
   const branchPushes = pushes
     .filter((p) => p.push_data?.ref_type === "branch" && p.push_data.ref === mr.source_branch && p.push_data.commit_to)
     .sort((a, b) => a.created_at.localeCompare(b.created_at));
-  return approvers.map((username) => {
+  return approvers.map(({ username, bot }) => {
     const at =
       approvals
         .filter((e) => e.target_iid === mr.iid && e.author_username === username)
@@ -469,7 +483,16 @@ function reviewsOf(
         .sort()
         .at(-1) ?? null;
     const head = at === null ? undefined : branchPushes.filter((p) => p.created_at <= at).at(-1);
-    return { reviewer: username, state: "APPROVED", submittedAt: at, commit: head?.push_data?.commit_to ?? null };
+    return {
+      // GitLab's Ghost User holds a deleted account's records: whose approval it was cannot be told (see GlApprover).
+      reviewer: GHOST.test(username) ? null : username,
+      // A bot (a project or group access token's, a service account) approves whatever its automation says; an
+      // answer without `bot` (non-null in GitLab's schema) cannot tell, so that approval does not count either.
+      reviewerType: bot === true ? "Bot" : bot === false ? "User" : null,
+      state: "APPROVED",
+      submittedAt: at,
+      commit: head?.push_data?.commit_to ?? null,
+    };
   });
 }
 

@@ -193,7 +193,7 @@ describe("sock-check evaluate: which reviews count", () => {
     const ghost = judge({ reviews: [deleted] });
     expect(ghost.approvals[0]).toMatchObject({
       counts: false,
-      note: "reviewer is a deleted account (GitHub's ghost): whose approval it was cannot be told",
+      note: "reviewer is a deleted account (GitHub's or GitLab's ghost): whose approval it was cannot be told",
     });
     expect(ghost.violations).toEqual([
       {

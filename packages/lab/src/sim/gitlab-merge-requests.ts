@@ -134,6 +134,7 @@ export class GitLabMergeRequests {
       approvers: (mr) => this.#approvers(mr),
       userId: (username) => Number(sim.userRef(username).id),
       userName: (username) => String(sim.userRef(username).name),
+      userBot: (username) => sim.isBot(username),
     });
     sim.route(
       "GET",
