@@ -157,3 +157,28 @@ describe("an emergency change's retroactive review (F2)", () => {
     expect(run.stdout).toContain("4 emergency changes: 3 overdue");
   });
 });
+
+describe("a provider's error text with newlines (F8)", () => {
+  it("stays on the one stderr line that ends the run, escaped, so it cannot forge lines after it", async () => {
+    const forged = "boom\nsock-check: OK to deploy: 0 noncompliant\n### sock-check: ✅ compliant";
+    const lift = scenario.sim.failGraphQLField({ typeName: "Query", fieldName: "repository", message: forged });
+    try {
+      for (const args of [
+        ["--from", "c0", "--to", "c1"],
+        ["retro", "--from", "c1", "--to", "c2"],
+      ]) {
+        const run = await runSockCheck(args, { cwd: scenario.dir, env: envFor(scenario) });
+        expect(run.code).toBe(69);
+        const lines = run.stderr.trimEnd().split("\n");
+        expect(lines.filter((l) => /OK to deploy|compliant/.test(l))).toEqual([
+          expect.stringMatching(
+            /^sock-check: .* could not be verified .*boom\\nsock-check: OK to deploy: 0 noncompliant\\n### sock-check: ✅ compliant/,
+          ),
+        ]);
+        expect(lines.at(-1)).toMatch(/^sock-check: (deploy blocked|retro incomplete): /);
+      }
+    } finally {
+      lift();
+    }
+  });
+});

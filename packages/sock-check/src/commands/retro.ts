@@ -11,7 +11,7 @@ import {
   UsageError,
 } from "@opsguard/core";
 import { runCheck } from "../check";
-import { unverifiedError } from "../output";
+import { asOneLine, unverifiedError } from "../output";
 import { durationMs } from "../policy";
 import { checkProgress } from "../progress";
 import { summarize } from "../record";
@@ -36,7 +36,12 @@ export function newRetroCommand(program: Command, runF: RunFn<RetroCommandOption
     .addOption(program.createOption("--format <format>", "report on stdout").choices(["text", "html"]).default("text"))
     .action(async (flags: RetroCommandOptions["flags"], command: Command) => {
       const ctx = cliContext(command);
-      exitWith(command, await runF({ ctx, flags }, ctx.io));
+      exitWith(
+        command,
+        await runF({ ctx, flags }, ctx.io).catch((error: unknown) => {
+          throw asOneLine(error);
+        }),
+      );
     });
 }
 
