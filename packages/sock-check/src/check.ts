@@ -14,7 +14,7 @@ import { changeTerms, checkAssociations, checkMergeContents, checkMergedInOffLin
 import { shaFromFile, shaFromUrl } from "./deployed";
 import { evaluate } from "./evaluate";
 import { emptyFacts, unverifyUndatedMerges } from "./facts";
-import { GitRepo, projectFromRemote, repositoryFromRemote } from "./git";
+import { GitRepo, type MergeWindow, projectFromRemote, repositoryFromRemote } from "./git";
 import { collectGitHubFacts } from "./github";
 import { GitHubApi } from "./github-api";
 import { collectGitLabFacts } from "./gitlab";
@@ -48,6 +48,8 @@ export interface CheckResult {
   report: Report;
   policy: Policy;
   facts: ProviderFacts;
+  /** With `since`: the first-parent commits before the dated window that were checked too (see GitRepo.mergeWindow). */
+  window?: MergeWindow & { since: Date };
 }
 
 /** Gathers the range, the policy and the provider's facts, and evaluates every commit. */
@@ -62,7 +64,7 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
     candidate ??= await loadPolicy(options, candidateText, `${to}:${POLICY_FILE}`);
     return candidate;
   };
-  const from = await resolveFrom(git, options, candidatePolicy, to);
+  const { from, window } = await resolveFrom(git, options, candidatePolicy, to);
 
   let loaded: LoadedPolicy;
   const deployedText = options.policyPath ? undefined : await git.show(from, POLICY_FILE);
@@ -222,6 +224,7 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
   return {
     policy,
     facts,
+    ...(window && options.since ? { window: { ...window, since: options.since } } : {}),
     report: {
       schema: "opsguard.sock-check/v1",
       tool_version: options.toolVersion,
@@ -254,13 +257,27 @@ async function loadPolicy(options: CheckOptions, text: string | undefined, sourc
   return { policy: parsePolicy(text, source), source };
 }
 
-async function resolveFrom(git: GitRepo, options: CheckOptions, candidatePolicy: () => Promise<LoadedPolicy>, to: string): Promise<string> {
+/**
+ * First-parent commits dated before `--since` checked besides the window, one GraphQL batch: a fast-forward merge keeps
+ * its commits' dates, so those may have been merged in the window (retro keeps them by their PR's merge time).
+ */
+const EARLIER_COMMITS = 100;
+
+async function resolveFrom(
+  git: GitRepo,
+  options: CheckOptions,
+  candidatePolicy: () => Promise<LoadedPolicy>,
+  to: string,
+): Promise<{ from: string; window?: MergeWindow }> {
   const given = [options.from, options.fromFile, options.fromUrl].filter((v) => v !== undefined);
   if (given.length > 1) throw new UsageError("give only one of --from, --from-file and --from-url");
-  if (options.from) return git.resolve(options.from, "--from");
-  if (options.fromFile) return git.resolve(await shaFromFile(options.fromFile), "--from-file");
-  if (options.fromUrl) return git.resolve(await shaFromUrl(options.fromUrl, 10_000), "--from-url");
-  if (options.since) return git.windowStart(to, options.since);
+  if (options.from) return { from: await git.resolve(options.from, "--from") };
+  if (options.fromFile) return { from: await git.resolve(await shaFromFile(options.fromFile), "--from-file") };
+  if (options.fromUrl) return { from: await git.resolve(await shaFromUrl(options.fromUrl, 10_000), "--from-url") };
+  if (options.since) {
+    const window = await git.mergeWindow(to, options.since, EARLIER_COMMITS);
+    return { from: window.from, window };
+  }
   const { policy } = await candidatePolicy();
   const tag = await git.lastTag(policy.deploy.tagPattern, to);
   if (!tag) {
@@ -268,7 +285,7 @@ async function resolveFrom(git: GitRepo, options: CheckOptions, candidatePolicy:
       hint: "pass --from REF, --from-file or --from-url, or set deploy.tagPattern",
     });
   }
-  return git.resolve(tag, `deploy tag ${tag}`);
+  return { from: await git.resolve(tag, `deploy tag ${tag}`) };
 }
 
 async function repositoryOf(git: GitRepo, options: CheckOptions, policy: Policy): Promise<string> {

@@ -134,14 +134,25 @@ export class GitRepo {
   }
 
   /**
-   * The commit just before the first-parent commits of `ref` made since `since` (merge time for a merge), so that
-   * `result..ref` is that window; the root commit when the window reaches it, `ref` itself when the window is empty.
+   * The first-parent commits of `ref` that may have reached it since `since`: those committed since then (merge time
+   * for a merge commit), and the `earlier` ones before them (newest first, at most `extra`). A fast-forward merge
+   * keeps the PR's own commit dates, so a commit dated before `since` may still have been merged after it; only the
+   * provider's merge time tells (see CheckResult.window). `from` is the commit before all of them (the root commit
+   * when they reach it, so `reachesRoot`), `ref` itself when there are none.
    */
-  async windowStart(ref: string, since: Date): Promise<string> {
-    const out = await this.#git(["rev-list", "--first-parent", "--parents", `--since=${since.toISOString()}`, ref, "--"], "git rev-list");
-    const oldest = out.trim().split("\n").at(-1)?.split(" ");
-    if (!oldest?.[0]) return ref;
-    return oldest[1] ?? oldest[0];
+  async mergeWindow(ref: string, since: Date, extra: number): Promise<MergeWindow> {
+    const dated = await this.#git(["rev-list", "--first-parent", `--since=${since.toISOString()}`, ref, "--"], "git rev-list");
+    const inWindow = dated.split("\n").filter((line) => line !== "").length;
+    const out = await this.#git(["rev-list", "--first-parent", `--max-count=${inWindow + extra + 1}`, ref, "--"], "git rev-list");
+    const line = out.split("\n").filter((l) => l !== "");
+    if (line.length === 0) return { from: ref, earlier: [], reachesRoot: true };
+    const reachesRoot = line.length <= inWindow + extra;
+    return {
+      // The root cannot be excluded from a range: it is left out, as before (a repository's first commit is its import).
+      from: reachesRoot ? line.at(-1)! : line[inWindow + extra]!,
+      earlier: line.slice(inWindow, reachesRoot ? -1 : inWindow + extra),
+      reachesRoot,
+    };
   }
 
   /** Commits in from..to, oldest first. */
@@ -376,4 +387,11 @@ export function projectFromRemote(url: string): string | undefined {
   const path = /^[\w+.-]+:\/\/[^/]+\/(.+)$/.exec(url)?.[1] ?? /^[^@/]+@[^:]+:(.+)$/.exec(url)?.[1];
   const project = path?.replace(/\.git\/?$/, "").replace(/\/+$/, "");
   return project && /^[\w.-]+(\/[\w.-]+)+$/.test(project) ? project : undefined;
+}
+
+/** See GitRepo.mergeWindow. */
+export interface MergeWindow {
+  from: string;
+  earlier: string[];
+  reachesRoot: boolean;
 }

@@ -182,3 +182,73 @@ describe("a provider's error text with newlines (F8)", () => {
     }
   });
 });
+
+describe("retro --since on an emergency change merged by a fast-forward (F3)", () => {
+  const DAY = 86_400_000;
+  let ff: GitHubScenario;
+  let hotfix: number;
+
+  beforeAll(async () => {
+    ff = new GitHubScenario({ users: USERS, start: new Date(Date.now() - 90 * DAY) });
+    await ff.sim.start();
+    ff.directPush({ message: "Initial import", author: "alice", files: { ".sock-check.yml": policyYaml(ff.sim.url) } });
+    ff.pullRequest({ title: "SHOP-1 Reviewed long ago", author: "alice", reviews: [{ by: "bob" }], checks: { build: "success" } });
+    // Written 90 days ago, pushed onto main as it was 5 days ago: its commit keeps its date, GitHub says when it merged.
+    hotfix = ff.pullRequest({
+      title: "SHOP-2 Stop the outage",
+      author: "alice",
+      labels: ["emergency"],
+      checks: { build: "success" },
+      fastForward: true,
+      mergedAt: new Date(Date.now() - 5 * DAY),
+    });
+    ff.build();
+  });
+
+  afterAll(async () => {
+    await ff?.sim.stop();
+    ff?.cleanup();
+  });
+
+  it("finds it by its merge time and reports its review overdue (exit 1)", async () => {
+    const run = await runSockCheck(["retro"], { cwd: ff.dir, env: envFor(ff) });
+    expect(run.stdout).toMatch(new RegExp(`^✗ #${hotfix} SHOP-2 Stop the outage: retroactive review OVERDUE since `, "m"));
+    expect(run.stdout).not.toContain("SHOP-1");
+    expect(run.code).toBe(1);
+  });
+
+  it("leaves it out once its merge is older than --since", async () => {
+    const run = await runSockCheck(["retro", "--since", "4d"], { cwd: ff.dir, env: envFor(ff) });
+    expect(run.stdout).toMatch(/^no emergency changes in /);
+    expect(run.code).toBe(0);
+  });
+});
+
+describe("retro --since when the commits before the window do not show where it starts (F3)", () => {
+  let pushed: GitHubScenario;
+
+  beforeAll(async () => {
+    pushed = new GitHubScenario({ users: USERS, start: new Date(Date.now() - 90 * 86_400_000) });
+    await pushed.sim.start();
+    pushed.directPush({ message: "Initial import", author: "alice", files: { ".sock-check.yml": policyYaml(pushed.sim.url) } });
+    // More pushes without a PR than retro looks at before the window: when each reached main, nobody says.
+    for (let i = 0; i < 101; i++) pushed.directPush({ message: `Push ${i}`, author: "alice", files: { "n.txt": `${i}\n` } });
+    pushed.build();
+  });
+
+  afterAll(async () => {
+    await pushed?.sim.stop();
+    pushed?.cleanup();
+  });
+
+  it("fails closed (69), naming --from, instead of reporting no emergency changes", async () => {
+    const run = await runSockCheck(["retro"], { cwd: pushed.dir, env: envFor(pushed) });
+    expect(run.code).toBe(69);
+    expect(run.stdout).toBe("");
+    expect(run.stderr.trim().split("\n")).toEqual([
+      expect.stringMatching(
+        /^sock-check: retro incomplete: none of the 100 first-parent commits dated before the --since window is known to have been merged before it .* \(pass --from with a commit you know was on the branch before \S+\)$/,
+      ),
+    ]);
+  });
+});
