@@ -1,13 +1,17 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GitHubScenario } from "../../lab/src/sim/github-scenario";
 import { type ChangeRecord, runCheck } from "../src/index";
-import { envFor, policyYaml, runSockCheck, USERS } from "./fixture";
+import { envFor, gitlabPolicyYaml, policyYaml, runSockCheck, USERS } from "./fixture";
 
 /**
  * Ways past the gate that the T37 black-box tester found on GitHub: a required check with several runs of one name
  * on the head passing when the one GitHub listed last (or completed last) succeeded (F1), and an emergency change's
- * retroactive review counting as done while a reviewer's "changes requested" still stands (F2). Real histories on
- * the lab's GitHub.
+ * retroactive review counting as done while a reviewer's "changes requested" still stands (F2), retro --since
+ * missing a fast-forward merge by its old commit date (F3), a token sent over plain http (F4), and a provider's
+ * error text forging lines after the run's last stderr line (F8). Real histories on the lab's GitHub.
  */
 
 const MINUTE = 60_000;
@@ -250,5 +254,31 @@ describe("retro --since when the commits before the window do not show where it 
         /^sock-check: retro incomplete: none of the 100 first-parent commits dated before the --since window is known to have been merged before it .* \(pass --from with a commit you know was on the branch before \S+\)$/,
       ),
     ]);
+  });
+});
+
+describe("an API URL over plain http (F4)", () => {
+  it("is refused (78, one line) unless it is a loopback address, before any token is sent", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "sock-check-http-"));
+    try {
+      for (const [yaml, key] of [
+        [policyYaml("http://api.github.example"), "github.apiUrl"],
+        [gitlabPolicyYaml("http://gitlab.example"), "gitlab.apiUrl"],
+      ] as const) {
+        const policy = join(dir, "policy.yml");
+        writeFileSync(policy, yaml);
+        const requests = scenario.sim.countRequests().total;
+        const run = await runSockCheck(["-c", policy, "--from", "c0", "--to", "c1"], { cwd: scenario.dir, env: envFor(scenario) });
+        expect(run.code).toBe(78);
+        expect(run.stderr.trim().split("\n")).toEqual([
+          expect.stringContaining(
+            `${key}: must use https: over http the token would be sent in clear text (http is accepted only for localhost or 127.0.0.1)`,
+          ),
+        ]);
+        expect(scenario.sim.countRequests().total).toBe(requests);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
