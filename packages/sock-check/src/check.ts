@@ -1,3 +1,5 @@
+import { realpath } from "node:fs/promises";
+import { sep } from "node:path";
 import {
   ConfigError,
   HttpClient,
@@ -56,6 +58,7 @@ export interface CheckResult {
 export async function runCheck(options: CheckOptions): Promise<CheckResult> {
   const git = new GitRepo(options.dir);
   await git.ensureRepository();
+  if (options.policyPath) await refuseCheckoutPolicy(git, options.policyPath);
   const to = await git.resolve(options.to ?? "HEAD", "--to");
   const candidateText = options.policyPath ? undefined : await git.show(to, POLICY_FILE);
   let candidate: LoadedPolicy | undefined;
@@ -238,6 +241,21 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
       requests,
     },
   };
+}
+
+/**
+ * A --config file inside the checkout is the change under review's to write (a `-c ci/policy.yml`, a
+ * SOCK_CHECK_CONFIG into the repository, `-c .sock-check.yml`): it would let every change ship its own, relaxed
+ * policy (T37 F9). Refused, as the deployed policy's absence is: the policy must come from outside. A path that does
+ * not resolve is left to the reading, which says so.
+ */
+async function refuseCheckoutPolicy(git: GitRepo, policyPath: string): Promise<void> {
+  const file = await realpath(policyPath).catch(() => undefined);
+  const tree = await git.workTree();
+  if (!file || !tree || (file !== tree && !file.startsWith(`${tree}${sep}`))) return;
+  throw new ConfigError(`--config ${policyPath} is inside the checkout under review (${tree}), whose changes could relax it`, {
+    hint: "keep the policy file outside the repository (e.g. in the runner's temp directory), or leave out --config to use the deployed .sock-check.yml",
+  });
 }
 
 interface LoadedPolicy {

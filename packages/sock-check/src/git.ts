@@ -1,5 +1,5 @@
 import { execFile, spawn } from "node:child_process";
-import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
+import { mkdtemp, readFile, realpath, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve as resolvePath } from "node:path";
 import { promisify } from "node:util";
@@ -54,6 +54,15 @@ export class GitRepo {
       if (e.code === "ENOENT") throw new NoInputError("git is not installed or not on PATH", { hint: "install git" });
       const detail = (e.stderr?.toString("utf8") ?? e.message ?? "").trim().split("\n")[0];
       throw new DataError(`${what}: ${detail}`);
+    }
+  }
+
+  /** The real path of the checkout's work tree; undefined without one (a bare repository). */
+  async workTree(): Promise<string | undefined> {
+    try {
+      return await realpath((await this.#git(["rev-parse", "--show-toplevel"], "git rev-parse")).trim());
+    } catch {
+      return undefined;
     }
   }
 

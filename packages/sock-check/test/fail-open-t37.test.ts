@@ -282,3 +282,31 @@ describe("an API URL over plain http (F4)", () => {
     }
   });
 });
+
+describe("a --config file inside the checkout under review (F9)", () => {
+  it("is refused (78, one line), by flag, by SOCK_CHECK_CONFIG or as the candidate's own .sock-check.yml", async () => {
+    const relaxed = join(scenario.dir, "relaxed.yml");
+    writeFileSync(relaxed, policyYaml(scenario.sim.url).replace("required: 1", "required: 0"));
+    try {
+      for (const [args, env] of [
+        [["-c", "relaxed.yml"], {}],
+        [[], { SOCK_CHECK_CONFIG: relaxed }],
+        [["-c", ".sock-check.yml"], {}],
+      ] as const) {
+        const run = await runSockCheck([...args, "--from", "c0", "--to", "c1"], {
+          cwd: scenario.dir,
+          env: { ...envFor(scenario), ...env },
+        });
+        expect(run.code).toBe(78);
+        expect(run.stdout).toBe("");
+        expect(run.stderr.trim().split("\n")).toEqual([
+          expect.stringMatching(
+            /^sock-check: --config \S+ is inside the checkout under review \(.+\), whose changes could relax it \(keep the policy file outside the repository/,
+          ),
+        ]);
+      }
+    } finally {
+      rmSync(relaxed, { force: true });
+    }
+  });
+});
