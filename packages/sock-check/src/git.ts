@@ -133,13 +133,29 @@ export class GitRepo {
     return cut;
   }
 
-  /** The newest tag matching the pattern on a strict ancestor of `ref` (the last deploy; a tag on `ref` itself is what ships now). */
+  /**
+   * The newest tag matching the pattern on a strict ancestor of `ref` (the last deploy; a tag on `ref` itself is what
+   * ships now). Each tag, newest first, is asked with `merge-base --is-ancestor`: `git tag --merged` stops walking
+   * history once it meets a few commits dated before the tag's (git's clock-skew slop), so commits with older
+   * committer dates after the tag (an imported history, a skewed clock) hid it (T37 F6).
+   */
   async lastTag(pattern: string, ref: string): Promise<string | undefined> {
     const out = await this.#git(
-      ["tag", "--list", pattern, "--merged", ref, "--no-contains", ref, "--sort=-creatordate", "--format=%(refname:short)"],
+      [
+        "tag",
+        "--list",
+        pattern,
+        "--sort=-creatordate",
+        // The commit an annotated tag points to, or a lightweight tag's own, then the name (refs hold no spaces).
+        "--format=%(if)%(*objectname)%(then)%(*objectname)%(else)%(objectname)%(end) %(refname:short)",
+      ],
       "git tag",
     );
-    return out.split("\n").find((line) => line.trim() !== "");
+    for (const line of out.split("\n")) {
+      const [commit, name] = line.split(" ", 2);
+      if (commit && name && commit !== ref && (await this.isAncestor(commit, ref))) return name;
+    }
+    return undefined;
   }
 
   /**

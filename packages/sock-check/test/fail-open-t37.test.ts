@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -307,6 +308,44 @@ describe("a --config file inside the checkout under review (F9)", () => {
       }
     } finally {
       rmSync(relaxed, { force: true });
+    }
+  });
+});
+
+describe("the default deploy tag behind commits with older committer dates (F6)", () => {
+  it("is found on an ancestor of --to however the later commits are dated", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "sock-check-skew-"));
+    try {
+      const git = (args: string[], date?: string) =>
+        execFileSync("git", args, {
+          cwd: dir,
+          encoding: "utf8",
+          env: {
+            ...process.env,
+            GIT_AUTHOR_NAME: "Alice Archer",
+            GIT_AUTHOR_EMAIL: "alice@acme.test",
+            GIT_COMMITTER_NAME: "Alice Archer",
+            GIT_COMMITTER_EMAIL: "alice@acme.test",
+            ...(date ? { GIT_AUTHOR_DATE: date, GIT_COMMITTER_DATE: date } : {}),
+          },
+        }).trim();
+      git(["init", "-q", "-b", "main"]);
+      writeFileSync(join(dir, ".sock-check.yml"), policyYaml(scenario.sim.url));
+      git(["add", "."]);
+      git(["commit", "-q", "-m", "Initial import"], "2026-01-02T00:00:00Z");
+      git(["commit", "-q", "--allow-empty", "-m", "Deployed"], "2026-01-03T00:00:00Z");
+      git(["tag", "deploy-1"]);
+      const deployed = git(["rev-parse", "HEAD"]);
+      // Ten commits dated a year before the tag's (an imported history, a skewed clock): git tag --merged gives up.
+      for (let i = 0; i < 10; i++) git(["commit", "-q", "--allow-empty", "-m", `Imported ${i}`], "2025-01-01T00:00:00Z");
+      expect(git(["tag", "--merged", "HEAD", "--list", "deploy-*"])).toBe("");
+
+      const run = await runSockCheck(["--json"], { cwd: dir, env: envFor(scenario) });
+      expect(run.stderr).not.toContain("no deploy tag");
+      expect(JSON.parse(run.stdout).range.from).toBe(deployed);
+      expect(JSON.parse(run.stdout).summary.commits).toBe(10);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
