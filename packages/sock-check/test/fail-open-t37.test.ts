@@ -344,6 +344,10 @@ describe("the default deploy tag behind commits with older committer dates (F6)"
       expect(run.stderr).not.toContain("no deploy tag");
       expect(JSON.parse(run.stdout).range.from).toBe(deployed);
       expect(JSON.parse(run.stdout).summary.commits).toBe(10);
+      // A tag on the candidate itself (annotated now, so the newest) is what ships now, never the deployed commit.
+      git(["tag", "-a", "deploy-2", "-m", "Deploy 2"]);
+      const again = await runSockCheck(["--json"], { cwd: dir, env: envFor(scenario) });
+      expect(JSON.parse(again.stdout).range.from).toBe(deployed);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
