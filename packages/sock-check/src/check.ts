@@ -151,6 +151,7 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
             signed: policy.signedCommits,
             requiredChecks: requiredChecks(policy).map((c) => c.name),
             identities: policy.identities,
+            requireOnHead: policy.approvals.requireOnHead,
             log: options.log,
           })
         : emptyFacts();

@@ -43,6 +43,9 @@ interface GlMergeRequest {
   squash?: boolean;
   squash_on_merge?: boolean;
   web_url: string;
+  /** Differ for an MR from a fork, whose pushes GitLab records as the fork's events. */
+  source_project_id?: number;
+  target_project_id?: number;
 }
 interface GlCommit {
   id: string;
@@ -114,6 +117,8 @@ export interface GitLabCollectOptions {
   requiredChecks: string[];
   /** The policy's `identities`: login → e-mail addresses, for people GitLab cannot name. */
   identities: Record<string, string[]>;
+  /** approvals.requireOnHead: which head an approval was given on matters. */
+  requireOnHead: boolean;
   log?: Logger | undefined;
 }
 
@@ -295,6 +300,18 @@ export async function collectGitLabFacts(
     const approvers = shared.approvers.get(mr.iid);
     if (!sources || !approvers) {
       for (const sha of shas) facts.unverified.set(sha, `GitLab did not answer for the commits or approvals of MR !${mr.iid}`);
+      continue;
+    }
+    const fork = mr.source_project_id !== undefined && mr.source_project_id !== mr.target_project_id;
+    if (fork && options.requireOnHead && approvers.length > 0) {
+      // The head an approval was given on comes from the source branch's pushes, which are the fork's events: this
+      // project's have none, so "approved before later pushes" would be a guess.
+      const who = approvers.map((a) => a.username).join(", ");
+      for (const sha of shas)
+        facts.unverified.set(
+          sha,
+          `MR !${mr.iid} comes from a fork (project ${mr.source_project_id}), whose pushes GitLab records there, not in ${options.project}: which head ${who} approved cannot be told`,
+        );
       continue;
     }
     const pull = await attempt(shas, async (): Promise<PullFact> => {

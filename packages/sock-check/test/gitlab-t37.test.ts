@@ -8,7 +8,7 @@ import { gitlabPolicyYaml, runSockCheck, USERS } from "./fixture";
 /**
  * Ways past the gate that the T37 black-box tester found on GitLab: a required job whose newest pipeline on the head
  * is still running (or failed) passing on an older pipeline's success (F1), and an approval by an access token's bot
- * user or by GitLab's Ghost User counting as a person's (F5).
+ * user or by GitLab's Ghost User counting as a person's (F5); and an MR from a fork blamed on pushes nobody saw (F7).
  */
 
 const BOT = "project_7_bot_3f2a";
@@ -60,9 +60,18 @@ beforeAll(async () => {
     reviews: [{ by: BOT }, { by: "bob" }],
     checks: { build: "success" },
   });
+  scenario.tag("approvals");
+  mr.fromFork = scenario.pullRequest({
+    title: "SHOP-7 From a fork",
+    author: "alice",
+    reviews: [{ by: "bob" }],
+    checks: { build: "success" },
+  });
   scenario.build();
   mrs = new GitLabMergeRequests(gitlab, { id: 7, path: "acme/shop" });
   mirrorScenarioToGitLab(scenario, mrs);
+  // Opened from alice's fork (project 8): its pushes are the fork's events, not acme/shop's.
+  mrs.mergeRequests.get(mr.fromFork!)!.sourceProjectId = 8;
 
   const jobOf = (iid: number) => mrs.statuses.find((s) => s.sha === scenario.pull(iid).headSha && s.name === "build")!;
   const secondsAfter = (iid: number, s: number) => new Date(Date.parse(jobOf(iid).createdAt) + s * 1000).toISOString();
@@ -130,7 +139,7 @@ describe("GitLab jobs of one name in several pipelines on the head (F1)", () => 
 
 describe("GitLab approvals by a bot user or the Ghost User (F5)", () => {
   it("do not count as a person's independent approval", async () => {
-    const { report } = await check("jobs", "HEAD");
+    const { report } = await check("jobs", "approvals");
     const bot = byMr(report.records, mr.byBot);
     expect(bot.verdict).toBe("noncompliant");
     expect(bot.violations).toEqual([
@@ -148,11 +157,25 @@ describe("GitLab approvals by a bot user or the Ghost User (F5)", () => {
   });
 
   it("blocks the deploy with exit 1", async () => {
-    const run = await runSockCheck(["--from", "jobs"], {
+    const run = await runSockCheck(["--from", "jobs", "--to", "approvals"], {
       cwd: scenario.dir,
       env: { ...process.env, SOCK_CHECK_TEST_GITLAB_TOKEN: gitlab.token, NO_COLOR: "1" },
     });
     expect(run.code).toBe(1);
     expect(run.stdout).toContain(`approval by ${BOT} does not count (a bot, not a reviewer)`);
+  });
+});
+
+describe("an approved MR from a fork (F7)", () => {
+  it("is unverified, naming the fork, instead of stale on pushes this project never recorded", async () => {
+    const { report } = await check("approvals", "HEAD");
+    const record = report.records.find((r) => r.commit.sha === scenario.pull(mr.fromFork!).mergeSha);
+    expect(record?.verdict).toBe("unverified");
+    expect(record?.violations).toEqual([
+      {
+        rule: "unverified",
+        message: `could not be verified: MR !${mr.fromFork} comes from a fork (project 8), whose pushes GitLab records there, not in acme/shop: which head bob approved cannot be told`,
+      },
+    ]);
   });
 });

@@ -14,6 +14,11 @@ import type { SimRequest, SimResponse } from "./server";
 
 export interface GitLabMergeRequest {
   iid: number;
+  /**
+   * The project the source branch lives in when it is a fork (default: this project). Its pushes are events of the
+   * fork: a project's events list what happened in that project (https://docs.gitlab.com/api/events/#list-a-projects-visible-events).
+   */
+  sourceProjectId?: number;
   title: string;
   description: string;
   author: string;
@@ -338,7 +343,7 @@ export class GitLabMergeRequests {
       assignees: [],
       assignee: null,
       reviewers: [],
-      source_project_id: this.project.id,
+      source_project_id: mr.sourceProjectId ?? this.project.id,
       target_project_id: this.project.id,
       labels: mr.labels,
       draft: false,
@@ -613,7 +618,9 @@ export class GitLabMergeRequests {
     const q = req.query;
     const events: Array<Record<string, unknown>> = [];
     for (const mr of this.mergeRequests.values()) {
-      mr.versions.forEach((v, i) => {
+      // A fork's pushes are the fork's events, not this project's.
+      const pushedHere = (mr.sourceProjectId ?? this.project.id) === this.project.id;
+      (pushedHere ? mr.versions : []).forEach((v, i) => {
         const from = i === 0 ? "0000000000000000000000000000000000000000" : (mr.versions[i - 1]?.headSha ?? "");
         events.push({
           ...this.#eventBase(v.id, mr.author, v.createdAt),
