@@ -174,6 +174,9 @@ function intoBranch(pull: PullFact, branches: readonly string[]): boolean {
  */
 const DELETED_REVIEWER = "reviewer is a deleted account (GitHub's or GitLab's ghost): whose approval it was cannot be told";
 
+/** The note of an approval whose account type the provider should have given and did not (GitLab's `bot` missing). */
+const UNTYPED_REVIEWER = "the provider did not say whether the reviewer is a person or a bot";
+
 function evaluatePull(pull: PullFact, input: EvaluateInput, terms: ChangeTerms): PullVerdict {
   const { policy } = input;
   const selfNote = `reviewer is the ${terms.kind} author, a commit author/co-author or committer`;
@@ -205,7 +208,9 @@ function evaluatePull(pull: PullFact, input: EvaluateInput, terms: ChangeTerms):
             : isConflicted(r.reviewer)
               ? selfNote
               : !byPerson(r)
-                ? `reviewer is a ${r.reviewerType ?? "unknown"} account, not a person`
+                ? r.reviewerType === null
+                  ? UNTYPED_REVIEWER
+                  : `reviewer is a ${r.reviewerType} account, not a person`
                 : latest !== r
                   ? "superseded by a later review"
                   : undefined;
@@ -227,6 +232,7 @@ function evaluatePull(pull: PullFact, input: EvaluateInput, terms: ChangeTerms):
   const selfApprovers = uniq(approvals.filter((a) => a.note === selfNote).map((a) => a.reviewer ?? "?"));
   const botApprovers = uniq(approvals.filter((a) => a.note?.endsWith("not a person")).map((a) => a.reviewer ?? "?"));
   const deletedApprovals = approvals.filter((a) => a.note === DELETED_REVIEWER).length;
+  const untypedApprovers = uniq(approvals.filter((a) => a.note === UNTYPED_REVIEWER).map((a) => a.reviewer ?? "?"));
 
   const approvalViolations: Violation[] = [];
   const required = policy.approvals.required;
@@ -234,6 +240,9 @@ function evaluatePull(pull: PullFact, input: EvaluateInput, terms: ChangeTerms):
     const self =
       (selfApprovers.length > 0 ? `; approval by ${selfApprovers.join(", ")} does not count (author, co-author or committer)` : "") +
       (botApprovers.length > 0 ? `; approval by ${botApprovers.join(", ")} does not count (a bot, not a reviewer)` : "") +
+      (untypedApprovers.length > 0
+        ? `; approval by ${untypedApprovers.join(", ")} does not count (the provider did not say whether the account is a person or a bot)`
+        : "") +
       (deletedApprovals > 0
         ? `; ${deletedApprovals === 1 ? "an approval by a deleted account does" : `${deletedApprovals} approvals by deleted accounts do`} not count (whose it was cannot be told, so it is no independent review)`
         : "");
@@ -522,12 +531,13 @@ function standingResults(pull: PullFact, name: string, app: string | undefined):
     groups.set(key, [...(groups.get(key) ?? []), c]);
   }
   return [...groups.values()].flatMap((results) => {
-    const unordered = results.filter((c) => c.at === null);
+    // No completion time (null, or left out by a provider's answer) cannot be ordered: it stands.
+    const unordered = results.filter((c) => !c.at);
     const newest = results
       .map((c) => c.at ?? "")
       .sort()
       .at(-1);
-    return [...unordered, ...results.filter((c) => c.at !== null && c.at === newest)];
+    return [...unordered, ...results.filter((c) => c.at && c.at === newest)];
   });
 }
 
