@@ -62,7 +62,8 @@ const endpointUrl = z
     message: "must use https: over http the token would be sent in clear text (http is accepted only for localhost or 127.0.0.1)",
   });
 
-function isLoopback(hostname: string): boolean {
+/** Whether a URL's hostname is a loopback address, where http never leaves the machine. */
+export function isLoopback(hostname: string): boolean {
   return hostname === "localhost" || hostname === "[::1]" || /^127(\.\d{1,3}){3}$/.test(hostname);
 }
 

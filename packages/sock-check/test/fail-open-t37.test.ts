@@ -259,6 +259,20 @@ describe("retro --since when the commits before the window do not show where it 
 });
 
 describe("an API URL over plain http (F4)", () => {
+  it("refuses a --from-url user name and password over http to another host (64), never sending them", async () => {
+    const requests = scenario.sim.countRequests().total;
+    const run = await runSockCheck(["--from-url", "http://deploy:s3cretpass@version.example.test/version", "--to", "c1"], {
+      cwd: scenario.dir,
+      env: envFor(scenario),
+    });
+    expect(run.code).toBe(64);
+    expect(run.stderr.trim().split("\n")).toEqual([
+      "sock-check: --from-url http://version.example.test/version: a user name or password over http would be sent in clear text (use https (http is accepted only for localhost or 127.0.0.1))",
+    ]);
+    expect(run.stderr).not.toContain("s3cretpass");
+    expect(scenario.sim.countRequests().total).toBe(requests);
+  });
+
   it("is refused (78, one line) unless it is a loopback address, before any token is sent", async () => {
     const dir = mkdtempSync(join(tmpdir(), "sock-check-http-"));
     try {
