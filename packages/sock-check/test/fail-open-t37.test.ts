@@ -11,8 +11,10 @@ import { envFor, gitlabPolicyYaml, policyYaml, runSockCheck, USERS } from "./fix
  * Ways past the gate that the T37 black-box tester found on GitHub: a required check with several runs of one name
  * on the head passing when the one GitHub listed last (or completed last) succeeded (F1), and an emergency change's
  * retroactive review counting as done while a reviewer's "changes requested" still stands (F2), retro --since
- * missing a fast-forward merge by its old commit date (F3), a token sent over plain http (F4), and a provider's
- * error text forging lines after the run's last stderr line (F8). Real histories on the lab's GitHub.
+ * missing a fast-forward merge by its old commit date (F3), a token sent over plain http (F4), a provider's error
+ * text forging lines after the run's last stderr line (F8) and a --config the change under review could write (F9);
+ * and, failing closed but wrongly, a deploy tag hidden by older-dated commits after it (F6). Real histories on the
+ * lab's GitHub.
  */
 
 const MINUTE = 60_000;
