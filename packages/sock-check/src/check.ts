@@ -1,3 +1,5 @@
+import { realpath } from "node:fs/promises";
+import { sep } from "node:path";
 import {
   ConfigError,
   HttpClient,
@@ -14,7 +16,7 @@ import { changeTerms, checkAssociations, checkMergeContents, checkMergedInOffLin
 import { shaFromFile, shaFromUrl } from "./deployed";
 import { evaluate } from "./evaluate";
 import { emptyFacts, unverifyUndatedMerges } from "./facts";
-import { GitRepo, projectFromRemote, repositoryFromRemote } from "./git";
+import { GitRepo, type MergeWindow, projectFromRemote, repositoryFromRemote } from "./git";
 import { collectGitHubFacts } from "./github";
 import { GitHubApi } from "./github-api";
 import { collectGitLabFacts } from "./gitlab";
@@ -48,12 +50,15 @@ export interface CheckResult {
   report: Report;
   policy: Policy;
   facts: ProviderFacts;
+  /** With `since`: the first-parent commits before the dated window that were checked too (see GitRepo.mergeWindow). */
+  window?: MergeWindow & { since: Date };
 }
 
 /** Gathers the range, the policy and the provider's facts, and evaluates every commit. */
 export async function runCheck(options: CheckOptions): Promise<CheckResult> {
   const git = new GitRepo(options.dir);
   await git.ensureRepository();
+  if (options.policyPath) await refuseCheckoutPolicy(git, options.policyPath);
   const to = await git.resolve(options.to ?? "HEAD", "--to");
   const candidateText = options.policyPath ? undefined : await git.show(to, POLICY_FILE);
   let candidate: LoadedPolicy | undefined;
@@ -62,7 +67,7 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
     candidate ??= await loadPolicy(options, candidateText, `${to}:${POLICY_FILE}`);
     return candidate;
   };
-  const from = await resolveFrom(git, options, candidatePolicy, to);
+  const { from, window } = await resolveFrom(git, options, candidatePolicy, to);
 
   let loaded: LoadedPolicy;
   const deployedText = options.policyPath ? undefined : await git.show(from, POLICY_FILE);
@@ -146,6 +151,7 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
             signed: policy.signedCommits,
             requiredChecks: requiredChecks(policy).map((c) => c.name),
             identities: policy.identities,
+            requireOnHead: policy.approvals.requireOnHead,
             log: options.log,
           })
         : emptyFacts();
@@ -222,6 +228,7 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
   return {
     policy,
     facts,
+    ...(window && options.since ? { window: { ...window, since: options.since } } : {}),
     report: {
       schema: "opsguard.sock-check/v1",
       tool_version: options.toolVersion,
@@ -235,6 +242,21 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
       requests,
     },
   };
+}
+
+/**
+ * A --config file inside the checkout is the change under review's to write (a `-c ci/policy.yml`, a
+ * SOCK_CHECK_CONFIG into the repository, `-c .sock-check.yml`): it would let every change ship its own, relaxed
+ * policy (T37 F9). Refused, as the deployed policy's absence is: the policy must come from outside. A path that does
+ * not resolve is left to the reading, which says so.
+ */
+async function refuseCheckoutPolicy(git: GitRepo, policyPath: string): Promise<void> {
+  const file = await realpath(policyPath).catch(() => undefined);
+  const tree = await git.workTree();
+  if (!file || !tree || (file !== tree && !file.startsWith(`${tree}${sep}`))) return;
+  throw new ConfigError(`--config ${policyPath} is inside the checkout under review (${tree}), whose changes could relax it`, {
+    hint: "keep the policy file outside the repository (e.g. in the runner's temp directory), or leave out --config to use the deployed .sock-check.yml",
+  });
 }
 
 interface LoadedPolicy {
@@ -254,13 +276,27 @@ async function loadPolicy(options: CheckOptions, text: string | undefined, sourc
   return { policy: parsePolicy(text, source), source };
 }
 
-async function resolveFrom(git: GitRepo, options: CheckOptions, candidatePolicy: () => Promise<LoadedPolicy>, to: string): Promise<string> {
+/**
+ * First-parent commits dated before `--since` checked besides the window, one GraphQL batch: a fast-forward merge keeps
+ * its commits' dates, so those may have been merged in the window (retro keeps them by their PR's merge time).
+ */
+const EARLIER_COMMITS = 100;
+
+async function resolveFrom(
+  git: GitRepo,
+  options: CheckOptions,
+  candidatePolicy: () => Promise<LoadedPolicy>,
+  to: string,
+): Promise<{ from: string; window?: MergeWindow }> {
   const given = [options.from, options.fromFile, options.fromUrl].filter((v) => v !== undefined);
   if (given.length > 1) throw new UsageError("give only one of --from, --from-file and --from-url");
-  if (options.from) return git.resolve(options.from, "--from");
-  if (options.fromFile) return git.resolve(await shaFromFile(options.fromFile), "--from-file");
-  if (options.fromUrl) return git.resolve(await shaFromUrl(options.fromUrl, 10_000), "--from-url");
-  if (options.since) return git.windowStart(to, options.since);
+  if (options.from) return { from: await git.resolve(options.from, "--from") };
+  if (options.fromFile) return { from: await git.resolve(await shaFromFile(options.fromFile), "--from-file") };
+  if (options.fromUrl) return { from: await git.resolve(await shaFromUrl(options.fromUrl, 10_000), "--from-url") };
+  if (options.since) {
+    const window = await git.mergeWindow(to, options.since, EARLIER_COMMITS);
+    return { from: window.from, window };
+  }
   const { policy } = await candidatePolicy();
   const tag = await git.lastTag(policy.deploy.tagPattern, to);
   if (!tag) {
@@ -268,7 +304,7 @@ async function resolveFrom(git: GitRepo, options: CheckOptions, candidatePolicy:
       hint: "pass --from REF, --from-file or --from-url, or set deploy.tagPattern",
     });
   }
-  return git.resolve(tag, `deploy tag ${tag}`);
+  return { from: await git.resolve(tag, `deploy tag ${tag}`) };
 }
 
 async function repositoryOf(git: GitRepo, options: CheckOptions, policy: Policy): Promise<string> {

@@ -1,6 +1,7 @@
 import { constants } from "node:fs";
 import { open, stat } from "node:fs/promises";
 import { DataError, describeUrl, HttpClient, NoInputError, OpsguardError, Secret, sleep, UsageError } from "@opsguard/core";
+import { isLoopback } from "./policy";
 
 /** The deployed commit as a running service publishes it: a file or URL holding a SHA (text, or JSON with sha/commit/revision). */
 
@@ -91,6 +92,12 @@ export async function shaFromUrl(url: string, timeoutMs: number): Promise<string
   if (!/^https?:$/.test(parsed.protocol)) throw new UsageError(`--from-url ${shown}: expected an http(s) URL`);
   const headers: Record<string, string> = { accept: "application/json, text/plain" };
   if (parsed.username || parsed.password) {
+    // Basic authentication over plain http would send the password in clear text (T37 F4), but to a loopback address.
+    if (parsed.protocol === "http:" && !isLoopback(parsed.hostname)) {
+      throw new UsageError(`--from-url ${shown}: a user name or password over http would be sent in clear text`, {
+        hint: "use https (http is accepted only for localhost or 127.0.0.1)",
+      });
+    }
     // fetch refuses a URL with credentials; they mean HTTP Basic authentication.
     const credentials = `${decodeURIComponent(parsed.username)}:${decodeURIComponent(parsed.password)}`;
     headers.authorization = `Basic ${Buffer.from(credentials).toString("base64")}`;

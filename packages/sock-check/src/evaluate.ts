@@ -172,7 +172,10 @@ function intoBranch(pull: PullFact, branches: readonly string[]): boolean {
  * what the account wrote elsewhere is "associated with our Ghost user"). Nobody can tell whether it was the author's
  * own second account or an independent reviewer, so it does not count; it is no self-approval either.
  */
-const DELETED_REVIEWER = "reviewer is a deleted account (GitHub's ghost): whose approval it was cannot be told";
+const DELETED_REVIEWER = "reviewer is a deleted account (GitHub's or GitLab's ghost): whose approval it was cannot be told";
+
+/** The note of an approval whose account type the provider should have given and did not (GitLab's `bot` missing). */
+const UNTYPED_REVIEWER = "the provider did not say whether the reviewer is a person or a bot";
 
 function evaluatePull(pull: PullFact, input: EvaluateInput, terms: ChangeTerms): PullVerdict {
   const { policy } = input;
@@ -205,7 +208,9 @@ function evaluatePull(pull: PullFact, input: EvaluateInput, terms: ChangeTerms):
             : isConflicted(r.reviewer)
               ? selfNote
               : !byPerson(r)
-                ? `reviewer is a ${r.reviewerType ?? "unknown"} account, not a person`
+                ? r.reviewerType === null
+                  ? UNTYPED_REVIEWER
+                  : `reviewer is a ${r.reviewerType} account, not a person`
                 : latest !== r
                   ? "superseded by a later review"
                   : undefined;
@@ -227,6 +232,7 @@ function evaluatePull(pull: PullFact, input: EvaluateInput, terms: ChangeTerms):
   const selfApprovers = uniq(approvals.filter((a) => a.note === selfNote).map((a) => a.reviewer ?? "?"));
   const botApprovers = uniq(approvals.filter((a) => a.note?.endsWith("not a person")).map((a) => a.reviewer ?? "?"));
   const deletedApprovals = approvals.filter((a) => a.note === DELETED_REVIEWER).length;
+  const untypedApprovers = uniq(approvals.filter((a) => a.note === UNTYPED_REVIEWER).map((a) => a.reviewer ?? "?"));
 
   const approvalViolations: Violation[] = [];
   const required = policy.approvals.required;
@@ -234,6 +240,9 @@ function evaluatePull(pull: PullFact, input: EvaluateInput, terms: ChangeTerms):
     const self =
       (selfApprovers.length > 0 ? `; approval by ${selfApprovers.join(", ")} does not count (author, co-author or committer)` : "") +
       (botApprovers.length > 0 ? `; approval by ${botApprovers.join(", ")} does not count (a bot, not a reviewer)` : "") +
+      (untypedApprovers.length > 0
+        ? `; approval by ${untypedApprovers.join(", ")} does not count (the provider did not say whether the account is a person or a bot)`
+        : "") +
       (deletedApprovals > 0
         ? `; ${deletedApprovals === 1 ? "an approval by a deleted account does" : `${deletedApprovals} approvals by deleted accounts do`} not count (whose it was cannot be told, so it is no independent review)`
         : "");
@@ -260,6 +269,13 @@ function evaluatePull(pull: PullFact, input: EvaluateInput, terms: ChangeTerms):
     // Dependency bumps from a listed bot skip review and ticket; checks still apply.
   } else if (emergencyLabel && pull.labels.includes(emergencyLabel) && approvalViolations.length > 0) {
     emergency = emergencyOf(pull, reviews, isConflicted, input);
+    // The label waives the review beforehand, not a reviewer's "changes requested": that blocks as on any PR.
+    if (emergency.changes_requested_by) {
+      violations.push({
+        rule: "changes-requested",
+        message: `changes requested by ${emergency.changes_requested_by.join(", ")} still stand`,
+      });
+    }
     if (emergency.status === "overdue") {
       violations.push({
         rule: "retro-overdue",
@@ -298,8 +314,9 @@ function evaluatePull(pull: PullFact, input: EvaluateInput, terms: ChangeTerms):
  */
 /**
  * Whether the review is a person's: GitHub says `User` for a person and `Bot` for a GitHub App (github-actions
- * can approve a PR from a workflow), which approves whatever its workflow says and is no organisation's member.
- * A provider that does not type accounts (GitLab here) leaves reviewerType out.
+ * can approve a PR from a workflow), which approves whatever its workflow says and is no organisation's member;
+ * GitLab's `UserCore.bot` gives "Bot" for an access token's bot user (gitlab.ts). A review whose provider types no
+ * accounts leaves reviewerType out; one that should but did not say (null) is not known to be a person's.
  */
 function byPerson(review: ReviewFact): boolean {
   return review.reviewerType === undefined || review.reviewerType === "User";
@@ -327,15 +344,33 @@ function emergencyOf(
   const rule = input.policy.exemptions.emergency!;
   const mergedAt = Date.parse(pull.mergedAt ?? input.now.toISOString());
   const due = new Date(mergedAt + durationMs(rule.reviewWithin));
-  const retro = reviews.find(
-    (r) => r.state === "APPROVED" && Date.parse(r.submittedAt ?? "") > mergedAt && !isConflicted(r.reviewer) && byPerson(r),
-  );
+  // Each reviewer's latest decision, before or after the merge: as for any PR, a "changes requested" that still
+  // stands (the retro reviewer's own later one, or anyone else's, even from before the merge) means the review
+  // is not done, and an approval counts only while it is its reviewer's latest word.
+  const latest = new Map<string, ReviewFact>();
+  for (const review of reviews) {
+    if (review.reviewer && ["APPROVED", "CHANGES_REQUESTED", "DISMISSED"].includes(review.state))
+      latest.set(review.reviewer.toLowerCase(), review);
+  }
+  const objectors = [...latest.values()].filter((r) => r.state === "CHANGES_REQUESTED").map((r) => r.reviewer ?? "?");
+  const retro =
+    objectors.length > 0
+      ? undefined
+      : reviews.find(
+          (r) =>
+            r.state === "APPROVED" &&
+            Date.parse(r.submittedAt ?? "") > mergedAt &&
+            !isConflicted(r.reviewer) &&
+            byPerson(r) &&
+            latest.get(r.reviewer?.toLowerCase() ?? "") === r,
+        );
   return {
     label: rule.label,
     due_at: due.toISOString(),
     status: retro ? "done" : input.now > due ? "overdue" : "pending",
     retro_reviewer: retro?.reviewer ?? null,
     retro_reviewed_at: retro?.submittedAt ?? null,
+    ...(objectors.length > 0 ? { changes_requested_by: objectors } : {}),
   };
 }
 
@@ -477,14 +512,33 @@ function fromApp(c: CheckFact, wanted: string): boolean {
   return sameApp(c.app, wanted) && (c.kind === "check_run" || c.creatorType === "Bot");
 }
 
-/** The newest result of each source (a check run's app, a status's creator) for a required check. */
-function latestPerSource(pull: PullFact, name: string, app: string | undefined): CheckFact[] {
-  const latest = new Map<string, CheckFact>();
-  const matching = pull.checks
-    .filter((c) => c.name === name && (!app || fromApp(c, app)))
-    .sort((a, b) => (a.at ?? "").localeCompare(b.at ?? ""));
-  for (const c of matching) latest.set(`${c.kind}:${c.app ?? ""}`, c);
-  return [...latest.values()];
+/**
+ * The results that stand for a required check: every one GitHub's branch protection could count, so that none is
+ * outvoted by the order the provider lists them in. GitHub documents only that a check run and a commit status of
+ * one name are both required (docs.github.com/pull-requests/collaborating-with-pull-requests/collaborating-on-repositories-with-code-quality-features/troubleshooting-required-status-checks),
+ * not which of two check runs of one name in different check suites (two workflows with a job of that name) it
+ * takes, so both stand. Within one suite a re-run supersedes the earlier run ("Rerequest a check suite … its status
+ * is reset to queued", docs.github.com/rest/checks/suites#rerequest-a-check-suite; the REST list's default
+ * `filter=latest` is "the most recent check runs" by completed_at): the newest by completion time stands, and a run
+ * that has not completed (or says no completion time) cannot be ordered before anything, so it stands too; runs
+ * completed at one time all stand. A commit status (no suite): the newest per creator, as GitHub keeps the newest
+ * per context.
+ */
+function standingResults(pull: PullFact, name: string, app: string | undefined): CheckFact[] {
+  const groups = new Map<string, CheckFact[]>();
+  for (const c of pull.checks.filter((c) => c.name === name && (!app || fromApp(c, app)))) {
+    const key = `${c.kind}:${c.app ?? ""}:${c.suite ?? ""}`;
+    groups.set(key, [...(groups.get(key) ?? []), c]);
+  }
+  return [...groups.values()].flatMap((results) => {
+    // No completion time (null, or left out by a provider's answer) cannot be ordered: it stands.
+    const unordered = results.filter((c) => !c.at);
+    const newest = results
+      .map((c) => c.at ?? "")
+      .sort()
+      .at(-1);
+    return [...unordered, ...results.filter((c) => c.at && c.at === newest)];
+  });
 }
 
 function checkRecords(pull: PullFact, policy: Policy): CheckRecord[] {
@@ -522,7 +576,7 @@ function checkViolations(pull: PullFact, policy: Policy): Violation[] {
   const head = pull.headSha.slice(0, 7);
   for (const { name, app } of requiredChecks(policy)) {
     const label = app ? `${name} (${app})` : name;
-    const results = latestPerSource(pull, name, app);
+    const results = standingResults(pull, name, app);
     if (results.length === 0) {
       // Say why a status of that name by an account named like the app is not taken: it looks like the app's.
       const impostor = app ? pull.checks.find((c) => c.name === name && sameApp(c.app, app) && !fromApp(c, app)) : undefined;

@@ -1,5 +1,5 @@
 import { execFile, spawn } from "node:child_process";
-import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
+import { mkdtemp, readFile, realpath, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve as resolvePath } from "node:path";
 import { promisify } from "node:util";
@@ -54,6 +54,15 @@ export class GitRepo {
       if (e.code === "ENOENT") throw new NoInputError("git is not installed or not on PATH", { hint: "install git" });
       const detail = (e.stderr?.toString("utf8") ?? e.message ?? "").trim().split("\n")[0];
       throw new DataError(`${what}: ${detail}`);
+    }
+  }
+
+  /** The real path of the checkout's work tree; undefined without one (a bare repository). */
+  async workTree(): Promise<string | undefined> {
+    try {
+      return await realpath((await this.#git(["rev-parse", "--show-toplevel"], "git rev-parse")).trim());
+    } catch {
+      return undefined;
     }
   }
 
@@ -124,24 +133,51 @@ export class GitRepo {
     return cut;
   }
 
-  /** The newest tag matching the pattern on a strict ancestor of `ref` (the last deploy; a tag on `ref` itself is what ships now). */
+  /**
+   * The newest tag matching the pattern on a strict ancestor of `ref` (the last deploy; a tag on `ref` itself is what
+   * ships now). Each tag, newest first, is asked with `merge-base --is-ancestor`: `git tag --merged` stops walking
+   * history once it meets a few commits dated before the tag's (git's clock-skew slop), so commits with older
+   * committer dates after the tag (an imported history, a skewed clock) hid it (T37 F6).
+   */
   async lastTag(pattern: string, ref: string): Promise<string | undefined> {
     const out = await this.#git(
-      ["tag", "--list", pattern, "--merged", ref, "--no-contains", ref, "--sort=-creatordate", "--format=%(refname:short)"],
+      [
+        "tag",
+        "--list",
+        pattern,
+        "--sort=-creatordate",
+        // The commit an annotated tag points to, or a lightweight tag's own, then the name (refs hold no spaces).
+        "--format=%(if)%(*objectname)%(then)%(*objectname)%(else)%(objectname)%(end) %(refname:short)",
+      ],
       "git tag",
     );
-    return out.split("\n").find((line) => line.trim() !== "");
+    for (const line of out.split("\n")) {
+      const [commit, name] = line.split(" ", 2);
+      if (commit && name && commit !== ref && (await this.isAncestor(commit, ref))) return name;
+    }
+    return undefined;
   }
 
   /**
-   * The commit just before the first-parent commits of `ref` made since `since` (merge time for a merge), so that
-   * `result..ref` is that window; the root commit when the window reaches it, `ref` itself when the window is empty.
+   * The first-parent commits of `ref` that may have reached it since `since`: those committed since then (merge time
+   * for a merge commit), and the `earlier` ones before them (newest first, at most `extra`). A fast-forward merge
+   * keeps the PR's own commit dates, so a commit dated before `since` may still have been merged after it; only the
+   * provider's merge time tells (see CheckResult.window). `from` is the commit before all of them (the root commit
+   * when they reach it, so `reachesRoot`), `ref` itself when there are none.
    */
-  async windowStart(ref: string, since: Date): Promise<string> {
-    const out = await this.#git(["rev-list", "--first-parent", "--parents", `--since=${since.toISOString()}`, ref, "--"], "git rev-list");
-    const oldest = out.trim().split("\n").at(-1)?.split(" ");
-    if (!oldest?.[0]) return ref;
-    return oldest[1] ?? oldest[0];
+  async mergeWindow(ref: string, since: Date, extra: number): Promise<MergeWindow> {
+    const dated = await this.#git(["rev-list", "--first-parent", `--since=${since.toISOString()}`, ref, "--"], "git rev-list");
+    const inWindow = dated.split("\n").filter((line) => line !== "").length;
+    const out = await this.#git(["rev-list", "--first-parent", `--max-count=${inWindow + extra + 1}`, ref, "--"], "git rev-list");
+    const line = out.split("\n").filter((l) => l !== "");
+    if (line.length === 0) return { from: ref, earlier: [], reachesRoot: true };
+    const reachesRoot = line.length <= inWindow + extra;
+    return {
+      // The root cannot be excluded from a range: it is left out, as before (a repository's first commit is its import).
+      from: reachesRoot ? line.at(-1)! : line[inWindow + extra]!,
+      earlier: line.slice(inWindow, reachesRoot ? -1 : inWindow + extra),
+      reachesRoot,
+    };
   }
 
   /** Commits in from..to, oldest first. */
@@ -376,4 +412,11 @@ export function projectFromRemote(url: string): string | undefined {
   const path = /^[\w+.-]+:\/\/[^/]+\/(.+)$/.exec(url)?.[1] ?? /^[^@/]+@[^:]+:(.+)$/.exec(url)?.[1];
   const project = path?.replace(/\.git\/?$/, "").replace(/\/+$/, "");
   return project && /^[\w.-]+(\/[\w.-]+)+$/.test(project) ? project : undefined;
+}
+
+/** See GitRepo.mergeWindow. */
+export interface MergeWindow {
+  from: string;
+  earlier: string[];
+  reachesRoot: boolean;
 }

@@ -60,7 +60,7 @@ interface GqlContext {
   conclusion?: string | null;
   status?: string;
   completedAt?: string | null;
-  checkSuite?: { app: { slug: string } | null };
+  checkSuite?: { id?: string; app: { slug: string } | null };
   context?: string;
   state?: string;
   createdAt?: string;
@@ -100,7 +100,7 @@ const PULL_COMMIT_FIELDS = `oid message signature { isValid } parents(first: 2) 
 
 const CONTEXT_FIELDS = `pageInfo { hasNextPage endCursor }
   nodes { __typename
-    ... on CheckRun { name status conclusion completedAt checkSuite { app { slug } } }
+    ... on CheckRun { name status conclusion completedAt checkSuite { id app { slug } } }
     ... on StatusContext { context state createdAt creator { __typename login } } }`;
 
 const LABEL_FIELDS = "pageInfo { hasNextPage endCursor } nodes { name }";
@@ -493,6 +493,7 @@ function toCheck(context: GqlContext, sha: string): CheckFact {
       state: (context.conclusion ?? "pending").toLowerCase(),
       at: context.completedAt ?? null,
       sha,
+      suite: context.checkSuite?.id ?? null,
     };
   }
   return {

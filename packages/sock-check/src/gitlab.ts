@@ -43,6 +43,9 @@ interface GlMergeRequest {
   squash?: boolean;
   squash_on_merge?: boolean;
   web_url: string;
+  /** Differ for an MR from a fork, whose pushes GitLab records as the fork's events. */
+  source_project_id?: number;
+  target_project_id?: number;
 }
 interface GlCommit {
   id: string;
@@ -60,12 +63,28 @@ interface GlEvent {
   push_data?: { ref: string; ref_type: string; commit_to: string | null } | null;
 }
 interface GlJob {
+  id?: number;
   name: string;
   status: string;
   created_at: string;
   finished_at: string | null;
   commit?: { id: string } | null;
+  pipeline?: { id: number } | null;
 }
+/**
+ * An approver as GraphQL's `approvedBy` gives them: `UserCore.bot` ("Indicates if the user is a bot",
+ * docs.gitlab.com/api/graphql/reference/#usercore) is true for the bot user behind a project or group access token
+ * (`project_{id}_bot_{random}`, docs.gitlab.com/user/project/settings/project_access_tokens/#bot-users-for-projects)
+ * and for service accounts. GitLab's Ghost User, who takes over a deleted account's records
+ * (docs.gitlab.com/user/profile/account/delete_account/#associated-records), is no bot: GitLab names it `ghost`, or
+ * `ghost1`, `ghost2`… when that username is taken, so every such username is taken for it (a person by that name
+ * cannot approve: failing closed).
+ */
+interface GlApprover {
+  username: string;
+  bot?: boolean;
+}
+const GHOST = /^ghost\d*$/i;
 interface GlSignature {
   verification_status: string;
 }
@@ -82,7 +101,7 @@ interface ApprovedByPage {
         pageInfo: { hasNextPage: boolean; endCursor: string | null };
         nodes: Array<{
           iid: string;
-          approvedBy: { pageInfo: { hasNextPage: boolean }; nodes: Array<{ username: string } | null> } | null;
+          approvedBy: { pageInfo: { hasNextPage: boolean }; nodes: Array<GlApprover | null> } | null;
         } | null> | null;
       } | null;
     } | null;
@@ -98,6 +117,8 @@ export interface GitLabCollectOptions {
   requiredChecks: string[];
   /** The policy's `identities`: login → e-mail addresses, for people GitLab cannot name. */
   identities: Record<string, string[]>;
+  /** approvals.requireOnHead: which head an approval was given on matters. */
+  requireOnHead: boolean;
   log?: Logger | undefined;
 }
 
@@ -110,7 +131,7 @@ const APPROVED_BY = `query($path: ID!, $iids: [String!], $after: String) {
   project(fullPath: $path) {
     mergeRequests(iids: $iids, first: ${GRAPHQL_BATCH}, after: $after) {
       pageInfo { hasNextPage endCursor }
-      nodes { iid approvedBy(first: 100) { pageInfo { hasNextPage } nodes { username } } }
+      nodes { iid approvedBy(first: 100) { pageInfo { hasNextPage } nodes { username bot } } }
     }
   }
 }`;
@@ -281,8 +302,20 @@ export async function collectGitLabFacts(
       for (const sha of shas) facts.unverified.set(sha, `GitLab did not answer for the commits or approvals of MR !${mr.iid}`);
       continue;
     }
+    const fork = mr.source_project_id !== undefined && mr.source_project_id !== mr.target_project_id;
+    if (fork && options.requireOnHead && approvers.length > 0) {
+      // The head an approval was given on comes from the source branch's pushes, which are the fork's events: this
+      // project's have none, so "approved before later pushes" would be a guess.
+      const who = approvers.map((a) => a.username).join(", ");
+      for (const sha of shas)
+        facts.unverified.set(
+          sha,
+          `MR !${mr.iid} comes from a fork (project ${mr.source_project_id}), whose pushes GitLab records there, not in ${options.project}: which head ${who} approved cannot be told`,
+        );
+      continue;
+    }
     const pull = await attempt(shas, async (): Promise<PullFact> => {
-      let checks = shared.jobs.filter((j) => j.commit?.id === mr.sha).map(toCheck);
+      let checks = latestPipelineJobs(shared.jobs.filter((j) => j.commit?.id === mr.sha)).map(toCheck);
       if (options.requiredChecks.some((name) => !checks.some((c) => c.name === name))) {
         // An external commit status is not a CI job: ask the head's statuses before calling a check missing.
         const statuses = await collect(
@@ -399,8 +432,8 @@ function fromGitLab(c: GlCommit): PullCommitSource {
 }
 
 /** iid → usernames whose approval stands now, from GraphQL (the REST events feed never says when one is withdrawn). */
-async function standingApprovers(http: HttpClient, path: string, mrs: readonly GlMergeRequest[]): Promise<Map<number, string[]>> {
-  const out = new Map<number, string[]>();
+async function standingApprovers(http: HttpClient, path: string, mrs: readonly GlMergeRequest[]): Promise<Map<number, GlApprover[]>> {
+  const out = new Map<number, GlApprover[]>();
   const graphqlUrl = `${(http.options.baseUrl ?? "").replace(/\/api\/v4\/?$/, "")}/api/graphql`;
   for (let i = 0; i < mrs.length; i += GRAPHQL_BATCH) {
     const iids = mrs.slice(i, i + GRAPHQL_BATCH).map((mr) => String(mr.iid));
@@ -426,7 +459,7 @@ async function standingApprovers(http: HttpClient, path: string, mrs: readonly G
         if (node.approvedBy.pageInfo.hasNextPage) throw new Error(`MR !${node.iid} has more than 100 approvers; not read in full`);
         out.set(
           Number(node.iid),
-          node.approvedBy.nodes.flatMap((u) => (u ? [u.username] : [])),
+          node.approvedBy.nodes.flatMap((u) => (u ? [u] : [])),
         );
       }
       after = nextCursor(connection.pageInfo, `the merge requests of ${path}`, "GitLab GraphQL");
@@ -452,14 +485,14 @@ async function jobsSince(http: HttpClient, project: string, since: number): Prom
  */
 function reviewsOf(
   mr: GlMergeRequest,
-  approvers: readonly string[],
+  approvers: readonly GlApprover[],
   approvals: readonly GlEvent[],
   pushes: readonly GlEvent[],
 ): ReviewFact[] {
   const branchPushes = pushes
     .filter((p) => p.push_data?.ref_type === "branch" && p.push_data.ref === mr.source_branch && p.push_data.commit_to)
     .sort((a, b) => a.created_at.localeCompare(b.created_at));
-  return approvers.map((username) => {
+  return approvers.map(({ username, bot }) => {
     const at =
       approvals
         .filter((e) => e.target_iid === mr.iid && e.author_username === username)
@@ -467,7 +500,16 @@ function reviewsOf(
         .sort()
         .at(-1) ?? null;
     const head = at === null ? undefined : branchPushes.filter((p) => p.created_at <= at).at(-1);
-    return { reviewer: username, state: "APPROVED", submittedAt: at, commit: head?.push_data?.commit_to ?? null };
+    return {
+      // GitLab's Ghost User holds a deleted account's records: whose approval it was cannot be told (see GlApprover).
+      reviewer: GHOST.test(username) ? null : username,
+      // A bot (a project or group access token's, a service account) approves whatever its automation says; an
+      // answer without `bot` (non-null in GitLab's schema) cannot tell, so that approval does not count either.
+      reviewerType: bot === true ? "Bot" : bot === false ? "User" : null,
+      state: "APPROVED",
+      submittedAt: at,
+      commit: head?.push_data?.commit_to ?? null,
+    };
   });
 }
 
@@ -573,6 +615,25 @@ const STATES: Record<string, string> = {
   created: "pending",
 };
 
+/**
+ * The jobs GitLab judges an MR's head by: "Pipelines must succeed" blocks a merge request "if their pipeline did not
+ * succeed", the MR's latest pipeline, and a retried job that succeeds "on the second try" lets it merge
+ * (docs.gitlab.com/ee/user/project/merge_requests/merge_when_pipeline_succeeds.html). So the jobs of the newest
+ * pipeline on the head (pipeline IDs grow), and of those the newest job (job IDs grow) per name. An older pipeline's
+ * success never stands in for a newer one still running or failed. A job without its job or pipeline ID cannot be
+ * placed: then every job is kept, and each pipeline's stands on its own (see CheckFact.suite).
+ */
+function latestPipelineJobs(jobs: readonly GlJob[]): GlJob[] {
+  if (jobs.some((j) => typeof j.id !== "number" || typeof j.pipeline?.id !== "number")) return [...jobs];
+  const pipeline = Math.max(...jobs.map((j) => j.pipeline!.id));
+  const newest = new Map<string, GlJob>();
+  for (const job of jobs.filter((j) => j.pipeline!.id === pipeline)) {
+    const seen = newest.get(job.name);
+    if (!seen || job.id! > seen.id!) newest.set(job.name, job);
+  }
+  return [...newest.values()];
+}
+
 function toCheck(status: GlStatus | GlJob): CheckFact {
   return {
     name: status.name,
@@ -580,5 +641,7 @@ function toCheck(status: GlStatus | GlJob): CheckFact {
     kind: "status",
     state: STATES[status.status] ?? status.status,
     at: status.finished_at ?? status.created_at,
+    // A pipeline is GitLab's check suite: jobs of different pipelines never outvote one another.
+    ...("pipeline" in status && typeof status.pipeline?.id === "number" ? { suite: `pipeline ${status.pipeline.id}` } : {}),
   };
 }

@@ -2,7 +2,7 @@
 export const HELP_AFTER = `Policy (.sock-check.yml, read from the DEPLOYED commit so a change cannot relax its own rules;
 none there is exit 78; --config FILE overrides):
   github.repository        owner/name (default: from the origin remote)
-  github.apiUrl            https://api.github.com, or https://HOST/api/v3 for Enterprise Server
+  github.apiUrl            https://api.github.com, or https://HOST/api/v3 for Enterprise Server (http:// only to localhost)
   github.token             secret reference (default env:GITHUB_TOKEN); never printed
   github.timeoutMs         per request attempt (default 15000)
   github.maxRateLimitWaitMs  longest wait for rate limits, all waits together; longer → exit 75 (default 120000)
@@ -17,8 +17,9 @@ none there is exit 78; --config FILE overrides):
                            the commit must be authored and committed by it, GitHub-verified (an e-mail alone is not)
   approvals.ignoreUpdateMerges  merging the base branch into the PR does not make approvals stale when the merge
                            is git's clean merge of its parents (default false)
-  checks.required          names (a check run and a status of one name are both required; skipped/neutral
-                           pass), or {name, app} to accept only that GitHub App's check run or its bot's
+  checks.required          names (a check run and a status of one name are both required, and every run of
+                           one name on the head, the newest re-run per check suite, GitLab's latest pipeline;
+                           skipped/neutral pass), or {name, app} to accept only that GitHub App's check run or its bot's
                            status (a user account named like the app does not count)
   checks.skippedOrNeutral  pass (default, as GitHub) or fail: a skipped/neutral required check
   ticket.pattern           regex looked for in PR title, body, branch and commits (default [A-Z][A-Z0-9]+-\\d+);
@@ -37,14 +38,15 @@ none there is exit 78; --config FILE overrides):
                            (an unlinked author/co-author of an approved PR or MR makes it unverified)
   exemptions.bots          PR authors exempt from review and ticket (checks still apply); a GitHub App bot
                            matches as dependabot or dependabot[bot]; only when every commit is the bot's, signed
-  exemptions.emergency     {label, reviewWithin: 72h}: let a change through, review after the merge
+  exemptions.emergency     {label, reviewWithin: 72h}: let a change through, review after the merge (not done
+                           while a reviewer's latest review requests changes)
   slack.token              for --post-slack
 
 Examples:
   sock-check                                      # deploy-* tag .. HEAD, digest on stdout
   sock-check --from-url https://shop.example/version --format markdown >> "$GITHUB_STEP_SUMMARY"
   sock-check --from v1.4.0 --to v1.5.0 --output evidence.json --format json
-  sock-check retro --since 30d                    # emergency merges of the last 30 days: review done, pending or overdue
+  sock-check retro --since 30d                    # emergency merges of the last 30 days (by merge time): review done, pending or overdue
 
 CI: the GitHub Action opsguard/opsguard/packages/sock-check@<version> and the GitLab CI template
 packages/sock-check/ci/sock-check.gitlab-ci.yml (job .sock-check) run it; see the README.`;

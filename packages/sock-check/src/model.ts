@@ -37,6 +37,12 @@ export interface CheckFact {
   at: string | null;
   /** The commit it ran on; the PR head when the provider reports checks per head. */
   sha?: string | null;
+  /**
+   * The run's check suite where the provider says (GitHub's `checkRun.checkSuite.id`, GitLab's pipeline): a re-run
+   * adds runs to it, so within one suite the newest run of a name stands; runs of one name in different suites (two
+   * workflows with a job of that name) all stand.
+   */
+  suite?: string | null;
 }
 
 export interface PullCommitFact {

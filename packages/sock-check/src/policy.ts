@@ -51,11 +51,21 @@ const approvalExpression: z.ZodType<ApprovalExpression> = z.lazy(() =>
 
 /**
  * An API URL. One with a user name or password in it is refused: fetch cannot send it, and the URL is printed in
- * errors and reports, so a password there was shown (T31 #17); the token goes under `token`.
+ * errors and reports, so a password there was shown (T31 #17); the token goes under `token`. Plain http is refused
+ * too, the token would cross the network in clear text (T37 F4), except to a loopback address, which never leaves
+ * the machine (a local proxy or simulator).
  */
 const endpointUrl = z
   .url({ protocol: /^https?$/ })
-  .refine((url) => !/^[a-z]+:\/\/[^/?#]*@/i.test(url), { message: "must not hold a user name or password: give the token under token" });
+  .refine((url) => !/^[a-z]+:\/\/[^/?#]*@/i.test(url), { message: "must not hold a user name or password: give the token under token" })
+  .refine((url) => !url.toLowerCase().startsWith("http:") || isLoopback(new URL(url).hostname), {
+    message: "must use https: over http the token would be sent in clear text (http is accepted only for localhost or 127.0.0.1)",
+  });
+
+/** Whether a URL's hostname is a loopback address, where http never leaves the machine. */
+export function isLoopback(hostname: string): boolean {
+  return hostname === "localhost" || hostname === "[::1]" || /^127(\.\d{1,3}){3}$/.test(hostname);
+}
 
 export const policySchema = z.strictObject({
   provider: z.enum(["github", "gitlab"]).default("github"),

@@ -58,6 +58,8 @@ export interface EmergencyRecord {
   status: "pending" | "done" | "overdue";
   retro_reviewer: string | null;
   retro_reviewed_at: string | null;
+  /** Reviewers whose latest review requests changes: the retroactive review is not done while any stands. */
+  changes_requested_by?: string[];
 }
 
 export interface PullRecord {

@@ -14,8 +14,10 @@ export function renderRetro(report: Report, style: CliContext["style"]): string 
     const what = g.first.pr ? `${terms.number(g.first.pr.number)} ${oneLine(g.first.pr.title)}` : g.first.commit.sha.slice(0, 7);
     if (e.status === "done")
       return `${style.green("✓")} ${what}: reviewed by ${oneLine(e.retro_reviewer ?? "?")} at ${oneLine(e.retro_reviewed_at ?? "?")}`;
-    if (e.status === "pending") return `${style.yellow("!")} ${what}: needs retroactive review by ${oneLine(e.due_at)}`;
-    return `${style.red("✗")} ${what}: retroactive review OVERDUE since ${oneLine(e.due_at)}`;
+    // A standing "changes requested" is why a review that happened is not done: say whose.
+    const objection = e.changes_requested_by ? ` (changes requested by ${e.changes_requested_by.map(oneLine).join(", ")} still stand)` : "";
+    if (e.status === "pending") return `${style.yellow("!")} ${what}: needs retroactive review by ${oneLine(e.due_at)}${objection}`;
+    return `${style.red("✗")} ${what}: retroactive review OVERDUE since ${oneLine(e.due_at)}${objection}`;
   });
   const overdue = groups.filter((g) => g.first.emergency?.status === "overdue").length;
   lines.push("", `${plural(groups.length, "emergency change")}: ${overdue} overdue`);

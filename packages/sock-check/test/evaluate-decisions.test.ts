@@ -188,12 +188,30 @@ describe("sock-check evaluate: which reviews count", () => {
     expect(ghost.verdict).toBe("noncompliant");
   });
 
+  it("does not count an approval whose account type the provider left out, and says so rather than calling it a bot", () => {
+    const untyped: ReviewFact = {
+      reviewer: "bob",
+      reviewerType: null,
+      state: "APPROVED",
+      submittedAt: "2024-05-01T10:00:00Z",
+      commit: HEAD,
+    };
+    const record = judge({ reviews: [untyped] });
+    expect(record.approvals[0]).toMatchObject({
+      counts: false,
+      note: "the provider did not say whether the reviewer is a person or a bot",
+    });
+    expect(record.violations.map((v) => v.message)).toEqual([
+      "needs 1 independent approval, has 0; approval by bob does not count (the provider did not say whether the account is a person or a bot)",
+    ]);
+  });
+
   it("calls an approval by a deleted account (GitHub's ghost) what it is: no independent review, not a self-approval", () => {
     const deleted: ReviewFact = { reviewer: null, state: "APPROVED", submittedAt: "2024-05-01T10:00:00Z", commit: HEAD };
     const ghost = judge({ reviews: [deleted] });
     expect(ghost.approvals[0]).toMatchObject({
       counts: false,
-      note: "reviewer is a deleted account (GitHub's ghost): whose approval it was cannot be told",
+      note: "reviewer is a deleted account (GitHub's or GitLab's ghost): whose approval it was cannot be told",
     });
     expect(ghost.violations).toEqual([
       {

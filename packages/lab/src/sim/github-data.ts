@@ -69,6 +69,12 @@ export interface GitHubCheckRun {
   app: string;
   startedAt: string;
   completedAt: string | null;
+  /**
+   * The check suite it belongs to (default: a suite of its own, one per workflow run). Re-running a suite adds
+   * check runs to the same suite: "Rerequest a check suite … its status is reset to queued and the conclusion is
+   * cleared" (docs.github.com/rest/checks/suites#rerequest-a-check-suite).
+   */
+  suiteId?: number;
 }
 
 export interface GitHubStatus {

@@ -241,7 +241,7 @@ export class GitHubResolvers {
       completedAt: r.completedAt,
       url: `https://github.com/${this.#data.owner}/${this.#data.repo}/runs/${r.id}`,
       detailsUrl: null,
-      checkSuite: { id: nodeId("CheckSuite", String(r.id)), app: { id: nodeId("App", r.app), slug: r.app, name: r.app } },
+      checkSuite: { id: nodeId("CheckSuite", String(r.suiteId ?? r.id)), app: { id: nodeId("App", r.app), slug: r.app, name: r.app } },
     };
   }
 

@@ -7,7 +7,8 @@ import type { SimRequest, SimResponse } from "./server";
  * use, with the names, types and nullability of GitLab's reference
  * (https://docs.gitlab.com/api/graphql/reference/): Query.project(fullPath), Project.mergeRequests(iids,
  * state, first, after) → MergeRequestConnection, MergeRequest.iid (String!) and approvedBy
- * (UserCoreConnection, the users whose approval stands now), UserCore.username. Queries are executed
+ * (UserCoreConnection, the users whose approval stands now), UserCore.username and bot (true for a project or
+ * group access token's bot user and a service account, not for the Ghost User). Queries are executed
  * against this schema, so a field GitLab does not have is a validation error, as on GitLab.
  */
 const SDL = `
@@ -58,6 +59,8 @@ type UserCore {
   id: ID!
   username: String!
   name: String!
+  """Indicates if the user is a bot."""
+  bot: Boolean!
 }
 `;
 
@@ -71,6 +74,7 @@ export interface GitLabGraphQLData {
   approvers(mr: GitLabMergeRequest): string[];
   userId(username: string): number;
   userName(username: string): string;
+  userBot(username: string): boolean;
 }
 
 let schema: GraphQLSchema | undefined;
@@ -136,7 +140,12 @@ function mergeRequest(mr: GitLabMergeRequest, data: GitLabGraphQLData) {
     mergedAt: mr.mergedAt,
     approvedBy: (args: { first?: number; after?: string }) =>
       page(
-        approvers.map((username) => ({ id: `gid://gitlab/User/${data.userId(username)}`, username, name: data.userName(username) })),
+        approvers.map((username) => ({
+          id: `gid://gitlab/User/${data.userId(username)}`,
+          username,
+          name: data.userName(username),
+          bot: data.userBot(username),
+        })),
         args,
       ),
   };

@@ -14,6 +14,11 @@ import type { SimRequest, SimResponse } from "./server";
 
 export interface GitLabMergeRequest {
   iid: number;
+  /**
+   * The project the source branch lives in when it is a fork (default: this project). Its pushes are events of the
+   * fork: a project's events list what happened in that project (https://docs.gitlab.com/api/events/#list-a-projects-visible-events).
+   */
+  sourceProjectId?: number;
   title: string;
   description: string;
   author: string;
@@ -42,6 +47,11 @@ export interface GitLabCommitStatus {
   finishedAt: string | null;
   /** Posted through the commit status API by an outside service: a status, not a CI job (not in /jobs). */
   external?: boolean;
+  /**
+   * The pipeline of the job (default: one of its own). A retried job is a new job (a new ID) in the same pipeline
+   * (https://docs.gitlab.com/api/jobs/#retry-a-job); a new pipeline on the same commit gets a new, larger ID.
+   */
+  pipelineId?: number;
 }
 
 /** An approval rule of one MR (https://docs.gitlab.com/api/merge_request_approvals/#merge-request-level-mr-approvals). */
@@ -129,6 +139,7 @@ export class GitLabMergeRequests {
       approvers: (mr) => this.#approvers(mr),
       userId: (username) => Number(sim.userRef(username).id),
       userName: (username) => String(sim.userRef(username).name),
+      userBot: (username) => sim.isBot(username),
     });
     sim.route(
       "GET",
@@ -332,7 +343,7 @@ export class GitLabMergeRequests {
       assignees: [],
       assignee: null,
       reviewers: [],
-      source_project_id: this.project.id,
+      source_project_id: mr.sourceProjectId ?? this.project.id,
       target_project_id: this.project.id,
       labels: mr.labels,
       draft: false,
@@ -607,7 +618,9 @@ export class GitLabMergeRequests {
     const q = req.query;
     const events: Array<Record<string, unknown>> = [];
     for (const mr of this.mergeRequests.values()) {
-      mr.versions.forEach((v, i) => {
+      // A fork's pushes are the fork's events, not this project's.
+      const pushedHere = (mr.sourceProjectId ?? this.project.id) === this.project.id;
+      (pushedHere ? mr.versions : []).forEach((v, i) => {
         const from = i === 0 ? "0000000000000000000000000000000000000000" : (mr.versions[i - 1]?.headSha ?? "");
         events.push({
           ...this.#eventBase(v.id, mr.author, v.createdAt),
@@ -715,8 +728,8 @@ export class GitLabMergeRequests {
             created_at: c?.committer.date ?? s.createdAt,
           },
           pipeline: {
-            id: s.id,
-            iid: s.id,
+            id: s.pipelineId ?? s.id,
+            iid: s.pipelineId ?? s.id,
             project_id: this.project.id,
             sha: s.sha,
             ref,
@@ -724,7 +737,7 @@ export class GitLabMergeRequests {
             source: mr ? "merge_request_event" : "push",
             created_at: s.createdAt,
             updated_at: s.finishedAt ?? s.createdAt,
-            web_url: `https://gitlab.example/${this.project.path}/-/pipelines/${s.id}`,
+            web_url: `https://gitlab.example/${this.project.path}/-/pipelines/${s.pipelineId ?? s.id}`,
           },
           web_url: `https://gitlab.example/${this.project.path}/-/jobs/${s.id}`,
           artifacts: [],
@@ -759,7 +772,7 @@ export class GitLabMergeRequests {
         finished_at: s.finishedAt,
         allow_failure: false,
         coverage: null,
-        pipeline_id: s.id,
+        pipeline_id: s.pipelineId ?? s.id,
         author: this.#user(this.sim.state.users[0]?.username ?? "root"),
       }));
     return gitlabPage(statuses, req, this.sim.url, this.sim.quirks);

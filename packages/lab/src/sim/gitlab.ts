@@ -166,6 +166,11 @@ export class GitLabSim extends SimServer {
     return basicUserJson(this.#userOrStub(username));
   }
 
+  /** Whether GitLab calls the user a bot (REST `bot`, GraphQL `UserCore.bot`): an access token's bot user, a service account. */
+  isBot(username: string): boolean {
+    return this.#userOrStub(username).bot ?? false;
+  }
+
   /** The group as GitLab embeds one in other resources (an approval rule's `groups`). */
   groupRef(group: GitLabGroup): Record<string, unknown> {
     const parent = group.fullPath.includes("/") ? this.findGroup(group.fullPath.slice(0, group.fullPath.lastIndexOf("/"))) : undefined;

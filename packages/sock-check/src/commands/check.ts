@@ -1,7 +1,7 @@
 import type { Command } from "@opsguard/core";
 import { type CliContext, cliContext, createStyle, ExitCode, exitWith, type IOStreams, type RunFn } from "@opsguard/core";
 import { runCheck } from "../check";
-import { deliver, type OutputFormat, verdictError } from "../output";
+import { asOneLine, deliver, type OutputFormat, verdictError } from "../output";
 import { checkProgress } from "../progress";
 import { checkOptions, type RangeFlags, withRange } from "./range";
 
@@ -30,7 +30,12 @@ export function newCheckCommand(program: Command, runF: RunFn<CheckCommandOption
     .option("--post-slack <channel>", "post the digest to this Slack channel (needs slack.token)")
     .action(async (flags: CheckCommandOptions["flags"], command: Command) => {
       const ctx = cliContext(command);
-      exitWith(command, await runF({ ctx, flags }, ctx.io));
+      exitWith(
+        command,
+        await runF({ ctx, flags }, ctx.io).catch((error: unknown) => {
+          throw asOneLine(error);
+        }),
+      );
     });
 }
 
