@@ -69,7 +69,9 @@ describe("a configured DN the directory lacks", () => {
     expect(await lookupKeys(config, { user: "carol" }, { log })).toMatchObject({ result: "keys" });
     expect(lines.join("\n")).toMatch(/allowed group does not exist or the bind DN cannot read it.*contractorz/);
 
-    const doctor = spawnSync(process.execPath, [requireBundle(), "--config", configFile({ allowedGroups }), "doctor"], { encoding: "utf8" });
+    const doctor = spawnSync(process.execPath, [requireBundle(), "--config", configFile({ allowedGroups }), "doctor"], {
+      encoding: "utf8",
+    });
     expect(doctor.status).toBe(1);
     expect(doctor.stdout).toMatch(/FAIL +groups: allowedGroups cn=contractorz,ou=groups,\S+ does not exist or cn=reader/);
     const fine = spawnSync(process.execPath, [requireBundle(), "--config", configFile({ allowedGroups: [lab.groups.sre] }), "doctor"], {
