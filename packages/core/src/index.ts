@@ -22,4 +22,5 @@ export * from "./spool";
 export * from "./state";
 export * from "./text";
 export * from "./tty";
+export * from "./url";
 export * from "./vault";

@@ -1,7 +1,6 @@
 import { constants } from "node:fs";
 import { open, stat } from "node:fs/promises";
-import { DataError, describeUrl, HttpClient, NoInputError, OpsguardError, Secret, sleep, UsageError } from "@opsguard/core";
-import { isLoopback } from "./policy";
+import { DataError, describeUrl, HttpClient, isLoopbackHost, NoInputError, OpsguardError, Secret, sleep, UsageError } from "@opsguard/core";
 
 /** The deployed commit as a running service publishes it: a file or URL holding a SHA (text, or JSON with sha/commit/revision). */
 
@@ -93,9 +92,9 @@ export async function shaFromUrl(url: string, timeoutMs: number): Promise<string
   const headers: Record<string, string> = { accept: "application/json, text/plain" };
   if (parsed.username || parsed.password) {
     // Basic authentication over plain http would send the password in clear text (T37 F4), but to a loopback address.
-    if (parsed.protocol === "http:" && !isLoopback(parsed.hostname)) {
+    if (parsed.protocol === "http:" && !isLoopbackHost(parsed.hostname)) {
       throw new UsageError(`--from-url ${shown}: a user name or password over http would be sent in clear text`, {
-        hint: "use https (http is accepted only for localhost or 127.0.0.1)",
+        hint: "use https (http only to 127.0.0.1, ::1 or localhost)",
       });
     }
     // fetch refuses a URL with credentials; they mean HTTP Basic authentication.

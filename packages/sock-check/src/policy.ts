@@ -1,4 +1,4 @@
-import { ConfigError, formatIssues, secretRefSchema, slackConfigSchema } from "@opsguard/core";
+import { apiUrlSchema, ConfigError, formatIssues, secretRefSchema, slackConfigSchema } from "@opsguard/core";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { branchPatternProblem, pathPatternProblem } from "./globs";
@@ -49,24 +49,6 @@ const approvalExpression: z.ZodType<ApprovalExpression> = z.lazy(() =>
   ]),
 );
 
-/**
- * An API URL. One with a user name or password in it is refused: fetch cannot send it, and the URL is printed in
- * errors and reports, so a password there was shown (T31 #17); the token goes under `token`. Plain http is refused
- * too, the token would cross the network in clear text (T37 F4), except to a loopback address, which never leaves
- * the machine (a local proxy or simulator).
- */
-const endpointUrl = z
-  .url({ protocol: /^https?$/ })
-  .refine((url) => !/^[a-z]+:\/\/[^/?#]*@/i.test(url), { message: "must not hold a user name or password: give the token under token" })
-  .refine((url) => !url.toLowerCase().startsWith("http:") || isLoopback(new URL(url).hostname), {
-    message: "must use https: over http the token would be sent in clear text (http is accepted only for localhost or 127.0.0.1)",
-  });
-
-/** Whether a URL's hostname is a loopback address, where http never leaves the machine. */
-export function isLoopback(hostname: string): boolean {
-  return hostname === "localhost" || hostname === "[::1]" || /^127(\.\d{1,3}){3}$/.test(hostname);
-}
-
 export const policySchema = z.strictObject({
   provider: z.enum(["github", "gitlab"]).default("github"),
   github: z
@@ -76,8 +58,8 @@ export const policySchema = z.strictObject({
         .string()
         .regex(/^[\w.-]+\/[\w.-]+$/, { message: 'expected "owner/name"' })
         .optional(),
-      apiUrl: endpointUrl.default("https://api.github.com"),
-      graphqlUrl: endpointUrl.optional(),
+      apiUrl: apiUrlSchema.default("https://api.github.com"),
+      graphqlUrl: apiUrlSchema.optional(),
       token: secretRefSchema.default("env:GITHUB_TOKEN"),
       timeoutMs: z.number().int().positive().max(120_000).default(15_000),
       /** Longest wait for a rate-limit window to reset before giving up. */
@@ -90,7 +72,7 @@ export const policySchema = z.strictObject({
       project: z
         .union([z.string().regex(/^[\w.-]+(\/[\w.-]+)+$/, { message: 'expected "group/name"' }), z.number().int().positive()])
         .optional(),
-      apiUrl: endpointUrl.default("https://gitlab.com/api/v4"),
+      apiUrl: apiUrlSchema.default("https://gitlab.com/api/v4"),
       token: secretRefSchema.default("env:GITLAB_TOKEN"),
       timeoutMs: z.number().int().positive().max(120_000).default(15_000),
       maxRateLimitWaitMs: z.number().int().min(0).max(3_600_000).default(120_000),

@@ -269,7 +269,7 @@ describe("an API URL over plain http (F4)", () => {
     });
     expect(run.code).toBe(64);
     expect(run.stderr.trim().split("\n")).toEqual([
-      "sock-check: --from-url http://version.example.test/version: a user name or password over http would be sent in clear text (use https (http is accepted only for localhost or 127.0.0.1))",
+      "sock-check: --from-url http://version.example.test/version: a user name or password over http would be sent in clear text (use https (http only to 127.0.0.1, ::1 or localhost))",
     ]);
     expect(run.stderr).not.toContain("s3cretpass");
     expect(scenario.sim.countRequests().total).toBe(requests);
@@ -289,7 +289,7 @@ describe("an API URL over plain http (F4)", () => {
         expect(run.code).toBe(78);
         expect(run.stderr.trim().split("\n")).toEqual([
           expect.stringContaining(
-            `${key}: must use https: over http the token would be sent in clear text (http is accepted only for localhost or 127.0.0.1)`,
+            `${key}: plain http:// would send the token in clear: use https:// (http:// only to 127.0.0.1, ::1 or localhost)`,
           ),
         ]);
         expect(scenario.sim.countRequests().total).toBe(requests);

@@ -295,7 +295,7 @@ describe("verdicts on GitHub's answers as GitHub gives them", () => {
     writeFileSync(withPassword, policyYaml(`http://admin:hunter2pass@${url.host}${url.pathname}`));
     const run = await runSockCheck(["--from", "t0", "--to", "t1", "--config", withPassword], { cwd: scenario.dir, env: envFor(scenario) });
     expect(run.code).toBe(78);
-    expect(run.stderr).toContain("github.apiUrl: must not hold a user name or password: give the token under token");
+    expect(run.stderr).toContain("github.apiUrl: must not hold a user name or password: give the token as a secret");
     expect(run.stdout + run.stderr).not.toContain("hunter2pass");
   });
 
