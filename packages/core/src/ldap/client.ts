@@ -18,7 +18,7 @@ import {
   LdapUnavailableError,
   resultCodeText,
 } from "./errors";
-import { type Connection, Failover, type Pending, type ServerHealth } from "./failover";
+import { type Connection, Failover, type Pending, type ServerHealth, STARTTLS_REFUSED } from "./failover";
 import { parseFilter } from "./filter";
 
 export type { ServerHealth } from "./failover";
@@ -315,7 +315,7 @@ export class LdapClient {
         } catch (error) {
           // the server answered the StartTLS request with an error: it offers no TLS on this port (never plaintext then)
           if (error instanceof ResultCodeError)
-            throw new Error(`refused StartTLS (${resultCodeText(error.code)}): the server offers no TLS here`);
+            throw new Error(`${STARTTLS_REFUSED} (${resultCodeText(error.code)}): the server offers no TLS here`);
           throw error;
         }
       }
@@ -441,7 +441,10 @@ function operationError(error: unknown, url: string, what: string): OpsguardErro
       return new LdapTooManyError(
         `${what} failed on ${url}: the server's ${error.code === 4 ? "size" : "administrative"} limit was reached (${resultCodeText(error.code)})`,
         {
-          hint: "narrow the filter or the base DN, or have the directory admins raise the bind account's limit (OpenLDAP: olcLimits size.prtotal)",
+          hint:
+            error.code === 4
+              ? "narrow the filter or the base DN, or have the directory admins raise the bind account's limit (OpenLDAP: olcLimits size.prtotal)"
+              : "narrow the filter or the base DN, or have the directory admins raise the bind account's administrative limits (OpenLDAP: olcLimits; Active Directory: MaxResultSetSize, MaxPageSize)",
         },
       );
     case 3:

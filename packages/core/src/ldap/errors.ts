@@ -35,6 +35,8 @@ const RESULT_NAMES: Readonly<Record<number, string>> = {
   4: "sizeLimitExceeded",
   7: "authMethodNotSupported",
   8: "strongerAuthRequired",
+  // not in RFC 4511: LDAPv2's partialResults, which Active Directory still sends with a referral
+  9: "partialResults",
   10: "referral",
   11: "adminLimitExceeded",
   12: "unavailableCriticalExtension",

@@ -328,5 +328,13 @@ function failoverError(attempts: Attempt[], deadlineMs: number): OpsguardError {
       hint: "point ldap.caFile at the CA that signed the servers' certificates and check the URLs' host names",
     });
   }
+  if (attempts.every((a) => a.reason.startsWith(STARTTLS_REFUSED))) {
+    return new LdapUnavailableError(`no LDAP server reachable (${detail})`, {
+      hint: "the servers are up but offer no StartTLS: use ldaps:// URLs, or have TLS enabled on them (OpenLDAP: olcTLSCertificateFile)",
+    });
+  }
   return new LdapUnavailableError(`no LDAP server reachable (${detail})`, { hint: "check ldap.urls and that a server is up" });
 }
+
+/** How client.ts's handshake words a StartTLS the server answered with an error. */
+export const STARTTLS_REFUSED = "refused StartTLS";
