@@ -5,6 +5,7 @@ import type { Logger } from "@opsguard/core/log";
 import type { AuthkeysConfig } from "./config";
 import { splitOptions } from "./key-options";
 import { checkKeyValue, fingerprintOf, type KeyPolicy } from "./keys";
+import { missingBase } from "./search-base";
 import { resolveLdapServers } from "./srv";
 
 /**
@@ -93,6 +94,9 @@ export async function auditDirectory(config: AuthkeysConfig, options: AuditOptio
       }
       options.onProgress?.(accounts.length);
     }
+  } catch (error) {
+    // a userBase that does not exist is 65 naming it, as for a lookup, not 66 (which says the filter matched nothing)
+    missingBase("the user search base", "userBase")(error);
   } finally {
     await client.close();
   }

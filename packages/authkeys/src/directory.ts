@@ -1,11 +1,11 @@
 import type { LdapClient } from "@opsguard/core/ldap/client";
 import type { LdapEntry } from "@opsguard/core/ldap/entry";
-import { LdapNotFoundError, LdapOperationError } from "@opsguard/core/ldap/errors";
 import type { FilterTemplate } from "@opsguard/core/ldap/filter";
 import type { Logger } from "@opsguard/core/log";
 import type { AuthkeysConfig } from "./config";
 import { firstAllowedGroup, type GroupRule, type Member, type Nesting } from "./groups";
 import { groupsForHost, hostAttributeAllows, hostNames } from "./host-access";
+import { missingBase } from "./search-base";
 
 export type { GroupRule } from "./groups";
 
@@ -47,16 +47,9 @@ export type FoundUser = { kind: "unknown-user" } | { kind: "not-allowed"; dn: st
 /** The user's entry with `attributes`, checked against the name and hostAccess.userAttribute. */
 export async function findUser(client: LdapClient, query: DirectoryQuery, user: string, attributes: readonly string[]): Promise<FoundUser> {
   const wanted = [...attributes, query.nameAttribute, ...(query.groups ? ["memberOf"] : []), ...(query.host ? [query.host.attribute] : [])];
-  const entry = await client.searchOne(query.base, { filter: query.filter.fill({ user }), attributes: wanted }).catch((error: unknown) => {
-    // noSuchObject here is about the search base, not the user: a userBase the directory lacks is the config's
-    // error (65, as the README's exit codes say), never "no such user", which would clear the user's cache
-    if (error instanceof LdapNotFoundError) {
-      throw new LdapOperationError(`${error.message}: the user search base does not exist`, 32, {
-        hint: "check userBase (default ldap.baseDn)",
-      });
-    }
-    throw error;
-  });
+  const entry = await client
+    .searchOne(query.base, { filter: query.filter.fill({ user }), attributes: wanted })
+    .catch(missingBase("the user search base", "userBase"));
   // "AKALICE" finds alice's entry (caseIgnoreMatch), but sshd logs AKALICE in as another account.
   if (!entry?.get(query.nameAttribute).includes(user)) return { kind: "unknown-user" };
   if (query.host && !hostAttributeAllows(entry.get(query.host.attribute), query.host.names)) {

@@ -3,6 +3,7 @@ import { dnEquals, normalizeDn } from "@opsguard/core/ldap/dn";
 import { LdapNotFoundError } from "@opsguard/core/ldap/errors";
 import { ldapFilter } from "@opsguard/core/ldap/filter";
 import type { Logger } from "@opsguard/core/log";
+import { missingBase } from "./search-base";
 
 export interface GroupRule {
   dn: string;
@@ -121,7 +122,9 @@ async function firstReached(
   const best = () => groups[wanted.findIndex((dn) => reached.has(dn))];
   let filter = ldapFilter`(|(member=${member.dn})(uniqueMember=${member.dn})(memberUid=${member.uid}))`;
   for (let level = 0; level <= nesting.maxDepth; level++) {
-    const found = await client.search(nesting.base, { filter, attributes: ["1.1"], sizeLimit: MAX_GROUPS_PER_LEVEL, pageSize: 0 });
+    const found = await client
+      .search(nesting.base, { filter, attributes: ["1.1"], sizeLimit: MAX_GROUPS_PER_LEVEL, pageSize: 0 })
+      .catch(missingBase("the nested-group search base", "nestedGroups.groupBase"));
     const fresh = [...found.map((e) => e.dn), ...(level === 0 ? member.memberOf : [])].filter((dn) => {
       const key = normalizeDn(dn);
       if (seen.has(key)) return false;

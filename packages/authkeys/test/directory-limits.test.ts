@@ -60,6 +60,19 @@ describe("a configured DN the directory lacks", () => {
     expect(run.stderr).toMatch(/the user search base does not exist.*userBase/s);
   });
 
+  it("a nestedGroups.groupBase that does not exist is 65 naming it, and audit's userBase is 65 like lookup's (T42 N1)", () => {
+    const nested = configFile({ allowedGroups: [lab.groups.sre], nestedGroups: { maxDepth: 2, groupBase: `ou=groupz,${lab.baseDn}` } });
+    // bob is in no allowed group directly: the nested search under the missing base decides
+    const run = bundleLookup(nested, "bob");
+    expect(run).toMatchObject({ status: 65, stdout: "" });
+    expect(run.stderr).toMatch(/the nested-group search base does not exist \(check nestedGroups\.groupBase/);
+    const audit = spawnSync(process.execPath, [requireBundle(), "--config", configFile({ userBase: `ou=peeple,${lab.baseDn}` }), "audit"], {
+      encoding: "utf8",
+    });
+    expect(audit.status).toBe(65);
+    expect(audit.stderr).toMatch(/the user search base does not exist \(check userBase/);
+  });
+
   it("an allowed group that does not exist is logged at every login that passes it, and doctor fails naming it", async () => {
     const gone = `cn=contractorz,${lab.groupsDn}`;
     const allowedGroups = [{ dn: gone, keyOptions: "no-port-forwarding" }, lab.groups.sre];
