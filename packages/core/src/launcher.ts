@@ -1,6 +1,6 @@
 import { spawnSync } from "node:child_process";
-import { chmodSync, chownSync, copyFileSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
-import { basename, join } from "node:path";
+import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { basename, dirname, join, resolve } from "node:path";
 import { IoError, OpsguardError, PermissionError } from "./errors";
 
 /**
@@ -139,7 +139,7 @@ export function installWithLauncher(options: LauncherInstallOptions): { launcher
 }
 
 function installFiles(options: LauncherInstallOptions): { launcher: string; bundle: string } {
-  mkdirSync(options.prefix, { recursive: true, mode: 0o755 });
+  makeDirectories(options.prefix, 0o755);
   // sshd (and careful admins) refuse a command in a directory others could write to.
   if (process.getuid?.() === 0) chownSync(options.prefix, 0, 0);
   chmodSync(options.prefix, 0o755);
@@ -170,6 +170,16 @@ function installFiles(options: LauncherInstallOptions): { launcher: string; bund
   });
   if (warm.status !== 0) throw new IoError(`the installed launcher failed: ${warm.stderr.toString().trim().split("\n")[0]}`);
   return { launcher, bundle };
+}
+
+/**
+ * mkdir -p, one level at a time: Node's recursive mkdirSync never returns for a path under /proc (the kernel's
+ * ENOENT there makes it retry the same mkdir without end, at full CPU), where a mistyped --prefix can point.
+ */
+function makeDirectories(path: string, mode: number): void {
+  const missing: string[] = [];
+  for (let p = resolve(path); !existsSync(p); p = dirname(p)) missing.unshift(p);
+  for (const dir of missing) mkdirSync(dir, { mode });
 }
 
 function replaceFile(path: string, write: (temp: string) => void, mode: number, gid = 0): void {

@@ -82,4 +82,10 @@ describe("install into a prefix it cannot make", () => {
       hint: "run install as root, or give --prefix a directory this user may write",
     });
   });
+
+  it("a prefix under /proc is refused at once: Node's recursive mkdir retried it without end, at full CPU (T42 N4)", () => {
+    expect(() =>
+      installWithLauncher({ bundle: join(dir, "tool.cjs"), prefix: "/proc/opsguard-x/lib", name: "tool", cacheEnv: "T_CACHE" }),
+    ).toThrow("cannot install into /proc/opsguard-x/lib (ENOENT: /proc/opsguard-x)");
+  });
 });
