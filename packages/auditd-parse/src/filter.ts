@@ -1,4 +1,5 @@
 import { UsageError } from "@opsguard/core/errors";
+import { parseIsoTime } from "@opsguard/core/iso-time";
 import { isSyscallName, syscallName } from "./decode";
 import type { AuditEvent, FieldValue } from "./event";
 import type { IdNames } from "./ids";
@@ -243,26 +244,6 @@ function keywordTime(value: string, nowMs: number): number | undefined {
 }
 
 /**
- * The ISO 8601 forms --since/--until take: a month or a calendar date, and a time with or without seconds,
- * fractions and zone ("T" or a space between). Date.parse alone reads far more: V8 takes "secret-12" as December
- * 2001, "x 2020" as 2020 and "2016-001" as January, and rolls "2016-02-30" over to March, so a typo would filter
- * silently instead of failing as a usage error.
- */
-const ISO_8601 = /^(\d{4})-(\d{2})(?:-(\d{2})([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}(:?\d{2})?)?)?)?$/i;
-
-/** Date.parse of an ISO 8601 form above whose month and day exist (2016-02-30 does not); NaN otherwise. */
-function isoTime(value: string): number {
-  const m = ISO_8601.exec(value);
-  if (!m) return Number.NaN;
-  const month = Number(m[2]);
-  const day = m[3] === undefined ? 1 : Number(m[3]);
-  // Day 0 of the next month is the last day of this one.
-  const days = new Date(Date.UTC(Number(m[1]), month, 0)).getUTCDate();
-  if (month < 1 || month > 12 || day < 1 || day > days) return Number.NaN;
-  return Date.parse(value);
-}
-
-/**
  * `--since`/`--until`: ISO 8601, epoch seconds, an age such as 15m, 2h, 7d (before now), or one of
  * ausearch's keywords (now, recent, today, yesterday, this-week, this-month, this-year).
  */
@@ -276,7 +257,7 @@ export function parseTime(text: string, flag: string, nowMs = Date.now()): numbe
     ? nowMs - Number(age[1]) * { s: 1e3, m: 6e4, h: 36e5, d: 864e5 }[age[2] as "s" | "m" | "h" | "d"]
     : /^\d+(\.\d+)?$/.test(value)
       ? Math.round(Number(value) * 1000)
-      : isoTime(value);
+      : parseIsoTime(value);
   // beyond ±8.64e15 ms a JavaScript date (and so an event time) does not exist
   if (Number.isNaN(ms) || Math.abs(ms) > 8.64e15) {
     throw new UsageError(`${flag} ${JSON.stringify(text)} is not a time`, {

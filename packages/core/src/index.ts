@@ -7,6 +7,7 @@ export * from "./gitlab";
 export * from "./html";
 export * from "./http";
 export * from "./iostreams";
+export * from "./iso-time";
 export * from "./issues";
 export * from "./launcher";
 export * from "./ldap";

@@ -292,6 +292,12 @@ describe("OpenVPN client-connect", () => {
     expect(future.code).toBe(64);
     expect(future.stderr).toMatch(/^vpnnotify: --time "2099-01-01T00:00:00Z" is more than a day ahead of this host's clock/);
     expect(slack.messages).toEqual([]);
+    // what Date.parse would take but is no ISO 8601 time, or no date at all, is refused too (T42 N3: "0" was 2000-01-01)
+    for (const text of ["0", "-1", "2026-02-30", "12/07/2026"]) {
+      const odd = await runInProc(["notify", "--user", "alice", "--ip", PLACES.paris.ip, "--time", text], base(s));
+      expect(odd.code).toBe(64);
+      expect(odd.stderr).toBe(`vpnnotify: --time "${text}" is not a date (use ISO 8601, e.g. 2026-11-23T10:00:00Z)\n`);
+    }
     // a past time replays a login: told, and the next real login from the same place is known
     const replay = await runInProc(
       ["--json", "notify", "--user", "alice", "--ip", PLACES.paris.ip, "--time", "2026-01-05T09:00:00Z"],

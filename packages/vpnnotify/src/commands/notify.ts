@@ -7,6 +7,7 @@ import {
   exitWith,
   type IOStreams,
   loadConfig,
+  parseIsoTime,
   type RunFn,
   UsageError,
 } from "@opsguard/core";
@@ -49,7 +50,7 @@ export async function runNotifyCommand({ ctx, clock, flags }: NotifyCommandOptio
       hint: "pass the VPN user's name in UTF-8, as the directory spells it",
     });
   }
-  const time = flags.time === undefined ? Date.now() : Date.parse(flags.time);
+  const time = flags.time === undefined ? Date.now() : parseIsoTime(flags.time.trim());
   if (Number.isNaN(time)) throw new UsageError(`--time "${flags.time}" is not a date`, { hint: "use ISO 8601, e.g. 2026-11-23T10:00:00Z" });
   // a login from the future would be remembered as the place's latest, and keep every real login from it quiet
   if (time - Date.now() >= CLOCK_SKEW_MS) {
