@@ -82,15 +82,14 @@ export function resolveHeaderSecret(ref: SecretRef, keyPath: string, env: NodeJS
   const value = secret.reveal();
   // fetch sends a header value as bytes of Latin-1 and refuses anything else, and C1 controls mean nothing to a server;
   // every token and API key a vendor issues is printable ASCII (an editor's byte-order mark is the usual stowaway)
-  const problem = /[\u0000-\u001f\u007f-\u009f]/.test(value)
-    ? "has a line break or control character inside"
+  const [problem, hint] = /[\u0000-\u001f\u007f-\u009f]/.test(value)
+    ? ["has a line break or control character inside", "keep only the token on one line"]
     : value.startsWith("\ufeff")
-      ? "starts with a byte-order mark (saved by an editor as UTF-8 with BOM)"
+      ? ["starts with a byte-order mark (saved by an editor as UTF-8 with BOM)", "save it as plain UTF-8 or ASCII, without the BOM"]
       : /[^\u0020-\u007e]/.test(value)
-        ? "holds a character that is not ASCII, which no HTTP header carries"
-        : undefined;
-  if (problem)
-    throw new ConfigError(`${keyPath}: the secret from ${secret.source} ${problem}`, { hint: "keep only the token on one line" });
+        ? ["holds a character that is not ASCII, which no HTTP header carries", "keep only the token, as the service issued it"]
+        : [undefined, undefined];
+  if (problem) throw new ConfigError(`${keyPath}: the secret from ${secret.source} ${problem}`, { hint });
   return secret;
 }
 
