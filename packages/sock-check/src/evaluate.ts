@@ -360,6 +360,8 @@ function emergencyOf(
           (r) =>
             r.state === "APPROVED" &&
             Date.parse(r.submittedAt ?? "") > mergedAt &&
+            // of what was merged: an approval the API attached to an earlier commit reviewed something else
+            (r.commit === null || r.commit === pull.headSha) &&
             !isConflicted(r.reviewer) &&
             byPerson(r) &&
             latest.get(r.reviewer?.toLowerCase() ?? "") === r,

@@ -59,6 +59,15 @@ beforeAll(async () => {
     ],
   });
   pr.reviewed = s.pullRequest({ title: "SHOP-8 Hotfix, reviewed after", ...emergency, reviews: [{ by: "bob", afterMergeMs: MINUTE }] });
+  pr.reviewedEarlier = s.pullRequest({
+    title: "SHOP-9 Hotfix, approved after the merge on its first commit",
+    ...emergency,
+    commits: [
+      { message: "SHOP-9 first try", author: "alice", files: { "hotfix-9.txt": "1" } },
+      { message: "SHOP-9 the fix shipped", author: "alice", files: { "hotfix-9.txt": "2" } },
+    ],
+    reviews: [{ by: "bob", afterMergeMs: MINUTE, onCommit: 0 }],
+  });
   s.tag("c2");
   s.build();
 
@@ -148,6 +157,8 @@ describe("an emergency change's retroactive review (F2)", () => {
       ]);
     }
     expect(byPull(records, pr.reviewed).emergency).toMatchObject({ status: "done", retro_reviewer: "bob" });
+    // an approval given after the merge but attached to an earlier commit (the API's commit_id) reviewed something else
+    expect(byPull(records, pr.reviewedEarlier).emergency).toMatchObject({ retro_reviewer: null });
     expect(byPull(records, pr.reviewed).verdict).toBe("compliant");
   });
 
@@ -159,9 +170,10 @@ describe("an emergency change's retroactive review (F2)", () => {
       expect.stringMatching(new RegExp(`^✗ #${pr.selfObjects} .*OVERDUE since .* \\(changes requested by bob still stand\\)$`)),
       expect.stringMatching(new RegExp(`^✗ #${pr.otherObjects} .*\\(changes requested by carol still stand\\)$`)),
       expect.stringMatching(new RegExp(`^✗ #${pr.objectedBefore} .*\\(changes requested by carol still stand\\)$`)),
+      expect.stringMatching(new RegExp(`^✗ #${pr.reviewedEarlier} .*OVERDUE since `)),
     ]);
     expect(run.stdout).toMatch(new RegExp(`✓ #${pr.reviewed} .*: reviewed by bob`));
-    expect(run.stdout).toContain("4 emergency changes: 3 overdue");
+    expect(run.stdout).toContain("5 emergency changes: 4 overdue");
   });
 });
 
