@@ -1,6 +1,7 @@
 import type { ChalkInstance } from "chalk";
 import { Command, CommanderError, Option } from "commander";
 import { envPrefix } from "./config-file";
+import { UsageError } from "./errors";
 import { ExitCode, exitCodeHelpText } from "./exit";
 import { helpWidth, wrapHelp } from "./help-text";
 import { type IOStreams, systemIO } from "./iostreams";
@@ -150,6 +151,19 @@ export interface ContextOptions {
   syslog?: SyslogOptions;
   /** Send log lines only to syslog (sshd's AuthorizedKeysCommand stderr goes nowhere useful). */
   stderr?: boolean;
+}
+
+/**
+ * The output format of a command with --format beside the global --json, which means --format json. Both, naming
+ * another format, ask for two outputs: a usage error, rather than one silently dropped (`--json --format csv`
+ * printed JSON into a file the user asked to be CSV).
+ */
+export function formatOrJson<F extends string>(command: Command, format: F): F | "json" {
+  const json = command.optsWithGlobals<GlobalOptions>().json === true;
+  if (json && command.getOptionValueSource("format") === "cli" && format !== "json") {
+    throw new UsageError(`--json and --format ${format} ask for two outputs`, { hint: "give one of them" });
+  }
+  return json ? "json" : format;
 }
 
 export function cliContext(command: Command, options: ContextOptions = {}): CliContext {

@@ -200,6 +200,17 @@ describe("sock-check against a real repository and the GitHub simulator", () => 
     const bad = await runSockCheck(["retro", "--since", "a week"], { cwd: scenario.dir, env: envFor(scenario) });
     expect(bad.code).toBe(64);
     expect(bad.stderr.trim()).toBe("sock-check: --since a week: expected a duration such as 30d, 72h or 90m");
+
+    // --json beside another --format asks for two outputs: refused, where check printed JSON and retro its text
+    for (const args of [
+      ["--json", "--format", "csv"],
+      ["retro", "--json", "--format", "html"],
+    ]) {
+      const both = await runSockCheck(args, { cwd: scenario.dir, env: envFor(scenario) });
+      expect(both.code).toBe(64);
+      expect(both.stderr.trim()).toMatch(/^sock-check: --json and --format (csv|html) ask for two outputs \(give one of them\)$/);
+      expect(both.stdout).toBe("");
+    }
   });
 
   it("fails closed when GitHub cannot answer, and says which commits were not verified", async () => {

@@ -1,5 +1,5 @@
 import type { Command } from "@opsguard/core";
-import { type CliContext, cliContext, createStyle, ExitCode, exitWith, type IOStreams, type RunFn } from "@opsguard/core";
+import { type CliContext, cliContext, createStyle, ExitCode, exitWith, formatOrJson, type IOStreams, type RunFn } from "@opsguard/core";
 import { runCheck } from "../check";
 import { asOneLine, deliver, type OutputFormat, verdictError } from "../output";
 import { checkProgress } from "../progress";
@@ -32,7 +32,7 @@ export function newCheckCommand(program: Command, runF: RunFn<CheckCommandOption
       const ctx = cliContext(command);
       exitWith(
         command,
-        await runF({ ctx, flags }, ctx.io).catch((error: unknown) => {
+        await runF({ ctx, flags: { ...flags, format: formatOrJson(command, flags.format) } }, ctx.io).catch((error: unknown) => {
           throw asOneLine(error);
         }),
       );

@@ -5,6 +5,7 @@ import {
   createStyle,
   ExitCode,
   exitWith,
+  formatOrJson,
   type IOStreams,
   OpsguardError,
   type RunFn,
@@ -37,6 +38,7 @@ export function newRetroCommand(program: Command, runF: RunFn<RetroCommandOption
     .addOption(program.createOption("--format <format>", "report on stdout").choices(["text", "html"]).default("text"))
     .action(async (flags: RetroCommandOptions["flags"], command: Command) => {
       const ctx = cliContext(command);
+      formatOrJson(command, flags.format);
       exitWith(
         command,
         await runF({ ctx, flags }, ctx.io).catch((error: unknown) => {
