@@ -197,9 +197,11 @@ describe("sock-check against a real repository and the GitHub simulator", () => 
     expect(lastDay.stdout).toContain("SHOP-11 Hotfix login: needs retroactive review by");
     expect(lastDay.stdout).not.toContain("SHOP-10");
 
-    const bad = await runSockCheck(["retro", "--since", "a week"], { cwd: scenario.dir, env: envFor(scenario) });
-    expect(bad.code).toBe(64);
-    expect(bad.stderr.trim()).toBe("sock-check: --since a week: expected a duration such as 30d, 72h or 90m");
+    for (const since of ["a week", "0d"]) {
+      const bad = await runSockCheck(["retro", "--since", since], { cwd: scenario.dir, env: envFor(scenario) });
+      expect(bad.code).toBe(64);
+      expect(bad.stderr.trim()).toBe(`sock-check: --since ${since}: expected a duration such as 30d, 72h or 90m`);
+    }
 
     // --json beside another --format asks for two outputs: refused, where check printed JSON and retro its text
     for (const args of [

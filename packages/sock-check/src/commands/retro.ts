@@ -49,7 +49,9 @@ export function newRetroCommand(program: Command, runF: RunFn<RetroCommandOption
 }
 
 export async function runRetroCommand({ ctx, flags }: RetroCommandOptions, io: IOStreams): Promise<ExitCode> {
-  if (!/^\d+\s*[mhd]$/.test(flags.since)) throw new UsageError(`--since ${flags.since}: expected a duration such as 30d, 72h or 90m`);
+  // 0d is a window nothing merged in: a scheduled retro would pass every day having looked at nothing
+  if (!/^\d+\s*[mhd]$/.test(flags.since) || /^0+\s*[mhd]$/.test(flags.since))
+    throw new UsageError(`--since ${flags.since}: expected a duration such as 30d, 72h or 90m`);
   const ranged = flags.from !== undefined || flags.fromFile !== undefined || flags.fromUrl !== undefined;
   const since = ranged ? undefined : new Date(Date.now() - durationMs(flags.since));
   if (since && Number.isNaN(since.getTime()))
