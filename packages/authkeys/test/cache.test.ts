@@ -1,7 +1,7 @@
 import { execFileSync } from "node:child_process";
 import { chownSync, copyFileSync, existsSync, mkdirSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { LdapNotFoundError, LdapUnavailableError } from "@opsguard/core";
+import { LdapOperationError, LdapUnavailableError } from "@opsguard/core";
 import { closedPort, type SlapdLab, startSlapd } from "@opsguard/lab";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { type AuthkeysConfig, authkeysConfigSchema, lookupKeys } from "../src/index";
@@ -81,11 +81,11 @@ describe("when cached keys are served", () => {
     await expect(lookupKeys(disabled, { user: "alice" }, { log })).rejects.toBeInstanceOf(LdapUnavailableError);
   });
 
-  it("not when LDAP answered with an error about the query itself (only an outage is covered)", async () => {
+  it("not when LDAP answered with an error about the query itself, a userBase it lacks (65: only an outage is covered)", async () => {
     const cfg = config();
     await lookupKeys(cfg, { user: "alice" }, { log });
     const wrongBase = { ...cfg, userBase: `ou=nowhere,${lab.connection().baseDn}` };
-    await expect(lookupKeys(wrongBase, { user: "alice" }, { log })).rejects.toBeInstanceOf(LdapNotFoundError);
+    await expect(lookupKeys(wrongBase, { user: "alice" }, { log })).rejects.toBeInstanceOf(LdapOperationError);
   });
 
   it("cached keys the key policy no longer allows are not served: no keys", async () => {
