@@ -100,7 +100,8 @@ const RETRY_STATUS = new Set([500, 502, 503, 504]);
 
 /** fetch with a timeout on every attempt, bounded retries with full-jitter backoff, and 429 + Retry-After honoured. */
 export class HttpClient {
-  readonly options: Required<Omit<HttpClientOptions, "log" | "onAttempt" | "baseUrl" | "maxTotalRetryAfterMs">> & HttpClientOptions;
+  readonly options: Required<Omit<HttpClientOptions, "log" | "onAttempt" | "baseUrl" | "maxTotalRetryAfterMs" | "urlIsSecret">> &
+    HttpClientOptions;
   /** 429 waits made so far, for maxTotalRetryAfterMs. */
   #waitedMs = 0;
 

@@ -102,15 +102,16 @@ export const sinkSchema = z.discriminatedUnion("type", [
       .optional(),
     schedules,
   }),
-  z.strictObject({
-    type: z.literal("webhook"),
-    name: name.optional(),
-    // not apiUrlSchema: a webhook's URL may carry its own token in the query or path, as many do
-    url: z.url({ protocol: /^https?$/, message: "expected an http(s) URL" }),
-    /** Extra headers whose values are secrets (an Authorization header, a signing key). */
-    headers: z.record(z.string().regex(/^[A-Za-z0-9-]+$/), secretRefSchema).default({}),
-    schedules,
-  })
+  z
+    .strictObject({
+      type: z.literal("webhook"),
+      name: name.optional(),
+      // not apiUrlSchema: a webhook's URL may carry its own token in the query or path, as many do
+      url: z.url({ protocol: /^https?$/, message: "expected an http(s) URL" }),
+      /** Extra headers whose values are secrets (an Authorization header, a signing key). */
+      headers: z.record(z.string().regex(/^[A-Za-z0-9-]+$/), secretRefSchema).default({}),
+      schedules,
+    })
     .superRefine((sink, ctx) => {
       // A `user:password@` is sent as HTTP Basic (fetch refuses a URL with credentials, T43 N4), as sock-check's
       // --from-url does: so never over plain http but to this host, and never beside an Authorization header.

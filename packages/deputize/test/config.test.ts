@@ -173,7 +173,12 @@ describe("webhook sink built from config", () => {
     try {
       const port = (server.address() as AddressInfo).port;
       const url = String(sink.url).replace("PORT", String(port));
-      const config = configSchema.parse({ sources: [{ type: "rotation", file: "/r.yaml" }], sinks: [{ ...sink, url }], stateDir: dir, retries: 0 });
+      const config = configSchema.parse({
+        sources: [{ type: "rotation", file: "/r.yaml" }],
+        sinks: [{ ...sink, url }],
+        stateDir: dir,
+        retries: 0,
+      });
       const plan = await buildDeputize(config).sinks[0]!.plan([]);
       const error = await plan.apply().then(
         () => undefined,

@@ -324,7 +324,9 @@ describe("PagerDuty source", () => {
         .onCall(accessWindow(now, 0, 0))
         .catch((e) => e);
       expect(error.exitCode).toBe(65);
-      expect(describeError(error)).toMatch(/^PagerDuty API answered in an unexpected shape \(more: (null|"true"), expected true or false\)/);
+      expect(describeError(error)).toMatch(
+        /^PagerDuty API answered in an unexpected shape \(more: (null|"true"), expected true or false\)/,
+      );
     }
   });
 
