@@ -33,6 +33,11 @@ export interface HttpClientOptions {
   /** Names the service in errors: "PagerDuty API". */
   service: string;
   baseUrl?: string;
+  /**
+   * The URL is itself a credential (a webhook's, whose path may hold its secret: Slack, Discord, Zapier): errors
+   * name its origin only (T43 N3). Otherwise they name origin and path, never the query.
+   */
+  urlIsSecret?: boolean;
   headers?: Record<string, string>;
   /** Per attempt. */
   timeoutMs?: number;
@@ -95,7 +100,8 @@ const RETRY_STATUS = new Set([500, 502, 503, 504]);
 
 /** fetch with a timeout on every attempt, bounded retries with full-jitter backoff, and 429 + Retry-After honoured. */
 export class HttpClient {
-  readonly options: Required<Omit<HttpClientOptions, "log" | "onAttempt" | "baseUrl" | "maxTotalRetryAfterMs">> & HttpClientOptions;
+  readonly options: Required<Omit<HttpClientOptions, "log" | "onAttempt" | "baseUrl" | "maxTotalRetryAfterMs" | "urlIsSecret">> &
+    HttpClientOptions;
   /** 429 waits made so far, for maxTotalRetryAfterMs. */
   #waitedMs = 0;
 
@@ -131,7 +137,7 @@ export class HttpClient {
           redirect: "follow",
         });
         // The timeout covers the body too: a server that stalls mid-answer is as stuck as one that never answers.
-        text = await readCapped(response, this.options.maxBodyBytes, `${this.options.service} (${describeUrl(url)})`);
+        text = await readCapped(response, this.options.maxBodyBytes, `${this.options.service} (${this.#where(url)})`);
       } catch (error) {
         if (error instanceof OpsguardError) throw error;
         const failure = this.#networkError(error, url, req.timeoutMs ?? this.options.timeoutMs, response);
@@ -141,7 +147,7 @@ export class HttpClient {
         }
         throw failure;
       }
-      const body = parseBody(text, response, url, this.options.service);
+      const body = parseBody(text, response, this.#where(url), this.options.service);
       if (response.ok) return { status: response.status, headers: response.headers, body: body as T };
 
       const retryAfterMs = parseRetryAfter(response.headers.get("retry-after"));
@@ -201,8 +207,13 @@ export class HttpClient {
     await sleep(wait);
   }
 
+  /** How errors name the URL asked. */
+  #where(url: URL): string {
+    return this.options.urlIsSecret ? url.origin : describeUrl(url);
+  }
+
   #networkError(error: unknown, url: URL, timeoutMs: number, response?: Response): OpsguardError {
-    const where = describeUrl(url);
+    const where = this.#where(url);
     const name = (error as Error)?.name;
     if (name === "TimeoutError" || name === "AbortError") {
       return new HttpError(
@@ -231,7 +242,7 @@ export class HttpClient {
 
   #statusError(response: Response, body: unknown, url: URL, extra?: string): HttpError {
     const { status, headers } = response;
-    const where = describeUrl(url);
+    const where = this.#where(url);
     const detail = apiErrorText(body);
     const message = `${this.options.service} answered HTTP ${status}${detail ? `: ${detail}` : ""}${extra ? ` (${extra})` : ""} (${where})`;
     if (status === 401 || status === 403) {
@@ -284,14 +295,14 @@ function encodeBody(body: unknown): string | URLSearchParams | undefined {
  * load balancer's HTML page under the API's content type must still be waited for (429), retried (5xx) or refused
  * (401/403), with its text (redacted, cut: apiErrorText) as the detail.
  */
-function parseBody(text: string, response: Response, url: URL, service: string): unknown {
+function parseBody(text: string, response: Response, where: string, service: string): unknown {
   if (!(response.headers.get("content-type") ?? "").includes("json")) return text;
   if (text === "") return undefined;
   try {
     return JSON.parse(text);
   } catch {
     if (!response.ok) return text;
-    throw new HttpError(`${service} sent invalid JSON (${describeUrl(url)})`, ExitCode.UNAVAILABLE, response.status, text);
+    throw new HttpError(`${service} sent invalid JSON (${where})`, ExitCode.UNAVAILABLE, response.status, text);
   }
 }
 

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { DataError } from "./errors";
 import type { HttpClient, HttpRequest, HttpResponse, QueryValue } from "./http";
 
@@ -28,8 +29,8 @@ export function parseLinkHeader(header: string | null | undefined): Record<strin
  * `x-total-pages` says more pages follow than it links to, is refused too: the first would be followed
  * until maxPages (1,003 requests, T31 #6), the second read as the whole list with its last pages unread
  * (a failed job never seen, T31 #7). So is a last page (no next) whose `rel="last"` names a later page,
- * and a page whose items repeat the previous page's while a next one is linked (a server ignoring
- * `page` would otherwise be asked until maxPages).
+ * a page whose items repeat an earlier page's while a next one is linked (a server ignoring `page` or cycling
+ * would otherwise be asked until maxPages), and an empty page with a next link.
  */
 export async function* paginateLink<T>(client: HttpClient, req: HttpRequest, options: PaginateOptions<T> = {}): AsyncGenerator<T> {
   const itemsOf = options.itemsOf ?? defaultItems<T>;
@@ -37,7 +38,7 @@ export async function* paginateLink<T>(client: HttpClient, req: HttpRequest, opt
   let next: HttpRequest | undefined = req;
   const origin = new URL(client.options.baseUrl ?? req.url).origin;
   const requested = new Set<string>();
-  let previous: string | undefined;
+  const pages = new Map<string, number>();
   for (let page = 1; next; page++) {
     if (page > maxPages) throw tooManyPages(client, maxPages);
     const key: string = requestKey(next);
@@ -63,7 +64,8 @@ export async function* paginateLink<T>(client: HttpClient, req: HttpRequest, opt
       lastLinkAhead(client, next, response);
       next = undefined;
     }
-    previous = repeatedPage(client, page, items, previous, next !== undefined);
+    if (next && items.length === 0) throw emptyPageWithMore(client, `linked a page after the empty page ${page}`);
+    repeatedPage(client, page, items, pages, next !== undefined);
   }
 }
 
@@ -81,21 +83,29 @@ function pagingLoop(client: HttpClient, page: number): DataError {
 }
 
 /**
- * A page with items identical to the previous page's, while the server says more follow, is a server
- * that ignores the offset or page asked for: it would be asked again until maxPages (1,000 requests,
- * a whole rate-limit budget, T41 F2). Returns this page's items as the next call's `previous`.
+ * A page with items identical to a page read before, while the server says more follow, is a server that
+ * ignores the offset or page asked for, or cycles through a few pages (A, B, A, B…): it would be asked again
+ * until maxPages (1,000 requests, a whole rate-limit budget, T41 F2, T43 N6). `pages` maps a digest of each page's
+ * items read so far (not the items: up to 1,000 pages are remembered) to its page number; this page is added.
  */
-function repeatedPage<T>(client: HttpClient, page: number, items: readonly T[], previous: string | undefined, more: boolean): string {
-  const these = JSON.stringify(items);
-  if (more && items.length > 0 && these === previous) {
-    throw new DataError(
-      `${client.options.service} sent page ${page} with the same items as page ${page - 1}, so the list would never end`,
-      {
-        hint: BROKEN_PAGING,
-      },
-    );
+function repeatedPage<T>(client: HttpClient, page: number, items: readonly T[], pages: Map<string, number>, more: boolean): void {
+  const these = createHash("sha256").update(JSON.stringify(items)).digest("base64");
+  const before = pages.get(these);
+  if (more && items.length > 0 && before !== undefined) {
+    throw new DataError(`${client.options.service} sent page ${page} with the same items as page ${before}, so the list would never end`, {
+      hint: BROKEN_PAGING,
+    });
   }
-  return these;
+  pages.set(these, page);
+}
+
+/**
+ * An empty page that says more follow is a truncated or inconsistent answer, not the end of the list (read as the
+ * end, it dropped everyone after the last full page: T41 F1), nor a page to go on from (GitLab's empty pages with a
+ * next link were followed until maxPages, T43 N6).
+ */
+function emptyPageWithMore(client: HttpClient, what: string): DataError {
+  return new DataError(`${client.options.service} ${what}, so the list is incomplete`, { hint: BROKEN_PAGING });
 }
 
 /** The page number a request asks for: its `page` query parameter, in its query or its URL; 1 when absent. */
@@ -142,23 +152,25 @@ export async function* paginateOffset<T>(
   const maxPages = options.maxPages ?? 1000;
   const limit = options.limit ?? 100;
   let offset = 0;
-  let previous: string | undefined;
+  const pages = new Map<string, number>();
   for (let page = 1; ; page++) {
     if (page > maxPages) throw tooManyPages(client, maxPages);
     const query: Record<string, QueryValue> = { ...req.query, offset, limit };
     const response = await client.request({ ...req, query });
     const items = itemsOf(response.body);
     yield* items;
-    const more = (response.body as { more?: unknown } | undefined)?.more === true;
-    if (!more) return;
-    // `more: true` on an empty page is a truncated or inconsistent answer, not the end of the list:
-    // read as the end it dropped everyone after the last full page (T41 F1, access removed).
-    if (items.length === 0) {
-      throw new DataError(`${client.options.service} said more follow after offset ${offset} but sent none, so the list is incomplete`, {
-        hint: BROKEN_PAGING,
-      });
+    const more = (response.body as { more?: unknown } | undefined)?.more;
+    // PagerDuty's Pagination.more is a boolean, and optional (contracts/pagerduty: Pagination): absent is the end,
+    // but "true" or null is a broken answer, not the end, which would drop everyone on later pages (T43 N8).
+    if (more !== undefined && typeof more !== "boolean") {
+      throw new DataError(
+        `${client.options.service} answered in an unexpected shape (more: ${JSON.stringify(more)}, expected true or false), so where the list ends cannot be told`,
+        { hint: BROKEN_PAGING },
+      );
     }
-    previous = repeatedPage(client, page, items, previous, more);
+    if (!more) return;
+    if (items.length === 0) throw emptyPageWithMore(client, `said more follow after offset ${offset} but sent none`);
+    repeatedPage(client, page, items, pages, more);
     offset += items.length;
   }
 }

@@ -166,14 +166,21 @@ export function registerSecret(value: string): void {
 }
 
 /**
- * Registers the secret parts of a URL that carries its own credentials (a webhook's `?token=…`, a
- * `user:password@`) for redaction, as header secrets are: a receiver that echoes the request line in
- * its error body would otherwise have the token printed on stderr, in --json and in logs (T41 F3).
- * The whole query is registered, and each value or userinfo part of a credential's length (8+): a short
- * value ("v=2") would be redacted from every line.
+ * Registers the secret parts of a URL that carries its own credentials, for redaction as header secrets are:
+ * a receiver that echoes the request line in its error body would otherwise have the token printed on stderr,
+ * in --json and in logs (T41 F3). Such a URL is a credential as a whole: besides a `?token=…` and a
+ * `user:password@`, many webhooks carry their secret in the path (Slack's /services/T…/B…/<secret>, Discord's
+ * /api/webhooks/<id>/<token>, Zapier's /hooks/catch/<id>/<key>/), so the whole path and the whole query are
+ * registered (T43 N3), and so is each query value, userinfo part or path segment of a credential's length (8+) that
+ * a receiver may echo alone. A path segment counts only when it has a digit or a capital: a plain word such as
+ * "services" or "webhooks" would be redacted from every line, and a short key stays covered by the whole path.
  */
 export function registerUrlSecrets(url: string): void {
   const parsed = new URL(url);
+  if (parsed.pathname !== "/") registerSecret(parsed.pathname);
+  for (const segment of parsed.pathname.split("/")) {
+    if (segment.length >= 8 && /[0-9A-Z]/.test(segment)) registerSecret(decodeURIComponent(segment));
+  }
   const query = parsed.search.slice(1);
   if (query) registerSecret(query);
   for (const [, value] of parsed.searchParams) if (value.length >= 8) registerSecret(value);

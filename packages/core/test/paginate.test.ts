@@ -58,6 +58,24 @@ beforeAll(async () => {
       const offset = Number(url.searchParams.get("offset"));
       const rows = url.pathname === "/pd-same" || offset === 0 ? [{ id: 1 }] : [];
       res.end(JSON.stringify({ oncalls: rows, offset, limit: 1, more: true }));
+    } else if (url.pathname === "/gh-cycle") {
+      // Link moving on while the server serves two pages in turn, A, B, A, B… (T43 N6: 1,000 requests)
+      const page = Number(url.searchParams.get("page") ?? 1);
+      res.setHeader("link", `<${base}/gh-cycle?page=${page + 1}>; rel="next"`);
+      res.end(JSON.stringify([page % 2]));
+    } else if (url.pathname === "/gl-empty-next") {
+      // GitLab's headers pointing on from pages that hold nothing after the first (T43 N6)
+      const page = Number(url.searchParams.get("page") ?? 1);
+      res.setHeader("x-page", String(page));
+      res.setHeader("x-next-page", String(page + 1));
+      res.setHeader("link", `<${base}/gl-empty-next?page=${page + 1}>; rel="next"`);
+      res.end(page === 1 ? "[1]" : "[]");
+    } else if (url.pathname === "/pd-cycle" || url.pathname === "/pd-more-string" || url.pathname === "/pd-more-null") {
+      // PagerDuty's body with `more: true` and rows A, B, A, B… (T43 N6), or `more` not the boolean its contract says
+      // (Pagination.more: boolean): "true" as a string, or null (T43 N8)
+      const offset = Number(url.searchParams.get("offset"));
+      const more = url.pathname === "/pd-cycle" ? true : url.pathname === "/pd-more-null" ? null : "true";
+      res.end(JSON.stringify({ oncalls: [{ id: offset % 2 }], offset, limit: 1, more }));
     } else if (url.pathname === "/short") {
       // GitLab's headers say three pages, but the first links to no next one (T31 #7)
       res.setHeader("x-page", "1");
@@ -125,6 +143,19 @@ describe("paginateLink", () => {
     }
   });
 
+  it("stops at once a server cycling through pages (A, B, A…), or linking on from an empty page (T43 N6)", async () => {
+    seen.length = 0;
+    await expect(collect(paginateLink(client(), { url: "/gh-cycle" }))).rejects.toThrow(
+      "Test API sent page 3 with the same items as page 1, so the list would never end",
+    );
+    expect(seen).toHaveLength(3);
+    seen.length = 0;
+    await expect(collect(paginateLink(client(), { url: "/gl-empty-next" }))).rejects.toThrow(
+      "Test API linked a page after the empty page 2, so the list is incomplete",
+    );
+    expect(seen).toHaveLength(2);
+  });
+
   it("refuses a page without a next link whose rel=last names a later page: pages would go unread", async () => {
     await expect(collect(paginateLink(client(), { url: "/gh-last-ahead" }))).rejects.toThrow(
       "Test API linked a last page 3 but no page after page 1, so the list is incomplete",
@@ -167,6 +198,27 @@ describe("paginateOffset", () => {
       "Test API sent page 2 with the same items as page 1, so the list would never end",
     );
     expect(seen).toEqual(["/pd-same?offset=0&limit=1", "/pd-same?offset=1&limit=1"]);
+  });
+
+  it("stops at once a server whose rows cycle A, B, A… while more is true (T43 N6)", async () => {
+    seen.length = 0;
+    await expect(collect(paginateOffset(client(), { url: "/pd-cycle" }, { limit: 1, itemsOf: pdRows }))).rejects.toThrow(
+      "Test API sent page 3 with the same items as page 1, so the list would never end",
+    );
+    expect(seen).toHaveLength(3);
+  });
+
+  it("refuses a `more` that is not a boolean as an unexpected shape (65), not the end of the list (T43 N8)", async () => {
+    for (const [path, shown] of [
+      ["/pd-more-string", '"true"'],
+      ["/pd-more-null", "null"],
+    ] as const) {
+      const error = await collect(paginateOffset(client(), { url: path }, { limit: 1, itemsOf: pdRows })).catch((e: unknown) => e);
+      expect(error).toMatchObject({
+        exitCode: 65,
+        message: `Test API answered in an unexpected shape (more: ${shown}, expected true or false), so where the list ends cannot be told`,
+      });
+    }
   });
 
   it("names the server, not a query the user cannot change, when the pages never end", async () => {

@@ -129,4 +129,14 @@ describe("registerUrlSecrets", () => {
     );
     expect(redactSecrets("hook-password-77 v=2 version 2")).toBe("[redacted] v=2 version 2");
   });
+
+  it("redacts a webhook secret in the URL's path, whole or a token-like segment alone, but not a plain word (T43 N3)", () => {
+    registerUrlSecrets("https://hooks.slack.example/services/T0AB12CD/B0EF34GH/PathSecret24charsXYZ0123");
+    expect(redactSecrets("POST /services/T0AB12CD/B0EF34GH/PathSecret24charsXYZ0123 invalid_token")).toBe("POST [redacted] invalid_token");
+    expect(redactSecrets("https://hooks.slack.example/services/T0AB12CD/B0EF34GH/PathSecret24charsXYZ0123")).toBe(
+      "https://hooks.slack.example[redacted]",
+    );
+    expect(redactSecrets("no such token PathSecret24charsXYZ0123")).toBe("no such token [redacted]");
+    expect(redactSecrets("3 services answered")).toBe("3 services answered");
+  });
 });

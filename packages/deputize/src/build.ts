@@ -204,13 +204,23 @@ function buildSink(sink: SinkConfig, i: number, ctx: SinkContext): Sink {
           resolveHeaderSecret(ref, `${keyPath}.headers.${header}`, env).reveal(),
         ]),
       );
-      // The URL's query or userinfo is the webhook's own token: redacted wherever a receiver echoes it.
+      // The whole URL is the webhook's own credential (a token in its query, path or userinfo): redacted wherever a
+      // receiver echoes it, and errors name its origin only (T43 N3).
       registerUrlSecrets(sink.url);
       const url = new URL(sink.url);
+      if (url.username || url.password) {
+        // fetch refuses a URL with credentials; they mean HTTP Basic (config checked: https or loopback, no other
+        // Authorization header). The README promised this form works (T43 N4). registerUrlSecrets registered the
+        // credentials with their base64 form, so a receiver echoing the header prints [redacted].
+        const credentials = `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`;
+        headers.authorization = `Basic ${Buffer.from(credentials).toString("base64")}`;
+        url.username = "";
+        url.password = "";
+      }
       return new WebhookSink({
         name: sink.name ?? `webhook:${url.host}`,
-        http: ctx.http(`webhook ${url.host}`, url.origin, headers),
-        url: sink.url,
+        http: new HttpClient({ service: `webhook ${url.host}`, baseUrl: url.origin, headers, urlIsSecret: true, ...ctx.httpOptions }),
+        url: url.toString(),
         state: ctx.state,
         schedules: sink.schedules,
       });

@@ -10,6 +10,9 @@ const HELP = `Config keys (YAML or JSON; see the README for every key):
   sinks[]          type ldap-group | gitlab-group | gitlab-approval-rule | slack | webhook
                    (gitlab-approval-rule: project, rule = the name of a regular approval rule whose
                    users deputize sets; its other fields are kept)
+                   (webhook: url, headers; the url is a credential as a whole, errors name its
+                   origin only; a user:password@ in it is sent as HTTP Basic: https, or http to
+                   localhost)
   ldap             urls, startTls, caFile, bindDn, bindPassword (file:/… or env:…), baseDn
   lookAheadMinutes grant access this long before a shift starts (0)
   graceMinutes     keep access this long after a shift ends (0)

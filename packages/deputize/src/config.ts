@@ -1,4 +1,4 @@
-import { apiUrlSchema, ldapConnectionSchema, secretRefSchema } from "@opsguard/core";
+import { apiUrlSchema, isLoopbackHost, ldapConnectionSchema, secretRefSchema } from "@opsguard/core";
 import { z } from "zod";
 
 const name = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.:@/-]*$/, { message: "use letters, digits and . _ : @ / -" });
@@ -102,15 +102,36 @@ export const sinkSchema = z.discriminatedUnion("type", [
       .optional(),
     schedules,
   }),
-  z.strictObject({
-    type: z.literal("webhook"),
-    name: name.optional(),
-    // not apiUrlSchema: a webhook's URL may carry its own token in the query, as many do
-    url: z.url({ protocol: /^https?$/, message: "expected an http(s) URL" }),
-    /** Extra headers whose values are secrets (an Authorization header, a signing key). */
-    headers: z.record(z.string().regex(/^[A-Za-z0-9-]+$/), secretRefSchema).default({}),
-    schedules,
-  }),
+  z
+    .strictObject({
+      type: z.literal("webhook"),
+      name: name.optional(),
+      // not apiUrlSchema: a webhook's URL may carry its own token in the query or path, as many do
+      url: z.url({ protocol: /^https?$/, message: "expected an http(s) URL" }),
+      /** Extra headers whose values are secrets (an Authorization header, a signing key). */
+      headers: z.record(z.string().regex(/^[A-Za-z0-9-]+$/), secretRefSchema).default({}),
+      schedules,
+    })
+    .superRefine((sink, ctx) => {
+      // A `user:password@` is sent as HTTP Basic (fetch refuses a URL with credentials, T43 N4), as sock-check's
+      // --from-url does: so never over plain http but to this host, and never beside an Authorization header.
+      const url = new URL(sink.url);
+      if (!url.username && !url.password) return;
+      if (url.protocol === "http:" && !isLoopbackHost(url.hostname)) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["url"],
+          message: "a user:password@ over http would be sent in clear text: use https (http only to 127.0.0.1, ::1 or localhost)",
+        });
+      }
+      if (Object.keys(sink.headers).some((header) => header.toLowerCase() === "authorization")) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["url"],
+          message: "a user:password@ is sent as an Authorization header, and headers has one too: keep one of them",
+        });
+      }
+    }),
 ]);
 
 /** lease.redis.ttlSeconds must be at least this many times timeoutMs (see the check below). */

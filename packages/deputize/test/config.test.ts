@@ -149,11 +149,74 @@ describe("webhook sink built from config", () => {
       const plan = await dep.sinks[0]!.plan([]);
       const error = await plan.apply().catch((e: unknown) => e);
       const text = describeError(error);
-      expect(text).toMatch(/answered HTTP 400: bad request from \/hook\?\[redacted\] with Authorization: \[redacted\]/);
+      expect(text).toMatch(/answered HTTP 400: bad request from \[redacted\]\?\[redacted\] with Authorization: \[redacted\]/);
       expect(text).not.toContain("HOOKQUERY-SECRET-555");
     } finally {
       server.close();
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  /** Builds the config's one webhook sink against an echoing receiver, delivers once and returns what the receiver saw. */
+  async function deliver(
+    sink: Record<string, unknown>,
+    status: number,
+  ): Promise<{ error: unknown; received: { url?: string; authorization?: string }[] }> {
+    const received: { url?: string; authorization?: string }[] = [];
+    const server = createServer((req, res) => {
+      received.push({ url: req.url, authorization: req.headers.authorization });
+      res.writeHead(status, { "content-type": "text/plain" });
+      res.end(`bad request from ${req.url}`);
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const dir = mkdtempSync(join(tmpdir(), "deputize-hook-"));
+    try {
+      const port = (server.address() as AddressInfo).port;
+      const url = String(sink.url).replace("PORT", String(port));
+      const config = configSchema.parse({
+        sources: [{ type: "rotation", file: "/r.yaml" }],
+        sinks: [{ ...sink, url }],
+        stateDir: dir,
+        retries: 0,
+      });
+      const plan = await buildDeputize(config).sinks[0]!.plan([]);
+      const error = await plan.apply().then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      return { error, received };
+    } finally {
+      server.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
+  it("never prints a secret in the webhook URL's path, Slack's or Discord's (T43 N3)", async () => {
+    for (const path of ["/services/T0AB12CD/B0EF34GH/PathSecret24charsXYZ0123", "/api/webhooks/1234567890/DiscordTok-en_secret-4242"]) {
+      const { error } = await deliver({ type: "webhook", url: `http://127.0.0.1:PORT${path}` }, 400);
+      const text = describeError(error);
+      expect(exitCodeOf(error)).toBe(65);
+      expect(text).toMatch(/^webhook 127\.0\.0\.1:\d+ answered HTTP 400: bad request from \[redacted\] \(http:\/\/127\.0\.0\.1:\d+\)$/m);
+      expect(text).not.toContain(path.split("/").pop());
+    }
+  });
+
+  it("sends a user:password@ in the webhook URL as HTTP Basic, never printed (T43 N4)", async () => {
+    const { error, received } = await deliver({ type: "webhook", url: "http://hookuser:HOOKPW-SECRET-777@127.0.0.1:PORT/hook" }, 200);
+    expect(error).toBeUndefined();
+    expect(received).toEqual([{ url: "/hook", authorization: `Basic ${Buffer.from("hookuser:HOOKPW-SECRET-777").toString("base64")}` }]);
+    const failed = await deliver({ type: "webhook", url: "http://hookuser:HOOKPW-SECRET-777@127.0.0.1:PORT/hook" }, 400);
+    expect(describeError(failed.error)).not.toContain("HOOKPW-SECRET-777");
+  });
+
+  it("refuses a webhook user:password@ over plain http to another host, or beside an Authorization header (78)", () => {
+    const sources = [{ type: "rotation", file: "/r.yaml" }];
+    expect(problems({ sources, sinks: [{ type: "webhook", url: "http://u:pw@hooks.example/x" }] })).toMatch(
+      /sinks\[0\]\.url: a user:password@ over http would be sent in clear text/,
+    );
+    expect(
+      problems({ sources, sinks: [{ type: "webhook", url: "https://u:pw@hooks.example/x", headers: { authorization: "env:AUTH" } }] }),
+    ).toMatch(/sinks\[0\]\.url: a user:password@ is sent as an Authorization header, and headers has one too/);
+    expect(problems({ sources, sinks: [{ type: "webhook", url: "https://u:pw@hooks.example/x" }] })).toBe("");
   });
 });

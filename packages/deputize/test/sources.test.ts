@@ -288,6 +288,48 @@ describe("PagerDuty source", () => {
     expect(pd.requests.filter((r) => r.path === "/oncalls")).toHaveLength(2);
   });
 
+  it("pages cycling A, B, A… while more is true fail at once, not after 1,000 requests (T43 N6)", async () => {
+    const rows = [] as unknown[];
+    for (const offset of [0, 1]) {
+      const page = await http.request<{ oncalls: unknown[] }>({
+        url: "/oncalls",
+        query: { "schedule_ids[]": ["PDB0001"], "include[]": ["users"], offset, limit: 1 },
+      });
+      rows.push(page.body.oncalls[0]);
+    }
+    // Every offset after the first answers alice, dave, alice, dave… and says more follow.
+    for (let offset = 1; offset <= 1000; offset++) {
+      const body = { oncalls: [rows[offset % 2]], offset, limit: 1, more: true, total: null };
+      pd.fault({ status: 200, body }, { path: "/oncalls", query: { offset: String(offset) } });
+    }
+    pd.requests.length = 0;
+    const error = await new PagerDutySource({ name: "pd", http, schedules: ["PDB0001"], pageSize: 1 })
+      .onCall(accessWindow(now, 0, 0))
+      .catch((e) => e);
+    pd.clearFaults();
+    expect(error.exitCode).toBe(65);
+    expect(describeError(error)).toMatch(/^PagerDuty API sent page 3 with the same items as page 1/);
+    expect(pd.requests.filter((r) => r.path === "/oncalls")).toHaveLength(3);
+  });
+
+  it("a `more` that is not a boolean fails the source (65), never read as the end of the list (T43 N8)", async () => {
+    // Database has two rows (alice, dave): with one-row pages, page one says more follow in a broken way.
+    for (const more of ["true", null]) {
+      const page = await http.request<{ oncalls: unknown[] }>({
+        url: "/oncalls",
+        query: { "schedule_ids[]": ["PDB0001"], "include[]": ["users"], offset: 0, limit: 1 },
+      });
+      pd.fault({ status: 200, body: { ...page.body, more } }, { path: "/oncalls", query: { offset: "0" } });
+      const error = await new PagerDutySource({ name: "pd", http, schedules: ["PDB0001"], pageSize: 1 })
+        .onCall(accessWindow(now, 0, 0))
+        .catch((e) => e);
+      expect(error.exitCode).toBe(65);
+      expect(describeError(error)).toMatch(
+        /^PagerDuty API answered in an unexpected shape \(more: (null|"true"), expected true or false\)/,
+      );
+    }
+  });
+
   it("an answer in an unexpected shape is an error (exit 65), never nobody on call", async () => {
     const source = new PagerDutySource({ name: "pd", http, schedules: ["PSRE001", "PSRE002"] });
     const broken = [
