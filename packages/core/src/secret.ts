@@ -177,7 +177,8 @@ export function registerSecret(value: string): void {
  */
 export function registerUrlSecrets(url: string): void {
   const parsed = new URL(url);
-  if (parsed.pathname !== "/") registerSecret(parsed.pathname);
+  // 8+ as for the parts below: a short path ("/hook", "/api") holds no secret, and would be cut out of every line
+  if (parsed.pathname.length >= 8) registerSecret(parsed.pathname);
   for (const segment of parsed.pathname.split("/")) {
     if (segment.length >= 8 && /[0-9A-Z]/.test(segment)) registerSecret(decodeURIComponent(segment));
   }

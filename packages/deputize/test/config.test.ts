@@ -149,7 +149,7 @@ describe("webhook sink built from config", () => {
       const plan = await dep.sinks[0]!.plan([]);
       const error = await plan.apply().catch((e: unknown) => e);
       const text = describeError(error);
-      expect(text).toMatch(/answered HTTP 400: bad request from \[redacted\]\?\[redacted\] with Authorization: \[redacted\]/);
+      expect(text).toMatch(/answered HTTP 400: bad request from \/hook\?\[redacted\] with Authorization: \[redacted\]/);
       expect(text).not.toContain("HOOKQUERY-SECRET-555");
     } finally {
       server.close();
