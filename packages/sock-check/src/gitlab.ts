@@ -69,7 +69,8 @@ interface GlJob {
   created_at: string;
   finished_at: string | null;
   commit?: { id: string } | null;
-  pipeline?: { id: number } | null;
+  /** The job's pipeline (PipelineBasic, docs.gitlab.com/api/jobs/#list-project-jobs); `source` is how it was started. */
+  pipeline?: { id: number; source?: string } | null;
 }
 /**
  * An approver as GraphQL's `approvedBy` gives them: `UserCore.bot` ("Indicates if the user is a bot",
@@ -620,19 +621,36 @@ const STATES: Record<string, string> = {
  * succeed", the MR's latest pipeline, and a retried job that succeeds "on the second try" lets it merge
  * (docs.gitlab.com/ee/user/project/merge_requests/merge_when_pipeline_succeeds.html). So the jobs of the newest
  * pipeline on the head (pipeline IDs grow), and of those the newest job (job IDs grow) per name. An older pipeline's
- * success never stands in for a newer one still running or failed. A job without its job or pipeline ID cannot be
- * placed: then every job is kept, and each pipeline's stands on its own (see CheckFact.suite).
+ * success never stands in for a newer one still running or failed.
+ *
+ * A child pipeline (`trigger: include`) runs "under the same project, ref, and commit SHA as the parent pipeline" and
+ * its jobs carry the source `parent_pipeline` (docs.gitlab.com/ci/pipelines/downstream_pipelines/): it is newer than
+ * its parent but is not the MR's pipeline, so it never becomes the head pipeline. Its results reach the parent's
+ * status only with `strategy: depend`, which the job list does not show, and the list does not say whose child it
+ * is: every child pipeline newer than the head pipeline (a child is created after its parent) is counted beside it,
+ * each on its own (fail closed: a failed `build` in either blocks, and a child without `build` leaves the parent's).
+ *
+ * A job without its job ID, pipeline ID or pipeline source cannot be placed: then every job is kept, and each
+ * pipeline's stands on its own (see CheckFact.suite).
  */
 function latestPipelineJobs(jobs: readonly GlJob[]): GlJob[] {
-  if (jobs.some((j) => typeof j.id !== "number" || typeof j.pipeline?.id !== "number")) return [...jobs];
-  const pipeline = Math.max(...jobs.map((j) => j.pipeline!.id));
+  if (jobs.some((j) => typeof j.id !== "number" || typeof j.pipeline?.id !== "number" || typeof j.pipeline.source !== "string"))
+    return [...jobs];
+  const isChild = (j: GlJob) => j.pipeline!.source === CHILD_PIPELINE;
+  const parents = jobs.filter((j) => !isChild(j)).map((j) => j.pipeline!.id);
+  // Only children listed (the head pipeline's own jobs are all trigger jobs, which /jobs leaves out): all of them count.
+  const head = parents.length > 0 ? Math.max(...parents) : Number.NEGATIVE_INFINITY;
   const newest = new Map<string, GlJob>();
-  for (const job of jobs.filter((j) => j.pipeline!.id === pipeline)) {
-    const seen = newest.get(job.name);
-    if (!seen || job.id! > seen.id!) newest.set(job.name, job);
+  for (const job of jobs.filter((j) => j.pipeline!.id === head || (isChild(j) && j.pipeline!.id > head))) {
+    const key = `${job.pipeline!.id}:${job.name}`;
+    const seen = newest.get(key);
+    if (!seen || job.id! > seen.id!) newest.set(key, job);
   }
   return [...newest.values()];
 }
+
+/** The pipeline source of a child pipeline (docs.gitlab.com/ci/jobs/job_rules/#ci_pipeline_source-predefined-variable). */
+const CHILD_PIPELINE = "parent_pipeline";
 
 function toCheck(status: GlStatus | GlJob): CheckFact {
   return {
