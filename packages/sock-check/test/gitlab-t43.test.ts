@@ -7,8 +7,17 @@ import { gitlabPolicyYaml, runSockCheck, USERS } from "./fixture";
 
 /**
  * Ways past the gate the T43 black-box tester found on GitLab: a child pipeline's (`trigger: include`) passing `build`
- * standing in for the MR pipeline's failed one, because the child is the newest pipeline on the head (N1).
+ * standing in for the MR pipeline's failed one, because the child is the newest pipeline on the head (N1); and a
+ * reviewer's standing "Request changes", never asked, neither blocking an MR nor keeping an emergency's retro review
+ * from counting as done (N5).
  */
+
+const MINUTE = 60_000;
+const EMERGENCY = `exemptions:
+  emergency:
+    label: emergency
+    reviewWithin: 72h
+`;
 
 let scenario: GitHubScenario;
 let gitlab: GitLabSim;
@@ -19,7 +28,11 @@ beforeAll(async () => {
   gitlab = new GitLabSim();
   await gitlab.start();
   scenario = new GitHubScenario({ users: USERS });
-  scenario.directPush({ message: "Initial import", author: "alice", files: { ".sock-check.yml": gitlabPolicyYaml(gitlab.url) } });
+  scenario.directPush({
+    message: "Initial import",
+    author: "alice",
+    files: { ".sock-check.yml": gitlabPolicyYaml(gitlab.url, EMERGENCY) },
+  });
   scenario.tag("deploy-1");
   mr.parentFailed = scenario.pullRequest({ title: "SHOP-1 Cart", author: "alice", reviews: [{ by: "bob" }], checks: { build: "failure" } });
   scenario.tag("parent-failed");
@@ -36,6 +49,26 @@ beforeAll(async () => {
     checks: { build: "success" },
   });
   scenario.tag("children");
+  mr.changesRequested = scenario.pullRequest({
+    title: "SHOP-4 Pricing",
+    author: "alice",
+    reviews: [{ by: "bob" }],
+    checks: { build: "success" },
+  });
+  mr.emergency = scenario.pullRequest({
+    title: "SHOP-5 Hotfix",
+    author: "alice",
+    labels: ["emergency"],
+    reviews: [{ by: "bob", afterMergeMs: MINUTE }],
+    checks: { build: "success" },
+  });
+  mr.stateUnknown = scenario.pullRequest({
+    title: "SHOP-6 Search boost",
+    author: "alice",
+    reviews: [{ by: "bob" }],
+    checks: { build: "success" },
+  });
+  scenario.tag("reviews");
   scenario.build();
   mrs = new GitLabMergeRequests(gitlab, { id: 7, path: "acme/shop" });
   mirrorScenarioToGitLab(scenario, mrs);
@@ -55,12 +88,32 @@ beforeAll(async () => {
   child(mr.parentFailed!, "build", "success");
   child(mr.childFailed!, "build", "failed");
   child(mr.childWithoutBuild!, "lint", "success");
+  // carol reviewed and requested changes (which withdrew any approval of hers); bob approved.
+  const reviewers = (iid: number, carol: "REQUESTED_CHANGES" | null) => {
+    mrs.mergeRequests.get(iid)!.reviewers = [
+      { username: "bob", reviewState: "APPROVED" },
+      { username: "carol", reviewState: carol },
+    ];
+  };
+  reviewers(mr.changesRequested!, "REQUESTED_CHANGES");
+  reviewers(mr.emergency!, "REQUESTED_CHANGES");
+  reviewers(mr.stateUnknown!, null);
 }, 60_000);
 
 afterAll(async () => {
   await gitlab?.stop();
   scenario?.cleanup();
 });
+
+function check(from: string, to: string) {
+  return runCheck({
+    dir: scenario.dir,
+    from,
+    to,
+    env: { ...process.env, SOCK_CHECK_TEST_GITLAB_TOKEN: gitlab.token },
+    toolVersion: "test",
+  });
+}
 
 function byMr(records: readonly ChangeRecord[], iid: number | undefined): ChangeRecord {
   const record = records.find((r) => r.pr?.number === iid);
@@ -94,5 +147,45 @@ describe("a child pipeline on the MR's head (N1)", () => {
     });
     expect(run.code).toBe(1);
     expect(run.stdout).toMatch(/required check build is failure on head/);
+  });
+});
+
+describe("a reviewer's standing Request changes on GitLab (N5)", () => {
+  it("blocks the MR, as a standing changes requested does on GitHub", async () => {
+    const { report } = await check("children", "reviews");
+    const record = byMr(report.records, mr.changesRequested);
+    expect(record.verdict).toBe("noncompliant");
+    expect(record.violations).toEqual([{ rule: "changes-requested", message: "changes requested by carol still stand" }]);
+  });
+
+  it("keeps an emergency change's retro review from counting as done", async () => {
+    const { report } = await check("children", "reviews");
+    const record = byMr(report.records, mr.emergency);
+    expect(record.emergency).toMatchObject({ status: "overdue", retro_reviewer: null, changes_requested_by: ["carol"] });
+    expect(record.violations.map((v) => v.rule)).toContain("changes-requested");
+  });
+
+  it("leaves an MR unverified when GitLab does not say where a requested review stands", async () => {
+    const { report } = await check("children", "reviews");
+    const record = report.records.find((r) => r.commit.sha === scenario.pull(mr.stateUnknown!).mergeSha);
+    expect(record?.verdict).toBe("unverified");
+    expect(record?.violations.map((v) => v.message)).toEqual([
+      `could not be verified: GitLab did not say where every review asked of MR !${mr.stateUnknown} stands (reviewState): a standing "Request changes" cannot be ruled out`,
+    ]);
+  });
+
+  it("says so on stderr when this GitLab has no reviewState at all", async () => {
+    gitlab.reportsReviewState = false;
+    try {
+      const run = await runSockCheck(["--from", "children", "--to", "reviews"], {
+        cwd: scenario.dir,
+        env: { ...process.env, SOCK_CHECK_TEST_GITLAB_TOKEN: gitlab.token, NO_COLOR: "1" },
+      });
+      expect(run.stderr).toContain(
+        'this GitLab does not report reviewer states (reviewState): a standing "Request changes" is not checked',
+      );
+    } finally {
+      gitlab.reportsReviewState = true;
+    }
   });
 });

@@ -19,6 +19,8 @@ export interface GitLabMergeRequest {
    * fork: a project's events list what happened in that project (https://docs.gitlab.com/api/events/#list-a-projects-visible-events).
    */
   sourceProjectId?: number;
+  /** Whom a review was asked of and where it stands now (GraphQL MergeRequest.reviewers; see gitlab-graphql.ts). */
+  reviewers?: Array<{ username: string; reviewState: GitLabReviewState | null }>;
   title: string;
   description: string;
   author: string;
@@ -37,6 +39,9 @@ export interface GitLabMergeRequest {
   versions: Array<{ id: number; headSha: string; createdAt: string }>;
   notes: Array<{ id: number; body: string; author: string; system: boolean; createdAt: string }>;
 }
+
+/** GraphQL MergeRequestReviewState (docs.gitlab.com/api/graphql/reference/#mergerequestreviewstate). */
+export type GitLabReviewState = "UNREVIEWED" | "REVIEWED" | "REQUESTED_CHANGES" | "APPROVED" | "UNAPPROVED" | "REVIEW_STARTED";
 
 export interface GitLabCommitStatus {
   id: number;
