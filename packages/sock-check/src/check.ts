@@ -1,5 +1,5 @@
 import { realpath } from "node:fs/promises";
-import { sep } from "node:path";
+import { dirname, resolve, sep } from "node:path";
 import {
   ConfigError,
   HttpClient,
@@ -251,9 +251,18 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
  * not resolve is left to the reading, which says so.
  */
 async function refuseCheckoutPolicy(git: GitRepo, policyPath: string): Promise<void> {
-  const file = await realpath(policyPath).catch(() => undefined);
   const tree = await git.workTree();
-  if (!file || !tree || (file !== tree && !file.startsWith(`${tree}${sep}`))) return;
+  if (!tree) return;
+  const inside = (p: string | undefined) => p !== undefined && (p === tree || p.startsWith(`${tree}${sep}`));
+  // The file it resolves to, and the path as given: a symlink in the checkout (the file, or a directory on the way)
+  // pointing outside is still the change's to retarget (T43 N7). The given path's directories are resolved, not the
+  // file, so a checkout reached through a symlinked directory (/tmp → /private/tmp) is still recognised.
+  const resolvedPaths = [await realpath(policyPath).catch(() => undefined)];
+  for (let dir = dirname(resolve(policyPath)); ; dir = dirname(dir)) {
+    resolvedPaths.push(await realpath(dir).catch(() => undefined));
+    if (dir === dirname(dir)) break;
+  }
+  if (!resolvedPaths.some(inside)) return;
   throw new ConfigError(`--config ${policyPath} is inside the checkout under review (${tree}), whose changes could relax it`, {
     hint: "keep the policy file outside the repository (e.g. in the runner's temp directory), or leave out --config to use the deployed .sock-check.yml",
   });

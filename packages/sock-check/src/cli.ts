@@ -28,7 +28,7 @@ export function createSockCheckProgram(io: IOStreams): Command {
       helpAfter: HELP_AFTER,
       // The policy is never searched for (an rc file in the checkout would let the change under review plant one).
       configHelp:
-        "policy file outside the repository (one inside the checkout is refused); wins over .sock-check.yml (default: $SOCK_CHECK_CONFIG)",
+        "policy file outside the repository (one inside the checkout, or linked from it, is refused); wins over .sock-check.yml (default: $SOCK_CHECK_CONFIG)",
     },
     io,
   );

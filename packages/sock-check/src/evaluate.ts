@@ -523,13 +523,15 @@ function fromApp(c: CheckFact, wanted: string): boolean {
  * is reset to queued", docs.github.com/rest/checks/suites#rerequest-a-check-suite; the REST list's default
  * `filter=latest` is "the most recent check runs" by completed_at): the newest by completion time stands, and a run
  * that has not completed (or says no completion time) cannot be ordered before anything, so it stands too; runs
- * completed at one time all stand. A commit status (no suite): the newest per creator, as GitHub keeps the newest
- * per context.
+ * completed at one time all stand; a check run without its suite stands alone. A commit status (no suite): the
+ * newest per creator, as GitHub keeps the newest per context.
  */
 function standingResults(pull: PullFact, name: string, app: string | undefined): CheckFact[] {
-  const groups = new Map<string, CheckFact[]>();
+  const groups = new Map<string | symbol, CheckFact[]>();
   for (const c of pull.checks.filter((c) => c.name === name && (!app || fromApp(c, app)))) {
-    const key = `${c.kind}:${c.app ?? ""}:${c.suite ?? ""}`;
+    // A check run whose suite the answer leaves out (GitHub's schema always gives one) cannot be placed beside any
+    // other run: it stands on its own, so a later success never hides an earlier failure.
+    const key = c.kind === "check_run" && !c.suite ? Symbol() : `${c.kind}:${c.app ?? ""}:${c.suite ?? ""}`;
     groups.set(key, [...(groups.get(key) ?? []), c]);
   }
   return [...groups.values()].flatMap((results) => {

@@ -69,7 +69,8 @@ interface GlJob {
   created_at: string;
   finished_at: string | null;
   commit?: { id: string } | null;
-  pipeline?: { id: number } | null;
+  /** The job's pipeline (PipelineBasic, docs.gitlab.com/api/jobs/#list-project-jobs); `source` is how it was started. */
+  pipeline?: { id: number; source?: string } | null;
 }
 /**
  * An approver as GraphQL's `approvedBy` gives them: `UserCore.bot` ("Indicates if the user is a bot",
@@ -85,6 +86,18 @@ interface GlApprover {
   bot?: boolean;
 }
 const GHOST = /^ghost\d*$/i;
+interface GlReviewer {
+  username: string;
+  mergeRequestInteraction: { reviewState: string | null } | null;
+}
+/**
+ * An MR's standing approvers, and who has a "Request changes" standing on it: `undefined` when GitLab did not say
+ * where some reviewer's review stands (the MR cannot be cleared), `null` when this GitLab has no reviewState at all.
+ */
+interface MrReviewers {
+  approvers: GlApprover[];
+  requestedChanges: string[] | null | undefined;
+}
 interface GlSignature {
   verification_status: string;
 }
@@ -102,6 +115,7 @@ interface ApprovedByPage {
         nodes: Array<{
           iid: string;
           approvedBy: { pageInfo: { hasNextPage: boolean }; nodes: Array<GlApprover | null> } | null;
+          reviewers?: { pageInfo: { hasNextPage: boolean }; nodes: Array<GlReviewer | null> } | null;
         } | null> | null;
       } | null;
     } | null;
@@ -127,11 +141,20 @@ const DAY = 86_400_000;
 /** MRs per GraphQL query: GitLab's largest page (https://docs.gitlab.com/api/graphql/#max-page-size). */
 const GRAPHQL_BATCH = 100;
 
-const APPROVED_BY = `query($path: ID!, $iids: [String!], $after: String) {
+/**
+ * The standing approvers of each MR, and (`withReviewers`) where each requested review stands now:
+ * `MergeRequestReviewer.mergeRequestInteraction.reviewState` REQUESTED_CHANGES is a "Request changes" that still
+ * stands (docs.gitlab.com/api/graphql/reference/#mergerequestreviewstate, docs.gitlab.com/user/project/merge_requests/reviews/#request-changes).
+ */
+const APPROVED_BY = (withReviewers: boolean) => `query($path: ID!, $iids: [String!], $after: String) {
   project(fullPath: $path) {
     mergeRequests(iids: $iids, first: ${GRAPHQL_BATCH}, after: $after) {
       pageInfo { hasNextPage endCursor }
-      nodes { iid approvedBy(first: 100) { pageInfo { hasNextPage } nodes { username bot } } }
+      nodes {
+        iid
+        approvedBy(first: 100) { pageInfo { hasNextPage } nodes { username bot } }
+        ${withReviewers ? "reviewers(first: 100) { pageInfo { hasNextPage } nodes { username mergeRequestInteraction { reviewState } } }" : ""}
+      }
     }
   }
 }`;
@@ -279,6 +302,13 @@ export async function collectGitLabFacts(
     jobs: await jobsSince(http, project, Date.parse(`${eventsSince}T00:00:00Z`)),
   }));
   if (!shared) return withTeams(facts, http, options, attempt);
+  if ([...shared.approvers.values()].some((r) => r.requestedChanges === null))
+    // A GitLab without reviewState predates "Request changes" (MergeRequestReviewState gained REQUESTED_CHANGES
+    // later), so no such request can stand there; said once, so that a newer GitLab's missing field is not taken
+    // silently for that.
+    options.log?.warn(
+      'this GitLab does not report reviewer states (reviewState): a standing "Request changes" is not checked (GitLab versions without the field do not have it)',
+    );
 
   for (const mr of merged) {
     if (mrCommits.has(mr.iid)) continue;
@@ -297,9 +327,18 @@ export async function collectGitLabFacts(
   for (const mr of merged) {
     const shas = shasOf(mr.iid);
     const sources = mrCommits.get(mr.iid);
-    const approvers = shared.approvers.get(mr.iid);
-    if (!sources || !approvers) {
+    const reviewed = shared.approvers.get(mr.iid);
+    if (!sources || !reviewed) {
       for (const sha of shas) facts.unverified.set(sha, `GitLab did not answer for the commits or approvals of MR !${mr.iid}`);
+      continue;
+    }
+    const { approvers, requestedChanges } = reviewed;
+    if (requestedChanges === undefined) {
+      for (const sha of shas)
+        facts.unverified.set(
+          sha,
+          `GitLab did not say where every review asked of MR !${mr.iid} stands (reviewState): a standing "Request changes" cannot be ruled out`,
+        );
       continue;
     }
     const fork = mr.source_project_id !== undefined && mr.source_project_id !== mr.target_project_id;
@@ -349,13 +388,13 @@ export async function collectGitLabFacts(
         squashCommit: mr.squash_commit_sha ?? null,
         ...(squashUnreported(mr) ? { squashUnreported: true } : {}),
         labels: mr.labels,
-        reviews: reviewsOf(mr, approvers, shared.approvals, shared.pushes),
+        reviews: [...reviewsOf(mr, approvers, shared.approvals, shared.pushes), ...requestsForChanges(requestedChanges ?? [])],
         commits: pullCommits,
         checks,
       };
     });
     if (!pull) continue;
-    const untimed = pull.reviews.filter((r) => r.submittedAt === null).map((r) => r.reviewer ?? "?");
+    const untimed = pull.reviews.filter((r) => r.state === "APPROVED" && r.submittedAt === null).map((r) => r.reviewer ?? "?");
     if (untimed.length > 0) {
       // Without its time an approval can be neither placed before the merge nor tied to a head.
       for (const sha of shas) {
@@ -431,19 +470,29 @@ function fromGitLab(c: GlCommit): PullCommitSource {
   };
 }
 
-/** iid → usernames whose approval stands now, from GraphQL (the REST events feed never says when one is withdrawn). */
-async function standingApprovers(http: HttpClient, path: string, mrs: readonly GlMergeRequest[]): Promise<Map<number, GlApprover[]>> {
-  const out = new Map<number, GlApprover[]>();
+/**
+ * iid → usernames whose approval stands now, from GraphQL (the REST events feed never says when one is withdrawn),
+ * and whose "Request changes" stands. A GitLab from before `reviewState` answers that the field does not exist: it is
+ * asked again without, and `requestedChanges` is null for every MR (the caller says so once).
+ */
+async function standingApprovers(http: HttpClient, path: string, mrs: readonly GlMergeRequest[]): Promise<Map<number, MrReviewers>> {
+  const out = new Map<number, MrReviewers>();
   const graphqlUrl = `${(http.options.baseUrl ?? "").replace(/\/api\/v4\/?$/, "")}/api/graphql`;
+  let withReviewers = true;
   for (let i = 0; i < mrs.length; i += GRAPHQL_BATCH) {
     const iids = mrs.slice(i, i + GRAPHQL_BATCH).map((mr) => String(mr.iid));
     let after: string | null = null;
-    do {
+    for (;;) {
       const { body }: { body: ApprovedByPage } = await http.request<ApprovedByPage>({
         method: "POST",
         url: graphqlUrl,
-        body: { query: APPROVED_BY, variables: { path, iids, after } },
+        body: { query: APPROVED_BY(withReviewers), variables: { path, iids, after } },
       });
+      if (withReviewers && body.errors?.length && body.errors.every((e) => /\breviewState\b/.test(e.message))) {
+        // Asked again, same page, without the field.
+        withReviewers = false;
+        continue;
+      }
       if (body.errors?.length)
         throw new Error(
           `GitLab GraphQL answered with errors: ${body.errors
@@ -457,15 +506,25 @@ async function standingApprovers(http: HttpClient, path: string, mrs: readonly G
       for (const node of connection.nodes ?? []) {
         if (!node?.approvedBy) continue;
         if (node.approvedBy.pageInfo.hasNextPage) throw new Error(`MR !${node.iid} has more than 100 approvers; not read in full`);
-        out.set(
-          Number(node.iid),
-          node.approvedBy.nodes.flatMap((u) => (u ? [u] : [])),
-        );
+        if (node.reviewers?.pageInfo.hasNextPage) throw new Error(`MR !${node.iid} has more than 100 reviewers; not read in full`);
+        out.set(Number(node.iid), {
+          approvers: node.approvedBy.nodes.flatMap((u) => (u ? [u] : [])),
+          requestedChanges: withReviewers ? requestedChangesOf(node.reviewers) : null,
+        });
       }
       after = nextCursor(connection.pageInfo, `the merge requests of ${path}`, "GitLab GraphQL");
-    } while (after);
+      if (!after) break;
+    }
   }
   return out;
+}
+
+/** Reviewers whose "Request changes" stands; undefined when GitLab left out where some review stands. */
+function requestedChangesOf(reviewers: { nodes: Array<GlReviewer | null> } | null | undefined): string[] | undefined {
+  if (!reviewers) return undefined;
+  const nodes = reviewers.nodes.flatMap((r) => (r ? [r] : []));
+  if (nodes.some((r) => typeof r.mergeRequestInteraction?.reviewState !== "string")) return undefined;
+  return nodes.filter((r) => r.mergeRequestInteraction?.reviewState === "REQUESTED_CHANGES").map((r) => r.username);
 }
 
 /** The project's CI jobs, newest first, down to the first older than `since`. */
@@ -511,6 +570,21 @@ function reviewsOf(
       commit: head?.push_data?.commit_to ?? null,
     };
   });
+}
+
+/**
+ * A "Request changes" standing now. GitLab says neither when it was given nor on which head, so it has no time: it
+ * stands whenever the MR is judged (before its merge, and for an emergency's retro review after it). Requesting
+ * changes withdraws that reviewer's own approval, so it never sits beside one of theirs in approvedBy.
+ */
+function requestsForChanges(usernames: readonly string[]): ReviewFact[] {
+  return usernames.map((username) => ({
+    reviewer: GHOST.test(username) ? null : username,
+    reviewerType: null,
+    state: "CHANGES_REQUESTED",
+    submittedAt: null,
+    commit: null,
+  }));
 }
 
 interface People {
@@ -620,19 +694,36 @@ const STATES: Record<string, string> = {
  * succeed", the MR's latest pipeline, and a retried job that succeeds "on the second try" lets it merge
  * (docs.gitlab.com/ee/user/project/merge_requests/merge_when_pipeline_succeeds.html). So the jobs of the newest
  * pipeline on the head (pipeline IDs grow), and of those the newest job (job IDs grow) per name. An older pipeline's
- * success never stands in for a newer one still running or failed. A job without its job or pipeline ID cannot be
- * placed: then every job is kept, and each pipeline's stands on its own (see CheckFact.suite).
+ * success never stands in for a newer one still running or failed.
+ *
+ * A child pipeline (`trigger: include`) runs "under the same project, ref, and commit SHA as the parent pipeline" and
+ * its jobs carry the source `parent_pipeline` (docs.gitlab.com/ci/pipelines/downstream_pipelines/): it is newer than
+ * its parent but is not the MR's pipeline, so it never becomes the head pipeline. Its results reach the parent's
+ * status only with `strategy: depend`, which the job list does not show, and the list does not say whose child it
+ * is: every child pipeline newer than the head pipeline (a child is created after its parent) is counted beside it,
+ * each on its own (fail closed: a failed `build` in either blocks, and a child without `build` leaves the parent's).
+ *
+ * A job without its job ID, pipeline ID or pipeline source cannot be placed: then every job is kept, and each
+ * pipeline's stands on its own (see CheckFact.suite).
  */
 function latestPipelineJobs(jobs: readonly GlJob[]): GlJob[] {
-  if (jobs.some((j) => typeof j.id !== "number" || typeof j.pipeline?.id !== "number")) return [...jobs];
-  const pipeline = Math.max(...jobs.map((j) => j.pipeline!.id));
+  if (jobs.some((j) => typeof j.id !== "number" || typeof j.pipeline?.id !== "number" || typeof j.pipeline.source !== "string"))
+    return [...jobs];
+  const isChild = (j: GlJob) => j.pipeline!.source === CHILD_PIPELINE;
+  const parents = jobs.filter((j) => !isChild(j)).map((j) => j.pipeline!.id);
+  // Only children listed (the head pipeline's own jobs are all trigger jobs, which /jobs leaves out): all of them count.
+  const head = parents.length > 0 ? Math.max(...parents) : Number.NEGATIVE_INFINITY;
   const newest = new Map<string, GlJob>();
-  for (const job of jobs.filter((j) => j.pipeline!.id === pipeline)) {
-    const seen = newest.get(job.name);
-    if (!seen || job.id! > seen.id!) newest.set(job.name, job);
+  for (const job of jobs.filter((j) => j.pipeline!.id === head || (isChild(j) && j.pipeline!.id > head))) {
+    const key = `${job.pipeline!.id}:${job.name}`;
+    const seen = newest.get(key);
+    if (!seen || job.id! > seen.id!) newest.set(key, job);
   }
   return [...newest.values()];
 }
+
+/** The pipeline source of a child pipeline (docs.gitlab.com/ci/jobs/job_rules/#ci_pipeline_source-predefined-variable). */
+const CHILD_PIPELINE = "parent_pipeline";
 
 function toCheck(status: GlStatus | GlJob): CheckFact {
   return {

@@ -479,3 +479,29 @@ describe("sock-check evaluate: the edges mutation testing found unpinned", () =>
     );
   });
 });
+
+describe("sock-check evaluate: check runs whose suite the answer leaves out (T43 N2)", () => {
+  const policy = "provider: github\nchecks:\n  required: [build]\n";
+  const run = (state: string, at: string, suite: string | null) =>
+    ({ name: "build", app: "github-actions", kind: "check_run", state, at, sha: HEAD, suite }) as const;
+
+  it("each stands on its own: a later success does not hide an earlier failure", () => {
+    const record = judge(
+      { reviews: [approve("bob")], checks: [run("failure", "2024-05-01T11:40:00Z", null), run("success", "2024-05-01T11:50:00Z", null)] },
+      policy,
+    );
+    expect(record.verdict).toBe("noncompliant");
+    expect(record.violations.map((v) => v.message)).toEqual([expect.stringMatching(/^required check build is failure on head/)]);
+  });
+
+  it("within one named suite the re-run still stands for the attempt it replaced", () => {
+    const record = judge(
+      {
+        reviews: [approve("bob")],
+        checks: [run("failure", "2024-05-01T11:40:00Z", "CS_1"), run("success", "2024-05-01T11:50:00Z", "CS_1")],
+      },
+      policy,
+    );
+    expect(record.verdict).toBe("compliant");
+  });
+});

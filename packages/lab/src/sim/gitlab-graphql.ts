@@ -10,8 +10,14 @@ import type { SimRequest, SimResponse } from "./server";
  * (UserCoreConnection, the users whose approval stands now), UserCore.username and bot (true for a project or
  * group access token's bot user and a service account, not for the Ghost User). Queries are executed
  * against this schema, so a field GitLab does not have is a validation error, as on GitLab.
+ *
+ * MergeRequest.reviewers (MergeRequestReviewerConnection): the users a review was asked of, each with
+ * `mergeRequestInteraction` (UserMergeRequestInteraction, nullable) whose `reviewState` (MergeRequestReviewState,
+ * nullable) says where their review stands now; REQUESTED_CHANGES is a "Request changes" that still stands, which
+ * also withdraws that reviewer's approval (docs.gitlab.com/user/project/merge_requests/reviews/#request-changes).
+ * A GitLab from before `reviewState` has no such field: `reviewState: false` answers with its schema.
  */
-const SDL = `
+const SDL = (reviewState: boolean) => `
 """Time as an ISO 8601 string."""
 scalar Time
 
@@ -47,7 +53,29 @@ type MergeRequest {
   state: MergeRequestState!
   mergedAt: Time
   approvedBy(first: Int, after: String, last: Int, before: String): UserCoreConnection
+  reviewers(first: Int, after: String, last: Int, before: String): MergeRequestReviewerConnection
 }
+
+type MergeRequestReviewerConnection {
+  count: Int!
+  nodes: [MergeRequestReviewer]
+  pageInfo: PageInfo!
+}
+
+type MergeRequestReviewer {
+  id: ID!
+  username: String!
+  name: String!
+  bot: Boolean!
+  mergeRequestInteraction: UserMergeRequestInteraction
+}
+
+type UserMergeRequestInteraction {
+  canMerge: Boolean!
+  ${reviewState ? "reviewState: MergeRequestReviewState" : ""}
+}
+
+enum MergeRequestReviewState { UNREVIEWED REVIEWED REQUESTED_CHANGES APPROVED UNAPPROVED REVIEW_STARTED }
 
 type UserCoreConnection {
   count: Int!
@@ -77,11 +105,16 @@ export interface GitLabGraphQLData {
   userBot(username: string): boolean;
 }
 
-let schema: GraphQLSchema | undefined;
+const schemas = new Map<boolean, GraphQLSchema>();
 
 /** Answers one GraphQL POST; errors come back as HTTP 200 with `errors`, as GitLab sends them. */
-export async function gitlabGraphQL(req: SimRequest, projects: readonly GitLabGraphQLData[]): Promise<SimResponse> {
-  schema ??= buildSchema(SDL);
+export async function gitlabGraphQL(
+  req: SimRequest,
+  projects: readonly GitLabGraphQLData[],
+  options: { reviewState: boolean } = { reviewState: true },
+): Promise<SimResponse> {
+  const schema = schemas.get(options.reviewState) ?? buildSchema(SDL(options.reviewState));
+  schemas.set(options.reviewState, schema);
   const body = (req.body ?? {}) as { query?: unknown; variables?: unknown };
   if (typeof body.query !== "string") return { status: 400, body: { errors: [{ message: "No query string was present" }] } };
   const result = await graphql({
@@ -145,6 +178,17 @@ function mergeRequest(mr: GitLabMergeRequest, data: GitLabGraphQLData) {
           username,
           name: data.userName(username),
           bot: data.userBot(username),
+        })),
+        args,
+      ),
+    reviewers: (args: { first?: number; after?: string }) =>
+      page(
+        (mr.reviewers ?? []).map((r) => ({
+          id: `gid://gitlab/User/${data.userId(r.username)}`,
+          username: r.username,
+          name: data.userName(r.username),
+          bot: data.userBot(r.username),
+          mergeRequestInteraction: { canMerge: false, reviewState: r.reviewState },
         })),
         args,
       ),

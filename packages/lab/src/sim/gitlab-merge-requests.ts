@@ -19,6 +19,8 @@ export interface GitLabMergeRequest {
    * fork: a project's events list what happened in that project (https://docs.gitlab.com/api/events/#list-a-projects-visible-events).
    */
   sourceProjectId?: number;
+  /** Whom a review was asked of and where it stands now (GraphQL MergeRequest.reviewers; see gitlab-graphql.ts). */
+  reviewers?: Array<{ username: string; reviewState: GitLabReviewState | null }>;
   title: string;
   description: string;
   author: string;
@@ -38,6 +40,9 @@ export interface GitLabMergeRequest {
   notes: Array<{ id: number; body: string; author: string; system: boolean; createdAt: string }>;
 }
 
+/** GraphQL MergeRequestReviewState (docs.gitlab.com/api/graphql/reference/#mergerequestreviewstate). */
+export type GitLabReviewState = "UNREVIEWED" | "REVIEWED" | "REQUESTED_CHANGES" | "APPROVED" | "UNAPPROVED" | "REVIEW_STARTED";
+
 export interface GitLabCommitStatus {
   id: number;
   sha: string;
@@ -52,6 +57,14 @@ export interface GitLabCommitStatus {
    * (https://docs.gitlab.com/api/jobs/#retry-a-job); a new pipeline on the same commit gets a new, larger ID.
    */
   pipelineId?: number;
+  /**
+   * The pipeline's source, when not the one its commit's push or MR gives it: `parent_pipeline` for a child pipeline,
+   * which a parent's `trigger: include` job starts "under the same project, ref, and commit SHA as the parent pipeline"
+   * with a pipeline ID of its own, created after the parent's (docs.gitlab.com/ci/pipelines/downstream_pipelines/;
+   * the sources: docs.gitlab.com/ci/jobs/job_rules/#ci_pipeline_source-predefined-variable). The trigger job itself
+   * is a bridge, which the jobs list leaves out (docs.gitlab.com/api/jobs/#list-pipeline-trigger-jobs).
+   */
+  pipelineSource?: "parent_pipeline";
 }
 
 /** An approval rule of one MR (https://docs.gitlab.com/api/merge_request_approvals/#merge-request-level-mr-approvals). */
@@ -734,7 +747,7 @@ export class GitLabMergeRequests {
             sha: s.sha,
             ref,
             status: s.status,
-            source: mr ? "merge_request_event" : "push",
+            source: s.pipelineSource ?? (mr ? "merge_request_event" : "push"),
             created_at: s.createdAt,
             updated_at: s.finishedAt ?? s.createdAt,
             web_url: `https://gitlab.example/${this.project.path}/-/pipelines/${s.pipelineId ?? s.id}`,

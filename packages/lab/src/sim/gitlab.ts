@@ -66,6 +66,8 @@ export class GitLabSim extends SimServer {
   readonly quirks: GitLabQuirks = { totalHeadersLimit: 10_000 };
   /** Projects the GraphQL endpoint answers for (merge-request files register theirs). */
   readonly graphqlProjects: GitLabGraphQLData[] = [];
+  /** false: a GitLab from before UserMergeRequestInteraction.reviewState, whose schema has no such field. */
+  reportsReviewState = true;
   #throttle: { remaining: number; retryAfterSec: number; limit: number } | undefined;
 
   constructor(options: { token?: string; admin?: boolean } = {}) {
@@ -73,7 +75,7 @@ export class GitLabSim extends SimServer {
     this.token = options.token ?? "glpat-lab-token-0123456789";
     this.addToken(this.token, { admin: options.admin ?? true });
     this.authenticate((req) => this.#authenticate(req));
-    this.route("POST", "/api/graphql", (req) => gitlabGraphQL(req, this.graphqlProjects));
+    this.route("POST", "/api/graphql", (req) => gitlabGraphQL(req, this.graphqlProjects, { reviewState: this.reportsReviewState }));
     this.route("GET", `${GITLAB_API_PREFIX}/users`, (req) => this.#listUsers(req));
     this.route("GET", `${GITLAB_API_PREFIX}/users/:id`, (req) => {
       const user = this.state.users.find((u) => String(u.id) === req.params.id);
