@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { GitHubScenario } from "../../lab/src/sim/github-scenario";
-import { type ChangeRecord, runCheck } from "../src/index";
-import { envFor, policyYaml, runSockCheck, startScenario } from "./fixture";
+import { runCheck } from "../src/index";
+import { byPull, envFor, policyYaml, runSockCheck, startScenario } from "./fixture";
 
 /**
  * `checks.required: [{name, app}]` pins a check to one GitHub App. A check run names its app
@@ -39,12 +39,6 @@ afterAll(async () => {
   await scenario?.sim.stop();
   scenario?.cleanup();
 });
-
-function byPull(records: readonly ChangeRecord[], number: number): ChangeRecord {
-  const record = records.find((r) => r.pr?.number === number);
-  if (!record) throw new Error(`no record for #${number}`);
-  return record;
-}
 
 describe("a required check pinned to a GitHub App, met by a commit status", () => {
   it("counts the status the app's bot posted, and not one by a user named like the app or by a workflow", async () => {

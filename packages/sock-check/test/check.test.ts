@@ -2,8 +2,8 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { GitHubScenario } from "../../lab/src/sim/github-scenario";
-import { type ChangeRecord, runCheck, verdictError } from "../src/index";
-import { envFor, policyYaml, runSockCheck, startScenario } from "./fixture";
+import { runCheck, verdictError } from "../src/index";
+import { byPull, envFor, policyYaml, runSockCheck, startScenario } from "./fixture";
 
 const HOUR = 3_600_000;
 let scenario: GitHubScenario;
@@ -89,12 +89,6 @@ afterAll(async () => {
 
 async function check(from: string, to = "HEAD") {
   return runCheck({ dir: scenario.dir, from, to, env: envFor(scenario), toolVersion: "test" });
-}
-
-function byPull(records: readonly ChangeRecord[], number: number): ChangeRecord {
-  const record = records.find((r) => r.pr?.number === number);
-  if (!record) throw new Error(`no record for PR #${number}`);
-  return record;
 }
 
 describe("sock-check against a real repository and the GitHub simulator", () => {

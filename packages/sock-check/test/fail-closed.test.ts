@@ -6,9 +6,9 @@ import { promisify } from "node:util";
 import { ConfigError } from "@opsguard/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GitHubScenario, gitEnv } from "../../lab/src/sim/github-scenario";
-import { type ChangeRecord, runCheck } from "../src/index";
+import { runCheck } from "../src/index";
 import { parsePolicy } from "../src/policy";
-import { envFor, policyYaml, runSockCheck, USERS } from "./fixture";
+import { byPull, envFor, policyYaml, runSockCheck, USERS } from "./fixture";
 
 /**
  * "A noncompliant change must never pass": each case here passed before (an independent black-box try), over a
@@ -121,12 +121,6 @@ afterAll(async () => {
 
 async function check(from: string, to: string) {
   return (await runCheck({ dir: scenario.dir, from, to, env: envFor(scenario), toolVersion: "test" })).report;
-}
-
-function byPull(records: readonly ChangeRecord[], number: number | undefined): ChangeRecord {
-  const record = records.find((r) => r.pr?.number === number);
-  if (!record) throw new Error(`no record for PR #${number}`);
-  return record;
 }
 
 describe("sock-check never passes what it did not see", () => {

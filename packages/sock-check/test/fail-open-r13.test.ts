@@ -2,8 +2,8 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GitHubScenario } from "../../lab/src/sim/github-scenario";
-import { type ChangeRecord, runCheck } from "../src/index";
-import { envFor, policyYaml, runSockCheck, USERS } from "./fixture";
+import { runCheck } from "../src/index";
+import { byPull, envFor, policyYaml, runSockCheck, USERS } from "./fixture";
 
 /**
  * Ways a change got past the gate that the round-13 black-box tester found (findings 2-4): a bot's approval,
@@ -84,12 +84,6 @@ async function check(from: string, to: string, policyPath?: string) {
   return (
     await runCheck({ dir: scenario.dir, from, to, env: envFor(scenario), toolVersion: "test", ...(policyPath ? { policyPath } : {}) })
   ).report;
-}
-
-function byPull(records: readonly ChangeRecord[], number: number): ChangeRecord {
-  const record = records.find((r) => r.pr?.number === number);
-  if (!record) throw new Error(`no record for PR #${number}`);
-  return record;
 }
 
 describe("a bot's approval (finding 2)", () => {

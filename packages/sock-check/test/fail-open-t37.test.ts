@@ -4,8 +4,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GitHubScenario } from "../../lab/src/sim/github-scenario";
-import { type ChangeRecord, runCheck } from "../src/index";
-import { envFor, gitlabPolicyYaml, policyYaml, runSockCheck, USERS } from "./fixture";
+import { runCheck } from "../src/index";
+import { byPull, envFor, gitlabPolicyYaml, policyYaml, runSockCheck, USERS } from "./fixture";
 
 /**
  * Ways past the gate that the T37 black-box tester found on GitHub: a required check with several runs of one name
@@ -101,12 +101,6 @@ afterAll(async () => {
 
 async function check(from: string, to: string) {
   return (await runCheck({ dir: scenario.dir, from, to, env: envFor(scenario), toolVersion: "test" })).report;
-}
-
-function byPull(records: readonly ChangeRecord[], number: number | undefined): ChangeRecord {
-  const record = records.find((r) => r.pr?.number === number);
-  if (!record) throw new Error(`no record for PR #${number}`);
-  return record;
 }
 
 describe("a required check with several runs of one name on the head (F1)", () => {

@@ -43,6 +43,16 @@ export function bySha(records: readonly ChangeRecord[], sha: string): ChangeReco
   return record;
 }
 
+/** The record of one PR (GitLab: MR) in a report, by its number; throws when there is none, naming it. */
+export function byPull(records: readonly ChangeRecord[], number: number | undefined): ChangeRecord {
+  const record = records.find((r) => r.pr?.number === number);
+  if (!record) throw new Error(`no record for PR/MR ${number}`);
+  return record;
+}
+
+/** byPull in GitLab's terms. */
+export const byMr = byPull;
+
 /** The GitLab policy of the GitLab tests: project acme/shop on the simulator at `url`, a build check, SHOP-n tickets. */
 export function gitlabPolicyYaml(url: string, extra = ""): string {
   return `provider: gitlab

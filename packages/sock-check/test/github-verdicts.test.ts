@@ -5,8 +5,8 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GitHubScenario } from "../../lab/src/sim/github-scenario";
 import { graphqlViolations } from "../../lab/test/github-contract";
-import { type ChangeRecord, renderCsv, renderMarkdown, runCheck } from "../src/index";
-import { envFor, policyYaml, runSockCheck, TOKEN_ENV, USERS } from "./fixture";
+import { renderCsv, renderMarkdown, runCheck } from "../src/index";
+import { byPull, envFor, policyYaml, runSockCheck, TOKEN_ENV, USERS } from "./fixture";
 
 /**
  * Verdicts on GitHub's answers as GitHub gives them (the lab executes every query against GitHub's published
@@ -154,12 +154,6 @@ afterAll(async () => {
 
 async function check(from: string, to: string, policyPath?: string) {
   return runCheck({ dir: scenario.dir, from, to, env: envFor(scenario), toolVersion: "test", ...(policyPath ? { policyPath } : {}) });
-}
-
-function byPull(records: readonly ChangeRecord[], number: number): ChangeRecord {
-  const record = records.find((r) => r.pr?.number === number);
-  if (!record) throw new Error(`no record for PR #${number}`);
-  return record;
 }
 
 function policyFile(name: string, extra: string): string {

@@ -4,8 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GitHubScenario } from "../../lab/src/sim/github-scenario";
 import { GitLabSim } from "../../lab/src/sim/gitlab";
 import { GitLabMergeRequests, mirrorScenarioToGitLab } from "../../lab/src/sim/gitlab-merge-requests";
-import { type ChangeRecord, runCheck } from "../src/index";
-import { gitlabPolicyYaml, USERS } from "./fixture";
+import { runCheck } from "../src/index";
+import { byMr, gitlabPolicyYaml, USERS } from "./fixture";
 
 /**
  * Who wrote what, against a GitLab that answers an ordinary token as GitLab does: `/users?search=`
@@ -89,12 +89,6 @@ afterAll(async () => {
   await gitlab?.stop();
   scenario?.cleanup();
 });
-
-function byMr(records: readonly ChangeRecord[], iid: number | undefined): ChangeRecord {
-  const record = records.find((r) => r.pr?.number === iid);
-  if (!record) throw new Error(`no record for !${iid}`);
-  return record;
-}
 
 async function check(token: string, extraPolicy = "") {
   let policyPath: string | undefined;

@@ -2,8 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GitHubScenario } from "../../lab/src/sim/github-scenario";
 import { GitLabSim } from "../../lab/src/sim/gitlab";
 import { GitLabMergeRequests, mirrorScenarioToGitLab } from "../../lab/src/sim/gitlab-merge-requests";
-import { type ChangeRecord, runCheck } from "../src/index";
-import { gitlabPolicyYaml, runSockCheck, USERS } from "./fixture";
+import { runCheck } from "../src/index";
+import { byMr, gitlabPolicyYaml, runSockCheck, USERS } from "./fixture";
 
 /**
  * Ways past the gate the T43 black-box tester found on GitLab: a child pipeline's (`trigger: include`) passing `build`
@@ -113,12 +113,6 @@ function check(from: string, to: string) {
     env: { ...process.env, SOCK_CHECK_TEST_GITLAB_TOKEN: gitlab.token },
     toolVersion: "test",
   });
-}
-
-function byMr(records: readonly ChangeRecord[], iid: number | undefined): ChangeRecord {
-  const record = records.find((r) => r.pr?.number === iid);
-  if (!record) throw new Error(`no record for !${iid}`);
-  return record;
 }
 
 describe("a child pipeline on the MR's head (N1)", () => {

@@ -4,8 +4,8 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import { GitHubScenario } from "../../lab/src/sim/github-scenario";
 import { GitLabAccess, GitLabSim } from "../../lab/src/sim/gitlab";
 import { GitLabMergeRequests, mirrorScenarioToGitLab } from "../../lab/src/sim/gitlab-merge-requests";
-import { type ChangeRecord, runCheck } from "../src/index";
-import { gitlabPolicyYaml, runSockCheck, USERS } from "./fixture";
+import { runCheck } from "../src/index";
+import { byMr, gitlabPolicyYaml, runSockCheck, USERS } from "./fixture";
 
 /** The same rules against GitLab: merge requests, approval notes tied to pushes, CI statuses. */
 
@@ -96,12 +96,6 @@ afterAll(async () => {
   await gitlab?.stop();
   scenario?.cleanup();
 });
-
-function byMr(records: readonly ChangeRecord[], iid: number): ChangeRecord {
-  const record = records.find((r) => r.pr?.number === iid);
-  if (!record) throw new Error(`no record for !${iid}`);
-  return record;
-}
 
 it("applies the policy to GitLab merge requests", async () => {
   gitlab.requests.length = 0;

@@ -3,8 +3,8 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GitHubScenario } from "../../lab/src/sim/github-scenario";
 import { graphqlViolations } from "../../lab/test/github-contract";
-import { type ChangeRecord, runCheck } from "../src/index";
-import { envFor, policyYaml, runSockCheck, TOKEN_ENV, USERS } from "./fixture";
+import { runCheck } from "../src/index";
+import { byPull, envFor, policyYaml, runSockCheck, TOKEN_ENV, USERS } from "./fixture";
 
 /**
  * Approval rules that require organisation membership (policy-bot's `requires: organizations`), against the lab's
@@ -72,12 +72,6 @@ async function check(policyPath: string, token = scenario.token) {
     env: { ...envFor(scenario), [TOKEN_ENV]: token },
     toolVersion: "test",
   });
-}
-
-function byPull(records: readonly ChangeRecord[], number: number): ChangeRecord {
-  const record = records.find((r) => r.pr?.number === number);
-  if (!record) throw new Error(`no record for PR #${number}`);
-  return record;
 }
 
 describe("approval rules by organisation membership", () => {

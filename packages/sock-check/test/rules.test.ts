@@ -6,7 +6,6 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { GitHubScenario } from "../../lab/src/sim/github-scenario";
 import { SLACK_SIM_TOKEN, SlackSim } from "../../lab/src/sim/slack";
 import {
-  type ChangeRecord,
   graphqlUrlFor,
   pathMatcher,
   pathPatternProblem,
@@ -17,7 +16,7 @@ import {
   runCheck,
   shaFromText,
 } from "../src/index";
-import { envFor, policyYaml, runSockCheck, startScenario } from "./fixture";
+import { byPull, envFor, policyYaml, runSockCheck, startScenario } from "./fixture";
 
 let scenario: GitHubScenario;
 let versionServer: Server;
@@ -94,12 +93,6 @@ afterAll(async () => {
   await scenario?.sim.stop();
   scenario?.cleanup();
 });
-
-function byPull(records: readonly ChangeRecord[], number: number): ChangeRecord {
-  const record = records.find((r) => r.pr?.number === number);
-  if (!record) throw new Error(`no record for PR #${number}`);
-  return record;
-}
 
 describe("policy rules", () => {
   it("applies the deployed policy, so a change cannot relax the rules it is judged by", async () => {
