@@ -1,7 +1,8 @@
 import { runInProcess } from "../../core/test/run-in-process";
 import { GitHubScenario, type ScenarioUser } from "../../lab/src/sim/github-scenario";
+import type { GitLabSim } from "../../lab/src/sim/gitlab";
 import { createSockCheckProgram } from "../src/cli";
-import type { ChangeRecord } from "../src/index";
+import { type ChangeRecord, runCheck } from "../src/index";
 
 export const TOKEN_ENV = "SOCK_CHECK_TEST_GITHUB_TOKEN";
 
@@ -91,4 +92,15 @@ export interface CliRun {
  */
 export function runSockCheck(args: string[], options: { cwd: string; env: NodeJS.ProcessEnv }): Promise<CliRun> {
   return runInProcess(createSockCheckProgram, args, options);
+}
+
+/** sock-check's check, in process, of `from..to` in the scenario's checkout against the GitLab simulator. */
+export function checkOnGitLab(scenario: GitHubScenario, gitlab: GitLabSim, from: string, to: string): ReturnType<typeof runCheck> {
+  return runCheck({
+    dir: scenario.dir,
+    from,
+    to,
+    env: { ...process.env, SOCK_CHECK_TEST_GITLAB_TOKEN: gitlab.token },
+    toolVersion: "test",
+  });
 }

@@ -2,8 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GitHubScenario } from "../../lab/src/sim/github-scenario";
 import { GitLabSim } from "../../lab/src/sim/gitlab";
 import { GitLabMergeRequests, mirrorScenarioToGitLab } from "../../lab/src/sim/gitlab-merge-requests";
-import { runCheck } from "../src/index";
-import { byMr, gitlabPolicyYaml, runSockCheck, USERS } from "./fixture";
+import { byMr, checkOnGitLab, gitlabPolicyYaml, runSockCheck, USERS } from "./fixture";
 
 /**
  * Ways past the gate that the T37 black-box tester found on GitLab: a required job whose newest pipeline on the head
@@ -109,15 +108,7 @@ afterAll(async () => {
   scenario?.cleanup();
 });
 
-function check(from: string, to: string) {
-  return runCheck({
-    dir: scenario.dir,
-    from,
-    to,
-    env: { ...process.env, SOCK_CHECK_TEST_GITLAB_TOKEN: gitlab.token },
-    toolVersion: "test",
-  });
-}
+const check = (from: string, to: string) => checkOnGitLab(scenario, gitlab, from, to);
 
 describe("GitLab jobs of one name in several pipelines on the head (F1)", () => {
   it("judges the head by its latest pipeline, as Pipelines must succeed does, and a retried job by its newest try", async () => {

@@ -2,8 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GitHubScenario } from "../../lab/src/sim/github-scenario";
 import { GitLabSim } from "../../lab/src/sim/gitlab";
 import { GitLabMergeRequests, mirrorScenarioToGitLab } from "../../lab/src/sim/gitlab-merge-requests";
-import { runCheck } from "../src/index";
-import { byMr, gitlabPolicyYaml, runSockCheck, USERS } from "./fixture";
+import { byMr, checkOnGitLab, gitlabPolicyYaml, runSockCheck, USERS } from "./fixture";
 
 /**
  * Ways past the gate the T43 black-box tester found on GitLab: a child pipeline's (`trigger: include`) passing `build`
@@ -105,25 +104,11 @@ afterAll(async () => {
   scenario?.cleanup();
 });
 
-function check(from: string, to: string) {
-  return runCheck({
-    dir: scenario.dir,
-    from,
-    to,
-    env: { ...process.env, SOCK_CHECK_TEST_GITLAB_TOKEN: gitlab.token },
-    toolVersion: "test",
-  });
-}
+const check = (from: string, to: string) => checkOnGitLab(scenario, gitlab, from, to);
 
 describe("a child pipeline on the MR's head (N1)", () => {
   it("never stands in for the MR pipeline, and its own failed build blocks too", async () => {
-    const { report } = await runCheck({
-      dir: scenario.dir,
-      from: "deploy-1",
-      to: "children",
-      env: { ...process.env, SOCK_CHECK_TEST_GITLAB_TOKEN: gitlab.token },
-      toolVersion: "test",
-    });
+    const { report } = await check("deploy-1", "children");
     const parentFailed = byMr(report.records, mr.parentFailed);
     expect(parentFailed.verdict).toBe("noncompliant");
     expect(parentFailed.violations.map((v) => v.message)).toEqual([expect.stringMatching(/^required check build is failure on head/)]);
