@@ -4,7 +4,6 @@ import {
   createSlackClient,
   createStyle,
   ExitCode,
-  escapeLine,
   escapeSlackText,
   HttpError,
   IoError,
@@ -200,15 +199,4 @@ async function postToSlack(result: CheckResult, channel: string, blocked: boolea
     // The verdict stands whether or not chat heard about it.
     log.error(`could not post the digest to Slack: ${error instanceof Error ? error.message : String(error)}`);
   }
-}
-
-/**
- * The error as the run's last stderr line prints it: one line. Core makes control characters visible there but keeps
- * newlines, and a provider's error text (GraphQL `errors[].message`, an HTTP body) quoted in the message could
- * otherwise start lines of its own after it — a forged "sock-check: OK to deploy" in a CI log. Newlines and tabs
- * become \n and \t, as in every other human line (escapeLine).
- */
-export function asOneLine(error: unknown): unknown {
-  if (error instanceof Error) error.message = escapeLine(error.message);
-  return error;
 }

@@ -1,7 +1,7 @@
 import type { Command } from "@opsguard/core";
 import { type CliContext, cliContext, createStyle, ExitCode, exitWith, formatOrJson, type IOStreams, type RunFn } from "@opsguard/core";
 import { runCheck } from "../check";
-import { asOneLine, deliver, type OutputFormat, verdictError } from "../output";
+import { deliver, type OutputFormat, verdictError } from "../output";
 import { checkProgress } from "../progress";
 import { checkOptions, type RangeFlags, withRange } from "./range";
 
@@ -30,12 +30,7 @@ export function newCheckCommand(program: Command, runF: RunFn<CheckCommandOption
     .option("--post-slack <channel>", "post the digest to this Slack channel (needs slack.token)")
     .action(async (flags: CheckCommandOptions["flags"], command: Command) => {
       const ctx = cliContext(command);
-      exitWith(
-        command,
-        await runF({ ctx, flags: { ...flags, format: formatOrJson(command, flags.format) } }, ctx.io).catch((error: unknown) => {
-          throw asOneLine(error);
-        }),
-      );
+      exitWith(command, await runF({ ctx, flags: { ...flags, format: formatOrJson(command, flags.format) } }, ctx.io));
     });
 }
 

@@ -13,7 +13,7 @@ import {
   UsageError,
 } from "@opsguard/core";
 import { type CheckResult, runCheck } from "../check";
-import { asOneLine, unverifiedError } from "../output";
+import { unverifiedError } from "../output";
 import { durationMs } from "../policy";
 import { checkProgress } from "../progress";
 import { type ChangeRecord, summarize } from "../record";
@@ -39,12 +39,7 @@ export function newRetroCommand(program: Command, runF: RunFn<RetroCommandOption
     .action(async (flags: RetroCommandOptions["flags"], command: Command) => {
       const ctx = cliContext(command);
       formatOrJson(command, flags.format);
-      exitWith(
-        command,
-        await runF({ ctx, flags }, ctx.io).catch((error: unknown) => {
-          throw asOneLine(error);
-        }),
-      );
+      exitWith(command, await runF({ ctx, flags }, ctx.io));
     });
 }
 
