@@ -398,25 +398,29 @@ describe("OpenVPN client-connect", () => {
     }
   });
 
-  it("a valid config naming a token file that cannot be read lets the waiting client in and says so in syslog (T42 N6: it waited on 2)", async () => {
-    const config = join(dir, "missing-token.yaml");
-    writeFileSync(
-      config,
-      `server: {name: x}\nslack: {token: "file:${join(dir, "no-such-token")}", baseUrl: "${slack.apiUrl}"}\nsecurityChannel: ${SECURITY}\nstate: {file: ${join(dir, "missing-token-state", "state.json")}}\n`,
-    );
-    const syslog = await syslogServer();
-    try {
-      const deferred = join(dir, "deferred-missing-token");
-      const env = openvpnConnectEnv("alice", PLACES.london.ip, { client_connect_deferred_file: deferred });
-      const result = await runCli([], { VPNNOTIFY_CONFIG: config, PATH: syslog.path, ...env });
-      expect(result).toMatchObject({ code: 0 });
-      await waitFor(() => readFileSync(deferred, "utf8") === "1", 15_000, "the deferred answer 1");
-      const line = await waitFor(() => syslog.lines.find((l) => l.includes("vpnnotify")), 15_000, "the syslog line");
-      expect(line).toMatch(
-        /failed user=alice ip=81\.2\.69\.142 reason=".*NO login is notified.*slack\.token: cannot read secret file \S+no-such-token/,
+  it("a valid config naming a token file that cannot be read answers the waiting client as onFailure says and says so in syslog (T42 N6: it waited on 2)", async () => {
+    for (const [onFailure, answer, client] of [
+      ["accept", "1", "the client was let in"],
+      ["reject", "0", "the client was refused: onFailure is reject"],
+    ] as const) {
+      const config = join(dir, `missing-token-${onFailure}.yaml`);
+      writeFileSync(
+        config,
+        `server: {name: x}\nslack: {token: "file:${join(dir, "no-such-token")}", baseUrl: "${slack.apiUrl}"}\nsecurityChannel: ${SECURITY}\nonFailure: ${onFailure}\nstate: {file: ${join(dir, `missing-token-${onFailure}`, "state.json")}}\n`,
       );
-    } finally {
-      await syslog.close();
+      const syslog = await syslogServer();
+      try {
+        const deferred = join(dir, `deferred-missing-token-${onFailure}`);
+        const env = openvpnConnectEnv("alice", PLACES.london.ip, { client_connect_deferred_file: deferred });
+        const result = await runCli([], { VPNNOTIFY_CONFIG: config, PATH: syslog.path, ...env });
+        expect(result).toMatchObject({ code: 0 });
+        await waitFor(() => readFileSync(deferred, "utf8") === answer, 15_000, `the deferred answer ${answer}`);
+        const line = await waitFor(() => syslog.lines.find((l) => l.includes("vpnnotify")), 15_000, "the syslog line");
+        expect(line).toContain(`NO login is notified until it is fixed (${client}): slack.token: cannot read secret file `);
+        expect(line).toMatch(/failed user=alice ip=81\.2\.69\.142 /);
+      } finally {
+        await syslog.close();
+      }
     }
   });
 

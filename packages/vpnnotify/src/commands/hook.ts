@@ -120,7 +120,8 @@ export async function runHookCommand({ name, opts, env, clock }: HookCommandOpti
     } catch (error) {
       // A file the valid config names (slack.token's, a bind password's, a template) that cannot be read: as unusable
       // as a broken config. It ended this worker with OpenVPN still told "2" (wait), and nobody heard of it.
-      return unusableConfig(error, event, { log, close }, env);
+      // onFailure is known here: "reject" refuses the login no alert can be sent for, as it would after a failed send
+      return unusableConfig(error, event, { log, close }, env, config.onFailure === "reject" ? "0" : "1");
     }
     const queued = queuedWorker || (event !== undefined && (await queueOwnLogin(event, n, config, clock, log)));
     let worked: Awaited<ReturnType<typeof workSpool>> | undefined;
@@ -174,23 +175,26 @@ export async function runHookCommand({ name, opts, env, clock }: HookCommandOpti
 }
 
 /**
- * A config that cannot be used (broken, or naming a file that cannot be read): the client is let in, since onFailure
- * may be the part that is wrong. It silences every alert, so the line says so; the detached worker (no stderr)
- * sends it to syslog. The launcher queued logins by the raw JSON: the ones OpenVPN waits on are let in, and counted.
+ * A config that cannot be used (broken, or naming a file that cannot be read). The client is let in when onFailure
+ * cannot be read (it may be the part that is wrong), and as onFailure says when it can (`answer`). It silences every
+ * alert, so the line says so; the detached worker (no stderr) sends it to syslog. The launcher queued logins by the
+ * raw JSON: the ones OpenVPN waits on are let in, and counted.
  */
 async function unusableConfig(
   error: unknown,
   event: VpnEvent | undefined,
   { log, close }: { log: Logger; close: () => Promise<void> },
   env: NodeJS.ProcessEnv,
+  answer: "0" | "1" = "1",
 ): Promise<ExitCode> {
-  const unwritable = answerDeferred(event?.deferredFile, "1");
+  const unwritable = answerDeferred(event?.deferredFile, answer);
   if (unwritable) log.warn(unwritable);
-  const queued = env[DETACHED_ENV] === "1" ? await releaseQueued(env[SPOOL_ENV], log) : undefined;
+  const queued = env[DETACHED_ENV] === "1" ? await releaseQueued(env[SPOOL_ENV], log, answer) : undefined;
+  const client = answer === "1" ? "the client was let in" : "the client was refused: onFailure is reject";
   log.error("failed", {
     user: event?.user,
     ip: event?.ip,
-    reason: `unusable config, so NO login is notified until it is fixed (the client was let in): ${describeError(error)}`,
+    reason: `unusable config, so NO login is notified until it is fixed (${client}): ${describeError(error)}`,
     queued,
   });
   await close();
@@ -263,11 +267,11 @@ export function letInOnUsageError(code: ExitCode, io: IOStreams): ExitCode {
 
 /**
  * A worker that cannot read its config, started by a launcher that queued logins in `spool`: it
- * takes back the start claim (so the next hook starts a worker, and logs, again), answers "1" to
- * every OpenVPN deferred client-connect still waiting (a broken config lets clients in) and
+ * takes back the start claim (so the next hook starts a worker, and logs, again), answers every OpenVPN
+ * deferred client-connect still waiting (`answer`: "1" when a broken config lets clients in) and
  * returns how many logins wait there; they are notified once the config is fixed.
  */
-async function releaseQueued(spool: string | undefined, log: Logger): Promise<number | undefined> {
+async function releaseQueued(spool: string | undefined, log: Logger, answer: "0" | "1"): Promise<number | undefined> {
   if (!spool) return undefined;
   await rm(join(spool, "worker.starting"), { force: true }).catch(() => {});
   const names = (await readdir(spool).catch(() => [] as string[])).filter((f) => /^\d+-[0-9a-f]{8}\.json$/.test(f));
@@ -281,9 +285,9 @@ async function releaseQueued(spool: string | undefined, log: Logger): Promise<nu
         .then((stat) => (stat.isFile() && stat.uid === process.getuid?.() && (stat.mode & 0o022) === 0 ? handle.readFile("utf8") : "null"))
         .finally(() => handle.close());
       const entry = JSON.parse(text);
-      const answer = entry?.payload?.answer;
-      if (typeof answer?.file !== "string") continue;
-      const unwritable = answerDeferred(answer.file, "1");
+      const waiting = entry?.payload?.answer;
+      if (typeof waiting?.file !== "string") continue;
+      const unwritable = answerDeferred(waiting.file, answer);
       if (unwritable) log.warn(unwritable);
       delete entry.payload.answer;
       await writeFileAtomic(join(spool, name), `${JSON.stringify(entry)}\n`, { fsync: false });
