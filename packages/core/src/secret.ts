@@ -191,6 +191,23 @@ export function registerUrlSecrets(url: string): void {
   for (const part of [user, password]) if (part.length >= 8) registerSecret(part);
 }
 
+/**
+ * A URL's `user:password@` as HTTP Basic authentication, since fetch refuses a URL that carries credentials: the
+ * Authorization header's value, with the credentials taken out of `url` and the password registered as a secret (a
+ * server may echo it alone; the header and what it decodes to are registered where it is sent). Undefined when the
+ * URL has none. Whether they may go over this URL's scheme is the caller's to decide first.
+ */
+export function basicAuthFromUrl(url: URL): string | undefined {
+  if (!url.username && !url.password) return undefined;
+  const user = decodeURIComponent(url.username);
+  const password = decodeURIComponent(url.password);
+  registerSecret(`${user}:${password}`);
+  registerSecret(password);
+  url.username = "";
+  url.password = "";
+  return `Basic ${Buffer.from(`${user}:${password}`).toString("base64")}`;
+}
+
 /** The characters JSON.stringify writes between a string's quotes. */
 const jsonStringContent = (value: string): string => JSON.stringify(value).slice(1, -1);
 

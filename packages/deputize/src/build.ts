@@ -1,4 +1,5 @@
 import {
+  basicAuthFromUrl,
   ConfigError,
   createGitLabClient,
   HttpClient,
@@ -208,15 +209,10 @@ function buildSink(sink: SinkConfig, i: number, ctx: SinkContext): Sink {
       // receiver echoes it, and errors name its origin only (T43 N3).
       registerUrlSecrets(sink.url);
       const url = new URL(sink.url);
-      if (url.username || url.password) {
-        // fetch refuses a URL with credentials; they mean HTTP Basic (config checked: https or loopback, no other
-        // Authorization header). The README promised this form works (T43 N4). registerUrlSecrets registered the
-        // credentials with their base64 form, so a receiver echoing the header prints [redacted].
-        const credentials = `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`;
-        headers.authorization = `Basic ${Buffer.from(credentials).toString("base64")}`;
-        url.username = "";
-        url.password = "";
-      }
+      // user:password@ is sent as HTTP Basic (config checked: https or loopback, no other Authorization header); the
+      // README promised this form works (T43 N4)
+      const basic = basicAuthFromUrl(url);
+      if (basic) headers.authorization = basic;
       return new WebhookSink({
         name: sink.name ?? `webhook:${url.host}`,
         http: new HttpClient({ service: `webhook ${url.host}`, baseUrl: url.origin, headers, urlIsSecret: true, ...ctx.httpOptions }),

@@ -1,6 +1,16 @@
 import { constants } from "node:fs";
 import { open, stat } from "node:fs/promises";
-import { DataError, describeUrl, HttpClient, isLoopbackHost, NoInputError, OpsguardError, Secret, sleep, UsageError } from "@opsguard/core";
+import {
+  basicAuthFromUrl,
+  DataError,
+  describeUrl,
+  HttpClient,
+  isLoopbackHost,
+  NoInputError,
+  OpsguardError,
+  sleep,
+  UsageError,
+} from "@opsguard/core";
 
 /** The deployed commit as a running service publishes it: a file or URL holding a SHA (text, or JSON with sha/commit/revision). */
 
@@ -90,22 +100,15 @@ export async function shaFromUrl(url: string, timeoutMs: number): Promise<string
   const shown = describeUrl(parsed);
   if (!/^https?:$/.test(parsed.protocol)) throw new UsageError(`--from-url ${shown}: expected an http(s) URL`);
   const headers: Record<string, string> = { accept: "application/json, text/plain" };
-  if (parsed.username || parsed.password) {
-    // Basic authentication over plain http would send the password in clear text (T37 F4), but to a loopback address.
-    if (parsed.protocol === "http:" && !isLoopbackHost(parsed.hostname)) {
-      throw new UsageError(`--from-url ${shown}: a user name or password over http would be sent in clear text`, {
-        hint: "use https (http only to 127.0.0.1, ::1 or localhost)",
-      });
-    }
-    // fetch refuses a URL with credentials; they mean HTTP Basic authentication.
-    const credentials = `${decodeURIComponent(parsed.username)}:${decodeURIComponent(parsed.password)}`;
-    headers.authorization = `Basic ${Buffer.from(credentials).toString("base64")}`;
-    new Secret(credentials, "--from-url credentials");
-    // a server may echo the password alone, too
-    new Secret(decodeURIComponent(parsed.password), "--from-url password");
-    parsed.username = "";
-    parsed.password = "";
+  // Basic authentication over plain http would send the password in clear text (T37 F4), but to a loopback address.
+  if ((parsed.username || parsed.password) && parsed.protocol === "http:" && !isLoopbackHost(parsed.hostname)) {
+    throw new UsageError(`--from-url ${shown}: a user name or password over http would be sent in clear text`, {
+      hint: "use https (http only to 127.0.0.1, ::1 or localhost)",
+    });
   }
+  // fetch refuses a URL with credentials; they mean HTTP Basic authentication
+  const authorization = basicAuthFromUrl(parsed);
+  if (authorization) headers.authorization = authorization;
   const client = new HttpClient({ service: "deployed-version endpoint", timeoutMs, retries: 2, maxBodyBytes: MAX_BYTES });
   const response = await client.request<unknown>({ url: parsed.toString(), headers });
   const text = typeof response.body === "string" ? response.body : JSON.stringify(response.body ?? "");
