@@ -14,9 +14,7 @@ const FORMATS = ["table", "json", "csv"] as const;
 
 /** `authkeys audit`: 0 when no finding fails policy, 1 when one does; an unreachable or refusing directory is an error, never a pass. */
 export async function runAuditCommand(ctx: CliContext, opts: { filter?: string; format?: string }, io: IOStreams): Promise<ExitCode> {
-  if (ctx.opts.json && opts.format !== undefined && opts.format !== "json") {
-    throw new UsageError(`--json and --format ${opts.format} ask for two outputs`, { hint: "give one of them" });
-  }
+  // --json beside another --format is refused where the flags are read (formatOrJson)
   const format = ctx.opts.json ? "json" : (opts.format ?? "table");
   if (!(FORMATS as readonly string[]).includes(format)) {
     throw new UsageError(`--format ${format} is not supported`, { hint: `use ${FORMATS.join(", ")}` });

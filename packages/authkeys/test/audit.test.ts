@@ -133,6 +133,10 @@ describe("authkeys audit against a real slapd", () => {
     const format = spawnSync(process.execPath, [bin, "audit", "--config", configFile, "--format", "xml"], { encoding: "utf8" });
     expect(format.status).toBe(64);
     expect(format.stderr).toMatch(/table, json, csv/);
+    const both = spawnSync(process.execPath, [bin, "audit", "--config", configFile, "--json", "--format", "csv"], { encoding: "utf8" });
+    expect(both.status).toBe(64);
+    expect(both.stderr).toBe("authkeys: --json and --format csv ask for two outputs (give one of them)\n");
+    expect(both.stdout).toBe("");
   });
 
   it("--format csv: one row per finding, with whether it fails policy", () => {

@@ -1,4 +1,4 @@
-import { type CliContext, type Command, cliContext, exitWith, type RunFn } from "@opsguard/core/cli";
+import { type CliContext, type Command, cliContext, exitWith, formatOrJson, type RunFn } from "@opsguard/core/cli";
 import type { ExitCode } from "@opsguard/core/exit";
 import type { IOStreams } from "@opsguard/core/iostreams";
 
@@ -17,7 +17,7 @@ export function newAuditCommand(program: Command, runF: RunFn<AuditOptions> = ru
     .option("--format <format>", "table (for people), json or csv (one row per finding); --json is --format json")
     .action(async (opts: { filter?: string; format?: string }, command: Command) => {
       const ctx = cliContext(command);
-      exitWith(command, await runF({ ctx, ...opts }, ctx.io));
+      exitWith(command, await runF({ ctx, ...opts, format: formatOrJson(command, opts.format ?? "table") }, ctx.io));
     });
 }
 
