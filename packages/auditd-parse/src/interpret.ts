@@ -651,9 +651,10 @@ export class Interpreter implements EventBuilder<OpenEvent> {
     let pos = from;
     // inside k='…': its opening quote, else -1
     let nestedOpen = -1;
-    // and its closing quote once known (-1 before). Its pairs are read up to the first ' outside them and only
-    // a '"' outside a quoted value (or a '(' or a failed AVC prefix) finds the close first, by closeOf: one walk
-    // over a USER_AVC's msg, not two (6 % of the instructions of a USER_AVC storm's parse, issue 23 Round 34)
+    // and its closing quote once known (-1 before). Its pairs are read up to the first ' outside them that ends a
+    // word; only a '"' outside a quoted value (or a '(', a ' starting a pair, AVC words that do not end in a pair)
+    // finds the close first, by closeOf: one walk over a USER_AVC's msg, not two (6 % of the instructions of a
+    // USER_AVC storm's parse, issue 23 Round 34)
     let nestedEnd = -1;
     // a '(' skipped inside it: the old PAM form's list, whose punctuation is not the values' (see endsList)
     let listOpen = false;
@@ -680,7 +681,7 @@ export class Interpreter implements EventBuilder<OpenEvent> {
         continue;
       }
       if (nestedOpen >= 0 && nestedEnd < 0) {
-        if (c === SQUOTE) {
+        if (c === SQUOTE && closesAt(buf, pos, to)) {
           // the close, reached at a pair's start
           this.nestedTo = n >> 2;
           pos++;
@@ -689,7 +690,7 @@ export class Interpreter implements EventBuilder<OpenEvent> {
         }
         // a 0x1d before the close: the walk ahead stopped there, the record goes to the text path
         if (c === GS) return -1;
-        if (c === LPAREN) {
+        if (c === LPAREN || c === SQUOTE) {
           nestedEnd = end = closeOf(buf, nestedOpen, to);
           if (end < 0) return -1;
           continue;
@@ -714,7 +715,7 @@ export class Interpreter implements EventBuilder<OpenEvent> {
       const t = n >> 2;
       let info = memo[t];
       let keyEnd: number;
-      if (info !== undefined && (!ahead || info.quoteFree) && namedAt(info, buf, keyStart, end)) {
+      if (info !== undefined && (!ahead || info.noDquote) && namedAt(info, buf, keyStart, end)) {
         // the name this position had last time, followed by '=': no packing and no lookup (most records)
         keyEnd = keyStart + info.bytes.length;
         pos = keyEnd + 1;
@@ -725,7 +726,7 @@ export class Interpreter implements EventBuilder<OpenEvent> {
         while (pos < end) {
           c = buf[pos]!;
           if (c === EQUALS || c === SPACE || c === cut) break;
-          if (ahead && (c === SQUOTE || c === DQUOTE)) break;
+          if (ahead && (c === DQUOTE || (c === SQUOTE && closesAt(buf, pos, to)))) break;
           const k = pos - keyStart;
           if (k < 4) head |= c << (k * 8);
           else if (k < 8) mid |= c << ((k - 4) * 8);
@@ -797,14 +798,14 @@ export class Interpreter implements EventBuilder<OpenEvent> {
           }
         }
         continue;
-      } else if (c === SQUOTE && ahead) {
+      } else if (c === SQUOTE && ahead && closesAt(buf, pos, to)) {
         // `terminal='` inside msg='…': an empty value, then the close
       } else if (c === SQUOTE || c === LBRACE) {
         return -1;
       } else if (ahead) {
         while (pos < end) {
           c = buf[pos]!;
-          if (c === SPACE || c === cut || c === SQUOTE || c === DQUOTE) break;
+          if (c === SPACE || c === cut || c === DQUOTE || (c === SQUOTE && closesAt(buf, pos, to))) break;
           pos++;
         }
         if (c === DQUOTE && pos < end) {
@@ -1786,18 +1787,23 @@ function isWordByte(c: number): boolean {
 }
 
 /**
- * The ' closing the k='…' whose opening quote is at buf[open]: the first outside a "…" (a quoted acct may hold a
- * ', as singleQuoteEnd finds it), before `to` and before any 0x1d; else -1.
+ * The ' closing the k='…' whose opening quote is at buf[open]: the first outside a "…" that ends a word (a quoted
+ * acct may hold a ', an unquoted hostname= too: as singleQuoteEnd finds it), before `to` and before any 0x1d; else -1.
  */
 function closeOf(buf: Buffer, open: number, to: number): number {
   let inQuotes = false;
   for (let at = open + 1; at < to; at++) {
     const q = buf[at]!;
     if (q === GS) return -1;
-    if (q === SQUOTE && !inQuotes) return at;
+    if (q === SQUOTE && !inQuotes && closesAt(buf, at, to)) return at;
     if (q === DQUOTE) inQuotes = !inQuotes;
   }
   return -1;
+}
+
+/** Whether the ' at buf[at] ends a word (a space, the body's 0x1d or the line's end after it): see singleQuoteEnd. */
+function closesAt(buf: Buffer, at: number, to: number): boolean {
+  return at + 1 >= to || buf[at + 1] === SPACE || buf[at + 1] === GS;
 }
 
 function skipSpaces(buf: Buffer, from: number, to: number): number {

@@ -465,16 +465,25 @@ export function endsListBytes(buf: Uint8Array, from: number, end: number, to: nu
 /**
  * The `'` closing a `k='…'` value that starts at `from`: the first one outside a "…" inside it, since a
  * quoted name may hold a `'` (acct="system-property('xsl:vendor')/>"; audit quotes a value only when it has
- * no `"`, so the quotes pair up). Without such a quote, the first `'` at all; -1 when there is none.
+ * no `"`, so the quotes pair up), and that ends a word: one inside a word is the value's, as libaudit writes
+ * hostname= and terminal= unquoted (a host "it's.example": ausearch reads on to res=). Without such a quote, the
+ * first `'` at all that ends a word; -1 when there is none.
  */
 export function singleQuoteEnd(s: string, from: number, to: number): number {
   let inQuotes = false;
   for (let i = from; i < to; i++) {
     const c = s.charCodeAt(i);
     if (c === DQUOTE) inQuotes = !inQuotes;
-    else if (c === SQUOTE && !inQuotes) return i;
+    else if (c === SQUOTE && !inQuotes && endsWord(s, i + 1, to)) return i;
   }
-  return inQuotes ? s.indexOf("'", from) : -1;
+  if (!inQuotes) return -1;
+  for (let i = from; i < to; i++) if (s.charCodeAt(i) === SQUOTE && endsWord(s, i + 1, to)) return i;
+  return -1;
+}
+
+/** Whether s at `at` ends a word: a space, or the end of the text read (`to`). */
+function endsWord(s: string, at: number, to: number): boolean {
+  return at >= to || s.charCodeAt(at) === SPACE;
 }
 
 function matchBrace(s: string, from: number, to: number): number {
