@@ -126,8 +126,6 @@ export interface FieldInfo {
   mid: number;
   /** bytes.length, or -1 when the name holds 0x1d (a name the body's scan could not read): see namedAt(). */
   scanLength: number;
-  /** No '"' in the name: inside a msg='…' whose close is not yet known it is read as the scan reads it there. */
-  noDquote: boolean;
   /** Remembered (see MAX_FIELD_NAMES): only then are `seen`/`repeats` kept across lookups of the name. */
   cached: boolean;
   /** The record (Interpreter's count) this name was last written in, and how often in it. */
@@ -190,7 +188,6 @@ export function fieldInfo(name: string): FieldInfo {
       head,
       mid,
       scanLength: bytes.includes(0x1d) || bytes.includes(0x20) || bytes.includes(0x3d) ? -1 : bytes.length,
-      noDquote: !bytes.includes(0x22),
       cached: FIELD_INFO.size < MAX_FIELD_NAMES,
       seen: -1,
       repeats: 0,

@@ -651,10 +651,9 @@ export class Interpreter implements EventBuilder<OpenEvent> {
     let pos = from;
     // inside k='…': its opening quote, else -1
     let nestedOpen = -1;
-    // and its closing quote once known (-1 before). Its pairs are read up to the first ' outside them that ends a
-    // word; only a '"' outside a quoted value (or a '(', a ' starting a pair, AVC words that do not end in a pair)
-    // finds the close first, by closeOf: one walk over a USER_AVC's msg, not two (6 % of the instructions of a
-    // USER_AVC storm's parse, issue 23 Round 34)
+    // and its closing quote once known (-1 before). Its pairs are read up to the ' that ends the body (see closeOf);
+    // only a '(' or AVC words that do not end in a pair find the close first, by closeOf: one walk over a USER_AVC's
+    // msg, not two (6 % of the instructions of a USER_AVC storm's parse, issue 23 Round 34)
     let nestedEnd = -1;
     // a '(' skipped inside it: the old PAM form's list, whose punctuation is not the values' (see endsList)
     let listOpen = false;
@@ -690,7 +689,7 @@ export class Interpreter implements EventBuilder<OpenEvent> {
         }
         // a 0x1d before the close: the walk ahead stopped there, the record goes to the text path
         if (c === GS) return -1;
-        if (c === LPAREN || c === SQUOTE) {
+        if (c === LPAREN) {
           nestedEnd = end = closeOf(buf, nestedOpen, to);
           if (end < 0) return -1;
           continue;
@@ -708,14 +707,14 @@ export class Interpreter implements EventBuilder<OpenEvent> {
         continue;
       }
       const keyStart = pos;
-      // inside msg='…' before its close is known: a name or value ends at a '; a '"' in one needs the close first
+      // inside msg='…' before its close is known: a name or value also ends at the ' that ends the body
       const ahead = nestedOpen >= 0 && nestedEnd < 0;
       // in the body, 0x1d ends everything (the body is cut there); in the ENRICHED part it is a plain byte
       const cut = bodyTokens < 0 ? GS : -1;
       const t = n >> 2;
       let info = memo[t];
       let keyEnd: number;
-      if (info !== undefined && (!ahead || info.noDquote) && namedAt(info, buf, keyStart, end)) {
+      if (info !== undefined && namedAt(info, buf, keyStart, end)) {
         // the name this position had last time, followed by '=': no packing and no lookup (most records)
         keyEnd = keyStart + info.bytes.length;
         pos = keyEnd + 1;
@@ -726,17 +725,11 @@ export class Interpreter implements EventBuilder<OpenEvent> {
         while (pos < end) {
           c = buf[pos]!;
           if (c === EQUALS || c === SPACE || c === cut) break;
-          if (ahead && (c === DQUOTE || (c === SQUOTE && closesAt(buf, pos, to)))) break;
+          if (ahead && c === SQUOTE && closesAt(buf, pos, to)) break;
           const k = pos - keyStart;
           if (k < 4) head |= c << (k * 8);
           else if (k < 8) mid |= c << ((k - 4) * 8);
           pos++;
-        }
-        if (ahead && c === DQUOTE && pos < end) {
-          nestedEnd = end = closeOf(buf, nestedOpen, to);
-          if (end < 0) return -1;
-          pos = keyStart;
-          continue;
         }
         if (pos >= end || c !== EQUALS) {
           // "subj=cri-containerd.apparmor.d (enforce)": an AppArmor label's mode joins the value before it
@@ -798,21 +791,14 @@ export class Interpreter implements EventBuilder<OpenEvent> {
           }
         }
         continue;
-      } else if (c === SQUOTE && ahead && closesAt(buf, pos, to)) {
-        // `terminal='` inside msg='…': an empty value, then the close
-      } else if (c === SQUOTE || c === LBRACE) {
+      } else if ((c === SQUOTE && nestedOpen < 0) || c === LBRACE) {
+        // inside msg='…' a ' starting a value is the value's, as the text path reads it (hostname='abc)
         return -1;
       } else if (ahead) {
         while (pos < end) {
           c = buf[pos]!;
-          if (c === SPACE || c === cut || c === DQUOTE || (c === SQUOTE && closesAt(buf, pos, to))) break;
+          if (c === SPACE || c === cut || (c === SQUOTE && closesAt(buf, pos, to))) break;
           pos++;
-        }
-        if (c === DQUOTE && pos < end) {
-          nestedEnd = end = closeOf(buf, nestedOpen, to);
-          if (end < 0) return -1;
-          pos = keyStart;
-          continue;
         }
       } else {
         while (pos < end && buf[pos] !== SPACE && buf[pos] !== cut) pos++;
@@ -1603,7 +1589,8 @@ export class Interpreter implements EventBuilder<OpenEvent> {
       if (q === 34 && value.length >= 2 && value.charCodeAt(value.length - 1) === 34) {
         value = value.slice(1, -1);
         quoted = true;
-      } else if (q === 39) {
+      } else if (q === 39 && outerKeys === undefined) {
+        // a msg='…' of the record's own; inside one a ' is the value's (hostname='abc, as libaudit writes it)
         this.nested(event, value, keys, rawValues?.[i]);
         continue;
       }
@@ -1787,23 +1774,23 @@ function isWordByte(c: number): boolean {
 }
 
 /**
- * The ' closing the k='…' whose opening quote is at buf[open]: the first outside a "…" that ends a word (a quoted
- * acct may hold a ', an unquoted hostname= too: as singleQuoteEnd finds it), before `to` and before any 0x1d; else -1.
+ * The ' closing the k='…' whose opening quote is at buf[open]: the one that ends the body (only spaces after it, up
+ * to 0x1d or `to`), as the kernel writes msg='…' last, whatever ' or '"' libaudit left unencoded inside it
+ * (hostname=it's.example, hostname=x'), and as singleQuoteEnd finds it. -1 when the body does not end in one: a
+ * shape the kernel does not write, which the text path reads.
  */
 function closeOf(buf: Buffer, open: number, to: number): number {
-  let inQuotes = false;
-  for (let at = open + 1; at < to; at++) {
-    const q = buf[at]!;
-    if (q === GS) return -1;
-    if (q === SQUOTE && !inQuotes && closesAt(buf, at, to)) return at;
-    if (q === DQUOTE) inQuotes = !inQuotes;
-  }
-  return -1;
+  let at = open + 1;
+  while (at < to && buf[at] !== GS) at++;
+  while (at > open + 1 && buf[at - 1] === SPACE) at--;
+  return at - 1 > open && buf[at - 1] === SQUOTE ? at - 1 : -1;
 }
 
-/** Whether the ' at buf[at] ends a word (a space, the body's 0x1d or the line's end after it): see singleQuoteEnd. */
+/** Whether the ' at buf[at] ends the body: only spaces after it, up to 0x1d or `to` (see closeOf). */
 function closesAt(buf: Buffer, at: number, to: number): boolean {
-  return at + 1 >= to || buf[at + 1] === SPACE || buf[at + 1] === GS;
+  let next = at + 1;
+  while (next < to && buf[next] === SPACE) next++;
+  return next >= to || buf[next] === GS;
 }
 
 function skipSpaces(buf: Buffer, from: number, to: number): number {

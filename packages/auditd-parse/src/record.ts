@@ -401,7 +401,8 @@ export function tokenize(
     pos++;
     c = s.charCodeAt(pos);
     let end: number;
-    if (c === DQUOTE || c === SQUOTE) {
+    // inside msg='…' a ' is a byte of the value (libaudit writes hostname= as given: hostname='abc)
+    if (c === DQUOTE || (c === SQUOTE && !nested)) {
       end = c === DQUOTE ? s.indexOf('"', pos + 1) : singleQuoteEnd(s, pos + 1, to);
       if (end < 0 || end >= to) {
         keys.push(key);
@@ -463,13 +464,17 @@ export function endsListBytes(buf: Uint8Array, from: number, end: number, to: nu
 }
 
 /**
- * The `'` closing a `k='…'` value that starts at `from`: the first one outside a "…" inside it, since a
- * quoted name may hold a `'` (acct="system-property('xsl:vendor')/>"; audit quotes a value only when it has
- * no `"`, so the quotes pair up), and that ends a word: one inside a word is the value's, as libaudit writes
- * hostname= and terminal= unquoted (a host "it's.example": ausearch reads on to res=). Without such a quote, the
- * first `'` at all that ends a word; -1 when there is none.
+ * The `'` closing a `k='…'` value that starts at `from`: the one that ends the text read (only spaces after it,
+ * up to `to`), as the kernel writes a user-space record's msg='…' last, whatever `'` or `"` libaudit left unencoded
+ * inside it (hostname= and terminal= are written as given: `hostname=it's.example`, `hostname=x'`; ausearch reads
+ * them so). A body that does not end in one (not the kernel's shape): the first `'` outside a "…" that ends a word,
+ * since a quoted name may hold a `'` (acct="system-property('xsl:vendor')/>"), or with unpaired quotes the first
+ * `'` at all that ends a word; -1 when there is none.
  */
 export function singleQuoteEnd(s: string, from: number, to: number): number {
+  let last = to;
+  while (last > from && s.charCodeAt(last - 1) === SPACE) last--;
+  if (last > from && s.charCodeAt(last - 1) === SQUOTE) return last - 1;
   let inQuotes = false;
   for (let i = from; i < to; i++) {
     const c = s.charCodeAt(i);
