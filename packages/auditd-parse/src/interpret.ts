@@ -1774,22 +1774,22 @@ function isWordByte(c: number): boolean {
 }
 
 /**
- * The ' closing the k='…' whose opening quote is at buf[open]: the one that ends the body (only spaces after it, up
- * to 0x1d or `to`), as the kernel writes msg='…' last, whatever ' or '"' libaudit left unencoded inside it
- * (hostname=it's.example, hostname=x'), and as singleQuoteEnd finds it. -1 when the body does not end in one: a
- * shape the kernel does not write, which the text path reads.
+ * The ' closing the k='…' whose opening quote is at buf[open]: the one that ends the body (only spaces or control
+ * bytes after it, up to 0x1d or `to`), as the kernel writes msg='…' last, whatever ' or '"' libaudit left unencoded
+ * inside it (hostname=it's.example, hostname=x'), and as singleQuoteEnd finds it. -1 when the body does not end in
+ * one: a shape the kernel does not write, which the text path reads.
  */
 function closeOf(buf: Buffer, open: number, to: number): number {
   let at = open + 1;
   while (at < to && buf[at] !== GS) at++;
-  while (at > open + 1 && buf[at - 1] === SPACE) at--;
+  while (at > open + 1 && buf[at - 1]! <= SPACE) at--;
   return at - 1 > open && buf[at - 1] === SQUOTE ? at - 1 : -1;
 }
 
-/** Whether the ' at buf[at] ends the body: only spaces after it, up to 0x1d or `to` (see closeOf). */
+/** Whether the ' at buf[at] ends the body: only spaces or control bytes after it, up to 0x1d or `to` (see closeOf). */
 function closesAt(buf: Buffer, at: number, to: number): boolean {
   let next = at + 1;
-  while (next < to && buf[next] === SPACE) next++;
+  while (next < to && buf[next]! <= SPACE && buf[next] !== GS) next++;
   return next >= to || buf[next] === GS;
 }
 

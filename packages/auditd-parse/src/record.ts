@@ -404,6 +404,16 @@ export function tokenize(
     // inside msg='…' a ' is a byte of the value (libaudit writes hostname= as given: hostname='abc)
     if (c === DQUOTE || (c === SQUOTE && !nested)) {
       end = c === DQUOTE ? s.indexOf('"', pos + 1) : singleQuoteEnd(s, pos + 1, to);
+      // inside msg='…' a '"' that is never closed is the value's (libaudit writes hostname= as given:
+      // hostname="evil addr=… res=failed' kept res, as ausearch reads it), not the rest of msg
+      if (nested && c === DQUOTE && (end < 0 || end >= to)) {
+        end = pos;
+        while (end < to && s.charCodeAt(end) !== SPACE) end++;
+        keys.push(key);
+        values.push(s.slice(pos, end));
+        pos = end;
+        continue;
+      }
       if (end < 0 || end >= to) {
         keys.push(key);
         values.push(s.slice(pos, to));
@@ -464,31 +474,24 @@ export function endsListBytes(buf: Uint8Array, from: number, end: number, to: nu
 }
 
 /**
- * The `'` closing a `k='…'` value that starts at `from`: the one that ends the text read (only spaces after it,
- * up to `to`), as the kernel writes a user-space record's msg='…' last, whatever `'` or `"` libaudit left unencoded
- * inside it (hostname= and terminal= are written as given: `hostname=it's.example`, `hostname=x'`; ausearch reads
- * them so). A body that does not end in one (not the kernel's shape): the first `'` outside a "…" that ends a word,
- * since a quoted name may hold a `'` (acct="system-property('xsl:vendor')/>"), or with unpaired quotes the first
- * `'` at all that ends a word; -1 when there is none.
+ * The `'` closing a `k='…'` value that starts at `from`: the one that ends the text read (only spaces or control
+ * bytes after it, up to `to`), as the kernel writes a user-space record's msg='…' last, whatever `'` or `"` libaudit
+ * left unencoded inside it (hostname= and terminal= are written as given: `hostname=it's.example`, `hostname=x'`;
+ * ausearch reads them so). A body that does not end in one (not the kernel's shape) is read as it always was: the
+ * first `'` outside a "…", since a quoted name may hold a `'` (acct="system-property('xsl:vendor')/>"), or with
+ * unpaired quotes the first `'` at all; -1 when there is none.
  */
 export function singleQuoteEnd(s: string, from: number, to: number): number {
   let last = to;
-  while (last > from && s.charCodeAt(last - 1) === SPACE) last--;
+  while (last > from && s.charCodeAt(last - 1) <= SPACE) last--;
   if (last > from && s.charCodeAt(last - 1) === SQUOTE) return last - 1;
   let inQuotes = false;
   for (let i = from; i < to; i++) {
     const c = s.charCodeAt(i);
     if (c === DQUOTE) inQuotes = !inQuotes;
-    else if (c === SQUOTE && !inQuotes && endsWord(s, i + 1, to)) return i;
+    else if (c === SQUOTE && !inQuotes) return i;
   }
-  if (!inQuotes) return -1;
-  for (let i = from; i < to; i++) if (s.charCodeAt(i) === SQUOTE && endsWord(s, i + 1, to)) return i;
-  return -1;
-}
-
-/** Whether s at `at` ends a word: a space, or the end of the text read (`to`). */
-function endsWord(s: string, at: number, to: number): boolean {
-  return at >= to || s.charCodeAt(at) === SPACE;
+  return inQuotes ? s.indexOf("'", from) : -1;
 }
 
 function matchBrace(s: string, from: number, to: number): number {

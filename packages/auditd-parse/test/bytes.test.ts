@@ -165,6 +165,16 @@ describe("byte path", () => {
       "pid=1 uid=0 msg='op=PAM:authentication acct=o'neil exe=\"/usr/sbin/sshd\" hostname=it's addr=? terminal=ssh res=failed'",
     );
     expect(failed.record.fields).toMatchObject({ acct: "o'neil", hostname: "it's", res: "failed" });
+    // control bytes after the closing quote (a stray NUL, TAB, CR) still leave it the body's end (T46 #1, #3)
+    for (const tail of ["\u0000", "\t", "\r", "\r\r"]) {
+      const body = `pid=1 uid=0 msg='op=login hostname=it's addr=? terminal=ssh res=success'${tail}`;
+      expect(sameViaText("USER_LOGIN", body).record.fields, JSON.stringify(tail)).toMatchObject({ hostname: "it's", res: "success" });
+      expect(lines(Buffer.from(`type=USER_LOGIN msg=audit(1.000:1): ${body}\n`))[0]).toMatchObject({ success: true });
+    }
+    // a '"' never closed inside msg is the value's, not the rest of msg: the failure stays a failure (T46 #2)
+    const unclosed = `pid=1 uid=0 msg='op=PAM:authentication acct="root" exe="/usr/sbin/sshd" hostname="evil addr=203.0.113.9 terminal=ssh res=failed'`;
+    expect(sameViaText("USER_AUTH", unclosed).record.fields).toMatchObject({ hostname: '"evil', addr: "203.0.113.9", res: "failed" });
+    expect(lines(Buffer.from(`type=USER_AUTH msg=audit(1.000:1): ${unclosed}\n`))[0]).toMatchObject({ success: false });
     // and ENRICHED: the body ends at 0x1d
     const enriched = sameViaText("USER_LOGIN", `pid=1 uid=0 msg='op=login hostname=x' addr=? terminal=ssh res=success'\x1dUID="root"`);
     expect(enriched).toMatchObject({ textPath: 0, record: { fields: { hostname: "x'", res: "success" } } });
