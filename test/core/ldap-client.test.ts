@@ -571,7 +571,11 @@ describe("failover past silent, slow and rejecting servers (T-ak17b)", () => {
             expect(c.url).toBe(live);
           });
           expect(calls).toContain(`answered ${live}`);
-          expect(calls.filter((call) => call.startsWith("failed"))).toEqual([]);
+          // which URL is which, should a run on a loaded machine see one refused (once in ~12 CI runs, session 34)
+          expect(
+            calls.filter((call) => call.startsWith("failed")),
+            `urls ${urls.join(" ")}; live ${live}`,
+          ).toEqual([]);
         }
       }
     });
