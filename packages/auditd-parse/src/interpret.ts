@@ -687,7 +687,7 @@ export class Interpreter implements EventBuilder<OpenEvent> {
           nestedOpen = -1;
           continue;
         }
-        // a 0x1d before the close: the walk ahead stopped there, the record goes to the text path
+        // a 0x1d before the close: the body does not end in one (closeOf), the record goes to the text path
         if (c === GS) return -1;
         if (c === LPAREN) {
           nestedEnd = end = closeOf(buf, nestedOpen, to);
