@@ -172,6 +172,16 @@ describe("PagerDuty source", () => {
   });
   afterAll(() => pd.stop());
 
+  /** Database's /oncalls page at `offset`, one row a page, as the simulator answers it (for faults built on it). */
+  const databasePage = (offset: number) =>
+    http.request<{ oncalls: unknown[] }>({
+      url: "/oncalls",
+      query: { "schedule_ids[]": ["PDB0001"], "include[]": ["users"], offset, limit: 1 },
+    });
+  /** Who is on call for Database now, read one row a page: the error it fails with (the paging tests' faults). */
+  const databaseByOneRowPages = () =>
+    new PagerDutySource({ name: "pd", http, schedules: ["PDB0001"], pageSize: 1 }).onCall(accessWindow(now, 0, 0)).catch((e) => e);
+
   it("resolves names exactly (not the API's substring match) with one-item pages, and de-duplicates", async () => {
     pd.requests.length = 0;
     const source = new PagerDutySource({ name: "pd", http, schedules: ["SRE", "Database"], pageSize: 1 });
@@ -262,25 +272,18 @@ describe("PagerDuty source", () => {
       { status: 200, body: { oncalls: [], offset: 1, limit: 1, more: true, total: null } },
       { path: "/oncalls", query: { offset: "1" } },
     );
-    const error = await new PagerDutySource({ name: "pd", http, schedules: ["PDB0001"], pageSize: 1 })
-      .onCall(accessWindow(now, 0, 0))
-      .catch((e) => e);
+    const error = await databaseByOneRowPages();
     expect(error.exitCode).toBe(65);
     expect(describeError(error)).toMatch(/^PagerDuty API said more follow after offset 1 but sent none, so the list is incomplete/);
   });
 
   it("a page repeating the previous one fails at once, not after 1,000 requests (T41 F2)", async () => {
     const first = { oncalls: [] as unknown[], offset: 0, limit: 1, more: true, total: null };
-    const probe = await http.request<{ oncalls: unknown[] }>({
-      url: "/oncalls",
-      query: { "schedule_ids[]": ["PDB0001"], "include[]": ["users"], offset: 0, limit: 1 },
-    });
+    const probe = await databasePage(0);
     first.oncalls = probe.body.oncalls;
     pd.fault({ status: 200, body: { ...first, offset: 1 } }, { path: "/oncalls", query: { offset: "1" }, times: 5 });
     pd.requests.length = 0;
-    const error = await new PagerDutySource({ name: "pd", http, schedules: ["PDB0001"], pageSize: 1 })
-      .onCall(accessWindow(now, 0, 0))
-      .catch((e) => e);
+    const error = await databaseByOneRowPages();
     pd.clearFaults();
     expect(error.exitCode).toBe(65);
     expect(describeError(error)).toMatch(/^PagerDuty API sent page 2 with the same items as page 1/);
@@ -291,10 +294,7 @@ describe("PagerDuty source", () => {
   it("pages cycling A, B, A… while more is true fail at once, not after 1,000 requests (T43 N6)", async () => {
     const rows = [] as unknown[];
     for (const offset of [0, 1]) {
-      const page = await http.request<{ oncalls: unknown[] }>({
-        url: "/oncalls",
-        query: { "schedule_ids[]": ["PDB0001"], "include[]": ["users"], offset, limit: 1 },
-      });
+      const page = await databasePage(offset);
       rows.push(page.body.oncalls[0]);
     }
     // Every offset after the first answers alice, dave, alice, dave… and says more follow.
@@ -303,9 +303,7 @@ describe("PagerDuty source", () => {
       pd.fault({ status: 200, body }, { path: "/oncalls", query: { offset: String(offset) } });
     }
     pd.requests.length = 0;
-    const error = await new PagerDutySource({ name: "pd", http, schedules: ["PDB0001"], pageSize: 1 })
-      .onCall(accessWindow(now, 0, 0))
-      .catch((e) => e);
+    const error = await databaseByOneRowPages();
     pd.clearFaults();
     expect(error.exitCode).toBe(65);
     expect(describeError(error)).toMatch(/^PagerDuty API sent page 3 with the same items as page 1/);
@@ -315,14 +313,9 @@ describe("PagerDuty source", () => {
   it("a `more` that is not a boolean fails the source (65), never read as the end of the list (T43 N8)", async () => {
     // Database has two rows (alice, dave): with one-row pages, page one says more follow in a broken way.
     for (const more of ["true", null]) {
-      const page = await http.request<{ oncalls: unknown[] }>({
-        url: "/oncalls",
-        query: { "schedule_ids[]": ["PDB0001"], "include[]": ["users"], offset: 0, limit: 1 },
-      });
+      const page = await databasePage(0);
       pd.fault({ status: 200, body: { ...page.body, more } }, { path: "/oncalls", query: { offset: "0" } });
-      const error = await new PagerDutySource({ name: "pd", http, schedules: ["PDB0001"], pageSize: 1 })
-        .onCall(accessWindow(now, 0, 0))
-        .catch((e) => e);
+      const error = await databaseByOneRowPages();
       expect(error.exitCode).toBe(65);
       expect(describeError(error)).toMatch(
         /^PagerDuty API answered in an unexpected shape \(more: (null|"true"), expected true or false\)/,
