@@ -1,6 +1,7 @@
 import { runInProcess } from "../../core/test/run-in-process";
 import { GitHubScenario, type ScenarioUser } from "../../lab/src/sim/github-scenario";
 import type { GitLabSim } from "../../lab/src/sim/gitlab";
+import type { GitLabCommitStatus, GitLabMergeRequests } from "../../lab/src/sim/gitlab-merge-requests";
 import { createSockCheckProgram } from "../src/cli";
 import { type ChangeRecord, runCheck } from "../src/index";
 
@@ -92,6 +93,25 @@ export interface CliRun {
  */
 export function runSockCheck(args: string[], options: { cwd: string; env: NodeJS.ProcessEnv }): Promise<CliRun> {
   return runInProcess(createSockCheckProgram, args, options);
+}
+
+/** The CLI, as a user runs it in the scenario's checkout, against the GitLab simulator (no colour). */
+export function runOnGitLab(scenario: GitHubScenario, gitlab: GitLabSim, args: string[]): Promise<CliRun> {
+  return runSockCheck(args, {
+    cwd: scenario.dir,
+    env: { ...process.env, SOCK_CHECK_TEST_GITLAB_TOKEN: gitlab.token, NO_COLOR: "1" },
+  });
+}
+
+/** The MR's `build` job on its head, as mirrorScenarioToGitLab made it (one per MR). */
+export function buildJob(mrs: GitLabMergeRequests, scenario: GitHubScenario, iid: number): GitLabCommitStatus {
+  const head = scenario.pull(iid).headSha;
+  return mrs.statuses.find((s) => s.sha === head && s.name === "build")!;
+}
+
+/** `seconds` after that job was created, as GitLab writes times: for the jobs and pipelines a test adds around it. */
+export function afterBuild(mrs: GitLabMergeRequests, scenario: GitHubScenario, iid: number, seconds: number): string {
+  return new Date(Date.parse(buildJob(mrs, scenario, iid).createdAt) + seconds * 1000).toISOString();
 }
 
 /** sock-check's check, in process, of `from..to` in the scenario's checkout against the GitLab simulator. */

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GitHubScenario } from "../../lab/src/sim/github-scenario";
 import { GitLabSim } from "../../lab/src/sim/gitlab";
 import { GitLabMergeRequests, mirrorScenarioToGitLab } from "../../lab/src/sim/gitlab-merge-requests";
-import { byMr, checkOnGitLab, gitlabPolicyYaml, runSockCheck, USERS } from "./fixture";
+import { afterBuild, buildJob, byMr, checkOnGitLab, gitlabPolicyYaml, runOnGitLab, USERS } from "./fixture";
 
 /**
  * Ways past the gate that the T37 black-box tester found on GitLab: a required job whose newest pipeline on the head
@@ -72,8 +72,7 @@ beforeAll(async () => {
   // Opened from alice's fork (project 8): its pushes are the fork's events, not acme/shop's.
   mrs.mergeRequests.get(mr.fromFork!)!.sourceProjectId = 8;
 
-  const jobOf = (iid: number) => mrs.statuses.find((s) => s.sha === scenario.pull(iid).headSha && s.name === "build")!;
-  const secondsAfter = (iid: number, s: number) => new Date(Date.parse(jobOf(iid).createdAt) + s * 1000).toISOString();
+  const secondsAfter = (iid: number, s: number) => afterBuild(mrs, scenario, iid, s);
   // A new pipeline on the same head (a manual "Run pipeline"), created before the first one's job finished and
   // still running: GitLab judges the MR by it.
   mrs.addStatus({
@@ -92,7 +91,7 @@ beforeAll(async () => {
     finishedAt: secondsAfter(mr.newerFailed!, -10),
   });
   // The failed job retried in its pipeline: a new job, which passed.
-  const failed = jobOf(mr.retried!);
+  const failed = buildJob(mrs, scenario, mr.retried!);
   mrs.addStatus({
     sha: failed.sha,
     name: "build",
@@ -142,10 +141,7 @@ describe("GitLab approvals by a bot user or the Ghost User (F5)", () => {
   });
 
   it("blocks the deploy with exit 1", async () => {
-    const run = await runSockCheck(["--from", "jobs", "--to", "approvals"], {
-      cwd: scenario.dir,
-      env: { ...process.env, SOCK_CHECK_TEST_GITLAB_TOKEN: gitlab.token, NO_COLOR: "1" },
-    });
+    const run = await runOnGitLab(scenario, gitlab, ["--from", "jobs", "--to", "approvals"]);
     expect(run.code).toBe(1);
     expect(run.stdout).toContain(`approval by ${BOT} does not count (a bot, not a reviewer)`);
   });

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GitHubScenario } from "../../lab/src/sim/github-scenario";
 import { GitLabSim } from "../../lab/src/sim/gitlab";
 import { GitLabMergeRequests, mirrorScenarioToGitLab } from "../../lab/src/sim/gitlab-merge-requests";
-import { byMr, checkOnGitLab, gitlabPolicyYaml, runSockCheck, USERS } from "./fixture";
+import { afterBuild, byMr, checkOnGitLab, gitlabPolicyYaml, runOnGitLab, USERS } from "./fixture";
 
 /**
  * Ways past the gate the T43 black-box tester found on GitLab: a child pipeline's (`trigger: include`) passing `build`
@@ -72,8 +72,7 @@ beforeAll(async () => {
   mrs = new GitLabMergeRequests(gitlab, { id: 7, path: "acme/shop" });
   mirrorScenarioToGitLab(scenario, mrs);
 
-  const jobOf = (iid: number) => mrs.statuses.find((s) => s.sha === scenario.pull(iid).headSha && s.name === "build")!;
-  const secondsAfter = (iid: number, s: number) => new Date(Date.parse(jobOf(iid).createdAt) + s * 1000).toISOString();
+  const secondsAfter = (iid: number, s: number) => afterBuild(mrs, scenario, iid, s);
   // Each MR pipeline's trigger job started a child pipeline on the same head; its jobs come after the parent's.
   const child = (iid: number, name: string, status: "success" | "failed") =>
     mrs.addStatus({
@@ -120,10 +119,7 @@ describe("a child pipeline on the MR's head (N1)", () => {
   });
 
   it("blocks the deploy of the MR whose own pipeline failed with exit 1", async () => {
-    const run = await runSockCheck(["--from", "deploy-1", "--to", "parent-failed"], {
-      cwd: scenario.dir,
-      env: { ...process.env, SOCK_CHECK_TEST_GITLAB_TOKEN: gitlab.token, NO_COLOR: "1" },
-    });
+    const run = await runOnGitLab(scenario, gitlab, ["--from", "deploy-1", "--to", "parent-failed"]);
     expect(run.code).toBe(1);
     expect(run.stdout).toMatch(/required check build is failure on head/);
   });
@@ -156,10 +152,7 @@ describe("a reviewer's standing Request changes on GitLab (N5)", () => {
   it("says so on stderr when this GitLab has no reviewState at all", async () => {
     gitlab.reportsReviewState = false;
     try {
-      const run = await runSockCheck(["--from", "children", "--to", "reviews"], {
-        cwd: scenario.dir,
-        env: { ...process.env, SOCK_CHECK_TEST_GITLAB_TOKEN: gitlab.token, NO_COLOR: "1" },
-      });
+      const run = await runOnGitLab(scenario, gitlab, ["--from", "children", "--to", "reviews"]);
       expect(run.stderr).toContain(
         'this GitLab does not report reviewer states (reviewState): a standing "Request changes" is not checked',
       );

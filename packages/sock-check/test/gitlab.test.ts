@@ -5,7 +5,7 @@ import { GitHubScenario } from "../../lab/src/sim/github-scenario";
 import { GitLabAccess, GitLabSim } from "../../lab/src/sim/gitlab";
 import { GitLabMergeRequests, mirrorScenarioToGitLab } from "../../lab/src/sim/gitlab-merge-requests";
 import { runCheck } from "../src/index";
-import { byMr, gitlabPolicyYaml, runSockCheck, USERS } from "./fixture";
+import { byMr, gitlabPolicyYaml, runOnGitLab, runSockCheck, USERS } from "./fixture";
 
 /** The same rules against GitLab: merge requests, approval notes tied to pushes, CI statuses. */
 
@@ -211,11 +211,7 @@ it("leaves the MRs unverified when GitLab's GraphQL answers with errors", async 
 });
 
 it("speaks of merge requests, MR !N, in every report of a GitLab project, never of PRs", async () => {
-  const sock = (format: string) =>
-    runSockCheck(["--from", "deploy-1", "--format", format], {
-      cwd: scenario.dir,
-      env: { ...process.env, NO_COLOR: "1", SOCK_CHECK_TEST_GITLAB_TOKEN: gitlab.token },
-    });
+  const sock = (format: string) => runOnGitLab(scenario, gitlab, ["--from", "deploy-1", "--format", format]);
   const digest = (await sock("digest")).stdout;
   expect(digest).toMatch(/^acme\/shop [0-9a-f]{7}\.\.[0-9a-f]{7} \(first-parent\): \d+ commits in \d+ MRs$/m);
   expect(digest).toContain(`!${mr.ok} SHOP-1 Add the cart`);
