@@ -345,6 +345,19 @@ describe("lost and skipped serials", () => {
     expect(run([...dense.map((n) => n + 200_000), ...late, 100_020])).toMatchObject({ lost: 0 });
   });
 
+  it("auditd's own DAEMON_* records, numbered by auditd, are no gap in the kernel's stream", () => {
+    // as auditd writes them: a DAEMON_ROTATE at a rotation, DAEMON_END and DAEMON_START around a restart (the
+    // corpus' go-libaudit auparse-testdata/audit-rhel7.log: DAEMON_START …:7798 among kernel events :385, :389)
+    const kernel = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => [syscall(from + i), eoe(from + i)]).flat();
+    const daemon = (type: string, serial: number) => `type=${type} msg=audit(100.000:${serial}): op=rotate-logs auid=0 pid=1 res=success`;
+    const rotated = [...kernel(101, 111), daemon("DAEMON_ROTATE", 7800), ...kernel(112, 116)];
+    expect(parseText(rotated.join("\n")).stats).toMatchObject({ lost: 0, skipped: 0 });
+    const restarted = [...kernel(101, 111), daemon("DAEMON_END", 7799), daemon("DAEMON_START", 7800), ...kernel(112, 116)];
+    expect(parseText(restarted.join("\n")).stats).toMatchObject({ lost: 0, skipped: 0 });
+    // a real gap beside them is still lost events
+    expect(parseText([...rotated, ...kernel(120, 121)].join("\n")).stats).toMatchObject({ lost: 3 });
+  });
+
   it("counts per node: two hosts' interleaved serials are two contiguous streams", () => {
     const lines = [];
     for (let n = 1; n <= 10; n++)
