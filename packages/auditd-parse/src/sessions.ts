@@ -386,13 +386,14 @@ export class SessionTracker {
     s.start ??= flat(time);
     let ended = false;
     // e.types first: records are parsed when read (RecordSource), and most events have no login record
-    const login = e.types.some(isLoginType) || e.types.includes("USER_AUTH");
+    const login = e.types.some(isLoginType) || e.types.includes("USER_AUTH") || e.types.includes("USER_ACCT");
     for (const r of login ? recordsOf(e, source) : NO_RECORDS) {
       const f = r.fields;
-      // a su/sudo refused at its password: an attempt to switch user, listed as a failed nested session (T23 #6)
-      if (r.type === "USER_AUTH") {
+      // a su/sudo refused at its password (T23 #6) or, the password right, at PAM's account stage (an expired or
+      // locked target, pam_access: T47 F7): an attempt to switch user, listed as a failed nested session
+      if (r.type === "USER_AUTH" || r.type === "USER_ACCT") {
         const exe = str(f.exe);
-        if (loginResult(str(f.res)) === false && exe !== undefined && switchesUser(exe)) this.nest(s, exe, time, f);
+        if (loginResult(str(f.res)) === false && exe !== undefined && switchesUser(exe)) this.nest(s, exe, time, f, r.type);
         continue;
       }
       if (!LOGIN_TYPES.has(r.type)) continue;
@@ -506,10 +507,12 @@ export class SessionTracker {
   }
 
   /** A su/sudo opened (or refused) inside s by exe, switching to its record's acct. */
-  private nest(s: OpenSession, exe: string, time: string, f: Record<string, FieldValue>): void {
+  private nest(s: OpenSession, exe: string, time: string, f: Record<string, FieldValue>, type?: string): void {
     const nested: NestedSession = { via: exe, start: time };
     const acct = str(f.acct);
-    if (acct !== undefined) nested.user = acct;
+    // a refusal's acct is the target only where PAM checks the target (su): sudo and its kind check the user who
+    // typed the password, and a failed one names no target anywhere (T47 F7: "sudo -> alice" for alice's sudo)
+    if (acct !== undefined && (type === undefined || checksTarget(exe))) nested.user = acct;
     const ok = loginResult(str(f.res));
     if (ok !== undefined) nested.success = ok;
     s.nested ??= [];
@@ -931,6 +934,16 @@ const SWITCHERS = new Set(["su", "sudo", "sudo-rs", "sudoedit", "doas", "pkexec"
 
 function switchesUser(exe: string): boolean {
   return SWITCHERS.has(exe.slice(exe.lastIndexOf("/") + 1));
+}
+
+/**
+ * Switchers whose PAM authentication and account check are of the target user (su asks for root's password): the
+ * rest (sudo, doas, pkexec) check the user who runs them (sudoers' default; polkit asks an admin).
+ */
+const TARGET_CHECKED = new Set(["su", "runuser", "ksu"]);
+
+function checksTarget(exe: string): boolean {
+  return TARGET_CHECKED.has(exe.slice(exe.lastIndexOf("/") + 1));
 }
 
 /** Commands and connections an open session keeps (share's measure for maxKept). */
