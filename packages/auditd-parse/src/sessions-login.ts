@@ -14,8 +14,11 @@ export function loginResult(res: string | undefined): boolean | undefined {
   return res.startsWith("fail") ? false : undefined;
 }
 
-/** The fields sessions reads of a login, USER_CMD or failed login record (SessionTracker). */
-const WANTED = ["addr", "hostname", "terminal", "exe", "res", "acct", "cmd", "id"].map((name) => ({ name, bytes: Buffer.from(name) }));
+/** The fields sessions reads of a login, USER_CMD or failed login record, and a refused exec's PATH (SessionTracker). */
+const WANTED = ["addr", "hostname", "terminal", "exe", "res", "acct", "cmd", "id", "name"].map((name) => ({
+  name,
+  bytes: Buffer.from(name),
+}));
 
 const NAMED_FROM = ["addr", "hostname"] as const;
 const TYPE_OPEN = Buffer.from('{"type":"');

@@ -93,10 +93,16 @@ const readsRecordsOf = (t: string) => RECORDS_READ.has(t);
 
 /**
  * Whether add() may read the event's records (its JSON, through the RecordSource): never for an event of none of
- * RECORDS_READ's types, whose JSON the parser then need not keep while the event waits for its turn.
+ * RECORDS_READ's types that is no exec without argv (execPath), whose JSON the parser then need not keep while the
+ * event waits for its turn.
  */
 export function readsRecords(e: AuditEvent): boolean {
-  return e.types.some(readsRecordsOf);
+  return e.types.some(readsRecordsOf) || execWithoutArgv(e);
+}
+
+/** An execve or execveat event with no EXECVE record's argv (execPath). */
+function execWithoutArgv(e: AuditEvent): boolean {
+  return e.argv === undefined && (e.syscall === "execve" || e.syscall === "execveat");
 }
 
 export interface SessionTrackerOptions {
@@ -425,13 +431,15 @@ export class SessionTracker {
     // an item is made only when the count caps leave room for it (a log whose sessions never end omits most)
     // an exec in parts: its later parts, which carry no ses=, join the session its first part is in
     if (e.part !== undefined) this.parts.add(partKey(e), key);
-    if (e.argv !== undefined && this.room(s)) {
-      const c: SessionCommand = { time, id, argv: e.argv };
+    const argv = e.argv ?? (e.part === undefined ? execPath(e, source) : undefined);
+    if (argv !== undefined && this.room(s)) {
+      const c: SessionCommand = { time, id, argv };
       if (e.argvRaw !== undefined) c.argvRaw = e.argvRaw;
       if (e.part !== undefined) c.part = e.part;
       if (e.pid !== undefined) c.pid = e.pid;
       if (e.uid !== undefined) c.uid = e.uid;
-      if (e.exe !== undefined) c.exe = e.exe;
+      // a refused exec's exe is the program that tried it (the shell), not the one it named
+      if (e.exe !== undefined && (e.argv !== undefined || e.success !== false)) c.exe = e.exe;
       if (e.cwd !== undefined) c.cwd = e.cwd;
       if (e.success !== undefined) c.success = e.success;
       if (e.success === false && e.exit !== undefined) c.exit = e.exit;
@@ -931,6 +939,18 @@ const NAME_LENGTH = 64;
 
 /** Programs that switch user inside a login (a PAM session of their own) and never open one. */
 const SWITCHERS = new Set(["su", "sudo", "sudo-rs", "sudoedit", "doas", "pkexec", "runuser", "ksu"]);
+
+/**
+ * The program an execve with no EXECVE record named: its first PATH record's name, as the one argument. The kernel
+ * writes EXECVE only once the binary is loaded, so an exec refused (EACCES on a noexec /tmp, ENOENT) has none and
+ * was left out of its session (T47 F6); one whose EXECVE a cut log lost likewise. undefined for any other event.
+ */
+function execPath(e: AuditEvent, source?: RecordSource): string[] | undefined {
+  if (!execWithoutArgv(e)) return undefined;
+  const path = recordsOf(e, source).find((r) => r.type === "PATH");
+  const name = path === undefined ? undefined : str(path.fields.name);
+  return name === undefined ? undefined : [name];
+}
 
 function switchesUser(exe: string): boolean {
   return SWITCHERS.has(exe.slice(exe.lastIndexOf("/") + 1));

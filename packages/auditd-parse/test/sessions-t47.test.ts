@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { parseText } from "../src/parser";
 import { type Session, SessionTracker } from "../src/sessions";
+import { runAuditdParse } from "./in-process";
 
 const ids = { passwd: "/dev/null", group: "/dev/null" };
 const UNSET = 4294967295;
@@ -57,5 +58,42 @@ describe("sessions: the independent tester's findings (T47, session 35)", () => 
       inSession("USER_START", 2, 111, 2050, "root", "/usr/bin/sudo", "success"),
     ]);
     expect(sessions[0]!.nested).toEqual([{ via: "/usr/bin/sudo", user: "root", start: "2025-12-06T05:46:42.000Z", success: true }]);
+  });
+});
+
+describe("sessions lists an exec the kernel refused (T47 F6)", () => {
+  /** alice's shell (pid 2003) in session 7 trying /tmp/.x/exploit on a noexec /tmp: no EXECVE, as the kernel logs it. */
+  const REFUSED = [
+    `type=SYSCALL msg=audit(${T0 + 3}.000:120): arch=c000003e syscall=59 success=no exit=-13 a0=55d0 a1=55d1 a2=55d2 a3=0 items=1 ppid=2002 pid=2003 auid=1000 uid=1000 gid=1000 euid=1000 suid=1000 fsuid=1000 egid=1000 sgid=1000 fsgid=1000 tty=pts0 ses=7 comm="bash" exe="/usr/bin/bash" key="exec"`,
+    `type=CWD msg=audit(${T0 + 3}.000:120): cwd="/tmp"`,
+    `type=PATH msg=audit(${T0 + 3}.000:120): item=0 name="/tmp/.x/exploit" inode=77 dev=00:2d mode=0100755 ouid=1000 ogid=1000 rdev=00:00 nametype=NORMAL cap_fp=0 cap_fi=0 cap_fe=0 cap_fver=0`,
+    `type=PROCTITLE msg=audit(${T0 + 3}.000:120): proctitle=2D62617368`,
+    `type=EOE msg=audit(${T0 + 3}.000:120): `,
+  ];
+
+  it("as the program it named, failed, with its errno and cwd, and not as the shell that tried it", () => {
+    const sessions = sessionsOf([...LOGIN, ...REFUSED]);
+    expect(sessions).toHaveLength(1);
+    expect(sessions[0]!.commands).toEqual([
+      {
+        time: "2025-12-06T05:46:43.000Z",
+        id: `${T0 + 3}.000:120`,
+        argv: ["/tmp/.x/exploit"],
+        pid: "2003",
+        uid: "1000",
+        cwd: "/tmp",
+        success: false,
+        exit: "EACCES",
+      },
+    ]);
+  });
+
+  it("in the CLI's timeline too, and under --success no", async () => {
+    const log = `${[...LOGIN, ...REFUSED].join("\n")}\n`;
+    for (const args of [["sessions"], ["sessions", "--success", "no"]]) {
+      const r = await runAuditdParse([...args, "--passwd", "/dev/null"], log);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toMatch(/exec \/tmp\/\.x\/exploit .*failed/);
+    }
   });
 });
