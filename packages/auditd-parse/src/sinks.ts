@@ -171,6 +171,9 @@ export function makeSink(
         const close = list.close();
         // nothing read: no `[]`, which `jq length` reads as "no sessions" (T27 #3); the exit code is 66
         if (ctx.opts.json && close !== undefined && !read.nothing) line(close);
+        // the timeline is written as sessions end, so its "incomplete" line comes last: a saved timeline read later
+        // says what the page and the report say (T47 F10)
+        if (!ctx.opts.json && read.unread > 0 && !read.nothing) line(incompleteText(read.unread, "precedes"));
         // a command line's later parts carry no ses=: one whose first part's session was written before it is not listed
         if (tracker.partsLeftOut > 0)
           ctx.log.warn(

@@ -1,3 +1,6 @@
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parseText } from "../src/parser";
 import { type Session, SessionTracker } from "../src/sessions";
@@ -95,5 +98,25 @@ describe("sessions lists an exec the kernel refused (T47 F6)", () => {
       expect(r.code, r.stderr).toBe(0);
       expect(r.stdout).toMatch(/exec \/tmp\/\.x\/exploit .*failed/);
     }
+  });
+});
+
+describe("the sessions timeline says when an input could not be read (T47 F10)", () => {
+  it("ends with the incomplete line the page and the report open with; --json keeps its shape", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "t47-f10-"));
+    const log = join(dir, "audit.log");
+    writeFileSync(log, `${LOGIN.join("\n")}\n`);
+    const missing = join(dir, "audit.log.1");
+    const partial = await runAuditdParse(["sessions", "--passwd", "/dev/null", missing, log]);
+    expect(partial.code).toBe(65);
+    expect(partial.stdout).toContain("session 7");
+    expect(partial.stdout.trimEnd().split("\n").at(-1)).toBe(
+      "incomplete: 1 input(s) could not be read whole (named on stderr); what precedes covers only what was read.",
+    );
+    const whole = await runAuditdParse(["sessions", "--passwd", "/dev/null", log]);
+    expect([whole.code, whole.stdout.includes("incomplete")]).toEqual([0, false]);
+    const json = await runAuditdParse(["sessions", "--json", "--passwd", "/dev/null", missing, log]);
+    expect(json.code).toBe(65);
+    expect(JSON.parse(json.stdout)).toHaveLength(1);
   });
 });
