@@ -2,7 +2,7 @@ import { escapeControls } from "./escape";
 import type { AuditEvent, FieldValue } from "./event";
 import { PARTS_REMEMBERED, partKey } from "./parts";
 import { Remembered } from "./remembered";
-import { loginResult } from "./sessions-login";
+import { loginResult, readWhole } from "./sessions-login";
 
 /**
  * aureport's main summaries, counted as events stream by: logins and authentications (with their result),
@@ -62,6 +62,8 @@ export class ReportBuilder {
     // two commands, the second under user `?` with a command line of 500 blanks)
     const first = e.part === undefined ? e : this.firstPart(e);
     for (const r of e.records) {
+      // a login or PAM record cut mid-write counts as none (readWhole)
+      if (!readWhole(r) && (r.type === "USER_LOGIN" || r.type === "USER_AUTH")) continue;
       const f = r.fields;
       // as sessions reads it: `res=success)` was counted a failed login (T27 #5)
       const ok = loginResult(str(f.res));

@@ -23,6 +23,7 @@ const WANTED = ["addr", "hostname", "terminal", "exe", "res", "acct", "cmd", "id
 const NAMED_FROM = ["addr", "hostname"] as const;
 const TYPE_OPEN = Buffer.from('{"type":"');
 const RAW = Buffer.from("raw");
+const UNPARSED = Buffer.from("unparsed");
 const FIELDS_OPEN = Buffer.from(',"fields":{');
 
 /**
@@ -51,11 +52,14 @@ export function loginRecords(buf: Uint8Array, end: number): OutputRecord[] | und
     // its exact bytes when they are not UTF-8, T24 #5; likewise addr= and hostname=)
     if (i < 0 || i >= end) return undefined;
     const raw: Record<string, FieldValue> = {};
-    if (buf[i] === 44) i = members(buf, i + 1, end, undefined, raw);
+    const marks = { unparsed: false };
+    if (buf[i] === 44) i = members(buf, i + 1, end, undefined, raw, marks);
     else if (buf[i] === 125) i++;
     else return undefined;
     if (i < 0) return undefined;
     const record: OutputRecord = { type, fields };
+    // its body not read whole (a line cut mid-write): marked, for readWhole; the text itself is not needed
+    if (marks.unparsed) record.unparsed = "";
     if (typeof raw.cmd === "string") record.raw = { cmd: raw.cmd };
     // and an addr= or hostname= whose bytes are not UTF-8 (U+FFFD in its text): its hex, for the session's from (T24 #6)
     for (const name of NAMED_FROM) {
@@ -84,6 +88,7 @@ function members(
   end: number,
   into: Record<string, FieldValue> | undefined,
   raw?: Record<string, FieldValue>,
+  marks?: { unparsed: boolean },
 ): number {
   let i = from;
   if (i < end && buf[i] === 125) return i + 1;
@@ -99,6 +104,8 @@ function members(
       if (key !== undefined) into[key] = valueAt(buf, keyEnd + 2, valueEnd);
     } else if (raw !== undefined && buf[keyEnd + 2] === 123 && keyEnd - i - 1 === RAW.length && startsWith(buf, i + 1, keyEnd, RAW)) {
       if (members(buf, keyEnd + 3, valueEnd, raw) !== valueEnd) return -1;
+    } else if (marks !== undefined && keyEnd - i - 1 === UNPARSED.length && startsWith(buf, i + 1, keyEnd, UNPARSED)) {
+      marks.unparsed = true;
     }
     i = valueEnd;
     if (i >= end) return -1;
@@ -106,6 +113,15 @@ function members(
     if (buf[i] !== 44) return -1;
     i++;
   }
+}
+
+/**
+ * Whether a record's body was read whole: one with `unparsed` (a line cut mid-write, `… addr=19` at the end of a copy
+ * taken while auditd wrote) has values that may be cut and none that may be missing, so sessions and report read no
+ * login, result or address from it, as aureport counts none (T47 F2: a second, "(open)" login from "19").
+ */
+export function readWhole(r: OutputRecord): boolean {
+  return r.unparsed === undefined;
 }
 
 /** The WANTED name buf[from, to) spells, else undefined. */

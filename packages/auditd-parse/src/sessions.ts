@@ -5,7 +5,7 @@ import { type Connection, connectionOf, connectionText } from "./net";
 import { PARTS_REMEMBERED, partKey } from "./parts";
 import { Oldest, Remembered } from "./remembered";
 import { commandJson, type HeldBytes, heldText } from "./sessions-json";
-import { loginRecords, loginResult } from "./sessions-login";
+import { loginRecords, loginResult, readWhole } from "./sessions-login";
 import { packCommand, unpackCommand, WIDE } from "./sessions-pack";
 import { lostBytes } from "./values";
 
@@ -992,6 +992,12 @@ function flat(text: string): string {
 
 /** The event's records; from its JSON only their type and the fields the tracker reads (loginRecords). */
 function recordsOf(e: AuditEvent, source: RecordSource | undefined): OutputRecord[] {
+  const records = readRecords(e, source);
+  // a record not read whole is not read at all (readWhole); most events have none, and no array is made for them
+  return records.every(readWhole) ? records : records.filter(readWhole);
+}
+
+function readRecords(e: AuditEvent, source: RecordSource | undefined): OutputRecord[] {
   if (source?.full !== undefined) {
     const json = source.full().recordsJson();
     // no records' JSON: none, as JSON.parse reads the empty list

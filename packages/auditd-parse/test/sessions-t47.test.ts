@@ -120,3 +120,27 @@ describe("the sessions timeline says when an input could not be read (T47 F10)",
     expect(JSON.parse(json.stdout)).toHaveLength(1);
   });
 });
+
+describe("a login record cut mid-write is no login (T47 F2)", () => {
+  // bob's failed attempt, its USER_LOGIN cut where a copy of the log was taken while auditd wrote it
+  const CUT = [
+    `type=USER_AUTH msg=audit(${T0}.000:101): pid=2100 uid=0 auid=${UNSET} ses=${UNSET} msg='op=PAM:authentication grantors=pam_unix acct="bob" exe="/usr/sbin/sshd" hostname=198.51.100.7 addr=198.51.100.7 terminal=ssh res=failed'`,
+    `type=USER_LOGIN msg=audit(${T0 + 2}.000:102): pid=2100 uid=0 auid=${UNSET} ses=${UNSET} msg='op=login acct="bob" exe="/usr/sbin/sshd" hostname=? addr=19`,
+  ].join("\n");
+
+  it("sessions lists the failed attempt once, from its whole records, and no second login from the cut address", async () => {
+    const r = await runAuditdParse(["sessions", "--json", "--passwd", "/dev/null"], CUT);
+    const sessions = JSON.parse(r.stdout) as Session[];
+    expect(sessions.map((s) => [s.user, s.from, s.loginSuccess])).toEqual([["bob", "198.51.100.7", false]]);
+  });
+
+  it("report counts no login from it; the plain parse keeps the record, its rest unparsed", async () => {
+    const report = JSON.parse((await runAuditdParse(["report", "--json", "--passwd", "/dev/null"], CUT)).stdout) as {
+      logins: { rows: unknown[] };
+      authentications: { rows: unknown[] };
+    };
+    expect([report.logins.rows.length, report.authentications.rows.length]).toEqual([0, 1]);
+    const parse = await runAuditdParse(["--passwd", "/dev/null"], CUT);
+    expect(parse.stdout).toContain('"unparsed":"msg=\'op=login acct=\\"bob\\"');
+  });
+});
