@@ -124,12 +124,20 @@ export async function runPipeline(mode: Mode, files: string[], flags: ParseFlags
   const detector = detect && rules && alerts ? new detect.Detector(rules.rules, alerts) : undefined;
   const sink: Sink =
     detector === undefined
-      ? makeSink(mode, flags, ctx, output, ecs, {
-          windowMs: parserOptions(flags, config).windowMs,
-          // events reach the sink only once the parser below exists
-          clock: () => parser.newestMs,
-          pending: () => parser.oldestPendingMs(),
-        })
+      ? makeSink(
+          mode,
+          flags,
+          ctx,
+          output,
+          ecs,
+          {
+            windowMs: parserOptions(flags, config).windowMs,
+            // events reach the sink only once the parser below exists
+            clock: () => parser.newestMs,
+            pending: () => parser.oldestPendingMs(),
+          },
+          filter !== undefined,
+        )
       : detectSink(detector, output);
   // sessions reads the records of login events alone, from the EventJson (its sinks): no event carries them
   const objects =

@@ -2,7 +2,16 @@ import { escapeControlChars, escapeHtml as h, htmlPage, jsonForScript } from "@o
 import type { AuditEvent, FieldValue, OutputRecord } from "./event";
 import { INCOMPLETE_CSS, incompleteBanner } from "./incomplete";
 import { connectionText } from "./net";
-import { fromText, partText, type RecordSource, type Session, SessionTracker, type SessionTrackerOptions, terminalText } from "./sessions";
+import {
+  fromText,
+  OPEN_END,
+  partText,
+  type RecordSource,
+  type Session,
+  SessionTracker,
+  type SessionTrackerOptions,
+  terminalText,
+} from "./sessions";
 
 /**
  * `auditd-parse sessions --format html` (issue #25): per session a timeline on a time axis — login, commands with
@@ -94,7 +103,10 @@ export class SessionsHtml {
   private first: string | undefined;
   private last: string | undefined;
 
-  constructor(private readonly bounds: PageBounds = PAGE_BOUNDS) {}
+  constructor(
+    private readonly bounds: PageBounds = PAGE_BOUNDS,
+    private readonly openEnd = OPEN_END,
+  ) {}
 
   /** Each event before SessionTracker.add sees it: keeps what the timeline shows but the session does not hold. */
   event(e: AuditEvent, json: EventText): void {
@@ -276,7 +288,7 @@ export class SessionsHtml {
           i.raw !== undefined ? `<details><summary>raw event</summary><pre>${hText(i.raw)}</pre></details>` : ""
         }</li>`,
     );
-    const head = `<h2>${h(s.user ?? "?")} <small>on ${h(s.node ?? "?")} · session ${h(s.ses)}${s.from ? ` · from ${h(fromText(s))}` : ""} · ${h(s.start ?? "?")} .. ${h(s.end ?? "(open)")}</small></h2>`;
+    const head = `<h2>${h(s.user ?? "?")} <small>on ${h(s.node ?? "?")} · session ${h(s.ses)}${s.from ? ` · from ${h(fromText(s))}` : ""} · ${h(s.start ?? "?")} .. ${h(s.end ?? this.openEnd)}</small></h2>`;
     const note = cut > 0 ? `<p class="omitted">${cut} more item(s) of this session omitted (page bound).</p>` : "";
     return `<section class="session${s.loginSuccess === false ? " failed" : ""}" data-user="${h(s.user ?? "?")}" data-host="${h(s.node ?? "?")}">\n${head}\n${axis}\n<ol class="timeline">${rows.join("")}</ol>${note}\n</section>`;
   }
@@ -343,8 +355,10 @@ export function sessionsHtmlSink(
   write: (html: string) => void,
   bounds: PageBounds = PAGE_BOUNDS,
   limits: SessionTrackerOptions = {},
+  /** How a session with no end is shown (formatSession's openEnd). */
+  openEnd = OPEN_END,
 ): { event(e: AuditEvent, json: EventText): void; finish(unread?: number): void } {
-  const page = new SessionsHtml(bounds);
+  const page = new SessionsHtml(bounds, openEnd);
   const tracker = new SessionTracker((s) => page.session(s), limits);
   return {
     event(e, json) {

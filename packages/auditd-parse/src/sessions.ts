@@ -1129,12 +1129,20 @@ const LINE_BYTES = 64 * 1024;
  * string, line by line: as arrays of parts, items and lines joined, the text of the sessions written took 12
  * times its size in short-lived allocations (85 MB for 7 MB of text on the second tester's interleaved log).
  */
-export function formatSession(s: Session): string {
+/** How a session with no end is shown: still open at the end of the input. */
+export const OPEN_END = "(open)";
+/**
+ * Shown instead when filters chose the events: the session's end may be among those left out (`--success no` drops a
+ * USER_END that succeeded), so "(open)" would say what the run cannot know (T47 F4).
+ */
+export const UNSEEN_END = "(no end among the events selected)";
+
+export function formatSession(s: Session, openEnd = OPEN_END): string {
   let head = `session ${s.ses}${s.node ? ` on ${s.node}` : ""}  user ${s.user ?? "?"}`;
   if (s.from) head += `  from ${fromText(s)}`;
   if (s.via) head += `  via ${s.via}`;
   if (s.terminal) head += `  tty ${terminalText(s)}`;
-  head += `  ${s.start ?? "?"} .. ${s.end ?? "(open)"}`;
+  head += `  ${s.start ?? "?"} .. ${s.end ?? openEnd}`;
   if (s.loginSuccess === false) head += "  LOGIN FAILED";
   // every line escaped on its own: a logged newline cannot forge a line of the timeline
   let text = escapeControls(head);

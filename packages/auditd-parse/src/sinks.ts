@@ -14,7 +14,7 @@ import type { Output } from "./output";
 import type { EcsModule, Mode } from "./pipeline";
 import { formatReport, ReportBuilder } from "./report";
 import { renderReportHtml } from "./report-html";
-import { formatSession, LineBuffer, readsRecords, SessionTracker, sessionLine } from "./sessions";
+import { formatSession, LineBuffer, OPEN_END, readsRecords, SessionTracker, sessionLine, UNSEEN_END } from "./sessions";
 import { PAGE_BOUNDS, sessionsHtmlSink } from "./sessions-html";
 
 export function detectSink(detector: Detector, output: Output): Sink {
@@ -111,7 +111,10 @@ export function makeSink(
   ecs: EcsModule | undefined,
   /** The grouping's window and newest log time: sessions holds an ended session by them (SessionTracker's holdMs). */
   grouping: Grouping = {},
+  /** Whether filters choose the events (a session's end may be among those left out: UNSEEN_END). */
+  filtered = false,
 ): Sink {
+  const openEnd = filtered ? UNSEEN_END : OPEN_END;
   const style = createStyle(ctx.io.colorEnabled(ctx.io.stdout, ctx.opts.color));
   let wait: Promise<void> | undefined;
   const line = (text: string): void => {
@@ -127,7 +130,12 @@ export function makeSink(
     // -o FILE: the page replaces the file whole (atomically), a second run must not append a second document
     const file = flags.output;
     let html = "";
-    const page = sessionsHtmlSink(file === undefined ? line : (text) => (html = text), PAGE_BOUNDS, sessionLimits(flags, grouping));
+    const page = sessionsHtmlSink(
+      file === undefined ? line : (text) => (html = text),
+      PAGE_BOUNDS,
+      sessionLimits(flags, grouping),
+      openEnd,
+    );
     const finish = async (read: ReadResult) => {
       // nothing read: no page at all, not an empty one a script would take for "no sessions" (T27 #3)
       if (read.nothing) return;
@@ -146,7 +154,7 @@ export function makeSink(
     const tracker = new SessionTracker(
       (s) => {
         const prefix = list.prefix();
-        if (!ctx.opts.json) line(`${formatSession(s)}\n`);
+        if (!ctx.opts.json) line(`${formatSession(s, openEnd)}\n`);
         else if (commandsJson) {
           const bytes = sessionLine(prefix, s, lines);
           const w = output.bytes(bytes, () => lines.give(bytes));

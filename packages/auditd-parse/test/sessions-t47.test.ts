@@ -144,3 +144,24 @@ describe("a login record cut mid-write is no login (T47 F2)", () => {
     expect(parse.stdout).toContain('"unparsed":"msg=\'op=login acct=\\"bob\\"');
   });
 });
+
+describe("a session whose end the filters left out is not shown open (T47 F4)", () => {
+  const ENDED = [
+    ...LOGIN,
+    inSession("USER_AUTH", 2, 110, 2050, "root", "/usr/bin/su", "failed"),
+    `type=USER_END msg=audit(${T0 + 5}.000:111): pid=2000 uid=0 auid=1000 ses=7 msg='op=PAM:session_close acct="alice" exe="/usr/sbin/sshd" hostname=203.0.113.9 addr=203.0.113.9 terminal=ssh res=success'`,
+  ].join("\n");
+
+  it("says no end was among the events selected, in the timeline and on the page; unfiltered, the end is there", async () => {
+    const failedOnly = await runAuditdParse(["sessions", "--success", "no", "--passwd", "/dev/null"], ENDED);
+    expect(failedOnly.stdout).toContain(".. (no end among the events selected)");
+    expect(failedOnly.stdout).not.toContain("(open)");
+    const page = await runAuditdParse(["sessions", "--format", "html", "--success", "no", "--passwd", "/dev/null"], ENDED);
+    expect(page.stdout).toContain(".. (no end among the events selected)</small>");
+    const all = await runAuditdParse(["sessions", "--passwd", "/dev/null"], ENDED);
+    expect(all.stdout).toContain(".. 2025-12-06T05:46:45.000Z");
+    // unfiltered and never ended: still open at the end of the input
+    const open = await runAuditdParse(["sessions", "--passwd", "/dev/null"], LOGIN.join("\n"));
+    expect(open.stdout).toContain(".. (open)");
+  });
+});
