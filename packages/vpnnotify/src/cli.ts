@@ -80,6 +80,7 @@ Example config (/etc/opsguard/vpnnotify.yaml):
 A hook never fails a login because of its own trouble (exit 0), a broken config included, unless
 onFailure is "reject": then OpenVPN's deferred client-connect gets "0", and with --wait the exit
 code refuses the login (OpenVPN, ocserv; strongSwan and libreswan ignore updown's exit code).
+Under "reject" each login sends its own alert, so two at once from one place each get a DM.
 vpnnotify checks no password: run as OpenVPN's auth-user-pass-verify it refuses (exit 78).
 
 Country data: IP Geolocation by DB-IP (https://db-ip.com), CC BY 4.0.`;

@@ -48,6 +48,12 @@ export interface PlacePolicy {
   minTravelKm: number;
   /** At most this many keys per user are kept (the most recently seen). */
   maxPlaces: number;
+  /**
+   * A login racing another's alert about the same place (its lease) stays quiet: that alert covers it, so the user
+   * gets one DM (onFailure accept). Under onFailure reject a login is let in only once an alert covering it went out,
+   * and the racing one may still fail, or go out after this login was decided: there each login sends its own.
+   */
+  quietWhileBeingTold: boolean;
 }
 
 export interface Login {
@@ -121,7 +127,7 @@ export function decide(
   const beingTold = known.some((k) => (live.get(k)?.pendingUntil ?? 0) > now);
   const due = lastNotified === 0 || login.time - lastNotified >= policy.renotifyAfterMs;
   // Another worker is telling them about this place right now; its alert is spooled if it fails.
-  if (due && beingTold) return { ...base, notify: base.suspicious, reason: "being-told", newPlace: false };
+  if (due && beingTold && policy.quietWhileBeingTold) return { ...base, notify: base.suspicious, reason: "being-told", newPlace: false };
   // Seen before but the user was never told (Slack was down then): still news to them.
   if (known.length === 0 || lastNotified === 0) return { ...base, notify: true, reason: "new-place", newPlace: true };
   if (due) return { ...base, notify: true, reason: "renotify", newPlace: false };

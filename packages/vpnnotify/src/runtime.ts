@@ -38,6 +38,7 @@ export function placePolicy(config: VpnnotifyConfig): PlacePolicy {
     impossibleTravelKmh: config.policy.impossibleTravelKmh,
     minTravelKm: config.policy.minTravelKm,
     maxPlaces: config.policy.maxPlacesPerUser,
+    quietWhileBeingTold: config.onFailure === "accept",
   };
 }
 

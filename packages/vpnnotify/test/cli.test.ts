@@ -822,6 +822,67 @@ describe("other VPN servers", () => {
   });
 });
 
+describe("two logins of one user from one place at once (T48 F5)", () => {
+  // Two ocserv connect-scripts run with --wait, as ocserv runs them for two sessions: the first (a process of its
+  // own) is held in flight at Slack, holding the lease on telling the user about this place, while the second is
+  // decided; only then does the first get Slack's answer.
+  async function race(onFailure: "accept" | "reject", slackForSecond: "up" | "down") {
+    const s = setup({ onFailure });
+    const env = { ...base(s), REASON: "connect", USERNAME: "alice", IP_REAL: PLACES.paris.ip };
+    const posts = () => slack.callsTo("chat.postMessage").length;
+    const before = posts();
+    const release = slack.hold("chat.postMessage");
+    const first = runCli(["--wait"], { ...env, IP_REMOTE: "10.20.0.5" });
+    await slack.untilRequest(() => posts() > before, "the first login's DM");
+    if (slackForSecond === "down") slack.down();
+    const second = await runInProc(["--wait"], { ...env, IP_REMOTE: "10.20.0.6" });
+    slack.up();
+    release();
+    return { first: await first, second, posts: posts() - before, dms: slack.messagesTo("U0ALICE").length };
+  }
+
+  it("onFailure reject, Slack down: the second login sends its own alert, which fails, so it is refused", async () => {
+    const { first, second, dms } = await race("reject", "down");
+    expect(second.code).toBe(69);
+    expect(second.stderr).toMatch(/^vpnnotify: error: failed user=alice ip=90\.100\.1\.2 .*reason=new-place/m);
+    expect(second.stderr).not.toContain("being-told");
+    expect(first.code).toBe(0);
+    expect(dms).toBe(1);
+  });
+
+  it("onFailure reject, Slack up: each session is let in on its own DM", async () => {
+    const { first, second, dms } = await race("reject", "up");
+    expect([first.code, second.code]).toEqual([0, 0]);
+    expect(second.stderr).toMatch(/^vpnnotify: notified user=alice ip=90\.100\.1\.2 .*reason=new-place dm=U0ALICE/m);
+    expect(dms).toBe(2);
+  });
+
+  it("OpenVPN deferred client-connect, onFailure reject, Slack down: both clients are refused, neither let in as being-told", async () => {
+    const s = setup({ onFailure: "reject" });
+    slack.down();
+    // Both hooks queued before the worker drains (as when they run at once), so it works on them side by side.
+    const spool = new Spool({ dir: join(dirname(s.state), "spool"), payload: spoolJobSchema, maxAttempts: 5, backoffMs: 60_000 });
+    const answers = [1, 2].map((i) => join(dir, `openvpn_acf_race_${n}_${i}.tmp`));
+    for (const [i, file] of answers.entries()) {
+      writeFileSync(file, "2");
+      const env = openvpnConnectEnv("alice", PLACES.paris.ip, { trusted_port: String(1001 + i), client_connect_deferred_file: file });
+      await spool.enqueue(queuedLogin(parseHookEnv(env, Date.now())?.event as VpnEvent, Date.now() + 10_000));
+    }
+    const flush = await runInProc(["flush"], base(s));
+    expect(flush.code).toBe(69);
+    expect(answers.map((file) => readFileSync(file, "utf8"))).toEqual(["0", "0"]);
+    expect(flush.stderr).not.toContain("being-told");
+  });
+
+  it("onFailure accept: the second stays quiet while the first tells the user, who gets one DM", async () => {
+    const { first, second, posts, dms } = await race("accept", "down");
+    expect([first.code, second.code]).toEqual([0, 0]);
+    expect(second.stderr).toMatch(/^vpnnotify: suppressed user=alice ip=90\.100\.1\.2 .*reason=being-told/m);
+    expect(posts).toBe(1);
+    expect(dms).toBe(1);
+  });
+});
+
 describe("--help", () => {
   it("names every config key the README documents, and the install command", async () => {
     const readme = readFileSync(join(import.meta.dirname, "../README.md"), "utf8");

@@ -27,6 +27,7 @@ const policy: PlacePolicy = {
   impossibleTravelKmh: 1000,
   minTravelKm: 50,
   maxPlaces: 20,
+  quietWhileBeingTold: true,
 };
 const T0 = 1_700_000_000_000;
 
@@ -100,6 +101,14 @@ describe("who is told about a login", () => {
     // a lease on a place told recently (not due) changes nothing: it is simply known
     const toldAndLeased = { places: { ...home.places, "ip:81.2.69.1": { ...home.places["ip:81.2.69.1"]!, pendingUntil: T0 + DAY } } };
     expect(decide(toldAndLeased, at("81.2.69.1", T0 + HOUR, london), policy, true, T0 + HOUR)).toMatchObject({ reason: "known-place" });
+  });
+
+  it("under onFailure reject a lease silences nothing: the racing login is told itself, as if no alert were under way", () => {
+    const login = at("81.2.69.1", T0, london);
+    const leased = recordLogin(undefined, login, decide(undefined, login, policy), policy, T0 + 60_000);
+    const racing = at("81.2.69.1", T0 + 1000, london);
+    const reject = { ...policy, quietWhileBeingTold: false };
+    expect(decide(leased, racing, reject, true, T0 + 1000)).toMatchObject({ notify: true, reason: "new-place", newPlace: true });
   });
 
   it("a lease does not silence a suspicious login: the flags still go out", () => {

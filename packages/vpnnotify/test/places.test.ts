@@ -13,6 +13,7 @@ const policy: PlacePolicy = {
   impossibleTravelKmh: 1000,
   minTravelKm: 50,
   maxPlaces: 5,
+  quietWhileBeingTold: true,
 };
 
 const at = (ip: string, time: number, extra: Partial<Login["geo"]> = {}): Login => ({

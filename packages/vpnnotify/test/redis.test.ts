@@ -125,6 +125,7 @@ describe("known places in Redis (several VPN servers)", () => {
       impossibleTravelKmh: 1000,
       minTravelKm: 50,
       maxPlaces: 1000,
+      quietWhileBeingTold: true,
     };
     const stores = Array.from(
       { length: 6 },
