@@ -96,6 +96,9 @@ export class LineSplitter {
       this.line(chunk, start, nl);
       start = nl + 1;
     }
+    // a line's leading NULs (what an unclean shutdown leaves before the next record) are not kept: they would count
+    // toward MAX_LINE_BYTES and cut or split the record after them (T47 F8); the record parser skips them anyway
+    if (this.carried === 0) start = afterNuls(chunk, start, chunk.length);
     if (start < chunk.length) {
       if (chunk.length - start > MAX_LINE_BYTES) {
         const rest = chunk.subarray(start);
@@ -108,7 +111,9 @@ export class LineSplitter {
   }
 
   /** One line ending at a newline (`nl`): without its CR, cut at MAX_LINE_BYTES and MAX_LINE_FIELDS. */
-  private line(buf: Buffer, start: number, nl: number): void {
+  private line(buf: Buffer, from: number, nl: number): void {
+    // as for a partial line (push): leading NULs do not count toward the line's length
+    const start = afterNuls(buf, from, nl);
     let end = nl;
     if (end > start && buf[end - 1] === 13) end--;
     this.onLine(buf, start, this.fieldsEnd(buf, start, end - start > MAX_LINE_BYTES ? this.cutEnd(buf, start) : end));
@@ -130,4 +135,11 @@ export class LineSplitter {
     if (this.carried > 0) this.line(this.carry, 0, this.carried);
     this.carried = 0;
   }
+}
+
+/** The first byte at or after `from` (up to `end`) that is not NUL. */
+function afterNuls(buf: Buffer, from: number, end: number): number {
+  let i = from;
+  while (i < end && buf[i] === 0) i++;
+  return i;
 }

@@ -34,6 +34,16 @@ describe("LineSplitter", () => {
     expect(lines[1]).toBe("next");
   });
 
+  it("does not count a line's leading NULs toward its length, in one chunk or across many (T47 F8)", () => {
+    // what an unclean shutdown leaves before the next record: more NULs than the line limit
+    const nuls = Buffer.alloc(MAX_LINE_BYTES + 1024);
+    const record = Buffer.from('type=EXECVE msg=audit(1.000:41): argc=1 a0="id"\n');
+    const whole = Buffer.concat([nuls, record, Buffer.from("next\n")]);
+    expect(split([whole])).toEqual(['type=EXECVE msg=audit(1.000:41): argc=1 a0="id"', "next"]);
+    const chunks = Array.from({ length: Math.ceil(whole.length / 65536) }, (_, i) => whole.subarray(i * 65536, (i + 1) * 65536));
+    expect(split(chunks)).toEqual(['type=EXECVE msg=audit(1.000:41): argc=1 a0="id"', "next"]);
+  });
+
   it("keeps no byte of a chunk after push: chunks read into one reused buffer give the same lines", () => {
     // lines of many lengths, so tails of every size carry over; one 300 KiB line outgrows the join buffer
     const lines = Array.from({ length: 400 }, (_, i) => `n=${i} ${"x".repeat((i * 37) % 900)}`);
