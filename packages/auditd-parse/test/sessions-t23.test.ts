@@ -3,18 +3,9 @@ import { describe, expect, it } from "vitest";
 import { parseText } from "../src/parser";
 import { type Session, SessionTracker } from "../src/sessions";
 import { runAuditdParse } from "./in-process";
+import { sessionsOf, UNSET } from "./sessions-of";
 
 const ids = { passwd: "/dev/null", group: "/dev/null" };
-const UNSET = 4294967295;
-
-/** Sessions as written: during the input, then those still open at its end. */
-function sessionsOf(lines: string[]): Session[] {
-  const out: Session[] = [];
-  const tracker = new SessionTracker((s) => out.push(s));
-  for (const e of parseText(`${lines.join("\n")}\n`, { ids, recordObjects: true }).events) tracker.add(e);
-  tracker.flush();
-  return out;
-}
 
 /** A PAM (or login) record of one process at second t (serial n), ses and auid as given. */
 function pam(type: string, t: number, n: number, pid: number, auid: number, ses: number, msg: string): string {

@@ -2,22 +2,11 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { parseText } from "../src/parser";
-import { type Session, SessionTracker } from "../src/sessions";
+import type { Session } from "../src/sessions";
 import { runAuditdParse } from "./in-process";
+import { sessionsOf, UNSET } from "./sessions-of";
 
-const ids = { passwd: "/dev/null", group: "/dev/null" };
-const UNSET = 4294967295;
 const T0 = 1_765_000_000;
-
-/** Sessions as written: during the input, then those still open at its end. */
-function sessionsOf(lines: string[]): Session[] {
-  const out: Session[] = [];
-  const tracker = new SessionTracker((s) => out.push(s));
-  for (const e of parseText(`${lines.join("\n")}\n`, { ids, recordObjects: true }).events) tracker.add(e);
-  tracker.flush();
-  return out;
-}
 
 /** alice's ssh login (auid 1000, ses 7, sshd pid 2000) at T0 from 203.0.113.9: LOGIN and USER_START. */
 const LOGIN = [
