@@ -384,6 +384,11 @@ export interface FollowOptions {
    * mid-line) ends there, and is not joined to the new file's first line.
    */
   onRotate: () => void;
+  /**
+   * After a rotation, the new file cannot be read (EACCES, EPERM: a mode or owner this user lacks), or can again
+   * (undefined): said once a change, so a follower that reads nothing more is not silent about it (T49 N2).
+   */
+  onUnreadable?: (error: NoInputError | undefined) => void;
 }
 
 /**
@@ -441,10 +446,18 @@ export async function followFile(file: string, onChunk: (chunk: Buffer) => void 
     const n = readSync(fd, probe, 0, Math.min(MARK, pos), pos - Math.min(MARK, pos));
     remember(probe.subarray(0, n));
   }
+  /** The problem reopen() last told onUnreadable of (its code), so each is said once. */
+  let unreadable: string | undefined;
+  const tell = (code: string | undefined): void => {
+    if (code === unreadable) return;
+    unreadable = code;
+    options.onUnreadable?.(code === undefined ? undefined : cannotRead(file, code));
+  };
   /** After a rotation: the new file, from its start; false while it is missing or unreadable. */
   const reopen = (): boolean => {
     try {
       const next = openSync(file, "r");
+      tell(undefined);
       // a directory (or FIFO) where the log was is not the next log yet: keep waiting for a file
       if (!fstatSync(next).isFile()) {
         closeSync(next);
@@ -456,7 +469,10 @@ export async function followFile(file: string, onChunk: (chunk: Buffer) => void 
       pos = 0;
       mark = Buffer.alloc(0);
       return true;
-    } catch {
+    } catch (error) {
+      // missing is the usual moment between logrotate's rename and its create; not permitted is not
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === "EACCES" || code === "EPERM") tell(code);
       return false;
     }
   };

@@ -194,21 +194,39 @@ export async function runPipeline(mode: Mode, files: string[], flags: ParseFlags
     const onHup = appendTo !== undefined ? () => void output.reopen((line) => ctx.log.error(line)).catch(stop) : stop;
     process.on("SIGHUP", onHup);
     const windowMs = parserOptions(flags, config).windowMs ?? 2000;
+    /** The rotated-in file this user cannot read, while it cannot: the run stopped then is incomplete (T49 N2). */
+    let blind: NoInputError | undefined;
     try {
-      await followFile(inputs[0]!, onChunk, {
-        fromEnd: flags.fromEnd,
-        intervalMs: FOLLOW_POLL_MS,
-        signal: abort.signal,
-        onTick: () => {
-          parser.tick(FOLLOW_POLL_MS, windowMs);
-          return output.flush();
+      await followFile(
+        inputs[0]!,
+        (chunk) => {
+          unread.bytes += chunk.length;
+          return onChunk(chunk);
         },
-        onTruncate: () => {
-          ctx.log.warn(`${escapeLine(inputs[0]!)}: file truncated, reading it again from its start`);
-          parser.truncated();
+        {
+          fromEnd: flags.fromEnd,
+          intervalMs: FOLLOW_POLL_MS,
+          signal: abort.signal,
+          onTick: () => {
+            parser.tick(FOLLOW_POLL_MS, windowMs);
+            return output.flush();
+          },
+          onTruncate: () => {
+            ctx.log.warn(`${escapeLine(inputs[0]!)}: file truncated, reading it again from its start`);
+            parser.truncated();
+          },
+          onRotate: () => parser.endOfFile(),
+          onUnreadable: (error) => {
+            blind = error;
+            if (error !== undefined)
+              ctx.log.warn(`${error.message} (rotated in): nothing after the rotation is read until it can be; waiting for it`, {
+                hint: error.hint,
+              });
+            else ctx.log.info(`${escapeLine(inputs[0]!)} can be read again: following it`);
+          },
         },
-        onRotate: () => parser.endOfFile(),
-      });
+      );
+      if (blind !== undefined) unread.failures.push(blind);
     } finally {
       // a run in a process that goes on (a test, a caller) leaves no listener behind
       for (const sig of ["SIGINT", "SIGTERM"] as const) process.off(sig, stop);

@@ -68,23 +68,39 @@ describe("unreadable input", () => {
     expect(r.stderr).toContain("EACCES");
   });
 
-  it("-F waits without spinning for a rotated file it cannot read yet, and stops on SIGTERM", async () => {
+  /** `auditd-parse ...args -F log` as nobody (when root), its output so far and its exit code. */
+  function follower(args: string[], log: string) {
+    const [cmd, argv] = argvAs(true, [...args, "-F", log]);
+    const child = spawn(cmd, argv, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, NO_COLOR: "1" } });
+    const out = { stdout: "", stderr: "" };
+    child.stdout.on("data", (d: Buffer) => {
+      out.stdout += d;
+    });
+    child.stderr.on("data", (d: Buffer) => {
+      out.stderr += d;
+    });
+    const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+    return { child, out, exited };
+  }
+
+  /** Rotates log: the new file, holding `text`, is one the user running -F cannot read. */
+  function rotateToUnreadable(log: string, text: string): void {
+    renameSync(log, `${log}.1`);
+    writeFileSync(log, text);
+    chmodSync(log, isRoot ? 0o600 : 0o000);
+  }
+
+  it("-F waits without spinning for a rotated file it cannot read yet; stopped blind, the run is incomplete (T49 N2)", async () => {
     const log = join(dir, "follow.log");
     writeFileSync(log, "");
     chmodSync(log, 0o644);
-    const [cmd, argv] = argvAs(true, ["-F", log]);
-    const child = spawn(cmd, argv, { stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    child.stdout.on("data", (d: Buffer) => {
-      stdout += d;
-    });
-    const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+    const { child, out, exited } = follower([], log);
     writeFileSync(log, "type=USER_LOGIN msg=audit(1700000000.000:1): pid=1 uid=0 res=success\n");
-    await untilEvent(child.stdout, "data", () => stdout.includes('"serial":1'), "the first event");
+    await untilEvent(child.stdout, "data", () => out.stdout.includes('"serial":1'), "the first event");
     // rotated: the new file is not readable (yet) by the user running -F
-    renameSync(log, `${log}.1`);
-    writeFileSync(log, "");
-    chmodSync(log, isRoot ? 0o600 : 0o000);
+    rotateToUnreadable(log, "");
+    // said once, not at every poll
+    await untilEvent(child.stderr, "data", () => out.stderr.includes("(rotated in)"), "the warning");
     // CPU over a stretch of real time: the measure itself, which no event or fake clock can stand in for
     await new Promise((r) => setTimeout(r, 500));
     const before = cpuTicks(child.pid!);
@@ -92,7 +108,34 @@ describe("unreadable input", () => {
     // a busy loop would use up to 250 ticks (2.5 s of CPU); a poll every 250 ms uses next to none
     expect(cpuTicks(child.pid!) - before).toBeLessThan(30);
     child.kill("SIGTERM");
-    expect(await exited).toBe(0);
+    // nothing after the rotation was read: not a clean run (the old one exited 0, saying nothing)
+    expect(await exited).toBe(65);
+    expect(out.stderr.match(/cannot read .*follow\.log: EACCES \(rotated in\)/g)).toHaveLength(1);
+  });
+
+  it("sessions -F: reads on once the rotated-in file can be read; stopped blind, the timeline ends 'incomplete' (T49 N2)", async () => {
+    const start = (ses: number, serial: number) =>
+      `type=USER_START msg=audit(1700000000.000:${serial}): pid=9 uid=0 auid=1000 ses=${ses} msg='op=PAM:session_open acct="alice" exe="/usr/sbin/sshd" hostname=? addr=203.0.113.9 terminal=ssh res=success'`;
+    const end = (ses: number, serial: number) =>
+      `type=USER_END msg=audit(1700000001.000:${serial}): pid=9 uid=0 auid=1000 ses=${ses} msg='op=PAM:session_close acct="alice" exe="/usr/sbin/sshd" hostname=? addr=203.0.113.9 terminal=ssh res=success'`;
+    for (const readable of [true, false]) {
+      const log = join(dir, `follow-sessions-${readable}.log`);
+      writeFileSync(log, `${start(1, 1)}\n${end(1, 2)}\n${start(2, 3)}\n`);
+      chmodSync(log, 0o644);
+      const { child, out, exited } = follower(["sessions"], log);
+      await untilEvent(child.stdout, "data", () => out.stdout.includes("session 1"), "session 1");
+      rotateToUnreadable(log, `${end(2, 4)}\n`);
+      await untilEvent(child.stderr, "data", () => out.stderr.includes("(rotated in)"), "the warning");
+      if (readable) {
+        chmodSync(log, 0o644);
+        await untilEvent(child.stdout, "data", () => out.stdout.includes("session 2"), "session 2, ended");
+      }
+      child.kill("SIGTERM");
+      expect(await exited).toBe(readable ? 0 : 65);
+      const last = out.stdout.trimEnd().split("\n").at(-1);
+      if (readable) expect(out.stdout).toMatch(/session 2 .* \.\. 2023-11-14T22:13:21\.000Z/);
+      else expect(last).toBe("incomplete: 1 input(s) could not be read whole (named on stderr); what precedes covers only what was read.");
+    }
   });
 });
 

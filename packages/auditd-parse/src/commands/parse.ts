@@ -26,7 +26,7 @@ export function newParseCommand(program: Command, runF: RunFn<ParseCommandOption
     .option("--pretty", "indented JSON (one event, or detect's alert, per block; ECS documents too)", false)
     .option(
       "-F, --follow",
-      "keep reading the file as it grows and across rotation or truncation, like tail -F (a rotated file not readable yet is waited for; a compressed file is refused, exit 66); SIGINT, SIGTERM and SIGHUP end it with exit 0, but SIGHUP reopens -o FILE",
+      "keep reading the file as it grows and across rotation or truncation, like tail -F (a rotated file not readable yet is waited for, one this user may not read said on stderr; a compressed file is refused, exit 66); SIGINT, SIGTERM and SIGHUP end it with exit 0 (65 while the rotated-in file cannot be read), but SIGHUP reopens -o FILE",
       false,
     )
     .option("--from-end", "with --follow: start at the end of the file", false)
