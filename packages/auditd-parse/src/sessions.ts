@@ -949,7 +949,8 @@ function execPath(e: AuditEvent, source?: RecordSource): string[] | undefined {
   if (!execWithoutArgv(e)) return undefined;
   const path = recordsOf(e, source).find((r) => r.type === "PATH");
   const name = path === undefined ? undefined : str(path.fields.name);
-  return name === undefined ? undefined : [name];
+  // no PATH either (a cut event): still an exec of the session, its program not named in the log (T49 N1)
+  return name === undefined ? [] : [name];
 }
 
 function switchesUser(exe: string): boolean {
@@ -1181,6 +1182,8 @@ function commandText(s: Session, c: SessionCommand): string {
  * arguments (from its first non-empty index: the earlier ones are its first parts').
  */
 export function partText(c: SessionCommand): string {
+  // an exec with neither EXECVE nor PATH in the log (execPath)
+  if (c.argv.length === 0 && c.part === undefined) return "(program not in the log)";
   if (c.part === undefined) return c.argv.join(" ");
   if (c.part === 1) return `${c.argv.join(" ")}  (command line continued in its next part)`;
   const from = c.argv.findIndex((a) => a !== "");

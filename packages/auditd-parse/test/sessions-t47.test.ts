@@ -80,6 +80,13 @@ describe("sessions lists an exec the kernel refused (T47 F6)", () => {
     ]);
   });
 
+  it("with no PATH record either (a cut event), as an exec whose program is not in the log (T49 N1)", async () => {
+    const noPath = REFUSED.filter((line) => !line.startsWith("type=PATH"));
+    expect(sessionsOf([...LOGIN, ...noPath])[0]!.commands).toMatchObject([{ argv: [], success: false, exit: "EACCES" }]);
+    const r = await runAuditdParse(["sessions", "--passwd", "/dev/null"], `${[...LOGIN, ...noPath].join("\n")}\n`);
+    expect(r.stdout).toContain("exec (program not in the log)  (cwd /tmp) (failed: EACCES)");
+  });
+
   it("in the CLI's timeline too, and under --success no", async () => {
     const log = `${[...LOGIN, ...REFUSED].join("\n")}\n`;
     for (const args of [["sessions"], ["sessions", "--success", "no"]]) {
