@@ -3,7 +3,7 @@ import type { SpoolJob } from "./alert";
 import { answerDeferred } from "./deferred";
 import { countEntries, type EntryResult } from "./entry-counts";
 import { deliverEntry, type FlushResult, leaseFor, type Notifier, urgency } from "./notify";
-import { clearPlantedDrainLock } from "./spool-guard";
+import { clearPlantedDrainLock, clearStaleTemps } from "./spool-guard";
 
 /** The signals that stop a drain (systemd, a container or a person stopping it), and the exit code of each (128 + its number). */
 export const STOP_SIGNALS = { SIGTERM: 143, SIGINT: 130 } as const;
@@ -143,6 +143,7 @@ export async function flushAlerts(
   const { run = new SpoolRun(n, "flush"), ...drain } = options;
   const from = run.kinds.length;
   await clearPlantedDrainLock(n.spool.dir, n.log);
+  await clearStaleTemps(n.spool.dir, n.log);
   const result = await n.spool.drain(run.deliver, { leaseUntil: (entry) => leaseFor(entry, n), rank: urgency, stop: run.stop, ...drain });
   return countEntries(result, run.kinds.slice(from));
 }

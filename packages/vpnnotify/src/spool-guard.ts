@@ -65,6 +65,37 @@ export async function clearPlantedDrainLock(spool: string, log: Pick<Logger, "wa
   );
 }
 
+/**
+ * A writer's temp file in the spool, `.<entry>.json.<pid>.<hex>.tmp` (core's atomic write, the sh hook's
+ * `.<id>.json.$$.<8 hex>.tmp`); the hex's length is not checked, so one planted or cut short by hand is found too.
+ */
+const WRITER_TEMP = /^\.\d+-[0-9a-f]+\.json\.\d+\.[0-9a-f]+\.tmp$/;
+/**
+ * A temp file this old has no writer: each one is written and renamed within its writer's run (the slowest of 200
+ * sh hooks started at once took under 10 s, README "A reconnect storm"). Age, not the pid, decides: in a storm pids
+ * come round again, so a live pid proves nothing. Ten minutes leaves any writer stalled on a slow disk far more than
+ * it needs, and nothing waits on it meanwhile (the hook that was killed mid-write never queued its login).
+ */
+const TEMP_STALE_MS = 600_000;
+
+/**
+ * Half-written entries (a hook killed between creating its temp file and renaming it) removed, one warn line each,
+ * by the worker and flush: left, they stayed in the spool for ever (T48 F1). Their login was never queued (the hook
+ * did not finish, so OpenVPN had no answer from it): there is no alert in them to send.
+ */
+export async function clearStaleTemps(spool: string, log: Pick<Logger, "warn">): Promise<void> {
+  const names = await readdir(spool).catch(() => [] as string[]);
+  for (const name of names.filter((n) => WRITER_TEMP.test(n))) {
+    const file = join(spool, name);
+    const stat = await lstat(file).catch(() => undefined);
+    if (!stat || Date.now() - stat.mtimeMs < TEMP_STALE_MS) continue;
+    await unlink(file).then(
+      () => log.warn("removed a half-written spool file its writer left (a hook stopped mid-write: that login was never queued)", { file }),
+      () => {},
+    );
+  }
+}
+
 /** How old a start claim (or a takeover token) is when nobody is starting a worker any more. */
 const CLAIM_STALE_MS = 10_000;
 /** The hooks' token for taking over one stale claim: `.worker.starting.<its time>.taken`, then `.taken2` … `.taken9`. */

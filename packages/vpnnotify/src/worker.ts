@@ -7,7 +7,7 @@ import { SpoolRun, type StopSignal } from "./drain";
 import { countEntries } from "./entry-counts";
 import type { VpnEvent } from "./event";
 import { type FlushResult, leaseFor, type Notifier, urgency } from "./notify";
-import { clearPlantedDrainLock, clearTakeoverTokens, releaseOwnDrainLock } from "./spool-guard";
+import { clearPlantedDrainLock, clearStaleTemps, clearTakeoverTokens, releaseOwnDrainLock } from "./spool-guard";
 
 /** How often the idle worker looks for new logins in the spool directory (a readdir). */
 const POLL_MS = 50;
@@ -40,6 +40,7 @@ export async function workSpool(n: Notifier, config: VpnnotifyConfig): Promise<F
   await run.untilSignal(async () => {
     while (!run.stoppedBy) {
       await clearPlantedDrainLock(n.spool.dir, n.log);
+      await clearStaleTemps(n.spool.dir, n.log);
       const result = await n.spool.work(run.deliver, options);
       total.failed += result.failed;
       total.gaveUp += result.gaveUp;

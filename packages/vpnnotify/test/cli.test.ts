@@ -544,7 +544,8 @@ describe("a queued login whose time no Date can hold (queued before T30 #1's fix
     await spool.enqueue(queuedLogin({ ...login, time: 8.64e15 + 1 }));
     await queueLogin(s, openvpnConnectEnv("alice", PLACES.london.ip));
     const flush = await runInProc(["flush", "--json"], base(s));
-    expect([flush.code, JSON.parse(flush.stdout)]).toMatchObject([0, { delivered: 1, failed: 0, gaveUp: 0, unreadable: 1, pending: 0 }]);
+    // the next login went out; the unreadable one was never sent, so flush fails until someone deals with it (T48 F1)
+    expect([flush.code, JSON.parse(flush.stdout)]).toMatchObject([69, { delivered: 1, failed: 0, gaveUp: 0, unreadable: 1, pending: 0 }]);
     expect(slack.messagesTo("U0ALICE")).toHaveLength(1);
     const status = await runInProc(["status", "--json"], base(s));
     expect(JSON.parse(status.stdout)).toMatchObject({ pending: 0, gaveUp: 0, unreadable: 1 });
@@ -724,6 +725,31 @@ describe("setup mistakes never disconnect a client", () => {
       expect(refused.code).toBe(78);
       expect(refused.stderr).toContain(`slack.token: the secret from file ${tokenFile} ${why}`);
     }
+  });
+
+  it("status checks the secrets flush needs: a token file that cannot be read, or an unset env: token, is 78 with flush's line (T48 F3)", async () => {
+    const secret = join(dir, "unreadable-token");
+    writeFileSync(secret, `${SLACK_SIM_TOKEN}\n`, { mode: 0o000 });
+    for (const [token, env, why] of [
+      [`file:${join(dir, "no-such-token")}`, {}, `slack.token: cannot read secret file ${join(dir, "no-such-token")}`],
+      ["env:VPNNOTIFY_UNSET_TOKEN", { VPNNOTIFY_UNSET_TOKEN: undefined }, "slack.token: environment variable VPNNOTIFY_UNSET_TOKEN"],
+      ...(process.getuid?.() === 0 ? [] : [[`file:${secret}`, {}, `slack.token: cannot read secret file ${secret}`] as const]),
+    ] as const) {
+      const s = setup({ slack: { token, baseUrl: slack.apiUrl } });
+      const flush = await runInProc(["flush"], { ...base(s), ...env });
+      expect(flush.code).toBe(78);
+      const line = flush.stderr.trim();
+      expect(line).toContain(why);
+      for (const args of [["status"], ["status", "--json"]]) {
+        const status = await runInProc(args, { ...base(s), ...env });
+        expect([status.code, status.stdout, status.stderr.trim()]).toEqual([78, "", line]);
+      }
+    }
+    // a readable token: status answers as before, and never prints it
+    const s = setup();
+    const ok = await runInProc(["status"], base(s));
+    expect(ok.code).toBe(0);
+    expect(ok.stdout + ok.stderr).not.toContain(SLACK_SIM_TOKEN);
   });
 
   it("a slack.baseUrl holding credentials, a query or plain http to another host is refused at load (78), the password never printed (T38 F5)", async () => {

@@ -1,5 +1,16 @@
 import type { ChildProcess } from "node:child_process";
-import { chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  utimesSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { withLock } from "@opsguard/core";
@@ -359,7 +370,9 @@ describe("bounded retries", () => {
     expect(flush.stderr).toMatch(/^vpnnotify: error: gave up on a spooled message .*attempts=2 .*kept=\S+\/dead\//m);
     expect(await status(config)).toMatchObject({ pending: 0, gaveUp: 1 });
     const human = await runInProc(["status"], env(config));
-    expect(human.stdout).toMatch(/^pending: 0\ngiven up: 1 \(kept in \S+\/dead\)\nspool: \S+$/m);
+    expect(human.stdout).toMatch(
+      /^pending: 0\ngiven up: 1 \(kept in \S+\/dead\)\nfix: mv \S+\/dead\/\*\.json \S+ && vpnnotify flush\nspool: \S+$/m,
+    );
     expect(slack.messages).toEqual([]);
     // Slack back: the timer's next flush has nothing pending, but the alert given up on was never sent (T38 F7): it
     // keeps failing, naming dead/ and the fix, rather than passing every minute in silence
@@ -370,5 +383,61 @@ describe("bounded retries", () => {
       /^vpnnotify: error: alerts given up on were never sent: move them back to retry them gaveUp=1 dead=\S+\/dead /m,
     );
     expect(slack.messages).toEqual([]);
+  });
+});
+
+describe("alerts put aside as unreadable (T48 F1)", () => {
+  it("an entry made group-writable is never sent: every flush exits 69 saying how many and the fix, and status says the same", async () => {
+    const s = site("file");
+    const config = s.config();
+    slack.down();
+    expect((await runInProc(["notify", "--user", "alice", "--ip", PLACES.reading.ip], env(config))).code).toBe(69);
+    const [entry] = readdirSync(s.spool).filter((f) => f.endsWith(".json"));
+    // a restore or a `chmod -R g+w` by an admin: the entry can no longer be trusted
+    chmodSync(join(s.spool, entry as string), 0o664);
+    slack.up();
+    const first = await runInProc(["flush"], env(config));
+    expect(first.stderr).toMatch(/^vpnnotify: warn: spooled message is unreadable; moved it to dead\/ .*writable by group or others/m);
+    const unsent =
+      /^vpnnotify: error: alerts put aside as unreadable were never sent: inspect each, then repair it or remove it unreadable=1 dead=\S+\/dead fix="inspect \S+\/dead\/\*\.corrupt; /m;
+    expect([first.code, first.stderr]).toEqual([69, expect.stringMatching(unsent)]);
+    // the timer's next runs: still failing, not a silent 0
+    for (let run = 0; run < 2; run++) {
+      const later = await runInProc(["flush", "--json"], env(config));
+      expect([later.code, later.stderr]).toEqual([69, expect.stringMatching(unsent)]);
+      expect(JSON.parse(later.stdout)).toMatchObject({
+        pending: 0,
+        unreadable: 1,
+        fix: [expect.stringMatching(/^inspect \S+\/dead\/\*\.corrupt; /)],
+      });
+    }
+    expect(slack.messages).toEqual([]);
+    const human = await runInProc(["status"], env(config));
+    expect(human.stdout).toMatch(
+      /^unreadable: 1 \(never sent; kept in \S+\/dead as \*\.corrupt, .*\)\nfix: inspect \S+\/dead\/\*\.corrupt; /m,
+    );
+    expect(await status(config)).toMatchObject({ unreadable: 1, fix: [expect.stringMatching(/^inspect /)] });
+    // removed (the fix): flush passes again
+    rmSync(join(s.spool, "dead"), { recursive: true });
+    expect((await runInProc(["flush"], env(config))).code).toBe(0);
+    expect(await status(config)).toMatchObject({ unreadable: 0, fix: [] });
+  });
+
+  it("a half-written temp file (a hook stopped mid-write) is removed by flush once ten minutes old, with a warn line; a fresh one stays", async () => {
+    const s = site("file");
+    const config = s.config();
+    mkdirSync(s.spool, { recursive: true, mode: 0o700 });
+    const [stale, fresh] = [".1796640000001-0000aaaa.json.999.abcd.tmp", `.${Date.now()}-0000bbbb.json.${process.pid}.0000bbbb.tmp`].map(
+      (f) => join(s.spool, f),
+    );
+    for (const file of [stale, fresh] as string[]) writeFileSync(file, '{"id":"1796640000001-0000aaaa","createdAt":17966', { mode: 0o600 });
+    const old = new Date(Date.now() - 601_000);
+    utimesSync(stale as string, old, old);
+    const flush = await runInProc(["flush"], env(config));
+    expect(flush.code).toBe(0);
+    expect(flush.stderr).toMatch(
+      /^vpnnotify: warn: removed a half-written spool file its writer left .* file=\S+0000aaaa\.json\.999\.abcd\.tmp$/m,
+    );
+    expect([existsSync(stale as string), existsSync(fresh as string)]).toEqual([false, true]);
   });
 });

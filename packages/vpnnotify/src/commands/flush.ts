@@ -6,7 +6,7 @@ import { countEntries } from "../entry-counts";
 import type { Notifier } from "../notify";
 import { createNotifier } from "../runtime";
 import { clearStaleStartClaim, releaseOwnDrainLock, withSpoolAccess } from "../spool-guard";
-import { logPending, statusJson } from "./run";
+import { logPending, statusJson, unsentInDead } from "./run";
 
 export interface FlushCommandOptions {
   ctx: CliContext;
@@ -63,7 +63,7 @@ export async function runFlushCommand({ ctx, flags }: FlushCommandOptions, io: I
   const leasedUntil = leased.length > 0 ? new Date(Math.max(...leased.map((e) => e.leaseUntil))).toISOString() : undefined;
   if (ctx.opts.json) {
     io.stdout.write(
-      `${JSON.stringify({ ...result, leased: leased.length, leasedUntil: leasedUntil ?? null, ...statusJson(status), spool: n.spool.dir })}\n`,
+      `${JSON.stringify({ ...result, leased: leased.length, leasedUntil: leasedUntil ?? null, ...statusJson(status, n.spool.dir), spool: n.spool.dir })}\n`,
     );
   }
   if (result.busy) {
@@ -80,16 +80,12 @@ export async function runFlushCommand({ ctx, flags }: FlushCommandOptions, io: I
     });
   }
   if (result.busy) return ExitCode.TEMP_FAIL;
-  // Alerts given up on (maxAttempts) are kept, not sent: a timer's flush that passed over them would let a weekend's
-  // outage end in logins nobody was told of, with every run green. Each run says so and fails until they are moved.
-  if (status.dead > 0) {
-    ctx.log.error("alerts given up on were never sent: move them back to retry them", {
-      gaveUp: status.dead,
-      dead: join(n.spool.dir, "dead"),
-      fix: `mv ${join(n.spool.dir, "dead")}/*.json ${n.spool.dir}/ && vpnnotify flush`,
-    });
-    return ExitCode.UNAVAILABLE;
-  }
+  // Alerts given up on (maxAttempts) or put aside as unreadable are kept, not sent: a timer's flush that passed over
+  // them would let a weekend's outage (or a restore that left entries group-writable) end in logins nobody was told
+  // of, with every run green. Each run says so, with the fix, and fails until they are dealt with.
+  const unsent = unsentInDead(status, n.spool.dir);
+  for (const kind of unsent) ctx.log.error(kind.message, { [kind.key]: kind.count, dead: join(n.spool.dir, "dead"), fix: kind.fix });
+  if (unsent.length > 0) return ExitCode.UNAVAILABLE;
   return result.failed > 0 ? ExitCode.UNAVAILABLE : leasedUntil ? ExitCode.TEMP_FAIL : ExitCode.OK;
 }
 

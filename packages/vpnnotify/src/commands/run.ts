@@ -1,3 +1,4 @@
+import { join } from "node:path";
 import { describeError, type Logger, type SpoolStatus, TempFailError } from "@opsguard/core";
 import type { VpnnotifyConfig } from "../config";
 import type { Notifier } from "../notify";
@@ -56,8 +57,35 @@ export async function logPending(n: Notifier, log: Logger): Promise<void> {
   }
 }
 
+/**
+ * Alerts kept in dead/ and never sent, each kind with its count and fix: given up on (maxAttempts), and put aside as
+ * unreadable (`*.corrupt`: untrusted, truncated, empty). Both are as unsent as a failing alert, so flush fails
+ * (69) on every run while any are there and status names them (T38 F7, T48 F1).
+ */
+export function unsentInDead(status: SpoolStatus, dir: string): { message: string; count: number; key: string; fix: string }[] {
+  const dead = join(dir, "dead");
+  const kinds = [];
+  if (status.dead > 0) {
+    kinds.push({
+      message: "alerts given up on were never sent: move them back to retry them",
+      count: status.dead,
+      key: "gaveUp",
+      fix: `mv ${dead}/*.json ${dir}/ && vpnnotify flush`,
+    });
+  }
+  if (status.unreadable) {
+    kinds.push({
+      message: "alerts put aside as unreadable were never sent: inspect each, then repair it or remove it",
+      count: status.unreadable,
+      key: "unreadable",
+      fix: `inspect ${dead}/*.corrupt; move a repaired one back as ${dir}/<name>.json (mode 600, owned by the spool's owner), or remove it`,
+    });
+  }
+  return kinds;
+}
+
 /** The spool's status as `status --json` and `flush --json` print it. */
-export function statusJson(status: SpoolStatus): Record<string, unknown> {
+export function statusJson(status: SpoolStatus, dir: string): Record<string, unknown> {
   return {
     pending: status.pending,
     oldest: status.oldest === undefined ? null : new Date(status.oldest).toISOString(),
@@ -66,5 +94,7 @@ export function statusJson(status: SpoolStatus): Record<string, unknown> {
     lastErrorAt: status.lastErrorAt === undefined ? null : new Date(status.lastErrorAt).toISOString(),
     gaveUp: status.dead,
     unreadable: status.unreadable ?? 0,
+    // What to do about the alerts kept in dead/ (empty when there are none): the lines flush logs.
+    fix: unsentInDead(status, dir).map((kind) => kind.fix),
   };
 }

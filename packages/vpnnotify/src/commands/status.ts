@@ -2,9 +2,9 @@ import { join } from "node:path";
 import { type CliContext, type Command, cliContext, ExitCode, exitWith, type IOStreams, loadConfig, type RunFn } from "@opsguard/core";
 import { configSchema } from "../config";
 import { formatDelay } from "../message";
-import { createSpool } from "../runtime";
+import { createNotifier } from "../runtime";
 import { withSpoolAccess } from "../spool-guard";
-import { statusJson } from "./run";
+import { statusJson, unsentInDead } from "./run";
 
 export interface StatusCommandOptions {
   ctx: CliContext;
@@ -23,10 +23,15 @@ export function newStatusCommand(program: Command, runF: RunFn<StatusCommandOpti
 
 export async function runStatusCommand({ ctx }: StatusCommandOptions, io: IOStreams): Promise<ExitCode> {
   const { config } = await loadConfig({ tool: "vpnnotify", schema: configSchema, path: ctx.opts.config });
-  const spool = createSpool(config, ctx.log);
+  // Built as flush builds it, so what it needs (slack.token and the other secrets, template files) is read here too:
+  // the check the README sends the admin to after editing the config exits 78 with flush's line, not "pending: 0"
+  // while every hook drops its login (T48 F3). Nothing connects: the network parts only do when used.
+  const n = createNotifier(config, ctx.log, undefined, { worker: true });
+  await n.store.close().catch(() => {});
+  const spool = n.spool;
   const status = await withSpoolAccess(spool.dir, () => spool.status());
   if (ctx.opts.json) {
-    io.stdout.write(`${JSON.stringify({ ...statusJson(status), spool: spool.dir })}\n`);
+    io.stdout.write(`${JSON.stringify({ ...statusJson(status, spool.dir), spool: spool.dir })}\n`);
     return ExitCode.OK;
   }
   const lines = [`pending: ${status.pending}`];
@@ -39,8 +44,13 @@ export async function runStatusCommand({ ctx }: StatusCommandOptions, io: IOStre
     );
   }
   lines.push(`given up: ${status.dead}${status.dead > 0 ? ` (kept in ${join(spool.dir, "dead")})` : ""}`);
-  // status only looks; the next flush or hook run moves these to dead/.
-  if (status.unreadable) lines.push(`unreadable: ${status.unreadable} (kept in dead/ as *.corrupt, or moved there by the next flush)`);
+  // status only looks; the next flush or hook run moves these to dead/. Never sent, like those given up on.
+  if (status.unreadable) {
+    lines.push(
+      `unreadable: ${status.unreadable} (never sent; kept in ${join(spool.dir, "dead")} as *.corrupt, or moved there by the next flush)`,
+    );
+  }
+  for (const kind of unsentInDead(status, spool.dir)) lines.push(`fix: ${kind.fix}`);
   lines.push(`spool: ${spool.dir}`);
   io.stdout.write(`${lines.join("\n")}\n`);
   return ExitCode.OK;
