@@ -22,6 +22,11 @@ export interface AlertJob {
   sent: { dm?: string; security?: string; refused?: string };
   /** Slack refused the DM for good (its error code): security is told instead, the DM not retried. */
   dmRefused?: string;
+  /**
+   * OpenVPN was answered `0` for this login (onFailure reject): its messages say the login was refused, not that a
+   * session started.
+   */
+  loginRefused?: boolean;
   /** The user answered "No, it wasn't me" (Slack user id, epoch ms): this job escalates that. */
   disowned?: { by: string; at: number };
   /**
@@ -95,6 +100,7 @@ export const alertJobSchema: z.ZodType<AlertJob> = z.object({
   recipient: z.object({ slackId: z.string(), timeZone: z.string().optional() }).optional(),
   sent: z.object({ dm: z.string().optional(), security: z.string().optional(), refused: z.string().optional() }),
   dmRefused: z.string().optional(),
+  loginRefused: z.boolean().optional(),
   disowned: z.object({ by: z.string(), at: z.number() }).optional(),
   answer: z.object({ file: z.string(), by: z.number() }).optional(),
 }) as unknown as z.ZodType<AlertJob>;
@@ -152,6 +158,7 @@ export async function deliverAlert(job: AlertJob, n: Notifier, options: DeliverO
       server: n.server,
       defaultTimeZone: n.timeZone,
       ...(options.late ? { delayedMs: Date.now() - job.event.time } : {}),
+      ...(job.loginRefused ? { loginRefused: true } : {}),
     }),
     flags: why.join("; "),
   });

@@ -23,7 +23,10 @@ honouring Slack's rate limits; --wait works in the hook itself):
   OpenVPN      client-connect /usr/local/lib/vpnnotify/vpnnotify-connect   (client-disconnect: vpnnotify; deferred
                client-connect is used automatically: "1" at once when the hook queued the login
                itself (JSON config, spool exists) and onFailure is accept; else "2" at once and
-               the worker writes "1" when it starts (accept) or "1"/"0" after Slack (reject))
+               the worker writes "1" when it starts (accept); with reject, within deadlineMs: "1" once
+               the alert went out, or once the login is queued while Slack is accepting posts (its last
+               post accepted, none failed since), "0" when the alert failed or Slack was not shown to
+               accept posts by then; each logged as "answered 1"/"answered 0 reason=…")
   strongSwan   leftupdown=/usr/local/lib/vpnnotify/vpnnotify   (PLUTO_VERB up-client / down-client)
   libreswan    leftupdown=/usr/local/lib/vpnnotify/vpnnotify
   ocserv       connect-script = /usr/local/lib/vpnnotify/vpnnotify   (REASON=connect, USERNAME, IP_REAL)

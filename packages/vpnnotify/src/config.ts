@@ -9,7 +9,7 @@ export const DEFAULT_STATE_FILE = "/var/lib/opsguard/vpnnotify/state.json";
 
 // Optional lines start inside their section, so a section that is off leaves no blank line.
 export const DEFAULT_USER_TEMPLATE = [
-  "Hi {{user}}, a VPN session just started under your name on *{{server}}*{{#environment}} ({{environment}}){{/environment}}.",
+  "Hi {{user}}, {{^loginRefused}}a VPN session just started{{/loginRefused}}{{#loginRefused}}someone just tried to start a VPN session (it was refused: this alert could not be sent in time){{/loginRefused}} under your name on *{{server}}*{{#environment}} ({{environment}}){{/environment}}.",
   "• From: {{ip}}{{#port}} port {{port}}{{/port}}: {{location}}{{#asn}} ({{asn}}{{#org}} {{org}}{{/org}}){{/asn}}",
   "• When: {{time}}{{#delayed}} (this message is {{delayed}} late: Slack or the directory could not be reached){{/delayed}}{{#newPlace}}",
   "• This is a place we have not seen you connect from before.{{/newPlace}}{{#newCountry}}",
@@ -215,4 +215,5 @@ export const TEMPLATE_NAMES = [
   "reason",
   "source",
   "delayed",
+  "loginRefused",
 ] as const;

@@ -1,6 +1,5 @@
 import { describeError, type SpoolEntry } from "@opsguard/core";
-import type { SpoolJob } from "./alert";
-import { answerDeferred } from "./deferred";
+import { isLoginJob, type SpoolJob } from "./alert";
 import { countEntries, type EntryResult } from "./entry-counts";
 import { deliverEntry, type FlushResult, leaseFor, type Notifier, urgency } from "./notify";
 import { clearPlantedDrainLock, clearStaleTemps } from "./spool-guard";
@@ -107,15 +106,14 @@ export class SpoolRun {
     const n = this.#n;
     const now = Date.now();
     // OpenVPN waits on this login's verdict (onFailure reject): a stop is a failure, so "0" now, as the
-    // next worker would answer once the deadline passed, rather than leaving the client waiting till then.
+    // next worker would answer once the deadline passed, rather than leaving the client waiting till then. One
+    // answered already (Slack was accepting posts) keeps its answer.
     const answer = entry.payload.answer;
     if (answer) {
-      const unwritable = answerDeferred(answer.file, "0");
+      const job = entry.payload;
+      const who = isLoginJob(job) ? job.login : job.event;
+      n.verdicts.giveNow(entry.id, answer, who, "0", `stopped (${signal}) before the verdict OpenVPN waits on`);
       delete entry.payload.answer;
-      n.log.warn(`stopped (${signal}) before the verdict OpenVPN waits on; answered 0`, {
-        id: entry.id,
-        ...(unwritable ? { error: unwritable } : {}),
-      });
     }
     entry.leaseUntil = now;
     entry.lastError = `${this.#who} was stopped (${signal}) before this alert went out`;

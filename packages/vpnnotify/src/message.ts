@@ -41,6 +41,8 @@ export interface MessageFacts {
   defaultTimeZone: string;
   /** Set when the message goes out late (from the spool): how long after the login. */
   delayedMs?: number;
+  /** OpenVPN was told to refuse the login (onFailure reject). */
+  loginRefused?: boolean;
 }
 
 /** "under a minute", "3 min", "2 h 5 min", "1 d 4 h": how late a spooled message is. */
@@ -85,5 +87,6 @@ export function messageContext(facts: MessageFacts): TemplateContext {
     reason: decision.reason,
     source: event.source,
     delayed: facts.delayedMs === undefined ? undefined : formatDelay(facts.delayedMs),
+    loginRefused: facts.loginRefused === true,
   };
 }

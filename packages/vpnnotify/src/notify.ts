@@ -9,6 +9,7 @@ import { type GeoInfo, type GeoIp, placeName } from "./geoip";
 import { type Decision, decide, type PlacePolicy, recordLogin, recordSessionEnd, releaseLease } from "./places";
 import type { PlaceStore } from "./store";
 import { cutField, type Template } from "./template";
+import type { Verdicts } from "./verdicts";
 
 /** Everything a login notification needs, built once per process from the config. */
 export interface Notifier {
@@ -27,6 +28,8 @@ export interface Notifier {
   server: { name: string; environment?: string | undefined };
   timeZone: string;
   log: Logger;
+  /** The verdicts OpenVPN waits on (onFailure reject), given once per login: see verdicts.ts. */
+  verdicts: Verdicts;
   /**
    * A login this process handles alone because the spool could not take it (full or not writable): an alert not
    * delivered is kept in memory and retried for this long (bounded backoff), as nothing else would ever retry it.
@@ -371,34 +374,40 @@ async function handleQueued(entry: SpoolEntry<SpoolJob>, job: LoginJob, n: Notif
     return "ended";
   }
   const answer = job.answer;
-  const work = handleConnect(event, n, entry, answer).catch((error: unknown) => {
+  // Answered already (a scan saw the login queued while Slack was accepting posts): its alert goes out without it.
+  const given = answer ? n.verdicts.given(entry.id) : undefined;
+  const work = handleConnect(event, n, entry, given ? undefined : answer).catch((error: unknown) => {
     // An address that is no address (the VPN server's environment) can never be alerted: one line, as a hook run gave it.
     if (!(error instanceof DataError)) throw error;
     n.log.error("failed", { user: cutField(event.user), ip: cutField(event.ip), reason: describeError(error) });
     return undefined;
   });
   if (answer) {
-    // OpenVPN waits on this one (onFailure reject): its answer by the hook's deadline, whatever comes later.
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<"0">((resolve) => {
-      timer = setTimeout(() => resolve("0"), Math.max(0, answer.by - Date.now()));
-    });
-    const verdict = await Promise.race([
-      work.then(
-        (o) => (!o || o.verdict === "failed" ? "0" : "1"),
-        () => "0" as const,
-      ),
-      late,
-    ]);
-    clearTimeout(timer);
-    const unwritable = answerDeferred(answer.file, verdict);
-    if (unwritable) n.log.warn(unwritable);
-    // Answered: the entry's next record (a part sent, a failure) no longer carries it.
-    if (!isLoginJob(entry.payload)) delete entry.payload.answer;
+    // OpenVPN waits on this one (onFailure reject): its own outcome answers it unless Slack's state or the deadline
+    // did first (verdicts.ts); a long queue alone never refuses it.
+    const answered = n.verdicts.watch(entry.id, answer, { user: event.user, ip: event.ip });
+    work.then(
+      (o) => n.verdicts.settle(entry.id, !o || o.verdict === "failed" ? "0" : "1", outcomeReason(o)),
+      (error: unknown) => n.verdicts.settle(entry.id, "0", `its alert failed: ${describeError(error)}`),
+    );
+    const verdict = given ?? (await answered);
+    if (!isLoginJob(entry.payload)) {
+      // A refused login's DM (sent now or later, from the spool) says it was refused, not that a session started.
+      if (verdict === "0") entry.payload.loginRefused = true;
+      // Answered: the entry's next record (a part sent, a failure) no longer carries it.
+      delete entry.payload.answer;
+    }
   }
   const outcome = await work;
   if (outcome?.spooled) throw new UnavailableError(outcome.errors.join("; ") || "not delivered");
   return !outcome || outcome.verdict === "failed" ? "lost" : outcome.verdict === "suppressed" ? "suppressed" : "delivered";
+}
+
+/** Why a login's own outcome answers it as it does, for its `answered` line. */
+function outcomeReason(o: Outcome | undefined): string {
+  if (!o) return "its alert cannot be sent (the login has no usable address)";
+  if (o.verdict === "failed") return `its alert failed: ${o.errors.join("; ") || "not delivered"}`;
+  return o.verdict === "suppressed" ? "nothing to send (a known place)" : "its alert went out";
 }
 
 /** A disconnect: the log line with the session's length, and its end in the store for the next travel check. */

@@ -24,9 +24,11 @@ import { type GeoInfo, GeoIp, placeName } from "./geoip";
 import type { Notifier } from "./notify";
 import { decide, markTold, type PlacePolicy, recordLogin, type UserHistory } from "./places";
 import { type LegacyLogin, RedisPlaceStore } from "./redis-store";
+import { SlackHealth } from "./slack-health";
 import { PacedSlackClient } from "./slack-pace";
 import type { PlaceStore } from "./store";
 import { compileTemplate, type Template } from "./template";
+import { Verdicts } from "./verdicts";
 
 const DAY_MS = 86_400_000;
 
@@ -140,8 +142,12 @@ export const RATE_LIMIT_WAIT_MS = 30_000;
  */
 export function createNotifier(config: VpnnotifyConfig, log: Logger, deadlineAt?: number, options: { worker?: boolean } = {}): Notifier {
   const slackOptions = { ...config.slack, timeoutMs: config.slack.timeoutMs ?? Math.floor(config.deadlineMs * 0.6) };
+  // The worker's posts show whether Slack is accepting them: a post under way longer than a hook's own Slack timeout
+  // is Slack not answering.
+  const health = options.worker ? new SlackHealth(slackOptions.timeoutMs) : undefined;
   const slack = options.worker
     ? new PacedSlackClient({
+        health,
         token: resolveHeaderSecret(config.slack.token as SecretRef, "slack.token"),
         timeoutMs: config.spool.slackTimeoutSeconds * 1000,
         ...(config.slack.baseUrl ? { baseUrl: config.slack.baseUrl } : {}),
@@ -168,6 +174,7 @@ export function createNotifier(config: VpnnotifyConfig, log: Logger, deadlineAt?
     slack,
     answerButtons: config.answers !== undefined,
     spool: createSpool(config, log),
+    verdicts: new Verdicts(log, health),
     leaseUntil: () => deadlineAt ?? Date.now() + lease,
     securityChannel: config.securityChannel,
     templates: {

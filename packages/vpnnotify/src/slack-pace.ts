@@ -1,4 +1,13 @@
-import { HttpError, parseRetryAfter, SlackApiError, SlackClient, type SlackClientOptions, TempFailError } from "@opsguard/core";
+import {
+  describeError,
+  HttpError,
+  parseRetryAfter,
+  SlackApiError,
+  SlackClient,
+  type SlackClientOptions,
+  TempFailError,
+} from "@opsguard/core";
+import type { SlackHealth } from "./slack-health";
 
 /**
  * Slack documents chat.postMessage's limit as about one message per second per channel, with
@@ -17,13 +26,16 @@ const PER_CHANNEL_MS = 1_000;
  */
 export class PacedSlackClient extends SlackClient {
   readonly #maxWaitMs: number;
+  readonly #health: SlackHealth | undefined;
   #pausedUntil = 0;
   readonly #nextPost = new Map<string, number>();
 
-  constructor(options: SlackClientOptions & { maxWaitMs: number }) {
+  /** `health`: told of every post's outcome (a 429 is a failure there: Slack is not accepting posts right then). */
+  constructor(options: SlackClientOptions & { maxWaitMs: number; health?: SlackHealth }) {
     // No retries of its own: the pause here covers every post, not only the one that hit the limit.
     super({ ...options, retries: 0 });
     this.#maxWaitMs = options.maxWaitMs;
+    this.#health = options.health;
   }
 
   override async call(
@@ -36,9 +48,14 @@ export class PacedSlackClient extends SlackClient {
     const channel = method === "chat.postMessage" && typeof args.channel === "string" ? args.channel : undefined;
     for (;;) {
       await this.#turn(channel, giveUpAt);
+      // Timed from when it goes to Slack, not while it waits for its turn here.
+      const done = method === "chat.postMessage" ? this.#health?.started() : undefined;
       try {
-        return await super.call(method, args, options);
+        const reply = await super.call(method, args, options);
+        done?.();
+        return reply;
       } catch (error) {
+        done?.(describeError(error));
         const wait = retryAfterMs(error);
         if (wait === undefined) throw error;
         this.#pausedUntil = Math.max(this.#pausedUntil, Date.now() + wait);

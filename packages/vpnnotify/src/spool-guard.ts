@@ -136,9 +136,16 @@ export async function clearTakeoverTokens(spool: string): Promise<void> {
  * waiting on Slack): removed when it names this process, so nobody has to check that it is gone.
  */
 export async function releaseOwnDrainLock(spool: string): Promise<void> {
-  const lock = join(spool, "drain.lock");
-  const holder = await readFile(lock, { encoding: "utf8", flag: constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW })
+  if (await ownsDrainLock(spool)) await unlink(join(spool, "drain.lock")).catch(() => {});
+}
+
+/** Whether the spool's drain lock names this process (it drains the spool now). */
+export async function ownsDrainLock(spool: string): Promise<boolean> {
+  const holder = await readFile(join(spool, "drain.lock"), {
+    encoding: "utf8",
+    flag: constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW,
+  })
     .then((text) => JSON.parse(text) as { pid?: unknown })
     .catch(() => undefined);
-  if (holder?.pid === process.pid) await unlink(lock).catch(() => {});
+  return holder?.pid === process.pid;
 }

@@ -1,16 +1,21 @@
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { SpoolEntry } from "@opsguard/core";
-import type { LoginJob, SpoolJob } from "./alert";
+import { isLoginJob, type LoginJob, type SpoolJob } from "./alert";
 import type { VpnnotifyConfig } from "./config";
 import { SpoolRun, type StopSignal } from "./drain";
 import { countEntries } from "./entry-counts";
 import type { VpnEvent } from "./event";
 import { type FlushResult, leaseFor, type Notifier, urgency } from "./notify";
-import { clearPlantedDrainLock, clearStaleTemps, clearTakeoverTokens, releaseOwnDrainLock } from "./spool-guard";
+import { clearPlantedDrainLock, clearStaleTemps, clearTakeoverTokens, ownsDrainLock, releaseOwnDrainLock } from "./spool-guard";
 
 /** How often the idle worker looks for new logins in the spool directory (a readdir). */
 const POLL_MS = 50;
+/**
+ * How often the worker reads the queued logins OpenVPN waits on that no lane has taken yet, so that each is answered
+ * as soon as Slack is shown to accept posts (verdicts.ts), not when its turn in a storm's queue comes.
+ */
+const WAITING_SCAN_MS = 200;
 
 /**
  * The per-host worker: drains the spool, `spool.concurrency` alerts at a time, holding the drain
@@ -37,6 +42,8 @@ export async function workSpool(n: Notifier, config: VpnnotifyConfig): Promise<F
     rank: urgency,
     stop: run.stop,
   };
+  let draining = true;
+  const scanning = watchWaitingLogins(n, () => draining && !run.stoppedBy);
   await run.untilSignal(async () => {
     while (!run.stoppedBy) {
       await clearPlantedDrainLock(n.spool.dir, n.log);
@@ -51,6 +58,8 @@ export async function workSpool(n: Notifier, config: VpnnotifyConfig): Promise<F
       if (!(await n.spool.hasDue().catch(() => false))) break;
     }
   });
+  draining = false;
+  await scanning;
   if (run.stoppedBy) {
     const handed = await run.handBack();
     await releaseOwnDrainLock(n.spool.dir);
@@ -76,6 +85,23 @@ export async function workSpool(n: Notifier, config: VpnnotifyConfig): Promise<F
     });
   }
   return counts;
+}
+
+/**
+ * Registers each queued login OpenVPN waits on with the verdicts while this process drains the spool (holds its
+ * lock: another worker's logins are that worker's to answer).
+ */
+async function watchWaitingLogins(n: Notifier, running: () => boolean): Promise<void> {
+  while (running()) {
+    if (await ownsDrainLock(n.spool.dir)) {
+      // Read as the drain reads them (untrusted entries skipped): the answer's file is written to.
+      for (const entry of await n.spool.list({ readOnly: true }).catch(() => [])) {
+        const job = entry.payload;
+        if (isLoginJob(job) && job.answer) n.verdicts.watch(entry.id, job.answer, job.login);
+      }
+    }
+    await new Promise((resolve) => setTimeout(resolve, WAITING_SCAN_MS));
+  }
 }
 
 /** A hook's login as the spool keeps it until the worker gets to it; `answerBy` when OpenVPN waits on the verdict. */

@@ -69,14 +69,20 @@ function site(
 }
 
 /** One hook process as OpenVPN starts it; resolves with its exit code once it returned. */
-function hook(config: string, i: number, script?: string, ip = `81.2.${10 + (i % 10)}.${i + 1}`): Promise<number | null> {
+function hook(
+  config: string,
+  i: number,
+  script?: string,
+  ip = `81.2.${10 + (i % 10)}.${i + 1}`,
+  extra: Record<string, string> = {},
+): Promise<number | null> {
   return new Promise((resolve, reject) => {
     const child = spawn(script ?? process.execPath, script ? [] : [BUNDLE], {
       env: {
         PATH: "/usr/bin:/bin",
         VPNNOTIFY_CONFIG: config,
         [STORM_TOKEN_ENV]: SLACK_SIM_TOKEN,
-        ...openvpnConnectEnv(user(i), ip),
+        ...openvpnConnectEnv(user(i), ip, extra),
       },
       stdio: "ignore",
     });
@@ -277,5 +283,66 @@ describe(`a storm of ${USERS} client-connect hooks at once`, () => {
     // Longer than the others: without a spool the hooks cannot queue, so each starts a whole worker (30 Node
     // processes at a lower priority) and the one that drains shares the CPU with the rest while they start.
     await expectEachToldOnce(s, 80_000);
+  }, 120_000);
+});
+
+describe(`onFailure reject: a storm of ${USERS} deferred client-connects (T48 F4)`, () => {
+  /** The storm through the sh hook, each client with its deferred file (user names from `name`); each one's final answer. */
+  async function rejectStorm(s: StormSite, name: (i: number) => string): Promise<string[]> {
+    const script = await shHook(s);
+    const files = Array.from({ length: USERS }, (_, i) => join(s.root, `deferred-${i}`));
+    const codes = await Promise.all(
+      files.map((file, i) => hook(s.config, i, script, undefined, { common_name: name(i), client_connect_deferred_file: file })),
+    );
+    expect(codes).toEqual(Array(USERS).fill(0));
+    const answered = () => files.map((file) => (existsSync(file) ? readFileSync(file, "utf8") : ""));
+    await waitFor(() => answered().every((a) => a === "0" || a === "1"), 45_000, "every client's answer").catch((error: Error) => {
+      throw new Error(`${error.message}: ${answered().join(",")}\n${s.text()}`);
+    });
+    return answered();
+  }
+  const answeredLines = (s: StormSite, answer: "0" | "1") =>
+    s.text().match(new RegExp(`^vpnnotify: (warn: )?answered ${answer} user=\\S+ ip=\\S+ reason=`, "gm")) ?? [];
+
+  it("escalations (the security channel paced at a post a second) on a slow but working Slack: every client let in, every alert sent", async () => {
+    const s = site(true, { idleSeconds: 2 }, { onFailure: "reject" });
+    slack.slow(600);
+    // Not in normal form: each login escalates, so the storm's security posts take USERS seconds, past deadlineMs.
+    const answers = await rejectStorm(s, (i) => user(i).toUpperCase());
+    expect(
+      answers.filter((a) => a === "1"),
+      s.text(),
+    ).toHaveLength(USERS);
+    expect(answeredLines(s, "1")).toHaveLength(USERS);
+    expect(answeredLines(s, "0")).toEqual([]);
+    await waitFor(() => slack.messagesTo(SECURITY).length >= USERS, 60_000, `${USERS} security posts`);
+    await waitFor(() => !existsSync(join(s.spool, "drain.lock")), 15_000, "the worker to finish");
+    expect(Array.from({ length: USERS }, (_, i) => slack.messagesTo(slackId(i)).length)).toEqual(Array(USERS).fill(1));
+    expect(slack.messagesTo(SECURITY)).toHaveLength(USERS);
+    // Let in: the DM says a session started.
+    expect(slack.messagesTo(slackId(0))[0]?.text).toMatch(/a VPN session just started/);
+  }, 120_000);
+
+  it("Slack down: every client refused, each logged with why; the DMs sent later say the login was refused", async () => {
+    const s = site(true, { idleSeconds: 0, retryAfterSeconds: 1 }, { onFailure: "reject" });
+    slack.down();
+    const answers = await rejectStorm(s, user);
+    expect(answers).toEqual(Array(USERS).fill("0"));
+    expect(answeredLines(s, "0")).toHaveLength(USERS);
+    expect(answeredLines(s, "1")).toEqual([]);
+    expect(s.text()).toMatch(
+      /^vpnnotify: warn: answered 0 user=storm\d+ ip=\S+ reason="(its alert failed|its alert was not shown to be on its way)/m,
+    );
+    await waitFor(() => !existsSync(join(s.spool, "drain.lock")), 45_000, "the worker to finish");
+    slack.up();
+    let flush = await run(["flush", "--force"], s.config);
+    for (let tries = 0; flush.code === 75 && tries < 5; tries++) {
+      await waitFor(() => !existsSync(join(s.spool, "drain.lock")), 15_000, "the other worker to finish");
+      flush = await run(["flush", "--force"], s.config);
+    }
+    expect(flush.code, flush.stderr).toBe(0);
+    const dms = Array.from({ length: USERS }, (_, i) => slack.messagesTo(slackId(i)));
+    expect(dms.map((m) => m.length)).toEqual(Array(USERS).fill(1));
+    expect(dms.filter(([m]) => /someone just tried to start a VPN session \(it was refused/.test(m?.text ?? ""))).toHaveLength(USERS);
   }, 120_000);
 });

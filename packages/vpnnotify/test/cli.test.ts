@@ -601,7 +601,7 @@ describe("a worker stopped by SIGTERM (systemd, a container, a person)", () => {
     expect(await worker.exited).toBe(143);
     expect(readFileSync(deferred, "utf8")).toBe("0");
     expect(readFileSync(s.logFile, "utf8")).toContain(
-      `warn: stopped (SIGTERM) before the verdict OpenVPN waits on; answered 0 id=${entry.id}`,
+      `warn: answered 0 user=bob ip=${PLACES.paris.ip} reason="stopped (SIGTERM) before the verdict OpenVPN waits on"`,
     );
     expect(JSON.parse(readFileSync(file, "utf8")).payload.answer).toBeUndefined();
   }, 60_000);

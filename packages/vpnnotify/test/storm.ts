@@ -55,6 +55,8 @@ export function stormSite(
     /** Redis options, or false for the state file (one VPN server). */
     redis?: Record<string, unknown> | false;
     geoip?: { city: string; asn: string };
+    /** `reject`: OpenVPN's deferred answer waits on the worker's verdict. */
+    onFailure?: "accept" | "reject";
   },
 ): StormSite {
   const spool = join(root, "spool");
@@ -75,6 +77,7 @@ export function stormSite(
       ...(options.geoip ? { geoip: options.geoip } : {}),
       spool: { dir: spool, ...options.spool },
       deadlineMs: options.deadlineMs,
+      ...(options.onFailure ? { onFailure: options.onFailure } : {}),
       log: { file: log },
     }),
   );
