@@ -10,6 +10,45 @@ import { cutField } from "./template";
 /** An interaction payload is a few KiB; anything far larger is not Slack. */
 const MAX_BODY = 64 * 1024;
 
+/**
+ * Slack's signed requests are accepted for five minutes either side of now (core's slackRequestProblem): a
+ * (timestamp, signature) pair is remembered that long after its timestamp, after which the timestamp alone refuses it.
+ */
+const REPLAY_WINDOW_MS = 5 * 60_000 + 60_000;
+/**
+ * An alert's answer is remembered this long: a double click, or the same DM answered again later that day, is a
+ * second answer. The buttons stay in the DM for good; a day bounds the memory, and serve restarted forgets them.
+ */
+const ANSWER_MEMORY_MS = 24 * 3_600_000;
+/** At most this many of each, the oldest forgotten first: far above what one VPN server's users answer in a day. */
+const MAX_REMEMBERED = 10_000;
+
+/** Keys remembered until their own expiry, at most MAX_REMEMBERED (the oldest go first): bounded memory. */
+class Remembered<V> {
+  readonly #entries = new Map<string, { value: V; until: number }>();
+
+  get(key: string, now = Date.now()): V | undefined {
+    const entry = this.#entries.get(key);
+    return entry && entry.until > now ? entry.value : undefined;
+  }
+
+  set(key: string, value: V, until: number, now = Date.now()): void {
+    // Insertion order is about expiry order (each key kept about as long): the walk ends at the first one still
+    // remembered, and one expired behind it goes at a later walk, or first when the cap is reached.
+    for (const [k, entry] of this.#entries) {
+      if (entry.until > now) break;
+      this.#entries.delete(k);
+    }
+    this.#entries.delete(key);
+    this.#entries.set(key, { value, until });
+    if (this.#entries.size > MAX_REMEMBERED) this.#entries.delete(this.#entries.keys().next().value as string);
+  }
+
+  delete(key: string): void {
+    this.#entries.delete(key);
+  }
+}
+
 export interface AnswerServerOptions {
   signingSecret: Secret;
   host: string;
@@ -25,8 +64,9 @@ export interface AnswerServerOptions {
  * 500, which Slack shows the user, so an answer is never silently dropped.
  */
 export async function startAnswerServer(n: Notifier, options: AnswerServerOptions): Promise<{ url: string; close: () => Promise<void> }> {
+  const seen: Seen = { requests: new Remembered(), answers: new Remembered() };
   const server = createServer((req, res) => {
-    handle(n, options, req, res).catch((error: unknown) => {
+    handle(n, options, seen, req, res).catch((error: unknown) => {
       n.log.error("answer failed", { error: describeError(error) });
       if (!res.headersSent) reply(res, 500, "internal error");
     });
@@ -57,7 +97,13 @@ export async function startAnswerServer(n: Notifier, options: AnswerServerOption
   };
 }
 
-async function handle(n: Notifier, options: AnswerServerOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {
+/** What serve remembers: the signed requests accepted (against replays), and each alert's first answer. */
+interface Seen {
+  requests: Remembered<true>;
+  answers: Remembered<{ no: boolean; at: number }>;
+}
+
+async function handle(n: Notifier, options: AnswerServerOptions, seen: Seen, req: IncomingMessage, res: ServerResponse): Promise<void> {
   if (new URL(req.url ?? "/", "http://x").pathname !== options.path) return reply(res, 404, "not found");
   if (req.method !== "POST") return reply(res, 405, "POST only");
   const body = await readBody(req);
@@ -76,6 +122,19 @@ async function handle(n: Notifier, options: AnswerServerOptions, req: IncomingMe
     n.log.warn("refused a request that is not from Slack", { reason: problem, from: req.socket.remoteAddress });
     return reply(res, 401, "invalid signature");
   }
+  // Slack signs each request once, over its timestamp: the same pair again within the window is a copy someone
+  // captured and sent back (Slack's signing doc uses the timestamp against replays; T48 F2). Remembered only once
+  // verified, so unsigned junk cannot fill the memory.
+  const timestamp = header("x-slack-request-timestamp") ?? "";
+  const pair = `${timestamp} ${header("x-slack-signature")}`;
+  if (seen.requests.get(pair)) {
+    n.log.warn("refused a request that is not from Slack", {
+      reason: "a replay: this timestamp and signature were accepted before",
+      from: req.socket.remoteAddress,
+    });
+    return reply(res, 401, "replayed request");
+  }
+  seen.requests.set(pair, true, Number(timestamp) * 1000 + REPLAY_WINDOW_MS);
   const answer = parseAnswer(body);
   if (answer === "ignore") return reply(res, 200, "");
   if (typeof answer === "string") {
@@ -89,13 +148,30 @@ async function handle(n: Notifier, options: AnswerServerOptions, req: IncomingMe
     n.log.warn("ignored an answer from someone the alert was not sent to", { ...fields, to: ref.s });
     return reply(res, 200, "");
   }
+  // One answer per alert (the login the button names): a double click on "No" must not escalate twice. A later
+  // answer is acknowledged, so Slack shows no error, and logged; one that contradicts the first at warning level.
+  const alert = JSON.stringify([ref.s, ref.u, ref.ip, ref.t, ref.src]);
+  const first = seen.answers.get(alert);
+  if (first) {
+    const said = (answeredNo: boolean) => (answeredNo ? "it was NOT me" : "it was me");
+    const line = `ignored a second answer for the same alert (${said(no)}): the first one stands`;
+    const was = { ...fields, first: said(first.no), firstAt: new Date(first.at).toISOString() };
+    if (first.no === no) n.log.info(line, was);
+    else n.log.warn(line, was);
+    return reply(res, 200, "");
+  }
+  seen.answers.set(alert, { no, at: Date.now() }, Date.now() + ANSWER_MEMORY_MS);
   if (!no) {
     n.log.info("answer: it was me", fields);
     return reply(res, 200, "");
   }
   n.log.warn("answer: it was NOT me", fields);
   const job = disownedJob(n, ref, clicker);
-  const entry = await n.spool.add(job, n.leaseUntil());
+  const entry = await n.spool.add(job, n.leaseUntil()).catch((error: unknown) => {
+    // Not kept: Slack shows the user an error (500), and clicking again must escalate, not be a second answer.
+    seen.answers.delete(alert);
+    throw error;
+  });
   reply(res, 200, "");
   const delivery = await deliverAlert(job, n, { save: () => n.spool.save(entry) });
   if (delivery.complete) await n.spool.remove(entry);

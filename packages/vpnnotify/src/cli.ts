@@ -50,7 +50,8 @@ alert under way at the stop (up to spool.concurrency) is sent again, so one whos
 out twice (at least once, never lost).
 
 With answers.signingSecret set, the DM asks "was this you?" with two buttons; "vpnnotify serve" is
-the Slack app's interactivity Request URL (signed requests only; "No" goes to the security channel).
+the Slack app's interactivity Request URL (signed requests only, each accepted once: a replay is 401;
+"No" goes to the security channel; each alert's first answer counts, a second one is only logged).
 
 Config keys (YAML or JSON; the README explains each):
   server.name, server.environment     shown in messages; or server.environmentPattern, a regex on the host name

@@ -75,6 +75,16 @@ function interaction(
   };
 }
 
+/** The same DM for another login of the user (its buttons name a login a millisecond later): an alert of its own. */
+function otherLogin(message: { blocks?: unknown[] | undefined }): { blocks: unknown[] } {
+  const blocks = JSON.parse(JSON.stringify(message.blocks ?? [])) as { elements?: { value: string }[] }[];
+  for (const button of blocks[1]?.elements ?? []) {
+    const ref = JSON.parse(button.value) as { t: number };
+    button.value = JSON.stringify({ ...ref, t: ref.t + 1 });
+  }
+  return { blocks };
+}
+
 beforeAll(async () => {
   process.env.TEST_SLACK_TOKEN = SLACK_SIM_TOKEN;
   process.env.TEST_SIGNING_SECRET = SIGNING_SECRET;
@@ -120,7 +130,8 @@ describe('"was this you?" in one click', () => {
         /^vpnnotify: answer: it was me user=alice ip=90\.100\.1\.2 login=2026-11-09T14:05:00\.000Z slackUser=U0ALICE$/,
       );
 
-      const no = await fetch(server.url, interaction(dm ?? {}, "vpnnotify_no", "U0ALICE"));
+      // "No" on another login's DM (this one has its answer: a second one is only logged)
+      const no = await fetch(server.url, interaction(otherLogin(dm ?? {}), "vpnnotify_no", "U0ALICE"));
       expect(no.status).toBe(200);
       const alert = await waitFor(() => slack.messagesTo(SECURITY)[0], 5_000, "the escalation");
       expect(alert.text).toContain("*alice* (<@U0ALICE>) on vpn-eu-1");
@@ -162,6 +173,45 @@ describe('"was this you?" in one click', () => {
       );
       expect((await fetch(server.url)).status).toBe(405);
       expect(slack.messagesTo(SECURITY)).toEqual([]);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("records each alert's answer once: a replayed request is refused (401), a double click on No escalates once (T48 F2)", async () => {
+    const n = notifier();
+    await handleConnect({ kind: "connect", source: "openvpn", user: "alice", ip: PLACES.paris.ip, time: Date.now() }, n);
+    const dm = slack.messagesTo("U0ALICE")[0] ?? {};
+    const server = await startAnswerServer(n, {
+      signingSecret: new Secret(SIGNING_SECRET, "test"),
+      host: "127.0.0.1",
+      port: 0,
+      path: "/slack/actions",
+    });
+    try {
+      // one signed request sent three times: Slack signed it once
+      const request = interaction(dm, "vpnnotify_no", "U0ALICE");
+      const statuses = [];
+      for (let i = 0; i < 3; i++) statuses.push((await fetch(server.url, request)).status);
+      expect(statuses).toEqual([200, 401, 401]);
+      expect(logLines.filter((l) => /^vpnnotify: warn: refused a request that is not from Slack reason="a replay: /.test(l))).toHaveLength(
+        2,
+      );
+      // a double click: two requests, each signed (a second later), for the same alert
+      const again = await fetch(server.url, interaction(dm, "vpnnotify_no", "U0ALICE", SIGNING_SECRET, Date.now() + 1_000));
+      expect(again.status).toBe(200);
+      expect(logLines.at(-1)).toMatch(
+        /^vpnnotify: ignored a second answer for the same alert \(it was NOT me\): the first one stands user=alice .*first="it was NOT me" firstAt=\S+$/,
+      );
+      // a change of mind is logged at warning level, and acts no more than the first
+      const yes = await fetch(server.url, interaction(dm, "vpnnotify_yes", "U0ALICE", SIGNING_SECRET, Date.now() + 2_000));
+      expect(yes.status).toBe(200);
+      expect(logLines.at(-1)).toMatch(/^vpnnotify: warn: ignored a second answer for the same alert \(it was me\): the first one stands /);
+      // the later answers were acknowledged without spooling anything: the one escalation is all there is to send
+      await waitFor(() => slack.messagesTo(SECURITY)[0], 5_000, "the escalation");
+      expect(await n.spool.status()).toMatchObject({ pending: 0 });
+      expect(slack.messagesTo(SECURITY)).toHaveLength(1);
+      expect(logLines.filter((l) => /answer: it was NOT me/.test(l))).toHaveLength(1);
     } finally {
       await server.close();
     }
