@@ -313,6 +313,8 @@ describe(`onFailure reject: a storm of ${USERS} deferred client-connects (T48 F4
       answers.filter((a) => a === "1"),
       s.text(),
     ).toHaveLength(USERS);
+    // The worker writes its log file through a stream: the lines may reach it a moment after the answers.
+    await waitFor(() => answeredLines(s, "1").length >= USERS, 15_000, `${USERS} "answered 1" lines`);
     expect(answeredLines(s, "1")).toHaveLength(USERS);
     expect(answeredLines(s, "0")).toEqual([]);
     await waitFor(() => slack.messagesTo(SECURITY).length >= USERS, 60_000, `${USERS} security posts`);
@@ -328,6 +330,7 @@ describe(`onFailure reject: a storm of ${USERS} deferred client-connects (T48 F4
     slack.down();
     const answers = await rejectStorm(s, user);
     expect(answers).toEqual(Array(USERS).fill("0"));
+    await waitFor(() => answeredLines(s, "0").length >= USERS, 15_000, `${USERS} "answered 0" lines`);
     expect(answeredLines(s, "0")).toHaveLength(USERS);
     expect(answeredLines(s, "1")).toEqual([]);
     expect(s.text()).toMatch(
