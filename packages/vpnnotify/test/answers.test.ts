@@ -47,6 +47,11 @@ function notifier() {
 }
 
 /** A block_actions request as Slack posts it when `user` clicks `actionId` on the DM `message`. */
+/** The "was this you?" answer server for n, on a free loopback port, signed with SIGNING_SECRET. */
+function answerServer(n: ReturnType<typeof notifier>) {
+  return startAnswerServer(n, { signingSecret: new Secret(SIGNING_SECRET, "test"), host: "127.0.0.1", port: 0, path: "/slack/actions" });
+}
+
 function interaction(
   message: { blocks?: unknown[] | undefined },
   actionId: string,
@@ -116,12 +121,7 @@ describe('"was this you?" in one click', () => {
     const dm = slack.messagesTo("U0ALICE")[0];
     expect(dm?.blocks?.[0]).toMatchObject({ type: "section", text: { type: "mrkdwn", text: dm?.text } });
     expect(JSON.stringify(dm?.blocks?.[1])).toMatch(/Yes, it was me.*No, it wasn't/);
-    const server = await startAnswerServer(n, {
-      signingSecret: new Secret(SIGNING_SECRET, "test"),
-      host: "127.0.0.1",
-      port: 0,
-      path: "/slack/actions",
-    });
+    const server = await answerServer(n);
     try {
       const yes = await fetch(server.url, interaction(dm ?? {}, "vpnnotify_yes", "U0ALICE"));
       expect(yes.status).toBe(200);
@@ -151,12 +151,7 @@ describe('"was this you?" in one click', () => {
     const n = notifier();
     await handleConnect({ kind: "connect", source: "openvpn", user: "alice", ip: PLACES.london.ip, time: Date.now() }, n);
     const dm = slack.messagesTo("U0ALICE")[0] ?? {};
-    const server = await startAnswerServer(n, {
-      signingSecret: new Secret(SIGNING_SECRET, "test"),
-      host: "127.0.0.1",
-      port: 0,
-      path: "/slack/actions",
-    });
+    const server = await answerServer(n);
     try {
       const forged = await fetch(server.url, interaction(dm, "vpnnotify_no", "U0ALICE", "not-the-signing-secret"));
       expect(forged.status).toBe(401);
@@ -182,12 +177,7 @@ describe('"was this you?" in one click', () => {
     const n = notifier();
     await handleConnect({ kind: "connect", source: "openvpn", user: "alice", ip: PLACES.paris.ip, time: Date.now() }, n);
     const dm = slack.messagesTo("U0ALICE")[0] ?? {};
-    const server = await startAnswerServer(n, {
-      signingSecret: new Secret(SIGNING_SECRET, "test"),
-      host: "127.0.0.1",
-      port: 0,
-      path: "/slack/actions",
-    });
+    const server = await answerServer(n);
     try {
       // one signed request sent three times: Slack signed it once
       const request = interaction(dm, "vpnnotify_no", "U0ALICE");
