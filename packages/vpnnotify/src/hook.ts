@@ -299,18 +299,23 @@ export function runHookFastPath(
     const deferred = event.deferredFile;
     /** OpenVPN was told "2" (wait for the answer): if no worker can be started, it must still get one. */
     let waiting = false;
+    // Under reject "2" is written before the login is queued: a worker already running may take it from the spool at
+    // once and answer it, and a "2" written after that answer would undo it, OpenVPN then waiting out its hand-window
+    // for a client that was let in (T50 N6)
+    const deferredFirst = found?.reject === true && deferred !== undefined && answer("2");
     queued =
       found !== undefined &&
       enqueue(found.spool, deferred && found.reject ? { file: deferred, by: Date.now() + found.deadlineMs } : undefined);
     if (found && queued) {
       // Queued: the worker needs nothing from this environment but the config's location.
-      waiting = answer(found.reject ? "2" : "1") && found.reject;
+      if (found.reject) waiting = deferredFirst;
+      else answer("1");
       if (workerAlive(found.spool) || !claimStart(found.spool)) return true;
       workerEnv.VPNNOTIFY_QUEUED = "1";
       workerEnv.VPNNOTIFY_SPOOL = found.spool;
       delete workerEnv.client_connect_deferred_file;
     } else if (deferred) {
-      waiting = answer("2");
+      waiting = found?.reject === true ? deferredFirst : answer("2");
       // Not deferred then: exit 0 lets the client in now, and the worker only notifies.
       if (!waiting) delete workerEnv.client_connect_deferred_file;
     }

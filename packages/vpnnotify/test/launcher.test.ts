@@ -159,6 +159,32 @@ require("node:fs").writeFileSync(${JSON.stringify(marker)}, JSON.stringify({ arg
     );
   });
 
+  it("onFailure reject: writes 2 before the login is in the spool, so a worker that answers it at once is not undone (T50 N6)", () => {
+    const { root, spool, config, launcher } = spoolSite("reject-order", () => "");
+    writeFileSync(config, JSON.stringify({ server: { name: "x" }, spool: { dir: spool }, onFailure: "reject" }));
+    const deferred = join(root, "acf");
+    writeFileSync(deferred, "");
+    // plays a running worker: the moment the entry is renamed into the spool, it answers the login "1"
+    const worker = join(root, "worker.cjs");
+    const seen = join(root, "seen");
+    writeFileSync(
+      worker,
+      `const fs = require("node:fs"); const rename = fs.renameSync;
+fs.renameSync = (from, to) => { rename(from, to); if (String(to).startsWith(${JSON.stringify(spool)})) { fs.writeFileSync(${JSON.stringify(seen)}, fs.readFileSync(${JSON.stringify(deferred)})); fs.writeFileSync(${JSON.stringify(deferred)}, "1"); } };`,
+    );
+    const result = spawnSync(launcher, [], {
+      env: {
+        PATH: "/usr/bin:/bin",
+        NODE_OPTIONS: `--require ${worker}`,
+        VPNNOTIFY_CONFIG: config,
+        ...openvpnConnectEnv("alice", "81.2.69.142", { client_connect_deferred_file: deferred }),
+      },
+      encoding: "utf8",
+    });
+    expect(result).toMatchObject({ status: 0, stderr: "" });
+    expect([readFileSync(seen, "utf8"), readFileSync(deferred, "utf8")]).toEqual(["2", "1"]);
+  });
+
   it("a stale worker.starting another hook holds the takeover token for is left to that hook: no second worker (CI, 10 racing hooks)", async () => {
     const record = (starts: string) =>
       `if (!process.argv.includes("--version")) require("node:fs").appendFileSync(${JSON.stringify(starts)}, "started\\n");`;

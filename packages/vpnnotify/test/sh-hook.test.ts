@@ -223,6 +223,25 @@ describe("the sh client-connect hook", () => {
     expect(existsSync(join(s.spool, "worker.starting"))).toBe(true);
   });
 
+  it("onFailure reject: writes its 2 before the login is in the spool, so a worker that answers it at once is not undone (T50 N6)", async () => {
+    const s = site({ reject: true });
+    holdDrainLock(s.spool);
+    const deferred = join(s.root, "acf");
+    writeFileSync(deferred, "");
+    // sync(1) on PATH plays a running worker: the hook syncs its entry once it is in the spool, and a worker may take
+    // and answer it from that moment (its verdict "1": Slack is accepting posts)
+    const bin = join(s.root, "bin");
+    mkdirSync(bin);
+    const seen = join(s.root, "seen");
+    writeFileSync(join(bin, "sync"), `#!/bin/sh\ncat '${deferred}' >'${seen}'\nprintf 1 >'${deferred}'\n`, { mode: 0o755 });
+    const env = { PATH: `${bin}:/usr/bin:/bin`, script_type: "client-connect", common_name: "alice", trusted_ip: "81.2.69.1" };
+    const result = await hook(s, { ...env, client_connect_deferred_file: deferred });
+    expect(result).toEqual({ code: 0, stderr: "" });
+    // "2" was there when the login reached the spool, and the worker's "1" stands
+    expect([readFileSync(seen, "utf8"), readFileSync(deferred, "utf8")]).toEqual(["2", "1"]);
+    expect(entryFiles(s)).toHaveLength(1);
+  });
+
   it("an empty worker.starting is another hook's claim being written: no second worker (a burst on a loaded machine started two)", async () => {
     const s = site();
     writeFileSync(join(s.spool, "worker.starting"), "");
