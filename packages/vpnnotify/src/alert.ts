@@ -137,8 +137,11 @@ export interface DeliverOptions {
  */
 export async function deliverAlert(job: AlertJob, n: Notifier, options: DeliverOptions): Promise<Delivery> {
   const recipient = job.recipient ?? options.recipient ?? (await n.directory.find(job.event.user));
-  if ("slackId" in recipient)
+  if ("slackId" in recipient) {
     job.recipient = { slackId: recipient.slackId, ...(recipient.timeZone ? { timeZone: recipient.timeZone } : {}) };
+    // So a later login of this user is not let in on Slack accepting others' posts while it refuses this one's DMs.
+    n.verdicts.recipient(job.event.user, recipient.slackId);
+  }
   // The lookup itself failed: the user may exist, so the DM stays owed (the spool looks them up again).
   const dmOwed = job.decision.notify && "problem" in recipient && recipient.retry === true;
   const flags = [

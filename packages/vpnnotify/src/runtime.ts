@@ -174,7 +174,7 @@ export function createNotifier(config: VpnnotifyConfig, log: Logger, deadlineAt?
     slack,
     answerButtons: config.answers !== undefined,
     spool: createSpool(config, log),
-    verdicts: new Verdicts(log, health),
+    verdicts: new Verdicts(log, health, config.securityChannel),
     leaseUntil: () => deadlineAt ?? Date.now() + lease,
     securityChannel: config.securityChannel,
     templates: {

@@ -2,7 +2,28 @@
  * Whether Slack is demonstrably accepting posts right now, as this process has seen it: the verdict a login
  * waiting on `onFailure: reject` gets when its own alert has not been sent yet (verdicts.ts). Only
  * chat.postMessage counts: a post accepted is the proof, a post refused or failed (a 429 too) undoes it.
+ *
+ * It also remembers the channels (a user's id, for a DM) whose last post Slack refused for good: Slack accepting
+ * other posts is not Slack accepting those (T50 N5).
  */
+/**
+ * chat.postMessage's `ok:false` errors about the channel posted to, which no retry fixes until someone acts on
+ * Slack's side: channel_not_found, is_archived, not_in_channel (its error schema in Slack's Web API spec,
+ * shared/contracts/slack/web-openapi-v2.json), and for a DM to a user id cannot_dm_bot, user_not_found,
+ * user_disabled (https://docs.slack.dev/reference/methods/chat.postMessage, "Errors"). A token's errors are not
+ * here: they refuse every post, and so already keep Slack from counting as accepting.
+ */
+const REFUSED_FOR_GOOD = new Set([
+  "channel_not_found",
+  "is_archived",
+  "not_in_channel",
+  "cannot_dm_bot",
+  "user_not_found",
+  "user_disabled",
+]);
+/** Channels remembered as refused: far more than a site's users. */
+const MAX_REFUSED = 10_000;
+
 export class SlackHealth {
   /** A success this old proves nothing about now. */
   static readonly FRESH_MS = 30_000;
@@ -13,26 +34,42 @@ export class SlackHealth {
   /** Start times of the posts under way (by a token per call). */
   readonly #inFlight = new Map<symbol, number>();
   readonly #onAccepting = new Set<() => void>();
+  /** Channel (or user id) → the code Slack refused its last post with, while that was a refusal for good. */
+  readonly #refused = new Map<string, string>();
 
   /** `stallMs`: a post under way longer than this (the hook's own Slack timeout) counts as Slack not answering. */
   constructor(stallMs: number) {
     this.#stallMs = stallMs;
   }
 
-  /** A post is sent now; call the returned function with its outcome. */
-  started(): (error?: string) => void {
+  /**
+   * A post to `channel` is sent now; call the returned function with its outcome: nothing when Slack accepted it,
+   * else the error and, for Slack's own `ok:false` answer, its code.
+   */
+  started(channel?: string): (error?: string, code?: string) => void {
     const token = Symbol("post");
     this.#inFlight.set(token, Date.now());
-    return (error) => {
+    return (error, code) => {
       this.#inFlight.delete(token);
       if (error === undefined) {
         this.#lastOkAt = Date.now();
+        if (channel !== undefined) this.#refused.delete(channel);
         for (const listener of this.#onAccepting) listener();
       } else {
         this.#lastFailAt = Date.now();
         this.#lastError = error;
+        if (channel !== undefined && code !== undefined && REFUSED_FOR_GOOD.has(code)) {
+          this.#refused.set(channel, code);
+          // Bounded: the oldest refusal goes first (a storm of disabled users must not grow it without end).
+          if (this.#refused.size > MAX_REFUSED) this.#refused.delete(this.#refused.keys().next().value as string);
+        }
       }
     };
+  }
+
+  /** The code Slack refused this channel's (or user's DMs') last post with, when a retry cannot fix it; else undefined. */
+  refusedForGood(channel: string): string | undefined {
+    return this.#refused.get(channel);
   }
 
   /**

@@ -49,13 +49,13 @@ export class PacedSlackClient extends SlackClient {
     for (;;) {
       await this.#turn(channel, giveUpAt);
       // Timed from when it goes to Slack, not while it waits for its turn here.
-      const done = method === "chat.postMessage" ? this.#health?.started() : undefined;
+      const done = method === "chat.postMessage" ? this.#health?.started(channel) : undefined;
       try {
         const reply = await super.call(method, args, options);
         done?.();
         return reply;
       } catch (error) {
-        done?.(describeError(error));
+        done?.(describeError(error), error instanceof SlackApiError ? error.code : undefined);
         const wait = retryAfterMs(error);
         if (wait === undefined) throw error;
         this.#pausedUntil = Math.max(this.#pausedUntil, Date.now() + wait);

@@ -1,4 +1,5 @@
 import type { Logger } from "@opsguard/core";
+import { historyKey } from "./alert";
 import { answerDeferred } from "./deferred";
 import type { SlackHealth } from "./slack-health";
 import { cutField } from "./template";
@@ -26,7 +27,10 @@ interface Waiting {
  * - `1` once its alert went out (or needed none), or as soon as the login is in the spool (durably queued:
  *   the hook put it there) while Slack is demonstrably accepting posts (SlackHealth: the last post accepted,
  *   recently, none failed or hung since) — its DM may go out later, behind a storm's queue or the security
- *   channel's pace of one post a second, but it is on its way;
+ *   channel's pace of one post a second, but it is on its way. Not while the security channel's last post was
+ *   refused for good (channel_not_found, is_archived…), nor for a user whose last DM was (cannot_dm_bot…): Slack
+ *   accepting other posts does not show those alerts to be on their way (T50 N5), so such a login waits for its
+ *   own outcome or its deadline;
  * - `0` once its alert failed, or at its deadline (the hook's deadlineMs) when Slack was not shown to be
  *   accepting posts by then: fail closed, an alert that cannot be shown to be on its way refuses the login.
  *
@@ -38,14 +42,44 @@ export class Verdicts {
   readonly #health: SlackHealth | undefined;
   readonly #waiting = new Map<string, Waiting>();
   readonly #given = new Map<string, Answer>();
+  readonly #securityChannel: string | undefined;
+  /** A user's Slack id (by historyKey), once an alert of theirs looked it up: where their DMs go. */
+  readonly #slackIds = new Map<string, string>();
 
-  /** Without `health` (a process that does not drain for long) only a login's own outcome or its deadline answers it. */
-  constructor(log: Logger, health?: SlackHealth) {
+  /**
+   * Without `health` (a process that does not drain for long) only a login's own outcome or its deadline answers it.
+   * `securityChannel`: where every alert's security post goes.
+   */
+  constructor(log: Logger, health?: SlackHealth, securityChannel?: string) {
     this.#log = log;
     this.#health = health;
+    this.#securityChannel = securityChannel;
     health?.onAccepting(() => {
-      for (const id of [...this.#waiting.keys()]) this.#give(id, "1", "queued, and Slack is accepting posts");
+      for (const [id, waiting] of [...this.#waiting]) {
+        if (this.#unshown(waiting.user) === undefined) this.#give(id, "1", "queued, and Slack is accepting posts");
+      }
     });
+  }
+
+  /** The Slack user `user`'s DMs go to, as the directory found it: Slack refusing those for good is remembered by it. */
+  recipient(user: string, slackId: string): void {
+    const key = historyKey(user);
+    this.#slackIds.delete(key);
+    this.#slackIds.set(key, slackId);
+    if (this.#slackIds.size > MAX_REMEMBERED) this.#slackIds.delete(this.#slackIds.keys().next().value as string);
+  }
+
+  /**
+   * Why Slack accepting posts does not show this user's alert to be on its way (undefined when it does): the
+   * security channel's last post, or the user's last DM, was refused for good.
+   */
+  #unshown(user: string): string | undefined {
+    const channel = this.#securityChannel === undefined ? undefined : this.#health?.refusedForGood(this.#securityChannel);
+    if (channel) return `Slack refuses posts to the security channel for good: ${channel}`;
+    const slackId = this.#slackIds.get(historyKey(user));
+    const dm = slackId === undefined ? undefined : this.#health?.refusedForGood(slackId);
+    if (dm) return `Slack refuses this user's direct messages for good: ${dm}`;
+    return undefined;
   }
 
   /** The answer given to this login, if any. */
@@ -63,7 +97,7 @@ export class Verdicts {
     const known = this.#waiting.get(id);
     if (known) return known.answered;
     const answered = this.#track(id, answer, who).answered;
-    if (this.#health?.accepting()) this.#give(id, "1", "queued, and Slack is accepting posts");
+    if (this.#health?.accepting() && this.#unshown(who.user) === undefined) this.#give(id, "1", "queued, and Slack is accepting posts");
     return answered;
   }
 
@@ -95,8 +129,12 @@ export class Verdicts {
   }
 
   #atDeadline(id: string): void {
-    if (this.#health?.accepting()) this.#give(id, "1", "queued, and Slack is accepting posts");
-    else this.#give(id, "0", `its alert was not shown to be on its way by the deadline: ${this.#health?.why() ?? "not sent yet"}`);
+    const waiting = this.#waiting.get(id);
+    if (!waiting) return;
+    const unshown = this.#unshown(waiting.user);
+    if (unshown === undefined && this.#health?.accepting()) this.#give(id, "1", "queued, and Slack is accepting posts");
+    else
+      this.#give(id, "0", `its alert was not shown to be on its way by the deadline: ${unshown ?? this.#health?.why() ?? "not sent yet"}`);
   }
 
   #give(id: string, answer: Answer, reason: string): void {

@@ -18,10 +18,15 @@ const slack = new SlackSim();
 let dir: string;
 let lines: string[];
 let n = 0;
+const SECURITY = "C0SECURITY";
 
 beforeAll(async () => {
   slack.addUser({ id: "U0A", name: "a" });
   slack.addUser({ id: "U0B", name: "b" });
+  // Deactivated: Slack answers a DM to them user_disabled, for good.
+  slack.addUser({ id: "U0Z", name: "z", deleted: true });
+  // The app's channel for security posts, archived: Slack answers a post there is_archived until it is unarchived.
+  slack.addChannel({ id: SECURITY, name: "security", is_archived: true });
   await slack.start();
   dir = mkdtempSync(join(tmpdir(), "vpnnotify-verdicts-"));
 });
@@ -34,23 +39,28 @@ beforeEach(() => {
   lines = [];
 });
 
-function setup(): { health: SlackHealth; client: PacedSlackClient; verdicts: Verdicts } {
-  const health = new SlackHealth(60_000);
-  const client = new PacedSlackClient({
+/** The worker's Slack client, telling `health` of its posts (a second one posts to a channel again within its pace). */
+function clientFor(health: SlackHealth): PacedSlackClient {
+  return new PacedSlackClient({
     token: new Secret(SLACK_SIM_TOKEN, "test"),
     baseUrl: slack.apiUrl,
     timeoutMs: 5_000,
     maxWaitMs: 0,
     health,
   });
+}
+
+function setup(): { health: SlackHealth; client: PacedSlackClient; verdicts: Verdicts } {
+  const health = new SlackHealth(60_000);
   const stream = { write: (line: string) => lines.push(line.trimEnd()) } as unknown as NodeJS.WritableStream;
-  return { health, client, verdicts: new Verdicts(new Logger({ tool: "vpnnotify", level: "info", stream }), health) };
+  const log = new Logger({ tool: "vpnnotify", level: "info", stream });
+  return { health, client: clientFor(health), verdicts: new Verdicts(log, health, SECURITY) };
 }
 
 /** A login waiting on its answer; `by` its deadline. */
-function login(verdicts: Verdicts, by: number): { answered: Promise<string>; file: string } {
+function login(verdicts: Verdicts, by: number, user = `user${n + 1}`): { answered: Promise<string>; file: string } {
   const file = join(dir, `deferred-${++n}`);
-  return { answered: verdicts.watch(`id-${n}`, { file, by }, { user: `user${n}`, ip: "81.2.69.142" }), file };
+  return { answered: verdicts.watch(`id-${n}`, { file, by }, { user, ip: "81.2.69.142" }), file };
 }
 
 describe("the verdict a login waiting on onFailure reject gets", () => {
@@ -87,5 +97,60 @@ describe("the verdict a login waiting on onFailure reject gets", () => {
     // answered once: a later outcome does not change it
     verdicts.settle(`id-${n}`, "0", "its alert failed");
     expect(readFileSync(own.file, "utf8")).toBe("1");
+  });
+
+  it("the security channel's last post refused for good (archived): others' DMs accepted let nobody in; refused at the deadline until a post there is accepted", async () => {
+    const { health, client, verdicts } = setup();
+    await client.postMessage({ channel: "U0A", text: "a DM accepted" });
+    await expect(client.postMessage({ channel: SECURITY, text: "a security post" })).rejects.toThrow(/is_archived/);
+    await client.postMessage({ channel: "U0B", text: "another DM accepted" });
+    const far = Date.now() + 600_000;
+    const waiting = [login(verdicts, far), login(verdicts, far)];
+    const late = login(verdicts, Date.now() - 1);
+    expect(await late.answered).toBe("0");
+    expect(readFileSync(late.file, "utf8")).toBe("0");
+    expect(lines).toEqual([
+      expect.stringMatching(
+        /^vpnnotify: warn: answered 0 user=user\d+ ip=\S+ reason="its alert was not shown to be on its way by the deadline: Slack refuses posts to the security channel for good: is_archived"$/,
+      ),
+    ]);
+    // still only DMs accepted: the waiting logins stay unanswered
+    await clientFor(health).postMessage({ channel: "U0A", text: "a third DM accepted" });
+    expect(verdicts.given(`id-${n - 2}`)).toBeUndefined();
+    expect(verdicts.given(`id-${n - 1}`)).toBeUndefined();
+    // unarchived: the channel's first accepted post lets every login waiting in
+    slack.addChannel({ id: SECURITY, name: "security" });
+    try {
+      await clientFor(health).postMessage({ channel: SECURITY, text: "a security post accepted" });
+      expect(await Promise.all(waiting.map((w) => w.answered))).toEqual(["1", "1"]);
+    } finally {
+      slack.addChannel({ id: SECURITY, name: "security", is_archived: true });
+    }
+  });
+
+  it("a user whose last DM Slack refused for good (deactivated) is refused at the deadline; other users are still let in at once", async () => {
+    const { health, client, verdicts } = setup();
+    // the worker looked the user up for an earlier alert of theirs
+    verdicts.recipient("zed", "U0Z");
+    await expect(client.postMessage({ channel: "U0Z", text: "zed's DM" })).rejects.toThrow(/user_disabled/);
+    await client.postMessage({ channel: "U0A", text: "another user's DM accepted" });
+    expect(await login(verdicts, Date.now() + 600_000).answered).toBe("1");
+    // the same user under another spelling is the same person
+    const zed = login(verdicts, Date.now() - 1, " Zed");
+    expect(await zed.answered).toBe("0");
+    expect(lines.at(-1)).toMatch(
+      /^vpnnotify: warn: answered 0 user=" Zed" ip=\S+ reason="its alert was not shown to be on its way by the deadline: Slack refuses this user's direct messages for good: user_disabled"$/,
+    );
+    // reactivated: their next DM accepted lets their waiting login in
+    const waiting = login(verdicts, Date.now() + 600_000, "zed");
+    await clientFor(health).postMessage({ channel: "U0B", text: "another user's DM accepted" });
+    expect(verdicts.given(`id-${n}`)).toBeUndefined();
+    slack.addUser({ id: "U0Z", name: "z" });
+    try {
+      await clientFor(health).postMessage({ channel: "U0Z", text: "zed's DM accepted" });
+      expect(await waiting.answered).toBe("1");
+    } finally {
+      slack.addUser({ id: "U0Z", name: "z", deleted: true });
+    }
   });
 });
