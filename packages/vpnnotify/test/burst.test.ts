@@ -348,4 +348,33 @@ describe(`onFailure reject: a storm of ${USERS} deferred client-connects (T48 F4
     expect(dms.map((m) => m.length)).toEqual(Array(USERS).fill(1));
     expect(dms.filter(([m]) => /someone just tried to start a VPN session \(it was refused/.test(m?.text ?? ""))).toHaveLength(USERS);
   }, 120_000);
+
+  it("the security channel archived and some users deactivated in Slack: each of their logins refused, everyone else let in (T50 N5)", async () => {
+    // Lingers between the first login and the storm, so the storm meets the Slack state that login showed.
+    const s = site(true, { idleSeconds: 10 }, { onFailure: "reject" });
+    const deactivated = (i: number) => i % 10 === 0;
+    const seeded = (i: number) => ({ id: slackId(i), name: user(i), email: `${user(i)}@opsguard.test` });
+    // Slack refuses these for good: a post to an archived channel is_archived, a DM to a deactivated user user_disabled.
+    slack.addChannel({ id: SECURITY, name: "security-alerts", is_archived: true });
+    for (let i = 0; i < USERS; i++) if (deactivated(i)) slack.addUser({ ...seeded(i), deleted: true });
+    try {
+      // A deactivated user's login first: the worker sees their DM and the security post both refused.
+      const first = join(s.root, "deferred-first");
+      await hook(s.config, 0, await shHook(s), "81.2.99.1", { common_name: user(0), client_connect_deferred_file: first });
+      // "2" (deferred) until the worker answers
+      const answer = () => (existsSync(first) ? readFileSync(first, "utf8") : "");
+      await waitFor(() => answer() === "0" || answer() === "1", 15_000, "the first login's answer");
+      expect(readFileSync(first, "utf8")).toBe("0");
+      // Other users' DMs accepted in the storm show Slack accepting posts, but not these alerts.
+      const answers = await rejectStorm(s, user);
+      expect(answers, s.text()).toEqual(Array.from({ length: USERS }, (_, i) => (deactivated(i) ? "0" : "1")));
+      const refused = USERS / 10 + 1;
+      await waitFor(() => answeredLines(s, "0").length >= refused, 15_000, `${refused} "answered 0" lines`);
+      expect(answeredLines(s, "0")).toHaveLength(refused);
+      await waitFor(() => !existsSync(join(s.spool, "drain.lock")), 60_000, "the worker to finish");
+    } finally {
+      slack.addChannel({ id: SECURITY, name: "security-alerts" });
+      for (let i = 0; i < USERS; i++) if (deactivated(i)) slack.addUser(seeded(i));
+    }
+  }, 120_000);
 });
