@@ -1,7 +1,8 @@
 /**
  * Whether Slack is demonstrably accepting posts right now, as this process has seen it: the verdict a login
- * waiting on `onFailure: reject` gets when its own alert has not been sent yet (verdicts.ts). Only
- * chat.postMessage counts: a post accepted is the proof, a post refused or failed (a 429 too) undoes it.
+ * waiting on `onFailure: reject` gets when its own alert has not been sent yet (verdicts.ts). A post accepted is
+ * the only proof; a post refused or failed (a 429 too) undoes it, and so does any call (a user's lookup, the first
+ * of a new user's alert) that hangs past the stall bound, gets no answer, or is rate limited (T50 N3).
  *
  * It also remembers the channels (a user's id, for a DM) whose last post Slack refused for good: Slack accepting
  * other posts is not Slack accepting those (T50 N5).
@@ -31,7 +32,9 @@ export class SlackHealth {
   #lastOkAt: number | undefined;
   #lastFailAt: number | undefined;
   #lastError: string | undefined;
-  /** Start times of the posts under way (by a token per call). */
+  /** What failed last: a post, or another call (a lookup). */
+  #lastFailed: "post" | "call" = "post";
+  /** Start times of the calls under way (by a token per call). */
   readonly #inFlight = new Map<symbol, number>();
   readonly #onAccepting = new Set<() => void>();
   /** Channel (or user id) → the code Slack refused its last post with, while that was a refusal for good. */
@@ -58,12 +61,30 @@ export class SlackHealth {
       } else {
         this.#lastFailAt = Date.now();
         this.#lastError = error;
+        this.#lastFailed = "post";
         if (channel !== undefined && code !== undefined && REFUSED_FOR_GOOD.has(code)) {
           this.#refused.set(channel, code);
           // Bounded: the oldest refusal goes first (a storm of disabled users must not grow it without end).
           if (this.#refused.size > MAX_REFUSED) this.#refused.delete(this.#refused.keys().next().value as string);
         }
       }
+    };
+  }
+
+  /**
+   * Any other call is sent now: its success proves nothing, but it counts while under way (a hang past the stall
+   * bound), and an `error` given to the returned function (no answer, a 429; not Slack's own `ok:false` answer,
+   * such as a lookup's users_not_found) undoes the proof as a failed post does.
+   */
+  calling(): (error?: string) => void {
+    const token = Symbol("call");
+    this.#inFlight.set(token, Date.now());
+    return (error) => {
+      this.#inFlight.delete(token);
+      if (error === undefined) return;
+      this.#lastFailAt = Date.now();
+      this.#lastError = error;
+      this.#lastFailed = "call";
     };
   }
 
@@ -86,10 +107,10 @@ export class SlackHealth {
   /** Why it is not accepting, for the `answered 0` line. */
   why(now = Date.now()): string {
     if (this.#lastFailAt !== undefined && (this.#lastOkAt === undefined || this.#lastFailAt >= this.#lastOkAt)) {
-      return `Slack's last post failed: ${this.#lastError ?? "unknown error"}`;
+      return `Slack's last ${this.#lastFailed} failed: ${this.#lastError ?? "unknown error"}`;
     }
     for (const since of this.#inFlight.values()) {
-      if (now - since > this.#stallMs) return `a Slack post has had no answer for ${now - since} ms`;
+      if (now - since > this.#stallMs) return `a Slack call has had no answer for ${now - since} ms`;
     }
     if (this.#lastOkAt === undefined) return "no post accepted by Slack yet";
     return `no post accepted by Slack in the last ${Math.round(SlackHealth.FRESH_MS / 1000)} s`;

@@ -1,10 +1,12 @@
 import {
   describeError,
+  ExitCode,
   HttpError,
   parseRetryAfter,
   SlackApiError,
   SlackClient,
   type SlackClientOptions,
+  SlackPermissionError,
   TempFailError,
 } from "@opsguard/core";
 import type { SlackHealth } from "./slack-health";
@@ -49,14 +51,18 @@ export class PacedSlackClient extends SlackClient {
     for (;;) {
       await this.#turn(channel, giveUpAt);
       // Timed from when it goes to Slack, not while it waits for its turn here.
-      const done = method === "chat.postMessage" ? this.#health?.started(channel) : undefined;
+      const post = method === "chat.postMessage";
+      const done = post ? this.#health?.started(channel) : undefined;
+      const other = post ? undefined : this.#health?.calling();
       try {
         const reply = await super.call(method, args, options);
         done?.();
+        other?.();
         return reply;
       } catch (error) {
-        done?.(describeError(error), error instanceof SlackApiError ? error.code : undefined);
         const wait = retryAfterMs(error);
+        done?.(describeError(error), error instanceof SlackApiError ? error.code : undefined);
+        other?.(slackSaidNo(error) ? undefined : describeError(error));
         if (wait === undefined) throw error;
         this.#pausedUntil = Math.max(this.#pausedUntil, Date.now() + wait);
         if (this.#pausedUntil > giveUpAt) throw error;
@@ -89,4 +95,12 @@ function retryAfterMs(error: unknown): number | undefined {
   const headers = error.cause instanceof HttpError ? error.cause.headers : undefined;
   // Without the header, Slack's guidance is to back off; a second is its per-channel pace.
   return parseRetryAfter(headers?.get("retry-after") ?? null) ?? PER_CHANNEL_MS;
+}
+
+/**
+ * Slack answered a call other than a post with its own "no" about what was asked (users_not_found for a lookup): it is
+ * answering, so this says nothing against it. No answer, an HTTP or server error, a 429 and a token refused are.
+ */
+function slackSaidNo(error: unknown): boolean {
+  return error instanceof SlackApiError && !(error instanceof SlackPermissionError) && error.exitCode === ExitCode.DATA_ERR;
 }

@@ -153,4 +153,28 @@ describe("the verdict a login waiting on onFailure reject gets", () => {
       slack.addUser({ id: "U0Z", name: "z", deleted: true });
     }
   });
+
+  it("a call other than a post (a new user's lookup) that hangs shows Slack not answering, as a hung post does (T50 N3)", async () => {
+    const health = new SlackHealth(1_000);
+    const client = clientFor(health);
+    await client.postMessage({ channel: "U0A", text: "accepted" });
+    const release = slack.hold("users.lookupByEmail");
+    const lookup = client.call("users.lookupByEmail", { email: "nobody@example.com" }).catch((error: unknown) => error);
+    await slack.untilRequest(() => slack.callsTo("users.lookupByEmail").length === 1, "the lookup at Slack");
+    // within the stall bound it is one call on its way; past it, Slack is not shown to answer anything
+    expect(health.accepting()).toBe(true);
+    const later = Date.now() + 2_000;
+    expect([health.accepting(later), health.why(later)]).toEqual([
+      false,
+      expect.stringMatching(/^a Slack call has had no answer for \d+ ms$/),
+    ]);
+    release();
+    // answered with Slack's own no (no such user): it is answering, the proof stands
+    expect(String(await lookup)).toMatch(/users_not_found/);
+    expect(health.accepting()).toBe(true);
+    // a lookup with no answer from Slack (down) undoes the proof, as a failed post does
+    slack.down();
+    await expect(client.call("users.lookupByEmail", { email: "nobody@example.com" })).rejects.toThrow();
+    expect([health.accepting(), health.why()]).toEqual([false, expect.stringMatching(/^Slack's last call failed: /)]);
+  });
 });
