@@ -133,6 +133,9 @@ const LDAP_SHARE = 0.4;
  */
 const UNHURRIED_LDAP_MS = 5_000;
 
+/** In the spool directory: the spool's own files are named otherwise (core's spool.ts ENTRY). */
+export const SLACK_REFUSALS_FILE = "slack-refusals.json";
+
 /** The longest the worker holds a post back for Slack's rate limit before the alert counts as failed. */
 export const RATE_LIMIT_WAIT_MS = 30_000;
 
@@ -143,8 +146,10 @@ export const RATE_LIMIT_WAIT_MS = 30_000;
 export function createNotifier(config: VpnnotifyConfig, log: Logger, deadlineAt?: number, options: { worker?: boolean } = {}): Notifier {
   const slackOptions = { ...config.slack, timeoutMs: config.slack.timeoutMs ?? Math.floor(config.deadlineMs * 0.6) };
   // The worker's posts show whether Slack is accepting them: a post under way longer than a hook's own Slack timeout
-  // is Slack not answering.
-  const health = options.worker ? new SlackHealth(slackOptions.timeoutMs) : undefined;
+  // is Slack not answering. The posts Slack refuses for good are kept beside the spool for the next worker (T51 N5b).
+  const health = options.worker
+    ? new SlackHealth(slackOptions.timeoutMs, { file: join(spoolDir(config), SLACK_REFUSALS_FILE), log })
+    : undefined;
   const slack = options.worker
     ? new PacedSlackClient({
         health,

@@ -1,3 +1,6 @@
+import { describeError, type Logger, readRegularFileSync, writeFileAtomic } from "@opsguard/core";
+import { z } from "zod";
+
 /**
  * Whether Slack is demonstrably accepting posts right now, as this process has seen it: the verdict a login
  * waiting on `onFailure: reject` gets when its own alert has not been sent yet (verdicts.ts). A post accepted is
@@ -5,7 +8,9 @@
  * of a new user's alert) that hangs past the stall bound, gets no answer, or is rate limited (T50 N3).
  *
  * It also remembers the channels (a user's id, for a DM) whose last post Slack refused for good: Slack accepting
- * other posts is not Slack accepting those (T50 N5).
+ * other posts is not Slack accepting those (T50 N5). Given a file (beside the spool), those refusals, and the users
+ * whose DMs they are, outlive the worker: it exits when idle, and the next one would have let such a user's next
+ * login in as soon as another user's DM went through (T51 N5b).
  */
 /**
  * chat.postMessage's `ok:false` errors about the channel posted to, which no retry fixes until someone acts on
@@ -24,6 +29,21 @@ const REFUSED_FOR_GOOD = new Set([
 ]);
 /** Channels remembered as refused: far more than a site's users. */
 const MAX_REFUSED = 10_000;
+/** Users whose Slack id is remembered (where their DMs go): as many. */
+const MAX_USERS = 10_000;
+/** The refusals' file at its bound (10,000 channels and users, ids and names of sane length) is far below this. */
+const MAX_FILE_BYTES = 4 * 1024 * 1024;
+
+/** The refusals' file: channel (or user id) → Slack's code; user (as the verdicts key it) → their Slack id, when refused. */
+const refusalsSchema = z.object({
+  channels: z.record(z.string(), z.string()),
+  users: z.record(z.string(), z.string()),
+});
+
+export interface RefusalsFile {
+  file: string;
+  log: Logger;
+}
 
 export class SlackHealth {
   /** A success this old proves nothing about now. */
@@ -39,10 +59,63 @@ export class SlackHealth {
   readonly #onAccepting = new Set<() => void>();
   /** Channel (or user id) → the code Slack refused its last post with, while that was a refusal for good. */
   readonly #refused = new Map<string, string>();
+  /** A user (as the verdicts key them) → the Slack id their DMs go to. */
+  readonly #slackIds = new Map<string, string>();
+  readonly #keep: RefusalsFile | undefined;
+  /** Why the refusals earlier workers kept could not be read: while so, none can be ruled out. */
+  #unread: string | undefined;
+  /** The file's content as last written (or read); a write queued and not yet started; the writes, in order. */
+  #written: string | undefined;
+  #queued = false;
+  #writing: Promise<void> = Promise.resolve();
 
-  /** `stallMs`: a post under way longer than this (the hook's own Slack timeout) counts as Slack not answering. */
-  constructor(stallMs: number) {
+  /**
+   * `stallMs`: a post under way longer than this (the hook's own Slack timeout) counts as Slack not answering.
+   * `keep`: the file the refusals are kept in for the next worker (read now, written on each change).
+   */
+  constructor(stallMs: number, keep?: RefusalsFile) {
     this.#stallMs = stallMs;
+    this.#keep = keep;
+    if (keep) this.#load(keep);
+  }
+
+  #load(keep: RefusalsFile): void {
+    // Nothing to write until a refusal (or a refused user's id) changes: a lookup alone does not create the file.
+    this.#written = this.#snapshot();
+    const read = readRegularFileSync(keep.file, MAX_FILE_BYTES);
+    if ("refused" in read) {
+      if (read.refused.kind === "unreadable" && read.refused.code === "ENOENT") return;
+      this.#unread = read.refused.kind === "unreadable" ? read.refused.code : read.refused.kind;
+    } else {
+      let parsed: ReturnType<typeof refusalsSchema.safeParse> | undefined;
+      try {
+        parsed = refusalsSchema.safeParse(JSON.parse(read.bytes.toString("utf8")));
+      } catch (error) {
+        this.#unread = describeError(error);
+      }
+      if (parsed?.success) {
+        for (const [channel, code] of Object.entries(parsed.data.channels).slice(-MAX_REFUSED)) this.#refused.set(channel, code);
+        for (const [user, slackId] of Object.entries(parsed.data.users).slice(-MAX_USERS)) this.#slackIds.set(user, slackId);
+        this.#written = this.#snapshot();
+        return;
+      }
+      if (parsed) this.#unread = "not a refusals file";
+    }
+    // Read as empty would let in the very logins the file was there to hold: none is let in on Slack accepting
+    // others' posts in this worker (each waits for its own alert's outcome); its first change replaces the file.
+    keep.log.warn("cannot read the Slack refusals earlier workers kept: no login is let in before its own alert's outcome", {
+      file: keep.file,
+      error: this.#unread,
+    });
+  }
+
+  /** The Slack id `user`'s DMs go to, as the directory found it: Slack refusing those for good is remembered by user. */
+  recipient(user: string, slackId: string): void {
+    const was = this.#slackIds.get(user);
+    this.#slackIds.delete(user);
+    this.#slackIds.set(user, slackId);
+    if (this.#slackIds.size > MAX_USERS) this.#slackIds.delete(this.#slackIds.keys().next().value as string);
+    if (was !== slackId) this.#save();
   }
 
   /**
@@ -56,7 +129,7 @@ export class SlackHealth {
       this.#inFlight.delete(token);
       if (error === undefined) {
         this.#lastOkAt = Date.now();
-        if (channel !== undefined) this.#refused.delete(channel);
+        if (channel !== undefined && this.#refused.delete(channel)) this.#save();
         for (const listener of this.#onAccepting) listener();
       } else {
         this.#lastFailAt = Date.now();
@@ -66,6 +139,7 @@ export class SlackHealth {
           this.#refused.set(channel, code);
           // Bounded: the oldest refusal goes first (a storm of disabled users must not grow it without end).
           if (this.#refused.size > MAX_REFUSED) this.#refused.delete(this.#refused.keys().next().value as string);
+          this.#save();
         }
       }
     };
@@ -91,6 +165,46 @@ export class SlackHealth {
   /** The code Slack refused this channel's (or user's DMs') last post with, when a retry cannot fix it; else undefined. */
   refusedForGood(channel: string): string | undefined {
     return this.#refused.get(channel);
+  }
+
+  /** The code Slack refused `user`'s last DM with, for good (by the Slack id last found for them); else undefined. */
+  refusedDm(user: string): string | undefined {
+    const slackId = this.#slackIds.get(user);
+    return slackId === undefined ? undefined : this.#refused.get(slackId);
+  }
+
+  /** Why no refusal can be ruled out (the kept ones could not be read), else undefined. */
+  unread(): string | undefined {
+    return this.#unread;
+  }
+
+  /** Resolves once the refusals' file holds every change made so far (the worker awaits it before it exits). */
+  saved(): Promise<void> {
+    return this.#writing;
+  }
+
+  /** The file's content: the refused channels, and only the users whose DMs are among them. */
+  #snapshot(): string {
+    const users = [...this.#slackIds].filter(([, slackId]) => this.#refused.has(slackId));
+    return `${JSON.stringify({ channels: Object.fromEntries(this.#refused), users: Object.fromEntries(users) })}\n`;
+  }
+
+  /** Writes the file after the writes before it, with the state as it is then (changes in between share one write). */
+  #save(): void {
+    const keep = this.#keep;
+    if (!keep || this.#queued) return;
+    this.#queued = true;
+    this.#writing = this.#writing.then(async () => {
+      this.#queued = false;
+      const data = this.#snapshot();
+      if (data === this.#written) return;
+      try {
+        await writeFileAtomic(keep.file, data, { mode: 0o600 });
+        this.#written = data;
+      } catch (error) {
+        keep.log.warn("cannot keep Slack's refusals for the next worker", { file: keep.file, error: describeError(error) });
+      }
+    });
   }
 
   /**

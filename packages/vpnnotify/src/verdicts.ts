@@ -43,8 +43,6 @@ export class Verdicts {
   readonly #waiting = new Map<string, Waiting>();
   readonly #given = new Map<string, Answer>();
   readonly #securityChannel: string | undefined;
-  /** A user's Slack id (by historyKey), once an alert of theirs looked it up: where their DMs go. */
-  readonly #slackIds = new Map<string, string>();
 
   /**
    * Without `health` (a process that does not drain for long) only a login's own outcome or its deadline answers it.
@@ -63,21 +61,25 @@ export class Verdicts {
 
   /** The Slack user `user`'s DMs go to, as the directory found it: Slack refusing those for good is remembered by it. */
   recipient(user: string, slackId: string): void {
-    const key = historyKey(user);
-    this.#slackIds.delete(key);
-    this.#slackIds.set(key, slackId);
-    if (this.#slackIds.size > MAX_REMEMBERED) this.#slackIds.delete(this.#slackIds.keys().next().value as string);
+    this.#health?.recipient(historyKey(user), slackId);
+  }
+
+  /** Resolves once the refusals Slack gave are kept for the next worker (SlackHealth's file). */
+  saved(): Promise<void> {
+    return this.#health?.saved() ?? Promise.resolve();
   }
 
   /**
    * Why Slack accepting posts does not show this user's alert to be on its way (undefined when it does): the
-   * security channel's last post, or the user's last DM, was refused for good.
+   * security channel's last post, or the user's last DM, was refused for good — in this worker or an earlier one
+   * (kept beside the spool) — or the refusals earlier workers kept could not be read.
    */
   #unshown(user: string): string | undefined {
+    const unread = this.#health?.unread();
+    if (unread) return `the Slack refusals earlier workers kept could not be read: ${unread}`;
     const channel = this.#securityChannel === undefined ? undefined : this.#health?.refusedForGood(this.#securityChannel);
     if (channel) return `Slack refuses posts to the security channel for good: ${channel}`;
-    const slackId = this.#slackIds.get(historyKey(user));
-    const dm = slackId === undefined ? undefined : this.#health?.refusedForGood(slackId);
+    const dm = this.#health?.refusedDm(historyKey(user));
     if (dm) return `Slack refuses this user's direct messages for good: ${dm}`;
     return undefined;
   }

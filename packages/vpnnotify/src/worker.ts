@@ -60,6 +60,8 @@ export async function workSpool(n: Notifier, config: VpnnotifyConfig): Promise<F
   });
   draining = false;
   await scanning;
+  // The process ends once this returns: the refusals Slack gave must be on disk for the next worker first.
+  await n.verdicts.saved();
   if (run.stoppedBy) {
     const handed = await run.handBack();
     await releaseOwnDrainLock(n.spool.dir);

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Logger, Secret } from "@opsguard/core";
@@ -50,10 +50,11 @@ function clientFor(health: SlackHealth): PacedSlackClient {
   });
 }
 
-function setup(): { health: SlackHealth; client: PacedSlackClient; verdicts: Verdicts } {
-  const health = new SlackHealth(60_000);
+/** A worker's verdicts; with `file`, the refusals file it shares with the workers before and after it. */
+function setup(file?: string): { health: SlackHealth; client: PacedSlackClient; verdicts: Verdicts } {
   const stream = { write: (line: string) => lines.push(line.trimEnd()) } as unknown as NodeJS.WritableStream;
   const log = new Logger({ tool: "vpnnotify", level: "info", stream });
+  const health = new SlackHealth(60_000, file === undefined ? undefined : { file, log });
   return { health, client: clientFor(health), verdicts: new Verdicts(log, health, SECURITY) };
 }
 
@@ -176,5 +177,75 @@ describe("the verdict a login waiting on onFailure reject gets", () => {
     slack.down();
     await expect(client.call("users.lookupByEmail", { email: "nobody@example.com" })).rejects.toThrow();
     expect([health.accepting(), health.why()]).toEqual([false, expect.stringMatching(/^Slack's last call failed: /)]);
+  });
+});
+
+describe("the refusals Slack gave, kept beside the spool for the next worker (T51 N5b: the worker exits when idle)", () => {
+  it("a user whose DMs Slack refused in one worker is refused at the deadline in the next, before it has looked them up; until a DM to them is accepted", async () => {
+    const file = join(mkdtempSync(join(dir, "spool-")), "slack-refusals.json");
+    const first = setup(file);
+    first.verdicts.recipient("zed", "U0Z");
+    await expect(first.client.postMessage({ channel: "U0Z", text: "zed's DM" })).rejects.toThrow(/user_disabled/);
+    await first.verdicts.saved();
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+
+    // the next worker: another user's DM accepted, then zed logs in again (no lookup of zed yet in this worker)
+    const next = setup(file);
+    await next.client.postMessage({ channel: "U0A", text: "another user's DM accepted" });
+    expect(await login(next.verdicts, Date.now() + 600_000).answered).toBe("1");
+    expect(await login(next.verdicts, Date.now() - 1, "Zed").answered).toBe("0");
+    expect(lines.at(-1)).toMatch(
+      /reason="its alert was not shown to be on its way by the deadline: Slack refuses this user's direct messages for good: user_disabled"$/,
+    );
+
+    // reactivated: a DM to them accepted clears it, for the workers after too
+    slack.addUser({ id: "U0Z", name: "z" });
+    try {
+      await next.client.postMessage({ channel: "U0Z", text: "zed's DM accepted" });
+    } finally {
+      slack.addUser({ id: "U0Z", name: "z", deleted: true });
+    }
+    await next.verdicts.saved();
+    const third = setup(file);
+    await third.client.postMessage({ channel: "U0A", text: "another user's DM accepted" });
+    expect(await login(third.verdicts, Date.now() + 600_000, "zed").answered).toBe("1");
+  });
+
+  it("the security channel refused in one worker: the next lets nobody in on others' DMs accepted", async () => {
+    const file = join(mkdtempSync(join(dir, "spool-")), "slack-refusals.json");
+    const first = setup(file);
+    await expect(first.client.postMessage({ channel: SECURITY, text: "a security post" })).rejects.toThrow(/is_archived/);
+    await first.verdicts.saved();
+
+    const next = setup(file);
+    await next.client.postMessage({ channel: "U0A", text: "a DM accepted" });
+    const waiting = login(next.verdicts, Date.now() + 600_000);
+    expect(await login(next.verdicts, Date.now() - 1).answered).toBe("0");
+    expect(lines.at(-1)).toMatch(
+      /reason="its alert was not shown to be on its way by the deadline: Slack refuses posts to the security channel for good: is_archived"$/,
+    );
+    expect(next.verdicts.given(`id-${n - 1}`)).toBeUndefined();
+    next.verdicts.settle(`id-${n - 1}`, "1", "its alert went out");
+    expect(await waiting.answered).toBe("1");
+  });
+
+  it("a corrupt refusals file: one warn line, no crash, and no login let in before its own outcome (it could have held a refusal)", async () => {
+    const file = join(mkdtempSync(join(dir, "spool-")), "slack-refusals.json");
+    writeFileSync(file, '{"channels":{"U0Z":"user_dis', { mode: 0o600 });
+    const { client, verdicts } = setup(file);
+    expect(lines).toEqual([
+      expect.stringMatching(
+        /^vpnnotify: warn: cannot read the Slack refusals earlier workers kept: no login is let in before its own alert's outcome file=\S+slack-refusals\.json error=/,
+      ),
+    ]);
+    await client.postMessage({ channel: "U0A", text: "a DM accepted" });
+    const waiting = login(verdicts, Date.now() + 600_000, "zed");
+    expect(await login(verdicts, Date.now() - 1, "zed").answered).toBe("0");
+    expect(lines.at(-1)).toMatch(
+      /reason="its alert was not shown to be on its way by the deadline: the Slack refusals earlier workers kept could not be read: /,
+    );
+    // its own alert sent still lets a login in
+    verdicts.settle(`id-${n - 1}`, "1", "its alert went out");
+    expect(await waiting.answered).toBe("1");
   });
 });
