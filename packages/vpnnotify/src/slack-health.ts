@@ -62,6 +62,7 @@ export class SlackHealth {
   /** A user (as the verdicts key them) → the Slack id their DMs go to. */
   readonly #slackIds = new Map<string, string>();
   readonly #keep: RefusalsFile | undefined;
+  #didLoad = false;
   /** Why the refusals earlier workers kept could not be read: while so, none can be ruled out. */
   #unread: string | undefined;
   /** The file's content as last written (or read); a write queued and not yet started; the writes, in order. */
@@ -71,12 +72,21 @@ export class SlackHealth {
 
   /**
    * `stallMs`: a post under way longer than this (the hook's own Slack timeout) counts as Slack not answering.
-   * `keep`: the file the refusals are kept in for the next worker (read now, written on each change).
+   * `keep`: the file the refusals are kept in for the next worker (read when first needed, written on each change).
    */
   constructor(stallMs: number, keep?: RefusalsFile) {
     this.#stallMs = stallMs;
     this.#keep = keep;
-    if (keep) this.#load(keep);
+  }
+
+  /**
+   * Reads the refusals earlier workers kept, the first time they matter: not when the notifier is made, so `status`
+   * (which makes one and sends nothing) and a `flush` refused the spool directory say nothing of the file.
+   */
+  #loaded(): void {
+    if (this.#keep === undefined || this.#didLoad) return;
+    this.#didLoad = true;
+    this.#load(this.#keep);
   }
 
   #load(keep: RefusalsFile): void {
@@ -111,6 +121,7 @@ export class SlackHealth {
 
   /** The Slack id `user`'s DMs go to, as the directory found it: Slack refusing those for good is remembered by user. */
   recipient(user: string, slackId: string): void {
+    this.#loaded();
     const was = this.#slackIds.get(user);
     this.#slackIds.delete(user);
     this.#slackIds.set(user, slackId);
@@ -123,6 +134,7 @@ export class SlackHealth {
    * else the error and, for Slack's own `ok:false` answer, its code.
    */
   started(channel?: string): (error?: string, code?: string) => void {
+    this.#loaded();
     const token = Symbol("post");
     this.#inFlight.set(token, Date.now());
     return (error, code) => {
@@ -164,17 +176,20 @@ export class SlackHealth {
 
   /** The code Slack refused this channel's (or user's DMs') last post with, when a retry cannot fix it; else undefined. */
   refusedForGood(channel: string): string | undefined {
+    this.#loaded();
     return this.#refused.get(channel);
   }
 
   /** The code Slack refused `user`'s last DM with, for good (by the Slack id last found for them); else undefined. */
   refusedDm(user: string): string | undefined {
+    this.#loaded();
     const slackId = this.#slackIds.get(user);
     return slackId === undefined ? undefined : this.#refused.get(slackId);
   }
 
   /** Why no refusal can be ruled out (the kept ones could not be read), else undefined. */
   unread(): string | undefined {
+    this.#loaded();
     return this.#unread;
   }
 

@@ -233,12 +233,14 @@ describe("the refusals Slack gave, kept beside the spool for the next worker (T5
     const file = join(mkdtempSync(join(dir, "spool-")), "slack-refusals.json");
     writeFileSync(file, '{"channels":{"U0Z":"user_dis', { mode: 0o600 });
     const { client, verdicts } = setup(file);
+    // read when first needed (a post), not when the worker's notifier is made: `status` makes one and sends nothing
+    expect(lines).toEqual([]);
+    await client.postMessage({ channel: "U0A", text: "a DM accepted" });
     expect(lines).toEqual([
       expect.stringMatching(
         /^vpnnotify: warn: cannot read the Slack refusals earlier workers kept: no login is let in before its own alert's outcome file=\S+slack-refusals\.json error=/,
       ),
     ]);
-    await client.postMessage({ channel: "U0A", text: "a DM accepted" });
     const waiting = login(verdicts, Date.now() + 600_000, "zed");
     expect(await login(verdicts, Date.now() - 1, "zed").answered).toBe("0");
     expect(lines.at(-1)).toMatch(
