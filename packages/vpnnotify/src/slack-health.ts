@@ -48,6 +48,8 @@ export interface RefusalsFile {
 export class SlackHealth {
   /** A success this old proves nothing about now. */
   static readonly FRESH_MS = 30_000;
+  /** Why a proof this old proves nothing. */
+  readonly #stale = `no post accepted by Slack in the last ${Math.round(SlackHealth.FRESH_MS / 1000)} s`;
   readonly #stallMs: number;
   #lastOkAt: number | undefined;
   #lastFailAt: number | undefined;
@@ -135,18 +137,15 @@ export class SlackHealth {
    */
   started(channel?: string): (error?: string, code?: string) => void {
     this.#loaded();
-    const token = Symbol("post");
-    this.#inFlight.set(token, Date.now());
+    const answered = this.#underWay();
     return (error, code) => {
-      this.#inFlight.delete(token);
+      answered();
       if (error === undefined) {
         this.#lastOkAt = Date.now();
         if (channel !== undefined && this.#refused.delete(channel)) this.#save();
         for (const listener of this.#onAccepting) listener();
       } else {
-        this.#lastFailAt = Date.now();
-        this.#lastError = error;
-        this.#lastFailed = "post";
+        this.#failed("post", error);
         if (channel !== undefined && code !== undefined && REFUSED_FOR_GOOD.has(code)) {
           this.#refused.set(channel, code);
           // Bounded: the oldest refusal goes first (a storm of disabled users must not grow it without end).
@@ -163,15 +162,25 @@ export class SlackHealth {
    * such as a lookup's users_not_found) undoes the proof as a failed post does.
    */
   calling(): (error?: string) => void {
+    const answered = this.#underWay();
+    return (error) => {
+      answered();
+      if (error !== undefined) this.#failed("call", error);
+    };
+  }
+
+  /** A call goes to Slack now: timed for the stall bound until the returned function says it was answered. */
+  #underWay(): () => void {
     const token = Symbol("call");
     this.#inFlight.set(token, Date.now());
-    return (error) => {
-      this.#inFlight.delete(token);
-      if (error === undefined) return;
-      this.#lastFailAt = Date.now();
-      this.#lastError = error;
-      this.#lastFailed = "call";
-    };
+    return () => this.#inFlight.delete(token);
+  }
+
+  /** A post or another call failed: Slack's last proof is undone until a post is accepted again. */
+  #failed(what: "post" | "call", error: string): void {
+    this.#lastFailAt = Date.now();
+    this.#lastError = error;
+    this.#lastFailed = what;
   }
 
   /** The code Slack refused this channel's (or user's DMs') last post with, when a retry cannot fix it; else undefined. */
@@ -227,14 +236,16 @@ export class SlackHealth {
    * bound (a Slack that stopped answering mid-storm is no longer shown to accept anything).
    */
   accepting(now = Date.now()): boolean {
-    if (this.#lastOkAt === undefined || now - this.#lastOkAt > SlackHealth.FRESH_MS) return false;
-    if (this.#lastFailAt !== undefined && this.#lastFailAt >= this.#lastOkAt) return false;
-    for (const since of this.#inFlight.values()) if (now - since > this.#stallMs) return false;
-    return true;
+    return this.#notAccepting(now) === undefined;
   }
 
   /** Why it is not accepting, for the `answered 0` line. */
   why(now = Date.now()): string {
+    return this.#notAccepting(now) ?? this.#stale;
+  }
+
+  /** Why Slack is not shown to accept posts now, else undefined: the one rule accepting() and why() read. */
+  #notAccepting(now: number): string | undefined {
     if (this.#lastFailAt !== undefined && (this.#lastOkAt === undefined || this.#lastFailAt >= this.#lastOkAt)) {
       return `Slack's last ${this.#lastFailed} failed: ${this.#lastError ?? "unknown error"}`;
     }
@@ -242,7 +253,7 @@ export class SlackHealth {
       if (now - since > this.#stallMs) return `a Slack call has had no answer for ${now - since} ms`;
     }
     if (this.#lastOkAt === undefined) return "no post accepted by Slack yet";
-    return `no post accepted by Slack in the last ${Math.round(SlackHealth.FRESH_MS / 1000)} s`;
+    return now - this.#lastOkAt > SlackHealth.FRESH_MS ? this.#stale : undefined;
   }
 
   /** Called each time a post is accepted. */
