@@ -224,13 +224,17 @@ entry() {
   printf '}}\\n'
 }
 
-# OpenVPN's deferred answer under onFailure reject, "2" (the worker's verdict decides), goes before the login is queued:
-# a worker already running may take it from the spool at once and answer it, and a "2" written after that answer would
-# undo it, OpenVPN then waiting out its hand-window for a client that was let in (T50 N6).
-if [ -n "\${client_connect_deferred_file-}" ] && [ "$reject" = 1 ]; then
-  { printf '2' >|"$client_connect_deferred_file"; } 2>/dev/null ||
+# OpenVPN's deferred answer ("1" let in, "2" the worker's verdict decides), when OpenVPN asked for one.
+answer_deferred() {
+  [ -n "\${client_connect_deferred_file-}" ] || return 0
+  { printf '%s' "$1" >|"$client_connect_deferred_file"; } 2>/dev/null ||
     say "warn: cannot write client_connect_deferred_file; the client goes in without waiting"
-fi
+}
+
+# Under onFailure reject "2" goes before the login is queued: a worker already running may take it from the spool at
+# once and answer it, and a "2" written after that answer would undo it, OpenVPN then waiting out its hand-window for
+# a client that was let in (T50 N6).
+[ "$reject" = 1 ] && answer_deferred 2
 
 # The id is <ms>-<8 hex> like core's: this shell's pid keeps two hooks of one millisecond apart.
 hex8 $$
@@ -250,11 +254,8 @@ set +C
 # Durable before OpenVPN goes on: the entry's data and its name in the directory.
 sync -- "$target" "$spool" 2>/dev/null || say "warn: cannot sync $target to disk; it is queued"
 
-# OpenVPN's deferred answer with onFailure accept: "1", now that the login is queued.
-if [ -n "\${client_connect_deferred_file-}" ] && [ "$reject" != 1 ]; then
-  { printf '1' >|"$client_connect_deferred_file"; } 2>/dev/null ||
-    say "warn: cannot write client_connect_deferred_file; the client goes in without waiting"
-fi
+# With onFailure accept: "1", now that the login is queued.
+[ "$reject" = 1 ] || answer_deferred 1
 
 # Whether the drain lock (core's withLock: {"pid":…,"start":…,"host":…}) names a live worker.
 worker_alive() {
