@@ -399,7 +399,7 @@ export class SessionTracker {
       // locked target, pam_access: T47 F7): an attempt to switch user, listed as a failed nested session
       if (r.type === "USER_AUTH" || r.type === "USER_ACCT") {
         const exe = str(f.exe);
-        if (loginResult(str(f.res)) === false && exe !== undefined && switchesUser(exe)) this.nest(s, exe, time, f, r.type);
+        if (loginResult(str(f.res)) === false && exe !== undefined && switchesUser(exe)) this.nest(s, exe, time, f, true);
         continue;
       }
       if (!LOGIN_TYPES.has(r.type)) continue;
@@ -514,13 +514,13 @@ export class SessionTracker {
     this.write(held);
   }
 
-  /** A su/sudo opened (or refused) inside s by exe, switching to its record's acct. */
-  private nest(s: OpenSession, exe: string, time: string, f: Record<string, FieldValue>, type?: string): void {
+  /** A su/sudo opened (or `refused`) inside s by exe, switching to its record's acct. */
+  private nest(s: OpenSession, exe: string, time: string, f: Record<string, FieldValue>, refused = false): void {
     const nested: NestedSession = { via: exe, start: time };
     const acct = str(f.acct);
     // a refusal's acct is the target only where PAM checks the target (su): sudo and its kind check the user who
     // typed the password, and a failed one names no target anywhere (T47 F7: "sudo -> alice" for alice's sudo)
-    if (acct !== undefined && (type === undefined || checksTarget(exe))) nested.user = acct;
+    if (acct !== undefined && (!refused || checksTarget(exe))) nested.user = acct;
     const ok = loginResult(str(f.res));
     if (ok !== undefined) nested.success = ok;
     s.nested ??= [];
@@ -954,7 +954,12 @@ function execPath(e: AuditEvent, source?: RecordSource): string[] | undefined {
 }
 
 function switchesUser(exe: string): boolean {
-  return SWITCHERS.has(exe.slice(exe.lastIndexOf("/") + 1));
+  return SWITCHERS.has(programName(exe));
+}
+
+/** An executable's file name, without its directory. */
+function programName(exe: string): string {
+  return exe.slice(exe.lastIndexOf("/") + 1);
 }
 
 /**
@@ -964,7 +969,7 @@ function switchesUser(exe: string): boolean {
 const TARGET_CHECKED = new Set(["su", "runuser", "ksu"]);
 
 function checksTarget(exe: string): boolean {
-  return TARGET_CHECKED.has(exe.slice(exe.lastIndexOf("/") + 1));
+  return TARGET_CHECKED.has(programName(exe));
 }
 
 /** Commands and connections an open session keeps (share's measure for maxKept). */
@@ -1125,11 +1130,6 @@ export class LineBuffer {
 /** Most sessions' lines fit in the first buffer: a few KB. */
 const LINE_BYTES = 64 * 1024;
 
-/**
- * A readable timeline: one header per session, then its commands and connections in time order. Built as one
- * string, line by line: as arrays of parts, items and lines joined, the text of the sessions written took 12
- * times its size in short-lived allocations (85 MB for 7 MB of text on the second tester's interleaved log).
- */
 /** How a session with no end is shown: still open at the end of the input. */
 export const OPEN_END = "(open)";
 /**
@@ -1138,6 +1138,11 @@ export const OPEN_END = "(open)";
  */
 export const UNSEEN_END = "(no end among the events selected)";
 
+/**
+ * A readable timeline: one header per session, then its commands and connections in time order. Built as one
+ * string, line by line: as arrays of parts, items and lines joined, the text of the sessions written took 12
+ * times its size in short-lived allocations (85 MB for 7 MB of text on the second tester's interleaved log).
+ */
 export function formatSession(s: Session, openEnd = OPEN_END): string {
   let head = `session ${s.ses}${s.node ? ` on ${s.node}` : ""}  user ${s.user ?? "?"}`;
   if (s.from) head += `  from ${fromText(s)}`;
