@@ -14,8 +14,11 @@ export function loginResult(res: string | undefined): boolean | undefined {
   return res.startsWith("fail") ? false : undefined;
 }
 
-/** The fields sessions reads of a login, USER_CMD or failed login record, and a refused exec's PATH (SessionTracker). */
-const WANTED = ["addr", "hostname", "terminal", "exe", "res", "acct", "cmd", "id", "name"].map((name) => ({
+/**
+ * The fields sessions reads of a login, USER_CMD or failed login record, a refused exec's PATH (SessionTracker), and
+ * an i386 socketcall's a0, the call it was (connectionOf).
+ */
+const WANTED = ["addr", "hostname", "terminal", "exe", "res", "acct", "cmd", "id", "name", "a0"].map((name) => ({
   name,
   bytes: Buffer.from(name),
 }));

@@ -93,11 +93,12 @@ const readsRecordsOf = (t: string) => RECORDS_READ.has(t);
 
 /**
  * Whether add() may read the event's records (its JSON, through the RecordSource): never for an event of none of
- * RECORDS_READ's types that is no exec without argv (execPath), whose JSON the parser then need not keep while the
- * event waits for its turn.
+ * RECORDS_READ's types that is no exec without argv (execPath) nor an i386 socketcall, whose JSON the parser then need
+ * not keep while the event waits for its turn.
  */
 export function readsRecords(e: AuditEvent): boolean {
-  return e.types.some(readsRecordsOf) || execWithoutArgv(e);
+  // i386's socketcall: which call it was is in its SOCKETCALL record (connectionOf)
+  return e.types.some(readsRecordsOf) || execWithoutArgv(e) || e.syscall === "socketcall";
 }
 
 /** An execve or execveat event with no EXECVE record's argv (execPath). */

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { AuditParser } from "../src/parser";
 import { readsRecords, type Session, SessionTracker } from "../src/sessions";
+import { runAuditdParse } from "./in-process";
 
 // issue 23: `sessions` reads the records (the JSON) of login, PAM and sudo events alone. An event the grouping holds
 // back for log-time order kept its buffer set (8.7 KB or more) until its turn, so on many hosts without EOE a set
@@ -98,5 +99,30 @@ describe("sessions on events held back for order (issue 23)", () => {
     // every held event kept its set (8.7 KB or more) until its turn: 401 sets, against 257 for the open ones
     expect(kept.sets).toBeGreaterThan(350);
     expect(let_go.sets).toBeLessThan(300);
+  });
+});
+
+describe("sessions on an i386 socketcall held back for order", () => {
+  // connectionOf reads which call a socketcall was from its SYSCALL record's a0: such an event held back behind an
+  // older open event of another host gave its JSON back unread, and reading it then stopped `sessions` with an
+  // internal error (exit 70); read whole, its a0 was not among the fields sessions reads, so no connection was listed
+  const log = [
+    `node=b type=SYSCALL msg=audit(1700000099.000:1): arch=40000003 syscall=11 success=yes exit=0 a0=1 a1=2 a2=3 a3=4 items=1 ppid=1 pid=50 auid=1000 uid=1000 gid=0 euid=0 suid=0 fsuid=0 egid=0 sgid=0 fsgid=0 tty=pts0 ses=3 comm="ls" exe="/bin/ls" key=(null)`,
+    `node=a type=SYSCALL msg=audit(1700000100.000:2): arch=40000003 syscall=102 success=yes exit=0 a0=3 a1=bf8e0c20 a2=0 a3=0 items=0 ppid=1 pid=51 auid=1000 uid=1000 gid=0 euid=0 suid=0 fsuid=0 egid=0 sgid=0 fsgid=0 tty=pts0 ses=4 comm="nc" exe="/bin/nc" key=(null)`,
+    `node=a type=SOCKETCALL msg=audit(1700000100.000:2): nargs=3 a0=3 a1=bfa1b2c0 a2=10`,
+    `node=a type=SOCKADDR msg=audit(1700000100.000:2): saddr=02000050C0A80001000000000000000000`,
+    `node=a type=EOE msg=audit(1700000100.000:2):`,
+    `node=b type=EXECVE msg=audit(1700000099.000:1): argc=1 a0="ls"`,
+    `node=b type=EOE msg=audit(1700000099.000:1):`,
+  ];
+
+  it("lists its connect in its session, whether it was held back or not", async () => {
+    for (const lines of [log, log.filter((l) => l.startsWith("node=a"))]) {
+      const r = await runAuditdParse(["sessions", "--json", "--passwd", "/dev/null"], `${lines.join("\n")}\n`);
+      expect(r.stderr).toBe("");
+      expect(r.code).toBe(0);
+      const a = (JSON.parse(r.stdout) as Session[]).find((s) => s.node === "a")!;
+      expect(a.connections).toMatchObject([{ syscall: "socketcall(connect)", direction: "outbound", address: "192.168.0.1", port: 80 }]);
+    }
   });
 });
