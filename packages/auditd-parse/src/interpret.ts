@@ -12,7 +12,7 @@ import { HeldLines } from "./held-lines";
 import { type IdNames, UNSET_ID } from "./ids";
 import { type ConstJson, constJson, JsonBytes, jsonString } from "./json";
 import { JsonCount } from "./json-count";
-import { EventBuffers, finishArgv, keepLostBytes, NAMES_LOCAL, NAMES_LOG, OpenEvent, setSummary } from "./open-event";
+import { EventBuffers, finishArgv, keepLostBytes, NAMES_LOCAL, NAMES_LOG, OpenEvent, setSummary, summariesAt } from "./open-event";
 import { type AuditRecord, endsListBytes, Header, nodeRaw, nodeText, rawValuesOf, recordOf, startsWith, tokenize } from "./record";
 import { interpreted, Layouts, RecordFlag, RecordTable } from "./record-table";
 import { decodeSockaddr, type Sockaddr } from "./sockaddr";
@@ -119,6 +119,14 @@ export interface InterpreterOptions {
    */
   proctitleText?: boolean;
   /**
+   * Make the event object's texts when the event completes, not as its records are read: its time, its types,
+   * the summary texts a value read on the byte path gives (pid, ppid, ses, comm, exe, cwd, from the JSON written
+   * for them) and its argv (from the arguments' JSON, as argvText off writes it). sessions: on 16 hosts
+   * interleaved without EOE ~220 events are open at once, each until the grouping's window passes, and every text
+   * made for one lived through scavenges until promoted, to be read once when it completes (issue 23).
+   */
+  textAtEnd?: boolean;
+  /**
    * Make the event's `argv` text (default: unless only the NDJSON line is read: linesOnly with summaries off).
    * Without it, the arguments' JSON is written straight from the EXECVE bytes (EventBuffers.argv) while they come
    * as a0, a1 … in order, and made text (parsed back) only for an argument that needs it: chunks aN[i], a gap, a
@@ -168,6 +176,8 @@ export class Interpreter implements EventBuilder<OpenEvent> {
   private repeated = false;
   private readonly layouts = new Layouts();
   private readonly summaries: boolean;
+  /** textAtEnd: the event object's texts are made by finishEvent (textsAtEnd), not as its records are read. */
+  private readonly textAtEnd: boolean;
   private readonly proctitleText: boolean;
   private readonly argvText: boolean;
   /** Events done with (with their event objects), for begin() (reuseEvents): at most EVENT_POOL of them. */
@@ -295,6 +305,7 @@ export class Interpreter implements EventBuilder<OpenEvent> {
     if (this.recordObjects === "table") this.memberSpans = new Int32Array(512);
     this.countJson = options.countJson ?? { on: true };
     this.summaries = options.summaries ?? true;
+    this.textAtEnd = options.textAtEnd === true;
     this.proctitleText = options.proctitleText ?? this.summaries;
     // only with no record objects: `records` stays the empty array begin() made (with "table", detect's: but for
     // an ECS alert's event, which resetEvent empties)
@@ -303,7 +314,7 @@ export class Interpreter implements EventBuilder<OpenEvent> {
     this.early = options.early;
     this.readsJson = options.readsJson;
     this.lineAlone = this.linesOnly && !this.summaries;
-    this.argvText = options.argvText ?? !this.lineAlone;
+    this.argvText = options.argvText ?? !(this.lineAlone || this.textAtEnd);
     for (const kind of VALUE_KINDS) {
       this.readings[kind] = new ByteNames((value, buf, from, to) => {
         const r = readingOf(kind, value);
@@ -315,9 +326,9 @@ export class Interpreter implements EventBuilder<OpenEvent> {
   /** A new event for the record whose header is `h`. */
   begin(h: Header, stamp: string, tick: number): OpenEvent {
     const reused = this.eventPool?.pop();
-    const time = this.lineAlone ? "" : this.time.text(h.timeMs);
+    const time = this.lineAlone || this.textAtEnd ? "" : this.time.text(h.timeMs);
     if (reused !== undefined) {
-      resetEvent(reused.event, stamp, h, time, !this.lineAlone);
+      resetEvent(reused.event, stamp, h, time, !this.lineAlone && !this.textAtEnd, !this.lineAlone);
       reused.reopen(h, this.pooled() ?? this.newBuffers(), tick);
       return reused;
     }
@@ -360,7 +371,8 @@ export class Interpreter implements EventBuilder<OpenEvent> {
   /** Adds the record buf[h.bodyStart, end) to the event; false when part of it could not be tokenised. */
   record(open: OpenEvent, h: Header, buf: Buffer, end: number): boolean {
     const type = h.type;
-    if (!this.lineAlone) open.event.types.push(type);
+    if (this.textAtEnd) open.addType(type);
+    else if (!this.lineAlone) open.event.types.push(type);
     const out = open.records;
     if (open.recordCount++ > 0) out.byte(COMMA);
     const jsonStart = out.length;
@@ -492,6 +504,17 @@ export class Interpreter implements EventBuilder<OpenEvent> {
       return;
     }
     const line = open.line;
+    if (line === undefined && this.readsJson !== undefined) {
+      // sessions: an event whose JSON is not read is handed over with none, as one settled alone is: no EventJson
+      // and head writer made for each of them, a tenth of what sessions allocated (issue 23)
+      this.finishEvent(open);
+      if (!this.readsJson(open.event)) {
+        this.onEvent(open.event, NO_LINE);
+        this.recycle(open.buffers);
+        this.reuse(open);
+        return;
+      }
+    }
     const json = line === undefined ? this.finish(open) : this.heldLines.line(line, open.lineStart, open.lineEnd);
     this.onEvent(open.event, json);
     json.release();
@@ -534,12 +557,25 @@ export class Interpreter implements EventBuilder<OpenEvent> {
 
   /** The completed event's object: what its buffers held for it (argv pieces, raw bytes, names) set on it. */
   private finishEvent(open: OpenEvent): void {
+    // once: sessions asks whether it reads an event's JSON (readsJson) of the finished event, then writes it
+    if (open.finished) return;
+    open.finished = true;
     const event = open.event;
     finishArgv(open);
+    if (this.textAtEnd) this.textsAtEnd(open);
     if (open.part > 0) event.part = open.part;
     if (open.argvRaw !== undefined) event.argvRaw = open.argvRaw;
     if (open.proctitleRaw !== undefined) event.proctitleRaw = open.proctitleRaw;
     if (open.names !== 0) event.names = open.names === NAMES_LOG ? "log" : open.names === NAMES_LOCAL ? "local" : "mixed";
+  }
+
+  /** textAtEnd: the completed event's texts. */
+  private textsAtEnd(open: OpenEvent): void {
+    const event = open.event;
+    event.time = this.time.text(open.timeMs);
+    event.types = open.typesRead();
+    if (open.buffers.argvCount >= 0) argvAsText(open);
+    if (this.summaries) summariesAt(event, open.buffers);
   }
 
   /** rewrite() of the event, as EventJson calls it: made apart from finish(), as headWriter is. */
@@ -1453,7 +1489,7 @@ export class Interpreter implements EventBuilder<OpenEvent> {
   private summariseAt(event: AuditEvent, slot: number, buf: Buffer, from: number, to: number, at: number): void {
     if (this.spans[slot * 2]! >= 0) return;
     this.span(slot, at);
-    if (this.summaries) setSummary(event, slot, buf.toString("utf8", from, to));
+    if (this.summaries && !this.textAtEnd) setSummary(event, slot, buf.toString("utf8", from, to));
   }
 
   /** The JSON of a summary value is out[at, out.length): the head copies it from there. */
@@ -1933,22 +1969,24 @@ const EVENT_POOL = 512;
 
 /**
  * An event object done with, as begin() makes a new one: every field the interpreter sets is cleared. Its `types`
- * and `records` are new arrays when the object is read (`read`); else (lineAlone) nothing was added to them and
- * the empty ones are kept.
+ * is a new array when records add to it (`types`; not with lineAlone, nor textAtEnd, which sets it when the event
+ * completes), and its `records` when it was given some.
  */
-function resetEvent(event: AuditEvent, stamp: string, h: Header, time: string, read: boolean): AuditEvent {
+function resetEvent(event: AuditEvent, stamp: string, h: Header, time: string, types: boolean, records: boolean): AuditEvent {
   event.id = stamp;
   event.node = h.node === undefined ? undefined : nodeText(h.node);
   event.nodeRaw = h.node === undefined ? undefined : nodeRaw(h.node);
   event.time = time;
   event.serial = h.serial;
   event.part = undefined;
-  if (read) event.types = [];
+  if (types) event.types = [];
   event.syscall = event.arch = event.success = event.exit = undefined;
   event.pid = event.ppid = event.auid = event.uid = event.names = event.ses = undefined;
   event.comm = event.exe = event.keys = event.argc = event.argv = event.argvRaw = undefined;
   event.proctitle = event.proctitleRaw = event.cwd = event.sockaddr = event.unparsed = undefined;
-  if (read) event.records = [];
+  // an empty one kept: with no record objects (a pooled event's) it stays empty, and a new one per event lived
+  // through scavenges with it on 16 hosts interleaved (issue 23)
+  if (records && event.records.length > 0) event.records = [];
   return event;
 }
 

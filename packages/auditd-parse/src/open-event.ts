@@ -101,6 +101,12 @@ export class OpenEvent implements PendingEvent {
   sec!: number;
   msDigits!: number;
   shape!: number;
+  /**
+   * textAtEnd: the types of the records read so far are typeNames[0, typeCount), the event's `types` made of them
+   * when it completes (typesRead). The array is kept from event to event with the pooled OpenEvent.
+   */
+  private readonly typeNames: string[] = [];
+  private typeCount = 0;
   /** PendingEvent.seq: the assembler's. */
   seq = 0;
   /** PendingEvent.part: the assembler's, set as each event (a pooled one too) begins. */
@@ -139,8 +145,20 @@ export class OpenEvent implements PendingEvent {
   alone = false;
   /** Its line or its alerts were made early: `records` and `buffers` then belong to another event. */
   settled = false;
+  /** Its event object was given what its buffers held for it (Interpreter.finishEvent). */
+  finished = false;
   /** The weight when settled, so the assembler's count of held bytes takes off what it added. */
   private settledWeight = 0;
+
+  /** textAtEnd: a record of this type was read. */
+  addType(type: string): void {
+    this.typeNames[this.typeCount++] = type;
+  }
+
+  /** The types added (addType), as a new array. */
+  typesRead(): string[] {
+    return this.typeNames.slice(0, this.typeCount);
+  }
 
   settle(chunk: LineChunk, start: number, end: number): void {
     this.settleWeight();
@@ -186,6 +204,7 @@ export class OpenEvent implements PendingEvent {
    */
   clear(): void {
     this.recordCount = 0;
+    this.typeCount = 0;
     this.names = 0;
     this.argvRaw = undefined;
     this.proctitleRaw = undefined;
@@ -200,6 +219,7 @@ export class OpenEvent implements PendingEvent {
     this.alerts = undefined;
     this.alone = false;
     this.settled = false;
+    this.finished = false;
     this.settledWeight = 0;
   }
 
@@ -250,6 +270,58 @@ export function setSummary(event: AuditEvent, slot: Slot, v: string): void {
       event.cwd = v;
       break;
   }
+}
+
+/** The summary slots setSummary fills, in the order of Slot. */
+const TEXT_SLOTS = [Slot.Pid, Slot.Ppid, Slot.Auid, Slot.Uid, Slot.Ses, Slot.Comm, Slot.Exe, Slot.Cwd] as const;
+
+/**
+ * textAtEnd: each summary slot the event's JSON has a value for (its span in `records`, a JSON string) and
+ * its object not, set from that JSON: the text summariseAt would have made of the value's bytes, as copyString
+ * writes them the way they read as text (U+FFFD for bytes that are not UTF-8) and JSON.parse reads its escapes back.
+ */
+export function summariesAt(event: AuditEvent, buffers: EventBuffers): void {
+  const spans = buffers.spans;
+  const json = buffers.records.buf;
+  for (const slot of TEXT_SLOTS) {
+    const start = spans[slot * 2]!;
+    if (start < 0 || summaryOf(event, slot) !== undefined) continue;
+    const end = spans[slot * 2 + 1]!;
+    setSummary(
+      event,
+      slot,
+      escaped(json, start, end) ? JSON.parse(json.toString("utf8", start, end)) : json.toString("utf8", start + 1, end - 1),
+    );
+  }
+}
+
+/** Whether the JSON string json[start, end) has an escape. */
+function escaped(json: Buffer, start: number, end: number): boolean {
+  for (let i = start + 1; i < end - 1; i++) if (json[i] === 92 /* \\ */) return true;
+  return false;
+}
+
+/** The event's summary field for a slot setSummary fills. */
+function summaryOf(event: AuditEvent, slot: Slot): string | undefined {
+  switch (slot) {
+    case Slot.Pid:
+      return event.pid;
+    case Slot.Ppid:
+      return event.ppid;
+    case Slot.Auid:
+      return event.auid;
+    case Slot.Uid:
+      return event.uid;
+    case Slot.Ses:
+      return event.ses;
+    case Slot.Comm:
+      return event.comm;
+    case Slot.Exe:
+      return event.exe;
+    case Slot.Cwd:
+      return event.cwd;
+  }
+  return undefined;
 }
 
 /**

@@ -164,7 +164,8 @@ export async function runPipeline(mode: Mode, files: string[], flags: ParseFlags
       // detect's NDJSON alerts (the rules read the table, an alert copies the event's JSON)
       summaries: alerts?.format === "ndjson" && filter === undefined ? false : objects || mode !== "events" || filter !== undefined,
       // sessions reads no proctitle (its page shows the events' JSON, which has it either way)
-      ...(mode === "sessions" ? { proctitleText: false } : {}),
+      // and makes an event object's texts when it completes (textAtEnd)
+      ...(mode === "sessions" ? { proctitleText: false, textAtEnd: true } : {}),
       // the NDJSON sink copies the line and keeps nothing of the event, nor does sessions' (a filter reads it during
       // the call)
       reuseEvents: sink.keepsNoEvent === true || linesOnly,

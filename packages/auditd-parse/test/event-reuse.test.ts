@@ -142,4 +142,63 @@ describe("reused event objects (reuseEvents)", () => {
       write.mockRestore();
     }
   });
+
+  it("made when the event completes (textAtEnd, sessions) are the texts made as its records are read", () => {
+    // issue 23: sessions on 16 hosts interleaved without EOE held every open event's time, types, summary and argv
+    // texts through scavenges until promoted; made at the end from the JSON written for them, they are the same
+    const hex = (text: string | Buffer) => Buffer.from(text).toString("hex").toUpperCase();
+    const hostile: string[] = [];
+    for (let n = 0; n < 60; n++) {
+      const stamp = `audit(${1700000000 + (n % 3 === 0 ? 0 : n)}.${String(n).padStart(3, "0")}:${n + 1})`;
+      // three hosts, one of them a window behind: its events are held back for order (settled)
+      const node = `node=h${n % 3} `;
+      // quoted, a backslash is the kernel's as it is (it hex-encodes only quotes, spaces, controls and bytes past 0x7e):
+      // escaped in the JSON the text is made from
+      const exe = n % 4 === 0 ? hex('/tmp/a"b\\c') : n % 4 === 1 ? hex(Buffer.from([0x2f, 0x78, 0xff, 0xfe])) : `"/bin/c\\${n}"`;
+      const cwd = n % 2 ? hex("/t\tab\u00e9") : `"/home/u\\${n}\u00e9"`;
+      const comm = n % 5 === 0 ? hex("c\tx") : `"c${n}"`;
+      hostile.push(
+        `${node}type=SYSCALL msg=${stamp}: arch=c000003e syscall=59 success=yes exit=0 a0=1 a1=2 a2=3 a3=4 items=1 ppid=${n} pid=${n + 7} auid=${n % 2 ? 1000 : 4294967295} uid=0 gid=0 euid=0 suid=0 fsuid=0 egid=0 sgid=0 fsgid=0 tty=pts0 ses=${n % 2 ? n : 4294967295} comm=${comm} exe=${exe} key=(null)`,
+      );
+      if (n % 3 === 0)
+        hostile.push(
+          `${node}type=EXECVE msg=${stamp}: argc=3 a0="x" a1_len=8 a1[0]=${hex("abcd")} a1[1]="efgh" a2=${hex(Buffer.from([0x61, 0xff]))}`,
+        );
+      else if (n % 3 === 1) {
+        hostile.push(`${node}type=EXECVE msg=${stamp}: argc=4 a0="sh" a1="-c"`);
+        hostile.push(`${node}type=EXECVE msg=${stamp}: a2=${hex('echo "\\"')} a3=""`);
+      } else hostile.push(`${node}type=EXECVE msg=${stamp}: argc=5 a0="y" a2="gap"`);
+      hostile.push(`${node}type=CWD msg=${stamp}: cwd=${cwd}`);
+      if (n % 4 === 3)
+        hostile.push(
+          `${node}type=USER_CMD msg=${stamp}: pid=${n} uid=1000 auid=1000 ses=${n} msg='cwd="/r" cmd=${hex("ls -l")} exe="/usr/bin/sudo" terminal=pts/0 res=success'`,
+        );
+    }
+    const log = `${hostile.join("\n")}\n`;
+    for (const text of [mixedLog(), log, ...GOLDEN]) {
+      for (const summaries of [true, false]) {
+        const options: ParserOptions = { recordObjects: false, summaries, reuseEvents: true };
+        const asRead = run(text, options);
+        const atEnd = run(text, { ...options, textAtEnd: true });
+        expect(atEnd.fields).toEqual(asRead.fields);
+        expect(atEnd.lines).toEqual(asRead.lines);
+        // sessions' events held back for order give their buffers back at once when their JSON is not read
+        // (readsJson): their texts are made then
+        for (const reads of [() => false, (e: AuditEvent) => e.types.includes("USER_CMD")]) {
+          const held = fieldsOf(text, { ...options, readsJson: reads });
+          expect(fieldsOf(text, { ...options, readsJson: reads, textAtEnd: true })).toEqual(held);
+          expect(held).toEqual(asRead.fields);
+        }
+      }
+    }
+  });
 });
+
+/** The fields of each event handed over, its line not read (an event settled alone has none to read). */
+function fieldsOf(log: string, options: ParserOptions): string[] {
+  const fields: string[] = [];
+  const parser = new AuditParser((event) => fields.push(JSON.stringify(event)), options);
+  parser.pushBytes(Buffer.from(log));
+  parser.end();
+  return fields;
+}
