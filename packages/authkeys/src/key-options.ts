@@ -24,7 +24,22 @@ const VALUE_OPTIONS = new Set(["command", "environment", "expiry-time", "from", 
 export function checkOptions(options: string): string | undefined {
   const parsed = parseOptions(`${options} ssh-ed25519 AAAA`);
   if (typeof parsed === "string") return parsed;
-  return parsed.rest === "ssh-ed25519 AAAA" ? undefined : "options must not contain spaces outside quotes";
+  if (parsed.rest !== "ssh-ed25519 AAAA") return "options must not contain spaces outside quotes";
+  return repeatedClause(parsed.options);
+}
+
+/**
+ * The clauses sshd refuses a whole line for when they appear twice: OpenSSH auth-options.c
+ * sshauthopt_parse fails with `multiple "command" clauses` (likewise "principals", "from").
+ * Every other option may repeat there: a later flag or `tunnel=` wins, the earliest `expiry-time`
+ * wins, the first `environment` of a name wins, `permitopen`/`permitlisten` add up.
+ */
+const ONCE_ONLY = ["command", "from", "principals"];
+
+/** Why sshd would refuse these options for a repeated clause (a problem to report), or undefined. */
+export function repeatedClause(options: readonly KeyOption[]): string | undefined {
+  const twice = ONCE_ONLY.find((name) => options.filter((o) => o.name === name).length > 1);
+  return twice === undefined ? undefined : `option ${twice}= given more than once (sshd refuses the line)`;
 }
 
 /** One option as sshd reads it: its lower-case name and, for name="…", the value with sshd's quoting undone. */
@@ -34,14 +49,15 @@ export interface KeyOption {
 }
 
 /**
- * Splits `opt1,opt2="x y" type blob comment` into options and the key part; a string is a problem.
+ * Splits `opt1,opt2="x y" type blob comment` into options and the key part; a string is a problem,
+ * also for options sshd would refuse the line for (repeatedClause).
  * The options come back re-written from what was read (formatOptions), never as the user's raw text:
  * what sshd is given is exactly what every check here looked at.
  */
 export function splitOptions(text: string): { options: string; rest: string } | string {
   const parsed = parseOptions(text);
   if (typeof parsed === "string") return parsed;
-  return { options: formatOptions(parsed.options), rest: parsed.rest };
+  return repeatedClause(parsed.options) ?? { options: formatOptions(parsed.options), rest: parsed.rest };
 }
 
 /**
@@ -125,8 +141,11 @@ const ENABLERS: Record<string, readonly string[]> = {
 };
 /** sshd adds up these lists, so a user's own value would allow more than the group's. */
 const WIDENING_LISTS = new Set(["permitopen", "permitlisten"]);
-/** sshd refuses a line that has one of these twice ("multiple ... clauses"). */
-const SINGLE = new Set(["command", "from", "principals", "tunnel"]);
+/**
+ * A key may not set these when the group does: sshd refuses a line with two of ONCE_ONLY, and of two
+ * `tunnel=` it uses the later one, the key's.
+ */
+const SINGLE = new Set([...ONCE_ONLY, "tunnel"]);
 
 /** Whether an options string (as splitOptions returned it) has this flag, e.g. cert-authority. */
 export function hasOption(options: string, name: string): boolean {

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { splitOptions } from "./key-options";
+import { formatOptions, parseOptions, repeatedClause } from "./key-options";
 import { readPublicKeyBlob } from "./public-key";
 
 /** A public key that passed every check, ready to print as one authorized_keys line. */
@@ -35,20 +35,23 @@ export function checkKeyValue(value: string, policy: KeyPolicy): KeyVerdict {
   // A newline would let one value smuggle a second authorized_keys line past every check.
   if (/[\r\n\0]/.test(value)) return reject("contains a line break or NUL");
   const text = value.trim();
-  const split = splitOptions(text);
+  const split = parseOptions(text);
   if (typeof split === "string") return reject(split);
   const match = KEY_LINE.exec(split.rest);
   if (!match) return reject("not an OpenSSH public key line");
   const [, type = "", base64 = "", comment = ""] = match;
   const blob = Buffer.from(base64, "base64");
   const fingerprint = fingerprintOf(blob);
+  // Checked once the key is found, so the warning names which key its owner can no longer log in with.
+  const refused = repeatedClause(split.options);
+  if (refused) return reject(refused, fingerprint);
   const parsed = readPublicKeyBlob(type, blob);
   if (parsed === "unsupported") return reject(`unparsable ${type} key`, fingerprint);
   if (parsed === "malformed") return reject(`malformed ${type} key`, fingerprint);
   if (!policy.types.includes(type)) return reject(`key type ${type} is not allowed`, fingerprint);
   const { bits } = parsed;
   if (bits !== undefined && bits < policy.minRsaBits) return reject(`RSA key of ${bits} bits (minimum ${policy.minRsaBits})`, fingerprint);
-  return { ok: true, key: { options: split.options, type, blob: base64, comment: printable(comment), fingerprint, bits } };
+  return { ok: true, key: { options: formatOptions(split.options), type, blob: base64, comment: printable(comment), fingerprint, bits } };
 }
 
 export function fingerprintOf(blob: Buffer): string {

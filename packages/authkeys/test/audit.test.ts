@@ -213,6 +213,22 @@ describe("audit judgements (no directory)", () => {
     );
   });
 
+  it("a key whose options sshd refuses (from= twice) is an invalid-key finding with its fingerprint, not a disagreement", () => {
+    const blob = Buffer.concat([Buffer.from([0, 0, 0, 11]), Buffer.from("ssh-ed25519"), Buffer.from([0, 0, 0, 32]), Buffer.alloc(32, 9)]);
+    const value = `from="127.0.0.1",from="10.9.9.9" ssh-ed25519 ${blob.toString("base64")} twofrom`;
+    const report = judge([{ user: "u", dn: "uid=u", values: [value], disabled: undefined }], policy, ssh2Reads);
+    expect(report.findings).toEqual([
+      {
+        user: "u",
+        dn: "uid=u",
+        kind: "invalid-key",
+        detail: "option from= given more than once (sshd refuses the line)",
+        fingerprint: fingerprintOf(blob),
+      },
+    ]);
+    expect(report.failing).toBe(1);
+  });
+
   it("keys of a disabled account are reported once with their count", () => {
     const good = `ssh-ed25519 ${Buffer.concat([Buffer.from([0, 0, 0, 11]), Buffer.from("ssh-ed25519"), Buffer.from([0, 0, 0, 32]), Buffer.alloc(32, 7)]).toString("base64")}`;
     const report = judge(

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { checkKeyValue, checkOptions, DEFAULT_KEY_TYPES, formatKeyLine } from "../src/index";
+import { checkKeyValue, checkOptions, DEFAULT_KEY_TYPES, fingerprintOf, formatKeyLine } from "../src/index";
 import { readPublicKeyBlob } from "../src/public-key";
 
 // Key validation edges that mutation testing (scripts/mutation.mjs authkeys-keys) showed no test pinned down.
@@ -176,5 +176,23 @@ describe("key options", () => {
     expect(checkOptions("no-pty restrict")).toBe("options must not contain spaces outside quotes");
     expect(checkOptions("bogus")).toBe('unknown key option "bogus"');
     expect(checkOptions(" ")).toBe("malformed key options");
+  });
+
+  // OpenSSH auth-options.c (sshauthopt_parse) refuses a line with `multiple "from" clauses` (command, principals
+  // too); found by a black-box try: such a key was printed and its owner silently locked out of it.
+  it.each(["from", "command", "principals"])("a key or config options with %s= twice is refused, as sshd refuses the line", (name) => {
+    const options = `${name}="a",NO-PTY,${name.toUpperCase()}="b"`;
+    expect(checkKeyValue(`${options} ${line("ssh-ed25519", ed25519)}`, policy)).toEqual({
+      ok: false,
+      reason: `option ${name}= given more than once (sshd refuses the line)`,
+      fingerprint: fingerprintOf(ed25519),
+    });
+    expect(checkOptions(options)).toBe(`option ${name}= given more than once (sshd refuses the line)`);
+  });
+
+  it("options sshd accepts more than once stay: tunnel, expiry-time, environment, permitopen, flags", () => {
+    const options =
+      'tunnel="1",tunnel="2",expiry-time="20300101",expiry-time="20310101",environment="A=1",environment="A=2",permitopen="h:1",permitopen="h:2",no-pty,no-pty';
+    expect(checkKeyValue(`${options} ${line("ssh-ed25519", ed25519)}`, policy)).toMatchObject({ ok: true, key: { options } });
   });
 });

@@ -92,6 +92,24 @@ describe("lookup against a real slapd", () => {
       await lab.modify(bob.dn, [{ operation: "delete", attribute: "sshPublicKey", values: [`${type} ${blob} second-copy`] }]);
     }
   });
+
+  it("drops a key with two from= or two command= clauses (sshd refuses such a line) with a warning naming it", async () => {
+    const bob = lab.users.bob;
+    const [alice0, alice1] = lab.users.alice.keys.map((k) => k.publicKey);
+    const values = [`command="echo A",command="echo B" ${alice0}`, `from="127.0.0.1",from="10.9.9.9" ${alice1}`];
+    await lab.modify(bob.dn, [{ operation: "add", attribute: "sshPublicKey", values }]);
+    warnings.length = 0;
+    try {
+      const outcome = await lookupKeys(config(), { user: "bob" }, { log });
+      expect(outcome).toMatchObject({ result: "keys", dropped: 2, lines: bob.keys.map((k) => k.publicKey) });
+      const text = warnings.join("");
+      expect(text).toContain("option command= given more than once (sshd refuses the line)");
+      expect(text).toContain("option from= given more than once (sshd refuses the line)");
+      for (const value of [alice0, alice1]) expect(text).toContain(fingerprintOf(Buffer.from(value!.split(" ")[1]!, "base64")));
+    } finally {
+      await lab.modify(bob.dn, [{ operation: "delete", attribute: "sshPublicKey", values }]);
+    }
+  });
 });
 
 describe("filter injection", () => {
