@@ -140,7 +140,7 @@ describe("what an answer from LDAP does to the cache", () => {
     const cfg = config();
     const withPassword = { ...cfg, ldap: { ...cfg.ldap, bindDn: "cn=reader,dc=example,dc=org", bindPassword: `file:${huge}` } };
     const error = await lookupKeys(withPassword, { user: "alice" }, deps([alice()])).catch((e: unknown) => e as Error & { hint?: string });
-    expect((error as Error).message).toBe(`ldap.bindPassword: secret file ${huge} is 1048576 bytes, over the 65536-byte limit`);
+    expect((error as Error).message).toBe("ldap.bindPassword: the secret file it names is 1048576 bytes, over the 65536-byte limit");
     expect((error as { hint?: string }).hint).toBe("point it at the file holding only the secret");
     expect(existsSync(join(cfg.cache.dir, ".servers.json"))).toBe(false);
   });

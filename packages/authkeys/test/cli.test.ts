@@ -314,6 +314,21 @@ describe("authkeys CLI", () => {
     expect(r.stdout).not.toContain(readFileSync(file, "utf8").trim());
   });
 
+  it("a literal bind password starting with / is refused without echoing it, by lookup and doctor alike (T52 F2)", () => {
+    // sshd logs the command's stderr on every login: the value would have stood in its log until fixed
+    const config = join(lab.dir, "authkeys-slash-password.json");
+    writeFileSync(
+      config,
+      JSON.stringify({ ldap: lab.connection({ bindPassword: "/BindS3cretXYZ" }), cache: { dir: join(lab.dir, "cache") }, syslog: false }),
+    );
+    for (const args of [["lookup", "--", "alice"], ["doctor"]]) {
+      const r = run("--config", config, ...args);
+      expect(r.code, r.stderr).toBe(78);
+      expect(r.stdout + r.stderr).not.toContain("BindS3cret");
+      expect(r.stderr).toContain("ldap.bindPassword: the secret file it names cannot be read (ENOENT: no such file)");
+    }
+  });
+
   it("doctor checks every step and fails on an install sshd would refuse", () => {
     const copy = join(lab.dir, "authkeys");
     copyFileSync(bin, copy);

@@ -1,7 +1,7 @@
 import { join } from "node:path";
 import { inspect } from "node:util";
 import { ConfigError } from "./errors";
-import { type FileRefusal, readRegularFileSync } from "./regular-file";
+import { describeRefusal, type FileRefusal, readRegularFileSync } from "./regular-file";
 import { vaultSecret } from "./vault";
 
 const REDACTED = "[redacted]";
@@ -66,9 +66,9 @@ export function resolveSecret(ref: SecretRef, keyPath: string, env: NodeJS.Proce
     return new Secret(value, `env ${spec.env}`);
   }
   const read = readRegularFileSync(spec.file, MAX_SECRET_BYTES);
-  if ("refused" in read) throw secretFileRefused(read.refused, spec.file, keyPath);
+  if ("refused" in read) throw secretFileRefused(read.refused, ref, keyPath);
   const value = read.bytes.toString("utf8").replace(/\r?\n$/, "");
-  if (value === "") throw new ConfigError(`${keyPath}: secret file ${spec.file} is empty`);
+  if (value === "") throw new ConfigError(`${keyPath}: ${namedFile(ref)} is empty`);
   return new Secret(value, `file ${spec.file}`);
 }
 
@@ -96,20 +96,42 @@ export function resolveHeaderSecret(ref: SecretRef, keyPath: string, env: NodeJS
 /** A token, password or private key is a few KiB at most; a larger "secret" is a wrong path. */
 const MAX_SECRET_BYTES = 64 * 1024;
 
-/** One line naming the file and the problem, never its content. */
-function secretFileRefused(refused: FileRefusal, file: string, keyPath: string): ConfigError {
+/**
+ * How an error refers to the file a reference names: never by its path, which is the configured value. A literal
+ * password that starts with "/" is read as a path (T52 F2: `cannot read secret file /BindS3cret…` went to sshd's
+ * log on every login); the config key the error names leads to the path as surely.
+ */
+function namedFile(ref: SecretRef): string {
+  return typeof ref === "string" && ref.startsWith("credential:") ? "the systemd credential it names" : "the secret file it names";
+}
+
+/** What an errno means to whoever fixes the config; the code alone for the rare others. */
+const ERRNO_WORDS: Record<string, string> = {
+  ENOENT: "no such file",
+  EACCES: "permission denied",
+  EPERM: "permission denied",
+  ENOTDIR: "a part of the path is not a directory",
+  ENAMETOOLONG: "the path is too long",
+  ELOOP: "too many symbolic links",
+};
+
+/** One line naming the config key and the problem, never the file's path or content. */
+function secretFileRefused(refused: FileRefusal, ref: SecretRef, keyPath: string): ConfigError {
+  const file = namedFile(ref);
   if (refused.kind === "not-regular") {
-    return new ConfigError(`${keyPath}: secret file ${file} is ${refused.what}, not a regular file`, {
+    return new ConfigError(`${keyPath}: ${file} ${describeRefusal(refused, MAX_SECRET_BYTES)}`, {
       hint: "point it at the file holding the secret",
     });
   }
   if (refused.kind === "too-large") {
-    return new ConfigError(`${keyPath}: secret file ${file} is ${refused.size} bytes, over the ${MAX_SECRET_BYTES}-byte limit`, {
+    return new ConfigError(`${keyPath}: ${file} ${describeRefusal(refused, MAX_SECRET_BYTES)}`, {
       hint: "point it at the file holding only the secret",
     });
   }
-  return new ConfigError(`${keyPath}: cannot read secret file ${file} (${refused.code})`, {
-    hint: "check the path and that this user may read it",
+  const words = ERRNO_WORDS[refused.code];
+  const bare = typeof ref === "string" && ref.startsWith("/");
+  return new ConfigError(`${keyPath}: ${file} cannot be read (${words ? `${refused.code}: ${words}` : refused.code})`, {
+    hint: `check the path in ${keyPath} and that this user may read the file${bare ? ` (a value starting with "/" names a file: literal secrets are refused)` : ""}`,
   });
 }
 

@@ -71,14 +71,27 @@ describe("resolveSecret", () => {
     caught(() => resolveSecret({ env: "EMPTY" }, "k", { EMPTY: "" }));
   });
 
-  it("names the file and the reason when it cannot be read", () => {
-    expect(caught(() => resolveSecret(join(dir, "missing"), "k")).message).toContain("(ENOENT)");
+  it("names the key and the reason when the file cannot be read, never the configured path", () => {
+    const missing = caught(() => resolveSecret(join(dir, "missing"), "k"));
+    expect(missing.message).toBe("k: the secret file it names cannot be read (ENOENT: no such file)");
+    expect(missing.hint).toMatch(/^check the path in k and that this user may read the file/);
     const sub = join(dir, "a-directory");
     mkdirSync(sub);
-    expect(caught(() => resolveSecret(`file:${sub}`, "k")).message).toBe(`k: secret file ${sub} is a directory, not a regular file`);
+    expect(caught(() => resolveSecret(`file:${sub}`, "k")).message).toBe("k: the secret file it names is a directory, not a regular file");
     const empty = join(dir, "empty");
     writeFileSync(empty, "\n");
-    expect(caught(() => resolveSecret(empty, "k")).message).toContain("is empty");
+    expect(caught(() => resolveSecret(empty, "k")).message).toBe("k: the secret file it names is empty");
+  });
+
+  it("a literal password that starts with / (read as a path) is never echoed by the error (T52 F2)", () => {
+    for (const ref of ["/BindS3cretXYZ", "file:/BindS3cretXYZ", { file: "/BindS3cretXYZ" }, "/etc/passwd/BindS3cretXYZ"]) {
+      const error = caught(() => resolveSecret(ref, "ldap.bindPassword"));
+      expect(`${error.message} ${error.hint}`).not.toContain("BindS3cret");
+      expect(error.message).toMatch(
+        /^ldap\.bindPassword: the secret file it names cannot be read \((ENOENT: no such file|ENOTDIR: a part of the path is not a directory)\)$/,
+      );
+    }
+    expect(caught(() => resolveSecret("/BindS3cretXYZ", "ldap.bindPassword")).hint).toContain("literal secrets are refused");
   });
 
   it("refuses a secret file that is a FIFO nobody writes, a device or huge, at once and without its content", () => {
@@ -86,15 +99,15 @@ describe("resolveSecret", () => {
     execFileSync("mkfifo", [fifo]);
     // A blocking read would wait for a writer for ever (the test would time out).
     expect(caught(() => resolveSecret(`file:${fifo}`, "slack.token")).message).toBe(
-      `slack.token: secret file ${fifo} is a FIFO, not a regular file`,
+      "slack.token: the secret file it names is a FIFO, not a regular file",
     );
     expect(caught(() => resolveSecret("/dev/zero", "k")).message).toBe(
-      "k: secret file /dev/zero is a character device, not a regular file",
+      "k: the secret file it names is a character device, not a regular file",
     );
     const huge = join(dir, "huge");
     writeFileSync(huge, "s3cret".repeat(20_000));
     const error = caught(() => resolveSecret(huge, "k"));
-    expect(error.message).toBe(`k: secret file ${huge} is 120000 bytes, over the 65536-byte limit`);
+    expect(error.message).toBe("k: the secret file it names is 120000 bytes, over the 65536-byte limit");
     expect(error.message).not.toContain("s3cret");
   });
 
@@ -110,7 +123,9 @@ describe("resolveSecret", () => {
     expect(caught(() => resolveSecret("credential:..", "k", { CREDENTIALS_DIRECTORY: dir })).message).toBe(
       'k: ".." is not a credential name',
     );
-    expect(caught(() => resolveSecret("credential:missing", "k", { CREDENTIALS_DIRECTORY: dir })).message).toContain("(ENOENT)");
+    expect(caught(() => resolveSecret("credential:missing", "k", { CREDENTIALS_DIRECTORY: dir })).message).toBe(
+      "k: the systemd credential it names cannot be read (ENOENT: no such file)",
+    );
   });
 
   it("refuses a literal secret without repeating it", () => {

@@ -416,7 +416,9 @@ describe("OpenVPN client-connect", () => {
         expect(result).toMatchObject({ code: 0 });
         await waitFor(() => readFileSync(deferred, "utf8") === answer, 15_000, `the deferred answer ${answer}`);
         const line = await waitFor(() => syslog.lines.find((l) => l.includes("vpnnotify")), 15_000, "the syslog line");
-        expect(line).toContain(`NO login is notified until it is fixed (${client}): slack.token: cannot read secret file `);
+        expect(line).toContain(
+          `NO login is notified until it is fixed (${client}): slack.token: the secret file it names cannot be read (ENOENT`,
+        );
         expect(line).toMatch(/failed user=alice ip=81\.2\.69\.142 /);
       } finally {
         await syslog.close();
@@ -731,9 +733,11 @@ describe("setup mistakes never disconnect a client", () => {
     const secret = join(dir, "unreadable-token");
     writeFileSync(secret, `${SLACK_SIM_TOKEN}\n`, { mode: 0o000 });
     for (const [token, env, why] of [
-      [`file:${join(dir, "no-such-token")}`, {}, `slack.token: cannot read secret file ${join(dir, "no-such-token")}`],
+      [`file:${join(dir, "no-such-token")}`, {}, "slack.token: the secret file it names cannot be read (ENOENT: no such file)"],
       ["env:VPNNOTIFY_UNSET_TOKEN", { VPNNOTIFY_UNSET_TOKEN: undefined }, "slack.token: environment variable VPNNOTIFY_UNSET_TOKEN"],
-      ...(process.getuid?.() === 0 ? [] : [[`file:${secret}`, {}, `slack.token: cannot read secret file ${secret}`] as const]),
+      ...(process.getuid?.() === 0
+        ? []
+        : [[`file:${secret}`, {}, "slack.token: the secret file it names cannot be read (EACCES: permission denied)"] as const]),
     ] as const) {
       const s = setup({ slack: { token, baseUrl: slack.apiUrl } });
       const flush = await runInProc(["flush"], { ...base(s), ...env });
