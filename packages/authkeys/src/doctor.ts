@@ -2,9 +2,10 @@ import { spawnSync } from "node:child_process";
 import { lookup as dnsLookup } from "node:dns/promises";
 import { existsSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, unlinkSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
-import { dirname, join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import type { CliContext } from "@opsguard/core/cli";
 import { loadConfig } from "@opsguard/core/config";
+import { configSearchPaths } from "@opsguard/core/config-file";
 import { describeError } from "@opsguard/core/errors";
 import { ExitCode } from "@opsguard/core/exit";
 import { CODE_CACHE_DIGEST_SUFFIX } from "@opsguard/core/launcher";
@@ -18,6 +19,7 @@ import { storedValidationState } from "./login-config";
 import { lookupKeys } from "./lookup";
 import { principalOptionsProblem } from "./principal-options";
 import { connectionKey, readMemory, SERVER_MEMORY_FILE, SUSPECT_PROBE_MS } from "./server-memory";
+import { commandConfig } from "./sshd-config";
 import { CONFIG_FILE } from "./stored-config";
 
 export type Verdict = "ok" | "warn" | "fail";
@@ -44,9 +46,11 @@ export async function runDoctor(ctx: CliContext, options: DoctorOptions): Promis
   };
 
   let config: AuthkeysConfig | undefined;
+  let configFile: string | undefined;
   try {
     const loaded = await loadConfig({ ...CONFIG_FILE, schema: authkeysConfigSchema, path: ctx.opts.config });
     config = loaded.config;
+    configFile = loaded.filepath;
     add("config", "ok", `${loaded.filepath} is valid`);
     if (storedValidationState(ctx.opts.config) === "stale") {
       add("config", "warn", "changed since install, so every login validates it again (about 15 ms): re-run install");
@@ -59,7 +63,7 @@ export async function runDoctor(ctx: CliContext, options: DoctorOptions): Promis
   for (const check of checkCommandPath(binary)) add("install", check.verdict, check.detail);
   for (const check of checkInstalledFiles(binary)) add("install", check.verdict, check.detail);
 
-  for (const check of checkSshd(options.sshdConfig)) add("sshd", check.verdict, check.detail);
+  for (const check of checkSshd(options.sshdConfig, configFile)) add("sshd", check.verdict, check.detail);
 
   if (config) {
     const password = checkPasswordFile(config);
@@ -216,9 +220,9 @@ const SSHD = "/usr/sbin/sshd";
  * written after the AuthorizedKeysCommand (bug 3574), and with TrustedUserCAKeys but no principals command
  * or file sshd admits any certificate naming the login name: LDAP is never asked.
  */
-function checkSshd(configFile: string | undefined): Array<{ verdict: Verdict; detail: string }> {
+function checkSshd(sshdConfig: string | undefined, checked: string | undefined): Array<{ verdict: Verdict; detail: string }> {
   if (process.getuid?.() !== 0 || !existsSync(SSHD)) return [];
-  const run = spawnSync(SSHD, ["-T", ...(configFile ? ["-f", configFile] : [])], { encoding: "utf8", timeout: 5000 });
+  const run = spawnSync(SSHD, ["-T", ...(sshdConfig ? ["-f", sshdConfig] : [])], { encoding: "utf8", timeout: 5000 });
   if (run.status !== 0) {
     const why = (run.stderr ?? "").trim().split("\n")[0] || run.error?.message || `exit ${run.status}`;
     return [{ verdict: "warn", detail: `sshd -T failed (${why}): its settings were not checked` }];
@@ -232,6 +236,7 @@ function checkSshd(configFile: string | undefined): Array<{ verdict: Verdict; de
       ? { verdict: "warn", detail: "sshd runs no AuthorizedKeysCommand: add the lines `authkeys sshd-config` prints" }
       : commandCheck("AuthorizedKeysCommand", keys),
   );
+  if (keys !== "none") checks.push(...sameConfig("AuthorizedKeysCommand", keys, checked));
   const ca = setting("trustedusercakeys");
   if (ca !== "none" && principals === "none" && setting("authorizedprincipalsfile") === "none") {
     checks.push({
@@ -240,8 +245,41 @@ function checkSshd(configFile: string | undefined): Array<{ verdict: Verdict; de
     });
   } else if (principals !== "none") {
     checks.push(commandCheck("AuthorizedPrincipalsCommand", principals));
+    checks.push(...sameConfig("AuthorizedPrincipalsCommand", principals, checked));
   }
   return checks;
+}
+
+/**
+ * Every other check is of the config this doctor loaded; when sshd's command hands authkeys another one
+ * (T52 F3: `--config A` checked, sshd running `--config B`), they say nothing about the logins, and an
+ * all-ok answer would say they are fine: a failed check (exit 1) naming both files and the fix.
+ */
+function sameConfig(name: string, line: string, checked: string | undefined): Array<{ verdict: Verdict; detail: string }> {
+  const named = commandConfig(line);
+  if (named === undefined || checked === undefined) return [];
+  // sshd gives the command no $AUTHKEYS_CONFIG, so without --config authkeys reads the first of these that exists
+  const used = named ?? configSearchPaths(CONFIG_FILE.tool, "/", {}, CONFIG_FILE.places).find((path) => existsSync(path));
+  if (used !== undefined && sameFile(used, checked)) return [];
+  const what =
+    named === null
+      ? `names no --config, so authkeys reads ${used ?? "no config file (none in /etc/opsguard)"}`
+      : `runs authkeys with --config ${named}`;
+  return [
+    {
+      verdict: "fail",
+      detail: `sshd's ${name} ${what}, not ${checked}, which these checks are of: they say nothing about its logins (check that one: authkeys --config ${used ?? "FILE"} doctor, or fix the sshd_config line)`,
+    },
+  ];
+}
+
+/** The same file, through symbolic links too; as written when either does not exist. */
+function sameFile(a: string, b: string): boolean {
+  try {
+    return realpathSync(a) === realpathSync(b);
+  } catch {
+    return resolve(a) === resolve(b);
+  }
 }
 
 /** sshd takes a command whose file is missing (`sshd -t` passes), then refuses every login it would decide. */

@@ -26,6 +26,60 @@ function sshdArgument(word: string): string {
   return PLAIN_WORD.test(text) ? text : `"${text.replace(/[\\"']/g, (c) => `\\${c}`)}"`;
 }
 
+/**
+ * A command line from sshd_config split into words as sshd does (misc.c argv_split: blanks separate outside
+ * quotes, "…" and '…' quote, \\ \" \' are escapes and so is \<space> outside quotes, a backslash before
+ * anything else stays), then %% made % as percent_expand does for every word after the first. Other %-tokens
+ * (%u, %f…) are left as written. Undefined for a line sshd cannot split (an unclosed quote).
+ */
+export function sshdCommandWords(line: string): string[] | undefined {
+  const words: string[] = [];
+  let i = 0;
+  while (i < line.length) {
+    if (line[i] === " " || line[i] === "\t") {
+      i++;
+      continue;
+    }
+    let word = "";
+    let quote = "";
+    for (; i < line.length; i++) {
+      const c = line[i] as string;
+      const next = line[i + 1];
+      if (c === "\\" && (next === "'" || next === '"' || next === "\\" || (quote === "" && next === " "))) word += line[++i];
+      else if (quote === "" && (c === " " || c === "\t")) break;
+      else if (quote === "" && (c === '"' || c === "'")) quote = c;
+      else if (quote !== "" && c === quote) quote = "";
+      else word += c;
+    }
+    if (quote !== "") return undefined;
+    words.push(words.length === 0 ? word : word.replaceAll("%%", "%"));
+  }
+  return words;
+}
+
+/**
+ * The config file a command line sshd runs hands authkeys: `--config FILE` as written (made absolute, since
+ * sshd runs the command from /), or null when it names none (authkeys then reads /etc/opsguard: sshd gives
+ * the command no $AUTHKEYS_CONFIG). Undefined when the line is not in the shape sshd-config prints
+ * (`PATH [--config FILE] lookup|principals -- …`): another program, whose config is not ours to guess.
+ */
+export function commandConfig(line: string): string | null | undefined {
+  const words = sshdCommandWords(line);
+  if (!words) return undefined;
+  let rest = words.slice(1);
+  let config: string | null = null;
+  const [first, second] = rest;
+  if ((first === "--config" || first === "-c") && second !== undefined) {
+    config = second;
+    rest = rest.slice(2);
+  } else if (first?.startsWith("--config=")) {
+    config = first.slice("--config=".length);
+    rest = rest.slice(1);
+  }
+  if (!(rest[0] === "lookup" || rest[0] === "principals") || rest[1] !== "--") return undefined;
+  return config === null ? null : resolve("/", config);
+}
+
 function checkPath(flag: string, path: string, example: string): void {
   // A line break would add a directive of its own to sshd_config (AuthorizedKeysFile, Match …).
   if (path === "" || /\p{Cc}/u.test(path)) {

@@ -1,8 +1,9 @@
 import { spawnSync } from "node:child_process";
-import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { closedPort, type SlapdLab, startSlapd } from "@opsguard/lab";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { commandConfig } from "../src/sshd-config";
 import { requireBundle, runWithClosedStdout } from "./harness";
 
 // The built bundle as sshd and people run it: exit codes, stdout/stderr discipline, EPIPE.
@@ -270,6 +271,13 @@ describe("authkeys CLI", () => {
     const r = run("sshd-config", "--path", "/opt/authkeys", "--config", '/opt/x/p%u/my "a".yaml');
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain('AuthorizedKeysCommand /opt/authkeys --config "/opt/x/p%%u/my \\"a\\".yaml" lookup -- %u %f\n');
+    // and doctor reads it back as sshd does (argv_split, then %% as %) to tell which config sshd's logins use
+    for (const line of r.stdout.split("\n").filter((l) => /^Authorized(Keys|Principals)Command /.test(l))) {
+      expect(commandConfig(line.replace(/^\S+ /, ""))).toBe('/opt/x/p%u/my "a".yaml');
+    }
+    expect(commandConfig(`/opt/authkeys --config "/opt/a b/c'd\\\\e.yaml" lookup -- %u %f`)).toBe("/opt/a b/c'd\\e.yaml");
+    expect(commandConfig("/opt/authkeys lookup -- %u %f")).toBeNull();
+    expect(commandConfig("/usr/bin/sss_ssh_authorizedkeys %u")).toBeUndefined();
     // biome-ignore lint/suspicious/noTemplateCurlyInString: sshd's ${ENV} syntax, not a JavaScript template
     const env = run("sshd-config", "--config", "/opt/${HOME}/a.yaml");
     expect(env).toMatchObject({ code: 64, stdout: "" });
@@ -282,7 +290,7 @@ describe("authkeys CLI", () => {
     const hostKey = join(dir, "host_key");
     if (!existsSync(hostKey)) spawnSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", hostKey]);
     // A file that exists: one that does not fails doctor by itself (revocation-outage.test.ts).
-    const printed = run("sshd-config", "--path", "/usr/bin/true", "--run-as", "nobody").stdout;
+    const printed = run("--config", configFile, "sshd-config", "--path", "/usr/bin/true", "--run-as", "nobody").stdout;
     const keysFirst = printed.split("\n").filter((line) => /^Authorized(Keys|Principals)Command/.test(line));
     keysFirst.push(...keysFirst.splice(0, 2)); // the principals lines after the keys lines, as before the fix
     const write = (name: string, lines: string[]) => {
@@ -296,9 +304,54 @@ describe("authkeys CLI", () => {
       /^FAIL +sshd: TrustedUserCAKeys .* without an AuthorizedPrincipalsCommand in effect: .*put the AuthorizedPrincipals\* lines first/m,
     );
     const good = run("--config", configFile, "doctor", "--sshd-config", write("printed.conf", printed.split("\n")));
-    expect(good.stdout).toMatch(/^ok +sshd: AuthorizedPrincipalsCommand \/usr\/bin\/true principals -- %u %i %s %T$/m);
+    expect(good.stdout).toMatch(/^ok +sshd: AuthorizedPrincipalsCommand \/usr\/bin\/true --config \S+ principals -- %u %i %s %T$/m);
     expect(good.stdout).not.toMatch(/^FAIL +sshd/m);
   });
+
+  it.skipIf(process.getuid?.() !== 0)(
+    "doctor fails when sshd's command runs authkeys with another config than the one it checks (T52 F3)",
+    () => {
+      const dir = join(lab.dir, "sshd-doctor-config");
+      mkdirSync(dir, { recursive: true });
+      const hostKey = join(dir, "host_key");
+      if (!existsSync(hostKey)) spawnSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", hostKey]);
+      const sshdConfig = (name: string, config: string[]) => {
+        const file = join(dir, name);
+        const printed = run(...config, "sshd-config", "--path", "/usr/bin/true", "--run-as", "nobody").stdout;
+        writeFileSync(file, `HostKey ${hostKey}\n${printed}`);
+        return file;
+      };
+      // sshd runs the dead-server config; the admin checks the working one, which alone would pass
+      const other = run(
+        "--config",
+        configFile,
+        "doctor",
+        "--user",
+        "alice",
+        "--sshd-config",
+        sshdConfig("other.conf", ["--config", deadConfigFile]),
+      );
+      expect(other.code).toBe(1);
+      for (const name of ["AuthorizedKeysCommand", "AuthorizedPrincipalsCommand"]) {
+        expect(other.stdout).toContain(
+          `FAIL  sshd: sshd's ${name} runs authkeys with --config ${deadConfigFile}, not ${configFile}, which these checks are of: they say nothing about its logins (check that one: authkeys --config ${deadConfigFile} doctor, or fix the sshd_config line)`,
+        );
+      }
+      expect(other.stdout).toMatch(/^ok +lookup alice: 3 key\(s\)/m);
+      // no --config in the line: sshd's authkeys reads /etc/opsguard (none here), not the file given to doctor
+      const none = run("--config", configFile, "doctor", "--sshd-config", sshdConfig("default.conf", []));
+      expect(none.code).toBe(1);
+      expect(none.stdout).toMatch(
+        /^FAIL +sshd: sshd's AuthorizedKeysCommand names no --config, so authkeys reads no config file \(none in \/etc\/opsguard\), not /m,
+      );
+      // the same file, by another path (a symbolic link): no such failure
+      const link = join(dir, "link.json");
+      if (!existsSync(link)) symlinkSync(configFile, link);
+      const same = run("--config", configFile, "doctor", "--sshd-config", sshdConfig("same.conf", ["--config", link]));
+      expect(same.stdout).toMatch(/^ok +sshd: AuthorizedKeysCommand /m);
+      expect(same.stdout).not.toMatch(/^FAIL +sshd/m);
+    },
+  );
 
   it("doctor warns about a bind password file others may read, naming the fix", () => {
     const file = join(lab.dir, "open.password");
