@@ -131,7 +131,7 @@ function secretFileRefused(refused: FileRefusal, ref: SecretRef, keyPath: string
   const words = ERRNO_WORDS[refused.code];
   const bare = typeof ref === "string" && ref.startsWith("/");
   return new ConfigError(`${keyPath}: ${file} cannot be read (${words ? `${refused.code}: ${words}` : refused.code})`, {
-    hint: `check the path in ${keyPath} and that this user may read the file${bare ? ` (a value starting with "/" names a file: literal secrets are refused)` : ""}`,
+    hint: `check the path in ${keyPath} and that this user may read the file${bare ? `; a value starting with "/" names a file, literal secrets are refused` : ""}`,
   });
 }
 
