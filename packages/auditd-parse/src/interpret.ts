@@ -4,7 +4,7 @@ import { BACKSLASH, COLON, COMMA, DQUOTE, EQUALS, GS, LBRACE, LPAREN, RBRACE, RP
 import type { EventBuilder } from "./assemble";
 import { ByteNames } from "./byte-names";
 import { bytesAt } from "./byte-words";
-import { archName, decodeHexAt, decodeHexBytes, decodeHexString, syscallName, syscallNumberName } from "./decode";
+import { archName, decodeHex, decodeHexAt, decodeHexString, hexBytes, syscallName, syscallNumberName, utf8Bytes } from "./decode";
 import type { AuditEvent, OutputRecord } from "./event";
 import { EventJson, IsoTime, writeHead } from "./event-json";
 import { type FieldInfo, fieldInfo, fieldInfoAt, Kind, keyWordsOf, Slot, Status } from "./fields";
@@ -1103,14 +1103,14 @@ export class Interpreter implements EventBuilder<OpenEvent> {
       const from = offsets[t + 2]!;
       const to = offsets[t + 3]!;
       // detect's table reads the proctitle as text (the event's), summaries or not
-      const bytes =
-        this.proctitleText || this.memberSpans !== undefined || buf[from] === DQUOTE ? undefined : decodeHexBytes(buf, from, to);
-      if (bytes !== undefined) {
+      const n = this.proctitleText || this.memberSpans !== undefined || buf[from] === DQUOTE ? -1 : decodeHex(buf, from, to);
+      if (n >= 0) {
         // no one reads the event's proctitle as text: its JSON goes straight from the decoded bytes
-        proctitleJson(open.buffers.proctitle, bytes);
+        const bytes = hexBytes();
+        proctitleJson(open.buffers.proctitle, bytes, n);
         open.event.proctitle = undefined;
         // the JSON has U+FFFD where bytes are not UTF-8: their hex is kept beside it
-        open.proctitleRaw = isUtf8(bytes) ? undefined : buf.toString("latin1", from, to);
+        open.proctitleRaw = utf8Bytes(bytes, n) ? undefined : buf.toString("latin1", from, to);
         return true;
       }
       const text =
@@ -1247,11 +1247,11 @@ export class Interpreter implements EventBuilder<OpenEvent> {
    */
   private hexField(info: FieldInfo, buf: Buffer, from: number, to: number): boolean {
     if (to - from > HEX_FIELD_MAX) return false;
-    const bytes = decodeHexBytes(buf, from, to);
-    if (bytes === undefined) return false;
+    const n = decodeHex(buf, from, to);
+    if (n < 0) return false;
     this.member(info);
     // invalid UTF-8 becomes U+FFFD as in the decoded text; the raw hex keeps the bytes, as field() keeps them
-    this.out.copyString(bytes, 0, bytes.length);
+    this.out.copyString(hexBytes(), 0, n);
     this.rawMember();
     this.raw.copyString(buf, from, to);
     return true;

@@ -3,10 +3,11 @@ import { capabilityName, filterList, nfFamily, promiscuous, resultText, seccompA
 import { COMMA, DQUOTE } from "./ascii";
 import {
   capNames,
+  decodeHex,
   decodeHexAt,
-  decodeHexBytes,
   decodeHexString,
   errnoName,
+  hexBytes,
   modeText,
   permText,
   securityContext,
@@ -143,10 +144,10 @@ export function proctitleParts(text: string): string[] {
   return parts;
 }
 
-/** proctitleParts() as a JSON array, written from the decoded bytes: parts at NULs, trailing NULs dropped. */
-export function proctitleJson(out: JsonBytes, bytes: Buffer): void {
+/** proctitleParts() as a JSON array, written from the decoded bytes[0, length): parts at NULs, trailing NULs dropped. */
+export function proctitleJson(out: JsonBytes, bytes: Buffer, length: number): void {
   out.reset();
-  let end = bytes.length;
+  let end = length;
   while (end > 0 && bytes[end - 1] === 0) end--;
   out.byte(91);
   let start = 0;
@@ -241,13 +242,14 @@ export function argJson(out: JsonBytes, buf: Buffer, from: number, to: number): 
     out.copyString(buf, from, to);
     return to - from;
   } else {
-    const bytes = decodeHexBytes(buf, from, to);
-    if (bytes !== undefined && out.copyString(bytes, 0, bytes.length)) {
-      let n = bytes.length;
+    const length = decodeHex(buf, from, to);
+    const bytes = hexBytes();
+    if (length >= 0 && out.copyString(bytes, 0, length)) {
+      let n = length;
       // nothing escaped (most arguments): no second pass
       if (out.length - start === n + 2) return n;
       // as decodedJsonBytes counts the text: a control byte takes six, a quote or backslash two
-      for (let i = 0; i < bytes.length; i++) {
+      for (let i = 0; i < length; i++) {
         const c = bytes[i]!;
         if (c < 0x20) n += 5;
         else if (c === 34 || c === 92) n++;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { decodeHexBytes, decodeHexString } from "../src/decode";
+import { decodeHex, decodeHexString, hexBytes, utf8Bytes } from "../src/decode";
 
 // decodeHexString decodes into a reused scratch buffer (issue 23: a Buffer per hex argument grew peak RSS with
 // the input); these hold it to what Buffer.from(hex, "hex") gives, whatever the length and the bytes
@@ -19,12 +19,22 @@ describe("decodeHexString", () => {
     }
   });
 
-  it("refuses what is not whole hex, and leaves a decodeHexBytes result in use intact", () => {
+  it("refuses what is not whole hex, and leaves a decodeHex result in use intact", () => {
     expect(decodeHexString("414")).toBeUndefined();
     expect(decodeHexString("41zz")).toBeUndefined();
-    const line = Buffer.from("616263");
-    const held = decodeHexBytes(line, 0, line.length);
+    const line = Buffer.from("x616263");
+    expect(decodeHex(line, 1, line.length - 1)).toBe(-1);
+    expect(decodeHex(line, 1, 1)).toBe(-1);
+    const n = decodeHex(line, 1, line.length);
     expect(decodeHexString("78797a")).toBe("xyz");
-    expect(held?.toString()).toBe("abc");
+    expect(hexBytes().toString("utf8", 0, n)).toBe("abc");
+  });
+
+  it("tells UTF-8 from bytes that are not, in the first `length` bytes alone", () => {
+    const bytes = Buffer.from([0x61, 0xc3, 0xa9, 0xff]);
+    expect(utf8Bytes(bytes, 3)).toBe(true);
+    expect(utf8Bytes(bytes, 4)).toBe(false);
+    expect(utf8Bytes(bytes, 2)).toBe(false);
+    expect(utf8Bytes(bytes, 0)).toBe(true);
   });
 });

@@ -1,4 +1,4 @@
-import { decodeHexBytes, decodeHexString } from "../decode";
+import { decodeHex as decodeHexLength, decodeHexString, hexBytes } from "../decode";
 import type { AuditEvent, OutputRecord } from "../event";
 import type { EventJson } from "../event-json";
 import { type FieldInfo, fieldInfo, Kind } from "../fields";
@@ -24,7 +24,6 @@ const isInterpreted = interpreted;
 const isNullish = isNullishAt;
 const infoOf = fieldInfo;
 const decodeHex = decodeHexString;
-const decodeHexInto = decodeHexBytes;
 
 const DQUOTE = 34;
 const COMMA = 44;
@@ -423,10 +422,11 @@ export class TableEvent {
    * ASCII: false (the value is then read as a string).
    */
   private decodedSpan(b: Buffer, from: number, to: number): boolean {
-    const bytes = decodeHexInto(b, from, to);
-    if (bytes === undefined || !ascii(bytes, 0, bytes.length)) return false;
+    const n = decodeHexLength(b, from, to);
+    const bytes = hexBytes();
+    if (n < 0 || !ascii(bytes, 0, n)) return false;
     this.spanBuf = bytes;
-    return this.span(0, bytes.length);
+    return this.span(0, n);
   }
 
   private span(from: number, to: number): true {
