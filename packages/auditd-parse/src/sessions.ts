@@ -221,6 +221,9 @@ interface Held {
  */
 const SHARE = 32;
 
+/** Hosts whose last session key is kept (hostKeys): a log naming more (forged node= names) makes the others' keys anew. */
+const HOST_KEYS = 4096;
+
 /** Ended sessions remembered so their trailing CRED_DISP does not open a new one. */
 const CLOSED_REMEMBERED = 4096;
 
@@ -265,6 +268,11 @@ export class SessionTracker {
   private lastSes: string | undefined;
   private lastNode: string | undefined;
   private lastKey = "";
+  /**
+   * By host, its last session id and that session's key: on hosts interleaved event by event the last event's
+   * session is another host's, and a key made for each event (16 hosts: 47,000 on 40 MiB) was garbage at once.
+   */
+  private readonly hostKeys = new Map<string, { ses: string; key: string }>();
   /** The host, user, program and terminal names the open sessions share (see Names). */
   private readonly names = new Names();
   /** The oldest open session and the oldest ended key remembered: both are taken out as they are found. */
@@ -338,6 +346,19 @@ export class SessionTracker {
     }
   }
 
+  /** The key of a session, (node, ses): the same string as the last time the host had this id (hostKeys). */
+  private keyOf(node: string | undefined, ses: string): string {
+    const host = node ?? "";
+    const known = this.hostKeys.get(host);
+    if (known?.ses === ses) return known.key;
+    const key = `${host} ${ses}`;
+    if (known !== undefined) {
+      known.ses = ses;
+      known.key = key;
+    } else if (this.hostKeys.size < HOST_KEYS) this.hostKeys.set(host, { ses, key });
+    return key;
+  }
+
   private track(e: AuditEvent, time: string, id: string, source: RecordSource | undefined): void {
     if (e.part !== undefined && e.part > 1) {
       this.laterPart(e, time, id);
@@ -349,7 +370,7 @@ export class SessionTracker {
     }
     // most events belong to the session of the event before: its key is not made and looked up again
     const same = this.last !== undefined && e.ses === this.lastSes && e.node === this.lastNode;
-    const key = same ? this.lastKey : `${e.node ?? ""} ${e.ses}`;
+    const key = same ? this.lastKey : this.keyOf(e.node, e.ses);
     let s = same ? this.last : this.sessions.get(key);
     // no EOE: a command logged before its session's USER_END may come out after it, and belongs to it
     const late = this.ending.size === 0 ? undefined : this.lateFor(key, time, e.serial);
