@@ -1489,7 +1489,9 @@ export class Interpreter implements EventBuilder<OpenEvent> {
   private summariseAt(event: AuditEvent, slot: number, buf: Buffer, from: number, to: number, at: number): void {
     if (this.spans[slot * 2]! >= 0) return;
     this.span(slot, at);
-    if (this.summaries && !this.textAtEnd) setSummary(event, slot, buf.toString("utf8", from, to));
+    if (!this.summaries) return;
+    if (this.textAtEnd) this.current!.buffers.lateSlots |= 1 << slot;
+    else setSummary(event, slot, buf.toString("utf8", from, to));
   }
 
   /** The JSON of a summary value is out[at, out.length): the head copies it from there. */

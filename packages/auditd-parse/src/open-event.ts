@@ -35,12 +35,15 @@ export class EventBuffers {
   types = new JsonBytes(SMALL_BYTES);
   /** The records as detect reads them (Interpreter's recordObjects "table"), else undefined. */
   table: RecordTable | undefined = undefined;
+  /** textAtEnd: the slots (bits) whose span holds a value the event object has no text of yet (summariesAt). */
+  lateSlots = 0;
 
   reset(): void {
     this.table?.reset();
     this.records.reset();
     this.types.reset();
     this.spans.fill(-1);
+    this.lateSlots = 0;
     this.proctitle.reset();
     this.argv.reset();
     this.argvCount = -1;
@@ -272,20 +275,18 @@ export function setSummary(event: AuditEvent, slot: Slot, v: string): void {
   }
 }
 
-/** The summary slots setSummary fills, in the order of Slot. */
-const TEXT_SLOTS = [Slot.Pid, Slot.Ppid, Slot.Auid, Slot.Uid, Slot.Ses, Slot.Comm, Slot.Exe, Slot.Cwd] as const;
-
 /**
- * textAtEnd: each summary slot the event's JSON has a value for (its span in `records`, a JSON string) and
- * its object not, set from that JSON: the text summariseAt would have made of the value's bytes, as copyString
- * writes them the way they read as text (U+FFFD for bytes that are not UTF-8) and JSON.parse reads its escapes back.
+ * textAtEnd: each summary slot whose value the byte path wrote without its text (lateSlots) set from the JSON written
+ * for it (its span in `records`, a JSON string): the text summariseAt would have made of the value's bytes, as
+ * copyString writes them the way they read as text (U+FFFD for bytes that are not UTF-8) and JSON.parse reads its
+ * escapes back.
  */
 export function summariesAt(event: AuditEvent, buffers: EventBuffers): void {
   const spans = buffers.spans;
   const json = buffers.records.buf;
-  for (const slot of TEXT_SLOTS) {
+  for (let slots = buffers.lateSlots; slots !== 0; slots &= slots - 1) {
+    const slot = 31 - Math.clz32(slots & -slots);
     const start = spans[slot * 2]!;
-    if (start < 0 || summaryOf(event, slot) !== undefined) continue;
     const end = spans[slot * 2 + 1]!;
     setSummary(
       event,
@@ -293,35 +294,13 @@ export function summariesAt(event: AuditEvent, buffers: EventBuffers): void {
       escaped(json, start, end) ? JSON.parse(json.toString("utf8", start, end)) : json.toString("utf8", start + 1, end - 1),
     );
   }
+  buffers.lateSlots = 0;
 }
 
 /** Whether the JSON string json[start, end) has an escape. */
 function escaped(json: Buffer, start: number, end: number): boolean {
   for (let i = start + 1; i < end - 1; i++) if (json[i] === 92 /* \\ */) return true;
   return false;
-}
-
-/** The event's summary field for a slot setSummary fills. */
-function summaryOf(event: AuditEvent, slot: Slot): string | undefined {
-  switch (slot) {
-    case Slot.Pid:
-      return event.pid;
-    case Slot.Ppid:
-      return event.ppid;
-    case Slot.Auid:
-      return event.auid;
-    case Slot.Uid:
-      return event.uid;
-    case Slot.Ses:
-      return event.ses;
-    case Slot.Comm:
-      return event.comm;
-    case Slot.Exe:
-      return event.exe;
-    case Slot.Cwd:
-      return event.cwd;
-  }
-  return undefined;
 }
 
 /**
