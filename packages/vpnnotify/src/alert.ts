@@ -6,7 +6,7 @@ import type { GeoInfo } from "./geoip";
 import { messageContext, securityReasons } from "./message";
 import type { Notifier } from "./notify";
 import { type Decision, markTold } from "./places";
-import { capText, cutField } from "./template";
+import { capText, cutField, type TemplateContext } from "./template";
 
 /**
  * One login's alert as it waits in the spool: the facts it is written from (so a retry tells
@@ -18,8 +18,11 @@ export interface AlertJob {
   geo: GeoInfo;
   decision: Decision;
   recipient?: { slackId: string; timeZone?: string | undefined };
-  /** Message timestamps of the parts delivered; `refused` tells security the DM was refused. */
-  sent: { dm?: string; security?: string; refused?: string };
+  /**
+   * Message timestamps of the parts delivered; `refused` tells security the DM was refused; `correction` tells the
+   * user that a login their DM said started was refused after all (see dmReadAsStarted).
+   */
+  sent: { dm?: string; security?: string; refused?: string; correction?: string };
   /** Slack refused the DM for good (its error code): security is told instead, the DM not retried. */
   dmRefused?: string;
   /**
@@ -27,6 +30,11 @@ export interface AlertJob {
    * session started.
    */
   loginRefused?: boolean;
+  /**
+   * The DM went out reading as a session that started (the login was not refused when its text was chosen): should
+   * the login be refused after all, a correction is owed (correctionOwed).
+   */
+  dmReadAsStarted?: boolean;
   /** The user answered "No, it wasn't me" (Slack user id, epoch ms): this job escalates that. */
   disowned?: { by: string; at: number };
   /**
@@ -98,9 +106,15 @@ export const alertJobSchema: z.ZodType<AlertJob> = z.object({
     previous: lastLogin.optional(),
   }),
   recipient: z.object({ slackId: z.string(), timeZone: z.string().optional() }).optional(),
-  sent: z.object({ dm: z.string().optional(), security: z.string().optional(), refused: z.string().optional() }),
+  sent: z.object({
+    dm: z.string().optional(),
+    security: z.string().optional(),
+    refused: z.string().optional(),
+    correction: z.string().optional(),
+  }),
   dmRefused: z.string().optional(),
   loginRefused: z.boolean().optional(),
+  dmReadAsStarted: z.boolean().optional(),
   disowned: z.object({ by: z.string(), at: z.number() }).optional(),
   answer: z.object({ file: z.string(), by: z.number() }).optional(),
 }) as unknown as z.ZodType<AlertJob>;
@@ -176,11 +190,18 @@ export async function deliverAlert(job: AlertJob, n: Notifier, options: DeliverO
     });
     return saving;
   };
-  const send = async (part: keyof AlertJob["sent"], channel: string, text: string, blocks?: unknown[]): Promise<boolean> => {
+  const send = async (
+    part: keyof AlertJob["sent"],
+    channel: string,
+    text: string,
+    blocks?: unknown[],
+    onSent?: () => void,
+  ): Promise<boolean> => {
     if (job.sent[part]) return true;
     try {
       const sent = await n.slack.postMessage({ channel, text, ...(blocks ? { blocks } : {}), unfurl_links: false, unfurl_media: false });
       job.sent[part] = sent.ts;
+      onSent?.();
       await record();
       return true;
     } catch (error) {
@@ -190,10 +211,16 @@ export async function deliverAlert(job: AlertJob, n: Notifier, options: DeliverO
     }
   };
   // With answers configured, the DM asks "was this you?" with two buttons; `vpnnotify serve` gets the answer.
-  const sendDm = (slackId: string, text: string) =>
-    send("dm", slackId, text, n.answerButtons ? answerBlocks(text, answerOf(job, slackId)) : undefined);
+  const sendDm = (slackId: string) => {
+    // Its text is chosen now: a refusal given while it waits for its turn or is in flight cannot change it any more.
+    const readsAsStarted = !job.loginRefused;
+    const text = n.templates.user.render(contextOf(flags));
+    return send("dm", slackId, text, n.answerButtons ? answerBlocks(text, answerOf(job, slackId)) : undefined, () => {
+      if (readsAsStarted) job.dmReadAsStarted = true;
+    });
+  };
   const [dmSent, securitySent] = await Promise.all([
-    wantsDm && "slackId" in recipient ? sendDm(recipient.slackId, n.templates.user.render(contextOf(flags))) : false,
+    wantsDm && "slackId" in recipient ? sendDm(recipient.slackId) : false,
     wantsSecurity ? send("security", n.securityChannel, n.templates.security.render(contextOf(flags))) : false,
   ]);
   if (refusal) {
@@ -206,6 +233,11 @@ export async function deliverAlert(job: AlertJob, n: Notifier, options: DeliverO
   const refusalSent =
     refusalFlag.length > 0 &&
     (await send("refused", n.securityChannel, n.templates.security.render(contextOf([...refusalFlag, ...flags]))));
+  // A sent DM cannot be recalled: one that read as a session that started, for a login refused meanwhile, is followed
+  // by a second DM saying so. (chat.update would change it silently — Slack does not notify on an edit — and needs
+  // the DM's conversation id, not the user id it was posted to.)
+  const correctionSent =
+    !correctionOwed(job) || !job.recipient || (await send("correction", job.recipient.slackId, correctionText(n, contextOf(flags))));
   const dmDue = wantsDm && !job.dmRefused;
   const told = !dmOwed && (job.dmRefused ? refusalSent : dmDue ? dmSent : securitySent);
   let stateError: string | undefined;
@@ -224,11 +256,22 @@ export async function deliverAlert(job: AlertJob, n: Notifier, options: DeliverO
     dmSent,
     dmOwed,
     securitySent: securitySent || refusalSent,
-    complete: !dmOwed && (!dmDue || dmSent) && (!wantsSecurity || securitySent) && (!job.dmRefused || refusalSent),
+    complete: !dmOwed && (!dmDue || dmSent) && (!wantsSecurity || securitySent) && (!job.dmRefused || refusalSent) && correctionSent,
     told,
     errors,
     ...(stateError ? { stateError } : {}),
   };
+}
+
+/** A DM went out reading as a session that started, and the login was refused after all: the user is owed a correction. */
+export function correctionOwed(job: AlertJob): boolean {
+  return job.loginRefused === true && job.dmReadAsStarted === true && !job.sent.correction;
+}
+
+/** The correction: what the DM would have said had the login been refused before it was written, and that it replaces the one before. */
+function correctionText(n: Notifier, context: TemplateContext): string {
+  const refused = n.templates.user.render({ ...context, loginRefused: true });
+  return `Correction to the message before: that login was refused, no VPN session started. ${refused}`;
 }
 
 /**
@@ -272,6 +315,8 @@ export interface LoginJob {
    * was told, "0" when the alert failed or `by` (the hook's deadline, epoch ms) passed first.
    */
   answer?: { file: string; by: number };
+  /** OpenVPN was answered `0` before the worker got to it (a worker stopping): the alert it becomes says so. */
+  loginRefused?: boolean;
 }
 
 export type SpoolJob = AlertJob | LoginJob;
@@ -292,6 +337,7 @@ export const loginJobSchema: z.ZodType<LoginJob> = z.object({
     durationSec: z.number().optional(),
   }),
   answer: z.object({ file: z.string(), by: z.number() }).optional(),
+  loginRefused: z.boolean().optional(),
 }) as unknown as z.ZodType<LoginJob>;
 
 /**

@@ -105,16 +105,9 @@ export class SpoolRun {
   #handBackEntry(entry: SpoolEntry<SpoolJob>, signal: StopSignal): void {
     const n = this.#n;
     const now = Date.now();
-    // OpenVPN waits on this login's verdict (onFailure reject): a stop is a failure, so "0" now, as the
-    // next worker would answer once the deadline passed, rather than leaving the client waiting till then. One
-    // answered already (Slack was accepting posts) keeps its answer.
+    // OpenVPN waits on this login's verdict (onFailure reject): answered now (refuseOnStop).
     const answer = entry.payload.answer;
-    if (answer) {
-      const job = entry.payload;
-      const who = isLoginJob(job) ? job.login : job.event;
-      n.verdicts.giveNow(entry.id, answer, who, "0", `stopped (${signal}) before the verdict OpenVPN waits on`);
-      delete entry.payload.answer;
-    }
+    if (answer) refuseOnStop(n, entry, answer, signal);
     entry.leaseUntil = now;
     entry.lastError = `${this.#who} was stopped (${signal}) before this alert went out`;
     entry.lastErrorAt = now;
@@ -125,6 +118,21 @@ export class SpoolRun {
       }),
     );
   }
+}
+
+/**
+ * A login OpenVPN waits on (onFailure reject), its process stopping: a stop is a failure, so "0" now, as the next
+ * worker would answer once the deadline passed, rather than leaving the client waiting till then. One answered already
+ * (Slack was accepting posts) keeps its answer. Either way the entry no longer carries the answer (the next worker
+ * must not answer it again), and a refused login's alert says it was refused (its DM, sent later from the spool).
+ * The caller saves the entry.
+ */
+export function refuseOnStop(n: Notifier, entry: SpoolEntry<SpoolJob>, answer: { file: string; by: number }, signal: StopSignal): void {
+  const job = entry.payload;
+  const who = isLoginJob(job) ? job.login : job.event;
+  n.verdicts.giveNow(entry.id, answer, who, "0", `stopped (${signal}) before the verdict OpenVPN waits on`);
+  if (n.verdicts.given(entry.id) === "0") job.loginRefused = true;
+  delete job.answer;
 }
 
 /**

@@ -1,6 +1,16 @@
 import { DataError, describeError, type Logger, type SlackClient, type SpoolEntry, UnavailableError } from "@opsguard/core";
 import { networkOf, normalizeIp } from "./address";
-import { type AlertJob, type AlertSpool, type Delivery, deliverAlert, historyKey, isLoginJob, type LoginJob, type SpoolJob } from "./alert";
+import {
+  type AlertJob,
+  type AlertSpool,
+  correctionOwed,
+  type Delivery,
+  deliverAlert,
+  historyKey,
+  isLoginJob,
+  type LoginJob,
+  type SpoolJob,
+} from "./alert";
 import { answerDeferred } from "./deferred";
 import type { SlackDirectory } from "./directory";
 import type { EntryResult } from "./entry-counts";
@@ -67,6 +77,11 @@ export interface ConnectProgress {
   /** The spool entry that keeps the alert, once written: the worker or `flush` retries it. */
   spooled?: string;
   spoolError?: string;
+  /**
+   * The VPN server was told the login is refused (onFailure reject: a `--wait` hook's failure, its deadline): the
+   * alert says so from now on, in this process and, once saved to the spool, from there (set once the alert exists).
+   */
+  refuse?: () => Promise<void>;
 }
 
 /**
@@ -101,6 +116,8 @@ export async function handleConnect(
     decision: decide(undefined, login, n.policy, false),
     sent: {},
     ...(answer ? { answer } : {}),
+    // Answered `0` before this worker got to it (the one before it stopped): its messages say the login was refused.
+    ...(queued && isLoginJob(queued.payload) && queued.payload.loginRefused ? { loginRefused: true } : {}),
   };
   // Spooled from the start, while the store is asked, as "the store could not say, so tell them":
   // a worker cut off at its deadline, even before the store answered, leaves the alert there. The
@@ -118,6 +135,12 @@ export async function handleConnect(
       return undefined;
     },
   );
+  progress.refuse = async () => {
+    job.loginRefused = true;
+    const entry = await adding;
+    // Removed once everything went out: nothing is left to say it in (a DM sent before stays as it went).
+    if (entry && progress.spooled !== undefined) await n.spool.save(entry);
+  };
 
   let decision: Decision | undefined;
   const unkeyable = noHistoryFor(event.user);
@@ -339,6 +362,7 @@ export async function deliverEntry(entry: SpoolEntry<SpoolJob>, n: Notifier): Pr
     // The worker that had OpenVPN waiting on this login stopped before answering (killed): its
     // deadline has passed (the lease ran out after it), so the answer is the one a late one gets.
     const unwritable = answerDeferred(job.answer.file, "0");
+    job.loginRefused = true;
     n.log.warn("a stopped worker left OpenVPN waiting; answered 0", {
       user: cutField(job.event.user),
       ip: job.event.ip,
@@ -391,15 +415,21 @@ async function handleQueued(entry: SpoolEntry<SpoolJob>, job: LoginJob, n: Notif
       (error: unknown) => n.verdicts.settle(entry.id, "0", `its alert failed: ${describeError(error)}`),
     );
     const verdict = given ?? (await answered);
-    if (!isLoginJob(entry.payload)) {
-      // A refused login's DM (sent now or later, from the spool) says it was refused, not that a session started.
-      if (verdict === "0") entry.payload.loginRefused = true;
-      // Answered: the entry's next record (a part sent, a failure) no longer carries it.
-      delete entry.payload.answer;
-    }
+    // A refused login's DM (sent now or later, from the spool) says it was refused, not that a session started; one
+    // already on its way with the other text is followed by a correction (alert.ts).
+    if (verdict === "0") entry.payload.loginRefused = true;
+    // Answered: the entry's next record (a part sent, a failure) no longer carries it.
+    delete entry.payload.answer;
   }
   const outcome = await work;
   if (outcome?.spooled) throw new UnavailableError(outcome.errors.join("; ") || "not delivered");
+  const alert = entry.payload;
+  if (!isLoginJob(alert) && correctionOwed(alert)) {
+    // Refused after its alert had gone out in full (its deadline came between the last post and its outcome): only
+    // the correction is left to send.
+    const d = await deliverAlert(alert, n, { save: () => n.spool.save(entry) });
+    if (!d.complete) throw new UnavailableError(d.errors.join("; ") || "the correction of the DM was not delivered");
+  }
   return !outcome || outcome.verdict === "failed" ? "lost" : outcome.verdict === "suppressed" ? "suppressed" : "delivered";
 }
 

@@ -834,6 +834,14 @@ describe("other VPN servers", () => {
     const result = await runInProc(["--wait"], env);
     expect(result.code).toBe(69);
     expect(result.stderr).toMatch(/^vpnnotify: error: failed user=bob ip=90\.100\.1\.2 .*error=/m);
+    // The alert kept in the spool goes out once Slack is back: a refused attempt, not a session that started (T50 N2).
+    slack.up();
+    expect((await runInProc(["flush", "--force"], base(s))).code).toBe(0);
+    expect(slack.messagesTo("U0BOB").map((m) => m.text)).toEqual([
+      expect.stringMatching(
+        /^Hi bob, someone just tried to start a VPN session \(it was refused: this alert could not be sent in time\) under your name/,
+      ),
+    ]);
   });
 
   it("notify --json prints the decision; a bad address is a usage-level error", async () => {

@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Logger } from "@opsguard/core";
@@ -7,9 +7,10 @@ import { SLACK_SIM_TOKEN, SlackSim } from "@opsguard/lab";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { configSchema } from "../src/config";
 import type { VpnEvent } from "../src/event";
-import { handleConnect, handleDisconnect } from "../src/notify";
+import { deliverEntry, handleConnect, handleDisconnect } from "../src/notify";
 import { createNotifier } from "../src/runtime";
-import { PLACES, type PlaceName, writeGeoDatabases } from "./fixtures";
+import { queuedLogin } from "../src/worker";
+import { PLACES, type PlaceName, waitFor, writeGeoDatabases } from "./fixtures";
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -20,7 +21,7 @@ let slack: SlackSim;
 let geo: { city: string; asn: string };
 let logLines: string[];
 
-function notifier(overrides: Record<string, unknown> = {}) {
+function notifier(overrides: Record<string, unknown> = {}, options: { worker?: boolean } = {}) {
   const config = configSchema.parse({
     server: { name: "vpn-eu-1", environment: "production" },
     slack: { token: "env:TEST_SLACK_TOKEN", baseUrl: slack.apiUrl },
@@ -32,7 +33,7 @@ function notifier(overrides: Record<string, unknown> = {}) {
     ...overrides,
   });
   const stream = { write: (line: string) => logLines.push(line.trimEnd()) } as unknown as NodeJS.WritableStream;
-  return createNotifier(config, new Logger({ tool: "vpnnotify", level: "info", stream }));
+  return createNotifier(config, new Logger({ tool: "vpnnotify", level: "info", stream }), undefined, options);
 }
 
 function connect(user: string, place: PlaceName, time: number, ip: string = PLACES[place].ip): VpnEvent {
@@ -220,4 +221,30 @@ describe("who is told about a login", () => {
     const retried = await handleConnect(connect("alice", "london", t0 + 60_000), n);
     expect(retried).toMatchObject({ verdict: "notified", reason: "new-place" });
   });
+});
+
+describe("a login refused (onFailure reject) while its DM is already in flight (T50 N2)", () => {
+  it("the worker answers 0 at the deadline with the DM held at Slack: that DM cannot be recalled, so a correction follows it", async () => {
+    const n = notifier({ onFailure: "reject" }, { worker: true });
+    const deferred = join(dir, `deferred-${Math.random().toString(36).slice(2)}`);
+    writeFileSync(deferred, "2");
+    // No post accepted yet in this worker: at its deadline the login is refused whatever the DM is doing.
+    const event = { ...connect("alice", "london", Date.now()), deferredFile: deferred };
+    const entry = await n.spool.enqueue(queuedLogin(event, Date.now() + 5_000));
+    const release = slack.hold("chat.postMessage");
+    const delivering = deliverEntry(entry, n);
+    await slack.untilRequest(() => slack.callsTo("chat.postMessage").length > 0, "alice's DM");
+    await waitFor(() => readFileSync(deferred, "utf8") === "0", 15_000, "the deadline's 0");
+    release();
+    expect(await delivering).toBe("delivered");
+    expect(slack.messagesTo("U0ALICE").map((m) => m.text)).toEqual([
+      expect.stringMatching(/^Hi alice, a VPN session just started under your name/),
+      expect.stringMatching(
+        /^Correction to the message before: that login was refused, no VPN session started\. Hi alice, someone just tried to start a VPN session \(it was refused: this alert could not be sent in time\) under your name/,
+      ),
+    ]);
+    expect(logLines).toContainEqual(
+      expect.stringMatching(/^vpnnotify: warn: answered 0 user=alice .*reason="its alert was not shown to be on its way by the deadline: /),
+    );
+  }, 30_000);
 });

@@ -22,7 +22,7 @@ import { answerDeferred } from "../deferred";
 import { STOP_SIGNALS } from "../drain";
 import { type HookSource, parseHookEnv, type VpnEvent } from "../event";
 import { DETACHED_ENV, QUEUED_ENV, SPOOL_ENV } from "../hook";
-import { handleConnect, handleDisconnect, type Notifier } from "../notify";
+import { type ConnectProgress, handleConnect, handleDisconnect, type Notifier } from "../notify";
 import { createNotifier, hookLogger } from "../runtime";
 import { queuedLogin, workSpool } from "../worker";
 import { logPending, type RunClock, runBounded, runDeadline } from "./run";
@@ -149,11 +149,12 @@ export async function runHookCommand({ name, opts, env, clock }: HookCommandOpti
   let failure: Error | undefined;
   const deadlineAt = runDeadline(config, clock);
   let notifier: Notifier | undefined;
+  const progress: ConnectProgress = {};
   try {
     const n = createNotifier(config, log, deadlineAt);
     notifier = n;
     const outcome = await runBounded(deadlineAt, config, () =>
-      event.kind === "disconnect" ? handleDisconnect(event, n) : handleConnect(event, n),
+      event.kind === "disconnect" ? handleDisconnect(event, n) : handleConnect(event, n, undefined, undefined, progress),
     );
     if (outcome.verdict === "failed") failure = new UnavailableError(outcome.errors[0] ?? "nobody could be told about the login");
   } catch (error) {
@@ -162,6 +163,9 @@ export async function runHookCommand({ name, opts, env, clock }: HookCommandOpti
   }
   const unanswered = deferred && reject ? answerDeferred(deferred, failure ? "0" : "1") : undefined;
   if (unanswered) log.warn(unanswered);
+  // Refused (OpenVPN told 0, or ocserv and OpenVPN --wait by the exit code): the spooled alert, sent later by the worker
+  // or flush, says the login was refused, not that a session started (T50 N2).
+  if (failure && reject && (deferred || !detached)) await progress.refuse?.().catch(() => {});
   if (notifier) {
     const n = notifier;
     // Cut off at the deadline while the alert was being spooled: let that local write finish.
@@ -223,10 +227,13 @@ async function handleAlone(
     ...createNotifier(config, log, undefined, { worker: true }),
     retryUnspooledMs: config.spool.retryUnspooledSeconds * 1000,
   };
-  const work = (event.kind === "disconnect" ? handleDisconnect(event, n) : handleConnect(event, n)).catch((error: unknown) => {
-    log.error("failed", { user: event.user, ip: event.ip, reason: describeError(error) });
-    return undefined;
-  });
+  const progress: ConnectProgress = {};
+  const work = (event.kind === "disconnect" ? handleDisconnect(event, n) : handleConnect(event, n, undefined, undefined, progress)).catch(
+    (error: unknown) => {
+      log.error("failed", { user: event.user, ip: event.ip, reason: describeError(error) });
+      return undefined;
+    },
+  );
   if (deferred && reject) {
     // OpenVPN waits on the verdict: by the hook's deadline, whatever comes later.
     let timer: NodeJS.Timeout | undefined;
@@ -237,6 +244,8 @@ async function handleAlone(
     clearTimeout(timer);
     const unanswered = answerDeferred(deferred, verdict);
     if (unanswered) log.warn(unanswered);
+    // Its alert, still being sent (here or from the spool), says the login was refused (T50 N2).
+    if (verdict === "0") await progress.refuse?.().catch(() => {});
   }
   const outcome = await work;
   await n.spool.idle();
