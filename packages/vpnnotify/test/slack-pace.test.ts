@@ -32,7 +32,7 @@ describe("PacedSlackClient", () => {
     expect(Math.max(...spread)).toBeLessThan(1_900);
   });
 
-  it("a 429 holds every post back for Retry-After, then each goes out once", async () => {
+  it("a 429 on every channel (the limit workspace-wide) holds each post back for Retry-After, then each goes out once", async () => {
     const before = slack.messages.length;
     slack.rateLimitFor(1_500, "chat.postMessage");
     const times = await postAll(["U0A", "U0B", "U0C"]);

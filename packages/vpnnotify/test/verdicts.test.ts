@@ -155,6 +155,23 @@ describe("the verdict a login waiting on onFailure reject gets", () => {
     }
   });
 
+  it("a 429 on the security channel's post (its escalations paced there) holds back that channel only: users' DMs still go out and let the waiting logins in (T50 N4)", async () => {
+    const { client, verdicts } = setup();
+    await client.postMessage({ channel: "U0A", text: "accepted" });
+    // Retry-After 30 s, longer than this client waits (maxWaitMs 0): the post fails as rate limited, and is retried later
+    slack.rateLimit(1, 30, "chat.postMessage");
+    await expect(client.postMessage({ channel: SECURITY, text: "an escalation" })).rejects.toThrow(/ratelimited/);
+    const waiting = login(verdicts, Date.now() + 600_000);
+    const posts = slack.callsTo("chat.postMessage").length;
+    // Slack limits chat.postMessage per channel: a DM to a user is no post to the channel that was limited
+    await client.postMessage({ channel: "U0B", text: "a DM" });
+    expect(await waiting.answered).toBe("1");
+    expect(await login(verdicts, Date.now() - 1).answered).toBe("1");
+    // the limited channel itself waits out its Retry-After without asking Slack again
+    await expect(client.postMessage({ channel: SECURITY, text: "another escalation" })).rejects.toThrow(/no turn to post/);
+    expect(slack.callsTo("chat.postMessage").length).toBe(posts + 1);
+  });
+
   it("a call other than a post (a new user's lookup) that hangs shows Slack not answering, as a hung post does (T50 N3)", async () => {
     const health = new SlackHealth(1_000);
     const client = clientFor(health);
