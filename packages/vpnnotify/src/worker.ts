@@ -1,9 +1,9 @@
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
-import type { SpoolEntry } from "@opsguard/core";
+import { describeError, type SpoolEntry } from "@opsguard/core";
 import { isLoginJob, type LoginJob, type SpoolJob } from "./alert";
 import type { VpnnotifyConfig } from "./config";
-import { SpoolRun, type StopSignal } from "./drain";
+import { refuseOnStop, SpoolRun, type StopSignal } from "./drain";
 import { countEntries } from "./entry-counts";
 import type { VpnEvent } from "./event";
 import { type FlushResult, leaseFor, type Notifier, urgency } from "./notify";
@@ -64,6 +64,7 @@ export async function workSpool(n: Notifier, config: VpnnotifyConfig): Promise<F
   await n.verdicts.saved();
   if (run.stoppedBy) {
     const handed = await run.handBack();
+    await answerQueued(n, run.stoppedBy);
     await releaseOwnDrainLock(n.spool.dir);
     const counts = countEntries(total, run.kinds);
     n.log.warn(`worker stopped by ${run.stoppedBy}`, {
@@ -103,6 +104,27 @@ async function watchWaitingLogins(n: Notifier, running: () => boolean): Promise<
       }
     }
     await new Promise((resolve) => setTimeout(resolve, WAITING_SCAN_MS));
+  }
+}
+
+/**
+ * A stopping worker (SIGTERM, SIGINT) answers every queued login OpenVPN still waits on, not only the ones under way
+ * (handed back, answered there): left unanswered, each would stay "2" until the next worker or flush, or OpenVPN's
+ * hand-window ran out, after `systemctl stop` with no new login (T50 N7). Each keeps its alert in the spool, recorded
+ * as refused (refuseOnStop). Entries another process leases (a `--wait` hook's) are that process's.
+ */
+async function answerQueued(n: Notifier, signal: StopSignal): Promise<void> {
+  const now = Date.now();
+  for (const entry of await n.spool.list({ readOnly: true }).catch(() => [])) {
+    const answer = entry.payload.answer;
+    if (!answer || entry.leaseUntil > now) continue;
+    refuseOnStop(n, entry, answer, signal);
+    await n.spool.save(entry).catch((error: unknown) => {
+      n.log.warn("cannot record a stopped worker's answer in the spool; the next worker answers it again", {
+        id: entry.id,
+        error: describeError(error),
+      });
+    });
   }
 }
 

@@ -608,6 +608,43 @@ describe("a worker stopped by SIGTERM (systemd, a container, a person)", () => {
     expect(JSON.parse(readFileSync(file, "utf8")).payload.answer).toBeUndefined();
   }, 60_000);
 
+  it("onFailure reject: every queued login OpenVPN waits on gets its 0 at the stop, not only the one under way; each alert stays spooled and its DM says the login was refused (T50 N7)", async () => {
+    // One alert at a time: bob's is under way (Slack slow) while alice's waits in the queue, not started.
+    const s = setup({ onFailure: "reject", spool: { idleSeconds: 120, slackTimeoutSeconds: 120, concurrency: 1 } });
+    slack.slow(120_000);
+    const spool = new Spool({ dir: join(dirname(s.state), "spool"), payload: spoolJobSchema, maxAttempts: 5, backoffMs: 60_000 });
+    const queue = async (user: string, ip: string) => {
+      const deferred = join(dir, `openvpn_acf_sigterm_${n}_${user}.tmp`);
+      writeFileSync(deferred, "2");
+      const event = parseHookEnv(openvpnConnectEnv(user, ip, { client_connect_deferred_file: deferred }), Date.now())?.event;
+      const entry = await spool.enqueue(queuedLogin(event as VpnEvent, Date.now() + 60_000));
+      return { deferred, file: join(spool.dir, `${entry.id}.json`) };
+    };
+    const bob = await queue("bob", PLACES.paris.ip);
+    const alice = await queue("alice", PLACES.london.ip);
+    const worker = startWorker(s);
+    await waitFor(() => JSON.parse(readFileSync(bob.file, "utf8")).leaseUntil > Date.now(), 20_000, "bob's alert under way");
+    process.kill(worker.pid, "SIGTERM");
+    expect(await worker.exited).toBe(143);
+    expect([readFileSync(bob.deferred, "utf8"), readFileSync(alice.deferred, "utf8")]).toEqual(["0", "0"]);
+    const log = readFileSync(s.logFile, "utf8");
+    for (const [user, place] of [
+      ["bob", PLACES.paris],
+      ["alice", PLACES.london],
+    ] as const) {
+      expect(log).toContain(`warn: answered 0 user=${user} ip=${place.ip} reason="stopped (SIGTERM) before the verdict OpenVPN waits on"`);
+    }
+    // alice's login is still queued, answered: the next worker does not answer it again, and tells her it was refused
+    expect(JSON.parse(readFileSync(alice.file, "utf8")).payload).toMatchObject({ loginRefused: true, login: { user: "alice" } });
+    expect(JSON.parse(readFileSync(alice.file, "utf8")).payload.answer).toBeUndefined();
+    slack.up();
+    expect((await runInProc(["flush", "--force"], base(s))).code).toBe(0);
+    expect(slack.messagesTo("U0ALICE").map((m) => m.text)).toEqual([
+      expect.stringMatching(/^Hi alice, someone just tried to start a VPN session \(it was refused/),
+    ]);
+    expect(slack.messagesTo("U0BOB").at(-1)?.text).toMatch(/^Hi bob, someone just tried to start a VPN session \(it was refused/);
+  }, 60_000);
+
   it("flush stopped by SIGTERM mid-alert (Slack hangs): hands the alert back at once, exits 143; the next flush delivers it exactly once", async () => {
     const s = setup({ spool: { slackTimeoutSeconds: 120 } });
     const bob = await queueLogin(s, openvpnConnectEnv("bob", PLACES.paris.ip));
