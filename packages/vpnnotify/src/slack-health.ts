@@ -34,10 +34,21 @@ const MAX_USERS = 10_000;
 /** The refusals' file at its bound (10,000 channels and users, ids and names of sane length) is far below this. */
 const MAX_FILE_BYTES = 4 * 1024 * 1024;
 
-/** The refusals' file: channel (or user id) → Slack's code; user (as the verdicts key it) → their Slack id, when refused. */
+/**
+ * The refusals' file: channel (or user id) → Slack's code; user (as the verdicts key it) → their Slack id, when refused;
+ * and, left by a worker that ended idle, its Slack state then (handOver): for the next worker only.
+ */
 const refusalsSchema = z.object({
   channels: z.record(z.string(), z.string()),
   users: z.record(z.string(), z.string()),
+  lastPost: z
+    .object({
+      acceptedAt: z.number(),
+      failedAt: z.number().optional(),
+      failed: z.enum(["post", "call"]).optional(),
+      error: z.string().optional(),
+    })
+    .optional(),
 });
 
 export interface RefusalsFile {
@@ -71,6 +82,8 @@ export class SlackHealth {
   #written: string | undefined;
   #queued = false;
   #writing: Promise<void> = Promise.resolve();
+  /** The worker ends idle: the file keeps its Slack state for the next worker (handOver). */
+  #handingOver = false;
 
   /**
    * `stallMs`: a post under way longer than this (the hook's own Slack timeout) counts as Slack not answering.
@@ -109,6 +122,14 @@ export class SlackHealth {
         for (const [channel, code] of Object.entries(parsed.data.channels).slice(-MAX_REFUSED)) this.#refused.set(channel, code);
         for (const [user, slackId] of Object.entries(parsed.data.users).slice(-MAX_USERS)) this.#slackIds.set(user, slackId);
         this.#written = this.#snapshot();
+        const last = parsed.data.lastPost;
+        if (last) {
+          this.#takeOver(last);
+          // Taken by this worker alone, at once: should it be killed (a hang the stall bound would have caught), the
+          // next one must not find the state an earlier worker saw.
+          this.#written = undefined;
+          this.#save();
+        }
         return;
       }
       if (parsed) this.#unread = "not a refusals file";
@@ -119,6 +140,35 @@ export class SlackHealth {
       file: keep.file,
       error: this.#unread,
     });
+  }
+
+  /**
+   * The Slack state the worker before this one ended with (it ended idle, nothing in flight): its last accepted
+   * post, and a failure after it, counted as this worker's own, so a login queued right after a worker's idle exit is
+   * judged as one queued just before it was (T50 N1), and not refused for want of a post accepted "in this worker"
+   * when Slack answers each call in 0.9 s. The same rule applies: older than FRESH_MS, it proves nothing. A time
+   * ahead of this clock (stepped back) is not taken.
+   */
+  #takeOver(last: z.infer<typeof refusalsSchema>["lastPost"] & {}): void {
+    const now = Date.now();
+    if (last.acceptedAt > now || (last.failedAt ?? 0) > now) return;
+    this.#lastOkAt = last.acceptedAt;
+    if (last.failedAt !== undefined) {
+      this.#lastFailAt = last.failedAt;
+      this.#lastFailed = last.failed ?? "post";
+      this.#lastError = last.error ?? "unknown error";
+    }
+  }
+
+  /**
+   * The worker ends idle: the file keeps when Slack last accepted one of its posts (and failed since) for the next
+   * worker. Not with a call still in flight (it may hang), and not for a worker stopped or killed: a worker that
+   * finds none starts as before, with no post accepted yet.
+   */
+  handOver(): void {
+    if (this.#keep === undefined || this.#lastOkAt === undefined || this.#inFlight.size > 0) return;
+    this.#handingOver = true;
+    this.#save();
   }
 
   /** The Slack id `user`'s DMs go to, as the directory found it: Slack refusing those for good is remembered by user. */
@@ -210,7 +260,16 @@ export class SlackHealth {
   /** The file's content: the refused channels, and only the users whose DMs are among them. */
   #snapshot(): string {
     const users = [...this.#slackIds].filter(([, slackId]) => this.#refused.has(slackId));
-    return `${JSON.stringify({ channels: Object.fromEntries(this.#refused), users: Object.fromEntries(users) })}\n`;
+    const lastPost =
+      this.#handingOver && this.#lastOkAt !== undefined
+        ? {
+            acceptedAt: this.#lastOkAt,
+            ...(this.#lastFailAt !== undefined && this.#lastFailAt >= this.#lastOkAt
+              ? { failedAt: this.#lastFailAt, failed: this.#lastFailed, error: this.#lastError }
+              : {}),
+          }
+        : undefined;
+    return `${JSON.stringify({ channels: Object.fromEntries(this.#refused), users: Object.fromEntries(users), ...(lastPost ? { lastPost } : {}) })}\n`;
   }
 
   /** Writes the file after the writes before it, with the state as it is then (changes in between share one write). */
@@ -246,6 +305,8 @@ export class SlackHealth {
 
   /** Why Slack is not shown to accept posts now, else undefined: the one rule accepting() and why() read. */
   #notAccepting(now: number): string | undefined {
+    // The state the worker before this one handed over counts from the start.
+    this.#loaded();
     if (this.#lastFailAt !== undefined && (this.#lastOkAt === undefined || this.#lastFailAt >= this.#lastOkAt)) {
       return `Slack's last ${this.#lastFailed} failed: ${this.#lastError ?? "unknown error"}`;
     }

@@ -64,6 +64,11 @@ export class Verdicts {
     this.#health?.recipient(historyKey(user), slackId);
   }
 
+  /** The worker ends idle: the next one starts from the Slack state it saw (SlackHealth.handOver). */
+  handOver(): void {
+    this.#health?.handOver();
+  }
+
   /** Resolves once the refusals Slack gave are kept for the next worker (SlackHealth's file). */
   saved(): Promise<void> {
     return this.#health?.saved() ?? Promise.resolve();

@@ -60,6 +60,8 @@ export async function workSpool(n: Notifier, config: VpnnotifyConfig): Promise<F
   });
   draining = false;
   await scanning;
+  // Ended idle (not stopped): the next worker, started by the next login, judges Slack from where this one left it.
+  if (!run.stoppedBy) n.verdicts.handOver();
   // The process ends once this returns: the refusals Slack gave must be on disk for the next worker first.
   await n.verdicts.saved();
   if (run.stoppedBy) {

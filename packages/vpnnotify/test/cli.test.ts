@@ -538,6 +538,19 @@ describe("what the worker and flush count", () => {
   }, 30_000);
 });
 
+describe("a worker that ends idle (T50 N1)", () => {
+  it("leaves when Slack last accepted its posts beside the spool, for the next worker's first logins", async () => {
+    const s = setup({ onFailure: "reject", spool: { idleSeconds: 0 } });
+    const before = Date.now();
+    await queueLogin(s, openvpnConnectEnv("alice", PLACES.london.ip));
+    expect(await startWorker(s).exited).toBe(0);
+    expect(slack.messagesTo("U0ALICE")).toHaveLength(1);
+    const kept = JSON.parse(readFileSync(join(dirname(s.state), "spool", "slack-refusals.json"), "utf8"));
+    expect(kept).toEqual({ channels: {}, users: {}, lastPost: { acceptedAt: expect.any(Number) } });
+    expect(kept.lastPost.acceptedAt).toBeGreaterThanOrEqual(before);
+  }, 30_000);
+});
+
 describe("a queued login whose time no Date can hold (queued before T30 #1's fix)", () => {
   it("is unreadable, moved to dead/ at once, not retried for hours as an alert; the user's next login is told", async () => {
     const s = setup({ spool: { idleSeconds: 0 } });

@@ -246,6 +246,48 @@ describe("the refusals Slack gave, kept beside the spool for the next worker (T5
     expect(await waiting.answered).toBe("1");
   });
 
+  it("a worker that ended idle hands Slack's state to the next: its first login is judged as if queued a moment before (T50 N1); only once, and never a failure's", async () => {
+    const file = join(mkdtempSync(join(dir, "spool-")), "slack-refusals.json");
+    const first = setup(file);
+    await first.client.postMessage({ channel: "U0A", text: "a DM accepted" });
+    first.verdicts.handOver();
+    await first.verdicts.saved();
+
+    // the next worker, before any post of its own (Slack slow: its first alert's lookup and DM take their time)
+    const next = setup(file);
+    expect(await login(next.verdicts, Date.now() + 600_000).answered).toBe("1");
+    expect(await login(next.verdicts, Date.now() - 1).answered).toBe("1");
+    expect(lines.at(-1)).toMatch(/^vpnnotify: answered 1 user=\S+ ip=\S+ reason="queued, and Slack is accepting posts"$/);
+    await next.verdicts.saved();
+
+    // taken by that worker alone: one after it that was killed (never handed over) leaves the next with nothing
+    const third = setup(file);
+    expect(await login(third.verdicts, Date.now() - 1).answered).toBe("0");
+    expect(lines.at(-1)).toMatch(/reason="its alert was not shown to be on its way by the deadline: no post accepted by Slack yet"$/);
+
+    // a worker whose last post failed hands that over: the next refuses as it would have
+    const failing = setup(file);
+    await failing.client.postMessage({ channel: "U0A", text: "a DM accepted" });
+    slack.down();
+    await expect(failing.client.postMessage({ channel: "U0B", text: "refused" })).rejects.toThrow(/service_unavailable/);
+    slack.up();
+    failing.verdicts.handOver();
+    await failing.verdicts.saved();
+    const after = setup(file);
+    expect(await login(after.verdicts, Date.now() - 1).answered).toBe("0");
+    expect(lines.at(-1)).toMatch(
+      /reason="its alert was not shown to be on its way by the deadline: Slack's last post failed: .*service_unavailable/,
+    );
+
+    // a state older than the proof's 30 s proves nothing, as in one worker
+    writeFileSync(file, `${JSON.stringify({ channels: {}, users: {}, lastPost: { acceptedAt: Date.now() - 31_000 } })}\n`, { mode: 0o600 });
+    const stale = setup(file);
+    expect(await login(stale.verdicts, Date.now() - 1).answered).toBe("0");
+    expect(lines.at(-1)).toMatch(
+      /reason="its alert was not shown to be on its way by the deadline: no post accepted by Slack in the last 30 s"$/,
+    );
+  });
+
   it("a corrupt refusals file: one warn line, no crash, and no login let in before its own outcome (it could have held a refusal)", async () => {
     const file = join(mkdtempSync(join(dir, "spool-")), "slack-refusals.json");
     writeFileSync(file, '{"channels":{"U0Z":"user_dis', { mode: 0o600 });
