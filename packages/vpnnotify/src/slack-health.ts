@@ -10,7 +10,8 @@ import { z } from "zod";
  * It also remembers the channels (a user's id, for a DM) whose last post Slack refused for good: Slack accepting
  * other posts is not Slack accepting those (T50 N5). Given a file (beside the spool), those refusals, and the users
  * whose DMs they are, outlive the worker: it exits when idle, and the next one would have let such a user's next
- * login in as soon as another user's DM went through (T51 N5b).
+ * login in as soon as another user's DM went through (T51 N5b). The same file hands a worker that ended idle Slack's
+ * state to the next worker, once (handOver): otherwise that one's first logins had no proof but their own alerts (T50 N1).
  */
 /**
  * chat.postMessage's `ok:false` errors about the channel posted to, which no retry fixes until someone acts on
