@@ -63,3 +63,20 @@ describe("one host's events in log-time order with more than 64 open (T21 #1)", 
     expect(ids.every((id) => id.endsWith(":2"))).toBe(true);
   });
 });
+
+describe("the earliest open event found by host (fewer hosts than open events)", () => {
+  it("holds an event back behind another host's one older open event", () => {
+    // h0 has one event open at 0 ms, h1 six at 100-150 ms (more open events than hosts: the earliest is looked up by
+    // host); h1's event at 50 ms completes by its EOE and must wait for h0's, not go out as older than all of h1's
+    const at = (node: string, serial: number, ms: number) =>
+      `node=${node} type=SYSCALL msg=audit(${sec(ms)}:${serial}): arch=c000003e syscall=59 success=yes exit=0 pid=${serial} auid=1000 ses=3`;
+    const lines = [at("h0", 1, 0)];
+    for (let i = 0; i < 6; i++) lines.push(at("h1", 10 + i, 100 + i * 10));
+    lines.push(at("h1", 20, 50), `node=h1 type=EOE msg=audit(${sec(50)}:20): `);
+    const order: string[] = [];
+    const parser = new AuditParser((e) => order.push(`${e.node}:${e.serial}`));
+    for (const line of lines) parser.pushLine(line);
+    parser.end();
+    expect(order).toEqual(["h0:1", "h1:20", "h1:10", "h1:11", "h1:12", "h1:13", "h1:14", "h1:15"]);
+  });
+});
