@@ -1490,8 +1490,15 @@ export class Interpreter implements EventBuilder<OpenEvent> {
     if (this.spans[slot * 2]! >= 0) return;
     this.span(slot, at);
     if (!this.summaries) return;
-    if (this.textAtEnd) this.current!.buffers.lateSlots |= 1 << slot;
-    else setSummary(event, slot, buf.toString("utf8", from, to));
+    if (!this.textAtEnd) {
+      setSummary(event, slot, buf.toString("utf8", from, to));
+      return;
+    }
+    const buffers = this.current!.buffers;
+    buffers.lateSlots |= 1 << slot;
+    // its JSON longer than the bytes and their quotes: an escape in it, or U+FFFD for bytes that are not UTF-8
+    // (never shorter than what it stands for); read back with JSON.parse then (summariesAt)
+    if (this.out.length - at !== to - from + 2) buffers.escapedSlots |= 1 << slot;
   }
 
   /** The JSON of a summary value is out[at, out.length): the head copies it from there. */

@@ -37,6 +37,8 @@ export class EventBuffers {
   table: RecordTable | undefined = undefined;
   /** textAtEnd: the slots (bits) whose span holds a value the event object has no text of yet (summariesAt). */
   lateSlots = 0;
+  /** Of those, the ones whose JSON may hold an escape: the others' JSON is their text between quotes. */
+  escapedSlots = 0;
 
   reset(): void {
     this.table?.reset();
@@ -44,6 +46,7 @@ export class EventBuffers {
     this.types.reset();
     this.spans.fill(-1);
     this.lateSlots = 0;
+    this.escapedSlots = 0;
     this.proctitle.reset();
     this.argv.reset();
     this.argvCount = -1;
@@ -279,28 +282,21 @@ export function setSummary(event: AuditEvent, slot: Slot, v: string): void {
  * textAtEnd: each summary slot whose value the byte path wrote without its text (lateSlots) set from the JSON written
  * for it (its span in `records`, a JSON string): the text summariseAt would have made of the value's bytes, as
  * copyString writes them the way they read as text (U+FFFD for bytes that are not UTF-8) and JSON.parse reads its
- * escapes back.
+ * escapes back (escapedSlots: the others' bytes between the quotes are the text).
  */
 export function summariesAt(event: AuditEvent, buffers: EventBuffers): void {
   const spans = buffers.spans;
   const json = buffers.records.buf;
   for (let slots = buffers.lateSlots; slots !== 0; slots &= slots - 1) {
-    const slot = 31 - Math.clz32(slots & -slots);
+    const bit = slots & -slots;
+    const slot = 31 - Math.clz32(bit);
     const start = spans[slot * 2]!;
     const end = spans[slot * 2 + 1]!;
-    setSummary(
-      event,
-      slot,
-      escaped(json, start, end) ? JSON.parse(json.toString("utf8", start, end)) : json.toString("utf8", start + 1, end - 1),
-    );
+    const escaped = (buffers.escapedSlots & bit) !== 0;
+    setSummary(event, slot, escaped ? JSON.parse(json.toString("utf8", start, end)) : json.toString("utf8", start + 1, end - 1));
   }
   buffers.lateSlots = 0;
-}
-
-/** Whether the JSON string json[start, end) has an escape. */
-function escaped(json: Buffer, start: number, end: number): boolean {
-  for (let i = start + 1; i < end - 1; i++) if (json[i] === 92 /* \\ */) return true;
-  return false;
+  buffers.escapedSlots = 0;
 }
 
 /**

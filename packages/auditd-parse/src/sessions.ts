@@ -85,6 +85,9 @@ const LOGIN_TYPES = new Set(["USER_LOGIN", "USER_START", "USER_END", "USER_LOGOU
  * sessions, round 20, sess20b).
  */
 const isLoginType = (t: string) => LOGIN_TYPES.has(t);
+/** What a login with no session id reads (unsetLogin): its end, and the records that open or describe it. */
+const isEndType = (t: string) => t === "USER_END" || t === "USER_LOGOUT";
+const isUnsetLoginType = (t: string) => t === "USER_LOGIN" || t === "USER_AUTH" || t === "USER_ACCT" || t === "USER_START";
 const NO_RECORDS: readonly OutputRecord[] = [];
 
 /** Every record type for which the tracker reads an event's records (recordsOf): logins, PAM's, sudo's USER_CMD. */
@@ -598,8 +601,8 @@ export class SessionTracker {
    * USER_LOGOUT (T23 #2): its commands carry no session id either and are not attributed to it.
    */
   private unsetLogin(e: AuditEvent, time: string, source: RecordSource | undefined): void {
-    const ends = (this.unsetOpen > 0 || this.adopted.size > 0) && e.types.some((t) => t === "USER_END" || t === "USER_LOGOUT");
-    if (!ends && !e.types.some((t) => t === "USER_LOGIN" || t === "USER_AUTH" || t === "USER_ACCT" || t === "USER_START")) return;
+    const ends = (this.unsetOpen > 0 || this.adopted.size > 0) && e.types.some(isEndType);
+    if (!ends && !e.types.some(isUnsetLoginType)) return;
     const pidKey = `${e.node ?? ""} unset ${e.pid ?? ""}`;
     for (const r of recordsOf(e, source)) {
       const f = r.fields;

@@ -38,7 +38,7 @@ function mixedLog(): string {
 }
 
 /** Each event's line and its fields as the callback sees them, and how many distinct objects carried them. */
-function run(log: string, options: ParserOptions): { lines: string[]; fields: string[]; objects: number } {
+function run(log: string | Buffer, options: ParserOptions): { lines: string[]; fields: string[]; objects: number } {
   const lines: string[] = [];
   const fields: string[] = [];
   const objects = new Set<AuditEvent>();
@@ -175,7 +175,18 @@ describe("reused event objects (reuseEvents)", () => {
         );
     }
     const log = `${hostile.join("\n")}\n`;
-    for (const text of [mixedLog(), log, ...GOLDEN]) {
+    // quoted values with bytes that are not UTF-8 (a lone 0xFF; F0 90 80, three bytes read as one U+FFFD of three):
+    // their JSON has U+FFFD, the text made from it the same
+    const syscall = hostile.find((l) => l.includes("type=SYSCALL") && l.includes(' comm="'))!;
+    const [head, tail] = syscall.split(/ comm=\S+/) as [string, string];
+    const [, node, stamp] = /^(node=\S+) type=SYSCALL msg=(audit\([^)]*\))/.exec(head)!;
+    const bytes = Buffer.concat([
+      Buffer.from(`${head} comm="a`),
+      Buffer.from([0xff, 0x62, 0x22]),
+      Buffer.from(`${tail}\n${node} type=CWD msg=${stamp}: cwd="/x`),
+      Buffer.from([0xf0, 0x90, 0x80, 0x22, 0x0a]),
+    ]);
+    for (const text of [mixedLog(), log, bytes, ...GOLDEN]) {
       for (const summaries of [true, false]) {
         const options: ParserOptions = { recordObjects: false, summaries, reuseEvents: true };
         const asRead = run(text, options);
@@ -195,7 +206,7 @@ describe("reused event objects (reuseEvents)", () => {
 });
 
 /** The fields of each event handed over, its line not read (an event settled alone has none to read). */
-function fieldsOf(log: string, options: ParserOptions): string[] {
+function fieldsOf(log: string | Buffer, options: ParserOptions): string[] {
   const fields: string[] = [];
   const parser = new AuditParser((event) => fields.push(JSON.stringify(event)), options);
   parser.pushBytes(Buffer.from(log));
