@@ -26,6 +26,8 @@ export interface GraphQLError {
   message: string;
   type?: string;
   path?: Array<string | number>;
+  /** GitHub's extras, e.g. `saml_failure: true` on a FORBIDDEN answer for an organisation enforcing SAML SSO. */
+  extensions?: Record<string, unknown>;
 }
 
 export interface GraphQLResult<T> {

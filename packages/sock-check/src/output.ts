@@ -143,12 +143,12 @@ export function unverifiedError(result: CheckResult, what: string, allowable: bo
   const listed = shas.length > 10 ? `${shas.slice(0, 10).join(", ")} and ${shas.length - 10} more` : shas.join(", ");
   const reason = failure ? `: ${failure.message}` : "";
   const provider = result.policy.provider === "gitlab" ? "GitLab" : "GitHub";
-  // A repository the token cannot see says what to check (the repository's name, the token's access).
+  // A repository the token cannot see, or one GitHub refuses the token for (SAML SSO), says what to check.
   const fix =
-    failure instanceof PermissionError && failure.hint
-      ? failure.hint
-      : failure instanceof HttpError && (failure.status === 401 || failure.status === 403)
-        ? refusedTokenFix(result.policy.provider, failure.status)
+    failure instanceof HttpError && (failure.status === 401 || failure.status === 403)
+      ? refusedTokenFix(result.policy.provider, failure.status)
+      : failure instanceof OpsguardError && failure.exitCode === ExitCode.NO_PERM && failure.hint
+        ? failure.hint
         : `fix access to ${provider}`;
   // --allow-unverified does not cover a refused token or a repository it cannot see (tokenRefused): never offer it then.
   return new OpsguardError(`${what}: ${plural(shas.length, "commit")} could not be verified (${listed})${reason}`, code, {
