@@ -4,6 +4,7 @@ import { branchMatcher, pathMatcher } from "./globs";
 import type { CheckFact, CommitFact, Person, ProviderFacts, PullCommitFact, PullFact, ReviewFact } from "./model";
 import { type ApprovalExpression, durationMs, type Policy, requiredChecks } from "./policy";
 import type { ApprovalRecord, ChangeRecord, CheckRecord, EmergencyRecord, Verdict, Violation } from "./record";
+import { instant } from "./time";
 import { loginOfGitHubNoreply, PLATFORM_EMAILS, PLATFORM_LOGINS } from "./unlinked";
 
 /** The change-management rules, applied to what the provider reported. Pure: same facts, same verdicts. */
@@ -151,7 +152,7 @@ function verdictOf(violations: readonly Violation[], pull: PullVerdict, unverifi
  */
 function pickPull(sha: string, numbers: readonly number[], facts: ProviderFacts, branch: readonly string[] | null): PullFact | undefined {
   const pulls = mergedPulls(numbers, facts).filter((p) => branch === null || intoBranch(p, branch));
-  return pulls.find((p) => p.mergeCommit === sha) ?? pulls.sort((a, b) => (a.mergedAt ?? "").localeCompare(b.mergedAt ?? ""))[0];
+  return pulls.find((p) => p.mergeCommit === sha) ?? pulls.sort((a, b) => byTime(a.mergedAt, b.mergedAt))[0];
 }
 
 function mergedPulls(numbers: readonly number[], facts: ProviderFacts): PullFact[] {
@@ -174,6 +175,9 @@ function intoBranch(pull: PullFact, branches: readonly string[]): boolean {
  */
 const DELETED_REVIEWER = "reviewer is a deleted account (GitHub's or GitLab's ghost): whose approval it was cannot be told";
 
+/** The note of an approval without a readable time: where order decides, what cannot be placed does not count (T53 F4). */
+const UNDATED_APPROVAL = "the provider gave no readable time for it, so it cannot be told to come before the merge";
+
 /** The note of an approval whose account type the provider should have given and did not (GitLab's `bot` missing). */
 const UNTYPED_REVIEWER = "the provider did not say whether the reviewer is a person or a bot";
 
@@ -183,37 +187,33 @@ function evaluatePull(pull: PullFact, input: EvaluateInput, terms: ChangeTerms):
   const violations: Violation[] = [];
   const conflicted = conflictedIdentities(pull, policy);
   const isConflicted = (login: string | null) => login === null || conflicted.has(login.toLowerCase());
-  const mergedAt = pull.mergedAt ?? "9999";
-  const reviews = [...pull.reviews].sort((a, b) => (a.submittedAt ?? "").localeCompare(b.submittedAt ?? ""));
-  const beforeMerge = reviews.filter((r) => (r.submittedAt ?? "") <= mergedAt);
-
-  // A reviewer's standing decision is their latest approve / request-changes / dismissal before the merge.
-  const standing = new Map<string, ReviewFact>();
-  for (const review of beforeMerge) {
-    // Keyed case-insensitively: GitHub (and GitLab) logins are, so "Carol" and "carol" are one reviewer.
-    if (review.reviewer && ["APPROVED", "CHANGES_REQUESTED", "DISMISSED"].includes(review.state))
-      standing.set(review.reviewer.toLowerCase(), review);
-  }
+  // A merged PR's merge time is readable here: one that is not leaves its commits unverified (unverifyUndatedMerges).
+  const mergedAt = instant(pull.mergedAt) ?? Number.POSITIVE_INFINITY;
+  const reviews = [...pull.reviews].sort((a, b) => byTime(a.submittedAt, b.submittedAt));
+  const standing = standingDecisions(reviews, mergedAt);
   const approvals: ApprovalRecord[] = reviews
     .filter((r) => r.state !== "COMMENTED" && r.state !== "PENDING")
     .map((r) => {
       const latest = r.reviewer ? standing.get(r.reviewer.toLowerCase()) : undefined;
-      const after = (r.submittedAt ?? "") > mergedAt;
-      const note = after
-        ? "after the merge"
-        : r.state !== "APPROVED"
-          ? undefined
-          : r.reviewer === null
-            ? DELETED_REVIEWER
-            : isConflicted(r.reviewer)
-              ? selfNote
-              : !byPerson(r)
-                ? r.reviewerType === null
-                  ? UNTYPED_REVIEWER
-                  : `reviewer is a ${r.reviewerType} account, not a person`
-                : latest !== r
-                  ? "superseded by a later review"
-                  : undefined;
+      const at = instant(r.submittedAt);
+      const note =
+        at !== undefined && at > mergedAt
+          ? "after the merge"
+          : r.state !== "APPROVED"
+            ? undefined
+            : at === undefined
+              ? UNDATED_APPROVAL
+              : r.reviewer === null
+                ? DELETED_REVIEWER
+                : isConflicted(r.reviewer)
+                  ? selfNote
+                  : !byPerson(r)
+                    ? r.reviewerType === null
+                      ? UNTYPED_REVIEWER
+                      : `reviewer is a ${r.reviewerType} account, not a person`
+                    : latest !== r
+                      ? "superseded by a later review"
+                      : undefined;
       return {
         reviewer: r.reviewer,
         state: r.state,
@@ -233,6 +233,7 @@ function evaluatePull(pull: PullFact, input: EvaluateInput, terms: ChangeTerms):
   const botApprovers = uniq(approvals.filter((a) => a.note?.endsWith("not a person")).map((a) => a.reviewer ?? "?"));
   const deletedApprovals = approvals.filter((a) => a.note === DELETED_REVIEWER).length;
   const untypedApprovers = uniq(approvals.filter((a) => a.note === UNTYPED_REVIEWER).map((a) => a.reviewer ?? "?"));
+  const undatedApprovers = uniq(approvals.filter((a) => a.note === UNDATED_APPROVAL).map((a) => a.reviewer ?? "?"));
 
   const approvalViolations: Violation[] = [];
   const required = policy.approvals.required;
@@ -242,6 +243,9 @@ function evaluatePull(pull: PullFact, input: EvaluateInput, terms: ChangeTerms):
       (botApprovers.length > 0 ? `; approval by ${botApprovers.join(", ")} does not count (a bot, not a reviewer)` : "") +
       (untypedApprovers.length > 0
         ? `; approval by ${untypedApprovers.join(", ")} does not count (the provider did not say whether the account is a person or a bot)`
+        : "") +
+      (undatedApprovers.length > 0
+        ? `; approval by ${undatedApprovers.join(", ")} does not count (the provider gave no readable time for it, so it cannot be told to come before the merge)`
         : "") +
       (deletedApprovals > 0
         ? `; ${deletedApprovals === 1 ? "an approval by a deleted account does" : `${deletedApprovals} approvals by deleted accounts do`} not count (whose it was cannot be told, so it is no independent review)`
@@ -342,16 +346,12 @@ function emergencyOf(
   input: EvaluateInput,
 ): EmergencyRecord {
   const rule = input.policy.exemptions.emergency!;
-  const mergedAt = Date.parse(pull.mergedAt ?? input.now.toISOString());
+  const mergedAt = instant(pull.mergedAt) ?? input.now.getTime();
   const due = new Date(mergedAt + durationMs(rule.reviewWithin));
   // Each reviewer's latest decision, before or after the merge: as for any PR, a "changes requested" that still
   // stands (the retro reviewer's own later one, or anyone else's, even from before the merge) means the review
   // is not done, and an approval counts only while it is its reviewer's latest word.
-  const latest = new Map<string, ReviewFact>();
-  for (const review of reviews) {
-    if (review.reviewer && ["APPROVED", "CHANGES_REQUESTED", "DISMISSED"].includes(review.state))
-      latest.set(review.reviewer.toLowerCase(), review);
-  }
+  const latest = standingDecisions(reviews, Number.POSITIVE_INFINITY);
   const objectors = [...latest.values()].filter((r) => r.state === "CHANGES_REQUESTED").map((r) => r.reviewer ?? "?");
   const retro =
     objectors.length > 0
@@ -359,7 +359,7 @@ function emergencyOf(
       : reviews.find(
           (r) =>
             r.state === "APPROVED" &&
-            Date.parse(r.submittedAt ?? "") > mergedAt &&
+            (instant(r.submittedAt) ?? Number.NEGATIVE_INFINITY) > mergedAt &&
             // of what was merged: an approval the API attached to an earlier commit reviewed something else
             (r.commit === null || r.commit === pull.headSha) &&
             !isConflicted(r.reviewer) &&
@@ -374,6 +374,37 @@ function emergencyOf(
     retro_reviewed_at: retro?.submittedAt ?? null,
     ...(objectors.length > 0 ? { changes_requested_by: objectors } : {}),
   };
+}
+
+/** The decisions a review can stand on: a later one of the same reviewer replaces the earlier. */
+const DECISIONS = new Set(["APPROVED", "CHANGES_REQUESTED", "DISMISSED"]);
+
+/**
+ * Each reviewer's standing decision: the latest approval, request for changes or dismissal submitted up to `until`,
+ * by time (`reviews` in time order). Keyed case-insensitively: GitHub (and GitLab) logins are, so "Carol" and
+ * "carol" are one reviewer. A review without a readable time cannot be placed: an approval or dismissal so supersedes
+ * nothing, and a request for changes stands whatever else the reviewer did (GitLab gives its "Request changes" no
+ * time at all: it stands now), so an unreadable time never clears an objection (T53 F1).
+ */
+function standingDecisions(reviews: readonly ReviewFact[], until: number): Map<string, ReviewFact> {
+  const standing = new Map<string, ReviewFact>();
+  const decisions = reviews.filter((r) => r.reviewer !== null && DECISIONS.has(r.state));
+  for (const review of decisions) {
+    const at = instant(review.submittedAt);
+    if (at !== undefined && at <= until) standing.set(review.reviewer!.toLowerCase(), review);
+  }
+  for (const review of decisions) {
+    if (review.state === "CHANGES_REQUESTED" && instant(review.submittedAt) === undefined)
+      standing.set(review.reviewer!.toLowerCase(), review);
+  }
+  return standing;
+}
+
+/** Orders two ISO 8601 times by instant; one without a readable time sorts first (it is placed nowhere else). */
+function byTime(a: string | null | undefined, b: string | null | undefined): number {
+  const x = instant(a) ?? Number.NEGATIVE_INFINITY;
+  const y = instant(b) ?? Number.NEGATIVE_INFINITY;
+  return x === y ? 0 : x < y ? -1 : 1;
 }
 
 /**
@@ -535,13 +566,11 @@ function standingResults(pull: PullFact, name: string, app: string | undefined):
     groups.set(key, [...(groups.get(key) ?? []), c]);
   }
   return [...groups.values()].flatMap((results) => {
-    // No completion time (null, or left out by a provider's answer) cannot be ordered: it stands.
-    const unordered = results.filter((c) => !c.at);
-    const newest = results
-      .map((c) => c.at ?? "")
-      .sort()
-      .at(-1);
-    return [...unordered, ...results.filter((c) => c.at && c.at === newest)];
+    // No completion time (null, left out by a provider's answer, or unreadable) cannot be ordered: it stands, and
+    // blocks (checkViolations). The others by instant: written with an offset or milliseconds a time is the same one.
+    const unordered = results.filter((c) => instant(c.at) === undefined);
+    const newest = Math.max(...results.map((c) => instant(c.at) ?? Number.NEGATIVE_INFINITY));
+    return [...unordered, ...results.filter((c) => instant(c.at) === newest)];
   });
 }
 
@@ -590,9 +619,18 @@ function checkViolations(pull: PullFact, policy: Policy): Violation[] {
       violations.push({ rule: "check-missing", message: `required check ${label} did not run on head ${head}${note}` });
       continue;
     }
-    for (const c of results.filter((r) => !passes(r.state, policy))) {
+    for (const c of results) {
       const source = c.kind === "status" ? `commit status by ${c.app ?? "?"}` : `check run by ${c.app ?? "?"}`;
-      violations.push({ rule: "check-failed", message: `required check ${label} is ${c.state} on head ${head} (${source})` });
+      if (!passes(c.state, policy)) {
+        violations.push({ rule: "check-failed", message: `required check ${label} is ${c.state} on head ${head} (${source})` });
+      } else if (instant(c.at) === undefined) {
+        // A result without a readable time cannot be ordered against a re-run, so its pass is no pass (T53 F2): the
+        // README has it block, whether or not another run of the name is there to compete.
+        violations.push({
+          rule: "check-failed",
+          message: `required check ${label} is ${c.state} on head ${head} (${source}) but has no readable completion time (${c.at === null ? "none given" : `"${c.at}"`}), so which run stands cannot be told`,
+        });
+      }
     }
   }
   return violations;

@@ -1,6 +1,7 @@
 import { HttpError, type Logger, PermissionError, UnavailableError } from "@opsguard/core";
 import type { ChangeTerms } from "./association";
 import type { ProviderFacts } from "./model";
+import { instant } from "./time";
 
 export function emptyFacts(): ProviderFacts {
   return {
@@ -60,13 +61,13 @@ function apiRouteMissing(error: Error): Error {
 
 /**
  * A PR the provider says is merged but not when (a null `mergedAt`, which GitHub's schema allows, or one no Date
- * reads) cannot be judged: approvals count only before the merge, and an emergency change is due `reviewWithin`
+ * reads as an ISO 8601 instant) cannot be judged: approvals count only before the merge, and an emergency change is due `reviewWithin`
  * after it — timed from now instead, it was never overdue (T31 #19), and an unreadable time ended the run as an
  * internal error (#20). Its commits are unverified.
  */
 export function unverifyUndatedMerges(facts: ProviderFacts, terms: ChangeTerms): void {
   for (const pull of facts.pulls.values()) {
-    if (!pull.merged || (pull.mergedAt !== null && Number.isFinite(Date.parse(pull.mergedAt)))) continue;
+    if (!pull.merged || instant(pull.mergedAt) !== undefined) continue;
     const reason = `${terms.list([pull.number])}: ${terms.provider} says it was merged but not when (mergedAt ${pull.mergedAt === null ? "null" : "unreadable"})`;
     for (const commit of facts.commits.values()) {
       if (commit.pulls.includes(pull.number) && !facts.unverified.has(commit.sha)) facts.unverified.set(commit.sha, reason);
