@@ -319,6 +319,7 @@ async function resolveFrom(
 async function repositoryOf(git: GitRepo, options: CheckOptions, policy: Policy): Promise<string> {
   if (options.repository) {
     if (!/^[\w.-]+\/[\w.-]+$/.test(options.repository)) throw new UsageError(`--repo ${options.repository}: expected owner/name`);
+    refuseOtherRepository(options.repository, policy.github.repository);
     return options.repository;
   }
   if (policy.github.repository) return policy.github.repository;
@@ -337,6 +338,19 @@ async function gitlabProjectOf(git: GitRepo, options: CheckOptions, policy: Poli
   if (!fromRemote)
     throw new ConfigError("cannot tell which GitLab project this is", { hint: "set gitlab.project or pass --repo group/name" });
   return fromRemote;
+}
+
+/**
+ * --repo may name the repository only where the policy does not: the policy is the reviewed source of truth (read
+ * from the deployed commit, or a --config kept outside the checkout), while --repo comes from the CI job, e.g. the
+ * Action's `repo` input in the candidate's own workflow. Pointed at a fork (same commits, its own approvals) a
+ * silent override passed what the policy's repository blocked (T53 F7). GitHub compares names case-insensitively.
+ */
+function refuseOtherRepository(flag: string, configured: string | undefined): void {
+  if (configured === undefined || configured.toLowerCase() === flag.toLowerCase()) return;
+  throw new UsageError(`--repo ${flag} is not the policy's github.repository ${configured}`, {
+    hint: "leave out --repo (the policy names the repository), or change github.repository in the policy",
+  });
 }
 
 function short(sha: string): string {

@@ -185,3 +185,18 @@ describe("times are compared as instants, and a missing one never counts for a p
     }
   });
 });
+
+describe("--repo naming another repository than the policy (F7)", () => {
+  it("is refused with one line naming both: the reviewed policy names the repository, not the CI job", async () => {
+    const before = scenario.sim.countRequests().total;
+    const fork = await run("--repo", "mallory/shop");
+    expect(fork.code).toBe(64);
+    expect(fork.stdout).toBe("");
+    expect(fork.stderr.trim().split("\n")).toEqual([
+      expect.stringMatching(/^sock-check: --repo mallory\/shop is not the policy's github.repository acme\/shop /),
+    ]);
+    expect(scenario.sim.countRequests().total).toBe(before); // nothing asked of the other repository
+    const same = await run("--repo", "acme/shop");
+    expect(same.code).toBe(0);
+  });
+});

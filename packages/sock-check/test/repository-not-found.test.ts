@@ -22,7 +22,9 @@ let gitlabScenario: GitHubScenario;
 
 beforeAll(async () => {
   github = await startScenario();
-  github.directPush({ message: "Initial import", author: "alice", files: { ".sock-check.yml": policyYaml(github.sim.url) } });
+  // No github.repository: --repo may name one only where the policy does not.
+  const policy = policyYaml(github.sim.url).replace("  repository: acme/shop\n", "");
+  github.directPush({ message: "Initial import", author: "alice", files: { ".sock-check.yml": policy } });
   github.tag("deploy-1");
   github.pullRequest({ title: "SHOP-1 Add the cart", author: "alice", reviews: [{ by: "bob" }], checks: { build: "success" } });
   github.build();

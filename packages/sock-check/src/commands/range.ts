@@ -19,7 +19,10 @@ export function withRange(command: Command, fromDefault = "the last deploy tag")
     .option("--from-file <path>", "file holding the deployed SHA")
     .option("--from-url <url>", "URL answering with the deployed SHA (text or JSON)")
     .option("--to <ref>", "candidate commit", "HEAD")
-    .option("--repo <owner/name>", "GitHub owner/name or GitLab group/name (default: policy, then the origin remote)");
+    .option(
+      "--repo <owner/name>",
+      "GitHub owner/name (refused when it differs from the policy's github.repository) or GitLab group/name (default: policy, then the origin remote)",
+    );
 }
 
 export function checkOptions(flags: RangeFlags, ctx: CliContext): CheckOptions {
