@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { GitHubScenario } from "../../lab/src/sim/github-scenario";
@@ -269,10 +269,14 @@ describe("sock-check against a real repository and the GitHub simulator", () => 
       "could not be verified: GitHub GraphQL failed: Something went wrong while executing your query.",
     );
 
+    // A policy that names no repository, so --repo may (one that differs from the policy's is refused).
+    const unnamed = join(scenario.dir, "..", `unnamed-policy-${process.pid}.yml`);
+    writeFileSync(unnamed, policyYaml(scenario.sim.url).replace("  repository: acme/shop\n", ""));
     const hidden = await runCheck({
       dir: scenario.dir,
       from: "deploy-1",
       to: "deploy-2",
+      policyPath: unnamed,
       repository: "acme/nope",
       env: envFor(scenario),
       toolVersion: "test",
@@ -280,6 +284,7 @@ describe("sock-check against a real repository and the GitHub simulator", () => 
     expect(hidden.report.records[0]?.violations[0]?.message).toBe(
       "could not be verified: repository acme/nope was not found, or this token cannot see it: Could not resolve to a Repository with the name 'acme/nope'.",
     );
+    rmSync(unnamed);
     // Not found and not visible are one answer from GitHub: 77, as on GitLab (repository-not-found.test.ts).
     expect(verdictError(hidden, false)?.exitCode).toBe(77);
   });
