@@ -316,3 +316,30 @@ export async function checkPullsShipWhole(facts: ProviderFacts, git: GitRepo, to
     commit.pulls = commit.pulls.filter((n) => !partial.some((p) => p.number === n));
   }
 }
+
+/**
+ * A PR's commits as the provider lists them are all the self-approval rule sees of who wrote it: a list that leaves
+ * some out (GitHub's REST list of a PR's commits stops at 250, "Lists a maximum of 250 commits for a pull request",
+ * docs.github.com/rest/pulls/pulls#list-commits-on-a-pull-request) hides an approver's own commit (T53 F6). Where the
+ * checkout shows what the PR brought — its merge commit in the range merges the PR's head as its second parent —
+ * every commit of `merge^1..head` must be in the list; one that is not leaves the PR's commits unverified.
+ */
+export async function checkPullsListedWhole(
+  facts: ProviderFacts,
+  git: GitRepo,
+  parentsOf: ReadonlyMap<string, readonly string[]>,
+  terms: ChangeTerms,
+): Promise<void> {
+  for (const pull of facts.pulls.values()) {
+    const parents = pull.mergeCommit ? parentsOf.get(pull.mergeCommit) : undefined;
+    if (!pull.merged || parents?.length !== 2 || parents[1] !== pull.headSha) continue;
+    const listed = new Set(pull.commits.map((c) => c.sha));
+    const unlisted = (await git.commits(parents[0]!, pull.headSha, false)).filter((c) => !listed.has(c.sha));
+    if (unlisted.length === 0) continue;
+    const shown = unlisted.slice(0, 5).map((c) => c.sha.slice(0, 7));
+    const reason = `${terms.list([pull.number])}: ${terms.provider} lists ${pull.commits.length} of its commits, but its merge ${pull.mergeCommit!.slice(0, 7)} in this checkout brings ${unlisted.length} more (${shown.join(", ")}${unlisted.length > shown.length ? ", …" : ""}), so whether an approver wrote one of them cannot be told`;
+    for (const commit of facts.commits.values()) {
+      if (commit.pulls.includes(pull.number) && !facts.unverified.has(commit.sha)) facts.unverified.set(commit.sha, reason);
+    }
+  }
+}

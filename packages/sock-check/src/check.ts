@@ -12,7 +12,14 @@ import {
   type SecretRef,
   UsageError,
 } from "@opsguard/core";
-import { changeTerms, checkAssociations, checkMergeContents, checkMergedInOffLine, checkPullsShipWhole } from "./association";
+import {
+  changeTerms,
+  checkAssociations,
+  checkMergeContents,
+  checkMergedInOffLine,
+  checkPullsListedWhole,
+  checkPullsShipWhole,
+} from "./association";
 import { shaFromFile, shaFromUrl } from "./deployed";
 import { evaluate } from "./evaluate";
 import { emptyFacts, unverifyUndatedMerges } from "./facts";
@@ -182,6 +189,8 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
   await checkAssociations(facts, git, parentsOf, terms);
   // Both providers: a merge, squash commit or last rebased copy the provider names a PR's merge commit must hold the PR's content.
   await checkMergeContents(facts, git, parentsOf, terms);
+  // Both providers: the self-approval rule sees only the authors of the commits the provider lists for a PR.
+  await checkPullsListedWhole(facts, git, parentsOf, terms);
   // First-parent mode: a PR's own merge commit on the line (an update merge landed by fast-forward) brings in commits off it.
   if (firstParent) await checkMergedInOffLine(facts, git, parentsOf, from);
   unverifyUndatedMerges(facts, terms);

@@ -19,6 +19,18 @@ beforeAll(async () => {
   scenario.tag("c0");
   scenario.pullRequest({ title: "SHOP-1 Add the cart", author: "bob", reviews: [{ by: "carol" }], checks: { build: "success" } });
   scenario.tag("c1");
+  // bob's PR with a commit of carol's, approved by carol: a self-approval, as long as GitHub lists her commit
+  scenario.pullRequest({
+    title: "SHOP-2 Add the till",
+    author: "bob",
+    commits: [
+      { message: "SHOP-2 Add the till", author: "bob", files: { "till.txt": "till\n" } },
+      { message: "SHOP-2 Round the totals", author: "carol", files: { "round.txt": "round\n" } },
+    ],
+    reviews: [{ by: "carol" }],
+    checks: { build: "success" },
+  });
+  scenario.tag("c2");
   scenario.build();
 }, 60_000);
 
@@ -198,5 +210,73 @@ describe("--repo naming another repository than the policy (F7)", () => {
     expect(scenario.sim.countRequests().total).toBe(before); // nothing asked of the other repository
     const same = await run("--repo", "acme/shop");
     expect(same.code).toBe(0);
+  });
+});
+
+describe("a PR whose commit list leaves out a commit its merge brings (F6)", () => {
+  it("is unverified, naming the unlisted commit, not passed on the approval of the commit's author", async () => {
+    const range = ["--from", "c1", "--to", "c2"];
+    const listed = await runSockCheck(range, { cwd: scenario.dir, env: envFor(scenario) });
+    expect(listed.code).toBe(1);
+    expect(listed.stdout).toContain("approval by carol does not count (author, co-author or committer)");
+
+    const pull = scenario.sim.pulls.get(2)!;
+    const carols = scenario.pull(2).commitShas[1]!;
+    const all = [...pull.commits];
+    // What a capped list shows (GitHub's REST list of a PR's commits stops at 250): carol's commit not among them.
+    pull.commits = all.filter((sha) => sha !== carols);
+    try {
+      const unlisted = await runSockCheck(range, { cwd: scenario.dir, env: envFor(scenario) });
+      expect(unlisted.code).toBe(69);
+      expect(unlisted.stdout).toContain(
+        `PR #2: GitHub lists 1 of its commits, but its merge ${scenario.pull(2).mergeSha.slice(0, 7)} in this checkout brings 1 more (${carols.slice(0, 7)}), so whether an approver wrote one of them cannot be told`,
+      );
+    } finally {
+      pull.commits = all;
+    }
+  });
+});
+
+describe("a PR commit list GitHub gives in part, or without its count (F6)", () => {
+  /** GitHub's two answers for one merged PR (the commit lookup, then the PR batch) with `commits` as given. */
+  const apiAnswering = (commits: Record<string, unknown>) =>
+    ({
+      graphql: async (query: string) => {
+        const head = "b".repeat(40);
+        if (query.includes("associatedPullRequests")) {
+          const pulls = { nodes: [{ number: 1, merged: true, headRefOid: head, mergeCommit: { oid: "a".repeat(40) } }] };
+          const c0 = { oid: "a".repeat(40), signature: null, author: null, committer: null, associatedPullRequests: pulls };
+          return { data: { repository: { defaultBranchRef: { name: "main" }, c0 } }, errors: [] };
+        }
+        const page = { pageInfo: { hasNextPage: false, endCursor: null }, nodes: [] };
+        const p0 = {
+          ...{ number: 1, title: "SHOP-1", body: "", url: "https://github.com/acme/shop/pull/1", merged: true },
+          ...{ mergedAt: "2026-12-02T11:00:00Z", headRefName: "f", headRefOid: head, baseRefName: "main" },
+          ...{ author: { __typename: "User", login: "bob" }, mergedBy: null, mergeCommit: { oid: "a".repeat(40) } },
+          ...{ labels: page, reviews: page, commits: { pageInfo: { hasNextPage: false, endCursor: null }, ...commits } },
+        };
+        return { data: { repository: { p0, h0: { oid: head, statusCheckRollup: null } } }, errors: [] };
+      },
+    }) as unknown as GitHubApi;
+  const commit = (oid: string) => ({
+    commit: {
+      ...{ oid, message: "SHOP-1", signature: null, parents: { nodes: [] } },
+      ...{ authors: { totalCount: 1, nodes: [{ name: "Bob", email: "bob@acme.test", user: { login: "bob" } }] } },
+      committer: { name: "Bob", email: "bob@acme.test", user: { login: "bob" } },
+    },
+  });
+
+  it("leaves that PR unverified, saying why, and goes on with the run", async () => {
+    const sha = "a".repeat(40);
+    const local = { sha, parents: [] } as unknown as LocalCommit;
+    const options = { owner: "acme", name: "shop", teams: [], organizations: [], identities: {} };
+    for (const [commits, said] of [
+      [{ totalCount: 3, nodes: [commit("b".repeat(40)), null] }, "GitHub listed 1 of its 3 commits"],
+      [{ nodes: [commit("b".repeat(40))] }, "GitHub listed 1 of its commits without saying how many it has"],
+    ] as const) {
+      const facts = await collectGitHubFacts(apiAnswering(commits), [local], options);
+      expect(facts.unverified.get(sha)).toBe(`PR #1: ${said}, so whether an approver wrote one of the others cannot be told`);
+      expect(facts.failure).toBeUndefined();
+    }
   });
 });
