@@ -67,7 +67,7 @@ interface GqlContext {
   creator?: GqlActor | null;
 }
 interface GqlReview {
-  author: GqlActor | null;
+  author: (GqlActor & { databaseId?: number | null }) | null;
   state: ReviewState;
   submittedAt: string | null;
   commit: { oid: string } | null;
@@ -105,7 +105,8 @@ const CONTEXT_FIELDS = `pageInfo { hasNextPage endCursor }
 
 const LABEL_FIELDS = "pageInfo { hasNextPage endCursor } nodes { name }";
 
-const REVIEW_FIELDS = `pageInfo { hasNextPage endCursor } nodes { author { __typename login } state submittedAt commit { oid } }`;
+const REVIEW_FIELDS = `pageInfo { hasNextPage endCursor }
+  nodes { author { __typename login ... on User { databaseId } } state submittedAt commit { oid } }`;
 
 // No `commits(last: 1)` for the head: GitHub lists a PR's commits by date, not push order, so the last one need
 // not be the head. Checks are read from the commit `headRefOid` names (fetched alongside, see HEAD_FIELDS).
@@ -473,9 +474,21 @@ function toPullFact(pull: GqlPull & { commits: Connection<{ commit: GqlPullCommi
   };
 }
 
+/**
+ * GitHub's placeholder for deleted accounts: the user `ghost`, id 10137 (what a deleted account wrote "is associated
+ * with our Ghost user", docs.github.com/account-and-profile/setting-up-and-managing-your-personal-account-on-github/managing-personal-account-settings/deleting-your-personal-account;
+ * api.github.com/users/ghost). GraphQL gives such a review's author as null; an answer that names the ghost instead
+ * (REST's shape, a proxy, GitHub Enterprise Server) is the same deleted account, and its approval never counts (T53 F3).
+ * GitHub has only the one: `ghost1` or `Ghost` with another id is somebody's real account.
+ */
+function isGhost(author: GqlReview["author"]): boolean {
+  return author !== null && (author.login === "ghost" || author.databaseId === 10137);
+}
+
 function toReview(review: GqlReview): ReviewFact {
   return {
-    reviewer: review.author?.login ?? null,
+    // A deleted account's review is nobody's (evaluate: it does not count, and it is no self-approval either).
+    reviewer: isGhost(review.author) ? null : (review.author?.login ?? null),
     reviewerType: review.author?.__typename ?? null,
     state: review.state,
     submittedAt: review.submittedAt,

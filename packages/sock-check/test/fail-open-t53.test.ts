@@ -239,7 +239,7 @@ describe("a PR whose commit list leaves out a commit its merge brings (F6)", () 
 
 describe("a PR commit list GitHub gives in part, or without its count (F6)", () => {
   /** GitHub's two answers for one merged PR (the commit lookup, then the PR batch) with `commits` as given. */
-  const apiAnswering = (commits: Record<string, unknown>) =>
+  const apiAnswering = (commits: Record<string, unknown>, reviews: unknown[] = []) =>
     ({
       graphql: async (query: string) => {
         const head = "b".repeat(40);
@@ -253,7 +253,11 @@ describe("a PR commit list GitHub gives in part, or without its count (F6)", () 
           ...{ number: 1, title: "SHOP-1", body: "", url: "https://github.com/acme/shop/pull/1", merged: true },
           ...{ mergedAt: "2026-12-02T11:00:00Z", headRefName: "f", headRefOid: head, baseRefName: "main" },
           ...{ author: { __typename: "User", login: "bob" }, mergedBy: null, mergeCommit: { oid: "a".repeat(40) } },
-          ...{ labels: page, reviews: page, commits: { pageInfo: { hasNextPage: false, endCursor: null }, ...commits } },
+          ...{
+            labels: page,
+            reviews: { ...page, nodes: reviews },
+            commits: { pageInfo: { hasNextPage: false, endCursor: null }, ...commits },
+          },
         };
         return { data: { repository: { p0, h0: { oid: head, statusCheckRollup: null } } }, errors: [] };
       },
@@ -277,6 +281,41 @@ describe("a PR commit list GitHub gives in part, or without its count (F6)", () 
       const facts = await collectGitHubFacts(apiAnswering(commits), [local], options);
       expect(facts.unverified.get(sha)).toBe(`PR #1: ${said}, so whether an approver wrote one of the others cannot be told`);
       expect(facts.failure).toBeUndefined();
+    }
+  });
+
+  it("takes a review by the user with the ghost's id (10137) for a deleted account's, whatever its login", async () => {
+    const sha = "a".repeat(40);
+    const local = { sha, parents: [] } as unknown as LocalCommit;
+    const listed = { totalCount: 1, nodes: [commit("b".repeat(40))] };
+    const review = (login: string, databaseId: number) => ({
+      author: { __typename: "User", login, databaseId },
+      ...{ state: "APPROVED", submittedAt: "2026-12-02T10:00:00Z", commit: { oid: "b".repeat(40) } },
+    });
+    const api = apiAnswering(listed, [review("Ghost", 10137), review("ghost1", 4242)]);
+    const facts = await collectGitHubFacts(api, [local], { owner: "acme", name: "shop", teams: [], organizations: [], identities: {} });
+    expect(facts.pulls.get(1)?.reviews.map((r) => r.reviewer)).toEqual([null, "ghost1"]);
+  });
+});
+
+describe("GitHub's ghost, the deleted-account placeholder (F3)", () => {
+  it("never counts as an approver; an account merely named like it is a real one and counts", async () => {
+    for (const [login, code] of [
+      ["ghost", 1],
+      ["ghost1", 0],
+      ["Ghost", 0],
+    ] as const) {
+      await withChanged(
+        () => {
+          scenario.sim.pulls.get(1)!.reviews[0]!.user = login;
+        },
+        async () => {
+          const result = await run();
+          expect(result.code, login).toBe(code);
+          if (code === 1) expect(result.stdout).toContain("has 0; an approval by a deleted account does not count");
+          else expect(result.stdout).toContain(`approved by ${login}`);
+        },
+      );
     }
   });
 });
