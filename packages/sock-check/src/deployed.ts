@@ -12,26 +12,38 @@ import {
   UsageError,
 } from "@opsguard/core";
 
-/** The deployed commit as a running service publishes it: a file or URL holding a SHA (text, or JSON with sha/commit/revision). */
+/**
+ * The deployed commit as a running service publishes it: a file or URL holding exactly one SHA (text, whitespace
+ * around it allowed), or JSON whose sha/commit/revision… is exactly one. Anything else is refused, not searched for
+ * something SHA-like: two SHAs or a web page gave the first hex word, and a later one shrinks the range (T53 F5).
+ */
 
-const SHA = /\b[0-9a-f]{7,40}\b/i;
+const SHA = /^[0-9a-f]{7,40}$/i;
 const KEYS = ["sha", "commit", "git_sha", "gitSha", "revision", "git_commit"];
 
 export function shaFromText(text: string, source: string): string {
   const trimmed = text.trim();
+  const refused = (why: string) =>
+    new DataError(`${source} does not contain exactly one commit SHA (${why})`, {
+      hint: `expected only a hex SHA, or JSON with one of ${KEYS.join(", ")}`,
+    });
   if (trimmed.startsWith("{")) {
+    let json: Record<string, unknown>;
     try {
-      const json = JSON.parse(trimmed) as Record<string, unknown>;
-      const found = KEYS.map((k) => json[k]).find((v): v is string => typeof v === "string" && SHA.test(v));
-      if (found) return SHA.exec(found)![0].toLowerCase();
+      json = JSON.parse(trimmed) as Record<string, unknown>;
     } catch {
-      // not JSON after all: fall through to the plain-text reading
+      throw refused("JSON that does not parse");
     }
+    // Every key it recognises must name the same SHA: two that disagree leave which one is deployed open.
+    const named = [...new Set(KEYS.map((k) => json[k]).filter((v) => v !== undefined))];
+    if (named.length === 0) throw refused(`JSON without ${KEYS.join(", ")}`);
+    const found = named.map((v) => (typeof v === "string" ? v.trim().toLowerCase() : v));
+    if (new Set(found).size > 1) throw refused("JSON naming different SHAs");
+    if (typeof found[0] !== "string" || !SHA.test(found[0])) throw refused("JSON whose SHA is not a hex SHA");
+    return found[0];
   }
-  const match = SHA.exec(trimmed.split("\n")[0] ?? "");
-  if (!match)
-    throw new DataError(`${source} does not contain a commit SHA`, { hint: `expected a hex SHA, or JSON with one of ${KEYS.join(", ")}` });
-  return match[0].toLowerCase();
+  if (!SHA.test(trimmed)) throw refused(trimmed === "" ? "an empty answer" : "more than a hex SHA");
+  return trimmed.toLowerCase();
 }
 
 /** A version file or answer is a line or a small JSON object; more is a wrong path or URL, not read into memory. */

@@ -1,3 +1,5 @@
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { exitCodeOf, type OpsguardError } from "@opsguard/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { GitHubScenario } from "../../lab/src/sim/github-scenario";
@@ -316,6 +318,42 @@ describe("GitHub's ghost, the deleted-account placeholder (F3)", () => {
           else expect(result.stdout).toContain(`approved by ${login}`);
         },
       );
+    }
+  });
+});
+
+describe("--from-url answers that are not exactly one SHA (F5)", () => {
+  it("takes one SHA with whitespace around it, and refuses two SHAs, a page or JSON naming two (65, one line)", async () => {
+    const deployed = scenario.sha(1);
+    const other = scenario.pull(1).mergeSha;
+    const bodies: Record<string, string> = {
+      "/one": `\n  ${deployed}\t\n`,
+      "/two": `${deployed}\n${other}\n`,
+      "/html": `<html>${deployed}</html>`,
+      "/json": JSON.stringify({ sha: deployed, commit: other }),
+    };
+    const server = createServer((req, res) => res.writeHead(200, { "content-type": "text/plain" }).end(bodies[req.url ?? ""]));
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const url = (path: string) => `http://127.0.0.1:${(server.address() as AddressInfo).port}${path}`;
+    const fromUrl = (path: string) => runSockCheck(["--from-url", url(path), "--to", "c1"], { cwd: scenario.dir, env: envFor(scenario) });
+    try {
+      const one = await fromUrl("/one");
+      expect(one.code).toBe(0);
+      expect(one.stdout).toContain(`${deployed.slice(0, 7)}..`);
+      for (const [path, why] of [
+        ["/two", "more than a hex SHA"],
+        ["/html", "more than a hex SHA"],
+        ["/json", "JSON naming different SHAs"],
+      ] as const) {
+        const refused = await fromUrl(path);
+        expect(refused.code, path).toBe(65);
+        expect(refused.stdout).toBe("");
+        expect(refused.stderr.trim().split("\n")).toEqual([
+          expect.stringContaining(`sock-check: --from-url ${url(path)} does not contain exactly one commit SHA (${why})`),
+        ]);
+      }
+    } finally {
+      server.close();
     }
   });
 });

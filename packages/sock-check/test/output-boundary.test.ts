@@ -407,7 +407,7 @@ describe("sock-check's outputs", () => {
     await run("mkfifo", [fifo]);
     const result = await runSockCheck(["--from-file", fifo], { cwd: scenario.dir, env: envFor(scenario) });
     expect(result.code).toBe(65);
-    expect(result.stderr).toContain("does not contain a commit SHA");
+    expect(result.stderr).toContain("does not contain exactly one commit SHA (an empty answer)");
   });
 
   it("refuses a --config policy that is a FIFO nobody writes to, a device or a directory: exit 78, one line naming it", async () => {

@@ -304,7 +304,7 @@ describe("helpers", () => {
   it("reads a deployed SHA from text or JSON and refuses anything else", () => {
     expect(shaFromText("0123456789abcdef0123456789abcdef01234567\n", "x")).toBe("0123456789abcdef0123456789abcdef01234567");
     expect(shaFromText('{"revision":"ABCDEF1"}', "x")).toBe("abcdef1");
-    expect(() => shaFromText("<html>maintenance</html>", "--from-url https://x")).toThrow(/does not contain a commit SHA/);
+    expect(() => shaFromText("<html>maintenance</html>", "--from-url https://x")).toThrow(/does not contain exactly one commit SHA/);
   });
 });
 

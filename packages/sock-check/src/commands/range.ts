@@ -17,7 +17,7 @@ export function withRange(command: Command, fromDefault = "the last deploy tag")
     .option("-C, --repo-dir <dir>", "the git checkout", ".")
     .option("--from <ref>", `deployed commit or tag (default: ${fromDefault})`)
     .option("--from-file <path>", "file holding the deployed SHA")
-    .option("--from-url <url>", "URL answering with the deployed SHA (text or JSON)")
+    .option("--from-url <url>", "URL answering with exactly the deployed SHA (text, or JSON with sha, commit, revision…)")
     .option("--to <ref>", "candidate commit", "HEAD")
     .option(
       "--repo <owner/name>",
