@@ -216,7 +216,7 @@ describe("--repo naming another repository than the policy (F7)", () => {
 });
 
 describe("a PR whose commit list leaves out a commit its merge brings (F6)", () => {
-  it("is unverified, naming the unlisted commit, not passed on the approval of the commit's author", async () => {
+  it('is unverified, naming the unlisted commit, not passed on the approval of the commit\'s author; let through, never "OK to deploy" (wording)', async () => {
     const range = ["--from", "c1", "--to", "c2"];
     const listed = await runSockCheck(range, { cwd: scenario.dir, env: envFor(scenario) });
     expect(listed.code).toBe(1);
@@ -232,6 +232,13 @@ describe("a PR whose commit list leaves out a commit its merge brings (F6)", () 
       expect(unlisted.code).toBe(69);
       expect(unlisted.stdout).toContain(
         `PR #2: GitHub lists 1 of its commits, but its merge ${scenario.pull(2).mergeSha.slice(0, 7)} in this checkout brings 1 more (${carols.slice(0, 7)}), so whether an approver wrote one of them cannot be told`,
+      );
+      // Let through under --allow-unverified, the digest's last line says so instead of "OK to deploy".
+      const allowed = await runSockCheck([...range, "--allow-unverified"], { cwd: scenario.dir, env: envFor(scenario) });
+      expect(allowed.code).toBe(0);
+      expect(allowed.stdout).not.toContain("OK to deploy");
+      expect(allowed.stdout.trimEnd().split("\n").at(-1)).toBe(
+        "1 commit, 0 PRs: 0 compliant, 0 exempt, 0 emergency, 0 noncompliant, 1 unverified — not blocked: 1 commit unverified (--allow-unverified)",
       );
     } finally {
       pull.commits = all;

@@ -40,7 +40,12 @@ export function renderDigest(report: Report, style: ChalkInstance, options: { bl
     `${s.noncompliant} noncompliant`,
     `${s.unverified} unverified`,
   ].join(", ");
-  const outcome = options.blocked ? style.red.bold("BLOCKED") : style.green.bold("OK to deploy");
+  // Not blocked is not the same as compliant: under --allow-unverified the line says what the Markdown summary says.
+  const outcome = options.blocked
+    ? style.red.bold("BLOCKED")
+    : s.unverified > 0
+      ? style.yellow.bold(`not blocked: ${plural(s.unverified, "commit")} unverified (--allow-unverified)`)
+      : style.green.bold("OK to deploy");
   lines.push("");
   lines.push(`${plural(s.commits, "commit")}, ${plural(s.pulls, terms.kind)}: ${counts} — ${outcome}`);
   return `${lines.join("\n")}\n`;
