@@ -112,7 +112,8 @@ const EXIT_CODE_MEANINGS = {
 
 const SIGNAL_EXIT_CODES = `  129 a process retrying an alert in memory stopped by SIGHUP, after its LOST line (SIGINT, SIGTERM: 130, 143)
   130 the per-host worker or flush stopped by SIGINT (it hands back what it had not sent)
-  143 the per-host worker or flush stopped by SIGTERM (the same)`;
+  143 the per-host worker or flush stopped by SIGTERM (the same); a --wait hook stopped before its verdict
+      (130, 129: SIGINT, SIGHUP), its alert recorded as refused`;
 
 /** What a run of the program depends on beyond its streams; a bin takes the defaults, an in-process test its own. */
 export interface VpnnotifyDeps {

@@ -1,4 +1,4 @@
-import { spawn, spawnSync } from "node:child_process";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { hostname, tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
@@ -893,6 +893,40 @@ describe("other VPN servers", () => {
       ),
     ]);
   });
+
+  it("ocserv with --wait stopped by SIGTERM before its verdict: the exit (143) refuses the login, and the alert kept in the spool says it was refused (T54 N2b)", async () => {
+    // A deadline far off: the stop, not the deadline, ends the hook.
+    const s = setup({ onFailure: "reject", deadlineMs: 60_000 });
+    const spool = join(dirname(s.state), "spool");
+    // Slack takes every call but answers none: the hook is stuck in the user's lookup, before any post (none stored).
+    slack.slow(120_000);
+    const before = slack.requests.length;
+    let hook: ChildProcess | undefined;
+    const env = { ...base(s), REASON: "connect", USERNAME: "bob", IP_REAL: PLACES.paris.ip };
+    const running = runCli(["--wait"], env, 30_000, (child) => {
+      hook = child;
+    });
+    await waitFor(
+      () => slack.requests.length > before && existsSync(spool) && readdirSync(spool).some((f) => /^\d+-[0-9a-f]{8}\.json$/.test(f)),
+      20_000,
+      "bob's alert spooled, its lookup at Slack",
+    );
+    hook?.kill("SIGTERM");
+    const result = await running;
+    expect(result.code).toBe(143);
+    expect(result.stderr).toMatch(
+      /^vpnnotify: warn: stopped by SIGTERM before the verdict user=bob ip=90\.100\.1\.2 reason="the exit refuses the login/m,
+    );
+    // The hook's lease on the alert runs out (its deadline + 30 s) before the next worker or flush takes it: skip that wait.
+    const [name] = readdirSync(spool).filter((f) => /^\d+-[0-9a-f]{8}\.json$/.test(f));
+    const file = join(spool, name ?? "");
+    writeFileSync(file, JSON.stringify({ ...JSON.parse(readFileSync(file, "utf8")), leaseUntil: 0 }));
+    slack.up();
+    expect((await runInProc(["flush", "--force"], base(s))).code).toBe(0);
+    expect(slack.messagesTo("U0BOB").map((m) => m.text)).toEqual([
+      expect.stringMatching(/^Hi bob, someone just tried to start a VPN session \(it was refused/),
+    ]);
+  }, 60_000);
 
   it("notify --json prints the decision; a bad address is a usage-level error", async () => {
     const s = setup();

@@ -150,16 +150,23 @@ export async function runHookCommand({ name, opts, env, clock }: HookCommandOpti
   const deadlineAt = runDeadline(config, clock);
   let notifier: Notifier | undefined;
   const progress: ConnectProgress = {};
+  const stop = untilStopSignal();
   try {
     const n = createNotifier(config, log, deadlineAt);
     notifier = n;
-    const outcome = await runBounded(deadlineAt, config, () =>
-      event.kind === "disconnect" ? handleDisconnect(event, n) : handleConnect(event, n, undefined, undefined, progress),
-    );
+    const outcome = await Promise.race([
+      runBounded(deadlineAt, config, () =>
+        event.kind === "disconnect" ? handleDisconnect(event, n) : handleConnect(event, n, undefined, undefined, progress),
+      ),
+      stop.signalled,
+    ]);
+    if (outcome === undefined) return await stoppedMidWait(stop.stoppedBy ?? "SIGTERM", event, deferred, reject, progress, log, close);
     if (outcome.verdict === "failed") failure = new UnavailableError(outcome.errors[0] ?? "nobody could be told about the login");
   } catch (error) {
     failure = error as Error;
     log.error("failed", { user: event.user, ip: event.ip, reason: describeError(error) });
+  } finally {
+    stop.release();
   }
   const unanswered = deferred && reject ? answerDeferred(deferred, failure ? "0" : "1") : undefined;
   if (unanswered) log.warn(unanswered);
@@ -176,6 +183,60 @@ export async function runHookCommand({ name, opts, env, clock }: HookCommandOpti
   await close();
   // Calls past the deadline may still be in flight: main.ts's runCli ends the process once this code is set.
   return failure && reject && !detached ? exitOf(failure) : ExitCode.OK;
+}
+
+/**
+ * The signals that stop a `--wait` hook (ocserv or OpenVPN stopping it, a person) and would otherwise end it at once:
+ * its exit, 128 + the signal's number as a shell reports it, is non-zero, which ocserv and OpenVPN read as a refusal.
+ */
+const WAIT_STOP_SIGNALS = ["SIGTERM", "SIGINT", "SIGHUP"] as const;
+type WaitStopSignal = (typeof WAIT_STOP_SIGNALS)[number];
+
+/** Until a stop signal arrives (`signalled` then resolves, `stoppedBy` says which); `release` restores the default. */
+function untilStopSignal(): { signalled: Promise<undefined>; stoppedBy?: WaitStopSignal; release: () => void } {
+  let onSignal: (signal: WaitStopSignal) => void = () => {};
+  const stop: ReturnType<typeof untilStopSignal> = {
+    signalled: new Promise<undefined>((resolve) => {
+      onSignal = (signal) => {
+        stop.stoppedBy ??= signal;
+        resolve(undefined);
+      };
+    }),
+    release: () => {
+      for (const [signal, handler] of handlers) process.off(signal, handler);
+    },
+  };
+  const handlers = WAIT_STOP_SIGNALS.map((signal) => [signal, () => onSignal(signal)] as const);
+  for (const [signal, handler] of handlers) process.once(signal, handler);
+  return stop;
+}
+
+/**
+ * A `--wait` hook stopped before its verdict: the VPN server reads its non-zero exit as a refusal (under onFailure
+ * "accept" too), so its spooled alert, sent later by the worker or flush, says the login was refused rather than that a
+ * session started (T54 N2b), as at the deadline. OpenVPN's deferred file, under reject, says 0 as well. What is still
+ * in flight (a Slack call) is left to the exit.
+ */
+async function stoppedMidWait(
+  signal: WaitStopSignal,
+  event: VpnEvent,
+  deferred: string | undefined,
+  reject: boolean,
+  progress: ConnectProgress,
+  log: Logger,
+  close: () => Promise<void>,
+): Promise<ExitCode> {
+  const unanswered = deferred && reject ? answerDeferred(deferred, "0") : undefined;
+  if (unanswered) log.warn(unanswered);
+  await progress.refuse?.().catch(() => {});
+  log.warn(`stopped by ${signal} before the verdict`, {
+    user: event.user,
+    ip: event.ip,
+    reason: event.kind === "connect" ? "the exit refuses the login; its alert, kept in the spool, says so" : undefined,
+    spooled: progress.spooled,
+  });
+  await close();
+  return (128 + osConstants.signals[signal]) as ExitCode;
 }
 
 /**
