@@ -103,17 +103,29 @@ describe("Slack simulator quirks", () => {
     expect((await call("users.info", { user: "U0ALICE001" }, "GET")).body.ok).toBe(true);
   });
 
-  it("a rate limit for a while: 429 with Retry-After counting down to its end, for every channel, then posts go through", async () => {
+  it("a workspace-wide rate limit for a while: 429 with Retry-After counting down to its end, for every channel, then posts go through", async () => {
     slack.rateLimitFor(2_500, "chat.postMessage");
     const before = slack.messages.length;
     const first = await call("chat.postMessage", { channel: "C0PUBLIC01", text: "one" });
     expect(first).toMatchObject({ status: 429, body: { ok: false, error: "ratelimited" } });
     expect(first.headers.get("retry-after")).toBe("3");
-    // Per method and workspace: a DM is held back as well; other methods are not.
+    // Per method and workspace (chat.postMessage's workspace-wide limit): a DM is held back as well; other methods are not.
     expect((await call("chat.postMessage", { channel: "U0ALICE001", text: "two" })).status).toBe(429);
     expect((await call("users.info", { user: "U0ALICE001" }, "GET")).body.ok).toBe(true);
     expect(slack.messages.length).toBe(before);
     slack.rateLimitFor(0);
+    expect((await call("chat.postMessage", { channel: "C0PUBLIC01", text: "three" })).body.ok).toBe(true);
+  });
+
+  it("a per-channel rate limit on chat.postMessage: posts to that channel get 429 with Retry-After, posts to another channel go through", async () => {
+    slack.rateLimitChannelFor(2_500, "C0PUBLIC01");
+    const before = slack.messages.length;
+    const limited = await call("chat.postMessage", { channel: "C0PUBLIC01", text: "one" });
+    expect(limited).toMatchObject({ status: 429, body: { ok: false, error: "ratelimited" } });
+    expect(limited.headers.get("retry-after")).toBe("3");
+    expect((await call("chat.postMessage", { channel: "U0ALICE001", text: "two" })).body).toMatchObject({ ok: true });
+    expect(slack.messages.slice(before).map((m) => m.text)).toEqual(["two"]);
+    slack.rateLimitChannelFor(0, "C0PUBLIC01");
     expect((await call("chat.postMessage", { channel: "C0PUBLIC01", text: "three" })).body.ok).toBe(true);
   });
 

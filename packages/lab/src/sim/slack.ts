@@ -169,6 +169,8 @@ export class SlackSim extends SimServer {
   readonly #held = new Map<string, Promise<void>>();
   #limitedUntil = 0;
   #limitedMethod: string | undefined;
+  /** channel → until when chat.postMessage to it is over its per-channel limit (rateLimitChannelFor). */
+  readonly #limitedChannels = new Map<string, number>();
   #clock = 1_700_000_000;
   #quirks: SlackQuirks;
 
@@ -299,12 +301,24 @@ export class SlackSim extends SimServer {
    * with Retry-After, the whole seconds until the limit lifts, and {ok:false,error:"ratelimited"}.
    * Slack: "you'll receive a HTTP 429 Too Many Requests error, and a Retry-After HTTP header
    * containing the number of seconds until you can retry"; limits apply "per API method per
-   * workspace per app", so they hold for every channel and user at once
-   * (https://docs.slack.dev/apis/web-api/rate-limits, "Responding to rate limiting conditions").
+   * workspace/team per app" (https://docs.slack.dev/apis/web-api/rate-limits, Overview and "Responding
+   * to rate limiting conditions"). For chat.postMessage this is its workspace-wide limit, which holds
+   * posts to every channel at once; its per-channel limit is `rateLimitChannelFor`.
    */
   rateLimitFor(ms: number, method?: string): this {
     this.#limitedUntil = Date.now() + ms;
     this.#limitedMethod = method;
+    return this;
+  }
+
+  /**
+   * For the next `ms` milliseconds posts (chat.postMessage) to `channel` are over its limit: HTTP 429 with
+   * Retry-After, as rateLimitFor; posts to any other channel, and other methods, are not. Slack: "chat.postMessage
+   * generally allows posting one message per second per channel, while also maintaining a workspace-wide limit"
+   * (https://docs.slack.dev/apis/web-api/rate-limits, Overview, "Web API Special Tier"). `ms` 0 lifts it.
+   */
+  rateLimitChannelFor(ms: number, channel: string): this {
+    this.#limitedChannels.set(channel, Date.now() + ms);
     return this;
   }
 
@@ -323,6 +337,7 @@ export class SlackSim extends SimServer {
     this.clearFaults();
     this.#delayMs = 0;
     this.#limitedUntil = 0;
+    this.#limitedChannels.clear();
     return this;
   }
 
@@ -334,9 +349,13 @@ export class SlackSim extends SimServer {
   // ---- the API ----
 
   async #dispatch(method: string, spec: (typeof METHODS)[string], req: SimRequest): Promise<SimResponse> {
-    const limited = this.#limitedUntil - Date.now();
+    const now = Date.now();
+    const workspaceWide = !this.#limitedMethod || this.#limitedMethod === method ? this.#limitedUntil - now : 0;
+    const channel = method === "chat.postMessage" ? this.#channelOf(req) : undefined;
+    const perChannel = channel === undefined ? 0 : (this.#limitedChannels.get(channel) ?? 0) - now;
+    const limited = Math.max(workspaceWide, perChannel);
     let answer: SimResponse;
-    if (limited > 0 && (!this.#limitedMethod || this.#limitedMethod === method)) {
+    if (limited > 0) {
       answer = { status: 429, headers: { "retry-after": String(Math.ceil(limited / 1000)) }, body: { ok: false, error: "ratelimited" } };
     } else {
       answer = this.#answer(method, spec, req);
@@ -352,6 +371,13 @@ export class SlackSim extends SimServer {
       answer = { ...answer, heldUntil: held };
     }
     return this.#delayMs > 0 ? { ...answer, delayMs: this.#delayMs } : answer;
+  }
+
+  /** The `channel` argument of a call, from its body (JSON or form) or its query string. */
+  #channelOf(req: SimRequest): string | undefined {
+    const body = req.body && typeof req.body === "object" ? (req.body as Args) : {};
+    const channel = body.channel ?? req.query.get("channel");
+    return typeof channel === "string" ? channel : undefined;
   }
 
   #answer(method: string, spec: (typeof METHODS)[string], req: SimRequest): SimResponse {
