@@ -18,6 +18,8 @@ export type StopSignal = keyof typeof STOP_SIGNALS;
 export class SpoolRun {
   /** What each entry this run is done with was. */
   readonly kinds: EntryResult[] = [];
+  /** Logins OpenVPN waited on that this run answered 0 as it handed their alerts back at a stop (refuseOnStop). */
+  refusedAtStop = 0;
   /** Set the moment a stop signal arrives: from then on no alert is started. */
   stoppedBy: StopSignal | undefined;
   readonly #n: Notifier;
@@ -107,7 +109,7 @@ export class SpoolRun {
     const now = Date.now();
     // OpenVPN waits on this login's verdict (onFailure reject): answered now (refuseOnStop).
     const answer = entry.payload.answer;
-    if (answer) refuseOnStop(n, entry, answer, signal);
+    if (answer && refuseOnStop(n, entry, answer, signal)) this.refusedAtStop++;
     entry.leaseUntil = now;
     entry.lastError = `${this.#who} was stopped (${signal}) before this alert went out`;
     entry.lastErrorAt = now;
@@ -125,14 +127,15 @@ export class SpoolRun {
  * worker would answer once the deadline passed, rather than leaving the client waiting till then. One answered already
  * (Slack was accepting posts) keeps its answer. Either way the entry no longer carries the answer (the next worker
  * must not answer it again), and a refused login's alert says it was refused (its DM, sent later from the spool).
- * The caller saves the entry.
+ * The caller saves the entry. Returns whether this call answered 0 (for the stop's one log line).
  */
-export function refuseOnStop(n: Notifier, entry: SpoolEntry<SpoolJob>, answer: { file: string; by: number }, signal: StopSignal): void {
+export function refuseOnStop(n: Notifier, entry: SpoolEntry<SpoolJob>, answer: { file: string; by: number }, signal: StopSignal): boolean {
   const job = entry.payload;
   const who = isLoginJob(job) ? job.login : job.event;
-  n.verdicts.giveNow(entry.id, answer, who, "0", `stopped (${signal}) before the verdict OpenVPN waits on`);
+  const answered = n.verdicts.giveNow(entry.id, answer, who, "0", `stopped (${signal}) before the verdict OpenVPN waits on`);
   if (n.verdicts.given(entry.id) === "0") job.loginRefused = true;
   delete job.answer;
+  return answered;
 }
 
 /**

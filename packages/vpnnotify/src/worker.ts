@@ -66,14 +66,18 @@ export async function workSpool(n: Notifier, config: VpnnotifyConfig): Promise<F
   await n.verdicts.saved();
   if (run.stoppedBy) {
     const handed = await run.handBack();
-    await answerQueued(n, run.stoppedBy);
+    const answeredQueued = await answerQueued(n, run.stoppedBy);
     await releaseOwnDrainLock(n.spool.dir);
     const counts = countEntries(total, run.kinds);
+    // The one line a stop leaves: with every login OpenVPN waited on that it refused (under way and queued), so the
+    // "answered 0" lines before it add up to it (T54 read two stops' lines as one stop's).
+    const refused = run.refusedAtStop + answeredQueued;
     n.log.warn(`worker stopped by ${run.stoppedBy}`, {
       delivered: counts.delivered,
       suppressed: counts.suppressed,
       disconnects: counts.disconnects,
       handedBack: handed,
+      refused: refused || undefined,
     });
     return { ...counts, stoppedBy: run.stoppedBy };
   }
@@ -113,14 +117,16 @@ async function watchWaitingLogins(n: Notifier, running: () => boolean): Promise<
  * A stopping worker (SIGTERM, SIGINT) answers every queued login OpenVPN still waits on, not only the ones under way
  * (handed back, answered there): left unanswered, each would stay "2" until the next worker or flush, or OpenVPN's
  * hand-window ran out, after `systemctl stop` with no new login (T50 N7). Each keeps its alert in the spool, recorded
- * as refused (refuseOnStop). Entries another process leases (a `--wait` hook's) are that process's.
+ * as refused (refuseOnStop). Entries another process leases (a `--wait` hook's) are that process's. Returns how many
+ * it answered 0.
  */
-async function answerQueued(n: Notifier, signal: StopSignal): Promise<void> {
+async function answerQueued(n: Notifier, signal: StopSignal): Promise<number> {
   const now = Date.now();
+  let answered = 0;
   for (const entry of await n.spool.list({ readOnly: true }).catch(() => [])) {
     const answer = entry.payload.answer;
     if (!answer || entry.leaseUntil > now) continue;
-    refuseOnStop(n, entry, answer, signal);
+    if (refuseOnStop(n, entry, answer, signal)) answered++;
     await n.spool.save(entry).catch((error: unknown) => {
       n.log.warn("cannot record a stopped worker's answer in the spool; the next worker answers it again", {
         id: entry.id,
@@ -128,6 +134,7 @@ async function answerQueued(n: Notifier, signal: StopSignal): Promise<void> {
       });
     });
   }
+  return answered;
 }
 
 /** A hook's login as the spool keeps it until the worker gets to it; `answerBy` when OpenVPN waits on the verdict. */

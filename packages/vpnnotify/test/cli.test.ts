@@ -647,6 +647,10 @@ describe("a worker stopped by SIGTERM (systemd, a container, a person)", () => {
     ] as const) {
       expect(log).toContain(`warn: answered 0 user=${user} ip=${place.ip} reason="stopped (SIGTERM) before the verdict OpenVPN waits on"`);
     }
+    // One line for the stop, counting both refusals: bob's (handed back) and alice's (queued).
+    expect(log.match(/^vpnnotify: warn: worker stopped by SIGTERM .*$/gm)).toEqual([
+      "vpnnotify: warn: worker stopped by SIGTERM delivered=0 suppressed=0 disconnects=0 handedBack=1 refused=2",
+    ]);
     // alice's login is still queued, answered: the next worker does not answer it again, and tells her it was refused
     expect(JSON.parse(readFileSync(alice.file, "utf8")).payload).toMatchObject({ loginRefused: true, login: { user: "alice" } });
     expect(JSON.parse(readFileSync(alice.file, "utf8")).payload.answer).toBeUndefined();
