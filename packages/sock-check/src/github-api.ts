@@ -1,8 +1,10 @@
 import {
+  ExitCode,
   HttpClient,
   type HttpClientOptions,
   HttpError,
   type Logger,
+  OpsguardError,
   parseRetryAfter,
   type Secret,
   sleep,
@@ -100,6 +102,16 @@ export class GitHubApi {
         throw new UnavailableError(`GitHub GraphQL answered without a JSON body at ${this.#graphqlUrl}`, {
           hint: "check github.apiUrl (and github.graphqlUrl for GitHub Enterprise Server), and any proxy in between",
         });
+      // FORBIDDEN is GitHub's refusal of this token (SAML SSO enforcement, with `extensions.saml_failure`, or a token
+      // without access) wherever it appears: on `repository`, on a nested field (`[repository, pullRequest]`, the
+      // shape in fwouts/prmonitor#1042 and jasperapp/jasper#187), on no path, with `data: null`, in any request of
+      // the run. Like REST's 403 it is exit 77, which --allow-unverified never covers: taken for a partial answer
+      // (69) it let runs through (T53 F8, T55 N1). This is the one place GraphQL errors are classified, so the rule
+      // holds for every query. GitHub documents no list of error types (github/docs#11071); the ones it sends
+      // include FORBIDDEN, NOT_FOUND (handled by the caller: a repository not there or not visible), RATE_LIMITED
+      // (above), and none at all for an internal error ("Something went wrong while executing your query").
+      const refused = errors.find((e) => e.type === "FORBIDDEN");
+      if (refused) throw tokenRefused(refused, variables);
       // No data at all is a failed query (an outage or a rejected query), not "nothing found".
       if ((body.data ?? null) === null)
         throw new UnavailableError(`GitHub GraphQL failed: ${errors[0]?.message ?? "an answer without data"}`);
@@ -173,6 +185,19 @@ export class GitHubApi {
     this.#options.log?.info(`GitHub API ${reason}; waiting`, { waitMs: ms });
     await sleep(ms);
   }
+}
+
+/** A refused token (exit 77), saying what to fix: its SAML SSO authorisation, or its access to the repository. */
+function tokenRefused(error: GraphQLError, variables: Record<string, unknown>): OpsguardError {
+  // Every repository query names it as $owner/$name; the member-list queries name only organisations.
+  const repository =
+    typeof variables.owner === "string" && typeof variables.name === "string" ? ` for repository ${variables.owner}/${variables.name}` : "";
+  const where = error.path && error.path.length > 1 ? ` (at ${error.path.join(".")})` : "";
+  const hint =
+    error.extensions?.saml_failure === true
+      ? "the organisation enforces SAML single sign-on: authorise the token for it (GitHub: Settings → Developer settings → the token → Configure SSO)"
+      : "give the token read access to the repository's contents, pull requests, checks and statuses";
+  return new OpsguardError(`GitHub refuses this token${repository}: ${error.message || "FORBIDDEN"}${where}`, ExitCode.NO_PERM, { hint });
 }
 
 export function graphqlUrlFor(apiUrl: string): string {

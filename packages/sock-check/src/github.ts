@@ -1,4 +1,4 @@
-import { ExitCode, type Logger, OpsguardError, UnavailableError } from "@opsguard/core";
+import { type Logger, UnavailableError } from "@opsguard/core";
 import { emptyFacts, failClosed, repositoryNotVisible } from "./facts";
 import type { LocalCommit } from "./git";
 import type { GitHubApi, GraphQLError, GraphQLResult } from "./github-api";
@@ -147,17 +147,6 @@ export async function collectGitHubFacts(api: GitHubApi, commits: readonly Local
         (result.data?.repository === null && result.errors.length === 0) ||
         result.errors.some((e) => e.type === "NOT_FOUND" && (!e.path || e.path[0] === "repository"));
       const slug = `${options.owner}/${options.name}`;
-      const refused = result.errors.find((e) => e.type === "FORBIDDEN" && (!e.path || e.path[0] === "repository"));
-      if (refused) {
-        // GitHub refuses the token for this repository: HTTP 200, `repository: null` and a FORBIDDEN error — for an
-        // organisation enforcing SAML SSO with `extensions.saml_failure` (a token not authorised for it), otherwise a
-        // token without access. Like REST's 403 it is a refused token (77), which --allow-unverified never covers:
-        // taken for an outage (69) it let every run through (T53 F8).
-        const reason = `GitHub refuses this token for repository ${slug}: ${errorFor(result.errors, "repository") ?? refused.message}`;
-        for (const sha of shas) facts.unverified.set(sha, reason);
-        facts.failure ??= tokenRefused(reason, refused);
-        continue;
-      }
       const reason = hidden
         ? `repository ${slug} was not found, or this token cannot see it: ${error ?? "GitHub answered repository: null"}`
         : `repository ${slug}: ${error ?? "not visible to this token"}`;
@@ -538,15 +527,6 @@ function toCheck(context: GqlContext, sha: string): CheckFact {
     at: context.createdAt ?? null,
     sha,
   };
-}
-
-/** A refused token (exit 77), saying what to fix: its SAML SSO authorisation, or its access to the repository. */
-function tokenRefused(reason: string, error: GraphQLError): OpsguardError {
-  const hint =
-    error.extensions?.saml_failure === true
-      ? "the organisation enforces SAML single sign-on: authorise the token for it (GitHub: Settings → Developer settings → the token → Configure SSO)"
-      : "give the token read access to the repository's contents, pull requests, checks and statuses";
-  return new OpsguardError(reason, ExitCode.NO_PERM, { hint });
 }
 
 /** The message of an error on this alias's path, or of one on no path at all (it may concern anything in the answer). */

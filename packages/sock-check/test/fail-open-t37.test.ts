@@ -184,7 +184,9 @@ describe("a provider's error text with newlines (F8)", () => {
         // The simulator's fault is GitHub's FORBIDDEN on the repository: a refused token (T53 F8).
         expect(run.code).toBe(77);
         const lines = run.stderr.trimEnd().split("\n");
+        // The refusal is quoted twice (the failed request's warning, then the verdict), each on its one line, escaped.
         expect(lines.filter((l) => /OK to deploy|compliant/.test(l))).toEqual([
+          expect.stringMatching(/^sock-check: warn: .*boom\\nsock-check: OK to deploy: 0 noncompliant\\n### sock-check: ✅ compliant/),
           expect.stringMatching(
             /^sock-check: .* could not be verified .*boom\\nsock-check: OK to deploy: 0 noncompliant\\n### sock-check: ✅ compliant/,
           ),

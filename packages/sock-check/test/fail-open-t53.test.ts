@@ -1,6 +1,5 @@
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { exitCodeOf, type OpsguardError } from "@opsguard/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { GitHubScenario } from "../../lab/src/sim/github-scenario";
 import type { LocalCommit } from "../src/git";
@@ -68,26 +67,6 @@ describe("a token GitHub refuses for an organisation enforcing SAML SSO (F8)", (
     } finally {
       lift();
     }
-  });
-
-  it("names SAML single sign-on when GitHub's error says saml_failure", async () => {
-    const api = {
-      graphql: async () => ({
-        data: { repository: null },
-        errors: [
-          {
-            type: "FORBIDDEN",
-            path: ["repository"],
-            extensions: { saml_failure: true },
-            message: "Resource protected by organization SAML enforcement.",
-          },
-        ],
-      }),
-    } as unknown as GitHubApi;
-    const commit = { sha: "a".repeat(40), parents: [] } as unknown as LocalCommit;
-    const facts = await collectGitHubFacts(api, [commit], { owner: "acme", name: "shop", teams: [], organizations: [], identities: {} });
-    expect(exitCodeOf(facts.failure)).toBe(77);
-    expect((facts.failure as OpsguardError).hint).toContain("SAML single sign-on: authorise the token for it");
   });
 });
 

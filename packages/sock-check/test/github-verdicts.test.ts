@@ -210,7 +210,9 @@ describe("verdicts on GitHub's answers as GitHub gives them", () => {
       typeName: "GitActor",
       fieldName: "user",
       when: (actor) => actor.email === USERS.carol!.email,
-      message: "Resource not accessible by integration",
+      // GitHub's internal error, with no type: a FORBIDDEN here would be a refused token (77), not a partial answer.
+      type: null,
+      message: "Something went wrong while executing your query.",
     });
     try {
       const { report } = await check("t2", "t3");
@@ -218,7 +220,7 @@ describe("verdicts on GitHub's answers as GitHub gives them", () => {
       expect(record.verdict).toBe("unverified");
       expect(record.violations[0]?.message).toMatch(
         new RegExp(
-          `^could not be verified: PR #${pr.coAuthored}: Resource not accessible by integration \\(at repository\\.p0\\.commits\\.nodes\\.0\\.commit\\.authors\\.nodes\\.1\\.user\\)$`,
+          `^could not be verified: PR #${pr.coAuthored}: Something went wrong while executing your query\\. \\(at repository\\.p0\\.commits\\.nodes\\.0\\.commit\\.authors\\.nodes\\.1\\.user\\)$`,
         ),
       );
     } finally {
@@ -244,7 +246,12 @@ describe("verdicts on GitHub's answers as GitHub gives them", () => {
   });
 
   it("leaves the deploy line unverified when GitHub does not say which branch is the default, instead of dropping the base-branch rule", async () => {
-    const lift = scenario.sim.failGraphQLField({ typeName: "Repository", fieldName: "defaultBranchRef", message: "Something went wrong" });
+    const lift = scenario.sim.failGraphQLField({
+      typeName: "Repository",
+      fieldName: "defaultBranchRef",
+      type: null,
+      message: "Something went wrong",
+    });
     try {
       const { report } = await check("t0", "t1");
       expect(report.records.map((r) => r.verdict)).toEqual(report.records.map(() => "unverified"));
@@ -294,7 +301,12 @@ describe("verdicts on GitHub's answers as GitHub gives them", () => {
   });
 
   it("names a PR whose commit list GitHub could not give, instead of failing with a TypeError", async () => {
-    const lift = scenario.sim.failGraphQLField({ typeName: "PullRequest", fieldName: "commits", message: "Something went wrong" });
+    const lift = scenario.sim.failGraphQLField({
+      typeName: "PullRequest",
+      fieldName: "commits",
+      type: null,
+      message: "Something went wrong",
+    });
     try {
       const run = await runSockCheck(["--from", "t2", "--to", "t3"], { cwd: scenario.dir, env: envFor(scenario) });
       expect(run.code).toBe(69);

@@ -23,8 +23,12 @@ export interface GraphQLFault {
   /** Only for sources this accepts (the simulator's object for that type); all when absent. */
   when?: (source: Record<string, unknown>) => boolean;
   message?: string;
-  /** GitHub's error type; FORBIDDEN by default. */
-  type?: string;
+  /**
+   * GitHub's error type; FORBIDDEN by default. `null` sends none, as GitHub does for an internal error: "Something
+   * went wrong while executing your query. Please include `…` when reporting this issue." carries only a message
+   * (GitHub's answer quoted in graphql/graphql-spec#934; hygieia/hygieia#2843 handles such an error without `type`).
+   */
+  type?: string | null;
 }
 
 /** GitHub's error entries: message, locations, path, and `type` where GitHub classifies the error. */

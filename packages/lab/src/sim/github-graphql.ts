@@ -100,7 +100,7 @@ export class GitHubGraphQL {
     if (fault) {
       throw new GitHubGraphQLError(
         fault.message ?? `Resource not accessible by integration (${info.parentType.name}.${info.fieldName})`,
-        fault.type ?? "FORBIDDEN",
+        fault.type === undefined ? "FORBIDDEN" : (fault.type ?? undefined),
       );
     }
     return defaultFieldResolver(source, args, context, info);
