@@ -468,10 +468,12 @@ function toPullFact(pull: GqlPull & { commits: Connection<{ commit: GqlPullCommi
  * with our Ghost user", docs.github.com/account-and-profile/setting-up-and-managing-your-personal-account-on-github/managing-personal-account-settings/deleting-your-personal-account;
  * api.github.com/users/ghost). GraphQL gives such a review's author as null; an answer that names the ghost instead
  * (REST's shape, a proxy, GitHub Enterprise Server) is the same deleted account, and its approval never counts (T53 F3).
- * GitHub has only the one: `ghost1` or `Ghost` with another id is somebody's real account.
+ * GitHub has only the one, and logins are case-insensitive (github.com/Ghost is the same user), so `GHOST` or `Ghost`
+ * names it too, with or without an id: GitHub reserves the login, another account cannot have it (T55 N3).
+ * `ghost1` with another id is somebody's real account.
  */
 function isGhost(author: GqlReview["author"]): boolean {
-  return author !== null && (author.login === "ghost" || author.databaseId === 10137);
+  return author !== null && (author.login.toLowerCase() === "ghost" || author.databaseId === 10137);
 }
 
 function toReview(review: GqlReview): ReviewFact {

@@ -272,26 +272,27 @@ describe("a PR commit list GitHub gives in part, or without its count (F6)", () 
     }
   });
 
-  it("takes a review by the user with the ghost's id (10137) for a deleted account's, whatever its login", async () => {
+  it("takes a review by the ghost's id (10137), or by its login in any case with any id or none, for a deleted account's", async () => {
     const sha = "a".repeat(40);
     const local = { sha, parents: [] } as unknown as LocalCommit;
     const listed = { totalCount: 1, nodes: [commit("b".repeat(40))] };
-    const review = (login: string, databaseId: number) => ({
-      author: { __typename: "User", login, databaseId },
+    const review = (login: string, databaseId?: number) => ({
+      author: { __typename: "User", login, ...(databaseId === undefined ? {} : { databaseId }) },
       ...{ state: "APPROVED", submittedAt: "2026-12-02T10:00:00Z", commit: { oid: "b".repeat(40) } },
     });
-    const api = apiAnswering(listed, [review("Ghost", 10137), review("ghost1", 4242)]);
+    const api = apiAnswering(listed, [review("Ghost", 10137), review("GHOST"), review("Ghost", 4243), review("ghost1", 4242)]);
     const facts = await collectGitHubFacts(api, [local], { owner: "acme", name: "shop", teams: [], organizations: [], identities: {} });
-    expect(facts.pulls.get(1)?.reviews.map((r) => r.reviewer)).toEqual([null, "ghost1"]);
+    expect(facts.pulls.get(1)?.reviews.map((r) => r.reviewer)).toEqual([null, null, null, "ghost1"]);
   });
 });
 
 describe("GitHub's ghost, the deleted-account placeholder (F3)", () => {
-  it("never counts as an approver; an account merely named like it is a real one and counts", async () => {
+  it("never counts as an approver, in any case of its login (T55 N3); an account merely named like it is a real one and counts", async () => {
     for (const [login, code] of [
       ["ghost", 1],
       ["ghost1", 0],
-      ["Ghost", 0],
+      ["Ghost", 1],
+      ["GHOST", 1],
     ] as const) {
       await withChanged(
         () => {
