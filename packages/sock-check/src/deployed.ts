@@ -34,6 +34,9 @@ export function shaFromText(text: string, source: string): string {
     } catch {
       throw refused("JSON that does not parse");
     }
+    // JSON.parse keeps the last of a repeated key: {"sha":A,"sha":B} names two SHAs, of which it would take B (T55 N2).
+    const repeated = repeatedKey(trimmed);
+    if (repeated !== undefined) throw refused(`JSON with the key ${JSON.stringify(repeated)} more than once`);
     // Every key it recognises must name the same SHA: two that disagree leave which one is deployed open.
     const named = [...new Set(KEYS.map((k) => json[k]).filter((v) => v !== undefined))];
     if (named.length === 0) throw refused(`JSON without ${KEYS.join(", ")}`);
@@ -44,6 +47,35 @@ export function shaFromText(text: string, source: string): string {
   }
   if (!SHA.test(trimmed)) throw refused(trimmed === "" ? "an empty answer" : "more than a hex SHA");
   return trimmed.toLowerCase();
+}
+
+/**
+ * The first key that appears twice in one object of `json` (text JSON.parse accepted), compared as decoded, so
+ * "sha" and "\u0073ha" are the same key; undefined when every object's keys are distinct.
+ */
+function repeatedKey(json: string): string | undefined {
+  const objects: Array<Set<string> | null> = []; // one entry per open object (its keys so far) or array (null)
+  for (let i = 0; i < json.length; i++) {
+    const c = json[i];
+    if (c === "{") objects.push(new Set());
+    else if (c === "[") objects.push(null);
+    else if (c === "}" || c === "]") objects.pop();
+    else if (c === '"') {
+      let end = i + 1;
+      while (json[end] !== '"') end += json[end] === "\\" ? 2 : 1;
+      const keys = objects.at(-1);
+      // A string followed (past any whitespace) by ':' is a key of the innermost object.
+      const colon = /\s*:/y;
+      colon.lastIndex = end + 1;
+      if (keys && colon.test(json)) {
+        const key = JSON.parse(json.slice(i, end + 1)) as string;
+        if (keys.has(key)) return key;
+        keys.add(key);
+      }
+      i = end;
+    }
+  }
+  return undefined;
 }
 
 /** A version file or answer is a line or a small JSON object; more is a wrong path or URL, not read into memory. */

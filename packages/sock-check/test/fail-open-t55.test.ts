@@ -1,5 +1,8 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { exitCodeOf, type OpsguardError, Secret } from "@opsguard/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { GitHubScenario } from "../../lab/src/sim/github-scenario";
@@ -96,5 +99,42 @@ describe("GitHubApi.graphql, on GitHub's SAML answers", () => {
       "GitHub refuses this token for repository acme/shop: Resource not accessible by integration (at repository.pullRequest)",
     );
     expect(error.hint).toContain("give the token read access");
+  });
+});
+
+describe("--from-file/--from-url JSON with a repeated key (N2)", () => {
+  it("is refused (65, one line): JSON.parse would take the last SHA of the two; a key repeated only in another object is fine", async () => {
+    const deployed = scenario.sha(1);
+    const other = scenario.pull(1).mergeSha;
+    const dir = mkdtempSync(join(tmpdir(), "sock-check-t55-"));
+    const fromFile = (name: string, text: string) => {
+      writeFileSync(join(dir, name), text);
+      return runSockCheck(["--from-file", join(dir, name), "--to", "c1"], { cwd: scenario.dir, env: envFor(scenario) });
+    };
+    try {
+      const nested = await fromFile("nested.json", `{"sha": "${deployed}", "build": {"sha": "${other}"}}`);
+      expect(nested.code).toBe(0);
+      expect(nested.stdout).toContain(`${deployed.slice(0, 7)}..`);
+      for (const [name, text] of [
+        ["dup.json", `{"sha":"${deployed}","sha":"${other}"}`],
+        // the same key, spelt with an escape: JSON.parse decodes it to "sha" too
+        [
+          "escaped.json",
+          `{"sha":"${deployed}",
+  "\\u0073ha" : "${other}"}`,
+        ],
+      ] as const) {
+        const refused = await fromFile(name, text);
+        expect(refused.code, name).toBe(65);
+        expect(refused.stdout).toBe("");
+        expect(refused.stderr.trim().split("\n")).toEqual([
+          expect.stringContaining(
+            `sock-check: --from-file ${join(dir, name)} does not contain exactly one commit SHA (JSON with the key "sha" more than once)`,
+          ),
+        ]);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
