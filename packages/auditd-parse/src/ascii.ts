@@ -17,3 +17,9 @@ export const LETTER_T = 84;
 export const BACKSLASH = 92;
 export const LBRACE = 123;
 export const RBRACE = 125;
+
+/** Whether b[from, to) is all ASCII (no byte past 0x7f). */
+export function ascii(b: Buffer, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) if (b[i]! >= 128) return false;
+  return true;
+}

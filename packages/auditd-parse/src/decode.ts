@@ -1,5 +1,6 @@
 import { isUtf8 } from "node:buffer";
 import { constants } from "node:os";
+import { ascii } from "./ascii";
 import { isHex } from "./sockaddr";
 import {
   CAP_NAMES,
@@ -120,8 +121,7 @@ export function hexBytes(): Buffer {
 
 /** Whether bytes[0, length) are UTF-8: ASCII (most) without a view made of them for isUtf8. */
 export function utf8Bytes(bytes: Buffer, length: number): boolean {
-  for (let i = 0; i < length; i++) if (bytes[i]! >= 0x80) return isUtf8(bytes.subarray(0, length));
-  return true;
+  return ascii(bytes, 0, length) || isUtf8(bytes.subarray(0, length));
 }
 
 /** Byte → its hex digit value, 255 for any other byte. */

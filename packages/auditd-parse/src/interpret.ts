@@ -481,8 +481,7 @@ export class Interpreter implements EventBuilder<OpenEvent> {
       return;
     }
     if (this.readsJson !== undefined) {
-      this.finishEvent(open);
-      if (this.readsJson(open.event)) return;
+      if (!this.readsNoJson(open)) return;
       open.settleAlone();
       this.recycle(open.buffers);
       return;
@@ -504,16 +503,13 @@ export class Interpreter implements EventBuilder<OpenEvent> {
       return;
     }
     const line = open.line;
-    if (line === undefined && this.readsJson !== undefined) {
-      // sessions: an event whose JSON is not read is handed over with none, as one settled alone is: no EventJson
-      // and head writer made for each of them, a tenth of what sessions allocated (issue 23)
-      this.finishEvent(open);
-      if (!this.readsJson(open.event)) {
-        this.onEvent(open.event, NO_LINE);
-        this.recycle(open.buffers);
-        this.reuse(open);
-        return;
-      }
+    // sessions: an event whose JSON is not read is handed over with none, as one settled alone is: no EventJson
+    // and head writer made for each of them, a tenth of what sessions allocated (issue 23)
+    if (line === undefined && this.readsNoJson(open)) {
+      this.onEvent(open.event, NO_LINE);
+      this.recycle(open.buffers);
+      this.reuse(open);
+      return;
     }
     const json = line === undefined ? this.finish(open) : this.heldLines.line(line, open.lineStart, open.lineEnd);
     this.onEvent(open.event, json);
@@ -522,6 +518,13 @@ export class Interpreter implements EventBuilder<OpenEvent> {
     else this.heldLines.free(line);
     this.recycleRewritten();
     this.reuse(open);
+  }
+
+  /** readsJson: whether the caller will not read this event's JSON, asked of its finished event object. */
+  private readsNoJson(open: OpenEvent): boolean {
+    if (this.readsJson === undefined) return false;
+    this.finishEvent(open);
+    return !this.readsJson(open.event);
   }
 
   /** An event handed over, for begin() to reuse with its event object (reuseEvents). */

@@ -217,11 +217,6 @@ export class RecordDoc extends Doc {
   }
 }
 
-export function ascii(b: Buffer, from: number, to: number): boolean {
-  for (let i = from; i < to; i++) if (b[i]! >= 128) return false;
-  return true;
-}
-
 /**
  * A record's argument fields, never looked up in another record (Doc): `argc`, `aN`, `aN[i]` and `aN_len`, whose
  * meaning is the record type's (EXECVE's argv, SYSCALL's registers).

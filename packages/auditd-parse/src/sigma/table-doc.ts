@@ -1,3 +1,4 @@
+import { ascii } from "../ascii";
 import { decodeHex as decodeHexLength, decodeHexString, hexBytes } from "../decode";
 import type { AuditEvent, OutputRecord } from "../event";
 import type { EventJson } from "../event-json";
@@ -6,7 +7,7 @@ import type { JsonBytes } from "../json";
 import { interpreted, RecordFlag, type RecordTable } from "../record-table";
 import { isNullishAt } from "../values";
 import { slotCount } from "./compile";
-import { ascii, Doc, EventShared, hasSpecial, isArgumentField, isExecveField, MISSING, RecordDoc, special, specialNames } from "./document";
+import { Doc, EventShared, hasSpecial, isArgumentField, isExecveField, MISSING, RecordDoc, special, specialNames } from "./document";
 import { commandLine } from "./pattern";
 
 /**
