@@ -118,14 +118,9 @@ const ERRNO_WORDS: Record<string, string> = {
 /** One line naming the config key and the problem, never the file's path or content. */
 function secretFileRefused(refused: FileRefusal, ref: SecretRef, keyPath: string): ConfigError {
   const file = namedFile(ref);
-  if (refused.kind === "not-regular") {
+  if (refused.kind !== "unreadable") {
     return new ConfigError(`${keyPath}: ${file} ${describeRefusal(refused, MAX_SECRET_BYTES)}`, {
-      hint: "point it at the file holding the secret",
-    });
-  }
-  if (refused.kind === "too-large") {
-    return new ConfigError(`${keyPath}: ${file} ${describeRefusal(refused, MAX_SECRET_BYTES)}`, {
-      hint: "point it at the file holding only the secret",
+      hint: refused.kind === "too-large" ? "point it at the file holding only the secret" : "point it at the file holding the secret",
     });
   }
   const words = ERRNO_WORDS[refused.code];
