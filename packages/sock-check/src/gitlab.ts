@@ -4,6 +4,7 @@ import type { GitPerson, GitRepo, LocalCommit } from "./git";
 import { coAuthorsOf } from "./git";
 import type { CheckFact, Person, ProviderFacts, PullCommitFact, PullFact, ReviewFact } from "./model";
 import { nextCursor } from "./next-page";
+import { instant } from "./time";
 import { unlinkedApprovalReason } from "./unlinked";
 
 /**
@@ -548,17 +549,24 @@ function reviewsOf(
   approvals: readonly GlEvent[],
   pushes: readonly GlEvent[],
 ): ReviewFact[] {
+  // Compared as instants (time.ts): an instance in a time zone writes its times with that zone's offset, which
+  // changes at daylight saving time, so as text a push half an hour after an approval could sort before it.
   const branchPushes = pushes
     .filter((p) => p.push_data?.ref_type === "branch" && p.push_data.ref === mr.source_branch && p.push_data.commit_to)
-    .sort((a, b) => a.created_at.localeCompare(b.created_at));
+    .map((p) => ({ push: p, ms: instant(p.created_at) }));
+  // A push whose time cannot be read could be the one after the approval: no approval can be placed on a head.
+  const pushesReadable = branchPushes.every((p) => p.ms !== undefined);
+  branchPushes.sort((a, b) => (a.ms ?? 0) - (b.ms ?? 0));
   return approvers.map(({ username, bot }) => {
-    const at =
-      approvals
-        .filter((e) => e.target_iid === mr.iid && e.author_username === username)
-        .map((e) => e.created_at)
-        .sort()
-        .at(-1) ?? null;
-    const head = at === null ? undefined : branchPushes.filter((p) => p.created_at <= at).at(-1);
+    const latest = approvals
+      .filter((e) => e.target_iid === mr.iid && e.author_username === username)
+      .map((e) => ({ text: e.created_at, ms: instant(e.created_at) }))
+      .filter((e): e is { text: string; ms: number } => e.ms !== undefined)
+      .sort((a, b) => a.ms - b.ms)
+      .at(-1);
+    const at = latest?.text ?? null;
+    const head =
+      latest === undefined || !pushesReadable ? undefined : branchPushes.filter((p) => (p.ms as number) <= latest.ms).at(-1)?.push;
     return {
       // GitLab's Ghost User holds a deleted account's records: whose approval it was cannot be told (see GlApprover).
       reviewer: GHOST.test(username) ? null : username,

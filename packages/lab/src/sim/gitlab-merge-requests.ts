@@ -696,7 +696,9 @@ export class GitLabMergeRequests {
       author_id: author.id,
       author,
       author_username: username,
-      created_at: at,
+      // an event's time is GitLab's record of it (a database time, in UTC unless the instance has a time zone:
+      // GitLabQuirks.timeZone), not the git date of a commit it names
+      created_at: new Date(Date.parse(at)).toISOString(),
       imported: false,
       imported_from: "none",
     };

@@ -1,5 +1,5 @@
 import { type GitLabGraphQLData, gitlabGraphQL } from "./gitlab-graphql";
-import { linkPage, type SimRequest, type SimResponse, SimServer } from "./server";
+import { linkPage, type SimHandler, type SimRequest, type SimResponse, SimServer } from "./server";
 
 /**
  * A GitLab REST v4 simulator: users, groups and group members. Every shape, header and error here
@@ -53,6 +53,13 @@ export interface GitLabQuirks {
    * (https://docs.gitlab.com/api/rest/#other-pagination-headers). Lower it to see that without 10,000 rows.
    */
   totalHeadersLimit: number;
+  /**
+   * The instance's time zone (`gitlab_rails['time_zone']`, UTC by default:
+   * https://docs.gitlab.com/administration/timezone/), an IANA name. The REST API writes its times in it, as Rails
+   * encodes them (`2026-10-25T02:40:00.000+02:00`), not in UTC (https://gitlab.com/gitlab-org/gitlab/-/issues/233259
+   * reports an `Asia/Kolkata` instance's API answering in IST): the same zone's offset changes at daylight saving time.
+   */
+  timeZone?: string;
 }
 
 export const GITLAB_API_PREFIX = "/api/v4";
@@ -69,6 +76,15 @@ export class GitLabSim extends SimServer {
   /** false: a GitLab from before UserMergeRequestInteraction.reviewState, whose schema has no such field. */
   reportsReviewState = true;
   #throttle: { remaining: number; retryAfterSec: number; limit: number } | undefined;
+
+  /** Every REST answer's UTC times written in `quirks.timeZone` when one is set (see GitLabQuirks.timeZone). */
+  override route(method: string, path: string, handler: SimHandler): this {
+    return super.route(method, path, async (req) => {
+      const response = await handler(req);
+      const zone = this.quirks.timeZone;
+      return zone === undefined || !path.startsWith(GITLAB_API_PREFIX) ? response : { ...response, body: inZone(response.body, zone) };
+    });
+  }
 
   constructor(options: { token?: string; admin?: boolean } = {}) {
     super("GitLab");
@@ -453,4 +469,37 @@ function groupJson(group: GitLabGroup, parentId: number | null) {
     created_at: new Date(Date.parse(CREATED) + group.id * DAY).toISOString(),
     parent_id: parentId,
   };
+}
+
+const UTC_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?Z$/;
+
+/** A JSON body with each UTC date-time string in it written as Rails writes a time in `zone` (milliseconds, offset). */
+function inZone(body: unknown, zone: string): unknown {
+  if (typeof body === "string") return UTC_TIME.test(body) ? zonedTime(Date.parse(body), zone) : body;
+  if (Array.isArray(body)) return body.map((item) => inZone(item, zone));
+  if (body === null || typeof body !== "object") return body;
+  return Object.fromEntries(Object.entries(body).map(([key, value]) => [key, inZone(value, zone)]));
+}
+
+function zonedTime(ms: number, zone: string): string {
+  const parts = Object.fromEntries(
+    new Intl.DateTimeFormat("en-US", {
+      timeZone: zone,
+      hourCycle: "h23",
+      year: "numeric",
+      month: "2-digit",
+      day: "2-digit",
+      hour: "2-digit",
+      minute: "2-digit",
+      second: "2-digit",
+    })
+      .formatToParts(ms)
+      .map((p) => [p.type, p.value]),
+  );
+  const local = `${parts.year}-${parts.month}-${parts.day}T${parts.hour}:${parts.minute}:${parts.second}`;
+  const offsetMinutes = Math.round((Date.parse(`${local}Z`) - (ms - (ms % 1000))) / 60_000);
+  const sign = offsetMinutes < 0 ? "-" : "+";
+  const abs = Math.abs(offsetMinutes);
+  const offset = `${sign}${String(Math.floor(abs / 60)).padStart(2, "0")}:${String(abs % 60).padStart(2, "0")}`;
+  return `${local}.${String(ms % 1000).padStart(3, "0")}${offset}`;
 }
