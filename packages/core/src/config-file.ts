@@ -6,7 +6,7 @@ import { basename, dirname, join, resolve } from "node:path";
 // a file in the directory a root tool runs in could run code, or add JS search places. The explorer gets
 // exactly our places and loaders. Internal API, hence cosmiconfig pinned to ~9.0 in package.json.
 import * as cosmiconfigExplorer from "cosmiconfig/dist/ExplorerSync.js";
-import type { YAMLError } from "yaml";
+import { syntaxProblem } from "./config-syntax";
 import { ConfigError } from "./errors";
 import { type FileRefusal, openRegularFileSync, readRegularFileSync } from "./regular-file";
 import { decodeUtf8 } from "./text";
@@ -313,32 +313,8 @@ export async function parseConfigText({ filepath, text }: ConfigText): Promise<u
     }
     return raw ?? {};
   } catch (error) {
-    throw new ConfigError(`cannot parse config file ${filepath}: ${parseProblem(error, text, yaml?.YAMLError)}`, {
+    throw new ConfigError(`cannot parse config file ${filepath}: ${syntaxProblem(error, text, yaml?.YAMLError)}`, {
       hint: "fix the JSON/YAML syntax",
     });
   }
-}
-
-/**
- * The parser's diagnosis and its place in the file, on one line. Never the offending text:
- * the broken line may hold a secret.
- */
-function parseProblem(error: unknown, text: string, yamlError: typeof YAMLError | undefined): string {
-  if (yamlError && error instanceof yamlError) {
-    const at = error.linePos?.[0];
-    const what =
-      error.message
-        .split("\n")[0]
-        ?.replace(/ at line \d+, column \d+:?$/, "")
-        .replace(/:$/, "") ?? "syntax error";
-    return at ? `${what} at line ${at.line}, column ${at.col}` : what;
-  }
-  const message = (error instanceof Error ? error.message : String(error)).replace(/,? ".*" is not valid JSON$/s, "");
-  const cleaned = (message.split("\n")[0] ?? "syntax error").replace(/^Unexpected token '.*?'/, "Unexpected character");
-  const position = /at position (\d+)/.exec(cleaned);
-  if (!position) return cleaned;
-  const before = text.slice(0, Number(position[1]));
-  const line = before.split("\n").length;
-  const column = before.length - before.lastIndexOf("\n");
-  return cleaned.replace(/at position \d+/, `at line ${line}, column ${column}`);
 }

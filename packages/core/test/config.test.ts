@@ -258,20 +258,22 @@ describe("config validation", () => {
 
   it("reports a YAML syntax error with its line, not the file's content", async () => {
     const error = await configError(load('source: x\nldap:\n  bindPassword: "s3cret-in-yaml\n'));
-    expect(error.message).toMatch(/cannot parse config file .*c\.yaml: Missing closing "quote at line 4, column 1$/);
+    expect(error.message).toMatch(
+      /cannot parse config file .*c\.yaml: a missing closing quote, comma, colon or space at line 4, column 1$/,
+    );
     expect(error.message).not.toContain("s3cret-in-yaml");
     expect(error.hint).toBe("fix the JSON/YAML syntax");
   });
 
   it("refuses duplicate YAML keys, which would silently override each other", async () => {
     const error = await configError(load("source: a\nsource: b\n"));
-    expect(error.message).toMatch(/Map keys must be unique at line 2, column 1$/);
+    expect(error.message).toMatch(/a key given twice \(map keys must be unique\) at line 2, column 1$/);
   });
 
   it("refuses an unknown YAML tag (another parser's !!js/function) instead of reading it as a string", async () => {
     const error = await configError(load('source: !!js/function "function () { return 1 }"\n'));
     expect(error.message).toMatch(
-      /cannot parse config file .*c\.yaml: Unresolved tag: tag:yaml\.org,2002:js\/function at line 1, column 9$/,
+      /cannot parse config file .*c\.yaml: an unknown tag \(a value that starts with ! is read as a tag: quote it\) at line 1, column 9$/,
     );
     expect(error.message).not.toContain("return 1");
   });
@@ -326,6 +328,23 @@ describe("config validation", () => {
     const error = await configError(load('{\n  "source": "x",\n  "token": "s3cret-in-json"\n  "more": 1\n}', "c.json"));
     expect(error.message).toMatch(/cannot parse config file .*c\.json: .* at line 4, column 3$/);
     expect(error.message).not.toContain("s3cret-in-json");
+  });
+
+  // T58: a bind password pasted in unquoted, that YAML reads as a tag (!), an alias (*) or a directive, or JSON as a
+  // bare word: the parsers' own messages quoted it, into sshd's log on every login
+  it.each([
+    ["c.yaml", "source: x\nldap:\n  bindPassword: *BindS3cretXYZ\n", /an alias to no anchor .*: quote it\)$/],
+    ["c.yaml", "source: x\nldap:\n  bindPassword: !BindS3cretXYZ\n", /an unknown tag .* at line 3, column 17$/],
+    ["c.yaml", "source: x\nldap:\n  bindPassword: !!BindS3cretXYZ\n", /an unknown tag .* at line 3, column 17$/],
+    ["c.yaml", 'source: x\nldap:\n  bindPassword: "BindS3cret\\qXYZ"\n', /an invalid escape sequence .* at line 3, column \d+$/],
+    ["c.json", '{\n  "source": "x",\n  "bindPassword": BindS3cretXYZ,\n  "more": 1\n}', /an unexpected character .* at line 3, column 19$/],
+    ["c.json", '{"bindPassword": BindS3cretXYZ}', /an unexpected character .* at line 1, column 18$/],
+    ["c.json", '{"bindPassword": "BindS3cretXYZ}', /a string with no closing quote at line 1, column 33$/],
+  ])("tells a syntax error in %s without quoting the value it is in", async (name, text, expected) => {
+    const error = await configError(load(text, name));
+    expect(error.message).toMatch(expected);
+    expect(error.message).not.toMatch(/S3cret|BindS|XYZ/);
+    expect(error.hint).toBe("fix the JSON/YAML syntax");
   });
 });
 
