@@ -106,6 +106,11 @@ const CUT_OFF = "the last attempt was cut off before any answer (its process sto
 /** An entry is one login's alert: far below this; a bigger file is not ours. */
 const MAX_ENTRY_BYTES = 1_048_576;
 const ENTRY = /^\d+-[0-9a-f]{8}\.json$/;
+
+/** Whether a file name in a spool directory is an entry's (one alert), for a reader that has no Spool of its own. */
+export function isSpoolEntryName(name: string): boolean {
+  return ENTRY.test(name);
+}
 const TEMP = /^\.(\d+-[0-9a-f]{8}\.json)\.\d+\.[0-9a-f]{8}\.tmp$/;
 
 /** When an entry's last attempt failed: its recorded failure, else (cut off) when its lease ran out. */

@@ -10,6 +10,7 @@ import {
   type GlobalOptions,
   type IOStreams,
   ioOf,
+  isSpoolEntryName,
   Logger,
   loadConfig,
   type RunFn,
@@ -344,7 +345,7 @@ export function letInOnUsageError(code: ExitCode, io: IOStreams): ExitCode {
 async function releaseQueued(spool: string | undefined, log: Logger, answer: "0" | "1"): Promise<number | undefined> {
   if (!spool) return undefined;
   await rm(join(spool, "worker.starting"), { force: true }).catch(() => {});
-  const names = (await readdir(spool).catch(() => [] as string[])).filter((f) => /^\d+-[0-9a-f]{8}\.json$/.test(f));
+  const names = (await readdir(spool).catch(() => [] as string[])).filter(isSpoolEntryName);
   for (const name of names) {
     try {
       // Non-blocking, no symlinks, regular files only: a planted FIFO must not hang this worker; and,
