@@ -19,7 +19,7 @@ import { storedValidationState } from "./login-config";
 import { lookupKeys } from "./lookup";
 import { principalOptionsProblem } from "./principal-options";
 import { connectionKey, readMemory, SERVER_MEMORY_FILE, SUSPECT_PROBE_MS } from "./server-memory";
-import { commandConfig } from "./sshd-config";
+import { commandConfig } from "./sshd-command";
 import { CONFIG_FILE } from "./stored-config";
 
 export type Verdict = "ok" | "warn" | "fail";

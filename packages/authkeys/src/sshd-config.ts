@@ -57,29 +57,6 @@ export function sshdCommandWords(line: string): string[] | undefined {
   return words;
 }
 
-/**
- * The config file a command line sshd runs hands authkeys: `--config FILE` as written (made absolute, since
- * sshd runs the command from /), or null when it names none (authkeys then reads /etc/opsguard: sshd gives
- * the command no $AUTHKEYS_CONFIG). Undefined when the line is not in the shape sshd-config prints
- * (`PATH [--config FILE] lookup|principals -- …`): another program, whose config is not ours to guess.
- */
-export function commandConfig(line: string): string | null | undefined {
-  const words = sshdCommandWords(line);
-  if (!words) return undefined;
-  let rest = words.slice(1);
-  let config: string | null = null;
-  const [first, second] = rest;
-  if ((first === "--config" || first === "-c") && second !== undefined) {
-    config = second;
-    rest = rest.slice(2);
-  } else if (first?.startsWith("--config=")) {
-    config = first.slice("--config=".length);
-    rest = rest.slice(1);
-  }
-  if (!(rest[0] === "lookup" || rest[0] === "principals") || rest[1] !== "--") return undefined;
-  return config === null ? null : resolve("/", config);
-}
-
 function checkPath(flag: string, path: string, example: string): void {
   // A line break would add a directive of its own to sshd_config (AuthorizedKeysFile, Match …).
   if (path === "" || /\p{Cc}/u.test(path)) {

@@ -3,7 +3,7 @@ import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, readFileSync
 import { join } from "node:path";
 import { closedPort, type SlapdLab, startSlapd } from "@opsguard/lab";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { commandConfig } from "../src/sshd-config";
+import { commandConfig } from "../src/sshd-command";
 import { requireBundle, runWithClosedStdout } from "./harness";
 
 // The built bundle as sshd and people run it: exit codes, stdout/stderr discipline, EPIPE.
@@ -278,6 +278,15 @@ describe("authkeys CLI", () => {
     expect(commandConfig(`/opt/authkeys --config "/opt/a b/c'd\\\\e.yaml" lookup -- %u %f`)).toBe("/opt/a b/c'd\\e.yaml");
     expect(commandConfig("/opt/authkeys lookup -- %u %f")).toBeNull();
     expect(commandConfig("/usr/bin/sss_ssh_authorizedkeys %u")).toBeUndefined();
+    // as authkeys itself reads its arguments (T58 NEW-3): the last --config wins, one after the command counts, none after --
+    expect(commandConfig("/opt/authkeys --config /a.yaml --config /b.yaml lookup -- %u %f")).toBe("/b.yaml");
+    expect(commandConfig("/opt/authkeys lookup --config /b.yaml -- %u %f")).toBe("/b.yaml");
+    expect(commandConfig("/opt/authkeys --config /a.yaml principals -c/b.yaml -- %u %i %s %T")).toBe("/b.yaml");
+    expect(commandConfig("/opt/authkeys --config /a.yaml lookup --config=/b.yaml -- %u %f")).toBe("/b.yaml");
+    expect(commandConfig("/opt/authkeys --config /a.yaml lookup -- %u --config /b.yaml")).toBe("/a.yaml");
+    expect(commandConfig("/opt/authkeys lookup -- %u %f --config")).toBeNull();
+    // a line authkeys would refuse (--config without its file) runs with no config at all: not judged here
+    expect(commandConfig("/opt/authkeys lookup --config")).toBeUndefined();
     // biome-ignore lint/suspicious/noTemplateCurlyInString: sshd's ${ENV} syntax, not a JavaScript template
     const env = run("sshd-config", "--config", "/opt/${HOME}/a.yaml");
     expect(env).toMatchObject({ code: 64, stdout: "" });
@@ -350,6 +359,44 @@ describe("authkeys CLI", () => {
       const same = run("--config", configFile, "doctor", "--sshd-config", sshdConfig("same.conf", ["--config", link]));
       expect(same.stdout).toMatch(/^ok +sshd: AuthorizedKeysCommand /m);
       expect(same.stdout).not.toMatch(/^FAIL +sshd/m);
+      // Hand-edited lines, judged by the config authkeys runs with (T58 NEW-3): the last --config, one after the command too
+      const edited = (name: string, keys: string, principals: string) => {
+        const file = join(dir, name);
+        const lines = [
+          `HostKey ${hostKey}`,
+          `AuthorizedPrincipalsCommand /usr/bin/true ${principals} -- %u %i %s %T`,
+          "AuthorizedPrincipalsCommandUser nobody",
+          `AuthorizedKeysCommand /usr/bin/true ${keys} -- %u %f`,
+          "AuthorizedKeysCommandUser nobody",
+        ];
+        writeFileSync(file, `${lines.join("\n")}\n`);
+        return file;
+      };
+      const twice = `--config ${configFile} --config ${deadConfigFile}`;
+      for (const [name, keys, principals] of [
+        ["twice.conf", `${twice} lookup`, `${twice} principals`],
+        ["after.conf", `lookup --config ${deadConfigFile}`, `--config ${configFile} principals --config ${deadConfigFile}`],
+      ] as const) {
+        const r = run("--config", configFile, "doctor", "--sshd-config", edited(name, keys, principals));
+        expect(r.code, name).toBe(1);
+        for (const command of ["AuthorizedKeysCommand", "AuthorizedPrincipalsCommand"])
+          expect(r.stdout, name).toContain(
+            `FAIL  sshd: sshd's ${command} runs authkeys with --config ${deadConfigFile}, not ${configFile},`,
+          );
+      }
+      const effective = run(
+        "--config",
+        configFile,
+        "doctor",
+        "--sshd-config",
+        edited(
+          "effective.conf",
+          `--config ${deadConfigFile} lookup --config ${configFile}`,
+          `principals -c ${deadConfigFile} -c ${configFile}`,
+        ),
+      );
+      expect(effective.stdout).toMatch(/^ok +sshd: AuthorizedKeysCommand /m);
+      expect(effective.stdout).not.toMatch(/^FAIL +sshd/m);
     },
   );
 
