@@ -12,6 +12,7 @@ import { CODE_CACHE_DIGEST_SUFFIX } from "@opsguard/core/launcher";
 import { LdapClient, type LdapConnectionConfig, ldapOptionsFromConfig } from "@opsguard/core/ldap";
 import { normalizeDn } from "@opsguard/core/ldap/dn";
 import { Logger } from "@opsguard/core/log";
+import { resolveSecret } from "@opsguard/core/secret";
 import { type AgentSettings, askAgent } from "./agent-client";
 import { type AuthkeysConfig, authkeysConfigSchema } from "./config";
 import { fileSha256, verifyInstalledFiles } from "./installed-files";
@@ -66,8 +67,11 @@ export async function runDoctor(ctx: CliContext, options: DoctorOptions): Promis
   for (const check of checkSshd(options.sshdConfig, configFile)) add("sshd", check.verdict, check.detail);
 
   if (config) {
-    const password = checkPasswordFile(config);
+    // A password that cannot be read (T58 NEW-2: a FIFO, a directory, a file over the limit; or missing, unreadable) is
+    // this check's failure, not the doctor's end: what needs no password (cache, DNS, TCP) is still worth knowing.
+    const password = bindPasswordCheck(config);
     if (password) add("config", ...password);
+    const usable = password?.[0] !== "fail";
     const principalProblem = principalOptionsProblem(config);
     if (principalProblem) add("config", "fail", principalProblem);
     add("cache", ...checkCacheDir(config));
@@ -77,10 +81,10 @@ export async function runDoctor(ctx: CliContext, options: DoctorOptions): Promis
     for (const url of ldap?.urls ?? []) {
       const mark = marks.get(url);
       if (mark) add(`ldap ${url}`, ...mark);
-      if (ldap) for (const check of await checkServer(url, ldap)) add(`ldap ${url}`, check.verdict, check.detail);
+      if (ldap) for (const check of await checkServer(url, ldap, usable)) add(`ldap ${url}`, check.verdict, check.detail);
     }
-    if (ldap) for (const check of await checkGroups(config, ldap)) add("groups", ...check);
-    if (options.user) add(`lookup ${options.user}`, ...(await sampleLookup(config, options.user)));
+    if (ldap) for (const check of await checkGroups(config, ldap, usable)) add("groups", ...check);
+    if (options.user) add(`lookup ${options.user}`, ...(usable ? await sampleLookup(config, options.user) : NO_PASSWORD));
     else add("lookup", "warn", "no sample user: pass --user NAME to look one up");
   }
 
@@ -200,10 +204,23 @@ function probeCache(dir: string, uid: number): [Verdict, string] {
   }
 }
 
-/** A bind password file others may read is a password others know: warn, naming the fix. */
-function checkPasswordFile(config: AuthkeysConfig): [Verdict, string] | undefined {
+/** What a check that needs the bind password says when it cannot be read: the config's FAIL line tells why. */
+const NO_PASSWORD: [Verdict, string] = ["warn", "not tried: ldap.bindPassword cannot be used (see the config FAIL)"];
+
+/**
+ * The bind password as every login reads it (core's resolveSecret, as ldapOptionsFromConfig calls it): one it refuses
+ * fails, naming the key and the reason as the login's error does, never the path or the value. One that is read,
+ * so a regular file, from a file others may read is a password others know: warn, naming the fix.
+ */
+function bindPasswordCheck(config: AuthkeysConfig): [Verdict, string] | undefined {
   const ref = config.ldap.bindPassword;
-  const file = typeof ref === "string" ? (ref.startsWith("file:") ? ref.slice(5) : undefined) : ref && "file" in ref ? ref.file : undefined;
+  if (ref === undefined) return undefined;
+  try {
+    resolveSecret(ref, "ldap.bindPassword");
+  } catch (error) {
+    return ["fail", describeError(error)];
+  }
+  const file = typeof ref === "string" ? (ref.startsWith("file:") ? ref.slice(5) : undefined) : "file" in ref ? ref.file : undefined;
   if (!file) return undefined;
   const info = statSync(file, { throwIfNoEntry: false });
   if (!info || (info.mode & 0o077) === 0) return undefined;
@@ -331,7 +348,11 @@ async function checkAgent(settings: AgentSettings, owner: number | undefined, us
   return checks;
 }
 
-async function checkServer(url: string, ldap: LdapConnectionConfig): Promise<Array<{ verdict: Verdict; detail: string }>> {
+async function checkServer(
+  url: string,
+  ldap: LdapConnectionConfig,
+  password: boolean,
+): Promise<Array<{ verdict: Verdict; detail: string }>> {
   const parsed = new URL(url);
   const host = parsed.hostname.replace(/^\[|\]$/g, "");
   const port = Number(parsed.port || (parsed.protocol === "ldaps:" ? 636 : 389));
@@ -346,6 +367,10 @@ async function checkServer(url: string, ldap: LdapConnectionConfig): Promise<Arr
   out.push(tcp);
   if (tcp.verdict === "fail") return out;
   const tls = parsed.protocol === "ldaps:" ? "ldaps" : ldap.startTls ? "StartTLS" : "no TLS";
+  if (!password) {
+    out.push({ verdict: NO_PASSWORD[0], detail: `${tls} and bind ${NO_PASSWORD[1]}` });
+    return out;
+  }
   const client = new LdapClient({
     ...ldapOptionsFromConfig({ ...ldap, urls: [url] }),
     log: new Logger({ tool: "authkeys", level: "error" }),
@@ -421,7 +446,7 @@ function serverMarks(config: AuthkeysConfig): Map<string, [Verdict, string]> {
  * directory lacks, or hides from that DN, counts nobody as its member at login, so a listed group's keyOptions
  * silently stop applying to members who are in a later group too.
  */
-async function checkGroups(config: AuthkeysConfig, ldap: LdapConnectionConfig): Promise<Array<[Verdict, string]>> {
+async function checkGroups(config: AuthkeysConfig, ldap: LdapConnectionConfig, password: boolean): Promise<Array<[Verdict, string]>> {
   const named = new Map<string, { dn: string; label: string }>();
   const add = (where: string, dn: string) => {
     if (!named.has(normalizeDn(dn))) named.set(normalizeDn(dn), { dn, label: `${where} ${dn}` });
@@ -431,6 +456,7 @@ async function checkGroups(config: AuthkeysConfig, ldap: LdapConnectionConfig): 
     for (const group of rule.allowedGroups) add("hostAccess.rules allowedGroups", typeof group === "string" ? group : group.dn);
   for (const group of config.principals?.groups ?? []) add("principals.groups", group.dn);
   if (named.size === 0) return [];
+  if (!password) return [NO_PASSWORD];
   const client = new LdapClient({ ...ldapOptionsFromConfig(ldap), log: new Logger({ tool: "authkeys", level: "error" }) });
   const checks: Array<[Verdict, string]> = [];
   try {

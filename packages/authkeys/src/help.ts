@@ -100,7 +100,8 @@ it then proves the cache directory writable and readable, and that every configu
 and is readable by the bind DN. As root, doctor also checks sshd -T (or
 --sshd-config FILE): a user CA without the principals command in effect fails, and so does a command
 whose file does not exist, or one that runs authkeys with another config than doctor's (the --config
-authkeys takes from the line: the last one, also one after the command).
+authkeys takes from the line: the last one, also one after the command). A bind password logins could
+not read fails its check; doctor then skips the bind, group and lookup checks and runs the rest.
 
 Doctor also reports each server that logins remember in cache.dir/.servers.json: marked failed (FAIL:
 every login skips it until the time shown) or in doubt (warn: a 300 ms probe).

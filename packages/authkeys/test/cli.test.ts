@@ -421,11 +421,47 @@ describe("authkeys CLI", () => {
       config,
       JSON.stringify({ ldap: lab.connection({ bindPassword: "/BindS3cretXYZ" }), cache: { dir: join(lab.dir, "cache") }, syslog: false }),
     );
-    for (const args of [["lookup", "--", "alice"], ["doctor"]]) {
-      const r = run("--config", config, ...args);
-      expect(r.code, r.stderr).toBe(78);
-      expect(r.stdout + r.stderr).not.toContain("BindS3cret");
-      expect(r.stderr).toContain("ldap.bindPassword: the secret file it names cannot be read (ENOENT: no such file)");
+    const lookup = run("--config", config, "lookup", "--", "alice");
+    expect(lookup.code, lookup.stderr).toBe(78);
+    expect(lookup.stderr).toContain("ldap.bindPassword: the secret file it names cannot be read (ENOENT: no such file)");
+    // doctor tells it as a failed check among the others (T58 NEW-2)
+    const doctor = run("--config", config, "doctor");
+    expect(doctor.code, doctor.stderr).toBe(1);
+    expect(doctor.stdout).toContain("FAIL  config: ldap.bindPassword: the secret file it names cannot be read (ENOENT: no such file)");
+    for (const r of [lookup, doctor]) expect(r.stdout + r.stderr).not.toContain("BindS3cret");
+  });
+
+  it("doctor fails a bind password file that is a FIFO, a directory or too large, and goes on with the checks that need no password (T58 NEW-2)", () => {
+    const dir = join(lab.dir, "password-kinds");
+    mkdirSync(dir, { recursive: true });
+    const fifo = join(dir, "fifo");
+    if (!existsSync(fifo)) expect(spawnSync("mkfifo", ["-m", "666", fifo]).status).toBe(0);
+    const directory = join(dir, "dir.pw");
+    mkdirSync(directory, { recursive: true, mode: 0o755 });
+    const huge = join(dir, "huge.pw");
+    writeFileSync(huge, "x".repeat(64 * 1024 + 1), { mode: 0o600 });
+    for (const [file, reason] of [
+      [fifo, "is a FIFO, not a regular file"],
+      [directory, "is a directory, not a regular file"],
+      [huge, "is 65537 bytes, over the 65536-byte limit"],
+    ] as const) {
+      const config = join(lab.dir, `authkeys-password-${file.replace(/.*\//, "")}.json`);
+      writeFileSync(
+        config,
+        JSON.stringify({ ldap: lab.connection({ bindPassword: `file:${file}` }), cache: { dir: join(lab.dir, "cache") }, syslog: false }),
+      );
+      const r = run("--config", config, "doctor", "--user", "alice");
+      expect(r.code, `${file}: ${r.stderr}`).toBe(1);
+      expect(r.stderr).toBe("");
+      expect(r.stdout).toContain(`FAIL  config: ldap.bindPassword: the secret file it names ${reason}`);
+      // neither the mode of something that is no password file, nor its path
+      expect(r.stdout).not.toContain("open to group or others");
+      expect(r.stdout).not.toContain(file);
+      // the checks after it still run: the cache (missing in this lab), DNS and TCP
+      expect(r.stdout).toMatch(/^FAIL +cache: /m);
+      expect(r.stdout).toMatch(/^ok +ldap ldap:\/\/127\.0\.0\.1:\d+: TCP: connected/m);
+      expect(r.stdout).toMatch(/^warn +ldap ldap:\/\/127\.0\.0\.1:\d+: StartTLS and bind not tried: ldap.bindPassword cannot be used/m);
+      expect(r.stdout).toMatch(/^warn +lookup alice: not tried: ldap.bindPassword cannot be used/m);
     }
   });
 
