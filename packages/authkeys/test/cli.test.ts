@@ -457,8 +457,8 @@ describe("authkeys CLI", () => {
       // neither the mode of something that is no password file, nor its path
       expect(r.stdout).not.toContain("open to group or others");
       expect(r.stdout).not.toContain(file);
-      // the checks after it still run: the cache (missing in this lab), DNS and TCP
-      expect(r.stdout).toMatch(/^FAIL +cache: /m);
+      // the checks after it still run: the cache (its verdict depends on what earlier tests left there), DNS and TCP
+      expect(r.stdout).toMatch(/^(ok|warn|FAIL) +cache: /m);
       expect(r.stdout).toMatch(/^ok +ldap ldap:\/\/127\.0\.0\.1:\d+: TCP: connected/m);
       expect(r.stdout).toMatch(/^warn +ldap ldap:\/\/127\.0\.0\.1:\d+: StartTLS and bind not tried: ldap.bindPassword cannot be used/m);
       expect(r.stdout).toMatch(/^warn +lookup alice: not tried: ldap.bindPassword cannot be used/m);
