@@ -45,7 +45,7 @@ export function loginRecords(buf: Uint8Array, end: number): OutputRecord[] | und
     i += TYPE_OPEN.length;
     const typeEnd = plainEnd(buf, i, end);
     if (typeEnd < 0) return undefined;
-    const type = latin1(buf, i, typeEnd);
+    const type = recentText(buf, i, typeEnd);
     i = typeEnd + 1;
     if (!startsWith(buf, i, end, FIELDS_OPEN)) return undefined;
     i += FIELDS_OPEN.length;
@@ -99,12 +99,28 @@ function members(
     if (i >= end || buf[i] !== 34) return -1;
     const keyEnd = plainEnd(buf, i + 1, end);
     if (keyEnd < 0 || keyEnd + 1 >= end || buf[keyEnd + 1] !== 58 /* : */) return -1;
-    const valueEnd = skipValue(buf, keyEnd + 2, end);
+    const value = keyEnd + 2;
+    // a string (nearly every value) is read here, noting whether it is plain: read as it lies, without a second pass
+    let plain = false;
+    let valueEnd: number;
+    if (value < end && buf[value] === 34) {
+      plain = true;
+      let j = value + 1;
+      for (; j < end; j++) {
+        const c = buf[j]!;
+        if (c === 34) break;
+        if (c === 92) {
+          plain = false;
+          j++;
+        } else if (c >= 0x80) plain = false;
+      }
+      valueEnd = j < end ? j + 1 : -1;
+    } else valueEnd = skipValue(buf, value, end);
     if (valueEnd < 0) return -1;
     if (into !== undefined) {
       // compared as bytes: a string made of every field's name was most of what this allocated
       const key = wanted(buf, i + 1, keyEnd);
-      if (key !== undefined) into[key] = valueAt(buf, keyEnd + 2, valueEnd);
+      if (key !== undefined) into[key] = plain ? recentText(buf, value + 1, valueEnd - 1) : valueAt(buf, value, valueEnd);
     } else if (raw !== undefined && buf[keyEnd + 2] === 123 && keyEnd - i - 1 === RAW.length && startsWith(buf, i + 1, keyEnd, RAW)) {
       if (members(buf, keyEnd + 3, valueEnd, raw) !== valueEnd) return -1;
     } else if (marks !== undefined && keyEnd - i - 1 === UNPARSED.length && startsWith(buf, i + 1, keyEnd, UNPARSED)) {
@@ -127,14 +143,48 @@ export function readWhole(r: OutputRecord): boolean {
   return r.unparsed === undefined;
 }
 
+/**
+ * WANTED by length, first and last byte (distinct for each): each key of a record is looked up, and a walk of all of
+ * WANTED for each was a sixth of reading a login storm's records.
+ */
+const WANTED_BY_SHAPE = new Map(WANTED.map((w) => [shape(w.bytes, 0, w.bytes.length), w]));
+if (WANTED_BY_SHAPE.size !== WANTED.length) throw new Error("sessions-login: two WANTED names share a length, first and last byte");
+
+function shape(buf: Uint8Array, from: number, to: number): number {
+  return ((to - from) << 16) | (buf[from]! << 8) | buf[to - 1]!;
+}
+
 /** The WANTED name buf[from, to) spells, else undefined. */
 function wanted(buf: Uint8Array, from: number, to: number): string | undefined {
-  for (const { name, bytes } of WANTED) if (bytes.length === to - from && startsWith(buf, from, to, bytes)) return name;
-  return undefined;
+  if (to - from < 2) return undefined;
+  const w = WANTED_BY_SHAPE.get(shape(buf, from, to));
+  return w !== undefined && startsWith(buf, from, to, w.bytes) ? w.name : undefined;
 }
 
 function latin1(buf: Uint8Array, from: number, to: number): string {
   return Buffer.prototype.latin1Slice.call(buf, from, to) as string;
+}
+
+/** Texts read before, by a hash of their bytes: a login's type, exe, terminal, result and host recur. */
+const RECENT = new Array<string | undefined>(512);
+const RECENT_MAX = 32;
+
+/** buf[from, to) (ASCII, no escape) as text: one read before when it is still in RECENT, else a new one kept there. */
+function recentText(buf: Uint8Array, from: number, to: number): string {
+  const n = to - from;
+  if (n > RECENT_MAX) return latin1(buf, from, to);
+  let h = n;
+  for (let j = from; j < to; j++) h = (Math.imul(h, 31) + buf[j]!) | 0;
+  const slot = (h ^ (h >>> 9)) & (RECENT.length - 1);
+  const known = RECENT[slot];
+  if (known !== undefined && known.length === n) {
+    let k = 0;
+    while (k < n && known.charCodeAt(k) === buf[from + k]) k++;
+    if (k === n) return known;
+  }
+  const text = latin1(buf, from, to);
+  RECENT[slot] = text;
+  return text;
 }
 
 /** The closing quote of a string starting at `from` with neither escape nor byte past ASCII in it, else -1. */
@@ -166,8 +216,8 @@ function skipValue(buf: Uint8Array, from: number, end: number): number {
   return depth === 0 ? end : -1;
 }
 
-/** The value buf[from, to): a plain string as it is, anything else as JSON.parse reads it. */
+/** The value buf[from, to), no plain string: null (a field logged as "?") as it is, anything else as JSON.parse reads it. */
 function valueAt(buf: Uint8Array, from: number, to: number): FieldValue {
-  if (buf[from] === 34 && plainEnd(buf, from + 1, to) === to - 1) return latin1(buf, from + 1, to - 1);
+  if (to - from === 4 && buf[from] === 110 && buf[from + 1] === 117) return null;
   return JSON.parse(Buffer.prototype.utf8Slice.call(buf, from, to) as string) as FieldValue;
 }
