@@ -1,5 +1,5 @@
 import { once } from "node:events";
-import { createWriteStream, openSync, type WriteStream } from "node:fs";
+import { closeSync, createWriteStream, openSync, readSync, statSync, type WriteStream } from "node:fs";
 import { IoError } from "@opsguard/core/errors";
 import { type OutStream, redactingStream } from "@opsguard/core/iostreams";
 import { outputFileError } from "@opsguard/core/output";
@@ -18,6 +18,14 @@ const BUFFER_BYTES = 128 * 1024;
  */
 const SPARE_BUFFERS = 8;
 
+/**
+ * The mode of a file -o creates (minus the umask): what auditd-parse writes quotes the audit log, every command line
+ * with its arguments (tokens, passwords), and nothing is redacted from it, so it is kept as auditd keeps audit.log,
+ * to its owner (T57 F4: 0644 put a copy of every audited command line where any local user could read it). A file
+ * that exists keeps its mode.
+ */
+export const OUTPUT_FILE_MODE = 0o600;
+
 /** Where the bytes go: the run's stdout (IOStreams' byte writer) or an -o file. */
 interface ByteSink {
   write(data: Buffer, done: (error?: Error | null) => void): boolean;
@@ -30,7 +38,11 @@ interface ByteSink {
  * the strings it was built from die young (cheap for the GC), and the buffer goes out in one big write; the
  * caller awaits backpressure only when a write was needed. reopen() (on SIGHUP) lets logrotate move the file.
  * A write that fails (a full disk, a closed descriptor) is remembered, and the next flush or close() throws it
- * as an IoError (exit 74): data that did not arrive is never reported as written.
+ * as an IoError (exit 74): data that did not arrive is never reported as written. With `keepGoing` (the plugin, whose
+ * exit loses everything auditd sends until it restarts it, and after max_restarts for good) a failed write of -o's
+ * file is said once instead, the lines are counted and dropped while it cannot be written, each flush tries again,
+ * and close() throws the count (T57 F3). An -o file that ends in the middle of a line (a write cut by a full disk, a
+ * run killed) gets a newline before the first line written, so no line is glued onto the torn one.
  */
 export class Output {
   private buffer: Buffer = Buffer.allocUnsafe(BUFFER_BYTES);
@@ -48,12 +60,18 @@ export class Output {
   private inFlight = 0;
   private onIdle: (() => void) | undefined;
 
+  /** While -o's file cannot be written (keepGoing): the lines dropped. */
+  private outage: { dropped: number; error: Error } | undefined;
+  private dropped = 0;
+
   /** `path`: -o's file (appended to); undefined for `stdout`, the run's stdout. */
   constructor(
     private readonly path: string | undefined,
     stdout: OutStream,
+    private readonly keepGoing?: (line: string) => void,
   ) {
     this.sink = path === undefined ? stdoutSink(stdout) : this.fileSink(path);
+    if (path !== undefined) this.endTornLine(path);
   }
 
   /** Queues one line (without its newline). Returns a promise only when the caller should wait. */
@@ -135,6 +153,10 @@ export class Output {
   async flush(): Promise<void> {
     if (this.failure) throw this.failure;
     if (this.used === 0) return;
+    if (this.outage !== undefined) {
+      this.tryAgain();
+      if (this.used === 0) return;
+    }
     const full = this.buffer;
     const data = full.subarray(0, this.used);
     // the stream may hold the bytes until they are written: continue in a spare buffer, and take this one
@@ -165,7 +187,8 @@ export class Output {
     this.inFlight++;
     const ready = this.sink.write(data, (error) => {
       // the stream is done with data either way (a failed write is thrown by the next one)
-      if (error) this.fail(error);
+      if (error) this.fail(error, data);
+      else if (this.outage !== undefined) this.writtenAgain();
       done?.();
       if (--this.inFlight === 0) this.onIdle?.();
     });
@@ -183,11 +206,58 @@ export class Output {
     if (this.failure) throw this.failure;
   }
 
-  /** The first failure is the one reported (both a stream's error event and a pending callback may carry one). */
-  private fail(error: Error): void {
-    // an -o file's failure in core's words, as every -o format (and the pages' atomic write) says it
-    this.failure ??= this.path === undefined ? stdoutError(error) : outputFileError(this.path, error);
+  /**
+   * The first failure is the one reported (both a stream's error event and a pending callback may carry one). With
+   * keepGoing, an -o file's: the lines of `data`, the write that failed, counted as dropped.
+   */
+  private fail(error: Error, data?: Buffer): void {
+    if (this.keepGoing !== undefined && this.path !== undefined) {
+      if (this.outage === undefined) {
+        this.outage = { dropped: 0, error };
+        this.keepGoing(`${outputFileError(this.path, error).message}: events are dropped, and counted, until it can be written again`);
+      }
+      if (data !== undefined) this.outage.dropped += lineCount(data);
+    } else {
+      // an -o file's failure in core's words, as every -o format (and the pages' atomic write) says it
+      this.failure ??= this.path === undefined ? stdoutError(error) : outputFileError(this.path, error);
+    }
     this.onFailure?.();
+  }
+
+  /** In an outage: -o's file opened again for the lines queued (a failed stream takes no more writes). */
+  private tryAgain(): void {
+    const path = this.path as string;
+    let fd: number;
+    try {
+      fd = openSync(path, "a", OUTPUT_FILE_MODE);
+    } catch {
+      // not even opened: these lines are dropped too
+      if (this.outage !== undefined) this.outage.dropped += lineCount(this.buffer.subarray(0, this.used));
+      this.used = 0;
+      return;
+    }
+    const old = this.sink;
+    this.sink = this.fileSink(path, fd);
+    void old.close();
+    this.endTornLine(path);
+  }
+
+  /** A write went through after an outage: said once, with what was lost meanwhile. */
+  private writtenAgain(): void {
+    const outage = this.outage as { dropped: number };
+    this.outage = undefined;
+    this.dropped += outage.dropped;
+    this.keepGoing?.(`${this.path} is written again; ${outage.dropped} line(s) could not be written to it meanwhile`);
+  }
+
+  /** A newline put before what is queued when -o's file ends in the middle of a line. */
+  private endTornLine(path: string): void {
+    if (!endsMidLine(path)) return;
+    if (this.used < BUFFER_BYTES) {
+      this.buffer.copyWithin(1, 0, this.used);
+      this.buffer[0] = 10;
+      this.used++;
+    } else void handled(this.write(Buffer.from("\n")));
   }
 
   /**
@@ -203,7 +273,7 @@ export class Output {
     // open awaited let a line read meanwhile go to the old one). An open, not a write: it does not wait on the disk
     let fd: number;
     try {
-      fd = openSync(this.path, "a");
+      fd = openSync(this.path, "a", OUTPUT_FILE_MODE);
     } catch (error) {
       const failed = outputFileError(this.path, error);
       say(`${failed.message} (on SIGHUP); still writing to the ${this.path} it had open (moved or not), trying again at the next SIGHUP`);
@@ -213,6 +283,7 @@ export class Output {
     const flushed = this.flush();
     const old = this.sink;
     this.sink = this.fileSink(this.path, fd);
+    this.endTornLine(this.path);
     try {
       await flushed;
     } finally {
@@ -230,11 +301,17 @@ export class Output {
     this.onIdle = undefined;
     await this.sink.close();
     if (this.failure) throw this.failure;
+    const outage = this.outage;
+    const dropped = this.dropped + (outage?.dropped ?? 0);
+    if (this.path !== undefined && (outage !== undefined || dropped > 0)) {
+      const why = outage === undefined ? "" : `${outputFileError(this.path, outage.error).message}; `;
+      throw new IoError(`${why}${dropped} line(s) could not be written to ${this.path}`, { hint: "free space or fix its permissions" });
+    }
   }
 
   /** `fd`: the file opened already (reopen), else it is opened by path. */
   private fileSink(path: string, fd?: number): ByteSink {
-    const stream: WriteStream = createWriteStream(path, { flags: "a", ...(fd === undefined ? {} : { fd }) });
+    const stream: WriteStream = createWriteStream(path, { flags: "a", mode: OUTPUT_FILE_MODE, ...(fd === undefined ? {} : { fd }) });
     // an open or write error: remembered and thrown by the next flush, never an unhandled 'error' event
     stream.on("error", (error) => this.fail(error));
     // redacted as stdout is (a secret registered in this process never reaches the file); untouched while none is
@@ -292,4 +369,32 @@ function frame(target: Buffer, at: number, head: string, json: EventJson, tail: 
   end += target.write(tail, end);
   target[end++] = 10;
   return end;
+}
+
+function lineCount(data: Buffer): number {
+  let n = 0;
+  for (let at = data.indexOf(10); at >= 0; at = data.indexOf(10, at + 1)) n++;
+  return n;
+}
+
+/** Whether `path` is a regular file whose last byte is no newline (a FIFO or device is never read: it could block). */
+function endsMidLine(path: string): boolean {
+  let size: number;
+  try {
+    const info = statSync(path);
+    if (!info.isFile() || info.size === 0) return false;
+    size = info.size;
+  } catch {
+    return false;
+  }
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, "r");
+    const last = Buffer.alloc(1);
+    return readSync(fd, last, 0, 1, size - 1) === 1 && last[0] !== 10;
+  } catch {
+    return false;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
 }

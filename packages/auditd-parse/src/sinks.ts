@@ -10,7 +10,7 @@ import { csvHeader, formatCsv, formatRow, formatText, tableHeader } from "./form
 import { incompleteText } from "./incomplete";
 import { JsonBytes } from "./json";
 import { type Connection, connectionOf, formatConnection } from "./net";
-import type { Output } from "./output";
+import { OUTPUT_FILE_MODE, type Output } from "./output";
 import type { EcsModule, Mode } from "./pipeline";
 import { formatReport, ReportBuilder } from "./report";
 import { renderReportHtml } from "./report-html";
@@ -141,7 +141,7 @@ export function makeSink(
       if (read.nothing) return;
       page.finish(read.unread);
       // the same bytes as on stdout, where line() ends it with a newline
-      if (file !== undefined) await writeOutputFile(file, `${html}\n`);
+      if (file !== undefined) await writeOutputFile(file, `${html}\n`, OUTPUT_FILE_MODE);
     };
     return { event: (e, json) => page.event(e, json), pending, finish };
   }
@@ -208,7 +208,7 @@ export function makeSink(
           // -o FILE: the page replaces the file whole (atomically), as sessions' page does
           if (read.nothing) return;
           if (flags.output === undefined) line(page);
-          else await writeOutputFile(flags.output, `${page}\n`);
+          else await writeOutputFile(flags.output, `${page}\n`, OUTPUT_FILE_MODE);
           return;
         }
         // nothing read (a directory, a missing file, a closed stdin): the one line on stderr alone, in every format;

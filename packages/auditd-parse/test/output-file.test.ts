@@ -115,18 +115,6 @@ describe("-o with --json and --format html", () => {
 });
 
 describe("-o FILE's mode", () => {
-  it("a new page is 0666 minus the umask, as a shell's > makes it (it was 0600 whatever the umask)", () => {
-    for (const [command, umask, expected] of [
-      ["report", "022", "644"],
-      ["sessions", "027", "640"],
-    ] as const) {
-      const out = join(dir, `new-${command}.html`);
-      const r = spawnCli([command, "--format", "html", "--passwd", passwd, "-o", out, log], { umask });
-      expect([r.code, r.stderr]).toEqual([0, ""]);
-      expect(mode(out).toString(8)).toBe(expected);
-    }
-  });
-
   it("replacing a page keeps its mode whatever the umask, also through a symlink to it, and its owner when root", () => {
     const shared = join(dir, "shared.html");
     writeFileSync(shared, "old\n");

@@ -11,18 +11,19 @@ import { writeFileAtomic } from "./state";
  * device such as /dev/stdout or /dev/full, a FIFO) is written to directly — renaming over it would replace the
  * device with a plain file. Failures are I/O errors (74).
  *
- * Modes: a report is no secret (secrets are redacted before it is written), so a new file gets 0666 minus the
- * umask, as a shell's `>` gives it; a replaced file keeps its mode, and its owner when root runs this — the
- * readers it was shared with keep reading it.
+ * Modes: a new file gets `mode` minus the umask: 0666 by default, as a shell's `>` gives it, for a report that is no
+ * secret (the secrets registered are redacted before it is written); a tool whose reports quote what it read (an audit
+ * log's command lines) passes 0600. A replaced file keeps its mode, and its owner when root runs this — the readers
+ * it was shared with keep reading it.
  */
-export async function writeOutputFile(path: string, text: string): Promise<void> {
+export async function writeOutputFile(path: string, text: string, mode = 0o666): Promise<void> {
   const data = redactSecrets(text);
   const target = await realpath(path).catch(() => createdPath(path));
   const info = await stat(target).catch(() => undefined);
   if (info?.isDirectory()) throw new IoError(`cannot write ${path}: it is a directory`, { hint: "give a file name" });
   if (!info || info.isFile()) {
     const like = info && { mode: info.mode, uid: info.uid, gid: info.gid };
-    await writeFileAtomic(target, data, { mode: 0o666, ...(like ? { like } : {}) }).catch(async (error: unknown) => {
+    await writeFileAtomic(target, data, { mode, ...(like ? { like } : {}) }).catch(async (error: unknown) => {
       const cause = (error as Error).cause ?? error;
       if (info && (cause as NodeJS.ErrnoException).code === "EPERM" && (await stickyOther(target, info.uid)))
         // /tmp: the directory is writable, but another user's file in a sticky one cannot be renamed over

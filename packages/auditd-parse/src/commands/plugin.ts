@@ -57,7 +57,8 @@ export async function runPluginCommand({ ctx, flags }: PluginCommandOptions, io:
   const detect = flags.detect ? await import("../lazy-detect") : undefined;
   const rules = detect?.detectRules(flags, ctx);
   if (rules === null) return ExitCode.OK;
-  const output = new Output(flags.output, io.stdout);
+  // auditd restarts a plugin that exits only max_restarts times: one whose -o file cannot be written goes on (Output)
+  const output = new Output(flags.output, io.stdout, (line) => ctx.log.error(line));
   let wait: Promise<void> | undefined;
   const detector =
     detect && rules && new detect.Detector(rules.rules, { ...detect.detectOptions(flags, ctx, ecs), format: ecs ? "ecs" : "ndjson" });

@@ -1,0 +1,91 @@
+import { spawn, spawnSync } from "node:child_process";
+import { chmodSync, mkdtempSync, readFileSync, statSync, symlinkSync, unlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { untilEvent, untilFile } from "@opsguard/lab/wait";
+import { describe, expect, it } from "vitest";
+
+/** What the T57 tester found in -o's files: a plugin ended by a full disk, a line glued onto a torn one, 0644 copies of the log. */
+
+const CLI = new URL("../src/main.ts", import.meta.url).pathname;
+
+const login = (serial: number) =>
+  `type=USER_LOGIN msg=audit(1700000000.000:${serial}): pid=1 uid=0 auid=0 ses=1 msg='op=login acct="alice" exe="/usr/sbin/sshd" hostname=? addr=10.0.0.${serial} terminal=ssh res=success'\n`;
+const serials = (lines: string[]) => lines.map((l) => JSON.parse(l).serial);
+
+/** auditd-parse ARGS under umask 022 (a shell's usual one), stdin `input`. */
+function run(args: string[], input = "") {
+  return spawnSync("sh", ["-c", 'umask 022; exec "$@"', "sh", process.execPath, "--import", "tsx", CLI, ...args], {
+    input,
+    encoding: "utf8",
+  });
+}
+
+describe("plugin: -o's file on a full disk (T57 F3)", () => {
+  it("does not end: it says so once, drops and counts the events, writes again once it can, and exits 74 naming the count", async () => {
+    const out = join(mkdtempSync(join(tmpdir(), "auditd-parse-full-")), "out.json");
+    // /dev/full answers every write with ENOSPC, as a full file system does; the link is removed to free the "disk"
+    symlinkSync("/dev/full", out);
+    const child = spawn(process.execPath, ["--import", "tsx", CLI, "plugin", "-o", out], { stdio: ["pipe", "ignore", "pipe"] });
+    let stderr = "";
+    child.stderr.on("data", (d: Buffer) => {
+      stderr += d.toString();
+    });
+    const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+    try {
+      child.stdin.write(login(1));
+      await untilEvent(child.stderr, "data", () => stderr.includes("until it can be written again"), "the failed write said");
+      // before, the plugin had ended here (74): what auditd sent next was lost until it restarted it
+      expect(child.exitCode).toBeNull();
+      unlinkSync(out);
+      child.stdin.write(login(2));
+      await untilFile(out, (text) => text?.includes('"serial":2') === true, "the next event, once the file can be written");
+      child.stdin.end(login(3));
+    } catch (error) {
+      child.kill("SIGKILL");
+      throw error;
+    }
+    expect(await exited, stderr).toBe(74);
+    expect(serials(readFileSync(out, "utf8").trim().split("\n"))).toEqual([2, 3]);
+    const lines = stderr.trim().split("\n");
+    expect(lines.filter((l) => l.includes("no space left"))).toHaveLength(1);
+    expect(lines[0]).toMatch(/cannot write .*out\.json: .*no space left.*events are dropped, and counted, until it can be written again/);
+    expect(stderr).toContain(`${out} is written again; 1 line(s) could not be written to it meanwhile`);
+    expect(lines.at(-1)).toMatch(/1 line\(s\) could not be written to .*out\.json/);
+  });
+
+  it("starts on a new line when the file it appends to ends in the middle of one (a write cut short, a run killed)", () => {
+    const out = join(mkdtempSync(join(tmpdir(), "auditd-parse-torn-")), "out.json");
+    writeFileSync(out, '{"id":"1700000000.000:9","serial":9,"ty');
+    expect(run(["plugin", "-o", out], login(1) + login(2)).status).toBe(0);
+    expect(run(["-o", out], login(3)).status).toBe(0);
+    const lines = readFileSync(out, "utf8").split("\n");
+    // the torn line stays as it was, alone; every line after it is whole
+    expect(lines[0]).toBe('{"id":"1700000000.000:9","serial":9,"ty');
+    expect(serials(lines.slice(1, -1))).toEqual([1, 2, 3]);
+    expect(lines.at(-1)).toBe("");
+  });
+});
+
+describe("-o's file mode (T57 F4)", () => {
+  it("creates the file only its owner may read, as auditd keeps audit.log: it quotes every command line, unredacted", () => {
+    const dir = mkdtempSync(join(tmpdir(), "auditd-parse-mode-"));
+    const log = join(dir, "audit.log");
+    writeFileSync(log, login(1));
+    const made = {
+      ndjson: run(["-o", join(dir, "events.json"), log]),
+      plugin: run(["plugin", "-o", join(dir, "plugin.json")], login(1)),
+      page: run(["sessions", "--format", "html", "-o", join(dir, "page.html"), log]),
+      report: run(["report", "--format", "html", "-o", join(dir, "report.html"), log]),
+    };
+    for (const [name, r] of Object.entries(made)) expect(r.status, `${name}: ${r.stderr}`).toBe(0);
+    for (const file of ["events.json", "plugin.json", "page.html", "report.html"])
+      expect((statSync(join(dir, file)).mode & 0o777).toString(8), file).toBe("600");
+    // a file that exists keeps the mode it was given
+    const shared = join(dir, "shared.json");
+    writeFileSync(shared, "");
+    chmodSync(shared, 0o640);
+    expect(run(["-o", shared, log]).status).toBe(0);
+    expect((statSync(shared).mode & 0o777).toString(8)).toBe("640");
+  });
+});
