@@ -2,7 +2,7 @@ import { z } from "zod";
 import { type ConfigFileOptions, parseConfigText, readConfigText } from "./config-file";
 import { ConfigError } from "./errors";
 import { formatIssues } from "./issues";
-import { hasUserinfo, isLoopbackHost } from "./url";
+import { hasUserinfo, LOOPBACK_ONLY, sendsInClear } from "./url";
 import { fetchVaultSecrets } from "./vault";
 
 /** A secret reference in config; see resolveSecret. Literal secrets are refused. */
@@ -24,8 +24,8 @@ export const apiUrlSchema = z
   .url({ protocol: /^https?$/, message: "expected an http(s) URL" })
   .refine((url) => !hasUserinfo(url), { message: "must not hold a user name or password: give the token as a secret" })
   .refine((url) => !/[?#]/.test(url), { message: "must not hold a query (?…) or fragment (#…): the API's paths are added after it" })
-  .refine((url) => url.toLowerCase().startsWith("https:") || !URL.canParse(url) || isLoopbackHost(new URL(url).hostname), {
-    message: "plain http:// would send the token in clear: use https:// (http:// only to 127.0.0.1, ::1 or localhost)",
+  .refine((url) => !URL.canParse(url) || !sendsInClear(new URL(url)), {
+    message: `plain http:// would send the token in clear: use https:// (http:// only to ${LOOPBACK_ONLY})`,
   });
 
 export interface LoadConfigOptions<S extends z.ZodType> extends ConfigFileOptions {

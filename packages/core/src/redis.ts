@@ -5,6 +5,7 @@ import { ConfigError, OpsguardError, TempFailError, UnavailableError } from "./e
 import { describeRefusal, readRegularFileSync } from "./regular-file";
 import type { Secret } from "./secret";
 import { randomHex } from "./state";
+import { LOOPBACK_ONLY, sendsInClear } from "./url";
 
 export type { Redis } from "ioredis";
 
@@ -32,7 +33,16 @@ export interface RedisConnectionOptions {
   key: string;
 }
 
-export function parseRedisUrl(text: string, key = "redis"): { host: string; port: number; db: number; tls: boolean } {
+/**
+ * `password`: whether a password goes with the URL (AUTH). Without TLS it would cross the network in clear text,
+ * so redis:// then only to this host, as for LDAP's bind password and every API token. rediss:// is RESP over TLS
+ * (IANA's provisional registration: https://www.iana.org/assignments/uri-schemes/prov/rediss), verified here.
+ */
+export function parseRedisUrl(
+  text: string,
+  key = "redis",
+  { password = false }: { password?: boolean } = {},
+): { host: string; port: number; db: number; tls: boolean } {
   let url: URL;
   try {
     url = new URL(text);
@@ -44,6 +54,11 @@ export function parseRedisUrl(text: string, key = "redis"): { host: string; port
   }
   if (url.username || url.password) {
     throw new ConfigError(`${key}.url must not carry credentials`, { hint: `use ${key}.username and ${key}.password` });
+  }
+  if (password && sendsInClear(url)) {
+    throw new ConfigError(`${key}.url: redis:// to ${url.hostname} would send ${key}.password in clear text`, {
+      hint: `use rediss:// (TLS, verified; ${key}.caFile for a private CA); redis:// only to ${LOOPBACK_ONLY}`,
+    });
   }
   const db = url.pathname.replace(/^\//, "");
   if (db !== "" && !/^\d{1,2}$/.test(db))
@@ -63,7 +78,7 @@ export function parseRedisUrl(text: string, key = "redis"): { host: string; port
  */
 export function redisClientOptions(
   options: RedisConnectionOptions,
-  url: ReturnType<typeof parseRedisUrl> = parseRedisUrl(options.url, options.key),
+  url: ReturnType<typeof parseRedisUrl> = parseRedisUrl(options.url, options.key, { password: options.password !== undefined }),
 ): RedisOptions {
   let ca: string | undefined;
   if (options.caFile) {
@@ -95,7 +110,7 @@ export function redisClientOptions(
 
 /** A connected client, or UnavailableError naming the server: a server that accepts and then hangs counts as down. */
 export async function connectRedis(options: RedisConnectionOptions): Promise<Redis> {
-  const url = parseRedisUrl(options.url, options.key);
+  const url = parseRedisUrl(options.url, options.key, { password: options.password !== undefined });
   const name = `redis ${url.host}:${url.port}`;
   const redis = new Redis(redisClientOptions(options, url));
   let lastError: Error | undefined;

@@ -2,6 +2,7 @@ import { ConfigError, OpsguardError } from "./errors";
 import { ExitCode } from "./exit";
 import { HttpClient, HttpError } from "./http";
 import { Secret } from "./secret";
+import { LOOPBACK_ONLY, sendsInClear } from "./url";
 
 /**
  * `vault:<mount>/<path>#<key>` secret references: read from HashiCorp Vault's KV version 2 engine
@@ -62,12 +63,12 @@ export async function fetchVaultSecrets(config: unknown, options: VaultOptions =
   const addr = env.VAULT_ADDR;
   if (!addr) {
     throw new ConfigError(`${parsed[0]?.keyPath}: ${parsed[0]?.ref} needs VAULT_ADDR`, {
-      hint: "export VAULT_ADDR=https://vault.example:8200",
+      hint: ADDR_HINT,
     });
   }
   const http = new HttpClient({
     service: "Vault",
-    baseUrl: `${addr.replace(/\/+$/, "")}/v1/`,
+    baseUrl: `${vaultAddress(addr)}/v1/`,
     timeoutMs: options.timeoutMs ?? 5_000,
     retries: options.retries ?? 2,
     ...(env.VAULT_NAMESPACE ? { headers: { "x-vault-namespace": env.VAULT_NAMESPACE } } : {}),
@@ -86,6 +87,32 @@ export async function fetchVaultSecrets(config: unknown, options: VaultOptions =
     }
     fetched.set(r.ref, new Secret(value, `vault ${full}#${r.key}`));
   }
+}
+
+const ADDR_HINT = "export VAULT_ADDR=https://vault.example:8200";
+
+/**
+ * VAULT_ADDR checked before anything is sent to it: the Vault token (or the AppRole secret id) goes with every
+ * request and the answers are secrets, so plain http only to this host, as for every API baseUrl. The Vault CLI reads
+ * VAULT_ADDR as "Address of the Vault server. The default is https://127.0.0.1:8200" (`vault -address`); fetch speaks
+ * only http(s), so any other scheme is a mistake, not an outage.
+ * Errors name the origin only: a URL's user:password@ would be printed.
+ */
+function vaultAddress(addr: string): string {
+  if (!URL.canParse(addr)) throw new ConfigError("VAULT_ADDR is not a URL", { hint: ADDR_HINT });
+  const url = new URL(addr);
+  if (url.protocol !== "https:" && url.protocol !== "http:") {
+    throw new ConfigError(`VAULT_ADDR: ${url.protocol}// is not a way to reach Vault (expected https://)`, { hint: ADDR_HINT });
+  }
+  if (sendsInClear(url)) {
+    throw new ConfigError(
+      `VAULT_ADDR ${url.origin} is plain http to another host: the Vault token and the secrets read would cross the network in clear`,
+      {
+        hint: `use https:// (http:// only to ${LOOPBACK_ONLY})`,
+      },
+    );
+  }
+  return addr.replace(/\/+$/, "");
 }
 
 /** VAULT_TOKEN, or a token from an AppRole login. */
@@ -140,6 +167,13 @@ async function readKv2(http: HttpClient, token: Secret, mount: string, path: str
 /** Vault's `{"errors": [...]}` as one line; a refusal is a permission error. */
 function vaultError(error: unknown, what: string, hint: string): unknown {
   if (!(error instanceof HttpError)) return error;
+  // No answer at all (refused, DNS, TLS, timeout): Vault refused nothing, and its policies are not the place to look.
+  if (error.status === undefined) {
+    return new OpsguardError(`${error.message} while ${what}`, error.exitCode, {
+      hint: "check VAULT_ADDR and the network",
+      cause: error,
+    });
+  }
   const detail = (error.body as { errors?: unknown } | undefined)?.errors;
   const text = Array.isArray(detail) && detail.length > 0 ? detail.join("; ") : `HTTP ${error.status}`;
   const code = error.status === 400 || error.status === 403 ? ExitCode.NO_PERM : error.exitCode;

@@ -55,7 +55,7 @@ export class RedisPlaceStore implements PlaceStore {
   constructor(options: RedisStoreOptions) {
     this.#opts = options;
     // Parsed at construction: a bad URL is a config error when the notifier is built, not at the first login.
-    const url = parseRedisUrl(options.url, KEY);
+    const url = parseRedisUrl(options.url, KEY, { password: options.password !== undefined });
     this.name = `redis ${url.host}:${url.port}`;
   }
 

@@ -116,6 +116,12 @@ describe("known places in Redis (several VPN servers)", () => {
     }
   });
 
+  it("a password over redis:// to another host is refused when the notifier is built, as deputize's lease (T56 F4)", () => {
+    expect(() => notifier(redisConfig(redis, { url: "redis://192.0.2.1:6379/0" }))).toThrow(
+      "state.redis.url: redis:// to 192.0.2.1 would send state.redis.password in clear text",
+    );
+  });
+
   it("concurrent updates of one user from several servers lose nothing", async () => {
     const section = redisConfig(redis);
     const policy: PlacePolicy = {
