@@ -1,4 +1,4 @@
-import { apiUrlSchema, isLoopbackHost, ldapConnectionSchema, secretRefSchema } from "@opsguard/core";
+import { apiUrlSchema, LOOPBACK_ONLY, ldapConnectionSchema, secretRefSchema, sendsInClear } from "@opsguard/core";
 import { z } from "zod";
 
 const name = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.:@/-]*$/, { message: "use letters, digits and . _ : @ / -" });
@@ -116,12 +116,20 @@ export const sinkSchema = z.discriminatedUnion("type", [
       // A `user:password@` is sent as HTTP Basic (fetch refuses a URL with credentials, T43 N4), as sock-check's
       // --from-url does: so never over plain http but to this host, and never beside an Authorization header.
       const url = new URL(sink.url);
-      if (!url.username && !url.password) return;
-      if (url.protocol === "http:" && !isLoopbackHost(url.hostname)) {
+      // Header values are secrets (an Authorization token, a signing key): never over plain http but to this host.
+      if (Object.keys(sink.headers).length > 0 && sendsInClear(url)) {
         ctx.addIssue({
           code: "custom",
           path: ["url"],
-          message: "a user:password@ over http would be sent in clear text: use https (http only to 127.0.0.1, ::1 or localhost)",
+          message: `its headers are secrets and plain http would send them in clear text: use https (http only to ${LOOPBACK_ONLY})`,
+        });
+      }
+      if (!url.username && !url.password) return;
+      if (sendsInClear(url)) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["url"],
+          message: `a user:password@ over http would be sent in clear text: use https (http only to ${LOOPBACK_ONLY})`,
         });
       }
       if (Object.keys(sink.headers).some((header) => header.toLowerCase() === "authorization")) {

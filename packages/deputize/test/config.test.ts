@@ -6,7 +6,9 @@ import { join } from "node:path";
 import { describeError, exitCodeOf, formatIssues } from "@opsguard/core";
 import { OpsgenieSim, PagerDutySim } from "@opsguard/lab";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runInProcess } from "../../core/test/run-in-process";
 import { buildDeputize } from "../src/build";
+import { createDeputizeProgram } from "../src/cli";
 import { configSchema } from "../src/config";
 import { accessWindow } from "../src/window";
 
@@ -218,5 +220,61 @@ describe("webhook sink built from config", () => {
       problems({ sources, sinks: [{ type: "webhook", url: "https://u:pw@hooks.example/x", headers: { authorization: "env:AUTH" } }] }),
     ).toMatch(/sinks\[0\]\.url: a user:password@ is sent as an Authorization header, and headers has one too/);
     expect(problems({ sources, sinks: [{ type: "webhook", url: "https://u:pw@hooks.example/x" }] })).toBe("");
+  });
+
+  it("refuses webhook headers (secrets) over plain http to another host, as the user:password@ form (T56 F5)", () => {
+    const sources = [{ type: "rotation", file: "/r.yaml" }];
+    const headers = { Authorization: "file:/etc/opsguard/webhook.auth" };
+    for (const url of ["http://192.0.2.1/hook", "http://hooks.example.com/oncall", "http://127.example.org/hook"]) {
+      expect(problems({ sources, sinks: [{ type: "webhook", url, headers }] })).toBe(
+        "sinks[0].url: its headers are secrets and plain http would send them in clear text: use https (http only to 127.0.0.1, ::1 or localhost)",
+      );
+    }
+    // https anywhere, plain http to this host (the lab), and plain http without a header secret stay allowed.
+    for (const url of ["https://hooks.example.com/oncall", "http://127.0.0.1:8080/hook", "http://[::1]/hook", "http://localhost/hook"]) {
+      expect(problems({ sources, sinks: [{ type: "webhook", url, headers }] })).toBe("");
+    }
+    expect(problems({ sources, sinks: [{ type: "webhook", url: "http://hooks.example.com/oncall" }] })).toBe("");
+  });
+});
+
+describe("lease.redis: the password never goes over redis:// to another host (T56 F4)", () => {
+  it("`status` and a dry run refuse redis:// with a password to a non-loopback host (78), as vpnnotify does", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "deputize-lease-"));
+    try {
+      const rotation = join(dir, "rotation.yaml");
+      writeFileSync(rotation, 'schedules:\n  sre:\n    start: "2020-01-06"\n    members: [alice@opsguard.test]\n');
+      const write = (redis: Record<string, unknown>) => {
+        const file = join(dir, "deputize.json");
+        writeFileSync(
+          file,
+          JSON.stringify({
+            sources: [{ type: "rotation", file: rotation }],
+            sinks: [{ type: "webhook", url: "http://127.0.0.1:9/unused" }],
+            lease: { redis },
+            stateDir: join(dir, "state"),
+          }),
+        );
+        return file;
+      };
+      const env = { PATH: process.env.PATH, NO_COLOR: "1" };
+      const clear = write({ url: "redis://192.0.2.1:6379/0", password: "env:REDIS_PASSWORD" });
+      for (const args of [["status"], ["run", "--dry-run"]]) {
+        const r = await runInProcess(createDeputizeProgram, ["--config", clear, ...args], { env });
+        expect([r.code, r.stdout, r.stderr]).toEqual([
+          78,
+          "",
+          "deputize: lease.redis.url: redis:// to 192.0.2.1 would send lease.redis.password in clear text (use rediss:// (TLS, verified; lease.redis.caFile for a private CA); redis:// only to 127.0.0.1, ::1 or localhost)\n",
+        ]);
+      }
+      // No password, or rediss://, is no secret in clear: the config is taken (status reads only the sources here).
+      for (const redis of [{ url: "redis://192.0.2.1:6379/0" }, { url: "rediss://192.0.2.1:6380/0", password: "env:REDIS_PASSWORD" }]) {
+        const r = await runInProcess(createDeputizeProgram, ["--config", write(redis), "status"], { env });
+        expect(r.stderr).not.toContain("clear text");
+        expect(r.code).not.toBe(78);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -1,5 +1,6 @@
 import { execFile } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { type AddressInfo, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SLACK_SIM_TOKEN, SlackSim, VaultSim } from "@opsguard/lab";
@@ -77,5 +78,28 @@ describe("vault: secrets in deputize's config", () => {
     expect(down.code).toBe(69);
     expect(down.stderr.trim().split("\n")).toHaveLength(1);
     expect(down.stderr).not.toContain(vault.token);
+  });
+
+  it("VAULT_ADDR: plain http to another host is refused before the token is sent, 78; unreachable says so, 69 (T56 F2, F3)", async () => {
+    const clear = await deputize({ VAULT_ADDR: "http://192.0.2.1:8200", VAULT_TOKEN: vault.token }, "--config", config, "status");
+    expect([clear.code, clear.stdout]).toEqual([78, ""]);
+    expect(clear.stderr).toBe(
+      "deputize: VAULT_ADDR http://192.0.2.1:8200 is plain http to another host: the Vault token and the secrets read would cross the network in clear (use https:// (http:// only to 127.0.0.1, ::1 or localhost))\n",
+    );
+    const ftp = await deputize({ VAULT_ADDR: "ftp://127.0.0.1:8200", VAULT_TOKEN: vault.token }, "--config", config, "status");
+    expect([ftp.code, ftp.stderr]).toEqual([
+      78,
+      "deputize: VAULT_ADDR: ftp:// is not a way to reach Vault (expected https://) (export VAULT_ADDR=https://vault.example:8200)\n",
+    ]);
+    // A port that was just free (port 9 would not do: fetch refuses it as a "bad port" without connecting).
+    const probe = createServer();
+    await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));
+    const port = (probe.address() as AddressInfo).port;
+    await new Promise((resolve) => probe.close(resolve));
+    const down = await deputize({ VAULT_ADDR: `http://127.0.0.1:${port}`, VAULT_TOKEN: vault.token }, "--config", config, "status");
+    expect([down.code, down.stderr]).toEqual([
+      69,
+      `deputize: Vault is unreachable (ECONNREFUSED, http://127.0.0.1:${port}/v1/secret/data/opsguard/slack) while reading secret/opsguard/slack for sinks[0].token (check VAULT_ADDR and the network)\n`,
+    ]);
   });
 });

@@ -1,4 +1,5 @@
 import { type CliContext, loadConfig } from "@opsguard/core";
+import { parseRedisUrl } from "@opsguard/core/redis";
 import { buildDeputize } from "../build";
 import { configSchema, type DeputizeConfig } from "../config";
 
@@ -8,6 +9,10 @@ export async function withDeputize<T>(
   fn: (dep: ReturnType<typeof buildDeputize>, config: DeputizeConfig) => Promise<T>,
 ): Promise<T> {
   const { config } = await loadConfig({ tool: "deputize", schema: configSchema, path: ctx.opts.config });
+  // Only a writing run connects to lease.redis; its URL is checked by every command, so a password that would
+  // go in clear text is a config error in `status` and a dry run too, before the first real run sends it.
+  const lease = config.lease?.redis;
+  if (lease) parseRedisUrl(lease.url, "lease.redis", { password: lease.password !== undefined });
   const dep = buildDeputize(config, { log: ctx.log });
   try {
     return await fn(dep, config);
