@@ -57,7 +57,7 @@ export function parseRedisUrl(
   }
   if (password && sendsInClear(url)) {
     throw new ConfigError(`${key}.url: redis:// to ${url.hostname} would send ${key}.password in clear text`, {
-      hint: `use rediss:// (TLS, verified; ${key}.caFile for a private CA); redis:// only to ${LOOPBACK_ONLY}`,
+      hint: `use rediss:// (verified TLS; ${key}.caFile names a private CA), redis:// only to ${LOOPBACK_ONLY}`,
     });
   }
   const db = url.pathname.replace(/^\//, "");

@@ -108,7 +108,7 @@ function vaultAddress(addr: string): string {
     throw new ConfigError(
       `VAULT_ADDR ${url.origin} is plain http to another host: the Vault token and the secrets read would cross the network in clear`,
       {
-        hint: `use https:// (http:// only to ${LOOPBACK_ONLY})`,
+        hint: `use https://, plain http:// only to ${LOOPBACK_ONLY}`,
       },
     );
   }

@@ -45,7 +45,7 @@ describe("vault: secrets", () => {
       const error = await vaultFailure(addr);
       expect(error).toBeInstanceOf(ConfigError);
       expect(error.message).toMatch(/^VAULT_ADDR http:\/\/[^ ]+ is plain http to another host: .* in clear$/);
-      expect(error.hint).toBe("use https:// (http:// only to 127.0.0.1, ::1 or localhost)");
+      expect(error.hint).toBe("use https://, plain http:// only to 127.0.0.1, ::1 or localhost");
     }
   });
 
@@ -87,7 +87,7 @@ describe("Redis: a password never goes over redis:// to another host", () => {
     expect(error).toBeInstanceOf(ConfigError);
     expect((error as ConfigError).message).toBe("lease.redis.url: redis:// to 192.0.2.1 would send lease.redis.password in clear text");
     expect((error as ConfigError).hint).toBe(
-      "use rediss:// (TLS, verified; lease.redis.caFile for a private CA); redis:// only to 127.0.0.1, ::1 or localhost",
+      "use rediss:// (verified TLS; lease.redis.caFile names a private CA), redis:// only to 127.0.0.1, ::1 or localhost",
     );
     expect(() => parseRedisUrl("redis://redis.internal:6379/0", "state.redis", { password: true })).toThrow(
       "state.redis.url: redis:// to redis.internal would send state.redis.password in clear text",

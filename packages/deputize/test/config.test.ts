@@ -264,7 +264,7 @@ describe("lease.redis: the password never goes over redis:// to another host (T5
         expect([r.code, r.stdout, r.stderr]).toEqual([
           78,
           "",
-          "deputize: lease.redis.url: redis:// to 192.0.2.1 would send lease.redis.password in clear text (use rediss:// (TLS, verified; lease.redis.caFile for a private CA); redis:// only to 127.0.0.1, ::1 or localhost)\n",
+          "deputize: lease.redis.url: redis:// to 192.0.2.1 would send lease.redis.password in clear text (use rediss:// (verified TLS; lease.redis.caFile names a private CA), redis:// only to 127.0.0.1, ::1 or localhost)\n",
         ]);
       }
       // No password, or rediss://, is no secret in clear: the config is taken (status reads only the sources here).

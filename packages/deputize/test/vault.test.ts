@@ -84,7 +84,7 @@ describe("vault: secrets in deputize's config", () => {
     const clear = await deputize({ VAULT_ADDR: "http://192.0.2.1:8200", VAULT_TOKEN: vault.token }, "--config", config, "status");
     expect([clear.code, clear.stdout]).toEqual([78, ""]);
     expect(clear.stderr).toBe(
-      "deputize: VAULT_ADDR http://192.0.2.1:8200 is plain http to another host: the Vault token and the secrets read would cross the network in clear (use https:// (http:// only to 127.0.0.1, ::1 or localhost))\n",
+      "deputize: VAULT_ADDR http://192.0.2.1:8200 is plain http to another host: the Vault token and the secrets read would cross the network in clear (use https://, plain http:// only to 127.0.0.1, ::1 or localhost)\n",
     );
     const ftp = await deputize({ VAULT_ADDR: "ftp://127.0.0.1:8200", VAULT_TOKEN: vault.token }, "--config", config, "status");
     expect([ftp.code, ftp.stderr]).toEqual([
