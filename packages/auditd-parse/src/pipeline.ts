@@ -16,7 +16,7 @@ import { MAX_LINE_FIELDS } from "./lines";
 import { Output } from "./output";
 import { AuditParser } from "./parser";
 import { readProgress } from "./progress";
-import { fileIdentity } from "./same-file";
+import { fileIdentity, refuseOutputInRules } from "./same-file";
 import { detectSink, makeSink, type Sink } from "./sinks";
 
 export type Mode = "events" | "sessions" | "net" | "report" | "detect";
@@ -110,6 +110,7 @@ export async function runPipeline(mode: Mode, files: string[], flags: ParseFlags
   }
   const inputs = files.length === 0 ? ["-"] : readOnce(rotationOrder(files), ctx, io.stdin);
   refuseOutputInput(flags.output, inputs, io);
+  if (mode === "detect") refuseOutputInRules(flags.output, flags.rules);
   // the html page goes to -o FILE in one atomic write of its own (makeSink), not appended; --json wins over html
   // (makeSink writes JSON then), and its JSON goes to -o like any other (it went to stdout)
   const page = flags.format === "html" && !ctx.opts.json;

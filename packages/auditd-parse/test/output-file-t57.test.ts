@@ -89,3 +89,43 @@ describe("-o's file mode (T57 F4)", () => {
     expect((statSync(shared).mode & 0o777).toString(8)).toBe("640");
   });
 });
+
+describe("detect -o and the rules it runs (T57 F10)", () => {
+  const RULE = `title: A login
+id: 9a6c0e48-7f0e-4f8e-9c43-6a0b4b0e2a11
+status: test
+logsource:
+  product: linux
+  service: auditd
+detection:
+  selection:
+    type: USER_LOGIN
+  condition: selection
+level: low
+`;
+
+  it("refuses an -o that is a rule file, or a .yml file in a rules directory, before anything is written (64)", () => {
+    const dir = mkdtempSync(join(tmpdir(), "auditd-parse-rules-out-"));
+    const rules = join(dir, "rules");
+    const rule = join(rules, "login.yml");
+    spawnSync("mkdir", [rules]);
+    writeFileSync(rule, RULE);
+    const log = join(dir, "audit.log");
+    writeFileSync(log, login(1));
+    for (const [args, input] of [
+      [["detect", "--rules", rule, "-o", rule, log], ""],
+      [["detect", "--rules", rules, "-o", join(rules, "alerts.yml"), log], ""],
+      [["plugin", "--detect", "--rules", rules, "-o", rule], login(1)],
+    ] as const) {
+      const r = run([...args], input);
+      expect(r.status, r.stderr).toBe(64);
+      expect(r.stderr).toMatch(/-o .* is (a rule file|a \.yml file in the rules directory)/);
+    }
+    expect(readFileSync(rule, "utf8")).toBe(RULE);
+    // elsewhere, even beside the rules, an -o takes the alerts
+    const alerts = join(rules, "alerts.json");
+    const r = run(["detect", "--rules", rules, "-o", alerts, log]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(JSON.parse(readFileSync(alerts, "utf8")).rule.title).toBe("A login");
+  });
+});

@@ -9,6 +9,7 @@ import { refuseStdin } from "../input";
 import { Output } from "../output";
 import { AuditParser } from "../parser";
 import { summarize } from "../pipeline";
+import { refuseOutputInRules } from "../same-file";
 import { idSources, outputOption, type ParseFlags, parserOptions, repeatedPath } from "./flags";
 
 /** Live input completes events on the wall clock: how often the plugin checks. */
@@ -52,6 +53,7 @@ export async function runPluginCommand({ ctx, flags }: PluginCommandOptions, io:
     throw new UsageError(`plugin --format ${flags.format} is not supported`, { hint: "use ndjson or ecs" });
   // a directory or closed stdin is no audisp feed: exit 66 before the output is opened, as every command (T26 #4)
   refuseStdin(io.stdin);
+  if (flags.detect) refuseOutputInRules(flags.output, flags.rules);
   const ecs = flags.format === "ecs" ? await import("../ecs") : undefined;
   // the Sigma machinery is a lazily loaded chunk (lazy-detect.ts), as in the pipeline
   const detect = flags.detect ? await import("../lazy-detect") : undefined;
