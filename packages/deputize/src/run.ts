@@ -198,14 +198,16 @@ async function runSink(
         exitCode: ExitCode.FAILED,
       };
     }
-    // Nobody placed (a wrong peopleBase, a renamed mail attribute) must not read as "nobody on call".
-    // Whatever it would change then (removals, a topic of bare handles), the sink is left as it is.
+    // Nobody placed (a wrong peopleBase, a typo in emailAttribute or peopleFilter, accounts not in the
+    // directory yet) must not read as "nobody on call". Whatever it would change then (removals, a topic
+    // of bare handles), the sink is left as it is. allowEmpty does not open this: it lets a sink follow
+    // an on-call list that is really empty, never one whose people deputize could not find (T56 F16).
     const placed = plan.placed ?? (plan.unresolved.length >= people.length && plan.add.length === 0 ? 0 : people.length);
-    if (people.length > 0 && placed === 0 && !dep.settings.allowEmpty) {
+    if (people.length > 0 && placed === 0) {
       return {
         ...report,
         status: "refused",
-        reason: `none of the ${people.length} people on call could be placed; left as it is (set allowEmpty to empty it)`,
+        reason: `none of the ${people.length} people on call could be placed; left as it is (check the sink's lookup settings and the accounts)`,
         exitCode: ExitCode.FAILED,
       };
     }

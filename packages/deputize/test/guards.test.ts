@@ -154,19 +154,23 @@ describe("nobody on call, nobody placed", () => {
     });
   });
 
-  it("refuses when none of the people on call could be placed, as the sink counts them or as unresolved says", async () => {
+  it("refuses when none of the people on call could be placed, as the sink counts them or as unresolved says, allowEmpty or not", async () => {
     const counted = sink({ updates: ["topic: a → b"], placed: 0, unresolved: ["no Slack user for alice, bob"] });
     expect(await oneSink(deputize([source("rota", { SRE: [alice, bob] })], [counted]))).toMatchObject({
       status: "refused",
-      reason: "none of the 2 people on call could be placed; left as it is (set allowEmpty to empty it)",
+      reason: "none of the 2 people on call could be placed; left as it is (check the sink's lookup settings and the accounts)",
       exitCode: ExitCode.FAILED,
     });
     const unresolved = sink({ current: ["carol"], remove: ["carol"], unresolved: ["alice: no entry", "bob: no entry"] });
     expect((await oneSink(deputize([source("rota", { SRE: [alice, bob] })], [unresolved]))).status).toBe("refused");
     expect(counted.applied + unresolved.applied).toBe(0);
-    // allowEmpty lets it through
+    // allowEmpty is for an on-call list that is really empty: people on call that were not found are no such list (T56 F16)
     const allowed = sink({ current: ["carol"], remove: ["carol"], unresolved: ["alice: no entry", "bob: no entry"] });
-    expect((await oneSink(deputize([source("rota", { SRE: [alice, bob] })], [allowed], { allowEmpty: true }))).status).toBe("changed");
+    expect(await oneSink(deputize([source("rota", { SRE: [alice, bob] })], [allowed], { allowEmpty: true }))).toMatchObject({
+      status: "refused",
+      exitCode: ExitCode.FAILED,
+    });
+    expect(allowed.applied).toBe(0);
   });
 
   it("someone placed is enough to apply; the ones not placed make the run partial", async () => {

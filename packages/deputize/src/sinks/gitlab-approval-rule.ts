@@ -87,6 +87,7 @@ export class GitLabApprovalRuleSink implements Sink {
       remove: names(remove),
       updates: [],
       unresolved,
+      placed: desired.size,
       apply: async () => {
         await this.#o.http.request({
           method: "PUT",

@@ -57,6 +57,7 @@ export class GitLabGroupSink implements Sink {
     const add: GitLabUser[] = [];
     const kept = new Set<number>();
     const seen = new Set<string>();
+    let placed = 0;
     for (const p of people) {
       const id = this.#users.identity(p);
       if (seen.has(id)) continue;
@@ -68,9 +69,13 @@ export class GitLabGroupSink implements Sink {
         continue;
       }
       const member = byId.get(user.id);
-      if (!member) add.push(user);
-      else if (member.access_level < accessLevel)
+      if (member && member.access_level < accessLevel) {
         unresolved.push(`${member.username}: already a member at level ${member.access_level}; left as it is`);
+        continue;
+      }
+      // Placed: to be added, or a member at this level or above (an owner on call has the access already).
+      placed++;
+      if (!member) add.push(user);
       else kept.add(member.id);
     }
     const managed = members.filter((m) => m.access_level === accessLevel);
@@ -83,6 +88,7 @@ export class GitLabGroupSink implements Sink {
       remove: remove.map((m) => m.username),
       updates: [],
       unresolved,
+      placed,
       apply: async (beforeWrite = async () => {}) => {
         // Add before removing, so the group never has fewer approvers than it needs mid-run. Each
         // call is fenced (lease.redis): a run that lost its lease stops between two calls.

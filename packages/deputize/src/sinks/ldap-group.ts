@@ -77,6 +77,8 @@ export class LdapGroupSink implements Sink {
       remove: remove.map(display),
       updates: [],
       unresolved,
+      // Counted here, not guessed from the plan: a permanent member to add is nobody on call placed.
+      placed: values.length,
       apply: async (beforeWrite = async () => {}) => {
         if (add.length === 0 && remove.length === 0) return;
         const modify = (adding: string[], removing: string[]) =>

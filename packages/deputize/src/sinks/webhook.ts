@@ -42,6 +42,8 @@ export class WebhookSink implements Sink {
       remove,
       updates: changed && add.length === 0 && remove.length === 0 ? ["first delivery of the on-call set"] : [],
       unresolved: [],
+      // A webhook announces the set as it is; it has nobody to look up.
+      placed: people.length,
       apply: async () => {
         if (!changed) return;
         await this.#o.http.request({
