@@ -1,8 +1,9 @@
 import { createHash } from "node:crypto";
-import { type Logger, OpsguardError, resolveSecret, UnavailableError } from "@opsguard/core";
+import { DataError, type Logger, OpsguardError, resolveSecret, UnavailableError } from "@opsguard/core";
 import { connectRedis, type Redis, withRedisLease } from "@opsguard/core/redis";
 import type { DeputizeConfig } from "./config";
 import type { DmLedger } from "./next";
+import type { AnnouncedLedger } from "./sinks/sink";
 
 /**
  * Two hosts running deputize for redundancy: with `lease.redis`, a run holds a short lease in Redis
@@ -20,7 +21,7 @@ export async function withRunLease<T>(
     /** Told how to release the lease early (a signal ends the process before `finally` blocks run). */
     onHeld?: ((release: () => Promise<void>) => void) | undefined;
   },
-  fn: (shared?: { dmLedger: DmLedger; beforeWrite: () => Promise<void> }) => Promise<T>,
+  fn: (shared?: { dmLedger: DmLedger; announced: AnnouncedLedger; beforeWrite: () => Promise<void> }) => Promise<T>,
 ): Promise<T> {
   const log = options.log;
   const lease = config.lease?.redis;
@@ -45,7 +46,11 @@ export async function withRunLease<T>(
       },
       (held) => {
         options.onHeld?.(() => held.release());
-        return fn({ dmLedger: redisDmLedger(redis, `${lease.key}:dm:`), beforeWrite: () => held.confirm() });
+        return fn({
+          dmLedger: redisDmLedger(redis, `${lease.key}:dm:`),
+          announced: redisAnnouncedLedger(redis, `${lease.key}:announced:`),
+          beforeWrite: () => held.confirm(),
+        });
       },
     );
   } finally {
@@ -68,10 +73,40 @@ function redisDmLedger(redis: Redis, prefix: string): DmLedger {
   };
 }
 
+/**
+ * What each webhook last delivered, in Redis, so the second host of a pair does not deliver the hand-off
+ * the first one did (T56 F14). No expiry: the on-call set may stay the same for weeks. Read and written
+ * under the lease, so the hosts' checks and records never race.
+ */
+function redisAnnouncedLedger(redis: Redis, prefix: string): AnnouncedLedger {
+  const key = (sink: string) => `${prefix}${createHash("sha256").update(sink).digest("hex").slice(0, 32)}`;
+  return {
+    announced: async (sink) => {
+      const text = await redis.get(key(sink)).catch(unavailable);
+      if (text === null) return undefined;
+      let members: unknown;
+      try {
+        members = JSON.parse(text);
+      } catch {
+        members = undefined;
+      }
+      if (!Array.isArray(members) || !members.every((m) => typeof m === "string")) {
+        throw new DataError(`the webhook record ${key(sink)} in Redis is not a list of people`, {
+          hint: "delete the key: the next run delivers the current set again",
+        });
+      }
+      return members;
+    },
+    record: async (sink, members) => {
+      await redis.set(key(sink), JSON.stringify([...members].sort())).catch(unavailable);
+    },
+  };
+}
+
 /** A Redis command that failed (ioredis' "Command timed out", a closed connection) is Redis being unavailable (69), not a bug (70). */
 function unavailable(error: unknown): never {
   if (error instanceof OpsguardError) throw error;
-  throw new UnavailableError(`Redis did not answer for the look-ahead DM records: ${(error as Error).message}`, {
-    hint: "check lease.redis; the DM is sent on a later run",
+  throw new UnavailableError(`Redis did not answer for the look-ahead DM or webhook records: ${(error as Error).message}`, {
+    hint: "check lease.redis; what was not recorded is done on a later run",
   });
 }

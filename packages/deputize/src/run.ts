@@ -3,7 +3,7 @@ import type { Deputize } from "./build";
 import { field } from "./format";
 import { type DmLedger, type DmReport, fileDmLedger, remindUpcoming, upcomingShifts } from "./next";
 import { mergePeople, type Person, type ScheduleOnCall } from "./people";
-import { hasChanges, type PartOutcome, type Sink, type SinkPlan } from "./sinks/sink";
+import { type AnnouncedLedger, hasChanges, type PartOutcome, type Sink, type SinkPlan } from "./sinks/sink";
 import { accessWindow, type Window } from "./window";
 
 export interface RunOptions {
@@ -15,6 +15,8 @@ export interface RunOptions {
   log?: Logger;
   /** Where look-ahead DMs are remembered; this host's state file by default. */
   dmLedger?: DmLedger;
+  /** What webhooks last delivered, shared by a lease.redis pair; this host's state file by default. */
+  announced?: AnnouncedLedger;
   /** Filled while the run goes, so a signal mid-run can say what was already applied. */
   progress?: RunProgress;
   /**
@@ -178,7 +180,7 @@ async function runSink(
   const onCall = people.map((p) => p.key);
   let planned: Omit<SinkPlan, "apply"> | undefined;
   try {
-    const full = await sink.plan(people);
+    const full = await sink.plan(people, { announced: options.announced });
     const { apply, ...plan } = full;
     planned = plan;
     // Someone on call without access is what an operator must hear about: partial, not OK.

@@ -1,4 +1,6 @@
 import { spawn } from "node:child_process";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
 import { createHash } from "node:crypto";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -248,6 +250,48 @@ describe("two hosts with a Redis lease", () => {
     expect([...(a.dms ?? []), ...(b.dms ?? [])]).toEqual([expect.objectContaining({ person: lab.users.carol.mail, status: "sent" })]);
     await host("a", dm);
     expect(slack.messagesTo("U0CAROL")).toHaveLength(1);
+  });
+
+  it("a webhook hand-off is delivered once for the pair, and a failed delivery is not recorded as delivered (T56 F14)", async () => {
+    const bodies: Array<{ added: string[]; removed: string[] }> = [];
+    let failing = false;
+    const server: Server = createServer((req, res) => {
+      let text = "";
+      req.on("data", (chunk: Buffer) => {
+        text += chunk.toString();
+      });
+      req.on("end", () => {
+        if (!failing) bodies.push(JSON.parse(text));
+        res.writeHead(failing ? 503 : 204).end();
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
+      const hook = { sinks: [{ type: "webhook", name: "hook", url }] };
+      onCall("alice");
+      await host("a", hook);
+      await host("b", hook);
+      onCall("bob");
+      // The hosts one after the other, each with its own state dir: only the first delivers the hand-off.
+      const a = await host("a", hook);
+      const b = await host("b", hook);
+      expect(bodies.map((x) => [x.added, x.removed])).toEqual([
+        [[lab.users.alice.mail], []],
+        [[lab.users.bob.mail], [lab.users.alice.mail]],
+      ]);
+      expect([a.sinks[0]?.status, b.sinks[0]?.status]).toEqual(["changed", "unchanged"]);
+      // The receiver refuses the next hand-off: neither host records it, so the other host delivers it.
+      onCall("carol");
+      failing = true;
+      expect((await host("a", hook)).sinks[0]?.status).toBe("failed");
+      failing = false;
+      expect((await host("b", hook)).sinks[0]?.status).toBe("changed");
+      expect((await host("a", hook)).sinks[0]?.status).toBe("unchanged");
+      expect(bodies.map((x) => x.added)).toEqual([[lab.users.alice.mail], [lab.users.bob.mail], [lab.users.carol.mail]]);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 
   it("SIGTERM mid-run hands the lease back at once (the other host need not wait for the TTL)", async () => {

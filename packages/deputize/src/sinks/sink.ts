@@ -37,12 +37,28 @@ export interface PartOutcome {
   alreadyPosted?: boolean;
 }
 
+/**
+ * Who a sink that cannot be read back (a webhook) last delivered, shared by the two hosts of a
+ * lease.redis pair, so the second host does not deliver a hand-off the first already delivered.
+ */
+export interface AnnouncedLedger {
+  announced(sink: string): Promise<string[] | undefined>;
+  /** Only after the receiver took the delivery. */
+  record(sink: string, members: readonly string[]): Promise<void>;
+}
+
+/** What a run gives every sink besides who is on call. */
+export interface PlanContext {
+  /** The pair's shared delivery records (lease.redis); each host's state file otherwise. */
+  announced?: AnnouncedLedger | undefined;
+}
+
 export interface Sink {
   readonly name: string;
   readonly kind: string;
   /** Schedules (as named in status) that feed this sink; all of them when undefined. */
   readonly schedules: readonly string[] | undefined;
-  plan(people: readonly Person[]): Promise<SinkPlan>;
+  plan(people: readonly Person[], context?: PlanContext): Promise<SinkPlan>;
 }
 
 export function hasChanges(plan: Pick<SinkPlan, "add" | "remove" | "updates">): boolean {

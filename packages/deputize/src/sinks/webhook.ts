@@ -1,7 +1,7 @@
 import type { HttpClient } from "@opsguard/core";
 import type { Person } from "../people";
 import type { DeputizeState } from "../state";
-import type { Sink, SinkPlan } from "./sink";
+import type { PlanContext, Sink, SinkPlan } from "./sink";
 
 export interface WebhookSinkOptions {
   name: string;
@@ -13,7 +13,8 @@ export interface WebhookSinkOptions {
 
 /**
  * A generic webhook: a JSON POST of the previous and the new on-call set, sent only when the set
- * changed since the last delivery (remembered in the state file, as a webhook cannot be read back).
+ * changed since the last delivery (remembered in the state file, and in Redis for a lease.redis
+ * pair, as a webhook cannot be read back).
  */
 export class WebhookSink implements Sink {
   readonly kind = "webhook";
@@ -27,9 +28,12 @@ export class WebhookSink implements Sink {
     this.schedules = options.schedules;
   }
 
-  async plan(people: readonly Person[]): Promise<SinkPlan> {
+  async plan(people: readonly Person[], context: PlanContext = {}): Promise<SinkPlan> {
     const keys = people.map((p) => p.key).sort();
-    const announced = await this.#o.state.announced(this.name);
+    const shared = context.announced;
+    // With lease.redis the pair's record comes first: this host's own file does not know what the
+    // other host delivered (T56 F14). No shared record yet (the first run with it): this host's file.
+    const announced = (await shared?.announced(this.name)) ?? (await this.#o.state.announced(this.name));
     const previous = announced ?? [];
     const add = keys.filter((k) => !previous.includes(k));
     const remove = previous.filter((k) => !keys.includes(k));
@@ -58,6 +62,8 @@ export class WebhookSink implements Sink {
             removed: remove,
           },
         });
+        // Recorded only now that the receiver took it: a failed POST is delivered again by the next run.
+        await shared?.record(this.name, keys);
         await this.#o.state.recordAnnounced(this.name, keys);
       },
     };
