@@ -40,11 +40,13 @@ export interface BuildOptions {
   env?: NodeJS.ProcessEnv;
   /** Benchmarks count requests with it. */
   onHttpAttempt?: HttpClientOptions["onAttempt"];
+  /** status and run --dry-run: the state file is only read, never moved aside or written. */
+  readOnly?: boolean;
 }
 
 /** Sources, sinks and state from a validated config; secrets are resolved here, once. */
 export function buildDeputize(config: DeputizeConfig, options: BuildOptions = {}): Deputize {
-  const state = new DeputizeState(config.stateDir, options.log);
+  const state = new DeputizeState(config.stateDir, options.log, { readOnly: options.readOnly ?? false });
   let ldap: LdapClient | undefined;
   const ldapClient = async (): Promise<LdapClient> => {
     if (!config.ldap) throw new ConfigError("an ldap-group sink needs an ldap section");

@@ -1,5 +1,7 @@
+import { constants } from "node:fs";
+import { open } from "node:fs/promises";
 import { join } from "node:path";
-import { JsonStateFile, type Logger, redactSecrets } from "@opsguard/core";
+import { formatIssues, IoError, JsonStateFile, type Logger, PermissionError, redactSecrets } from "@opsguard/core";
 import { z } from "zod";
 
 /** Attempts at one hand-off message (this run's included) before it is given up, so a broken channel cannot retry forever. */
@@ -44,13 +46,21 @@ export type DeputizeStateData = z.output<typeof stateSchema>;
  */
 export class DeputizeState {
   readonly #file: JsonStateFile<DeputizeStateData>;
+  readonly #log: Logger | undefined;
+  readonly #readOnly: boolean;
   #data: DeputizeStateData | undefined;
 
-  constructor(stateDir: string, log?: Logger) {
+  /**
+   * `readOnly` (status, run --dry-run): a state file that cannot be read is reported and left where it
+   * is, never moved aside, and nothing is written; only a real run may set it aside (T56 F7).
+   */
+  constructor(stateDir: string, log?: Logger, options: { readOnly?: boolean } = {}) {
+    this.#log = log;
+    this.#readOnly = options.readOnly ?? false;
     this.#file = new JsonStateFile({
       path: join(stateDir, "state.json"),
       validate: stateSchema,
-      empty: () => ({ version: 1, announced: {}, slackIds: {}, deliveries: {}, pending: {}, dms: {} }),
+      empty: emptyState,
       ...(log ? { log } : {}),
     });
   }
@@ -68,14 +78,14 @@ export class DeputizeState {
   }
 
   async recordAnnounced(sink: string, members: readonly string[], at: Date = new Date()): Promise<void> {
-    this.#data = await this.#file.update((s) => {
+    this.#data = await this.#update((s) => {
       s.announced[sink] = { members: [...members].sort(), at: at.toISOString() };
     });
   }
 
   async recordSlackIds(ids: Readonly<Record<string, string>>): Promise<void> {
     if (Object.keys(ids).length === 0) return;
-    this.#data = await this.#file.update((s) => {
+    this.#data = await this.#update((s) => {
       for (const [email, id] of Object.entries(ids)) s.slackIds[email.toLowerCase()] = id;
     });
   }
@@ -90,7 +100,7 @@ export class DeputizeState {
 
   /** How one part of a sink's change went; `settled` names a pending message it delivered (or gave up). */
   async recordDelivery(sink: string, part: string, delivery: Omit<Delivery, "at">, settled?: string, at: Date = new Date()): Promise<void> {
-    this.#data = await this.#file.update((s) => {
+    this.#data = await this.#update((s) => {
       // An error can echo a request header (a 500 body quoting Authorization): never persist a secret.
       const error = delivery.error === undefined ? {} : { error: redactSecrets(delivery.error) };
       s.deliveries[sink] = { ...s.deliveries[sink], [part]: { ...delivery, ...error, at: at.toISOString() } };
@@ -100,7 +110,7 @@ export class DeputizeState {
 
   /** A message about to be sent is kept first, so a failure (or a crash) leaves it to be retried. */
   async recordPending(sink: string, message: PendingMessage): Promise<void> {
-    this.#data = await this.#file.update((s) => {
+    this.#data = await this.#update((s) => {
       s.pending[sink] = message;
     });
   }
@@ -111,14 +121,68 @@ export class DeputizeState {
 
   /** A look-ahead DM Slack took; shifts that ended a day ago are forgotten, so the file does not grow. */
   async recordDm(shift: string, until: Date, now: Date = new Date()): Promise<void> {
-    this.#data = await this.#file.update((s) => {
+    this.#data = await this.#update((s) => {
       for (const [key, dm] of Object.entries(s.dms)) if (Date.parse(dm.until) < now.getTime() - 86_400_000) delete s.dms[key];
       s.dms[shift] = { until: until.toISOString() };
     });
   }
 
   async #load(): Promise<DeputizeStateData> {
-    this.#data ??= await this.#file.load();
+    this.#data ??= this.#readOnly ? await this.#peek() : await this.#file.load();
     return this.#data;
   }
+
+  async #update(change: (state: DeputizeStateData) => void): Promise<DeputizeStateData> {
+    // A read-only command reaching a write is a bug: the file must stay exactly as it was.
+    if (this.#readOnly) throw new Error(`a read-only command tried to write ${this.path}`);
+    return this.#file.update(change);
+  }
+
+  /**
+   * The state as a read-only command sees it: read without following a symlink or blocking on a FIFO (as
+   * core's state file does); one that cannot be used is reported and left in place, and the command
+   * goes on from empty state, which is what the next real run will do after moving it aside.
+   */
+  async #peek(): Promise<DeputizeStateData> {
+    let text: string | undefined;
+    try {
+      const handle = await open(this.path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW);
+      try {
+        if ((await handle.stat()).isFile()) text = await handle.readFile("utf8");
+      } finally {
+        await handle.close();
+      }
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === "ENOENT") return emptyState();
+      if (code === "EACCES" || code === "EPERM")
+        throw new PermissionError(`cannot read ${this.path}: permission denied`, {
+          hint: "check the owner and mode of the state directory",
+        });
+      if (code !== "ELOOP")
+        throw new IoError(`cannot read ${this.path} (${code ?? "error"})`, { hint: "check the disk and the state directory" });
+    }
+    const checked = text === undefined ? { ok: false as const, problem: "not a regular file" } : parseState(text);
+    if (checked.ok) return checked.state;
+    this.#log?.warn("state file cannot be used; left as it is (the next real run moves it aside and starts from empty state)", {
+      file: this.path,
+      problem: checked.problem,
+    });
+    return emptyState();
+  }
+}
+
+function emptyState(): DeputizeStateData {
+  return { version: 1, announced: {}, slackIds: {}, deliveries: {}, pending: {}, dms: {} };
+}
+
+function parseState(text: string): { ok: true; state: DeputizeStateData } | { ok: false; problem: string } {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (error) {
+    return { ok: false, problem: `invalid JSON: ${(error as Error).message}` };
+  }
+  const parsed = stateSchema.safeParse(raw);
+  return parsed.success ? { ok: true, state: parsed.data } : { ok: false, problem: formatIssues(parsed.error) };
 }

@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { closeSync, existsSync, openSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { PagerDutySim, SLACK_SIM_TOKEN, SlackSim, type SlapdLab, startSlapd } from "@opsguard/lab";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -105,6 +105,25 @@ describe("deputize CLI", () => {
       members: ["alice"],
       nextRun: { status: "unchanged", add: [], remove: [] },
     });
+  });
+
+  it("status and run --dry-run report a state file they cannot use and leave it; only a real run moves it aside (T56 F7)", async () => {
+    // What a newer deputize would write: an older binary's read-only look must not discard it.
+    const stateDir = join(lab.dir, "state-unreadable");
+    mkdirSync(stateDir, { mode: 0o700 });
+    const file = join(stateDir, "state.json");
+    writeFileSync(file, '{"version":2}', { mode: 0o600 });
+    const config = join(lab.dir, "deputize-unreadable.json");
+    writeFileSync(config, JSON.stringify({ ...JSON.parse(readFileSync(configFile, "utf8")), stateDir }));
+    for (const args of [["status"], ["run", "--dry-run"]]) {
+      const r = await deputize("--config", config, ...args);
+      expect(r.code).toBe(0);
+      expect(r.stderr).toMatch(/warn: state file cannot be used; left as it is \(the next real run moves it aside/);
+      expect(readdirSync(stateDir)).toEqual(["state.json"]);
+      expect(readFileSync(file, "utf8")).toBe('{"version":2}');
+    }
+    await deputize("--config", config, "run");
+    expect(readdirSync(stateDir).filter((f) => f.startsWith("state.json.corrupt-"))).toHaveLength(1);
   });
 
   it("never prints a secret, even with -vv, in either log format", async () => {

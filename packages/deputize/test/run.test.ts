@@ -263,25 +263,28 @@ describe("deputize run", () => {
     expect(writes()).toBe(before);
   });
 
-  it.each([false, true])("does not empty a group when people are on call but none of them can be placed (allowEmpty %s)", async (allowEmpty) => {
-    onCall({ SRE: ["ghost"] });
-    const before = gitlab.writes().length;
-    const slackBefore = slack.writes().length;
-    const topic = slack.topic(CHANNEL);
-    // allowEmpty is for an on-call list that is really empty, not for people deputize could not find (T56 F16).
-    const report = await run({ overrides: { allowEmpty } });
-    expect(report.exitCode).toBe(2);
-    // The Slack sink too (README): nobody on call has a Slack user, so topic and user group stay.
-    expect(report.sinks.slice(0, 3).map((s) => [s.status, s.reason])).toEqual([
-      ["refused", "none of the 1 people on call could be placed; left as it is (check the sink's lookup settings and the accounts)"],
-      ["refused", "none of the 1 people on call could be placed; left as it is (check the sink's lookup settings and the accounts)"],
-      ["refused", "none of the 1 people on call could be placed; left as it is (check the sink's lookup settings and the accounts)"],
-    ]);
-    expect(await members(lab.groups.oncall)).toEqual(["dave"]);
-    expect(gitlab.writes().length).toBe(before);
-    expect(slack.writes().length).toBe(slackBefore);
-    expect(slack.topic(CHANNEL)).toBe(topic);
-  });
+  it.each([false, true])(
+    "does not empty a group when people are on call but none of them can be placed (allowEmpty %s)",
+    async (allowEmpty) => {
+      onCall({ SRE: ["ghost"] });
+      const before = gitlab.writes().length;
+      const slackBefore = slack.writes().length;
+      const topic = slack.topic(CHANNEL);
+      // allowEmpty is for an on-call list that is really empty, not for people deputize could not find (T56 F16).
+      const report = await run({ overrides: { allowEmpty } });
+      expect(report.exitCode).toBe(2);
+      // The Slack sink too (README): nobody on call has a Slack user, so topic and user group stay.
+      expect(report.sinks.slice(0, 3).map((s) => [s.status, s.reason])).toEqual([
+        ["refused", "none of the 1 people on call could be placed; left as it is (check the sink's lookup settings and the accounts)"],
+        ["refused", "none of the 1 people on call could be placed; left as it is (check the sink's lookup settings and the accounts)"],
+        ["refused", "none of the 1 people on call could be placed; left as it is (check the sink's lookup settings and the accounts)"],
+      ]);
+      expect(await members(lab.groups.oncall)).toEqual(["dave"]);
+      expect(gitlab.writes().length).toBe(before);
+      expect(slack.writes().length).toBe(slackBefore);
+      expect(slack.topic(CHANNEL)).toBe(topic);
+    },
+  );
 
   it("allowEmpty does not empty a sink whose people on call could not be found (T56 F16)", async () => {
     onCall({ SRE: ["dave"] });

@@ -63,29 +63,33 @@ export async function runRun(options: RunOptions, io: IOStreams): Promise<ExitCo
 async function runPass(ctx: CliContext, io: IOStreams, dryRun: boolean, force: boolean, progress?: RunProgress): Promise<ExitCode> {
   const steps = runProgress(ctx, io.stderr);
   const options = { dryRun, force, log: ctx.log, onStep: steps.onStep, ...(progress ? { progress } : {}) };
-  const report = await withDeputize(ctx, async (dep, config) => {
-    if (dryRun) return runOnce(dep, options);
-    // Two overlapping cron runs would post the hand-off twice: one run at a time on this host, and
-    // with lease.redis one run at a time across hosts.
-    await ensurePrivateDir(dep.settings.stateDir, { log: ctx.log });
-    return withLock(
-      join(dep.settings.stateDir, "run"),
-      () =>
-        withRunLease(
-          config,
-          {
-            log: ctx.log,
-            onHeld: (release) => {
-              if (progress) progress.releaseLease = release;
+  const report = await withDeputize(
+    ctx,
+    async (dep, config) => {
+      if (dryRun) return runOnce(dep, options);
+      // Two overlapping cron runs would post the hand-off twice: one run at a time on this host, and
+      // with lease.redis one run at a time across hosts.
+      await ensurePrivateDir(dep.settings.stateDir, { log: ctx.log });
+      return withLock(
+        join(dep.settings.stateDir, "run"),
+        () =>
+          withRunLease(
+            config,
+            {
+              log: ctx.log,
+              onHeld: (release) => {
+                if (progress) progress.releaseLease = release;
+              },
             },
-          },
-          (shared) => runOnce(dep, { ...options, ...shared }),
-        ),
-      {
-        timeoutMs: 60_000,
-      },
-    );
-  }).finally(() => steps.stop());
+            (shared) => runOnce(dep, { ...options, ...shared }),
+          ),
+        {
+          timeoutMs: 60_000,
+        },
+      );
+    },
+    { readOnly: dryRun },
+  ).finally(() => steps.stop());
   if (ctx.opts.json) writeJson(report, io.stdout);
   else writeStdout(formatDiff(report, dryRun), io.stdout);
   return report.exitCode;

@@ -29,7 +29,7 @@ export function newStatusCommand(program: Command, runF: RunFn<StatusOptions> = 
 }
 
 export async function runStatus({ ctx }: StatusOptions, io: IOStreams): Promise<ExitCode> {
-  const report = await withDeputize(ctx, (dep) => runOnce(dep, { dryRun: true, log: ctx.log }));
+  const report = await withDeputize(ctx, (dep) => runOnce(dep, { dryRun: true, log: ctx.log }), { readOnly: true });
   if (ctx.opts.json) writeJson(statusJson(report), io.stdout);
   else writeStdout(formatStatus(report), io.stdout);
   return report.exitCode;
