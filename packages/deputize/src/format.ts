@@ -83,11 +83,18 @@ function deliveryLines(s: SinkReport): string[] {
   );
   for (const pending of s.plan?.pendingMessages ?? []) {
     lines.push(
-      `${field(s.sink)} message to ${field(pending.channel)} pending since ${pending.since}, ${pending.attempts} of ${pending.maxAttempts} attempts failed; next run retries: "${field(pending.text)}"`,
+      `${field(s.sink)} message to ${field(pending.channel)} pending since ${pending.since}, ${pending.attempts} of ${pending.maxAttempts} attempts failed; ${PENDING_NEXT[pending.next]}: "${field(pending.text)}"`,
     );
   }
   return lines;
 }
+
+/** What `status` says the next run does with a pending hand-off. */
+const PENDING_NEXT = {
+  retry: "next run retries",
+  replace: "not retried, the next run posts the hand-off of who is on call now instead",
+  drop: "never sent, the next run drops it (on call again: the set last announced)",
+} as const;
 
 function nextRun(s: SinkReport): string {
   if (s.status === "failed" || s.status === "skipped" || s.status === "refused") return `${VERB[s.status]}: ${s.reason ?? ""}`;

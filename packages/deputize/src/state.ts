@@ -115,6 +115,13 @@ export class DeputizeState {
     });
   }
 
+  /** A pending message that will never be sent (the set it announces went back before it got through). */
+  async dropPending(key: string): Promise<void> {
+    this.#data = await this.#update((s) => {
+      delete s.pending[key];
+    });
+  }
+
   async dmSent(shift: string): Promise<boolean> {
     return (await this.#load()).dms[shift] !== undefined;
   }

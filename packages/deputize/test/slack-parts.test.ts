@@ -153,6 +153,60 @@ describe("Slack sink parts", () => {
     expect(after.sinks[1]?.status).toBe("unchanged");
   });
 
+  it("a hand-off made stale by the source going back is shown as never sent, dropped once, and not posted (T56 F1)", async () => {
+    // bob announced and recorded, whoever the topic showed before: alice, then bob
+    onCall("alice");
+    expect((await run()).exitCode).toBe(0);
+    onCall("bob");
+    expect((await run()).exitCode).toBe(0);
+    onCall("carol");
+    postFails("internal_error");
+    expect((await run()).exitCode).toBe(2);
+    // Back to bob before carol's hand-off got through: it must not be announced any more.
+    onCall("bob");
+    const status = await run(true);
+    expect(status.sinks[1]?.plan?.pendingMessages).toEqual([expect.objectContaining({ attempts: 1, next: "drop" })]);
+    expect(formatStatus(status)).toMatch(
+      /slack message to C0HANDOFF1 pending since \S+, 1 of 5 attempts failed; never sent, the next run drops it \(on call again: the set last announced\): "On-call hand-off: on call now: <@U0CAROL00> \(off duty: <@U0BOB00>\)"\n$/,
+    );
+    expect(formatStatus(status)).not.toMatch(/next run retries/);
+    const posts = slack.messagesTo(CHANNEL).length;
+    const dropped = await run();
+    expect(dropped.exitCode).toBe(0);
+    // Topic and user group go back to bob; carol's hand-off is dropped, said once.
+    expect(dropped.sinks[1]?.plan?.updates).toContain(
+      'message: drop the unsent hand-off "On-call hand-off: on call now: <@U0CAROL00> (off duty: <@U0BOB00>)" (on call again: the set last announced)',
+    );
+    expect(slack.messagesTo(CHANNEL)).toHaveLength(posts);
+    const after = await run(true);
+    expect(after.sinks[1]?.plan?.pendingMessages).toBeUndefined();
+    expect(after.sinks[1]?.status).toBe("unchanged");
+  });
+
+  it("a pending hand-off for a set no longer on call is replaced by the new one, as status says", async () => {
+    // bob announced and recorded, whoever the topic showed before: alice, then bob
+    onCall("alice");
+    expect((await run()).exitCode).toBe(0);
+    onCall("bob");
+    expect((await run()).exitCode).toBe(0);
+    onCall("carol");
+    postFails("internal_error");
+    await run();
+    onCall("alice");
+    const status = await run(true);
+    expect(status.sinks[1]?.plan?.pendingMessages).toEqual([expect.objectContaining({ next: "replace" })]);
+    expect(formatStatus(status)).toMatch(
+      /1 of 5 attempts failed; not retried, the next run posts the hand-off of who is on call now instead: /,
+    );
+    expect((await run()).exitCode).toBe(0);
+    expect(
+      slack
+        .messagesTo(CHANNEL)
+        .map((m) => m.text)
+        .at(-1),
+    ).toBe("On-call hand-off: on call now: <@U0ALICE00> (off duty: <@U0BOB00>)");
+  });
+
   it("a delivery error that echoes the bot token is redacted before it is written to the state file", async () => {
     onCall("carol");
     slack.fault(

@@ -19,8 +19,19 @@ export interface SinkPlan {
   placed?: number;
   /** How the last run's writes went, per part (sinks that keep such records: Slack). */
   deliveries?: Record<string, { status: "delivered" | "already-posted" | "failed" | "gave-up"; at: string; error?: string | undefined }>;
-  /** Hand-off messages not delivered yet, per channel, to be retried. */
-  pendingMessages?: Array<{ channel: string; text: string; attempts: number; maxAttempts: number; since: string }>;
+  /**
+   * Hand-off messages not delivered yet, per channel, and what the next run does with each: `retry` it,
+   * `replace` it with the hand-off of the set on call now, or `drop` it (the set it announces is gone
+   * and the one on call again was already announced).
+   */
+  pendingMessages?: Array<{
+    channel: string;
+    text: string;
+    attempts: number;
+    maxAttempts: number;
+    since: string;
+    next: "retry" | "replace" | "drop";
+  }>;
   /**
    * Writes the change; a sink whose parts are independent (Slack) says how each went. A sink making
    * several writes calls `beforeWrite` (the lease fence) before each and stops when it throws.

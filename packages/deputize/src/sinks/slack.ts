@@ -123,6 +123,7 @@ export class SlackSink implements Sink {
         updates.push(`${part} (attempt ${pending.attempts + 1} of ${MAX_MESSAGE_ATTEMPTS}): "${pending.text}"`);
         parts.push({ part, run: (fence) => this.#post(ch, part, pending, fence) });
       } else if (changed) {
+        // A pending message for another set is replaced by this one (recordPending overwrites it).
         if (text === undefined) {
           const offDuty = announced
             ? await Promise.all(
@@ -134,6 +135,11 @@ export class SlackSink implements Sink {
         const message = { members: keys, text, attempts: 0, since: new Date().toISOString() };
         updates.push(`${part}: "${text}"`);
         parts.push({ part, run: (fence) => this.#post(ch, part, message, fence) });
+      } else if (pending) {
+        // The source went back to the set last announced: that hand-off is out of date and is never
+        // posted. Dropped by the next run (said once), so status does not promise a retry (T56 F1).
+        updates.push(`${part}: drop the unsent hand-off "${pending.text}" (on call again: the set last announced)`);
+        parts.push({ part, run: () => state.dropPending(this.#pendingKey(ch)) });
       }
     }
     if (channels.length === 0 && changed) parts.push({ part: "announced", run: () => state.recordAnnounced(sink, keys) });
@@ -143,8 +149,10 @@ export class SlackSink implements Sink {
     const before = announced?.map(handleOfKey) ?? (topicTags ?? []).map((t) => byId.get(t) ?? t);
     const previous = new Set(announced ?? []);
     const deliveries = await state.deliveries(sink);
+    // What the next run does with each: retry it, post a newer hand-off instead, or drop it (see above).
+    const nextFor = (p: PendingMessage) => (p.members.join("\n") === keys.join("\n") ? "retry" : changed ? "replace" : "drop");
     const pendingList = [...pendings].flatMap(([ch, p]) =>
-      p ? [{ channel: ch, text: p.text, attempts: p.attempts, maxAttempts: MAX_MESSAGE_ATTEMPTS, since: p.since }] : [],
+      p ? [{ channel: ch, text: p.text, attempts: p.attempts, maxAttempts: MAX_MESSAGE_ATTEMPTS, since: p.since, next: nextFor(p) }] : [],
     );
     return {
       ...(Object.keys(deliveries).length > 0 ? { deliveries } : {}),
