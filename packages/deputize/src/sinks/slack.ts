@@ -150,7 +150,8 @@ export class SlackSink implements Sink {
     const previous = new Set(announced ?? []);
     const deliveries = await state.deliveries(sink);
     // What the next run does with each: retry it, post a newer hand-off instead, or drop it (see above).
-    const nextFor = (p: PendingMessage) => (p.members.join("\n") === keys.join("\n") ? "retry" : changed ? "replace" : "drop");
+    const nextFor = (p: PendingMessage): "retry" | "replace" | "drop" =>
+      p.members.join("\n") === keys.join("\n") ? "retry" : changed ? "replace" : "drop";
     const pendingList = [...pendings].flatMap(([ch, p]) =>
       p ? [{ channel: ch, text: p.text, attempts: p.attempts, maxAttempts: MAX_MESSAGE_ATTEMPTS, since: p.since, next: nextFor(p) }] : [],
     );
