@@ -92,12 +92,13 @@ export async function runOnce(dep: Deputize, given: RunOptions): Promise<RunRepo
   for (const s of schedules) {
     options.log?.debug(`schedule ${s.schedule} (${s.source}): ${s.people.map((p) => p.key).join(", ") || "nobody"} on call`);
   }
+  const conflicts = await identityConflicts(dep, schedules, options.log);
   let done = 0;
   const step = () => options.onStep?.(`${options.dryRun ? "planning" : "updating"} sinks: ${done} of ${dep.sinks.length} done`);
   step();
   const sinks = await Promise.all(
     dep.sinks.map((sink) =>
-      runSink(dep, sink, schedules, sourceErrors, options).finally(() => {
+      runSink(dep, sink, schedules, sourceErrors, conflicts, options).finally(() => {
         done++;
         step();
       }),
@@ -152,11 +153,29 @@ async function gatherOnCall(dep: Deputize, window: Window) {
   return { schedules, sourceErrors };
 }
 
+/**
+ * People given with both a uid and an email (rotation files) whose two keys name different people in the
+ * directory, asked once per run of the first sink that can tell (an LDAP sink) so that every sink leaves them out alike (T56 F12).
+ * A directory that cannot be asked is logged: the LDAP sinks still refuse such people on their own.
+ */
+async function identityConflicts(dep: Deputize, schedules: readonly ScheduleOnCall[], log?: Logger): Promise<Map<string, string>> {
+  const check = dep.sinks.find((s) => s.identityConflicts)?.identityConflicts;
+  const people = mergePeople(schedules.map((s) => s.people));
+  if (!check || !people.some((p) => p.email && p.uid)) return new Map();
+  try {
+    return await check(people);
+  } catch (error) {
+    log?.warn(`could not check the uids and emails on call against the directory: ${describeError(error)}`);
+    return new Map();
+  }
+}
+
 async function runSink(
   dep: Deputize,
   sink: Sink,
   schedules: readonly ScheduleOnCall[],
   sourceErrors: RunReport["sourceErrors"],
+  conflicts: ReadonlyMap<string, string>,
   options: RunOptions,
 ): Promise<SinkReport> {
   const base = { sink: sink.name, kind: sink.kind };
@@ -176,11 +195,16 @@ async function runSink(
   if (missing.length > 0) {
     return { ...base, status: "failed", onCall: [], reason: `no schedule named ${missing.join(", ")}`, exitCode: ExitCode.CONFIG };
   }
-  const people: Person[] = mergePeople(feeding.map((s) => s.people));
-  const onCall = people.map((p) => p.key);
+  const everyone: Person[] = mergePeople(feeding.map((s) => s.people));
+  const onCall = everyone.map((p) => p.key);
+  // Someone whose uid and email are two people is placed in no sink: an `!` line in each, like an unknown email.
+  const people = everyone.filter((p) => !conflicts.has(p.key));
+  const refused = everyone.flatMap((p) => conflicts.get(p.key) ?? []);
   let planned: Omit<SinkPlan, "apply"> | undefined;
   try {
     const full = await sink.plan(people, { announced: options.announced });
+    const placedBySink = full.placed ?? (full.unresolved.length >= people.length && full.add.length === 0 ? 0 : people.length);
+    full.unresolved = [...refused, ...full.unresolved];
     const { apply, ...plan } = full;
     planned = plan;
     // Someone on call without access is what an operator must hear about: partial, not OK.
@@ -192,7 +216,7 @@ async function runSink(
       ...(plan.unresolved.length > 0 ? { exitCode: ExitCode.PARTIAL } : {}),
     };
     if (!hasChanges(plan)) return report;
-    if (people.length === 0 && !dep.settings.allowEmpty) {
+    if (everyone.length === 0 && !dep.settings.allowEmpty) {
       return {
         ...report,
         status: "refused",
@@ -204,12 +228,11 @@ async function runSink(
     // directory yet) must not read as "nobody on call". Whatever it would change then (removals, a topic
     // of bare handles), the sink is left as it is. allowEmpty does not open this: it lets a sink follow
     // an on-call list that is really empty, never one whose people deputize could not find (T56 F16).
-    const placed = plan.placed ?? (plan.unresolved.length >= people.length && plan.add.length === 0 ? 0 : people.length);
-    if (people.length > 0 && placed === 0) {
+    if (everyone.length > 0 && placedBySink === 0) {
       return {
         ...report,
         status: "refused",
-        reason: `none of the ${people.length} people on call could be placed; left as it is (check the sink's lookup settings and the accounts)`,
+        reason: `none of the ${everyone.length} people on call could be placed; left as it is (check the sink's lookup settings and the accounts)`,
         exitCode: ExitCode.FAILED,
       };
     }

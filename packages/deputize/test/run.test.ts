@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -298,6 +298,33 @@ describe("deputize run", () => {
     ]);
     expect(report.exitCode).toBe(1);
     expect(await members(lab.groups.oncall)).toEqual(["dave"]);
+  });
+
+  it("a rotation entry whose uid and email are two people in the directory is left out of every sink, loudly (T56 F12)", async () => {
+    onCall({ SRE: ["dave"] });
+    expect((await run()).exitCode).toBe(0);
+    // A copy-paste slip: bob's uid with carol's email; alice's entry is right.
+    const rotation = join(stateDir, "rotation.yaml");
+    const since = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10);
+    const schedule = (members: string) =>
+      `    timeZone: UTC\n    start: "${since}"\n    handoff: "00:00"\n    rotationDays: 7\n    members: ${members}\n`;
+    writeFileSync(
+      rotation,
+      `schedules:\n  sre:\n${schedule("[{ uid: bob, email: carol@opsguard.test }]")}  db:\n${schedule("[{ uid: alice, email: alice@opsguard.test }]")}`,
+    );
+    const report = await run({ overrides: { sources: [{ type: "rotation", file: rotation }] }, sinks: config().sinks.slice(0, 3) });
+    expect(report.exitCode).toBe(2);
+    const line = `carol@opsguard.test (uid bob): this uid and email are different people in the directory (${lab.users.carol.dn} has uid carol and mail carol@opsguard.test; ${lab.users.bob.dn} has uid bob and mail bob@opsguard.test); left out of every sink: fix the on-call entry`;
+    expect(report.sinks.map((s) => [s.sink, s.status, s.plan?.unresolved])).toEqual([
+      ["ldap:oncall", "changed", [line]],
+      ["gitlab", "changed", [line]],
+      ["slack", "changed", [line]],
+    ]);
+    // Neither carol (by the email) nor bob (by the uid) is given access anywhere; alice is.
+    expect(await members(lab.groups.oncall)).toEqual(["alice"]);
+    expect(gitlab.membersOf("platform/approvers")).toEqual({ owner: 50, maint: 40, alice: 30 });
+    expect(slack.usergroupMembers(USERGROUP)).toEqual(["U0ALICE"]);
+    expect(logLines.join("")).toMatch(/warn: ldap:oncall: carol@opsguard.test \(uid bob\): this uid and email are different people/);
   });
 
   it("refuses to remove more than maxRemovals members unless forced", async () => {

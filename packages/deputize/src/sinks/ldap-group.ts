@@ -116,11 +116,7 @@ export class LdapGroupSink implements Sink {
   async #resolve(ldap: LdapClient, people: readonly Person[], byDn: boolean): Promise<{ values: string[]; unresolved: string[] }> {
     if (people.length === 0) return { values: [], unresolved: [] };
     const { emailAttribute: mailAttr, uidAttribute: uidAttr } = this.#o;
-    const terms = people.map((p) =>
-      p.email ? `(${mailAttr}=${escapeFilterValue(p.email)})` : `(${uidAttr}=${escapeFilterValue(p.uid ?? "")})`,
-    );
-    const filter = `(&${wrap(this.#o.peopleFilter)}(|${terms.join("")}))`;
-    const entries = await ldap.search(this.#o.peopleBase, { filter, attributes: [mailAttr, uidAttr] });
+    const entries = await this.#search(ldap, people);
     const values: string[] = [];
     const unresolved: string[] = [];
     for (const p of people) {
@@ -129,7 +125,9 @@ export class LdapGroupSink implements Sink {
       );
       const who = p.email ?? p.uid ?? p.key;
       const match = matches[0];
-      if (!match) unresolved.push(`${who}: no entry under ${this.#o.peopleBase}`);
+      const conflict = this.#conflict(p, entries);
+      if (conflict) unresolved.push(conflict);
+      else if (!match) unresolved.push(`${who}: no entry under ${this.#o.peopleBase}`);
       else if (matches.length > 1) unresolved.push(`${who}: ${matches.length} entries match`);
       else if (byDn) values.push(match.dn);
       else {
@@ -139,6 +137,55 @@ export class LdapGroupSink implements Sink {
       }
     }
     return { values, unresolved };
+  }
+
+  /**
+   * People on call (given with both a uid and an email) whose uid and email name two different people in
+   * the directory, each with the line saying so: every sink leaves such an entry out rather than grant one
+   * person by one key and remove the other by the other (T56 F12).
+   */
+  readonly identityConflicts = async (people: readonly Person[]): Promise<Map<string, string>> => {
+    const both = people.filter((p) => p.email && p.uid);
+    const conflicts = new Map<string, string>();
+    if (both.length === 0) return conflicts;
+    const entries = await this.#search(await this.#o.client(), both);
+    for (const p of both) {
+      const conflict = this.#conflict(p, entries);
+      if (conflict) conflicts.set(p.key, conflict);
+    }
+    return conflicts;
+  };
+
+  /** Searches by email, and also by uid for someone given both, so a uid and email that disagree are seen. */
+  async #search(ldap: LdapClient, people: readonly Person[]): Promise<LdapEntry[]> {
+    const { emailAttribute: mailAttr, uidAttribute: uidAttr } = this.#o;
+    const terms = people.flatMap((p) => [
+      ...(p.email ? [`(${mailAttr}=${escapeFilterValue(p.email)})`] : []),
+      ...(p.uid ? [`(${uidAttr}=${escapeFilterValue(p.uid)})`] : []),
+    ]);
+    const filter = `(&${wrap(this.#o.peopleFilter)}(|${terms.join("")}))`;
+    return ldap.search(this.#o.peopleBase, { filter, attributes: [mailAttr, uidAttr] });
+  }
+
+  /** The entry with the person's email has another uid, or the one with their uid another email: two people. */
+  #conflict(p: Person, entries: readonly LdapEntry[]): string | undefined {
+    if (!p.email || !p.uid) return undefined;
+    const { emailAttribute: mailAttr, uidAttribute: uidAttr } = this.#o;
+    const email = p.email.toLowerCase();
+    const hasEmail = (e: LdapEntry) => e.get(mailAttr).some((m) => m.toLowerCase() === email);
+    const others = entries.filter((e) => {
+      const uids = e.get(uidAttr);
+      const mails = e.get(mailAttr);
+      if (hasEmail(e)) return uids.length > 0 && !uids.includes(p.uid ?? "");
+      return uids.includes(p.uid ?? "") && mails.length > 0;
+    });
+    if (others.length === 0) return undefined;
+    // The entry holding the email first, then the uid's: the same line on every run, whatever the server's order.
+    others.sort((a, b) => Number(hasEmail(b)) - Number(hasEmail(a)) || a.dn.localeCompare(b.dn));
+    const said = others.map(
+      (e) => `${e.dn} has ${uidAttr} ${e.get(uidAttr).join(", ")} and ${mailAttr} ${e.get(mailAttr).join(", ") || "none"}`,
+    );
+    return `${p.email} (uid ${p.uid}): this uid and email are different people in the directory (${said.join("; ")}); left out of every sink: fix the on-call entry`;
   }
 }
 

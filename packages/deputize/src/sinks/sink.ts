@@ -70,6 +70,11 @@ export interface Sink {
   /** Schedules (as named in status) that feed this sink; all of them when undefined. */
   readonly schedules: readonly string[] | undefined;
   plan(people: readonly Person[], context?: PlanContext): Promise<SinkPlan>;
+  /**
+   * A directory sink (LDAP): the people on call whose uid and email are two different people there, each
+   * with the line saying so; the run leaves them out of every sink.
+   */
+  identityConflicts?: (people: readonly Person[]) => Promise<Map<string, string>>;
 }
 
 export function hasChanges(plan: Pick<SinkPlan, "add" | "remove" | "updates">): boolean {
