@@ -4,11 +4,13 @@ import { ConfigError } from "./errors";
  * Text for a terminal with its control characters made visible: an API error, a schedule or user
  * name can carry ESC sequences that would recolour, retitle or rewrite the screen. Newlines and tabs
  * stay (multi-line output); everything else in C0, DEL and C1 becomes \xNN, and the Unicode line
- * and bidi controls \u{…}.
+ * separators and format characters (category Cf: the bidi controls, and the invisible ones such as
+ * U+200B ZERO WIDTH SPACE or U+FEFF, which make "carol@example.com\u200b" read as a valid address
+ * in an error that refuses it) \u{…}.
  */
 export function escapeControlChars(text: string): string {
-  return text.replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g, (c) => {
-    const code = c.charCodeAt(0);
+  return text.replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029\p{Cf}]/gu, (c) => {
+    const code = c.codePointAt(0) ?? 0;
     return code <= 0xff ? `\\x${code.toString(16).padStart(2, "0")}` : `\\u{${code.toString(16)}}`;
   });
 }

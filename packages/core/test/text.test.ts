@@ -9,6 +9,13 @@ describe("escapeControlChars", () => {
     expect(escapeControlChars("a\u001b[31mred\u0007\r\nnext\tcol ü ✓")).toBe("a\\x1b[31mred\\x07\\x0d\nnext\tcol ü ✓");
     expect(escapeControlChars("\u009b2J \u007f \u202eevil \u2028")).toBe("\\x9b2J \\x7f \\u{202e}evil \\u{2028}");
   });
+
+  it("makes invisible format characters (Unicode Cf) visible too: an address with a zero-width space must not read as valid", () => {
+    expect(escapeControlChars('"carol@example.com\u200b" is not a valid e-mail address')).toBe(
+      '"carol@example.com\\u{200b}" is not a valid e-mail address',
+    );
+    expect(escapeControlChars("a\u200db\ufeffc\u00add\u{e0041}e")).toBe("a\\u{200d}b\\u{feff}c\\xadd\\u{e0041}e");
+  });
 });
 
 describe("redactedJson", () => {
