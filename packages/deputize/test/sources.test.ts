@@ -266,6 +266,17 @@ describe("PagerDuty source", () => {
     expect(describeError(twin)).toBe('pd: 2 PagerDuty schedules are named "Twin" (use the ID instead: PDUP001, PDUP002)');
   });
 
+  it("a schedule ID PagerDuty does not know (deleted) is a configuration error (78) that names it, in run and next (T56 F9)", async () => {
+    const source = new PagerDutySource({ name: "pd", http, schedules: ["PDEL456"] });
+    for (const read of [() => source.onCall(at(now.toISOString())), () => source.shifts(at(now.toISOString()))]) {
+      const error = await read().catch((e) => e);
+      expect(describeError(error)).toBe(
+        "pd: no PagerDuty schedule has ID PDEL456; PagerDuty answered 404 Not Found (deleted? check the schedule in sources[].schedules)",
+      );
+      expect(error.exitCode).toBe(78);
+    }
+  });
+
   it("an empty page that says more follow fails the source (65), never a shorter list of who is on call (T41 F1)", async () => {
     // Database has two rows (alice, dave): with one-row pages, page two comes back empty but `more: true`.
     pd.fault(

@@ -1,4 +1,4 @@
-import { ConfigError, collect, DataError, type HttpClient, paginateOffset } from "@opsguard/core";
+import { ConfigError, collect, DataError, type HttpClient, HttpError, paginateOffset } from "@opsguard/core";
 import { z } from "zod";
 import { mergePeople, person, type ScheduleOnCall } from "../people";
 import type { Window } from "../window";
@@ -147,10 +147,12 @@ export class PagerDutySource implements Source {
     const users = await this.#outsidePolicyUsers(schedule, window);
     if (users.length === 0) return [];
     const path = `/schedules/${encodeURIComponent(schedule.id)}`;
-    const { body } = await this.#http.request({
-      url: path,
-      query: { since: window.since.toISOString(), until: window.until.toISOString() },
-    });
+    const { body } = await this.#http
+      .request({
+        url: path,
+        query: { since: window.since.toISOString(), until: window.until.toISOString() },
+      })
+      .catch((error: unknown) => Promise.reject(this.#unknownSchedule(schedule, error)));
     const byId = new Map(users.map((u) => [u.id, u]));
     return expectShape(renderedSchedule, body, `GET ${path}`).schedule.final_schedule.rendered_schedule_entries.flatMap((e) => {
       const u = byId.get(e.user.id);
@@ -163,7 +165,9 @@ export class PagerDutySource implements Source {
     const path = `/schedules/${encodeURIComponent(schedule.id)}`;
     if (this.#levels) {
       // Levels belong to escalation policies: a schedule in none has no level to filter on.
-      const { body } = await this.#http.request<{ schedule?: { escalation_policies?: unknown[] } }>({ url: path });
+      const { body } = await this.#http
+        .request<{ schedule?: { escalation_policies?: unknown[] } }>({ url: path })
+        .catch((error: unknown) => Promise.reject(this.#unknownSchedule(schedule, error)));
       if ((body.schedule?.escalation_policies ?? []).length > 0) return [];
       throw new ConfigError(
         `${this.name}: PagerDuty schedule "${schedule.name}" is in no escalation policy, so escalationLevels cannot apply to it`,
@@ -172,11 +176,26 @@ export class PagerDutySource implements Source {
         },
       );
     }
-    const { body } = await this.#http.request({
-      url: `${path}/users`,
-      query: { since: window.since.toISOString(), until: window.until.toISOString() },
-    });
+    const { body } = await this.#http
+      .request({
+        url: `${path}/users`,
+        query: { since: window.since.toISOString(), until: window.until.toISOString() },
+      })
+      .catch((error: unknown) => Promise.reject(this.#unknownSchedule(schedule, error)));
     return expectShape(scheduleUsers, body, `GET ${path}/users`).users;
+  }
+
+  /**
+   * PagerDuty's 404 on /schedules/{id} (its contract's "Not Found", code 2100) is a schedule ID that
+   * was deleted or mistyped: the config's to fix (78), as an unknown name and Opsgenie's 404 are.
+   */
+  #unknownSchedule(schedule: PdSchedule, error: unknown): unknown {
+    if (!(error instanceof HttpError && error.status === 404)) return error;
+    const what = schedule.name === schedule.id ? "" : ` (it was "${schedule.name}")`;
+    return new ConfigError(`${this.name}: no PagerDuty schedule has ID ${schedule.id}${what}; PagerDuty answered 404 Not Found`, {
+      hint: "deleted? check the schedule in sources[].schedules",
+      cause: error,
+    });
   }
 
   async #resolve(ref: ScheduleRef): Promise<PdSchedule> {
