@@ -55,7 +55,16 @@ const AUTH_ERRORS = new Set([
   "ekm_access_denied",
   "access_denied",
 ]);
-const NOT_FOUND_ERRORS = new Set(["channel_not_found", "users_not_found", "user_not_found", "no_such_subteam", "not_in_channel"]);
+/**
+ * The app may not act there, though its token is fine: not a member of the channel, or (usergroups.*, per Slack's
+ * Web API spec, shared/contracts/slack) a workspace that does not let it manage user groups. Permission (77), as a
+ * refused token is, not bad data: someone has to invite the app or change a setting.
+ */
+const NOT_ALLOWED_ERRORS = new Map([
+  ["not_in_channel", "invite the app to the channel"],
+  ["permission_denied", "the workspace does not let this app do that (e.g. who may manage user groups); ask a Slack admin"],
+]);
+const NOT_FOUND_ERRORS = new Set(["channel_not_found", "users_not_found", "user_not_found", "no_such_subteam"]);
 const UNAVAILABLE_ERRORS = new Set(["fatal_error", "internal_error", "service_unavailable", "request_timeout"]);
 
 export interface SlackUser {
@@ -264,14 +273,14 @@ function slackError(method: string, reply: Reply): SlackApiError {
       : "check the Slack token (slack.token) and that the app is installed";
     return new SlackPermissionError(method, code, ExitCode.NO_PERM, { hint, ...(needed ? { needed } : {}) });
   }
+  const notAllowed = NOT_ALLOWED_ERRORS.get(code);
+  if (notAllowed !== undefined) {
+    return new SlackPermissionError(method, code, ExitCode.NO_PERM, { hint: notAllowed });
+  }
   if (NOT_FOUND_ERRORS.has(code)) {
     // A private channel the app is not in answers channel_not_found, as if it did not exist.
     const hint =
-      code === "not_in_channel"
-        ? "invite the app to the channel"
-        : code === "channel_not_found"
-          ? "check the channel id; a private channel stays invisible until the app is invited"
-          : "check the id, name or email";
+      code === "channel_not_found" ? "check the channel id; a private channel stays invisible until the app is invited" : "check the id, name or email";
     return new SlackNotFoundError(method, code, ExitCode.DATA_ERR, { hint });
   }
   if (UNAVAILABLE_ERRORS.has(code))

@@ -35,7 +35,10 @@ Secrets are only read from files, the environment, systemd credentials (credenti
 (vault:secret/path#key with VAULT_ADDR and VAULT_TOKEN, or VAULT_ROLE_ID + VAULT_SECRET_ID), and
 never printed (stdout, --json, stderr). Ready systemd units ship in the package's systemd/ folder.
 The Slack sink's topic, user group and message (also to announceChannels) are applied one by one;
-a message that failed is retried on the next runs (at most 5 attempts) and shown by status;
+a message that failed is retried on the next runs (at most 5 attempts) and shown by status; the
+last failed attempt fails like the ones before (Slack's error and exit code) and says "gave up
+after 5 attempts", and status keeps the text that was never delivered. A Slack app not in the
+channel (not_in_channel) or not allowed to manage user groups (permission_denied) is exit 77;
 before posting, the channel's history (scope channels:history) is read, and a hand-off already
 there from this bot (an answer lost after Slack stored it, the other host's post) is not posted
 again ("already posted"). A history error other than a missing scope posts nothing this run (exit 2;

@@ -105,6 +105,24 @@ beforeEach(() => {
 const historyFails = (body: Record<string, unknown>, status = 200) =>
   slack.fault({ status, body: { ok: false, ...body } }, { path: "/api/conversations.history", times: 1 });
 
+const resetChannel = () => {
+  slack.addChannel({ id: CHANNEL, name: "oncall", topic: "On call: @bob | Runbook" });
+  slack.addUsergroup({ id: USERGROUP, handle: "oncall", users: ["U0BOB00"] });
+};
+
+/** A run whose only sink is the Slack one (its exit code is the run's), from bob on call in the channel and the group. */
+async function runSlackOnly() {
+  const config = configSchema.parse({
+    sources: [{ type: "pagerduty", token: "env:PD_TOKEN", baseUrl: pd.url, schedules: ["SRE"] }],
+    sinks: [{ type: "slack", name: "slack", token: "env:SLACK_TOKEN", baseUrl: slack.apiUrl, channel: CHANNEL, usergroup: USERGROUP }],
+    stateDir,
+    retries: 0,
+    timeoutMs: 3000,
+  });
+  const dep = buildDeputize(config, { env, log });
+  return runOnce(dep, { dryRun: false, log }).finally(() => dep.close());
+}
+
 describe("Slack sink parts", () => {
   it("a message that failed after the topic was set is kept, shown in status and sent on the next run", async () => {
     onCall("alice");
@@ -241,6 +259,52 @@ describe("Slack sink parts", () => {
       error: expect.stringMatching(/gave up after 5 attempts/),
     });
     expect(slack.messagesTo(CHANNEL).filter((m) => m.text?.includes("on call now: <@U0BOB00>"))).toEqual([]);
+  });
+
+  it("the last attempt failing is Slack's failure like the ones before, not an internal error; the message's text is kept (T56 F11)", async () => {
+    resetChannel();
+    onCall("carol");
+    postFails("fatal_error", MAX_MESSAGE_ATTEMPTS);
+    const reports = [];
+    for (let i = 0; i < MAX_MESSAGE_ATTEMPTS; i++) reports.push(await runSlackOnly());
+    // The first run also set the topic and the user group (2); then Slack's fatal_error is "unavailable" (69)
+    // on every attempt, the fifth included.
+    expect(reports.map((r) => r.exitCode)).toEqual([2, 69, 69, 69, 69]);
+    const text = "On-call hand-off: on call now: <@U0CAROL00> (off duty: @bob)";
+    const last = reports.at(-1)?.sinks[0];
+    expect(last?.parts).toEqual([
+      {
+        part: "message",
+        status: "failed",
+        reason: `Slack chat.postMessage failed: fatal_error (Slack is having trouble; retry later); gave up after 5 attempts, not retried: "${text}"`,
+      },
+    ]);
+    expect(last?.reason).not.toMatch(/internal error|report it/);
+    // Not lost without a trace: status shows the text that was never delivered.
+    expect(formatStatus(await run(true))).toContain(`slack message: gave up `);
+    expect(formatStatus(await run(true))).toContain(`gave up after 5 attempts, not retried: "${text}"`);
+    expect(slack.messagesTo(CHANNEL).filter((m) => m.text === text)).toEqual([]);
+  });
+
+  it("a Slack sink refused everything for permissions (not in the channel, user groups not allowed) exits 77, not 65 (T56 F6)", async () => {
+    resetChannel();
+    onCall("carol");
+    slack.fault({ status: 200, body: { ok: false, error: "not_in_channel" } }, { path: "/api/conversations.setTopic", times: 1 });
+    slack.fault({ status: 200, body: { ok: false, error: "permission_denied" } }, { path: "/api/usergroups.users.update", times: 1 });
+    historyFails({ error: "not_in_channel" });
+    const report = await runSlackOnly();
+    expect(report.sinks[0]?.parts).toEqual([
+      { part: "topic", status: "failed", reason: "Slack conversations.setTopic failed: not_in_channel (invite the app to the channel)" },
+      {
+        part: "usergroup",
+        status: "failed",
+        reason:
+          "Slack usergroups.users.update failed: permission_denied (the workspace does not let this app do that (e.g. who may manage user groups); ask a Slack admin)",
+      },
+      { part: "message", status: "failed", reason: "Slack conversations.history failed: not_in_channel (invite the app to the channel)" },
+    ]);
+    expect(report.sinks[0]?.status).toBe("failed");
+    expect(report.exitCode).toBe(77);
   });
 
   it("a topic Slack refuses does not cost the user group or the message; the topic is retried next run", async () => {

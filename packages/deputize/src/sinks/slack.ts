@@ -2,7 +2,9 @@ import { createHash } from "node:crypto";
 import {
   describeError,
   escapeSlackText,
+  exitCodeOf,
   type Logger,
+  OpsguardError,
   SlackApiError,
   type SlackClient,
   type SlackMessage,
@@ -231,10 +233,13 @@ export class SlackSink implements Sink {
       const attempts = message.attempts + 1;
       const reason = describeError(error);
       if (attempts >= MAX_MESSAGE_ATTEMPTS) {
-        // Given up: the set counts as announced (so no new message is made for it), the record says it was not delivered.
+        // Given up: the set counts as announced (so no new message is made for it), the record says it was not
+        // delivered and keeps its text, for `status` and the warning of every later run. Giving up is documented
+        // behaviour, not a bug: the run fails with the Slack error's own code, as the attempts before did.
+        const gaveUp = `${reason}; gave up after ${attempts} attempts, not retried: "${message.text}"`;
         await state.recordAnnounced(this.name, message.members);
-        await state.recordDelivery(this.name, part, { status: "gave-up", error: `${reason}; gave up after ${attempts} attempts` }, key);
-        throw new Error(`${reason}; gave up after ${attempts} attempts`, { cause: error });
+        await state.recordDelivery(this.name, part, { status: "gave-up", error: gaveUp }, key);
+        throw new OpsguardError(gaveUp, exitCodeOf(error), { cause: error });
       }
       await state.recordPending(key, { ...message, attempts });
       await state.recordDelivery(this.name, part, {
