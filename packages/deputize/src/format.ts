@@ -31,8 +31,11 @@ export function formatDiff(report: RunReport, all: boolean): string {
     const isAlready = (u: string) => already.some((part) => u.startsWith(`${part}:`) || u.startsWith(`${part} (attempt`));
     if (!all && sink.status === "unchanged" && problems.length === 0 && already.length === 0) continue;
     lines.push(`${field(sink.sink)} (${sink.kind}): ${VERB[sink.status]}${sink.reason ? `: ${field(sink.reason)}` : ""}`);
-    for (const a of sink.plan?.add ?? []) lines.push(`  + ${field(a)}`);
-    for (const r of sink.plan?.remove ?? []) lines.push(`  - ${field(r)}`);
+    // A sink applied change by change (GitLab's one request per member) names the ones that did not go through.
+    const notApplied = new Set((sink.parts ?? []).filter((p) => p.status === "failed").map((p) => p.part));
+    const mark = (line: string) => `  ${field(line)}${notApplied.has(line) ? " (not applied)" : ""}`;
+    for (const a of sink.plan?.add ?? []) lines.push(mark(`+ ${a}`));
+    for (const r of sink.plan?.remove ?? []) lines.push(mark(`- ${r}`));
     for (const u of sink.plan?.updates ?? []) if (!isAlready(u)) lines.push(`  ~ ${field(u)}`);
     for (const part of already) lines.push(`  = ${field(part)}: already posted (found in the channel history); not posted again`);
     for (const p of problems) lines.push(`  ! ${field(p)}`);

@@ -4,10 +4,14 @@ import { join } from "node:path";
 import { createGitLabClient, type HttpClient, Secret, SlackClient } from "@opsguard/core";
 import { GitLabAccess, GitLabSim, SLACK_SIM_TOKEN, SlackSim } from "@opsguard/lab";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Deputize } from "../src/build";
+import { formatDiff } from "../src/format";
 import { type Person, person } from "../src/people";
+import { runOnce } from "../src/run";
 import { GitLabGroupSink } from "../src/sinks/gitlab";
 import { composeTopic, parseTopic, SlackSink } from "../src/sinks/slack";
 import { DeputizeState } from "../src/state";
+import { fakeSource } from "./fake-source";
 
 describe("Slack topic", () => {
   it("keeps the rest of the topic and reads back what it wrote", () => {
@@ -138,12 +142,48 @@ describe("GitLab approver group sink", () => {
       if (++fenced > 1) throw lost;
     };
     gitlab.requests.length = 0;
-    await expect(plan.apply(beforeWrite)).rejects.toBe(lost);
+    // The lost lease fails every later call before it is sent, and no removal goes ahead of a missing addition.
+    expect(await plan.apply(beforeWrite)).toEqual([
+      { part: "+ bob" },
+      { part: "+ carol", error: lost },
+      { part: "- alice", error: expect.objectContaining({ message: "not tried: an addition failed" }) },
+    ]);
     expect(gitlab.writes()).toHaveLength(1);
     expect(gitlab.membersOf("platform/approvers")).toMatchObject({ alice: 30, bob: 30 });
     // The next run (lease held again) finishes the job.
     await (await sink().plan(on("bob", "carol"))).apply();
     expect(gitlab.membersOf("platform/approvers")).toEqual({ owner: 50, maint: 40, guest: 10, bob: 30, carol: 30 });
+  });
+  it("a half-applied change says which members were added and which removal failed, in the report and the diff (T56 F10)", async () => {
+    await (await sink().plan(on("bob"))).apply();
+    // GitLab's DELETE /groups/:id/members/:user_id failing with a 500 (more times than the client retries).
+    gitlab.fault({ status: 500, body: { message: "500 Internal Server Error" } }, { times: 10, method: "DELETE" });
+    const dep: Deputize = {
+      sources: [fakeSource("rota", { SRE: on("alice", "carol") })],
+      sinks: [sink()],
+      state: undefined as unknown as Deputize["state"],
+      settings: { lookAheadMinutes: 0, graceMinutes: 0, allowEmpty: false, maxRemovals: 2, stateDir: "/nonexistent" },
+      lookAhead: { hours: 12, dm: undefined },
+      close: async () => {},
+    };
+    const report = await runOnce(dep, { dryRun: false });
+    gitlab.clearFaults();
+    expect(gitlab.membersOf("platform/approvers")).toMatchObject({ alice: 30, bob: 30, carol: 30 });
+    expect(report.exitCode).toBe(2);
+    expect(report.sinks[0]).toMatchObject({
+      status: "partly-changed",
+      parts: [
+        { part: "+ alice", status: "applied" },
+        { part: "+ carol", status: "applied" },
+        { part: "- bob", status: "failed", reason: expect.stringMatching(/^GitLab API answered HTTP 500/) },
+      ],
+    });
+    expect(formatDiff(report, false)).toMatch(
+      /^gitlab \(gitlab-group\): PARTLY changed: - bob: GitLab API answered HTTP 500[^\n]*\n {2}\+ alice\n {2}\+ carol\n {2}- bob \(not applied\)\n$/,
+    );
+    // The next run finishes the job.
+    await (await sink().plan(on("alice", "carol"))).apply();
+    expect(gitlab.membersOf("platform/approvers")).toEqual({ owner: 50, maint: 40, guest: 10, alice: 30, carol: 30 });
   });
 });
 

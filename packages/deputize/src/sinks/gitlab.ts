@@ -1,7 +1,7 @@
-import { collect, gitlabPages, type HttpClient, HttpError } from "@opsguard/core";
+import { collect, exitCodeOf, gitlabPages, type HttpClient, HttpError, OpsguardError } from "@opsguard/core";
 import type { Person } from "../people";
 import { type GitLabUser, GitLabUsers } from "./gitlab-users";
-import type { Sink, SinkPlan } from "./sink";
+import type { PartOutcome, Sink, SinkPlan } from "./sink";
 
 export interface GitLabSinkOptions {
   name: string;
@@ -89,19 +89,34 @@ export class GitLabGroupSink implements Sink {
       updates: [],
       unresolved,
       placed,
+      // One request per member: each is reported on its own ("+ alice" applied, "- dave" failed), so a
+      // half-applied change says what is in place.
       apply: async (beforeWrite = async () => {}) => {
-        // Add before removing, so the group never has fewer approvers than it needs mid-run. Each
-        // call is fenced (lease.redis): a run that lost its lease stops between two calls.
+        const outcomes: PartOutcome[] = [];
+        const step = async (part: string, write: () => Promise<void>) => {
+          try {
+            // Fenced (lease.redis): a run that lost its lease writes nothing more (each later step fails the same way).
+            await beforeWrite();
+            await write();
+            outcomes.push({ part });
+          } catch (error) {
+            outcomes.push({ part, error });
+          }
+        };
+        // Add before removing, so the group never has fewer approvers than it needs mid-run.
         for (const user of add) {
-          await beforeWrite();
-          await ignoreStatus(409, () =>
-            http.request({ method: "POST", url: groupPath, body: { user_id: user.id, access_level: accessLevel } }),
+          await step(`+ ${user.username}`, () =>
+            ignoreStatus(409, () => http.request({ method: "POST", url: groupPath, body: { user_id: user.id, access_level: accessLevel } })),
           );
         }
+        // An addition that failed keeps every removal back: the people going off call stay until their successor is in.
+        const addFailed = outcomes.find((o) => o.error !== undefined)?.error;
         for (const member of remove) {
-          await beforeWrite();
-          await ignoreStatus(404, () => http.request({ method: "DELETE", url: `${groupPath}/${member.id}` }));
+          const part = `- ${member.username}`;
+          if (addFailed !== undefined) outcomes.push({ part, error: new OpsguardError("not tried: an addition failed", exitCodeOf(addFailed)) });
+          else await step(part, () => ignoreStatus(404, () => http.request({ method: "DELETE", url: `${groupPath}/${member.id}` })));
         }
+        return outcomes;
       },
     };
   }
