@@ -42,7 +42,8 @@ channel (not_in_channel) or not allowed to manage user groups (permission_denied
 before posting, the channel's history (scope channels:history) is read, and a hand-off already
 there from this bot (an answer lost after Slack stored it, the other host's post) is not posted
 again ("already posted"). A history error other than a missing scope posts nothing this run (exit 2;
-kept and retried next run).
+kept and retried next run). The GitLab group sink reports each member added or removed on its own: a
+half-applied change is "PARTLY changed", with "(not applied)" on the lines that failed.
 --watch takes 1 to 10080 minutes. A run stopped by SIGTERM/Ctrl-C prints one line saying what
 was already applied (exit 143/130) and releases its Redis lease. Exit 74: stdout could not be written.
 
