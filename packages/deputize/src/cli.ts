@@ -7,6 +7,8 @@ import { newStatusCommand } from "./commands/status";
 
 const HELP = `Config keys (YAML or JSON; see the README for every key):
   sources[]        type pagerduty | opsgenie | rotation, with schedules by name or id
+                   (rotation: a local time the clocks skip for DST moves forward by the gap,
+                   02:30 -> 03:30; a repeated one is the earlier; hand-offs and overrides alike)
   sinks[]          type ldap-group | gitlab-group | gitlab-approval-rule | slack | webhook
                    (gitlab-approval-rule: project, rule = the name of a regular approval rule whose
                    users deputize sets; its other fields are kept)

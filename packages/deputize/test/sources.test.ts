@@ -75,6 +75,54 @@ describe("rotation schedule", () => {
     expect(keys(onCallInWindow(schedule, justAfter))).toEqual(["alice@opsguard.test", "bob@opsguard.test"]);
   });
 
+  it("one rule for local times a DST change skips or repeats, hand-offs and overrides alike: skipped moves forward, repeated is the earlier (T56 F13)", () => {
+    // New York, 2027-03-14: the clocks jump from 02:00 EST (07:00Z) to 03:00 EDT; 02:30 does not exist that night.
+    const gap = rotationFileSchema.parse({
+      schedules: {
+        ny: {
+          timeZone: "America/New_York",
+          start: "2027-03-13",
+          handoff: "02:30",
+          rotationDays: 1,
+          members: ["alice@opsguard.test", "bob@opsguard.test"],
+          overrides: [{ start: "2027-03-14T02:30", end: "2027-03-14T05:00", member: "dave@opsguard.test" }],
+        },
+      },
+    }).schedules.ny!;
+    const noOverride = { ...gap, overrides: [] };
+    // 02:30 moves forward by the gap's hour to 03:30 EDT (07:30Z), never back to 01:30 EST (06:30Z).
+    expect(keys(onCallInWindow(noOverride, at("2027-03-14T06:30:00Z")))).toEqual(["alice@opsguard.test"]);
+    expect(keys(onCallInWindow(noOverride, at("2027-03-14T07:29:00Z")))).toEqual(["alice@opsguard.test"]);
+    expect(keys(onCallInWindow(noOverride, at("2027-03-14T07:30:00Z")))).toEqual(["bob@opsguard.test"]);
+    // An override starting at the same skipped 02:30 starts at the same instant as that hand-off.
+    expect(keys(onCallInWindow(gap, at("2027-03-14T07:29:00Z")))).toEqual(["alice@opsguard.test"]);
+    expect(shiftsInWindow(gap, at("2027-03-14T07:30:00Z")).map((x) => [x.person.key, x.start?.toISOString()])).toEqual([
+      ["dave@opsguard.test", "2027-03-14T07:30:00.000Z"],
+    ]);
+    // 2027-11-07: the clocks go back from 02:00 EDT to 01:00 EST; 01:30 happens twice, the first (05:30Z) counts.
+    const repeated = { ...noOverride, start: "2027-11-06", handoff: "01:30" };
+    expect(keys(onCallInWindow(repeated, at("2027-11-07T05:29:00Z")))).toEqual(["alice@opsguard.test"]);
+    expect(keys(onCallInWindow(repeated, at("2027-11-07T05:30:00Z")))).toEqual(["bob@opsguard.test"]);
+  });
+
+  it("an override emptied by a DST gap names the time that does not exist, not \"end is not after start\" (T56 F8)", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "deputize-rot-"));
+    try {
+      const file = join(dir, "rotation.yaml");
+      // Berlin, 2026-03-29: 02:00 CET jumps to 03:00 CEST; 02:30 does not exist and reads as 03:30.
+      writeFileSync(
+        file,
+        "schedules:\n  db:\n    timeZone: Europe/Berlin\n    start: '2026-03-02'\n    members: [a@b.c]\n    overrides:\n      - { start: '2026-03-29T02:30', end: '2026-03-29T03:30', member: d@e.f }\n",
+      );
+      const error = await new RotationSource({ name: "rotation", file }).onCall(at("2026-03-20T08:00:00Z")).catch((e: unknown) => e);
+      expect(describeError(error)).toBe(
+        `invalid rotation file ${file}: schedules.db.overrides[0]: start 2026-03-29T02:30 does not exist in Europe/Berlin (the clocks jump over it, e.g. into daylight saving time; read as 2026-03-29T03:30), so the override from 2026-03-29T02:30 to 2026-03-29T03:30 would last no time (give times outside the skipped hour)`,
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it("names the file and key of a bad rotation file", async () => {
     const dir = mkdtempSync(join(tmpdir(), "deputize-rot-"));
     try {

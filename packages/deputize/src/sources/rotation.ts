@@ -117,15 +117,21 @@ export async function loadRotationFile(file: string): Promise<RotationFile> {
   for (const [name, schedule] of Object.entries(parsed.data.schedules)) {
     zoneOffsetMs(schedule.timeZone, Date.now(), `${file}: schedules.${name}`);
     schedule.overrides.forEach((o, i) => {
+      const zone = schedule.timeZone;
+      const [start, end] = [parseLocalTime(o.start, zone), parseLocalTime(o.end, zone)];
+      if (end.instant > start.instant) return;
       // An override that ends before it starts would silently never apply: the swap the team planned would not happen.
-      if (!(parseLocal(o.end, schedule.timeZone) > parseLocal(o.start, schedule.timeZone))) {
+      const where = `invalid rotation file ${file}: schedules.${name}.overrides[${i}]`;
+      // Written in order but emptied by a DST gap: name the time the clocks skip, not "end is not after start".
+      const skipped = start.skipped ? (["start", o.start, start] as const) : end.skipped ? (["end", o.end, end] as const) : undefined;
+      if (skipped && writtenInOrder(o.start, o.end)) {
+        const [which, text, time] = skipped;
         throw new ConfigError(
-          `invalid rotation file ${file}: schedules.${name}.overrides[${i}]: end ${o.end} is not after start ${o.start}`,
-          {
-            hint: "swap or fix the dates",
-          },
+          `${where}: ${which} ${text} does not exist in ${zone} (the clocks jump over it, e.g. into daylight saving time; read as ${localText(time.instant, zone)}), so the override from ${o.start} to ${o.end} would last no time`,
+          { hint: "give times outside the skipped hour" },
         );
       }
+      throw new ConfigError(`${where}: end ${o.end} is not after start ${o.start}`, { hint: "swap or fix the dates" });
     });
   }
   return parsed.data;
@@ -230,16 +236,51 @@ function shiftStart(schedule: RotationSchedule, k: number, zone: string): number
 
 /** "2026-11-23T09:00" in the zone (or with its own offset) → epoch ms. */
 function parseLocal(text: string, zone: string): number {
-  const iso = text.replace(" ", "T");
-  if (/(Z|[+-]\d{2}:\d{2})$/.test(iso)) return Date.parse(iso);
-  return localToUtc(Date.parse(`${iso.length === 16 ? `${iso}:00` : iso}Z`), zone);
+  return parseLocalTime(text, zone).instant;
 }
 
-/** Wall-clock ms (as if UTC) in a zone → the real instant; twice, so a DST change in between settles. */
+function parseLocalTime(text: string, zone: string): LocalTime {
+  const iso = text.replace(" ", "T");
+  if (/(Z|[+-]\d{2}:\d{2})$/.test(iso)) return { instant: Date.parse(iso), skipped: false };
+  return resolveLocal(Date.parse(`${iso.length === 16 ? `${iso}:00` : iso}Z`), zone);
+}
+
+/** The instant of a local time, and whether the zone's clocks skip that local time (then it was moved forward). */
+interface LocalTime {
+  instant: number;
+  skipped: boolean;
+}
+
+/** Wall-clock ms (as if UTC) in a zone → the real instant (see resolveLocal). */
 function localToUtc(wallMs: number, zone: string): number {
-  let guess = wallMs - zoneOffsetMs(zone, wallMs);
-  guess = wallMs - zoneOffsetMs(zone, guess);
-  return guess;
+  return resolveLocal(wallMs, zone).instant;
+}
+
+/**
+ * One rule for the local times a DST change makes ambiguous, hand-offs and overrides alike: RFC 5545's
+ * (section 3.3.5), which is also JavaScript Temporal's "compatible" disambiguation. A time the clocks skip
+ * (02:30 on a night that jumps from 02:00 to 03:00) is moved forward by the gap's length (03:30); a time
+ * they repeat (01:30 on a night that goes back from 02:00 to 01:00) is the first, earlier, of its two instants.
+ */
+function resolveLocal(wallMs: number, zone: string): LocalTime {
+  // The offsets in force a day before and a day after: a zone changes its offset at most once in between.
+  const before = zoneOffsetMs(zone, wallMs - DAY);
+  const after = zoneOffsetMs(zone, wallMs + DAY);
+  const valid = [before, after].map((offset) => wallMs - offset).filter((t) => t + zoneOffsetMs(zone, t) === wallMs);
+  if (valid.length > 0) return { instant: Math.min(...valid), skipped: false };
+  // In the gap: read with the offset from before the change, it lands as far after the gap as it was into it.
+  return { instant: wallMs - before, skipped: true };
+}
+
+/** Whether two override times read as start before end as written (local ones: as wall-clock times). */
+function writtenInOrder(start: string, end: string): boolean {
+  const wall = (text: string) => Date.parse(`${text.replace(" ", "T")}${/(Z|[+-]\d{2}:\d{2})$/.test(text) ? "" : "Z"}`);
+  return wall(start) < wall(end);
+}
+
+/** An instant as the zone's local "YYYY-MM-DDTHH:MM", for messages. */
+function localText(t: number, zone: string): string {
+  return new Date(t + zoneOffsetMs(zone, t)).toISOString().slice(0, 16);
 }
 
 const formatters = new Map<string, Intl.DateTimeFormat>();
