@@ -280,7 +280,9 @@ function slackError(method: string, reply: Reply): SlackApiError {
   if (NOT_FOUND_ERRORS.has(code)) {
     // A private channel the app is not in answers channel_not_found, as if it did not exist.
     const hint =
-      code === "channel_not_found" ? "check the channel id; a private channel stays invisible until the app is invited" : "check the id, name or email";
+      code === "channel_not_found"
+        ? "check the channel id; a private channel stays invisible until the app is invited"
+        : "check the id, name or email";
     return new SlackNotFoundError(method, code, ExitCode.DATA_ERR, { hint });
   }
   if (UNAVAILABLE_ERRORS.has(code))

@@ -105,7 +105,7 @@ describe("rotation schedule", () => {
     expect(keys(onCallInWindow(repeated, at("2027-11-07T05:30:00Z")))).toEqual(["bob@opsguard.test"]);
   });
 
-  it("an override emptied by a DST gap names the time that does not exist, not \"end is not after start\" (T56 F8)", async () => {
+  it('an override emptied by a DST gap names the time that does not exist, not "end is not after start" (T56 F8)', async () => {
     const dir = mkdtempSync(join(tmpdir(), "deputize-rot-"));
     try {
       const file = join(dir, "rotation.yaml");

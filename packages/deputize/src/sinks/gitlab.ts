@@ -106,14 +106,17 @@ export class GitLabGroupSink implements Sink {
         // Add before removing, so the group never has fewer approvers than it needs mid-run.
         for (const user of add) {
           await step(`+ ${user.username}`, () =>
-            ignoreStatus(409, () => http.request({ method: "POST", url: groupPath, body: { user_id: user.id, access_level: accessLevel } })),
+            ignoreStatus(409, () =>
+              http.request({ method: "POST", url: groupPath, body: { user_id: user.id, access_level: accessLevel } }),
+            ),
           );
         }
         // An addition that failed keeps every removal back: the people going off call stay until their successor is in.
         const addFailed = outcomes.find((o) => o.error !== undefined)?.error;
         for (const member of remove) {
           const part = `- ${member.username}`;
-          if (addFailed !== undefined) outcomes.push({ part, error: new OpsguardError("not tried: an addition failed", exitCodeOf(addFailed)) });
+          if (addFailed !== undefined)
+            outcomes.push({ part, error: new OpsguardError("not tried: an addition failed", exitCodeOf(addFailed)) });
           else await step(part, () => ignoreStatus(404, () => http.request({ method: "DELETE", url: `${groupPath}/${member.id}` })));
         }
         return outcomes;
