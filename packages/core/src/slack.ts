@@ -62,7 +62,10 @@ const AUTH_ERRORS = new Set([
  */
 const NOT_ALLOWED_ERRORS = new Map([
   ["not_in_channel", "invite the app to the channel"],
-  ["permission_denied", "the workspace does not let this app do that (e.g. who may manage user groups); ask a Slack admin"],
+  [
+    "permission_denied",
+    "Slack does not let this app do that here; for user groups a workspace setting decides who may change them: ask a Slack admin",
+  ],
 ]);
 const NOT_FOUND_ERRORS = new Set(["channel_not_found", "users_not_found", "user_not_found", "no_such_subteam"]);
 const UNAVAILABLE_ERRORS = new Set(["fatal_error", "internal_error", "service_unavailable", "request_timeout"]);

@@ -299,7 +299,7 @@ describe("Slack sink parts", () => {
         part: "usergroup",
         status: "failed",
         reason:
-          "Slack usergroups.users.update failed: permission_denied (the workspace does not let this app do that (e.g. who may manage user groups); ask a Slack admin)",
+          "Slack usergroups.users.update failed: permission_denied (Slack does not let this app do that here; for user groups a workspace setting decides who may change them: ask a Slack admin)",
       },
       { part: "message", status: "failed", reason: "Slack conversations.history failed: not_in_channel (invite the app to the channel)" },
     ]);
