@@ -17,3 +17,36 @@ export function parseIsoTime(value: string): number {
   if (month < 1 || month > 12 || day < 1 || day > days) return Number.NaN;
   return Date.parse(value);
 }
+
+const zoneFormats = new Map<string, Intl.DateTimeFormat>();
+
+/**
+ * The UTC offset (ms) of the IANA time zone `zone` at the instant `t`, from Intl: no time zone database of our own.
+ * Throws a RangeError for a zone Intl does not know.
+ */
+export function zoneOffsetMs(zone: string, t: number): number {
+  let format = zoneFormats.get(zone);
+  if (!format) {
+    format = new Intl.DateTimeFormat("en-US", {
+      timeZone: zone,
+      hourCycle: "h23",
+      year: "numeric",
+      month: "2-digit",
+      day: "2-digit",
+      hour: "2-digit",
+      minute: "2-digit",
+      second: "2-digit",
+    });
+    zoneFormats.set(zone, format);
+  }
+  const parts = Object.fromEntries(format.formatToParts(new Date(t)).map((p) => [p.type, p.value]));
+  const wall = Date.UTC(
+    Number(parts.year),
+    Number(parts.month) - 1,
+    Number(parts.day),
+    Number(parts.hour),
+    Number(parts.minute),
+    Number(parts.second),
+  );
+  return wall - Math.floor(t / 1000) * 1000;
+}

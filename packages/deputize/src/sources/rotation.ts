@@ -1,4 +1,12 @@
-import { ConfigError, decodeUtf8, describeRefusal, formatIssues, NoInputError, readRegularFileSync } from "@opsguard/core";
+import {
+  ConfigError,
+  decodeUtf8,
+  describeRefusal,
+  formatIssues,
+  NoInputError,
+  zoneOffsetMs as offsetIn,
+  readRegularFileSync,
+} from "@opsguard/core";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { EMAIL_PATTERN, type Person, person, type ScheduleOnCall, UID_PATTERN } from "../people";
@@ -283,36 +291,11 @@ function localText(t: number, zone: string): string {
   return new Date(t + zoneOffsetMs(zone, t)).toISOString().slice(0, 16);
 }
 
-const formatters = new Map<string, Intl.DateTimeFormat>();
-
-/** The zone's UTC offset at instant t, from Intl (no tz database of our own). */
+/** The zone's UTC offset at instant t (core's zoneOffsetMs); a zone Intl does not know is a config error naming `where`. */
 function zoneOffsetMs(zone: string, t: number, where?: string): number {
-  let format = formatters.get(zone);
-  if (!format) {
-    try {
-      format = new Intl.DateTimeFormat("en-US", {
-        timeZone: zone,
-        hourCycle: "h23",
-        year: "numeric",
-        month: "2-digit",
-        day: "2-digit",
-        hour: "2-digit",
-        minute: "2-digit",
-        second: "2-digit",
-      });
-    } catch {
-      throw new ConfigError(`${where ?? "rotation"}: unknown time zone "${zone}"`, { hint: 'use an IANA name such as "Europe/Berlin"' });
-    }
-    formatters.set(zone, format);
+  try {
+    return offsetIn(zone, t);
+  } catch {
+    throw new ConfigError(`${where ?? "rotation"}: unknown time zone "${zone}"`, { hint: 'use an IANA name such as "Europe/Berlin"' });
   }
-  const parts = Object.fromEntries(format.formatToParts(new Date(t)).map((p) => [p.type, p.value]));
-  const wall = Date.UTC(
-    Number(parts.year),
-    Number(parts.month) - 1,
-    Number(parts.day),
-    Number(parts.hour),
-    Number(parts.minute),
-    Number(parts.second),
-  );
-  return wall - Math.floor(t / 1000) * 1000;
 }

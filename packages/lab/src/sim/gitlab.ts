@@ -1,3 +1,4 @@
+import { zoneOffsetMs } from "@opsguard/core/iso-time";
 import { type GitLabGraphQLData, gitlabGraphQL } from "./gitlab-graphql";
 import { linkPage, type SimHandler, type SimRequest, type SimResponse, SimServer } from "./server";
 
@@ -482,24 +483,8 @@ function inZone(body: unknown, zone: string): unknown {
 }
 
 function zonedTime(ms: number, zone: string): string {
-  const parts = Object.fromEntries(
-    new Intl.DateTimeFormat("en-US", {
-      timeZone: zone,
-      hourCycle: "h23",
-      year: "numeric",
-      month: "2-digit",
-      day: "2-digit",
-      hour: "2-digit",
-      minute: "2-digit",
-      second: "2-digit",
-    })
-      .formatToParts(ms)
-      .map((p) => [p.type, p.value]),
-  );
-  const local = `${parts.year}-${parts.month}-${parts.day}T${parts.hour}:${parts.minute}:${parts.second}`;
-  const offsetMinutes = Math.round((Date.parse(`${local}Z`) - (ms - (ms % 1000))) / 60_000);
-  const sign = offsetMinutes < 0 ? "-" : "+";
+  const offsetMinutes = Math.round(zoneOffsetMs(zone, ms) / 60_000);
+  const local = new Date(ms + offsetMinutes * 60_000).toISOString().slice(0, 23);
   const abs = Math.abs(offsetMinutes);
-  const offset = `${sign}${String(Math.floor(abs / 60)).padStart(2, "0")}:${String(abs % 60).padStart(2, "0")}`;
-  return `${local}.${String(ms % 1000).padStart(3, "0")}${offset}`;
+  return `${local}${offsetMinutes < 0 ? "-" : "+"}${String(Math.floor(abs / 60)).padStart(2, "0")}:${String(abs % 60).padStart(2, "0")}`;
 }
