@@ -9,9 +9,20 @@ import { ConfigError } from "./errors";
  * in an error that refuses it) \u{…}.
  */
 export function escapeControlChars(text: string): string {
-  return text.replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029\p{Cf}]/gu, (c) => {
+  return escapeFormatChars(
+    text.replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`),
+  );
+}
+
+/**
+ * The Unicode line separators and format characters (category Cf) of `text` as \u{…}, the rest as it is: for text
+ * whose C0 and C1 controls are dealt with otherwise (a one-line title with them as spaces).
+ */
+export function escapeFormatChars(text: string): string {
+  return text.replace(/[\u2028\u2029\p{Cf}]/gu, (c) => {
     const code = c.codePointAt(0) ?? 0;
-    return code <= 0xff ? `\\x${code.toString(16).padStart(2, "0")}` : `\\u{${code.toString(16)}}`;
+    // U+00AD SOFT HYPHEN, the one below U+0100, as \xNN like the C1 controls beside it
+    return code <= 0xff ? `\\x${code.toString(16)}` : `\\u{${code.toString(16)}}`;
   });
 }
 

@@ -157,4 +157,10 @@ describe("sock-check regressions: what a PR title can do to a reader", () => {
     expect(md(title)).toBe("SHOP-1 Fix \\\\u\\{202e\\}exe.txt\\\\u\\{2066\\} \\\\u\\{2028\\}done");
     for (const text of [oneLine(title), md(title)]) expect(text).not.toMatch(/[\u2028\u202a-\u202e\u2066-\u2069]/);
   });
+
+  it("shows the invisible format characters (U+200B, U+FEFF) too, as core does: a ticket key or login padded with one reads as another", () => {
+    const title = "SHOP-1\u200b Fix\ufeff it";
+    expect(oneLine(title)).toBe("SHOP-1\\u{200b} Fix\\u{feff} it");
+    expect(md(title)).toBe("SHOP-1\\\\u\\{200b\\} Fix\\\\u\\{feff\\} it");
+  });
 });

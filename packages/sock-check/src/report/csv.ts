@@ -1,6 +1,5 @@
-import { csvCell } from "@opsguard/core/text";
+import { csvCell, escapeFormatChars } from "@opsguard/core/text";
 import type { ChangeRecord, Report } from "../record";
-import { showBidi } from "./digest";
 
 const COLUMNS: Array<[string, (r: ChangeRecord) => string]> = [
   ["repo", (r) => r.repo],
@@ -42,5 +41,5 @@ export function renderCsv(report: Report): string {
 export function cell(value: string): string {
   // One line per row, and no terminal escapes for whoever cats the file: control characters become spaces,
   // and bidi controls (which would show a login or title reordered) are written out as the digest does.
-  return csvCell(showBidi(value).replace(/[\u0000-\u001f\u007f-\u009f]+/g, " "));
+  return csvCell(escapeFormatChars(value).replace(/[\u0000-\u001f\u007f-\u009f]+/g, " "));
 }

@@ -1,4 +1,5 @@
 import type { CliContext } from "@opsguard/core";
+import { escapeFormatChars } from "@opsguard/core/text";
 import { type ChangeTerms, changeTerms } from "../association";
 import type { CheckRecord, Report, Verdict } from "../record";
 import { approversOf, type ChangeGroup, groupRecords, plural, titleOf } from "./groups";
@@ -110,14 +111,7 @@ function checkText(check: CheckRecord, all: readonly CheckRecord[], style: Chalk
  * newline or terminal escape (an OSC retitling the CI log, a CSI clearing it) reaches the terminal.
  */
 export function oneLine(text: string): string {
-  return showBidi(text.replace(/[\u0000-\u001f\u007f-\u009f]+/g, " ").trim());
-}
-
-/**
- * Bidirectional and line-separator controls (U+202E RIGHT-TO-LEFT OVERRIDE, isolates, marks, U+2028/2029)
- * reorder or break what a reader sees (a title with U+202E shows its tail backwards). They are
- * written as \u{…}, as core's escapeControlChars does, so the title reads as it is and the change is visible.
- */
-export function showBidi(text: string): string {
-  return text.replace(/[\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g, (c) => `\\u{${c.codePointAt(0)!.toString(16)}}`);
+  // bidi controls and the other invisible format characters reorder, break or hide what a reader sees (a title with
+  // U+202E shows its tail backwards): written as \u{…} (core), so the title reads as it is and the change is visible
+  return escapeFormatChars(text.replace(/[\u0000-\u001f\u007f-\u009f]+/g, " ").trim());
 }

@@ -1,6 +1,6 @@
+import { escapeFormatChars } from "@opsguard/core/text";
 import { changeTerms } from "../association";
 import type { Report, Verdict } from "../record";
-import { showBidi } from "./digest";
 import { approversOf, groupRecords, plural, titleOf } from "./groups";
 import { httpUrl } from "./url";
 
@@ -73,7 +73,7 @@ function prLink(number: string, url: string): string {
 /** Escapes Markdown and HTML so a PR title cannot add links, images, mentions or break the table. */
 export function md(text: string): string {
   return (
-    showBidi(text)
+    escapeFormatChars(text)
       // Line breaks would end the table row; other control characters (ESC ...) have no place in a report.
       .replace(/[\u0000-\u001f\u007f-\u009f]+/g, " ")
       .replace(/[\\`*_{}[\]()<>#+!|~@]/g, "\\$&")
