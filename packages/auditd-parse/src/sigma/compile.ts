@@ -1,6 +1,4 @@
 import { BlockList, isIP } from "node:net";
-import { setFlagsFromString } from "node:v8";
-import safeRegex from "safe-regex2";
 import { type Condition, ConditionError, parseCondition } from "./condition";
 import {
   ANY,
@@ -12,6 +10,7 @@ import {
   type SigmaString,
   type StringTest,
 } from "./pattern";
+import { backtrackPaths, enableLinearTime, expandCounts, foldCase, MAX_PATHS } from "./regex-safety";
 import { allTrigger, anyTrigger, atomsOf, type Trigger } from "./trigger";
 
 /**
@@ -87,8 +86,33 @@ export interface Detection {
   trigger: Trigger;
 }
 
-export function compileDetection(detection: unknown): Detection {
+/**
+ * Values one rule may hold, and all the rules of a run (after modifiers that make several of one: windash,
+ * base64offset). A compiled value costs about 2 KB (a 100,000-value `contains` list: 207 MB of RSS, 5.5 s; T57
+ * F12's 400,000: 666 MB, 22 s, and a directory of twelve: 3.4 GB, still compiling after 400 s).
+ */
+export const MAX_RULE_VALUES = 100_000;
+export const MAX_RUN_VALUES = 200_000;
+
+/** How many more values the rule being compiled may hold (compileDetection sets it), and what bounds it. */
+let valuesLeft = MAX_RULE_VALUES;
+let valuesAtStart = MAX_RULE_VALUES;
+let valueBound = "";
+
+/** The values the last rule compiled holds (for its run's MAX_RUN_VALUES). */
+export function valuesCompiled(): number {
+  return valuesAtStart - valuesLeft;
+}
+
+/** Compiles a rule's detection; `runValuesLeft`: what the rules compiled before it left of MAX_RUN_VALUES. */
+export function compileDetection(detection: unknown, runValuesLeft = MAX_RUN_VALUES): Detection {
   if (!isMap(detection)) throw new RuleError("detection is not a map");
+  valuesLeft = Math.min(MAX_RULE_VALUES, runValuesLeft);
+  valuesAtStart = valuesLeft;
+  valueBound =
+    valuesLeft === MAX_RULE_VALUES
+      ? `the ${MAX_RULE_VALUES} one rule may hold`
+      : `the ${valuesLeft} left of the ${MAX_RUN_VALUES} all rules of a run may hold`;
   const parts = new Map<string, Part>();
   let conditions: unknown;
   for (const [name, value] of Object.entries(detection)) {
@@ -367,6 +391,11 @@ function compileItem(field: string, modifiers: string[], raw: unknown, where: st
     }
     applied.push(m);
   }
+  valuesLeft -= values.length;
+  if (valuesLeft < 0)
+    throw new RuleError(
+      `${where}: the rule holds more values than ${valueBound} (each costs about 2 KB while it runs); split it or trim its lists`,
+    );
   const tests = values.map((v) => valueTest(v, cased, where));
   const slot = fieldSlot(field);
   const exists = values.find((v) => v.kind === "exists");
@@ -470,26 +499,34 @@ function valueTest(v: Value, cased: boolean, where: string): StringTest {
     case "str":
       return compileString(v.s, cased);
     case "re": {
-      let re: RegExp;
-      const flags = [...new Set(v.flags)].join("");
+      let flags = [...new Set(v.flags)].join("");
       // before the expression is made: V8 reads the flags as it compiles it
       enableLinearTime();
       try {
-        re = new RegExp(v.source, flags);
+        new RegExp(v.source, flags);
       } catch (error) {
         throw new RuleError(`${where}: invalid regular expression: ${(error as Error).message}`);
       }
-      // V8's backtracking matcher is exponential on some expressions (`(a+)+$`, `(a|a)*$` on "aaaa…!"): one such
-      // rule would stall the whole run, and the auditd plugin queue behind it. An expression V8's linear-time
-      // engine can run is safe whatever it looks like: after a bounded number of backtracks V8 runs it there
-      // (enableLinearTime). One it cannot (the `i` flag, lookaround, backreferences, `\p{…}`) must pass a
-      // heuristic instead, at compile time (~10 µs), or the rule is a compile failure and the others run.
-      if (!linearTime(v.source, flags)) {
-        if (!safeRegex(v.source) || alternationRepeated(v.source))
-          throw new RuleError(
-            `${where}: regular expression refused: with ${flags.includes("i") ? "the i flag" : "lookaround, a backreference or \\p{…}"} V8 cannot run it in linear time, and it may backtrack catastrophically (a repetition inside a repetition, like (a+)+, an alternation repeated, like (a|b)*, or over 25 quantifiers); rewrite it`,
-          );
+      // One event must not stall the run (and the auditd plugin queue behind it): `(a+)+$` is exponential and
+      // `.*a.*b.*c` a power of the value's length on V8's backtracking matcher. An expression the linear-time
+      // engine can run is safe whatever it looks like (enableLinearTime); `i` (foldCase) and counts over 16
+      // copies (expandCounts) are written out so that it can. One it still cannot (lookaround, a backreference)
+      // must have a bounded number of ways to match at one place (backtrackPaths), or the rule is a compile failure.
+      let source = v.source;
+      if (!linearTime(source, flags)) {
+        const rest = flags.replace("i", "");
+        const folded = flags.includes("i") ? foldCase(source) : source;
+        const written = folded === undefined || linearTime(folded, rest) ? folded : expandCounts(folded);
+        if (written !== undefined && linearTime(written, rest)) {
+          source = written;
+          flags = rest;
+        }
       }
+      if (!linearTime(source, flags) && backtrackPaths(source) > MAX_PATHS)
+        throw new RuleError(
+          `${where}: regular expression refused: with lookaround, a backreference or a count over 16 it runs on V8's backtracking engine, where an unbounded repetition (*, +, {n,}) or over ${MAX_PATHS} ways to match at one place can take minutes on one long value; rewrite it without them`,
+        );
+      const re = new RegExp(source, flags);
       return (s) => re.test(s);
     }
     case "cidr":
@@ -523,21 +560,6 @@ function isNull(got: string | readonly string[] | undefined): boolean {
   return got === undefined || (typeof got === "string" ? NO_VALUE.has(got) : got.every((v) => NO_VALUE.has(v)));
 }
 
-let linearEnabled = false;
-
-/**
- * V8's linear-time regexp engine (flags read at run time, as heap.ts sets the parse's): a backtracking match
- * that passes regexp-backtracks-before-fallback (V8's default, 50,000) backtracks is rerun on it, in time linear
- * in the value, and the `l` flag (a check here, never used to match) says which expressions it can run.
- * Measured (T-aud17's `^(a|a)*$` on "a"×n + "!"): n=28 1.75 s and n=32 28 s before, 0.2 ms each after.
- */
-function enableLinearTime(): void {
-  if (linearEnabled) return;
-  setFlagsFromString("--enable-experimental-regexp-engine");
-  setFlagsFromString("--enable-experimental-regexp-engine-on-excessive-backtracks");
-  linearEnabled = true;
-}
-
 /** Whether V8's linear-time engine can run the expression (see enableLinearTime). */
 function linearTime(source: string, flags: string): boolean {
   try {
@@ -546,29 +568,6 @@ function linearTime(source: string, flags: string): boolean {
   } catch {
     return false;
   }
-}
-
-/**
- * Whether a group holding an alternation is repeated (`(a|a)*`, `(?:x|y){2,}`): overlapping alternatives
- * backtrack exponentially, which safe-regex2's star height does not see. Escapes and character classes skipped.
- */
-function alternationRepeated(source: string): boolean {
-  const groups: boolean[] = [];
-  let inClass = false;
-  for (let i = 0; i < source.length; i++) {
-    const c = source[i];
-    if (c === "\\") i++;
-    else if (inClass) inClass = c !== "]";
-    else if (c === "[") inClass = true;
-    else if (c === "(") groups.push(false);
-    else if (c === "|" && groups.length > 0) groups[groups.length - 1] = true;
-    else if (c === ")") {
-      const alternation = groups.pop() === true;
-      const next = source[i + 1];
-      if (alternation && (next === "*" || next === "+" || (next === "{" && /^\{\d*,/.test(source.slice(i + 1))))) return true;
-    }
-  }
-  return false;
 }
 
 function initial(v: unknown, where: string): Value {

@@ -5,6 +5,8 @@
  * unless the `cased` modifier says otherwise).
  */
 
+import { enableLinearTime, foldLiteral } from "./regex-safety";
+
 /** One piece of a Sigma string: literal text or a wildcard. */
 export type Piece = string | typeof ANY | typeof ONE;
 export const ANY = Symbol("*");
@@ -267,12 +269,18 @@ export function compileString(s: SigmaString, cased: boolean): StringTest {
       return cased ? (v) => v.startsWith(lit) : (v) => v.length >= n && (v.startsWith(written) || v.slice(0, n).toLowerCase() === lit);
     return cased ? (v) => v === lit : (v) => v === written || (v.length === n && lowerCased(v) === lit);
   }
-  const re = new RegExp(`^${regexSource(s)}$`, cased ? "" : "i");
+  enableLinearTime();
+  const re = new RegExp(`^${regexSource(s, cased)}$`);
   return (v) => re.test(v);
 }
 
-function regexSource(s: SigmaString): string {
-  return s.map((p) => (p === ANY ? "[\\s\\S]*" : p === ONE ? "[\\s\\S]" : escapeRegExp(p))).join("");
+/**
+ * A wildcard value as an expression, its case-insensitive letters written out rather than under the `i` flag:
+ * with `i` V8 cannot run it in linear time, and `*curl*http*|*sh*` took 355 ms on a 4,000-character argument,
+ * a power of its length (T57 F1); without, it falls back to the linear-time engine (enableLinearTime).
+ */
+function regexSource(s: SigmaString, cased: boolean): string {
+  return s.map((p) => (p === ANY ? "[\\s\\S]*" : p === ONE ? "[\\s\\S]" : cased ? escapeRegExp(p) : foldLiteral(p))).join("");
 }
 
 /**
@@ -286,12 +294,13 @@ export function compileAnyString(list: readonly SigmaString[], cased: boolean): 
   const others: StringTest[] = [];
   for (const s of list) {
     if (!hasWildcards(s)) exact.add(cased ? plainText(s) : plainText(s).toLowerCase());
-    else if (s.slice(1, -1).some((p) => typeof p !== "string") || s.some((p) => p === ONE)) patterns.push(regexSource(s));
+    else if (s.slice(1, -1).some((p) => typeof p !== "string") || s.some((p) => p === ONE)) patterns.push(regexSource(s, cased));
     else others.push(compileString(s, cased));
   }
   if (exact.size > 0) others.unshift(cased ? (v) => exact.has(v) : (v) => exact.has(lowerCased(v)));
   if (patterns.length > 0) {
-    const re = new RegExp(`^(?:${patterns.join("|")})$`, cased ? "" : "i");
+    enableLinearTime();
+    const re = new RegExp(`^(?:${patterns.join("|")})$`);
     others.push((v) => re.test(v));
   }
   if (others.length === 1) return others[0]!;
