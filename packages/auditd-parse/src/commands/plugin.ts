@@ -1,5 +1,5 @@
 import { type CliContext, type Command, cliContext, exitWith, type RunFn } from "@opsguard/core/cli";
-import { UsageError } from "@opsguard/core/errors";
+import { ConfigError, UsageError } from "@opsguard/core/errors";
 import { ExitCode } from "@opsguard/core/exit";
 import type { IOStreams } from "@opsguard/core/iostreams";
 import { DETECT_BOUNDS } from "../assemble";
@@ -39,6 +39,23 @@ export function newPluginCommand(program: Command, runF: RunFn<PluginCommandOpti
     .action(async (_flags: ParseFlags, command: Command) => {
       const ctx = cliContext(command);
       exitWith(command, await runF({ ctx, flags: command.optsWithGlobals<ParseFlags>() }, ctx.io));
+    });
+}
+
+const ignoreHup = () => {};
+
+/**
+ * Refuses auditd's binary plugin format (auditd.conf(5), auditd-plugins(5): `format = binary`) at once: read as
+ * text it matched nothing, and said so only at EOF, which never comes while auditd runs the plugin (T57 F11).
+ * Each binary message follows a struct audit_dispatcher_header (libaudit.h) whose first fields are ver
+ * (AUDISP_PROTOCOL_VER 0 or AUDISP_PROTOCOL_VER2 1) and hlen (its own size, 16), 32-bit numbers in the host's
+ * order; the string format starts with `type=` or `node=`.
+ */
+function refuseBinaryFormat(head: Buffer): void {
+  const binary = [head.readUInt32LE(0) <= 1 && head.readUInt32LE(4) === 16, head.readUInt32BE(0) <= 1 && head.readUInt32BE(4) === 16];
+  if (binary.includes(true))
+    throw new ConfigError("stdin is auditd's binary plugin format, not its string format", {
+      hint: "set format = string in this plugin's file under /etc/audit/plugins.d/ and reload auditd",
     });
 }
 
@@ -103,8 +120,16 @@ export async function runPluginCommand({ ctx, flags }: PluginCommandOptions, io:
   const onHup = () => void output.reopen((line) => ctx.log.error(line)).catch(stop);
   process.on("SIGHUP", onHup);
   process.once("SIGTERM", stop);
+  let head: Buffer | undefined = Buffer.alloc(0);
   try {
     for await (const chunk of io.stdin) {
+      if (head !== undefined) {
+        head = Buffer.concat([head, chunk as Buffer]);
+        if (head.length >= 8) {
+          refuseBinaryFormat(head);
+          head = undefined;
+        }
+      }
       parser.pushBytes(chunk as Buffer);
       watch?.(parser.stats);
       if (wait) {
@@ -116,6 +141,9 @@ export async function runPluginCommand({ ctx, flags }: PluginCommandOptions, io:
     if (!stopping) throw error;
   } finally {
     clearInterval(timer);
+    // a SIGHUP from here to the exit (logrotate's postrotate, auditd's reconfigure) must not kill the plugin by
+    // its default action, exit 129 after the input was read whole (T57 F6): ignored, the output is being closed
+    if (!process.listeners("SIGHUP").includes(ignoreHup)) process.on("SIGHUP", ignoreHup);
     process.off("SIGHUP", onHup);
     process.off("SIGTERM", stop);
   }
