@@ -22,6 +22,13 @@ export const NO_RULE_IN_FILE = "holds no rule (it is empty, or only comments and
 const MAX_RULE_FILE_BYTES = 16 << 20;
 
 /**
+ * All the rule files of a run: a directory of large ones held the start for minutes (T57 F12: twelve 12 MB files,
+ * over 400 s and 3.4 GB). SigmaHQ's whole rules tree is a fraction of it. The values the rules hold are bounded
+ * too (compile.ts, MAX_RUN_VALUES).
+ */
+const MAX_RULES_BYTES = 32 << 20;
+
+/**
  * `--rules`: a rule file, a directory of them (searched recursively for .yml/.yaml), or the built-in SigmaHQ set.
  * Each file is opened as core's regular files are (without blocking, then fstat): a FIFO, a device or a file
  * that cannot be read is a named failure like a rule that does not compile, and the others run (exit 65); a
@@ -37,12 +44,13 @@ export function loadRuleSet(paths: readonly string[] | undefined): RuleSet {
   // directory and file once by its real path across them all, so `--rules D --rules D/f.yml` (or a path given
   // twice) does not run a rule twice and double its alerts (T25 #6)
   const seen = new Set<string>();
-  for (const path of paths) loadRulePath(path, set, seen);
+  const read = { bytes: 0 };
+  for (const path of paths) loadRulePath(path, set, seen, read);
   return set;
 }
 
 /** One --rules path (a file or a directory) into the set, but for the files and directories in `seen`. */
-function loadRulePath(path: string, set: RuleSet, seen: Set<string>): void {
+function loadRulePath(path: string, set: RuleSet, seen: Set<string>, total: { bytes: number }): void {
   let named = true;
   const walked: RuleWalk = { files: [], loadedBefore: 0 };
   try {
@@ -65,6 +73,12 @@ function loadRulePath(path: string, set: RuleSet, seen: Set<string>): void {
       set.failed.push({ rule: file, source: file, reason: why, unread: true });
       continue;
     }
+    if (total.bytes + read.bytes.length > MAX_RULES_BYTES) {
+      const reason = `was not compiled: with it the rule files would hold over ${MAX_RULES_BYTES >> 20} MiB, the most one run compiles (give fewer or smaller ones)`;
+      set.failed.push({ rule: file, source: file, reason, unread: true });
+      continue;
+    }
+    total.bytes += read.bytes.length;
     let text: string;
     try {
       text = new TextDecoder("utf-8", { fatal: true }).decode(read.bytes);

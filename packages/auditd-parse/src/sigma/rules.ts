@@ -1,5 +1,5 @@
 import { parseAllDocuments } from "yaml";
-import { compileDetection, type Detection, LEVELS, type Level, RuleError } from "./compile";
+import { compileDetection, type Detection, LEVELS, type Level, MAX_RUN_VALUES, RuleError, valuesCompiled } from "./compile";
 
 /**
  * Sigma rule files → compiled rules, following sigma-specification's
@@ -41,6 +41,8 @@ export interface RuleSet {
    * rule file emptied by mistake is not a rule silently gone.
    */
   empty?: string[];
+  /** Values its rules hold, bounded by MAX_RUN_VALUES (compile.ts). */
+  values?: number;
 }
 
 export function levelRank(level: string): number {
@@ -124,7 +126,8 @@ export function compileRule(value: unknown, source: string, into: RuleSet): bool
   }
   let detection: Detection;
   try {
-    detection = compileDetection(rule.detection);
+    detection = compileDetection(rule.detection, MAX_RUN_VALUES - (into.values ?? 0));
+    into.values = (into.values ?? 0) + valuesCompiled();
   } catch (error) {
     if (error instanceof RuleError) return fail(error.message);
     throw error;
