@@ -42,9 +42,11 @@ Matching: each record is one Sigma document with its fields as logged (hex strin
   written), ENRICHED names (SYSCALL, UID …), EXECVE a0…aN the whole argv; a field the record lacks comes from
   the event's other records, but for argc, aN, aN[i] and aN_len (a record's own: an EXECVE of two arguments
   has no a2, whatever the SYSCALL's registers). Rules for another logsource than product linux / service auditd are skipped.
-  A re runs on V8's linear-time engine once it backtracks too much, so (a|a)* or (a+)+ cannot stall the run;
-  one that engine cannot take (re|i, lookaround, backreferences) is refused when it may backtrack
-  catastrophically ((a+)+, (a|b)*), and so is a condition nested over 100 deep: that rule fails to compile.
+  A re (with i too) or wildcard value runs on V8's linear-time engine once it backtracks too much, so (a+)+ or
+  .*a.*b.*c cannot stall the run; one with lookaround or a backreference is refused when it has an unbounded
+  repetition (*, +, {n,}) or over 1000 ways to match at one place, and so is a condition nested over 100
+  deep, a rule of over 100,000 values (200,000 for all rules): that rule fails to compile. Rule files past
+  32 MiB in all are named and not compiled.
   So does a value under a YAML tag (!foo x, !!binary …): Sigma uses none. A rule file that holds no rule (0
   bytes, or only comments and ---) given as --rules FILE is exit 66; in a --rules DIR it is a warning.
 Exit: 1 when a rule at or above --fail-level matched. 65 (incomplete; the alerts of the rest are written)

@@ -25,7 +25,9 @@ export interface PluginCommandOptions {
 export function newPluginCommand(program: Command, runF: RunFn<PluginCommandOptions> = runPluginCommand): Command {
   return program
     .command("plugin")
-    .description("auditd plugin mode: read the audisp string format on stdin until EOF or SIGTERM; SIGHUP reopens --output")
+    .description(
+      "auditd plugin mode: read the audisp string format (format = string) on stdin until EOF or SIGTERM; the binary format is refused at once (exit 78); SIGHUP reopens --output",
+    )
     .option("-o, --output <file>", "append events to this file instead of stdout", outputOption)
     .option("--passwd <file>", "passwd file for uid names")
     .option("--group <file>", "group file for gid names")
