@@ -44,10 +44,10 @@ Matching: each record is one Sigma document with its fields as logged (hex strin
   has no a2, whatever the SYSCALL's registers). Rules for another logsource than product linux / service auditd are skipped.
   A re (with i too) or wildcard value runs on V8's linear-time engine once it backtracks too much, so (a+)+ or
   .*a.*b.*c cannot stall the run; one with lookaround or a backreference is refused when it has an unbounded
-  repetition (*, +, {n,}) or over 1000 ways to match at one place, and so is a condition nested over 100
-  deep, a rule of over 100,000 values (200,000 for all rules): that rule fails to compile. Rule files past
-  32 MiB in all are named and not compiled.
-  So does a value under a YAML tag (!foo x, !!binary …): Sigma uses none. A rule file that holds no rule (0
+  repetition (*, +, {n,}) or over 100 ways to match at one place, and so is a condition nested over 100
+  deep, a rule of over 100,000 values (200,000 for all rules): that rule fails to compile.
+  So does a value under a YAML tag (!foo x, !!binary …): Sigma uses none. Rule files past 32 MiB in all are
+  named and not compiled. A rule file that holds no rule (0
   bytes, or only comments and ---) given as --rules FILE is exit 66; in a --rules DIR it is a warning.
 Exit: 1 when a rule at or above --fail-level matched. 65 (incomplete; the alerts of the rest are written)
   when a rule could not be compiled or a rule file read (a FIFO, a device, no permission: each named on stderr,

@@ -16,7 +16,7 @@ import { escapeRegExp } from "./pattern";
  */
 
 /** Ways an expression the backtracking engine runs may try at one start position (see backtrackPaths). */
-export const MAX_PATHS = 1000;
+export const MAX_PATHS = 100;
 
 /** Non-unicode Canonicalize (ECMA-262 22.2.2.7.3) of a UTF-16 code unit: its upper case, unless that is not one unit or leaves ASCII. */
 function canonicalize(c: number): number {
