@@ -6,8 +6,12 @@ import {
   CAP_NAMES,
   ERRNO_NAMES,
   SYSCALLS_AARCH64,
+  SYSCALLS_ARM,
   SYSCALLS_I386,
+  SYSCALLS_PPC,
   SYSCALLS_PPC64,
+  SYSCALLS_RISCV64,
+  SYSCALLS_S390,
   SYSCALLS_S390X,
   SYSCALLS_X86_64,
 } from "./tables/generated";
@@ -18,6 +22,7 @@ const ARCH_NAMES: Readonly<Record<string, string>> = {
   "40000003": "i386",
   c00000b7: "aarch64",
   "40000028": "arm",
+  "00000014": "ppc",
   "80000015": "ppc64",
   c0000015: "ppc64le",
   "80000016": "s390x",
@@ -30,6 +35,11 @@ const SYSCALL_TABLES: Readonly<Record<string, readonly (string | null)[]>> = {
   x86_64: SYSCALLS_X86_64,
   i386: SYSCALLS_I386,
   aarch64: SYSCALLS_AARCH64,
+  // 32-bit ARM (EABI), also a 32-bit program on an arm64 host: the kernel's compat table numbers as EABI does
+  arm: SYSCALLS_ARM,
+  riscv64: SYSCALLS_RISCV64,
+  ppc: SYSCALLS_PPC,
+  s390: SYSCALLS_S390,
   // one table for both byte orders of 64-bit PowerPC
   ppc64: SYSCALLS_PPC64,
   ppc64le: SYSCALLS_PPC64,
