@@ -23,13 +23,14 @@ export type Mode = "events" | "sessions" | "net" | "report" | "detect";
 export type EcsModule = typeof import("./ecs");
 
 // What --format each command can write: ECS documents are events (and detect's alerts), HTML is the sessions and
-// report pages. sessions, net and report write their readable text for "ndjson" (the program's default value), and
+// report pages. sessions and report write their readable text for "ndjson" (the program's default value; net its NDJSON
+// when the user asks for it, T57 F9), and
 // refuse the event formats (csv, table) they do not write, rather than print text under that name.
 const FORMATS: Record<Mode, readonly string[]> = {
   events: ["ndjson", "text", "table", "csv", "ecs"],
   detect: ["ndjson", "ecs"],
   sessions: ["ndjson", "text", "html"],
-  net: ["ndjson", "text"],
+  net: ["text", "ndjson"],
   report: ["ndjson", "text", "html"],
 };
 
@@ -103,7 +104,8 @@ export async function runPipeline(mode: Mode, files: string[], flags: ParseFlags
     const where = elsewhere.length > 0 ? `; ${flags.format} is for ${elsewhere.join(" and ")}` : "";
     const events = mode === "events" || mode === "detect";
     // the others' "ndjson" is only the default's name: offered are their own formats, and --json
-    const offered = events ? formats : [...formats.filter((f) => f !== "ndjson"), "--json"];
+    // (net's is its NDJSON, one connection a line)
+    const offered = events ? formats : [...formats.filter((f) => f !== "ndjson" || mode === "net"), "--json"];
     throw new UsageError(`${mode === "events" ? "" : `${mode} `}--format ${flags.format} is not supported`, {
       hint: `use ${offered.join(", ")}${mode === "detect" ? " (a table is shown on a terminal)" : ""}${where}`,
     });

@@ -18,7 +18,8 @@ export function loginResult(res: string | undefined): boolean | undefined {
  * The fields sessions reads of a login, USER_CMD or failed login record, a refused exec's PATH (SessionTracker), and
  * an i386 socketcall's a0, the call it was (connectionOf).
  */
-const WANTED = ["addr", "hostname", "terminal", "exe", "res", "acct", "cmd", "id", "name", "a0"].map((name) => ({
+// saddr: a socket call's SOCKADDR that could not be read, listed with its value as logged (connectionOf, T57 F5)
+const WANTED = ["addr", "hostname", "terminal", "exe", "res", "acct", "cmd", "id", "name", "a0", "saddr"].map((name) => ({
   name,
   bytes: Buffer.from(name),
 }));

@@ -1,7 +1,7 @@
 import { escapeControls } from "./escape";
 import type { AuditEvent, FieldValue, OutputRecord } from "./event";
 import type { JsonBytes } from "./json";
-import { type Connection, connectionOf, connectionText } from "./net";
+import { type Connection, connectionOf, connectionReadsRecords, connectionText } from "./net";
 import { PARTS_REMEMBERED, partKey } from "./parts";
 import { Oldest, Remembered } from "./remembered";
 import { commandJson, type HeldBytes, heldText } from "./sessions-json";
@@ -100,8 +100,8 @@ const readsRecordsOf = (t: string) => RECORDS_READ.has(t);
  * not keep while the event waits for its turn.
  */
 export function readsRecords(e: AuditEvent): boolean {
-  // i386's socketcall: which call it was is in its SOCKETCALL record (connectionOf)
-  return e.types.some(readsRecordsOf) || execWithoutArgv(e) || e.syscall === "socketcall";
+  // i386's socketcall (which call it was) and a saddr that could not be read: connectionOf reads their records
+  return e.types.some(readsRecordsOf) || execWithoutArgv(e) || connectionReadsRecords(e);
 }
 
 /** An execve or execveat event with no EXECVE record's argv (execPath). */

@@ -221,21 +221,39 @@ export function makeSink(
     };
   }
   if (mode === "net") {
+    // --format ndjson asks for what `--json -F` writes, one connection a line; the text list under that name was no
+    // JSON to read (T57 F9)
+    const ndjson = flags.format === "ndjson";
+    const json = ctx.opts.json || ndjson;
     // a JSON list written as it goes (jsonList), so memory does not grow with the number of connections
-    const list = jsonList(flags.follow);
-    const item = (c: Connection): string => (flags.pretty ? JSON.stringify(c, null, 2) : JSON.stringify(c));
+    const list = jsonList(flags.follow || ndjson);
+    const item = (c: Connection): string => (flags.pretty && !ndjson ? JSON.stringify(c, null, 2) : JSON.stringify(c));
+    // socket addresses of syscalls whose arch has no table here (riscv32, ia64, one not known at all): their call is a
+    // number, so whether it connected, sent or received is not known; counted and said, not dropped unsaid (T57 F2)
+    const unnamed = new Map<string, number>();
     return {
-      event: (e, json) => {
-        const c = connectionOf(e, () => json.recordObjects());
-        if (c === undefined) return;
-        if (!ctx.opts.json) line(formatConnection(c));
+      event: (e, eventJson) => {
+        const c = connectionOf(e, () => eventJson.recordObjects());
+        if (c === undefined) {
+          if (e.syscall !== undefined && syscallUnnamed(e.syscall) && (e.sockaddr !== undefined || e.types.includes("SOCKADDR"))) {
+            const arch = e.arch ?? "?";
+            unnamed.set(arch, (unnamed.get(arch) ?? 0) + 1);
+          }
+          return;
+        }
+        if (!json) line(formatConnection(c));
         else line(`${list.prefix()}${item(c)}`);
       },
       pending,
       finish: async (read) => {
         const close = list.close();
         // nothing read: no `[]` (T27 #3), as sessions
-        if (ctx.opts.json && close !== undefined && !read.nothing) line(close);
+        if (json && close !== undefined && !read.nothing) line(close);
+        if (unnamed.size > 0) {
+          const count = [...unnamed.values()].reduce((a, b) => a + b, 0);
+          const arches = [...unnamed].map(([arch, n]) => `${arch}: ${n}`).join(", ");
+          ctx.log.warn(`${count} event(s) with a socket address not listed: no syscall table for their arch names the call (${arches})`);
+        }
       },
     };
   }
@@ -281,4 +299,10 @@ function jsonList(follow: boolean): { prefix: () => string; close: () => string 
     prefix: () => (follow ? "" : count++ === 0 ? "[" : ","),
     close: () => (follow ? undefined : count === 0 ? "[]" : "]"),
   };
+}
+
+/** A syscall left as its number: its arch has no table here. */
+function syscallUnnamed(syscall: string): boolean {
+  const c = syscall.charCodeAt(0);
+  return c >= 48 && c <= 57;
 }
