@@ -115,12 +115,15 @@ export function connectionOf(e: AuditEvent, records?: () => readonly OutputRecor
 }
 
 /**
- * Whether connectionOf may read the event's records: an i386 socketcall (which call it was), or a socket call whose
- * SOCKADDR was logged but could not be read (the value as logged is in its record only).
+ * Whether connectionOf may read the event's records: an i386 socketcall (which call it was), a socket call whose
+ * SOCKADDR was logged but could not be read (the value as logged is in its record only), or a unix path that may not
+ * be UTF-8 (its bytes are in the record's raw hex only).
  */
 export function connectionReadsRecords(e: AuditEvent): boolean {
   if (e.syscall === "socketcall") return true;
-  return e.sockaddr === undefined && e.syscall !== undefined && DIRECTIONS[e.syscall] !== undefined && e.types.includes("SOCKADDR");
+  const sa = e.sockaddr;
+  if (sa !== undefined) return sa.family === "unix" && sa.path.includes("\uFFFD");
+  return e.syscall !== undefined && DIRECTIONS[e.syscall] !== undefined && e.types.includes("SOCKADDR");
 }
 
 /** The saddr value of an event's SOCKADDR record that was no address (not hex, an odd length), as logged. */

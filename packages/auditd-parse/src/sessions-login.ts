@@ -18,7 +18,8 @@ export function loginResult(res: string | undefined): boolean | undefined {
  * The fields sessions reads of a login, USER_CMD or failed login record, a refused exec's PATH (SessionTracker), and
  * an i386 socketcall's a0, the call it was (connectionOf).
  */
-// saddr: a socket call's SOCKADDR that could not be read, listed with its value as logged (connectionOf, T57 F5)
+// saddr: a socket call's SOCKADDR that could not be read, listed with its value as logged (connectionOf, T57 F5), and
+// the hex of one whose unix path is not UTF-8 (T57 F7)
 const WANTED = ["addr", "hostname", "terminal", "exe", "res", "acct", "cmd", "id", "name", "a0", "saddr"].map((name) => ({
   name,
   bytes: Buffer.from(name),
@@ -65,6 +66,11 @@ export function loginRecords(buf: Uint8Array, end: number): OutputRecord[] | und
     // its body not read whole (a line cut mid-write): marked, for readWhole; the text itself is not needed
     if (marks.unparsed) record.unparsed = "";
     if (typeof raw.cmd === "string") record.raw = { cmd: raw.cmd };
+    // a SOCKADDR's hex as logged: the bytes of a unix path that is not UTF-8 (connectionOf's addressRaw, T57 F7)
+    if (typeof raw.saddr === "string") {
+      record.raw ??= {};
+      record.raw.saddr = raw.saddr;
+    }
     // and an addr= or hostname= whose bytes are not UTF-8 (U+FFFD in its text): its hex, for the session's from (T24 #6)
     for (const name of NAMED_FROM) {
       const value = fields[name];

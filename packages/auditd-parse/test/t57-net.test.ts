@@ -98,6 +98,19 @@ describe("net", () => {
     ]);
   });
 
+  it("F7: sessions keeps those bytes too (its records read for them, not used after their event was written)", async () => {
+    const unix = (serial: number, hex: string) =>
+      event(serial, "c000003e", 42, [`type=SOCKADDR STAMP saddr=01002F746D702F${hex}2062616400`]);
+    const r = await run(["sessions", "--json"], `${[unix(517, "FFFE"), unix(518, "FEFF")].join("\n")}\n`);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    const [session] = JSON.parse(r.stdout);
+    expect(session.connections.map((c: { addressRaw?: string }) => c.addressRaw)).toEqual([
+      "2F746D702FFFFE20626164",
+      "2F746D702FFEFF20626164",
+    ]);
+  });
+
   it("F8: the text list names each connection's host on a multi-host log", async () => {
     const log = `${[event(501, "c000003e", 42, [INET], { node: "web01" }), event(502, "c000003e", 42, [INET], { node: "db02" })].join("\n")}\n`;
     const lines = (await run(["net"], log)).stdout.trim().split("\n");
