@@ -27,7 +27,7 @@ export function newNetCommand(program: Command, runF: RunFn<NetCommandOptions> =
 Listed: connect, sendto, sendmsg, sendmmsg (->), accept, accept4 and the peer a recvfrom, recvmsg or recvmmsg
 received from (<-), bind (listen). A nonblocking connect that returned EINPROGRESS is shown as in progress, not
 failed. A saddr that is no hex is listed as "unreadable" with the value as logged; a unix path that is not UTF-8
-shows its other bytes as ooo (JSON: addressRaw, the hex of its bytes). A socket address of an arch whose syscalls
+shows its bytes past ASCII in octal, \\377 (JSON: addressRaw, the hex of its bytes). A socket address of an arch whose syscalls
 have no table (riscv32 …) is counted in a warning. --json writes one array; with -F, or --format ndjson, one
 connection a line (NDJSON, each line whole when written).
 
