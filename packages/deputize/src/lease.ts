@@ -74,8 +74,9 @@ function redisDmLedger(redis: Redis, prefix: string): DmLedger {
 }
 
 /**
- * What each webhook last delivered, in Redis, so the second host of a pair does not deliver the hand-off
- * the first one did (T56 F14). No expiry: the on-call set may stay the same for weeks. Read and written
+ * What each webhook last delivered and each Slack sink last announced, in Redis, so the second host of a
+ * pair does not deliver the hand-off the first one did (T56 F14), and a host that missed a shift posts
+ * the hand-off the channel has not seen (T59 N6). No expiry: the on-call set may stay the same for weeks. Read and written
  * under the lease, so the hosts' checks and records never race.
  */
 function redisAnnouncedLedger(redis: Redis, prefix: string): AnnouncedLedger {
@@ -91,7 +92,7 @@ function redisAnnouncedLedger(redis: Redis, prefix: string): AnnouncedLedger {
         members = undefined;
       }
       if (!Array.isArray(members) || !members.every((m) => typeof m === "string")) {
-        throw new DataError(`the webhook record ${key(sink)} in Redis is not a list of people`, {
+        throw new DataError(`the hand-off record ${key(sink)} in Redis is not a list of people`, {
           hint: "delete the key: the next run delivers the current set again",
         });
       }
@@ -106,7 +107,7 @@ function redisAnnouncedLedger(redis: Redis, prefix: string): AnnouncedLedger {
 /** A Redis command that failed (ioredis' "Command timed out", a closed connection) is Redis being unavailable (69), not a bug (70). */
 function unavailable(error: unknown): never {
   if (error instanceof OpsguardError) throw error;
-  throw new UnavailableError(`Redis did not answer for the look-ahead DM or webhook records: ${(error as Error).message}`, {
+  throw new UnavailableError(`Redis did not answer for the look-ahead DM or hand-off records: ${(error as Error).message}`, {
     hint: "check lease.redis; what was not recorded is done on a later run",
   });
 }

@@ -294,6 +294,41 @@ describe("two hosts with a Redis lease", () => {
     }
   });
 
+  it("a host that missed a shift posts the hand-off back to the set it last saw: the pair's record, not its own (T59 N6)", async () => {
+    onCall("dave");
+    await host("a");
+    await host("b");
+    // Carol's shift: only host a runs (b is down, or its run exited 75).
+    onCall("carol");
+    await host("a");
+    expect(posts().at(-1)).toMatch(/on call now: <@U0CAROL>/);
+    // Back to dave, only host b alive: its own record still says dave, the channel says carol.
+    onCall("dave");
+    const b = await host("b");
+    expect(b.exitCode).toBe(0);
+    expect(posts().at(-1)).toBe("On-call hand-off: on call now: <@U0DAVE> (off duty: <@U0CAROL>)");
+    // Delivered once: host a, back up, finds it announced.
+    const count = posts().length;
+    await host("a");
+    await host("b");
+    expect(posts()).toHaveLength(count);
+  });
+
+  it("a Slack hand-off that failed on one host is posted by the other, and recorded for the pair only once Slack took it (T59 N6)", async () => {
+    onCall("alice", "bob");
+    const handoffs = () => posts().filter((p) => p.startsWith("On-call hand-off: on call now: <@U0ALICE>, <@U0BOB>"));
+    slack.fault({ status: 200, body: { ok: false, error: "fatal_error" } }, { path: "/api/chat.postMessage", times: 1 });
+    const a = await host("a");
+    expect(a.sinks[1]?.parts?.find((p) => p.part === "message")).toMatchObject({ part: "message", status: "failed" });
+    expect(handoffs()).toHaveLength(0);
+    const b = await host("b");
+    expect(b.sinks[1]?.parts?.find((p) => p.part === "message")).toEqual({ part: "message", status: "applied" });
+    expect(handoffs()).toHaveLength(1);
+    // Host a's pending copy is found in the channel, not posted again.
+    await host("a");
+    expect(handoffs()).toHaveLength(1);
+  });
+
   it("SIGTERM mid-run hands the lease back at once (the other host need not wait for the TTL)", async () => {
     if (!existsSync(BUNDLE)) throw new Error(`${BUNDLE} is missing: run "node scripts/build.mjs deputize" first`);
     onCall("carol");

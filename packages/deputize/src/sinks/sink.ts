@@ -49,12 +49,13 @@ export interface PartOutcome {
 }
 
 /**
- * Who a sink that cannot be read back (a webhook) last delivered, shared by the two hosts of a
- * lease.redis pair, so the second host does not deliver a hand-off the first already delivered.
+ * Who a sink last announced (a webhook's delivery, a Slack hand-off), shared by the two hosts of a
+ * lease.redis pair: the second host does not deliver a hand-off the first already delivered, and a
+ * host that missed a shift compares with what the pair announced, not with its own older record.
  */
 export interface AnnouncedLedger {
   announced(sink: string): Promise<string[] | undefined>;
-  /** Only after the receiver took the delivery. */
+  /** Only after the receiver (Slack) took the delivery. */
   record(sink: string, members: readonly string[]): Promise<void>;
 }
 

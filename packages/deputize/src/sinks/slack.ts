@@ -14,7 +14,7 @@ import {
 } from "@opsguard/core";
 import { handleOf, type Person } from "../people";
 import { type DeputizeState, MAX_MESSAGE_ATTEMPTS, type PendingMessage } from "../state";
-import type { PartOutcome, Sink, SinkPlan } from "./sink";
+import type { AnnouncedLedger, PartOutcome, PlanContext, Sink, SinkPlan } from "./sink";
 
 export interface SlackSinkOptions {
   name: string;
@@ -61,7 +61,7 @@ export class SlackSink implements Sink {
     this.schedules = options.schedules;
   }
 
-  async plan(people: readonly Person[]): Promise<SinkPlan> {
+  async plan(people: readonly Person[], context: PlanContext = {}): Promise<SinkPlan> {
     const { slack, channel, state } = this.#o;
     const sink = this.name;
     const handles = people.map(handleOf);
@@ -106,7 +106,18 @@ export class SlackSink implements Sink {
     }
 
     const keys = people.map((p) => p.key).sort();
-    const announced = await state.announced(sink);
+    // With lease.redis and hand-offs on, the pair's record of what the channel was told comes first: a
+    // host that missed a shift must not compare with its own older record and stay silent (T59 N6).
+    // No shared record yet (the first run with it): this host's file. Without hand-offs nothing is
+    // posted, so nothing would ever write the shared record: this host's file.
+    const shared = this.#o.announce ? context.announced : undefined;
+    const own = await state.announced(sink);
+    const pairs = await shared?.announced(sink);
+    // A hand-off this host gave up on counts as announced here (no new message for it), though Slack never
+    // took it, so the pair's record does not have it: this host does not start another 5 attempts.
+    const deliveries = await state.deliveries(sink);
+    const gaveUp = deliveries.message?.status === "gave-up" && own?.join("\n") === keys.join("\n");
+    const announced = gaveUp ? own : (pairs ?? own);
     // With no record yet, the topic tells who was announced last (a fresh state dir must not re-announce).
     const named = (p: Person, tag: string) => tag === ids.byKey[p.key] || tag === handleOf(p);
     const inTopic = (p: Person) => topicTags?.some((t) => named(p, t)) ?? false;
@@ -123,7 +134,7 @@ export class SlackSink implements Sink {
       if (pending && pending.members.join("\n") === keys.join("\n")) {
         // A message for this very set that did not get through is sent again (the topic may already say it).
         updates.push(`${part} (attempt ${pending.attempts + 1} of ${MAX_MESSAGE_ATTEMPTS}): "${pending.text}"`);
-        parts.push({ part, run: (fence) => this.#post(ch, part, pending, fence) });
+        parts.push({ part, run: (fence) => this.#post(ch, part, pending, fence, shared) });
       } else if (changed) {
         // A pending message for another set is replaced by this one (recordPending overwrites it).
         if (text === undefined) {
@@ -136,7 +147,7 @@ export class SlackSink implements Sink {
         }
         const message = { members: keys, text, attempts: 0, since: new Date().toISOString() };
         updates.push(`${part}: "${text}"`);
-        parts.push({ part, run: (fence) => this.#post(ch, part, message, fence) });
+        parts.push({ part, run: (fence) => this.#post(ch, part, message, fence, shared) });
       } else if (pending) {
         // The source went back to the set last announced: that hand-off is out of date and is never
         // posted. Dropped by the next run (said once), so status does not promise a retry (T56 F1).
@@ -150,7 +161,6 @@ export class SlackSink implements Sink {
     const byId = new Map(people.flatMap((p) => (ids.byKey[p.key] ? [[ids.byKey[p.key], handleOf(p)] as const] : [])));
     const before = announced?.map(handleOfKey) ?? (topicTags ?? []).map((t) => byId.get(t) ?? t);
     const previous = new Set(announced ?? []);
-    const deliveries = await state.deliveries(sink);
     // What the next run does with each: retry it, post a newer hand-off instead, or drop it (see above).
     const nextFor = (p: PendingMessage): "retry" | "replace" | "drop" =>
       p.members.join("\n") === keys.join("\n") ? "retry" : changed ? "replace" : "drop";
@@ -199,6 +209,7 @@ export class SlackSink implements Sink {
     part: string,
     message: PendingMessage,
     beforeWrite: () => Promise<void>,
+    shared: AnnouncedLedger | undefined,
   ): Promise<typeof ALREADY_POSTED | undefined> {
     const { slack, state } = this.#o;
     const key = this.#pendingKey(ch);
@@ -217,6 +228,8 @@ export class SlackSink implements Sink {
     }
     // Already there: posted by this host whose answer was lost, or by the other host of a pair.
     if (already) {
+      // The channel has it (this bot posted it): the pair's record may say so too.
+      await shared?.record(this.name, message.members);
       await state.recordAnnounced(this.name, message.members);
       await state.recordDelivery(this.name, part, { status: "already-posted" }, key);
       return ALREADY_POSTED;
@@ -248,6 +261,8 @@ export class SlackSink implements Sink {
       });
       throw error;
     }
+    // Recorded for the pair only now that Slack took it: a failed post is posted by whichever host runs next.
+    await shared?.record(this.name, message.members);
     await state.recordAnnounced(this.name, message.members);
     await state.recordDelivery(this.name, part, { status: "delivered" }, key);
     return undefined;
