@@ -156,7 +156,9 @@ async function gatherOnCall(dep: Deputize, window: Window) {
 /**
  * People given with both a uid and an email (rotation files) whose two keys name different people in the
  * directory, asked once per run of the first sink that can tell (an LDAP sink) so that every sink leaves them out alike (T56 F12).
- * A directory that cannot be asked is logged: the LDAP sinks still refuse such people on their own.
+ * A directory that cannot be asked fails closed: nobody can tell whether such an entry is one person, so every
+ * such entry is left out of every sink this run (T59 N4), rather than granted in GitLab by its uid and in
+ * Slack by its email when the directory would have said they are two people.
  */
 async function identityConflicts(dep: Deputize, schedules: readonly ScheduleOnCall[], log?: Logger): Promise<Map<string, string>> {
   const check = dep.sinks.find((s) => s.identityConflicts)?.identityConflicts;
@@ -165,8 +167,15 @@ async function identityConflicts(dep: Deputize, schedules: readonly ScheduleOnCa
   try {
     return await check(people);
   } catch (error) {
-    log?.warn(`could not check the uids and emails on call against the directory: ${describeError(error)}`);
-    return new Map();
+    const reason = describeError(error);
+    log?.warn(`could not check the uids and emails on call against the directory: ${reason}; those entries are left out of every sink this run`);
+    return new Map(
+      people.flatMap((p) =>
+        p.email && p.uid
+          ? [[p.key, `${p.email} (uid ${p.uid}): could not check against the directory that this uid and email are one person (${reason}); left out of every sink this run`] as const]
+          : [],
+      ),
+    );
   }
 }
 

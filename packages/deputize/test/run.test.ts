@@ -327,6 +327,52 @@ describe("deputize run", () => {
     expect(logLines.join("")).toMatch(/warn: ldap:oncall: carol@opsguard.test \(uid bob\): this uid and email are different people/);
   });
 
+  it("a uid and email that differ from the directory's only in letter case are one person, as LDAP compares them (T59 N1)", async () => {
+    onCall({ SRE: ["dave"] });
+    expect((await run()).exitCode).toBe(0);
+    const rotation = join(stateDir, "rotation-case.yaml");
+    const since = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10);
+    writeFileSync(
+      rotation,
+      `schedules:\n  sre:\n    timeZone: UTC\n    start: "${since}"\n    handoff: "00:00"\n    rotationDays: 7\n    members: [{ uid: Bob, email: BOB@Opsguard.Test }]\n`,
+    );
+    const report = await run({ overrides: { sources: [{ type: "rotation", file: rotation }] }, sinks: config().sinks.slice(0, 1) });
+    expect(report.sinks.map((s) => [s.sink, s.status, s.plan?.unresolved])).toEqual([["ldap:oncall", "changed", []]]);
+    expect(report.exitCode).toBe(0);
+    expect(await members(lab.groups.oncall)).toEqual(["bob"]);
+  });
+
+  it("when the directory cannot be asked, an entry with a uid and an email is placed in no sink (T59 N4: fail closed)", async () => {
+    onCall({ SRE: ["dave"] });
+    expect((await run()).exitCode).toBe(0);
+    const rotation = join(stateDir, "rotation-down.yaml");
+    const since = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10);
+    const schedule = (members: string) =>
+      `    timeZone: UTC\n    start: "${since}"\n    handoff: "00:00"\n    rotationDays: 7\n    members: ${members}\n`;
+    // bob's uid with carol's email (the directory would call them two people), and frank given by email only.
+    writeFileSync(
+      rotation,
+      `schedules:\n  sre:\n${schedule("[{ uid: bob, email: carol@opsguard.test }]")}  db:\n${schedule("[frank@opsguard.test]")}`,
+    );
+    // A directory outage: nothing listens on this port.
+    const ldap = { ...lab.connection({ bindDn: lab.serviceDn, bindPassword: lab.servicePasswordFile }), urls: ["ldap://127.0.0.1:9"] };
+    const report = await run({ overrides: { sources: [{ type: "rotation", file: rotation }], ldap }, sinks: config().sinks.slice(0, 3) });
+    expect(report.sinks.map((s) => [s.sink, s.status])).toEqual([
+      ["ldap:oncall", "failed"],
+      ["gitlab", "changed"],
+      ["slack", "changed"],
+    ]);
+    const line = expect.stringMatching(
+      /^carol@opsguard\.test \(uid bob\): could not check against the directory that this uid and email are one person \(.+\); left out of every sink this run$/,
+    );
+    expect(report.sinks[1]?.plan?.unresolved).toEqual([line]);
+    expect(report.sinks[2]?.plan?.unresolved).toEqual([line]);
+    // Neither bob (by the uid) nor carol (by the email) is granted anything; frank is.
+    expect(gitlab.membersOf("platform/approvers")).toEqual({ owner: 50, maint: 40, frank: 30 });
+    expect(slack.usergroupMembers(USERGROUP)).toEqual(["U0FRANK"]);
+    expect(report.exitCode).toBe(2);
+  });
+
   it("refuses to remove more than maxRemovals members unless forced", async () => {
     onCall({ SRE: ["alice", "bob", "carol", "dave"] });
     expect((await run()).exitCode).toBe(0);

@@ -120,9 +120,7 @@ export class LdapGroupSink implements Sink {
     const values: string[] = [];
     const unresolved: string[] = [];
     for (const p of people) {
-      const matches = entries.filter((e) =>
-        p.email ? e.get(mailAttr).some((m) => m.toLowerCase() === p.email?.toLowerCase()) : e.get(uidAttr).includes(p.uid ?? ""),
-      );
+      const matches = entries.filter((e) => (p.email ? e.get(mailAttr).some((m) => sameValue(m, p.email)) : e.get(uidAttr).some((u) => sameValue(u, p.uid))));
       const who = p.email ?? p.uid ?? p.key;
       const match = matches[0];
       const conflict = this.#conflict(p, entries);
@@ -171,13 +169,11 @@ export class LdapGroupSink implements Sink {
   #conflict(p: Person, entries: readonly LdapEntry[]): string | undefined {
     if (!p.email || !p.uid) return undefined;
     const { emailAttribute: mailAttr, uidAttribute: uidAttr } = this.#o;
-    const email = p.email.toLowerCase();
-    const hasEmail = (e: LdapEntry) => e.get(mailAttr).some((m) => m.toLowerCase() === email);
+    const hasEmail = (e: LdapEntry) => e.get(mailAttr).some((m) => sameValue(m, p.email));
+    const hasUid = (e: LdapEntry) => e.get(uidAttr).some((u) => sameValue(u, p.uid));
     const others = entries.filter((e) => {
-      const uids = e.get(uidAttr);
-      const mails = e.get(mailAttr);
-      if (hasEmail(e)) return uids.length > 0 && !uids.includes(p.uid ?? "");
-      return uids.includes(p.uid ?? "") && mails.length > 0;
+      if (hasEmail(e)) return e.get(uidAttr).length > 0 && !hasUid(e);
+      return hasUid(e) && e.get(mailAttr).length > 0;
     });
     if (others.length === 0) return undefined;
     // The entry holding the email first, then the uid's: the same line on every run, whatever the server's order.
@@ -187,6 +183,17 @@ export class LdapGroupSink implements Sink {
     );
     return `${p.email} (uid ${p.uid}): this uid and email are different people in the directory (${said.join("; ")}); left out of every sink: fix the on-call entry`;
   }
+}
+
+/**
+ * Equal as the directory compares them: uid's equality rule is caseIgnoreMatch (RFC 4519 §2.39) and mail's
+ * caseIgnoreIA5Match (RFC 4524 §2.16), so `Bob` and `bob`, `BOB@Example.com` and `bob@example.com` are one
+ * value (T59 N1). Both rules prepare the strings first (RFC 4518: compatibility normalization, case folding).
+ */
+function sameValue(stored: string, given: string | undefined): boolean {
+  if (given === undefined) return false;
+  const fold = (v: string) => v.normalize("NFKC").toLowerCase();
+  return fold(stored) === fold(given);
 }
 
 function memberAttributeOf(group: LdapEntry): string {
