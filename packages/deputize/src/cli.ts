@@ -48,6 +48,8 @@ kept and retried next run). The GitLab group sink reports each member added or r
 half-applied change is "PARTLY changed", with "(not applied)" on the lines that failed.
 --watch takes 1 to 10080 minutes. A run stopped by SIGTERM/Ctrl-C prints one line saying what
 was already applied (exit 143/130) and releases its Redis lease. Exit 74: stdout could not be written.
+next exits 2 when some sources failed; when all did, with that failure's code: 66 a rotation file
+missing, 78 an invalid rotation file or unknown schedule (a configuration error), 65 an unusable answer.
 
 Examples:
   deputize run --dry-run          show what would change, change nothing

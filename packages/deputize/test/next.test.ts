@@ -226,7 +226,13 @@ describe("deputize next (the CLI)", () => {
     expect(missing.stderr).not.toMatch(/internal error|\n\s+at /);
     writeFileSync(rotation, "schedules: [unclosed\n");
     const invalid = await cli(config, "next");
-    expect([65, 78]).toContain(invalid.code);
+    // An invalid rotation file is a configuration error (78, the README's exit-code table), and README and --help say so (T59 N5).
+    expect(invalid.code).toBe(78);
     expect(invalid.stderr).not.toMatch(/internal error|\n\s+at /);
+    const readme = readFileSync(new URL("../README.md", import.meta.url), "utf8").replace(/\s+/g, " ");
+    expect(readme).toContain("78 (a configuration error, e.g. an unknown schedule name or an invalid rotation file)");
+    expect(readme).not.toMatch(/65 \([^)]*invalid rotation file/);
+    const help = (await runInProcess(createDeputizeProgram, ["--help"], { env: { PATH: process.env.PATH, NO_COLOR: "1" } })).stdout;
+    expect(help.replace(/\s+/g, " ")).toContain("78 an invalid rotation file");
   });
 });
