@@ -12,6 +12,13 @@ const deliverySchema = z.object({
   at: z.string(),
   /** Why it failed: one line, no secrets. */
   error: z.string().optional(),
+  /**
+   * When a failed hand-off was dropped unsent (the set it announced went off call again): it is not retried.
+   * An optional field rather than a new status, so that a state file stays version 1 and an older deputize
+   * (rolled back) still reads it: its schema strips a key it does not know, where an unknown status would
+   * make it set the whole file aside as corrupt (T59 N2).
+   */
+  dropped: z.string().optional(),
 });
 export type Delivery = z.output<typeof deliverySchema>;
 
@@ -116,9 +123,15 @@ export class DeputizeState {
   }
 
   /** A pending message that will never be sent (the set it announces went back before it got through). */
-  async dropPending(key: string): Promise<void> {
+  async dropPending(key: string, sink: string, part: string, at: Date = new Date()): Promise<void> {
     this.#data = await this.#update((s) => {
       delete s.pending[key];
+      // The part's last attempt stays as it went; it no longer promises a retry (T59 N2).
+      const last = s.deliveries[sink]?.[part];
+      if (last?.status === "failed") {
+        const error = last.error?.replace(RETRY_PROMISE, "");
+        s.deliveries[sink] = { ...s.deliveries[sink], [part]: { ...last, ...(error === undefined ? {} : { error }), dropped: at.toISOString() } };
+      }
     });
   }
 
@@ -178,6 +191,9 @@ export class DeputizeState {
     return emptyState();
   }
 }
+
+/** The end of a failed attempt's line that says the next run retries it (see SlackSink#post). */
+const RETRY_PROMISE = /; (?:the channel history could not be checked, so nothing was posted; )?retried on the next run(?: \(\d+ of \d+\))?$/;
 
 function emptyState(): DeputizeStateData {
   return { version: 1, announced: {}, slackIds: {}, deliveries: {}, pending: {}, dms: {} };

@@ -18,7 +18,10 @@ export interface SinkPlan {
    */
   placed?: number;
   /** How the last run's writes went, per part (sinks that keep such records: Slack). */
-  deliveries?: Record<string, { status: "delivered" | "already-posted" | "failed" | "gave-up"; at: string; error?: string | undefined }>;
+  deliveries?: Record<
+    string,
+    { status: "delivered" | "already-posted" | "failed" | "gave-up" | "dropped"; at: string; error?: string | undefined }
+  >;
   /**
    * Hand-off messages not delivered yet, per channel, and what the next run does with each: `retry` it,
    * `replace` it with the hand-off of the set on call now, or `drop` it (the set it announces is gone

@@ -152,7 +152,7 @@ export class SlackSink implements Sink {
         // The source went back to the set last announced: that hand-off is out of date and is never
         // posted. Dropped by the next run (said once), so status does not promise a retry (T56 F1).
         updates.push(`${part}: drop the unsent hand-off "${pending.text}" (on call again: the set last announced)`);
-        parts.push({ part, run: () => state.dropPending(this.#pendingKey(ch)) });
+        parts.push({ part, run: () => state.dropPending(this.#pendingKey(ch), sink, part) });
       }
     }
     if (channels.length === 0 && changed) parts.push({ part: "announced", run: () => state.recordAnnounced(sink, keys) });
@@ -167,8 +167,21 @@ export class SlackSink implements Sink {
     const pendingList = [...pendings].flatMap(([ch, p]) =>
       p ? [{ channel: ch, text: p.text, attempts: p.attempts, maxAttempts: MAX_MESSAGE_ATTEMPTS, since: p.since, next: nextFor(p) }] : [],
     );
+    // A failed hand-off dropped unsent is shown as dropped, with its last attempt: nothing retries it.
+    const shown = Object.fromEntries(
+      Object.entries(deliveries).map(([part, { dropped, ...d }]) => [
+        part,
+        dropped === undefined
+          ? d
+          : {
+              status: "dropped" as const,
+              at: dropped,
+              error: `never sent (on call again: the set last announced); last attempt failed ${d.at}${d.error ? `: ${d.error}` : ""}`,
+            },
+      ]),
+    );
     return {
-      ...(Object.keys(deliveries).length > 0 ? { deliveries } : {}),
+      ...(Object.keys(shown).length > 0 ? { deliveries: shown } : {}),
       ...(pendingList.length > 0 ? { pendingMessages: pendingList } : {}),
       current: before,
       desired: handles,
