@@ -2,6 +2,7 @@ import { isIP } from "node:net";
 import { hostname } from "node:os";
 import { Redis, type RedisOptions } from "ioredis";
 import { ConfigError, OpsguardError, TempFailError, UnavailableError } from "./errors";
+import type { Logger } from "./log";
 import { describeRefusal, readRegularFileSync } from "./regular-file";
 import type { Secret } from "./secret";
 import { randomHex } from "./state";
@@ -31,6 +32,8 @@ export interface RedisConnectionOptions {
   commandTimeoutMs: number;
   /** The config key these options came from, for error messages ("lease.redis"). */
   key: string;
+  /** Where ioredis' own notes while connecting go (see routeIoredisNotes); stderr as ioredis prints them without one. */
+  log?: Logger | undefined;
 }
 
 /**
@@ -126,8 +129,9 @@ export async function connectRedis(options: RedisConnectionOptions): Promise<Red
       options.connectTimeoutMs,
     );
   });
+  const unroute = options.log ? routeIoredisNotes(options.log, `${options.key}: ${name}`) : () => {};
   try {
-    await Promise.race([redis.connect(), deadline]);
+    await Promise.race([redis.connect(), deadline]).finally(unroute);
     if (url.db !== 0) {
       await Promise.race([redis.select(url.db), deadline]).catch((error: unknown) => {
         if (error instanceof OpsguardError) throw error;
@@ -152,6 +156,42 @@ export async function connectRedis(options: RedisConnectionOptions): Promise<Red
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** Loggers taking ioredis' notes while a connection is made, newest last; console.warn is replaced while any is. */
+const noteRoutes: Array<{ log: Logger; prefix: string }> = [];
+let consoleWarn: typeof console.warn | undefined;
+
+/**
+ * ioredis (5.x, built/redis/event_handler.js) reports an AUTH the server did not need ("[WARN] This Redis
+ * server's `default` user does not require a password, but a password was supplied") with a bare console.warn,
+ * and has no option to turn it off or hand it a logger. That happens only in the AUTH answer on connect (our
+ * clients never reconnect: retryStrategy null), so while connectRedis waits for the connection, ioredis'
+ * "[WARN] …"/"[ERROR] …" lines go through the tool's logger instead: `--log-format json`, `-q` and the `tool:`
+ * prefix apply to them like to any warning (T59 N3). Anything else printed meanwhile is passed on unchanged.
+ * Returns the undo.
+ */
+function routeIoredisNotes(log: Logger, prefix: string): () => void {
+  const route = { log, prefix };
+  noteRoutes.push(route);
+  if (consoleWarn === undefined) {
+    const original = console.warn;
+    consoleWarn = original;
+    console.warn = (...args: unknown[]) => {
+      const text = args.length === 1 && typeof args[0] === "string" ? /^\[(?:WARN|ERROR)\] (.*)$/s.exec(args[0])?.[1] : undefined;
+      const to = noteRoutes.at(-1);
+      if (text === undefined || !to) original(...args);
+      else to.log.warn(`${to.prefix}: ${text}`);
+    };
+  }
+  return () => {
+    const i = noteRoutes.indexOf(route);
+    if (i !== -1) noteRoutes.splice(i, 1);
+    if (noteRoutes.length === 0 && consoleWarn !== undefined) {
+      console.warn = consoleWarn;
+      consoleWarn = undefined;
+    }
+  };
 }
 
 // Delete or extend the key only while it still holds our token: a lease that expired and was taken

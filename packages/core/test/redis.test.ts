@@ -1,7 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 // The lab depends on core, so core's tests reach the real redis-server through the lab's source.
 import { type RedisLab, startRedis } from "../../lab/src/redis";
 import { ConfigError, TempFailError, UnavailableError } from "../src/errors";
+import { Logger } from "../src/log";
 import { connectRedis, LeaseLostError, parseRedisUrl, withRedisLease } from "../src/redis";
 import { Secret } from "../src/secret";
 
@@ -136,6 +137,44 @@ describe("Redis lease (SET NX PX, compare-and-delete)", () => {
     } finally {
       process.off("warning", onWarning);
       await tls.stop();
+    }
+  });
+
+  it("ioredis' note that a password was not needed goes through the tool's logger (JSON, -q), not bare to stderr (T59 N3)", async () => {
+    const open = await startRedis();
+    const warn = vi.spyOn(console, "warn");
+    try {
+      const connect = (log: Logger) =>
+        connectRedis({
+          url: open.url,
+          password: new Secret("not-needed", "test"),
+          connectTimeoutMs: 2000,
+          commandTimeoutMs: 2000,
+          key: "lease.redis",
+          log,
+        });
+      const lines: string[] = [];
+      const stream = { write: (s: string) => lines.push(s) } as unknown as NodeJS.WritableStream;
+      clients.push(await connect(new Logger({ tool: "deputize", level: "warn", format: "json", stream })));
+      expect(lines.map((l) => JSON.parse(l))).toEqual([
+        expect.objectContaining({
+          level: "warn",
+          msg: expect.stringMatching(
+            /^lease\.redis: redis 127\.0\.0\.1:\d+: This Redis server's `default` user does not require a password, but a password was supplied$/,
+          ),
+        }),
+      ]);
+      // -q (level error): not printed at all.
+      const quiet: string[] = [];
+      const silent = { write: (s: string) => quiet.push(s) } as unknown as NodeJS.WritableStream;
+      clients.push(await connect(new Logger({ tool: "deputize", level: "error", stream: silent })));
+      expect(quiet).toEqual([]);
+      expect(warn).not.toHaveBeenCalled();
+      // Put back once connected: console.warn is ioredis' business no longer.
+      expect(console.warn).toBe(warn);
+    } finally {
+      warn.mockRestore();
+      await open.stop();
     }
   });
 

@@ -34,6 +34,7 @@ export async function withRunLease<T>(
     connectTimeoutMs: Math.min(config.timeoutMs, 5_000),
     commandTimeoutMs: Math.min(config.timeoutMs, 5_000),
     key: "lease.redis",
+    log,
   });
   try {
     return await withRedisLease(

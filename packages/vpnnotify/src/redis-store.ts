@@ -1,4 +1,4 @@
-import { OpsguardError, type Secret, TempFailError, UnavailableError } from "@opsguard/core";
+import { type Logger, OpsguardError, type Secret, TempFailError, UnavailableError } from "@opsguard/core";
 import { connectRedis, parseRedisUrl, type Redis } from "@opsguard/core/redis";
 import { CLOCK_SKEW_MS } from "./event";
 import { stateSchema } from "./file-store";
@@ -15,6 +15,8 @@ export interface RedisStoreOptions {
   /** Name to verify the server certificate against, when it differs from the host in the URL. */
   servername?: string | undefined;
   keyPrefix: string;
+  /** Where ioredis' own notes while connecting go (core's connectRedis), instead of bare lines on stderr. */
+  log?: Logger | undefined;
   connectTimeoutMs: number;
   commandTimeoutMs: number;
   /** Idle users' histories expire after this. */

@@ -71,6 +71,7 @@ export function createStore(config: VpnnotifyConfig, log: Logger, geo?: GeoIp, o
       caFile: redis.caFile,
       servername: redis.servername,
       keyPrefix: redis.keyPrefix,
+      log,
       connectTimeoutMs: wait(redis.connectTimeoutMs),
       commandTimeoutMs: wait(redis.commandTimeoutMs),
       ttlMs: config.policy.forgetAfterDays * DAY_MS,
