@@ -168,11 +168,18 @@ async function identityConflicts(dep: Deputize, schedules: readonly ScheduleOnCa
     return await check(people);
   } catch (error) {
     const reason = describeError(error);
-    log?.warn(`could not check the uids and emails on call against the directory: ${reason}; those entries are left out of every sink this run`);
+    log?.warn(
+      `could not check the uids and emails on call against the directory: ${reason}; those entries are left out of every sink this run`,
+    );
     return new Map(
       people.flatMap((p) =>
         p.email && p.uid
-          ? [[p.key, `${p.email} (uid ${p.uid}): could not check against the directory that this uid and email are one person (${reason}); left out of every sink this run`] as const]
+          ? [
+              [
+                p.key,
+                `${p.email} (uid ${p.uid}): could not check against the directory that this uid and email are one person (${reason}); left out of every sink this run`,
+              ] as const,
+            ]
           : [],
       ),
     );

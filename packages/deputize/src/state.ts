@@ -130,7 +130,10 @@ export class DeputizeState {
       const last = s.deliveries[sink]?.[part];
       if (last?.status === "failed") {
         const error = last.error?.replace(RETRY_PROMISE, "");
-        s.deliveries[sink] = { ...s.deliveries[sink], [part]: { ...last, ...(error === undefined ? {} : { error }), dropped: at.toISOString() } };
+        s.deliveries[sink] = {
+          ...s.deliveries[sink],
+          [part]: { ...last, ...(error === undefined ? {} : { error }), dropped: at.toISOString() },
+        };
       }
     });
   }
@@ -193,7 +196,8 @@ export class DeputizeState {
 }
 
 /** The end of a failed attempt's line that says the next run retries it (see SlackSink#post). */
-const RETRY_PROMISE = /; (?:the channel history could not be checked, so nothing was posted; )?retried on the next run(?: \(\d+ of \d+\))?$/;
+const RETRY_PROMISE =
+  /; (?:the channel history could not be checked, so nothing was posted; )?retried on the next run(?: \(\d+ of \d+\))?$/;
 
 function emptyState(): DeputizeStateData {
   return { version: 1, announced: {}, slackIds: {}, deliveries: {}, pending: {}, dms: {} };

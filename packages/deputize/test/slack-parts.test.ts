@@ -207,13 +207,20 @@ describe("Slack sink parts", () => {
         /^never sent \(on call again: the set last announced\); last attempt failed \S+: Slack chat\.postMessage failed: internal_error \(Slack is having trouble; retry later\)$/,
       ),
     });
-    expect(formatStatus(after)).toMatch(/slack message: dropped \S+: never sent \(on call again: the set last announced\); last attempt failed/);
+    expect(formatStatus(after)).toMatch(
+      /slack message: dropped \S+: never sent \(on call again: the set last announced\); last attempt failed/,
+    );
     expect(formatStatus(after)).not.toMatch(/retried on the next run/);
     // Kept in the file as the failed attempt it was, plus when it was dropped: still version 1, so an older
     // deputize reads the file (it ignores the extra key) instead of setting it aside as corrupt.
     const saved = JSON.parse(readFileSync(join(stateDir, "state.json"), "utf8"));
     expect(saved.version).toBe(1);
-    expect(saved.deliveries.slack.message).toEqual({ status: "failed", at: expect.any(String), error: expect.any(String), dropped: expect.any(String) });
+    expect(saved.deliveries.slack.message).toEqual({
+      status: "failed",
+      at: expect.any(String),
+      error: expect.any(String),
+      dropped: expect.any(String),
+    });
   });
 
   it("a pending hand-off for a set no longer on call is replaced by the new one, as status says", async () => {

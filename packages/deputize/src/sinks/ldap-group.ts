@@ -120,7 +120,9 @@ export class LdapGroupSink implements Sink {
     const values: string[] = [];
     const unresolved: string[] = [];
     for (const p of people) {
-      const matches = entries.filter((e) => (p.email ? e.get(mailAttr).some((m) => sameValue(m, p.email)) : e.get(uidAttr).some((u) => sameValue(u, p.uid))));
+      const matches = entries.filter((e) =>
+        p.email ? e.get(mailAttr).some((m) => sameValue(m, p.email)) : e.get(uidAttr).some((u) => sameValue(u, p.uid)),
+      );
       const who = p.email ?? p.uid ?? p.key;
       const match = matches[0];
       const conflict = this.#conflict(p, entries);
