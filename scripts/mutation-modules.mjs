@@ -132,8 +132,8 @@ export const MODULES = {
         from: "runSink",
         covers: [
           "sourceErrors.length > 0 && (!sink.schedules || missing.length > 0)",
-          "people.length === 0 && !dep.settings.allowEmpty",
-          "placed === 0 && !dep.settings.allowEmpty",
+          "everyone.length === 0 && !dep.settings.allowEmpty",
+          "everyone.length > 0 && placedBySink === 0",
           "plan.remove.length > dep.settings.maxRemovals && !options.force",
           "await options.beforeWrite?.()",
         ],
