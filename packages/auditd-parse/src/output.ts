@@ -208,7 +208,8 @@ export class Output {
 
   /**
    * The first failure is the one reported (both a stream's error event and a pending callback may carry one). With
-   * keepGoing, an -o file's: the lines of `data`, the write that failed, counted as dropped.
+   * keepGoing, an -o file's: the lines of `data`, the write that failed, counted as dropped — at most: the lines a
+   * write wrote before the disk filled are in the file, and the count says "at most" (T60 N2).
    */
   private fail(error: Error, data?: Buffer): void {
     if (this.keepGoing !== undefined && this.path !== undefined) {
@@ -247,7 +248,7 @@ export class Output {
     const outage = this.outage as { dropped: number };
     this.outage = undefined;
     this.dropped += outage.dropped;
-    this.keepGoing?.(`${this.path} is written again; ${outage.dropped} line(s) could not be written to it meanwhile`);
+    this.keepGoing?.(`${this.path} is written again; at most ${outage.dropped} line(s) could not be written to it meanwhile`);
   }
 
   /** A newline put before what is queued when -o's file ends in the middle of a line. */
@@ -305,7 +306,9 @@ export class Output {
     const dropped = this.dropped + (outage?.dropped ?? 0);
     if (this.path !== undefined && (outage !== undefined || dropped > 0)) {
       const why = outage === undefined ? "" : `${outputFileError(this.path, outage.error).message}; `;
-      throw new IoError(`${why}${dropped} line(s) could not be written to ${this.path}`, { hint: "free space or fix its permissions" });
+      throw new IoError(`${why}at most ${dropped} line(s) could not be written to ${this.path}`, {
+        hint: "free space or fix its permissions",
+      });
     }
   }
 

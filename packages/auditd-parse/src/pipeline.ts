@@ -112,7 +112,7 @@ export async function runPipeline(mode: Mode, files: string[], flags: ParseFlags
   }
   const inputs = files.length === 0 ? ["-"] : readOnce(rotationOrder(files), ctx, io.stdin);
   refuseOutputInput(flags.output, inputs, io);
-  if (mode === "detect") refuseOutputInRules(flags.output, flags.rules);
+  if (rules !== undefined) refuseOutputInRules(flags.output, flags.rules, rules.files ?? []);
   // the html page goes to -o FILE in one atomic write of its own (makeSink), not appended; --json wins over html
   // (makeSink writes JSON then), and its JSON goes to -o like any other (it went to stdout)
   const page = flags.format === "html" && !ctx.opts.json;

@@ -1,5 +1,5 @@
-import { type BigIntStats, fstatSync, realpathSync, statSync } from "node:fs";
-import { basename, dirname, join, sep } from "node:path";
+import { type BigIntStats, fstatSync, readlinkSync, realpathSync, statSync } from "node:fs";
+import { basename, dirname, join, resolve, sep } from "node:path";
 import { UsageError } from "@opsguard/core/errors";
 import { escapeLine } from "@opsguard/core/text";
 
@@ -20,33 +20,58 @@ export function fileIdentity(file: string | number, regularOnly = false): string
 }
 
 /**
- * Refuses an -o FILE that would write into the Sigma rules detect runs (T57 F10): one of the --rules files (alerts
- * appended to a rule broke it, exit 0), or a .yml/.yaml file under a --rules directory (the next run read the alerts
- * as a rule and failed on it). Checked before anything is written, exit 64, as an -o that is an audit input is.
+ * Refuses an -o FILE that would write into the Sigma rules detect runs (T57 F10): one of the rule files read, by any
+ * name (the same device and inode: a symbolic or hard link to it too, T60 N1; alerts appended to a rule broke it,
+ * exit 0), or a .yml/.yaml file that would land under a --rules directory, its links resolved on both sides (the next
+ * run read the alerts as a rule and failed on it). Checked before anything is written, exit 64, as an -o that is an
+ * audit input is.
  */
-export function refuseOutputInRules(output: string | undefined, rulePaths: readonly string[] | undefined): void {
+export function refuseOutputInRules(
+  output: string | undefined,
+  rulePaths: readonly string[] | undefined,
+  ruleFiles: readonly string[],
+): void {
   if (output === undefined || rulePaths === undefined) return;
   const target = fileIdentity(output);
-  const where = placeOf(output);
+  const read = target === undefined ? undefined : ruleFiles.find((file) => fileIdentity(file) === target);
+  if (read !== undefined)
+    throw new UsageError(`-o ${escapeLine(output)} is the rule file ${escapeLine(read)} (--rules)`, {
+      hint: "give -o another path: the alerts appended to it would break the rule",
+    });
+  const where = landsAt(output);
   for (const rules of rulePaths) {
-    const dir = statSync(rules, { throwIfNoEntry: false })?.isDirectory() === true;
-    if (!dir && target !== undefined && fileIdentity(rules) === target)
-      throw new UsageError(`-o ${escapeLine(output)} is a rule file (--rules ${escapeLine(rules)})`, {
-        hint: "give -o another path: the alerts appended to it would break the rule",
-      });
-    const inside = dir ? placeOf(rules) : undefined;
-    if (inside !== undefined && where?.startsWith(`${inside}${sep}`) && /\.ya?ml$/i.test(where))
+    const dir = statSync(rules, { throwIfNoEntry: false })?.isDirectory() === true ? realPath(rules) : undefined;
+    if (dir !== undefined && where?.startsWith(`${dir}${sep}`) && /\.ya?ml$/i.test(where))
       throw new UsageError(`-o ${escapeLine(output)} is a .yml file in the rules directory ${escapeLine(rules)}`, {
         hint: "give -o a path outside it: the next run would read the alerts as a rule",
       });
   }
 }
 
-/** `path` with its directory's symbolic links resolved (the file itself may not exist yet); undefined when it cannot be. */
-function placeOf(path: string): string | undefined {
+function realPath(path: string): string | undefined {
   try {
-    return join(realpathSync(dirname(path)), basename(path));
+    return realpathSync(path);
   } catch {
     return undefined;
   }
+}
+
+/**
+ * Where writing `path` creates or appends to a file: its symbolic links followed to the last one's target (which may
+ * not exist yet, as open(O_CREAT) creates it), that target's directory resolved; undefined when it cannot be told.
+ */
+function landsAt(path: string): string | undefined {
+  let target = path;
+  // the kernel follows at most 40 links (ELOOP)
+  for (let hops = 0; hops <= 40; hops++) {
+    let link: string;
+    try {
+      link = readlinkSync(target);
+    } catch {
+      const dir = realPath(dirname(target));
+      return dir === undefined ? undefined : join(dir, basename(target));
+    }
+    target = resolve(dirname(target), link);
+  }
+  return undefined;
 }

@@ -72,11 +72,11 @@ export async function runPluginCommand({ ctx, flags }: PluginCommandOptions, io:
     throw new UsageError(`plugin --format ${flags.format} is not supported`, { hint: "use ndjson or ecs" });
   // a directory or closed stdin is no audisp feed: exit 66 before the output is opened, as every command (T26 #4)
   refuseStdin(io.stdin);
-  if (flags.detect) refuseOutputInRules(flags.output, flags.rules);
   const ecs = flags.format === "ecs" ? await import("../ecs") : undefined;
   // the Sigma machinery is a lazily loaded chunk (lazy-detect.ts), as in the pipeline
   const detect = flags.detect ? await import("../lazy-detect") : undefined;
   const rules = detect?.detectRules(flags, ctx);
+  if (rules) refuseOutputInRules(flags.output, flags.rules, rules.files ?? []);
   if (rules === null) return ExitCode.OK;
   // auditd restarts a plugin that exits only max_restarts times: one whose -o file cannot be written goes on (Output)
   const output = new Output(flags.output, io.stdout, (line) => ctx.log.error(line));

@@ -33,6 +33,8 @@ export interface RuleProblem {
 
 export interface RuleSet {
   rules: SigmaRule[];
+  /** Every rule file read (by the path it was found by): an -o must not be one of them, by any name (same-file.ts). */
+  files?: string[];
   failed: RuleProblem[];
   /** Rules for another log source than Linux auditd (`logsource`), not run. */
   skipped: RuleProblem[];
