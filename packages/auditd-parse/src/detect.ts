@@ -64,7 +64,8 @@ function loadRulePath(path: string, set: RuleSet, seen: Set<string>, total: { by
   if (walked.files.length === 0 && walked.loadedBefore === 0 && set.failed.length === 0)
     throw new NoInputError(`--rules ${path}: no .yml or .yaml files in it`, { hint: "give a directory of Sigma rules" });
   for (const file of walked.files) {
-    (set.files ??= []).push(file);
+    set.files ??= [];
+    set.files.push(file);
     const read = readRegularFileSync(file, MAX_RULE_FILE_BYTES);
     if ("refused" in read) {
       const why =
