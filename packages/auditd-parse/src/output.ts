@@ -1,4 +1,3 @@
-import { once } from "node:events";
 import { closeSync, createWriteStream, openSync, readSync, statSync, type WriteStream } from "node:fs";
 import { IoError } from "@opsguard/core/errors";
 import { type OutStream, redactingStream } from "@opsguard/core/iostreams";
@@ -251,7 +250,10 @@ export class Output {
     this.keepGoing?.(`${this.path} is written again; at most ${outage.dropped} line(s) could not be written to it meanwhile`);
   }
 
-  /** A newline put before what is queued when -o's file ends in the middle of a line. */
+  /**
+   * A newline put before what is queued when -o's file ends in the middle of a line: at the start and after a failed
+   * write, when no write of ours is in flight (at a reopen one may be, half done: a newline then made an empty line).
+   */
   private endTornLine(path: string): void {
     if (!endsMidLine(path)) return;
     if (this.used < BUFFER_BYTES) {
@@ -284,7 +286,6 @@ export class Output {
     const flushed = this.flush();
     const old = this.sink;
     this.sink = this.fileSink(this.path, fd);
-    this.endTornLine(this.path);
     try {
       await flushed;
     } finally {
@@ -321,7 +322,17 @@ export class Output {
     const out = redactingStream(stream);
     return {
       write: (data, done) => out.writeBytes(data, done),
-      drain: () => once(stream, "drain").then(() => undefined),
+      // or its end: a stream ended by reopen() (SIGHUP) while a write waited for its drain emits no 'drain' (Node's
+      // Writable does not once it is ending), and the plugin waited for it for ever, reading no more (T60: a SIGHUP
+      // storm stopped it after 4,118 of 100,000 events, and SIGTERM did not end it)
+      drain: () =>
+        new Promise<void>((resolve) => {
+          const done = () => {
+            for (const event of ["drain", "finish", "close"]) stream.off(event, done);
+            resolve();
+          };
+          for (const event of ["drain", "finish", "close"]) stream.on(event, done);
+        }),
       close: () =>
         new Promise<void>((resolve) => {
           out.flush();

@@ -103,3 +103,24 @@ describe("Output on a stdout that fails", () => {
     await expect(output.flush()).rejects.toBeInstanceOf(IoError);
   });
 });
+
+describe("Output.reopen while a write waits for its drain (T60)", () => {
+  it("goes on: the wait ends with the old file's end, not only its drain, which an ended stream never emits", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "auditd-parse-hup-drain-"));
+    const path = join(dir, "out.json");
+    const output = new Output(path, testIO().io.stdout);
+    // a line longer than the stream's 16 KiB high-water mark: its write returns false, so the flush waits for a drain
+    const waiting = output.line("a".repeat(200_000));
+    expect(waiting).toBeDefined();
+    // SIGHUP at that moment: the old stream is ended while the flush still waits on it
+    await output.reopen(() => {});
+    const settled = await Promise.race([
+      (waiting as Promise<void>).then(() => "written"),
+      new Promise((resolve) => setTimeout(() => resolve("still waiting after 5 s"), 5000)),
+    ]);
+    expect(settled).toBe("written");
+    void output.line("b");
+    await output.close();
+    expect(readFileSync(path, "utf8")).toBe(`${"a".repeat(200_000)}\nb\n`);
+  });
+});
