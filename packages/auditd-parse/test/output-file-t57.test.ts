@@ -150,3 +150,25 @@ level: low
     expect(JSON.parse(readFileSync(alerts, "utf8").split("\n")[0]!).rule.title).toBe("A login");
   });
 });
+
+describe("plugin: a SIGHUP storm across its end (T60)", () => {
+  it("exits 0 with every event written, not 129: it is not killed by a SIGHUP in its process's last milliseconds", async () => {
+    for (let round = 0; round < 3; round++) {
+      const out = join(mkdtempSync(join(tmpdir(), "auditd-parse-hup-end-")), "out.json");
+      const child = spawn(process.execPath, ["--import", "tsx", CLI, "plugin", "-o", out], { stdio: ["pipe", "ignore", "pipe"] });
+      let stderr = "";
+      child.stderr.on("data", (d: Buffer) => {
+        stderr += d.toString();
+      });
+      const exited = new Promise<NodeJS.Signals | number | null>((resolve) => child.on("exit", (code, signal) => resolve(signal ?? code)));
+      child.stdin.write(login(1));
+      await untilFile(out, (text) => text?.includes('"serial":1') === true, "the first event");
+      // logrotate's postrotate or auditd's reconfigure, again and again while the plugin ends
+      const storm = setInterval(() => child.kill("SIGHUP"), 1);
+      child.stdin.end(login(2) + login(3));
+      const ended = await exited.finally(() => clearInterval(storm));
+      expect(ended, stderr).toBe(0);
+      expect(serials(readFileSync(out, "utf8").trim().split("\n"))).toEqual([1, 2, 3]);
+    }
+  });
+});

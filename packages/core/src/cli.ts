@@ -59,6 +59,8 @@ export interface CliContext {
 interface RunState {
   io: IOStreams;
   exitCode: ExitCode;
+  /** The command asked runCli to end the process once its output is flushed (endProcessAtExit). */
+  endAtExit?: boolean;
   startedAtMs: number;
 }
 const runs = new WeakMap<Command, RunState>();
@@ -83,6 +85,16 @@ export type RunFn<O> = (options: O, io: IOStreams) => Promise<ExitCode>;
 /** Records the exit code a command's run function returned; executeCli returns it, runCli sets it. */
 export function exitWith(command: Command, code: ExitCode): void {
   stateOf(command).exitCode = code;
+}
+
+/**
+ * Asks runCli to end the process with process.exit once the exit code is set and the output flushed, as its `exit`
+ * option does for a whole bin, for a command that must not die of a signal it handles in its last milliseconds: a
+ * process that ends by itself closes its signal handlers first, while V8 and the heap are torn down, and a SIGHUP
+ * then ends it by the default action (exit 129; auditd-parse's plugin in a logrotate or reconfigure storm, T60).
+ */
+export function endProcessAtExit(command: Command): void {
+  stateOf(command).endAtExit = true;
 }
 
 /**
@@ -225,7 +237,7 @@ export async function runCli(program: Command, argv: readonly string[] = process
   const { io } = stateOf(program);
   io.flush();
   process.exitCode = code;
-  if (options.exit) {
+  if (options.exit || stateOf(program).endAtExit) {
     // Ending the process at once would drop a failed write's report (stdout on a full disk: exit 74, not 0)
     // and a syslog that could not be reached (its lines then belong on stderr).
     await settleSyslog();

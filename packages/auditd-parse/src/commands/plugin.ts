@@ -1,4 +1,4 @@
-import { type CliContext, type Command, cliContext, exitWith, type RunFn } from "@opsguard/core/cli";
+import { type CliContext, type Command, cliContext, endProcessAtExit, exitWith, type RunFn } from "@opsguard/core/cli";
 import { ConfigError, UsageError } from "@opsguard/core/errors";
 import { ExitCode } from "@opsguard/core/exit";
 import type { IOStreams } from "@opsguard/core/iostreams";
@@ -39,6 +39,8 @@ export function newPluginCommand(program: Command, runF: RunFn<PluginCommandOpti
     )
     .option("--min-level <level>", "with --detect: only alerts of this level or higher")
     .action(async (_flags: ParseFlags, command: Command) => {
+      // a SIGHUP storm (logrotate, auditd's reconfigure) must not end it by the default action as its process ends
+      endProcessAtExit(command);
       const ctx = cliContext(command);
       exitWith(command, await runF({ ctx, flags: command.optsWithGlobals<ParseFlags>() }, ctx.io));
     });
