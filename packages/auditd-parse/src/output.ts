@@ -307,9 +307,11 @@ export class Output {
     const dropped = this.dropped + (outage?.dropped ?? 0);
     if (this.path !== undefined && (outage !== undefined || dropped > 0)) {
       const why = outage === undefined ? "" : `${outputFileError(this.path, outage.error).message}; `;
-      throw new IoError(`${why}at most ${dropped} line(s) could not be written to ${this.path}`, {
-        hint: "free space or fix its permissions",
-      });
+      // the hint only while it still cannot be written: after an outage that ended, the count is the news (T61)
+      throw new IoError(
+        `${why}at most ${dropped} line(s) could not be written to ${this.path}`,
+        outage === undefined ? {} : { hint: "free space or fix its permissions" },
+      );
     }
   }
 
