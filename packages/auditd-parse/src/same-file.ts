@@ -1,6 +1,7 @@
-import { type BigIntStats, fstatSync, readlinkSync, realpathSync, statSync } from "node:fs";
-import { basename, dirname, join, resolve, sep } from "node:path";
+import { type BigIntStats, fstatSync, realpathSync, statSync } from "node:fs";
+import { basename, dirname, join, sep } from "node:path";
 import { UsageError } from "@opsguard/core/errors";
+import { createdPath } from "@opsguard/core/output";
 import { escapeLine } from "@opsguard/core/text";
 
 /**
@@ -57,21 +58,16 @@ function realPath(path: string): string | undefined {
 }
 
 /**
- * Where writing `path` creates or appends to a file: its symbolic links followed to the last one's target (which may
- * not exist yet, as open(O_CREAT) creates it), that target's directory resolved; undefined when it cannot be told.
+ * Where writing `path` creates or appends to a file (core's createdPath: its symbolic links followed to the last
+ * one's target, which may not exist yet), that target's directory resolved; undefined when it cannot be told.
  */
 function landsAt(path: string): string | undefined {
-  let target = path;
-  // the kernel follows at most 40 links (ELOOP)
-  for (let hops = 0; hops <= 40; hops++) {
-    let link: string;
-    try {
-      link = readlinkSync(target);
-    } catch {
-      const dir = realPath(dirname(target));
-      return dir === undefined ? undefined : join(dir, basename(target));
-    }
-    target = resolve(dirname(target), link);
+  let target: string;
+  try {
+    target = createdPath(path);
+  } catch {
+    return undefined;
   }
-  return undefined;
+  const dir = realPath(dirname(target));
+  return dir === undefined ? undefined : join(dir, basename(target));
 }

@@ -1,5 +1,5 @@
-import { constants } from "node:fs";
-import { open, readlink, realpath, stat } from "node:fs/promises";
+import { constants, readlinkSync } from "node:fs";
+import { open, realpath, stat } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { IoError } from "./errors";
 import { redactSecrets } from "./secret";
@@ -54,12 +54,16 @@ export async function writeOutputFile(path: string, text: string, mode = 0o666):
  * names but which does not exist yet. A shell's `>` and an appended output file (auditd-parse's -o) follow such a
  * link; renaming over `path` itself replaced the link with a file, so a page went elsewhere than NDJSON (T34 #13).
  */
-async function createdPath(path: string): Promise<string> {
+export function createdPath(path: string): string {
   let target = path;
   // the kernel follows at most 40 links (ELOOP); a loop is refused as open refuses it, the link left as it is
   for (let hops = 0; hops <= 40; hops++) {
-    const link = await readlink(target).catch(() => undefined);
-    if (link === undefined) return target;
+    let link: string;
+    try {
+      link = readlinkSync(target);
+    } catch {
+      return target;
+    }
     target = resolve(dirname(target), link);
   }
   throw outputFileError(path, Object.assign(new Error("too many levels of symbolic links"), { code: "ELOOP" }));
