@@ -74,6 +74,17 @@ async function ldapMembers(): Promise<string[]> {
 const postFails = (error: string, times = 1) =>
   slack.fault({ status: 200, body: { ok: false, error } }, { path: "/api/chat.postMessage", times });
 
+/** bob announced and recorded (whoever the topic showed before: alice, then bob), then carol's hand-off post fails. */
+async function carolsHandOffFails(): Promise<void> {
+  onCall("alice");
+  expect((await run()).exitCode).toBe(0);
+  onCall("bob");
+  expect((await run()).exitCode).toBe(0);
+  onCall("carol");
+  postFails("internal_error");
+  expect((await run()).exitCode).toBe(2);
+}
+
 beforeAll(async () => {
   lab = await startSlapd();
   admin = lab.adminClient();
@@ -172,14 +183,7 @@ describe("Slack sink parts", () => {
   });
 
   it("a hand-off made stale by the source going back is shown as never sent, dropped once, and not posted (T56 F1)", async () => {
-    // bob announced and recorded, whoever the topic showed before: alice, then bob
-    onCall("alice");
-    expect((await run()).exitCode).toBe(0);
-    onCall("bob");
-    expect((await run()).exitCode).toBe(0);
-    onCall("carol");
-    postFails("internal_error");
-    expect((await run()).exitCode).toBe(2);
+    await carolsHandOffFails();
     // Back to bob before carol's hand-off got through: it must not be announced any more.
     onCall("bob");
     const status = await run(true);
@@ -224,14 +228,7 @@ describe("Slack sink parts", () => {
   });
 
   it("a pending hand-off for a set no longer on call is replaced by the new one, as status says", async () => {
-    // bob announced and recorded, whoever the topic showed before: alice, then bob
-    onCall("alice");
-    expect((await run()).exitCode).toBe(0);
-    onCall("bob");
-    expect((await run()).exitCode).toBe(0);
-    onCall("carol");
-    postFails("internal_error");
-    await run();
+    await carolsHandOffFails();
     onCall("alice");
     const status = await run(true);
     expect(status.sinks[1]?.plan?.pendingMessages).toEqual([expect.objectContaining({ next: "replace" })]);
