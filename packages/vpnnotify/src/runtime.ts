@@ -172,7 +172,9 @@ export function createNotifier(config: VpnnotifyConfig, log: Logger, deadlineAt?
   const ldap: LdapClientOptions | undefined = config.directory?.ldap
     ? { ...ldapOptionsFromConfig(config.directory.ldap, "directory.ldap"), deadlineMs: lookupMs }
     : undefined;
-  const geo = new GeoIp({ city: config.geoip.city, asn: config.geoip.asn, embedded: config.geoip.embedded });
+  const geo = new GeoIp({ city: config.geoip.city, asn: config.geoip.asn, embedded: config.geoip.embedded }, (message, fields) =>
+    log.warn(message, fields),
+  );
   return {
     geo,
     store: createStore(config, log, geo, { unhurried: options.worker === true }),

@@ -28,6 +28,9 @@ export async function runStatusCommand({ ctx }: StatusCommandOptions, io: IOStre
   // while every hook drops its login (T48 F3). Nothing connects: the network parts only do when used.
   const n = createNotifier(config, ctx.log, undefined, { worker: true });
   await n.store.close().catch(() => {});
+  // A GeoIP file a refresh left truncated, corrupt or of the wrong type only costs the hooks a warning (they fall back):
+  // here it is a 78 naming it, so "pending: 0" never reads as all well while new-country checks run on less (T62 F3).
+  n.geo.check();
   const spool = n.spool;
   const status = await withSpoolAccess(spool.dir, () => spool.status());
   if (ctx.opts.json) {
