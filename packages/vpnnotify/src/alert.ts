@@ -90,6 +90,7 @@ export const alertJobSchema: z.ZodType<AlertJob> = z.object({
     reason: z.enum(["first-login", "new-place", "renotify", "known-place", "being-told", "state-unavailable", "disowned"]),
     newPlace: z.boolean(),
     newCountry: z.boolean(),
+    unplaced: z.boolean().optional(),
     impossibleTravel: z
       .object({
         km: z.number(),
@@ -99,6 +100,8 @@ export const alertJobSchema: z.ZodType<AlertJob> = z.object({
           .transform((v) => v ?? Number.POSITIVE_INFINITY),
         hours: z.number(),
         from: z.string(),
+        beforeMs: z.number().optional(),
+        duringSession: z.boolean().optional(),
       })
       .optional(),
     suspicious: z.boolean(),

@@ -10,19 +10,19 @@ const placeSchema = z.object({
   lastNotified: z.number().optional(),
   pendingUntil: z.number().optional(),
 });
+const lastLoginSchema = z.object({
+  time: z.number(),
+  ip: z.string(),
+  place: z.string(),
+  countryCode: z.string().optional(),
+  latitude: z.number().optional(),
+  longitude: z.number().optional(),
+  endedAt: z.number().optional(),
+});
 const historySchema = z.object({
   places: z.record(z.string(), placeSchema),
-  last: z
-    .object({
-      time: z.number(),
-      ip: z.string(),
-      place: z.string(),
-      countryCode: z.string().optional(),
-      latitude: z.number().optional(),
-      longitude: z.number().optional(),
-      endedAt: z.number().optional(),
-    })
-    .optional(),
+  last: lastLoginSchema.optional(),
+  located: lastLoginSchema.optional(),
 });
 export const stateSchema = z.object({ version: z.literal(1), users: z.record(z.string(), historySchema) });
 type State = z.output<typeof stateSchema>;

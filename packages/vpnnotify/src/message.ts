@@ -22,9 +22,16 @@ export function formatTime(time: number, timeZone: string): string {
 export function securityReasons(decision: Decision, recipient: Recipient): string[] {
   const why: string[] = [];
   if (decision.newCountry) why.push("new country");
+  if (decision.unplaced) why.push("unknown location: no GeoIP database places this public address, so the new-country and travel checks could not run");
   const travel = decision.impossibleTravel;
   if (travel) {
-    const speed = Number.isFinite(travel.kmh) ? `${travel.kmh} km/h` : "at the same moment";
+    const speed = Number.isFinite(travel.kmh)
+      ? `${travel.kmh} km/h`
+      : travel.beforeMs !== undefined
+        ? `this login was ${formatDelay(travel.beforeMs)} before that one, which was reported first`
+        : travel.duringSession
+          ? "while that session was still connected"
+          : "at the same moment";
     why.push(`impossible travel: ${travel.km} km from ${travel.from} (${speed})`);
   }
   if ("problem" in recipient) why.push(`nobody to tell: ${recipient.problem}`);

@@ -33,6 +33,11 @@ export interface LastLogin {
 export interface UserHistory {
   places: Record<string, PlaceSeen>;
   last?: LastLogin;
+  /**
+   * The latest login that had coordinates, when `last` has none (an address the City database cannot place): impossible
+   * travel is measured from here, so an unplaceable login between two far-apart ones does not hide the jump (T62 F11).
+   */
+  located?: LastLogin;
 }
 
 export type KnownBy = "ip" | "network" | "asn";
@@ -69,6 +74,10 @@ export interface Travel {
   kmh: number;
   hours: number;
   from: string;
+  /** This login happened this long before the one it is measured from, which reached vpnnotify first (kmh: Infinity). */
+  beforeMs?: number;
+  /** This login happened while that session was still connected (the VPN server reported its end later). */
+  duringSession?: boolean;
 }
 
 export interface Decision {
@@ -76,6 +85,8 @@ export interface Decision {
   reason: Reason;
   newPlace: boolean;
   newCountry: boolean;
+  /** A public address no GeoIP database could place, for a user with known countries (see decide). */
+  unplaced?: boolean;
   impossibleTravel?: Travel;
   /** Flags that also go to the security channel. */
   suspicious: boolean;
@@ -113,11 +124,18 @@ export function decide(
   const hasHistory = live.size > 0;
   const newCountry = hasHistory && keys.country !== undefined && !live.has(keys.country);
   const previous = history?.last;
-  const travel = previous ? impossibleTravel(previous, login, policy) : undefined;
+  const from = lastLocated(history);
+  const travel = from ? impossibleTravel(from, login, policy) : undefined;
+  // A public address no database could place, for a user whose other logins were placed: neither the new-country nor
+  // the travel check could run, so the security channel hears of it (fail closed) — on a place not known yet only, so
+  // a network the database lacks that the user really uses is escalated once, not on every login from it.
+  const unplaced =
+    hasHistory && known.length === 0 && login.geo.special === undefined && keys.country === undefined && [...live.keys()].some(isCountryKey);
   const base = {
     newCountry,
+    ...(unplaced ? { unplaced } : {}),
     ...(travel ? { impossibleTravel: travel } : {}),
-    suspicious: newCountry || travel !== undefined,
+    suspicious: newCountry || unplaced || travel !== undefined,
     keys: allKeys,
     ...(previous ? { previous } : {}),
   };
@@ -170,7 +188,20 @@ export function recordLogin(
       : {}),
   };
   const newer = history?.last && history.last.time > login.time ? history.last : last;
-  return { places: Object.fromEntries(kept), last: newer };
+  const located = lastLocated(history, last);
+  return { places: Object.fromEntries(kept), last: newer, ...(located && located !== newer ? { located } : {}) };
+}
+
+/** The latest login with coordinates among the history's and `also`. */
+function lastLocated(history: UserHistory | undefined, also?: LastLogin): LastLogin | undefined {
+  const placed = [history?.last, history?.located, also].filter(
+    (l): l is LastLogin => l !== undefined && l.latitude !== undefined && l.longitude !== undefined,
+  );
+  return placed.reduce<LastLogin | undefined>((latest, l) => (latest && latest.time >= l.time ? latest : l), undefined);
+}
+
+function isCountryKey(key: string): boolean {
+  return key.startsWith("country:");
 }
 
 /** The history once someone was told about the login at `time` from the places `keys`. */
@@ -214,7 +245,15 @@ function impossibleTravel(previous: LastLogin, login: Login, policy: PlacePolicy
   const hours = Math.max(0, login.time - Math.max(previous.time, previous.endedAt ?? 0)) / 3_600_000;
   const kmh = hours === 0 ? Number.POSITIVE_INFINITY : km / hours;
   if (kmh <= policy.impossibleTravelKmh) return undefined;
-  return { km: Math.round(km), kmh: Number.isFinite(kmh) ? Math.round(kmh) : kmh, hours, from: previous.place };
+  // No time between them, for one of three reasons the message must tell apart (T62 F9: a login reported late read
+  // "at the same moment"): reported out of order, during the other session, or truly at once.
+  const order =
+    login.time < previous.time
+      ? { beforeMs: previous.time - login.time }
+      : hours === 0 && login.time > previous.time
+        ? { duringSession: true }
+        : {};
+  return { km: Math.round(km), kmh: Number.isFinite(kmh) ? Math.round(kmh) : kmh, hours, from: previous.place, ...order };
 }
 
 /**
@@ -223,9 +262,13 @@ function impossibleTravel(previous: LastLogin, login: Login, policy: PlacePolicy
  * disconnect (an older session) changes nothing.
  */
 export function recordSessionEnd(history: UserHistory | undefined, ip: string, time: number): UserHistory | undefined {
-  const last = history?.last;
-  if (!history || !last || last.ip !== ip || time <= Math.max(last.time, last.endedAt ?? 0)) return history;
-  return { ...history, last: { ...last, endedAt: time } };
+  if (!history) return history;
+  const ended = (login: LastLogin | undefined): LastLogin | undefined =>
+    login && login.ip === ip && time > Math.max(login.time, login.endedAt ?? 0) ? { ...login, endedAt: time } : undefined;
+  const last = ended(history.last);
+  const located = ended(history.located);
+  if (!last && !located) return history;
+  return { ...history, ...(last ? { last } : {}), ...(located ? { located } : {}) };
 }
 
 /** Great-circle distance (haversine, mean Earth radius). */

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { networkOf } from "../src/address";
 import type { GeoInfo } from "../src/geoip";
+import { securityReasons } from "../src/message";
 import {
   decide,
   distanceKm,
@@ -148,8 +149,58 @@ describe("what the security channel is told", () => {
     const abroad = decide(home, at("2.2.2.2", T0 + 30 * HOUR, paris), policy);
     expect(abroad).toMatchObject({ newCountry: true, suspicious: true, notify: true, reason: "new-place" });
     expect(abroad.impossibleTravel).toBeUndefined(); // 343 km in 30 h
-    // a login whose country GeoIP does not know is not a new country
-    expect(decide(home, at("2.2.2.2", T0 + 30 * HOUR), policy)).toMatchObject({ newCountry: false, suspicious: false });
+    // a login whose country GeoIP does not know is not a new country, but the check could not run: see below
+    expect(decide(home, at("2.2.2.2", T0 + 30 * HOUR), policy)).toMatchObject({ newCountry: false, unplaced: true });
+  });
+
+  it("a public address no database places, for a user with known countries, reaches the channel once: the checks could not run (T62 F11)", () => {
+    const home = toldAbout(at("81.2.69.1", T0, london));
+    const unplaced = at("64:ff9b::102:1", T0 + HOUR);
+    expect(decide(home, unplaced, policy)).toMatchObject({ unplaced: true, suspicious: true, notify: true, newCountry: false });
+    expect(securityReasons(decide(home, unplaced, policy), { slackId: "U1" })).toEqual([
+      "unknown location: no GeoIP database places this public address, so the new-country and travel checks could not run",
+    ]);
+    // Once told, that network is a known place: a database lacking a range the user really uses escalates once, not always.
+    const told = toldAbout(unplaced, home);
+    expect(decide(told, at("64:ff9b::102:7", T0 + 2 * HOUR), policy)).toMatchObject({ suspicious: false, notify: false });
+    // A private range is named, not unknown; a user never placed has no country to compare with (no DB at all).
+    expect(decide(home, at("10.1.2.3", T0 + HOUR, { special: "private network" }), policy)).toMatchObject({ suspicious: false });
+    const neverPlaced = toldAbout(at("81.2.69.1", T0));
+    expect(decide(neverPlaced, unplaced, policy)).toMatchObject({ suspicious: false });
+    expect(decide(neverPlaced, unplaced, policy).unplaced).toBeUndefined();
+  });
+
+  it("impossible travel is measured from the last login that had coordinates, across an unplaceable one (T62 F11)", () => {
+    const home = toldAbout(at("81.2.69.1", T0, london));
+    const between = toldAbout(at("64:ff9b::102:1", T0 + 5 * 60_000), home);
+    expect(between.last?.ip).toBe("64:ff9b::102:1");
+    // London, then an address nobody can place, then Paris ten minutes after London: 344 km in 10 min.
+    const paris10 = decide(between, at("2.2.2.2", T0 + 10 * 60_000, paris), policy);
+    expect(paris10.impossibleTravel).toMatchObject({ from: "London", km: 344 });
+    expect(paris10.previous?.ip).toBe("64:ff9b::102:1");
+    // Its session's end, reported for London's address, still counts as London left then.
+    const ended = recordSessionEnd(between, "81.2.69.1", T0 + 9 * 60_000);
+    expect(decide(ended, at("2.2.2.2", T0 + 10 * 60_000, paris), policy).impossibleTravel).toMatchObject({ hours: 1 / 60 });
+    // Once placed again, that login is the one measured from (nothing kept beside it).
+    const inParis = toldAbout(at("2.2.2.2", T0 + 10 * 60_000, paris), between);
+    expect(inParis.located).toBeUndefined();
+    expect(inParis.last).toMatchObject({ ip: "2.2.2.2", latitude: paris.latitude });
+  });
+
+  it("a login reported after a later one says so instead of 'at the same moment' (T62 F9)", () => {
+    const home = toldAbout(at("81.2.69.1", T0, london));
+    const earlier = decide(home, at("2.2.2.2", T0 - 5 * 60_000, paris), policy);
+    expect(securityReasons(earlier, { slackId: "U1" })).toEqual([
+      "new country",
+      "impossible travel: 344 km from London (this login was 5 min before that one, which was reported first)",
+    ]);
+    const open = recordSessionEnd(home, "81.2.69.1", T0 + HOUR);
+    expect(securityReasons(decide(open, at("2.2.2.2", T0 + 30 * 60_000, paris), policy), { slackId: "U1" })[1]).toBe(
+      "impossible travel: 344 km from London (while that session was still connected)",
+    );
+    expect(securityReasons(decide(home, at("2.2.2.2", T0, paris), policy), { slackId: "U1" })[1]).toBe(
+      "impossible travel: 344 km from London (at the same moment)",
+    );
   });
 
   it("a suspicious login from a known place still reaches the user (and the channel)", () => {

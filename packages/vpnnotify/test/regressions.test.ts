@@ -77,4 +77,18 @@ describe("vpnnotify regressions", () => {
     const again = await handleConnect(connect("london", t0 + HOUR), n);
     expect(again).toMatchObject({ reason: "known-place", verdict: "suppressed", flags: [] });
   });
+
+  it("London, then an address the City database cannot place, then Paris 10 min after London: impossible travel, and the unplaced one escalated (T62 F11)", async () => {
+    const n = notifier();
+    const t0 = Date.UTC(2026, 10, 14, 8);
+    await handleConnect(connect("london", t0), n);
+    // A public NAT64 address the test database has no record for.
+    const unplaced = await handleConnect({ ...connect("london", t0 + 5 * 60_000), ip: "64:ff9b::102:1" }, n);
+    expect(unplaced).toMatchObject({ verdict: "escalated", place: "unknown location", dm: "U0ALICE", securityChannel: SECURITY });
+    expect(unplaced.flags).toEqual([expect.stringMatching(/^unknown location: no GeoIP database places this public address/)]);
+    // Kept in the state file across the logins: the jump is measured from London, not from the unknown one.
+    const paris = await handleConnect(connect("paris", t0 + 10 * 60_000), n);
+    expect(paris).toMatchObject({ verdict: "escalated", securityChannel: SECURITY });
+    expect(paris.flags).toContainEqual(expect.stringMatching(/^impossible travel: \d+ km from London, England, United Kingdom \(\d+ km\/h\)$/));
+  });
 });
