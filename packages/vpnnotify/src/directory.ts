@@ -24,6 +24,9 @@ type DirectoryConfig = NonNullable<VpnnotifyConfig["directory"]>;
 
 const TIME_ZONE_WAIT_MS = 400;
 
+/** A "CN=" attribute at the start of a DN or after one of its separators: no login name holds one. */
+const CERTIFICATE_SUBJECT = /(?:^|,)\s*(?:CN|2\.5\.4\.3)\s*=/i;
+
 /**
  * Maps a VPN user to a Slack user: an LDAP attribute holding the Slack id, or one holding an
  * email address that Slack's users.lookupByEmail resolves, or "<user>@<emailDomain>" without
@@ -45,6 +48,11 @@ export class SlackDirectory {
   }
 
   async find(user: string): Promise<Recipient> {
+    // A certificate subject the hook could not take one CN from (parseHookEnv): several CNs, or one hidden in another
+    // attribute's value as strongSwan prints it. Looking any of them up would guess whose login it is (T62 F9).
+    if (CERTIFICATE_SUBJECT.test(user)) {
+      return { problem: "ambiguous user: a certificate subject with more than one CN, so none is taken as the user" };
+    }
     const config = this.#config;
     if (!config) return { problem: "no directory is configured" };
     if (this.#ldap && this.#filter) return this.#fromLdap(user, config, this.#ldap, this.#filter);

@@ -122,8 +122,33 @@ export function parseHookEnv(env: Env, now: number): HookCall | undefined {
     if (!id) return { source: "updown", problem: "updown gave none of PLUTO_XAUTH_ID, PLUTO_PEER_EAP_IDENTITY, PLUTO_PEER_ID" };
     const ip = text(env.PLUTO_PEER);
     if (!ip) return { source: "updown", problem: "updown gave no PLUTO_PEER" };
-    // A certificate subject as peer id ("C=DE, O=Example, CN=alice") names its owner by CN.
-    const cn = name(/(?:^|[,/]\s*)CN=([^,/]+)/i.exec(id)?.[1]);
+    // A certificate subject as peer id names its owner by its CN. strongSwan prints a DN as "C=CH, O=strongSwan,
+    // CN=moon.strongswan.org": each attribute "type=value", joined by ", ", the value as the certificate has it, with no
+    // escaping (libstrongswan identification.c, dntoa); libreswan escapes RFC 4514 style ("O=Global\, Support"). So the
+    // CN is the user only when the subject has one CN both ways: read with the escapes honoured, and read as strongSwan
+    // prints it, where an "O=Ex\, CN=bob" may be an O ending in a backslash and a second CN. Any other subject with a
+    // "CN=" stays the user as it is: SlackDirectory.find tells nobody but the security channel (who is meant is unknown).
+    const cns: string[] = [];
+    for (const attribute of id.match(/(?:\\.|[^\\,])+/g) ?? []) {
+      const at = attribute.indexOf("=");
+      if (at < 0 || !/^\s*(?:CN|2\.5\.4\.3)\s*$/i.test(attribute.slice(0, at))) continue;
+      const raw = attribute.slice(at + 1);
+      try {
+        // \HH is a byte of the value's UTF-8, \c the character c (RFC 4514 section 2.4).
+        cns.push(
+          decodeURIComponent(
+            raw.replace(/\\([0-9a-f]{2})|\\(.)|([^\\])/gis, (_m, hex: string, char: string, plain: string) =>
+              hex ? `%${hex}` : encodeURIComponent(char ?? plain),
+            ),
+          ),
+        );
+      } catch {
+        // Bytes that are not UTF-8: the value as printed.
+        cns.push(raw);
+      }
+    }
+    const printed = id.match(/(?:^|,)\s*(?:CN|2\.5\.4\.3)\s*=/gi)?.length ?? 0;
+    const cn = cns.length === 1 && printed === 1 ? name(cns[0]) : undefined;
     return {
       source: "updown",
       event: defined({ kind, source: "updown" as const, user: cn ?? id, ip, vpnIp: text(env.PLUTO_PEER_SOURCEIP), time: now }),

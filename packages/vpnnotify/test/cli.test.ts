@@ -866,6 +866,37 @@ describe("other VPN servers", () => {
     expect(slack.messagesTo("U0ALICE")).toHaveLength(1);
   });
 
+  it("strongSwan's subject with more than one CN names nobody: the security channel hears of it with the DN, no DM is guessed (T62 F9)", async () => {
+    const s = setup();
+    // As strongSwan prints a subject: ", " between attributes, values unescaped (identification.c, dntoa). The second
+    // may be an O holding ", CN=bob" (RFC 4514-escaped) or an O ending in "\" and a real CN=bob: either way, whose?
+    for (const dn of ["C=GB, CN=bob, O=Ex, CN=alice", "C=GB, O=Ex\\, CN=bob, CN=alice <!here>"]) {
+      slack.messages.length = 0;
+      const result = await runInProc(["updown", "--wait"], {
+        ...base(s),
+        PLUTO_VERB: "up-client",
+        PLUTO_PEER: PLACES.london.ip,
+        PLUTO_PEER_ID: dn,
+      });
+      expect(result.code).toBe(0);
+      expect(slack.messagesTo("U0ALICE")).toEqual([]);
+      expect(slack.messagesTo("U0BOB")).toEqual([]);
+      const post = slack.messagesTo(SECURITY)[0]?.text ?? "";
+      expect(post).toContain("nobody to tell: ambiguous user: a certificate subject with more than one CN");
+      expect(post).toContain(dn.replace("<!here>", "&lt;!here&gt;"));
+    }
+    // An escaped comma inside the one CN's value (as libreswan prints it) is part of the name, not a separator.
+    slack.messages.length = 0;
+    const escaped = await runInProc(["updown", "--wait"], {
+      ...base(s),
+      PLUTO_VERB: "up-client",
+      PLUTO_PEER: PLACES.london.ip,
+      PLUTO_PEER_ID: "C=GB, O=Example\\, Ltd, CN=alice",
+    });
+    expect(escaped.code).toBe(0);
+    expect(slack.messagesTo("U0ALICE")).toHaveLength(1);
+  });
+
   it("ocserv connect-script", async () => {
     const s = setup();
     const result = await runInProc(["--wait"], {

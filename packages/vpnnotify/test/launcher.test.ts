@@ -69,6 +69,12 @@ describe("the installed launcher answers hooks without loading the bundle", () =
     const disconnect = { ...openvpnConnectEnv("alice", "81.2.69.142"), script_type: "client-disconnect" };
     expect(isolated({ ...disconnect, time_unix: "1763800000", time_duration: "100000" }, now)?.event?.time).toBe(1763900000000);
     expect(isolated({ PLUTO_VERB: "up-client", PLUTO_PEER: "1.2.3.4", PLUTO_PEER_ID: "C=DE, O=X, CN=bob" }, 5)?.event?.user).toBe("bob");
+    // RFC 4514 escapes are honoured in the one CN; a subject with two CNs (also one behind an escaped comma, which
+    // strongSwan would print unescaped) names nobody: it stays the user as it is, and the directory refuses it.
+    const peer = (id: string) => isolated({ PLUTO_VERB: "up-client", PLUTO_PEER: "1.2.3.4", PLUTO_PEER_ID: id }, 5)?.event?.user;
+    expect(peer("C=DE, O=X, CN=Bob\\2C Jr\\2e \\c3\\a9")).toBe("Bob, Jr. é");
+    expect(peer("C=DE, O=X\\, Ltd, CN=bob")).toBe("bob");
+    for (const id of ["C=GB, CN=lbob, O=Ex, CN=lalice", "O=Ex\\, CN=lbob, CN=lalice", "CN=lbob\\, CN=lalice"]) expect(peer(id)).toBe(id);
     expect(isolated({ script_type: "up" }, 0)).toEqual({ source: "openvpn" });
     expect(isolated({ script_type: "client-connect", trusted_ip: "1.2.3.4" }, 0)?.problem).toMatch(/common_name/);
     // A name with nothing visible is no name (as notify --user refuses it): no history shared by every such login.
