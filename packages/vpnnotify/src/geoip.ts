@@ -54,7 +54,11 @@ type Role = "city" | "asn";
  * that have none of the fields read here: every login would be "unknown location", without a word.
  */
 const ROLE_TYPES: Record<Role, { pattern: RegExp; wanted: string; key: string }> = {
-  city: { pattern: /city|country|enterprise/i, wanted: "a City or Country database (GeoIP2/GeoLite2-City, DBIP-City-Lite…)", key: "geoip.city" },
+  city: {
+    pattern: /city|country|enterprise/i,
+    wanted: "a City or Country database (GeoIP2/GeoLite2-City, DBIP-City-Lite…)",
+    key: "geoip.city",
+  },
   asn: { pattern: /asn|isp/i, wanted: "an ASN database (GeoLite2-ASN, DBIP-ASN-Lite…)", key: "geoip.asn" },
 };
 

@@ -22,7 +22,8 @@ export function formatTime(time: number, timeZone: string): string {
 export function securityReasons(decision: Decision, recipient: Recipient): string[] {
   const why: string[] = [];
   if (decision.newCountry) why.push("new country");
-  if (decision.unplaced) why.push("unknown location: no GeoIP database places this public address, so the new-country and travel checks could not run");
+  if (decision.unplaced)
+    why.push("unknown location: no GeoIP database places this public address, so the new-country and travel checks could not run");
   const travel = decision.impossibleTravel;
   if (travel) {
     const speed = Number.isFinite(travel.kmh)

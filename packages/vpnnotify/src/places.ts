@@ -130,7 +130,11 @@ export function decide(
   // the travel check could run, so the security channel hears of it (fail closed) — on a place not known yet only, so
   // a network the database lacks that the user really uses is escalated once, not on every login from it.
   const unplaced =
-    hasHistory && known.length === 0 && login.geo.special === undefined && keys.country === undefined && [...live.keys()].some(isCountryKey);
+    hasHistory &&
+    known.length === 0 &&
+    login.geo.special === undefined &&
+    keys.country === undefined &&
+    [...live.keys()].some(isCountryKey);
   const base = {
     newCountry,
     ...(unplaced ? { unplaced } : {}),

@@ -89,6 +89,8 @@ describe("vpnnotify regressions", () => {
     // Kept in the state file across the logins: the jump is measured from London, not from the unknown one.
     const paris = await handleConnect(connect("paris", t0 + 10 * 60_000), n);
     expect(paris).toMatchObject({ verdict: "escalated", securityChannel: SECURITY });
-    expect(paris.flags).toContainEqual(expect.stringMatching(/^impossible travel: \d+ km from London, England, United Kingdom \(\d+ km\/h\)$/));
+    expect(paris.flags).toContainEqual(
+      expect.stringMatching(/^impossible travel: \d+ km from London, England, United Kingdom \(\d+ km\/h\)$/),
+    );
   });
 });
