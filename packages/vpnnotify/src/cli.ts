@@ -27,7 +27,9 @@ honouring Slack's rate limits; --wait works in the hook itself):
                the alert went out, or once the login is queued while Slack is accepting posts (its last
                post accepted, none failed since), "0" when the alert failed or Slack was not shown to
                accept posts by then; each logged as "answered 1"/"answered 0 reason=…")
-  strongSwan   leftupdown=/usr/local/lib/vpnnotify/vpnnotify   (PLUTO_VERB up-client / down-client)
+  strongSwan   leftupdown=/usr/local/lib/vpnnotify/vpnnotify   (PLUTO_VERB up-client / down-client; the user is
+               PLUTO_XAUTH_ID, the EAP identity, else the peer id's CN: a subject with more than one CN names
+               nobody, and the security channel is told of it)
   libreswan    leftupdown=/usr/local/lib/vpnnotify/vpnnotify
   ocserv       connect-script = /usr/local/lib/vpnnotify/vpnnotify   (REASON=connect, USERNAME, IP_REAL)
   anything     vpnnotify notify --user alice --ip 81.2.69.142 [--port N] [--time ISO8601] [--json]
@@ -60,7 +62,10 @@ Config keys (YAML or JSON; the README explains each):
   directory.ldap, directory.filter    LDAP lookup of the user; {user} is escaped
   directory.slackIdAttribute | directory.emailAttribute | directory.emailDomain, directory.timeZoneAttribute
   directory.uidAttribute              the entry's canonical user name (default uid); other spellings are escalated
-  geoip.city, geoip.asn, geoip.embedded   MaxMind DB files; DB-IP Lite country (CC BY 4.0) is built in
+  geoip.city, geoip.asn, geoip.embedded   MaxMind DB files; DB-IP Lite country (CC BY 4.0) is built in. A
+               file that cannot be used (missing, truncated, corrupt, the wrong database_type) is one warning
+               naming it: a bad city falls back to the built-in country DB, a bad asn costs only the ASN;
+               "vpnnotify status" exits 78 naming it
   state.file | state.redis.{url,username,password,caFile,servername,keyPrefix,connectTimeoutMs,commandTimeoutMs,
                importLegacy}   importLegacy: start from the original vpnnotify's vpn:<cn>:lastip keys
   spool.dir, spool.maxAttempts, spool.retryAfterSeconds   undelivered alerts, retried later

@@ -72,6 +72,10 @@ const FALLBACK: Record<Role, { embedded: string; none: string }> = {
   asn: { embedded: "logins have no ASN until it is fixed", none: "logins have no ASN until it is fixed" },
 };
 
+function fixFor(role: Role, path: string): string {
+  return `replace ${path} with ${ROLE_TYPES[role].wanted} in MaxMind DB format (a refresh that failed half-way leaves a truncated file)`;
+}
+
 /** At most this many records are decoded by check(): a corrupt data section shows in the first of them. */
 const CHECK_RECORDS = 64;
 
@@ -127,14 +131,19 @@ export class GeoIp {
     for (const role of ["city", "asn"] as const) {
       const path = this.#paths[role];
       if (!path) continue;
-      const reader = this.#open(path, role);
-      let decoded = 0;
-      // Every network of the IPv4 space in order, skipping each one found (or each empty subtree) whole.
-      for (let address = 0; address < 2 ** 32 && decoded < CHECK_RECORDS; ) {
-        const text = [address >>> 24, (address >>> 16) & 255, (address >>> 8) & 255, address & 255].join(".");
-        const [record, prefix] = this.#decode(reader, path, text);
-        if (record) decoded++;
-        address += 2 ** (32 - prefix);
+      try {
+        const reader = this.#open(path, role);
+        let decoded = 0;
+        // Every network of the IPv4 space in order, skipping each one found (or each empty subtree) whole.
+        for (let address = 0; address < 2 ** 32 && decoded < CHECK_RECORDS; ) {
+          const text = [address >>> 24, (address >>> 16) & 255, (address >>> 8) & 255, address & 255].join(".");
+          const [record, prefix] = this.#decode(reader, path, text);
+          if (record) decoded++;
+          address += 2 ** (32 - prefix);
+        }
+      } catch (error) {
+        if (!(error instanceof ConfigError)) throw error;
+        throw new ConfigError(`${ROLE_TYPES[role].key} cannot be used: ${error.message}`, { hint: fixFor(role, path) });
       }
     }
   }
@@ -159,7 +168,7 @@ export class GeoIp {
       this.#unusable.set(path, error);
       const fallback = FALLBACK[role][this.#paths.embedded === false ? "none" : "embedded"];
       this.#warn(`${ROLE_TYPES[role].key} cannot be used: ${error.message}; ${fallback}`, {
-        fix: `replace ${path} with ${ROLE_TYPES[role].wanted} in MaxMind DB format (a refresh that failed half-way leaves a truncated file), then check it with vpnnotify status`,
+        fix: `${fixFor(role, path)}, then check it with vpnnotify status`,
       });
       return undefined;
     }

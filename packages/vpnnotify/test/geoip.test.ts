@@ -203,6 +203,7 @@ describe("an unusable geoip.city or geoip.asn never turns the new-country check 
         expect(r.code).toBe(78);
         expect(r.stdout).toBe("");
         expect(r.stderr).toContain(name === "asnAsCity" && geoip.asn ? files.city : broken[name]);
+        expect(r.stderr).toContain(`${"asn" in geoip ? "geoip.asn" : "geoip.city"} cannot be used`);
         expect(r.stderr).not.toMatch(/internal error|please report/);
       }
       expect((await runInProc(["status"], configFor(files, id))).code).toBe(0);
