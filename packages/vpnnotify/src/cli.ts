@@ -54,6 +54,7 @@ out twice (at least once, never lost).
 With answers.signingSecret set, the DM asks "was this you?" with two buttons; "vpnnotify serve" is
 the Slack app's interactivity Request URL (signed requests only, each accepted once: a replay is 401;
 "No" goes to the security channel; each alert's first answer counts, a second one is only logged).
+A signing secret that cannot be read, or is empty, is a config error (78) for status and notify too.
 
 Config keys (YAML or JSON; the README explains each):
   server.name, server.environment     shown in messages; or server.environmentPattern, a regex on the host name

@@ -175,6 +175,10 @@ export function createNotifier(config: VpnnotifyConfig, log: Logger, deadlineAt?
   const geo = new GeoIp({ city: config.geoip.city, asn: config.geoip.asn, embedded: config.geoip.embedded }, (message, fields) =>
     log.warn(message, fields),
   );
+  // The DM's buttons are answered by `serve` with this secret: one it cannot read (or an empty one) makes serve refuse
+  // to start, so every "No, it wasn't me" would go nowhere. An unusable config like an unreadable slack.token, said by
+  // status, notify and the worker alike, not a DM offering a button nobody can receive (T62 F5).
+  if (config.answers) resolveSecret(config.answers.signingSecret as SecretRef, "answers.signingSecret");
   return {
     geo,
     store: createStore(config, log, geo, { unhurried: options.worker === true }),

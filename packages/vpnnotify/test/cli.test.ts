@@ -810,6 +810,23 @@ describe("setup mistakes never disconnect a client", () => {
     expect(ok.stdout + ok.stderr).not.toContain(SLACK_SIM_TOKEN);
   });
 
+  it("an answers.signingSecret file that cannot be read, or is empty, is an unusable config: status and notify 78 naming it, no DM with buttons nobody can answer (T62 F5)", async () => {
+    const empty = join(dir, "empty-signing-secret");
+    writeFileSync(empty, "");
+    for (const [file, why] of [
+      [join(dir, "no-such-signing-secret"), "answers.signingSecret: the secret file it names cannot be read (ENOENT: no such file)"],
+      [empty, "answers.signingSecret: the secret file it names is empty"],
+    ] as const) {
+      const s = setup({ answers: { signingSecret: `file:${file}` } });
+      for (const args of [["status"], ["status", "--json"], ["notify", "--user", "alice", "--ip", PLACES.london.ip]]) {
+        const result = await runInProc(args, base(s));
+        expect([result.code, result.stdout], args.join(" ")).toEqual([78, ""]);
+        expect(result.stderr).toContain(why);
+      }
+    }
+    expect(slack.messages).toEqual([]);
+  });
+
   it("a slack.baseUrl holding credentials, a query or plain http to another host is refused at load (78), the password never printed (T38 F5)", async () => {
     const port = new URL(slack.apiUrl).port;
     const refused = {
