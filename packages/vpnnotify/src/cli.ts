@@ -60,7 +60,8 @@ Config keys (YAML or JSON; the README explains each):
   server.name, server.environment     shown in messages; or server.environmentPattern, a regex on the host name
   slack.token, slack.baseUrl, slack.timeoutMs   token as "env:NAME" or "file:/path"
   securityChannel                     channel id for escalations and unmapped users
-  directory.ldap, directory.filter    LDAP lookup of the user; {user} is escaped
+  directory.ldap, directory.filter    LDAP lookup of the user; {user} is escaped; ldap:// off this host with a
+               bindPassword needs ldap.startTls (or ldaps://): a config error (78) otherwise
   directory.slackIdAttribute | directory.emailAttribute | directory.emailDomain, directory.timeZoneAttribute
   directory.uidAttribute              the entry's canonical user name (default uid); other spellings are escalated
   geoip.city, geoip.asn, geoip.embedded   MaxMind DB files; DB-IP Lite country (CC BY 4.0) is built in. A

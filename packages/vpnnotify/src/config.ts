@@ -1,4 +1,11 @@
-import { ldapConnectionSchema, secretRefSchema, slackConfigSchema } from "@opsguard/core";
+import {
+  type LdapConnectionConfig,
+  LOOPBACK_ONLY,
+  ldapConnectionSchema,
+  secretRefSchema,
+  sendsInClear,
+  slackConfigSchema,
+} from "@opsguard/core";
 import { z } from "zod";
 import { isTimeZone } from "./time-zone";
 
@@ -76,6 +83,12 @@ export const configSchema = z.strictObject({
     .refine((d) => d.ldap === undefined || d.slackIdAttribute !== undefined || d.emailAttribute !== undefined, {
       message: "with directory.ldap, set slackIdAttribute or emailAttribute",
       path: ["ldap"],
+    })
+    // core's LDAP client refuses to bind so, at every lookup: every login then reached the security channel as
+    // "directory lookup failed" while status said all was well. A fact of the config, so a config error (T62 F2).
+    .refine((d) => !d.ldap || d.ldap.urls.every((url) => !bindsInClear(url, d.ldap as LdapConnectionConfig)), {
+      message: `ldap:// to a host other than ${LOOPBACK_ONLY} would carry the bind password in clear text: set ldap.startTls: true or use ldaps://`,
+      path: ["ldap", "urls"],
     })
     .optional(),
   geoip: z
@@ -175,6 +188,17 @@ export const configSchema = z.strictObject({
     })
     .prefault({}),
 });
+
+/**
+ * Whether binding to `url` would send the bind password unencrypted off this host: plain ldap:// without StartTLS,
+ * with a password, unless allowPlaintext says so (core's LDAP client refuses exactly this when it connects).
+ */
+function bindsInClear(url: string, ldap: LdapConnectionConfig): boolean {
+  if (ldap.bindPassword === undefined || ldap.startTls || ldap.allowPlaintext || !URL.canParse(url)) return false;
+  const parsed = new URL(url);
+  // sendsInClear knows TLS schemes by https:/rediss: only: ldaps:// is TLS from the start, so only ldap:// is asked.
+  return parsed.protocol === "ldap:" && sendsInClear(parsed);
+}
 
 function isRegExp(pattern: string): boolean {
   try {

@@ -827,6 +827,42 @@ describe("setup mistakes never disconnect a client", () => {
     expect(slack.messages).toEqual([]);
   });
 
+  it("directory.ldap with ldap:// to another host and a bind password is a config error (78) at status and notify, not a security post at every login (T62 F2)", async () => {
+    const ldap = (url: string, extra: Record<string, unknown> = {}) => ({
+      directory: {
+        ldap: {
+          urls: [url],
+          baseDn: "dc=example,dc=org",
+          bindDn: "cn=vpnnotify,dc=example,dc=org",
+          bindPassword: "env:T62_BIND_PW",
+          ...extra,
+        },
+        slackIdAttribute: "employeeNumber",
+      },
+    });
+    const env = { T62_BIND_PW: "BINDPW-SECRET-t62" };
+    const s = setup(ldap("ldap://192.0.2.10:389"));
+    for (const args of [["status"], ["notify", "--user", "alice", "--ip", PLACES.london.ip]]) {
+      const result = await runInProc(args, { ...base(s), ...env });
+      expect([result.code, result.stdout], args.join(" ")).toEqual([78, ""]);
+      expect(result.stderr).toContain("directory.ldap.urls: ldap:// to a host other than");
+      expect(result.stderr).toContain("would carry the bind password in clear text");
+      expect(result.stderr).not.toContain("BINDPW-SECRET");
+    }
+    expect(slack.messages).toEqual([]);
+    // TLS (StartTLS or ldaps://), this host, no password, or the explicit allowPlaintext: nothing sent in clear, or said so
+    for (const fine of [
+      ldap("ldap://192.0.2.10:389", { startTls: true }),
+      ldap("ldaps://192.0.2.10:636"),
+      ldap("ldap://127.0.0.1:389"),
+      ldap("ldap://192.0.2.10:389", { allowPlaintext: true }),
+      ldap("ldap://192.0.2.10:389", { bindDn: undefined, bindPassword: undefined }),
+    ]) {
+      const status = await runInProc(["status"], { ...base(setup(fine)), ...env });
+      expect([status.code, status.stderr], JSON.stringify(fine)).toEqual([0, ""]);
+    }
+  });
+
   it("a slack.baseUrl holding credentials, a query or plain http to another host is refused at load (78), the password never printed (T38 F5)", async () => {
     const port = new URL(slack.apiUrl).port;
     const refused = {
