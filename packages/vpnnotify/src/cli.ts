@@ -70,6 +70,7 @@ Config keys (YAML or JSON; the README explains each):
                "vpnnotify status" exits 78 naming it
   state.file | state.redis.{url,username,password,caFile,servername,keyPrefix,connectTimeoutMs,commandTimeoutMs,
                importLegacy}   importLegacy: start from the original vpnnotify's vpn:<cn>:lastip keys
+               (the name as given first, then its lower-cased normal form)
   spool.dir, spool.maxAttempts, spool.retryAfterSeconds   undelivered alerts, retried later
   spool.concurrency, spool.idleSeconds   the per-host worker: alerts at once, how long it waits for more
   spool.slackTimeoutSeconds (10)   the worker's timeout for each Slack call (not bound by deadlineMs)

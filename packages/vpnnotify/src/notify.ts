@@ -147,10 +147,14 @@ export async function handleConnect(
   let stateError: string | undefined = unkeyable;
   try {
     if (!unkeyable) {
-      await n.store.update(historyKey(event.user), (history) => {
-        decision = decide(history, login, n.policy);
-        return recordLogin(history, login, decision, n.policy, leaseUntil);
-      });
+      await n.store.update(
+        historyKey(event.user),
+        (history) => {
+          decision = decide(history, login, n.policy);
+          return recordLogin(history, login, decision, n.policy, leaseUntil);
+        },
+        { asGiven: event.user },
+      );
     }
   } catch (error) {
     stateError = describeError(error);

@@ -66,9 +66,13 @@ export class RedisPlaceStore implements PlaceStore {
     return parseHistory(await redis.get(this.#key(user)).catch((error: unknown) => this.#failed(error)));
   }
 
-  update(user: string, change: (history: UserHistory | undefined) => UserHistory | undefined): Promise<UserHistory | undefined> {
+  update(
+    user: string,
+    change: (history: UserHistory | undefined) => UserHistory | undefined,
+    options: { asGiven?: string } = {},
+  ): Promise<UserHistory | undefined> {
     // WATCH belongs to the connection: transactions of one connection must not interleave.
-    const run = this.#queue.then(() => this.#transaction(user, change).catch((error: unknown) => this.#failed(error)));
+    const run = this.#queue.then(() => this.#transaction(user, change, options.asGiven).catch((error: unknown) => this.#failed(error)));
     this.#queue = run.catch(() => undefined);
     return run;
   }
@@ -76,12 +80,13 @@ export class RedisPlaceStore implements PlaceStore {
   async #transaction(
     user: string,
     change: (history: UserHistory | undefined) => UserHistory | undefined,
+    asGiven: string | undefined,
   ): Promise<UserHistory | undefined> {
     const redis = await this.#connect();
     const key = this.#key(user);
     for (let attempt = 0; attempt < MAX_TRANSACTION_RETRIES; attempt++) {
       await redis.watch(key);
-      const next = change(parseHistory(await redis.get(key)) ?? (await this.#legacy(redis, user)));
+      const next = change(parseHistory(await redis.get(key)) ?? (await this.#legacy(redis, user, asGiven)));
       if (!next) {
         await redis.unwatch();
         return next;
@@ -95,15 +100,17 @@ export class RedisPlaceStore implements PlaceStore {
   }
 
   /** The original's memory of this user, as a history; only asked while the user has none of ours. */
-  async #legacy(redis: Redis, user: string): Promise<UserHistory | undefined> {
+  async #legacy(redis: Redis, user: string, asGiven: string | undefined): Promise<UserHistory | undefined> {
     if (!this.#opts.importLegacy) return undefined;
-    const [ip, time] = await redis.mget(`vpn:${user}:lastip`, `vpn:${user}:lasttime`);
-    if (!ip) return undefined;
-    const seconds = time && /^\d+$/.test(time) ? Number(time) : undefined;
-    // a time ahead of this host's clock (milliseconds stored by mistake read as seconds, a skewed writer) would stand
-    // as the place's last alert and keep every real login from it quiet for years: the place is kept, not its time
-    const at = seconds !== undefined && seconds * 1000 - Date.now() < CLOCK_SKEW_MS ? seconds * 1000 : undefined;
-    return this.#opts.importLegacy({ ip, ...(at !== undefined ? { time: at } : {}) });
+    // The original keyed them by OpenVPN's common_name exactly as it came, case and all (threatstack/vpnnotify
+    // 53e80099ba3d751053f1e81d5ac9eede82e4fe49, helpers.go:75: rcli.Set(fmt.Sprintf("vpn:%s:lastip", commonName), …),
+    // commonName := os.Getenv("common_name") in vpnnotify.go:66): that name first, then the normal form ours are keyed
+    // by. Only the normal form missed every capitalised CN (John.Smith): each was told a "first login" on upgrade (T62 F6).
+    for (const name of new Set([asGiven ?? user, user])) {
+      const [ip, time] = await redis.mget(`vpn:${name}:lastip`, `vpn:${name}:lasttime`);
+      if (ip) return this.#opts.importLegacy(legacyLogin(ip, time ?? null));
+    }
+    return undefined;
   }
 
   /**
@@ -147,6 +154,15 @@ export class RedisPlaceStore implements PlaceStore {
     this.#redis ??= connectRedis({ ...this.#opts, key: KEY });
     return this.#redis;
   }
+}
+
+/** The original's lastip and lasttime (epoch seconds) as a LegacyLogin. */
+function legacyLogin(ip: string, time: string | null): LegacyLogin {
+  const seconds = time && /^\d+$/.test(time) ? Number(time) : undefined;
+  // a time ahead of this host's clock (milliseconds stored by mistake read as seconds, a skewed writer) would stand
+  // as the place's last alert and keep every real login from it quiet for years: the place is kept, not its time
+  const at = seconds !== undefined && seconds * 1000 - Date.now() < CLOCK_SKEW_MS ? seconds * 1000 : undefined;
+  return { ip, ...(at !== undefined ? { time: at } : {}) };
 }
 
 /** A stored value that is not a valid history (hand-edited, another version) counts as no history. */

@@ -8,7 +8,15 @@ import type { UserHistory } from "./places";
 export interface PlaceStore {
   /** "state file /var/lib/…", "redis 10.0.0.5:6379": for log lines. */
   readonly name: string;
-  update(user: string, change: (history: UserHistory | undefined) => UserHistory | undefined): Promise<UserHistory | undefined>;
+  /**
+   * `asGiven`: the login's user name as the VPN server gave it, before its normal form (`user`); a store seeding a new
+   * user's history from the original vpnnotify's keys looks it up under that name first.
+   */
+  update(
+    user: string,
+    change: (history: UserHistory | undefined) => UserHistory | undefined,
+    options?: { asGiven?: string },
+  ): Promise<UserHistory | undefined>;
   get(user: string): Promise<UserHistory | undefined>;
   close(): Promise<void>;
 }

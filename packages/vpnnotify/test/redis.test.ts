@@ -262,6 +262,30 @@ describe("known places in Redis (several VPN servers)", () => {
     }
   });
 
+  it("imports the original's keys under the common_name as it came (vpn:Pia:…), then under its normal form: a capitalised CN is not told a 'first login' on upgrade (T62 F6)", async () => {
+    const raw = new Redis({ host: redis.host, port: redis.port, password: redis.password });
+    try {
+      const lastLogin = String(Math.floor(Date.now() / 1000) - 3600);
+      // As the original stored them: its key is the CN verbatim (Pia); quinn's happens to be lower-case.
+      await raw.mset("vpn:Pia:lastip", PLACES.london.ip, "vpn:Pia:lasttime", lastLogin);
+      await raw.mset("vpn:quinn:lastip", PLACES.london.ip, "vpn:quinn:lasttime", lastLogin);
+      const { n } = notifier(redisConfig(redis));
+      for (const user of ["Pia", "Quinn"]) {
+        const outcome = await handleConnect({ ...login(PLACES.london.ip), user }, n);
+        expect(outcome, user).toMatchObject({ verdict: "suppressed", reason: "known-place" });
+        expect(
+          slack.messages.filter((m) => m.text?.includes(user)),
+          user,
+        ).toEqual([]);
+      }
+      // kept under our normal form, as every history is
+      expect(await n.store.get("pia")).toMatchObject({ places: { "ip:81.2.69.142": { lastNotified: Number(lastLogin) * 1000 } } });
+      await n.store.close();
+    } finally {
+      raw.disconnect();
+    }
+  });
+
   it("a legacy lasttime ahead of the clock (milliseconds stored as seconds) keeps the place, not a time that would keep it quiet for years (T38 F2)", async () => {
     const raw = new Redis({ host: redis.host, port: redis.port, password: redis.password });
     try {
