@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import { DataError, describeError, type Logger, type SlackClient, type SpoolEntry, UnavailableError } from "@opsguard/core";
 import { networkOf, normalizeIp } from "./address";
 import {
@@ -17,6 +18,7 @@ import type { EntryResult } from "./entry-counts";
 import type { VpnEvent } from "./event";
 import { type GeoInfo, type GeoIp, placeName } from "./geoip";
 import { type Decision, decide, type PlacePolicy, recordLogin, recordSessionEnd, releaseLease } from "./places";
+import { missingHint } from "./spool-guard";
 import type { PlaceStore } from "./store";
 import { cutField, type Template } from "./template";
 import type { Verdicts } from "./verdicts";
@@ -166,7 +168,7 @@ export async function handleConnect(
   job.decision = final;
   if (!final.notify && !final.suspicious) {
     const outcome: Outcome = { verdict: "suppressed", ...base, flags: [], errors: [] };
-    logOutcome(n.log, outcome);
+    logOutcome(n.log, outcome, n.spool.dir);
     // Nothing to tell: out of the spool again, once written.
     const entry = await adding;
     const removed =
@@ -233,7 +235,7 @@ export async function handleConnect(
     ...(stoppedBy ? { stoppedBy } : {}),
     errors: delivery.errors,
   };
-  logOutcome(n.log, outcome);
+  logOutcome(n.log, outcome, n.spool.dir);
   return outcome;
 }
 
@@ -505,7 +507,7 @@ function verdictOf(decision: Decision, d: Delivery): Verdict {
 }
 
 /** One line per decision, in a form that reads well in OpenVPN's log and greps well in syslog. */
-export function logOutcome(log: Logger, o: Outcome): void {
+export function logOutcome(log: Logger, o: Outcome, spoolDir: string): void {
   const fields = {
     user: cutField(o.user),
     ip: o.ip,
@@ -522,7 +524,10 @@ export function logOutcome(log: Logger, o: Outcome): void {
   if (o.verdict === "failed" && o.spoolError && !o.spooled) {
     log.error("LOST (not delivered, and not kept for a retry)", {
       ...fields,
-      fix: "free space on the spool's file system, or make the spool directory writable by the user the VPN server runs hooks as",
+      // A spool directory that was never made (its parent closed to the hooks' user) is no full disk (T62 F4).
+      fix: existsSync(spoolDir)
+        ? "free space on the spool's file system, or make the spool directory writable by the user the VPN server runs hooks as"
+        : missingHint(spoolDir),
     });
   } else if (o.verdict === "failed") log.error(o.verdict, fields);
   else if (o.verdict === "escalated" || o.stateError) log.warn(o.verdict, fields);

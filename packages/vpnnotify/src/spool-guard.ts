@@ -1,6 +1,6 @@
 import { constants, statSync } from "node:fs";
-import { lstat, readdir, readFile, rm, rmdir, unlink } from "node:fs/promises";
-import { join } from "node:path";
+import { access, lstat, readdir, readFile, rm, rmdir, stat, unlink } from "node:fs/promises";
+import { dirname, join } from "node:path";
 import { ConfigError, escapeLine, type Logger, PermissionError } from "@opsguard/core";
 
 /**
@@ -33,6 +33,53 @@ export function spoolAccessError(error: unknown, dir: string): unknown {
           : `run vpnnotify as its owner, the user OpenVPN runs scripts as, or make that user the owner: chown USER ${shown} && chmod 700 ${shown}`,
     },
   );
+}
+
+/**
+ * Whether the hooks' spool can take a login, checked by status and flush before they look at it: an existing directory
+ * this user may read and write, or a missing one this user may create. Without this, a spool that could never be made
+ * (the default /var/lib/opsguard/vpnnotify/spool on a host without /var/lib/opsguard) read as "pending: 0", exit 0,
+ * while every failed alert was LOST (T62 F4). Only looks: a directory that can be made is left to the first writer.
+ */
+export async function checkSpoolDir(dir: string): Promise<void> {
+  const found = await stat(dir).catch((error: NodeJS.ErrnoException) => {
+    // ENOTDIR: a file where a level of the path should be, found as the nearest existing level below.
+    if (error.code === "ENOENT" || error.code === "ENOTDIR") return undefined;
+    throw spoolAccessError(error, dir);
+  });
+  if (found) {
+    if (!found.isDirectory())
+      throw new ConfigError(`the spool directory ${escapeLine(dir)} is not a directory`, { hint: missingHint(dir) });
+    await access(dir, constants.R_OK | constants.W_OK | constants.X_OK).catch((error: unknown) => {
+      throw spoolAccessError(error, dir);
+    });
+    return;
+  }
+  // mkdir -p makes every missing level: the nearest one that exists must be a directory this user may write.
+  let parent = dirname(dir);
+  let info = await stat(parent).catch(() => undefined);
+  while (!info && dirname(parent) !== parent) {
+    parent = dirname(parent);
+    info = await stat(parent).catch(() => undefined);
+  }
+  const why = !info?.isDirectory()
+    ? `${escapeLine(parent)} is not a directory`
+    : await access(parent, constants.W_OK | constants.X_OK).then(
+        () => undefined,
+        (error: NodeJS.ErrnoException) =>
+          `${escapeLine(parent)} is not writable by uid ${process.getuid?.() ?? "?"} (${error.code ?? "error"})`,
+      );
+  if (why) {
+    throw new ConfigError(`the spool directory ${escapeLine(dir)} does not exist and cannot be created: ${why}`, {
+      hint: missingHint(dir),
+    });
+  }
+}
+
+/** The fix for a spool directory that is missing (or in the way): make it for the hooks' user, or configure another. */
+export function missingHint(dir: string): string {
+  const shown = escapeLine(dir);
+  return `create it for the user the VPN server runs hooks as (install -d -o USER -m 700 ${shown}), or set spool.dir to a directory that user owns`;
 }
 
 /** Runs spool work, a permission error from it said as spoolAccessError says it. */

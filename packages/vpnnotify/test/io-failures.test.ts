@@ -127,6 +127,38 @@ describe("a spool this user cannot read or write (root's, mode 0700, with the fl
     });
   }
 
+  it("a spool directory that does not exist and cannot be made (the default one, /var/lib/opsguard missing): status and flush exit 78 naming it and the fix, not 'pending: 0'; a LOST alert's fix says so (T62 F4)", () => {
+    // Root's directory, 0755: the default spool beside state.file cannot be made under it by nobody (as root: a file in its way).
+    const closed = join(dir, "closed");
+    mkdirSync(closed, { mode: 0o755 });
+    chmodSync(dir, 0o755);
+    const root = process.getuid?.() === 0;
+    const blocker = join(dir, "a-file");
+    writeFileSync(blocker, "");
+    const cases = [
+      ...(root ? [{ state: join(closed, "vpnnotify", "state.json"), why: `${closed} is not writable by uid 65534 (EACCES)` }] : []),
+      { state: join(blocker, "vpnnotify", "state.json"), why: `${blocker} is not a directory` },
+    ];
+    for (const { state, why } of cases) {
+      const missing = join(state, "..", "spool").replace(/\/[^/]+\/\.\./, "");
+      const noSpool = join(dir, "no-spool.json");
+      const { spool: _, ...rest } = JSON.parse(readFileSync(config, "utf8"));
+      writeFileSync(noSpool, JSON.stringify({ ...rest, state: { file: state }, spool: { retryUnspooledSeconds: 0 } }));
+      const fix = `create it for the user the VPN server runs hooks as (install -d -o USER -m 700 ${missing}), or set spool.dir to a directory that user owns`;
+      const line = `vpnnotify: the spool directory ${missing} does not exist and cannot be created: ${why} (${fix})\n`;
+      for (const args of [["status"], ["--json", "status"], ["flush"]]) {
+        const r = runAs(args, {}, ["--config", noSpool]);
+        expect([r.status, r.stdout, r.stderr], `${state} ${args.join(" ")}`).toEqual([78, "", line]);
+      }
+      // Slack refuses and the spool cannot take it: LOST, and the fix is the missing directory, not free space.
+      const lost = runAs(["notify", "--user", "alice", "--ip", "81.2.69.17"], {}, ["--config", noSpool]);
+      expect(lost.status).toBe(69);
+      expect(lost.stderr).toContain("LOST (not delivered, and not kept for a retry)");
+      expect(lost.stderr).toContain(`fix="${fix}"`);
+      expect(lost.stderr).not.toContain("free space");
+    }
+  });
+
   it("status and flush exit 78 with one line naming the directory, its owner and mode, and the fix; the --wait hook warns the same", () => {
     const spool = join(dir, "spool");
     mkdirSync(spool, { recursive: true });
@@ -143,10 +175,8 @@ describe("a spool this user cannot read or write (root's, mode 0700, with the fl
           ? `run vpnnotify as its owner, the user OpenVPN runs scripts as, or make that user the owner: chown USER ${spool} && chmod 700 ${spool}`
           : `give its owner access back: chmod 700 ${spool}`;
         const line = `vpnnotify: cannot read or write the spool directory ${spool}: ${owner} (${fix})\n`;
-        // status only reads: a readable spool it can show.
-        for (const args of mode & 0o400
-          ? [["flush"], ["flush", "--force"]]
-          : [["status"], ["--json", "status"], ["flush"], ["flush", "--force"]]) {
+        // A readable spool the hooks cannot write is as broken as a closed one: status says so too (T62 F4).
+        for (const args of [["status"], ["--json", "status"], ["flush"], ["flush", "--force"]]) {
           const r = runAs(args);
           expect([r.status, r.stdout, r.stderr], `${mode.toString(8)} ${args.join(" ")}`).toEqual([78, "", line]);
         }

@@ -5,7 +5,7 @@ import { flushAlerts, SpoolRun, STOP_SIGNALS } from "../drain";
 import { countEntries } from "../entry-counts";
 import type { Notifier } from "../notify";
 import { createNotifier } from "../runtime";
-import { clearStaleStartClaim, releaseOwnDrainLock, withSpoolAccess } from "../spool-guard";
+import { checkSpoolDir, clearStaleStartClaim, releaseOwnDrainLock, withSpoolAccess } from "../spool-guard";
 import { logPending, statusJson, unsentInDead } from "./run";
 
 export interface FlushCommandOptions {
@@ -29,6 +29,7 @@ export async function runFlushCommand({ ctx, flags }: FlushCommandOptions, io: I
   const { config } = await loadConfig({ tool: "vpnnotify", schema: configSchema, path: ctx.opts.config });
   // Nobody waits on a flush: it paces Slack like the worker, rather than failing alerts on a 429.
   const n = createNotifier(config, ctx.log, undefined, { worker: true });
+  await checkSpoolDir(n.spool.dir);
   // SIGTERM/SIGINT (systemd stopping the timer's unit, Ctrl-C) hands the alerts under way back, as the worker does.
   const run = new SpoolRun(n, "flush");
   const done = await run

@@ -3,7 +3,7 @@ import { type CliContext, type Command, cliContext, ExitCode, exitWith, type IOS
 import { configSchema } from "../config";
 import { formatDelay } from "../message";
 import { createNotifier } from "../runtime";
-import { withSpoolAccess } from "../spool-guard";
+import { checkSpoolDir, withSpoolAccess } from "../spool-guard";
 import { statusJson, unsentInDead } from "./run";
 
 export interface StatusCommandOptions {
@@ -32,6 +32,7 @@ export async function runStatusCommand({ ctx }: StatusCommandOptions, io: IOStre
   // here it is a 78 naming it, so "pending: 0" never reads as all well while new-country checks run on less (T62 F3).
   n.geo.check();
   const spool = n.spool;
+  await checkSpoolDir(spool.dir);
   const status = await withSpoolAccess(spool.dir, () => spool.status());
   if (ctx.opts.json) {
     io.stdout.write(`${JSON.stringify({ ...statusJson(status, spool.dir), spool: spool.dir })}\n`);
