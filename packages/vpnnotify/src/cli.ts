@@ -117,6 +117,8 @@ const EXIT_CODE_MEANINGS = {
   [ExitCode.IO_ERR]: "I/O error: the spool's or state file's disk is full or failing; install: cannot write --prefix",
   [ExitCode.TEMP_FAIL]: "the deadline passed; flush: another process drains the spool or holds a lease on alerts",
   [ExitCode.NO_PERM]: "install: this user may not write --prefix (run it as root)",
+  [ExitCode.CONFIG]:
+    "configuration error: the config, a secret or template file it names; status/flush: a spool directory this user cannot read, write or create; install: a config the hooks cannot use (the files are installed)",
 };
 
 const SIGNAL_EXIT_CODES = `  129 a process retrying an alert in memory stopped by SIGHUP, after its LOST line (SIGINT, SIGTERM: 130, 143)

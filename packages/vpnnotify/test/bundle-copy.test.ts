@@ -60,6 +60,34 @@ describe("a copied bundle", () => {
     expect(notify.stderr).not.toContain("internal error");
   });
 
+  it("a config the hooks cannot use (invalid, or naming a secret file that cannot be read): install installs the files, then exits 78 naming the problem (T62 F8)", () => {
+    const root = mkdtempSync(join(dir, "badconfig-"));
+    const copy = join(root, "x.cjs");
+    copyFileSync(BUNDLE, copy);
+    for (const file of embeddedDatabaseFiles()) copyFileSync(file, join(root, file.slice(file.lastIndexOf("/") + 1)));
+    const { config } = writeConfig(root);
+    const valid = JSON.parse(readFileSync(config, "utf8"));
+    for (const [answers, why] of [
+      [{ signingSecret: "a-literal-secret" }, "invalid config in"],
+      [{ signingSecret: `file:${join(root, "no-such-secret")}` }, "answers.signingSecret: the secret file it names cannot be read (ENOENT"],
+    ] as const) {
+      writeFileSync(config, JSON.stringify({ ...valid, answers }));
+      const prefix = join(root, `P-${answers.signingSecret.length}`);
+      const install = run([process.execPath, copy, "--config", config, "install", "--prefix", prefix]);
+      expect(install.status, install.stderr).toBe(78);
+      const [skipped, error, ...rest] = install.stderr.split("\n");
+      expect(skipped).toBe("vpnnotify: sh hook not written (client-connect stays on the launcher): the config is not usable (see below)");
+      expect(error).toContain("vpnnotify: installed, but the config is not usable: no login is notified until it is fixed: ");
+      expect(error).toContain(why);
+      expect(error).toMatch(/run vpnnotify install again\)$/);
+      expect(rest).toEqual([""]);
+      expect(install.stderr).not.toContain("a-literal-secret");
+      // what could be installed is: the launcher, and the lines for the VPN server
+      expect(existsSync(join(prefix, "vpnnotify"))).toBe(true);
+      expect(install.stdout).toContain(`client-connect ${join(prefix, "vpnnotify-hook")}`);
+    }
+  });
+
   it("a relative --prefix is made absolute: the hook runs from any directory; an empty VPNNOTIFY_CONFIG keeps its config (r18b findings 3, 7)", () => {
     const root = mkdtempSync(join(dir, "relative-"));
     const copy = join(root, "x.cjs");

@@ -3,18 +3,23 @@ import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import {
   type Command,
+  ConfigError,
   ExitCode,
   exitWith,
   type GlobalOptions,
   type IOStreams,
   installWithLauncher,
   ioOf,
+  Logger,
+  loadConfig,
   type RunFn,
   UsageError,
 } from "@opsguard/core";
+import { configSchema } from "../config";
 import { parseHookEnv } from "../event";
 import { embeddedDatabaseFiles } from "../geoip";
 import { launcherFastPath } from "../hook";
+import { createNotifier } from "../runtime";
 import { installShHook, shQuote } from "../sh-hook";
 
 /** The launcher with the config install was given, for the VPN servers' other hook lines (ocserv passes no arguments). */
@@ -55,7 +60,8 @@ export async function runInstallCommand({ prefix: given, config, bundle }: Insta
     files: embeddedDatabaseFiles(),
     fastPath: launcherFastPath(parseHookEnv),
   });
-  const sh = await installShHook(prefix, launcher, config);
+  const problem = await configProblem(config, io);
+  const sh = problem ? { skipped: "the config is not usable (see below)" } : await installShHook(prefix, launcher, config);
   if (sh.skipped) io.stderr.write(`vpnnotify: sh hook not written (client-connect stays on the launcher): ${sh.skipped}\n`);
   // A config named by --config or $VPNNOTIFY_CONFIG is not where the launcher looks when a VPN server runs it.
   const named = config ?? process.env.VPNNOTIFY_CONFIG;
@@ -73,7 +79,32 @@ export async function runInstallCommand({ prefix: given, config, bundle }: Insta
       "",
     ].join("\n"),
   );
+  // The files are in place, but with this config every hook notifies no login: a deploy script re-running install
+  // after editing the config must see that, not 0 (T62 F8).
+  if (problem) {
+    throw new ConfigError(`installed, but the config is not usable: no login is notified until it is fixed: ${problem.message}`, {
+      hint: `${problem.hint ? `${problem.hint}; then ` : "fix it, then "}run vpnnotify install again`,
+    });
+  }
   return ExitCode.OK;
+}
+
+/**
+ * The config the hooks will read, checked as `status` checks it (valid, and every secret and template file it names
+ * readable); undefined when it is fine, or when there is none (said on the sh hook's line: OpenVPN keeps the launcher).
+ */
+async function configProblem(path: string | undefined, io: IOStreams): Promise<ConfigError | undefined> {
+  try {
+    const { config, filepath } = await loadConfig({ tool: "vpnnotify", schema: configSchema, path });
+    if (!filepath) return undefined;
+    // Nothing connects: the network parts only do when used.
+    const n = createNotifier(config, new Logger({ tool: "vpnnotify", stream: io.stderr }), undefined, { worker: true });
+    await n.store.close().catch(() => {});
+    return undefined;
+  } catch (error) {
+    if (error instanceof ConfigError) return error;
+    throw error;
+  }
 }
 
 /**
