@@ -298,10 +298,30 @@ describe("a spool that cannot take the login (its disk full, or not writable; r1
     slack.down();
     expect((await runInProc([], login)).code).toBe(0);
     expect(slack.messages).toEqual([]);
+    // The spool directory could not even be made (a file in its way): the fix is to make it, not to free space (T62 F4).
+    const missing = join(s.dir, "file", "spool");
     expect(logText(s)).toMatch(
-      /^vpnnotify: error: LOST \(not delivered, and not kept for a retry\) user=alice ip=81\.2\.69\.142 .*spool="unavailable \(.*\)" error=".*" fix="free space on the spool's file system, or make the spool directory writable by the user the VPN server runs hooks as"$/m,
+      /^vpnnotify: error: LOST \(not delivered, and not kept for a retry\) user=alice ip=81\.2\.69\.142 .*spool="unavailable \(.*\)" error=".*" fix="create it for the user the VPN server runs hooks as \(install -d -o USER -m 700 (\S+)\), or set spool.dir to a directory that user owns"$/m,
     );
+    expect(/install -d -o USER -m 700 (\S+)\)/.exec(logText(s))?.[1]).toBe(missing);
     expect(logText(s)).not.toMatch(/spooled=/);
+  });
+
+  it("a spool directory that exists but is not this user's: the LOST line's fix is its disk or its access", async () => {
+    const s = site("file");
+    const spool = join(s.dir, "spool");
+    mkdirSync(spool, { recursive: true, mode: 0o700 });
+    // Another user's (root runs the tests here: core refuses a state directory it does not own), or closed by its mode.
+    if (process.getuid?.() === 0) chownSync(spool, 65534, 65534);
+    else chmodSync(spool, 0o500);
+    const config = s.config({ spool: { dir: spool, idleSeconds: 0, retryUnspooledSeconds: 0 } });
+    slack.down();
+    expect((await runInProc([], { ...env(config), VPNNOTIFY_DETACHED: "1", ...openvpnConnectEnv("alice", PLACES.london.ip) })).code).toBe(
+      0,
+    );
+    expect(logText(s)).toMatch(
+      /^vpnnotify: error: LOST \(not delivered, and not kept for a retry\) user=alice .*fix="free space on the spool's file system, or make the spool directory writable by the user the VPN server runs hooks as"$/m,
+    );
   });
 });
 
