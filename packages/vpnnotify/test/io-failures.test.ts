@@ -13,7 +13,7 @@ import {
   writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CLI, openvpnConnectEnv, refusingSlackConfig, runBare } from "./fixtures";
 
@@ -140,7 +140,7 @@ describe("a spool this user cannot read or write (root's, mode 0700, with the fl
       { state: join(blocker, "vpnnotify", "state.json"), why: `${blocker} is not a directory` },
     ];
     for (const { state, why } of cases) {
-      const missing = join(state, "..", "spool").replace(/\/[^/]+\/\.\./, "");
+      const missing = join(dirname(state), "spool");
       const noSpool = join(dir, "no-spool.json");
       const { spool: _, ...rest } = JSON.parse(readFileSync(config, "utf8"));
       writeFileSync(noSpool, JSON.stringify({ ...rest, state: { file: state }, spool: { retryUnspooledSeconds: 0 } }));
