@@ -5,7 +5,7 @@ import { parseHookEnv, type VpnEvent } from "./event";
 import type { GeoInfo } from "./geoip";
 import { messageContext, securityReasons } from "./message";
 import type { Notifier } from "./notify";
-import { type Decision, markTold } from "./places";
+import { type Decision, markDisowned, markTold, placeKeys } from "./places";
 import { capText, cutField, type TemplateContext } from "./template";
 
 /**
@@ -35,8 +35,12 @@ export interface AlertJob {
    * the login be refused after all, a correction is owed (correctionOwed).
    */
   dmReadAsStarted?: boolean;
-  /** The user answered "No, it wasn't me" (Slack user id, epoch ms): this job escalates that. */
-  disowned?: { by: string; at: number };
+  /**
+   * The user answered "No, it wasn't me" (Slack user id, epoch ms): this job escalates that, and marks the login's place
+   * as disowned in the store (`marked` once done: a store that was down is tried again with the spooled job).
+   * `changedAnswer`: their first answer was "Yes" (a mis-click, or a second thought): the security channel is told so.
+   */
+  disowned?: { by: string; at: number; changedAnswer?: boolean; marked?: boolean };
   /**
    * The queued login's OpenVPN answer (LoginJob.answer), kept until it is written: a worker
    * stopped before that leaves it here for the next one, which answers "0" (its deadline passed).
@@ -87,7 +91,16 @@ export const alertJobSchema: z.ZodType<AlertJob> = z.object({
   }),
   decision: z.object({
     notify: z.boolean(),
-    reason: z.enum(["first-login", "new-place", "renotify", "known-place", "being-told", "state-unavailable", "disowned"]),
+    reason: z.enum([
+      "first-login",
+      "new-place",
+      "renotify",
+      "known-place",
+      "being-told",
+      "state-unavailable",
+      "disowned",
+      "disowned-place",
+    ]),
     newPlace: z.boolean(),
     newCountry: z.boolean(),
     unplaced: z.boolean().optional(),
@@ -107,6 +120,7 @@ export const alertJobSchema: z.ZodType<AlertJob> = z.object({
     suspicious: z.boolean(),
     keys: z.array(z.string()),
     previous: lastLogin.optional(),
+    disownedPlace: z.object({ login: z.number(), answeredAt: z.number() }).optional(),
   }),
   recipient: z.object({ slackId: z.string(), timeZone: z.string().optional() }).optional(),
   sent: z.object({
@@ -118,7 +132,7 @@ export const alertJobSchema: z.ZodType<AlertJob> = z.object({
   dmRefused: z.string().optional(),
   loginRefused: z.boolean().optional(),
   dmReadAsStarted: z.boolean().optional(),
-  disowned: z.object({ by: z.string(), at: z.number() }).optional(),
+  disowned: z.object({ by: z.string(), at: z.number(), changedAnswer: z.boolean().optional(), marked: z.boolean().optional() }).optional(),
   answer: z.object({ file: z.string(), by: z.number() }).optional(),
 }) as unknown as z.ZodType<AlertJob>;
 
@@ -161,9 +175,19 @@ export async function deliverAlert(job: AlertJob, n: Notifier, options: DeliverO
   }
   // The lookup itself failed: the user may exist, so the DM stays owed (the spool looks them up again).
   const dmOwed = job.decision.notify && "problem" in recipient && recipient.retry === true;
+  const markProblem = job.disowned && !job.disowned.marked ? await markPlaceDisowned(job, n) : undefined;
   const flags = [
-    ...(job.disowned ? ["the user answered that this login was NOT them"] : []),
-    ...securityReasons(job.decision, recipient),
+    ...(job.disowned
+      ? [
+          job.disowned.changedAnswer
+            ? "the user changed their answer to: it was NOT me (their first answer was: it was me)"
+            : "the user answered that this login was NOT them",
+        ]
+      : []),
+    ...(markProblem
+      ? [`its place could not be marked as not theirs (${markProblem}): until it is, a login from there may pass quietly`]
+      : []),
+    ...securityReasons(job.decision, recipient, job.event.user),
     ...nameReasons(job.event.user, "uid" in recipient ? recipient.uid : undefined),
   ];
   const wantsDm = job.decision.notify && "slackId" in recipient && !job.dmRefused;
@@ -184,6 +208,7 @@ export async function deliverAlert(job: AlertJob, n: Notifier, options: DeliverO
   });
 
   const errors: string[] = dmOwed && "problem" in recipient ? [`the DM waits for the user's lookup: ${recipient.problem}`] : [];
+  if (markProblem) errors.push(`cannot mark the disowned place in the store: ${markProblem}`);
   let refusal: string | undefined;
   // One write at a time: two parts finishing together must not overwrite each other's record.
   let saving = Promise.resolve();
@@ -259,11 +284,35 @@ export async function deliverAlert(job: AlertJob, n: Notifier, options: DeliverO
     dmSent,
     dmOwed,
     securitySent: securitySent || refusalSent,
-    complete: !dmOwed && (!dmDue || dmSent) && (!wantsSecurity || securitySent) && (!job.dmRefused || refusalSent) && correctionSent,
+    complete:
+      markProblem === undefined &&
+      !dmOwed &&
+      (!dmDue || dmSent) &&
+      (!wantsSecurity || securitySent) &&
+      (!job.dmRefused || refusalSent) &&
+      correctionSent,
     told,
     errors,
     ...(stateError ? { stateError } : {}),
   };
+}
+
+/**
+ * Marks a disowned login's address and network in the user's history (markDisowned); the problem when the store could
+ * not be updated (the job stays spooled: the next try marks it). Recorded in the job, so that is done once.
+ */
+async function markPlaceDisowned(job: AlertJob, n: Notifier): Promise<string | undefined> {
+  const disowned = job.disowned;
+  if (!disowned) return undefined;
+  try {
+    await n.store.update(historyKey(job.event.user), (history) =>
+      markDisowned(history, placeKeys(job.geo), job.event.time, disowned.at, n.policy),
+    );
+  } catch (error) {
+    return describeError(error);
+  }
+  disowned.marked = true;
+  return undefined;
 }
 
 /** A DM went out reading as a session that started, and the login was refused after all: the user is owed a correction. */

@@ -106,8 +106,17 @@ interface Seen {
 async function handle(n: Notifier, options: AnswerServerOptions, seen: Seen, req: IncomingMessage, res: ServerResponse): Promise<void> {
   if (new URL(req.url ?? "/", "http://x").pathname !== options.path) return reply(res, 404, "not found");
   if (req.method !== "POST") return reply(res, 405, "POST only");
+  // Taken now: a body cut off at the limit ends the request, and its socket goes with it.
+  const from = req.socket.remoteAddress;
   const body = await readBody(req);
-  if (!body) return reply(res, 413, "request too large");
+  if (!body) {
+    // Logged as every refusal is: a "No" cut off here would otherwise leave the admin no trace (T62 F7).
+    n.log.warn("refused a request", {
+      reason: `too large: over ${MAX_BODY} bytes (a button's answer is a few KiB)`,
+      from,
+    });
+    return reply(res, 413, "request too large");
+  }
   const header = (name: string) => {
     const value = req.headers[name];
     return Array.isArray(value) ? value[0] : value;
@@ -119,7 +128,7 @@ async function handle(n: Notifier, options: AnswerServerOptions, seen: Seen, req
     body,
   });
   if (problem) {
-    n.log.warn("refused a request that is not from Slack", { reason: problem, from: req.socket.remoteAddress });
+    n.log.warn("refused a request that is not from Slack", { reason: problem, from });
     return reply(res, 401, "invalid signature");
   }
   // Slack signs each request once, over its timestamp: the same pair again within the window is a copy someone
@@ -130,7 +139,7 @@ async function handle(n: Notifier, options: AnswerServerOptions, seen: Seen, req
   if (seen.requests.get(pair)) {
     n.log.warn("refused a request that is not from Slack", {
       reason: "a replay: this timestamp and signature were accepted before",
-      from: req.socket.remoteAddress,
+      from,
     });
     return reply(res, 401, "replayed request");
   }
@@ -150,9 +159,12 @@ async function handle(n: Notifier, options: AnswerServerOptions, seen: Seen, req
   }
   // One answer per alert (the login the button names): a double click on "No" must not escalate twice. A later
   // answer is acknowledged, so Slack shows no error, and logged; one that contradicts the first at warning level.
+  // Except a "No" after a "Yes" (a mis-click on the green button, or second thoughts): a "No" is never lost, so it is
+  // escalated as a changed answer (T62 F1). A "Yes" after a "No" stays ignored: fail closed.
   const alert = JSON.stringify([ref.s, ref.u, ref.ip, ref.t, ref.src]);
   const first = seen.answers.get(alert);
-  if (first) {
+  const changed = first !== undefined && !first.no && no;
+  if (first && !changed) {
     const said = (answeredNo: boolean) => (answeredNo ? "it was NOT me" : "it was me");
     const line = `ignored a second answer for the same alert (${said(no)}): the first one stands`;
     const was = { ...fields, first: said(first.no), firstAt: new Date(first.at).toISOString() };
@@ -165,11 +177,13 @@ async function handle(n: Notifier, options: AnswerServerOptions, seen: Seen, req
     n.log.info("answer: it was me", fields);
     return reply(res, 200, "");
   }
-  n.log.warn("answer: it was NOT me", fields);
-  const job = disownedJob(n, ref, clicker);
+  if (first) n.log.warn("answer changed to: it was NOT me", { ...fields, first: "it was me", firstAt: new Date(first.at).toISOString() });
+  else n.log.warn("answer: it was NOT me", fields);
+  const job = disownedJob(n, ref, clicker, changed);
   const entry = await n.spool.add(job, n.leaseUntil()).catch((error: unknown) => {
     // Not kept: Slack shows the user an error (500), and clicking again must escalate, not be a second answer.
-    seen.answers.delete(alert);
+    if (first) seen.answers.set(alert, first, first.at + ANSWER_MEMORY_MS);
+    else seen.answers.delete(alert);
     throw error;
   });
   reply(res, 200, "");
@@ -196,7 +210,11 @@ function parseAnswer(body: Buffer): Parsed {
     return "the body has no JSON payload field";
   }
   if (payload?.type !== "block_actions" || !Array.isArray(payload.actions)) return "ignore";
-  const action = payload.actions.find((a) => a?.action_id === ANSWER_YES || a?.action_id === ANSWER_NO);
+  const ours = payload.actions.filter((a) => a?.action_id === ANSWER_YES || a?.action_id === ANSWER_NO);
+  // Slack sends the one element clicked (https://docs.slack.dev/reference/interaction-payloads/block_actions-payload,
+  // "actions"): two answers at once are no click, and taking either would guess (T62 F9).
+  if (ours.length > 1) return `the payload carries ${ours.length} answers (Slack sends one per click)`;
+  const action = ours[0];
   if (!action) return "ignore";
   let ref: AnswerRef;
   try {
@@ -209,7 +227,7 @@ function parseAnswer(body: Buffer): Parsed {
 }
 
 /** The escalation of a disowned login, as a security-channel-only alert job. */
-function disownedJob(n: Notifier, ref: AnswerRef, by: string): AlertJob {
+function disownedJob(n: Notifier, ref: AnswerRef, by: string, changedAnswer: boolean): AlertJob {
   const ip = normalizeIp(ref.ip) ?? ref.ip;
   let geo: GeoInfo;
   try {
@@ -223,7 +241,7 @@ function disownedJob(n: Notifier, ref: AnswerRef, by: string): AlertJob {
     decision: { notify: false, reason: "disowned", newPlace: false, newCountry: false, suspicious: true, keys: [] },
     recipient: { slackId: ref.s },
     sent: {},
-    disowned: { by, at: Date.now() },
+    disowned: { by, at: Date.now(), ...(changedAnswer ? { changedAnswer } : {}) },
   };
 }
 

@@ -23,6 +23,7 @@ const historySchema = z.object({
   places: z.record(z.string(), placeSchema),
   last: lastLoginSchema.optional(),
   located: lastLoginSchema.optional(),
+  disowned: z.record(z.string(), z.object({ login: z.number(), answeredAt: z.number(), lastSeen: z.number().optional() })).optional(),
 });
 export const stateSchema = z.object({ version: z.literal(1), users: z.record(z.string(), historySchema) });
 type State = z.output<typeof stateSchema>;

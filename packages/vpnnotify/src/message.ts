@@ -2,7 +2,7 @@ import type { Recipient } from "./directory";
 import type { VpnEvent } from "./event";
 import { type GeoInfo, placeName } from "./geoip";
 import type { Decision } from "./places";
-import type { TemplateContext } from "./template";
+import { cutField, type TemplateContext } from "./template";
 
 /** "23 Nov 2026, 14:05 CET" in the given zone. */
 export function formatTime(time: number, timeZone: string): string {
@@ -19,8 +19,12 @@ export function formatTime(time: number, timeZone: string): string {
 }
 
 /** Why a login also goes to the security channel; empty when it does not. */
-export function securityReasons(decision: Decision, recipient: Recipient): string[] {
+export function securityReasons(decision: Decision, recipient: Recipient, user: string): string[] {
   const why: string[] = [];
+  const disowned = decision.disownedPlace;
+  if (disowned) {
+    why.push(`from where ${cutField(user)} said a login was NOT them (the login of ${new Date(disowned.login).toISOString()})`);
+  }
   if (decision.newCountry) why.push("new country");
   if (decision.unplaced)
     why.push("unknown location: no GeoIP database places this public address, so the new-country and travel checks could not run");
@@ -91,7 +95,7 @@ export function messageContext(facts: MessageFacts): TemplateContext {
     travelKmh: travel && Number.isFinite(travel.kmh) ? travel.kmh : undefined,
     previousLocation: decision.previous?.place,
     previousTime: decision.previous ? formatTime(decision.previous.time, timeZone) : undefined,
-    flags: securityReasons(decision, recipient).join("; "),
+    flags: securityReasons(decision, recipient, event.user).join("; "),
     reason: decision.reason,
     source: event.source,
     delayed: facts.delayedMs === undefined ? undefined : formatDelay(facts.delayedMs),

@@ -29,6 +29,20 @@ export interface LastLogin {
   endedAt?: number;
 }
 
+/**
+ * An address or network from where the user said a login was not them ("No, it wasn't" on its DM). Every later login
+ * from there goes to the security channel: the stolen credential may still work, and without the mark the attacker's
+ * place would count as the user's own (T62 F0).
+ */
+export interface DisownedMark {
+  /** The disowned login's time. */
+  login: number;
+  /** When the user said so. */
+  answeredAt: number;
+  /** The last login from here since: the mark lasts `forgetAfterMs` from the later of the two, as a known place would. */
+  lastSeen?: number;
+}
+
 /** Per user; keys are "ip:…", "net:…/24", "asn:…", "country:…". */
 export interface UserHistory {
   places: Record<string, PlaceSeen>;
@@ -38,6 +52,8 @@ export interface UserHistory {
    * travel is measured from here, so an unplaceable login between two far-apart ones does not hide the jump (T62 F11).
    */
   located?: LastLogin;
+  /** By "ip:…" and "net:…" key. */
+  disowned?: Record<string, DisownedMark>;
 }
 
 export type KnownBy = "ip" | "network" | "asn";
@@ -67,7 +83,15 @@ export interface Login {
   place: string;
 }
 
-export type Reason = "first-login" | "new-place" | "renotify" | "known-place" | "being-told" | "state-unavailable" | "disowned";
+export type Reason =
+  | "first-login"
+  | "new-place"
+  | "renotify"
+  | "known-place"
+  | "being-told"
+  | "state-unavailable"
+  | "disowned"
+  | "disowned-place";
 
 export interface Travel {
   km: number;
@@ -93,6 +117,8 @@ export interface Decision {
   /** The keys this login matched or added. */
   keys: string[];
   previous?: LastLogin;
+  /** The login comes from an address or network the user disowned (the latest such mark). */
+  disownedPlace?: { login: number; answeredAt: number };
 }
 
 export function placeKeys(geo: GeoInfo): { ip: string; network: string; asn?: string; country?: string } {
@@ -121,7 +147,13 @@ export function decide(
   const known = policy.knownBy
     .map((by) => (by === "ip" ? keys.ip : by === "network" ? keys.network : keys.asn))
     .filter((k): k is string => k !== undefined && live.has(k));
-  const hasHistory = live.size > 0;
+  const disowned = liveDisowned(history, login.time, policy);
+  // Whatever else is known about it: an address or network the user disowned is never theirs (T62 F0).
+  const mark = [disowned.get(keys.ip), disowned.get(keys.network)]
+    .filter((m): m is DisownedMark => m !== undefined)
+    .sort((a, b) => b.answeredAt - a.answeredAt)[0];
+  // A user whose only places were disowned still has a history: their next country is news to the security channel.
+  const hasHistory = live.size > 0 || disowned.size > 0;
   const newCountry = hasHistory && keys.country !== undefined && !live.has(keys.country);
   const previous = history?.last;
   const from = lastLocated(history);
@@ -139,11 +171,16 @@ export function decide(
     newCountry,
     ...(unplaced ? { unplaced } : {}),
     ...(travel ? { impossibleTravel: travel } : {}),
-    suspicious: newCountry || unplaced || travel !== undefined,
-    keys: allKeys,
+    suspicious: newCountry || unplaced || travel !== undefined || mark !== undefined,
+    // A login from a disowned place is the attacker's as much as the user's: it adds no country or ASN to the places
+    // that count as theirs (only those already known are refreshed).
+    keys: mark ? allKeys.filter((k) => k === keys.ip || k === keys.network || live.has(k)) : allKeys,
     ...(previous ? { previous } : {}),
+    ...(mark ? { disownedPlace: { login: mark.login, answeredAt: mark.answeredAt } } : {}),
   };
   if (!stateAvailable) return { ...base, notify: true, reason: "state-unavailable", newPlace: false };
+  // Told every time, never quiet for renotifyAfterDays: the user is asked again, and the security channel hears of it.
+  if (mark) return { ...base, notify: true, reason: "disowned-place", newPlace: false };
   if (!hasHistory) return { ...base, notify: true, reason: "first-login", newPlace: true };
   const lastNotified = Math.max(0, ...known.map((k) => live.get(k)?.lastNotified ?? 0));
   const beingTold = known.some((k) => (live.get(k)?.pendingUntil ?? 0) > now);
@@ -193,7 +230,17 @@ export function recordLogin(
   };
   const newer = history?.last && history.last.time > login.time ? history.last : last;
   const located = lastLocated(history, last);
-  return { places: Object.fromEntries(kept), last: newer, ...(located && located !== newer ? { located } : {}) };
+  const disowned = Object.fromEntries(liveDisowned(history, login.time, policy));
+  for (const key of [`ip:${login.geo.ip}`, `net:${login.geo.network}`]) {
+    const mark = disowned[key];
+    if (mark) disowned[key] = { ...mark, lastSeen: Math.max(mark.lastSeen ?? 0, login.time) };
+  }
+  return {
+    places: Object.fromEntries(kept),
+    last: newer,
+    ...(located && located !== newer ? { located } : {}),
+    ...withDisowned(disowned, policy),
+  };
 }
 
 /** The latest login with coordinates among the history's and `also`. */
@@ -206,6 +253,55 @@ function lastLocated(history: UserHistory | undefined, also?: LastLogin): LastLo
 
 function isCountryKey(key: string): boolean {
   return key.startsWith("country:");
+}
+
+/**
+ * The history once the user said the login at `login` from `geo`'s place was not them (answered at `answeredAt`): its
+ * address and network are marked disowned, and every place first seen at that login or since (its address, network,
+ * country and ASN, unless the user had them before) no longer counts as theirs. A later "Yes" never clears a mark: it
+ * lasts as long as a known place would have (`forgetAfterMs` from its last login).
+ */
+export function markDisowned(
+  history: UserHistory | undefined,
+  keys: ReturnType<typeof placeKeys>,
+  login: number,
+  answeredAt: number,
+  policy: PlacePolicy,
+): UserHistory {
+  const places = { ...history?.places };
+  for (const key of [keys.ip, keys.network, keys.asn, keys.country]) {
+    if (key !== undefined && (places[key]?.firstSeen ?? Number.NEGATIVE_INFINITY) >= login) delete places[key];
+  }
+  const disowned = Object.fromEntries(liveDisowned(history, answeredAt, policy));
+  for (const key of [keys.ip, keys.network]) {
+    const before = disowned[key];
+    disowned[key] = {
+      login: Math.min(before?.login ?? login, login),
+      answeredAt: Math.max(before?.answeredAt ?? answeredAt, answeredAt),
+      ...(before?.lastSeen !== undefined ? { lastSeen: before.lastSeen } : {}),
+    };
+  }
+  return { ...history, places, ...withDisowned(disowned, policy) };
+}
+
+/** The marks to keep (the most recent `maxPlaces`), as the history's field: none, no field. */
+function withDisowned(disowned: Record<string, DisownedMark>, policy: PlacePolicy): Pick<UserHistory, "disowned"> {
+  const kept = Object.entries(disowned)
+    .sort((a, b) => markSeen(b[1]) - markSeen(a[1]))
+    .slice(0, policy.maxPlaces);
+  return kept.length > 0 ? { disowned: Object.fromEntries(kept) } : {};
+}
+
+function markSeen(mark: DisownedMark): number {
+  return Math.max(mark.answeredAt, mark.lastSeen ?? 0);
+}
+
+function liveDisowned(history: UserHistory | undefined, now: number, policy: PlacePolicy): Map<string, DisownedMark> {
+  const live = new Map<string, DisownedMark>();
+  for (const [key, mark] of Object.entries(history?.disowned ?? {})) {
+    if (now - markSeen(mark) < policy.forgetAfterMs) live.set(key, mark);
+  }
+  return live;
 }
 
 /** The history once someone was told about the login at `time` from the places `keys`. */

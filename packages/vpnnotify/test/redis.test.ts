@@ -7,7 +7,7 @@ import { Redis } from "ioredis";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { configSchema } from "../src/config";
 import { handleConnect } from "../src/notify";
-import { decide, type Login, type PlacePolicy, recordLogin } from "../src/places";
+import { decide, type Login, markDisowned, type PlacePolicy, placeKeys, recordLogin } from "../src/places";
 import { RedisPlaceStore } from "../src/redis-store";
 import { createNotifier } from "../src/runtime";
 import { PLACES, writeGeoDatabases } from "./fixtures";
@@ -85,6 +85,23 @@ describe("known places in Redis (several VPN servers)", () => {
     const t0 = Date.now();
     expect((await handleConnect(login(PLACES.london.ip, t0), serverA.n)).verdict).toBe("notified");
     expect((await handleConnect(login(PLACES.london.ip, t0 + 60_000), serverB.n)).verdict).toBe("suppressed");
+    await Promise.all([serverA.n.store.close(), serverB.n.store.close()]);
+  });
+
+  it('a place disowned ("No, it wasn\'t me") on one server is escalated by the others (T62 F0)', async () => {
+    const section = redisConfig(redis);
+    const serverA = notifier(section);
+    const serverB = notifier(section);
+    const t0 = Date.now() - 86_400_000;
+    await handleConnect(login(PLACES.london.ip, t0 - 86_400_000), serverA.n);
+    const stolen = await handleConnect(login(PLACES.sydney.ip, t0), serverA.n);
+    expect(stolen).toMatchObject({ verdict: "escalated", flags: ["new country"] });
+    // what serve's escalation of the "No" does to the store
+    const geoOf = serverA.n.geo.lookup(PLACES.sydney.ip);
+    await serverA.n.store.update("alice", (h) => markDisowned(h, placeKeys(geoOf), t0, Date.now(), serverA.n.policy));
+    const again = await handleConnect(login(PLACES.sydney.ip), serverB.n);
+    expect(again).toMatchObject({ verdict: "escalated", reason: "disowned-place", securityChannel: SECURITY });
+    expect(again.flags).toContain(`from where alice said a login was NOT them (the login of ${new Date(t0).toISOString()})`);
     await Promise.all([serverA.n.store.close(), serverB.n.store.close()]);
   });
 
