@@ -233,6 +233,7 @@ describe("vpnnotify: every command, with its Slack token, bind password, Redis p
         },
         body,
       });
+      return "SIGTERM";
     };
     const build: Build = (io) => createVpnnotifyProgram(io, { startedAt: Date.now(), serveUntil });
     const baseEnv = { PATH: process.env.PATH, NO_COLOR: "1", VPN_REDACTION_REDIS_PW: redisPassword };

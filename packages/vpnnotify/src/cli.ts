@@ -130,8 +130,8 @@ const SIGNAL_EXIT_CODES = `  129 a process retrying an alert in memory stopped b
 export interface VpnnotifyDeps {
   /** Epoch ms the deadlines count from (default: the process's start, which a VPN server's wait includes). */
   startedAt?: number;
-  /** When `serve` stops (default: at SIGTERM or SIGINT). */
-  serveUntil?: () => Promise<void>;
+  /** When `serve` stops, and what stopped it (default: at SIGTERM or SIGINT, its name). */
+  serveUntil?: () => Promise<string>;
 }
 
 /** The vpnnotify program, writing through `io`; building it has no side effects (main.ts runs it). */

@@ -1,6 +1,6 @@
 import { spawn } from "node:child_process";
 import { createHmac } from "node:crypto";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chownSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Logger, Secret } from "@opsguard/core";
@@ -61,12 +61,23 @@ function interaction(
 ) {
   const actions = (message.blocks?.[1] as { elements: { action_id: string; value: string }[] } | undefined)?.elements ?? [];
   const button = actions.find((a) => a.action_id === actionId);
-  const payload = {
-    type: "block_actions",
-    user: { id: user, username: "alice", team_id: "T0LAB" },
-    actions: [{ type: "button", block_id: "vpnnotify_answer", action_id: actionId, value: button?.value, action_ts: "1.2" }],
-  };
-  const body = `payload=${encodeURIComponent(JSON.stringify(payload))}`;
+  return signed(
+    {
+      type: "block_actions",
+      user: { id: user, username: "alice", team_id: "T0LAB" },
+      actions: [{ type: "button", block_id: "vpnnotify_answer", action_id: actionId, value: button?.value, action_ts: "1.2" }],
+    },
+    secret,
+    now,
+  );
+}
+
+/** A form body with `payload`, signed as Slack signs it. */
+function signed(payload: unknown, secret = SIGNING_SECRET, now = Date.now()) {
+  return signedBody(`payload=${encodeURIComponent(JSON.stringify(payload))}`, secret, now);
+}
+
+function signedBody(body: string, secret = SIGNING_SECRET, now = Date.now()) {
   const timestamp = String(Math.floor(now / 1000));
   const signature = `v0=${createHmac("sha256", secret).update(`v0:${timestamp}:${body}`).digest("hex")}`;
   return {
@@ -212,6 +223,131 @@ describe('"was this you?" in one click', () => {
     }
   });
 
+  it('after "No", the next login from that address or network reaches the security channel, and the country is news again (T62 F0)', async () => {
+    const n = notifier();
+    const day = 86_400_000;
+    const t0 = Date.now() - 10 * day;
+    const connect = (ip: string, time: number) => handleConnect({ kind: "connect", source: "openvpn", user: "alice", ip, time }, n);
+    const securityPosts = () => slack.messagesTo(SECURITY).map((m) => m.text ?? "");
+    // home, then the stolen credential used from Sydney five days later (new country: escalated), disowned
+    expect(await connect(PLACES.london.ip, t0)).toMatchObject({ verdict: "notified" });
+    expect(await connect(PLACES.sydney.ip, t0 + 5 * day)).toMatchObject({ verdict: "escalated", flags: ["new country"] });
+    const server = await answerServer(n);
+    try {
+      const no = await fetch(server.url, interaction(slack.messagesTo("U0ALICE").at(-1) ?? {}, "vpnnotify_no", "U0ALICE"));
+      expect(no.status).toBe(200);
+      await waitFor(() => securityPosts().find((t) => t.includes("this login was NOT them")), 5_000, "the escalation");
+      const disowned = `from where alice said a login was NOT them (the login of ${new Date(t0 + 5 * day).toISOString()})`;
+
+      // the attacker again, from the address and from its /24 a day later: told to security, not a quiet known place
+      for (const [ip, time] of [
+        [PLACES.sydney.ip, t0 + 6 * day],
+        ["1.128.3.99", t0 + 6 * day + 60_000],
+      ] as const) {
+        const again = await connect(ip, time);
+        expect(again).toMatchObject({ verdict: "escalated", reason: "disowned-place", securityChannel: SECURITY });
+        expect(again.flags).toContain(disowned);
+        expect(securityPosts().at(-1)).toContain(disowned);
+      }
+      // a "Yes" on that later alert (the attacker may hold the Slack session too) does not make the place theirs
+      const yes = await fetch(server.url, interaction(slack.messagesTo("U0ALICE").at(-1) ?? {}, "vpnnotify_yes", "U0ALICE"));
+      expect(yes.status).toBe(200);
+      const afterYes = await connect(PLACES.sydney.ip, t0 + 6 * day + 120_000);
+      expect(afterYes).toMatchObject({ verdict: "escalated", reason: "disowned-place" });
+
+      // another network of that country: Australia counts as new, on the strength of the disowned login alone it was not
+      expect(await connect("1.128.200.1", t0 + 7 * day)).toMatchObject({ verdict: "escalated", flags: ["new country"] });
+      // the places the user had before stay theirs
+      expect(await connect(PLACES.london.ip, t0 + 9 * day)).toMatchObject({ verdict: "suppressed", reason: "known-place" });
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('a "No" after a "Yes" on the same alert reaches the security channel as a changed answer; "Yes" after "No" does not count (T62 F1)', async () => {
+    const n = notifier();
+    await handleConnect({ kind: "connect", source: "openvpn", user: "alice", ip: PLACES.paris.ip, time: Date.now() }, n);
+    const dm = slack.messagesTo("U0ALICE")[0] ?? {};
+    const server = await answerServer(n);
+    try {
+      expect((await fetch(server.url, interaction(dm, "vpnnotify_yes", "U0ALICE"))).status).toBe(200);
+      expect(slack.messagesTo(SECURITY)).toEqual([]);
+      const no = await fetch(server.url, interaction(dm, "vpnnotify_no", "U0ALICE", SIGNING_SECRET, Date.now() + 1_000));
+      expect(no.status).toBe(200);
+      expect(logLines).toContainEqual(
+        expect.stringMatching(/^vpnnotify: warn: answer changed to: it was NOT me user=alice .*first="it was me" firstAt=\S+$/),
+      );
+      const alert = await waitFor(() => slack.messagesTo(SECURITY)[0], 5_000, "the escalation");
+      expect(alert.text).toContain("Why: the user changed their answer to: it was NOT me (their first answer was: it was me)");
+      // the "No" stands: a "Yes" again is ignored, at warning level
+      const yes = await fetch(server.url, interaction(dm, "vpnnotify_yes", "U0ALICE", SIGNING_SECRET, Date.now() + 2_000));
+      expect(yes.status).toBe(200);
+      expect(logLines.at(-1)).toMatch(
+        /^vpnnotify: warn: ignored a second answer for the same alert \(it was me\): the first one stands .*first="it was NOT me"/,
+      );
+      expect(slack.messagesTo(SECURITY)).toHaveLength(1);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("refuses a payload with two answers: Slack sends one per click (T62 F9)", async () => {
+    const n = notifier();
+    await handleConnect({ kind: "connect", source: "openvpn", user: "alice", ip: PLACES.paris.ip, time: Date.now() }, n);
+    const buttons = (
+      (slack.messagesTo("U0ALICE")[0]?.blocks?.[1] as { elements?: { action_id: string; value: string }[] } | undefined)?.elements ?? []
+    ).map((b) => ({ type: "button", block_id: "vpnnotify_answer", action_id: b.action_id, value: b.value, action_ts: "1.2" }));
+    const server = await answerServer(n);
+    try {
+      const both = await fetch(server.url, signed({ type: "block_actions", user: { id: "U0ALICE" }, actions: buttons }));
+      expect(both.status).toBe(400);
+      expect(logLines.at(-1)).toBe(
+        'vpnnotify: warn: refused an interaction reason="the payload carries 2 answers (Slack sends one per click)"',
+      );
+      expect(logLines.filter((l) => l.includes("answer: it was"))).toEqual([]);
+      // the DM's own answer still counts afterwards
+      const no = await fetch(
+        server.url,
+        signed({ type: "block_actions", user: { id: "U0ALICE" }, actions: [buttons[1]] }, SIGNING_SECRET, Date.now() + 1_000),
+      );
+      expect(no.status).toBe(200);
+      await waitFor(() => slack.messagesTo(SECURITY)[0], 5_000, "the escalation");
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("logs a request refused as too large, as every refusal (T62 F7)", async () => {
+    const server = await answerServer(notifier());
+    try {
+      const large = await fetch(server.url, signedBody(`payload=${"x".repeat(100 * 1024)}`));
+      expect(large.status).toBe(413);
+      expect(logLines.at(-1)).toBe(
+        'vpnnotify: warn: refused a request reason="too large: over 65536 bytes (a button\'s answer is a few KiB)" from=127.0.0.1',
+      );
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("vpnnotify serve refuses to start (78) on a spool it cannot write, before it listens (T62 F10)", async () => {
+    const conf = config();
+    mkdirSync(conf.spool.dir, { mode: 0o700 });
+    // another user's spool: root may not keep alerts in it (core's private-directory rule), as the flush timer's user
+    chownSync(conf.spool.dir, 4242, 4242);
+    const path = join(dir, "serve-foreign-spool.json");
+    writeFileSync(path, JSON.stringify(conf));
+    const run = await runInProc(["serve"], { VPNNOTIFY_CONFIG: path });
+    expect(run.code).toBe(78);
+    expect(run.stderr).not.toContain("listening");
+    expect(run.stderr).toMatch(
+      new RegExp(
+        `^vpnnotify: cannot read or write the spool directory ${conf.spool.dir.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}: it belongs to uid 4242, mode 0700`,
+      ),
+    );
+    expect(run.stderr).toContain("chown USER");
+  });
+
   it("vpnnotify serve: listens where configured, answers signed requests, and stops on SIGTERM", async () => {
     const path = join(dir, "serve.json");
     writeFileSync(path, JSON.stringify(config()));
@@ -241,7 +377,11 @@ describe('"was this you?" in one click', () => {
       expect(second.stderr).toMatch(/^vpnnotify: cannot listen on 127\.0\.0\.1:\d+: EADDRINUSE \(check answers\.listen/);
       const exited = new Promise<number | null>((resolve) => child.on("close", resolve));
       child.kill("SIGTERM");
+      // a clean stop (0, as systemd expects of a stop it asked for), said in the log
       expect(await exited).toBe(0);
+      expect(stderr).toMatch(
+        /^vpnnotify: stopped by SIGTERM: no longer answering Slack's buttons url=http:\/\/127\.0\.0\.1:\d+\/slack\/actions$/m,
+      );
     } finally {
       child.kill("SIGKILL");
     }

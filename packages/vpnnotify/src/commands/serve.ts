@@ -1,38 +1,46 @@
+import { unlink } from "node:fs/promises";
+import { join } from "node:path";
 import {
   type CliContext,
   type Command,
   ConfigError,
   cliContext,
   ExitCode,
+  ensurePrivateDir,
   exitWith,
   type IOStreams,
   loadConfig,
   type RunFn,
   resolveSecret,
   type SecretRef,
+  writeFileAtomic,
 } from "@opsguard/core";
 import { startAnswerServer } from "../answers";
 import { configSchema } from "../config";
 import { createNotifier } from "../runtime";
+import { withSpoolAccess } from "../spool-guard";
 
 export interface ServeCommandOptions {
   ctx: CliContext;
-  /** Resolves when the server is to stop: SIGTERM or SIGINT for the bin; whatever a test decides in-process. */
-  stopped: () => Promise<void>;
+  /**
+   * Resolves, with what stopped it, when the server is to stop: SIGTERM or SIGINT for the bin; whatever a test decides
+   * in-process.
+   */
+  stopped: () => Promise<string>;
 }
 
-/** Until SIGTERM or SIGINT: what a service manager sends to stop the server. */
-export function untilSignalled(): Promise<void> {
-  return new Promise<void>((resolve) => {
-    process.once("SIGTERM", resolve);
-    process.once("SIGINT", resolve);
+/** Until SIGTERM or SIGINT (its name): what a service manager sends to stop the server. */
+export function untilSignalled(): Promise<string> {
+  return new Promise<string>((resolve) => {
+    process.once("SIGTERM", () => resolve("SIGTERM"));
+    process.once("SIGINT", () => resolve("SIGINT"));
   });
 }
 
 /** `vpnnotify serve`: the Slack app's interactivity request URL, answering the DM's "was this you?" buttons. */
 export function newServeCommand(
   program: Command,
-  stopped: () => Promise<void> = untilSignalled,
+  stopped: () => Promise<string> = untilSignalled,
   runF: RunFn<ServeCommandOptions> = runServeCommand,
 ): Command {
   return program
@@ -52,6 +60,9 @@ export async function runServeCommand({ ctx, stopped }: ServeCommandOptions, _io
     });
   }
   const n = createNotifier(config, ctx.log);
+  // Every "No" is spooled before Slack gets its answer: a spool this user cannot write would make each one fail (500)
+  // while "Yes" works, for as long as it runs. Checked now, as flush and status check theirs (T62 F10).
+  await withSpoolAccess(n.spool.dir, () => probeSpool(n.spool.dir));
   const at = config.answers.listen.lastIndexOf(":");
   const server = await startAnswerServer(n, {
     signingSecret: resolveSecret(config.answers.signingSecret as SecretRef, "answers.signingSecret"),
@@ -60,8 +71,21 @@ export async function runServeCommand({ ctx, stopped }: ServeCommandOptions, _io
     path: config.answers.path,
   });
   ctx.log.info("listening for Slack's button answers", { url: server.url });
-  await stopped();
+  const by = await stopped();
   await server.close();
   await n.store.close().catch(() => {});
+  // A stop asked for is a clean one (exit 0: systemd's stop is not a failure), but the log says it happened.
+  ctx.log.info(`stopped by ${by}: no longer answering Slack's buttons`, { url: server.url });
   return ExitCode.OK;
+}
+
+/**
+ * What spooling an answer does to the spool directory: made or checked as core's spool makes it (owned by this user
+ * or root, not writable by others), then a file written in it and removed.
+ */
+async function probeSpool(dir: string): Promise<void> {
+  await ensurePrivateDir(dir);
+  const probe = join(dir, `.serve-probe.${process.pid}.tmp`);
+  await writeFileAtomic(probe, "", { fsync: false });
+  await unlink(probe);
 }
