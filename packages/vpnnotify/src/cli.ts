@@ -54,7 +54,11 @@ out twice (at least once, never lost).
 
 With answers.signingSecret set, the DM asks "was this you?" with two buttons; "vpnnotify serve" is
 the Slack app's interactivity Request URL (signed requests only, each accepted once: a replay is 401;
-"No" goes to the security channel; each alert's first answer counts, a second one is only logged).
+"No" goes to the security channel and marks the login's address and network as disowned: every later
+login from there goes to the security channel too, and a country or ASN first seen at that login is
+new again; each alert's first answer counts and a second one is only logged, except a "No" after a
+"Yes", escalated as a changed answer). Run serve as the spool's owner: on a spool it cannot write it
+exits 78 at start. SIGTERM/SIGINT stop it with one "stopped by SIGTERM" line, exit 0.
 A signing secret that cannot be read, or is empty, is a config error (78) for status and notify too.
 
 Config keys (YAML or JSON; the README explains each):

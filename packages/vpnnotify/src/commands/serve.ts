@@ -9,6 +9,7 @@ import {
   ensurePrivateDir,
   exitWith,
   type IOStreams,
+  type Logger,
   loadConfig,
   type RunFn,
   resolveSecret,
@@ -62,7 +63,7 @@ export async function runServeCommand({ ctx, stopped }: ServeCommandOptions, _io
   const n = createNotifier(config, ctx.log);
   // Every "No" is spooled before Slack gets its answer: a spool this user cannot write would make each one fail (500)
   // while "Yes" works, for as long as it runs. Checked now, as flush and status check theirs (T62 F10).
-  await withSpoolAccess(n.spool.dir, () => probeSpool(n.spool.dir));
+  await withSpoolAccess(n.spool.dir, () => probeSpool(n.spool.dir, ctx.log));
   const at = config.answers.listen.lastIndexOf(":");
   const server = await startAnswerServer(n, {
     signingSecret: resolveSecret(config.answers.signingSecret as SecretRef, "answers.signingSecret"),
@@ -83,8 +84,8 @@ export async function runServeCommand({ ctx, stopped }: ServeCommandOptions, _io
  * What spooling an answer does to the spool directory: made or checked as core's spool makes it (owned by this user
  * or root, not writable by others), then a file written in it and removed.
  */
-async function probeSpool(dir: string): Promise<void> {
-  await ensurePrivateDir(dir);
+async function probeSpool(dir: string, log: Logger): Promise<void> {
+  await ensurePrivateDir(dir, { log });
   const probe = join(dir, `.serve-probe.${process.pid}.tmp`);
   await writeFileAtomic(probe, "", { fsync: false });
   await unlink(probe);
