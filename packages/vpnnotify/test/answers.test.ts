@@ -3,12 +3,12 @@ import { createHmac } from "node:crypto";
 import { chownSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Logger, Secret } from "@opsguard/core";
+import { Logger, Secret, UnavailableError } from "@opsguard/core";
 import { SLACK_SIM_TOKEN, SlackSim } from "@opsguard/lab";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { startAnswerServer } from "../src/answers";
 import { configSchema } from "../src/config";
-import { handleConnect } from "../src/notify";
+import { deliverEntry, handleConnect } from "../src/notify";
 import { createNotifier } from "../src/runtime";
 import { CLI, PLACES, runInProc, waitFor, writeGeoDatabases } from "./fixtures";
 
@@ -259,6 +259,51 @@ describe('"was this you?" in one click', () => {
       expect(await connect("1.128.200.1", t0 + 7 * day)).toMatchObject({ verdict: "escalated", flags: ["new country"] });
       // the places the user had before stay theirs
       expect(await connect(PLACES.london.ip, t0 + 9 * day)).toMatchObject({ verdict: "suppressed", reason: "known-place" });
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('a "No" whose place the store cannot mark says so to the security channel and stays spooled until it is marked', async () => {
+    const n = notifier();
+    const t0 = Date.now() - 86_400_000;
+    await handleConnect({ kind: "connect", source: "openvpn", user: "alice", ip: PLACES.london.ip, time: t0 - 86_400_000 }, n);
+    await handleConnect({ kind: "connect", source: "openvpn", user: "alice", ip: PLACES.sydney.ip, time: t0 }, n);
+    const store = n.store;
+    // the store goes down for writes (Redis unreachable) just as the "No" comes
+    n.store = {
+      name: store.name,
+      get: (user) => store.get(user),
+      close: () => store.close(),
+      update: () => Promise.reject(new UnavailableError("redis 10.0.0.5:6379 is unavailable")),
+    };
+    const server = await answerServer(n);
+    try {
+      expect((await fetch(server.url, interaction(slack.messagesTo("U0ALICE").at(-1) ?? {}, "vpnnotify_no", "U0ALICE"))).status).toBe(200);
+      const alert = await waitFor(
+        () => slack.messagesTo(SECURITY).at(-1)?.text?.includes("NOT them") && slack.messagesTo(SECURITY).at(-1),
+        5_000,
+        "the escalation",
+      );
+      expect(alert.text).toContain(
+        "its place could not be marked as not theirs (redis 10.0.0.5:6379 is unavailable): until it is, a login from there may pass quietly",
+      );
+      // kept for flush: the escalation went out, the mark did not
+      let status = await n.spool.status();
+      for (const until = Date.now() + 5_000; !status.lastError && Date.now() < until; status = await n.spool.status()) {
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      expect(status).toMatchObject({
+        pending: 1,
+        lastError: "cannot mark the disowned place in the store: redis 10.0.0.5:6379 is unavailable",
+      });
+      // the store back, the retry marks the place without posting again
+      n.store = store;
+      const [entry] = await n.spool.list();
+      expect(entry && (await deliverEntry(entry, n))).toBe("delivered");
+      expect(slack.messagesTo(SECURITY).filter((m) => m.text?.includes("NOT them"))).toHaveLength(1);
+      const again = await handleConnect({ kind: "connect", source: "openvpn", user: "alice", ip: PLACES.sydney.ip, time: Date.now() }, n);
+      expect(again).toMatchObject({ verdict: "escalated", reason: "disowned-place" });
     } finally {
       await server.close();
     }
