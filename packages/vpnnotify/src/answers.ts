@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { describeError, type Secret, slackRequestProblem, UnavailableError } from "@opsguard/core";
 import { networkOf, normalizeIp } from "./address";
-import { type AlertJob, ANSWER_NO, ANSWER_YES, type AnswerRef, answerRefSchema, deliverAlert } from "./alert";
+import { type AlertJob, ANSWER_NO, ANSWER_YES, type AnswerRef, answerRefSchema, deliverAlert, historyKey } from "./alert";
 import type { GeoInfo } from "./geoip";
 
 import type { Notifier } from "./notify";
@@ -174,8 +174,17 @@ async function handle(n: Notifier, options: AnswerServerOptions, seen: Seen, req
   }
   seen.answers.set(alert, { no, at: Date.now() }, Date.now() + ANSWER_MEMORY_MS);
   if (!no) {
-    n.log.info("answer: it was me", fields);
-    return reply(res, 200, "");
+    reply(res, 200, "");
+    // A "Yes" never makes a disowned place the user's (whoever holds the credential may hold the Slack session too),
+    // and the log says so rather than reading as if it had.
+    const disowned = await disownedAt(n, ref).catch(() => undefined);
+    if (disowned) {
+      n.log.warn("answer: it was me, from where this user said a login was NOT them: the place stays disowned", {
+        ...fields,
+        disowned: new Date(disowned).toISOString(),
+      });
+    } else n.log.info("answer: it was me", fields);
+    return;
   }
   if (first) n.log.warn("answer changed to: it was NOT me", { ...fields, first: "it was me", firstAt: new Date(first.at).toISOString() });
   else n.log.warn("answer: it was NOT me", fields);
@@ -224,6 +233,14 @@ function parseAnswer(body: Buffer): Parsed {
   }
   const clicker = typeof payload.user?.id === "string" ? payload.user.id : "";
   return { ref, clicker, no: action.action_id === ANSWER_NO };
+}
+
+/** When the user disowned a login from the answered login's address or network (its "No"), if they did. */
+async function disownedAt(n: Notifier, ref: AnswerRef): Promise<number | undefined> {
+  const history = await n.store.get(historyKey(ref.u));
+  const ip = normalizeIp(ref.ip) ?? ref.ip;
+  const marks = [history?.disowned?.[`ip:${ip}`], history?.disowned?.[`net:${networkOf(ip)}`]];
+  return marks.reduce<number | undefined>((at, m) => (m && m.answeredAt > (at ?? 0) ? m.answeredAt : at), undefined);
 }
 
 /** The escalation of a disowned login, as a security-channel-only alert job. */

@@ -137,7 +137,8 @@ describe('"was this you?" in one click', () => {
       const yes = await fetch(server.url, interaction(dm ?? {}, "vpnnotify_yes", "U0ALICE"));
       expect(yes.status).toBe(200);
       expect(slack.messagesTo(SECURITY)).toEqual([]);
-      expect(logLines.at(-1)).toMatch(
+      // logged once the store said the place is not a disowned one (after Slack has its answer)
+      expect(await waitFor(() => logLines.find((l) => l.includes("answer: it was me")), 5_000, "the Yes line")).toMatch(
         /^vpnnotify: answer: it was me user=alice ip=90\.100\.1\.2 login=2026-11-09T14:05:00\.000Z slackUser=U0ALICE$/,
       );
 
@@ -252,6 +253,10 @@ describe('"was this you?" in one click', () => {
       // a "Yes" on that later alert (the attacker may hold the Slack session too) does not make the place theirs
       const yes = await fetch(server.url, interaction(slack.messagesTo("U0ALICE").at(-1) ?? {}, "vpnnotify_yes", "U0ALICE"));
       expect(yes.status).toBe(200);
+      await waitFor(() => logLines.find((l) => l.includes("answer: it was me")), 5_000, "the Yes line");
+      expect(logLines.find((l) => l.includes("answer: it was me"))).toMatch(
+        /^vpnnotify: warn: answer: it was me, from where this user said a login was NOT them: the place stays disowned user=alice ip=1\.128\.3\.99 .* disowned=\S+$/,
+      );
       const afterYes = await connect(PLACES.sydney.ip, t0 + 6 * day + 120_000);
       expect(afterYes).toMatchObject({ verdict: "escalated", reason: "disowned-place" });
 
