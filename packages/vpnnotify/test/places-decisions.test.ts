@@ -157,7 +157,7 @@ describe("what the security channel is told", () => {
     const home = toldAbout(at("81.2.69.1", T0, london));
     const unplaced = at("64:ff9b::102:1", T0 + HOUR);
     expect(decide(home, unplaced, policy)).toMatchObject({ unplaced: true, suspicious: true, notify: true, newCountry: false });
-    expect(securityReasons(decide(home, unplaced, policy), { slackId: "U1" })).toEqual([
+    expect(securityReasons(decide(home, unplaced, policy), { slackId: "U1" }, "alice")).toEqual([
       "unknown location: no GeoIP database places this public address, so the new-country and travel checks could not run",
     ]);
     // Once told, that network is a known place: a database lacking a range the user really uses escalates once, not always.
@@ -190,15 +190,15 @@ describe("what the security channel is told", () => {
   it("a login reported after a later one says so instead of 'at the same moment' (T62 F9)", () => {
     const home = toldAbout(at("81.2.69.1", T0, london));
     const earlier = decide(home, at("2.2.2.2", T0 - 5 * 60_000, paris), policy);
-    expect(securityReasons(earlier, { slackId: "U1" })).toEqual([
+    expect(securityReasons(earlier, { slackId: "U1" }, "alice")).toEqual([
       "new country",
       "impossible travel: 344 km from London (this login was 5 min before that one, which was reported first)",
     ]);
     const open = recordSessionEnd(home, "81.2.69.1", T0 + HOUR);
-    expect(securityReasons(decide(open, at("2.2.2.2", T0 + 30 * 60_000, paris), policy), { slackId: "U1" })[1]).toBe(
+    expect(securityReasons(decide(open, at("2.2.2.2", T0 + 30 * 60_000, paris), policy), { slackId: "U1" }, "alice")[1]).toBe(
       "impossible travel: 344 km from London (while that session was still connected)",
     );
-    expect(securityReasons(decide(home, at("2.2.2.2", T0, paris), policy), { slackId: "U1" })[1]).toBe(
+    expect(securityReasons(decide(home, at("2.2.2.2", T0, paris), policy), { slackId: "U1" }, "alice")[1]).toBe(
       "impossible travel: 344 km from London (at the same moment)",
     );
   });
