@@ -646,6 +646,15 @@ function pathViolations(commit: LocalCommit, pull: PullFact, verdict: PullVerdic
     const allowed = new Set([...rule.reviewers, ...rule.teams.flatMap((t) => input.facts.teams.get(t) ?? [])].map((l) => l.toLowerCase()));
     if (verdict.currentApprovers.some((a) => allowed.has(a.toLowerCase()))) continue;
     const who = [...rule.reviewers, ...rule.teams.map((t) => `@${t}`)].join(", ");
+    const unread = rule.teams.flatMap((t) => input.facts.unreadTeams.get(t) ?? []);
+    if (unread.length > 0 && verdict.currentApprovers.length > 0) {
+      // An approver may be in a group that could not be read: neither a pass nor a failure can be shown.
+      violations.push({
+        rule: "unverified",
+        message: `changes ${touched[0]}${touched.length > 1 ? ` and ${touched.length - 1} more` : ""} in ${terms.list([pull.number])} need an approval from ${who}; cannot tell whether ${verdict.currentApprovers.join(", ")} ${verdict.currentApprovers.length === 1 ? "is a member" : "are members"}: ${unread.join("; ")}`,
+      });
+      continue;
+    }
     const stale = verdict.eligibleApprovers.filter((a) => allowed.has(a.toLowerCase()));
     violations.push({
       rule: "path-rule",
@@ -700,12 +709,14 @@ function ruleOutcome(rule: Policy["approvalRules"][number], approvers: readonly 
   const allowed = new Set([...users, ...teams.flatMap((t) => input.facts.teams.get(t) ?? []), ...orgMembers].map((l) => l.toLowerCase()));
   const from = anyone ? approvers : approvers.filter((a) => allowed.has(a));
   if (from.length >= count) return { state: "met" };
-  const unseen = organizations
-    .map((o) => ({
+  const unseen = [
+    ...organizations.map((o) => ({
       org: o,
       why: input.facts.orgs.get(o)?.incomplete ?? (input.facts.orgs.has(o) ? null : `organisation ${o} was not read`),
-    }))
-    .filter((o): o is { org: string; why: string } => o.why !== null);
+    })),
+    // A GitLab group that could not be read may hold any approver, as an unreadable organisation may.
+    ...teams.map((t) => ({ org: t, why: input.facts.unreadTeams.get(t) ?? null })),
+  ].filter((o): o is { org: string; why: string } => o.why !== null);
   const maybe = unseen.length > 0 ? approvers.filter((a) => !allowed.has(a)) : [];
   const who = anyone ? "" : ` from ${[...users, ...teams.map((t) => `@${t}`), ...organizations.map((o) => `members of ${o}`)].join(", ")}`;
   const needs = `approval rule "${rule.name}" needs ${count} independent approval${count === 1 ? "" : "s"}${who}, has ${from.length}`;
@@ -713,7 +724,7 @@ function ruleOutcome(rule: Policy["approvalRules"][number], approvers: readonly 
     return {
       state: "unknown",
       why: [
-        `${needs}; cannot tell whether ${maybe.join(", ")} ${maybe.length === 1 ? "is a member" : "are members"}: ${unseen.map((u) => u.why).join("; ")} (use a token of an organisation member with read:org, or Members: read for a fine-grained token)`,
+        `${needs}; cannot tell whether ${maybe.join(", ")} ${maybe.length === 1 ? "is a member" : "are members"}: ${unseen.map((u) => u.why).join("; ")} (${organizations.some((o) => unseen.some((u) => u.org === o)) ? "use a token of an organisation member with read:org, or Members: read for a fine-grained token" : "check the group's full path and that the token can read it"})`,
       ],
     };
   }

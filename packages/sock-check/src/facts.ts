@@ -8,6 +8,7 @@ export function emptyFacts(): ProviderFacts {
     commits: new Map(),
     pulls: new Map(),
     teams: new Map(),
+    unreadTeams: new Map(),
     orgs: new Map(),
     unverified: new Map(),
     defaultBranch: null,

@@ -57,6 +57,8 @@ interface GlCommit {
   committer_email: string;
 }
 interface GlEvent {
+  /** Event ids grow with creation (docs.gitlab.com/api/events/): they order events that share a created_at. */
+  id?: number;
   action_name: string;
   author_username: string;
   created_at: string;
@@ -189,7 +191,7 @@ export async function collectGitLabFacts(
 
   const projectInfo = await attempt(allShas, async () => {
     try {
-      return (await http.get<{ default_branch: string | null; path_with_namespace: string }>(project)).body;
+      return (await http.get<{ id: number; default_branch: string | null; path_with_namespace: string }>(project)).body;
     } catch (error) {
       // GitLab answers 404 for a project that is not there and for one the token may not see alike
       // (https://docs.gitlab.com/api/rest/troubleshooting/#status-codes).
@@ -229,6 +231,7 @@ export async function collectGitLabFacts(
     pullsOf.set(sha, set);
   };
   for (const mr of listed) {
+    if (!intoThisProject(mr, projectInfo.id)) continue;
     const landed = [mr.merge_commit_sha, mr.squash_commit_sha, mr.sha].filter((s): s is string => !!s && inRange.has(s));
     if (landed.length === 0) continue;
     mergeRequests.set(mr.iid, mr);
@@ -263,7 +266,7 @@ export async function collectGitLabFacts(
       continue;
     }
     pullsOf.set(commit.sha, new Set());
-    for (const mr of found) {
+    for (const mr of found.filter((m) => intoThisProject(m, projectInfo.id))) {
       if (!mergeRequests.has(mr.iid)) mergeRequests.set(mr.iid, mr);
       tie(commit.sha, mr.iid);
     }
@@ -418,6 +421,17 @@ export async function collectGitLabFacts(
   return withTeams(facts, http, options, attempt);
 }
 
+/**
+ * Only an MR merged into this project vouches for its commits: one whose `target_project_id` is another project (a
+ * fork the pusher owns, where they approve their own MR) reviewed a change for that project, and its commits reached
+ * this one some other way — a direct push, as an MR into another branch is. GitLab gives every MR its
+ * `target_project_id` (docs.gitlab.com/api/merge_requests/#get-single-mr); an answer without it, or a project without
+ * its `id`, cannot show the MR was this project's, so it vouches for nothing (fail closed).
+ */
+function intoThisProject(mr: GlMergeRequest, projectId: number | undefined): boolean {
+  return projectId !== undefined && mr.target_project_id === projectId;
+}
+
 /** A commit of an MR as the collector needs it, from local git or from GitLab. */
 interface PullCommitSource {
   sha: string;
@@ -501,6 +515,14 @@ async function standingApprovers(http: HttpClient, path: string, mrs: readonly G
             .join("; ")
             .slice(0, 300)}`,
         );
+      if (body.data?.project === null)
+        // Query.project is null for a project that is not there and for one the token may not read alike
+        // (docs.gitlab.com/api/graphql/reference/#queryproject): the same as REST's 404 for the project, so the same
+        // exit (77), which --allow-unverified does not cover (facts.ts repositoryNotVisible).
+        throw repositoryNotVisible(
+          `GitLab project ${path} was not found, or this token cannot see it (GitLab GraphQL answered project: null)`,
+          "check gitlab.project (or --repo) and that the token can read it with GraphQL (/api/graphql)",
+        );
       const connection: NonNullable<NonNullable<ApprovedByPage["data"]>["project"]>["mergeRequests"] | undefined =
         body.data?.project?.mergeRequests;
       if (!connection) throw new Error(`GitLab GraphQL does not show the merge requests of ${path} to this token`);
@@ -553,20 +575,25 @@ function reviewsOf(
   // changes at daylight saving time, so as text a push half an hour after an approval could sort before it.
   const branchPushes = pushes
     .filter((p) => p.push_data?.ref_type === "branch" && p.push_data.ref === mr.source_branch && p.push_data.commit_to)
-    .map((p) => ({ push: p, ms: instant(p.created_at) }));
+    .map((p) => ({ push: p, ms: instant(p.created_at), id: p.id }));
   // A push whose time cannot be read could be the one after the approval: no approval can be placed on a head.
   const pushesReadable = branchPushes.every((p) => p.ms !== undefined);
-  branchPushes.sort((a, b) => (a.ms ?? 0) - (b.ms ?? 0));
+  branchPushes.sort((a, b) => (a.ms ?? 0) - (b.ms ?? 0) || (a.id ?? 0) - (b.id ?? 0));
   return approvers.map(({ username, bot }) => {
     const latest = approvals
       .filter((e) => e.target_iid === mr.iid && e.author_username === username)
-      .map((e) => ({ text: e.created_at, ms: instant(e.created_at) }))
-      .filter((e): e is { text: string; ms: number } => e.ms !== undefined)
-      .sort((a, b) => a.ms - b.ms)
+      .map((e) => ({ text: e.created_at, ms: instant(e.created_at), id: e.id }))
+      .filter((e): e is { text: string; ms: number; id: number | undefined } => e.ms !== undefined)
+      .sort((a, b) => a.ms - b.ms || (a.id ?? 0) - (b.id ?? 0))
       .at(-1);
     const at = latest?.text ?? null;
-    const head =
-      latest === undefined || !pushesReadable ? undefined : branchPushes.filter((p) => (p.ms as number) <= latest.ms).at(-1)?.push;
+    // A push at the approval's very time came before it only when the event ids say so (ids grow with creation);
+    // without both ids the tie is taken as the push coming after, which never helps a change pass.
+    const before = (p: { ms: number | undefined; id: number | undefined }) =>
+      latest !== undefined &&
+      ((p.ms as number) < latest.ms ||
+        ((p.ms as number) === latest.ms && p.id !== undefined && latest.id !== undefined && p.id < latest.id));
+    const head = latest === undefined || !pushesReadable ? undefined : branchPushes.filter(before).at(-1)?.push;
     return {
       // GitLab's Ghost User holds a deleted account's records: whose approval it was cannot be told (see GlApprover).
       reviewer: GHOST.test(username) ? null : username,
@@ -624,9 +651,9 @@ async function resolvePeople(
   const searched = await attempt(shas, async () => {
     for (const email of emails) {
       if (logins.has(email)) continue;
-      const noreply = /^\d+-([^@]+)@users\.noreply\./.exec(email);
-      if (noreply?.[1]) {
-        logins.set(email, noreply[1]);
+      const id = noreplyUserId(email, http.options.baseUrl);
+      if (id !== undefined) {
+        logins.set(email, await gitlabUserById(http, id));
         continue;
       }
       logins.set(email, await gitlabUserByEmail(http, email));
@@ -650,6 +677,29 @@ async function resolvePeople(
   };
 }
 
+/**
+ * The user id in GitLab's private commit address, `{id}-{username}@users.noreply.{host}` on the instance's own host
+ * (docs.gitlab.com/user/profile/#use-an-automatically-generated-private-commit-email): GitLab links such a commit by
+ * the id — the username part is the one the user had when the address was made, and a renamed user's old address
+ * still names them — so the username part says nothing. The same form on another host is an ordinary address.
+ */
+function noreplyUserId(email: string, apiUrl: string | undefined): number | undefined {
+  const host = apiUrl ? URL.parse(apiUrl)?.hostname.toLowerCase() : undefined;
+  if (!host) return undefined;
+  const match = /^(\d+)-[^@]+@users\.noreply\.(.+)$/.exec(email);
+  return match?.[1] && match[2] === host ? Number(match[1]) : undefined;
+}
+
+/** GET /users/:id (docs.gitlab.com/api/users/#get-a-single-user): the username, or null when there is no such user. */
+async function gitlabUserById(http: HttpClient, id: number): Promise<string | null> {
+  try {
+    return (await http.get<GlUser>(`/users/${id}`)).body.username ?? null;
+  } catch (error) {
+    if (error instanceof HttpError && error.status === 404) return null;
+    throw error;
+  }
+}
+
 async function withTeams(
   facts: ProviderFacts,
   http: HttpClient,
@@ -658,16 +708,43 @@ async function withTeams(
 ): Promise<ProviderFacts> {
   for (const group of options.teams) {
     const members = await attempt([], () =>
-      collect(paginateLink<GlUser>(http, { url: `/groups/${encodeURIComponent(group)}/members`, query: PAGE })),
+      collect(paginateLink<GlMember>(http, { url: `/groups/${encodeURIComponent(group)}/members`, query: PAGE })),
     );
-    if (members)
-      facts.teams.set(
-        group,
-        members.map((m) => m.username),
-      );
+    if (members) facts.teams.set(group, members.filter(mayApprove).map((m) => m.username));
+    // A group that cannot be read (a typo, or one the token may not see: GitLab answers 404 for both) says nothing
+    // about who is in it: the rules naming it are unverified, with the answer GitLab gave.
+    else facts.unreadTeams.set(group, `GitLab group ${group} could not be read (${facts.failure?.message ?? "no answer"})`);
   }
   return facts;
 }
+
+/**
+ * A direct member as GET /groups/:id/members lists them (docs.gitlab.com/api/members/#list-all-members-of-a-group-or-project):
+ * `state` is the user's (a blocked user cannot sign in, so cannot approve), `membership_state` the membership's
+ * (`awaiting`: an invitation or a membership held back by the user cap, not yet a member), `access_level` the role.
+ */
+interface GlMember extends GlUser {
+  state?: string;
+  membership_state?: string;
+  access_level?: number;
+}
+
+/**
+ * Members GitLab would let approve as a group approver: an active user with an active membership and at least the
+ * Reporter role — Reporter is the least that may approve (only as a member of a group added as approvers,
+ * docs.gitlab.com/user/project/merge_requests/approvals/rules/#eligible-approvers); Minimal Access (5) and Guest (10)
+ * cannot (docs.gitlab.com/user/permissions/). A member without a readable role or user state is not counted (fail
+ * closed); a GitLab that does not report `membership_state` (older than the field) has no awaiting memberships.
+ */
+function mayApprove(m: GlMember): boolean {
+  return (
+    m.state === "active" &&
+    (m.membership_state === undefined || m.membership_state === "active") &&
+    typeof m.access_level === "number" &&
+    m.access_level >= REPORTER
+  );
+}
+const REPORTER = 20;
 
 /** The earliest of some timestamps (a loop: a spread of a huge range would overflow the call stack). */
 function earliest(times: readonly string[]): number {

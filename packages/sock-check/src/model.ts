@@ -145,6 +145,11 @@ export interface ProviderFacts {
   pulls: Map<number, PullFact>;
   /** "org/slug" → member logins. */
   teams: Map<string, string[]>;
+  /**
+   * Teams (GitLab groups) that could not be read → why: whether an approver is a member cannot be told, so a rule
+   * naming one that an approver outside the known lists would meet is unverified, never failed on a guess.
+   */
+  unreadTeams: Map<string, string>;
   /** Organisation login → the members the token could see, and whether that is all of them. */
   orgs: Map<string, OrgFact>;
   /** sha → why it could not be verified. */

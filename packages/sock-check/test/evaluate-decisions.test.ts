@@ -90,6 +90,7 @@ function judge(
       commits: new Map([[MERGE, { sha: MERGE, verified: true, authorLogin: "alice", committerLogin: "web-flow", pulls: [7] }]]),
       pulls: new Map([[7, full]]),
       teams: new Map(),
+      unreadTeams: new Map(),
       orgs: new Map(),
       unverified: new Map(),
       defaultBranch: "main",

@@ -63,6 +63,7 @@ function judge({ policy = "provider: github\n", coAuthors = [], reviews }: Case)
       commits: new Map([[SHA, { sha: SHA, verified: true, authorLogin: "alice", committerLogin: "web-flow", pulls: [7] }]]),
       pulls: new Map([[7, pull]]),
       teams: new Map(),
+      unreadTeams: new Map(),
       orgs: new Map(),
       unverified: new Map(),
       defaultBranch: "main",

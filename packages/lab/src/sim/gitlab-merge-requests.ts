@@ -19,6 +19,14 @@ export interface GitLabMergeRequest {
    * fork: a project's events list what happened in that project (https://docs.gitlab.com/api/events/#list-a-projects-visible-events).
    */
   sourceProjectId?: number;
+  /**
+   * The project the MR was opened in and merges into (default: this project): another one for an MR from this
+   * project's branch into an upstream it was forked from. GitLab lists a project's MRs as those whose target it is
+   * (https://docs.gitlab.com/api/merge_requests/#list-project-merge-requests: `project_id`, `target_project_id`), so
+   * this project's list leaves it out; its commit → MR lookup, which lists the MRs "related to the specified commit"
+   * (https://docs.gitlab.com/api/commits/#list-merge-requests-associated-with-a-commit), still names it.
+   */
+  targetProjectId?: number;
   /** Whom a review was asked of and where it stands now (GraphQL MergeRequest.reviewers; see gitlab-graphql.ts). */
   reviewers?: Array<{ username: string; reviewState: GitLabReviewState | null }>;
   title: string;
@@ -336,7 +344,7 @@ export class GitLabMergeRequests {
     return {
       id: 1000 + mr.iid,
       iid: mr.iid,
-      project_id: this.project.id,
+      project_id: mr.targetProjectId ?? this.project.id,
       title: mr.title,
       description: mr.description,
       state: mr.state,
@@ -357,7 +365,7 @@ export class GitLabMergeRequests {
       assignee: null,
       reviewers: [],
       source_project_id: mr.sourceProjectId ?? this.project.id,
-      target_project_id: this.project.id,
+      target_project_id: mr.targetProjectId ?? this.project.id,
       labels: mr.labels,
       draft: false,
       work_in_progress: false,
@@ -487,7 +495,7 @@ export class GitLabMergeRequests {
     return {
       id: json.id,
       iid: mr.iid,
-      project_id: this.project.id,
+      project_id: mr.targetProjectId ?? this.project.id,
       title: mr.title,
       description: mr.description,
       state: mr.state,
@@ -611,6 +619,7 @@ export class GitLabMergeRequests {
       .map((mr) => this.#mrJson(mr))
       .filter(
         (mr) =>
+          mr.target_project_id === this.project.id &&
           (state === "all" || mr.state === state) &&
           (iids.length === 0 || iids.includes(mr.iid as number)) &&
           (q.get("target_branch") === null || mr.target_branch === q.get("target_branch")) &&

@@ -10,7 +10,7 @@ import { linkPage, type SimHandler, type SimRequest, type SimResponse, SimServer
  */
 
 /** GitLab's documented access levels (https://docs.gitlab.com/api/access_requests/#valid-access-levels). */
-export const GitLabAccess = { GUEST: 10, REPORTER: 20, DEVELOPER: 30, MAINTAINER: 40, OWNER: 50 } as const;
+export const GitLabAccess = { MINIMAL_ACCESS: 5, GUEST: 10, REPORTER: 20, DEVELOPER: 30, MAINTAINER: 40, OWNER: 50 } as const;
 
 export interface GitLabUser {
   id: number;
@@ -45,6 +45,12 @@ export interface GitLabState {
   groups: GitLabGroup[];
   /** group id → user id → access level */
   members: Map<number, Map<number, number>>;
+  /**
+   * "groupId:userId" of memberships in `membership_state: awaiting` — an invitation not yet accepted, or a member held
+   * back by the user cap until an owner approves them (docs.gitlab.com/api/members/#approve-a-member-for-a-group,
+   * docs.gitlab.com/administration/settings/sign_up_restrictions/#user-cap); every other membership is `active`.
+   */
+  awaiting?: Set<string>;
 }
 
 /** The documented behaviours a scenario may switch; defaults are GitLab's. */
@@ -272,7 +278,7 @@ export class GitLabSim extends SimServer {
     const admin = this.isAdmin(req);
     const members = [...(this.state.members.get(group.id) ?? [])].flatMap(([userId, level]) => {
       const user = this.state.users.find((u) => u.id === userId);
-      return user ? [memberJson(user, level, admin)] : [];
+      return user ? [memberJson(user, level, admin, this.state.awaiting?.has(`${group.id}:${userId}`) ? "awaiting" : "active")] : [];
     });
     return gitlabPage(members, req, this.url, this.quirks);
   }
@@ -436,13 +442,17 @@ function adminUserJson(user: GitLabUser) {
   };
 }
 
-/** https://docs.gitlab.com/api/members/#list-all-members-of-a-group-or-project; `email` only for administrators. */
-function memberJson(user: GitLabUser, level: number, admin: boolean) {
+/**
+ * https://docs.gitlab.com/api/members/#list-all-members-of-a-group-or-project; `email` only for administrators;
+ * `membership_state` ("active" or "awaiting") as the docs' example response shows it.
+ */
+function memberJson(user: GitLabUser, level: number, admin: boolean, membershipState: "active" | "awaiting" = "active") {
   return {
     ...basicUserJson(user),
     created_at: CREATED,
     access_level: level,
     expires_at: null,
+    membership_state: membershipState,
     ...(admin ? { email: user.email } : {}),
   };
 }
