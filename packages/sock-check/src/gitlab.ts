@@ -325,7 +325,7 @@ export async function collectGitLabFacts(
     if (listedCommits) mrCommits.set(mr.iid, listedCommits);
   }
 
-  const people = await resolvePeople(http, merged, mrCommits, options, attempt, relevantShas);
+  const people = await resolvePeople(http, merged, mrCommits, { ...options, path: projectInfo.path_with_namespace }, attempt, relevantShas);
   if (!people) return withTeams(facts, http, options, attempt);
 
   for (const mr of merged) {
@@ -515,14 +515,7 @@ async function standingApprovers(http: HttpClient, path: string, mrs: readonly G
             .join("; ")
             .slice(0, 300)}`,
         );
-      if (body.data?.project === null)
-        // Query.project is null for a project that is not there and for one the token may not read alike
-        // (docs.gitlab.com/api/graphql/reference/#queryproject): the same as REST's 404 for the project, so the same
-        // exit (77), which --allow-unverified does not cover (facts.ts repositoryNotVisible).
-        throw repositoryNotVisible(
-          `GitLab project ${path} was not found, or this token cannot see it (GitLab GraphQL answered project: null)`,
-          "check gitlab.project (or --repo) and that the token can read it with GraphQL (/api/graphql)",
-        );
+      if (body.data?.project === null) throw graphqlProjectNotVisible(path);
       const connection: NonNullable<NonNullable<ApprovedByPage["data"]>["project"]>["mergeRequests"] | undefined =
         body.data?.project?.mergeRequests;
       if (!connection) throw new Error(`GitLab GraphQL does not show the merge requests of ${path} to this token`);
@@ -549,6 +542,87 @@ function requestedChangesOf(reviewers: { nodes: Array<GlReviewer | null> } | nul
   if (nodes.some((r) => typeof r.mergeRequestInteraction?.reviewState !== "string")) return undefined;
   return nodes.filter((r) => r.mergeRequestInteraction?.reviewState === "REQUESTED_CHANGES").map((r) => r.username);
 }
+
+interface GlCommitAuthor {
+  authorEmail: string | null;
+  author: { username: string } | null;
+}
+interface CommitAuthorsPage {
+  data?: {
+    project: {
+      mergeRequests: {
+        pageInfo: { hasNextPage: boolean; endCursor: string | null };
+        nodes: Array<{
+          iid: string;
+          commits: { pageInfo: { hasNextPage: boolean }; nodes: Array<GlCommitAuthor | null> } | null;
+        } | null> | null;
+      } | null;
+    } | null;
+  };
+  errors?: Array<{ message: string }>;
+}
+
+/**
+ * Who GitLab says wrote the commits of `mrs`: MergeRequest.commits' `authorEmail` and `author` (UserCore, null when
+ * GitLab links the address to no account: docs.gitlab.com/api/graphql/reference/#commit). An answer GitLab did not
+ * give in full (errors, a missing MR or commit list, more than 100 commits) fails: what it leaves out stays unlinked
+ * only if the run says so, so the whole lookup fails closed.
+ */
+async function commitAuthors(http: HttpClient, path: string, mrs: readonly GlMergeRequest[]): Promise<GlCommitAuthor[]> {
+  const graphqlUrl = `${(http.options.baseUrl ?? "").replace(/\/api\/v4\/?$/, "")}/api/graphql`;
+  const out: GlCommitAuthor[] = [];
+  for (let i = 0; i < mrs.length; i += GRAPHQL_BATCH) {
+    const iids = mrs.slice(i, i + GRAPHQL_BATCH).map((mr) => String(mr.iid));
+    let after: string | null = null;
+    for (;;) {
+      const { body }: { body: CommitAuthorsPage } = await http.request<CommitAuthorsPage>({
+        method: "POST",
+        url: graphqlUrl,
+        body: { query: COMMIT_AUTHORS, variables: { path, iids, after } },
+      });
+      if (body.errors?.length)
+        throw new Error(
+          `GitLab GraphQL answered with errors: ${body.errors
+            .map((e) => e.message)
+            .join("; ")
+            .slice(0, 300)}`,
+        );
+      if (body.data?.project === null) throw graphqlProjectNotVisible(path);
+      const connection = body.data?.project?.mergeRequests;
+      if (!connection) throw new Error(`GitLab GraphQL does not show the merge requests of ${path} to this token`);
+      for (const node of connection.nodes ?? []) {
+        if (!node?.commits) throw new Error(`GitLab GraphQL did not list the commits of MR !${node?.iid ?? "?"}`);
+        if (node.commits.pageInfo.hasNextPage)
+          throw new Error(`MR !${node.iid} has more than 100 commits; their authors were not read in full`);
+        for (const c of node.commits.nodes) if (c) out.push(c);
+      }
+      after = nextCursor(connection.pageInfo, `the merge requests of ${path}`, "GitLab GraphQL");
+      if (!after) break;
+    }
+  }
+  return out;
+}
+
+/**
+ * Query.project is null for a project that is not there and for one the token may not read alike
+ * (docs.gitlab.com/api/graphql/reference/#queryproject): the same as REST's 404 for the project, so the same exit
+ * (77), which --allow-unverified does not cover (facts.ts repositoryNotVisible).
+ */
+function graphqlProjectNotVisible(path: string): Error {
+  return repositoryNotVisible(
+    `GitLab project ${path} was not found, or this token cannot see it (GitLab GraphQL answered project: null)`,
+    "check gitlab.project (or --repo) and that the token can read it with GraphQL (/api/graphql)",
+  );
+}
+
+const COMMIT_AUTHORS = `query($path: ID!, $iids: [String!], $after: String) {
+  project(fullPath: $path) {
+    mergeRequests(iids: $iids, first: ${GRAPHQL_BATCH}, after: $after) {
+      pageInfo { hasNextPage endCursor }
+      nodes { iid commits(first: 100) { pageInfo { hasNextPage } nodes { authorEmail author { username } } } }
+    }
+  }
+}`;
 
 /** The project's CI jobs, newest first, down to the first older than `since`. */
 async function jobsSince(http: HttpClient, project: string, since: number): Promise<GlJob[]> {
@@ -630,14 +704,14 @@ interface People {
  * Links each commit author, co-author and committer of the MRs to a GitLab username, strongest evidence
  * first: the policy's `identities`; GitLab's private commit address (`id-username@users.noreply.<host>`);
  * a user search that shows the address (an administrator's token matches private e-mails, an ordinary one
- * only public e-mails, checked on the user's profile); and last, the author of an MR whose commits are all
- * written with that one address. Someone none of these names stays unlinked, and the caller says so.
+ * only public e-mails, checked on the user's profile); and last, the account GitLab links a commit author's
+ * address to (GraphQL Commit.author). Someone none of these names stays unlinked, and the caller says so.
  */
 async function resolvePeople(
   http: HttpClient,
   mrs: readonly GlMergeRequest[],
   mrCommits: ReadonlyMap<number, readonly PullCommitSource[]>,
-  options: GitLabCollectOptions,
+  options: GitLabCollectOptions & { path: string },
   attempt: ReturnType<typeof failClosed>,
   shas: readonly string[],
 ): Promise<People | undefined> {
@@ -661,14 +735,18 @@ async function resolvePeople(
     return true;
   });
   if (!searched) return undefined;
-  // An MR's author who wrote every commit of it with one address: that address is theirs, unless another MR says otherwise.
-  const claims = new Map<string, Set<string>>();
-  for (const mr of mrs) {
-    const addresses = new Set((mrCommits.get(mr.iid) ?? []).map((c) => c.author.email.toLowerCase()));
-    const [only] = addresses;
-    if (addresses.size === 1 && only && mr.author?.username) claims.set(only, (claims.get(only) ?? new Set()).add(mr.author.username));
+  // An address still unlinked is never taken for the MR author's: it may be anyone's, the approver's too (T63 E1).
+  // GitLab itself links a commit to the account one of whose e-mails its author address is, private ones included,
+  // and shows any token that may read the MR which account that is (GraphQL Commit.author): asked for the MRs that
+  // have such an author.
+  const unlinked = (email: string) => !logins.get(email.toLowerCase());
+  const asked = mrs.filter((mr) => (mrCommits.get(mr.iid) ?? []).some((c) => c.author.email && unlinked(c.author.email)));
+  if (asked.length > 0) {
+    const linked = await attempt(shas, () => commitAuthors(http, options.path, asked));
+    if (!linked) return undefined;
+    for (const { authorEmail, author } of linked)
+      if (authorEmail && author?.username && unlinked(authorEmail)) logins.set(authorEmail.toLowerCase(), author.username);
   }
-  for (const [email, users] of claims) if (!logins.get(email) && users.size === 1) logins.set(email, [...users][0] ?? null);
   return {
     person: (p) => {
       const login = p.email ? logins.get(p.email.toLowerCase()) : undefined;
@@ -710,7 +788,11 @@ async function withTeams(
     const members = await attempt([], () =>
       collect(paginateLink<GlMember>(http, { url: `/groups/${encodeURIComponent(group)}/members`, query: PAGE })),
     );
-    if (members) facts.teams.set(group, members.filter(mayApprove).map((m) => m.username));
+    if (members)
+      facts.teams.set(
+        group,
+        members.filter(mayApprove).map((m) => m.username),
+      );
     // A group that cannot be read (a typo, or one the token may not see: GitLab answers 404 for both) says nothing
     // about who is in it: the rules naming it are unverified, with the answer GitLab gave.
     else facts.unreadTeams.set(group, `GitLab group ${group} could not be read (${facts.failure?.message ?? "no answer"})`);

@@ -47,7 +47,7 @@ beforeAll(async () => {
     reviews: [{ by: "carol" }],
     checks: { build: "success" },
   });
-  // bob authored SHOP-1's review… and SHOP-4 on his own, with his one address: that links it to him.
+  // bob writes SHOP-4 himself: GitLab links his commits (his private e-mail) to his account.
   mr.bobCoAuthors = scenario.pullRequest({
     title: "SHOP-3 Checkout",
     author: "alice",
@@ -128,7 +128,7 @@ describe("GitLab co-authors with an ordinary token", () => {
     expect(byMr(report.records, mr.carolCoAuthors).violations.map((v) => v.rule)).toEqual(["self-approval"]);
   });
 
-  it("links a co-author by the address they write their own MRs with, and by a public e-mail", async () => {
+  it("links a co-author by the account GitLab links their commits to (Commit.author), and by a public e-mail", async () => {
     const { report } = await check(ORDINARY);
     expect(byMr(report.records, mr.bobCoAuthors).violations.map((v) => v.rule)).toEqual(["self-approval"]);
     expect(byMr(report.records, mr.daveCoAuthors).violations.map((v) => v.rule)).toEqual(["self-approval"]);

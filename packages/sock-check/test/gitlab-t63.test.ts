@@ -44,7 +44,9 @@ beforeAll(async () => {
   const robert = { name: "Robert Baker", email: `${bobId}-robert@users.noreply.${hostname}` };
   // the private-address form on a host that is not this GitLab's: anyone can write it.
   const notAlice = { name: "Alice Archer", email: "1-alice@users.noreply.evil.example" };
-  scenario = new GitHubScenario({ users: { ...USERS, robert, notAlice } });
+  // bob's home address, which GitLab links to no account (it is none of his e-mails there).
+  const bobAtHome = { name: "bob", email: "bob@home.example" };
+  scenario = new GitHubScenario({ users: { ...USERS, robert, notAlice, bobAtHome } });
   scenario.directPush({ message: "Initial import", author: "alice", files: { ".sock-check.yml": gitlabPolicyYaml(gitlab.url, RULES) } });
   scenario.tag("deploy-1");
   mr.renamed = scenario.pullRequest({
@@ -74,6 +76,14 @@ beforeAll(async () => {
     ],
     checks: { build: "success" },
   });
+  // alice opens the MR of bob's commit, written with his home address, and bob approves it.
+  mr.unlinkedAuthor = scenario.pullRequest({
+    title: "SHOP-6 Refunds",
+    author: "alice",
+    commits: [{ message: "Refunds", author: "bobAtHome" }],
+    reviews: [{ by: "bob" }],
+    checks: { build: "success" },
+  });
   mr.upstream = scenario.pullRequest({ title: "SHOP-4 Coupons", author: "alice", reviews: [{ by: "bob" }], checks: { build: "success" } });
   for (const label of ["awaiting", "minimal", "blocked", "active", "unreadable"])
     mr[label] = scenario.pullRequest({
@@ -87,7 +97,11 @@ beforeAll(async () => {
   mrs = new GitLabMergeRequests(gitlab, { id: 7, path: "acme/shop" });
   mirrorScenarioToGitLab(scenario, mrs);
   // The scenario's extra authors are addresses, not GitLab accounts.
-  for (const name of ["robert", "notAlice"]) gitlab.state.users.splice(gitlab.state.users.findIndex((u) => u.username === name), 1);
+  for (const name of ["robert", "notAlice", "bobAtHome"])
+    gitlab.state.users.splice(
+      gitlab.state.users.findIndex((u) => u.username === name),
+      1,
+    );
 
   // bob approves SHOP-3 at the very millisecond its last commit is pushed, and GitLab records the push after the
   // approval: the push event's id is the larger (ids grow with creation).
@@ -121,7 +135,21 @@ describe("GitLab approvals count only whom GitLab would count (T63)", () => {
     // 1-alice@users.noreply.evil.example names nobody: bob may be behind it.
     const other = bySha(report.records, scenario.pull(mr.otherHost!).mergeSha);
     expect(other.verdict).toBe("unverified");
-    expect(other.violations[0]?.message).toContain("<1-alice@users.noreply.evil.example> (commit author, co-author or committer) is not linked");
+    expect(other.violations[0]?.message).toContain(
+      "<1-alice@users.noreply.evil.example> (commit author, co-author or committer) is not linked",
+    );
+  });
+
+  it("never takes an address GitLab links to no account for the MR author's (E1)", async () => {
+    const { report } = await checkOnGitLab(scenario, gitlab, "deploy-1", "HEAD");
+    const record = bySha(report.records, scenario.pull(mr.unlinkedAuthor!).mergeSha);
+    expect(record.verdict).toBe("unverified");
+    expect(record.violations[0]?.message).toContain(
+      `MR !${mr.unlinkedAuthor}: bob <bob@home.example> (commit author, co-author or committer) is not linked to a GitLab account`,
+    );
+    expect(record.violations[0]?.message).toContain("approval by bob cannot be shown to be independent; add the address under identities");
+    // The addresses GitLab does link (alice's own commits) still make a plain MR compliant.
+    expect(byMr(report.records, mr.active).verdict).toBe("compliant");
   });
 
   it("takes a push GitLab recorded after an approval at the same instant as after it (G1)", async () => {
@@ -149,7 +177,9 @@ describe("GitLab approvals count only whom GitLab would count (T63)", () => {
     ] as const) {
       const record = byMr(report.records, mr[label]);
       expect(record.verdict, `${label}: ${who}`).toBe("noncompliant");
-      expect(record.violations.map((v) => v.message)).toEqual([`approval rule "${label}" needs 1 independent approval from @${team}, has 0`]);
+      expect(record.violations.map((v) => v.message)).toEqual([
+        `approval rule "${label}" needs 1 independent approval from @${team}, has 0`,
+      ]);
     }
     expect(byMr(report.records, mr.active).verdict).toBe("compliant");
   });
@@ -159,7 +189,9 @@ describe("GitLab approvals count only whom GitLab would count (T63)", () => {
     const record = report.records.find((r) => r.pr?.number === mr.unreadable);
     expect(record?.verdict).toBe("unverified");
     const message = record?.violations.map((v) => v.message).join("\n") ?? "";
-    expect(message).toContain('approval rule "unreadable" needs 1 independent approval from @acme/sre-typo, has 0; cannot tell whether bob is a member');
+    expect(message).toContain(
+      'approval rule "unreadable" needs 1 independent approval from @acme/sre-typo, has 0; cannot tell whether bob is a member',
+    );
     expect(message).toContain("GitLab group acme/sre-typo could not be read");
     expect(message).toContain("404 Group Not Found");
     expect(message).not.toContain("read:org");
@@ -174,7 +206,9 @@ describe("a project GitLab GraphQL does not show the token (D1)", () => {
       for (const extra of [[], ["--allow-unverified"]]) {
         const run = await runOnGitLab(scenario, gitlab, ["--from", "deploy-1", "--to", "one-mr", ...extra]);
         expect(run.code).toBe(77);
-        expect(run.stderr).toContain("GitLab project acme/shop was not found, or this token cannot see it (GitLab GraphQL answered project: null)");
+        expect(run.stderr).toContain(
+          "GitLab project acme/shop was not found, or this token cannot see it (GitLab GraphQL answered project: null)",
+        );
         expect(run.stdout).toContain("BLOCKED");
       }
     } finally {

@@ -16,6 +16,11 @@ import type { SimRequest, SimResponse } from "./server";
  * nullable) says where their review stands now; REQUESTED_CHANGES is a "Request changes" that still stands, which
  * also withdraws that reviewer's approval (docs.gitlab.com/user/project/merge_requests/reviews/#request-changes).
  * A GitLab from before `reviewState` has no such field: `reviewState: false` answers with its schema.
+ *
+ * MergeRequest.commits (CommitConnection, newest first: https://docs.gitlab.com/api/graphql/reference/#mergerequestcommits):
+ * each Commit's `sha`, `authorEmail`, `authorName` and `author` (UserCore, nullable: "Author of the commit",
+ * https://docs.gitlab.com/api/graphql/reference/#commit) — the account GitLab links the author's address to, by the
+ * e-mails of that account (a private one too, which the REST user search shows only to administrators), or null.
  */
 const SDL = (reviewState: boolean) => `
 """Time as an ISO 8601 string."""
@@ -54,6 +59,21 @@ type MergeRequest {
   mergedAt: Time
   approvedBy(first: Int, after: String, last: Int, before: String): UserCoreConnection
   reviewers(first: Int, after: String, last: Int, before: String): MergeRequestReviewerConnection
+  commits(first: Int, after: String, last: Int, before: String): CommitConnection
+}
+
+type CommitConnection {
+  count: Int!
+  nodes: [Commit]
+  pageInfo: PageInfo!
+}
+
+type Commit {
+  id: ID!
+  sha: String!
+  authorEmail: String
+  authorName: String
+  author: UserCore
 }
 
 type MergeRequestReviewerConnection {
@@ -103,6 +123,8 @@ export interface GitLabGraphQLData {
   userId(username: string): number;
   userName(username: string): string;
   userBot(username: string): boolean;
+  /** The MR's commits oldest first: sha, the author's address and name, and the account that address belongs to. */
+  commits(mr: GitLabMergeRequest): Array<{ sha: string; authorEmail: string; authorName: string; author: string | null }>;
 }
 
 const schemas = new Map<boolean, GraphQLSchema>();
@@ -179,6 +201,28 @@ function mergeRequest(mr: GitLabMergeRequest, data: GitLabGraphQLData) {
           name: data.userName(username),
           bot: data.userBot(username),
         })),
+        args,
+      ),
+    commits: (args: { first?: number; after?: string }) =>
+      page(
+        data
+          .commits(mr)
+          .reverse()
+          .map((c) => ({
+            id: `gid://gitlab/CommitPresenter/${c.sha}`,
+            sha: c.sha,
+            authorEmail: c.authorEmail,
+            authorName: c.authorName,
+            author:
+              c.author === null
+                ? null
+                : {
+                    id: `gid://gitlab/User/${data.userId(c.author)}`,
+                    username: c.author,
+                    name: data.userName(c.author),
+                    bot: data.userBot(c.author),
+                  },
+          })),
         args,
       ),
     reviewers: (args: { first?: number; after?: string }) =>

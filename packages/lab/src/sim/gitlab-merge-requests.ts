@@ -161,6 +161,14 @@ export class GitLabMergeRequests {
       userId: (username) => Number(sim.userRef(username).id),
       userName: (username) => String(sim.userRef(username).name),
       userBot: (username) => sim.isBot(username),
+      commits: (mr) =>
+        mr.commits.map((sha) => {
+          const author = this.commits.get(sha)?.author;
+          const email = author?.email.toLowerCase() ?? "";
+          // GitLab links a commit to the account one of whose e-mails its author address is (private ones included).
+          const user = sim.state.users.find((u) => u.email.toLowerCase() === email || u.publicEmail?.toLowerCase() === email);
+          return { sha, authorEmail: author?.email ?? "", authorName: author?.name ?? "", author: user?.username ?? null };
+        }),
     });
     sim.route(
       "GET",

@@ -444,7 +444,8 @@ function adminUserJson(user: GitLabUser) {
 
 /**
  * https://docs.gitlab.com/api/members/#list-all-members-of-a-group-or-project; `email` only for administrators;
- * `membership_state` ("active" or "awaiting") as the docs' example response shows it.
+ * `membership_state` ("active" or "awaiting": GitLab's API::Entities::Member exposes the membership's `human_state_name`
+ * as it, and the docs' example responses show it).
  */
 function memberJson(user: GitLabUser, level: number, admin: boolean, membershipState: "active" | "awaiting" = "active") {
   return {

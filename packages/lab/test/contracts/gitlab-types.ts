@@ -44,13 +44,16 @@ export type AdminUser = AdminUserSchema & { locked: boolean };
 /**
  * https://docs.gitlab.com/api/members/#list-all-members-of-a-group-or-project: `expires_at` is null for a
  * membership that does not expire, `email` is shown to administrators only, `group_saml_identity` only
- * with SAML SSO.
+ * with SAML SSO. `membership_state` is the membership's state name, `active` or `awaiting` (GitLab's API::Entities::Member
+ * exposes `human_state_name` as it; the docs' example responses show `"membership_state": "active"`, and `/members/all`
+ * filters on the same two states).
  */
 export type Member = MappedOmit<MemberSchema, "expires_at" | "email" | "group_saml_identity"> & {
   locked: boolean;
   created_at: string;
   expires_at: string | null;
   email?: string;
+  membership_state: "active" | "awaiting";
 };
 
 /** https://docs.gitlab.com/api/groups/#get-a-single-group: `parent_id` is null for a top-level group. */
