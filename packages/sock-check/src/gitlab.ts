@@ -785,17 +785,29 @@ async function withTeams(
   attempt: ReturnType<typeof failClosed>,
 ): Promise<ProviderFacts> {
   for (const group of options.teams) {
-    const members = await attempt([], () =>
-      collect(paginateLink<GlMember>(http, { url: `/groups/${encodeURIComponent(group)}/members`, query: PAGE })),
-    );
+    // A group that cannot be read (a typo, or one the token may not see: GitLab answers 404 for both) says nothing
+    // about who is in it: the rules naming it are unverified, with the answer GitLab gave. That is the group's own
+    // answer, so the other groups are still read; any other failure is the run's (failClosed).
+    let notFound: string | undefined;
+    const members = await attempt([], async () => {
+      try {
+        return await collect(paginateLink<GlMember>(http, { url: `/groups/${encodeURIComponent(group)}/members`, query: PAGE }));
+      } catch (error) {
+        if (!(error instanceof HttpError && error.status === 404)) throw error;
+        notFound = error.message;
+        return undefined;
+      }
+    });
     if (members)
       facts.teams.set(
         group,
         members.filter(mayApprove).map((m) => m.username),
       );
-    // A group that cannot be read (a typo, or one the token may not see: GitLab answers 404 for both) says nothing
-    // about who is in it: the rules naming it are unverified, with the answer GitLab gave.
-    else facts.unreadTeams.set(group, `GitLab group ${group} could not be read (${facts.failure?.message ?? "no answer"})`);
+    else {
+      const why = notFound ?? facts.failure?.message ?? "no answer";
+      facts.unreadTeams.set(group, `GitLab group ${group} could not be read (${why})`);
+      if (notFound) options.log?.warn(`GitLab group ${group} could not be read: the rules naming it are unverified`, { error: notFound });
+    }
   }
   return facts;
 }

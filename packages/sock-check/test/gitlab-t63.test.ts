@@ -27,6 +27,9 @@ const RULES = `approvalRules:
   - name: unreadable
     if: { labels: [unreadable] }
     requires: { teams: [acme/sre-typo] }
+pathRules:
+  - paths: ["infra/**"]
+    teams: [acme/sre-typo]
 `;
 
 let scenario: GitHubScenario;
@@ -81,6 +84,13 @@ beforeAll(async () => {
     title: "SHOP-6 Refunds",
     author: "alice",
     commits: [{ message: "Refunds", author: "bobAtHome" }],
+    reviews: [{ by: "bob" }],
+    checks: { build: "success" },
+  });
+  mr.infra = scenario.pullRequest({
+    title: "SHOP-7 Infra",
+    author: "alice",
+    commits: [{ message: "Infra", author: "alice", files: { "infra/main.tf": "resource {}\n" } }],
     reviews: [{ by: "bob" }],
     checks: { build: "success" },
   });
@@ -149,6 +159,7 @@ describe("GitLab approvals count only whom GitLab would count (T63)", () => {
     );
     expect(record.violations[0]?.message).toContain("approval by bob cannot be shown to be independent; add the address under identities");
     // The addresses GitLab does link (alice's own commits) still make a plain MR compliant.
+    expect(byMr(report.records, mr.active).violations).toEqual([]);
     expect(byMr(report.records, mr.active).verdict).toBe("compliant");
   });
 
@@ -195,6 +206,14 @@ describe("GitLab approvals count only whom GitLab would count (T63)", () => {
     expect(message).toContain("GitLab group acme/sre-typo could not be read");
     expect(message).toContain("404 Group Not Found");
     expect(message).not.toContain("read:org");
+    // A path rule naming it, the same.
+    const infra = byMr(report.records, mr.infra);
+    expect(infra.verdict).toBe("unverified");
+    expect(infra.violations.map((v) => v.message)).toEqual([
+      expect.stringMatching(
+        /^changes infra\/main\.tf in MR !\d+ need an approval from @acme\/sre-typo; cannot tell whether bob is a member: GitLab group acme\/sre-typo could not be read \(.*404 Group Not Found/,
+      ),
+    ]);
   });
 });
 
