@@ -1,6 +1,6 @@
 import { type ChangeTerms, changeTerms, disownedReason } from "./association";
 import type { LocalCommit } from "./git";
-import { branchMatcher, pathMatcher } from "./globs";
+import { branchMatcher, pathMatcher, UNREADABLE_NAME } from "./globs";
 import type { CheckFact, CommitFact, Person, ProviderFacts, PullCommitFact, PullFact, ReviewFact } from "./model";
 import { type ApprovalExpression, durationMs, type Policy, requiredChecks } from "./policy";
 import type { ApprovalRecord, ChangeRecord, CheckRecord, EmergencyRecord, Verdict, Violation } from "./record";
@@ -656,9 +656,12 @@ function pathViolations(commit: LocalCommit, pull: PullFact, verdict: PullVerdic
       continue;
     }
     const stale = verdict.eligibleApprovers.filter((a) => allowed.has(a.toLowerCase()));
+    // Name the path that is matched for certain first; one matched only because its name is not UTF-8 says so.
+    const shown = touched.find((p) => !p.includes(UNREADABLE_NAME)) ?? touched[0]!;
+    const unreadable = shown.includes(UNREADABLE_NAME) ? " (a file name that is not UTF-8, which every path rule covers)" : "";
     violations.push({
       rule: "path-rule",
-      message: `changes ${touched[0]}${touched.length > 1 ? ` and ${touched.length - 1} more` : ""} in ${terms.list([pull.number])} need an approval from ${who}${stale.length > 0 ? ` on the head (${stale.join(", ")} approved an earlier commit)` : ""}`,
+      message: `changes ${shown}${unreadable}${touched.length > 1 ? ` and ${touched.length - 1} more` : ""} in ${terms.list([pull.number])} need an approval from ${who}${stale.length > 0 ? ` on the head (${stale.join(", ")} approved an earlier commit)` : ""}`,
     });
   }
   return violations;

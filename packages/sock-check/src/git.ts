@@ -193,12 +193,18 @@ export class GitRepo {
       .map(parseCommit);
   }
 
-  /** Paths a commit changed; for a merge, against its first parent (what it brought to the branch). */
+  /**
+   * Paths a commit changed; for a merge, against its first parent (what it brought to the branch). NUL-separated
+   * (`-z`): without it git C-quotes a name with a non-ASCII byte, a newline, tab, quote or backslash
+   * (`"infra/\303\251.tf"` under the default core.quotepath), which then matches no path rule (T63 C1). A name is
+   * bytes to git; one that is not UTF-8 comes out with U+FFFD in place of those bytes, which globs.ts takes as
+   * matched by every pattern.
+   */
   async changedPaths(sha: string, firstParent: string | undefined): Promise<string[]> {
     const args = firstParent
-      ? ["diff", "--name-only", "--no-renames", firstParent, sha, "--"]
-      : ["diff-tree", "--root", "--no-commit-id", "--name-only", "-r", "--no-renames", sha, "--"];
-    return (await this.#git(args, "git diff")).split("\n").filter((p) => p !== "");
+      ? ["diff", "--name-only", "-z", "--no-renames", firstParent, sha, "--"]
+      : ["diff-tree", "--root", "--no-commit-id", "--name-only", "-z", "-r", "--no-renames", sha, "--"];
+    return splitNul(await this.#gitBytes(args, "git diff")).map((name) => name.toString("utf8"));
   }
 
   /**
@@ -352,6 +358,18 @@ export class GitRepo {
       return undefined;
     }
   }
+}
+
+/** The NUL-terminated names of git's `-z` output, as bytes. */
+function splitNul(out: Buffer): Buffer[] {
+  const names: Buffer[] = [];
+  for (let start = 0; start < out.length; ) {
+    const end = out.indexOf(0, start);
+    const stop = end === -1 ? out.length : end;
+    if (stop > start) names.push(out.subarray(start, stop));
+    start = stop + 1;
+  }
+  return names;
 }
 
 /** Runs git with `input` on stdin (execFile cannot feed stdin); its stdout. */

@@ -10,7 +10,14 @@ import picomatch from "picomatch";
  * Negation (`!pattern`) is not supported: every entry of a rule's list adds paths, none removes them.
  */
 
-const OPTIONS: picomatch.PicomatchOptions = { dot: true, strictBrackets: true };
+// `s`: a file name may hold a newline, and picomatch's `**` is built on `.`, which would not match across it (T63 C1).
+const OPTIONS: picomatch.PicomatchOptions = { dot: true, strictBrackets: true, flags: "s" };
+
+/**
+ * U+FFFD in a changed path stands for bytes that are not UTF-8 (git.ts decodes names so): a glob written in the
+ * policy's UTF-8 cannot say what they were, so such a path counts as matched by every pattern, never as matched by none.
+ */
+export const UNREADABLE_NAME = "\ufffd";
 
 /** Why a path pattern cannot be used, or undefined when it can. */
 export function pathPatternProblem(pattern: string): string | undefined {
@@ -40,7 +47,8 @@ export function branchPatternProblem(pattern: string): string | undefined {
 
 /** One predicate for a list of path patterns (any matching is a match). Patterns must have passed pathPatternProblem. */
 export function pathMatcher(patterns: readonly string[]): (path: string) => boolean {
-  return picomatch(patterns.flatMap(expand), OPTIONS);
+  const matches = picomatch(patterns.flatMap(expand), OPTIONS);
+  return (path) => path.includes(UNREADABLE_NAME) || matches(path);
 }
 
 /** Branch names against a glob (`release/*`, `main`): `*` stays within one path segment, as in GitHub's rulesets. */

@@ -28,7 +28,8 @@ none there is exit 78; --config FILE overrides):
   signedCommits            require verified signatures (default false)
   pathRules                [{paths: [glob], reviewers: [login], teams: [org/slug]}]; globs with .gitignore
                            placement ({tf,hcl}, [ab], **; no slash = any depth); unreadable ones refused;
-                           each rule needs reviewers or teams, approving the head under requireOnHead
+                           each rule needs reviewers or teams, approving the head under requireOnHead;
+                           files by their exact names (a name that is not UTF-8 matches every pattern)
   approvalRules            [{name, if: {changedPaths, authors, labels, targetBranches},
                            requires: {count, users, teams, organizations}}]; organizations: GitHub orgs whose
                            members count; a membership the token cannot see (not an org member: public

@@ -438,7 +438,7 @@ export class GitHubScenario {
       const [first, ...rest] = c.parents;
       if (first !== undefined) out.push(`from :${first}\n`);
       for (const p of rest) out.push(`merge :${p}\n`);
-      for (const [path, content] of Object.entries(c.files)) out.push(`M 100644 inline ${path}\n${data(content)}`);
+      for (const [path, content] of Object.entries(c.files)) out.push(`M 100644 inline ${fastImportPath(path)}\n${data(content)}`);
       out.push("\n");
     }
     // main as the scenario left it: a fast-forward moved it to a PR branch's head without a commit of its own.
@@ -446,6 +446,16 @@ export class GitHubScenario {
     for (const t of this.#tags) out.push(`reset refs/tags/${t.name}\nfrom :${t.mark}\n\n`);
     return out.join("");
   }
+}
+
+/**
+ * A path as git fast-import reads it: as it stands, unless it holds a line feed or starts with a double quote, when
+ * C-style quoting is "mandatory", with "any LF, backslash, or double quote characters … escaped by preceding them
+ * with a backslash" (git-fast-import(1), filemodify). Scenarios can so name files as a real repository can.
+ */
+function fastImportPath(path: string): string {
+  if (!path.includes("\n") && !path.startsWith('"')) return path;
+  return `"${path.replace(/[\\"]/g, "\\$&").replace(/\n/g, "\\n")}"`;
 }
 
 /** git without the user's or the machine's config, so tests see the same behaviour everywhere. */
