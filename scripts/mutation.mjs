@@ -40,9 +40,10 @@ if (args.includes("--all")) names = Object.keys(MODULES);
 else if (args.includes("--changed")) {
   const ref = args[args.indexOf("--changed") + 1];
   if (!ref) usage("--changed needs a git ref");
-  const diff = spawnSync("git", ["diff", "--name-only", ref, "--"], { cwd: root, encoding: "utf8" });
+  // -z: names as they are, never C-quoted (a non-ASCII or otherwise odd name would match no module's file)
+  const diff = spawnSync("git", ["diff", "--name-only", "-z", ref, "--"], { cwd: root, encoding: "utf8" });
   if (diff.status !== 0) usage(`git diff ${ref} failed: ${diff.stderr.trim()}`);
-  const changed = new Set(diff.stdout.split("\n").filter(Boolean));
+  const changed = new Set(diff.stdout.split("\0").filter(Boolean));
   names = Object.entries(MODULES)
     // an entry may name part of a file by anchors: the file is what a change touches
     .filter(([, m]) => [...m.mutate.map(entryFile), ...m.tests].some((f) => changed.has(f)))
