@@ -49,7 +49,9 @@ describe("a file name git would quote meets the path rules as the file it is (T6
       const record = byPull(report.records, pr[name]);
       expect(record.verdict, JSON.stringify(name)).toBe("noncompliant");
       expect(record.violations.map((v) => v.rule).sort()).toEqual(["approval-rule", "path-rule"]);
-      expect(record.violations.find((v) => v.rule === "path-rule")?.message).toContain(`changes ${name} in PR #${pr[name]} need an approval from carol`);
+      expect(record.violations.find((v) => v.rule === "path-rule")?.message).toContain(
+        `changes ${name} in PR #${pr[name]} need an approval from carol`,
+      );
     }
   });
 });
