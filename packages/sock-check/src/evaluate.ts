@@ -498,7 +498,24 @@ function conflictedIdentities(pull: PullFact, policy: Policy): Set<string> {
  * With an `app`, only that app's check runs (or statuses its bot posted) count, so another account cannot stand in.
  */
 function passes(state: string, policy: Policy): boolean {
-  return state === "success" || (policy.checks.skippedOrNeutral === "pass" && (state === "skipped" || state === "neutral"));
+  return state === "success" || (skippedOrNeutral(state) && notPassingWhy(policy) === undefined);
+}
+
+const skippedOrNeutral = (state: string) => state === "skipped" || state === "neutral";
+
+/**
+ * Why a skipped (or neutral) result is no pass, or undefined where it is one. On GitLab a job is `skipped` when it
+ * never ran: `when: on_success`, the default, runs a job "only when all jobs in earlier stages succeed", so one after
+ * a failed stage is skipped, as is a `when: on_failure` job in a passing pipeline
+ * (docs.gitlab.com/ci/yaml/#when). It proves nothing about the head, and GitLab's own "Pipelines must succeed" does
+ * not take a skipped pipeline for a successful one unless the project opts in ("Skipped pipelines are considered
+ * successful", a merge check beside "Pipelines must succeed":
+ * docs.gitlab.com/ee/user/project/merge_requests/merge_when_pipeline_succeeds.html). GitHub's rule that skipped and neutral pass
+ * (checks.skippedOrNeutral: pass) is GitHub's branch protection, so on GitLab a skipped required job always blocks.
+ */
+function notPassingWhy(policy: Policy): string | undefined {
+  if (policy.provider === "gitlab") return "GitLab skips a job that never ran: an earlier stage failed or its when: was not met";
+  return policy.checks.skippedOrNeutral === "fail" ? "checks.skippedOrNeutral is fail" : undefined;
 }
 
 function sameApp(actual: string | null, wanted: string): boolean {
@@ -582,7 +599,8 @@ function checkRecords(pull: PullFact, policy: Policy): CheckRecord[] {
     // A result named like a required check that does not count for it says why: every report shows its state, and a
     // green "build" posted by another account must not read as the pinned app's build.
     const pinnedTo = named.flatMap((r) => (r.app ? [r.app] : []));
-    const note = named.length > 0 && !counts ? notTheApp(c, pinnedTo) : undefined;
+    // A skipped job that never ran gets no tick either, required or not: it passed nothing.
+    const note = named.length > 0 && !counts ? notTheApp(c, pinnedTo) : skippedOrNeutral(c.state) ? notPassingWhy(policy) : undefined;
     return {
       name: c.name,
       app: c.app,
@@ -600,8 +618,15 @@ function checkRecords(pull: PullFact, policy: Policy): CheckRecord[] {
 function notTheApp(c: CheckFact, apps: readonly string[]): string {
   const wanted = apps.join(" or ");
   if (c.kind === "check_run") return `a check run of the app ${c.app ?? "?"}, not of ${wanted}`;
+  if (c.kind === "job") return `a GitLab CI job, which no app posts, not ${wanted}'s`;
   const account = c.creatorType ? `a ${c.creatorType} account` : "an account of unknown type";
   return `a commit status by ${c.app ?? "?"}, ${account}, not by the app ${wanted}`;
+}
+
+/** What posted a result, as a verdict names it: "check run by github-actions", "job of pipeline 9". */
+function sourceOf(c: CheckFact): string {
+  if (c.kind === "job") return c.suite ? `job of ${c.suite}` : "CI job, its pipeline not named";
+  return `${c.kind === "status" ? "commit status" : "check run"} by ${c.app ?? "?"}`;
 }
 
 function checkViolations(pull: PullFact, policy: Policy): Violation[] {
@@ -620,9 +645,10 @@ function checkViolations(pull: PullFact, policy: Policy): Violation[] {
       continue;
     }
     for (const c of results) {
-      const source = c.kind === "status" ? `commit status by ${c.app ?? "?"}` : `check run by ${c.app ?? "?"}`;
+      const source = sourceOf(c);
       if (!passes(c.state, policy)) {
-        violations.push({ rule: "check-failed", message: `required check ${label} is ${c.state} on head ${head} (${source})` });
+        const why = skippedOrNeutral(c.state) ? `: ${notPassingWhy(policy)}` : "";
+        violations.push({ rule: "check-failed", message: `required check ${label} is ${c.state} on head ${head} (${source})${why}` });
       } else if (instant(c.at) === undefined) {
         // A result without a readable time cannot be ordered against a re-run, so its pass is no pass (T53 F2): the
         // README has it block, whether or not another run of the name is there to compete.

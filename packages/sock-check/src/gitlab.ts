@@ -109,6 +109,8 @@ interface GlStatus {
   status: string;
   created_at: string;
   finished_at: string | null;
+  /** Who posted it (docs.gitlab.com/api/commits/#list-the-statuses-of-a-commit). */
+  author?: { username?: string } | null;
 }
 interface ApprovedByPage {
   data?: {
@@ -358,13 +360,13 @@ export async function collectGitLabFacts(
       continue;
     }
     const pull = await attempt(shas, async (): Promise<PullFact> => {
-      let checks = latestPipelineJobs(shared.jobs.filter((j) => j.commit?.id === mr.sha)).map(toCheck);
+      let checks = latestPipelineJobs(shared.jobs.filter((j) => j.commit?.id === mr.sha)).map(jobCheck);
       if (options.requiredChecks.some((name) => !checks.some((c) => c.name === name))) {
         // An external commit status is not a CI job: ask the head's statuses before calling a check missing.
         const statuses = await collect(
           paginateLink<GlStatus>(http, { url: `${project}/repository/commits/${mr.sha}/statuses`, query: PAGE }),
         );
-        checks = statuses.map(toCheck);
+        checks = statuses.map(statusCheck);
       }
       const pullCommits: PullCommitFact[] = [];
       for (const c of sources) {
@@ -904,14 +906,30 @@ function latestPipelineJobs(jobs: readonly GlJob[]): GlJob[] {
 /** The pipeline source of a child pipeline (docs.gitlab.com/ci/jobs/job_rules/#ci_pipeline_source-predefined-variable). */
 const CHILD_PIPELINE = "parent_pipeline";
 
-function toCheck(status: GlStatus | GlJob): CheckFact {
+/**
+ * A CI job as a check result, named as a job of its pipeline. Its time is `finished_at` alone, which GitLab sets when
+ * a job finishes: a `success` without one is a pass without a completion time, which blocks (T63 B2), never dated by
+ * its creation instead.
+ */
+function jobCheck(job: GlJob): CheckFact {
+  return {
+    name: job.name,
+    app: null,
+    kind: "job",
+    state: STATES[job.status] ?? job.status,
+    at: job.finished_at ?? null,
+    // A pipeline is GitLab's check suite: jobs of different pipelines never outvote one another.
+    ...(typeof job.pipeline?.id === "number" ? { suite: `pipeline ${job.pipeline.id}` } : {}),
+  };
+}
+
+/** A commit status (an external service's, or a job as the statuses list shows it), by who posted it; timed as jobCheck. */
+function statusCheck(status: GlStatus): CheckFact {
   return {
     name: status.name,
-    app: null,
+    app: status.author?.username ?? null,
     kind: "status",
     state: STATES[status.status] ?? status.status,
-    at: status.finished_at ?? status.created_at,
-    // A pipeline is GitLab's check suite: jobs of different pipelines never outvote one another.
-    ...("pipeline" in status && typeof status.pipeline?.id === "number" ? { suite: `pipeline ${status.pipeline.id}` } : {}),
+    at: status.finished_at ?? null,
   };
 }

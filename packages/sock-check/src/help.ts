@@ -19,9 +19,10 @@ none there is exit 78; --config FILE overrides):
                            is git's clean merge of its parents (default false)
   checks.required          names (a check run and a status of one name are both required, and every run of
                            one name on the head, the newest re-run per check suite, GitLab's latest pipeline
-                           and its child pipelines; skipped/neutral pass), or {name, app} to accept only that GitHub App's check run or its bot's
+                           and its child pipelines; skipped/neutral pass on GitHub), or {name, app} to accept only that GitHub App's check run or its bot's
                            status (a user account named like the app does not count)
-  checks.skippedOrNeutral  pass (default, as GitHub) or fail: a skipped/neutral required check
+  checks.skippedOrNeutral  pass (default, as GitHub) or fail: a skipped/neutral required check; on GitLab a
+                           skipped job never ran and always blocks
   ticket.pattern           regex looked for in PR title, body, branch and commits (default [A-Z][A-Z0-9]+-\\d+);
                            one matching an empty string is refused
   ticket.required          a change without a ticket is a violation (default true)

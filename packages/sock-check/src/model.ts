@@ -23,9 +23,10 @@ export interface ReviewFact {
 
 export interface CheckFact {
   name: string;
-  /** The GitHub App slug for a check run; the creator for a commit status. */
+  /** The GitHub App slug for a check run; the creator for a commit status; null for a GitLab CI job. */
   app: string | null;
-  kind: "check_run" | "status";
+  /** A GitHub check run, a commit status (GitHub's, or one posted to GitLab from outside), or a GitLab CI job. */
+  kind: "check_run" | "status" | "job";
   /**
    * A status's creator type where the provider says (GitHub's `StatusContext.creator.__typename`): "Bot" for a
    * GitHub App's bot, whose login is the app's slug; "User" for a person's account, which may be named like any app.
@@ -33,7 +34,7 @@ export interface CheckFact {
   creatorType?: string | null;
   /** Conclusion (check run) or state (status), lower case; "pending" while running. */
   state: string;
-  /** When it completed (check run) or was posted (status). */
+  /** When it completed (check run, GitLab job or status) or was posted (GitHub status); null when not said. */
   at: string | null;
   /** The commit it ran on; the PR head when the provider reports checks per head. */
   sha?: string | null;

@@ -39,16 +39,20 @@ export interface CheckRecord {
   name: string;
   /** The GitHub App (check run) or the account that posted it (status). */
   app: string | null;
-  kind: "check_run" | "status";
+  kind: "check_run" | "status" | "job";
   /** The conclusion (check run) or state (status), lower case; "pending" while it runs. */
   state: string;
   /** The commit it ran on: the PR's head. */
   sha: string;
-  /** When it completed (check run) or was posted (status). */
+  /** When it completed (check run, GitLab job or status) or was posted (GitHub status). */
   completed_at: string | null;
   /** Whether it counts for a required check. */
   required: boolean;
-  /** Why a result named like a required check does not count for it (another app's, another account's status). */
+  /**
+   * Why a result does not count: for the required check of its name (another app's, another account's status), or
+   * as a pass at all (skipped on GitLab, where that is a job that never ran; skipped or neutral under
+   * `checks.skippedOrNeutral: fail`). Reports show such a result without a tick.
+   */
   note?: string;
 }
 
