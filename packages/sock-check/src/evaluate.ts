@@ -776,8 +776,9 @@ function combine(expression: ApprovalExpression, outcome: ReadonlyMap<string, Ou
   return { state: "failed", why: [`none of these is met: ${failed.map((p) => whys([p]).join(" and ")).join("; or ")}`] };
 }
 
+/** The ticket references in a text: non-empty matches only, since a reference is text (`\b` matches empty in any). */
 export function ticketsIn(text: string, policy: Policy): string[] {
-  return [...text.matchAll(new RegExp(policy.ticket.pattern, "g"))].map((m) => m[0]);
+  return [...text.matchAll(new RegExp(policy.ticket.pattern, "g"))].map((m) => m[0]).filter((ticket) => ticket !== "");
 }
 
 function withLogin(person: Person, login: string | null | undefined): Person {

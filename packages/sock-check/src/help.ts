@@ -24,7 +24,8 @@ none there is exit 78; --config FILE overrides):
   checks.skippedOrNeutral  pass (default, as GitHub) or fail: a skipped/neutral required check; on GitLab a
                            skipped job never ran and always blocks
   ticket.pattern           regex looked for in PR title, body, branch and commits (default [A-Z][A-Z0-9]+-\\d+);
-                           one matching an empty string is refused
+                           a JavaScript regex (no inline flags such as (?i): write [A-Za-z]); a ticket is a
+                           non-empty match; one matching an empty string, or only ever empty (\\b), is refused
   ticket.required          a change without a ticket is a violation (default true)
   signedCommits            require verified signatures (default false)
   pathRules                [{paths: [glob], reviewers: [login], teams: [org/slug]}]; globs with .gitignore

@@ -11,17 +11,91 @@ const duration = z.string().regex(/^\d+\s*[mhd]$/, { message: 'expected a durati
 
 const requiredCheck = z.union([z.string().min(1), z.strictObject({ name: z.string().min(1), app: z.string().min(1).optional() })]);
 
-const regex = z.string().refine(
-  (source) => {
-    try {
-      new RegExp(source);
+/**
+ * The ticket pattern: a JavaScript regular expression that finds ticket text. Refused at load: one that does not
+ * compile (naming PCRE's inline flags, which other tools take and JavaScript has not: T63 A2, once an "internal error"),
+ * one that matches the empty string, and one that can only ever match empty, such as `\b` or a lookaround on its
+ * own: it matches inside any text without finding any ticket there (T63 A1).
+ */
+const ticketPattern = z.string().superRefine((source, ctx) => {
+  let pattern: RegExp;
+  try {
+    pattern = new RegExp(source);
+  } catch (error) {
+    // (?i), (?i:…), (?-i), (?im-s): PCRE, Python, Go and Java write flags so; (?: and (?<name> are JavaScript's own.
+    const flags = /\(\?(?:[a-zA-Z]+(?:-[a-zA-Z]*)?|-[a-zA-Z]+)[:)]/.exec(source);
+    ctx.addIssue({
+      code: "custom",
+      message: flags
+        ? `${flags[0]} is an inline flag, which JavaScript regular expressions (the syntax of this key) do not have: write each letter's cases out, e.g. "[Ss][Hh][Oo][Pp]-\\d+" or "[A-Za-z]+-\\d+" for any case`
+        : `not a valid JavaScript regular expression (${(error as Error).message.replace(/^Invalid regular expression: /, "")})`,
+    });
+    return;
+  }
+  if (pattern.test("")) ctx.addIssue({ code: "custom", message: "matches an empty string, so every change would pass" });
+  else if (onlyEmptyMatches(source))
+    ctx.addIssue({
+      code: "custom",
+      message: "can only match an empty string (it is made of assertions such as \\b, ^ or a lookaround), so it finds no ticket text",
+    });
+});
+
+/**
+ * Whether every match of a (valid) regular expression is empty: each alternative is made only of assertions (`^`,
+ * `$`, `\b`, `\B`, lookarounds), groups of those, and atoms repeated `{0}` times. Anything else counts as
+ * consuming (a backreference may match empty too: such a pattern is not refused, and finds no ticket, since
+ * ticketsIn takes only non-empty matches).
+ */
+export function onlyEmptyMatches(source: string): boolean {
+  let i = 0;
+  const rest = () => source.slice(i);
+  const alternatives = (): boolean => {
+    let empty = true;
+    while (i < source.length && source[i] !== ")") {
+      if (source[i] === "|") {
+        i++;
+        continue;
+      }
+      const zeroWidth = atom();
+      const repeat = /^(?:[*+?]|\{(\d+)(,\d*)?\})\??/.exec(rest());
+      if (repeat) i += repeat[0].length;
+      const never = repeat?.[1] !== undefined && Number(repeat[1]) === 0 && (repeat[2] === undefined || repeat[2] === ",0");
+      if (!zeroWidth && !never) empty = false;
+    }
+    return empty;
+  };
+  const atom = (): boolean => {
+    const ch = source[i];
+    if (ch === "^" || ch === "$") {
+      i++;
       return true;
-    } catch {
+    }
+    if (ch === "\\") {
+      const escaped = source[i + 1];
+      i += 2;
+      return escaped === "b" || escaped === "B";
+    }
+    if (ch === "[") {
+      // JavaScript's classes: `[]` is empty and `[^]` any character, so a "]" right after "[" or "[^" closes it.
+      i++;
+      if (source[i] === "^") i++;
+      while (i < source.length && source[i] !== "]") i += source[i] === "\\" ? 2 : 1;
+      i++;
       return false;
     }
-  },
-  { message: "not a valid regular expression" },
-);
+    if (ch === "(") {
+      const lookaround = /^\(\?(?:=|!|<=|<!)/.exec(rest());
+      const open = lookaround ?? /^\((?:\?:|\?<[^>]+>)?/.exec(rest())!;
+      i += open[0].length;
+      const inner = alternatives();
+      i++;
+      return lookaround !== null || inner;
+    }
+    i++;
+    return false;
+  };
+  return alternatives();
+}
 
 /** A glob the matcher can read; the policy is refused at load otherwise, never a rule that silently matches nothing. */
 const pathPattern = z
@@ -106,10 +180,7 @@ export const policySchema = z.strictObject({
     .prefault({}),
   ticket: z
     .strictObject({
-      // A pattern that matches the empty string finds a "ticket" in every change.
-      pattern: regex
-        .refine((source) => !new RegExp(source).test(""), { message: "matches an empty string, so every change would pass" })
-        .default("[A-Z][A-Z0-9]+-\\d+"),
+      pattern: ticketPattern.default("[A-Z][A-Z0-9]+-\\d+"),
       required: z.boolean().default(true),
     })
     .prefault({}),
