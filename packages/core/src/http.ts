@@ -207,6 +207,11 @@ export class HttpClient {
     await sleep(wait);
   }
 
+  /** How errors name the URL a request asks (no query; only the origin for a URL that is itself a secret). */
+  describe(req: HttpRequest): string {
+    return this.#where(this.#url(req));
+  }
+
   /** How errors name the URL asked. */
   #where(url: URL): string {
     return this.options.urlIsSecret ? url.origin : describeUrl(url);

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { DataError } from "./errors";
+import { DataError, UnavailableError } from "./errors";
 import type { HttpClient, HttpRequest, HttpResponse, QueryValue } from "./http";
 
 export interface PaginateOptions<T> {
@@ -33,7 +33,7 @@ export function parseLinkHeader(header: string | null | undefined): Record<strin
  * would otherwise be asked until maxPages), and an empty page with a next link.
  */
 export async function* paginateLink<T>(client: HttpClient, req: HttpRequest, options: PaginateOptions<T> = {}): AsyncGenerator<T> {
-  const itemsOf = options.itemsOf ?? defaultItems<T>;
+  const itemsOf = (body: unknown, asked: HttpRequest) => (options.itemsOf ? options.itemsOf(body) : arrayBody<T>(client, asked, body));
   const maxPages = options.maxPages ?? 1000;
   let next: HttpRequest | undefined = req;
   const origin = new URL(client.options.baseUrl ?? req.url).origin;
@@ -45,7 +45,7 @@ export async function* paginateLink<T>(client: HttpClient, req: HttpRequest, opt
     if (requested.has(key)) throw pagingLoop(client, page);
     requested.add(key);
     const response: HttpResponse = await client.request(next);
-    const items = itemsOf(response.body);
+    const items = itemsOf(response.body, next);
     yield* items;
     const link: string | undefined = parseLinkHeader(response.headers.get("link")).next;
     const nextPage: string | null = response.headers.get("x-next-page");
@@ -148,7 +148,7 @@ export async function* paginateOffset<T>(
   req: HttpRequest,
   options: PaginateOptions<T> & { limit?: number } = {},
 ): AsyncGenerator<T> {
-  const itemsOf = options.itemsOf ?? defaultItems<T>;
+  const itemsOf = (body: unknown, asked: HttpRequest) => (options.itemsOf ? options.itemsOf(body) : arrayBody<T>(client, asked, body));
   const maxPages = options.maxPages ?? 1000;
   const limit = options.limit ?? 100;
   let offset = 0;
@@ -156,8 +156,9 @@ export async function* paginateOffset<T>(
   for (let page = 1; ; page++) {
     if (page > maxPages) throw tooManyPages(client, maxPages);
     const query: Record<string, QueryValue> = { ...req.query, offset, limit };
-    const response = await client.request({ ...req, query });
-    const items = itemsOf(response.body);
+    const asked = { ...req, query };
+    const response = await client.request(asked);
+    const items = itemsOf(response.body, asked);
     yield* items;
     const more = (response.body as { more?: unknown } | undefined)?.more;
     // PagerDuty's Pagination.more is a boolean, and optional (contracts/pagerduty: Pagination): absent is the end,
@@ -182,9 +183,25 @@ export async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
   return out;
 }
 
-function defaultItems<T>(body: unknown): readonly T[] {
+/**
+ * A page that is a JSON array, as the list endpoints document. A success that is anything else (a proxy's or SSO
+ * gateway's HTML sign-in page, an empty body, a JSON object) is the API failing to answer, named with the URL as
+ * other API errors are (69, T63 D2), not bad input data the user gave (65).
+ */
+function arrayBody<T>(client: HttpClient, req: HttpRequest, body: unknown): readonly T[] {
   if (Array.isArray(body)) return body as T[];
-  throw new DataError("expected a JSON array in a paged response");
+  const what =
+    typeof body === "string"
+      ? /^\s*</.test(body)
+        ? "a web page"
+        : "text"
+      : body === undefined
+        ? "an empty body"
+        : `JSON ${body === null ? "null" : typeof body === "object" ? "object" : typeof body}`;
+  throw new UnavailableError(
+    `${client.options.service} answered ${client.describe(req)} with ${what}, not the JSON array of a list (HTTP 200)`,
+    { hint: "a proxy or sign-in page in front of the API? check the API URL, and that it reaches the API itself" },
+  );
 }
 
 // The query is the tool's own, so the user cannot narrow it: name the server's paging instead (T41 F2).

@@ -76,6 +76,12 @@ beforeAll(async () => {
       const offset = Number(url.searchParams.get("offset"));
       const more = url.pathname === "/pd-cycle" ? true : url.pathname === "/pd-more-null" ? null : "true";
       res.end(JSON.stringify({ oncalls: [{ id: offset % 2 }], offset, limit: 1, more }));
+    } else if (url.pathname === "/sign-in") {
+      // a proxy or SSO gateway in front of the API answering its own sign-in page, with 200 (T63 D2)
+      res.setHeader("content-type", "text/html; charset=utf-8");
+      res.end("<!DOCTYPE html><html><body><form action=/login>Sign in</form></body></html>");
+    } else if (url.pathname === "/object") {
+      res.end('{"message":"ok"}');
     } else if (url.pathname === "/short") {
       // GitLab's headers say three pages, but the first links to no next one (T31 #7)
       res.setHeader("x-page", "1");
@@ -219,6 +225,24 @@ describe("paginateOffset", () => {
         message: `Test API answered in an unexpected shape (more: ${shown}, expected true or false), so where the list ends cannot be told`,
       });
     }
+  });
+
+  it("takes a 200 that is not a JSON array (a sign-in page, a JSON object) for the API failing (69), naming the URL without its query (T63 D2)", async () => {
+    for (const [path, what] of [
+      ["/sign-in", "a web page"],
+      ["/object", "JSON object"],
+    ] as const) {
+      const error = await collect(paginateLink(client(), { url: path, query: { per_page: 100, private_token: "glpat-q" } })).catch(
+        (e: unknown) => e,
+      );
+      expect(error).toMatchObject({
+        exitCode: 69,
+        message: `Test API answered ${base}${path} with ${what}, not the JSON array of a list (HTTP 200)`,
+      });
+      expect(JSON.stringify(error)).not.toContain("glpat-q");
+    }
+    const offset = await collect(paginateOffset(client(), { url: "/sign-in" })).catch((e: unknown) => e);
+    expect(offset).toMatchObject({ exitCode: 69, message: expect.stringContaining(`answered ${base}/sign-in with a web page`) });
   });
 
   it("names the server, not a query the user cannot change, when the pages never end", async () => {
