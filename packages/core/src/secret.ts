@@ -233,13 +233,49 @@ export function secretsRegistered(): boolean {
   return knownSecrets.size > 0;
 }
 
-/** Replaces every registered secret value in text, a secret a server echoed with line breaks inside included. */
+/**
+ * Replaces every registered secret value in text, in any letter case (a case-folding proxy, WAF or error page echoes a
+ * token lower-cased: T63 D3), a secret a server echoed with line breaks inside included.
+ */
 export function redactSecrets(text: string): string {
   let out = text;
-  for (const secret of knownSecrets) {
-    if (out.includes(secret)) out = out.split(secret).join(REDACTED);
-  }
+  for (const secret of knownSecrets) out = out.replace(anyCasePattern(secret), REDACTED);
   return knownSecrets.size > 0 && hasLineBreak(trimLineEnd(out)) ? redactAcrossLineBreaks(out) : out;
+}
+
+const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\/-]/g, "\\$&");
+
+/** Per secret: the secret in any letter case (built once, used on every write). */
+const anyCasePatterns = new Map<string, RegExp>();
+
+function anyCasePattern(secret: string): RegExp {
+  let pattern = anyCasePatterns.get(secret);
+  if (!pattern) {
+    pattern = new RegExp(escapeRegExp(secret), "gi");
+    anyCasePatterns.set(secret, pattern);
+  }
+  return pattern;
+}
+
+/** Per secret: the secret folded as foldCase folds text (built once). */
+const foldedSecrets = new Map<string, string>();
+
+function foldedSecret(secret: string): string {
+  let folded = foldedSecrets.get(secret);
+  if (folded === undefined) {
+    folded = foldCase(secret);
+    foldedSecrets.set(secret, folded);
+  }
+  return folded;
+}
+
+/**
+ * Text in one letter case, of the same length (a position in it is one in `text`), for the prefix tests that decide
+ * what a streaming writer holds back: upper case where that keeps the length (it does not for "ß"), ASCII otherwise.
+ */
+function foldCase(text: string): string {
+  const upper = text.toUpperCase();
+  return upper.length === text.length ? upper : text.replace(/[a-z]+/g, (letters) => letters.toUpperCase());
 }
 
 /**
@@ -264,8 +300,8 @@ const splitPatterns = new Map<string, RegExp>();
 function splitPattern(secret: string): RegExp {
   let pattern = splitPatterns.get(secret);
   if (!pattern) {
-    const chars = [...secret].map((c) => c.replace(/[.*+?^${}()|[\]\\/-]/g, "\\$&"));
-    pattern = new RegExp(chars.join(`${LINE_BREAK}*`), "g");
+    const chars = [...secret].map(escapeRegExp);
+    pattern = new RegExp(chars.join(`${LINE_BREAK}*`), "gi");
     splitPatterns.set(secret, pattern);
   }
   return pattern;
@@ -288,9 +324,11 @@ function splitPrefixLength(text: string): number {
   for (const secret of knownSecrets) longestSecret = Math.max(longestSecret, secret.length);
   // At most one break between two characters; the longest escaped form is 6 characters long.
   const tail = text.slice(-longestSecret * 7);
-  const { flat, at } = withoutLineBreaks(tail);
+  const { flat: asWritten, at } = withoutLineBreaks(tail);
+  const flat = foldCase(asWritten);
   let start = tail.length;
-  for (const secret of knownSecrets) {
+  for (const written of knownSecrets) {
+    const secret = foldedSecret(written);
     // Cheap test first: a start of this secret long enough to hold back must begin in the last characters.
     if (secret.length <= MIN_LINE_PIECE || !flat.includes(secret.slice(0, MIN_LINE_PIECE), flat.length - secret.length)) continue;
     for (let n = Math.min(secret.length - 1, flat.length); n >= MIN_LINE_PIECE; n--) {
@@ -335,14 +373,20 @@ function withoutLineBreaks(text: string): { flat: string; at: (i: number) => num
  * streaming writer holds back until the next write, so a secret split across two writes is still redacted.
  */
 export function secretPrefixLength(text: string): number {
+  if (knownSecrets.size === 0) return 0;
   let longest = 0;
-  for (const secret of knownSecrets) {
-    for (let n = Math.min(secret.length - 1, text.length); n > longest; n--) {
-      if (text.endsWith(secret.slice(0, n))) {
+  let longestSecret = 0;
+  for (const secret of knownSecrets) longestSecret = Math.max(longestSecret, secret.length);
+  // Only an end shorter than the longest secret can be held back: that much is folded, not the whole write.
+  const folded = foldCase(text.slice(-longestSecret));
+  for (const written of knownSecrets) {
+    const secret = foldedSecret(written);
+    for (let n = Math.min(secret.length - 1, folded.length); n > longest; n--) {
+      if (folded.endsWith(secret.slice(0, n))) {
         longest = n;
         break;
       }
     }
   }
-  return knownSecrets.size > 0 && hasLineBreak(text) ? Math.max(longest, splitPrefixLength(text)) : longest;
+  return hasLineBreak(text) ? Math.max(longest, splitPrefixLength(text)) : longest;
 }

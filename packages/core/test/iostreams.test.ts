@@ -26,6 +26,17 @@ describe("IOStreams", () => {
     expect(t.stdout()).toBe("a [redacted] b\n");
   });
 
+  it("redacts a secret in any letter case, as a case-folding proxy or error page echoes it: whole, split across writes, wrapped (T63 D3)", () => {
+    const t = testIO();
+    const lower = TOKEN.toLowerCase().replace("s3cr3t", "S3CR3T");
+    t.io.stdout.write(`lower=${TOKEN.toLowerCase()} upper=${TOKEN.toUpperCase()} mixed=${lower}\n`);
+    t.io.stdout.write(`split ${TOKEN.toUpperCase().slice(0, 9)}`);
+    t.io.stdout.write(`${TOKEN.toUpperCase().slice(9)} end\n`);
+    t.io.stderr.write(`wrapped ${TOKEN.toUpperCase().slice(0, 12)}\n${TOKEN.toUpperCase().slice(12)}\n`);
+    expect(t.stdout()).toBe("lower=[redacted] upper=[redacted] mixed=[redacted]\nsplit [redacted] end\n");
+    expect(t.stderr()).toBe("wrapped [redacted]\n");
+  });
+
   it("writes a held-back tail that turned out not to be a secret, on the next write or at flush", () => {
     const t = testIO();
     t.io.stdout.write("x s3c");
