@@ -599,8 +599,16 @@ function checkRecords(pull: PullFact, policy: Policy): CheckRecord[] {
     // A result named like a required check that does not count for it says why: every report shows its state, and a
     // green "build" posted by another account must not read as the pinned app's build.
     const pinnedTo = named.flatMap((r) => (r.app ? [r.app] : []));
-    // A skipped job that never ran gets no tick either, required or not: it passed nothing.
-    const note = named.length > 0 && !counts ? notTheApp(c, pinnedTo) : skippedOrNeutral(c.state) ? notPassingWhy(policy) : undefined;
+    // A skipped job that never ran gets no tick either, required or not: it passed nothing; nor does a pass without a
+    // completion time, which blocks (checkViolations).
+    const note =
+      named.length > 0 && !counts
+        ? notTheApp(c, pinnedTo)
+        : skippedOrNeutral(c.state) && !passes(c.state, policy)
+          ? notPassingWhy(policy)
+          : passes(c.state, policy) && instant(c.at) === undefined
+            ? "no readable completion time"
+            : undefined;
     return {
       name: c.name,
       app: c.app,

@@ -51,7 +51,7 @@ export interface CheckRecord {
   /**
    * Why a result does not count: for the required check of its name (another app's, another account's status), or
    * as a pass at all (skipped on GitLab, where that is a job that never ran; skipped or neutral under
-   * `checks.skippedOrNeutral: fail`). Reports show such a result without a tick.
+   * `checks.skippedOrNeutral: fail`; a pass without a readable completion time). Reports show it without a tick.
    */
   note?: string;
 }

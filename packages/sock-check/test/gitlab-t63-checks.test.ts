@@ -93,7 +93,10 @@ describe("a required GitLab job that was skipped never ran (T63 B1)", () => {
 });
 
 describe("GitLab job results (T63 B2)", () => {
-  it("a success without finished_at blocks: a pass without a completion time", async () => {
+  it("a success without finished_at blocks: a pass without a completion time, shown without a tick", async () => {
+    const run = await runOnGitLab(scenario, gitlab, ["--from", "only-skipped", "--to", "unfinished"]);
+    expect(run.code).toBe(1);
+    expect(run.stdout).toContain("checks build(success, does not count: no readable completion time)");
     const record = byMr((await check("only-skipped", "unfinished")).report.records, mr.unfinished);
     expect(record.verdict).toBe("noncompliant");
     expect(record.violations).toEqual([
