@@ -281,7 +281,17 @@ export function markDisowned(
       ...(before?.lastSeen !== undefined ? { lastSeen: before.lastSeen } : {}),
     };
   }
-  return { ...history, places, ...withDisowned(disowned, policy) };
+  // The disowned login was not the user: travel is never measured from where it was, or the user's next login from
+  // home would read to the security channel as an impossible jump from the attacker's place.
+  const { last, located, ...rest } = history ?? { places };
+  const theirs = (l: LastLogin | undefined) => l !== undefined && !(l.time === login && `ip:${l.ip}` === keys.ip);
+  return {
+    ...rest,
+    places,
+    ...(theirs(last) ? { last } : {}),
+    ...(theirs(located) ? { located } : {}),
+    ...withDisowned(disowned, policy),
+  };
 }
 
 /** The marks to keep (the most recent `maxPlaces`), as the history's field: none, no field. */

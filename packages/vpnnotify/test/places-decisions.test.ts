@@ -7,6 +7,7 @@ import {
   distanceKm,
   type LastLogin,
   type Login,
+  markDisowned,
   markTold,
   type PlacePolicy,
   placeKeys,
@@ -185,6 +186,19 @@ describe("what the security channel is told", () => {
     const inParis = toldAbout(at("2.2.2.2", T0 + 10 * 60_000, paris), between);
     expect(inParis.located).toBeUndefined();
     expect(inParis.last).toMatchObject({ ip: "2.2.2.2", latitude: paris.latitude });
+  });
+
+  it("after a \"No\", travel is not measured from the disowned login: the user's next login from home is no jump from the attacker's place", () => {
+    const home = toldAbout(at("81.2.69.1", T0, london));
+    const attacker = at("2.2.2.2", T0 + HOUR, paris);
+    const afterAttack = toldAbout(attacker, home);
+    const disowned = markDisowned(afterAttack, placeKeys(attacker.geo), attacker.time, T0 + 2 * HOUR, policy);
+    // Home again ten minutes after the attacker's login: 344 km in 10 min from Paris, but Paris was not the user.
+    const back = decide(disowned, at("81.2.69.1", T0 + HOUR + 10 * 60_000, london), policy);
+    expect(back.impossibleTravel).toBeUndefined();
+    expect(back.suspicious).toBe(false);
+    // The attacker's next login from Paris is still told to the security channel, as from a disowned place.
+    expect(decide(disowned, at("2.2.2.2", T0 + 3 * HOUR, paris), policy)).toMatchObject({ suspicious: true, reason: "disowned-place" });
   });
 
   it("a login reported after a later one says so instead of 'at the same moment' (T62 F9)", () => {
