@@ -28,8 +28,9 @@ honouring Slack's rate limits; --wait works in the hook itself):
                post accepted, none failed since), "0" when the alert failed or Slack was not shown to
                accept posts by then; each logged as "answered 1"/"answered 0 reason=…")
   strongSwan   leftupdown=/usr/local/lib/vpnnotify/vpnnotify   (PLUTO_VERB up-client / down-client; the user is
-               PLUTO_XAUTH_ID, the EAP identity, else the peer id's CN: a subject with more than one CN names
-               nobody, and the security channel is told of it)
+               PLUTO_XAUTH_ID, the EAP identity, else the peer id's CN: a subject with more than one CN, or
+               whose CN is empty, holds a control character or shares its RDN by '+', names nobody, and the
+               security channel is told of it)
   libreswan    leftupdown=/usr/local/lib/vpnnotify/vpnnotify
   ocserv       connect-script = /usr/local/lib/vpnnotify/vpnnotify   (REASON=connect, USERNAME, IP_REAL)
   anything     vpnnotify notify --user alice --ip 81.2.69.142 [--port N] [--time ISO8601] [--json]

@@ -24,8 +24,8 @@ type DirectoryConfig = NonNullable<VpnnotifyConfig["directory"]>;
 
 const TIME_ZONE_WAIT_MS = 400;
 
-/** A "CN=" attribute at the start of a DN or after one of its separators: no login name holds one. */
-const CERTIFICATE_SUBJECT = /(?:^|,)\s*(?:CN|2\.5\.4\.3)\s*=/i;
+/** A "CN=" attribute at the start of a DN or after one of its separators (RFC 4514: "," between RDNs, "+" within one). */
+const CERTIFICATE_SUBJECT = /(?:^|[,+])\s*(?:CN|2\.5\.4\.3)\s*=/gi;
 
 /**
  * Maps a VPN user to a Slack user: an LDAP attribute holding the Slack id, or one holding an
@@ -50,8 +50,13 @@ export class SlackDirectory {
   async find(user: string): Promise<Recipient> {
     // A certificate subject the hook could not take one CN from (parseHookEnv): several CNs, or one hidden in another
     // attribute's value as strongSwan prints it. Looking any of them up would guess whose login it is (T62 F9).
-    if (CERTIFICATE_SUBJECT.test(user)) {
-      return { problem: "ambiguous user: a certificate subject with more than one CN, so none is taken as the user" };
+    const cns = user.match(CERTIFICATE_SUBJECT)?.length ?? 0;
+    if (cns > 1) return { problem: "ambiguous user: a certificate subject with more than one CN, so none is taken as the user" };
+    if (cns === 1) {
+      return {
+        problem:
+          "ambiguous user: a certificate subject whose one CN is no user name (empty, holding a control character, or in a multi-valued RDN joined by '+'), so none is taken as the user",
+      };
     }
     const config = this.#config;
     if (!config) return { problem: "no directory is configured" };

@@ -128,11 +128,15 @@ export function parseHookEnv(env: Env, now: number): HookCall | undefined {
     // CN is the user only when the subject has one CN both ways: read with the escapes honoured, and read as strongSwan
     // prints it, where an "O=Ex\, CN=bob" may be an O ending in a backslash and a second CN. Any other subject with a
     // "CN=" stays the user as it is: SlackDirectory.find tells nobody but the security channel (who is meant is unknown).
+    // RFC 4514 joins the attributes of a multi-valued RDN by an unescaped "+" ("CN=bob+UID=x"), which strongSwan would
+    // print unescaped inside a value as well: a CN beside a "+" is taken neither way.
     const cns: string[] = [];
+    let multiValued = false;
     for (const attribute of id.match(/(?:\\.|[^\\,])+/g) ?? []) {
       const at = attribute.indexOf("=");
       if (at < 0 || !/^\s*(?:CN|2\.5\.4\.3)\s*$/i.test(attribute.slice(0, at))) continue;
       const raw = attribute.slice(at + 1);
+      if (/^(?:\\.|[^\\+])*\+/s.test(raw)) multiValued = true;
       try {
         // \HH is a byte of the value's UTF-8, \c the character c (RFC 4514 section 2.4).
         cns.push(
@@ -147,8 +151,9 @@ export function parseHookEnv(env: Env, now: number): HookCall | undefined {
         cns.push(raw);
       }
     }
-    const printed = id.match(/(?:^|,)\s*(?:CN|2\.5\.4\.3)\s*=/gi)?.length ?? 0;
-    const cn = cns.length === 1 && printed === 1 ? name(cns[0]) : undefined;
+    const printed = id.match(/(?:^|[,+])\s*(?:CN|2\.5\.4\.3)\s*=/gi)?.length ?? 0;
+    // A control character (an escaped \00 or \0A) is never part of a user name: such a CN names nobody.
+    const cn = cns.length === 1 && printed === 1 && !multiValued && !/\p{Cc}/u.test(cns[0] ?? "") ? name(cns[0]) : undefined;
     return {
       source: "updown",
       event: defined({ kind, source: "updown" as const, user: cn ?? id, ip, vpnIp: text(env.PLUTO_PEER_SOURCEIP), time: now }),

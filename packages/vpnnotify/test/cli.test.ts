@@ -950,6 +950,19 @@ describe("other VPN servers", () => {
     expect(slack.messagesTo("U0ALICE")).toHaveLength(1);
   });
 
+  it("a subject whose one CN is no user name (empty, a NUL, '+') names nobody, and the security post says why, not 'more than one CN' (T64 N8)", async () => {
+    const s = setup();
+    for (const dn of ["C=GB, CN=", "C=GB, CN=alice\\00", "C=GB, CN=alice+UID=x"]) {
+      slack.messages.length = 0;
+      const result = await runInProc(["updown", "--wait"], { ...base(s), PLUTO_VERB: "up-client", PLUTO_PEER: PLACES.london.ip, PLUTO_PEER_ID: dn });
+      expect(result.code).toBe(0);
+      expect(slack.messagesTo("U0ALICE")).toEqual([]);
+      const post = slack.messagesTo(SECURITY)[0]?.text ?? "";
+      expect(post).toContain("nobody to tell: ambiguous user: a certificate subject whose one CN is no user name");
+      expect(post).not.toContain("more than one CN");
+    }
+  });
+
   it("ocserv connect-script", async () => {
     const s = setup();
     const result = await runInProc(["--wait"], {

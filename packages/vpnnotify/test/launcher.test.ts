@@ -75,6 +75,10 @@ describe("the installed launcher answers hooks without loading the bundle", () =
     expect(peer("C=DE, O=X, CN=Bob\\2C Jr\\2e \\c3\\a9")).toBe("Bob, Jr. é");
     expect(peer("C=DE, O=X\\, Ltd, CN=bob")).toBe("bob");
     for (const id of ["C=GB, CN=lbob, O=Ex, CN=lalice", "O=Ex\\, CN=lbob, CN=lalice", "CN=lbob\\, CN=lalice"]) expect(peer(id)).toBe(id);
+    // T64 N8: an escaped control character (NUL, newline) is never part of a user name, and a CN in a multi-valued RDN
+    // (RFC 4514 "+", which strongSwan would print unescaped inside a value too) is taken neither way: the DN stays the user.
+    for (const id of ["CN=\\00x", "C=GB, CN=a\\0Ab", "CN=dn3+UID=x", "UID=mallory+CN=dn4", "CN="]) expect(peer(id)).toBe(id);
+    expect(peer("C=GB, CN=a\\+b")).toBe("a+b");
     expect(isolated({ script_type: "up" }, 0)).toEqual({ source: "openvpn" });
     expect(isolated({ script_type: "client-connect", trusted_ip: "1.2.3.4" }, 0)?.problem).toMatch(/common_name/);
     // A name with nothing visible is no name (as notify --user refuses it): no history shared by every such login.
