@@ -18,6 +18,11 @@ export interface MmdbOptions {
   databaseType: string;
   networks: readonly MmdbNetwork[];
   description?: string;
+  /**
+   * 6 (the default): an IPv6 tree, IPv4 networks under ::/96. 4: an IPv4-only file, its tree 32 bits deep (MaxMind DB
+   * spec, "ip_version"; "IPv4 addresses in an IPv6 tree"), as ip-location-db publishes one file per address family.
+   */
+  ipVersion?: 4 | 6;
 }
 
 const EMPTY = -1;
@@ -32,7 +37,7 @@ export function writeMmdb(options: MmdbOptions): Buffer {
     const offset = dataSize;
     data.push(encoded);
     dataSize += encoded.length;
-    const bits = networkBits(network.cidr);
+    const bits = networkBits(network.cidr, options.ipVersion ?? 6);
     let node = 0;
     for (let i = 0; i < bits.length; i++) {
       const side = bits[i] as 0 | 1;
@@ -65,7 +70,7 @@ export function writeMmdb(options: MmdbOptions): Buffer {
     build_epoch: Math.floor(Date.now() / 1000),
     database_type: options.databaseType,
     description: { en: options.description ?? "opsguard lab test database" },
-    ip_version: 6,
+    ip_version: options.ipVersion ?? 6,
     languages: ["en"],
     node_count: nodeCount,
     record_size: 24,
@@ -73,14 +78,16 @@ export function writeMmdb(options: MmdbOptions): Buffer {
   return Buffer.concat([tree, Buffer.alloc(16), ...data, Buffer.from("\xab\xcd\xefMaxMind.com", "latin1"), metadata]);
 }
 
-/** The bits of a network in the IPv6 tree, most significant first. */
-function networkBits(cidr: string): number[] {
+/** The bits of a network in the tree of an `ipVersion` file, most significant first. */
+function networkBits(cidr: string, ipVersion: 4 | 6): number[] {
   const [address = "", prefixText] = cidr.split("/");
   const family = isIP(address);
   if (family === 0) throw new Error(`not a network: ${cidr}`);
+  if (family === 6 && ipVersion === 4) throw new Error(`${cidr} is an IPv6 network, and this is an IPv4 database`);
   const prefix = Number(prefixText ?? (family === 4 ? 32 : 128));
-  const bytes = family === 4 ? [...new Array<number>(12).fill(0), ...address.split(".").map(Number)] : ipv6Bytes(address);
-  const length = family === 4 ? 96 + prefix : prefix;
+  const v4 = address.split(".").map(Number);
+  const bytes = family === 4 ? (ipVersion === 4 ? v4 : [...new Array<number>(12).fill(0), ...v4]) : ipv6Bytes(address);
+  const length = family === 4 && ipVersion === 6 ? 96 + prefix : prefix;
   const bits: number[] = [];
   for (let i = 0; i < length; i++) bits.push(((bytes[i >> 3] ?? 0) >> (7 - (i & 7))) & 1);
   return bits;

