@@ -68,7 +68,12 @@ export function resolveSecret(ref: SecretRef, keyPath: string, env: NodeJS.Proce
   const read = readRegularFileSync(spec.file, MAX_SECRET_BYTES);
   if ("refused" in read) throw secretFileRefused(read.refused, ref, keyPath);
   const value = read.bytes.toString("utf8").replace(/\r?\n$/, "");
-  if (value === "") throw new ConfigError(`${keyPath}: ${namedFile(ref)} is empty`);
+  if (value === "") {
+    // No path in the hint: a literal secret mistaken for a path must never be echoed (T52 F2); the key names the file.
+    throw new ConfigError(`${keyPath}: ${namedFile(ref)} is empty`, {
+      hint: `write the secret into the file ${keyPath} names (one line), or point ${keyPath} at the file that holds it`,
+    });
+  }
   return new Secret(value, `file ${spec.file}`);
 }
 

@@ -80,7 +80,10 @@ describe("resolveSecret", () => {
     expect(caught(() => resolveSecret(`file:${sub}`, "k")).message).toBe("k: the secret file it names is a directory, not a regular file");
     const empty = join(dir, "empty");
     writeFileSync(empty, "\n");
-    expect(caught(() => resolveSecret(empty, "k")).message).toBe("k: the secret file it names is empty");
+    const emptied = caught(() => resolveSecret(empty, "k"));
+    expect(emptied.message).toBe("k: the secret file it names is empty");
+    // With what to do about it, as every other refusal here says (T64 N9).
+    expect(emptied.hint).toBe("write the secret into the file k names (one line), or point k at the file that holds it");
   });
 
   it("a literal password that starts with / (read as a path) is never echoed by the error (T52 F2)", () => {

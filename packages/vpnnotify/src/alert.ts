@@ -184,8 +184,9 @@ export async function deliverAlert(job: AlertJob, n: Notifier, options: DeliverO
             : "the user answered that this login was NOT them",
         ]
       : []),
+    // What the security team must read comes first: a flag is cut at MAX_FIELD_CHARS, and the store's error can be long.
     ...(markProblem
-      ? [`its place could not be marked as not theirs (${markProblem}): until it is, a login from there may pass quietly`]
+      ? [`its place could not be marked as not theirs: until it is, a login from there may pass quietly (${markProblem})`]
       : []),
     ...securityReasons(job.decision, recipient, job.event.user),
     ...nameReasons(job.event.user, "uid" in recipient ? recipient.uid : undefined),

@@ -822,6 +822,8 @@ describe("setup mistakes never disconnect a client", () => {
         const result = await runInProc(args, base(s));
         expect([result.code, result.stdout], args.join(" ")).toEqual([78, ""]);
         expect(result.stderr).toContain(why);
+        // The empty file's line says what to do too (T64 N9).
+        if (file === empty) expect(result.stderr).toContain("write the secret into the file answers.signingSecret names");
       }
     }
     expect(slack.messages).toEqual([]);
