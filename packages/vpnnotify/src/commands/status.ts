@@ -31,7 +31,7 @@ export async function runStatusCommand({ ctx }: StatusCommandOptions, io: IOStre
   // A GeoIP file a refresh left truncated, corrupt or of the wrong type only costs the hooks a warning (they fall back):
   // here it is a 78 naming it, so "pending: 0" never reads as all well while new-country checks run on less (T62 F3).
   // A usable file for one address family only is no error, but logins of the other are placed on less: said here too.
-  for (const lack of n.geo.check()) ctx.log.warn(lack, { fix: "point it at a file with IPv4 and IPv6 networks" });
+  for (const { message, fix } of n.geo.check()) ctx.log.warn(message, { fix });
   const spool = n.spool;
   await checkSpoolDir(spool.dir);
   const status = await withSpoolAccess(spool.dir, () => spool.status());
