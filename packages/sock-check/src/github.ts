@@ -3,7 +3,7 @@ import { emptyFacts, failClosed, repositoryNotVisible } from "./facts";
 import type { LocalCommit } from "./git";
 import type { GitHubApi, GraphQLError, GraphQLResult } from "./github-api";
 import type { CheckFact, Person, ProviderFacts, PullCommitFact, PullFact, ReviewFact, ReviewState } from "./model";
-import { nextCursor, UnreadablePage } from "./next-page";
+import { CursorTrail, UnreadablePage } from "./next-page";
 import { namesGitHubAccount, unlinkedApprovalReason } from "./unlinked";
 
 /**
@@ -258,6 +258,11 @@ export async function collectGitHubFacts(api: GitHubApi, commits: readonly Local
 /** GitHub answered, but the PR cannot be judged on what it gave: this PR is unverified, later requests still go out. */
 class IncompletePull extends Error {}
 
+/** A connection's pages as GitHub hands them out: at most MAX_EXTRA_PAGES after the first, no cursor twice (T65 N1). */
+function boundedTrail(what: string, maxPages = MAX_EXTRA_PAGES + 1): CursorTrail {
+  return new CursorTrail(what, "GitHub", maxPages, `more than sock-check reads (${maxPages * PAGE})`);
+}
+
 /** Fetches the rest of any connection longer than one page: reviews, commits, the head's check contexts. */
 async function completePull(
   api: GitHubApi,
@@ -281,13 +286,12 @@ async function completePull(
   };
   const drain = async <T>(first: Connection<T>, field: string, selection: string): Promise<Connection<T>> => {
     const nodes = [...(first.nodes ?? [])];
-    const what = `PR #${pull.number}'s ${field}`;
-    let after = nextCursor(first.pageInfo, what, "GitHub");
-    for (let page = 0; after !== null; page++) {
-      if (page >= MAX_EXTRA_PAGES) throw new IncompletePull(`PR #${pull.number} has more ${field} than sock-check reads`);
+    const pages = boundedTrail(`PR #${pull.number}'s ${field}`);
+    let after = pages.next(first.pageInfo);
+    while (after !== null) {
       const next = await pageOf<T>(field, selection, after);
       nodes.push(...(next.nodes ?? []));
-      after = nextCursor(next.pageInfo, what, "GitHub");
+      after = pages.next(next.pageInfo);
     }
     return { ...first, nodes, pageInfo: { hasNextPage: false, endCursor: null } };
   };
@@ -321,12 +325,11 @@ async function completePull(
   const contexts = head.statusCheckRollup?.contexts;
   if (head.statusCheckRollup && !contexts)
     throw new Error(`PR #${pull.number}: GitHub returned no checks for head ${head.oid.slice(0, 7)}`);
-  const checksOf = `the checks of PR #${pull.number}'s head`;
-  let after = contexts ? nextCursor(contexts.pageInfo, checksOf, "GitHub") : null;
+  const pages = boundedTrail(`the checks of PR #${pull.number}'s head`);
+  let after = contexts ? pages.next(contexts.pageInfo) : null;
   if (!contexts || after === null) return { pull: { ...pull, labels, reviews, commits }, head };
   const nodes = [...(contexts.nodes ?? [])];
-  for (let page = 0; after !== null; page++) {
-    if (page >= MAX_EXTRA_PAGES) throw new Error(`PR #${pull.number} has more checks than sock-check reads`);
+  while (after !== null) {
     const query = `query($owner: String!, $name: String!, $oid: GitObjectID!, $after: String) {
       repository(owner: $owner, name: $name) { object(oid: $oid) { ... on Commit { statusCheckRollup { contexts(first: ${PAGE}, after: $after) { ${CONTEXT_FIELDS} } } } } } }`;
     const result: GraphQLResult<{
@@ -337,7 +340,7 @@ async function completePull(
       throw new Error(`PR #${pull.number}: GitHub did not return all checks (${result.errors[0]?.message ?? "no data"})`);
     }
     nodes.push(...(next.nodes ?? []));
-    after = nextCursor(next.pageInfo, checksOf, "GitHub");
+    after = pages.next(next.pageInfo);
   }
   return { pull: { ...pull, labels, reviews, commits }, head: { ...head, statusCheckRollup: { contexts: { nodes } } } };
 }
@@ -350,7 +353,8 @@ interface MemberList {
   slug?: string;
   members: string[];
   after: string | null;
-  pages: number;
+  /** Its pages read so far (bounded; no cursor twice). */
+  trail?: CursorTrail;
   viewerIsAMember?: boolean;
   error?: string;
 }
@@ -369,9 +373,9 @@ async function collectMembership(api: GitHubApi, facts: ProviderFacts, teams: re
   const lists: MemberList[] = [
     ...teams.map((team, i): MemberList => {
       const [org, slug] = team.split("/") as [string, string];
-      return { alias: `t${i}`, kind: "team", org, slug, members: [], after: null, pages: 0 };
+      return { alias: `t${i}`, kind: "team", org, slug, members: [], after: null };
     }),
-    ...orgs.map((org, i): MemberList => ({ alias: `o${i}`, kind: "org", org, members: [], after: null, pages: 0 })),
+    ...orgs.map((org, i): MemberList => ({ alias: `o${i}`, kind: "org", org, members: [], after: null })),
   ];
   let pending = lists;
   while (pending.length > 0) {
@@ -409,19 +413,15 @@ async function collectMembership(api: GitHubApi, facts: ProviderFacts, teams: re
       }
       if (list.kind === "org") list.viewerIsAMember = node?.viewerIsAMember === true;
       list.members.push(...(connection.nodes ?? []).filter((m) => m !== null).map((m) => m.login));
-      list.pages++;
       let after: string | null;
       try {
-        after = nextCursor(connection.pageInfo, `the members of ${name}`, "GitHub");
+        list.trail ??= boundedTrail(`the members of ${name}`, MAX_EXTRA_PAGES);
+        after = list.trail.next(connection.pageInfo);
       } catch (unreadable) {
         list.error = (unreadable as Error).message;
         continue;
       }
       if (after === null) continue;
-      if (list.pages >= MAX_EXTRA_PAGES) {
-        list.error = `${name} has more members than sock-check reads (${MAX_EXTRA_PAGES * PAGE})`;
-        continue;
-      }
       list.after = after;
       next.push(list);
     }

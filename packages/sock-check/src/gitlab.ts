@@ -3,7 +3,7 @@ import { emptyFacts, failClosed, repositoryNotVisible } from "./facts";
 import type { GitPerson, GitRepo, LocalCommit } from "./git";
 import { coAuthorsOf } from "./git";
 import type { CheckFact, Person, ProviderFacts, PullCommitFact, PullFact, ReviewFact } from "./model";
-import { nextCursor } from "./next-page";
+import { CursorTrail } from "./next-page";
 import { instant } from "./time";
 import { unlinkedApprovalReason } from "./unlinked";
 
@@ -498,6 +498,7 @@ async function standingApprovers(http: HttpClient, path: string, mrs: readonly G
   let withReviewers = true;
   for (let i = 0; i < mrs.length; i += GRAPHQL_BATCH) {
     const iids = mrs.slice(i, i + GRAPHQL_BATCH).map((mr) => String(mr.iid));
+    const pages = mrTrail(`the merge requests of ${path} (approvers query)`, iids);
     let after: string | null = null;
     for (;;) {
       const { body }: { body: ApprovedByPage } = await http.request<ApprovedByPage>({
@@ -530,11 +531,25 @@ async function standingApprovers(http: HttpClient, path: string, mrs: readonly G
           requestedChanges: withReviewers ? requestedChangesOf(node.reviewers) : null,
         });
       }
-      after = nextCursor(connection.pageInfo, `the merge requests of ${path}`, "GitLab GraphQL");
+      after = pages.next(connection.pageInfo);
       if (!after) break;
     }
   }
   return out;
+}
+
+/**
+ * The pages of one `mergeRequests(iids:)` query: each must bring at least one of the MRs asked for (GitLab puts
+ * up to GRAPHQL_BATCH on a page, so all of them come on the first), so more pages than MRs asked, or a cursor
+ * given twice, is GitLab never ending the list (T65 N1).
+ */
+function mrTrail(what: string, iids: readonly string[]): CursorTrail {
+  return new CursorTrail(
+    what,
+    "GitLab GraphQL",
+    iids.length,
+    `more than the ${iids.length} merge request${iids.length === 1 ? "" : "s"} asked for can fill`,
+  );
 }
 
 /** Reviewers whose "Request changes" stands; undefined when GitLab left out where some review stands. */
@@ -575,6 +590,7 @@ async function commitAuthors(http: HttpClient, path: string, mrs: readonly GlMer
   const out: GlCommitAuthor[] = [];
   for (let i = 0; i < mrs.length; i += GRAPHQL_BATCH) {
     const iids = mrs.slice(i, i + GRAPHQL_BATCH).map((mr) => String(mr.iid));
+    const pages = mrTrail(`the merge requests of ${path} (commit authors query)`, iids);
     let after: string | null = null;
     for (;;) {
       const { body }: { body: CommitAuthorsPage } = await http.request<CommitAuthorsPage>({
@@ -598,7 +614,7 @@ async function commitAuthors(http: HttpClient, path: string, mrs: readonly GlMer
           throw new Error(`MR !${node.iid} has more than 100 commits; their authors were not read in full`);
         for (const c of node.commits.nodes) if (c) out.push(c);
       }
-      after = nextCursor(connection.pageInfo, `the merge requests of ${path}`, "GitLab GraphQL");
+      after = pages.next(connection.pageInfo);
       if (!after) break;
     }
   }

@@ -20,3 +20,37 @@ export function nextCursor(pageInfo: PageInfo | null | undefined, what: string, 
     throw new UnreadablePage(`${provider} says ${what} go on but gives no cursor to read them`);
   return pageInfo.endCursor;
 }
+
+/**
+ * Walks one connection's pages with a bound: GitHub and GitLab hand out a new cursor for each page, so a cursor
+ * already read, or more pages than the list can fill, is an API (or a caching proxy ignoring the POST body) that
+ * would be followed forever (T65 N1: 782 requests in 20 s). Either is an incomplete answer, never the end.
+ */
+export class CursorTrail {
+  readonly #seen = new Set<string>();
+  #pages = 0;
+
+  constructor(
+    private readonly what: string,
+    private readonly provider: string,
+    /** The most pages the list can take; a further one is refused, naming this bound. */
+    private readonly maxPages: number,
+    /** Why no more pages can be right, said when one more is offered. */
+    private readonly bound = `more than sock-check reads`,
+  ) {}
+
+  /** The cursor of the page after the one just read, or null when it was the last (see nextCursor). */
+  next(pageInfo: PageInfo | null | undefined): string | null {
+    const cursor = nextCursor(pageInfo, this.what, this.provider);
+    this.#pages++;
+    if (cursor === null) return null;
+    if (this.#seen.has(cursor))
+      throw new UnreadablePage(`${this.provider} gave the cursor of a page of ${this.what} already read, so the list would never end`);
+    if (this.#pages >= this.maxPages)
+      throw new UnreadablePage(
+        `${this.provider} says ${this.what} go on past ${this.maxPages} page${this.maxPages === 1 ? "" : "s"}, ${this.bound}`,
+      );
+    this.#seen.add(cursor);
+    return cursor;
+  }
+}

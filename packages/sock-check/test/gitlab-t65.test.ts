@@ -1,0 +1,97 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { GitHubScenario } from "../../lab/src/sim/github-scenario";
+import { GitLabSim } from "../../lab/src/sim/gitlab";
+import { GitLabMergeRequests, mirrorScenarioToGitLab } from "../../lab/src/sim/gitlab-merge-requests";
+import { gitlabPolicyYaml, runOnGitLab, USERS } from "./fixture";
+
+/**
+ * What the T65 black-box re-check found in GitLab answers sock-check misread: GraphQL pages that never end (N1),
+ * a permission refusal on a field (N4), conflicting links for one address (N6), and answers that are no GraphQL
+ * JSON at all (N5).
+ */
+
+let scenario: GitHubScenario;
+let gitlab: GitLabSim;
+const mr: Record<string, number> = {};
+
+beforeAll(async () => {
+  gitlab = new GitLabSim();
+  await gitlab.start();
+  for (const [username, user] of Object.entries(USERS)) gitlab.addUser({ username, name: user.name, email: user.email });
+  // bob's home address, which GitLab links to no account.
+  const bobAtHome = { name: "bob", email: "bob@home.example" };
+  scenario = new GitHubScenario({ users: { ...USERS, bobAtHome } });
+  scenario.directPush({ message: "Initial import", author: "alice", files: { ".sock-check.yml": gitlabPolicyYaml(gitlab.url) } });
+  scenario.tag("deploy-1");
+  mr.plain = scenario.pullRequest({ title: "SHOP-1 Cart", author: "alice", reviews: [{ by: "bob" }], checks: { build: "success" } });
+  scenario.tag("plain");
+  mr.home = scenario.pullRequest({
+    title: "SHOP-2 Refunds",
+    author: "alice",
+    commits: [{ message: "Refunds", author: "bobAtHome" }],
+    reviews: [{ by: "bob" }],
+    checks: { build: "success" },
+  });
+  scenario.tag("home");
+  scenario.build();
+  mirrorScenarioToGitLab(scenario, new GitLabMergeRequests(gitlab, { id: 7, path: "acme/shop" }));
+  gitlab.state.users.splice(
+    gitlab.state.users.findIndex((u) => u.username === "bobAtHome"),
+    1,
+  );
+}, 60_000);
+
+afterAll(async () => {
+  await gitlab?.stop();
+  scenario?.cleanup();
+});
+
+const graphqlRequests = () => gitlab.requests.filter((r) => r.path === "/api/graphql").length;
+
+describe("GitLab GraphQL pages that never end (N1)", () => {
+  // A connection page as GitLab's reference shapes it (pageInfo { hasNextPage endCursor }), with one MR node.
+  const page = (endCursor: string, iid: number) => ({
+    body: {
+      data: {
+        project: {
+          mergeRequests: {
+            pageInfo: { hasNextPage: true, endCursor },
+            nodes: [
+              {
+                iid: String(iid),
+                approvedBy: { pageInfo: { hasNextPage: false }, nodes: [{ username: "bob", bot: false }] },
+                reviewers: { pageInfo: { hasNextPage: false }, nodes: [] },
+              },
+            ],
+          },
+        },
+      },
+    },
+  });
+
+  it("stops at once when GitLab says more follow past what the MRs asked for can fill, naming the query and the bound", async () => {
+    gitlab.clearFaults();
+    const before = graphqlRequests();
+    // Ever-new cursors: each would look like progress to a loop that only refuses a repeated one.
+    for (let i = 0; i < 50; i++) gitlab.fault(page(`c${i}`, mr.plain!), { method: "POST", path: "/api/graphql" });
+    try {
+      const run = await runOnGitLab(scenario, gitlab, ["--from", "deploy-1", "--to", "plain"]);
+      expect(run.code).toBe(69);
+      expect(run.stderr).toContain(
+        "GitLab GraphQL says the merge requests of acme/shop (approvers query) go on past 1 page, more than the 1 merge request asked for can fill",
+      );
+      expect(graphqlRequests() - before).toBe(1);
+    } finally {
+      gitlab.clearFaults();
+    }
+  });
+
+  it("refuses a cursor it has already read", async () => {
+    const { CursorTrail } = await import("../src/next-page");
+    const trail = new CursorTrail("the merge requests of acme/shop (approvers query)", "GitLab GraphQL", 10);
+    expect(trail.next({ hasNextPage: true, endCursor: "abc" })).toBe("abc");
+    expect(() => trail.next({ hasNextPage: true, endCursor: "abc" })).toThrow(
+      "GitLab GraphQL gave the cursor of a page of the merge requests of acme/shop (approvers query) already read, so the list would never end",
+    );
+  });
+});
