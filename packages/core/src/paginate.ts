@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { DataError, UnavailableError } from "./errors";
+import { DataError, type OpsguardError, UnavailableError } from "./errors";
 import type { HttpClient, HttpRequest, HttpResponse, QueryValue } from "./http";
 
 export interface PaginateOptions<T> {
@@ -39,10 +39,11 @@ export async function* paginateLink<T>(client: HttpClient, req: HttpRequest, opt
   const origin = new URL(client.options.baseUrl ?? req.url).origin;
   const requested = new Set<string>();
   const pages = new Map<string, number>();
+  const broken = listBroken(client, req);
   for (let page = 1; next; page++) {
-    if (page > maxPages) throw tooManyPages(client, maxPages);
+    if (page > maxPages) throw tooManyPages(client, maxPages, broken);
     const key: string = requestKey(next);
-    if (requested.has(key)) throw pagingLoop(client, page);
+    if (requested.has(key)) throw pagingLoop(client, page, broken);
     requested.add(key);
     const response: HttpResponse = await client.request(next);
     const items = itemsOf(response.body, next);
@@ -60,12 +61,12 @@ export async function* paginateLink<T>(client: HttpClient, req: HttpRequest, opt
     } else if (nextPage && /^\d+$/.test(nextPage)) {
       next = { ...req, query: { ...req.query, page: nextPage } };
     } else {
-      unlinkedPagesLeft(client, response);
-      lastLinkAhead(client, next, response);
+      unlinkedPagesLeft(client, response, broken);
+      lastLinkAhead(client, next, response, broken);
       next = undefined;
     }
-    if (next && items.length === 0) throw emptyPageWithMore(client, `linked a page after the empty page ${page}`);
-    repeatedPage(client, page, items, pages, next !== undefined);
+    if (next && items.length === 0) throw emptyPageWithMore(client, `linked a page after the empty page ${page}`, broken);
+    repeatedPage(client, page, items, pages, next !== undefined, broken);
   }
 }
 
@@ -76,10 +77,23 @@ function requestKey(req: HttpRequest): string {
 
 const BROKEN_PAGING = "the server's paging is broken; nothing was judged on part of the list";
 
-function pagingLoop(client: HttpClient, page: number): DataError {
-  return new DataError(`${client.options.service} pointed page ${page} back at a page already read, so the list would never end`, {
-    hint: BROKEN_PAGING,
-  });
+/** How a list whose paging is broken fails. */
+type Broken = (message: string, hint?: string) => OpsguardError;
+
+/**
+ * paginateLink's: an API whose pages repeat, loop or link on from an empty page is the API failing (69), named by
+ * the list's URL without its query as its other errors are (T65 N3; it was 65 "bad input data", which is the
+ * user's input).
+ */
+function listBroken(client: HttpClient, req: HttpRequest): Broken {
+  return (message, hint = BROKEN_PAGING) => new UnavailableError(`${message} (${client.describe(req)})`, { hint });
+}
+
+/** paginateOffset's: still 65, which deputize's PagerDuty sources document and test (not changed with T65 N3). */
+const dataBroken: Broken = (message, hint = BROKEN_PAGING) => new DataError(message, { hint });
+
+function pagingLoop(client: HttpClient, page: number, broken: Broken): OpsguardError {
+  return broken(`${client.options.service} pointed page ${page} back at a page already read, so the list would never end`);
 }
 
 /**
@@ -88,13 +102,18 @@ function pagingLoop(client: HttpClient, page: number): DataError {
  * until maxPages (1,000 requests, a whole rate-limit budget, T41 F2, T43 N6). `pages` maps a digest of each page's
  * items read so far (not the items: up to 1,000 pages are remembered) to its page number; this page is added.
  */
-function repeatedPage<T>(client: HttpClient, page: number, items: readonly T[], pages: Map<string, number>, more: boolean): void {
+function repeatedPage<T>(
+  client: HttpClient,
+  page: number,
+  items: readonly T[],
+  pages: Map<string, number>,
+  more: boolean,
+  broken: Broken,
+): void {
   const these = createHash("sha256").update(JSON.stringify(items)).digest("base64");
   const before = pages.get(these);
   if (more && items.length > 0 && before !== undefined) {
-    throw new DataError(`${client.options.service} sent page ${page} with the same items as page ${before}, so the list would never end`, {
-      hint: BROKEN_PAGING,
-    });
+    throw broken(`${client.options.service} sent page ${page} with the same items as page ${before}, so the list would never end`);
   }
   pages.set(these, page);
 }
@@ -104,8 +123,8 @@ function repeatedPage<T>(client: HttpClient, page: number, items: readonly T[], 
  * end, it dropped everyone after the last full page: T41 F1), nor a page to go on from (GitLab's empty pages with a
  * next link were followed until maxPages, T43 N6).
  */
-function emptyPageWithMore(client: HttpClient, what: string): DataError {
-  return new DataError(`${client.options.service} ${what}, so the list is incomplete`, { hint: BROKEN_PAGING });
+function emptyPageWithMore(client: HttpClient, what: string, broken: Broken): OpsguardError {
+  return broken(`${client.options.service} ${what}, so the list is incomplete`);
 }
 
 /** The page number a request asks for: its `page` query parameter, in its query or its URL; 1 when absent. */
@@ -117,27 +136,23 @@ function pageNumber(req: HttpRequest): number {
 }
 
 /** A last page (no next link) whose `rel="last"` names a later page (GitHub's and GitLab's Link header) leaves pages unread. */
-function lastLinkAhead(client: HttpClient, req: HttpRequest, response: HttpResponse): void {
+function lastLinkAhead(client: HttpClient, req: HttpRequest, response: HttpResponse, broken: Broken): void {
   const last = parseLinkHeader(response.headers.get("link")).last;
   if (!last) return;
   const lastPage = Number(new URL(last, "http://x").searchParams.get("page") ?? Number.NaN);
   const current = pageNumber(req);
   if (Number.isInteger(lastPage) && lastPage > current) {
-    throw new DataError(
-      `${client.options.service} linked a last page ${lastPage} but no page after page ${current}, so the list is incomplete`,
-      { hint: BROKEN_PAGING },
-    );
+    throw broken(`${client.options.service} linked a last page ${lastPage} but no page after page ${current}, so the list is incomplete`);
   }
 }
 
 /** A last page (no next link) whose `x-page` is below its own `x-total-pages` (GitLab's headers) leaves pages unread. */
-function unlinkedPagesLeft(client: HttpClient, response: HttpResponse): void {
+function unlinkedPagesLeft(client: HttpClient, response: HttpResponse, broken: Broken): void {
   const current = Number(response.headers.get("x-page") ?? Number.NaN);
   const total = Number(response.headers.get("x-total-pages") ?? Number.NaN);
   if (Number.isInteger(current) && Number.isInteger(total) && current < total) {
-    throw new DataError(
+    throw broken(
       `${client.options.service} said there are ${total} pages but linked no page after page ${current}, so the list is incomplete`,
-      { hint: BROKEN_PAGING },
     );
   }
 }
@@ -154,7 +169,7 @@ export async function* paginateOffset<T>(
   let offset = 0;
   const pages = new Map<string, number>();
   for (let page = 1; ; page++) {
-    if (page > maxPages) throw tooManyPages(client, maxPages);
+    if (page > maxPages) throw tooManyPages(client, maxPages, dataBroken);
     const query: Record<string, QueryValue> = { ...req.query, offset, limit };
     const asked = { ...req, query };
     const response = await client.request(asked);
@@ -170,8 +185,8 @@ export async function* paginateOffset<T>(
       );
     }
     if (!more) return;
-    if (items.length === 0) throw emptyPageWithMore(client, `said more follow after offset ${offset} but sent none`);
-    repeatedPage(client, page, items, pages, more);
+    if (items.length === 0) throw emptyPageWithMore(client, `said more follow after offset ${offset} but sent none`, dataBroken);
+    repeatedPage(client, page, items, pages, more, dataBroken);
     offset += items.length;
   }
 }
@@ -205,8 +220,9 @@ function arrayBody<T>(client: HttpClient, req: HttpRequest, body: unknown): read
 }
 
 // The query is the tool's own, so the user cannot narrow it: name the server's paging instead (T41 F2).
-function tooManyPages(client: HttpClient, maxPages: number): DataError {
-  return new DataError(`${client.options.service} returned more than ${maxPages} pages`, {
-    hint: "the server's paging never ends; nothing was judged on part of the list",
-  });
+function tooManyPages(client: HttpClient, maxPages: number, broken: Broken): OpsguardError {
+  return broken(
+    `${client.options.service} returned more than ${maxPages} pages`,
+    "the server's paging never ends; nothing was judged on part of the list",
+  );
 }

@@ -63,6 +63,10 @@ beforeAll(async () => {
       const page = Number(url.searchParams.get("page") ?? 1);
       res.setHeader("link", `<${base}/gh-cycle?page=${page + 1}>; rel="next"`);
       res.end(JSON.stringify([page % 2]));
+    } else if (url.pathname === "/empty-first") {
+      // an empty first page whose x-next-page says more follow (T65 N3)
+      res.setHeader("x-next-page", "2");
+      res.end("[]");
     } else if (url.pathname === "/gl-empty-next") {
       // GitLab's headers pointing on from pages that hold nothing after the first (T43 N6)
       const page = Number(url.searchParams.get("page") ?? 1);
@@ -160,6 +164,20 @@ describe("paginateLink", () => {
       "Test API linked a page after the empty page 2, so the list is incomplete",
     );
     expect(seen).toHaveLength(2);
+  });
+
+  it("names a list whose paging breaks the API failing (69) with its URL without the query, never bad input data (65, T65 N3)", async () => {
+    for (const [path, message] of [
+      ["/gl-same", "Test API sent page 2 with the same items as page 1, so the list would never end"],
+      ["/empty-first", "Test API linked a page after the empty page 1, so the list is incomplete"],
+      ["/stuck", "Test API pointed page 3 back at a page already read, so the list would never end"],
+      ["/gh-last-ahead", "Test API linked a last page 3 but no page after page 1, so the list is incomplete"],
+    ]) {
+      const error = await collect(paginateLink(client(), { url: path as string, query: { private_token: "t0k3n" } })).catch(
+        (e: unknown) => e,
+      );
+      expect(error, path).toMatchObject({ exitCode: 69, message: `${message} (${base}${path})` });
+    }
   });
 
   it("refuses a page without a next link whose rel=last names a later page: pages would go unread", async () => {
