@@ -95,3 +95,49 @@ describe("GitLab GraphQL pages that never end (N1)", () => {
     );
   });
 });
+
+describe("GitLab GraphQL refusing the token part of the project (N4)", () => {
+  // GitLab's ResourceNotAvailable text (gitlab.com/gitlab-org/gitlab/-/issues/456992), on a field the token may not read.
+  const refused = "The resource that you are attempting to access does not exist or you don't have permission to perform this action";
+
+  it("exits 77 on either query, also under --allow-unverified, as for project: null", async () => {
+    const approvers = {
+      body: {
+        data: {
+          project: {
+            mergeRequests: {
+              pageInfo: { hasNextPage: false, endCursor: null },
+              nodes: [mr.plain, mr.home].map((iid) => ({
+                iid: String(iid),
+                approvedBy: { pageInfo: { hasNextPage: false }, nodes: [{ username: "bob", bot: false }] },
+                reviewers: { pageInfo: { hasNextPage: false }, nodes: [] },
+              })),
+            },
+          },
+        },
+      },
+    };
+    const commitsRefused = {
+      body: {
+        data: {
+          project: {
+            mergeRequests: { pageInfo: { hasNextPage: false, endCursor: null }, nodes: [{ iid: String(mr.home), commits: null }] },
+          },
+        },
+        errors: [{ message: refused, path: ["project", "mergeRequests", "nodes", 0, "commits"] }],
+      },
+    };
+    const approversRefused = { body: { data: { project: { mergeRequests: null } }, errors: [{ message: refused }] } };
+    for (const faults of [[approversRefused], [approvers, commitsRefused]]) {
+      gitlab.clearFaults();
+      for (const fault of faults) gitlab.fault(fault, { method: "POST", path: "/api/graphql" });
+      try {
+        const run = await runOnGitLab(scenario, gitlab, ["--from", "deploy-1", "--to", "home", "--allow-unverified"]);
+        expect(run.code, run.stderr).toBe(77);
+        expect(run.stderr).toContain(`GitLab GraphQL refused this token part of project acme/shop (${refused}`);
+      } finally {
+        gitlab.clearFaults();
+      }
+    }
+  });
+});
