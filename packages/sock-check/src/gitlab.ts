@@ -770,8 +770,23 @@ async function resolvePeople(
   if (asked.length > 0) {
     const linked = await attempt(shas, () => commitAuthors(http, options.path, asked));
     if (!linked) return undefined;
-    for (const { authorEmail, author } of linked)
-      if (authorEmail && author?.username && unlinked(authorEmail)) logins.set(authorEmail.toLowerCase(), author.username);
+    // GitLab links an address to one account, so every node naming it must name the same one: an answer linking it
+    // to alice in one node and to bob (or to no one) in another cannot tell whether the approver wrote the commit,
+    // and the address stays unlinked (T65 N6: the first link was taken and bob's approval counted).
+    // (Usernames compared in any letter case, as GitLab's are.)
+    const accounts = new Map<string, Map<string | null, string | null>>();
+    for (const { authorEmail, author } of linked) {
+      if (!authorEmail || !unlinked(authorEmail)) continue;
+      const email = authorEmail.toLowerCase();
+      const names = accounts.get(email) ?? new Map<string | null, string | null>();
+      const username = author?.username ?? null;
+      if (!names.has(username?.toLowerCase() ?? null)) names.set(username?.toLowerCase() ?? null, username);
+      accounts.set(email, names);
+    }
+    for (const [email, names] of accounts) {
+      const [only] = [...names.values()];
+      if (names.size === 1 && only) logins.set(email, only);
+    }
   }
   return {
     person: (p) => {

@@ -141,3 +141,69 @@ describe("GitLab GraphQL refusing the token part of the project (N4)", () => {
     }
   });
 });
+
+describe("conflicting links for one commit address (N6)", () => {
+  it("leaves an address GitLab links to alice in one node and to bob (or no one) in another unlinked: bob's approval does not count", async () => {
+    const approvers = {
+      body: {
+        data: {
+          project: {
+            mergeRequests: {
+              pageInfo: { hasNextPage: false, endCursor: null },
+              nodes: [mr.plain, mr.home].map((iid) => ({
+                iid: String(iid),
+                approvedBy: { pageInfo: { hasNextPage: false }, nodes: [{ username: "bob", bot: false }] },
+                reviewers: { pageInfo: { hasNextPage: false }, nodes: [] },
+              })),
+            },
+          },
+        },
+      },
+    };
+    // MergeRequest.commits with Commit.authorEmail and Commit.author (UserCore, null when linked to no account).
+    const commits = (...authors: Array<string | null>) => ({
+      body: {
+        data: {
+          project: {
+            mergeRequests: {
+              pageInfo: { hasNextPage: false, endCursor: null },
+              nodes: [
+                {
+                  iid: String(mr.home),
+                  commits: {
+                    pageInfo: { hasNextPage: false },
+                    nodes: authors.map((username) => ({ authorEmail: "bob@home.example", author: username ? { username } : null })),
+                  },
+                },
+              ],
+            },
+          },
+        },
+      },
+    });
+    for (const authors of [
+      ["alice", "bob"],
+      ["alice", null],
+      [null, "alice"],
+    ]) {
+      gitlab.clearFaults();
+      gitlab.fault(approvers, { method: "POST", path: "/api/graphql" });
+      gitlab.fault(commits(...authors), { method: "POST", path: "/api/graphql" });
+      try {
+        const run = await runOnGitLab(scenario, gitlab, ["--from", "plain", "--to", "home"]);
+        expect(run.code, authors.join(",")).toBe(69);
+        expect(run.stdout).toContain("bob <bob@home.example> (commit author, co-author or committer) is not linked to a GitLab account");
+      } finally {
+        gitlab.clearFaults();
+      }
+    }
+    // One account in every node (in any letter case) is GitLab's link: alice wrote it, bob's approval counts.
+    gitlab.fault(approvers, { method: "POST", path: "/api/graphql" });
+    gitlab.fault(commits("alice", "ALICE"), { method: "POST", path: "/api/graphql" });
+    try {
+      expect((await runOnGitLab(scenario, gitlab, ["--from", "plain", "--to", "home"])).code).toBe(0);
+    } finally {
+      gitlab.clearFaults();
+    }
+  });
+});
