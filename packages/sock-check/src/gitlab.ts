@@ -506,6 +506,7 @@ async function standingApprovers(http: HttpClient, path: string, mrs: readonly G
         url: graphqlUrl,
         body: { query: APPROVED_BY(withReviewers), variables: { path, iids, after } },
       });
+      graphqlAnswer(http, graphqlUrl, body);
       if (withReviewers && body.errors?.length && body.errors.every((e) => /\breviewState\b/.test(e.message))) {
         // Asked again, same page, without the field.
         withReviewers = false;
@@ -592,6 +593,7 @@ async function commitAuthors(http: HttpClient, path: string, mrs: readonly GlMer
         url: graphqlUrl,
         body: { query: COMMIT_AUTHORS, variables: { path, iids, after } },
       });
+      graphqlAnswer(http, graphqlUrl, body);
       if (body.errors?.length) throw graphqlErrors(body.errors, path);
       if (body.data?.project === null) throw graphqlProjectNotVisible(path);
       const connection = body.data?.project?.mergeRequests;
@@ -618,6 +620,31 @@ function graphqlProjectNotVisible(path: string): Error {
   return repositoryNotVisible(
     `GitLab project ${path} was not found, or this token cannot see it (GitLab GraphQL answered project: null)`,
     "check gitlab.project (or --repo) and that the token can read it with GraphQL (/api/graphql)",
+  );
+}
+
+/**
+ * A GraphQL answer is a JSON object with `data` or `errors` (docs.gitlab.com/api/graphql/, the GraphQL spec's
+ * response format). Anything else on a 200 (a proxy's HTML sign-in page, an empty body, other JSON) is the API
+ * failing, said with what came back and from where (T65 N5: it read as the token not seeing the MRs, or as a
+ * JavaScript TypeError).
+ */
+function graphqlAnswer(http: HttpClient, url: string, body: unknown): void {
+  if (typeof body === "object" && body !== null && !Array.isArray(body) && ("data" in body || "errors" in body)) return;
+  const what =
+    typeof body === "string"
+      ? /^\s*</.test(body)
+        ? "a web page"
+        : body.trim() === ""
+          ? "an empty body"
+          : "text"
+      : body === undefined || body === null
+        ? body === null
+          ? "JSON null"
+          : "an empty body"
+        : `JSON ${Array.isArray(body) ? "array" : typeof body === "object" ? "object" : typeof body} without data or errors`;
+  throw new Error(
+    `GitLab GraphQL answered ${http.describe({ method: "POST", url })} with ${what}, not a GraphQL answer (HTTP 200); a proxy or sign-in page in front of the API?`,
   );
 }
 

@@ -207,3 +207,27 @@ describe("conflicting links for one commit address (N6)", () => {
     }
   });
 });
+
+describe("a GraphQL 200 that is no GraphQL answer (N5)", () => {
+  it("says what came back and from where, not that the token cannot see the MRs nor a JavaScript error", async () => {
+    const signIn = { headers: { "content-type": "text/html" }, body: "<!DOCTYPE html><html><body>Sign in</body></html>" };
+    for (const [answer, what] of [
+      [signIn, "a web page"],
+      [{}, "an empty body"],
+      [{ body: { ok: true } }, "JSON object without data or errors"],
+    ] as const) {
+      gitlab.clearFaults();
+      gitlab.fault(answer, { method: "POST", path: "/api/graphql" });
+      try {
+        const run = await runOnGitLab(scenario, gitlab, ["--from", "deploy-1", "--to", "plain"]);
+        expect(run.code, what).toBe(69);
+        expect(run.stderr).toContain(`GitLab GraphQL answered ${gitlab.url}/api/graphql with ${what}, not a GraphQL answer (HTTP 200)`);
+        expect(run.stderr).not.toContain("to this token");
+        expect(run.stderr).not.toContain("Cannot read properties");
+        expect(run.stderr).not.toContain(gitlab.token);
+      } finally {
+        gitlab.clearFaults();
+      }
+    }
+  });
+});
