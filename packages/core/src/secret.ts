@@ -172,7 +172,7 @@ export function redactSecretsDeep<T>(value: T): T {
 
 /**
  * Registers a value that must never be shown, with the forms it travels in: as is, URL-encoded (a query string,
- * a form body an API echoes), base64 (an Authorization: Basic header a server echoes) and as a JSON string's
+ * a form body an API echoes; also with every byte encoded), base64 (an Authorization: Basic header a server echoes) and as a JSON string's
  * content, once and twice escaped (an error page dumping the request's headers as JSON, then that text inside our
  * own `--json`: a `"` or `\` in the secret changes it there). For values derived from a Secret that are themselves
  * secret, such as a built Authorization header; Secret registers its own.
@@ -182,6 +182,9 @@ export function registerSecret(value: string): void {
   knownSecrets.add(value);
   const encoded = encodeURIComponent(value);
   if (encoded !== value) knownSecrets.add(encoded);
+  // every byte percent-encoded, as a client or proxy that encodes all of a value writes it: a token made only of
+  // characters encodeURIComponent leaves alone is otherwise printed so (T65 N2); either hex case is matched.
+  knownSecrets.add([...Buffer.from(value, "utf8")].map((b) => `%${b.toString(16).toUpperCase().padStart(2, "0")}`).join(""));
   knownSecrets.add(Buffer.from(value, "utf8").toString("base64").replace(/=+$/, ""));
   const inJson = jsonStringContent(value);
   if (inJson !== value) knownSecrets.add(inJson).add(jsonStringContent(inJson));

@@ -45,6 +45,17 @@ describe("a secret in every form it travels in", () => {
     }
   });
 
+  it("is redacted with every byte percent-encoded, in either hex case, though URL encoding would leave it as is (T65 N2)", () => {
+    const token = "glpat-PctEncodedTok12345";
+    new Secret(token, "test");
+    const every = [...Buffer.from(token)].map((b) => `%${b.toString(16).toUpperCase()}`).join("");
+    for (const form of [every, every.toLowerCase()]) {
+      const shown = redactSecrets(`{"message":"500 Internal Server Error token=${form}"}`);
+      expect(shown).not.toContain(form.slice(0, 12));
+      expect(shown).toContain("token=");
+    }
+  });
+
   it("is redacted as a JSON string's content, escaped once and twice (T30 #2: an error page dumping headers as JSON)", () => {
     const secret = 's3cr3t+/="q\\Zz-LONGSECRETVALUE';
     new Secret(secret, "test");
