@@ -62,18 +62,20 @@ export function evaluate(input: EvaluateInput): ChangeRecord[] {
       generated_at: generatedAt,
     };
     const empty = { pr: null, approvals: [], checks: [], tickets: [], labels: [], emergency: null, exemption: null };
+    const fact = input.facts.commits.get(commit.sha);
+    const branch = input.deployLine.has(commit.sha) && input.deployBranches ? input.deployBranches : null;
+    const pull = fact ? pickPull(commit.sha, fact.pulls, input.facts, branch) : undefined;
     const unverified = input.facts.unverified.get(commit.sha);
     if (unverified !== undefined) {
       return {
         ...base,
         ...empty,
+        // the MR or PR the reason is about, when it was read: the record keeps what its verdict concerns (T65)
+        pr: pull ? pullRecord(pull) : null,
         verdict: "unverified",
         violations: [{ rule: "unverified", message: `could not be verified: ${unverified}` }],
       };
     }
-    const fact = input.facts.commits.get(commit.sha);
-    const branch = input.deployLine.has(commit.sha) && input.deployBranches ? input.deployBranches : null;
-    const pull = fact ? pickPull(commit.sha, fact.pulls, input.facts, branch) : undefined;
     if (!pull) {
       const elsewhere = fact ? mergedElsewhere(fact.pulls, input.facts, branch) : [];
       const unmerged =
@@ -114,16 +116,7 @@ export function evaluate(input: EvaluateInput): ChangeRecord[] {
     if (!verdict.exemption && !verdict.emergency) violations.push(...approvalRuleViolations(commit, pull, verdict, input));
     return {
       ...base,
-      pr: {
-        number: pull.number,
-        url: pull.url,
-        title: pull.title,
-        author: pull.author,
-        head_ref: pull.headRef,
-        head_sha: pull.headSha,
-        merged_at: pull.mergedAt,
-        merged_by: pull.mergedBy,
-      },
+      pr: pullRecord(pull),
       approvals: verdict.approvals,
       checks: verdict.checks,
       tickets: uniq([...verdict.tickets, ...ticketsIn(commit.message, input.policy)]),
@@ -150,6 +143,19 @@ function verdictOf(violations: readonly Violation[], pull: PullVerdict, unverifi
  * The merged PR that brought the commit in: the one whose merge (or squash) commit it is, else the earliest merged.
  * With a `branch`, only PRs merged into it count: a PR reviewed into another branch did not review the push onward.
  */
+function pullRecord(pull: PullFact): NonNullable<ChangeRecord["pr"]> {
+  return {
+    number: pull.number,
+    url: pull.url,
+    title: pull.title,
+    author: pull.author,
+    head_ref: pull.headRef,
+    head_sha: pull.headSha,
+    merged_at: pull.mergedAt,
+    merged_by: pull.mergedBy,
+  };
+}
+
 function pickPull(sha: string, numbers: readonly number[], facts: ProviderFacts, branch: readonly string[] | null): PullFact | undefined {
   const pulls = mergedPulls(numbers, facts).filter((p) => branch === null || intoBranch(p, branch));
   return pulls.find((p) => p.mergeCommit === sha) ?? pulls.sort((a, b) => byTime(a.mergedAt, b.mergedAt))[0];
@@ -756,12 +762,15 @@ function ruleOutcome(rule: Policy["approvalRules"][number], approvers: readonly 
   ].filter((o): o is { org: string; why: string } => o.why !== null);
   const maybe = unseen.length > 0 ? approvers.filter((a) => !allowed.has(a)) : [];
   const who = anyone ? "" : ` from ${[...users, ...teams.map((t) => `@${t}`), ...organizations.map((o) => `members of ${o}`)].join(", ")}`;
-  const needs = `approval rule "${rule.name}" needs ${count} independent approval${count === 1 ? "" : "s"}${who}, has ${from.length}`;
+  const asks = `approval rule "${rule.name}" needs ${count} independent approval${count === 1 ? "" : "s"}${who}`;
+  const needs = `${asks}, has ${from.length}`;
   if (from.length + maybe.length >= count) {
+    // never "has 0" while the approver may count (the README's promise, T65): only the approvals known to count are told
+    const known = from.length > 0 ? `, ${from.length} shown to count` : "";
     return {
       state: "unknown",
       why: [
-        `${needs}; cannot tell whether ${maybe.join(", ")} ${maybe.length === 1 ? "is a member" : "are members"}: ${unseen.map((u) => u.why).join("; ")} (${organizations.some((o) => unseen.some((u) => u.org === o)) ? "use a token of an organisation member with read:org, or Members: read for a fine-grained token" : "check the group's full path and that the token can read it"})`,
+        `${asks}${known}; cannot tell whether ${maybe.join(", ")} ${maybe.length === 1 ? "is a member" : "are members"}: ${unseen.map((u) => u.why).join("; ")} (${organizations.some((o) => unseen.some((u) => u.org === o)) ? "use a token of an organisation member with read:org, or Members: read for a fine-grained token" : "check the group's full path and that the token can read it"})`,
       ],
     };
   }

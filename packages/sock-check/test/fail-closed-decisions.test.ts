@@ -131,11 +131,13 @@ describe("a commit the provider could not answer for", () => {
     expect(dated.emergency?.due_at).toBe("2024-05-04T12:00:00.000Z");
   });
 
-  it("is unverified with the provider's reason, even when its PR would pass, and carries no PR facts", () => {
+  it("is unverified with the provider's reason, even when its PR would pass, and carries no PR facts but which PR it is", () => {
     const record = judge({ reviewers: ["bob"], unverified: new Map([[MERGE, "GitHub answered 502"]]) });
     expect(record.verdict).toBe("unverified");
     expect(record.violations).toEqual([{ rule: "unverified", message: "could not be verified: GitHub answered 502" }]);
-    expect([record.pr, record.approvals, record.exemption]).toEqual([null, [], null]);
+    // the PR the reason is about stays named (T65: "(no PR)" beside a message naming PR #7), nothing judged from it
+    expect(record.pr?.number).toBe(7);
+    expect([record.approvals, record.exemption]).toEqual([[], null]);
     // nothing read from the PR is reported for it either: not its ticket, not its labels
     const labelled = judge({ reviewers: ["bob"], labels: ["security"], unverified: new Map([[MERGE, "GitHub answered 502"]]) });
     expect([labelled.tickets, labelled.labels, labelled.checks, labelled.emergency]).toEqual([[], [], [], null]);
@@ -151,7 +153,7 @@ describe("an approver whose organisation membership the token cannot see", () =>
     expect(record.violations).toEqual([
       {
         rule: "unverified",
-        message: `approval rule "members" needs 1 independent approval from members of acme, has 0; cannot tell whether bob is a member: ${PUBLIC_ONLY} ${TOKEN_HINT}`,
+        message: `approval rule "members" needs 1 independent approval from members of acme; cannot tell whether bob is a member: ${PUBLIC_ONLY} ${TOKEN_HINT}`,
       },
     ]);
   });
@@ -176,7 +178,7 @@ describe("an approver whose organisation membership the token cannot see", () =>
     const unknown = judge({ policy: two, reviewers: ["carol", "bob"], orgs: acme(["carol"]) });
     expect(unknown.verdict).toBe("unverified");
     expect(unknown.violations[0]?.message).toMatch(
-      /^approval rule "members" needs 2 independent approvals from members of acme, has 1; cannot tell whether bob is a member/,
+      /^approval rule "members" needs 2 independent approvals from members of acme, 1 shown to count; cannot tell whether bob is a member/,
     );
     const three = MEMBERS.replace("{ organizations: [acme] }", "{ count: 3, organizations: [acme] }");
     const failed = judge({ policy: three, reviewers: ["carol", "bob"], orgs: acme(["carol"]) });
@@ -307,7 +309,7 @@ describe("who an approval rule accepts, and what its failure says", () => {
     const record = judge({ policy: rule("{ organizations: [acme, beta] }"), reviewers: ["bob"], orgs: acme([]) });
     expect(record.verdict).toBe("unverified");
     expect(record.violations[0]?.message).toBe(
-      `approval rule "owners" needs 1 independent approval from members of acme, members of beta, has 0; cannot tell whether bob is a member: ${PUBLIC_ONLY}; organisation beta was not read ${TOKEN_HINT}`,
+      `approval rule "owners" needs 1 independent approval from members of acme, members of beta; cannot tell whether bob is a member: ${PUBLIC_ONLY}; organisation beta was not read ${TOKEN_HINT}`,
     );
   });
 });

@@ -217,7 +217,7 @@ describe("a PR whose commit list leaves out a commit its merge brings (F6)", () 
       expect(allowed.code).toBe(0);
       expect(allowed.stdout).not.toContain("OK to deploy");
       expect(allowed.stdout.trimEnd().split("\n").at(-1)).toBe(
-        "1 commit, 0 PRs: 0 compliant, 0 exempt, 0 emergency, 0 noncompliant, 1 unverified — not blocked: 1 commit unverified (--allow-unverified)",
+        "1 commit, 1 PR: 0 compliant, 0 exempt, 0 emergency, 0 noncompliant, 1 unverified — not blocked: 1 commit unverified (--allow-unverified)",
       );
     } finally {
       pull.commits = all;

@@ -201,7 +201,7 @@ describe("GitLab approvals count only whom GitLab would count (T63)", () => {
     expect(record?.verdict).toBe("unverified");
     const message = record?.violations.map((v) => v.message).join("\n") ?? "";
     expect(message).toContain(
-      'approval rule "unreadable" needs 1 independent approval from @acme/sre-typo, has 0; cannot tell whether bob is a member',
+      'approval rule "unreadable" needs 1 independent approval from @acme/sre-typo; cannot tell whether bob is a member',
     );
     expect(message).toContain("GitLab group acme/sre-typo could not be read");
     expect(message).toContain("404 Group Not Found");

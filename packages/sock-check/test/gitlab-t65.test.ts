@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GitHubScenario } from "../../lab/src/sim/github-scenario";
 import { GitLabSim } from "../../lab/src/sim/gitlab";
 import { GitLabMergeRequests, mirrorScenarioToGitLab } from "../../lab/src/sim/gitlab-merge-requests";
+import type { ChangeRecord } from "../src/record";
 import { gitlabPolicyYaml, runOnGitLab, USERS } from "./fixture";
 
 /**
@@ -229,5 +230,21 @@ describe("a GraphQL 200 that is no GraphQL answer (N5)", () => {
         gitlab.clearFaults();
       }
     }
+  });
+});
+
+describe("an unverified MR's record (wording)", () => {
+  it("names the MR its reason is about: headed by it, in the JSON and in the count of MRs", async () => {
+    const run = await runOnGitLab(scenario, gitlab, ["--from", "plain", "--to", "home", "--json"]);
+    expect(run.code).toBe(69);
+    const report = JSON.parse(run.stdout) as { records: ChangeRecord[]; summary: { pulls: number } };
+    const [record] = report.records;
+    expect(record?.verdict).toBe("unverified");
+    expect(record?.violations[0]?.message).toContain(`MR !${mr.home}: bob <bob@home.example>`);
+    expect(record?.pr).toMatchObject({ number: mr.home, title: "SHOP-2 Refunds" });
+    expect(report.summary.pulls).toBe(1);
+    const text = (await runOnGitLab(scenario, gitlab, ["--from", "plain", "--to", "home"])).stdout;
+    expect(text).not.toContain("(no MR)");
+    expect(text).not.toContain("0 MRs");
   });
 });

@@ -99,7 +99,7 @@ describe("approval rules by organisation membership", () => {
         {
           rule: "unverified",
           message: expect.stringMatching(
-            /^approval rule "members" needs 1 independent approval from members of acme, has 0; cannot tell whether (carol|dave) is a member: the token is not a member of organisation acme, so GitHub shows it only the public members \(use a token of an organisation member/,
+            /^approval rule "members" needs 1 independent approval from members of acme; cannot tell whether (carol|dave) is a member: the token is not a member of organisation acme, so GitHub shows it only the public members \(use a token of an organisation member/,
           ),
         },
       ]);
