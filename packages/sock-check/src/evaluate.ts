@@ -143,6 +143,20 @@ function verdictOf(violations: readonly Violation[], pull: PullVerdict, unverifi
  * The merged PR that brought the commit in: the one whose merge (or squash) commit it is, else the earliest merged.
  * With a `branch`, only PRs merged into it count: a PR reviewed into another branch did not review the push onward.
  */
+/**
+ * A file name in a message, quoted as git quotes one when it holds a control character, a quote or a backslash
+ * (`"infra/a\nb.tf"`): every report turns control characters into spaces, so a newline, CR or tab read as a plain
+ * space, another file's name (T65). Control characters are written \n, \r, \t or \xNN.
+ */
+function shownName(name: string): string {
+  if (!/[\u0000-\u001f\u007f-\u009f"\\]/.test(name)) return name;
+  const named: Record<string, string> = { "\n": "\\n", "\r": "\\r", "\t": "\\t" };
+  const escaped = name
+    .replace(/["\\]/g, "\\$&")
+    .replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => named[c] ?? `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
+  return `"${escaped}"`;
+}
+
 function pullRecord(pull: PullFact): NonNullable<ChangeRecord["pr"]> {
   return {
     number: pull.number,
@@ -503,8 +517,8 @@ function conflictedIdentities(pull: PullFact, policy: Policy): Set<string> {
  * docs.github.com/repositories/configuring-branches-and-merges-in-your-repository/managing-protected-branches/about-protected-branches#require-status-checks-before-merging
  * With an `app`, only that app's check runs (or statuses its bot posted) count, so another account cannot stand in.
  */
-function passes(state: string, policy: Policy): boolean {
-  return state === "success" || (skippedOrNeutral(state) && notPassingWhy(policy) === undefined);
+function passes(c: CheckFact, policy: Policy): boolean {
+  return c.state === "success" || (skippedOrNeutral(c.state) && notPassingWhy(policy, c.kind) === undefined);
 }
 
 const skippedOrNeutral = (state: string) => state === "skipped" || state === "neutral";
@@ -519,7 +533,11 @@ const skippedOrNeutral = (state: string) => state === "skipped" || state === "ne
  * docs.gitlab.com/ee/user/project/merge_requests/merge_when_pipeline_succeeds.html). GitHub's rule that skipped and neutral pass
  * (checks.skippedOrNeutral: pass) is GitHub's branch protection, so on GitLab a skipped required job always blocks.
  */
-function notPassingWhy(policy: Policy): string | undefined {
+function notPassingWhy(policy: Policy, kind: CheckFact["kind"]): string | undefined {
+  // An external commit status is posted by another service (docs.gitlab.com/api/commits/#set-the-pipeline-status-of-a-commit,
+  // state `skipped`): no stage or when: of GitLab's was involved, so the job's explanation would mislead (T65).
+  if (policy.provider === "gitlab" && kind === "status")
+    return "a commit status posted as skipped says its check did not run, so it passed nothing";
   if (policy.provider === "gitlab") return "GitLab skips a job that never ran: an earlier stage failed or its when: was not met";
   return policy.checks.skippedOrNeutral === "fail" ? "checks.skippedOrNeutral is fail" : undefined;
 }
@@ -610,9 +628,9 @@ function checkRecords(pull: PullFact, policy: Policy): CheckRecord[] {
     const note =
       named.length > 0 && !counts
         ? notTheApp(c, pinnedTo)
-        : skippedOrNeutral(c.state) && !passes(c.state, policy)
-          ? notPassingWhy(policy)
-          : passes(c.state, policy) && instant(c.at) === undefined
+        : skippedOrNeutral(c.state) && !passes(c, policy)
+          ? notPassingWhy(policy, c.kind)
+          : passes(c, policy) && instant(c.at) === undefined
             ? "no readable completion time"
             : undefined;
     return {
@@ -660,8 +678,8 @@ function checkViolations(pull: PullFact, policy: Policy): Violation[] {
     }
     for (const c of results) {
       const source = sourceOf(c);
-      if (!passes(c.state, policy)) {
-        const why = skippedOrNeutral(c.state) ? `: ${notPassingWhy(policy)}` : "";
+      if (!passes(c, policy)) {
+        const why = skippedOrNeutral(c.state) ? `: ${notPassingWhy(policy, c.kind)}` : "";
         violations.push({ rule: "check-failed", message: `required check ${label} is ${c.state} on head ${head} (${source})${why}` });
       } else if (instant(c.at) === undefined) {
         // A result without a readable time cannot be ordered against a re-run, so its pass is no pass (T53 F2): the
@@ -691,7 +709,7 @@ function pathViolations(commit: LocalCommit, pull: PullFact, verdict: PullVerdic
       // An approver may be in a group that could not be read: neither a pass nor a failure can be shown.
       violations.push({
         rule: "unverified",
-        message: `changes ${touched[0]}${touched.length > 1 ? ` and ${touched.length - 1} more` : ""} in ${terms.list([pull.number])} need an approval from ${who}; cannot tell whether ${verdict.currentApprovers.join(", ")} ${verdict.currentApprovers.length === 1 ? "is a member" : "are members"}: ${unread.join("; ")}`,
+        message: `changes ${shownName(touched[0]!)}${touched.length > 1 ? ` and ${touched.length - 1} more` : ""} in ${terms.list([pull.number])} need an approval from ${who}; cannot tell whether ${verdict.currentApprovers.join(", ")} ${verdict.currentApprovers.length === 1 ? "is a member" : "are members"}: ${unread.join("; ")}`,
       });
       continue;
     }
@@ -701,7 +719,7 @@ function pathViolations(commit: LocalCommit, pull: PullFact, verdict: PullVerdic
     const unreadable = shown.includes(UNREADABLE_NAME) ? " (a file name that is not UTF-8, which every path rule covers)" : "";
     violations.push({
       rule: "path-rule",
-      message: `changes ${shown}${unreadable}${touched.length > 1 ? ` and ${touched.length - 1} more` : ""} in ${terms.list([pull.number])} need an approval from ${who}${stale.length > 0 ? ` on the head (${stale.join(", ")} approved an earlier commit)` : ""}`,
+      message: `changes ${shownName(shown)}${unreadable}${touched.length > 1 ? ` and ${touched.length - 1} more` : ""} in ${terms.list([pull.number])} need an approval from ${who}${stale.length > 0 ? ` on the head (${stale.join(", ")} approved an earlier commit)` : ""}`,
     });
   }
   return violations;

@@ -34,8 +34,21 @@ beforeAll(async () => {
     checks: { build: "success" },
   });
   scenario.tag("home");
+  mr.external = scenario.pullRequest({ title: "SHOP-3 Docs", author: "alice", reviews: [{ by: "bob" }] });
+  scenario.tag("external");
   scenario.build();
-  mirrorScenarioToGitLab(scenario, new GitLabMergeRequests(gitlab, { id: 7, path: "acme/shop" }));
+  const mrs = new GitLabMergeRequests(gitlab, { id: 7, path: "acme/shop" });
+  mirrorScenarioToGitLab(scenario, mrs);
+  // `build` posted by an outside service as a commit status in state skipped (docs.gitlab.com/api/commits/#set-the-pipeline-status-of-a-commit).
+  const at = new Date(Date.parse(scenario.pull(mr.external).mergedAt) - 120_000).toISOString();
+  mrs.addStatus({
+    sha: scenario.pull(mr.external).headSha,
+    name: "build",
+    status: "skipped",
+    createdAt: at,
+    finishedAt: at,
+    external: true,
+  });
   gitlab.state.users.splice(
     gitlab.state.users.findIndex((u) => u.username === "bobAtHome"),
     1,
@@ -246,5 +259,17 @@ describe("an unverified MR's record (wording)", () => {
     const text = (await runOnGitLab(scenario, gitlab, ["--from", "plain", "--to", "home"])).stdout;
     expect(text).not.toContain("(no MR)");
     expect(text).not.toContain("0 MRs");
+  });
+});
+
+describe("a skipped external commit status (wording)", () => {
+  it("blocks with a reason of its own, not the explanation of a CI job GitLab skipped", async () => {
+    const run = await runOnGitLab(scenario, gitlab, ["--from", "home", "--to", "external", "--json"]);
+    expect(run.code).toBe(1);
+    const [record] = (JSON.parse(run.stdout) as { records: ChangeRecord[] }).records;
+    const message = record?.violations.find((v) => v.rule === "check-failed")?.message ?? "";
+    expect(message).toMatch(/^required check build is skipped on head \w{7} \(commit status/);
+    expect(message).toContain("a commit status posted as skipped says its check did not run, so it passed nothing");
+    expect(message).not.toContain("when:");
   });
 });

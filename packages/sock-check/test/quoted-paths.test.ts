@@ -45,12 +45,20 @@ afterAll(async () => {
 describe("a file name git would quote meets the path rules as the file it is (T63 C1)", () => {
   it("a PR adding infra/é.tf, or a name with a newline, quote, backslash or tab, needs the infra reviewer and the *.tf rule", async () => {
     const { report } = await runCheck({ dir: scenario.dir, from: "deploy-1", to: "deploy-2", env: envFor(scenario), toolVersion: "test" });
+    // Shown as git quotes them, so a newline or tab is not read as a space, nor a quote as the name's end (T65).
+    const shown: Record<string, string> = {
+      "infra/é.tf": "infra/é.tf",
+      "infra/a\nb.tf": String.raw`"infra/a\nb.tf"`,
+      'infra/a"b.tf': String.raw`"infra/a\"b.tf"`,
+      "infra/a\\b.tf": String.raw`"infra/a\\b.tf"`,
+      "infra/a\tb.tf": String.raw`"infra/a\tb.tf"`,
+    };
     for (const name of ODD_NAMES) {
       const record = byPull(report.records, pr[name]);
       expect(record.verdict, JSON.stringify(name)).toBe("noncompliant");
       expect(record.violations.map((v) => v.rule).sort()).toEqual(["approval-rule", "path-rule"]);
       expect(record.violations.find((v) => v.rule === "path-rule")?.message).toContain(
-        `changes ${name} in PR #${pr[name]} need an approval from carol`,
+        `changes ${shown[name]} in PR #${pr[name]} need an approval from carol`,
       );
     }
   });
