@@ -1,7 +1,7 @@
 import { type Logger, OpsguardError, type Secret, TempFailError, UnavailableError } from "@opsguard/core";
 import { connectRedis, parseRedisUrl, type Redis } from "@opsguard/core/redis";
 import { CLOCK_SKEW_MS } from "./event";
-import { stateSchema } from "./file-store";
+import { marksSchema, splitMarks, stateSchema, withMarks } from "./file-store";
 import type { UserHistory } from "./places";
 import type { PlaceStore } from "./store";
 
@@ -41,7 +41,9 @@ const MAX_TRANSACTION_RETRIES = 10;
 const KEY = "state.redis";
 
 /**
- * Histories in Redis, one JSON value per user, shared by several VPN servers. Updates are
+ * Histories in Redis, one JSON value per user (`<prefix>user:<name>`), shared by several VPN servers; the user's
+ * "disowned" marks in a key of their own (`<prefix>disowned:<name>`): a build from before the marks (a host not upgraded
+ * yet, a rollback) rewrites the history without them, and never touches that key (T64 N2). Updates are
  * optimistic transactions (WATCH/MULTI/EXEC), retried a bounded number of times when another
  * server wrote the same user in between. One connection attempt, no reconnect loop: a login
  * never waits for Redis to come back.
@@ -63,7 +65,8 @@ export class RedisPlaceStore implements PlaceStore {
 
   async get(user: string): Promise<UserHistory | undefined> {
     const redis = await this.#connect();
-    return parseHistory(await redis.get(this.#key(user)).catch((error: unknown) => this.#failed(error)));
+    const [history, marks] = await redis.mget(this.#key(user), this.#marksKey(user)).catch((error: unknown) => this.#failed(error));
+    return withMarks(parseHistory(history ?? null), parseMarks(marks ?? null));
   }
 
   update(
@@ -84,14 +87,21 @@ export class RedisPlaceStore implements PlaceStore {
   ): Promise<UserHistory | undefined> {
     const redis = await this.#connect();
     const key = this.#key(user);
+    const marksKey = this.#marksKey(user);
     for (let attempt = 0; attempt < MAX_TRANSACTION_RETRIES; attempt++) {
-      await redis.watch(key);
-      const next = change(parseHistory(await redis.get(key)) ?? (await this.#legacy(redis, user, asGiven)));
+      await redis.watch(key, marksKey);
+      const [raw, rawMarks] = await redis.mget(key, marksKey);
+      const history = parseHistory(raw ?? null) ?? (await this.#legacy(redis, user, asGiven));
+      const next = change(withMarks(history, parseMarks(rawMarks ?? null)));
       if (!next) {
         await redis.unwatch();
         return next;
       }
-      const done = await redis.multi().set(key, JSON.stringify(next), "PX", this.#opts.ttlMs).exec();
+      const split = splitMarks(next);
+      const write = redis.multi().set(key, JSON.stringify(split.history), "PX", this.#opts.ttlMs);
+      if (split.marks) write.set(marksKey, JSON.stringify(split.marks), "PX", this.#opts.ttlMs);
+      else write.del(marksKey);
+      const done = await write.exec();
       if (done !== null) return next;
       // Another server won this round; a random pause keeps the contenders from colliding again.
       await new Promise((resolve) => setTimeout(resolve, Math.random() * 10 * (attempt + 1)));
@@ -144,6 +154,10 @@ export class RedisPlaceStore implements PlaceStore {
     return `${this.#opts.keyPrefix}user:${user}`;
   }
 
+  #marksKey(user: string): string {
+    return `${this.#opts.keyPrefix}disowned:${user}`;
+  }
+
   /**
    * Connect, TLS, AUTH and SELECT within connectTimeoutMs, TLS verified, as core connects every tool: a server that
    * accepts and then hangs counts as down (UnavailableError), refused credentials are a ConfigError. Asked once:
@@ -163,6 +177,17 @@ function legacyLogin(ip: string, time: string | null): LegacyLogin {
   // as the place's last alert and keep every real login from it quiet for years: the place is kept, not its time
   const at = seconds !== undefined && seconds * 1000 - Date.now() < CLOCK_SKEW_MS ? seconds * 1000 : undefined;
   return { ip, ...(at !== undefined ? { time: at } : {}) };
+}
+
+/** The user's marks; a value that is not valid marks (hand-edited) counts as none, as a history does. */
+function parseMarks(raw: string | null): UserHistory["disowned"] {
+  if (raw === null) return undefined;
+  try {
+    const parsed = marksSchema.safeParse(JSON.parse(raw));
+    return parsed.success ? parsed.data : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** A stored value that is not a valid history (hand-edited, another version) counts as no history. */

@@ -1,10 +1,10 @@
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { networkOf, normalizeIp, specialRange } from "../src/address";
-import { FilePlaceStore } from "../src/file-store";
-import { decide, distanceKm, type Login, type PlacePolicy, recordLogin } from "../src/places";
+import { FilePlaceStore, marksFileOf } from "../src/file-store";
+import { decide, distanceKm, type Login, markDisowned, type PlacePolicy, placeKeys, recordLogin } from "../src/places";
 
 const policy: PlacePolicy = {
   knownBy: ["ip", "network"],
@@ -98,6 +98,52 @@ describe("the state file store", () => {
       const state = JSON.parse(readFileSync(file, "utf8")) as { users: Record<string, { places: Record<string, unknown> }> };
       for (let i = 0; i < 60; i++) expect(state.users[i % 3 === 0 ? "shared" : `user${i}`]?.places[`p${i}`]).toEqual(place(i));
       expect(Object.keys(state.users.shared?.places ?? {})).toHaveLength(20);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a build from before the "No" marks rewriting the state file (rollback, a host not upgraded) leaves the marks in place (T64 N2)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), "vpnnotify-store-"));
+    try {
+      const file = join(dir, "state.json");
+      const store = new FilePlaceStore(file);
+      const home = at("81.2.69.1", 1000, { countryCode: "GB" });
+      const attacker = at("1.128.0.1", 2000, { countryCode: "AU" });
+      for (const l of [home, attacker]) await store.update("alice", (h) => recordLogin(h, l, decide(h, l, policy), policy, 0));
+      await store.update("alice", (h) => markDisowned(h, placeKeys(attacker.geo), attacker.time, 3000, policy));
+      // What that build does on any login: reads the file with its schema (version 1, no "disowned": zod drops the
+      // field), and writes back what it read.
+      const state = JSON.parse(readFileSync(file, "utf8")) as { version: number; users: Record<string, Record<string, unknown>> };
+      for (const history of Object.values(state.users)) delete history.disowned;
+      writeFileSync(file, JSON.stringify(state));
+      const next = at("1.128.0.2", 4000, { countryCode: "AU" });
+      expect(decide(await store.get("alice"), next, policy)).toMatchObject({ reason: "disowned-place", suspicious: true });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("reads a state file written by an earlier build as it is (upgrade in place), marks kept inside a history included", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "vpnnotify-store-"));
+    try {
+      const file = join(dir, "state.json");
+      // as the builds of session 38 before the marks file wrote it: the mark inside bob's history
+      const mark = { login: 2000, answeredAt: 3000 };
+      const places = { "ip:81.2.69.1": { firstSeen: 1000, lastSeen: 1000, lastNotified: 1000 } };
+      writeFileSync(
+        file,
+        JSON.stringify({ version: 1, users: { alice: { places }, bob: { places, disowned: { "net:1.128.0.0/24": mark } } } }),
+      );
+      const store = new FilePlaceStore(file);
+      expect(decide(await store.get("alice"), at("81.2.69.1", 5000), policy)).toMatchObject({ reason: "known-place", notify: false });
+      const fromThere = at("1.128.0.9", 5000);
+      expect(decide(await store.get("bob"), fromThere, policy)).toMatchObject({ reason: "disowned-place" });
+      // the next write moves it to the marks file, where a build that does not know marks never writes
+      await store.update("bob", (h) => recordLogin(h, fromThere, decide(h, fromThere, policy), policy, 0));
+      expect(readFileSync(file, "utf8")).not.toContain("disowned");
+      expect(existsSync(marksFileOf(file))).toBe(true);
+      expect(decide(await store.get("bob"), at("1.128.0.10", 6000), policy)).toMatchObject({ reason: "disowned-place" });
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

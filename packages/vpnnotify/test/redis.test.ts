@@ -105,6 +105,31 @@ describe("known places in Redis (several VPN servers)", () => {
     await Promise.all([serverA.n.store.close(), serverB.n.store.close()]);
   });
 
+  it('a server still on the build before the marks (rolling upgrade, rollback) rewriting a history leaves its "No" marks in place (T64 N2)', async () => {
+    const section = redisConfig(redis);
+    const serverA = notifier(section);
+    const serverB = notifier(section);
+    const t0 = Date.now() - 86_400_000;
+    await handleConnect(login(PLACES.london.ip, t0 - 86_400_000), serverA.n);
+    await handleConnect(login(PLACES.sydney.ip, t0), serverA.n);
+    const geoOf = serverA.n.geo.lookup(PLACES.sydney.ip);
+    await serverA.n.store.update("alice", (h) => markDisowned(h, placeKeys(geoOf), t0, Date.now(), serverA.n.policy));
+    // What such a build does with a login of alice's: reads her history with its schema (no "disowned": zod drops
+    // the field), records the login and writes the value back, keeping its expiry.
+    const direct = new Redis(redis.port, "127.0.0.1", { password: redis.password, lazyConnect: true });
+    await direct.connect();
+    try {
+      const key = `${section.keyPrefix}user:alice`;
+      const { disowned: _unknownToIt, ...asItReads } = JSON.parse((await direct.get(key)) ?? "{}") as Record<string, unknown>;
+      await direct.set(key, JSON.stringify(asItReads), "KEEPTTL");
+    } finally {
+      direct.disconnect();
+    }
+    const again = await handleConnect(login(PLACES.sydney.ip), serverB.n);
+    expect(again).toMatchObject({ verdict: "escalated", reason: "disowned-place", securityChannel: SECURITY });
+    await Promise.all([serverA.n.store.close(), serverB.n.store.close()]);
+  });
+
   it("speaks TLS, verifying the server against the configured CA", async () => {
     const { n } = notifier(redisConfig(tlsRedis, { caFile: tlsRedis.caFile }));
     expect((await handleConnect(login(PLACES.paris.ip), n)).stateError).toBeUndefined();
