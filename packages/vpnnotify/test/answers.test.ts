@@ -1,6 +1,6 @@
 import { spawn } from "node:child_process";
 import { createHmac } from "node:crypto";
-import { chownSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Logger, Secret, UnavailableError } from "@opsguard/core";
@@ -399,6 +399,26 @@ describe('"was this you?" in one click', () => {
     );
     expect(run.stderr).toContain("chown USER");
   });
+
+  it.runIf(process.getuid?.() === 0)(
+    "vpnnotify flush as root on the hook user's spool is refused at start (78), naming the user to run it as, never advising a chown to root (T64 N1)",
+    async () => {
+      const conf = config();
+      mkdirSync(conf.spool.dir, { mode: 0o700 });
+      // nobody's spool, as the hooks' user owns it; a spooled alert in it that root's flush must not deliver
+      chownSync(conf.spool.dir, 65534, 65534);
+      const entry = join(conf.spool.dir, "1-0000abcd.json");
+      writeFileSync(entry, "{}\n", { mode: 0o600 });
+      const path = join(dir, "flush-as-root.json");
+      writeFileSync(path, JSON.stringify(conf));
+      const run = await runInProc(["flush"], { VPNNOTIFY_CONFIG: path });
+      expect(run.code).toBe(78);
+      expect(run.stderr).toBe(
+        `vpnnotify: the spool directory ${conf.spool.dir} belongs to nobody (uid 65534), the user the hooks run as; as root, flush would deliver its alerts without being able to record them in that user's state (run it as nobody: sudo -u nobody vpnnotify --config ${path} flush)\n`,
+      );
+      expect(readFileSync(entry, "utf8")).toBe("{}\n");
+    },
+  );
 
   it("vpnnotify serve: listens where configured, answers signed requests, and stops on SIGTERM", async () => {
     const path = join(dir, "serve.json");

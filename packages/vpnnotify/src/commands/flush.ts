@@ -4,6 +4,7 @@ import { configSchema } from "../config";
 import { flushAlerts, SpoolRun, STOP_SIGNALS } from "../drain";
 import { countEntries } from "../entry-counts";
 import type { Notifier } from "../notify";
+import { refuseRootOnHookSpool } from "../run-as";
 import { createNotifier } from "../runtime";
 import { checkSpoolDir, clearStaleStartClaim, releaseOwnDrainLock, withSpoolAccess } from "../spool-guard";
 import { logPending, statusJson, unsentInDead } from "./run";
@@ -26,9 +27,12 @@ export function newFlushCommand(program: Command, runF: RunFn<FlushCommandOption
 }
 
 export async function runFlushCommand({ ctx, flags }: FlushCommandOptions, io: IOStreams): Promise<ExitCode> {
-  const { config } = await loadConfig({ tool: "vpnnotify", schema: configSchema, path: ctx.opts.config });
+  const { config, filepath } = await loadConfig({ tool: "vpnnotify", schema: configSchema, path: ctx.opts.config });
   // Nobody waits on a flush: it paces Slack like the worker, rather than failing alerts on a 429.
   const n = createNotifier(config, ctx.log, undefined, { worker: true });
+  // sudo drops $VPNNOTIFY_CONFIG: the command to run names the config when it was not found by default.
+  const named = (ctx.opts.config ?? process.env.VPNNOTIFY_CONFIG) ? filepath : undefined;
+  refuseRootOnHookSpool(n.spool.dir, "flush", named);
   await checkSpoolDir(n.spool.dir);
   // SIGTERM/SIGINT (systemd stopping the timer's unit, Ctrl-C) hands the alerts under way back, as the worker does.
   const run = new SpoolRun(n, "flush");
