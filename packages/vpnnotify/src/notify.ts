@@ -377,6 +377,9 @@ export async function deliverEntry(entry: SpoolEntry<SpoolJob>, n: Notifier): Pr
     delete job.answer;
     await n.spool.save(entry).catch(() => {});
   }
+  // A "No" whose place the store could not mark when it came: its escalation went out then, only the mark is owed.
+  const markOwed = job.disowned !== undefined && job.disowned.marked !== true;
+  const sentBefore = { ...job.sent };
   const d = await deliverAlert(job, n, { save: () => n.spool.save(entry), late: true });
   const fields = {
     user: cutField(job.event.user),
@@ -389,6 +392,16 @@ export async function deliverEntry(entry: SpoolEntry<SpoolJob>, n: Notifier): Pr
     state: d.stateError ? `unavailable (${d.stateError})` : undefined,
   };
   if (d.complete) {
+    const posted = (Object.keys(job.sent) as (keyof AlertJob["sent"])[]).some((part) => job.sent[part] !== sentBefore[part]);
+    if (markOwed && !posted) {
+      // Nothing went to Slack now: "delivered late" read as if the security channel had just been told (T64 N9).
+      const { dm: _dm, security: _security, ...facts } = fields;
+      n.log.info(
+        "marked late: the place of the login the user said was NOT them is now disowned (nothing posted now: the security channel was told when they answered)",
+        facts,
+      );
+      return "delivered";
+    }
     n.log.info("delivered late", fields);
     return "delivered";
   }

@@ -309,6 +309,11 @@ describe('"was this you?" in one click', () => {
       const [entry] = await n.spool.list();
       expect(entry && (await deliverEntry(entry, n))).toBe("delivered");
       expect(slack.messagesTo(SECURITY).filter((m) => m.text?.includes("NOT them"))).toHaveLength(1);
+      // the log says what it did: marked, nothing posted (not "delivered late", T64 N9)
+      expect(logLines.at(-1)).toMatch(
+        /^vpnnotify: marked late: the place of the login the user said was NOT them is now disowned \(nothing posted now: the security channel was told when they answered\) user=alice ip=1\.128\.3\.4 /,
+      );
+      expect(logLines.at(-1)).not.toContain("security=");
       const again = await handleConnect({ kind: "connect", source: "openvpn", user: "alice", ip: PLACES.sydney.ip, time: Date.now() }, n);
       expect(again).toMatchObject({ verdict: "escalated", reason: "disowned-place" });
     } finally {
