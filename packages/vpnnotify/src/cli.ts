@@ -12,11 +12,13 @@ import { newShHookCommand } from "./commands/sh-hook";
 import { newStatusCommand } from "./commands/status";
 
 const HELP = `Install once (as root), then give the VPN server the launcher it prints:
-  vpnnotify install [--prefix /usr/local/lib/vpnnotify]
+  vpnnotify install [--prefix /usr/local/lib/vpnnotify] [--hook-user USER]
 It also writes vpnnotify-connect there, a POSIX sh client-connect hook made from the config (a
 shell start instead of a Node start per login; re-run install after editing the config);
 "vpnnotify sh-hook" prints it. With --config FILE (or $VPNNOTIFY_CONFIG) it also writes
 vpnnotify-hook, the launcher with that config, and prints it for every other hook line.
+As root it checks that the hooks' user (--hook-user, else the spool directory's owner) can read the
+config's secret and template files: one it cannot is exit 78; with neither, it warns it checked as root.
 
 Hooks (each queues the login in the spool and exits 0 at once; one worker per host notifies,
 honouring Slack's rate limits; --wait works in the hook itself):

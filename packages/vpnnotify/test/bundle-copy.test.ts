@@ -1,5 +1,17 @@
 import { spawnSync } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  chownSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -87,6 +99,52 @@ describe("a copied bundle", () => {
       expect(install.stdout).toContain(`client-connect ${join(prefix, "vpnnotify-hook")}`);
     }
   });
+
+  it.runIf(process.getuid?.() === 0)(
+    "install and status as root check the secret files as the hooks' user (the spool's owner, or --hook-user): a token only root can read is 78 (T64 N7)",
+    () => {
+      const root = mkdtempSync(join(dir, "hookuser-"));
+      // the hooks' user (nobody) may walk to its files, as on a real host
+      for (const d of [dir, root]) chmodSync(d, 0o755);
+      const copy = join(root, "x.cjs");
+      copyFileSync(BUNDLE, copy);
+      for (const file of embeddedDatabaseFiles()) copyFileSync(file, join(root, file.slice(file.lastIndexOf("/") + 1)));
+      const token = join(root, "token");
+      // as `sudo tee` leaves it: root's, 0600
+      writeFileSync(token, "xoxb-1\n", { mode: 0o600 });
+      const { config, spool } = writeConfig(root);
+      writeFileSync(
+        config,
+        JSON.stringify({
+          ...JSON.parse(readFileSync(config, "utf8")),
+          slack: { token: `file:${token}`, baseUrl: "http://127.0.0.1:9/api/" },
+        }),
+      );
+      const install = (...more: string[]) =>
+        run([process.execPath, copy, "--config", config, "install", "--prefix", join(root, "P"), ...more]);
+      const status = () => run([process.execPath, copy, "--config", config, "status"]);
+      const unreadable = `slack.token: ${token} cannot be read by nobody (uid 65534), the user the hooks run as (let that user read it, e.g. chown nobody ${token} && chmod 600 ${token}`;
+      // no spool yet: nobody to check as, and install says it checked as root only
+      const before = install();
+      expect([before.status, before.stderr]).toEqual([
+        0,
+        `vpnnotify: warn: checked the config's files as root, who can read them all: the hooks' user may not (no spool directory ${spool} yet to tell who that is; create it for them with install -d -o USER -m 700 ${spool}, or give --hook-user USER)\n`,
+      ]);
+      // told who the hooks run as
+      const told = install("--hook-user", "nobody");
+      expect(told.status).toBe(78);
+      expect(told.stderr).toContain(unreadable);
+      // the spool made for the hooks' user, as the README says: install and status find the user by it
+      mkdirSync(spool, { mode: 0o700 });
+      chownSync(spool, 65534, 65534);
+      for (const r of [install(), status()]) {
+        expect(r.status, r.stderr).toBe(78);
+        expect(r.stderr).toContain(unreadable);
+      }
+      chownSync(token, 65534, 65534);
+      for (const r of [install(), status()]) expect([r.status, r.stderr]).toEqual([0, ""]);
+    },
+  );
 
   it("a relative --prefix is made absolute: the hook runs from any directory; an empty VPNNOTIFY_CONFIG keeps its config (r18b findings 3, 7)", () => {
     const root = mkdtempSync(join(dir, "relative-"));

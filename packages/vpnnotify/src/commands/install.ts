@@ -19,7 +19,8 @@ import { configSchema } from "../config";
 import { parseHookEnv } from "../event";
 import { embeddedDatabaseFiles } from "../geoip";
 import { launcherFastPath } from "../hook";
-import { createNotifier } from "../runtime";
+import { checkAsHookUser, findUser, type HookUser } from "../run-as";
+import { createNotifier, spoolDir } from "../runtime";
 import { installShHook, shQuote } from "../sh-hook";
 
 /** The launcher with the config install was given, for the VPN servers' other hook lines (ocserv passes no arguments). */
@@ -30,6 +31,8 @@ export interface InstallCommandOptions {
   config?: string;
   /** The running bundle, which install copies (only the built .cjs can be). */
   bundle: string;
+  /** The user the VPN server runs hooks as (--hook-user): the config's files are checked as that user. */
+  hookUser?: string;
 }
 
 /** `vpnnotify install`: the bundle with a code-cached launcher and the sh hook, and the lines to give the VPN server. */
@@ -38,16 +41,35 @@ export function newInstallCommand(program: Command, runF: RunFn<InstallCommandOp
     .command("install")
     .description("install this bundle with a code-cached launcher, the command to give the VPN server")
     .option("--prefix <dir>", "where to put it", "/usr/local/lib/vpnnotify")
-    .action(async (flags: { prefix: string }, command: Command) => {
+    .option(
+      "--hook-user <user>",
+      "the user the VPN server runs hooks as: run as root, install checks that it can read the config's secret and template files (default: the spool directory's owner)",
+    )
+    .action(async (flags: { prefix: string; hookUser?: string }, command: Command) => {
       const { config } = command.optsWithGlobals<GlobalOptions>();
       const bundle = fileURLToPath(import.meta.url);
-      exitWith(command, await runF({ prefix: flags.prefix, bundle, ...(config === undefined ? {} : { config }) }, ioOf(command)));
+      const options = {
+        prefix: flags.prefix,
+        bundle,
+        ...(config === undefined ? {} : { config }),
+        ...(flags.hookUser === undefined ? {} : { hookUser: flags.hookUser }),
+      };
+      exitWith(command, await runF(options, ioOf(command)));
     });
 }
 
-export async function runInstallCommand({ prefix: given, config, bundle }: InstallCommandOptions, io: IOStreams): Promise<ExitCode> {
+export async function runInstallCommand(
+  { prefix: given, config, bundle, hookUser: userGiven }: InstallCommandOptions,
+  io: IOStreams,
+): Promise<ExitCode> {
   // Empty would install into whatever directory install runs in.
   if (!given.trim()) throw new UsageError("--prefix is empty", { hint: "name the directory, e.g. --prefix /usr/local/lib/vpnnotify" });
+  const hookUser = userGiven === undefined ? undefined : findUser(userGiven);
+  if (userGiven !== undefined && !hookUser) {
+    throw new UsageError(`--hook-user: no user ${JSON.stringify(userGiven)} on this host`, {
+      hint: "name the user the VPN server runs hooks as",
+    });
+  }
   // Absolute, as the config's path: the hooks are run from the VPN server's directory, not install's.
   const prefix = resolve(given);
   if (!bundle.endsWith(".cjs"))
@@ -60,7 +82,7 @@ export async function runInstallCommand({ prefix: given, config, bundle }: Insta
     files: embeddedDatabaseFiles(),
     fastPath: launcherFastPath(parseHookEnv),
   });
-  const problem = await configProblem(config, io);
+  const problem = await configProblem(config, io, hookUser);
   const sh = problem ? { skipped: "the config is not usable (see below)" } : await installShHook(prefix, launcher, config);
   if (sh.skipped) io.stderr.write(`vpnnotify: sh hook not written (client-connect stays on the launcher): ${sh.skipped}\n`);
   // A config named by --config or $VPNNOTIFY_CONFIG is not where the launcher looks when a VPN server runs it.
@@ -91,16 +113,19 @@ export async function runInstallCommand({ prefix: given, config, bundle }: Insta
 
 /**
  * The config the hooks will read, checked as `status` checks it (valid, and every secret and template file it names
- * readable); undefined when it is fine, or when there is none (said on the sh hook's line: OpenVPN keeps the launcher).
+ * readable, by the hooks' user when install runs as root: checkAsHookUser); undefined when it is fine, or when there
+ * is none (said on the sh hook's line: OpenVPN keeps the launcher).
  */
-async function configProblem(path: string | undefined, io: IOStreams): Promise<ConfigError | undefined> {
+async function configProblem(path: string | undefined, io: IOStreams, hookUser: HookUser | undefined): Promise<ConfigError | undefined> {
   try {
     const { config, filepath } = await loadConfig({ tool: "vpnnotify", schema: configSchema, path });
     if (!filepath) return undefined;
     // Nothing connects: the network parts only do when used.
     const n = createNotifier(config, new Logger({ tool: "vpnnotify", stream: io.stderr }), undefined, { worker: true });
     await n.store.close().catch(() => {});
-    return undefined;
+    const asHooks = checkAsHookUser(config, spoolDir(config), hookUser);
+    if (asHooks.note) io.stderr.write(`vpnnotify: warn: ${asHooks.note}\n`);
+    return asHooks.problem;
   } catch (error) {
     if (error instanceof ConfigError) return error;
     throw error;

@@ -2,6 +2,7 @@ import { join } from "node:path";
 import { type CliContext, type Command, cliContext, ExitCode, exitWith, type IOStreams, loadConfig, type RunFn } from "@opsguard/core";
 import { configSchema } from "../config";
 import { formatDelay } from "../message";
+import { checkAsHookUser } from "../run-as";
 import { createNotifier } from "../runtime";
 import { checkSpoolDir, withSpoolAccess } from "../spool-guard";
 import { statusJson, unsentInDead } from "./run";
@@ -28,6 +29,10 @@ export async function runStatusCommand({ ctx }: StatusCommandOptions, io: IOStre
   // while every hook drops its login (T48 F3). Nothing connects: the network parts only do when used.
   const n = createNotifier(config, ctx.log, undefined, { worker: true });
   await n.store.close().catch(() => {});
+  // As root, who reads every file, the hooks' user (the spool's owner) is who must read them (T64 N7).
+  const asHooks = checkAsHookUser(config, n.spool.dir, undefined);
+  if (asHooks.problem) throw asHooks.problem;
+  if (asHooks.note) ctx.log.warn(asHooks.note);
   // A GeoIP file a refresh left truncated, corrupt or of the wrong type only costs the hooks a warning (they fall back):
   // here it is a 78 naming it, so "pending: 0" never reads as all well while new-country checks run on less (T62 F3).
   // A usable file for one address family only is no error, but logins of the other are placed on less: said here too.
