@@ -49,12 +49,19 @@ export function hookUser(uid: number): HookUser {
  * private directory), and the advice it then gave, to chown the state to root, would lock the hooks out of it (T64 N1).
  * Refused before anything is delivered, naming the user to run it as.
  */
-export function refuseRootOnHookSpool(spoolDir: string, command: string, config: string | undefined): void {
-  const owner = otherOwnerAsRoot(spoolDir);
-  if (!owner) return;
+export function refuseRootOnHookSpool(
+  dirs: { spool: string; state?: string | undefined },
+  command: string,
+  config: string | undefined,
+): void {
+  const found = [{ what: "spool directory", dir: dirs.spool }, ...(dirs.state ? [{ what: "state directory", dir: dirs.state }] : [])]
+    .map((d) => ({ ...d, owner: otherOwnerAsRoot(d.dir) }))
+    .find((d) => d.owner !== undefined);
+  const owner = found?.owner;
+  if (!found || !owner) return;
   const name = /^[A-Za-z0-9._-]+$/.test(owner.name) ? owner.name : `#${owner.uid}`;
   throw new ConfigError(
-    `the spool directory ${escapeLine(spoolDir)} belongs to ${escapeLine(owner.name)} (uid ${owner.uid}), the user the hooks run as; as root, ${command} would deliver its alerts without being able to record them in that user's state`,
+    `the ${found.what} ${escapeLine(found.dir)} belongs to ${escapeLine(owner.name)} (uid ${owner.uid}), the user the hooks run as; as root, ${command} would deliver its alerts without being able to record them in that user's state`,
     { hint: `run it as ${escapeLine(owner.name)}: sudo -u ${name} vpnnotify${config ? ` --config ${escapeLine(config)}` : ""} ${command}` },
   );
 }

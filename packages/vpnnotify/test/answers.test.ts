@@ -422,6 +422,16 @@ describe('"was this you?" in one click', () => {
         `vpnnotify: the spool directory ${conf.spool.dir} belongs to nobody (uid 65534), the user the hooks run as; as root, flush would deliver its alerts without being able to record them in that user's state (run it as nobody: sudo -u nobody vpnnotify --config ${path} flush)\n`,
       );
       expect(readFileSync(entry, "utf8")).toBe("{}\n");
+      // the spool root's (or none yet), the state nobody's: the same refusal, naming the state directory
+      const stateDir = join(dir, `state-${Math.random().toString(36).slice(2)}`);
+      mkdirSync(stateDir, { mode: 0o700 });
+      chownSync(stateDir, 65534, 65534);
+      writeFileSync(path, JSON.stringify({ ...config(), state: { file: join(stateDir, "state.json") } }));
+      const onState = await runInProc(["flush"], { VPNNOTIFY_CONFIG: path });
+      expect([onState.code, onState.stderr]).toEqual([
+        78,
+        `vpnnotify: the state directory ${stateDir} belongs to nobody (uid 65534), the user the hooks run as; as root, flush would deliver its alerts without being able to record them in that user's state (run it as nobody: sudo -u nobody vpnnotify --config ${path} flush)\n`,
+      ]);
     },
   );
 

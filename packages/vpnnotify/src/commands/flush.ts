@@ -1,4 +1,4 @@
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { type CliContext, type Command, cliContext, ExitCode, exitWith, type IOStreams, loadConfig, type RunFn } from "@opsguard/core";
 import { configSchema } from "../config";
 import { flushAlerts, SpoolRun, STOP_SIGNALS } from "../drain";
@@ -32,7 +32,8 @@ export async function runFlushCommand({ ctx, flags }: FlushCommandOptions, io: I
   const n = createNotifier(config, ctx.log, undefined, { worker: true });
   // sudo drops $VPNNOTIFY_CONFIG: the command to run names the config when it was not found by default.
   const named = (ctx.opts.config ?? process.env.VPNNOTIFY_CONFIG) ? filepath : undefined;
-  refuseRootOnHookSpool(n.spool.dir, "flush", named);
+  // The state file's directory too, when it is a file: a root-owned spool beside another user's state is no better.
+  refuseRootOnHookSpool({ spool: n.spool.dir, state: config.state.redis ? undefined : dirname(config.state.file) }, "flush", named);
   await checkSpoolDir(n.spool.dir);
   // SIGTERM/SIGINT (systemd stopping the timer's unit, Ctrl-C) hands the alerts under way back, as the worker does.
   const run = new SpoolRun(n, "flush");
