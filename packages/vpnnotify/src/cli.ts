@@ -47,8 +47,9 @@ wait in dead/: given up on after spool.maxAttempts, or put aside as unreadable, 
 status [--json]" shows how many wait, the oldest, the last error, and what waits in dead/ with the fix;
 like flush it reads slack.token and the other secrets, and exits 78 naming one it cannot read. Run both as
 the spool's owner (the user OpenVPN runs scripts as): on a spool this user cannot read or write, or one that does
-not exist and that this user cannot create, they exit 78 naming it and the fix; flush as root on
-a spool or state directory another user owns exits 78 at start, naming the user to run it as (sudo -u USER vpnnotify flush). flush
+not exist and that this user cannot create, they exit 78 naming it and the fix; flush as root on a
+spool or state directory another user owns exits 78 at start, naming the user to run it as
+(sudo -u USER vpnnotify flush). status as root checks the secret files as the spool's owner. flush
 exits 75 while another process drains the spool or holds a lease on alerts (it says until when).
 The worker's last line counts delivered= (alerts sent), suppressed= (known places) and disconnects=.
 A worker or flush stopped by SIGTERM/SIGINT hands back the alerts under way (no waiting out their
