@@ -45,8 +45,8 @@ const KEY = "state.redis";
  * "disowned" marks in a key of their own (`<prefix>disowned:<name>`): a build from before the marks (a host not upgraded
  * yet, a rollback) rewrites the history without them, and never touches that key (T64 N2). Updates are
  * optimistic transactions (WATCH/MULTI/EXEC), retried a bounded number of times when another
- * server wrote the same user in between. One connection attempt, no reconnect loop: a login
- * never waits for Redis to come back.
+ * server wrote the same user in between. No reconnect loop: a login never waits for Redis to come back; a lost
+ * connection is made again by the next command (see #connect).
  */
 export class RedisPlaceStore implements PlaceStore {
   readonly name: string;
@@ -160,13 +160,21 @@ export class RedisPlaceStore implements PlaceStore {
 
   /**
    * Connect, TLS, AUTH and SELECT within connectTimeoutMs, TLS verified, as core connects every tool: a server that
-   * accepts and then hangs counts as down (UnavailableError), refused credentials are a ConfigError. Asked once:
-   * a login never waits on a reconnect loop.
+   * accepts and then hangs counts as down (UnavailableError), refused credentials are a ConfigError. One attempt per
+   * command, no reconnect loop: a login never waits on Redis coming back. A failed attempt or a connection that ended
+   * (Redis restarted: core's clients never reconnect by themselves) is forgotten, so the next command connects
+   * afresh: `serve` lives for weeks and must not answer every later "No" with "could not be marked" (T66 P4).
    */
   #connect(): Promise<Redis> {
     if (this.#closed) return Promise.reject(new UnavailableError(`${this.name}: the store was closed`));
-    this.#redis ??= connectRedis({ ...this.#opts, key: KEY });
-    return this.#redis;
+    if (this.#redis) return this.#redis;
+    const attempt = connectRedis({ ...this.#opts, key: KEY });
+    const forget = () => {
+      if (this.#redis === attempt) this.#redis = undefined;
+    };
+    attempt.then((redis) => redis.once("end", forget), forget);
+    this.#redis = attempt;
+    return attempt;
   }
 }
 

@@ -219,6 +219,23 @@ describe("known places in Redis (several VPN servers)", () => {
     }
   });
 
+  it("a long-running notifier (serve) uses Redis again once it is restarted: the next update is stored, not 'unavailable' until a new process (T66 P4)", async () => {
+    const { n, lines } = notifier(redisConfig(redis, { connectTimeoutMs: 500, commandTimeoutMs: 500 }));
+    try {
+      expect((await handleConnect(login(PLACES.london.ip), n)).reason).toBe("first-login");
+      await redis.stopServer();
+      // while it is down, the store says so (and keeps no dead connection for later)
+      expect((await handleConnect(login(PLACES.paris.ip), n)).reason).toBe("state-unavailable");
+      await redis.startServer();
+      // the restarted server is empty (the lab persists nothing): a first login again, recorded there
+      const outcome = await handleConnect(login(PLACES.reading.ip), n);
+      expect(outcome, lines.join("\n")).toMatchObject({ verdict: "notified", reason: "first-login" });
+      expect(Object.keys((await n.store.get("alice"))?.places ?? {})).not.toHaveLength(0);
+    } finally {
+      await n.store.close();
+    }
+  });
+
   it("a hung Redis costs at most its connect timeout", async () => {
     redis.freeze();
     try {
