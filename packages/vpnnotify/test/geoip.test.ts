@@ -1,13 +1,13 @@
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { Logger } from "@opsguard/core";
 import { SLACK_SIM_TOKEN, SlackSim, writeMmdb } from "@opsguard/lab";
 import { Reader } from "maxmind";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { configSchema } from "../src/config";
-import { embeddedDatabaseFiles, GeoIp, placeName } from "../src/geoip";
+import { embeddedDatabaseFiles, GeoIp, placeName, RECHECK_MS } from "../src/geoip";
 import { handleConnect } from "../src/notify";
 import { createNotifier } from "../src/runtime";
 import { PLACES, runInProc, writeGeoDatabases } from "./fixtures";
@@ -194,6 +194,43 @@ describe("an unusable geoip.city or geoip.asn never turns the new-country check 
         expect(warning[0]).toContain("records in a layout vpnnotify cannot read: none of its first 6 has a country");
     },
   );
+
+  it("a worker started while a refresh had cut geoip.city short uses the good file once it is moved in: cities and travel come back, and the log says so (T66 P5)", () => {
+    const path = join(dir, `refreshed-${Math.random().toString(36).slice(2)}.mmdb`);
+    // as a cron refresh does it: a copy beside the file, then an atomic mv over it
+    const refresh = (from: string) => {
+      copyFileSync(from, `${path}.tmp`);
+      renameSync(`${path}.tmp`, path);
+    };
+    refresh(broken.truncated as string);
+    const warnings: string[] = [];
+    const infos: string[] = [];
+    const geo = new GeoIp(
+      { city: path },
+      (message) => warnings.push(message),
+      (message) => infos.push(message),
+    );
+    // the worker's clock, moved past the recheck interval: no sleeping in a test
+    let now = Date.now();
+    const clock = vi.spyOn(Date, "now").mockImplementation(() => now);
+    try {
+      expect(geo.lookup(PLACES.london.ip)).not.toHaveProperty("latitude");
+      expect(warnings).toEqual([expect.stringContaining("using the bundled country database until it is fixed")]);
+      refresh(files.city);
+      now += RECHECK_MS;
+      expect(geo.lookup(PLACES.london.ip)).toMatchObject({ city: PLACES.london.city, latitude: expect.any(Number) });
+      expect(infos).toEqual([
+        `geoip.city ${path} can be used again (the file was replaced): no longer using the bundled country database (cities, coordinates and the impossible-travel check are back)`,
+      ]);
+      // and a later refresh cut short is followed as well: the same warning as at a start on that file
+      refresh(broken.truncated as string);
+      now += RECHECK_MS;
+      expect(placeName(geo.lookup(PLACES.london.ip))).toBe("United Kingdom");
+      expect(warnings).toHaveLength(2);
+    } finally {
+      clock.mockRestore();
+    }
+  });
 
   it("a broken geoip.asn costs only the ASN: the City database still places the login", async () => {
     const env = configFor({ city: files.city, asn: broken.truncated }, Math.random().toString(36).slice(2));
