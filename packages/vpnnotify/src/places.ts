@@ -228,8 +228,12 @@ export function recordLogin(
       ? { latitude: login.geo.latitude, longitude: login.geo.longitude }
       : {}),
   };
-  const newer = history?.last && history.last.time > login.time ? history.last : last;
-  const located = lastLocated(history, last);
+  // A login from a disowned place is the attacker's as much as the user's: never where travel is measured from, or
+  // the user's next login from home would be escalated as an impossible jump from there (T66 P7, as markDisowned does
+  // for the disowned login itself).
+  const theirs = decision.disownedPlace ? undefined : last;
+  const newer = history?.last && (!theirs || history.last.time > login.time) ? history.last : theirs;
+  const located = lastLocated(history, theirs);
   const disowned = Object.fromEntries(liveDisowned(history, login.time, policy));
   for (const key of [`ip:${login.geo.ip}`, `net:${login.geo.network}`]) {
     const mark = disowned[key];
@@ -237,7 +241,7 @@ export function recordLogin(
   }
   return {
     places: Object.fromEntries(kept),
-    last: newer,
+    ...(newer ? { last: newer } : {}),
     ...(located && located !== newer ? { located } : {}),
     ...withDisowned(disowned, policy),
   };

@@ -201,6 +201,21 @@ describe("what the security channel is told", () => {
     expect(decide(disowned, at("2.2.2.2", T0 + 3 * HOUR, paris), policy)).toMatchObject({ suspicious: true, reason: "disowned-place" });
   });
 
+  it("a later login from the disowned place is no travel baseline either: the user's next login from home is no jump from it (T66 P7)", () => {
+    const home = toldAbout(at("81.2.69.1", T0, london));
+    const attacker = at("2.2.2.2", T0 + HOUR, paris);
+    const disowned = markDisowned(toldAbout(attacker, home), placeKeys(attacker.geo), attacker.time, T0 + 2 * HOUR, policy);
+    // The attacker again, from the disowned network: escalated, and recorded (the mark's lastSeen) — but not as the user's whereabouts.
+    const again = at("2.2.2.3", T0 + 3 * HOUR, paris);
+    const afterAgain = toldAbout(again, disowned);
+    expect(decide(disowned, again, policy).reason).toBe("disowned-place");
+    expect([afterAgain.last?.ip, afterAgain.located?.ip]).not.toContain(again.geo.ip);
+    // Home ten minutes later: 344 km in 10 min from Paris, but Paris was not the user.
+    const back = decide(afterAgain, at("81.2.69.1", T0 + 3 * HOUR + 10 * 60_000, london), policy);
+    expect(back.impossibleTravel).toBeUndefined();
+    expect(back.suspicious).toBe(false);
+  });
+
   it("a login reported after a later one says so instead of 'at the same moment' (T62 F9)", () => {
     const home = toldAbout(at("81.2.69.1", T0, london));
     const earlier = decide(home, at("2.2.2.2", T0 - 5 * 60_000, paris), policy);
