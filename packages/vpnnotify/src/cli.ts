@@ -18,7 +18,9 @@ shell start instead of a Node start per login; re-run install after editing the 
 "vpnnotify sh-hook" prints it. With --config FILE (or $VPNNOTIFY_CONFIG) it also writes
 vpnnotify-hook, the launcher with that config, and prints it for every other hook line.
 As root it checks that the hooks' user (--hook-user, else the spool directory's owner) can read the
-config's secret and template files: one it cannot is exit 78; with neither, it warns it checked as root.
+config's secret and template files: one it cannot is exit 78; with neither, it warns it checked as root;
+without setpriv, by owner, group and mode (ACLs unchecked, said); a --hook-user other than the spool's
+owner is warned about, and both are checked.
 
 Hooks (each queues the login in the spool and exits 0 at once; one worker per host notifies,
 honouring Slack's rate limits; --wait works in the hook itself):

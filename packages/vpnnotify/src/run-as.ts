@@ -104,17 +104,50 @@ export function unreadableBy(user: HookUser, files: readonly { key: string; path
 }
 
 /**
+ * The files of `files` that `user` cannot read by their owner, group and mode bits (POSIX: the owner's bits for the
+ * owner, else the group's for a member, else the others'), for when it cannot be asked as that user (no setpriv): a
+ * root-only 0600 token is still found (T66 P6). ACLs and the directories on the way are not seen; a user whose
+ * groups are unknown is judged readable by a group's bits rather than refused on a guess.
+ */
+export function unreadableByMode(user: HookUser, files: readonly { key: string; path: string }[]): { key: string; path: string }[] {
+  return files.filter((file) => {
+    let st: ReturnType<typeof statSync>;
+    try {
+      st = statSync(file.path);
+    } catch {
+      // missing: the config check (loading the secret) says so, with its own fix
+      return false;
+    }
+    if (user.uid === 0) return false;
+    if (st.uid === user.uid) return (st.mode & 0o400) === 0;
+    if (!user.gids || user.gids.includes(st.gid)) return (st.mode & (user.gids ? 0o040 : 0o044)) === 0;
+    return (st.mode & 0o004) === 0;
+  });
+}
+
+/** "tester1 (uid 1001)", or "uid 4242" for a uid with no name. */
+function described(user: HookUser): string {
+  return user.name === `uid ${user.uid}` ? user.name : `${escapeLine(user.name)} (uid ${user.uid})`;
+}
+
+/** The user as chown takes it: the name, or the bare uid when it has none ("chown uid 4242 …" is no command, T66 P8). */
+function chownable(user: HookUser): string {
+  return user.name === `uid ${user.uid}` || !/^[A-Za-z0-9._-]+$/.test(user.name) ? String(user.uid) : user.name;
+}
+
+/**
  * The config checked as the hooks' user (given, or the spool's owner) when this is root, who reads every file: a
  * secret only root can read passed, and every hook then notified nobody (T64 N7). A ConfigError naming the first
- * file it cannot read; a note (for stderr) when it could only be checked as root.
+ * file it cannot read; notes (for stderr) on how it was checked when that is less than asking as that user.
  */
 export function checkAsHookUser(
   config: VpnnotifyConfig,
   spool: string,
   given: HookUser | undefined,
-): { problem?: ConfigError; note?: string; user?: HookUser } {
-  if (process.getuid?.() !== 0) return {};
-  const user = given ?? otherOwnerAsRoot(spool);
+): { problem?: ConfigError; notes: string[]; user?: HookUser } {
+  if (process.getuid?.() !== 0) return { notes: [] };
+  const owner = otherOwnerAsRoot(spool);
+  const user = given ?? owner;
   const files = filesTheHooksNeed(config);
   if (!user) {
     // A root-owned spool: the hooks run as root too. None yet: nobody to check as.
@@ -124,30 +157,49 @@ export function checkAsHookUser(
     } catch {
       exists = false;
     }
-    if (exists || files.length === 0) return {};
+    if (exists || files.length === 0) return { notes: [] };
     return {
-      note: `checked the config's files as root, who can read them all: the hooks' user may not (no spool directory ${escapeLine(spool)} yet to tell who that is; create it for them with install -d -o USER -m 700 ${escapeLine(spool)}, or give --hook-user USER)`,
+      notes: [
+        `checked the config's files as root, who can read them all: the hooks' user may not (no spool directory ${escapeLine(spool)} yet to tell who that is; create it for them with install -d -o USER -m 700 ${escapeLine(spool)}, or give --hook-user USER)`,
+      ],
     };
   }
-  const unreadable = unreadableBy(user, files);
-  if (!unreadable) {
-    return { note: `checked the config's files as root only: cannot run a check as ${escapeLine(user.name)} (setpriv is missing)`, user };
+  const notes: string[] = [];
+  // The hooks write the spool, and core refuses any user but its owner there (root included): another --hook-user
+  // would run hooks that spool nothing, so the files are checked as the owner too (T66 P8: root was accepted unsaid).
+  const users = [user];
+  if (owner && owner.uid !== user.uid) {
+    users.push(owner);
+    notes.push(
+      `--hook-user ${described(user)} is not the owner of the spool directory ${escapeLine(spool)}, ${described(owner)}: the hooks must run as its owner to spool their alerts (checked the config's files as both; run the hooks as ${escapeLine(owner.name)}, or chown the spool to the hooks' user)`,
+    );
   }
-  const [first] = unreadable;
-  if (!first) return { user };
-  const shown = escapeLine(first.path);
-  return {
-    user,
-    problem: new ConfigError(
-      `${first.key}: ${shown} cannot be read by ${escapeLine(user.name)} (uid ${user.uid}), the user the hooks run as${
-        unreadable.length > 1
-          ? ` (nor ${unreadable
-              .slice(1)
-              .map((f) => f.key)
-              .join(", ")})`
-          : ""
-      }`,
-      { hint: `let that user read it, e.g. chown ${escapeLine(user.name)} ${shown} && chmod 600 ${shown}` },
-    ),
-  };
+  for (const who of users) {
+    let unreadable = unreadableBy(who, files);
+    if (!unreadable) {
+      unreadable = unreadableByMode(who, files);
+      notes.push(
+        `checked the config's files by their owner, group and mode bits for ${described(who)}: setpriv is missing, so it could not be asked as that user (ACLs and the directories on the way were not checked)`,
+      );
+    }
+    const [first] = unreadable;
+    if (!first) continue;
+    const shown = escapeLine(first.path);
+    return {
+      user,
+      notes,
+      problem: new ConfigError(
+        `${first.key}: ${shown} cannot be read by ${described(who)}, the user the hooks run as${
+          unreadable.length > 1
+            ? ` (nor ${unreadable
+                .slice(1)
+                .map((f) => f.key)
+                .join(", ")})`
+            : ""
+        }`,
+        { hint: `let that user read it, e.g. chown ${chownable(who)} ${shown} && chmod 600 ${shown}` },
+      ),
+    };
+  }
+  return { user, notes };
 }

@@ -1,4 +1,4 @@
-import { spawnSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import {
   chmodSync,
   chownSync,
@@ -10,6 +10,7 @@ import {
   readFileSync,
   rmSync,
   statSync,
+  symlinkSync,
   writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
@@ -143,6 +144,80 @@ describe("a copied bundle", () => {
       }
       chownSync(token, 65534, 65534);
       for (const r of [install(), status()]) expect([r.status, r.stderr]).toEqual([0, ""]);
+    },
+  );
+
+  it.runIf(process.getuid?.() === 0)(
+    "without setpriv, install and status as root judge the secret files by owner and mode for the hooks' user: a root-only token is still 78, and they say ACLs were not checked (T66 P6)",
+    () => {
+      const root = mkdtempSync(join(dir, "nosetpriv-"));
+      for (const d of [dir, root]) chmodSync(d, 0o755);
+      const copy = join(root, "x.cjs");
+      copyFileSync(BUNDLE, copy);
+      for (const file of embeddedDatabaseFiles()) copyFileSync(file, join(root, file.slice(file.lastIndexOf("/") + 1)));
+      const token = join(root, "token");
+      writeFileSync(token, "xoxb-1\n", { mode: 0o600 });
+      const { config, spool } = writeConfig(root);
+      writeFileSync(
+        config,
+        JSON.stringify({ ...JSON.parse(readFileSync(config, "utf8")), slack: { token: `file:${token}`, baseUrl: "http://127.0.0.1:9/api/" } }),
+      );
+      mkdirSync(spool, { mode: 0o700 });
+      chownSync(spool, 65534, 65534);
+      // a PATH with what install runs but no setpriv (a minimal image, util-linux not installed)
+      const bin = join(root, "bin");
+      mkdirSync(bin);
+      for (const tool of ["id", "sh", "touch", "test"]) symlinkSync(execFileSync("sh", ["-c", `command -v ${tool}`], { encoding: "utf8" }).trim(), join(bin, tool));
+      const env = { PATH: bin };
+      const install = () => run([process.execPath, copy, "--config", config, "install", "--prefix", join(root, "P")], env);
+      const status = () => run([process.execPath, copy, "--config", config, "status"], env);
+      const note =
+        "vpnnotify: warn: checked the config's files by their owner, group and mode bits for nobody (uid 65534): setpriv is missing, so it could not be asked as that user (ACLs and the directories on the way were not checked)";
+      for (const r of [install(), status()]) {
+        expect(r.status, r.stderr).toBe(78);
+        expect(r.stderr).toContain(note);
+        expect(r.stderr).toContain(`slack.token: ${token} cannot be read by nobody (uid 65534), the user the hooks run as (let that user read it, e.g. chown nobody ${token} && chmod 600 ${token}`);
+      }
+      chownSync(token, 65534, 65534);
+      const fixed = install();
+      expect([fixed.status, fixed.stderr]).toEqual([0, `${note}\n`]);
+    },
+  );
+
+  it.runIf(process.getuid?.() === 0)(
+    "install as root: --hook-user root on a spool owned by another user is said and checked as that owner too; a uid with no name gets a chown that runs (T66 P8)",
+    () => {
+      const root = mkdtempSync(join(dir, "hookowner-"));
+      for (const d of [dir, root]) chmodSync(d, 0o755);
+      const copy = join(root, "x.cjs");
+      copyFileSync(BUNDLE, copy);
+      for (const file of embeddedDatabaseFiles()) copyFileSync(file, join(root, file.slice(file.lastIndexOf("/") + 1)));
+      const token = join(root, "token");
+      writeFileSync(token, "xoxb-1\n", { mode: 0o600 });
+      const { config, spool } = writeConfig(root);
+      writeFileSync(
+        config,
+        JSON.stringify({ ...JSON.parse(readFileSync(config, "utf8")), slack: { token: `file:${token}`, baseUrl: "http://127.0.0.1:9/api/" } }),
+      );
+      mkdirSync(spool, { mode: 0o700 });
+      chownSync(spool, 65534, 65534);
+      const install = (...more: string[]) =>
+        run([process.execPath, copy, "--config", config, "install", "--prefix", join(root, "P"), ...more]);
+      const asRoot = install("--hook-user", "root");
+      expect(asRoot.status).toBe(78);
+      expect(asRoot.stderr).toContain(
+        `vpnnotify: warn: --hook-user root (uid 0) is not the owner of the spool directory ${spool}, nobody (uid 65534): the hooks must run as its owner to spool their alerts`,
+      );
+      expect(asRoot.stderr).toContain(`cannot be read by nobody (uid 65534)`);
+      // a spool owned by a uid no passwd entry names (a user removed, an id from another host)
+      chownSync(spool, 4242, 4242);
+      const unnamed = install();
+      expect(unnamed.status).toBe(78);
+      expect(unnamed.stderr).toContain(`slack.token: ${token} cannot be read by uid 4242, the user the hooks run as`);
+      expect(unnamed.stderr).toContain(`chown 4242 ${token} && chmod 600 ${token}`);
+      chownSync(token, 4242, 4242);
+      const fixed = install();
+      expect([fixed.status, fixed.stderr]).toEqual([0, ""]);
     },
   );
 

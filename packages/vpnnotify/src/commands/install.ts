@@ -124,7 +124,7 @@ async function configProblem(path: string | undefined, io: IOStreams, hookUser: 
     const n = createNotifier(config, new Logger({ tool: "vpnnotify", stream: io.stderr }), undefined, { worker: true });
     await n.store.close().catch(() => {});
     const asHooks = checkAsHookUser(config, spoolDir(config), hookUser);
-    if (asHooks.note) io.stderr.write(`vpnnotify: warn: ${asHooks.note}\n`);
+    for (const note of asHooks.notes) io.stderr.write(`vpnnotify: warn: ${note}\n`);
     return asHooks.problem;
   } catch (error) {
     if (error instanceof ConfigError) return error;

@@ -31,8 +31,8 @@ export async function runStatusCommand({ ctx }: StatusCommandOptions, io: IOStre
   await n.store.close().catch(() => {});
   // As root, who reads every file, the hooks' user (the spool's owner) is who must read them (T64 N7).
   const asHooks = checkAsHookUser(config, n.spool.dir, undefined);
+  for (const note of asHooks.notes) ctx.log.warn(note);
   if (asHooks.problem) throw asHooks.problem;
-  if (asHooks.note) ctx.log.warn(asHooks.note);
   // A GeoIP file a refresh left truncated, corrupt or of the wrong type only costs the hooks a warning (they fall back):
   // here it is a 78 naming it, so "pending: 0" never reads as all well while new-country checks run on less (T62 F3).
   // A usable file for one address family only is no error, but logins of the other are placed on less: said here too.
