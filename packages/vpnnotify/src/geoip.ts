@@ -57,6 +57,12 @@ interface Coverage {
   6: boolean;
 }
 
+/** Where GeoIp says what is no warning: a file usable again (info), the decoder's words on a corrupt one (debug, -vv). */
+export interface GeoIpNotes {
+  info(message: string, fields: Record<string, string>): void;
+  debug(message: string, fields: Record<string, string>): void;
+}
+
 /** What a configured file is read for: its database_type must name a record structure vpnnotify can use there. */
 type Role = "city" | "asn";
 
@@ -140,7 +146,7 @@ export class GeoIp {
   readonly #coverage = new Map<string, Coverage>();
   readonly #uncoveredWarned = new Set<string>();
   readonly #names = new Intl.DisplayNames(["en"], { type: "region" });
-  readonly #info: (message: string, fields: Record<string, string>) => void;
+  readonly #log: GeoIpNotes;
   /** Each configured file's identity (device, inode, size, mtime) when it was last looked at. */
   readonly #identities = new Map<string, string>();
   /** Files that were unusable and have been replaced since: their first good opening is said. */
@@ -150,11 +156,11 @@ export class GeoIp {
   constructor(
     paths: GeoIpPaths = {},
     warn: (message: string, fields: Record<string, string>) => void = () => {},
-    info: (message: string, fields: Record<string, string>) => void = () => {},
+    log: GeoIpNotes = { info: () => {}, debug: () => {} },
   ) {
     this.#paths = paths;
     this.#warn = warn;
-    this.#info = info;
+    this.#log = log;
   }
 
   lookup(ip: string): GeoInfo {
@@ -188,6 +194,7 @@ export class GeoIp {
         this.#open(path, role);
       } catch (error) {
         if (!(error instanceof ConfigError)) throw error;
+        this.#decoderSaid(error, path);
         throw new ConfigError(`${ROLE_TYPES[role].key} cannot be used: ${error.message}`, { hint: fixFor(role, path) });
       }
       for (const family of [4, 6] as const) {
@@ -220,6 +227,11 @@ export class GeoIp {
     }
   }
 
+  /** The decoder's own words on a corrupt file, at debug (-vv) only. */
+  #decoderSaid(error: ConfigError, path: string): void {
+    if (error instanceof CorruptFileError) this.#log.debug(`GeoIP database ${path}: the decoder said: ${error.detail}`, {});
+  }
+
   /** What a file without networks of `family` costs, and the fix. */
   #uncovered(path: string, role: Role, family: 4 | 6): { message: string; fix: string } {
     const cost =
@@ -250,7 +262,7 @@ export class GeoIp {
     try {
       const reader = this.#open(path, role);
       if (this.#replaced.delete(path)) {
-        this.#info(`${ROLE_TYPES[role].key} ${path} can be used again (the file was replaced): ${RECOVERED[role]}`, {});
+        this.#log.info(`${ROLE_TYPES[role].key} ${path} can be used again (the file was replaced): ${RECOVERED[role]}`, {});
       }
       const family = ip.includes(":") ? 6 : 4;
       if (!this.#coverage.get(`${role}\0${path}`)?.[family]) {
@@ -265,6 +277,7 @@ export class GeoIp {
       return this.#decode(reader, path, ip)[0];
     } catch (error) {
       if (!(error instanceof ConfigError)) throw error;
+      this.#decoderSaid(error, path);
       this.#replaced.delete(path);
       this.#unusable.set(path, error);
       const fallback = FALLBACK[role][this.#paths.embedded === false ? "none" : "embedded"];
@@ -280,7 +293,7 @@ export class GeoIp {
     try {
       return reader.getWithPrefixLength(ip);
     } catch (error) {
-      throw new ConfigError(`GeoIP database ${path} is corrupt (${(error as Error).message})`, {
+      throw new CorruptFileError(`GeoIP database ${path}: the file is corrupt (not a MaxMind DB whose records decode)`, error, {
         hint: "replace it with a complete copy",
       });
     }
@@ -351,7 +364,9 @@ export class GeoIp {
       try {
         reader = new Reader<Response>(data);
       } catch (error) {
-        throw new ConfigError(`${path} is not a MaxMind DB file: ${(error as Error).message}`, { hint: "point geoip.* at an .mmdb file" });
+        throw new CorruptFileError(`GeoIP database ${path}: the file is corrupt (not a MaxMind DB: no metadata a reader can use)`, error, {
+          hint: "point geoip.* at an .mmdb file",
+        });
       }
       this.#readers.set(path, reader);
     }
@@ -366,6 +381,18 @@ function fileIdentity(path: string): string {
     return `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}`;
   } catch (error) {
     return `missing (${(error as NodeJS.ErrnoException).code})`;
+  }
+}
+
+/**
+ * A file the decoder refused. Its own words ("Unknown type NaN at offset 0") tell an admin nothing they can act on:
+ * they are kept for -vv (debug, T64 N9), the warning says the file is corrupt and how to fix it.
+ */
+class CorruptFileError extends ConfigError {
+  readonly detail: string;
+  constructor(message: string, cause: unknown, options: { hint: string }) {
+    super(message, options);
+    this.detail = cause instanceof Error ? cause.message : String(cause);
   }
 }
 

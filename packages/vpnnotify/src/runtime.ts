@@ -175,7 +175,7 @@ export function createNotifier(config: VpnnotifyConfig, log: Logger, deadlineAt?
   const geo = new GeoIp(
     { city: config.geoip.city, asn: config.geoip.asn, embedded: config.geoip.embedded },
     (message, fields) => log.warn(message, fields),
-    (message, fields) => log.info(message, fields),
+    log,
   );
   // The DM's buttons are answered by `serve` with this secret: one it cannot read (or an empty one) makes serve refuse
   // to start, so every "No, it wasn't me" would go nowhere. An unusable config like an unreadable slack.token, said by

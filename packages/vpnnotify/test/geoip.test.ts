@@ -189,6 +189,13 @@ describe("an unusable geoip.city or geoip.asn never turns the new-country check 
       expect(warning[0]).toContain("using the bundled country database until it is fixed");
       expect(warning[0]).toMatch(/fix="replace .* with a City or Country database/);
       expect(r.stderr).not.toMatch(/internal error|please report/);
+      if (["truncated", "random", "corrupt"].includes(name)) {
+        // what the admin can act on, not the decoder's internals ("Unknown type NaN at offset 0"): those only with -vv, at debug (T64 N9)
+        expect(warning[0]).toContain(`GeoIP database ${broken[name]}: the file is corrupt (not a MaxMind DB`);
+        expect(r.stderr).not.toMatch(/Unknown type|at offset|decoder said/);
+        const verbose = await runInProc(["-vv", "notify", "--user", "bob", "--ip", PLACES.sydney.ip], bad);
+        expect(verbose.stderr).toMatch(/debug: GeoIP database .*: the decoder said: \S/);
+      }
       if (name === "asnAsCity") expect(warning[0]).toContain('is a "GeoLite2-ASN" database, not a City or Country database');
       if (name === "otherLayout")
         expect(warning[0]).toContain("records in a layout vpnnotify cannot read: none of its first 6 has a country");
@@ -205,11 +212,7 @@ describe("an unusable geoip.city or geoip.asn never turns the new-country check 
     refresh(broken.truncated as string);
     const warnings: string[] = [];
     const infos: string[] = [];
-    const geo = new GeoIp(
-      { city: path },
-      (message) => warnings.push(message),
-      (message) => infos.push(message),
-    );
+    const geo = new GeoIp({ city: path }, (message) => warnings.push(message), { info: (message) => infos.push(message), debug: () => {} });
     // the worker's clock, moved past the recheck interval: no sleeping in a test
     let now = Date.now();
     const clock = vi.spyOn(Date, "now").mockImplementation(() => now);
