@@ -160,14 +160,18 @@ describe("a copied bundle", () => {
       const { config, spool } = writeConfig(root);
       writeFileSync(
         config,
-        JSON.stringify({ ...JSON.parse(readFileSync(config, "utf8")), slack: { token: `file:${token}`, baseUrl: "http://127.0.0.1:9/api/" } }),
+        JSON.stringify({
+          ...JSON.parse(readFileSync(config, "utf8")),
+          slack: { token: `file:${token}`, baseUrl: "http://127.0.0.1:9/api/" },
+        }),
       );
       mkdirSync(spool, { mode: 0o700 });
       chownSync(spool, 65534, 65534);
       // a PATH with what install runs but no setpriv (a minimal image, util-linux not installed)
       const bin = join(root, "bin");
       mkdirSync(bin);
-      for (const tool of ["id", "sh", "touch", "test"]) symlinkSync(execFileSync("sh", ["-c", `command -v ${tool}`], { encoding: "utf8" }).trim(), join(bin, tool));
+      for (const tool of ["id", "sh", "touch", "test"])
+        symlinkSync(execFileSync("sh", ["-c", `command -v ${tool}`], { encoding: "utf8" }).trim(), join(bin, tool));
       const env = { PATH: bin };
       const install = () => run([process.execPath, copy, "--config", config, "install", "--prefix", join(root, "P")], env);
       const status = () => run([process.execPath, copy, "--config", config, "status"], env);
@@ -176,7 +180,9 @@ describe("a copied bundle", () => {
       for (const r of [install(), status()]) {
         expect(r.status, r.stderr).toBe(78);
         expect(r.stderr).toContain(note);
-        expect(r.stderr).toContain(`slack.token: ${token} cannot be read by nobody (uid 65534), the user the hooks run as (let that user read it, e.g. chown nobody ${token} && chmod 600 ${token}`);
+        expect(r.stderr).toContain(
+          `slack.token: ${token} cannot be read by nobody (uid 65534), the user the hooks run as (let that user read it, e.g. chown nobody ${token} && chmod 600 ${token}`,
+        );
       }
       chownSync(token, 65534, 65534);
       const fixed = install();
@@ -197,7 +203,10 @@ describe("a copied bundle", () => {
       const { config, spool } = writeConfig(root);
       writeFileSync(
         config,
-        JSON.stringify({ ...JSON.parse(readFileSync(config, "utf8")), slack: { token: `file:${token}`, baseUrl: "http://127.0.0.1:9/api/" } }),
+        JSON.stringify({
+          ...JSON.parse(readFileSync(config, "utf8")),
+          slack: { token: `file:${token}`, baseUrl: "http://127.0.0.1:9/api/" },
+        }),
       );
       mkdirSync(spool, { mode: 0o700 });
       chownSync(spool, 65534, 65534);
