@@ -121,6 +121,7 @@ export const alertJobSchema: z.ZodType<AlertJob> = z.object({
     keys: z.array(z.string()),
     previous: lastLogin.optional(),
     disownedPlace: z.object({ login: z.number(), answeredAt: z.number() }).optional(),
+    marksUnreadable: z.string().optional(),
   }),
   recipient: z.object({ slackId: z.string(), timeZone: z.string().optional() }).optional(),
   sent: z.object({

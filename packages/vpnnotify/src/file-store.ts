@@ -1,8 +1,10 @@
+import { constants } from "node:fs";
+import { type FileHandle, open } from "node:fs/promises";
 import { resolve } from "node:path";
-import { JsonStateFile, type Logger } from "@opsguard/core";
+import { formatIssues, JsonStateFile, type Logger, removeOrphanedTemps, withLock, writeFileAtomic } from "@opsguard/core";
 import { z } from "zod";
 import type { UserHistory } from "./places";
-import type { PlaceStore } from "./store";
+import { historyWhileMarksUnreadable, MarksUnreadableError, type PlaceStore } from "./store";
 
 const placeSchema = z.object({
   firstSeen: z.number(),
@@ -59,7 +61,7 @@ export function withMarks(history: UserHistory | undefined, kept: UserHistory["d
 
 /** A history split for writing: the history as every build reads it, and its marks for their own store. */
 export function splitMarks(history: UserHistory): { history: UserHistory; marks: UserHistory["disowned"] } {
-  const { disowned, ...rest } = history;
+  const { disowned, marksUnreadable: _, ...rest } = history;
   return { history: rest, marks: disowned };
 }
 
@@ -86,15 +88,77 @@ function inTurn<T>(path: string, run: () => Promise<T>): Promise<T> {
 }
 
 /**
+ * The largest marks file read. It holds only the users' "No" answers: two marks each (the address and its network),
+ * at most maxPlacesPerUser per user, each under 160 bytes of JSON ("net:" and an IPv6 /64, three epoch-ms times).
+ * 8 MiB is some 50,000 marks: 25,000 "No" answers, or 260 users each at the default 200 marks; it is read, parsed and
+ * checked in well under a tenth of the hook's 2000 ms deadline. A larger file is no file vpnnotify wrote: it counts as
+ * unreadable (left as it is, every login told to the security channel) instead of holding a login for seconds (T66 P3).
+ */
+export const MAX_MARKS_FILE_BYTES = 8 * 1024 * 1024;
+
+/** The marks file as read: its marks (none when it does not exist yet), or why it cannot be used. */
+async function readMarksFile(path: string): Promise<MarksState | MarksUnreadableError> {
+  const keep = "vpnnotify leaves it as it is and never starts an empty one over it";
+  const corrupt = (what: string) =>
+    new MarksUnreadableError(
+      `${path} ${what}`,
+      `restore it from a backup (${keep}); to drop every "No" on purpose, move it away: the next login starts an empty one`,
+    );
+  let handle: FileHandle;
+  try {
+    // O_NOFOLLOW: a symbolic link planted at its name is refused, never followed; O_NONBLOCK: a FIFO does not hang the open.
+    handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") return { version: 1, users: {} };
+    if (code === "ELOOP") return corrupt("is a symbolic link (refused, not followed)");
+    if (code === "EACCES" || code === "EPERM") {
+      const uid = process.getuid?.();
+      return new MarksUnreadableError(
+        `${path} cannot be read by ${uid === undefined ? "this user" : `uid ${uid}`}, the user vpnnotify runs as (permission denied)`,
+        `give the file to that user, mode 600: chown ${uid ?? "<user>"} ${path} && chmod 600 ${path}`,
+      );
+    }
+    return corrupt(`cannot be opened (${code ?? String(error)})`);
+  }
+  try {
+    const stat = await handle.stat();
+    if (!stat.isFile()) return corrupt("is not a regular file");
+    // Checked before reading: a huge file costs an fstat, not seconds of the login's deadline.
+    if (stat.size > MAX_MARKS_FILE_BYTES) return corrupt(`is ${stat.size} bytes, over the ${MAX_MARKS_FILE_BYTES} a marks file may have`);
+    const data = await handle.readFile();
+    // It may have grown since the fstat (written through a hard link or by hand): the cap holds for what was read.
+    if (data.length > MAX_MARKS_FILE_BYTES) return corrupt(`is over the ${MAX_MARKS_FILE_BYTES} bytes a marks file may have`);
+    let raw: unknown;
+    try {
+      raw = JSON.parse(data.toString("utf8"));
+    } catch (error) {
+      return corrupt(`is not valid JSON (${(error as Error).message})`);
+    }
+    const parsed = marksStateSchema.safeParse(raw);
+    return parsed.success ? parsed.data : corrupt(`is not a marks file (${formatIssues(parsed.error)})`);
+  } catch (error) {
+    return corrupt(`cannot be read (${(error as NodeJS.ErrnoException).code ?? String(error)})`);
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
  * Every user's history in one JSON file, written atomically under core's file lock, one update at a time per process;
  * the users' "disowned" marks in a second file beside it (marksFileOf), written under the first file's lock too. A
  * build from before the marks rewrites the first file without knowing them, and never touches the second (T64 N2).
+ * A marks file that cannot be read is never set aside or replaced (readMarksFile): the histories still work, and each
+ * user's comes with `marksUnreadable` (T66 P1).
  */
 export class FilePlaceStore implements PlaceStore {
   readonly name: string;
   readonly #file: JsonStateFile<State>;
-  readonly #marks: JsonStateFile<MarksState>;
+  readonly #marksPath: string;
+  readonly #lockTimeoutMs: number;
+  readonly #log: Logger | undefined;
   readonly #path: string;
+  #tempsSwept = false;
 
   constructor(path: string, options: { log?: Logger; lockTimeoutMs?: number } = {}) {
     this.name = `state file ${path}`;
@@ -106,14 +170,9 @@ export class FilePlaceStore implements PlaceStore {
       ...(options.log ? { log: options.log } : {}),
       lock: { timeoutMs: options.lockTimeoutMs ?? 1_500 },
     });
-    this.#marks = new JsonStateFile<MarksState>({
-      path: marksFileOf(path),
-      validate: marksStateSchema,
-      empty: () => ({ version: 1, users: {} }),
-      ...(options.log ? { log: options.log } : {}),
-      // Taken only while the state file's lock is held: every writer takes the two in that order.
-      lock: { timeoutMs: options.lockTimeoutMs ?? 1_500 },
-    });
+    this.#marksPath = marksFileOf(path);
+    this.#lockTimeoutMs = options.lockTimeoutMs ?? 1_500;
+    this.#log = options.log;
   }
 
   async update(user: string, change: (history: UserHistory | undefined) => UserHistory | undefined): Promise<UserHistory | undefined> {
@@ -121,16 +180,35 @@ export class FilePlaceStore implements PlaceStore {
     await inTurn(this.#path, () =>
       this.#file.update(async (state) => {
         // The marks are written first: a crash between the two writes leaves a mark without its history's change,
-        // never a history without its mark.
-        await this.#marks.update((marks) => {
-          result = change(withMarks(state.users[user], marks.users[user]));
-          if (!result) return marks;
-          const split = splitMarks(result);
-          state.users[user] = split.history;
-          if (split.marks) marks.users[user] = split.marks;
-          else delete marks.users[user];
-          return marks;
-        });
+        // never a history without its mark. Their lock is taken only while the state file's is held (every writer
+        // takes the two in that order), and is the one earlier builds of this session take (JsonStateFile's).
+        await withLock(
+          this.#marksPath,
+          async () => {
+            if (!this.#tempsSwept) {
+              await removeOrphanedTemps(this.#marksPath);
+              this.#tempsSwept = true;
+            }
+            const marks = await readMarksFile(this.#marksPath);
+            if (marks instanceof MarksUnreadableError) {
+              this.#unreadable(marks);
+              const history = state.users[user];
+              result = change({ ...(history ?? { places: {} }), marksUnreadable: marks.problem });
+              if (result) state.users[user] = historyWhileMarksUnreadable(history?.disowned, result, marks);
+              return;
+            }
+            result = change(withMarks(state.users[user], marks.users[user]));
+            if (!result) return;
+            const before = JSON.stringify(marks);
+            const split = splitMarks(result);
+            state.users[user] = split.history;
+            if (split.marks) marks.users[user] = split.marks;
+            else delete marks.users[user];
+            const text = JSON.stringify(marks);
+            if (text !== before) await writeFileAtomic(this.#marksPath, `${text}\n`);
+          },
+          { timeoutMs: this.#lockTimeoutMs },
+        );
         return state;
       }),
     );
@@ -138,8 +216,21 @@ export class FilePlaceStore implements PlaceStore {
   }
 
   async get(user: string): Promise<UserHistory | undefined> {
-    const [state, marks] = await Promise.all([this.#file.load(), this.#marks.load()]);
-    return withMarks(state.users[user], marks.users[user]);
+    const [state, marks] = await Promise.all([this.#file.load(), readMarksFile(this.#marksPath)]);
+    if (!(marks instanceof MarksUnreadableError)) return withMarks(state.users[user], marks.users[user]);
+    this.#unreadable(marks);
+    return { ...(state.users[user] ?? { places: {} }), marksUnreadable: marks.problem };
+  }
+
+  /** What `vpnnotify status` reports: the marks file's problem, if it has one. */
+  async check(): Promise<MarksUnreadableError | undefined> {
+    const marks = await readMarksFile(this.#marksPath);
+    return marks instanceof MarksUnreadableError ? marks : undefined;
+  }
+
+  /** Said on every use, as an error: until fixed, every login goes to the security channel. */
+  #unreadable(error: MarksUnreadableError): void {
+    this.#log?.error(error.message, { fix: error.hint });
   }
 
   async close(): Promise<void> {}

@@ -25,6 +25,8 @@ export function securityReasons(decision: Decision, recipient: Recipient, user: 
   if (disowned) {
     why.push(`from where ${cutField(user)} said a login was NOT them (the login of ${new Date(disowned.login).toISOString()})`);
   }
+  // One reason, however many logins: the fix is in the log and in `vpnnotify status`.
+  if (decision.marksUnreadable !== undefined) why.push(`the 'not me' marks could not be read: ${decision.marksUnreadable}`);
   if (decision.newCountry) why.push("new country");
   if (decision.unplaced)
     why.push("unknown location: no GeoIP database places this public address, so the new-country and travel checks could not run");

@@ -54,6 +54,11 @@ export interface UserHistory {
   located?: LastLogin;
   /** By "ip:…" and "net:…" key. */
   disowned?: Record<string, DisownedMark>;
+  /**
+   * Set by the store, never stored: the marks exist but could not be read (what is wrong with them), so `disowned`
+   * may lack some. decide sends every login to the security channel meanwhile (T66 P1, P2).
+   */
+  marksUnreadable?: string;
 }
 
 export type KnownBy = "ip" | "network" | "asn";
@@ -119,6 +124,8 @@ export interface Decision {
   previous?: LastLogin;
   /** The login comes from an address or network the user disowned (the latest such mark). */
   disownedPlace?: { login: number; answeredAt: number };
+  /** The user's "not me" marks could not be read (what is wrong with them): the login may be from a disowned place. */
+  marksUnreadable?: string;
 }
 
 export function placeKeys(geo: GeoInfo): { ip: string; network: string; asn?: string; country?: string } {
@@ -171,12 +178,14 @@ export function decide(
     newCountry,
     ...(unplaced ? { unplaced } : {}),
     ...(travel ? { impossibleTravel: travel } : {}),
-    suspicious: newCountry || unplaced || travel !== undefined || mark !== undefined,
+    // Marks that cannot be read fail closed: any login may come from a place the user disowned, so none is quiet.
+    suspicious: newCountry || unplaced || travel !== undefined || mark !== undefined || history?.marksUnreadable !== undefined,
     // A login from a disowned place is the attacker's as much as the user's: it adds no country or ASN to the places
     // that count as theirs (only those already known are refreshed).
     keys: mark ? allKeys.filter((k) => k === keys.ip || k === keys.network || live.has(k)) : allKeys,
     ...(previous ? { previous } : {}),
     ...(mark ? { disownedPlace: { login: mark.login, answeredAt: mark.answeredAt } } : {}),
+    ...(history?.marksUnreadable !== undefined ? { marksUnreadable: history.marksUnreadable } : {}),
   };
   if (!stateAvailable) return { ...base, notify: true, reason: "state-unavailable", newPlace: false };
   // Told every time, never quiet for renotifyAfterDays: the user is asked again, and the security channel hears of it.

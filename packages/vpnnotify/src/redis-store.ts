@@ -1,9 +1,9 @@
-import { type Logger, OpsguardError, type Secret, TempFailError, UnavailableError } from "@opsguard/core";
+import { formatIssues, type Logger, OpsguardError, type Secret, TempFailError, UnavailableError } from "@opsguard/core";
 import { connectRedis, parseRedisUrl, type Redis } from "@opsguard/core/redis";
 import { CLOCK_SKEW_MS } from "./event";
 import { marksSchema, splitMarks, stateSchema, withMarks } from "./file-store";
 import type { UserHistory } from "./places";
-import type { PlaceStore } from "./store";
+import { historyWhileMarksUnreadable, MarksUnreadableError, type PlaceStore } from "./store";
 
 export interface RedisStoreOptions {
   /** redis://host:port/db or rediss:// for TLS. */
@@ -65,8 +65,26 @@ export class RedisPlaceStore implements PlaceStore {
 
   async get(user: string): Promise<UserHistory | undefined> {
     const redis = await this.#connect();
-    const [history, marks] = await redis.mget(this.#key(user), this.#marksKey(user)).catch((error: unknown) => this.#failed(error));
-    return withMarks(parseHistory(history ?? null), parseMarks(marks ?? null));
+    const [history, marks] = await this.#read(redis, user).catch((error: unknown) => this.#failed(error));
+    if (!(marks instanceof MarksUnreadableError)) return withMarks(history, marks);
+    this.#unreadable(marks);
+    return { ...(history ?? { places: {} }), marksUnreadable: marks.problem };
+  }
+
+  /**
+   * The user's history and marks, in one round trip. GET, not MGET, for the marks: MGET answers nil for a key of
+   * another type (a list), which would read as "no marks" and be overwritten; GET answers WRONGTYPE.
+   */
+  async #read(redis: Redis, user: string): Promise<[UserHistory | undefined, UserHistory["disowned"] | MarksUnreadableError]> {
+    const marksKey = this.#marksKey(user);
+    const replies = await redis.pipeline().get(this.#key(user)).get(marksKey).exec();
+    // exec() answers null only for a transaction that was aborted: never for a pipeline.
+    const [[historyError, raw] = [null, null], [marksError, rawMarks] = [null, null]] = replies ?? [];
+    // A history key of another type counts as no history, as a value that is no history does (and is overwritten).
+    if (historyError && !/WRONGTYPE/.test(historyError.message)) throw historyError;
+    if (marksError && !/WRONGTYPE/.test(marksError.message)) throw marksError;
+    const marks = parseMarks(marksKey, marksError ?? (rawMarks as string | null) ?? null);
+    return [historyError ? undefined : parseHistory((raw as string | null) ?? null), marks];
   }
 
   update(
@@ -90,12 +108,24 @@ export class RedisPlaceStore implements PlaceStore {
     const marksKey = this.#marksKey(user);
     for (let attempt = 0; attempt < MAX_TRANSACTION_RETRIES; attempt++) {
       await redis.watch(key, marksKey);
-      const [raw, rawMarks] = await redis.mget(key, marksKey);
-      const history = parseHistory(raw ?? null) ?? (await this.#legacy(redis, user, asGiven));
-      const next = change(withMarks(history, parseMarks(rawMarks ?? null)));
+      const [stored, marks] = await this.#read(redis, user);
+      const history = stored ?? (await this.#legacy(redis, user, asGiven));
+      const unreadable = marks instanceof MarksUnreadableError ? marks : undefined;
+      if (unreadable) this.#unreadable(unreadable);
+      const next = change(
+        marks instanceof MarksUnreadableError
+          ? { ...(history ?? { places: {} }), marksUnreadable: marks.problem }
+          : withMarks(history, marks),
+      );
       if (!next) {
         await redis.unwatch();
         return next;
+      }
+      if (unreadable) {
+        // The marks key is left as it is (never deleted or overwritten, T66 P1): the history alone is written.
+        const kept = historyWhileMarksUnreadable(history?.disowned, next, unreadable);
+        if ((await redis.multi().set(key, JSON.stringify(kept), "PX", this.#opts.ttlMs).exec()) !== null) return next;
+        continue;
       }
       const split = splitMarks(next);
       const write = redis.multi().set(key, JSON.stringify(split.history), "PX", this.#opts.ttlMs);
@@ -150,6 +180,11 @@ export class RedisPlaceStore implements PlaceStore {
     );
   }
 
+  /** Said on every use, as an error: until fixed, every login of the user goes to the security channel. */
+  #unreadable(error: MarksUnreadableError): void {
+    this.#opts.log?.error(error.message, { fix: error.hint });
+  }
+
   #key(user: string): string {
     return `${this.#opts.keyPrefix}user:${user}`;
   }
@@ -187,15 +222,27 @@ function legacyLogin(ip: string, time: string | null): LegacyLogin {
   return { ip, ...(at !== undefined ? { time: at } : {}) };
 }
 
-/** The user's marks; a value that is not valid marks (hand-edited) counts as none, as a history does. */
-function parseMarks(raw: string | null): UserHistory["disowned"] {
+/**
+ * The user's marks (none: no key), or why the key's value cannot be used. Unlike a history, a value that is not valid
+ * marks is never read as none: that would forget the user's every "No" (T66 P1).
+ */
+function parseMarks(key: string, raw: string | Error | null): UserHistory["disowned"] | MarksUnreadableError {
   if (raw === null) return undefined;
+  const unreadable = (what: string) =>
+    new MarksUnreadableError(
+      `the Redis key ${key} ${what}`,
+      `restore it (vpnnotify leaves it as it is); to drop this user's every "No" on purpose: DEL ${key}`,
+    );
+  // GET's WRONGTYPE: a list, a hash… where the marks' JSON string should be.
+  if (raw instanceof Error) return unreadable(`holds no string value (${raw.message})`);
+  let value: unknown;
   try {
-    const parsed = marksSchema.safeParse(JSON.parse(raw));
-    return parsed.success ? parsed.data : undefined;
-  } catch {
-    return undefined;
+    value = JSON.parse(raw);
+  } catch (error) {
+    return unreadable(`is not valid JSON (${(error as Error).message})`);
   }
+  const parsed = marksSchema.safeParse(value);
+  return parsed.success ? parsed.data : unreadable(`holds no marks (${formatIssues(parsed.error)})`);
 }
 
 /** A stored value that is not a valid history (hand-edited, another version) counts as no history. */

@@ -1,3 +1,4 @@
+import { ConfigError } from "@opsguard/core";
 import type { UserHistory } from "./places";
 
 /**
@@ -18,5 +19,43 @@ export interface PlaceStore {
     options?: { asGiven?: string },
   ): Promise<UserHistory | undefined>;
   get(user: string): Promise<UserHistory | undefined>;
+  /**
+   * For `vpnnotify status`: the marks store's problem, if it has one. The state file's only: Redis keeps one marks key
+   * per user, and status connects to nothing.
+   */
+  check?(): Promise<MarksUnreadableError | undefined>;
   close(): Promise<void>;
+}
+
+/**
+ * The users' "not me" marks (a "No, it wasn't me") exist but cannot be read: corrupt, a symbolic link, too large, or
+ * unreadable to this user. Never replaced by an empty store (that would forget every "No" and let the attacker's
+ * place pass quietly, T66 P1): the store is left as it is, the history still works, and every login also reaches the
+ * security channel (decide's marksUnreadable) until someone fixes it; a new mark cannot be written meanwhile.
+ */
+export class MarksUnreadableError extends ConfigError {
+  /** "…/state.disowned.json is not valid JSON (…)": what the security channel is told, after "could not be read: ". */
+  readonly problem: string;
+
+  constructor(problem: string, fix: string) {
+    super(`the "not me" marks could not be read: ${problem}`, { hint: fix });
+    this.problem = problem;
+  }
+}
+
+/**
+ * The history to write while the marks cannot be read: `result` with the marks it came with kept inside it (where a
+ * build of this session before the separate store kept them), or the error when `result` adds a mark (a "No" being
+ * recorded), so the caller spools it and tries again once the store is fixed.
+ */
+export function historyWhileMarksUnreadable(
+  before: UserHistory["disowned"],
+  result: UserHistory,
+  error: MarksUnreadableError,
+): UserHistory {
+  const { marksUnreadable: _, ...history } = result;
+  for (const [key, mark] of Object.entries(history.disowned ?? {})) {
+    if (before?.[key]?.answeredAt !== mark.answeredAt) throw error;
+  }
+  return history;
 }

@@ -105,6 +105,41 @@ describe("known places in Redis (several VPN servers)", () => {
     await Promise.all([serverA.n.store.close(), serverB.n.store.close()]);
   });
 
+  it('a "disowned:" key that cannot be read (not JSON, a list) is left as it is and fails closed: every login of the user reaches the security channel, saying so (T66 P1)', async () => {
+    const section = redisConfig(redis);
+    const { n, lines } = notifier(section);
+    const direct = new Redis(redis.port, "127.0.0.1", { password: redis.password, lazyConnect: true });
+    await direct.connect();
+    try {
+      const t0 = Date.now() - 86_400_000;
+      await handleConnect(login(PLACES.london.ip, t0 - 86_400_000), n);
+      await handleConnect(login(PLACES.sydney.ip, t0), n);
+      const geoOf = n.geo.lookup(PLACES.sydney.ip);
+      await n.store.update("alice", (h) => markDisowned(h, placeKeys(geoOf), t0, Date.now(), n.policy));
+      const key = `${section.keyPrefix}disowned:alice`;
+      for (const [spoil, what] of [
+        [() => direct.set(key, "garbage{"), "is not valid JSON"],
+        [() => direct.del(key).then(() => direct.rpush(key, "x")), "holds no string value (WRONGTYPE"],
+      ] as const) {
+        await spoil();
+        const before = await direct.dump(key);
+        // from the disowned place, and from home (a known place, quiet otherwise): both told to security, with the reason
+        for (const ip of [PLACES.sydney.ip, PLACES.london.ip]) {
+          const outcome = await handleConnect(login(ip), n);
+          expect(outcome).toMatchObject({ securityChannel: SECURITY });
+          expect(outcome.flags.join("; ")).toContain(`the 'not me' marks could not be read: the Redis key ${key} ${what}`);
+        }
+        expect(await direct.dump(key)).toEqual(before);
+        expect(
+          lines.filter((l) => l.includes(`error: the "not me" marks could not be read: the Redis key ${key} ${what}`)).at(-1),
+        ).toContain(`DEL ${key}`);
+      }
+    } finally {
+      direct.disconnect();
+      await n.store.close();
+    }
+  });
+
   it('a server still on the build before the marks (rolling upgrade, rollback) rewriting a history leaves its "No" marks in place (T64 N2)', async () => {
     const section = redisConfig(redis);
     const serverA = notifier(section);
