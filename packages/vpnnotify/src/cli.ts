@@ -64,8 +64,12 @@ the Slack app's interactivity Request URL (signed requests only, each accepted o
 "No" goes to the security channel and marks the login's address and network as disowned: every later
 login from there goes to the security channel too, and a country or ASN first seen at that login is
 new again; each alert's first answer counts and a second one is only logged, except a "No" after a
-"Yes", escalated as a changed answer). Run serve as the spool's owner: on a spool it cannot write it
-exits 78 at start. SIGTERM/SIGINT stop it with one "stopped by SIGTERM" line, exit 0.
+"Yes", escalated as a changed answer). The marks (state.disowned.json beside state.file, or the key
+<keyPrefix>disowned:<user>) are never replaced when they cannot be read (corrupt, a symlink, over 8 MiB,
+another user's): left as they are, an error names them and the fix, every login also goes to the security
+channel ("the 'not me' marks could not be read: …"), and status exits 78 naming the file.
+Run serve as the spool's owner: on a spool it cannot write it exits 78 at start. SIGTERM/SIGINT
+stop it with one "stopped by SIGTERM" line, exit 0.
 A signing secret that cannot be read, or is empty, is a config error (78) for status and notify too.
 
 Config keys (YAML or JSON; the README explains each):
