@@ -65,7 +65,7 @@ the Slack app's interactivity Request URL (signed requests only, each accepted o
 login from there goes to the security channel too, and a country or ASN first seen at that login is
 new again; each alert's first answer counts and a second one is only logged, except a "No" after a
 "Yes", escalated as a changed answer). The marks (state.disowned.json beside state.file, or the key
-<keyPrefix>disowned:<user>) are never replaced when they cannot be read (corrupt, a symlink, over 8 MiB,
+<keyPrefix>disowned:<user>) are never replaced when they cannot be read (corrupt, a symlink, over 2 MiB,
 another user's): left as they are, an error names them and the fix, every login also goes to the security
 channel ("the 'not me' marks could not be read: …"), and status exits 78 naming the file.
 Run serve as the spool's owner: on a spool it cannot write it exits 78 at start. SIGTERM/SIGINT

@@ -90,11 +90,12 @@ function inTurn<T>(path: string, run: () => Promise<T>): Promise<T> {
 /**
  * The largest marks file read. It holds only the users' "No" answers: two marks each (the address and its network),
  * at most maxPlacesPerUser per user, each under 160 bytes of JSON ("net:" and an IPv6 /64, three epoch-ms times).
- * 8 MiB is some 50,000 marks: 25,000 "No" answers, or 260 users each at the default 200 marks; it is read, parsed and
- * checked in well under a tenth of the hook's 2000 ms deadline. A larger file is no file vpnnotify wrote: it counts as
- * unreadable (left as it is, every login told to the security channel) instead of holding a login for seconds (T66 P3).
+ * 2 MiB is some 13,000 marks: 6,500 "No" answers, or 65 users each at the default 200 marks; it is read, parsed and
+ * checked in about a tenth of the hook's 2000 ms deadline (8 MiB took 400–500 ms under load on 2 cores). A larger
+ * file is no file vpnnotify wrote: it counts as unreadable (left as it is, every login told to the security channel)
+ * instead of holding a login for seconds (T66 P3).
  */
-export const MAX_MARKS_FILE_BYTES = 8 * 1024 * 1024;
+export const MAX_MARKS_FILE_BYTES = 2 * 1024 * 1024;
 
 /** The marks file as read: its marks (none when it does not exist yet), or why it cannot be used. */
 async function readMarksFile(path: string): Promise<MarksState | MarksUnreadableError> {

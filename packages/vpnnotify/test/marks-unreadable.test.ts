@@ -8,6 +8,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { configSchema } from "../src/config";
 import { marksFileOf } from "../src/file-store";
 import { handleConnect } from "../src/notify";
+import { markDisowned, placeKeys } from "../src/places";
 import { createNotifier } from "../src/runtime";
 import { CLI, PLACES, runInProc, writeGeoDatabases } from "./fixtures";
 
@@ -20,7 +21,7 @@ import { CLI, PLACES, runInProc, writeGeoDatabases } from "./fixtures";
 const SECURITY = "C0SECURITY";
 const DAY = 86_400_000;
 /** The marks file's cap as the README gives it (file-store.ts MAX_MARKS_FILE_BYTES). */
-const MAX_MARKS_FILE_BYTES = 8 * 1024 * 1024;
+const MAX_MARKS_FILE_BYTES = 2 * 1024 * 1024;
 let dir: string;
 let slack: SlackSim;
 let geo: { city: string; asn: string };
@@ -104,6 +105,15 @@ describe('"not me" marks that cannot be read fail closed (T66 P1, P2, P3)', () =
     expect(readFileSync(s.marks)).toEqual(cut);
     writeFileSync(s.marks, good);
     expect(await s.connect("1.128.0.78")).toMatchObject({ verdict: "escalated", reason: "disowned-place" });
+  });
+
+  it('a "No" answered while the marks file is corrupt is not marked (it would replace the file): the store says so, the file stays as it was', async () => {
+    const s = await disownedSydney();
+    writeFileSync(s.marks, "{");
+    const geoOf = s.n.geo.lookup(PLACES.paris.ip);
+    const marking = s.n.store.update("alice", (h) => markDisowned(h, placeKeys(geoOf), Date.now() - 60_000, Date.now(), s.n.policy));
+    await expect(marking).rejects.toThrow(`the "not me" marks could not be read: ${s.marks} is not valid JSON`);
+    expect(readFileSync(s.marks, "utf8")).toBe("{");
   });
 
   it("a symbolic link planted as the marks file is refused, not followed, and left in place", async () => {
