@@ -111,7 +111,9 @@ async function readMarksFile(path: string): Promise<MarksState | MarksUnreadable
     handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    if (code === "ENOENT") return { version: 1, users: {} };
+    // No such file (ENOTDIR: a part of its path is a file, so there is none either): no "No" was recorded yet. The
+    // state file's own use of that directory fails with its own message.
+    if (code === "ENOENT" || code === "ENOTDIR") return { version: 1, users: {} };
     if (code === "ELOOP") return corrupt("is a symbolic link (refused, not followed)");
     if (code === "EACCES" || code === "EPERM") {
       const uid = process.getuid?.();

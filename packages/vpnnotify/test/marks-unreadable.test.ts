@@ -141,6 +141,8 @@ describe('"not me" marks that cannot be read fail closed (T66 P1, P2, P3)', () =
       chmodSync(s.stateDir, 0o755);
       chmodSync(join(s.stateDir, "state.json"), 0o644);
       chmodSync(s.marks, 0o600);
+      // the spool is the hooks' user's (status checks it first); only the marks file is root's
+      expect(spawnSync("chown", ["-R", "65534:65534", join(s.stateDir, "spool")]).status).toBe(0);
       const node = [process.execPath, "--conditions=@opsguard/source", "--import", "tsx", CLI, "--config", s.configFile, "status"];
       const r = spawnSync("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", ...node], {
         cwd: join(import.meta.dirname, "../../.."),

@@ -28,10 +28,7 @@ export async function runStatusCommand({ ctx }: StatusCommandOptions, io: IOStre
   // the check the README sends the admin to after editing the config exits 78 with flush's line, not "pending: 0"
   // while every hook drops its login (T48 F3). Nothing connects: the network parts only do when used.
   const n = createNotifier(config, ctx.log, undefined, { worker: true });
-  // "Not me" marks that cannot be read send every login to the security channel until fixed (T66 P1, P2): a 78 naming them.
-  const marks = await n.store.check?.();
   await n.store.close().catch(() => {});
-  if (marks) throw marks;
   // As root, who reads every file, the hooks' user (the spool's owner) is who must read them (T64 N7).
   const asHooks = checkAsHookUser(config, n.spool.dir, undefined);
   for (const note of asHooks.notes) ctx.log.warn(note);
@@ -42,6 +39,10 @@ export async function runStatusCommand({ ctx }: StatusCommandOptions, io: IOStre
   for (const { message, fix } of n.geo.check()) ctx.log.warn(message, { fix });
   const spool = n.spool;
   await checkSpoolDir(spool.dir);
+  // "Not me" marks that cannot be read send every login to the security channel until fixed (T66 P1, P2): a 78 naming
+  // them, after the spool (without which nothing is sent at all).
+  const marks = await n.store.check?.();
+  if (marks) throw marks;
   const status = await withSpoolAccess(spool.dir, () => spool.status());
   if (ctx.opts.json) {
     io.stdout.write(`${JSON.stringify({ ...statusJson(status, spool.dir), spool: spool.dir })}\n`);
