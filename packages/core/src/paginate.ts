@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { DataError, type OpsguardError, UnavailableError } from "./errors";
-import type { HttpClient, HttpRequest, HttpResponse, QueryValue } from "./http";
+import { describeUrl, type HttpClient, type HttpRequest, type HttpResponse, type QueryValue } from "./http";
 
 export interface PaginateOptions<T> {
   /** The items of one page's body; the body itself when it is an array by default. */
@@ -37,6 +37,7 @@ export async function* paginateLink<T>(client: HttpClient, req: HttpRequest, opt
   const maxPages = options.maxPages ?? 1000;
   let next: HttpRequest | undefined = req;
   const origin = new URL(client.options.baseUrl ?? req.url).origin;
+  const listPath = client.urlOf(req).pathname;
   const requested = new Set<string>();
   const pages = new Map<string, number>();
   const broken = listBroken(client, req);
@@ -50,12 +51,16 @@ export async function* paginateLink<T>(client: HttpClient, req: HttpRequest, opt
     yield* items;
     const link: string | undefined = parseLinkHeader(response.headers.get("link")).next;
     const nextPage: string | null = response.headers.get("x-next-page");
+    gitlabHeadersAgree(client, response, link, broken);
     if (link) {
       const url: URL = new URL(link, client.options.baseUrl ?? req.url);
-      if (url.origin !== origin) {
-        throw new DataError(`${client.options.service} sent a next-page link to another host (${url.origin})`, {
-          hint: "check the API base URL",
-        });
+      // Another origin would be sent the token; another path is another list (another project's events, say)
+      // whose items would be taken for this one's (T67 F1). GitLab builds its Link from the request's own URL.
+      if (url.origin !== origin || url.pathname !== listPath) {
+        throw broken(
+          `${client.options.service} sent a next-page link to ${url.origin !== origin ? "another host" : "another list"} (${describeUrl(url)})`,
+          "check the API base URL; nothing was judged on part of the list",
+        );
       }
       next = { ...req, url: url.toString(), query: {} };
     } else if (nextPage && /^\d+$/.test(nextPage)) {
@@ -144,6 +149,35 @@ function lastLinkAhead(client: HttpClient, req: HttpRequest, response: HttpRespo
   if (Number.isInteger(lastPage) && lastPage > current) {
     throw broken(`${client.options.service} linked a last page ${lastPage} but no page after page ${current}, so the list is incomplete`);
   }
+}
+
+/**
+ * GitLab's offset pagination sends both a Link header and X-Page / X-Next-Page / X-Total-Pages (GitLab REST API docs,
+ * "Pagination": "Pagination Link header" and "Other pagination headers": X-Next-Page is "the index of the next page",
+ * X-Total-Pages "the total number of pages"; keyset pagination sends Link only). Where they disagree, one of them
+ * skips pages: a Link to page 3 while X-Next-Page says 2, or an X-Next-Page that jumps past X-Page + 1 or past
+ * X-Total-Pages, was followed and page 2, holding a later push, never read (T67 F1: a stale approval passed).
+ * Headers that are absent or empty (X-Total-Pages is left out for large lists) are not compared.
+ */
+function gitlabHeadersAgree(client: HttpClient, response: HttpResponse, link: string | undefined, broken: Broken): void {
+  const header = (name: string): number | undefined => {
+    const text = response.headers.get(name)?.trim();
+    return text && /^\d+$/.test(text) ? Number(text) : undefined;
+  };
+  const nextPage = header("x-next-page");
+  if (nextPage === undefined) return;
+  const current = header("x-page");
+  const total = header("x-total-pages");
+  const linked = link === undefined ? null : new URL(link, "http://x").searchParams.get("page");
+  const disagree =
+    linked !== null && linked !== String(nextPage)
+      ? `linked page ${linked} as the next while its X-Next-Page says ${nextPage}`
+      : current !== undefined && nextPage !== current + 1
+        ? `said the page after page ${current} is page ${nextPage}`
+        : total !== undefined && nextPage > total
+          ? `said the next page is ${nextPage} of ${total} pages`
+          : undefined;
+  if (disagree) throw broken(`${client.options.service} ${disagree}, so pages would be skipped`);
 }
 
 /** A last page (no next link) whose `x-page` is below its own `x-total-pages` (GitLab's headers) leaves pages unread. */

@@ -86,6 +86,23 @@ beforeAll(async () => {
       res.end("<!DOCTYPE html><html><body><form action=/login>Sign in</form></body></html>");
     } else if (url.pathname === "/object") {
       res.end('{"message":"ok"}');
+    } else if (url.pathname === "/gl-skip" || url.pathname === "/gl-jump" || url.pathname === "/gl-other") {
+      // GitLab's offset headers (REST API docs, "Pagination": Link, X-Page, X-Next-Page, X-Total-Pages) disagreeing
+      // on page 1 of 2: a Link to page 3 while X-Next-Page says 2, an X-Next-Page of 3 past X-Total-Pages 2 (no Link),
+      // or a Link to another list (T67 F1)
+      const page = Number(url.searchParams.get("page") ?? 1);
+      res.setHeader("x-page", String(page));
+      res.setHeader("x-total-pages", "2");
+      if (page === 1 && url.pathname === "/gl-skip") {
+        res.setHeader("x-next-page", "2");
+        res.setHeader("link", `<${base}/gl-skip?page=3>; rel="next"`);
+      } else if (page === 1 && url.pathname === "/gl-jump") {
+        res.setHeader("x-next-page", "3");
+      } else if (page === 1) {
+        res.setHeader("x-next-page", "2");
+        res.setHeader("link", `<${base}/other?page=2>; rel="next"`);
+      } else res.setHeader("x-next-page", "");
+      res.end(JSON.stringify(page > 2 ? [] : [page]));
     } else if (url.pathname === "/short") {
       // GitLab's headers say three pages, but the first links to no next one (T31 #7)
       res.setHeader("x-page", "1");
@@ -127,8 +144,26 @@ describe("paginateLink", () => {
   });
 
   it("refuses a next link to another host, which would leak the token", async () => {
-    await expect(collect(paginateLink(client(), { url: "/evil" }))).rejects.toThrow(/another host/);
+    const error = await collect(paginateLink(client(), { url: "/evil" })).catch((e: unknown) => e);
     expect(seen.some((s) => s.includes("steal"))).toBe(false);
+    // the API failing (69), naming the link and the list that sent it (T67 F2: it was 65 "bad input data")
+    expect(error).toMatchObject({ exitCode: 69 });
+    expect((error as Error).message).toBe(
+      `Test API sent a next-page link to another host (http://203.0.113.9/steal) (${base}/evil)`,
+    );
+  });
+
+  it.each([
+    ["/gl-skip", "linked page 3 as the next while its X-Next-Page says 2"],
+    ["/gl-jump", "said the page after page 1 is page 3, so pages would be skipped"],
+    ["/gl-other", "sent a next-page link to another list (http://127.0.0.1:"],
+  ])("refuses GitLab paging that would skip page 2 or read another list (%s)", async (path, said) => {
+    seen.length = 0;
+    const error = await collect(paginateLink(client(), { url: path })).catch((e: unknown) => e);
+    expect(error).toMatchObject({ exitCode: 69 });
+    expect((error as Error).message).toContain(`Test API ${said}`);
+    expect((error as Error).message).toContain(`(${base}${path})`);
+    expect(seen).toEqual([path]);
   });
 
   it("stops a server that pages forever", async () => {
