@@ -97,6 +97,7 @@ export class HttpError extends OpsguardError {
 
 const IDEMPOTENT = new Set(["GET", "HEAD", "PUT", "DELETE"]);
 const RETRY_STATUS = new Set([500, 502, 503, 504]);
+const REDIRECT_STATUS = new Set([301, 302, 303, 307, 308]);
 
 /** fetch with a timeout on every attempt, bounded retries with full-jitter backoff, and 429 + Retry-After honoured. */
 export class HttpClient {
@@ -129,12 +130,11 @@ export class HttpClient {
       let response: Response | undefined;
       let text: string;
       try {
-        response = await fetch(url, {
+        response = await this.#fetchSameOrigin(url, {
           method,
           headers: this.#headers(req),
           body: encodeBody(req.body),
           signal: AbortSignal.timeout(req.timeoutMs ?? this.options.timeoutMs),
-          redirect: "follow",
         });
         // The timeout covers the body too: a server that stalls mid-answer is as stuck as one that never answers.
         text = await readCapped(response, this.options.maxBodyBytes, `${this.options.service} (${this.#where(url)})`);
@@ -205,6 +205,47 @@ export class HttpClient {
     const wait = Math.min(retryAfterMs ?? this.#backoffDelay(attempt), this.options.maxRetryAfterMs);
     this.options.log?.debug(`${this.options.service}: ${reason}; retrying`, { waitMs: wait, attempt: attempt + 1 });
     await sleep(wait);
+  }
+
+  /**
+   * fetch, following redirects only within the URL's origin (scheme, host and port). A redirect elsewhere was followed
+   * without the token and its answer believed: from an https API to plain http, anyone on the path could write the
+   * list a verdict rests on (T67 F4: a failed build passed). It is refused, naming both URLs (no query: tokens travel
+   * there). Redirects that stay on the origin go on working: GitHub's REST API answers 301 (permanent), 302 or 307
+   * (temporary) for a renamed or transferred repository, on api.github.com itself (GitHub REST docs, "Resources in the
+   * REST API", "HTTP redirects": 301 permanent, 302 and 307 temporary; seen as api.github.com/repositories/:id), and GitLab redirects a renamed project's path on its own host. Methods and bodies change
+   * as fetch changes them (WHATWG Fetch, "HTTP-redirect fetch"): 303, and 301/302 after a POST, go on as a GET
+   * without a body; 307 and 308 keep both. At most 20 redirects, fetch's own limit.
+   */
+  async #fetchSameOrigin(url: URL, init: RequestInit & { method: string }): Promise<Response> {
+    let at = url;
+    let request = init;
+    for (let redirects = 0; ; redirects++) {
+      const response = await fetch(at, { ...request, redirect: "manual" });
+      const location = response.headers.get("location");
+      if (!REDIRECT_STATUS.has(response.status) || location === null) return response;
+      await response.body?.cancel().catch(() => {});
+      const to = new URL(location, at);
+      const refuse = (why: string) =>
+        new HttpError(
+          `${this.options.service} redirected ${this.#where(at)} to ${this.#where(to)} (HTTP ${response.status}), ${why}: not followed`,
+          ExitCode.UNAVAILABLE,
+          response.status,
+          undefined,
+          { hint: "check the API URL: set it to where the API is now, over https, or fix the proxy that builds the redirect" },
+        );
+      if (to.origin !== url.origin)
+        throw refuse(url.protocol === "https:" && to.protocol !== "https:" ? "from https to plain http" : "to another origin");
+      if (redirects >= 20) throw refuse("more than 20 times");
+      const toGet = response.status === 303 || ((response.status === 301 || response.status === 302) && request.method === "POST");
+      request = toGet ? { ...request, method: request.method === "HEAD" ? "HEAD" : "GET", body: undefined } : request;
+      at = to;
+    }
+  }
+
+  /** The URL a request asks, its query included. */
+  urlOf(req: HttpRequest): URL {
+    return this.#url(req);
   }
 
   /** How errors name the URL a request asks (no query; only the origin for a URL that is itself a secret). */

@@ -285,6 +285,50 @@ describe("HttpClient", () => {
   });
 });
 
+describe("HttpClient redirects", () => {
+  it("refuses a redirect to another origin, naming both URLs without their query; the other origin is never asked (T67 F4)", async () => {
+    // another port is another origin, as plain http from an https API would be
+    const other = createServer((_req, res) => json(res, 200, [{ status: "success" }]));
+    await new Promise<void>((resolve) => other.listen(0, "127.0.0.1", resolve));
+    const elsewhere = `http://127.0.0.1:${(other.address() as AddressInfo).port}`;
+    let asked = 0;
+    other.on("request", () => asked++);
+    try {
+      handler = (_req, res) => {
+        res.writeHead(302, { location: `${elsewhere}/api/v4/projects/1/jobs?private_token=${QUERY_TOKEN}` });
+        res.end();
+      };
+      const error = await failure(client().get("/api/v4/projects/1/jobs", { page: 1 }));
+      expect(error.exitCode).toBe(ExitCode.UNAVAILABLE);
+      expect(error.message).toBe(
+        `Test API redirected ${base}/api/v4/projects/1/jobs to ${elsewhere}/api/v4/projects/1/jobs (HTTP 302), to another origin: not followed`,
+      );
+      expect(asked).toBe(0);
+      expect(hits).toHaveLength(1);
+    } finally {
+      await new Promise<void>((resolve) => other.close(() => resolve()));
+    }
+  });
+
+  it("follows a redirect on the same origin, as GitHub's 301/307 for a renamed repository, keeping a 307 POST's body", async () => {
+    let body = "";
+    handler = (req, res) => {
+      if (req.url === "/repos/old/name") return void res.writeHead(301, { location: "/repositories/42" }).end();
+      if (req.url === "/graphql-old") return void res.writeHead(307, { location: `${base}/graphql` }).end();
+      req.on("data", (chunk) => {
+        body += chunk;
+      });
+      req.on("end", () => json(res, 200, { at: req.url, method: req.method }));
+    };
+    expect((await client().get("/repos/old/name")).body).toEqual({ at: "/repositories/42", method: "GET" });
+    const posted = await client().request({ method: "POST", url: "/graphql-old", body: { query: "{ viewer { login } }" } });
+    expect(posted.body).toEqual({ at: "/graphql", method: "POST" });
+    expect(body).toBe('{"query":"{ viewer { login } }"}');
+    // the token goes on with a redirect that stays on the origin
+    expect(hits.map((h) => h.authorization)).toEqual(Array(4).fill(`Bearer ${TOKEN}`));
+  });
+});
+
 describe("parseRetryAfter", () => {
   it("reads seconds and HTTP dates", () => {
     const now = Date.parse("2026-01-01T00:00:00Z");

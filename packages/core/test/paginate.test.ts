@@ -148,9 +148,7 @@ describe("paginateLink", () => {
     expect(seen.some((s) => s.includes("steal"))).toBe(false);
     // the API failing (69), naming the link and the list that sent it (T67 F2: it was 65 "bad input data")
     expect(error).toMatchObject({ exitCode: 69 });
-    expect((error as Error).message).toBe(
-      `Test API sent a next-page link to another host (http://203.0.113.9/steal) (${base}/evil)`,
-    );
+    expect((error as Error).message).toBe(`Test API sent a next-page link to another host (http://203.0.113.9/steal) (${base}/evil)`);
   });
 
   it.each([
