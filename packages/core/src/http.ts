@@ -52,6 +52,12 @@ export interface HttpClientOptions {
   backoffBaseMs?: number;
   backoffMaxMs?: number;
   log?: Logger;
+  /**
+   * A whole run's deadline (epoch ms) and how to name it ("the run's deadline (gitlab.runTimeoutMs 300000)"): no
+   * attempt starts after it and none runs past it, so a slow list of many pages stops (75) naming the URL it was
+   * reading, instead of running pages × timeoutMs (1000 × 15 s: over four hours, T67 F6).
+   */
+  deadline?: { at: number; name: string };
   /** Called before every attempt; benchmarks count requests with it. */
   onAttempt?: (method: string, url: URL) => void;
   /**
@@ -101,7 +107,9 @@ const REDIRECT_STATUS = new Set([301, 302, 303, 307, 308]);
 
 /** fetch with a timeout on every attempt, bounded retries with full-jitter backoff, and 429 + Retry-After honoured. */
 export class HttpClient {
-  readonly options: Required<Omit<HttpClientOptions, "log" | "onAttempt" | "baseUrl" | "maxTotalRetryAfterMs" | "urlIsSecret">> &
+  readonly options: Required<
+    Omit<HttpClientOptions, "log" | "onAttempt" | "baseUrl" | "maxTotalRetryAfterMs" | "urlIsSecret" | "deadline">
+  > &
     HttpClientOptions;
   /** 429 waits made so far, for maxTotalRetryAfterMs. */
   #waitedMs = 0;
@@ -126,6 +134,9 @@ export class HttpClient {
     const retries = req.retries ?? this.options.retries;
     const mayRetryFailure = IDEMPOTENT.has(method) || req.retryUnsafe === true;
     for (let attempt = 0; ; attempt++) {
+      const timeoutMs = req.timeoutMs ?? this.options.timeoutMs;
+      const left = this.options.deadline ? this.options.deadline.at - Date.now() : Number.POSITIVE_INFINITY;
+      if (left <= 0) throw this.#deadlineError(url);
       this.options.onAttempt?.(method, url);
       let response: Response | undefined;
       let text: string;
@@ -134,13 +145,14 @@ export class HttpClient {
           method,
           headers: this.#headers(req),
           body: encodeBody(req.body),
-          signal: AbortSignal.timeout(req.timeoutMs ?? this.options.timeoutMs),
+          signal: AbortSignal.timeout(Math.min(timeoutMs, left)),
         });
         // The timeout covers the body too: a server that stalls mid-answer is as stuck as one that never answers.
         text = await readCapped(response, this.options.maxBodyBytes, `${this.options.service} (${this.#where(url)})`);
       } catch (error) {
         if (error instanceof OpsguardError) throw error;
-        const failure = this.#networkError(error, url, req.timeoutMs ?? this.options.timeoutMs, response);
+        if (left < timeoutMs && isTimeout(error)) throw this.#deadlineError(url);
+        const failure = this.#networkError(error, url, timeoutMs, response);
         if (attempt < retries && mayRetryFailure) {
           await this.#backoff(attempt, `${failure.message}`);
           continue;
@@ -258,10 +270,20 @@ export class HttpClient {
     return this.options.urlIsSecret ? url.origin : describeUrl(url);
   }
 
+  /** The run's deadline passed while `url` was asked or about to be: a temporary failure (75), as a timeout is. */
+  #deadlineError(url: URL): HttpError {
+    return new HttpError(
+      `${this.options.service}: ${this.options.deadline?.name ?? "the deadline"} passed while reading ${this.#where(url)}`,
+      ExitCode.TEMP_FAIL,
+      undefined,
+      undefined,
+      { hint: "retry later, or raise the deadline if the API is this slow" },
+    );
+  }
+
   #networkError(error: unknown, url: URL, timeoutMs: number, response?: Response): OpsguardError {
     const where = this.#where(url);
-    const name = (error as Error)?.name;
-    if (name === "TimeoutError" || name === "AbortError") {
+    if (isTimeout(error)) {
       return new HttpError(
         `${this.options.service} did not answer within ${timeoutMs} ms (${where})`,
         ExitCode.TEMP_FAIL,
@@ -298,6 +320,11 @@ export class HttpClient {
     if (status >= 500) return new HttpError(message, ExitCode.UNAVAILABLE, status, body, undefined, headers);
     return new HttpError(message, ExitCode.DATA_ERR, status, body, undefined, headers);
   }
+}
+
+function isTimeout(error: unknown): boolean {
+  const name = (error as Error)?.name;
+  return name === "TimeoutError" || name === "AbortError";
 }
 
 function joinUrl(base: string, path: string): string {

@@ -329,6 +329,25 @@ describe("HttpClient redirects", () => {
   });
 });
 
+describe("HttpClient deadline", () => {
+  it("stops an answer that runs past the run's deadline with 75, naming the deadline and the URL (T67 F6)", async () => {
+    handler = () => {}; // never answers: only the deadline, shorter than the per-attempt timeout, ends the wait
+    const deadline = { at: Date.now() + 200, name: "the run's deadline (x.runTimeoutMs 200)" };
+    const error = await failure(client({ deadline, timeoutMs: 60_000 }).get("/api/v4/projects/1/events", { page: 7 }));
+    expect(error.exitCode).toBe(ExitCode.TEMP_FAIL);
+    expect(error.message).toBe(`Test API: the run's deadline (x.runTimeoutMs 200) passed while reading ${base}/api/v4/projects/1/events`);
+    // not retried: a retry would start after the deadline
+    expect(hits).toHaveLength(1);
+  });
+
+  it("starts no request once the deadline has passed", async () => {
+    handler = (_req, res) => json(res, 200, []);
+    const error = await failure(client({ deadline: { at: Date.now() - 1, name: "the deadline" } }).get("/x"));
+    expect(error.exitCode).toBe(ExitCode.TEMP_FAIL);
+    expect(hits).toHaveLength(0);
+  });
+});
+
 describe("parseRetryAfter", () => {
   it("reads seconds and HTTP dates", () => {
     const now = Date.parse("2026-01-01T00:00:00Z");

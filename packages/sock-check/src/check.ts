@@ -143,6 +143,7 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
       service: "GitLab API",
       baseUrl: policy.gitlab.apiUrl,
       timeoutMs: policy.gitlab.timeoutMs,
+      deadline: runDeadline("gitlab", policy.gitlab.runTimeoutMs),
       maxRetryAfterMs: policy.gitlab.maxRateLimitWaitMs,
       maxTotalRetryAfterMs: policy.gitlab.maxRateLimitWaitMs,
       headers: { authorization: `Bearer ${resolveHeaderSecret(policy.gitlab.token as SecretRef, "gitlab.token", env).reveal()}` },
@@ -172,6 +173,7 @@ export async function runCheck(options: CheckOptions): Promise<CheckResult> {
       graphqlUrl: policy.github.graphqlUrl,
       token: resolveHeaderSecret(policy.github.token as SecretRef, "github.token", env),
       timeoutMs: policy.github.timeoutMs,
+      deadline: runDeadline("github", policy.github.runTimeoutMs),
       maxRateLimitWaitMs: policy.github.maxRateLimitWaitMs,
       log: options.log,
       onAttempt,
@@ -364,4 +366,9 @@ function refuseOtherRepository(flag: string, configured: string | undefined): vo
 
 function short(sha: string): string {
   return sha.slice(0, 7);
+}
+
+/** The deadline of a run's API requests, counted from when the client is made (T67 F6). */
+function runDeadline(provider: "github" | "gitlab", ms: number): { at: number; name: string } {
+  return { at: Date.now() + ms, name: `the run's deadline (${provider}.runTimeoutMs ${ms})` };
 }

@@ -18,6 +18,8 @@ export interface GitHubApiOptions {
   graphqlUrl?: string | undefined;
   token: Secret;
   timeoutMs: number;
+  /** All of a run's requests together (HttpClientOptions.deadline). */
+  deadline?: HttpClientOptions["deadline"];
   /** Longest wait for a rate-limit reset or a secondary-limit back-off; longer fails as a temporary failure. */
   maxRateLimitWaitMs: number;
   log?: Logger | undefined;
@@ -62,6 +64,7 @@ export class GitHubApi {
       service: "GitHub API",
       baseUrl: options.apiUrl,
       timeoutMs: options.timeoutMs,
+      ...(options.deadline ? { deadline: options.deadline } : {}),
       retries: 0,
       maxRetryAfterMs: options.maxRateLimitWaitMs,
       headers: {

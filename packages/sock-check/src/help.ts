@@ -5,9 +5,11 @@ none there is exit 78; --config FILE overrides):
   github.apiUrl            https://api.github.com, or https://HOST/api/v3 for Enterprise Server (http:// only to localhost)
   github.token             secret reference (default env:GITHUB_TOKEN); never printed
   github.timeoutMs         per request attempt (default 15000)
+  github.runTimeoutMs      all of a run's requests together; past it → exit 75 naming what it was reading (default 300000)
   github.maxRateLimitWaitMs  longest wait for rate limits, all waits together; longer → exit 75 (default 120000)
   provider                 github (default) or gitlab, with gitlab.project, gitlab.apiUrl,
-                           gitlab.token (read_api scope; default env:GITLAB_TOKEN), gitlab.timeoutMs, gitlab.maxRateLimitWaitMs
+                           gitlab.token (read_api scope; default env:GITLAB_TOKEN), gitlab.timeoutMs, gitlab.runTimeoutMs,
+                           gitlab.maxRateLimitWaitMs
   deploy.tagPattern        last deploy tag, the default --from (default deploy-*)
   deploy.branch            PRs must be merged into it; a name, glob or list (default: the repository's default branch)
   commits                  first-parent (default) or all

@@ -136,6 +136,8 @@ export const policySchema = z.strictObject({
       graphqlUrl: apiUrlSchema.optional(),
       token: secretRefSchema.default("env:GITHUB_TOKEN"),
       timeoutMs: z.number().int().positive().max(120_000).default(15_000),
+      /** All of a run's requests together: past it, the run stops (75) naming what it was reading. */
+      runTimeoutMs: z.number().int().positive().max(3_600_000).default(300_000),
       /** Longest wait for a rate-limit window to reset before giving up. */
       maxRateLimitWaitMs: z.number().int().min(0).max(3_600_000).default(120_000),
     })
@@ -149,6 +151,7 @@ export const policySchema = z.strictObject({
       apiUrl: apiUrlSchema.default("https://gitlab.com/api/v4"),
       token: secretRefSchema.default("env:GITLAB_TOKEN"),
       timeoutMs: z.number().int().positive().max(120_000).default(15_000),
+      runTimeoutMs: z.number().int().positive().max(3_600_000).default(300_000),
       maxRateLimitWaitMs: z.number().int().min(0).max(3_600_000).default(120_000),
     })
     .prefault({}),

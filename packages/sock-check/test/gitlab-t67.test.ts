@@ -49,3 +49,33 @@ describe("an MR of more than 100 commits (F3)", () => {
     expect(run.stdout).toContain("approved by bob");
   }, 120_000);
 });
+
+describe("a run's deadline (F6)", () => {
+  it("stops a run whose API answers too slowly with 75, naming the deadline's key and what it was reading", async () => {
+    const slow = new GitLabSim({ admin: false, token: ORDINARY });
+    slow.addToken(ORDINARY, { admin: false, scopes: ["read_api"] });
+    await slow.start();
+    const small = new GitHubScenario({ users: USERS });
+    try {
+      for (const [username, user] of Object.entries(USERS)) slow.addUser({ username, name: user.name, email: user.email });
+      // runTimeoutMs below the per-attempt timeoutMs (3000): only the run's deadline can end the wait.
+      const policy = gitlabPolicyYaml(slow.url).replace("timeoutMs: 3000", "timeoutMs: 3000\n  runTimeoutMs: 1000");
+      small.directPush({ message: "Initial import", author: "alice", files: { ".sock-check.yml": policy } });
+      small.tag("deploy-1");
+      small.pullRequest({ title: "SHOP-1 Cart", author: "alice", reviews: [{ by: "bob" }], checks: { build: "success" } });
+      small.tag("one");
+      small.build();
+      mirrorScenarioToGitLab(small, new GitLabMergeRequests(slow, { id: 7, path: "acme/shop" }));
+      // The project's push events never answer (a list GitLab is slow to page through).
+      slow.fault({ hang: true }, { method: "GET", path: /\/events$/, times: 10 });
+      const run = await runOnGitLab(small, slow, ["--from", "deploy-1", "--to", "one"]);
+      expect(run.code).toBe(75);
+      expect(run.stderr).toMatch(
+        /the run's deadline \(gitlab\.runTimeoutMs 1000\) passed while reading http:\/\/[^ ]+\/api\/v4\/projects\/[^ ]+\/events/,
+      );
+    } finally {
+      await slow.stop();
+      small.cleanup();
+    }
+  }, 60_000);
+});
