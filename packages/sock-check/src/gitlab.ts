@@ -642,7 +642,7 @@ function graphqlAnswer(http: HttpClient, url: string, body: unknown): void {
         ? body === null
           ? "JSON null"
           : "an empty body"
-        : `JSON ${Array.isArray(body) ? "array" : typeof body === "object" ? "object" : typeof body} without data or errors`;
+        : `a JSON ${Array.isArray(body) ? "array" : typeof body === "object" ? "object" : typeof body} without data or errors`;
   throw new Error(
     `GitLab GraphQL answered ${http.describe({ method: "POST", url })} with ${what}, not a GraphQL answer (HTTP 200); a proxy or sign-in page in front of the API?`,
   );
@@ -662,7 +662,7 @@ function graphqlErrors(errors: ReadonlyArray<{ message: string }>, path: string)
     .slice(0, 300);
   if (errors.some((e) => /you don't have permission to perform this action/i.test(String(e.message))))
     return repositoryNotVisible(
-      `GitLab GraphQL refused this token part of project ${path} (${text})`,
+      `GitLab GraphQL refused this token access to part of project ${path} (${text})`,
       "check that the token's user can read the project's merge requests and their commits (Reporter or above)",
     );
   return new Error(`GitLab GraphQL answered with errors: ${text}`);

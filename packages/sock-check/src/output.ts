@@ -107,9 +107,12 @@ export async function deliver(result: CheckResult, options: DeliverOptions): Pro
   }
   const unverified = result.report.records.filter((r) => r.verdict === "unverified");
   if (unverified.length > 0 && options.allowUnverified && !blocked) {
-    options.log.warn(`${plural(unverified.length, "commit")} could not be verified and are let through (--allow-unverified)`, {
-      commits: unverified.map((r) => r.commit.sha.slice(0, 12)).join(","),
-    });
+    options.log.warn(
+      `${plural(unverified.length, "commit")} could not be verified and ${unverified.length === 1 ? "is" : "are"} let through (--allow-unverified)`,
+      {
+        commits: unverified.map((r) => r.commit.sha.slice(0, 12)).join(","),
+      },
+    );
   }
   if (options.postSlack) await postToSlack(result, options.postSlack, blocked, options.log);
 }

@@ -148,7 +148,7 @@ describe("GitLab GraphQL refusing the token part of the project (N4)", () => {
       try {
         const run = await runOnGitLab(scenario, gitlab, ["--from", "deploy-1", "--to", "home", "--allow-unverified"]);
         expect(run.code, run.stderr).toBe(77);
-        expect(run.stderr).toContain(`GitLab GraphQL refused this token part of project acme/shop (${refused}`);
+        expect(run.stderr).toContain(`GitLab GraphQL refused this token access to part of project acme/shop (${refused}`);
       } finally {
         gitlab.clearFaults();
       }
@@ -228,7 +228,7 @@ describe("a GraphQL 200 that is no GraphQL answer (N5)", () => {
     for (const [answer, what] of [
       [signIn, "a web page"],
       [{}, "an empty body"],
-      [{ body: { ok: true } }, "JSON object without data or errors"],
+      [{ body: { ok: true } }, "a JSON object without data or errors"],
     ] as const) {
       gitlab.clearFaults();
       gitlab.fault(answer, { method: "POST", path: "/api/graphql" });
@@ -259,6 +259,9 @@ describe("an unverified MR's record (wording)", () => {
     const text = (await runOnGitLab(scenario, gitlab, ["--from", "plain", "--to", "home"])).stdout;
     expect(text).not.toContain("(no MR)");
     expect(text).not.toContain("0 MRs");
+    // what was not weighed is said so, not shown as none given (T67 F5: "approved by — · checks — · ticket —")
+    expect(text).toContain("not judged: approvals, checks and ticket are weighed once it can be verified");
+    expect(text).not.toContain("approved by —");
   });
 });
 

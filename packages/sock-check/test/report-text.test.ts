@@ -153,3 +153,27 @@ describe("provider-supplied strings in the text reports", () => {
     expect(JSON.parse(json)).toEqual(hostile);
   });
 });
+
+describe("an unverified change's wording (T67 F5)", () => {
+  it("says its PR is unknown, not that there is none, and for one with a PR that nothing was judged", () => {
+    const unknown: ChangeRecord = {
+      ...record(1, "https://gh.example/pull/1", "alice"),
+      pr: null,
+      approvals: [],
+      checks: [],
+      tickets: [],
+      emergency: null,
+      exemption: null,
+      verdict: "unverified",
+      violations: [{ rule: "unverified", message: "could not be verified: GitHub API returned more than 1000 pages" }],
+    };
+    const unjudged: ChangeRecord = { ...unknown, commit: { ...unknown.commit, sha: "2".repeat(40) }, pr: record(2, "", "bob").pr };
+    const plain = createStyle(false);
+    const digest = renderDigest(report([unknown, unjudged]), plain, { blocked: true });
+    expect(digest).toContain("1111111 SHOP-1 change (PR unknown)");
+    expect(digest).not.toContain("(no PR)");
+    expect(digest).toContain("author bob · not judged: approvals, checks and ticket are weighed once it can be verified");
+    expect(digest).not.toMatch(/approved by —|ticket —/);
+    expect(renderMarkdown(report([unknown]), { blocked: true })).toContain("SHOP-1 change (PR unknown)");
+  });
+});

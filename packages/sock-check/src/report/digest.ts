@@ -2,7 +2,7 @@ import type { CliContext } from "@opsguard/core";
 import { escapeFormatChars } from "@opsguard/core/text";
 import { type ChangeTerms, changeTerms } from "../association";
 import type { CheckRecord, Report, Verdict } from "../record";
-import { approversOf, type ChangeGroup, groupRecords, plural, titleOf } from "./groups";
+import { approversOf, type ChangeGroup, groupRecords, NOT_JUDGED, noPullText, plural, titleOf } from "./groups";
 
 type ChalkInstance = CliContext["style"];
 
@@ -70,7 +70,7 @@ function headline(group: ChangeGroup, style: ChalkInstance, terms: ChangeTerms):
     const commits = group.records.length > 1 ? style.dim(` (${group.records.length} commits)`) : "";
     return `${style.bold(terms.number(r.pr.number))} ${oneLine(titleOf(group))}${commits}${suffix}`;
   }
-  return `${style.bold(r.commit.sha.slice(0, 7))} ${oneLine(r.commit.subject)} ${style.dim(`(no ${terms.kind})`)}${suffix}`;
+  return `${style.bold(r.commit.sha.slice(0, 7))} ${oneLine(r.commit.subject)} ${style.dim(`(${noPullText(r, terms.kind)})`)}${suffix}`;
 }
 
 function details(group: ChangeGroup, style: ChalkInstance): string {
@@ -79,6 +79,7 @@ function details(group: ChangeGroup, style: ChalkInstance): string {
     const who = r.commit.author.login ?? r.commit.author.email ?? r.commit.author.name ?? "?";
     return r.verdict === "unverified" ? "" : `author ${oneLine(who)}`;
   }
+  if (r.verdict === "unverified") return [`author ${oneLine(r.pr.author ?? "?")}`, NOT_JUDGED].join(style.dim(" · "));
   const approvers = approversOf(r);
   const parts = [
     `author ${oneLine(r.pr.author ?? "?")}`,

@@ -46,3 +46,17 @@ export function titleOf(group: ChangeGroup): string {
 export function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? "" : "s"}`;
 }
+
+/**
+ * What a record without a PR/MR says in its place. An unverified one may have one that was never read (a paging
+ * failure of the events or jobs list, T67 F5): "(no MR)" beside a message naming MR !1 said otherwise.
+ */
+export function noPullText(record: ChangeRecord, kind: string): string {
+  return record.verdict === "unverified" ? `${kind} unknown` : `no ${kind}`;
+}
+
+/**
+ * An unverified change is not judged on approvals, checks or ticket (evaluate.ts carries none for it), so it shows
+ * that, not dashes that read as "none given" (T67 F5, T65 E1: "approved by — · checks — · ticket —").
+ */
+export const NOT_JUDGED = "not judged: approvals, checks and ticket are weighed once it can be verified";

@@ -1,7 +1,7 @@
 import { escapeHtml as h, htmlPage, svgBar } from "@opsguard/core";
 import { type ChangeTerms, changeTerms } from "../association";
 import type { ChangeRecord, Report, Verdict } from "../record";
-import { approversOf, type ChangeGroup, groupRecords, plural, titleOf } from "./groups";
+import { approversOf, type ChangeGroup, groupRecords, NOT_JUDGED, noPullText, plural, titleOf } from "./groups";
 import { httpUrl } from "./url";
 
 /** Results GitHub counts as passing for a required check (as the Markdown report). */
@@ -57,7 +57,7 @@ function renderGroup(g: ChangeGroup, terms: ChangeTerms): string {
   const r = g.first;
   const heading = r.pr
     ? `<a href="${h(httpUrl(r.pr.url) ?? "#")}" rel="noreferrer">${terms.number(r.pr.number)}</a> ${h(titleOf(g))}`
-    : `<code>${h(r.commit.sha.slice(0, 12))}</code> ${h(r.commit.subject)} <em>(no ${terms.kind}: direct push)</em>`;
+    : `<code>${h(r.commit.sha.slice(0, 12))}</code> ${h(r.commit.subject)} <em>(${r.verdict === "unverified" ? noPullText(r, terms.kind) : `no ${terms.kind}: direct push`})</em>`;
   const e = r.emergency;
   const emergency = e
     ? `<p class="emergency ${e.status}">${h(
@@ -75,7 +75,7 @@ function renderGroup(g: ChangeGroup, terms: ChangeTerms): string {
   return [
     `<section class="change ${g.verdict}" data-verdict="${g.verdict}">`,
     `<h3><span class="verdict ${g.verdict}">${g.verdict}</span> ${heading}</h3>`,
-    `<p class="who">author ${h(r.pr?.author ?? r.commit.author.login ?? r.commit.author.email ?? "?")}${r.pr?.merged_by ? `, merged by ${h(r.pr.merged_by)}` : ""} · approved by ${h(approversOf(r).join(", ") || "nobody")} · ticket ${h(r.tickets.join(", ") || "none")}${r.exemption ? ` · exempt: ${h(r.exemption)}` : ""}</p>`,
+    `<p class="who">author ${h(r.pr?.author ?? r.commit.author.login ?? r.commit.author.email ?? "?")}${r.pr?.merged_by ? `, merged by ${h(r.pr.merged_by)}` : ""}${r.verdict === "unverified" && r.pr ? ` · ${NOT_JUDGED}` : ` · approved by ${h(approversOf(r).join(", ") || "nobody")} · ticket ${h(r.tickets.join(", ") || "none")}`}${r.exemption ? ` · exempt: ${h(r.exemption)}` : ""}</p>`,
     emergency,
     violations,
     renderChecks(r),

@@ -1,7 +1,7 @@
 import { escapeFormatChars } from "@opsguard/core/text";
 import { changeTerms } from "../association";
 import type { Report, Verdict } from "../record";
-import { approversOf, groupRecords, plural, titleOf } from "./groups";
+import { approversOf, groupRecords, noPullText, plural, titleOf } from "./groups";
 import { httpUrl } from "./url";
 
 /** Results GitHub counts as passing for a required check. */
@@ -35,7 +35,7 @@ export function renderMarkdown(report: Report, options: { blocked: boolean }): s
     const r = g.first;
     const change = r.pr
       ? `${prLink(terms.number(r.pr.number), r.pr.url)} ${md(titleOf(g))}`
-      : `\`${r.commit.sha.slice(0, 7)}\` ${md(r.commit.subject)} (no ${terms.kind})`;
+      : `\`${r.commit.sha.slice(0, 7)}\` ${md(r.commit.subject)} (${noPullText(r, terms.kind)})`;
     const author = md(r.pr?.author ?? r.commit.author.login ?? r.commit.author.email ?? "?");
     // skipped/neutral pass unless the policy says otherwise; the verdict column says when they did not. A result
     // that does not count for the required check of its name (another account's status) gets no tick.
