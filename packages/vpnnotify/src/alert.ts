@@ -2,6 +2,7 @@ import { describeError, SlackApiError, type Spool } from "@opsguard/core";
 import { z } from "zod";
 import type { Recipient } from "./directory";
 import { parseHookEnv, type VpnEvent } from "./event";
+import { lastLoginSchema } from "./file-store";
 import type { GeoInfo } from "./geoip";
 import { messageContext, securityReasons } from "./message";
 import type { Notifier } from "./notify";
@@ -53,16 +54,6 @@ export interface AlertJob {
  * (`Invalid time value`), and would be retried for hours while it suppresses the user's next logins.
  */
 const epochMs = z.number().refine((t) => Math.abs(t) <= 8.64e15, "not a time a date can hold");
-
-const lastLogin = z.object({
-  time: z.number(),
-  ip: z.string(),
-  place: z.string(),
-  countryCode: z.string().optional(),
-  latitude: z.number().optional(),
-  longitude: z.number().optional(),
-  endedAt: z.number().optional(),
-});
 
 /** The spool file's payload, checked when read back (JSON has no Infinity: "at the same moment" is null). */
 export const alertJobSchema: z.ZodType<AlertJob> = z.object({
@@ -119,7 +110,7 @@ export const alertJobSchema: z.ZodType<AlertJob> = z.object({
       .optional(),
     suspicious: z.boolean(),
     keys: z.array(z.string()),
-    previous: lastLogin.optional(),
+    previous: lastLoginSchema.optional(),
     disownedPlace: z.object({ login: z.number(), answeredAt: z.number() }).optional(),
     marksUnreadable: z.string().optional(),
   }),

@@ -12,7 +12,8 @@ const placeSchema = z.object({
   lastNotified: z.number().optional(),
   pendingUntil: z.number().optional(),
 });
-const lastLoginSchema = z.object({
+/** A login as the history and a spooled alert's decision both keep it (UserHistory.last / located, Decision.previous). */
+export const lastLoginSchema = z.object({
   time: z.number(),
   ip: z.string(),
   place: z.string(),
