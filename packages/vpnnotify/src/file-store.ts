@@ -98,6 +98,41 @@ function inTurn<T>(path: string, run: () => Promise<T>): Promise<T> {
  */
 export const MAX_MARKS_FILE_BYTES = 2 * 1024 * 1024;
 
+/**
+ * Makes room in a marks file that would cross MAX_MARKS_FILE_BYTES: drops the marks answered or seen longest ago, of
+ * other users than `keep` (whose "No" is being recorded), down to 90 % of the cap, so the next few answers do not
+ * each drop one more. Writing it over the cap would make the next read refuse it, and every login of every user reach
+ * the security channel (T68 #1); the oldest marks are those nearest to expiring anyway. Returns how many were dropped.
+ */
+function dropOldestMarks(marks: MarksState, keep: string): number {
+  const seen = (m: { answeredAt: number; lastSeen?: number | undefined }) => Math.max(m.answeredAt, m.lastSeen ?? 0);
+  const entries = Object.entries(marks.users)
+    .filter(([user]) => user !== keep)
+    .flatMap(([user, byKey]) =>
+      Object.entries(byKey).map(([key, mark]) => ({
+        user,
+        key,
+        at: seen(mark),
+        bytes: Buffer.byteLength(JSON.stringify({ [key]: mark })),
+      })),
+    )
+    .sort((a, b) => a.at - b.at);
+  let over = Buffer.byteLength(JSON.stringify(marks)) + 1 - Math.floor(MAX_MARKS_FILE_BYTES * 0.9);
+  let dropped = 0;
+  for (const entry of entries) {
+    if (over <= 0) break;
+    const byKey = marks.users[entry.user]!;
+    delete byKey[entry.key];
+    over -= entry.bytes;
+    if (Object.keys(byKey).length === 0) {
+      delete marks.users[entry.user];
+      over -= Buffer.byteLength(JSON.stringify(entry.user)) + 3;
+    }
+    dropped++;
+  }
+  return dropped;
+}
+
 /** The marks file as read: its marks (none when it does not exist yet), or why it cannot be used. */
 async function readMarksFile(path: string): Promise<MarksState | MarksUnreadableError> {
   const keep = "vpnnotify leaves it as it is and never starts an empty one over it";
@@ -208,7 +243,16 @@ export class FilePlaceStore implements PlaceStore {
             state.users[user] = split.history;
             if (split.marks) marks.users[user] = split.marks;
             else delete marks.users[user];
-            const text = JSON.stringify(marks);
+            let text = JSON.stringify(marks);
+            if (Buffer.byteLength(text) + 1 > MAX_MARKS_FILE_BYTES) {
+              const dropped = dropOldestMarks(marks, user);
+              text = JSON.stringify(marks);
+              this.#log?.warn('the "not me" marks file is full: its oldest marks were dropped to keep it readable', {
+                file: this.#marksPath,
+                dropped,
+                fix: "lower policy.forgetAfterDays or policy.maxPlacesPerUser, so marks expire before the file fills",
+              });
+            }
             if (text !== before) await writeFileAtomic(this.#marksPath, `${text}\n`);
           },
           { timeoutMs: this.#lockTimeoutMs },
