@@ -198,6 +198,7 @@ export class FilePlaceStore implements PlaceStore {
   readonly #log: Logger | undefined;
   readonly #path: string;
   #tempsSwept = false;
+  readonly #said = new Set<string>();
 
   constructor(path: string, options: { log?: Logger; lockTimeoutMs?: number } = {}) {
     this.name = `state file ${path}`;
@@ -277,7 +278,10 @@ export class FilePlaceStore implements PlaceStore {
   }
 
   /** Said on every use, as an error: until fixed, every login goes to the security channel. */
+  /** Logged once a process for each problem: every login's security post names it already (T68 #3: twice a login). */
   #unreadable(error: MarksUnreadableError): void {
+    if (this.#said.has(error.message)) return;
+    this.#said.add(error.message);
     this.#log?.error(error.message, { fix: error.hint });
   }
 
