@@ -27,6 +27,8 @@ export interface HttpResponse<T = unknown> {
   headers: Headers;
   /** Parsed JSON when the response says it is JSON, the text otherwise. */
   body: T;
+  /** The URL that answered: the one asked, or where same-origin redirects led (a renamed project's new path). */
+  url?: string;
 }
 
 export interface HttpClientOptions {
@@ -160,7 +162,8 @@ export class HttpClient {
         throw failure;
       }
       const body = parseBody(text, response, this.#where(url), this.options.service);
-      if (response.ok) return { status: response.status, headers: response.headers, body: body as T };
+      if (response.ok)
+        return { status: response.status, headers: response.headers, body: body as T, ...(response.url ? { url: response.url } : {}) };
 
       const retryAfterMs = parseRetryAfter(response.headers.get("retry-after"));
       if (response.status === 429 && attempt < retries) {

@@ -37,7 +37,7 @@ export async function* paginateLink<T>(client: HttpClient, req: HttpRequest, opt
   const maxPages = options.maxPages ?? 1000;
   let next: HttpRequest | undefined = req;
   const origin = new URL(client.options.baseUrl ?? req.url).origin;
-  const listPath = client.urlOf(req).pathname;
+  let listPath = client.urlOf(req).pathname;
   const requested = new Set<string>();
   const pages = new Map<string, number>();
   const broken = listBroken(client, req);
@@ -47,6 +47,9 @@ export async function* paginateLink<T>(client: HttpClient, req: HttpRequest, opt
     if (requested.has(key)) throw pagingLoop(client, page, broken);
     requested.add(key);
     const response: HttpResponse = await client.request(next);
+    // A list redirected on its own origin (a renamed GitLab project's old path) is read at its new path: its next
+    // links are that path's (T69 #1: each was refused as another list's).
+    if (page === 1 && response.url) listPath = new URL(response.url).pathname;
     const items = itemsOf(response.body, next);
     yield* items;
     const link: string | undefined = parseLinkHeader(response.headers.get("link")).next;

@@ -19,6 +19,12 @@ beforeAll(async () => {
       if (page * 2 < items.length)
         res.setHeader("link", `<${base}/link?page=${page + 1}&per_page=2>; rel="next", <${base}/link?page=3>; rel="last"`);
       res.end(JSON.stringify(slice));
+    } else if (url.pathname === "/moved") {
+      // a renamed project's old path: GitLab answers 301 to the new one on its own host (GitLab MR !128642), whose
+      // pages then link on from there
+      res.statusCode = 301;
+      res.setHeader("location", `/link${url.search}`);
+      res.end();
     } else if (url.pathname === "/next-page") {
       const page = Number(url.searchParams.get("page") ?? 1);
       res.setHeader("x-next-page", page < 3 ? String(page + 1) : "");
@@ -162,6 +168,12 @@ describe("paginateLink", () => {
     expect((error as Error).message).toContain(`Test API ${said}`);
     expect((error as Error).message).toContain(`(${base}${path})`);
     expect(seen).toEqual([path]);
+  });
+
+  it("follows the pages of a list redirected on its own host: its next links are the new path's (T69 #1)", async () => {
+    seen.length = 0;
+    expect(await collect(paginateLink<{ id: number }>(client(), { url: "/moved" }))).toEqual(items);
+    expect(seen).toEqual(["/moved", "/link", "/link?page=2&per_page=2", "/link?page=3&per_page=2"]);
   });
 
   it("stops a server that pages forever", async () => {
