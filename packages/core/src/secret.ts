@@ -135,6 +135,18 @@ function secretFileRefused(refused: FileRefusal, ref: SecretRef, keyPath: string
   });
 }
 
+/**
+ * The file a reference names itself ("file:/path", an absolute path, { file }), for a check of who may read it
+ * (vpnnotify's install, as the hooks' user); undefined for the environment, Vault and a systemd credential, whose
+ * file exists only inside its unit.
+ */
+export function secretFilePath(ref: unknown): string | undefined {
+  if (typeof ref === "object" && ref !== null && "file" in ref) return String((ref as { file: unknown }).file);
+  if (typeof ref !== "string") return undefined;
+  if (ref.startsWith("file:")) return ref.slice(5);
+  return ref.startsWith("/") ? ref : undefined;
+}
+
 function parseRefString(ref: string, keyPath: string, env: NodeJS.ProcessEnv): { file: string } | { env: string } {
   if (ref.startsWith("env:")) return { env: ref.slice(4) };
   if (ref.startsWith("credential:")) {
@@ -150,8 +162,8 @@ function parseRefString(ref: string, keyPath: string, env: NodeJS.ProcessEnv): {
     }
     return { file: join(dir, name) };
   }
-  if (ref.startsWith("file:")) return { file: ref.slice(5) };
-  if (ref.startsWith("/")) return { file: ref };
+  const file = secretFilePath(ref);
+  if (file !== undefined) return { file };
   throw new ConfigError(`${keyPath}: expected "env:NAME", "file:/path", "credential:NAME" or an absolute path to a secret file`, {
     hint: "literal secrets are not accepted in config files",
   });

@@ -1,6 +1,6 @@
 import { spawnSync } from "node:child_process";
 import { statSync } from "node:fs";
-import { ConfigError, escapeLine } from "@opsguard/core";
+import { ConfigError, escapeLine, secretFilePath } from "@opsguard/core";
 import type { VpnnotifyConfig } from "./config";
 
 /** A user as `id` knows them (passwd, LDAP through NSS): the name to tell an admin, and the groups it reads files by. */
@@ -71,16 +71,11 @@ export function refuseRootOnHookSpool(
  * the template files, by config key. A secret from the environment, systemd credentials or Vault is not a file here.
  */
 export function filesTheHooksNeed(config: VpnnotifyConfig): { key: string; path: string }[] {
-  const secretFile = (ref: unknown): string | undefined => {
-    if (typeof ref === "object" && ref !== null && "file" in ref) return String((ref as { file: string }).file);
-    if (typeof ref !== "string") return undefined;
-    return ref.startsWith("file:") ? ref.slice(5) : ref.startsWith("/") ? ref : undefined;
-  };
   const named: [string, string | undefined][] = [
-    ["slack.token", secretFile(config.slack.token)],
-    ["answers.signingSecret", secretFile(config.answers?.signingSecret)],
-    ["state.redis.password", secretFile(config.state.redis?.password)],
-    ["directory.ldap.bindPassword", secretFile(config.directory?.ldap?.bindPassword)],
+    ["slack.token", secretFilePath(config.slack.token)],
+    ["answers.signingSecret", secretFilePath(config.answers?.signingSecret)],
+    ["state.redis.password", secretFilePath(config.state.redis?.password)],
+    ["directory.ldap.bindPassword", secretFilePath(config.directory?.ldap?.bindPassword)],
     ["templates.userFile", config.templates.userFile],
     ["templates.securityFile", config.templates.securityFile],
   ];
