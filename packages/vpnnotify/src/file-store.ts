@@ -3,7 +3,7 @@ import { type FileHandle, open } from "node:fs/promises";
 import { resolve } from "node:path";
 import { formatIssues, JsonStateFile, type Logger, removeOrphanedTemps, withLock, writeFileAtomic } from "@opsguard/core";
 import { z } from "zod";
-import type { UserHistory } from "./places";
+import { markSeen, type UserHistory } from "./places";
 import { historyWhileMarksUnreadable, MarksUnreadableError, type PlaceStore } from "./store";
 
 const placeSchema = z.object({
@@ -105,14 +105,13 @@ export const MAX_MARKS_FILE_BYTES = 2 * 1024 * 1024;
  * the security channel (T68 #1); the oldest marks are those nearest to expiring anyway. Returns how many were dropped.
  */
 function dropOldestMarks(marks: MarksState, keep: string): number {
-  const seen = (m: { answeredAt: number; lastSeen?: number | undefined }) => Math.max(m.answeredAt, m.lastSeen ?? 0);
   const entries = Object.entries(marks.users)
     .filter(([user]) => user !== keep)
     .flatMap(([user, byKey]) =>
       Object.entries(byKey).map(([key, mark]) => ({
         user,
         key,
-        at: seen(mark),
+        at: markSeen(mark),
         bytes: Buffer.byteLength(JSON.stringify({ [key]: mark })),
       })),
     )

@@ -315,7 +315,8 @@ function withDisowned(disowned: Record<string, DisownedMark>, policy: PlacePolic
   return kept.length > 0 ? { disowned: Object.fromEntries(kept) } : {};
 }
 
-function markSeen(mark: DisownedMark): number {
+/** When a mark was last in use: its "No" or the latest login from its place since, whichever is later. */
+export function markSeen(mark: DisownedMark): number {
   return Math.max(mark.answeredAt, mark.lastSeen ?? 0);
 }
 
