@@ -114,11 +114,17 @@ function datedAsConfig(file: string, config: string): void {
   const wanted = statSync(config, { bigint: true }).mtimeNs;
   const got = statSync(file, { bigint: true }).mtimeNs;
   if (touch.status !== 0 || got !== wanted) {
-    const why = touch.error ? describeError(touch.error) : touch.stderr.trim() || `its mtime is ${got} ns, the config's ${wanted} ns`;
+    const why = touch.error ? spawnFailure(touch.error) : touch.stderr.trim() || `its mtime is ${got} ns, the config's ${wanted} ns`;
     throw new ConfigError(`cannot date the sh hook as its config ${config} (${why})`, {
       hint: "check that touch(1) is on PATH and the install directory's file system keeps nanosecond times",
     });
   }
+}
+
+/** Why touch(1) did not run, as a user reads it: a missing program is no bug of ours (describeError would say so). */
+function spawnFailure(error: NodeJS.ErrnoException): string {
+  if (error.code === "ENOENT") return "touch: not found on PATH";
+  return `touch could not be run: ${error.code ?? error.message}`;
 }
 
 export function shHookScript(o: ShHookOptions): string {

@@ -101,6 +101,30 @@ describe("a copied bundle", () => {
     }
   });
 
+  it("without touch(1) on PATH: installs on the launcher alone, one warning naming the missing touch and the fix, no internal error", () => {
+    const root = mkdtempSync(join(dir, "notouch-"));
+    const copy = join(root, "x.cjs");
+    copyFileSync(BUNDLE, copy);
+    for (const file of embeddedDatabaseFiles()) copyFileSync(file, join(root, file.slice(file.lastIndexOf("/") + 1)));
+    const { config } = writeConfig(root);
+    // a minimal image's PATH: what install runs, but no coreutils touch
+    const bin = join(root, "bin");
+    mkdirSync(bin);
+    for (const tool of ["id", "sh", "test", "setpriv"]) {
+      const at = spawnSync("sh", ["-c", `command -v ${tool}`], { encoding: "utf8" }).stdout.trim();
+      if (at !== "") symlinkSync(at, join(bin, tool));
+    }
+    const prefix = join(root, "P");
+    const install = run([process.execPath, copy, "--config", config, "install", "--prefix", prefix], { PATH: bin });
+    // the sh hook only speeds logins up: client-connect works on the launcher, so the install itself succeeds
+    expect(install.status, install.stderr).toBe(0);
+    expect(install.stderr.split("\n").filter((l) => l !== "")).toEqual([
+      `vpnnotify: sh hook not written (client-connect stays on the launcher): cannot date the sh hook as its config ${config} (touch: not found on PATH) (check that touch(1) is on PATH and the install directory's file system keeps nanosecond times)`,
+    ]);
+    expect(existsSync(join(prefix, "vpnnotify-connect"))).toBe(false);
+    expect(install.stdout).toContain(`client-connect ${join(prefix, "vpnnotify-hook")}`);
+  });
+
   it.runIf(process.getuid?.() === 0)(
     "install and status as root check the secret files as the hooks' user (the spool's owner, or --hook-user): a token only root can read is 78 (T64 N7)",
     () => {
