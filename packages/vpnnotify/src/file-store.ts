@@ -276,7 +276,6 @@ export class FilePlaceStore implements PlaceStore {
     return marks instanceof MarksUnreadableError ? marks : undefined;
   }
 
-  /** Said on every use, as an error: until fixed, every login goes to the security channel. */
   /** Logged once a process for each problem: every login's security post names it already (T68 #3: twice a login). */
   #unreadable(error: MarksUnreadableError): void {
     if (this.#said.has(error.message)) return;
