@@ -147,18 +147,19 @@ export function unverifiedError(result: CheckResult, what: string, allowable: bo
   const reason = failure ? `: ${failure.message}` : "";
   const provider = result.policy.provider === "gitlab" ? "GitLab" : "GitHub";
   // A repository the token cannot see, or one GitHub refuses the token for (SAML SSO), says what to check.
+  // A temporary failure (75: a rate limit, the run's deadline) says itself what to do ("retry later, or raise the
+  // deadline …"): "fix access to GitHub and re-run" would send the user after a problem they do not have.
+  const temporary = failure instanceof OpsguardError && failure.exitCode === ExitCode.TEMP_FAIL && failure.hint ? failure.hint : undefined;
   const fix =
     failure instanceof HttpError && (failure.status === 401 || failure.status === 403)
       ? refusedTokenFix(result.policy.provider, failure.status)
       : failure instanceof OpsguardError && failure.exitCode === ExitCode.NO_PERM && failure.hint
         ? failure.hint
         : `fix access to ${provider}`;
+  const action = temporary ?? `${fix} and re-run`;
   // --allow-unverified does not cover a refused token or a repository it cannot see (tokenRefused): never offer it then.
   return new OpsguardError(`${what}: ${plural(shas.length, "commit")} could not be verified (${listed})${reason}`, code, {
-    hint:
-      allowable && !tokenRefused(result)
-        ? `${fix} and re-run, or pass --allow-unverified to let them through flagged`
-        : `${fix} and re-run`,
+    hint: allowable && !tokenRefused(result) ? `${action}, or pass --allow-unverified to let them through flagged` : action,
   });
 }
 

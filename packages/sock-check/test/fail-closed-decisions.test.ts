@@ -1,4 +1,4 @@
-import { ConfigError, ExitCode, Logger, UnavailableError } from "@opsguard/core";
+import { ConfigError, ExitCode, Logger, TempFailError, UnavailableError } from "@opsguard/core";
 import { describe, expect, it } from "vitest";
 import { changeTerms } from "../src/association";
 import { failClosed, unverifyUndatedMerges } from "../src/facts";
@@ -448,6 +448,17 @@ describe("the deploy's exit when changes are unverified", () => {
         .join(", ")} and 2 more): GitHub answered 502`,
     );
     expect(error?.hint).toBe("fix access to GitHub and re-run, or pass --allow-unverified to let them through flagged");
+  });
+
+  it("a temporary failure (the run's deadline, a rate limit) gives its own way out, not \"fix access\"", () => {
+    const deadline = new TempFailError("GitHub: the run's deadline (github.runTimeoutMs 300000) passed while reading x", {
+      hint: "retry later, or raise the deadline if the API is this slow",
+    });
+    const error = verdictError(resultOf(unverifiedRecords(), deadline), false);
+    expect(error?.exitCode).toBe(ExitCode.TEMP_FAIL);
+    expect(error?.hint).toBe(
+      "retry later, or raise the deadline if the API is this slow, or pass --allow-unverified to let them through flagged",
+    );
   });
 
   it("lists exactly ten commits whole", () => {

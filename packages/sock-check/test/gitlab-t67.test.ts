@@ -73,6 +73,9 @@ describe("a run's deadline (F6)", () => {
       expect(run.stderr).toMatch(
         /the run's deadline \(gitlab\.runTimeoutMs 1000\) passed while reading http:\/\/[^ ]+\/api\/v4\/projects\/[^ ]+\/events/,
       );
+      // the way out is the deadline's own, not "fix access to GitLab"
+      expect(run.stderr).toContain("raise the deadline if the API is this slow");
+      expect(run.stderr).not.toContain("fix access to GitLab");
     } finally {
       await slow.stop();
       small.cleanup();
