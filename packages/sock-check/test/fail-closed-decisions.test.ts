@@ -450,7 +450,7 @@ describe("the deploy's exit when changes are unverified", () => {
     expect(error?.hint).toBe("fix access to GitHub and re-run, or pass --allow-unverified to let them through flagged");
   });
 
-  it("a temporary failure (the run's deadline, a rate limit) gives its own way out, not \"fix access\"", () => {
+  it('a temporary failure (the run\'s deadline, a rate limit) gives its own way out, not "fix access"', () => {
     const deadline = new TempFailError("GitHub: the run's deadline (github.runTimeoutMs 300000) passed while reading x", {
       hint: "retry later, or raise the deadline if the API is this slow",
     });

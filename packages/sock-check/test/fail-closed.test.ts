@@ -190,6 +190,8 @@ describe("a policy that would pass everything is refused at load (78)", () => {
     ["a comment only", "# nothing yet\n", "is empty"],
     ["a ticket pattern matching the empty string", 'ticket:\n  pattern: ""\n', "matches an empty string"],
     ["a ticket pattern matching nothing in particular", 'ticket:\n  pattern: "x*"\n', "matches an empty string"],
+    ["a ticket pattern matching any character", 'ticket:\n  pattern: "."\n', "matches text with no ticket in it"],
+    ["a ticket pattern matching any word", 'ticket:\n  pattern: "\\\\w+"\n', "matches text with no ticket in it"],
     ["a path rule naming nobody", 'pathRules:\n  - paths: ["infra/**"]\n', "needs reviewers or teams"],
   ])("%s", (_name, text, message) => {
     let error: unknown;
