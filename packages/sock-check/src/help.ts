@@ -27,7 +27,8 @@ none there is exit 78; --config FILE overrides):
                            skipped job never ran and always blocks
   ticket.pattern           regex looked for in PR title, body, branch and commits (default [A-Z][A-Z0-9]+-\\d+);
                            a JavaScript regex (no inline flags such as (?i): write [A-Za-z]); a ticket is a
-                           non-empty match; one matching an empty string, or only ever empty (\\b), is refused
+                           non-empty match; one matching an empty string, only ever empty (\\b), or plain
+                           titles with no ticket (".", "\\w+"), is refused
   ticket.required          a change without a ticket is a violation (default true)
   signedCommits            require verified signatures (default false)
   pathRules                [{paths: [glob], reviewers: [login], teams: [org/slug]}]; globs with .gitignore
