@@ -5,6 +5,7 @@ import pkg from "../package.json" with { type: "json" };
 import { newFlushCommand } from "./commands/flush";
 import { letInOnUsageError, newHookCommand } from "./commands/hook";
 import { newInstallCommand } from "./commands/install";
+import { newMarksCommand } from "./commands/marks";
 import { newNotifyCommand } from "./commands/notify";
 import type { RunClock } from "./commands/run";
 import { newServeCommand, untilSignalled } from "./commands/serve";
@@ -176,6 +177,7 @@ export function createVpnnotifyProgram(io: IOStreams, deps: VpnnotifyDeps = {}):
   newFlushCommand(program);
   newStatusCommand(program);
   newServeCommand(program, deps.serveUntil ?? untilSignalled);
+  newMarksCommand(program);
   newInstallCommand(program);
   newShHookCommand(program);
   addCompletionCommand(program);

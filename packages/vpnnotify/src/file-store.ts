@@ -4,7 +4,7 @@ import { resolve } from "node:path";
 import { formatIssues, JsonStateFile, type Logger, removeOrphanedTemps, withLock, writeFileAtomic } from "@opsguard/core";
 import { z } from "zod";
 import { markSeen, type UserHistory } from "./places";
-import { historyWhileMarksUnreadable, MarksUnreadableError, type PlaceStore } from "./store";
+import { historyWhileMarksUnreadable, type Marks, MarksUnreadableError, type PlaceStore, withoutMarks } from "./store";
 
 const placeSchema = z.object({
   firstSeen: z.number(),
@@ -274,6 +274,47 @@ export class FilePlaceStore implements PlaceStore {
   async check(): Promise<MarksUnreadableError | undefined> {
     const marks = await readMarksFile(this.#marksPath);
     return marks instanceof MarksUnreadableError ? marks : undefined;
+  }
+
+  async listMarks(user?: string): Promise<Map<string, Marks>> {
+    const marks = await readMarksFile(this.#marksPath);
+    if (marks instanceof MarksUnreadableError) throw marks;
+    return new Map(Object.entries(marks.users).filter(([name]) => user === undefined || name === user));
+  }
+
+  async removeMarks(user: string, which: (key: string) => boolean): Promise<Marks> {
+    // Looked at first without a lock: a mark that is not there (or a file that cannot be read) takes no lock and
+    // creates no lock file beside a state that may not exist.
+    const first = await readMarksFile(this.#marksPath);
+    if (first instanceof MarksUnreadableError) throw first;
+    if (Object.keys(withoutMarks(first.users[user] ?? {}, which).removed).length === 0) return {};
+    let removed: Marks = {};
+    // The writers' locks, in their order: this process's turn, the state file's lock, then the marks file's (update
+    // above). The state file is only locked, never written: a "No" being recorded by a worker or serve waits, or is
+    // waited for, and neither change is lost.
+    await inTurn(this.#path, () =>
+      withLock(
+        this.#path,
+        () =>
+          withLock(
+            this.#marksPath,
+            async () => {
+              const marks = await readMarksFile(this.#marksPath);
+              if (marks instanceof MarksUnreadableError) throw marks;
+              const split = withoutMarks(marks.users[user] ?? {}, which);
+              removed = split.removed;
+              if (Object.keys(removed).length === 0) return;
+              if (Object.keys(split.kept).length > 0) marks.users[user] = split.kept;
+              else delete marks.users[user];
+              // Only smaller than the file just read, which was within MAX_MARKS_FILE_BYTES.
+              await writeFileAtomic(this.#marksPath, `${JSON.stringify(marks)}\n`);
+            },
+            { timeoutMs: this.#lockTimeoutMs },
+          ),
+        { timeoutMs: this.#lockTimeoutMs },
+      ),
+    );
+    return removed;
   }
 
   /** Logged once a process for each problem: every login's security post names it already (T68 #3: twice a login). */

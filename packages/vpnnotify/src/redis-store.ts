@@ -3,7 +3,7 @@ import { connectRedis, parseRedisUrl, type Redis } from "@opsguard/core/redis";
 import { CLOCK_SKEW_MS } from "./event";
 import { marksSchema, splitMarks, stateSchema, withMarks } from "./file-store";
 import type { UserHistory } from "./places";
-import { historyWhileMarksUnreadable, MarksUnreadableError, type PlaceStore } from "./store";
+import { historyWhileMarksUnreadable, type Marks, MarksUnreadableError, type PlaceStore, withoutMarks } from "./store";
 
 export interface RedisStoreOptions {
   /** redis://host:port/db or rediss:// for TLS. */
@@ -137,6 +137,86 @@ export class RedisPlaceStore implements PlaceStore {
       await new Promise((resolve) => setTimeout(resolve, Math.random() * 10 * (attempt + 1)));
     }
     throw new TempFailError(`${this.name}: ${user}'s history kept changing under ${MAX_TRANSACTION_RETRIES} attempts to update it`);
+  }
+
+  async listMarks(user?: string): Promise<Map<string, Marks>> {
+    const redis = await this.#connect();
+    return this.#listMarks(redis, user).catch((error: unknown) => this.#failed(error));
+  }
+
+  async #listMarks(redis: Redis, user: string | undefined): Promise<Map<string, Marks>> {
+    const prefix = `${this.#opts.keyPrefix}disowned:`;
+    let keys: string[];
+    if (user !== undefined) keys = [this.#marksKey(user)];
+    else {
+      // SCAN, not KEYS: a shared Redis is not held up while its keyspace is walked. The prefix is matched literally.
+      const found = new Set<string>();
+      const match = `${prefix.replace(/[*?[\]\\]/g, (c) => `\\${c}`)}*`;
+      let cursor = "0";
+      do {
+        const [next, batch] = await redis.scan(cursor, "MATCH", match, "COUNT", 1000);
+        for (const key of batch) found.add(key);
+        cursor = next;
+      } while (cursor !== "0");
+      keys = [...found].sort();
+    }
+    const result = new Map<string, Marks>();
+    for (const key of keys) {
+      // GET, one key at a time: WRONGTYPE is an answer of its own (a list where marks should be), never "no marks".
+      const raw = await redis.get(key).catch((error: Error) => {
+        if (/WRONGTYPE/.test(error.message)) return error;
+        throw error;
+      });
+      const marks = parseMarks(key, raw);
+      if (marks instanceof MarksUnreadableError) throw marks;
+      if (marks) result.set(key.slice(prefix.length), marks);
+    }
+    return result;
+  }
+
+  removeMarks(user: string, which: (key: string) => boolean): Promise<Marks> {
+    // On the connection's queue, as update's transactions: WATCH belongs to the connection.
+    const run = this.#queue.then(() => this.#remove(user, which).catch((error: unknown) => this.#failed(error)));
+    this.#queue = run.catch(() => undefined);
+    return run;
+  }
+
+  /**
+   * The writers' optimistic transaction on the marks key alone: a "No" written by another server between the read and
+   * EXEC aborts this round, which reads again. The history key is never written; the marks key keeps its expiry.
+   */
+  async #remove(user: string, which: (key: string) => boolean): Promise<Marks> {
+    const redis = await this.#connect();
+    const key = this.#marksKey(user);
+    for (let attempt = 0; attempt < MAX_TRANSACTION_RETRIES; attempt++) {
+      await redis.watch(key);
+      const [raw, ttl] = await Promise.all([
+        redis.get(key).catch((error: Error) => {
+          if (/WRONGTYPE/.test(error.message)) return error;
+          throw error;
+        }),
+        redis.pttl(key),
+      ]);
+      const marks = parseMarks(key, raw);
+      if (marks instanceof MarksUnreadableError) {
+        await redis.unwatch();
+        throw marks;
+      }
+      const { kept, removed } = withoutMarks(marks ?? {}, which);
+      if (Object.keys(removed).length === 0) {
+        await redis.unwatch();
+        return removed;
+      }
+      const write = redis.multi();
+      if (Object.keys(kept).length === 0) write.del(key);
+      else if (ttl > 0) write.set(key, JSON.stringify(kept), "PX", ttl);
+      else write.set(key, JSON.stringify(kept));
+      if ((await write.exec()) !== null) return removed;
+      await new Promise((resolve) => setTimeout(resolve, Math.random() * 10 * (attempt + 1)));
+    }
+    throw new TempFailError(
+      `${this.name}: ${user}'s "not me" marks kept changing under ${MAX_TRANSACTION_RETRIES} attempts to remove some`,
+    );
   }
 
   /** The original's memory of this user, as a history; only asked while the user has none of ours. */

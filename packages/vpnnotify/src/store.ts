@@ -24,7 +24,29 @@ export interface PlaceStore {
    * per user, and status connects to nothing.
    */
   check?(): Promise<MarksUnreadableError | undefined>;
+  /**
+   * For `vpnnotify marks`: the marks as stored (expired ones too, until a writer drops them), of `user` or of every
+   * user, by user. Throws MarksUnreadableError when they cannot be read.
+   */
+  listMarks(user?: string): Promise<Map<string, Marks>>;
+  /**
+   * For `vpnnotify marks --remove`: removes the user's marks whose key `which` picks, under the writers' own locks (or
+   * transaction), so a "No" recorded meanwhile is kept; returns those removed (none: nothing was written). Only the
+   * marks are written, never a history. Throws MarksUnreadableError, changing nothing, when they cannot be read.
+   */
+  removeMarks(user: string, which: (key: string) => boolean): Promise<Marks>;
   close(): Promise<void>;
+}
+
+/** One user's "not me" marks, by "ip:…" and "net:…" key. */
+export type Marks = NonNullable<UserHistory["disowned"]>;
+
+/** `marks` without those `which` picks, and the ones it picked. */
+export function withoutMarks(marks: Marks, which: (key: string) => boolean): { kept: Marks; removed: Marks } {
+  const kept: Marks = {};
+  const removed: Marks = {};
+  for (const [key, mark] of Object.entries(marks)) (which(key) ? removed : kept)[key] = mark;
+  return { kept, removed };
 }
 
 /**

@@ -280,6 +280,8 @@ describe('"was this you?" in one click', () => {
     n.store = {
       name: store.name,
       get: (user) => store.get(user),
+      listMarks: (user) => store.listMarks(user),
+      removeMarks: () => Promise.reject(new UnavailableError(problem)),
       close: () => store.close(),
       // As long as a real one can be (T64 N9): a flag is cut at 200 characters, which ate "may pass quietly".
       update: () => Promise.reject(new UnavailableError(problem)),

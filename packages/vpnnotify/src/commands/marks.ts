@@ -1,0 +1,267 @@
+import { constants } from "node:fs";
+import { access, stat } from "node:fs/promises";
+import { userInfo } from "node:os";
+import { dirname } from "node:path";
+import {
+  type CliContext,
+  type Command,
+  ConfigError,
+  cliContext,
+  ExitCode,
+  escapeLine,
+  exitWith,
+  type IOStreams,
+  loadConfig,
+  type RunFn,
+  UsageError,
+} from "@opsguard/core";
+import { networkOf, normalizeIp } from "../address";
+import { historyKey } from "../alert";
+import { configSchema, type VpnnotifyConfig } from "../config";
+import { vpnUser } from "../event";
+import { marksFileOf } from "../file-store";
+import { markSeen } from "../places";
+import { hookUser, refuseRootOnHookSpool } from "../run-as";
+import { createStore, placePolicy, spoolDir } from "../runtime";
+import type { Marks } from "../store";
+
+export interface MarksCommandOptions {
+  ctx: CliContext;
+  user?: string | undefined;
+  place?: string | undefined;
+  flags: { remove?: boolean };
+}
+
+/** `vpnnotify marks`: the users' "not me" marks, and the way to undo one given by mistake. */
+export function newMarksCommand(program: Command, runF: RunFn<MarksCommandOptions> = runMarksCommand): Command {
+  return program
+    .command("marks")
+    .description('list the "not me" marks (places a user said a login was not them); --remove undoes one')
+    .argument("[user]", "only this user's marks")
+    .argument("[place]", "only those of this address or network (81.2.69.142, 81.2.69.0/24)")
+    .option("--remove", "remove USER's marks of PLACE (an address: its mark and its network's), or all of USER's marks")
+    .action(async (user: string | undefined, place: string | undefined, flags: MarksCommandOptions["flags"], command: Command) => {
+      const ctx = cliContext(command, { defaultLevel: "info" });
+      exitWith(command, await runF({ ctx, user, place, flags }, ctx.io));
+    });
+}
+
+/** Which marks a PLACE argument names, and how to say it. */
+interface PlacePick {
+  which: (key: string) => boolean;
+  shown: string;
+}
+
+/**
+ * An address picks its own mark and its network's (a "No" marked both, and either escalates a login from there); a
+ * network, written in any form of its /24 (/56), picks its mark and those of the addresses in it. Anything else is a
+ * usage error: the marks are kept only per address and per /24 (/56), as placeKeys makes them.
+ */
+export function placePick(arg: string): PlacePick {
+  const bad = (why: string) =>
+    new UsageError(`${escapeLine(JSON.stringify(arg))} ${why}`, {
+      hint: "give an address (81.2.69.142, 2a02:8100::1) or its network as marked: the /24 (81.2.69.0/24), for IPv6 the /56",
+    });
+  const slash = arg.lastIndexOf("/");
+  if (slash < 0) {
+    const ip = normalizeIp(arg);
+    if (!ip) throw bad("is not an IP address or network");
+    const network = networkOf(ip);
+    return { which: (key) => key === `ip:${ip}` || key === `net:${network}`, shown: `${ip} (or its network ${network})` };
+  }
+  const ip = normalizeIp(arg.slice(0, slash));
+  const prefix = arg.slice(slash + 1);
+  if (!ip || !/^\d{1,3}$/.test(prefix)) throw bad("is not an IP address or network");
+  const wanted = ip.includes(":") ? 56 : 24;
+  if (Number(prefix) !== wanted)
+    throw bad(`is not a network vpnnotify marks: it keeps /${wanted} networks for ${ip.includes(":") ? "IPv6" : "IPv4"}`);
+  const network = networkOf(ip);
+  return {
+    which: (key) => key === `net:${network}` || (key.startsWith("ip:") && networkOf(key.slice(3)) === network),
+    shown: `${network} (or an address in it)`,
+  };
+}
+
+/** A mark as printed: one per line in text, one object per mark in JSON. */
+interface MarkRow {
+  user: string;
+  place: string;
+  kind: "address" | "network";
+  answeredAt: string;
+  login: string;
+  /** The disowned login's address, when the user's address mark from that login is still kept. */
+  loginIp?: string;
+  lastSeen?: string;
+  expiresAt: string;
+  expired: boolean;
+}
+
+function rows(byUser: Map<string, Marks>, forgetAfterMs: number, now: number): MarkRow[] {
+  const out: MarkRow[] = [];
+  for (const [user, marks] of [...byUser].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+    const entries = Object.entries(marks).sort(([a, x], [b, y]) => y.answeredAt - x.answeredAt || (a < b ? -1 : 1));
+    for (const [key, mark] of entries) {
+      const kind = key.startsWith("net:") ? "network" : "address";
+      const place = key.slice(key.indexOf(":") + 1);
+      // A network mark keeps only the login's time: its address is that of the same login's address mark in it.
+      const loginIp =
+        kind === "address"
+          ? place
+          : entries
+              .map(([k, m]) =>
+                k.startsWith("ip:") && m.login === mark.login && `net:${networkOf(k.slice(3))}` === key ? k.slice(3) : undefined,
+              )
+              .find((ip) => ip !== undefined);
+      const expiresAt = markSeen(mark) + forgetAfterMs;
+      out.push({
+        user,
+        place,
+        kind,
+        answeredAt: new Date(mark.answeredAt).toISOString(),
+        login: new Date(mark.login).toISOString(),
+        ...(loginIp ? { loginIp } : {}),
+        ...(mark.lastSeen !== undefined ? { lastSeen: new Date(mark.lastSeen).toISOString() } : {}),
+        expiresAt: new Date(expiresAt).toISOString(),
+        expired: expiresAt <= now,
+      });
+    }
+  }
+  return out;
+}
+
+/** A user name for a terminal line: quoted when it holds spaces, quotes or control characters, which are escaped. */
+function shownUser(user: string): string {
+  return /^[\p{L}\p{N}._@+-]+$/u.test(user) ? user : escapeLine(JSON.stringify(user));
+}
+
+function rowLine(row: MarkRow): string {
+  const from = row.kind === "network" ? (row.loginIp ? ` from ${row.loginIp}` : "") : "";
+  return [
+    shownUser(row.user),
+    row.place,
+    `no=${row.answeredAt}`,
+    `login=${row.login}${from}`,
+    ...(row.lastSeen ? [`lastSeen=${row.lastSeen}`] : []),
+    row.expired ? `expired=${row.expiresAt}` : `expires=${row.expiresAt}`,
+  ].join("  ");
+}
+
+/** Who is running this, for the log line: the account, and the one sudo was run from when that is said. */
+function operator(): string {
+  const uid = process.getuid?.();
+  let name: string | undefined;
+  try {
+    name = userInfo().username;
+  } catch {
+    name = uid === undefined ? undefined : hookUser(uid).name;
+  }
+  const sudo = process.env.SUDO_USER ? ` via sudo from ${process.env.SUDO_USER}` : "";
+  return `${name ?? "unknown"}${uid === undefined ? "" : ` (uid ${uid})`}${sudo}`;
+}
+
+/**
+ * The state file's marks as this user may use them: a directory or marks file another user owns is a 78 saying whom to
+ * run as, not the marks file's own "chown it to this user" (which, run by the wrong user, would lock the hooks out).
+ */
+async function checkStateAccess(config: VpnnotifyConfig, write: boolean): Promise<void> {
+  if (config.state.redis || process.getuid?.() === 0) return;
+  const marks = marksFileOf(config.state.file);
+  for (const [path, mode] of [
+    [dirname(config.state.file), constants.X_OK | (write ? constants.W_OK : 0)],
+    [marks, constants.R_OK | (write ? constants.W_OK : 0)],
+  ] as const) {
+    const info = await stat(path).catch(() => undefined);
+    if (!info) continue;
+    const denied = await access(path, mode).then(
+      () => false,
+      () => true,
+    );
+    if (!denied) continue;
+    const owner = hookUser(info.uid);
+    const name = /^[A-Za-z0-9._-]+$/.test(owner.name) ? owner.name : `#${owner.uid}`;
+    throw new ConfigError(
+      `${escapeLine(path)} cannot be ${write ? "read and written" : "read"} by uid ${process.getuid?.()}: it belongs to ${escapeLine(owner.name)} (uid ${owner.uid}), the user vpnnotify runs as`,
+      { hint: `run it as that user: sudo -u ${name} vpnnotify marks …` },
+    );
+  }
+}
+
+export async function runMarksCommand(
+  { ctx, user: userArg, place: placeArg, flags }: MarksCommandOptions,
+  io: IOStreams,
+): Promise<ExitCode> {
+  const user = userArg === undefined ? undefined : vpnUser(userArg);
+  if (userArg !== undefined && user === undefined) {
+    throw new UsageError("USER is empty (or only spaces or control characters)", { hint: "pass the VPN user's name" });
+  }
+  if (flags.remove && user === undefined) {
+    throw new UsageError("--remove needs USER", { hint: "vpnnotify marks --remove USER [ADDRESS-OR-NETWORK]" });
+  }
+  // The name as the histories and marks are keyed (a hook's "Alice " is alice's).
+  const key = user === undefined ? undefined : historyKey(user);
+  const pick = placeArg === undefined ? undefined : placePick(placeArg);
+  const { config, filepath } = await loadConfig({ tool: "vpnnotify", schema: configSchema, path: ctx.opts.config });
+  if (flags.remove) {
+    // As root the marks file would be replaced by one root owns, which the hooks' user cannot read (every login then
+    // told to the security channel): refused as flush is, naming the user to run it as.
+    const named = (ctx.opts.config ?? process.env.VPNNOTIFY_CONFIG) ? filepath : undefined;
+    refuseRootOnHookSpool(
+      { spool: spoolDir(config), state: config.state.redis ? undefined : dirname(config.state.file) },
+      "marks --remove",
+      named,
+    );
+  }
+  await checkStateAccess(config, flags.remove === true);
+  // Unhurried: nobody's login waits on this, and the lock may be held by a worker's alert for a while.
+  const store = createStore(config, ctx.log, undefined, { unhurried: true });
+  try {
+    const shown = key === undefined ? "" : shownUser(key);
+    if (!flags.remove) {
+      const found = await store.listMarks(key);
+      const picked = new Map(
+        [...found]
+          .map(([name, marks]): [string, Marks] => [
+            name,
+            Object.fromEntries(Object.entries(marks).filter(([k]) => !pick || pick.which(k))),
+          ])
+          .filter(([, marks]) => Object.keys(marks).length > 0),
+      );
+      const list = rows(picked, placePolicy(config).forgetAfterMs, Date.now());
+      if (ctx.opts.json) io.stdout.write(`${JSON.stringify({ marks: list, store: store.name })}\n`);
+      else if (list.length > 0) io.stdout.write(`${list.map(rowLine).join("\n")}\n`);
+      else {
+        const whose = key === undefined ? "" : ` for ${shown}`;
+        io.stdout.write(`no "not me" marks${whose}${pick ? ` at ${pick.shown}` : ""} (${store.name})\n`);
+      }
+      return ExitCode.OK;
+    }
+    const name = key as string;
+    const removed = await store.removeMarks(name, (k) => !pick || pick.which(k));
+    const list = rows(new Map([[name, removed]]), placePolicy(config).forgetAfterMs, Date.now());
+    if (list.length === 0) {
+      // Nothing to do, as status says "pending: 0": exit 0, with the line saying so (the user's marks, if any, beside it).
+      const rest = await store.listMarks(name);
+      const theirs = Object.keys(rest.get(name) ?? {}).map((k) => k.slice(k.indexOf(":") + 1));
+      const line = `nothing removed: ${shown} has no "not me" mark${pick ? ` at ${pick.shown}` : "s"} (${store.name})${theirs.length > 0 ? `; their marks: ${theirs.join(", ")}` : ""}`;
+      if (ctx.opts.json) io.stdout.write(`${JSON.stringify({ removed: [], store: store.name })}\n`);
+      else io.stdout.write(`${line}\n`);
+      return ExitCode.OK;
+    }
+    const by = operator();
+    const at = new Date().toISOString();
+    for (const row of list) {
+      // A security decision: logins from there are no longer escalated. Logged, not posted (this command calls no Slack).
+      ctx.log.warn('"not me" mark removed: logins from there are no longer escalated for it', {
+        user: row.user,
+        place: row.place,
+        by,
+        at,
+      });
+    }
+    if (ctx.opts.json) io.stdout.write(`${JSON.stringify({ removed: list, by, at, store: store.name })}\n`);
+    else io.stdout.write(`${list.map((row) => `removed  ${rowLine(row)}`).join("\n")}\n`);
+    return ExitCode.OK;
+  } finally {
+    await store.close().catch(() => {});
+  }
+}

@@ -1,0 +1,303 @@
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, unlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Logger } from "@opsguard/core";
+import { type RedisLab, SLACK_SIM_TOKEN, SlackSim, startRedis } from "@opsguard/lab";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { configSchema } from "../src/config";
+import { marksFileOf } from "../src/file-store";
+import { handleConnect } from "../src/notify";
+import { markDisowned, placeKeys } from "../src/places";
+import { createNotifier } from "../src/runtime";
+import { PLACES, runInProc, writeGeoDatabases } from "./fixtures";
+
+/**
+ * `vpnnotify marks`: the operator's way to see the users' "not me" marks and to undo a "No" given by mistake (T64 N6),
+ * with the state file and with Redis, under the writers' locks, never touching the histories.
+ */
+
+const SECURITY = "C0SECURITY";
+const DAY = 86_400_000;
+let dir: string;
+let slack: SlackSim;
+let redis: RedisLab;
+let geo: { city: string; asn: string };
+
+beforeAll(async () => {
+  process.env.TEST_SLACK_TOKEN = SLACK_SIM_TOKEN;
+  dir = mkdtempSync(join(tmpdir(), "vpnnotify-marks-cmd-"));
+  geo = writeGeoDatabases(dir);
+  redis = await startRedis({ password: "lab-redis-pw-marks" });
+  slack = new SlackSim();
+  slack.addUser({ id: "U0ALICE", name: "alice", email: "alice@example.org" });
+  slack.addUser({ id: "U0BOB", name: "bob", email: "bob@example.org" });
+  slack.addChannel({ id: SECURITY, name: "security-alerts" });
+  await slack.start();
+});
+
+afterAll(async () => {
+  await slack?.stop();
+  await redis?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/**
+ * Alice logs in from home (London) on two days, and answers "No" to the second login by mistake; bob says "No" to a login from Paris.
+ * Both "No"s are recorded the way serve records them (markDisowned through the store).
+ */
+async function mistakenNo(store: "file" | "redis") {
+  const id = Math.random().toString(36).slice(2);
+  const state =
+    store === "file"
+      ? { file: join(dir, id, "state.json") }
+      : {
+          redis: {
+            url: redis.url,
+            password: `file:${redis.passwordFile}`,
+            keyPrefix: `t${id}:`,
+            connectTimeoutMs: 5_000,
+            commandTimeoutMs: 5_000,
+          },
+        };
+  const config = {
+    server: { name: "vpn-eu-1" },
+    slack: { token: "env:TEST_SLACK_TOKEN", baseUrl: slack.apiUrl },
+    securityChannel: SECURITY,
+    directory: { emailDomain: "example.org" },
+    geoip: { city: geo.city, asn: geo.asn },
+    state,
+    spool: { dir: join(dir, id, "spool") },
+  };
+  const configFile = join(dir, `${id}.json`);
+  writeFileSync(configFile, JSON.stringify(config));
+  const n = createNotifier(
+    configSchema.parse(config),
+    new Logger({ tool: "vpnnotify", level: "error", stream: { write: () => true } as never }),
+  );
+  const t0 = Date.now() - 3 * DAY;
+  const connect = (user: string, ip: string, time = Date.now()) => handleConnect({ kind: "connect", source: "openvpn", user, ip, time }, n);
+  const no = (user: string, ip: string, login: number) =>
+    n.store.update(user, (h) => markDisowned(h, placeKeys(n.geo.lookup(ip)), login, login + 60_000, n.policy));
+  await connect("alice", PLACES.london.ip, t0 - DAY);
+  await connect("alice", PLACES.london.ip, t0);
+  await no("alice", PLACES.london.ip, t0);
+  await connect("bob", PLACES.paris.ip, t0);
+  await no("bob", PLACES.paris.ip, t0);
+  const run = (...args: string[]) => runInProc(["--config", configFile, ...args], {});
+  return { n, t0, connect, no, run, config, stateFile: join(dir, id, "state.json"), marks: marksFileOf(join(dir, id, "state.json")) };
+}
+
+describe.each(["file", "redis"] as const)("vpnnotify marks with the %s store", (store) => {
+  it('lists every mark, text and --json: user, address or network, when the "No" came, the login it came from', async () => {
+    const s = await mistakenNo(store);
+    const text = await s.run("marks");
+    expect([text.code, text.stderr]).toEqual([0, ""]);
+    const no = new Date(s.t0 + 60_000).toISOString();
+    const login = new Date(s.t0).toISOString();
+    expect(text.stdout.split("\n").filter(Boolean)).toEqual([
+      expect.stringMatching(new RegExp(`^alice  ${PLACES.london.ip}  no=${no}  login=${login}  expires=`)),
+      expect.stringMatching(new RegExp(`^alice  ${PLACES.london.cidr}  no=${no}  login=${login} from ${PLACES.london.ip}  expires=`)),
+      expect.stringMatching(/^bob {2}90\.100\.1\.2 {2}/),
+      expect.stringMatching(/^bob {2}90\.100\.1\.0\/24 {2}/),
+    ]);
+    const json = await s.run("--json", "marks", "alice");
+    expect(json.code).toBe(0);
+    expect(JSON.parse(json.stdout).marks).toEqual([
+      expect.objectContaining({ user: "alice", place: PLACES.london.ip, kind: "address", answeredAt: no, login, expired: false }),
+      expect.objectContaining({ user: "alice", place: PLACES.london.cidr, kind: "network", loginIp: PLACES.london.ip }),
+    ]);
+    await s.n.store.close();
+  });
+
+  it('--remove with the network in another form than stored undoes the mistaken "No": home is no longer escalated, bob keeps his', async () => {
+    const s = await mistakenNo(store);
+    const before = await s.connect("alice", PLACES.london.ip);
+    expect(before).toMatchObject({ reason: "disowned-place", securityChannel: SECURITY });
+    const history = store === "file" ? statSync(s.stateFile) : undefined;
+    const r = await s.run("marks", "--remove", "Alice", "81.2.69.142/24");
+    expect(r.code).toBe(0);
+    expect(r.stdout.split("\n").filter(Boolean)).toEqual([
+      expect.stringMatching(new RegExp(`^removed  alice  ${PLACES.london.ip}  `)),
+      expect.stringMatching(new RegExp(`^removed  alice  ${PLACES.london.cidr}  `)),
+    ]);
+    // a warning naming user, place, who ran it and when, for each mark; nothing posted to Slack
+    const uid = process.getuid?.();
+    for (const place of [PLACES.london.ip, PLACES.london.cidr]) {
+      expect(r.stderr).toMatch(
+        new RegExp(
+          `^vpnnotify: warn: "not me" mark removed: .* user=alice place=${place.replace(/[./]/g, "\\$&")} by=.*\\(uid ${uid}\\).* at=\\d{4}-`,
+          "m",
+        ),
+      );
+    }
+    const posts = slack.messages.length;
+    expect((await s.run("marks", "alice")).stdout).toBe(`no "not me" marks for alice (${s.n.store.name})\n`);
+    expect((await s.run("marks", "bob")).stdout).toContain("bob  90.100.1.2");
+    expect(slack.messages.length).toBe(posts);
+    // the histories were not rewritten (the same file, not one put in its place)
+    if (history) expect(statSync(s.stateFile)).toMatchObject({ ino: history.ino, mtimeMs: history.mtimeMs });
+    // home is a known place again: quiet, as before the mistaken "No"
+    expect(await s.connect("alice", PLACES.london.ip)).toMatchObject({ verdict: "suppressed", reason: "known-place" });
+    await s.n.store.close();
+  });
+
+  it("--remove USER removes all of that user's marks, and only theirs", async () => {
+    const s = await mistakenNo(store);
+    await s.no("alice", PLACES.sydney.ip, s.t0 + DAY);
+    const r = await s.run("--json", "marks", "--remove", "alice");
+    expect(r.code).toBe(0);
+    expect(
+      JSON.parse(r.stdout)
+        .removed.map((m: { place: string }) => m.place)
+        .sort(),
+    ).toEqual([PLACES.london.ip, PLACES.london.cidr, PLACES.sydney.ip, "1.128.3.0/24"].sort());
+    const left = JSON.parse((await s.run("--json", "marks")).stdout).marks.map((m: { user: string }) => m.user);
+    expect(left).toEqual(["bob", "bob"]);
+    await s.n.store.close();
+  });
+
+  it("no such mark: one line saying so and what the user has, exit 0 as status's nothing-to-do, nothing written", async () => {
+    const s = await mistakenNo(store);
+    const before = store === "file" ? readFileSync(s.marks, "utf8") : undefined;
+    const r = await s.run("marks", "--remove", "alice", PLACES.paris.ip);
+    expect([r.code, r.stderr]).toEqual([0, ""]);
+    expect(r.stdout).toBe(
+      `nothing removed: alice has no "not me" mark at 90.100.1.2 (or its network 90.100.1.0/24) (${s.n.store.name}); their marks: ${PLACES.london.ip}, ${PLACES.london.cidr}\n`,
+    );
+    if (before !== undefined) expect(readFileSync(s.marks, "utf8")).toBe(before);
+    const carol = await s.run("marks", "--remove", "carol");
+    expect([carol.code, carol.stdout]).toEqual([0, `nothing removed: carol has no "not me" marks (${s.n.store.name})\n`]);
+    expect((await s.run("marks", "carol")).stdout).toBe(`no "not me" marks for carol (${s.n.store.name})\n`);
+    await s.n.store.close();
+  });
+});
+
+describe("vpnnotify marks: arguments", () => {
+  it.each([
+    [["--remove", "alice", "home"], '"home" is not an IP address or network'],
+    [["--remove", "alice", "81.2.69.0/16"], '"81.2.69.0/16" is not a network vpnnotify marks: it keeps /24 networks for IPv4'],
+    [["--remove", "alice", "81.2.69.0/x"], '"81.2.69.0/x" is not an IP address or network'],
+    [["alice", "81.2.69.0/24\u001b[2J"], '"81.2.69.0/24\\u001b[2J" is not an IP address or network'],
+    [["--remove"], "--remove needs USER"],
+  ])("%j is a usage error (64) in one line, before any store is read", async (args, message) => {
+    const r = await runInProc(["--config", join(dir, "none.json"), "marks", ...args], {});
+    expect([r.code, r.stdout]).toEqual([64, ""]);
+    expect(r.stderr.split("\n")[0]).toContain(message);
+    expect(r.stderr).not.toContain("\u001b");
+  });
+
+  it("a user name with control characters is escaped in the list", async () => {
+    const s = await mistakenNo("file");
+    const marks = JSON.parse(readFileSync(s.marks, "utf8"));
+    marks.users["eve\u001b[31m\nforged  1.2.3.4"] = marks.users.bob;
+    writeFileSync(s.marks, JSON.stringify(marks));
+    const r = await s.run("marks");
+    expect(r.code).toBe(0);
+    expect(r.stdout).not.toContain("\u001b");
+    expect(r.stdout).toContain('"eve\\u001b[31m\\nforged  1.2.3.4"  90.100.1.2');
+    expect(r.stdout.split("\n").filter((l) => l.startsWith("forged"))).toEqual([]);
+  });
+});
+
+describe("vpnnotify marks: marks that cannot be read are a 78 naming them, and nothing changes", () => {
+  it.each([
+    ["corrupt", (marks: string) => writeFileSync(marks, "{"), "is not valid JSON"],
+    [
+      "a symbolic link",
+      (marks: string) => {
+        writeFileSync(`${marks}.elsewhere`, JSON.stringify({ version: 1, users: {} }));
+        unlinkSync(marks);
+        symlinkSync(`${marks}.elsewhere`, marks);
+      },
+      "is a symbolic link",
+    ],
+    [
+      "too large",
+      (marks: string) => writeFileSync(marks, `${readFileSync(marks, "utf8")}${" ".repeat(2 * 1024 * 1024)}`),
+      "bytes, over the",
+    ],
+  ])("the marks file %s", async (_what, spoil, problem) => {
+    const s = await mistakenNo("file");
+    spoil(s.marks);
+    const before = readFileSync(s.marks);
+    for (const args of [["marks"], ["marks", "--remove", "alice"], ["marks", "--remove", "alice", PLACES.london.ip]]) {
+      const r = await s.run(...args);
+      expect([r.code, r.stdout], args.join(" ")).toEqual([78, ""]);
+      expect(r.stderr).toContain(`the "not me" marks could not be read: ${s.marks} `);
+      expect(r.stderr).toContain(problem);
+      expect(r.stderr).toContain("restore it from a backup");
+    }
+    // compared as bytes: the 2 MiB file would take vitest's deep equality seconds
+    expect(readFileSync(s.marks).equals(before)).toBe(true);
+  });
+
+  it("a Redis marks key that is not marks: 78 naming the key and its DEL, the key left as it is", async () => {
+    const s = await mistakenNo("redis");
+    const key = `${s.config.state.redis?.keyPrefix}disowned:alice`;
+    const cli = (...args: string[]) =>
+      spawnSync("redis-cli", ["-p", String(redis.port), "--no-auth-warning", "-a", redis.password, ...args], { encoding: "utf8" });
+    expect(cli("SET", key, "garbage{").stdout.trim()).toBe("OK");
+    for (const args of [["marks"], ["marks", "--remove", "alice"]]) {
+      const r = await s.run(...args);
+      expect([r.code, r.stdout]).toEqual([78, ""]);
+      expect(r.stderr).toContain(`the "not me" marks could not be read: the Redis key ${key} is not valid JSON`);
+      expect(r.stderr).toContain(`DEL ${key}`);
+    }
+    expect(cli("GET", key).stdout.trim()).toBe("garbage{");
+    await s.n.store.close();
+  });
+});
+
+describe('a "No" recorded while a mark is being removed is kept', () => {
+  it("state file: the removal decides under the writers' locks, and a mark written before it took them is kept", async () => {
+    const s = await mistakenNo("file");
+    const paris = `ip:${PLACES.paris.ip}`;
+    const seen: boolean[] = [];
+    const removed = await s.n.store.removeMarks("alice", (key) => {
+      if (seen.length === 0) {
+        // another process's writer records alice's "No" to a login from Paris just after this read
+        const marks = JSON.parse(readFileSync(s.marks, "utf8"));
+        marks.users.alice[paris] = { login: s.t0 + DAY, answeredAt: s.t0 + DAY + 1 };
+        writeFileSync(s.marks, JSON.stringify(marks));
+      }
+      // the locks a writer takes (the state file's, then the marks file's) are held while a mark is picked
+      seen.push(existsSync(`${s.stateFile}.lock`) && existsSync(`${s.marks}.lock`));
+      return key === `ip:${PLACES.london.ip}`;
+    });
+    expect(Object.keys(removed)).toEqual([`ip:${PLACES.london.ip}`]);
+    expect(seen).toContain(true);
+    const left = JSON.parse(readFileSync(s.marks, "utf8")).users.alice;
+    expect(Object.keys(left).sort()).toEqual([`net:${PLACES.london.cidr}`, paris].sort());
+  });
+
+  it('Redis: another server\'s "No" between the read and the write makes the removal read again, and both stand', async () => {
+    const s = await mistakenNo("redis");
+    const key = `${s.config.state.redis?.keyPrefix}disowned:alice`;
+    const paris = `ip:${PLACES.paris.ip}`;
+    let calls = 0;
+    const removed = await s.n.store.removeMarks("alice", (k) => {
+      if (calls++ === 0) {
+        // synchronously, so it lands between this round's GET and its EXEC: another server's transaction
+        const now = JSON.parse(
+          spawnSync("redis-cli", ["-p", String(redis.port), "--no-auth-warning", "-a", redis.password, "GET", key], { encoding: "utf8" })
+            .stdout,
+        );
+        now[paris] = { login: s.t0 + DAY, answeredAt: s.t0 + DAY + 1 };
+        const set = spawnSync(
+          "redis-cli",
+          ["-p", String(redis.port), "--no-auth-warning", "-a", redis.password, "SET", key, JSON.stringify(now)],
+          {
+            encoding: "utf8",
+          },
+        );
+        expect(set.stdout.trim()).toBe("OK");
+      }
+      return k === `ip:${PLACES.london.ip}`;
+    });
+    expect(Object.keys(removed)).toEqual([`ip:${PLACES.london.ip}`]);
+    const left = (await s.n.store.listMarks("alice")).get("alice") ?? {};
+    expect(Object.keys(left).sort()).toEqual([`net:${PLACES.london.cidr}`, paris].sort());
+    await s.n.store.close();
+  });
+});
