@@ -69,6 +69,12 @@ new again; each alert's first answer counts and a second one is only logged, exc
 <keyPrefix>disowned:<user>) are never replaced when they cannot be read (corrupt, a symlink, over 2 MiB,
 another user's): left as they are, an error names them and the fix, every login also goes to the security
 channel ("the 'not me' marks could not be read: …"), and status exits 78 naming the file.
+"vpnnotify marks [USER [PLACE]] [--json]" lists the marks (user, address or network, when the "No" came, the
+login it was about, expiry); "vpnnotify marks --remove USER [PLACE]" undoes a "No" given by mistake: PLACE is an
+address (its mark and its network's) or a /24 (/56) network in any spelling (81.2.69.142/24 = 81.2.69.0/24;
+anything else: 64), without it all of USER's marks. Under the writers' locks (the histories are never written);
+logged at warning level with who ran it and when, printed, NOT posted to Slack. No such mark: one line, exit 0.
+Marks that cannot be read: 78 naming the file or key, nothing changed. Run it as the state's owner, like flush.
 Run serve as the spool's owner: on a spool it cannot write it exits 78 at start. SIGTERM/SIGINT
 stop it with one "stopped by SIGTERM" line, exit 0.
 A signing secret that cannot be read, or is empty, is a config error (78) for status and notify too.
@@ -135,10 +141,11 @@ const EXIT_CODES = [
 const EXIT_CODE_MEANINGS = {
   [ExitCode.UNAVAILABLE]: "an alert that was due could not be sent (Slack unreachable, refusing or rate-limiting: it stays spooled)",
   [ExitCode.IO_ERR]: "I/O error: the spool's or state file's disk is full or failing; install: cannot write --prefix",
-  [ExitCode.TEMP_FAIL]: "the deadline passed; flush: another process drains the spool or holds a lease on alerts",
+  [ExitCode.TEMP_FAIL]:
+    "the deadline passed; flush: another process drains the spool or holds a lease on alerts; marks --remove: the state's lock held past 15 s",
   [ExitCode.NO_PERM]: "install: this user may not write --prefix (run it as root)",
   [ExitCode.CONFIG]:
-    "configuration error: the config, a secret or template file it names; status/flush: a spool directory this user cannot read, write or create; install: a config the hooks cannot use (the files are installed)",
+    'configuration error: the config, a secret or template file it names; status/flush: a spool directory this user cannot read, write or create; status/marks: "not me" marks that cannot be read; install: a config the hooks cannot use (the files are installed)',
 };
 
 const SIGNAL_EXIT_CODES = `  129 a process retrying an alert in memory stopped by SIGHUP, after its LOST line (SIGINT, SIGTERM: 130, 143)

@@ -88,6 +88,11 @@ async function mistakenNo(store: "file" | "redis") {
   return { n, t0, connect, no, run, config, stateFile: join(dir, id, "state.json"), marks: marksFileOf(join(dir, id, "state.json")) };
 }
 
+/** redis-cli against the lab's server: synchronous, so a test can write between a transaction's read and its EXEC. */
+function redisCli(...args: string[]) {
+  return spawnSync("redis-cli", ["-p", String(redis.port), "--no-auth-warning", "-a", redis.password ?? "", ...args], { encoding: "utf8" });
+}
+
 describe.each(["file", "redis"] as const)("vpnnotify marks with the %s store", (store) => {
   it('lists every mark, text and --json: user, address or network, when the "No" came, the login it came from', async () => {
     const s = await mistakenNo(store);
@@ -235,16 +240,14 @@ describe("vpnnotify marks: marks that cannot be read are a 78 naming them, and n
   it("a Redis marks key that is not marks: 78 naming the key and its DEL, the key left as it is", async () => {
     const s = await mistakenNo("redis");
     const key = `${s.config.state.redis?.keyPrefix}disowned:alice`;
-    const cli = (...args: string[]) =>
-      spawnSync("redis-cli", ["-p", String(redis.port), "--no-auth-warning", "-a", redis.password, ...args], { encoding: "utf8" });
-    expect(cli("SET", key, "garbage{").stdout.trim()).toBe("OK");
+    expect(redisCli("SET", key, "garbage{").stdout.trim()).toBe("OK");
     for (const args of [["marks"], ["marks", "--remove", "alice"]]) {
       const r = await s.run(...args);
       expect([r.code, r.stdout]).toEqual([78, ""]);
       expect(r.stderr).toContain(`the "not me" marks could not be read: the Redis key ${key} is not valid JSON`);
       expect(r.stderr).toContain(`DEL ${key}`);
     }
-    expect(cli("GET", key).stdout.trim()).toBe("garbage{");
+    expect(redisCli("GET", key).stdout.trim()).toBe("garbage{");
     await s.n.store.close();
   });
 });
@@ -279,18 +282,9 @@ describe('a "No" recorded while a mark is being removed is kept', () => {
     const removed = await s.n.store.removeMarks("alice", (k) => {
       if (calls++ === 0) {
         // synchronously, so it lands between this round's GET and its EXEC: another server's transaction
-        const now = JSON.parse(
-          spawnSync("redis-cli", ["-p", String(redis.port), "--no-auth-warning", "-a", redis.password, "GET", key], { encoding: "utf8" })
-            .stdout,
-        );
+        const now = JSON.parse(redisCli("GET", key).stdout);
         now[paris] = { login: s.t0 + DAY, answeredAt: s.t0 + DAY + 1 };
-        const set = spawnSync(
-          "redis-cli",
-          ["-p", String(redis.port), "--no-auth-warning", "-a", redis.password, "SET", key, JSON.stringify(now)],
-          {
-            encoding: "utf8",
-          },
-        );
+        const set = redisCli("SET", key, JSON.stringify(now));
         expect(set.stdout.trim()).toBe("OK");
       }
       return k === `ip:${PLACES.london.ip}`;
