@@ -1,5 +1,16 @@
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, unlinkSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  unlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Logger } from "@opsguard/core";
@@ -10,7 +21,7 @@ import { marksFileOf } from "../src/file-store";
 import { handleConnect } from "../src/notify";
 import { markDisowned, placeKeys } from "../src/places";
 import { createNotifier } from "../src/runtime";
-import { PLACES, runInProc, writeGeoDatabases } from "./fixtures";
+import { CLI, PLACES, runInProc, writeGeoDatabases } from "./fixtures";
 
 /**
  * `vpnnotify marks`: the operator's way to see the users' "not me" marks and to undo a "No" given by mistake (T64 N6),
@@ -293,5 +304,50 @@ describe('a "No" recorded while a mark is being removed is kept', () => {
     const left = (await s.n.store.listMarks("alice")).get("alice") ?? {};
     expect(Object.keys(left).sort()).toEqual([`net:${PLACES.london.cidr}`, paris].sort());
     await s.n.store.close();
+  });
+});
+
+describe.runIf(process.getuid?.() === 0)("vpnnotify marks run as the wrong user", () => {
+  it("another user's state: 78 in one line naming its owner and the command to run instead, nothing changed", async () => {
+    const s = await mistakenNo("file");
+    // the state is root's (the hooks' user here), 0700; the config is readable by all
+    chmodSync(join(s.stateFile, ".."), 0o700);
+    chmodSync(join(s.stateFile, "../.."), 0o755);
+    chmodSync(join(dir), 0o755);
+    const configFile = join(dir, `${Math.random().toString(36).slice(2)}.json`);
+    writeFileSync(configFile, JSON.stringify(s.config), { mode: 0o644 });
+    const before = readFileSync(s.marks, "utf8");
+    for (const args of [["marks"], ["marks", "--remove", "alice"]]) {
+      const node = [process.execPath, "--conditions=@opsguard/source", "--import", "tsx", CLI, "--config", configFile, ...args];
+      const r = spawnSync("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", ...node], {
+        cwd: join(import.meta.dirname, "../../.."),
+        env: { PATH: "/usr/bin:/bin", HOME: "/nonexistent", NO_COLOR: "1", TEST_SLACK_TOKEN: SLACK_SIM_TOKEN },
+        encoding: "utf8",
+        timeout: 20_000,
+      });
+      expect([r.status, r.stdout], args.join(" ")).toEqual([78, ""]);
+      expect(r.stderr.trim().split("\n")).toEqual([
+        expect.stringMatching(
+          new RegExp(
+            `^vpnnotify: ${join(s.stateFile, "..").replace(/[.]/g, "\\.")} cannot be read.* by .*\\(uid 65534\\): it belongs to root \\(uid 0\\).*\\(run it as that user: sudo -u root vpnnotify --config ${configFile.replace(/[.]/g, "\\.")} marks …\\)$`,
+          ),
+        ),
+      ]);
+    }
+    expect(readFileSync(s.marks, "utf8")).toBe(before);
+  });
+
+  it("--remove as root on the hooks' user's state is refused (the marks file would become root's), listing is not", async () => {
+    const s = await mistakenNo("file");
+    chownSync(join(s.stateFile, ".."), 65534, 65534);
+    const before = readFileSync(s.marks, "utf8");
+    const r = await s.run("marks", "--remove", "alice");
+    expect([r.code, r.stdout]).toEqual([78, ""]);
+    expect(r.stderr).toContain(
+      "belongs to nobody (uid 65534), the user vpnnotify runs as; as root, marks --remove would leave a marks file that user cannot read",
+    );
+    expect(r.stderr).toContain("sudo -u nobody vpnnotify --config");
+    expect(readFileSync(s.marks, "utf8")).toBe(before);
+    expect((await s.run("marks", "alice")).code).toBe(0);
   });
 });

@@ -21,8 +21,8 @@ import { configSchema, type VpnnotifyConfig } from "../config";
 import { vpnUser } from "../event";
 import { marksFileOf } from "../file-store";
 import { markSeen } from "../places";
-import { hookUser, refuseRootOnHookSpool } from "../run-as";
-import { createStore, placePolicy, spoolDir } from "../runtime";
+import { hookUser, otherOwnerAsRoot } from "../run-as";
+import { createStore, placePolicy } from "../runtime";
 import type { Marks } from "../store";
 
 export interface MarksCommandOptions {
@@ -163,7 +163,7 @@ function operator(): string {
  * The state file's marks as this user may use them: a directory or marks file another user owns is a 78 saying whom to
  * run as, not the marks file's own "chown it to this user" (which, run by the wrong user, would lock the hooks out).
  */
-async function checkStateAccess(config: VpnnotifyConfig, write: boolean): Promise<void> {
+async function checkStateAccess(config: VpnnotifyConfig, write: boolean, named: string | undefined): Promise<void> {
   if (config.state.redis || process.getuid?.() === 0) return;
   const marks = marksFileOf(config.state.file);
   for (const [path, mode] of [
@@ -179,11 +179,29 @@ async function checkStateAccess(config: VpnnotifyConfig, write: boolean): Promis
     if (!denied) continue;
     const owner = hookUser(info.uid);
     const name = /^[A-Za-z0-9._-]+$/.test(owner.name) ? owner.name : `#${owner.uid}`;
+    const me = hookUser(process.getuid?.() ?? -1);
     throw new ConfigError(
-      `${escapeLine(path)} cannot be ${write ? "read and written" : "read"} by uid ${process.getuid?.()}: it belongs to ${escapeLine(owner.name)} (uid ${owner.uid}), the user vpnnotify runs as`,
-      { hint: `run it as that user: sudo -u ${name} vpnnotify marks …` },
+      `${escapeLine(path)} cannot be ${write ? "read and written" : "read"} by ${escapeLine(me.name)} (uid ${me.uid}): it belongs to ${escapeLine(owner.name)} (uid ${owner.uid}), the user vpnnotify runs as`,
+      { hint: `run it as that user: sudo -u ${name} vpnnotify${named ? ` --config ${escapeLine(named)}` : ""} marks …` },
     );
   }
+}
+
+/**
+ * `--remove` as root on the state of the user the hooks run as: the marks file root writes in its place would be
+ * root's, 0600, and the hooks could not read it (every login then told to the security channel as "marks could not be
+ * read"). Refused, naming the user to run it as. Root may list them: that only reads.
+ */
+function refuseRootOnOthersState(stateDir: string, named: string | undefined): void {
+  const owner = otherOwnerAsRoot(stateDir);
+  if (!owner) return;
+  const name = /^[A-Za-z0-9._-]+$/.test(owner.name) ? owner.name : `#${owner.uid}`;
+  throw new ConfigError(
+    `the state directory ${escapeLine(stateDir)} belongs to ${escapeLine(owner.name)} (uid ${owner.uid}), the user vpnnotify runs as; as root, marks --remove would leave a marks file that user cannot read`,
+    {
+      hint: `run it as ${escapeLine(owner.name)}: sudo -u ${name} vpnnotify${named ? ` --config ${escapeLine(named)}` : ""} marks --remove …`,
+    },
+  );
 }
 
 export async function runMarksCommand(
@@ -201,17 +219,10 @@ export async function runMarksCommand(
   const key = user === undefined ? undefined : historyKey(user);
   const pick = placeArg === undefined ? undefined : placePick(placeArg);
   const { config, filepath } = await loadConfig({ tool: "vpnnotify", schema: configSchema, path: ctx.opts.config });
-  if (flags.remove) {
-    // As root the marks file would be replaced by one root owns, which the hooks' user cannot read (every login then
-    // told to the security channel): refused as flush is, naming the user to run it as.
-    const named = (ctx.opts.config ?? process.env.VPNNOTIFY_CONFIG) ? filepath : undefined;
-    refuseRootOnHookSpool(
-      { spool: spoolDir(config), state: config.state.redis ? undefined : dirname(config.state.file) },
-      "marks --remove",
-      named,
-    );
-  }
-  await checkStateAccess(config, flags.remove === true);
+  // sudo drops $VPNNOTIFY_CONFIG: the command to run names the config when it was not found by default.
+  const named = (ctx.opts.config ?? process.env.VPNNOTIFY_CONFIG) ? filepath : undefined;
+  if (flags.remove && !config.state.redis) refuseRootOnOthersState(dirname(config.state.file), named);
+  await checkStateAccess(config, flags.remove === true, named);
   // Unhurried: nobody's login waits on this, and the lock may be held by a worker's alert for a while.
   const store = createStore(config, ctx.log, undefined, { unhurried: true });
   try {
