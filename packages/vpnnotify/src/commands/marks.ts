@@ -46,6 +46,15 @@ export function newMarksCommand(program: Command, runF: RunFn<MarksCommandOption
     });
 }
 
+/**
+ * The network of an "ip:…" mark's address; undefined for another key, or one whose address does not parse (the marks
+ * file is the schema's record of any string keys: a hand-edited key must not throw here).
+ */
+function networkOfAddressKey(key: string): string | undefined {
+  const ip = key.startsWith("ip:") ? normalizeIp(key.slice(3)) : undefined;
+  return ip === undefined ? undefined : networkOf(ip);
+}
+
 /** Which marks a PLACE argument names, and how to say it. */
 interface PlacePick {
   which: (key: string) => boolean;
@@ -77,7 +86,7 @@ export function placePick(arg: string): PlacePick {
     throw bad(`is not a network vpnnotify marks: it keeps /${wanted} networks for ${ip.includes(":") ? "IPv6" : "IPv4"}`);
   const network = networkOf(ip);
   return {
-    which: (key) => key === `net:${network}` || (key.startsWith("ip:") && networkOf(key.slice(3)) === network),
+    which: (key) => key === `net:${network}` || networkOfAddressKey(key) === network,
     shown: `${network} (or an address in it)`,
   };
 }
@@ -108,9 +117,7 @@ function rows(byUser: Map<string, Marks>, forgetAfterMs: number, now: number): M
         kind === "address"
           ? place
           : entries
-              .map(([k, m]) =>
-                k.startsWith("ip:") && m.login === mark.login && `net:${networkOf(k.slice(3))}` === key ? k.slice(3) : undefined,
-              )
+              .map(([k, m]) => (m.login === mark.login && `net:${networkOfAddressKey(k)}` === key ? k.slice(3) : undefined))
               .find((ip) => ip !== undefined);
       const expiresAt = markSeen(mark) + forgetAfterMs;
       out.push({
@@ -135,10 +142,11 @@ function shownUser(user: string): string {
 }
 
 function rowLine(row: MarkRow): string {
-  const from = row.kind === "network" ? (row.loginIp ? ` from ${row.loginIp}` : "") : "";
+  const from = row.kind === "network" && row.loginIp ? ` from ${escapeLine(row.loginIp)}` : "";
   return [
     shownUser(row.user),
-    row.place,
+    // As stored: a hand-edited key may hold anything.
+    escapeLine(row.place),
     `no=${row.answeredAt}`,
     `login=${row.login}${from}`,
     ...(row.lastSeen ? [`lastSeen=${row.lastSeen}`] : []),
