@@ -75,6 +75,7 @@ address (its mark and its network's) or a /24 (/56) network in any spelling (81.
 anything else: 64), without it all of USER's marks. Under the writers' locks (the histories are never written);
 logged at warning level with who ran it and when, printed, NOT posted to Slack. No such mark: one line, exit 0.
 Marks that cannot be read: 78 naming the file or key, nothing changed. Run it as the state's owner, like flush.
+A mark an earlier build kept inside the user's history is listed but not removed (75): run it again once they logged in or out.
 Run serve as the spool's owner: on a spool it cannot write it exits 78 at start. SIGTERM/SIGINT
 stop it with one "stopped by SIGTERM" line, exit 0.
 A signing secret that cannot be read, or is empty, is a config error (78) for status and notify too.
@@ -142,7 +143,7 @@ const EXIT_CODE_MEANINGS = {
   [ExitCode.UNAVAILABLE]: "an alert that was due could not be sent (Slack unreachable, refusing or rate-limiting: it stays spooled)",
   [ExitCode.IO_ERR]: "I/O error: the spool's or state file's disk is full or failing; install: cannot write --prefix",
   [ExitCode.TEMP_FAIL]:
-    "the deadline passed; flush: another process drains the spool or holds a lease on alerts; marks --remove: the state's lock held past 15 s",
+    "the deadline passed; flush: another process drains the spool or holds a lease on alerts; marks --remove: the state's lock held past 15 s, or a mark kept inside a history by an earlier build",
   [ExitCode.NO_PERM]: "install: this user may not write --prefix (run it as root)",
   [ExitCode.CONFIG]:
     'configuration error: the config, a secret or template file it names; status/flush: a spool directory this user cannot read, write or create; status/marks: "not me" marks that cannot be read; install: a config the hooks cannot use (the files are installed)',

@@ -1,10 +1,10 @@
 import { constants } from "node:fs";
-import { type FileHandle, open } from "node:fs/promises";
+import { type FileHandle, open, readFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import { formatIssues, JsonStateFile, type Logger, removeOrphanedTemps, withLock, writeFileAtomic } from "@opsguard/core";
 import { z } from "zod";
 import { markSeen, type UserHistory } from "./places";
-import { historyWhileMarksUnreadable, type Marks, MarksUnreadableError, type PlaceStore, withoutMarks } from "./store";
+import { historyWhileMarksUnreadable, type Marks, MarksInHistoryError, MarksUnreadableError, type PlaceStore, withoutMarks } from "./store";
 
 const placeSchema = z.object({
   firstSeen: z.number(),
@@ -277,9 +277,35 @@ export class FilePlaceStore implements PlaceStore {
   }
 
   async listMarks(user?: string): Promise<Map<string, Marks>> {
-    const marks = await readMarksFile(this.#marksPath);
+    const [marks, histories] = await Promise.all([readMarksFile(this.#marksPath), this.#historiesAsTheyAre()]);
     if (marks instanceof MarksUnreadableError) throw marks;
-    return new Map(Object.entries(marks.users).filter(([name]) => user === undefined || name === user));
+    const result = new Map<string, Marks>();
+    for (const name of new Set([...Object.keys(marks.users), ...Object.keys(histories?.users ?? {})])) {
+      if (user !== undefined && name !== user) continue;
+      const merged = withMarks(histories?.users[name], marks.users[name])?.disowned;
+      if (merged && Object.keys(merged).length > 0) result.set(name, merged);
+    }
+    return result;
+  }
+
+  /**
+   * The histories file as it is, for the marks an earlier build kept inside a history: read only, never set aside as
+   * JsonStateFile.load does with a corrupt one. One that cannot be read or parsed holds none that count (a writer
+   * starts from an empty state then).
+   */
+  async #historiesAsTheyAre(): Promise<State | undefined> {
+    try {
+      const parsed = stateSchema.safeParse(JSON.parse(await readFile(this.#path, "utf8")));
+      return parsed.success ? parsed.data : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** The picked marks an earlier build kept inside the user's history: they cannot be removed without writing it. */
+  async #refuseMarksInHistory(user: string, which: (key: string) => boolean): Promise<void> {
+    const inside = withoutMarks((await this.#historiesAsTheyAre())?.users[user]?.disowned ?? {}, which).removed;
+    if (Object.keys(inside).length > 0) throw new MarksInHistoryError(user, Object.keys(inside));
   }
 
   async removeMarks(user: string, which: (key: string) => boolean): Promise<Marks> {
@@ -287,6 +313,7 @@ export class FilePlaceStore implements PlaceStore {
     // creates no lock file beside a state that may not exist.
     const first = await readMarksFile(this.#marksPath);
     if (first instanceof MarksUnreadableError) throw first;
+    await this.#refuseMarksInHistory(user, which);
     if (Object.keys(withoutMarks(first.users[user] ?? {}, which).removed).length === 0) return {};
     let removed: Marks = {};
     // The writers' locks, in their order: this process's turn, the state file's lock, then the marks file's (update
@@ -301,6 +328,8 @@ export class FilePlaceStore implements PlaceStore {
             async () => {
               const marks = await readMarksFile(this.#marksPath);
               if (marks instanceof MarksUnreadableError) throw marks;
+              // Again under the locks: a build of session 38 (a host rolled back) may have written some meanwhile.
+              await this.#refuseMarksInHistory(user, which);
               const split = withoutMarks(marks.users[user] ?? {}, which);
               removed = split.removed;
               if (Object.keys(removed).length === 0) return;

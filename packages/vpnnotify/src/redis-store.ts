@@ -3,7 +3,7 @@ import { connectRedis, parseRedisUrl, type Redis } from "@opsguard/core/redis";
 import { CLOCK_SKEW_MS } from "./event";
 import { marksSchema, splitMarks, stateSchema, withMarks } from "./file-store";
 import type { UserHistory } from "./places";
-import { historyWhileMarksUnreadable, type Marks, MarksUnreadableError, type PlaceStore, withoutMarks } from "./store";
+import { historyWhileMarksUnreadable, type Marks, MarksInHistoryError, MarksUnreadableError, type PlaceStore, withoutMarks } from "./store";
 
 export interface RedisStoreOptions {
   /** redis://host:port/db or rediss:// for TLS. */
@@ -145,31 +145,30 @@ export class RedisPlaceStore implements PlaceStore {
   }
 
   async #listMarks(redis: Redis, user: string | undefined): Promise<Map<string, Marks>> {
-    const prefix = `${this.#opts.keyPrefix}disowned:`;
-    let keys: string[];
-    if (user !== undefined) keys = [this.#marksKey(user)];
+    let users: string[];
+    if (user !== undefined) users = [user];
     else {
-      // SCAN, not KEYS: a shared Redis is not held up while its keyspace is walked. The prefix is matched literally.
+      // Every user with a marks key, and every history (an earlier build kept marks inside it): SCAN, not KEYS, so a
+      // shared Redis is not held up while its keyspace is walked. The prefix is matched literally.
       const found = new Set<string>();
-      const match = `${prefix.replace(/[*?[\]\\]/g, (c) => `\\${c}`)}*`;
-      let cursor = "0";
-      do {
-        const [next, batch] = await redis.scan(cursor, "MATCH", match, "COUNT", 1000);
-        for (const key of batch) found.add(key);
-        cursor = next;
-      } while (cursor !== "0");
-      keys = [...found].sort();
+      for (const kind of ["disowned:", "user:"]) {
+        const prefix = `${this.#opts.keyPrefix}${kind}`;
+        const match = `${prefix.replace(/[*?[\]\\]/g, (c) => `\\${c}`)}*`;
+        let cursor = "0";
+        do {
+          const [next, batch] = await redis.scan(cursor, "MATCH", match, "COUNT", 1000);
+          for (const key of batch) found.add(key.slice(prefix.length));
+          cursor = next;
+        } while (cursor !== "0");
+      }
+      users = [...found].sort();
     }
     const result = new Map<string, Marks>();
-    for (const key of keys) {
-      // GET, one key at a time: WRONGTYPE is an answer of its own (a list where marks should be), never "no marks".
-      const raw = await redis.get(key).catch((error: Error) => {
-        if (/WRONGTYPE/.test(error.message)) return error;
-        throw error;
-      });
-      const marks = parseMarks(key, raw);
+    for (const name of users) {
+      const [history, marks] = await this.#read(redis, name);
       if (marks instanceof MarksUnreadableError) throw marks;
-      if (marks) result.set(key.slice(prefix.length), marks);
+      const merged = withMarks(history, marks)?.disowned;
+      if (merged && Object.keys(merged).length > 0) result.set(name, merged);
     }
     return result;
   }
@@ -189,18 +188,17 @@ export class RedisPlaceStore implements PlaceStore {
     const redis = await this.#connect();
     const key = this.#marksKey(user);
     for (let attempt = 0; attempt < MAX_TRANSACTION_RETRIES; attempt++) {
-      await redis.watch(key);
-      const [raw, ttl] = await Promise.all([
-        redis.get(key).catch((error: Error) => {
-          if (/WRONGTYPE/.test(error.message)) return error;
-          throw error;
-        }),
-        redis.pttl(key),
-      ]);
-      const marks = parseMarks(key, raw);
+      // The history too: a mark an earlier build kept inside it is refused, and one written there meanwhile aborts EXEC.
+      await redis.watch(key, this.#key(user));
+      const [[history, marks], ttl] = await Promise.all([this.#read(redis, user), redis.pttl(key)]);
       if (marks instanceof MarksUnreadableError) {
         await redis.unwatch();
         throw marks;
+      }
+      const inside = withoutMarks(history?.disowned ?? {}, which).removed;
+      if (Object.keys(inside).length > 0) {
+        await redis.unwatch();
+        throw new MarksInHistoryError(user, Object.keys(inside));
       }
       const { kept, removed } = withoutMarks(marks ?? {}, which);
       if (Object.keys(removed).length === 0) {

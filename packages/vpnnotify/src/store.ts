@@ -1,4 +1,4 @@
-import { ConfigError } from "@opsguard/core";
+import { ConfigError, escapeLine, TempFailError } from "@opsguard/core";
 import type { UserHistory } from "./places";
 
 /**
@@ -26,13 +26,15 @@ export interface PlaceStore {
   check?(): Promise<MarksUnreadableError | undefined>;
   /**
    * For `vpnnotify marks`: the marks as stored (expired ones too, until a writer drops them), of `user` or of every
-   * user, by user. Throws MarksUnreadableError when they cannot be read.
+   * user, by user, as decide sees them: those of the marks' own store and those an earlier build kept inside a history
+   * (withMarks). Throws MarksUnreadableError when they cannot be read.
    */
   listMarks(user?: string): Promise<Map<string, Marks>>;
   /**
    * For `vpnnotify marks --remove`: removes the user's marks whose key `which` picks, under the writers' own locks (or
    * transaction), so a "No" recorded meanwhile is kept; returns those removed (none: nothing was written). Only the
-   * marks are written, never a history. Throws MarksUnreadableError, changing nothing, when they cannot be read.
+   * marks are written, never a history: a picked mark kept inside the history is MarksInHistoryError, nothing removed.
+   * Throws MarksUnreadableError, changing nothing, when they cannot be read.
    */
   removeMarks(user: string, which: (key: string) => boolean): Promise<Marks>;
   close(): Promise<void>;
@@ -47,6 +49,21 @@ export function withoutMarks(marks: Marks, which: (key: string) => boolean): { k
   const removed: Marks = {};
   for (const [key, mark] of Object.entries(marks)) (which(key) ? removed : kept)[key] = mark;
   return { kept, removed };
+}
+
+/**
+ * `marks --remove` picked marks that a build of session 38 wrote inside the user's history, before the marks had a
+ * file or key of their own (see withMarks). They leave the history only when the user's history is next written
+ * (their next login or disconnect), and `marks --remove` never writes a history: nothing is removed (exit 75), and
+ * removing them then works.
+ */
+export class MarksInHistoryError extends TempFailError {
+  constructor(user: string, keys: readonly string[]) {
+    super(
+      `${escapeLine(JSON.stringify(user))}'s marks of ${keys.map((k) => escapeLine(k.slice(k.indexOf(":") + 1))).join(", ")} are kept inside their history, where an earlier build (session 38) wrote them; this command never rewrites a history, so nothing was removed`,
+      { hint: "they move to the marks' own file or key when the user next logs in or out: run this again then" },
+    );
+  }
 }
 
 /**

@@ -189,6 +189,41 @@ describe.each(["file", "redis"] as const)("vpnnotify marks with the %s store", (
   });
 });
 
+describe.each(["file", "redis"] as const)("marks an earlier build kept inside a history, with the %s store", (store) => {
+  it("are listed, and --remove picking one is 75 with nothing changed, until the user's next login moves them out", async () => {
+    const s = await mistakenNo(store);
+    await s.connect("carol", PLACES.paris.ip, s.t0);
+    const mark = { login: s.t0, answeredAt: s.t0 + 60_000 };
+    const inside = { [`ip:${PLACES.paris.ip}`]: mark, "net:90.100.1.0/24": mark };
+    // what a build of session 38 wrote: the marks inside carol's history, none in their own file or key
+    const key = `${s.config.state.redis?.keyPrefix}user:carol`;
+    if (store === "file") {
+      const state = JSON.parse(readFileSync(s.stateFile, "utf8"));
+      state.users.carol.disowned = inside;
+      writeFileSync(s.stateFile, JSON.stringify(state));
+    } else {
+      const history = JSON.parse(redisCli("GET", key).stdout);
+      expect(redisCli("SET", key, JSON.stringify({ ...history, disowned: inside })).stdout.trim()).toBe("OK");
+    }
+    const list = await s.run("marks", "carol");
+    expect(list.stdout).toContain(`carol  ${PLACES.paris.ip}  `);
+    const before = store === "file" ? readFileSync(s.stateFile, "utf8") : redisCli("GET", key).stdout;
+    const r = await s.run("marks", "--remove", "carol", PLACES.paris.ip);
+    expect([r.code, r.stdout]).toEqual([75, ""]);
+    expect(r.stderr).toContain(
+      `"carol"'s marks of ${PLACES.paris.ip}, 90.100.1.0/24 are kept inside their history, where an earlier build (session 38) wrote them; this command never rewrites a history, so nothing was removed`,
+    );
+    expect(store === "file" ? readFileSync(s.stateFile, "utf8") : redisCli("GET", key).stdout).toBe(before);
+    // carol's next login writes the history without them and the marks into their own file or key
+    await s.connect("carol", PLACES.london.ip);
+    const again = await s.run("marks", "--remove", "carol", "90.100.1.0/24");
+    expect(again.code).toBe(0);
+    expect(again.stdout).toContain(`removed  carol  ${PLACES.paris.ip}  `);
+    expect((await s.run("marks", "carol")).stdout).toBe(`no "not me" marks for carol (${s.n.store.name})\n`);
+    await s.n.store.close();
+  });
+});
+
 describe("vpnnotify marks: arguments", () => {
   it.each([
     [["--remove", "alice", "home"], '"home" is not an IP address or network'],

@@ -177,6 +177,8 @@ async function checkStateAccess(config: VpnnotifyConfig, write: boolean, named: 
   for (const [path, mode] of [
     [dirname(config.state.file), constants.X_OK | (write ? constants.W_OK : 0)],
     [marks, constants.R_OK | (write ? constants.W_OK : 0)],
+    // Read for the marks an earlier build kept inside histories; never written here.
+    [config.state.file, constants.R_OK],
   ] as const) {
     const info = await stat(path).catch(() => undefined);
     if (!info) continue;
@@ -189,7 +191,7 @@ async function checkStateAccess(config: VpnnotifyConfig, write: boolean, named: 
     const name = /^[A-Za-z0-9._-]+$/.test(owner.name) ? owner.name : `#${owner.uid}`;
     const me = hookUser(process.getuid?.() ?? -1);
     throw new ConfigError(
-      `${escapeLine(path)} cannot be ${write ? "read and written" : "read"} by ${escapeLine(me.name)} (uid ${me.uid}): it belongs to ${escapeLine(owner.name)} (uid ${owner.uid}), the user vpnnotify runs as`,
+      `${escapeLine(path)} cannot be ${write && path !== config.state.file ? "read and written" : "read"} by ${escapeLine(me.name)} (uid ${me.uid}): it belongs to ${escapeLine(owner.name)} (uid ${owner.uid}), the user vpnnotify runs as`,
       { hint: `run it as that user: sudo -u ${name} vpnnotify${named ? ` --config ${escapeLine(named)}` : ""} marks …` },
     );
   }
