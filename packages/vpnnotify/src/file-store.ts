@@ -4,7 +4,15 @@ import { resolve } from "node:path";
 import { formatIssues, JsonStateFile, type Logger, removeOrphanedTemps, withLock, writeFileAtomic } from "@opsguard/core";
 import { z } from "zod";
 import { markSeen, type UserHistory } from "./places";
-import { historyWhileMarksUnreadable, type Marks, MarksInHistoryError, MarksUnreadableError, type PlaceStore, withoutMarks } from "./store";
+import {
+  historyWhileMarksUnreadable,
+  type MarkPick,
+  type Marks,
+  MarksInHistoryError,
+  MarksUnreadableError,
+  type PlaceStore,
+  withoutMarks,
+} from "./store";
 
 const placeSchema = z.object({
   firstSeen: z.number(),
@@ -303,19 +311,20 @@ export class FilePlaceStore implements PlaceStore {
   }
 
   /** The picked marks an earlier build kept inside the user's history: they cannot be removed without writing it. */
-  async #refuseMarksInHistory(user: string, which: (key: string) => boolean): Promise<void> {
+  async #refuseMarksInHistory(user: string, which: MarkPick): Promise<void> {
     const inside = withoutMarks((await this.#historiesAsTheyAre())?.users[user]?.disowned ?? {}, which).removed;
     if (Object.keys(inside).length > 0) throw new MarksInHistoryError(user, Object.keys(inside));
   }
 
-  async removeMarks(user: string, which: (key: string) => boolean): Promise<Marks> {
+  async removeMarks(user: string, which: MarkPick): Promise<{ removed: Marks; left: Marks }> {
     // Looked at first without a lock: a mark that is not there (or a file that cannot be read) takes no lock and
     // creates no lock file beside a state that may not exist.
     const first = await readMarksFile(this.#marksPath);
     if (first instanceof MarksUnreadableError) throw first;
     await this.#refuseMarksInHistory(user, which);
-    if (Object.keys(withoutMarks(first.users[user] ?? {}, which).removed).length === 0) return {};
-    let removed: Marks = {};
+    const unlocked = withoutMarks(first.users[user] ?? {}, which);
+    if (Object.keys(unlocked.removed).length === 0) return { removed: {}, left: unlocked.kept };
+    let split = unlocked;
     // The writers' locks, in their order: this process's turn, the state file's lock, then the marks file's (update
     // above). The state file is only locked, never written: a "No" being recorded by a worker or serve waits, or is
     // waited for, and neither change is lost.
@@ -330,9 +339,8 @@ export class FilePlaceStore implements PlaceStore {
               if (marks instanceof MarksUnreadableError) throw marks;
               // Again under the locks: a build of session 38 (a host rolled back) may have written some meanwhile.
               await this.#refuseMarksInHistory(user, which);
-              const split = withoutMarks(marks.users[user] ?? {}, which);
-              removed = split.removed;
-              if (Object.keys(removed).length === 0) return;
+              split = withoutMarks(marks.users[user] ?? {}, which);
+              if (Object.keys(split.removed).length === 0) return;
               if (Object.keys(split.kept).length > 0) marks.users[user] = split.kept;
               else delete marks.users[user];
               // Only smaller than the file just read, which was within MAX_MARKS_FILE_BYTES.
@@ -343,7 +351,7 @@ export class FilePlaceStore implements PlaceStore {
         { timeoutMs: this.#lockTimeoutMs },
       ),
     );
-    return removed;
+    return { removed: split.removed, left: split.kept };
   }
 
   /** Logged once a process for each problem: every login's security post names it already (T68 #3: twice a login). */

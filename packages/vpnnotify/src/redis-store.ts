@@ -3,7 +3,15 @@ import { connectRedis, parseRedisUrl, type Redis } from "@opsguard/core/redis";
 import { CLOCK_SKEW_MS } from "./event";
 import { marksSchema, splitMarks, stateSchema, withMarks } from "./file-store";
 import type { UserHistory } from "./places";
-import { historyWhileMarksUnreadable, type Marks, MarksInHistoryError, MarksUnreadableError, type PlaceStore, withoutMarks } from "./store";
+import {
+  historyWhileMarksUnreadable,
+  type MarkPick,
+  type Marks,
+  MarksInHistoryError,
+  MarksUnreadableError,
+  type PlaceStore,
+  withoutMarks,
+} from "./store";
 
 export interface RedisStoreOptions {
   /** redis://host:port/db or rediss:// for TLS. */
@@ -173,7 +181,7 @@ export class RedisPlaceStore implements PlaceStore {
     return result;
   }
 
-  removeMarks(user: string, which: (key: string) => boolean): Promise<Marks> {
+  removeMarks(user: string, which: MarkPick): Promise<{ removed: Marks; left: Marks }> {
     // On the connection's queue, as update's transactions: WATCH belongs to the connection.
     const run = this.#queue.then(() => this.#remove(user, which).catch((error: unknown) => this.#failed(error)));
     this.#queue = run.catch(() => undefined);
@@ -184,7 +192,7 @@ export class RedisPlaceStore implements PlaceStore {
    * The writers' optimistic transaction on the marks key alone: a "No" written by another server between the read and
    * EXEC aborts this round, which reads again. The history key is never written; the marks key keeps its expiry.
    */
-  async #remove(user: string, which: (key: string) => boolean): Promise<Marks> {
+  async #remove(user: string, which: MarkPick): Promise<{ removed: Marks; left: Marks }> {
     const redis = await this.#connect();
     const key = this.#marksKey(user);
     for (let attempt = 0; attempt < MAX_TRANSACTION_RETRIES; attempt++) {
@@ -203,13 +211,13 @@ export class RedisPlaceStore implements PlaceStore {
       const { kept, removed } = withoutMarks(marks ?? {}, which);
       if (Object.keys(removed).length === 0) {
         await redis.unwatch();
-        return removed;
+        return { removed, left: kept };
       }
       const write = redis.multi();
       if (Object.keys(kept).length === 0) write.del(key);
       else if (ttl > 0) write.set(key, JSON.stringify(kept), "PX", ttl);
       else write.set(key, JSON.stringify(kept));
-      if ((await write.exec()) !== null) return removed;
+      if ((await write.exec()) !== null) return { removed, left: kept };
       await new Promise((resolve) => setTimeout(resolve, Math.random() * 10 * (attempt + 1)));
     }
     throw new TempFailError(

@@ -31,23 +31,27 @@ export interface PlaceStore {
    */
   listMarks(user?: string): Promise<Map<string, Marks>>;
   /**
-   * For `vpnnotify marks --remove`: removes the user's marks whose key `which` picks, under the writers' own locks (or
-   * transaction), so a "No" recorded meanwhile is kept; returns those removed (none: nothing was written). Only the
-   * marks are written, never a history: a picked mark kept inside the history is MarksInHistoryError, nothing removed.
-   * Throws MarksUnreadableError, changing nothing, when they cannot be read.
+   * For `vpnnotify marks --remove`: removes the user's marks whose key `which` picks (given the marks it is picked
+   * among: whether a network mark goes depends on the others), under the writers' own locks (or transaction), so a
+   * "No" recorded meanwhile is kept; returns those removed (none: nothing was written) and the user's marks left, as
+   * decided on. Only the marks are written, never a history: a picked mark kept inside the history is
+   * MarksInHistoryError, nothing removed. Throws MarksUnreadableError, changing nothing, when they cannot be read.
    */
-  removeMarks(user: string, which: (key: string) => boolean): Promise<Marks>;
+  removeMarks(user: string, which: MarkPick): Promise<{ removed: Marks; left: Marks }>;
   close(): Promise<void>;
 }
 
 /** One user's "not me" marks, by "ip:…" and "net:…" key. */
 export type Marks = NonNullable<UserHistory["disowned"]>;
 
+/** Whether `key` is one to remove, among `marks` (all of the user's marks where it is picked). */
+export type MarkPick = (key: string, marks: Marks) => boolean;
+
 /** `marks` without those `which` picks, and the ones it picked. */
-export function withoutMarks(marks: Marks, which: (key: string) => boolean): { kept: Marks; removed: Marks } {
+export function withoutMarks(marks: Marks, which: MarkPick): { kept: Marks; removed: Marks } {
   const kept: Marks = {};
   const removed: Marks = {};
-  for (const [key, mark] of Object.entries(marks)) (which(key) ? removed : kept)[key] = mark;
+  for (const [key, mark] of Object.entries(marks)) (which(key, marks) ? removed : kept)[key] = mark;
   return { kept, removed };
 }
 

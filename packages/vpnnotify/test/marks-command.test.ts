@@ -158,6 +158,45 @@ describe.each(["file", "redis"] as const)("vpnnotify marks with the %s store", (
     await s.n.store.close();
   });
 
+  it('--remove of an address keeps its network\'s mark while another "No" stands on that network, and says why', async () => {
+    const s = await mistakenNo(store);
+    // alice's real "No": a login from the same /24 as home (a carrier's NAT, a shared office)
+    const attacker = "81.2.69.200";
+    await s.connect("alice", attacker, s.t0 + DAY);
+    await s.no("alice", attacker, s.t0 + DAY);
+    const r = await s.run("marks", "--remove", "alice", PLACES.london.ip);
+    expect(r.code).toBe(0);
+    expect(r.stdout.split("\n").filter(Boolean)).toEqual([
+      expect.stringMatching(new RegExp(`^removed  alice  ${PLACES.london.ip}  `)),
+      expect.stringMatching(
+        new RegExp(
+          `^kept  alice  ${PLACES.london.cidr}  .*  \\(another "No" stands on this network: ${attacker}; to remove it too: vpnnotify marks --remove alice ${PLACES.london.cidr}\\)$`,
+        ),
+      ),
+    ]);
+    expect(r.stderr).toMatch(new RegExp(`"not me" network mark kept: .* user=alice place=${PLACES.london.cidr.replace(/[./]/g, "\\$&")} `));
+    // every login from the attacker's network is still escalated, not only from its one address
+    expect(await s.connect("alice", "81.2.69.7")).toMatchObject({ reason: "disowned-place", securityChannel: SECURITY });
+    const left = JSON.parse((await s.run("--json", "marks", "alice")).stdout).marks.map((m: { place: string }) => m.place);
+    expect(left.sort()).toEqual([attacker, PLACES.london.cidr].sort());
+    await s.n.store.close();
+  });
+
+  it('--remove of an address keeps a network mark that records another login\'s "No" whose address mark is gone', async () => {
+    const s = await mistakenNo(store);
+    // an earlier "No" in the same /24, whose address mark has gone (expired, or dropped for room) while the network's
+    // mark lived on through later logins from the network: the network mark's login is that earlier one
+    await s.no("alice", "81.2.69.200", s.t0 - DAY);
+    await s.n.store.removeMarks("alice", (key) => key === "ip:81.2.69.200");
+    const r = await s.run("marks", "--remove", "alice", PLACES.london.ip);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(
+      new RegExp(`^kept  alice  ${PLACES.london.cidr}  .*  \\(its mark records a "No" to another login than ${PLACES.london.ip}'s;`, "m"),
+    );
+    expect(await s.connect("alice", "81.2.69.7")).toMatchObject({ reason: "disowned-place" });
+    await s.n.store.close();
+  });
+
   it("--remove USER removes all of that user's marks, and only theirs", async () => {
     const s = await mistakenNo(store);
     await s.no("alice", PLACES.sydney.ip, s.t0 + DAY);
@@ -308,7 +347,7 @@ describe('a "No" recorded while a mark is being removed is kept', () => {
     const s = await mistakenNo("file");
     const paris = `ip:${PLACES.paris.ip}`;
     const seen: boolean[] = [];
-    const removed = await s.n.store.removeMarks("alice", (key) => {
+    const { removed } = await s.n.store.removeMarks("alice", (key) => {
       if (seen.length === 0) {
         // another process's writer records alice's "No" to a login from Paris just after this read
         const marks = JSON.parse(readFileSync(s.marks, "utf8"));
@@ -330,7 +369,7 @@ describe('a "No" recorded while a mark is being removed is kept', () => {
     const key = `${s.config.state.redis?.keyPrefix}disowned:alice`;
     const paris = `ip:${PLACES.paris.ip}`;
     let calls = 0;
-    const removed = await s.n.store.removeMarks("alice", (k) => {
+    const { removed } = await s.n.store.removeMarks("alice", (k) => {
       if (calls++ === 0) {
         // synchronously, so it lands between this round's GET and its EXEC: another server's transaction
         const now = JSON.parse(redisCli("GET", key).stdout);

@@ -23,7 +23,7 @@ import { marksFileOf } from "../file-store";
 import { markSeen } from "../places";
 import { hookUser, otherOwnerAsRoot } from "../run-as";
 import { createStore, placePolicy } from "../runtime";
-import type { Marks } from "../store";
+import type { MarkPick, Marks } from "../store";
 
 export interface MarksCommandOptions {
   ctx: CliContext;
@@ -57,14 +57,43 @@ function networkOfAddressKey(key: string): string | undefined {
 
 /** Which marks a PLACE argument names, and how to say it. */
 interface PlacePick {
-  which: (key: string) => boolean;
+  /** The marks listed for it: an address's own and its network's. */
+  lists: (key: string) => boolean;
+  /** The marks removed for it. */
+  which: MarkPick;
   shown: string;
+  /**
+   * For an address: its network's key, and why its mark is not picked among `marks` (undefined: it is, or there is
+   * none), for the line saying it was kept.
+   */
+  networkKept?: { key: string; why: (marks: Marks) => string | undefined };
 }
 
 /**
- * An address picks its own mark and its network's (a "No" marked both, and either escalates a login from there); a
- * network, written in any form of its /24 (/56), picks its mark and those of the addresses in it. Anything else is a
- * usage error: the marks are kept only per address and per /24 (/56), as placeKeys makes them.
+ * Why the network mark `net` stays when the address `ip` is removed, among the user's `marks`; undefined when it holds
+ * nothing but that address's "No". A "No" marks its address and its network (markDisowned): the network's mark keeps
+ * the earliest of their logins and the latest answer, so it stands for another "No" when another address mark lies in
+ * the network, or when its login or answer is not the address mark's (that other "No"'s address mark has gone: expired
+ * while logins from the network kept the network's alive, or dropped for room). Kept then: removing it would let
+ * logins from the network of a "No" nobody took back pass quietly (T70 F3).
+ */
+function networkStaysFor(ip: string, network: string, marks: Marks): string | undefined {
+  const net = marks[`net:${network}`];
+  if (!net) return undefined;
+  const others = Object.keys(marks).filter((k) => k !== `ip:${ip}` && networkOfAddressKey(k) === network);
+  if (others.length > 0) return `another "No" stands on this network: ${others.map((k) => k.slice(3)).join(", ")}`;
+  const own = marks[`ip:${ip}`];
+  if (!own || net.login < own.login || net.answeredAt > own.answeredAt) {
+    return `its mark records a "No" to another login than ${ip}'s`;
+  }
+  return undefined;
+}
+
+/**
+ * An address picks its own mark, and its network's when no other "No" stands on that network (networkStaysFor): a
+ * "No" marked both, and either escalates a login from there. A network, written in any form of its /24 (/56), picks
+ * its mark and those of the addresses in it. Anything else is a usage error: the marks are kept only per address and
+ * per /24 (/56), as placeKeys makes them.
  */
 export function placePick(arg: string): PlacePick {
   const bad = (why: string) =>
@@ -76,7 +105,12 @@ export function placePick(arg: string): PlacePick {
     const ip = normalizeIp(arg);
     if (!ip) throw bad("is not an IP address or network");
     const network = networkOf(ip);
-    return { which: (key) => key === `ip:${ip}` || key === `net:${network}`, shown: `${ip} (or its network ${network})` };
+    return {
+      lists: (key) => key === `ip:${ip}` || key === `net:${network}`,
+      which: (key, marks) => key === `ip:${ip}` || (key === `net:${network}` && !networkStaysFor(ip, network, marks)),
+      shown: `${ip} (or its network ${network})`,
+      networkKept: { key: `net:${network}`, why: (marks) => networkStaysFor(ip, network, marks) },
+    };
   }
   const ip = normalizeIp(arg.slice(0, slash));
   const prefix = arg.slice(slash + 1);
@@ -85,8 +119,10 @@ export function placePick(arg: string): PlacePick {
   if (Number(prefix) !== wanted)
     throw bad(`is not a network vpnnotify marks: it keeps /${wanted} networks for ${ip.includes(":") ? "IPv6" : "IPv4"}`);
   const network = networkOf(ip);
+  const inIt = (key: string) => key === `net:${network}` || networkOfAddressKey(key) === network;
   return {
-    which: (key) => key === `net:${network}` || networkOfAddressKey(key) === network,
+    lists: inIt,
+    which: inIt,
     shown: `${network} (or an address in it)`,
   };
 }
@@ -152,6 +188,23 @@ function rowLine(row: MarkRow): string {
     ...(row.lastSeen ? [`lastSeen=${row.lastSeen}`] : []),
     row.expired ? `expired=${row.expiresAt}` : `expires=${row.expiresAt}`,
   ].join("  ");
+}
+
+/** A network mark an address's removal left, and why (networkStaysFor). */
+type KeptRow = MarkRow & { because: string };
+
+/** The network mark of PLACE (an address) left among the user's marks `left`, with why, if the pick left one. */
+function keptNetwork(user: string, pick: PlacePick | undefined, left: Marks, forgetAfterMs: number): KeptRow | undefined {
+  const key = pick?.networkKept?.key;
+  const because = key === undefined || !left[key] ? undefined : pick?.networkKept?.why(left);
+  if (key === undefined || because === undefined) return undefined;
+  // Rows of all that is left, for the network row's loginIp (an address mark of the same login).
+  const row = rows(new Map([[user, left]]), forgetAfterMs, Date.now()).find((r) => `net:${r.place}` === key);
+  return row && { ...row, because };
+}
+
+function keptLine(row: KeptRow): string {
+  return `kept  ${rowLine(row)}  (${row.because}; to remove it too: vpnnotify marks --remove ${shownUser(row.user)} ${row.place})`;
 }
 
 /** Who is running this, for the log line: the account, and the one sudo was run from when that is said. */
@@ -243,7 +296,7 @@ export async function runMarksCommand(
         [...found]
           .map(([name, marks]): [string, Marks] => [
             name,
-            Object.fromEntries(Object.entries(marks).filter(([k]) => !pick || pick.which(k))),
+            Object.fromEntries(Object.entries(marks).filter(([k]) => !pick || pick.lists(k))),
           ])
           .filter(([, marks]) => Object.keys(marks).length > 0),
       );
@@ -257,15 +310,16 @@ export async function runMarksCommand(
       return ExitCode.OK;
     }
     const name = key as string;
-    const removed = await store.removeMarks(name, (k) => !pick || pick.which(k));
+    const { removed, left } = await store.removeMarks(name, (k, marks) => !pick || pick.which(k, marks));
     const list = rows(new Map([[name, removed]]), placePolicy(config).forgetAfterMs, Date.now());
+    const kept = keptNetwork(name, pick, left, placePolicy(config).forgetAfterMs);
     if (list.length === 0) {
       // Nothing to do, as status says "pending: 0": exit 0, with the line saying so (the user's marks, if any, beside it).
       const rest = await store.listMarks(name);
       const theirs = Object.keys(rest.get(name) ?? {}).map((k) => k.slice(k.indexOf(":") + 1));
       const line = `nothing removed: ${shown} has no "not me" mark${pick ? ` at ${pick.shown}` : "s"} (${store.name})${theirs.length > 0 ? `; their marks: ${theirs.join(", ")}` : ""}`;
-      if (ctx.opts.json) io.stdout.write(`${JSON.stringify({ removed: [], store: store.name })}\n`);
-      else io.stdout.write(`${line}\n`);
+      if (ctx.opts.json) io.stdout.write(`${JSON.stringify({ removed: [], ...(kept ? { kept: [kept] } : {}), store: store.name })}\n`);
+      else io.stdout.write(`${line}\n${kept ? `${keptLine(kept)}\n` : ""}`);
       return ExitCode.OK;
     }
     const by = operator();
@@ -279,8 +333,19 @@ export async function runMarksCommand(
         at,
       });
     }
-    if (ctx.opts.json) io.stdout.write(`${JSON.stringify({ removed: list, by, at, store: store.name })}\n`);
-    else io.stdout.write(`${list.map((row) => `removed  ${rowLine(row)}`).join("\n")}\n`);
+    if (kept) {
+      // Said where the removals are: the operator may have meant the network too, and must know it still escalates.
+      ctx.log.warn('"not me" network mark kept: logins from there are still escalated', {
+        user: kept.user,
+        place: kept.place,
+        because: kept.because,
+        by,
+        at,
+      });
+    }
+    if (ctx.opts.json) {
+      io.stdout.write(`${JSON.stringify({ removed: list, ...(kept ? { kept: [kept] } : {}), by, at, store: store.name })}\n`);
+    } else io.stdout.write(`${[...list.map((row) => `removed  ${rowLine(row)}`), ...(kept ? [keptLine(kept)] : [])].join("\n")}\n`);
     return ExitCode.OK;
   } finally {
     await store.close().catch(() => {});
