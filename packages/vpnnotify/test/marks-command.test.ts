@@ -79,6 +79,7 @@ async function mistakenNo(store: "file" | "redis") {
     geoip: { city: geo.city, asn: geo.asn },
     state,
     spool: { dir: join(dir, id, "spool") },
+    log: { file: join(dir, id, "vpnnotify.log") },
   };
   const configFile = join(dir, `${id}.json`);
   writeFileSync(configFile, JSON.stringify(config));
@@ -96,7 +97,7 @@ async function mistakenNo(store: "file" | "redis") {
   await connect("bob", PLACES.paris.ip, t0);
   await no("bob", PLACES.paris.ip, t0);
   const run = (...args: string[]) => runInProc(["--config", configFile, ...args], {});
-  return { n, t0, connect, no, run, config, stateFile: join(dir, id, "state.json"), marks: marksFileOf(join(dir, id, "state.json")) };
+  return { n, t0, connect, no, run, config, logFile: config.log.file, stateFile: join(dir, id, "state.json"), marks: marksFileOf(join(dir, id, "state.json")) };
 }
 
 /** redis-cli against the lab's server: synchronous, so a test can write between a transaction's read and its EXEC. */
@@ -194,6 +195,24 @@ describe.each(["file", "redis"] as const)("vpnnotify marks with the %s store", (
       new RegExp(`^kept  alice  ${PLACES.london.cidr}  .*  \\(its mark records a "No" to another login than ${PLACES.london.ip}'s;`, "m"),
     );
     expect(await s.connect("alice", "81.2.69.7")).toMatchObject({ reason: "disowned-place" });
+    await s.n.store.close();
+  });
+
+  it("a removal is recorded in the configured log sink (log.file, as the worker logs), -q silencing only stderr", async () => {
+    const s = await mistakenNo(store);
+    const attacker = "81.2.69.200";
+    await s.no("alice", attacker, s.t0 + DAY);
+    const r = await s.run("-q", "marks", "--remove", "alice", PLACES.london.ip);
+    expect([r.code, r.stderr]).toEqual([0, ""]);
+    expect(r.stdout).toMatch(/^removed {2}alice {2}81\.2\.69\.142 /);
+    const logged = readFileSync(s.logFile, "utf8").split("\n").filter(Boolean);
+    const uid = process.getuid?.();
+    expect(logged).toEqual([
+      expect.stringMatching(
+        new RegExp(`^vpnnotify: warn: "not me" mark removed: .* user=alice place=81\\.2\\.69\\.142 by=.*\\(uid ${uid}\\).* at=\\d{4}-`),
+      ),
+      expect.stringMatching(/^vpnnotify: warn: "not me" network mark kept: .* user=alice place=81\.2\.69\.0\/24 because="another /),
+    ]);
     await s.n.store.close();
   });
 

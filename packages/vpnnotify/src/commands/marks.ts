@@ -22,7 +22,7 @@ import { vpnUser } from "../event";
 import { marksFileOf } from "../file-store";
 import { markSeen } from "../places";
 import { hookUser, otherOwnerAsRoot } from "../run-as";
-import { createStore, placePolicy } from "../runtime";
+import { createStore, hookLogger, placePolicy } from "../runtime";
 import type { MarkPick, Marks } from "../store";
 
 export interface MarksCommandOptions {
@@ -324,18 +324,27 @@ export async function runMarksCommand(
     }
     const by = operator();
     const at = new Date().toISOString();
+    // A security decision, logged where the operator's logs go as the worker logs (syslog, and log.file when set), at
+    // warning level whatever -q says: the operator's stderr (which -q silences) is no record (T70 F1). Not posted: this
+    // command calls no Slack.
+    const audit = hookLogger({
+      level: "warn",
+      format: ctx.opts.logFormat,
+      detached: true,
+      facility: config.log.syslogFacility,
+      file: config.log.file,
+      stderr: io.stderr,
+    });
+    const record = (msg: string, fields: Record<string, string>) => {
+      ctx.log.warn(msg, fields);
+      audit.log.warn(msg, fields);
+    };
     for (const row of list) {
-      // A security decision: logins from there are no longer escalated. Logged, not posted (this command calls no Slack).
-      ctx.log.warn('"not me" mark removed: logins from there are no longer escalated for it', {
-        user: row.user,
-        place: row.place,
-        by,
-        at,
-      });
+      record('"not me" mark removed: logins from there are no longer escalated for it', { user: row.user, place: row.place, by, at });
     }
     if (kept) {
-      // Said where the removals are: the operator may have meant the network too, and must know it still escalates.
-      ctx.log.warn('"not me" network mark kept: logins from there are still escalated', {
+      // Said with the removals: the operator may have meant the network too, and must know it still escalates.
+      record('"not me" network mark kept: logins from there are still escalated', {
         user: kept.user,
         place: kept.place,
         because: kept.because,
@@ -343,6 +352,7 @@ export async function runMarksCommand(
         at,
       });
     }
+    await audit.close();
     if (ctx.opts.json) {
       io.stdout.write(`${JSON.stringify({ removed: list, ...(kept ? { kept: [kept] } : {}), by, at, store: store.name })}\n`);
     } else io.stdout.write(`${[...list.map((row) => `removed  ${rowLine(row)}`), ...(kept ? [keptLine(kept)] : [])].join("\n")}\n`);
