@@ -3,6 +3,7 @@ import {
   chmodSync,
   chownSync,
   existsSync,
+  mkdirSync,
   mkdtempSync,
   readFileSync,
   rmSync,
@@ -433,6 +434,51 @@ describe.runIf(process.getuid?.() === 0)("vpnnotify marks run as the wrong user"
       ]);
     }
     expect(readFileSync(s.marks, "utf8")).toBe(before);
+  });
+
+  it("a marks file another user (root) owns in the hooks' user's state: the chown that gives it back, not a user to run as", async () => {
+    const s = await mistakenNo("file");
+    const state = join(s.stateFile, "..");
+    // the hooks' user (nobody here) owns the state; root restored the marks file, 0600 root's
+    chmodSync(join(state, ".."), 0o755);
+    chmodSync(dir, 0o755);
+    chownSync(state, 65534, 65534);
+    chownSync(s.stateFile, 65534, 65534);
+    chmodSync(s.marks, 0o600);
+    const configFile = join(dir, `${Math.random().toString(36).slice(2)}.json`);
+    writeFileSync(configFile, JSON.stringify(s.config), { mode: 0o644 });
+    const before = readFileSync(s.marks, "utf8");
+    const asNobody = (...args: string[]) =>
+      spawnSync(
+        "setpriv",
+        ["--reuid=65534", "--regid=65534", "--clear-groups", process.execPath, "--conditions=@opsguard/source", "--import", "tsx", CLI, "--config", configFile, ...args],
+        {
+          cwd: join(import.meta.dirname, "../../.."),
+          env: { PATH: "/usr/bin:/bin", HOME: "/nonexistent", NO_COLOR: "1", TEST_SLACK_TOKEN: SLACK_SIM_TOKEN },
+          encoding: "utf8",
+          timeout: 20_000,
+        },
+      );
+    const fix = `chown nobody ${s.marks} && chmod 600 ${s.marks}`;
+    for (const args of [["marks"], ["marks", "--remove", "alice"]]) {
+      const r = asNobody(...args);
+      expect([r.status, r.stdout], args.join(" ")).toEqual([78, ""]);
+      expect(r.stderr).toContain(`${s.marks} belongs to root (uid 0), not to nobody (uid 65534), who owns the state directory`);
+      expect(r.stderr).toContain(fix);
+      expect(r.stderr).not.toContain("sudo -u root");
+    }
+    // root, told to run it as nobody, is also told of the file nobody cannot use
+    const asRoot = await s.run("marks", "--remove", "alice");
+    expect(asRoot.code).toBe(78);
+    expect(asRoot.stderr).toContain(fix);
+    expect(readFileSync(s.marks, "utf8")).toBe(before);
+    // a directory at the marks file's name: named as such
+    rmSync(s.marks);
+    mkdirSync(s.marks, { mode: 0o700 });
+    const r = asNobody("marks", "--remove", "alice");
+    expect([r.status, r.stdout]).toEqual([78, ""]);
+    expect(r.stderr).toContain(`${s.marks} is a directory, not a marks file`);
+    expect(r.stderr).not.toContain("sudo -u root");
   });
 
   it("--remove as root on the hooks' user's state is refused (the marks file would become root's), listing is not", async () => {

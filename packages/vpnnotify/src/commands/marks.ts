@@ -1,5 +1,5 @@
-import { constants } from "node:fs";
-import { access, stat } from "node:fs/promises";
+import { constants, lstatSync } from "node:fs";
+import { access, lstat, stat } from "node:fs/promises";
 import { userInfo } from "node:os";
 import { dirname } from "node:path";
 import {
@@ -227,6 +227,12 @@ function operator(): string {
 async function checkStateAccess(config: VpnnotifyConfig, write: boolean, named: string | undefined): Promise<void> {
   if (config.state.redis || process.getuid?.() === 0) return;
   const marks = marksFileOf(config.state.file);
+  const notAFile = await notAMarksFile(marks);
+  if (notAFile) throw notAFile;
+  const stateOwner = await stat(dirname(config.state.file)).then(
+    (info) => info.uid,
+    () => undefined,
+  );
   for (const [path, mode] of [
     [dirname(config.state.file), constants.X_OK | (write ? constants.W_OK : 0)],
     [marks, constants.R_OK | (write ? constants.W_OK : 0)],
@@ -240,6 +246,11 @@ async function checkStateAccess(config: VpnnotifyConfig, write: boolean, named: 
       () => true,
     );
     if (!denied) continue;
+    // A file in the state directory that is not its owner's (root restored or edited it): running as the file's owner
+    // is no fix (the hooks and serve run as the directory's), giving it back is, as status says (T70 F2).
+    if (path !== dirname(config.state.file) && stateOwner !== undefined && info.uid !== stateOwner) {
+      throw misownedFile(path, info.uid, stateOwner);
+    }
     const owner = hookUser(info.uid);
     const name = /^[A-Za-z0-9._-]+$/.test(owner.name) ? owner.name : `#${owner.uid}`;
     const me = hookUser(process.getuid?.() ?? -1);
@@ -250,19 +261,53 @@ async function checkStateAccess(config: VpnnotifyConfig, write: boolean, named: 
   }
 }
 
+/** A user's name for a command line: the name when it is a plain one, else the uid. */
+function chownable(user: { uid: number; name: string }): string {
+  return /^[A-Za-z0-9._-]+$/.test(user.name) && !/^uid /.test(user.name) ? user.name : String(user.uid);
+}
+
+/** A file in the state directory owned by another user than the directory's: the chown and chmod that give it back. */
+function misownedFile(path: string, uid: number, stateOwner: number): ConfigError {
+  const owner = hookUser(uid);
+  const hooks = hookUser(stateOwner);
+  return new ConfigError(
+    `${escapeLine(path)} belongs to ${escapeLine(owner.name)} (uid ${owner.uid}), not to ${escapeLine(hooks.name)} (uid ${hooks.uid}), who owns the state directory and whom vpnnotify's hooks and serve run as`,
+    { hint: `give it back to that user, mode 600 (as root): chown ${chownable(hooks)} ${escapeLine(path)} && chmod 600 ${escapeLine(path)}` },
+  );
+}
+
+/** Something other than a file at the marks file's name (a directory): said as such, whoever owns it. */
+async function notAMarksFile(path: string): Promise<ConfigError | undefined> {
+  const info = await lstat(path).catch(() => undefined);
+  if (!info?.isDirectory()) return undefined;
+  return new ConfigError(`${escapeLine(path)} is a directory, not a marks file`, {
+    hint: `move it out of the way (it holds no marks; the next "No" creates the file): mv ${escapeLine(path)} ${escapeLine(path)}.moved`,
+  });
+}
+
 /**
  * `--remove` as root on the state of the user the hooks run as: the marks file root writes in its place would be
  * root's, 0600, and the hooks could not read it (every login then told to the security channel as "marks could not be
  * read"). Refused, naming the user to run it as. Root may list them: that only reads.
  */
-function refuseRootOnOthersState(stateDir: string, named: string | undefined): void {
+function refuseRootOnOthersState(stateDir: string, marks: string, named: string | undefined): void {
   const owner = otherOwnerAsRoot(stateDir);
   if (!owner) return;
   const name = /^[A-Za-z0-9._-]+$/.test(owner.name) ? owner.name : `#${owner.uid}`;
+  // A marks file that is not that user's would only send them back here: its fix first, in the same line.
+  let marksUid: number | undefined;
+  try {
+    const info = lstatSync(marks);
+    marksUid = info.isFile() ? info.uid : undefined;
+  } catch {}
+  const giveBack =
+    marksUid !== undefined && marksUid !== owner.uid
+      ? `chown ${chownable(owner)} ${escapeLine(marks)} && chmod 600 ${escapeLine(marks)} (it belongs to uid ${marksUid}), then `
+      : "";
   throw new ConfigError(
     `the state directory ${escapeLine(stateDir)} belongs to ${escapeLine(owner.name)} (uid ${owner.uid}), the user vpnnotify runs as; as root, marks --remove would leave a marks file that user cannot read`,
     {
-      hint: `run it as ${escapeLine(owner.name)}: sudo -u ${name} vpnnotify${named ? ` --config ${escapeLine(named)}` : ""} marks --remove …`,
+      hint: `${giveBack}run it as ${escapeLine(owner.name)}: sudo -u ${name} vpnnotify${named ? ` --config ${escapeLine(named)}` : ""} marks --remove …`,
     },
   );
 }
@@ -284,7 +329,7 @@ export async function runMarksCommand(
   const { config, filepath } = await loadConfig({ tool: "vpnnotify", schema: configSchema, path: ctx.opts.config });
   // sudo drops $VPNNOTIFY_CONFIG: the command to run names the config when it was not found by default.
   const named = (ctx.opts.config ?? process.env.VPNNOTIFY_CONFIG) ? filepath : undefined;
-  if (flags.remove && !config.state.redis) refuseRootOnOthersState(dirname(config.state.file), named);
+  if (flags.remove && !config.state.redis) refuseRootOnOthersState(dirname(config.state.file), marksFileOf(config.state.file), named);
   await checkStateAccess(config, flags.remove === true, named);
   // Unhurried: nobody's login waits on this, and the lock may be held by a worker's alert for a while.
   const store = createStore(config, ctx.log, undefined, { unhurried: true });
