@@ -71,10 +71,13 @@ another user's): left as they are, an error names them and the fix, every login 
 channel ("the 'not me' marks could not be read: …"), and status exits 78 naming the file.
 "vpnnotify marks [USER [PLACE]] [--json]" lists the marks (user, address or network, when the "No" came, the
 login it was about, expiry); "vpnnotify marks --remove USER [PLACE]" undoes a "No" given by mistake: PLACE is an
-address (its mark and its network's) or a /24 (/56) network in any spelling (81.2.69.142/24 = 81.2.69.0/24;
-anything else: 64), without it all of USER's marks. Under the writers' locks (the histories are never written);
-logged at warning level with who ran it and when, printed, NOT posted to Slack. No such mark: one line, exit 0.
-Marks that cannot be read: 78 naming the file or key, nothing changed. Run it as the state's owner, like flush.
+address (its mark, and its network's unless another "No" still stands on that network: then kept, and said)
+or a /24 (/56) network in any spelling (81.2.69.142/24 = 81.2.69.0/24; anything else: 64), without it all of
+USER's marks. Under the writers' locks (the histories are never written); logged at warning level with who ran
+it and when to stderr, syslog and log.file (-q silences stderr only), printed, NOT posted to Slack. No such
+mark: one line, exit 0. Marks that cannot be read: 78 naming the file or key, nothing changed. Run it as the
+state's owner, like flush; a marks file another user owns: 78 with its chown. A "No" still in the spool, not
+marked yet, is listed as pending; --remove of it is 75: run flush, then it again.
 A mark an earlier build kept inside the user's history is listed but not removed (75): run it again once they logged in or out.
 Run serve as the spool's owner: on a spool it cannot write it exits 78 at start. SIGTERM/SIGINT
 stop it with one "stopped by SIGTERM" line, exit 0.
@@ -143,7 +146,7 @@ const EXIT_CODE_MEANINGS = {
   [ExitCode.UNAVAILABLE]: "an alert that was due could not be sent (Slack unreachable, refusing or rate-limiting: it stays spooled)",
   [ExitCode.IO_ERR]: "I/O error: the spool's or state file's disk is full or failing; install: cannot write --prefix",
   [ExitCode.TEMP_FAIL]:
-    "the deadline passed; flush: another process drains the spool or holds a lease on alerts; marks --remove: the state's lock held past 15 s, or a mark kept inside a history by an earlier build",
+    "the deadline passed; flush: another process drains the spool or holds a lease on alerts; marks --remove: the state's lock held past 15 s, a mark kept inside a history by an earlier build, or a \"No\" still in the spool, not marked yet",
   [ExitCode.NO_PERM]: "install: this user may not write --prefix (run it as root)",
   [ExitCode.CONFIG]:
     'configuration error: the config, a secret or template file it names; status/flush: a spool directory this user cannot read, write or create; status/marks: "not me" marks that cannot be read; install: a config the hooks cannot use (the files are installed)',

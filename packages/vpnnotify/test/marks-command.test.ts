@@ -217,6 +217,40 @@ describe.each(["file", "redis"] as const)("vpnnotify marks with the %s store", (
     await s.n.store.close();
   });
 
+  it('a "No" still in the spool, not yet marked: listed as pending, and --remove says so (75) and how to remove it', async () => {
+    const s = await mistakenNo(store);
+    // alice's "No" to a login from Sydney came while the store was down: its alert went out, its mark is owed
+    const login = s.t0 + DAY;
+    const entry = await s.n.spool.enqueue({
+      event: { source: "openvpn", user: "Alice", ip: PLACES.sydney.ip, time: login },
+      geo: s.n.geo.lookup(PLACES.sydney.ip),
+      decision: { notify: true, reason: "new-place", newPlace: true, newCountry: true, suspicious: false, keys: [] },
+      sent: { dm: "1.1", security: "1.2" },
+      disowned: { by: "U0ALICE", at: login + 60_000 },
+    });
+    const spooled = join(s.n.spool.dir, `${entry.id}.json`);
+    const before = readFileSync(spooled, "utf8");
+    const no = new Date(login + 60_000).toISOString();
+    const pendingLine = `pending  alice  ${PLACES.sydney.ip}  no=${no}  login=${new Date(login).toISOString()}  (a "No" in the spool, not marked yet: the next flush marks ${PLACES.sydney.ip} and 1.128.3.0/24)`;
+    const list = await s.run("marks", "alice");
+    expect(list.code).toBe(0);
+    expect(list.stdout.split("\n")).toContain(pendingLine);
+    const json = JSON.parse((await s.run("--json", "marks", "alice", PLACES.sydney.ip)).stdout);
+    expect(json).toMatchObject({ marks: [], pending: [{ user: "alice", ip: PLACES.sydney.ip, network: "1.128.3.0/24", answeredAt: no }] });
+    const r = await s.run("marks", "--remove", "alice", PLACES.sydney.ip);
+    expect(r.code).toBe(75);
+    expect(r.stdout.split("\n")).toContain(pendingLine);
+    expect(r.stderr).toContain(`a "No" of alice to a login from ${PLACES.sydney.ip} is still in the spool, not marked yet: nothing removed for it`);
+    expect(r.stderr).toContain(`run vpnnotify flush (it marks it), then vpnnotify marks --remove alice ${PLACES.sydney.ip} again`);
+    // the spool entry is left as it is, and flushing then removing works
+    expect(readFileSync(spooled, "utf8")).toBe(before);
+    expect((await s.run("flush")).code).toBe(0);
+    const again = await s.run("marks", "--remove", "alice", PLACES.sydney.ip);
+    expect(again.code).toBe(0);
+    expect(again.stdout).toContain(`removed  alice  ${PLACES.sydney.ip}  `);
+    await s.n.store.close();
+  });
+
   it("--remove USER removes all of that user's marks, and only theirs", async () => {
     const s = await mistakenNo(store);
     await s.no("alice", PLACES.sydney.ip, s.t0 + DAY);

@@ -7,10 +7,12 @@ import {
   type Command,
   ConfigError,
   cliContext,
+  describeError,
   ExitCode,
   escapeLine,
   exitWith,
   type IOStreams,
+  type Logger,
   loadConfig,
   type RunFn,
   UsageError,
@@ -22,7 +24,7 @@ import { vpnUser } from "../event";
 import { marksFileOf } from "../file-store";
 import { markSeen } from "../places";
 import { hookUser, otherOwnerAsRoot } from "../run-as";
-import { createStore, hookLogger, placePolicy } from "../runtime";
+import { createSpool, createStore, hookLogger, placePolicy, spoolDir } from "../runtime";
 import type { MarkPick, Marks } from "../store";
 
 export interface MarksCommandOptions {
@@ -207,6 +209,65 @@ function keptLine(row: KeptRow): string {
   return `kept  ${rowLine(row)}  (${row.because}; to remove it too: vpnnotify marks --remove ${shownUser(row.user)} ${row.place})`;
 }
 
+/** A "No" in the spool whose mark is still owed (the store could not be written when it came). */
+interface PendingNo {
+  user: string;
+  ip: string;
+  network: string;
+  answeredAt: string;
+  login: string;
+}
+
+/**
+ * The "No"s of `user` (or everyone's) waiting in the spool to be marked, of PLACE's marks when given: invisible to the
+ * store, and marked by the next flush or worker, so a removal now would be undone then (T70 F4). Read only: the spool
+ * is never changed here. A spool that cannot be read is a warning, the marks are still shown.
+ */
+async function pendingNos(config: VpnnotifyConfig, log: Logger, user: string | undefined, pick: PlacePick | undefined): Promise<PendingNo[]> {
+  let entries: Awaited<ReturnType<ReturnType<typeof createSpool>["list"]>>;
+  try {
+    entries = await createSpool(config, log).list({ readOnly: true });
+  } catch (error) {
+    log.warn('could not look in the spool for "No"s not marked yet', { spool: spoolDir(config), error: describeError(error) });
+    return [];
+  }
+  const found: PendingNo[] = [];
+  for (const { payload } of entries) {
+    if (!("disowned" in payload) || !payload.disowned || payload.disowned.marked) continue;
+    const name = historyKey(payload.event.user);
+    if (user !== undefined && name !== user) continue;
+    const { ip, network } = payload.geo;
+    if (pick && !pick.lists(`ip:${ip}`) && !pick.lists(`net:${network}`)) continue;
+    found.push({
+      user: name,
+      ip,
+      network,
+      answeredAt: new Date(payload.disowned.at).toISOString(),
+      login: new Date(payload.event.time).toISOString(),
+    });
+  }
+  return found;
+}
+
+function pendingLine(p: PendingNo): string {
+  return `pending  ${shownUser(p.user)}  ${escapeLine(p.ip)}  no=${p.answeredAt}  login=${p.login}  (a "No" in the spool, not marked yet: the next flush marks ${escapeLine(p.ip)} and ${escapeLine(p.network)})`;
+}
+
+/**
+ * `--remove` with a "No" of the user still waiting to be marked: 75, the removal cannot be complete yet (the next flush
+ * would mark it); it is never taken out of the spool here (its alert, and the record of the "No", stay as they are).
+ */
+function pendingLeft(pending: readonly PendingNo[], user: string, place: string | undefined, log: Logger): ExitCode {
+  if (pending.length === 0) return ExitCode.OK;
+  for (const p of pending) {
+    log.error(
+      `a "No" of ${shownUser(user)} to a login from ${escapeLine(p.ip)} is still in the spool, not marked yet: nothing removed for it`,
+      { fix: `run vpnnotify flush (it marks it), then vpnnotify marks --remove ${shownUser(user)}${place ? ` ${escapeLine(place)}` : ""} again` },
+    );
+  }
+  return ExitCode.TEMP_FAIL;
+}
+
 /** Who is running this, for the log line: the account, and the one sudo was run from when that is said. */
 function operator(): string {
   const uid = process.getuid?.();
@@ -346,8 +407,9 @@ export async function runMarksCommand(
           .filter(([, marks]) => Object.keys(marks).length > 0),
       );
       const list = rows(picked, placePolicy(config).forgetAfterMs, Date.now());
-      if (ctx.opts.json) io.stdout.write(`${JSON.stringify({ marks: list, store: store.name })}\n`);
-      else if (list.length > 0) io.stdout.write(`${list.map(rowLine).join("\n")}\n`);
+      const pending = await pendingNos(config, ctx.log, key, pick);
+      if (ctx.opts.json) io.stdout.write(`${JSON.stringify({ marks: list, pending, store: store.name })}\n`);
+      else if (list.length > 0 || pending.length > 0) io.stdout.write(`${[...list.map(rowLine), ...pending.map(pendingLine)].join("\n")}\n`);
       else {
         const whose = key === undefined ? "" : ` for ${shown}`;
         io.stdout.write(`no "not me" marks${whose}${pick ? ` at ${pick.shown}` : ""} (${store.name})\n`);
@@ -358,14 +420,17 @@ export async function runMarksCommand(
     const { removed, left } = await store.removeMarks(name, (k, marks) => !pick || pick.which(k, marks));
     const list = rows(new Map([[name, removed]]), placePolicy(config).forgetAfterMs, Date.now());
     const kept = keptNetwork(name, pick, left, placePolicy(config).forgetAfterMs);
+    // Looked for after the removal: a "No" the worker marks meanwhile is then either removed above or still here.
+    const pending = await pendingNos(config, ctx.log, name, pick);
     if (list.length === 0) {
       // Nothing to do, as status says "pending: 0": exit 0, with the line saying so (the user's marks, if any, beside it).
       const rest = await store.listMarks(name);
       const theirs = Object.keys(rest.get(name) ?? {}).map((k) => k.slice(k.indexOf(":") + 1));
       const line = `nothing removed: ${shown} has no "not me" mark${pick ? ` at ${pick.shown}` : "s"} (${store.name})${theirs.length > 0 ? `; their marks: ${theirs.join(", ")}` : ""}`;
-      if (ctx.opts.json) io.stdout.write(`${JSON.stringify({ removed: [], ...(kept ? { kept: [kept] } : {}), store: store.name })}\n`);
-      else io.stdout.write(`${line}\n${kept ? `${keptLine(kept)}\n` : ""}`);
-      return ExitCode.OK;
+      if (ctx.opts.json) {
+        io.stdout.write(`${JSON.stringify({ removed: [], ...(kept ? { kept: [kept] } : {}), pending, store: store.name })}\n`);
+      } else io.stdout.write(`${[line, ...(kept ? [keptLine(kept)] : []), ...pending.map(pendingLine)].join("\n")}\n`);
+      return pendingLeft(pending, name, placeArg, ctx.log);
     }
     const by = operator();
     const at = new Date().toISOString();
@@ -399,9 +464,12 @@ export async function runMarksCommand(
     }
     await audit.close();
     if (ctx.opts.json) {
-      io.stdout.write(`${JSON.stringify({ removed: list, ...(kept ? { kept: [kept] } : {}), by, at, store: store.name })}\n`);
-    } else io.stdout.write(`${[...list.map((row) => `removed  ${rowLine(row)}`), ...(kept ? [keptLine(kept)] : [])].join("\n")}\n`);
-    return ExitCode.OK;
+      io.stdout.write(`${JSON.stringify({ removed: list, ...(kept ? { kept: [kept] } : {}), pending, by, at, store: store.name })}\n`);
+    } else {
+      const lines = [...list.map((row) => `removed  ${rowLine(row)}`), ...(kept ? [keptLine(kept)] : []), ...pending.map(pendingLine)];
+      io.stdout.write(`${lines.join("\n")}\n`);
+    }
+    return pendingLeft(pending, name, placeArg, ctx.log);
   } finally {
     await store.close().catch(() => {});
   }
