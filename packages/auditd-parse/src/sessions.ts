@@ -179,11 +179,193 @@ const HEAD_BYTES = Symbol("headBytes");
  * interleaved log; README sessions, round 19).
  */
 const HELD = Symbol("heldCommands");
-type OpenSession = Session & {
-  [KEPT_BYTES]?: number | undefined;
-  [HEAD_BYTES]?: number | undefined;
-  [HELD]?: string | string[] | undefined;
-};
+
+/**
+ * An open session's commands and connections until it is written (then its own arrays): most open sessions never
+ * keep a connection, and their commands are HELD, so two empty arrays a session were two more objects of the
+ * 10000 that stay, among the events' short-lived ones, in the heap's old pages (README sessions, round 19).
+ */
+const NO_ITEMS = Object.freeze([]) as unknown as never[];
+
+/**
+ * A session's optional keys as they are listed in its JSON (SessionTracker.keyed): a session's JSON lists them in
+ * the order its records first gave them (a login's `from` before or after its `user` …), as JSON.stringify wrote
+ * the object when each was added as it came; COMMANDS stands for `commands` and `connections`, which a tracked
+ * session lists first and a failed login after its start, end and loginSuccess.
+ */
+const NODE = 1;
+const USER = 2;
+const START = 3;
+const END = 4;
+const FROM = 5;
+const HOSTNAME = 6;
+const FROM_RAW = 7;
+const HOSTNAME_RAW = 8;
+const TERMINAL = 9;
+const LOGIN_TERMINAL = 10;
+const VIA = 11;
+const LOGIN_SUCCESS = 12;
+const NESTED = 13;
+const OMITTED = 14;
+const COMMANDS = 15;
+/** Keys noted in one order word (4 bits a key; 7 keep it a small integer). */
+const PER_WORD = 7;
+
+/**
+ * A session as the tracker makes it: every field there from the start (undefined until its records give it), so all
+ * sessions share one hidden class. Added as they came, sessions had dozens, and `track`, `release`, `end` and
+ * `formatSession` went megamorphic and were deoptimised ("wrong map") again and again (Round 38: 24 deopts, 172 ms
+ * more TurboFan compiling than the parse). An undefined field is left out of its JSON, as an absent one was; the
+ * order its keys were first given is noted (keyed) and its JSON lists them so (toJSON, jsonAround): byte for byte
+ * what JSON.stringify wrote of the object built as they came.
+ */
+class OpenSession implements Session {
+  node: string | undefined = undefined;
+  ses: string;
+  user: string | undefined = undefined;
+  start: string | undefined = undefined;
+  end: string | undefined = undefined;
+  from: string | undefined = undefined;
+  hostname: string | undefined = undefined;
+  fromRaw: string | undefined = undefined;
+  hostnameRaw: string | undefined = undefined;
+  terminal: string | undefined = undefined;
+  loginTerminal: string | undefined = undefined;
+  via: string | undefined = undefined;
+  loginSuccess: boolean | undefined = undefined;
+  commands: SessionCommand[] = NO_ITEMS;
+  connections: Connection[] = NO_ITEMS;
+  nested: NestedSession[] | undefined = undefined;
+  omitted: number | undefined = undefined;
+  declare [KEPT_BYTES]: number | undefined;
+  declare [HEAD_BYTES]: number | undefined;
+  declare [HELD]: string | string[] | undefined;
+  /** The keys noted (a bit each) and their order, PER_WORD a word: private, so no caller's toEqual sees them. */
+  #seen = 0;
+  #count = 0;
+  #order0 = 0;
+  #order1 = 0;
+  #order2 = 0;
+
+  constructor(ses: string) {
+    this.ses = ses;
+    bookkeeping(this);
+  }
+
+  /** Notes that key (NODE …) has a value now: its place in the JSON is where it was first given. */
+  keyed(key: number): void {
+    if ((this.#seen & (1 << key)) !== 0) return;
+    this.#seen |= 1 << key;
+    const n = this.#count++;
+    if (n < PER_WORD) this.#order0 |= key << (4 * n);
+    else if (n < 2 * PER_WORD) this.#order1 |= key << (4 * (n - PER_WORD));
+    else this.#order2 = key;
+  }
+
+  /** One more command, connection or nested session counted, not listed. */
+  omit(): void {
+    this.omitted = (this.omitted ?? 0) + 1;
+    this.keyed(OMITTED);
+  }
+
+  /** The n-th key noted. */
+  private keyAt(n: number): number {
+    if (n < PER_WORD) return (this.#order0 >> (4 * n)) & 15;
+    if (n < 2 * PER_WORD) return (this.#order1 >> (4 * (n - PER_WORD))) & 15;
+    return this.#order2;
+  }
+
+  /** JSON.stringify's: the fields in the order their keys were noted. */
+  toJSON(): Record<string, unknown> {
+    const o: Record<string, unknown> = { ses: this.ses };
+    for (let n = 0; n < this.#count; n++) {
+      const key = this.keyAt(n);
+      if (key === COMMANDS) {
+        o.commands = this.commands;
+        o.connections = this.connections;
+      } else o[KEY_NAMES[key]!] = this.value(key);
+    }
+    return o;
+  }
+
+  /**
+   * The session's JSON (as toJSON's, without indentation) in two parts: up to its commands' `[` and from their `]`,
+   * for sessionLine to write the commands' JSON between.
+   */
+  jsonAround(): [before: string, after: string] {
+    let before = `{"ses":${JSON.stringify(this.ses)}`;
+    let n = 0;
+    for (; n < this.#count; n++) {
+      const key = this.keyAt(n);
+      if (key === COMMANDS) break;
+      before += member(KEY_NAMES[key]!, this.value(key));
+    }
+    before += ',"commands":[';
+    let after = `],"connections":${JSON.stringify(this.connections)}`;
+    for (n++; n < this.#count; n++) {
+      const key = this.keyAt(n);
+      after += member(KEY_NAMES[key]!, this.value(key));
+    }
+    return [before, `${after}}`];
+  }
+
+  private value(key: number): unknown {
+    switch (key) {
+      case NODE:
+        return this.node;
+      case USER:
+        return this.user;
+      case START:
+        return this.start;
+      case END:
+        return this.end;
+      case FROM:
+        return this.from;
+      case HOSTNAME:
+        return this.hostname;
+      case FROM_RAW:
+        return this.fromRaw;
+      case HOSTNAME_RAW:
+        return this.hostnameRaw;
+      case TERMINAL:
+        return this.terminal;
+      case LOGIN_TERMINAL:
+        return this.loginTerminal;
+      case VIA:
+        return this.via;
+      case LOGIN_SUCCESS:
+        return this.loginSuccess;
+      case NESTED:
+        return this.nested;
+      default:
+        return this.omitted;
+    }
+  }
+}
+
+/** The JSON key of each key number (OpenSession.keyed). */
+const KEY_NAMES = [
+  "",
+  "node",
+  "user",
+  "start",
+  "end",
+  "from",
+  "hostname",
+  "fromRaw",
+  "hostnameRaw",
+  "terminal",
+  "loginTerminal",
+  "via",
+  "loginSuccess",
+  "nested",
+  "omitted",
+] as const;
+
+/** `,"key":value` as JSON.stringify writes a member; nothing for an undefined value, which it leaves out. */
+function member(key: string, value: unknown): string {
+  return value === undefined ? "" : `,"${key}":${JSON.stringify(value)}`;
+}
 
 /**
  * Gives a new session the tracker's own properties at once, not enumerable: so they are cleared, not deleted, when
@@ -199,13 +381,6 @@ function bookkeeping(s: OpenSession): void {
 /** Made once: the keys and their descriptor (defineProperty reads it, keeps nothing of it). */
 const BOOKKEEPING = [KEPT_BYTES, HEAD_BYTES, HELD] as const;
 const HIDDEN: PropertyDescriptor = Object.freeze({ value: undefined, writable: true, enumerable: false, configurable: true });
-
-/**
- * An open session's commands and connections until it is written (then its own arrays): most open sessions never
- * keep a connection, and their commands are HELD, so two empty arrays a session were two more objects of the
- * 10000 that stay, among the events' short-lived ones, in the heap's old pages (README sessions, round 19).
- */
-const NO_ITEMS = Object.freeze([]) as unknown as never[];
 
 /** An ended session held for late commands (holdMs): its end's serial and the log time it is written after. */
 interface Held {
@@ -236,7 +411,7 @@ const CLOSED_REMEMBERED = 4096;
  * PAM session), or CRED_DISP when the session never had a USER_END. Events without a session are skipped.
  */
 export class SessionTracker {
-  private readonly sessions = new Map<string, Session>();
+  private readonly sessions = new Map<string, OpenSession>();
   private readonly closed = new Remembered(CLOSED_REMEMBERED);
   /** Sessions open with no session id (unsetLogin), so ses-unset USER_ENDs are read only while one is. */
   private unsetOpen = 0;
@@ -267,7 +442,7 @@ export class SessionTracker {
   /** Commands plus connections held by the open sessions. */
   private kept = 0;
   /** The session of the last event added (still open), with its node, ses and key. */
-  private last: Session | undefined;
+  private last: OpenSession | undefined;
   private lastSes: string | undefined;
   private lastNode: string | undefined;
   private lastKey = "";
@@ -398,9 +573,12 @@ export class SessionTracker {
         }
         this.early.delete(key);
       }
-      s = { ses: e.ses, commands: NO_ITEMS, connections: NO_ITEMS };
-      bookkeeping(s);
-      if (e.node !== undefined) s.node = this.names.get(e.node);
+      s = new OpenSession(e.ses);
+      s.keyed(COMMANDS);
+      if (e.node !== undefined) {
+        s.node = this.names.get(e.node);
+        s.keyed(NODE);
+      }
       this.sessions.set(key, s);
       if (this.sessions.size > this.maxOpen) this.writeOldestOpen();
       this.weighHead(s);
@@ -412,9 +590,15 @@ export class SessionTracker {
       this.lastNode = e.node;
       this.lastKey = key;
     }
-    if (e.auid !== undefined && e.auid !== "unset") s.user ??= this.names.get(e.auid);
-    // flat: the time is a string of parts, which the session keeps for as long as it is open
-    s.start ??= flat(time);
+    if (s.user === undefined && e.auid !== undefined && e.auid !== "unset") {
+      s.user = this.names.get(e.auid);
+      s.keyed(USER);
+    }
+    if (s.start === undefined) {
+      // flat: the time is a string of parts, which the session keeps for as long as it is open
+      s.start = flat(time);
+      s.keyed(START);
+    }
     let ended = false;
     // e.types first: records are parsed when read (RecordSource), and most events have no login record
     const login = e.types.some(isLoginType) || e.types.includes("USER_AUTH") || e.types.includes("USER_ACCT");
@@ -435,12 +619,24 @@ export class SessionTracker {
       if (!nests) {
         this.from(s, r);
         const terminal = str(f.terminal);
-        if (terminal) s.terminal ??= this.names.get(terminal);
-        if (terminal && r.type === "USER_LOGIN" && terminal !== s.terminal) s.loginTerminal ??= this.names.get(terminal);
-        if (exe && r.type !== "LOGIN") s.via ??= this.names.get(exe);
+        if (terminal && s.terminal === undefined) {
+          s.terminal = this.names.get(terminal);
+          s.keyed(TERMINAL);
+        }
+        if (terminal && r.type === "USER_LOGIN" && terminal !== s.terminal && s.loginTerminal === undefined) {
+          s.loginTerminal = this.names.get(terminal);
+          s.keyed(LOGIN_TERMINAL);
+        }
+        if (exe && r.type !== "LOGIN" && s.via === undefined) {
+          s.via = this.names.get(exe);
+          s.keyed(VIA);
+        }
         if (r.type === "USER_LOGIN" || r.type === "USER_START") {
           const ok = loginResult(str(f.res));
-          if (ok !== undefined) s.loginSuccess = ok && s.loginSuccess !== false;
+          if (ok !== undefined) {
+            s.loginSuccess = ok && s.loginSuccess !== false;
+            s.keyed(LOGIN_SUCCESS);
+          }
         }
       }
       // su/sudo inside the session: a PAM session of another program, switching to acct
@@ -522,6 +718,7 @@ export class SessionTracker {
   /** Ends session s (of key) at time: written now, or held for its late commands (holdMs). */
   private end(s: OpenSession, key: string, time: string, serial: number | null): void {
     s.end = time;
+    s.keyed(END);
     this.forget(key);
     this.closed.add(key);
     if (this.holdMs === 0) {
@@ -549,9 +746,10 @@ export class SessionTracker {
     const ok = loginResult(str(f.res));
     if (ok !== undefined) nested.success = ok;
     s.nested ??= [];
+    s.keyed(NESTED);
     // past the caps it is counted in omitted like a command: a session never loses one silently
     if (s.nested.length < this.maxItems && this.fits(s, nestedBytes(nested))) s.nested.push(nested);
-    else s.omitted = (s.omitted ?? 0) + 1;
+    else s.omit();
   }
 
   /** The ended session (still held) of key that an event of this time and serial, not after its end, belongs to. */
@@ -628,6 +826,7 @@ export class SessionTracker {
         const open = this.sessions.get(pidKey);
         if (open === undefined || (str(f.exe) ?? open.via) !== open.via) continue;
         open.end = time;
+        open.keyed(END);
         this.forget(pidKey);
         this.write({ s: open, key: pidKey });
         return;
@@ -638,16 +837,26 @@ export class SessionTracker {
       const ok = loginResult(str(f.res));
       if (ok !== false && r.type === "USER_LOGIN" && e.pid !== undefined && this.describeLogin(pidKey, r, ok)) return;
       if (ok !== false && r.type === "USER_LOGIN" && e.pid !== undefined && !this.sessions.has(pidKey)) {
-        const s: OpenSession = { ses: "unset", commands: NO_ITEMS, connections: NO_ITEMS };
-        bookkeeping(s);
-        if (e.node !== undefined) s.node = this.names.get(e.node);
+        const s = new OpenSession("unset");
+        s.keyed(COMMANDS);
+        if (e.node !== undefined) {
+          s.node = this.names.get(e.node);
+          s.keyed(NODE);
+        }
         const pam = this.pamStart.take(pidKey);
         const user = pam?.acct ?? str(f.id) ?? str(f.acct);
-        if (user !== undefined) s.user = this.names.get(user);
+        if (user !== undefined) {
+          s.user = this.names.get(user);
+          s.keyed(USER);
+        }
         s.start = flat(time);
+        s.keyed(START);
         this.describe(s, r);
         this.terminals(s, pam?.terminal, str(f.terminal));
-        if (ok) s.loginSuccess = true;
+        if (ok) {
+          s.loginSuccess = true;
+          s.keyed(LOGIN_SUCCESS);
+        }
         this.sessions.set(pidKey, s);
         this.unsetOpen++;
         if (this.sessions.size > this.maxOpen) this.writeOldestOpen();
@@ -657,10 +866,24 @@ export class SessionTracker {
       if (ok !== false) continue;
       const attempt = `${e.node ?? ""} ${e.pid ?? ""}`;
       if (r.type === "USER_LOGIN" && e.pid !== undefined && this.failedAttempts.delete(attempt)) return;
-      const s: Session = { ses: "unset", start: time, end: time, loginSuccess: false, commands: [], connections: [] };
-      if (e.node !== undefined) s.node = e.node;
+      const s = new OpenSession("unset");
+      s.start = time;
+      s.end = time;
+      s.loginSuccess = false;
+      // a failed login's keys in the order it always listed them: its times and result before its commands
+      s.keyed(START);
+      s.keyed(END);
+      s.keyed(LOGIN_SUCCESS);
+      s.keyed(COMMANDS);
+      if (e.node !== undefined) {
+        s.node = e.node;
+        s.keyed(NODE);
+      }
       const user = str(f.acct) ?? (e.auid !== "unset" ? e.auid : undefined) ?? str(f.id);
-      if (user !== undefined) s.user = user;
+      if (user !== undefined) {
+        s.user = user;
+        s.keyed(USER);
+      }
       this.describe(s, r);
       if (r.type !== "USER_LOGIN" && e.pid !== undefined) {
         this.failedAttempts.add(attempt);
@@ -674,7 +897,7 @@ export class SessionTracker {
    * Where a login came from, as its first record that says: the address, else the host name; and the host name
    * too when it is another (sshd with UseDNS, PAM's rhost), as aureport --login shows it (T23 #7).
    */
-  private from(s: Session, r: OutputRecord): void {
+  private from(s: OpenSession, r: OutputRecord): void {
     if (s.from !== undefined) return;
     const f = r.fields;
     // an empty addr= (PAM with no rhost, as sshd's USER_LOGIN writes it) says nothing: the host name is where from
@@ -683,14 +906,22 @@ export class SessionTracker {
     const from = addr ?? hostname;
     if (!from) return;
     s.from = from;
+    s.keyed(FROM);
     // a name that is not UTF-8 (libaudit logs PAM's rhost as the client gave it): its bytes, so two such hosts
     // differ here as in the plain parse
     const fromRaw = rawBytes(from, r.raw?.[addr === undefined ? "hostname" : "addr"]);
-    if (fromRaw !== undefined) s.fromRaw = fromRaw;
+    if (fromRaw !== undefined) {
+      s.fromRaw = fromRaw;
+      s.keyed(FROM_RAW);
+    }
     if (addr && hostname && hostname !== addr) {
       s.hostname = hostname;
+      s.keyed(HOSTNAME);
       const hostnameRaw = rawBytes(hostname, r.raw?.hostname);
-      if (hostnameRaw !== undefined) s.hostnameRaw = hostnameRaw;
+      if (hostnameRaw !== undefined) {
+        s.hostnameRaw = hostnameRaw;
+        s.keyed(HOSTNAME_RAW);
+      }
     }
   }
 
@@ -701,15 +932,21 @@ export class SessionTracker {
    */
   private describeLogin(pidKey: string, r: OutputRecord, ok: boolean | undefined): boolean {
     const key = this.loginOf.get(pidKey);
-    const s = key === undefined ? undefined : (this.sessions.get(key) as OpenSession | undefined);
+    const s = key === undefined ? undefined : this.sessions.get(key);
     if (key === undefined || s === undefined) return false;
     const f = r.fields;
     this.from(s, r);
     const pam = this.pamStart.take(pidKey);
     this.terminals(s, pam?.terminal, str(f.terminal));
     const exe = str(f.exe);
-    if (exe !== undefined) s.via ??= this.names.get(exe);
-    if (ok && s.loginSuccess !== false) s.loginSuccess = true;
+    if (exe !== undefined && s.via === undefined) {
+      s.via = this.names.get(exe);
+      s.keyed(VIA);
+    }
+    if (ok && s.loginSuccess !== false) {
+      s.loginSuccess = true;
+      s.keyed(LOGIN_SUCCESS);
+    }
     this.weighHead(s);
     this.adopted.add(pidKey, key);
     return true;
@@ -719,20 +956,32 @@ export class SessionTracker {
    * A ses-unset USER_LOGIN's terminal (the device) on its session: `terminal` is PAM's from the process's USER_START
    * when it named one and `loginTerminal` the device, as for a session with an id; else the device is `terminal`.
    */
-  private terminals(s: Session, pam: string | undefined, device: string | undefined): void {
+  private terminals(s: OpenSession, pam: string | undefined, device: string | undefined): void {
     const terminal = pam ?? s.terminal ?? device;
-    if (terminal !== undefined) s.terminal = this.names.get(terminal);
-    if (device && device !== s.terminal) s.loginTerminal ??= this.names.get(device);
+    if (terminal !== undefined) {
+      s.terminal = this.names.get(terminal);
+      s.keyed(TERMINAL);
+    }
+    if (device && device !== s.terminal && s.loginTerminal === undefined) {
+      s.loginTerminal = this.names.get(device);
+      s.keyed(LOGIN_TERMINAL);
+    }
   }
 
   /** A login with no session id: where from, its terminal and its program, from its record's fields. */
-  private describe(s: Session, r: OutputRecord): void {
+  private describe(s: OpenSession, r: OutputRecord): void {
     const f = r.fields;
     this.from(s, r);
     const terminal = str(f.terminal);
-    if (terminal !== undefined) s.terminal = terminal;
+    if (terminal !== undefined) {
+      s.terminal = terminal;
+      s.keyed(TERMINAL);
+    }
     const exe = str(f.exe);
-    if (exe !== undefined) s.via = exe;
+    if (exe !== undefined) {
+      s.via = exe;
+      s.keyed(VIA);
+    }
   }
 
   /** Emits the sessions still open (end of input), oldest first. */
@@ -771,17 +1020,17 @@ export class SessionTracker {
   /** Whether the count caps leave room for one more command or connection in s, else it is counted omitted. */
   private room(s: OpenSession): boolean {
     if (heldCount(s) + s.connections.length < this.maxItems && (this.kept < this.maxKept || this.share(s, 0, items))) return true;
-    s.omitted = (s.omitted ?? 0) + 1;
+    s.omit();
     return false;
   }
 
   /** Keeps item in s's list if its bytes fit (then it counts as kept), else counts it omitted. */
-  private keep<T>(s: Session, bytes: number, list: T[], item: T): void {
+  private keep<T>(s: OpenSession, bytes: number, list: T[], item: T): void {
     if (this.fits(s, bytes)) {
       list.push(item);
       this.kept++;
     } else {
-      s.omitted = (s.omitted ?? 0) + 1;
+      s.omit();
     }
   }
 
@@ -799,7 +1048,7 @@ export class SessionTracker {
       else held.push(text);
       this.kept++;
     } else {
-      s.omitted = (s.omitted ?? 0) + 1;
+      s.omit();
     }
   }
 
@@ -838,8 +1087,8 @@ export class SessionTracker {
     const need = over + Math.floor((byCount ? this.maxKept : this.maxBytes) / SHARE);
     const largest: { s: OpenSession; m: number }[] = [];
     for (const open of this.sessions.values()) {
-      const m = measure(open as OpenSession);
-      if (m > floor && open !== s) largest.push({ s: open as OpenSession, m });
+      const m = measure(open);
+      if (m > floor && open !== s) largest.push({ s: open, m });
     }
     largest.sort((a, b) => b.m - a.m);
     // the level the k largest are cut to so they give up `need` together, not below the next one nor the floor
@@ -878,7 +1127,7 @@ export class SessionTracker {
     s[KEPT_BYTES] = (s[KEPT_BYTES] ?? 0) - bytes;
     this.keptBytes -= bytes;
     this.kept--;
-    s.omitted = (s.omitted ?? 0) + 1;
+    s.omit();
     return true;
   }
 
@@ -898,11 +1147,9 @@ export class SessionTracker {
     this.kept -= commands + s.connections.length;
     this.keptBytes -= s[KEPT_BYTES] ?? 0;
     this.headBytes -= s[HEAD_BYTES] ?? 0;
-    // cleared, not deleted (see bookkeeping); a failed login's session never had them
-    if (HEAD_BYTES in s) {
-      s[KEPT_BYTES] = undefined;
-      s[HEAD_BYTES] = undefined;
-    }
+    // cleared, not deleted (see bookkeeping)
+    s[KEPT_BYTES] = undefined;
+    s[HEAD_BYTES] = undefined;
     this.emit(s);
   }
 
@@ -1084,25 +1331,17 @@ function rawBytes(text: string, raw: FieldValue | undefined): string | undefined
 
 /**
  * `prefix`, the session's JSON (JSON.stringify's, without indentation) and a newline, as UTF-8 bytes in a buffer of
- * `lines`: a session written with commandsJson has its commands' JSON put where JSON.stringify writes its (empty)
- * commands, second after ses as the tracker makes a session, copied as the bytes they are held as (HeldBytes). A
- * session's text is never made: for a command beyond Latin-1 it was a two-byte string of twice its bytes, joined,
- * then copied flat again to be encoded (README sessions, rounds 20 and 22).
+ * `lines`: a session written with commandsJson has its commands' JSON put between its `"commands":[` and `]`
+ * (OpenSession.jsonAround), copied as the bytes they are held as (HeldBytes). A session's text is never made: for a
+ * command beyond Latin-1 it was a two-byte string of twice its bytes, joined, then copied flat again to be encoded
+ * (README sessions, rounds 20 and 22).
  */
 export function sessionLine(prefix: string, s: Session, lines: LineBuffer): Buffer {
-  const held = (s as OpenSession)[HELD] as HeldBytes | HeldBytes[] | undefined;
-  const json = JSON.stringify(s);
-  if (held === undefined) return lines.text(`${prefix}${json}\n`);
-  const head = `{"ses":${JSON.stringify(s.ses)},"commands":[`;
-  // a session not shaped as the tracker makes one: its commands made objects, and JSON.stringify writes them
-  if (!json.startsWith(head) || json.charCodeAt(head.length) !== 93 /* ] */) {
-    const commands = typeof held === "string" ? [held] : held;
-    s.commands = commands.map((c) => JSON.parse(heldText(c)) as SessionCommand);
-    (s as OpenSession)[HELD] = undefined;
-    return lines.text(`${prefix}${JSON.stringify(s)}\n`);
-  }
+  const held = s instanceof OpenSession ? (s[HELD] as HeldBytes | HeldBytes[] | undefined) : undefined;
+  if (held === undefined) return lines.text(`${prefix}${JSON.stringify(s)}\n`);
+  const [head, tail] = (s as OpenSession).jsonAround();
   const before = `${prefix}${head}`;
-  const after = `${json.slice(head.length)}\n`;
+  const after = `${tail}\n`;
   let size = Buffer.byteLength(before) + Buffer.byteLength(after);
   if (typeof held === "string") size += held.length;
   else for (const c of held) size += c.length + 1;
