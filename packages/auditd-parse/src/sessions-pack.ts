@@ -70,9 +70,48 @@ function narrow(text: string): string {
   return bytes.toString("latin1");
 }
 
+/**
+ * Marks a command held as its line of the text timeline (packLine): neither the flags (digits), JSON (`{`) nor
+ * bytes (AS_BYTES) begin with it.
+ */
+const LINE = 1;
+
+/**
+ * A command `sessions`' text timeline keeps as the line it will write (its commandText, escaped), with the bytes
+ * the budget weighed it at (commandBytes: dropped, its bytes are given back): packed, it was split again into an
+ * object with an argv array only to be formatted into this line when its session was written, a fifth of what
+ * `sessions` allocated over the parse on `interleaved16` (round 38). After a LINE its bytes as four characters
+ * (big-endian, 0-255 each), then the line; beyond Latin-1 narrowed as a packed command is.
+ */
+export function packLine(line: string, bytes: number): string {
+  const weight = String.fromCharCode((bytes >>> 24) & 255, (bytes >>> 16) & 255, (bytes >>> 8) & 255, bytes & 255);
+  // flat, as Array#join makes a packed command: the line is a template's tree of its parts
+  return narrow([LINE_MARK, weight, line].join(""));
+}
+
+const LINE_MARK = String.fromCharCode(LINE);
+
+/** A held command's line of the timeline, or undefined when it was packed (packCommand). */
+export function heldLine(held: string): string | undefined {
+  const text = asText(held);
+  return text.charCodeAt(0) === LINE ? text.slice(5) : undefined;
+}
+
+/** The bytes a command held as its line was weighed at, or undefined when it was packed (packCommand). */
+export function lineBytes(held: string): number | undefined {
+  const text = asText(held);
+  if (text.charCodeAt(0) !== LINE) return undefined;
+  return ((text.charCodeAt(1) << 24) | (text.charCodeAt(2) << 16) | (text.charCodeAt(3) << 8) | text.charCodeAt(4)) >>> 0;
+}
+
+/** The text a held string stands for: its UTF-8 bytes decoded when narrow() kept it as them. */
+function asText(held: string): string {
+  return held.charCodeAt(0) === AS_BYTES ? Buffer.from(held, "latin1").toString("utf8", 1) : held;
+}
+
 /** The command packCommand was given: the same fields with the same values, in the same order (so the same JSON). */
 export function unpackCommand(held: string): SessionCommand {
-  const text = held.charCodeAt(0) === AS_BYTES ? Buffer.from(held, "latin1").toString("utf8", 1) : held;
+  const text = asText(held);
   if (text.charCodeAt(0) === 123 /* { */) return JSON.parse(text) as SessionCommand;
   const parts = text.split(SEP);
   const flags = Number(parts[0]);

@@ -6,7 +6,7 @@ import { PARTS_REMEMBERED, partKey } from "./parts";
 import { Oldest, Remembered } from "./remembered";
 import { commandJson, type HeldBytes, heldText } from "./sessions-json";
 import { loginRecords, loginResult, readWhole } from "./sessions-login";
-import { packCommand, unpackCommand, WIDE } from "./sessions-pack";
+import { heldLine, lineBytes, packCommand, packLine, unpackCommand, WIDE } from "./sessions-pack";
 import { lostBytes } from "./values";
 
 export interface SessionCommand {
@@ -150,6 +150,14 @@ export interface SessionTrackerOptions {
    * round 20). Without it (the text timeline, the page, the library) `commands` holds the commands as objects.
    */
   commandsJson?: boolean;
+  /**
+   * For a caller that writes each session with formatSession alone (the text timeline): each command kept as its
+   * line of the timeline (packLine), which formatSession writes as it is, and a session handed to `emit` with
+   * `commands` empty, its lines beside it (HELD). Packed, each was made an object again only to be formatted into
+   * that line (round 38). A command whose line could still change is kept packed: its "(as uid)" depends on the
+   * session's user, which a session opened by an event with no auid has not yet.
+   */
+  commandsText?: boolean;
 }
 
 /**
@@ -487,6 +495,7 @@ export class SessionTracker {
   private readonly clock: (() => number) | undefined;
   private readonly pending: (() => number) | undefined;
   private readonly commandsJson: boolean;
+  private readonly commandsText: boolean;
   /**
    * The level no open session held more than when share last freed nothing, by count and by bytes: a session at
    * or above it is not given room by looking again (every item of sessions at one level would sort them all) until
@@ -507,6 +516,7 @@ export class SessionTracker {
     this.clock = options.clock;
     this.pending = options.pending;
     this.commandsJson = options.commandsJson ?? false;
+    this.commandsText = !this.commandsJson && (options.commandsText ?? false);
   }
 
   add(e: AuditEvent, source?: RecordSource): void {
@@ -1039,8 +1049,14 @@ export class SessionTracker {
    * as the object it was, not the shorter text: the bound and so what is listed or omitted stay as they were.
    */
   private keepCommand(s: OpenSession, c: SessionCommand): void {
-    if (this.fits(s, commandBytes(c))) {
-      const text = this.commandsJson ? commandJson(c) : packCommand(c);
+    const bytes = commandBytes(c);
+    if (this.fits(s, bytes)) {
+      // its line is the one written once the session's user is known (or the command names no uid to compare)
+      const text = this.commandsJson
+        ? commandJson(c)
+        : this.commandsText && (c.uid === undefined || s.user !== undefined)
+          ? packLine(escapeControls(commandText(s, c)), bytes)
+          : packCommand(c);
       const held = s[HELD];
       // the first alone, without an array: most sessions keep one or two
       if (held === undefined) s[HELD] = text;
@@ -1120,7 +1136,9 @@ export class SessionTracker {
       const text = typeof held === "string" ? held : held.pop()!;
       if (typeof held === "string" || held.length === 0) s[HELD] = undefined;
       // weighed again as it was kept: the command made again from its text, as release makes it
-      bytes = commandBytes(this.commandsJson ? (JSON.parse(heldText(text as HeldBytes)) as SessionCommand) : unpackCommand(text));
+      bytes = this.commandsJson
+        ? commandBytes(JSON.parse(heldText(text as HeldBytes)) as SessionCommand)
+        : (lineBytes(text) ?? commandBytes(unpackCommand(text)));
     } else if (s.connections.length > 0) {
       bytes = connectionBytes(s.connections.pop()!);
     } else return false;
@@ -1137,8 +1155,8 @@ export class SessionTracker {
     // each command back as it was kept: its fields in the same order, so the same JSON and text
     const held = s[HELD];
     const commands = heldCount(s);
-    // commandsJson: the commands' JSON stays HELD, for sessionLine to write as it is
-    if (this.commandsJson) s.commands = [];
+    // commandsJson, commandsText: the commands' JSON or lines stay HELD, for sessionLine or formatSession to write
+    if (this.commandsJson || this.commandsText) s.commands = [];
     else {
       s.commands = held === undefined ? [] : typeof held === "string" ? [unpackCommand(held)] : held.map(unpackCommand);
       if (held !== undefined) s[HELD] = undefined;
@@ -1416,11 +1434,12 @@ export function formatSession(s: Session, openEnd = OPEN_END): string {
   if (s.loginSuccess === false) head += "  LOGIN FAILED";
   // every line escaped on its own: a logged newline cannot forge a line of the timeline
   let text = escapeControls(head);
+  const lines = commandLines(s);
   // commands alone, in time order already (the usual case): the sorted timeline is the commands as they are
-  if ((s.nested?.length ?? 0) === 0 && s.connections.length === 0 && inTimeOrder(s.commands)) {
-    for (const c of s.commands) text += `\n${escapeControls(commandText(s, c))}`;
+  if ((s.nested?.length ?? 0) === 0 && s.connections.length === 0 && inTimeOrder(lines)) {
+    for (const line of lines) text += `\n${line}`;
   } else {
-    for (const item of timeline(s)) text += `\n${escapeControls(item.text)}`;
+    for (const item of timeline(s, lines)) text += `\n${item.text}`;
   }
   if (s.omitted) text += `\n  … ${s.omitted} more commands/connections not listed (capped to bound memory)`;
   return text;
@@ -1466,19 +1485,54 @@ function rawText(argvRaw: Record<string, string>): string {
     .join(" ")})`;
 }
 
-function inTimeOrder(commands: SessionCommand[]): boolean {
-  for (let i = 1; i < commands.length; i++) if (commands[i]!.time < commands[i - 1]!.time) return false;
+/**
+ * A session's commands as lines of its timeline, escaped: those the tracker held as lines (commandsText) as they
+ * are, the others formatted now.
+ */
+function commandLines(s: Session): string[] {
+  const held = s instanceof OpenSession ? s[HELD] : undefined;
+  if (held === undefined) return s.commands.map((c) => escapeControls(commandText(s, c)));
+  return typeof held === "string" ? [heldCommandLine(s, held)] : held.map((h) => heldCommandLine(s, h));
+}
+
+function heldCommandLine(s: Session, held: string): string {
+  return heldLine(held) ?? escapeControls(commandText(s, unpackCommand(held)));
+}
+
+/** Whether command lines are in time order: each line's time follows its two spaces, up to the next space. */
+function inTimeOrder(lines: string[]): boolean {
+  for (let i = 1; i < lines.length; i++) if (timeBefore(lines[i]!, lines[i - 1]!)) return false;
   return true;
 }
 
-/** Commands, su/sudo and connections by time; of one time, in that order (a stable sort). */
-function timeline(s: Session): { time: string; text: string }[] {
+/**
+ * Whether line a's time is before line b's, as the times compare as strings: a time's characters (digits, `-`, `:`,
+ * `T`, `.`, `Z`) all come after the space that ends it, so a shorter time that begins the other is before it.
+ */
+function timeBefore(a: string, b: string): boolean {
+  for (let i = 2; ; i++) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x !== y) return x < y;
+    if (x === 32 /* the space after both */) return false;
+  }
+}
+
+/** A command line's time (see timeBefore). */
+function timeOf(line: string): string {
+  return line.slice(2, line.indexOf(" ", 2));
+}
+
+/** Commands, su/sudo and connections by time, escaped; of one time, in that order (a stable sort). */
+function timeline(s: Session, lines: string[]): { time: string; text: string }[] {
   return [
-    ...s.commands.map((c) => ({ time: c.time, text: commandText(s, c) })),
+    ...lines.map((line) => ({ time: timeOf(line), text: line })),
     ...(s.nested ?? []).map((n) => ({
       time: n.start,
-      text: `  ${n.start} ${n.success === false ? "FAILED " : ""}session ${n.via} -> ${n.user ?? "?"}${n.end ? ` .. ${n.end}` : ""}`,
+      text: escapeControls(
+        `  ${n.start} ${n.success === false ? "FAILED " : ""}session ${n.via} -> ${n.user ?? "?"}${n.end ? ` .. ${n.end}` : ""}`,
+      ),
     })),
-    ...s.connections.map((c) => ({ time: c.time, text: `  ${c.time} net  ${connectionText(c).slice(c.time.length + 1)}` })),
+    ...s.connections.map((c) => ({ time: c.time, text: escapeControls(`  ${c.time} net  ${connectionText(c).slice(c.time.length + 1)}`) })),
   ].sort((a, b) => (a.time < b.time ? -1 : a.time > b.time ? 1 : 0));
 }

@@ -161,7 +161,8 @@ export function makeSink(
           if (w) wait = w;
         } else line(`${prefix}${JSON.stringify(s, null, 2)}`);
       },
-      { ...sessionLimits(flags, grouping), commandsJson },
+      // the text timeline: each command kept as its line (formatSession writes it as it is)
+      { ...sessionLimits(flags, grouping), commandsJson, commandsText: !ctx.opts.json },
     );
     return {
       event: (e, json) => tracker.add(e, json),

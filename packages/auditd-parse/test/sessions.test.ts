@@ -440,6 +440,44 @@ describe("sessions --json: the commands kept as their JSON (issue 23, round 20)"
     expect(run(true, { holdMs: 2000 }).out).toEqual(run(false, { holdMs: 2000 }).out);
   });
 
+  it("the text timeline: each command kept as its line, the same text as formatted from the command (round 39)", () => {
+    const late = (n: number) => [
+      // session 5's first event has no auid: its user comes later, and its "(as …)" with it
+      `type=SYSCALL msg=audit(${stamp(n)}): arch=c000003e syscall=59 success=yes exit=0 pid=70 auid=4294967295 uid=1000 ses=5 comm="x" exe="/usr/bin/x"`,
+      `type=EXECVE msg=audit(${stamp(n)}): argc=1 a0="early"`,
+      `type=EOE msg=audit(${stamp(n)}):`,
+      ...exec(n + 1, 5, ["back\\slash", "tab\there"]),
+      // logged before the command above it: the timeline sorts them
+      ...exec(n - 1, 5, ["older"]),
+    ];
+    const log = [...lines, ...late(20)];
+    const text = (commandsText: boolean, options = {}) => {
+      const out: string[] = [];
+      const objects: number[] = [];
+      const tracker = new SessionTracker(
+        (s) => {
+          objects.push(s.commands.length);
+          out.push(formatSession(s));
+        },
+        { commandsText, ...options },
+      );
+      for (const e of parseText(`${log.join("\n")}\n`, { ids, recordObjects: true }).events) tracker.add(e);
+      tracker.flush();
+      return { out, objects };
+    };
+    // the caps' cuts too: per session, and across sessions by bytes (a command's line dropped gives back its bytes)
+    for (const options of [{}, { maxItems: 3 }, { maxBytes: 4_000 }, { maxBytes: 4_000, holdMs: 2000 }]) {
+      const lines = text(true, options);
+      expect(lines.out).toEqual(text(false, options).out);
+      expect(lines.objects.every((n) => n === 0)).toBe(true);
+    }
+    const all = text(true).out.join("\n");
+    expect(all).toContain("(as 0)");
+    expect(all).toContain("back\\\\slash tab\\011here");
+    expect(all).toMatch(/older[\s\S]*early[\s\S]*back/);
+    expect(text(true, { maxBytes: 4_000 }).out.join("\n")).toContain("more commands/connections not listed");
+  });
+
   it("lists a session's keys in the order its records first gave them, with --json as with --pretty (round 39)", () => {
     // each session one hidden class (all its fields there from the start): its JSON keeps the order its keys came
     // in, as JSON.stringify wrote the object built as they came. Here the user comes after the start (an event with
