@@ -156,35 +156,44 @@ describe("SessionTracker's bound in bytes", () => {
       ];
     }).flat();
     const events = parseText(`${lines.join("\n")}\n`, { ids, recordObjects: true }).events;
-    const keep = (commandsJson: boolean) => {
+    // --json (the commands' JSON), the page's packed commands, the text timeline's lines (round 39)
+    type Mode = "json" | "packed" | "text";
+    const keep = (mode: Mode) => {
       const given: Session[] = [];
-      const tracker = new SessionTracker((s) => given.push(s), { commandsJson, maxBytes: 64 << 20 });
+      const options = { commandsJson: mode === "json", commandsText: mode === "text", maxBytes: 64 << 20 };
+      const tracker = new SessionTracker((s) => given.push(s), options);
       for (const e of events) tracker.add(e);
       return { tracker, given };
     };
     /** What the tracker wrote at the end: the 60 commands, whole. */
-    const check = ({ tracker, given }: ReturnType<typeof keep>, commandsJson: boolean) => {
+    const check = ({ tracker, given }: ReturnType<typeof keep>, mode: Mode) => {
       tracker.flush();
-      const commands = commandsJson
-        ? (JSON.parse(lineText(sessionLine("", given[0]!, new LineBuffer()))) as Session).commands
-        : given[0]!.commands;
+      const first = `exec tar 日本語 ${"0".padEnd(100_000, "x")}`;
+      if (mode === "text") {
+        const text = formatSession(given[0]!);
+        expect(text.split("\n").filter((l) => l.includes(" exec tar 日本語 "))).toHaveLength(60);
+        expect(text).toContain(first);
+        return Buffer.byteLength(text);
+      }
+      const commands =
+        mode === "json" ? (JSON.parse(lineText(sessionLine("", given[0]!, new LineBuffer()))) as Session).commands : given[0]!.commands;
       expect(commands.length).toBe(60);
       expect(commands[0]!.argv[1]).toBe("日本語");
-      if (!commandsJson) expect(formatSession(given[0]!)).toContain(`exec tar 日本語 ${"0".padEnd(100_000, "x")}`);
+      if (mode === "packed") expect(formatSession(given[0]!)).toContain(first);
       return commands.reduce((n, c) => n + Buffer.byteLength(c.argv.join(" ")), 0);
     };
-    for (const commandsJson of [true, false]) {
+    for (const mode of ["json", "packed", "text"] as const) {
       // the heap with the commands kept, less the heap once they are dropped (the argv strings are the events')
-      let kept: ReturnType<typeof keep> | undefined = keep(commandsJson);
+      let kept: ReturnType<typeof keep> | undefined = keep(mode);
       gc();
       const full = process.memoryUsage().heapUsed;
-      const bytes = check(kept, commandsJson);
+      const bytes = check(kept, mode);
       kept = undefined;
       gc();
       const held = full - process.memoryUsage().heapUsed;
       // each command is about 100 KB of UTF-8
-      expect(held, `commandsJson ${commandsJson}`).toBeGreaterThan(bytes * 0.9);
-      expect(held, `commandsJson ${commandsJson}`).toBeLessThan(bytes * 1.3);
+      expect(held, mode).toBeGreaterThan(bytes * 0.9);
+      expect(held, mode).toBeLessThan(bytes * 1.3);
     }
   });
 
