@@ -196,7 +196,7 @@ const HELD = Symbol("heldCommands");
 const NO_ITEMS = Object.freeze([]) as unknown as never[];
 
 /**
- * A session's optional keys as they are listed in its JSON (SessionTracker.keyed): a session's JSON lists them in
+ * A session's optional keys as they are listed in its JSON (OpenSession.keyed): a session's JSON lists them in
  * the order its records first gave them (a login's `from` before or after its `user` …), as JSON.stringify wrote
  * the object when each was added as it came; COMMANDS stands for `commands` and `connections`, which a tracked
  * session lists first and a failed login after its start, end and loginSuccess.
