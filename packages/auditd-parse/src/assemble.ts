@@ -931,12 +931,28 @@ function fillGap(gaps: { start: number; length: number }[], serial: number): boo
 
 /**
  * Puts a completed event in a list held in log-time order, after every one of the same or an earlier time
- * (completion order within one log time). Held events mostly arrive in order, so the scan from the end is short.
+ * (completion order within one log time). Most come after the list's last (events completed by EOE); one the
+ * window completed goes before the newer events held behind it, found by bisection: on the testers' `avc` (8 hosts,
+ * AVC and USER_AVC events without EOE) a walk back from the end took 9.4 steps an insert, each a load from
+ * another event object, 1.3 % of the parse's profile (issue 23, Round 39). The lists are only ever changed here
+ * and by shift(), so they stay sorted and the place is the walk's.
  */
 function insertByTime<E extends PendingEvent>(list: E[], event: E): void {
-  let at = list.length;
-  while (at > 0 && list[at - 1]!.timeMs > event.timeMs) at--;
-  list.splice(at, 0, event);
+  const t = event.timeMs;
+  const n = list.length;
+  if (n === 0 || list[n - 1]!.timeMs <= t) {
+    list.push(event);
+    return;
+  }
+  // the first of list[0, n - 1) later than t (list[n - 1] is)
+  let lo = 0;
+  let hi = n - 1;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (list[mid]!.timeMs > t) hi = mid;
+    else lo = mid + 1;
+  }
+  list.splice(lo, 0, event);
 }
 
 /**

@@ -242,6 +242,25 @@ describe("the order events are handed over in", () => {
     expect(t.out).toEqual(["1:1", "2:1"]);
   });
 
+  it("an older event held behind newer ones goes before them, after those of its own log time", () => {
+    // held behind 1 (open), in the order they complete: 2 at .500, 3 at .200 (before 2), 4 at .500 (after 2),
+    // 5 at .200 (after 3, not before it: the same log time keeps completion order), 6 at .100 (first)
+    const s = streaming();
+    s.push(syscall(1, "100.000"));
+    for (const [serial, sec] of [
+      [2, "100.500"],
+      [3, "100.200"],
+      [4, "100.500"],
+      [5, "100.200"],
+      [6, "100.100"],
+    ] as const) {
+      s.push(syscall(serial, sec), eoe(serial, sec));
+    }
+    expect(s.out).toEqual([]);
+    s.push(eoe(1));
+    expect(s.out).toEqual(["1:1", "6:1", "3:1", "5:1", "2:1", "4:1"]);
+  });
+
   it("at the end of input, open events go out in log-time order with the ones held behind them (no EOE)", () => {
     // rhel7-style: commands without EOE, then a one-record logout 0.2 s later, all inside the four kept open
     const logout = (serial: number, sec: string) =>
