@@ -3,7 +3,7 @@ import { type ArgReaders, argReaders, readArg, syscallArg } from "./args";
 import { BACKSLASH, COLON, COMMA, DQUOTE, EQUALS, GS, LBRACE, LPAREN, RBRACE, RPAREN, SPACE, SQUOTE } from "./ascii";
 import type { EventBuilder } from "./assemble";
 import { ByteNames } from "./byte-names";
-import { bytesAt } from "./byte-words";
+import { bytesAt, wordsWithout } from "./byte-words";
 import { archName, decodeHex, decodeHexAt, decodeHexString, hexBytes, syscallName, syscallNumberName, utf8Bytes } from "./decode";
 import type { AuditEvent, OutputRecord } from "./event";
 import { EventJson, IsoTime, writeHead } from "./event-json";
@@ -91,6 +91,11 @@ interface TypeInfo {
   prefix: ConstJson;
   /** The field found at each position of the last record of this type (records of a type repeat their fields). */
   memo: FieldInfo[];
+  /**
+   * The name of the last k='…' of this type (a USER_AVC's msg): its pairs take the positions after it in `memo`,
+   * the name's own included, so it is matched here, not there (two lookups a USER_AVC record, issue 23, Round 39).
+   */
+  nestedKey: FieldInfo | undefined;
 }
 
 export interface InterpreterOptions {
@@ -406,7 +411,7 @@ export class Interpreter implements EventBuilder<OpenEvent> {
     }
     // EXECVE's text path keeps a quoted '…' value as it is; after an AVC's words msg='…' is left to the text path
     const nestedOk = type !== "EXECVE" && avc === undefined;
-    const tokens = this.scan(buf, bodyFrom, end, typeInfo.memo, nestedOk, nestedOk && type !== "PROCTITLE");
+    const tokens = this.scan(buf, bodyFrom, end, typeInfo, nestedOk, nestedOk && type !== "PROCTITLE");
     if (tokens >= 0) {
       avc ??= this.nestedAvc;
       const renamed = this.nestedFrom >= 0 && this.renameNested(tokens);
@@ -669,7 +674,7 @@ export class Interpreter implements EventBuilder<OpenEvent> {
     let info = this.types.get(type);
     if (info === undefined) {
       const json = jsonString(type);
-      info = { json: constJson(json), prefix: constJson(`{"type":${json},"fields":{`), memo: [] };
+      info = { json: constJson(json), prefix: constJson(`{"type":${json},"fields":{`), memo: [], nestedKey: undefined };
       // corrupt input could invent endless types: remember a bounded number
       if (this.types.size < 1024) this.types.set(type, info);
     }
@@ -683,7 +688,8 @@ export class Interpreter implements EventBuilder<OpenEvent> {
    * follow them, ending at a -1), or -1 for any other shape: free text, braces, words or list punctuation
    * inside msg='…', an unterminated quote. Same token rules as tokenize().
    */
-  private scan(buf: Buffer, from: number, to: number, memo: FieldInfo[], nestedOk: boolean, wordsOk: boolean): number {
+  private scan(buf: Buffer, from: number, to: number, typeInfo: TypeInfo, nestedOk: boolean, wordsOk: boolean): number {
+    const memo = typeInfo.memo;
     let offsets = this.offsets;
     let n = 0;
     let bodyTokens = -1;
@@ -757,6 +763,10 @@ export class Interpreter implements EventBuilder<OpenEvent> {
         // the name this position had last time, followed by '=': no packing and no lookup (most records)
         keyEnd = keyStart + info.bytes.length;
         pos = keyEnd + 1;
+      } else if (typeInfo.nestedKey !== undefined && namedAt(typeInfo.nestedKey, buf, keyStart, end)) {
+        info = typeInfo.nestedKey;
+        keyEnd = keyStart + info.bytes.length;
+        pos = keyEnd + 1;
       } else {
         // the name's first eight bytes, packed as ByteNames.find wants them, while they are read anyway
         let head = 0;
@@ -801,7 +811,8 @@ export class Interpreter implements EventBuilder<OpenEvent> {
       let valueEnd = -1;
       c = pos < end ? buf[pos]! : SPACE;
       if (c === DQUOTE) {
-        pos++;
+        // (0x1d is passed to wordsWithout also where it is no cut: the byte loop reads on past it then)
+        pos = wordsWithout(buf, pos + 1, end, DQUOTE, GS, GS);
         while (pos < end && buf[pos] !== DQUOTE && buf[pos] !== cut) pos++;
         if (pos >= end || buf[pos] !== DQUOTE) return -1;
         pos++;
@@ -811,6 +822,7 @@ export class Interpreter implements EventBuilder<OpenEvent> {
         if (pos < 0) return -1;
       } else if (c === SQUOTE && bodyTokens < 0 && nestedOpen < 0 && this.nestedFrom < 0 && nestedOk) {
         this.nestedKey = info;
+        typeInfo.nestedKey = info;
         this.nestedFrom = t;
         nestedOpen = pos;
         pos++;
@@ -834,12 +846,14 @@ export class Interpreter implements EventBuilder<OpenEvent> {
         // inside msg='…' a ' starting a value is the value's, as the text path reads it (hostname='abc)
         return -1;
       } else if (ahead) {
+        pos = wordsWithout(buf, pos, end, SPACE, GS, SQUOTE);
         while (pos < end) {
           c = buf[pos]!;
           if (c === SPACE || c === cut || (c === SQUOTE && closesAt(buf, pos, to))) break;
           pos++;
         }
       } else {
+        pos = wordsWithout(buf, pos, end, SPACE, GS, GS);
         while (pos < end && buf[pos] !== SPACE && buf[pos] !== cut) pos++;
         // in the old PAM form's list a trailing ',' or the list's closing ')' is not the value's, as the text path
         // reads it ("addr=?," "res=success)"); elsewhere ("hostname=a)") and for its own '(' ("(null)") it is
@@ -1962,7 +1976,7 @@ function bracesJson(out: JsonBytes, buf: Buffer, from: number, to: number): void
  */
 function namedAt(info: FieldInfo, buf: Buffer, from: number, end: number): boolean {
   const n = info.scanLength;
-  return n >= 0 && from + n < end && buf[from + n] === EQUALS && bytesAt(info.bytes, info.head, buf, from);
+  return n >= 0 && from + n < end && buf[from + n] === EQUALS && bytesAt(info.bytes, info.head, info.mid, buf, from);
 }
 
 /**

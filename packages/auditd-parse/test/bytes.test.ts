@@ -680,4 +680,31 @@ describe("byte path", () => {
     ]);
     expect(lines(log).map((e) => (e as { node?: string }).node)).toEqual([...nodes, "h\ufffd"]);
   });
+
+  it("reads values of every length with a stop byte at every place as the text tokenizer does", () => {
+    // the byte path passes over a value's bytes four at a time up to the first word that may end it (a space, a
+    // quote, 0x1d): a stop byte at each place of values 0 to 19 bytes long, in every kind of value, from every
+    // offset within a word (the value's start moves with the name's length)
+    const stops = [" ", '"', "'", "\x1d"];
+    for (let length = 0; length < 20; length++) {
+      for (let at = 0; at <= length; at++) {
+        for (const stop of stops) {
+          const value = `${"v".repeat(at)}${stop}${"w".repeat(length - at)}`;
+          for (const name of ["n", "nam", "names"]) {
+            const bodies = [`${name}=${value} b=1`, `${name}="${value}" b=1`, `a=1\x1dX=${value} ${name.toUpperCase()}="${value}"`];
+            for (const body of bodies) {
+              const fast = recordsOf(`type=PATH msg=audit(1.000:1): ${body}`)[0]!;
+              const viaText = recordsOf(`type=PATH msg=audit(1.000:1): (word) ${body}`)[0]!;
+              viaText.text = viaText.text === "(word)" ? undefined : viaText.text?.replace(/^\(word\) /, "");
+              if (viaText.text === undefined) delete viaText.text;
+              expect(fast, JSON.stringify(body)).toEqual(viaText);
+            }
+            // inside msg='…' (a value also ends at the ' that closes it)
+            sameViaText("USER_START", `pid=1 msg='${name}=${value} res=success'`);
+            sameViaText("USER_START", `pid=1 msg='${name}="${value}" ${name}=${value}'`);
+          }
+        }
+      }
+    }
+  });
 });
