@@ -106,8 +106,23 @@ export function isStandaloneType(name: string, nr: number | undefined): boolean 
 }
 
 const TYPE_NUMBERS = new Map<string, number>();
+/** Each known name, as the tables' own string (see knownTypeName). */
+const TYPE_TEXTS = new Map<string, string>();
 for (const table of [KERNEL_RECORD_TYPES, USER_RECORD_TYPES]) {
-  for (const [nr, name] of Object.entries(table)) TYPE_NUMBERS.set(name, Number(nr));
+  for (const [nr, name] of Object.entries(table)) {
+    TYPE_NUMBERS.set(name, Number(nr));
+    TYPE_TEXTS.set(name, name);
+  }
+}
+
+/**
+ * A type name read from a log (`type=AVC`) as the tables' string of the same text: a string of the source, which
+ * V8 keeps internalized, so every `type === "SYSCALL"` the parse makes of a record (eight or so) is a compare of
+ * two references, where the text read from the buffer took a call comparing lengths, then characters (issue 23,
+ * Round 39). The same text either way; raw itself for a name the tables do not know.
+ */
+export function knownTypeName(raw: string): string {
+  return TYPE_TEXTS.get(raw) ?? raw;
 }
 
 /** `--type` accepts names (SYSCALL), numbers (1300) and the parser's UNKNOWN[n]; the canonical name or undefined. */

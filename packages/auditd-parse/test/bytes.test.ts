@@ -707,4 +707,18 @@ describe("byte path", () => {
       }
     }
   });
+
+  it("reads a line's header wherever it lies in the read chunk, up to the buffer's last byte", () => {
+    // the header's words are compared four bytes at a time: a short line at a chunk's very end, and headers cut
+    // inside each of their words (node=, type=, msg=, audit(), which are not audit lines
+    const whole = 'node=h type=CWD msg=audit(1.000:7): cwd="/"';
+    for (let cut = 0; cut <= whole.length; cut++) {
+      const out = lines(Buffer.from(whole.slice(0, cut))) as { unparsed?: string[]; node?: string }[];
+      // an audit line from its stamp's ")" on
+      const read = cut > whole.indexOf(")");
+      expect(out.length, whole.slice(0, cut)).toBe(cut === 0 ? 0 : 1);
+      if (cut > 0) expect(out[0]!.unparsed === undefined, whole.slice(0, cut)).toBe(read);
+    }
+    expect(lines(Buffer.from("type=EOE msg=audit(1.000:8):"))).toEqual([]);
+  });
 });
