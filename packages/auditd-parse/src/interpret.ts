@@ -3,7 +3,7 @@ import { type ArgReaders, argReaders, readArg, syscallArg } from "./args";
 import { BACKSLASH, COLON, COMMA, DQUOTE, EQUALS, GS, LBRACE, LPAREN, RBRACE, RPAREN, SPACE, SQUOTE } from "./ascii";
 import type { EventBuilder } from "./assemble";
 import { ByteNames } from "./byte-names";
-import { bytesAt, wordsWithout } from "./byte-words";
+import { bytesAt, wordsWithout, wordView } from "./byte-words";
 import { archName, decodeHex, decodeHexAt, decodeHexString, hexBytes, syscallName, syscallNumberName, utf8Bytes } from "./decode";
 import type { AuditEvent, OutputRecord } from "./event";
 import { EventJson, IsoTime, writeHead } from "./event-json";
@@ -254,6 +254,8 @@ export class Interpreter implements EventBuilder<OpenEvent> {
   });
   /** The words before an AVC's first pair (`avc:  denied  { read } for  `) by their bytes: see avcWordsEnd. */
   private readonly avcTexts = new ByteNames(avcText, 256);
+  /** The last kernel AVCs' words, matched before avcWordsEnd reads them again (see RecentAvc). */
+  private readonly recentAvc = new RecentAvc();
   /** Readings of values by their bytes, per kind that depends on the value alone. */
   private readonly readings: (ByteNames<Reading & { written: ConstJson; lost: string | undefined }> | undefined)[] = [];
   private fieldCount = 0;
@@ -403,10 +405,15 @@ export class Interpreter implements EventBuilder<OpenEvent> {
     let bodyFrom = h.bodyStart;
     let avc: AvcText | undefined;
     if (type !== "EXECVE" && type !== "PROCTITLE") {
-      const wordsEnd = avcWordsEnd(buf, bodyFrom, end, false);
-      if (wordsEnd >= 0) {
-        avc = this.avcTexts.get(buf, bodyFrom, wordsEnd);
-        bodyFrom = wordsEnd;
+      avc = this.recentAvc.find(buf, bodyFrom, end);
+      if (avc !== undefined) bodyFrom += this.recentAvc.length;
+      else {
+        const wordsEnd = avcWordsEnd(buf, bodyFrom, end, false);
+        if (wordsEnd >= 0) {
+          avc = this.avcTexts.get(buf, bodyFrom, wordsEnd);
+          if (wordsEnd < end) this.recentAvc.keep(buf, bodyFrom, wordsEnd, avc);
+          bodyFrom = wordsEnd;
+        }
       }
     }
     // EXECVE's text path keeps a quoted '…' value as it is; after an AVC's words msg='…' is left to the text path
@@ -1826,6 +1833,76 @@ function avcText(words: string): AvcText {
 
 /** An AVC's first word and the space after it. */
 const AVC_WORD = Buffer.from("avc: ", "latin1");
+
+/** Kernel AVC openings RecentAvc keeps. */
+const RECENT_AVCS = 8;
+
+/**
+ * The openings of the last few kernel AVC records that had pairs after them (`avc:  denied  { write } for  `), with
+ * what avcTexts gave for them. A storm repeats a handful of them, and reading one again (avcWordsEnd's byte loop,
+ * then avcTexts hashing its ~30 bytes) was ~3 % of the instructions of the testers' `avc` log (issue 23, Round 39).
+ */
+class RecentAvc {
+  private readonly bytes: Buffer[] = [];
+  /** Each opening's bytes as a DataView, read four at a time. */
+  private readonly views: DataView[] = [];
+  private readonly texts: AvcText[] = [];
+  private next = 0;
+  /** The opening's length, after find() found one. */
+  length = 0;
+
+  /**
+   * The kept opening buf[from, …) starts with, if avcWordsEnd(buf, from, to, false) would end it where it ended
+   * before: the same bytes, then a word that reaches its '=' with no byte that avcWordsEnd refuses (its state up to
+   * there is the same, as it read the same bytes; a word with '=' ends it whatever came before). Else undefined.
+   */
+  find(buf: Buffer, from: number, to: number): AvcText | undefined {
+    for (let k = 0; k < this.bytes.length; k++) {
+      const kept = this.bytes[k]!;
+      const n = kept.length;
+      if (to - from <= n || buf[from + n] === SPACE || !sameBytes(kept, this.views[k]!, buf, from)) continue;
+      if (!pairStarts(buf, from + n, to)) return undefined;
+      this.length = n;
+      return this.texts[k];
+    }
+    return undefined;
+  }
+
+  /** Keeps buf[from, end) (avcWordsEnd's words, a pair after them) and what avcTexts gave for it. */
+  keep(buf: Buffer, from: number, end: number, text: AvcText): void {
+    const at = this.next;
+    this.next = (at + 1) % RECENT_AVCS;
+    // its own memory, not a slice of node's shared 8 KiB slabs, which a kept slice would keep whole (see JsonBytes)
+    const kept = Buffer.allocUnsafeSlow(end - from);
+    buf.copy(kept, 0, from, end);
+    this.bytes[at] = kept;
+    this.views[at] = new DataView(kept.buffer, kept.byteOffset, kept.length);
+    this.texts[at] = text;
+  }
+}
+
+/** Whether kept's bytes are at buf[from, …) (the caller checked they fit): four at a time, the rest one by one. */
+function sameBytes(kept: Buffer, keptView: DataView, buf: Buffer, from: number): boolean {
+  const n = kept.length;
+  const view = wordView(buf);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) if (view.getInt32(from + i, true) !== keptView.getInt32(i, true)) return false;
+  for (; i < n; i++) if (kept[i] !== buf[from + i]) return false;
+  return true;
+}
+
+/**
+ * Whether the word at buf[start] reaches an '=' before a space or `to`, every byte before it one avcWordsEnd lets
+ * a word of an AVC's opening have (not nested): there avcWordsEnd returns `start`.
+ */
+function pairStarts(buf: Buffer, start: number, to: number): boolean {
+  for (let pos = start; pos < to; pos++) {
+    const c = buf[pos]!;
+    if (c === EQUALS) return true;
+    if (c === SPACE || !isWordByte(c) || c === LPAREN || c === RPAREN) return false;
+  }
+  return false;
+}
 
 /**
  * A byte a word of free text may hold and still be written as it is (keepWord, avcWordsEnd): printable ASCII,
