@@ -64,7 +64,7 @@ export function withoutMarks(marks: Marks, which: MarkPick): { kept: Marks; remo
 export class MarksInHistoryError extends TempFailError {
   constructor(user: string, keys: readonly string[]) {
     super(
-      `${escapeLine(JSON.stringify(user))}'s marks of ${keys.map((k) => escapeLine(k.slice(k.indexOf(":") + 1))).join(", ")} are kept inside their history, where an earlier build (session 38) wrote them; this command never rewrites a history, so nothing was removed`,
+      `${escapeLine(JSON.stringify(user))}'s marks of ${keys.map((k) => escapeLine(k.slice(k.indexOf(":") + 1))).join(", ")} are kept inside their history, where an earlier build wrote them (before marks had their own file or key); this command never rewrites a history, so nothing was removed`,
       { hint: "they move to the marks' own file or key when the user next logs in or out: run this again then" },
     );
   }

@@ -304,7 +304,7 @@ describe.each(["file", "redis"] as const)("marks an earlier build kept inside a 
     const r = await s.run("marks", "--remove", "carol", PLACES.paris.ip);
     expect([r.code, r.stdout]).toEqual([75, ""]);
     expect(r.stderr).toContain(
-      `"carol"'s marks of ${PLACES.paris.ip}, 90.100.1.0/24 are kept inside their history, where an earlier build (session 38) wrote them; this command never rewrites a history, so nothing was removed`,
+      `"carol"'s marks of ${PLACES.paris.ip}, 90.100.1.0/24 are kept inside their history, where an earlier build wrote them (before marks had their own file or key); this command never rewrites a history, so nothing was removed`,
     );
     expect(store === "file" ? readFileSync(s.stateFile, "utf8") : redisCli("GET", key).stdout).toBe(before);
     // carol's next login writes the history without them and the marks into their own file or key
