@@ -1,7 +1,7 @@
 import { formatIssues, type Logger, OpsguardError, type Secret, TempFailError, UnavailableError } from "@opsguard/core";
 import { connectRedis, parseRedisUrl, type Redis } from "@opsguard/core/redis";
 import { CLOCK_SKEW_MS } from "./event";
-import { marksSchema, splitMarks, stateSchema, withMarks } from "./file-store";
+import { MAX_MARKS_FILE_BYTES, marksSchema, splitMarks, stateSchema, withMarks } from "./file-store";
 import type { UserHistory } from "./places";
 import {
   historyWhileMarksUnreadable,
@@ -80,18 +80,37 @@ export class RedisPlaceStore implements PlaceStore {
   }
 
   /**
-   * The user's history and marks, in one round trip. GET, not MGET, for the marks: MGET answers nil for a key of
-   * another type (a list), which would read as "no marks" and be overwritten; GET answers WRONGTYPE.
+   * The user's history and marks, in one round trip. The marks are never read with GET (nor MGET, which answers nil for
+   * a key of another type, a list, that would read as "no marks" and be overwritten): GETRANGE reads at most one byte
+   * past MAX_MARKS_FILE_BYTES, so a value over the cap the state file's marks have costs a login no more than one at
+   * it, and is unreadable as that file would be (T70 N3); STRLEN says its size, EXISTS tells an empty value (not
+   * marks) from no key. GETRANGE and STRLEN answer WRONGTYPE for another type, as GET did.
    */
   async #read(redis: Redis, user: string): Promise<[UserHistory | undefined, UserHistory["disowned"] | MarksUnreadableError]> {
     const marksKey = this.#marksKey(user);
-    const replies = await redis.pipeline().get(this.#key(user)).get(marksKey).exec();
+    const replies = await redis
+      .pipeline()
+      .get(this.#key(user))
+      .exists(marksKey)
+      .strlen(marksKey)
+      .getrangeBuffer(marksKey, 0, MAX_MARKS_FILE_BYTES)
+      .exec();
     // exec() answers null only for a transaction that was aborted: never for a pipeline.
-    const [[historyError, raw] = [null, null], [marksError, rawMarks] = [null, null]] = replies ?? [];
+    const [
+      [historyError, raw] = [null, null],
+      [existsError, exists] = [null, 0],
+      [sizeError, size] = [null, 0],
+      [marksError, rawMarks] = [null, null],
+    ] = replies ?? [];
     // A history key of another type counts as no history, as a value that is no history does (and is overwritten).
     if (historyError && !/WRONGTYPE/.test(historyError.message)) throw historyError;
-    if (marksError && !/WRONGTYPE/.test(marksError.message)) throw marksError;
-    const marks = parseMarks(marksKey, marksError ?? (rawMarks as string | null) ?? null);
+    for (const error of [existsError, sizeError, marksError]) if (error && !/WRONGTYPE/.test(error.message)) throw error;
+    const value = rawMarks as Buffer | null;
+    const marks = marksError
+      ? parseMarks(marksKey, marksError)
+      : (value?.length ?? 0) === 0 && !exists
+        ? undefined
+        : parseMarks(marksKey, value ?? Buffer.alloc(0), sizeError ? undefined : (size as number));
     return [historyError ? undefined : parseHistory((raw as string | null) ?? null), marks];
   }
 
@@ -309,21 +328,28 @@ function legacyLogin(ip: string, time: string | null): LegacyLogin {
 }
 
 /**
- * The user's marks (none: no key), or why the key's value cannot be used. Unlike a history, a value that is not valid
- * marks is never read as none: that would forget the user's every "No" (T66 P1).
+ * The user's marks, or why the key's value cannot be used: the value as read (at most one byte past the cap), or GET's
+ * WRONGTYPE error, and the value's size (STRLEN) when known. Unlike a history, a value that is not valid marks is never
+ * read as none: that would forget the user's every "No" (T66 P1). One over MAX_MARKS_FILE_BYTES is no value vpnnotify
+ * wrote (a user keeps at most policy.maxPlacesPerUser marks, 10,000 at most, each under 160 bytes: 1.6 MB), and is
+ * unreadable as the marks file over it is, with the same words (T70 N3).
  */
-function parseMarks(key: string, raw: string | Error | null): UserHistory["disowned"] | MarksUnreadableError {
-  if (raw === null) return undefined;
+function parseMarks(key: string, raw: Buffer | Error, size?: number): UserHistory["disowned"] | MarksUnreadableError {
   const unreadable = (what: string) =>
     new MarksUnreadableError(
       `the Redis key ${key} ${what}`,
       `restore it (vpnnotify leaves it as it is); to drop this user's every "No" on purpose: DEL ${key}`,
     );
-  // GET's WRONGTYPE: a list, a hash… where the marks' JSON string should be.
+  // GETRANGE's WRONGTYPE: a list, a hash… where the marks' JSON string should be.
   if (raw instanceof Error) return unreadable(`holds no string value (${raw.message})`);
+  if (size !== undefined && size > MAX_MARKS_FILE_BYTES) {
+    return unreadable(`is ${size} bytes, over the ${MAX_MARKS_FILE_BYTES} a marks value may have`);
+  }
+  // It may have grown since STRLEN (the pipeline is no transaction): the cap holds for what was read.
+  if (raw.length > MAX_MARKS_FILE_BYTES) return unreadable(`is over the ${MAX_MARKS_FILE_BYTES} bytes a marks value may have`);
   let value: unknown;
   try {
-    value = JSON.parse(raw);
+    value = JSON.parse(raw.toString("utf8"));
   } catch (error) {
     return unreadable(`is not valid JSON (${(error as Error).message})`);
   }

@@ -98,7 +98,17 @@ async function mistakenNo(store: "file" | "redis") {
   await connect("bob", PLACES.paris.ip, t0);
   await no("bob", PLACES.paris.ip, t0);
   const run = (...args: string[]) => runInProc(["--config", configFile, ...args], {});
-  return { n, t0, connect, no, run, config, logFile: config.log.file, stateFile: join(dir, id, "state.json"), marks: marksFileOf(join(dir, id, "state.json")) };
+  return {
+    n,
+    t0,
+    connect,
+    no,
+    run,
+    config,
+    logFile: config.log.file,
+    stateFile: join(dir, id, "state.json"),
+    marks: marksFileOf(join(dir, id, "state.json")),
+  };
 }
 
 /** redis-cli against the lab's server: synchronous, so a test can write between a transaction's read and its EXEC. */
@@ -240,7 +250,9 @@ describe.each(["file", "redis"] as const)("vpnnotify marks with the %s store", (
     const r = await s.run("marks", "--remove", "alice", PLACES.sydney.ip);
     expect(r.code).toBe(75);
     expect(r.stdout.split("\n")).toContain(pendingLine);
-    expect(r.stderr).toContain(`a "No" of alice to a login from ${PLACES.sydney.ip} is still in the spool, not marked yet: nothing removed for it`);
+    expect(r.stderr).toContain(
+      `a "No" of alice to a login from ${PLACES.sydney.ip} is still in the spool, not marked yet: nothing removed for it`,
+    );
     expect(r.stderr).toContain(`run vpnnotify flush (it marks it), then vpnnotify marks --remove alice ${PLACES.sydney.ip} again`);
     // the spool entry is left as it is, and flushing then removing works
     expect(readFileSync(spooled, "utf8")).toBe(before);
@@ -394,6 +406,34 @@ describe("vpnnotify marks: marks that cannot be read are a 78 naming them, and n
     expect(redisCli("GET", key).stdout.trim()).toBe("garbage{");
     await s.n.store.close();
   });
+
+  it("a Redis marks key over 2 MiB: 78 in the words the marks file over it gets, the key left as it is (T70 N3)", async () => {
+    const s = await mistakenNo("redis");
+    const key = `${s.config.state.redis?.keyPrefix}disowned:alice`;
+    // alice's marks, still valid JSON, padded past the cap (as the marks file test pads the file)
+    const size = 2 * 1024 * 1024 + 100;
+    const marks = redisCli("GET", key).stdout.trim();
+    // -x: the padding on stdin, too long for an argument
+    const append = spawnSync(
+      "redis-cli",
+      ["-p", String(redis.port), "--no-auth-warning", "-a", redis.password ?? "", "-x", "APPEND", key],
+      {
+        input: " ".repeat(size - Buffer.byteLength(marks)),
+        encoding: "utf8",
+      },
+    );
+    expect(append.stdout.trim()).toBe(String(size));
+    for (const args of [["marks"], ["marks", "alice"], ["marks", "--remove", "alice"], ["marks", "--remove", "alice", PLACES.london.ip]]) {
+      const r = await s.run(...args);
+      expect([r.code, r.stdout], args.join(" ")).toEqual([78, ""]);
+      expect(r.stderr.trim().split("\n")).toEqual([
+        `vpnnotify: the "not me" marks could not be read: the Redis key ${key} is ${size} bytes, over the 2097152 a marks value may have (restore it (vpnnotify leaves it as it is); to drop this user's every "No" on purpose: DEL ${key})`,
+      ]);
+    }
+    expect(redisCli("STRLEN", key).stdout.trim()).toBe(String(size));
+    expect(redisCli("GETRANGE", key, "0", String(Buffer.byteLength(marks) - 1)).stdout.trim()).toBe(marks);
+    await s.n.store.close();
+  });
 });
 
 describe('a "No" recorded while a mark is being removed is kept', () => {
@@ -485,7 +525,19 @@ describe.runIf(process.getuid?.() === 0)("vpnnotify marks run as the wrong user"
     const asNobody = (...args: string[]) =>
       spawnSync(
         "setpriv",
-        ["--reuid=65534", "--regid=65534", "--clear-groups", process.execPath, "--conditions=@opsguard/source", "--import", "tsx", CLI, "--config", configFile, ...args],
+        [
+          "--reuid=65534",
+          "--regid=65534",
+          "--clear-groups",
+          process.execPath,
+          "--conditions=@opsguard/source",
+          "--import",
+          "tsx",
+          CLI,
+          "--config",
+          configFile,
+          ...args,
+        ],
         {
           cwd: join(import.meta.dirname, "../../.."),
           env: { PATH: "/usr/bin:/bin", HOME: "/nonexistent", NO_COLOR: "1", TEST_SLACK_TOKEN: SLACK_SIM_TOKEN },

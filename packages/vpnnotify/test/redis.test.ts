@@ -6,6 +6,7 @@ import { type RedisLab, SLACK_SIM_TOKEN, SlackSim, startRedis } from "@opsguard/
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { configSchema } from "../src/config";
+import { MAX_MARKS_FILE_BYTES } from "../src/file-store";
 import { handleConnect } from "../src/notify";
 import { decide, type Login, markDisowned, type PlacePolicy, placeKeys, recordLogin } from "../src/places";
 import { RedisPlaceStore } from "../src/redis-store";
@@ -134,6 +135,45 @@ describe("known places in Redis (several VPN servers)", () => {
           lines.filter((l) => l.includes(`error: the "not me" marks could not be read: the Redis key ${key} ${what}`)).at(-1),
         ).toContain(`DEL ${key}`);
       }
+    } finally {
+      direct.disconnect();
+      await n.store.close();
+    }
+  });
+
+  it('a "disowned:" value over the 2 MiB the marks file may have is not read: it fails closed as that file does, the value left as it is (T70 N3)', async () => {
+    const section = redisConfig(redis);
+    const { n, lines } = notifier(section);
+    const direct = new Redis(redis.port, "127.0.0.1", { password: redis.password, lazyConnect: true });
+    await direct.connect();
+    try {
+      const t0 = Date.now() - 86_400_000;
+      await handleConnect(login(PLACES.london.ip, t0 - 86_400_000), n);
+      await handleConnect(login(PLACES.sydney.ip, t0), n);
+      const geoOf = n.geo.lookup(PLACES.sydney.ip);
+      await n.store.update("alice", (h) => markDisowned(h, placeKeys(geoOf), t0, Date.now(), n.policy));
+      const key = `${section.keyPrefix}disowned:alice`;
+      const marks = (await direct.get(key)) ?? "";
+      // Valid marks, padded with JSON's own white space: at the cap they are read, one byte more and they are not.
+      const padded = (bytes: number) => `${marks}${" ".repeat(bytes - Buffer.byteLength(marks))}`;
+      await direct.set(key, padded(MAX_MARKS_FILE_BYTES), "KEEPTTL");
+      expect(await handleConnect(login(PLACES.london.ip), n)).toMatchObject({ verdict: "suppressed", reason: "known-place" });
+      const over = MAX_MARKS_FILE_BYTES + 1;
+      await direct.set(key, padded(over), "KEEPTTL");
+      const problem = `the Redis key ${key} is ${over} bytes, over the ${MAX_MARKS_FILE_BYTES} a marks value may have`;
+      // from home (quiet otherwise) and from the disowned place: both to security, saying why
+      for (const ip of [PLACES.london.ip, PLACES.sydney.ip]) {
+        const outcome = await handleConnect(login(ip), n);
+        expect(outcome).toMatchObject({ securityChannel: SECURITY });
+        expect(outcome.flags).toContain(`the 'not me' marks could not be read: ${problem}`);
+      }
+      expect(lines.filter((l) => l.includes(`error: the "not me" marks could not be read: ${problem}`)).at(-1)).toContain(`DEL ${key}`);
+      // a "No" now cannot be marked (it stays spooled), and the value is not replaced
+      await expect(
+        n.store.update("alice", (h) => markDisowned(h, placeKeys(n.geo.lookup(PLACES.paris.ip)), Date.now(), Date.now(), n.policy)),
+      ).rejects.toThrow(problem);
+      expect(await direct.strlen(key)).toBe(over);
+      expect((await direct.getrange(key, 0, Buffer.byteLength(marks) - 1)) === marks).toBe(true);
     } finally {
       direct.disconnect();
       await n.store.close();
