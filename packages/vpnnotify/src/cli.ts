@@ -5,7 +5,7 @@ import pkg from "../package.json" with { type: "json" };
 import { newFlushCommand } from "./commands/flush";
 import { letInOnUsageError, newHookCommand } from "./commands/hook";
 import { newInstallCommand } from "./commands/install";
-import { newMarksCommand } from "./commands/marks";
+import { MARKS_LOCK_WAIT_MS, newMarksCommand } from "./commands/marks";
 import { newNotifyCommand } from "./commands/notify";
 import type { RunClock } from "./commands/run";
 import { newServeCommand, untilSignalled } from "./commands/serve";
@@ -145,8 +145,7 @@ const EXIT_CODES = [
 const EXIT_CODE_MEANINGS = {
   [ExitCode.UNAVAILABLE]: "an alert that was due could not be sent (Slack unreachable, refusing or rate-limiting: it stays spooled)",
   [ExitCode.IO_ERR]: "I/O error: the spool's or state file's disk is full or failing; install: cannot write --prefix",
-  [ExitCode.TEMP_FAIL]:
-    "the deadline passed; flush: another process drains the spool or holds a lease on alerts; marks --remove: the state's lock held past 15 s, a mark kept inside a history by an earlier build, or a \"No\" still in the spool, not marked yet",
+  [ExitCode.TEMP_FAIL]: `the deadline passed; flush: another process drains the spool or holds a lease on alerts; marks --remove: the state file's locks held by another process past ${MARKS_LOCK_WAIT_MS / 1000} s in all, a Redis marks key that kept changing, a mark kept inside a history by an earlier build, or a "No" still in the spool, not marked yet`,
   [ExitCode.NO_PERM]: "install: this user may not write --prefix (run it as root)",
   [ExitCode.CONFIG]:
     'configuration error: the config, a secret or template file it names; status/flush: a spool directory this user cannot read, write or create; status/marks: "not me" marks that cannot be read; install: a config the hooks cannot use (the files are installed)',

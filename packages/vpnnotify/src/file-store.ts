@@ -327,7 +327,9 @@ export class FilePlaceStore implements PlaceStore {
     let split = unlocked;
     // The writers' locks, in their order: this process's turn, the state file's lock, then the marks file's (update
     // above). The state file is only locked, never written: a "No" being recorded by a worker or serve waits, or is
-    // waited for, and neither change is lost.
+    // waited for, and neither change is lost. Both are waited for within the one lock timeout, not each for all of it:
+    // the operator is told how long the wait is (15 s, marks' MARKS_LOCK_WAIT_MS), and waited 30 s (T70 N5).
+    const waitUntil = Date.now() + this.#lockTimeoutMs;
     await inTurn(this.#path, () =>
       withLock(
         this.#path,
@@ -346,7 +348,7 @@ export class FilePlaceStore implements PlaceStore {
               // Only smaller than the file just read, which was within MAX_MARKS_FILE_BYTES.
               await writeFileAtomic(this.#marksPath, `${JSON.stringify(marks)}\n`);
             },
-            { timeoutMs: this.#lockTimeoutMs },
+            { timeoutMs: Math.max(1, waitUntil - Date.now()) },
           ),
         { timeoutMs: this.#lockTimeoutMs },
       ),

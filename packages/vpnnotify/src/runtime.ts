@@ -59,7 +59,16 @@ const UNHURRIED_LOCK_WAIT_MS = 15_000;
  */
 const UNHURRIED_REDIS_WAIT_MS = 5_000;
 
-export function createStore(config: VpnnotifyConfig, log: Logger, geo?: GeoIp, options: { unhurried?: boolean } = {}): PlaceStore {
+/**
+ * `lockWaitMs`: how long the state file's locks are waited for, whatever deadlineMs says (marks --remove: a person
+ * at a terminal, told the wait in the README and --help).
+ */
+export function createStore(
+  config: VpnnotifyConfig,
+  log: Logger,
+  geo?: GeoIp,
+  options: { unhurried?: boolean; lockWaitMs?: number } = {},
+): PlaceStore {
   const redis = config.state.redis;
   if (redis) {
     const wait = (configured: number) =>
@@ -81,7 +90,7 @@ export function createStore(config: VpnnotifyConfig, log: Logger, geo?: GeoIp, o
   const lockTimeoutMs = Math.floor(config.deadlineMs / 2);
   return new FilePlaceStore(config.state.file, {
     log,
-    lockTimeoutMs: options.unhurried ? Math.max(lockTimeoutMs, UNHURRIED_LOCK_WAIT_MS) : lockTimeoutMs,
+    lockTimeoutMs: options.lockWaitMs ?? (options.unhurried ? Math.max(lockTimeoutMs, UNHURRIED_LOCK_WAIT_MS) : lockTimeoutMs),
   });
 }
 

@@ -12,7 +12,7 @@ import {
   unlinkSync,
   writeFileSync,
 } from "node:fs";
-import { tmpdir } from "node:os";
+import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { Logger } from "@opsguard/core";
 import { type RedisLab, SLACK_SIM_TOKEN, SlackSim, startRedis } from "@opsguard/lab";
@@ -434,6 +434,50 @@ describe("vpnnotify marks: marks that cannot be read are a 78 naming them, and n
     expect(redisCli("GETRANGE", key, "0", String(Buffer.byteLength(marks) - 1)).stdout.trim()).toBe(marks);
     await s.n.store.close();
   });
+});
+
+describe("vpnnotify marks --remove waiting on the state file's locks", () => {
+  it("held by another live process: 75 after 15 s in all for both locks, whatever deadlineMs says, nothing changed (T70 N5)", async () => {
+    const s = await mistakenNo("file");
+    // a site whose hooks may take a minute: no reason for the operator's wait to double to 30 s
+    const configFile = join(dir, `${Math.random().toString(36).slice(2)}.json`);
+    writeFileSync(configFile, JSON.stringify({ ...s.config, deadlineMs: 60_000 }));
+    // a live process (this one: its pid and start time, as a worker's lock names them) holds both locks; the state
+    // file's is let go after 5 s, the marks file's is not
+    const stat = readFileSync("/proc/self/stat", "utf8");
+    const holder = JSON.stringify({
+      pid: process.pid,
+      start: stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19],
+      host: hostname(),
+      token: "t",
+      time: Date.now(),
+    });
+    writeFileSync(`${s.stateFile}.lock`, holder);
+    writeFileSync(`${s.marks}.lock`, holder);
+    const letGo = setTimeout(() => rmSync(`${s.stateFile}.lock`), 5_000);
+    const before = readFileSync(s.marks, "utf8");
+    try {
+      const r = await runInProc(["--config", configFile, "marks", "--remove", "alice"], {});
+      expect([r.code, r.stdout]).toEqual([75, ""]);
+      expect(r.stderr.trim().split("\n")).toEqual([
+        expect.stringMatching(
+          new RegExp(
+            `^vpnnotify: ${s.marks.replace(/[.]/g, "\\.")}\\.lock is held by process ${process.pid}; gave up after \\d+ ms \\(retry later`,
+          ),
+        ),
+      ]);
+      // 15 s from the start of the wait, not 5 s + 30 s
+      expect(r.ms).toBeGreaterThanOrEqual(14_500);
+      expect(r.ms).toBeLessThan(20_000);
+      expect(readFileSync(s.marks, "utf8")).toBe(before);
+    } finally {
+      clearTimeout(letGo);
+      rmSync(`${s.stateFile}.lock`, { force: true });
+      rmSync(`${s.marks}.lock`, { force: true });
+    }
+    // let go: the same command removes them
+    expect((await runInProc(["--config", configFile, "marks", "--remove", "alice"], {})).code).toBe(0);
+  }, 50_000);
 });
 
 describe('a "No" recorded while a mark is being removed is kept', () => {

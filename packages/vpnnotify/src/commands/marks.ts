@@ -27,6 +27,15 @@ import { hookUser, otherOwnerAsRoot } from "../run-as";
 import { createSpool, createStore, hookLogger, placePolicy, spoolDir } from "../runtime";
 import type { MarkPick, Marks } from "../store";
 
+/**
+ * How long `marks --remove` waits for the state file's and the marks file's locks, both together, before exit 75. A
+ * writer holds them for one read and write (milliseconds; a worker's alert under a storm, a second or so), and a lock
+ * whose holder died is taken over at once (core's withLock): 15 s is a wait a person at a terminal sits out, the
+ * same whatever the hooks' deadlineMs (a login's budget: half of it, when longer, was each lock's wait, so 15 s +
+ * 15 s by default and up to 30 s + 30 s, where README and --help said 15 s; T70 N5).
+ */
+export const MARKS_LOCK_WAIT_MS = 15_000;
+
 export interface MarksCommandOptions {
   ctx: CliContext;
   user?: string | undefined;
@@ -223,7 +232,12 @@ interface PendingNo {
  * store, and marked by the next flush or worker, so a removal now would be undone then (T70 F4). Read only: the spool
  * is never changed here. A spool that cannot be read is a warning, the marks are still shown.
  */
-async function pendingNos(config: VpnnotifyConfig, log: Logger, user: string | undefined, pick: PlacePick | undefined): Promise<PendingNo[]> {
+async function pendingNos(
+  config: VpnnotifyConfig,
+  log: Logger,
+  user: string | undefined,
+  pick: PlacePick | undefined,
+): Promise<PendingNo[]> {
   let entries: Awaited<ReturnType<ReturnType<typeof createSpool>["list"]>>;
   try {
     entries = await createSpool(config, log).list({ readOnly: true });
@@ -262,7 +276,9 @@ function pendingLeft(pending: readonly PendingNo[], user: string, place: string 
   for (const p of pending) {
     log.error(
       `a "No" of ${shownUser(user)} to a login from ${escapeLine(p.ip)} is still in the spool, not marked yet: nothing removed for it`,
-      { fix: `run vpnnotify flush (it marks it), then vpnnotify marks --remove ${shownUser(user)}${place ? ` ${escapeLine(place)}` : ""} again` },
+      {
+        fix: `run vpnnotify flush (it marks it), then vpnnotify marks --remove ${shownUser(user)}${place ? ` ${escapeLine(place)}` : ""} again`,
+      },
     );
   }
   return ExitCode.TEMP_FAIL;
@@ -333,7 +349,9 @@ function misownedFile(path: string, uid: number, stateOwner: number): ConfigErro
   const hooks = hookUser(stateOwner);
   return new ConfigError(
     `${escapeLine(path)} belongs to ${escapeLine(owner.name)} (uid ${owner.uid}), not to ${escapeLine(hooks.name)} (uid ${hooks.uid}), who owns the state directory and whom vpnnotify's hooks and serve run as`,
-    { hint: `give it back to that user, mode 600 (as root): chown ${chownable(hooks)} ${escapeLine(path)} && chmod 600 ${escapeLine(path)}` },
+    {
+      hint: `give it back to that user, mode 600 (as root): chown ${chownable(hooks)} ${escapeLine(path)} && chmod 600 ${escapeLine(path)}`,
+    },
   );
 }
 
@@ -392,8 +410,9 @@ export async function runMarksCommand(
   const named = (ctx.opts.config ?? process.env.VPNNOTIFY_CONFIG) ? filepath : undefined;
   if (flags.remove && !config.state.redis) refuseRootOnOthersState(dirname(config.state.file), marksFileOf(config.state.file), named);
   await checkStateAccess(config, flags.remove === true, named);
-  // Unhurried: nobody's login waits on this, and the lock may be held by a worker's alert for a while.
-  const store = createStore(config, ctx.log, undefined, { unhurried: true });
+  // Unhurried: nobody's login waits on this, and the lock may be held by a worker's alert for a while; the locks are
+  // waited for MARKS_LOCK_WAIT_MS in all, as README and --help say, not the hooks' deadlineMs (up to 30 s, T70 N5).
+  const store = createStore(config, ctx.log, undefined, { unhurried: true, lockWaitMs: MARKS_LOCK_WAIT_MS });
   try {
     const shown = key === undefined ? "" : shownUser(key);
     if (!flags.remove) {
@@ -409,7 +428,8 @@ export async function runMarksCommand(
       const list = rows(picked, placePolicy(config).forgetAfterMs, Date.now());
       const pending = await pendingNos(config, ctx.log, key, pick);
       if (ctx.opts.json) io.stdout.write(`${JSON.stringify({ marks: list, pending, store: store.name })}\n`);
-      else if (list.length > 0 || pending.length > 0) io.stdout.write(`${[...list.map(rowLine), ...pending.map(pendingLine)].join("\n")}\n`);
+      else if (list.length > 0 || pending.length > 0)
+        io.stdout.write(`${[...list.map(rowLine), ...pending.map(pendingLine)].join("\n")}\n`);
       else {
         const whose = key === undefined ? "" : ` for ${shown}`;
         io.stdout.write(`no "not me" marks${whose}${pick ? ` at ${pick.shown}` : ""} (${store.name})\n`);
