@@ -138,6 +138,58 @@ describe.each(["file", "redis"] as const)("vpnnotify marks with the %s store", (
     await s.n.store.close();
   });
 
+  it("--json: exactly the fields the README gives, loginIp and lastSeen only when known, store the store's name (T70 N4)", async () => {
+    const s = await mistakenNo(store);
+    // a login from the disowned address after the "No" (lastSeen on both marks), then the address mark gone: the
+    // network mark's login has no address mark left to name it (no loginIp)
+    const seen = Date.now() - DAY;
+    await s.connect("alice", PLACES.london.ip, seen);
+    await s.n.store.removeMarks("alice", (key) => key === `ip:${PLACES.london.ip}`);
+    const r = await s.run("--json", "marks");
+    expect([r.code, r.stderr]).toEqual([0, ""]);
+    const iso = (t: number) => new Date(t).toISOString();
+    const year = 365 * DAY;
+    const out = JSON.parse(r.stdout);
+    expect(out).toEqual({
+      marks: [
+        {
+          user: "alice",
+          place: PLACES.london.cidr,
+          kind: "network",
+          answeredAt: iso(s.t0 + 60_000),
+          login: iso(s.t0),
+          lastSeen: iso(seen),
+          expiresAt: iso(seen + year),
+          expired: false,
+        },
+        ...[PLACES.paris.ip, "90.100.1.0/24"].map((place, i) => ({
+          user: "bob",
+          place,
+          kind: i === 0 ? "address" : "network",
+          answeredAt: iso(s.t0 + 60_000),
+          login: iso(s.t0),
+          loginIp: PLACES.paris.ip,
+          expiresAt: iso(s.t0 + 60_000 + year),
+          expired: false,
+        })),
+      ],
+      pending: [],
+      store: store === "file" ? `state file ${s.stateFile}` : `redis 127.0.0.1:${redis.port}`,
+    });
+    // the README's line names these keys, in this order, the optional ones marked
+    const readme = readFileSync(join(import.meta.dirname, "../README.md"), "utf8");
+    const line = /^prints `(\{"marks":.*\})`/m.exec(readme)?.[1];
+    const keys = (text: string) => [...text.matchAll(/"(\w+)"(\??)(?=[,}\]:])/g)].map((m) => `${m[1]}${m[2]}`);
+    expect(keys(line ?? "")).toEqual([
+      "marks",
+      ...["user", "place", "kind", "answeredAt", "login", "loginIp?", "lastSeen?", "expiresAt", "expired"],
+      "pending",
+      ...["user", "ip", "network", "answeredAt", "login"],
+      "store",
+    ]);
+    await s.n.store.close();
+  });
+
   it('--remove with the network in another form than stored undoes the mistaken "No": home is no longer escalated, bob keeps his', async () => {
     const s = await mistakenNo(store);
     const before = await s.connect("alice", PLACES.london.ip);
