@@ -74,7 +74,8 @@ login it was about, expiry); "vpnnotify marks --remove USER [PLACE]" undoes a "N
 address (its mark, and its network's unless another "No" still stands on that network: then kept, and said)
 or a /24 (/56) network in any spelling (81.2.69.142/24 = 81.2.69.0/24; anything else: 64), without it all of
 USER's marks. Under the writers' locks (the histories are never written); logged at warning level with who ran
-it and when to stderr, syslog and log.file (-q silences stderr only), printed, NOT posted to Slack. No such
+it (account, uid, and SUDO_USER when set: escaped, cut at 64 characters; anyone may set it, trust the uid) and
+when to stderr, syslog and log.file (-q silences stderr only), printed, NOT posted to Slack. No such
 mark: one line, exit 0. Marks that cannot be read: 78 naming the file or key, nothing changed. Run it as the
 state's owner, like flush; a marks file another user owns: 78 with its chown. A "No" still in the spool, not
 marked yet, is listed as pending; --remove of it is 75: run flush, then it again.

@@ -12,7 +12,7 @@ import {
   unlinkSync,
   writeFileSync,
 } from "node:fs";
-import { hostname, tmpdir } from "node:os";
+import { hostname, tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
 import { Logger } from "@opsguard/core";
 import { type RedisLab, SLACK_SIM_TOKEN, SlackSim, startRedis } from "@opsguard/lab";
@@ -22,7 +22,7 @@ import { marksFileOf } from "../src/file-store";
 import { handleConnect } from "../src/notify";
 import { markDisowned, placeKeys } from "../src/places";
 import { createNotifier } from "../src/runtime";
-import { CLI, PLACES, runInProc, writeGeoDatabases } from "./fixtures";
+import { CLI, PLACES, runCli, runInProc, syslogServer, waitFor, writeGeoDatabases } from "./fixtures";
 
 /**
  * `vpnnotify marks`: the operator's way to see the users' "not me" marks and to undo a "No" given by mistake (T64 N6),
@@ -106,6 +106,7 @@ async function mistakenNo(store: "file" | "redis") {
     run,
     config,
     logFile: config.log.file,
+    configFile,
     stateFile: join(dir, id, "state.json"),
     marks: marksFileOf(join(dir, id, "state.json")),
   };
@@ -486,6 +487,56 @@ describe("vpnnotify marks: marks that cannot be read are a 78 naming them, and n
     expect(redisCli("GETRANGE", key, "0", String(Buffer.byteLength(marks) - 1)).stdout.trim()).toBe(marks);
     await s.n.store.close();
   });
+});
+
+describe("who ran marks --remove, in the record", () => {
+  it("a hostile SUDO_USER (an escape, a line break, kilobytes) is escaped and cut: one line per mark on stderr and in log.file, one syslog message each (T70 N1)", async () => {
+    const s = await mistakenNo("file");
+    const syslog = await syslogServer();
+    try {
+      // what anyone running it without sudo may set: a forged line after a line break, and enough text that logger(1)
+      // (1 KiB a message) made the rest of the warning syslog messages of their own
+      const forged = 'vpnnotify: warn: "not me" mark removed: forged by=root';
+      const hostile = `bob\u001b[31m\n${forged} ${"x".repeat(4_000)}`;
+      const r = await runCli(["--config", s.configFile, "marks", "--remove", "alice", PLACES.london.ip], {
+        PATH: syslog.path,
+        SUDO_USER: hostile,
+        TEST_SLACK_TOKEN: SLACK_SIM_TOKEN,
+      });
+      expect(r.code, r.stderr).toBe(0);
+      const uid = process.getuid?.();
+      // its first 64 characters, escaped; then, as the logger writes any value with spaces or quotes, JSON-quoted
+      const kept = Array.from(hostile).slice(0, 64).join("").replace("\u001b", "\\x1b").replace("\n", "\\n");
+      const by = `by=${JSON.stringify(`${userInfo().username} (uid ${uid}), SUDO_USER=${kept}… (cut: ${Array.from(hostile).length} characters)`)}`;
+      const record = (place: string) =>
+        `vpnnotify: warn: "not me" mark removed: logins from there are no longer escalated for it user=alice place=${place} ${by} at=`;
+      for (const lines of [r.stderr, readFileSync(s.logFile, "utf8")].map((text) => text.split("\n").filter(Boolean))) {
+        expect(lines).toHaveLength(2);
+        expect(lines[0]?.startsWith(record(PLACES.london.ip)), lines[0]).toBe(true);
+        expect(lines[1]?.startsWith(record(PLACES.london.cidr)), lines[1]).toBe(true);
+        expect(lines.join("\n")).not.toContain("\u001b");
+      }
+      // syslog: the two warnings, each one message ending with its time (none split, none starting with the value's text)
+      const mine = await waitFor(
+        () => {
+          const found = syslog.lines.filter((l) => l.includes(" vpnnotify "));
+          return found.length >= 2 ? found : undefined;
+        },
+        10_000,
+        "the syslog messages",
+      );
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(syslog.lines.filter((l) => l.includes(" vpnnotify ")).length).toBe(2);
+      for (const [i, place] of [PLACES.london.ip, PLACES.london.cidr].entries()) {
+        expect(mine[i]).toContain(
+          `"not me" mark removed: logins from there are no longer escalated for it user=alice place=${place} ${by} at=`,
+        );
+        expect(mine[i]).toMatch(/ at=\d{4}-\d\d-\d\dT[\d:.]+Z$/);
+      }
+    } finally {
+      await syslog.close();
+    }
+  }, 60_000);
 });
 
 describe("vpnnotify marks --remove waiting on the state file's locks", () => {

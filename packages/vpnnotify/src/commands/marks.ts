@@ -284,8 +284,20 @@ function pendingLeft(pending: readonly PendingNo[], user: string, place: string 
   return ExitCode.TEMP_FAIL;
 }
 
-/** Who is running this, for the log line: the account, and the one sudo was run from when that is said. */
-function operator(): string {
+/**
+ * The most of SUDO_USER the record keeps, in characters. sudo sets it to the name of the user who ran sudo (a login
+ * name: 32 characters at most with useradd), but any user may set it to anything: cut, a value of kilobytes made the
+ * one warning several syslog messages (logger(1) splits a line at 1 KiB), the later ones starting with the value's
+ * own text, as a forged message would (T70 N1).
+ */
+const MAX_SUDO_USER_CHARS = 64;
+
+/**
+ * Who is running this, for the log line: the account and its uid, and SUDO_USER when it is set. Said as the variable
+ * it is ("SUDO_USER=bob", not "via sudo from bob"): nothing proves that sudo set it, the uid is the part to trust.
+ * Control characters are escaped here too, not only by the logger: `by` is also printed in --json.
+ */
+function operator(env: NodeJS.ProcessEnv = process.env): string {
   const uid = process.getuid?.();
   let name: string | undefined;
   try {
@@ -293,8 +305,14 @@ function operator(): string {
   } catch {
     name = uid === undefined ? undefined : hookUser(uid).name;
   }
-  const sudo = process.env.SUDO_USER ? ` via sudo from ${process.env.SUDO_USER}` : "";
-  return `${name ?? "unknown"}${uid === undefined ? "" : ` (uid ${uid})`}${sudo}`;
+  const given = env.SUDO_USER;
+  let sudo = "";
+  if (given) {
+    const chars = Array.from(given);
+    const kept = chars.length > MAX_SUDO_USER_CHARS ? `${chars.slice(0, MAX_SUDO_USER_CHARS).join("")}…` : given;
+    sudo = `, SUDO_USER=${escapeLine(kept)}${kept === given ? "" : ` (cut: ${chars.length} characters)`}`;
+  }
+  return `${escapeLine(name ?? "unknown")}${uid === undefined ? "" : ` (uid ${uid})`}${sudo}`;
 }
 
 /**
