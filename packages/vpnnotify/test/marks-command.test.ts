@@ -396,6 +396,31 @@ describe("vpnnotify marks: arguments", () => {
     expect(r.stderr).not.toContain("\u001b");
   });
 
+  it("Redis down: 69 in one line naming it, as README and --help's exit codes say", async () => {
+    const configFile = join(dir, `${Math.random().toString(36).slice(2)}.json`);
+    writeFileSync(
+      configFile,
+      JSON.stringify({
+        server: { name: "vpn-eu-1" },
+        slack: { token: "env:TEST_SLACK_TOKEN" },
+        securityChannel: SECURITY,
+        directory: { emailDomain: "example.org" },
+        state: { redis: { url: "redis://127.0.0.1:1/0" } },
+        spool: { dir: join(dir, "spool-redis-down") },
+      }),
+    );
+    for (const args of [["marks"], ["marks", "--remove", "alice"]]) {
+      const r = await runInProc(["--config", configFile, ...args], {});
+      expect([r.code, r.stdout]).toEqual([69, ""]);
+      expect(r.stderr.trim().split("\n")).toEqual([
+        expect.stringMatching(/^vpnnotify: redis 127\.0\.0\.1:1 is unavailable: .*\(check state\.redis\)$/),
+      ]);
+    }
+    // the table as one line: how it wraps is the terminal's width
+    const help = (await runInProc(["--help"], {})).stdout.replace(/\s+/g, " ");
+    expect(help).toMatch(/ 69 an alert that was due could not be sent [^]*?; marks: Redis down or unreachable 70 /);
+  });
+
   it("a user name or a hand-edited key with control characters is escaped in the list", async () => {
     const s = await mistakenNo("file");
     const marks = JSON.parse(readFileSync(s.marks, "utf8"));
