@@ -418,7 +418,7 @@ describe("vpnnotify marks: arguments", () => {
     }
     // the table as one line: how it wraps is the terminal's width
     const help = (await runInProc(["--help"], {})).stdout.replace(/\s+/g, " ");
-    expect(help).toMatch(/ 69 an alert that was due could not be sent [^]*?; marks: Redis down or unreachable 70 /);
+    expect(help).toMatch(/ 69 an alert that was due could not be sent .*?; marks: Redis down or unreachable 70 /);
   });
 
   it("a user name or a hand-edited key with control characters is escaped in the list", async () => {
