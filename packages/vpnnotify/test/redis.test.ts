@@ -78,6 +78,22 @@ beforeEach(() => {
   slack.messages.length = 0;
 });
 
+/**
+ * A notifier on the lab's Redis where alice logged in from London, then from Sydney a day later, and said "No" to
+ * Sydney; with a direct connection to look at and spoil the keys. The caller disconnects and closes both.
+ */
+async function aliceDisownedSydney() {
+  const section = redisConfig(redis);
+  const { n, lines } = notifier(section);
+  const direct = new Redis(redis.port, "127.0.0.1", { password: redis.password, lazyConnect: true });
+  await direct.connect();
+  const t0 = Date.now() - 86_400_000;
+  await handleConnect(login(PLACES.london.ip, t0 - 86_400_000), n);
+  await handleConnect(login(PLACES.sydney.ip, t0), n);
+  await n.store.update("alice", (h) => markDisowned(h, placeKeys(n.geo.lookup(PLACES.sydney.ip)), t0, Date.now(), n.policy));
+  return { section, n, lines, direct };
+}
+
 describe("known places in Redis (several VPN servers)", () => {
   it("remembers places across servers: the second server suppresses a repeat", async () => {
     const section = redisConfig(redis);
@@ -107,16 +123,8 @@ describe("known places in Redis (several VPN servers)", () => {
   });
 
   it('a "disowned:" key that cannot be read (not JSON, a list) is left as it is and fails closed: every login of the user reaches the security channel, saying so (T66 P1)', async () => {
-    const section = redisConfig(redis);
-    const { n, lines } = notifier(section);
-    const direct = new Redis(redis.port, "127.0.0.1", { password: redis.password, lazyConnect: true });
-    await direct.connect();
+    const { section, n, lines, direct } = await aliceDisownedSydney();
     try {
-      const t0 = Date.now() - 86_400_000;
-      await handleConnect(login(PLACES.london.ip, t0 - 86_400_000), n);
-      await handleConnect(login(PLACES.sydney.ip, t0), n);
-      const geoOf = n.geo.lookup(PLACES.sydney.ip);
-      await n.store.update("alice", (h) => markDisowned(h, placeKeys(geoOf), t0, Date.now(), n.policy));
       const key = `${section.keyPrefix}disowned:alice`;
       for (const [spoil, what] of [
         [() => direct.set(key, "garbage{"), "is not valid JSON"],
@@ -142,16 +150,8 @@ describe("known places in Redis (several VPN servers)", () => {
   });
 
   it('a "disowned:" value over the 2 MiB the marks file may have is not read: it fails closed as that file does, the value left as it is (T70 N3)', async () => {
-    const section = redisConfig(redis);
-    const { n, lines } = notifier(section);
-    const direct = new Redis(redis.port, "127.0.0.1", { password: redis.password, lazyConnect: true });
-    await direct.connect();
+    const { section, n, lines, direct } = await aliceDisownedSydney();
     try {
-      const t0 = Date.now() - 86_400_000;
-      await handleConnect(login(PLACES.london.ip, t0 - 86_400_000), n);
-      await handleConnect(login(PLACES.sydney.ip, t0), n);
-      const geoOf = n.geo.lookup(PLACES.sydney.ip);
-      await n.store.update("alice", (h) => markDisowned(h, placeKeys(geoOf), t0, Date.now(), n.policy));
       const key = `${section.keyPrefix}disowned:alice`;
       const marks = (await direct.get(key)) ?? "";
       // Valid marks, padded with JSON's own white space: at the cap they are read, one byte more and they are not.
