@@ -1,5 +1,5 @@
 import { redactSecrets } from "./secret";
-import { escapeLine, terminalSafeJson } from "./text";
+import { cutUtf8, escapeLine, terminalSafeJson } from "./text";
 
 export type LogLevel = "debug" | "info" | "warn" | "error" | "silent";
 export type LogFormat = "human" | "json";
@@ -196,8 +196,9 @@ class SyslogPipe {
       return;
     }
     const run = this.#run();
+    // stderr, if logger fails, gets the whole line: only the syslog message has to be cut.
     run.pending.push(text);
-    run.child.stdin.write(`<${FACILITY_CODE[facility] * 8 + SEVERITY_CODE[level]}>${text}\n`);
+    run.child.stdin.write(`<${FACILITY_CODE[facility] * 8 + SEVERITY_CODE[level]}>${cutUtf8(text, SYSLOG_TEXT_BYTES)}\n`);
     // A long-lived process hands logger its lines in batches, so the unconfirmed ones stay few.
     if (run.pending.length >= MAX_LINES_PER_RUN) this.#close(run);
   }
@@ -211,7 +212,7 @@ class SyslogPipe {
   #run(): LoggerRun {
     if (this.#current) return this.#current;
     const { spawn } = process.getBuiltinModule("node:child_process");
-    const args = [`--id=${process.pid}`, "-t", this.#tool, "--prio-prefix", "--socket-errors=on"];
+    const args = [`--id=${process.pid}`, "-t", this.#tool, "--prio-prefix", "--socket-errors=on", `--size=${LOGGER_SIZE}`];
     if (this.#socket) args.push("-u", this.#socket);
     const child: LoggerChild = spawn("logger", args, { stdio: ["pipe", "ignore", "pipe"], detached: true });
     let ended = () => {};
@@ -275,6 +276,32 @@ class SyslogPipe {
 }
 
 const MAX_LINES_PER_RUN = 100;
+
+/**
+ * A log line is ONE syslog message, never several. logger(1) cuts a stdin line longer than its --size (1 KiB by
+ * default) into several messages, and with --prio-prefix a piece that starts with `<13>` gets that priority: a
+ * logged value over 1 KiB (a VPN user name, an LDAP error text) could forge a message of its own (core40, found
+ * with T70 N1). So the text is cut here, and logger's --size leaves room for it whatever the header.
+ *
+ * The bound is what a local receiver takes whole: rsyslog reads a /dev/log datagram into a buffer of its
+ * maxMessageSize, 8 KiB by default, and drops the rest (plugins/imuxsock/imuxsock.c readSocket; "$MaxMessageSize
+ * <size_nbr>, default 8k", rsyslog.com/doc/global.html). journald sizes its buffer to the datagram (SIOCINQ in
+ * src/journal/journald-server.c server_process_datagram), so it takes that much too.
+ */
+const SYSLOG_DATAGRAM_BYTES = 8192;
+/**
+ * logger's header in front of the text: `<PRI>`, the time (15), the tag, `[PID]`, `: ` — under 50 bytes for our
+ * tags; 1 KiB leaves room for a hostname (at most 255) too, should a logger write one.
+ */
+const HEADER_ROOM = 1024;
+/** The text of one syslog message at most, in UTF-8 bytes, the cut marker included: 7168. */
+const SYSLOG_TEXT_BYTES = SYSLOG_DATAGRAM_BYTES - HEADER_ROOM;
+/**
+ * logger's --size. util-linux 2.38.1, measured: a stdin line is cut after --size bytes of text, the header not
+ * counted. Its upstream source counts the header in (logger_stdin: max_message_size - strlen(hdr)). Text of
+ * SYSLOG_TEXT_BYTES is never cut either way, with any header up to HEADER_ROOM.
+ */
+const LOGGER_SIZE = SYSLOG_DATAGRAM_BYTES;
 
 interface LoggerRun {
   child: LoggerChild;

@@ -1,6 +1,25 @@
 import { ConfigError } from "./errors";
 
 /**
+ * `text` in at most `max` UTF-8 bytes (`max` above the marker's 30 or so): when longer, its first bytes up to a
+ * character boundary (never half a character) and `… (cut: N more bytes)`, all within `max`. A syslog message
+ * is bounded so (log.ts).
+ */
+export function cutUtf8(text: string, max: number): string {
+  if (Buffer.byteLength(text, "utf8") <= max) return text;
+  const bytes = Buffer.from(text, "utf8");
+  const marker = (cut: number) => `… (cut: ${cut} more bytes)`;
+  // The marker's length depends on N: try the fewest digits first (the most text kept), up to N's most.
+  for (let digits = 1; ; digits++) {
+    let end = Math.max(0, max - Buffer.byteLength(marker(10 ** (digits - 1))));
+    // bytes[end] is the first byte left out: while it continues a character, that character goes too.
+    while (end > 0 && ((bytes[end] ?? 0) & 0xc0) === 0x80) end--;
+    const cut = bytes.length - end;
+    if (String(cut).length <= digits) return `${bytes.subarray(0, end).toString("utf8")}${marker(cut)}`;
+  }
+}
+
+/**
  * Text for a terminal with its control characters made visible: an API error, a schedule or user
  * name can carry ESC sequences that would recolour, retitle or rewrite the screen. Newlines and tabs
  * stay (multi-line output); everything else in C0, DEL and C1 becomes \xNN, and the Unicode line

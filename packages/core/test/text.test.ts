@@ -2,7 +2,17 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it, vi } from "vitest";
-import { ConfigError, DataError, decodeUtf8, escapeControlChars, readConfigText, redactedJson, reportError, Secret } from "../src/index";
+import {
+  ConfigError,
+  cutUtf8,
+  DataError,
+  decodeUtf8,
+  escapeControlChars,
+  readConfigText,
+  redactedJson,
+  reportError,
+  Secret,
+} from "../src/index";
 
 describe("escapeControlChars", () => {
   it("makes terminal controls visible and keeps newlines, tabs and ordinary text", () => {
@@ -15,6 +25,16 @@ describe("escapeControlChars", () => {
       '"carol@example.com\\u{200b}" is not a valid e-mail address',
     );
     expect(escapeControlChars("a\u200db\ufeffc\u00add\u{e0041}e")).toBe("a\\u{200d}b\\u{feff}c\\xadd\\u{e0041}e");
+  });
+});
+
+describe("cutUtf8", () => {
+  it("keeps text within the bound as it is, and cuts longer text at a character boundary, saying how many bytes are gone", () => {
+    expect(cutUtf8("ab€", 5)).toBe("ab€");
+    // 60 bytes into 40: the bound falls inside the sixth €, which goes whole; 15 + 24 bytes of marker
+    expect(cutUtf8("€".repeat(20), 40)).toBe(`${"€".repeat(5)}… (cut: 45 more bytes)`);
+    // as much text as the marker's actual length leaves room for
+    expect(cutUtf8("c".repeat(7169), 7168)).toBe(`${"c".repeat(7144)}… (cut: 25 more bytes)`);
   });
 });
 
