@@ -84,8 +84,10 @@ export function runAgentFastPath(
       put(2, `authkeys: ${line}\n`);
       return;
     }
-    // As the bundle's Logger sends it: this PID, the priority on the line, and stderr if logger fails.
-    const args = [`--id=${process.pid}`, "-t", "authkeys", "--prio-prefix", "--socket-errors=on"];
+    // As the bundle's Logger sends it: this PID, the priority on the line, logger's --size (core log.ts; the line
+    // is under 200 bytes: the user cut to 64, result and source checked against their lists), and stderr if
+    // logger fails.
+    const args = [`--id=${process.pid}`, "-t", "authkeys", "--prio-prefix", "--socket-errors=on", "--size=8192"];
     if (settings.syslog.socket) args.push("-u", settings.syslog.socket);
     let failed = false;
     const fail = (problem: string) => {

@@ -313,7 +313,7 @@ describe.skipIf(sshdSkipReason())("authkeys agent", () => {
       for (const [i, line] of lines.entries()) {
         expect(line).toMatch(
           i % 2 === 0
-            ? /^--id=\d+ -t authkeys --prio-prefix --socket-errors=on$/
+            ? /^--id=\d+ -t authkeys --prio-prefix --socket-errors=on --size=8192$/
             : /^<86>lookup user=alice result=keys keys=3 source=agent:ldap ms=\d+$/,
         );
       }
