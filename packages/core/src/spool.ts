@@ -7,6 +7,7 @@ import { formatIssues } from "./issues";
 import type { Logger } from "./log";
 import { redactSecrets } from "./secret";
 import { ensurePrivateDir, randomHex, removeOrphanedTemps, withLock, writeFileAtomic } from "./state";
+import { escapeLine } from "./text";
 
 /**
  * A durable spool of messages not delivered yet: one JSON file per message in a private
@@ -46,6 +47,8 @@ export interface SpoolOptions<T> {
   backoffMs: number;
   maxBackoffMs?: number;
   log?: Logger;
+  /** A user's name for a line naming a file's owner (default: `uid N`). */
+  userName?: (uid: number) => string;
 }
 
 export interface SpoolStatus {
@@ -64,6 +67,11 @@ export interface SpoolStatus {
    * already in dead/ as `<name>.corrupt`; only when there are any. Never alerts given up on: those are `dead`.
    */
   unreadable?: number;
+  /**
+   * Pending entry files this user may not open (their owner or mode: a hook run as root left one, mode 600): left in
+   * the spool, not sent, and not counted as unreadable (nothing is wrong with their content); only when there are any.
+   */
+  denied?: number;
 }
 
 export interface DrainOptions<T> {
@@ -96,6 +104,19 @@ export interface DrainResult {
   failed: number;
   /** Entries moved to dead/ in this run. */
   gaveUp: number;
+}
+
+/** An entry file this user may not open (EACCES, EPERM): whose it is, and what to do. */
+export interface SpoolDenied {
+  file: string;
+  /** The file's owner. */
+  uid: number;
+  /** Its permission bits. */
+  mode: number;
+  /** "cannot be read by …: it belongs to …, mode …". */
+  problem: string;
+  /** The command that makes it readable (chmod, the chown as root, or the user to run as). */
+  fix: string;
 }
 
 /** The suffix of an unreadable entry moved to dead/: status counts those apart from alerts given up on. */
@@ -258,7 +279,7 @@ export class Spool<T> {
    * Pending entries, oldest first. An unreadable one moves to dead/ with a warning instead of
    * blocking the rest; with `readOnly` (a status look) nothing is moved or cleaned, only counted.
    */
-  async list(options: { readOnly?: boolean; unreadable?: string[] } = {}): Promise<SpoolEntry<T>[]> {
+  async list(options: { readOnly?: boolean; unreadable?: string[]; denied?: SpoolDenied[] } = {}): Promise<SpoolEntry<T>[]> {
     const names = await this.#names();
     const entries: SpoolEntry<T>[] = [];
     const owners = await this.#trustedOwners();
@@ -266,6 +287,23 @@ export class Spool<T> {
       const path = join(this.dir, name);
       const read = await this.#read(path, owners);
       if (read === undefined) continue; // delivered meanwhile
+      if (read.denied) {
+        // A permission problem, not a corrupt entry: it may be a login's alert or a "No" like any other, readable once
+        // its owner or mode is given back. Left where it is (moved to dead/ as corrupt, nobody would look for it there,
+        // T71 N3), said with the fix on each drain, and counted apart by status.
+        options.denied?.push(read.denied);
+        if (!options.readOnly) {
+          this.#opts.log?.warn(
+            "spooled message cannot be read by this user (a permission problem, not a corrupt file): left in the spool, not sent",
+            {
+              file: path,
+              problem: read.problem,
+              fix: read.denied.fix,
+            },
+          );
+        }
+        continue;
+      }
       const problem = read.problem ?? this.#check(read.text ?? "", name);
       if (typeof problem !== "string") {
         entries.push(problem);
@@ -314,7 +352,10 @@ export class Spool<T> {
    * a symlink and without blocking (a FIFO must not hang the drain), then checked to be a regular,
    * trusted file of sane size. Undefined when it is gone.
    */
-  async #read(path: string, owners: Set<number> | undefined): Promise<{ text?: string; problem?: string } | undefined> {
+  async #read(
+    path: string,
+    owners: Set<number> | undefined,
+  ): Promise<{ text?: string; problem?: string; denied?: SpoolDenied } | undefined> {
     let handle: FileHandle | undefined;
     try {
       handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW);
@@ -328,15 +369,48 @@ export class Spool<T> {
       const code = (error as NodeJS.ErrnoException).code;
       if (code === "ENOENT") return undefined;
       if (code === "ELOOP") return { problem: "a symbolic link" };
+      if (code === "EACCES" || code === "EPERM") return this.#denied(path);
       return { problem: describeError(error) };
     } finally {
       await handle?.close().catch(() => {});
     }
   }
 
+  /**
+   * An entry file this user may not open: whose it is, its mode, and the fix. The file's owner when it is this user
+   * (its mode locks it out: chmod); another owner's (a hook run as root) is given to the spool directory's owner, as
+   * root; an entry of the directory's owner, read by another user, is read by running as that owner.
+   */
+  async #denied(path: string): Promise<{ problem: string; denied: SpoolDenied } | undefined> {
+    const info = await lstat(path).catch(() => undefined);
+    if (!info) return undefined;
+    const me = process.getuid?.();
+    const dirOwner = await lstat(this.dir).then(
+      (s) => s.uid,
+      () => undefined,
+    );
+    const name = (uid: number) => this.#opts.userName?.(uid) ?? `uid ${uid}`;
+    const who = (uid: number) => {
+      const n = name(uid);
+      return n === `uid ${uid}` ? n : `${n} (uid ${uid})`;
+    };
+    const mode = (info.mode & 0o777).toString(8).padStart(4, "0");
+    const plain = (uid: number) => (/^[A-Za-z0-9._-]+$/.test(name(uid)) ? name(uid) : String(uid));
+    const shown = escapeLine(path);
+    const fix =
+      info.uid === me
+        ? `chmod 600 ${shown}`
+        : dirOwner !== undefined && info.uid !== dirOwner
+          ? `give it to the spool's owner (as root): chown ${plain(dirOwner)} ${shown} && chmod 600 ${shown}`
+          : `run it as ${escapeLine(name(info.uid))}, the spool's owner (sudo -u ${plain(info.uid)} …)`;
+    const problem = `cannot be read by ${me === undefined ? "this user" : escapeLine(who(me))}: it belongs to ${escapeLine(who(info.uid))}, mode ${mode}`;
+    return { problem, denied: { file: path, uid: info.uid, mode: info.mode & 0o777, problem, fix } };
+  }
+
   async status(): Promise<SpoolStatus> {
     const unreadable: string[] = [];
-    const entries = await this.list({ readOnly: true, unreadable });
+    const denied: SpoolDenied[] = [];
+    const entries = await this.list({ readOnly: true, unreadable, denied });
     const inDead = await readdir(join(this.dir, "dead")).catch(() => [] as string[]);
     const corrupt = inDead.filter((name) => name.endsWith(CORRUPT)).length;
     const dead = inDead.length - corrupt;
@@ -354,6 +428,7 @@ export class Spool<T> {
       ...(last ? { lastErrorAt: errorAt(last) } : {}),
       dead,
       ...(unreadable.length + corrupt > 0 ? { unreadable: unreadable.length + corrupt } : {}),
+      ...(denied.length > 0 ? { denied: denied.length } : {}),
     };
   }
 

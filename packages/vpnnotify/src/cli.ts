@@ -46,7 +46,8 @@ honouring Slack's rate limits; --wait works in the hook itself):
 
 Undelivered alerts (Slack or LDAP down or hung) wait in the spool; the next hook's worker retries
 them, and so does a timer running "vpnnotify flush" (exit 69 while some still fail, or
-wait in dead/: given up on after spool.maxAttempts, or put aside as unreadable, *.corrupt). "vpnnotify
+wait in dead/: given up on after spool.maxAttempts, or put aside as unreadable, *.corrupt; or in the spool,
+an entry this user may not open, left there with the chown or chmod that gives it back). "vpnnotify
 status [--json]" shows how many wait, the oldest, the last error, and what waits in dead/ with the fix;
 like flush it reads slack.token and the other secrets, and exits 78 naming one it cannot read. Run both as
 the spool's owner (the user OpenVPN runs scripts as): on a spool this user cannot read or write, or one that does

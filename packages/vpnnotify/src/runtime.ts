@@ -24,6 +24,7 @@ import { type GeoInfo, GeoIp, placeName } from "./geoip";
 import type { Notifier } from "./notify";
 import { decide, markTold, type PlacePolicy, recordLogin, type UserHistory } from "./places";
 import { type LegacyLogin, RedisPlaceStore } from "./redis-store";
+import { hookUser } from "./run-as";
 import { SlackHealth } from "./slack-health";
 import { PacedSlackClient } from "./slack-pace";
 import type { PlaceStore } from "./store";
@@ -105,6 +106,8 @@ export function createSpool(config: VpnnotifyConfig, log: Logger): AlertSpool {
     maxAttempts: config.spool.maxAttempts,
     backoffMs: config.spool.retryAfterSeconds * 1000,
     log,
+    // An entry this user may not open is said with its owner's name (asked only then: `id` is a process).
+    userName: (uid) => hookUser(uid).name,
   });
 }
 

@@ -90,7 +90,11 @@ export async function runFlushCommand({ ctx, flags }: FlushCommandOptions, io: I
   // them would let a weekend's outage (or a restore that left entries group-writable) end in logins nobody was told
   // of, with every run green. Each run says so, with the fix, and fails until they are dealt with.
   const unsent = unsentInDead(status, n.spool.dir);
-  for (const kind of unsent) ctx.log.error(kind.message, { [kind.key]: kind.count, dead: join(n.spool.dir, "dead"), fix: kind.fix });
+  for (const kind of unsent) {
+    // Those this user cannot read are in the spool itself, not in dead/.
+    const where = kind.key === "cannotRead" ? { spool: n.spool.dir } : { dead: join(n.spool.dir, "dead") };
+    ctx.log.error(kind.message, { [kind.key]: kind.count, ...where, fix: kind.fix });
+  }
   if (unsent.length > 0) return ExitCode.UNAVAILABLE;
   return result.failed > 0 ? ExitCode.UNAVAILABLE : leasedUntil ? ExitCode.TEMP_FAIL : ExitCode.OK;
 }

@@ -1,7 +1,9 @@
+import { statSync } from "node:fs";
 import { join } from "node:path";
-import { describeError, type Logger, type SpoolStatus, TempFailError } from "@opsguard/core";
+import { describeError, escapeLine, type Logger, type SpoolStatus, TempFailError } from "@opsguard/core";
 import type { VpnnotifyConfig } from "../config";
 import type { Notifier } from "../notify";
+import { hookUser } from "../run-as";
 import { spoolAccessError } from "../spool-guard";
 
 /** What the program's commands share beyond their options: when the run started (the deadline counts from it). */
@@ -81,6 +83,21 @@ export function unsentInDead(status: SpoolStatus, dir: string): { message: strin
       fix: `inspect ${dead}/*.corrupt; move a repaired one back as ${dir}/<name>.json (mode 600, owned by the spool's owner), or remove it`,
     });
   }
+  if (status.denied) {
+    // Not corrupt and not in dead/: entries whose owner or mode keeps this user out (a hook run as root wrote one).
+    // Unsent all the same, so flush fails on every run until they are given back (T71 N3).
+    let owner = "OWNER";
+    try {
+      const user = hookUser(statSync(dir).uid);
+      owner = /^[A-Za-z0-9._-]+$/.test(user.name) ? user.name : String(user.uid);
+    } catch {}
+    kinds.push({
+      message: "alerts in the spool that this user cannot read (their owner or mode) are not sent: give them to the spool's owner",
+      count: status.denied,
+      key: "cannotRead",
+      fix: `as root: chown ${owner} ${escapeLine(dir)}/<name>.json && chmod 600 ${escapeLine(dir)}/<name>.json for each one flush names, then vpnnotify flush`,
+    });
+  }
   return kinds;
 }
 
@@ -94,6 +111,7 @@ export function statusJson(status: SpoolStatus, dir: string): Record<string, unk
     lastErrorAt: status.lastErrorAt === undefined ? null : new Date(status.lastErrorAt).toISOString(),
     gaveUp: status.dead,
     unreadable: status.unreadable ?? 0,
+    cannotRead: status.denied ?? 0,
     // What to do about the alerts kept in dead/ (empty when there are none): the lines flush logs.
     fix: unsentInDead(status, dir).map((kind) => kind.fix),
   };

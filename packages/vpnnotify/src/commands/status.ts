@@ -64,6 +64,8 @@ export async function runStatusCommand({ ctx }: StatusCommandOptions, io: IOStre
       `unreadable: ${status.unreadable} (never sent; kept in ${join(spool.dir, "dead")} as *.corrupt, or moved there by the next flush)`,
     );
   }
+  // Left in the spool, not moved: a permission problem, nothing wrong with their content (T71 N3).
+  if (status.denied) lines.push(`cannot read: ${status.denied} (never sent while this user cannot read them; left in the spool)`);
   for (const kind of unsentInDead(status, spool.dir)) lines.push(`fix: ${kind.fix}`);
   lines.push(`spool: ${spool.dir}`);
   io.stdout.write(`${lines.join("\n")}\n`);
