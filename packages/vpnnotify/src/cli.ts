@@ -78,8 +78,10 @@ USER's marks. Under the writers' locks (the histories are never written); logged
 it (account, uid, and SUDO_USER when set: escaped, cut at 64 characters; anyone may set it, trust the uid) and
 when to stderr, syslog and log.file (-q silences stderr only), printed, NOT posted to Slack. No such
 mark: one line, exit 0. Marks that cannot be read: 78 naming the file or key, nothing changed. Run it as the
-state's owner, like flush; a marks file another user owns: 78 with its chown. A "No" still in the spool, not
-marked yet, is listed as pending; --remove of it is 75: run flush, then it again.
+state's owner, like flush; a marks file another user owns: 78 with its chown; one of this user's whose mode keeps
+them out: 78 with its chmod. A "No" still in the spool, not marked yet, is listed as pending; --remove of it is 75:
+run flush, then it again; --remove with a spool (or an entry in it) this user cannot read: 78, nothing removed.
+A USER not valid UTF-8, or a PLACE with a %zone: 64; a USER over 200 characters is shown cut.
 A mark an earlier build kept inside the user's history is listed but not removed (75): run it again once they logged in or out.
 Run serve as the spool's owner: on a spool it cannot write it exits 78 at start. SIGTERM/SIGINT
 stop it with one "stopped by SIGTERM" line, exit 0.
@@ -151,7 +153,7 @@ const EXIT_CODE_MEANINGS = {
   [ExitCode.TEMP_FAIL]: `the deadline passed; flush: another process drains the spool or holds a lease on alerts; marks --remove: the state file's locks held by another process past ${MARKS_LOCK_WAIT_MS / 1000} s in all, a Redis marks key that kept changing, a mark kept inside a history by an earlier build, or a "No" still in the spool, not marked yet`,
   [ExitCode.NO_PERM]: "install: this user may not write --prefix (run it as root)",
   [ExitCode.CONFIG]:
-    'configuration error: the config, a secret or template file it names; status/flush: a spool directory this user cannot read, write or create; status/marks: "not me" marks that cannot be read; install: a config the hooks cannot use (the files are installed)',
+    'configuration error: the config, a secret or template file it names; status/flush: a spool directory this user cannot read, write or create; status/marks: "not me" marks that cannot be read; marks --remove: a spool this user cannot read; install: a config the hooks cannot use (the files are installed)',
 };
 
 const SIGNAL_EXIT_CODES = `  129 a process retrying an alert in memory stopped by SIGHUP, after its LOST line (SIGINT, SIGTERM: 130, 143)

@@ -15,6 +15,7 @@ import {
   type Logger,
   loadConfig,
   type RunFn,
+  type SpoolDenied,
   UsageError,
 } from "@opsguard/core";
 import { networkOf, normalizeIp } from "../address";
@@ -22,10 +23,12 @@ import { historyKey } from "../alert";
 import { configSchema, type VpnnotifyConfig } from "../config";
 import { vpnUser } from "../event";
 import { marksFileOf } from "../file-store";
+import { noHistoryFor } from "../notify";
 import { markSeen } from "../places";
 import { hookUser, otherOwnerAsRoot } from "../run-as";
 import { createSpool, createStore, hookLogger, placePolicy, spoolDir } from "../runtime";
 import type { MarkPick, Marks } from "../store";
+import { MAX_FIELD_CHARS } from "../template";
 
 /**
  * How long `marks --remove` waits for the state file's and the marks file's locks, both together, before exit 75. A
@@ -111,6 +114,8 @@ export function placePick(arg: string): PlacePick {
     new UsageError(`${escapeLine(JSON.stringify(arg))} ${why}`, {
       hint: "give an address (81.2.69.142, 2a02:8100::1) or its network as marked: the /24 (81.2.69.0/24), for IPv6 the /56",
     });
+  // A zone (fe80::1%eth0) names a link, not a place: refused for IPv6 as for IPv4, where isIP already refuses it (T71 N10).
+  if (arg.includes("%")) throw bad("is not an IP address or network (a %zone is not part of a client's address)");
   const slash = arg.lastIndexOf("/");
   if (slash < 0) {
     const ip = normalizeIp(arg);
@@ -183,9 +188,17 @@ function rows(byUser: Map<string, Marks>, forgetAfterMs: number, now: number): M
   return out;
 }
 
-/** A user name for a terminal line: quoted when it holds spaces, quotes or control characters, which are escaped. */
+/**
+ * A user name for a terminal line: quoted when it holds spaces, quotes or control characters, which are escaped; past
+ * MAX_FIELD_CHARS characters cut, saying how long it was, as a message's fields are (cutField): a 100,000-character
+ * USER was echoed whole on one line (T71 N10). Spaces do not stop the cut (core's shortenLongWords cuts only runs
+ * without one).
+ */
 function shownUser(user: string): string {
-  return /^[\p{L}\p{N}._@+-]+$/u.test(user) ? user : escapeLine(JSON.stringify(user));
+  const chars = Array.from(user);
+  const head = chars.length > MAX_FIELD_CHARS ? chars.slice(0, MAX_FIELD_CHARS).join("") : user;
+  const shown = /^[\p{L}\p{N}._@+-]+$/u.test(head) ? head : escapeLine(JSON.stringify(head));
+  return head === user ? shown : `${shown}… (cut: ${chars.length} characters)`;
 }
 
 function rowLine(row: MarkRow): string {
@@ -228,22 +241,74 @@ interface PendingNo {
 }
 
 /**
+ * The spool directory this user may not list (another user's, mode 0700; or its owner's with a mode that locks them
+ * out): a 78 naming its owner and the fix, as for the state directory (checkStateAccess). Other errors as they are.
+ */
+function spoolDenied(error: unknown, dir: string, named: string | undefined): unknown {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  if (code !== "EACCES" && code !== "EPERM") return error;
+  let info: { uid: number; mode: number } | undefined;
+  try {
+    info = lstatSync(dir);
+  } catch {}
+  const me = hookUser(process.getuid?.() ?? -1);
+  const shown = escapeLine(dir);
+  if (!info) {
+    return new ConfigError(
+      `the spool directory ${shown} cannot be reached by ${escapeLine(me.name)} (uid ${me.uid}): a directory above it is closed to this user`,
+      {
+        hint: "run it as the user vpnnotify runs as (the spool's owner), with sudo -u",
+      },
+    );
+  }
+  const owner = hookUser(info.uid);
+  const mode = (info.mode & 0o777).toString(8).padStart(4, "0");
+  const unseen = `a "No" waiting there to be marked cannot be seen`;
+  const head = `the spool directory ${shown} cannot be read by ${escapeLine(me.name)} (uid ${me.uid})`;
+  // Its owner, locked out by the mode (the fix is no other user to run as, T71 N4's rule for the spool too).
+  if (info.uid === me.uid) {
+    return new ConfigError(`${head}, its owner: its mode is ${mode}; ${unseen}`, {
+      hint: `give its owner access back: chmod 700 ${shown}`,
+    });
+  }
+  const name = /^[A-Za-z0-9._-]+$/.test(owner.name) ? owner.name : `#${owner.uid}`;
+  return new ConfigError(
+    `${head}: it belongs to ${escapeLine(owner.name)} (uid ${owner.uid}), the user vpnnotify runs as, mode ${mode}; ${unseen}`,
+    {
+      hint: `run it as that user: sudo -u ${name} vpnnotify${named ? ` --config ${escapeLine(named)}` : ""} marks …`,
+    },
+  );
+}
+
+/**
  * The "No"s of `user` (or everyone's) waiting in the spool to be marked, of PLACE's marks when given: invisible to the
  * store, and marked by the next flush or worker, so a removal now would be undone then (T70 F4). Read only: the spool
- * is never changed here. A spool that cannot be read is a warning, the marks are still shown.
+ * is never changed here. A spool (or an entry in it) this user cannot read is, for `--remove` (`failClosed`), a 78
+ * with nothing removed: a "No" there could not be seen, and the next flush would mark the place again (T71 N3). For a
+ * listing it is a warning saying what it is and the fix, and the marks are still shown.
  */
 async function pendingNos(
   config: VpnnotifyConfig,
   log: Logger,
   user: string | undefined,
   pick: PlacePick | undefined,
+  { failClosed, named }: { failClosed: boolean; named: string | undefined },
 ): Promise<PendingNo[]> {
   let entries: Awaited<ReturnType<ReturnType<typeof createSpool>["list"]>>;
+  const denied: SpoolDenied[] = [];
+  const dir = spoolDir(config);
   try {
-    entries = await createSpool(config, log).list({ readOnly: true });
+    entries = await createSpool(config, log).list({ readOnly: true, denied });
   } catch (error) {
-    log.warn('could not look in the spool for "No"s not marked yet', { spool: spoolDir(config), error: describeError(error) });
+    const problem = spoolDenied(error, dir, named);
+    if (failClosed && problem instanceof ConfigError) throw problem;
+    log.warn('could not look in the spool for "No"s not marked yet', { spool: dir, error: describeError(problem) });
     return [];
+  }
+  for (const entry of denied) {
+    const why = `the spool entry ${escapeLine(entry.file)} ${entry.problem}; it may hold a "No" not marked yet`;
+    if (failClosed) throw new ConfigError(`${why}: nothing removed`, { hint: entry.fix });
+    log.warn(`${why}, not listed`, { fix: entry.fix });
   }
   const found: PendingNo[] = [];
   for (const { payload } of entries) {
@@ -349,8 +414,17 @@ async function checkStateAccess(config: VpnnotifyConfig, write: boolean, named: 
     const owner = hookUser(info.uid);
     const name = /^[A-Za-z0-9._-]+$/.test(owner.name) ? owner.name : `#${owner.uid}`;
     const me = hookUser(process.getuid?.() ?? -1);
+    const can = write && path !== config.state.file ? "read and written" : "read";
+    if (info.uid === me.uid) {
+      // Its owner, run as that user already: the mode is what keeps them out, and running as them no fix (T71 N4).
+      const mode = (info.mode & 0o777).toString(8).padStart(4, "0");
+      const shown = escapeLine(path);
+      throw new ConfigError(`${shown} cannot be ${can} by its owner ${escapeLine(me.name)} (uid ${me.uid}): its mode is ${mode}`, {
+        hint: `give its owner access back: chmod ${info.isDirectory() ? "700" : "600"} ${shown}`,
+      });
+    }
     throw new ConfigError(
-      `${escapeLine(path)} cannot be ${write && path !== config.state.file ? "read and written" : "read"} by ${escapeLine(me.name)} (uid ${me.uid}): it belongs to ${escapeLine(owner.name)} (uid ${owner.uid}), the user vpnnotify runs as`,
+      `${escapeLine(path)} cannot be ${can} by ${escapeLine(me.name)} (uid ${me.uid}): it belongs to ${escapeLine(owner.name)} (uid ${owner.uid}), the user vpnnotify runs as`,
       { hint: `run it as that user: sudo -u ${name} vpnnotify${named ? ` --config ${escapeLine(named)}` : ""} marks …` },
     );
   }
@@ -417,6 +491,12 @@ export async function runMarksCommand(
   if (userArg !== undefined && user === undefined) {
     throw new UsageError("USER is empty (or only spaces or control characters)", { hint: "pass the VPN user's name" });
   }
+  // As notify --user (T71 N10): Node decodes each byte that is not UTF-8 to U+FFFD, so such a name is not the one meant.
+  if (user !== undefined && noHistoryFor(user)) {
+    throw new UsageError("USER is not valid UTF-8 (or holds U+FFFD, what such bytes decode to)", {
+      hint: "pass the VPN user's name in UTF-8, as the directory spells it",
+    });
+  }
   if (flags.remove && user === undefined) {
     throw new UsageError("--remove needs USER", { hint: "vpnnotify marks --remove USER [ADDRESS-OR-NETWORK]" });
   }
@@ -444,7 +524,7 @@ export async function runMarksCommand(
           .filter(([, marks]) => Object.keys(marks).length > 0),
       );
       const list = rows(picked, placePolicy(config).forgetAfterMs, Date.now());
-      const pending = await pendingNos(config, ctx.log, key, pick);
+      const pending = await pendingNos(config, ctx.log, key, pick, { failClosed: false, named });
       if (ctx.opts.json) io.stdout.write(`${JSON.stringify({ marks: list, pending, store: store.name })}\n`);
       else if (list.length > 0 || pending.length > 0)
         io.stdout.write(`${[...list.map(rowLine), ...pending.map(pendingLine)].join("\n")}\n`);
@@ -455,11 +535,13 @@ export async function runMarksCommand(
       return ExitCode.OK;
     }
     const name = key as string;
+    // Before anything is removed: a spool this user cannot read hides the "No"s still waiting there (T71 N3).
+    await pendingNos(config, ctx.log, name, pick, { failClosed: true, named });
     const { removed, left } = await store.removeMarks(name, (k, marks) => !pick || pick.which(k, marks));
     const list = rows(new Map([[name, removed]]), placePolicy(config).forgetAfterMs, Date.now());
     const kept = keptNetwork(name, pick, left, placePolicy(config).forgetAfterMs);
     // Looked for after the removal: a "No" the worker marks meanwhile is then either removed above or still here.
-    const pending = await pendingNos(config, ctx.log, name, pick);
+    const pending = await pendingNos(config, ctx.log, name, pick, { failClosed: false, named });
     if (list.length === 0) {
       // Nothing to do, as status says "pending: 0": exit 0, with the line saying so (the user's marks, if any, beside it).
       const rest = await store.listMarks(name);
