@@ -98,10 +98,14 @@ async function aliceSaidNo(store: "file" | "redis") {
  * The CLI run as nobody (uid 65534), the way `sudo -u` would run it; not spawnSync: the Slack simulator answers from
  * this process.
  */
-function asNobody(configFile: string, ...args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
+function asNobody(configFile: string, ...args: string[]) {
+  return asUid(NOBODY, configFile, ...args);
+}
+
+function asUid(uid: number, configFile: string, ...args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
   const node = [process.execPath, "--conditions=@opsguard/source", "--import", "tsx", CLI, "--config", configFile, ...args];
   return new Promise((resolve, reject) => {
-    const child = spawn("setpriv", [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, "--clear-groups", ...node], {
+    const child = spawn("setpriv", [`--reuid=${uid}`, `--regid=${uid}`, "--clear-groups", ...node], {
       cwd: join(import.meta.dirname, "../../.."),
       env: { PATH: "/usr/bin:/bin", HOME: "/nonexistent", NO_COLOR: "1", TEST_SLACK_TOKEN: SLACK_SIM_TOKEN },
       stdio: ["ignore", "pipe", "pipe"],
@@ -136,6 +140,10 @@ describe.runIf(process.getuid?.() === 0)("a spool this user cannot read (T71 N3)
     expect(r.stderr.trim().split("\n")).toEqual([
       `vpnnotify: the spool directory ${s.spool} cannot be read by nobody (uid ${NOBODY}): it belongs to root (uid 0), the user vpnnotify runs as, mode 0700; a "No" waiting there to be marked cannot be seen (run it as that user: sudo -u root vpnnotify --config ${s.configFile} marks …)`,
     ]);
+    // a uid with no name is named by its uid alone
+    const unnamed = await asUid(4242, s.configFile, "marks", "--remove", "alice");
+    expect([unnamed.status, unnamed.stdout]).toEqual([78, ""]);
+    expect(unnamed.stderr).toContain(`${s.spool} cannot be read by uid 4242: it belongs to root (uid 0)`);
     expect(s.stored()).toBe(before);
     // Listing only reads: the marks are shown, the spool's problem said as what it is (no "internal error").
     const list = await asNobody(s.configFile, "marks", "alice");
