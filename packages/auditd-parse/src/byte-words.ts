@@ -25,7 +25,7 @@ const primers = [Buffer.alloc(8), Buffer.alloc(8)];
 for (let i = 0; i < 32; i++) wordView(primers[i & 1]!);
 
 /** The low n bytes (0–3) of a word, as a mask. */
-function lowBytes(n: number): number {
+export function lowBytes(n: number): number {
   return (1 << (n * 8)) - 1;
 }
 

@@ -67,3 +67,32 @@ describe("ByteNames on long names", () => {
     }
   });
 });
+
+// Round 40: get() reads a name's first eight bytes as two words where eight bytes lie in the buffer, masked to the
+// name's length; the bytes after a short name (the rest of its line) must not reach the key, and near the buffer's
+// end the byte loops read it as before.
+describe("ByteNames.get on names of 0-12 bytes", () => {
+  it("finds a name by its own bytes whatever follows it and wherever it lies, up to the buffer's last byte", () => {
+    let made = 0;
+    const table = new ByteNames((name) => {
+      made++;
+      return { name };
+    }, 1024);
+    const names = Array.from({ length: 13 }, (_, n) => "abcdefghijkl".slice(0, n)).concat(["x", "xy", "AVC", "SYSCALL", "selinux07"]);
+    const seen = new Map<string, { name: string }>();
+    for (const name of names) {
+      for (const before of [0, 1, 2, 3, 5]) {
+        for (const after of ["", "=", " =1", "=0 pid=1234", "ZZZZZZZZZZZZ", "\u00ff\u00fe\u00fd\u00fc\u00fb\u00fa\u00f9\u00f8"]) {
+          const buf = Buffer.from(`${"#".repeat(before)}${name}${after}`, "latin1");
+          const value = table.get(buf, before, before + name.length);
+          expect(value.name).toBe(name);
+          const first = seen.get(name) ?? value;
+          seen.set(name, first);
+          // the same entry: what followed the name did not make a second one
+          expect(value).toBe(first);
+        }
+      }
+    }
+    expect(made).toBe(new Set(names).size);
+  });
+});
