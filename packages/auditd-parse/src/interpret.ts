@@ -235,7 +235,8 @@ export class Interpreter implements EventBuilder<OpenEvent> {
   private readonly arches = new ByteNames((value, buf, from, to) => {
     const arch = archName(value);
     const text = arch ?? value;
-    return { arch, text, written: constJson(jsonString(text)), same: text === value, lost: lostAt(buf, from, to) };
+    const lost = lostAt(buf, from, to);
+    return { arch, text, written: constJson(jsonString(text)), same: text === value, lost, raw: rawJson(value, text === value, lost) };
   }, 256);
   /** key= values by their bytes as written, quotes and all: the list of keys and the JSON written. */
   private readonly keyLists = new ByteNames((written, buf, from, to) => {
@@ -244,20 +245,24 @@ export class Interpreter implements EventBuilder<OpenEvent> {
     const list = keyList(value, quoted);
     const text = list.join(",");
     const lost = quoted ? lostAt(buf, from + 1, to - 1) : lostAt(buf, from, to);
-    return { list, written: constJson(jsonString(text)), same: text === value, lost };
+    return { list, written: constJson(jsonString(text)), same: text === value, lost, raw: rawJson(value, text === value, lost) };
   });
   /** saddr= values by their bytes: the address (undefined when it is not hex) and the JSON written. */
   private readonly saddrs = new ByteNames((value, buf, from, to) => {
     const decoded: Sockaddr | undefined = decodeSockaddr(value);
     const written = constJson(decoded === undefined ? jsonString(value) : JSON.stringify(decoded));
-    return { decoded, written, same: decoded === undefined, lost: lostAt(buf, from, to) };
+    const lost = lostAt(buf, from, to);
+    return { decoded, written, same: decoded === undefined, lost, raw: rawJson(value, decoded === undefined, lost) };
   });
   /** The words before an AVC's first pair (`avc:  denied  { read } for  `) by their bytes: see avcWordsEnd. */
   private readonly avcTexts = new ByteNames(avcText, 256);
   /** The last kernel AVCs' words, matched before avcWordsEnd reads them again (see RecentAvc). */
   private readonly recentAvc = new RecentAvc();
   /** Readings of values by their bytes, per kind that depends on the value alone. */
-  private readonly readings: (ByteNames<Reading & { written: ConstJson; lost: string | undefined }> | undefined)[] = [];
+  private readonly readings: (
+    | ByteNames<Reading & { written: ConstJson; lost: string | undefined; raw: ConstJson | undefined }>
+    | undefined
+  )[] = [];
   private fieldCount = 0;
   private rawCount = 0;
   /** Counts records (and ENRICHED parts), so a name written twice in one is seen (FieldInfo.seen). */
@@ -327,7 +332,8 @@ export class Interpreter implements EventBuilder<OpenEvent> {
         const r = readingOf(kind, value);
         // one literal, not a spread of r: the spread's objects took several hidden classes, so fastField read
         // r.written, r.same and r.lost through megamorphic loads, ~150 instructions a value (issue 23, Round 40)
-        return { text: r.text, json: r.json, same: r.same, written: constJson(r.json), lost: lostAt(buf, from, to) };
+        const lost = lostAt(buf, from, to);
+        return { text: r.text, json: r.json, same: r.same, written: constJson(r.json), lost, raw: rawJson(value, r.same, lost) };
       });
     }
   }
@@ -1188,7 +1194,7 @@ export class Interpreter implements EventBuilder<OpenEvent> {
     if (info.kind === Kind.Arch) {
       const r = this.arches.get(buf, from, to);
       this.arch = r.arch;
-      const at = this.readValue(info, r.written, r.same, buf, from, to, r.lost);
+      const at = this.readValue(info, r.written, r.same, buf, from, to, r.lost, r.raw);
       if (this.firstOfSyscall(info)) {
         open.event.arch = r.text;
         this.span(Slot.Arch, at);
@@ -1226,7 +1232,7 @@ export class Interpreter implements EventBuilder<OpenEvent> {
     const readings = info.kind === undefined ? undefined : this.readings[info.kind];
     if (readings !== undefined) {
       const r = readings.get(buf, from, to);
-      const at = this.readValue(info, r.written, r.same, buf, from, to, r.lost);
+      const at = this.readValue(info, r.written, r.same, buf, from, to, r.lost, r.raw);
       if (info.kind === Kind.Exit && this.firstOfSyscall(info)) {
         open.event.exit = r.text;
         this.span(Slot.Exit, at);
@@ -1245,14 +1251,14 @@ export class Interpreter implements EventBuilder<OpenEvent> {
     }
     if (info.kind === Kind.Key) {
       const r = this.keyLists.get(buf, valueStart, valueEnd);
-      this.readValue(info, r.written, r.same, buf, from, to, r.lost);
+      this.readValue(info, r.written, r.same, buf, from, to, r.lost, r.raw);
       // the event gets its own array: the cached one is shared by every event with this key
       if (this.firstOfSyscall(info) || open.event.keys === undefined) open.event.keys = [...r.list];
       return;
     }
     if (info.kind === Kind.Saddr) {
       const r = this.saddrs.get(buf, from, to);
-      const at = this.readValue(info, r.written, r.same, buf, from, to, r.lost);
+      const at = this.readValue(info, r.written, r.same, buf, from, to, r.lost, r.raw);
       if (r.decoded !== undefined && open.event.sockaddr === undefined) {
         open.event.sockaddr = { ...r.decoded };
         this.span(Slot.Sockaddr, at);
@@ -1306,10 +1312,10 @@ export class Interpreter implements EventBuilder<OpenEvent> {
     if (name === undefined) {
       const value = buf.toString("latin1", from, to);
       const text = user ? this.ids.user(value) : this.ids.group(value);
-      name = { text, json: constJson(jsonString(text)), same: text === value };
+      name = { text, json: constJson(jsonString(text)), same: text === value, raw: rawJson(value, text === value, undefined) };
       cache.set(id, name);
     }
-    const at = this.readValue(info, name.json, name.same, buf, from, to);
+    const at = this.readValue(info, name.json, name.same, buf, from, to, undefined, name.raw);
     if (info.slot >= 0) this.summarise(open.event, info.slot, name.text, at);
   }
 
@@ -1349,7 +1355,16 @@ export class Interpreter implements EventBuilder<OpenEvent> {
    * A field read from a cache: its JSON, and the value as logged under raw unless they are the same.
    * Returns where the JSON starts (for the event's summary).
    */
-  private readValue(info: FieldInfo, json: ConstJson, same: boolean, buf: Buffer, from: number, to: number, lost?: string): number {
+  private readValue(
+    info: FieldInfo,
+    json: ConstJson,
+    same: boolean,
+    buf: Buffer,
+    from: number,
+    to: number,
+    lost: string | undefined,
+    raw: ConstJson | undefined,
+  ): number {
     this.member(info);
     const at = this.out.length;
     this.out.constant(json);
@@ -1359,7 +1374,9 @@ export class Interpreter implements EventBuilder<OpenEvent> {
       this.raw.string(lost);
     } else if (!same) {
       this.rawMember();
-      this.raw.copyString(buf, from, to);
+      // the value's JSON as the cache made it with the reading (rawJson), not escaped again from the bytes
+      if (raw !== undefined) this.raw.constant(raw);
+      else this.raw.copyString(buf, from, to);
     }
     return at;
   }
@@ -2053,6 +2070,15 @@ function bracesJson(out: JsonBytes, buf: Buffer, from: number, to: number): void
  * has no byte the scan stops at (' ' and '=' end a name it reads; 0x1d, which only the ENRICHED part allows in
  * one, is excluded by info.scanLength).
  */
+/**
+ * The JSON of a cached value as logged (its text from bytes that are UTF-8: `lost` undefined), written under raw
+ * when its reading differs (readValue): copyString escaped the same bytes again for every field, ~250
+ * instructions a uid, an SELinux context or an arch (issue 23, Round 40). Undefined when raw is not written so.
+ */
+function rawJson(value: string, same: boolean, lost: string | undefined): ConstJson | undefined {
+  return same || lost !== undefined ? undefined : constJson(jsonString(value));
+}
+
 function namedAt(info: FieldInfo, buf: Buffer, from: number, end: number): boolean {
   const n = info.scanLength;
   return n >= 0 && from + n < end && buf[from + n] === EQUALS && bytesAt(info.bytes, info.head, info.mid, buf, from);

@@ -57,6 +57,8 @@ export interface IdName {
   json: ConstJson;
   /** The name is the number itself (no passwd/group entry). */
   same: boolean;
+  /** The number's JSON, for raw (undefined when same). */
+  raw: ConstJson | undefined;
 }
 
 /** Kinds whose reading depends on the value alone, so it can be cached by the value's bytes. */

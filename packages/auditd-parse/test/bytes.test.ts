@@ -91,6 +91,29 @@ function sameViaText(type: string, body: string): { record: Rec; textPath: numbe
 }
 
 describe("byte path", () => {
+  // Round 40: a value read from a cache (context, arch, exit, key, saddr, uid) has its raw JSON made once with the
+  // reading, not escaped again from the bytes at every field; it must read as the bytes do, escapes and all
+  it("writes a cached value's raw JSON as the text tokenizer does, escapes and all, first seen and again", () => {
+    const odd = ["s\\y\u0001s_u:r\u2028:t\u007f:s0", "\u00fcnconfined_u:\u00e9:t:s0-s0:c0.c1023", "sys_u:ob\\j:t\\:s1"];
+    for (const ctx of odd) {
+      for (const body of [
+        `arch=c000003e syscall=42 success=no exit=-13 uid=0 gid=0 auid=4294967295 subj=${ctx} key=6E6574`,
+        `arch=zz\\${ctx} exit=-9\u0002 saddr=02000050C0A80001 subj=${ctx}`,
+      ]) {
+        const type = body.startsWith("arch=zz") ? "SOCKADDR" : "SYSCALL";
+        const { record, textPath } = sameViaText(type, body);
+        expect(textPath).toBe(0);
+        const raw = record.raw as Record<string, string>;
+        expect(raw.subj).toBe(ctx);
+        if (type === "SYSCALL") expect([raw.arch, raw.uid, raw.exit, raw.key]).toEqual(["c000003e", "0", "-13", "6E6574"]);
+      }
+      // a kernel AVC's two contexts, in one event: the second read from the cache the first filled
+      const avc = `avc:  denied  { read } for  pid=1 comm="x" scontext=${ctx} tcontext=${ctx} tclass=file permissive=0`;
+      const [first, second] = recordsOf(`type=AVC msg=audit(1.000:1): ${avc}\ntype=AVC msg=audit(1.000:1): ${avc}`);
+      for (const record of [first!, second!]) expect(record.raw).toEqual({ scontext: ctx, tcontext: ctx });
+    }
+  });
+
   it("reads a plain key=value record exactly as the text tokenizer does", () => {
     for (const body of BODIES) {
       const fast = recordsOf(`type=PATH msg=audit(1.000:1): ${body}`)[0]!;
