@@ -1,10 +1,11 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import { isIP } from "node:net";
 import { describeError, type Secret, slackRequestProblem, UnavailableError } from "@opsguard/core";
 import { networkOf, normalizeIp } from "./address";
 import { type AlertJob, ANSWER_NO, ANSWER_YES, type AnswerRef, answerRefSchema, deliverAlert, historyKey } from "./alert";
+import { CLOCK_SKEW_MS, vpnUser } from "./event";
 import type { GeoInfo } from "./geoip";
-
-import type { Notifier } from "./notify";
+import { type Notifier, noHistoryFor } from "./notify";
 import { cutField } from "./template";
 
 /** An interaction payload is a few KiB; anything far larger is not Slack. */
@@ -150,6 +151,17 @@ async function handle(n: Notifier, options: AnswerServerOptions, seen: Seen, req
     n.log.warn("refused an interaction", { reason: answer });
     return reply(res, 400, answer);
   }
+  if ("refused" in answer) {
+    // Nothing is marked or escalated from it: a mark from a value that names no one address, no user or no real time
+    // is one that `marks`, `marks --remove` and decide can never match (T71 N1). Said to Slack too (a 400 shows the
+    // person who clicked an error), so the answer is not taken as recorded.
+    n.log.warn(`refused an answer (${answer.no ? "it was NOT me" : "it was me"}): this answer could not be recorded`, {
+      reason: answer.refused,
+      slackUser: cutField(answer.clicker),
+      from,
+    });
+    return reply(res, 400, `this answer could not be recorded: ${answer.refused}`);
+  }
   const { ref, clicker, no } = answer;
   const fields = { user: ref.u, ip: ref.ip, login: new Date(ref.t).toISOString(), slackUser: clicker };
   if (clicker !== ref.s) {
@@ -204,7 +216,7 @@ async function handle(n: Notifier, options: AnswerServerOptions, seen: Seen, req
   }
 }
 
-type Parsed = { ref: AnswerRef; clicker: string; no: boolean } | "ignore" | string;
+type Parsed = { ref: AnswerRef; clicker: string; no: boolean } | { refused: string; clicker: string; no: boolean } | "ignore" | string;
 
 /** A block_actions payload for one of our buttons; "ignore" for any other interaction. */
 function parseAnswer(body: Buffer): Parsed {
@@ -232,7 +244,31 @@ function parseAnswer(body: Buffer): Parsed {
     return "the button's value is not one vpnnotify wrote";
   }
   const clicker = typeof payload.user?.id === "string" ? payload.user.id : "";
-  return { ref, clicker, no: action.action_id === ANSWER_NO };
+  const no = action.action_id === ANSWER_NO;
+  const problem = refProblem(ref);
+  return problem ? { refused: `the button's value is not one vpnnotify wrote: ${problem}`, clicker, no } : { ref, clicker, no };
+}
+
+/**
+ * What is wrong with a button's value, checked as `notify` checks its arguments: one IP address (not a network, not a
+ * zone), a user name with a history key (not empty, valid UTF-8), and a login time that is a time no more than a day
+ * (CLOCK_SKEW_MS) ahead of this host's clock. vpnnotify's own buttons always pass (they carry a login it handled);
+ * anything else signed with the app's secret would write marks no command can reach (NaN::/56, 0.0.0.0/0, the user "",
+ * a login in the year 5138: T71 N1). Values are cut and quoted as JSON (the logger escapes the rest).
+ */
+function refProblem(ref: AnswerRef, now = Date.now()): string | undefined {
+  const shown = (value: unknown) => JSON.stringify(typeof value === "string" ? cutField(value) : value);
+  const ip = normalizeIp(ref.ip);
+  if (ip === undefined || ref.ip.includes("%") || isIP(ip) === 0) return `its ip ${shown(ref.ip)} is not one IP address`;
+  const user = vpnUser(ref.u);
+  if (user === undefined) return `its user ${shown(ref.u)} is empty (or only spaces or control characters)`;
+  if (noHistoryFor(user)) return `its user ${shown(ref.u)} is not valid UTF-8 (or holds U+FFFD, what such bytes decode to)`;
+  // Date's range too: a time it cannot hold (1e300) would throw where the answer is logged.
+  if (!Number.isFinite(ref.t) || Number.isNaN(new Date(ref.t).getTime())) return `its login time ${shown(ref.t)} is not a time`;
+  if (ref.t - now >= CLOCK_SKEW_MS) {
+    return `its login time ${new Date(ref.t).toISOString()} is more than a day ahead of this host's clock`;
+  }
+  return undefined;
 }
 
 /** When the user disowned a login from the answered login's address or network (its "No"), if they did. */

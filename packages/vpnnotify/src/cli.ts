@@ -66,7 +66,8 @@ the Slack app's interactivity Request URL (signed requests only, each accepted o
 "No" goes to the security channel and marks the login's address and network as disowned: every later
 login from there goes to the security channel too, and a country or ASN first seen at that login is
 new again; each alert's first answer counts and a second one is only logged, except a "No" after a
-"Yes", escalated as a changed answer). The marks (state.disowned.json beside state.file, or the key
+"Yes", escalated as a changed answer; a button value vpnnotify never wrote, with an ip that is not one address,
+an empty user or a login time a day ahead, is refused with 400 and a warning, nothing marked). The marks (state.disowned.json beside state.file, or the key
 <keyPrefix>disowned:<user>) are never replaced when they cannot be read (corrupt, a symlink, over 2 MiB,
 another user's): left as they are, an error names them and the fix, every login also goes to the security
 channel ("the 'not me' marks could not be read: …"), and status exits 78 naming the file.

@@ -1,0 +1,195 @@
+import { createHmac } from "node:crypto";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Logger, Secret } from "@opsguard/core";
+import { type RedisLab, SLACK_SIM_TOKEN, SlackSim, startRedis } from "@opsguard/lab";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { startAnswerServer } from "../src/answers";
+import { configSchema } from "../src/config";
+import { marksFileOf } from "../src/file-store";
+import { handleConnect } from "../src/notify";
+import { createNotifier } from "../src/runtime";
+import { PLACES, runInProc, writeGeoDatabases } from "./fixtures";
+
+/**
+ * Tester T71's findings N1, N2 and N11 on the "not me" marks: a signed "No" whose button value vpnnotify never wrote
+ * is refused by serve (no mark, no escalation); marks keyed so that no login or command can reach them are refused as
+ * "not marks" (78, fail closed); the network mark kept after two "No"s in one /24 were removed says what it holds.
+ */
+
+const SECURITY = "C0SECURITY";
+const SIGNING_SECRET = "lab-signing-secret-t71b-0123456789";
+const DAY = 86_400_000;
+let dir: string;
+let slack: SlackSim;
+let redis: RedisLab;
+let geo: { city: string; asn: string };
+
+beforeAll(async () => {
+  process.env.TEST_SLACK_TOKEN = SLACK_SIM_TOKEN;
+  process.env.TEST_SIGNING_SECRET = SIGNING_SECRET;
+  dir = mkdtempSync(join(tmpdir(), "vpnnotify-t71b-"));
+  geo = writeGeoDatabases(dir);
+  redis = await startRedis({ password: "lab-redis-pw-t71b" });
+  slack = new SlackSim();
+  slack.addUser({ id: "U0ALICE", name: "alice", email: "alice@example.org" });
+  slack.addUser({ id: "U0BOB", name: "bob", email: "bob@example.org" });
+  slack.addChannel({ id: SECURITY, name: "security-alerts" });
+  await slack.start();
+});
+
+afterAll(async () => {
+  await slack?.stop();
+  await redis?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+beforeEach(() => {
+  slack.up();
+  slack.messages.length = 0;
+});
+
+/** A config (file or Redis store) on disk, and a notifier on it whose log lines are kept. */
+function setup(store: "file" | "redis") {
+  const id = Math.random().toString(36).slice(2);
+  const prefix = `t${id}:`;
+  const state =
+    store === "file"
+      ? { file: join(dir, id, "state.json") }
+      : {
+          redis: {
+            url: redis.url,
+            password: `file:${redis.passwordFile}`,
+            keyPrefix: prefix,
+            connectTimeoutMs: 5_000,
+            commandTimeoutMs: 5_000,
+          },
+        };
+  const config = {
+    server: { name: "vpn-eu-1" },
+    slack: { token: "env:TEST_SLACK_TOKEN", baseUrl: slack.apiUrl },
+    securityChannel: SECURITY,
+    directory: { emailDomain: "example.org" },
+    geoip: { city: geo.city, asn: geo.asn },
+    state,
+    spool: { dir: join(dir, id, "spool") },
+    answers: { signingSecret: "env:TEST_SIGNING_SECRET", listen: "127.0.0.1:0" },
+  };
+  const configFile = join(dir, `${id}.json`);
+  writeFileSync(configFile, JSON.stringify(config));
+  const lines: string[] = [];
+  const stream = { write: (line: string) => lines.push(line.trimEnd()) } as unknown as NodeJS.WritableStream;
+  const n = createNotifier(configSchema.parse(config), new Logger({ tool: "vpnnotify", level: "info", stream }));
+  const run = (...args: string[]) => runInProc(["--config", configFile, ...args], {});
+  const connect = (user: string, ip: string, time = Date.now()) => handleConnect({ kind: "connect", source: "openvpn", user, ip, time }, n);
+  return { n, lines, run, connect, prefix, marksFile: marksFileOf(join(dir, id, "state.json")) };
+}
+
+/** A block_actions request, signed as Slack signs it, for a click on `actionId` whose button carries `value`. */
+function click(value: string, actionId = "vpnnotify_no", user = "U0ALICE", now = Date.now()) {
+  const payload = {
+    type: "block_actions",
+    user: { id: user, username: "alice", team_id: "T0LAB" },
+    actions: [{ type: "button", block_id: "vpnnotify_answer", action_id: actionId, value, action_ts: "1.2" }],
+  };
+  const body = `payload=${encodeURIComponent(JSON.stringify(payload))}`;
+  const timestamp = String(Math.floor(now / 1000));
+  return {
+    method: "POST",
+    headers: {
+      "content-type": "application/x-www-form-urlencoded",
+      "x-slack-request-timestamp": timestamp,
+      "x-slack-signature": `v0=${createHmac("sha256", SIGNING_SECRET).update(`v0:${timestamp}:${body}`).digest("hex")}`,
+    },
+    body,
+  };
+}
+
+/** A log line's reason= value, as the logger quoted it (JSON). */
+function reasonOf(line: string): string | undefined {
+  const quoted = /reason=("(?:[^"\\]|\\.)*")/.exec(line)?.[1];
+  return quoted === undefined ? undefined : (JSON.parse(quoted) as string);
+}
+
+/** The "No" button's value of the last DM to alice. */
+function noButtonValue(): Record<string, unknown> {
+  const dm = slack.messagesTo("U0ALICE").at(-1);
+  const elements = (dm?.blocks?.[1] as { elements: { action_id: string; value: string }[] } | undefined)?.elements ?? [];
+  const value = elements.find((e) => e.action_id === "vpnnotify_no")?.value;
+  if (!value) throw new Error("the DM has no No button");
+  return JSON.parse(value) as Record<string, unknown>;
+}
+
+describe("serve: a signed answer whose button value vpnnotify never wrote is refused, nothing marked (T71 N1)", () => {
+  it("an ip that is no one address, an empty user, a login time far ahead or no time: 400, a warning, no mark, no escalation", async () => {
+    const s = setup("file");
+    await s.connect("alice", PLACES.london.ip, Date.now() - DAY);
+    const good = noButtonValue();
+    const server = await startAnswerServer(s.n, {
+      signingSecret: new Secret(SIGNING_SECRET, "test"),
+      host: "127.0.0.1",
+      port: 0,
+      path: "/slack/actions",
+    });
+    const securityBefore = slack.messagesTo(SECURITY).length;
+    try {
+      const bad: [Record<string, unknown>, string][] = [
+        [{ ip: "not-an-ip" }, 'its ip "not-an-ip" is not one IP address'],
+        [{ ip: "0.0.0.0/0" }, 'its ip "0.0.0.0/0" is not one IP address'],
+        [{ ip: "fe80::%eth0" }, 'its ip "fe80::%eth0" is not one IP address'],
+        [{ u: "" }, 'its user "" is empty (or only spaces or control characters)'],
+        [{ u: " \t " }, 'its user " \\t " is empty (or only spaces or control characters)'],
+        [{ u: "al\uFFFDce" }, 'its user "al\uFFFDce" is not valid UTF-8 (or holds U+FFFD, what such bytes decode to)'],
+        [{ t: 99_999_999_999_999 }, "its login time 5138-11-16T09:46:39.999Z is more than a day ahead of this host's clock"],
+        [{ t: 1e300 }, "its login time 1e+300 is not a time"],
+      ];
+      for (const [change, problem] of bad) {
+        const value = JSON.stringify({ ...good, ...change });
+        for (const action of ["vpnnotify_no", "vpnnotify_yes"]) {
+          const r = await fetch(`${server.url}`, click(value, action));
+          expect([r.status, await r.text()], value).toEqual([
+            400,
+            `this answer could not be recorded: the button's value is not one vpnnotify wrote: ${problem}`,
+          ]);
+          const line = s.lines.at(-1) ?? "";
+          const said = action === "vpnnotify_no" ? "NOT me" : "me";
+          expect(line, value).toMatch(
+            new RegExp(
+              `^vpnnotify: warn: refused an answer \\(it was ${said}\\): this answer could not be recorded reason="the button's value is not one vpnnotify wrote: its .* slackUser=U0ALICE from=\\S+$`,
+            ),
+          );
+          expect(reasonOf(line), value).toBe(`the button's value is not one vpnnotify wrote: ${problem}`);
+        }
+      }
+      // a control character in the value is escaped in the one warning line (no forged line, no terminal escape)
+      const forged = JSON.stringify({ ...good, ip: "1.2.3.4\u001b[2J\nvpnnotify: answer: it was me" });
+      expect((await fetch(server.url, click(forged))).status).toBe(400);
+      expect(reasonOf(s.lines.at(-1) ?? "")).toContain('its ip "1.2.3.4\\u001b[2J\\nvpnnotify: answer: it was me" is not one IP address');
+      expect(s.lines.at(-1)).not.toMatch(/[\u001b\n]/);
+
+      // nothing was marked, spooled or escalated from any of them
+      expect(existsSync(s.marksFile)).toBe(false);
+      expect(await s.n.spool.status()).toMatchObject({ pending: 0 });
+      expect(slack.messagesTo(SECURITY)).toHaveLength(securityBefore);
+      const list = await s.run("marks");
+      expect([list.code, list.stdout]).toEqual([0, `no "not me" marks (state file ${s.marksFile.replace(".disowned", "")})\n`]);
+
+      // the button vpnnotify wrote still works exactly as before: 200, escalated, both marks written
+      const r = await fetch(server.url, click(JSON.stringify(good)));
+      expect(r.status).toBe(200);
+      const until = Date.now() + 5_000;
+      while (slack.messagesTo(SECURITY).length === securityBefore && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+      expect(slack.messagesTo(SECURITY).at(-1)?.text).toContain("Why: the user answered that this login was NOT them");
+      const after = await s.run("marks");
+      expect(after.code).toBe(0);
+      expect(after.stdout.split("\n").filter(Boolean)).toEqual([
+        expect.stringMatching(new RegExp(`^alice  ${PLACES.london.ip}  no=`)),
+        expect.stringMatching(new RegExp(`^alice  ${PLACES.london.cidr.replace(/\./g, "\\.")}  no=`)),
+      ]);
+    } finally {
+      await server.close();
+      await s.n.store.close();
+    }
+  });
+});
