@@ -9,6 +9,7 @@ import { startAnswerServer } from "../src/answers";
 import { configSchema } from "../src/config";
 import { marksFileOf } from "../src/file-store";
 import { handleConnect } from "../src/notify";
+import { markDisowned, placeKeys } from "../src/places";
 import { createNotifier } from "../src/runtime";
 import { PLACES, runInProc, writeGeoDatabases } from "./fixtures";
 
@@ -191,5 +192,33 @@ describe("serve: a signed answer whose button value vpnnotify never wrote is ref
       await server.close();
       await s.n.store.close();
     }
+  });
+});
+
+describe.each(["file", "redis"] as const)('two "No"s in one /24, both addresses removed, with the %s store (T71 N11)', (store) => {
+  it("the kept network mark's reason names the login it records, and says that address mark is no longer kept", async () => {
+    const s = setup(store);
+    const t0 = Date.now() - 3 * DAY;
+    const no = (ip: string, login: number) =>
+      s.n.store.update("alice", (h) => markDisowned(h, placeKeys(s.n.geo.lookup(ip)), login, login + 60_000, s.n.policy));
+    await no("81.2.69.142", t0);
+    await no("81.2.69.200", t0 + DAY);
+    const first = await s.run("marks", "--remove", "alice", "81.2.69.142");
+    expect(first.code).toBe(0);
+    expect(first.stdout).toMatch(/^kept {2}alice {2}81\.2\.69\.0\/24 .*\(another "No" stands on this network: 81\.2\.69\.200;/m);
+    const second = await s.run("marks", "--remove", "alice", "81.2.69.200");
+    expect(second.code).toBe(0);
+    const login = new Date(t0).toISOString();
+    // the kept row shows that login, and the reason says the same login, without calling it another one that stands
+    expect(second.stdout.split("\n").filter(Boolean)).toEqual([
+      expect.stringMatching(/^removed {2}alice {2}81\.2\.69\.200 /),
+      `kept  alice  81.2.69.0/24  no=${new Date(t0 + DAY + 60_000).toISOString()}  login=${login}  expires=${new Date(t0 + DAY + 60_000 + 365 * DAY).toISOString()}  (its mark also records a "No" to an earlier login, of ${login}, whose address mark is no longer kept (removed before, expired, or dropped for room); to remove it too: vpnnotify marks --remove alice 81.2.69.0/24)`,
+    ]);
+    // still fails closed: a login from the network is escalated until the network is removed too
+    expect(await s.connect("alice", "81.2.69.7")).toMatchObject({ reason: "disowned-place" });
+    const third = await s.run("marks", "--remove", "alice", "81.2.69.0/24");
+    expect(third.code).toBe(0);
+    expect(third.stdout).toMatch(/^removed {2}alice {2}81\.2\.69\.0\/24 /);
+    await s.n.store.close();
   });
 });

@@ -96,10 +96,17 @@ function networkStaysFor(ip: string, network: string, marks: Marks): string | un
   if (!net) return undefined;
   const others = Object.keys(marks).filter((k) => k !== `ip:${ip}` && networkOfAddressKey(k) === network);
   if (others.length > 0) return `another "No" stands on this network: ${others.map((k) => k.slice(3)).join(", ")}`;
+  // Said as the mark shows it: the store cannot tell whose "No" that is, only that its address mark is no longer kept —
+  // removed by an earlier --remove (the first of two "No"s in one network, T71 N11), expired while logins from the
+  // network kept the network's alive, or dropped for room. So no other login is named as standing: it may be one the
+  // operator just took back, and the network's mark is kept all the same (dropping it could let a "No" nobody took
+  // back pass quietly).
   const own = marks[`ip:${ip}`];
-  if (!own || net.login < own.login || net.answeredAt > own.answeredAt) {
-    return `its mark records a "No" to another login than ${ip}'s`;
-  }
+  const gone = "whose address mark is no longer kept (removed before, expired, or dropped for room)";
+  const at = (t: number) => new Date(t).toISOString();
+  if (!own) return `${ip} has no mark of its own; the network's records the "No" to the login of ${at(net.login)}, ${gone}`;
+  if (net.login < own.login) return `its mark also records a "No" to an earlier login, of ${at(net.login)}, ${gone}`;
+  if (net.answeredAt > own.answeredAt) return `its mark also records a "No" answered later, at ${at(net.answeredAt)}, ${gone}`;
   return undefined;
 }
 
@@ -217,10 +224,19 @@ function rowLine(row: MarkRow): string {
 /** A network mark an address's removal left, and why (networkStaysFor). */
 type KeptRow = MarkRow & { because: string };
 
-/** The network mark of PLACE (an address) left among the user's marks `left`, with why, if the pick left one. */
-function keptNetwork(user: string, pick: PlacePick | undefined, left: Marks, forgetAfterMs: number): KeptRow | undefined {
+/**
+ * The network mark of PLACE (an address) left among the user's marks `left`, with why, if the pick left one. Why is
+ * asked of the marks as they were decided on (those left and those `removed`), as the pick was: among those left, the
+ * address's own mark is always gone, and every reason read "another login than its" (T71 N11).
+ */
+function keptNetwork(
+  user: string,
+  pick: PlacePick | undefined,
+  { left, removed }: { left: Marks; removed: Marks },
+  forgetAfterMs: number,
+): KeptRow | undefined {
   const key = pick?.networkKept?.key;
-  const because = key === undefined || !left[key] ? undefined : pick?.networkKept?.why(left);
+  const because = key === undefined || !left[key] ? undefined : pick?.networkKept?.why({ ...removed, ...left });
   if (key === undefined || because === undefined) return undefined;
   // Rows of all that is left, for the network row's loginIp (an address mark of the same login).
   const row = rows(new Map([[user, left]]), forgetAfterMs, Date.now()).find((r) => `net:${r.place}` === key);
@@ -537,7 +553,7 @@ export async function runMarksCommand(
     await pendingNos(config, ctx.log, name, pick, { failClosed: true, named });
     const { removed, left } = await store.removeMarks(name, (k, marks) => !pick || pick.which(k, marks));
     const list = rows(new Map([[name, removed]]), placePolicy(config).forgetAfterMs, Date.now());
-    const kept = keptNetwork(name, pick, left, placePolicy(config).forgetAfterMs);
+    const kept = keptNetwork(name, pick, { left, removed }, placePolicy(config).forgetAfterMs);
     // Looked for after the removal: a "No" the worker marks meanwhile is then either removed above or still here.
     const pending = await pendingNos(config, ctx.log, name, pick, { failClosed: false, named });
     if (list.length === 0) {
