@@ -1,7 +1,7 @@
 import { describeError, SlackApiError, type Spool } from "@opsguard/core";
 import { z } from "zod";
 import type { Recipient } from "./directory";
-import { parseHookEnv, type VpnEvent } from "./event";
+import { historyKey, parseHookEnv, type VpnEvent } from "./event";
 import { lastLoginSchema } from "./file-store";
 import type { GeoInfo } from "./geoip";
 import { messageContext, securityReasons } from "./message";
@@ -326,13 +326,8 @@ function correctionText(n: Notifier, context: TemplateContext): string {
  */
 const DM_REFUSALS = new Set(["user_disabled", "user_not_found", "channel_not_found", "cannot_dm_bot", "is_archived"]);
 
-/**
- * The key of a user's history: OpenVPN, LDAP's caseIgnoreMatch and Slack's email lookup treat
- * "Alice", " alice" and "alice" as one person, so their logins share one memory of places.
- */
-export function historyKey(user: string): string {
-  return user.normalize("NFC").trim().replace(/\s+/g, " ").toLowerCase();
-}
+// Defined in event.ts (which imports nothing), so the stores can check their keys against it without an import cycle.
+export { historyKey };
 
 /**
  * A login under a spelling other than the user's canonical name: the directory's, or else the normalised one —

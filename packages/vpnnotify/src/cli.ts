@@ -69,7 +69,7 @@ new again; each alert's first answer counts and a second one is only logged, exc
 "Yes", escalated as a changed answer; a button value vpnnotify never wrote, with an ip that is not one address,
 an empty user or a login time a day ahead, is refused with 400 and a warning, nothing marked). The marks (state.disowned.json beside state.file, or the key
 <keyPrefix>disowned:<user>) are never replaced when they cannot be read (corrupt, a symlink, over 2 MiB,
-another user's): left as they are, an error names them and the fix, every login also goes to the security
+another user's, a user or place no login can reach: "Dave", ip:999.2.69.50): left as they are, an error names them and the fix, every login also goes to the security
 channel ("the 'not me' marks could not be read: …"), and status exits 78 naming the file.
 "vpnnotify marks [USER [PLACE]] [--json]" lists the marks (user, address or network, when the "No" came, the
 login it was about, expiry); "vpnnotify marks --remove USER [PLACE]" undoes a "No" given by mistake: PLACE is an

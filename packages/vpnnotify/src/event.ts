@@ -40,6 +40,14 @@ export function vpnUser(value: string | undefined): string | undefined {
 }
 
 /**
+ * The key of a user's history: OpenVPN, LDAP's caseIgnoreMatch and Slack's email lookup treat
+ * "Alice", " alice" and "alice" as one person, so their logins share one memory of places.
+ */
+export function historyKey(user: string): string {
+  return user.normalize("NFC").trim().replace(/\s+/g, " ").toLowerCase();
+}
+
+/**
  * Which hook called, and its event; no event for a phase with nothing to do (OpenVPN's `up`),
  * `problem` for unusable input. `refuse`: the hook's exit code is a verdict vpnnotify cannot give
  * (OpenVPN's auth-user-pass-verify), so it must exit non-zero instead of letting the login pass.

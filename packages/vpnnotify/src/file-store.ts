@@ -1,7 +1,7 @@
 import { constants } from "node:fs";
 import { type FileHandle, open, readFile } from "node:fs/promises";
 import { resolve } from "node:path";
-import { formatIssues, JsonStateFile, type Logger, removeOrphanedTemps, withLock, writeFileAtomic } from "@opsguard/core";
+import { escapeLine, formatIssues, JsonStateFile, type Logger, removeOrphanedTemps, withLock, writeFileAtomic } from "@opsguard/core";
 import { z } from "zod";
 import { markSeen, type UserHistory } from "./places";
 import {
@@ -10,6 +10,8 @@ import {
   type Marks,
   MarksInHistoryError,
   MarksUnreadableError,
+  marksPlaceProblem,
+  markUserProblem,
   type PlaceStore,
   withoutMarks,
 } from "./store";
@@ -182,7 +184,23 @@ async function readMarksFile(path: string): Promise<MarksState | MarksUnreadable
       return corrupt(`is not valid JSON (${(error as Error).message})`);
     }
     const parsed = marksStateSchema.safeParse(raw);
-    return parsed.success ? parsed.data : corrupt(`is not a marks file (${formatIssues(parsed.error)})`);
+    if (!parsed.success) return corrupt(`is not a marks file (${formatIssues(parsed.error)})`);
+    // Keys no login, `marks USER` or `--remove` can reach: no vpnnotify wrote them, and read as they are they would be
+    // listed but never count for anyone; refused as any other file that is not marks, so every login reaches the
+    // security channel until someone fixes the key (T71 N2).
+    for (const [user, marks] of Object.entries(parsed.data.users)) {
+      const name = markUserProblem(user);
+      const place = name ? undefined : marksPlaceProblem(marks);
+      if (!name && !place) continue;
+      const edit = `edit ${path} (vpnnotify leaves it as it is)`;
+      return new MarksUnreadableError(
+        `${path} is not a marks file (${name?.problem ?? place})`,
+        name
+          ? `${edit}: ${name.normal === undefined ? "remove that user's marks" : `move its marks under ${escapeLine(JSON.stringify(name.normal))} (beside that user's own, if any)`}, or restore it from a backup`
+          : `${edit}: correct that place to the address or network it was meant to be, or remove its mark; or restore it from a backup`,
+      );
+    }
+    return parsed.data;
   } catch (error) {
     return corrupt(`cannot be read (${(error as NodeJS.ErrnoException).code ?? String(error)})`);
   } finally {

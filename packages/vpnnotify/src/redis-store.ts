@@ -1,4 +1,4 @@
-import { formatIssues, type Logger, OpsguardError, type Secret, TempFailError, UnavailableError } from "@opsguard/core";
+import { escapeLine, formatIssues, type Logger, OpsguardError, type Secret, TempFailError, UnavailableError } from "@opsguard/core";
 import { connectRedis, parseRedisUrl, type Redis } from "@opsguard/core/redis";
 import { CLOCK_SKEW_MS } from "./event";
 import { MAX_MARKS_FILE_BYTES, marksSchema, splitMarks, stateSchema, withMarks } from "./file-store";
@@ -9,6 +9,8 @@ import {
   type Marks,
   MarksInHistoryError,
   MarksUnreadableError,
+  marksPlaceProblem,
+  markUserProblem,
   type PlaceStore,
   withoutMarks,
 } from "./store";
@@ -195,7 +197,21 @@ export class RedisPlaceStore implements PlaceStore {
       const [history, marks] = await this.#read(redis, name);
       if (marks instanceof MarksUnreadableError) throw marks;
       const merged = withMarks(history, marks)?.disowned;
-      if (merged && Object.keys(merged).length > 0) result.set(name, merged);
+      if (!merged || Object.keys(merged).length === 0) continue;
+      // Found by SCAN under a name no login or `marks USER` looks up ("Bob"): never a key vpnnotify wrote, listed it
+      // would count for nobody (T71 N2). Its user's logins never read it, so they are not the ones to fail closed.
+      const unreachable = markUserProblem(name);
+      if (unreachable) {
+        const key = marks && Object.keys(marks).length > 0 ? this.#marksKey(name) : this.#key(name);
+        const target = unreachable.normal === undefined ? undefined : this.#marksKey(unreachable.normal);
+        throw new MarksUnreadableError(
+          `the Redis key ${escapeLine(key)} holds marks no login can reach (${unreachable.problem})`,
+          target === undefined
+            ? `DEL ${escapeLine(key)} (vpnnotify leaves it as it is; no login or command can use it)`
+            : `move them under ${escapeLine(target)}: RENAME ${escapeLine(key)} ${escapeLine(target)} when that key does not exist yet, else merge them into it by hand and DEL ${escapeLine(key)} (vpnnotify leaves it as it is)`,
+        );
+      }
+      result.set(name, merged);
     }
     return result;
   }
@@ -354,7 +370,16 @@ function parseMarks(key: string, raw: Buffer | Error, size?: number): UserHistor
     return unreadable(`is not valid JSON (${(error as Error).message})`);
   }
   const parsed = marksSchema.safeParse(value);
-  return parsed.success ? parsed.data : unreadable(`holds no marks (${formatIssues(parsed.error)})`);
+  if (!parsed.success) return unreadable(`holds no marks (${formatIssues(parsed.error)})`);
+  // A place no login or command can reach (T71 N2): refused as the marks file's, so the user's logins fail closed.
+  const place = marksPlaceProblem(parsed.data);
+  if (place) {
+    return new MarksUnreadableError(
+      `the Redis key ${key} holds no marks (${place})`,
+      `correct that place to the address or network it was meant to be, or remove its mark (vpnnotify leaves the key as it is); to drop this user's every "No" on purpose: DEL ${key}`,
+    );
+  }
+  return parsed.data;
 }
 
 /** A stored value that is not a valid history (hand-edited, another version) counts as no history. */

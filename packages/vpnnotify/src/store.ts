@@ -1,4 +1,6 @@
 import { ConfigError, escapeLine, TempFailError } from "@opsguard/core";
+import { networkOf, normalizeIp } from "./address";
+import { historyKey, vpnUser } from "./event";
 import type { UserHistory } from "./places";
 
 /**
@@ -43,6 +45,55 @@ export interface PlaceStore {
 
 /** One user's "not me" marks, by "ip:…" and "net:…" key. */
 export type Marks = NonNullable<UserHistory["disowned"]>;
+
+/**
+ * Why a user's name, as a marks file or a Redis key keys their marks, is one no login and no `marks USER` can ever
+ * look up (undefined: it is not). Every writer keys them by historyKey (trimmed, lower-cased, one space between
+ * words), so a name that cannot be its result ("Dave", " bob", "") is a hand edit or damage, never a "No" vpnnotify
+ * recorded. Not a test that historyKey(name) is name: historyKey is not idempotent for a few names (its NFC comes
+ * before lower-casing: "T\u0308" becomes a decomposed "ẗ"), and such a user's marks are keyed as written (T71 N2).
+ */
+export function markUserProblem(name: string): { problem: string; normal?: string } | undefined {
+  const shown = escapeLine(JSON.stringify(name));
+  // Names with nothing visible, or a byte that was not UTF-8 (U+FFFD): no login keeps a history under them.
+  if (vpnUser(name) === undefined) return { problem: `the user ${shown} is empty (or only spaces or control characters)` };
+  if (name.includes("\uFFFD")) return { problem: `the user ${shown} is not valid UTF-8 (holds U+FFFD)` };
+  if (name !== name.trim() || name !== name.toLowerCase() || /[^\S ]| {2}/.test(name)) {
+    const normal = historyKey(name);
+    return {
+      problem: `the user ${shown} is not in its normal form ${escapeLine(JSON.stringify(normal))} (trimmed, lower-cased, one space between words: how logins and marks USER look marks up)`,
+      normal,
+    };
+  }
+  return undefined;
+}
+
+/**
+ * Why a mark's place key is not one vpnnotify writes (undefined: it is): "ip:" and the address in its canonical form
+ * (normalizeIp), or "net:" and the /24 (IPv6 /56) networkOf makes. Any other ("ip:999.2.69.50", "net:0.0.0.0/0", an
+ * upper-case IPv6, "asn:…") matches no login, and no `marks USER PLACE` or `--remove` can name it (T71 N2).
+ */
+export function markPlaceProblem(key: string): string | undefined {
+  if (key.startsWith("ip:")) {
+    const ip = key.slice(3);
+    if (normalizeIp(ip) === ip && !ip.includes("%")) return undefined;
+  } else if (key.startsWith("net:")) {
+    const network = key.slice(4);
+    const slash = network.lastIndexOf("/");
+    const ip = slash < 0 ? undefined : normalizeIp(network.slice(0, slash));
+    if (ip !== undefined && !network.includes("%") && networkOf(ip) === network) return undefined;
+  }
+  return `the place ${escapeLine(JSON.stringify(key))} is no address ("ip:" and one IP address as vpnnotify writes it) or network ("net:" and its /24, for IPv6 its /56)`;
+}
+
+/** The first key among one user's marks that no login or command can reach (markPlaceProblem). */
+export function marksPlaceProblem(marks: Marks): string | undefined {
+  for (const key of Object.keys(marks)) {
+    const problem = markPlaceProblem(key);
+    if (problem) return problem;
+  }
+  return undefined;
+}
 
 /** Whether `key` is one to remove, among `marks` (all of the user's marks where it is picked). */
 export type MarkPick = (key: string, marks: Marks) => boolean;

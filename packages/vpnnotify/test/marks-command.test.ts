@@ -424,21 +424,22 @@ describe("vpnnotify marks: arguments", () => {
     expect(help).toMatch(/ 69 an alert that was due could not be sent .*?; marks: Redis down or unreachable 70 /);
   });
 
-  it("a user name or a hand-edited key with control characters is escaped in the list", async () => {
+  it("a user name or a hand-edited key with control characters: 78, not marks (T71 N2), escaped in the one line", async () => {
     const s = await mistakenNo("file");
     const marks = JSON.parse(readFileSync(s.marks, "utf8"));
-    marks.users["eve\u001b[31m\nforged  1.2.3.4"] = marks.users.bob;
-    // keys a hand edit left: one that is no address, one with an escape sequence
     const mark = { login: Date.now() - DAY, answeredAt: Date.now() - DAY };
-    marks.users.mallory = { "ip:1:2:3:4:5:6:7:8::9": mark, "net:\u001b[2J/24": mark };
-    writeFileSync(s.marks, JSON.stringify(marks));
-    const r = await s.run("marks");
-    expect(r.code).toBe(0);
-    expect(r.stdout).not.toContain("\u001b");
-    expect(r.stdout).toContain('"eve\\u001b[31m\\nforged  1.2.3.4"  90.100.1.2');
-    expect(r.stdout.split("\n").filter((l) => l.startsWith("forged"))).toEqual([]);
-    expect(r.stdout).toContain("mallory  1:2:3:4:5:6:7:8::9  ");
-    expect(r.stdout).toContain("mallory  \\x1b[2J/24  ");
+    // keys a hand edit left: a user name with a line break and an escape, a place that is no address, one with an escape
+    for (const [users, shown] of [
+      [{ "eve\u001b[31m\nforged  1.2.3.4": marks.users.bob }, '"eve\\u001b[31m\\nforged  1.2.3.4" is not in its normal form'],
+      [{ mallory: { "ip:1:2:3:4:5:6:7:8::9": mark } }, '"ip:1:2:3:4:5:6:7:8::9" is no address'],
+      [{ mallory: { "net:\u001b[2J/24": mark } }, '"net:\\u001b[2J/24" is no address'],
+    ] as const) {
+      writeFileSync(s.marks, JSON.stringify({ ...marks, users: { ...marks.users, ...users } }));
+      const r = await s.run("marks");
+      expect([r.code, r.stdout]).toEqual([78, ""]);
+      expect(r.stderr).not.toContain("\u001b");
+      expect(r.stderr.split("\n").filter(Boolean)).toEqual([expect.stringContaining(shown)]);
+    }
   });
 });
 

@@ -1,5 +1,6 @@
+import { spawnSync } from "node:child_process";
 import { createHmac } from "node:crypto";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Logger, Secret } from "@opsguard/core";
@@ -85,6 +86,11 @@ function setup(store: "file" | "redis") {
   const run = (...args: string[]) => runInProc(["--config", configFile, ...args], {});
   const connect = (user: string, ip: string, time = Date.now()) => handleConnect({ kind: "connect", source: "openvpn", user, ip, time }, n);
   return { n, lines, run, connect, prefix, marksFile: marksFileOf(join(dir, id, "state.json")) };
+}
+
+/** redis-cli against the lab's server. */
+function redisCli(...args: string[]) {
+  return spawnSync("redis-cli", ["-p", String(redis.port), "--no-auth-warning", "-a", redis.password ?? "", ...args], { encoding: "utf8" });
 }
 
 /** A block_actions request, signed as Slack signs it, for a click on `actionId` whose button carries `value`. */
@@ -192,6 +198,77 @@ describe("serve: a signed answer whose button value vpnnotify never wrote is ref
       await server.close();
       await s.n.store.close();
     }
+  });
+});
+
+describe('marks keyed so that no login or command can reach them are refused as "not marks" (T71 N2)', () => {
+  const mark = () => ({ login: Date.now() - DAY, answeredAt: Date.now() - DAY + 60_000 });
+
+  it.each([
+    ["Dave", "net:81.2.69.0/24", 'the user "Dave" is not in its normal form "dave"', 'move its marks under "dave"'],
+    ["", "ip:81.2.69.7", 'the user "" is empty', "remove that user's marks"],
+    ["dave", "ip:999.2.69.50", 'the place "ip:999.2.69.50" is no address', "correct that place"],
+    ["dave", "net:0.0.0.0/0", 'the place "net:0.0.0.0/0" is no address', "correct that place"],
+    ["dave", "net:NaN::/56", 'the place "net:NaN::/56" is no address', "correct that place"],
+  ])(
+    "the state file's marks under %j at %s: 78 naming the key and its fix; every login reaches security",
+    async (user, place, problem, fix) => {
+      const s = setup("file");
+      await s.connect("alice", PLACES.london.ip, Date.now() - 2 * DAY);
+      writeFileSync(s.marksFile, JSON.stringify({ version: 1, users: { alice: {}, [user]: { [place]: mark() } } }));
+      const before = readFileSync(s.marksFile, "utf8");
+      for (const args of [["marks"], ["marks", "dave"], ["marks", "--remove", "dave"], ["status"]]) {
+        const r = await s.run(...args);
+        expect([r.code, r.stdout], args.join(" ")).toEqual([78, ""]);
+        const lines = r.stderr.split("\n").filter(Boolean);
+        expect(lines, args.join(" ")).toHaveLength(1);
+        expect(lines[0]).toContain(`the "not me" marks could not be read: ${s.marksFile} is not a marks file (${problem}`);
+        expect(lines[0]).toContain(fix);
+      }
+      // decide fails closed: alice's home, a known place otherwise quiet, is told to the security channel
+      const login = await s.connect("alice", PLACES.london.ip);
+      expect(login).toMatchObject({ securityChannel: SECURITY });
+      expect(login.flags.join("; ")).toContain(`the 'not me' marks could not be read: ${s.marksFile} is not a marks file (${problem}`);
+      expect(readFileSync(s.marksFile, "utf8")).toBe(before);
+      await s.n.store.close();
+    },
+  );
+
+  it("Redis: a disowned: key under a name not in normal form is 78 for marks, naming the key and the RENAME", async () => {
+    const s = setup("redis");
+    const key = `${s.prefix}disowned:Bob`;
+    const value = JSON.stringify({ "ip:1.2.3.4": mark() });
+    expect(redisCli("set", key, value).stdout.trim()).toBe("OK");
+    const r = await s.run("marks");
+    expect([r.code, r.stdout]).toEqual([78, ""]);
+    expect(r.stderr.split("\n").filter(Boolean)).toEqual([
+      expect.stringMatching(
+        new RegExp(
+          `the "not me" marks could not be read: the Redis key ${key} holds marks no login can reach \\(the user "Bob" is not in its normal form "bob".*RENAME ${key} ${s.prefix}disowned:bob when that key does not exist yet`,
+        ),
+      ),
+    ]);
+    expect(redisCli("get", key).stdout.trim()).toBe(value);
+    await s.n.store.close();
+  });
+
+  it("Redis: a place no login can match in bob's key is 78 for marks bob, and bob's logins fail closed", async () => {
+    const s = setup("redis");
+    await s.connect("bob", PLACES.paris.ip, Date.now() - 2 * DAY);
+    const key = `${s.prefix}disowned:bob`;
+    const value = JSON.stringify({ "ip:999.2.69.50": mark() });
+    expect(redisCli("set", key, value).stdout.trim()).toBe("OK");
+    for (const args of [["marks"], ["marks", "bob"], ["marks", "--remove", "bob"]]) {
+      const r = await s.run(...args);
+      expect([r.code, r.stdout], args.join(" ")).toEqual([78, ""]);
+      expect(r.stderr).toContain(`the Redis key ${key} holds no marks (the place "ip:999.2.69.50" is no address`);
+      expect(r.stderr).toContain(`DEL ${key}`);
+    }
+    const login = await s.connect("bob", PLACES.paris.ip);
+    expect(login).toMatchObject({ securityChannel: SECURITY });
+    expect(login.flags.join("; ")).toContain(`the Redis key ${key} holds no marks (the place "ip:999.2.69.50"`);
+    expect(redisCli("get", key).stdout.trim()).toBe(value);
+    await s.n.store.close();
   });
 });
 
