@@ -142,8 +142,11 @@ function dropOldestMarks(marks: MarksState, keep: string): number {
   return dropped;
 }
 
-/** The marks file as read: its marks (none when it does not exist yet), or why it cannot be used. */
-async function readMarksFile(path: string): Promise<MarksState | MarksUnreadableError> {
+/**
+ * The marks file as read: its marks (none when it does not exist yet), or why it cannot be used, for every user
+ * ("all": `marks`, `status`, `--remove`) or for one user's login (see the keys' check below).
+ */
+async function readMarksFile(path: string, scope: "all" | { user: string }): Promise<MarksState | MarksUnreadableError> {
   const keep = "vpnnotify leaves it as it is and never starts an empty one over it";
   const corrupt = (what: string) =>
     new MarksUnreadableError(
@@ -186,10 +189,14 @@ async function readMarksFile(path: string): Promise<MarksState | MarksUnreadable
     const parsed = marksStateSchema.safeParse(raw);
     if (!parsed.success) return corrupt(`is not a marks file (${formatIssues(parsed.error)})`);
     // Keys no login, `marks USER` or `--remove` can reach: no vpnnotify wrote them, and read as they are they would be
-    // listed but never count for anyone; refused as any other file that is not marks, so every login reaches the
-    // security channel until someone fixes the key (T71 N2).
+    // listed but never count for anyone; refused as any other file that is not marks (T71 N2). For one user's login
+    // (decide) only what could be theirs is checked, and fails closed for them: a user key that would be theirs in its
+    // normal form ("Dave" for dave), and the places of their own marks. Another user's place matches no login of this
+    // one, and checking every place of a file near the cap cost each hook 150–250 ms (13,000 keys, a cold process on
+    // a loaded 2-core host); `marks` and `status` check them all.
     for (const [user, marks] of Object.entries(parsed.data.users)) {
       const name = markUserProblem(user);
+      if (scope !== "all" && user !== scope.user && name?.normal !== scope.user) continue;
       const place = name ? undefined : marksPlaceProblem(marks);
       if (!name && !place) continue;
       const edit = `edit ${path} (vpnnotify leaves it as it is)`;
@@ -254,7 +261,7 @@ export class FilePlaceStore implements PlaceStore {
               await removeOrphanedTemps(this.#marksPath);
               this.#tempsSwept = true;
             }
-            const marks = await readMarksFile(this.#marksPath);
+            const marks = await readMarksFile(this.#marksPath, { user });
             if (marks instanceof MarksUnreadableError) {
               this.#unreadable(marks);
               const history = state.users[user];
@@ -290,7 +297,7 @@ export class FilePlaceStore implements PlaceStore {
   }
 
   async get(user: string): Promise<UserHistory | undefined> {
-    const [state, marks] = await Promise.all([this.#file.load(), readMarksFile(this.#marksPath)]);
+    const [state, marks] = await Promise.all([this.#file.load(), readMarksFile(this.#marksPath, { user })]);
     if (!(marks instanceof MarksUnreadableError)) return withMarks(state.users[user], marks.users[user]);
     this.#unreadable(marks);
     return { ...(state.users[user] ?? { places: {} }), marksUnreadable: marks.problem };
@@ -298,12 +305,12 @@ export class FilePlaceStore implements PlaceStore {
 
   /** What `vpnnotify status` reports: the marks file's problem, if it has one. */
   async check(): Promise<MarksUnreadableError | undefined> {
-    const marks = await readMarksFile(this.#marksPath);
+    const marks = await readMarksFile(this.#marksPath, "all");
     return marks instanceof MarksUnreadableError ? marks : undefined;
   }
 
   async listMarks(user?: string): Promise<Map<string, Marks>> {
-    const [marks, histories] = await Promise.all([readMarksFile(this.#marksPath), this.#historiesAsTheyAre()]);
+    const [marks, histories] = await Promise.all([readMarksFile(this.#marksPath, "all"), this.#historiesAsTheyAre()]);
     if (marks instanceof MarksUnreadableError) throw marks;
     const result = new Map<string, Marks>();
     for (const name of new Set([...Object.keys(marks.users), ...Object.keys(histories?.users ?? {})])) {
@@ -337,7 +344,7 @@ export class FilePlaceStore implements PlaceStore {
   async removeMarks(user: string, which: MarkPick): Promise<{ removed: Marks; left: Marks }> {
     // Looked at first without a lock: a mark that is not there (or a file that cannot be read) takes no lock and
     // creates no lock file beside a state that may not exist.
-    const first = await readMarksFile(this.#marksPath);
+    const first = await readMarksFile(this.#marksPath, "all");
     if (first instanceof MarksUnreadableError) throw first;
     await this.#refuseMarksInHistory(user, which);
     const unlocked = withoutMarks(first.users[user] ?? {}, which);
@@ -355,7 +362,7 @@ export class FilePlaceStore implements PlaceStore {
           withLock(
             this.#marksPath,
             async () => {
-              const marks = await readMarksFile(this.#marksPath);
+              const marks = await readMarksFile(this.#marksPath, "all");
               if (marks instanceof MarksUnreadableError) throw marks;
               // Again under the locks: a build of session 38 (a host rolled back) may have written some meanwhile.
               await this.#refuseMarksInHistory(user, which);
