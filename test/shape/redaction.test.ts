@@ -270,6 +270,12 @@ describe("vpnnotify: every command, with its Slack token, bind password, Redis p
           await vpnnotify(["-vv", "--log-format", "json", "flush", "--force"]),
         ],
         status: async () => [await vpnnotify(["status"]), await vpnnotify(["--json", "status"])],
+        marks: async () => [
+          await vpnnotify(["marks"]),
+          await vpnnotify(["--json", "marks", "alice"]),
+          await vpnnotify(["marks", token]),
+          await vpnnotify(["-vv", "marks", "--remove", "alice", "81.2.69.142"]),
+        ],
         serve: async () => [await vpnnotify(["-vv", "serve"])],
         install: async () => [await vpnnotify(["install", "--prefix", join(root, "prefix")])],
         "sh-hook": async () => [await vpnnotify(["sh-hook"]), await vpnnotify(["sh-hook", "--node-hook", `/opt/${token}/vpnnotify`])],
