@@ -58,4 +58,6 @@ it("judges 150 MRs over several pages and GraphQL queries with a bounded number 
   expect(gitlab.requests.filter((r) => r.path === "/api/graphql")).toHaveLength(4);
   expect(gitlab.requests.filter((r) => r.path.endsWith("/merge_requests"))).toHaveLength(2);
   expect(report.requests).toBeLessThanOrEqual(20);
-});
+  // What it asserts is the number of requests, not the time: ~20 s alone on 2 cores through the simulator, over the
+  // suite's 30 s default while the other files run beside it.
+}, 180_000);
