@@ -1,9 +1,10 @@
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, type ChildProcessByStdio, spawn } from "node:child_process";
 import { createSocket } from "node:dgram";
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { hostname, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { writeCityMmdb, writeMmdb } from "@opsguard/lab";
+import type { Readable } from "node:stream";
+import { type RedisLab, SLACK_SIM_TOKEN, SlackSim, startRedis, writeCityMmdb, writeMmdb } from "@opsguard/lab";
 import { runInProcess } from "../../core/test/run-in-process";
 import { startZombie } from "../../core/test/zombie";
 import { createVpnnotifyProgram } from "../src/cli";
@@ -147,14 +148,26 @@ export function runCli(
   /** Called with the process once started: for a test that signals it. */
   started?: (child: ChildProcess) => void,
 ): Promise<CliResult> {
+  const child = spawn(process.execPath, ["--import", "tsx", CLI, ...args], {
+    cwd: join(import.meta.dirname, "../../.."),
+    env: cliEnv(env),
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  started?.(child);
+  return collect(child, args, timeoutMs);
+}
+
+/**
+ * Collects a started CLI's stdout and stderr until it exits; past `timeoutMs` it is killed and the promise rejects
+ * with what it wrote to stderr. The one loop runCli, runBare and the tests' own spawns (another uid) share.
+ */
+export function collect(
+  child: ChildProcessByStdio<null, Readable, Readable>,
+  args: readonly string[],
+  timeoutMs: number,
+): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const start = Date.now();
-    const child = spawn(process.execPath, ["--import", "tsx", CLI, ...args], {
-      cwd: join(import.meta.dirname, "../../.."),
-      env: cliEnv(env),
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    started?.(child);
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (c: Buffer) => {
@@ -226,34 +239,20 @@ export async function syslogServer(): Promise<{ lines: string[]; path: string; c
  * nothing of the test runner's environment, so the config must come from the hook line's --config.
  */
 export function runBare(args: readonly string[], vars: Record<string, string>, timeoutMs = 20_000): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const start = Date.now();
-    const pairs = Object.entries(vars).map(([k, v]) => `${k}=${v}`);
-    // --conditions on the command line: env -i drops the runner's NODE_OPTIONS, and without it @opsguard/core
-    // would resolve to its last build instead of the sources under test.
-    const node = [process.execPath, "--conditions=@opsguard/source", "--import", "tsx", CLI];
-    const child = spawn("/usr/bin/env", ["-i", ...pairs, ...node, ...args], {
-      cwd: join(import.meta.dirname, "../../.."),
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (c: Buffer) => {
-      stdout += c.toString();
-    });
-    child.stderr.on("data", (c: Buffer) => {
-      stderr += c.toString();
-    });
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL");
-      reject(new Error(`vpnnotify ${args.join(" ")} did not exit within ${timeoutMs} ms: ${stderr}`));
-    }, timeoutMs);
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr, ms: Date.now() - start });
-    });
+  const pairs = Object.entries(vars).map(([k, v]) => `${k}=${v}`);
+  const child = spawn("/usr/bin/env", ["-i", ...pairs, ...BARE_NODE, ...args], {
+    cwd: join(import.meta.dirname, "../../.."),
+    stdio: ["ignore", "pipe", "pipe"],
   });
+  return collect(child, args, timeoutMs);
 }
+
+/**
+ * Node running the CLI's sources with nothing from the runner's environment. --conditions on the command line:
+ * env -i (or setpriv with its own env) drops the runner's NODE_OPTIONS, and without it @opsguard/core would resolve
+ * to its last build instead of the sources under test.
+ */
+export const BARE_NODE = [process.execPath, "--conditions=@opsguard/source", "--import", "tsx", CLI] as const;
 
 /** What OpenVPN 2.6 sets for auth-user-pass-verify via-env (openvpn(8), "Environmental Variables"). */
 export function openvpnUserPassEnv(user: string, password: string, ip: string): Record<string, string> {
@@ -308,4 +307,96 @@ export function refusingSlackConfig(
     }),
   );
   return { config, spool };
+}
+
+/** The security channel of the marks tests' Slack. */
+export const SECURITY = "C0SECURITY";
+
+export interface MarksLabOptions {
+  /** mkdtemp prefix of the lab's directory. */
+  prefix: string;
+  /** Slack users (U0<NAME>, <name>@example.org) besides the security channel. */
+  users: readonly string[];
+  /** Start a Redis server too. */
+  redis?: boolean;
+  /** Its requirepass (written to redis.passwordFile); none when left out. */
+  redisPassword?: string;
+  /** chmod of the lab's directory (for a test whose CLI runs as another uid). */
+  mode?: number;
+}
+
+export interface MarksLab {
+  dir: string;
+  slack: SlackSim;
+  redis: RedisLab | undefined;
+  geo: { city: string; asn: string };
+  stop(): Promise<void>;
+}
+
+/**
+ * The lab the "not me" marks tests share: TEST_SLACK_TOKEN set for the Slack simulator, a temporary directory with
+ * the GeoIP databases, a Slack simulator with the users and the security channel, and Redis if asked for.
+ */
+export async function startMarksLab(options: MarksLabOptions & { redis: true }): Promise<MarksLab & { redis: RedisLab }>;
+export async function startMarksLab(options: MarksLabOptions): Promise<MarksLab>;
+export async function startMarksLab(options: MarksLabOptions): Promise<MarksLab> {
+  process.env.TEST_SLACK_TOKEN = SLACK_SIM_TOKEN;
+  const dir = mkdtempSync(join(tmpdir(), options.prefix));
+  if (options.mode !== undefined) chmodSync(dir, options.mode);
+  const geo = writeGeoDatabases(dir);
+  const redis = options.redis
+    ? await startRedis(options.redisPassword === undefined ? {} : { password: options.redisPassword })
+    : undefined;
+  const slack = new SlackSim();
+  for (const name of options.users) slack.addUser({ id: `U0${name.toUpperCase()}`, name, email: `${name}@example.org` });
+  slack.addChannel({ id: SECURITY, name: "security-alerts" });
+  await slack.start();
+  const stop = async () => {
+    await slack.stop();
+    await redis?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  return { dir, slack, redis, geo, stop };
+}
+
+export interface RedisStoreSection {
+  url: string;
+  password?: string;
+  keyPrefix: string;
+  connectTimeoutMs: number;
+  commandTimeoutMs: number;
+}
+
+/**
+ * The config's `state` for store `id` in the lab: a state file under the lab's directory, or keys prefixed `t<id>:`
+ * on the lab's Redis (with its password file when it has one).
+ */
+export function storeSection(lab: MarksLab, id: string, store: "file"): { file: string };
+export function storeSection(lab: MarksLab, id: string, store: "redis"): { redis: RedisStoreSection };
+export function storeSection(
+  lab: MarksLab,
+  id: string,
+  store: "file" | "redis",
+): { file: string; redis?: undefined } | { redis: RedisStoreSection; file?: undefined };
+export function storeSection(lab: MarksLab, id: string, store: "file" | "redis") {
+  if (store === "file") return { file: join(lab.dir, id, "state.json") };
+  if (!lab.redis) throw new Error("storeSection: this lab has no Redis (startMarksLab({ redis: true }))");
+  const password = lab.redis.passwordFile === undefined ? {} : { password: `file:${lab.redis.passwordFile}` };
+  return {
+    redis: { url: lab.redis.url, ...password, keyPrefix: `t${id}:`, connectTimeoutMs: 5_000, commandTimeoutMs: 5_000 },
+  };
+}
+
+/** A config for store `id` in the lab: its Slack, security channel, GeoIP, `state`, a spool under the lab; `extra` on top. */
+export function marksConfig<S, E extends object = Record<never, never>>(lab: MarksLab, id: string, state: S, extra?: E) {
+  return {
+    server: { name: "vpn-eu-1" },
+    slack: { token: "env:TEST_SLACK_TOKEN", baseUrl: lab.slack.apiUrl },
+    securityChannel: SECURITY,
+    directory: { emailDomain: "example.org" },
+    geoip: { city: lab.geo.city, asn: lab.geo.asn },
+    state,
+    spool: { dir: join(lab.dir, id, "spool") },
+    ...(extra as E),
+  };
 }

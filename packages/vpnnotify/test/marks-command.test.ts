@@ -4,7 +4,6 @@ import {
   chownSync,
   existsSync,
   mkdirSync,
-  mkdtempSync,
   readFileSync,
   rmSync,
   statSync,
@@ -12,46 +11,49 @@ import {
   unlinkSync,
   writeFileSync,
 } from "node:fs";
-import { hostname, tmpdir, userInfo } from "node:os";
+import { hostname, userInfo } from "node:os";
 import { join } from "node:path";
 import { Logger } from "@opsguard/core";
-import { type RedisLab, SLACK_SIM_TOKEN, SlackSim, startRedis } from "@opsguard/lab";
+import type { RedisLab, SlackSim } from "@opsguard/lab";
+import { SLACK_SIM_TOKEN } from "@opsguard/lab";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { configSchema } from "../src/config";
 import { marksFileOf } from "../src/file-store";
 import { handleConnect } from "../src/notify";
 import { markDisowned, placeKeys } from "../src/places";
 import { createNotifier } from "../src/runtime";
-import { CLI, PLACES, runCli, runInProc, syslogServer, waitFor, writeGeoDatabases } from "./fixtures";
+import {
+  CLI,
+  type MarksLab,
+  marksConfig,
+  PLACES,
+  runCli,
+  runInProc,
+  SECURITY,
+  startMarksLab,
+  storeSection,
+  syslogServer,
+  waitFor,
+} from "./fixtures";
 
 /**
  * `vpnnotify marks`: the operator's way to see the users' "not me" marks and to undo a "No" given by mistake (T64 N6),
  * with the state file and with Redis, under the writers' locks, never touching the histories.
  */
 
-const SECURITY = "C0SECURITY";
 const DAY = 86_400_000;
+let lab: MarksLab & { redis: RedisLab };
 let dir: string;
 let slack: SlackSim;
 let redis: RedisLab;
-let geo: { city: string; asn: string };
 
 beforeAll(async () => {
-  process.env.TEST_SLACK_TOKEN = SLACK_SIM_TOKEN;
-  dir = mkdtempSync(join(tmpdir(), "vpnnotify-marks-cmd-"));
-  geo = writeGeoDatabases(dir);
-  redis = await startRedis({ password: "lab-redis-pw-marks" });
-  slack = new SlackSim();
-  slack.addUser({ id: "U0ALICE", name: "alice", email: "alice@example.org" });
-  slack.addUser({ id: "U0BOB", name: "bob", email: "bob@example.org" });
-  slack.addChannel({ id: SECURITY, name: "security-alerts" });
-  await slack.start();
+  lab = await startMarksLab({ prefix: "vpnnotify-marks-cmd-", users: ["alice", "bob"], redis: true, redisPassword: "lab-redis-pw-marks" });
+  ({ dir, slack, redis } = lab);
 });
 
 afterAll(async () => {
-  await slack?.stop();
-  await redis?.stop();
-  rmSync(dir, { recursive: true, force: true });
+  await lab?.stop();
 });
 
 /**
@@ -60,28 +62,7 @@ afterAll(async () => {
  */
 async function mistakenNo(store: "file" | "redis") {
   const id = Math.random().toString(36).slice(2);
-  const state =
-    store === "file"
-      ? { file: join(dir, id, "state.json") }
-      : {
-          redis: {
-            url: redis.url,
-            password: `file:${redis.passwordFile}`,
-            keyPrefix: `t${id}:`,
-            connectTimeoutMs: 5_000,
-            commandTimeoutMs: 5_000,
-          },
-        };
-  const config = {
-    server: { name: "vpn-eu-1" },
-    slack: { token: "env:TEST_SLACK_TOKEN", baseUrl: slack.apiUrl },
-    securityChannel: SECURITY,
-    directory: { emailDomain: "example.org" },
-    geoip: { city: geo.city, asn: geo.asn },
-    state,
-    spool: { dir: join(dir, id, "spool") },
-    log: { file: join(dir, id, "vpnnotify.log") },
-  };
+  const config = marksConfig(lab, id, storeSection(lab, id, store), { log: { file: join(dir, id, "vpnnotify.log") } });
   const configFile = join(dir, `${id}.json`);
   writeFileSync(configFile, JSON.stringify(config));
   const n = createNotifier(

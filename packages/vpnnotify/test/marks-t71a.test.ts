@@ -1,16 +1,15 @@
 import { spawn, spawnSync } from "node:child_process";
-import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { chmodSync, chownSync, existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Logger } from "@opsguard/core";
-import { type RedisLab, SLACK_SIM_TOKEN, SlackSim, startRedis } from "@opsguard/lab";
+import { type RedisLab, SLACK_SIM_TOKEN } from "@opsguard/lab";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { configSchema } from "../src/config";
 import { marksFileOf } from "../src/file-store";
 import { handleConnect } from "../src/notify";
 import { markDisowned, placeKeys } from "../src/places";
 import { createNotifier } from "../src/runtime";
-import { CLI, PLACES, runInProc, writeGeoDatabases } from "./fixtures";
+import { BARE_NODE, collect, type MarksLab, marksConfig, PLACES, runInProc, startMarksLab, storeSection } from "./fixtures";
 
 /**
  * Tester T71's findings N3, N4 and N10 on `vpnnotify marks`: a spool this user cannot read (fail closed for --remove,
@@ -18,48 +17,25 @@ import { CLI, PLACES, runInProc, writeGeoDatabases } from "./fixtures";
  * whose own owner is locked out by its mode (chmod, not "run it as that user"), and USER/PLACE checks.
  */
 
-const SECURITY = "C0SECURITY";
 const DAY = 86_400_000;
 const NOBODY = 65534;
+let lab: MarksLab & { redis: RedisLab };
 let dir: string;
-let slack: SlackSim;
 let redis: RedisLab;
-let geo: { city: string; asn: string };
 
 beforeAll(async () => {
-  process.env.TEST_SLACK_TOKEN = SLACK_SIM_TOKEN;
-  dir = mkdtempSync(join(tmpdir(), "vpnnotify-t71a-"));
-  chmodSync(dir, 0o755);
-  geo = writeGeoDatabases(dir);
-  redis = await startRedis();
-  slack = new SlackSim();
-  slack.addUser({ id: "U0ALICE", name: "alice", email: "alice@example.org" });
-  slack.addChannel({ id: SECURITY, name: "security-alerts" });
-  await slack.start();
+  lab = await startMarksLab({ prefix: "vpnnotify-t71a-", users: ["alice"], redis: true, mode: 0o755 });
+  ({ dir, redis } = lab);
 });
 
 afterAll(async () => {
-  await slack?.stop();
-  await redis?.stop();
-  rmSync(dir, { recursive: true, force: true });
+  await lab?.stop();
 });
 
 /** Alice said "No" to a login from London (a mark of the address and its /24), made as serve makes it. */
 async function aliceSaidNo(store: "file" | "redis") {
   const id = Math.random().toString(36).slice(2);
-  const state =
-    store === "file"
-      ? { file: join(dir, id, "state.json") }
-      : { redis: { url: redis.url, keyPrefix: `t${id}:`, connectTimeoutMs: 5_000, commandTimeoutMs: 5_000 } };
-  const config = {
-    server: { name: "vpn-eu-1" },
-    slack: { token: "env:TEST_SLACK_TOKEN", baseUrl: slack.apiUrl },
-    securityChannel: SECURITY,
-    directory: { emailDomain: "example.org" },
-    geoip: { city: geo.city, asn: geo.asn },
-    state,
-    spool: { dir: join(dir, id, "spool") },
-  };
+  const config = marksConfig(lab, id, storeSection(lab, id, store));
   const configFile = join(dir, `${id}.json`);
   writeFileSync(configFile, JSON.stringify(config), { mode: 0o644 });
   const n = createNotifier(
@@ -102,31 +78,18 @@ function asNobody(configFile: string, ...args: string[]) {
   return asUid(NOBODY, configFile, ...args);
 }
 
-function asUid(uid: number, configFile: string, ...args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  const node = [process.execPath, "--conditions=@opsguard/source", "--import", "tsx", CLI, "--config", configFile, ...args];
-  return new Promise((resolve, reject) => {
-    const child = spawn("setpriv", [`--reuid=${uid}`, `--regid=${uid}`, "--clear-groups", ...node], {
-      cwd: join(import.meta.dirname, "../../.."),
-      env: { PATH: "/usr/bin:/bin", HOME: "/nonexistent", NO_COLOR: "1", TEST_SLACK_TOKEN: SLACK_SIM_TOKEN },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (c: Buffer) => {
-      stdout += c.toString();
-    });
-    child.stderr.on("data", (c: Buffer) => {
-      stderr += c.toString();
-    });
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL");
-      reject(new Error(`vpnnotify ${args.join(" ")} did not exit within 30 s: ${stderr}`));
-    }, 30_000);
-    child.on("close", (status) => {
-      clearTimeout(timer);
-      resolve({ status, stdout, stderr });
-    });
+async function asUid(
+  uid: number,
+  configFile: string,
+  ...args: string[]
+): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  const child = spawn("setpriv", [`--reuid=${uid}`, `--regid=${uid}`, "--clear-groups", ...BARE_NODE, "--config", configFile, ...args], {
+    cwd: join(import.meta.dirname, "../../.."),
+    env: { PATH: "/usr/bin:/bin", HOME: "/nonexistent", NO_COLOR: "1", TEST_SLACK_TOKEN: SLACK_SIM_TOKEN },
+    stdio: ["ignore", "pipe", "pipe"],
   });
+  const { code, stdout, stderr } = await collect(child, args, 30_000);
+  return { status: code, stdout, stderr };
 }
 
 describe.runIf(process.getuid?.() === 0)("a spool this user cannot read (T71 N3)", () => {
@@ -236,7 +199,7 @@ describe("marks USER and PLACE checked as notify checks them (T71 N10)", () => {
       ]);
     }
     // the bytes as a shell passes them: \xff is not UTF-8
-    const node = [process.execPath, "--conditions=@opsguard/source", "--import", "tsx", CLI, "--config", s.configFile];
+    const node = [...BARE_NODE, "--config", s.configFile];
     const sh = spawnSync("sh", ["-c", `exec "$@" marks "$(printf '\\377alice')"`, "sh", ...node], {
       cwd: join(import.meta.dirname, "../../.."),
       encoding: "utf8",

@@ -1,10 +1,9 @@
 import { spawnSync } from "node:child_process";
 import { createHmac } from "node:crypto";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Logger, Secret } from "@opsguard/core";
-import { type RedisLab, SLACK_SIM_TOKEN, SlackSim, startRedis } from "@opsguard/lab";
+import type { RedisLab } from "@opsguard/lab";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { startAnswerServer } from "../src/answers";
 import { configSchema } from "../src/config";
@@ -12,7 +11,7 @@ import { marksFileOf } from "../src/file-store";
 import { handleConnect } from "../src/notify";
 import { markDisowned, placeKeys } from "../src/places";
 import { createNotifier } from "../src/runtime";
-import { PLACES, runInProc, writeGeoDatabases } from "./fixtures";
+import { type MarksLab, marksConfig, PLACES, runInProc, SECURITY, startMarksLab, storeSection } from "./fixtures";
 
 /**
  * Tester T71's findings N1, N2 and N11 on the "not me" marks: a signed "No" whose button value vpnnotify never wrote
@@ -20,77 +19,46 @@ import { PLACES, runInProc, writeGeoDatabases } from "./fixtures";
  * "not marks" (78, fail closed); the network mark kept after two "No"s in one /24 were removed says what it holds.
  */
 
-const SECURITY = "C0SECURITY";
 const SIGNING_SECRET = "lab-signing-secret-t71b-0123456789";
 const DAY = 86_400_000;
-let dir: string;
-let slack: SlackSim;
-let redis: RedisLab;
-let geo: { city: string; asn: string };
+let lab: MarksLab & { redis: RedisLab };
 
 beforeAll(async () => {
-  process.env.TEST_SLACK_TOKEN = SLACK_SIM_TOKEN;
   process.env.TEST_SIGNING_SECRET = SIGNING_SECRET;
-  dir = mkdtempSync(join(tmpdir(), "vpnnotify-t71b-"));
-  geo = writeGeoDatabases(dir);
-  redis = await startRedis({ password: "lab-redis-pw-t71b" });
-  slack = new SlackSim();
-  slack.addUser({ id: "U0ALICE", name: "alice", email: "alice@example.org" });
-  slack.addUser({ id: "U0BOB", name: "bob", email: "bob@example.org" });
-  slack.addChannel({ id: SECURITY, name: "security-alerts" });
-  await slack.start();
+  lab = await startMarksLab({ prefix: "vpnnotify-t71b-", users: ["alice", "bob"], redis: true, redisPassword: "lab-redis-pw-t71b" });
 });
 
 afterAll(async () => {
-  await slack?.stop();
-  await redis?.stop();
-  rmSync(dir, { recursive: true, force: true });
+  await lab?.stop();
 });
 
 beforeEach(() => {
-  slack.up();
-  slack.messages.length = 0;
+  lab.slack.up();
+  lab.slack.messages.length = 0;
 });
 
 /** A config (file or Redis store) on disk, and a notifier on it whose log lines are kept. */
 function setup(store: "file" | "redis") {
   const id = Math.random().toString(36).slice(2);
   const prefix = `t${id}:`;
-  const state =
-    store === "file"
-      ? { file: join(dir, id, "state.json") }
-      : {
-          redis: {
-            url: redis.url,
-            password: `file:${redis.passwordFile}`,
-            keyPrefix: prefix,
-            connectTimeoutMs: 5_000,
-            commandTimeoutMs: 5_000,
-          },
-        };
-  const config = {
-    server: { name: "vpn-eu-1" },
-    slack: { token: "env:TEST_SLACK_TOKEN", baseUrl: slack.apiUrl },
-    securityChannel: SECURITY,
-    directory: { emailDomain: "example.org" },
-    geoip: { city: geo.city, asn: geo.asn },
-    state,
-    spool: { dir: join(dir, id, "spool") },
+  const config = marksConfig(lab, id, storeSection(lab, id, store), {
     answers: { signingSecret: "env:TEST_SIGNING_SECRET", listen: "127.0.0.1:0" },
-  };
-  const configFile = join(dir, `${id}.json`);
+  });
+  const configFile = join(lab.dir, `${id}.json`);
   writeFileSync(configFile, JSON.stringify(config));
   const lines: string[] = [];
   const stream = { write: (line: string) => lines.push(line.trimEnd()) } as unknown as NodeJS.WritableStream;
   const n = createNotifier(configSchema.parse(config), new Logger({ tool: "vpnnotify", level: "info", stream }));
   const run = (...args: string[]) => runInProc(["--config", configFile, ...args], {});
   const connect = (user: string, ip: string, time = Date.now()) => handleConnect({ kind: "connect", source: "openvpn", user, ip, time }, n);
-  return { n, lines, run, connect, prefix, marksFile: marksFileOf(join(dir, id, "state.json")) };
+  return { n, lines, run, connect, prefix, marksFile: marksFileOf(join(lab.dir, id, "state.json")) };
 }
 
 /** redis-cli against the lab's server. */
 function redisCli(...args: string[]) {
-  return spawnSync("redis-cli", ["-p", String(redis.port), "--no-auth-warning", "-a", redis.password ?? "", ...args], { encoding: "utf8" });
+  return spawnSync("redis-cli", ["-p", String(lab.redis.port), "--no-auth-warning", "-a", lab.redis.password ?? "", ...args], {
+    encoding: "utf8",
+  });
 }
 
 /** A block_actions request, signed as Slack signs it, for a click on `actionId` whose button carries `value`. */
@@ -121,7 +89,7 @@ function reasonOf(line: string): string | undefined {
 
 /** The "No" button's value of the last DM to alice. */
 function noButtonValue(): Record<string, unknown> {
-  const dm = slack.messagesTo("U0ALICE").at(-1);
+  const dm = lab.slack.messagesTo("U0ALICE").at(-1);
   const elements = (dm?.blocks?.[1] as { elements: { action_id: string; value: string }[] } | undefined)?.elements ?? [];
   const value = elements.find((e) => e.action_id === "vpnnotify_no")?.value;
   if (!value) throw new Error("the DM has no No button");
@@ -139,7 +107,7 @@ describe("serve: a signed answer whose button value vpnnotify never wrote is ref
       port: 0,
       path: "/slack/actions",
     });
-    const securityBefore = slack.messagesTo(SECURITY).length;
+    const securityBefore = lab.slack.messagesTo(SECURITY).length;
     try {
       const bad: [Record<string, unknown>, string][] = [
         [{ ip: "not-an-ip" }, 'its ip "not-an-ip" is not one IP address'],
@@ -178,7 +146,7 @@ describe("serve: a signed answer whose button value vpnnotify never wrote is ref
       // nothing was marked, spooled or escalated from any of them
       expect(existsSync(s.marksFile)).toBe(false);
       expect(await s.n.spool.status()).toMatchObject({ pending: 0 });
-      expect(slack.messagesTo(SECURITY)).toHaveLength(securityBefore);
+      expect(lab.slack.messagesTo(SECURITY)).toHaveLength(securityBefore);
       const list = await s.run("marks");
       expect([list.code, list.stdout]).toEqual([0, `no "not me" marks (state file ${s.marksFile.replace(".disowned", "")})\n`]);
 
@@ -186,8 +154,8 @@ describe("serve: a signed answer whose button value vpnnotify never wrote is ref
       const r = await fetch(server.url, click(JSON.stringify(good)));
       expect(r.status).toBe(200);
       const until = Date.now() + 5_000;
-      while (slack.messagesTo(SECURITY).length === securityBefore && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
-      expect(slack.messagesTo(SECURITY).at(-1)?.text).toContain("Why: the user answered that this login was NOT them");
+      while (lab.slack.messagesTo(SECURITY).length === securityBefore && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+      expect(lab.slack.messagesTo(SECURITY).at(-1)?.text).toContain("Why: the user answered that this login was NOT them");
       const after = await s.run("marks");
       expect(after.code).toBe(0);
       expect(after.stdout.split("\n").filter(Boolean)).toEqual([

@@ -1,16 +1,15 @@
 import { spawnSync } from "node:child_process";
-import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { chmodSync, readdirSync, readFileSync, symlinkSync, unlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Logger } from "@opsguard/core";
-import { SLACK_SIM_TOKEN, SlackSim } from "@opsguard/lab";
+import { SLACK_SIM_TOKEN, type SlackSim } from "@opsguard/lab";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { configSchema } from "../src/config";
 import { marksFileOf } from "../src/file-store";
 import { handleConnect } from "../src/notify";
 import { markDisowned, placeKeys } from "../src/places";
 import { createNotifier } from "../src/runtime";
-import { CLI, PLACES, runInProc, writeGeoDatabases } from "./fixtures";
+import { CLI, type MarksLab, marksConfig, PLACES, runInProc, SECURITY, startMarksLab, storeSection } from "./fixtures";
 
 /**
  * The "not me" marks file (state.disowned.json) when it cannot be read: corrupt, a symbolic link planted there, too
@@ -18,28 +17,20 @@ import { CLI, PLACES, runInProc, writeGeoDatabases } from "./fixtures";
  * as it is, every login also reaches the security channel saying why, and `status` exits 78 naming it.
  */
 
-const SECURITY = "C0SECURITY";
 const DAY = 86_400_000;
 /** The marks file's cap as the README gives it (file-store.ts MAX_MARKS_FILE_BYTES). */
 const MAX_MARKS_FILE_BYTES = 2 * 1024 * 1024;
+let lab: MarksLab;
 let dir: string;
 let slack: SlackSim;
-let geo: { city: string; asn: string };
 
 beforeAll(async () => {
-  process.env.TEST_SLACK_TOKEN = SLACK_SIM_TOKEN;
-  dir = mkdtempSync(join(tmpdir(), "vpnnotify-marks-"));
-  chmodSync(dir, 0o755);
-  geo = writeGeoDatabases(dir);
-  slack = new SlackSim();
-  slack.addUser({ id: "U0ALICE", name: "alice", email: "alice@example.org" });
-  slack.addChannel({ id: SECURITY, name: "security-alerts" });
-  await slack.start();
+  lab = await startMarksLab({ prefix: "vpnnotify-marks-", users: ["alice"], mode: 0o755 });
+  ({ dir, slack } = lab);
 });
 
 afterAll(async () => {
-  await slack.stop();
-  rmSync(dir, { recursive: true, force: true });
+  await lab?.stop();
 });
 
 beforeEach(() => {
@@ -52,15 +43,7 @@ beforeEach(() => {
  */
 async function disownedSydney() {
   const id = Math.random().toString(36).slice(2);
-  const config = {
-    server: { name: "vpn-eu-1" },
-    slack: { token: "env:TEST_SLACK_TOKEN", baseUrl: slack.apiUrl },
-    securityChannel: SECURITY,
-    directory: { emailDomain: "example.org" },
-    geoip: { city: geo.city, asn: geo.asn },
-    state: { file: join(dir, id, "state.json") },
-    spool: { dir: join(dir, id, "spool") },
-  };
+  const config = marksConfig(lab, id, storeSection(lab, id, "file"));
   const configFile = join(dir, `${id}.json`);
   writeFileSync(configFile, JSON.stringify(config));
   const lines: string[] = [];
