@@ -120,8 +120,8 @@ export function unreadableByMode(user: HookUser, files: readonly { key: string; 
   });
 }
 
-/** "tester1 (uid 1001)", or "uid 4242" for a uid with no name. */
-function described(user: HookUser): string {
+/** A user as a line names them: "tester1 (uid 1001)", or "uid 4242" for a uid with no name (not "uid 4242 (uid 4242)"). */
+export function described(user: { uid: number; name: string }): string {
   return user.name === `uid ${user.uid}` ? user.name : `${escapeLine(user.name)} (uid ${user.uid})`;
 }
 

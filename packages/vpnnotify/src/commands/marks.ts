@@ -25,7 +25,7 @@ import { vpnUser } from "../event";
 import { marksFileOf } from "../file-store";
 import { noHistoryFor } from "../notify";
 import { markSeen } from "../places";
-import { hookUser, otherOwnerAsRoot } from "../run-as";
+import { described, hookUser, otherOwnerAsRoot } from "../run-as";
 import { createSpool, createStore, hookLogger, placePolicy, spoolDir } from "../runtime";
 import type { MarkPick, Marks } from "../store";
 import { MAX_FIELD_CHARS } from "../template";
@@ -270,14 +270,17 @@ function spoolDenied(error: unknown, dir: string, named: string | undefined): un
   const me = hookUser(process.getuid?.() ?? -1);
   const shown = escapeLine(dir);
   if (!info) {
-    return new ConfigError(`the spool directory ${shown} cannot be reached by ${who(me)}: a directory above it is closed to this user`, {
-      hint: "run it as the user vpnnotify runs as (the spool's owner), with sudo -u",
-    });
+    return new ConfigError(
+      `the spool directory ${shown} cannot be reached by ${described(me)}: a directory above it is closed to this user`,
+      {
+        hint: "run it as the user vpnnotify runs as (the spool's owner), with sudo -u",
+      },
+    );
   }
   const owner = hookUser(info.uid);
   const mode = (info.mode & 0o777).toString(8).padStart(4, "0");
   const unseen = `a "No" waiting there to be marked cannot be seen`;
-  const head = `the spool directory ${shown} cannot be read by ${who(me)}`;
+  const head = `the spool directory ${shown} cannot be read by ${described(me)}`;
   // Its owner, locked out by the mode (the fix is no other user to run as, T71 N4's rule for the spool too).
   if (info.uid === me.uid) {
     return new ConfigError(`${head}, its owner: its mode is ${mode}; ${unseen}`, {
@@ -285,7 +288,7 @@ function spoolDenied(error: unknown, dir: string, named: string | undefined): un
     });
   }
   const name = /^[A-Za-z0-9._-]+$/.test(owner.name) ? owner.name : `#${owner.uid}`;
-  return new ConfigError(`${head}: it belongs to ${who(owner)}, the user vpnnotify runs as, mode ${mode}; ${unseen}`, {
+  return new ConfigError(`${head}: it belongs to ${described(owner)}, the user vpnnotify runs as, mode ${mode}; ${unseen}`, {
     hint: `run it as that user: sudo -u ${name} vpnnotify${named ? ` --config ${escapeLine(named)}` : ""} marks …`,
   });
 }
@@ -429,19 +432,17 @@ async function checkStateAccess(config: VpnnotifyConfig, write: boolean, named: 
       // Its owner, run as that user already: the mode is what keeps them out, and running as them no fix (T71 N4).
       const mode = (info.mode & 0o777).toString(8).padStart(4, "0");
       const shown = escapeLine(path);
-      throw new ConfigError(`${shown} cannot be ${can} by its owner ${who(me)}: its mode is ${mode}`, {
+      throw new ConfigError(`${shown} cannot be ${can} by its owner ${described(me)}: its mode is ${mode}`, {
         hint: `give its owner access back: chmod ${info.isDirectory() ? "700" : "600"} ${shown}`,
       });
     }
-    throw new ConfigError(`${escapeLine(path)} cannot be ${can} by ${who(me)}: it belongs to ${who(owner)}, the user vpnnotify runs as`, {
-      hint: `run it as that user: sudo -u ${name} vpnnotify${named ? ` --config ${escapeLine(named)}` : ""} marks …`,
-    });
+    throw new ConfigError(
+      `${escapeLine(path)} cannot be ${can} by ${described(me)}: it belongs to ${described(owner)}, the user vpnnotify runs as`,
+      {
+        hint: `run it as that user: sudo -u ${name} vpnnotify${named ? ` --config ${escapeLine(named)}` : ""} marks …`,
+      },
+    );
   }
-}
-
-/** A user as a line names them: "openvpn (uid 1001)"; "uid 1234" for a uid with no name (not "uid 1234 (uid 1234)"). */
-function who(user: { uid: number; name: string }): string {
-  return user.name === `uid ${user.uid}` ? user.name : `${escapeLine(user.name)} (uid ${user.uid})`;
 }
 
 /** A user's name for a command line: the name when it is a plain one, else the uid. */
@@ -454,7 +455,7 @@ function misownedFile(path: string, uid: number, stateOwner: number): ConfigErro
   const owner = hookUser(uid);
   const hooks = hookUser(stateOwner);
   return new ConfigError(
-    `${escapeLine(path)} belongs to ${who(owner)}, not to ${who(hooks)}, who owns the state directory and whom vpnnotify's hooks and serve run as`,
+    `${escapeLine(path)} belongs to ${described(owner)}, not to ${described(hooks)}, who owns the state directory and whom vpnnotify's hooks and serve run as`,
     {
       hint: `give it back to that user, mode 600 (as root): chown ${chownable(hooks)} ${escapeLine(path)} && chmod 600 ${escapeLine(path)}`,
     },
@@ -490,7 +491,7 @@ function refuseRootOnOthersState(stateDir: string, marks: string, named: string 
       ? `chown ${chownable(owner)} ${escapeLine(marks)} && chmod 600 ${escapeLine(marks)} (it belongs to uid ${marksUid}), then `
       : "";
   throw new ConfigError(
-    `the state directory ${escapeLine(stateDir)} belongs to ${who(owner)}, the user vpnnotify runs as; as root, marks --remove would leave a marks file that user cannot read`,
+    `the state directory ${escapeLine(stateDir)} belongs to ${described(owner)}, the user vpnnotify runs as; as root, marks --remove would leave a marks file that user cannot read`,
     {
       hint: `${giveBack}run it as ${escapeLine(owner.name)}: sudo -u ${name} vpnnotify${named ? ` --config ${escapeLine(named)}` : ""} marks --remove …`,
     },
