@@ -1,8 +1,7 @@
 import { type SpawnSyncReturns, spawn, spawnSync } from "node:child_process";
-import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { Logger, type LogLevel } from "@opsguard/core";
 import { AUTHKEYS_BUNDLE } from "@opsguard/lab";
-import { untilEvent } from "@opsguard/lab/wait";
 import { Client } from "ssh2";
 
 export function requireBundle(): string {
@@ -59,59 +58,6 @@ export function sshLogin(port: number, username: string, privateKeyFile: string)
       })
       .connect({ host: "127.0.0.1", port, username, privateKey: readFileSync(privateKeyFile), readyTimeout: 30_000 });
   });
-}
-
-export interface SyslogSocket {
-  path: string;
-  /** Every datagram received so far, in order. */
-  messages(): string[];
-  /** Resolves once `ready(messages)` holds, checked as each datagram arrives; bounded, naming `what`. */
-  until(ready: (messages: string[]) => boolean, what: string): Promise<void>;
-  stop(): Promise<void>;
-}
-
-/**
- * A unix datagram socket standing in for /dev/log, writable by anyone (the command user sends to it).
- * Node has no unix datagram sockets, so python3 (Debian's, in scripts/setup.mjs) binds it and prints
- * each datagram as one JSON string per line.
- */
-export async function startSyslogSocket(path: string): Promise<SyslogSocket> {
-  const script = [
-    "import json, os, socket, sys",
-    "s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)",
-    "s.bind(sys.argv[1])",
-    "os.chmod(sys.argv[1], 0o666)",
-    "print('ready', flush=True)",
-    "while True:",
-    "    print(json.dumps(s.recv(65536).decode('utf-8', 'replace')), flush=True)",
-  ].join("\n");
-  const child = spawn("/usr/bin/python3", ["-c", script, path], { stdio: ["ignore", "pipe", "inherit"] });
-  const messages: string[] = [];
-  let buffered = "";
-  await new Promise<void>((resolve, reject) => {
-    child.once("error", reject);
-    child.once("exit", (code) => reject(new Error(`python3 exited with ${code} before binding ${path}`)));
-    child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
-      buffered += chunk;
-      const lines = buffered.split("\n");
-      buffered = lines.pop() ?? "";
-      for (const line of lines) {
-        if (line === "ready") resolve();
-        else messages.push(JSON.parse(line) as string);
-      }
-    });
-  });
-  return {
-    path,
-    messages: () => [...messages],
-    // registered after the parser above, so a check sees the datagrams of the chunk that woke it
-    until: (ready, what) => untilEvent(child.stdout, "data", () => ready([...messages]), what),
-    stop: async () => {
-      child.kill();
-      await new Promise((r) => child.once("exit", r));
-      rmSync(path, { force: true });
-    },
-  };
 }
 
 /** A logger whose lines a test reads back (lookups' warnings, the lookup line). */

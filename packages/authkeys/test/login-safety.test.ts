@@ -13,10 +13,11 @@ import {
   startBlackholeServer,
   startSlapd,
   startSshd,
+  startSyslogSocket,
 } from "@opsguard/lab";
 import { Client } from "ssh2";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { requireBundle, sshLogin, startSyslogSocket, writeConfig } from "./harness";
+import { requireBundle, sshLogin, writeConfig } from "./harness";
 
 // Issue 15: logins through a real sshd that runs the authkeys installed as its README says, as the
 // command user, against a real slapd: nothing may widen access, and nothing may lock the fleet out.

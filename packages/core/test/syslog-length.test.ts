@@ -1,54 +1,28 @@
-import { type ChildProcessByStdio, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Readable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+// The lab depends on core, so core's tests reach its syslog socket through the lab's source.
+import { type SyslogSocket, startSyslogSocket } from "../../lab/src/syslog";
 import { Logger, settleSyslog } from "../src/index";
 
 /**
  * core40: a log line reaches syslog as ONE message, whatever its length. The real logger(1) writes to a unix
- * datagram socket this test binds (Node has none, so python3 binds it and prints each datagram in base64).
+ * datagram socket the lab binds (startSyslogSocket).
  */
 const TEXT_BYTES = 7168; // the bound core's README gives: a syslog message's text, marker included
 const DATAGRAM_BYTES = 8192; // rsyslog's default maxMessageSize: the whole datagram, header included
 
 let dir: string;
-let socket: string;
-let receiver: ChildProcessByStdio<null, Readable, null>;
-const datagrams: Buffer[] = [];
+let receiver: SyslogSocket;
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "core-syslog-"));
-  socket = join(dir, "log");
-  const script = [
-    "import base64, socket, sys",
-    "s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)",
-    "s.bind(sys.argv[1])",
-    "print('ready', flush=True)",
-    "while True:",
-    "    print(base64.b64encode(s.recv(262144)).decode(), flush=True)",
-  ].join("\n");
-  receiver = spawn("/usr/bin/python3", ["-c", script, socket], { stdio: ["ignore", "pipe", "inherit"] });
-  let buffered = "";
-  await new Promise<void>((resolve, reject) => {
-    receiver.once("error", reject);
-    receiver.once("exit", (code) => reject(new Error(`python3 exited with ${code} before binding ${socket}`)));
-    receiver.stdout.setEncoding("utf8").on("data", (chunk: string) => {
-      buffered += chunk;
-      const lines = buffered.split("\n");
-      buffered = lines.pop() ?? "";
-      for (const line of lines) {
-        if (line === "ready") resolve();
-        else datagrams.push(Buffer.from(line, "base64"));
-      }
-    });
-  });
+  receiver = await startSyslogSocket(join(dir, "log"));
 });
 
 afterAll(async () => {
-  receiver.kill();
-  await new Promise((r) => receiver.once("exit", r));
+  await receiver.stop();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -83,21 +57,19 @@ async function logged(lines: readonly string[]): Promise<{ messages: Message[]; 
   const log = new Logger({
     tool: "ogsyslog",
     stream: { write: (text: string) => stderr.push(text) },
-    syslog: { facility: "user", socket },
+    syslog: { facility: "user", socket: receiver.path },
   });
-  const from = datagrams.length;
+  const from = receiver.datagrams().length;
   const end = `end of run ${++runs}`;
   for (const line of lines) log.warn(line);
   log.warn(end);
   await settleSyslog();
   // One sender, one socket: once the last line is in, every message before it is too.
-  const until = Date.now() + 10_000;
-  const last = () => datagrams.slice(from).findIndex((d) => d.toString("utf8").endsWith(`: ${end}`));
-  while (last() < 0) {
-    if (Date.now() > until) throw new Error(`the syslog messages of run ${runs} did not arrive`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  const messages = datagrams.slice(from, from + last()).map(parse);
+  const last = (messages: string[]) => messages.slice(from).findIndex((m) => m.endsWith(`: ${end}`));
+  await receiver.until((messages) => last(messages) >= 0, `the syslog messages of run ${runs}`);
+  const datagrams = receiver.datagrams();
+  const count = last(receiver.messages());
+  const messages = datagrams.slice(from, from + count).map(parse);
   return { messages, stderr: stderr.map((line) => line.replace(/^ogsyslog: warn: /, "").replace(/\n$/, "")) };
 }
 

@@ -18,5 +18,6 @@ export * from "./sim/vault";
 export * from "./slapd";
 export * from "./sshd";
 export * from "./sshkeys";
+export * from "./syslog";
 export * from "./tls";
 export * from "./wait";
