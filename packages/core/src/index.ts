@@ -24,4 +24,5 @@ export * from "./state";
 export * from "./text";
 export * from "./tty";
 export * from "./url";
+export * from "./user-name";
 export * from "./vault";

@@ -8,6 +8,7 @@ import type { Logger } from "./log";
 import { redactSecrets } from "./secret";
 import { ensurePrivateDir, randomHex, removeOrphanedTemps, withLock, writeFileAtomic } from "./state";
 import { escapeLine } from "./text";
+import { commandUser, describedUser, type NamedUser } from "./user-name";
 
 /**
  * A durable spool of messages not delivered yet: one JSON file per message in a private
@@ -389,21 +390,16 @@ export class Spool<T> {
       (s) => s.uid,
       () => undefined,
     );
-    const name = (uid: number) => this.#opts.userName?.(uid) ?? `uid ${uid}`;
-    const who = (uid: number) => {
-      const n = name(uid);
-      return n === `uid ${uid}` ? n : `${n} (uid ${uid})`;
-    };
+    const user = (uid: number): NamedUser => ({ uid, name: this.#opts.userName?.(uid) ?? `uid ${uid}` });
     const mode = (info.mode & 0o777).toString(8).padStart(4, "0");
-    const plain = (uid: number) => (/^[A-Za-z0-9._-]+$/.test(name(uid)) ? name(uid) : String(uid));
     const shown = escapeLine(path);
     const fix =
       info.uid === me
         ? `chmod 600 ${shown}`
         : dirOwner !== undefined && info.uid !== dirOwner
-          ? `give it to the spool's owner (as root): chown ${plain(dirOwner)} ${shown} && chmod 600 ${shown}`
-          : `run it as ${escapeLine(name(info.uid))}, the spool's owner (sudo -u ${plain(info.uid)} …)`;
-    const problem = `cannot be read by ${me === undefined ? "this user" : escapeLine(who(me))}: it belongs to ${escapeLine(who(info.uid))}, mode ${mode}`;
+          ? `give it to the spool's owner (as root): chown ${commandUser(user(dirOwner))} ${shown} && chmod 600 ${shown}`
+          : `run it as ${escapeLine(user(info.uid).name)}, the spool's owner (sudo -u ${commandUser(user(info.uid))} …)`;
+    const problem = `cannot be read by ${me === undefined ? "this user" : describedUser(user(me))}: it belongs to ${describedUser(user(info.uid))}, mode ${mode}`;
     return { problem, denied: { file: path, uid: info.uid, mode: info.mode & 0o777, problem, fix } };
   }
 

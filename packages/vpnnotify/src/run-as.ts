@@ -1,6 +1,6 @@
 import { spawnSync } from "node:child_process";
 import { statSync } from "node:fs";
-import { ConfigError, escapeLine, secretFilePath } from "@opsguard/core";
+import { ConfigError, commandUser, describedUser, escapeLine, secretFilePath } from "@opsguard/core";
 import type { VpnnotifyConfig } from "./config";
 
 /** A user as `id` knows them (passwd, LDAP through NSS): the name to tell an admin, and the groups it reads files by. */
@@ -120,16 +120,6 @@ export function unreadableByMode(user: HookUser, files: readonly { key: string; 
   });
 }
 
-/** A user as a line names them: "tester1 (uid 1001)", or "uid 4242" for a uid with no name (not "uid 4242 (uid 4242)"). */
-export function described(user: { uid: number; name: string }): string {
-  return user.name === `uid ${user.uid}` ? user.name : `${escapeLine(user.name)} (uid ${user.uid})`;
-}
-
-/** The user as chown takes it: the name, or the bare uid when it has none ("chown uid 4242 …" is no command, T66 P8). */
-function chownable(user: HookUser): string {
-  return user.name === `uid ${user.uid}` || !/^[A-Za-z0-9._-]+$/.test(user.name) ? String(user.uid) : user.name;
-}
-
 /**
  * The config checked as the hooks' user (given, or the spool's owner) when this is root, who reads every file: a
  * secret only root can read passed, and every hook then notified nobody (T64 N7). A ConfigError naming the first
@@ -166,7 +156,7 @@ export function checkAsHookUser(
   if (owner && owner.uid !== user.uid) {
     users.push(owner);
     notes.push(
-      `--hook-user ${described(user)} is not the owner of the spool directory ${escapeLine(spool)}, ${described(owner)}: the hooks must run as its owner to spool their alerts (checked the config's files as both; run the hooks as ${escapeLine(owner.name)}, or chown the spool to the hooks' user)`,
+      `--hook-user ${describedUser(user)} is not the owner of the spool directory ${escapeLine(spool)}, ${describedUser(owner)}: the hooks must run as its owner to spool their alerts (checked the config's files as both; run the hooks as ${escapeLine(owner.name)}, or chown the spool to the hooks' user)`,
     );
   }
   for (const who of users) {
@@ -174,7 +164,7 @@ export function checkAsHookUser(
     if (!unreadable) {
       unreadable = unreadableByMode(who, files);
       notes.push(
-        `checked the config's files by their owner, group and mode bits for ${described(who)}: setpriv is missing, so it could not be asked as that user (ACLs and the directories on the way were not checked)`,
+        `checked the config's files by their owner, group and mode bits for ${describedUser(who)}: setpriv is missing, so it could not be asked as that user (ACLs and the directories on the way were not checked)`,
       );
     }
     const [first] = unreadable;
@@ -184,7 +174,7 @@ export function checkAsHookUser(
       user,
       notes,
       problem: new ConfigError(
-        `${first.key}: ${shown} cannot be read by ${described(who)}, the user the hooks run as${
+        `${first.key}: ${shown} cannot be read by ${describedUser(who)}, the user the hooks run as${
           unreadable.length > 1
             ? ` (nor ${unreadable
                 .slice(1)
@@ -192,7 +182,7 @@ export function checkAsHookUser(
                 .join(", ")})`
             : ""
         }`,
-        { hint: `let that user read it, e.g. chown ${chownable(who)} ${shown} && chmod 600 ${shown}` },
+        { hint: `let that user read it, e.g. chown ${commandUser(who)} ${shown} && chmod 600 ${shown}` },
       ),
     };
   }

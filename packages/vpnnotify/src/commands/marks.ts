@@ -7,6 +7,8 @@ import {
   type Command,
   ConfigError,
   cliContext,
+  commandUser,
+  describedUser,
   describeError,
   ExitCode,
   escapeLine,
@@ -25,7 +27,7 @@ import { vpnUser } from "../event";
 import { marksFileOf } from "../file-store";
 import { noHistoryFor } from "../notify";
 import { markSeen } from "../places";
-import { described, hookUser, otherOwnerAsRoot } from "../run-as";
+import { hookUser, otherOwnerAsRoot } from "../run-as";
 import { createSpool, createStore, hookLogger, placePolicy, spoolDir } from "../runtime";
 import type { MarkPick, Marks } from "../store";
 import { MAX_FIELD_CHARS } from "../template";
@@ -271,7 +273,7 @@ function spoolDenied(error: unknown, dir: string, named: string | undefined): un
   const shown = escapeLine(dir);
   if (!info) {
     return new ConfigError(
-      `the spool directory ${shown} cannot be reached by ${described(me)}: a directory above it is closed to this user`,
+      `the spool directory ${shown} cannot be reached by ${describedUser(me)}: a directory above it is closed to this user`,
       {
         hint: "run it as the user vpnnotify runs as (the spool's owner), with sudo -u",
       },
@@ -280,7 +282,7 @@ function spoolDenied(error: unknown, dir: string, named: string | undefined): un
   const owner = hookUser(info.uid);
   const mode = (info.mode & 0o777).toString(8).padStart(4, "0");
   const unseen = `a "No" waiting there to be marked cannot be seen`;
-  const head = `the spool directory ${shown} cannot be read by ${described(me)}`;
+  const head = `the spool directory ${shown} cannot be read by ${describedUser(me)}`;
   // Its owner, locked out by the mode (the fix is no other user to run as, T71 N4's rule for the spool too).
   if (info.uid === me.uid) {
     return new ConfigError(`${head}, its owner: its mode is ${mode}; ${unseen}`, {
@@ -288,7 +290,7 @@ function spoolDenied(error: unknown, dir: string, named: string | undefined): un
     });
   }
   const name = /^[A-Za-z0-9._-]+$/.test(owner.name) ? owner.name : `#${owner.uid}`;
-  return new ConfigError(`${head}: it belongs to ${described(owner)}, the user vpnnotify runs as, mode ${mode}; ${unseen}`, {
+  return new ConfigError(`${head}: it belongs to ${describedUser(owner)}, the user vpnnotify runs as, mode ${mode}; ${unseen}`, {
     hint: `run it as that user: sudo -u ${name} vpnnotify${named ? ` --config ${escapeLine(named)}` : ""} marks …`,
   });
 }
@@ -432,12 +434,12 @@ async function checkStateAccess(config: VpnnotifyConfig, write: boolean, named: 
       // Its owner, run as that user already: the mode is what keeps them out, and running as them no fix (T71 N4).
       const mode = (info.mode & 0o777).toString(8).padStart(4, "0");
       const shown = escapeLine(path);
-      throw new ConfigError(`${shown} cannot be ${can} by its owner ${described(me)}: its mode is ${mode}`, {
+      throw new ConfigError(`${shown} cannot be ${can} by its owner ${describedUser(me)}: its mode is ${mode}`, {
         hint: `give its owner access back: chmod ${info.isDirectory() ? "700" : "600"} ${shown}`,
       });
     }
     throw new ConfigError(
-      `${escapeLine(path)} cannot be ${can} by ${described(me)}: it belongs to ${described(owner)}, the user vpnnotify runs as`,
+      `${escapeLine(path)} cannot be ${can} by ${describedUser(me)}: it belongs to ${describedUser(owner)}, the user vpnnotify runs as`,
       {
         hint: `run it as that user: sudo -u ${name} vpnnotify${named ? ` --config ${escapeLine(named)}` : ""} marks …`,
       },
@@ -445,19 +447,14 @@ async function checkStateAccess(config: VpnnotifyConfig, write: boolean, named: 
   }
 }
 
-/** A user's name for a command line: the name when it is a plain one, else the uid. */
-function chownable(user: { uid: number; name: string }): string {
-  return /^[A-Za-z0-9._-]+$/.test(user.name) && !/^uid /.test(user.name) ? user.name : String(user.uid);
-}
-
 /** A file in the state directory owned by another user than the directory's: the chown and chmod that give it back. */
 function misownedFile(path: string, uid: number, stateOwner: number): ConfigError {
   const owner = hookUser(uid);
   const hooks = hookUser(stateOwner);
   return new ConfigError(
-    `${escapeLine(path)} belongs to ${described(owner)}, not to ${described(hooks)}, who owns the state directory and whom vpnnotify's hooks and serve run as`,
+    `${escapeLine(path)} belongs to ${describedUser(owner)}, not to ${describedUser(hooks)}, who owns the state directory and whom vpnnotify's hooks and serve run as`,
     {
-      hint: `give it back to that user, mode 600 (as root): chown ${chownable(hooks)} ${escapeLine(path)} && chmod 600 ${escapeLine(path)}`,
+      hint: `give it back to that user, mode 600 (as root): chown ${commandUser(hooks)} ${escapeLine(path)} && chmod 600 ${escapeLine(path)}`,
     },
   );
 }
@@ -488,10 +485,10 @@ function refuseRootOnOthersState(stateDir: string, marks: string, named: string 
   } catch {}
   const giveBack =
     marksUid !== undefined && marksUid !== owner.uid
-      ? `chown ${chownable(owner)} ${escapeLine(marks)} && chmod 600 ${escapeLine(marks)} (it belongs to uid ${marksUid}), then `
+      ? `chown ${commandUser(owner)} ${escapeLine(marks)} && chmod 600 ${escapeLine(marks)} (it belongs to uid ${marksUid}), then `
       : "";
   throw new ConfigError(
-    `the state directory ${escapeLine(stateDir)} belongs to ${described(owner)}, the user vpnnotify runs as; as root, marks --remove would leave a marks file that user cannot read`,
+    `the state directory ${escapeLine(stateDir)} belongs to ${describedUser(owner)}, the user vpnnotify runs as; as root, marks --remove would leave a marks file that user cannot read`,
     {
       hint: `${giveBack}run it as ${escapeLine(owner.name)}: sudo -u ${name} vpnnotify${named ? ` --config ${escapeLine(named)}` : ""} marks --remove …`,
     },
