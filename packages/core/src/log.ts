@@ -25,6 +25,11 @@ export interface LoggerOptions {
   /** Where lines go: the run's redacting stderr (IOStreams); process.stderr when unset. */
   stream?: { write(text: string): unknown };
   fields?: LogFields;
+  /**
+   * Another logger every line given to this one also goes to, at that logger's own level (set by tee()): a command's
+   * stderr, which -q quiets, and a record kept where the operator's logs go, which it must not.
+   */
+  also?: Logger;
 }
 
 /** Lines for people on stderr (or JSON lines, or syslog); secrets are scrubbed from every line. */
@@ -41,6 +46,14 @@ export class Logger {
 
   child(fields: LogFields): Logger {
     return new Logger({ ...this.#opts, fields: { ...this.#fields, ...fields } });
+  }
+
+  /**
+   * This logger, writing each line also to `other`, filtered by other's level, not this one's: what a command writes
+   * to stderr (at its -q/-v level) and to a record at warning level (syslog, a log file) from one call.
+   */
+  tee(other: Logger): Logger {
+    return new Logger({ ...this.#opts, fields: this.#fields, also: this.#opts.also ? this.#opts.also.tee(other) : other });
   }
 
   enabled(level: Exclude<LogLevel, "silent">): boolean {
@@ -61,6 +74,8 @@ export class Logger {
   }
 
   #write(level: Exclude<LogLevel, "silent">, msg: string, fields?: LogFields): void {
+    const also = this.#opts.also;
+    if (also) also.#write(level, msg, { ...this.#fields, ...fields });
     if (!this.enabled(level)) return;
     const all = scrubFields({ ...this.#fields, ...fields });
     // One entry, one line: a line break in a message (an API's error text) would forge a log line of its own (T41 F6).

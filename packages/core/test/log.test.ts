@@ -25,6 +25,20 @@ describe("Logger", () => {
     expect(JSON.parse(lines[1] ?? "")).toMatchObject({ level: "error", msg: "sink failed" });
   });
 
+  it("tee: each line also goes to the other logger at its own level, with the fields of a child (-q on stderr, warnings kept in the record)", () => {
+    const quiet = logger({ level: "error" });
+    const record = logger({ level: "warn" });
+    const log = quiet.log.child({ run: 7 }).tee(record.log);
+    log.info("listening");
+    log.warn("mark removed", { user: "alice" });
+    log.error("failed");
+    expect(quiet.lines).toEqual(["ogtest: error: failed run=7"]);
+    expect(record.lines).toEqual(["ogtest: warn: mark removed run=7 user=alice", "ogtest: error: failed run=7"]);
+    // a child of the tee keeps it
+    log.child({ job: 1 }).warn("dropped");
+    expect(record.lines.at(-1)).toBe("ogtest: warn: dropped run=7 job=1");
+  });
+
   it("writes human lines with the tool name, level and key=value fields", () => {
     const { log, lines } = logger();
     log.info("connected", { server: "ldaps://a.example.com", tries: 2 });

@@ -85,7 +85,8 @@ run flush, then it again; --remove with a spool (or an entry in it) this user ca
 A USER not valid UTF-8, or a PLACE with a %zone: 64; a USER over 200 characters is shown cut.
 A mark an earlier build kept inside the user's history is listed but not removed (75): run it again once they logged in or out.
 Run serve as the spool's owner: on a spool it cannot write it exits 78 at start. SIGTERM/SIGINT
-stop it with one "stopped by SIGTERM" line, exit 0.
+stop it with one "stopped by SIGTERM" line, exit 0. Its warnings and errors (each "No", the marks file full and
+its oldest marks dropped, a refused request) go to syslog and log.file as well as to its stderr (-q: stderr only).
 A signing secret that cannot be read, or is empty, is a config error (78) for status and notify too.
 
 Config keys (YAML or JSON; the README explains each):

@@ -278,3 +278,26 @@ export function hookLogger(options: HookLogOptions): { log: Logger; close: () =>
   const close = () => new Promise<void>((resolve) => (stream ? stream.end(resolve) : resolve()));
   return { log, close };
 }
+
+/**
+ * `log` (a command's stderr, at its -q/-v level), teed to a record at warning level, whatever -q says, where the worker
+ * logs: syslog (log.syslogFacility) and log.file when set. For what an operator must find where the README tells them
+ * to look ("have your log shipping pick up the warning from syslog or log.file"): marks --remove's removals (T70 F1)
+ * and serve's answers and marks (a "No", the marks file full and its oldest marks dropped: T71 N7), which reached only
+ * serve's stderr. close() waits until the log file has every line.
+ */
+export function recordingLogger(
+  config: VpnnotifyConfig,
+  log: Logger,
+  options: { format: LogFormat; stderr: HookLogOptions["stderr"] },
+): { log: Logger; close: () => Promise<void> } {
+  const record = hookLogger({
+    level: "warn",
+    format: options.format,
+    detached: true,
+    facility: config.log.syslogFacility,
+    file: config.log.file,
+    stderr: options.stderr,
+  });
+  return { log: log.tee(record.log), close: record.close };
+}

@@ -8,9 +8,10 @@ import { SLACK_SIM_TOKEN, SlackSim } from "@opsguard/lab";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { startAnswerServer } from "../src/answers";
 import { configSchema } from "../src/config";
+import { MAX_MARKS_FILE_BYTES, marksFileOf } from "../src/file-store";
 import { deliverEntry, handleConnect } from "../src/notify";
 import { createNotifier } from "../src/runtime";
-import { CLI, PLACES, runInProc, waitFor, writeGeoDatabases } from "./fixtures";
+import { CLI, PLACES, runInProc, syslogServer, waitFor, writeGeoDatabases } from "./fixtures";
 
 /**
  * The DM's "was this you?" buttons and `vpnnotify serve`. The lab's Slack simulator does not model
@@ -436,6 +437,72 @@ describe('"was this you?" in one click', () => {
       ]);
     },
   );
+
+  it('vpnnotify serve: a "No", and the marks file full with its oldest marks dropped, are in log.file and syslog too, not only on stderr (T71 N7)', async () => {
+    const logFile = join(dir, `serve-${Math.random().toString(36).slice(2)}.log`);
+    const conf = config({ log: { file: logFile } });
+    const path = join(dir, "serve-records.json");
+    writeFileSync(path, JSON.stringify(conf));
+    // The DM whose "No" serve answers: a login handled with the same config.
+    const n = createNotifier(configSchema.parse(conf), new Logger({ tool: "vpnnotify", level: "silent" }));
+    await handleConnect({ kind: "connect", source: "openvpn", user: "alice", ip: PLACES.sydney.ip, time: Date.now() - 60_000 }, n);
+    const dm = slack.messagesTo("U0ALICE").at(-1) ?? {};
+    // Other users' older marks, a few dozen bytes under the cap: the "No"'s two marks cross it and drop the oldest.
+    const users: Record<string, Record<string, { login: number; answeredAt: number }>> = {};
+    let size = JSON.stringify({ version: 1, users: {} }).length + 1;
+    const then = Date.now() - 300 * 86_400_000;
+    for (let i = 0; ; i++) {
+      const entry = {
+        [`ip:10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`]: { login: then + i * 1000, answeredAt: then + i * 1000 + 1 },
+      };
+      const bytes = JSON.stringify({ [`user${i}`]: entry }).length - 1;
+      if (size + bytes > MAX_MARKS_FILE_BYTES - 60) break;
+      users[`user${i}`] = entry;
+      size += bytes;
+    }
+    writeFileSync(marksFileOf(conf.state.file), `${JSON.stringify({ version: 1, users })}\n`, { mode: 0o600 });
+    const syslog = await syslogServer();
+    const child = spawn(process.execPath, ["--import", "tsx", CLI, "serve"], {
+      cwd: join(import.meta.dirname, "../../.."),
+      env: { ...process.env, PATH: syslog.path, VPNNOTIFY_CONFIG: path },
+      stdio: ["ignore", "ignore", "pipe"],
+    });
+    let stderr = "";
+    child.stderr.on("data", (c: Buffer) => {
+      stderr += c.toString();
+    });
+    try {
+      const url = await waitFor(() => /url=(\S+)/.exec(stderr)?.[1], 20_000, "the listening line");
+      expect((await fetch(url, interaction(dm, "vpnnotify_no", "U0ALICE"))).status).toBe(200);
+      const no = /^vpnnotify: warn: answer: it was NOT me user=alice ip=1\.128\.3\.4 /m;
+      const full = /^vpnnotify: warn: the "not me" marks file is full: its oldest marks were dropped to keep it readable .*dropped=\d+/m;
+      await waitFor(() => full.test(stderr), 20_000, "the marks-full line on stderr");
+      const exited = new Promise<number | null>((resolve) => child.on("close", resolve));
+      child.kill("SIGTERM");
+      expect(await exited).toBe(0);
+      // stderr (the journal under systemd) as before; log.file and syslog now too, as the README tells operators to look
+      expect(stderr).toMatch(no);
+      const logged = readFileSync(logFile, "utf8");
+      expect(logged).toMatch(no);
+      expect(logged).toMatch(full);
+      const messages = await waitFor(
+        () => {
+          const ours = syslog.lines.filter((l) => l.includes(" vpnnotify "));
+          return (
+            ours.some((l) => l.includes("answer: it was NOT me user=alice")) && ours.some((l) => l.includes("marks file is full")) && ours
+          );
+        },
+        5_000,
+        "the syslog messages",
+      );
+      // warnings only: the "listening" and "stopped" lines stay serve's own (stderr)
+      expect(messages.some((l) => l.includes("listening"))).toBe(false);
+      expect(logged).not.toContain("listening");
+    } finally {
+      child.kill("SIGKILL");
+      await syslog.close();
+    }
+  });
 
   it("vpnnotify serve: listens where configured, answers signed requests, and stops on SIGTERM", async () => {
     const path = join(dir, "serve.json");

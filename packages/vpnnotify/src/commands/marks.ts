@@ -28,7 +28,7 @@ import { marksFileOf } from "../file-store";
 import { noHistoryFor } from "../notify";
 import { markSeen } from "../places";
 import { hookUser, otherOwnerAsRoot } from "../run-as";
-import { createSpool, createStore, hookLogger, placePolicy, spoolDir } from "../runtime";
+import { createSpool, createStore, placePolicy, recordingLogger, spoolDir } from "../runtime";
 import type { MarkPick, Marks } from "../store";
 import { MAX_FIELD_CHARS } from "../template";
 
@@ -569,18 +569,8 @@ export async function runMarksCommand(
     // A security decision, logged where the operator's logs go as the worker logs (syslog, and log.file when set), at
     // warning level whatever -q says: the operator's stderr (which -q silences) is no record (T70 F1). Not posted: this
     // command calls no Slack.
-    const audit = hookLogger({
-      level: "warn",
-      format: ctx.opts.logFormat,
-      detached: true,
-      facility: config.log.syslogFacility,
-      file: config.log.file,
-      stderr: io.stderr,
-    });
-    const record = (msg: string, fields: Record<string, string>) => {
-      ctx.log.warn(msg, fields);
-      audit.log.warn(msg, fields);
-    };
+    const audit = recordingLogger(config, ctx.log, { format: ctx.opts.logFormat, stderr: io.stderr });
+    const record = (msg: string, fields: Record<string, string>) => audit.log.warn(msg, fields);
     for (const row of list) {
       record('"not me" mark removed: logins from there are no longer escalated for it', { user: row.user, place: row.place, by, at });
     }

@@ -17,8 +17,9 @@ import {
   writeFileAtomic,
 } from "@opsguard/core";
 import { startAnswerServer } from "../answers";
-import { configSchema } from "../config";
-import { createNotifier } from "../runtime";
+import { configSchema, type VpnnotifyConfig } from "../config";
+import type { Notifier } from "../notify";
+import { createNotifier, recordingLogger } from "../runtime";
 import { withSpoolAccess } from "../spool-guard";
 
 export interface ServeCommandOptions {
@@ -53,23 +54,39 @@ export function newServeCommand(
     });
 }
 
-export async function runServeCommand({ ctx, stopped }: ServeCommandOptions, _io: IOStreams): Promise<ExitCode> {
+export async function runServeCommand({ ctx, stopped }: ServeCommandOptions, io: IOStreams): Promise<ExitCode> {
   const { config } = await loadConfig({ tool: "vpnnotify", schema: configSchema, path: ctx.opts.config });
   if (!config.answers) {
     throw new ConfigError("serve needs answers.signingSecret in the config", {
       hint: "set answers: { signingSecret: file:/etc/opsguard/slack-signing-secret } (the Slack app's Basic Information page)",
     });
   }
-  const n = createNotifier(config, ctx.log);
-  // Every "No" is spooled before Slack gets its answer: a spool this user cannot write would make each one fail (500)
-  // while "Yes" works, for as long as it runs. Checked now, as flush and status check theirs (T62 F10).
-  await withSpoolAccess(n.spool.dir, () => probeSpool(n.spool.dir, ctx.log));
-  const at = config.answers.listen.lastIndexOf(":");
+  // Its warnings (a "No" and its mark, the marks file full and its oldest marks dropped, a refused request) also go
+  // where the worker logs, syslog and log.file, as marks --remove's removals do: not only to serve's stderr (T71 N7).
+  const recording = recordingLogger(config, ctx.log, { format: ctx.opts.logFormat, stderr: io.stderr });
+  const n = createNotifier(config, recording.log);
+  try {
+    // Every "No" is spooled before Slack gets its answer: a spool this user cannot write would make each one fail (500)
+    // while "Yes" works, for as long as it runs. Checked now, as flush and status check theirs (T62 F10).
+    await withSpoolAccess(n.spool.dir, () => probeSpool(n.spool.dir, ctx.log));
+    return await serveUntilStopped(ctx, config.answers, n, stopped);
+  } finally {
+    await recording.close();
+  }
+}
+
+async function serveUntilStopped(
+  ctx: CliContext,
+  answers: NonNullable<VpnnotifyConfig["answers"]>,
+  n: Notifier,
+  stopped: () => Promise<string>,
+): Promise<ExitCode> {
+  const at = answers.listen.lastIndexOf(":");
   const server = await startAnswerServer(n, {
-    signingSecret: resolveSecret(config.answers.signingSecret as SecretRef, "answers.signingSecret"),
-    host: config.answers.listen.slice(0, at).replace(/^\[|\]$/g, ""),
-    port: Number(config.answers.listen.slice(at + 1)),
-    path: config.answers.path,
+    signingSecret: resolveSecret(answers.signingSecret as SecretRef, "answers.signingSecret"),
+    host: answers.listen.slice(0, at).replace(/^\[|\]$/g, ""),
+    port: Number(answers.listen.slice(at + 1)),
+    path: answers.path,
   });
   ctx.log.info("listening for Slack's button answers", { url: server.url });
   const by = await stopped();
