@@ -126,7 +126,10 @@ export async function removeOrphanedTemps(path: string): Promise<void> {
   for (const name of names) {
     if (!name.startsWith(prefix)) continue;
     const pid = /^(\d+)\.[0-9a-f]{8}\.tmp$/.exec(name.slice(prefix.length))?.[1];
-    if (pid !== undefined && !isAlive(Number(pid))) await unlink(join(dir, name)).catch(() => {});
+    if (pid === undefined || Number(pid) < 1 || isAlive(Number(pid))) continue;
+    // Only what writeFileAtomic makes, a regular file: a symlink, directory or FIFO at such a name is none of ours.
+    const info = await lstat(join(dir, name)).catch(() => undefined);
+    if (info?.isFile()) await unlink(join(dir, name)).catch(() => {});
   }
 }
 
@@ -235,15 +238,20 @@ interface LockInfo {
  */
 export async function withLock<T>(path: string, fn: () => Promise<T> | T, options: LockOptions = {}): Promise<T> {
   const lockPath = `${path}.lock`;
-  const token = await acquireLock(lockPath, options.timeoutMs ?? 5_000, options.staleMs ?? 30_000);
+  const { token, broke } = await acquireLock(lockPath, options.timeoutMs ?? 5_000, options.staleMs ?? 30_000);
   try {
+    // A holder that died holding the lock may have died mid-write, between writeFileAtomic's temp file and its rename
+    // (SIGKILL, OOM): that temp file was left for good (T71 N9: `.state.disowned.json.PID.RAND.tmp`, after several
+    // later runs). Swept now, under the lock, for every tool: only writeFileAtomic's names for `path`, of a dead pid.
+    if (broke) await removeOrphanedTemps(path);
     return await fn();
   } finally {
     await releaseLock(lockPath, token);
   }
 }
 
-async function acquireLock(lockPath: string, timeoutMs: number, staleMs: number): Promise<string> {
+/** The lock's token, and whether a stale lock (a dead holder's) was broken to take it. */
+async function acquireLock(lockPath: string, timeoutMs: number, staleMs: number): Promise<{ token: string; broke: boolean }> {
   const info: LockInfo = {
     pid: process.pid,
     start: processStart(process.pid),
@@ -253,6 +261,7 @@ async function acquireLock(lockPath: string, timeoutMs: number, staleMs: number)
   };
   const deadline = Date.now() + timeoutMs;
   let delay = 2;
+  let broke = false;
   for (;;) {
     try {
       const handle = await open(lockPath, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, FILE_MODE);
@@ -266,7 +275,7 @@ async function acquireLock(lockPath: string, timeoutMs: number, staleMs: number)
         throw fsError(error, `cannot write lock file ${lockPath}`);
       }
       await handle.close();
-      return info.token;
+      return { token: info.token, broke };
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw fsError(error, `cannot create lock file ${lockPath}`);
     }
@@ -274,6 +283,7 @@ async function acquireLock(lockPath: string, timeoutMs: number, staleMs: number)
     if (holder === "gone") continue;
     if (isStale(holder, staleMs)) {
       await breakLock(lockPath, holder);
+      broke = true;
       continue;
     }
     if (Date.now() >= deadline) {

@@ -273,6 +273,34 @@ describe("withLock", () => {
     expect(existsSync(`${file}.lock`)).toBe(false);
   });
 
+  it("breaking a dead holder's lock sweeps the temp file it died leaving (killed between write and rename), for any writer of the file: only writeFileAtomic's names of a dead pid, never through a symlink (T71 N9)", async () => {
+    const dir = fresh("dead-writer");
+    const file = join(dir, "marks.json");
+    writeFileSync(file, "{}\n");
+    const gone = spawn(process.execPath, ["-e", ""]);
+    await exited(gone);
+    writeFileSync(`${file}.lock`, JSON.stringify({ pid: gone.pid, host: hostname(), token: "old", time: Date.now() }));
+    writeFileSync(join(dir, `.marks.json.${gone.pid}.0badf00d.tmp`), '{"users":{"kim"');
+    writeFileSync(join(dir, `.marks.json.${process.pid}.0000beef.tmp`), "a live writer's");
+    writeFileSync(join(dir, `.marks.json.${gone.pid}.tmp`), "not writeFileAtomic's name");
+    const target = join(fresh("dead-writer-target"), "kept");
+    writeFileSync(target, "someone else's file");
+    symlinkSync(target, join(dir, `.marks.json.${gone.pid}.5ca1ab1e.tmp`));
+    mkdirSync(join(dir, `.marks.json.${gone.pid}.d1d1d1d1.tmp`));
+    expect(await withLock(file, () => readdirSync(dir).sort(), { timeoutMs: 200 })).toEqual(
+      [
+        `.marks.json.${gone.pid}.5ca1ab1e.tmp`,
+        `.marks.json.${gone.pid}.d1d1d1d1.tmp`,
+        `.marks.json.${gone.pid}.tmp`,
+        `.marks.json.${process.pid}.0000beef.tmp`,
+        "marks.json",
+        "marks.json.lock",
+      ].sort(),
+    );
+    expect(readFileSync(target, "utf8")).toBe("someone else's file");
+    expect(readFileSync(file, "utf8")).toBe("{}\n");
+  });
+
   it("breaks a lock held by a zombie (killed, not reaped yet: a container's PID 1 may never reap it)", async () => {
     const file = join(fresh("zombie"), "s.json");
     const zombie = await startZombie();

@@ -1,7 +1,8 @@
 import { spawnSync } from "node:child_process";
 import { createHmac } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { hostname } from "node:os";
+import { dirname, join } from "node:path";
 import { Logger, Secret } from "@opsguard/core";
 import type { RedisLab } from "@opsguard/lab";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
@@ -269,6 +270,30 @@ describe.each(["file", "redis"] as const)('two "No"s in one /24, both addresses 
     const third = await s.run("marks", "--remove", "alice", "81.2.69.0/24");
     expect(third.code).toBe(0);
     expect(third.stdout).toMatch(/^removed {2}alice {2}81\.2\.69\.0\/24 /);
+    await s.n.store.close();
+  });
+});
+
+describe("a marks --remove killed between writing its temp file and renaming it (T71 N9)", () => {
+  it("the next run, breaking the dead writer's locks, removes its temp file; a live writer's and other files stay", async () => {
+    const s = setup("file");
+    const login = Date.now() - DAY;
+    await s.n.store.update("alice", (h) => markDisowned(h, placeKeys(s.n.geo.lookup("81.2.69.142")), login, login + 60_000, s.n.policy));
+    // What SIGKILL left: both writers' locks naming the dead process, and its temp file beside the marks file.
+    const gone = spawnSync(process.execPath, ["-e", ""]).pid;
+    const dir = dirname(s.marksFile);
+    for (const file of [join(dir, "state.json"), s.marksFile]) {
+      writeFileSync(`${file}.lock`, JSON.stringify({ pid: gone, host: hostname(), token: "killed", time: Date.now() }));
+    }
+    const orphan = join(dir, `.state.disowned.json.${gone}.00506d17.tmp`);
+    writeFileSync(orphan, '{"version":1,"users":{"alice":{}}}\n', { mode: 0o600 });
+    const live = join(dir, `.state.disowned.json.${process.pid}.0000beef.tmp`);
+    writeFileSync(live, "a live writer's", { mode: 0o600 });
+    const r = await s.run("marks", "--remove", "alice", "81.2.69.142");
+    expect([r.code, r.stdout]).toEqual([0, expect.stringMatching(/^removed {2}alice {2}81\.2\.69\.142 /)]);
+    expect(existsSync(orphan)).toBe(false);
+    expect(readFileSync(live, "utf8")).toBe("a live writer's");
+    expect(JSON.parse(readFileSync(s.marksFile, "utf8"))).toEqual({ version: 1, users: {} });
     await s.n.store.close();
   });
 });
