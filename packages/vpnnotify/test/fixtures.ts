@@ -1,6 +1,6 @@
 import { type ChildProcess, type ChildProcessByStdio, spawn } from "node:child_process";
 import { createSocket } from "node:dgram";
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { hostname, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import type { Readable } from "node:stream";
@@ -399,4 +399,14 @@ export function marksConfig<S, E extends object = Record<never, never>>(lab: Mar
     spool: { dir: join(lab.dir, id, "spool") },
     ...(extra as E),
   };
+}
+
+/**
+ * The host's own vpnnotify config in /etc/opsguard, if it has one. A test of what happens with no config found can
+ * only run where there is none: every lookup searches /etc/opsguard last, by design, and nothing short of a mount
+ * namespace (root only) hides it. Such a test is skipped there, rather than reading (and queueing logins in the spool
+ * of) the host's real config.
+ */
+export function hostConfig(tool = "vpnnotify"): string | undefined {
+  return ["json", "yaml", "yml"].map((ext) => `/etc/opsguard/${tool}.${ext}`).find((path) => existsSync(path));
 }
