@@ -72,7 +72,8 @@ an empty user or a login time a day ahead, is refused with 400 and a warning, no
 another user's, a user or place no login can reach: "Dave", ip:999.2.69.50): left as they are, an error names them and the fix, every login also goes to the security
 channel ("the 'not me' marks could not be read: …"), and status exits 78 naming the file.
 "vpnnotify marks [USER [PLACE]] [--json]" lists the marks (user, address or network, when the "No" came, the
-login it was about, expiry); "vpnnotify marks --remove USER [PLACE]" undoes a "No" given by mistake: PLACE is an
+login it was about, expiry; --json: loginIp and lastSeen left out when not known; a marks that fails, 64/69/75/78,
+prints nothing on stdout, only its stderr line: check the exit code before parsing); "vpnnotify marks --remove USER [PLACE]" undoes a "No" given by mistake: PLACE is an
 address (its mark, and its network's unless another "No" still stands on that network: then kept, and said)
 or a /24 (/56) network in any spelling (81.2.69.142/24 = 81.2.69.0/24; anything else: 64), without it all of
 USER's marks. Under the writers' locks (the histories are never written); logged at warning level with who ran

@@ -291,6 +291,10 @@ describe.each(["file", "redis"] as const)("vpnnotify marks with the %s store", (
       `a "No" of alice to a login from ${PLACES.sydney.ip} is still in the spool, not marked yet: nothing removed for it`,
     );
     expect(r.stderr).toContain(`run vpnnotify flush (it marks it), then vpnnotify marks --remove alice ${PLACES.sydney.ip} again`);
+    // --json: a 75 with a result prints it (nothing removed, the "No" pending), as notify --json prints its decision (T71 N6)
+    const inJson = await s.run("--json", "marks", "--remove", "alice", PLACES.sydney.ip);
+    expect(inJson.code).toBe(75);
+    expect(JSON.parse(inJson.stdout)).toMatchObject({ removed: [], pending: [{ user: "alice", ip: PLACES.sydney.ip, answeredAt: no }] });
     // the spool entry is left as it is, and flushing then removing works
     expect(readFileSync(spooled, "utf8")).toBe(before);
     expect((await s.run("flush")).code).toBe(0);

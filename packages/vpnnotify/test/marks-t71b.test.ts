@@ -1,6 +1,6 @@
 import { spawnSync } from "node:child_process";
 import { createHmac } from "node:crypto";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { dirname, join } from "node:path";
 import { Logger, Secret } from "@opsguard/core";
@@ -294,6 +294,30 @@ describe("a marks --remove killed between writing its temp file and renaming it 
     expect(existsSync(orphan)).toBe(false);
     expect(readFileSync(live, "utf8")).toBe("a live writer's");
     expect(JSON.parse(readFileSync(s.marksFile, "utf8"))).toEqual({ version: 1, users: {} });
+    await s.n.store.close();
+  });
+});
+
+describe("--json marks that fails prints nothing on stdout: one line on stderr and the exit code, as every opsguard command whose work could not be done (T71 N6)", () => {
+  it('64, 78 and 69: stdout empty, one stderr line; a --remove with a "No" still pending (75) prints its document', async () => {
+    const s = setup("file");
+    const usage = await s.run("--json", "marks", "nobody", "1.1.1.300");
+    expect([usage.code, usage.stdout, usage.stderr.split("\n").filter(Boolean).length]).toEqual([64, "", 1]);
+    mkdirSync(dirname(s.marksFile), { recursive: true });
+    writeFileSync(s.marksFile, "{not json", { mode: 0o600 });
+    const unreadable = await s.run("--json", "marks");
+    expect([unreadable.code, unreadable.stdout]).toEqual([78, ""]);
+    expect(unreadable.stderr).toMatch(/^vpnnotify: .*state\.disowned\.json/);
+    // Redis down: a closed port
+    const id = Math.random().toString(36).slice(2);
+    const down = join(lab.dir, `${id}-down.json`);
+    writeFileSync(
+      down,
+      JSON.stringify(marksConfig(lab, id, { redis: { url: "redis://127.0.0.1:1/0", connectTimeoutMs: 300, commandTimeoutMs: 300 } })),
+    );
+    const unavailable = await runInProc(["--config", down, "--json", "marks", "--remove", "bob"], {});
+    expect([unavailable.code, unavailable.stdout]).toEqual([69, ""]);
+    expect(unavailable.stderr.split("\n").filter(Boolean)).toHaveLength(1);
     await s.n.store.close();
   });
 });
