@@ -380,7 +380,10 @@ describe("OpenVPN client-connect", () => {
   });
   it("a broken config in the detached worker still reaches syslog, saying that no login is notified", async () => {
     const config = join(dir, "broken-detached.json");
-    writeFileSync(config, JSON.stringify({ server: { name: "x" }, securityChannel: "#not-an-id" }));
+    // A spool of the test's own (that does not exist, as none did): without one the launcher looks at the default,
+    // /var/lib/opsguard/vpnnotify/spool, and on a host that has it would queue this login there.
+    const spool = { dir: join(dir, "broken-detached-spool") };
+    writeFileSync(config, JSON.stringify({ server: { name: "x" }, securityChannel: "#not-an-id", spool }));
     const syslog = await syslogServer();
     try {
       const deferred = join(dir, "deferred-broken");
