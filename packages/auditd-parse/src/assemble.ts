@@ -468,7 +468,8 @@ export class Assembler<E extends PendingEvent> {
       }
       w.head++;
     }
-    if (w.head === w.events.length) {
+    // not when the queue is empty already: an array's length store is a call into V8's runtime (issue 23, Round 41)
+    if (w.head === w.events.length && w.head > 0) {
       w.events.length = 0;
       w.seqs.length = 0;
       w.head = 0;
