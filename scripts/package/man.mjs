@@ -126,6 +126,8 @@ export function manPage(tool) {
   const names = (commands?.lines ?? [])
     .map((l) => /^ {2}([a-z][\w-]*)/.exec(l)?.[1])
     .filter((name) => name && name !== "help" && name !== "completion");
+  // Each subcommand's --help once (the synopsis and its section both read it): a node start per call.
+  const subs = new Map(names.map((name) => [name, parse(help(bundle, [name]))]));
   const out = [
     `.TH ${tool.toUpperCase()} 1 "" "${tool} ${pkg.version}" "opsguard"`,
     ".SH NAME",
@@ -133,7 +135,7 @@ export function manPage(tool) {
     ".SH SYNOPSIS",
     `.B ${roff(tool)}`,
     roff(top.usage.slice(tool.length + 1)),
-    ...names.map((name) => `.br\n.B ${roff(tool)}\n${roff(parse(help(bundle, [name])).usage.slice(tool.length + 1))}`),
+    ...names.map((name) => `.br\n.B ${roff(tool)}\n${roff(subs.get(name).usage.slice(tool.length + 1))}`),
     ".SH DESCRIPTION",
     ...paragraphs(top.intro).slice(1),
   ];
@@ -142,7 +144,7 @@ export function manPage(tool) {
     out.push(...blockLines(block));
     if (block.title !== "Commands") continue;
     for (const name of names) {
-      const sub = parse(help(bundle, [name]));
+      const sub = subs.get(name);
       out.push(`.SS ${roff(`${tool} ${name}`)}`, ...paragraphs(sub.intro));
       for (const b of sub.blocks) {
         if (b.title !== null) out.push(".PP", `.I ${roff(b.title)}`);
