@@ -5,7 +5,7 @@ import { readConfigText } from "@opsguard/core/config-file";
 import { ConfigError, describeError, OpsguardError, PermissionError } from "@opsguard/core/errors";
 import { ExitCode } from "@opsguard/core/exit";
 import { LdapClient } from "@opsguard/core/ldap/client";
-import { LdapTimeoutError, LdapUnavailableError } from "@opsguard/core/ldap/errors";
+import { LdapAuthError, LdapTimeoutError, LdapUnavailableError } from "@opsguard/core/ldap/errors";
 import { ldapOptionsFromConfig } from "@opsguard/core/ldap/options";
 import type { Logger } from "@opsguard/core/log";
 import { type AgentReply, formatReply, MAX_REQUEST_BYTES, parseRequest } from "./agent-protocol";
@@ -118,39 +118,52 @@ async function listenPrivately(server: Server, path: string): Promise<void> {
   chmodSync(path, 0o600);
 }
 
+/** The agent's LDAP connection and the bind password it was made with (to tell whether the source changed since). */
+interface Connection {
+  client: LdapClient;
+  password: string | undefined;
+}
+
+/**
+ * The agent's own bind was rejected even with the password its source holds now (the password rotated on
+ * the servers before this host's file, or a source only a fresh process reads, such as vault: fetched
+ * once at load). Not an outage to answer from the cache: a login reads the password itself and may bind
+ * where the agent cannot, so the agent answers with an error and the login looks up directly (T72 F1).
+ */
+export class AgentBindRejectedError extends OpsguardError {
+  constructor(cause: LdapAuthError) {
+    super(`the agent's LDAP bind was rejected (${cause.message})`, cause.exitCode, { cause, hint: cause.hint });
+  }
+}
+
 /**
  * The config every request decides with. A login reads the config file each time, so the agent must
  * too: when the file's text changed, it is loaded again (and the LDAP connection replaced if the ldap
  * section changed) before the lookup, so an edit (a group removed from allowedGroups) applies at once.
+ * Likewise the bind password: a login reads its source each time, so when the servers reject the
+ * agent's bind, the agent reads the source again and, if it changed, binds once more with it.
  */
 class CurrentConfig {
   readonly #path: string | undefined;
   readonly #log: Logger;
   #text: string;
   #config: AuthkeysConfig;
-  #client: LdapClient;
-  #session: LdapSession;
+  #connection: Connection;
+  readonly #session: LdapSession = (_options, fn) => this.#run(fn);
 
   constructor(path: string | undefined, loaded: { text: string; config: AuthkeysConfig }, log: Logger) {
     this.#path = path;
     this.#log = log;
     this.#text = loaded.text;
     this.#config = loaded.config;
-    this.#client = new LdapClient({ ...ldapOptionsFromConfig(staticLdap(loaded.config)), log });
-    this.#session = persistentSession(this.#client);
+    this.#connection = this.#connect(loaded.config);
   }
 
   /** An unreadable or invalid config throws, as it fails a login. */
   async get(): Promise<{ config: AuthkeysConfig; session: LdapSession }> {
     if (readConfigText({ ...CONFIG_FILE, path: this.#path }).text !== this.#text) {
       const loaded = await loadLoginConfigText(this.#path);
-      if (JSON.stringify(loaded.config.ldap) !== JSON.stringify(this.#config.ldap)) {
-        // Lookups still running on the old connection finish within their deadline.
-        const old = this.#client;
-        setTimeout(() => void old.close(), this.#config.ldap.deadlineMs).unref();
-        this.#client = new LdapClient({ ...ldapOptionsFromConfig(staticLdap(loaded.config)), log: this.#log });
-        this.#session = persistentSession(this.#client);
-      }
+      if (JSON.stringify(loaded.config.ldap) !== JSON.stringify(this.#config.ldap)) this.#replace(this.#connect(loaded.config));
       if (loaded.config.agent?.socket !== this.#config.agent?.socket) {
         this.#log.warn("agent.socket changed in the config: restart the agent to listen there", { socket: this.#config.agent?.socket });
       }
@@ -162,24 +175,59 @@ class CurrentConfig {
   }
 
   async close(): Promise<void> {
-    await this.#client.close();
+    await this.#connection.client.close();
+  }
+
+  /** Reads the password source now (a missing or unreadable password file throws, as it fails a login). */
+  #connect(config: AuthkeysConfig, options = ldapOptionsFromConfig(staticLdap(config))): Connection {
+    return { client: new LdapClient({ ...options, log: this.#log }), password: options.bindPassword?.reveal() };
+  }
+
+  #replace(next: Connection): void {
+    // Lookups still running on the old connection finish within their deadline.
+    const old = this.#connection.client;
+    setTimeout(() => void old.close(), this.#config.ldap.deadlineMs).unref();
+    this.#connection = next;
+  }
+
+  /**
+   * Each lookup gets the full deadline on the shared connection. A connection that failed is closed,
+   * so the next lookup connects again with failover from the first URL. A rejected bind reads the
+   * password source again: changed (rotated on this host since the agent bound), the lookup runs once
+   * more on a new connection with it; unchanged, or rejected again, it is AgentBindRejectedError.
+   */
+  async #run<T>(fn: (client: LdapClient) => Promise<T>): Promise<T> {
+    const first = this.#connection;
+    try {
+      return await attempt(first.client, fn);
+    } catch (error) {
+      if (!(error instanceof LdapAuthError)) throw error;
+      // Another request may have replaced the connection already; else read the source again.
+      let next = this.#connection;
+      if (next === first) {
+        const options = ldapOptionsFromConfig(staticLdap(this.#config));
+        if (options.bindPassword?.reveal() === first.password) throw new AgentBindRejectedError(error);
+        this.#log.info("LDAP bind rejected; the password source changed since the agent read it: binding again with it");
+        next = this.#connect(this.#config, options);
+        this.#replace(next);
+      }
+      try {
+        return await attempt(next.client, fn);
+      } catch (retryError) {
+        throw retryError instanceof LdapAuthError ? new AgentBindRejectedError(retryError) : retryError;
+      }
+    }
   }
 }
 
-/**
- * Each lookup gets the full deadline on the shared connection. A connection that failed is closed,
- * so the next lookup connects again with failover from the first URL.
- */
-function persistentSession(client: LdapClient): LdapSession {
-  return async (_options, fn) => {
-    client.restartDeadline();
-    try {
-      return await fn(client);
-    } catch (error) {
-      if (error instanceof LdapUnavailableError || error instanceof LdapTimeoutError) await client.close();
-      throw error;
-    }
-  };
+async function attempt<T>(client: LdapClient, fn: (client: LdapClient) => Promise<T>): Promise<T> {
+  client.restartDeadline();
+  try {
+    return await fn(client);
+  } catch (error) {
+    if (error instanceof LdapUnavailableError || error instanceof LdapTimeoutError || error instanceof LdapAuthError) await client.close();
+    throw error;
+  }
 }
 
 /** One request per connection, sent within ldap.deadlineMs of the last byte and at most MAX_REQUEST_BYTES long. */

@@ -80,6 +80,8 @@ Agent (optional): "authkeys agent" keeps one verified LDAP connection open and a
 agent.socket, so a login loads no TLS or LDAP code. Run it as the AuthorizedKeysCommandUser (systemd:
 User=authkeys, RuntimeDirectory=authkeys, RuntimeDirectoryMode=0700, Restart=on-failure). Every request
 is still a full lookup (fresh search, cache, revocation); on any agent problem a login looks up directly.
+When its own bind is rejected it reads ldap.bindPassword again and binds once more if the password
+changed; rejected still, it answers with an error (never from the cache) and the login looks up directly.
 It refuses to start (exit 77) if the socket's directory is not its own or is writable by others.
 
 Audit: "authkeys audit" reads every account (paged) and judges each stored key as a login would, plus

@@ -175,6 +175,55 @@ describe.skipIf(sshdSkipReason())("authkeys agent", () => {
     expect(after, `${after.stderr}\n${agent?.stderr()}`).toMatchObject({ code: 0, keys: 3, source: "agent:ldap" });
   });
 
+  describe("after the bind password rotated, without restarting the agent (T72 F1)", () => {
+    const passwordFile = () => join(install.dir, "reader.password");
+    const setDirectoryPassword = (password: string) =>
+      lab.modify(lab.readerDn, [{ operation: "replace", attribute: "userPassword", values: [password] }]);
+    /** Rotates the reader's password (to a new value each time) in the directory (and on this host when onHost), forces the agent to bind again, runs check, restores. */
+    async function rotated(rotatedTo: string, onHost: boolean, check: () => Promise<void>) {
+      const original = readFileSync(passwordFile(), "utf8").replace(/\n$/, "");
+      const bob = lab.users.bob;
+      try {
+        expect(lookup("bob")).toMatchObject({ code: 0, keys: bob.keys.length, source: "agent:ldap" });
+        await setDirectoryPassword(rotatedTo);
+        if (onHost) writeFileSync(passwordFile(), `${rotatedTo}\n`);
+        // A bound connection stays bound: only the next connect binds with the password.
+        await lab.stopServer();
+        await lab.startServer();
+        // bob revoked meanwhile: his cached keys must not let him in while LDAP answers
+        await lab.modify(bob.dn, [{ operation: "delete", attribute: "sshPublicKey", values: bob.sshPublicKeys }]);
+        await check();
+      } finally {
+        await setDirectoryPassword(original);
+        writeFileSync(passwordFile(), `${original}\n`);
+        await lab.modify(bob.dn, [{ operation: "add", attribute: "sshPublicKey", values: bob.sshPublicKeys }]).catch(() => {});
+      }
+    }
+
+    it("rotated on the servers and on this host: the agent reads the password file again and refuses a revoked user", async () => {
+      await rotated("rotated-F1-both", true, async () => {
+        const r = lookup("bob");
+        expect(r, `${r.stderr}\n${agent?.stderr()}`).toMatchObject({ code: 0, keys: 0, source: "agent:ldap" });
+        expect(await sshLogin(sshd.port, "bob", key("bob"))).toMatchObject({ ok: false });
+        expect(lookup("alice")).toMatchObject({ code: 0, keys: 3, source: "agent:ldap" });
+        expect(agent?.stderr()).not.toContain("rotated-F1-both");
+      });
+    });
+
+    it("rotated on the servers only: the agent's rejected bind is no answer; the login looks up directly", async () => {
+      await rotated("rotated-F1-servers", false, async () => {
+        const r = lookup("alice");
+        // Not "agent:cache": the agent's cache answer would decide the login for a reason the login can check itself.
+        expect(r, `${r.stderr}\n${agent?.stderr()}`).toMatchObject({ code: 0, keys: 3, source: "cache" });
+        expect(r.stderr).toMatch(/agent not used \(the agent's LDAP bind was rejected \(LDAP bind as "cn=reader,[^"]*" rejected by /);
+        expect(r.stderr).not.toContain("rotated-F1-servers");
+        // …and when the host gets the new password, the very next login through the agent is decided by LDAP.
+        writeFileSync(passwordFile(), "rotated-F1-servers\n");
+        expect(lookup("bob")).toMatchObject({ code: 0, keys: 0, source: "agent:ldap" });
+      });
+    });
+  });
+
   it("answers concurrent lookups on its one LDAP connection", async () => {
     const users = ["alice", "bob", "carol", "alice", "bob", "carol", "alice", "bob"];
     const replies = await Promise.all(users.map((user) => request(`${JSON.stringify({ user })}\n`)));
